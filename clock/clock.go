@@ -1,0 +1,106 @@
+// Package clock is the time source every bulwark policy takes, so that tests of backoff,
+// recovery timeouts and refill rates are exact and instant (see clocktest.Fake).
+package clock
+
+import (
+	"context"
+	"time"
+)
+
+// Clock tells the time and makes timers. Implementations are safe for concurrent use.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// NewTimer returns a timer that fires once after d.
+	NewTimer(d time.Duration) Timer
+	// AfterFunc calls f in its own goroutine after d, unless the returned timer is stopped.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is the part of *time.Timer that policies use.
+type Timer interface {
+	// C is the channel the timer fires on. It is nil for timers made by AfterFunc.
+	C() <-chan time.Time
+	// Stop prevents the timer from firing; it reports whether it stopped it.
+	Stop() bool
+	// Reset makes the timer fire after d; it reports whether the timer was active.
+	Reset(d time.Duration) bool
+}
+
+// Real is the system clock.
+var Real Clock = realClock{}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+func (realClock) AfterFunc(d time.Duration, f func()) Timer { return realTimer{time.AfterFunc(d, f)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (t realTimer) C() <-chan time.Time        { return t.t.C }
+func (t realTimer) Stop() bool                 { return t.t.Stop() }
+func (t realTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }
+
+// OrReal returns c, or Real when c is nil.
+func OrReal(c Clock) Clock {
+	if c == nil {
+		return Real
+	}
+	return c
+}
+
+// WithDeadline returns a copy of parent that is done at d by clock c. With the real clock it is
+// context.WithDeadline; with any other clock, the context's Err is context.DeadlineExceeded once
+// c reaches d, so per-attempt timeouts can be tested under a fake clock. The parent's own
+// deadline still applies: the result is done at the earlier of the two.
+func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context, context.CancelFunc) {
+	if c == nil || c == Real {
+		return context.WithDeadline(parent, d)
+	}
+	if pd, ok := parent.Deadline(); ok && !pd.After(d) {
+		return context.WithCancel(parent)
+	}
+	ctx := &clockContext{deadline: d}
+	ctx.Context, ctx.cancel = context.WithCancelCause(parent)
+	dur := d.Sub(c.Now())
+	if dur <= 0 {
+		ctx.cancel(context.DeadlineExceeded)
+		return ctx, func() { ctx.cancel(context.Canceled) }
+	}
+	t := c.AfterFunc(dur, func() { ctx.cancel(context.DeadlineExceeded) })
+	return ctx, func() {
+		t.Stop()
+		ctx.cancel(context.Canceled)
+	}
+}
+
+// WithTimeout is WithDeadline(parent, c, c.Now().Add(d)).
+func WithTimeout(parent context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	c = OrReal(c)
+	return WithDeadline(parent, c, c.Now().Add(d))
+}
+
+// clockContext is a cancel context whose deadline is kept by a Clock other than the real one.
+type clockContext struct {
+	context.Context
+	cancel   context.CancelCauseFunc
+	deadline time.Time
+}
+
+func (c *clockContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Err reports context.DeadlineExceeded when the clock's deadline passed, as context.WithDeadline
+// contexts do; otherwise the parent's error or context.Canceled.
+func (c *clockContext) Err() error {
+	err := c.Context.Err()
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(c.Context); cause == context.DeadlineExceeded {
+		return context.DeadlineExceeded
+	}
+	return err
+}

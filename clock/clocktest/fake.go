@@ -1,0 +1,215 @@
+// Package clocktest provides a fake clock.Clock whose time moves only when a test says so.
+package clocktest
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+)
+
+// Fake is a clock.Clock that moves only on Advance or Set. Timers fire, in deadline order, when
+// the fake time reaches them. Fake is safe for concurrent use.
+type Fake struct {
+	mu      sync.Mutex
+	now     time.Time
+	timers  []*fakeTimer // Guarded by mu: active timers.
+	waiters []waiter     // Guarded by mu: BlockUntil calls waiting for timers.
+}
+
+type waiter struct {
+	n  int
+	ch chan struct{}
+}
+
+// New returns a fake clock set to start. A zero start means 2026-01-01T00:00:00Z.
+func New(start time.Time) *Fake {
+	if start.IsZero() {
+		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return &Fake{now: start}
+}
+
+var _ clock.Clock = (*Fake)(nil)
+
+// Now returns the fake time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// Since returns the fake time elapsed since t.
+func (f *Fake) Since(t time.Time) time.Duration { return f.Now().Sub(t) }
+
+// NewTimer returns a timer that fires when the fake time reaches Now()+d.
+func (f *Fake) NewTimer(d time.Duration) clock.Timer {
+	t := &fakeTimer{f: f, ch: make(chan time.Time, 1)}
+	t.Reset(d)
+	return t
+}
+
+// AfterFunc calls fn in its own goroutine when the fake time reaches Now()+d.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) clock.Timer {
+	t := &fakeTimer{f: f, fn: fn}
+	t.Reset(d)
+	return t
+}
+
+// Advance moves the fake time forward by d and fires every timer due by then, earliest first.
+func (f *Fake) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.setLocked(f.now.Add(d))
+}
+
+// Set moves the fake time to t (never backwards) and fires every timer due by then.
+func (f *Fake) Set(t time.Time) {
+	f.mu.Lock()
+	if t.Before(f.now) {
+		f.mu.Unlock()
+		return
+	}
+	f.setLocked(t)
+}
+
+// setLocked fires due timers in deadline order, moving the time to each deadline in turn, then
+// to target. It unlocks f.mu.
+func (f *Fake) setLocked(target time.Time) {
+	for {
+		sort.Slice(f.timers, func(i, j int) bool { return f.timers[i].when.Before(f.timers[j].when) })
+		if len(f.timers) == 0 || f.timers[0].when.After(target) {
+			break
+		}
+		t := f.timers[0]
+		f.timers = f.timers[1:]
+		if t.when.After(f.now) {
+			f.now = t.when
+		}
+		t.active = false
+		now := f.now
+		f.mu.Unlock()
+		t.fire(now)
+		f.mu.Lock()
+	}
+	if target.After(f.now) {
+		f.now = target
+	}
+	f.mu.Unlock()
+}
+
+// Timers returns how many timers are waiting to fire.
+func (f *Fake) Timers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.timers)
+}
+
+// BlockUntil returns once at least n timers are waiting to fire: the way a test knows that the
+// code under test has started its sleep before it calls Advance.
+func (f *Fake) BlockUntil(n int) {
+	f.mu.Lock()
+	if len(f.timers) >= n {
+		f.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	f.waiters = append(f.waiters, waiter{n: n, ch: ch})
+	f.mu.Unlock()
+	<-ch
+}
+
+// AdvanceWhenWaiting waits until at least one timer is waiting, then advances the time to the
+// earliest timer's deadline, firing it. It returns how far the time moved.
+func (f *Fake) AdvanceWhenWaiting() time.Duration {
+	f.BlockUntil(1)
+	f.mu.Lock()
+	earliest := f.timers[0].when
+	for _, t := range f.timers[1:] {
+		if t.when.Before(earliest) {
+			earliest = t.when
+		}
+	}
+	d := earliest.Sub(f.now)
+	if d < 0 {
+		d = 0
+	}
+	f.setLocked(f.now.Add(d))
+	return d
+}
+
+func (f *Fake) notifyLocked() {
+	kept := f.waiters[:0]
+	for _, w := range f.waiters {
+		if len(f.timers) >= w.n {
+			close(w.ch)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	f.waiters = kept
+}
+
+type fakeTimer struct {
+	f      *Fake
+	ch     chan time.Time
+	fn     func()
+	when   time.Time // Guarded by f.mu.
+	active bool      // Guarded by f.mu.
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+func (t *fakeTimer) fire(now time.Time) {
+	if t.fn != nil {
+		go t.fn()
+		return
+	}
+	select {
+	case t.ch <- now:
+	default:
+	}
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	return t.removeLocked()
+}
+
+func (t *fakeTimer) removeLocked() bool {
+	if !t.active {
+		return false
+	}
+	t.active = false
+	for i, x := range t.f.timers {
+		if x == t {
+			t.f.timers = append(t.f.timers[:i], t.f.timers[i+1:]...)
+			break
+		}
+	}
+	return true
+}
+
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	f := t.f
+	f.mu.Lock()
+	was := t.removeLocked()
+	// As with time.Timer since Go 1.23, no stale value is received after Reset.
+	if t.ch != nil {
+		select {
+		case <-t.ch:
+		default:
+		}
+	}
+	t.when = f.now.Add(d)
+	t.active = true
+	f.timers = append(f.timers, t)
+	f.notifyLocked()
+	if d <= 0 {
+		f.setLocked(f.now)
+		return was
+	}
+	f.mu.Unlock()
+	return was
+}

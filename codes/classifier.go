@@ -1,0 +1,254 @@
+package codes
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// numCodes is the number of canonical gRPC codes (OK through Unauthenticated).
+const numCodes = int(grpccodes.Unauthenticated) + 1
+
+// defaultTable maps each canonical gRPC code to its class. The package documentation shows
+// it as a table; keep the two in step.
+var defaultTable = [numCodes]Class{
+	grpccodes.OK:                 Success,
+	grpccodes.Canceled:           Canceled,
+	grpccodes.Unknown:            ServerFault,
+	grpccodes.InvalidArgument:    Business,
+	grpccodes.DeadlineExceeded:   Transient,
+	grpccodes.NotFound:           Business,
+	grpccodes.AlreadyExists:      Business,
+	grpccodes.PermissionDenied:   Business,
+	grpccodes.ResourceExhausted:  Throttled,
+	grpccodes.FailedPrecondition: Business,
+	grpccodes.Aborted:            Transient,
+	grpccodes.OutOfRange:         Business,
+	grpccodes.Unimplemented:      Business,
+	grpccodes.Internal:           ServerFault,
+	grpccodes.Unavailable:        Transient,
+	grpccodes.DataLoss:           ServerFault,
+	grpccodes.Unauthenticated:    Business,
+}
+
+// Verdict is the classification of one outcome.
+type Verdict struct {
+	// Class is what the outcome means.
+	Class Class
+	// Code is the gRPC code of the outcome (OK for a nil error).
+	Code grpccodes.Code
+	// Reason is the google.rpc.ErrorInfo reason, when the status carried one.
+	Reason string
+	// Pushback is what the server said about retrying, if anything.
+	Pushback Pushback
+}
+
+// Retryable reports whether the outcome may be retried: its class is retryable and the server
+// did not ask the client to stop.
+func (v Verdict) Retryable() bool { return v.Class.Retryable() && !v.Pushback.Stop }
+
+// Failure reports whether the outcome counts against the service's health.
+func (v Verdict) Failure() bool { return v.Class.Failure() }
+
+// Overrides change a classifier's answers. Reasons are matched against the google.rpc.ErrorInfo
+// reason of a status and win over its code.
+type Overrides struct {
+	// Codes maps a gRPC code to the class it should get instead of the default.
+	Codes map[grpccodes.Code]Class `yaml:"codes"`
+	// Reasons maps an ErrorInfo reason (such as DOCUMENT_UNREADABLE) to a class.
+	Reasons map[string]Class `yaml:"reasons"`
+}
+
+// Classifier turns the outcome of a gRPC call into a Verdict. The zero value is not usable;
+// start from Default. A Classifier is immutable and safe for concurrent use.
+type Classifier struct {
+	byCode  [numCodes]Class
+	reasons map[string]Class
+}
+
+var defaultClassifier = &Classifier{byCode: defaultTable}
+
+// Default returns the classifier with the table in the package documentation and no reason
+// overrides.
+func Default() *Classifier { return defaultClassifier }
+
+// With returns a new classifier that answers as c does except where o says otherwise.
+// c is not changed. Invalid classes in o are reported as an error naming the entry.
+func (c *Classifier) With(o Overrides) (*Classifier, error) {
+	n := &Classifier{byCode: c.byCode}
+	for code, cl := range o.Codes {
+		if int(code) >= numCodes {
+			return nil, errors.New("codes: override for unknown code " + code.String())
+		}
+		if !cl.Valid() {
+			return nil, errors.New("codes: override for " + code.String() + " has invalid class " + cl.String())
+		}
+		n.byCode[code] = cl
+	}
+	if len(c.reasons)+len(o.Reasons) > 0 {
+		n.reasons = make(map[string]Class, len(c.reasons)+len(o.Reasons))
+		for r, cl := range c.reasons {
+			n.reasons[r] = cl
+		}
+		for r, cl := range o.Reasons {
+			if r == "" {
+				return nil, errors.New("codes: reason override with an empty reason")
+			}
+			if !cl.Valid() {
+				return nil, errors.New("codes: override for reason " + r + " has invalid class " + cl.String())
+			}
+			n.reasons[r] = cl
+		}
+	}
+	return n, nil
+}
+
+// ClassOf returns the class c gives to a bare status code.
+func (c *Classifier) ClassOf(code grpccodes.Code) Class {
+	if int(code) < numCodes {
+		return c.byCode[code]
+	}
+	return ServerFault
+}
+
+// Classify classifies the error a gRPC call returned (nil for success).
+//
+// A status error is classified by its ErrorInfo reason when the classifier has an override for
+// it, else by its code; its RetryInfo is read as pushback. A bulwark Rejection is Rejected.
+// Errors that are not statuses are classified by what they are: context.Canceled is Canceled,
+// context.DeadlineExceeded is Transient (the retry policy decides whose deadline it was),
+// io.EOF, io.ErrUnexpectedEOF, connection errors and network timeouts are Transient with code
+// Unavailable, and anything else is a ServerFault with code Unknown.
+//
+// Classifying a status without details allocates nothing.
+func (c *Classifier) Classify(err error) Verdict {
+	if err == nil {
+		return Verdict{Class: Success, Code: grpccodes.OK}
+	}
+	if r, ok := err.(*Rejection); ok {
+		return rejected(r)
+	}
+	if gs, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+		if st := gs.GRPCStatus(); st != nil {
+			return c.classifyStatus(st)
+		}
+	}
+	return c.classifySlow(err)
+}
+
+// ClassifyTrailer classifies err as Classify does and also reads the grpc-retry-pushback-ms
+// trailer. When both the trailer and a RetryInfo detail give pushback, a request to stop wins,
+// then the longer delay.
+func (c *Classifier) ClassifyTrailer(err error, trailer metadata.MD) Verdict {
+	v := c.Classify(err)
+	if len(trailer) > 0 {
+		v.Pushback = v.Pushback.merge(ParsePushback(trailer))
+	}
+	return v
+}
+
+// ClassifyStatus classifies a status.
+func (c *Classifier) ClassifyStatus(st *status.Status) Verdict {
+	if st == nil {
+		return Verdict{Class: Success, Code: grpccodes.OK}
+	}
+	return c.classifyStatus(st)
+}
+
+func (c *Classifier) classifyStatus(st *status.Status) Verdict {
+	code := st.Code()
+	v := Verdict{Class: c.ClassOf(code), Code: code}
+	if code == grpccodes.OK {
+		return v
+	}
+	// Details unmarshals each google.protobuf.Any; with no details it allocates nothing.
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			v.Reason = d.GetReason()
+			if d.GetDomain() == Domain {
+				v.Class = Rejected
+			} else if cl, ok := c.reasons[v.Reason]; ok {
+				v.Class = cl
+			}
+		case *errdetails.RetryInfo:
+			v.Pushback = v.Pushback.merge(retryInfoPushback(d))
+		}
+	}
+	return v
+}
+
+func retryInfoPushback(ri *errdetails.RetryInfo) Pushback {
+	rd := ri.GetRetryDelay()
+	if rd == nil {
+		return Pushback{}
+	}
+	if err := rd.CheckValid(); err != nil {
+		return Pushback{Stop: true}
+	}
+	d := rd.AsDuration()
+	if d < 0 {
+		return Pushback{Stop: true}
+	}
+	return Pushback{Delay: min(d, maxPushback), Set: true}
+}
+
+func rejected(r *Rejection) Verdict {
+	v := Verdict{Class: Rejected, Code: r.Code, Reason: r.Reason}
+	if v.Code == grpccodes.OK {
+		v.Code = grpccodes.Unavailable
+	}
+	if r.RetryAfter > 0 {
+		v.Pushback = Pushback{Delay: r.RetryAfter, Set: true}
+	}
+	return v
+}
+
+func (c *Classifier) classifySlow(err error) Verdict {
+	var r *Rejection
+	if errors.As(err, &r) {
+		return rejected(r)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return Verdict{Class: Canceled, Code: grpccodes.Canceled}
+	case errors.Is(err, context.DeadlineExceeded):
+		return Verdict{Class: c.ClassOf(grpccodes.DeadlineExceeded), Code: grpccodes.DeadlineExceeded}
+	}
+	if st, ok := status.FromError(err); ok {
+		return c.classifyStatus(st)
+	}
+	if isConnectionError(err) {
+		return Verdict{Class: c.ClassOf(grpccodes.Unavailable), Code: grpccodes.Unavailable}
+	}
+	return Verdict{Class: c.ClassOf(grpccodes.Unknown), Code: grpccodes.Unknown}
+}
+
+func isConnectionError(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
+
+// Delay returns the pushback delay in v, or zero.
+func (v Verdict) Delay() time.Duration {
+	if v.Pushback.Set {
+		return v.Pushback.Delay
+	}
+	return 0
+}

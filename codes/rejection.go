@@ -1,0 +1,75 @@
+package codes
+
+import (
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Domain is the google.rpc.ErrorInfo domain of the rejections made by bulwark's own policies.
+const Domain = "bulwark.bulwarkrpc.github.com"
+
+// Rejection is the error a bulwark policy returns when it refuses a call before it reaches the
+// service. It is a gRPC status (GRPCStatus) and wraps the policy's sentinel (Unwrap), so both
+// status.Code(err) and errors.Is(err, bulkhead.ErrFull) answer correctly.
+//
+// The status carries a google.rpc.ErrorInfo (Domain, Reason, and metadata "policy" and
+// "service") and, when RetryAfter is set, a google.rpc.RetryInfo.
+type Rejection struct {
+	// Err is the policy's sentinel, such as breaker.ErrOpen.
+	Err error
+	// Code is the gRPC code the caller sees: Unavailable or ResourceExhausted.
+	Code grpccodes.Code
+	// Reason is the ErrorInfo reason, an UPPER_SNAKE_CASE constant such as CIRCUIT_OPEN.
+	Reason string
+	// Policy names the policy that refused: breaker, bulkhead, ratelimit, retry, deadline.
+	Policy string
+	// Service is the fully qualified gRPC service the call was for.
+	Service string
+	// RetryAfter is when the caller may come back; zero when the policy cannot tell.
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (r *Rejection) Error() string {
+	msg := "bulwark: " + r.Policy + " rejected call to " + r.Service
+	if r.Err != nil {
+		msg += ": " + r.Err.Error()
+	}
+	if r.RetryAfter > 0 {
+		msg += " (retry after " + r.RetryAfter.String() + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the policy's sentinel.
+func (r *Rejection) Unwrap() error { return r.Err }
+
+// GRPCStatus returns the status a gRPC caller sees, with ErrorInfo and RetryInfo details.
+func (r *Rejection) GRPCStatus() *status.Status {
+	code := r.Code
+	if code == grpccodes.OK {
+		code = grpccodes.Unavailable
+	}
+	st := status.New(code, r.Error())
+	info := &errdetails.ErrorInfo{
+		Reason:   r.Reason,
+		Domain:   Domain,
+		Metadata: map[string]string{"policy": r.Policy, "service": r.Service},
+	}
+	if r.RetryAfter > 0 {
+		info.Metadata["retry_after_ms"] = strconv.FormatInt(r.RetryAfter.Milliseconds(), 10)
+		if withDetails, err := st.WithDetails(info, &errdetails.RetryInfo{RetryDelay: durationpb.New(r.RetryAfter)}); err == nil {
+			return withDetails
+		}
+		return st
+	}
+	if withDetails, err := st.WithDetails(info); err == nil {
+		return withDetails
+	}
+	return st
+}

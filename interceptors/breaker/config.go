@@ -1,0 +1,63 @@
+package breaker
+
+import "time"
+
+// Scope says which calls share a breaker.
+type Scope string
+
+// The breaker scopes.
+const (
+	// ScopeService gives every method of a service one breaker (the default).
+	ScopeService Scope = "service"
+	// ScopeMethod gives each method its own breaker.
+	ScopeMethod Scope = "method"
+)
+
+// WindowType says how the failure-rate window is measured.
+type WindowType string
+
+// The window types.
+const (
+	// WindowCount keeps the outcomes of the last WindowSize calls (the default).
+	WindowCount WindowType = "count"
+	// WindowTime keeps the outcomes of the last WindowDuration.
+	WindowTime WindowType = "time"
+)
+
+// Config is the circuit breaker as data. Zero values are the documented defaults.
+//
+// Tripping: the breaker opens after ConsecutiveFailures failures in a row, or when the failure
+// rate (or slow-call rate) over the window reaches its threshold. A rate is judged only when the
+// window holds at least MinimumCalls outcomes, and only when a failure (or slow call) is recorded.
+type Config struct {
+	// Scope is which calls share a breaker. Empty means ScopeService.
+	Scope Scope `yaml:"scope" json:"scope"`
+	// ConsecutiveFailures trips the breaker after this many failures in a row. 0 means 5 when
+	// FailureRateThreshold is 0, and off otherwise.
+	ConsecutiveFailures int `yaml:"consecutive_failures" json:"consecutive_failures"`
+	// FailureRateThreshold trips the breaker when the share of failures in the window reaches it,
+	// in (0, 1]. 0 means rate-based tripping is off.
+	FailureRateThreshold float64 `yaml:"failure_rate_threshold" json:"failure_rate_threshold"`
+	// WindowType is how the window is measured. Empty means WindowCount.
+	WindowType WindowType `yaml:"window_type" json:"window_type"`
+	// WindowSize is the count window's length in calls. 0 means 10.
+	WindowSize int `yaml:"window_size" json:"window_size"`
+	// WindowDuration is the time window's length. 0 means 10s.
+	WindowDuration time.Duration `yaml:"window_duration" json:"window_duration"`
+	// MinimumCalls is how many outcomes the window must hold before a rate is judged. 0 means a
+	// full window for WindowCount (WindowSize), and 10 for WindowTime.
+	MinimumCalls int `yaml:"minimum_calls" json:"minimum_calls"`
+	// SlowCallDuration makes a call that takes longer a slow call. 0 means slow calls are not
+	// counted.
+	SlowCallDuration time.Duration `yaml:"slow_call_duration" json:"slow_call_duration"`
+	// SlowCallRateThreshold trips the breaker when the share of slow calls in the window reaches
+	// it, in (0, 1]. 0 means 1 when SlowCallDuration is set.
+	SlowCallRateThreshold float64 `yaml:"slow_call_rate_threshold" json:"slow_call_rate_threshold"`
+	// RecoveryTimeout is how long the breaker stays open before it half-opens. 0 means 30s.
+	RecoveryTimeout time.Duration `yaml:"recovery_timeout" json:"recovery_timeout"`
+	// HalfOpenMaxCalls is how many probe calls the half-open breaker admits at once; further
+	// calls are rejected. 0 means 1.
+	HalfOpenMaxCalls int `yaml:"half_open_max_calls" json:"half_open_max_calls"`
+	// SuccessThreshold is how many successful probes close the breaker. 0 means HalfOpenMaxCalls.
+	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold"`
+}

@@ -1,0 +1,34 @@
+package ratelimit
+
+import "time"
+
+// Config is the rate limiter as data.
+type Config struct {
+	// Rate is the sustained rate, in calls per second. It must be positive.
+	Rate float64 `yaml:"rate" json:"rate"`
+	// Burst is how many calls may pass at once after a quiet spell (the bucket's size).
+	// 0 means max(1, ceil(Rate)).
+	Burst int `yaml:"burst" json:"burst"`
+	// MaxWait is how long a call may wait for a token, never past its own deadline (it fails at
+	// once when the wait would outlive the deadline). 0 means fail fast.
+	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`
+	// Shared names a bucket shared by every service or method whose limiter has the same name.
+	// Empty means the limiter is the service's own.
+	Shared string `yaml:"shared" json:"shared"`
+	// Redis, when set, makes the limit fleet-wide: every process sharing the Redis server and
+	// key prefix draws from one bucket.
+	Redis *RedisConfig `yaml:"redis" json:"redis"`
+}
+
+// RedisConfig is a fleet-wide limiter's connection to Redis.
+type RedisConfig struct {
+	// Addr is the Redis server's host:port.
+	Addr string `yaml:"addr" json:"addr"`
+	// KeyPrefix prefixes every key the limiter writes. Empty means "bulwark:ratelimit:".
+	KeyPrefix string `yaml:"key_prefix" json:"key_prefix"`
+	// Timeout bounds each Redis round trip. 0 means 50ms.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// FailOpen lets calls through (under a local limiter at the same rate) when Redis cannot be
+	// asked in time; false rejects them.
+	FailOpen bool `yaml:"fail_open" json:"fail_open"`
+}

@@ -1,0 +1,68 @@
+package retry
+
+import "time"
+
+// Jitter names how a backoff delay is randomised.
+type Jitter string
+
+// The jitter strategies. With d = min(InitialBackoff·Multiplier^n, MaxBackoff) for the n-th
+// retry (n from 0):
+const (
+	// JitterNone sleeps d exactly.
+	JitterNone Jitter = "none"
+	// JitterFull sleeps U(0, d): the widest spread, the best at breaking up retry storms.
+	JitterFull Jitter = "full"
+	// JitterEqual sleeps d/2 + U(0, d/2).
+	JitterEqual Jitter = "equal"
+	// JitterDecorrelated sleeps min(MaxBackoff, U(InitialBackoff, 3·previous sleep)).
+	JitterDecorrelated Jitter = "decorrelated"
+	// JitterAdditive sleeps min(d + U(0, JitterAmount), MaxBackoff): the form of the reference
+	// profiles (tenacity's wait_exponential_jitter).
+	JitterAdditive Jitter = "additive"
+)
+
+// Config is the retry policy as data. Zero values are the documented defaults, so an empty
+// Config is a usable policy. Validate reports what is out of range.
+type Config struct {
+	// MaxAttempts is the most attempts per call, the first one included. 0 means 3; 1 disables
+	// retries but keeps attempt accounting.
+	MaxAttempts int `yaml:"max_attempts" json:"max_attempts"`
+	// InitialBackoff is the delay before the first retry, before jitter. 0 means 100ms.
+	InitialBackoff time.Duration `yaml:"initial_backoff" json:"initial_backoff"`
+	// MaxBackoff caps every delay, jitter included. 0 means 10s.
+	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff"`
+	// Multiplier grows the delay after each retry. 0 means 2.
+	Multiplier float64 `yaml:"multiplier" json:"multiplier"`
+	// Jitter is the randomisation strategy. Empty means JitterFull.
+	Jitter Jitter `yaml:"jitter" json:"jitter"`
+	// JitterAmount is the upper bound of the additive jitter; used only by JitterAdditive.
+	JitterAmount time.Duration `yaml:"jitter_amount" json:"jitter_amount"`
+	// PerAttemptTimeout gives each attempt its own deadline (never later than the call's).
+	// An attempt that hits it ends in DeadlineExceeded, which is retried. 0 means none.
+	PerAttemptTimeout time.Duration `yaml:"per_attempt_timeout" json:"per_attempt_timeout"`
+	// Budget bounds the whole call, attempts and sleeps together, from its start. No attempt
+	// starts and no sleep begins that cannot finish within it. 0 means no budget beyond the
+	// caller's deadline.
+	Budget time.Duration `yaml:"budget" json:"budget"`
+	// Throttle is the retry budget that keeps retries from multiplying load on a sick service.
+	// The zero value disables it.
+	Throttle Throttle `yaml:"throttle" json:"throttle"`
+	// Idempotent marks the methods this policy governs as safe to retry even when their
+	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.
+	Idempotent bool `yaml:"idempotent" json:"idempotent"`
+	// ReplayBufferBytes caps the bytes of sent messages a client- or bidi-streaming call keeps
+	// for replay on retry; past it, the stream is committed and no longer retried.
+	// 0 means 256 KiB; negative means never buffer (streams with client messages are not retried).
+	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes"`
+}
+
+// Throttle is gRFC A6's retry throttling, shared by every call to one service: a token bucket
+// of MaxTokens that each failure drains by 1 and each success refills by TokenRatio. Retries are
+// allowed only while the bucket holds more than half of MaxTokens, so with the service fully
+// down retries stop after a few failures, and resume as successes come back.
+type Throttle struct {
+	// MaxTokens is the bucket's size, in (0, 1000]. 0 disables throttling.
+	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
+	// TokenRatio is what each success puts back, in (0, MaxTokens]. 0 means 0.1.
+	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio"`
+}

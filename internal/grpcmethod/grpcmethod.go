@@ -1,0 +1,81 @@
+// Package grpcmethod reads what a full gRPC method name ("/pkg.Service/Method") tells:
+// its service, its short name and, from the registered descriptor, its idempotency level.
+package grpcmethod
+
+import (
+	"strings"
+	"sync"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// Split returns the service ("pkg.Service") and method ("Method") of a full method name.
+// A malformed name gives an empty service and the whole name as the method. It does not allocate.
+func Split(fullMethod string) (service, method string) {
+	name := strings.TrimPrefix(fullMethod, "/")
+	if i := strings.LastIndexByte(name, '/'); i > 0 {
+		return name[:i], name[i+1:]
+	}
+	return "", name
+}
+
+// Service returns the service part of a full method name.
+func Service(fullMethod string) string {
+	s, _ := Split(fullMethod)
+	return s
+}
+
+// Idempotency is a method's idempotency level as its descriptor declares it.
+type Idempotency = descriptorpb.MethodOptions_IdempotencyLevel
+
+// Levels, re-exported for readability.
+const (
+	Unknown      = descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN
+	NoSideEffect = descriptorpb.MethodOptions_NO_SIDE_EFFECTS
+	Idempotent   = descriptorpb.MethodOptions_IDEMPOTENT
+)
+
+var cache sync.Map // full method → Idempotency
+
+// IdempotencyOf returns the idempotency level declared by the method's descriptor in the global
+// protobuf registry, or Unknown when the method is not registered. Results are cached.
+func IdempotencyOf(fullMethod string) Idempotency {
+	if v, ok := cache.Load(fullMethod); ok {
+		return v.(Idempotency)
+	}
+	lvl := lookup(fullMethod)
+	cache.Store(fullMethod, lvl)
+	return lvl
+}
+
+// SafeToRetry reports whether the descriptor says the method is NO_SIDE_EFFECTS or IDEMPOTENT.
+func SafeToRetry(fullMethod string) bool {
+	lvl := IdempotencyOf(fullMethod)
+	return lvl == NoSideEffect || lvl == Idempotent
+}
+
+func lookup(fullMethod string) Idempotency {
+	svc, m := Split(fullMethod)
+	if svc == "" {
+		return Unknown
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return Unknown
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return Unknown
+	}
+	md := sd.Methods().ByName(protoreflect.Name(m))
+	if md == nil {
+		return Unknown
+	}
+	opts, ok := md.Options().(*descriptorpb.MethodOptions)
+	if !ok || opts == nil {
+		return Unknown
+	}
+	return opts.GetIdempotencyLevel()
+}

@@ -1,0 +1,149 @@
+// Package observe is the one event stream of all bulwark policies. Policies emit Events to a
+// Sink; consumers (the Prometheus collectors in observe/promobs, the zap logger in
+// observe/zapobs, or your own) live apart, so no policy imports prometheus or zap.
+//
+// Events carry service and method names, codes, classes, attempts, delays and states — never
+// request or response payloads, which in a KYC pipeline hold selfies and identity documents.
+package observe
+
+import (
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Kind says what happened.
+type Kind uint8
+
+// The kinds of event. The comment on each says which Event fields it sets besides Kind, Time,
+// Service, Method and Policy.
+const (
+	// CallFinished: a logical call ended, retries included. Attempt (attempts made), Code, Class,
+	// Duration (whole call).
+	CallFinished Kind = iota + 1
+	// AttemptFinished: one attempt ended. Attempt (1-based), Code, Class, Duration (the attempt).
+	AttemptFinished
+	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed), Code,
+	// Class, Delay (the sleep).
+	RetryScheduled
+	// RetriesExhausted: the call failed for good after a retryable outcome. Attempt (attempts
+	// made), Code, Class, Duration (whole call), Reason (why no further attempt:
+	// ReasonMaxAttempts, ReasonBudget, ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
+	RetriesExhausted
+	// BreakerStateChanged: a breaker moved between states. From, To, Reason (what moved it).
+	BreakerStateChanged
+	// Rejected: a policy refused an attempt before it reached the service. Code, Reason (the
+	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known).
+	Rejected
+	// FallbackServed: a fallback answered in place of an error. Code and Class of the error.
+	FallbackServed
+	// DeadlineApplied: the deadline policy set or shortened a call's deadline. Delay (the
+	// timeout set), Reason (ReasonDefault, ReasonCap, ReasonBudget).
+	DeadlineApplied
+	// LimiterDegraded: a remote rate limiter could not be asked and the configured fail mode
+	// answered instead. Reason (fail_open, fail_closed).
+	LimiterDegraded
+)
+
+var kindNames = [...]string{
+	CallFinished:        "call_finished",
+	AttemptFinished:     "attempt_finished",
+	RetryScheduled:      "retry_scheduled",
+	RetriesExhausted:    "retries_exhausted",
+	BreakerStateChanged: "breaker_state_changed",
+	Rejected:            "rejected",
+	FallbackServed:      "fallback_served",
+	DeadlineApplied:     "deadline_applied",
+	LimiterDegraded:     "limiter_degraded",
+}
+
+// String returns the kind's snake_case name.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Reasons carried by events.
+const (
+	ReasonMaxAttempts  = "max_attempts"  // RetriesExhausted: the attempt limit was reached.
+	ReasonBudget       = "budget"        // RetriesExhausted / DeadlineApplied: the total time budget.
+	ReasonDeadline     = "deadline"      // RetriesExhausted: the caller's deadline.
+	ReasonRetryBudget  = "retry_budget"  // RetriesExhausted: the retry budget (throttling) is spent.
+	ReasonPushbackStop = "pushback_stop" // RetriesExhausted: the server asked not to retry.
+	ReasonDefault      = "default"       // DeadlineApplied: the call had no deadline; the default was set.
+	ReasonCap          = "cap"           // DeadlineApplied: the call's deadline was too far and was capped.
+)
+
+// Policy names, as carried in Event.Policy and in rejection details.
+const (
+	PolicySuite    = "suite"
+	PolicyRetry    = "retry"
+	PolicyBreaker  = "breaker"
+	PolicyBulkhead = "bulkhead"
+	PolicyLimiter  = "ratelimit"
+	PolicyDeadline = "deadline"
+	PolicyFallback = "fallback"
+	PolicyHedge    = "hedge"
+)
+
+// Event is one thing that happened in a policy. Which fields are set depends on Kind.
+// Events are passed by value; a Sink must not keep pointers into them.
+type Event struct {
+	Kind     Kind
+	Time     time.Time
+	Service  string // fully qualified gRPC service, e.g. kyc.v1.OCRService
+	Method   string // full method, e.g. /kyc.v1.OCRService/Extract
+	Policy   string // the emitting policy, one of the Policy constants
+	Attempt  int
+	Code     grpccodes.Code
+	Class    codes.Class
+	Reason   string
+	Delay    time.Duration
+	Duration time.Duration
+	From, To string // breaker states: closed, open, half_open, forced_open, disabled
+}
+
+// Sink receives events. Observe is called synchronously on the caller's goroutine, often on the
+// hot path: it must be safe for concurrent use, return quickly and not block.
+type Sink interface {
+	Observe(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Observe calls f(e).
+func (f SinkFunc) Observe(e Event) { f(e) }
+
+// Multi returns a Sink that passes each event to every non-nil sink in order. It returns nil
+// when there is none, so that policies can skip building events nobody reads.
+func Multi(sinks ...Sink) Sink {
+	var kept multi
+	for _, s := range sinks {
+		switch s := s.(type) {
+		case nil:
+		case multi:
+			kept = append(kept, s...)
+		default:
+			kept = append(kept, s)
+		}
+	}
+	switch len(kept) {
+	case 0:
+		return nil
+	case 1:
+		return kept[0]
+	}
+	return kept
+}
+
+type multi []Sink
+
+func (m multi) Observe(e Event) {
+	for _, s := range m {
+		s.Observe(e)
+	}
+}
