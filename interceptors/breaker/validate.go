@@ -1,0 +1,39 @@
+package breaker
+
+import "github.com/bulwarkrpc/bulwark/internal/fielderr"
+
+// Validate reports every field of c that is out of range (see retry.Config.Validate).
+func (c Config) Validate() error {
+	var v fielderr.Checker
+	switch c.Scope {
+	case "", ScopeService, ScopeMethod:
+	default:
+		v.Add("scope", string(c.Scope), "is not one of service, method")
+	}
+	v.Check(c.ConsecutiveFailures >= 0, "consecutive_failures", c.ConsecutiveFailures, "is negative")
+	v.Check(c.FailureRateThreshold >= 0 && c.FailureRateThreshold <= 1, "failure_rate_threshold", c.FailureRateThreshold, "is outside [0, 1]")
+	switch c.WindowType {
+	case "", WindowCount, WindowTime:
+	default:
+		v.Add("window_type", string(c.WindowType), "is not one of count, time")
+	}
+	v.Check(c.WindowSize >= 0, "window_size", c.WindowSize, "is negative")
+	v.Check(c.WindowSize <= 10000, "window_size", c.WindowSize, "is above 10000")
+	v.Check(c.WindowDuration >= 0, "window_duration", c.WindowDuration, "is negative")
+	v.Check(c.WindowDuration <= 3600e9, "window_duration", c.WindowDuration, "is above 1h0m0s")
+	v.Check(c.MinimumCalls >= 0, "minimum_calls", c.MinimumCalls, "is negative")
+	if c.WindowType != WindowTime && c.WindowSize > 0 {
+		v.Check(c.MinimumCalls <= c.WindowSize, "minimum_calls", c.MinimumCalls, "is above window_size, so the rate would never be judged")
+	}
+	v.Check(c.SlowCallDuration >= 0, "slow_call_duration", c.SlowCallDuration, "is negative")
+	v.Check(c.SlowCallRateThreshold >= 0 && c.SlowCallRateThreshold <= 1, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is outside [0, 1]")
+	v.Check(c.SlowCallRateThreshold == 0 || c.SlowCallDuration > 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
+	v.Check(c.RecoveryTimeout >= 0, "recovery_timeout", c.RecoveryTimeout, "is negative")
+	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
+	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
+	if c.SuccessThreshold > 0 {
+		probes := max(c.HalfOpenMaxCalls, 1)
+		v.Check(c.SuccessThreshold <= probes, "success_threshold", c.SuccessThreshold, "is above half_open_max_calls, so the breaker could never close")
+	}
+	return v.Err()
+}

@@ -1,0 +1,38 @@
+package retry
+
+import "github.com/bulwarkrpc/bulwark/internal/fielderr"
+
+// Validate reports every field of c that is out of range, as errors naming the yaml field, the
+// value and the rule (joined with errors.Join). Zero values, which mean defaults, are valid.
+func (c Config) Validate() error {
+	var v fielderr.Checker
+	v.Check(c.MaxAttempts >= 0, "max_attempts", c.MaxAttempts, "is below 1")
+	v.Check(c.MaxAttempts <= 100, "max_attempts", c.MaxAttempts, "is above 100")
+	v.Check(c.InitialBackoff >= 0, "initial_backoff", c.InitialBackoff, "is negative")
+	v.Check(c.MaxBackoff >= 0, "max_backoff", c.MaxBackoff, "is negative")
+	if c.InitialBackoff > 0 && c.MaxBackoff > 0 {
+		v.Check(c.MaxBackoff >= c.InitialBackoff, "max_backoff", c.MaxBackoff, "is below initial_backoff ("+c.InitialBackoff.String()+")")
+	}
+	v.Check(c.Multiplier == 0 || c.Multiplier >= 1, "multiplier", c.Multiplier, "is below 1")
+	v.Check(c.Multiplier <= 100, "multiplier", c.Multiplier, "is above 100")
+	switch c.Jitter {
+	case "", JitterNone, JitterFull, JitterEqual, JitterDecorrelated, JitterAdditive:
+	default:
+		v.Add("jitter", string(c.Jitter), "is not one of none, full, equal, decorrelated, additive")
+	}
+	v.Check(c.JitterAmount >= 0, "jitter_amount", c.JitterAmount, "is negative")
+	v.Check(c.JitterAmount == 0 || c.Jitter == JitterAdditive, "jitter_amount", c.JitterAmount, "is set but jitter is not additive")
+	v.Check(c.PerAttemptTimeout >= 0, "per_attempt_timeout", c.PerAttemptTimeout, "is negative")
+	v.Check(c.Budget >= 0, "budget", c.Budget, "is negative")
+	if c.Budget > 0 && c.PerAttemptTimeout > 0 {
+		v.Check(c.PerAttemptTimeout <= c.Budget, "per_attempt_timeout", c.PerAttemptTimeout, "is above budget ("+c.Budget.String()+")")
+	}
+	v.Check(c.Throttle.MaxTokens >= 0, "throttle.max_tokens", c.Throttle.MaxTokens, "is negative")
+	v.Check(c.Throttle.MaxTokens <= 1000, "throttle.max_tokens", c.Throttle.MaxTokens, "is above 1000")
+	v.Check(c.Throttle.TokenRatio >= 0, "throttle.token_ratio", c.Throttle.TokenRatio, "is negative")
+	if c.Throttle.MaxTokens > 0 {
+		v.Check(c.Throttle.TokenRatio <= c.Throttle.MaxTokens, "throttle.token_ratio", c.Throttle.TokenRatio, "is above throttle.max_tokens")
+	}
+	return v.Err()
+}
+
