@@ -35,4 +35,3 @@ func (c Config) Validate() error {
 	}
 	return v.Err()
 }
-

@@ -92,7 +92,9 @@ func Flatten(err error) []error {
 type Checker struct{ errs []error }
 
 // Add records an error for the field at path.
-func (c *Checker) Add(path string, value any, rule string) { c.errs = append(c.errs, New(path, value, rule)) }
+func (c *Checker) Add(path string, value any, rule string) {
+	c.errs = append(c.errs, New(path, value, rule))
+}
 
 // Check records an error when ok is false.
 func (c *Checker) Check(ok bool, path string, value any, rule string) {
