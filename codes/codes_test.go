@@ -1,0 +1,322 @@
+package codes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDefaultTableCoversEveryCode(t *testing.T) {
+	tests := []struct {
+		code          grpccodes.Code
+		wantClass     codes.Class
+		wantRetryable bool
+		wantFailure   bool
+		wantIgnored   bool
+	}{
+		{grpccodes.OK, codes.Success, false, false, false},
+		{grpccodes.Canceled, codes.Canceled, false, false, true},
+		{grpccodes.Unknown, codes.ServerFault, false, true, false},
+		{grpccodes.InvalidArgument, codes.Business, false, false, false},
+		{grpccodes.DeadlineExceeded, codes.Transient, true, true, false},
+		{grpccodes.NotFound, codes.Business, false, false, false},
+		{grpccodes.AlreadyExists, codes.Business, false, false, false},
+		{grpccodes.PermissionDenied, codes.Business, false, false, false},
+		{grpccodes.ResourceExhausted, codes.Throttled, true, true, false},
+		{grpccodes.FailedPrecondition, codes.Business, false, false, false},
+		{grpccodes.Aborted, codes.Transient, true, true, false},
+		{grpccodes.OutOfRange, codes.Business, false, false, false},
+		{grpccodes.Unimplemented, codes.Business, false, false, false},
+		{grpccodes.Internal, codes.ServerFault, false, true, false},
+		{grpccodes.Unavailable, codes.Transient, true, true, false},
+		{grpccodes.DataLoss, codes.ServerFault, false, true, false},
+		{grpccodes.Unauthenticated, codes.Business, false, false, false},
+	}
+	if len(tests) != 17 {
+		t.Fatalf("table has %d codes, want all 17", len(tests))
+	}
+	c := codes.Default()
+	for _, tt := range tests {
+		t.Run(tt.code.String(), func(t *testing.T) {
+			var err error
+			if tt.code != grpccodes.OK {
+				err = status.Error(tt.code, "x")
+			}
+			v := c.Classify(err)
+			if v.Class != tt.wantClass || v.Code != tt.code {
+				t.Fatalf("Classify(%v) = %v/%v, want %v/%v", tt.code, v.Class, v.Code, tt.wantClass, tt.code)
+			}
+			if got := v.Retryable(); got != tt.wantRetryable {
+				t.Errorf("Retryable = %v, want %v", got, tt.wantRetryable)
+			}
+			if got := v.Failure(); got != tt.wantFailure {
+				t.Errorf("Failure = %v, want %v", got, tt.wantFailure)
+			}
+			if got := v.Class.Ignored(); got != tt.wantIgnored {
+				t.Errorf("Ignored = %v, want %v", got, tt.wantIgnored)
+			}
+			if got := c.ClassOf(tt.code); got != tt.wantClass {
+				t.Errorf("ClassOf = %v, want %v", got, tt.wantClass)
+			}
+		})
+	}
+	if got := c.ClassOf(grpccodes.Code(99)); got != codes.ServerFault {
+		t.Errorf("ClassOf(99) = %v, want server_fault", got)
+	}
+}
+
+func withDetails(t *testing.T, code grpccodes.Code, details ...*errdetails.ErrorInfo) error {
+	t.Helper()
+	st := status.New(code, "x")
+	for _, d := range details {
+		var err error
+		if st, err = st.WithDetails(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st.Err()
+}
+
+func TestReasonOverridesCode(t *testing.T) {
+	kyc, err := codes.Default().With(codes.Overrides{
+		Reasons: map[string]codes.Class{"DOCUMENT_UNREADABLE": codes.Business, "MODEL_WARMING_UP": codes.Transient},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		c          *codes.Classifier
+		err        error
+		wantClass  codes.Class
+		wantReason string
+	}{
+		{"unreadable as Internal is business", kyc, withDetails(t, grpccodes.Internal, &errdetails.ErrorInfo{Reason: "DOCUMENT_UNREADABLE", Domain: "ocr"}), codes.Business, "DOCUMENT_UNREADABLE"},
+		{"unreadable as Unavailable is business", kyc, withDetails(t, grpccodes.Unavailable, &errdetails.ErrorInfo{Reason: "DOCUMENT_UNREADABLE"}), codes.Business, "DOCUMENT_UNREADABLE"},
+		{"warming up as FailedPrecondition is transient", kyc, withDetails(t, grpccodes.FailedPrecondition, &errdetails.ErrorInfo{Reason: "MODEL_WARMING_UP"}), codes.Transient, "MODEL_WARMING_UP"},
+		{"unknown reason keeps the code's class", kyc, withDetails(t, grpccodes.Unavailable, &errdetails.ErrorInfo{Reason: "OTHER"}), codes.Transient, "OTHER"},
+		{"default classifier has no reason overrides", codes.Default(), withDetails(t, grpccodes.Internal, &errdetails.ErrorInfo{Reason: "DOCUMENT_UNREADABLE"}), codes.ServerFault, "DOCUMENT_UNREADABLE"},
+		{"bulwark domain is rejected", codes.Default(), withDetails(t, grpccodes.Unavailable, &errdetails.ErrorInfo{Reason: "CIRCUIT_OPEN", Domain: codes.Domain}), codes.Rejected, "CIRCUIT_OPEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := tt.c.Classify(tt.err)
+			if v.Class != tt.wantClass || v.Reason != tt.wantReason {
+				t.Fatalf("got %v %q, want %v %q", v.Class, v.Reason, tt.wantClass, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestCodeOverrides(t *testing.T) {
+	c, err := codes.Default().With(codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Internal: codes.Transient}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Classify(status.Error(grpccodes.Internal, "x")).Class; got != codes.Transient {
+		t.Fatalf("overridden Internal = %v, want transient", got)
+	}
+	if got := codes.Default().Classify(status.Error(grpccodes.Internal, "x")).Class; got != codes.ServerFault {
+		t.Fatalf("With changed the default classifier: %v", got)
+	}
+	// Overrides stack: a derived classifier keeps its parent's reasons.
+	r1, _ := codes.Default().With(codes.Overrides{Reasons: map[string]codes.Class{"A": codes.Business}})
+	r2, _ := r1.With(codes.Overrides{Reasons: map[string]codes.Class{"B": codes.Business}})
+	for _, reason := range []string{"A", "B"} {
+		if got := r2.Classify(withDetails(t, grpccodes.Unavailable, &errdetails.ErrorInfo{Reason: reason})).Class; got != codes.Business {
+			t.Errorf("reason %s = %v, want business", reason, got)
+		}
+	}
+}
+
+func TestOverrideErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		o       codes.Overrides
+		wantErr string
+	}{
+		{"unknown code", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Code(40): codes.Business}}, "codes: override for unknown code Code(40)"},
+		{"invalid class for code", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Internal: codes.Class(42)}}, "codes: override for Internal has invalid class class(42)"},
+		{"empty reason", codes.Overrides{Reasons: map[string]codes.Class{"": codes.Business}}, "codes: reason override with an empty reason"},
+		{"invalid class for reason", codes.Overrides{Reasons: map[string]codes.Class{"X": codes.Class(9)}}, "codes: override for reason X has invalid class class(9)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := codes.Default().With(tt.o)
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestPushback(t *testing.T) {
+	retryInfo := func(d time.Duration) error {
+		st, _ := status.New(grpccodes.ResourceExhausted, "slow down").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+		return st.Err()
+	}
+	tests := []struct {
+		name          string
+		err           error
+		trailer       metadata.MD
+		wantPushback  codes.Pushback
+		wantRetryable bool
+	}{
+		{"none", status.Error(grpccodes.Unavailable, "x"), nil, codes.Pushback{}, true},
+		{"retry info", retryInfo(1500 * time.Millisecond), nil, codes.Pushback{Delay: 1500 * time.Millisecond, Set: true}, true},
+		{"trailer", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "250"), codes.Pushback{Delay: 250 * time.Millisecond, Set: true}, true},
+		{"trailer zero", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "0"), codes.Pushback{Delay: 0, Set: true}, true},
+		{"trailer negative stops", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "-1"), codes.Pushback{Stop: true}, false},
+		{"trailer malformed stops", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "soon"), codes.Pushback{Stop: true}, false},
+		{"trailer float stops", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "1.5"), codes.Pushback{Stop: true}, false},
+		{"trailer twice stops", status.Error(grpccodes.Unavailable, "x"), metadata.MD{codes.PushbackKey: {"1", "2"}}, codes.Pushback{Stop: true}, false},
+		{"trailer huge is capped", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "99999999999999999"), codes.Pushback{Delay: 24 * time.Hour, Set: true}, true},
+		{"longer of both wins", retryInfo(time.Second), metadata.Pairs(codes.PushbackKey, "3000"), codes.Pushback{Delay: 3 * time.Second, Set: true}, true},
+		{"longer of both wins (retry info)", retryInfo(5 * time.Second), metadata.Pairs(codes.PushbackKey, "3000"), codes.Pushback{Delay: 5 * time.Second, Set: true}, true},
+		{"stop wins over retry info", retryInfo(time.Second), metadata.Pairs(codes.PushbackKey, "x"), codes.Pushback{Stop: true}, false},
+		{"negative retry info stops", retryInfo(-time.Second), nil, codes.Pushback{Stop: true}, false},
+		{"other trailers ignored", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs("x-other", "1"), codes.Pushback{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := codes.Default().ClassifyTrailer(tt.err, tt.trailer)
+			if v.Pushback != tt.wantPushback {
+				t.Fatalf("Pushback = %+v, want %+v", v.Pushback, tt.wantPushback)
+			}
+			if v.Retryable() != tt.wantRetryable {
+				t.Fatalf("Retryable = %v, want %v", v.Retryable(), tt.wantRetryable)
+			}
+			wantDelay := time.Duration(0)
+			if tt.wantPushback.Set {
+				wantDelay = tt.wantPushback.Delay
+			}
+			if v.Delay() != wantDelay {
+				t.Fatalf("Delay = %v, want %v", v.Delay(), wantDelay)
+			}
+		})
+	}
+}
+
+type netErr struct{}
+
+func (netErr) Error() string   { return "net" }
+func (netErr) Timeout() bool   { return true }
+func (netErr) Temporary() bool { return true }
+
+func TestNonStatusErrors(t *testing.T) {
+	rej := &codes.Rejection{Err: errors.New("full"), Code: grpccodes.ResourceExhausted, Reason: "BULKHEAD_FULL", Policy: "bulkhead", Service: "s"}
+	tests := []struct {
+		name      string
+		err       error
+		wantClass codes.Class
+		wantCode  grpccodes.Code
+	}{
+		{"nil", nil, codes.Success, grpccodes.OK},
+		{"canceled", context.Canceled, codes.Canceled, grpccodes.Canceled},
+		{"wrapped canceled", fmt.Errorf("call: %w", context.Canceled), codes.Canceled, grpccodes.Canceled},
+		{"deadline", context.DeadlineExceeded, codes.Transient, grpccodes.DeadlineExceeded},
+		{"eof", io.EOF, codes.Transient, grpccodes.Unavailable},
+		{"unexpected eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), codes.Transient, grpccodes.Unavailable},
+		{"conn refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, codes.Transient, grpccodes.Unavailable},
+		{"conn reset", syscall.ECONNRESET, codes.Transient, grpccodes.Unavailable},
+		{"net.Error", netErr{}, codes.Transient, grpccodes.Unavailable},
+		{"closed", net.ErrClosed, codes.Transient, grpccodes.Unavailable},
+		{"wrapped status", fmt.Errorf("layer: %w", status.Error(grpccodes.InvalidArgument, "bad")), codes.Business, grpccodes.InvalidArgument},
+		{"rejection", rej, codes.Rejected, grpccodes.ResourceExhausted},
+		{"wrapped rejection", fmt.Errorf("x: %w", rej), codes.Rejected, grpccodes.ResourceExhausted},
+		{"rejection status across a process", rej.GRPCStatus().Err(), codes.Rejected, grpccodes.ResourceExhausted},
+		{"plain error", errors.New("boom"), codes.ServerFault, grpccodes.Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := codes.Default().Classify(tt.err)
+			if v.Class != tt.wantClass || v.Code != tt.wantCode {
+				t.Fatalf("Classify = %v/%v, want %v/%v", v.Class, v.Code, tt.wantClass, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestRejectionStatus(t *testing.T) {
+	sentinel := errors.New("circuit open")
+	r := &codes.Rejection{Err: sentinel, Code: grpccodes.Unavailable, Reason: "CIRCUIT_OPEN", Policy: "breaker", Service: "kyc.v1.OCRService", RetryAfter: 3 * time.Second}
+	var err error = r
+	if !errors.Is(err, sentinel) {
+		t.Fatal("errors.Is(rejection, sentinel) = false")
+	}
+	if got := status.Code(err); got != grpccodes.Unavailable {
+		t.Fatalf("status.Code = %v", got)
+	}
+	if got, want := err.Error(), "bulwark: breaker rejected call to kyc.v1.OCRService: circuit open (retry after 3s)"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+	st, _ := status.FromError(err)
+	var info *errdetails.ErrorInfo
+	var ri *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.RetryInfo:
+			ri = d
+		}
+	}
+	if info == nil || info.Reason != "CIRCUIT_OPEN" || info.Domain != codes.Domain ||
+		info.Metadata["policy"] != "breaker" || info.Metadata["service"] != "kyc.v1.OCRService" || info.Metadata["retry_after_ms"] != "3000" {
+		t.Fatalf("ErrorInfo = %v", info)
+	}
+	if ri == nil || ri.RetryDelay.AsDuration() != 3*time.Second {
+		t.Fatalf("RetryInfo = %v", ri)
+	}
+	v := codes.Default().Classify(err)
+	if v.Class != codes.Rejected || v.Retryable() || v.Failure() || v.Delay() != 3*time.Second {
+		t.Fatalf("verdict = %+v", v)
+	}
+	// No RetryAfter: no RetryInfo; zero code defaults to Unavailable.
+	st2 := (&codes.Rejection{Reason: "X", Policy: "p", Service: "s"}).GRPCStatus()
+	if st2.Code() != grpccodes.Unavailable || len(st2.Details()) != 1 {
+		t.Fatalf("status = %v details %d", st2.Code(), len(st2.Details()))
+	}
+}
+
+func TestClassNames(t *testing.T) {
+	for _, c := range codes.Classes() {
+		b, err := c.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back codes.Class
+		if err := back.UnmarshalText(b); err != nil || back != c {
+			t.Fatalf("round trip of %v: %v %v", c, back, err)
+		}
+	}
+	if len(codes.Classes()) != 7 {
+		t.Fatalf("%d classes", len(codes.Classes()))
+	}
+	var c codes.Class
+	err := c.UnmarshalText([]byte("flaky"))
+	if err == nil || err.Error() != `codes: "flaky" is not a class (want one of success, transient, throttled, business, canceled, server_fault, rejected)` {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := codes.Class(77).MarshalText(); err == nil {
+		t.Fatal("marshal of invalid class succeeded")
+	}
+	if got := codes.Class(77).String(); got != "class(77)" {
+		t.Fatalf("String = %q", got)
+	}
+}

@@ -1,0 +1,77 @@
+// Package codes is bulwark's status classifier: it turns the outcome of a gRPC call into a
+// Class that tells every policy what to do with it. It answers two questions about each
+// outcome: may the call be retried, and does the outcome count against the service's health
+// (the circuit breaker)?
+//
+// This package is named codes after what it reads; files that also need grpc's own package
+// import it as grpccodes "google.golang.org/grpc/codes".
+//
+// # Classes
+//
+//	class         retried   breaker        examples
+//	success       no        success        OK
+//	transient     yes       failure        Unavailable, DeadlineExceeded, Aborted
+//	throttled     yes       failure        ResourceExhausted (after the server's pushback)
+//	business      no        success        InvalidArgument: an unreadable document, a face not found
+//	canceled      no        ignored        Canceled: the caller gave up
+//	server_fault  no        failure        Internal, DataLoss, Unknown
+//	rejected      no        ignored        a bulwark policy refused the call (breaker open, bulkhead full, ...)
+//
+// A business error is a healthy answer from the service: it is never retried and never trips
+// a breaker.
+//
+// # Default table
+//
+//	code                 class
+//	OK                   success
+//	Canceled             canceled
+//	Unknown              server_fault
+//	InvalidArgument      business
+//	DeadlineExceeded     transient (the retry policy retries it only when its own per-attempt
+//	                     timeout expired, never when the caller's deadline did)
+//	NotFound             business
+//	AlreadyExists        business
+//	PermissionDenied     business
+//	ResourceExhausted    throttled
+//	FailedPrecondition   business
+//	Aborted              transient
+//	OutOfRange           business
+//	Unimplemented        business
+//	Internal             server_fault
+//	Unavailable          transient
+//	DataLoss             server_fault
+//	Unauthenticated      business
+//
+// # Details
+//
+// A google.rpc.ErrorInfo reason for which the classifier has an override wins over the code:
+// with Overrides{Reasons: {"DOCUMENT_UNREADABLE": Business}} an OCR service's unreadable
+// document is business whatever code it comes with. An ErrorInfo in bulwark's own Domain
+// marks a rejection by one of bulwark's policies (Rejected), also when it crossed a process
+// boundary.
+//
+// # Pushback
+//
+// A server can ask for a delay before the next attempt with a google.rpc.RetryInfo detail or the
+// grpc-retry-pushback-ms trailer (gRFC A6). A negative or malformed trailer value, or more than
+// one value, means "do not retry". When both are present, a request to stop wins, then the
+// longer delay. Verdict.Pushback carries the result; the retry policy honours it within its
+// budget.
+//
+// # Errors that are not statuses
+//
+//	error                                              class          code
+//	nil                                                success        OK
+//	*Rejection (or wrapping one)                       rejected       its Code
+//	context.Canceled                                   canceled       Canceled
+//	context.DeadlineExceeded                           transient      DeadlineExceeded
+//	io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
+//	ECONNREFUSED, ECONNRESET, EPIPE, any net.Error     transient      Unavailable
+//	a wrapped status error                             by its status
+//	anything else                                      server_fault   Unknown
+//
+// # Cost
+//
+// Classifying a status without details allocates nothing. A Classifier is immutable and safe
+// for concurrent use; derive per-service classifiers with With.
+package codes

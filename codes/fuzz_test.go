@@ -1,0 +1,100 @@
+package codes_test
+
+import (
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// FuzzClassify feeds arbitrary google.rpc.Status protos (code, message, details of any type,
+// including broken Any payloads) and pushback trailers to the classifier: it must never panic,
+// and its answer must be consistent with the table.
+func FuzzClassify(f *testing.F) {
+	seed := func(code int32, trailer string, details ...proto.Message) {
+		p := &spb.Status{Code: code, Message: "m"}
+		for _, d := range details {
+			a, err := anypb.New(d)
+			if err != nil {
+				f.Fatal(err)
+			}
+			p.Details = append(p.Details, a)
+		}
+		b, err := proto.Marshal(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, trailer)
+	}
+	seed(14, "")
+	seed(8, "100", &errdetails.RetryInfo{RetryDelay: durationpb.New(1e9)})
+	seed(3, "", &errdetails.ErrorInfo{Reason: "DOCUMENT_UNREADABLE", Domain: "ocr"})
+	seed(14, "-5", &errdetails.ErrorInfo{Reason: "CIRCUIT_OPEN", Domain: codes.Domain})
+	seed(8, "x", &errdetails.RetryInfo{RetryDelay: &durationpb.Duration{Seconds: -1, Nanos: 5}})
+	seed(99, "")
+	f.Add([]byte{0x1a, 0x03, 0x0a, 0x01, 0x78}, "12")
+
+	kyc, err := codes.Default().With(codes.Overrides{Reasons: map[string]codes.Class{"DOCUMENT_UNREADABLE": codes.Business}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, trailer string) {
+		p := &spb.Status{}
+		if err := proto.Unmarshal(raw, p); err != nil {
+			return
+		}
+		st := status.FromProto(p)
+		var md metadata.MD
+		if trailer != "" {
+			md = metadata.Pairs(codes.PushbackKey, trailer)
+		}
+		for _, c := range []*codes.Classifier{codes.Default(), kyc} {
+			v := c.ClassifyTrailer(st.Err(), md)
+			if st.Code() == grpccodes.OK {
+				if v.Class != codes.Success {
+					t.Fatalf("OK status classified %v", v.Class)
+				}
+				continue
+			}
+			if v.Code != st.Code() {
+				t.Fatalf("verdict code %v, status code %v", v.Code, st.Code())
+			}
+			if !v.Class.Valid() {
+				t.Fatalf("invalid class %v", v.Class)
+			}
+			if v.Retryable() && !v.Class.Retryable() {
+				t.Fatalf("retryable verdict of non-retryable class %v", v.Class)
+			}
+			if v.Pushback.Stop && v.Retryable() {
+				t.Fatal("stop pushback but retryable")
+			}
+			if v.Pushback.Set && (v.Pushback.Delay < 0 || v.Pushback.Stop) {
+				t.Fatalf("bad pushback %+v", v.Pushback)
+			}
+		}
+	})
+}
+
+// FuzzPushback checks that any trailer value parses without panicking to either a non-negative
+// delay or a request to stop.
+func FuzzPushback(f *testing.F) {
+	for _, s := range []string{"0", "100", "-1", "", "1e3", "9223372036854775807", " 5", "+7", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := codes.ParsePushbackValue(s)
+		if p.Set == p.Stop {
+			t.Fatalf("%q: Set=%v Stop=%v, want exactly one", s, p.Set, p.Stop)
+		}
+		if p.Delay < 0 {
+			t.Fatalf("%q: negative delay %v", s, p.Delay)
+		}
+	})
+}
