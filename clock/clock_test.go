@@ -1,0 +1,127 @@
+package clock_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestFakeTimersFireInOrder(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	start := clk.Now()
+	t1 := clk.NewTimer(3 * time.Second)
+	t2 := clk.NewTimer(time.Second)
+	if clk.Timers() != 2 {
+		t.Fatalf("Timers = %d", clk.Timers())
+	}
+	clk.Advance(2 * time.Second)
+	select {
+	case at := <-t2.C():
+		if got := at.Sub(start); got != time.Second {
+			t.Fatalf("t2 fired at +%v, want +1s", got)
+		}
+	default:
+		t.Fatal("t2 did not fire")
+	}
+	select {
+	case <-t1.C():
+		t.Fatal("t1 fired early")
+	default:
+	}
+	if !t1.Reset(500 * time.Millisecond) {
+		t.Fatal("Reset of an active timer reported inactive")
+	}
+	clk.Advance(499 * time.Millisecond)
+	select {
+	case <-t1.C():
+		t.Fatal("t1 fired 1ms early")
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	<-t1.C()
+	if t1.Stop() {
+		t.Fatal("Stop of a fired timer reported active")
+	}
+	if got := clk.Since(start); got != 2500*time.Millisecond {
+		t.Fatalf("elapsed %v", got)
+	}
+}
+
+func TestFakeAfterFuncAndBlockUntil(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	fired := make(chan struct{})
+	go func() {
+		clk.AfterFunc(time.Minute, func() { close(fired) })
+	}()
+	clk.BlockUntil(1)
+	if d := clk.AdvanceWhenWaiting(); d != time.Minute {
+		t.Fatalf("advanced %v, want 1m", d)
+	}
+	<-fired
+	stopped := clk.AfterFunc(time.Second, func() { t.Error("stopped AfterFunc ran") })
+	if !stopped.Stop() {
+		t.Fatal("Stop reported inactive")
+	}
+	clk.Advance(time.Hour)
+}
+
+func TestWithDeadlineFake(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	ctx, cancel := clock.WithTimeout(context.Background(), clk, 2*time.Second)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(clk.Now().Add(2*time.Second)) {
+		t.Fatalf("Deadline = %v %v", dl, ok)
+	}
+	clk.Advance(time.Second)
+	if ctx.Err() != nil {
+		t.Fatalf("done early: %v", ctx.Err())
+	}
+	clk.Advance(time.Second)
+	<-ctx.Done()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("Err = %v, want DeadlineExceeded", ctx.Err())
+	}
+
+	// Cancel before the deadline gives Canceled.
+	ctx2, cancel2 := clock.WithTimeout(context.Background(), clk, time.Second)
+	cancel2()
+	if !errors.Is(ctx2.Err(), context.Canceled) {
+		t.Fatalf("Err = %v, want Canceled", ctx2.Err())
+	}
+	// A parent with an earlier deadline keeps it.
+	parent, pcancel := clock.WithTimeout(context.Background(), clk, time.Second)
+	defer pcancel()
+	child, ccancel := clock.WithTimeout(parent, clk, time.Hour)
+	defer ccancel()
+	if dl, _ := child.Deadline(); !dl.Equal(clk.Now().Add(time.Second)) {
+		t.Fatalf("child deadline %v extended the parent's", dl)
+	}
+	// A deadline already past is done at once.
+	past, pastCancel := clock.WithDeadline(context.Background(), clk, clk.Now().Add(-time.Second))
+	defer pastCancel()
+	if !errors.Is(past.Err(), context.DeadlineExceeded) {
+		t.Fatalf("past Err = %v", past.Err())
+	}
+}
+
+func TestWithDeadlineReal(t *testing.T) {
+	ctx, cancel := clock.WithTimeout(context.Background(), nil, time.Hour)
+	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		t.Fatal("no deadline")
+	}
+	tm := clock.Real.NewTimer(time.Hour)
+	if !tm.Stop() {
+		t.Fatal("real timer Stop")
+	}
+	if clock.OrReal(nil) != clock.Real {
+		t.Fatal("OrReal(nil)")
+	}
+}
