@@ -1,0 +1,117 @@
+// Command mlstub serves fake liveness, face-match and OCR services with fault injection.
+//
+//	go run ./examples/mlstub -listen 127.0.0.1:50051 -metrics 127.0.0.1:9464 \
+//	    -fail unavailable=0.2,deadline_exceeded=0.05 -latency 20ms -spike-rate 0.05 -spike 2s
+//
+// See package stub for the behaviour, the metadata that scripts faults per request, and the
+// admin endpoint (GET/PUT /faults, POST /outage?for=5s, POST /down, POST /up) served with
+// /metrics on the -metrics address.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "mlstub:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage marks a command-line error, already reported by the flag set.
+var errUsage = errors.New("usage error")
+
+// parseFlags reads the command line into a stub configuration.
+func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
+	fs := flag.NewFlagSet("mlstub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := stub.Config{Services: stub.AllServices()}
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:50051", "gRPC listen `address`")
+	fs.StringVar(&cfg.MetricsListen, "metrics", "", "HTTP listen `address` for /metrics and the admin endpoints (empty: none)")
+	fs.Func("services", "comma-separated `list` of services to serve: liveness,facematch,ocr (default all)", func(v string) error {
+		s, err := stub.ParseServices(v)
+		cfg.Services = s
+		return err
+	})
+	fs.Func("fail", "error rates per gRPC code, `CODE=RATE[,CODE=RATE...]` with snake_case codes (unavailable=0.2,deadline_exceeded=0.05)", func(v string) error {
+		m, err := stub.ParseFailSpec(v)
+		cfg.Faults.Fail = m
+		return err
+	})
+	fs.DurationVar(&cfg.Faults.Latency, "latency", 0, "latency added to every request")
+	fs.Float64Var(&cfg.Faults.SpikeRate, "spike-rate", 0, "fraction of requests, in [0,1], delayed by -spike on top of -latency")
+	fs.DurationVar(&cfg.Faults.Spike, "spike", 0, "extra delay of a latency spike")
+	fs.DurationVar(&cfg.Faults.Pushback, "pushback", 0, "RetryInfo delay carried by injected resource_exhausted errors")
+	fs.DurationVar(&cfg.Outage.After, "outage-after", 0, "start of a full outage, counted from start (needs -outage-for)")
+	fs.DurationVar(&cfg.Outage.For, "outage-for", 0, "length of the full outage")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the random fault decisions")
+	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take before calls are cut")
+	verbose := fs.Bool("v", false, "log every request (method, code, latency)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, false, err
+		}
+		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return cfg, false, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, *verbose, nil
+}
+
+// run serves until ctx is done, then stops gracefully. started, when not nil, is called once
+// the stub serves.
+func run(ctx context.Context, args []string, stderr io.Writer, started func(*stub.Stub)) error {
+	cfg, verbose, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := zapcore.InfoLevel
+	if verbose {
+		level = zapcore.DebugLevel
+	}
+	log := zap.New(zapcore.NewCore(
+		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(stderr), level))
+	defer func() { _ = log.Sync() }()
+
+	s, err := stub.Start(ctx, cfg, stub.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	log.Info("faults", zap.String("fail", stub.FormatFailSpec(cfg.Faults.Fail)),
+		zap.Duration("latency", cfg.Faults.Latency), zap.Float64("spike_rate", cfg.Faults.SpikeRate),
+		zap.Duration("spike", cfg.Faults.Spike), zap.Duration("pushback", cfg.Faults.Pushback),
+		zap.Int64("seed", cfg.Seed))
+	if started != nil {
+		started(s)
+	}
+	<-ctx.Done()
+	s.Stop()
+	return nil
+}
