@@ -1,0 +1,319 @@
+package promobs
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/prometheus/client_golang/prometheus"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Metric names, as exposed with no const labels. The package documentation describes each.
+const (
+	NameCalls              = "bulwark_calls_total"
+	NameCallDuration       = "bulwark_call_duration_seconds"
+	NameAttempts           = "bulwark_attempts_total"
+	NameRetries            = "bulwark_retries_total"
+	NameRetryBackoff       = "bulwark_retry_backoff_seconds"
+	NameRetriesExhausted   = "bulwark_retries_exhausted_total"
+	NameBreakerState       = "bulwark_breaker_state"
+	NameBreakerTransitions = "bulwark_breaker_transitions_total"
+	NameBulkheadInFlight   = "bulwark_bulkhead_in_flight"
+	NameBulkheadCapacity   = "bulwark_bulkhead_capacity"
+	NameRejections         = "bulwark_rejections_total"
+	NameFallbacks          = "bulwark_fallbacks_total"
+	NameDeadlinesApplied   = "bulwark_deadlines_applied_total"
+	NameLimiterDegraded    = "bulwark_limiter_degraded_total"
+)
+
+// MetricNames returns the name of every metric family promobs exposes, in the order of the
+// table in the package documentation. Histograms are named once, without the _bucket, _sum
+// and _count suffixes of their series. Dashboards and alert rules are checked against it.
+func MetricNames() []string {
+	return []string{
+		NameCalls, NameCallDuration, NameAttempts, NameRetries, NameRetryBackoff,
+		NameRetriesExhausted, NameBreakerState, NameBreakerTransitions, NameBulkheadInFlight,
+		NameBulkheadCapacity, NameRejections, NameFallbacks, NameDeadlinesApplied,
+		NameLimiterDegraded,
+	}
+}
+
+// Label names.
+const (
+	labelService = "service"
+	labelMethod  = "method"
+	labelCode    = "code"
+	labelClass   = "class"
+	labelAttempt = "attempt"
+	labelState   = "state"
+	labelFrom    = "from"
+	labelTo      = "to"
+	labelPolicy  = "policy"
+	labelReason  = "reason"
+)
+
+var ownLabels = map[string]struct{}{
+	labelService: {}, labelMethod: {}, labelCode: {}, labelClass: {}, labelAttempt: {},
+	labelState: {}, labelFrom: {}, labelTo: {}, labelPolicy: {}, labelReason: {},
+}
+
+// maxAttemptLabel is the attempt label's last bucket: attempts from it on share "5+".
+const maxAttemptLabel = 5
+
+var attemptLabels = [maxAttemptLabel + 1]string{"1", "1", "2", "3", "4", "5+"}
+
+// attemptBucket maps an attempt number to an index of attemptLabels: below 1 counts as 1,
+// from maxAttemptLabel on as "5+".
+func attemptBucket(n int) uint8 {
+	switch {
+	case n < 1:
+		return 1
+	case n >= maxAttemptLabel:
+		return maxAttemptLabel
+	}
+	return uint8(n)
+}
+
+// Metrics is an observe.Sink that turns bulwark events into Prometheus metrics, registered on
+// the Registerer given to New. It also exposes the levels of bulkheads and breakers given to
+// TrackBulkhead and TrackBreaker, read at scrape time.
+//
+// Metrics is safe for concurrent use. Observe does not block: once a label combination has been
+// seen, recording it again takes one atomic load, one map lookup and the metric update, with no
+// allocation.
+type Metrics struct {
+	calls       *prometheus.CounterVec
+	callDur     *prometheus.HistogramVec
+	attempts    *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	backoff     *prometheus.HistogramVec
+	exhausted   *prometheus.CounterVec
+	transitions *prometheus.CounterVec
+	rejections  *prometheus.CounterVec
+	fallbacks   *prometheus.CounterVec
+	deadlines   *prometheus.CounterVec
+	degraded    *prometheus.CounterVec
+	levels      *levels
+
+	callCache    cache[outcomeKey, callSeries]
+	attemptCache cache[outcomeKey, prometheus.Counter]
+	retryCache   cache[retryKey, retrySeries]
+	// pairCache serves the counters keyed by service and one other string (reason or method).
+	pairCache cache[pairKey, prometheus.Counter]
+	// tripleCache serves the counters keyed by service and two other strings.
+	tripleCache cache[tripleKey, prometheus.Counter]
+}
+
+var _ observe.Sink = (*Metrics)(nil)
+
+type outcomeKey struct {
+	service, method string
+	code            grpccodes.Code
+	class           codes.Class
+}
+
+type callSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+type retryKey struct {
+	service string
+	attempt uint8
+}
+
+type retrySeries struct {
+	count   prometheus.Counter
+	backoff prometheus.Observer
+}
+
+// family tells apart the counters that share pairCache or tripleCache.
+type family uint8
+
+const (
+	famExhausted family = iota + 1
+	famFallbacks
+	famDeadlines
+	famDegraded
+	famTransitions
+	famRejections
+)
+
+type pairKey struct {
+	fam     family
+	service string
+	other   string
+}
+
+type tripleKey struct {
+	fam         family
+	service     string
+	first, next string
+}
+
+// New makes the metrics, registers them on reg and returns them, ready to be passed to the
+// policies as their observe.Sink. It returns an error, and registers nothing, when an option
+// is invalid or when reg refuses a collector (for instance because a Metrics with the same
+// const labels is already registered on it).
+func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
+	if reg == nil {
+		return nil, ErrNilRegisterer
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	cl := cfg.constLabels
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: cl}, labels)
+	}
+	m := &Metrics{
+		calls: counter(NameCalls,
+			"Logical calls finished, retries included, by result code and class.",
+			labelService, labelMethod, labelCode, labelClass),
+		callDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:        NameCallDuration,
+			Help:        "Duration of logical calls in seconds, retries and backoff sleeps included, by result class.",
+			ConstLabels: cl,
+			Buckets:     cfg.durationBuckets,
+		}, []string{labelService, labelMethod, labelClass}),
+		attempts: counter(NameAttempts,
+			"Attempts finished, by result code and class.",
+			labelService, labelMethod, labelCode, labelClass),
+		retries: counter(NameRetries,
+			"Retries scheduled, by the number of the attempt that failed (1 to 4, then 5+).",
+			labelService, labelAttempt),
+		backoff: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:        NameRetryBackoff,
+			Help:        "Backoff sleeps before retries in seconds.",
+			ConstLabels: cl,
+			Buckets:     cfg.backoffBuckets,
+		}, []string{labelService}),
+		exhausted: counter(NameRetriesExhausted,
+			"Calls that failed for good after a retryable outcome, by why no further attempt was made.",
+			labelService, labelReason),
+		transitions: counter(NameBreakerTransitions,
+			"Circuit breaker state transitions.",
+			labelService, labelFrom, labelTo),
+		rejections: counter(NameRejections,
+			"Attempts refused by a bulwark policy before reaching the service, by policy and ErrorInfo reason.",
+			labelService, labelPolicy, labelReason),
+		fallbacks: counter(NameFallbacks,
+			"Calls answered by a fallback in place of an error.",
+			labelService, labelMethod),
+		deadlines: counter(NameDeadlinesApplied,
+			"Calls whose deadline the deadline policy set or shortened, by why.",
+			labelService, labelReason),
+		degraded: counter(NameLimiterDegraded,
+			"Rate limiter decisions answered by the fail mode because the remote limiter could not be asked.",
+			labelService, labelReason),
+		levels: newLevels(cl),
+	}
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{
+		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.transitions,
+		m.rejections, m.fallbacks, m.deadlines, m.degraded, m.levels,
+	} {
+		if err := reg.Register(c); err != nil {
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			return nil, err
+		}
+		done = append(done, c)
+	}
+	return m, nil
+}
+
+// Observe implements observe.Sink. Events of an unknown kind are ignored.
+func (m *Metrics) Observe(e observe.Event) {
+	switch e.Kind {
+	case observe.CallFinished:
+		s := m.callCache.get(m, outcomeKey{e.Service, e.Method, e.Code, e.Class}, newCallSeries)
+		s.count.Inc()
+		s.duration.Observe(e.Duration.Seconds())
+	case observe.AttemptFinished:
+		m.attemptCache.get(m, outcomeKey{e.Service, e.Method, e.Code, e.Class}, newAttemptCounter).Inc()
+	case observe.RetryScheduled:
+		s := m.retryCache.get(m, retryKey{e.Service, attemptBucket(e.Attempt)}, newRetrySeries)
+		s.count.Inc()
+		s.backoff.Observe(e.Delay.Seconds())
+	case observe.RetriesExhausted:
+		m.pairCache.get(m, pairKey{famExhausted, e.Service, e.Reason}, newPairCounter).Inc()
+	case observe.BreakerStateChanged:
+		m.tripleCache.get(m, tripleKey{famTransitions, e.Service, e.From, e.To}, newTripleCounter).Inc()
+		m.levels.breakerChanged(e.Service, e.To)
+	case observe.Rejected:
+		m.tripleCache.get(m, tripleKey{famRejections, e.Service, e.Policy, e.Reason}, newTripleCounter).Inc()
+	case observe.FallbackServed:
+		m.pairCache.get(m, pairKey{famFallbacks, e.Service, e.Method}, newPairCounter).Inc()
+	case observe.DeadlineApplied:
+		m.pairCache.get(m, pairKey{famDeadlines, e.Service, e.Reason}, newPairCounter).Inc()
+	case observe.LimiterDegraded:
+		m.pairCache.get(m, pairKey{famDegraded, e.Service, e.Reason}, newPairCounter).Inc()
+	}
+}
+
+// The makers below run once per new key, under the cache's lock.
+
+func newCallSeries(m *Metrics, k outcomeKey) callSeries {
+	svc, method, class := clean(k.service), clean(k.method), k.class.String()
+	return callSeries{
+		count:    m.calls.WithLabelValues(svc, method, k.code.String(), class),
+		duration: m.callDur.WithLabelValues(svc, method, class),
+	}
+}
+
+func newAttemptCounter(m *Metrics, k outcomeKey) prometheus.Counter {
+	return m.attempts.WithLabelValues(clean(k.service), clean(k.method), k.code.String(), k.class.String())
+}
+
+func newRetrySeries(m *Metrics, k retryKey) retrySeries {
+	svc := clean(k.service)
+	return retrySeries{
+		count:   m.retries.WithLabelValues(svc, attemptLabels[k.attempt]),
+		backoff: m.backoff.WithLabelValues(svc),
+	}
+}
+
+func newPairCounter(m *Metrics, k pairKey) prometheus.Counter {
+	var vec *prometheus.CounterVec
+	switch k.fam {
+	case famExhausted:
+		vec = m.exhausted
+	case famFallbacks:
+		vec = m.fallbacks
+	case famDeadlines:
+		vec = m.deadlines
+	case famDegraded:
+		vec = m.degraded
+	default:
+		panic("promobs: pair counter of unknown family")
+	}
+	return vec.WithLabelValues(clean(k.service), clean(k.other))
+}
+
+func newTripleCounter(m *Metrics, k tripleKey) prometheus.Counter {
+	var vec *prometheus.CounterVec
+	switch k.fam {
+	case famTransitions:
+		vec = m.transitions
+	case famRejections:
+		vec = m.rejections
+	default:
+		panic("promobs: triple counter of unknown family")
+	}
+	return vec.WithLabelValues(clean(k.service), clean(k.first), clean(k.next))
+}
+
+// clean makes s a valid label value: Prometheus wants UTF-8.
+func clean(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
