@@ -1,0 +1,72 @@
+package deadline
+
+import (
+	"context"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/observe"
+)
+
+// Policy sets a default deadline on calls that have none and caps deadlines that are too far
+// away. It never extends a deadline. A Policy is immutable and safe for concurrent use.
+type Policy struct {
+	cfg   Config
+	clock clock.Clock
+	sink  observe.Sink
+}
+
+// New returns a deadline policy for cfg, or the error of cfg.Validate.
+func New(cfg Config, opts ...Option) (*Policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Policy{cfg: cfg, clock: clock.Real}
+	for _, o := range opts {
+		if o.apply != nil {
+			o.apply(p)
+		}
+	}
+	return p, nil
+}
+
+// Config returns the policy's configuration.
+func (p *Policy) Config() Config { return p.cfg }
+
+func noop() {}
+
+// Context returns ctx with the policy applied for a call of the full method name: with
+// Config.Default as its timeout when ctx has no deadline, with its deadline brought in to
+// now+Config.Max when it is further away. The cancel function must be called when the call
+// ends. When nothing changes, ctx itself is returned with a no-op cancel, and nothing is
+// allocated.
+func (p *Policy) Context(ctx context.Context, method string) (context.Context, context.CancelFunc) {
+	var (
+		timeout time.Duration
+		reason  string
+	)
+	dl, ok := ctx.Deadline()
+	switch {
+	case !ok && p.cfg.Default > 0:
+		timeout, reason = p.cfg.Default, observe.ReasonDefault
+	case !ok && p.cfg.Max > 0:
+		timeout, reason = p.cfg.Max, observe.ReasonCap
+	case ok && p.cfg.Max > 0:
+		now := p.clock.Now()
+		if dl.Sub(now) <= p.cfg.Max {
+			return ctx, noop
+		}
+		timeout, reason = p.cfg.Max, observe.ReasonCap
+	default:
+		return ctx, noop
+	}
+	now := p.clock.Now()
+	if p.sink != nil {
+		p.sink.Observe(observe.Event{
+			Kind: observe.DeadlineApplied, Time: now, Service: grpcmethod.Service(method), Method: method,
+			Policy: observe.PolicyDeadline, Reason: reason, Delay: timeout,
+		})
+	}
+	return clock.WithDeadline(ctx, p.clock, now.Add(timeout))
+}
