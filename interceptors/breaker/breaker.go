@@ -1,0 +1,524 @@
+package breaker
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// State is where a breaker stands.
+type State uint8
+
+// The states. Closed, Open and HalfOpen are the automatic cycle; ForcedOpen and Disabled are set
+// by an operator and left only by another operator call.
+const (
+	// Closed admits every call and counts outcomes.
+	Closed State = iota
+	// Open rejects every call until RecoveryTimeout has passed.
+	Open
+	// HalfOpen admits at most HalfOpenMaxCalls probes at once and rejects the rest.
+	HalfOpen
+	// ForcedOpen rejects every call until Reset or Disable (ForceOpen).
+	ForcedOpen
+	// Disabled admits every call and counts nothing (Disable).
+	Disabled
+)
+
+var stateNames = [...]string{
+	Closed:     "closed",
+	Open:       "open",
+	HalfOpen:   "half_open",
+	ForcedOpen: "forced_open",
+	Disabled:   "disabled",
+}
+
+// String returns the state's snake_case name, as carried in observe.Event From and To.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// stateBits is how many low bits of Breaker.word hold the state; the rest hold the generation.
+const stateBits = 3
+
+// Breaker is a circuit breaker for one service (or one method). Use it in two steps, Allow then
+// Permit.Done, or with Execute, or through its Unary and Stream interceptors.
+//
+// A Breaker is safe for concurrent use.
+type Breaker struct {
+	name    string
+	service string
+	method  string
+	cfg     Config // Normalized: every default filled in.
+
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
+	origin     time.Time // The time window's and slow calls' zero.
+
+	rateOn      bool // A window is kept (failure rate or slow calls).
+	slowOn      bool // Slow calls are counted.
+	consecutive int  // Failures in a row that trip; 0: off.
+
+	// word holds gen<<stateBits | state, so a closed or disabled breaker admits a call with one
+	// atomic load. Written only under mu.
+	word atomic.Uint64
+
+	mu          sync.Mutex
+	state       State     // Guarded by mu.
+	gen         uint64    // Guarded by mu: bumped on every state change.
+	openUntil   time.Time // Guarded by mu: when Open turns HalfOpen.
+	consecFails int       // Guarded by mu.
+	win         window    // Guarded by mu.
+	probes      int       // Guarded by mu: probes in flight in this half-open period.
+	probeOK     int       // Guarded by mu: successful probes in this half-open period.
+	stats       Stats     // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
+}
+
+// Stats is a snapshot of a breaker's counters since New or the last Reset.
+type Stats struct {
+	// State is the state at the time of the snapshot.
+	State State
+	// Calls counts the outcomes reported through a Permit (Successes + Failures + Ignored).
+	Calls uint64
+	// Successes counts outcomes that count as healthy: OK and business errors.
+	Successes uint64
+	// Failures counts outcomes that count against health (codes.Class.Failure).
+	Failures uint64
+	// Ignored counts outcomes that are neither: cancellations, bulwark rejections, panics.
+	Ignored uint64
+	// SlowCalls counts successes and failures slower than SlowCallDuration.
+	SlowCalls uint64
+	// Dropped counts outcomes that arrived after the state they were admitted in had ended:
+	// they are in the counters above but did not move the breaker.
+	Dropped uint64
+	// Rejections counts calls refused with ErrOpen.
+	Rejections uint64
+	// StateChanges counts state transitions.
+	StateChanges uint64
+	// ConsecutiveFailures is the current run of failures in the closed state.
+	ConsecutiveFailures int
+	// WindowCalls, WindowFailures and WindowSlowCalls are what the rate window holds now.
+	WindowCalls, WindowFailures, WindowSlowCalls int
+}
+
+// Normalize returns cfg with every documented default filled in, so that two configurations
+// that mean the same compare equal. It does not validate.
+func Normalize(cfg Config) Config {
+	if cfg.Scope == "" {
+		cfg.Scope = ScopeService
+	}
+	if cfg.ConsecutiveFailures == 0 && cfg.FailureRateThreshold == 0 {
+		cfg.ConsecutiveFailures = 5
+	}
+	if cfg.WindowType == "" {
+		cfg.WindowType = WindowCount
+	}
+	if cfg.WindowSize == 0 {
+		cfg.WindowSize = 10
+	}
+	if cfg.WindowDuration == 0 {
+		cfg.WindowDuration = 10 * time.Second
+	}
+	if cfg.MinimumCalls == 0 {
+		if cfg.WindowType == WindowTime {
+			cfg.MinimumCalls = 10
+		} else {
+			cfg.MinimumCalls = cfg.WindowSize
+		}
+	}
+	if cfg.SlowCallDuration > 0 && cfg.SlowCallRateThreshold == 0 {
+		cfg.SlowCallRateThreshold = 1
+	}
+	if cfg.RecoveryTimeout == 0 {
+		cfg.RecoveryTimeout = 30 * time.Second
+	}
+	if cfg.HalfOpenMaxCalls == 0 {
+		cfg.HalfOpenMaxCalls = 1
+	}
+	if cfg.SuccessThreshold == 0 {
+		cfg.SuccessThreshold = cfg.HalfOpenMaxCalls
+	}
+	return cfg
+}
+
+// New returns a closed breaker named name (the service, or the full method for ScopeMethod),
+// configured by cfg with its documented defaults filled in. It returns cfg.Validate's error
+// when cfg is out of range.
+func New(name string, cfg Config, opts ...Option) (*Breaker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newBreaker(name, Normalize(cfg), buildOptions(opts)), nil
+}
+
+// newBreaker builds a breaker from a valid, normalized cfg.
+func newBreaker(name string, cfg Config, o options) *Breaker {
+	b := &Breaker{
+		name:        name,
+		service:     o.service,
+		method:      o.method,
+		cfg:         cfg,
+		clock:       o.clock,
+		sink:        o.sink,
+		classifier:  o.classifier,
+		slowOn:      cfg.SlowCallDuration > 0,
+		consecutive: cfg.ConsecutiveFailures,
+	}
+	if b.service == "" {
+		b.service = name
+	}
+	b.rateOn = cfg.FailureRateThreshold > 0 || b.slowOn
+	b.origin = b.clock.Now()
+	if b.rateOn {
+		if cfg.WindowType == WindowTime {
+			b.win = newTimeWindow(cfg.WindowDuration)
+		} else {
+			b.win = newCountWindow(cfg.WindowSize)
+		}
+	}
+	b.publishLocked()
+	return b
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.name }
+
+// Config returns the breaker's configuration with its defaults filled in.
+func (b *Breaker) Config() Config { return b.cfg }
+
+// Permit is a call admitted by Allow. Report its outcome exactly once with Done or Record: a
+// half-open probe's slot is held until then. A Permit is a small value; copying it is fine, but
+// reporting twice counts twice. The zero Permit (and a Permit from a disabled breaker) records
+// nothing.
+type Permit struct {
+	b     *Breaker
+	gen   uint64
+	start time.Duration // Since b.origin; set only when slow calls are counted.
+}
+
+// Allow asks to make one call. It returns a Permit when the call may go ahead, or a
+// *codes.Rejection wrapping ErrOpen (code Unavailable, reason CIRCUIT_OPEN, RetryAfter the time
+// until the next probe is admitted, when known) when it may not. Allow in the closed state takes
+// no lock and allocates nothing.
+func (b *Breaker) Allow() (Permit, error) { return b.allow(b.method) }
+
+func (b *Breaker) allow(method string) (Permit, error) {
+	w := b.word.Load()
+	switch State(w & (1<<stateBits - 1)) {
+	case Closed:
+		p := Permit{b: b, gen: w >> stateBits}
+		if b.slowOn {
+			p.start = b.clock.Now().Sub(b.origin)
+		}
+		return p, nil
+	case Disabled:
+		return Permit{}, nil
+	}
+	return b.allowSlow(method)
+}
+
+// allowSlow decides under the lock: the open, half-open and forced-open states (and any state
+// the breaker moved to since the caller's atomic load).
+func (b *Breaker) allowSlow(method string) (Permit, error) {
+	now := b.clock.Now()
+	b.mu.Lock()
+	change := b.tickLocked(now)
+	var (
+		p          Permit
+		retryAfter time.Duration
+		rejected   bool
+	)
+	switch b.state {
+	case Closed:
+		p = Permit{b: b, gen: b.gen}
+	case Disabled:
+	case HalfOpen:
+		if b.probes < b.cfg.HalfOpenMaxCalls {
+			b.probes++
+			p = Permit{b: b, gen: b.gen}
+		} else {
+			// The probes in flight decide what comes next; should one fail, the breaker
+			// reopens for RecoveryTimeout, the longest a caller may have to wait.
+			rejected, retryAfter = true, b.cfg.RecoveryTimeout
+		}
+	case Open:
+		rejected, retryAfter = true, b.openUntil.Sub(now)
+	case ForcedOpen:
+		rejected = true
+	}
+	if rejected {
+		b.stats.Rejections++
+	} else if b.slowOn && p.b != nil {
+		p.start = now.Sub(b.origin)
+	}
+	b.mu.Unlock()
+	b.emitChange(change)
+	if !rejected {
+		return p, nil
+	}
+	if b.sink != nil {
+		b.sink.Observe(observe.Event{
+			Kind: observe.Rejected, Time: now, Service: b.service, Method: method,
+			Policy: observe.PolicyBreaker, Code: grpccodes.Unavailable, Class: codes.Rejected,
+			Reason: ReasonCircuitOpen, Delay: retryAfter,
+		})
+	}
+	return Permit{}, &codes.Rejection{
+		Err: ErrOpen, Code: grpccodes.Unavailable, Reason: ReasonCircuitOpen,
+		Policy: observe.PolicyBreaker, Service: b.service, RetryAfter: retryAfter,
+	}
+}
+
+// Done reports the call's outcome: err is classified with the breaker's classifier (nil is a
+// success). Only failures (codes.Class.Failure) count against the service; OK and business
+// errors count as successes; cancellations and rejections count as neither but still return a
+// half-open probe's slot.
+func (p Permit) Done(err error) {
+	if p.b == nil {
+		return
+	}
+	p.b.record(p, p.b.classifier.Classify(err).Class)
+}
+
+// Record reports the call's outcome as an already classified class, as Done does.
+func (p Permit) Record(class codes.Class) {
+	if p.b == nil {
+		return
+	}
+	p.b.record(p, class)
+}
+
+// change is a state transition to announce once the lock is released.
+type change struct {
+	from, to State
+	reason   string
+	at       time.Time
+}
+
+func (b *Breaker) record(p Permit, class codes.Class) {
+	var (
+		now     time.Time
+		elapsed time.Duration
+	)
+	if b.slowOn || b.win.buckets != nil {
+		now = b.clock.Now()
+		elapsed = now.Sub(b.origin)
+	}
+	slow := b.slowOn && !class.Ignored() && elapsed-p.start > b.cfg.SlowCallDuration
+	failure := class.Failure()
+
+	b.mu.Lock()
+	b.stats.Calls++
+	switch {
+	case class.Ignored():
+		b.stats.Ignored++
+	case failure:
+		b.stats.Failures++
+	default:
+		b.stats.Successes++
+	}
+	if slow {
+		b.stats.SlowCalls++
+	}
+	if p.gen != b.gen {
+		b.stats.Dropped++
+		b.mu.Unlock()
+		return
+	}
+	var ch change
+	switch b.state {
+	case Closed:
+		if !class.Ignored() {
+			ch = b.closedOutcomeLocked(failure, slow, elapsed)
+		}
+	case HalfOpen:
+		b.probes--
+		switch {
+		case class.Ignored():
+		case failure:
+			ch = b.openLocked(ReasonProbeFailed)
+		case slow:
+			ch = b.openLocked(ReasonProbeSlow)
+		default:
+			b.probeOK++
+			if b.probeOK >= b.cfg.SuccessThreshold {
+				ch = b.toLocked(Closed, ReasonProbesSucceeded, time.Time{})
+			}
+		}
+	}
+	b.mu.Unlock()
+	if ch.reason != "" {
+		b.emitChange(ch)
+	}
+}
+
+// closedOutcomeLocked counts a success or failure in the closed state and trips when a rule says
+// so.
+func (b *Breaker) closedOutcomeLocked(failure, slow bool, elapsed time.Duration) change {
+	if failure {
+		b.consecFails++
+	} else {
+		b.consecFails = 0
+	}
+	if b.rateOn {
+		b.win.add(failure, slow, elapsed)
+	}
+	switch {
+	case failure && b.consecutive > 0 && b.consecFails >= b.consecutive:
+		return b.openLocked(ReasonConsecutiveFailures)
+	case failure && judged(b.win.failures, b.win.calls, b.cfg.MinimumCalls, b.cfg.FailureRateThreshold):
+		return b.openLocked(ReasonFailureRate)
+	case slow && judged(b.win.slow, b.win.calls, b.cfg.MinimumCalls, b.cfg.SlowCallRateThreshold):
+		return b.openLocked(ReasonSlowCallRate)
+	}
+	return change{}
+}
+
+// openLocked opens the breaker for RecoveryTimeout from now.
+func (b *Breaker) openLocked(reason string) change {
+	now := b.clock.Now()
+	b.openUntil = now.Add(b.cfg.RecoveryTimeout)
+	return b.toLocked(Open, reason, now)
+}
+
+// tickLocked makes the lazy open → half-open transition once RecoveryTimeout has passed.
+func (b *Breaker) tickLocked(now time.Time) change {
+	if b.state == Open && !now.Before(b.openUntil) {
+		return b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)
+	}
+	return change{}
+}
+
+// toLocked moves the breaker to state to, starting a new generation: outcomes of calls admitted
+// before are dropped. at is the time of the change (zero: read the clock).
+func (b *Breaker) toLocked(to State, reason string, at time.Time) change {
+	from := b.state
+	b.state = to
+	b.gen++
+	b.stats.StateChanges++
+	b.probes, b.probeOK = 0, 0
+	if to == Closed || to == Disabled {
+		b.consecFails = 0
+		b.win.reset()
+	}
+	b.publishLocked()
+	if b.sink == nil {
+		return change{from: from, to: to, reason: reason}
+	}
+	if at.IsZero() {
+		at = b.clock.Now()
+	}
+	return change{from: from, to: to, reason: reason, at: at}
+}
+
+func (b *Breaker) publishLocked() {
+	b.word.Store(b.gen<<stateBits | uint64(b.state))
+}
+
+// emitChange sends a state-change event, outside the lock.
+func (b *Breaker) emitChange(c change) {
+	if c.reason == "" || b.sink == nil {
+		return
+	}
+	b.sink.Observe(observe.Event{
+		Kind: observe.BreakerStateChanged, Time: c.at, Service: b.service, Method: b.method,
+		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
+	})
+}
+
+// State returns the breaker's state, making the open → half-open transition if it is due.
+func (b *Breaker) State() State {
+	w := b.word.Load()
+	if s := State(w & (1<<stateBits - 1)); s != Open {
+		return s
+	}
+	now := b.clock.Now()
+	b.mu.Lock()
+	ch := b.tickLocked(now)
+	s := b.state
+	b.mu.Unlock()
+	b.emitChange(ch)
+	return s
+}
+
+// Stats returns a snapshot of the breaker's counters, making the open → half-open transition if
+// it is due.
+func (b *Breaker) Stats() Stats {
+	now := b.clock.Now()
+	b.mu.Lock()
+	ch := b.tickLocked(now)
+	if b.win.buckets != nil {
+		b.win.advance(now.Sub(b.origin))
+	}
+	s := b.stats
+	s.State = b.state
+	s.ConsecutiveFailures = b.consecFails
+	s.WindowCalls, s.WindowFailures, s.WindowSlowCalls = b.win.calls, b.win.failures, b.win.slow
+	b.mu.Unlock()
+	b.emitChange(ch)
+	return s
+}
+
+// ForceOpen rejects every call from now on, until Reset or Disable.
+func (b *Breaker) ForceOpen() { b.operate(ForcedOpen, ReasonForcedOpen) }
+
+// Disable admits every call and counts nothing from now on, until Reset or ForceOpen.
+func (b *Breaker) Disable() { b.operate(Disabled, ReasonDisabled) }
+
+// Reset closes the breaker and clears its counters and Stats. Outcomes of calls admitted before
+// are dropped.
+func (b *Breaker) Reset() {
+	b.mu.Lock()
+	from := b.state
+	var ch change
+	if from != Closed {
+		ch = b.toLocked(Closed, ReasonReset, time.Time{})
+	} else {
+		b.gen++ // Calls in flight belong to the counts being cleared.
+		b.consecFails = 0
+		b.win.reset()
+		b.publishLocked()
+	}
+	b.stats = Stats{}
+	b.mu.Unlock()
+	b.emitChange(ch)
+}
+
+func (b *Breaker) operate(to State, reason string) {
+	b.mu.Lock()
+	var ch change
+	if b.state != to {
+		ch = b.toLocked(to, reason, time.Time{})
+	}
+	b.mu.Unlock()
+	b.emitChange(ch)
+}
+
+// Execute runs fn if the breaker admits it and reports fn's error as Permit.Done does. It
+// returns the rejection without calling fn when the breaker refuses. If fn panics, the outcome
+// is counted as neither success nor failure (a half-open probe's slot is returned) and the panic
+// goes on.
+func (b *Breaker) Execute(fn func() error) error {
+	p, err := b.Allow()
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Record(codes.Canceled)
+		}
+	}()
+	err = fn()
+	finished = true
+	p.Done(err)
+	return err
+}

@@ -1,0 +1,198 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"google.golang.org/grpc"
+)
+
+// Unary returns a unary client interceptor that guards every call with b. A rejected call
+// returns the *codes.Rejection without reaching the service. The outcome is recorded when the
+// invoker returns; a call whose context the caller cancelled counts as neither success nor
+// failure, and so does a call whose invoker panics (the panic goes on).
+func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return b.invoke(ctx, method, req, reply, cc, invoker, opts)
+	}
+}
+
+// Stream returns a stream client interceptor that guards every stream with b. The breaker
+// admits the stream when it opens and records its outcome once, when it ends: RecvMsg returning
+// io.EOF (or the single response of a client-streaming call) is a success, another error is
+// classified, and a stream the caller abandons by cancelling its context counts as neither. A
+// half-open probe's slot is held for the life of the stream.
+//
+// As with any gRPC stream, a caller that neither reads to the end nor cancels the context leaks
+// the stream, and with it the probe slot.
+func (b *Breaker) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return b.newStream(ctx, desc, cc, method, streamer, opts)
+	}
+}
+
+// UnaryClientInterceptor returns a unary client interceptor that guards each call with the
+// breaker of its service (or of its method, with ScopeMethod), found or made in a Registry
+// (DefaultRegistry unless WithRegistry) with cfg and opts. Connections that name the same
+// service share its breaker.
+//
+// cfg must be valid: UnaryClientInterceptor panics with cfg.Validate's error otherwise (the
+// config package validates before it builds interceptors).
+func UnaryClientInterceptor(cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
+	rs := newResolver(cfg, opts)
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return rs.breaker(method).invoke(ctx, method, req, reply, cc, invoker, opts)
+	}
+}
+
+// StreamClientInterceptor is UnaryClientInterceptor for streams; see Breaker.Stream for how a
+// stream's outcome is recorded. It panics when cfg is not valid.
+func StreamClientInterceptor(cfg Config, opts ...Option) grpc.StreamClientInterceptor {
+	rs := newResolver(cfg, opts)
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return rs.breaker(method).newStream(ctx, desc, cc, method, streamer, opts)
+	}
+}
+
+// resolver finds the breaker of a call in a Registry.
+type resolver struct {
+	cfg      Config // Normalized.
+	opts     []Option
+	registry *Registry
+}
+
+func newResolver(cfg Config, opts []Option) *resolver {
+	if err := cfg.Validate(); err != nil {
+		panic("breaker: invalid config: " + err.Error())
+	}
+	return &resolver{cfg: Normalize(cfg), opts: opts, registry: buildOptions(opts).registry}
+}
+
+func (rs *resolver) breaker(method string) *Breaker {
+	name := grpcmethod.Service(method)
+	if rs.cfg.Scope == ScopeMethod {
+		name = method
+	}
+	if v, ok := rs.registry.entries.Load(name); ok {
+		if b := v.(*Breaker); b.cfg == rs.cfg {
+			return b
+		}
+	}
+	return rs.make(name, method)
+}
+
+// make creates (or finds, after a race) the breaker named name.
+func (rs *resolver) make(name, method string) *Breaker {
+	opts := append(append(make([]Option, 0, len(rs.opts)+2), rs.opts...), WithService(grpcmethod.Service(method)))
+	if rs.cfg.Scope == ScopeMethod {
+		opts = append(opts, withMethod(method))
+	}
+	return rs.registry.get(name, rs.cfg, opts)
+}
+
+func (b *Breaker) invoke(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	p, err := b.allow(method)
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Record(codes.Canceled) // The invoker panicked: return the permit, count nothing.
+		}
+	}()
+	err = invoker(ctx, method, req, reply, cc, opts...)
+	finished = true
+	p.Record(b.classOf(ctx, err, opts))
+	return err
+}
+
+// classOf classifies a call's outcome: the caller's cancellation is Canceled whatever the
+// error says, as the call's end says nothing about the service then.
+func (b *Breaker) classOf(ctx context.Context, err error, opts []grpc.CallOption) codes.Class {
+	if err == nil {
+		return codes.Success
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return codes.Canceled
+	}
+	return callClassifier(b.classifier, opts).Classify(err).Class
+}
+
+func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	p, err := b.allow(method)
+	if err != nil {
+		return nil, err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Record(codes.Canceled) // The streamer panicked.
+		}
+	}()
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	finished = true
+	if err != nil {
+		p.Record(b.classOf(ctx, err, opts))
+		return nil, err
+	}
+	if p.b == nil {
+		return cs, nil // Disabled: nothing to record.
+	}
+	s := &stream{ClientStream: cs, ctx: ctx, permit: p, opts: opts, serverStreams: desc.ServerStreams}
+	s.stop = context.AfterFunc(ctx, s.abandoned)
+	return s, nil
+}
+
+// stream records the outcome of one guarded stream, once.
+type stream struct {
+	grpc.ClientStream
+	ctx           context.Context // The caller's context, not the stream's: gRPC cancels that one on every end.
+	permit        Permit
+	opts          []grpc.CallOption
+	serverStreams bool
+	stop          func() bool
+	done          atomic.Bool
+}
+
+func (s *stream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// The stream failed on this side (io.EOF means the server ended it: its status comes
+		// from RecvMsg).
+		s.finish(s.permit.b.classOf(s.ctx, err, s.opts))
+	}
+	return err
+}
+
+func (s *stream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	switch {
+	case err == nil:
+		if !s.serverStreams {
+			s.finish(codes.Success) // The one response of a unary-response stream.
+		}
+	case errors.Is(err, io.EOF):
+		s.finish(codes.Success)
+	default:
+		s.finish(s.permit.b.classOf(s.ctx, err, s.opts))
+	}
+	return err
+}
+
+// abandoned runs when the caller's context ends before the stream's end was recorded: a
+// cancellation counts as neither success nor failure; an expired deadline is classified as
+// DeadlineExceeded is (a failure by default), as it would be for a unary call.
+func (s *stream) abandoned() { s.finish(s.permit.b.classOf(s.ctx, s.ctx.Err(), s.opts)) }
+
+func (s *stream) finish(class codes.Class) {
+	if !s.done.CompareAndSwap(false, true) {
+		return
+	}
+	s.stop()
+	s.permit.Record(class)
+}

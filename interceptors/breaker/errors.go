@@ -1,0 +1,26 @@
+package breaker
+
+import "errors"
+
+// ErrOpen is the sentinel every breaker rejection wraps: errors.Is(err, ErrOpen) reports whether
+// a call was refused because its circuit was open (or half-open with every probe slot taken,
+// or forced open).
+var ErrOpen = errors.New("circuit open")
+
+// ReasonCircuitOpen is the google.rpc.ErrorInfo reason of a breaker rejection, and the Reason of
+// its observe.Rejected event.
+const ReasonCircuitOpen = "CIRCUIT_OPEN"
+
+// The reasons a breaker gives for a state change, carried in observe.Event.Reason.
+const (
+	ReasonConsecutiveFailures = "consecutive_failures" // closed → open: failures in a row.
+	ReasonFailureRate         = "failure_rate"         // closed → open: failure rate over the window.
+	ReasonSlowCallRate        = "slow_call_rate"       // closed → open: slow-call rate over the window.
+	ReasonRecoveryTimeout     = "recovery_timeout"     // open → half_open: RecoveryTimeout passed.
+	ReasonProbeFailed         = "probe_failed"         // half_open → open: a probe failed.
+	ReasonProbeSlow           = "probe_slow"           // half_open → open: a probe was slow.
+	ReasonProbesSucceeded     = "probes_succeeded"     // half_open → closed: SuccessThreshold probes succeeded.
+	ReasonForcedOpen          = "forced_open"          // any → forced_open: ForceOpen.
+	ReasonDisabled            = "disabled"             // any → disabled: Disable.
+	ReasonReset               = "reset"                // any → closed: Reset.
+)

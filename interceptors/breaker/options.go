@@ -1,0 +1,105 @@
+package breaker
+
+import (
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+)
+
+// Option changes how a Breaker (or the interceptors that resolve breakers in a Registry) works.
+// Build one with a WithX function; the zero Option does nothing.
+//
+// An Option is also a grpc.CallOption, so a suite can carry it with a call: passed to one call,
+// only WithClassifier has an effect (it decides how that call's outcome is counted); the others
+// are ignored there.
+type Option struct {
+	grpc.EmptyCallOption
+
+	kind       optionKind
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
+	str        string
+	registry   *Registry
+}
+
+type optionKind uint8
+
+const (
+	optClock optionKind = iota + 1
+	optSink
+	optClassifier
+	optService
+	optMethod
+	optRegistry
+)
+
+// options is what Options set.
+type options struct {
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
+	service    string
+	method     string
+	registry   *Registry
+}
+
+func buildOptions(opts []Option) options {
+	o := options{clock: clock.Real, classifier: codes.Default(), registry: DefaultRegistry}
+	for _, opt := range opts {
+		switch opt.kind {
+		case optClock:
+			o.clock = clock.OrReal(opt.clock)
+		case optSink:
+			o.sink = opt.sink
+		case optClassifier:
+			if opt.classifier != nil {
+				o.classifier = opt.classifier
+			}
+		case optService:
+			o.service = opt.str
+		case optMethod:
+			o.method = opt.str
+		case optRegistry:
+			if opt.registry != nil {
+				o.registry = opt.registry
+			}
+		}
+	}
+	return o
+}
+
+// WithClock sets the clock that times the recovery timeout, the time window and slow calls.
+// The default is clock.Real.
+func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
+
+// WithObserver sets where state-change and rejection events go. The default, nil, emits nothing
+// and builds no event.
+func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+
+// WithClassifier sets the classifier that decides which outcomes count as failures. The default
+// is codes.Default(). As a grpc.CallOption it applies to one call.
+func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+
+// WithService sets the service named in events and rejections when it differs from the
+// breaker's name. The interceptors that resolve breakers in a Registry set it themselves.
+func WithService(service string) Option { return Option{kind: optService, str: service} }
+
+// WithRegistry sets the Registry in which UnaryClientInterceptor and StreamClientInterceptor
+// find or create their breakers. The default is DefaultRegistry. New ignores it.
+func WithRegistry(r *Registry) Option { return Option{kind: optRegistry, registry: r} }
+
+// withMethod names the full method of a method-scoped breaker, for its events.
+func withMethod(method string) Option { return Option{kind: optMethod, str: method} }
+
+// callClassifier returns the classifier for one call: the last WithClassifier among opts, else
+// def. It allocates nothing.
+func callClassifier(def *codes.Classifier, opts []grpc.CallOption) *codes.Classifier {
+	for _, o := range opts {
+		if bo, ok := o.(Option); ok && bo.kind == optClassifier && bo.classifier != nil {
+			def = bo.classifier
+		}
+	}
+	return def
+}

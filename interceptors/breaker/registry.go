@@ -1,0 +1,89 @@
+package breaker
+
+import (
+	"sort"
+	"sync"
+)
+
+// Registry holds breakers by name, so that every connection that names the same service (or
+// method) shares one breaker and its state. A Registry is safe for concurrent use; its zero
+// value is empty and ready.
+type Registry struct {
+	mu      sync.Mutex
+	entries sync.Map // name → *Breaker; written only under mu.
+}
+
+// DefaultRegistry is the Registry that UnaryClientInterceptor and StreamClientInterceptor use
+// unless given WithRegistry.
+var DefaultRegistry = new(Registry)
+
+// Get returns the breaker named name. When the registry holds one whose configuration equals
+// cfg (defaults filled in on both sides), that breaker is returned with its state, so a
+// configuration reload that leaves the breaker settings alone does not reset it. Otherwise a new
+// closed breaker is made with opts and replaces the old one. opts take effect only when a
+// breaker is made. It returns cfg.Validate's error when cfg is out of range.
+func (r *Registry) Get(name string, cfg Config, opts ...Option) (*Breaker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return r.get(name, Normalize(cfg), opts), nil
+}
+
+// get is Get for a valid, normalized cfg. Finding an existing breaker takes no lock and
+// allocates nothing.
+func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
+	if v, ok := r.entries.Load(name); ok {
+		if b := v.(*Breaker); b.cfg == cfg {
+			return b
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.entries.Load(name); ok {
+		if b := v.(*Breaker); b.cfg == cfg {
+			return b
+		}
+	}
+	b := newBreaker(name, cfg, buildOptions(opts))
+	r.entries.Store(name, b)
+	return b
+}
+
+// Lookup returns the breaker named name, if the registry holds one.
+func (r *Registry) Lookup(name string) (*Breaker, bool) {
+	v, ok := r.entries.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return v.(*Breaker), true
+}
+
+// Delete forgets the breaker named name. Interceptors still holding it keep using it until
+// their next call resolves a new one.
+func (r *Registry) Delete(name string) {
+	r.mu.Lock()
+	r.entries.Delete(name)
+	r.mu.Unlock()
+}
+
+// Each calls fn for every breaker, in name order (for metrics and admin pages).
+func (r *Registry) Each(fn func(name string, b *Breaker)) {
+	var names []string
+	byName := map[string]*Breaker{}
+	r.entries.Range(func(k, v any) bool {
+		names = append(names, k.(string))
+		byName[k.(string)] = v.(*Breaker)
+		return true
+	})
+	sort.Strings(names)
+	for _, n := range names {
+		fn(n, byName[n])
+	}
+}
+
+// Snapshot returns every breaker's Stats by name.
+func (r *Registry) Snapshot() map[string]Stats {
+	out := map[string]Stats{}
+	r.Each(func(name string, b *Breaker) { out[name] = b.Stats() })
+	return out
+}
