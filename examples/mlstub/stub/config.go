@@ -327,6 +327,9 @@ func ParseFailSpec(spec string) (map[grpccodes.Code]float64, error) {
 	sum := 0.0
 	for entry := range strings.SplitSeq(spec, ",") {
 		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			return nil, &FailSpecError{Problem: "empty entry (a stray comma?)"}
+		}
 		name, rateText, ok := strings.Cut(entry, "=")
 		if !ok {
 			return nil, &FailSpecError{Entry: entry, Problem: "want CODE=RATE"}
