@@ -1,0 +1,392 @@
+package redislimit
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"golang.org/x/time/rate"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/observe"
+)
+
+// Defaults of ratelimit.RedisConfig's zero values.
+const (
+	DefaultKeyPrefix = "bulwark:ratelimit:"
+	DefaultTimeout   = 50 * time.Millisecond
+)
+
+// Reasons carried by LimiterDegraded events.
+const (
+	ReasonFailOpen   = "fail_open"   // Redis could not be asked; the local guard answered.
+	ReasonFailClosed = "fail_closed" // Redis could not be asked; the call was refused.
+)
+
+// keyPrefix is what redis_rate puts before every key it is given.
+const keyPrefix = "rate:"
+
+// Limiter is a fleet-wide ratelimit.Limiter: every Limiter built with the same name and key
+// prefix against the same Redis draws from one GCRA bucket. It is safe for concurrent use.
+type Limiter struct {
+	name     string
+	key      string // the key given to redis_rate, which prefixes it with "rate:"
+	limit    redis_rate.Limit
+	gcra     *redis_rate.Limiter
+	client   redis.UniversalClient
+	owned    bool // the Limiter made client and closes it
+	timeout  time.Duration
+	failOpen bool
+	local    *rate.Limiter // the fail-open guard; nil when fail-closed
+	clk      clock.Clock
+	sink     observe.Sink
+	service  string
+	probe    time.Duration
+
+	// pausedUntil is the clock's UnixNano until which Redis is not asked after a failure;
+	// 0 while Redis answers.
+	pausedUntil atomic.Int64
+	degraded    atomic.Uint64
+	trips       atomic.Uint64 // Redis round trips begun (for tests)
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ ratelimit.Limiter = (*Limiter)(nil)
+
+// New returns a Limiter named name that dials cfg.Redis.Addr with a client of its own, which
+// Close closes. cfg.Redis must be set. The client is tuned to answer within
+// cfg.Redis.Timeout: no command retries, one dial attempt, dial, read, write and pool waits
+// bounded by the timeout.
+//
+// No connection is made until the first Take.
+func New(name string, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
+	if cfg.Redis == nil {
+		return nil, fielderr.New("redis", "", "is not set: a fleet-wide limiter needs a Redis address")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	timeout := orDefault(cfg.Redis.Timeout, DefaultTimeout)
+	client := redis.NewClient(&redis.Options{
+		Addr:                  cfg.Redis.Addr,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+	l, err := newLimiter(name, client, cfg, opts)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	l.owned = true
+	return l, nil
+}
+
+// NewWithClient returns a Limiter named name that asks Redis through client, which stays the
+// caller's: Close leaves it open. cfg.Redis may be nil (every RedisConfig default then
+// applies); its Addr is ignored.
+//
+// The client must honour context deadlines (redis.Options.ContextTimeoutEnabled), or a
+// stalled Redis would hold Take past the Redis timeout and the caller's deadline: for a
+// *redis.Client, *redis.ClusterClient or *redis.Ring without it NewWithClient returns an
+// error. Command retries (MaxRetries) and dial retries are the client's own, bounded by the
+// timeout.
+func NewWithClient(name string, client redis.UniversalClient, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
+	if client == nil {
+		return nil, errors.New("redislimit: nil client")
+	}
+	if !honoursContext(client) {
+		return nil, errors.New("redislimit: the client's ContextTimeoutEnabled is off, so a stalled Redis could hold calls past their deadline")
+	}
+	check := cfg
+	check.Redis = nil
+	if err := check.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Redis != nil && cfg.Redis.Timeout < 0 {
+		return nil, fielderr.New("redis.timeout", cfg.Redis.Timeout, "is negative")
+	}
+	return newLimiter(name, client, cfg, opts)
+}
+
+func honoursContext(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return true
+}
+
+func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config, opts []Option) (*Limiter, error) {
+	if name == "" {
+		return nil, errors.New("redislimit: empty limiter name")
+	}
+	limit, err := gcraLimit(cfg.Rate, cfg.Burst)
+	if err != nil {
+		return nil, err
+	}
+	s := defaultSettings()
+	for _, o := range opts {
+		if o.apply != nil {
+			o.apply(&s)
+		}
+	}
+	var rc ratelimit.RedisConfig
+	if cfg.Redis != nil {
+		rc = *cfg.Redis
+	}
+	l := &Limiter{
+		name:     name,
+		key:      orDefault(rc.KeyPrefix, DefaultKeyPrefix) + name,
+		limit:    limit,
+		gcra:     redis_rate.NewLimiter(client),
+		client:   client,
+		timeout:  orDefault(rc.Timeout, DefaultTimeout),
+		failOpen: rc.FailOpen,
+		clk:      s.clock,
+		sink:     s.sink,
+		service:  s.service,
+		probe:    s.probe,
+	}
+	if l.failOpen {
+		l.local = rate.NewLimiter(rate.Limit(cfg.Rate), limit.Burst)
+	}
+	return l, nil
+}
+
+// gcraLimit expresses rate calls per second with the given burst (0: max(1, ceil(rate))) as a
+// redis_rate.Limit, whose rate is a whole number of calls per Period. A whole rate is kept as
+// is (10/s is 10 per second); any other is one call per 1/rate, to the nanosecond (0.5/s is
+// one per 2s, 2.5/s one per 400ms).
+func gcraLimit(r float64, burst int) (redis_rate.Limit, error) {
+	if !(r > 0) || math.IsInf(r, 0) {
+		return redis_rate.Limit{}, fielderr.New("rate", r, "is not a positive number of calls per second")
+	}
+	if burst <= 0 {
+		burst = max(1, int(math.Ceil(r)))
+	}
+	if r == math.Trunc(r) && r <= math.MaxInt32 {
+		return redis_rate.Limit{Rate: int(r), Burst: burst, Period: time.Second}, nil
+	}
+	period := math.Round(float64(time.Second) / r)
+	if period > float64(100*365*24*time.Hour) {
+		return redis_rate.Limit{}, fielderr.New("rate", r, "is below one call per century")
+	}
+	return redis_rate.Limit{Rate: 1, Burst: burst, Period: time.Duration(period)}, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Take implements ratelimit.Limiter. It asks Redis once (bounded by RedisConfig.Timeout and
+// ctx); when Redis denies the token and the delay it computed fits within maxWait and ctx's
+// deadline, it waits that long on the Limiter's clock and asks again. When Redis cannot be
+// asked, the fail mode answers: the local guard (fail-open) or an *UnavailableError
+// (fail-closed). When ctx ends first, Take returns ctx.Err().
+func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return ratelimit.Decision{}, err
+	}
+	now := l.clk.Now()
+	var waitUntil time.Time
+	if maxWait > 0 {
+		waitUntil = now.Add(maxWait)
+	}
+	var timer clock.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if !l.mayAsk(now) {
+			return l.fail(ctx, now, waitUntil, &timer, errProbePause)
+		}
+		res, err := l.ask(ctx)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return ratelimit.Decision{}, cerr
+			}
+			now = l.clk.Now()
+			l.pause(now)
+			return l.fail(ctx, now, waitUntil, &timer, err)
+		}
+		l.resume()
+		if res.Allowed > 0 {
+			return ratelimit.Decision{Allowed: true}, nil
+		}
+		retryAfter := max(res.RetryAfter, 0)
+		now = l.clk.Now()
+		if !fits(ctx, now, retryAfter, waitUntil) {
+			return ratelimit.Decision{RetryAfter: retryAfter}, nil
+		}
+		if err := l.sleep(ctx, &timer, retryAfter); err != nil {
+			return ratelimit.Decision{}, err
+		}
+		now = l.clk.Now()
+	}
+}
+
+// ask makes one round trip, bounded by the Redis timeout and ctx.
+func (l *Limiter) ask(ctx context.Context) (*redis_rate.Result, error) {
+	l.trips.Add(1)
+	tctx, cancel := context.WithTimeout(ctx, l.timeout)
+	res, err := l.gcra.Allow(tctx, l.key, l.limit)
+	expired := tctx.Err() != nil
+	cancel()
+	if err != nil && ctx.Err() == nil && (expired || isTimeout(err)) {
+		err = errTimeout
+	}
+	return res, err
+}
+
+// isTimeout reports a network timeout: the client sets its socket deadlines from the same
+// timeout, and they may fire a moment before the context's.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// mayAsk reports whether Redis should be asked now: always while it answers; during the pause
+// after a failure, not at all; once the pause is over, for one caller (the probe), whose claim
+// starts a new pause that its success ends.
+func (l *Limiter) mayAsk(now time.Time) bool {
+	until := l.pausedUntil.Load()
+	if until == 0 {
+		return true
+	}
+	n := now.UnixNano()
+	if n < until {
+		return false
+	}
+	return l.pausedUntil.CompareAndSwap(until, n+int64(l.probe))
+}
+
+func (l *Limiter) pause(now time.Time) {
+	if l.probe > 0 {
+		l.pausedUntil.Store(now.UnixNano() + int64(l.probe))
+	}
+}
+
+func (l *Limiter) resume() {
+	if l.pausedUntil.Load() != 0 {
+		l.pausedUntil.Store(0)
+	}
+}
+
+// fail answers by the fail mode when Redis could not be asked.
+func (l *Limiter) fail(ctx context.Context, now, waitUntil time.Time, timer *clock.Timer, cause error) (ratelimit.Decision, error) {
+	l.degraded.Add(1)
+	if !l.failOpen {
+		l.emit(now, ReasonFailClosed)
+		return ratelimit.Decision{}, &UnavailableError{Name: l.name, Err: cause}
+	}
+	l.emit(now, ReasonFailOpen)
+	r := l.local.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d == 0 {
+		return ratelimit.Decision{Allowed: true}, nil
+	}
+	if !fits(ctx, now, d, waitUntil) {
+		r.CancelAt(now)
+		return ratelimit.Decision{RetryAfter: d}, nil
+	}
+	if err := l.sleep(ctx, timer, d); err != nil {
+		r.CancelAt(l.clk.Now())
+		return ratelimit.Decision{}, err
+	}
+	return ratelimit.Decision{Allowed: true}, nil
+}
+
+func (l *Limiter) emit(now time.Time, reason string) {
+	if l.sink == nil {
+		return
+	}
+	l.sink.Observe(observe.Event{
+		Kind:    observe.LimiterDegraded,
+		Time:    now,
+		Service: l.service,
+		Policy:  observe.PolicyLimiter,
+		Reason:  reason,
+	})
+}
+
+// fits reports whether a wait of d from now ends by waitUntil (zero: no wait allowed) and by
+// ctx's deadline.
+func fits(ctx context.Context, now time.Time, d time.Duration, waitUntil time.Time) bool {
+	if waitUntil.IsZero() {
+		return false
+	}
+	end := now.Add(d)
+	if end.After(waitUntil) {
+		return false
+	}
+	if dl, ok := ctx.Deadline(); ok && end.After(dl) {
+		return false
+	}
+	return true
+}
+
+// sleep waits d on the Limiter's clock, reusing *t across the waits of one Take.
+func (l *Limiter) sleep(ctx context.Context, t *clock.Timer, d time.Duration) error {
+	if *t == nil {
+		*t = l.clk.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	select {
+	case <-(*t).C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Degraded returns how many Take calls the fail mode answered because Redis could not be
+// asked (each also emits a LimiterDegraded event).
+func (l *Limiter) Degraded() uint64 { return l.degraded.Load() }
+
+// Name returns the limiter's name.
+func (l *Limiter) Name() string { return l.name }
+
+// Key returns the Redis key holding the bucket: "rate:" (redis_rate's own prefix), then the
+// key prefix, then the name.
+func (l *Limiter) Key() string { return keyPrefix + l.key }
+
+// Close closes the Redis client when New made it; a client given to NewWithClient stays open.
+// Take after Close answers by the fail mode.
+func (l *Limiter) Close() error {
+	if !l.owned {
+		return nil
+	}
+	l.closeOnce.Do(func() { l.closeErr = l.client.Close() })
+	return l.closeErr
+}

@@ -1,0 +1,621 @@
+package redislimit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+)
+
+// config returns a limiter configuration against addr with a fresh key prefix.
+func config(addr, prefix string, rate float64, burst int) ratelimit.Config {
+	return ratelimit.Config{
+		Rate:  rate,
+		Burst: burst,
+		Redis: &ratelimit.RedisConfig{Addr: addr, KeyPrefix: prefix},
+	}
+}
+
+// testLimiter builds a limiter (with a client of its own: a replica) closed when the test ends.
+func testLimiter(tb testing.TB, name string, cfg ratelimit.Config, opts ...Option) *Limiter {
+	tb.Helper()
+	l, err := New(name, cfg, opts...)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	tb.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// newClient returns a client of the test's own, closed when the test ends.
+func newClient(tb testing.TB, addr string) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func take(tb testing.TB, l *Limiter) ratelimit.Decision {
+	tb.Helper()
+	d, err := l.Take(context.Background(), 0)
+	if err != nil {
+		tb.Fatalf("Take: %v", err)
+	}
+	return d
+}
+
+func TestReplicasShareOneLimit(t *testing.T) {
+	addr := sharedAddr(t)
+	const (
+		rate   = 50.0
+		burst  = 5
+		window = 1200 * time.Millisecond
+	)
+	cfg := config(addr, prefix(t), rate, burst)
+	replicas := []*Limiter{testLimiter(t, "ocr", cfg), testLimiter(t, "ocr", cfg)}
+
+	admitted := make([]int, len(replicas))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, l := range replicas {
+		wg.Go(func() {
+			for time.Since(start) < window {
+				d, err := l.Take(context.Background(), 0)
+				if err != nil {
+					t.Errorf("replica %d: Take: %v", i, err)
+					return
+				}
+				switch {
+				case d.Allowed:
+					admitted[i]++
+				case d.RetryAfter <= 0:
+					t.Errorf("replica %d: denied with RetryAfter %v, want > 0", i, d.RetryAfter)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	total := admitted[0] + admitted[1]
+	want := burst + rate*elapsed.Seconds()
+	t.Logf("admitted %v (total %d) in %v; one shared limit allows %.1f, two separate ones %.1f",
+		admitted, total, elapsed.Round(time.Millisecond), want, 2*want)
+	if lo, hi := 0.85*want, 1.1*want+1; float64(total) < lo || float64(total) > hi {
+		t.Errorf("admitted %d calls in %v, want within [%.0f, %.0f]", total, elapsed, lo, hi)
+	}
+	for i, n := range admitted {
+		if n == 0 {
+			t.Errorf("replica %d was admitted nothing", i)
+		}
+	}
+}
+
+func TestOtherPrefixOtherBucket(t *testing.T) {
+	addr := sharedAddr(t)
+	a := testLimiter(t, "ocr", config(addr, prefix(t), 1, 2))
+	b := testLimiter(t, "ocr", config(addr, prefix(t), 1, 2))
+	c := testLimiter(t, "face", config(addr, prefix(t), 1, 2))
+	for _, l := range []*Limiter{a, b, c} {
+		for i := range 2 {
+			if d := take(t, l); !d.Allowed {
+				t.Fatalf("%s take %d: denied, want admitted (its own bucket)", l.Key(), i+1)
+			}
+		}
+	}
+}
+
+func TestDenialCarriesRetryAfter(t *testing.T) {
+	l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), 2, 2))
+	for i := range 2 {
+		if d := take(t, l); !d.Allowed {
+			t.Fatalf("take %d: denied within the burst", i+1)
+		}
+	}
+	d := take(t, l)
+	if d.Allowed {
+		t.Fatal("take 3: admitted past the burst")
+	}
+	if d.RetryAfter <= 400*time.Millisecond || d.RetryAfter > 500*time.Millisecond {
+		t.Errorf("RetryAfter = %v, want in (400ms, 500ms] (one token per 500ms)", d.RetryAfter)
+	}
+}
+
+func TestFractionalRates(t *testing.T) {
+	addr := sharedAddr(t)
+	tests := []struct {
+		name         string
+		rate         float64
+		burst        int
+		wantRate     int
+		wantBurst    int
+		wantPeriod   time.Duration
+		wantInterval time.Duration
+	}{
+		{"half per second", 0.5, 0, 1, 1, 2 * time.Second, 2 * time.Second},
+		{"two and a half", 2.5, 0, 1, 3, 400 * time.Millisecond, 400 * time.Millisecond},
+		{"a third", 1.0 / 3, 2, 1, 2, 3 * time.Second, 3 * time.Second},
+		{"one per minute", 1.0 / 60, 0, 1, 1, time.Minute, time.Minute},
+		{"whole", 10, 0, 10, 10, time.Second, 100 * time.Millisecond},
+		{"whole with burst", 4, 1, 4, 1, time.Second, 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := gcraLimit(tt.rate, tt.burst)
+			if err != nil {
+				t.Fatalf("gcraLimit: %v", err)
+			}
+			if got.Rate != tt.wantRate || got.Burst != tt.wantBurst || got.Period != tt.wantPeriod {
+				t.Errorf("limit = %d per %v burst %d, want %d per %v burst %d",
+					got.Rate, got.Period, got.Burst, tt.wantRate, tt.wantPeriod, tt.wantBurst)
+			}
+			l := testLimiter(t, "ocr", config(addr, prefix(t), tt.rate, tt.burst))
+			for i := range tt.wantBurst {
+				if d := take(t, l); !d.Allowed {
+					t.Fatalf("take %d: denied within the burst of %d", i+1, tt.wantBurst)
+				}
+			}
+			d := take(t, l)
+			if d.Allowed {
+				t.Fatalf("take %d: admitted past the burst", tt.wantBurst+1)
+			}
+			if lo := tt.wantInterval * 9 / 10; d.RetryAfter < lo || d.RetryAfter > tt.wantInterval {
+				t.Errorf("RetryAfter = %v, want in [%v, %v]", d.RetryAfter, lo, tt.wantInterval)
+			}
+		})
+	}
+}
+
+func TestGCRALimitRejects(t *testing.T) {
+	for _, r := range []float64{0, -1, 1e-12} {
+		if _, err := gcraLimit(r, 0); err == nil {
+			t.Errorf("gcraLimit(%v): no error", r)
+		}
+	}
+}
+
+func TestMaxWait(t *testing.T) {
+	addr := sharedAddr(t)
+
+	t.Run("waits then admits", func(t *testing.T) {
+		l := testLimiter(t, "ocr", config(addr, prefix(t), 20, 1))
+		take(t, l)
+		start := time.Now()
+		d, err := l.Take(context.Background(), 500*time.Millisecond)
+		elapsed := time.Since(start)
+		if err != nil || !d.Allowed {
+			t.Fatalf("Take = %+v, %v; want admitted after a wait", d, err)
+		}
+		if elapsed < 30*time.Millisecond || elapsed > 400*time.Millisecond {
+			t.Errorf("waited %v, want about 50ms (one token per 50ms)", elapsed)
+		}
+	})
+
+	t.Run("waits on the injected clock", func(t *testing.T) {
+		fake := clocktest.New(time.Time{})
+		l := testLimiter(t, "ocr", config(addr, prefix(t), 1, 1), WithClock(fake))
+		take(t, l)
+		type result struct {
+			d   ratelimit.Decision
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			d, err := l.Take(context.Background(), 5*time.Second)
+			done <- result{d, err}
+		}()
+		fake.BlockUntil(1)
+		// Redis runs on its own clock: empty the bucket so that the retry after the fake
+		// wait is admitted.
+		if err := newClient(t, addr).Del(context.Background(), l.Key()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		waited := fake.AdvanceWhenWaiting()
+		r := <-done
+		if r.err != nil || !r.d.Allowed {
+			t.Fatalf("Take = %+v, %v; want admitted", r.d, r.err)
+		}
+		if waited < 900*time.Millisecond || waited > time.Second {
+			t.Errorf("waited %v on the clock, want Redis's RetryAfter (about 1s)", waited)
+		}
+	})
+
+	t.Run("maxWait too short", func(t *testing.T) {
+		fake := clocktest.New(time.Time{})
+		l := testLimiter(t, "ocr", config(addr, prefix(t), 1, 1), WithClock(fake))
+		take(t, l)
+		d, err := l.Take(context.Background(), 100*time.Millisecond)
+		if err != nil || d.Allowed || d.RetryAfter < 900*time.Millisecond {
+			t.Fatalf("Take = %+v, %v; want denied at once with RetryAfter about 1s", d, err)
+		}
+		if n := fake.Timers(); n != 0 {
+			t.Errorf("%d timers left, want none (no wait)", n)
+		}
+	})
+
+	t.Run("deadline too near", func(t *testing.T) {
+		l := testLimiter(t, "ocr", config(addr, prefix(t), 1, 1))
+		take(t, l)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		d, err := l.Take(ctx, 5*time.Second)
+		if err != nil || d.Allowed || d.RetryAfter < 900*time.Millisecond {
+			t.Fatalf("Take = %+v, %v; want denied with RetryAfter about 1s", d, err)
+		}
+		if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
+			t.Errorf("answered after %v, want at once: the wait would outlive the deadline", elapsed)
+		}
+	})
+
+	t.Run("canceled while waiting", func(t *testing.T) {
+		fake := clocktest.New(time.Time{})
+		l := testLimiter(t, "ocr", config(addr, prefix(t), 1, 1), WithClock(fake))
+		take(t, l)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := l.Take(ctx, 5*time.Second)
+			done <- err
+		}()
+		fake.BlockUntil(1)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Take: %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestCallerContextDone(t *testing.T) {
+	l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), 1, 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Take(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Take: %v, want context.Canceled", err)
+	}
+	if l.trips.Load() != 0 || l.Degraded() != 0 {
+		t.Errorf("trips %d, degraded %d; want neither for a canceled call", l.trips.Load(), l.Degraded())
+	}
+}
+
+// degradedEvents checks that every event is a LimiterDegraded with reason and service, and
+// returns how many there are.
+func degradedEvents(t *testing.T, rec *testkit.Recorder, reason string) int {
+	t.Helper()
+	events := rec.Events()
+	for _, e := range events {
+		if e.Kind != observe.LimiterDegraded || e.Reason != reason || e.Policy != observe.PolicyLimiter ||
+			e.Service != "kyc.v1.OCRService" || e.Time.IsZero() {
+			t.Errorf("event %+v, want LimiterDegraded %s for kyc.v1.OCRService", e, reason)
+		}
+	}
+	return len(events)
+}
+
+func TestRedisDownFailOpen(t *testing.T) {
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	rec := &testkit.Recorder{}
+	cfg := config(srv.addr, prefix(t), 10, 2)
+	cfg.Redis.FailOpen = true
+	l := testLimiter(t, "ocr", cfg, WithClock(fake), WithObserver(rec), WithService("kyc.v1.OCRService"))
+
+	for i := range 2 {
+		if d := take(t, l); !d.Allowed {
+			t.Fatalf("healthy take %d: denied", i+1)
+		}
+	}
+	if d := take(t, l); d.Allowed {
+		t.Fatal("healthy take 3: admitted past the shared burst")
+	}
+
+	srv.kill()
+	trips := l.trips.Load()
+	// The local guard answers, at the same rate and burst: 2 now, then one per 100ms.
+	for i, want := range []bool{true, true, false} {
+		start := time.Now()
+		d, err := l.Take(context.Background(), 0)
+		if elapsed := time.Since(start); elapsed > DefaultTimeout+100*time.Millisecond {
+			t.Errorf("degraded take %d answered after %v", i+1, elapsed)
+		}
+		if err != nil || d.Allowed != want {
+			t.Fatalf("degraded take %d = %+v, %v; want allowed %v", i+1, d, err, want)
+		}
+		if !want && d.RetryAfter != 100*time.Millisecond {
+			t.Errorf("degraded take %d: RetryAfter %v, want the guard's 100ms", i+1, d.RetryAfter)
+		}
+	}
+	fake.Advance(100 * time.Millisecond)
+	if d := take(t, l); !d.Allowed {
+		t.Fatal("degraded take after 100ms: denied, want the guard's refilled token")
+	}
+	if got := l.trips.Load() - trips; got != 1 {
+		t.Errorf("%d round trips while Redis was down, want 1 (then a pause)", got)
+	}
+	if got := l.Degraded(); got != 4 {
+		t.Errorf("Degraded() = %d, want 4", got)
+	}
+	if n := degradedEvents(t, rec, ReasonFailOpen); n != 4 {
+		t.Errorf("%d LimiterDegraded events, want 4", n)
+	}
+
+	// Redis back (empty: it kept nothing): after the pause one call probes, and the shared
+	// limit resumes.
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	fake.Advance(DefaultProbeInterval)
+	if d := take(t, l); !d.Allowed {
+		t.Fatal("take after Redis came back: denied, want the fresh bucket's first token")
+	}
+	other := testLimiter(t, "ocr", cfg)
+	if d := take(t, other); !d.Allowed {
+		t.Fatal("other replica: denied, want the bucket's second token")
+	}
+	for _, r := range []*Limiter{l, other} {
+		if d := take(t, r); d.Allowed {
+			t.Fatal("admitted past the shared burst after Redis came back")
+		}
+	}
+	if got := l.Degraded(); got != 4 {
+		t.Errorf("Degraded() = %d after Redis came back, want still 4", got)
+	}
+}
+
+func TestRedisDownFailClosed(t *testing.T) {
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	rec := &testkit.Recorder{}
+	cfg := config(srv.addr, prefix(t), 10, 2)
+	l := testLimiter(t, "ocr", cfg, WithClock(fake), WithObserver(rec), WithService("kyc.v1.OCRService"))
+	take(t, l)
+
+	srv.kill()
+	for i := range 3 {
+		start := time.Now()
+		d, err := l.Take(context.Background(), time.Second)
+		if elapsed := time.Since(start); elapsed > DefaultTimeout+100*time.Millisecond {
+			t.Errorf("take %d answered after %v", i+1, elapsed)
+		}
+		if d.Allowed || !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("take %d = %+v, %v; want ErrUnavailable", i+1, d, err)
+		}
+		var ue *UnavailableError
+		if !errors.As(err, &ue) || ue.Name != "ocr" || ue.Err == nil {
+			t.Errorf("take %d: error %v, want an *UnavailableError naming ocr with its cause", i+1, err)
+		}
+	}
+	if got := l.Degraded(); got != 3 {
+		t.Errorf("Degraded() = %d, want 3", got)
+	}
+	if n := degradedEvents(t, rec, ReasonFailClosed); n != 3 {
+		t.Errorf("%d LimiterDegraded events, want 3", n)
+	}
+
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Take(context.Background(), 0); !errors.Is(err, errProbePause) {
+		t.Errorf("take during the pause: %v, want the pause's ErrUnavailable", err)
+	}
+	fake.Advance(DefaultProbeInterval)
+	if d, err := l.Take(context.Background(), 0); err != nil || !d.Allowed {
+		t.Fatalf("take after the pause = %+v, %v; want admitted by Redis", d, err)
+	}
+}
+
+func TestStalledRedisNeverHangs(t *testing.T) {
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	cfg := config(srv.addr, prefix(t), 1000, 1000)
+	cfg.Redis.Timeout = 50 * time.Millisecond
+	l := testLimiter(t, "ocr", cfg, WithClock(fake))
+	take(t, l)
+
+	srv.stall()
+	defer srv.resume()
+	const slack = 100 * time.Millisecond
+
+	// The caller's deadline comes first: Take ends with it, and Redis is not blamed.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	start := time.Now()
+	_, err := l.Take(ctx, 0)
+	elapsed := time.Since(start)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("short deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if elapsed > 20*time.Millisecond+slack {
+		t.Errorf("short deadline: answered after %v, want within 20ms + %v", elapsed, slack)
+	}
+	if l.Degraded() != 0 {
+		t.Errorf("Degraded() = %d after the caller's own deadline, want 0", l.Degraded())
+	}
+
+	// The Redis timeout comes first: the fail mode answers after it.
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start = time.Now()
+	_, err = l.Take(ctx, 0)
+	elapsed = time.Since(start)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("stalled: %v, want ErrUnavailable caused by the Redis timeout", err)
+	}
+	if elapsed < 40*time.Millisecond || elapsed > 50*time.Millisecond+slack {
+		t.Errorf("stalled: answered after %v, want the 50ms timeout", elapsed)
+	}
+
+	// During the pause Redis is not asked: no timeout to pay.
+	start = time.Now()
+	_, err = l.Take(ctx, 0)
+	if elapsed := time.Since(start); elapsed > 20*time.Millisecond {
+		t.Errorf("paused: answered after %v, want at once", elapsed)
+	}
+	if !errors.Is(err, errProbePause) {
+		t.Errorf("paused: %v, want the pause's ErrUnavailable", err)
+	}
+
+	// Back: after the pause the probe finds Redis answering again.
+	srv.resume()
+	fake.Advance(DefaultProbeInterval)
+	if d, err := l.Take(ctx, 0); err != nil || !d.Allowed {
+		t.Errorf("after resume = %+v, %v; want admitted", d, err)
+	}
+}
+
+// TestProbeIntervalSavesTimeout measures what a call costs while Redis is stalled, with and
+// without the pause after a failure.
+func TestProbeIntervalSavesTimeout(t *testing.T) {
+	srv := ownServer(t)
+	cfg := config(srv.addr, prefix(t), 1000, 1000)
+	cfg.Redis.FailOpen = true
+	paused := testLimiter(t, "ocr", cfg)
+	unpaused := testLimiter(t, "ocr", cfg, WithProbeInterval(0))
+	take(t, paused)
+	take(t, unpaused)
+
+	srv.stall()
+	defer srv.resume()
+	const calls = 10
+	mean := func(l *Limiter) time.Duration {
+		start := time.Now()
+		for range calls {
+			if d, err := l.Take(context.Background(), 0); err != nil || !d.Allowed {
+				t.Fatalf("Take = %+v, %v; want admitted by the guard", d, err)
+			}
+		}
+		return time.Since(start) / calls
+	}
+	withPause, withoutPause := mean(paused), mean(unpaused)
+	t.Logf("mean Take while Redis is stalled (timeout 50ms): %v with a 1s pause, %v without",
+		withPause, withoutPause)
+	if withoutPause < 40*time.Millisecond {
+		t.Errorf("without a pause: %v per call, want each to pay the 50ms timeout", withoutPause)
+	}
+	if withPause > 15*time.Millisecond {
+		t.Errorf("with a pause: %v per call, want about 50ms/%d", withPause, calls)
+	}
+	if got := paused.trips.Load(); got != 2 {
+		t.Errorf("paused limiter made %d round trips, want 2 (healthy, then the failure)", got)
+	}
+}
+
+func TestOneProbeAfterPause(t *testing.T) {
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	cfg := config(srv.addr, prefix(t), 1000, 1000)
+	cfg.Redis.FailOpen = true
+	l := testLimiter(t, "ocr", cfg, WithClock(fake))
+	take(t, l)
+	srv.stall()
+	defer srv.resume()
+	take(t, l) // fails, pauses
+	fake.Advance(DefaultProbeInterval)
+
+	trips := l.trips.Load()
+	var wg sync.WaitGroup
+	var admitted atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			if d, err := l.Take(context.Background(), 0); err == nil && d.Allowed {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := l.trips.Load() - trips; got != 1 {
+		t.Errorf("%d round trips after the pause, want 1 probe", got)
+	}
+	if admitted.Load() != 8 {
+		t.Errorf("%d of 8 admitted, want all (by the guard)", admitted.Load())
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	ok := func() ratelimit.Config { return config("127.0.0.1:6379", "", 10, 0) }
+	tests := []struct {
+		name string
+		lim  string
+		cfg  func() ratelimit.Config
+	}{
+		{"no redis", "ocr", func() ratelimit.Config { c := ok(); c.Redis = nil; return c }},
+		{"zero rate", "ocr", func() ratelimit.Config { c := ok(); c.Rate = 0; return c }},
+		{"bad addr", "ocr", func() ratelimit.Config { c := ok(); c.Redis.Addr = "localhost"; return c }},
+		{"negative timeout", "ocr", func() ratelimit.Config { c := ok(); c.Redis.Timeout = -1; return c }},
+		{"empty name", "", ok},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if l, err := New(tt.lim, tt.cfg()); err == nil {
+				_ = l.Close()
+				t.Fatal("New: no error")
+			}
+		})
+	}
+}
+
+func TestNewWithClient(t *testing.T) {
+	addr := sharedAddr(t)
+
+	t.Run("needs context deadlines", func(t *testing.T) {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		if _, err := NewWithClient("ocr", c, ratelimit.Config{Rate: 1}); err == nil {
+			t.Fatal("NewWithClient accepted a client that ignores context deadlines")
+		}
+	})
+
+	t.Run("defaults and ownership", func(t *testing.T) {
+		c := newClient(t, addr)
+		l, err := NewWithClient("ocr-"+prefix(t), c, ratelimit.Config{Rate: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.timeout != DefaultTimeout || l.failOpen {
+			t.Errorf("timeout %v, fail open %v; want %v, false", l.timeout, l.failOpen, DefaultTimeout)
+		}
+		if want := "rate:bulwark:ratelimit:" + l.Name(); l.Key() != want {
+			t.Errorf("Key() = %q, want %q", l.Key(), want)
+		}
+		take(t, l)
+		ttl, err := c.PTTL(context.Background(), l.Key()).Result()
+		if err != nil || ttl <= 0 {
+			t.Errorf("key %s: TTL %v, %v; want a positive TTL", l.Key(), ttl, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Ping(context.Background()).Err(); err != nil {
+			t.Errorf("the caller's client after Close: %v, want it open", err)
+		}
+		c.Del(context.Background(), l.Key())
+	})
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	l, err := New("ocr", config(sharedAddr(t), prefix(t), 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	take(t, l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Take after Close: %v, want ErrUnavailable (fail-closed)", err)
+	}
+}
