@@ -23,8 +23,8 @@
 //	| bulwark_retries_total             | counter   | service, attempt             | RetryScheduled                     |
 //	| bulwark_retry_backoff_seconds     | histogram | service                      | RetryScheduled Delay               |
 //	| bulwark_retries_exhausted_total   | counter   | service, reason              | RetriesExhausted                   |
-//	| bulwark_breaker_state             | gauge     | service, state               | BreakerStateChanged / TrackBreaker |
-//	| bulwark_breaker_transitions_total | counter   | service, from, to            | BreakerStateChanged                |
+//	| bulwark_breaker_state             | gauge     | service, method, state       | BreakerStateChanged / TrackBreaker |
+//	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged                |
 //	| bulwark_bulkhead_in_flight        | gauge     | service                      | TrackBulkhead                      |
 //	| bulwark_bulkhead_capacity         | gauge     | service                      | TrackBulkhead                      |
 //	| bulwark_rejections_total          | counter   | service, policy, reason      | Rejected                           |
@@ -57,14 +57,15 @@
 //
 // # Breaker state
 //
-// bulwark_breaker_state is a state set: for each service one series per state, 1 for the
+// bulwark_breaker_state is a state set: for each breaker one series per state, 1 for the
 // current state and 0 for the others, so that bulwark_breaker_state{state="open"} == 1 selects
-// the open breakers and sum over state is always 1. A state outside BreakerStates gets its own
-// series. For a service given to TrackBreaker the state is read at scrape time; for the others
-// it is the To of the last BreakerStateChanged event seen. The events carry no breaker
-// identity beyond the service, so with per-method breakers (breaker.ScopeMethod) the event-fed
-// gauge shows the last transition of any breaker of the service; the transitions counter is
-// exact either way.
+// the open breakers and the sum over state is always 1. A state outside BreakerStates gets its
+// own series. A breaker is told apart by service and method, as its events are: method is empty
+// for a breaker that serves the whole service (breaker.ScopeService) and the full method for a
+// method-scoped one. For a breaker given to TrackBreaker the state is read at scrape time; for
+// the others it is the To of the last BreakerStateChanged event seen (the breaker emits its
+// events outside its lock, so under a race of transitions the last event seen may be an older
+// one: prefer TrackBreaker).
 //
 // # Levels
 //

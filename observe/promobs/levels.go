@@ -1,6 +1,7 @@
 package promobs
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,23 +35,39 @@ func (m *Metrics) TrackBulkhead(service string, b Bulkhead) {
 	m.levels.bulkheads[service] = b
 }
 
-// TrackBreaker exposes the state state returns as bulwark_breaker_state with the given
-// service label, read at each scrape. state must be safe for concurrent use and return one of
-// BreakerStates, such as
+// TrackBreaker exposes the state that state returns as bulwark_breaker_state, read at each
+// scrape. name is the breaker's name as given to breaker.New: the service (for a breaker that
+// serves the whole service, labelled method="") or the full method "/pkg.Service/Method" (for a
+// method-scoped breaker, labelled with its service and method). state must be safe for
+// concurrent use and return one of BreakerStates, such as
 //
 //	m.TrackBreaker("kyc.v1.OCRService", func() string { return b.State().String() })
 //
 // Without TrackBreaker, bulwark_breaker_state follows the BreakerStateChanged events; a tracked
-// service shows what state returns instead, so that a scrape never shows a stale state.
-// Tracking a service again replaces its function; a nil state stops tracking it.
-func (m *Metrics) TrackBreaker(service string, state func() string) {
+// breaker shows what state returns instead, so that a scrape never shows a stale state.
+// Tracking a name again replaces its function; a nil state stops tracking it.
+func (m *Metrics) TrackBreaker(name string, state func() string) {
+	k := breakerKeyOf(name)
 	m.levels.mu.Lock()
 	defer m.levels.mu.Unlock()
 	if state == nil {
-		delete(m.levels.breakers, service)
+		delete(m.levels.breakers, k)
 		return
 	}
-	m.levels.breakers[service] = state
+	m.levels.breakers[k] = state
+}
+
+// breakerKey identifies a breaker as its events do: by service, and by method when it is
+// method-scoped.
+type breakerKey struct{ service, method string }
+
+func breakerKeyOf(name string) breakerKey {
+	if strings.HasPrefix(name, "/") {
+		if i := strings.LastIndexByte(name, '/'); i > 0 {
+			return breakerKey{service: clean(name[1:i]), method: clean(name)}
+		}
+	}
+	return breakerKey{service: clean(name)}
 }
 
 // levels is the collector of the gauges read at scrape time.
@@ -58,16 +75,16 @@ type levels struct {
 	stateDesc, inFlightDesc, capacityDesc *prometheus.Desc
 
 	mu        sync.Mutex
-	bulkheads map[string]Bulkhead      // Guarded by mu.
-	breakers  map[string]func() string // Guarded by mu.
-	lastState map[string]string        // Guarded by mu. From BreakerStateChanged events.
+	bulkheads map[string]Bulkhead          // Guarded by mu.
+	breakers  map[breakerKey]func() string // Guarded by mu.
+	lastState map[breakerKey]string        // Guarded by mu. From BreakerStateChanged events.
 }
 
 func newLevels(cl prometheus.Labels) *levels {
 	return &levels{
 		stateDesc: prometheus.NewDesc(NameBreakerState,
-			"Circuit breaker state: one series per state, 1 for the current state and 0 for the others.",
-			[]string{labelService, labelState}, cl),
+			"Circuit breaker state: one series per state, 1 for the current state and 0 for the others; method is empty for a breaker that serves the whole service.",
+			[]string{labelService, labelMethod, labelState}, cl),
 		inFlightDesc: prometheus.NewDesc(NameBulkheadInFlight,
 			"Calls holding a bulkhead slot.",
 			[]string{labelService}, cl),
@@ -75,17 +92,18 @@ func newLevels(cl prometheus.Labels) *levels {
 			"Bulkhead slots in all.",
 			[]string{labelService}, cl),
 		bulkheads: map[string]Bulkhead{},
-		breakers:  map[string]func() string{},
-		lastState: map[string]string{},
+		breakers:  map[breakerKey]func() string{},
+		lastState: map[breakerKey]string{},
 	}
 }
 
-func (l *levels) breakerChanged(service, to string) {
+func (l *levels) breakerChanged(service, method, to string) {
 	if to == "" {
 		return
 	}
+	k := breakerKey{clean(service), clean(method)}
 	l.mu.Lock()
-	l.lastState[clean(service)] = clean(to)
+	l.lastState[k] = clean(to)
 	l.mu.Unlock()
 }
 
@@ -99,13 +117,13 @@ func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector. The tracked functions are called outside the lock.
 func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
-	states := make(map[string]string, len(l.lastState)+len(l.breakers))
-	for svc, st := range l.lastState {
-		states[svc] = st
+	states := make(map[breakerKey]string, len(l.lastState)+len(l.breakers))
+	for k, st := range l.lastState {
+		states[k] = st
 	}
-	breakers := make(map[string]func() string, len(l.breakers))
-	for svc, f := range l.breakers {
-		breakers[clean(svc)] = f
+	breakers := make(map[breakerKey]func() string, len(l.breakers))
+	for k, f := range l.breakers {
+		breakers[k] = f
 	}
 	bulkheads := make(map[string]Bulkhead, len(l.bulkheads))
 	for svc, b := range l.bulkheads {
@@ -113,20 +131,20 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	}
 	l.mu.Unlock()
 
-	for svc, f := range breakers {
-		states[svc] = clean(f())
+	for k, f := range breakers {
+		states[k] = clean(f())
 	}
-	for svc, cur := range states {
+	for k, cur := range states {
 		known := false
 		for _, st := range breakerStates {
 			v := 0.0
 			if st == cur {
 				v, known = 1, true
 			}
-			ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, v, svc, st)
+			ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, v, k.service, k.method, st)
 		}
 		if !known && cur != "" {
-			ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, 1, svc, cur)
+			ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, 1, k.service, k.method, cur)
 		}
 	}
 	for svc, b := range bulkheads {

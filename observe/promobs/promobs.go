@@ -100,10 +100,10 @@ type Metrics struct {
 	callCache    cache[outcomeKey, callSeries]
 	attemptCache cache[outcomeKey, prometheus.Counter]
 	retryCache   cache[retryKey, retrySeries]
-	// pairCache serves the counters keyed by service and one other string (reason or method).
-	pairCache cache[pairKey, prometheus.Counter]
-	// tripleCache serves the counters keyed by service and two other strings.
-	tripleCache cache[tripleKey, prometheus.Counter]
+	// pairCache serves the four counters keyed by service and one other string.
+	pairCache       cache[pairKey, prometheus.Counter]
+	rejectionCache  cache[rejectionKey, prometheus.Counter]
+	transitionCache cache[transitionKey, prometheus.Counter]
 }
 
 var _ observe.Sink = (*Metrics)(nil)
@@ -129,7 +129,7 @@ type retrySeries struct {
 	backoff prometheus.Observer
 }
 
-// family tells apart the counters that share pairCache or tripleCache.
+// family tells apart the counters that share pairCache.
 type family uint8
 
 const (
@@ -137,8 +137,6 @@ const (
 	famFallbacks
 	famDeadlines
 	famDegraded
-	famTransitions
-	famRejections
 )
 
 type pairKey struct {
@@ -147,11 +145,9 @@ type pairKey struct {
 	other   string
 }
 
-type tripleKey struct {
-	fam         family
-	service     string
-	first, next string
-}
+type rejectionKey struct{ service, policy, reason string }
+
+type transitionKey struct{ service, method, from, to string }
 
 // New makes the metrics, registers them on reg and returns them, ready to be passed to the
 // policies as their observe.Sink. It returns an error, and registers nothing, when an option
@@ -197,8 +193,8 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 			"Calls that failed for good after a retryable outcome, by why no further attempt was made.",
 			labelService, labelReason),
 		transitions: counter(NameBreakerTransitions,
-			"Circuit breaker state transitions.",
-			labelService, labelFrom, labelTo),
+			"Circuit breaker state transitions; method is empty for a breaker that serves the whole service.",
+			labelService, labelMethod, labelFrom, labelTo),
 		rejections: counter(NameRejections,
 			"Attempts refused by a bulwark policy before reaching the service, by policy and ErrorInfo reason.",
 			labelService, labelPolicy, labelReason),
@@ -245,10 +241,10 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.RetriesExhausted:
 		m.pairCache.get(m, pairKey{famExhausted, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
-		m.tripleCache.get(m, tripleKey{famTransitions, e.Service, e.From, e.To}, newTripleCounter).Inc()
-		m.levels.breakerChanged(e.Service, e.To)
+		m.transitionCache.get(m, transitionKey{e.Service, e.Method, e.From, e.To}, newTransitionCounter).Inc()
+		m.levels.breakerChanged(e.Service, e.Method, e.To)
 	case observe.Rejected:
-		m.tripleCache.get(m, tripleKey{famRejections, e.Service, e.Policy, e.Reason}, newTripleCounter).Inc()
+		m.rejectionCache.get(m, rejectionKey{e.Service, e.Policy, e.Reason}, newRejectionCounter).Inc()
 	case observe.FallbackServed:
 		m.pairCache.get(m, pairKey{famFallbacks, e.Service, e.Method}, newPairCounter).Inc()
 	case observe.DeadlineApplied:
@@ -297,17 +293,12 @@ func newPairCounter(m *Metrics, k pairKey) prometheus.Counter {
 	return vec.WithLabelValues(clean(k.service), clean(k.other))
 }
 
-func newTripleCounter(m *Metrics, k tripleKey) prometheus.Counter {
-	var vec *prometheus.CounterVec
-	switch k.fam {
-	case famTransitions:
-		vec = m.transitions
-	case famRejections:
-		vec = m.rejections
-	default:
-		panic("promobs: triple counter of unknown family")
-	}
-	return vec.WithLabelValues(clean(k.service), clean(k.first), clean(k.next))
+func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {
+	return m.rejections.WithLabelValues(clean(k.service), clean(k.policy), clean(k.reason))
+}
+
+func newTransitionCounter(m *Metrics, k transitionKey) prometheus.Counter {
+	return m.transitions.WithLabelValues(clean(k.service), clean(k.method), clean(k.from), clean(k.to))
 }
 
 // clean makes s a valid label value: Prometheus wants UTF-8.

@@ -293,23 +293,30 @@ func TestObserve(t *testing.T) {
 				{Kind: observe.BreakerStateChanged, Service: ocr, Policy: observe.PolicyBreaker, From: "open", To: "half_open"},
 				{Kind: observe.BreakerStateChanged, Service: ocr, Policy: observe.PolicyBreaker, From: "half_open", To: "open"},
 				{Kind: observe.BreakerStateChanged, Service: face, Policy: observe.PolicyBreaker, From: "closed", To: "forced_open"},
+				{Kind: observe.BreakerStateChanged, Service: face, Method: compare, Policy: observe.PolicyBreaker, From: "closed", To: "open"},
 			},
 			names: []string{promobs.NameBreakerTransitions, promobs.NameBreakerState},
 			want: map[string]float64{
-				`bulwark_breaker_transitions_total{from="closed",service="kyc.v1.OCRService",to="open"}`:              1,
-				`bulwark_breaker_transitions_total{from="open",service="kyc.v1.OCRService",to="half_open"}`:           1,
-				`bulwark_breaker_transitions_total{from="half_open",service="kyc.v1.OCRService",to="open"}`:           1,
-				`bulwark_breaker_transitions_total{from="closed",service="kyc.v1.FaceMatchService",to="forced_open"}`: 1,
-				`bulwark_breaker_state{service="kyc.v1.OCRService",state="closed"}`:                                   0,
-				`bulwark_breaker_state{service="kyc.v1.OCRService",state="open"}`:                                     1,
-				`bulwark_breaker_state{service="kyc.v1.OCRService",state="half_open"}`:                                0,
-				`bulwark_breaker_state{service="kyc.v1.OCRService",state="forced_open"}`:                              0,
-				`bulwark_breaker_state{service="kyc.v1.OCRService",state="disabled"}`:                                 0,
-				`bulwark_breaker_state{service="kyc.v1.FaceMatchService",state="closed"}`:                             0,
-				`bulwark_breaker_state{service="kyc.v1.FaceMatchService",state="open"}`:                               0,
-				`bulwark_breaker_state{service="kyc.v1.FaceMatchService",state="half_open"}`:                          0,
-				`bulwark_breaker_state{service="kyc.v1.FaceMatchService",state="forced_open"}`:                        1,
-				`bulwark_breaker_state{service="kyc.v1.FaceMatchService",state="disabled"}`:                           0,
+				`bulwark_breaker_transitions_total{from="closed",method="",service="kyc.v1.OCRService",to="open"}`:                                       1,
+				`bulwark_breaker_transitions_total{from="open",method="",service="kyc.v1.OCRService",to="half_open"}`:                                    1,
+				`bulwark_breaker_transitions_total{from="half_open",method="",service="kyc.v1.OCRService",to="open"}`:                                    1,
+				`bulwark_breaker_transitions_total{from="closed",method="",service="kyc.v1.FaceMatchService",to="forced_open"}`:                          1,
+				`bulwark_breaker_state{method="",service="kyc.v1.OCRService",state="closed"}`:                                                            0,
+				`bulwark_breaker_state{method="",service="kyc.v1.OCRService",state="open"}`:                                                              1,
+				`bulwark_breaker_state{method="",service="kyc.v1.OCRService",state="half_open"}`:                                                         0,
+				`bulwark_breaker_state{method="",service="kyc.v1.OCRService",state="forced_open"}`:                                                       0,
+				`bulwark_breaker_state{method="",service="kyc.v1.OCRService",state="disabled"}`:                                                          0,
+				`bulwark_breaker_state{method="",service="kyc.v1.FaceMatchService",state="closed"}`:                                                      0,
+				`bulwark_breaker_state{method="",service="kyc.v1.FaceMatchService",state="open"}`:                                                        0,
+				`bulwark_breaker_state{method="",service="kyc.v1.FaceMatchService",state="half_open"}`:                                                   0,
+				`bulwark_breaker_state{method="",service="kyc.v1.FaceMatchService",state="forced_open"}`:                                                 1,
+				`bulwark_breaker_state{method="",service="kyc.v1.FaceMatchService",state="disabled"}`:                                                    0,
+				`bulwark_breaker_transitions_total{from="closed",method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService",to="open"}`: 1,
+				`bulwark_breaker_state{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService",state="closed"}`:                      0,
+				`bulwark_breaker_state{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService",state="open"}`:                        1,
+				`bulwark_breaker_state{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService",state="half_open"}`:                   0,
+				`bulwark_breaker_state{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService",state="forced_open"}`:                 0,
+				`bulwark_breaker_state{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService",state="disabled"}`:                    0,
 			},
 		},
 		{
@@ -321,7 +328,7 @@ func TestObserve(t *testing.T) {
 			},
 			names: []string{promobs.NameBreakerState, promobs.NameBreakerTransitions},
 			want: map[string]float64{
-				`bulwark_breaker_transitions_total{from="closed",service="kyc.v1.OCRService",to=""}`: 1,
+				`bulwark_breaker_transitions_total{from="closed",method="",service="kyc.v1.OCRService",to=""}`: 1,
 			},
 		},
 		{
@@ -543,13 +550,17 @@ func TestTrackBulkhead(t *testing.T) {
 }
 
 func stateSamples(svc, current string) map[string]float64 {
+	return methodStateSamples(svc, "", current)
+}
+
+func methodStateSamples(svc, method, current string) map[string]float64 {
 	out := map[string]float64{}
 	for _, st := range promobs.BreakerStates() {
 		v := 0.0
 		if st == current {
 			v = 1
 		}
-		out[fmt.Sprintf(`bulwark_breaker_state{service=%q,state=%q}`, svc, st)] = v
+		out[fmt.Sprintf(`bulwark_breaker_state{method=%q,service=%q,state=%q}`, method, svc, st)] = v
 	}
 	return out
 }
@@ -609,7 +620,17 @@ func TestTrackBreaker(t *testing.T) {
 				m.TrackBreaker(face, func() string { return "state(9)" })
 			},
 			want: merge(stateSamples(ocr, "open"), stateSamples(face, ""),
-				map[string]float64{`bulwark_breaker_state{service="kyc.v1.FaceMatchService",state="state(9)"}`: 1}),
+				map[string]float64{`bulwark_breaker_state{method="",service="kyc.v1.FaceMatchService",state="state(9)"}`: 1}),
+		},
+		{
+			name: "a method-scoped breaker is named by its full method",
+			do: func() {
+				m.TrackBreaker(face, nil)
+				m.TrackBreaker(compare, func() string { return "open" })
+				m.Observe(observe.Event{Kind: observe.BreakerStateChanged, Service: ocr, Method: extract, From: "closed", To: "half_open"})
+			},
+			want: merge(stateSamples(ocr, "open"), stateSamples(face, "disabled"),
+				methodStateSamples(face, compare, "open"), methodStateSamples(ocr, extract, "half_open")),
 		},
 	}
 	for _, st := range steps {
@@ -762,7 +783,7 @@ func TestConcurrentObserve(t *testing.T) {
 	if want := float64(goroutines * calls); total != want {
 		t.Errorf("calls = %v; want %v", total, want)
 	}
-	want := map[string]float64{`bulwark_breaker_transitions_total{from="closed",service="kyc.v1.OCRService",to="open"}`: goroutines * calls}
+	want := map[string]float64{`bulwark_breaker_transitions_total{from="closed",method="",service="kyc.v1.OCRService",to="open"}`: goroutines * calls}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), want)
 }
 
