@@ -1,0 +1,614 @@
+package config
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	grpccodes "google.golang.org/grpc/codes"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
+
+// zeroRules are the fields where the zero value means "use the default": writing it
+// explicitly is an error with this rule. Keys are section.field paths.
+var zeroRules = map[string]string{
+	"budget":                           "is not positive (leave it out for the default 8s)",
+	"retry.max_attempts":               "is below 1",
+	"retry.initial_backoff":            "is not positive (leave it out for the default 100ms)",
+	"retry.max_backoff":                "is not positive (leave it out for the default 10s)",
+	"retry.multiplier":                 "is below 1",
+	"retry.jitter":                     "is not one of none, full, equal, decorrelated, additive",
+	"retry.throttle.token_ratio":       "is not positive (leave it out for the default 0.1)",
+	"retry.replay_buffer_bytes":        "means the default 256 KiB: leave it out, or write -1 to never buffer",
+	"breaker.scope":                    "is not one of service, method",
+	"breaker.window_type":              "is not one of count, time",
+	"breaker.window_size":              "is below 1",
+	"breaker.window_duration":          "is not positive (leave it out for the default 10s)",
+	"breaker.minimum_calls":            "is below 1",
+	"breaker.slow_call_rate_threshold": "is not positive (leave it out for 1)",
+	"breaker.recovery_timeout":         "is not positive (leave it out for the default 30s)",
+	"breaker.half_open_max_calls":      "is below 1",
+	"breaker.success_threshold":        "is below 1",
+	"bulkhead.max_concurrent":          "is below 1",
+	"rate_limit.burst":                 "is below 1",
+	"rate_limit.redis.key_prefix":      "is empty (leave it out for the default)",
+	"rate_limit.redis.timeout":         "is not positive (leave it out for the default 50ms)",
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	textType     = reflect.TypeFor[encoding.TextUnmarshaler]()
+	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	profileRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+)
+
+// decoder reads a yaml.Node tree into a Config, collecting every error with its line and
+// recording the line of every path it visits.
+type decoder struct {
+	src  *source
+	errs []*Error
+}
+
+func (d *decoder) add(n *yaml.Node, path, value, rule string) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Path: path, Value: value, Rule: rule})
+}
+
+func (d *decoder) mark(path string, n *yaml.Node) {
+	if _, ok := d.src.lines[path]; !ok {
+		d.src.lines[path] = n.Line
+	}
+}
+
+// parseFile decodes data without merging it over anything. The Config is nil when the
+// document could not be read at all.
+func parseFile(name string, data []byte) (*Config, *source, []*Error) {
+	d := &decoder{src: &source{file: name, lines: map[string]int{}}}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &Config{}, d.src, nil
+		}
+		d.errs = append(d.errs, yamlError(name, err))
+		return nil, d.src, d.errs
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		d.add(&extra, "", "", "a second YAML document is not allowed: a configuration file holds one")
+		return nil, d.src, d.errs
+	case !errors.Is(err, io.EOF):
+		d.errs = append(d.errs, yamlError(name, err))
+		return nil, d.src, d.errs
+	}
+	cfg := &Config{}
+	d.top(&doc, cfg)
+	return cfg, d.src, d.errs
+}
+
+func yamlError(name string, err error) *Error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: name, Line: line, Rule: "invalid YAML: " + m[2]}
+	}
+	return &Error{File: name, Rule: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// mapping checks that n is a mapping without aliases or repeated keys, and calls fn for each
+// entry in order. known, when not nil, lists the accepted keys; others are reported.
+func (d *decoder) mapping(n *yaml.Node, path, what string, known []string, fn func(key string, k, v *yaml.Node)) {
+	n = d.deref(n, path)
+	if n == nil {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, show(n), "is not a mapping of "+what)
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.add(k, path, show(k), "is not a valid key")
+			continue
+		}
+		if k.Tag == "!!merge" {
+			d.add(k, path, "<<", "merge keys are not supported")
+			continue
+		}
+		key := k.Value
+		if first, ok := seen[key]; ok {
+			d.add(k, path, strconv.Quote(key), "is written twice (first on line "+strconv.Itoa(first)+")")
+			continue
+		}
+		seen[key] = k.Line
+		if known != nil && !contains(known, key) {
+			d.add(k, path, strconv.Quote(key), unknownKey(what, key, known))
+			continue
+		}
+		if v.Kind == yaml.AliasNode {
+			d.add(v, join(path, key), "*"+v.Value, "aliases are not supported")
+			continue
+		}
+		fn(key, k, v)
+	}
+}
+
+func (d *decoder) deref(n *yaml.Node, path string) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		d.add(n, path, "*"+n.Value, "aliases are not supported")
+		return nil
+	}
+	return n
+}
+
+func unknownKey(what, key string, known []string) string {
+	if s := closest(key, known); s != "" {
+		return "is not a key of " + what + "; did you mean " + s + "?"
+	}
+	return "is not a key of " + what + " (keys: " + strings.Join(known, ", ") + ")"
+}
+
+// closest returns the known key within edit distance 2 of key, if any.
+func closest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if dist := levenshtein(key, k); dist < bestD {
+			best, bestD = k, dist
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return fielderr.Key(key)
+	}
+	return path + "." + fielderr.Key(key)
+}
+
+// show spells a node's value for a message.
+func show(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "*" + n.Value
+	}
+	if n.Tag == "!!null" {
+		return "null"
+	}
+	if n.Tag == "!!str" {
+		return strconv.Quote(n.Value)
+	}
+	return n.Value
+}
+
+var (
+	topKeys     = []string{"budget", "profiles", "services"}
+	sectionKeys = []string{"retry", "breaker", "bulkhead", "rate_limit", "deadline", "fallback", "classifier"}
+	serviceKeys = append([]string{"profile"}, append(sectionKeys[:len(sectionKeys):len(sectionKeys)], "methods")...)
+	methodKeys  = append([]string{"profile"}, sectionKeys...)
+)
+
+func (d *decoder) top(doc *yaml.Node, cfg *Config) {
+	if doc.Kind == yaml.DocumentNode {
+		if len(doc.Content) == 0 {
+			return
+		}
+		doc = doc.Content[0]
+	}
+	if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
+		return
+	}
+	d.mapping(doc, "", "the configuration", topKeys, func(key string, k, v *yaml.Node) {
+		d.mark(key, k)
+		switch key {
+		case "budget":
+			d.scalar(v, "budget", "budget", reflect.ValueOf(&cfg.Budget).Elem())
+		case "profiles":
+			if isNull(v) {
+				return
+			}
+			cfg.Profiles = map[string]Profile{}
+			d.mapping(v, "profiles", "profiles", nil, func(name string, k, v *yaml.Node) {
+				path := join("profiles", name)
+				d.mark(path, k)
+				var p Profile
+				d.profile(v, path, &p)
+				cfg.Profiles[name] = p
+			})
+		case "services":
+			if isNull(v) {
+				return
+			}
+			cfg.Services = map[string]Service{}
+			d.mapping(v, "services", "services", nil, func(name string, k, v *yaml.Node) {
+				path := join("services", name)
+				d.mark(path, k)
+				var s Service
+				d.service(v, path, &s)
+				cfg.Services[name] = s
+			})
+		}
+	})
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// isOff reports whether n turns a section off: null, "off" or false.
+func isOff(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "off") || (n.Tag == "!!bool" && n.Value == "false")
+}
+
+func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
+	if isNull(n) {
+		return
+	}
+	d.mapping(n, path, "a profile", sectionKeys, func(key string, k, v *yaml.Node) {
+		sp := join(path, key)
+		d.mark(sp, k)
+		switch key {
+		case "retry":
+			p.Retry = profileSection[retry.Config](d, v, sp, key)
+		case "breaker":
+			p.Breaker = profileSection[breaker.Config](d, v, sp, key)
+		case "bulkhead":
+			p.Bulkhead = profileSection[bulkhead.Config](d, v, sp, key)
+		case "rate_limit":
+			p.RateLimit = profileSection[ratelimit.Config](d, v, sp, key)
+		case "deadline":
+			p.Deadline = profileSection[deadline.Config](d, v, sp, key)
+		case "fallback":
+			p.Fallback = profileSection[fallback.Config](d, v, sp, key)
+		case "classifier":
+			d.classifier(v, sp, &p.Classifier)
+		}
+	})
+}
+
+func (d *decoder) service(n *yaml.Node, path string, s *Service) {
+	if isNull(n) {
+		return
+	}
+	d.mapping(n, path, "a service", serviceKeys, func(key string, k, v *yaml.Node) {
+		sp := join(path, key)
+		d.mark(sp, k)
+		switch key {
+		case "profile":
+			d.scalar(v, sp, "profile", reflect.ValueOf(&s.Profile).Elem())
+		case "methods":
+			if isNull(v) {
+				return
+			}
+			s.Methods = map[string]Method{}
+			d.mapping(v, sp, "methods", nil, func(name string, k, v *yaml.Node) {
+				mp := join(sp, name)
+				d.mark(mp, k)
+				var m Method
+				d.method(v, mp, &m)
+				s.Methods[name] = m
+			})
+		default:
+			d.override(key, v, sp, &s.Overrides)
+		}
+	})
+}
+
+func (d *decoder) method(n *yaml.Node, path string, m *Method) {
+	if isNull(n) {
+		return
+	}
+	d.mapping(n, path, "a method", methodKeys, func(key string, k, v *yaml.Node) {
+		sp := join(path, key)
+		d.mark(sp, k)
+		if key == "profile" {
+			d.scalar(v, sp, "profile", reflect.ValueOf(&m.Profile).Elem())
+			return
+		}
+		d.override(key, v, sp, &m.Overrides)
+	})
+}
+
+func (d *decoder) override(key string, v *yaml.Node, path string, o *Overrides) {
+	switch key {
+	case "retry":
+		o.Retry = overrideSection[retry.Config](d, v, path, key)
+	case "breaker":
+		o.Breaker = overrideSection[breaker.Config](d, v, path, key)
+	case "bulkhead":
+		o.Bulkhead = overrideSection[bulkhead.Config](d, v, path, key)
+	case "rate_limit":
+		o.RateLimit = overrideSection[ratelimit.Config](d, v, path, key)
+	case "deadline":
+		o.Deadline = overrideSection[deadline.Config](d, v, path, key)
+	case "fallback":
+		o.Fallback = overrideSection[fallback.Config](d, v, path, key)
+	case "classifier":
+		d.classifier(v, path, &o.Classifier)
+	}
+}
+
+func profileSection[T any](d *decoder, n *yaml.Node, path, section string) *T {
+	if isOff(n) {
+		return nil
+	}
+	v := new(T)
+	d.structure(n, path, section, "", reflect.ValueOf(v).Elem(), nil)
+	return v
+}
+
+func overrideSection[T any](d *decoder, n *yaml.Node, path, section string) *Override[T] {
+	if isOff(n) {
+		return &Override[T]{Off: true}
+	}
+	o := &Override[T]{}
+	d.structure(n, path, section, "", reflect.ValueOf(&o.Value).Elem(), &o.Fields)
+	return o
+}
+
+// structure decodes a mapping into the struct v by yaml tags. rel is the path of v inside
+// its section ("" or "throttle"); fields, when not nil, collects the leaf paths written.
+func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.Value, fields *[]string) {
+	fs := yamlFields(v.Type())
+	known := make([]string, len(fs))
+	for i, f := range fs {
+		known[i] = f.name
+	}
+	what := section
+	if rel != "" {
+		what = section + "." + rel
+	}
+	d.mapping(n, path, what, known, func(key string, k, val *yaml.Node) {
+		f, _ := fieldNamed(v.Type(), key)
+		fp := join(path, key)
+		frel := key
+		if rel != "" {
+			frel = rel + "." + key
+		}
+		d.mark(fp, k)
+		fv := v.Field(f.index)
+		switch {
+		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
+			if isOff(val) {
+				fv.Set(reflect.Zero(fv.Type()))
+				if fields != nil {
+					*fields = append(*fields, frel)
+				}
+				return
+			}
+			fv.Set(reflect.New(fv.Type().Elem()))
+			d.structure(val, fp, section, frel, fv.Elem(), fields)
+		case fv.Kind() == reflect.Struct && fv.Type() != durationType:
+			d.structure(val, fp, section, frel, fv, fields)
+		default:
+			if d.scalar(val, fp, section+"."+frel, fv) && fields != nil {
+				*fields = append(*fields, frel)
+			}
+		}
+	})
+}
+
+// scalar decodes a leaf value (a scalar or a list of scalars) into v. rule is the
+// section.field key of zeroRules. It reports whether v was set.
+func (d *decoder) scalar(n *yaml.Node, path, ruleKey string, v reflect.Value) bool {
+	if v.Kind() == reflect.Slice {
+		if n.Kind != yaml.SequenceNode {
+			if isNull(n) {
+				v.Set(reflect.Zero(v.Type()))
+				return true
+			}
+			d.add(n, path, show(n), "is not a list")
+			return false
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		ok := true
+		for i, e := range n.Content {
+			ep := path + "[" + strconv.Itoa(i) + "]"
+			d.mark(ep, e)
+			if e.Kind == yaml.AliasNode {
+				d.add(e, ep, "*"+e.Value, "aliases are not supported")
+				ok = false
+				continue
+			}
+			ok = d.leaf(e, ep, "", s.Index(i)) && ok
+		}
+		if ok {
+			v.Set(s)
+		}
+		return ok
+	}
+	return d.leaf(n, path, ruleKey, v)
+}
+
+func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool {
+	if n.Kind != yaml.ScalarNode {
+		d.add(n, path, show(n), "is not a single value")
+		return false
+	}
+	if n.Tag == "!!null" {
+		d.add(n, path, "null", "is not a value: write one, or remove the key for the default")
+		return false
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(textType) {
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			rule := "is not valid"
+			if v.Type() == reflect.TypeFor[codes.Class]() {
+				rule = "is not a class (want one of " + classList() + ")"
+			}
+			d.add(n, path, strconv.Quote(n.Value), rule)
+			return false
+		}
+		return true
+	}
+	switch {
+	case v.Type() == durationType:
+		if n.Tag == "!!int" || n.Tag == "!!float" {
+			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+			if err != nil || f != 0 {
+				d.add(n, path, n.Value, "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
+				return false
+			}
+			v.SetInt(0)
+			break
+		}
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil {
+			d.add(n, path, strconv.Quote(n.Value), "is not a duration (such as 500ms or 2s)")
+			return false
+		}
+		v.SetInt(int64(dur))
+	case v.Kind() == reflect.Int:
+		var i int
+		if n.Tag != "!!int" || n.Decode(&i) != nil {
+			d.add(n, path, show(n), "is not a whole number")
+			return false
+		}
+		v.SetInt(int64(i))
+	case v.Kind() == reflect.Float64:
+		var f float64
+		if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
+			d.add(n, path, show(n), "is not a number")
+			return false
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			d.add(n, path, n.Value, "is not a finite number")
+			return false
+		}
+		v.SetFloat(f)
+	case v.Kind() == reflect.Bool:
+		if n.Tag != "!!bool" {
+			d.add(n, path, show(n), "is not true or false")
+			return false
+		}
+		var b bool
+		_ = n.Decode(&b)
+		v.SetBool(b)
+	case v.Kind() == reflect.String:
+		if n.Tag != "!!str" {
+			d.add(n, path, n.Value, "is not a string (quote it)")
+			return false
+		}
+		v.SetString(n.Value)
+	default:
+		d.add(n, path, show(n), fmt.Sprintf("cannot be decoded into %s", v.Type()))
+		return false
+	}
+	if rule, ok := zeroRules[ruleKey]; ok && v.IsZero() {
+		value := n.Value
+		if v.Kind() == reflect.String {
+			value = strconv.Quote(n.Value)
+		}
+		d.add(n, path, value, rule)
+		return false
+	}
+	return true
+}
+
+func classList() string {
+	var names []string
+	for _, c := range codes.Classes() {
+		names = append(names, c.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
+	if isNull(n) {
+		return
+	}
+	d.mapping(n, path, "classifier", []string{"codes", "reasons"}, func(key string, k, v *yaml.Node) {
+		sp := join(path, key)
+		d.mark(sp, k)
+		if isNull(v) {
+			return
+		}
+		d.mapping(v, sp, "classifier."+key, nil, func(name string, k, v *yaml.Node) {
+			ep := join(sp, name)
+			d.mark(ep, k)
+			var cl codes.Class
+			if !d.leaf(v, ep, "", reflect.ValueOf(&cl).Elem()) {
+				return
+			}
+			if key == "codes" {
+				code, ok := fallback.ParseCode(name)
+				if !ok {
+					d.add(k, sp, strconv.Quote(name), "is not a gRPC code name (such as UNAVAILABLE)")
+					return
+				}
+				if o.Codes == nil {
+					o.Codes = map[grpccodes.Code]codes.Class{}
+				}
+				o.Codes[code] = cl
+				return
+			}
+			if o.Reasons == nil {
+				o.Reasons = map[string]codes.Class{}
+			}
+			o.Reasons[name] = cl
+		})
+	})
+}

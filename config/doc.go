@@ -1,0 +1,70 @@
+// Package config turns YAML into validated resilience policies: named profiles (ml, fast, ocr),
+// gRPC services bound to profiles with field-by-field overrides per service and per method,
+// and the global time budget (the 8 s KYC SLO).
+//
+// # Schema
+//
+//	budget: 8s                        # bounds every call; 0 or absent means 8s
+//	profiles:
+//	  <name>:                         # letters, digits, '_' and '-'
+//	    retry:       {...}            # retry.Config keys; "off", null or absence: no retries
+//	    breaker:     {...}            # breaker.Config keys
+//	    bulkhead:    {...}            # bulkhead.Config keys
+//	    rate_limit:  {...}            # ratelimit.Config keys, with an optional redis: {...}
+//	    deadline:    {...}            # deadline.Config keys
+//	    fallback:    {...}            # fallback.Config keys
+//	    classifier:                   # codes.Overrides
+//	      codes:   {UNAVAILABLE: transient}
+//	      reasons: {DOCUMENT_UNREADABLE: business}
+//	services:
+//	  <fully.qualified.Service>:
+//	    profile: <name>               # absent: the built-in binding's, else "default"
+//	    retry: {max_attempts: 2}      # overrides: only the keys written change
+//	    methods:
+//	      <Method>:                   # short method name
+//	        profile: <name>           # replaces the service's profile for this method
+//	        deadline: {max: 2s}       # overrides on top of the service's
+//
+// Durations are written with a unit ("500ms", "2s"); a bare number other than 0 is an error.
+// Unknown keys are errors at every level. YAML anchors and aliases are not accepted.
+//
+// # Sections
+//
+// In a profile, a nil section (YAML absent, null, or "off") means the policy is off. In a
+// service or method, a section is an [Override]: "off" turns the policy off there, a mapping
+// changes only the keys it writes and turns the policy on (with defaults for the rest) when
+// the profile had it off. Classifier overrides are merged entry by entry.
+//
+// # Precedence
+//
+// Lowest to highest:
+//
+//  1. the profile: the method's own profile if it names one, else the service's, else the
+//     profile named "default" if there is one, else no policies at all;
+//  2. the service's overrides (they hold for every method of the service, whichever profile
+//     the method uses);
+//  3. the method's overrides.
+//
+// Then every zero field is replaced by the default its policy package documents, so the
+// suite reads plain values (see [Config.Resolve]).
+//
+// Files: [Load] and [Parse] start from [Builtin] (the profiles ml, fast and ocr and the
+// bindings of the three KYC services, from the embedded builtin.yaml). A non-zero budget in
+// the file replaces the built-in one. A profile in the file replaces the built-in profile of
+// the same name as a whole. A service in the file replaces the built-in binding of the same
+// name, except that when it names no profile it keeps the built-in's profile.
+//
+// # Errors and warnings
+//
+// Every problem found is reported, in file order, as an [*Error] that names the file, the
+// line, the field path, the value and the rule:
+//
+//	ocr.yaml:12: services."kyc.v1.OCRService".retry.max_attempts: 0 is below 1
+//
+// In YAML, writing 0 (or "") in a field where the zero value means "use the default" is an
+// error, since it would silently mean something else than it says; leave the field out.
+//
+// A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
+// to its timeout, every backoff sleep at its longest) does not fit the budget, and which
+// attempts the budget will cut. [Explain] prints the resolved policies and those timelines.
+package config

@@ -1,0 +1,186 @@
+package config
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
+
+// Error is one problem in a configuration file:
+//
+//	ocr.yaml:12: services."kyc.v1.OCRService".retry.max_attempts: 0 is below 1
+//
+// Load and Parse return every Error found, joined with errors.Join in file order; use
+// errors.As (or fielderr.Flatten) to reach them.
+type Error struct {
+	// File is the file's name as given to Parse (or the path given to Load).
+	File string
+	// Line is the 1-based line of the offending key or value, 0 when unknown.
+	Line int
+	// Path is the field's path of yaml keys ("services."kyc.v1.OCRService".retry.max_attempts").
+	// Empty for errors about the document as a whole.
+	Path string
+	// Value is the offending value as configuration spells it.
+	Value string
+	// Rule is what the value breaks, phrased to follow it ("is below 1").
+	Rule string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	if e.Value != "" {
+		b.WriteString(e.Value + " ")
+	}
+	b.WriteString(e.Rule)
+	return b.String()
+}
+
+// Warning is a finding that does not fail a load, such as a profile whose worst case does not
+// fit the budget.
+type Warning struct {
+	// File and Line locate the profile, service or method warned about (empty and 0 when the
+	// configuration was not read from a file).
+	File string
+	Line int
+	// Path is the yaml path of what the warning is about ("profiles.ml").
+	Path string
+	// Message says what is wrong, by how much, and what happens at run time.
+	Message string
+}
+
+func (w Warning) String() string {
+	var b strings.Builder
+	if w.File != "" {
+		b.WriteString(w.File)
+		if w.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(w.Line))
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(w.Path + ": " + w.Message)
+	return b.String()
+}
+
+// source maps yaml paths of one file to their lines.
+type source struct {
+	file  string
+	lines map[string]int
+}
+
+// locate returns the file and line of the longest prefix of path that one of the sources
+// knows, trying the sources in order at each length.
+func locate(path string, srcs ...*source) (string, int) {
+	segs := splitPath(path)
+	for n := len(segs); n > 0; n-- {
+		p := strings.Join(segs[:n], "")
+		for _, s := range srcs {
+			if s == nil {
+				continue
+			}
+			if l, ok := s.lines[p]; ok {
+				return s.file, l
+			}
+		}
+	}
+	for _, s := range srcs {
+		if s != nil {
+			return s.file, 0
+		}
+	}
+	return "", 0
+}
+
+// splitPath cuts a path into segments that keep their separators ("a", ".b", "[0]",
+// `."x.y"`), so that joining a prefix of them gives a parent path.
+func splitPath(p string) []string {
+	var segs []string
+	start := 0
+	inQuote := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case inQuote && c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && (c == '.' || c == '[') && i > start:
+			segs = append(segs, p[start:i])
+			start = i
+		}
+	}
+	if start < len(p) {
+		segs = append(segs, p[start:])
+	}
+	return segs
+}
+
+// located turns the field errors in err into *Error values located in srcs, sorted in file
+// order (stable, unknown lines last).
+func located(err error, srcs ...*source) []*Error {
+	var out []*Error
+	for _, e := range fielderr.Flatten(err) {
+		var fe *fielderr.Error
+		var ce *Error
+		switch {
+		case errors.As(e, &ce):
+			out = append(out, ce)
+		case errors.As(e, &fe):
+			file, line := locate(fe.Path, srcs...)
+			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: fe.Value, Rule: fe.Rule})
+		default:
+			file, _ := locate("", srcs...)
+			out = append(out, &Error{File: file, Rule: e.Error()})
+		}
+	}
+	sortErrors(out, srcs...)
+	return out
+}
+
+// sortErrors sorts errs by source (in the order of srcs), then by line.
+func sortErrors(errs []*Error, srcs ...*source) {
+	rank := func(file string) int {
+		for i, s := range srcs {
+			if s != nil && s.file == file {
+				return i
+			}
+		}
+		return len(srcs)
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		if ra, rb := rank(a.File), rank(b.File); ra != rb {
+			return ra - rb
+		}
+		la, lb := a.Line, b.Line
+		if la == 0 {
+			la = 1 << 30
+		}
+		if lb == 0 {
+			lb = 1 << 30
+		}
+		return la - lb
+	})
+}
+
+func joinErrors(errs []*Error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return errors.Join(out...)
+}

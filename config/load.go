@@ -1,0 +1,107 @@
+package config
+
+import (
+	_ "embed"
+	"os"
+	"sync"
+)
+
+//go:embed builtin.yaml
+var builtinYAML []byte
+
+// BuiltinYAML returns the text of the built-in profiles and bindings (builtin.yaml), comments
+// included.
+func BuiltinYAML() []byte { return append([]byte(nil), builtinYAML...) }
+
+var builtin = sync.OnceValues(func() (*Config, *source) {
+	cfg, src, errs := parseFile("builtin.yaml", builtinYAML)
+	if len(errs) > 0 {
+		panic("config: builtin.yaml: " + joinErrors(errs).Error())
+	}
+	if err := cfg.Validate(); err != nil {
+		panic("config: builtin.yaml: " + err.Error())
+	}
+	return cfg, src
+})
+
+// Builtin returns the built-in configuration: the budget (8s), the profiles ml, fast and ocr
+// and the bindings of kyc.v1.LivenessService, kyc.v1.FaceMatchService (ml) and
+// kyc.v1.OCRService (ocr), as builtin.yaml holds them. Each call returns a fresh copy.
+func Builtin() *Config {
+	cfg, _ := builtin()
+	return cfg.Clone()
+}
+
+// Clone returns a deep copy of c.
+func (c *Config) Clone() *Config {
+	return deepCopyConfig(c)
+}
+
+func deepCopyConfig(c *Config) *Config {
+	if c == nil {
+		return nil
+	}
+	out := *clone(c)
+	return &out
+}
+
+// Load reads the YAML file at path and merges it over the built-ins (see Parse).
+func Load(path string) (*Config, []Warning, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse reads a YAML configuration named name (used in messages) and merges it over Builtin:
+// a non-zero budget replaces the built-in one; a profile replaces the built-in profile of the
+// same name as a whole; a service replaces the built-in binding of the same name, keeping the
+// built-in's profile when it names none.
+//
+// The error, when not nil, joins every problem found as *Error values in file order. The
+// warnings say which profiles, services and methods cannot run their worst case within the
+// budget; they come with a valid configuration, and are nil with an error.
+func Parse(name string, data []byte) (*Config, []Warning, error) {
+	user, src, errs := parseFile(name, data)
+	base, bsrc := builtin()
+	if user == nil {
+		return nil, nil, joinErrors(errs)
+	}
+	cfg := merge(base, user)
+	errs = append(errs, located(cfg.Validate(), src, bsrc)...)
+	sortErrors(errs, src, bsrc)
+	if len(errs) > 0 {
+		return nil, nil, joinErrors(errs)
+	}
+	warns := cfg.Warnings()
+	for i := range warns {
+		warns[i].File, warns[i].Line = locate(warns[i].Path, src, bsrc)
+	}
+	return cfg, warns, nil
+}
+
+// merge returns over merged over base (see Parse); neither is changed.
+func merge(base, over *Config) *Config {
+	out := base.Clone()
+	o := over.Clone()
+	if o.Budget != 0 {
+		out.Budget = o.Budget
+	}
+	if out.Profiles == nil && len(o.Profiles) > 0 {
+		out.Profiles = map[string]Profile{}
+	}
+	for name, p := range o.Profiles {
+		out.Profiles[name] = p
+	}
+	if out.Services == nil && len(o.Services) > 0 {
+		out.Services = map[string]Service{}
+	}
+	for name, s := range o.Services {
+		if s.Profile == "" {
+			s.Profile = out.Services[name].Profile
+		}
+		out.Services[name] = s
+	}
+	return out
+}

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+)
+
+// StepKind says what a Step of a timeline is.
+type StepKind uint8
+
+// The step kinds.
+const (
+	// StepAttempt is one attempt: waits for a rate-limit token and a bulkhead slot, then the
+	// call itself.
+	StepAttempt StepKind = iota
+	// StepSleep is the backoff sleep before a retry.
+	StepSleep
+)
+
+// Step is one stretch of a worst-case timeline.
+type Step struct {
+	Kind StepKind
+	// Attempt is the attempt's number (from 1); for a sleep, the number of the attempt it
+	// comes before.
+	Attempt int
+	// Start and End are offsets from the call's start. End is meaningless when Unbounded.
+	Start, End time.Duration
+	// Wait is, for an attempt, the longest wait for a rate-limit token and a bulkhead slot
+	// (part of End - Start).
+	Wait time.Duration
+	// Unbounded marks an attempt that neither a per-attempt timeout nor a deadline cap bounds.
+	Unbounded bool
+}
+
+// Timeline is a policy's worst case: every attempt fails at its timeout after the longest
+// waits, and every backoff sleep is at its longest (jitter at its upper bound, capped by
+// max_backoff). Steps stop at the first unbounded attempt.
+type Timeline struct {
+	Steps []Step
+	// Attempts is the number of attempts the retry policy allows (1 when retry is off).
+	Attempts int
+	// Total is the end of the last attempt; meaningless when Unbounded.
+	Total time.Duration
+	// Unbounded reports that an attempt has no bound of its own.
+	Unbounded bool
+	// Limit is when the call is cut at the latest: the smallest of the budget, retry.budget
+	// and deadline.max; LimitName names it ("the budget 8s").
+	Limit     time.Duration
+	LimitName string
+}
+
+// WorstCase returns p's worst-case timeline. Each attempt is bounded by per_attempt_timeout,
+// or else by deadline.max; the sleep before retry n+1 is the jitter's upper bound for
+// min(initial_backoff * multiplier^n, max_backoff).
+func (p Policy) WorstCase() Timeline {
+	t := Timeline{Attempts: 1, Limit: p.Budget, LimitName: "the budget " + p.Budget.String()}
+	if p.Retry != nil && p.Retry.Budget > 0 && p.Retry.Budget < t.Limit {
+		t.Limit, t.LimitName = p.Retry.Budget, "retry.budget "+p.Retry.Budget.String()
+	}
+	if p.Deadline != nil && p.Deadline.Max > 0 && p.Deadline.Max < t.Limit {
+		t.Limit, t.LimitName = p.Deadline.Max, "deadline.max "+p.Deadline.Max.String()
+	}
+	var wait, run time.Duration
+	if p.RateLimit != nil {
+		wait += p.RateLimit.MaxWait
+	}
+	if p.Bulkhead != nil {
+		wait += p.Bulkhead.MaxWait
+	}
+	switch {
+	case p.Retry != nil && p.Retry.PerAttemptTimeout > 0:
+		run = p.Retry.PerAttemptTimeout
+	case p.Deadline != nil && p.Deadline.Max > 0:
+		run = p.Deadline.Max
+	}
+	var sleeps []time.Duration
+	if p.Retry != nil {
+		t.Attempts = max(p.Retry.MaxAttempts, 1)
+		sleeps = sleepBounds(*p.Retry, t.Attempts-1)
+	}
+	var at time.Duration
+	for i := range t.Attempts {
+		if i > 0 {
+			s := sleeps[i-1]
+			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: at + s})
+			at += s
+		}
+		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: at + wait + run, Wait: wait, Unbounded: run == 0}
+		t.Steps = append(t.Steps, st)
+		if st.Unbounded {
+			t.Unbounded = true
+			return t
+		}
+		at = st.End
+	}
+	t.Total = at
+	return t
+}
+
+// sleepBounds returns the longest sleep before each of n retries. r has its defaults filled.
+func sleepBounds(r retry.Config, n int) []time.Duration {
+	out := make([]time.Duration, n)
+	d := float64(r.InitialBackoff)
+	prev := r.InitialBackoff
+	maxB := float64(r.MaxBackoff)
+	for i := range n {
+		base := time.Duration(min(d, maxB))
+		var s time.Duration
+		switch r.Jitter {
+		case retry.JitterAdditive:
+			s = min(base+r.JitterAmount, r.MaxBackoff)
+		case retry.JitterDecorrelated:
+			s = time.Duration(min(3*float64(prev), maxB))
+			prev = s
+		default: // none, full, equal: at most the base delay
+			s = base
+		}
+		out[i] = s
+		d *= r.Multiplier
+	}
+	return out
+}
+
+// Over reports by how much the worst case outlasts the limit (0 when it fits; the whole
+// limit is reported cut when unbounded with retries left).
+func (t Timeline) Over() time.Duration {
+	if t.Unbounded || t.Total <= t.Limit {
+		return 0
+	}
+	return t.Total - t.Limit
+}
+
+// Cut describes what the limit cuts in the worst case, or "" when the whole worst case fits
+// (an unbounded single attempt fits: the limit is its bound).
+func (t Timeline) Cut() string {
+	if t.Unbounded {
+		last := t.Steps[len(t.Steps)-1]
+		if last.Attempt == t.Attempts {
+			return ""
+		}
+		return "attempt " + strconv.Itoa(last.Attempt) + " has no timeout (no retry.per_attempt_timeout or deadline.max), so in the worst case it runs until " +
+			t.LimitName + " ends the call, and " + never(last.Attempt+1, t.Attempts)
+	}
+	if t.Total <= t.Limit {
+		return ""
+	}
+	for _, s := range t.Steps {
+		if s.End <= t.Limit {
+			continue
+		}
+		if s.Kind == StepSleep {
+			return strings.TrimSuffix(t.LimitName, " "+t.Limit.String()) + " ends during the sleep before attempt " + strconv.Itoa(s.Attempt) + ", so " + never(s.Attempt, t.Attempts)
+		}
+		msg := strings.TrimSuffix(t.LimitName, " "+t.Limit.String()) + " cuts attempt " + strconv.Itoa(s.Attempt)
+		if s.Attempt < t.Attempts {
+			msg += ", and " + never(s.Attempt+1, t.Attempts)
+		}
+		return msg
+	}
+	return ""
+}
+
+// never says that attempts from..to never run.
+func never(from, to int) string {
+	if from == to {
+		return "attempt " + strconv.Itoa(from) + " never runs"
+	}
+	var b strings.Builder
+	b.WriteString("attempts ")
+	for i := from; i <= to; i++ {
+		switch {
+		case i == from:
+		case i == to:
+			b.WriteString(" and ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(i))
+	}
+	b.WriteString(" never run")
+	return b.String()
+}
+
+// warning returns the warning message for t, or "".
+func (t Timeline) warning() string {
+	cut := t.Cut()
+	if cut == "" {
+		return ""
+	}
+	if t.Unbounded {
+		return cut
+	}
+	return "worst case " + t.Total.String() + " exceeds " + t.LimitName + " by " + t.Over().String() + ": " + cut
+}
+
+// Warnings returns what Parse warns about: every profile, service and method whose
+// worst-case timeline does not fit its limit. A service or method is warned about only when
+// its overrides change the timeline of its profile. Paths are yaml paths; File and Line are
+// left empty.
+func (c *Config) Warnings() []Warning {
+	var out []Warning
+	budget := c.Budget
+	if budget == 0 {
+		budget = DefaultBudget
+	}
+	timelineOf := func(name string) (Timeline, bool) {
+		p, ok := c.Profiles[name]
+		if !ok {
+			return Timeline{}, false
+		}
+		return Policy{Budget: budget, Profile: p.withDefaults()}.WorstCase(), true
+	}
+	for _, name := range c.ProfileNames() {
+		t, _ := timelineOf(name)
+		if msg := t.warning(); msg != "" {
+			out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
+		}
+	}
+	for _, pol := range c.Policies() {
+		t := pol.WorstCase()
+		base, ok := timelineOf(pol.ProfileName)
+		if ok && sameTimeline(t, base) {
+			continue
+		}
+		if msg := t.warning(); msg != "" {
+			out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
+		}
+	}
+	return out
+}
+
+func sameTimeline(a, b Timeline) bool {
+	if a.Attempts != b.Attempts || a.Limit != b.Limit || a.Unbounded != b.Unbounded || len(a.Steps) != len(b.Steps) {
+		return false
+	}
+	for i := range a.Steps {
+		if a.Steps[i] != b.Steps[i] {
+			return false
+		}
+	}
+	return true
+}

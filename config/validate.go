@@ -1,0 +1,184 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Validate reports every problem in c as field errors (fielderr.Error, joined with
+// errors.Join) whose paths are yaml key paths: each section's own Validate, classifier
+// entries, profile and service names, methods that are not identifiers, services bound to
+// profiles that do not exist, override fields that do not exist, and overrides that make the
+// effective section invalid (reported at the service or method that overrides).
+func (c *Config) Validate() error {
+	var v fielderr.Checker
+	var errs []error
+	v.Check(c.Budget >= 0, "budget", c.Budget, "is negative")
+	errs = append(errs, v.Err())
+
+	for _, name := range c.ProfileNames() {
+		path := "profiles." + fielderr.Key(name)
+		if !profileRE.MatchString(name) {
+			errs = append(errs, fielderr.New(path, name, "is not a profile name (letters, digits, '_' and '-')"))
+		}
+		errs = append(errs, fielderr.Prefix(path, c.Profiles[name].validate()))
+	}
+	for _, name := range c.ServiceNames() {
+		errs = append(errs, c.validateService(name))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateService(name string) error {
+	var errs []error
+	svc := c.Services[name]
+	path := "services." + fielderr.Key(name)
+	if !fullyQualified(name) {
+		errs = append(errs, fielderr.New(path, name, "is not a fully qualified service name (such as kyc.v1.OCRService)"))
+	}
+	errs = append(errs, c.checkProfileRef(path+".profile", svc.Profile))
+	errs = append(errs, fielderr.Prefix(path, svc.Overrides.validateFields()))
+	// The service's effective sections, against its profile's.
+	parent := c.Profiles[c.resolve(name, "", false).ProfileName]
+	errs = append(errs, fielderr.Prefix(path, effectiveErrors(parent, c.resolve(name, "", false).Profile, svc.Overrides)))
+
+	for _, m := range c.MethodNames(name) {
+		meth := svc.Methods[m]
+		mpath := path + ".methods." + fielderr.Key(m)
+		if !identRE.MatchString(m) {
+			errs = append(errs, fielderr.New(mpath, m, "is not a method name (an identifier such as Extract)"))
+		}
+		errs = append(errs, c.checkProfileRef(mpath+".profile", meth.Profile))
+		errs = append(errs, fielderr.Prefix(mpath, meth.Overrides.validateFields()))
+		// Against what the method would get without overrides of its own.
+		without := *c
+		without.Services = map[string]Service{name: {Profile: svc.Profile, Overrides: svc.Overrides,
+			Methods: map[string]Method{m: {Profile: meth.Profile}}}}
+		parent := without.resolve(name, m, false).Profile
+		errs = append(errs, fielderr.Prefix(mpath, effectiveErrors(parent, c.resolve(name, m, false).Profile, meth.Overrides)))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) checkProfileRef(path, name string) error {
+	if name == "" {
+		return nil
+	}
+	if _, ok := c.Profiles[name]; ok {
+		return nil
+	}
+	names := c.ProfileNames()
+	list := "there are none"
+	if len(names) > 0 {
+		list = "profiles: " + strings.Join(names, ", ")
+	}
+	return fielderr.New(path, name, "is not a profile ("+list+")")
+}
+
+// fullyQualified reports whether name is a dotted name of identifiers with a package part.
+func fullyQualified(name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		if !identRE.MatchString(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// validate runs each section's Validate, prefixed by the section's key.
+func (p Profile) validate() error {
+	var errs []error
+	add := func(s Section, err error) { errs = append(errs, fielderr.Prefix(string(s), err)) }
+	if p.Retry != nil {
+		add(SectionRetry, p.Retry.Validate())
+	}
+	if p.Breaker != nil {
+		add(SectionBreaker, p.Breaker.Validate())
+	}
+	if p.Bulkhead != nil {
+		add(SectionBulkhead, p.Bulkhead.Validate())
+	}
+	if p.RateLimit != nil {
+		add(SectionRateLimit, p.RateLimit.Validate())
+	}
+	if p.Deadline != nil {
+		add(SectionDeadline, p.Deadline.Validate())
+	}
+	if p.Fallback != nil {
+		add(SectionFallback, p.Fallback.Validate())
+	}
+	add(SectionClassifier, validateClassifier(p.Classifier))
+	return errors.Join(errs...)
+}
+
+func validateClassifier(o codes.Overrides) error {
+	var v fielderr.Checker
+	for code, cl := range o.Codes {
+		v.Check(code <= grpccodes.Unauthenticated, "codes", code, "is not a gRPC code")
+		v.Check(cl.Valid(), "codes."+code.String(), cl, "is not a class")
+	}
+	for r, cl := range o.Reasons {
+		v.Check(r != "", "reasons", r, "is not a reason: it is empty")
+		v.Check(cl.Valid(), "reasons."+fielderr.Key(r), cl, "is not a class")
+	}
+	return v.Err()
+}
+
+// validateFields reports override field paths that name no field of their section.
+func (o Overrides) validateFields() error {
+	var errs []error
+	errs = append(errs, checkFields(SectionRetry, o.Retry))
+	errs = append(errs, checkFields(SectionBreaker, o.Breaker))
+	errs = append(errs, checkFields(SectionBulkhead, o.Bulkhead))
+	errs = append(errs, checkFields(SectionRateLimit, o.RateLimit))
+	errs = append(errs, checkFields(SectionDeadline, o.Deadline))
+	errs = append(errs, checkFields(SectionFallback, o.Fallback))
+	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(o.Classifier)))
+	return errors.Join(errs...)
+}
+
+func checkFields[T any](s Section, o *Override[T]) error {
+	if o == nil {
+		return nil
+	}
+	var v fielderr.Checker
+	t := reflect.TypeFor[T]()
+	for _, f := range o.Fields {
+		v.Check(validFieldPath(t, f), string(s), f, "is not a field of "+string(s))
+	}
+	return v.Err()
+}
+
+// effectiveErrors validates the sections o overrides in eff, leaving out the errors parent
+// already has in the same section (they are reported where parent is defined).
+func effectiveErrors(parent, eff Profile, o Overrides) error {
+	overridden := map[Section]bool{
+		SectionRetry: o.Retry != nil, SectionBreaker: o.Breaker != nil, SectionBulkhead: o.Bulkhead != nil,
+		SectionRateLimit: o.RateLimit != nil, SectionDeadline: o.Deadline != nil, SectionFallback: o.Fallback != nil,
+	}
+	known := map[string]bool{}
+	for _, e := range fielderr.Flatten(parent.validate()) {
+		known[e.Error()] = true
+	}
+	var out []error
+	for _, e := range fielderr.Flatten(eff.validate()) {
+		var fe *fielderr.Error
+		if !errors.As(e, &fe) || known[e.Error()] {
+			continue
+		}
+		sec, _, _ := strings.Cut(fe.Path, ".")
+		if overridden[Section(sec)] {
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}
