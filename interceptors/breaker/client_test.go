@@ -1,0 +1,414 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+func compare(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+	_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{}, opts...)
+	return err
+}
+
+func errorInfo(t *testing.T, err error) *errdetails.ErrorInfo {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("err %v is not a status", err)
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info
+		}
+	}
+	t.Fatalf("status %v has no ErrorInfo", st)
+	return nil
+}
+
+func TestUnaryTripsAndRecovers(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CompareF: testkit.FailFirst(3, testkit.Status(grpccodes.Unavailable, ""))})
+	b, clk, _ := newTest(t, Config{ConsecutiveFailures: 3, RecoveryTimeout: 10 * time.Second})
+	cc := srv.Dial(t, grpc.WithUnaryInterceptor(b.Unary()))
+	ctx := context.Background()
+
+	for i := range 3 {
+		if err := compare(ctx, cc); status.Code(err) != grpccodes.Unavailable || errors.Is(err, ErrOpen) {
+			t.Fatalf("call %d: err = %v, want the server's Unavailable", i, err)
+		}
+	}
+	clk.Advance(4 * time.Second)
+	err := compare(ctx, cc)
+	if status.Code(err) != grpccodes.Unavailable || !errors.Is(err, ErrOpen) {
+		t.Fatalf("err = %v, want a breaker rejection", err)
+	}
+	if info := errorInfo(t, err); info.GetReason() != ReasonCircuitOpen || info.GetMetadata()["service"] != svc || info.GetMetadata()["retry_after_ms"] != "6000" {
+		t.Fatalf("ErrorInfo = %v", info)
+	}
+	if n := srv.Calls(testkit.MethodCompare); n != 3 {
+		t.Fatalf("server saw %d calls, want 3 (the rejected one never left)", n)
+	}
+	clk.Advance(6 * time.Second)
+	if err := compare(ctx, cc); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if s := b.State(); s != Closed {
+		t.Fatalf("state = %v after a good probe, want closed", s)
+	}
+}
+
+func TestUnaryOutcomes(t *testing.T) {
+	unavailableIsBusiness, err := codes.Default().With(codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		serverErr  error
+		cancel     bool // the caller cancels while the server holds the call
+		expired    bool // the caller's deadline has passed before the call
+		opts       []grpc.CallOption
+		wantCode   grpccodes.Code
+		wantCounts [3]uint64 // successes, failures, ignored
+	}{
+		{name: "ok", wantCode: grpccodes.OK, wantCounts: [3]uint64{1, 0, 0}},
+		{name: "business error", serverErr: testkit.Status(grpccodes.InvalidArgument, "DOCUMENT_UNREADABLE"), wantCode: grpccodes.InvalidArgument, wantCounts: [3]uint64{1, 0, 0}},
+		{name: "unavailable", serverErr: testkit.Status(grpccodes.Unavailable, ""), wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{0, 1, 0}},
+		{name: "internal", serverErr: testkit.Status(grpccodes.Internal, ""), wantCode: grpccodes.Internal, wantCounts: [3]uint64{0, 1, 0}},
+		{name: "throttled", serverErr: testkit.Throttled(time.Second), wantCode: grpccodes.ResourceExhausted, wantCounts: [3]uint64{0, 1, 0}},
+		{name: "server says canceled", serverErr: testkit.Status(grpccodes.Canceled, ""), wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
+		{name: "caller cancels", cancel: true, wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
+		{name: "caller deadline passed", expired: true, wantCode: grpccodes.DeadlineExceeded, wantCounts: [3]uint64{0, 1, 0}},
+		{name: "per-call classifier", serverErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithClassifier(unavailableIsBusiness)}, wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{1, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			started := make(chan struct{})
+			srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+				if tt.cancel {
+					close(started)
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}
+				if tt.serverErr != nil {
+					return nil, tt.serverErr
+				}
+				return &kycv1.CompareResponse{}, nil
+			}})
+			b, _, _ := newTest(t, Config{})
+			cc := srv.Dial(t, grpc.WithUnaryInterceptor(b.Unary()))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.expired {
+				ctx, cancel = context.WithDeadline(ctx, time.Now().Add(-time.Second))
+				defer cancel()
+			}
+			if tt.cancel {
+				go func() { <-started; cancel() }()
+			}
+			err := compare(ctx, cc, tt.opts...)
+			if got := status.Code(err); got != tt.wantCode {
+				t.Fatalf("code = %v (%v), want %v", got, err, tt.wantCode)
+			}
+			st := b.Stats()
+			if got := [3]uint64{st.Successes, st.Failures, st.Ignored}; got != tt.wantCounts || st.Calls != 1 {
+				t.Fatalf("successes, failures, ignored = %v of %d calls, want %v of 1", got, st.Calls, tt.wantCounts)
+			}
+		})
+	}
+}
+
+func TestUnaryPanicFreesProbe(t *testing.T) {
+	b, clk, _ := newTest(t, Config{})
+	halfOpen(t, b, clk)
+	panicking := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { panic("boom") }
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not go on")
+			}
+		}()
+		_ = b.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, panicking)
+	}()
+	if st := b.Stats(); st.State != HalfOpen || st.Ignored != 1 {
+		t.Fatalf("stats = %+v, want half_open with 1 ignored", st)
+	}
+	if _, err := b.Allow(); err != nil {
+		t.Fatalf("probe slot not returned: %v", err)
+	}
+}
+
+func TestClientInterceptorSharesBreakers(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CompareF: testkit.FailFirst(100, testkit.Status(grpccodes.Unavailable, ""))})
+	clk := clocktest.New(time.Time{})
+	reg := new(Registry)
+	rec := new(testkit.Recorder)
+	cfg := Config{ConsecutiveFailures: 2}
+	dial := func(cfg Config) *grpc.ClientConn {
+		return srv.Dial(t, grpc.WithUnaryInterceptor(UnaryClientInterceptor(cfg, WithRegistry(reg), WithClock(clk), WithObserver(rec))))
+	}
+	cc1, cc2 := dial(cfg), dial(cfg)
+	ctx := context.Background()
+	for range 2 {
+		_ = compare(ctx, cc1)
+	}
+	if err := compare(ctx, cc2); !errors.Is(err, ErrOpen) {
+		t.Fatalf("second connection: err = %v, want the shared breaker's rejection", err)
+	}
+	if _, err := kycv1.NewOCRServiceClient(cc2).Extract(ctx, &kycv1.ExtractRequest{}); err != nil {
+		t.Fatalf("another service is not affected: %v", err)
+	}
+	b, ok := reg.Lookup(svc)
+	if !ok || b.State() != Open {
+		t.Fatalf("registry breaker for %s: %v", svc, b)
+	}
+	if n := srv.Calls(testkit.MethodCompare); n != 2 {
+		t.Fatalf("server saw %d calls, want 2", n)
+	}
+	ev := rec.Events(observe.BreakerStateChanged)
+	if len(ev) != 1 || ev[0].Service != svc || ev[0].Method != "" || ev[0].To != "open" {
+		t.Fatalf("events = %+v", ev)
+	}
+
+	// A connection with other breaker settings replaces the breaker.
+	cc3 := dial(Config{ConsecutiveFailures: 5})
+	if err := compare(ctx, cc3); errors.Is(err, ErrOpen) {
+		t.Fatalf("changed config still used the open breaker")
+	}
+	if b2, _ := reg.Lookup(svc); b2 == b || b2.Config().ConsecutiveFailures != 5 {
+		t.Fatalf("breaker not replaced")
+	}
+}
+
+func TestClientInterceptorScopeMethod(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CompareF: testkit.FailFirst(100, testkit.Status(grpccodes.Unavailable, ""))})
+	reg := new(Registry)
+	rec := new(testkit.Recorder)
+	cc := srv.Dial(t, grpc.WithUnaryInterceptor(UnaryClientInterceptor(Config{Scope: ScopeMethod, ConsecutiveFailures: 1}, WithRegistry(reg), WithObserver(rec))))
+	_ = compare(context.Background(), cc)
+	b, ok := reg.Lookup(testkit.MethodCompare)
+	if !ok || b.State() != Open {
+		t.Fatalf("no open breaker named %s", testkit.MethodCompare)
+	}
+	if _, ok := reg.Lookup(svc); ok {
+		t.Fatalf("a service-scoped breaker was made")
+	}
+	ev := rec.Events(observe.BreakerStateChanged)
+	if len(ev) != 1 || ev[0].Service != svc || ev[0].Method != testkit.MethodCompare {
+		t.Fatalf("events = %+v, want service and method set", ev)
+	}
+	err := compare(context.Background(), cc)
+	if info := errorInfo(t, err); info.GetMetadata()["service"] != svc {
+		t.Fatalf("rejection names service %q, want %q", info.GetMetadata()["service"], svc)
+	}
+	if ev := rec.Events(observe.Rejected); len(ev) != 1 || ev[0].Method != testkit.MethodCompare {
+		t.Fatalf("rejection events = %+v", ev)
+	}
+}
+
+func TestClientInterceptorPanicsOnInvalidConfig(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	UnaryClientInterceptor(Config{WindowSize: -1})
+}
+
+func TestStreamEndings(t *testing.T) {
+	block := func(_ int, s kycv1.LivenessService_CheckServer) error {
+		<-s.Context().Done()
+		return s.Context().Err()
+	}
+	tests := []struct {
+		name       string
+		checkF     func(int, kycv1.LivenessService_CheckServer) error
+		end        string // "recv": CloseAndRecv; "cancel-recv": cancel while receiving; "abandon": cancel without reading
+		wantCode   grpccodes.Code
+		wantCounts [3]uint64 // successes, failures, ignored
+		wantState  State
+	}{
+		{name: "EOF: the response arrives", end: "recv", wantCode: grpccodes.OK, wantCounts: [3]uint64{1, 0, 0}, wantState: Closed},
+		{name: "server error", checkF: func(int, kycv1.LivenessService_CheckServer) error { return testkit.Status(grpccodes.Unavailable, "") }, end: "recv", wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{0, 1, 0}, wantState: Open},
+		{name: "server business error", checkF: func(int, kycv1.LivenessService_CheckServer) error {
+			return testkit.Status(grpccodes.FailedPrecondition, "NO_FACE")
+		}, end: "recv", wantCode: grpccodes.FailedPrecondition, wantCounts: [3]uint64{1, 0, 0}, wantState: Closed},
+		{name: "caller cancels while receiving", checkF: block, end: "cancel-recv", wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
+		{name: "caller abandons the stream", checkF: block, end: "abandon", wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testkit.Start(t, &testkit.Server{CheckF: tt.checkF})
+			b, clk, _ := newTest(t, Config{})
+			halfOpen(t, b, clk) // One probe slot: the stream holds it.
+			before := b.Stats()
+			cc := srv.Dial(t, grpc.WithStreamInterceptor(b.Stream()))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stream, err := kycv1.NewLivenessServiceClient(cc).Check(ctx)
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
+				t.Fatalf("a second probe was admitted while the stream is open (err %v)", err)
+			}
+			for i := range 3 {
+				if err := stream.Send(&kycv1.CheckRequest{Index: uint32(i)}); err != nil && !errors.Is(err, io.EOF) {
+					t.Fatalf("Send: %v", err)
+				}
+			}
+			switch tt.end {
+			case "recv":
+				_, err = stream.CloseAndRecv()
+			case "cancel-recv":
+				go cancel()
+				_, err = stream.CloseAndRecv()
+			case "abandon":
+				cancel()
+				// The breaker learns of it through the context: wait for the record.
+				for b.Stats().Calls == before.Calls {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if got := status.Code(err); got != tt.wantCode {
+				t.Fatalf("code = %v (%v), want %v", got, err, tt.wantCode)
+			}
+			st := b.Stats()
+			if got := since(st, before); got != tt.wantCounts || st.Calls-before.Calls != 1 || st.State != tt.wantState {
+				t.Fatalf("stats = %+v, want counts %v of 1 call since half-open, state %v", st, tt.wantCounts, tt.wantState)
+			}
+			if tt.wantState == HalfOpen {
+				if _, err := b.Allow(); err != nil {
+					t.Fatalf("probe slot not returned: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestStreamRejectedAtOpen(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{})
+	b, _, _ := newTest(t, Config{})
+	b.ForceOpen()
+	cc := srv.Dial(t, grpc.WithStreamInterceptor(b.Stream()))
+	_, err := kycv1.NewLivenessServiceClient(cc).Check(context.Background())
+	if !errors.Is(err, ErrOpen) || status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("err = %v, want a breaker rejection", err)
+	}
+	if n := srv.Calls(testkit.MethodCheck); n != 0 {
+		t.Fatalf("server saw %d streams", n)
+	}
+}
+
+func TestStreamClientInterceptor(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CheckF: func(int, kycv1.LivenessService_CheckServer) error {
+		return testkit.Status(grpccodes.Unavailable, "")
+	}})
+	reg := new(Registry)
+	cc := srv.Dial(t, grpc.WithStreamInterceptor(StreamClientInterceptor(Config{ConsecutiveFailures: 1}, WithRegistry(reg))))
+	client := kycv1.NewLivenessServiceClient(cc)
+	stream, err := client.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := client.Check(context.Background()); !errors.Is(err, ErrOpen) {
+		t.Fatalf("second stream: err = %v, want a rejection", err)
+	}
+	if b, ok := reg.Lookup("kyc.v1.LivenessService"); !ok || b.Stats().Failures != 1 {
+		t.Fatalf("registry breaker missing or wrong")
+	}
+}
+
+// fakeStream is a grpc.ClientStream whose RecvMsg answers from a script.
+type fakeStream struct {
+	recv    []error
+	sendErr error
+}
+
+func (f *fakeStream) Header() (metadata.MD, error) { return nil, nil }
+func (f *fakeStream) Trailer() metadata.MD         { return nil }
+func (f *fakeStream) CloseSend() error             { return nil }
+func (f *fakeStream) Context() context.Context     { return context.Background() }
+func (f *fakeStream) SendMsg(any) error            { return f.sendErr }
+func (f *fakeStream) RecvMsg(any) error {
+	err := f.recv[0]
+	f.recv = f.recv[1:]
+	return err
+}
+
+func TestStreamUnit(t *testing.T) {
+	tests := []struct {
+		name          string
+		serverStreams bool
+		openErr       error
+		panics        bool
+		recv          []error
+		sendErr       error
+		wantCounts    [3]uint64 // successes, failures, ignored
+		wantState     State
+	}{
+		{name: "open error is classified", openErr: testkit.Status(grpccodes.Unavailable, ""), wantCounts: [3]uint64{0, 1, 0}, wantState: Open},
+		{name: "open panic frees the slot", panics: true, wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
+		{name: "server stream: messages then EOF is one success", serverStreams: true, recv: []error{nil, nil, io.EOF, io.EOF}, wantCounts: [3]uint64{1, 0, 0}, wantState: Closed},
+		{name: "server stream: error after messages", serverStreams: true, recv: []error{nil, testkit.Status(grpccodes.Internal, "")}, wantCounts: [3]uint64{0, 1, 0}, wantState: Open},
+		{name: "send error is classified once", sendErr: testkit.Status(grpccodes.Unavailable, ""), recv: []error{testkit.Status(grpccodes.Unavailable, "")}, wantCounts: [3]uint64{0, 1, 0}, wantState: Open},
+		{name: "send io.EOF waits for the status", sendErr: io.EOF, recv: []error{testkit.Status(grpccodes.InvalidArgument, "")}, wantCounts: [3]uint64{1, 0, 0}, wantState: Closed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk, _ := newTest(t, Config{})
+			halfOpen(t, b, clk)
+			before := b.Stats()
+			fs := &fakeStream{recv: tt.recv, sendErr: tt.sendErr}
+			streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+				if tt.panics {
+					panic("boom")
+				}
+				if tt.openErr != nil {
+					return nil, tt.openErr
+				}
+				return fs, nil
+			}
+			func() {
+				defer func() {
+					if r := recover(); (r != nil) != tt.panics {
+						t.Fatalf("panic = %v, want %v", r, tt.panics)
+					}
+				}()
+				cs, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: tt.serverStreams, ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+				if err != nil {
+					return
+				}
+				_ = cs.SendMsg(nil)
+				for range tt.recv {
+					_ = cs.RecvMsg(nil)
+				}
+			}()
+			st := b.Stats()
+			if got := since(st, before); got != tt.wantCounts || st.Calls-before.Calls != 1 || st.State != tt.wantState {
+				t.Fatalf("stats = %+v, want counts %v of 1 call since half-open, state %v", st, tt.wantCounts, tt.wantState)
+			}
+		})
+	}
+}
+
+// since returns the successes, failures and ignored outcomes recorded between before and st.
+func since(st, before Stats) [3]uint64 {
+	return [3]uint64{st.Successes - before.Successes, st.Failures - before.Failures, st.Ignored - before.Ignored}
+}
