@@ -1,0 +1,50 @@
+// Package ratelimit bounds the rate of calls a client makes to a service with a token bucket,
+// so that a client sheds its own excess load before a service has to.
+//
+// # Limiters
+//
+// A Limiter hands out tokens; it is one method (Take) so that a fleet-wide store can implement
+// it (see the redislimit package). Local is the in-process token bucket: it holds up to Burst
+// tokens and refills at Rate tokens per second, by the injected clock. Its arithmetic is
+// golang.org/x/time/rate's, which takes the time as an argument, so a fake clock drives it
+// exactly.
+//
+// Take answers at once when a token is free, or when maxWait is 0 (fail fast). Otherwise it
+// reserves the next token and waits for it with one timer, unless the wait would exceed maxWait
+// or outlive the context's deadline, in which case it answers at once, as
+// x/time/rate's WaitN does:
+//
+//	| situation                                   | Take returns                             |
+//	| ------------------------------------------- | ---------------------------------------- |
+//	| a token is free                             | Allowed                                  |
+//	| no token, maxWait 0                         | not Allowed, RetryAfter = time to refill |
+//	| next token later than maxWait or deadline   | not Allowed at once, RetryAfter          |
+//	| next token within both                      | Allowed, after waiting for it            |
+//	| the context ends while waiting              | ctx.Err(), the reservation given back    |
+//
+// # Shared buckets
+//
+// A Registry hands out one Local per Config.Shared name, so several services or methods can draw
+// from one bucket. Asking for a shared name with another rate or burst is an error
+// (ErrSharedConflict).
+//
+// # Policy and rejections
+//
+// A Policy applies a Limiter to a service's calls. A call that gets no token is rejected with a
+// *codes.Rejection: code ResourceExhausted, reason RATE_LIMITED, Err ErrLimited and RetryAfter
+// from the limiter, so the status carries a google.rpc.RetryInfo with the delay. A limiter that
+// cannot decide (a remote store is down; a remote limiter in fail-open mode answers Allowed
+// instead) gives code Unavailable, reason RATE_LIMITER_UNAVAILABLE, and an Err that wraps
+// ErrUnavailable and the limiter's error. Each rejection emits an observe.Rejected event
+// (Delay is the RetryAfter).
+//
+// # Interceptors
+//
+// Unary takes one token per call; Stream takes one token when a stream opens, none per message.
+// WithMaxWait is also a grpc.CallOption that sets the wait for one call.
+//
+// # Concurrency and allocations
+//
+// Local, Registry and Policy are safe for concurrent use. Taking a free token allocates nothing
+// (see bench_test.go); a wait allocates its reservation and timer.
+package ratelimit

@@ -1,0 +1,112 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Policy applies a Limiter to the calls of one service. It is safe for concurrent use.
+type Policy struct {
+	service string
+	lim     Limiter
+	maxWait time.Duration
+	clock   clock.Clock
+	sink    observe.Sink
+}
+
+// New returns the policy for service (the fully qualified gRPC service, put in rejections and
+// events). With a nil l it builds the bucket from cfg: from the registry given by WithRegistry
+// when cfg.Shared is set, else a Local of its own; cfg must then be valid, and cfg.Redis needs a
+// fleet-wide Limiter passed as l. With l given, only cfg.MaxWait is read.
+func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
+	p := &Policy{service: service, lim: l, maxWait: cfg.MaxWait, clock: clockOf(opts)}
+	var reg *Registry
+	for _, o := range opts {
+		switch o.kind {
+		case optSink:
+			p.sink = o.sink
+		case optRegistry:
+			reg = o.registry
+		case optMaxWait:
+			p.maxWait = o.maxWait
+		}
+	}
+	if cfg.MaxWait < 0 {
+		return nil, errors.New("ratelimit: max_wait is negative")
+	}
+	if l != nil {
+		return p, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Redis != nil {
+		return nil, fmt.Errorf("ratelimit: %s: a redis limit needs a fleet-wide Limiter given to New", service)
+	}
+	if cfg.Shared != "" && reg != nil {
+		loc, err := reg.Local(cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.lim = loc
+		return p, nil
+	}
+	p.lim = NewLocal(cfg.Rate, cfg.Burst, WithClock(p.clock))
+	return p, nil
+}
+
+// Limiter returns the policy's limiter.
+func (p *Policy) Limiter() Limiter { return p.lim }
+
+// Allow takes a token for one call, waiting as the policy's MaxWait allows. It returns nil when
+// the call may proceed, a *codes.Rejection when it may not, or ctx.Err() when the context ended
+// during the wait.
+func (p *Policy) Allow(ctx context.Context) error { return p.allow(ctx, "", p.maxWait) }
+
+func (p *Policy) allow(ctx context.Context, method string, maxWait time.Duration) error {
+	d, err := p.lim.Take(ctx, maxWait)
+	if err == nil && d.Allowed {
+		return nil
+	}
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return ctxErr
+		}
+		return p.reject(method, &codes.Rejection{
+			Err:    fmt.Errorf("%w: %w", ErrUnavailable, err),
+			Code:   grpccodes.Unavailable,
+			Reason: ReasonUnavailable,
+		})
+	}
+	return p.reject(method, &codes.Rejection{
+		Err:        ErrLimited,
+		Code:       grpccodes.ResourceExhausted,
+		Reason:     ReasonLimited,
+		RetryAfter: d.RetryAfter,
+	})
+}
+
+func (p *Policy) reject(method string, r *codes.Rejection) error {
+	r.Policy = observe.PolicyLimiter
+	r.Service = p.service
+	if p.sink != nil {
+		p.sink.Observe(observe.Event{
+			Kind:    observe.Rejected,
+			Time:    p.clock.Now(),
+			Service: p.service,
+			Method:  method,
+			Policy:  observe.PolicyLimiter,
+			Code:    r.Code,
+			Reason:  r.Reason,
+			Delay:   r.RetryAfter,
+		})
+	}
+	return r
+}

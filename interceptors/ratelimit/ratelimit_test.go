@@ -1,0 +1,318 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+const svc = "kyc.v1.FaceMatchService"
+
+// limiterFunc adapts a function to a Limiter.
+type limiterFunc func(ctx context.Context, maxWait time.Duration) (ratelimit.Decision, error)
+
+func (f limiterFunc) Take(ctx context.Context, maxWait time.Duration) (ratelimit.Decision, error) {
+	return f(ctx, maxWait)
+}
+
+func TestNew(t *testing.T) {
+	always := limiterFunc(func(context.Context, time.Duration) (ratelimit.Decision, error) {
+		return ratelimit.Decision{Allowed: true}, nil
+	})
+	tests := []struct {
+		name    string
+		lim     ratelimit.Limiter
+		cfg     ratelimit.Config
+		wantErr bool
+	}{
+		{name: "local from config", cfg: ratelimit.Config{Rate: 10}},
+		{name: "invalid rate", cfg: ratelimit.Config{Rate: 0}, wantErr: true},
+		{name: "negative max wait", lim: always, cfg: ratelimit.Config{MaxWait: -1}, wantErr: true},
+		{name: "given limiter needs no rate", lim: always, cfg: ratelimit.Config{MaxWait: time.Second}},
+		{name: "redis needs a limiter", cfg: ratelimit.Config{Rate: 10, Redis: &ratelimit.RedisConfig{Addr: "redis:6379"}}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ratelimit.New(svc, tt.lim, tt.cfg)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("New err = %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && p.Limiter() == nil {
+				t.Error("policy has no limiter")
+			}
+		})
+	}
+}
+
+// rejectionDetails reads back what a gRPC caller sees of a rejection.
+func rejectionDetails(t *testing.T, err error) (grpccodes.Code, *errdetails.ErrorInfo, *errdetails.RetryInfo) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("%v is not a status", err)
+	}
+	var info *errdetails.ErrorInfo
+	var retry *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.RetryInfo:
+			retry = d
+		}
+	}
+	if info == nil {
+		t.Fatalf("no ErrorInfo in %v", st.Details())
+	}
+	return st.Code(), info, retry
+}
+
+func TestPolicyRejection(t *testing.T) {
+	cause := errors.New("redis: connection refused")
+	tests := []struct {
+		name           string
+		lim            func(clk *clocktest.Fake) ratelimit.Limiter
+		wantCode       grpccodes.Code
+		wantReason     string
+		wantIs         []error
+		wantRetryAfter time.Duration
+	}{
+		{
+			name:           "out of tokens",
+			lim:            func(clk *clocktest.Fake) ratelimit.Limiter { return ratelimit.NewLocal(10, 1, ratelimit.WithClock(clk)) },
+			wantCode:       grpccodes.ResourceExhausted,
+			wantReason:     "RATE_LIMITED",
+			wantIs:         []error{ratelimit.ErrLimited},
+			wantRetryAfter: 100 * time.Millisecond,
+		},
+		{
+			name: "limiter down",
+			lim: func(*clocktest.Fake) ratelimit.Limiter {
+				n := 0
+				return limiterFunc(func(context.Context, time.Duration) (ratelimit.Decision, error) {
+					n++
+					if n == 1 {
+						return ratelimit.Decision{Allowed: true}, nil
+					}
+					return ratelimit.Decision{}, cause
+				})
+			},
+			wantCode:   grpccodes.Unavailable,
+			wantReason: "RATE_LIMITER_UNAVAILABLE",
+			wantIs:     []error{ratelimit.ErrUnavailable, cause},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clocktest.New(time.Time{})
+			rec := &testkit.Recorder{}
+			p, err := ratelimit.New(svc, tt.lim(clk), ratelimit.Config{}, ratelimit.WithClock(clk), ratelimit.WithSink(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Allow(context.Background()); err != nil {
+				t.Fatalf("first Allow = %v", err)
+			}
+			err = p.Allow(context.Background())
+			for _, target := range tt.wantIs {
+				if !errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = false", err, target)
+				}
+			}
+			code, info, retry := rejectionDetails(t, err)
+			if code != tt.wantCode || info.GetReason() != tt.wantReason || info.GetDomain() != codes.Domain ||
+				info.GetMetadata()["policy"] != "ratelimit" || info.GetMetadata()["service"] != svc {
+				t.Errorf("status %v, ErrorInfo %v", code, info)
+			}
+			if tt.wantRetryAfter > 0 {
+				if retry == nil || retry.GetRetryDelay().AsDuration() != tt.wantRetryAfter {
+					t.Errorf("RetryInfo = %v, want %v", retry, tt.wantRetryAfter)
+				}
+			} else if retry != nil {
+				t.Errorf("RetryInfo = %v, want none", retry)
+			}
+			v := codes.Default().Classify(err)
+			if v.Class != codes.Rejected || v.Code != tt.wantCode || v.Delay() != tt.wantRetryAfter {
+				t.Errorf("Classify = %+v", v)
+			}
+			evs := rec.Events(observe.Rejected)
+			if len(evs) != 1 {
+				t.Fatalf("events = %v, want one Rejected", evs)
+			}
+			if e := evs[0]; e.Policy != observe.PolicyLimiter || e.Service != svc || e.Code != tt.wantCode ||
+				e.Reason != tt.wantReason || e.Delay != tt.wantRetryAfter || !e.Time.Equal(clk.Now()) {
+				t.Errorf("event = %+v", e)
+			}
+		})
+	}
+}
+
+func TestSharedBucketAcrossServices(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	reg := ratelimit.NewRegistry(ratelimit.WithClock(clk))
+	cfg := ratelimit.Config{Rate: 1, Burst: 2, Shared: "ml"}
+	face, err := ratelimit.New("kyc.v1.FaceMatchService", nil, cfg, ratelimit.WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := ratelimit.New("kyc.v1.LivenessService", nil, cfg, ratelimit.WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := ratelimit.New("kyc.v1.OCRService", nil, ratelimit.Config{Rate: 1, Burst: 2}, ratelimit.WithClock(clk))
+	if _, err := ratelimit.New("kyc.v1.KYCService", nil, ratelimit.Config{Rate: 2, Shared: "ml"}, ratelimit.WithRegistry(reg)); !errors.Is(err, ratelimit.ErrSharedConflict) {
+		t.Errorf("conflicting shared bucket: err = %v, want ErrSharedConflict", err)
+	}
+	ctx := context.Background()
+	steps := []struct {
+		p       *ratelimit.Policy
+		wantErr bool
+	}{
+		{p: face}, {p: live}, {p: face, wantErr: true}, {p: live, wantErr: true},
+		{p: own}, {p: own}, {p: own, wantErr: true},
+	}
+	for i, s := range steps {
+		if err := s.p.Allow(ctx); (err != nil) != s.wantErr {
+			t.Errorf("step %d: Allow = %v, want error %v", i, err, s.wantErr)
+		}
+	}
+	clk.Advance(time.Second)
+	if err := live.Allow(ctx); err != nil {
+		t.Errorf("after refill: %v", err)
+	}
+	if err := face.Allow(ctx); err == nil {
+		t.Error("the shared bucket refilled twice")
+	}
+}
+
+func TestUnaryInterceptor(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{})
+	clk := clocktest.New(time.Time{})
+	p, _ := ratelimit.New(svc, nil, ratelimit.Config{Rate: 10, Burst: 2}, ratelimit.WithClock(clk))
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, grpc.WithUnaryInterceptor(ratelimit.UnaryClientInterceptor(p))))
+	tests := []struct {
+		name     string
+		opts     []grpc.CallOption
+		cancel   bool
+		wantCode grpccodes.Code
+	}{
+		{name: "first", wantCode: grpccodes.OK},
+		{name: "second", wantCode: grpccodes.OK},
+		{name: "limited", wantCode: grpccodes.ResourceExhausted},
+		{name: "per-call wait", opts: []grpc.CallOption{ratelimit.WithMaxWait(time.Second)}, wantCode: grpccodes.OK},
+		{name: "canceled while waiting", opts: []grpc.CallOption{ratelimit.WithMaxWait(time.Second)}, cancel: true, wantCode: grpccodes.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := client.Compare(ctx, &kycv1.CompareRequest{}, tt.opts...)
+				done <- err
+			}()
+			if len(tt.opts) > 0 {
+				clk.BlockUntil(1)
+				if tt.cancel {
+					cancel()
+				} else {
+					clk.Advance(100 * time.Millisecond)
+				}
+			}
+			err := <-done
+			if got := status.Code(err); got != tt.wantCode {
+				t.Fatalf("code = %v (%v), want %v", got, err, tt.wantCode)
+			}
+			if tt.wantCode == grpccodes.ResourceExhausted {
+				_, info, retry := rejectionDetails(t, err)
+				if info.GetReason() != "RATE_LIMITED" || retry.GetRetryDelay().AsDuration() != 100*time.Millisecond {
+					t.Errorf("ErrorInfo %v RetryInfo %v", info, retry)
+				}
+			}
+		})
+	}
+	if got := srv.Calls(testkit.MethodCompare); got != 3 {
+		t.Errorf("server calls = %d, want 3", got)
+	}
+}
+
+// TestStreamTakesOneTokenAtOpen: a Check stream costs one token however many frames it sends.
+func TestStreamTakesOneTokenAtOpen(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{})
+	clk := clocktest.New(time.Time{})
+	p, _ := ratelimit.New("kyc.v1.LivenessService", nil, ratelimit.Config{Rate: 1, Burst: 1}, ratelimit.WithClock(clk))
+	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(ratelimit.StreamClientInterceptor(p))))
+	ctx := context.Background()
+	s, err := client.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := s.Send(&kycv1.CheckRequest{Index: uint32(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if resp, err := s.CloseAndRecv(); err != nil || resp.GetFramesAnalyzed() != 5 {
+		t.Fatalf("CloseAndRecv = %v, %v", resp, err)
+	}
+	if _, err := client.Check(ctx); !errors.Is(err, ratelimit.ErrLimited) || status.Code(err) != grpccodes.ResourceExhausted {
+		t.Fatalf("second open = %v, want ErrLimited", err)
+	}
+	clk.Advance(time.Second)
+	s, err = client.Check(ctx)
+	if err != nil {
+		t.Fatalf("open after refill: %v", err)
+	}
+	if _, err := s.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Calls(testkit.MethodCheck); got != 2 {
+		t.Errorf("server streams = %d, want 2", got)
+	}
+}
+
+// TestUnaryConcurrent: many callers at once over a real connection get exactly the burst.
+func TestUnaryConcurrent(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{})
+	clk := clocktest.New(time.Time{})
+	const burst, callers, each = 20, 12, 5
+	p, _ := ratelimit.New(svc, nil, ratelimit.Config{Rate: 0.001, Burst: burst}, ratelimit.WithClock(clk))
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, grpc.WithUnaryInterceptor(p.Unary())))
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				_, err := client.Compare(context.Background(), &kycv1.CompareRequest{})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, ratelimit.ErrLimited):
+					limited.Add(1)
+				default:
+					t.Errorf("Compare = %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != burst || limited.Load() != callers*each-burst || srv.Calls(testkit.MethodCompare) != burst {
+		t.Errorf("ok %d limited %d server %d; want %d, %d, %d", ok.Load(), limited.Load(), srv.Calls(testkit.MethodCompare), burst, callers*each-burst, burst)
+	}
+}
