@@ -92,8 +92,10 @@ func TestPolicyRejection(t *testing.T) {
 		wantRetryAfter time.Duration
 	}{
 		{
-			name:           "out of tokens",
-			lim:            func(clk *clocktest.Fake) ratelimit.Limiter { return ratelimit.NewLocal(10, 1, ratelimit.WithClock(clk)) },
+			name: "out of tokens",
+			lim: func(clk *clocktest.Fake) ratelimit.Limiter {
+				return ratelimit.NewLocal(10, 1, ratelimit.WithClock(clk))
+			},
 			wantCode:       grpccodes.ResourceExhausted,
 			wantReason:     "RATE_LIMITED",
 			wantIs:         []error{ratelimit.ErrLimited},
