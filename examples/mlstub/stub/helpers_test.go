@@ -36,6 +36,12 @@ func start(t *testing.T, cfg Config, opts ...Option) *env {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
+	return connect(t, s)
+}
+
+// connect dials s; the connection closes and s stops when the test ends.
+func connect(t *testing.T, s *Stub) *env {
+	t.Helper()
 	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		s.Stop()
