@@ -1,0 +1,52 @@
+package zapobs
+
+import (
+	"github.com/bulwarkrpc/bulwark/observe"
+	"go.uber.org/zap/zapcore"
+)
+
+// Option configures New. Build options only with the WithX functions of this package.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	levels [numKinds]zapcore.Level
+}
+
+// numKinds bounds the Kind values zapobs knows: CallFinished through LimiterDegraded.
+const numKinds = int(observe.LimiterDegraded) + 1
+
+// off marks a line that is never written.
+const off = zapcore.InvalidLevel
+
+func defaultConfig() config {
+	var c config
+	for i := range c.levels {
+		c.levels[i] = off
+	}
+	for _, l := range lines {
+		c.levels[l.kind] = l.level
+	}
+	return c
+}
+
+// WithLevel sets the level of the line written for events of kind k (see the table in the
+// package documentation for the defaults). zapcore.InvalidLevel turns the line off; so do
+// DPanic, Panic and Fatal, as a sink must never panic nor end the process. A kind zapobs does
+// not know is ignored.
+func WithLevel(k observe.Kind, level zapcore.Level) Option {
+	return optionFunc(func(c *config) {
+		if int(k) <= 0 || int(k) >= numKinds {
+			return
+		}
+		if level > zapcore.ErrorLevel || level < zapcore.DebugLevel {
+			level = off
+		}
+		c.levels[k] = level
+	})
+}

@@ -1,0 +1,332 @@
+package zapobs_test
+
+import (
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/zapobs"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	ocr     = "kyc.v1.OCRService"
+	extract = "/kyc.v1.OCRService/Extract"
+)
+
+var at = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+
+// full returns an event of kind k with every field set, so that a line that logged a field it
+// should not would show it.
+func full(k observe.Kind) observe.Event {
+	return observe.Event{
+		Kind: k, Time: at, Service: ocr, Method: extract, Policy: observe.PolicyRetry,
+		Attempt: 3, Code: grpccodes.Unavailable, Class: codes.Transient, Reason: observe.ReasonMaxAttempts,
+		Delay: 250 * time.Millisecond, Duration: 1500 * time.Millisecond, From: "closed", To: "open",
+	}
+}
+
+func with(e observe.Event, f func(*observe.Event)) observe.Event {
+	f(&e)
+	return e
+}
+
+func observed(level zapcore.Level, opts ...zapobs.Option) (observe.Sink, *observer.ObservedLogs) {
+	core, logs := observer.New(level)
+	return zapobs.New(zap.New(core), opts...), logs
+}
+
+// field is one expected field: its key and value as zapcore.MapObjectEncoder holds it.
+type field struct {
+	key string
+	val any
+}
+
+func TestLines(t *testing.T) {
+	tests := []struct {
+		name       string
+		event      observe.Event
+		wantLevel  zapcore.Level
+		wantMsg    string
+		wantFields []field // exactly these, in this order
+	}{
+		{
+			name:      "attempt finished",
+			event:     full(observe.AttemptFinished),
+			wantLevel: zapcore.DebugLevel, wantMsg: "attempt finished",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(3)},
+				{"code", "Unavailable"}, {"class", "transient"}, {"duration", 1500 * time.Millisecond}},
+		},
+		{
+			name:      "call finished",
+			event:     with(full(observe.CallFinished), func(e *observe.Event) { e.Code, e.Class = grpccodes.OK, codes.Success }),
+			wantLevel: zapcore.DebugLevel, wantMsg: "call finished",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempts", int64(3)},
+				{"code", "OK"}, {"class", "success"}, {"duration", 1500 * time.Millisecond}},
+		},
+		{
+			name:      "retry scheduled",
+			event:     full(observe.RetryScheduled),
+			wantLevel: zapcore.WarnLevel, wantMsg: "retry scheduled",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(3)},
+				{"code", "Unavailable"}, {"class", "transient"}, {"delay", 250 * time.Millisecond}},
+		},
+		{
+			name:      "retries exhausted",
+			event:     full(observe.RetriesExhausted),
+			wantLevel: zapcore.ErrorLevel, wantMsg: "retries exhausted",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempts", int64(3)},
+				{"code", "Unavailable"}, {"class", "transient"}, {"reason", "max_attempts"},
+				{"elapsed", 1500 * time.Millisecond}},
+		},
+		{
+			name: "service breaker state changed",
+			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
+				e.Method, e.Policy, e.Reason = "", observe.PolicyBreaker, "failure_rate"
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "breaker state changed",
+			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "failure_rate"}},
+		},
+		{
+			name: "method breaker state changed",
+			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
+				e.Policy, e.From, e.To, e.Reason = observe.PolicyBreaker, "open", "half_open", "recovery_timeout"
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "breaker state changed",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"from", "open"}, {"to", "half_open"},
+				{"reason", "recovery_timeout"}},
+		},
+		{
+			name: "rejected",
+			event: with(full(observe.Rejected), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Delay = observe.PolicyBreaker, "CIRCUIT_OPEN", 3*time.Second
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "call rejected",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"policy", "breaker"},
+				{"reason", "CIRCUIT_OPEN"}, {"code", "Unavailable"}, {"retry_after", 3 * time.Second}},
+		},
+		{
+			name:      "fallback served",
+			event:     with(full(observe.FallbackServed), func(e *observe.Event) { e.Policy = observe.PolicyFallback }),
+			wantLevel: zapcore.InfoLevel, wantMsg: "fallback served",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"code", "Unavailable"}, {"class", "transient"}},
+		},
+		{
+			name: "deadline applied",
+			event: with(full(observe.DeadlineApplied), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Delay = observe.PolicyDeadline, observe.ReasonCap, 2*time.Second
+			}),
+			wantLevel: zapcore.DebugLevel, wantMsg: "deadline applied",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"timeout", 2 * time.Second}, {"reason", "cap"}},
+		},
+		{
+			name: "limiter degraded",
+			event: with(full(observe.LimiterDegraded), func(e *observe.Event) {
+				e.Policy, e.Reason = observe.PolicyLimiter, "fail_open"
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "rate limiter degraded",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"reason", "fail_open"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, logs := observed(zapcore.DebugLevel)
+			s.Observe(tt.event)
+			all := logs.All()
+			if len(all) != 1 {
+				t.Fatalf("lines = %d; want 1", len(all))
+			}
+			got := all[0]
+			if got.Level != tt.wantLevel || got.Message != tt.wantMsg {
+				t.Errorf("line = %v %q; want %v %q", got.Level, got.Message, tt.wantLevel, tt.wantMsg)
+			}
+			if !got.Time.Equal(at) {
+				t.Errorf("time = %v; want the event's %v", got.Time, at)
+			}
+			if got.Caller.Defined || got.Stack != "" || got.LoggerName != "" {
+				t.Errorf("caller %v, stack %q, name %q; want none", got.Caller, got.Stack, got.LoggerName)
+			}
+			var gotKeys, wantKeys []string
+			for _, f := range got.Context {
+				gotKeys = append(gotKeys, f.Key)
+			}
+			wantMap := map[string]any{}
+			for _, f := range tt.wantFields {
+				wantKeys = append(wantKeys, f.key)
+				wantMap[f.key] = f.val
+			}
+			if !reflect.DeepEqual(gotKeys, wantKeys) {
+				t.Errorf("fields = %v; want exactly %v", gotKeys, wantKeys)
+			}
+			if gotMap := got.ContextMap(); !reflect.DeepEqual(gotMap, wantMap) {
+				t.Errorf("fields = %#v; want %#v", gotMap, wantMap)
+			}
+		})
+	}
+}
+
+// Every field of every line is one of the documented keys, and the string values are the
+// event's own names and codes: nothing else of a request can reach a log line.
+func TestNoUndocumentedFields(t *testing.T) {
+	documented := map[string]bool{"service": true, "method": true, "attempt": true, "attempts": true,
+		"code": true, "class": true, "duration": true, "delay": true, "reason": true, "elapsed": true,
+		"from": true, "to": true, "policy": true, "retry_after": true, "timeout": true}
+	s, logs := observed(zapcore.DebugLevel)
+	for k := observe.Kind(0); k < 20; k++ {
+		s.Observe(full(k))
+	}
+	if got, want := logs.Len(), 9; got != want {
+		t.Fatalf("lines = %d; want one per known kind, %d", got, want)
+	}
+	e := full(0)
+	allowedStrings := map[string]bool{e.Service: true, e.Method: true, e.Code.String(): true,
+		e.Class.String(): true, e.Reason: true, e.From: true, e.To: true, e.Policy: true}
+	for _, l := range logs.All() {
+		for key, v := range l.ContextMap() {
+			if !documented[key] {
+				t.Errorf("%q has field %q; want only documented fields", l.Message, key)
+			}
+			if str, ok := v.(string); ok && !allowedStrings[str] {
+				t.Errorf("%q field %q = %q; want a value of the event", l.Message, key, str)
+			}
+		}
+	}
+}
+
+func TestLevels(t *testing.T) {
+	kinds := []observe.Kind{observe.AttemptFinished, observe.CallFinished, observe.RetryScheduled,
+		observe.RetriesExhausted, observe.BreakerStateChanged, observe.Rejected, observe.FallbackServed,
+		observe.DeadlineApplied, observe.LimiterDegraded}
+	tests := []struct {
+		name  string
+		level zapcore.Level
+		opts  []zapobs.Option
+		want  []string // messages written, in order
+	}{
+		{name: "debug", level: zapcore.DebugLevel, want: []string{"attempt finished", "call finished",
+			"retry scheduled", "retries exhausted", "breaker state changed", "call rejected",
+			"fallback served", "deadline applied", "rate limiter degraded"}},
+		{name: "info", level: zapcore.InfoLevel, want: []string{"retry scheduled", "retries exhausted",
+			"breaker state changed", "call rejected", "fallback served", "rate limiter degraded"}},
+		{name: "warn", level: zapcore.WarnLevel, want: []string{"retry scheduled", "retries exhausted",
+			"call rejected", "rate limiter degraded"}},
+		{name: "error", level: zapcore.ErrorLevel, want: []string{"retries exhausted"}},
+		{name: "raised and lowered", level: zapcore.InfoLevel,
+			opts: []zapobs.Option{
+				zapobs.WithLevel(observe.AttemptFinished, zapcore.InfoLevel),
+				zapobs.WithLevel(observe.RetryScheduled, zapcore.DebugLevel),
+			},
+			want: []string{"attempt finished", "retries exhausted", "breaker state changed", "call rejected",
+				"fallback served", "rate limiter degraded"}},
+		{name: "turned off, never panics nor exits", level: zapcore.DebugLevel,
+			opts: []zapobs.Option{
+				zapobs.WithLevel(observe.AttemptFinished, zapcore.InvalidLevel),
+				zapobs.WithLevel(observe.CallFinished, zapcore.DPanicLevel),
+				zapobs.WithLevel(observe.RetriesExhausted, zapcore.PanicLevel),
+				zapobs.WithLevel(observe.Rejected, zapcore.FatalLevel),
+				zapobs.WithLevel(observe.FallbackServed, zapcore.Level(-5)),
+				zapobs.WithLevel(observe.Kind(0), zapcore.InfoLevel),  // unknown: ignored
+				zapobs.WithLevel(observe.Kind(99), zapcore.InfoLevel), // unknown: ignored
+			},
+			want: []string{"retry scheduled", "breaker state changed", "deadline applied", "rate limiter degraded"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, logs := observed(tt.level, tt.opts...)
+			for _, k := range kinds {
+				s.Observe(full(k))
+			}
+			var got []string
+			for _, l := range logs.All() {
+				got = append(got, l.Message)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("lines = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// The lines carry neither caller nor stack trace, whatever the logger's options.
+func TestNoCallerNoStack(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	s := zapobs.New(zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.DebugLevel)))
+	s.Observe(full(observe.RetriesExhausted))
+	l := logs.All()[0]
+	if l.Caller.Defined || l.Stack != "" {
+		t.Errorf("caller %v, stack %q; want none", l.Caller, l.Stack)
+	}
+}
+
+func TestEventTime(t *testing.T) {
+	s, logs := observed(zapcore.DebugLevel)
+	before := time.Now()
+	s.Observe(with(full(observe.RetryScheduled), func(e *observe.Event) { e.Time = time.Time{} }))
+	if got := logs.All()[0].Time; got.Before(before) {
+		t.Errorf("time of an event without one = %v; want now (after %v)", got, before)
+	}
+}
+
+func TestNilLogger(t *testing.T) {
+	s := zapobs.New(nil)
+	for k := observe.Kind(0); k < 20; k++ {
+		s.Observe(full(k))
+	}
+}
+
+func TestConcurrentObserve(t *testing.T) {
+	s, logs := observed(zapcore.DebugLevel)
+	const goroutines, events = 8, 200
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range events {
+				s.Observe(full(observe.RetryScheduled))
+				s.Observe(full(observe.AttemptFinished))
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := logs.FilterMessage("retry scheduled").Len(), goroutines*events; got != want {
+		t.Errorf("retry lines = %d; want %d", got, want)
+	}
+	if got, want := logs.Len(), 2*goroutines*events; got != want {
+		t.Errorf("lines = %d; want %d", got, want)
+	}
+}
+
+// A line whose level is disabled costs no allocation: the success path of a call logs at Debug.
+func TestDisabledLevelAllocs(t *testing.T) {
+	tests := []struct {
+		name   string
+		logger *zap.Logger
+	}{
+		{"info logger", zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(discard{}), zapcore.InfoLevel))},
+		{"nop logger", zap.NewNop()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := zapobs.New(tt.logger)
+			a, c := full(observe.AttemptFinished), full(observe.CallFinished)
+			if got := testing.AllocsPerRun(1000, func() {
+				s.Observe(a)
+				s.Observe(c)
+			}); got != 0 {
+				t.Errorf("allocs = %v; want 0", got)
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
