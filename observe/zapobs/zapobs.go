@@ -54,7 +54,6 @@ type sink struct {
 	levels [numKinds]zapcore.Level
 }
 
-
 // New returns an observe.Sink writing to logger, at the levels of the table in the package
 // documentation unless WithLevel says otherwise. The lines carry neither the caller nor a stack
 // trace, whatever logger's options: both would point into zapobs, not at the failing call. A nil
