@@ -124,7 +124,7 @@ func validateClassifier(o codes.Overrides) error {
 	var v fielderr.Checker
 	for code, cl := range o.Codes {
 		v.Check(code <= grpccodes.Unauthenticated, "codes", code, "is not a gRPC code")
-		v.Check(cl.Valid(), "codes."+code.String(), cl, "is not a class")
+		v.Check(cl.Valid(), "codes."+codeName(code), cl, "is not a class")
 	}
 	for r, cl := range o.Reasons {
 		v.Check(r != "", "reasons", r, "is not a reason: it is empty")
@@ -181,4 +181,17 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 		}
 	}
 	return errors.Join(out...)
+}
+
+// codeNames are the canonical gRPC code names, as configuration spells them.
+var codeNames = [...]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+
+// codeName returns the canonical name of c (UNAVAILABLE), or its number.
+func codeName(c grpccodes.Code) string {
+	if int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return c.String()
 }

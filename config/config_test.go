@@ -1,0 +1,203 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// golden compares got with testdata/name.golden, or rewrites it under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./config -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test ./config -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestExamplesLoad(t *testing.T) {
+	tests := []struct {
+		file         string
+		wantWarnings []string
+	}{
+		{"examples/kyc.yaml", []string{"profiles.ml"}},
+		{"examples/strict.yaml", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			cfg, warns, err := config.Load(tt.file)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			var got []string
+			for _, w := range warns {
+				got = append(got, w.Path)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.wantWarnings, ",") {
+				t.Errorf("warnings at %v, want %v: %v", got, tt.wantWarnings, warns)
+			}
+		})
+	}
+}
+
+// The kyc.yaml example spells out exactly the built-ins.
+func TestKYCExampleIsBuiltin(t *testing.T) {
+	cfg, _, err := config.Load("examples/kyc.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := config.Builtin()
+	if cfg.Budget != b.Budget {
+		t.Errorf("budget %v, want %v", cfg.Budget, b.Budget)
+	}
+	for _, name := range b.ProfileNames() {
+		if !cfg.Profiles[name].Equal(b.Profiles[name]) {
+			t.Errorf("profile %s differs from the built-in: %v", name, cfg.Profiles[name].Changed(b.Profiles[name]))
+		}
+	}
+	for _, name := range b.ServiceNames() {
+		if got, want := cfg.Services[name].Profile, b.Services[name].Profile; got != want {
+			t.Errorf("service %s bound to %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestBuiltin(t *testing.T) {
+	b := config.Builtin()
+	tests := []struct {
+		profile          string
+		wantAttempts     int
+		wantInitial      time.Duration
+		wantMax          time.Duration
+		wantJitterAmount time.Duration
+	}{
+		{"ml", 4, time.Second, 20 * time.Second, 3 * time.Second},
+		{"fast", 2, 200 * time.Millisecond, 2 * time.Second, 500 * time.Millisecond},
+		{"ocr", 3, 500 * time.Millisecond, 10 * time.Second, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			p := b.Profiles[tt.profile]
+			r := p.Retry
+			if r == nil {
+				t.Fatal("retry is off")
+			}
+			if r.MaxAttempts != tt.wantAttempts || r.InitialBackoff != tt.wantInitial || r.MaxBackoff != tt.wantMax ||
+				r.Multiplier != 2 || r.Jitter != retry.JitterAdditive || r.JitterAmount != tt.wantJitterAmount {
+				t.Errorf("retry = %+v", *r)
+			}
+			if r.PerAttemptTimeout == 0 || r.Throttle.MaxTokens != 10 || r.Throttle.TokenRatio != 0.1 {
+				t.Errorf("retry timeout or throttle unset: %+v", *r)
+			}
+			if p.Breaker == nil || p.Bulkhead == nil || p.Deadline == nil || p.RateLimit != nil || p.Fallback != nil {
+				t.Errorf("sections: %+v", p)
+			}
+			for _, reason := range []string{"DOCUMENT_UNREADABLE", "FACE_NOT_DETECTED"} {
+				if got := p.Classifier.Reasons[reason]; got != codes.Business {
+					t.Errorf("reason %s is %v, want business", reason, got)
+				}
+			}
+		})
+	}
+	if b.Budget != 8*time.Second {
+		t.Errorf("budget %v, want 8s", b.Budget)
+	}
+	for svc, want := range map[string]string{"kyc.v1.LivenessService": "ml", "kyc.v1.FaceMatchService": "ml", "kyc.v1.OCRService": "ocr"} {
+		if got := b.Services[svc].Profile; got != want {
+			t.Errorf("%s bound to %q, want %q", svc, got, want)
+		}
+	}
+	// Builtin returns copies.
+	b.Profiles["ml"].Retry.MaxAttempts = 99
+	if config.Builtin().Profiles["ml"].Retry.MaxAttempts != 4 {
+		t.Error("changing Builtin's result changed the built-ins")
+	}
+}
+
+func TestWarningsGolden(t *testing.T) {
+	_, warns, err := config.Parse("empty.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, w := range warns {
+		b.WriteString(w.String() + "\n")
+	}
+	golden(t, "warnings_builtin", b.String())
+}
+
+func TestExplainGolden(t *testing.T) {
+	tests := []struct{ name, file string }{
+		{"explain_builtin", ""},
+		{"explain_strict", "examples/strict.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Builtin()
+			if tt.file != "" {
+				var err error
+				if cfg, _, err = config.Load(tt.file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var buf bytes.Buffer
+			if err := config.Explain(&buf, cfg); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tt.name, buf.String())
+		})
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	_, _, err := config.Parse("ocr.yaml", []byte("services:\n  kyc.v1.OCRService:\n    retry:\n      max_attempts: 0\n"))
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *config.Error", err)
+	}
+	want := config.Error{File: "ocr.yaml", Line: 4, Path: `services."kyc.v1.OCRService".retry.max_attempts`, Value: "0", Rule: "is below 1"}
+	if *ce != want {
+		t.Errorf("got %+v, want %+v", *ce, want)
+	}
+	if got, want := err.Error(), `ocr.yaml:4: services."kyc.v1.OCRService".retry.max_attempts: 0 is below 1`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, _, err := config.Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want not exist", err)
+	}
+}

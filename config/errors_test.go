@@ -1,0 +1,58 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+)
+
+// badInputs are configurations that must fail, with what each one is about. They also seed
+// FuzzLoad.
+var badInputs = []struct {
+	name string
+	yaml string
+}{
+	{"unknown_top_key", "budget: 8s\nprofils:\n  x: {}\n"},
+	{"unknown_profile_key", "profiles:\n  p:\n    retries: {}\n"},
+	{"unknown_section_key", "profiles:\n  p:\n    retry:\n      max_atempts: 3\n      backoff: 1s\n"},
+	{"unknown_nested_key", "profiles:\n  p:\n    retry:\n      throttle: {tokens: 10}\n    rate_limit:\n      rate: 5\n      redis: {address: \"r:6379\"}\n"},
+	{"bad_duration", "budget: soon\nprofiles:\n  p:\n    retry:\n      initial_backoff: 2\n      max_backoff: 1.5\n      per_attempt_timeout: 3 seconds\n"},
+	{"negative_values", "budget: -1s\nprofiles:\n  p:\n    retry: {max_attempts: -1, initial_backoff: -1s}\n    bulkhead: {max_concurrent: -4}\n    breaker: {failure_rate_threshold: -0.5}\n"},
+	{"explicit_zero", "budget: 0s\nprofiles:\n  p:\n    retry:\n      max_attempts: 0\n      multiplier: 0\n      max_backoff: 0s\n      per_attempt_timeout: 0s\n    breaker: {window_size: 0, recovery_timeout: 0s, failure_rate_threshold: 0}\n    bulkhead: {max_concurrent: 0, max_wait: 0s}\n"},
+	{"explicit_zero_in_service", "services:\n  kyc.v1.OCRService:\n    retry:\n      max_attempts: 0\n"},
+	{"unknown_profile", "services:\n  kyc.v1.OCRService:\n    profile: orc\n    methods:\n      Extract: {profile: fastest}\n"},
+	{"bad_jitter", "profiles:\n  p:\n    retry: {jitter: wild, jitter_amount: 1s}\n  q:\n    retry: {jitter: \"\"}\n"},
+	{"bad_class", "profiles:\n  p:\n    classifier:\n      reasons: {DOCUMENT_UNREADABLE: bussiness}\n      codes: {UNAVAILABLE: flaky}\n    fallback: {on_classes: [transient, oops]}\n"},
+	{"bad_code_name", "profiles:\n  p:\n    fallback:\n      on_codes: [UNAVAILABLE, Unavailable, TIMEOUT]\n    classifier:\n      codes: {NOPE: business}\n"},
+	{"rate_limit_without_rate", "profiles:\n  p:\n    rate_limit: {burst: 5}\n  q:\n    rate_limit:\n      rate: 10\n      redis: {addr: nohost}\n"},
+	{"service_override", "services:\n  kyc.v1.OCRService:\n    retry:\n      max_backoff: 100ms\n    breaker:\n      minimum_calls: 50\n"},
+	{"method_override", "services:\n  kyc.v1.OCRService:\n    methods:\n      Extract:\n        deadline: {default: 9s}\n        retry: {per_attempt_timeout: -1s}\n      2Bad: {}\n"},
+	{"bad_names", "profiles:\n  \"no spaces\": {}\nservices:\n  OCRService: {profile: ocr}\n  kyc..v1: {}\n"},
+	{"wrong_types", "budget: [1s]\nprofiles:\n  p:\n    retry:\n      max_attempts: three\n      idempotent: yes please\n      multiplier: \"2\"\n    breaker: 5\n"},
+	{"duplicate_key", "profiles:\n  p:\n    retry: {max_attempts: 2}\n    retry: {max_attempts: 3}\n"},
+	{"alias", "profiles:\n  p: &p\n    retry: {}\n  q: *p\n"},
+	{"syntax_error", "profiles:\n  p:\n    retry: {max_attempts: 2\n"},
+	{"two_documents", "budget: 1s\n---\nbudget: 2s\n"},
+	{"null_value", "profiles:\n  p:\n    retry:\n      max_attempts:\n"},
+}
+
+func TestBadInputsGolden(t *testing.T) {
+	for _, tt := range badInputs {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, warns, err := config.Parse(tt.name+".yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want an error")
+			}
+			if cfg != nil || warns != nil {
+				t.Errorf("Parse returned a config or warnings with an error")
+			}
+			golden(t, "errors/"+tt.name, tt.yaml+"=== errors\n"+err.Error()+"\n")
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, tt.name+".yaml") {
+					t.Errorf("error %q does not name the file", line)
+				}
+			}
+		})
+	}
+}
