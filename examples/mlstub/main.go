@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
 		cfg.Services = s
 		return err
 	})
-	fs.Func("fail", "error rates per gRPC code, `CODE=RATE[,CODE=RATE...]` with snake_case codes (unavailable=0.2,deadline_exceeded=0.05)", func(v string) error {
+	fs.Func("fail", "error rate per gRPC code, `CODE=RATE[,CODE=RATE...]` with snake_case codes, e.g. unavailable=0.2,deadline_exceeded=0.05", func(v string) error {
 		m, err := stub.ParseFailSpec(v)
 		cfg.Faults.Fail = m
 		return err

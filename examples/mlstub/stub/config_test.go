@@ -191,3 +191,19 @@ func TestFaultsJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultMildFaults(t *testing.T) {
+	f := DefaultMildFaults()
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if f.Fail[grpccodes.Unavailable] != 0.02 || len(f.Fail) != 1 || f.Latency != 20*time.Millisecond ||
+		f.SpikeRate != 0.01 || f.Spike != 300*time.Millisecond {
+		t.Errorf("DefaultMildFaults() = %+v", f)
+	}
+	// Each call returns its own map.
+	f.Fail[grpccodes.Internal] = 1
+	if _, ok := DefaultMildFaults().Fail[grpccodes.Internal]; ok {
+		t.Error("DefaultMildFaults shares its map")
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, verbose, err := parseFlags([]string{
+		"-listen", "127.0.0.1:50051", "-metrics", "127.0.0.1:9464", "-services", "liveness,ocr",
+		"-fail", "unavailable=0.2,deadline_exceeded=0.05", "-latency", "20ms", "-spike-rate", "0.05", "-spike", "2s",
+		"-pushback", "500ms", "-outage-after", "1m", "-outage-for", "10s", "-seed", "9", "-stop-timeout", "1s", "-v",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stub.Config{
+		Listen:        "127.0.0.1:50051",
+		MetricsListen: "127.0.0.1:9464",
+		Services:      []string{"liveness", "ocr"},
+		Faults: stub.Faults{
+			Fail:      map[grpccodes.Code]float64{grpccodes.Unavailable: 0.2, grpccodes.DeadlineExceeded: 0.05},
+			Latency:   20 * time.Millisecond,
+			SpikeRate: 0.05,
+			Spike:     2 * time.Second,
+			Pushback:  500 * time.Millisecond,
+		},
+		Outage:      stub.OutageWindow{After: time.Minute, For: 10 * time.Second},
+		Seed:        9,
+		StopTimeout: time.Second,
+	}
+	if !configEqual(cfg, want) || !verbose {
+		t.Errorf("parseFlags = %+v, %v\nwant %+v, true", cfg, verbose, want)
+	}
+
+	defaults, verbose, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDefaults := stub.Config{Listen: "127.0.0.1:50051", Services: stub.AllServices(), Seed: 1, StopTimeout: 5 * time.Second}
+	if !configEqual(defaults, wantDefaults) || verbose {
+		t.Errorf("defaults = %+v, %v\nwant %+v, false", defaults, verbose, wantDefaults)
+	}
+}
+
+func configEqual(a, b stub.Config) bool { return reflect.DeepEqual(a, b) }
+
+func TestParseFlagsErrors(t *testing.T) {
+	tests := []struct {
+		args       []string
+		wantStderr string
+	}{
+		{[]string{"-fail", "bogus=0.1"}, `invalid value "bogus=0.1" for flag -fail: fail spec entry "bogus=0.1": unknown code "bogus" (want a gRPC code in snake_case, such as unavailable or deadline_exceeded)`},
+		{[]string{"-fail", "unavailable=1.5"}, `invalid value "unavailable=1.5" for flag -fail: fail spec entry "unavailable=1.5": rate 1.5 is outside [0,1]`},
+		{[]string{"-services", "ocr,kyc"}, `invalid value "ocr,kyc" for flag -services: unknown service "kyc" (want one of liveness, facematch, ocr)`},
+		{[]string{"-latency", "soon"}, `invalid value "soon" for flag -latency: parse error`},
+		{[]string{"-spike-rate", "2"}, `faults: spike_rate: 2 is outside [0,1]`},
+		{[]string{"-outage-after", "1m"}, `outage: after is set but for is zero`},
+		{[]string{"-nope"}, `flag provided but not defined: -nope`},
+		{[]string{"extra"}, `unexpected arguments: extra`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stderr, nil)
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("run(%q) = %v, want a usage error", tt.args, err)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
+			}
+		})
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &stderr, nil); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run -h = %v, want flag.ErrHelp", err)
+	}
+	for _, name := range []string{"-fail", "-latency", "-spike-rate", "-spike", "-outage-after", "-outage-for", "-pushback", "-seed", "-services", "-metrics", "-listen"} {
+		if !strings.Contains(stderr.String(), "  "+name+" ") && !strings.Contains(stderr.String(), "  "+name+"\n") {
+			t.Errorf("usage lacks %s", name)
+		}
+	}
+}
+
+func TestRunServesAndStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan *stub.Stub, 1)
+	errc := make(chan error, 1)
+	stderr := &lockedBuffer{}
+	go func() {
+		errc <- run(ctx, []string{"-listen", "127.0.0.1:0", "-metrics", "127.0.0.1:0", "-services", "ocr",
+			"-fail", "unavailable=1", "-v"}, stderr, func(s *stub.Stub) { started <- s })
+	}()
+	var s *stub.Stub
+	select {
+	case s = <-started:
+	case err := <-errc:
+		t.Fatalf("run ended before serving: %v", err)
+	}
+
+	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kycv1.NewOCRServiceClient(conn).Extract(context.Background(), &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
+	if status.Code(err) != grpccodes.Unavailable {
+		t.Errorf("Extract with -fail unavailable=1: %v", err)
+	}
+	_ = conn.Close()
+
+	resp, err := http.Get("http://" + s.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if line := `mlstub_requests_total{code="Unavailable",method="/kyc.v1.OCRService/Extract"} 1`; !strings.Contains(string(body), line) {
+		t.Errorf("scrape lacks %s:\n%s", line, body)
+	}
+
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run after cancel: %v", err)
+	}
+	logs := stderr.String()
+	for _, want := range []string{"mlstub started", "method", "/kyc.v1.OCRService/Extract", "Unavailable", "mlstub stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestRunFailsOnBusyAddress(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan *stub.Stub, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-listen", "127.0.0.1:0"}, io.Discard, func(s *stub.Stub) { started <- s })
+	}()
+	s := <-started
+	err := run(context.Background(), []string{"-listen", s.Addr()}, io.Discard, nil)
+	if err == nil || errors.Is(err, errUsage) {
+		t.Errorf("run on a busy address = %v, want a listen error", err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
