@@ -228,9 +228,17 @@ func (b *Breaker) allow(method string) (Permit, error) {
 // allowSlow decides under the lock: the open, half-open and forced-open states (and any state
 // the breaker moved to since the caller's atomic load).
 func (b *Breaker) allowSlow(method string) (Permit, error) {
-	now := b.clock.Now()
 	b.mu.Lock()
-	change := b.tickLocked(now)
+	// The clock is read only when the answer needs it: to end the open state, or to time a
+	// call for slow-call accounting. Rejection events read it after the lock.
+	var (
+		now    time.Time
+		change change
+	)
+	if b.state == Open || b.slowOn {
+		now = b.clock.Now()
+		change = b.tickLocked(now)
+	}
 	var (
 		p          Permit
 		retryAfter time.Duration
@@ -265,6 +273,9 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 		return p, nil
 	}
 	if b.sink != nil {
+		if now.IsZero() {
+			now = b.clock.Now()
+		}
 		b.sink.Observe(observe.Event{
 			Kind: observe.Rejected, Time: now, Service: b.service, Method: method,
 			Policy: observe.PolicyBreaker, Code: grpccodes.Unavailable, Class: codes.Rejected,
