@@ -230,11 +230,11 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 		if !l.mayAsk(now) {
 			return l.fail(ctx, now, waitUntil, &timer, errProbePause)
 		}
-		res, err := l.ask(ctx)
+		res, fromCaller, err := l.ask(ctx)
+		if fromCaller {
+			return ratelimit.Decision{}, err
+		}
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return ratelimit.Decision{}, cerr
-			}
 			now = l.clk.Now()
 			l.pause(now)
 			return l.fail(ctx, now, waitUntil, &timer, err)
@@ -255,17 +255,30 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 	}
 }
 
-// ask makes one round trip, bounded by the Redis timeout and ctx.
-func (l *Limiter) ask(ctx context.Context) (*redis_rate.Result, error) {
+// ask makes one round trip, bounded by the Redis timeout and ctx. An error is either Redis's
+// (fromCaller false) or, when the caller's context ended or its deadline passed first,
+// the caller's (fromCaller true).
+func (l *Limiter) ask(ctx context.Context) (res *redis_rate.Result, fromCaller bool, err error) {
 	l.trips.Add(1)
+	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, l.timeout)
-	res, err := l.gcra.Allow(tctx, l.key, l.limit)
-	expired := tctx.Err() != nil
+	res, err = l.gcra.Allow(tctx, l.key, l.limit)
+	timedOut := err != nil && (tctx.Err() != nil || isTimeout(err))
 	cancel()
-	if err != nil && ctx.Err() == nil && (expired || isTimeout(err)) {
-		err = errTimeout
+	switch {
+	case err == nil:
+		return res, false, nil
+	case ctx.Err() != nil:
+		return nil, true, ctx.Err()
+	case !timedOut:
+		return nil, false, err
 	}
-	return res, err
+	// The socket deadline, set from the earlier of the two deadlines, may fire a moment before
+	// the caller's context reports its own: whose deadline was it?
+	if dl, ok := ctx.Deadline(); ok && dl.Before(start.Add(l.timeout)) && !time.Now().Before(dl) {
+		return nil, true, context.DeadlineExceeded
+	}
+	return nil, false, errTimeout
 }
 
 // isTimeout reports a network timeout: the client sets its socket deadlines from the same
@@ -310,6 +323,12 @@ func (l *Limiter) fail(ctx context.Context, now, waitUntil time.Time, timer *clo
 		return ratelimit.Decision{}, &UnavailableError{Name: l.name, Err: cause}
 	}
 	l.emit(now, ReasonFailOpen)
+	if l.local.AllowN(now, 1) {
+		return ratelimit.Decision{Allowed: true}, nil
+	}
+	if waitUntil.IsZero() {
+		return ratelimit.Decision{RetryAfter: l.guardDelay(now)}, nil
+	}
 	r := l.local.ReserveN(now, 1)
 	d := r.DelayFrom(now)
 	if d == 0 {
@@ -324,6 +343,19 @@ func (l *Limiter) fail(ctx context.Context, now, waitUntil time.Time, timer *clo
 		return ratelimit.Decision{}, err
 	}
 	return ratelimit.Decision{Allowed: true}, nil
+}
+
+// guardDelay is how long until the local guard holds a token, rounded up to the nanosecond.
+func (l *Limiter) guardDelay(now time.Time) time.Duration {
+	need := 1 - l.local.TokensAt(now)
+	if need <= 0 {
+		return 0
+	}
+	ns := need / float64(l.local.Limit()) * float64(time.Second)
+	if r := math.Round(ns); math.Abs(ns-r) < 1e-3 { // float error, not a real fraction
+		return time.Duration(r)
+	}
+	return time.Duration(math.Ceil(ns))
 }
 
 func (l *Limiter) emit(now time.Time, reason string) {

@@ -32,7 +32,12 @@ func testLimiter(tb testing.TB, name string, cfg ratelimit.Config, opts ...Optio
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
-	tb.Cleanup(func() { _ = l.Close() })
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = l.client.Del(ctx, l.Key()).Err() // leave nothing on a shared server
+		_ = l.Close()
+	})
 	return l
 }
 
@@ -340,14 +345,26 @@ func TestRedisDownFailOpen(t *testing.T) {
 	if d := take(t, l); !d.Allowed {
 		t.Fatal("degraded take after 100ms: denied, want the guard's refilled token")
 	}
+	// maxWait waits for the guard's next token on the clock.
+	done := make(chan ratelimit.Decision, 1)
+	go func() {
+		d, _ := l.Take(context.Background(), 200*time.Millisecond)
+		done <- d
+	}()
+	if waited := fake.AdvanceWhenWaiting(); waited != 100*time.Millisecond {
+		t.Errorf("waited %v for the guard, want 100ms", waited)
+	}
+	if d := <-done; !d.Allowed {
+		t.Fatal("degraded take with maxWait: denied, want admitted after the wait")
+	}
 	if got := l.trips.Load() - trips; got != 1 {
 		t.Errorf("%d round trips while Redis was down, want 1 (then a pause)", got)
 	}
-	if got := l.Degraded(); got != 4 {
-		t.Errorf("Degraded() = %d, want 4", got)
+	if got := l.Degraded(); got != 5 {
+		t.Errorf("Degraded() = %d, want 5", got)
 	}
-	if n := degradedEvents(t, rec, ReasonFailOpen); n != 4 {
-		t.Errorf("%d LimiterDegraded events, want 4", n)
+	if n := degradedEvents(t, rec, ReasonFailOpen); n != 5 {
+		t.Errorf("%d LimiterDegraded events, want 5", n)
 	}
 
 	// Redis back (empty: it kept nothing): after the pause one call probes, and the shared
@@ -368,8 +385,8 @@ func TestRedisDownFailOpen(t *testing.T) {
 			t.Fatal("admitted past the shared burst after Redis came back")
 		}
 	}
-	if got := l.Degraded(); got != 4 {
-		t.Errorf("Degraded() = %d after Redis came back, want still 4", got)
+	if got := l.Degraded(); got != 5 {
+		t.Errorf("Degraded() = %d after Redis came back, want still 5", got)
 	}
 }
 

@@ -1,0 +1,105 @@
+// Package redislimit is the fleet-wide rate limiter: a ratelimit.Limiter whose bucket lives in
+// Redis, so that every replica of a client draws from one limit instead of each having its own.
+//
+//	lim, err := redislimit.New("kyc.v1.OCRService", cfg, redislimit.WithObserver(sink))
+//	...
+//	defer lim.Close()
+//	policy, err := ratelimit.New("kyc.v1.OCRService", lim, cfg)
+//
+// A Limiter is safe for concurrent use.
+//
+// # How it works
+//
+// The bucket is a GCRA (generic cell rate algorithm) cell, run by the redis_rate script
+// (github.com/go-redis/redis_rate): one key holds the bucket's theoretical arrival time (TAT).
+// Each Take is one round trip, an EVALSHA of the script, which reads Redis's clock (TIME),
+// admits the call if the TAT is at most Burst emission intervals ahead of it, and moves the TAT
+// one interval (1/Rate) further. The script runs atomically in Redis, so concurrent replicas
+// never both take the last token.
+//
+// Config.Rate is in calls per second and may be fractional: a whole rate is sent as Rate calls
+// per second, any other as one call per 1/Rate, to the nanosecond (0.5/s is one call per 2s,
+// 2.5/s one per 400ms). Config.Burst 0 means max(1, ceil(Rate)), as for the local bucket.
+//
+// When Redis denies a call it says how long until a token is free. Take returns that delay as
+// Decision.RetryAfter (the ratelimit policy puts it in the rejection's RetryInfo, which the
+// retry policy and callers honour), unless maxWait allows the wait and the caller's deadline
+// is after it: then Take waits that long (on the injected clock) and asks Redis again, until
+// maxWait is spent.
+//
+// # Fail modes
+//
+// Each round trip is bounded by RedisConfig.Timeout (50ms by default) and by the caller's
+// deadline. When the caller's context ends first, Take returns ctx.Err(): Redis is not blamed.
+// When Redis fails (refused, reset, timed out, an error reply), the fail mode answers:
+//
+//	RedisConfig.FailOpen  the call is                                         Take returns
+//	true                  admitted if a local guard (same rate and burst,     Decision (allowed or
+//	                      in this process) has a token, else denied with its  denied), nil
+//	                      own RetryAfter (maxWait applies)
+//	false                 refused                                             *UnavailableError
+//	                                                                          (errors.Is ErrUnavailable)
+//
+// Either way Degraded() counts the call and a LimiterDegraded event is emitted with Reason
+// fail_open or fail_closed. The ratelimit policy turns the error into an Unavailable rejection.
+//
+// The guard means an outage of Redis does not mean unlimited load, but it is per process: N
+// replicas admit up to N × Rate between them while Redis is down.
+//
+// # Probe pause
+//
+// After a failed round trip the Limiter stops asking Redis for a while (DefaultProbeInterval,
+// 1s; see WithProbeInterval): calls are answered by the fail mode at once. When the pause is
+// over, one call probes Redis while the others keep the fail mode; if Redis answers, shared
+// limiting resumes, else a new pause starts. Measured on a 2-core machine with a stalled Redis
+// (SIGSTOP) and the 50ms timeout: 50.9ms per call without the pause, 5.1ms mean over 10 calls
+// with it (the first pays the timeout, the next nine answer in microseconds).
+//
+// # Key layout
+//
+// One key per limiter: "rate:" (redis_rate's own prefix), then RedisConfig.KeyPrefix
+// ("bulwark:ratelimit:" by default), then the limiter's name, for example
+//
+//	rate:bulwark:ratelimit:kyc.v1.OCRService
+//
+// Its value is the TAT, in seconds since 2017-01-01 on Redis's clock, and it expires once the
+// bucket would be full again, so idle limiters leave nothing behind. A Redis ACL for the
+// limiter needs the key pattern rate:<prefix>* and the commands EVALSHA and EVAL (the script
+// calls TIME, GET and SET). In
+// Redis Cluster the single key lives on one slot. Names are service or bucket names, never
+// anything about a request.
+//
+// # What is shared
+//
+// Every Limiter with the same key (prefix and name) against the same Redis shares the
+// bucket's state. The rate and burst are not stored: each call sends its own, so replicas must
+// be configured alike, or each reads the shared TAT through its own limit. Not shared: the
+// fail-open guard, the probe pause, Degraded() and maxWait waits, which are each process's own.
+//
+// # Clocks
+//
+// The bucket runs on Redis's clock, not on the clock given by WithClock: under a fake clock
+// the shared bucket still refills in real time, and round trips are bounded in real time. The
+// injected clock times maxWait waits, the fail-open guard's refill and the probe pause. All
+// replicas read the one Redis clock, so their own clocks need not agree; a failover to a
+// replica whose clock differs moves every bucket by the difference.
+//
+// A round trip that timed out may still be run by Redis later (a stalled server runs its
+// queued scripts when it resumes), taking a token nobody used. The TAT is a double of seconds,
+// which resolves about 60ns today: ample for rates up to about a million calls per second.
+//
+// # Clients
+//
+// New makes a client of its own, tuned to answer within the timeout (context deadlines
+// honoured, no command retries, one dial attempt, dial, read, write and pool waits bounded by
+// the timeout), and Close closes it. NewWithClient takes a client the caller owns (a
+// redis.UniversalClient: single node, Sentinel, Cluster), which must honour context deadlines
+// (ContextTimeoutEnabled); Close leaves it open.
+//
+// # Cost
+//
+// Measured on a 2-core machine shared with other work, against a local redis-server: an
+// admitted Take costs about one Redis round trip, 50–60µs and 27 allocations (a bare PING
+// through go-redis: 30–49µs), where x/time/rate takes about 125ns and none; about 400 times
+// more. During a probe pause a fail-open Take costs about 110ns, no allocation.
+package redislimit
