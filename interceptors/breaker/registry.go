@@ -22,6 +22,10 @@ var DefaultRegistry = new(Registry)
 // configuration reload that leaves the breaker settings alone does not reset it. Otherwise a new
 // closed breaker is made with opts and replaces the old one. opts take effect only when a
 // breaker is made. It returns cfg.Validate's error when cfg is out of range.
+//
+// A name means one breaker: two live configurations for the same name replace each other's
+// breaker on every Get (and so on every call through the registry interceptors), resetting its
+// state each time. Give them different names, or different registries.
 func (r *Registry) Get(name string, cfg Config, opts ...Option) (*Breaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

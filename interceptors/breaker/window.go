@@ -37,14 +37,8 @@ type window struct {
 func newCountWindow(size int) window { return window{ring: make([]uint8, size)} }
 
 func newTimeWindow(d time.Duration) window {
-	n := int64(timeBuckets)
-	width := int64(d) / n
-	if width < 1 {
-		width, n = 1, max(int64(d), 1)
-	}
-	if int64(d)%width != 0 {
-		n++ // Cover the whole duration.
-	}
+	width := max(int64(d)/timeBuckets, 1)
+	n := max((int64(d)+width-1)/width, 1) // Enough buckets to cover d.
 	return window{buckets: make([]bucket, n), width: width}
 }
 
