@@ -1,0 +1,102 @@
+package fallback
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// UnaryClientInterceptor returns an interceptor that answers the failed unary calls f covers.
+func UnaryClientInterceptor(f *Fallback) grpc.UnaryClientInterceptor { return f.Unary() }
+
+// StreamClientInterceptor returns an interceptor that answers the failed streams f covers.
+func StreamClientInterceptor(f *Fallback) grpc.StreamClientInterceptor { return f.Stream() }
+
+// Unary returns an interceptor that answers a covered call's chosen errors with the fallback.
+// Calls of other methods, and successful calls, pass through untouched.
+func (f *Fallback) Unary() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if err == nil || !f.Covers(method) {
+			return err
+		}
+		return f.recover(ctx, method, req, reply, err)
+	}
+}
+
+// Stream returns an interceptor that answers covered client- and server-streaming calls (see
+// the package documentation). Bidirectional streams and other methods pass through.
+func (f *Fallback) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if !f.Covers(method) || (desc.ClientStreams && desc.ServerStreams) {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			if !f.Replaces(err) {
+				return nil, err
+			}
+			return &failedStream{ctx: ctx, f: f, method: method, err: err}, nil
+		}
+		return &stream{ClientStream: cs, ctx: ctx, f: f, method: method}, nil
+	}
+}
+
+// stream serves the fallback when the reply fails before any message came.
+type stream struct {
+	grpc.ClientStream
+	ctx      context.Context
+	f        *Fallback
+	method   string
+	received bool // a message came: later errors are returned as they are
+	served   bool // the fallback was the reply: the stream is over
+}
+
+func (s *stream) RecvMsg(m any) error {
+	if s.served {
+		return io.EOF
+	}
+	err := s.ClientStream.RecvMsg(m)
+	switch {
+	case err == nil:
+		s.received = true
+		return nil
+	case s.received || errors.Is(err, io.EOF):
+		return err
+	}
+	if err := s.f.recover(s.ctx, s.method, nil, m, err); err != nil {
+		return err
+	}
+	s.served = true
+	return nil
+}
+
+// failedStream stands in for a stream that could not be opened: it discards what is sent and
+// answers the fallback once, then io.EOF.
+type failedStream struct {
+	ctx    context.Context
+	f      *Fallback
+	method string
+	err    error
+	served bool
+}
+
+func (s *failedStream) Header() (metadata.MD, error) { return nil, nil }
+func (s *failedStream) Trailer() metadata.MD         { return nil }
+func (s *failedStream) CloseSend() error             { return nil }
+func (s *failedStream) Context() context.Context     { return s.ctx }
+func (s *failedStream) SendMsg(any) error            { return nil }
+
+func (s *failedStream) RecvMsg(m any) error {
+	if s.served {
+		return io.EOF
+	}
+	if err := s.f.recover(s.ctx, s.method, nil, m, s.err); err != nil {
+		return err
+	}
+	s.served = true
+	return nil
+}

@@ -1,0 +1,59 @@
+// Package fallback answers a failed call with a degraded reply instead of its error, so that a
+// KYC verification can go on (to manual review, say) when a model service is down.
+//
+// # When
+//
+// A Fallback classifies each failed call's error (codes.Default, or WithClassifier) and answers
+// in its place when the class is in Config.OnClasses or the code in Config.OnCodes. With both
+// empty it answers for every class but business errors and caller cancellations:
+//
+//	| class        | replaced by default | example                                 |
+//	| ------------ | ------------------- | --------------------------------------- |
+//	| transient    | yes                 | Unavailable, DeadlineExceeded           |
+//	| throttled    | yes                 | ResourceExhausted from the service      |
+//	| server_fault | yes                 | Internal, Unknown, DataLoss             |
+//	| rejected     | yes                 | breaker open, bulkhead full, rate limit |
+//	| business     | no                  | InvalidArgument: unreadable document    |
+//	| canceled     | no                  | the caller canceled                     |
+//
+// # What
+//
+// The reply is given in code, as Message (a fixed message) or Func (a function of the context,
+// full method, request and error that returns the reply, or nil to let the error stand), or in
+// configuration as Config.ReplyJSON, decoded with protojson into the method's response type,
+// found from the method's descriptor in the global protobuf registry. A reply given in code
+// wins over ReplyJSON. New fails, naming the method and the type, when the ReplyJSON does not
+// fit the response type, when the method is not registered, or when a Message is not of the
+// method's response type. This package never logs or records the request, the reply or the
+// error: events carry only the code and class.
+//
+// The reply is copied into the caller's reply message (proto.Reset, then proto.Merge); a
+// Message is cloned by New and never changed.
+//
+// # Reply type mismatch
+//
+// A Func may return a message of another type than the caller's reply (a bug in the Func).
+// Such a reply is not served: the call fails with a *ReplyTypeError that names both types and
+// wraps ErrReplyType and the original error, so status.Code(err) is the original code and the
+// retry and breaker policies see the original failure. No FallbackServed event is emitted.
+//
+// # Scope
+//
+// A Fallback is built for a full method ("/kyc.v1.OCRService/Extract") or, with a Func reply
+// only, for a whole service ("kyc.v1.OCRService"). Its interceptors pass every other method
+// through untouched, so several Fallbacks, one per method, can be chained on one connection.
+//
+// # Streams
+//
+// For a client-streaming call (liveness Check) whose reply fails with a chosen error, RecvMsg
+// (CloseAndRecv) returns the fallback reply. For a server-streaming call that fails before its
+// first message, the fallback is the only message, followed by io.EOF; a failure after the first
+// message is returned as is. A stream that cannot be opened with a chosen error is replaced by
+// one that discards what is sent and answers the fallback as above. Bidirectional streams pass
+// through. A Func sees a nil request for streams.
+//
+// # Observability
+//
+// Each reply served emits observe.FallbackServed with the Code and Class of the error replaced,
+// and counts in Served. A Fallback is safe for concurrent use.
+package fallback

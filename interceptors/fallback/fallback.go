@@ -1,0 +1,227 @@
+package fallback
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// DefaultClasses are the classes replaced when Config.OnClasses and Config.OnCodes are empty.
+var DefaultClasses = []codes.Class{codes.Transient, codes.Throttled, codes.ServerFault, codes.Rejected}
+
+// Fallback answers failed calls of one method or service with a degraded reply. It is safe for
+// concurrent use.
+type Fallback struct {
+	target     string // full method, or service when !isMethod
+	isMethod   bool
+	reply      Reply
+	classes    uint32 // bit per codes.Class
+	codes      uint32 // bit per gRPC code
+	classifier *codes.Classifier
+	clock      clock.Clock
+	sink       observe.Sink
+	served     atomic.Uint64
+}
+
+// New returns the fallback for target, a full method ("/kyc.v1.OCRService/Extract") or, with a
+// Func reply, a service ("kyc.v1.OCRService"). reply may be nil when cfg.ReplyJSON is set; a
+// reply given wins over cfg.ReplyJSON. See the package documentation for the checks New makes.
+func New(target string, cfg Config, reply Reply, opts ...Option) (*Fallback, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f := &Fallback{target: target, classifier: codes.Default(), clock: clock.Real}
+	for _, o := range opts {
+		switch o.kind {
+		case optClock:
+			f.clock = clock.OrReal(o.clock)
+		case optSink:
+			f.sink = o.sink
+		case optClassifier:
+			if o.classifier != nil {
+				f.classifier = o.classifier
+			}
+		}
+	}
+	if err := f.setTarget(target); err != nil {
+		return nil, err
+	}
+	if err := f.setReply(cfg.ReplyJSON, reply); err != nil {
+		return nil, err
+	}
+	classes := cfg.OnClasses
+	if len(classes) == 0 && len(cfg.OnCodes) == 0 {
+		classes = DefaultClasses
+	}
+	for _, c := range classes {
+		f.classes |= 1 << c
+	}
+	for _, name := range cfg.OnCodes {
+		c, _ := ParseCode(name) // Validate checked it
+		f.codes |= 1 << c
+	}
+	return f, nil
+}
+
+func (f *Fallback) setTarget(target string) error {
+	if strings.HasPrefix(target, "/") {
+		svc, m := grpcmethod.Split(target)
+		if svc == "" || m == "" {
+			return fmt.Errorf("fallback: %q is not a full method name (/package.Service/Method)", target)
+		}
+		f.isMethod = true
+		return nil
+	}
+	if target == "" || strings.Contains(target, "/") {
+		return fmt.Errorf("fallback: %q is neither a full method (/package.Service/Method) nor a service (package.Service)", target)
+	}
+	return nil
+}
+
+// responseType returns the descriptor of the target method's response message.
+func (f *Fallback) responseType() (protoreflect.MessageDescriptor, error) {
+	svc, m := grpcmethod.Split(f.target)
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil, fmt.Errorf("fallback: method %s is unknown: service %s is not in the protobuf registry", f.target, svc)
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("fallback: method %s is unknown: %s is not a service", f.target, svc)
+	}
+	md := sd.Methods().ByName(protoreflect.Name(m))
+	if md == nil {
+		return nil, fmt.Errorf("fallback: method %s is unknown: service %s has no method %s", f.target, svc, m)
+	}
+	return md.Output(), nil
+}
+
+func (f *Fallback) setReply(replyJSON string, reply Reply) error {
+	switch r := reply.(type) {
+	case funcReply:
+		if r == nil {
+			return fmt.Errorf("fallback: %s: Func(nil) is not a reply", f.target)
+		}
+		f.reply = r
+		return nil
+	case fixedReply:
+		if r.m == nil {
+			return fmt.Errorf("fallback: %s: Message(nil) is not a reply", f.target)
+		}
+		if !f.isMethod {
+			return fmt.Errorf("fallback: %s: a fixed reply needs a full method, not a service", f.target)
+		}
+		got := r.m.ProtoReflect().Descriptor()
+		// A method missing from the registry is checked at call time instead.
+		if want, err := f.responseType(); err == nil && want != got {
+			return fmt.Errorf("fallback: reply for %s is a %s, the method answers %s", f.target, got.FullName(), want.FullName())
+		}
+		f.reply = fixedReply{m: proto.Clone(r.m)}
+		return nil
+	case nil:
+	default:
+		return fmt.Errorf("fallback: %s: unknown Reply %T", f.target, reply)
+	}
+	if replyJSON == "" {
+		return fmt.Errorf("fallback: %s: no reply: give Message, Func or reply_json", f.target)
+	}
+	if !f.isMethod {
+		return fmt.Errorf("fallback: %s: reply_json needs a full method, not a service", f.target)
+	}
+	md, err := f.responseType()
+	if err != nil {
+		return err
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
+	if err != nil {
+		return fmt.Errorf("fallback: reply_json for %s: response type %s is not in the protobuf registry", f.target, md.FullName())
+	}
+	m := mt.New().Interface()
+	if err := protojson.Unmarshal([]byte(replyJSON), m); err != nil {
+		return fmt.Errorf("fallback: reply_json for %s does not fit %s: %w", f.target, md.FullName(), err)
+	}
+	f.reply = fixedReply{m: m}
+	return nil
+}
+
+// Target returns the full method or service the fallback covers.
+func (f *Fallback) Target() string { return f.target }
+
+// Served returns how many replies the fallback has served.
+func (f *Fallback) Served() uint64 { return f.served.Load() }
+
+// Covers reports whether the fallback applies to calls of the full method.
+func (f *Fallback) Covers(method string) bool {
+	if f.isMethod {
+		return method == f.target
+	}
+	return grpcmethod.Service(method) == f.target
+}
+
+// Replaces reports whether the fallback answers in place of err (nil never is).
+func (f *Fallback) Replaces(err error) bool {
+	if err == nil {
+		return false
+	}
+	return f.chosen(f.classifier.Classify(err))
+}
+
+func (f *Fallback) chosen(v codes.Verdict) bool {
+	return f.classes&(1<<v.Class) != 0 || (v.Code < 32 && f.codes&(1<<v.Code) != 0)
+}
+
+// Recover is the policy without gRPC: given the error of a call of method (with its request and
+// the caller's reply message), it fills reply with the fallback and returns nil, or returns err
+// when the error is not one to replace, the method is not covered or the reply declines; a
+// reply of the wrong type gives a *ReplyTypeError.
+func (f *Fallback) Recover(ctx context.Context, method string, req, reply any, err error) error {
+	if err == nil || !f.Covers(method) {
+		return err
+	}
+	return f.recover(ctx, method, req, reply, err)
+}
+
+func (f *Fallback) recover(ctx context.Context, method string, req, reply any, err error) error {
+	v := f.classifier.Classify(err)
+	if !f.chosen(v) {
+		return err
+	}
+	m := f.reply.reply(ctx, method, req, err)
+	if m == nil {
+		return err
+	}
+	src := m.ProtoReflect()
+	dst, ok := reply.(proto.Message)
+	if !ok || dst == nil || !dst.ProtoReflect().IsValid() {
+		return &ReplyTypeError{Method: method, Want: "(not a settable proto message)", Got: src.Descriptor().FullName(), Err: err}
+	}
+	dm := dst.ProtoReflect()
+	if dm.Descriptor() != src.Descriptor() {
+		return &ReplyTypeError{Method: method, Want: dm.Descriptor().FullName(), Got: src.Descriptor().FullName(), Err: err}
+	}
+	proto.Reset(dst)
+	proto.Merge(dst, m)
+	f.served.Add(1)
+	if f.sink != nil {
+		f.sink.Observe(observe.Event{
+			Kind:    observe.FallbackServed,
+			Time:    f.clock.Now(),
+			Service: grpcmethod.Service(method),
+			Method:  method,
+			Policy:  observe.PolicyFallback,
+			Code:    v.Code,
+			Class:   v.Class,
+		})
+	}
+	return nil
+}

@@ -1,0 +1,34 @@
+package fallback
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Reply is what a Fallback answers with: Message or Func.
+type Reply interface {
+	reply(ctx context.Context, method string, req any, err error) proto.Message
+}
+
+// Message returns a Reply that always answers m. New checks m against the method's response
+// type and keeps a copy of it.
+func Message(m proto.Message) Reply { return fixedReply{m: m} }
+
+// Func returns a Reply that asks f. f gets the call's context, full method, request (nil for
+// streams) and error, and returns the reply, or nil to let the error stand. It must be safe for
+// concurrent use, must not keep the request, and should not log the request or the error: in a
+// KYC pipeline they hold personal data.
+func Func(f func(ctx context.Context, method string, req any, err error) proto.Message) Reply {
+	return funcReply(f)
+}
+
+type fixedReply struct{ m proto.Message }
+
+func (r fixedReply) reply(context.Context, string, any, error) proto.Message { return r.m }
+
+type funcReply func(ctx context.Context, method string, req any, err error) proto.Message
+
+func (f funcReply) reply(ctx context.Context, method string, req any, err error) proto.Message {
+	return f(ctx, method, req, err)
+}
