@@ -1,0 +1,32 @@
+// Package observability holds no code: it is the home of the operator's side of bulwark's
+// metrics, checked by its tests against observe/promobs.
+//
+// # Files
+//
+//	| file            | what                                                               |
+//	|-----------------|--------------------------------------------------------------------|
+//	| alerts.yml      | Prometheus alerting rules (load it with rule_files)                |
+//	| alerts_test.yml | promtool unit tests of the rules: each alert firing and not firing |
+//	| dashboard.json  | a Grafana dashboard (import it; pick a Prometheus data source)     |
+//
+// # Alerts
+//
+//	| alert                      | fires when                                                         | for | severity |
+//	|----------------------------|--------------------------------------------------------------------|-----|----------|
+//	| BulwarkRetryRateHigh       | retries / calls of a service > 0.2 over 5m (at ≥ 6 calls a minute) | 2m  | warning  |
+//	| BulwarkBreakerOpen         | a breaker was open or half-open at some point of the last 2m       | 1m  | critical |
+//	| BulwarkBulkheadSaturated   | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
+//	| BulwarkRetriesExhausted    | exhausted calls / calls > 0.05 over 5m, per reason                 | 5m  | warning  |
+//	| BulwarkRateLimiterDegraded | the remote rate limiter's fail mode answered in the last 5m        | 5m  | warning  |
+//
+// BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its
+// breaker opens. alerts_test.yml holds a scenario in which it fires while BulwarkBreakerOpen
+// does not yet.
+//
+// # Checks
+//
+// go test ./observability runs promtool check rules and promtool test rules (skipped when
+// promtool is not on PATH), checks that the dashboard parses, that every PromQL query in it is
+// valid, and that the rules and the dashboard query only metrics promobs.MetricNames lists, and
+// the dashboard every one of them.
+package observability

@@ -1,0 +1,377 @@
+package observability_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not on PATH")
+	}
+	return p
+}
+
+func runPromtool(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(promtool(t), args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	out := runPromtool(t, "check", "rules", "alerts.yml")
+	if want := "SUCCESS: 5 rules found"; !strings.Contains(out, want) {
+		t.Errorf("promtool check rules:\n%s\nwant %q", out, want)
+	}
+}
+
+func TestPromtoolTestRules(t *testing.T) {
+	out := runPromtool(t, "test", "rules", "alerts_test.yml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("promtool test rules:\n%s", out)
+	}
+}
+
+// ruleFile is the part of a Prometheus rule file the tests read.
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Alert       string            `yaml:"alert"`
+			Record      string            `yaml:"record"`
+			Expr        string            `yaml:"expr"`
+			For         string            `yaml:"for"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// ruleTests is the part of a promtool test file the tests read.
+type ruleTests struct {
+	RuleFiles []string `yaml:"rule_files"`
+	Tests     []struct {
+		Name          string `yaml:"name"`
+		AlertRuleTest []struct {
+			EvalTime  string           `yaml:"eval_time"`
+			Alertname string           `yaml:"alertname"`
+			ExpAlerts []map[string]any `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// dashboard is the part of a Grafana dashboard the tests read.
+type dashboard struct {
+	Title      string  `json:"title"`
+	UID        string  `json:"uid"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Definition string          `json:"definition"`
+			Query      json.RawMessage `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type panel struct {
+	ID         int    `json:"id"`
+	Type       string `json:"type"`
+	Title      string `json:"title"`
+	Datasource *struct {
+		Type string `json:"type"`
+		UID  string `json:"uid"`
+	} `json:"datasource"`
+	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	} `json:"targets"`
+}
+
+func readDashboard(t *testing.T) dashboard {
+	t.Helper()
+	b, err := os.ReadFile("dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("dashboard.json: %v", err)
+	}
+	return d
+}
+
+// dashboardQueries returns every PromQL query of the dashboard: panel targets and template
+// variable definitions.
+func dashboardQueries(t *testing.T, d dashboard) []string {
+	t.Helper()
+	var qs []string
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			qs = append(qs, tg.Expr)
+		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Definition != "" {
+			qs = append(qs, v.Definition)
+		}
+	}
+	return qs
+}
+
+func alertQueries(t *testing.T) []string {
+	t.Helper()
+	var rf ruleFile
+	readYAML(t, "alerts.yml", &rf)
+	var qs []string
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			qs = append(qs, r.Expr)
+		}
+	}
+	return qs
+}
+
+var metricRef = regexp.MustCompile(`\bbulwark_[a-z0-9_]+`)
+
+// referencedMetrics returns the metric families the queries name: a histogram's _bucket, _sum
+// and _count series count as the histogram.
+func referencedMetrics(qs []string) map[string]bool {
+	known := map[string]bool{}
+	for _, n := range promobs.MetricNames() {
+		known[n] = true
+	}
+	out := map[string]bool{}
+	for _, q := range qs {
+		for _, name := range metricRef.FindAllString(q, -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && known[base] {
+					name = base
+				}
+			}
+			out[name] = true
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// The rules and the dashboard query only metrics promobs exposes, and the dashboard shows
+// every one of them.
+func TestReferencedMetricsExist(t *testing.T) {
+	known := map[string]bool{}
+	for _, n := range promobs.MetricNames() {
+		known[n] = true
+	}
+	d := readDashboard(t)
+	tests := []struct {
+		name        string
+		queries     []string
+		wantAll     bool // every promobs metric is referenced
+		wantAtLeast []string
+	}{
+		{name: "alerts.yml", queries: alertQueries(t), wantAtLeast: []string{
+			promobs.NameRetries, promobs.NameCalls, promobs.NameBreakerState, promobs.NameBulkheadInFlight,
+			promobs.NameBulkheadCapacity, promobs.NameRetriesExhausted, promobs.NameLimiterDegraded}},
+		{name: "dashboard.json", queries: dashboardQueries(t, d), wantAll: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			refs := referencedMetrics(tt.queries)
+			if len(refs) == 0 {
+				t.Fatal("no bulwark metric referenced")
+			}
+			for _, name := range sortedKeys(refs) {
+				if !known[name] {
+					t.Errorf("queries %s, which promobs does not expose", name)
+				}
+			}
+			want := tt.wantAtLeast
+			if tt.wantAll {
+				want = promobs.MetricNames()
+			}
+			for _, name := range want {
+				if !refs[name] {
+					t.Errorf("does not query %s", name)
+				}
+			}
+		})
+	}
+}
+
+func TestDashboardShape(t *testing.T) {
+	d := readDashboard(t)
+	if d.UID == "" || d.Title == "" {
+		t.Errorf("uid %q, title %q; want both set", d.UID, d.Title)
+	}
+	ids := map[int]string{}
+	var vars []string
+	for _, v := range d.Templating.List {
+		vars = append(vars, v.Name)
+	}
+	if want := []string{"datasource", "service"}; !slices.Equal(vars, want) {
+		t.Errorf("template variables = %v; want %v", vars, want)
+	}
+	for _, p := range d.Panels {
+		if other, dup := ids[p.ID]; dup || p.ID == 0 {
+			t.Errorf("panel %q: id %d is zero or also %q's", p.Title, p.ID, other)
+		}
+		ids[p.ID] = p.Title
+		if p.GridPos.W == 0 || p.GridPos.H == 0 || p.GridPos.X+p.GridPos.W > 24 {
+			t.Errorf("panel %q: gridPos %+v out of the 24-column grid", p.Title, p.GridPos)
+		}
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || p.Datasource.UID != "${datasource}" {
+			t.Errorf("panel %q: datasource %+v; want the ${datasource} variable", p.Title, p.Datasource)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			if !strings.Contains(tg.Expr, `service=~"$service"`) {
+				t.Errorf("panel %q query %s: want it filtered by the service variable", p.Title, tg.RefID)
+			}
+		}
+	}
+}
+
+// grafanaVars replaces the dashboard's variables by values PromQL accepts.
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$service", ".*")
+
+// Every dashboard query is valid PromQL: promtool checks them as recording rules.
+func TestDashboardQueriesParse(t *testing.T) {
+	promtool(t)
+	d := readDashboard(t)
+	var b strings.Builder
+	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			n++
+			q, err := json.Marshal(grafanaVars.Replace(tg.Expr)) // a JSON string is a YAML string
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "      - record: dashboard:panel_%d_%s:query\n        expr: %s\n", p.ID, tg.RefID, q)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "dashboard_rules.yml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runPromtool(t, "check", "rules", path)
+	if want := fmt.Sprintf("SUCCESS: %d rules found", n); !strings.Contains(out, want) {
+		t.Errorf("promtool check rules:\n%s\nwant %q", out, want)
+	}
+}
+
+// Every alert is tested firing and not firing, and every test names an alert of the file.
+func TestEveryAlertTested(t *testing.T) {
+	var rf ruleFile
+	readYAML(t, "alerts.yml", &rf)
+	var rt ruleTests
+	readYAML(t, "alerts_test.yml", &rt)
+	if !slices.Equal(rt.RuleFiles, []string{"alerts.yml"}) {
+		t.Errorf("rule_files = %v; want [alerts.yml]", rt.RuleFiles)
+	}
+	type seen struct{ firing, quiet bool }
+	alerts := map[string]*seen{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts[r.Alert] = &seen{}
+			if r.Labels["severity"] == "" || r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+				t.Errorf("alert %s: want a severity label and summary and description annotations", r.Alert)
+			}
+		}
+	}
+	for _, tc := range rt.Tests {
+		for _, a := range tc.AlertRuleTest {
+			s, ok := alerts[a.Alertname]
+			if !ok {
+				t.Errorf("test %q checks %s, which alerts.yml does not define", tc.Name, a.Alertname)
+				continue
+			}
+			if len(a.ExpAlerts) > 0 {
+				s.firing = true
+			} else {
+				s.quiet = true
+			}
+		}
+	}
+	for name, s := range alerts {
+		if !s.firing || !s.quiet {
+			t.Errorf("alert %s: tested firing %v, not firing %v; want both", name, s.firing, s.quiet)
+		}
+	}
+}
+
+// The scenario the retry-rate alert exists for: at some evaluation it fires while the breaker
+// alert does not.
+func TestRetryAlertWarnsBeforeBreaker(t *testing.T) {
+	var rt ruleTests
+	readYAML(t, "alerts_test.yml", &rt)
+	for _, tc := range rt.Tests {
+		firing := map[string]map[string]bool{} // eval time → alert → firing
+		for _, a := range tc.AlertRuleTest {
+			if firing[a.EvalTime] == nil {
+				firing[a.EvalTime] = map[string]bool{}
+			}
+			firing[a.EvalTime][a.Alertname] = len(a.ExpAlerts) > 0
+		}
+		for _, at := range firing {
+			if retry, ok := at["BulwarkRetryRateHigh"]; ok && retry {
+				if breaker, ok := at["BulwarkBreakerOpen"]; ok && !breaker {
+					return
+				}
+			}
+		}
+	}
+	t.Error("no test evaluates BulwarkRetryRateHigh firing and BulwarkBreakerOpen not firing at the same time")
+}
