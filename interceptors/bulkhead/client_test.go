@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -353,7 +354,8 @@ func TestStreamCheck(t *testing.T) {
 		defer g.leave()
 		return testkit.DrainCheck(stream, 0.9)
 	}})
-	b, _ := bulkhead.New("kyc.v1.LivenessService", bulkhead.Config{MaxConcurrent: 2})
+	rec := &testkit.Recorder{}
+	b, _ := bulkhead.New("kyc.v1.LivenessService", bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithSink(rec))
 	cc := srv.Dial(t, grpc.WithStreamInterceptor(bulkhead.StreamClientInterceptor(b)))
 	client := kycv1.NewLivenessServiceClient(cc)
 
@@ -368,6 +370,9 @@ func TestStreamCheck(t *testing.T) {
 	}
 	if _, err := client.Check(context.Background()); status.Code(err) != grpccodes.ResourceExhausted || !errors.Is(err, bulkhead.ErrFull) {
 		t.Fatalf("third Check = %v, want ResourceExhausted/ErrFull", err)
+	}
+	if evs := rec.Events(observe.Rejected); len(evs) != 1 || evs[0].Method != testkit.MethodCheck || evs[0].Service != "kyc.v1.LivenessService" {
+		t.Fatalf("Rejected events = %+v, want one for %s", evs, testkit.MethodCheck)
 	}
 	for i := range 3 {
 		if err := s2.Send(&kycv1.CheckRequest{Index: uint32(i)}); err != nil {

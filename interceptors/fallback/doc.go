@@ -9,12 +9,15 @@
 //
 //	| class        | replaced by default | example                                 |
 //	| ------------ | ------------------- | --------------------------------------- |
-//	| transient    | yes                 | Unavailable, DeadlineExceeded           |
+//	| transient    | yes                 | Unavailable, DeadlineExceeded (*)       |
 //	| throttled    | yes                 | ResourceExhausted from the service      |
 //	| server_fault | yes                 | Internal, Unknown, DataLoss             |
 //	| rejected     | yes                 | breaker open, bulkhead full, rate limit |
 //	| business     | no                  | InvalidArgument: unreadable document    |
 //	| canceled     | no                  | the caller canceled                     |
+//
+// (*) DeadlineExceeded is replaced whoever's deadline it was, the caller's own included: a
+// caller out of time gets the degraded reply rather than an error.
 //
 // # What
 //
@@ -23,8 +26,9 @@
 // configuration as Config.ReplyJSON, decoded with protojson into the method's response type,
 // found from the method's descriptor in the global protobuf registry. A reply given in code
 // wins over ReplyJSON. New fails, naming the method and the type, when the ReplyJSON does not
-// fit the response type, when the method is not registered, or when a Message is not of the
-// method's response type. This package never logs or records the request, the reply or the
+// fit the response type or its method is not registered, and when a Message is not of the
+// method's response type (a Message for a method missing from the registry is checked at call
+// time instead). This package never logs or records the request, the reply or the
 // error: events carry only the code and class.
 //
 // The reply is copied into the caller's reply message (proto.Reset, then proto.Merge); a
@@ -32,8 +36,8 @@
 //
 // # Reply type mismatch
 //
-// A Func may return a message of another type than the caller's reply (a bug in the Func).
-// Such a reply is not served: the call fails with a *ReplyTypeError that names both types and
+// A Func may return a message of another type than the caller's reply (a bug in the Func), and
+// so may a Message for a method New could not look up. Such a reply is not served: the call fails with a *ReplyTypeError that names both types and
 // wraps ErrReplyType and the original error, so status.Code(err) is the original code and the
 // retry and breaker policies see the original failure. No FallbackServed event is emitted.
 //
