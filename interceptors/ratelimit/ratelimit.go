@@ -22,9 +22,10 @@ type Policy struct {
 }
 
 // New returns the policy for service (the fully qualified gRPC service, put in rejections and
-// events). With a nil l it builds the bucket from cfg: from the registry given by WithRegistry
-// when cfg.Shared is set, else a Local of its own; cfg must then be valid, and cfg.Redis needs a
-// fleet-wide Limiter passed as l. With l given, only cfg.MaxWait is read.
+// events). With a nil l it builds the bucket from cfg, which must then be valid: from the
+// registry given by WithRegistry when cfg.Shared is set (without a registry that is an error),
+// else a Local of its own; cfg.Redis needs a fleet-wide Limiter passed as l. With l given, only
+// cfg.MaxWait is read.
 func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	p := &Policy{service: service, lim: l, maxWait: cfg.MaxWait, clock: clockOf(opts)}
 	var reg *Registry
@@ -50,7 +51,10 @@ func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error)
 	if cfg.Redis != nil {
 		return nil, fmt.Errorf("ratelimit: %s: a redis limit needs a fleet-wide Limiter given to New", service)
 	}
-	if cfg.Shared != "" && reg != nil {
+	if cfg.Shared != "" {
+		if reg == nil {
+			return nil, fmt.Errorf("ratelimit: %s: shared bucket %q needs a Registry (WithRegistry)", service, cfg.Shared)
+		}
 		loc, err := reg.Local(cfg)
 		if err != nil {
 			return nil, err

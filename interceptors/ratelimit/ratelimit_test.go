@@ -43,6 +43,7 @@ func TestNew(t *testing.T) {
 		{name: "invalid rate", cfg: ratelimit.Config{Rate: 0}, wantErr: true},
 		{name: "negative max wait", lim: always, cfg: ratelimit.Config{MaxWait: -1}, wantErr: true},
 		{name: "given limiter needs no rate", lim: always, cfg: ratelimit.Config{MaxWait: time.Second}},
+		{name: "shared needs a registry", cfg: ratelimit.Config{Rate: 10, Shared: "ml"}, wantErr: true},
 		{name: "redis needs a limiter", cfg: ratelimit.Config{Rate: 10, Redis: &ratelimit.RedisConfig{Addr: "redis:6379"}}, wantErr: true},
 	}
 	for _, tt := range tests {
