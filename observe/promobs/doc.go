@@ -77,8 +77,9 @@
 //
 // Metric children are looked up once per label combination and cached in a copy-on-write map:
 // recording a known combination is an atomic load, a map lookup and the metric update, and
-// allocates nothing. A successful call (AttemptFinished and CallFinished) costs about 120-170 ns
-// on a 2-core machine (BenchmarkSinkSuccessPath), 0 allocs.
+// allocates nothing. A successful call (AttemptFinished and CallFinished) costs about 90 ns on
+// an idle 2-core machine and up to 350 ns on a loaded one (BenchmarkSinkSuccessPath), 0 allocs,
+// serial or parallel; most of it is the two map lookups and the histogram update.
 //
 // # Concurrency
 //
