@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
@@ -199,5 +200,34 @@ func TestLoadMissingFile(t *testing.T) {
 	_, _, err := config.Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want not exist", err)
+	}
+}
+
+func TestUnmarshalYAML(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string
+		wantErr string
+	}{
+		{"valid", "budget: 5s\nprofiles:\n  p: {retry: {max_attempts: 2}}\nservices:\n  a.B: {profile: p}\n", ""},
+		{"invalid", "budget: 5s\nprofiles:\n  p: {retry: {max_attempts: 0}}\n", "line 3: profiles.p.retry.max_attempts: 0 is below 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg config.Config
+			err := yaml.Unmarshal([]byte(tt.src), &cfg)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := cfg.Resolve("/a.B/C"); p.Budget != 5*time.Second || p.Retry == nil || p.Retry.MaxAttempts != 2 {
+				t.Errorf("policy %+v", p)
+			}
+		})
 	}
 }

@@ -398,7 +398,29 @@ func profileSection[T any](d *decoder, n *yaml.Node, path, section string) *T {
 	}
 	v := new(T)
 	d.structure(n, path, section, "", reflect.ValueOf(v).Elem(), nil)
+	if b, ok := any(v).(*breaker.Config); ok && b.ConsecutiveFailures == 0 && b.FailureRateThreshold == 0 {
+		if k := valueOf(n, "consecutive_failures"); k != nil {
+			d.add(k, join(path, "consecutive_failures"), "0", consecutiveZeroRule)
+		}
+	}
 	return v
+}
+
+// consecutiveZeroRule is the rule an explicit consecutive_failures: 0 breaks when no failure
+// rate is set (0 then means the default, 5).
+const consecutiveZeroRule = "is below 1 (0 turns consecutive tripping off only when failure_rate_threshold is set)"
+
+// valueOf returns the value node of key in mapping n, or nil.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func overrideSection[T any](d *decoder, n *yaml.Node, path, section string) *Override[T] {
@@ -516,6 +538,10 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			break
 		}
 		dur, err := time.ParseDuration(n.Value)
+		if _, nerr := strconv.ParseFloat(n.Value, 64); err != nil && nerr == nil {
+			d.add(n, path, strconv.Quote(n.Value), "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
+			return false
+		}
 		if err != nil {
 			d.add(n, path, strconv.Quote(n.Value), "is not a duration (such as 500ms or 2s)")
 			return false
@@ -611,4 +637,19 @@ func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
 			o.Reasons[name] = cl
 		})
 	})
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: it decodes and validates a configuration as
+// Parse does, without merging it over the built-ins. Errors name lines, not a file.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	d := &decoder{src: &source{lines: map[string]int{}}}
+	var cfg Config
+	d.top(n, &cfg)
+	errs := append(d.errs, located(cfg.Validate(), d.src)...)
+	sortErrors(errs, d.src)
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
+	*c = cfg
+	return nil
 }

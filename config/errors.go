@@ -37,6 +37,8 @@ func (e *Error) Error() string {
 			b.WriteString(":" + strconv.Itoa(e.Line))
 		}
 		b.WriteString(": ")
+	} else if e.Line > 0 {
+		b.WriteString("line " + strconv.Itoa(e.Line) + ": ")
 	}
 	if e.Path != "" {
 		b.WriteString(e.Path + ": ")

@@ -29,11 +29,13 @@ var badInputs = []struct {
 	{"service_override", "services:\n  kyc.v1.OCRService:\n    retry:\n      max_backoff: 100ms\n    breaker:\n      minimum_calls: 50\n"},
 	{"method_override", "services:\n  kyc.v1.OCRService:\n    methods:\n      Extract:\n        deadline: {default: 9s}\n        retry: {per_attempt_timeout: -1s}\n      2Bad: {}\n"},
 	{"bad_names", "profiles:\n  \"no spaces\": {}\nservices:\n  OCRService: {profile: ocr}\n  kyc..v1: {}\n"},
-	{"wrong_types", "budget: [1s]\nprofiles:\n  p:\n    retry:\n      max_attempts: three\n      idempotent: yes please\n      multiplier: \"2\"\n    breaker: 5\n"},
+	{"wrong_types", "budget: [1s]\nprofiles:\n  p:\n    retry:\n      max_attempts: three\n      idempotent: yes please\n      multiplier: \"2\"\n    breaker: 5\n    rate_limit: {rate: fast}\n"},
 	{"duplicate_key", "profiles:\n  p:\n    retry: {max_attempts: 2}\n    retry: {max_attempts: 3}\n"},
 	{"alias", "profiles:\n  p: &p\n    retry: {}\n  q: *p\n"},
 	{"syntax_error", "profiles:\n  p:\n    retry: {max_attempts: 2\n"},
 	{"two_documents", "budget: 1s\n---\nbudget: 2s\n"},
+	{"consecutive_zero", "profiles:\n  p:\n    breaker: {consecutive_failures: 0}\n  rate_only:\n    breaker: {consecutive_failures: 0, failure_rate_threshold: 0.5}\nservices:\n  kyc.v1.OCRService:\n    breaker: {consecutive_failures: 0}\n  acme.v1.Geo:\n    profile: p\n    breaker: {consecutive_failures: 0}\n"},
+	{"quoted_bare_duration", "profiles:\n  p:\n    deadline: {max: \"5\"}\n"},
 	{"null_value", "profiles:\n  p:\n    retry:\n      max_attempts:\n"},
 }
 

@@ -69,7 +69,16 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 		return nil, nil, joinErrors(errs)
 	}
 	cfg := merge(base, user)
-	errs = append(errs, located(cfg.Validate(), src, bsrc)...)
+	// A value that could not be decoded was left zero: leave out what Validate says of it.
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Path] = true
+	}
+	for _, e := range located(cfg.Validate(), src, bsrc) {
+		if !bad[e.Path] {
+			errs = append(errs, e)
+		}
+	}
 	sortErrors(errs, src, bsrc)
 	if len(errs) > 0 {
 		return nil, nil, joinErrors(errs)

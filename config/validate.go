@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -44,8 +45,8 @@ func (c *Config) validateService(name string) error {
 	errs = append(errs, c.checkProfileRef(path+".profile", svc.Profile))
 	errs = append(errs, fielderr.Prefix(path, svc.Overrides.validateFields()))
 	// The service's effective sections, against its profile's.
-	parent := c.Profiles[c.resolve(name, "", false).ProfileName]
-	errs = append(errs, fielderr.Prefix(path, effectiveErrors(parent, c.resolve(name, "", false).Profile, svc.Overrides)))
+	eff := c.resolve(name, "", false)
+	errs = append(errs, fielderr.Prefix(path, effectiveErrors(c.Profiles[eff.ProfileName], eff.Profile, svc.Overrides)))
 
 	for _, m := range c.MethodNames(name) {
 		meth := svc.Methods[m]
@@ -170,6 +171,10 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 		known[e.Error()] = true
 	}
 	var out []error
+	if b := o.Breaker; b != nil && !b.Off && eff.Breaker != nil && eff.Breaker.FailureRateThreshold == 0 &&
+		b.Value.ConsecutiveFailures == 0 && slices.Contains(b.Fields, "consecutive_failures") {
+		out = append(out, fielderr.New("breaker.consecutive_failures", 0, consecutiveZeroRule))
+	}
 	for _, e := range fielderr.Flatten(eff.validate()) {
 		var fe *fielderr.Error
 		if !errors.As(e, &fe) || known[e.Error()] {
