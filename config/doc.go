@@ -63,8 +63,37 @@
 //
 // In YAML, writing 0 (or "") in a field where the zero value means "use the default" is an
 // error, since it would silently mean something else than it says; leave the field out.
+// Where 0 means "none" or "off" it is accepted, so that an override can switch a thing off.
+//
+//	| written 0 is an error                                   | written 0 is accepted          |
+//	|---------------------------------------------------------|--------------------------------|
+//	| budget                                                  | retry.per_attempt_timeout      |
+//	| retry.max_attempts, multiplier, initial_backoff,        | retry.budget, jitter_amount,   |
+//	|   max_backoff, jitter (""), replay_buffer_bytes,        |   throttle.max_tokens          |
+//	|   throttle.token_ratio                                  | breaker.failure_rate_threshold,|
+//	| breaker.window_size, window_duration, minimum_calls,    |   slow_call_duration           |
+//	|   recovery_timeout, half_open_max_calls,                | breaker.consecutive_failures   |
+//	|   success_threshold, slow_call_rate_threshold,          |   (with a failure rate)        |
+//	|   scope (""), window_type ("")                          | bulkhead.max_wait              |
+//	| bulkhead.max_concurrent                                 | rate_limit.max_wait            |
+//	| rate_limit.burst, redis.timeout, redis.key_prefix ("")  | deadline.default, deadline.max |
+//
+// Cross-references are checked too: a service or method bound to a profile that does not
+// exist (the message lists those that do), a service name that is not fully qualified, a
+// method name that is not an identifier, and an override that makes its section invalid
+// (reported at the override: max_backoff below the profile's initial_backoff).
 //
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
-// to its timeout, every backoff sleep at its longest) does not fit the budget, and which
-// attempts the budget will cut. [Explain] prints the resolved policies and those timelines.
+// to its timeout after the longest wait for a rate-limit token and a bulkhead slot, every
+// backoff sleep at its longest) does not fit the budget, and which attempts the budget will
+// cut. [Explain] prints the resolved policies and those timelines
+// (the orchestrator's -explain flag); [Policy.WorstCase] computes one.
+//
+// # For the suite
+//
+// [Config.Policies] lists the resolved policy of every configured service and method;
+// [Config.Resolve] answers for any full method name, listed or not. A [Policy] is plain data
+// sharing nothing with its Config; on reload, [Profile.SameSection] tells which policies'
+// state (breaker counts, limiter tokens) can be kept. [Config.UnmarshalYAML] lets a Config be
+// a field of a larger YAML document (decoded and validated, without the built-ins).
 package config
