@@ -15,7 +15,7 @@ import (
 func BenchmarkTake(b *testing.B) {
 	addr := sharedAddr(b)
 	ctx := context.Background()
-	remote := testLimiter(b, "bench", config(addr, prefix(b), 1e9, 1e9))
+	remote := testLimiter(b, "bench", config(addr, prefix(b), 1e9, 1e9)) // 1s timeout: measure, do not fail
 	local := rate.NewLimiter(rate.Limit(1e9), 1e9)
 
 	down := config("127.0.0.1:1", prefix(b), 1e9, 1e9) // nothing listens on port 1

@@ -80,7 +80,8 @@
 //
 // The bucket runs on Redis's clock, not on the clock given by WithClock: under a fake clock
 // the shared bucket still refills in real time, and round trips are bounded in real time. The
-// injected clock times maxWait waits, the fail-open guard's refill and the probe pause. All
+// injected clock times maxWait waits, the fail-open guard's refill and the probe pause; the
+// round trip reads ctx's deadline as a real time (as context.WithTimeout does). All
 // replicas read the one Redis clock, so their own clocks need not agree; a failover to a
 // replica whose clock differs moves every bucket by the difference.
 //

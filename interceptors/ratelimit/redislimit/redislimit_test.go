@@ -16,12 +16,14 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
-// config returns a limiter configuration against addr with a fresh key prefix.
+// config returns a limiter configuration against addr under prefix. Its Redis timeout is a
+// generous 1s, so that a loaded test machine does not fail healthy round trips; the tests of
+// a stalled Redis set the 50ms default back.
 func config(addr, prefix string, rate float64, burst int) ratelimit.Config {
 	return ratelimit.Config{
 		Rate:  rate,
 		Burst: burst,
-		Redis: &ratelimit.RedisConfig{Addr: addr, KeyPrefix: prefix},
+		Redis: &ratelimit.RedisConfig{Addr: addr, KeyPrefix: prefix, Timeout: time.Second},
 	}
 }
 
@@ -123,6 +125,7 @@ func TestOtherPrefixOtherBucket(t *testing.T) {
 
 func TestDenialCarriesRetryAfter(t *testing.T) {
 	l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), 2, 2))
+	start := time.Now()
 	for i := range 2 {
 		if d := take(t, l); !d.Allowed {
 			t.Fatalf("take %d: denied within the burst", i+1)
@@ -132,8 +135,8 @@ func TestDenialCarriesRetryAfter(t *testing.T) {
 	if d.Allowed {
 		t.Fatal("take 3: admitted past the burst")
 	}
-	if d.RetryAfter <= 400*time.Millisecond || d.RetryAfter > 500*time.Millisecond {
-		t.Errorf("RetryAfter = %v, want in (400ms, 500ms] (one token per 500ms)", d.RetryAfter)
+	if lo := 500*time.Millisecond - time.Since(start) - time.Millisecond; d.RetryAfter < lo || d.RetryAfter > 500*time.Millisecond {
+		t.Errorf("RetryAfter = %v, want in [%v, 500ms] (one token per 500ms)", d.RetryAfter, lo)
 	}
 }
 
@@ -166,6 +169,7 @@ func TestFractionalRates(t *testing.T) {
 					got.Rate, got.Period, got.Burst, tt.wantRate, tt.wantPeriod, tt.wantBurst)
 			}
 			l := testLimiter(t, "ocr", config(addr, prefix(t), tt.rate, tt.burst))
+			start := time.Now()
 			for i := range tt.wantBurst {
 				if d := take(t, l); !d.Allowed {
 					t.Fatalf("take %d: denied within the burst of %d", i+1, tt.wantBurst)
@@ -175,7 +179,8 @@ func TestFractionalRates(t *testing.T) {
 			if d.Allowed {
 				t.Fatalf("take %d: admitted past the burst", tt.wantBurst+1)
 			}
-			if lo := tt.wantInterval * 9 / 10; d.RetryAfter < lo || d.RetryAfter > tt.wantInterval {
+			// The bucket refilled while the burst was taken: on a loaded machine, noticeably.
+			if lo := tt.wantInterval - time.Since(start) - time.Millisecond; d.RetryAfter < lo || d.RetryAfter > tt.wantInterval {
 				t.Errorf("RetryAfter = %v, want in [%v, %v]", d.RetryAfter, lo, tt.wantInterval)
 			}
 		})
@@ -331,7 +336,7 @@ func TestRedisDownFailOpen(t *testing.T) {
 	for i, want := range []bool{true, true, false} {
 		start := time.Now()
 		d, err := l.Take(context.Background(), 0)
-		if elapsed := time.Since(start); elapsed > DefaultTimeout+100*time.Millisecond {
+		if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
 			t.Errorf("degraded take %d answered after %v", i+1, elapsed)
 		}
 		if err != nil || d.Allowed != want {
@@ -402,7 +407,7 @@ func TestRedisDownFailClosed(t *testing.T) {
 	for i := range 3 {
 		start := time.Now()
 		d, err := l.Take(context.Background(), time.Second)
-		if elapsed := time.Since(start); elapsed > DefaultTimeout+100*time.Millisecond {
+		if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
 			t.Errorf("take %d answered after %v", i+1, elapsed)
 		}
 		if d.Allowed || !errors.Is(err, ErrUnavailable) {
@@ -497,6 +502,7 @@ func TestProbeIntervalSavesTimeout(t *testing.T) {
 	srv := ownServer(t)
 	cfg := config(srv.addr, prefix(t), 1000, 1000)
 	cfg.Redis.FailOpen = true
+	cfg.Redis.Timeout = DefaultTimeout
 	paused := testLimiter(t, "ocr", cfg)
 	unpaused := testLimiter(t, "ocr", cfg, WithProbeInterval(0))
 	take(t, paused)
@@ -533,6 +539,7 @@ func TestOneProbeAfterPause(t *testing.T) {
 	fake := clocktest.New(time.Time{})
 	cfg := config(srv.addr, prefix(t), 1000, 1000)
 	cfg.Redis.FailOpen = true
+	cfg.Redis.Timeout = DefaultTimeout
 	l := testLimiter(t, "ocr", cfg, WithClock(fake))
 	take(t, l)
 	srv.stall()
