@@ -1,0 +1,77 @@
+package retry
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
+func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	p, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Unary(), nil
+}
+
+// StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
+func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	p, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Stream(), nil
+}
+
+// callSettings returns the settings of one call: the policy's own, or a copy changed by the
+// retry Options among the call options. Without retry Options it does not allocate.
+func (p *Policy) callSettings(opts []grpc.CallOption) *settings {
+	cs := &p.s
+	for _, o := range opts {
+		ro, ok := o.(Option)
+		if !ok || ro.apply == nil {
+			continue
+		}
+		if cs == &p.s {
+			cs = new(settings)
+			*cs = p.s
+		}
+		ro.apply(cs)
+	}
+	return cs
+}
+
+// trailerHolder carries one attempt's call options and the trailer grpc writes back, pooled
+// so that capturing trailers costs no allocation.
+type trailerHolder struct {
+	md   metadata.MD
+	opts []grpc.CallOption
+}
+
+var trailerPool = sync.Pool{New: func() any { return new(trailerHolder) }}
+
+// Unary returns the policy as a unary client interceptor. Every attempt goes through the rest
+// of the chain (invoker) with the caller's call options and a trailer option of its own, so
+// that grpc-retry-pushback-ms is read.
+func (p *Policy) Unary() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		cs := p.callSettings(opts)
+		if cs.disabled {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		return p.run(ctx, p.method(method), cs, func(actx context.Context, _ int) (metadata.MD, error) {
+			h := trailerPool.Get().(*trailerHolder)
+			h.opts = append(append(h.opts[:0], opts...), grpc.Trailer(&h.md))
+			err := invoker(actx, method, req, reply, cc, h.opts...)
+			md := h.md
+			h.md = nil
+			clear(h.opts)
+			h.opts = h.opts[:0]
+			trailerPool.Put(h)
+			return md, err
+		})
+	}
+}
