@@ -447,7 +447,9 @@ func TestCallOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "report success" {
-				tt.f = func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return okCompare, nil }
+				tt.f = func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+					return okCompare, nil
+				}
 			}
 			s := newSetup(t, retry.Config{Jitter: retry.JitterNone}, 0)
 			srv := testkit.Start(t, &testkit.Server{CompareF: tt.f})

@@ -1,0 +1,116 @@
+// Package retry retries failed gRPC calls: with exponential backoff and a choice of jitter,
+// within the caller's deadline and a total budget, honouring server pushback, under a retry
+// budget per service, and only for methods that are safe to repeat.
+//
+// The policy works without gRPC (Policy.Do) and as unary and stream client interceptors
+// (Policy.Unary, Policy.Stream). Its Options are also grpc.CallOptions: WithMax, Disable,
+// WithIdempotent and Report override the policy for one call. A Policy is safe for concurrent
+// use.
+//
+// # What is retried
+//
+// An attempt's outcome is classified by a codes.Classifier (WithClassifier; codes.Default
+// otherwise), and retried only when its class is retryable:
+//
+//	| class        | codes (default table)                                   | retried |
+//	|--------------|---------------------------------------------------------|---------|
+//	| success      | OK                                                      | —       |
+//	| transient    | Unavailable, DeadlineExceeded, Aborted                  | yes     |
+//	| throttled    | ResourceExhausted                                       | yes     |
+//	| business     | InvalidArgument, NotFound, PermissionDenied, ...        | never   |
+//	| canceled     | Canceled                                                | never   |
+//	| server_fault | Internal, Unknown, DataLoss                             | never   |
+//	| rejected     | a bulwark codes.Rejection (breaker open, bulkhead full) | never   |
+//
+// A retryable outcome is still not retried, and the call ends, when (checked in this order):
+//
+//	| condition                                          | the caller gets                | Info.Reason    |
+//	|----------------------------------------------------|--------------------------------|----------------|
+//	| the method may not be retried (idempotency rule)   | the error as it is             | (none)         |
+//	| the caller canceled its context                    | the error as it is             | (none)         |
+//	| the caller's deadline expired                      | *ExhaustedError                | deadline       |
+//	| the budget (Config.Budget) is spent                | *ExhaustedError                | budget         |
+//	| the server asked not to retry (pushback)           | *ExhaustedError                | pushback_stop  |
+//	| MaxAttempts attempts were made                     | *ExhaustedError                | max_attempts   |
+//	| the retry budget (Config.Throttle) is spent        | *ExhaustedError                | retry_budget   |
+//	| the sleep would not leave MinAttemptTime before    | *ExhaustedError                | deadline or    |
+//	| the caller's deadline or the budget's end          |                                | budget         |
+//
+// A DeadlineExceeded caused by a per-attempt timeout (Config.PerAttemptTimeout, a fresh child
+// deadline per attempt) is retried; one caused by the caller's own deadline is not. An
+// *ExhaustedError's gRPC status has the last attempt's code and details and its message ends
+// "(after N attempts, reason)"; errors.Is(err, ErrExhausted) holds, Unwrap gives the last
+// attempt's error, and InfoOf(err) gives attempts, elapsed time, last code and reason.
+//
+// # Idempotency
+//
+// By default a method is retried only when its descriptor declares idempotency_level
+// NO_SIDE_EFFECTS or IDEMPOTENT, or when Config.Idempotent is set (WithIdempotent overrides
+// both, per policy or per call). Any other method (KYCService.Verify) is never retried by
+// this package. A retry of such a method would be safe only if the request provably never
+// left the client, and nothing the client API returns proves that: an Unavailable may come
+// before or after the server received the request. The one case that is provable — the
+// request never reached the transport — is already retried by grpc-go's transparent retry,
+// and a bulwark rejection (the other local failure) is never retried anyway.
+//
+// # Backoff
+//
+// With d = min(InitialBackoff·Multiplier^n, MaxBackoff) for retry n (n from 0), U(a, b)
+// uniform in [a, b) from the random source (WithRand), and p the previous sleep
+// (InitialBackoff before the first):
+//
+//	| Jitter       | sleep                                  |
+//	|--------------|----------------------------------------|
+//	| none         | d                                      |
+//	| full         | U(0, d)                                |
+//	| equal        | d/2 + U(0, d/2)                        |
+//	| decorrelated | min(MaxBackoff, U(InitialBackoff, 3p)) |
+//	| additive     | min(d + U(0, JitterAmount), MaxBackoff)|
+//
+// Server pushback replaces the computed sleep: a google.rpc.RetryInfo delay or the
+// grpc-retry-pushback-ms trailer (the longer of the two). A negative or malformed trailer,
+// or several values, means "do not retry". The pushed-back sleep is subject to the same time
+// rules as any other. Sleeps use one timer per call from the injected clock (WithClock).
+//
+// # Time
+//
+// The first attempt always runs. No further attempt starts, and no sleep begins, unless at
+// least MinAttemptTime (5ms) would remain before both the caller's deadline and the budget's
+// end once the sleep is over. The budget (Config.Budget) is also a deadline on every attempt.
+// With PerAttemptTimeout each attempt has its own deadline, never later than the call's.
+//
+// # Retry budget
+//
+// Config.Throttle is gRFC A6's throttling, one token bucket per gRPC service shared by all
+// calls of a Policy: it starts full at MaxTokens; an attempt whose class counts as a failure
+// (transient, throttled, server_fault) takes one token, a success puts TokenRatio back;
+// a retry is made only while the bucket holds more than MaxTokens/2. With the service fully
+// down, calls soon make one attempt each; successes refill the bucket and retries resume.
+//
+// # Metadata
+//
+// Retries carry the attempt number (2, 3, ...) in the x-retry-attempt metadata. grpc-go lets
+// a client send grpc-previous-rpc-attempts too, but writes it itself on its transparent
+// retries, so the two could disagree: this package does not send it.
+//
+// # Streams
+//
+// A stream is retried until it commits, and never after. It commits when its first response
+// message arrives, when it ends cleanly, or when the messages sent so far outgrow
+// Config.ReplayBufferBytes (measured with proto.Size; default 256 KiB, negative: never
+// buffer). Before that, every message sent is kept; a failed attempt is replaced by a new
+// stream on which the kept messages are sent again in order, and the send side closed again
+// if the caller had closed it. For a client-streaming call the failure usually shows at
+// CloseAndRecv: the receive then reopens, replays, closes and receives again, so the caller
+// sees one call. A send that fails on a dead attempt (io.EOF) is kept for the replay and
+// reported as sent; the failure surfaces at the next receive. Messages must not be modified
+// after SendMsg, as grpc already requires. The per-attempt timeout applies to a stream only
+// until it commits; the budget bounds the whole stream. Abandoned attempts are canceled.
+//
+// # Events
+//
+// With an observe.Sink (WithObserver), the policy emits AttemptFinished for every attempt,
+// RetryScheduled before each sleep (Attempt: the failed attempt; Delay: the sleep) and
+// RetriesExhausted when it gives up after a retryable outcome (Reason as in the table
+// above). Without a sink, no event is built.
+package retry
