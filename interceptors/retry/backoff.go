@@ -87,6 +87,3 @@ func (b *bucket) record(v codes.Verdict) {
 
 // allow reports whether a retry may be made: the bucket holds more than half its tokens.
 func (b *bucket) allow() bool { return b.milli.Load() > b.threshold }
-
-// tokens returns the bucket's level, in tokens.
-func (b *bucket) tokens() float64 { return float64(b.milli.Load()) / 1000 }
