@@ -63,8 +63,8 @@ func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context
 	if pd, ok := parent.Deadline(); ok && !pd.After(d) {
 		return context.WithCancel(parent)
 	}
-	ctx := &clockContext{deadline: d}
-	ctx.Context, ctx.cancel = context.WithCancelCause(parent)
+	inner, cancel := context.WithCancelCause(parent)
+	ctx := &clockContext{parent: parent, inner: inner, cancel: cancel, deadline: d}
 	dur := d.Sub(c.Now())
 	if dur <= 0 {
 		ctx.cancel(context.DeadlineExceeded)
@@ -84,22 +84,34 @@ func WithTimeout(parent context.Context, c Clock, d time.Duration) (context.Cont
 }
 
 // clockContext is a cancel context whose deadline is kept by a Clock other than the real one.
+//
+// It does not embed its inner cancel context: Value answers from the parent, so contexts derived
+// from a clockContext do not attach to the inner context's cancellation (which would report
+// context.Canceled) but watch Done and read Err, which reports context.DeadlineExceeded.
 type clockContext struct {
-	context.Context
+	parent   context.Context
+	inner    context.Context
 	cancel   context.CancelCauseFunc
 	deadline time.Time
 }
 
 func (c *clockContext) Deadline() (time.Time, bool) { return c.deadline, true }
 
+func (c *clockContext) Done() <-chan struct{} { return c.inner.Done() }
+
+func (c *clockContext) Value(key any) any { return c.parent.Value(key) }
+
 // Err reports context.DeadlineExceeded when the clock's deadline passed, as context.WithDeadline
 // contexts do; otherwise the parent's error or context.Canceled.
 func (c *clockContext) Err() error {
-	err := c.Context.Err()
+	err := c.inner.Err()
 	if err == nil {
 		return nil
 	}
-	if cause := context.Cause(c.Context); cause == context.DeadlineExceeded {
+	if perr := c.parent.Err(); perr != nil {
+		return perr
+	}
+	if cause := context.Cause(c.inner); cause == context.DeadlineExceeded {
 		return context.DeadlineExceeded
 	}
 	return err

@@ -125,3 +125,24 @@ func TestWithDeadlineReal(t *testing.T) {
 		t.Fatal("OrReal(nil)")
 	}
 }
+
+// Regression: a context derived from a fake-clock deadline context reported Canceled, not
+// DeadlineExceeded, when the fake deadline passed (found by the retry policy's tests).
+func TestWithDeadlineFakePropagatesToChildren(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	ctx, cancel := clock.WithTimeout(context.Background(), clk, time.Second)
+	defer cancel()
+	child, childCancel := context.WithCancel(ctx)
+	defer childCancel()
+	clk.Advance(time.Second)
+	<-child.Done()
+	if !errors.Is(child.Err(), context.DeadlineExceeded) {
+		t.Fatalf("child Err = %v, want DeadlineExceeded", child.Err())
+	}
+	type key struct{}
+	vctx, vcancel := clock.WithTimeout(context.WithValue(context.Background(), key{}, "v"), clk, time.Second)
+	defer vcancel()
+	if vctx.Value(key{}) != "v" {
+		t.Fatal("Value not passed through")
+	}
+}
