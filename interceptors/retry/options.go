@@ -29,7 +29,8 @@ type settings struct {
 	disabled    bool
 	// idempotent: 0 follows the method descriptor and Config.Idempotent, 1 forces yes, -1 no.
 	idempotent int8
-	report     *Info
+	// reports receive Info on return; two slots so that a suite and its caller can both ask.
+	report, report2 *Info
 }
 
 // WithClock sets the clock that times backoff sleeps, per-attempt timeouts and the budget.
@@ -96,6 +97,13 @@ func Disable() Option {
 // Report makes the call write what the retry policy did to *info every time it returns,
 // success or failure: attempts made, total elapsed time, last code and why retrying stopped.
 // For streams, *info is written once the stream commits or fails for good. Per call only.
+// Up to two Report options on one call are each written (a suite's and its caller's).
 func Report(info *Info) Option {
-	return Option{perCall: true, apply: func(s *settings) { s.report = info }}
+	return Option{perCall: true, apply: func(s *settings) {
+		if s.report == nil || s.report == info {
+			s.report = info
+		} else {
+			s.report2 = info
+		}
+	}}
 }

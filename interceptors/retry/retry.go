@@ -345,7 +345,16 @@ func fits(ctx context.Context, now time.Time, d time.Duration, budgetEnd time.Ti
 
 func (p *Policy) report(cs *settings, start time.Time, n int, v codes.Verdict, reason string) {
 	if cs.report != nil {
-		*cs.report = Info{Attempts: n, Elapsed: cs.clock.Now().Sub(start), Code: v.Code, Reason: reason}
+		cs.setReport(Info{Attempts: n, Elapsed: cs.clock.Now().Sub(start), Code: v.Code, Reason: reason})
+	}
+}
+
+func (s *settings) setReport(info Info) {
+	if s.report != nil {
+		*s.report = info
+	}
+	if s.report2 != nil {
+		*s.report2 = info
 	}
 }
 
@@ -353,9 +362,7 @@ func (p *Policy) report(cs *settings, start time.Time, n int, v codes.Verdict, r
 func (p *Policy) exhausted(cs *settings, m *methodInfo, start time.Time, n int, v codes.Verdict, reason string, err error) error {
 	now := cs.clock.Now()
 	info := Info{Attempts: n, Elapsed: now.Sub(start), Code: v.Code, Reason: reason}
-	if cs.report != nil {
-		*cs.report = info
-	}
+	cs.setReport(info)
 	if cs.sink != nil {
 		cs.sink.Observe(observe.Event{
 			Kind: observe.RetriesExhausted, Time: now, Service: m.service, Method: m.name,

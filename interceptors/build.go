@@ -1,0 +1,259 @@
+package interceptors
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit/redislimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"google.golang.org/grpc"
+)
+
+// buildLocked composes the chain of one full method under cfg. s.mu must be held.
+func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
+	service, _ := grpcmethod.Split(fullMethod)
+	mp := cfg.Resolve(fullMethod)
+	sp := cfg.ResolveService(service)
+	c := &chain{policy: mp}
+	cl, err := mp.NewClassifier()
+	if err != nil {
+		c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)
+		return c
+	}
+	c.classifier = cl
+	// name is the policy object's name for a section: the service's when the method resolves
+	// that section (and the classifier) as the service does, else the method's own.
+	name := func(sec config.Section) string {
+		if mp.Profile.SameSection(sp.Profile, sec) && mp.Profile.SameSection(sp.Profile, config.SectionClassifier) && mp.Budget == sp.Budget {
+			return service
+		}
+		return fullMethod
+	}
+
+	var unary []grpc.UnaryClientInterceptor
+	var stream []grpc.StreamClientInterceptor
+	add := func(u grpc.UnaryClientInterceptor, st grpc.StreamClientInterceptor) {
+		unary = append(unary, u)
+		stream = append(stream, st)
+	}
+
+	// fallback
+	if mp.Fallback != nil {
+		reply := s.o.fallbacks[fullMethod]
+		if reply == nil {
+			reply = s.o.fallbacks[service]
+		}
+		fb, err := fallback.New(fullMethod, *mp.Fallback, reply,
+			fallback.WithClock(s.clk), fallback.WithSink(s.o.sink), fallback.WithClassifier(cl))
+		if err != nil {
+			c.err = fmt.Errorf("%s: fallback: %w", fullMethod, err)
+			return c
+		}
+		add(fb.Unary(), fb.Stream())
+	}
+
+	// deadline: always, as the global budget caps every call.
+	dcfg := deadline.Config{}
+	if mp.Deadline != nil {
+		dcfg = *mp.Deadline
+	}
+	if dcfg.Max == 0 || dcfg.Max > mp.Budget {
+		dcfg.Max = mp.Budget
+	}
+	if dcfg.Default > dcfg.Max {
+		dcfg.Default = dcfg.Max
+	}
+	dl, err := deadline.New(dcfg, deadline.WithClock(s.clk), deadline.WithObserver(s.o.sink))
+	if err != nil {
+		c.err = fmt.Errorf("%s: deadline: %w", fullMethod, err)
+		return c
+	}
+	add(dl.Unary(), dl.Stream())
+
+	// retry: the attempt loop. With the section off it is still there (one attempt) when events
+	// are observed, so that attempts are accounted.
+	if mp.Retry != nil || s.o.sink != nil {
+		rp, err := s.retryLocked(name(config.SectionRetry), mp)
+		if err != nil {
+			c.err = fmt.Errorf("%s: retry: %w", fullMethod, err)
+			return c
+		}
+		add(rp.Unary(), rp.Stream())
+	}
+
+	// breaker
+	if mp.Breaker != nil {
+		bname := name(config.SectionBreaker)
+		if mp.Breaker.Scope == breaker.ScopeMethod {
+			bname = fullMethod
+		}
+		b, err := s.o.breakers.Get(bname, *mp.Breaker, breaker.WithClock(s.clk), breaker.WithObserver(s.o.sink),
+			breaker.WithClassifier(cl), breaker.WithService(service))
+		if err != nil {
+			c.err = fmt.Errorf("%s: breaker: %w", fullMethod, err)
+			return c
+		}
+		add(b.Unary(), b.Stream())
+	}
+
+	// rate limit
+	if mp.RateLimit != nil {
+		lp, err := s.limiterLocked(name(config.SectionRateLimit), service, *mp.RateLimit)
+		if err != nil {
+			c.err = fmt.Errorf("%s: rate_limit: %w", fullMethod, err)
+			return c
+		}
+		add(lp.Unary(), lp.Stream())
+	}
+
+	// bulkhead
+	if mp.Bulkhead != nil {
+		bh, err := s.bulkheadLocked(name(config.SectionBulkhead), *mp.Bulkhead)
+		if err != nil {
+			c.err = fmt.Errorf("%s: bulkhead: %w", fullMethod, err)
+			return c
+		}
+		add(bh.Unary(), bh.Stream())
+	}
+
+	c.unary = chainUnary(unary)
+	c.stream = chainStream(stream)
+	return c
+}
+
+func (s *Suite) retryLocked(name string, p config.Policy) (*retry.Policy, error) {
+	if e, ok := s.objs.retries[name]; ok && e.policy.Budget == p.Budget &&
+		e.policy.Profile.SameSection(p.Profile, config.SectionRetry) &&
+		e.policy.Profile.SameSection(p.Profile, config.SectionClassifier) {
+		return e.p, nil
+	}
+	rcfg := retry.Config{MaxAttempts: 1}
+	if p.Retry != nil {
+		rcfg = *p.Retry
+	}
+	if rcfg.Budget == 0 || rcfg.Budget > p.Budget {
+		rcfg.Budget = p.Budget
+	}
+	if rcfg.PerAttemptTimeout > rcfg.Budget {
+		rcfg.PerAttemptTimeout = rcfg.Budget
+	}
+	classifier, err := p.NewClassifier()
+	if err != nil {
+		return nil, err
+	}
+	opts := []retry.Option{retry.WithClock(s.clk), retry.WithObserver(s.o.sink), retry.WithClassifier(classifier)}
+	if s.o.rand != nil {
+		opts = append(opts, retry.WithRand(s.o.rand))
+	}
+	rp, err := retry.New(rcfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.objs.retries[name] = retryEntry{policy: p, p: rp}
+	return rp, nil
+}
+
+func (s *Suite) bulkheadLocked(name string, cfg bulkhead.Config) (*bulkhead.Bulkhead, error) {
+	if e, ok := s.objs.bulkheads[name]; ok && e.cfg == cfg {
+		return e.b, nil
+	}
+	b, err := bulkhead.New(name, cfg, bulkhead.WithClock(s.clk), bulkhead.WithSink(s.o.sink))
+	if err != nil {
+		return nil, err
+	}
+	s.objs.bulkheads[name] = bulkheadEntry{cfg: cfg, b: b}
+	return b, nil
+}
+
+func (s *Suite) limiterLocked(name, service string, cfg ratelimit.Config) (*ratelimit.Policy, error) {
+	var rc ratelimit.RedisConfig
+	if cfg.Redis != nil {
+		rc = *cfg.Redis
+	}
+	if e, ok := s.objs.limiters[name]; ok && e.redis == rc && sameLimit(e.cfg, cfg) {
+		return e.p, nil
+	}
+	opts := []ratelimit.Option{ratelimit.WithClock(s.clk), ratelimit.WithSink(s.o.sink), ratelimit.WithRegistry(s.o.limiters)}
+	var l ratelimit.Limiter
+	var closeFn func() error
+	if cfg.Redis != nil {
+		key := name
+		if cfg.Shared != "" {
+			key = cfg.Shared
+		}
+		ropts := []redislimit.Option{redislimit.WithClock(s.clk), redislimit.WithObserver(s.o.sink), redislimit.WithService(service)}
+		var rl *redislimit.Limiter
+		var err error
+		if s.o.redis != nil {
+			rl, err = redislimit.NewWithClient(key, s.o.redis, cfg, ropts...)
+		} else {
+			rl, err = redislimit.New(key, cfg, ropts...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		l, closeFn = rl, rl.Close
+	}
+	p, err := ratelimit.New(service, l, cfg, opts...)
+	if err != nil {
+		if closeFn != nil {
+			_ = closeFn()
+		}
+		return nil, err
+	}
+	if old, ok := s.objs.limiters[name]; ok && old.close != nil {
+		// The old limiter may still serve calls in flight on the previous state: its client is
+		// closed only when the suite closes.
+		s.objs.retired = append(s.objs.retired, old.close)
+	}
+	s.objs.limiters[name] = limiterEntry{cfg: cfg, redis: rc, p: p, close: closeFn}
+	return p, nil
+}
+
+func sameLimit(a, b ratelimit.Config) bool {
+	a.Redis, b.Redis = nil, nil
+	return a == b
+}
+
+func chainUnary(ints []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
+	if len(ints) == 0 {
+		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+	}
+	first, rest := ints[0], ints[1:]
+	if len(rest) == 0 {
+		return first
+	}
+	next := chainUnary(rest)
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return first(ctx, method, req, reply, cc, func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+			return next(ctx, method, req, reply, cc, invoker, opts...)
+		}, opts...)
+	}
+}
+
+func chainStream(ints []grpc.StreamClientInterceptor) grpc.StreamClientInterceptor {
+	if len(ints) == 0 {
+		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+	}
+	first, rest := ints[0], ints[1:]
+	if len(rest) == 0 {
+		return first
+	}
+	next := chainStream(rest)
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return first(ctx, desc, cc, method, func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return next(ctx, desc, cc, method, streamer, opts...)
+		}, opts...)
+	}
+}

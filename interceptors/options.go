@@ -1,0 +1,67 @@
+package interceptors
+
+import (
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/redis/go-redis/v9"
+)
+
+// Option configures a Suite.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	clock     clock.Clock
+	sink      observe.Sink
+	rand      func() float64
+	fallbacks map[string]fallback.Reply
+	breakers  *breaker.Registry
+	limiters  *ratelimit.Registry
+	redis     redis.UniversalClient
+}
+
+// WithClock sets the clock of every policy (backoff, recovery timeouts, refill, deadlines).
+func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.clock = c }) }
+
+// WithObserver sends the events of every policy, and the suite's CallFinished, to sink.
+func WithObserver(sink observe.Sink) Option {
+	return optionFunc(func(o *options) { o.sink = observe.Multi(o.sink, sink) })
+}
+
+// WithRand sets the random source of the retry jitter; it must be safe for concurrent use.
+func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.rand = f }) }
+
+// WithFallback gives the reply that the fallback section of target's profile serves. target is
+// a full method ("/kyc.v1.OCRService/Extract") or a service. Without it, a fallback section
+// needs a reply_json.
+func WithFallback(target string, reply fallback.Reply) Option {
+	return optionFunc(func(o *options) {
+		if o.fallbacks == nil {
+			o.fallbacks = map[string]fallback.Reply{}
+		}
+		o.fallbacks[target] = reply
+	})
+}
+
+// WithBreakerRegistry makes the suite take its breakers from r, so that several suites (or
+// connections) calling one service share one breaker. The default is breaker.DefaultRegistry.
+func WithBreakerRegistry(r *breaker.Registry) Option {
+	return optionFunc(func(o *options) { o.breakers = r })
+}
+
+// WithLimiterRegistry makes the suite take its shared token buckets (rate_limit.shared) from r.
+func WithLimiterRegistry(r *ratelimit.Registry) Option {
+	return optionFunc(func(o *options) { o.limiters = r })
+}
+
+// WithRedisClient gives fleet-wide rate limiters (rate_limit.redis) a client to use instead of
+// dialling rate_limit.redis.addr themselves. The suite does not close it.
+func WithRedisClient(c redis.UniversalClient) Option {
+	return optionFunc(func(o *options) { o.redis = c })
+}

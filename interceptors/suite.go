@@ -1,0 +1,291 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Suite holds the policies of every service a configuration names and serves them as client
+// interceptors. Build it with New; it is safe for concurrent use.
+type Suite struct {
+	o     options
+	clk   clock.Clock
+	state atomic.Pointer[state]
+
+	mu   sync.Mutex // serialises building chains and reloads.
+	objs objects    // Guarded by mu: policy objects, kept across reloads while unchanged.
+}
+
+// state is one configuration's chains. It never changes once published, except for its cache
+// of chains, which fills as methods are first called.
+type state struct {
+	cfg    *config.Config
+	chains sync.Map // full method → *chain
+}
+
+// chain is the composed policies of one full method.
+type chain struct {
+	policy     config.Policy
+	classifier *codes.Classifier
+	unary      grpc.UnaryClientInterceptor
+	stream     grpc.StreamClientInterceptor
+	err        error // the chain could not be built; calls fail with it
+}
+
+type retryEntry struct {
+	policy config.Policy
+	p      *retry.Policy
+}
+
+type bulkheadEntry struct {
+	cfg bulkhead.Config
+	b   *bulkhead.Bulkhead
+}
+
+type limiterEntry struct {
+	cfg   ratelimit.Config
+	redis ratelimit.RedisConfig
+	p     *ratelimit.Policy
+	close func() error
+}
+
+type objects struct {
+	retries   map[string]retryEntry
+	bulkheads map[string]bulkheadEntry
+	limiters  map[string]limiterEntry
+	retired   []func() error // closers of replaced limiters, run by Close
+}
+
+// New builds a suite from cfg (nil means config.Builtin()). It builds at once the chains of
+// every method of every service cfg names whose descriptor is registered, so that their
+// breakers and bulkheads exist (for metrics) before the first call; other methods are built on
+// their first call.
+func New(cfg *config.Config, opts ...Option) (*Suite, error) {
+	s := &Suite{}
+	for _, o := range opts {
+		o.apply(&s.o)
+	}
+	s.clk = clock.OrReal(s.o.clock)
+	if s.o.breakers == nil {
+		s.o.breakers = breaker.DefaultRegistry
+	}
+	if s.o.limiters == nil {
+		s.o.limiters = ratelimit.NewRegistry(ratelimit.WithClock(s.clk))
+	}
+	s.objs = objects{retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, limiters: map[string]limiterEntry{}}
+	if err := s.Reload(cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload applies cfg (nil means config.Builtin()) atomically. Calls in flight keep the policies
+// they started with. Policy objects whose settings did not change are kept, with their state.
+// On error nothing changes.
+func (s *Suite) Reload(cfg *config.Config) error {
+	if cfg == nil {
+		cfg = config.Builtin()
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("bulwark: invalid configuration: %w", err)
+	}
+	st := &state{cfg: cfg.Clone()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, svc := range st.cfg.ServiceNames() {
+		for _, m := range methodsOf(st.cfg, svc) {
+			c := s.buildLocked(st.cfg, "/"+svc+"/"+m)
+			if c.err != nil {
+				return c.err
+			}
+			st.chains.Store("/"+svc+"/"+m, c)
+		}
+	}
+	s.state.Store(st)
+	return nil
+}
+
+// Config returns a copy of the configuration in force.
+func (s *Suite) Config() *config.Config { return s.state.Load().cfg.Clone() }
+
+// Breakers returns the registry the suite's breakers live in, named by service (or by full
+// method for method-scoped breakers).
+func (s *Suite) Breakers() *breaker.Registry { return s.o.breakers }
+
+// Bulkheads returns the suite's bulkheads by name (service, or full method for a method with
+// bulkhead settings of its own).
+func (s *Suite) Bulkheads() map[string]*bulkhead.Bulkhead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]*bulkhead.Bulkhead, len(s.objs.bulkheads))
+	for n, e := range s.objs.bulkheads {
+		out[n] = e.b
+	}
+	return out
+}
+
+// Policy returns the resolved policy in force for a full method.
+func (s *Suite) Policy(fullMethod string) config.Policy {
+	return s.state.Load().cfg.Resolve(fullMethod)
+}
+
+// Close releases what the suite opened (connections of fleet-wide rate limiters).
+func (s *Suite) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for n, e := range s.objs.limiters {
+		if e.close != nil {
+			errs = append(errs, e.close())
+		}
+		delete(s.objs.limiters, n)
+	}
+	for _, f := range s.objs.retired {
+		errs = append(errs, f())
+	}
+	s.objs.retired = nil
+	return errors.Join(errs...)
+}
+
+// DialOptions returns the options that install the suite on a connection.
+func (s *Suite) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(s.Unary()),
+		grpc.WithChainStreamInterceptor(s.Stream()),
+	}
+}
+
+// methodsOf lists the methods of svc to build eagerly: those its descriptor declares, else
+// those the configuration names.
+func methodsOf(cfg *config.Config, svc string) []string {
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc)); err == nil {
+		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+			ms := sd.Methods()
+			out := make([]string, ms.Len())
+			for i := range out {
+				out[i] = string(ms.Get(i).Name())
+			}
+			return out
+		}
+	}
+	return cfg.MethodNames(svc)
+}
+
+func (st *state) chain(s *Suite, fullMethod string) *chain {
+	if c, ok := st.chains.Load(fullMethod); ok {
+		return c.(*chain)
+	}
+	s.mu.Lock()
+	c := s.buildLocked(st.cfg, fullMethod)
+	s.mu.Unlock()
+	actual, _ := st.chains.LoadOrStore(fullMethod, c)
+	return actual.(*chain)
+}
+
+// failed returns the error a call gets when its chain could not be built.
+func (c *chain) failed() error {
+	return status.Error(grpccodes.FailedPrecondition, "bulwark: "+c.err.Error())
+}
+
+// Unary returns the suite's unary client interceptor.
+func (s *Suite) Unary() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		c := s.state.Load().chain(s, method)
+		if c.err != nil {
+			return c.failed()
+		}
+		if s.o.sink == nil {
+			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
+		}
+		start := s.clk.Now()
+		var info retry.Info
+		err := c.unary(ctx, method, req, reply, cc, invoker, append(opts, retry.Report(&info))...)
+		s.emitCall(c, method, start, info, err)
+		return err
+	}
+}
+
+// Stream returns the suite's stream client interceptor.
+func (s *Suite) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		c := s.state.Load().chain(s, method)
+		if c.err != nil {
+			return nil, c.failed()
+		}
+		if s.o.sink == nil {
+			return c.stream(ctx, desc, cc, method, streamer, opts...)
+		}
+		o := &observedStream{s: s, c: c, method: method, start: s.clk.Now(), serverStreams: desc.ServerStreams}
+		cs, err := c.stream(ctx, desc, cc, method, streamer, append(opts, retry.Report(&o.info))...)
+		if err != nil {
+			o.finish(err)
+			return nil, err
+		}
+		o.ClientStream = cs
+		return o, nil
+	}
+}
+
+// emitCall sends CallFinished for one logical call.
+func (s *Suite) emitCall(c *chain, method string, start time.Time, info retry.Info, err error) {
+	v := c.classifier.Classify(err)
+	now := s.clk.Now()
+	s.o.sink.Observe(observe.Event{
+		Kind: observe.CallFinished, Time: now, Service: c.policy.Service, Method: method,
+		Policy: observe.PolicySuite, Attempt: max(info.Attempts, 1), Code: v.Code, Class: v.Class,
+		Reason: v.Reason, Duration: now.Sub(start),
+	})
+}
+
+// observedStream emits CallFinished once, when the stream ends: RecvMsg returns an error
+// (io.EOF is success), or the single response of a call without server streaming arrives.
+// A stream the caller abandons without reading to its end emits nothing.
+type observedStream struct {
+	grpc.ClientStream
+	s             *Suite
+	c             *chain
+	method        string
+	start         time.Time
+	serverStreams bool
+	info          retry.Info
+	done          atomic.Bool
+}
+
+func (o *observedStream) RecvMsg(m any) error {
+	err := o.ClientStream.RecvMsg(m)
+	switch {
+	case err == io.EOF:
+		o.finish(nil)
+	case err != nil:
+		o.finish(err)
+	case !o.serverStreams:
+		o.finish(nil)
+	}
+	return err
+}
+
+func (o *observedStream) finish(err error) {
+	if o.done.Swap(true) {
+		return
+	}
+	o.s.emitCall(o.c, o.method, o.start, o.info, err)
+}
