@@ -1,0 +1,21 @@
+// Package kyc is the logic of the KYC orchestrator example: one verification across the
+// liveness, face-match and OCR services (Verifier), generated batches of applicants (Batch),
+// and the summary of a batch (Summary, with Counters fed from bulwark's event stream).
+//
+// The Verifier knows nothing of resilience: its connections carry the bulwark suite's
+// interceptors, and it reads what they did through retry.Report (attempts per step) and the
+// status they return (a policy's rejection reason, such as CIRCUIT_OPEN).
+//
+// # Decisions
+//
+//	| decision | when                                                                  |
+//	| -------- | --------------------------------------------------------------------- |
+//	| APPROVED | live, faces match, document readable and not expired                  |
+//	| REJECTED | any step answered against the applicant (a business answer)           |
+//	| FAILED   | no rejection, and some step got no answer (infrastructure, budget)    |
+//
+// Business reasons come from the services' ErrorInfo (DOCUMENT_UNREADABLE, FACE_NOT_DETECTED,
+// NO_FRAMES) or from the orchestrator's own rules (SPOOF_DETECTED, FACE_MISMATCH,
+// DOCUMENT_EXPIRED, DOCUMENT_EXPIRY_INVALID). Logs and summaries never carry images or
+// document fields.
+package kyc

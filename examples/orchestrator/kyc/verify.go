@@ -1,0 +1,255 @@
+package kyc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Business reasons the orchestrator itself decides, besides those the services put in their
+// ErrorInfo details (DOCUMENT_UNREADABLE, FACE_NOT_DETECTED, NO_FRAMES).
+const (
+	ReasonSpoofDetected         = "SPOOF_DETECTED"
+	ReasonFaceMismatch          = "FACE_MISMATCH"
+	ReasonDocumentExpired       = "DOCUMENT_EXPIRED"
+	ReasonDocumentExpiryInvalid = "DOCUMENT_EXPIRY_INVALID"
+)
+
+// DefaultBudget is the time a whole verification may take: the KYC SLO.
+const DefaultBudget = 8 * time.Second
+
+// Verifier runs verifications against the three services. Its connections carry the
+// resilience interceptors (the bulwark suite); the Verifier itself only decides. It is safe
+// for concurrent use once built, and implements kycv1.KYCServiceServer.
+type Verifier struct {
+	kycv1.UnimplementedKYCServiceServer
+
+	Liveness  kycv1.LivenessServiceClient
+	FaceMatch kycv1.FaceMatchServiceClient
+	OCR       kycv1.OCRServiceClient
+	// Budget bounds a whole verification (a context deadline over the three steps). Zero means
+	// DefaultBudget.
+	Budget time.Duration
+	// Now tells the date against which document expiry is judged. Nil means time.Now.
+	Now func() time.Time
+}
+
+// NewVerifier returns a Verifier whose clients use the three connections (they may be one and
+// the same connection).
+func NewVerifier(liveness, faceMatch, ocr grpc.ClientConnInterface) *Verifier {
+	return &Verifier{
+		Liveness:  kycv1.NewLivenessServiceClient(liveness),
+		FaceMatch: kycv1.NewFaceMatchServiceClient(faceMatch),
+		OCR:       kycv1.NewOCRServiceClient(ocr),
+	}
+}
+
+func (v *Verifier) budget() time.Duration {
+	if v.Budget > 0 {
+		return v.Budget
+	}
+	return DefaultBudget
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// step is one step's outcome and the business reason it rejects for, if any.
+type step struct {
+	outcome *kycv1.StepOutcome
+	reason  string // business rejection reason; "" when passed or failed
+}
+
+// Verify runs one verification and always returns a decision: it never returns an error for
+// a step that failed (that is DECISION_FAILED). The three steps run concurrently under one
+// deadline of Budget, so the slowest step, not the sum of the three, must fit the SLO: the ml
+// profile's retries alone may use most of the 8 s, and in sequence they would leave OCR
+// nothing.
+//
+// The decision: REJECTED when any step gave a business answer against the applicant (a
+// retry later would get the same answer, so it wins over an infrastructure failure of
+// another step); else FAILED when any step got no answer; else APPROVED. Steps do not cancel
+// one another, so the rejection reasons do not depend on timing.
+func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, v.budget())
+	defer cancel()
+
+	var steps [3]step
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); steps[0] = v.liveness(ctx, req) }()
+	go func() { defer wg.Done(); steps[1] = v.faceMatch(ctx, req) }()
+	go func() { defer wg.Done(); steps[2] = v.ocr(ctx, req) }()
+	wg.Wait()
+
+	resp := &kycv1.VerifyResponse{VerificationId: req.GetVerificationId()}
+	failed := false
+	for _, s := range steps {
+		resp.Steps = append(resp.Steps, s.outcome)
+		switch s.outcome.GetStatus() {
+		case kycv1.StepStatus_STEP_STATUS_REJECTED:
+			resp.RejectionReasons = appendUnique(resp.RejectionReasons, s.reason)
+		case kycv1.StepStatus_STEP_STATUS_FAILED:
+			failed = true
+		}
+	}
+	switch {
+	case len(resp.RejectionReasons) > 0:
+		resp.Decision = kycv1.Decision_DECISION_REJECTED
+	case failed:
+		resp.Decision = kycv1.Decision_DECISION_FAILED
+	default:
+		resp.Decision = kycv1.Decision_DECISION_APPROVED
+	}
+	resp.Elapsed = durationpb.New(time.Since(start))
+	return resp, nil
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// call is what one step's gRPC call produced.
+type call struct {
+	info  retry.Info
+	start time.Time
+}
+
+// finish builds the step outcome of a call that ended with err (nil when the service
+// answered; the step's own check then decides through passReason).
+func (c *call) finish(st kycv1.Step, err error, passReason string) step {
+	out := &kycv1.StepOutcome{
+		Step:     st,
+		Attempts: uint32(max(c.info.Attempts, 1)),
+		Duration: durationpb.New(time.Since(c.start)),
+	}
+	if err == nil {
+		out.Code = CodeName(grpccodes.OK)
+		if passReason == "" {
+			out.Status = kycv1.StepStatus_STEP_STATUS_PASSED
+			return step{outcome: out}
+		}
+		out.Status = kycv1.StepStatus_STEP_STATUS_REJECTED
+		out.Reason = passReason
+		return step{outcome: out, reason: passReason}
+	}
+	verdict := codes.Default().Classify(err)
+	out.Code = CodeName(verdict.Code)
+	out.Reason = verdict.Reason
+	if verdict.Class == codes.Business {
+		if out.Reason == "" {
+			out.Reason = out.Code
+		}
+		out.Status = kycv1.StepStatus_STEP_STATUS_REJECTED
+		return step{outcome: out, reason: out.Reason}
+	}
+	if out.Reason == "" && c.info.Reason != "" {
+		// No policy refused the call: say why retrying stopped (MAX_ATTEMPTS, BUDGET, ...).
+		out.Reason = strings.ToUpper(c.info.Reason)
+	}
+	out.Status = kycv1.StepStatus_STEP_STATUS_FAILED
+	return step{outcome: out}
+}
+
+func (v *Verifier) liveness(ctx context.Context, req *kycv1.VerifyRequest) step {
+	c := &call{start: time.Now()}
+	resp, err := v.check(ctx, req.GetLivenessFrames(), retry.Report(&c.info))
+	reason := ""
+	if err == nil && resp.GetVerdict() != kycv1.LivenessVerdict_LIVENESS_VERDICT_LIVE {
+		reason = ReasonSpoofDetected
+	}
+	return c.finish(kycv1.Step_STEP_LIVENESS, err, reason)
+}
+
+// check streams the frames and reads the verdict.
+func (v *Verifier) check(ctx context.Context, frames [][]byte, opts ...grpc.CallOption) (*kycv1.CheckResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream if we leave before CloseAndRecv
+	stream, err := v.Liveness.Check(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range frames {
+		if err := stream.Send(&kycv1.CheckRequest{Index: uint32(i), Image: f}); err != nil {
+			if errors.Is(err, io.EOF) {
+				break // the stream ended: CloseAndRecv returns its status
+			}
+			return nil, err
+		}
+	}
+	return stream.CloseAndRecv()
+}
+
+func (v *Verifier) faceMatch(ctx context.Context, req *kycv1.VerifyRequest) step {
+	c := &call{start: time.Now()}
+	resp, err := v.FaceMatch.Compare(ctx, &kycv1.CompareRequest{
+		Selfie: req.GetSelfie(), DocumentFace: req.GetDocumentImage(),
+	}, retry.Report(&c.info))
+	reason := ""
+	if err == nil && resp.GetVerdict() != kycv1.FaceMatchVerdict_FACE_MATCH_VERDICT_MATCH {
+		reason = ReasonFaceMismatch
+	}
+	return c.finish(kycv1.Step_STEP_FACE_MATCH, err, reason)
+}
+
+func (v *Verifier) ocr(ctx context.Context, req *kycv1.VerifyRequest) step {
+	c := &call{start: time.Now()}
+	resp, err := v.OCR.Extract(ctx, &kycv1.ExtractRequest{
+		DocumentImage: req.GetDocumentImage(), DocumentType: req.GetDocumentType(),
+	}, retry.Report(&c.info))
+	reason := ""
+	if err == nil {
+		reason = v.expiryReason(resp.GetFields().GetExpiryDate())
+	}
+	return c.finish(kycv1.Step_STEP_OCR, err, reason)
+}
+
+// expiryReason judges a document's expiry date (YYYY-MM-DD): "" when it is still valid.
+func (v *Verifier) expiryReason(date string) string {
+	exp, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return ReasonDocumentExpiryInvalid
+	}
+	// A document is valid through its expiry day.
+	if !v.now().Before(exp.AddDate(0, 0, 1)) {
+		return ReasonDocumentExpired
+	}
+	return ""
+}
+
+// CodeName returns the canonical name of a gRPC code, as StepOutcome.code carries it:
+// "OK", "UNAVAILABLE", "DEADLINE_EXCEEDED".
+func CodeName(c grpccodes.Code) string {
+	s := c.String()
+	if c == grpccodes.OK {
+		return "OK"
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
