@@ -1,0 +1,443 @@
+package interceptors_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	svcLiveness  = "kyc.v1.LivenessService"
+	svcFaceMatch = "kyc.v1.FaceMatchService"
+	svcOCR       = "kyc.v1.OCRService"
+)
+
+// quickRetry is a retry section with the profile's attempt count and millisecond backoffs, so
+// the tests count attempts without waiting.
+func quickRetry(attempts int) *retry.Config {
+	return &retry.Config{MaxAttempts: attempts, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}
+}
+
+// threeProfiles binds the three KYC services to three profiles with 4, 3 and 2 attempts, as the
+// built-in ml, ocr and fast profiles do, and a breaker per service tripping after 3 failures.
+func threeProfiles() *config.Config {
+	br := func() *breaker.Config {
+		return &breaker.Config{ConsecutiveFailures: 5, RecoveryTimeout: time.Hour}
+	}
+	return &config.Config{
+		Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{
+			"ml":   {Retry: quickRetry(4), Breaker: br(), Classifier: codes.Overrides{Reasons: map[string]codes.Class{"FACE_NOT_DETECTED": codes.Business}}},
+			"ocr":  {Retry: quickRetry(3), Breaker: br(), Classifier: codes.Overrides{Reasons: map[string]codes.Class{"DOCUMENT_UNREADABLE": codes.Business}}},
+			"fast": {Retry: quickRetry(2), Breaker: br()},
+		},
+		Services: map[string]config.Service{
+			svcFaceMatch: {Profile: "ml"},
+			svcOCR:       {Profile: "ocr"},
+			svcLiveness:  {Profile: "fast"},
+		},
+	}
+}
+
+type env struct {
+	srv   *testkit.Server
+	suite *interceptors.Suite
+	rec   *testkit.Recorder
+	reg   *breaker.Registry
+	ocr   kycv1.OCRServiceClient
+	face  kycv1.FaceMatchServiceClient
+	live  kycv1.LivenessServiceClient
+}
+
+func newEnv(t *testing.T, cfg *config.Config, srv *testkit.Server, opts ...interceptors.Option) *env {
+	t.Helper()
+	e := &env{srv: testkit.Start(t, srv), rec: &testkit.Recorder{}, reg: &breaker.Registry{}}
+	opts = append([]interceptors.Option{interceptors.WithObserver(e.rec), interceptors.WithBreakerRegistry(e.reg)}, opts...)
+	s, err := interceptors.New(cfg, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	e.suite = s
+	cc := e.srv.Dial(t, s.DialOptions()...)
+	e.ocr, e.face, e.live = kycv1.NewOCRServiceClient(cc), kycv1.NewFaceMatchServiceClient(cc), kycv1.NewLivenessServiceClient(cc)
+	return e
+}
+
+func (e *env) check(ctx context.Context, frames int, opts ...grpc.CallOption) (*kycv1.CheckResponse, error) {
+	st, err := e.live.Check(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range frames {
+		if err := st.Send(&kycv1.CheckRequest{Index: uint32(i), Image: []byte{byte(i)}}); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+	}
+	return st.CloseAndRecv()
+}
+
+func unavailable() error { return status.Error(grpccodes.Unavailable, "down") }
+
+func TestEachCallGovernedByItsProfile(t *testing.T) {
+	srv := &testkit.Server{
+		CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() },
+		ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) { return nil, unavailable() },
+		CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
+			for {
+				if _, err := st.Recv(); err != nil {
+					return unavailable()
+				}
+			}
+		},
+	}
+	e := newEnv(t, threeProfiles(), srv)
+	ctx := context.Background()
+	tests := []struct {
+		name         string
+		call         func(opts ...grpc.CallOption) error
+		method       string
+		wantAttempts int
+	}{
+		{"face match (ml)", func(o ...grpc.CallOption) error { _, err := e.face.Compare(ctx, &kycv1.CompareRequest{}, o...); return err }, testkit.MethodCompare, 4},
+		{"ocr (ocr)", func(o ...grpc.CallOption) error { _, err := e.ocr.Extract(ctx, &kycv1.ExtractRequest{}, o...); return err }, testkit.MethodExtract, 3},
+		{"liveness stream (fast)", func(o ...grpc.CallOption) error { _, err := e.check(ctx, 3, o...); return err }, testkit.MethodCheck, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var info retry.Info
+			err := tt.call(retry.Report(&info))
+			if status.Code(err) != grpccodes.Unavailable {
+				t.Fatalf("code = %v, want Unavailable", status.Code(err))
+			}
+			if got := e.srv.Calls(tt.method); got != tt.wantAttempts {
+				t.Fatalf("server saw %d attempts, want %d", got, tt.wantAttempts)
+			}
+			if info.Attempts != tt.wantAttempts {
+				t.Fatalf("Report attempts = %d, want %d", info.Attempts, tt.wantAttempts)
+			}
+			if ri, ok := retry.InfoOf(err); !ok || ri.Attempts != tt.wantAttempts {
+				t.Fatalf("InfoOf = %+v %v", ri, ok)
+			}
+		})
+	}
+	// The stream's frames were replayed identically on its retry.
+	for i, f := range e.srv.Frames() {
+		if len(f) != 3 || f[0] != 0 || f[2] != 2 {
+			t.Fatalf("attempt %d saw frames %v", i+1, f)
+		}
+	}
+	// One CallFinished per logical call, with the attempts made.
+	calls := e.rec.Events(observe.CallFinished)
+	if len(calls) != 3 {
+		t.Fatalf("%d CallFinished events, want 3", len(calls))
+	}
+	for i, want := range []struct {
+		svc      string
+		attempts int
+	}{{svcFaceMatch, 4}, {svcOCR, 3}, {svcLiveness, 2}} {
+		ev := calls[i]
+		if ev.Service != want.svc || ev.Attempt != want.attempts || ev.Code != grpccodes.Unavailable || ev.Class != codes.Transient || ev.Policy != observe.PolicySuite {
+			t.Errorf("CallFinished %d = %+v", i, ev)
+		}
+	}
+	// Each service's breaker counted its own attempts: one breaker per service.
+	wantFailures := map[string]uint64{svcFaceMatch: 4, svcOCR: 3, svcLiveness: 2}
+	for name, want := range wantFailures {
+		b, ok := e.reg.Lookup(name)
+		if !ok {
+			t.Fatalf("no breaker %s", name)
+		}
+		if st := b.Stats(); uint64(st.Failures) != want || st.State != breaker.Closed {
+			t.Errorf("breaker %s: %d failures (%v), want %d", name, st.Failures, st.State, want)
+		}
+	}
+}
+
+func TestBusinessErrorIsOneAttemptAndHealthy(t *testing.T) {
+	srv := &testkit.Server{
+		ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) {
+			return nil, testkit.Status(grpccodes.Internal, "DOCUMENT_UNREADABLE")
+		},
+	}
+	e := newEnv(t, threeProfiles(), srv)
+	for range 5 {
+		_, err := e.ocr.Extract(context.Background(), &kycv1.ExtractRequest{})
+		if status.Code(err) != grpccodes.Internal {
+			t.Fatalf("code = %v", status.Code(err))
+		}
+	}
+	if got := e.srv.Calls(testkit.MethodExtract); got != 5 {
+		t.Fatalf("server saw %d calls for 5 unreadable documents, want 5 (no retry)", got)
+	}
+	b, _ := e.reg.Lookup(svcOCR)
+	if st := b.Stats(); st.State != breaker.Closed || st.Failures != 0 || st.Successes != 5 {
+		t.Fatalf("breaker stats %+v: a business answer is a healthy one", st)
+	}
+	for _, ev := range e.rec.Events(observe.CallFinished) {
+		if ev.Class != codes.Business || ev.Reason != "DOCUMENT_UNREADABLE" || ev.Attempt != 1 {
+			t.Fatalf("CallFinished %+v", ev)
+		}
+	}
+}
+
+func TestOpenBreakerRejectsBeforeLimiterAndBulkhead(t *testing.T) {
+	cfg := threeProfiles()
+	p := cfg.Profiles["ocr"]
+	p.Retry = quickRetry(1)
+	p.Breaker.ConsecutiveFailures = 3
+	p.Bulkhead = &bulkhead.Config{MaxConcurrent: 1}
+	p.RateLimit = &ratelimit.Config{Rate: 1, Burst: 3}
+	cfg.Profiles["ocr"] = p
+	var calls int
+	srv := &testkit.Server{ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) {
+		calls++
+		return nil, unavailable()
+	}}
+	e := newEnv(t, cfg, srv)
+	for range 3 { // three failures: the breaker opens, the bucket is empty
+		_, _ = e.ocr.Extract(context.Background(), &kycv1.ExtractRequest{})
+	}
+	b, _ := e.reg.Lookup(svcOCR)
+	if b.State() != breaker.Open {
+		t.Fatalf("breaker %v, want open", b.State())
+	}
+	_, err := e.ocr.Extract(context.Background(), &kycv1.ExtractRequest{})
+	st, _ := status.FromError(err)
+	if st.Code() != grpccodes.Unavailable || reason(st) != "CIRCUIT_OPEN" || !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("got %v %q, want the breaker's rejection, not the limiter's", st.Code(), reason(st))
+	}
+	if calls != 3 {
+		t.Fatalf("server saw %d calls, want 3", calls)
+	}
+	if bh := e.suite.Bulkheads()[svcOCR]; bh == nil || bh.InFlight() != 0 || bh.Capacity() != 1 {
+		t.Fatalf("bulkhead %v", bh)
+	}
+	if got := e.rec.Count(observe.Rejected); got != 1 {
+		t.Fatalf("%d Rejected events, want 1 (the breaker's)", got)
+	}
+}
+
+func reason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.Reason
+		}
+	}
+	return ""
+}
+
+func TestPerCallOverridesPassThrough(t *testing.T) {
+	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() }}
+	e := newEnv(t, threeProfiles(), srv)
+	_, _ = e.face.Compare(context.Background(), &kycv1.CompareRequest{}, retry.WithMax(2))
+	if got := e.srv.Calls(testkit.MethodCompare); got != 2 {
+		t.Fatalf("WithMax(2): %d attempts", got)
+	}
+	_, _ = e.face.Compare(context.Background(), &kycv1.CompareRequest{}, retry.Disable())
+	if got := e.srv.Calls(testkit.MethodCompare); got != 3 {
+		t.Fatalf("Disable: %d attempts in all, want 3", got)
+	}
+}
+
+func TestBudgetCapsEveryCall(t *testing.T) {
+	seen := make(chan time.Duration, 1)
+	srv := &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		dl, _ := ctx.Deadline()
+		seen <- time.Until(dl)
+		return &kycv1.CompareResponse{}, nil
+	}}
+	e := newEnv(t, threeProfiles(), srv) // budget 5s, no deadline section
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if _, err := e.face.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := <-seen; d > 5*time.Second || d < 4*time.Second {
+		t.Fatalf("server saw %v left, want the 5s budget", d)
+	}
+}
+
+func TestReloadKeepsUnchangedBreaker(t *testing.T) {
+	srv := &testkit.Server{ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) { return nil, unavailable() }}
+	cfg := threeProfiles()
+	cfg.Profiles["ocr"].Breaker.ConsecutiveFailures = 3
+	e := newEnv(t, cfg, srv)
+	_, _ = e.ocr.Extract(context.Background(), &kycv1.ExtractRequest{}) // 3 attempts: opens
+	before, _ := e.reg.Lookup(svcOCR)
+	if before.State() != breaker.Open {
+		t.Fatalf("breaker %v", before.State())
+	}
+
+	// A reload that changes only the retry section keeps the breaker and its state.
+	cfg2 := threeProfiles()
+	cfg2.Profiles["ocr"].Breaker.ConsecutiveFailures = 3
+	p := cfg2.Profiles["ocr"]
+	p.Retry = quickRetry(2)
+	cfg2.Profiles["ocr"] = p
+	if err := e.suite.Reload(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.reg.Lookup(svcOCR)
+	if after != before || after.State() != breaker.Open {
+		t.Fatalf("breaker replaced or reset by an unrelated reload: %v", after.State())
+	}
+	if got := e.suite.Policy(testkit.MethodExtract).Retry.MaxAttempts; got != 2 {
+		t.Fatalf("new retry not in force: %d", got)
+	}
+
+	// A reload that changes the breaker's settings gives a fresh, closed breaker.
+	cfg3 := threeProfiles()
+	p = cfg3.Profiles["ocr"]
+	p.Breaker.ConsecutiveFailures = 10
+	cfg3.Profiles["ocr"] = p
+	if err := e.suite.Reload(cfg3); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := e.reg.Lookup(svcOCR)
+	if fresh == before || fresh.State() != breaker.Closed {
+		t.Fatalf("breaker after settings change: same=%v state=%v", fresh == before, fresh.State())
+	}
+
+	// An invalid configuration changes nothing.
+	bad := threeProfiles()
+	bad.Services[svcOCR] = config.Service{Profile: "nope"}
+	if err := e.suite.Reload(bad); err == nil {
+		t.Fatal("Reload accepted an unknown profile")
+	}
+	if got := e.suite.Policy(testkit.MethodExtract).Breaker.ConsecutiveFailures; got != 10 {
+		t.Fatalf("failed reload changed the config: %d", got)
+	}
+}
+
+func TestReloadIsAtomicUnderLoad(t *testing.T) {
+	srv := &testkit.Server{}
+	e := newEnv(t, threeProfiles(), srv)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		cfg := threeProfiles()
+		p := cfg.Profiles["ml"]
+		p.Retry = quickRetry(2 + i%3)
+		cfg.Profiles["ml"] = p
+		if err := e.suite.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("call failed during reloads: %v", err)
+	}
+}
+
+func TestWorksBesideMiddlewareLogging(t *testing.T) {
+	var mu sync.Mutex
+	var logged []string
+	logger := logging.LoggerFunc(func(_ context.Context, _ logging.Level, msg string, _ ...any) {
+		mu.Lock()
+		logged = append(logged, msg)
+		mu.Unlock()
+	})
+	srv := &testkit.Server{CompareF: testkit.FailFirst(2, unavailable())}
+	e := &env{srv: testkit.Start(t, srv), rec: &testkit.Recorder{}, reg: &breaker.Registry{}}
+	s, err := interceptors.New(threeProfiles(), interceptors.WithObserver(e.rec), interceptors.WithBreakerRegistry(e.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := srv.Dial(t,
+		grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(logger, logging.WithLogOnEvents(logging.FinishCall)), s.Unary()),
+		grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(logger, logging.WithLogOnEvents(logging.FinishCall)), s.Stream()))
+	if _, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}); err != nil {
+		t.Fatalf("call failed: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 {
+		t.Fatalf("middleware logged %d finished calls, want 1 logical call: %v", len(logged), logged)
+	}
+	if srv.Calls(testkit.MethodCompare) != 3 {
+		t.Fatalf("server saw %d attempts, want 3", srv.Calls(testkit.MethodCompare))
+	}
+}
+
+func TestFallbackFromOption(t *testing.T) {
+	cfg := threeProfiles()
+	p := cfg.Profiles["ml"]
+	p.Fallback = &fallback.Config{}
+	cfg.Profiles["ml"] = p
+	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() }}
+	degraded := &kycv1.CompareResponse{Verdict: kycv1.FaceMatchVerdict_FACE_MATCH_VERDICT_UNSPECIFIED, Similarity: -1}
+	e := newEnv(t, cfg, srv, interceptors.WithFallback(testkit.MethodCompare, fallback.Message(degraded)))
+	resp, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{})
+	if err != nil || resp.GetSimilarity() != -1 {
+		t.Fatalf("resp %v err %v, want the degraded reply", resp, err)
+	}
+	if e.srv.Calls(testkit.MethodCompare) != 4 {
+		t.Fatalf("fallback served before retries were spent: %d attempts", e.srv.Calls(testkit.MethodCompare))
+	}
+	if e.rec.Count(observe.FallbackServed) != 1 {
+		t.Fatal("no FallbackServed event")
+	}
+}
+
+func TestUnconfiguredServicePassesThrough(t *testing.T) {
+	cfg := &config.Config{}
+	srv := &testkit.Server{VerifyF: func(context.Context, int, *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) { return nil, unavailable() }}
+	e := newEnv(t, cfg, srv)
+	cc := e.srv.Dial(t, e.suite.DialOptions()...)
+	_, err := kycv1.NewKYCServiceClient(cc).Verify(context.Background(), &kycv1.VerifyRequest{})
+	if status.Code(err) != grpccodes.Unavailable || e.srv.Calls(testkit.MethodVerify) != 1 {
+		t.Fatalf("err %v calls %d", err, e.srv.Calls(testkit.MethodVerify))
+	}
+}
+
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	cfg := threeProfiles()
+	cfg.Profiles["ml"] = config.Profile{Retry: &retry.Config{MaxAttempts: -1}}
+	if _, err := interceptors.New(cfg); err == nil {
+		t.Fatal("New accepted max_attempts -1")
+	}
+}
