@@ -104,8 +104,12 @@ func unavailable() error { return status.Error(grpccodes.Unavailable, "down") }
 
 func TestEachCallGovernedByItsProfile(t *testing.T) {
 	srv := &testkit.Server{
-		CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() },
-		ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) { return nil, unavailable() },
+		CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+			return nil, unavailable()
+		},
+		ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) {
+			return nil, unavailable()
+		},
 		CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
 			for {
 				if _, err := st.Recv(); err != nil {
@@ -122,8 +126,14 @@ func TestEachCallGovernedByItsProfile(t *testing.T) {
 		method       string
 		wantAttempts int
 	}{
-		{"face match (ml)", func(o ...grpc.CallOption) error { _, err := e.face.Compare(ctx, &kycv1.CompareRequest{}, o...); return err }, testkit.MethodCompare, 4},
-		{"ocr (ocr)", func(o ...grpc.CallOption) error { _, err := e.ocr.Extract(ctx, &kycv1.ExtractRequest{}, o...); return err }, testkit.MethodExtract, 3},
+		{"face match (ml)", func(o ...grpc.CallOption) error {
+			_, err := e.face.Compare(ctx, &kycv1.CompareRequest{}, o...)
+			return err
+		}, testkit.MethodCompare, 4},
+		{"ocr (ocr)", func(o ...grpc.CallOption) error {
+			_, err := e.ocr.Extract(ctx, &kycv1.ExtractRequest{}, o...)
+			return err
+		}, testkit.MethodExtract, 3},
 		{"liveness stream (fast)", func(o ...grpc.CallOption) error { _, err := e.check(ctx, 3, o...); return err }, testkit.MethodCheck, 2},
 	}
 	for _, tt := range tests {
@@ -251,7 +261,9 @@ func reason(st *status.Status) string {
 }
 
 func TestPerCallOverridesPassThrough(t *testing.T) {
-	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() }}
+	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		return nil, unavailable()
+	}}
 	e := newEnv(t, threeProfiles(), srv)
 	_, _ = e.face.Compare(context.Background(), &kycv1.CompareRequest{}, retry.WithMax(2))
 	if got := e.srv.Calls(testkit.MethodCompare); got != 2 {
@@ -282,7 +294,9 @@ func TestBudgetCapsEveryCall(t *testing.T) {
 }
 
 func TestReloadKeepsUnchangedBreaker(t *testing.T) {
-	srv := &testkit.Server{ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) { return nil, unavailable() }}
+	srv := &testkit.Server{ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) {
+		return nil, unavailable()
+	}}
 	cfg := threeProfiles()
 	cfg.Profiles["ocr"].Breaker.ConsecutiveFailures = 3
 	e := newEnv(t, cfg, srv)
@@ -408,7 +422,9 @@ func TestFallbackFromOption(t *testing.T) {
 	p := cfg.Profiles["ml"]
 	p.Fallback = &fallback.Config{}
 	cfg.Profiles["ml"] = p
-	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() }}
+	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		return nil, unavailable()
+	}}
 	degraded := &kycv1.CompareResponse{Verdict: kycv1.FaceMatchVerdict_FACE_MATCH_VERDICT_UNSPECIFIED, Similarity: -1}
 	e := newEnv(t, cfg, srv, interceptors.WithFallback(testkit.MethodCompare, fallback.Message(degraded)))
 	resp, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{})
@@ -425,7 +441,9 @@ func TestFallbackFromOption(t *testing.T) {
 
 func TestUnconfiguredServicePassesThrough(t *testing.T) {
 	cfg := &config.Config{}
-	srv := &testkit.Server{VerifyF: func(context.Context, int, *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) { return nil, unavailable() }}
+	srv := &testkit.Server{VerifyF: func(context.Context, int, *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
+		return nil, unavailable()
+	}}
 	e := newEnv(t, cfg, srv)
 	cc := e.srv.Dial(t, e.suite.DialOptions()...)
 	_, err := kycv1.NewKYCServiceClient(cc).Verify(context.Background(), &kycv1.VerifyRequest{})
