@@ -157,7 +157,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	counters := kyc.NewCounters()
-	suite, err := interceptors.New(cfg, interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log), counters)))
+	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
+	// process (a test) the breakers of the first, still reporting to the first one's sinks.
+	suite, err := interceptors.New(cfg,
+		interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log), counters)),
+		interceptors.WithBreakerRegistry(new(breaker.Registry)))
 	if err != nil {
 		return err
 	}

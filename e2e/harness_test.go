@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Full gRPC service names, as the suite names breakers, bulkheads and metric labels.
+var (
+	svcLiveness  = kycv1.LivenessService_ServiceDesc.ServiceName
+	svcFaceMatch = kycv1.FaceMatchService_ServiceDesc.ServiceName
+	svcOCR       = kycv1.OCRService_ServiceDesc.ServiceName
+)
+
+// methods maps a step to the full method its call uses.
+var methods = map[kycv1.Step]string{
+	kycv1.Step_STEP_LIVENESS:   stub.MethodCheck,
+	kycv1.Step_STEP_FACE_MATCH: stub.MethodCompare,
+	kycv1.Step_STEP_OCR:        stub.MethodExtract,
+}
+
+// quickRetries shortens the built-in backoffs (keeping the profiles' attempt counts) and
+// turns retry throttling off, so that a test's outcome does not depend on how faults happen
+// to cluster. Every test config starts from it.
+const quickRetries = `
+services:
+  kyc.v1.LivenessService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+  kyc.v1.FaceMatchService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+  kyc.v1.OCRService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+`
+
+// harness is the orchestrator's verifier dialled through a suite to three stubs, one per
+// service, so that one service can go down alone.
+type harness struct {
+	stubs    map[string]*stub.Stub // by full service name
+	suite    *interceptors.Suite
+	reg      *prometheus.Registry
+	rec      *testkit.Recorder
+	counters *kyc.Counters
+	v        *kyc.Verifier
+	conns    map[string]*grpc.ClientConn // by full service name
+}
+
+// newHarness builds a harness from a YAML configuration (merged over the built-ins) and the
+// stubs' fault profile. extra sinks see every event after promobs has counted it.
+func newHarness(t *testing.T, yaml string, faults stub.Faults, extra ...observe.Sink) *harness {
+	t.Helper()
+	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	h := &harness{
+		stubs: map[string]*stub.Stub{}, conns: map[string]*grpc.ClientConn{},
+		reg: prometheus.NewRegistry(), rec: &testkit.Recorder{}, counters: kyc.NewCounters(),
+	}
+	metrics, err := promobs.New(h.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinks := append([]observe.Sink{metrics, h.rec, h.counters}, extra...)
+	// Each harness has its own breakers: the default registry would share them across tests.
+	h.suite, err = interceptors.New(cfg, interceptors.WithObserver(observe.Multi(sinks...)),
+		interceptors.WithBreakerRegistry(new(breaker.Registry)))
+	if err != nil {
+		t.Fatalf("suite: %v", err)
+	}
+	t.Cleanup(func() { _ = h.suite.Close() })
+	h.suite.Breakers().Each(func(name string, b *breaker.Breaker) {
+		metrics.TrackBreaker(name, func() string { return b.State().String() })
+	})
+	for name, b := range h.suite.Bulkheads() {
+		metrics.TrackBulkhead(name, b)
+	}
+	for i, svc := range stub.AllServices() {
+		s, err := stub.Start(context.Background(), stub.Config{
+			Services: []string{svc}, Faults: faults, Seed: int64(i + 1), StopTimeout: time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Stop)
+		full := stub.HealthName(svc)
+		h.stubs[full] = s
+		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, h.suite.DialOptions()...)
+		cc, err := grpc.NewClient(s.Addr(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cc.Close() })
+		h.conns[full] = cc
+	}
+	h.v = kyc.NewVerifier(h.conns[svcLiveness], h.conns[svcFaceMatch], h.conns[svcOCR])
+	h.v.Budget = cfg.Budget
+	return h
+}
+
+// stubFor returns the stub serving the method of step.
+func (h *harness) stubFor(st kycv1.Step) *stub.Stub {
+	switch st {
+	case kycv1.Step_STEP_LIVENESS:
+		return h.stubs[svcLiveness]
+	case kycv1.Step_STEP_FACE_MATCH:
+		return h.stubs[svcFaceMatch]
+	}
+	return h.stubs[svcOCR]
+}
+
+// verify runs one verification with the stub scripting metadata kv (MDRequestID is set to the
+// verification id).
+func (h *harness) verify(t *testing.T, req *kycv1.VerifyRequest, kv ...string) *kycv1.VerifyResponse {
+	t.Helper()
+	ctx := metadata.AppendToOutgoingContext(context.Background(),
+		append([]string{stub.MDRequestID, req.GetVerificationId()}, kv...)...)
+	resp, err := h.v.Verify(ctx, req)
+	if err != nil {
+		t.Fatalf("verify %s: %v", req.GetVerificationId(), err)
+	}
+	return resp
+}
+
+// parallel runs fn(i) for i in [0, n) on workers goroutines.
+func parallel(n, workers int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// metric sums the samples of a counter or gauge family whose labels include want.
+func metric(t *testing.T, reg prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue samples
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// requestsTotal is every request the stub counted for method, whatever its code.
+func requestsTotal(s *stub.Stub, method string) int {
+	n := 0
+	for c := range 17 {
+		n += s.Requests(method, grpccodes.Code(c))
+	}
+	return n
+}
+
+func stepOf(t *testing.T, resp *kycv1.VerifyResponse, st kycv1.Step) *kycv1.StepOutcome {
+	t.Helper()
+	for _, o := range resp.GetSteps() {
+		if o.GetStep() == st {
+			return o
+		}
+	}
+	t.Fatalf("%s: no outcome for %v", resp.GetVerificationId(), st)
+	return nil
+}
+
+func describe(resp *kycv1.VerifyResponse) string {
+	s := fmt.Sprintf("%s %v %v", resp.GetVerificationId(), resp.GetDecision(), resp.GetRejectionReasons())
+	for _, o := range resp.GetSteps() {
+		s += fmt.Sprintf(" [%v %v %s %s x%d %v]", o.GetStep(), o.GetStatus(), o.GetCode(), o.GetReason(),
+			o.GetAttempts(), o.GetDuration().AsDuration().Round(time.Millisecond))
+	}
+	return s
+}
