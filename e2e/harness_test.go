@@ -165,9 +165,18 @@ func parallel(n, workers int, fn func(i int)) {
 // metric sums the samples of a counter or gauge family whose labels include want.
 func metric(t *testing.T, reg prometheus.Gatherer, name string, want map[string]string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	v, err := gatherSum(reg, name, want)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// gatherSum is metric for any goroutine: it returns the error instead of failing the test.
+func gatherSum(reg prometheus.Gatherer, name string, want map[string]string) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
 	}
 	sum := 0.0
 	for _, mf := range mfs {
@@ -193,7 +202,7 @@ func metric(t *testing.T, reg prometheus.Gatherer, name string, want map[string]
 			}
 		}
 	}
-	return sum
+	return sum, nil
 }
 
 // requestsTotal is every request the stub counted for method, whatever its code.

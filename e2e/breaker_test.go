@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// outageConfig gives OCR a breaker that opens after 3 failures in a row and probes after
+// 400ms, and backoffs of about 100ms then 200ms: a verification that waits out OCR's three
+// attempts takes at least 300ms.
+const outageConfig = `
+services:
+  kyc.v1.LivenessService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+  kyc.v1.FaceMatchService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+  kyc.v1.OCRService:
+    retry: {initial_backoff: 100ms, max_backoff: 200ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    breaker: {consecutive_failures: 3, recovery_timeout: 400ms, half_open_max_calls: 1}
+`
+
+const outageRecovery = 400 * time.Millisecond
+
+// TestOutageOpensBreakerAndRecovers takes the OCR stub down: the first verification waits out
+// OCR's retries (the retry metric rises) and its third failure opens the breaker; while open,
+// verifications fail fast with CIRCUIT_OPEN and the stub sees no request; once the stub is
+// back, the breaker half-opens on its recovery timeout, a probe succeeds and it closes.
+func TestOutageOpensBreakerAndRecovers(t *testing.T) {
+	ocrLabels := map[string]string{"service": svcOCR}
+	var (
+		reg           prometheus.Gatherer
+		mu            sync.Mutex
+		retriesAtOpen = -1.0
+		opensAtOpen   = -1.0
+		gatherErr     error
+	)
+	// Sees each event after promobs has counted it: what the metrics said when OCR's breaker
+	// opened.
+	atOpen := observe.SinkFunc(func(e observe.Event) {
+		if e.Kind != observe.BreakerStateChanged || e.Service != svcOCR || e.To != "open" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if retriesAtOpen >= 0 {
+			return
+		}
+		retriesAtOpen, gatherErr = gatherSum(reg, "bulwark_retries_total", ocrLabels)
+		if gatherErr == nil {
+			opensAtOpen, gatherErr = gatherSum(reg, "bulwark_breaker_transitions_total",
+				map[string]string{"service": svcOCR, "to": "open"})
+		}
+	})
+	h := newHarness(t, outageConfig, stub.Faults{Latency: 2 * time.Millisecond}, atOpen)
+	reg = h.reg
+	ocr := h.stubs[svcOCR]
+	b, ok := h.suite.Breakers().Lookup(svcOCR)
+	if !ok {
+		t.Fatal("no OCR breaker")
+	}
+
+	for i := range 3 {
+		if resp := h.verify(t, kyc.Request(int64(i+1), kyc.CaseGenuine)); resp.GetDecision() != kycv1.Decision_DECISION_APPROVED {
+			t.Fatalf("warm-up: %s", describe(resp))
+		}
+	}
+
+	ocr.Down()
+	first := h.verify(t, kyc.Request(10, kyc.CaseGenuine))
+	openedAt := time.Now()
+	o := stepOf(t, first, kycv1.Step_STEP_OCR)
+	if first.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetCode() != "UNAVAILABLE" || o.GetAttempts() != 3 {
+		t.Fatalf("first verification in the outage: %s", describe(first))
+	}
+	if got := b.State().String(); got != "open" {
+		t.Fatalf("OCR breaker %s after 3 failures in a row, want open", got)
+	}
+	timeline := o.GetDuration().AsDuration()
+	if timeline < 300*time.Millisecond {
+		t.Errorf("OCR retry timeline %v, want at least the 300ms of backoff", timeline)
+	}
+
+	// The retry metric rose before the breaker opened.
+	mu.Lock()
+	if gatherErr != nil {
+		t.Fatal(gatherErr)
+	}
+	if retriesAtOpen != 2 || opensAtOpen != 1 {
+		t.Errorf("when the breaker opened: bulwark_retries_total{ocr} = %v (want 2), transitions to open = %v (want 1)",
+			retriesAtOpen, opensAtOpen)
+	}
+	mu.Unlock()
+	firstRetry, firstOpen := -1, -1
+	for i, e := range h.rec.Events(observe.RetryScheduled, observe.BreakerStateChanged) {
+		switch {
+		case e.Service != svcOCR:
+		case e.Kind == observe.RetryScheduled && firstRetry < 0:
+			firstRetry = i
+		case e.Kind == observe.BreakerStateChanged && e.To == "open" && firstOpen < 0:
+			firstOpen = i
+		}
+	}
+	if firstRetry < 0 || firstOpen < 0 || firstRetry > firstOpen {
+		t.Errorf("events: first OCR retry at %d, breaker open at %d; want the retry first", firstRetry, firstOpen)
+	}
+
+	// While open: fail fast, and the stub hears nothing.
+	before := requestsTotal(ocr, stub.MethodExtract)
+	for i := range 3 {
+		resp := h.verify(t, kyc.Request(int64(20+i), kyc.CaseGenuine))
+		o := stepOf(t, resp, kycv1.Step_STEP_OCR)
+		if resp.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetReason() != "CIRCUIT_OPEN" || o.GetCode() != "UNAVAILABLE" {
+			t.Errorf("while open: %s", describe(resp))
+		}
+		if d := kyc.Elapsed(resp); d > timeline/3 {
+			t.Errorf("while open a verification took %v; the retry timeline was %v", d, timeline)
+		}
+	}
+	if time.Since(openedAt) < outageRecovery {
+		if after := requestsTotal(ocr, stub.MethodExtract); after != before {
+			t.Errorf("OCR stub requests grew from %d to %d while the breaker was open", before, after)
+		}
+	} else {
+		t.Logf("the open-state checks outlasted the %v recovery timeout; request counter not checked", outageRecovery)
+	}
+	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcOCR, "reason": "CIRCUIT_OPEN"}); got < 3 {
+		t.Errorf("bulwark_rejections_total{ocr, CIRCUIT_OPEN} = %v, want at least 3", got)
+	}
+
+	// Back up: the breaker half-opens after its recovery timeout and a probe closes it.
+	ocr.Up()
+	time.Sleep(time.Until(openedAt.Add(outageRecovery)))
+	deadline := time.Now().Add(3 * time.Second)
+	var resp *kycv1.VerifyResponse
+	for i := 0; ; i++ {
+		resp = h.verify(t, kyc.Request(int64(100+i), kyc.CaseGenuine))
+		if resp.GetDecision() == kycv1.Decision_DECISION_APPROVED || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp.GetDecision() != kycv1.Decision_DECISION_APPROVED {
+		t.Fatalf("after recovery: %s", describe(resp))
+	}
+	if got := b.State().String(); got != "closed" {
+		t.Errorf("OCR breaker %s after a successful probe, want closed", got)
+	}
+	for _, tr := range []struct{ from, to string }{{"closed", "open"}, {"open", "half_open"}, {"half_open", "closed"}} {
+		got := metric(t, h.reg, "bulwark_breaker_transitions_total", map[string]string{"service": svcOCR, "from": tr.from, "to": tr.to})
+		if got != 1 {
+			t.Errorf("bulwark_breaker_transitions_total{ocr, %s→%s} = %v, want 1", tr.from, tr.to, got)
+		}
+	}
+	if got := metric(t, h.reg, "bulwark_breaker_state", map[string]string{"service": svcOCR, "state": "closed"}); got != 1 {
+		t.Errorf("bulwark_breaker_state{ocr, closed} = %v, want 1", got)
+	}
+	if got := h.counters.Snapshot()[kyc.KeyOCR].BreakerOpens; got != 1 {
+		t.Errorf("summary breaker_opens{ocr} = %d, want 1", got)
+	}
+}

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// limitsConfig: OCR may have 2 calls in flight and fails fast beyond; face match may make 2
+// calls at once after a quiet spell, then 1 a second, and fails fast beyond.
+const limitsConfig = `
+services:
+  kyc.v1.FaceMatchService:
+    rate_limit: {rate: 1, burst: 2}
+  kyc.v1.OCRService:
+    bulkhead: {max_concurrent: 2, max_wait: 0}
+`
+
+// rejection reads a bulwark rejection's code and ErrorInfo reason.
+func rejection(t *testing.T, err error) (grpccodes.Code, string) {
+	t.Helper()
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == codes.Domain {
+			return st.Code(), info.GetReason()
+		}
+	}
+	return st.Code(), ""
+}
+
+// TestBulkheadRejectsBurst: with OCR's two slots held by slow calls, a burst of four more is
+// refused at once with ResourceExhausted / BULKHEAD_FULL, never reaches the stub and is not
+// retried; a verification caught in it fails with that step outcome.
+func TestBulkheadRejectsBurst(t *testing.T) {
+	h := newHarness(t, limitsConfig, stub.Faults{})
+	ocr := h.stubs[svcOCR]
+	if err := ocr.SetFaults(stub.Faults{Latency: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client := kycv1.NewOCRServiceClient(h.conns[svcOCR])
+	bh := h.suite.Bulkheads()[svcOCR]
+	if bh == nil || bh.Capacity() != 2 {
+		t.Fatalf("OCR bulkhead %v, want capacity 2", bh)
+	}
+	extract := func() error {
+		_, err := client.Extract(ctx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
+		return err
+	}
+
+	var wg sync.WaitGroup
+	slow := make([]error, 2)
+	for i := range slow {
+		wg.Go(func() { slow[i] = extract() })
+	}
+	for bh.InFlight() < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("the two slow calls never took their slots")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	burst := make([]error, 4)
+	infos := make([]retry.Info, 4)
+	took := make([]time.Duration, 4)
+	var bwg sync.WaitGroup
+	for i := range burst {
+		bwg.Go(func() {
+			start := time.Now()
+			_, burst[i] = client.Extract(ctx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)},
+				retry.Report(&infos[i]))
+			took[i] = time.Since(start)
+		})
+	}
+	bwg.Wait()
+	resp := h.verify(t, kyc.Request(1, kyc.CaseGenuine)) // OCR still full
+	wg.Wait()
+
+	for i, err := range slow {
+		if err != nil {
+			t.Errorf("slow call %d: %v", i, err)
+		}
+	}
+	for i, err := range burst {
+		code, reason := rejection(t, err)
+		if code != grpccodes.ResourceExhausted || reason != "BULKHEAD_FULL" || !errors.Is(err, bulkhead.ErrFull) {
+			t.Errorf("burst call %d: %v (code %v, reason %q), want ResourceExhausted BULKHEAD_FULL", i, err, code, reason)
+		}
+		if infos[i].Attempts != 1 {
+			t.Errorf("burst call %d: %d attempts, want 1 (a rejection is not retried)", i, infos[i].Attempts)
+		}
+		if took[i] > 250*time.Millisecond {
+			t.Errorf("burst call %d took %v: it waited instead of failing fast", i, took[i])
+		}
+	}
+	o := stepOf(t, resp, kycv1.Step_STEP_OCR)
+	if resp.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetCode() != "RESOURCE_EXHAUSTED" || o.GetReason() != "BULKHEAD_FULL" {
+		t.Errorf("verification during the burst: %s", describe(resp))
+	}
+	if got := requestsTotal(ocr, stub.MethodExtract); got != 2 {
+		t.Errorf("OCR stub saw %d requests, want the 2 slow ones", got)
+	}
+	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcOCR, "reason": "BULKHEAD_FULL"}); got != 5 {
+		t.Errorf("bulwark_rejections_total{ocr, BULKHEAD_FULL} = %v, want 5", got)
+	}
+	if bh.InFlight() != 0 {
+		t.Errorf("%d OCR slots still held", bh.InFlight())
+	}
+}
+
+// TestRateLimitRejectsBurst: face match's bucket holds 2 tokens; of a quick burst of 5 calls
+// the first 2 pass and the other 3 are refused with ResourceExhausted / RATE_LIMITED, without
+// reaching the stub.
+func TestRateLimitRejectsBurst(t *testing.T) {
+	h := newHarness(t, limitsConfig, stub.Faults{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
+	req := &kycv1.CompareRequest{Selfie: stub.Selfie(1, true), DocumentFace: stub.DocumentImage(1, false)}
+	var passed, limited int
+	for i := range 5 {
+		var info retry.Info
+		_, err := client.Compare(ctx, req, retry.Report(&info))
+		if err == nil {
+			passed++
+			continue
+		}
+		code, reason := rejection(t, err)
+		if code != grpccodes.ResourceExhausted || reason != "RATE_LIMITED" || !errors.Is(err, ratelimit.ErrLimited) {
+			t.Errorf("call %d: %v (code %v, reason %q), want ResourceExhausted RATE_LIMITED", i, err, code, reason)
+		}
+		if info.Attempts != 1 {
+			t.Errorf("call %d: %d attempts, want 1", i, info.Attempts)
+		}
+		limited++
+	}
+	if passed != 2 || limited != 3 {
+		t.Errorf("%d passed and %d limited, want 2 and 3", passed, limited)
+	}
+	if got := requestsTotal(h.stubs[svcFaceMatch], stub.MethodCompare); got != 2 {
+		t.Errorf("face-match stub saw %d requests, want 2", got)
+	}
+	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcFaceMatch, "reason": "RATE_LIMITED"}); got != 3 {
+		t.Errorf("bulwark_rejections_total{facematch, RATE_LIMITED} = %v, want 3", got)
+	}
+	if got := h.counters.Snapshot()[kyc.KeyFaceMatch].Rejections; got != 3 {
+		t.Errorf("summary rejections{facematch} = %d, want 3", got)
+	}
+}
