@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -232,4 +234,14 @@ func describe(resp *kycv1.VerifyResponse) string {
 			o.GetAttempts(), o.GetDuration().AsDuration().Round(time.Millisecond))
 	}
 	return s
+}
+
+// writeConfig writes a YAML configuration to a temporary file and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bulwark.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

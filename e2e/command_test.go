@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// TestBatchJSON runs the command's batch mode with -json against its embedded stubs and
+// checks every documented key of the summary.
+func TestBatchJSON(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"-json", "-n", "30", "-concurrency", "6", "-fail", "unavailable=0.1", "-latency", "2ms",
+		"-spike-rate", "0", "-unreadable-rate", "0.2", "-seed", "3", "-config", writeConfig(t, quickRetries)}
+	if err := app.Run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	for _, k := range []string{"total", "approved", "rejected", "failed", "rejected_reasons", "p50_ms", "p99_ms", "max_ms", "services"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("summary lacks %q: %s", k, stdout.String())
+		}
+	}
+	var sum kyc.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Total != 30 || sum.Approved+sum.Rejected+sum.Failed != 30 {
+		t.Errorf("counts: %+v", sum)
+	}
+	if sum.RejectedReasons["DOCUMENT_UNREADABLE"] == 0 {
+		t.Errorf("no DOCUMENT_UNREADABLE among %v at a 0.2 unreadable rate", sum.RejectedReasons)
+	}
+	if !(0 < sum.P50Ms && sum.P50Ms <= sum.P99Ms && sum.P99Ms <= sum.MaxMs && sum.MaxMs < 8000) {
+		t.Errorf("latencies p50 %v p99 %v max %v", sum.P50Ms, sum.P99Ms, sum.MaxMs)
+	}
+	services, _ := got["services"].(map[string]any)
+	retries := 0.0
+	for _, svc := range []string{"liveness", "facematch", "ocr"} {
+		s, ok := services[svc].(map[string]any)
+		if !ok {
+			t.Errorf("services lacks %q: %s", svc, stdout.String())
+			continue
+		}
+		for _, k := range []string{"calls", "attempts", "retries", "breaker_opens", "rejections"} {
+			if _, ok := s[k]; !ok {
+				t.Errorf("services.%s lacks %q", svc, k)
+			}
+		}
+		if s["calls"] != 30.0 {
+			t.Errorf("services.%s.calls = %v, want 30", svc, s["calls"])
+		}
+		if s["attempts"].(float64) != s["calls"].(float64)+s["retries"].(float64) {
+			t.Errorf("services.%s: attempts %v != calls %v + retries %v", svc, s["attempts"], s["calls"], s["retries"])
+		}
+		retries += s["retries"].(float64)
+	}
+	if retries == 0 {
+		t.Errorf("no retries at a 10%% fault rate: %s", stdout.String())
+	}
+}
+
+// TestBatchTable runs the default output: a table on stdout, no progress bar when stderr is
+// not a terminal, and the config warning printed once.
+func TestBatchTable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"-n", "10", "-fail", "unavailable=0", "-latency", "1ms", "-spike-rate", "0"}
+	if err := app.Run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"verifications  10", "approved", "rejected", "failed", "latency", "liveness", "facematch", "ocr", "breaker opens"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(stderr.String(), "warning: profiles.ml: worst case"); n != 1 {
+		t.Errorf("ml warning printed %d times, want once:\n%s", n, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "\r") {
+		t.Errorf("progress bar drawn on a non-terminal stderr")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader on different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServe runs -serve: KYCService.Verify answers over gRPC, health says SERVING, and
+// cancelling the context (SIGINT in main) stops the server gracefully.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, []string{"-serve", "127.0.0.1:0", "-fail", "unavailable=0", "-latency", "1ms", "-spike-rate", "0"}, &stdout, &stderr)
+	}()
+	re := regexp.MustCompile(`serving kyc.v1.KYCService on (\S+)`)
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == ""; time.Sleep(5 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server never said where it listens:\n%s", stderr.String())
+		}
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ccancel()
+	hr, err := healthpb.NewHealthClient(cc).Check(cctx, &healthpb.HealthCheckRequest{Service: "kyc.v1.KYCService"})
+	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health: %v, %v", hr, err)
+	}
+	client := kycv1.NewKYCServiceClient(cc)
+	for _, tc := range []struct {
+		c    kyc.Case
+		want kycv1.Decision
+	}{{kyc.CaseGenuine, kycv1.Decision_DECISION_APPROVED}, {kyc.CaseSpoof, kycv1.Decision_DECISION_REJECTED}} {
+		resp, err := client.Verify(cctx, kyc.Request(5, tc.c))
+		if err != nil || resp.GetDecision() != tc.want || len(resp.GetSteps()) != 3 || resp.GetVerificationId() != "v-5" {
+			t.Errorf("Verify case %d: %v, %v", tc.c, resp, err)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
