@@ -1,0 +1,112 @@
+package kyc_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// verifier dials one stub serving the three services with a plain connection: the decisions
+// do not depend on the suite.
+func verifier(t *testing.T) *kyc.Verifier {
+	t.Helper()
+	s, err := stub.Start(context.Background(), stub.Config{StopTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	cc, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return kyc.NewVerifier(cc, cc, cc)
+}
+
+func TestDecisions(t *testing.T) {
+	v := verifier(t)
+	tests := []struct {
+		c           kyc.Case
+		want        kycv1.Decision
+		wantReasons []string
+	}{
+		{kyc.CaseGenuine, kycv1.Decision_DECISION_APPROVED, nil},
+		{kyc.CaseUnreadable, kycv1.Decision_DECISION_REJECTED, []string{stub.ReasonFaceNotDetected, stub.ReasonDocumentUnreadable}},
+		{kyc.CaseSpoof, kycv1.Decision_DECISION_REJECTED, []string{kyc.ReasonSpoofDetected}},
+		{kyc.CaseMismatch, kycv1.Decision_DECISION_REJECTED, []string{kyc.ReasonFaceMismatch}},
+		{kyc.CaseExpired, kycv1.Decision_DECISION_REJECTED, []string{kyc.ReasonDocumentExpired}},
+	}
+	for _, tt := range tests {
+		resp, err := v.Verify(context.Background(), kyc.Request(42, tt.c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetDecision() != tt.want || !slices.Equal(resp.GetRejectionReasons(), tt.wantReasons) {
+			t.Errorf("case %d: %v %v, want %v %v", tt.c, resp.GetDecision(), resp.GetRejectionReasons(), tt.want, tt.wantReasons)
+		}
+		if len(resp.GetSteps()) != 3 || resp.GetVerificationId() != "v-42" {
+			t.Errorf("case %d: steps %v", tt.c, resp.GetSteps())
+		}
+		for _, o := range resp.GetSteps() {
+			if o.GetAttempts() != 1 || o.GetDuration() == nil {
+				t.Errorf("case %d: step %v", tt.c, o)
+			}
+		}
+	}
+}
+
+// TestUnreachableServiceFails: a step that gets no answer makes the decision FAILED, within
+// the budget.
+func TestUnreachableServiceFails(t *testing.T) {
+	v := verifier(t)
+	cc, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	v.OCR = kycv1.NewOCRServiceClient(cc)
+	v.Budget = 200 * time.Millisecond
+	resp, _ := v.Verify(context.Background(), kyc.Request(1, kyc.CaseGenuine))
+	ocr := resp.GetSteps()[2]
+	if resp.GetDecision() != kycv1.Decision_DECISION_FAILED || ocr.GetStatus() != kycv1.StepStatus_STEP_STATUS_FAILED {
+		t.Errorf("got %v, OCR %v", resp.GetDecision(), ocr)
+	}
+	if d := kyc.Elapsed(resp); d > time.Second {
+		t.Errorf("took %v with a 200ms budget", d)
+	}
+}
+
+func TestCodeName(t *testing.T) {
+	for c, want := range map[grpccodes.Code]string{
+		grpccodes.OK: "OK", grpccodes.Unavailable: "UNAVAILABLE", grpccodes.DeadlineExceeded: "DEADLINE_EXCEEDED",
+		grpccodes.ResourceExhausted: "RESOURCE_EXHAUSTED", grpccodes.InvalidArgument: "INVALID_ARGUMENT",
+	} {
+		if got := kyc.CodeName(c); got != want {
+			t.Errorf("CodeName(%v) = %q, want %q", c, got, want)
+		}
+	}
+}
+
+func TestSummarizeQuantiles(t *testing.T) {
+	var resps []*kycv1.VerifyResponse
+	for i := 1; i <= 100; i++ {
+		resps = append(resps, &kycv1.VerifyResponse{Decision: kycv1.Decision_DECISION_APPROVED,
+			Elapsed: durationpb.New(time.Duration(i) * time.Millisecond)})
+	}
+	s := kyc.Summarize(append(resps, nil), time.Second, nil)
+	if s.Total != 100 || s.P50Ms != 50 || s.P99Ms != 99 || s.MaxMs != 100 || len(s.Services) != 3 {
+		t.Errorf("summary %+v", s)
+	}
+}
