@@ -49,8 +49,9 @@ func WithFallback(target string, reply fallback.Reply) Option {
 	})
 }
 
-// WithBreakerRegistry makes the suite take its breakers from r, so that several suites (or
-// connections) calling one service share one breaker. The default is breaker.DefaultRegistry.
+// WithBreakerRegistry makes the suite take its breakers from r, so that several suites calling
+// one service share one breaker. By default each suite has its own registry: every connection
+// the suite is installed on shares its breakers, but another suite's breakers are apart.
 func WithBreakerRegistry(r *breaker.Registry) Option {
 	return optionFunc(func(o *options) { o.breakers = r })
 }

@@ -86,7 +86,7 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	}
 	s.clk = clock.OrReal(s.o.clock)
 	if s.o.breakers == nil {
-		s.o.breakers = breaker.DefaultRegistry
+		s.o.breakers = &breaker.Registry{}
 	}
 	if s.o.limiters == nil {
 		s.o.limiters = ratelimit.NewRegistry(ratelimit.WithClock(s.clk))

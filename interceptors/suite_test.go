@@ -459,3 +459,29 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		t.Fatal("New accepted max_attempts -1")
 	}
 }
+
+// Regression: suites used breaker.DefaultRegistry by default, so a second suite in the process
+// got the first one's breakers, their counts and their observer (found by the e2e tests).
+func TestSuitesHaveTheirOwnBreakers(t *testing.T) {
+	a, err := interceptors.New(threeProfiles())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := interceptors.New(threeProfiles())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba, _ := a.Breakers().Lookup(svcOCR)
+	bb, _ := b.Breakers().Lookup(svcOCR)
+	if ba == nil || bb == nil || ba == bb {
+		t.Fatalf("breakers %p %p: want two distinct ones", ba, bb)
+	}
+	shared := &breaker.Registry{}
+	c, _ := interceptors.New(threeProfiles(), interceptors.WithBreakerRegistry(shared))
+	d, _ := interceptors.New(threeProfiles(), interceptors.WithBreakerRegistry(shared))
+	bc, _ := c.Breakers().Lookup(svcOCR)
+	bd, _ := d.Breakers().Lookup(svcOCR)
+	if bc != bd {
+		t.Fatal("suites given one registry do not share a breaker")
+	}
+}
