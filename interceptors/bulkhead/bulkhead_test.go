@@ -3,6 +3,8 @@ package bulkhead_test
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -284,7 +286,8 @@ func TestWaitersFIFO(t *testing.T) {
 			}
 			order <- i
 		}()
-		clk.BlockUntil(i + 1) // waiter i is queued before waiter i+1 starts
+		clk.BlockUntil(i + 1) // waiter i has its timer...
+		waitParked(t, i+1)    // ...and is parked on the slot channel before waiter i+1 starts
 	}
 	for want := range n {
 		b.Release()
@@ -297,6 +300,29 @@ func TestWaitersFIFO(t *testing.T) {
 	if b.InFlight() != 0 {
 		t.Errorf("InFlight = %d, want 0", b.InFlight())
 	}
+}
+
+// waitParked waits until n goroutines are parked in Bulkhead.acquire's select. Regression: the
+// test used to start waiter i+1 once waiter i's timer existed, before waiter i had blocked on
+// the channel, so waiter i+1 could queue first and the FIFO check flaked.
+func waitParked(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 2000 {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		parked := 0
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "bulkhead.(*Bulkhead).acquire") {
+				parked++
+			}
+		}
+		if parked >= n {
+			return
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%d waiters never parked", n)
 }
 
 // TestConcurrentAcquire hammers Acquire/Release from many goroutines, some canceled, and checks
