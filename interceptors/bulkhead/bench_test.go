@@ -6,7 +6,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 )
 
@@ -38,27 +37,8 @@ func BenchmarkAcquireRelease(b *testing.B) {
 
 // BenchmarkUnary compares a unary call over bufconn through the bulkhead with a raw one.
 func BenchmarkUnary(b *testing.B) {
-	srv := testkit.Start(b, &testkit.Server{})
 	bh, _ := bulkhead.New(svc, bulkhead.Config{MaxConcurrent: 1 << 20})
-	clients := map[string]kycv1.FaceMatchServiceClient{
-		"raw":      kycv1.NewFaceMatchServiceClient(srv.Dial(b)),
-		"bulkhead": kycv1.NewFaceMatchServiceClient(srv.Dial(b, grpc.WithUnaryInterceptor(bh.Unary()))),
-	}
-	for _, name := range []string{"raw", "bulkhead"} {
-		client := clients[name]
-		req := &kycv1.CompareRequest{}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := client.Compare(context.Background(), req); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+	testkit.BenchUnaryVsRaw(b, "bulkhead", bh.Unary())
 }
 
 // BenchmarkInterceptor is the interceptor's own cost, with an invoker that does nothing.

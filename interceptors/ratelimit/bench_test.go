@@ -7,7 +7,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 )
@@ -64,27 +63,8 @@ func BenchmarkTake(b *testing.B) {
 
 // BenchmarkUnary compares a unary call over bufconn through the limiter with a raw one.
 func BenchmarkUnary(b *testing.B) {
-	srv := testkit.Start(b, &testkit.Server{})
 	p, _ := ratelimit.New(svc, nil, ratelimit.Config{Rate: 1e9, Burst: 1e9})
-	clients := map[string]kycv1.FaceMatchServiceClient{
-		"raw":       kycv1.NewFaceMatchServiceClient(srv.Dial(b)),
-		"ratelimit": kycv1.NewFaceMatchServiceClient(srv.Dial(b, grpc.WithUnaryInterceptor(p.Unary()))),
-	}
-	for _, name := range []string{"raw", "ratelimit"} {
-		client := clients[name]
-		req := &kycv1.CompareRequest{}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := client.Compare(context.Background(), req); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+	testkit.BenchUnaryVsRaw(b, "ratelimit", p.Unary())
 }
 
 // BenchmarkInterceptor is the interceptor's own cost, with an invoker that does nothing.
