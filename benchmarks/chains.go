@@ -1,0 +1,221 @@
+package benchmarks
+
+import (
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	fsbulkhead "github.com/failsafe-go/failsafe-go/bulkhead"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/failsafegrpc"
+	"github.com/failsafe-go/failsafe-go/ratelimiter"
+	"github.com/failsafe-go/failsafe-go/timeout"
+	grpcmwretry "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Services the benchmark configuration binds.
+const (
+	ServiceFaceMatch = "kyc.v1.FaceMatchService"
+	ServiceLiveness  = "kyc.v1.LivenessService"
+)
+
+// Chain is one way of calling the server: a name and the interceptors it installs. A nil
+// interceptor means the chain has none of that kind; Unsupported says why a chain cannot make a
+// kind of call at all.
+type Chain struct {
+	Name   string
+	Unary  grpc.UnaryClientInterceptor
+	Stream grpc.StreamClientInterceptor
+	// NoStream, when set, says why the chain cannot make the liveness stream call.
+	NoStream string
+}
+
+// DialOptions returns the options that install c's interceptors.
+func (c Chain) DialOptions() []grpc.DialOption {
+	var opts []grpc.DialOption
+	if c.Unary != nil {
+		opts = append(opts, grpc.WithUnaryInterceptor(c.Unary))
+	}
+	if c.Stream != nil {
+		opts = append(opts, grpc.WithStreamInterceptor(c.Stream))
+	}
+	return opts
+}
+
+// MLRetry is the ml profile's retry (config/builtin.yaml) without its per-attempt timeout, so
+// that it matches the peers' chains, which have one timeout for the whole call. scale
+// multiplies its backoffs: 1 is the profile, 1e-4 turns its 1s into 100µs for the fault runs.
+func MLRetry(scale float64, throttle bool) retry.Config {
+	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) * scale) }
+	c := retry.Config{
+		MaxAttempts:    4,
+		InitialBackoff: d(time.Second),
+		MaxBackoff:     d(20 * time.Second),
+		Multiplier:     2,
+		Jitter:         retry.JitterAdditive,
+		JitterAmount:   d(3 * time.Second),
+	}
+	if throttle {
+		c.Throttle = retry.Throttle{MaxTokens: 10, TokenRatio: 0.1}
+	}
+	return c
+}
+
+// MLBreaker is the ml profile's breaker; scale multiplies its recovery timeout.
+func MLBreaker(scale float64) breaker.Config {
+	return breaker.Config{
+		ConsecutiveFailures:  5,
+		FailureRateThreshold: 0.5,
+		WindowType:           breaker.WindowCount,
+		WindowSize:           20,
+		MinimumCalls:         10,
+		RecoveryTimeout:      time.Duration(float64(30*time.Second) * scale),
+		HalfOpenMaxCalls:     1,
+	}
+}
+
+// Bench policy settings: limits far above what a benchmark reaches, so that every policy is on
+// its success path.
+var (
+	benchBulkhead  = bulkhead.Config{MaxConcurrent: 1024}
+	benchRateLimit = ratelimit.Config{Rate: 1e9, Burst: 1e9}
+	benchDeadline  = deadline.Config{Default: 5 * time.Second}
+)
+
+// BenchConfig is the suite's configuration for the overhead benchmarks: one profile with every
+// policy but fallback (MLRetry with its throttle, MLBreaker, a 1024-slot bulkhead, a 1e9/s
+// limiter and a 5s default deadline), bound to both services.
+func BenchConfig() *config.Config {
+	r := MLRetry(1, true)
+	b := MLBreaker(1)
+	bh, rl, dl := benchBulkhead, benchRateLimit, benchDeadline
+	return &config.Config{
+		Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{
+			"bench": {Retry: &r, Breaker: &b, Bulkhead: &bh, RateLimit: &rl, Deadline: &dl},
+		},
+		Services: map[string]config.Service{
+			ServiceFaceMatch: {Profile: "bench"},
+			ServiceLiveness:  {Profile: "bench"},
+		},
+	}
+}
+
+// PolicyChains returns the raw chain and one chain per bulwark policy alone, each set up as in
+// BenchConfig.
+func PolicyChains() ([]Chain, error) {
+	rp, err := retry.New(MLRetry(1, true))
+	if err != nil {
+		return nil, err
+	}
+	br, err := breaker.New(ServiceFaceMatch, MLBreaker(1))
+	if err != nil {
+		return nil, err
+	}
+	bh, err := bulkhead.New(ServiceFaceMatch, benchBulkhead)
+	if err != nil {
+		return nil, err
+	}
+	rl, err := ratelimit.New(ServiceFaceMatch, nil, benchRateLimit)
+	if err != nil {
+		return nil, err
+	}
+	dl, err := deadline.New(benchDeadline)
+	if err != nil {
+		return nil, err
+	}
+	return []Chain{
+		{Name: "raw"},
+		{Name: "retry", Unary: rp.Unary(), Stream: rp.Stream()},
+		{Name: "breaker", Unary: br.Unary(), Stream: br.Stream()},
+		{Name: "bulkhead", Unary: bh.Unary(), Stream: bh.Stream()},
+		{Name: "ratelimit", Unary: rl.Unary(), Stream: rl.Stream()},
+		{Name: "deadline", Unary: dl.Unary(), Stream: dl.Stream()},
+	}, nil
+}
+
+// PeerChains returns the peers' chains: failsafe-go's gRPC interceptor with the policies of
+// BenchConfig (retry as MLRetry, a breaker tripping on 5 failures, a 1024 bulkhead, a 1e9/s
+// limiter, a 5s timeout), and go-grpc-middleware's retry alone (4 attempts, exponential backoff
+// with jitter).
+func PeerChains() []Chain {
+	rp := failsafegrpc.NewRetryPolicyBuilder[any]().
+		WithMaxAttempts(4).
+		WithBackoff(time.Second, 20*time.Second).
+		WithJitter(3 * time.Second).
+		Build()
+	cb := circuitbreaker.NewBuilder[any]().
+		WithFailureThreshold(5).
+		WithDelay(30 * time.Second).
+		Build()
+	rl := ratelimiter.NewBursty[any](1e9, time.Second)
+	bh := fsbulkhead.New[any](1024)
+	to := timeout.New[any](5 * time.Second)
+	// Outer to inner, as bulwark orders them: timeout (the deadline), retry, breaker, limiter,
+	// bulkhead.
+	fs := failsafegrpc.NewUnaryClientInterceptor[any](to, rp, cb, rl, bh)
+	mw := grpcmwretry.UnaryClientInterceptor(
+		grpcmwretry.WithMax(4),
+		grpcmwretry.WithBackoff(grpcmwretry.BackoffExponentialWithJitter(time.Second, 0.1)),
+		grpcmwretry.WithCodes(grpccodes.Unavailable, grpccodes.ResourceExhausted),
+	)
+	return []Chain{
+		{Name: "failsafe", Unary: fs, NoStream: "failsafegrpc has no client stream interceptor"},
+		{Name: "grpcmw_retry", Unary: mw, NoStream: "go-grpc-middleware's retry fails client-streaming calls (Unimplemented) unless disabled"},
+	}
+}
+
+// SuiteChains returns the bulwark suite built from BenchConfig, with its events sent to
+// Prometheus through promobs ("suite") and with no observer ("suite_nosink"), and the suite
+// built from config.Builtin(), whose ml profile both services use ("suite_builtin": it adds a
+// 3s per-attempt timeout and a 16-slot bulkhead, and has no rate limit), also with promobs.
+// Each suite has a breaker registry of its own.
+func SuiteChains() ([]Chain, error) {
+	var out []Chain
+	for _, c := range []struct {
+		name string
+		cfg  *config.Config
+		prom bool
+	}{
+		{"suite", BenchConfig(), true},
+		{"suite_nosink", BenchConfig(), false},
+		{"suite_builtin", config.Builtin(), true},
+	} {
+		opts := []interceptors.Option{interceptors.WithBreakerRegistry(new(breaker.Registry))}
+		if c.prom {
+			m, err := promobs.New(prometheus.NewRegistry())
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, interceptors.WithObserver(m))
+		}
+		s, err := interceptors.New(c.cfg, opts...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Chain{Name: c.name, Unary: s.Unary(), Stream: s.Stream()})
+	}
+	return out, nil
+}
+
+// AllChains returns PolicyChains, SuiteChains and PeerChains, raw first.
+func AllChains() ([]Chain, error) {
+	pc, err := PolicyChains()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := SuiteChains()
+	if err != nil {
+		return nil, err
+	}
+	return append(append(pc, sc...), PeerChains()...), nil
+}

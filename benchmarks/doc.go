@@ -1,0 +1,20 @@
+// Package benchmarks compares bulwark's interceptors with a raw gRPC call and with peer
+// libraries (failsafe-go, go-grpc-middleware's retry, sony/gobreaker, x/time/rate), and measures
+// how bulwark behaves against a faulty service.
+//
+// It is its own module so that the peers never enter bulwark's go.mod.
+//
+// # What is here
+//
+//	| file             | holds                                                                  |
+//	| ---------------- | ---------------------------------------------------------------------- |
+//	| server.go        | a bufconn FaceMatchService.Compare and LivenessService.Check, with faults |
+//	| chains.go        | the client chains measured: raw, each bulwark policy, the suite, peers |
+//	| behaviour.go     | the fault harness: attempts per call, success share, fail-fast cost    |
+//	| overhead_test.go | success-path cost of each chain over bufconn, unary and stream         |
+//	| hotpath_test.go  | policy hot paths without gRPC, against the peers' equivalents          |
+//	| cmd/behaviour    | prints the behaviour tables                                            |
+//	| cmd/overhead     | turns `go test -bench` output into the ratio-to-raw tables             |
+//
+// Run everything with `make -C benchmarks report` (see BENCHMARKS.md at the repository root).
+package benchmarks
