@@ -51,7 +51,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 			reply = s.o.fallbacks[service]
 		}
 		fb, err := fallback.New(fullMethod, *mp.Fallback, reply,
-			fallback.WithClock(s.clk), fallback.WithSink(s.o.sink), fallback.WithClassifier(cl))
+			fallback.WithClock(s.clk), fallback.WithObserver(s.o.sink), fallback.WithClassifier(cl))
 		if err != nil {
 			c.err = fmt.Errorf("%s: fallback: %w", fullMethod, err)
 			return c
@@ -164,7 +164,7 @@ func (s *Suite) bulkheadLocked(name string, cfg bulkhead.Config) (*bulkhead.Bulk
 	if e, ok := s.objs.bulkheads[name]; ok && e.cfg == cfg {
 		return e.b, nil
 	}
-	b, err := bulkhead.New(name, cfg, bulkhead.WithClock(s.clk), bulkhead.WithSink(s.o.sink))
+	b, err := bulkhead.New(name, cfg, bulkhead.WithClock(s.clk), bulkhead.WithObserver(s.o.sink))
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (s *Suite) limiterLocked(name, service string, cfg ratelimit.Config) (*rate
 	if e, ok := s.objs.limiters[name]; ok && e.redis == rc && sameLimit(e.cfg, cfg) {
 		return e.p, nil
 	}
-	opts := []ratelimit.Option{ratelimit.WithClock(s.clk), ratelimit.WithSink(s.o.sink), ratelimit.WithRegistry(s.o.limiters)}
+	opts := []ratelimit.Option{ratelimit.WithClock(s.clk), ratelimit.WithObserver(s.o.sink), ratelimit.WithRegistry(s.o.limiters)}
 	var l ratelimit.Limiter
 	var closeFn func() error
 	if cfg.Redis != nil {

@@ -86,7 +86,7 @@ func checkRejection(t *testing.T, err error) {
 
 func TestAcquireFailFast(t *testing.T) {
 	rec := &testkit.Recorder{}
-	b, err := bulkhead.New(svc, bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithSink(rec))
+	b, err := bulkhead.New(svc, bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithObserver(rec))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -355,7 +355,7 @@ func TestStreamCheck(t *testing.T) {
 		return testkit.DrainCheck(stream, 0.9)
 	}})
 	rec := &testkit.Recorder{}
-	b, _ := bulkhead.New("kyc.v1.LivenessService", bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithSink(rec))
+	b, _ := bulkhead.New("kyc.v1.LivenessService", bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithObserver(rec))
 	cc := srv.Dial(t, grpc.WithStreamInterceptor(bulkhead.StreamClientInterceptor(b)))
 	client := kycv1.NewLivenessServiceClient(cc)
 

@@ -24,7 +24,7 @@
 // A rejection is a *codes.Rejection with code ResourceExhausted, reason BULKHEAD_FULL, policy
 // "bulkhead", the bulkhead's name as the service, and Err ErrFull, so that both
 // errors.Is(err, bulkhead.ErrFull) and status.Code(err) answer. Every rejection emits an
-// observe.Rejected event to the sink given by WithSink; with no sink nothing is built.
+// observe.Rejected event to the sink given by WithObserver; with no sink nothing is built.
 //
 // # Interceptors
 //

@@ -30,8 +30,8 @@ const (
 // WithClock sets the clock that times bounded waits. The default is clock.Real.
 func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
 
-// WithSink sets where rejection events go. The default, nil, emits nothing.
-func WithSink(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+// WithObserver sets where rejection events go. The default, nil, emits nothing.
+func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
 
 // WithMaxWait overrides Config.MaxWait: how long a call may wait for a slot (0: fail fast).
 // As a grpc.CallOption it applies to one call.

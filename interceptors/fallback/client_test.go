@@ -50,7 +50,7 @@ func TestCheckStream(t *testing.T) {
 				return tt.serverErr
 			}})
 			rec := &testkit.Recorder{}
-			f, err := fallback.New(testkit.MethodCheck, fallback.Config{}, fallback.Message(inconclusive), fallback.WithSink(rec))
+			f, err := fallback.New(testkit.MethodCheck, fallback.Config{}, fallback.Message(inconclusive), fallback.WithObserver(rec))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -116,7 +116,7 @@ func TestUnaryServed(t *testing.T) {
 			}})
 			rec := &testkit.Recorder{}
 			clk := clocktest.New(time.Time{})
-			f, err := fallback.New(testkit.MethodCompare, tt.cfg, fallback.Message(degraded), fallback.WithSink(rec), fallback.WithClock(clk))
+			f, err := fallback.New(testkit.MethodCompare, tt.cfg, fallback.Message(degraded), fallback.WithObserver(rec), fallback.WithClock(clk))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +166,7 @@ func TestReplyTypeMismatch(t *testing.T) {
 	rec := &testkit.Recorder{}
 	f, err := fallback.New("kyc.v1.FaceMatchService", fallback.Config{}, fallback.Func(func(context.Context, string, any, error) proto.Message {
 		return &kycv1.ExtractResponse{Confidence: 1}
-	}), fallback.WithSink(rec))
+	}), fallback.WithObserver(rec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestRecoverWithoutGRPC(t *testing.T) {
 }
 
 func TestConcurrentServed(t *testing.T) {
-	f, _ := fallback.New(testkit.MethodCompare, fallback.Config{}, fallback.Message(degraded), fallback.WithSink(&testkit.Recorder{}))
+	f, _ := fallback.New(testkit.MethodCompare, fallback.Config{}, fallback.Message(degraded), fallback.WithObserver(&testkit.Recorder{}))
 	down := testkit.Status(grpccodes.Unavailable, "")
 	const workers, each = 8, 100
 	var wg sync.WaitGroup

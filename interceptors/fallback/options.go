@@ -26,8 +26,8 @@ const (
 // WithClock sets the clock that stamps events. The default is clock.Real.
 func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
 
-// WithSink sets where FallbackServed events go. The default, nil, emits nothing.
-func WithSink(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+// WithObserver sets where FallbackServed events go. The default, nil, emits nothing.
+func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
 
 // WithClassifier sets the classifier that decides an error's class. The default is
 // codes.Default().

@@ -34,8 +34,8 @@ const (
 // clock.Real. A Registry passes its clock to the buckets it makes.
 func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
 
-// WithSink sets where a Policy's rejection events go. The default, nil, emits nothing.
-func WithSink(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+// WithObserver sets where a Policy's rejection events go. The default, nil, emits nothing.
+func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
 
 // WithRegistry makes New take its bucket from r when Config.Shared names one.
 func WithRegistry(r *Registry) Option { return Option{kind: optRegistry, registry: r} }

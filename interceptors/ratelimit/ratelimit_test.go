@@ -123,7 +123,7 @@ func TestPolicyRejection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clocktest.New(time.Time{})
 			rec := &testkit.Recorder{}
-			p, err := ratelimit.New(svc, tt.lim(clk), ratelimit.Config{}, ratelimit.WithClock(clk), ratelimit.WithSink(rec))
+			p, err := ratelimit.New(svc, tt.lim(clk), ratelimit.Config{}, ratelimit.WithClock(clk), ratelimit.WithObserver(rec))
 			if err != nil {
 				t.Fatal(err)
 			}

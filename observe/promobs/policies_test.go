@@ -16,7 +16,7 @@ import (
 func TestWithRealPolicies(t *testing.T) {
 	m, reg := newMetrics(t)
 
-	bh, err := bulkhead.New(ocr, bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithSink(m))
+	bh, err := bulkhead.New(ocr, bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithObserver(m))
 	if err != nil {
 		t.Fatal(err)
 	}
