@@ -52,13 +52,14 @@ type FaultChain struct {
 }
 
 // FaultChains returns the chains of the fault runs: the ml retry alone without and with its
-// retry budget (gRFC A6 throttling, 10 tokens, 0.1 per success), and the whole suite with the
-// built-in configuration (ml profile: retry with budget, breaker, bulkhead, deadline), all
-// with backoffs scaled by BackoffScale.
+// retry budget (gRFC A6 throttling, 10 tokens, 0.1 per success, as the profile has it; and 0.5
+// per success, for comparison), and the whole suite with the built-in configuration (ml
+// profile: retry with budget, breaker, bulkhead, deadline), all with backoffs scaled by
+// BackoffScale.
 func FaultChains() []FaultChain {
-	retryChain := func(throttle bool) func() (Chain, error) {
+	retryChain := func(ratio float64) func() (Chain, error) {
 		return func() (Chain, error) {
-			p, err := retry.New(MLRetry(BackoffScale, throttle))
+			p, err := retry.New(MLRetry(BackoffScale, ratio))
 			if err != nil {
 				return Chain{}, err
 			}
@@ -66,8 +67,9 @@ func FaultChains() []FaultChain {
 		}
 	}
 	return []FaultChain{
-		{"retry ml, no budget", retryChain(false)},
-		{"retry ml, budget 10/0.1", retryChain(true)},
+		{"retry ml, no budget", retryChain(0)},
+		{"retry ml, budget 10/0.1", retryChain(0.1)},
+		{"retry ml, budget 10/0.5", retryChain(0.5)},
 		{"suite, builtin ml profile", func() (Chain, error) {
 			return NewSuiteChain(ScaledBuiltin(BackoffScale, RecoveryScale))
 		}},

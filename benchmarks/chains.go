@@ -53,8 +53,10 @@ func (c Chain) DialOptions() []grpc.DialOption {
 
 // MLRetry is the ml profile's retry (config/builtin.yaml) without its per-attempt timeout, so
 // that it matches the peers' chains, which have one timeout for the whole call. scale
-// multiplies its backoffs: 1 is the profile, 1e-4 turns its 1s into 100µs for the fault runs.
-func MLRetry(scale float64, throttle bool) retry.Config {
+// multiplies its backoffs: 1 is the profile, 1e-5 turns its 1s into 10µs for the fault runs.
+// tokenRatio > 0 turns on the profile's retry budget (10 tokens) with that ratio (the profile
+// has 0.1); 0 leaves it off.
+func MLRetry(scale, tokenRatio float64) retry.Config {
 	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) * scale) }
 	c := retry.Config{
 		MaxAttempts:    4,
@@ -64,8 +66,8 @@ func MLRetry(scale float64, throttle bool) retry.Config {
 		Jitter:         retry.JitterAdditive,
 		JitterAmount:   d(3 * time.Second),
 	}
-	if throttle {
-		c.Throttle = retry.Throttle{MaxTokens: 10, TokenRatio: 0.1}
+	if tokenRatio > 0 {
+		c.Throttle = retry.Throttle{MaxTokens: 10, TokenRatio: tokenRatio}
 	}
 	return c
 }
@@ -95,7 +97,7 @@ var (
 // policy but fallback (MLRetry with its throttle, MLBreaker, a 1024-slot bulkhead, a 1e9/s
 // limiter and a 5s default deadline), bound to both services.
 func BenchConfig() *config.Config {
-	r := MLRetry(1, true)
+	r := MLRetry(1, 0.1)
 	b := MLBreaker(1)
 	bh, rl, dl := benchBulkhead, benchRateLimit, benchDeadline
 	return &config.Config{
@@ -113,7 +115,7 @@ func BenchConfig() *config.Config {
 // PolicyChains returns the raw chain and one chain per bulwark policy alone, each set up as in
 // BenchConfig.
 func PolicyChains() ([]Chain, error) {
-	rp, err := retry.New(MLRetry(1, true))
+	rp, err := retry.New(MLRetry(1, 0.1))
 	if err != nil {
 		return nil, err
 	}

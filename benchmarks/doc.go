@@ -13,6 +13,7 @@
 //	| behaviour.go     | the fault harness: attempts per call, success share, fail-fast cost    |
 //	| overhead_test.go | success-path cost of each chain over bufconn, unary and stream         |
 //	| hotpath_test.go  | policy hot paths without gRPC, against the peers' equivalents          |
+//	| fixtures_test.go | goleak; every chain answers; the harness gives sane figures            |
 //	| cmd/behaviour    | prints the behaviour tables                                            |
 //	| cmd/overhead     | turns `go test -bench` output into the ratio-to-raw tables             |
 //

@@ -100,8 +100,8 @@ func TestFaults(t *testing.T) {
 		{0, 1, func(a float64) bool { return a == 4 }, func(s float64) bool { return s == 0 }},
 		{0, 0.1, func(a float64) bool { return a > 1 && a < 1.3 }, func(s float64) bool { return s > 0.98 }},
 		{1, 1, func(a float64) bool { return a <= 1.1 }, func(s float64) bool { return s == 0 }},
-		{2, 0, func(a float64) bool { return a == 1 }, func(s float64) bool { return s == 1 }},
-		{2, 1, func(a float64) bool { return a < 0.5 }, func(s float64) bool { return s == 0 }},
+		{3, 0, func(a float64) bool { return a == 1 }, func(s float64) bool { return s == 1 }},
+		{3, 1, func(a float64) bool { return a < 0.5 }, func(s float64) bool { return s == 0 }},
 	}
 	for _, tt := range tests {
 		r, err := RunFaults(ctx, srv, chains[tt.chain], tt.failRate, calls)
