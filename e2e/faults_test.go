@@ -12,14 +12,34 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 )
 
+// quickRetriesNoBreakers is quickRetries with the three services' breakers off.
+const quickRetriesNoBreakers = `
+services:
+  kyc.v1.LivenessService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    breaker: off
+  kyc.v1.FaceMatchService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    breaker: off
+  kyc.v1.OCRService:
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    breaker: off
+`
+
 var allSteps = []kycv1.Step{kycv1.Step_STEP_LIVENESS, kycv1.Step_STEP_FACE_MATCH, kycv1.Step_STEP_OCR}
 
 // TestScriptedTransientFailuresAreAllRetried scripts every fifth verification so that each of
 // its three calls fails twice with Unavailable (fewer than every profile's max_attempts - 1:
 // ml allows 4 attempts, ocr 3): a retry can save each of them, so none may fail, and the
 // stub's per-request counters must show exactly the attempts the steps report.
+//
+// The breakers are off here: this test is about what retries save. With them on, the slow
+// scripted verifications (each sleeping through two backoffs) come to fill all four workers at
+// once, their failed attempts reach a breaker five in a row, and it opens as it should — which
+// TestOutageOpensBreakerAndRecovers covers. (Found when the suite ran without -race, where the
+// fast verifications finish sooner and the clustering is the rule.)
 func TestScriptedTransientFailuresAreAllRetried(t *testing.T) {
-	h := newHarness(t, quickRetries, stub.Faults{Latency: 2 * time.Millisecond})
+	h := newHarness(t, quickRetriesNoBreakers, stub.Faults{Latency: 2 * time.Millisecond})
 	const n, failFirst = 40, 2
 	resps := make([]*kycv1.VerifyResponse, n)
 	parallel(n, 4, func(i int) {
