@@ -37,6 +37,17 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// canonical is the order of benchmarks.AllChains; other names go last.
+var canonical = []string{"raw", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry"}
+
+func rank(name string) int {
+	if i := slices.Index(canonical, name); i >= 0 {
+		return i
+	}
+	return len(canonical)
+}
+
 func main() {
 	var in io.Reader = os.Stdin
 	if len(os.Args) > 1 {
@@ -74,6 +85,8 @@ func main() {
 		s.ns, s.bytes, s.allocs = append(s.ns, ns), append(s.bytes, b), append(s.allocs, a)
 	}
 	for _, k := range keys {
+		// Rows in the canonical order, whatever order the rounds measured the chains in.
+		slices.SortStableFunc(order[k], func(a, b string) int { return rank(a) - rank(b) })
 		raw, ok := data[k]["raw"]
 		if !ok {
 			continue
