@@ -84,3 +84,28 @@ func BenchmarkDo(b *testing.B) {
 		}
 	}
 }
+
+// Regression (found by the benchmarks module): with a budget, every call got a second deadline
+// context and timer even when the caller's deadline already came first; a per-attempt timeout
+// likewise. Neither is needed then, and a first-try success allocates nothing.
+func TestNoExtraDeadlineUnderEarlierCallerDeadline(t *testing.T) {
+	p, err := New(Config{Budget: 8 * time.Second, PerAttemptTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ok := func(context.Context) error { return nil }
+	if n := testing.AllocsPerRun(200, func() { _ = p.Do(ctx, "/kyc.v1.OCRService/Extract", ok) }); n != 0 {
+		t.Fatalf("%v allocs per call under an earlier caller deadline, want 0", n)
+	}
+	// Without a caller deadline the budget's own deadline is still set.
+	var sawDeadline bool
+	_ = p.Do(context.Background(), "/kyc.v1.OCRService/Extract", func(ctx context.Context) error {
+		_, sawDeadline = ctx.Deadline()
+		return nil
+	})
+	if !sawDeadline {
+		t.Fatal("budget deadline not set on a call without one")
+	}
+}

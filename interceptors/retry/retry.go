@@ -195,9 +195,13 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 	var budgetEnd time.Time
 	if p.cfg.Budget > 0 {
 		budgetEnd = start.Add(p.cfg.Budget)
-		var cancel context.CancelFunc
-		callCtx, cancel = clock.WithDeadline(ctx, clk, budgetEnd)
-		defer cancel()
+		// A caller's deadline at or before the budget's end already bounds every attempt: a
+		// second deadline context would cost allocations and a timer for nothing.
+		if dl, ok := ctx.Deadline(); !ok || dl.After(budgetEnd) {
+			var cancel context.CancelFunc
+			callCtx, cancel = clock.WithDeadline(ctx, clk, budgetEnd)
+			defer cancel()
+		}
 	}
 	limit := p.maxAttempts(cs)
 	eligible := p.eligible(m, cs)
@@ -216,10 +220,14 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			actx = metadata.AppendToOutgoingContext(actx, AttemptMetadataKey, strconv.Itoa(n))
 		}
 		var cancel context.CancelFunc
-		if p.cfg.PerAttemptTimeout > 0 {
-			actx, cancel = clock.WithTimeout(actx, clk, p.cfg.PerAttemptTimeout)
-		}
 		t0 := clk.Now()
+		if p.cfg.PerAttemptTimeout > 0 {
+			// Only when the attempt's own deadline comes before the call's: otherwise it could
+			// never fire, and the call's deadline is the one that ends the attempt.
+			if dl, ok := callCtx.Deadline(); !ok || dl.After(t0.Add(p.cfg.PerAttemptTimeout)) {
+				actx, cancel = clock.WithTimeout(actx, clk, p.cfg.PerAttemptTimeout)
+			}
+		}
 		trailer, err := fn(actx, n)
 		if cancel != nil {
 			if err != nil && actx.Err() == context.DeadlineExceeded && callCtx.Err() == nil {
