@@ -118,7 +118,7 @@ func TestBuiltin(t *testing.T) {
 				r.Multiplier != 2 || r.Jitter != retry.JitterAdditive || r.JitterAmount != tt.wantJitterAmount {
 				t.Errorf("retry = %+v", *r)
 			}
-			if r.PerAttemptTimeout == 0 || r.Throttle.MaxTokens != 10 || r.Throttle.TokenRatio != 0.1 {
+			if r.PerAttemptTimeout == 0 || r.Throttle.MaxTokens != 10 || r.Throttle.TokenRatio != 0.5 {
 				t.Errorf("retry timeout or throttle unset: %+v", *r)
 			}
 			if p.Breaker == nil || p.Bulkhead == nil || p.Deadline == nil || p.RateLimit != nil || p.Fallback != nil {
