@@ -133,7 +133,9 @@ func (c *Classifier) Classify(err error) Verdict {
 	if err == nil {
 		return Verdict{Class: Success, Code: grpccodes.OK}
 	}
-	if r, ok := err.(*Rejection); ok {
+	// Direct type assertions first: they cost nothing, where errors.As allocates. Wrapped
+	// errors are handled by classifySlow.
+	if r, ok := err.(*Rejection); ok { //nolint:errorlint // fast path; classifySlow unwraps
 		return rejected(r)
 	}
 	if gs, ok := err.(interface{ GRPCStatus() *status.Status }); ok {

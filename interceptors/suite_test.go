@@ -181,7 +181,7 @@ func TestEachCallGovernedByItsProfile(t *testing.T) {
 		if !ok {
 			t.Fatalf("no breaker %s", name)
 		}
-		if st := b.Stats(); uint64(st.Failures) != want || st.State != breaker.Closed {
+		if st := b.Stats(); st.Failures != want || st.State != breaker.Closed {
 			t.Errorf("breaker %s: %d failures (%v), want %d", name, st.Failures, st.State, want)
 		}
 	}
@@ -396,8 +396,8 @@ func TestWorksBesideMiddlewareLogging(t *testing.T) {
 		mu.Unlock()
 	})
 	srv := &testkit.Server{CompareF: testkit.FailFirst(2, unavailable())}
-	e := &env{srv: testkit.Start(t, srv), rec: &testkit.Recorder{}, reg: &breaker.Registry{}}
-	s, err := interceptors.New(threeProfiles(), interceptors.WithObserver(e.rec), interceptors.WithBreakerRegistry(e.reg))
+	testkit.Start(t, srv)
+	s, err := interceptors.New(threeProfiles(), interceptors.WithBreakerRegistry(&breaker.Registry{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,9 @@ func TestLocalWait(t *testing.T) {
 func TestLocalWaitersQueue(t *testing.T) {
 	clk := clocktest.New(time.Time{})
 	l := ratelimit.NewLocal(10, 1, ratelimit.WithClock(clk))
-	l.Take(context.Background(), 0)
+	if d, err := l.Take(context.Background(), 0); err != nil || !d.Allowed {
+		t.Fatalf("first take: %+v %v", d, err)
+	}
 	got := make(chan int, 2)
 	var wg sync.WaitGroup
 	for i := range 2 {

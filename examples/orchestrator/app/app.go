@@ -339,7 +339,10 @@ func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log
 		srv.Stop()
 		<-stopped
 	}
-	<-served
+	// Serve returns nil after GracefulStop or Stop; anything else is a real failure.
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
 	return nil
 }
 
