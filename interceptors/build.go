@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
@@ -80,7 +81,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	// retry: the attempt loop. With the section off it is still there (one attempt) when events
 	// are observed, so that attempts are accounted.
 	if mp.Retry != nil || s.o.sink != nil {
-		rp, err := s.retryLocked(name(config.SectionRetry), mp)
+		rp, err := s.retryLocked(name(config.SectionRetry), mp, cl)
 		if err != nil {
 			c.err = fmt.Errorf("%s: retry: %w", fullMethod, err)
 			return c
@@ -128,7 +129,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	return c
 }
 
-func (s *Suite) retryLocked(name string, p config.Policy) (*retry.Policy, error) {
+func (s *Suite) retryLocked(name string, p config.Policy, classifier *codes.Classifier) (*retry.Policy, error) {
 	if e, ok := s.objs.retries[name]; ok && e.policy.Budget == p.Budget &&
 		e.policy.Profile.SameSection(p.Profile, config.SectionRetry) &&
 		e.policy.Profile.SameSection(p.Profile, config.SectionClassifier) {
@@ -143,10 +144,6 @@ func (s *Suite) retryLocked(name string, p config.Policy) (*retry.Policy, error)
 	}
 	if rcfg.PerAttemptTimeout > rcfg.Budget {
 		rcfg.PerAttemptTimeout = rcfg.Budget
-	}
-	classifier, err := p.NewClassifier()
-	if err != nil {
-		return nil, err
 	}
 	opts := []retry.Option{retry.WithClock(s.clk), retry.WithObserver(s.o.sink), retry.WithClassifier(classifier)}
 	if s.o.rand != nil {
