@@ -17,33 +17,45 @@ import (
 	"google.golang.org/grpc"
 )
 
+// prepared is a chain whose stateless steps (classifier, fallback, deadline) are built and
+// whose stateful ones (retry budget, breaker, limiter, bulkhead) are not taken yet.
+type prepared struct {
+	c                   *chain
+	service, fullMethod string
+	sp                  config.Policy // the service's own policy, to tell which objects to share
+	unary               []grpc.UnaryClientInterceptor
+	stream              []grpc.StreamClientInterceptor
+}
+
+func (p *prepared) add(u grpc.UnaryClientInterceptor, st grpc.StreamClientInterceptor) {
+	p.unary = append(p.unary, u)
+	p.stream = append(p.stream, st)
+}
+
 // buildLocked composes the chain of one full method under cfg. s.mu must be held.
 func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
+	p := s.prepare(cfg, fullMethod)
+	if p.c.err != nil {
+		return p.c
+	}
+	return s.finishLocked(p)
+}
+
+// prepare builds the steps of a chain that can fail on configuration (a fallback reply that
+// does not fit the method, say) and that hold no state shared with other chains, so that a
+// configuration can be checked whole before any shared object is replaced. On failure p.c.err
+// is set.
+func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	service, _ := grpcmethod.Split(fullMethod)
 	mp := cfg.Resolve(fullMethod)
-	sp := cfg.ResolveService(service)
-	c := &chain{policy: mp}
+	p := &prepared{c: &chain{policy: mp}, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
+	c, add := p.c, p.add
 	cl, err := mp.NewClassifier()
 	if err != nil {
 		c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)
-		return c
+		return p
 	}
 	c.classifier = cl
-	// name is the policy object's name for a section: the service's when the method resolves
-	// that section (and the classifier) as the service does, else the method's own.
-	name := func(sec config.Section) string {
-		if mp.Profile.SameSection(sp.Profile, sec) && mp.Profile.SameSection(sp.Profile, config.SectionClassifier) && mp.Budget == sp.Budget {
-			return service
-		}
-		return fullMethod
-	}
-
-	var unary []grpc.UnaryClientInterceptor
-	var stream []grpc.StreamClientInterceptor
-	add := func(u grpc.UnaryClientInterceptor, st grpc.StreamClientInterceptor) {
-		unary = append(unary, u)
-		stream = append(stream, st)
-	}
 
 	// fallback
 	if mp.Fallback != nil {
@@ -55,7 +67,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 			fallback.WithClock(s.clk), fallback.WithObserver(s.o.sink), fallback.WithClassifier(cl))
 		if err != nil {
 			c.err = fmt.Errorf("%s: fallback: %w", fullMethod, err)
-			return c
+			return p
 		}
 		add(fb.Unary(), fb.Stream())
 	}
@@ -74,9 +86,25 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	dl, err := deadline.New(dcfg, deadline.WithClock(s.clk), deadline.WithObserver(s.o.sink))
 	if err != nil {
 		c.err = fmt.Errorf("%s: deadline: %w", fullMethod, err)
-		return c
+		return p
 	}
 	add(dl.Unary(), dl.Stream())
+	return p
+}
+
+// finishLocked takes the chain's stateful objects — kept from earlier configurations where
+// their settings did not change — and composes it. s.mu must be held.
+func (s *Suite) finishLocked(p *prepared) *chain {
+	c, add, mp, sp, service, fullMethod := p.c, p.add, p.c.policy, p.sp, p.service, p.fullMethod
+	cl := c.classifier
+	// name is the policy object's name for a section: the service's when the method resolves
+	// that section (and the classifier) as the service does, else the method's own.
+	name := func(sec config.Section) string {
+		if mp.Profile.SameSection(sp.Profile, sec) && mp.Profile.SameSection(sp.Profile, config.SectionClassifier) && mp.Budget == sp.Budget {
+			return service
+		}
+		return fullMethod
+	}
 
 	// retry: the attempt loop. With the section off it is still there (one attempt) when events
 	// are observed, so that attempts are accounted.
@@ -124,8 +152,8 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 		add(bh.Unary(), bh.Stream())
 	}
 
-	c.unary = chainUnary(unary)
-	c.stream = chainStream(stream)
+	c.unary = chainUnary(p.unary)
+	c.stream = chainStream(p.stream)
 	return c
 }
 

@@ -100,7 +100,7 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 
 // Reload applies cfg (nil means config.Builtin()) atomically. Calls in flight keep the policies
 // they started with. Policy objects whose settings did not change are kept, with their state.
-// On error nothing changes.
+// A configuration rejected for its content changes nothing.
 func (s *Suite) Reload(cfg *config.Config) error {
 	if cfg == nil {
 		cfg = config.Builtin()
@@ -109,16 +109,28 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		return fmt.Errorf("bulwark: invalid configuration: %w", err)
 	}
 	st := &state{cfg: cfg.Clone()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// First every chain's stateless steps, which is where a configuration that passed
+	// Validate can still fail (a fallback reply that does not fit its method); only when all
+	// succeed are shared objects (breakers in the registry, bulkheads, limiters, retry
+	// budgets) taken or replaced, so a rejected configuration leaves them as they were.
+	var ps []*prepared
 	for _, svc := range st.cfg.ServiceNames() {
 		for _, m := range methodsOf(st.cfg, svc) {
-			c := s.buildLocked(st.cfg, "/"+svc+"/"+m)
-			if c.err != nil {
-				return c.err
+			p := s.prepare(st.cfg, "/"+svc+"/"+m)
+			if p.c.err != nil {
+				return p.c.err
 			}
-			st.chains.Store("/"+svc+"/"+m, c)
+			ps = append(ps, p)
 		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		c := s.finishLocked(p)
+		if c.err != nil {
+			return c.err
+		}
+		st.chains.Store(p.fullMethod, c)
 	}
 	s.state.Store(st)
 	return nil

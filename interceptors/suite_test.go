@@ -485,3 +485,38 @@ func TestSuitesHaveTheirOwnBreakers(t *testing.T) {
 		t.Fatal("suites given one registry do not share a breaker")
 	}
 }
+
+// Regression: Reload acquired each method's shared objects as it went, so a configuration that
+// failed on a later method (a fallback reply that does not fit) had already replaced earlier
+// services' breakers in the registry, while calls went on using the old ones.
+func TestRejectedReloadLeavesSharedObjects(t *testing.T) {
+	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() }}
+	cfg := threeProfiles()
+	cfg.Profiles["ml"].Breaker.ConsecutiveFailures = 3
+	e := newEnv(t, cfg, srv)
+	_, _ = e.face.Compare(context.Background(), &kycv1.CompareRequest{}) // opens the face-match breaker
+	before, _ := e.reg.Lookup(svcFaceMatch)
+	if before.State() != breaker.Open {
+		t.Fatalf("breaker %v, want open", before.State())
+	}
+
+	// Services are built in name order: FaceMatch, Liveness, OCR. The new face-match breaker
+	// settings come first; the OCR fallback that cannot be built comes last.
+	bad := threeProfiles()
+	bad.Profiles["ml"].Breaker.ConsecutiveFailures = 7
+	ocr := bad.Profiles["ocr"]
+	ocr.Fallback = &fallback.Config{ReplyJSON: `{"no_such_field": 1}`}
+	bad.Profiles["ocr"] = ocr
+	if err := e.suite.Reload(bad); err == nil {
+		t.Fatal("Reload accepted a fallback reply that does not fit ExtractResponse")
+	}
+	after, _ := e.reg.Lookup(svcFaceMatch)
+	if after != before || after.State() != breaker.Open {
+		t.Fatalf("rejected reload replaced the face-match breaker: same=%v state=%v", after == before, after.State())
+	}
+	// Calls still go through the old, open breaker.
+	_, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{})
+	if !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("err = %v, want the open breaker's rejection", err)
+	}
+}
