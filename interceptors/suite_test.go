@@ -490,7 +490,9 @@ func TestSuitesHaveTheirOwnBreakers(t *testing.T) {
 // failed on a later method (a fallback reply that does not fit) had already replaced earlier
 // services' breakers in the registry, while calls went on using the old ones.
 func TestRejectedReloadLeavesSharedObjects(t *testing.T) {
-	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) { return nil, unavailable() }}
+	srv := &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		return nil, unavailable()
+	}}
 	cfg := threeProfiles()
 	cfg.Profiles["ml"].Breaker.ConsecutiveFailures = 3
 	e := newEnv(t, cfg, srv)
