@@ -44,6 +44,18 @@ const (
 	// LimiterDegraded: a remote rate limiter could not be asked and the configured fail mode
 	// answered instead. Reason (fail_open, fail_closed).
 	LimiterDegraded
+	// HedgeSent: the hedging policy started one more attempt of a call while earlier ones were
+	// still in flight or had failed non-fatally. Attempt (the new attempt's number, from 2),
+	// Delay (time since the call's first attempt started), Reason (ReasonHedgeDelay: the hedging
+	// delay passed; ReasonHedgeFailure: an earlier attempt failed with a retryable outcome).
+	HedgeSent
+	// HedgeWon: a hedged call was answered by an attempt other than the first. Attempt (the
+	// winner's number), Code, Class, Duration (whole call).
+	HedgeWon
+	// LimitChanged: an adaptive concurrency limit (a bulkhead in adaptive mode) moved. Value
+	// (the new limit), Reason (the algorithm: aimd, gradient), Duration (the latency sample
+	// that moved it).
+	LimitChanged
 )
 
 var kindNames = [...]string{
@@ -56,6 +68,9 @@ var kindNames = [...]string{
 	FallbackServed:      "fallback_served",
 	DeadlineApplied:     "deadline_applied",
 	LimiterDegraded:     "limiter_degraded",
+	HedgeSent:           "hedge_sent",
+	HedgeWon:            "hedge_won",
+	LimitChanged:        "limit_changed",
 }
 
 // String returns the kind's snake_case name.
@@ -75,6 +90,8 @@ const (
 	ReasonPushbackStop = "pushback_stop" // RetriesExhausted: the server asked not to retry.
 	ReasonDefault      = "default"       // DeadlineApplied: the call had no deadline; the default was set.
 	ReasonCap          = "cap"           // DeadlineApplied: the call's deadline was too far and was capped.
+	ReasonHedgeDelay   = "delay"         // HedgeSent: the hedging delay passed with no answer.
+	ReasonHedgeFailure = "failure"       // HedgeSent: an earlier attempt failed with a retryable outcome.
 )
 
 // Policy names, as carried in Event.Policy and in rejection details.
@@ -87,6 +104,8 @@ const (
 	PolicyDeadline = "deadline"
 	PolicyFallback = "fallback"
 	PolicyHedge    = "hedge"
+	// PolicyAdaptiveThrottle is client-side adaptive throttling (interceptors/throttle).
+	PolicyAdaptiveThrottle = "adaptive_throttle"
 )
 
 // Event is one thing that happened in a policy. Which fields are set depends on Kind.
@@ -104,6 +123,9 @@ type Event struct {
 	Delay    time.Duration
 	Duration time.Duration
 	From, To string // breaker states: closed, open, half_open, forced_open, disabled
+	// Value is a number some kinds carry: LimitChanged the new limit; Rejected by the adaptive
+	// throttle, the rejection probability at the time.
+	Value float64
 }
 
 // Sink receives events. Observe is called synchronously on the caller's goroutine, often on the

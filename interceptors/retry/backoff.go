@@ -45,17 +45,19 @@ func clampDur(f float64) time.Duration {
 	return time.Duration(f)
 }
 
-// bucket is gRFC A6's retry throttling token bucket, in thousandths of a token so that the
-// arithmetic is exact for ratios with up to three decimals. Safe for concurrent use.
-type bucket struct {
+// Budget is gRFC A6's retry throttling token bucket for one service, in thousandths of a token
+// so that the arithmetic is exact for ratios with up to three decimals. Retries and hedged
+// attempts (interceptors/hedge) of every call to the service draw from it. It is safe for
+// concurrent use and allocates nothing.
+type Budget struct {
 	milli     atomic.Int64
 	max       int64
 	ratio     int64
 	threshold int64
 }
 
-func newBucket(t Throttle) *bucket {
-	b := &bucket{
+func newBudget(t Throttle) *Budget {
+	b := &Budget{
 		max:   int64(math.Round(t.MaxTokens * 1000)),
 		ratio: int64(math.Round(t.TokenRatio * 1000)),
 	}
@@ -64,9 +66,9 @@ func newBucket(t Throttle) *bucket {
 	return b
 }
 
-// record takes one token for an attempt that failed (a class that counts against health) and
+// Record takes one token for an attempt that failed (a class that counts against health) and
 // gives back TokenRatio for a success. Other outcomes leave the bucket alone.
-func (b *bucket) record(v codes.Verdict) {
+func (b *Budget) Record(v codes.Verdict) {
 	var delta int64
 	switch {
 	case v.Class == codes.Success:
@@ -76,6 +78,10 @@ func (b *bucket) record(v codes.Verdict) {
 	default:
 		return
 	}
+	b.add(delta)
+}
+
+func (b *Budget) add(delta int64) {
 	for {
 		old := b.milli.Load()
 		next := min(max(old+delta, 0), b.max)
@@ -85,5 +91,24 @@ func (b *bucket) record(v codes.Verdict) {
 	}
 }
 
-// allow reports whether a retry may be made: the bucket holds more than half its tokens.
-func (b *bucket) allow() bool { return b.milli.Load() > b.threshold }
+// Allow reports whether a retry may be made: the bucket holds more than half its tokens.
+func (b *Budget) Allow() bool { return b.milli.Load() > b.threshold }
+
+// Withdraw takes one token for an extra attempt that is not a retry of a failure (a hedge)
+// when the bucket holds more than half its tokens, and reports whether it did. A hedge thus
+// costs what a failure costs, and successes pay it back at TokenRatio each: in steady state
+// hedges add at most TokenRatio extra attempts per successful call.
+func (b *Budget) Withdraw() bool {
+	for {
+		old := b.milli.Load()
+		if old <= b.threshold {
+			return false
+		}
+		if b.milli.CompareAndSwap(old, max(old-1000, 0)) {
+			return true
+		}
+	}
+}
+
+// Tokens returns the tokens in the bucket now.
+func (b *Budget) Tokens() float64 { return float64(b.milli.Load()) / 1000 }

@@ -46,7 +46,7 @@ type Policy struct {
 
 	methods atomic.Pointer[map[string]*methodInfo] // copy on write
 	mu      sync.Mutex                             // serialises writers of methods and buckets
-	buckets map[string]*bucket                     // Guarded by mu: per service.
+	buckets map[string]*Budget                     // Guarded by mu: per service.
 }
 
 // methodInfo is what the policy remembers about one full method name.
@@ -54,7 +54,7 @@ type methodInfo struct {
 	name    string
 	service string
 	safe    bool    // the descriptor says NO_SIDE_EFFECTS or IDEMPOTENT
-	bucket  *bucket // nil when throttling is off
+	bucket  *Budget // nil when throttling is off
 }
 
 // New returns a retry policy for cfg, with the zero fields of cfg set to their defaults.
@@ -91,7 +91,7 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 			rand:       rand.Float64,
 			classifier: codes.Default(),
 		},
-		buckets: map[string]*bucket{},
+		buckets: map[string]*Budget{},
 	}
 	for _, o := range opts {
 		if o.perCall {
@@ -149,12 +149,7 @@ func (p *Policy) method(name string) *methodInfo {
 	}
 	m := &methodInfo{name: name, service: grpcmethod.Service(name), safe: grpcmethod.SafeToRetry(name)}
 	if p.cfg.Throttle.MaxTokens > 0 {
-		b, ok := p.buckets[m.service]
-		if !ok {
-			b = newBucket(p.cfg.Throttle)
-			p.buckets[m.service] = b
-		}
-		m.bucket = b
+		m.bucket = p.budgetLocked(m.service)
 	}
 	next := make(map[string]*methodInfo, len(old)+1)
 	for k, v := range old {
@@ -163,6 +158,27 @@ func (p *Policy) method(name string) *methodInfo {
 	next[name] = m
 	p.methods.Store(&next)
 	return m
+}
+
+// Budget returns the retry budget (Config.Throttle) shared by every call of this policy to
+// service, the fully qualified gRPC service name, or nil when throttling is off. Hedging
+// policies draw from it so that hedges and retries together stay within one budget.
+func (p *Policy) Budget(service string) *Budget {
+	if p.cfg.Throttle.MaxTokens <= 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.budgetLocked(service)
+}
+
+func (p *Policy) budgetLocked(service string) *Budget {
+	b, ok := p.buckets[service]
+	if !ok {
+		b = newBudget(p.cfg.Throttle)
+		p.buckets[service] = b
+	}
+	return b
 }
 
 // eligible reports whether the idempotency rule lets the call be retried at all.
@@ -237,7 +253,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 		}
 		v := cs.classifier.ClassifyTrailer(err, trailer)
 		if m.bucket != nil {
-			m.bucket.record(v)
+			m.bucket.Record(v)
 		}
 		if cs.sink != nil {
 			now := clk.Now()
@@ -291,7 +307,7 @@ func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *setting
 		return 0, observe.ReasonPushbackStop, false
 	case n >= limit:
 		return 0, observe.ReasonMaxAttempts, false
-	case m.bucket != nil && !m.bucket.allow():
+	case m.bucket != nil && !m.bucket.Allow():
 		return 0, observe.ReasonRetryBudget, false
 	}
 	if v.Pushback.Set {

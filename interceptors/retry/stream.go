@@ -317,7 +317,7 @@ func (s *retryStream) RecvMsg(m any) error {
 
 func (s *retryStream) attemptFinished(n int, t0 time.Time, v codes.Verdict) {
 	if s.m.bucket != nil {
-		s.m.bucket.record(v)
+		s.m.bucket.Record(v)
 	}
 	if sink := s.cs.sink; sink != nil {
 		now := s.cs.clock.Now()
