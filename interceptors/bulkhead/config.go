@@ -4,9 +4,55 @@ import "time"
 
 // Config is the bulkhead as data. Zero values are the documented defaults.
 type Config struct {
-	// MaxConcurrent is the most calls (and open streams) in flight at once. 0 means 10.
+	// MaxConcurrent is the most calls (and open streams) in flight at once: the fixed limit,
+	// or the ceiling of an adaptive one. 0 means 10.
 	MaxConcurrent int `yaml:"max_concurrent" json:"max_concurrent"`
 	// MaxWait is how long a call may wait for a slot, never past its own deadline. 0 means fail
 	// fast: a call that finds no free slot is rejected at once.
 	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`
+	// Adaptive makes the limit move with measured latency between Adaptive.MinLimit and
+	// MaxConcurrent. The zero value keeps the limit fixed at MaxConcurrent.
+	Adaptive Adaptive `yaml:"adaptive" json:"adaptive"`
+}
+
+// Algorithm names how an adaptive limit moves.
+type Algorithm string
+
+// The algorithms (after Netflix's concurrency-limits).
+const (
+	// AlgorithmNone keeps the limit fixed at Config.MaxConcurrent.
+	AlgorithmNone Algorithm = ""
+	// AlgorithmAIMD adds one to the limit after a call that found the limit in use and took
+	// less than Adaptive.LatencyThreshold; a failure that signals overload (a transient or
+	// throttled outcome) or a call slower than the threshold multiplies it by BackoffRatio.
+	AlgorithmAIMD Algorithm = "aimd"
+	// AlgorithmGradient compares the recent latency with the long-term latency and shrinks the
+	// limit as the ratio grows (a gradient, Vegas-like estimate of the queue), growing it while
+	// latency stays flat.
+	AlgorithmGradient Algorithm = "gradient"
+)
+
+// Adaptive is the configuration of an adaptive limit. Zero values are the documented defaults.
+type Adaptive struct {
+	// Algorithm is the limit algorithm: "" (off), "aimd" or "gradient".
+	Algorithm Algorithm `yaml:"algorithm" json:"algorithm"`
+	// MinLimit is the floor of the limit, in [1, MaxConcurrent]. 0 means 1.
+	MinLimit int `yaml:"min_limit" json:"min_limit"`
+	// InitialLimit is the limit at start, in [MinLimit, MaxConcurrent]. 0 means the larger of
+	// MinLimit and MaxConcurrent/4.
+	InitialLimit int `yaml:"initial_limit" json:"initial_limit"`
+	// Smoothing is the weight, in (0, 1], of a new estimate against the current limit
+	// (gradient). 0 means 0.2.
+	Smoothing float64 `yaml:"smoothing" json:"smoothing"`
+	// Tolerance is how much the recent latency may exceed the long-term latency before the
+	// limit shrinks (gradient), in [1, 10]. 0 means 1.5.
+	Tolerance float64 `yaml:"tolerance" json:"tolerance"`
+	// LongWindow is how many latency samples the long-term average spans (gradient), in
+	// [10, 100000]. 0 means 600.
+	LongWindow int `yaml:"long_window" json:"long_window"`
+	// LatencyThreshold makes a call slower than it count as a drop (aimd). 0 means only
+	// overload failures count.
+	LatencyThreshold time.Duration `yaml:"latency_threshold" json:"latency_threshold"`
+	// BackoffRatio multiplies the limit on a drop (aimd), in [0.5, 1). 0 means 0.9.
+	BackoffRatio float64 `yaml:"backoff_ratio" json:"backoff_ratio"`
 }

@@ -1,6 +1,10 @@
 package bulkhead
 
-import "github.com/bulwarkrpc/bulwark/internal/fielderr"
+import (
+	"strconv"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
 
 // Validate reports every field of c that is out of range (see retry.Config.Validate).
 func (c Config) Validate() error {
@@ -8,5 +12,32 @@ func (c Config) Validate() error {
 	v.Check(c.MaxConcurrent >= 0, "max_concurrent", c.MaxConcurrent, "is below 1")
 	v.Check(c.MaxConcurrent <= 1<<20, "max_concurrent", c.MaxConcurrent, "is above 1048576")
 	v.Check(c.MaxWait >= 0, "max_wait", c.MaxWait, "is negative")
+	a := c.Adaptive
+	switch a.Algorithm {
+	case AlgorithmNone:
+		v.Check(a == Adaptive{}, "adaptive.algorithm", string(a.Algorithm), "is empty but other adaptive fields are set")
+		return v.Err()
+	case AlgorithmAIMD, AlgorithmGradient:
+	default:
+		v.Add("adaptive.algorithm", string(a.Algorithm), "is not one of aimd, gradient")
+	}
+	ceiling := c.MaxConcurrent
+	if ceiling == 0 {
+		ceiling = DefaultMaxConcurrent
+	}
+	v.Check(a.MinLimit >= 0, "adaptive.min_limit", a.MinLimit, "is below 1")
+	v.Check(a.MinLimit <= ceiling, "adaptive.min_limit", a.MinLimit, "is above max_concurrent ("+strconv.Itoa(ceiling)+")")
+	v.Check(a.InitialLimit >= 0, "adaptive.initial_limit", a.InitialLimit, "is below 1")
+	v.Check(a.InitialLimit <= ceiling, "adaptive.initial_limit", a.InitialLimit, "is above max_concurrent ("+strconv.Itoa(ceiling)+")")
+	if a.InitialLimit > 0 {
+		v.Check(a.InitialLimit >= a.MinLimit, "adaptive.initial_limit", a.InitialLimit, "is below adaptive.min_limit ("+strconv.Itoa(a.MinLimit)+")")
+	}
+	v.Check(a.Smoothing >= 0 && a.Smoothing <= 1, "adaptive.smoothing", a.Smoothing, "is outside (0, 1]")
+	v.Check(a.Tolerance == 0 || a.Tolerance >= 1, "adaptive.tolerance", a.Tolerance, "is below 1")
+	v.Check(a.Tolerance <= 10, "adaptive.tolerance", a.Tolerance, "is above 10")
+	v.Check(a.LongWindow == 0 || a.LongWindow >= 10, "adaptive.long_window", a.LongWindow, "is below 10")
+	v.Check(a.LongWindow <= 100000, "adaptive.long_window", a.LongWindow, "is above 100000")
+	v.Check(a.LatencyThreshold >= 0, "adaptive.latency_threshold", a.LatencyThreshold, "is negative")
+	v.Check(a.BackoffRatio == 0 || (a.BackoffRatio >= 0.5 && a.BackoffRatio < 1), "adaptive.backoff_ratio", a.BackoffRatio, "is outside [0.5, 1)")
 	return v.Err()
 }

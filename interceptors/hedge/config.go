@@ -1,0 +1,33 @@
+package hedge
+
+import "time"
+
+// Config is the hedging policy as data. Zero values are the documented defaults, so an empty
+// Config is a usable policy: two attempts at most, the second sent when the first has taken
+// longer than the 95th percentile of recent latencies.
+type Config struct {
+	// MaxAttempts is the most attempts of one call, the first included, in [2, 5] (gRFC A6's
+	// cap). 0 means 2.
+	MaxAttempts int `yaml:"max_attempts" json:"max_attempts"`
+	// Delay is the hedging delay: the next attempt is sent when Delay passes with no answer.
+	// With Percentile 0 and Delay set, the delay is fixed; otherwise the delay is adaptive and
+	// Delay is the one used until MinSamples latencies are known (0 means 100ms).
+	Delay time.Duration `yaml:"delay" json:"delay"`
+	// Percentile, in (0, 1), makes the delay adaptive: the given percentile of the latencies
+	// of recent answered attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay
+	// when Delay is set, else 0.95.
+	Percentile float64 `yaml:"percentile" json:"percentile"`
+	// MinDelay is the floor of the adaptive delay. 0 means 1ms.
+	MinDelay time.Duration `yaml:"min_delay" json:"min_delay"`
+	// MaxDelay is the ceiling of the adaptive delay. 0 means none.
+	MaxDelay time.Duration `yaml:"max_delay" json:"max_delay"`
+	// Window is how many recent latencies the adaptive delay is computed from, in [10, 100000].
+	// 0 means 500.
+	Window int `yaml:"window" json:"window"`
+	// MinSamples is how many latencies must be known before the adaptive delay replaces Delay,
+	// in [1, Window]. 0 means 50 (or Window, if smaller).
+	MinSamples int `yaml:"min_samples" json:"min_samples"`
+	// Idempotent marks the methods this policy governs as safe to hedge even when their
+	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.
+	Idempotent bool `yaml:"idempotent" json:"idempotent"`
+}

@@ -1,0 +1,23 @@
+package throttle
+
+import "time"
+
+// Config is client-side adaptive throttling as data (Google SRE, "Handling Overload"). Zero
+// values are the documented defaults, so an empty Config is usable: K = 2 over a two-minute
+// window, rejecting at most 90 % of requests.
+type Config struct {
+	// K is the multiplier of accepts: the client keeps sending while its requests stay below K
+	// times the requests the service accepted, and past that rejects locally with probability
+	// max(0, (requests − K·accepts) / (requests + 1)). Lower is more aggressive. In [1, 100];
+	// 0 means 2.
+	K float64 `yaml:"k" json:"k"`
+	// Window is the period over which requests and accepts are counted, in [1s, 1h]. 0 means
+	// 2m.
+	Window time.Duration `yaml:"window" json:"window"`
+	// MaxRejectProbability caps the rejection probability, so that some requests always reach
+	// the service and see it recover. In (0, 1]; 0 means 0.9.
+	MaxRejectProbability float64 `yaml:"max_reject_probability" json:"max_reject_probability"`
+	// MinRequests is how many requests the window must hold before any is rejected. 0 means
+	// none: the formula alone decides.
+	MinRequests int `yaml:"min_requests" json:"min_requests"`
+}
