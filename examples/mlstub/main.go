@@ -63,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
 	fs.Float64Var(&cfg.Faults.SpikeRate, "spike-rate", 0, "fraction of requests, in [0,1], delayed by -spike on top of -latency")
 	fs.DurationVar(&cfg.Faults.Spike, "spike", 0, "extra delay of a latency spike")
 	fs.DurationVar(&cfg.Faults.Pushback, "pushback", 0, "RetryInfo delay carried by injected resource_exhausted errors")
+	fs.IntVar(&cfg.Faults.Capacity, "capacity", 0, "requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.DurationVar(&cfg.Outage.After, "outage-after", 0, "start of a full outage, counted from start (needs -outage-for)")
 	fs.DurationVar(&cfg.Outage.For, "outage-for", 0, "length of the full outage")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the random fault decisions")
@@ -106,7 +107,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 	}
 	log.Info("faults", zap.String("fail", stub.FormatFailSpec(cfg.Faults.Fail)),
 		zap.Duration("latency", cfg.Faults.Latency), zap.Float64("spike_rate", cfg.Faults.SpikeRate),
-		zap.Duration("spike", cfg.Faults.Spike), zap.Duration("pushback", cfg.Faults.Pushback),
+		zap.Duration("spike", cfg.Faults.Spike), zap.Duration("pushback", cfg.Faults.Pushback), zap.Int("capacity", cfg.Faults.Capacity),
 		zap.Int64("seed", cfg.Seed))
 	if started != nil {
 		started(s)

@@ -130,6 +130,11 @@ type Faults struct {
 	// Pushback, when positive, is the delay of the google.rpc.RetryInfo detail carried by every
 	// injected ResourceExhausted error.
 	Pushback time.Duration
+	// Capacity, when positive, is how many requests the service serves at full speed, as a
+	// GPU shares its time: a request admitted while n requests (itself included) are in
+	// service has its delay (Latency and Spike) stretched by max(1, n/Capacity), so latency
+	// grows with concurrency past the knee and throughput levels off. 0 means no such effect.
+	Capacity int
 }
 
 // DefaultMildFaults is a profile mild enough for quick batch runs: 2% Unavailable, 20ms of
@@ -171,6 +176,8 @@ func (f Faults) Validate() error {
 		return fmt.Errorf("spike: %v is negative", f.Spike)
 	case f.Pushback < 0:
 		return fmt.Errorf("pushback: %v is negative", f.Pushback)
+	case f.Capacity < 0:
+		return fmt.Errorf("capacity: %d is negative", f.Capacity)
 	}
 	return nil
 }
@@ -195,11 +202,12 @@ type faultsJSON struct {
 	SpikeRate float64            `json:"spike_rate,omitempty"`
 	Spike     string             `json:"spike,omitempty"`
 	Pushback  string             `json:"pushback,omitempty"`
+	Capacity  int                `json:"capacity,omitempty"`
 }
 
 // MarshalJSON writes f in the admin endpoint's format.
 func (f Faults) MarshalJSON() ([]byte, error) {
-	j := faultsJSON{Fail: map[string]float64{}, SpikeRate: f.SpikeRate}
+	j := faultsJSON{Fail: map[string]float64{}, SpikeRate: f.SpikeRate, Capacity: f.Capacity}
 	for c, r := range f.Fail {
 		j.Fail[CodeName(c)] = r
 	}
@@ -224,7 +232,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&j); err != nil {
 		return err
 	}
-	out := Faults{SpikeRate: j.SpikeRate}
+	out := Faults{SpikeRate: j.SpikeRate, Capacity: j.Capacity}
 	if len(j.Fail) > 0 {
 		out.Fail = make(map[grpccodes.Code]float64, len(j.Fail))
 		for name, r := range j.Fail {

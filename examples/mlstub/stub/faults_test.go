@@ -495,3 +495,43 @@ func TestFaultDecisionIsPerRequest(t *testing.T) {
 		t.Errorf("20 streams of 10 frames counted %d requests, want 20", n)
 	}
 }
+
+func TestCapacityStretchesLatency(t *testing.T) {
+	fake := clocktest.New(time.Time{})
+	e := start(t, Config{Faults: Faults{Latency: 100 * time.Millisecond, Capacity: 2}}, WithClock(fake))
+	// Admitted one at a time, the four requests find 1, 2, 3 and 4 in service: 100ms, 100ms,
+	// 150ms and 200ms.
+	var done []<-chan result
+	for i := range 4 {
+		done = append(done, goExtract(e, context.Background()))
+		fake.BlockUntil(i + 1)
+	}
+	finished := func() int {
+		n := 0
+		for _, ch := range done {
+			if len(ch) > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		want    int
+	}{{99 * time.Millisecond, 0}, {time.Millisecond, 2}, {50 * time.Millisecond, 3}, {50 * time.Millisecond, 4}} {
+		fake.Advance(step.advance)
+		deadline := time.Now().Add(2 * time.Second)
+		for finished() < step.want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond) // give a wrongly finished request the chance to show
+		if got := finished(); got != step.want {
+			t.Fatalf("at %v: %d requests finished, want %d", fake.Now().Sub(clocktest.New(time.Time{}).Now()), got, step.want)
+		}
+	}
+	for _, ch := range done {
+		if r := <-ch; r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+}

@@ -84,6 +84,10 @@ func WithMetricsListener(lis net.Listener) Option {
 
 // Stub is a running set of fake KYC services. Its methods are safe for concurrent use.
 type Stub struct {
+	// inService counts the requests between admission and the end of their injected delay,
+	// for Faults.Capacity.
+	inService atomic.Int64
+
 	cfg      Config
 	clk      clock.Clock
 	log      *zap.Logger
@@ -424,6 +428,11 @@ func (s *Stub) decide() decision {
 	if uSpike < s.faults.SpikeRate {
 		d.wait += s.faults.Spike
 	}
+	if c := s.faults.Capacity; c > 0 {
+		if n := s.inService.Load() + 1; n > int64(c) {
+			d.wait = time.Duration(float64(d.wait) * float64(n) / float64(c))
+		}
+	}
 	for _, cr := range s.failTable {
 		if uFail < cr.cum {
 			d.fail = cr.code
@@ -448,6 +457,8 @@ func (s *Stub) admit(ctx context.Context, method string) error {
 	if sc.id != "" {
 		attempt = s.attempts.next(scriptKey(method, sc.id))
 	}
+	s.inService.Add(1)
+	defer s.inService.Add(-1)
 	wait := d.wait
 	if sc.delay > 0 && (sc.delayFirst == 0 || attempt <= sc.delayFirst) {
 		wait += sc.delay

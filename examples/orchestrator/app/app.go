@@ -92,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.faults.SpikeRate, "spike-rate", mild.SpikeRate, "embedded stubs: fraction of requests delayed by -spike")
 	fs.DurationVar(&f.faults.Spike, "spike", mild.Spike, "embedded stubs: extra delay of a latency spike")
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
+	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
