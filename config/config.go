@@ -8,8 +8,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 )
 
 // DefaultBudget is the budget when Config.Budget is 0: the KYC SLO for a whole verification.
@@ -35,12 +37,18 @@ type Config struct {
 // Profile is a set of policies. A nil section means that policy is off (YAML: the key is
 // absent, null or "off"); a non-nil zero section is the policy with its package's defaults.
 type Profile struct {
-	Retry     *retry.Config     `yaml:"retry" json:"retry"`
-	Breaker   *breaker.Config   `yaml:"breaker" json:"breaker"`
-	Bulkhead  *bulkhead.Config  `yaml:"bulkhead" json:"bulkhead"`
-	RateLimit *ratelimit.Config `yaml:"rate_limit" json:"rate_limit"`
-	Deadline  *deadline.Config  `yaml:"deadline" json:"deadline"`
-	Fallback  *fallback.Config  `yaml:"fallback" json:"fallback"`
+	Retry *retry.Config `yaml:"retry" json:"retry"`
+	// Hedge sends extra attempts of idempotent calls that are slow to answer (see
+	// interceptors/hedge).
+	Hedge   *hedge.Config   `yaml:"hedge" json:"hedge"`
+	Breaker *breaker.Config `yaml:"breaker" json:"breaker"`
+	// AdaptiveThrottle rejects calls locally as the service's accept rate falls (see
+	// interceptors/throttle).
+	AdaptiveThrottle *throttle.Config  `yaml:"adaptive_throttle" json:"adaptive_throttle"`
+	Bulkhead         *bulkhead.Config  `yaml:"bulkhead" json:"bulkhead"`
+	RateLimit        *ratelimit.Config `yaml:"rate_limit" json:"rate_limit"`
+	Deadline         *deadline.Config  `yaml:"deadline" json:"deadline"`
+	Fallback         *fallback.Config  `yaml:"fallback" json:"fallback"`
 	// Classifier changes the class of some codes and ErrorInfo reasons for calls under this
 	// profile (see codes.Classifier.With). The zero value changes nothing.
 	Classifier codes.Overrides `yaml:"classifier" json:"classifier"`
@@ -69,12 +77,14 @@ type Method struct {
 // Overrides are per-section changes to a profile. A nil section leaves the profile's
 // section as it is.
 type Overrides struct {
-	Retry     *Override[retry.Config]     `yaml:"retry" json:"retry"`
-	Breaker   *Override[breaker.Config]   `yaml:"breaker" json:"breaker"`
-	Bulkhead  *Override[bulkhead.Config]  `yaml:"bulkhead" json:"bulkhead"`
-	RateLimit *Override[ratelimit.Config] `yaml:"rate_limit" json:"rate_limit"`
-	Deadline  *Override[deadline.Config]  `yaml:"deadline" json:"deadline"`
-	Fallback  *Override[fallback.Config]  `yaml:"fallback" json:"fallback"`
+	Retry            *Override[retry.Config]     `yaml:"retry" json:"retry"`
+	Hedge            *Override[hedge.Config]     `yaml:"hedge" json:"hedge"`
+	Breaker          *Override[breaker.Config]   `yaml:"breaker" json:"breaker"`
+	AdaptiveThrottle *Override[throttle.Config]  `yaml:"adaptive_throttle" json:"adaptive_throttle"`
+	Bulkhead         *Override[bulkhead.Config]  `yaml:"bulkhead" json:"bulkhead"`
+	RateLimit        *Override[ratelimit.Config] `yaml:"rate_limit" json:"rate_limit"`
+	Deadline         *Override[deadline.Config]  `yaml:"deadline" json:"deadline"`
+	Fallback         *Override[fallback.Config]  `yaml:"fallback" json:"fallback"`
 	// Classifier entries are added to the profile's, replacing those for the same code or
 	// reason.
 	Classifier codes.Overrides `yaml:"classifier" json:"classifier"`

@@ -20,8 +20,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
 
@@ -246,7 +248,7 @@ func show(n *yaml.Node) string {
 
 var (
 	topKeys     = []string{"budget", "profiles", "services"}
-	sectionKeys = []string{"retry", "breaker", "bulkhead", "rate_limit", "deadline", "fallback", "classifier"}
+	sectionKeys = []string{"retry", "hedge", "breaker", "adaptive_throttle", "bulkhead", "rate_limit", "deadline", "fallback", "classifier"}
 	serviceKeys = append([]string{"profile"}, append(sectionKeys[:len(sectionKeys):len(sectionKeys)], "methods")...)
 	methodKeys  = append([]string{"profile"}, sectionKeys...)
 )
@@ -314,8 +316,12 @@ func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
 		switch key {
 		case "retry":
 			p.Retry = profileSection[retry.Config](d, v, sp, key)
+		case "hedge":
+			p.Hedge = profileSection[hedge.Config](d, v, sp, key)
 		case "breaker":
 			p.Breaker = profileSection[breaker.Config](d, v, sp, key)
+		case "adaptive_throttle":
+			p.AdaptiveThrottle = profileSection[throttle.Config](d, v, sp, key)
 		case "bulkhead":
 			p.Bulkhead = profileSection[bulkhead.Config](d, v, sp, key)
 		case "rate_limit":
@@ -377,8 +383,12 @@ func (d *decoder) override(key string, v *yaml.Node, path string, o *Overrides) 
 	switch key {
 	case "retry":
 		o.Retry = overrideSection[retry.Config](d, v, path, key)
+	case "hedge":
+		o.Hedge = overrideSection[hedge.Config](d, v, path, key)
 	case "breaker":
 		o.Breaker = overrideSection[breaker.Config](d, v, path, key)
+	case "adaptive_throttle":
+		o.AdaptiveThrottle = overrideSection[throttle.Config](d, v, path, key)
 	case "bulkhead":
 		o.Bulkhead = overrideSection[bulkhead.Config](d, v, path, key)
 	case "rate_limit":

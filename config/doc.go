@@ -8,8 +8,10 @@
 //	profiles:
 //	  <name>:                         # letters, digits, '_' and '-'
 //	    retry:       {...}            # retry.Config keys; "off", null or absence: no retries
+//	    hedge:       {...}            # hedge.Config keys: extra attempts of slow idempotent calls
 //	    breaker:     {...}            # breaker.Config keys
-//	    bulkhead:    {...}            # bulkhead.Config keys
+//	    adaptive_throttle: {...}      # throttle.Config keys: reject locally as accepts fall
+//	    bulkhead:    {...}            # bulkhead.Config keys; adaptive: {algorithm: gradient}
 //	    rate_limit:  {...}            # ratelimit.Config keys, with an optional redis: {...}
 //	    deadline:    {...}            # deadline.Config keys
 //	    fallback:    {...}            # fallback.Config keys

@@ -88,13 +88,15 @@ services:
 	// budget 8s
 	//
 	// profile geo
-	//   retry       3 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 500ms; no throttle
-	//   breaker     off
-	//   bulkhead    off
-	//   rate_limit  off
-	//   deadline    default none, max 2s
-	//   fallback    off
-	//   classifier  defaults
+	//   retry              3 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 500ms; no throttle
+	//   hedge              off
+	//   breaker            off
+	//   adaptive_throttle  off
+	//   bulkhead           off
+	//   rate_limit         off
+	//   deadline           default none, max 2s
+	//   fallback           off
+	//   classifier         defaults
 	//   worst case: 1.8s, within deadline.max 2s (200ms to spare)
 	//     0s .. 500ms     attempt 1 (up to 500ms)
 	//     500ms .. 600ms  sleep up to 100ms

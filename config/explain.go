@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 )
 
@@ -121,9 +123,21 @@ func sectionText(p Profile, s Section) string {
 		if b := p.Breaker; b != nil {
 			return breakerText(*b)
 		}
+	case SectionHedge:
+		if h := p.Hedge; h != nil {
+			return hedgeText(*h)
+		}
+	case SectionAdaptiveThrottle:
+		if t := p.AdaptiveThrottle; t != nil {
+			txt := fmt.Sprintf("reject locally past K=%s x accepts over %s, at most %s%%", fmtFloat(t.K), t.Window, fmtFloat(t.MaxRejectProbability*100))
+			if t.MinRequests > 0 {
+				txt += fmt.Sprintf(", from %d requests", t.MinRequests)
+			}
+			return txt
+		}
 	case SectionBulkhead:
 		if b := p.Bulkhead; b != nil {
-			return fmt.Sprintf("%d at once; %s", b.MaxConcurrent, waitText(b.MaxWait, "a slot"))
+			return bulkheadText(*b)
 		}
 	case SectionRateLimit:
 		if r := p.RateLimit; r != nil {
@@ -194,6 +208,40 @@ func retryText(r retry.Config) string {
 		b.WriteString("; idempotent")
 	}
 	return b.String()
+}
+
+func hedgeText(h hedge.Config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "up to %d attempts", h.MaxAttempts)
+	if h.Percentile == 0 {
+		fmt.Fprintf(&b, "; next one after %s", h.Delay)
+	} else {
+		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d (%s until %d are known), within %s .. %s",
+			fmtFloat(h.Percentile*100), h.Window, h.Delay, h.MinSamples, h.MinDelay, orNone(h.MaxDelay))
+	}
+	b.WriteString("; draws on the retry budget")
+	if h.Idempotent {
+		b.WriteString("; idempotent")
+	}
+	return b.String()
+}
+
+func bulkheadText(b bulkhead.Config) string {
+	a := b.Adaptive
+	var limit string
+	switch a.Algorithm {
+	case bulkhead.AlgorithmNone:
+		limit = fmt.Sprintf("%d at once", b.MaxConcurrent)
+	case bulkhead.AlgorithmAIMD:
+		limit = fmt.Sprintf("adaptive (aimd) %d..%d at once, from %d; x%s on overload", a.MinLimit, b.MaxConcurrent, a.InitialLimit, fmtFloat(a.BackoffRatio))
+		if a.LatencyThreshold > 0 {
+			limit += " or calls over " + a.LatencyThreshold.String()
+		}
+	default:
+		limit = fmt.Sprintf("adaptive (%s) %d..%d at once, from %d; tolerance %s, smoothing %s, long window %d",
+			a.Algorithm, a.MinLimit, b.MaxConcurrent, a.InitialLimit, fmtFloat(a.Tolerance), fmtFloat(a.Smoothing), a.LongWindow)
+	}
+	return limit + "; " + waitText(b.MaxWait, "a slot")
 }
 
 func breakerText(c breaker.Config) string {

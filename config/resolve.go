@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
@@ -52,18 +53,20 @@ type Section string
 
 // The sections, in the order a profile lists them.
 const (
-	SectionRetry      Section = "retry"
-	SectionBreaker    Section = "breaker"
-	SectionBulkhead   Section = "bulkhead"
-	SectionRateLimit  Section = "rate_limit"
-	SectionDeadline   Section = "deadline"
-	SectionFallback   Section = "fallback"
-	SectionClassifier Section = "classifier"
+	SectionRetry            Section = "retry"
+	SectionHedge            Section = "hedge"
+	SectionBreaker          Section = "breaker"
+	SectionAdaptiveThrottle Section = "adaptive_throttle"
+	SectionBulkhead         Section = "bulkhead"
+	SectionRateLimit        Section = "rate_limit"
+	SectionDeadline         Section = "deadline"
+	SectionFallback         Section = "fallback"
+	SectionClassifier       Section = "classifier"
 )
 
 // Sections lists every section, in order.
 func Sections() []Section {
-	return []Section{SectionRetry, SectionBreaker, SectionBulkhead, SectionRateLimit, SectionDeadline, SectionFallback, SectionClassifier}
+	return []Section{SectionRetry, SectionHedge, SectionBreaker, SectionAdaptiveThrottle, SectionBulkhead, SectionRateLimit, SectionDeadline, SectionFallback, SectionClassifier}
 }
 
 // Equal reports whether every section of p equals q's.
@@ -86,8 +89,12 @@ func (p Profile) SameSection(q Profile, s Section) bool {
 	switch s {
 	case SectionRetry:
 		return samePtr(p.Retry, q.Retry, func(a, b retry.Config) bool { return a == b })
+	case SectionHedge:
+		return samePtr(p.Hedge, q.Hedge, eq)
 	case SectionBreaker:
 		return samePtr(p.Breaker, q.Breaker, func(a, b breaker.Config) bool { return a == b })
+	case SectionAdaptiveThrottle:
+		return samePtr(p.AdaptiveThrottle, q.AdaptiveThrottle, eq)
 	case SectionBulkhead:
 		return samePtr(p.Bulkhead, q.Bulkhead, eq)
 	case SectionRateLimit:
@@ -178,7 +185,8 @@ func (c *Config) resolve(service, method string, fill bool) Policy {
 // clone returns a deep copy of p.
 func (p Profile) clone() Profile {
 	return Profile{
-		Retry: clone(p.Retry), Breaker: clone(p.Breaker), Bulkhead: clone(p.Bulkhead),
+		Retry: clone(p.Retry), Hedge: clone(p.Hedge), Breaker: clone(p.Breaker),
+		AdaptiveThrottle: clone(p.AdaptiveThrottle), Bulkhead: clone(p.Bulkhead),
 		RateLimit: clone(p.RateLimit), Deadline: clone(p.Deadline), Fallback: clone(p.Fallback),
 		Classifier: codes.Overrides{Codes: maps.Clone(p.Classifier.Codes), Reasons: maps.Clone(p.Classifier.Reasons)},
 	}
@@ -187,7 +195,8 @@ func (p Profile) clone() Profile {
 // with returns p with o applied; p is not changed.
 func (p Profile) with(o Overrides) Profile {
 	out := Profile{
-		Retry: apply(p.Retry, o.Retry), Breaker: apply(p.Breaker, o.Breaker), Bulkhead: apply(p.Bulkhead, o.Bulkhead),
+		Retry: apply(p.Retry, o.Retry), Hedge: apply(p.Hedge, o.Hedge), Breaker: apply(p.Breaker, o.Breaker),
+		AdaptiveThrottle: apply(p.AdaptiveThrottle, o.AdaptiveThrottle), Bulkhead: apply(p.Bulkhead, o.Bulkhead),
 		RateLimit: apply(p.RateLimit, o.RateLimit), Deadline: apply(p.Deadline, o.Deadline), Fallback: apply(p.Fallback, o.Fallback),
 		Classifier: codes.Overrides{Codes: maps.Clone(p.Classifier.Codes), Reasons: maps.Clone(p.Classifier.Reasons)},
 	}
@@ -241,8 +250,34 @@ func (p Profile) withDefaults() Profile {
 		b.HalfOpenMaxCalls = orDefault(b.HalfOpenMaxCalls, 1)
 		b.SuccessThreshold = orDefault(b.SuccessThreshold, b.HalfOpenMaxCalls)
 	}
+	if h := p.Hedge; h != nil {
+		h.MaxAttempts = orDefault(h.MaxAttempts, 2)
+		if h.Delay == 0 || h.Percentile > 0 {
+			h.Percentile = orDefault(h.Percentile, 0.95)
+			h.Delay = orDefault(h.Delay, 100*time.Millisecond)
+			h.MinDelay = orDefault(h.MinDelay, time.Millisecond)
+			h.Window = orDefault(h.Window, 500)
+			h.MinSamples = orDefault(h.MinSamples, min(50, h.Window))
+		}
+	}
+	if t := p.AdaptiveThrottle; t != nil {
+		t.K = orDefault(t.K, 2)
+		t.Window = orDefault(t.Window, 2*time.Minute)
+		t.MaxRejectProbability = orDefault(t.MaxRejectProbability, 0.9)
+	}
 	if b := p.Bulkhead; b != nil {
 		b.MaxConcurrent = orDefault(b.MaxConcurrent, 10)
+		if a := &b.Adaptive; a.Algorithm != bulkhead.AlgorithmNone {
+			a.MinLimit = orDefault(a.MinLimit, 1)
+			a.InitialLimit = orDefault(a.InitialLimit, max(a.MinLimit, b.MaxConcurrent/4))
+			if a.Algorithm == bulkhead.AlgorithmGradient {
+				a.Smoothing = orDefault(a.Smoothing, 0.2)
+				a.Tolerance = orDefault(a.Tolerance, 1.5)
+				a.LongWindow = orDefault(a.LongWindow, 600)
+			} else {
+				a.BackoffRatio = orDefault(a.BackoffRatio, 0.9)
+			}
+		}
 	}
 	if r := p.RateLimit; r != nil {
 		if r.Burst == 0 && r.Rate > 0 && r.Rate <= 1e9 {

@@ -8,8 +8,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -252,4 +254,84 @@ func TestPolicies(t *testing.T) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	}
+}
+
+// The sections of issue 10 — hedge, adaptive_throttle and the adaptive bulkhead — resolve
+// with their packages' defaults and take overrides field by field.
+func TestAdaptiveSectionsResolve(t *testing.T) {
+	cfg := mustParse(t, `
+profiles:
+  gpu:
+    hedge: {}
+    adaptive_throttle: {k: 1.5}
+    bulkhead:
+      max_concurrent: 64
+      adaptive: {algorithm: gradient}
+  fixed:
+    hedge: {delay: 40ms, max_attempts: 3}
+    bulkhead:
+      adaptive: {algorithm: aimd, latency_threshold: 500ms}
+services:
+  kyc.v1.FaceMatchService:
+    profile: gpu
+    hedge: {percentile: 0.9}
+    methods:
+      Compare:
+        adaptive_throttle: off
+        bulkhead:
+          adaptive: {min_limit: 4}
+  kyc.v1.OCRService:
+    profile: fixed
+`)
+	svc := cfg.ResolveService("kyc.v1.FaceMatchService")
+	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}
+	if svc.Hedge == nil || *svc.Hedge != wantHedge {
+		t.Errorf("hedge = %+v, want %+v", svc.Hedge, wantHedge)
+	}
+	wantThrottle := throttle.Config{K: 1.5, Window: 2 * time.Minute, MaxRejectProbability: 0.9}
+	if svc.AdaptiveThrottle == nil || *svc.AdaptiveThrottle != wantThrottle {
+		t.Errorf("adaptive_throttle = %+v, want %+v", svc.AdaptiveThrottle, wantThrottle)
+	}
+	wantBulkhead := bulkhead.Config{MaxConcurrent: 64, Adaptive: bulkhead.Adaptive{
+		Algorithm: bulkhead.AlgorithmGradient, MinLimit: 1, InitialLimit: 16, Smoothing: 0.2, Tolerance: 1.5, LongWindow: 600}}
+	if svc.Bulkhead == nil || *svc.Bulkhead != wantBulkhead {
+		t.Errorf("bulkhead = %+v, want %+v", svc.Bulkhead, wantBulkhead)
+	}
+
+	m := cfg.Resolve("/kyc.v1.FaceMatchService/Compare")
+	if m.AdaptiveThrottle != nil {
+		t.Errorf("Compare: adaptive_throttle = %+v, want off", m.AdaptiveThrottle)
+	}
+	wantBulkhead.Adaptive.MinLimit = 4
+	if m.Bulkhead == nil || *m.Bulkhead != wantBulkhead {
+		t.Errorf("Compare: bulkhead = %+v, want %+v", m.Bulkhead, wantBulkhead)
+	}
+	if got := m.Profile.Changed(svc.Profile); len(got) != 2 || got[0] != config.SectionAdaptiveThrottle || got[1] != config.SectionBulkhead {
+		t.Errorf("Compare changes %v against its service, want [adaptive_throttle bulkhead]", got)
+	}
+
+	ocr := cfg.ResolveService("kyc.v1.OCRService")
+	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond}); ocr.Hedge == nil || *ocr.Hedge != want {
+		t.Errorf("fixed hedge = %+v, want %+v (a fixed delay takes no adaptive defaults)", ocr.Hedge, want)
+	}
+	wantAIMD := bulkhead.Config{MaxConcurrent: 10, Adaptive: bulkhead.Adaptive{
+		Algorithm: bulkhead.AlgorithmAIMD, MinLimit: 1, InitialLimit: 2, LatencyThreshold: 500 * time.Millisecond, BackoffRatio: 0.9}}
+	if ocr.Bulkhead == nil || *ocr.Bulkhead != wantAIMD {
+		t.Errorf("aimd bulkhead = %+v, want %+v", ocr.Bulkhead, wantAIMD)
+	}
+	// Filled-in defaults are themselves valid.
+	for _, p := range cfg.Policies() {
+		for _, err := range []error{validate(p.Hedge), validate(p.AdaptiveThrottle), validate(p.Bulkhead)} {
+			if err != nil {
+				t.Errorf("%s: resolved policy does not validate: %v", p.FullMethod(), err)
+			}
+		}
+	}
+}
+
+func validate[T interface{ Validate() error }](p *T) error {
+	if p == nil {
+		return nil
+	}
+	return (*p).Validate()
 }

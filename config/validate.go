@@ -102,8 +102,14 @@ func (p Profile) validate() error {
 	if p.Retry != nil {
 		add(SectionRetry, p.Retry.Validate())
 	}
+	if p.Hedge != nil {
+		add(SectionHedge, p.Hedge.Validate())
+	}
 	if p.Breaker != nil {
 		add(SectionBreaker, p.Breaker.Validate())
+	}
+	if p.AdaptiveThrottle != nil {
+		add(SectionAdaptiveThrottle, p.AdaptiveThrottle.Validate())
 	}
 	if p.Bulkhead != nil {
 		add(SectionBulkhead, p.Bulkhead.Validate())
@@ -138,7 +144,9 @@ func validateClassifier(o codes.Overrides) error {
 func (o Overrides) validateFields() error {
 	var errs []error
 	errs = append(errs, checkFields(SectionRetry, o.Retry))
+	errs = append(errs, checkFields(SectionHedge, o.Hedge))
 	errs = append(errs, checkFields(SectionBreaker, o.Breaker))
+	errs = append(errs, checkFields(SectionAdaptiveThrottle, o.AdaptiveThrottle))
 	errs = append(errs, checkFields(SectionBulkhead, o.Bulkhead))
 	errs = append(errs, checkFields(SectionRateLimit, o.RateLimit))
 	errs = append(errs, checkFields(SectionDeadline, o.Deadline))
@@ -163,7 +171,8 @@ func checkFields[T any](s Section, o *Override[T]) error {
 // already has in the same section (they are reported where parent is defined).
 func effectiveErrors(parent, eff Profile, o Overrides) error {
 	overridden := map[Section]bool{
-		SectionRetry: o.Retry != nil, SectionBreaker: o.Breaker != nil, SectionBulkhead: o.Bulkhead != nil,
+		SectionRetry: o.Retry != nil, SectionHedge: o.Hedge != nil, SectionBreaker: o.Breaker != nil,
+		SectionAdaptiveThrottle: o.AdaptiveThrottle != nil, SectionBulkhead: o.Bulkhead != nil,
 		SectionRateLimit: o.RateLimit != nil, SectionDeadline: o.Deadline != nil, SectionFallback: o.Fallback != nil,
 	}
 	known := map[string]bool{}
