@@ -1,0 +1,106 @@
+package throttle
+
+import (
+	"math/rand/v2"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+)
+
+// Option changes how a Throttle works. Build one with a WithX function (or Disable); the zero
+// Option does nothing.
+//
+// An Option is also a grpc.CallOption, so a suite can carry it with a call: passed to one call,
+// WithClassifier decides how that call's outcome is counted and Disable takes the call out of
+// the throttle; the others are ignored there.
+type Option struct {
+	grpc.EmptyCallOption
+
+	kind       optionKind
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
+	rand       func() float64
+}
+
+type optionKind uint8
+
+const (
+	optClock optionKind = iota + 1
+	optSink
+	optClassifier
+	optRand
+	optDisable
+)
+
+// options is what Options set.
+type options struct {
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
+	rand       func() float64
+}
+
+func buildOptions(opts []Option) options {
+	o := options{clock: clock.Real, classifier: codes.Default(), rand: rand.Float64}
+	for _, opt := range opts {
+		switch opt.kind {
+		case optClock:
+			o.clock = clock.OrReal(opt.clock)
+		case optSink:
+			o.sink = opt.sink
+		case optClassifier:
+			if opt.classifier != nil {
+				o.classifier = opt.classifier
+			}
+		case optRand:
+			if opt.rand != nil {
+				o.rand = opt.rand
+			}
+		}
+	}
+	return o
+}
+
+// WithClock sets the clock that moves the window. The default is clock.Real.
+func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
+
+// WithObserver sets where rejection events go. The default, nil, emits nothing and builds no
+// event.
+func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+
+// WithClassifier sets the classifier that decides which outcomes the interceptors count as
+// accepts. The default is codes.Default(). As a grpc.CallOption it applies to one call.
+func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+
+// WithRand sets the source of the uniform numbers in [0, 1) that a request's fate is drawn
+// from: a request is rejected when the draw is below the rejection probability. It is called
+// from many goroutines at once and must be safe for concurrent use. The default, also used for
+// nil, is math/rand/v2's Float64. Tests pass a deterministic sequence.
+func WithRand(f func() float64) Option { return Option{kind: optRand, rand: f} }
+
+// Disable, passed to a call as a grpc.CallOption, takes that call out of the throttle: it is
+// never rejected and its outcome is not counted (for a health check, or an operator's manual
+// probe). As an option to New it does nothing.
+func Disable() Option { return Option{kind: optDisable} }
+
+// callSettings returns what opts say about one call: whether the throttle is disabled for it,
+// and its classifier (the last WithClassifier among opts, else def). It allocates nothing.
+func callSettings(def *codes.Classifier, opts []grpc.CallOption) (disabled bool, c *codes.Classifier) {
+	c = def
+	for _, o := range opts {
+		if to, ok := o.(Option); ok {
+			switch to.kind {
+			case optDisable:
+				disabled = true
+			case optClassifier:
+				if to.classifier != nil {
+					c = to.classifier
+				}
+			}
+		}
+	}
+	return disabled, c
+}

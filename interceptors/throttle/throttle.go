@@ -1,0 +1,155 @@
+package throttle
+
+import (
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Throttle is client-side adaptive throttling for one service. Ask it with Allow before a call
+// and tell it the outcome with Record after, or use its Unary and Stream interceptors.
+//
+// A Throttle is safe for concurrent use.
+type Throttle struct {
+	service string
+	cfg     Config // Normalized: every default filled in.
+
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
+	rand       func() float64
+	origin     time.Time // The window's zero.
+
+	win *window
+}
+
+// Normalize returns cfg with every documented default filled in, so that two configurations
+// that mean the same compare equal. It does not validate.
+func Normalize(cfg Config) Config {
+	if cfg.K == 0 {
+		cfg.K = 2
+	}
+	if cfg.Window == 0 {
+		cfg.Window = 2 * time.Minute
+	}
+	if cfg.MaxRejectProbability == 0 {
+		cfg.MaxRejectProbability = 0.9
+	}
+	return cfg
+}
+
+// New returns a throttle for service (the fully qualified gRPC service, carried in rejections
+// and events), configured by cfg with its documented defaults filled in, and an empty window.
+// It returns cfg.Validate's error when cfg is out of range.
+func New(service string, cfg Config, opts ...Option) (*Throttle, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = Normalize(cfg)
+	o := buildOptions(opts)
+	return &Throttle{
+		service:    service,
+		cfg:        cfg,
+		clock:      o.clock,
+		sink:       o.sink,
+		classifier: o.classifier,
+		rand:       o.rand,
+		origin:     o.clock.Now(),
+		win:        newWindow(cfg.Window),
+	}, nil
+}
+
+// Name returns the service given to New.
+func (t *Throttle) Name() string { return t.service }
+
+// Config returns the throttle's configuration with its defaults filled in.
+func (t *Throttle) Config() Config { return t.cfg }
+
+// epochNow returns the window's current epoch and the time it was read at.
+func (t *Throttle) epochNow() (uint32, time.Time) {
+	now := t.clock.Now()
+	return t.win.epoch(now.Sub(t.origin)), now
+}
+
+// probability is the rejection probability at counts requests and accepts: the SRE formula,
+// zero below MinRequests, and capped at MaxRejectProbability.
+func (t *Throttle) probability(requests, accepts int64) float64 {
+	if requests == 0 || requests < int64(t.cfg.MinRequests) {
+		return 0
+	}
+	p := (float64(requests) - t.cfg.K*float64(accepts)) / float64(requests+1)
+	if p <= 0 {
+		return 0
+	}
+	return min(p, t.cfg.MaxRejectProbability)
+}
+
+// Allow asks to send one request to the service. It returns nil when the request may go
+// ahead: the caller then makes it and reports its outcome with Record. Otherwise the request
+// is rejected locally with the current rejection probability: Allow counts it as a request
+// (never an accept), emits an observe.Rejected event, and returns a *codes.Rejection wrapping
+// ErrThrottled (code Unavailable, reason ADAPTIVE_THROTTLE); the caller must not Record it.
+// method is the full gRPC method, carried in the event; it may be empty.
+//
+// Allow takes no lock, and allocates only to reject.
+func (t *Throttle) Allow(method string) error {
+	e, now := t.epochNow()
+	p := t.probability(t.win.counts(e))
+	if p == 0 || t.rand() >= p {
+		return nil
+	}
+	t.win.add(e, false)
+	return t.reject(method, p, now)
+}
+
+func (t *Throttle) reject(method string, p float64, now time.Time) error {
+	if t.sink != nil {
+		t.sink.Observe(observe.Event{
+			Kind: observe.Rejected, Time: now, Service: t.service, Method: method,
+			Policy: observe.PolicyAdaptiveThrottle, Code: grpccodes.Unavailable, Class: codes.Rejected,
+			Reason: Reason, Value: p,
+		})
+	}
+	return &codes.Rejection{
+		Err: ErrThrottled, Code: grpccodes.Unavailable, Reason: Reason,
+		Policy: observe.PolicyAdaptiveThrottle, Service: t.service,
+	}
+}
+
+// Record reports the outcome of a request that Allow let through, as classified by a
+// codes.Classifier. An ignored class (canceled, or rejected by another bulwark policy before
+// it reached the service) counts as nothing; any other counts as a request, and as an accept
+// unless the class is a failure (transient, throttled, server_fault): a business error is the
+// service's answer, so it is an accept.
+//
+// Record takes no lock and allocates nothing.
+func (t *Throttle) Record(v codes.Verdict) { t.record(v.Class) }
+
+func (t *Throttle) record(class codes.Class) {
+	if class.Ignored() {
+		return
+	}
+	e, _ := t.epochNow()
+	t.win.add(e, !class.Failure())
+}
+
+// Probability returns the rejection probability that Allow would use now: zero while the
+// window holds fewer than MinRequests requests, and never above MaxRejectProbability.
+func (t *Throttle) Probability() float64 {
+	e, _ := t.epochNow()
+	return t.probability(t.win.counts(e))
+}
+
+// Counts returns the requests (local rejections included) and the accepts the window holds
+// now.
+func (t *Throttle) Counts() (requests, accepts int64) {
+	e, _ := t.epochNow()
+	return t.win.counts(e)
+}
+
+// Reset empties the window, so the throttle admits every request until the service turns
+// some away again. Outcomes of calls in flight at the time are counted in the new window.
+func (t *Throttle) Reset() { t.win.reset() }
