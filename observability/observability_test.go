@@ -40,7 +40,7 @@ func runPromtool(t *testing.T, args ...string) string {
 
 func TestPromtoolCheckRules(t *testing.T) {
 	out := runPromtool(t, "check", "rules", "alerts.yml")
-	if want := "SUCCESS: 5 rules found"; !strings.Contains(out, want) {
+	if want := "SUCCESS: 6 rules found"; !strings.Contains(out, want) {
 		t.Errorf("promtool check rules:\n%s\nwant %q", out, want)
 	}
 }

@@ -31,6 +31,13 @@
 //	| bulwark_fallbacks_total           | counter   | service, method              | FallbackServed                     |
 //	| bulwark_deadlines_applied_total   | counter   | service, reason              | DeadlineApplied                    |
 //	| bulwark_limiter_degraded_total    | counter   | service, reason              | LimiterDegraded                    |
+//	| bulwark_hedges_total              | counter   | service, reason              | HedgeSent                          |
+//	| bulwark_hedge_wins_total          | counter   | service, method              | HedgeWon                           |
+//	| bulwark_adaptive_throttle_probability | gauge | service                      | TrackThrottle                      |
+//
+// The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity
+// follows the limit as it moves. bulwark_hedge_wins_total over bulwark_hedges_total is how often
+// a hedge pays off; hedges that rarely win are load for nothing.
 //
 // The retry rate, sum by (service) (rate(bulwark_retries_total[5m])) over the same of
 // bulwark_calls_total, is the early warning to watch: it rises while a service sickens, before
@@ -50,7 +57,7 @@
 //	| attempt | the attempt that failed before a retry: 1, 2, 3, 4, then 5+                                                                      |
 //	| state   | BreakerStates: closed, open, half_open, forced_open, disabled                                                                    |
 //	| from,to | breaker states, as in state                                                                                                      |
-//	| policy  | the observe.Policy* constant of the refusing policy: breaker, bulkhead, ratelimit, retry, deadline                               |
+//	| policy  | the observe.Policy* constant of the refusing policy: breaker, bulkhead, ratelimit, retry, deadline, adaptive_throttle            |
 //	| reason  | the observe.Reason* constants; for rejections the ErrorInfo reason (CIRCUIT_OPEN, ...); for the limiter fail_open or fail_closed |
 //
 // Invalid UTF-8 in a label value is replaced by U+FFFD.
@@ -70,7 +77,8 @@
 // # Levels
 //
 // Bulkheads are levels, not events: TrackBulkhead registers one whose InFlight and Capacity are
-// read at scrape time. Tracking a service again replaces the previous bulkhead or breaker;
+// read at scrape time. So is an adaptive throttle's rejection probability: TrackThrottle
+// registers a function that returns it. Tracking a service again replaces the previous bulkhead or breaker;
 // passing nil stops tracking it.
 //
 // # Cost
@@ -83,6 +91,6 @@
 //
 // # Concurrency
 //
-// *Metrics is safe for concurrent use: Observe, TrackBulkhead, TrackBreaker and scrapes may run
+// *Metrics is safe for concurrent use: Observe, TrackBulkhead, TrackBreaker, TrackThrottle and scrapes may run
 // at the same time.
 package promobs

@@ -57,6 +57,20 @@ func (m *Metrics) TrackBreaker(name string, state func() string) {
 	m.levels.breakers[k] = state
 }
 
+// TrackThrottle exposes the rejection probability that probability returns (an adaptive
+// throttle's Probability) as bulwark_adaptive_throttle_probability with the given service label,
+// read at each scrape. Tracking a service again replaces its function; a nil probability stops
+// tracking it.
+func (m *Metrics) TrackThrottle(service string, probability func() float64) {
+	m.levels.mu.Lock()
+	defer m.levels.mu.Unlock()
+	if probability == nil {
+		delete(m.levels.throttles, service)
+		return
+	}
+	m.levels.throttles[service] = probability
+}
+
 // breakerKey identifies a breaker as its events do: by service, and by method when it is
 // method-scoped.
 type breakerKey struct{ service, method string }
@@ -72,11 +86,12 @@ func breakerKeyOf(name string) breakerKey {
 
 // levels is the collector of the gauges read at scrape time.
 type levels struct {
-	stateDesc, inFlightDesc, capacityDesc *prometheus.Desc
+	stateDesc, inFlightDesc, capacityDesc, throttleDesc *prometheus.Desc
 
 	mu        sync.Mutex
 	bulkheads map[string]Bulkhead          // Guarded by mu.
 	breakers  map[breakerKey]func() string // Guarded by mu.
+	throttles map[string]func() float64    // Guarded by mu.
 	lastState map[breakerKey]string        // Guarded by mu. From BreakerStateChanged events.
 }
 
@@ -89,8 +104,12 @@ func newLevels(cl prometheus.Labels) *levels {
 			"Calls holding a bulkhead slot.",
 			[]string{labelService}, cl),
 		capacityDesc: prometheus.NewDesc(NameBulkheadCapacity,
-			"Bulkhead slots in all.",
+			"Bulkhead slots in all: the current limit of an adaptive bulkhead.",
 			[]string{labelService}, cl),
+		throttleDesc: prometheus.NewDesc(NameThrottleProbability,
+			"Probability with which client-side adaptive throttling rejects a call now.",
+			[]string{labelService}, cl),
+		throttles: map[string]func() float64{},
 		bulkheads: map[string]Bulkhead{},
 		breakers:  map[breakerKey]func() string{},
 		lastState: map[breakerKey]string{},
@@ -112,6 +131,7 @@ func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.stateDesc
 	ch <- l.inFlightDesc
 	ch <- l.capacityDesc
+	ch <- l.throttleDesc
 }
 
 // Collect implements prometheus.Collector. The tracked functions are called outside the lock.
@@ -129,7 +149,15 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	for svc, b := range l.bulkheads {
 		bulkheads[clean(svc)] = b
 	}
+	throttles := make(map[string]func() float64, len(l.throttles))
+	for svc, f := range l.throttles {
+		throttles[clean(svc)] = f
+	}
 	l.mu.Unlock()
+
+	for svc, f := range throttles {
+		ch <- prometheus.MustNewConstMetric(l.throttleDesc, prometheus.GaugeValue, f(), svc)
+	}
 
 	for k, f := range breakers {
 		states[k] = clean(f())

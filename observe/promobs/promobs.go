@@ -12,20 +12,23 @@ import (
 
 // Metric names, as exposed with no const labels. The package documentation describes each.
 const (
-	NameCalls              = "bulwark_calls_total"
-	NameCallDuration       = "bulwark_call_duration_seconds"
-	NameAttempts           = "bulwark_attempts_total"
-	NameRetries            = "bulwark_retries_total"
-	NameRetryBackoff       = "bulwark_retry_backoff_seconds"
-	NameRetriesExhausted   = "bulwark_retries_exhausted_total"
-	NameBreakerState       = "bulwark_breaker_state"
-	NameBreakerTransitions = "bulwark_breaker_transitions_total"
-	NameBulkheadInFlight   = "bulwark_bulkhead_in_flight"
-	NameBulkheadCapacity   = "bulwark_bulkhead_capacity"
-	NameRejections         = "bulwark_rejections_total"
-	NameFallbacks          = "bulwark_fallbacks_total"
-	NameDeadlinesApplied   = "bulwark_deadlines_applied_total"
-	NameLimiterDegraded    = "bulwark_limiter_degraded_total"
+	NameCalls               = "bulwark_calls_total"
+	NameCallDuration        = "bulwark_call_duration_seconds"
+	NameAttempts            = "bulwark_attempts_total"
+	NameRetries             = "bulwark_retries_total"
+	NameRetryBackoff        = "bulwark_retry_backoff_seconds"
+	NameRetriesExhausted    = "bulwark_retries_exhausted_total"
+	NameBreakerState        = "bulwark_breaker_state"
+	NameBreakerTransitions  = "bulwark_breaker_transitions_total"
+	NameBulkheadInFlight    = "bulwark_bulkhead_in_flight"
+	NameBulkheadCapacity    = "bulwark_bulkhead_capacity"
+	NameRejections          = "bulwark_rejections_total"
+	NameFallbacks           = "bulwark_fallbacks_total"
+	NameDeadlinesApplied    = "bulwark_deadlines_applied_total"
+	NameLimiterDegraded     = "bulwark_limiter_degraded_total"
+	NameHedges              = "bulwark_hedges_total"
+	NameHedgeWins           = "bulwark_hedge_wins_total"
+	NameThrottleProbability = "bulwark_adaptive_throttle_probability"
 )
 
 // MetricNames returns the name of every metric family promobs exposes, in the order of the
@@ -36,7 +39,7 @@ func MetricNames() []string {
 		NameCalls, NameCallDuration, NameAttempts, NameRetries, NameRetryBackoff,
 		NameRetriesExhausted, NameBreakerState, NameBreakerTransitions, NameBulkheadInFlight,
 		NameBulkheadCapacity, NameRejections, NameFallbacks, NameDeadlinesApplied,
-		NameLimiterDegraded,
+		NameLimiterDegraded, NameHedges, NameHedgeWins, NameThrottleProbability,
 	}
 }
 
@@ -95,6 +98,8 @@ type Metrics struct {
 	fallbacks   *prometheus.CounterVec
 	deadlines   *prometheus.CounterVec
 	degraded    *prometheus.CounterVec
+	hedges      *prometheus.CounterVec
+	hedgeWins   *prometheus.CounterVec
 	levels      *levels
 
 	callCache    cache[outcomeKey, callSeries]
@@ -137,6 +142,8 @@ const (
 	famFallbacks
 	famDeadlines
 	famDegraded
+	famHedges
+	famHedgeWins
 )
 
 type pairKey struct {
@@ -207,12 +214,18 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		degraded: counter(NameLimiterDegraded,
 			"Rate limiter decisions answered by the fail mode because the remote limiter could not be asked.",
 			labelService, labelReason),
+		hedges: counter(NameHedges,
+			"Hedged attempts sent, by why: the hedging delay passed (delay) or an earlier attempt failed retryably (failure).",
+			labelService, labelReason),
+		hedgeWins: counter(NameHedgeWins,
+			"Hedged calls answered by an attempt other than the first.",
+			labelService, labelMethod),
 		levels: newLevels(cl),
 	}
 	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{
 		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.transitions,
-		m.rejections, m.fallbacks, m.deadlines, m.degraded, m.levels,
+		m.rejections, m.fallbacks, m.deadlines, m.degraded, m.hedges, m.hedgeWins, m.levels,
 	} {
 		if err := reg.Register(c); err != nil {
 			for _, d := range done {
@@ -251,6 +264,10 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.pairCache.get(m, pairKey{famDeadlines, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.LimiterDegraded:
 		m.pairCache.get(m, pairKey{famDegraded, e.Service, e.Reason}, newPairCounter).Inc()
+	case observe.HedgeSent:
+		m.pairCache.get(m, pairKey{famHedges, e.Service, e.Reason}, newPairCounter).Inc()
+	case observe.HedgeWon:
+		m.pairCache.get(m, pairKey{famHedgeWins, e.Service, e.Method}, newPairCounter).Inc()
 	}
 }
 
@@ -287,6 +304,10 @@ func newPairCounter(m *Metrics, k pairKey) prometheus.Counter {
 		vec = m.deadlines
 	case famDegraded:
 		vec = m.degraded
+	case famHedges:
+		vec = m.hedges
+	case famHedgeWins:
+		vec = m.hedgeWins
 	default:
 		panic("promobs: pair counter of unknown family")
 	}

@@ -674,7 +674,7 @@ func allEvents(i int) []observe.Event {
 		From: "closed", To: "open",
 	}
 	var out []observe.Event
-	for k := observe.CallFinished; k <= observe.LimiterDegraded; k++ {
+	for k := observe.CallFinished; k <= observe.LimitChanged; k++ {
 		e := base
 		e.Kind = k
 		out = append(out, e)
@@ -709,7 +709,7 @@ func TestBoundedCardinality(t *testing.T) {
 	if got := count(); got != after10 {
 		t.Errorf("series after 1000 calls = %d; after 10 = %d; want equal", got, after10)
 	}
-	const want = 11 + 5 // one series per counter family and histogram, five breaker states
+	const want = 13 + 5 // one series per counter family and histogram, five breaker states
 	if after10 != want {
 		t.Errorf("series = %d; want %d", after10, want)
 	}
@@ -736,6 +736,7 @@ func TestMetricNames(t *testing.T) {
 		m.Observe(e)
 	}
 	m.TrackBulkhead(ocr, &fakeBulkhead{})
+	m.TrackThrottle(ocr, func() float64 { return 0.25 })
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -831,5 +832,37 @@ func TestLint(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) != 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// Hedge events count hedges by why they were sent and wins by method; a tracked throttle's
+// probability is read at scrape time.
+func TestHedgeAndThrottleMetrics(t *testing.T) {
+	m, reg := newMetrics(t)
+	for _, reason := range []string{observe.ReasonHedgeDelay, observe.ReasonHedgeDelay, observe.ReasonHedgeFailure} {
+		m.Observe(observe.Event{Kind: observe.HedgeSent, Service: face, Method: compare, Policy: observe.PolicyHedge, Attempt: 2, Reason: reason})
+	}
+	m.Observe(observe.Event{Kind: observe.HedgeWon, Service: face, Method: compare, Policy: observe.PolicyHedge, Attempt: 2})
+	p := 0.5
+	m.TrackThrottle(ocr, func() float64 { return p })
+	want := `
+# HELP bulwark_hedges_total Hedged attempts sent, by why: the hedging delay passed (delay) or an earlier attempt failed retryably (failure).
+# TYPE bulwark_hedges_total counter
+bulwark_hedges_total{reason="delay",service="kyc.v1.FaceMatchService"} 2
+bulwark_hedges_total{reason="failure",service="kyc.v1.FaceMatchService"} 1
+# HELP bulwark_hedge_wins_total Hedged calls answered by an attempt other than the first.
+# TYPE bulwark_hedge_wins_total counter
+bulwark_hedge_wins_total{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"} 1
+# HELP bulwark_adaptive_throttle_probability Probability with which client-side adaptive throttling rejects a call now.
+# TYPE bulwark_adaptive_throttle_probability gauge
+bulwark_adaptive_throttle_probability{service="kyc.v1.OCRService"} 0.5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), promobs.NameHedges, promobs.NameHedgeWins, promobs.NameThrottleProbability); err != nil {
+		t.Error(err)
+	}
+	p = 0
+	m.TrackThrottle(ocr, nil)
+	if n := testutil.CollectAndCount(reg, promobs.NameThrottleProbability); n != 0 {
+		t.Errorf("untracked throttle: %d series, want 0", n)
 	}
 }

@@ -22,6 +22,12 @@
 //	| FallbackServed      | info  | fallback served       | service, method, code, class                            |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
 //	| LimiterDegraded     | warn  | rate limiter degraded | service, method, reason                                 |
+//	| HedgeSent           | debug | hedge sent            | service, method, attempt, reason, after                 |
+//	| HedgeWon            | debug | hedge won             | service, method, attempt, code, duration                |
+//	| LimitChanged        | info  | concurrency limit changed | service, limit, algorithm, latency                  |
+//
+// A Rejected line from the adaptive throttle carries probability (the rejection probability at
+// the time) in place of retry_after.
 //
 // The fields:
 //
@@ -38,9 +44,14 @@
 //	| reason      | why: an observe.Reason* constant, a breaker reason, an ErrorInfo reason such as CIRCUIT_OPEN, or fail_open / fail_closed |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
-//	| policy      | the refusing policy: breaker, bulkhead, ratelimit, retry, deadline                                                       |
+//	| policy      | the refusing policy: breaker, bulkhead, ratelimit, retry, deadline, adaptive_throttle                                     |
 //	| retry_after | when the caller may come back; 0 when the policy cannot tell                                                             |
 //	| timeout     | the deadline the deadline policy set                                                                                     |
+//	| after       | how long after the call's first attempt a hedge was sent                                                                 |
+//	| limit       | an adaptive bulkhead's new concurrency limit                                                                             |
+//	| algorithm   | the adaptive limit's algorithm: aimd, gradient                                                                           |
+//	| latency     | the latency sample that moved the limit                                                                                  |
+//	| probability | the adaptive throttle's rejection probability when it rejected the call                                                  |
 //
 // A line's time is the event's Time (the policies' clock), or now when the event has none.
 // Lines carry neither caller nor stack trace, whatever the logger's options: both would point

@@ -18,8 +18,8 @@ type config struct {
 	levels [numKinds]zapcore.Level
 }
 
-// numKinds bounds the Kind values zapobs knows: CallFinished through LimiterDegraded.
-const numKinds = int(observe.LimiterDegraded) + 1
+// numKinds bounds the Kind values zapobs knows: CallFinished through LimitChanged.
+const numKinds = int(observe.LimitChanged) + 1
 
 // off marks a line that is never written.
 const off = zapcore.InvalidLevel

@@ -17,6 +17,9 @@ const (
 	MsgFallbackServed   = "fallback served"
 	MsgDeadlineApplied  = "deadline applied"
 	MsgLimiterDegraded  = "rate limiter degraded"
+	MsgHedgeSent        = "hedge sent"
+	MsgHedgeWon         = "hedge won"
+	MsgLimitChanged     = "concurrency limit changed"
 )
 
 // line is one row of the table in the package documentation.
@@ -36,6 +39,9 @@ var lines = [...]line{
 	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed},
 	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied},
 	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded},
+	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent},
+	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon},
+	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged},
 }
 
 var messages = func() (m [numKinds]string) {
@@ -146,6 +152,17 @@ func (s *sink) Observe(e observe.Event) {
 			zap.String("reason", e.Reason),
 		)
 	case observe.Rejected:
+		if e.Policy == observe.PolicyAdaptiveThrottle {
+			ce.Write(
+				zap.String("service", e.Service),
+				zap.String("method", e.Method),
+				zap.String("policy", e.Policy),
+				zap.String("reason", e.Reason),
+				zap.String("code", e.Code.String()),
+				zap.Float64("probability", e.Value),
+			)
+			return
+		}
 		ce.Write(
 			zap.String("service", e.Service),
 			zap.String("method", e.Method),
@@ -173,6 +190,29 @@ func (s *sink) Observe(e observe.Event) {
 			zap.String("service", e.Service),
 			zap.String("method", e.Method),
 			zap.String("reason", e.Reason),
+		)
+	case observe.HedgeSent:
+		ce.Write(
+			zap.String("service", e.Service),
+			zap.String("method", e.Method),
+			zap.Int("attempt", e.Attempt),
+			zap.String("reason", e.Reason),
+			zap.Duration("after", e.Delay),
+		)
+	case observe.HedgeWon:
+		ce.Write(
+			zap.String("service", e.Service),
+			zap.String("method", e.Method),
+			zap.Int("attempt", e.Attempt),
+			zap.String("code", e.Code.String()),
+			zap.Duration("duration", e.Duration),
+		)
+	case observe.LimitChanged:
+		ce.Write(
+			zap.String("service", e.Service),
+			zap.Int("limit", int(e.Value)),
+			zap.String("algorithm", e.Reason),
+			zap.Duration("latency", e.Duration),
 		)
 	}
 }

@@ -136,6 +136,40 @@ func TestLines(t *testing.T) {
 			wantLevel: zapcore.WarnLevel, wantMsg: "rate limiter degraded",
 			wantFields: []field{{"service", ocr}, {"method", extract}, {"reason", "fail_open"}},
 		},
+		{
+			name: "throttle rejected",
+			event: with(full(observe.Rejected), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Value = observe.PolicyAdaptiveThrottle, "ADAPTIVE_THROTTLE", 0.75
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "call rejected",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"policy", "adaptive_throttle"},
+				{"reason", "ADAPTIVE_THROTTLE"}, {"code", "Unavailable"}, {"probability", 0.75}},
+		},
+		{
+			name: "hedge sent",
+			event: with(full(observe.HedgeSent), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Delay = observe.PolicyHedge, observe.ReasonHedgeDelay, 40*time.Millisecond
+			}),
+			wantLevel: zapcore.DebugLevel, wantMsg: "hedge sent",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(3)}, {"reason", "delay"},
+				{"after", 40 * time.Millisecond}},
+		},
+		{
+			name:      "hedge won",
+			event:     with(full(observe.HedgeWon), func(e *observe.Event) { e.Policy, e.Code = observe.PolicyHedge, 0 }),
+			wantLevel: zapcore.DebugLevel, wantMsg: "hedge won",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(3)}, {"code", "OK"},
+				{"duration", 1500 * time.Millisecond}},
+		},
+		{
+			name: "limit changed",
+			event: with(full(observe.LimitChanged), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Value, e.Duration = observe.PolicyBulkhead, "gradient", 12, 30*time.Millisecond
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "concurrency limit changed",
+			wantFields: []field{{"service", ocr}, {"limit", int64(12)}, {"algorithm", "gradient"},
+				{"latency", 30 * time.Millisecond}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,12 +213,13 @@ func TestLines(t *testing.T) {
 func TestNoUndocumentedFields(t *testing.T) {
 	documented := map[string]bool{"service": true, "method": true, "attempt": true, "attempts": true,
 		"code": true, "class": true, "duration": true, "delay": true, "reason": true, "elapsed": true,
-		"from": true, "to": true, "policy": true, "retry_after": true, "timeout": true}
+		"from": true, "to": true, "policy": true, "retry_after": true, "timeout": true,
+		"after": true, "limit": true, "algorithm": true, "probability": true, "latency": true}
 	s, logs := observed(zapcore.DebugLevel)
 	for k := observe.Kind(0); k < 20; k++ {
 		s.Observe(full(k))
 	}
-	if got, want := logs.Len(), 9; got != want {
+	if got, want := logs.Len(), 12; got != want {
 		t.Fatalf("lines = %d; want one per known kind, %d", got, want)
 	}
 	e := full(0)
