@@ -1,0 +1,71 @@
+package hedge
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
+func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	p, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Unary(), nil
+}
+
+// StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
+func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	p, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Stream(), nil
+}
+
+// callSettings returns the settings of one call: the policy's own, or a copy changed by the
+// hedge Options among the call options. Without hedge Options it does not allocate.
+func (p *Policy) callSettings(opts []grpc.CallOption) *settings {
+	cs := &p.s
+	for _, o := range opts {
+		ho, ok := o.(Option)
+		if !ok || ho.apply == nil {
+			continue
+		}
+		if cs == &p.s {
+			cs = new(settings)
+			*cs = p.s
+		}
+		ho.apply(cs)
+	}
+	return cs
+}
+
+// Unary returns the policy as a unary client interceptor. Every attempt goes through the rest
+// of the chain (invoker) with the caller's call options; see the package documentation for
+// how attempts are started, raced and ended.
+func (p *Policy) Unary() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		cs := p.callSettings(opts)
+		if cs.disabled {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		m := p.method(method)
+		msg, ok := reply.(proto.Message)
+		if !ok || !p.eligible(m, cs) {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		c := p.newCall(ctx, m, cs, msg)
+		c.method, c.req, c.cc, c.invoker, c.opts = method, req, cc, invoker, opts
+		actx, cancel := context.WithCancel(ctx)
+		c.begin(cancel)
+		err := invoker(actx, method, req, reply, cc, opts...)
+		c.finish(1, c.start, err, nil)
+		_, err = c.wait(err)
+		cancel()
+		c.release()
+		return err
+	}
+}

@@ -1,0 +1,149 @@
+package hedge
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// estimator is the adaptive hedging delay of one method: the Percentile of the last Window
+// latency samples, kept within [MinDelay, MaxDelay], recomputed every few samples.
+//
+// Recording is lock-free and allocates nothing: one atomic add picks a slot of the ring, one
+// atomic store fills it. The recomputation copies the ring into a preallocated scratch slice
+// and selects the wanted rank in linear expected time; it runs under a TryLock, so a recorder
+// that finds it busy moves on, and the next recorder past the threshold tries again.
+type estimator struct {
+	pct        float64
+	lo, hi     time.Duration // hi 0: no ceiling
+	minSamples uint64
+	every      uint64
+
+	delay atomic.Int64  // the delay now, in nanoseconds
+	count atomic.Uint64 // samples recorded so far
+	next  atomic.Uint64 // count at which the delay is next recomputed
+	ring  []atomic.Int64
+
+	mu      sync.Mutex // taken with TryLock by the recorder that recomputes
+	scratch []int64    // Guarded by mu
+}
+
+func newEstimator(cfg Config) *estimator {
+	e := &estimator{
+		pct:        cfg.Percentile,
+		lo:         cfg.MinDelay,
+		hi:         cfg.MaxDelay,
+		minSamples: uint64(cfg.MinSamples),
+		every:      uint64(max(1, cfg.Window/8)),
+		ring:       make([]atomic.Int64, cfg.Window),
+		scratch:    make([]int64, cfg.Window),
+	}
+	e.delay.Store(int64(e.clamp(cfg.Delay)))
+	e.next.Store(e.minSamples)
+	return e
+}
+
+func (e *estimator) clamp(d time.Duration) time.Duration {
+	d = max(d, e.lo)
+	if e.hi > 0 {
+		d = min(d, e.hi)
+	}
+	return d
+}
+
+// current returns the hedging delay now.
+func (e *estimator) current() time.Duration { return time.Duration(e.delay.Load()) }
+
+// record adds one latency sample.
+func (e *estimator) record(d time.Duration) {
+	n := e.count.Add(1)
+	e.ring[(n-1)%uint64(len(e.ring))].Store(int64(d))
+	if n >= e.next.Load() && e.mu.TryLock() {
+		e.recomputeLocked()
+		e.mu.Unlock()
+	}
+}
+
+// recomputeLocked sets the delay from the samples in the ring, unless another recorder just
+// did.
+func (e *estimator) recomputeLocked() {
+	n := e.count.Load()
+	if n < e.next.Load() {
+		return
+	}
+	k := int(min(n, uint64(len(e.ring))))
+	s := e.scratch[:k]
+	for i := range s {
+		s[i] = e.ring[i].Load()
+	}
+	v := selectRank(s, rank(e.pct, k))
+	e.delay.Store(int64(e.clamp(time.Duration(v))))
+	e.next.Store(n + e.every)
+}
+
+// rank returns the 0-based index, in ascending order, of the p-th percentile of n samples by
+// the nearest-rank definition: the smallest sample with at least p·n samples at or below it.
+func rank(p float64, n int) int {
+	r := int(math.Ceil(p*float64(n))) - 1
+	return min(max(r, 0), n-1)
+}
+
+// selectRank reorders s so that s[k] is the value it would hold were s sorted, and returns it:
+// a quickselect with median-of-three pivots (linear expected time) that sorts what is left
+// once it has partitioned more than about 2·log2(len(s)) times, so that adversarial input
+// costs O(n log n) at worst. It allocates nothing.
+func selectRank(s []int64, k int) int64 {
+	lo, hi := 0, len(s)-1
+	rounds := 2 * bits.Len(uint(len(s)))
+	for hi-lo > 16 {
+		if rounds == 0 {
+			slices.Sort(s[lo : hi+1])
+			return s[k]
+		}
+		rounds--
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		// Now s[lo..j] ≤ pivot ≤ s[i..hi], and everything between j and i equals pivot.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	// A short range: insertion sort.
+	for i := lo + 1; i <= hi; i++ {
+		for j := i; j > lo && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[k]
+}

@@ -1,0 +1,183 @@
+package hedge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+)
+
+// Stream returns the policy as a stream client interceptor. Client-streaming calls (many
+// requests, one reply) of eligible methods are hedged once the caller has closed the send
+// side: the hedging delay runs from the first RecvMsg (CloseAndRecv), and each hedge opens a
+// new stream through the rest of the chain (streamer), replays every message sent, closes
+// and receives. Server-streaming and bidirectional streams pass through unhedged. See the
+// package documentation.
+func (p *Policy) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if desc.ServerStreams || !desc.ClientStreams {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		cs := p.callSettings(opts)
+		if cs.disabled {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		m := p.method(method)
+		if !p.eligible(m, cs) {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		actx, cancel := context.WithCancel(ctx)
+		first, err := streamer(actx, desc, cc, method, opts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &stream{
+			p: p, cs: cs, m: m, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
+			first: first, cancel: cancel, cur: first, hedging: true,
+		}, nil
+	}
+}
+
+// stream is the grpc.ClientStream the caller holds for a hedged client-streaming call. Until
+// its reply phase it is attempt 1, keeping what is sent for replay; the reply phase is a call
+// like a unary one, whose hedges are replays (see call).
+type stream struct {
+	p        *Policy
+	cs       *settings
+	m        *methodInfo
+	ctx      context.Context // the caller's
+	desc     *grpc.StreamDesc
+	cc       *grpc.ClientConn
+	method   string
+	streamer grpc.Streamer
+	opts     []grpc.CallOption
+	first    grpc.ClientStream
+	cancel   context.CancelFunc // attempt 1's
+
+	mu        sync.Mutex
+	cur       grpc.ClientStream // Guarded by mu: attempt 1, then the winner.
+	buf       []any             // Guarded by mu: messages sent, while the stream may be hedged.
+	bufBytes  int               // Guarded by mu
+	hedging   bool              // Guarded by mu: the stream may still be hedged.
+	closeSent bool              // Guarded by mu
+	received  bool              // Guarded by mu: the reply phase has begun.
+}
+
+func msgSize(m any) int {
+	if pm, ok := m.(proto.Message); ok {
+		return proto.Size(pm)
+	}
+	return -1
+}
+
+// SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
+// grpc requires, m must not be modified after SendMsg returns.
+func (s *stream) SendMsg(m any) error {
+	s.mu.Lock()
+	if s.hedging && !s.closeSent && !s.received {
+		if size := msgSize(m); size < 0 || s.bufBytes+size > ReplayBufferBytes {
+			s.hedging = false
+			clear(s.buf)
+			s.buf, s.bufBytes = nil, 0
+		} else {
+			s.buf = append(s.buf, m)
+			s.bufBytes += size
+		}
+	}
+	s.mu.Unlock()
+	return s.first.SendMsg(m)
+}
+
+// CloseSend closes the send side of attempt 1. Hedges close theirs after their replay.
+func (s *stream) CloseSend() error {
+	s.mu.Lock()
+	s.closeSent = true
+	s.mu.Unlock()
+	return s.first.CloseSend()
+}
+
+func (s *stream) current() grpc.ClientStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// Header returns the header metadata of attempt 1, or of the winner once RecvMsg returned.
+func (s *stream) Header() (metadata.MD, error) { return s.current().Header() }
+
+// Trailer returns the trailer metadata of attempt 1, or of the winner once RecvMsg returned.
+func (s *stream) Trailer() metadata.MD { return s.current().Trailer() }
+
+// Context returns the context of attempt 1's stream, or of the winner's once RecvMsg returned.
+func (s *stream) Context() context.Context { return s.current().Context() }
+
+// RecvMsg receives the reply. The first call is the reply phase: hedged when the send side is
+// closed and the sent messages fit the replay buffer, else a plain receive on attempt 1.
+func (s *stream) RecvMsg(m any) error {
+	s.mu.Lock()
+	if s.received {
+		st := s.cur
+		s.mu.Unlock()
+		return st.RecvMsg(m)
+	}
+	s.received = true
+	hedge := s.hedging && s.closeSent
+	s.mu.Unlock()
+	msg, ok := m.(proto.Message)
+	if !hedge || !ok {
+		err := s.first.RecvMsg(m)
+		s.done(nil)
+		return err
+	}
+	c := s.p.newCall(s.ctx, s.m, s.cs, msg)
+	c.st, c.opts = s, s.opts
+	c.begin(s.cancel)
+	err := s.first.RecvMsg(m)
+	c.finish(1, c.start, err, nil)
+	winner, err := c.wait(err)
+	var won grpc.ClientStream
+	if winner > 1 {
+		won = c.outs[winner-1].stream
+	}
+	c.release()
+	s.done(won)
+	return err
+}
+
+// done ends the reply phase: the buffer is dropped, attempt 1's context released, and won (if
+// not nil) becomes the stream the caller sees.
+func (s *stream) done(won grpc.ClientStream) {
+	s.mu.Lock()
+	clear(s.buf)
+	s.buf, s.bufBytes, s.hedging = nil, 0, false
+	if won != nil {
+		s.cur = won
+	}
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// replay is one hedge of the stream: it opens a stream with ctx and opts, sends every kept
+// message, closes the send side and receives the reply.
+func (s *stream) replay(ctx context.Context, reply proto.Message, out *attemptOut, opts []grpc.CallOption) error {
+	st, err := s.streamer(ctx, s.desc, s.cc, s.method, opts...)
+	if err != nil {
+		return err
+	}
+	out.stream = st
+	for _, msg := range s.buf { // no longer written: the send side is closed
+		if err := st.SendMsg(msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				break // the attempt failed; RecvMsg tells how
+			}
+			return err
+		}
+	}
+	_ = st.CloseSend()
+	return st.RecvMsg(reply)
+}
