@@ -1,0 +1,204 @@
+package hedge
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSelectRank checks the selection against a sort, on shapes that trouble quickselects:
+// random, sorted, reversed, all equal, few distinct values, organ pipe.
+func TestSelectRank(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	shapes := map[string]func(i, n int) int64{
+		"random":   func(int, int) int64 { return r.Int64N(1000) },
+		"sorted":   func(i, _ int) int64 { return int64(i) },
+		"reversed": func(i, n int) int64 { return int64(n - i) },
+		"equal":    func(int, int) int64 { return 7 },
+		"few":      func(int, int) int64 { return r.Int64N(3) },
+		"pipe":     func(i, n int) int64 { return int64(min(i, n-i)) },
+	}
+	for name, gen := range shapes {
+		for _, n := range []int{1, 2, 17, 100, 1000, 4097} {
+			s := make([]int64, n)
+			for i := range s {
+				s[i] = gen(i, n)
+			}
+			sorted := slices.Sorted(slices.Values(s))
+			for _, k := range []int{0, n / 2, rank(0.95, n), n - 1} {
+				c := slices.Clone(s)
+				if got := selectRank(c, k); got != sorted[k] {
+					t.Fatalf("%s n=%d k=%d: got %d, want %d", name, n, k, got, sorted[k])
+				}
+			}
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	tests := []struct {
+		p    float64
+		n    int
+		want int
+	}{
+		{0.95, 100, 94}, {0.95, 1000, 949}, {0.5, 10, 4}, {0.99, 10, 9}, {0.01, 10, 0}, {0.95, 1, 0},
+	}
+	for _, tt := range tests {
+		if got := rank(tt.p, tt.n); got != tt.want {
+			t.Errorf("rank(%v, %d) = %d, want %d", tt.p, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestEstimatorConverges feeds known latency distributions straight into a method's
+// estimator: the delay is the starting one until MinSamples are known, then exactly the
+// nearest-rank percentile of the window (recomputed every Window/8 samples), clamped, and it
+// follows a shift of the distribution within one window.
+func TestEstimatorConverges(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		cfg    Config
+		feed   func(i int) time.Duration // sample i, 0-based
+		n      int
+		want   time.Duration
+		wantAt map[int]time.Duration // delay after that many samples
+	}{
+		{
+			name: "uniform 1..1000ms, p95",
+			cfg:  Config{Window: 1000, MinSamples: 100, Percentile: 0.95},
+			feed: permuted(1000, ms), n: 1100, want: 950 * ms, // the last 1000: one whole permutation
+			wantAt: map[int]time.Duration{99: 100 * ms}, // before MinSamples: the starting Delay
+		},
+		{
+			name: "uniform, p50",
+			cfg:  Config{Window: 1000, MinSamples: 1000, Percentile: 0.5},
+			feed: permuted(1000, ms), n: 1000, want: 500 * ms,
+		},
+		{
+			name: "bimodal 95% at 5ms, 5% at 100ms, p90",
+			cfg:  Config{Window: 400, Percentile: 0.9},
+			feed: func(i int) time.Duration {
+				if i%20 == 0 {
+					return 100 * ms
+				}
+				return 5 * ms
+			},
+			n: 400, want: 5 * ms,
+		},
+		{
+			name: "clamped to MaxDelay",
+			cfg:  Config{Window: 100, MinSamples: 10, MaxDelay: 40 * ms},
+			feed: permuted(100, ms), n: 100, want: 40 * ms,
+			wantAt: map[int]time.Duration{5: 40 * ms}, // the starting delay is clamped too
+		},
+		{
+			name: "clamped to MinDelay",
+			cfg:  Config{Window: 100, MinSamples: 10, MinDelay: 3 * ms},
+			feed: func(int) time.Duration { return 100 * time.Microsecond }, n: 100, want: 3 * ms,
+		},
+		{
+			name: "window slides to a new distribution",
+			cfg:  Config{Window: 200, Percentile: 0.95},
+			feed: func(i int) time.Duration {
+				if i < 1000 {
+					return 200 * ms
+				}
+				return time.Duration(i%200+1) * ms
+			},
+			n: 1200, want: 190 * ms,
+			wantAt: map[int]time.Duration{1000: 200 * ms},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := p.method("/kyc.v1.OCRService/Extract").est
+			for i := range tt.n {
+				if want, ok := tt.wantAt[i]; ok {
+					if got := p.Delay("/kyc.v1.OCRService/Extract"); got != want {
+						t.Fatalf("after %d samples: delay %v, want %v", i, got, want)
+					}
+				}
+				e.record(tt.feed(i))
+			}
+			if got := p.Delay("/kyc.v1.OCRService/Extract"); got != tt.want {
+				t.Fatalf("delay %v, want %v", got, tt.want)
+			}
+			if other := p.Delay("/kyc.v1.FaceMatchService/Compare"); other != p.Config().Delay && tt.cfg.MaxDelay == 0 {
+				t.Fatalf("another method's delay moved: %v", other)
+			}
+		})
+	}
+}
+
+// permuted returns a feed of 1..n units in a fixed shuffled order.
+func permuted(n int, unit time.Duration) func(int) time.Duration {
+	r := rand.New(rand.NewPCG(3, 4))
+	perm := r.Perm(n)
+	return func(i int) time.Duration { return time.Duration(perm[i%n]+1) * unit }
+}
+
+// TestFixedDelay: with Delay set and no Percentile, no estimator is kept.
+func TestFixedDelay(t *testing.T) {
+	p, err := New(Config{Delay: 30 * time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.method("/kyc.v1.OCRService/Extract").est != nil || p.Delay("/kyc.v1.OCRService/Extract") != 30*time.Millisecond {
+		t.Fatal("fixed delay is not fixed")
+	}
+}
+
+// TestRecordAllocs: recording a latency allocates nothing, the recomputations included.
+func TestRecordAllocs(t *testing.T) {
+	p, _ := New(Config{Window: 1000, MinSamples: 10})
+	e := p.method("/kyc.v1.OCRService/Extract").est
+	i := 0
+	if n := testing.AllocsPerRun(5000, func() {
+		e.record(time.Duration(i%977) * time.Microsecond)
+		i++
+	}); n != 0 {
+		t.Fatalf("%v allocs per record, want 0", n)
+	}
+	if e.count.Load() < 5000 || e.current() == p.cfg.Delay {
+		t.Fatalf("samples %d, delay %v: the recomputation did not run", e.count.Load(), e.current())
+	}
+}
+
+// TestRecordConcurrent records from many goroutines (run with -race) and checks the estimate
+// is still the percentile of what was recorded.
+func TestRecordConcurrent(t *testing.T) {
+	p, _ := New(Config{Window: 800, MinSamples: 100, Percentile: 0.5})
+	e := p.method("/kyc.v1.OCRService/Extract").est
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				e.record(7 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	if got := e.current(); got != 7*time.Millisecond {
+		t.Fatalf("delay %v, want 7ms", got)
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	p, _ := New(Config{})
+	e := p.method("/kyc.v1.OCRService/Extract").est
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		d := time.Duration(0)
+		for pb.Next() {
+			d = (d + 7919*time.Microsecond) % (200 * time.Millisecond)
+			e.record(d)
+		}
+	})
+}
