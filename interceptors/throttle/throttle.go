@@ -22,6 +22,7 @@ type Throttle struct {
 	classifier *codes.Classifier
 	rand       func() float64
 	origin     time.Time // The window's zero.
+	realClock  bool      // The clock is clock.Real: elapsed time is read from the monotonic clock alone.
 
 	win *window
 }
@@ -58,6 +59,7 @@ func New(service string, cfg Config, opts ...Option) (*Throttle, error) {
 		classifier: o.classifier,
 		rand:       o.rand,
 		origin:     o.clock.Now(),
+		realClock:  o.clock == clock.Real,
 		win:        newWindow(cfg.Window),
 	}, nil
 }
@@ -68,10 +70,13 @@ func (t *Throttle) Name() string { return t.service }
 // Config returns the throttle's configuration with its defaults filled in.
 func (t *Throttle) Config() Config { return t.cfg }
 
-// epochNow returns the window's current epoch and the time it was read at.
-func (t *Throttle) epochNow() (uint32, time.Time) {
-	now := t.clock.Now()
-	return t.win.epoch(now.Sub(t.origin)), now
+// epochNow returns the window's current epoch. With the real clock it reads only the
+// monotonic clock (time.Since), half the cost of time.Now, which reads the wall clock too.
+func (t *Throttle) epochNow() int64 {
+	if t.realClock {
+		return t.win.epoch(time.Since(t.origin))
+	}
+	return t.win.epoch(t.clock.Now().Sub(t.origin))
 }
 
 // probability is the rejection probability at counts requests and accepts: the SRE formula,
@@ -96,19 +101,19 @@ func (t *Throttle) probability(requests, accepts int64) float64 {
 //
 // Allow takes no lock, and allocates only to reject.
 func (t *Throttle) Allow(method string) error {
-	e, now := t.epochNow()
+	e := t.epochNow()
 	p := t.probability(t.win.counts(e))
 	if p == 0 || t.rand() >= p {
 		return nil
 	}
 	t.win.add(e, false)
-	return t.reject(method, p, now)
+	return t.reject(method, p)
 }
 
-func (t *Throttle) reject(method string, p float64, now time.Time) error {
+func (t *Throttle) reject(method string, p float64) error {
 	if t.sink != nil {
 		t.sink.Observe(observe.Event{
-			Kind: observe.Rejected, Time: now, Service: t.service, Method: method,
+			Kind: observe.Rejected, Time: t.clock.Now(), Service: t.service, Method: method,
 			Policy: observe.PolicyAdaptiveThrottle, Code: grpccodes.Unavailable, Class: codes.Rejected,
 			Reason: Reason, Value: p,
 		})
@@ -132,21 +137,21 @@ func (t *Throttle) record(class codes.Class) {
 	if class.Ignored() {
 		return
 	}
-	e, _ := t.epochNow()
+	e := t.epochNow()
 	t.win.add(e, !class.Failure())
 }
 
 // Probability returns the rejection probability that Allow would use now: zero while the
 // window holds fewer than MinRequests requests, and never above MaxRejectProbability.
 func (t *Throttle) Probability() float64 {
-	e, _ := t.epochNow()
+	e := t.epochNow()
 	return t.probability(t.win.counts(e))
 }
 
 // Counts returns the requests (local rejections included) and the accepts the window holds
 // now.
 func (t *Throttle) Counts() (requests, accepts int64) {
-	e, _ := t.epochNow()
+	e := t.epochNow()
 	return t.win.counts(e)
 }
 

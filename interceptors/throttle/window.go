@@ -1,7 +1,7 @@
 package throttle
 
 import (
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -9,26 +9,24 @@ import (
 // its duration.
 const numBuckets = 20
 
-// A counter word packs the epoch it counts for in its high 32 bits and the count in its low 32.
-// An epoch is a width-long stretch of time since the throttle's origin. Keeping the epoch next
-// to the count lets one atomic operation both read and claim a bucket, so the window needs no
-// lock and no rotation step: a word whose epoch has left the window is stale, read as zero, and
-// restarted by the next write that lands in its slot.
-const (
-	epochShift = 32
-	countMask  = 1<<epochShift - 1
-)
-
 // bucket is one slice of the window.
 type bucket struct {
-	requests, accepts atomic.Uint64
+	requests, accepts int64
 }
 
-// window counts requests and accepts over the last numBuckets epochs. It is safe for concurrent
-// use and never allocates after newWindow.
+// window counts requests and accepts over the last numBuckets epochs, an epoch being a
+// width-long stretch of time since the throttle's origin. It keeps running totals, so reading
+// it costs no scan, and expires buckets lazily as the clock moves. It is safe for concurrent
+// use (a short mutex: measured against a lock-free window of per-bucket atomic words, it was
+// faster serially and under contention, see BenchmarkAllowRecord) and never allocates after
+// newWindow.
 type window struct {
-	width   int64 // Nanoseconds per epoch.
-	buckets [numBuckets]bucket
+	width int64 // Nanoseconds per epoch.
+
+	mu                sync.Mutex
+	head              int64              // Guarded by mu: the newest epoch seen.
+	buckets           [numBuckets]bucket // Guarded by mu: indexed by epoch % numBuckets.
+	requests, accepts int64              // Guarded by mu: the totals of buckets.
 }
 
 func newWindow(d time.Duration) *window {
@@ -37,61 +35,58 @@ func newWindow(d time.Duration) *window {
 
 // epoch returns the epoch of elapsed time since the origin. A clock that reads before the
 // origin is read as the origin.
-func (w *window) epoch(elapsed time.Duration) uint32 {
-	return uint32(max(int64(elapsed), 0) / w.width)
-}
+func (w *window) epoch(elapsed time.Duration) int64 { return max(int64(elapsed), 0) / w.width }
 
-// add counts one request at epoch e, and one accept when accepted.
-func (w *window) add(e uint32, accepted bool) {
-	b := &w.buckets[e%numBuckets]
-	bump(&b.requests, e)
+// add counts one request at epoch e, and one accept when accepted. A request from an epoch
+// older than the newest seen (a caller that read the clock earlier than another) counts in the
+// newest bucket.
+func (w *window) add(e int64, accepted bool) {
+	w.mu.Lock()
+	w.advanceLocked(e)
+	b := &w.buckets[w.head%numBuckets]
+	b.requests++
+	w.requests++
 	if accepted {
-		bump(&b.accepts, e)
+		b.accepts++
+		w.accepts++
 	}
-}
-
-// bump adds one to the count of word for epoch e.
-func bump(word *atomic.Uint64, e uint32) {
-	for {
-		old := word.Load()
-		// The word counts for e already, or for a later epoch that a writer with a fresher
-		// clock reading claimed first: add to it. (Should the slot be claimed for a later
-		// epoch between the load and the add, the one count lands in that newer bucket, which
-		// is never outside the window when the newer one is not.)
-		if we := uint32(old >> epochShift); we == e || int32(we-e) > 0 {
-			word.Add(1)
-			return
-		}
-		// The word holds an epoch that has left the window: claim it for e.
-		if word.CompareAndSwap(old, uint64(e)<<epochShift|1) {
-			return
-		}
-	}
+	w.mu.Unlock()
 }
 
 // counts returns the requests and accepts of the window that ends with epoch e.
-func (w *window) counts(e uint32) (requests, accepts int64) {
-	for i := range w.buckets {
-		b := &w.buckets[i]
-		requests += live(b.requests.Load(), e)
-		accepts += live(b.accepts.Load(), e)
-	}
+func (w *window) counts(e int64) (requests, accepts int64) {
+	w.mu.Lock()
+	w.advanceLocked(e)
+	requests, accepts = w.requests, w.accepts
+	w.mu.Unlock()
 	return requests, accepts
 }
 
-// live returns word's count when its epoch is within the numBuckets epochs that end with e (or
-// after e, written by a fresher clock reading), else zero.
-func live(word uint64, e uint32) int64 {
-	if int32(e-uint32(word>>epochShift)) < numBuckets {
-		return int64(word & countMask)
+// advanceLocked moves the window's end to epoch e, expiring the buckets it leaves behind. An
+// epoch at or before head changes nothing.
+func (w *window) advanceLocked(e int64) {
+	if e <= w.head {
+		return
 	}
-	return 0
+	if e-w.head >= numBuckets {
+		w.buckets = [numBuckets]bucket{}
+		w.requests, w.accepts = 0, 0
+		w.head = e
+		return
+	}
+	for w.head < e {
+		w.head++
+		b := &w.buckets[w.head%numBuckets]
+		w.requests -= b.requests
+		w.accepts -= b.accepts
+		*b = bucket{}
+	}
 }
 
-// reset forgets every count.
+// reset forgets every count. It keeps head, which only moves forward.
 func (w *window) reset() {
-	for i := range w.buckets {
-		w.buckets[i].requests.Store(0)
-		w.buckets[i].accepts.Store(0)
-	}
+	w.mu.Lock()
+	w.buckets = [numBuckets]bucket{}
+	w.requests, w.accepts = 0, 0
+	w.mu.Unlock()
 }
