@@ -190,7 +190,7 @@ func BenchmarkClock(b *testing.B) {
 	b.Run("Now", func(b *testing.B) {
 		var sink time.Duration
 		for b.Loop() {
-			sink += time.Now().Sub(origin) //nolint:gosimple,staticcheck // time.Now is what is measured.
+			sink += time.Now().Sub(origin) //nolint:staticcheck // time.Now is what is measured.
 		}
 		_ = sink
 	})
