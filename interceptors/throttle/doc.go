@@ -31,9 +31,9 @@
 //	p = max(0, (requests − K·accepts) / (requests + 1))
 //
 // and rejects the request locally with probability p, drawing a uniform number in [0, 1)
-// (WithRand; math/rand/v2 by default): a draw below p rejects. While the service accepts more
-// than one request in K, requests stay below K·accepts and p is 0: the throttle costs nothing.
-// Past that, p rises with the share refused, towards 1.
+// (WithRand; math/rand/v2 by default): a draw below p rejects. While the service accepts at
+// least one request in K, requests stay at most K·accepts and p is 0: the throttle costs
+// nothing. Past that, p rises with the share refused, towards 1.
 //
 // A locally rejected request still counts as a request (and never as an accept). This is what
 // makes the throttle adaptive: while the service refuses, the client's demand keeps growing the
