@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // call is one hedged call (a unary call, or the reply phase of a client stream) while it runs.
@@ -30,8 +31,9 @@ type call struct {
 	p     *Policy
 	m     *methodInfo
 	cs    *settings
-	ctx   context.Context // the caller's
-	reply proto.Message   // the caller's
+	ctx   context.Context          // the caller's
+	reply proto.Message            // the caller's: written only by attempt 1, until every attempt returned
+	typ   protoreflect.MessageType // of reply, read before attempt 1 starts: hedges' replies
 	start time.Time
 	delay time.Duration
 	limit int
@@ -82,6 +84,7 @@ var callPool = sync.Pool{New: func() any {
 func (p *Policy) newCall(ctx context.Context, m *methodInfo, cs *settings, reply proto.Message) *call {
 	c := callPool.Get().(*call)
 	c.p, c.m, c.cs, c.ctx, c.reply = p, m, cs, ctx, reply
+	c.typ = reply.ProtoReflect().Type()
 	c.limit = p.cfg.MaxAttempts
 	return c
 }
@@ -193,7 +196,7 @@ func (c *call) runHedge(n int) {
 	c.cancels[n-1] = cancel
 	decided := c.winner != 0
 	c.mu.Unlock()
-	reply := c.reply.ProtoReflect().New().Interface()
+	reply := c.typ.New().Interface()
 	t0 := c.cs.clock.Now()
 	var err error
 	if decided {

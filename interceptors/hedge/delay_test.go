@@ -1,11 +1,18 @@
 package hedge
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // TestSelectRank checks the selection against a sort, on shapes that trouble quickselects:
@@ -187,6 +194,43 @@ func TestRecordConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := e.current(); got != 7*time.Millisecond {
 		t.Fatalf("delay %v, want 7ms", got)
+	}
+}
+
+// TestLosersKeepTheTail: an attempt canceled because a hedge won, after the delay, counts as
+// a sample of its elapsed time. Were losers left out, every hedge that wins would remove a
+// slow latency from the window, the percentile would fall, more hedges would go, and the
+// delay would collapse to MinDelay: here, ten hedges answering at once would leave only
+// zeros and a 1ms delay.
+func TestLosersKeepTheTail(t *testing.T) {
+	const method = "/kyc.v1.FaceMatchService/Compare"
+	clk := clocktest.New(time.Time{})
+	p, err := New(Config{Delay: 40 * time.Millisecond, Percentile: 0.95, Window: 20, MinSamples: 10}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := p.Unary()
+	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) == 0 {
+			<-ctx.Done() // attempt 1 hangs until it loses
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		return nil
+	}
+	for range 10 {
+		done := make(chan error, 1)
+		go func() { done <- ic(context.Background(), method, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker) }()
+		clk.BlockUntil(1)
+		clk.Advance(p.Delay(method))
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := p.method(method).est.count.Load(); n != 20 {
+		t.Fatalf("%d samples, want 20 (10 hedges, 10 losers)", n)
+	}
+	if got := p.Delay(method); got != 40*time.Millisecond {
+		t.Fatalf("delay %v, want 40ms (the losers' elapsed time)", got)
 	}
 }
 
