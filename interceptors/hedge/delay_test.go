@@ -219,7 +219,9 @@ func TestLosersKeepTheTail(t *testing.T) {
 	}
 	for range 10 {
 		done := make(chan error, 1)
-		go func() { done <- ic(context.Background(), method, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker) }()
+		go func() {
+			done <- ic(context.Background(), method, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker)
+		}()
 		clk.BlockUntil(1)
 		clk.Advance(p.Delay(method))
 		if err := <-done; err != nil {
