@@ -187,7 +187,13 @@ func (s *stream) RecvMsg(m any) error {
 // abandoned runs when the caller's context ends before the stream's end was recorded: a
 // cancellation counts as neither success nor failure; an expired deadline is classified as
 // DeadlineExceeded is (a failure by default), as it would be for a unary call.
-func (s *stream) abandoned() { s.finish(s.permit.b.classOf(s.ctx, s.ctx.Err(), s.opts)) }
+// It never touches stop: when ctx is already done as the stream opens, it runs on another
+// goroutine at once, possibly before stop is even set.
+func (s *stream) abandoned() {
+	if s.done.CompareAndSwap(false, true) {
+		s.permit.Record(s.permit.b.classOf(s.ctx, s.ctx.Err(), s.opts))
+	}
+}
 
 func (s *stream) finish(class codes.Class) {
 	if !s.done.CompareAndSwap(false, true) {

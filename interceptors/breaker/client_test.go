@@ -412,3 +412,29 @@ func TestStreamUnit(t *testing.T) {
 func since(st, before Stats) [3]uint64 {
 	return [3]uint64{st.Successes - before.Successes, st.Failures - before.Failures, st.Ignored - before.Ignored}
 }
+
+// Regression: a stream opened on a context that is already done has its abandonment callback
+// run at once on another goroutine, before the interceptor has stored the callback's stop
+// function; the callback must not call it (a data race and a nil call before the fix).
+func TestStreamOpenedOnDoneContext(t *testing.T) {
+	for range 50 {
+		b, _, _ := newTest(t, Config{})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			return &fakeStream{recv: []error{io.EOF}}, nil
+		}
+		cs, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = cs.RecvMsg(nil) // races the callback to record: exactly one of them does
+		deadline := time.Now().Add(time.Second)
+		for b.Stats().Calls == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if st := b.Stats(); st.Calls != 1 || st.Failures != 0 {
+			t.Fatalf("stats = %+v, want one call recorded, no failure", st)
+		}
+	}
+}
