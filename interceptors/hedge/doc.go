@@ -1,1 +1,144 @@
+// Package hedge sends a second (third...) copy of a slow gRPC call before the first has
+// answered, and keeps whichever answer comes first: gRFC A6's hedging policy, with a hedging
+// delay that can learn itself from the method's recent latencies.
+//
+// It cuts tail latency where the tail comes from the server side of one attempt — a GPU
+// worker stalled on garbage collection, a cold model replica, a queue behind one huge
+// document — at the price of a few extra requests. The policy works as unary and stream client
+// interceptors (Policy.Unary, Policy.Stream). Its Options are also grpc.CallOptions: Disable
+// and WithIdempotent override the policy for one call. A Policy is safe for concurrent use.
+//
+// # How a call is hedged
+//
+// Attempt 1 starts at once. Each time the hedging delay passes with no answer, one more
+// attempt starts, up to Config.MaxAttempts in all. Attempts race; the first outcome that ends
+// the call wins, every other attempt is canceled (its context, so the server sees the
+// cancellation), and the caller gets the winner's reply or error:
+//
+//	| an attempt ends with                          | class (default table)          | then                                       |
+//	|-----------------------------------------------|--------------------------------|--------------------------------------------|
+//	| success                                       | success                        | it wins                                    |
+//	| a fatal outcome                               | business, server_fault,        | it wins: the caller gets the error as it is|
+//	|                                               | canceled, rejected             |                                            |
+//	| a non-fatal (retryable) outcome               | transient, throttled           | the next hedge starts at once (no delay),  |
+//	|                                               |                                | and the one after a full delay later       |
+//	| a non-fatal outcome, and no attempt may start | transient, throttled           | when no attempt is left in flight, the     |
+//	|                                               |                                | call fails with the last such error        |
+//
+// Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
+// gRFC A6's "non-fatal status codes" are the retryable classes. No further attempt starts
+// once the call is decided, MaxAttempts were sent, the caller's context is done, or the
+// budget refused one (see Budget).
+//
+// The caller's deadline and cancellation apply to every attempt. When the caller cancels,
+// every attempt ends at once and the call returns the cancellation. A call returns only
+// when every attempt it started has returned, so nothing it started outlives the call, and
+// the slots of a bulkhead further down the chain are all given back.
+//
+// Attempt 1 runs on the caller's goroutine and writes into the caller's reply; each hedge runs
+// in a goroutine of its own and writes into a fresh message of the same type. When a hedge
+// wins, attempt 1 is canceled and awaited, then the caller's reply is reset and the winner's
+// merged into it: no two attempts ever write the caller's reply. The grpc.Header,
+// grpc.Trailer and grpc.Peer call options likewise end up holding the winner's. Replies that
+// are not proto messages (another codec) cannot be copied: such calls are not hedged.
+//
+// # The hedging delay
+//
+//	| Config                                 | delay                                                        |
+//	|----------------------------------------|--------------------------------------------------------------|
+//	| Delay set, Percentile 0                | fixed at Delay                                               |
+//	| Percentile set (or both 0: p95)        | adaptive: Delay (default 100ms) until MinSamples latencies   |
+//	|                                        | of the method are known, then the Percentile of the last     |
+//	|                                        | Window of them, within [MinDelay, MaxDelay]                  |
+//
+// The adaptive delay is learnt per full method, from the first call on, and shared by all
+// calls of the Policy; Policy.Delay tells what it is now. The starting Delay is also kept
+// within [MinDelay, MaxDelay]. A call uses the delay in force when it starts, for all of its
+// hedges.
+//
+// The latency samples are the durations of the attempts that got an answer from the service
+// (success or business), each its own, and of the attempts canceled because another won, once
+// they had run at least the delay. The latter are lower bounds of latencies that are, in
+// truth, longer still; counting them keeps the slow tail in the window. Leaving them out
+// would be a feedback loop: every hedge that wins removes a slow latency, the percentile
+// falls, more hedges go, and the delay sinks towards MinDelay. Attempts that failed, or that
+// were canceled by the caller, are not samples.
+//
+// The percentile is the nearest-rank one: the smallest sample with at least Percentile of the
+// samples at or below it. It is recomputed every Window/8 samples by one of the recording
+// calls, from a ring of the last Window samples, with a selection algorithm in linear
+// expected time and memory allocated once per method; recording a sample is two atomic
+// operations and allocates nothing. When a distribution has two modes and the slow one holds
+// about 1-Percentile of the calls, the percentile sits on the edge between them: choose a
+// Percentile clearly inside the fast mode.
+//
+// # Eligibility
+//
+// Hedging sends the same request more than once, possibly all of them to completion. A method
+// is hedged only when its descriptor declares idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT
+// (FaceMatchService.Compare, OCRService.Extract, LivenessService.Check), or when
+// Config.Idempotent is set; WithIdempotent overrides both, per policy or per call. Any other
+// method (KYCService.Verify) goes straight to the invoker: one attempt, no timer, no event,
+// no sample. So does a call with Disable.
+//
+// # Budget
+//
+// WithBudget makes every hedge draw from a Budget (Withdraw must succeed, else the hedge is not
+// sent and no further hedge of that call is either). Pass the retry policy's per-service
+// budget, retry.Policy.Budget(service), so that retries and hedges of one service together
+// stay within gRFC A6's throttling: a hedge costs a token as a failure does, successes pay
+// it back. Without a budget (the default) hedges are bounded by MaxAttempts only.
+//
+// # Metadata
+//
+// Each hedge carries the outgoing metadata grpc-previous-rpc-attempts (PreviousAttemptsKey):
+// how many attempts of the call were sent before it, 1 on the first hedge. Attempt 1 carries
+// none. grpc-go passes the key through from metadata. When grpc-go itself retries an attempt
+// transparently (the request never left the client), it adds its own value for that attempt:
+// the server may then see two.
+//
+// # Streams
+//
+//	| stream kind                                       | hedged?                           |
+//	|---------------------------------------------------|-----------------------------------|
+//	| client-streaming (LivenessService.Check: frames   | yes, once the send side is closed |
+//	| in, one reply)                                    |                                   |
+//	| server-streaming, bidirectional                   | no: passed through                |
+//
+// A client stream runs as attempt 1 while the caller sends; every message sent is kept (up to
+// ReplayBufferBytes, 256 KiB, by proto.Size; a stream that sends more is not hedged). The
+// reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged like a unary call:
+// the delay runs from there, and each hedge opens a new stream through the rest of the chain,
+// sends every kept message in order, closes its send side and receives. The latency samples
+// of a stream method are measured from the same point, so they are the server's time to
+// answer, not the client's upload. Header, Trailer and Context answer from the winning
+// attempt once RecvMsg has returned. Messages must not be modified after SendMsg, as grpc
+// already requires. A RecvMsg before CloseSend is a plain receive on attempt 1.
+//
+// Server-streaming and bidirectional streams are not hedged: their replies reach the caller
+// one message at a time, so after the first message there is nothing left to race, and a
+// bidirectional caller's next message may depend on the replies it got, which a replay to a
+// hedge cannot reproduce.
+//
+// # Events
+//
+// With an observe.Sink (WithObserver), the policy emits, with Policy "hedge":
+//
+//	| event           | when                               | fields                                              |
+//	|-----------------|------------------------------------|-----------------------------------------------------|
+//	| HedgeSent       | a hedge starts                     | Attempt (its number, from 2), Delay (since the call |
+//	|                 |                                    | started), Reason (delay, or failure)                |
+//	| AttemptFinished | each attempt of a hedged call ends | Attempt, Code, Class (canceled for the losers),     |
+//	|                 |                                    | Duration (the attempt's own)                        |
+//	| HedgeWon        | an attempt other than the first    | Attempt (the winner), Code, Class, Duration (the    |
+//	|                 | decides the call                   | whole call)                                         |
+//
+// Events carry the method, codes, attempt numbers and times, never request or reply content.
+// Calls that are not hedged emit nothing. Without a sink, no event is built.
+//
+// # Cost
+//
+// A call answered before the delay costs a cancelable context for attempt 1 (2 allocations),
+// the Reset and Stop of a pooled timer, and one latency sample (see bench_test.go). The
+// timer, the per-call state and the attempt bookkeeping are pooled and reused.
 package hedge
