@@ -278,7 +278,10 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
 			est.record(d)
 		}
 	}
-	if sink := c.cs.sink; sink != nil {
+	// Only hedges are reported as attempts: the first attempt is the call itself, which the
+	// policy wrapping the hedge (the suite's retry loop) reports. So attempt events, and the
+	// attempt metrics built from them, count every request sent exactly once.
+	if sink := c.cs.sink; sink != nil && n > 1 {
 		sink.Observe(observe.Event{
 			Kind: observe.AttemptFinished, Time: now, Service: c.m.service, Method: c.m.name,
 			Policy: observe.PolicyHedge, Attempt: n, Code: v.Code, Class: v.Class, Duration: d,

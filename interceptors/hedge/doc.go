@@ -128,10 +128,14 @@
 //	|-----------------|------------------------------------|-----------------------------------------------------|
 //	| HedgeSent       | a hedge starts                     | Attempt (its number, from 2), Delay (since the call |
 //	|                 |                                    | started), Reason (delay, or failure)                |
-//	| AttemptFinished | each attempt of a hedged call ends | Attempt, Code, Class (canceled for the losers),     |
+//	| AttemptFinished | a hedge (attempt 2 on) ends        | Attempt, Code, Class (canceled for the losers),     |
 //	|                 |                                    | Duration (the attempt's own)                        |
 //	| HedgeWon        | an attempt other than the first    | Attempt (the winner), Code, Class, Duration (the    |
 //	|                 | decides the call                   | whole call)                                         |
+//
+// The first attempt is the call itself: the policy that wraps the hedge reports it (in the suite,
+// the retry loop's AttemptFinished, whose outcome is the winner's), so that attempt events count
+// every request sent exactly once.
 //
 // Events carry the method, codes, attempt numbers and times, never request or reply content.
 // Calls that are not hedged emit nothing. Without a sink, no event is built.

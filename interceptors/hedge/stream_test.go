@@ -175,7 +175,7 @@ func TestStreamEvents(t *testing.T) {
 	}
 	st.settle(t)
 	fin := s.rec.Events(observe.AttemptFinished)
-	if len(fin) != 2 || fin[0].Attempt != 1 || fin[0].Code != grpccodes.Unavailable || fin[1].Attempt != 2 || fin[1].Code != grpccodes.OK ||
+	if len(fin) != 1 || fin[0].Attempt != 2 || fin[0].Code != grpccodes.OK ||
 		fin[0].Method != testkit.MethodCheck || fin[0].Policy != observe.PolicyHedge {
 		t.Fatalf("AttemptFinished = %+v", fin)
 	}

@@ -22,8 +22,10 @@ func (c Config) Validate() error {
 	v.Check(c.Window == 0 || c.Window >= 10, "window", c.Window, "is below 10")
 	v.Check(c.Window <= 100000, "window", c.Window, "is above 100000")
 	v.Check(c.MinSamples >= 0, "min_samples", c.MinSamples, "is below 1")
-	if c.Window > 0 {
-		v.Check(c.MinSamples <= c.Window, "min_samples", c.MinSamples, "is above window ("+strconv.Itoa(c.Window)+")")
+	window := c.Window
+	if window == 0 {
+		window = DefaultWindow
 	}
+	v.Check(c.MinSamples <= window, "min_samples", c.MinSamples, "is above window ("+strconv.Itoa(window)+")")
 	return v.Err()
 }
