@@ -16,15 +16,19 @@ const DefaultMaxConcurrent = 10
 
 // Bulkhead bounds the calls in flight. It is safe for concurrent use.
 //
-// The slots are a buffered channel: taking a slot is a send, giving it back a receive. A full
-// channel queues blocked senders in arrival order and hands a freed slot straight to the first
-// of them, which gives FIFO fairness without a lock of our own.
+// With a fixed limit the slots are a buffered channel: taking a slot is a send, giving it back
+// a receive. A full channel queues blocked senders in arrival order and hands a freed slot
+// straight to the first of them, which gives FIFO fairness without a lock of our own. With an
+// adaptive limit (Config.Adaptive) a mutex guards a count, the limit and a queue of waiters
+// (see adaptive.go).
 type Bulkhead struct {
-	name    string
-	slots   chan struct{}
-	maxWait time.Duration
-	clock   clock.Clock
-	sink    observe.Sink
+	name       string
+	slots      chan struct{} // fixed limit; nil in adaptive mode
+	ad         *adaptive     // adaptive limit; nil in fixed mode
+	maxWait    time.Duration
+	clock      clock.Clock
+	sink       observe.Sink
+	classifier *codes.Classifier
 }
 
 // New returns a bulkhead for cfg. name is put in rejections and events as the service (the
@@ -38,7 +42,12 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	if n == 0 {
 		n = DefaultMaxConcurrent
 	}
-	b := &Bulkhead{name: name, slots: make(chan struct{}, n), maxWait: cfg.MaxWait, clock: clock.Real}
+	b := &Bulkhead{name: name, maxWait: cfg.MaxWait, clock: clock.Real, classifier: codes.Default()}
+	if cfg.Adaptive.Algorithm != AlgorithmNone {
+		b.ad = newAdaptive(cfg.Adaptive, n)
+	} else {
+		b.slots = make(chan struct{}, n)
+	}
 	for _, o := range opts {
 		switch o.kind {
 		case optClock:
@@ -47,6 +56,10 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 			b.sink = o.sink
 		case optMaxWait:
 			b.maxWait = o.maxWait
+		case optClassifier:
+			if o.classifier != nil {
+				b.classifier = o.classifier
+			}
 		}
 	}
 	return b, nil
@@ -55,18 +68,40 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 // Name returns the name given to New.
 func (b *Bulkhead) Name() string { return b.name }
 
-// Capacity returns the number of slots.
-func (b *Bulkhead) Capacity() int { return cap(b.slots) }
+// Capacity returns the number of slots: the fixed limit, or the current adaptive limit.
+func (b *Bulkhead) Capacity() int {
+	if b.ad != nil {
+		l, _ := b.ad.state()
+		return l
+	}
+	return cap(b.slots)
+}
 
-// InFlight returns the number of slots taken now.
-func (b *Bulkhead) InFlight() int { return len(b.slots) }
+// InFlight returns the number of slots taken now. In adaptive mode it may exceed Capacity for
+// a while after the limit shrank: no call is interrupted.
+func (b *Bulkhead) InFlight() int {
+	if b.ad != nil {
+		_, n := b.ad.state()
+		return n
+	}
+	return len(b.slots)
+}
 
-// Available returns the number of free slots now.
-func (b *Bulkhead) Available() int { return cap(b.slots) - len(b.slots) }
+// Available returns the number of free slots now (0 when the limit is below InFlight).
+func (b *Bulkhead) Available() int {
+	if b.ad != nil {
+		l, n := b.ad.state()
+		return max(l-n, 0)
+	}
+	return cap(b.slots) - len(b.slots)
+}
 
 // TryAcquire takes a slot if one is free now and reports whether it did. It never waits and
-// never emits an event.
+// never emits an event. In adaptive mode a free slot is not taken while callers wait for one.
 func (b *Bulkhead) TryAcquire() bool {
+	if b.ad != nil {
+		return b.ad.tryAcquire()
+	}
 	select {
 	case b.slots <- struct{}{}:
 		return true
@@ -81,8 +116,17 @@ func (b *Bulkhead) TryAcquire() bool {
 func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, "", b.maxWait) }
 
 // Release gives back a slot taken by Acquire or TryAcquire. Releasing a slot that is not held
-// is a bug in the caller and panics.
+// is a bug in the caller and panics. In adaptive mode it gives the limit no sample; use
+// ReleaseWith to let the call move it.
 func (b *Bulkhead) Release() {
+	if b.ad != nil {
+		b.finish("", sampleNone, 0, time.Time{})
+		return
+	}
+	b.releaseFixed()
+}
+
+func (b *Bulkhead) releaseFixed() {
 	select {
 	case <-b.slots:
 	default:
@@ -90,7 +134,33 @@ func (b *Bulkhead) Release() {
 	}
 }
 
+// ReleaseWith gives back a slot as Release does and, in adaptive mode, feeds the limit one
+// sample: the call held the slot for latency and ended with err. The bulkhead's classifier
+// (WithClassifier) reads err: a transient or throttled outcome is an overload drop, a canceled
+// or rejected one is no sample, anything else (success, business error, server fault) is a
+// latency sample. With a fixed limit it is Release. It allocates nothing for a nil err or a
+// status without details.
+func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
+	if b.ad != nil {
+		kind := b.classify(err)
+		var now time.Time
+		if kind != sampleNone {
+			now = b.clock.Now()
+		}
+		b.finish("", kind, latency, now)
+		return
+	}
+	b.Release()
+}
+
 func (b *Bulkhead) acquire(ctx context.Context, method string, maxWait time.Duration) error {
+	if b.ad != nil {
+		return b.acquireAdaptive(ctx, method, maxWait)
+	}
+	return b.acquireFixed(ctx, method, maxWait)
+}
+
+func (b *Bulkhead) acquireFixed(ctx context.Context, method string, maxWait time.Duration) error {
 	select {
 	case b.slots <- struct{}{}:
 		return nil

@@ -53,6 +53,7 @@ type Adaptive struct {
 	// LatencyThreshold makes a call slower than it count as a drop (aimd). 0 means only
 	// overload failures count.
 	LatencyThreshold time.Duration `yaml:"latency_threshold" json:"latency_threshold"`
-	// BackoffRatio multiplies the limit on a drop (aimd), in [0.5, 1). 0 means 0.9.
+	// BackoffRatio multiplies the limit on a drop (aimd; gradient on an overload failure), in
+	// [0.5, 1). 0 means 0.9.
 	BackoffRatio float64 `yaml:"backoff_ratio" json:"backoff_ratio"`
 }

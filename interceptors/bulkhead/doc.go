@@ -38,7 +38,80 @@
 //
 // WithMaxWait is also a grpc.CallOption: passed to a call, it overrides MaxWait for that call.
 //
+// # Adaptive limit
+//
+// With Config.Adaptive.Algorithm set, the limit is no longer fixed: it moves with what the
+// calls measure, between Adaptive.MinLimit and MaxConcurrent (the ceiling), starting at
+// InitialLimit (default: the larger of MinLimit and MaxConcurrent/4). Capacity returns the
+// current limit, so the Prometheus exporter's bulwark_bulkhead_capacity follows it, and every
+// change of the integer limit emits an observe.LimitChanged event (Value the new limit, Reason
+// the algorithm, Duration the latency of the call that moved it): at most one per call.
+//
+// Each call that ends is a sample: its latency and its outcome, read by the classifier
+// (WithClassifier, default codes.Default()). A transient or throttled outcome (Unavailable,
+// DeadlineExceeded, ResourceExhausted, ...) is a drop, a sign of overload. A canceled call, or
+// one refused by a bulwark policy, is no sample. Anything else (success, business error,
+// server fault) is an answer, whose latency counts. Unary measures from the slot taken to the
+// invoker's return, Stream from the slot taken to the end of the stream; a panicking call is
+// no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
+//
+// A call that started before the limit last changed is no sample either: it measured the
+// limit before the change. Without this rule every call queued behind a limit that was too
+// high would back it off once more, and every quick call started under a lower limit would
+// push it up once more, and the limit would swing between the floor and several times the
+// right value. With it the limit moves about once per call duration.
+//
+// When the limit falls below the calls in flight, no call is interrupted: new calls wait or are
+// rejected until the calls in flight are fewer than the limit. When it rises, waiters are
+// admitted at once, oldest first. Waiters are FIFO as with a fixed limit, and a newcomer never
+// takes a slot while someone waits for one.
+//
+// # AIMD
+//
+// Additive increase, multiplicative decrease. A drop, or an answer slower than
+// LatencyThreshold when set, multiplies the limit by BackoffRatio (default 0.9), rounded down,
+// never below MinLimit. Any other answer adds one to the limit, up to the ceiling, if the limit
+// was in use: at least half of it in flight when the call ended, the call included. Without a
+// LatencyThreshold, AIMD only sees overload when calls fail, typically when they pass their
+// deadline; with one, it keeps latency near the threshold.
+//
+// # Gradient
+//
+// A Vegas-like estimate of the queue from latency alone. The algorithm keeps two exponential
+// averages of the answers' latencies: the short-term one over the last 10 samples, and the
+// baseline, the latency of the service without a queue of ours, over LongWindow samples
+// (default 600). The gradient is Tolerance·baseline/short (Tolerance default 1.5), clamped to
+// [0.5, 1]: 1 while latency is within tolerance of the baseline, less as a queue builds. The
+// new estimate is limit·gradient, plus sqrt(limit), room for a small queue, when the gradient
+// is 1; the limit moves towards it by Smoothing (default 0.2): limit·(1−Smoothing) +
+// estimate·Smoothing, within [MinLimit, ceiling]. The limit never grows when it was not in use
+// (less than half of it in flight). A drop multiplies the limit by BackoffRatio, as AIMD does:
+// the latency of a call that timed out or was shed is the caller's deadline or the time to be
+// refused, not the service's.
+//
+// The baseline learns from samples at or below it, and from calls that found the limit not in
+// use (no queue of ours), but not from queued calls: an average that followed them would
+// follow the queue it is meant to detect, and the limit would creep up to the ceiling. It is
+// pulled down by 5 % per sample while the short-term latency is under half of it, so that it
+// follows a recovery quickly. A service that gets slower for good (more than Tolerance times
+// the baseline at any concurrency) drives the limit to MinLimit; there the baseline learns
+// upwards at the short-term rate, since our own queue is as short as it can be, and the limit
+// grows again once the new latency is within tolerance.
+//
+// The baseline is only as good as the first samples: a bulkhead whose very first calls all
+// queue (a service already saturated by other clients) takes that queued latency for the
+// baseline, and settles higher. Calls that start one after another see the service's own
+// latency first, as in the tests and benchmarks.
+//
+// In a closed-loop simulation of a service whose latency is base·max(1, inflight/knee), both
+// algorithms settle near 1.5 times the knee (AIMD with LatencyThreshold 1.5·base) from any
+// initial limit (see adaptive_test.go), and benchmarks/results/adaptive.md compares them over
+// gRPC with a fixed limit and no bulkhead.
+//
 // # Hot path
 //
-// Acquire and Release on a free slot allocate nothing (see bench_test.go).
+// Acquire and Release on a free slot allocate nothing, with a fixed or an adaptive limit, and
+// neither does ReleaseWith for a nil error or a status without details, LimitChanged events
+// included (see bench_test.go and TestAdaptiveAllocs). The fixed limit's path is unchanged: the
+// adaptive mode costs it one nil check.
 package bulkhead

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -13,10 +14,11 @@ import (
 type Option struct {
 	grpc.EmptyCallOption
 
-	kind    optionKind
-	clock   clock.Clock
-	sink    observe.Sink
-	maxWait time.Duration
+	kind       optionKind
+	clock      clock.Clock
+	sink       observe.Sink
+	maxWait    time.Duration
+	classifier *codes.Classifier
 }
 
 type optionKind uint8
@@ -25,12 +27,19 @@ const (
 	optClock optionKind = iota + 1
 	optSink
 	optMaxWait
+	optClassifier
 )
 
-// WithClock sets the clock that times bounded waits. The default is clock.Real.
+// WithClock sets the clock that times bounded waits and, in adaptive mode, the latency of the
+// calls the interceptors run. The default is clock.Real.
 func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
 
-// WithObserver sets where rejection events go. The default, nil, emits nothing.
+// WithClassifier sets the classifier that tells an adaptive limit which outcomes are overload
+// (see Bulkhead.ReleaseWith). The default, also used for nil, is codes.Default(). A fixed limit
+// ignores it.
+func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+
+// WithObserver sets where rejection and limit events go. The default, nil, emits nothing.
 func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
 
 // WithMaxWait overrides Config.MaxWait: how long a call may wait for a slot (0: fail fast).

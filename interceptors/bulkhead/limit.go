@@ -1,0 +1,153 @@
+package bulkhead
+
+import (
+	"math"
+	"time"
+)
+
+// Defaults of the adaptive limit (see Adaptive).
+const (
+	defaultSmoothing    = 0.2
+	defaultTolerance    = 1.5
+	defaultLongWindow   = 600
+	defaultBackoffRatio = 0.9
+
+	// shortWindow is how many samples the gradient's short-term latency average spans.
+	shortWindow = 10
+	// minGradient is the least the gradient may be: one sample can at most halve the estimate
+	// before smoothing.
+	minGradient = 0.5
+	// driftRatio is how much lower the short-term latency must be than the long-term one before
+	// the long-term one is pulled down by driftFactor per sample.
+	driftRatio  = 2
+	driftFactor = 0.95
+)
+
+// sampleKind is what one finished call says about the service.
+type sampleKind uint8
+
+const (
+	// sampleNone: no sample (a plain Release, a panic, a canceled or rejected call).
+	sampleNone sampleKind = iota
+	// sampleOK: the service answered (success, business error or server fault) in the latency.
+	sampleOK
+	// sampleDrop: the call failed with an overload outcome (transient or throttled).
+	sampleDrop
+)
+
+// limit is the algorithm of an adaptive limit: it turns samples into an estimate between
+// floor and ceiling. It is not safe for concurrent use: the adaptive semaphore guards it.
+type limit struct {
+	algorithm Algorithm
+	floor     float64
+	ceiling   float64
+	est       float64 // the estimate; the admission limit is its integer part
+
+	// aimd
+	backoff   float64
+	threshold time.Duration
+
+	// gradient
+	smoothing  float64
+	tolerance  float64
+	shortAlpha float64
+	longAlpha  float64
+	short      float64 // exponential average of recent latencies, in nanoseconds; 0: no sample yet
+	long       float64 // the baseline: latency without queueing, in nanoseconds
+}
+
+// newLimit returns the algorithm for a, with a's zero fields set to their defaults. ceiling is
+// Config.MaxConcurrent (defaulted); a must be valid.
+func newLimit(a Adaptive, ceiling int) *limit {
+	l := &limit{
+		algorithm:  a.Algorithm,
+		floor:      float64(max(a.MinLimit, 1)),
+		ceiling:    float64(ceiling),
+		backoff:    a.BackoffRatio,
+		threshold:  a.LatencyThreshold,
+		smoothing:  a.Smoothing,
+		tolerance:  a.Tolerance,
+		shortAlpha: 2.0 / (shortWindow + 1),
+	}
+	if l.backoff == 0 {
+		l.backoff = defaultBackoffRatio
+	}
+	if l.smoothing == 0 {
+		l.smoothing = defaultSmoothing
+	}
+	if l.tolerance == 0 {
+		l.tolerance = defaultTolerance
+	}
+	w := a.LongWindow
+	if w == 0 {
+		w = defaultLongWindow
+	}
+	l.longAlpha = 2 / float64(w+1)
+	l.est = float64(a.InitialLimit)
+	if a.InitialLimit == 0 {
+		l.est = max(l.floor, float64(ceiling/4))
+	}
+	return l
+}
+
+// current returns the admission limit: the integer part of the estimate.
+func (l *limit) current() int { return int(l.est) }
+
+// sample moves the estimate by one sample: a call that took latency, with inFlight calls in
+// flight (its own included) when it ended.
+func (l *limit) sample(kind sampleKind, latency time.Duration, inFlight int) {
+	inUse := 2*inFlight >= l.current()
+	switch l.algorithm {
+	case AlgorithmAIMD:
+		l.aimd(kind == sampleDrop || (l.threshold > 0 && latency > l.threshold), inUse)
+	case AlgorithmGradient:
+		l.gradient(kind == sampleDrop, latency, inUse)
+	}
+}
+
+func (l *limit) aimd(drop, inUse bool) {
+	switch {
+	case drop:
+		l.est = max(l.floor, math.Floor(l.est*l.backoff))
+	case inUse:
+		l.est = min(l.ceiling, l.est+1)
+	}
+}
+
+func (l *limit) gradient(drop bool, latency time.Duration, inUse bool) {
+	if drop {
+		// The latency of a call that timed out or was shed says nothing about the service's
+		// queue (it is the caller's deadline, or the time to be refused): back off as AIMD does.
+		l.est = max(l.floor, l.est*l.backoff)
+		return
+	}
+	s := float64(max(latency, 1))
+	if l.short == 0 {
+		l.short, l.long = s, s
+	} else {
+		l.short += l.shortAlpha * (s - l.short)
+		switch {
+		case s <= l.long || !inUse:
+			// A sample at or under the baseline, or one taken with no queue of ours.
+			l.long += l.longAlpha * (s - l.long)
+		case l.est <= l.floor:
+			// At the floor our own queue is as short as it can be: what is left is the
+			// service's latency, learned quickly so that a service that got slower for good
+			// lets the limit grow again.
+			l.long += l.shortAlpha * (s - l.long)
+		}
+		if l.short*driftRatio < l.long {
+			l.long = max(l.short, l.long*driftFactor)
+		}
+	}
+	g := min(1, max(minGradient, l.tolerance*l.long/l.short))
+	next := l.est * g
+	if g == 1 {
+		if !inUse {
+			return // no queue, but no evidence either that a higher limit would be used
+		}
+		next += math.Sqrt(l.est) // room for a queue of sqrt(limit) calls
+	}
+	next = l.est*(1-l.smoothing) + next*l.smoothing
+	l.est = min(l.ceiling, max(l.floor, next))
+}
