@@ -89,11 +89,11 @@
 // the latency of a call that timed out or was shed is the caller's deadline or the time to be
 // refused, not the service's.
 //
-// The baseline learns from samples at or below it, and from calls that found the limit not in
-// use (no queue of ours), but not from queued calls: an average that followed them would
-// follow the queue it is meant to detect, and the limit would creep up to the ceiling. It is
-// pulled down by 5 % per sample while the short-term latency is under half of it, so that it
-// follows a recovery quickly. A service that gets slower for good (more than Tolerance times
+// The baseline learns quickly (at the short-term rate) from samples below it, slowly (over
+// LongWindow) from calls that found the limit not in use (no queue of ours), and not at all
+// from queued calls: an average that followed them would follow the queue it is meant to
+// detect, and the limit would creep up to the ceiling. It is also pulled down by 5 % per
+// sample while the short-term latency is under half of it, so that it follows a recovery. A service that gets slower for good (more than Tolerance times
 // the baseline at any concurrency) drives the limit to MinLimit; there the baseline learns
 // upwards at the short-term rate, since our own queue is as short as it can be, and the limit
 // grows again once the new latency is within tolerance.

@@ -127,8 +127,12 @@ func (l *limit) gradient(drop bool, latency time.Duration, inUse bool) {
 	} else {
 		l.short += l.shortAlpha * (s - l.short)
 		switch {
-		case s <= l.long || !inUse:
-			// A sample at or under the baseline, or one taken with no queue of ours.
+		case s < l.long:
+			// A faster call is evidence of a shorter queue than the baseline assumed (the
+			// first calls of a connection also pay for setting it up): learned quickly.
+			l.long += l.shortAlpha * (s - l.long)
+		case !inUse:
+			// A call that found no queue of ours: the service's own latency, learned slowly.
 			l.long += l.longAlpha * (s - l.long)
 		case l.est <= l.floor:
 			// At the floor our own queue is as short as it can be: what is left is the
