@@ -47,7 +47,7 @@ const (
 	// HedgeSent: the hedging policy started one more attempt of a call while earlier ones were
 	// still in flight or had failed non-fatally. Attempt (the new attempt's number, from 2),
 	// Delay (time since the call's first attempt started), Reason (ReasonHedgeDelay: the hedging
-	// delay passed; ReasonHedgeFailure: an earlier attempt failed with a retryable outcome).
+	// delay passed with no answer).
 	HedgeSent
 	// HedgeWon: a hedged call was answered by an attempt other than the first. Attempt (the
 	// winner's number), Code, Class, Duration (whole call).
@@ -91,7 +91,6 @@ const (
 	ReasonDefault      = "default"       // DeadlineApplied: the call had no deadline; the default was set.
 	ReasonCap          = "cap"           // DeadlineApplied: the call's deadline was too far and was capped.
 	ReasonHedgeDelay   = "delay"         // HedgeSent: the hedging delay passed with no answer.
-	ReasonHedgeFailure = "failure"       // HedgeSent: an earlier attempt failed with a retryable outcome.
 )
 
 // Policy names, as carried in Event.Policy and in rejection details.

@@ -19,8 +19,7 @@ import (
 // call is one hedged call (a unary call, or the reply phase of a client stream) while it runs.
 //
 // Attempt 1 runs on the caller's goroutine, into the caller's reply. The hedging timer, armed
-// from the clock with AfterFunc, starts each further attempt in the timer's goroutine; a
-// retryable failure starts the next one at once in a goroutine of its own. Hedges write into
+// from the clock with AfterFunc, starts each further attempt in the timer's goroutine. Hedges write into
 // fresh messages, and the winner's is merged into the caller's reply once every attempt has
 // returned, so that no two goroutines ever write the caller's reply.
 //
@@ -232,11 +231,14 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 }
 
 // finish takes the outcome of attempt n, started at t0: the first success or fatal outcome
-// wins and cancels the others; a retryable failure starts the next hedge at once if it may.
+// wins and cancels the others. A retryable failure does not start a hedge early: the attempts
+// still in flight go on (and the next hedge goes at its delay), and when none is left the call
+// fails with the last error, for the retry loop around the hedge to handle with its backoff,
+// its pushback rules and its budget. Failures are the retry policy's business; hedging is for
+// answers that are slow to come.
 func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
 	now := c.cs.clock.Now()
 	v := c.cs.classifier.Classify(err)
-	next := 0
 	c.mu.Lock()
 	lost := c.winner != 0
 	switch {
@@ -249,18 +251,10 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
 		c.closeLocked()
 	default:
 		c.lastErr = err
-		if next = c.reserveLocked(); next > 0 {
-			// The next hedge goes now; the one after it, a delay from now.
-			c.wg.Add(1)
-			c.disarmLocked()
-			if c.sent < c.limit {
-				c.armLocked()
-			}
-		}
 	}
 	c.inflight--
-	if c.inflight == 0 && c.winner == 0 && next == 0 {
-		// Every attempt failed and no other may start: the call fails with lastErr.
+	if c.inflight == 0 && c.winner == 0 {
+		// Every attempt sent has failed: the call fails with lastErr.
 		c.closed = true
 		c.disarmLocked()
 	}
@@ -286,10 +280,6 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
 			Kind: observe.AttemptFinished, Time: now, Service: c.m.service, Method: c.m.name,
 			Policy: observe.PolicyHedge, Attempt: n, Code: v.Code, Class: v.Class, Duration: d,
 		})
-	}
-	if next > 0 {
-		c.hedgeSent(next, observe.ReasonHedgeFailure)
-		go c.runHedge(next)
 	}
 }
 

@@ -20,13 +20,18 @@
 //	| success                                       | success                        | it wins                                    |
 //	| a fatal outcome                               | business, server_fault,        | it wins: the caller gets the error as it is|
 //	|                                               | canceled, rejected             |                                            |
-//	| a non-fatal (retryable) outcome               | transient, throttled           | the next hedge starts at once (no delay),  |
-//	|                                               |                                | and the one after a full delay later       |
-//	| a non-fatal outcome, and no attempt may start | transient, throttled           | when no attempt is left in flight, the     |
-//	|                                               |                                | call fails with the last such error        |
+//	| a non-fatal (retryable) outcome               | transient, throttled           | the attempts still in flight go on, and    |
+//	|                                               |                                | hedges still go at their delay; when none  |
+//	|                                               |                                | is left in flight, the call fails with the |
+//	|                                               |                                | last such error                            |
 //
 // Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
-// gRFC A6's "non-fatal status codes" are the retryable classes. No further attempt starts
+// gRFC A6's "non-fatal status codes" are the retryable classes. Unlike A6's hedging, which
+// replaces retries and sends the next hedge at once after a non-fatal failure, a failure
+// here starts nothing early: failures are the business of the retry policy that wraps the
+// hedge (as in the interceptors suite), with its backoff, the server's pushback and its
+// budget. A hedge sent at once on an Unavailable or a ResourceExhausted with RetryInfo would
+// ignore all three. Hedging is for answers slow to come, not for errors. No further attempt starts
 // once the call is decided, MaxAttempts were sent, the caller's context is done, or the
 // budget refused one (see Budget).
 //
@@ -127,7 +132,7 @@
 //	| event           | when                               | fields                                              |
 //	|-----------------|------------------------------------|-----------------------------------------------------|
 //	| HedgeSent       | a hedge starts                     | Attempt (its number, from 2), Delay (since the call |
-//	|                 |                                    | started), Reason (delay, or failure)                |
+//	|                 |                                    | started), Reason (delay)                            |
 //	| AttemptFinished | a hedge (attempt 2 on) ends        | Attempt, Code, Class (canceled for the losers),     |
 //	|                 |                                    | Duration (the attempt's own)                        |
 //	| HedgeWon        | an attempt other than the first    | Attempt (the winner), Code, Class, Duration (the    |

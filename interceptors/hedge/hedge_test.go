@@ -54,18 +54,19 @@ func TestUnary(t *testing.T) {
 			wantAttempts: 2, wantWinner: 2, wantCode: grpccodes.InvalidArgument, wantReasons: []string{"delay"}, wantCanceled: []int{1}},
 		{name: "fatal first answer ends the call", tokens: -1, acts: map[int]act{1: {code: grpccodes.Internal}},
 			wantAttempts: 1, wantWinner: 1, wantCode: grpccodes.Internal},
-		{name: "retryable failure hedges at once", max: 3, tokens: -1, acts: map[int]act{1: unavailable, 2: ok},
-			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"failure"}},
-		{name: "failure, then the delay from the failure", max: 3, tokens: -1, acts: map[int]act{1: unavailable, 2: hang, 3: ok}, steps: []int{2},
-			wantAttempts: 3, wantWinner: 3, wantReasons: []string{"failure", "delay"}, wantCanceled: []int{2}},
+		{name: "a retryable failure alone ends the call, for the retry loop", max: 3, tokens: -1, acts: map[int]act{1: unavailable},
+			wantAttempts: 1, wantCode: grpccodes.Unavailable},
+		{name: "a failure while a hedge runs: the hedge answers", max: 3, tokens: -1,
+			acts: map[int]act{1: {wait: 2, code: grpccodes.Unavailable}, 2: {hold: true}}, steps: []int{1},
+			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}},
 		{name: "every attempt fails: last error", max: 3, tokens: -1, acts: map[int]act{1: {wait: 3, code: grpccodes.Unavailable}, 2: {wait: 3, code: grpccodes.Unavailable}, 3: unavailable}, steps: []int{1, 2},
 			wantAttempts: 3, wantCode: grpccodes.Unavailable, wantReasons: []string{"delay", "delay"}},
-		{name: "failures stop at max attempts", max: 2, tokens: -1, acts: map[int]act{1: unavailable, 2: unavailable},
-			wantAttempts: 2, wantCode: grpccodes.Unavailable, wantReasons: []string{"failure"}},
+		{name: "failures stop at max attempts", max: 2, tokens: -1, acts: map[int]act{1: {wait: 2, code: grpccodes.Unavailable}, 2: unavailable}, steps: []int{1},
+			wantAttempts: 2, wantCode: grpccodes.Unavailable, wantReasons: []string{"delay"}},
 		{name: "budget refuses the hedge", tokens: 0, acts: map[int]act{1: hold}, steps: []int{1},
 			wantAttempts: 1, wantWinner: 1, wantAsked: 1},
-		{name: "budget refuses the failure hedge", tokens: 0, acts: map[int]act{1: unavailable},
-			wantAttempts: 1, wantCode: grpccodes.Unavailable, wantAsked: 1},
+		{name: "a failure asks nothing of the budget", tokens: 1, acts: map[int]act{1: unavailable},
+			wantAttempts: 1, wantCode: grpccodes.Unavailable, wantAsked: 0},
 		{name: "budget allows one of two hedges", max: 3, tokens: 1, acts: map[int]act{1: hang, 2: hold}, steps: []int{1, 2},
 			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}, wantCanceled: []int{1}, wantAsked: 2},
 	}
@@ -370,13 +371,20 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 func TestBudgetTypedNil(t *testing.T) {
 	var b *budget
 	s := newSetup(t, hedge.Config{Delay: delay}, hedge.WithBudget(b))
-	err := s.p.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil,
-		func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-			if attemptOf(metadataIn(ctx)) == 1 {
-				return testkit.Status(grpccodes.Unavailable, "")
-			}
-			return nil
-		})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.p.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil,
+			func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+				if attemptOf(metadataIn(ctx)) == 1 {
+					<-ctx.Done() // the first attempt hangs until the hedge wins
+					return status.FromContextError(ctx.Err()).Err()
+				}
+				return nil
+			})
+	}()
+	s.clk.BlockUntil(1)
+	s.clk.Advance(delay)
+	err := <-done
 	if err != nil || s.rec.Count(observe.HedgeSent) != 1 {
 		t.Fatalf("err %v, hedges %d", err, s.rec.Count(observe.HedgeSent))
 	}

@@ -44,7 +44,7 @@ func WithClock(c clock.Clock) Option {
 }
 
 // WithClassifier sets the classifier that decides which outcomes are fatal (they end the call)
-// and which are not (the next hedge is sent at once). The default is codes.Default().
+// and which are not (the other attempts go on). The default is codes.Default().
 func WithClassifier(c *codes.Classifier) Option {
 	return Option{apply: func(s *settings) {
 		if c != nil {

@@ -53,8 +53,9 @@ func TestStream(t *testing.T) {
 			wantAttempts: 1, wantWinner: 1},
 		{name: "hedge wins after the delay", frames: 5, size: 100, acts: map[int]act{1: hang, 2: ok}, steps: []int{1},
 			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}, wantCanceled: []int{1}},
-		{name: "retryable failure replays at once", frames: 5, size: 100, acts: map[int]act{1: unavailable, 2: ok},
-			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"failure"}},
+		{name: "a failure after the hedge went: the hedge answers", frames: 5, size: 100,
+			acts: map[int]act{1: {wait: 2, code: grpccodes.Unavailable}, 2: ok}, steps: []int{1},
+			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}},
 		{name: "over the replay buffer: not hedged", frames: 3, size: 100 << 10, acts: map[int]act{1: unavailable, 2: ok},
 			wantAttempts: 1, wantCode: grpccodes.Unavailable},
 	}
@@ -161,7 +162,7 @@ func TestStreamPassThrough(t *testing.T) {
 // TestStreamEvents: a hedged stream's attempts are reported like a unary call's.
 func TestStreamEvents(t *testing.T) {
 	s := newSetup(t, hedge.Config{Delay: delay})
-	st := newStub(map[int]act{1: unavailable, 2: ok})
+	st := newStub(map[int]act{1: hang, 2: ok})
 	srv := testkit.Start(t, &testkit.Server{CheckF: st.check})
 	cs, err := kycv1.NewLivenessServiceClient(s.dial(t, srv)).Check(context.Background())
 	if err != nil {
@@ -170,7 +171,15 @@ func TestStreamEvents(t *testing.T) {
 	if err := cs.Send(&kycv1.CheckRequest{Index: 0}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CloseAndRecv(); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		_, err := cs.CloseAndRecv()
+		done <- err
+	}()
+	<-st.arrival(1)
+	s.clk.BlockUntil(1)
+	s.clk.Advance(delay)
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	st.settle(t)

@@ -215,7 +215,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 			"Rate limiter decisions answered by the fail mode because the remote limiter could not be asked.",
 			labelService, labelReason),
 		hedges: counter(NameHedges,
-			"Hedged attempts sent, by why: the hedging delay passed (delay) or an earlier attempt failed retryably (failure).",
+			"Hedged attempts sent, by why (delay: the hedging delay passed with no answer).",
 			labelService, labelReason),
 		hedgeWins: counter(NameHedgeWins,
 			"Hedged calls answered by an attempt other than the first.",

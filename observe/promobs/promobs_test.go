@@ -839,17 +839,17 @@ func TestLint(t *testing.T) {
 // probability is read at scrape time.
 func TestHedgeAndThrottleMetrics(t *testing.T) {
 	m, reg := newMetrics(t)
-	for _, reason := range []string{observe.ReasonHedgeDelay, observe.ReasonHedgeDelay, observe.ReasonHedgeFailure} {
+	for _, reason := range []string{observe.ReasonHedgeDelay, observe.ReasonHedgeDelay, "other"} {
 		m.Observe(observe.Event{Kind: observe.HedgeSent, Service: face, Method: compare, Policy: observe.PolicyHedge, Attempt: 2, Reason: reason})
 	}
 	m.Observe(observe.Event{Kind: observe.HedgeWon, Service: face, Method: compare, Policy: observe.PolicyHedge, Attempt: 2})
 	p := 0.5
 	m.TrackThrottle(ocr, func() float64 { return p })
 	want := `
-# HELP bulwark_hedges_total Hedged attempts sent, by why: the hedging delay passed (delay) or an earlier attempt failed retryably (failure).
+# HELP bulwark_hedges_total Hedged attempts sent, by why (delay: the hedging delay passed with no answer).
 # TYPE bulwark_hedges_total counter
 bulwark_hedges_total{reason="delay",service="kyc.v1.FaceMatchService"} 2
-bulwark_hedges_total{reason="failure",service="kyc.v1.FaceMatchService"} 1
+bulwark_hedges_total{reason="other",service="kyc.v1.FaceMatchService"} 1
 # HELP bulwark_hedge_wins_total Hedged calls answered by an attempt other than the first.
 # TYPE bulwark_hedge_wins_total counter
 bulwark_hedge_wins_total{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"} 1
