@@ -10,9 +10,11 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit/redislimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"google.golang.org/grpc"
 )
@@ -108,13 +110,26 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 
 	// retry: the attempt loop. With the section off it is still there (one attempt) when events
 	// are observed, so that attempts are accounted.
+	var budget *retry.Budget
 	if mp.Retry != nil || s.o.sink != nil {
 		rp, err := s.retryLocked(name(config.SectionRetry), mp, cl)
 		if err != nil {
 			c.err = fmt.Errorf("%s: retry: %w", fullMethod, err)
 			return c
 		}
+		budget = rp.Budget(service)
 		add(rp.Unary(), rp.Stream())
+	}
+
+	// hedge: inside the retry loop, so that each attempt of the loop is a hedged round; the
+	// hedges draw on the same retry budget.
+	if mp.Hedge != nil {
+		hp, err := s.hedgeLocked(name(config.SectionHedge), mp, cl, budget)
+		if err != nil {
+			c.err = fmt.Errorf("%s: hedge: %w", fullMethod, err)
+			return c
+		}
+		add(hp.Unary(), hp.Stream())
 	}
 
 	// breaker
@@ -132,6 +147,17 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		add(b.Unary(), b.Stream())
 	}
 
+	// adaptive throttle: after the breaker, so that an open breaker's rejections are not
+	// counted as requests the service refused.
+	if mp.AdaptiveThrottle != nil {
+		tp, err := s.throttleLocked(name(config.SectionAdaptiveThrottle), service, mp, cl)
+		if err != nil {
+			c.err = fmt.Errorf("%s: adaptive_throttle: %w", fullMethod, err)
+			return c
+		}
+		add(tp.Unary(), tp.Stream())
+	}
+
 	// rate limit
 	if mp.RateLimit != nil {
 		lp, err := s.limiterLocked(name(config.SectionRateLimit), service, *mp.RateLimit)
@@ -144,7 +170,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 
 	// bulkhead
 	if mp.Bulkhead != nil {
-		bh, err := s.bulkheadLocked(name(config.SectionBulkhead), *mp.Bulkhead)
+		bh, err := s.bulkheadLocked(name(config.SectionBulkhead), mp, cl)
 		if err != nil {
 			c.err = fmt.Errorf("%s: bulkhead: %w", fullMethod, err)
 			return c
@@ -185,15 +211,61 @@ func (s *Suite) retryLocked(name string, p config.Policy, classifier *codes.Clas
 	return rp, nil
 }
 
-func (s *Suite) bulkheadLocked(name string, cfg bulkhead.Config) (*bulkhead.Bulkhead, error) {
-	if e, ok := s.objs.bulkheads[name]; ok && e.cfg == cfg {
-		return e.b, nil
+// sameSections reports whether a and b agree on every section in secs.
+func sameSections(a, b config.Policy, secs ...config.Section) bool {
+	for _, sec := range secs {
+		if !a.Profile.SameSection(b.Profile, sec) {
+			return false
+		}
 	}
-	b, err := bulkhead.New(name, cfg, bulkhead.WithClock(s.clk), bulkhead.WithObserver(s.o.sink))
+	return true
+}
+
+func (s *Suite) hedgeLocked(name string, p config.Policy, classifier *codes.Classifier, budget *retry.Budget) (*hedge.Policy, error) {
+	if e, ok := s.objs.hedges[name]; ok && e.budget == budget &&
+		sameSections(e.policy, p, config.SectionHedge, config.SectionClassifier) {
+		return e.p, nil
+	}
+	opts := []hedge.Option{hedge.WithClock(s.clk), hedge.WithObserver(s.o.sink), hedge.WithClassifier(classifier)}
+	if budget != nil {
+		opts = append(opts, hedge.WithBudget(budget))
+	}
+	hp, err := hedge.New(*p.Hedge, opts...)
 	if err != nil {
 		return nil, err
 	}
-	s.objs.bulkheads[name] = bulkheadEntry{cfg: cfg, b: b}
+	s.objs.hedges[name] = hedgeEntry{policy: p, budget: budget, p: hp}
+	return hp, nil
+}
+
+func (s *Suite) throttleLocked(name, service string, p config.Policy, classifier *codes.Classifier) (*throttle.Throttle, error) {
+	if e, ok := s.objs.throttles[name]; ok && sameSections(e.policy, p, config.SectionAdaptiveThrottle, config.SectionClassifier) {
+		return e.t, nil
+	}
+	opts := []throttle.Option{throttle.WithClock(s.clk), throttle.WithObserver(s.o.sink), throttle.WithClassifier(classifier)}
+	if s.o.rand != nil {
+		opts = append(opts, throttle.WithRand(s.o.rand))
+	}
+	t, err := throttle.New(service, *p.AdaptiveThrottle, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.objs.throttles[name] = throttleEntry{policy: p, t: t}
+	return t, nil
+}
+
+func (s *Suite) bulkheadLocked(name string, p config.Policy, classifier *codes.Classifier) (*bulkhead.Bulkhead, error) {
+	cfg := *p.Bulkhead
+	// The classifier matters only to an adaptive limit, which tells overload from the rest.
+	if e, ok := s.objs.bulkheads[name]; ok && e.cfg == cfg &&
+		(cfg.Adaptive.Algorithm == bulkhead.AlgorithmNone || sameSections(e.policy, p, config.SectionClassifier)) {
+		return e.b, nil
+	}
+	b, err := bulkhead.New(name, cfg, bulkhead.WithClock(s.clk), bulkhead.WithObserver(s.o.sink), bulkhead.WithClassifier(classifier))
+	if err != nil {
+		return nil, err
+	}
+	s.objs.bulkheads[name] = bulkheadEntry{policy: p, cfg: cfg, b: b}
 	return b, nil
 }
 

@@ -8,10 +8,14 @@
 // # The flow of one call
 //
 //	caller ctx ─► observe ─► fallback ─► deadline (default / cap / total budget)
-//	  └─► retry loop ── for each attempt ──► breaker ─► rate limiter ─► bulkhead ─► grpc invoker
+//	  └─► retry loop ── for each attempt ──► hedge ── for each hedged attempt ──►
+//	        breaker ─► adaptive throttle ─► rate limiter ─► bulkhead ─► grpc invoker
 //
-// A breaker that is open rejects before a token or a slot is taken; every attempt, not every
-// call, passes breaker, limiter and bulkhead; the bulkhead slot is released during backoff
+// Hedging runs inside the retry loop: each retry is a hedged round, and hedges draw on the same
+// retry budget (retry.throttle), so retries and hedges together cannot multiply the load on a
+// sick service. Every attempt, hedges included, not every call, passes breaker, throttle,
+// limiter and bulkhead. A breaker that is open rejects before the throttle counts a request, a
+// token or a slot is taken; the bulkhead slot is released during backoff
 // sleeps; the total budget bounds retries and sleeps alike. A policy whose section is off in the
 // profile is left out of the chain; the deadline step is always there, since the global budget
 // (config.Config.Budget, 8 s by default) caps every call's deadline.
@@ -20,7 +24,8 @@
 //
 // Each call's full method is resolved once (config.Config.Resolve) and its chain cached. Methods
 // without overrides of their own share their service's policy objects: one breaker, one
-// bulkhead, one rate limiter and one retry budget per service. A method with its own overrides
+// bulkhead, one rate limiter, one adaptive throttle, one hedging delay estimate and one retry
+// budget per service. A method with its own overrides
 // gets its own object for each section it changes, named by its full method.
 //
 // # Reload
@@ -33,7 +38,8 @@
 // # Per-call options
 //
 // The grpc.CallOptions of the policy packages (retry.WithMax, retry.Disable, retry.Report,
-// bulkhead.WithMaxWait, ratelimit.WithMaxWait, ...) pass through the suite to their policy.
+// hedge.Disable, bulkhead.WithMaxWait, ratelimit.WithMaxWait, ...) pass through the suite to
+// their policy.
 //
 // # Events
 //

@@ -34,7 +34,8 @@ func WithObserver(sink observe.Sink) Option {
 	return optionFunc(func(o *options) { o.sink = observe.Multi(o.sink, sink) })
 }
 
-// WithRand sets the random source of the retry jitter; it must be safe for concurrent use.
+// WithRand sets the random source of the retry jitter and of the adaptive throttle's draws; it
+// must be safe for concurrent use.
 func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.rand = f }) }
 
 // WithFallback gives the reply that the fallback section of target's profile serves. target is

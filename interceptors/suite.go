@@ -14,8 +14,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -57,8 +59,20 @@ type retryEntry struct {
 }
 
 type bulkheadEntry struct {
-	cfg bulkhead.Config
-	b   *bulkhead.Bulkhead
+	policy config.Policy
+	cfg    bulkhead.Config
+	b      *bulkhead.Bulkhead
+}
+
+type hedgeEntry struct {
+	policy config.Policy
+	budget *retry.Budget
+	p      *hedge.Policy
+}
+
+type throttleEntry struct {
+	policy config.Policy
+	t      *throttle.Throttle
 }
 
 type limiterEntry struct {
@@ -71,6 +85,8 @@ type limiterEntry struct {
 type objects struct {
 	retries   map[string]retryEntry
 	bulkheads map[string]bulkheadEntry
+	hedges    map[string]hedgeEntry
+	throttles map[string]throttleEntry
 	limiters  map[string]limiterEntry
 	retired   []func() error // closers of replaced limiters, run by Close
 }
@@ -91,7 +107,8 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	if s.o.limiters == nil {
 		s.o.limiters = ratelimit.NewRegistry(ratelimit.WithClock(s.clk))
 	}
-	s.objs = objects{retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, limiters: map[string]limiterEntry{}}
+	s.objs = objects{retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, hedges: map[string]hedgeEntry{},
+		throttles: map[string]throttleEntry{}, limiters: map[string]limiterEntry{}}
 	if err := s.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -151,6 +168,19 @@ func (s *Suite) Bulkheads() map[string]*bulkhead.Bulkhead {
 	out := make(map[string]*bulkhead.Bulkhead, len(s.objs.bulkheads))
 	for n, e := range s.objs.bulkheads {
 		out[n] = e.b
+	}
+	return out
+}
+
+// Throttles returns the suite's adaptive throttles by name (service, or full method for a
+// method with adaptive_throttle settings of its own), for metrics such as
+// promobs.Metrics.TrackThrottle.
+func (s *Suite) Throttles() map[string]*throttle.Throttle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]*throttle.Throttle, len(s.objs.throttles))
+	for n, e := range s.objs.throttles {
+		out[n] = e.t
 	}
 	return out
 }

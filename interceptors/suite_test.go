@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +15,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -24,6 +27,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -520,5 +524,91 @@ func TestRejectedReloadLeavesSharedObjects(t *testing.T) {
 	_, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{})
 	if !errors.Is(err, breaker.ErrOpen) {
 		t.Fatalf("err = %v, want the open breaker's rejection", err)
+	}
+}
+
+// TestAdaptiveSections: a profile's hedge, adaptive_throttle and adaptive bulkhead sections are
+// in the chain — a slow first attempt is hedged and the hedge's answer counted by the throttle
+// — and their objects are kept across a reload that does not change them.
+func TestAdaptiveSections(t *testing.T) {
+	srv := &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if len(md.Get(hedge.PreviousAttemptsKey)) == 0 {
+			<-ctx.Done() // the first attempt never answers: the hedge must
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return &kycv1.CompareResponse{Similarity: 0.9}, nil
+	}}
+	cfg := threeProfiles()
+	ml := cfg.Profiles["ml"]
+	ml.Retry.Throttle = retry.Throttle{MaxTokens: 10, TokenRatio: 0.5}
+	ml.Hedge = &hedge.Config{Delay: 20 * time.Millisecond}
+	ml.AdaptiveThrottle = &throttle.Config{K: 1.5, Window: time.Minute}
+	cfg.Profiles["ml"] = ml
+	ocr := cfg.Profiles["ocr"]
+	ocr.Bulkhead = &bulkhead.Config{MaxConcurrent: 8, Adaptive: bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmGradient}}
+	cfg.Profiles["ocr"] = ocr
+	e := newEnv(t, cfg, srv)
+
+	resp, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{})
+	if err != nil || resp.GetSimilarity() != 0.9 {
+		t.Fatalf("Compare = %v, %v; want the hedge's answer", resp, err)
+	}
+	if got := e.srv.Calls(testkit.MethodCompare); got != 2 {
+		t.Fatalf("server saw %d attempts, want 2 (the first and its hedge)", got)
+	}
+	if sent, won := e.rec.Count(observe.HedgeSent), e.rec.Count(observe.HedgeWon); sent != 1 || won != 1 {
+		t.Fatalf("HedgeSent %d, HedgeWon %d; want 1 and 1", sent, won)
+	}
+	// One attempt event from the retry loop (the round, won by the hedge) and one from the hedge.
+	var policies []string
+	for _, ev := range e.rec.Events(observe.AttemptFinished) {
+		policies = append(policies, ev.Policy+"/"+ev.Code.String())
+	}
+	slices.Sort(policies)
+	if want := []string{"hedge/OK", "retry/OK"}; !slices.Equal(policies, want) {
+		t.Fatalf("AttemptFinished = %v, want %v", policies, want)
+	}
+	th := e.suite.Throttles()[svcFaceMatch]
+	if th == nil {
+		t.Fatal("no adaptive throttle for face match")
+	}
+	// The canceled first attempt counts as nothing; the hedge is a request and an accept.
+	if req, acc := th.Counts(); req != 1 || acc != 1 {
+		t.Fatalf("throttle counts = %d requests, %d accepts; want 1, 1", req, acc)
+	}
+	if len(e.suite.Throttles()) != 1 {
+		t.Fatalf("throttles = %v, want face match's only", e.suite.Throttles())
+	}
+	bh := e.suite.Bulkheads()[svcOCR]
+	if bh == nil || bh.Capacity() != 2 {
+		t.Fatalf("OCR bulkhead capacity = %v, want the adaptive initial limit 8/4 = 2", bh)
+	}
+
+	// A reload that changes only the hedge keeps the throttle and the bulkhead, with their state.
+	cfg2 := cfg.Clone()
+	ml2 := cfg2.Profiles["ml"]
+	ml2.Hedge = &hedge.Config{Delay: 30 * time.Millisecond}
+	cfg2.Profiles["ml"] = ml2
+	if err := e.suite.Reload(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if e.suite.Throttles()[svcFaceMatch] != th || e.suite.Bulkheads()[svcOCR] != bh {
+		t.Fatal("a reload of the hedge section replaced the throttle or the bulkhead")
+	}
+	if req, _ := th.Counts(); req != 1 {
+		t.Fatalf("throttle counts reset by an unrelated reload: %d requests", req)
+	}
+	// Turning the throttle off removes it from the chain.
+	ml2.AdaptiveThrottle = nil
+	cfg2.Profiles["ml"] = ml2
+	if err := e.suite.Reload(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if req, _ := th.Counts(); req != 1 {
+		t.Fatalf("a throttle turned off still counts calls: %d requests", req)
 	}
 }

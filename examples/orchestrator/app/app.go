@@ -173,6 +173,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for name, b := range suite.Bulkheads() {
 		metrics.TrackBulkhead(name, b)
 	}
+	for name, t := range suite.Throttles() {
+		metrics.TrackThrottle(name, t.Probability)
+	}
 
 	if f.metrics != "" {
 		stopMetrics, err := serveMetrics(ctx, f.metrics, reg, log)

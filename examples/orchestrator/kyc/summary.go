@@ -39,7 +39,7 @@ type Counters struct {
 }
 
 type serviceCounters struct {
-	calls, attempts, retries, breakerOpens, rejections atomic.Int64
+	calls, attempts, retries, hedges, breakerOpens, rejections atomic.Int64
 }
 
 // NewCounters returns zeroed counters for the three services.
@@ -52,7 +52,8 @@ func NewCounters() *Counters {
 }
 
 // Observe counts CallFinished as a call, AttemptFinished as an attempt, RetryScheduled as a
-// retry, a BreakerStateChanged to "open" as a breaker opening and Rejected as a rejection.
+// retry, HedgeSent as a hedge, a BreakerStateChanged to "open" as a breaker opening and
+// Rejected as a rejection.
 func (c *Counters) Observe(e observe.Event) {
 	s := c.byKey[ServiceKeys[e.Service]]
 	if s == nil {
@@ -71,6 +72,8 @@ func (c *Counters) Observe(e observe.Event) {
 		}
 	case observe.Rejected:
 		s.rejections.Add(1)
+	case observe.HedgeSent:
+		s.hedges.Add(1)
 	}
 }
 
@@ -81,6 +84,7 @@ type ServiceStats struct {
 	Retries      int64 `json:"retries"`
 	BreakerOpens int64 `json:"breaker_opens"`
 	Rejections   int64 `json:"rejections"`
+	Hedges       int64 `json:"hedges"`
 }
 
 // Snapshot returns the counts so far, keyed liveness, facematch, ocr.
@@ -89,7 +93,7 @@ func (c *Counters) Snapshot() map[string]ServiceStats {
 	for k, s := range c.byKey {
 		out[k] = ServiceStats{
 			Calls: s.calls.Load(), Attempts: s.attempts.Load(), Retries: s.retries.Load(),
-			BreakerOpens: s.breakerOpens.Load(), Rejections: s.rejections.Load(),
+			BreakerOpens: s.breakerOpens.Load(), Rejections: s.rejections.Load(), Hedges: s.hedges.Load(),
 		}
 	}
 	return out
@@ -200,10 +204,10 @@ func (s Summary) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "service\tcalls\tattempts\tretries\tbreaker opens\trejections\t\n")
+	fmt.Fprintf(tw, "service\tcalls\tattempts\tretries\thedges\tbreaker opens\trejections\t\n")
 	for _, k := range serviceOrder {
 		st := s.Services[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", k, st.Calls, st.Attempts, st.Retries, st.BreakerOpens, st.Rejections)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", k, st.Calls, st.Attempts, st.Retries, st.Hedges, st.BreakerOpens, st.Rejections)
 	}
 	return tw.Flush()
 }
