@@ -39,7 +39,7 @@ func TestNewAdaptive(t *testing.T) {
 		{name: "explicit initial", cfg: bulkhead.Config{MaxConcurrent: 8, Adaptive: bulkhead.Adaptive{Algorithm: "gradient", InitialLimit: 7}}, want: 7},
 		{name: "unknown algorithm", cfg: bulkhead.Config{Adaptive: bulkhead.Adaptive{Algorithm: "vegas"}}, wantErr: true},
 		{name: "floor above ceiling", cfg: bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{Algorithm: "aimd", MinLimit: 5}}, wantErr: true},
-		{name: "fields without algorithm", cfg: bulkhead.Config{Adaptive: bulkhead.Adaptive{MinLimit: 2}}, wantErr: true},
+		{name: "fields without algorithm are ignored", cfg: bulkhead.Config{Adaptive: bulkhead.Adaptive{MinLimit: 2}}, want: bulkhead.DefaultMaxConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,8 @@ func (c Config) Validate() error {
 	a := c.Adaptive
 	switch a.Algorithm {
 	case AlgorithmNone:
-		v.Check(a == Adaptive{}, "adaptive.algorithm", string(a.Algorithm), "is empty but other adaptive fields are set")
+		// The other fields are ignored: a service can turn off its profile's adaptive limit
+		// with adaptive: {algorithm: ""} alone.
 		return v.Err()
 	case AlgorithmAIMD, AlgorithmGradient:
 	default:
