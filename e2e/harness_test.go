@@ -43,16 +43,23 @@ var methods = map[kycv1.Step]string{
 }
 
 // quickRetries shortens the built-in backoffs (keeping the profiles' attempt counts) and
-// turns retry throttling off, so that a test's outcome does not depend on how faults happen
-// to cluster. Every test config starts from it.
+// turns retry throttling, hedging and adaptive throttling off, so that a test's outcome does
+// not depend on how faults and latencies happen to cluster, and each attempt a step reports
+// is one request the stub sees. The tests of those three (adaptive_test.go) turn them on.
 const quickRetries = `
 services:
   kyc.v1.LivenessService:
     retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    hedge: off
+    adaptive_throttle: off
   kyc.v1.FaceMatchService:
     retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    hedge: off
+    adaptive_throttle: off
   kyc.v1.OCRService:
     retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    hedge: off
+    adaptive_throttle: off
 `
 
 // harness is the orchestrator's verifier dialled through a suite to three stubs, one per
@@ -96,6 +103,9 @@ func newHarness(t *testing.T, yaml string, faults stub.Faults, extra ...observe.
 	})
 	for name, b := range h.suite.Bulkheads() {
 		metrics.TrackBulkhead(name, b)
+	}
+	for name, t := range h.suite.Throttles() {
+		metrics.TrackThrottle(name, t.Probability)
 	}
 	for i, svc := range stub.AllServices() {
 		s, err := stub.Start(context.Background(), stub.Config{

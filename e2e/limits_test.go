@@ -20,13 +20,16 @@ import (
 )
 
 // limitsConfig: OCR may have 2 calls in flight and fails fast beyond; face match may make 2
-// calls at once after a quiet spell, then 1 a second, and fails fast beyond.
+// calls at once after a quiet spell, then 1 a second, and fails fast beyond. Hedging is off:
+// a hedge of a slow call would take a slot or a token of its own.
 const limitsConfig = `
 services:
   kyc.v1.FaceMatchService:
     rate_limit: {rate: 1, burst: 2}
+    hedge: off
   kyc.v1.OCRService:
     bulkhead: {max_concurrent: 2, max_wait: 0}
+    hedge: off
 `
 
 // rejection reads a bulwark rejection's code and ErrorInfo reason.

@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// p99 is the nearest-rank 99th percentile of d (sorted in place).
+func p99(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	i := (len(d)*99+99)/100 - 1
+	return d[min(max(i, 0), len(d)-1)]
+}
+
+// hedgeConfig hedges face match at the 90th percentile of recent latencies, after 20 samples
+// (the built-in ml profile's 50ms floor is lowered to 1ms: this stub answers in 5ms);
+// its retry budget stays the built-in one (10 tokens, 0.5 back per success), which the
+// hedges draw on.
+const hedgeConfig = `
+services:
+  kyc.v1.FaceMatchService:
+    hedge: {max_attempts: 2, percentile: 0.9, delay: 20ms, min_delay: 1ms, min_samples: 20, window: 200}
+`
+
+// TestHedgingCutsTheTail: against a face-match stub whose latency has a heavy tail (5 % of
+// requests 20 times slower: 5ms, else 100ms), hedged calls have a p99 several times lower than
+// the same calls with hedging turned off, for a bounded extra load; the attempts that lose are
+// cancelled, and the stub sees it.
+func TestHedgingCutsTheTail(t *testing.T) {
+	faults := stub.Faults{Latency: 5 * time.Millisecond, SpikeRate: 0.05, Spike: 95 * time.Millisecond}
+	h := newHarness(t, hedgeConfig, faults)
+	s := h.stubs[svcFaceMatch]
+	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
+	req := &kycv1.CompareRequest{Selfie: stub.Selfie(1, true), DocumentFace: stub.DocumentImage(1, false)}
+	const calls, workers = 300, 4
+	run := func(opts ...grpc.CallOption) []time.Duration {
+		lat := make([]time.Duration, calls)
+		var failed atomic.Int64
+		parallel(calls, workers, func(i int) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			t0 := time.Now()
+			if _, err := client.Compare(ctx, req, opts...); err != nil {
+				failed.Add(1)
+			}
+			lat[i] = time.Since(t0)
+		})
+		if n := failed.Load(); n > 0 {
+			t.Fatalf("%d calls failed", n)
+		}
+		return lat
+	}
+
+	before := s.Requests(stub.MethodCompare, grpccodes.OK)
+	plain := p99(run(hedge.Disable()))
+	if got := s.Requests(stub.MethodCompare, grpccodes.OK) - before; got != calls {
+		t.Fatalf("with hedging off the stub answered %d requests, want exactly %d", got, calls)
+	}
+	sentBefore := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch})
+	reqBefore := s.Requests(stub.MethodCompare, grpccodes.OK) + s.Requests(stub.MethodCompare, grpccodes.Canceled)
+	hedged := p99(run())
+	hedges := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch}) - sentBefore
+	wins := metric(t, h.reg, "bulwark_hedge_wins_total", map[string]string{"service": svcFaceMatch})
+
+	// The losers' cancellation reaches the stub asynchronously: wait for its count to settle.
+	served := -1
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		n := s.Requests(stub.MethodCompare, grpccodes.OK) + s.Requests(stub.MethodCompare, grpccodes.Canceled) - reqBefore
+		if n == served {
+			break
+		}
+		served = n
+		time.Sleep(50 * time.Millisecond)
+	}
+	extra := float64(served-calls) / calls
+	t.Logf("p99 without hedging %v, with hedging %v (%.1fx lower); %v hedges for %d calls (%.1f%% extra requests), %v won; the stub saw %d cancelled",
+		plain, hedged, float64(plain)/float64(hedged), hedges, calls, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
+
+	if plain < 90*time.Millisecond {
+		t.Fatalf("p99 without hedging = %v: the stub's tail (100ms) did not show; the test proves nothing", plain)
+	}
+	if hedged*3 > plain {
+		t.Errorf("p99 with hedging = %v, want at most a third of %v", hedged, plain)
+	}
+	// A hedge whose call is decided as it starts never goes out: at most one request per hedge.
+	if served <= calls || served > calls+int(hedges) {
+		t.Errorf("the stub saw %d requests, want one per call plus at most one per hedge (%d + %v)", served, calls, hedges)
+	}
+	if hedges < 5 || extra > 0.25 {
+		t.Errorf("%v hedges for %d calls (%.0f%% extra load), want some, and at most 25%%", hedges, calls, 100*extra)
+	}
+	if wins < 1 || s.Requests(stub.MethodCompare, grpccodes.Canceled) < 1 {
+		t.Errorf("hedges won %v calls and the stub saw %d cancelled attempts; want both above 0",
+			wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
+	}
+}
+
+// adaptiveConfig gives OCR a bulkhead of up to 64 calls whose limit adapts, failing fast. The
+// latency threshold is for aimd (a call slower than 60ms, three times the unloaded latency,
+// counts as a drop); gradient does without it.
+func adaptiveConfig(algorithm string) string {
+	return `
+services:
+  kyc.v1.OCRService:
+    retry: {max_attempts: 1}
+    bulkhead:
+      max_concurrent: 64
+      adaptive: {algorithm: ` + algorithm + `, initial_limit: 4, latency_threshold: 60ms}
+`
+}
+
+// TestAdaptiveBulkheadFindsTheKnee: OCR's stub serves 4 requests at full speed (20ms) and
+// slows down in proportion beyond (a GPU sharing its time). Under 24 callers in a loop, the
+// adaptive limit settles near that knee rather than at its 64 ceiling, which a static bulkhead
+// would let through.
+func TestAdaptiveBulkheadFindsTheKnee(t *testing.T) {
+	for _, algorithm := range []string{"aimd", "gradient"} {
+		t.Run(algorithm, func(t *testing.T) {
+			h := newHarness(t, adaptiveConfig(algorithm), stub.Faults{Latency: 20 * time.Millisecond, Capacity: 4})
+			bh := h.suite.Bulkheads()[svcOCR]
+			if bh == nil {
+				t.Fatal("no OCR bulkhead")
+			}
+			client := kycv1.NewOCRServiceClient(h.conns[svcOCR])
+			req := &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false), DocumentType: kycv1.DocumentType_DOCUMENT_TYPE_PASSPORT}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			var ok, full atomic.Int64
+			var limits []int
+			var mu sync.Mutex
+			for range 24 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						_, err := client.Extract(ctx, req)
+						switch {
+						case err == nil:
+							ok.Add(1)
+						case errors.Is(err, bulkhead.ErrFull) || status.Code(err) == grpccodes.ResourceExhausted:
+							full.Add(1)
+							time.Sleep(2 * time.Millisecond)
+						}
+					}
+				}()
+			}
+			tick := time.NewTicker(50 * time.Millisecond)
+			for done := false; !done; {
+				select {
+				case <-ctx.Done():
+					done = true
+				case <-tick.C:
+					mu.Lock()
+					limits = append(limits, bh.Capacity())
+					mu.Unlock()
+				}
+			}
+			tick.Stop()
+			wg.Wait()
+			// The second half of the run: the limit has had a second to settle.
+			settled := limits[len(limits)/2:]
+			t.Logf("%s: limit over time %v; %d calls served, %d rejected as full", algorithm, limits, ok.Load(), full.Load())
+			for _, l := range settled {
+				if l < 1 || l > 16 {
+					t.Errorf("limit %d after settling, want within [1, 16] (knee 4, ceiling 64)", l)
+					break
+				}
+			}
+			if ok.Load() < 50 {
+				t.Errorf("%d calls served in 2s, want the service kept busy", ok.Load())
+			}
+			if n := h.rec.Count(observe.LimitChanged); n == 0 {
+				t.Error("no LimitChanged event")
+			}
+		})
+	}
+}
+
+// throttleConfig: face match with no retries, no hedges and no breaker (so that only the
+// throttle acts), K = 1.2 over a one-second window. (With K = 2 the throttle tolerates a
+// service refusing up to half of its requests: this stub sits exactly at that edge.)
+const throttleConfig = `
+services:
+  kyc.v1.FaceMatchService:
+    retry: {max_attempts: 1}
+    hedge: off
+    breaker: off
+    adaptive_throttle: {k: 1.2, window: 1s}
+`
+
+// TestAdaptiveThrottleShedsDoomedCalls: with the face-match stub refusing half its requests
+// (ResourceExhausted), the client soon stops sending most of them, rejecting locally with
+// ADAPTIVE_THROTTLE; when the stub recovers, once the window has passed, nearly every call
+// reaches it again.
+func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
+	h := newHarness(t, throttleConfig, stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.ResourceExhausted: 0.5}})
+	s := h.stubs[svcFaceMatch]
+	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
+	req := &kycv1.CompareRequest{Selfie: stub.Selfie(1, true), DocumentFace: stub.DocumentImage(1, false)}
+	reached := func() int {
+		return s.Requests(stub.MethodCompare, grpccodes.OK) + s.Requests(stub.MethodCompare, grpccodes.ResourceExhausted)
+	}
+	batch := func(n int) (sent, throttled int) {
+		before := reached()
+		for range n {
+			_, err := client.Compare(context.Background(), req)
+			if code, reason := rejection(t, err); code == grpccodes.Unavailable && reason == throttle.Reason {
+				throttled++
+			}
+		}
+		return reached() - before, throttled
+	}
+	batch(100) // warm-up: the throttle learns the accept rate
+	sent, throttled := batch(200)
+	p := h.suite.Throttles()[svcFaceMatch].Probability()
+	t.Logf("stub refusing half: %d of 200 calls reached it, %d throttled locally (probability %.2f)", sent, throttled, p)
+	// Sending a third of the calls leaves two thirds of the doomed ones unsent.
+	if sent > 200/3 {
+		t.Errorf("%d of 200 calls reached a stub refusing half of them, want at most a third", sent)
+	}
+	if sent+throttled != 200 {
+		t.Errorf("sent %d + throttled %d != 200", sent, throttled)
+	}
+	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcFaceMatch, "policy": observe.PolicyAdaptiveThrottle}); got < float64(throttled) {
+		t.Errorf("bulwark_rejections_total{policy=adaptive_throttle} = %v, want at least %d", got, throttled)
+	}
+	if got := metric(t, h.reg, "bulwark_adaptive_throttle_probability", map[string]string{"service": svcFaceMatch}); got < 0.5 {
+		t.Errorf("bulwark_adaptive_throttle_probability = %v, want above 0.5", got)
+	}
+
+	if err := s.SetFaults(stub.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the window forgets the refusals
+	sent, throttled = batch(200)
+	t.Logf("stub recovered: %d of 200 calls reached it, %d throttled", sent, throttled)
+	if sent < 190 {
+		t.Errorf("after recovery %d of 200 calls reached the stub, want nearly all", sent)
+	}
+}
