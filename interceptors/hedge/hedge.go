@@ -3,12 +3,11 @@ package hedge
 import (
 	"errors"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 )
 
@@ -49,8 +48,7 @@ type Policy struct {
 	s     settings
 	fixed bool // the delay is Config.Delay, not learnt
 
-	methods atomic.Pointer[map[string]*methodInfo] // copy on write
-	mu      sync.Mutex                             // serialises writers of methods
+	methods cowmap.Map[string, *methodInfo]
 }
 
 // methodInfo is what the policy knows of one full method name.
@@ -102,8 +100,6 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 			o.apply(&p.s)
 		}
 	}
-	empty := map[string]*methodInfo{}
-	p.methods.Store(&empty)
 	return p, nil
 }
 
@@ -130,25 +126,17 @@ func (p *Policy) delay(m *methodInfo) time.Duration {
 
 // method returns what the policy knows of a full method name, learning it on first use.
 func (p *Policy) method(name string) *methodInfo {
-	if m, ok := (*p.methods.Load())[name]; ok {
+	if m, ok := p.methods.Load(name); ok {
 		return m
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := *p.methods.Load()
-	if m, ok := old[name]; ok {
-		return m
-	}
+	return p.methods.LoadOrMake(name, p.newMethod)
+}
+
+func (p *Policy) newMethod(name string) *methodInfo {
 	m := &methodInfo{name: name, service: grpcmethod.Service(name), safe: grpcmethod.SafeToRetry(name)}
 	if !p.fixed {
 		m.est = newEstimator(p.cfg)
 	}
-	next := make(map[string]*methodInfo, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[name] = m
-	p.methods.Store(&next)
 	return m
 }
 

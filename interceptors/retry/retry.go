@@ -6,11 +6,11 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
@@ -44,9 +44,9 @@ type Policy struct {
 	cfg Config
 	s   settings
 
-	methods atomic.Pointer[map[string]*methodInfo] // copy on write
-	mu      sync.Mutex                             // serialises writers of methods and buckets
-	buckets map[string]*Budget                     // Guarded by mu: per service.
+	methods cowmap.Map[string, *methodInfo]
+	mu      sync.Mutex         // guards buckets
+	buckets map[string]*Budget // Guarded by mu: per service.
 }
 
 // methodInfo is what the policy remembers about one full method name.
@@ -101,8 +101,6 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 			o.apply(&p.s)
 		}
 	}
-	empty := map[string]*methodInfo{}
-	p.methods.Store(&empty)
 	return p, nil
 }
 
@@ -138,25 +136,15 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 
 // method returns what the policy knows of a full method name, learning it on first use.
 func (p *Policy) method(name string) *methodInfo {
-	if m, ok := (*p.methods.Load())[name]; ok {
+	if m, ok := p.methods.Load(name); ok {
 		return m
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := *p.methods.Load()
-	if m, ok := old[name]; ok {
-		return m
-	}
+	return p.methods.LoadOrMake(name, p.newMethod)
+}
+
+func (p *Policy) newMethod(name string) *methodInfo {
 	m := &methodInfo{name: name, service: grpcmethod.Service(name), safe: grpcmethod.SafeToRetry(name)}
-	if p.cfg.Throttle.MaxTokens > 0 {
-		m.bucket = p.budgetLocked(m.service)
-	}
-	next := make(map[string]*methodInfo, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[name] = m
-	p.methods.Store(&next)
+	m.bucket = p.Budget(m.service) // nil when throttling is off
 	return m
 }
 
@@ -169,10 +157,6 @@ func (p *Policy) Budget(service string) *Budget {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.budgetLocked(service)
-}
-
-func (p *Policy) budgetLocked(service string) *Budget {
 	b, ok := p.buckets[service]
 	if !ok {
 		b = newBudget(p.cfg.Throttle)

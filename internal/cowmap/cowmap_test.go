@@ -1,0 +1,69 @@
+package cowmap
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestLoadOrMake(t *testing.T) {
+	var m Map[string, int]
+	if _, ok := m.Load("a"); ok {
+		t.Fatal("the zero Map holds a key")
+	}
+	made := 0
+	mk := func(k string) int { made++; return len(k) }
+	if got := m.LoadOrMake("abc", mk); got != 3 {
+		t.Fatalf("LoadOrMake = %d, want 3", got)
+	}
+	if got := m.LoadOrMake("abc", mk); got != 3 || made != 1 {
+		t.Fatalf("second LoadOrMake = %d after %d makes, want 3 after 1", got, made)
+	}
+	m.LoadOrMake("de", mk)
+	if v, ok := m.Load("abc"); !ok || v != 3 {
+		t.Fatalf("Load(abc) = %d, %v after another key was added", v, ok)
+	}
+	if v, ok := m.Load("de"); !ok || v != 2 || made != 2 {
+		t.Fatalf("Load(de) = %d, %v (%d makes)", v, ok, made)
+	}
+}
+
+// Under concurrent first use, each key is made exactly once and every caller gets that value.
+func TestConcurrentMakeOnce(t *testing.T) {
+	var m Map[int, *int]
+	var made [8]atomic.Int32
+	var wg sync.WaitGroup
+	got := make([][8]*int, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 8 {
+				got[g][k] = m.LoadOrMake(k, func(k int) *int { made[k].Add(1); v := k; return &v })
+			}
+		}()
+	}
+	wg.Wait()
+	for k := range 8 {
+		if n := made[k].Load(); n != 1 {
+			t.Errorf("key %d made %d times, want 1", k, n)
+		}
+		for g := range 16 {
+			if got[g][k] != got[0][k] {
+				t.Errorf("goroutine %d got another value for key %d", g, k)
+			}
+		}
+	}
+}
+
+func TestLoadAllocs(t *testing.T) {
+	var m Map[string, int]
+	m.LoadOrMake("k", func(string) int { return 1 })
+	if n := testing.AllocsPerRun(100, func() { m.Load("k"); m.Load("missing") }); n != 0 {
+		t.Fatalf("Load: %v allocs, want 0", n)
+	}
+}
