@@ -3,6 +3,7 @@ package hedge
 import (
 	"context"
 
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -28,19 +29,7 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 // callSettings returns the settings of one call: the policy's own, or a copy changed by the
 // hedge Options among the call options. Without hedge Options it does not allocate.
 func (p *Policy) callSettings(opts []grpc.CallOption) *settings {
-	cs := &p.s
-	for _, o := range opts {
-		ho, ok := o.(Option)
-		if !ok || ho.apply == nil {
-			continue
-		}
-		if cs == &p.s {
-			cs = new(settings)
-			*cs = p.s
-		}
-		ho.apply(cs)
-	}
-	return cs
+	return calloption.Settings(&p.s, opts, Option.change)
 }
 
 // Unary returns the policy as a unary client interceptor. Every attempt goes through the rest

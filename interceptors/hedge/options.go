@@ -88,3 +88,6 @@ func WithIdempotent(ok bool) Option {
 func Disable() Option {
 	return Option{apply: func(s *settings) { s.disabled = true }}
 }
+
+// change is what o does to a call's settings (nil: nothing), for calloption.Settings.
+func (o Option) change() func(*settings) { return o.apply }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -29,19 +30,7 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 // callSettings returns the settings of one call: the policy's own, or a copy changed by the
 // retry Options among the call options. Without retry Options it does not allocate.
 func (p *Policy) callSettings(opts []grpc.CallOption) *settings {
-	cs := &p.s
-	for _, o := range opts {
-		ro, ok := o.(Option)
-		if !ok || ro.apply == nil {
-			continue
-		}
-		if cs == &p.s {
-			cs = new(settings)
-			*cs = p.s
-		}
-		ro.apply(cs)
-	}
-	return cs
+	return calloption.Settings(&p.s, opts, Option.change)
 }
 
 // trailerHolder carries one attempt's call options and the trailer grpc writes back, pooled

@@ -107,3 +107,6 @@ func Report(info *Info) Option {
 		}
 	}}
 }
+
+// change is what o does to a call's settings (nil: nothing), for calloption.Settings.
+func (o Option) change() func(*settings) { return o.apply }

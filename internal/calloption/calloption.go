@@ -1,0 +1,28 @@
+// Package calloption reads a policy's own options out of the grpc.CallOptions of one call.
+package calloption
+
+import "google.golang.org/grpc"
+
+// Settings returns base when opts hold no option of type O that changes settings (change(o)
+// returns nil for one that does not); otherwise a copy of *base changed by each such option in
+// order, base itself left as it is. Without such options it allocates nothing, so a policy can
+// call it on every call.
+func Settings[O any, S any](base *S, opts []grpc.CallOption, change func(O) func(*S)) *S {
+	s := base
+	for _, o := range opts {
+		po, ok := o.(O)
+		if !ok {
+			continue
+		}
+		f := change(po)
+		if f == nil {
+			continue
+		}
+		if s == base {
+			s = new(S)
+			*s = *base
+		}
+		f(s)
+	}
+	return s
+}

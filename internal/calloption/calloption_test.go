@@ -1,0 +1,51 @@
+package calloption
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type settings struct{ a, b int }
+
+type option struct {
+	grpc.EmptyCallOption
+	apply func(*settings)
+}
+
+func changeOf(o option) func(*settings) { return o.apply }
+
+func TestSettings(t *testing.T) {
+	base := &settings{a: 1, b: 2}
+	setA := option{apply: func(s *settings) { s.a = 10 }}
+	setB := option{apply: func(s *settings) { s.b = 20 }}
+	tests := []struct {
+		name     string
+		opts     []grpc.CallOption
+		want     settings
+		wantBase bool // the base itself is returned
+	}{
+		{name: "no options", wantBase: true, want: *base},
+		{name: "other packages' options", opts: []grpc.CallOption{grpc.WaitForReady(true)}, wantBase: true, want: *base},
+		{name: "an option that changes nothing", opts: []grpc.CallOption{option{}}, wantBase: true, want: *base},
+		{name: "in order", opts: []grpc.CallOption{setA, grpc.WaitForReady(true), setB}, want: settings{10, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Settings(base, tt.opts, changeOf)
+			if (got == base) != tt.wantBase || *got != tt.want {
+				t.Fatalf("Settings = %+v (base: %v), want %+v (base: %v)", *got, got == base, tt.want, tt.wantBase)
+			}
+			if *base != (settings{1, 2}) {
+				t.Fatalf("base changed to %+v", *base)
+			}
+		})
+	}
+	opts := []grpc.CallOption{grpc.WaitForReady(true)}
+	if n := testing.AllocsPerRun(100, func() { Settings(base, opts, changeOf) }); n != 0 {
+		t.Fatalf("Settings without own options: %v allocs, want 0", n)
+	}
+}
