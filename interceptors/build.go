@@ -102,7 +102,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 	// name is the policy object's name for a section: the service's when the method resolves
 	// that section (and the classifier) as the service does, else the method's own.
 	name := func(sec config.Section) string {
-		if mp.Profile.SameSection(sp.Profile, sec) && mp.Profile.SameSection(sp.Profile, config.SectionClassifier) && mp.Budget == sp.Budget {
+		if mp.Budget == sp.Budget && sameSections(mp, sp, sec, config.SectionClassifier) {
 			return service
 		}
 		return fullMethod
@@ -185,8 +185,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 
 func (s *Suite) retryLocked(name string, p config.Policy, classifier *codes.Classifier) (*retry.Policy, error) {
 	if e, ok := s.objs.retries[name]; ok && e.policy.Budget == p.Budget &&
-		e.policy.Profile.SameSection(p.Profile, config.SectionRetry) &&
-		e.policy.Profile.SameSection(p.Profile, config.SectionClassifier) {
+		sameSections(e.policy, p, config.SectionRetry, config.SectionClassifier) {
 		return e.p, nil
 	}
 	rcfg := retry.Config{MaxAttempts: 1}
