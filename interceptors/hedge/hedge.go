@@ -1,7 +1,6 @@
 package hedge
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
@@ -86,9 +85,6 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	}
 	if cfg.MinSamples == 0 {
 		cfg.MinSamples = min(DefaultMinSamples, cfg.Window)
-	}
-	if cfg.MinSamples > cfg.Window {
-		return nil, errors.New("hedge: min_samples (" + strconv.Itoa(cfg.MinSamples) + ") is above window (" + strconv.Itoa(cfg.Window) + ")")
 	}
 	p := &Policy{
 		cfg:   cfg,
