@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	grpccodes "google.golang.org/grpc/codes"
@@ -261,9 +262,7 @@ func (p Profile) withDefaults() Profile {
 		}
 	}
 	if t := p.AdaptiveThrottle; t != nil {
-		t.K = orDefault(t.K, 2)
-		t.Window = orDefault(t.Window, 2*time.Minute)
-		t.MaxRejectProbability = orDefault(t.MaxRejectProbability, 0.9)
+		*t = throttle.Normalize(*t)
 	}
 	if b := p.Bulkhead; b != nil {
 		b.MaxConcurrent = orDefault(b.MaxConcurrent, 10)
