@@ -152,16 +152,10 @@ func (s *sink) Observe(e observe.Event) {
 			zap.String("reason", e.Reason),
 		)
 	case observe.Rejected:
+		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
+		last := zap.Duration("retry_after", e.Delay)
 		if e.Policy == observe.PolicyAdaptiveThrottle {
-			ce.Write(
-				zap.String("service", e.Service),
-				zap.String("method", e.Method),
-				zap.String("policy", e.Policy),
-				zap.String("reason", e.Reason),
-				zap.String("code", e.Code.String()),
-				zap.Float64("probability", e.Value),
-			)
-			return
+			last = zap.Float64("probability", e.Value)
 		}
 		ce.Write(
 			zap.String("service", e.Service),
@@ -169,7 +163,7 @@ func (s *sink) Observe(e observe.Event) {
 			zap.String("policy", e.Policy),
 			zap.String("reason", e.Reason),
 			zap.String("code", e.Code.String()),
-			zap.Duration("retry_after", e.Delay),
+			last,
 		)
 	case observe.FallbackServed:
 		ce.Write(
