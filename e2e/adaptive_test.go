@@ -142,8 +142,7 @@ func TestAdaptiveBulkheadFindsTheKnee(t *testing.T) {
 			defer cancel()
 			var wg sync.WaitGroup
 			var ok, full atomic.Int64
-			var limits []int
-			var mu sync.Mutex
+			var limits []int // only this goroutine reads the limit
 			for range 24 {
 				wg.Add(1)
 				go func() {
@@ -166,9 +165,7 @@ func TestAdaptiveBulkheadFindsTheKnee(t *testing.T) {
 				case <-ctx.Done():
 					done = true
 				case <-tick.C:
-					mu.Lock()
 					limits = append(limits, bh.Capacity())
-					mu.Unlock()
 				}
 			}
 			tick.Stop()
