@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,9 +64,10 @@ type Breaker struct {
 	classifier *codes.Classifier
 	origin     time.Time // The time window's and slow calls' zero.
 
-	rateOn      bool // A window is kept (failure rate or slow calls).
-	slowOn      bool // Slow calls are counted.
-	consecutive int  // Failures in a row that trip; 0: off.
+	rateOn      bool    // A window is kept (failure rate or slow calls).
+	slowOn      bool    // Slow calls are counted.
+	consecutive int     // Failures in a row that trip; 0: off.
+	z           float64 // The failure rate's confidence as a normal quantile; 0: the share itself.
 
 	// word holds gen<<stateBits | state, so a closed or disabled breaker admits a call with one
 	// atomic load. Written only under mu.
@@ -74,7 +76,8 @@ type Breaker struct {
 	mu          sync.Mutex
 	state       State     // Guarded by mu.
 	gen         uint64    // Guarded by mu: bumped on every state change.
-	openUntil   time.Time // Guarded by mu: when Open turns HalfOpen.
+	openUntil   time.Time     // Guarded by mu: when Open turns HalfOpen.
+	openFor     time.Duration // Guarded by mu: the interval of the current (or last) open period.
 	consecFails int       // Guarded by mu.
 	win         window    // Guarded by mu.
 	probes      int       // Guarded by mu: probes in flight in this half-open period.
@@ -109,6 +112,9 @@ type Stats struct {
 	WindowCalls, WindowFailures, WindowSlowCalls int
 }
 
+// defaultRecoveryTimeout is RecoveryTimeout's default.
+const defaultRecoveryTimeout = 30 * time.Second
+
 // Normalize returns cfg with every documented default filled in, so that two configurations
 // that mean the same compare equal. It does not validate.
 func Normalize(cfg Config) Config {
@@ -138,7 +144,13 @@ func Normalize(cfg Config) Config {
 		cfg.SlowCallRateThreshold = 1
 	}
 	if cfg.RecoveryTimeout == 0 {
-		cfg.RecoveryTimeout = 30 * time.Second
+		cfg.RecoveryTimeout = defaultRecoveryTimeout
+	}
+	if cfg.InitialRecoveryTimeout == 0 {
+		cfg.InitialRecoveryTimeout = cfg.RecoveryTimeout
+	}
+	if cfg.RecoveryMultiplier == 0 {
+		cfg.RecoveryMultiplier = 2
 	}
 	if cfg.HalfOpenMaxCalls == 0 {
 		cfg.HalfOpenMaxCalls = 1
@@ -176,6 +188,9 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 		b.service = name
 	}
 	b.rateOn = cfg.FailureRateThreshold > 0 || b.slowOn
+	if cfg.FailureRateConfidence > 0 {
+		b.z = math.Sqrt2 * math.Erfinv(2*cfg.FailureRateConfidence-1)
+	}
 	b.origin = b.clock.Now()
 	if b.rateOn {
 		if cfg.WindowType == WindowTime {
@@ -254,8 +269,8 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 			p = Permit{b: b, gen: b.gen}
 		} else {
 			// The probes in flight decide what comes next; should one fail, the breaker
-			// reopens for RecoveryTimeout, the longest a caller may have to wait.
-			rejected, retryAfter = true, b.cfg.RecoveryTimeout
+			// reopens for the next, longer interval: the longest a caller may have to wait.
+			rejected, retryAfter = true, b.nextOpenForLocked()
 		}
 	case Open:
 		rejected, retryAfter = true, b.openUntil.Sub(now)
@@ -312,6 +327,7 @@ type change struct {
 	from, to State
 	reason   string
 	at       time.Time
+	openFor  time.Duration // When to is Open: how long it stays open.
 }
 
 func (b *Breaker) record(p Permit, class codes.Class) {
@@ -385,7 +401,7 @@ func (b *Breaker) closedOutcomeLocked(failure, slow bool, elapsed time.Duration)
 	switch {
 	case failure && b.consecutive > 0 && b.consecFails >= b.consecutive:
 		return b.openLocked(ReasonConsecutiveFailures)
-	case failure && judged(b.win.failures, b.win.calls, b.cfg.MinimumCalls, b.cfg.FailureRateThreshold):
+	case failure && b.rateTrips(b.win.failures, b.win.calls):
 		return b.openLocked(ReasonFailureRate)
 	case slow && judged(b.win.slow, b.win.calls, b.cfg.MinimumCalls, b.cfg.SlowCallRateThreshold):
 		return b.openLocked(ReasonSlowCallRate)
@@ -393,11 +409,57 @@ func (b *Breaker) closedOutcomeLocked(failure, slow bool, elapsed time.Duration)
 	return change{}
 }
 
-// openLocked opens the breaker for RecoveryTimeout from now.
+// rateTrips reports whether failures out of calls in the window trip the failure-rate rule:
+// the share (or, with a confidence, its Wilson lower bound) reaches the threshold, once the
+// window holds MinimumCalls outcomes.
+func (b *Breaker) rateTrips(failures, calls int) bool {
+	if b.z == 0 {
+		return judged(failures, calls, b.cfg.MinimumCalls, b.cfg.FailureRateThreshold)
+	}
+	if b.cfg.FailureRateThreshold <= 0 || calls == 0 || calls < b.cfg.MinimumCalls {
+		return false
+	}
+	return wilsonLower(failures, calls, b.z) >= b.cfg.FailureRateThreshold
+}
+
+// wilsonLower is the lower end of the Wilson score interval of a proportion k/n at normal
+// quantile z: the smallest true rate under which k failures in n would not be surprising.
+func wilsonLower(k, n int, z float64) float64 {
+	nf := float64(n)
+	p := float64(k) / nf
+	z2 := z * z
+	centre := p + z2/(2*nf)
+	spread := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf))
+	return (centre - spread) / (1 + z2/nf)
+}
+
+// openLocked opens the breaker from now: for InitialRecoveryTimeout after a trip from the closed
+// state, for the last interval times RecoveryMultiplier (at most RecoveryTimeout) after a failed
+// probe.
 func (b *Breaker) openLocked(reason string) change {
 	now := b.clock.Now()
-	b.openUntil = now.Add(b.cfg.RecoveryTimeout)
-	return b.toLocked(Open, reason, now)
+	if b.state == HalfOpen {
+		b.openFor = b.nextOpenForLocked()
+	} else {
+		b.openFor = b.cfg.InitialRecoveryTimeout
+	}
+	b.openUntil = now.Add(b.openFor)
+	ch := b.toLocked(Open, reason, now)
+	ch.openFor = b.openFor
+	return ch
+}
+
+// nextOpenForLocked is the open interval should a probe of this half-open period fail.
+func (b *Breaker) nextOpenForLocked() time.Duration {
+	longest := b.cfg.RecoveryTimeout
+	if b.openFor <= 0 {
+		return b.cfg.InitialRecoveryTimeout
+	}
+	next := float64(b.openFor) * b.cfg.RecoveryMultiplier
+	if next >= float64(longest) {
+		return longest
+	}
+	return time.Duration(next)
 }
 
 // tickLocked makes the lazy open → half-open transition once RecoveryTimeout has passed.
@@ -442,6 +504,7 @@ func (b *Breaker) emitChange(c change) {
 	b.sink.Observe(observe.Event{
 		Kind: observe.BreakerStateChanged, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
+		Delay: c.openFor,
 	})
 }
 

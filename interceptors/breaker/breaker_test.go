@@ -514,9 +514,9 @@ func TestEventsCycle(t *testing.T) {
 	clk.Advance(time.Second)                       //
 	_ = b.Execute(func() error { return nil })     // open → half_open → closed
 	want := []observe.Event{
-		{From: "closed", To: "open", Reason: ReasonConsecutiveFailures, Time: start},
+		{From: "closed", To: "open", Reason: ReasonConsecutiveFailures, Time: start, Delay: time.Second},
 		{From: "open", To: "half_open", Reason: ReasonRecoveryTimeout, Time: start.Add(time.Second)},
-		{From: "half_open", To: "open", Reason: ReasonProbeFailed, Time: start.Add(time.Second)},
+		{From: "half_open", To: "open", Reason: ReasonProbeFailed, Time: start.Add(time.Second), Delay: time.Second},
 		{From: "open", To: "half_open", Reason: ReasonRecoveryTimeout, Time: start.Add(2 * time.Second)},
 		{From: "half_open", To: "closed", Reason: ReasonProbesSucceeded, Time: start.Add(2 * time.Second)},
 	}
@@ -545,13 +545,15 @@ func TestNew(t *testing.T) {
 		{
 			name: "zero is the documented defaults",
 			want: Config{Scope: ScopeService, ConsecutiveFailures: 5, WindowType: WindowCount, WindowSize: 10, WindowDuration: 10 * time.Second,
-				MinimumCalls: 10, RecoveryTimeout: 30 * time.Second, HalfOpenMaxCalls: 1, SuccessThreshold: 1},
+				MinimumCalls: 10, RecoveryTimeout: 30 * time.Second, InitialRecoveryTimeout: 30 * time.Second, RecoveryMultiplier: 2,
+				HalfOpenMaxCalls: 1, SuccessThreshold: 1},
 		},
 		{
 			name: "rate based: consecutive off, time window minimum 10, slow threshold 1, success threshold follows max",
 			cfg:  Config{FailureRateThreshold: 0.5, WindowType: WindowTime, SlowCallDuration: time.Second, HalfOpenMaxCalls: 3},
 			want: Config{Scope: ScopeService, FailureRateThreshold: 0.5, WindowType: WindowTime, WindowSize: 10, WindowDuration: 10 * time.Second,
-				MinimumCalls: 10, SlowCallDuration: time.Second, SlowCallRateThreshold: 1, RecoveryTimeout: 30 * time.Second, HalfOpenMaxCalls: 3, SuccessThreshold: 3},
+				MinimumCalls: 10, SlowCallDuration: time.Second, SlowCallRateThreshold: 1, RecoveryTimeout: 30 * time.Second,
+				InitialRecoveryTimeout: 30 * time.Second, RecoveryMultiplier: 2, HalfOpenMaxCalls: 3, SuccessThreshold: 3},
 		},
 		{name: "invalid", cfg: Config{HalfOpenMaxCalls: -1}, wantErr: "half_open_max_calls: -1 is negative"},
 	}

@@ -29,6 +29,11 @@ const (
 // Tripping: the breaker opens after ConsecutiveFailures failures in a row, or when the failure
 // rate (or slow-call rate) over the window reaches its threshold. A rate is judged only when the
 // window holds at least MinimumCalls outcomes, and only when a failure (or slow call) is recorded.
+// With FailureRateConfidence, the failure rate must be significantly above its threshold (a
+// lower confidence bound reaches it), not merely above it by chance.
+//
+// Recovery: the first open interval after a trip is InitialRecoveryTimeout; each failed probe
+// multiplies it by RecoveryMultiplier, up to RecoveryTimeout; closing starts over.
 type Config struct {
 	// Scope is which calls share a breaker. Empty means ScopeService.
 	Scope Scope `yaml:"scope" json:"scope"`
@@ -38,6 +43,12 @@ type Config struct {
 	// FailureRateThreshold trips the breaker when the share of failures in the window reaches it,
 	// in (0, 1]. 0 means rate-based tripping is off.
 	FailureRateThreshold float64 `yaml:"failure_rate_threshold" json:"failure_rate_threshold"`
+	// FailureRateConfidence, in [0, 1), makes the failure-rate rule ask for evidence: it trips
+	// only when the Wilson score lower bound of the window's failure rate, at this one-sided
+	// confidence level, reaches FailureRateThreshold. 0 means the share itself is compared (a
+	// window that crosses the threshold by chance trips). 0.999 lets a random failure rate below
+	// the threshold trip about once in 1 000 windows at the threshold itself, and far less below.
+	FailureRateConfidence float64 `yaml:"failure_rate_confidence" json:"failure_rate_confidence"`
 	// WindowType is how the window is measured. Empty means WindowCount.
 	WindowType WindowType `yaml:"window_type" json:"window_type"`
 	// WindowSize is the count window's length in calls. 0 means 10.
@@ -53,8 +64,17 @@ type Config struct {
 	// SlowCallRateThreshold trips the breaker when the share of slow calls in the window reaches
 	// it, in (0, 1]. 0 means 1 when SlowCallDuration is set.
 	SlowCallRateThreshold float64 `yaml:"slow_call_rate_threshold" json:"slow_call_rate_threshold"`
-	// RecoveryTimeout is how long the breaker stays open before it half-opens. 0 means 30s.
+	// RecoveryTimeout is how long the breaker stays open before it half-opens: the longest open
+	// interval when InitialRecoveryTimeout is shorter. 0 means 30s.
 	RecoveryTimeout time.Duration `yaml:"recovery_timeout" json:"recovery_timeout"`
+	// InitialRecoveryTimeout is the open interval after a trip from the closed state. Each failed
+	// (or slow) probe multiplies the interval by RecoveryMultiplier, up to RecoveryTimeout; the
+	// next trip after the breaker closes starts again from InitialRecoveryTimeout. 0 means
+	// RecoveryTimeout: every open interval is RecoveryTimeout.
+	InitialRecoveryTimeout time.Duration `yaml:"initial_recovery_timeout" json:"initial_recovery_timeout"`
+	// RecoveryMultiplier is what a failed probe multiplies the open interval by, at least 1.
+	// 0 means 2.
+	RecoveryMultiplier float64 `yaml:"recovery_multiplier" json:"recovery_multiplier"`
 	// HalfOpenMaxCalls is how many probe calls the half-open breaker admits at once; further
 	// calls are rejected. 0 means 1.
 	HalfOpenMaxCalls int `yaml:"half_open_max_calls" json:"half_open_max_calls"`

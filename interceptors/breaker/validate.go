@@ -1,6 +1,10 @@
 package breaker
 
-import "github.com/bulwarkrpc/bulwark/internal/fielderr"
+import (
+	"cmp"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
 
 // Validate reports every field of c that is out of range (see retry.Config.Validate).
 func (c Config) Validate() error {
@@ -12,6 +16,11 @@ func (c Config) Validate() error {
 	}
 	v.Check(c.ConsecutiveFailures >= 0, "consecutive_failures", c.ConsecutiveFailures, "is negative")
 	v.Check(c.FailureRateThreshold >= 0 && c.FailureRateThreshold <= 1, "failure_rate_threshold", c.FailureRateThreshold, "is outside [0, 1]")
+	v.Check(c.FailureRateConfidence >= 0 && c.FailureRateConfidence < 1, "failure_rate_confidence", c.FailureRateConfidence, "is outside [0, 1)")
+	if c.FailureRateConfidence > 0 {
+		v.Check(c.FailureRateThreshold > 0, "failure_rate_confidence", c.FailureRateConfidence, "is set but failure_rate_threshold is not")
+		v.Check(c.FailureRateThreshold < 1, "failure_rate_confidence", c.FailureRateConfidence, "is set with failure_rate_threshold 1, which a lower confidence bound never reaches")
+	}
 	switch c.WindowType {
 	case "", WindowCount, WindowTime:
 	default:
@@ -29,6 +38,12 @@ func (c Config) Validate() error {
 	v.Check(c.SlowCallRateThreshold >= 0 && c.SlowCallRateThreshold <= 1, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is outside [0, 1]")
 	v.Check(c.SlowCallRateThreshold == 0 || c.SlowCallDuration > 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
 	v.Check(c.RecoveryTimeout >= 0, "recovery_timeout", c.RecoveryTimeout, "is negative")
+	v.Check(c.InitialRecoveryTimeout >= 0, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is negative")
+	if maxOpen := cmp.Or(c.RecoveryTimeout, defaultRecoveryTimeout); c.RecoveryTimeout >= 0 {
+		v.Check(c.InitialRecoveryTimeout <= maxOpen, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is above recovery_timeout "+maxOpen.String()+", the longest open interval")
+	}
+	v.Check(c.RecoveryMultiplier == 0 || c.RecoveryMultiplier >= 1, "recovery_multiplier", c.RecoveryMultiplier, "is below 1")
+	v.Check(c.RecoveryMultiplier <= 1000, "recovery_multiplier", c.RecoveryMultiplier, "is above 1000")
 	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
 	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
 	if c.SuccessThreshold > 0 {

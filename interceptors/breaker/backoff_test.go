@@ -1,0 +1,120 @@
+package breaker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/observe"
+)
+
+// TestOpenIntervalGrows follows an outage through the open intervals: the first is
+// InitialRecoveryTimeout, each failed probe multiplies it by RecoveryMultiplier up to
+// RecoveryTimeout, and a close starts over. Every interval is checked three ways: the event's
+// Delay, the rejection's RetryAfter, and the breaker still open 1ns before it ends.
+func TestOpenIntervalGrows(t *testing.T) {
+	cfg := Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 2, RecoveryTimeout: 10 * time.Second}
+	b, clk, rec := newTest(t, cfg)
+
+	// expectOpen checks that b has just opened for d, and leaves it half-open.
+	expectOpen := func(step string, d time.Duration) {
+		t.Helper()
+		ev := lastChange(rec)
+		if ev.To != "open" || ev.Delay != d || !ev.Time.Equal(clk.Now()) {
+			t.Fatalf("%s: last change %+v, want to open for %v now", step, ev, d)
+		}
+		if _, err := b.Allow(); err == nil || rejection(t, err).RetryAfter != d {
+			t.Fatalf("%s: Allow = %v, want a rejection with RetryAfter %v", step, err, d)
+		}
+		clk.Advance(d - 1)
+		if s := b.State(); s != Open {
+			t.Fatalf("%s: state %v 1ns before %v, want open", step, s, d)
+		}
+		clk.Advance(1)
+		if s := b.State(); s != HalfOpen {
+			t.Fatalf("%s: state %v after %v, want half_open", step, s, d)
+		}
+	}
+	// probe sends one half-open probe with outcome err.
+	probe := func(err error) {
+		t.Helper()
+		p, aerr := b.Allow()
+		if aerr != nil {
+			t.Fatalf("probe rejected: %v", aerr)
+		}
+		p.Done(err)
+	}
+
+	trip(t, b, clk)
+	expectOpen("trip", time.Second)
+	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+		// While a probe is in flight, a caller is told the wait should it fail: the next interval.
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("probe %d rejected: %v", i+1, err)
+		}
+		if _, err := b.Allow(); err == nil || rejection(t, err).RetryAfter != want {
+			t.Fatalf("probe %d in flight: Allow = %v, want RetryAfter %v", i+1, err, want)
+		}
+		p.Done(errFail)
+		if ev := lastChange(rec); ev.Reason != ReasonProbeFailed {
+			t.Fatalf("probe %d: last change %+v, want probe_failed", i+1, ev)
+		}
+		expectOpen("failed probe "+time.Duration(i+1).String(), want)
+	}
+	probe(nil) // Closes, and the next trip starts over.
+	if s := b.State(); s != Closed {
+		t.Fatalf("state %v after a successful probe, want closed", s)
+	}
+	trip(t, b, clk)
+	expectOpen("trip after close", time.Second)
+
+	// Reset also starts over.
+	b.Reset()
+	trip(t, b, clk)
+	expectOpen("trip after reset", time.Second)
+}
+
+// TestOpenIntervalDefaults: without InitialRecoveryTimeout every open lasts RecoveryTimeout, as
+// before the intervals grew; a multiplier below 2 grows by that factor, in exact durations.
+func TestOpenIntervalDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []time.Duration // open intervals: the trip, then after each failed probe
+	}{
+		{name: "fixed recovery timeout", cfg: Config{ConsecutiveFailures: 1, RecoveryTimeout: 5 * time.Second},
+			want: []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second}},
+		{name: "default 30s", cfg: Config{ConsecutiveFailures: 1},
+			want: []time.Duration{30 * time.Second, 30 * time.Second}},
+		{name: "multiplier 1.5", cfg: Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 1.5, RecoveryTimeout: 3 * time.Second},
+			want: []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond, 3 * time.Second, 3 * time.Second}},
+		{name: "multiplier 1 keeps the first interval", cfg: Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: 2 * time.Second, RecoveryMultiplier: 1},
+			want: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}},
+		{name: "default multiplier 2", cfg: Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: 500 * time.Millisecond},
+			want: []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk, rec := newTest(t, tt.cfg)
+			trip(t, b, clk)
+			for i, want := range tt.want {
+				ev := lastChange(rec)
+				if ev.To != "open" || ev.Delay != want {
+					t.Fatalf("open %d: event %+v, want open for %v", i, ev, want)
+				}
+				clk.Advance(want)
+				p, err := b.Allow()
+				if err != nil {
+					t.Fatalf("open %d: probe after %v rejected: %v", i, want, err)
+				}
+				p.Done(errFail)
+			}
+			// Events other than to-open carry no interval.
+			for _, ev := range rec.Events(observe.BreakerStateChanged) {
+				if ev.To != "open" && ev.Delay != 0 {
+					t.Fatalf("event %+v carries Delay, want it only on opening", ev)
+				}
+			}
+		})
+	}
+}
