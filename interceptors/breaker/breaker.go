@@ -74,15 +74,15 @@ type Breaker struct {
 	word atomic.Uint64
 
 	mu          sync.Mutex
-	state       State     // Guarded by mu.
-	gen         uint64    // Guarded by mu: bumped on every state change.
+	state       State         // Guarded by mu.
+	gen         uint64        // Guarded by mu: bumped on every state change.
 	openUntil   time.Time     // Guarded by mu: when Open turns HalfOpen.
 	openFor     time.Duration // Guarded by mu: the interval of the current (or last) open period.
-	consecFails int       // Guarded by mu.
-	win         window    // Guarded by mu.
-	probes      int       // Guarded by mu: probes in flight in this half-open period.
-	probeOK     int       // Guarded by mu: successful probes in this half-open period.
-	stats       Stats     // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
+	consecFails int           // Guarded by mu.
+	win         window        // Guarded by mu.
+	probes      int           // Guarded by mu: probes in flight in this half-open period.
+	probeOK     int           // Guarded by mu: successful probes in this half-open period.
+	stats       Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
