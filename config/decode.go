@@ -45,6 +45,8 @@ var zeroRules = map[string]string{
 	"breaker.minimum_calls":            "is below 1",
 	"breaker.slow_call_rate_threshold": "is not positive (leave it out for 1)",
 	"breaker.recovery_timeout":         "is not positive (leave it out for the default 30s)",
+	"breaker.initial_recovery_timeout": "is not positive (leave it out to open for recovery_timeout every time)",
+	"breaker.recovery_multiplier":      "is below 1 (leave it out for the default 2)",
 	"breaker.half_open_max_calls":      "is below 1",
 	"breaker.success_threshold":        "is below 1",
 	"bulkhead.max_concurrent":          "is below 1",

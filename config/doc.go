@@ -73,8 +73,9 @@
 //	| retry.max_attempts, multiplier, initial_backoff,        | retry.budget, jitter_amount,   |
 //	|   max_backoff, jitter (""), replay_buffer_bytes,        |   throttle.max_tokens          |
 //	|   throttle.token_ratio                                  | breaker.failure_rate_threshold,|
-//	| breaker.window_size, window_duration, minimum_calls,    |   slow_call_duration           |
-//	|   recovery_timeout, half_open_max_calls,                | breaker.consecutive_failures   |
+//	| breaker.window_size, window_duration, minimum_calls,    |   failure_rate_confidence,     |
+//	|   recovery_timeout, initial_recovery_timeout,           |   slow_call_duration           |
+//	|   recovery_multiplier, half_open_max_calls,             | breaker.consecutive_failures   |
 //	|   success_threshold, slow_call_rate_threshold,          |   (with a failure rate)        |
 //	|   scope (""), window_type ("")                          | bulkhead.max_wait              |
 //	| bulkhead.max_concurrent                                 | rate_limit.max_wait            |

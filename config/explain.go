@@ -254,13 +254,39 @@ func breakerText(c breaker.Config) string {
 		window = "the last " + c.WindowDuration.String()
 	}
 	if c.FailureRateThreshold > 0 {
-		trips = append(trips, fmt.Sprintf("%s%% failures over %s (from %d calls)", fmtFloat(c.FailureRateThreshold*100), window, c.MinimumCalls))
+		rate := fmt.Sprintf("%s%% failures over %s (from %d calls)", fmtFloat(c.FailureRateThreshold*100), window, c.MinimumCalls)
+		if c.FailureRateConfidence > 0 {
+			// The counts that trip, at the smallest window judged and at a full count window.
+			rate = fmt.Sprintf("%s%% failures over %s with %s%% confidence (from %d calls", fmtFloat(c.FailureRateThreshold*100), window,
+				fmtFloat(c.FailureRateConfidence*100), c.MinimumCalls)
+			sizes := []int{c.MinimumCalls}
+			if c.WindowType != breaker.WindowTime && c.WindowSize > c.MinimumCalls {
+				sizes = append(sizes, c.WindowSize)
+			}
+			for i, n := range sizes {
+				sep := ": "
+				if i > 0 {
+					sep = ", "
+				}
+				if k := breaker.FailuresToTrip(c, n); k > 0 {
+					rate += fmt.Sprintf("%s%d of %d", sep, k, n)
+				} else {
+					rate += fmt.Sprintf("%snever at %d", sep, n)
+				}
+			}
+			rate += ")"
+		}
+		trips = append(trips, rate)
 	}
 	if c.SlowCallDuration > 0 {
 		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s", fmtFloat(c.SlowCallRateThreshold*100), c.SlowCallDuration, window))
 	}
+	open := c.RecoveryTimeout.String()
+	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
+		open = fmt.Sprintf("%s (x%s after each failed probe, up to %s)", c.InitialRecoveryTimeout, fmtFloat(c.RecoveryMultiplier), c.RecoveryTimeout)
+	}
 	return fmt.Sprintf("per %s; opens on %s; half-opens after %s with %s at once; %s",
-		c.Scope, strings.Join(trips, " or "), c.RecoveryTimeout, plural(c.HalfOpenMaxCalls, "probe", "probes"), plural(c.SuccessThreshold, "success closes it", "successes close it"))
+		c.Scope, strings.Join(trips, " or "), open, plural(c.HalfOpenMaxCalls, "probe", "probes"), plural(c.SuccessThreshold, "success closes it", "successes close it"))
 }
 
 func plural(n int, one, many string) string {

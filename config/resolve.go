@@ -232,24 +232,7 @@ func (p Profile) withDefaults() Profile {
 		r.ReplayBufferBytes = orDefault(r.ReplayBufferBytes, 256<<10)
 	}
 	if b := p.Breaker; b != nil {
-		b.Scope = orDefault(b.Scope, breaker.ScopeService)
-		if b.FailureRateThreshold == 0 {
-			b.ConsecutiveFailures = orDefault(b.ConsecutiveFailures, 5)
-		}
-		b.WindowType = orDefault(b.WindowType, breaker.WindowCount)
-		b.WindowSize = orDefault(b.WindowSize, 10)
-		b.WindowDuration = orDefault(b.WindowDuration, 10*time.Second)
-		if b.WindowType == breaker.WindowTime {
-			b.MinimumCalls = orDefault(b.MinimumCalls, 10)
-		} else {
-			b.MinimumCalls = orDefault(b.MinimumCalls, b.WindowSize)
-		}
-		if b.SlowCallDuration > 0 {
-			b.SlowCallRateThreshold = orDefault(b.SlowCallRateThreshold, 1)
-		}
-		b.RecoveryTimeout = orDefault(b.RecoveryTimeout, 30*time.Second)
-		b.HalfOpenMaxCalls = orDefault(b.HalfOpenMaxCalls, 1)
-		b.SuccessThreshold = orDefault(b.SuccessThreshold, b.HalfOpenMaxCalls)
+		*b = breaker.Normalize(*b)
 	}
 	if h := p.Hedge; h != nil {
 		h.MaxAttempts = orDefault(h.MaxAttempts, 2)

@@ -188,9 +188,7 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 		b.service = name
 	}
 	b.rateOn = cfg.FailureRateThreshold > 0 || b.slowOn
-	if cfg.FailureRateConfidence > 0 {
-		b.z = math.Sqrt2 * math.Erfinv(2*cfg.FailureRateConfidence-1)
-	}
+	b.z = quantile(cfg.FailureRateConfidence)
 	b.origin = b.clock.Now()
 	if b.rateOn {
 		if cfg.WindowType == WindowTime {
@@ -409,17 +407,45 @@ func (b *Breaker) closedOutcomeLocked(failure, slow bool, elapsed time.Duration)
 	return change{}
 }
 
-// rateTrips reports whether failures out of calls in the window trip the failure-rate rule:
-// the share (or, with a confidence, its Wilson lower bound) reaches the threshold, once the
-// window holds MinimumCalls outcomes.
+// rateTrips reports whether failures out of calls in the window trip the failure-rate rule.
 func (b *Breaker) rateTrips(failures, calls int) bool {
-	if b.z == 0 {
-		return judged(failures, calls, b.cfg.MinimumCalls, b.cfg.FailureRateThreshold)
+	return rateTrips(failures, calls, b.cfg.MinimumCalls, b.cfg.FailureRateThreshold, b.z)
+}
+
+// rateTrips reports whether failures out of calls trip a failure-rate rule: the share (or, with
+// z > 0, its Wilson lower bound at normal quantile z) reaches threshold, once there are
+// minCalls outcomes.
+func rateTrips(failures, calls, minCalls int, threshold, z float64) bool {
+	if z == 0 {
+		return judged(failures, calls, minCalls, threshold)
 	}
-	if b.cfg.FailureRateThreshold <= 0 || calls == 0 || calls < b.cfg.MinimumCalls {
+	if threshold <= 0 || calls == 0 || calls < minCalls {
 		return false
 	}
-	return wilsonLower(failures, calls, b.z) >= b.cfg.FailureRateThreshold
+	return wilsonLower(failures, calls, z) >= threshold
+}
+
+// quantile is the one-sided normal quantile of confidence level c in (0, 1); 0 for c = 0.
+func quantile(c float64) float64 {
+	if c <= 0 {
+		return 0
+	}
+	return math.Sqrt2 * math.Erfinv(2*c-1)
+}
+
+// FailuresToTrip returns the fewest failures among calls outcomes in the window that trip cfg's
+// failure-rate rule, or 0 when none do (the rule is off, calls is below MinimumCalls, or even
+// calls failures out of calls fall short). It reads cfg with its defaults filled in; for
+// explanations and capacity planning, not the hot path.
+func FailuresToTrip(cfg Config, calls int) int {
+	cfg = Normalize(cfg)
+	z := quantile(cfg.FailureRateConfidence)
+	for k := 1; k <= calls; k++ {
+		if rateTrips(k, calls, cfg.MinimumCalls, cfg.FailureRateThreshold, z) {
+			return k
+		}
+	}
+	return 0
 }
 
 // wilsonLower is the lower end of the Wilson score interval of a proportion k/n at normal
