@@ -31,7 +31,8 @@ const (
 	// made), Code, Class, Duration (whole call), Reason (why no further attempt:
 	// ReasonMaxAttempts, ReasonBudget, ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
 	RetriesExhausted
-	// BreakerStateChanged: a breaker moved between states. From, To, Reason (what moved it).
+	// BreakerStateChanged: a breaker moved between states. From, To, Reason (what moved it),
+	// Delay (when To is open: how long it stays open before it half-opens).
 	BreakerStateChanged
 	// Rejected: a policy refused an attempt before it reached the service. Code, Reason (the
 	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known).

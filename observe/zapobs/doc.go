@@ -17,7 +17,7 @@
 //	| CallFinished        | debug | call finished         | service, method, attempts, code, class, duration        |
 //	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay            |
 //	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed |
-//	| BreakerStateChanged | info  | breaker state changed | service, [method], from, to, reason                     |
+//	| BreakerStateChanged | info  | breaker state changed | service, [method], from, to, reason, [open_for]         |
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after      |
 //	| FallbackServed      | info  | fallback served       | service, method, code, class                            |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
@@ -44,6 +44,7 @@
 //	| reason      | why: an observe.Reason* constant, a breaker reason, an ErrorInfo reason such as CIRCUIT_OPEN, or fail_open / fail_closed |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
+//	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |
 //	| policy      | the refusing policy: breaker, bulkhead, ratelimit, retry, deadline, adaptive_throttle                                     |
 //	| retry_after | when the caller may come back; 0 when the policy cannot tell                                                             |
 //	| timeout     | the deadline the deadline policy set                                                                                     |

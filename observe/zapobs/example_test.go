@@ -27,9 +27,9 @@ func ExampleNew() {
 			Attempt: 2, Code: grpccodes.Unavailable, Class: codes.Transient, Reason: observe.ReasonMaxAttempts,
 			Duration: 121 * time.Millisecond},
 		{Kind: observe.BreakerStateChanged, Service: "kyc.v1.OCRService", From: "closed", To: "open",
-			Reason: "consecutive_failures"},
+			Reason: "consecutive_failures", Delay: time.Second},
 		{Kind: observe.Rejected, Service: "kyc.v1.OCRService", Method: "/kyc.v1.OCRService/Extract",
-			Policy: observe.PolicyBreaker, Reason: "CIRCUIT_OPEN", Code: grpccodes.Unavailable, Delay: 30 * time.Second},
+			Policy: observe.PolicyBreaker, Reason: "CIRCUIT_OPEN", Code: grpccodes.Unavailable, Delay: time.Second},
 	} {
 		sink.Observe(e)
 	}
@@ -38,8 +38,8 @@ func ExampleNew() {
 	// {"level":"warn","msg":"retry scheduled","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempt":1,"code":"Unavailable","class":"transient","delay":"100ms"}
 	// {"level":"debug","msg":"attempt finished","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempt":2,"code":"Unavailable","class":"transient","duration":"9ms"}
 	// {"level":"error","msg":"retries exhausted","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempts":2,"code":"Unavailable","class":"transient","reason":"max_attempts","elapsed":"121ms"}
-	// {"level":"info","msg":"breaker state changed","service":"kyc.v1.OCRService","from":"closed","to":"open","reason":"consecutive_failures"}
-	// {"level":"warn","msg":"call rejected","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","policy":"breaker","reason":"CIRCUIT_OPEN","code":"Unavailable","retry_after":"30s"}
+	// {"level":"info","msg":"breaker state changed","service":"kyc.v1.OCRService","from":"closed","to":"open","reason":"consecutive_failures","open_for":"1s"}
+	// {"level":"warn","msg":"call rejected","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","policy":"breaker","reason":"CIRCUIT_OPEN","code":"Unavailable","retry_after":"1s"}
 }
 
 func ExampleWithLevel() {

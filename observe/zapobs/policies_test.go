@@ -37,7 +37,8 @@ func TestWithRealBreaker(t *testing.T) {
 	}
 	want := []line{
 		{zapcore.InfoLevel, "breaker state changed", at, map[string]any{
-			"service": ocr, "from": "closed", "to": "open", "reason": breaker.ReasonConsecutiveFailures}},
+			"service": ocr, "from": "closed", "to": "open", "reason": breaker.ReasonConsecutiveFailures,
+			"open_for": 10 * time.Second}},
 		{zapcore.WarnLevel, "call rejected", at.Add(4 * time.Second), map[string]any{
 			"service": ocr, "method": "", "policy": observe.PolicyBreaker, "reason": breaker.ReasonCircuitOpen,
 			"code": "Unavailable", "retry_after": 6 * time.Second}},

@@ -135,22 +135,23 @@ func (s *sink) Observe(e observe.Event) {
 			zap.Duration("elapsed", e.Duration),
 		)
 	case observe.BreakerStateChanged:
-		if e.Method == "" {
-			ce.Write(
-				zap.String("service", e.Service),
-				zap.String("from", e.From),
-				zap.String("to", e.To),
-				zap.String("reason", e.Reason),
-			)
-			return
-		}
-		ce.Write(
+		// method only for a method-scoped breaker; open_for only on opening.
+		fs := [...]zap.Field{
 			zap.String("service", e.Service),
 			zap.String("method", e.Method),
 			zap.String("from", e.From),
 			zap.String("to", e.To),
 			zap.String("reason", e.Reason),
-		)
+			zap.Duration("open_for", e.Delay),
+		}
+		first, end := 0, len(fs)
+		if e.Method == "" {
+			fs[1], first = fs[0], 1
+		}
+		if e.To != "open" {
+			end--
+		}
+		ce.Write(fs[first:end]...)
 	case observe.Rejected:
 		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
 		last := zap.Duration("retry_after", e.Delay)

@@ -94,7 +94,8 @@ func TestLines(t *testing.T) {
 				e.Method, e.Policy, e.Reason = "", observe.PolicyBreaker, "failure_rate"
 			}),
 			wantLevel: zapcore.InfoLevel, wantMsg: "breaker state changed",
-			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "failure_rate"}},
+			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "failure_rate"},
+				{"open_for", 250 * time.Millisecond}},
 		},
 		{
 			name: "method breaker state changed",
@@ -214,7 +215,8 @@ func TestNoUndocumentedFields(t *testing.T) {
 	documented := map[string]bool{"service": true, "method": true, "attempt": true, "attempts": true,
 		"code": true, "class": true, "duration": true, "delay": true, "reason": true, "elapsed": true,
 		"from": true, "to": true, "policy": true, "retry_after": true, "timeout": true,
-		"after": true, "limit": true, "algorithm": true, "probability": true, "latency": true}
+		"after": true, "limit": true, "algorithm": true, "probability": true, "latency": true,
+		"open_for": true}
 	s, logs := observed(zapcore.DebugLevel)
 	for k := observe.Kind(0); k < 20; k++ {
 		s.Observe(full(k))
