@@ -16,14 +16,24 @@ import (
 // builtinProfiles are the built-in profiles with a breaker, as config/builtin.yaml has them.
 var builtinProfiles = []string{"ml", "ocr", "fast"}
 
+// referenceRules are the built-in ml breaker's tripping rules before issue 15: the reference's
+// fail_max=5 and 50% of the last 20 calls, judged from 10.
+var referenceRules = breaker.Config{ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowSize: 20, MinimumCalls: 10}
+
+// builtinBreaker returns a breaker with the built-in profile's configuration ("reference":
+// referenceRules) on a fake clock.
 func builtinBreaker(t *testing.T, profile string) (*breaker.Breaker, *clocktest.Fake) {
 	t.Helper()
-	p, ok := config.Builtin().Profiles[profile]
-	if !ok || p.Breaker == nil {
-		t.Fatalf("built-in profile %q has no breaker", profile)
+	cfg := referenceRules
+	if profile != "reference" {
+		p, ok := config.Builtin().Profiles[profile]
+		if !ok || p.Breaker == nil {
+			t.Fatalf("built-in profile %q has no breaker", profile)
+		}
+		cfg = *p.Breaker
 	}
 	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	b, err := breaker.New("kyc.v1.Test", *p.Breaker, breaker.WithClock(clk))
+	b, err := breaker.New("kyc.v1.Test", cfg, breaker.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +66,10 @@ var documentedFigures = []struct {
 	{"fast", 1000, 0.3, 8.8e-5, 1.6e-8, 20},
 	{"fast", 1000, 0.4, 2.5e-2, 6.4e-5, 20},
 	{"fast", 1000, 0.5, 480, 1.0e-1, 20},
+	{"reference", 100, 0.2, 380, 5.4e-2, 5},
+	{"reference", 100, 0.3, 4500, 0.41, 5},
+	{"reference", 100, 0.4, 15000, 1.5, 5},
+	{"reference", 100, 0.5, 21000, 3.3, 5},
 }
 
 // TestBuiltinFalseTripFigures recomputes the documented figures (run with -v to print them).
@@ -147,12 +161,7 @@ func TestBuiltinBrownoutNeverTrips(t *testing.T) {
 		})
 	}
 	t.Run("control: the reference rules", func(t *testing.T) {
-		clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		b, err := breaker.New("kyc.v1.Test", breaker.Config{ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowSize: 20, MinimumCalls: 10},
-			breaker.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, clk := builtinBreaker(t, "reference")
 		c := newCallers(t, b, clk, 32, 100, 1)
 		defer c.drain()
 		for n := range 100_000 {

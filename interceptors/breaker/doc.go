@@ -23,9 +23,9 @@
 //	| state       | admits                          | leaves                                                   |
 //	| ----------- | ------------------------------- | -------------------------------------------------------- |
 //	| closed      | every call                      | to open when a tripping rule fires                       |
-//	| open        | nothing (RetryAfter: time left) | to half_open once RecoveryTimeout has passed             |
+//	| open        | nothing (RetryAfter: time left) | to half_open once the open interval has passed           |
 //	| half_open   | HalfOpenMaxCalls probes at once | to closed after SuccessThreshold successful probes;      |
-//	|             |                                 | to open (a new RecoveryTimeout) on a failed or slow probe |
+//	|             |                                 | to open (a longer interval) on a failed or slow probe    |
 //	| forced_open | nothing                         | only by Reset (to closed) or Disable                     |
 //	| disabled    | every call, counting nothing    | only by Reset (to closed) or ForceOpen                   |
 //
@@ -54,13 +54,77 @@
 //   - FailureRateThreshold: the share of failures in the window reaches the threshold, judged
 //     when a failure is recorded and only once the window holds MinimumCalls outcomes, so a
 //     partial count window is never judged and the call that completes the window must itself
-//     be a failure to trip it;
+//     be a failure to trip it. With FailureRateConfidence the share must be significantly over
+//     the threshold: the Wilson score lower bound of the window's rate, at that one-sided
+//     confidence, must reach it (see Brownout or outage; FailuresToTrip gives the counts);
 //   - SlowCallRateThreshold: the share of calls slower than SlowCallDuration reaches the
 //     threshold, judged when a slow call is recorded, with the same minimum.
 //
 // The window is the last WindowSize outcomes (WindowCount) or the outcomes of the last
 // WindowDuration (WindowTime), kept in ten buckets, so it slides in steps of a tenth of its
 // duration. Ignored outcomes never enter it.
+//
+// # Brownout or outage
+//
+// A brownout (a share of calls fail at random, the rest succeed) is not an outage, and a
+// breaker that reads one as the other turns a service that answers 70% of calls into one that
+// answers none. With 32 callers in parallel a service sees about 100 outcomes a second, and the
+// reference rules (5 failures in a row, or 50% of the last 20 from 10) then trip by luck: 5 in
+// a row comes once in about 4 000 outcomes at 20% failure, and 10 of 20 often at 30%. The
+// built-in profiles ask for evidence instead:
+//
+//   - ConsecutiveFailures 20. Parallel callers interleave their outcomes, but random failures
+//     are independent whoever reports them, so a run of L arises by chance at a rate of
+//     (1-F)·F^L per outcome: at 100 outcomes/s, 380 times an hour for L = 5 and F = 0.2, and
+//     3e-9 for L = 20 (9e-6 at F = 0.3). Concurrency changes only the outcomes per second, by
+//     which those figures scale. A real outage still trips in 20 calls: 0.2 s at that rate.
+//   - The failure rate over 100 calls (fast: 200), judged from 20 (fast: 40), at
+//     FailureRateConfidence 0.999: it trips at 17 failures of 20, 36 of 50, 66 of 100 (fast:
+//     30 of 40, 122 of 200): at a true rate of 30% that is 5 standard deviations above the mean
+//     at 20 calls and 8 at 100.
+//     It catches a service failing most calls with the odd success between, which never makes
+//     a run of 20.
+//
+// Expected false trips per hour in the steady state, and the chance of one while the window
+// refills after a close, at random failure rate F (computed, not simulated: see below):
+//
+//	| profile  | outcomes/s | F = 0.2  | F = 0.3  | F = 0.4  | F = 0.5 | per close, F = 0.3 | calls to trip at F = 1 |
+//	| -------- | ---------- | -------- | -------- | -------- | ------- | ------------------ | ---------------------- |
+//	| ml, ocr  | 100        | 3.0e-9   | 8.8e-6   | 0.015    | 55      | 1.3e-6             | 20                     |
+//	| fast     | 100        | 3.0e-9   | 8.8e-6   |          |         | 1.6e-8             | 20                     |
+//	| fast     | 1 000      | 3.0e-8   | 8.8e-5   | 0.025    | 480     | 1.6e-8             | 20                     |
+//	| ml (old) | 100        | 380      | 4 500    | 15 000   | 21 000  | 0.41               | 5                      |
+//
+// The last row is the reference's rules, for comparison. At F = 0.5 the rate sits at the
+// threshold and the breaker trips now and then; that is the configured line, and the short first
+// open interval keeps the cost of such a trip to about a second.
+//
+// How: a breaker trips at the first outcome that makes a rule fire, so the expected number of
+// such outcomes in an hour bounds the chance of a trip in that hour, and equals it when it is
+// small. A run reaches L at an outcome with probability (1-F)·F^L; the failures in a full
+// window of n first reach k (FailuresToTrip) when the window held k-1, a success leaves and a
+// failure enters: P(Bin(n-1, F) = k-1)·(1-F)·F. While a window of n' < n fills after a close,
+// a trip needs k(n')-1 failures among n'-1 and a failure: summed over n', at most
+// Σ F·P(Bin(n'-1, F) ≥ k(n')-1). The calls to trip at F = 1 are counted by feeding failures to
+// the breaker after a window of successes (the slowest case). The figures are recomputed by
+// TestBuiltinFalseTripFigures from config/builtin.yaml; TestBuiltinBrownoutNeverTrips feeds
+// each built-in breaker two million seeded outcomes at 30%, interleaved as 32 callers make them
+// at 100 a second, and asserts that none opens (the reference rules open within a second of
+// the same traffic); TestBuiltinOutageTripsFast asserts the trip in at most 20 calls.
+//
+// Correlated failures are another matter: a blip that fails every call for 0.2 s at 100
+// outcomes/s is an outage of 0.2 s, and trips. The open interval below keeps its cost short.
+//
+// # Recovery
+//
+// A trip from the closed state opens the breaker for InitialRecoveryTimeout. A failed (or slow)
+// probe reopens it for the last interval times RecoveryMultiplier, up to RecoveryTimeout; the
+// next trip after the breaker closes (or after Reset) starts again from InitialRecoveryTimeout.
+// Polly's BreakDurationGenerator, Resilience4j's interval function in the open state and
+// Envoy's ejection time × times ejected do the same. With the built-ins (1 s, ×2, up to 30 s
+// for ml) an outage is probed 1, 3, 7, 15, 31 s after the trip and every 30 s from then on: a
+// 5 s outage costs about 7 s, not 30, and a long one is probed gently. Without
+// InitialRecoveryTimeout every open interval is RecoveryTimeout, as before.
 //
 // # Generations
 //
@@ -72,7 +136,7 @@
 // # Events and errors
 //
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
-// Reason constants) after each state change, and observe.Rejected (Reason CIRCUIT_OPEN, Delay the
+// Reason constants; Delay, when To is open, the open interval chosen) after each state change, and observe.Rejected (Reason CIRCUIT_OPEN, Delay the
 // RetryAfter) for each rejection. Events are emitted outside the breaker's lock; events of
 // concurrent changes may reach the sink out of order, and From and To tell each one apart.
 //
@@ -80,12 +144,12 @@
 // true, and the status carries a google.rpc.ErrorInfo (reason CIRCUIT_OPEN, domain
 // codes.Domain, metadata policy=breaker and service) and, when the wait is known, a
 // google.rpc.RetryInfo. RetryAfter is the time left in the open state; in half-open with every
-// probe slot taken it is RecoveryTimeout (the longest wait, should a probe fail); a forced-open
-// breaker gives none.
+// probe slot taken it is the next open interval (the longest wait, should a probe fail); a
+// forced-open breaker gives none.
 //
 // # Cost
 //
-// Allow on a closed breaker is one atomic load; Done takes the breaker's mutex. Neither
-// allocates. The clock is read only when slow calls are counted or the window is time based, and
+// Allow on a closed breaker is one atomic load; Done takes the breaker's mutex, and with
+// FailureRateConfidence a recorded failure costs one square root more. Neither allocates. The clock is read only when slow calls are counted or the window is time based, and
 // on state changes. A rejection allocates its error.
 package breaker
