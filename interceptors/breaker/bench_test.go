@@ -21,6 +21,7 @@ var benchConfigs = []struct {
 	{"count_window", Config{FailureRateThreshold: 0.5, WindowSize: 100}},
 	{"time_window", Config{FailureRateThreshold: 0.5, WindowType: WindowTime, WindowDuration: time.Minute}},
 	{"slow_calls", Config{FailureRateThreshold: 0.5, SlowCallDuration: time.Second}},
+	{"evidence", Config{ConsecutiveFailures: 20, FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, WindowSize: 100, MinimumCalls: 20}},
 }
 
 func mustNew(b *testing.B, cfg Config, opts ...Option) *Breaker {

@@ -88,3 +88,33 @@ func TestFailureRateConfidence(t *testing.T) {
 		})
 	}
 }
+
+// TestClosedPathAllocs: Allow and Done on a closed breaker allocate nothing, for every window
+// kind and with the evidence rule judging each failure (failures one in three, never a trip).
+func TestClosedPathAllocs(t *testing.T) {
+	for _, bc := range benchConfigs {
+		cfg := bc.cfg
+		cfg.ConsecutiveFailures = 1000
+		cfg.FailureRateThreshold = 0.9 // Judged on every failure, never reached at one in three.
+		b, _, _ := newTest(t, cfg)
+		i := 0
+		allocs := testing.AllocsPerRun(1000, func() {
+			i++
+			p, err := b.Allow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%3 == 0 {
+				p.Done(errFail)
+			} else {
+				p.Done(nil)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocs per Allow+Done, want 0", bc.name, allocs)
+		}
+		if st := b.Stats(); st.Failures == 0 || st.StateChanges != 0 {
+			t.Errorf("%s: stats %+v, want failures judged and no trip", bc.name, st)
+		}
+	}
+}
