@@ -90,6 +90,9 @@ func TestOpenIntervalDefaults(t *testing.T) {
 			want: []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond, 3 * time.Second, 3 * time.Second}},
 		{name: "multiplier 1 keeps the first interval", cfg: Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: 2 * time.Second, RecoveryMultiplier: 1},
 			want: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}},
+		{name: "an initial interval above recovery_timeout is cut to it (an override of recovery_timeout alone)",
+			cfg:  Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: 2 * time.Second, RecoveryTimeout: 400 * time.Millisecond},
+			want: []time.Duration{400 * time.Millisecond, 400 * time.Millisecond}},
 		{name: "default multiplier 2", cfg: Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: 500 * time.Millisecond},
 			want: []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}},
 	}

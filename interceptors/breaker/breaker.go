@@ -146,7 +146,9 @@ func Normalize(cfg Config) Config {
 	if cfg.RecoveryTimeout == 0 {
 		cfg.RecoveryTimeout = defaultRecoveryTimeout
 	}
-	if cfg.InitialRecoveryTimeout == 0 {
+	if cfg.InitialRecoveryTimeout == 0 || cfg.InitialRecoveryTimeout > cfg.RecoveryTimeout {
+		// RecoveryTimeout caps every interval: an override that lowers only recovery_timeout
+		// (the reference's one knob) keeps its old meaning, a fixed interval.
 		cfg.InitialRecoveryTimeout = cfg.RecoveryTimeout
 	}
 	if cfg.RecoveryMultiplier == 0 {

@@ -70,7 +70,8 @@ type Config struct {
 	// InitialRecoveryTimeout is the open interval after a trip from the closed state. Each failed
 	// (or slow) probe multiplies the interval by RecoveryMultiplier, up to RecoveryTimeout; the
 	// next trip after the breaker closes starts again from InitialRecoveryTimeout. 0 means
-	// RecoveryTimeout: every open interval is RecoveryTimeout.
+	// RecoveryTimeout: every open interval is RecoveryTimeout. Above RecoveryTimeout it is cut
+	// to it, so that lowering RecoveryTimeout alone still bounds every interval.
 	InitialRecoveryTimeout time.Duration `yaml:"initial_recovery_timeout" json:"initial_recovery_timeout"`
 	// RecoveryMultiplier is what a failed probe multiplies the open interval by, at least 1.
 	// 0 means 2.

@@ -1,10 +1,6 @@
 package breaker
 
-import (
-	"cmp"
-
-	"github.com/bulwarkrpc/bulwark/internal/fielderr"
-)
+import "github.com/bulwarkrpc/bulwark/internal/fielderr"
 
 // Validate reports every field of c that is out of range (see retry.Config.Validate).
 func (c Config) Validate() error {
@@ -39,9 +35,6 @@ func (c Config) Validate() error {
 	v.Check(c.SlowCallRateThreshold == 0 || c.SlowCallDuration > 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
 	v.Check(c.RecoveryTimeout >= 0, "recovery_timeout", c.RecoveryTimeout, "is negative")
 	v.Check(c.InitialRecoveryTimeout >= 0, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is negative")
-	if maxOpen := cmp.Or(c.RecoveryTimeout, defaultRecoveryTimeout); c.RecoveryTimeout >= 0 {
-		v.Check(c.InitialRecoveryTimeout <= maxOpen, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is above recovery_timeout "+maxOpen.String()+", the longest open interval")
-	}
 	v.Check(c.RecoveryMultiplier == 0 || c.RecoveryMultiplier >= 1, "recovery_multiplier", c.RecoveryMultiplier, "is below 1")
 	v.Check(c.RecoveryMultiplier <= 1000, "recovery_multiplier", c.RecoveryMultiplier, "is above 1000")
 	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
