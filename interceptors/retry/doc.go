@@ -95,7 +95,7 @@
 // d·cap/u: the whole jitter range is scaled into [.., cap], so callers that failed together
 // still spread out instead of all waking at cap, and when even the longest draw fits, the
 // sleep is the nominal one. Attempts that fail at once then all run: for ml in 8s the sleeps
-// are at most 1.33s, 1.79s and 2.46s, leaving the last attempt more than 2.4s. Attempts that
+// are at most 1.33s, 1.67s and 2.5s, leaving the last attempt at least 2.5s. Attempts that
 // take time shrink R, and the later caps with it. Pushback delays are not fitted. Without a
 // deadline or budget there is nothing to fit to, and the nominal schedule applies.
 //
@@ -139,7 +139,7 @@
 // TokenRatio back; a retry is made only while the bucket holds more than MaxTokens/2, and a
 // hedge takes one token. With the service fully down, calls soon make one attempt each;
 // successes refill the bucket and retries resume. Its weakness is bursts: MaxTokens/2
-// concurrent first failures empty it before any success can refill it (with 10 tokens, 6 of
+// concurrent first failures empty it before any success can refill it (with 10 tokens, 5 of
 // 32 callers failing together stop everyone's retries), which is why the built-ins moved off
 // it; it stays for configurations that name it.
 //
