@@ -193,7 +193,7 @@ func TestRatioBudgetAmplification(t *testing.T) {
 	}
 }
 
-// TestA6BucketDrainsInABurst documents why the built-ins moved off the A6 bucket: 32 first
+// TestA6BucketDrainsInABurst documents why the built-ins moved off the A6 bucket: 5 first
 // failures (5 of 32 concurrent callers at F = 0.3, before any success) leave it at half, and
 // every retry is then refused although 70% of calls succeed.
 func TestA6BucketDrainsInABurst(t *testing.T) {
