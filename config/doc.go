@@ -71,8 +71,9 @@
 //	|---------------------------------------------------------|--------------------------------|
 //	| budget                                                  | retry.per_attempt_timeout      |
 //	| retry.max_attempts, multiplier, initial_backoff,        | retry.budget, jitter_amount,   |
-//	|   max_backoff, jitter (""), replay_buffer_bytes,        |   throttle.max_tokens          |
-//	|   throttle.token_ratio                                  | breaker.failure_rate_threshold,|
+//	|   max_backoff, jitter (""), replay_buffer_bytes,        |   throttle.max_tokens,         |
+//	|   throttle.token_ratio, min_per_second, window          |   throttle.ratio               |
+//	|                                                         | breaker.failure_rate_threshold,|
 //	| breaker.window_size, window_duration, minimum_calls,    |   slow_call_duration           |
 //	|   recovery_timeout, half_open_max_calls,                | breaker.consecutive_failures   |
 //	|   success_threshold, slow_call_rate_threshold,          |   (with a failure rate)        |
@@ -88,8 +89,11 @@
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, every
 // backoff sleep at its longest) does not fit the budget, and which attempts the budget will
-// cut. [Explain] prints the resolved policies and those timelines
-// (the orchestrator's -explain flag); [Policy.WorstCase] computes one.
+// cut. A profile with retry.fit_schedule is judged instead on a brownout, every attempt failing
+// at once after its longest waits: its sleeps are fitted to the time left, so only waits
+// that alone outlast the budget can keep its attempts from running. [Explain] prints the
+// resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones
+// beside the nominal worst case; [Policy.WorstCase] and [Policy.Fitted] compute them.
 //
 // # For the suite
 //

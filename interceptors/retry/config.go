@@ -84,9 +84,10 @@ type Throttle struct {
 	// (0, 10]. 0: no ratio budget.
 	Ratio float64 `yaml:"ratio" json:"ratio"`
 	// MinPerSecond is the ratio budget's floor: retries per second allowed whatever the
-	// traffic, in (0, 1000]. 0 means 10. Only with Ratio.
+	// traffic, in (0, 1000]. 0 means 10. Unused without Ratio (so that an override can turn the
+	// ratio budget off with ratio: 0 alone).
 	MinPerSecond float64 `yaml:"min_per_second" json:"min_per_second"`
 	// Window is the time over which the ratio budget counts calls and retries, from 1s to
-	// 10m (counted in tenths of it). 0 means 10s. Only with Ratio.
+	// 10m (counted in tenths of it). 0 means 10s. Unused without Ratio.
 	Window time.Duration `yaml:"window" json:"window"`
 }

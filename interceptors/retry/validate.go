@@ -44,10 +44,8 @@ func (c Config) Validate() error {
 	v.Check(t.TokenRatio == 0 || t.Ratio == 0, "throttle.token_ratio", t.TokenRatio, "is set with throttle.ratio (token_ratio belongs to the token bucket)")
 	v.Check(t.MinPerSecond >= 0, "throttle.min_per_second", t.MinPerSecond, "is negative")
 	v.Check(t.MinPerSecond <= 1000, "throttle.min_per_second", t.MinPerSecond, "is above 1000")
-	v.Check(t.MinPerSecond == 0 || t.Ratio > 0, "throttle.min_per_second", t.MinPerSecond, "is set but throttle.ratio is not")
 	v.Check(t.Window >= 0, "throttle.window", t.Window, "is negative")
 	v.Check(t.Window == 0 || t.Window >= time.Second, "throttle.window", t.Window, "is below 1s")
 	v.Check(t.Window <= 10*time.Minute, "throttle.window", t.Window, "is above 10m")
-	v.Check(t.Window == 0 || t.Ratio > 0, "throttle.window", t.Window, "is set but throttle.ratio is not")
 	return v.Err()
 }
