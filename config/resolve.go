@@ -221,15 +221,7 @@ func (p Profile) with(o Overrides) Profile {
 func (p Profile) withDefaults() Profile {
 	p = p.clone()
 	if r := p.Retry; r != nil {
-		r.MaxAttempts = orDefault(r.MaxAttempts, 3)
-		r.InitialBackoff = orDefault(r.InitialBackoff, 100*time.Millisecond)
-		r.MaxBackoff = orDefault(r.MaxBackoff, 10*time.Second)
-		r.Multiplier = orDefault(r.Multiplier, 2)
-		r.Jitter = orDefault(r.Jitter, retry.JitterFull)
-		if r.Throttle.MaxTokens > 0 {
-			r.Throttle.TokenRatio = orDefault(r.Throttle.TokenRatio, 0.1)
-		}
-		r.ReplayBufferBytes = orDefault(r.ReplayBufferBytes, 256<<10)
+		*r = retry.Normalize(*r)
 	}
 	if b := p.Breaker; b != nil {
 		*b = breaker.Normalize(*b)

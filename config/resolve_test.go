@@ -35,7 +35,7 @@ services:
       Extract:
         retry:
           per_attempt_timeout: 1s
-          throttle: {max_tokens: 20}
+          throttle: {min_per_second: 5}
       Other:
         profile: fast
 `)
@@ -47,7 +47,7 @@ services:
 	svc.MaxAttempts = 2
 	extract := svc
 	extract.PerAttemptTimeout = time.Second
-	extract.Throttle.MaxTokens = 20 // token_ratio stays ocr's
+	extract.Throttle.MinPerSecond = 5 // ratio and window stay ocr's
 	other := withDefaults(fast)
 	other.MaxAttempts = 2 // the service's override applies over the method's profile
 

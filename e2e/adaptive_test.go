@@ -29,7 +29,7 @@ func p99(d []time.Duration) time.Duration {
 
 // hedgeConfig hedges face match at the 90th percentile of recent latencies, after 20 samples
 // (the built-in ml profile's 50ms floor is lowered to 1ms: this stub answers in 5ms);
-// its retry budget stays the built-in one (10 tokens, 0.5 back per success), which the
+// its retry budget stays the built-in one (0.6 retries and hedges per call + 2/s over 10s), which the
 // hedges draw on.
 const hedgeConfig = `
 services:

@@ -89,8 +89,10 @@ func TestBatchTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(stderr.String(), "warning: profiles.ml: worst case"); n != 1 {
-		t.Errorf("ml warning printed %d times, want once:\n%s", n, stderr.String())
+	// The built-in ml profile's fitted schedule fits the budget: no warning on a default run
+	// (issue 15).
+	if strings.Contains(stderr.String(), "warning:") {
+		t.Errorf("a default run warns:\n%s", stderr.String())
 	}
 	if strings.Contains(stderr.String(), "\r") {
 		t.Errorf("progress bar drawn on a non-terminal stderr")

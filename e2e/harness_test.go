@@ -49,15 +49,15 @@ var methods = map[kycv1.Step]string{
 const quickRetries = `
 services:
   kyc.v1.LivenessService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     hedge: off
     adaptive_throttle: off
   kyc.v1.FaceMatchService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     hedge: off
     adaptive_throttle: off
   kyc.v1.OCRService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     hedge: off
     adaptive_throttle: off
 `
