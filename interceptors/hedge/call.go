@@ -73,7 +73,7 @@ type call struct {
 
 	// Attempt 1's call options with a trailer option of the call's own, when the caller
 	// gave none: the trailer's pushback is read. Reused from the pool.
-	opts1    []grpc.CallOption
+	opts1    [8]grpc.CallOption // backs attempt 1's options when they fit
 	trailer1 metadata.MD
 }
 
@@ -101,9 +101,8 @@ func (p *Policy) newCall(ctx context.Context, m *methodInfo, cs *settings, reply
 
 // release clears the call and puts it back in the pool. Every attempt has returned.
 func (c *call) release() {
-	fire, timer, timerClock, opts1 := c.fire, c.timer, c.timerClock, c.opts1
-	clear(opts1)
-	*c = call{fire: fire, timer: timer, timerClock: timerClock, opts1: opts1[:0]}
+	fire, timer, timerClock := c.fire, c.timer, c.timerClock
+	*c = call{fire: fire, timer: timer, timerClock: timerClock}
 	callPool.Put(c)
 }
 
@@ -116,8 +115,7 @@ func (c *call) firstOpts(opts []grpc.CallOption) []grpc.CallOption {
 			return opts
 		}
 	}
-	c.opts1 = append(append(c.opts1[:0], opts...), grpc.Trailer(&c.trailer1))
-	return c.opts1
+	return append(append(c.opts1[:0], opts...), grpc.Trailer(&c.trailer1))
 }
 
 // firstTrailer returns attempt 1's trailer, once it has returned: what grpc wrote back

@@ -165,8 +165,13 @@ func TestHedgeWaitsOutPushbackDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
-		1: func(ctx context.Context) (metadata.MD, error) { <-ctx.Done(); return nil, status.FromContextError(ctx.Err()).Err() },
-		2: func(context.Context) (metadata.MD, error) { return nil, unavailableWithRetryInfo(500 * time.Millisecond) },
+		1: func(ctx context.Context) (metadata.MD, error) {
+			<-ctx.Done()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		},
+		2: func(context.Context) (metadata.MD, error) {
+			return nil, unavailableWithRetryInfo(500 * time.Millisecond)
+		},
 		3: func(context.Context) (metadata.MD, error) { return nil, nil },
 	})
 	done := make(chan error, 1)
