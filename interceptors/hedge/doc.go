@@ -35,7 +35,7 @@
 // RetryInfo or from the trailer, as for any attempt), and the call is not retried. Pushback
 // is read as codes.Classifier.ClassifyTrailer reads it; the trailer of every attempt is read,
 // through a grpc.Trailer call option of the hedge's own when the caller passed none.
-
+//
 // Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
 // gRFC A6's "non-fatal status codes" are the retryable classes. Unlike A6's hedging, which
 // replaces retries and sends the next hedge at once after a non-fatal failure, a failure
