@@ -222,8 +222,8 @@ func hedgeText(h hedge.Config) string {
 	if h.Percentile == 0 {
 		fmt.Fprintf(&b, "; next one after %s", h.Delay)
 	} else {
-		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d (%s until %d are known), within %s .. %s",
-			fmtFloat(h.Percentile*100), h.Window, h.Delay, h.MinSamples, h.MinDelay, orNone(h.MaxDelay))
+		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
+			fmtFloat(h.Percentile*100), h.Window, fmtFloat(h.MedianMultiple), h.Delay, h.MinSamples, h.MinDelay, orNone(h.MaxDelay))
 	}
 	b.WriteString("; draws on the retry budget")
 	if h.Idempotent {

@@ -230,6 +230,7 @@ func (p Profile) withDefaults() Profile {
 		h.MaxAttempts = orDefault(h.MaxAttempts, 2)
 		if h.Delay == 0 || h.Percentile > 0 {
 			h.Percentile = orDefault(h.Percentile, 0.95)
+			h.MedianMultiple = orDefault(h.MedianMultiple, 3)
 			h.Delay = orDefault(h.Delay, 100*time.Millisecond)
 			h.MinDelay = orDefault(h.MinDelay, time.Millisecond)
 			h.Window = orDefault(h.Window, 500)

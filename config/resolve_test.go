@@ -284,7 +284,7 @@ services:
     profile: fixed
 `)
 	svc := cfg.ResolveService("kyc.v1.FaceMatchService")
-	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}
+	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}
 	if svc.Hedge == nil || *svc.Hedge != wantHedge {
 		t.Errorf("hedge = %+v, want %+v", svc.Hedge, wantHedge)
 	}

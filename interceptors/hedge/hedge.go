@@ -15,9 +15,11 @@ const (
 	DefaultMaxAttempts = 2
 	DefaultDelay       = 100 * time.Millisecond
 	DefaultPercentile  = 0.95
-	DefaultMinDelay    = time.Millisecond
-	DefaultWindow      = 500
-	DefaultMinSamples  = 50
+	// DefaultMedianMultiple caps the adaptive delay at 3 times the median latency.
+	DefaultMedianMultiple = 3
+	DefaultMinDelay       = time.Millisecond
+	DefaultWindow         = 500
+	DefaultMinSamples     = 50
 )
 
 // ReplayBufferBytes bounds the request messages (by proto.Size) a client stream keeps for
@@ -74,6 +76,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	if !fixed && cfg.Percentile == 0 {
 		cfg.Percentile = DefaultPercentile
 	}
+	if !fixed && cfg.MedianMultiple == 0 {
+		cfg.MedianMultiple = DefaultMedianMultiple
+	}
 	if cfg.MinDelay == 0 {
 		cfg.MinDelay = DefaultMinDelay
 		if cfg.MaxDelay > 0 {
@@ -103,8 +108,7 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 func (p *Policy) Config() Config { return p.cfg }
 
 // Delay returns the hedging delay a call of the full method would use now: Config.Delay when
-// the delay is fixed or fewer than MinSamples latencies of the method are known, else the
-// learnt percentile.
+// the delay is fixed or no latency of the method is known yet, else the learnt one.
 func (p *Policy) Delay(method string) time.Duration {
 	if p.fixed {
 		return p.cfg.Delay
