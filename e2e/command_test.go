@@ -43,7 +43,7 @@ func TestBatchJSON(t *testing.T) {
 	if sum.Total != 30 || sum.Approved+sum.Rejected+sum.Failed != 30 {
 		t.Errorf("counts: %+v", sum)
 	}
-	if sum.RejectedReasons["DOCUMENT_UNREADABLE"] == 0 {
+	if sum.RejectedReasons["ocr: DOCUMENT_UNREADABLE"] == 0 {
 		t.Errorf("no DOCUMENT_UNREADABLE among %v at a 0.2 unreadable rate", sum.RejectedReasons)
 	}
 	if !(0 < sum.P50Ms && sum.P50Ms <= sum.P99Ms && sum.P99Ms <= sum.MaxMs && sum.MaxMs < 8000) {

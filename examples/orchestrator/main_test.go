@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"go.uber.org/goleak"
 )
 
@@ -42,5 +45,81 @@ func TestBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-config", "/nonexistent.yaml"}, new(bytes.Buffer), new(bytes.Buffer)); err == nil {
 		t.Error("a missing config file is not an error")
+	}
+}
+
+// runJSON runs the command with -json and quiet stubs, and decodes the summary.
+func runJSON(t *testing.T, args ...string) (kyc.Summary, map[string]any, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"-json", "-latency", "1ms", "-spike-rate", "0"}, args...)
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+	}
+	var sum kyc.Summary
+	var raw map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("stdout is not the summary: %v\n%s", err, stdout.String())
+	}
+	_ = json.Unmarshal(stdout.Bytes(), &raw)
+	return sum, raw, stderr.String()
+}
+
+// TestRateOpenLoopOutage: -rate starts arrivals on a clock, and an -outage of one embedded
+// service makes its steps fail; the summary reports the open loop, the share decided, the
+// seconds of arrivals lost, and the attempts counted at the stubs apart from those the suite
+// refused locally.
+func TestRateOpenLoopOutage(t *testing.T) {
+	sum, raw, stderr := runJSON(t, "-rate", "100", "-n", "40", "-fail", "", "-outage", "1m", "-outage-service", "ocr",
+		"-unreadable-rate", "0", "-spoof-rate", "0", "-mismatch-rate", "0", "-expired-rate", "0")
+	for _, k := range []string{"mode", "interrupted", "total", "approved", "rejected", "failed", "cancelled", "shed",
+		"decided_pct", "p50_ms", "p99_ms", "max_ms", "throughput_per_s", "rate", "arrivals_lost_s", "in_flight_limit",
+		"max_in_flight", "breaker_opens", "hedges", "services"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("summary lacks %q", k)
+		}
+	}
+	if sum.Mode != "open" || sum.Rate != 100 || sum.Total != 40 || sum.InFlightLimit != 1000 {
+		t.Errorf("mode %q rate %v total %d bound %d", sum.Mode, sum.Rate, sum.Total, sum.InFlightLimit)
+	}
+	// Every applicant is genuine and OCR is down: nothing can be decided.
+	if sum.Failed != 40 || sum.DecidedPct != 0 || sum.ArrivalsLostS != 0.4 {
+		t.Errorf("failed %d decided %v%% lost %vs, want 40, 0, 0.4s\n%s", sum.Failed, sum.DecidedPct, sum.ArrivalsLostS, stderr)
+	}
+	// 40 arrivals 10 ms apart take at least 390 ms, however fast each verification is.
+	if sum.ElapsedMs < 390 {
+		t.Errorf("open loop of 40 at 100/s took %vms", sum.ElapsedMs)
+	}
+	ocr, live := sum.Services[kyc.KeyOCR], sum.Services[kyc.KeyLiveness]
+	if ocr.ReachedSource != "stub" || ocr.Reached+ocr.Rejections != ocr.Attempts || ocr.Reached == 0 {
+		t.Errorf("ocr: reached (at the stub) + rejected locally != attempts: %+v\n%v", ocr, sum.FailedReasons)
+	}
+	if live.Reached != 40 || live.ReachedPerCall != 1 {
+		t.Errorf("liveness (healthy) reached %d, %v per call; want 40, 1: %+v", live.Reached, live.ReachedPerCall, sum)
+	}
+}
+
+// TestRateShedsPastInFlightBound: arrivals that find -max-in-flight verifications running are
+// shed, counted apart and as lost.
+func TestRateShedsPastInFlightBound(t *testing.T) {
+	sum, _, _ := runJSON(t, "-rate", "1000", "-n", "30", "-max-in-flight", "1", "-fail", "", "-latency", "100ms")
+	if sum.MaxInFlight != 1 || sum.Shed == 0 || sum.Total+sum.Shed != 30 {
+		t.Errorf("max in flight %d, shed %d, total %d", sum.MaxInFlight, sum.Shed, sum.Total)
+	}
+	if want := float64(sum.Failed+sum.Shed) / 1000; sum.ArrivalsLostS != math.Round(want*100)/100 {
+		t.Errorf("arrivals lost %v, want %v", sum.ArrivalsLostS, want)
+	}
+}
+
+func TestRateFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rate", "-1"}, {"-rate", "NaN"}, {"-max-in-flight", "5"}, {"-rate", "10", "-concurrency", "4"},
+		{"-outage", "-1s"}, {"-outage-at", "1s"}, {"-outage", "1s", "-outage-service", "nosuch"},
+		{"-outage", "1s", "-ocr", "127.0.0.1:1", "-outage-service", "ocr"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), args, &stdout, &stderr); !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v: err %v, want a usage error", args, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -54,6 +56,11 @@ type flags struct {
 	batch  kyc.Batch
 	faults stub.Faults
 	seed   int64
+
+	// outage: the embedded stubs of outageServices fail every call for outageFor, starting
+	// outageAt after the batch (or the server) starts.
+	outageFor, outageAt time.Duration
+	outageServices      []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -78,7 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		})
 	}
 	fs.IntVar(&f.batch.N, "n", 200, "verifications in the batch")
-	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "verifications in flight at once")
+	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "closed loop: verifications in flight at once (each starts the next when it ends)")
+	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per `second`, -n in all, whether or not earlier ones ended (0: closed loop)")
+	fs.IntVar(&f.batch.MaxInFlight, "max-in-flight", 0, "open loop: verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
 	fs.Float64Var(&f.batch.UnreadableRate, "unreadable-rate", 0.05, "share of applicants with an unreadable document")
 	fs.Float64Var(&f.batch.SpoofRate, "spoof-rate", 0.02, "share of applicants failing liveness (spoofs)")
 	fs.Float64Var(&f.batch.MismatchRate, "mismatch-rate", 0.02, "share of applicants whose selfie does not match the document")
@@ -93,6 +102,13 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.faults.Spike, "spike", mild.Spike, "embedded stubs: extra delay of a latency spike")
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
+	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this `long` (0: none)")
+	fs.DurationVar(&f.outageAt, "outage-at", 0, "embedded stubs: start of the -outage, counted from the start of the batch or server")
+	fs.Func("outage-service", "embedded stubs: `list` of services the -outage hits, liveness,facematch,ocr (default all)", func(v string) error {
+		s, err := stub.ParseServices(v)
+		f.outageServices = s
+		return err
+	})
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,14 +116,37 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, svc := range f.outageServices {
+		if _, external := f.addrs[svc]; external {
+			set["outage-external"] = true
+		}
+	}
 	problem := ""
 	switch {
+	case set["outage-external"]:
+		problem = "-outage-service names a service given an external address; only embedded stubs can be taken down"
 	case fs.NArg() > 0:
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	case f.batch.N < 0:
 		problem = fmt.Sprintf("-n %d is negative", f.batch.N)
 	case f.batch.Concurrency < 1:
 		problem = fmt.Sprintf("-concurrency %d is below 1", f.batch.Concurrency)
+	case !(f.batch.Rate >= 0) || math.IsInf(f.batch.Rate, 0):
+		problem = fmt.Sprintf("-rate %v is not a rate: want verifications per second, 0 or more", f.batch.Rate)
+	case f.batch.MaxInFlight < 0:
+		problem = fmt.Sprintf("-max-in-flight %d is negative", f.batch.MaxInFlight)
+	case f.batch.MaxInFlight > 0 && f.batch.Rate == 0:
+		problem = "-max-in-flight needs -rate (a closed loop's bound is -concurrency)"
+	case set["concurrency"] && f.batch.Rate > 0:
+		problem = "-concurrency is the closed loop's bound; with -rate use -max-in-flight"
+	case f.outageFor < 0 || f.outageAt < 0:
+		problem = "-outage and -outage-at must not be negative"
+	case f.outageFor == 0 && (set["outage-at"] || set["outage-service"]):
+		problem = "-outage-at and -outage-service need -outage"
+	case f.stopAfter < 0:
+		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
 	case !rate(f.batch.UnreadableRate) || !rate(f.batch.SpoofRate) || !rate(f.batch.MismatchRate) || !rate(f.batch.ExpiredRate):
 		problem = "case rates must lie in [0,1]"
 	case f.batch.UnreadableRate+f.batch.SpoofRate+f.batch.MismatchRate+f.batch.ExpiredRate > 1+1e-9:
@@ -123,6 +162,17 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUsage, problem)
 	}
 	f.batch.Seed = f.seed
+	if f.outageFor > 0 && len(f.outageServices) == 0 {
+		for _, svc := range stub.AllServices() {
+			if _, external := f.addrs[svc]; !external {
+				f.outageServices = append(f.outageServices, svc)
+			}
+		}
+		if len(f.outageServices) == 0 {
+			fmt.Fprintln(stderr, "orchestrator: -outage needs an embedded stub, and every service has an external address")
+			return nil, fmt.Errorf("%w: -outage without embedded stubs", ErrUsage)
+		}
+	}
 	return f, nil
 }
 
@@ -185,7 +235,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer stopMetrics()
 	}
 
-	addrs, stopStubs, err := startStubs(ctx, f, log)
+	addrs, stubs, stopStubs, err := startStubs(ctx, f, log)
 	if err != nil {
 		return err
 	}
@@ -219,9 +269,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	v.Budget = cfg.Budget
 
 	if f.serve != "" {
+		defer scheduleOutage(f, stubs, log)()
 		return serve(ctx, f, v, stderr, log)
 	}
-	return runBatch(ctx, f, v, counters, stdout, stderr)
+	return runBatch(ctx, f, v, stubs, stopStubs, counters, stdout, stderr, log)
 }
 
 // loadConfig reads the configuration file, or takes the built-ins.
@@ -235,31 +286,70 @@ func loadConfig(path string) (*config.Config, []config.Warning, error) {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// startStubs starts one embedded stub serving the services that have no external address,
-// and returns the address of each service.
-func startStubs(ctx context.Context, f *flags, log *zap.Logger) (map[string]string, func(), error) {
+// startStubs starts one embedded stub per service that has no external address (so that an
+// outage can hit one service), and returns the address of each service and the stubs by service.
+func startStubs(ctx context.Context, f *flags, log *zap.Logger) (map[string]string, map[string]*stub.Stub, func(), error) {
 	addrs := map[string]string{}
-	var embedded []string
-	for _, svc := range stub.AllServices() {
+	stubs := map[string]*stub.Stub{}
+	stopAll := func() {
+		var wg sync.WaitGroup
+		for _, s := range stubs {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.Stop() }()
+		}
+		wg.Wait()
+	}
+	for i, svc := range stub.AllServices() {
 		if a, ok := f.addrs[svc]; ok {
 			addrs[svc] = a
-		} else {
-			embedded = append(embedded, svc)
+			continue
 		}
-	}
-	if len(embedded) == 0 {
-		return addrs, func() {}, nil
-	}
-	s, err := stub.Start(ctx, stub.Config{
-		Listen: "127.0.0.1:0", Services: embedded, Faults: f.faults, Seed: f.seed, StopTimeout: time.Second,
-	}, stub.WithLogger(log.Named("mlstub")))
-	if err != nil {
-		return nil, nil, fmt.Errorf("embedded stubs: %w", err)
-	}
-	for _, svc := range embedded {
+		s, err := stub.Start(ctx, stub.Config{
+			Listen: "127.0.0.1:0", Services: []string{svc}, Faults: f.faults, Seed: f.seed + int64(i), StopTimeout: time.Second,
+		}, stub.WithLogger(log.Named("mlstub."+svc)))
+		if err != nil {
+			stopAll()
+			return nil, nil, nil, fmt.Errorf("embedded stubs: %w", err)
+		}
+		stubs[svc] = s
 		addrs[svc] = s.Addr()
 	}
-	return addrs, s.Stop, nil
+	return addrs, stubs, stopAll, nil
+}
+
+// stubMethods maps a service to the method its stub counts.
+var stubMethods = map[string]string{
+	stub.ServiceLiveness: stub.MethodCheck, stub.ServiceFaceMatch: stub.MethodCompare, stub.ServiceOCR: stub.MethodExtract,
+}
+
+// reachedAtStubs counts, per summary key, the requests each embedded stub received.
+func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
+	out := map[string]int64{}
+	for svc, s := range stubs {
+		n := 0
+		for c := grpccodes.OK; c <= grpccodes.Unauthenticated; c++ {
+			n += s.Requests(stubMethods[svc], c)
+		}
+		out[svc] = int64(n) // the stub's service names are the summary's keys
+	}
+	return out
+}
+
+// scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
+// it if it has not started.
+func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() {
+	if f.outageFor <= 0 {
+		return func() {}
+	}
+	t := time.AfterFunc(f.outageAt, func() {
+		for _, svc := range f.outageServices {
+			if s := stubs[svc]; s != nil {
+				s.OutageFor(f.outageFor)
+			}
+		}
+		log.Info("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
+	})
+	return func() { t.Stop() }
 }
 
 func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (func(), error) {
@@ -289,19 +379,31 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 }
 
 // runBatch runs the batch and prints its summary.
-func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, counters *kyc.Counters, stdout, stderr io.Writer) error {
+func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters,
+	stdout, stderr io.Writer, log *zap.Logger) error {
 	b := f.batch
+	if b.Rate > 0 && b.MaxInFlight == 0 {
+		budget := v.Budget
+		if budget <= 0 {
+			budget = kyc.DefaultBudget
+		}
+		b.MaxInFlight = kyc.DefaultInFlightLimit(b.Rate, budget)
+	}
 	bar := newProgress(stderr)
 	if bar != nil {
 		b.Progress = bar.update
 	}
-	start := time.Now()
-	resps := b.Run(ctx, v)
-	elapsed := time.Since(start)
+	stopOutage := scheduleOutage(f, stubs, log)
+	res := b.RunResult(ctx, v)
+	stopOutage()
 	if bar != nil {
 		bar.finish()
 	}
-	sum := kyc.Summarize(resps, elapsed, counters)
+	sum := kyc.SummarizeResult(res, counters)
+	// A stub counts a request when its handler returns, which for a stream may come after the
+	// client has its answer: stop them (gracefully) before reading their counts.
+	stopStubs()
+	sum.SetReached(reachedAtStubs(stubs))
 	if f.jsonOut {
 		return sum.WriteJSON(stdout)
 	}
