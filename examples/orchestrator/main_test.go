@@ -6,9 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"math"
+	"net"
+	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
@@ -121,5 +128,150 @@ func TestRateFlagErrors(t *testing.T) {
 		if err := run(context.Background(), args, &stdout, &stderr); !errors.Is(err, app.ErrUsage) {
 			t.Errorf("%v: err %v, want a usage error", args, err)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader on other goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close()
+	return addr
+}
+
+// TestUnreachableDependencyNamed (issue 19 item 1): a wrong address is named at startup, in
+// the logs at the default level, and in the summary, with what the transport answered.
+func TestUnreachableDependencyNamed(t *testing.T) {
+	addr := closedAddr(t)
+	sum, _, stderr := runJSON(t, "-liveness", addr, "-n", "10", "-fail", "")
+	if want := "liveness at " + addr + " cannot be reached"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("stderr lacks %q and connection refused:\n%s", want, stderr)
+	}
+	if !strings.Contains(stderr, "dependency error") {
+		t.Errorf("no dependency error logged at the default level:\n%s", stderr)
+	}
+	last := sum.Services[kyc.KeyLiveness].LastError
+	if !strings.Contains(last, "connection refused") || !strings.Contains(last, addr) || !strings.HasPrefix(last, "UNAVAILABLE") {
+		t.Errorf("liveness last_error %q: want UNAVAILABLE, connection refused and %s", last, addr)
+	}
+	if sum.Services[kyc.KeyOCR].LastError != "" || sum.Services[kyc.KeyLiveness].ReachedSource != "client" {
+		t.Errorf("healthy ocr has last error %q; liveness counted at %q", sum.Services[kyc.KeyOCR].LastError,
+			sum.Services[kyc.KeyLiveness].ReachedSource)
+	}
+}
+
+// TestInterruptedBatch (item 4): cancelling the command's context mid-batch prints a summary
+// marked interrupted, with the cancelled verifications apart from the failed ones, and
+// returns ErrInterrupted, which main turns into exit status 130.
+func TestInterruptedBatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(700*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"-json", "-rate", "20", "-n", "1000", "-fail", "", "-latency", "30ms", "-spike-rate", "0"}, &stdout, &stderr)
+	if !errors.Is(err, app.ErrInterrupted) || exitCode(err) != 130 {
+		t.Fatalf("err %v (exit %d), want ErrInterrupted and 130\n%s", err, exitCode(err), stderr.String())
+	}
+	var sum kyc.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || sum.NotStarted == 0 || sum.Failed != 0 || sum.Total+sum.NotStarted != 1000 {
+		t.Errorf("interrupted %v, not started %d, failed %d, total %d", sum.Interrupted, sum.NotStarted, sum.Failed, sum.Total)
+	}
+	for k := range sum.FailedReasons {
+		t.Errorf("cancelled verifications counted as failed: %s", k)
+	}
+	var table bytes.Buffer
+	if err := sum.WriteTable(&table); err != nil || !strings.HasPrefix(table.String(), "INTERRUPTED") {
+		t.Errorf("table does not start with INTERRUPTED:\n%s", table.String())
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0}, {flag.ErrHelp, 0}, {fmt.Errorf("%w: x", app.ErrUsage), 2}, {app.ErrInterrupted, 130}, {errors.New("boom"), 1},
+	} {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestFlagErrorIsOneLine (item 7): a bad flag prints its error and a hint, not the usage.
+func TestFlagErrorIsOneLine(t *testing.T) {
+	for _, args := range [][]string{{"-nosuchflag"}, {"-n", "x"}, {"-stop-timeout", "-1s"}, {"-metrics-linger", "5s"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if lines := strings.Count(stderr.String(), "\n"); !errors.Is(err, app.ErrUsage) || lines > 2 || lines == 0 {
+			t.Errorf("%v: err %v, %d lines on stderr:\n%s", args, err, lines, stderr.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, new(bytes.Buffer), &stderr); !errors.Is(err, flag.ErrHelp) ||
+		!strings.Contains(stderr.String(), "-rate") {
+		t.Errorf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestMetricsLinger (item 7): -metrics-linger keeps /metrics up after the batch for a last
+// scrape, until it elapses or the command is interrupted.
+func TestMetricsLinger(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	stderr := new(syncBuffer)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-n", "5", "-fail", "", "-latency", "1ms", "-metrics", "127.0.0.1:0", "-metrics-linger", "1m"}, &stdout, stderr)
+	}()
+	re := regexp.MustCompile(`http://(\S+)/metrics`)
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[0]
+		}
+	}
+	if url == "" {
+		cancel()
+		t.Fatalf("no linger line:\n%s", stderr.String())
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !strings.Contains(string(body), "bulwark_") || !strings.Contains(stdout.String(), "verifications") {
+		t.Errorf("after the batch: summary %q, metrics lack bulwark_:\n%.300s", stdout.String(), body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("interrupting the linger: %v", err)
 	}
 }

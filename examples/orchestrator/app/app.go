@@ -38,6 +38,10 @@ import (
 	"google.golang.org/grpc/reflection"
 )
 
+// ErrInterrupted is returned after a batch that ctx cut short, once its (partial) summary is
+// printed; the command exits 130.
+var ErrInterrupted = errors.New("batch interrupted")
+
 // ErrUsage marks a command-line error, already reported on stderr; the command exits 2.
 var ErrUsage = errors.New("usage error")
 
@@ -47,6 +51,7 @@ type flags struct {
 	explain    bool
 	logLevel   zapcore.Level
 	metrics    string
+	linger     time.Duration
 	jsonOut    bool
 	serve      string
 	stopAfter  time.Duration
@@ -65,13 +70,16 @@ type flags struct {
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs := flag.NewFlagSet("orchestrator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag gets one line and a hint, not the whole usage: the flag set writes nowhere,
+	// and -h prints the usage below.
+	fs.SetOutput(io.Discard)
 	mild := stub.DefaultMildFaults()
 	f := &flags{addrs: map[string]string{}, faults: mild, logLevel: zapcore.WarnLevel}
 	fs.StringVar(&f.configPath, "config", "", "policy configuration `file` (YAML, merged over the built-in profiles; default: built-ins only)")
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
 	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
+	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this `long` for a last scrape (Ctrl-C ends it early)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the batch summary as one JSON object")
 	fs.StringVar(&f.serve, "serve", "", "serve kyc.v1.KYCService (with health and reflection) on this `address` instead of running a batch")
 	fs.DurationVar(&f.stopAfter, "stop-timeout", 5*time.Second, "in -serve mode, how long a graceful stop may take before calls are cut")
@@ -112,8 +120,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage of orchestrator:")
+			fs.PrintDefaults()
 			return nil, err
 		}
+		fmt.Fprintf(stderr, "orchestrator: %v\nRun 'orchestrator -h' for the flags.\n", err)
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	set := map[string]bool{}
@@ -145,6 +157,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "-outage and -outage-at must not be negative"
 	case f.outageFor == 0 && (set["outage-at"] || set["outage-service"]):
 		problem = "-outage-at and -outage-service need -outage"
+	case f.linger < 0:
+		problem = fmt.Sprintf("-metrics-linger %v is negative", f.linger)
+	case f.linger > 0 && f.metrics == "":
+		problem = "-metrics-linger needs -metrics"
 	case f.stopAfter < 0:
 		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
 	case !rate(f.batch.UnreadableRate) || !rate(f.batch.SpoofRate) || !rate(f.batch.MismatchRate) || !rate(f.batch.ExpiredRate):
@@ -180,8 +196,8 @@ func rate(r float64) bool { return r >= 0 && r <= 1 }
 
 // Run runs the orchestrator command with args (without the program name). It writes results
 // on stdout and logs, warnings and progress on stderr. It returns flag.ErrHelp for -h, an
-// error wrapping ErrUsage for a bad command line, and nil after a batch, however many
-// verifications failed.
+// error wrapping ErrUsage for a bad command line, ErrInterrupted after a batch ctx cut short
+// (its summary printed), and nil after a batch, however many verifications failed.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseFlags(args, stderr)
 	if err != nil {
@@ -227,12 +243,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metrics.TrackThrottle(name, t.Probability)
 	}
 
+	metricsAddr := ""
 	if f.metrics != "" {
-		stopMetrics, err := serveMetrics(ctx, f.metrics, reg, log)
+		addr, stopMetrics, err := serveMetrics(ctx, f.metrics, reg, log)
 		if err != nil {
 			return err
 		}
 		defer stopMetrics()
+		metricsAddr = addr
 	}
 
 	addrs, stubs, stopStubs, err := startStubs(ctx, f, log)
@@ -241,6 +259,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopStubs()
 
+	checkReachable(ctx, f.addrs, stderr)
+	deps := newDepErrors(addrs, log)
 	conns := map[string]*grpc.ClientConn{}
 	defer func() {
 		for _, c := range conns {
@@ -252,6 +272,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return c, nil
 		}
 		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, suite.DialOptions()...)
+		opts = append(opts, deps.dialOptions()...) // innermost: sees only attempts that left the client
 		c, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
@@ -272,7 +293,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer scheduleOutage(f, stubs, log)()
 		return serve(ctx, f, v, stderr, log)
 	}
-	return runBatch(ctx, f, v, stubs, stopStubs, counters, stdout, stderr, log)
+	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, stdout, stderr, log)
+	if err == nil && f.linger > 0 {
+		fmt.Fprintf(stderr, "orchestrator: metrics stay up on http://%s/metrics for %v (Ctrl-C ends it)\n", metricsAddr, f.linger)
+		t := time.NewTimer(f.linger)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return err
 }
 
 // loadConfig reads the configuration file, or takes the built-ins.
@@ -352,10 +383,10 @@ func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func
 	return func() { t.Stop() }
 }
 
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (func(), error) {
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (string, func(), error) {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return "", nil, fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -368,7 +399,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		}
 	}()
 	log.Info("metrics", zap.String("addr", lis.Addr().String()))
-	return func() {
+	return lis.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
@@ -379,7 +410,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 }
 
 // runBatch runs the batch and prints its summary.
-func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters,
+func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors,
 	stdout, stderr io.Writer, log *zap.Logger) error {
 	b := f.batch
 	if b.Rate > 0 && b.MaxInFlight == 0 {
@@ -395,6 +426,9 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	}
 	stopOutage := scheduleOutage(f, stubs, log)
 	res := b.RunResult(ctx, v)
+	if res.Interrupted {
+		fmt.Fprintln(stderr, "orchestrator: interrupted; in-flight verifications cancelled")
+	}
 	stopOutage()
 	if bar != nil {
 		bar.finish()
@@ -404,10 +438,18 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	// client has its answer: stop them (gracefully) before reading their counts.
 	stopStubs()
 	sum.SetReached(reachedAtStubs(stubs))
+	sum.SetLastErrors(deps.snapshot())
+	write := sum.WriteTable
 	if f.jsonOut {
-		return sum.WriteJSON(stdout)
+		write = sum.WriteJSON
 	}
-	return sum.WriteTable(stdout)
+	if err := write(stdout); err != nil {
+		return err
+	}
+	if sum.Interrupted {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // serve serves KYCService until ctx is done, then stops gracefully.

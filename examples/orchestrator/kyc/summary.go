@@ -259,6 +259,14 @@ func (s *Summary) SetReached(atStub map[string]int64) {
 	}
 }
 
+// SetLastErrors sets each service's LastError from last (service key → error).
+func (s *Summary) SetLastErrors(last map[string]string) {
+	for k, st := range s.Services {
+		st.LastError = last[k]
+		s.Services[k] = st
+	}
+}
+
 // StepKey is the summary's name of a step, the service key it calls: liveness, facematch, ocr.
 func StepKey(st kycv1.Step) string {
 	switch st {
