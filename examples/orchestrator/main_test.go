@@ -267,7 +267,8 @@ func TestMetricsLinger(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	if !strings.Contains(string(body), "bulwark_") || !strings.Contains(stdout.String(), "verifications") {
+	if !strings.Contains(string(body), "bulwark_") || !strings.Contains(string(body), "kyc_verifications_total{decision=") ||
+		!strings.Contains(stdout.String(), "verifications") {
 		t.Errorf("after the batch: summary %q, metrics lack bulwark_:\n%.300s", stdout.String(), body)
 	}
 	cancel()

@@ -223,6 +223,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	decisions, err := kyc.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 	counters := kyc.NewCounters()
 	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
@@ -291,9 +295,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if f.serve != "" {
 		defer scheduleOutage(f, stubs, log)()
-		return serve(ctx, f, v, stderr, log)
+		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log)
 	}
-	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, stdout, stderr, log)
+	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, stdout, stderr, log)
 	if err == nil && f.linger > 0 {
 		fmt.Fprintf(stderr, "orchestrator: metrics stay up on http://%s/metrics for %v (Ctrl-C ends it)\n", metricsAddr, f.linger)
 		t := time.NewTimer(f.linger)
@@ -410,7 +414,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 }
 
 // runBatch runs the batch and prints its summary.
-func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors,
+func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors, decisions *kyc.Metrics,
 	stdout, stderr io.Writer, log *zap.Logger) error {
 	b := f.batch
 	if b.Rate > 0 && b.MaxInFlight == 0 {
@@ -433,6 +437,11 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	if bar != nil {
 		bar.finish()
 	}
+	for i, r := range res.Responses {
+		if res.Arrivals[i] == kyc.ArrivalDone {
+			decisions.Observe(r)
+		}
+	}
 	sum := kyc.SummarizeResult(res, counters)
 	// A stub counts a request when its handler returns, which for a stream may come after the
 	// client has its answer: stop them (gracefully) before reading their counts.
@@ -453,18 +462,27 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 }
 
 // serve serves KYCService until ctx is done, then stops gracefully.
-func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log *zap.Logger) error {
+//
+// Health: "" and kyc.v1.KYCService report SERVING for as long as the server accepts calls,
+// whatever its dependencies do. An orchestrator whose OCR is down can still answer (an
+// undecided verification is a retryable Unavailable), and every replica shares the same
+// dependencies: taking replicas out of a load balancer because a dependency failed would only
+// turn a partial outage into a full one. Each dependency has its own entry (kyc.v1.OCRService,
+// ...), NOT_SERVING while its circuit breaker is open, for operators and dashboards.
+func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breakers *breaker.Registry, stderr io.Writer, log *zap.Logger) error {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.serve)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	srv := grpc.NewServer()
-	kycv1.RegisterKYCServiceServer(srv, v)
+	kycv1.RegisterKYCServiceServer(srv, srvImpl)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(kycv1.KYCService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	stopHealth := watchDependencies(hs, breakers)
+	defer stopHealth()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
@@ -492,6 +510,38 @@ func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log
 		return err
 	}
 	return nil
+}
+
+// watchDependencies sets a health entry per dependency from its breaker's state, every 250 ms.
+func watchDependencies(hs *health.Server, breakers *breaker.Registry) func() {
+	update := func() {
+		for name := range kyc.ServiceKeys {
+			st := healthpb.HealthCheckResponse_SERVING
+			breakers.Each(func(bname string, b *breaker.Breaker) {
+				if s := b.State(); strings.Contains(bname, name) && (s == breaker.Open || s == breaker.ForcedOpen) {
+					st = healthpb.HealthCheckResponse_NOT_SERVING
+				}
+			})
+			hs.SetServingStatus(name, st)
+		}
+	}
+	update()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				update()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // progress draws a progress bar on a terminal.
