@@ -79,7 +79,7 @@ func TestBatchJSON(t *testing.T) {
 }
 
 // TestBatchTable runs the default output: a table on stdout, no progress bar when stderr is
-// not a terminal, and the config warning printed once.
+// not a terminal, and no warning about the built-in profiles (TestLogNoise shows it at info).
 func TestBatchTable(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	args := []string{"-n", "10", "-fail", "unavailable=0", "-latency", "1ms", "-spike-rate", "0"}
@@ -92,8 +92,8 @@ func TestBatchTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(stderr.String(), "warning: profiles.ml: worst case"); n != 1 {
-		t.Errorf("ml warning printed %d times, want once:\n%s", n, stderr.String())
+	if n := strings.Count(stderr.String(), "warning: profiles.ml: worst case"); n != 0 {
+		t.Errorf("built-in ml warning printed %d times at the default level, want none:\n%s", n, stderr.String())
 	}
 	if strings.Contains(stderr.String(), "\r") {
 		t.Errorf("progress bar drawn on a non-terminal stderr")
@@ -258,5 +258,39 @@ func TestServeUndecidedIsAnError(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
+	}
+}
+
+// TestLogNoise (issue 19 item 5): at the default level a faulty run logs no line per retry or
+// rejection, but a digest and the breaker's state changes; -log-level debug brings the
+// per-event lines back, and -log-level info the built-in profiles' warnings (once).
+func TestLogNoise(t *testing.T) {
+	args := []string{"-n", "40", "-concurrency", "8", "-fail", "unavailable=0.3", "-latency", "1ms", "-spike-rate", "0",
+		"-config", writeConfig(t, quickRetries)}
+	var stdout, stderr bytes.Buffer
+	if err := app.Run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, quiet := range []string{"retry scheduled", "call rejected", "retries exhausted"} {
+		if strings.Contains(stderr.String(), quiet) {
+			t.Errorf("%q logged at the default level:\n%s", quiet, stderr.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "WARN\tdigest") {
+		t.Errorf("no digest at the default level:\n%s", stderr.String())
+	}
+	stderr.Reset()
+	if err := app.Run(context.Background(), append(args, "-log-level", "debug"), new(bytes.Buffer), &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "retry scheduled") {
+		t.Errorf("no per-retry line at debug")
+	}
+	stderr.Reset()
+	if err := app.Run(context.Background(), []string{"-n", "2", "-log-level", "info", "-latency", "1ms"}, new(bytes.Buffer), &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stderr.String(), "warning: profiles.ml: worst case"); n != 1 {
+		t.Errorf("built-in ml warning printed %d times at info, want once:\n%s", n, stderr.String())
 	}
 }

@@ -52,6 +52,7 @@ type flags struct {
 	logLevel   zapcore.Level
 	metrics    string
 	linger     time.Duration
+	digest     time.Duration
 	jsonOut    bool
 	serve      string
 	stopAfter  time.Duration
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.configPath, "config", "", "policy configuration `file` (YAML, merged over the built-in profiles; default: built-ins only)")
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
 	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
+	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
 	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this `long` for a last scrape (Ctrl-C ends it early)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the batch summary as one JSON object")
@@ -157,6 +159,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "-outage and -outage-at must not be negative"
 	case f.outageFor == 0 && (set["outage-at"] || set["outage-service"]):
 		problem = "-outage-at and -outage-service need -outage"
+	case f.digest < 0:
+		problem = fmt.Sprintf("-log-digest %v is negative", f.digest)
 	case f.linger < 0:
 		problem = fmt.Sprintf("-metrics-linger %v is negative", f.linger)
 	case f.linger > 0 && f.metrics == "":
@@ -210,12 +214,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.explain {
 		return config.Explain(stdout, cfg)
 	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
+	// Warnings about the user's own file always show; those about the built-in profiles are
+	// the same on every run, so they show from -log-level info on (and always in -explain).
+	if f.configPath != "" || f.logLevel <= zapcore.InfoLevel {
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
+		}
 	}
 
+	// On a terminal the batch draws a progress bar; logs go through it, so that a log line
+	// clears the bar, prints whole, and the bar is redrawn below it.
+	var bar *progress
+	if f.serve == "" {
+		bar = newProgress(stderr)
+	}
+	logOut := stderr
+	if bar != nil {
+		logOut = bar
+	}
 	log := zap.New(zapcore.NewCore(
-		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.Lock(zapcore.AddSync(stderr)), f.logLevel))
+		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.Lock(zapcore.AddSync(logOut)), f.logLevel))
 	defer func() { _ = log.Sync() }()
 
 	reg := prometheus.NewRegistry()
@@ -231,7 +249,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
 	suite, err := interceptors.New(cfg,
-		interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log), counters)),
+		interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log, quietEvents...), counters)),
 		interceptors.WithBreakerRegistry(new(breaker.Registry)))
 	if err != nil {
 		return err
@@ -297,7 +315,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer scheduleOutage(f, stubs, log)()
 		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log)
 	}
-	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, stdout, stderr, log)
+	stopDigest := startDigest(counters, f.digest, log)
+	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, bar, stdout, logOut, log)
+	stopDigest()
 	if err == nil && f.linger > 0 {
 		fmt.Fprintf(stderr, "orchestrator: metrics stay up on http://%s/metrics for %v (Ctrl-C ends it)\n", metricsAddr, f.linger)
 		t := time.NewTimer(f.linger)
@@ -414,7 +434,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 }
 
 // runBatch runs the batch and prints its summary.
-func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors, decisions *kyc.Metrics,
+func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors, decisions *kyc.Metrics, bar *progress,
 	stdout, stderr io.Writer, log *zap.Logger) error {
 	b := f.batch
 	if b.Rate > 0 && b.MaxInFlight == 0 {
@@ -424,7 +444,6 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 		}
 		b.MaxInFlight = kyc.DefaultInFlightLimit(b.Rate, budget)
 	}
-	bar := newProgress(stderr)
 	if bar != nil {
 		b.Progress = bar.update
 	}
@@ -544,11 +563,14 @@ func watchDependencies(hs *health.Server, breakers *breaker.Registry) func() {
 	return func() { close(done); <-stopped }
 }
 
-// progress draws a progress bar on a terminal.
+// progress draws a progress bar on a terminal, and is the writer of the logs while it is up:
+// a log line clears the bar, is written whole, and the bar is redrawn below it.
 type progress struct {
-	w    io.Writer
-	mu   sync.Mutex
-	last time.Time
+	w     io.Writer
+	mu    sync.Mutex
+	last  time.Time
+	line  string // Guarded by mu: the bar as last drawn, "" when none is on screen.
+	ended bool   // Guarded by mu: finish was called.
 }
 
 // newProgress returns a bar drawing on w when w is a terminal, else nil.
@@ -568,20 +590,44 @@ func (p *progress) update(done, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if done < total && now.Sub(p.last) < 50*time.Millisecond {
+	if p.ended || (done < total && now.Sub(p.last) < 50*time.Millisecond) {
 		return
 	}
 	p.last = now
+	p.line = barLine(done, total)
+	fmt.Fprint(p.w, "\r"+p.line)
+}
+
+// barLine draws the bar of done out of total.
+func barLine(done, total int) string {
 	const width = 30
 	filled := 0
 	if total > 0 {
 		filled = done * width / total
 	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, total)
+	return fmt.Sprintf("[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, total)
+}
+
+// Write writes a log line above the bar.
+func (p *progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.line != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	n, err := p.w.Write(b)
+	if p.line != "" && !p.ended {
+		fmt.Fprint(p.w, "\r"+p.line)
+	}
+	return n, err
 }
 
 func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprint(p.w, "\r\033[K")
+	p.ended = true
+	if p.line != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.line = ""
+	}
 }
