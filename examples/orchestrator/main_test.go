@@ -11,6 +11,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -274,5 +276,34 @@ func TestMetricsLinger(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("interrupting the linger: %v", err)
+	}
+}
+
+// TestMisspelledNamesRejected (issue 19 item 3): service and method names in -config are
+// checked against the descriptors the binary links, with a did-you-mean; -external-service
+// lets a service the binary does not link through.
+func TestMisspelledNamesRejected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	yaml := "services:\n  kyc.v1.OCRServce: {profile: fast}\n  kyc.v1.LivenessService:\n    methods:\n      Chek: {profile: fast}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-config", path, "-explain"}, new(bytes.Buffer), new(bytes.Buffer))
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("misspelled names accepted: %v", err)
+	}
+	for _, want := range []string{`did you mean "kyc.v1.OCRService"?`, `did you mean "Check"?`, "-external-service"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	good := "services:\n  acme.v1.Billing: {profile: fast}\n  kyc.v1.LivenessService:\n    methods:\n      Check: {profile: fast}\n"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-config", path, "-external-service", "acme.v1.Billing", "-explain"}, &stdout, new(bytes.Buffer)); err != nil ||
+		!strings.Contains(stdout.String(), "acme.v1.Billing") {
+		t.Errorf("external service: %v\n%s", err, stdout.String())
 	}
 }

@@ -36,6 +36,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // ErrInterrupted is returned after a batch that ctx cut short, once its (partial) summary is
@@ -48,6 +50,7 @@ var ErrUsage = errors.New("usage error")
 // flags are the parsed command line.
 type flags struct {
 	configPath string
+	external   []string // services the config may name that the binary does not link
 	explain    bool
 	logLevel   zapcore.Level
 	metrics    string
@@ -77,6 +80,14 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	mild := stub.DefaultMildFaults()
 	f := &flags{addrs: map[string]string{}, faults: mild, logLevel: zapcore.WarnLevel}
 	fs.StringVar(&f.configPath, "config", "", "policy configuration `file` (YAML, merged over the built-in profiles; default: built-ins only)")
+	fs.Func("external-service", "comma-separated full gRPC `names` of services the -config may configure although this binary does not link their descriptors (other names are checked)", func(v string) error {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				f.external = append(f.external, name)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
 	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
 	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
@@ -211,6 +222,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f.configPath != "" {
+		if err := cfg.CheckNames(f.configPath, linkedServices(), f.external); err != nil {
+			return fmt.Errorf("%w\n(a service this binary does not link may be named with -external-service)", err)
+		}
+	}
 	if f.explain {
 		return config.Explain(stdout, cfg)
 	}
@@ -337,6 +353,25 @@ func loadConfig(path string) (*config.Config, []config.Warning, error) {
 		return cfg, cfg.Warnings(), nil
 	}
 	return config.Load(path)
+}
+
+// linkedServices lists the gRPC services whose descriptors this binary links, with their
+// methods: the names a -config may use without -external-service.
+func linkedServices() config.KnownNames {
+	known := config.KnownNames{}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		svcs := fd.Services()
+		for i := range svcs.Len() {
+			sd := svcs.Get(i)
+			var methods []string
+			for j := range sd.Methods().Len() {
+				methods = append(methods, string(sd.Methods().Get(j).Name()))
+			}
+			known[string(sd.FullName())] = methods
+		}
+		return true
+	})
+	return known
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
