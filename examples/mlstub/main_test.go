@@ -106,6 +106,10 @@ func TestParseFlagsErrors(t *testing.T) {
 			if !strings.Contains(stderr.String(), tt.wantStderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
 			}
+			// One line and a hint, not the whole usage (issue 19 item 7).
+			if n := strings.Count(stderr.String(), "\n"); n > 2 || strings.Contains(stderr.String(), "-spike-rate float") {
+				t.Errorf("%d lines on stderr, want the error and a hint:\n%s", n, stderr.String())
+			}
 		})
 	}
 }
