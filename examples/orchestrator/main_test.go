@@ -1,12 +1,17 @@
 package main
 
 import (
+	"os/exec"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"io"
 	"math"
 	"net"
@@ -24,7 +29,96 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The signal tests run this test binary as the command itself.
+	if args, ok := os.LookupEnv("ORCHESTRATOR_TEST_MAIN"); ok {
+		os.Args = append([]string{"orchestrator"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// command starts this test binary as the orchestrator with args.
+func command(t *testing.T, args string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ORCHESTRATOR_TEST_MAIN="+args)
+	stdout, stderr := new(syncBuffer), new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, stdout, stderr
+}
+
+// waitExit waits for cmd to exit and returns its status.
+func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("the command did not exit within %v", within)
+		return -1
+	}
+}
+
+// TestSIGINTExits130 (issue 19 item 4): SIGINT during a batch prints the summary marked
+// interrupted and exits 130.
+func TestSIGINTExits130(t *testing.T) {
+	cmd, stdout, stderr := command(t, "-rate 10 -n 1000 -fail= -latency 1ms -spike-rate 0")
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, 30*time.Second); code != 130 {
+		t.Errorf("exit status %d, want 130\n%s", code, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "INTERRUPTED") || !strings.Contains(stdout.String(), "cancelled") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}
+
+// TestSecondSIGINTExitsAtOnce (item 4): in -serve, the first SIGINT starts a graceful stop
+// that waits for a verification in flight (which would then exit 0); a second one exits 130
+// at once.
+func TestSecondSIGINTExitsAtOnce(t *testing.T) {
+	cmd, _, stderr := command(t, "-serve 127.0.0.1:0 -stop-timeout 1m -fail= -latency 1m -spike-rate 0")
+	re := regexp.MustCompile(`serving kyc.v1.KYCService on (\S+)`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no serving line:\n%s", stderr.String())
+		}
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	called := make(chan struct{})
+	go func() {
+		defer close(called)
+		_, _ = kycv1.NewKYCServiceClient(cc).Verify(ctx, kyc.Request(1, kyc.CaseGenuine))
+	}()
+	time.Sleep(500 * time.Millisecond) // the verification is in flight, waiting on the stubs' 1m latency
+	_ = cmd.Process.Signal(os.Interrupt)
+	time.Sleep(200 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	if code := waitExit(t, cmd, 5*time.Second); code != 130 {
+		t.Errorf("exit status %d after a second SIGINT, want 130\n%s", code, stderr.String())
+	}
+	cancel()
+	<-called
+}
 
 func TestExplain(t *testing.T) {
 	var stdout, stderr bytes.Buffer
