@@ -401,3 +401,23 @@ func TestMisspelledNamesRejected(t *testing.T) {
 		t.Errorf("external service: %v\n%s", err, stdout.String())
 	}
 }
+
+// TestREADMEListsEveryFlag (issue 19 item 7): the README's flag table names every flag -h
+// prints.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	_ = run(context.Background(), []string{"-h"}, new(bytes.Buffer), &stderr)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(stderr.String(), -1)
+	if len(flags) < 20 {
+		t.Fatalf("only %d flags in -h:\n%s", len(flags), stderr.String())
+	}
+	for _, m := range flags {
+		if !regexp.MustCompile("`" + m[1] + "[ `,]").Match(readme) {
+			t.Errorf("README.md does not list %s", m[1])
+		}
+	}
+}
