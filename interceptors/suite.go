@@ -35,6 +35,8 @@ type Suite struct {
 
 	mu   sync.Mutex // serialises building chains and reloads.
 	objs objects    // Guarded by mu: policy objects, kept across reloads while unchanged.
+
+	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 }
 
 // state is one configuration's chains. It never changes once published, except for its cache
@@ -54,35 +56,33 @@ type chain struct {
 }
 
 type retryEntry struct {
-	policy config.Policy
-	p      *retry.Policy
+	fp fingerprint
+	p  *retry.Policy
 }
 
 type bulkheadEntry struct {
-	policy config.Policy
-	cfg    bulkhead.Config
-	b      *bulkhead.Bulkhead
+	fp fingerprint
+	b  *bulkhead.Bulkhead
 }
 
 type hedgeEntry struct {
-	policy config.Policy
-	budget *retry.Budget
-	p      *hedge.Policy
+	fp fingerprint
+	p  *hedge.Policy
 }
 
 type throttleEntry struct {
-	policy config.Policy
-	t      *throttle.Throttle
+	fp fingerprint
+	t  *throttle.Throttle
 }
 
 type limiterEntry struct {
-	cfg   ratelimit.Config
-	redis ratelimit.RedisConfig
+	fp    fingerprint
 	p     *ratelimit.Policy
 	close func() error
 }
 
 type objects struct {
+	breakers  map[string]fingerprint // the fingerprint each registry breaker was last taken with
 	retries   map[string]retryEntry
 	bulkheads map[string]bulkheadEntry
 	hedges    map[string]hedgeEntry
@@ -107,7 +107,7 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	if s.o.limiters == nil {
 		s.o.limiters = ratelimit.NewRegistry(ratelimit.WithClock(s.clk))
 	}
-	s.objs = objects{retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, hedges: map[string]hedgeEntry{},
+	s.objs = objects{breakers: map[string]fingerprint{}, retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, hedges: map[string]hedgeEntry{},
 		throttles: map[string]throttleEntry{}, limiters: map[string]limiterEntry{}}
 	if err := s.Reload(cfg); err != nil {
 		return nil, err
@@ -232,15 +232,29 @@ func methodsOf(cfg *config.Config, svc string) []string {
 	return cfg.MethodNames(svc)
 }
 
+// chain returns the chain of fullMethod under st, building it on a method's first call.
+//
+// A build takes and replaces shared objects (breakers, bulkheads, limiters), so it must run
+// under the configuration in force: a call that loaded st before a Reload published a newer
+// state builds under the newer one instead, else it would put the previous configuration's
+// objects back in place of the current ones. Reload publishes under s.mu, so the state loaded
+// under s.mu is the one in force until the build is stored.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
 	if c, ok := st.chains.Load(fullMethod); ok {
 		return c.(*chain)
 	}
+	if s.beforeBuild != nil {
+		s.beforeBuild()
+	}
 	s.mu.Lock()
-	c := s.buildLocked(st.cfg, fullMethod)
-	s.mu.Unlock()
-	actual, _ := st.chains.LoadOrStore(fullMethod, c)
-	return actual.(*chain)
+	defer s.mu.Unlock()
+	cur := s.state.Load()
+	if c, ok := cur.chains.Load(fullMethod); ok {
+		return c.(*chain)
+	}
+	c := s.buildLocked(cur.cfg, fullMethod)
+	cur.chains.Store(fullMethod, c)
+	return c
 }
 
 // failed returns the error a call gets when its chain could not be built.
