@@ -98,43 +98,6 @@ func TestReloadRaceFirstCallBuildUnderOldConfig(t *testing.T) {
 	}
 }
 
-// Item 6 under load: first-call builds of new methods race reloads; once they are done, the
-// registry and Bulkheads() hold the objects of the configuration in force.
-func TestReloadRaceFirstCallBuildsUnderLoad(t *testing.T) {
-	reg := &breaker.Registry{}
-	s, err := interceptors.New(defaultProfile(3, 3), interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	inv := &countingInvoker{}
-	unary := s.Unary()
-	for round := range 30 {
-		var wg sync.WaitGroup
-		for g := range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range 5 {
-					m := "/" + svcUnlisted + "/M" + string(rune('a'+round%26)) + string(rune('a'+g)) + string(rune('a'+i))
-					_ = unary(context.Background(), m, nil, nil, nil, inv.invoke)
-				}
-			}()
-		}
-		want := 3 + round%2 // alternate 3 and 4 failures, 3 and 4 slots
-		if err := s.Reload(defaultProfile(want, want)); err != nil {
-			t.Fatal(err)
-		}
-		wg.Wait()
-		if b, ok := reg.Lookup(svcUnlisted); ok && b.Config().ConsecutiveFailures != want {
-			t.Fatalf("round %d: registry breaker has consecutive_failures %d, the configuration %d", round, b.Config().ConsecutiveFailures, want)
-		}
-		if bh := s.Bulkheads()[svcUnlisted]; bh != nil && bh.Capacity() != want {
-			t.Fatalf("round %d: bulkhead capacity %d, the configuration %d", round, bh.Capacity(), want)
-		}
-	}
-}
-
 // Item 7: a reload that only adds a classifier override makes the breaker behave as a fresh
 // suite's with that configuration.
 func TestReloadClassifierChangeReplacesBreaker(t *testing.T) {
