@@ -3,13 +3,16 @@ package e2e
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
@@ -205,8 +208,20 @@ services:
 // (ResourceExhausted), the client soon stops sending most of them, rejecting locally with
 // ADAPTIVE_THROTTLE; when the stub recovers, once the window has passed, nearly every call
 // reaches it again.
+//
+// The suite runs on a fake clock with a seeded random source (the stub's faults are seeded
+// too): the window holds every call of a batch however long the machine takes to run it, and
+// passes only when the test advances the clock. On the real clock a loaded machine stretched
+// the batches over more than the window, which then forgot the refusals mid-batch.
 func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
-	h := newHarness(t, throttleConfig, stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.ResourceExhausted: 0.5}})
+	// Far ahead of the real clock, so that the calls' deadlines (budget from the fake now) are
+	// far in the real future too.
+	fake := clocktest.New(time.Now().Add(time.Hour))
+	rnd := rand.New(rand.NewPCG(17, 12))
+	var rmu sync.Mutex
+	seeded := func() float64 { rmu.Lock(); defer rmu.Unlock(); return rnd.Float64() }
+	h := newHarnessWith(t, throttleConfig, stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.ResourceExhausted: 0.5}},
+		[]interceptors.Option{interceptors.WithClock(fake), interceptors.WithRand(seeded)})
 	s := h.stubs[svcFaceMatch]
 	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
 	req := &kycv1.CompareRequest{Selfie: stub.Selfie(1, true), DocumentFace: stub.DocumentImage(1, false)}
@@ -244,7 +259,7 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 	if err := s.SetFaults(stub.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // the window forgets the refusals
+	fake.Advance(1100 * time.Millisecond) // the window forgets the refusals
 	sent, throttled = batch(200)
 	t.Logf("stub recovered: %d of 200 calls reached it, %d throttled", sent, throttled)
 	if sent < 190 {
