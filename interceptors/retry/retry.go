@@ -63,26 +63,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.InitialBackoff == 0 {
-		cfg.InitialBackoff = DefaultInitialBackoff
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.InitialBackoff)
-	}
-	if cfg.Multiplier == 0 {
-		cfg.Multiplier = DefaultMultiplier
-	}
-	if cfg.Jitter == "" {
-		cfg.Jitter = JitterFull
-	}
-	if cfg.ReplayBufferBytes == 0 {
-		cfg.ReplayBufferBytes = DefaultReplayBufferBytes
-	}
-	if cfg.Throttle.MaxTokens > 0 && cfg.Throttle.TokenRatio == 0 {
-		cfg.Throttle.TokenRatio = min(DefaultTokenRatio, cfg.Throttle.MaxTokens)
+	cfg = Normalize(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	p := &Policy{
 		cfg: cfg,
