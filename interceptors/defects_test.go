@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -150,5 +153,52 @@ func TestReloadClassifierChangeReplacesBreaker(t *testing.T) {
 	run(s, 1)
 	if after, _ := reg.Lookup(svc); after != before {
 		t.Fatal("an identical reload replaced the breaker")
+	}
+}
+
+// Item 9: 20 000 distinct method names outside the configuration and the registered
+// descriptors cost one chain, one breaker, one bulkhead, and a bounded number of series.
+func TestUnboundedMethodNamesShareOneChain(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics, err := promobs.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	breakers := &breaker.Registry{}
+	cfg := defaultProfile(5, 4)
+	p := cfg.Profiles[config.DefaultProfile]
+	p.Retry = quickRetry(2)
+	cfg.Profiles[config.DefaultProfile] = p
+	s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(breakers), interceptors.WithObserver(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := interceptors.ChainCount(s)
+	inv := &countingInvoker{}
+	unary := s.Unary()
+	const names = 20000
+	for i := range names {
+		m := "/" + svcUnlisted + "/M" + strconv.Itoa(i)
+		if err := unary(context.Background(), m, nil, nil, nil, inv.invoke); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+	}
+	if got := interceptors.ChainCount(s) - base; got != 1 {
+		t.Errorf("%d names built %d chains, want 1", names, got)
+	}
+	nBreakers := 0
+	breakers.Each(func(string, *breaker.Breaker) { nBreakers++ })
+	if nBreakers != 1 || len(s.Bulkheads()) != 1 {
+		t.Errorf("%d names made %d breakers and %d bulkheads, want 1 and 1", names, nBreakers, len(s.Bulkheads()))
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if n := len(f.GetMetric()); n > promobs.MaxMethods+1 {
+			t.Errorf("%s has %d series after %d method names, want at most %d", f.GetName(), n, names, promobs.MaxMethods+1)
+		}
 	}
 }
