@@ -69,14 +69,29 @@ func TestHedgingCutsTheTail(t *testing.T) {
 		return lat
 	}
 
+	// slow counts the calls that took as long as a spike: about 5 % of them (15 of 300)
+	// without hedging; with hedging only those whose hedge met a spike too, and those a busy
+	// machine stretched either way.
+	slow := func(lat []time.Duration) (n int) {
+		for _, d := range lat {
+			if d >= 90*time.Millisecond {
+				n++
+			}
+		}
+		return n
+	}
 	before := s.Requests(stub.MethodCompare, grpccodes.OK)
-	plain := p99(run(hedge.Disable()))
+	plainLat := run(hedge.Disable())
+	slowPlain := slow(plainLat)
+	plain := p99(plainLat)
 	if got := s.Requests(stub.MethodCompare, grpccodes.OK) - before; got != calls {
 		t.Fatalf("with hedging off the stub answered %d requests, want exactly %d", got, calls)
 	}
 	sentBefore := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch})
 	reqBefore := s.Requests(stub.MethodCompare, grpccodes.OK) + s.Requests(stub.MethodCompare, grpccodes.Canceled)
-	hedged := p99(run())
+	hedgedLat := run()
+	slowHedged := slow(hedgedLat)
+	hedged := p99(hedgedLat)
 	hedges := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch}) - sentBefore
 	wins := metric(t, h.reg, "bulwark_hedge_wins_total", map[string]string{"service": svcFaceMatch})
 
@@ -91,17 +106,17 @@ func TestHedgingCutsTheTail(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	extra := float64(served-calls) / calls
-	t.Logf("p99 without hedging %v, with hedging %v (%.1fx lower); %v hedges for %d calls (%.1f%% extra requests), %v won; the stub saw %d cancelled",
-		plain, hedged, float64(plain)/float64(hedged), hedges, calls, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
+	t.Logf("p99 without hedging %v, with hedging %v (%.1fx lower); calls of 90ms or more: %d without, %d with; %v hedges for %d calls (%.1f%% extra requests), %v won; the stub saw %d cancelled",
+		plain, hedged, float64(plain)/float64(hedged), slowPlain, slowHedged, hedges, calls, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
 
-	if plain < 90*time.Millisecond {
-		t.Fatalf("p99 without hedging = %v: the stub's tail (100ms) did not show; the test proves nothing", plain)
+	if slowPlain < 8 {
+		t.Fatalf("%d calls of 90ms or more without hedging: the stub's tail (5%% at 100ms) did not show; the test proves nothing", slowPlain)
 	}
-	// Unloaded, the p99 falls from the spike (100ms) to about the learnt delay plus a normal
-	// answer (3x or more); a machine running two suites at once stretches every latency and
-	// measured 1.8x. The bound keeps a margin under that: at least 1.5x lower.
-	if hedged*3 > plain*2 {
-		t.Errorf("p99 with hedging = %v, want at most two thirds of %v", hedged, plain)
+	// The tail is judged by counting the slow calls, not by the p99: the p99 of 300 calls is
+	// the third slowest, which a busy machine decides (two suites at once measured p99 ratios
+	// from 1.0x to 3x), while the spikes a hedge rescues are about 15 calls.
+	if slowHedged*2 > slowPlain {
+		t.Errorf("%d calls of 90ms or more with hedging, want at most half of the %d without", slowHedged, slowPlain)
 	}
 	// A hedge whose call is decided as it starts never goes out: at most one request per hedge.
 	if served <= calls || served > calls+int(hedges) {
