@@ -262,6 +262,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			cs.sink.Observe(observe.Event{
 				Kind: observe.RetryScheduled, Time: clk.Now(), Service: m.service, Method: m.name,
 				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
+				Reason: delayReason(v),
 			})
 		}
 		if !sleep(callCtx, clk, &timer, delay) {
@@ -300,6 +301,14 @@ func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *setting
 		delay = p.backoff(n-1, prev, cs.rand)
 	}
 	return delay, fits(ctx, cs.clock.Now(), delay, budgetEnd), false
+}
+
+// delayReason is RetryScheduled's Reason: ReasonPushback when the server chose the delay.
+func delayReason(v codes.Verdict) string {
+	if v.Pushback.Set {
+		return observe.ReasonPushback
+	}
+	return ""
 }
 
 // sleep waits d on *t (made on first use, then Reset: one timer per retry loop) unless ctx is
