@@ -54,6 +54,7 @@ type flags struct {
 	batch  kyc.Batch
 	faults stub.Faults
 	seed   int64
+	trace  string // -trace: see tracing.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
+	fs.StringVar(&f.trace, "trace", "", traceUsage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -158,10 +160,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	counters := kyc.NewCounters()
+	tr, err := startTracing(ctx, f.trace, stderr)
+	if err != nil {
+		return err
+	}
+	defer tr.shutdown()
+	observers := observe.Multi(metrics, zapobs.New(log), counters)
+	if tr != nil {
+		observers = observe.Multi(observers, tr.tracer)
+	}
 	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
 	suite, err := interceptors.New(cfg,
-		interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log), counters)),
+		interceptors.WithObserver(observers),
 		interceptors.WithBreakerRegistry(new(breaker.Registry)))
 	if err != nil {
 		return err
@@ -201,7 +212,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c, ok := conns[addr]; ok {
 			return c, nil
 		}
-		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, suite.DialOptions()...)
+		opts := append(append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, tr.dialOptions()...), suite.DialOptions()...)
 		c, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
