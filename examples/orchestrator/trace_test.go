@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -28,5 +29,26 @@ func TestTraceBadSpec(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "-trace") {
 			t.Errorf("-trace %q: %v, want an error naming the flag", spec, err)
 		}
+	}
+}
+
+// -service-config converts a gRPC service config; -explain prints the profiles and, on
+// stderr, what has no equivalent.
+func TestServiceConfigExplain(t *testing.T) {
+	path := t.TempDir() + "/sc.json"
+	doc := `{"methodConfig":[{"name":[{"service":"kyc.v1.OCRService"}],"waitForReady":true,
+		"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.2s","maxBackoff":"2s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-service-config", path, "-explain"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if out := stdout.String(); !strings.Contains(out, "service kyc.v1.OCRService: profile grpc-0") || !strings.Contains(out, "3 attempts; backoff 200ms x2 up to 2s, full jitter") {
+		t.Errorf("explain output:\n%s", out)
+	}
+	if !strings.Contains(stderr.String(), "methodConfig[0].waitForReady") {
+		t.Errorf("stderr lacks the waitForReady warning:\n%s", stderr.String())
 	}
 }

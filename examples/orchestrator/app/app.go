@@ -42,6 +42,7 @@ var ErrUsage = errors.New("usage error")
 // flags are the parsed command line.
 type flags struct {
 	configPath string
+	scPath     string // -service-config: a gRPC service config JSON, in place of -config
 	explain    bool
 	logLevel   zapcore.Level
 	metrics    string
@@ -96,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
 	fs.StringVar(&f.trace, "trace", "", traceUsage)
+	fs.StringVar(&f.scPath, "service-config", "", "gRPC service config `file` (JSON: methodConfig, retryThrottling) converted to bulwark profiles, in place of -config")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -140,6 +142,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg, warnings, err := loadConfig(f.configPath)
+	if f.scPath != "" && err == nil {
+		cfg, warnings, err = importServiceConfig(f.scPath, stderr)
+	}
 	if err != nil {
 		return err
 	}
