@@ -12,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors"
@@ -30,7 +32,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -55,7 +56,8 @@ type flags struct {
 	batch  kyc.Batch
 	faults stub.Faults
 	seed   int64
-	trace  string // -trace: see tracing.go
+	trace  string         // -trace: see tracing.go
+	tls    tlsflags.Flags // -tls-cert, -tls-key, -tls-ca: see tls.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -97,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
 	fs.StringVar(&f.trace, "trace", "", traceUsage)
+	f.tls.Register(fs)
 	fs.StringVar(&f.scPath, "service-config", "", "gRPC service config `file` (JSON: methodConfig, retryThrottling) converted to bulwark profiles, in place of -config")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -145,6 +148,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.scPath != "" && err == nil {
 		cfg, warnings, err = importServiceConfig(f.scPath, stderr)
 	}
+	if err != nil {
+		return err
+	}
+	tlsc, err := setupTLS(f, cfg)
 	if err != nil {
 		return err
 	}
@@ -217,7 +224,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c, ok := conns[addr]; ok {
 			return c, nil
 		}
-		opts := append(append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, tr.dialOptions()...), suite.DialOptions()...)
+		opts := append(append(append(slices.Clip(tlsc.creds), tr.dialOptions()...), suite.DialOptions()...), tlsc.inner...)
 		c, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
@@ -235,7 +242,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	v.Budget = cfg.Budget
 
 	if f.serve != "" {
-		return serve(ctx, f, v, stderr, log)
+		return serve(ctx, f, v, stderr, log, tlsc.server...)
 	}
 	return runBatch(ctx, f, v, counters, stdout, stderr)
 }
@@ -325,12 +332,12 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, counters *kyc.Coun
 }
 
 // serve serves KYCService until ctx is done, then stops gracefully.
-func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log *zap.Logger) error {
+func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log *zap.Logger, opts ...grpc.ServerOption) error {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.serve)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	kycv1.RegisterKYCServiceServer(srv, v)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
