@@ -67,5 +67,9 @@
 // and its policies, observe) imports it, which TestCoreImportsNoProvider checks with go list,
 // and Go's module graph pruning keeps unimported packages out of the build.
 //
+// A streaming call's span ends with the suite's CallFinished (the stream read to its end or
+// failed); a stream the caller abandons without reading to its end leaves its span unended,
+// as it leaves the call unreported in the metrics.
+//
 // Tracer is safe for concurrent use.
 package otelobs
