@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,10 @@ func TestLivePrometheus(t *testing.T) {
 	defer func() {
 		cancel()
 		select {
-		case <-runDone:
+		case err := <-runDone:
+			if err != nil {
+				t.Errorf("orchestrator: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			t.Error("orchestrator did not stop")
 		}
@@ -222,8 +226,10 @@ func scaleDurations(t *testing.T, rules string) string {
 	n := 0
 	out := re.ReplaceAllStringFunc(rules, func(m string) string {
 		sm := re.FindStringSubmatch(m)
-		var mins int
-		fmt.Sscan(sm[2], &mins)
+		mins, err := strconv.Atoi(sm[2])
+		if err != nil {
+			t.Fatalf("duration %q: %v", m, err)
+		}
 		n++
 		return fmt.Sprintf("%s%ds", sm[1], mins*60/timeScale)
 	})
