@@ -104,7 +104,12 @@ func TestLivePrometheus(t *testing.T) {
 	}()
 	serveRE := regexp.MustCompile(`serving kyc.v1.KYCService on (\S+)`)
 	var serveAddr string
-	waitFor(t, 10*time.Second, "the orchestrator to serve", func() bool {
+	defer func() {
+		if t.Failed() {
+			t.Logf("orchestrator stderr:\n%s", stderr.String())
+		}
+	}()
+	waitFor(t, 30*time.Second, "the orchestrator to serve", func() bool {
 		select {
 		case err := <-runDone:
 			t.Fatalf("orchestrator: %v\n%s", err, stderr.String())
@@ -175,8 +180,12 @@ scrape_configs:
 		return api.count(t, `up == 1`) == 2 && api.count(t, `rate(bulwark_calls_total[10s]) > 0`) > 0 &&
 			api.count(t, `mlstub_requests_total`) > 0
 	})
-	if a := api.alerts(t); len(a) > 0 {
-		t.Fatalf("alerts while healthy: %v", a)
+	// The two alerts under test are quiet while healthy. (Others may not be: the adaptive
+	// bulkhead's limit starts low, and BulwarkBulkheadSaturated may go pending.)
+	for _, a := range api.alerts(t) {
+		if a.Name == "BulwarkRetryRateHigh" || a.Name == "BulwarkBreakerOpen" {
+			t.Fatalf("%s %s while healthy", a.Name, a.State)
+		}
 	}
 
 	// Brownout: a quarter of the requests fail; retries rise; no breaker opens.
