@@ -52,7 +52,7 @@ var ErrUsage = errors.New("usage error")
 type flags struct {
 	configPath string
 	external   []string // services the config may name that the binary does not link
-	scPath     string // -service-config: a gRPC service config JSON, in place of -config
+	scPath     string   // -service-config: a gRPC service config JSON, in place of -config
 	explain    bool
 	logLevel   zapcore.Level
 	metrics    string
@@ -72,8 +72,8 @@ type flags struct {
 	// outageAt after the batch (or the server) starts.
 	outageFor, outageAt time.Duration
 	outageServices      []string
-	trace  string         // -trace: see tracing.go
-	tls    tlsflags.Flags // -tls-cert, -tls-key, -tls-ca: see tls.go
+	trace               string         // -trace: see tracing.go
+	tls                 tlsflags.Flags // -tls-cert, -tls-key, -tls-ca: see tls.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
