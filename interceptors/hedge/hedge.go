@@ -48,9 +48,12 @@ const PreviousAttemptsKey = "grpc-previous-rpc-attempts"
 // even when CPU stalls of the client have made many other hedges lose.
 const MaxHedgeShare = 0.25
 
-// HedgeBurst is how many hedges a method's allowance holds at most, and at start: a cold
-// start may hedge its first calls (before any has been counted) up to this many.
-const HedgeBurst = 10
+// HedgeBurst is how many hedges a method's allowance holds at most, and at start. It is sized
+// for a stall of the client (a GC pause, a busy CPU): every call in flight reaches the delay at
+// once and its hedge loses, and the allowance must outlast that, or the spikes right after it
+// would go unhedged. Twice 16 calls in flight (the orchestrator's concurrency) of one method,
+// and a cold start may hedge its first calls, before any has been counted.
+const HedgeBurst = 32
 
 // allowance is one method's hedge allowance (see MaxHedgeShare), in thousandths of a hedge:
 // an atomic counter, so that a call's deposit and a hedge's withdrawal allocate nothing and
