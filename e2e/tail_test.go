@@ -63,7 +63,9 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 			// was late for another reason, here a stall of the loaded machine (-race, the other
 			// packages' tests), which no seed fixes. The goal's bound is asserted on the first
 			// (exactly, on a fake clock, in the hedge package: TestSpikesFromColdStart); the
-			// second is held by hedge.MaxHedgeShare, and the total within 0.1 of the goal.
+			// second is held by hedge.MaxHedgeShare, and the total within 0.15 of the goal (1.07
+			// to 1.20 requests per call at 5% were seen under -race on a loaded 2-core machine;
+			// a delay that does not learn, hedging every call up to the cap, makes 1.3).
 			limit := 1 + 1.5*tt.rate + 0.02
 			for name, method := range methods {
 				svc := stepService[name]
@@ -77,8 +79,8 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 				if lost := hedges - wins; float64(lost) > hedge.MaxHedgeShare*n+hedge.HedgeBurst {
 					t.Errorf("%v: %d hedges lost, want at most a quarter of %d calls plus %d", name, lost, n, hedge.HedgeBurst)
 				}
-				if got := float64(requests) / n; got > limit+0.1 {
-					t.Errorf("%v: %.3f requests per call, want at most %.3f", name, got, limit+0.1)
+				if got := float64(requests) / n; got > limit+0.15 {
+					t.Errorf("%v: %.3f requests per call, want at most %.3f", name, got, limit+0.15)
 				}
 			}
 		})
@@ -87,10 +89,13 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 
 // TestHedgingStaysOffInSlowdown (issue 16): when the service slows down for everyone (every
 // request 5× slower, no spikes), hedging learns the new latency and does not multiply the
-// load: at most 1.05 requests per call, from a cold start. (What a cold start costs is a
-// fixed number of early hedges, while the delay is learnt; 600 verifications keep it well
-// inside the 5% even when -race and a busy machine stretch the first calls past the 150ms
-// starting delay.)
+// load, from a cold start. In a slowdown a hedge cannot win (the first attempt, as slow,
+// started earlier) unless the machine stalls that attempt alone: the hedges that won stay
+// within 5% of the calls, those that lost within hedge.MaxHedgeShare's cap, and all requests
+// within 1.05 + 0.1 per call. The 0.1 is for the stalls of a loaded machine under -race (1.05
+// to 1.07 seen), which put answers past the delay at random; TestSlowdownFromColdStart in the
+// hedge package asserts the 1.05 itself on a fake clock (1.02 there). A delay that did not
+// learn would hedge every call up to the cap: 1.3.
 func TestHedgingStaysOffInSlowdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time batch")
@@ -99,10 +104,19 @@ func TestHedgingStaysOffInSlowdown(t *testing.T) {
 	h := newHarness(t, tailConfig, stub.Faults{Latency: 100 * time.Millisecond})
 	batch(t, h, n, time.Hour)
 	for name, method := range methods {
+		svc := stepService[name]
 		got := float64(requestsTotal(h.stubFor(name), method)) / n
-		t.Logf("%v: %.3f requests per call", name, got)
-		if got > 1.05 {
-			t.Errorf("%v: %.3f requests per call, want at most 1.05", name, got)
+		hedges := int(metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svc}))
+		wins := int(metric(t, h.reg, "bulwark_hedge_wins_total", map[string]string{"service": svc}))
+		t.Logf("%v: %.3f requests per call; %d hedges, %d won", name, got, hedges, wins)
+		if float64(wins) > 0.05*n {
+			t.Errorf("%v: %d hedges won, want at most %d (5%% of the calls)", name, wins, n/20)
+		}
+		if lost := hedges - wins; float64(lost) > hedge.MaxHedgeShare*n+hedge.HedgeBurst {
+			t.Errorf("%v: %d hedges lost, want at most a quarter of %d calls plus %d", name, lost, n, hedge.HedgeBurst)
+		}
+		if got > 1.15 {
+			t.Errorf("%v: %.3f requests per call, want at most 1.15", name, got)
 		}
 	}
 }
