@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,37 +22,33 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// p99 is the nearest-rank 99th percentile of d (sorted in place).
-func p99(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	i := (len(d)*99+99)/100 - 1
-	return d[min(max(i, 0), len(d)-1)]
-}
-
-// hedgeConfig hedges face match at the 90th percentile of recent latencies, after 20 samples
-// (the built-in ml profile's 50ms floor is lowered to 1ms: this stub answers in 5ms);
-// its retry budget stays the built-in one (0.6 retries and hedges per call + 2/s over 10s), which the
-// hedges draw on.
+// hedgeConfig hedges face match with the built-in rule (the lower of p99 and twice the median
+// of recent latencies) from a 20ms start, after 20 samples; the built-in ml profile's 50ms floor
+// is lowered to 1ms, since this stub answers in 5ms. Its retry budget stays the built-in one
+// (0.6 retries and hedges per call + 2/s over 10s), which the hedges draw on.
 const hedgeConfig = `
 services:
   kyc.v1.FaceMatchService:
-    hedge: {max_attempts: 2, percentile: 0.9, delay: 20ms, min_delay: 1ms, min_samples: 20, window: 200}
+    hedge: {max_attempts: 3, percentile: 0.99, median_multiple: 2, delay: 20ms, min_delay: 1ms, min_samples: 20, window: 200}
 `
 
-// TestHedgingCutsTheTail: against a face-match stub whose latency has a heavy tail (5 % of
-// requests 20 times slower: 5ms, else 100ms), hedged calls have a p99 several times lower than
-// the same calls with hedging turned off, for a bounded extra load; the attempts that lose are
-// cancelled, and the stub sees it.
+// TestHedgingCutsTheTail: against a face-match stub whose requests take 5ms, 5% of them 500ms
+// more (seeded), the same calls without and with hedging. Counted, not timed (it compared p99s
+// on the real clock before, and on a loaded 2-core machine the ratio fell short one run in two):
+// without hedging the calls slower than a spike are the spikes themselves, a number the stub's
+// seed fixes (about 5% of 200); with hedging a call is that slow only when three attempts in a
+// row spike (0.0125%) or the machine stalls for half a second. The extra load is bounded, the
+// losing attempts are cancelled, and the stub sees it.
 func TestHedgingCutsTheTail(t *testing.T) {
-	faults := stub.Faults{Latency: 5 * time.Millisecond, SpikeRate: 0.05, Spike: 95 * time.Millisecond}
-	h := newHarness(t, hedgeConfig, faults)
+	const spike = 500 * time.Millisecond
+	faults := stub.Faults{Latency: 5 * time.Millisecond, SpikeRate: 0.05, Spike: spike}
+	h := newSeededHarness(t, hedgeConfig, faults, 7)
 	s := h.stubs[svcFaceMatch]
 	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
 	req := &kycv1.CompareRequest{Selfie: stub.Selfie(1, true), DocumentFace: stub.DocumentImage(1, false)}
-	const calls, workers = 300, 4
-	run := func(opts ...grpc.CallOption) []time.Duration {
-		lat := make([]time.Duration, calls)
-		var failed atomic.Int64
+	const calls, workers = 200, 4
+	run := func(opts ...grpc.CallOption) (slow int) {
+		var failed, n atomic.Int64
 		parallel(calls, workers, func(i int) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -61,37 +56,24 @@ func TestHedgingCutsTheTail(t *testing.T) {
 			if _, err := client.Compare(ctx, req, opts...); err != nil {
 				failed.Add(1)
 			}
-			lat[i] = time.Since(t0)
+			if time.Since(t0) >= spike {
+				n.Add(1)
+			}
 		})
 		if n := failed.Load(); n > 0 {
 			t.Fatalf("%d calls failed", n)
 		}
-		return lat
+		return int(n.Load())
 	}
 
-	// slow counts the calls that took as long as a spike: about 5 % of them (15 of 300)
-	// without hedging; with hedging only those whose hedge met a spike too, and those a busy
-	// machine stretched either way.
-	slow := func(lat []time.Duration) (n int) {
-		for _, d := range lat {
-			if d >= 90*time.Millisecond {
-				n++
-			}
-		}
-		return n
-	}
 	before := s.Requests(stub.MethodCompare, grpccodes.OK)
-	plainLat := run(hedge.Disable())
-	slowPlain := slow(plainLat)
-	plain := p99(plainLat)
+	plain := run(hedge.Disable())
 	if got := s.Requests(stub.MethodCompare, grpccodes.OK) - before; got != calls {
 		t.Fatalf("with hedging off the stub answered %d requests, want exactly %d", got, calls)
 	}
 	sentBefore := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch})
 	reqBefore := s.Requests(stub.MethodCompare, grpccodes.OK) + s.Requests(stub.MethodCompare, grpccodes.Canceled)
-	hedgedLat := run()
-	slowHedged := slow(hedgedLat)
-	hedged := p99(hedgedLat)
+	hedged := run()
 	hedges := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch}) - sentBefore
 	wins := metric(t, h.reg, "bulwark_hedge_wins_total", map[string]string{"service": svcFaceMatch})
 
@@ -106,28 +88,25 @@ func TestHedgingCutsTheTail(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	extra := float64(served-calls) / calls
-	t.Logf("p99 without hedging %v, with hedging %v (%.1fx lower); calls of 90ms or more: %d without, %d with; %v hedges for %d calls (%.1f%% extra requests), %v won; the stub saw %d cancelled",
-		plain, hedged, float64(plain)/float64(hedged), slowPlain, slowHedged, hedges, calls, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
+	t.Logf("calls slower than a spike (%v): %d of %d without hedging, %d with; %v hedges (%.1f%% extra requests), %v won; the stub saw %d cancelled",
+		spike, plain, calls, hedged, hedges, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
 
-	if slowPlain < 8 {
-		t.Fatalf("%d calls of 90ms or more without hedging: the stub's tail (5%% at 100ms) did not show; the test proves nothing", slowPlain)
+	if plain < 5 {
+		t.Fatalf("without hedging only %d calls took a spike (%v): the stub's tail did not show; the test proves nothing", plain, spike)
 	}
-	// The tail is judged by counting the slow calls, not by the p99: the p99 of 300 calls is
-	// the third slowest, which a busy machine decides (two suites at once measured p99 ratios
-	// from 1.0x to 3x), while the spikes a hedge rescues are about 15 calls.
-	if slowHedged*2 > slowPlain {
-		t.Errorf("%d calls of 90ms or more with hedging, want at most half of the %d without", slowHedged, slowPlain)
+	if hedged > 1 {
+		t.Errorf("with hedging %d calls took longer than a spike, want at most 1 (of %d without)", hedged, plain)
 	}
 	// A hedge whose call is decided as it starts never goes out: at most one request per hedge.
 	if served <= calls || served > calls+int(hedges) {
 		t.Errorf("the stub saw %d requests, want one per call plus at most one per hedge (%d + %v)", served, calls, hedges)
 	}
-	if hedges < 5 || extra > 0.25 {
-		t.Errorf("%v hedges for %d calls (%.0f%% extra load), want some, and at most 25%%", hedges, calls, 100*extra)
+	if hedges < float64(plain) || extra > 0.4 {
+		t.Errorf("%v hedges for %d calls (%.0f%% extra load), want at least one per spike (%d), and at most 40%%", hedges, calls, 100*extra, plain)
 	}
-	if wins < 1 || s.Requests(stub.MethodCompare, grpccodes.Canceled) < 1 {
-		t.Errorf("hedges won %v calls and the stub saw %d cancelled attempts; want both above 0",
-			wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
+	if wins < float64(plain)/2 || s.Requests(stub.MethodCompare, grpccodes.Canceled) < 1 {
+		t.Errorf("hedges won %v calls and the stub saw %d cancelled attempts; want at least half the spikes (%d) won and some cancelled",
+			wins, s.Requests(stub.MethodCompare, grpccodes.Canceled), plain)
 	}
 }
 

@@ -78,11 +78,24 @@ type harness struct {
 // stubs' fault profile. extra sinks see every event after promobs has counted it.
 func newHarness(t *testing.T, yaml string, faults stub.Faults, extra ...observe.Sink) *harness {
 	t.Helper()
-	return newHarnessWith(t, yaml, faults, nil, extra...)
+	return newSeededHarnessWith(t, yaml, faults, 0, nil, extra...)
 }
 
 // newHarnessWith is newHarness with extra suite options (a fake clock, a seeded random source).
 func newHarnessWith(t *testing.T, yaml string, faults stub.Faults, opts []interceptors.Option, extra ...observe.Sink) *harness {
+	t.Helper()
+	return newSeededHarnessWith(t, yaml, faults, 0, opts, extra...)
+}
+
+// newSeededHarness is newHarness with the stubs' faults drawn from seed: the stub of the i-th
+// service (0-based) is seeded with seed·10 + i + 1, so seed 0 is newHarness's seeds 1, 2, 3.
+func newSeededHarness(t *testing.T, yaml string, faults stub.Faults, seed int64, extra ...observe.Sink) *harness {
+	t.Helper()
+	return newSeededHarnessWith(t, yaml, faults, seed, nil, extra...)
+}
+
+// newSeededHarnessWith is newSeededHarness with extra suite options.
+func newSeededHarnessWith(t *testing.T, yaml string, faults stub.Faults, seed int64, opts []interceptors.Option, extra ...observe.Sink) *harness {
 	t.Helper()
 	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
 	if err != nil {
@@ -115,7 +128,7 @@ func newHarnessWith(t *testing.T, yaml string, faults stub.Faults, opts []interc
 	}
 	for i, svc := range stub.AllServices() {
 		s, err := stub.Start(context.Background(), stub.Config{
-			Services: []string{svc}, Faults: faults, Seed: int64(i + 1), StopTimeout: time.Second,
+			Services: []string{svc}, Faults: faults, Seed: seed*10 + int64(i+1), StopTimeout: time.Second,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -134,6 +134,7 @@ func (c *call) firstTrailer(opts []grpc.CallOption) metadata.MD {
 func (c *call) begin(cancel1 context.CancelFunc) {
 	c.start = c.cs.clock.Now()
 	c.delay = c.p.delay(c.m)
+	c.m.hedges.deposit()
 	c.mu.Lock()
 	c.cancels[0] = cancel1
 	c.sent, c.inflight = 1, 1
@@ -181,10 +182,16 @@ func (c *call) closeLocked() {
 }
 
 // reserveLocked takes the number of the next hedge, or returns 0 when none may start: the call
-// is decided or closed, MaxAttempts were sent, the caller is gone, or the budget refuses
-// (which closes the call to further hedges).
+// is decided or closed, MaxAttempts were sent, the caller is gone, or the method's hedge
+// allowance (MaxHedgeShare) or the budget refuses (which closes the call to further hedges).
 func (c *call) reserveLocked() int {
 	if c.closed || c.winner != 0 || c.sent >= c.limit || c.ctx.Err() != nil {
+		return 0
+	}
+	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
+	if !c.m.hedges.take() {
+		c.closed = true
+		c.disarmLocked()
 		return 0
 	}
 	if b := c.cs.budget; b != nil && !b.Withdraw() {
@@ -334,6 +341,9 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 		c.winner, c.winErr, c.winV = n, err, v
 		if n > 1 {
 			c.winReply = reply
+			if v.Class == codes.Success || v.Class == codes.Business {
+				c.m.hedges.refund() // a hedge that won: what hedging is for
+			}
 		}
 		c.closeLocked()
 	default:

@@ -2,6 +2,7 @@ package hedge
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -31,6 +32,74 @@ const ReplayBufferBytes = 256 << 10
 // not carry it. It is gRFC A6's header, which grpc-go passes through from metadata.
 const PreviousAttemptsKey = "grpc-previous-rpc-attempts"
 
+// MaxHedgeShare bounds the hedges of one method of a Policy that lose (the call is won by an
+// attempt sent before them) to this share of its calls, plus HedgeBurst. Each call adds
+// MaxHedgeShare of a hedge to the method's allowance (up to HedgeBurst), each hedge takes one,
+// a hedge that wins gives it back, and a hedge the allowance cannot pay is not sent (nor any
+// further hedge of that call).
+//
+// It caps the extra load hedging can add before the delay has learnt a change: a service that
+// suddenly slows down for everyone reaches the delay on every call until its median moves, up
+// to half a Window of calls, and the retry budget alone would let a hedge go on each of them,
+// up to its ratio plus what the calls before the change left in it. Such hedges lose (the
+// first attempt, as slow as they are, started earlier), so with the cap at most a quarter more
+// requests go. Hedges that win are what hedging is for, a spike cut short: they are not
+// limited here, only by MaxAttempts and the retry budget, so that spikes are hedged at any rate
+// even when CPU stalls of the client have made many other hedges lose.
+const MaxHedgeShare = 0.25
+
+// HedgeBurst is how many hedges a method's allowance holds at most, and at start. It is sized
+// for a stall of the client (a GC pause, a busy CPU): every call in flight reaches the delay at
+// once and its hedge loses, and the allowance must outlast that, or the spikes right after it
+// would go unhedged. Twice 16 calls in flight (the orchestrator's concurrency) of one method,
+// and a cold start may hedge its first calls, before any has been counted.
+const HedgeBurst = 32
+
+// allowance is one method's hedge allowance (see MaxHedgeShare), in thousandths of a hedge:
+// an atomic counter, so that a call's deposit and a hedge's withdrawal allocate nothing and
+// take no lock.
+type allowance struct{ milli atomic.Int64 }
+
+const (
+	shareMilli = int64(MaxHedgeShare * 1000)
+	burstMilli = HedgeBurst * 1000
+)
+
+// deposit counts one call.
+func (a *allowance) deposit() {
+	for {
+		old := a.milli.Load()
+		next := min(old+shareMilli, burstMilli)
+		if next == old || a.milli.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// refund gives back what a hedge that won took.
+func (a *allowance) refund() {
+	for {
+		old := a.milli.Load()
+		next := min(old+1000, burstMilli)
+		if next == old || a.milli.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// take pays for one hedge, when the allowance holds one.
+func (a *allowance) take() bool {
+	for {
+		old := a.milli.Load()
+		if old < 1000 {
+			return false
+		}
+		if a.milli.CompareAndSwap(old, old-1000) {
+			return true
+		}
+	}
+}
+
 // maxAttempts is the cap Validate puts on Config.MaxAttempts.
 const maxAttempts = 5
 
@@ -58,6 +127,7 @@ type methodInfo struct {
 	service string
 	safe    bool       // the descriptor says NO_SIDE_EFFECTS or IDEMPOTENT
 	est     *estimator // nil when the delay is fixed
+	hedges  allowance  // see MaxHedgeShare
 }
 
 // New returns a hedging policy for cfg, with the zero fields of cfg set to their defaults.
@@ -117,6 +187,7 @@ func (p *Policy) newMethod(name string) *methodInfo {
 	if !p.fixed {
 		m.est = newEstimator(p.cfg)
 	}
+	m.hedges.milli.Store(burstMilli)
 	return m
 }
 
