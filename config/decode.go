@@ -96,7 +96,9 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 		if errors.Is(err, io.EOF) {
 			return &Config{}, d.src, nil
 		}
-		d.errs = append(d.errs, yamlError(name, err))
+		e := yamlError(name, err)
+		e.Line = syntaxErrorLine(data, e.Line)
+		d.errs = append(d.errs, e)
 		return nil, d.src, d.errs
 	}
 	var extra yaml.Node

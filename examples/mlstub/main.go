@@ -45,7 +45,8 @@ var errUsage = errors.New("usage error")
 // parseFlags reads the command line into a stub configuration.
 func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
 	fs := flag.NewFlagSet("mlstub", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag gets one line and a hint, not the whole usage; -h prints the usage.
+	fs.SetOutput(io.Discard)
 	cfg := stub.Config{Services: stub.AllServices()}
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:50051", "gRPC listen `address`")
 	fs.StringVar(&cfg.MetricsListen, "metrics", "", "HTTP listen `address` for /metrics and the admin endpoints (empty: none)")
@@ -71,8 +72,12 @@ func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
 	verbose := fs.Bool("v", false, "log every request (method, code, latency)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage of mlstub:")
+			fs.PrintDefaults()
 			return cfg, false, err
 		}
+		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
