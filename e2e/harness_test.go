@@ -82,6 +82,13 @@ func newHarness(t *testing.T, yaml string, faults stub.Faults, extra ...observe.
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	return newHarnessConfig(t, cfg, faults, extra...)
+}
+
+// newHarnessConfig is newHarness from a configuration already parsed (and possibly changed,
+// as scaleConfig does).
+func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, extra ...observe.Sink) *harness {
+	t.Helper()
 	h := &harness{
 		stubs: map[string]*stub.Stub{}, conns: map[string]*grpc.ClientConn{},
 		reg: prometheus.NewRegistry(), rec: &testkit.Recorder{}, counters: kyc.NewCounters(),
