@@ -329,6 +329,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if f.serve != "" {
 		defer scheduleOutage(f, stubs, log)()
+		defer startDigest(counters, f.digest, log)()
 		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log)
 	}
 	stopDigest := startDigest(counters, f.digest, log)
