@@ -10,14 +10,13 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/benchmarks/internal/orchrun"
 )
 
 // hedgeOff turns hedging off for the three services, over the built-ins.
@@ -26,32 +25,6 @@ const hedgeOff = `services:
   kyc.v1.FaceMatchService: {hedge: off}
   kyc.v1.OCRService: {hedge: off}
 `
-
-// summary is the part of the orchestrator's -json output read here.
-type summary struct {
-	Total    int     `json:"total"`
-	Failed   int     `json:"failed"`
-	P50      float64 `json:"p50_ms"`
-	P99      float64 `json:"p99_ms"`
-	Max      float64 `json:"max_ms"`
-	Services map[string]struct {
-		Calls    int `json:"calls"`
-		Attempts int `json:"attempts"`
-		Hedges   int `json:"hedges"`
-	} `json:"services"`
-}
-
-func (s summary) attemptsPerCall() float64 {
-	calls, attempts := 0, 0
-	for _, v := range s.Services {
-		calls += v.Calls
-		attempts += v.Attempts
-	}
-	if calls == 0 {
-		return 0
-	}
-	return float64(attempts) / float64(calls)
-}
 
 func main() {
 	n := flag.Int("n", 1000, "verifications per run")
@@ -68,37 +41,23 @@ func main() {
 }
 
 func run(repo string, n, concurrency int, spike, latency time.Duration, seed int) error {
-	dir, err := os.MkdirTemp("", "bulwark-tail")
+	o, err := orchrun.Build(repo)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "orchestrator")
-	build := exec.Command("go", "build", "-o", bin, "./examples/orchestrator")
-	build.Dir, build.Stderr = repo, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building the orchestrator: %w", err)
-	}
-	off := filepath.Join(dir, "hedge-off.yaml")
-	if err := os.WriteFile(off, []byte(hedgeOff), 0o600); err != nil {
+	defer o.Close()
+	off, err := o.WriteConfig("hedge-off.yaml", hedgeOff)
+	if err != nil {
 		return err
 	}
-	orch := func(lat time.Duration, rate float64, config string) (summary, error) {
-		args := []string{"-json", "-fail", "unavailable=0", "-latency", lat.String(), "-spike", spike.String(),
+	orch := func(lat time.Duration, rate float64, config string) (orchrun.Summary, error) {
+		args := []string{"-fail", "unavailable=0", "-latency", lat.String(), "-spike", spike.String(),
 			"-spike-rate", strconv.FormatFloat(rate, 'g', -1, 64), "-seed", strconv.Itoa(seed),
 			"-n", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency)}
 		if config != "" {
 			args = append(args, "-config", config)
 		}
-		out, err := exec.Command(bin, args...).Output()
-		if err != nil {
-			return summary{}, fmt.Errorf("orchestrator %v: %w", args, err)
-		}
-		var s summary
-		if err := json.Unmarshal(out, &s); err != nil {
-			return summary{}, fmt.Errorf("orchestrator %v: %w", args, err)
-		}
-		return s, nil
+		return o.Run(args...)
 	}
 
 	fmt.Printf("%d verifications from a cold start, %d in flight, %v base latency, %v spikes, seed %d; no injected errors.\n",
@@ -116,7 +75,7 @@ func run(repo string, n, concurrency int, spike, latency time.Duration, seed int
 			return err
 		}
 		fmt.Printf("| %s | %.0f ms | %.0f ms | %.0f ms | %.3f | %.0f ms | %.0f ms | %.0f ms | %.3f |\n", name,
-			on.P50, on.P99, on.Max, on.attemptsPerCall(), noHedge.P50, noHedge.P99, noHedge.Max, noHedge.attemptsPerCall())
+			on.P50, on.P99, on.Max, on.AttemptsPerCall(), noHedge.P50, noHedge.P99, noHedge.Max, noHedge.AttemptsPerCall())
 		return nil
 	}
 	for _, rate := range []float64{0, 0.01, 0.03, 0.05, 0.08, 0.10} {
