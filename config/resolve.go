@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
@@ -220,6 +221,7 @@ func (p Profile) with(o Overrides) Profile {
 // as each policy package documents it. Empty classifier maps become nil.
 func (p Profile) withDefaults() Profile {
 	p = p.clone()
+	// Each policy package owns its defaults: the values its New runs with.
 	if r := p.Retry; r != nil {
 		*r = retry.Normalize(*r)
 	}
@@ -227,15 +229,7 @@ func (p Profile) withDefaults() Profile {
 		*b = breaker.Normalize(*b)
 	}
 	if h := p.Hedge; h != nil {
-		h.MaxAttempts = orDefault(h.MaxAttempts, 2)
-		if h.Delay == 0 || h.Percentile > 0 {
-			h.Percentile = orDefault(h.Percentile, 0.95)
-			h.MedianMultiple = orDefault(h.MedianMultiple, 3)
-			h.Delay = orDefault(h.Delay, 100*time.Millisecond)
-			h.MinDelay = orDefault(h.MinDelay, time.Millisecond)
-			h.Window = orDefault(h.Window, 500)
-			h.MinSamples = orDefault(h.MinSamples, min(50, h.Window))
-		}
+		*h = hedge.Normalize(*h)
 	}
 	if t := p.AdaptiveThrottle; t != nil {
 		*t = throttle.Normalize(*t)
