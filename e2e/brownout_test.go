@@ -156,7 +156,7 @@ func brownoutHarness(t *testing.T, yaml string, faults stub.Faults) *harness {
 		t.Fatalf("config: %v", err)
 	}
 	faults = scaleFaults(faults, timeScale)
-	h := newHarnessConfig(t, scaleConfig(cfg, timeScale), stub.Faults{Latency: faults.Latency})
+	h := newHarnessConfig(t, scaleConfig(cfg, timeScale), stub.Faults{Latency: faults.Latency}, nil)
 	kyc.Batch{N: 40, Concurrency: 8, Seed: 1}.Run(context.Background(), h.v)
 	for _, s := range h.stubs {
 		if err := s.SetFaults(faults); err != nil {

@@ -88,12 +88,12 @@ func newHarnessWith(t *testing.T, yaml string, faults stub.Faults, opts []interc
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return newHarnessConfig(t, cfg, faults, extra...)
+	return newHarnessConfig(t, cfg, faults, opts, extra...)
 }
 
-// newHarnessConfig is newHarness from a configuration already parsed (and possibly changed,
-// as scaleConfig does).
-func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, extra ...observe.Sink) *harness {
+// newHarnessConfig is newHarnessWith from a configuration already parsed (and possibly
+// changed, as scaleConfig does).
+func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, opts []interceptors.Option, extra ...observe.Sink) *harness {
 	t.Helper()
 	h := &harness{
 		stubs: map[string]*stub.Stub{}, conns: map[string]*grpc.ClientConn{},
