@@ -306,13 +306,18 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 		if c.err != nil {
 			return c.failed()
 		}
-		if s.o.sink == nil {
+		sink := s.o.sink
+		if cs := observe.CallSinkFrom(ctx); cs != nil {
+			sink = observe.Multi(sink, cs)
+			opts = callSinkOptions(opts, sink)
+		}
+		if sink == nil {
 			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
 		}
 		start := s.clk.Now()
 		var info retry.Info
 		err := c.unary(ctx, method, req, reply, cc, invoker, append(opts, retry.Report(&info))...)
-		s.emitCall(c, method, start, info, err)
+		s.emitCall(sink, c, method, start, info, err)
 		return err
 	}
 }
@@ -324,10 +329,15 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		if c.err != nil {
 			return nil, c.failed()
 		}
-		if s.o.sink == nil {
+		sink := s.o.sink
+		if cs := observe.CallSinkFrom(ctx); cs != nil {
+			sink = observe.Multi(sink, cs)
+			opts = callSinkOptions(opts, sink)
+		}
+		if sink == nil {
 			return c.stream(ctx, desc, cc, method, streamer, opts...)
 		}
-		o := &observedStream{s: s, c: c, method: method, start: s.clk.Now(), serverStreams: desc.ServerStreams}
+		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now(), serverStreams: desc.ServerStreams}
 		cs, err := c.stream(ctx, desc, cc, method, streamer, append(opts, retry.Report(&o.info))...)
 		if err != nil {
 			o.finish(err)
@@ -338,11 +348,19 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	}
 }
 
-// emitCall sends CallFinished for one logical call.
-func (s *Suite) emitCall(c *chain, method string, start time.Time, info retry.Info, err error) {
+// callSinkOptions adds to a call's options the per-call sink of the policies that emit the
+// call's own events (see observe.WithCallSink): sink is the suite's sink and the call sink.
+func callSinkOptions(opts []grpc.CallOption, sink observe.Sink) []grpc.CallOption {
+	out := make([]grpc.CallOption, len(opts), len(opts)+2)
+	copy(out, opts)
+	return append(out, retry.WithObserver(sink), hedge.WithObserver(sink))
+}
+
+// emitCall sends CallFinished for one logical call to sink.
+func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start time.Time, info retry.Info, err error) {
 	v := c.classifier.Classify(err)
 	now := s.clk.Now()
-	s.o.sink.Observe(observe.Event{
+	sink.Observe(observe.Event{
 		Kind: observe.CallFinished, Time: now, Service: c.policy.Service, Method: method,
 		Policy: observe.PolicySuite, Attempt: max(info.Attempts, 1), Code: v.Code, Class: v.Class,
 		Reason: v.Reason, Duration: now.Sub(start),
@@ -355,6 +373,7 @@ func (s *Suite) emitCall(c *chain, method string, start time.Time, info retry.In
 type observedStream struct {
 	grpc.ClientStream
 	s             *Suite
+	sink          observe.Sink
 	c             *chain
 	method        string
 	start         time.Time
@@ -380,5 +399,5 @@ func (o *observedStream) finish(err error) {
 	if o.done.Swap(true) {
 		return
 	}
-	o.s.emitCall(o.c, o.method, o.start, o.info, err)
+	o.s.emitCall(o.sink, o.c, o.method, o.start, o.info, err)
 }

@@ -249,6 +249,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			cs.sink.Observe(observe.Event{
 				Kind: observe.RetryScheduled, Time: clk.Now(), Service: m.service, Method: m.name,
 				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
+				Reason: delayReason(v),
 			})
 		}
 		if !sleep(callCtx, clk, &timer, delay) {
@@ -297,6 +298,14 @@ func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *setting
 		return 0, observe.ReasonRetryBudget, false
 	}
 	return delay, "", false
+}
+
+// delayReason is RetryScheduled's Reason: ReasonPushback when the server chose the delay.
+func delayReason(v codes.Verdict) string {
+	if v.Pushback.Set {
+		return observe.ReasonPushback
+	}
+	return ""
 }
 
 // sleep waits d on *t (made on first use, then Reset: one timer per retry loop) unless ctx is
