@@ -6,12 +6,14 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -166,14 +168,14 @@ func brownoutHarness(t *testing.T, yaml string, faults stub.Faults) *harness {
 }
 
 // scaledHarness is brownoutHarness at the time scale k.
-func scaledHarness(t *testing.T, yaml string, faults stub.Faults, k float64) *harness {
+func scaledHarness(t *testing.T, yaml string, faults stub.Faults, k float64, extra ...observe.Sink) *harness {
 	t.Helper()
 	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	faults = scaleFaults(faults, k)
-	h := newHarnessConfig(t, scaleConfig(cfg, k), stub.Faults{Latency: faults.Latency}, nil)
+	h := newHarnessConfig(t, scaleConfig(cfg, k), stub.Faults{Latency: faults.Latency}, nil, extra...)
 	kyc.Batch{N: 40, Concurrency: 8, Seed: 1}.Run(context.Background(), h.v)
 	for _, s := range h.stubs {
 		if err := s.SetFaults(faults); err != nil {
@@ -360,26 +362,56 @@ func TestOutageFailsFast(t *testing.T) {
 	}
 }
 
-// TestShortOutageCostsItsLength (issue 15): open-loop arrivals at 50 per second, a 5 s
-// outage of every service starting 3 s in: the verifications lost (failed or shed), divided by
-// the arrival rate, are the seconds of arrivals the outage cost. The breakers trip within a few
-// hundred milliseconds and probe 0.75 s, 2.25 s and 5.25 s after the trip, so a 5 s outage
-// costs about 5.5–6 s; the goal is at most 7 s. The count depends on when the probes fall, not
-// on how fast the machine runs the calls. This one runs at full scale (600 arrivals over 12 s):
-// scaled down, the open loop's arrivals doubled the calls per second with them, and on a
-// loaded machine under -race a starved process held probes and calls past their timeouts.
+// TestShortOutageCostsItsLength (issue 15): open-loop arrivals, a 5 s outage of every service
+// starting 3 s in: the verifications lost (failed or shed), divided by the arrival rate, are
+// the seconds of arrivals the outage cost. The breakers trip after 20 failures in a row and
+// probe 0.75 s, 2.25 s and 5.25 s after the trip, so a 5 s outage costs the trip's delay plus
+// 5.25 s; the goal is at most 7 s. The count depends on when the probes fall, not on how fast
+// the machine runs the calls. It runs at full time scale, 25 arrivals per second (300 over
+// 12 s): the issue's 50 per second, or a time scale of 2, asked more CPU than a -race binary
+// gets on a loaded 2-core machine next to another — starved, it fired timers seconds late and
+// held calls past their deadlines (10-11 s "lost", breakers opening 6 s after the outage
+// began). At 25 per second the trip comes about 0.3 s later than at 50 (6.0-6.1 s lost with
+// three copies running at once; BENCHMARKS.md measures 5.7 s at 50 per second).
 func TestShortOutageCostsItsLength(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time batch")
 	}
 	const (
-		rate    = 50.0 // verifications per second
+		rate    = 25.0 // arrivals per second
 		arrival = 12 * time.Second
 		at      = 3 * time.Second
 		outage  = 5 * time.Second
 	)
-	h := scaledHarness(t, outageTestConfig, unavailable(0), 1)
+	// The breakers' transitions, logged when the test fails.
+	var (
+		mu          sync.Mutex
+		start       time.Time
+		transitions []string
+	)
+	sink := observe.SinkFunc(func(e observe.Event) {
+		if e.Kind != observe.BreakerStateChanged {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !start.IsZero() {
+			transitions = append(transitions, fmt.Sprintf("%.2fs %s %s→%s (%s, %v)",
+				time.Since(start).Seconds(), kyc.ServiceKeys[e.Service], e.From, e.To, e.Reason, e.Delay))
+		}
+	})
+	h := scaledHarness(t, outageTestConfig, unavailable(0), 1, sink)
 	n := int(rate * arrival.Seconds())
+	mu.Lock()
+	start = time.Now()
+	mu.Unlock()
+	defer func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("breaker transitions (the outage from %v to %v):\n%s", at, at+outage, strings.Join(transitions, "\n"))
+		}
+	}()
 	timer := time.AfterFunc(at, func() {
 		for _, s := range h.stubs {
 			s.OutageFor(outage)
