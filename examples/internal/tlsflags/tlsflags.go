@@ -99,11 +99,7 @@ func (f Flags) ServerOptions() ([]grpc.ServerOption, error) {
 	if f.Cert == "" {
 		return nil, errors.New("a TLS server needs -tls-cert and -tls-key")
 	}
-	certs, err := f.keyPair()
-	if err != nil {
-		return nil, err
-	}
-	pool, err := f.pool()
+	certs, pool, err := f.material()
 	if err != nil {
 		return nil, err
 	}
@@ -124,15 +120,24 @@ func (f Flags) ClientCredentials() (credentials.TransportCredentials, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	certs, err := f.keyPair()
-	if err != nil {
-		return nil, err
-	}
-	pool, err := f.pool()
+	certs, pool, err := f.material()
 	if err != nil {
 		return nil, err
 	}
 	return credentials.NewTLS(&tls.Config{Certificates: certs, RootCAs: pool, MinVersion: tls.VersionTLS12}), nil
+}
+
+// material reads the key pair (none without -tls-cert) and the CA pool (nil without -tls-ca).
+func (f Flags) material() ([]tls.Certificate, *x509.CertPool, error) {
+	certs, err := f.keyPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := f.pool()
+	if err != nil {
+		return nil, nil, err
+	}
+	return certs, pool, nil
 }
 
 // certificateFailures are the texts grpc-go's Unavailable carries when a TLS handshake was
