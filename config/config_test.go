@@ -105,7 +105,7 @@ func TestBuiltin(t *testing.T) {
 	}{
 		{"ml", 4, time.Second, 20 * time.Second, 3 * time.Second},
 		{"fast", 2, 200 * time.Millisecond, 2 * time.Second, 500 * time.Millisecond},
-		{"ocr", 3, 500 * time.Millisecond, 10 * time.Second, time.Second},
+		{"ocr", 4, 500 * time.Millisecond, 10 * time.Second, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {

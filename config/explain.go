@@ -205,6 +205,12 @@ func retryText(r retry.Config) string {
 	switch th := r.Throttle; {
 	case th.Ratio > 0:
 		fmt.Fprintf(&b, "; retries and hedges at most %s per call + %s/s over %s", fmtFloat(th.Ratio), fmtFloat(th.MinPerSecond), th.Window)
+		if r.MaxAttempts > 1 && float64(r.MaxAttempts) > 1+th.Ratio {
+			// Why the attempts may exceed what the load would bear: the budget, not
+			// max_attempts, bounds the load once failures are common (issue 15).
+			fmt.Fprintf(&b, ", so %s attempts per call (+ the floor) at any failure rate, whatever max_attempts",
+				fmtFloat(1+th.Ratio))
+		}
 	case th.MaxTokens > 0:
 		fmt.Fprintf(&b, "; throttle %s tokens, %s back per success", fmtFloat(th.MaxTokens), fmtFloat(th.TokenRatio))
 	default:

@@ -72,7 +72,7 @@ services:
 		})
 	}
 	// Resolving does not change the configuration.
-	if got := cfg.Profiles["ocr"].Retry.MaxAttempts; got != 3 {
+	if got := cfg.Profiles["ocr"].Retry.MaxAttempts; got != 4 {
 		t.Errorf("profile ocr changed: max_attempts %d", got)
 	}
 }
@@ -225,7 +225,7 @@ services:
 		wantAttempts int
 	}{
 		{"kyc.v1.FaceMatchService", "ml", 2},  // redefined ml replaces the built-in wholesale
-		{"kyc.v1.OCRService", "ocr", 3},       // no profile: the built-in binding stays
+		{"kyc.v1.OCRService", "ocr", 4},       // no profile: the built-in binding stays
 		{"kyc.v1.LivenessService", "fast", 2}, // rebound
 	}
 	for _, tt := range tests {

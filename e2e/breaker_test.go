@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// outageConfig gives OCR a breaker that opens after 3 failures in a row and probes after
-// 400ms, and backoffs of about 100ms then 200ms: a verification that waits out OCR's three
+// outageConfig gives OCR 3 attempts (the built-in makes 4), a breaker that opens after 3
+// failures in a row and probes after 400ms, and backoffs of about 100ms then 200ms: a verification that waits out OCR's three
 // attempts takes at least 300ms.
 const outageConfig = `
 services:
@@ -22,7 +22,7 @@ services:
   kyc.v1.FaceMatchService:
     retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
   kyc.v1.OCRService:
-    retry: {initial_backoff: 100ms, max_backoff: 200ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
+    retry: {max_attempts: 3, initial_backoff: 100ms, max_backoff: 200ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     breaker: {consecutive_failures: 3, recovery_timeout: 400ms, half_open_max_calls: 1}
 `
 

@@ -12,16 +12,15 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/benchmarks/internal/orchrun"
 )
 
 // hedgeOff turns hedging off for the three services, over the built-ins.
@@ -30,32 +29,6 @@ const hedgeOff = `services:
   kyc.v1.FaceMatchService: {hedge: off}
   kyc.v1.OCRService: {hedge: off}
 `
-
-// summary is the part of the orchestrator's -json output read here.
-type summary struct {
-	Total    int     `json:"total"`
-	Failed   int     `json:"failed"`
-	P50      float64 `json:"p50_ms"`
-	P99      float64 `json:"p99_ms"`
-	Max      float64 `json:"max_ms"`
-	Services map[string]struct {
-		Calls    int `json:"calls"`
-		Attempts int `json:"attempts"`
-		Hedges   int `json:"hedges"`
-	} `json:"services"`
-}
-
-func (s summary) attemptsPerCall() float64 {
-	calls, attempts := 0, 0
-	for _, v := range s.Services {
-		calls += v.Calls
-		attempts += v.Attempts
-	}
-	if calls == 0 {
-		return 0
-	}
-	return float64(attempts) / float64(calls)
-}
 
 func main() {
 	n := flag.Int("n", 1000, "verifications per run")
@@ -103,37 +76,23 @@ func spread(v []float64) stats {
 }
 
 func run(repo string, n, concurrency int, spike, latency time.Duration, seeds []int, spikes []time.Duration) error {
-	dir, err := os.MkdirTemp("", "bulwark-tail")
+	o, err := orchrun.Build(repo)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "orchestrator")
-	build := exec.Command("go", "build", "-o", bin, "./examples/orchestrator")
-	build.Dir, build.Stderr = repo, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building the orchestrator: %w", err)
-	}
-	off := filepath.Join(dir, "hedge-off.yaml")
-	if err := os.WriteFile(off, []byte(hedgeOff), 0o600); err != nil {
+	defer o.Close()
+	off, err := o.WriteConfig("hedge-off.yaml", hedgeOff)
+	if err != nil {
 		return err
 	}
-	orch := func(lat, spike time.Duration, rate float64, seed int, config string) (summary, error) {
-		args := []string{"-json", "-fail", "unavailable=0", "-latency", lat.String(), "-spike", spike.String(),
+	orch := func(lat, spike time.Duration, rate float64, seed int, config string) (orchrun.Summary, error) {
+		args := []string{"-fail", "unavailable=0", "-latency", lat.String(), "-spike", spike.String(),
 			"-spike-rate", strconv.FormatFloat(rate, 'g', -1, 64), "-seed", strconv.Itoa(seed),
 			"-n", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency)}
 		if config != "" {
 			args = append(args, "-config", config)
 		}
-		out, err := exec.Command(bin, args...).Output()
-		if err != nil {
-			return summary{}, fmt.Errorf("orchestrator %v: %w", args, err)
-		}
-		var s summary
-		if err := json.Unmarshal(out, &s); err != nil {
-			return summary{}, fmt.Errorf("orchestrator %v: %w", args, err)
-		}
-		return s, nil
+		return o.Run(args...)
 	}
 	// builtins runs a row at every seed: p50, p99, max and attempts per call over the seeds,
 	// and the failed verifications summed.
@@ -149,7 +108,7 @@ func run(repo string, n, concurrency int, spike, latency time.Duration, seeds []
 			if err != nil {
 				return row{}, err
 			}
-			p50, p99, mx, apc = append(p50, s.P50), append(p99, s.P99), append(mx, s.Max), append(apc, s.attemptsPerCall())
+			p50, p99, mx, apc = append(p50, s.P50), append(p99, s.P99), append(mx, s.Max), append(apc, s.AttemptsPerCall())
 			failed += s.Failed
 		}
 		return row{spread(p50), spread(p99), spread(mx), spread(apc), failed}, nil
@@ -174,7 +133,7 @@ func run(repo string, n, concurrency int, spike, latency time.Duration, seeds []
 		}
 		fmt.Printf("| %s | %s | %s | %s | %.3f / %.3f | %s | %d | %.0f ms | %.0f ms | %.0f ms | %.3f |\n", name,
 			ms(on.p50), ms(on.p99), ms(on.max), on.apc.median, on.apc.worst, goal, on.failed,
-			noHedge.P50, noHedge.P99, noHedge.Max, noHedge.attemptsPerCall())
+			noHedge.P50, noHedge.P99, noHedge.Max, noHedge.AttemptsPerCall())
 		return nil
 	}
 	goal := func(rate float64) string {

@@ -1,0 +1,161 @@
+// Command brownout prints the brownout table of BENCHMARKS.md (issue 15): the example
+// orchestrator, built once and run as a subprocess (its flags and -json summary only), against
+// its embedded stubs failing a share F of calls at once with Unavailable, in a closed loop of
+// -concurrency verifications, and against a full outage of every service under open-loop
+// load; for three configurations: the built-in profiles, every policy off, and retry only
+// (the built-ins' retry sections, with hedging, breakers, adaptive throttles and bulkheads
+// off).
+//
+//	go run ./cmd/brownout [-n 1000] [-concurrency 32] [-latency 20ms] [-seed 1]
+//	                      [-rate 50] [-outage 5s] [-outage-at 5s] [-arrivals 20s]
+//
+// The three configurations of a row run at the same time (the runs mostly sleep: backoffs,
+// stub latency), so the whole table takes about three minutes.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/benchmarks/internal/orchrun"
+)
+
+// allOff binds the three services to an empty profile: every policy off (the 8 s budget of
+// a verification still bounds it).
+const allOff = `profiles:
+  none: {}
+services:
+  kyc.v1.LivenessService: {profile: none}
+  kyc.v1.FaceMatchService: {profile: none}
+  kyc.v1.OCRService: {profile: none}
+`
+
+// retryOnly keeps the built-ins' retry sections (attempts, fitted schedule, ratio budget) and
+// their deadlines, and turns the other policies off.
+const retryOnly = `services:
+  kyc.v1.LivenessService: {hedge: off, breaker: off, adaptive_throttle: off, bulkhead: off}
+  kyc.v1.FaceMatchService: {hedge: off, breaker: off, adaptive_throttle: off, bulkhead: off}
+  kyc.v1.OCRService: {hedge: off, breaker: off, adaptive_throttle: off, bulkhead: off}
+`
+
+type setup struct{ name, yaml string }
+
+var setups = []setup{{"built-ins", ""}, {"every policy off", allOff}, {"retry only", retryOnly}}
+
+func main() {
+	n := flag.Int("n", 1000, "verifications per closed-loop run")
+	concurrency := flag.Int("concurrency", 32, "verifications in flight in the closed loop")
+	latency := flag.Duration("latency", 20*time.Millisecond, "base latency of every request")
+	seed := flag.Int("seed", 1, "seed of the stubs' faults and of the applicants")
+	rate := flag.Float64("rate", 50, "outage run: verifications started per second")
+	outage := flag.Duration("outage", 5*time.Second, "outage run: how long every service is down")
+	outageAt := flag.Duration("outage-at", 5*time.Second, "outage run: when the outage starts")
+	arrivals := flag.Duration("arrivals", 20*time.Second, "outage run: how long verifications arrive")
+	repo := flag.String("repo", "..", "root of the bulwark repository")
+	flag.Parse()
+	p := params{*n, *concurrency, *latency, *seed, *rate, *outage, *outageAt, *arrivals}
+	if err := run(*repo, p); err != nil {
+		fmt.Fprintln(os.Stderr, "brownout:", err)
+		os.Exit(1)
+	}
+}
+
+type params struct {
+	n, concurrency int
+	latency        time.Duration
+	seed           int
+	rate           float64
+	outage, at     time.Duration
+	arrivals       time.Duration
+}
+
+func run(repo string, p params) error {
+	o, err := orchrun.Build(repo)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	configs := make([]string, len(setups))
+	for i, s := range setups {
+		if s.yaml == "" {
+			continue
+		}
+		if configs[i], err = o.WriteConfig(fmt.Sprintf("config%d.yaml", i), s.yaml); err != nil {
+			return err
+		}
+	}
+	common := []string{"-latency", p.latency.String(), "-seed", strconv.Itoa(p.seed)}
+	// row runs args under every setup at once.
+	row := func(args ...string) ([]orchrun.Summary, error) {
+		out := make([]orchrun.Summary, len(setups))
+		errs := make([]error, len(setups))
+		var wg sync.WaitGroup
+		for i := range setups {
+			wg.Go(func() {
+				a := append(append([]string(nil), common...), args...)
+				if configs[i] != "" {
+					a = append(a, "-config", configs[i])
+				}
+				out[i], errs[i] = o.Run(a...)
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+
+	fmt.Printf("%d verifications, %d in flight, stubs failing a share F of calls at once with Unavailable (and %v latency,\n"+
+		"1%% spikes of 300ms), seed %d; \"sent/call\" is the attempts that reached the stubs per call. Outage: %g verifications/s\n"+
+		"for %v, every service down for %v from %v; \"lost\" is (failed + shed) / rate.\n",
+		p.n, p.concurrency, p.latency, p.seed, p.rate, p.arrivals, p.outage, p.at)
+	fmt.Println("Goal (issue 15, built-ins): decided ≥ 99.7% at F = 0.1 (max ≤ 8.05 s), ≥ 98.3% at 0.2, ≥ 94.5% at 0.3, with 0 breaker opens;")
+	fmt.Println("at 0.5 ≥ every policy off and ≤ 2.0 sent/call; at 1.0 breakers open and ≤ 1.1 sent/call; the outage ≤ 7 s lost.")
+	fmt.Println()
+	fmt.Println("| scenario | configuration | decided | failed | breaker opens | sent/call | p99 | max | lost |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	print := func(scenario string, sums []orchrun.Summary, outage bool) {
+		for i, s := range sums {
+			lost := "—"
+			if outage {
+				lost = fmt.Sprintf("%.1f s", s.ArrivalsLostS)
+			}
+			name := scenario
+			if i > 0 {
+				name = ""
+			}
+			fmt.Printf("| %s | %s | %.1f %% | %d | %d | %.2f | %s | %s | %s |\n", name, setups[i].name,
+				s.DecidedPct, s.Failed+s.Shed, s.BreakerOpens, s.ReachedPerCall(), ms(s.P99), ms(s.Max), lost)
+		}
+	}
+	for _, f := range []float64{0, 0.1, 0.2, 0.3, 0.5, 1} {
+		sums, err := row("-n", strconv.Itoa(p.n), "-concurrency", strconv.Itoa(p.concurrency),
+			"-fail", "unavailable="+strconv.FormatFloat(f, 'g', -1, 64))
+		if err != nil {
+			return err
+		}
+		print(fmt.Sprintf("F = %g", f), sums, false)
+	}
+	sums, err := row("-rate", strconv.FormatFloat(p.rate, 'g', -1, 64),
+		"-n", strconv.Itoa(int(p.rate*p.arrivals.Seconds())), "-fail", "unavailable=0",
+		"-outage", p.outage.String(), "-outage-at", p.at.String())
+	if err != nil {
+		return err
+	}
+	print(fmt.Sprintf("%v outage at %g/s", p.outage, p.rate), sums, true)
+	return nil
+}
+
+func ms(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.2f s", v/1000)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
