@@ -61,7 +61,7 @@ func TestWarnings(t *testing.T) {
 		{"built-ins do not warn", "", nil},
 		{"ml without its fitted schedule warns", "services:\n  kyc.v1.LivenessService:\n    retry: {fit_schedule: false}\n",
 			[]string{`services."kyc.v1.LivenessService"`}},
-		{"a fitted schedule absorbs more attempts", "services:\n  kyc.v1.OCRService:\n    retry: {max_attempts: 5}\n", nil},
+		{"a fitted schedule absorbs more attempts", "services:\n  kyc.v1.OCRService:\n    retry: {max_attempts: 5}\n    bulkhead: {max_wait: 250ms}\n", nil},
 		{"an override that breaks the budget is named", "services:\n  kyc.v1.OCRService:\n    retry: {max_attempts: 5, fit_schedule: false}\n",
 			[]string{`services."kyc.v1.OCRService"`}},
 		{"waits alone can break a fitted schedule", "services:\n  kyc.v1.OCRService:\n    bulkhead: {max_wait: 3s}\n",
