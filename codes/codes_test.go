@@ -185,7 +185,8 @@ func TestPushback(t *testing.T) {
 		{"trailer malformed stops", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "soon"), codes.Pushback{Stop: true}, false},
 		{"trailer float stops", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "1.5"), codes.Pushback{Stop: true}, false},
 		{"trailer twice stops", status.Error(grpccodes.Unavailable, "x"), metadata.MD{codes.PushbackKey: {"1", "2"}}, codes.Pushback{Stop: true}, false},
-		{"trailer huge is capped", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "99999999999999999"), codes.Pushback{Delay: 24 * time.Hour, Set: true}, true},
+		{"trailer huge stops", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "99999999999999999"), codes.Pushback{Stop: true}, false},
+		{"trailer max int32 is capped", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs(codes.PushbackKey, "2147483647"), codes.Pushback{Delay: 24 * time.Hour, Set: true}, true},
 		{"longer of both wins", retryInfo(time.Second), metadata.Pairs(codes.PushbackKey, "3000"), codes.Pushback{Delay: 3 * time.Second, Set: true}, true},
 		{"longer of both wins (retry info)", retryInfo(5 * time.Second), metadata.Pairs(codes.PushbackKey, "3000"), codes.Pushback{Delay: 5 * time.Second, Set: true}, true},
 		{"stop wins over retry info", retryInfo(time.Second), metadata.Pairs(codes.PushbackKey, "x"), codes.Pushback{Stop: true}, false},
@@ -209,6 +210,40 @@ func TestPushback(t *testing.T) {
 				t.Fatalf("Delay = %v, want %v", v.Delay(), wantDelay)
 			}
 		})
+	}
+}
+
+// TestPushbackStrictA6Format is the regression test of issue 17 item 5: "+5", "007" and values
+// above int32 were accepted, and 2147483648 became a 24 h wait. A6's format is a non-negative
+// decimal int32; anything else means do not retry.
+func TestPushbackStrictA6Format(t *testing.T) {
+	tests := []struct {
+		in   string
+		want codes.Pushback
+	}{
+		{"0", codes.Pushback{Set: true}},
+		{"5", codes.Pushback{Delay: 5 * time.Millisecond, Set: true}},
+		{"1000", codes.Pushback{Delay: time.Second, Set: true}},
+		{"86400000", codes.Pushback{Delay: 24 * time.Hour, Set: true}},
+		{"2147483647", codes.Pushback{Delay: 24 * time.Hour, Set: true}},
+		{"2147483648", codes.Pushback{Stop: true}},
+		{"4294967296", codes.Pushback{Stop: true}},
+		{"9223372036854775808", codes.Pushback{Stop: true}},
+		{"+5", codes.Pushback{Stop: true}},
+		{"007", codes.Pushback{Stop: true}},
+		{"00", codes.Pushback{Stop: true}},
+		{"-0", codes.Pushback{Stop: true}},
+		{" 5", codes.Pushback{Stop: true}},
+		{"5 ", codes.Pushback{Stop: true}},
+		{"", codes.Pushback{Stop: true}},
+		{"1_000", codes.Pushback{Stop: true}},
+		{"0x10", codes.Pushback{Stop: true}},
+		{"١٢", codes.Pushback{Stop: true}},
+	}
+	for _, tt := range tests {
+		if got := codes.ParsePushbackValue(tt.in); got != tt.want {
+			t.Errorf("ParsePushbackValue(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -53,8 +53,10 @@
 // # Pushback
 //
 // A server can ask for a delay before the next attempt with a google.rpc.RetryInfo detail or the
-// grpc-retry-pushback-ms trailer (gRFC A6). A negative or malformed trailer value, or more than
-// one value, means "do not retry". When both are present, a request to stop wins, then the
+// grpc-retry-pushback-ms trailer (gRFC A6). The trailer is read strictly in A6's format, a
+// non-negative decimal int32 without sign or leading zeros; anything else (negative, malformed,
+// "+5", "007", above 2147483647) or more than one value means "do not retry", so an overflow never
+// becomes a long sleep. Delays are capped at 24 h. When both are present, a request to stop wins, then the
 // longer delay. Verdict.Pushback carries the result; the retry policy honours it within its
 // budget.
 //

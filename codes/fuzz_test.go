@@ -1,7 +1,9 @@
 package codes_test
 
 import (
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -83,9 +85,10 @@ func FuzzClassify(f *testing.F) {
 }
 
 // FuzzPushback checks that any trailer value parses without panicking to either a non-negative
-// delay or a request to stop.
+// delay or a request to stop, and that a delay is given exactly for A6's format (the canonical
+// decimal form of an int32 ≥ 0: strconv.Itoa of the value gives the input back).
 func FuzzPushback(f *testing.F) {
-	for _, s := range []string{"0", "100", "-1", "", "1e3", "9223372036854775807", " 5", "+7", "0x10"} {
+	for _, s := range []string{"0", "100", "-1", "", "1e3", "9223372036854775807", " 5", "+7", "0x10", "007", "2147483647", "2147483648"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -93,8 +96,16 @@ func FuzzPushback(f *testing.F) {
 		if p.Set == p.Stop {
 			t.Fatalf("%q: Set=%v Stop=%v, want exactly one", s, p.Set, p.Stop)
 		}
-		if p.Delay < 0 {
-			t.Fatalf("%q: negative delay %v", s, p.Delay)
+		if p.Delay < 0 || p.Delay > 24*time.Hour {
+			t.Fatalf("%q: delay %v out of [0, 24h]", s, p.Delay)
+		}
+		n, err := strconv.ParseInt(s, 10, 32)
+		valid := err == nil && n >= 0 && strconv.FormatInt(n, 10) == s
+		if p.Set != valid {
+			t.Fatalf("%q: Set=%v, want %v (A6 format)", s, p.Set, valid)
+		}
+		if valid && p.Delay != min(time.Duration(n)*time.Millisecond, 24*time.Hour) {
+			t.Fatalf("%q: delay %v", s, p.Delay)
 		}
 	})
 }

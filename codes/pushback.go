@@ -1,15 +1,16 @@
 package codes
 
 import (
-	"strconv"
+	"math"
 	"time"
 
 	"google.golang.org/grpc/metadata"
 )
 
 // PushbackKey is the trailer in which a server tells a client how long to wait before retrying
-// (gRFC A6). Its value is a non-negative whole number of milliseconds; a negative or malformed
-// value, or more than one value, tells the client not to retry at all.
+// (gRFC A6). Its value is a non-negative decimal int32 of milliseconds; anything else (a
+// negative, malformed or out-of-range value, or more than one value) tells the client not to
+// retry at all.
 const PushbackKey = "grpc-retry-pushback-ms"
 
 // Pushback is a server's instruction about retrying, read from the grpc-retry-pushback-ms
@@ -23,11 +24,14 @@ type Pushback struct {
 	Stop bool
 }
 
-// maxPushback bounds a parsed delay so that absurd values cannot overflow time.Duration.
+// maxPushback bounds a RetryInfo delay so that absurd values cannot overflow time.Duration.
+// A trailer cannot exceed it: its largest valid value, math.MaxInt32 ms, is about 24.9 days,
+// and ParsePushbackValue refuses anything larger.
 const maxPushback = 24 * time.Hour
 
 // ParsePushback reads the grpc-retry-pushback-ms trailer from md. It never panics: anything that
-// is not exactly one non-negative decimal integer is read as a request not to retry.
+// is not exactly one value of A6's format (see ParsePushbackValue) is read as a request not to
+// retry.
 func ParsePushback(md metadata.MD) Pushback {
 	vals := md[PushbackKey]
 	switch len(vals) {
@@ -40,17 +44,29 @@ func ParsePushback(md metadata.MD) Pushback {
 	}
 }
 
-// ParsePushbackValue reads one grpc-retry-pushback-ms value, as ParsePushback does.
+// ParsePushbackValue reads one grpc-retry-pushback-ms value strictly as gRFC A6 defines it: a
+// non-negative decimal int32 with no sign, no leading zeros ("0" itself is valid), no spaces
+// and at most math.MaxInt32 (2147483647). Anything else is read as a request not to retry:
+// "+5", "007", " 5", "1e3" and "2147483648" all stop, so an overflow can never become a long
+// sleep. This is stricter than grpc-go, which accepts what strconv.Atoi accepts; a server that
+// sends "+5" or "007" gets no retry rather than a guessed one. A valid value above the 24 h
+// cap is read as 24 h.
 func ParsePushbackValue(v string) Pushback {
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms < 0 {
+	if len(v) == 0 || len(v) > 10 || (v[0] == '0' && len(v) > 1) {
 		return Pushback{Stop: true}
 	}
-	d := maxPushback
-	if ms < int64(maxPushback/time.Millisecond) {
-		d = time.Duration(ms) * time.Millisecond
+	var ms int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return Pushback{Stop: true}
+		}
+		ms = ms*10 + int64(c-'0')
 	}
-	return Pushback{Delay: d, Set: true}
+	if ms > math.MaxInt32 {
+		return Pushback{Stop: true}
+	}
+	return Pushback{Delay: min(time.Duration(ms)*time.Millisecond, maxPushback), Set: true}
 }
 
 // merge combines two pieces of pushback: a request to stop wins, then the longer delay.

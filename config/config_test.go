@@ -49,7 +49,7 @@ func TestExamplesLoad(t *testing.T) {
 		file         string
 		wantWarnings []string
 	}{
-		{"examples/kyc.yaml", []string{"profiles.ml"}},
+		{"examples/kyc.yaml", nil},
 		{"examples/strict.yaml", nil},
 	}
 	for _, tt := range tests {
@@ -118,8 +118,8 @@ func TestBuiltin(t *testing.T) {
 				r.Multiplier != 2 || r.Jitter != retry.JitterAdditive || r.JitterAmount != tt.wantJitterAmount {
 				t.Errorf("retry = %+v", *r)
 			}
-			if r.PerAttemptTimeout == 0 || r.Throttle.MaxTokens != 10 || r.Throttle.TokenRatio != 0.5 {
-				t.Errorf("retry timeout or throttle unset: %+v", *r)
+			if r.PerAttemptTimeout == 0 || r.Throttle.Ratio < 0.5 || r.Throttle.MaxTokens != 0 || r.Throttle.MinPerSecond != 2 || !r.FitSchedule {
+				t.Errorf("retry timeout, ratio budget or fitted schedule unset: %+v", *r)
 			}
 			if p.Breaker == nil || p.Bulkhead == nil || p.Deadline == nil || p.RateLimit != nil || p.Fallback != nil {
 				t.Errorf("sections: %+v", p)

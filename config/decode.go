@@ -37,6 +37,8 @@ var zeroRules = map[string]string{
 	"retry.multiplier":                 "is below 1",
 	"retry.jitter":                     "is not one of none, full, equal, decorrelated, additive",
 	"retry.throttle.token_ratio":       "is not positive (leave it out for the default 0.1)",
+	"retry.throttle.min_per_second":    "is not positive (leave it out for the default 10)",
+	"retry.throttle.window":            "is not positive (leave it out for the default 10s)",
 	"retry.replay_buffer_bytes":        "means the default 256 KiB: leave it out, or write -1 to never buffer",
 	"breaker.scope":                    "is not one of service, method",
 	"breaker.window_type":              "is not one of count, time",
@@ -94,7 +96,9 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 		if errors.Is(err, io.EOF) {
 			return &Config{}, d.src, nil
 		}
-		d.errs = append(d.errs, yamlError(name, err))
+		e := yamlError(name, err)
+		e.Line = syntaxErrorLine(data, e.Line)
+		d.errs = append(d.errs, e)
 		return nil, d.src, d.errs
 	}
 	var extra yaml.Node

@@ -71,14 +71,15 @@
 //	|---------------------------------------------------------|--------------------------------|
 //	| budget                                                  | retry.per_attempt_timeout      |
 //	| retry.max_attempts, multiplier, initial_backoff,        | retry.budget, jitter_amount,   |
-//	|   max_backoff, jitter (""), replay_buffer_bytes,        |   throttle.max_tokens          |
-//	|   throttle.token_ratio                                  | breaker.failure_rate_threshold,|
-//	| breaker.window_size, window_duration, minimum_calls,    |   failure_rate_confidence,     |
-//	|   recovery_timeout, initial_recovery_timeout,           |   slow_call_duration           |
-//	|   recovery_multiplier, half_open_max_calls,             | breaker.consecutive_failures   |
-//	|   success_threshold, slow_call_rate_threshold,          |   (with a failure rate)        |
-//	|   scope (""), window_type ("")                          | bulkhead.max_wait              |
-//	| bulkhead.max_concurrent                                 | rate_limit.max_wait            |
+//	|   max_backoff, jitter (""), replay_buffer_bytes,        |   throttle.max_tokens,         |
+//	|   throttle.token_ratio, min_per_second, window          |   throttle.ratio               |
+//	| breaker.window_size, window_duration, minimum_calls,    | breaker.failure_rate_threshold,|
+//	|   recovery_timeout, initial_recovery_timeout,           |   failure_rate_confidence,     |
+//	|   recovery_multiplier, half_open_max_calls,             |   slow_call_duration           |
+//	|   success_threshold, slow_call_rate_threshold,          | breaker.consecutive_failures   |
+//	|   scope (""), window_type ("")                          |   (with a failure rate)        |
+//	| bulkhead.max_concurrent                                 | bulkhead.max_wait              |
+//	|                                                         | rate_limit.max_wait            |
 //	| rate_limit.burst, redis.timeout, redis.key_prefix ("")  | deadline.default, deadline.max |
 //
 // Cross-references are checked too: a service or method bound to a profile that does not
@@ -89,8 +90,11 @@
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, every
 // backoff sleep at its longest) does not fit the budget, and which attempts the budget will
-// cut. [Explain] prints the resolved policies and those timelines
-// (the orchestrator's -explain flag); [Policy.WorstCase] computes one.
+// cut. A profile with retry.fit_schedule is judged instead on a brownout, every attempt failing
+// at once after its longest waits: its sleeps are fitted to the time left, so only waits
+// that alone outlast the budget can keep its attempts from running. [Explain] prints the
+// resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones
+// beside the nominal worst case; [Policy.WorstCase] and [Policy.Fitted] compute them.
 //
 // # For the suite
 //
@@ -99,4 +103,32 @@
 // sharing nothing with its Config; on reload, [Profile.SameSection] tells which policies'
 // state (breaker counts, limiter tokens) can be kept. [Config.UnmarshalYAML] lets a Config be
 // a field of a larger YAML document (decoded and validated, without the built-ins).
+//
+// # gRPC service config
+//
+// [ParseServiceConfig] (and [LoadServiceConfig]) read the JSON service config that grpc-go's
+// built-in retries use (gRFC A6) into an equivalent Config; the orchestrator's
+// -service-config flag takes one, and -explain prints the result. Disable grpc-go's retries
+// (grpc.WithDisableRetry) when the suite takes over, or calls are retried twice.
+//
+//	| service config                        | bulwark                                                     |
+//	| ------------------------------------- | ----------------------------------------------------------- |
+//	| methodConfig[i]                       | profile "grpc-<i>"                                          |
+//	| name {service}                        | services.<service>.profile                                  |
+//	| name {service, method}                | services.<service>.methods.<method>.profile                 |
+//	| name {} (the default config)          | profile "default" (only services the config names use it)   |
+//	| timeout                               | deadline {default, max}: a ceiling, like gRPC's             |
+//	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
+//	| initialBackoff, maxBackoff            | retry.initial_backoff, retry.max_backoff                    |
+//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d))      |
+//	| perAttemptRecvTimeout                 | retry.per_attempt_timeout                                   |
+//	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
+//	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5)                            |
+//	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
+//	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |
+//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel) |
+//
+// Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
+// warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a
+// retryPolicy gRPC would reject, or a service name that is not fully qualified is an error.
 package config

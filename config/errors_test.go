@@ -38,6 +38,7 @@ var badInputs = []struct {
 	{"quoted_bare_duration", "profiles:\n  p:\n    deadline: {max: \"5\"}\n"},
 	{"null_value", "profiles:\n  p:\n    retry:\n      max_attempts:\n"},
 	{"bad_breaker", "profiles:\n  p:\n    breaker: {failure_rate_threshold: 1, failure_rate_confidence: 0.99, initial_recovery_timeout: -1s, recovery_multiplier: 0.5}\n  q:\n    breaker: {consecutive_failures: 3, failure_rate_confidence: 1, recovery_timeout: 5s, initial_recovery_timeout: 0s, recovery_multiplier: 0}\n"},
+	{"bad_retry_budget", "profiles:\n  p:\n    retry: {throttle: {ratio: 0.5, max_tokens: 10, window: 500ms}}\n  q:\n    retry: {throttle: {ratio: 11, min_per_second: 0, window: 0}}\n  r:\n    retry: {fit_schedule: maybe, throttle: {min_per_second: 5, ratio: -1}}\n"},
 	{"bad_hedge", "profiles:\n  p:\n    hedge: {max_attempts: 9, percentile: 1.5, min_delay: 2s, max_delay: 1s, window: 5, delay: -1ms}\n  q:\n    hedge: {window: 20, min_samples: 50, dealy: 1s}\n"},
 	{"bad_adaptive_throttle", "profiles:\n  p:\n    adaptive_throttle: {k: 0.5, window: 10ms, max_reject_probability: 2, min_requests: -1}\nservices:\n  kyc.v1.OCRService:\n    adaptive_throttle: {k: 500}\n"},
 	{"bad_adaptive_bulkhead", "profiles:\n  p:\n    bulkhead:\n      max_concurrent: 8\n      adaptive: {algorithm: vegas, min_limit: 10, initial_limit: 4, smoothing: 1.5, tolerance: 0.5, backoff_ratio: 0.2}\n  q:\n    bulkhead:\n      adaptive: {algorithm: aimd, min_limit: 0, long_window: 5}\n"},

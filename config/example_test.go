@@ -25,7 +25,6 @@ services:
 	p := cfg.Resolve("/kyc.v1.OCRService/Extract")
 	fmt.Println(p.ProfileName, p.Retry.MaxAttempts, p.Retry.InitialBackoff, p.Retry.PerAttemptTimeout, p.Budget)
 	// Output:
-	// warning: builtin.yaml:14: profiles.ml: worst case 32s exceeds the budget 8s by 24s: the budget cuts attempt 2, and attempts 3 and 4 never run
 	// ocr 2 500ms 1.25s 8s
 }
 

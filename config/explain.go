@@ -32,7 +32,7 @@ func Explain(w io.Writer, cfg *Config) error {
 		profiles[name] = pol
 		ew.printf("\nprofile %s\n", name)
 		describe(ew, "  ", pol.Profile, Sections())
-		timeline(ew, "  ", pol.WorstCase())
+		timelines(ew, "  ", pol)
 	}
 	pols := cfg.Policies()
 	if len(pols) > 0 {
@@ -56,7 +56,7 @@ func Explain(w io.Writer, cfg *Config) error {
 				ew.printf(" (%s): no profile\n", pol.FullMethod())
 			}
 			describe(ew, ind, pol.Profile, Sections())
-			timeline(ew, ind, pol.WorstCase())
+			timelines(ew, ind, pol)
 			continue
 		}
 		if pol.Method != "" {
@@ -69,8 +69,8 @@ func Explain(w io.Writer, cfg *Config) error {
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
 		describe(ew, ind, pol.Profile, changed)
-		if t := pol.WorstCase(); !sameTimeline(t, base.WorstCase()) {
-			timeline(ew, ind, t)
+		if !sameTimelines(pol, base) {
+			timelines(ew, ind, pol)
 		}
 	}
 	return ew.err
@@ -199,9 +199,15 @@ func retryText(r retry.Config) string {
 	if r.Budget > 0 {
 		fmt.Fprintf(&b, "; retry budget %s", r.Budget)
 	}
-	if r.Throttle.MaxTokens > 0 {
-		fmt.Fprintf(&b, "; throttle %s tokens, %s back per success", fmtFloat(r.Throttle.MaxTokens), fmtFloat(r.Throttle.TokenRatio))
-	} else {
+	if r.FitSchedule {
+		b.WriteString("; sleeps fitted to the time left")
+	}
+	switch th := r.Throttle; {
+	case th.Ratio > 0:
+		fmt.Fprintf(&b, "; retries and hedges at most %s per call + %s/s over %s", fmtFloat(th.Ratio), fmtFloat(th.MinPerSecond), th.Window)
+	case th.MaxTokens > 0:
+		fmt.Fprintf(&b, "; throttle %s tokens, %s back per success", fmtFloat(th.MaxTokens), fmtFloat(th.TokenRatio))
+	default:
 		b.WriteString("; no throttle")
 	}
 	if r.Idempotent {
@@ -216,8 +222,8 @@ func hedgeText(h hedge.Config) string {
 	if h.Percentile == 0 {
 		fmt.Fprintf(&b, "; next one after %s", h.Delay)
 	} else {
-		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d (%s until %d are known), within %s .. %s",
-			fmtFloat(h.Percentile*100), h.Window, h.Delay, h.MinSamples, h.MinDelay, orNone(h.MaxDelay))
+		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
+			fmtFloat(h.Percentile*100), h.Window, fmtFloat(h.MedianMultiple), h.Delay, h.MinSamples, h.MinDelay, orNone(h.MaxDelay))
 	}
 	b.WriteString("; draws on the retry budget")
 	if h.Idempotent {
@@ -313,14 +319,34 @@ func orNone(d time.Duration) string {
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // timeline writes t as a table of steps, and what the limit does to it.
-func timeline(ew *errWriter, ind string, t Timeline) {
+// timelines writes p's nominal worst case and, for a fitted schedule, its fitted timelines
+// beside it: attempts failing at once (a brownout) and attempts running to their timeouts.
+func timelines(ew *errWriter, ind string, p Policy) {
+	fast, ok := p.Fitted(true)
+	if !ok {
+		timeline(ew, ind, "worst case", p.WorstCase())
+		return
+	}
+	timeline(ew, ind, "worst case, nominal schedule", p.WorstCase())
+	timeline(ew, ind, "fitted schedule (retry.fit_schedule), every attempt failing at once after the longest waits", fast)
+	slow, _ := p.Fitted(false)
+	timeline(ew, ind, "fitted schedule, every attempt running to its timeout", slow)
+}
+
+func sameTimelines(a, b Policy) bool {
+	fa, oka := a.Fitted(true)
+	fb, okb := b.Fitted(true)
+	return sameTimeline(a.WorstCase(), b.WorstCase()) && oka == okb && sameTimeline(fa, fb)
+}
+
+func timeline(ew *errWriter, ind, title string, t Timeline) {
 	switch {
 	case t.Unbounded:
-		ew.printf(ind+"worst case: unbounded; %s ends the call\n", t.LimitName)
+		ew.printf(ind+"%s: unbounded; %s ends the call\n", title, t.LimitName)
 	case t.Over() > 0:
-		ew.printf(ind+"worst case: %s, over %s by %s\n", t.Total, t.LimitName, t.Over())
+		ew.printf(ind+"%s: %s, over %s by %s\n", title, t.Total, t.LimitName, t.Over())
 	default:
-		ew.printf(ind+"worst case: %s, within %s (%s to spare)\n", t.Total, t.LimitName, t.Limit-t.Total)
+		ew.printf(ind+"%s: %s, within %s (%s to spare)\n", title, t.Total, t.LimitName, t.Limit-t.Total)
 	}
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
@@ -363,6 +389,9 @@ func timeline(ew *errWriter, ind string, t Timeline) {
 func runText(s Step) string {
 	if s.Unbounded {
 		return "no timeout"
+	}
+	if s.AtOnce {
+		return "fails at once"
 	}
 	return "up to " + (s.End - s.Start - s.Wait).String()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
@@ -220,29 +221,15 @@ func (p Profile) with(o Overrides) Profile {
 // as each policy package documents it. Empty classifier maps become nil.
 func (p Profile) withDefaults() Profile {
 	p = p.clone()
+	// Each policy package owns its defaults: the values its New runs with.
 	if r := p.Retry; r != nil {
-		r.MaxAttempts = orDefault(r.MaxAttempts, 3)
-		r.InitialBackoff = orDefault(r.InitialBackoff, 100*time.Millisecond)
-		r.MaxBackoff = orDefault(r.MaxBackoff, 10*time.Second)
-		r.Multiplier = orDefault(r.Multiplier, 2)
-		r.Jitter = orDefault(r.Jitter, retry.JitterFull)
-		if r.Throttle.MaxTokens > 0 {
-			r.Throttle.TokenRatio = orDefault(r.Throttle.TokenRatio, 0.1)
-		}
-		r.ReplayBufferBytes = orDefault(r.ReplayBufferBytes, 256<<10)
+		*r = retry.Normalize(*r)
 	}
 	if b := p.Breaker; b != nil {
 		*b = breaker.Normalize(*b)
 	}
 	if h := p.Hedge; h != nil {
-		h.MaxAttempts = orDefault(h.MaxAttempts, 2)
-		if h.Delay == 0 || h.Percentile > 0 {
-			h.Percentile = orDefault(h.Percentile, 0.95)
-			h.Delay = orDefault(h.Delay, 100*time.Millisecond)
-			h.MinDelay = orDefault(h.MinDelay, time.Millisecond)
-			h.Window = orDefault(h.Window, 500)
-			h.MinSamples = orDefault(h.MinSamples, min(50, h.Window))
-		}
+		*h = hedge.Normalize(*h)
 	}
 	if t := p.AdaptiveThrottle; t != nil {
 		*t = throttle.Normalize(*t)

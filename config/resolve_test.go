@@ -35,7 +35,7 @@ services:
       Extract:
         retry:
           per_attempt_timeout: 1s
-          throttle: {max_tokens: 20}
+          throttle: {min_per_second: 5}
       Other:
         profile: fast
 `)
@@ -47,7 +47,7 @@ services:
 	svc.MaxAttempts = 2
 	extract := svc
 	extract.PerAttemptTimeout = time.Second
-	extract.Throttle.MaxTokens = 20 // token_ratio stays ocr's
+	extract.Throttle.MinPerSecond = 5 // ratio and window stay ocr's
 	other := withDefaults(fast)
 	other.MaxAttempts = 2 // the service's override applies over the method's profile
 
@@ -284,7 +284,7 @@ services:
     profile: fixed
 `)
 	svc := cfg.ResolveService("kyc.v1.FaceMatchService")
-	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}
+	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}
 	if svc.Hedge == nil || *svc.Hedge != wantHedge {
 		t.Errorf("hedge = %+v, want %+v", svc.Hedge, wantHedge)
 	}
@@ -311,8 +311,9 @@ services:
 	}
 
 	ocr := cfg.ResolveService("kyc.v1.OCRService")
-	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond}); ocr.Hedge == nil || *ocr.Hedge != want {
-		t.Errorf("fixed hedge = %+v, want %+v (a fixed delay takes no adaptive defaults)", ocr.Hedge, want)
+	// A fixed delay stays fixed (no percentile); the other fields take hedge.New's defaults.
+	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}); ocr.Hedge == nil || *ocr.Hedge != want {
+		t.Errorf("fixed hedge = %+v, want %+v", ocr.Hedge, want)
 	}
 	wantAIMD := bulkhead.Config{MaxConcurrent: 10, Adaptive: bulkhead.Adaptive{
 		Algorithm: bulkhead.AlgorithmAIMD, MinLimit: 1, InitialLimit: 2, LatencyThreshold: 500 * time.Millisecond, BackoffRatio: 0.9}}

@@ -33,6 +33,9 @@ type Step struct {
 	Wait time.Duration
 	// Unbounded marks an attempt that neither a per-attempt timeout nor a deadline cap bounds.
 	Unbounded bool
+	// AtOnce marks an attempt of a brownout timeline (Policy.Fitted(true)) that fails as soon
+	// as it is sent.
+	AtOnce bool
 }
 
 // Timeline is a policy's worst case: every attempt fails at its timeout after the longest
@@ -52,10 +55,38 @@ type Timeline struct {
 	LimitName string
 }
 
-// WorstCase returns p's worst-case timeline. Each attempt is bounded by per_attempt_timeout,
-// or else by deadline.max; the sleep before retry n+1 is the jitter's upper bound for
-// min(initial_backoff * multiplier^n, max_backoff).
-func (p Policy) WorstCase() Timeline {
+// WorstCase returns p's worst-case timeline under the nominal schedule (the configured
+// numbers, whether or not retry.fit_schedule shapes them at run time). Each attempt is
+// bounded by per_attempt_timeout, or else by deadline.max; the sleep before retry n+1 is the
+// jitter's upper bound for min(initial_backoff * multiplier^n, max_backoff).
+func (p Policy) WorstCase() Timeline { return p.timeline(false, false) }
+
+// Fitted returns p's timeline under the fitted schedule (retry.fit_schedule), and false when
+// the schedule is not fitted. Each sleep is at most its nominal upper bound and at most the
+// remaining time divided by twice the attempts left (the rule of retry's fitted schedule).
+// With failFast every attempt fails at once after the longest waits for a rate-limit token
+// and a bulkhead slot (a brownout); without, every attempt runs to its timeout as in
+// WorstCase.
+func (p Policy) Fitted(failFast bool) (Timeline, bool) {
+	if p.Retry == nil || !p.Retry.FitSchedule {
+		return Timeline{}, false
+	}
+	return p.timeline(true, failFast), true
+}
+
+// checked is the timeline Warnings judges: the nominal worst case, or for a fitted schedule
+// the brownout case (attempts failing at once after the longest waits). Under a fitted
+// schedule the sleeps never cut an attempt, so what the limit can still cut is the attempts'
+// own time; attempts that all run to their timeouts are shown by Explain, not warned about:
+// per_attempt_timeout bounds a hung attempt, it is not a schedule.
+func (p Policy) checked() Timeline {
+	if t, ok := p.Fitted(true); ok {
+		return t
+	}
+	return p.WorstCase()
+}
+
+func (p Policy) timeline(fit, failFast bool) Timeline {
 	t := Timeline{Attempts: 1, Limit: p.Budget, LimitName: "the budget " + p.Budget.String()}
 	if p.Retry != nil && p.Retry.Budget > 0 && p.Retry.Budget < t.Limit {
 		t.Limit, t.LimitName = p.Retry.Budget, "retry.budget "+p.Retry.Budget.String()
@@ -76,6 +107,10 @@ func (p Policy) WorstCase() Timeline {
 	case p.Deadline != nil && p.Deadline.Max > 0:
 		run = p.Deadline.Max
 	}
+	unbounded := run == 0
+	if failFast {
+		run, unbounded = 0, false
+	}
 	var sleeps []time.Duration
 	if p.Retry != nil {
 		t.Attempts = max(p.Retry.MaxAttempts, 1)
@@ -85,10 +120,15 @@ func (p Policy) WorstCase() Timeline {
 	for i := range t.Attempts {
 		if i > 0 {
 			s := sleeps[i-1]
+			if fit {
+				left := time.Duration(t.Attempts - i)
+				// To the millisecond below, for a readable timeline.
+				s = max(min(s, ((t.Limit-at)/(2*left)).Truncate(time.Millisecond)), 0)
+			}
 			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: at + s})
 			at += s
 		}
-		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: at + wait + run, Wait: wait, Unbounded: run == 0}
+		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: at + wait + run, Wait: wait, Unbounded: unbounded, AtOnce: failFast}
 		t.Steps = append(t.Steps, st)
 		if st.Unbounded {
 			t.Unbounded = true
@@ -197,7 +237,8 @@ func (t Timeline) warning() string {
 }
 
 // Warnings returns what Parse warns about: every profile, service and method whose
-// worst-case timeline does not fit its limit. A service or method is warned about only when
+// worst-case timeline does not fit its limit (for a fitted schedule, retry.fit_schedule: whose
+// attempts do not all fit even when each fails at once after its longest waits). A service or method is warned about only when
 // its overrides change the timeline of its profile. Paths are yaml paths; File and Line are
 // left empty.
 func (c *Config) Warnings() []Warning {
@@ -211,7 +252,7 @@ func (c *Config) Warnings() []Warning {
 		if !ok {
 			return Timeline{}, false
 		}
-		return Policy{Budget: budget, Profile: p.withDefaults()}.WorstCase(), true
+		return Policy{Budget: budget, Profile: p.withDefaults()}.checked(), true
 	}
 	for _, name := range c.ProfileNames() {
 		t, _ := timelineOf(name)
@@ -220,7 +261,7 @@ func (c *Config) Warnings() []Warning {
 		}
 	}
 	for _, pol := range c.Policies() {
-		t := pol.WorstCase()
+		t := pol.checked()
 		base, ok := timelineOf(pol.ProfileName)
 		if ok && sameTimeline(t, base) {
 			continue

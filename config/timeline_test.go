@@ -57,11 +57,16 @@ func TestWarnings(t *testing.T) {
 		yaml      string
 		wantPaths []string
 	}{
-		{"built-ins warn about ml only", "", []string{"profiles.ml"}},
-		{"a fitting ml silences it", "profiles:\n  ml:\n    retry: {max_attempts: 2, per_attempt_timeout: 2s}\n", nil},
-		{"an override that breaks the budget is named", "services:\n  kyc.v1.OCRService:\n    retry: {max_attempts: 5}\n",
-			[]string{"profiles.ml", `services."kyc.v1.OCRService"`}},
-		{"an override that keeps the timeline is not", "services:\n  kyc.v1.FaceMatchService:\n    breaker: {recovery_timeout: 5s}\n", []string{"profiles.ml"}},
+		// ml's fitted schedule runs its 4 attempts in 7.7s when they fail at once (issue 15).
+		{"built-ins do not warn", "", nil},
+		{"ml without its fitted schedule warns", "services:\n  kyc.v1.LivenessService:\n    retry: {fit_schedule: false}\n",
+			[]string{`services."kyc.v1.LivenessService"`}},
+		{"a fitted schedule absorbs more attempts", "services:\n  kyc.v1.OCRService:\n    retry: {max_attempts: 5}\n", nil},
+		{"an override that breaks the budget is named", "services:\n  kyc.v1.OCRService:\n    retry: {max_attempts: 5, fit_schedule: false}\n",
+			[]string{`services."kyc.v1.OCRService"`}},
+		{"waits alone can break a fitted schedule", "services:\n  kyc.v1.OCRService:\n    bulkhead: {max_wait: 3s}\n",
+			[]string{`services."kyc.v1.OCRService"`}},
+		{"an override that keeps the timeline is not", "services:\n  kyc.v1.FaceMatchService:\n    breaker: {recovery_timeout: 5s}\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,5 +83,30 @@ func TestWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFittedML: the built-in ml profile's fitted schedule runs all 4 attempts within the 8s
+// budget when they fail at once after a full bulkhead wait (issue 15), where its nominal
+// schedule cuts attempt 2; with attempts running to their 3s timeouts, only 2 can start.
+func TestFittedML(t *testing.T) {
+	p := config.Builtin().ResolveService("kyc.v1.LivenessService")
+	if p.WorstCase().Cut() == "" {
+		t.Fatal("nominal ml schedule fits the budget; the test no longer shows the fit")
+	}
+	fast, ok := p.Fitted(true)
+	if !ok {
+		t.Fatal("ml is not fitted")
+	}
+	last := fast.Steps[len(fast.Steps)-1]
+	if fast.Cut() != "" || last.Attempt != 4 || last.End > 8*time.Second || fast.Total != 7687*time.Millisecond {
+		t.Fatalf("fitted brownout timeline: total %v, cut %q, last %+v", fast.Total, fast.Cut(), last)
+	}
+	slow, _ := p.Fitted(false)
+	if got := slow.Cut(); got != "the budget cuts attempt 2, and attempts 3 and 4 never run" {
+		t.Fatalf("fitted timeout timeline cut %q", got)
+	}
+	if _, ok := config.Builtin().ResolveService("kyc.v1.OCRService").Fitted(true); !ok {
+		t.Fatal("ocr is not fitted")
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -99,17 +103,19 @@ func fullyQualified(name string) bool {
 func (p Profile) validate() error {
 	var errs []error
 	add := func(s Section, err error) { errs = append(errs, fielderr.Prefix(string(s), err)) }
+	// A section valid as written is validated again with its defaults filled in, as the
+	// policy's New does: a default must not make it invalid where New would reject it.
 	if p.Retry != nil {
-		add(SectionRetry, p.Retry.Validate())
+		add(SectionRetry, validNormalized(*p.Retry, retry.Config.Validate, retry.Normalize))
 	}
 	if p.Hedge != nil {
-		add(SectionHedge, p.Hedge.Validate())
+		add(SectionHedge, validNormalized(*p.Hedge, hedge.Config.Validate, hedge.Normalize))
 	}
 	if p.Breaker != nil {
-		add(SectionBreaker, p.Breaker.Validate())
+		add(SectionBreaker, validNormalized(*p.Breaker, breaker.Config.Validate, breaker.Normalize))
 	}
 	if p.AdaptiveThrottle != nil {
-		add(SectionAdaptiveThrottle, p.AdaptiveThrottle.Validate())
+		add(SectionAdaptiveThrottle, validNormalized(*p.AdaptiveThrottle, throttle.Config.Validate, throttle.Normalize))
 	}
 	if p.Bulkhead != nil {
 		add(SectionBulkhead, p.Bulkhead.Validate())
@@ -208,4 +214,13 @@ func codeName(c grpccodes.Code) string {
 		return codeNames[c]
 	}
 	return c.String()
+}
+
+// validNormalized validates c as written and, when that passes, with its defaults filled in
+// by normalize.
+func validNormalized[C any](c C, validate func(C) error, normalize func(C) C) error {
+	if err := validate(c); err != nil {
+		return err
+	}
+	return validate(normalize(c))
 }

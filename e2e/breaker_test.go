@@ -18,11 +18,11 @@ import (
 const outageConfig = `
 services:
   kyc.v1.LivenessService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
   kyc.v1.FaceMatchService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
   kyc.v1.OCRService:
-    retry: {initial_backoff: 100ms, max_backoff: 200ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 100ms, max_backoff: 200ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     breaker: {consecutive_failures: 3, recovery_timeout: 400ms, half_open_max_calls: 1}
 `
 

@@ -16,17 +16,17 @@ import (
 const quickRetriesNoBreakers = `
 services:
   kyc.v1.LivenessService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     hedge: off
     adaptive_throttle: off
     breaker: off
   kyc.v1.FaceMatchService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     hedge: off
     adaptive_throttle: off
     breaker: off
   kyc.v1.OCRService:
-    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0}}
+    retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
     hedge: off
     adaptive_throttle: off
     breaker: off

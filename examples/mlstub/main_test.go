@@ -7,7 +7,9 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +108,10 @@ func TestParseFlagsErrors(t *testing.T) {
 			if !strings.Contains(stderr.String(), tt.wantStderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
 			}
+			// One line and a hint, not the whole usage (issue 19 item 7).
+			if n := strings.Count(stderr.String(), "\n"); n > 2 || strings.Contains(stderr.String(), "-spike-rate float") {
+				t.Errorf("%d lines on stderr, want the error and a hint:\n%s", n, stderr.String())
+			}
 		})
 	}
 }
@@ -188,5 +194,24 @@ func TestRunFailsOnBusyAddress(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestREADMEListsEveryFlag: the README's flag table names every flag -h prints.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	_ = run(context.Background(), []string{"-h"}, &stderr, nil)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(stderr.String(), -1)
+	if len(flags) < 10 {
+		t.Fatalf("only %d flags in -h:\n%s", len(flags), stderr.String())
+	}
+	for _, m := range flags {
+		if !regexp.MustCompile("`" + m[1] + "[ `,]").Match(readme) {
+			t.Errorf("README.md does not list %s", m[1])
+		}
 	}
 }

@@ -3,9 +3,14 @@
 //
 //	go run ./examples/orchestrator                      # a batch against embedded stubs, summary table
 //	go run ./examples/orchestrator -json -n 500          # the summary as one JSON object
+//	go run ./examples/orchestrator -rate 50 -n 1000      # open loop: 50 verifications started per second
 //	go run ./examples/orchestrator -explain              # the resolved policies, then exit
 //	go run ./examples/orchestrator -serve 127.0.0.1:50060 -metrics 127.0.0.1:9465
 //	go run ./examples/orchestrator -liveness HOST:PORT -facematch HOST:PORT -ocr HOST:PORT
+//
+// The first SIGINT (Ctrl-C) or SIGTERM ends a batch early: the verifications in flight are
+// cancelled, the summary is marked interrupted and counts them apart, and the command exits
+// 130. A second one exits at once.
 //
 // See examples/orchestrator/README.md for every flag and the JSON summary.
 package main
@@ -24,16 +29,41 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "orchestrator: interrupted again; exiting at once")
+		os.Exit(exitInterrupted)
+	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	if code := exitCode(err); code != 0 {
+		if code == 1 {
+			fmt.Fprintln(os.Stderr, "orchestrator:", err)
+		}
+		os.Exit(code)
+	}
+}
+
+// exitInterrupted is the status of a batch cut short by a signal: 128 + SIGINT, as shells do.
+const exitInterrupted = 130
+
+// exitCode maps run's error to the exit status: 0 for success and -h, 2 for a command-line
+// error (already reported), 130 for an interrupted batch (summary printed), 1 otherwise.
+func exitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.Is(err, app.ErrUsage):
-		os.Exit(2)
+		return 2
+	case errors.Is(err, app.ErrInterrupted):
+		return exitInterrupted
 	default:
-		fmt.Fprintln(os.Stderr, "orchestrator:", err)
-		os.Exit(1)
+		return 1
 	}
 }
 

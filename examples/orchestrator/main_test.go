@@ -1,18 +1,124 @@
 package main
 
 import (
+	"os/exec"
+
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The signal tests run this test binary as the command itself.
+	if args, ok := os.LookupEnv("ORCHESTRATOR_TEST_MAIN"); ok {
+		os.Args = append([]string{"orchestrator"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// command starts this test binary as the orchestrator with args.
+func command(t *testing.T, args string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ORCHESTRATOR_TEST_MAIN="+args)
+	stdout, stderr := new(syncBuffer), new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, stdout, stderr
+}
+
+// waitExit waits for cmd to exit and returns its status.
+func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("the command did not exit within %v", within)
+		return -1
+	}
+}
+
+// TestSIGINTExits130 (issue 19 item 4): SIGINT during a batch prints the summary marked
+// interrupted and exits 130.
+func TestSIGINTExits130(t *testing.T) {
+	cmd, stdout, stderr := command(t, "-rate 10 -n 1000 -fail= -latency 1ms -spike-rate 0")
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, 30*time.Second); code != 130 {
+		t.Errorf("exit status %d, want 130\n%s", code, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "INTERRUPTED") || !strings.Contains(stdout.String(), "cancelled") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}
+
+// TestSecondSIGINTExitsAtOnce (item 4): in -serve, the first SIGINT starts a graceful stop
+// that waits for a verification in flight (which would then exit 0); a second one exits 130
+// at once.
+func TestSecondSIGINTExitsAtOnce(t *testing.T) {
+	cmd, _, stderr := command(t, "-serve 127.0.0.1:0 -stop-timeout 1m -fail= -latency 1m -spike-rate 0")
+	re := regexp.MustCompile(`serving kyc.v1.KYCService on (\S+)`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no serving line:\n%s", stderr.String())
+		}
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	called := make(chan struct{})
+	go func() {
+		defer close(called)
+		_, _ = kycv1.NewKYCServiceClient(cc).Verify(ctx, kyc.Request(1, kyc.CaseGenuine))
+	}()
+	time.Sleep(500 * time.Millisecond) // the verification is in flight, waiting on the stubs' 1m latency
+	_ = cmd.Process.Signal(os.Interrupt)
+	time.Sleep(200 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	if code := waitExit(t, cmd, 5*time.Second); code != 130 {
+		t.Errorf("exit status %d after a second SIGINT, want 130\n%s", code, stderr.String())
+	}
+	cancel()
+	<-called
+}
 
 func TestExplain(t *testing.T) {
 	var stdout, stderr bytes.Buffer
@@ -42,5 +148,276 @@ func TestBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-config", "/nonexistent.yaml"}, new(bytes.Buffer), new(bytes.Buffer)); err == nil {
 		t.Error("a missing config file is not an error")
+	}
+}
+
+// runJSON runs the command with -json and quiet stubs, and decodes the summary.
+func runJSON(t *testing.T, args ...string) (kyc.Summary, map[string]any, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"-json", "-latency", "1ms", "-spike-rate", "0"}, args...)
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+	}
+	var sum kyc.Summary
+	var raw map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("stdout is not the summary: %v\n%s", err, stdout.String())
+	}
+	_ = json.Unmarshal(stdout.Bytes(), &raw)
+	return sum, raw, stderr.String()
+}
+
+// TestRateOpenLoopOutage: -rate starts arrivals on a clock, and an -outage of one embedded
+// service makes its steps fail; the summary reports the open loop, the share decided, the
+// seconds of arrivals lost, and the attempts counted at the stubs apart from those the suite
+// refused locally.
+func TestRateOpenLoopOutage(t *testing.T) {
+	sum, raw, stderr := runJSON(t, "-rate", "100", "-n", "40", "-fail", "", "-outage", "1m", "-outage-service", "ocr",
+		"-unreadable-rate", "0", "-spoof-rate", "0", "-mismatch-rate", "0", "-expired-rate", "0")
+	for _, k := range []string{"mode", "interrupted", "total", "approved", "rejected", "failed", "cancelled", "shed",
+		"decided_pct", "p50_ms", "p99_ms", "max_ms", "throughput_per_s", "rate", "arrivals_lost_s", "in_flight_limit",
+		"max_in_flight", "breaker_opens", "hedges", "services"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("summary lacks %q", k)
+		}
+	}
+	if sum.Mode != "open" || sum.Rate != 100 || sum.Total != 40 || sum.InFlightLimit != 1000 {
+		t.Errorf("mode %q rate %v total %d bound %d", sum.Mode, sum.Rate, sum.Total, sum.InFlightLimit)
+	}
+	// Every applicant is genuine and OCR is down: nothing can be decided.
+	if sum.Failed != 40 || sum.DecidedPct != 0 || sum.ArrivalsLostS != 0.4 {
+		t.Errorf("failed %d decided %v%% lost %vs, want 40, 0, 0.4s\n%s", sum.Failed, sum.DecidedPct, sum.ArrivalsLostS, stderr)
+	}
+	// 40 arrivals 10 ms apart take at least 390 ms, however fast each verification is.
+	if sum.ElapsedMs < 390 {
+		t.Errorf("open loop of 40 at 100/s took %vms", sum.ElapsedMs)
+	}
+	ocr, live := sum.Services[kyc.KeyOCR], sum.Services[kyc.KeyLiveness]
+	if ocr.ReachedSource != "stub" || ocr.Reached+ocr.Rejections != ocr.Attempts || ocr.Reached == 0 {
+		t.Errorf("ocr: reached (at the stub) + rejected locally != attempts: %+v\n%v", ocr, sum.FailedReasons)
+	}
+	if live.Reached != 40 || live.ReachedPerCall != 1 {
+		t.Errorf("liveness (healthy) reached %d, %v per call; want 40, 1: %+v", live.Reached, live.ReachedPerCall, sum)
+	}
+}
+
+// TestRateShedsPastInFlightBound: arrivals that find -max-in-flight verifications running are
+// shed, counted apart and as lost.
+func TestRateShedsPastInFlightBound(t *testing.T) {
+	sum, _, _ := runJSON(t, "-rate", "1000", "-n", "30", "-max-in-flight", "1", "-fail", "", "-latency", "100ms")
+	if sum.MaxInFlight != 1 || sum.Shed == 0 || sum.Total+sum.Shed != 30 {
+		t.Errorf("max in flight %d, shed %d, total %d", sum.MaxInFlight, sum.Shed, sum.Total)
+	}
+	if want := float64(sum.Failed+sum.Shed) / 1000; sum.ArrivalsLostS != math.Round(want*100)/100 {
+		t.Errorf("arrivals lost %v, want %v", sum.ArrivalsLostS, want)
+	}
+}
+
+func TestRateFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rate", "-1"}, {"-rate", "NaN"}, {"-max-in-flight", "5"}, {"-rate", "10", "-concurrency", "4"},
+		{"-outage", "-1s"}, {"-outage-at", "1s"}, {"-outage", "1s", "-outage-service", "nosuch"},
+		{"-outage", "1s", "-ocr", "127.0.0.1:1", "-outage-service", "ocr"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), args, &stdout, &stderr); !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v: err %v, want a usage error", args, err)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader on other goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close()
+	return addr
+}
+
+// TestUnreachableDependencyNamed (issue 19 item 1): a wrong address is named at startup, in
+// the logs at the default level, and in the summary, with what the transport answered.
+func TestUnreachableDependencyNamed(t *testing.T) {
+	addr := closedAddr(t)
+	sum, _, stderr := runJSON(t, "-liveness", addr, "-n", "10", "-fail", "")
+	if want := "liveness at " + addr + " cannot be reached"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("stderr lacks %q and connection refused:\n%s", want, stderr)
+	}
+	if !strings.Contains(stderr, "dependency error") {
+		t.Errorf("no dependency error logged at the default level:\n%s", stderr)
+	}
+	last := sum.Services[kyc.KeyLiveness].LastError
+	if !strings.Contains(last, "connection refused") || !strings.Contains(last, addr) || !strings.HasPrefix(last, "UNAVAILABLE") {
+		t.Errorf("liveness last_error %q: want UNAVAILABLE, connection refused and %s", last, addr)
+	}
+	if sum.Services[kyc.KeyOCR].LastError != "" || sum.Services[kyc.KeyLiveness].ReachedSource != "client" {
+		t.Errorf("healthy ocr has last error %q; liveness counted at %q", sum.Services[kyc.KeyOCR].LastError,
+			sum.Services[kyc.KeyLiveness].ReachedSource)
+	}
+}
+
+// TestInterruptedBatch (item 4): cancelling the command's context mid-batch prints a summary
+// marked interrupted, with the cancelled verifications apart from the failed ones, and
+// returns ErrInterrupted, which main turns into exit status 130.
+func TestInterruptedBatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(700*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"-json", "-rate", "20", "-n", "1000", "-fail", "", "-latency", "30ms", "-spike-rate", "0"}, &stdout, &stderr)
+	if !errors.Is(err, app.ErrInterrupted) || exitCode(err) != 130 {
+		t.Fatalf("err %v (exit %d), want ErrInterrupted and 130\n%s", err, exitCode(err), stderr.String())
+	}
+	var sum kyc.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || sum.NotStarted == 0 || sum.Failed != 0 || sum.Total+sum.NotStarted != 1000 {
+		t.Errorf("interrupted %v, not started %d, failed %d, total %d", sum.Interrupted, sum.NotStarted, sum.Failed, sum.Total)
+	}
+	for k := range sum.FailedReasons {
+		t.Errorf("cancelled verifications counted as failed: %s", k)
+	}
+	var table bytes.Buffer
+	if err := sum.WriteTable(&table); err != nil || !strings.HasPrefix(table.String(), "INTERRUPTED") {
+		t.Errorf("table does not start with INTERRUPTED:\n%s", table.String())
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0}, {flag.ErrHelp, 0}, {fmt.Errorf("%w: x", app.ErrUsage), 2}, {app.ErrInterrupted, 130}, {errors.New("boom"), 1},
+	} {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestFlagErrorIsOneLine (item 7): a bad flag prints its error and a hint, not the usage.
+func TestFlagErrorIsOneLine(t *testing.T) {
+	for _, args := range [][]string{{"-nosuchflag"}, {"-n", "x"}, {"-stop-timeout", "-1s"}, {"-metrics-linger", "5s"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if lines := strings.Count(stderr.String(), "\n"); !errors.Is(err, app.ErrUsage) || lines > 2 || lines == 0 {
+			t.Errorf("%v: err %v, %d lines on stderr:\n%s", args, err, lines, stderr.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, new(bytes.Buffer), &stderr); !errors.Is(err, flag.ErrHelp) ||
+		!strings.Contains(stderr.String(), "-rate") {
+		t.Errorf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestMetricsLinger (item 7): -metrics-linger keeps /metrics up after the batch for a last
+// scrape, until it elapses or the command is interrupted.
+func TestMetricsLinger(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	stderr := new(syncBuffer)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-n", "5", "-fail", "", "-latency", "1ms", "-metrics", "127.0.0.1:0", "-metrics-linger", "1m"}, &stdout, stderr)
+	}()
+	re := regexp.MustCompile(`http://(\S+)/metrics`)
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[0]
+		}
+	}
+	if url == "" {
+		cancel()
+		t.Fatalf("no linger line:\n%s", stderr.String())
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !strings.Contains(string(body), "bulwark_") || !strings.Contains(string(body), "kyc_verifications_total{decision=") ||
+		!strings.Contains(stdout.String(), "verifications") {
+		t.Errorf("after the batch: summary %q, metrics lack bulwark_:\n%.300s", stdout.String(), body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("interrupting the linger: %v", err)
+	}
+}
+
+// TestMisspelledNamesRejected (issue 19 item 3): service and method names in -config are
+// checked against the descriptors the binary links, with a did-you-mean; -external-service
+// lets a service the binary does not link through.
+func TestMisspelledNamesRejected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	yaml := "services:\n  kyc.v1.OCRServce: {profile: fast}\n  kyc.v1.LivenessService:\n    methods:\n      Chek: {profile: fast}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-config", path, "-explain"}, new(bytes.Buffer), new(bytes.Buffer))
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("misspelled names accepted: %v", err)
+	}
+	for _, want := range []string{`did you mean "kyc.v1.OCRService"?`, `did you mean "Check"?`, "-external-service"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	good := "services:\n  acme.v1.Billing: {profile: fast}\n  kyc.v1.LivenessService:\n    methods:\n      Check: {profile: fast}\n"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-config", path, "-external-service", "acme.v1.Billing", "-explain"}, &stdout, new(bytes.Buffer)); err != nil ||
+		!strings.Contains(stdout.String(), "acme.v1.Billing") {
+		t.Errorf("external service: %v\n%s", err, stdout.String())
+	}
+}
+
+// TestREADMEListsEveryFlag (issue 19 item 7): the README's flag table names every flag -h
+// prints.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	_ = run(context.Background(), []string{"-h"}, new(bytes.Buffer), &stderr)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(stderr.String(), -1)
+	if len(flags) < 20 {
+		t.Fatalf("only %d flags in -h:\n%s", len(flags), stderr.String())
+	}
+	for _, m := range flags {
+		if !regexp.MustCompile("`" + m[1] + "[ `,]").Match(readme) {
+			t.Errorf("README.md does not list %s", m[1])
+		}
 	}
 }

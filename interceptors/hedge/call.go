@@ -2,6 +2,7 @@ package hedge
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -61,9 +62,19 @@ type call struct {
 	winErr   error                           // Guarded by mu
 	winV     codes.Verdict                   // Guarded by mu
 	winReply proto.Message                   // Guarded by mu: the winning hedge's reply.
-	lastErr  error                           // Guarded by mu: the last retryable failure.
+	failN    int                             // Guarded by mu: the attempt whose retryable failure is the call's, if none wins.
+	failErr  error                           // Guarded by mu
+	failV    codes.Verdict                   // Guarded by mu
+	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
+	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
+	panicV   any                             // Guarded by mu
 	cancels  [maxAttempts]context.CancelFunc // Guarded by mu: each attempt's, by attempt-1.
 	outs     [maxAttempts]attemptOut         // each hedge's own; written by it, read after wg.Wait
+
+	// Attempt 1's call options with a trailer option of the call's own, when the caller
+	// gave none: the trailer's pushback is read. Reused from the pool.
+	opts1    [8]grpc.CallOption // backs attempt 1's options when they fit
+	trailer1 metadata.MD
 }
 
 // attemptOut is what grpc writes back through call options, and the stream, of one hedge.
@@ -95,6 +106,29 @@ func (c *call) release() {
 	callPool.Put(c)
 }
 
+// firstOpts returns the call options of attempt 1 (a unary call): the caller's, with a
+// trailer option of the call's own added when the caller gave none, so that the server's
+// pushback is read (see firstTrailer).
+func (c *call) firstOpts(opts []grpc.CallOption) []grpc.CallOption {
+	for _, o := range opts {
+		if _, ok := o.(grpc.TrailerCallOption); ok {
+			return opts
+		}
+	}
+	return append(append(c.opts1[:0], opts...), grpc.Trailer(&c.trailer1))
+}
+
+// firstTrailer returns attempt 1's trailer, once it has returned: what grpc wrote back
+// through the caller's trailer option, or the call's own.
+func (c *call) firstTrailer(opts []grpc.CallOption) metadata.MD {
+	for _, o := range opts {
+		if t, ok := o.(grpc.TrailerCallOption); ok {
+			return *t.TrailerAddr
+		}
+	}
+	return c.trailer1
+}
+
 // begin records attempt 1 (started now by the caller, canceled by cancel1) and arms the timer
 // of the first hedge.
 func (c *call) begin(cancel1 context.CancelFunc) {
@@ -103,20 +137,21 @@ func (c *call) begin(cancel1 context.CancelFunc) {
 	c.mu.Lock()
 	c.cancels[0] = cancel1
 	c.sent, c.inflight = 1, 1
-	c.armLocked()
+	c.armLocked(c.start, c.delay)
 	c.mu.Unlock()
 }
 
-// armLocked sets the timer to start the next hedge after the delay.
-func (c *call) armLocked() {
+// armLocked sets the timer to start the next hedge d after now.
+func (c *call) armLocked(now time.Time, d time.Duration) {
 	c.wg.Add(1)
 	c.armed = true
+	c.nextAt = now.Add(d)
 	clk := c.cs.clock
 	if c.timer == nil || c.timerClock != clk {
-		c.timer, c.timerClock = clk.AfterFunc(c.delay, c.fire), clk
+		c.timer, c.timerClock = clk.AfterFunc(d, c.fire), clk
 		return
 	}
-	c.timer.Reset(c.delay)
+	c.timer.Reset(d)
 }
 
 // disarmLocked stops the timer. When it has already fired, its callback is on its way and
@@ -179,18 +214,27 @@ func (c *call) onTimer() {
 		return
 	}
 	if c.sent < c.limit {
-		c.armLocked()
+		c.armLocked(c.cs.clock.Now(), c.delay)
 	}
 	c.mu.Unlock()
 	c.hedgeSent(n, observe.ReasonHedgeDelay)
 	c.runHedge(n) // the timer's count of wg passes to the attempt
 }
 
-// runHedge runs hedge n (≥ 2) into a fresh reply and reports its outcome.
+// runHedge runs hedge n (≥ 2) into a fresh reply and reports its outcome. A panic of the
+// attempt is recovered here, ends the call as a fatal outcome would, and is raised again on
+// the caller's goroutine by wait: a hedge's panic reaches the caller as attempt 1's does,
+// instead of killing the process from a timer goroutine.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
 	actx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(c.ctx, PreviousAttemptsKey, previous[n]))
 	defer cancel()
+	returned := false
+	defer func() {
+		if !returned {
+			c.abort(recover())
+		}
+	}()
 	c.mu.Lock()
 	c.cancels[n-1] = cancel
 	decided := c.winner != 0
@@ -204,13 +248,48 @@ func (c *call) runHedge(n int) {
 	} else {
 		err = c.attempt(actx, n, reply)
 	}
-	c.finish(n, t0, err, reply)
+	returned = true
+	trailer := c.outs[n-1].trailer
+	if st := c.outs[n-1].stream; st != nil {
+		trailer = st.Trailer()
+	}
+	c.finish(n, t0, err, reply, trailer)
+}
+
+// abort ends the call after a hedge panicked with v (nil for runtime.Goexit): no further
+// attempt starts, every other one is canceled, and wait raises v on the caller's goroutine.
+func (c *call) abort(v any) {
+	if v == nil {
+		v = errGoexit
+	}
+	c.mu.Lock()
+	if !c.panicked {
+		c.panicked, c.panicV = true, v
+	}
+	c.inflight--
+	c.closeLocked()
+	c.mu.Unlock()
+}
+
+// errGoexit is what wait raises when a hedge's invoker called runtime.Goexit.
+var errGoexit = errors.New("hedge: a hedged attempt's invoker called runtime.Goexit")
+
+// unwind is the end of the call when attempt 1 panicked: on its way up to the caller, the
+// panic (left as it is, with its stack) first stops hedging, cancels the hedges and waits for
+// them, so that nothing the call started outlives it. A hedge's own panic is then dropped.
+func (c *call) unwind() {
+	c.mu.Lock()
+	c.inflight--
+	c.closeLocked()
+	c.mu.Unlock()
+	c.wg.Wait()
 }
 
 // attempt runs hedge n.
 func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 	out := &c.outs[n-1]
-	opts := make([]grpc.CallOption, len(c.opts))
+	opts := make([]grpc.CallOption, len(c.opts), len(c.opts)+1)
+	trailer := false
 	for i, o := range c.opts {
 		// Call options that write back to the caller are given the hedge's own targets: the
 		// winner's are copied to the caller's at the end.
@@ -218,11 +297,15 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 		case grpc.HeaderCallOption:
 			o = grpc.Header(&out.header)
 		case grpc.TrailerCallOption:
-			o = grpc.Trailer(&out.trailer)
+			o, trailer = grpc.Trailer(&out.trailer), true
 		case grpc.PeerCallOption:
 			o = grpc.Peer(&out.peer)
 		}
 		opts[i] = o
+	}
+	if !trailer && c.st == nil {
+		// The trailer is read for the server's pushback in any case.
+		opts = append(opts, grpc.Trailer(&out.trailer))
 	}
 	if c.st != nil {
 		return c.st.replay(ctx, reply, out, opts)
@@ -230,15 +313,19 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 	return c.invoker(ctx, c.method, c.req, reply, c.cc, opts...)
 }
 
-// finish takes the outcome of attempt n, started at t0: the first success or fatal outcome
-// wins and cancels the others. A retryable failure does not start a hedge early: the attempts
-// still in flight go on (and the next hedge goes at its delay), and when none is left the call
-// fails with the last error, for the retry loop around the hedge to handle with its backoff,
-// its pushback rules and its budget. Failures are the retry policy's business; hedging is for
-// answers that are slow to come.
-func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
+// finish takes the outcome of attempt n, started at t0, with the trailer it got: the first
+// success or fatal outcome wins and cancels the others. A retryable failure does not start a
+// hedge early: the attempts still in flight go on, and when none is left the call fails with
+// the failure that binds the retry loop around the hedge most (see failBeatsLocked), for that
+// loop to handle with its backoff, its pushback rules and its budget. Failures are the retry
+// policy's business; hedging is for answers that are slow to come.
+//
+// The server's pushback on a retryable failure governs the hedges still to come (gRFC A6): a
+// request to stop sends no further hedge, and a delay holds the next one back until it has
+// passed.
+func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trailer metadata.MD) {
 	now := c.cs.clock.Now()
-	v := c.cs.classifier.Classify(err)
+	v := c.cs.classifier.ClassifyTrailer(err, trailer)
 	c.mu.Lock()
 	lost := c.winner != 0
 	switch {
@@ -250,11 +337,21 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
 		}
 		c.closeLocked()
 	default:
-		c.lastErr = err
+		if c.failN == 0 || failBeats(v, c.failV) {
+			c.failN, c.failErr, c.failV = n, err, v
+		}
+		switch {
+		case v.Pushback.Stop:
+			c.closed = true
+			c.disarmLocked()
+		case v.Pushback.Set && c.armed && now.Add(v.Pushback.Delay).After(c.nextAt):
+			c.disarmLocked()
+			c.armLocked(now, v.Pushback.Delay)
+		}
 	}
 	c.inflight--
 	if c.inflight == 0 && c.winner == 0 {
-		// Every attempt sent has failed: the call fails with lastErr.
+		// Every attempt sent has failed: the call fails with failErr.
 		c.closed = true
 		c.disarmLocked()
 	}
@@ -283,6 +380,21 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message) {
 	}
 }
 
+// failBeats reports whether the retryable failure v, coming after old, should be the call's
+// when no attempt wins: the one that binds the retry loop most, so that what the server said
+// reaches it (a request to stop, then the longer pushback delay), else the latest.
+func failBeats(v, old codes.Verdict) bool {
+	switch {
+	case old.Pushback.Stop:
+		return false
+	case v.Pushback.Stop:
+		return true
+	case old.Pushback.Set:
+		return v.Pushback.Set && v.Pushback.Delay > old.Pushback.Delay
+	}
+	return true
+}
+
 func (c *call) hedgeSent(n int, reason string) {
 	if sink := c.cs.sink; sink != nil {
 		now := c.cs.clock.Now()
@@ -294,24 +406,56 @@ func (c *call) hedgeSent(n int, reason string) {
 }
 
 // wait is the caller's side once attempt 1 has returned with err1 and been finished: it waits
-// for every other attempt, then returns the winner (0 when every attempt failed) and the
-// call's error. A winning hedge's reply is merged into the caller's.
+// for every other attempt, then returns the attempt whose outcome is the call's (the winner,
+// or when every attempt failed the one whose failure the call returns) and the call's error.
+// A winning hedge's reply is merged into the caller's; the header, trailer and peer call
+// options get the deciding attempt's, so that a retry loop around the hedge reads the
+// pushback of the failure it is given. When a hedge panicked, the caller must raise its
+// panic (raised) after wait.
 func (c *call) wait(err1 error) (int, error) {
 	c.wg.Wait()
 	c.mu.Lock()
-	winner, winErr, v, lastErr := c.winner, c.winErr, c.winV, c.lastErr
+	winner, winErr, v := c.winner, c.winErr, c.winV
+	failN, failErr := c.failN, c.failErr
+	panicked := c.panicked
 	c.mu.Unlock()
 	switch {
+	case panicked:
+		return 0, nil // the caller raises the panic (see raised)
 	case winner == 1:
 		return 1, err1
 	case winner == 0:
-		return 0, lastErr
+		if failN > 1 {
+			c.copyOut(failN)
+		}
+		return failN, failErr
 	}
 	if winErr == nil {
 		proto.Reset(c.reply)
 		proto.Merge(c.reply, c.winReply)
 	}
-	out := &c.outs[winner-1]
+	c.copyOut(winner)
+	if sink := c.cs.sink; sink != nil && v.Class != codes.Canceled {
+		now := c.cs.clock.Now()
+		sink.Observe(observe.Event{
+			Kind: observe.HedgeWon, Time: now, Service: c.m.service, Method: c.m.name,
+			Policy: observe.PolicyHedge, Attempt: winner, Code: v.Code, Class: v.Class, Duration: now.Sub(c.start),
+		})
+	}
+	return winner, winErr
+}
+
+// raised returns the value a hedge panicked with, and whether one did. The caller raises it
+// after wait and its own cleanup, so that the panic reaches it as attempt 1's would.
+func (c *call) raised() (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.panicV, c.panicked
+}
+
+// copyOut gives the caller's header, trailer and peer call options hedge n's.
+func (c *call) copyOut(n int) {
+	out := &c.outs[n-1]
 	for _, o := range c.opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
@@ -322,12 +466,4 @@ func (c *call) wait(err1 error) (int, error) {
 			*o.PeerAddr = out.peer
 		}
 	}
-	if sink := c.cs.sink; sink != nil && v.Class != codes.Canceled {
-		now := c.cs.clock.Now()
-		sink.Observe(observe.Event{
-			Kind: observe.HedgeWon, Time: now, Service: c.m.service, Method: c.m.name,
-			Policy: observe.PolicyHedge, Attempt: winner, Code: v.Code, Class: v.Class, Duration: now.Sub(c.start),
-		})
-	}
-	return winner, winErr
 }

@@ -50,11 +50,26 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 		c.method, c.req, c.cc, c.invoker, c.opts = method, req, cc, invoker, opts
 		actx, cancel := context.WithCancel(ctx)
 		c.begin(cancel)
-		err := invoker(actx, method, req, reply, cc, opts...)
-		c.finish(1, c.start, err, nil)
+		opts1 := c.firstOpts(opts)
+		returned := false
+		defer func() {
+			if !returned {
+				// Attempt 1 panicked: the panic goes on to the caller, once the hedges
+				// have been canceled and have returned. The call is not reused.
+				c.unwind()
+				cancel()
+			}
+		}()
+		err := invoker(actx, method, req, reply, cc, opts1...)
+		returned = true
+		c.finish(1, c.start, err, nil, c.firstTrailer(opts))
 		_, err = c.wait(err)
 		cancel()
+		pv, panicked := c.raised()
 		c.release()
+		if panicked {
+			panic(pv) // a hedge's, raised here as attempt 1's would be
+		}
 		return err
 	}
 }

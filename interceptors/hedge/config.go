@@ -17,6 +17,10 @@ type Config struct {
 	// of recent answered attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay
 	// when Delay is set, else 0.95.
 	Percentile float64 `yaml:"percentile" json:"percentile"`
+	// MedianMultiple caps the adaptive delay at this multiple of the median of the same
+	// samples, so that it stays below latency spikes even when they are more common than
+	// 1-Percentile (see the package documentation). At least 1; 0 means 3.
+	MedianMultiple float64 `yaml:"median_multiple" json:"median_multiple"`
 	// MinDelay is the floor of the adaptive delay. 0 means 1ms.
 	MinDelay time.Duration `yaml:"min_delay" json:"min_delay"`
 	// MaxDelay is the ceiling of the adaptive delay. 0 means none.
@@ -24,8 +28,9 @@ type Config struct {
 	// Window is how many recent latencies the adaptive delay is computed from, in [10, 100000].
 	// 0 means 500.
 	Window int `yaml:"window" json:"window"`
-	// MinSamples is how many latencies must be known before the adaptive delay replaces Delay,
-	// in [1, Window]. 0 means 50 (or Window, if smaller).
+	// MinSamples is how many latencies must be known before the adaptive delay may exceed
+	// Delay, in [1, Window]: before that it is learnt from the first answers on, but capped
+	// at Delay. 0 means 50 (or Window, if smaller).
 	MinSamples int `yaml:"min_samples" json:"min_samples"`
 	// Idempotent marks the methods this policy governs as safe to hedge even when their
 	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.

@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// estimator is the adaptive hedging delay of one method: the Percentile of the last Window
-// latency samples, kept within [MinDelay, MaxDelay], recomputed every few samples.
+// estimator is the adaptive hedging delay of one method: the lower of the Percentile and
+// MedianMultiple times the median of the last Window latency samples, kept within [MinDelay,
+// MaxDelay] (and, until MinSamples are known, at most the starting Delay), recomputed every
+// few samples: after every sample at first, then every n/8 samples, at most every Window/8.
 //
 // Recording is lock-free and allocates nothing: one atomic add picks a slot of the ring, one
 // atomic store fills it. The recomputation copies the ring into a preallocated scratch slice
@@ -18,6 +20,8 @@ import (
 // that finds it busy moves on, and the next recorder past the threshold tries again.
 type estimator struct {
 	pct        float64
+	mult       float64       // MedianMultiple
+	start      time.Duration // the starting delay, the ceiling until minSamples are known
 	lo, hi     time.Duration // hi 0: no ceiling
 	minSamples uint64
 	every      uint64
@@ -34,6 +38,7 @@ type estimator struct {
 func newEstimator(cfg Config) *estimator {
 	e := &estimator{
 		pct:        cfg.Percentile,
+		mult:       cfg.MedianMultiple,
 		lo:         cfg.MinDelay,
 		hi:         cfg.MaxDelay,
 		minSamples: uint64(cfg.MinSamples),
@@ -41,8 +46,9 @@ func newEstimator(cfg Config) *estimator {
 		ring:       make([]atomic.Int64, cfg.Window),
 		scratch:    make([]int64, cfg.Window),
 	}
-	e.delay.Store(int64(e.clamp(cfg.Delay)))
-	e.next.Store(e.minSamples)
+	e.start = e.clamp(cfg.Delay)
+	e.delay.Store(int64(e.start))
+	e.next.Store(1)
 	return e
 }
 
@@ -79,9 +85,24 @@ func (e *estimator) recomputeLocked() {
 	for i := range s {
 		s[i] = e.ring[i].Load()
 	}
-	v := selectRank(s, rank(e.pct, k))
-	e.delay.Store(int64(e.clamp(time.Duration(v))))
-	e.next.Store(n + e.every)
+	d := time.Duration(selectRank(s, rank(e.pct, k)))
+	if e.mult > 0 {
+		med := selectRank(s, rank(0.5, k))
+		d = min(d, time.Duration(float64(med)*e.mult))
+	}
+	if n < e.minSamples {
+		d = min(d, e.start)
+	}
+	e.delay.Store(int64(e.clamp(d)))
+	// Quickly at first, so that a cold start learns from its first answers; the cost of
+	// each recomputation is linear in the samples, so steps of n/8 keep the total linear
+	// too. Steps land on multiples of the step, and on minSamples.
+	step := min(max(n/8, 1), e.every)
+	next := (n/step + 1) * step
+	if n < e.minSamples {
+		next = min(next, e.minSamples)
+	}
+	e.next.Store(next)
 }
 
 // rank returns the 0-based index, in ascending order, of the p-th percentile of n samples by

@@ -22,8 +22,19 @@
 //	|                                               | canceled, rejected             |                                            |
 //	| a non-fatal (retryable) outcome               | transient, throttled           | the attempts still in flight go on, and    |
 //	|                                               |                                | hedges still go at their delay; when none  |
-//	|                                               |                                | is left in flight, the call fails with the |
-//	|                                               |                                | last such error                            |
+//	|                                               |                                | is left in flight, the call fails (below)  |
+//	| a non-fatal outcome with pushback "stop"      | as above                       | no further hedge is sent (gRFC A6); those  |
+//	| (grpc-retry-pushback-ms -1, RetryInfo < 0)    |                                | in flight go on                            |
+//	| a non-fatal outcome with a pushback delay     | as above                       | the next hedge waits until the delay has   |
+//	|                                               |                                | passed, if it was due sooner               |
+//
+// When every attempt failed, the call fails with the failure that binds the retry loop around
+// it most: one whose server asked to stop, else the one with the longest pushback delay, else
+// the last; the grpc.Header, grpc.Trailer and grpc.Peer call options get that attempt's. So a
+// stop anywhere in a hedged round reaches the retry loop (it reads the stop from the error's
+// RetryInfo or from the trailer, as for any attempt), and the call is not retried. Pushback
+// is read as codes.Classifier.ClassifyTrailer reads it; the trailer of every attempt is read,
+// through a grpc.Trailer call option of the hedge's own when the caller passed none.
 //
 // Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
 // gRFC A6's "non-fatal status codes" are the retryable classes. Unlike A6's hedging, which
@@ -52,14 +63,51 @@
 //	| Config                                 | delay                                                        |
 //	|----------------------------------------|--------------------------------------------------------------|
 //	| Delay set, Percentile 0                | fixed at Delay                                               |
-//	| Percentile set (or both 0: p95)        | adaptive: Delay (default 100ms) until MinSamples latencies   |
-//	|                                        | of the method are known, then the Percentile of the last     |
-//	|                                        | Window of them, within [MinDelay, MaxDelay]                  |
+//	| Percentile set (or both 0: p95)        | adaptive: the lower of the Percentile and MedianMultiple     |
+//	|                                        | (default 3) times the median of the last Window latencies of |
+//	|                                        | the method, within [MinDelay, MaxDelay]; Delay (default      |
+//	|                                        | 100ms) until the first latency is known, and never above     |
+//	|                                        | Delay until MinSamples are                                   |
 //
 // The adaptive delay is learnt per full method, from the first call on, and shared by all
 // calls of the Policy; Policy.Delay tells what it is now. The starting Delay is also kept
 // within [MinDelay, MaxDelay]. A call uses the delay in force when it starts, for all of its
-// hedges.
+// hedges: hedge k goes (k-1)·delay after the call started, unless pushback holds it back.
+//
+// Why the median rule. Latency spikes (a GPU replica stalled for a second while the others
+// answer in 20ms) make a distribution with two modes. A percentile alone sits on the spikes
+// as soon as they are more common than 1-Percentile: at 5% spikes the p95 is the spike
+// itself, and a hedge sent then arrives too late to matter. The options, compared on that
+// scenario (20ms answers, 1s spikes at 0-10%; TestDelayStaysBelowSpikes, and BENCHMARKS.md's
+// tail table for the whole orchestrator):
+//
+//	| rule                            | 0% spikes             | 1-3%             | 5-10%           | a slowdown for all |
+//	|---------------------------------|-----------------------|------------------|-----------------|--------------------|
+//	| p95                             | ~5% hedged            | below the spikes | on the spike    | ~5% hedged         |
+//	| a lower percentile (p80), floor | ~20% hedged           | below            | below up to 20% | ~20% hedged        |
+//	| k× the median alone             | ~0 hedged             | below            | below up to 50% | ~0 hedged; but a   |
+//	|                                 |                       |                  |                 | wide tail: many    |
+//	| the lower of p99 and 3× median  | ~1% hedged            | below            | below up to 50% | ~1% hedged         |
+//	| (the default, with p95)         |                       |                  |                 |                    |
+//
+// A bimodality detector (a gap between two clusters) would do what the median rule does with
+// more state and more ways to be wrong. The median stays in the fast mode while spikes are
+// fewer than half the calls; the percentile keeps the delay low when the distribution is
+// continuous (a heavy tail, where 3× the median may be far out). With p99 and the median
+// rule, a service without spikes sees about 1% of its calls hedged, and a service slow for
+// everyone (every call 5× slower) learns its new median and stays near 1 attempt per call:
+// hedges never multiply the load of a slow service.
+//
+// # Cold start
+//
+// A new Policy (a restarted or newly scaled client) knows nothing. Until the first answer,
+// calls use Delay: make it a few times the normal latency of the method, well under its
+// spikes (the built-in ml and ocr profiles: 150ms for 20ms answers and 1s spikes). From the
+// first answer on, the delay is learnt from the answers already in, recomputed after every
+// answer at first (then every n/8, at most every Window/8), but held at most at Delay until
+// MinSamples answers are known, so that a spike among the first answers cannot push it to
+// the spike's length. After MinSamples the cap is gone: a service slower than Delay is
+// learnt as it is.
 //
 // The latency samples are the durations of the attempts that got an answer from the service
 // (success or business), each its own, and of the attempts canceled because another won, once
@@ -69,13 +117,11 @@
 // falls, more hedges go, and the delay sinks towards MinDelay. Attempts that failed, or that
 // were canceled by the caller, are not samples.
 //
-// The percentile is the nearest-rank one: the smallest sample with at least Percentile of the
-// samples at or below it. It is recomputed every Window/8 samples by one of the recording
-// calls, from a ring of the last Window samples, with a selection algorithm in linear
-// expected time and memory allocated once per method; recording a sample is two atomic
-// operations and allocates nothing. When a distribution has two modes and the slow one holds
-// about 1-Percentile of the calls, the percentile sits on the edge between them: choose a
-// Percentile clearly inside the fast mode.
+// The percentile (and the median) is the nearest-rank one: the smallest sample with at least
+// Percentile of the samples at or below it. It is computed by one of the recording calls,
+// from a ring of the last Window samples, with a selection algorithm in linear expected time
+// and memory allocated once per method; recording a sample is two atomic operations and
+// allocates nothing.
 //
 // # Eligibility
 //
@@ -90,9 +136,20 @@
 //
 // WithBudget makes every hedge draw from a Budget (Withdraw must succeed, else the hedge is not
 // sent and no further hedge of that call is either). Pass the retry policy's per-service
-// budget, retry.Policy.Budget(service), so that retries and hedges of one service together
-// stay within gRFC A6's throttling: a hedge costs a token as a failure does, successes pay
-// it back. Without a budget (the default) hedges are bounded by MaxAttempts only.
+// budget, retry.Policy.Budget(service) (the interceptors suite does), so that retries and
+// hedges of one service together stay within gRFC A6's throttling: a hedge costs a token as a
+// failure does, successes pay it back. Every hedge, the second attempt as the MaxAttempts-th,
+// draws. Without a budget hedges are bounded by MaxAttempts only.
+//
+// # Panics
+//
+// A panic of attempt 1 (on the caller's goroutine) goes on to the caller as it is, with its
+// stack, once the hedges in flight have been canceled and have returned. A panic of a hedge
+// (on a goroutine of its own) is recovered there, ends the call as a fatal outcome would (the
+// other attempts are canceled and awaited), and is raised again with the same value on the
+// caller's goroutine when the call returns: it reaches the caller as attempt 1's does, with
+// the caller's stack rather than the hedge's. A hedge that calls runtime.Goexit is raised as
+// a panic too.
 //
 // # Metadata
 //

@@ -15,9 +15,11 @@ const (
 	DefaultMaxAttempts = 2
 	DefaultDelay       = 100 * time.Millisecond
 	DefaultPercentile  = 0.95
-	DefaultMinDelay    = time.Millisecond
-	DefaultWindow      = 500
-	DefaultMinSamples  = 50
+	// DefaultMedianMultiple caps the adaptive delay at 3 times the median latency.
+	DefaultMedianMultiple = 3
+	DefaultMinDelay       = time.Millisecond
+	DefaultWindow         = 500
+	DefaultMinSamples     = 50
 )
 
 // ReplayBufferBytes bounds the request messages (by proto.Size) a client stream keeps for
@@ -65,26 +67,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		return nil, err
 	}
 	fixed := cfg.Percentile == 0 && cfg.Delay > 0
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.Delay == 0 {
-		cfg.Delay = DefaultDelay
-	}
-	if !fixed && cfg.Percentile == 0 {
-		cfg.Percentile = DefaultPercentile
-	}
-	if cfg.MinDelay == 0 {
-		cfg.MinDelay = DefaultMinDelay
-		if cfg.MaxDelay > 0 {
-			cfg.MinDelay = min(cfg.MinDelay, cfg.MaxDelay)
-		}
-	}
-	if cfg.Window == 0 {
-		cfg.Window = DefaultWindow
-	}
-	if cfg.MinSamples == 0 {
-		cfg.MinSamples = min(DefaultMinSamples, cfg.Window)
+	cfg = Normalize(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	p := &Policy{
 		cfg:   cfg,
@@ -103,8 +88,7 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 func (p *Policy) Config() Config { return p.cfg }
 
 // Delay returns the hedging delay a call of the full method would use now: Config.Delay when
-// the delay is fixed or fewer than MinSamples latencies of the method are known, else the
-// learnt percentile.
+// the delay is fixed or no latency of the method is known yet, else the learnt one.
 func (p *Policy) Delay(method string) time.Duration {
 	if p.fixed {
 		return p.cfg.Delay

@@ -137,15 +137,33 @@ func (s *stream) RecvMsg(m any) error {
 	c := s.p.newCall(s.ctx, s.m, s.cs, msg)
 	c.st, c.opts = s, s.opts
 	c.begin(s.cancel)
+	returned := false
+	defer func() {
+		if !returned {
+			// Attempt 1 panicked: the panic goes on to the caller, once the hedges have
+			// been canceled and have returned. The call is not reused.
+			c.unwind()
+			s.done(nil)
+		}
+	}()
 	err := s.first.RecvMsg(m)
-	c.finish(1, c.start, err, nil)
-	winner, err := c.wait(err)
-	var won grpc.ClientStream
-	if winner > 1 {
-		won = c.outs[winner-1].stream
+	returned = true
+	var trailer metadata.MD
+	if err != nil {
+		trailer = s.first.Trailer()
 	}
+	c.finish(1, c.start, err, nil, trailer)
+	decider, err := c.wait(err)
+	var won grpc.ClientStream
+	if decider > 1 {
+		won = c.outs[decider-1].stream
+	}
+	pv, panicked := c.raised()
 	c.release()
 	s.done(won)
+	if panicked {
+		panic(pv) // a hedge's, raised here as attempt 1's would be
+	}
 	return err
 }
 

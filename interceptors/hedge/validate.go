@@ -14,6 +14,8 @@ func (c Config) Validate() error {
 	v.Check(c.MaxAttempts <= 5, "max_attempts", c.MaxAttempts, "is above 5")
 	v.Check(c.Delay >= 0, "delay", c.Delay, "is negative")
 	v.Check(c.Percentile == 0 || (c.Percentile > 0 && c.Percentile < 1), "percentile", c.Percentile, "is outside (0, 1)")
+	v.Check(c.MedianMultiple == 0 || c.MedianMultiple >= 1, "median_multiple", c.MedianMultiple, "is below 1")
+	v.Check(c.MedianMultiple <= 1000, "median_multiple", c.MedianMultiple, "is above 1000")
 	v.Check(c.MinDelay >= 0, "min_delay", c.MinDelay, "is negative")
 	v.Check(c.MaxDelay >= 0, "max_delay", c.MaxDelay, "is negative")
 	if c.MinDelay > 0 && c.MaxDelay > 0 {

@@ -1,38 +1,82 @@
 package retry
 
 import (
+	"context"
 	"math"
-	"sync/atomic"
 	"time"
-
-	"github.com/bulwarkrpc/bulwark/codes"
 )
 
-// backoff returns the sleep before retry n (0 for the first retry), given the previous sleep
-// (used by decorrelated jitter; 0 before the first retry) and the random source. It does not
-// allocate.
-func (p *Policy) backoff(n int, prev time.Duration, rnd func() float64) time.Duration {
+// schedule is where a call's backoff stands: the step of the exponential schedule the next
+// sleep is computed for, and the previous computed sleep (decorrelated jitter; 0 before the
+// first). A pushback-directed sleep restarts it (gRFC A6: after a pushback the next backoff
+// starts again from the initial backoff), and is never taken as "the previous sleep".
+type schedule struct {
+	step int
+	prev time.Duration
+}
+
+// next returns the schedule after a sleep of d, which the server directed when pushed.
+func (s schedule) next(d time.Duration, pushed bool) schedule {
+	if pushed {
+		return schedule{}
+	}
+	return schedule{step: s.step + 1, prev: d}
+}
+
+// backoff returns the nominal sleep at schedule s, from the random source, and the largest
+// value that sleep can take (the jitter at its upper bound). It does not allocate.
+func (p *Policy) backoff(s schedule, rnd func() float64) (d, upper time.Duration) {
 	c := &p.cfg
 	maxB := float64(c.MaxBackoff)
 	if c.Jitter == JitterDecorrelated {
-		if prev < c.InitialBackoff {
-			prev = c.InitialBackoff
-		}
+		prev := max(s.prev, c.InitialBackoff)
 		lo := float64(c.InitialBackoff)
-		hi := 3 * float64(prev)
-		return clampDur(min(lo+rnd()*(hi-lo), maxB))
+		hi := min(3*float64(prev), maxB)
+		return clampDur(min(lo+rnd()*(3*float64(prev)-lo), maxB)), clampDur(max(hi, lo))
 	}
-	d := min(float64(c.InitialBackoff)*math.Pow(c.Multiplier, float64(n)), maxB)
+	b := min(float64(c.InitialBackoff)*math.Pow(c.Multiplier, float64(s.step)), maxB)
 	switch c.Jitter {
 	case JitterNone:
+		return clampDur(b), clampDur(b)
 	case JitterEqual:
-		d = d/2 + rnd()*d/2
+		return clampDur(b/2 + rnd()*b/2), clampDur(b)
 	case JitterAdditive:
-		d = min(d+rnd()*float64(c.JitterAmount), maxB)
+		return clampDur(min(b+rnd()*float64(c.JitterAmount), maxB)), clampDur(min(b+float64(c.JitterAmount), maxB))
 	default: // JitterFull
-		d = rnd() * d
+		return clampDur(rnd() * b), clampDur(b)
 	}
-	return clampDur(d)
+}
+
+// fit shapes a nominal sleep d (at most upper) to the time that remains before end, with left
+// attempts still to run after it: the remaining time is shared equally among those attempts,
+// and a sleep may take at most half of its attempt's share, cap = remaining/(2·left). When
+// upper exceeds cap the sleep is scaled by cap/upper, which keeps the jitter's spread (callers
+// that failed together do not all wake at cap) and leaves sleeps that fit untouched only when
+// even the longest draw fits. end zero means no limit, and d is returned as it is.
+func fit(d, upper time.Duration, now, end time.Time, left int) time.Duration {
+	if end.IsZero() || left < 1 || upper <= 0 {
+		return d
+	}
+	limit := end.Sub(now) / time.Duration(2*left)
+	if limit <= 0 {
+		return 0
+	}
+	if upper <= limit {
+		return d
+	}
+	return clampDur(float64(d) * (float64(limit) / float64(upper)))
+}
+
+// callEnd returns the earlier of ctx's deadline and budgetEnd (zero: neither).
+func callEnd(ctx context.Context, budgetEnd time.Time) time.Time {
+	dl, ok := ctx.Deadline()
+	switch {
+	case !ok:
+		return budgetEnd
+	case budgetEnd.IsZero() || dl.Before(budgetEnd):
+		return dl
+	}
+	return budgetEnd
 }
 
 func clampDur(f float64) time.Duration {
@@ -44,71 +88,3 @@ func clampDur(f float64) time.Duration {
 	}
 	return time.Duration(f)
 }
-
-// Budget is gRFC A6's retry throttling token bucket for one service, in thousandths of a token
-// so that the arithmetic is exact for ratios with up to three decimals. Retries and hedged
-// attempts (interceptors/hedge) of every call to the service draw from it. It is safe for
-// concurrent use and allocates nothing.
-type Budget struct {
-	milli     atomic.Int64
-	max       int64
-	ratio     int64
-	threshold int64
-}
-
-func newBudget(t Throttle) *Budget {
-	b := &Budget{
-		max:   int64(math.Round(t.MaxTokens * 1000)),
-		ratio: int64(math.Round(t.TokenRatio * 1000)),
-	}
-	b.threshold = b.max / 2
-	b.milli.Store(b.max)
-	return b
-}
-
-// Record takes one token for an attempt that failed (a class that counts against health) and
-// gives back TokenRatio for a success. Other outcomes leave the bucket alone.
-func (b *Budget) Record(v codes.Verdict) {
-	var delta int64
-	switch {
-	case v.Class == codes.Success:
-		delta = b.ratio
-	case v.Class.Failure():
-		delta = -1000
-	default:
-		return
-	}
-	b.add(delta)
-}
-
-func (b *Budget) add(delta int64) {
-	for {
-		old := b.milli.Load()
-		next := min(max(old+delta, 0), b.max)
-		if next == old || b.milli.CompareAndSwap(old, next) {
-			return
-		}
-	}
-}
-
-// Allow reports whether a retry may be made: the bucket holds more than half its tokens.
-func (b *Budget) Allow() bool { return b.milli.Load() > b.threshold }
-
-// Withdraw takes one token for an extra attempt that is not a retry of a failure (a hedge)
-// when the bucket holds more than half its tokens, and reports whether it did. A hedge thus
-// costs what a failure costs, and successes pay it back at TokenRatio each: in steady state
-// hedges add at most TokenRatio extra attempts per successful call.
-func (b *Budget) Withdraw() bool {
-	for {
-		old := b.milli.Load()
-		if old <= b.threshold {
-			return false
-		}
-		if b.milli.CompareAndSwap(old, max(old-1000, 0)) {
-			return true
-		}
-	}
-}
-
-// Tokens returns the tokens in the bucket now.
-func (b *Budget) Tokens() float64 { return float64(b.milli.Load()) / 1000 }

@@ -22,11 +22,15 @@ func BenchmarkBackoff(b *testing.B) {
 		}
 		b.Run(string(j), func(b *testing.B) {
 			b.ReportAllocs()
-			var prev time.Duration
-			n := 0
+			var sc schedule
+			now := time.Unix(0, 0)
 			for b.Loop() {
-				prev = p.backoff(n%8, prev, p.s.rand)
-				n++
+				d, upper := p.backoff(sc, p.s.rand)
+				d = fit(d, upper, now, now.Add(8*time.Second), 3)
+				sc = sc.next(d, false)
+				if sc.step == 8 {
+					sc = schedule{}
+				}
 			}
 		})
 	}

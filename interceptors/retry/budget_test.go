@@ -1,7 +1,11 @@
 package retry
 
 import (
+	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 )
@@ -62,5 +66,177 @@ func TestBudgetWithdrawAllocs(t *testing.T) {
 	b := p.Budget("s")
 	if n := testing.AllocsPerRun(100, func() { b.Withdraw(); b.Record(codes.Verdict{Class: codes.Success}) }); n != 0 {
 		t.Fatalf("Withdraw+Record: %v allocs, want 0", n)
+	}
+}
+
+func ratioBudget(t testing.TB, th Throttle) (*Budget, *clocktest.Fake) {
+	clk := clocktest.New(time.Unix(1e9, 0))
+	p, err := New(Config{Throttle: th}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Budget("kyc.v1.LivenessService"), clk
+}
+
+// TestRatioBudgetBurst: a burst of 32 concurrent first failures on a cold budget finds its own
+// deposits and the floor (issue 15): with Ratio 0.6 and 2/s over 10s, 32 calls allow
+// 0.6·32 + 20 = 39.2 retries, so 39, where the A6 bucket of the old built-ins (10 tokens,
+// retries above 5) allowed none once 5 of them had failed.
+func TestRatioBudgetBurst(t *testing.T) {
+	b, clk := ratioBudget(t, Throttle{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second})
+	if got := b.Tokens(); got != 20 {
+		t.Fatalf("cold budget holds %v retries, want the floor 20", got)
+	}
+	for range 32 {
+		b.record(codes.Verdict{Class: codes.Transient}, true)
+	}
+	for i := range 39 {
+		if !b.Allow() {
+			t.Fatalf("retry %d refused, %v left", i+1, b.Tokens())
+		}
+	}
+	if b.Allow() || b.Withdraw() {
+		t.Fatalf("retry 40 allowed; %v left", b.Tokens())
+	}
+	// Retries are not calls: their outcomes deposit nothing.
+	b.record(codes.Verdict{Class: codes.Success}, false)
+	if b.Withdraw() {
+		t.Fatal("a retry's success paid for another retry")
+	}
+	// Rejections and cancellations never reached the service: they are not calls either.
+	b.Record(codes.Verdict{Class: codes.Rejected})
+	b.Record(codes.Verdict{Class: codes.Canceled})
+	if b.Withdraw() {
+		t.Fatal("a rejected or canceled call paid for a retry")
+	}
+	// Business answers are calls: two give 1.2 more, which with the 0.2 left over make one retry.
+	b.Record(codes.Verdict{Class: codes.Business})
+	if b.Withdraw() {
+		t.Fatal("0.8 of a retry allowed one")
+	}
+	b.Record(codes.Verdict{Class: codes.Business})
+	if !b.Withdraw() || b.Withdraw() {
+		t.Fatal("after one more call: want exactly one more retry")
+	}
+	// Counts leave the window a tenth at a time; after a whole window the floor is back.
+	clk.Advance(9 * time.Second)
+	if b.Withdraw() {
+		t.Fatal("9s later: the burst is still in the window")
+	}
+	clk.Advance(time.Second)
+	if got := b.Tokens(); got != 20 {
+		t.Fatalf("a window later: %v retries, want 20", got)
+	}
+}
+
+// simulate drives calls of up to attempts attempts at rate calls per second (fake clock)
+// against a service that fails each attempt with probability f, retrying as the budget
+// allows, and returns the attempts sent per call and the share of retries refused. The
+// retries of a call are asked for as soon as the attempt fails (the worst case for the
+// budget: no backoff spreads them).
+func simulate(t *testing.T, b *Budget, clk *clocktest.Fake, f float64, attempts, calls int, rate float64, seed uint64) (perCall, refused float64) {
+	r := rand.New(rand.NewPCG(seed, 17))
+	var sent, denied, wanted int
+	step := time.Duration(float64(time.Second) / rate)
+	for range calls {
+		clk.Advance(step)
+		for n := 1; n <= attempts; n++ {
+			sent++
+			v := codes.Verdict{Class: codes.Success}
+			if r.Float64() < f {
+				v.Class = codes.Transient
+			}
+			b.record(v, n == 1)
+			if v.Class == codes.Success || n == attempts {
+				break
+			}
+			wanted++
+			if !b.Allow() {
+				denied++
+				break
+			}
+		}
+	}
+	if wanted == 0 {
+		return float64(sent) / float64(calls), 0
+	}
+	return float64(sent) / float64(calls), float64(denied) / float64(wanted)
+}
+
+// TestRatioBudgetAmplification checks the amplification bound of the built-in ml budget
+// (Ratio 0.6, 2/s, 10s) for 4 attempts per call at 20 calls per second (a closed loop of 32
+// callers with seconds of backoff) and 200 per second: at F = 0.2 and 0.3 (expected retries
+// per call F+F²+F³ = 0.25 and 0.42) no retry is refused; at F = 0.5 and 1 the attempts per call
+// stay within 1 + Ratio + MinPerSecond/rate (≤ 1.7 at 20/s), below 2.
+func TestRatioBudgetAmplification(t *testing.T) {
+	th := Throttle{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
+	for _, rate := range []float64{20, 200} {
+		for _, f := range []float64{0.1, 0.2, 0.3, 0.5, 0.7, 1} {
+			for seed := range uint64(3) {
+				b, clk := ratioBudget(t, th)
+				perCall, refused := simulate(t, b, clk, f, 4, 5000, rate, seed)
+				if seed == 0 {
+					t.Logf("rate %v/s F %v: %.3f attempts per call, %.4f of retries refused", rate, f, perCall, refused)
+				}
+				bound := 1 + th.Ratio + th.MinPerSecond/rate
+				if perCall > bound+0.01 || perCall > 2 {
+					t.Errorf("rate %v F %v seed %d: %.3f attempts per call, bound %.3f", rate, f, seed, perCall, bound)
+				}
+				if f <= 0.3 && refused != 0 {
+					t.Errorf("rate %v F %v seed %d: %.4f of retries refused, want none", rate, f, seed, refused)
+				}
+				if f >= 0.5 && perCall < bound-0.15 {
+					t.Errorf("rate %v F %v seed %d: %.3f attempts per call, want near %.3f", rate, f, seed, perCall, bound)
+				}
+			}
+		}
+	}
+}
+
+// TestA6BucketDrainsInABurst documents why the built-ins moved off the A6 bucket: 5 first
+// failures (5 of 32 concurrent callers at F = 0.3, before any success) leave it at half, and
+// every retry is then refused although 70% of calls succeed.
+func TestA6BucketDrainsInABurst(t *testing.T) {
+	p, _ := New(Config{Throttle: Throttle{MaxTokens: 10, TokenRatio: 0.5}})
+	b := p.Budget("s")
+	for range 5 {
+		b.record(codes.Verdict{Class: codes.Transient}, true)
+	}
+	if b.Allow() {
+		t.Fatalf("A6 bucket at %v tokens after 5 failures still allows retries", b.Tokens())
+	}
+}
+
+func TestRatioBudgetAllocs(t *testing.T) {
+	b, clk := ratioBudget(t, Throttle{Ratio: 0.5})
+	n := testing.AllocsPerRun(1000, func() {
+		b.Record(codes.Verdict{Class: codes.Success})
+		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.Allow()
+		b.Withdraw()
+		_ = b.Tokens()
+		clk.Advance(time.Millisecond)
+	})
+	if n != 0 {
+		t.Fatalf("Record+Allow+Withdraw+Tokens: %v allocs, want 0", n)
+	}
+}
+
+func BenchmarkBudget(b *testing.B) {
+	for _, th := range []Throttle{{MaxTokens: 10, TokenRatio: 0.5}, {Ratio: 0.6, MinPerSecond: 2}} {
+		name := "a6"
+		if th.Ratio > 0 {
+			name = "ratio"
+		}
+		b.Run(name, func(b *testing.B) {
+			p, _ := New(Config{Throttle: th})
+			bud := p.Budget("s")
+			b.ReportAllocs()
+			for b.Loop() {
+				bud.Record(codes.Verdict{Class: codes.Success})
+				bud.Allow()
+				bud.Withdraw()
+			}
+		})
 	}
 }

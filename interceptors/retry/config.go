@@ -44,6 +44,12 @@ type Config struct {
 	// starts and no sleep begins that cannot finish within it. 0 means no budget beyond the
 	// caller's deadline.
 	Budget time.Duration `yaml:"budget" json:"budget"`
+	// FitSchedule shapes the backoff sleeps to the time that remains: when the nominal sleep
+	// would leave the remaining attempts too little of the call's remaining time (the earlier
+	// of the caller's deadline and Budget), it is scaled down so that they still fit (see the
+	// package documentation, "Fitting the schedule"). Off by default; on in the built-in
+	// profiles.
+	FitSchedule bool `yaml:"fit_schedule" json:"fit_schedule"`
 	// Throttle is the retry budget that keeps retries from multiplying load on a sick service.
 	// The zero value disables it.
 	Throttle Throttle `yaml:"throttle" json:"throttle"`
@@ -56,13 +62,32 @@ type Config struct {
 	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes"`
 }
 
-// Throttle is gRFC A6's retry throttling, shared by every call to one service: a token bucket
-// of MaxTokens that each failure drains by 1 and each success refills by TokenRatio. Retries are
-// allowed only while the bucket holds more than half of MaxTokens, so with the service fully
-// down retries stop after a few failures, and resume as successes come back.
+// Throttle is the retry budget shared by every call to one service, of one of two kinds:
+//
+//   - a ratio budget (Ratio > 0; Finagle's RetryBudget): over the last Window, retries and
+//     hedges may number at most Ratio times the calls made, plus MinPerSecond·Window whatever
+//     the traffic. Calls per call are then at most 1 + Ratio + MinPerSecond/(call rate),
+//     whatever the failure rate, and a burst of concurrent first failures can still retry.
+//   - gRFC A6's token bucket (MaxTokens > 0): a bucket of MaxTokens that each failure drains
+//     by 1 and each success refills by TokenRatio. Retries are allowed only while the bucket
+//     holds more than half of MaxTokens, so with the service fully down retries stop after a
+//     few failures, and resume as successes come back. A burst of concurrent failures larger
+//     than MaxTokens/2 empties it before any success can refill it.
+//
+// Setting both is an error; the zero value disables throttling.
 type Throttle struct {
-	// MaxTokens is the bucket's size, in (0, 1000]. 0 disables throttling.
+	// MaxTokens is the token bucket's size, in (0, 1000]. 0: no token bucket.
 	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
 	// TokenRatio is what each success puts back, in (0, MaxTokens]. 0 means 0.1.
 	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio"`
+	// Ratio is the ratio budget's share: retries and hedges per call over the window, in
+	// (0, 10]. 0: no ratio budget.
+	Ratio float64 `yaml:"ratio" json:"ratio"`
+	// MinPerSecond is the ratio budget's floor: retries per second allowed whatever the
+	// traffic, in (0, 1000]. 0 means 10. Unused without Ratio (so that an override can turn the
+	// ratio budget off with ratio: 0 alone).
+	MinPerSecond float64 `yaml:"min_per_second" json:"min_per_second"`
+	// Window is the time over which the ratio budget counts calls and retries, from 1s to
+	// 10m (counted in tenths of it). 0 means 10s. Unused without Ratio.
+	Window time.Duration `yaml:"window" json:"window"`
 }

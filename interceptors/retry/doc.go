@@ -32,9 +32,12 @@
 //	| the budget (Config.Budget) is spent                | *ExhaustedError                | budget         |
 //	| the server asked not to retry (pushback)           | *ExhaustedError                | pushback_stop  |
 //	| MaxAttempts attempts were made                     | *ExhaustedError                | max_attempts   |
-//	| the retry budget (Config.Throttle) is spent        | *ExhaustedError                | retry_budget   |
 //	| the sleep would not leave MinAttemptTime before    | *ExhaustedError                | deadline or    |
 //	| the caller's deadline or the budget's end          |                                | budget         |
+//	| the retry budget (Config.Throttle) is spent        | *ExhaustedError                | retry_budget   |
+//
+// The retry budget is asked last, once the retry is otherwise certain, because a ratio budget
+// counts the retry it allows.
 //
 // A DeadlineExceeded caused by a per-attempt timeout (Config.PerAttemptTimeout, a fresh child
 // deadline per attempt) is retried; one caused by the caller's own deadline is not. An
@@ -68,9 +71,33 @@
 //	| additive     | min(d + U(0, JitterAmount), MaxBackoff)|
 //
 // Server pushback replaces the computed sleep: a google.rpc.RetryInfo delay or the
-// grpc-retry-pushback-ms trailer (the longer of the two). A negative or malformed trailer,
-// or several values, means "do not retry". The pushed-back sleep is subject to the same time
-// rules as any other. Sleeps use one timer per call from the injected clock (WithClock).
+// grpc-retry-pushback-ms trailer (the longer of the two). A trailer that is not a
+// non-negative decimal int32 (gRFC A6's format), or several values, means "do not retry". The
+// pushed-back sleep is subject to the same time rules as any other, is never fitted, and
+// restarts the schedule (A6): the next computed sleep is retry 0's again, and decorrelated
+// jitter does not take the pushed-back sleep as its previous one. With InitialBackoff 100ms
+// and no jitter, a pushback of 50ms after the first retry gives 100ms, 50ms, 100ms, 200ms.
+// Sleeps use one timer per call from the injected clock (WithClock).
+//
+// # Fitting the schedule
+//
+// A nominal schedule may not fit the call's time: the reference ml profile (1s·2ⁿ + U(0, 3s),
+// 4 attempts) sleeps up to 4s, 5s and 7s, so in an 8s budget only 2 or 3 attempts run even
+// when every attempt fails at once. With Config.FitSchedule, the sleep before each retry is
+// fitted to the time that remains, R (until the earlier of the caller's deadline and the
+// budget's end), and the k attempts still to run after it: the remaining time is shared
+// equally among those attempts, and a sleep may take at most half of its attempt's share,
+//
+//	cap = R / (2k)
+//
+// so every attempt keeps at least as much time as the sleep before it. When the nominal
+// sleep's upper bound u (its jitter at the top) exceeds cap, the drawn sleep d becomes
+// d·cap/u: the whole jitter range is scaled into [.., cap], so callers that failed together
+// still spread out instead of all waking at cap, and when even the longest draw fits, the
+// sleep is the nominal one. Attempts that fail at once then all run: for ml in 8s the sleeps
+// are at most 1.33s, 1.67s and 2.5s, leaving the last attempt at least 2.5s. Attempts that
+// take time shrink R, and the later caps with it. Pushback delays are not fitted. Without a
+// deadline or budget there is nothing to fit to, and the nominal schedule applies.
 //
 // # Time
 //
@@ -81,11 +108,40 @@
 //
 // # Retry budget
 //
-// Config.Throttle is gRFC A6's throttling, one token bucket per gRPC service shared by all
-// calls of a Policy: it starts full at MaxTokens; an attempt whose class counts as a failure
-// (transient, throttled, server_fault) takes one token, a success puts TokenRatio back;
-// a retry is made only while the bucket holds more than MaxTokens/2. With the service fully
-// down, calls soon make one attempt each; successes refill the bucket and retries resume.
+// Config.Throttle is one budget per gRPC service shared by all calls of a Policy (and by the
+// hedges of interceptors/hedge, through Policy.Budget and Budget.Withdraw). It is of one of
+// two kinds.
+//
+// A ratio budget (Throttle.Ratio; Finagle's RetryBudget, the built-ins' choice) counts calls
+// (first attempts that reached the service: any outcome but a cancellation or a local
+// rejection) and retries over the last Window (10s by default, in tenths), and allows a retry
+// or hedge while
+//
+//	retries + 1 ≤ Ratio·calls + MinPerSecond·Window
+//
+// Time comes from the policy's clock. With calls at rate λ per second and each attempt failing
+// with probability F, a call of up to M attempts wants F + F² + … + F^(M−1) retries; it gets
+// them all while that is below Ratio + MinPerSecond/λ, and otherwise the attempts per call are
+// bounded by
+//
+//	attempts per call ≤ 1 + min(F + F² + … + F^(M−1), Ratio + MinPerSecond/λ)
+//
+// For the built-in ml profile (M = 4, Ratio 0.6, 2/s): 0.25 retries per call wanted at
+// F = 0.2 and 0.42 at F = 0.3, all allowed; at F ≥ 0.5 (0.88 wanted) 1.61 attempts per call
+// at 200 calls/s and 1.70 at 20/s, 1 + 0.6 + 2/λ in general (TestRatioBudgetAmplification).
+// Bursts: every call counts before it can fail, so a wave of concurrent first failures finds
+// its own deposits, Ratio per call, plus the floor MinPerSecond·Window (20 retries for the
+// built-ins) even on a cold start: 32 callers failing together at once may make 0.6·32 + 20 =
+// 39 retries. A burst larger than the window's allowance is cut, never the steady state.
+//
+// gRFC A6's token bucket (Throttle.MaxTokens) starts full at MaxTokens; an attempt whose class
+// counts as a failure (transient, throttled, server_fault) takes one token, a success puts
+// TokenRatio back; a retry is made only while the bucket holds more than MaxTokens/2, and a
+// hedge takes one token. With the service fully down, calls soon make one attempt each;
+// successes refill the bucket and retries resume. Its weakness is bursts: MaxTokens/2
+// concurrent first failures empty it before any success can refill it (with 10 tokens, 5 of
+// 32 callers failing together stop everyone's retries), which is why the built-ins moved off
+// it; it stays for configurations that name it.
 //
 // # Metadata
 //

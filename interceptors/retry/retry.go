@@ -26,6 +26,10 @@ const (
 	DefaultMultiplier        = 2.0
 	DefaultReplayBufferBytes = 256 << 10
 	DefaultTokenRatio        = 0.1
+	// DefaultMinPerSecond and DefaultBudgetWindow are the ratio budget's floor and window
+	// (Throttle.MinPerSecond, Throttle.Window), Finagle's defaults.
+	DefaultMinPerSecond = 10.0
+	DefaultBudgetWindow = 10 * time.Second
 )
 
 // MinAttemptTime is the floor below which an attempt "cannot finish": no retry is started,
@@ -63,26 +67,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.InitialBackoff == 0 {
-		cfg.InitialBackoff = DefaultInitialBackoff
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.InitialBackoff)
-	}
-	if cfg.Multiplier == 0 {
-		cfg.Multiplier = DefaultMultiplier
-	}
-	if cfg.Jitter == "" {
-		cfg.Jitter = JitterFull
-	}
-	if cfg.ReplayBufferBytes == 0 {
-		cfg.ReplayBufferBytes = DefaultReplayBufferBytes
-	}
-	if cfg.Throttle.MaxTokens > 0 && cfg.Throttle.TokenRatio == 0 {
-		cfg.Throttle.TokenRatio = min(DefaultTokenRatio, cfg.Throttle.MaxTokens)
+	cfg = Normalize(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	p := &Policy{
 		cfg: cfg,
@@ -152,14 +139,14 @@ func (p *Policy) newMethod(name string) *methodInfo {
 // service, the fully qualified gRPC service name, or nil when throttling is off. Hedging
 // policies draw from it so that hedges and retries together stay within one budget.
 func (p *Policy) Budget(service string) *Budget {
-	if p.cfg.Throttle.MaxTokens <= 0 {
+	if p.cfg.Throttle.MaxTokens <= 0 && p.cfg.Throttle.Ratio <= 0 {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b, ok := p.buckets[service]
 	if !ok {
-		b = newBudget(p.cfg.Throttle)
+		b = newBudget(p.cfg.Throttle, p.s.clock)
 		p.buckets[service] = b
 	}
 	return b
@@ -207,7 +194,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 	eligible := p.eligible(m, cs)
 	var (
 		timer clock.Timer
-		prev  time.Duration
+		sched schedule
 	)
 	defer func() {
 		if timer != nil {
@@ -237,7 +224,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 		}
 		v := cs.classifier.ClassifyTrailer(err, trailer)
 		if m.bucket != nil {
-			m.bucket.Record(v)
+			m.bucket.record(v, n == 1)
 		}
 		if cs.sink != nil {
 			now := clk.Now()
@@ -250,7 +237,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			p.report(cs, start, n, v, "")
 			return nil
 		}
-		delay, reason, raw := p.decide(ctx, callCtx, m, cs, v, n, limit, eligible, prev, budgetEnd)
+		delay, reason, raw := p.decide(ctx, callCtx, m, cs, v, n, limit, eligible, sched, budgetEnd)
 		if raw {
 			p.report(cs, start, n, v, "")
 			return err
@@ -262,6 +249,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			cs.sink.Observe(observe.Event{
 				Kind: observe.RetryScheduled, Time: clk.Now(), Service: m.service, Method: m.name,
 				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
+				Reason: delayReason(v),
 			})
 		}
 		if !sleep(callCtx, clk, &timer, delay) {
@@ -271,15 +259,16 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			p.report(cs, start, n, v, "")
 			return err
 		}
-		prev = delay
+		sched = sched.next(delay, v.Pushback.Set)
 	}
 }
 
 // decide says what follows the failed attempt n with verdict v: a retry after delay, the end
 // of retrying for reason after a retryable outcome, or (raw) the end of the call with the
 // error as it is, because the outcome is never retried, the caller canceled, or the method
-// may not be retried.
-func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *settings, v codes.Verdict, n, limit int, eligible bool, prev time.Duration, budgetEnd time.Time) (delay time.Duration, reason string, raw bool) {
+// may not be retried. The retry budget is asked last, once the retry is otherwise certain,
+// because a ratio budget counts the retry it allows.
+func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *settings, v codes.Verdict, n, limit int, eligible bool, sched schedule, budgetEnd time.Time) (delay time.Duration, reason string, raw bool) {
 	switch {
 	case !v.Class.Retryable(), !eligible, errors.Is(ctx.Err(), context.Canceled):
 		return 0, "", true
@@ -291,15 +280,32 @@ func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *setting
 		return 0, observe.ReasonPushbackStop, false
 	case n >= limit:
 		return 0, observe.ReasonMaxAttempts, false
-	case m.bucket != nil && !m.bucket.Allow():
-		return 0, observe.ReasonRetryBudget, false
 	}
+	now := cs.clock.Now()
 	if v.Pushback.Set {
 		delay = v.Pushback.Delay
 	} else {
-		delay = p.backoff(n-1, prev, cs.rand)
+		var upper time.Duration
+		delay, upper = p.backoff(sched, cs.rand)
+		if p.cfg.FitSchedule {
+			delay = fit(delay, upper, now, callEnd(ctx, budgetEnd), limit-n)
+		}
 	}
-	return delay, fits(ctx, cs.clock.Now(), delay, budgetEnd), false
+	if reason := fits(ctx, now, delay, budgetEnd); reason != "" {
+		return delay, reason, false
+	}
+	if m.bucket != nil && !m.bucket.Allow() {
+		return 0, observe.ReasonRetryBudget, false
+	}
+	return delay, "", false
+}
+
+// delayReason is RetryScheduled's Reason: ReasonPushback when the server chose the delay.
+func delayReason(v codes.Verdict) string {
+	if v.Pushback.Set {
+		return observe.ReasonPushback
+	}
+	return ""
 }
 
 // sleep waits d on *t (made on first use, then Reset: one timer per retry loop) unless ctx is

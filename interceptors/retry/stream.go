@@ -78,7 +78,7 @@ type retryStream struct {
 
 	// Used only by the goroutine that retries (the opener, then the receiver).
 	timer clock.Timer
-	prev  time.Duration
+	sched schedule
 
 	mu        sync.Mutex
 	cur       grpc.ClientStream       // Guarded by mu: the current attempt's stream.
@@ -317,7 +317,7 @@ func (s *retryStream) RecvMsg(m any) error {
 
 func (s *retryStream) attemptFinished(n int, t0 time.Time, v codes.Verdict) {
 	if s.m.bucket != nil {
-		s.m.bucket.Record(v)
+		s.m.bucket.record(v, n == 1)
 	}
 	if sink := s.cs.sink; sink != nil {
 		now := s.cs.clock.Now()
@@ -343,7 +343,7 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 		}
 		v := s.cs.classifier.ClassifyTrailer(err, trailer)
 		s.attemptFinished(n, t0, v)
-		delay, reason, raw := s.p.decide(s.parent, s.callCtx, s.m, s.cs, v, n, s.limit, s.eligible, s.prev, s.budgetEnd)
+		delay, reason, raw := s.p.decide(s.parent, s.callCtx, s.m, s.cs, v, n, s.limit, s.eligible, s.sched, s.budgetEnd)
 		if !raw && reason == "" {
 			s.mu.Lock()
 			committed := s.committed
@@ -368,7 +368,7 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 			}
 			return s.fail(n, v, reason, err)
 		}
-		s.prev = delay
+		s.sched = s.sched.next(delay, v.Pushback.Set)
 		s.mu.Lock()
 		if s.committed {
 			// The caller outgrew the replay buffer while we slept.

@@ -1,6 +1,10 @@
 package retry
 
-import "github.com/bulwarkrpc/bulwark/internal/fielderr"
+import (
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
 
 // Validate reports every field of c that is out of range, as errors naming the yaml field, the
 // value and the rule (joined with errors.Join). Zero values, which mean defaults, are valid.
@@ -33,5 +37,15 @@ func (c Config) Validate() error {
 	if c.Throttle.MaxTokens > 0 {
 		v.Check(c.Throttle.TokenRatio <= c.Throttle.MaxTokens, "throttle.token_ratio", c.Throttle.TokenRatio, "is above throttle.max_tokens")
 	}
+	t := c.Throttle
+	v.Check(t.Ratio >= 0, "throttle.ratio", t.Ratio, "is negative")
+	v.Check(t.Ratio <= 10, "throttle.ratio", t.Ratio, "is above 10")
+	v.Check(t.Ratio == 0 || t.MaxTokens == 0, "throttle.ratio", t.Ratio, "is set with throttle.max_tokens (choose the ratio budget or the token bucket)")
+	v.Check(t.TokenRatio == 0 || t.Ratio == 0, "throttle.token_ratio", t.TokenRatio, "is set with throttle.ratio (token_ratio belongs to the token bucket)")
+	v.Check(t.MinPerSecond >= 0, "throttle.min_per_second", t.MinPerSecond, "is negative")
+	v.Check(t.MinPerSecond <= 1000, "throttle.min_per_second", t.MinPerSecond, "is above 1000")
+	v.Check(t.Window >= 0, "throttle.window", t.Window, "is negative")
+	v.Check(t.Window == 0 || t.Window >= time.Second, "throttle.window", t.Window, "is below 1s")
+	v.Check(t.Window <= 10*time.Minute, "throttle.window", t.Window, "is above 10m")
 	return v.Err()
 }

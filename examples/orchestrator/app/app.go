@@ -9,14 +9,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors"
@@ -30,11 +33,17 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
+
+// ErrInterrupted is returned after a batch that ctx cut short, once its (partial) summary is
+// printed; the command exits 130.
+var ErrInterrupted = errors.New("batch interrupted")
 
 // ErrUsage marks a command-line error, already reported on stderr; the command exits 2.
 var ErrUsage = errors.New("usage error")
@@ -42,9 +51,13 @@ var ErrUsage = errors.New("usage error")
 // flags are the parsed command line.
 type flags struct {
 	configPath string
+	external   []string // services the config may name that the binary does not link
+	scPath     string   // -service-config: a gRPC service config JSON, in place of -config
 	explain    bool
 	logLevel   zapcore.Level
 	metrics    string
+	linger     time.Duration
+	digest     time.Duration
 	jsonOut    bool
 	serve      string
 	stopAfter  time.Duration
@@ -54,17 +67,36 @@ type flags struct {
 	batch  kyc.Batch
 	faults stub.Faults
 	seed   int64
+
+	// outage: the embedded stubs of outageServices fail every call for outageFor, starting
+	// outageAt after the batch (or the server) starts.
+	outageFor, outageAt time.Duration
+	outageServices      []string
+	trace               string         // -trace: see tracing.go
+	tls                 tlsflags.Flags // -tls-cert, -tls-key, -tls-ca: see tls.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs := flag.NewFlagSet("orchestrator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag gets one line and a hint, not the whole usage: the flag set writes nowhere,
+	// and -h prints the usage below.
+	fs.SetOutput(io.Discard)
 	mild := stub.DefaultMildFaults()
 	f := &flags{addrs: map[string]string{}, faults: mild, logLevel: zapcore.WarnLevel}
 	fs.StringVar(&f.configPath, "config", "", "policy configuration `file` (YAML, merged over the built-in profiles; default: built-ins only)")
+	fs.Func("external-service", "comma-separated full gRPC `names` of services the -config may configure although this binary does not link their descriptors (other names are checked)", func(v string) error {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				f.external = append(f.external, name)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
 	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
+	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
+	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this `long` for a last scrape (Ctrl-C ends it early)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the batch summary as one JSON object")
 	fs.StringVar(&f.serve, "serve", "", "serve kyc.v1.KYCService (with health and reflection) on this `address` instead of running a batch")
 	fs.DurationVar(&f.stopAfter, "stop-timeout", 5*time.Second, "in -serve mode, how long a graceful stop may take before calls are cut")
@@ -78,7 +110,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		})
 	}
 	fs.IntVar(&f.batch.N, "n", 200, "verifications in the batch")
-	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "verifications in flight at once")
+	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "closed loop: verifications in flight at once (each starts the next when it ends)")
+	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per `second`, -n in all, whether or not earlier ones ended (0: closed loop)")
+	fs.IntVar(&f.batch.MaxInFlight, "max-in-flight", 0, "open loop: verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
 	fs.Float64Var(&f.batch.UnreadableRate, "unreadable-rate", 0.05, "share of applicants with an unreadable document")
 	fs.Float64Var(&f.batch.SpoofRate, "spoof-rate", 0.02, "share of applicants failing liveness (spoofs)")
 	fs.Float64Var(&f.batch.MismatchRate, "mismatch-rate", 0.02, "share of applicants whose selfie does not match the document")
@@ -93,21 +127,64 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.faults.Spike, "spike", mild.Spike, "embedded stubs: extra delay of a latency spike")
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
+	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this `long` (0: none)")
+	fs.DurationVar(&f.outageAt, "outage-at", 0, "embedded stubs: start of the -outage, counted from the start of the batch or server")
+	fs.Func("outage-service", "embedded stubs: `list` of services the -outage hits, liveness,facematch,ocr (default all)", func(v string) error {
+		s, err := stub.ParseServices(v)
+		f.outageServices = s
+		return err
+	})
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
+	fs.StringVar(&f.trace, "trace", "", traceUsage)
+	f.tls.Register(fs)
+	fs.StringVar(&f.scPath, "service-config", "", "gRPC service config `file` (JSON: methodConfig, retryThrottling) converted to bulwark profiles, in place of -config")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage of orchestrator:")
+			fs.PrintDefaults()
 			return nil, err
 		}
+		fmt.Fprintf(stderr, "orchestrator: %v\nRun 'orchestrator -h' for the flags.\n", err)
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, svc := range f.outageServices {
+		if _, external := f.addrs[svc]; external {
+			set["outage-external"] = true
+		}
 	}
 	problem := ""
 	switch {
+	case set["outage-external"]:
+		problem = "-outage-service names a service given an external address; only embedded stubs can be taken down"
 	case fs.NArg() > 0:
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	case f.batch.N < 0:
 		problem = fmt.Sprintf("-n %d is negative", f.batch.N)
 	case f.batch.Concurrency < 1:
 		problem = fmt.Sprintf("-concurrency %d is below 1", f.batch.Concurrency)
+	case !(f.batch.Rate >= 0) || math.IsInf(f.batch.Rate, 0):
+		problem = fmt.Sprintf("-rate %v is not a rate: want verifications per second, 0 or more", f.batch.Rate)
+	case f.batch.MaxInFlight < 0:
+		problem = fmt.Sprintf("-max-in-flight %d is negative", f.batch.MaxInFlight)
+	case f.batch.MaxInFlight > 0 && f.batch.Rate == 0:
+		problem = "-max-in-flight needs -rate (a closed loop's bound is -concurrency)"
+	case set["concurrency"] && f.batch.Rate > 0:
+		problem = "-concurrency is the closed loop's bound; with -rate use -max-in-flight"
+	case f.outageFor < 0 || f.outageAt < 0:
+		problem = "-outage and -outage-at must not be negative"
+	case f.outageFor == 0 && (set["outage-at"] || set["outage-service"]):
+		problem = "-outage-at and -outage-service need -outage"
+	case f.digest < 0:
+		problem = fmt.Sprintf("-log-digest %v is negative", f.digest)
+	case f.linger < 0:
+		problem = fmt.Sprintf("-metrics-linger %v is negative", f.linger)
+	case f.linger > 0 && f.metrics == "":
+		problem = "-metrics-linger needs -metrics"
+	case f.stopAfter < 0:
+		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
 	case !rate(f.batch.UnreadableRate) || !rate(f.batch.SpoofRate) || !rate(f.batch.MismatchRate) || !rate(f.batch.ExpiredRate):
 		problem = "case rates must lie in [0,1]"
 	case f.batch.UnreadableRate+f.batch.SpoofRate+f.batch.MismatchRate+f.batch.ExpiredRate > 1+1e-9:
@@ -123,6 +200,17 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUsage, problem)
 	}
 	f.batch.Seed = f.seed
+	if f.outageFor > 0 && len(f.outageServices) == 0 {
+		for _, svc := range stub.AllServices() {
+			if _, external := f.addrs[svc]; !external {
+				f.outageServices = append(f.outageServices, svc)
+			}
+		}
+		if len(f.outageServices) == 0 {
+			fmt.Fprintln(stderr, "orchestrator: -outage needs an embedded stub, and every service has an external address")
+			return nil, fmt.Errorf("%w: -outage without embedded stubs", ErrUsage)
+		}
+	}
 	return f, nil
 }
 
@@ -130,26 +218,52 @@ func rate(r float64) bool { return r >= 0 && r <= 1 }
 
 // Run runs the orchestrator command with args (without the program name). It writes results
 // on stdout and logs, warnings and progress on stderr. It returns flag.ErrHelp for -h, an
-// error wrapping ErrUsage for a bad command line, and nil after a batch, however many
-// verifications failed.
+// error wrapping ErrUsage for a bad command line, ErrInterrupted after a batch ctx cut short
+// (its summary printed), and nil after a batch, however many verifications failed.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
 	cfg, warnings, err := loadConfig(f.configPath)
+	if f.scPath != "" && err == nil {
+		cfg, warnings, err = importServiceConfig(f.scPath, stderr)
+	}
 	if err != nil {
 		return err
+	}
+	tlsc, err := setupTLS(f, cfg)
+	if err != nil {
+		return err
+	}
+	if f.configPath != "" {
+		if err := cfg.CheckNames(f.configPath, linkedServices(), f.external); err != nil {
+			return fmt.Errorf("%w\n(a service this binary does not link may be named with -external-service)", err)
+		}
 	}
 	if f.explain {
 		return config.Explain(stdout, cfg)
 	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
+	// Warnings about the user's own file always show; those about the built-in profiles are
+	// the same on every run, so they show from -log-level info on (and always in -explain).
+	if f.configPath != "" || f.logLevel <= zapcore.InfoLevel {
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
+		}
 	}
 
+	// On a terminal the batch draws a progress bar; logs go through it, so that a log line
+	// clears the bar, prints whole, and the bar is redrawn below it.
+	var bar *progress
+	if f.serve == "" {
+		bar = newProgress(stderr)
+	}
+	logOut := stderr
+	if bar != nil {
+		logOut = bar
+	}
 	log := zap.New(zapcore.NewCore(
-		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.Lock(zapcore.AddSync(stderr)), f.logLevel))
+		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.Lock(zapcore.AddSync(logOut)), f.logLevel))
 	defer func() { _ = log.Sync() }()
 
 	reg := prometheus.NewRegistry()
@@ -157,11 +271,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	decisions, err := kyc.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 	counters := kyc.NewCounters()
+	tr, err := startTracing(ctx, f.trace, stderr)
+	if err != nil {
+		return err
+	}
+	defer tr.shutdown()
+	observers := observe.Multi(metrics, zapobs.New(log, quietEvents...), counters)
+	if tr != nil {
+		observers = observe.Multi(observers, tr.tracer)
+	}
 	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
 	suite, err := interceptors.New(cfg,
-		interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log), counters)),
+		interceptors.WithObserver(observers),
 		interceptors.WithBreakerRegistry(new(breaker.Registry)))
 	if err != nil {
 		return err
@@ -177,20 +304,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metrics.TrackThrottle(name, t.Probability)
 	}
 
+	metricsAddr := ""
 	if f.metrics != "" {
-		stopMetrics, err := serveMetrics(ctx, f.metrics, reg, log)
+		addr, stopMetrics, err := serveMetrics(ctx, f.metrics, reg, log)
 		if err != nil {
 			return err
 		}
 		defer stopMetrics()
+		metricsAddr = addr
 	}
 
-	addrs, stopStubs, err := startStubs(ctx, f, log)
+	addrs, stubs, stopStubs, err := startStubs(ctx, f, log)
 	if err != nil {
 		return err
 	}
 	defer stopStubs()
 
+	checkReachable(ctx, f.addrs, stderr)
+	deps := newDepErrors(addrs, log)
 	conns := map[string]*grpc.ClientConn{}
 	defer func() {
 		for _, c := range conns {
@@ -201,7 +332,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c, ok := conns[addr]; ok {
 			return c, nil
 		}
-		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, suite.DialOptions()...)
+		opts := append(append(append(slices.Clip(tlsc.creds), tr.dialOptions()...), suite.DialOptions()...), tlsc.inner...)
+		opts = append(opts, deps.dialOptions()...) // innermost: sees only attempts that left the client
 		c, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
@@ -219,9 +351,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	v.Budget = cfg.Budget
 
 	if f.serve != "" {
-		return serve(ctx, f, v, stderr, log)
+		defer scheduleOutage(f, stubs, log)()
+		defer startDigest(counters, f.digest, log)()
+		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log, tlsc.server...)
 	}
-	return runBatch(ctx, f, v, counters, stdout, stderr)
+	stopDigest := startDigest(counters, f.digest, log)
+	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, bar, stdout, logOut, log)
+	stopDigest()
+	if err == nil && f.linger > 0 {
+		fmt.Fprintf(stderr, "orchestrator: metrics stay up on http://%s/metrics for %v (Ctrl-C ends it)\n", metricsAddr, f.linger)
+		t := time.NewTimer(f.linger)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return err
 }
 
 // loadConfig reads the configuration file, or takes the built-ins.
@@ -233,39 +379,97 @@ func loadConfig(path string) (*config.Config, []config.Warning, error) {
 	return config.Load(path)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// startStubs starts one embedded stub serving the services that have no external address,
-// and returns the address of each service.
-func startStubs(ctx context.Context, f *flags, log *zap.Logger) (map[string]string, func(), error) {
-	addrs := map[string]string{}
-	var embedded []string
-	for _, svc := range stub.AllServices() {
-		if a, ok := f.addrs[svc]; ok {
-			addrs[svc] = a
-		} else {
-			embedded = append(embedded, svc)
+// linkedServices lists the gRPC services whose descriptors this binary links, with their
+// methods: the names a -config may use without -external-service.
+func linkedServices() config.KnownNames {
+	known := config.KnownNames{}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		svcs := fd.Services()
+		for i := range svcs.Len() {
+			sd := svcs.Get(i)
+			var methods []string
+			for j := range sd.Methods().Len() {
+				methods = append(methods, string(sd.Methods().Get(j).Name()))
+			}
+			known[string(sd.FullName())] = methods
 		}
-	}
-	if len(embedded) == 0 {
-		return addrs, func() {}, nil
-	}
-	s, err := stub.Start(ctx, stub.Config{
-		Listen: "127.0.0.1:0", Services: embedded, Faults: f.faults, Seed: f.seed, StopTimeout: time.Second,
-	}, stub.WithLogger(log.Named("mlstub")))
-	if err != nil {
-		return nil, nil, fmt.Errorf("embedded stubs: %w", err)
-	}
-	for _, svc := range embedded {
-		addrs[svc] = s.Addr()
-	}
-	return addrs, s.Stop, nil
+		return true
+	})
+	return known
 }
 
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (func(), error) {
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// startStubs starts one embedded stub per service that has no external address (so that an
+// outage can hit one service), and returns the address of each service and the stubs by service.
+func startStubs(ctx context.Context, f *flags, log *zap.Logger) (map[string]string, map[string]*stub.Stub, func(), error) {
+	addrs := map[string]string{}
+	stubs := map[string]*stub.Stub{}
+	stopAll := func() {
+		var wg sync.WaitGroup
+		for _, s := range stubs {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.Stop() }()
+		}
+		wg.Wait()
+	}
+	for i, svc := range stub.AllServices() {
+		if a, ok := f.addrs[svc]; ok {
+			addrs[svc] = a
+			continue
+		}
+		s, err := stub.Start(ctx, stub.Config{
+			Listen: "127.0.0.1:0", Services: []string{svc}, Faults: f.faults, Seed: f.seed + int64(i), StopTimeout: time.Second,
+		}, stub.WithLogger(log.Named("mlstub."+svc)))
+		if err != nil {
+			stopAll()
+			return nil, nil, nil, fmt.Errorf("embedded stubs: %w", err)
+		}
+		stubs[svc] = s
+		addrs[svc] = s.Addr()
+	}
+	return addrs, stubs, stopAll, nil
+}
+
+// stubMethods maps a service to the method its stub counts.
+var stubMethods = map[string]string{
+	stub.ServiceLiveness: stub.MethodCheck, stub.ServiceFaceMatch: stub.MethodCompare, stub.ServiceOCR: stub.MethodExtract,
+}
+
+// reachedAtStubs counts, per summary key, the requests each embedded stub received.
+func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
+	out := map[string]int64{}
+	for svc, s := range stubs {
+		n := 0
+		for c := grpccodes.OK; c <= grpccodes.Unauthenticated; c++ {
+			n += s.Requests(stubMethods[svc], c)
+		}
+		out[svc] = int64(n) // the stub's service names are the summary's keys
+	}
+	return out
+}
+
+// scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
+// it if it has not started.
+func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() {
+	if f.outageFor <= 0 {
+		return func() {}
+	}
+	t := time.AfterFunc(f.outageAt, func() {
+		for _, svc := range f.outageServices {
+			if s := stubs[svc]; s != nil {
+				s.OutageFor(f.outageFor)
+			}
+		}
+		log.Info("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
+	})
+	return func() { t.Stop() }
+}
+
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (string, func(), error) {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return "", nil, fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -278,7 +482,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		}
 	}()
 	log.Info("metrics", zap.String("addr", lis.Addr().String()))
-	return func() {
+	return lis.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
@@ -289,38 +493,74 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 }
 
 // runBatch runs the batch and prints its summary.
-func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, counters *kyc.Counters, stdout, stderr io.Writer) error {
+func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors, decisions *kyc.Metrics, bar *progress,
+	stdout, stderr io.Writer, log *zap.Logger) error {
 	b := f.batch
-	bar := newProgress(stderr)
+	if b.Rate > 0 && b.MaxInFlight == 0 {
+		budget := v.Budget
+		if budget <= 0 {
+			budget = kyc.DefaultBudget
+		}
+		b.MaxInFlight = kyc.DefaultInFlightLimit(b.Rate, budget)
+	}
 	if bar != nil {
 		b.Progress = bar.update
 	}
-	start := time.Now()
-	resps := b.Run(ctx, v)
-	elapsed := time.Since(start)
+	stopOutage := scheduleOutage(f, stubs, log)
+	res := b.RunResult(ctx, v)
+	if res.Interrupted {
+		fmt.Fprintln(stderr, "orchestrator: interrupted; in-flight verifications cancelled")
+	}
+	stopOutage()
 	if bar != nil {
 		bar.finish()
 	}
-	sum := kyc.Summarize(resps, elapsed, counters)
-	if f.jsonOut {
-		return sum.WriteJSON(stdout)
+	for i, r := range res.Responses {
+		if res.Arrivals[i] == kyc.ArrivalDone {
+			decisions.Observe(r)
+		}
 	}
-	return sum.WriteTable(stdout)
+	sum := kyc.SummarizeResult(res, counters)
+	// A stub counts a request when its handler returns, which for a stream may come after the
+	// client has its answer: stop them (gracefully) before reading their counts.
+	stopStubs()
+	sum.SetReached(reachedAtStubs(stubs))
+	sum.SetLastErrors(deps.snapshot())
+	write := sum.WriteTable
+	if f.jsonOut {
+		write = sum.WriteJSON
+	}
+	if err := write(stdout); err != nil {
+		return err
+	}
+	if sum.Interrupted {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // serve serves KYCService until ctx is done, then stops gracefully.
-func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log *zap.Logger) error {
+//
+// Health: "" and kyc.v1.KYCService report SERVING for as long as the server accepts calls,
+// whatever its dependencies do. An orchestrator whose OCR is down can still answer (an
+// undecided verification is a retryable Unavailable), and every replica shares the same
+// dependencies: taking replicas out of a load balancer because a dependency failed would only
+// turn a partial outage into a full one. Each dependency has its own entry (kyc.v1.OCRService,
+// ...), NOT_SERVING while its circuit breaker is open, for operators and dashboards.
+func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breakers *breaker.Registry, stderr io.Writer, log *zap.Logger, opts ...grpc.ServerOption) error {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.serve)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	srv := grpc.NewServer()
-	kycv1.RegisterKYCServiceServer(srv, v)
+	srv := grpc.NewServer(opts...)
+	kycv1.RegisterKYCServiceServer(srv, srvImpl)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(kycv1.KYCService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	stopHealth := watchDependencies(hs, breakers)
+	defer stopHealth()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
@@ -350,11 +590,46 @@ func serve(ctx context.Context, f *flags, v *kyc.Verifier, stderr io.Writer, log
 	return nil
 }
 
-// progress draws a progress bar on a terminal.
+// watchDependencies sets a health entry per dependency from its breaker's state, every 250 ms.
+func watchDependencies(hs *health.Server, breakers *breaker.Registry) func() {
+	update := func() {
+		for name := range kyc.ServiceKeys {
+			st := healthpb.HealthCheckResponse_SERVING
+			breakers.Each(func(bname string, b *breaker.Breaker) {
+				if s := b.State(); strings.Contains(bname, name) && (s == breaker.Open || s == breaker.ForcedOpen) {
+					st = healthpb.HealthCheckResponse_NOT_SERVING
+				}
+			})
+			hs.SetServingStatus(name, st)
+		}
+	}
+	update()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				update()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// progress draws a progress bar on a terminal, and is the writer of the logs while it is up:
+// a log line clears the bar, is written whole, and the bar is redrawn below it.
 type progress struct {
-	w    io.Writer
-	mu   sync.Mutex
-	last time.Time
+	w     io.Writer
+	mu    sync.Mutex
+	last  time.Time
+	line  string // Guarded by mu: the bar as last drawn, "" when none is on screen.
+	ended bool   // Guarded by mu: finish was called.
 }
 
 // newProgress returns a bar drawing on w when w is a terminal, else nil.
@@ -374,20 +649,44 @@ func (p *progress) update(done, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if done < total && now.Sub(p.last) < 50*time.Millisecond {
+	if p.ended || (done < total && now.Sub(p.last) < 50*time.Millisecond) {
 		return
 	}
 	p.last = now
+	p.line = barLine(done, total)
+	fmt.Fprint(p.w, "\r"+p.line)
+}
+
+// barLine draws the bar of done out of total.
+func barLine(done, total int) string {
 	const width = 30
 	filled := 0
 	if total > 0 {
 		filled = done * width / total
 	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, total)
+	return fmt.Sprintf("[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, total)
+}
+
+// Write writes a log line above the bar.
+func (p *progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.line != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	n, err := p.w.Write(b)
+	if p.line != "" && !p.ended {
+		fmt.Fprint(p.w, "\r"+p.line)
+	}
+	return n, err
 }
 
 func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprint(p.w, "\r\033[K")
+	p.ended = true
+	if p.line != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.line = ""
+	}
 }

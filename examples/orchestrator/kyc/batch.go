@@ -3,6 +3,7 @@ package kyc
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -50,8 +51,15 @@ func Request(seed int64, c Case) *kycv1.VerifyRequest {
 type Batch struct {
 	// N is the number of verifications.
 	N int
-	// Concurrency is how many verifications run at once. Below 1 means 1.
+	// Concurrency is how many verifications run at once in a closed loop (Rate zero). Below 1
+	// means 1.
 	Concurrency int
+	// Rate, when positive, makes the batch an open loop: Rate verifications start per second,
+	// N in all, whether or not earlier ones have ended.
+	Rate float64
+	// MaxInFlight bounds the verifications running at once in an open loop; an arrival past it
+	// is shed. Zero means DefaultInFlightLimit(Rate, DefaultBudget).
+	MaxInFlight int
 	// UnreadableRate, SpoofRate, MismatchRate and ExpiredRate are the shares of generated
 	// applicants of each rejected case; the rest are genuine.
 	UnreadableRate, SpoofRate, MismatchRate, ExpiredRate float64
@@ -82,39 +90,166 @@ func (b Batch) Cases() []Case {
 	return out
 }
 
+// Arrival is what became of one arrival of a batch.
+type Arrival uint8
+
+// The fates of an arrival.
+const (
+	// ArrivalNotStarted: the batch was interrupted before the verification started.
+	ArrivalNotStarted Arrival = iota
+	// ArrivalDone: the verification ended with a decision (APPROVED, REJECTED or FAILED).
+	ArrivalDone
+	// ArrivalCancelled: the batch was interrupted while the verification ran and it ended
+	// undecided; it is neither a success nor an infrastructure failure.
+	ArrivalCancelled
+	// ArrivalShed: open loop only, the verification was not started because MaxInFlight
+	// verifications were already running. It counts as lost, like a failure.
+	ArrivalShed
+)
+
+// Result is what a batch run produced.
+type Result struct {
+	// Responses holds the response of each arrival, in arrival order; nil unless the arrival is
+	// ArrivalDone or ArrivalCancelled.
+	Responses []*kycv1.VerifyResponse
+	// Arrivals says what became of each arrival.
+	Arrivals []Arrival
+	// Elapsed is the wall time of the run.
+	Elapsed time.Duration
+	// Interrupted reports that ctx ended before the batch did.
+	Interrupted bool
+	// Rate is the open-loop arrival rate (0: closed loop), InFlightLimit the bound on
+	// verifications in flight (the workers of a closed loop), MaxInFlight the most seen at once.
+	Rate          float64
+	InFlightLimit int
+	MaxInFlight   int
+}
+
 // Run runs the batch through v and returns every response, in request order. It stops early
 // (the remaining responses are nil) when ctx is done.
 func (b Batch) Run(ctx context.Context, v *Verifier) []*kycv1.VerifyResponse {
+	return b.RunResult(ctx, v).Responses
+}
+
+// RunResult runs the batch through v. With Rate zero it is a closed loop: Concurrency workers
+// each start the next verification when their last one ends. With Rate positive it is an open
+// loop: arrival i starts at i/Rate seconds from the start whether or not earlier ones ended, as
+// real traffic does, so an outage shows as failures per second of arrivals rather than as a
+// batch that merely ends sooner; an arrival that finds MaxInFlight verifications running is
+// shed. When ctx ends, arrivals not yet started are left ArrivalNotStarted and running ones
+// that end undecided are ArrivalCancelled.
+func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 	cases := b.Cases()
-	out := make([]*kycv1.VerifyResponse, len(cases))
-	workers := max(b.Concurrency, 1)
+	res := Result{
+		Responses: make([]*kycv1.VerifyResponse, len(cases)),
+		Arrivals:  make([]Arrival, len(cases)),
+		Rate:      b.Rate,
+	}
 	var (
-		next     atomic.Int64
 		done     int
 		progress sync.Mutex
 		wg       sync.WaitGroup
+		inFlight atomic.Int64
+		maxSeen  atomic.Int64
 	)
-	for range min(workers, len(cases)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(cases) {
-					return
+	enter := func() {
+		n := inFlight.Add(1)
+		for m := maxSeen.Load(); n > m && !maxSeen.CompareAndSwap(m, n); m = maxSeen.Load() {
+		}
+	}
+	// verify runs arrival i, counted in flight by enter before.
+	verify := func(i int) {
+		resp, _ := v.Verify(ctx, Request(int64(i+1), cases[i]))
+		inFlight.Add(-1)
+		res.Responses[i] = resp
+		res.Arrivals[i] = ArrivalDone
+		if ctx.Err() != nil && resp.GetDecision() == kycv1.Decision_DECISION_FAILED {
+			res.Arrivals[i] = ArrivalCancelled
+		}
+		b.tick(&progress, &done, len(cases))
+	}
+	start := time.Now()
+	if b.Rate > 0 {
+		res.InFlightLimit = b.inFlightLimit()
+		interval := float64(time.Second) / b.Rate
+		t := time.NewTimer(0)
+		defer t.Stop()
+	arrivals:
+		for i := range cases {
+			if wait := time.Until(start.Add(time.Duration(float64(i) * interval))); wait > 0 {
+				t.Reset(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					break arrivals
 				}
-				out[i], _ = v.Verify(ctx, Request(int64(i+1), cases[i]))
-				if b.Progress != nil {
-					progress.Lock()
-					done++
-					b.Progress(done, len(cases))
-					progress.Unlock()
-				}
+			} else if ctx.Err() != nil {
+				break
 			}
-		}()
+			if inFlight.Load() >= int64(res.InFlightLimit) {
+				res.Arrivals[i] = ArrivalShed
+				b.tick(&progress, &done, len(cases))
+				continue
+			}
+			enter()
+			wg.Add(1)
+			go func() { defer wg.Done(); verify(i) }()
+		}
+	} else {
+		workers := max(b.Concurrency, 1)
+		res.InFlightLimit = workers
+		var next atomic.Int64
+		for range min(workers, len(cases)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					i := int(next.Add(1)) - 1
+					if i >= len(cases) {
+						return
+					}
+					enter()
+					verify(i)
+				}
+			}()
+		}
 	}
 	wg.Wait()
-	return out
+	res.Elapsed = time.Since(start)
+	res.MaxInFlight = int(maxSeen.Load())
+	for _, a := range res.Arrivals {
+		if a == ArrivalNotStarted || a == ArrivalCancelled {
+			res.Interrupted = true
+			break
+		}
+	}
+	return res
+}
+
+// inFlightLimit is MaxInFlight, or by default enough for every arrival of one budget (8 s) to
+// be in flight at once, plus a quarter: a verification never outlives its budget, so only
+// something beyond the suite (a hung connection) reaches it.
+func (b Batch) inFlightLimit() int {
+	if b.MaxInFlight > 0 {
+		return b.MaxInFlight
+	}
+	return DefaultInFlightLimit(b.Rate, DefaultBudget)
+}
+
+// DefaultInFlightLimit is the open loop's default bound on verifications in flight at rate
+// (per second) for verifications bounded by budget: rate × budget × 1.25, at least 1.
+func DefaultInFlightLimit(rate float64, budget time.Duration) int {
+	return max(1, int(math.Ceil(rate*budget.Seconds()*1.25)))
+}
+
+func (b Batch) tick(mu *sync.Mutex, done *int, total int) {
+	if b.Progress == nil {
+		return
+	}
+	mu.Lock()
+	*done++
+	b.Progress(*done, total)
+	mu.Unlock()
 }
 
 // Elapsed returns the wall time of a response.

@@ -14,6 +14,11 @@
 //	| REJECTED | any step answered against the applicant (a business answer)           |
 //	| FAILED   | no rejection, and some step got no answer (infrastructure, budget)    |
 //
+// Server serves the Verifier as kyc.v1.KYCService: decided verifications are gRPC OK, an
+// undecided one a retryable Unavailable (or DeadlineExceeded) naming the failed steps; Metrics
+// count the decisions. Batch runs closed loops (a fixed number of workers) or open loops (a
+// fixed arrival rate, RunResult), and SummarizeResult reports both.
+//
 // Business reasons come from the services' ErrorInfo (DOCUMENT_UNREADABLE, FACE_NOT_DETECTED,
 // NO_FRAMES) or from the orchestrator's own rules (SPOOF_DETECTED, FACE_MISMATCH,
 // DOCUMENT_EXPIRED, DOCUMENT_EXPIRY_INVALID). Logs and summaries never carry images or

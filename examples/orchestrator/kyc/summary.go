@@ -77,16 +77,6 @@ func (c *Counters) Observe(e observe.Event) {
 	}
 }
 
-// ServiceStats are one service's counts in a summary.
-type ServiceStats struct {
-	Calls        int64 `json:"calls"`
-	Attempts     int64 `json:"attempts"`
-	Retries      int64 `json:"retries"`
-	BreakerOpens int64 `json:"breaker_opens"`
-	Rejections   int64 `json:"rejections"`
-	Hedges       int64 `json:"hedges"`
-}
-
 // Snapshot returns the counts so far, keyed liveness, facematch, ocr.
 func (c *Counters) Snapshot() map[string]ServiceStats {
 	out := make(map[string]ServiceStats, len(c.byKey))
@@ -99,29 +89,108 @@ func (c *Counters) Snapshot() map[string]ServiceStats {
 	return out
 }
 
+// ServiceStats are one service's counts in a summary.
+type ServiceStats struct {
+	// Calls, Attempts, Retries, BreakerOpens, Rejections and Hedges count the suite's events.
+	// Attempts are the attempts the client made, those a local policy refused included.
+	Calls        int64 `json:"calls"`
+	Attempts     int64 `json:"attempts"`
+	Retries      int64 `json:"retries"`
+	BreakerOpens int64 `json:"breaker_opens"`
+	Rejections   int64 `json:"rejections"`
+	Hedges       int64 `json:"hedges"`
+	// Reached counts the attempts that reached the service: requests counted at the embedded
+	// stub, or, for an external service, Attempts less the local Rejections. ReachedPerCall is
+	// Reached / Calls.
+	Reached        int64   `json:"reached"`
+	ReachedPerCall float64 `json:"reached_per_call"`
+	// ReachedSource says where Reached was counted: "stub" or "client".
+	ReachedSource string `json:"reached_source"`
+	// LastError is the last error the service (or the transport to it) answered a failed
+	// step with, "" when none: "UNAVAILABLE: connection refused (127.0.0.1:1)".
+	LastError string `json:"last_error,omitempty"`
+}
+
 // Summary is what a batch run reports; its JSON form is the -json output.
 type Summary struct {
-	Total           int            `json:"total"`
-	Approved        int            `json:"approved"`
-	Rejected        int            `json:"rejected"`
-	Failed          int            `json:"failed"`
+	// Mode is "closed" (a fixed number of workers) or "open" (a fixed arrival rate).
+	Mode string `json:"mode"`
+	// Interrupted reports that the batch was cut short (SIGINT).
+	Interrupted bool `json:"interrupted"`
+	// Total counts the verifications that ended (decided, failed or cancelled).
+	Total    int `json:"total"`
+	Approved int `json:"approved"`
+	Rejected int `json:"rejected"`
+	Failed   int `json:"failed"`
+	// Cancelled counts verifications cut short by an interruption, apart from Failed.
+	Cancelled int `json:"cancelled"`
+	// NotStarted counts arrivals an interruption kept from starting; Shed counts open-loop
+	// arrivals refused because the in-flight bound was reached.
+	NotStarted int `json:"not_started"`
+	Shed       int `json:"shed"`
+	// DecidedPct is 100 × (approved + rejected) / (approved + rejected + failed + shed).
+	DecidedPct float64 `json:"decided_pct"`
+	// RejectedReasons counts, per step, the business reasons of rejections, keyed
+	// "STEP: REASON": one rejected verification may count under several steps.
 	RejectedReasons map[string]int `json:"rejected_reasons"`
 	// FailedReasons counts the failed steps by "STEP: CODE REASON".
-	FailedReasons map[string]int          `json:"failed_reasons"`
-	P50Ms         float64                 `json:"p50_ms"`
-	P99Ms         float64                 `json:"p99_ms"`
-	MaxMs         float64                 `json:"max_ms"`
-	ElapsedMs     float64                 `json:"elapsed_ms"`
-	Services      map[string]ServiceStats `json:"services"`
+	FailedReasons map[string]int `json:"failed_reasons"`
+	P50Ms         float64        `json:"p50_ms"`
+	P99Ms         float64        `json:"p99_ms"`
+	MaxMs         float64        `json:"max_ms"`
+	ElapsedMs     float64        `json:"elapsed_ms"`
+	// ThroughputPerS is verifications ended per second of the run; DecidedPerS the decided ones.
+	ThroughputPerS float64 `json:"throughput_per_s"`
+	DecidedPerS    float64 `json:"decided_per_s"`
+	// Rate is the open loop's arrival rate (0 in a closed loop); ArrivalsLostS is
+	// (failed + shed) / rate, the seconds of arrivals an outage cost (0 in a closed loop).
+	Rate          float64 `json:"rate"`
+	ArrivalsLostS float64 `json:"arrivals_lost_s"`
+	// InFlightLimit bounds verifications in flight (the closed loop's workers, the open loop's
+	// shedding bound); MaxInFlight is the most seen at once.
+	InFlightLimit int `json:"in_flight_limit"`
+	MaxInFlight   int `json:"max_in_flight"`
+	// BreakerOpens and Hedges add up the services' counts.
+	BreakerOpens int64                   `json:"breaker_opens"`
+	Hedges       int64                   `json:"hedges"`
+	Services     map[string]ServiceStats `json:"services"`
 }
 
 // Summarize builds the summary of a batch's responses (nil responses, from a batch cut short,
 // are left out), its wall time, and the service counters.
 func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *Counters) Summary {
-	s := Summary{RejectedReasons: map[string]int{}, FailedReasons: map[string]int{}, ElapsedMs: ms(elapsed)}
+	arrivals := make([]Arrival, len(resps))
+	for i, r := range resps {
+		if r != nil {
+			arrivals[i] = ArrivalDone
+		}
+	}
+	return SummarizeResult(Result{Responses: resps, Arrivals: arrivals, Elapsed: elapsed}, counters)
+}
+
+// SummarizeResult builds the summary of a batch run and the service counters (nil: zeros).
+// Reached counts are left to the caller (SetReached); until then they are Attempts less
+// Rejections.
+func SummarizeResult(res Result, counters *Counters) Summary {
+	s := Summary{Mode: "closed", RejectedReasons: map[string]int{}, FailedReasons: map[string]int{},
+		ElapsedMs: ms(res.Elapsed), Rate: res.Rate, InFlightLimit: res.InFlightLimit, MaxInFlight: res.MaxInFlight,
+		Interrupted: res.Interrupted}
+	if res.Rate > 0 {
+		s.Mode = "open"
+	}
 	var lat []time.Duration
-	for _, r := range resps {
-		if r == nil {
+	for i, a := range res.Arrivals {
+		r := res.Responses[i]
+		switch a {
+		case ArrivalNotStarted:
+			s.NotStarted++
+			continue
+		case ArrivalShed:
+			s.Shed++
+			continue
+		case ArrivalCancelled:
+			s.Total++
+			s.Cancelled++
 			continue
 		}
 		s.Total++
@@ -131,8 +200,10 @@ func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *C
 			s.Approved++
 		case kycv1.Decision_DECISION_REJECTED:
 			s.Rejected++
-			for _, reason := range r.GetRejectionReasons() {
-				s.RejectedReasons[reason]++
+			for _, st := range r.GetSteps() {
+				if st.GetStatus() == kycv1.StepStatus_STEP_STATUS_REJECTED {
+					s.RejectedReasons[StepKey(st.GetStep())+": "+st.GetReason()]++
+				}
 			}
 		case kycv1.Decision_DECISION_FAILED:
 			s.Failed++
@@ -148,17 +219,71 @@ func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *C
 	if len(lat) > 0 {
 		s.MaxMs = ms(lat[len(lat)-1])
 	}
-	if counters != nil {
-		s.Services = counters.Snapshot()
-	} else {
-		s.Services = NewCounters().Snapshot()
+	decided := s.Approved + s.Rejected
+	if n := decided + s.Failed + s.Shed; n > 0 {
+		s.DecidedPct = math.Round(10000*float64(decided)/float64(n)) / 100
 	}
+	if secs := res.Elapsed.Seconds(); secs > 0 {
+		s.ThroughputPerS = round2(float64(s.Total) / secs)
+		s.DecidedPerS = round2(float64(decided) / secs)
+	}
+	if res.Rate > 0 {
+		s.ArrivalsLostS = round2(float64(s.Failed+s.Shed) / res.Rate)
+	}
+	if counters == nil {
+		counters = NewCounters()
+	}
+	s.Services = counters.Snapshot()
+	s.SetReached(nil)
 	return s
 }
 
+// SetReached sets each service's Reached count from the requests counted at its stub
+// (services missing from atStub are counted at the client: Attempts less Rejections), with
+// ReachedPerCall, and adds up BreakerOpens and Hedges.
+func (s *Summary) SetReached(atStub map[string]int64) {
+	s.BreakerOpens, s.Hedges = 0, 0
+	for k, st := range s.Services {
+		if n, ok := atStub[k]; ok {
+			st.Reached, st.ReachedSource = n, "stub"
+		} else {
+			st.Reached, st.ReachedSource = max(st.Attempts-st.Rejections, 0), "client"
+		}
+		st.ReachedPerCall = 0
+		if st.Calls > 0 {
+			st.ReachedPerCall = round2(float64(st.Reached) / float64(st.Calls))
+		}
+		s.BreakerOpens += st.BreakerOpens
+		s.Hedges += st.Hedges
+		s.Services[k] = st
+	}
+}
+
+// SetLastErrors sets each service's LastError from last (service key → error).
+func (s *Summary) SetLastErrors(last map[string]string) {
+	for k, st := range s.Services {
+		st.LastError = last[k]
+		s.Services[k] = st
+	}
+}
+
+// StepKey is the summary's name of a step, the service key it calls: liveness, facematch, ocr.
+func StepKey(st kycv1.Step) string {
+	switch st {
+	case kycv1.Step_STEP_LIVENESS:
+		return KeyLiveness
+	case kycv1.Step_STEP_FACE_MATCH:
+		return KeyFaceMatch
+	case kycv1.Step_STEP_OCR:
+		return KeyOCR
+	}
+	return strings.ToLower(strings.TrimPrefix(st.String(), "STEP_"))
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
 func failedKey(st *kycv1.StepOutcome) string {
-	name := strings.ToLower(strings.TrimPrefix(st.GetStep().String(), "STEP_"))
-	k := name + ": " + st.GetCode()
+	k := StepKey(st.GetStep()) + ": " + st.GetCode()
 	if st.GetReason() != "" {
 		k += " " + st.GetReason()
 	}
@@ -183,6 +308,9 @@ func (s Summary) WriteJSON(w io.Writer) error {
 
 // WriteTable writes s as a human-readable table.
 func (s Summary) WriteTable(w io.Writer) error {
+	if s.Interrupted {
+		fmt.Fprintf(w, "INTERRUPTED: partial summary (%d cancelled in flight, %d not started)\n", s.Cancelled, s.NotStarted)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	pct := func(n int) string {
 		if s.Total == 0 {
@@ -190,26 +318,46 @@ func (s Summary) WriteTable(w io.Writer) error {
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(s.Total))
 	}
-	rate := 0.0
-	if s.ElapsedMs > 0 {
-		rate = float64(s.Total) / (s.ElapsedMs / 1000)
+	head := fmt.Sprintf("in %s (%.1f/s)", fmtMs(s.ElapsedMs), s.ThroughputPerS)
+	if s.Mode == "open" {
+		head += fmt.Sprintf(", open loop at %g/s, at most %d in flight (bound %d)", s.Rate, s.MaxInFlight, s.InFlightLimit)
 	}
-	fmt.Fprintf(tw, "verifications\t%d\tin %s (%.1f/s)\n", s.Total, fmtMs(s.ElapsedMs), rate)
+	fmt.Fprintf(tw, "verifications\t%d\t%s\n", s.Total, head)
+	fmt.Fprintf(tw, "  decided\t%d\t%.1f%%\t(approved + rejected)\n", s.Approved+s.Rejected, s.DecidedPct)
 	fmt.Fprintf(tw, "  approved\t%d\t%s\n", s.Approved, pct(s.Approved))
-	fmt.Fprintf(tw, "  rejected\t%d\t%s%s\n", s.Rejected, pct(s.Rejected), counts(s.RejectedReasons))
-	fmt.Fprintf(tw, "  failed\t%d\t%s%s\n", s.Failed, pct(s.Failed), counts(s.FailedReasons))
+	fmt.Fprintf(tw, "  rejected\t%d\t%s%s\n", s.Rejected, pct(s.Rejected), counts("reasons per step: ", s.RejectedReasons))
+	fmt.Fprintf(tw, "  failed\t%d\t%s%s\n", s.Failed, pct(s.Failed), counts("failed steps: ", s.FailedReasons))
+	if s.Cancelled > 0 || s.Interrupted {
+		fmt.Fprintf(tw, "  cancelled\t%d\t%s\t(interrupted, not counted as failed)\n", s.Cancelled, pct(s.Cancelled))
+	}
+	if s.Shed > 0 {
+		fmt.Fprintf(tw, "  shed\t%d\t\t(arrivals past the in-flight bound, not started)\n", s.Shed)
+	}
+	if s.Mode == "open" {
+		fmt.Fprintf(tw, "arrivals lost\t%.2fs\t(failed + shed) / rate\n", s.ArrivalsLostS)
+	}
 	fmt.Fprintf(tw, "latency\tp50 %s\tp99 %s\tmax %s\n", fmtMs(s.P50Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "service\tcalls\tattempts\tretries\thedges\tbreaker opens\trejections\t\n")
+	fmt.Fprintf(tw, "service\tcalls\tattempts\treached\tper call\tretries\thedges\tbreaker opens\trejected locally\t\n")
 	for _, k := range serviceOrder {
 		st := s.Services[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", k, st.Calls, st.Attempts, st.Retries, st.Hedges, st.BreakerOpens, st.Rejections)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%d\t%d\t%d\t%d\t\n", k, st.Calls, st.Attempts, st.Reached, st.ReachedPerCall,
+			st.Retries, st.Hedges, st.BreakerOpens, st.Rejections)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "attempts: made by the client; reached: counted at the service (stub) or attempts less those rejected locally")
+	for _, k := range serviceOrder {
+		if e := s.Services[k].LastError; e != "" {
+			fmt.Fprintf(w, "%s: last error: %s\n", k, e)
+		}
+	}
+	return nil
 }
 
 func fmtMs(v float64) string {
@@ -224,8 +372,8 @@ func fmtMs(v float64) string {
 	}
 }
 
-// counts writes a map of counts as "A 3, B 1", largest first.
-func counts(m map[string]int) string {
+// counts writes a map of counts as "\tlabelA 3, B 1", largest first, or "" when it is empty.
+func counts(label string, m map[string]int) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -243,5 +391,5 @@ func counts(m map[string]int) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "\t" + strings.Join(parts, ", ")
+	return "\t" + label + strings.Join(parts, ", ")
 }

@@ -30,7 +30,9 @@ const DefaultBudget = 8 * time.Second
 
 // Verifier runs verifications against the three services. Its connections carry the
 // resilience interceptors (the bulwark suite); the Verifier itself only decides. It is safe
-// for concurrent use once built, and implements kycv1.KYCServiceServer.
+// for concurrent use once built. Its Verify answers every verification with a decision, FAILED
+// included; serve it through Server, which turns an undecided verification into a gRPC error
+// a caller can retry.
 type Verifier struct {
 	kycv1.UnimplementedKYCServiceServer
 

@@ -1,7 +1,12 @@
 package kyc_test
 
 import (
+	"strings"
+
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc/status"
 	"slices"
 	"testing"
 	"time"
@@ -108,5 +113,49 @@ func TestSummarizeQuantiles(t *testing.T) {
 	s := kyc.Summarize(append(resps, nil), time.Second, nil)
 	if s.Total != 100 || s.P50Ms != 50 || s.P99Ms != 99 || s.MaxMs != 100 || len(s.Services) != 3 {
 		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestUndecidedErrorCode(t *testing.T) {
+	step := func(s kycv1.Step, code string) *kycv1.StepOutcome {
+		return &kycv1.StepOutcome{Step: s, Status: kycv1.StepStatus_STEP_STATUS_FAILED, Code: code}
+	}
+	for _, tt := range []struct {
+		steps []*kycv1.StepOutcome
+		want  grpccodes.Code
+	}{
+		{[]*kycv1.StepOutcome{step(kycv1.Step_STEP_OCR, "DEADLINE_EXCEEDED")}, grpccodes.DeadlineExceeded},
+		{[]*kycv1.StepOutcome{step(kycv1.Step_STEP_OCR, "DEADLINE_EXCEEDED"), step(kycv1.Step_STEP_LIVENESS, "UNAVAILABLE")}, grpccodes.Unavailable},
+	} {
+		err := kyc.UndecidedError(&kycv1.VerifyResponse{Decision: kycv1.Decision_DECISION_FAILED, Steps: tt.steps}, time.Second)
+		if got := status.Code(err); got != tt.want {
+			t.Errorf("%v: %v, want %v", tt.steps, got, tt.want)
+		}
+	}
+}
+
+func TestDecisionMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := kyc.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []kycv1.Decision{kycv1.Decision_DECISION_APPROVED, kycv1.Decision_DECISION_APPROVED, kycv1.Decision_DECISION_FAILED} {
+		m.Observe(&kycv1.VerifyResponse{Decision: d, Elapsed: durationpb.New(30 * time.Millisecond)})
+	}
+	var nilMetrics *kyc.Metrics
+	nilMetrics.Observe(&kycv1.VerifyResponse{}) // records nothing, does not panic
+	want := `
+# HELP kyc_verifications_total Verifications ended, by decision (approved, rejected: decided; failed: undecided).
+# TYPE kyc_verifications_total counter
+kyc_verifications_total{decision="approved"} 2
+kyc_verifications_total{decision="failed"} 1
+kyc_verifications_total{decision="rejected"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "kyc_verifications_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(reg, "kyc_verification_duration_seconds"); n != 3 {
+		t.Errorf("%d duration series, want 3", n)
 	}
 }

@@ -1,0 +1,120 @@
+// Command client shows bulwark protecting a client of your own service. It calls the standard
+// gRPC health service, which stands for yours: give -addr the address of any server that
+// serves grpc.health.v1.Health, or leave it empty to start a demo server in-process that fails
+// its first two calls with Unavailable.
+//
+//	go run ./examples/client                 # demo server: the call succeeds on attempt 3
+//	go run ./examples/client -addr HOST:PORT # your server
+//
+// The protection itself is the dozen lines of protect: a configuration naming your service,
+// the suite built from it, and its DialOptions given to grpc.NewClient.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+)
+
+// policy is the configuration: your service (by its full gRPC name) on a profile of its own,
+// over the built-in profiles. Retries apply only to methods marked safe to repeat.
+const policy = `
+profiles:
+  mine:
+    retry: {max_attempts: 3, initial_backoff: 50ms, max_backoff: 200ms, per_attempt_timeout: 1s, idempotent: true}
+    breaker: {consecutive_failures: 5, recovery_timeout: 10s}
+    deadline: {default: 2s}
+services:
+  grpc.health.v1.Health: {profile: mine}
+`
+
+// protect dials addr through the bulwark suite. Close the suite after the connection.
+func protect(addr string) (*grpc.ClientConn, *interceptors.Suite, error) {
+	cfg, _, err := config.Parse("policy.yaml", []byte(policy))
+	if err != nil {
+		return nil, nil, err
+	}
+	suite, err := interceptors.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(addr, append(suite.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		_ = suite.Close()
+		return nil, nil, err
+	}
+	return conn, suite, nil
+}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "`address` of a server of grpc.health.v1.Health (default: an in-process demo server)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *addr == "" {
+		a, stop, err := demoServer(2)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		*addr = a
+	}
+	conn, suite, err := protect(*addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = suite.Close() }()
+	defer func() { _ = conn.Close() }()
+
+	var info retry.Info
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, retry.Report(&info))
+	if err != nil {
+		return fmt.Errorf("after %d attempts: %w", info.Attempts, err)
+	}
+	fmt.Fprintf(stdout, "%s after %d attempts\n", resp.GetStatus(), info.Attempts)
+	return nil
+}
+
+// demoServer serves the health service on a loopback port, failing its first n calls.
+func demoServer(n int64) (string, func(), error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	var calls atomic.Int64
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if calls.Add(1) <= n {
+			return nil, status.Error(grpccodes.Unavailable, "demo: warming up")
+		}
+		return h(ctx, req)
+	}))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	return lis.Addr().String(), srv.Stop, nil
+}

@@ -1,0 +1,140 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+)
+
+// depErrors remembers, per dependency, the last error an attempt that left the client got (a
+// transport error such as "connection refused", or the service's own failure), so that the
+// summary and the logs can name what a dependency answered. Business answers and local
+// rejections are not errors of the dependency and are not recorded. Safe for concurrent use.
+type depErrors struct {
+	log   *zap.Logger
+	mu    sync.Mutex
+	last  map[string]string // Guarded by mu: service key → "CODE: message (address)".
+	addrs map[string]string // read-only: service key → address
+}
+
+func newDepErrors(addrs map[string]string, log *zap.Logger) *depErrors {
+	return &depErrors{log: log, last: map[string]string{}, addrs: addrs}
+}
+
+// record notes err from an attempt on fullMethod; a new message is logged once at warn, so a
+// dependency that keeps failing the same way logs one line, not one per call.
+func (d *depErrors) record(fullMethod string, err error) {
+	if err == nil {
+		return
+	}
+	v := codes.Default().Classify(err)
+	if v.Class == codes.Business || v.Class == codes.Rejected || v.Class == codes.Canceled {
+		return
+	}
+	svc := strings.TrimPrefix(fullMethod, "/")
+	svc, _, _ = strings.Cut(svc, "/")
+	key := kyc.ServiceKeys[svc]
+	if key == "" {
+		return
+	}
+	msg := fmt.Sprintf("%s: %s (%s)", kyc.CodeName(v.Code), status.Convert(err).Message(), d.addrs[key])
+	d.mu.Lock()
+	changed := d.last[key] != msg
+	d.last[key] = msg
+	d.mu.Unlock()
+	if changed {
+		d.log.Warn("dependency error", zap.String("dependency", key), zap.String("addr", d.addrs[key]),
+			zap.String("code", kyc.CodeName(v.Code)), zap.String("error", status.Convert(err).Message()))
+	}
+}
+
+// snapshot returns the last error per service key.
+func (d *depErrors) snapshot() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]string, len(d.last))
+	for k, v := range d.last {
+		out[k] = v
+	}
+	return out
+}
+
+// dialOptions are the innermost interceptors of every connection: they see each attempt that
+// a policy let through, and nothing the suite refused locally.
+func (d *depErrors) dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+			invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			err := invoker(ctx, method, req, reply, cc, opts...)
+			d.record(method, err)
+			return err
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
+			streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			s, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				d.record(method, err)
+				return nil, err
+			}
+			return &recordingStream{ClientStream: s, d: d, method: method}, nil
+		}),
+	}
+}
+
+// recordingStream records the error that ends a stream.
+type recordingStream struct {
+	grpc.ClientStream
+	d      *depErrors
+	method string
+}
+
+func (s *recordingStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil && err != io.EOF {
+		s.d.record(s.method, err)
+	}
+	return err
+}
+
+// checkReachable tries a TCP connection to each external dependency given as host:port and
+// warns on stderr about any that cannot be reached: a wrong address should be named at once,
+// not found out from a summary of failures. It does not stop the command (the dependency may
+// come up later).
+func checkReachable(ctx context.Context, external map[string]string, stderr io.Writer) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, svc := range []string{kyc.KeyLiveness, kyc.KeyFaceMatch, kyc.KeyOCR} {
+		addr, ok := external[svc]
+		if !ok {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil || strings.Contains(addr, "://") {
+			continue // a gRPC target such as dns:///host:port: leave it to the resolver
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			c, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+			if err != nil {
+				mu.Lock()
+				fmt.Fprintf(stderr, "orchestrator: warning: %s at %s cannot be reached: %v\n", svc, addr, err)
+				mu.Unlock()
+				return
+			}
+			_ = c.Close()
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,192 @@
+package retry
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+)
+
+// Budget is the retry budget of one service: every retry and every hedged attempt
+// (interceptors/hedge) of every call to the service draws from it. It is one of two kinds,
+// chosen by Config.Throttle:
+//
+//   - a ratio budget (Throttle.Ratio > 0): in any Window, retries and hedges may number at
+//     most Ratio times the calls made in it, plus MinPerSecond·Window of them whatever the
+//     traffic (Finagle's RetryBudget). Calls deposit before they can fail, so a burst of
+//     concurrent first failures finds its own deposits, and the floor covers a cold start.
+//   - gRFC A6's token bucket (Throttle.MaxTokens > 0), in thousandths of a token so that the
+//     arithmetic is exact for ratios with up to three decimals.
+//
+// It is safe for concurrent use and allocates nothing.
+type Budget struct {
+	// Token bucket (A6).
+	milli     atomic.Int64
+	max       int64
+	ratio     int64
+	threshold int64
+
+	// Ratio budget; ratioMode is false for a token bucket.
+	ratioMode bool
+	clk       clock.Clock
+	base      time.Time
+	pct       int64 // Ratio in thousandths
+	floor     int64 // MinPerSecond·Window, in thousandths of a retry
+	slotDur   int64 // Window/budgetSlots, in nanoseconds
+	mu        sync.Mutex
+	slots     [budgetSlots]budgetSlot // Guarded by mu.
+}
+
+// budgetSlots is how many slots a ratio budget's window is cut into: counts leave the window
+// one slot (a tenth of it) at a time.
+const budgetSlots = 10
+
+type budgetSlot struct {
+	epoch   int64 // which slot of time (now/slotDur) the counts belong to
+	calls   int64
+	retries int64
+}
+
+func newBudget(t Throttle, clk clock.Clock) *Budget {
+	if t.Ratio > 0 {
+		b := &Budget{
+			ratioMode: true,
+			clk:       clock.OrReal(clk),
+			pct:       int64(math.Round(t.Ratio * 1000)),
+			floor:     int64(math.Round(t.MinPerSecond * t.Window.Seconds() * 1000)),
+			slotDur:   max(int64(t.Window)/budgetSlots, 1),
+		}
+		b.base = b.clk.Now()
+		for i := range b.slots {
+			b.slots[i].epoch = math.MinInt64
+		}
+		return b
+	}
+	b := &Budget{
+		max:   int64(math.Round(t.MaxTokens * 1000)),
+		ratio: int64(math.Round(t.TokenRatio * 1000)),
+	}
+	b.threshold = b.max / 2
+	b.milli.Store(b.max)
+	return b
+}
+
+// Record counts the outcome of an attempt. A token bucket takes one token for a failure (a
+// class that counts against health) and gives back TokenRatio for a success. A ratio budget
+// counts one call for any outcome that reached the service (success, business answer or
+// failure; not a cancellation or a local rejection). The retry policy itself counts only
+// first attempts as calls; a caller of Record should call it once per call.
+func (b *Budget) Record(v codes.Verdict) { b.record(v, true) }
+
+// record is Record for attempt outcomes of the retry loop: first says whether the attempt was
+// the call's first, the only one a ratio budget counts as a call.
+func (b *Budget) record(v codes.Verdict, first bool) {
+	if b.ratioMode {
+		if first && (v.Class == codes.Success || v.Class == codes.Business || v.Class.Failure()) {
+			b.mu.Lock()
+			b.slotLocked(b.epochNow()).calls++
+			b.mu.Unlock()
+		}
+		return
+	}
+	var delta int64
+	switch {
+	case v.Class == codes.Success:
+		delta = b.ratio
+	case v.Class.Failure():
+		delta = -1000
+	default:
+		return
+	}
+	b.add(delta)
+}
+
+func (b *Budget) add(delta int64) {
+	for {
+		old := b.milli.Load()
+		next := min(max(old+delta, 0), b.max)
+		if next == old || b.milli.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// Allow reports whether a retry may be made. A token bucket allows it while it holds more
+// than half its tokens, and takes nothing (the failure already took its token). A ratio
+// budget allows it when one more retry stays within the budget, and then counts it: Allow is
+// the retry's withdrawal.
+func (b *Budget) Allow() bool {
+	if b.ratioMode {
+		return b.Withdraw()
+	}
+	return b.milli.Load() > b.threshold
+}
+
+// Withdraw takes what one extra attempt costs, when the budget has it, and reports whether it
+// did; the retry policy calls it (through Allow) for retries, hedging policies for hedges. A
+// token bucket gives it while it holds more than half its tokens and takes one token: a hedge
+// costs what a failure costs, and successes pay it back at TokenRatio each. A ratio budget
+// counts one retry when the window's retries stay within Ratio·calls + MinPerSecond·Window.
+func (b *Budget) Withdraw() bool {
+	if b.ratioMode {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		now := b.epochNow()
+		calls, retries := b.sumLocked(now)
+		if (retries+1)*1000 > calls*b.pct+b.floor {
+			return false
+		}
+		b.slotLocked(now).retries++
+		return true
+	}
+	for {
+		old := b.milli.Load()
+		if old <= b.threshold {
+			return false
+		}
+		if b.milli.CompareAndSwap(old, max(old-1000, 0)) {
+			return true
+		}
+	}
+}
+
+// Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio
+// budget would still allow in its window (Ratio·calls + MinPerSecond·Window − retries, at
+// least 0).
+func (b *Budget) Tokens() float64 {
+	if b.ratioMode {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		calls, retries := b.sumLocked(b.epochNow())
+		return max(float64(calls*b.pct+b.floor-retries*1000)/1000, 0)
+	}
+	return float64(b.milli.Load()) / 1000
+}
+
+func (b *Budget) epochNow() int64 {
+	return max(int64(b.clk.Now().Sub(b.base)), 0) / b.slotDur
+}
+
+// slotLocked returns the slot of epoch e, emptied if it last held an older epoch.
+func (b *Budget) slotLocked(e int64) *budgetSlot {
+	s := &b.slots[e%budgetSlots]
+	if s.epoch != e {
+		*s = budgetSlot{epoch: e}
+	}
+	return s
+}
+
+// sumLocked returns the calls and retries counted in the window that ends in epoch e.
+func (b *Budget) sumLocked(e int64) (calls, retries int64) {
+	for i := range b.slots {
+		s := &b.slots[i]
+		if s.epoch > e-budgetSlots && s.epoch <= e {
+			calls += s.calls
+			retries += s.retries
+		}
+	}
+	return calls, retries
+}
