@@ -403,18 +403,27 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 
 // unaryChain runs the steps of a unary chain in order. The invokers that link one step to the
 // next are bound once per pooled runner, so a call allocates nothing for the chain, and the
-// runner counts the attempts that reach the end of the chain. A runner goes back to the pool
-// when the call returns: no unary step keeps its invoker after returning (hedge waits for
-// every attempt it started), and a call that panics drops its runner.
+// runner counts the attempts of the retry loop: the times the step after the retry step is
+// entered, which is retry.Info's count (attempts rejected by a later step included, hedges
+// not) without a retry.Report per call. A runner goes back to the pool when the call
+// returns: no unary step keeps its invoker after returning (hedge waits for every attempt it
+// started), and a call that panics drops its runner.
 type unaryChain struct {
-	steps []unaryStep
-	pool  sync.Pool
+	steps   []unaryStep
+	countAt int // the step whose entries are the attempts (len(steps): the invoker)
+	pool    sync.Pool
 }
 
 func newUnaryChain(steps []unaryStep) *unaryChain {
 	uc := &unaryChain{steps: foldDeadline(steps)}
+	uc.countAt = len(uc.steps)
+	for i, st := range uc.steps {
+		if st.rp != nil {
+			uc.countAt = i + 1
+		}
+	}
 	uc.pool.New = func() any {
-		r := &unaryRunner{steps: uc.steps, next: make([]grpc.UnaryInvoker, len(uc.steps))}
+		r := &unaryRunner{steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
 			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 				return r.step(i+1, ctx, method, req, reply, cc, opts)
@@ -425,7 +434,7 @@ func newUnaryChain(steps []unaryStep) *unaryChain {
 	return uc
 }
 
-// run calls the chain and reports how many times it reached the invoker.
+// run calls the chain and reports the attempts made (see unaryChain).
 func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (int, error) {
 	r := uc.pool.Get().(*unaryRunner)
 	r.invoker = invoker
@@ -442,18 +451,21 @@ func (uc *unaryChain) interceptor(ctx context.Context, method string, req, reply
 	return err
 }
 
-// unaryRunner is one call's pass through a unaryChain. attempts is atomic because hedged
-// attempts reach the invoker from goroutines of their own.
+// unaryRunner is one call's pass through a unaryChain. attempts is atomic because, without a
+// retry step, hedged attempts reach the invoker from goroutines of their own.
 type unaryRunner struct {
 	steps    []unaryStep
+	countAt  int
 	invoker  grpc.UnaryInvoker
 	next     []grpc.UnaryInvoker
 	attempts atomic.Int32
 }
 
 func (r *unaryRunner) step(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
-	if i == len(r.steps) {
+	if i == r.countAt {
 		r.attempts.Add(1)
+	}
+	if i == len(r.steps) {
 		return r.invoker(ctx, method, req, reply, cc, opts...)
 	}
 	st := &r.steps[i]
