@@ -15,9 +15,11 @@ COUNT        ?= 6
 
 all: test
 
-## test: vet, gofmt check and the race-enabled test suite (what CI runs)
+## test: vet, gofmt check, the race-enabled test suite (what CI runs) and the allocation
+## ceilings, counted without -race (the race detector changes what allocates)
 test: vet fmt-check
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	$(GO) test -count=1 -run '^TestSuiteAllocsOverRaw$$' ./interceptors/
 
 ## test-short: the test suite without -race, for a quick loop
 test-short:

@@ -94,10 +94,12 @@ var (
 )
 
 // BenchConfig is the suite's configuration for the overhead benchmarks: one profile with every
-// policy but fallback (MLRetry with its throttle, MLBreaker, a 1024-slot bulkhead, a 1e9/s
-// limiter and a 5s default deadline), bound to both services.
+// policy but fallback and hedging (MLRetry with its throttle and a 5s per-attempt timeout,
+// MLBreaker, a 1024-slot bulkhead, a 1e9/s limiter and a 5s default deadline; the 8s budget
+// caps every call), bound to both services.
 func BenchConfig() *config.Config {
 	r := MLRetry(1, 0.1)
+	r.PerAttemptTimeout = 5 * time.Second
 	b := MLBreaker(1)
 	bh, rl, dl := benchBulkhead, benchRateLimit, benchDeadline
 	return &config.Config{

@@ -3,7 +3,9 @@ package benchmarks
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,18 +25,26 @@ import (
 // dialChains starts a server and dials it once per chain; all is closed when b ends.
 func dialChains(b *testing.B) ([]Chain, []*grpc.ClientConn) {
 	b.Helper()
+	srv := StartServer(1)
+	b.Cleanup(srv.Stop)
+	return dialChainsTo(b, srv)
+}
+
+// dialChainsTo dials srv once per chain (those BENCH_CHAINS names, when set) and warms every
+// connection up; the connections are closed when b ends.
+func dialChainsTo(b *testing.B, srv *Server) ([]Chain, []*grpc.ClientConn) {
+	b.Helper()
 	chains, err := AllChains()
 	if err != nil {
 		b.Fatal(err)
 	}
+	chains = selectChains(chains, os.Getenv("BENCH_CHAINS"))
 	// BENCH_ROUND rotates the order the chains are measured in, so that over several rounds no
 	// chain (raw, the baseline, least of all) is always measured first.
 	if r, err := strconv.Atoi(os.Getenv("BENCH_ROUND")); err == nil && r > 0 {
 		k := r % len(chains)
 		chains = append(chains[k:], chains[:k]...)
 	}
-	srv := StartServer(1)
-	b.Cleanup(srv.Stop)
 	conns := make([]*grpc.ClientConn, len(chains))
 	for i, c := range chains {
 		cc, err := srv.Dial(c.DialOptions()...)
@@ -62,6 +72,23 @@ func dialChains(b *testing.B) ([]Chain, []*grpc.ClientConn) {
 		}
 	}
 	return chains, conns
+}
+
+// selectChains keeps the chains named in list (comma-separated; empty keeps all), so that a
+// process can measure one chain alone (the per-process layout of make report) without dialing
+// and warming the others.
+func selectChains(chains []Chain, list string) []Chain {
+	if list == "" {
+		return chains
+	}
+	want := strings.Split(list, ",")
+	var out []Chain
+	for _, c := range chains {
+		if slices.Contains(want, c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // warmCalls is how many calls of each kind warm each connection up.

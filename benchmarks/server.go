@@ -35,6 +35,8 @@ type Server struct {
 	down     atomic.Bool
 	requests atomic.Int64
 	failures atomic.Int64
+	hold     atomic.Pointer[chan struct{}] // while set, Compare waits for it to close
+	waiting  atomic.Int64                  // Compare calls waiting on hold
 
 	mu  sync.Mutex
 	rng *rand.Rand // Guarded by mu.
@@ -113,8 +115,30 @@ func (s *Server) fault() error {
 	return nil
 }
 
+// Hold makes every Compare that arrives from now on wait until release is called, so that
+// calls can be kept in flight (see Waiting). Only one hold at a time.
+func (s *Server) Hold() (release func()) {
+	ch := make(chan struct{})
+	s.hold.Store(&ch)
+	return func() {
+		s.hold.Store(nil)
+		close(ch)
+	}
+}
+
+// Waiting returns how many Compare calls wait on a Hold.
+func (s *Server) Waiting() int64 { return s.waiting.Load() }
+
 // Compare implements kycv1.FaceMatchServiceServer.
-func (s *Server) Compare(context.Context, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+func (s *Server) Compare(ctx context.Context, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+	if h := s.hold.Load(); h != nil {
+		s.waiting.Add(1)
+		select {
+		case <-*h:
+		case <-ctx.Done():
+		}
+		s.waiting.Add(-1)
+	}
 	if err := s.fault(); err != nil {
 		return nil, err
 	}

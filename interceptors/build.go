@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
@@ -26,13 +28,25 @@ type prepared struct {
 	c                   *chain
 	service, fullMethod string
 	sp                  config.Policy // the service's own policy, to tell which objects to share
-	unary               []grpc.UnaryClientInterceptor
+	unary               []unaryStep
 	stream              []grpc.StreamClientInterceptor
 }
 
 func (p *prepared) add(u grpc.UnaryClientInterceptor, st grpc.StreamClientInterceptor) {
-	p.unary = append(p.unary, u)
+	p.unary = append(p.unary, unaryStep{ic: u})
 	p.stream = append(p.stream, st)
+}
+
+// addDeadline adds the deadline step, which a retry step right after it takes into its loop.
+func (p *prepared) addDeadline(dl *deadline.Policy) {
+	p.unary = append(p.unary, unaryStep{ic: dl.Unary(), dl: dl})
+	p.stream = append(p.stream, dl.Stream())
+}
+
+// addRetry adds the retry step.
+func (p *prepared) addRetry(rp *retry.Policy) {
+	p.unary = append(p.unary, unaryStep{ic: rp.Unary(), rp: rp})
+	p.stream = append(p.stream, rp.Stream())
 }
 
 // buildLocked composes the chain of one full method under cfg. s.mu must be held.
@@ -91,7 +105,7 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 		c.err = fmt.Errorf("%s: deadline: %w", fullMethod, err)
 		return p
 	}
-	add(dl.Unary(), dl.Stream())
+	p.addDeadline(dl)
 	return p
 }
 
@@ -119,7 +133,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 			return c
 		}
 		budget = rp.Budget(service)
-		add(rp.Unary(), rp.Stream())
+		p.addRetry(rp)
 	}
 
 	// hedge: inside the retry loop, so that each attempt of the loop is a hedged round; the
@@ -178,7 +192,8 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		add(bh.Unary(), bh.Stream())
 	}
 
-	c.unary = chainUnary(p.unary)
+	c.uc = newUnaryChain(p.unary)
+	c.unary = c.uc.interceptor
 	c.stream = chainStream(p.stream)
 	return c
 }
@@ -362,22 +377,103 @@ func (s *Suite) limiterLocked(name, service string, mp config.Policy) (*ratelimi
 	return p, nil
 }
 
-func chainUnary(ints []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
-	if len(ints) == 0 {
-		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			return invoker(ctx, method, req, reply, cc, opts...)
+// unaryStep is one step of a unary chain: an interceptor, and for the deadline and retry
+// steps the policy behind it.
+type unaryStep struct {
+	ic grpc.UnaryClientInterceptor
+	dl *deadline.Policy // the deadline step; with rp, folded into the retry loop
+	rp *retry.Policy    // the retry step
+}
+
+// foldDeadline merges a deadline step followed at once by a retry step into one step: the
+// deadline the policy would set is declared to the retry loop (retry.InvokeWithin), which
+// bounds each attempt's one context by it instead of nesting a context for it around the loop.
+func foldDeadline(steps []unaryStep) []unaryStep {
+	out := make([]unaryStep, 0, len(steps))
+	for i := 0; i < len(steps); i++ {
+		if st := steps[i]; st.dl != nil && i+1 < len(steps) && steps[i+1].rp != nil {
+			out = append(out, unaryStep{dl: st.dl, rp: steps[i+1].rp})
+			i++
+			continue
+		}
+		out = append(out, unaryStep{ic: steps[i].ic})
+	}
+	return out
+}
+
+// unaryChain runs the steps of a unary chain in order. The invokers that link one step to the
+// next are bound once per pooled runner, so a call allocates nothing for the chain, and the
+// runner counts the attempts of the retry loop: the times the step after the retry step is
+// entered, which is retry.Info's count (attempts rejected by a later step included, hedges
+// not) without a retry.Report per call. A runner goes back to the pool when the call
+// returns: no unary step keeps its invoker after returning (hedge waits for every attempt it
+// started), and a call that panics drops its runner.
+type unaryChain struct {
+	steps   []unaryStep
+	countAt int // the step whose entries are the attempts (len(steps): the invoker)
+	pool    sync.Pool
+}
+
+func newUnaryChain(steps []unaryStep) *unaryChain {
+	uc := &unaryChain{steps: foldDeadline(steps)}
+	uc.countAt = len(uc.steps)
+	for i, st := range uc.steps {
+		if st.rp != nil {
+			uc.countAt = i + 1
 		}
 	}
-	first, rest := ints[0], ints[1:]
-	if len(rest) == 0 {
-		return first
+	uc.pool.New = func() any {
+		r := &unaryRunner{steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
+		for i := range uc.steps {
+			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+				return r.step(i+1, ctx, method, req, reply, cc, opts)
+			}
+		}
+		return r
 	}
-	next := chainUnary(rest)
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return first(ctx, method, req, reply, cc, func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-			return next(ctx, method, req, reply, cc, invoker, opts...)
-		}, opts...)
+	return uc
+}
+
+// run calls the chain and reports the attempts made (see unaryChain).
+func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (int, error) {
+	r := uc.pool.Get().(*unaryRunner)
+	r.invoker = invoker
+	r.attempts.Store(0)
+	err := r.step(0, ctx, method, req, reply, cc, opts)
+	n := int(r.attempts.Load())
+	r.invoker = nil
+	uc.pool.Put(r)
+	return n, err
+}
+
+func (uc *unaryChain) interceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	_, err := uc.run(ctx, method, req, reply, cc, invoker, opts)
+	return err
+}
+
+// unaryRunner is one call's pass through a unaryChain. attempts is atomic because, without a
+// retry step, hedged attempts reach the invoker from goroutines of their own.
+type unaryRunner struct {
+	steps    []unaryStep
+	countAt  int
+	invoker  grpc.UnaryInvoker
+	next     []grpc.UnaryInvoker
+	attempts atomic.Int32
+}
+
+func (r *unaryRunner) step(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+	if i == r.countAt {
+		r.attempts.Add(1)
 	}
+	if i == len(r.steps) {
+		return r.invoker(ctx, method, req, reply, cc, opts...)
+	}
+	st := &r.steps[i]
+	if st.dl != nil {
+		declared, _ := st.dl.Deadline(ctx, method)
+		return st.rp.InvokeWithin(ctx, declared, method, req, reply, cc, r.next[i], opts...)
+	}
+	return st.ic(ctx, method, req, reply, cc, r.next[i], opts...)
 }
 
 func chainStream(ints []grpc.StreamClientInterceptor) grpc.StreamClientInterceptor {

@@ -20,6 +20,18 @@
 // profile is left out of the chain; the deadline step is always there, since the global budget
 // (config.Config.Budget, 8 s by default) caps every call's deadline.
 //
+// # Cost per call
+//
+// A method's unary chain is composed once; a call borrows a pooled runner whose step-to-step
+// invokers are bound already, so the chain allocates nothing per call. When a retry step
+// follows the deadline step, the deadline is declared to the retry loop rather than put in a
+// context around it (retry.Policy.InvokeWithin): each attempt then has one context, whose
+// deadline is the earliest of the caller's, the deadline policy's, the budget's and the
+// per-attempt timeout's — the deadline the server sees is the same as with nested contexts.
+// With a caller deadline, the full suite with Prometheus metrics allocates 7 objects per call
+// more than a raw call (that context, its timer, and grpc's copy of the trailers read for
+// pushback); TestSuiteAllocsOverRaw holds the ceilings. Streams keep the nested form.
+//
 // # Resolution
 //
 // Each call's full method is resolved once (config.Config.Resolve) and its chain cached. Methods

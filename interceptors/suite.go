@@ -60,6 +60,7 @@ type chain struct {
 	policy     config.Policy
 	classifier *codes.Classifier
 	unary      grpc.UnaryClientInterceptor
+	uc         *unaryChain
 	stream     grpc.StreamClientInterceptor
 	err        error // the chain could not be built; calls fail with it
 }
@@ -315,9 +316,8 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
 		}
 		start := s.clk.Now()
-		var info retry.Info
-		err := c.unary(ctx, method, req, reply, cc, invoker, append(opts, retry.Report(&info))...)
-		s.emitCall(sink, c, method, start, info, err)
+		n, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts)
+		s.emitCall(sink, c, method, start, retry.Info{Attempts: n}, err)
 		return err
 	}
 }

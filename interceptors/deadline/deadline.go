@@ -42,6 +42,19 @@ func noop() {}
 // ends. When nothing changes, ctx itself is returned with a no-op cancel, and nothing is
 // allocated.
 func (p *Policy) Context(ctx context.Context, method string) (context.Context, context.CancelFunc) {
+	d, ok := p.Deadline(ctx, method)
+	if !ok {
+		return ctx, noop
+	}
+	return clock.WithDeadline(ctx, p.clock, d)
+}
+
+// Deadline returns the deadline the policy sets on a call of the full method name made with
+// ctx, and false when it leaves ctx's own deadline in force. It emits DeadlineApplied as
+// Context does, but makes no context: a step that makes one context per attempt anyway (the
+// suite's retry loop) bounds each attempt by the returned deadline instead of nesting a
+// second context for it. It allocates nothing.
+func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) {
 	var (
 		timeout time.Duration
 		reason  string
@@ -53,13 +66,12 @@ func (p *Policy) Context(ctx context.Context, method string) (context.Context, c
 	case !ok && p.cfg.Max > 0:
 		timeout, reason = p.cfg.Max, observe.ReasonCap
 	case ok && p.cfg.Max > 0:
-		now := p.clock.Now()
-		if dl.Sub(now) <= p.cfg.Max {
-			return ctx, noop
+		if dl.Sub(p.clock.Now()) <= p.cfg.Max {
+			return time.Time{}, false
 		}
 		timeout, reason = p.cfg.Max, observe.ReasonCap
 	default:
-		return ctx, noop
+		return time.Time{}, false
 	}
 	now := p.clock.Now()
 	if p.sink != nil {
@@ -68,5 +80,5 @@ func (p *Policy) Context(ctx context.Context, method string) (context.Context, c
 			Policy: observe.PolicyDeadline, Reason: reason, Delay: timeout,
 		})
 	}
-	return clock.WithDeadline(ctx, p.clock, now.Add(timeout))
+	return now.Add(timeout), true
 }

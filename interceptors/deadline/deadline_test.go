@@ -50,6 +50,15 @@ func TestContext(t *testing.T) {
 				ctx, cancel = clock.WithTimeout(ctx, clk, tt.callerIn)
 				defer cancel()
 			}
+			// Deadline declares what Context sets, without a context.
+			declared, set := p.Deadline(ctx, testkit.MethodCompare)
+			if set != (tt.wantReason != "") || (set && declared.Sub(clk.Now()) != tt.want) {
+				t.Fatalf("Deadline = %v, %v; want remaining %v, set %v", declared.Sub(clk.Now()), set, tt.want, tt.wantReason != "")
+			}
+			if n := len(rec.Events(observe.DeadlineApplied)); set && n != 1 {
+				t.Fatalf("Deadline emitted %d events, want 1", n)
+			}
+			rec.Reset()
 			got, cancel := p.Context(ctx, testkit.MethodCompare)
 			defer cancel()
 			dl, ok := got.Deadline()
@@ -125,5 +134,21 @@ func TestInterceptors(t *testing.T) {
 		if got <= 25*time.Second || got > 30*time.Second {
 			t.Errorf("%s: server saw %v left, want about 30s", name, got)
 		}
+	}
+}
+
+// TestDeadlineAllocatesNothing: declaring the deadline (no context) costs no allocation, with
+// an observer or without.
+func TestDeadlineAllocatesNothing(t *testing.T) {
+	for _, sink := range []observe.Sink{nil, observe.SinkFunc(func(observe.Event) {})} {
+		p, err := deadline.New(deadline.Config{Default: time.Second, Max: 3 * time.Second}, deadline.WithObserver(sink))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if n := testing.AllocsPerRun(100, func() { _, _ = p.Deadline(ctx, testkit.MethodCompare) }); n != 0 {
+			t.Errorf("Deadline allocates %v per call (observer %v)", n, sink != nil)
+		}
+		cancel()
 	}
 }

@@ -1,7 +1,6 @@
 package retry
 
 import (
-	"context"
 	"math"
 	"time"
 )
@@ -65,18 +64,6 @@ func fit(d, upper time.Duration, now, end time.Time, left int) time.Duration {
 		return d
 	}
 	return clampDur(float64(d) * (float64(limit) / float64(upper)))
-}
-
-// callEnd returns the earlier of ctx's deadline and budgetEnd (zero: neither).
-func callEnd(ctx context.Context, budgetEnd time.Time) time.Time {
-	dl, ok := ctx.Deadline()
-	switch {
-	case !ok:
-		return budgetEnd
-	case budgetEnd.IsZero() || dl.Before(budgetEnd):
-		return dl
-	}
-	return budgetEnd
 }
 
 func clampDur(f float64) time.Duration {

@@ -3,6 +3,9 @@ package retry
 import (
 	"context"
 	"sync"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
 
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"google.golang.org/grpc"
@@ -43,24 +46,48 @@ type trailerHolder struct {
 var trailerPool = sync.Pool{New: func() any { return new(trailerHolder) }}
 
 // Unary returns the policy as a unary client interceptor. Every attempt goes through the rest
-// of the chain (invoker) with the caller's call options and a trailer option of its own, so
-// that grpc-retry-pushback-ms is read.
+// of the chain (invoker) with the caller's call options and, when a retry could follow it, a
+// trailer option of its own, so that grpc-retry-pushback-ms is read.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		cs := p.callSettings(opts)
-		if cs.disabled {
-			return invoker(ctx, method, req, reply, cc, opts...)
-		}
-		return p.run(ctx, p.method(method), cs, func(actx context.Context, _ int) (metadata.MD, error) {
-			h := trailerPool.Get().(*trailerHolder)
-			h.opts = append(append(h.opts[:0], opts...), grpc.Trailer(&h.md))
-			err := invoker(actx, method, req, reply, cc, h.opts...)
-			md := h.md
-			h.md = nil
-			clear(h.opts)
-			h.opts = h.opts[:0]
-			trailerPool.Put(h)
-			return md, err
-		})
+		return p.InvokeWithin(ctx, time.Time{}, method, req, reply, cc, invoker, opts...)
 	}
+}
+
+// InvokeWithin is the unary interceptor's work for one call with a deadline declared for the
+// whole call that ctx does not carry: a deadline step folded into the retry loop. Each attempt's
+// single context then ends by the earliest of the declared deadline, the budget, the
+// per-attempt timeout and ctx's own deadline, instead of nesting a context for the declared
+// deadline around the loop; the deadline the server sees is the same. When the declared
+// deadline ends the call, the call ends as one whose deadline expired (not retried,
+// ReasonDeadline). A zero declared is Unary's behaviour.
+//
+// With the policy disabled for the call (Disable), the declared deadline is put in a context
+// around the call.
+func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	cs := p.callSettings(opts)
+	if cs.disabled {
+		if !declared.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = clock.WithDeadline(ctx, cs.clock, declared)
+			defer cancel()
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	return p.run(ctx, declared, p.method(method), cs, func(actx context.Context, _ int, more bool) (metadata.MD, error) {
+		if !more {
+			// No retry can follow: the trailers (pushback) would go unread, and grpc copies
+			// them for the Trailer option on every call.
+			return nil, invoker(actx, method, req, reply, cc, opts...)
+		}
+		h := trailerPool.Get().(*trailerHolder)
+		h.opts = append(append(h.opts[:0], opts...), grpc.Trailer(&h.md))
+		err := invoker(actx, method, req, reply, cc, h.opts...)
+		md := h.md
+		h.md = nil
+		clear(h.opts)
+		h.opts = h.opts[:0]
+		trailerPool.Put(h)
+		return md, err
+	})
 }

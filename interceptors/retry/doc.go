@@ -79,6 +79,19 @@
 // and no jitter, a pushback of 50ms after the first retry gives 100ms, 50ms, 100ms, 200ms.
 // Sleeps use one timer per call from the injected clock (WithClock).
 //
+// # Deadlines of an attempt
+//
+// A unary attempt gets at most one context of its own: its deadline is the earliest of the
+// per-attempt timeout, the budget's end and a deadline declared for the call
+// (Policy.InvokeWithin, which the suite uses to fold its deadline step into the loop), and
+// it is made only when that comes before the caller's own deadline. Which one ended an
+// attempt is told from the times: the per-attempt timeout's DeadlineExceeded is retried; the
+// declared deadline ends the call as an expired deadline (ReasonDeadline), the budget with
+// ReasonBudget, the caller's deadline is never retried. Between attempts no deadline timer
+// lives, only the sleep's. The grpc.Trailer option that reads grpc-retry-pushback-ms (grpc
+// copies the trailers for it on every call) is passed only when a retry could follow the
+// attempt: not on the last one, nor for a method that may not be retried.
+//
 // # Fitting the schedule
 //
 // A nominal schedule may not fit the call's time: the reference ml profile (1s·2ⁿ + U(0, 3s),

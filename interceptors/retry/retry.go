@@ -116,7 +116,7 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 	if cs.disabled {
 		return fn(ctx)
 	}
-	return p.run(ctx, p.method(method), cs, func(ctx context.Context, _ int) (metadata.MD, error) {
+	return p.run(ctx, time.Time{}, p.method(method), cs, func(ctx context.Context, _ int, _ bool) (metadata.MD, error) {
 		return nil, fn(ctx)
 	})
 }
@@ -171,24 +171,74 @@ func (p *Policy) maxAttempts(cs *settings) int {
 }
 
 // attemptFunc runs one attempt (1-based) and returns its error and, when it has them, the
-// trailers the server sent.
-type attemptFunc func(ctx context.Context, attempt int) (metadata.MD, error)
+// trailers the server sent. more says whether a retry could follow the attempt, which is
+// when its trailers (pushback) matter.
+type attemptFunc func(ctx context.Context, attempt int, more bool) (metadata.MD, error)
 
-// run is the retry loop shared by Do and the unary interceptor.
-func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemptFunc) error {
+// bounds is what ends a call besides its attempts' outcomes and the caller's context: the
+// budget, and a deadline declared for the call without a context of its own (see
+// InvokeWithin). budgetCtx, when set (streams), is the budget's own context, whose end says
+// the budget is spent; without it (unary calls) the clock does.
+type bounds struct {
+	declared, budgetEnd time.Time // zero: none
+	budgetCtx           context.Context
+}
+
+// deadline is the call's deadline: the earlier of ctx's and the declared one.
+func (b bounds) deadline(ctx context.Context) (time.Time, bool) {
+	dl, ok := ctx.Deadline()
+	if !b.declared.IsZero() && (!ok || b.declared.Before(dl)) {
+		return b.declared, true
+	}
+	return dl, ok
+}
+
+// end is the earlier of the call's deadline and the budget's end (zero: neither).
+func (b bounds) end(ctx context.Context) time.Time {
+	dl, ok := b.deadline(ctx)
+	switch {
+	case !ok:
+		return b.budgetEnd
+	case b.budgetEnd.IsZero() || dl.Before(b.budgetEnd):
+		return dl
+	}
+	return b.budgetEnd
+}
+
+// over says why the call must stop at now because the declared deadline or the budget
+// (whichever came first) has passed: ReasonDeadline, ReasonBudget, or "" when neither has.
+// The caller's own context is checked before.
+func (b bounds) over(now time.Time) string {
+	if b.budgetCtx != nil {
+		if b.budgetCtx.Err() != nil {
+			return observe.ReasonBudget
+		}
+		return ""
+	}
+	switch {
+	case !b.declared.IsZero() && !now.Before(b.declared) && (b.budgetEnd.IsZero() || !b.budgetEnd.Before(b.declared)):
+		return observe.ReasonDeadline
+	case !b.budgetEnd.IsZero() && !now.Before(b.budgetEnd):
+		return observe.ReasonBudget
+	case !b.declared.IsZero() && !now.Before(b.declared):
+		return observe.ReasonDeadline
+	}
+	return ""
+}
+
+// run is the retry loop shared by Do and the unary interceptor. declared, when not zero, is a
+// deadline for the whole call that ctx does not carry (see InvokeWithin).
+//
+// Each attempt gets at most one context of its own, whose deadline is the earliest of the
+// per-attempt timeout, the declared deadline and the budget's end, made only when that comes
+// before ctx's own deadline. Which of them ended an attempt is known from the times: only the
+// per-attempt timeout makes its DeadlineExceeded retryable.
+func (p *Policy) run(ctx context.Context, declared time.Time, m *methodInfo, cs *settings, fn attemptFunc) error {
 	clk := cs.clock
 	start := clk.Now()
-	callCtx := ctx
-	var budgetEnd time.Time
+	b := bounds{declared: declared}
 	if p.cfg.Budget > 0 {
-		budgetEnd = start.Add(p.cfg.Budget)
-		// A caller's deadline at or before the budget's end already bounds every attempt: a
-		// second deadline context would cost allocations and a timer for nothing.
-		if dl, ok := ctx.Deadline(); !ok || dl.After(budgetEnd) {
-			var cancel context.CancelFunc
-			callCtx, cancel = clock.WithDeadline(ctx, clk, budgetEnd)
-			defer cancel()
-		}
+		b.budgetEnd = start.Add(p.cfg.Budget)
 	}
 	limit := p.maxAttempts(cs)
 	eligible := p.eligible(m, cs)
@@ -202,22 +252,25 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 		}
 	}()
 	for n := 1; ; n++ {
-		actx := callCtx
+		actx := ctx
 		if n > 1 {
 			actx = metadata.AppendToOutgoingContext(actx, AttemptMetadataKey, strconv.Itoa(n))
 		}
-		var cancel context.CancelFunc
 		t0 := clk.Now()
+		end, perAttempt := b.end(ctx), false
 		if p.cfg.PerAttemptTimeout > 0 {
-			// Only when the attempt's own deadline comes before the call's: otherwise it could
-			// never fire, and the call's deadline is the one that ends the attempt.
-			if dl, ok := callCtx.Deadline(); !ok || dl.After(t0.Add(p.cfg.PerAttemptTimeout)) {
-				actx, cancel = clock.WithTimeout(actx, clk, p.cfg.PerAttemptTimeout)
+			if pe := t0.Add(p.cfg.PerAttemptTimeout); end.IsZero() || pe.Before(end) {
+				end, perAttempt = pe, true
 			}
 		}
-		trailer, err := fn(actx, n)
+		var cancel context.CancelFunc
+		// Only when it comes before the caller's deadline: otherwise it could never fire.
+		if dl, ok := ctx.Deadline(); !end.IsZero() && (!ok || dl.After(end)) {
+			actx, cancel = clock.WithDeadline(actx, clk, end)
+		}
+		trailer, err := fn(actx, n, eligible && n < limit)
 		if cancel != nil {
-			if err != nil && actx.Err() == context.DeadlineExceeded && callCtx.Err() == nil {
+			if perAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)
 			}
 			cancel()
@@ -237,7 +290,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			p.report(cs, start, n, v, "")
 			return nil
 		}
-		delay, reason, raw := p.decide(ctx, callCtx, m, cs, v, n, limit, eligible, sched, budgetEnd)
+		delay, reason, raw := p.decide(ctx, b, m, cs, v, n, limit, eligible, sched)
 		if raw {
 			p.report(cs, start, n, v, "")
 			return err
@@ -252,7 +305,9 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 				Reason: delayReason(v),
 			})
 		}
-		if !sleep(callCtx, clk, &timer, delay) {
+		// The sleep ends before the deadline and the budget (decide checked that it fits):
+		// only the caller can cut it short.
+		if !sleep(ctx, clk, &timer, delay) {
 			if reason, raw := interrupted(ctx); !raw {
 				return p.exhausted(cs, m, start, n, v, reason, err)
 			}
@@ -268,30 +323,33 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 // error as it is, because the outcome is never retried, the caller canceled, or the method
 // may not be retried. The retry budget is asked last, once the retry is otherwise certain,
 // because a ratio budget counts the retry it allows.
-func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *settings, v codes.Verdict, n, limit int, eligible bool, sched schedule, budgetEnd time.Time) (delay time.Duration, reason string, raw bool) {
+func (p *Policy) decide(ctx context.Context, b bounds, m *methodInfo, cs *settings, v codes.Verdict, n, limit int, eligible bool, sched schedule) (delay time.Duration, reason string, raw bool) {
+	now := cs.clock.Now()
 	switch {
 	case !v.Class.Retryable(), !eligible, errors.Is(ctx.Err(), context.Canceled):
 		return 0, "", true
 	case ctx.Err() != nil:
 		return 0, observe.ReasonDeadline, false
-	case callCtx.Err() != nil:
-		return 0, observe.ReasonBudget, false
+	}
+	if reason := b.over(now); reason != "" {
+		return 0, reason, false
+	}
+	switch {
 	case v.Pushback.Stop:
 		return 0, observe.ReasonPushbackStop, false
 	case n >= limit:
 		return 0, observe.ReasonMaxAttempts, false
 	}
-	now := cs.clock.Now()
 	if v.Pushback.Set {
 		delay = v.Pushback.Delay
 	} else {
 		var upper time.Duration
 		delay, upper = p.backoff(sched, cs.rand)
 		if p.cfg.FitSchedule {
-			delay = fit(delay, upper, now, callEnd(ctx, budgetEnd), limit-n)
+			delay = fit(delay, upper, now, b.end(ctx), limit-n)
 		}
 	}
-	if reason := fits(ctx, now, delay, budgetEnd); reason != "" {
+	if reason := fits(ctx, b, now, delay); reason != "" {
 		return delay, reason, false
 	}
 	if m.bucket != nil && !m.bucket.Allow() {
@@ -342,11 +400,11 @@ func interrupted(ctx context.Context) (reason string, raw bool) {
 
 // fits says why a sleep of d starting at now cannot be followed by an attempt of at least
 // MinAttemptTime before the caller's deadline or the budget's end, or "" when it can.
-func fits(ctx context.Context, now time.Time, d time.Duration, budgetEnd time.Time) string {
+func fits(ctx context.Context, b bounds, now time.Time, d time.Duration) string {
 	end := now.Add(d + MinAttemptTime)
-	dl, ok := ctx.Deadline()
-	if !budgetEnd.IsZero() && (!ok || budgetEnd.Before(dl)) {
-		if end.After(budgetEnd) {
+	dl, ok := b.deadline(ctx)
+	if !b.budgetEnd.IsZero() && (!ok || b.budgetEnd.Before(dl)) {
+		if end.After(b.budgetEnd) {
 			return observe.ReasonBudget
 		}
 		return ""

@@ -146,10 +146,10 @@ func TestTimeCutoffs(t *testing.T) {
 		wantReason   string
 		wantAttempts int
 	}{
-		{name: "budget", budget: time.Second, base: 1, wantDelays: ms(300, 600), wantReason: observe.ReasonBudget, wantAttempts: 3},
+		{name: "budget", budget: time.Second, base: 0, wantDelays: ms(300, 600), wantReason: observe.ReasonBudget, wantAttempts: 3},
 		{name: "caller deadline", callerIn: time.Second, base: 1, wantDelays: ms(300, 600), wantReason: observe.ReasonDeadline, wantAttempts: 3},
-		{name: "budget tighter than deadline", budget: 905 * time.Millisecond, callerIn: time.Hour, base: 2, wantDelays: ms(300, 600), wantReason: observe.ReasonBudget, wantAttempts: 3},
-		{name: "floor", budget: 904 * time.Millisecond, base: 1, wantDelays: ms(300), wantReason: observe.ReasonBudget, wantAttempts: 2},
+		{name: "budget tighter than deadline", budget: 905 * time.Millisecond, callerIn: time.Hour, base: 1, wantDelays: ms(300, 600), wantReason: observe.ReasonBudget, wantAttempts: 3},
+		{name: "floor", budget: 904 * time.Millisecond, base: 0, wantDelays: ms(300), wantReason: observe.ReasonBudget, wantAttempts: 2},
 		{name: "deadline tighter than budget", budget: time.Hour, callerIn: 350 * time.Millisecond, base: 1, wantDelays: ms(300), wantReason: observe.ReasonDeadline, wantAttempts: 2},
 	}
 	for _, tt := range tests {
@@ -296,11 +296,9 @@ func TestPushback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			base := 0
-			if tt.budget > 0 {
-				base = 1
-			}
-			s := newSetup(t, retry.Config{Jitter: retry.JitterNone, Budget: tt.budget}, base)
+			// The budget bounds each attempt's context; during a sleep no timer but the
+			// sleep's lives.
+			s := newSetup(t, retry.Config{Jitter: retry.JitterNone, Budget: tt.budget}, 0)
 			srv := testkit.Start(t, &testkit.Server{CompareF: tt.f})
 			var info retry.Info
 			_, err := kycv1.NewFaceMatchServiceClient(s.dial(t, srv)).Compare(context.Background(), &kycv1.CompareRequest{}, retry.Report(&info))

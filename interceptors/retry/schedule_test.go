@@ -75,7 +75,7 @@ func mlRetry(fit bool) retry.Config {
 //	sleep 2: remaining 7.166666667s, cap /4, upper 5s: 3.5s·cap/5s
 //	sleep 3: remaining 5.912500001s, cap /2, upper 7s: 5.5s·cap/7s
 func TestFitScheduleExactSleeps(t *testing.T) {
-	s := newSetup(t, mlRetry(true), 1)
+	s := newSetup(t, mlRetry(true), 0)
 	var n int
 	var info retry.Info
 	_ = s.p.Do(context.Background(), testkit.MethodCompare, failWith(&n, testkit.Status(grpccodes.Unavailable, "")), retry.Report(&info))
@@ -90,7 +90,7 @@ func TestFitScheduleExactSleeps(t *testing.T) {
 
 	// The nominal schedule in the same conditions: 2.5s and 3.5s, then 5.5s would end past the
 	// budget, so attempt 4 never runs.
-	s = newSetup(t, mlRetry(false), 1)
+	s = newSetup(t, mlRetry(false), 0)
 	n = 0
 	_ = s.p.Do(context.Background(), testkit.MethodCompare, failWith(&n, testkit.Status(grpccodes.Unavailable, "")), retry.Report(&info))
 	s.drv.stop()
@@ -110,7 +110,7 @@ func TestFitScheduleAllAttemptsRun(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 15))
 			var mu sync.Mutex
 			rnd := func() float64 { mu.Lock(); defer mu.Unlock(); return r.Float64() }
-			s := newSetup(t, mlRetry(fit), 1, retry.WithRand(rnd))
+			s := newSetup(t, mlRetry(fit), 0, retry.WithRand(rnd))
 			var n int
 			var info retry.Info
 			_ = s.p.Do(context.Background(), testkit.MethodCompare, func(ctx context.Context) error {
@@ -138,7 +138,7 @@ func TestFitScheduleAllAttemptsRun(t *testing.T) {
 // TestFitScheduleSlowAttempts: when the attempts themselves eat the budget the fitted sleeps
 // shrink with it, and no sleep is begun that leaves less than MinAttemptTime.
 func TestFitScheduleSlowAttempts(t *testing.T) {
-	s := newSetup(t, mlRetry(true), 1)
+	s := newSetup(t, mlRetry(true), 0)
 	var n int
 	var info retry.Info
 	_ = s.p.Do(context.Background(), testkit.MethodCompare, func(ctx context.Context) error {

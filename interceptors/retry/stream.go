@@ -343,7 +343,7 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 		}
 		v := s.cs.classifier.ClassifyTrailer(err, trailer)
 		s.attemptFinished(n, t0, v)
-		delay, reason, raw := s.p.decide(s.parent, s.callCtx, s.m, s.cs, v, n, s.limit, s.eligible, s.sched, s.budgetEnd)
+		delay, reason, raw := s.p.decide(s.parent, bounds{budgetEnd: s.budgetEnd, budgetCtx: s.callCtx}, s.m, s.cs, v, n, s.limit, s.eligible, s.sched)
 		if !raw && reason == "" {
 			s.mu.Lock()
 			committed := s.committed

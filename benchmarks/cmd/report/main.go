@@ -1,0 +1,440 @@
+// Command report writes the generated benchmark report (benchmarks/results/report.md) from the
+// outputs make report collects: ratios to the raw call measured in the same rounds, allocation
+// differences, parallel scaling, cost against the number of configured services, memory per
+// in-flight call and the policies' hot paths, with the machine, the commit and the layout, and
+// benchstat's confidence intervals.
+//
+//	go run ./cmd/report -dir results -benchstat ../bin/benchstat > results/report.md
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// sample is one benchmark result line.
+type sample struct {
+	bench  string            // BenchmarkUnaryDL
+	keys   map[string]string // chain=suite, mode=serial, methods=100...
+	name   string            // the sub-benchmark path without the GOMAXPROCS suffix
+	procs  int               // GOMAXPROCS (1 when the name has no suffix)
+	round  int               // "# round N" marker before it (0 when none)
+	values map[string]float64
+}
+
+var (
+	resultLine = regexp.MustCompile(`^(Benchmark\w+)((?:/[^\s]+?)?)(?:-(\d+))?\s+\d+\s+(.*)$`)
+	roundLine  = regexp.MustCompile(`^# round (\d+)`)
+)
+
+func parse(path string) ([]sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	var out []sample
+	round := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if m := roundLine.FindStringSubmatch(line); m != nil {
+			round, _ = strconv.Atoi(m[1])
+			continue
+		}
+		m := resultLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		s := sample{bench: m[1], name: strings.TrimPrefix(m[2], "/"), procs: 1, round: round,
+			keys: map[string]string{}, values: map[string]float64{}}
+		if m[3] != "" {
+			s.procs, _ = strconv.Atoi(m[3])
+		}
+		for _, part := range strings.Split(s.name, "/") {
+			if k, v, ok := strings.Cut(part, "="); ok {
+				s.keys[k] = v
+			}
+		}
+		fs := strings.Fields(m[4])
+		for i := 0; i+1 < len(fs); i += 2 {
+			v, err := strconv.ParseFloat(fs[i], 64)
+			if err == nil {
+				s.values[fs[i+1]] = v
+			}
+		}
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// filter returns the samples of bench whose keys match want and whose GOMAXPROCS is procs
+// (0: any).
+func filter(ss []sample, bench string, procs int, want map[string]string) []sample {
+	var out []sample
+	for _, s := range ss {
+		if s.bench != bench || (procs != 0 && s.procs != procs) {
+			continue
+		}
+		ok := true
+		for k, v := range want {
+			if s.keys[k] != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func values(ss []sample, unit string) []float64 {
+	var out []float64
+	for _, s := range ss {
+		if v, ok := s.values[unit]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ratio is a chain's time over raw's: the median of the per-round ratios (each round measures
+// both), with their range; without round markers, the ratio of the medians.
+type ratio struct {
+	med, lo, hi float64
+	rounds      int
+}
+
+func (r ratio) String() string {
+	if r.rounds == 0 {
+		return "—"
+	}
+	if r.rounds == 1 {
+		return fmt.Sprintf("%.3f", r.med)
+	}
+	return fmt.Sprintf("%.3f [%.3f–%.3f]", r.med, r.lo, r.hi)
+}
+
+func pct(r ratio) string {
+	if r.rounds == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%+.1f %%", (r.med-1)*100)
+}
+
+func ratioOf(chain, raw []sample) ratio {
+	byRound := func(ss []sample) map[int][]float64 {
+		m := map[int][]float64{}
+		for _, s := range ss {
+			m[s.round] = append(m[s.round], s.values["ns/op"])
+		}
+		return m
+	}
+	c, r := byRound(chain), byRound(raw)
+	var rs []float64
+	for k, cv := range c {
+		if rv, ok := r[k]; ok && median(rv) > 0 {
+			rs = append(rs, median(cv)/median(rv))
+		}
+	}
+	if len(rs) == 0 {
+		return ratio{}
+	}
+	slices.Sort(rs)
+	return ratio{med: median(rs), lo: rs[0], hi: rs[len(rs)-1], rounds: len(rs)}
+}
+
+type ratioAllocs struct {
+	r      ratio
+	allocs float64
+}
+
+// timeVerdict says whether a time ratio is within goal, or that the rounds disagree too much
+// to tell.
+func timeVerdict(r ratio, goal float64) (string, bool) {
+	if r.rounds < 2 || r.hi-r.lo > spread {
+		return fmt.Sprintf("not established: rounds range %.3f–%.3f", r.lo, r.hi), false
+	}
+	return "", r.med <= goal
+}
+
+// chainText says what each chain is.
+var chainText = map[string]string{
+	"raw":           "no interceptor (the baseline)",
+	"retry":         "bulwark retry alone (ml profile's, no per-attempt timeout)",
+	"breaker":       "bulwark breaker alone",
+	"bulkhead":      "bulwark bulkhead alone",
+	"ratelimit":     "bulwark rate limit alone",
+	"deadline":      "bulwark deadline alone (5 s default)",
+	"suite":         "**full suite + promobs**: retry (5 s per attempt, budget 10/0.1) + breaker + limiter + bulkhead + deadline, 8 s budget",
+	"suite_nosink":  "the same suite, no observer",
+	"suite_builtin": "**built-in ml profile + promobs** (adds hedge, adaptive throttle, adaptive bulkhead; 3 s per attempt)",
+	"failsafe":      "failsafe-go: timeout 5 s + retry + breaker + limiter + bulkhead",
+	"grpcmw_retry":  "go-grpc-middleware retry alone",
+}
+
+var canonical = []string{"raw", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry"}
+
+func chainsIn(ss []sample) []string {
+	var out []string
+	for _, s := range ss {
+		if c := s.keys["chain"]; c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int {
+		ia, ib := slices.Index(canonical, a), slices.Index(canonical, b)
+		if ia < 0 {
+			ia = len(canonical)
+		}
+		if ib < 0 {
+			ib = len(canonical)
+		}
+		return ia - ib
+	})
+	return out
+}
+
+type report struct {
+	w         io.Writer
+	dir       string
+	benchstat string
+}
+
+func (r *report) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
+
+// overheadTable prints one chain-by-chain table of bench at mode and procs.
+// spread is the width of the per-round ratio range above which a time verdict is not given:
+// on a loaded machine the rounds disagree by more than any goal's margin.
+const spread = 0.10
+
+func (r *report) overheadTable(ss []sample, bench, mode string, procs int) map[string]ratioAllocs {
+	raw := filter(ss, bench, procs, map[string]string{"chain": "raw", "mode": mode})
+	if len(raw) == 0 {
+		r.printf("(no raw samples)\n")
+		return nil
+	}
+	ra, rb := median(values(raw, "allocs/op")), median(values(raw, "B/op"))
+	r.printf("| chain | what | ns/op | time × raw (median of rounds [range]) | over raw | allocs/op | allocs over raw | B/op over raw |\n")
+	r.printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	got := map[string]ratioAllocs{}
+	for _, c := range chainsIn(filter(ss, bench, procs, map[string]string{"mode": mode})) {
+		cs := filter(ss, bench, procs, map[string]string{"chain": c, "mode": mode})
+		rt := ratioOf(cs, raw)
+		a, b := median(values(cs, "allocs/op")), median(values(cs, "B/op"))
+		r.printf("| %s | %s | %.0f | %s | %s | %.0f | %+.0f | %+.0f |\n", c, chainText[c],
+			median(values(cs, "ns/op")), rt, pct(rt), a, a-ra, b-rb)
+		got[c] = ratioAllocs{rt, a - ra}
+	}
+	return got
+}
+
+func (r *report) env() {
+	data, err := os.ReadFile(filepath.Join(r.dir, "env.txt"))
+	if err != nil {
+		r.printf("(no env.txt: %v)\n", err)
+		return
+	}
+	r.printf("| | |\n| --- | --- |\n")
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		r.printf("| %s | %s |\n", strings.TrimSpace(k), strings.ReplaceAll(strings.TrimSpace(v), "|", "\\|"))
+	}
+}
+
+func (r *report) benchstatOf(title, file string, args ...string) {
+	if r.benchstat == "" {
+		return
+	}
+	out, err := exec.Command(r.benchstat, append(args, filepath.Join(r.dir, file))...).CombinedOutput()
+	if err != nil {
+		out = append(out, []byte("\n(benchstat: "+err.Error()+")")...)
+	}
+	r.printf("\n<details><summary>%s</summary>\n\n```\n%s\n```\n\n</details>\n", title, bytes.TrimSpace(out))
+}
+
+func main() {
+	dir := flag.String("dir", "results", "directory holding the outputs of make report")
+	bs := flag.String("benchstat", "", "benchstat binary (empty: no benchstat sections)")
+	flag.Parse()
+	r := &report{w: os.Stdout, dir: *dir, benchstat: *bs}
+	load := func(name string) []sample {
+		ss, err := parse(filepath.Join(*dir, name))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+		}
+		return ss
+	}
+	head, nodl, methods, inflight, hot := load("headline.out"), load("nodeadline.out"),
+		load("methods.out"), load("inflight.out"), load("hotpath.out")
+
+	r.printf("# Benchmark report\n\n")
+	r.printf("Generated by `make -C benchmarks report` (`cmd/report`); do not edit by hand — run it again.\n")
+	r.printf("Every ratio is to the raw call measured in the same rounds. Allocation counts are exact and\n")
+	r.printf("repeat from run to run; times on a shared 2-core machine do not, so read them with the\n")
+	r.printf("ranges and benchstat's confidence intervals below. bufconn runs client and server in one\n")
+	r.printf("process: B/op and allocs/op include the server's share, the same for every chain.\n\n")
+	r.printf("## Machine, commit, layout\n\n")
+	r.env()
+
+	r.printf("\n## Headline: unary call with a 10 s caller deadline, serial\n\n")
+	r.printf("`BenchmarkUnaryDL`, `FaceMatchService.Compare` over bufconn, GOMAXPROCS 2. Each chain runs\n")
+	r.printf("alone in its own process, one process per chain per round, the chain order rotated each round.\n\n")
+	got := r.overheadTable(head, "BenchmarkUnaryDL", "serial", 2)
+	if got != nil {
+		r.printf("\n| goal | measured | met? |\n| --- | --- | --- |\n")
+		yes := map[bool]string{true: "yes", false: "**no**"}
+		goal := func(name, chain string, maxAllocs, maxRatio float64) {
+			g, ok := got[chain]
+			if !ok {
+				return
+			}
+			line := fmt.Sprintf("| %s: ≤ %+.0f allocs", name, maxAllocs)
+			measured := fmt.Sprintf("%+.0f allocs", g.allocs)
+			met := yes[g.allocs <= maxAllocs]
+			if maxRatio > 0 {
+				line += fmt.Sprintf(", ≤ %+.0f %% time", (maxRatio-1)*100)
+				measured += fmt.Sprintf(", %+.1f %% time (median of rounds)", (g.r.med-1)*100)
+				why, ok := timeVerdict(g.r, maxRatio)
+				switch {
+				case why != "":
+					met = "allocs " + met + "; time " + why
+				default:
+					met = "allocs " + met + "; time " + yes[ok]
+				}
+			}
+			r.printf("%s over raw | %s | %s |\n", line, measured, met)
+		}
+		goal("full suite + promobs", "suite", 12, 1.08)
+		goal("built-in ml profile + promobs", "suite_builtin", 14, 0)
+		if s, ok := got["suite"]; ok {
+			if f, ok := got["failsafe"]; ok && f.allocs > 0 {
+				line := fmt.Sprintf("| suite's overhead ≤ ½ failsafe-go's | allocs %.2f×", s.allocs/f.allocs)
+				verdict := "allocs " + yes[s.allocs/f.allocs <= 0.5]
+				if why, _ := timeVerdict(s.r, 0); why != "" || f.r.hi-f.r.lo > spread {
+					verdict += "; time not established (rounds disagree)"
+				} else if f.r.med > 1 {
+					line += fmt.Sprintf(", time %.2f×", (s.r.med-1)/(f.r.med-1))
+					verdict += "; time " + yes[(s.r.med-1)/(f.r.med-1) <= 0.5]
+				}
+				r.printf("%s | %s |\n", line+" failsafe-go's", verdict)
+			}
+		}
+	}
+
+	r.printf("\n## Parallel scaling (GOMAXPROCS 1 and 2)\n\n")
+	r.printf("The same calls under `b.RunParallel`, `-cpu 1,2` (same processes as the headline).\n\n")
+	r.printf("| chain | ns/op at 1 | × raw at 1 | ns/op at 2 | × raw at 2 | speed-up 1 → 2 |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, c := range chainsIn(filter(head, "BenchmarkUnaryDL", 0, map[string]string{"mode": "parallel"})) {
+		var ns [3]float64
+		var rt [3]ratio
+		for _, p := range []int{1, 2} {
+			cs := filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": c, "mode": "parallel"})
+			ns[p] = median(values(cs, "ns/op"))
+			rt[p] = ratioOf(cs, filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": "raw", "mode": "parallel"}))
+		}
+		sp := 0.0
+		if ns[2] > 0 {
+			sp = ns[1] / ns[2]
+		}
+		r.printf("| %s | %.0f | %s | %.0f | %s | %.2f× |\n", c, ns[1], rt[1], ns[2], rt[2], sp)
+	}
+
+	r.printf("\n## Without a caller deadline\n\n")
+	r.printf("`BenchmarkUnary`, serial: the call has no deadline, so the suite's deadline step sets one\n")
+	r.printf("(5 s default) and grpc-go pays for sending it (`deadline` alone shows that cost), which the\n")
+	r.printf("raw call and failsafe-go's timeout (a timer, never sent) do not. All chains in one process,\n")
+	r.printf("one benchmark run per chain per round, the chain order rotated each round.\n\n")
+	r.overheadTable(nodl, "BenchmarkUnary", "serial", 2)
+
+	r.printf("\n## Cost against the number of configured services\n\n")
+	r.printf("`BenchmarkMethods`: the suite (BenchConfig + promobs, caller deadline) calling one method while\n")
+	r.printf("1, 100 or 10 000 services are configured, each called once before the measurement; raw in the\n")
+	r.printf("same run.\n\n")
+	r.printf("| services | raw ns/op | suite ns/op | × raw | suite allocs over raw | suite B/op over raw |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, n := range []string{"1", "100", "10000"} {
+		raw := filter(methods, "BenchmarkMethods", 0, map[string]string{"methods": n, "chain": "raw"})
+		su := filter(methods, "BenchmarkMethods", 0, map[string]string{"methods": n, "chain": "suite"})
+		if len(raw) == 0 || len(su) == 0 {
+			continue
+		}
+		rn, sn := median(values(raw, "ns/op")), median(values(su, "ns/op"))
+		r.printf("| %s | %.0f | %.0f | %.3f | %+.0f | %+.0f |\n", n, rn, sn, sn/rn,
+			median(values(su, "allocs/op"))-median(values(raw, "allocs/op")), median(values(su, "B/op"))-median(values(raw, "B/op")))
+	}
+
+	r.printf("\n## Memory per in-flight call\n\n")
+	r.printf("`BenchmarkInflight`: 64 calls (caller deadline) held at the server; live heap after a GC and\n")
+	r.printf("goroutine stacks, against the same process at rest, per call (server share included).\n\n")
+	r.printf("| chain | heap B/call | over raw | stack B/call | over raw |\n| --- | ---: | ---: | ---: | ---: |\n")
+	rawIn := filter(inflight, "BenchmarkInflight", 0, map[string]string{"chain": "raw"})
+	rh, rs := median(values(rawIn, "heap-B/call")), median(values(rawIn, "stack-B/call"))
+	for _, c := range chainsIn(inflight) {
+		cs := filter(inflight, "BenchmarkInflight", 0, map[string]string{"chain": c})
+		h, s := median(values(cs, "heap-B/call")), median(values(cs, "stack-B/call"))
+		r.printf("| %s | %.0f | %+.0f | %.0f | %+.0f |\n", c, h, h-rh, s, s-rs)
+	}
+
+	r.printf("\n## Policy hot paths (no gRPC)\n\n")
+	r.printf("| benchmark | ns/op serial | ns/op parallel | allocs/op |\n| --- | ---: | ---: | ---: |\n")
+	var names []string
+	for _, s := range hot {
+		base := strings.TrimSuffix(strings.TrimSuffix(s.name, "/mode=serial"), "/mode=parallel")
+		if n := s.bench + "/" + base; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		bench, base, _ := strings.Cut(n, "/")
+		var ser, par, allocs []float64
+		for _, s := range hot {
+			if s.bench != bench {
+				continue
+			}
+			switch s.name {
+			case base + "/mode=serial":
+				ser = append(ser, s.values["ns/op"])
+				allocs = append(allocs, s.values["allocs/op"])
+			case base + "/mode=parallel":
+				par = append(par, s.values["ns/op"])
+			}
+		}
+		r.printf("| %s/%s | %.1f | %.1f | %.0f |\n", strings.TrimPrefix(bench, "Benchmark"), base, median(ser), median(par), median(allocs))
+	}
+
+	r.printf("\n## benchstat\n")
+	r.printf("\nTime per call, each chain's column against raw's (`benchstat -col /chain -filter .unit:sec/op`);\n")
+	r.printf("a confidence interval needs at least 6 rounds.\n")
+	r.benchstatOf("headline (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	r.benchstatOf("configured services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
+}

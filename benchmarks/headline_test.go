@@ -1,0 +1,213 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+)
+
+// callerDeadline hands out a context with a 10 s deadline, renewed every 500 calls so that a
+// slow (profiled) run never reaches it; its own cost, about 4 allocations per 500 calls, is
+// noise in any chain's figure. Not safe for concurrent use: one per goroutine.
+type callerDeadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	n      int
+}
+
+func (d *callerDeadline) next() context.Context {
+	if d.n%500 == 0 {
+		if d.cancel != nil {
+			d.cancel()
+		}
+		d.ctx, d.cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	}
+	d.n++
+	return d.ctx
+}
+
+func (d *callerDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+}
+
+// BenchmarkUnaryDL is the headline: one successful FaceMatchService.Compare over bufconn
+// through each chain, every call with a 10 s caller deadline (the fair case: every real call
+// carries one, and then grpc-go's cost of sending a deadline is in the raw call too).
+// mode=serial is one caller; mode=parallel is b.RunParallel (run with -cpu 1,2 for the
+// scaling). BenchmarkUnary is the same without a caller deadline.
+func BenchmarkUnaryDL(b *testing.B) {
+	chains, conns := dialChains(b)
+	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
+	for i, c := range chains {
+		client := kycv1.NewFaceMatchServiceClient(conns[i])
+		b.Run("chain="+c.Name+"/mode=serial", func(b *testing.B) {
+			var dl callerDeadline
+			defer dl.stop()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.Compare(dl.next(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("chain="+c.Name+"/mode=parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var dl callerDeadline
+				defer dl.stop()
+				for pb.Next() {
+					if _, err := client.Compare(dl.next(), req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// methodsConfig is BenchConfig with n services configured in all: the two the server has,
+// and n-2 more (bench.v1.SvcNNNNN, one configured method each) that only the warm-up calls.
+// n below 2 configures FaceMatchService alone.
+func methodsConfig(n int) (*config.Config, []string) {
+	cfg := BenchConfig()
+	if n < 2 {
+		delete(cfg.Services, ServiceLiveness)
+	}
+	var extra []string
+	for i := 2; i < n; i++ {
+		svc := fmt.Sprintf("bench.v1.Svc%05d", i)
+		cfg.Services[svc] = config.Service{Profile: "bench", Methods: map[string]config.Method{"Call": {}}}
+		extra = append(extra, "/"+svc+"/Call")
+	}
+	return cfg, extra
+}
+
+// BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline) on one method
+// while 1, 100 or 10 000 services are configured and every one of them has been called once,
+// against the raw call in the same run: the per-call cost must not grow with the configuration.
+func BenchmarkMethods(b *testing.B) {
+	srv := StartServer(1)
+	b.Cleanup(srv.Stop)
+	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
+	for _, n := range []int{1, 100, 10000} {
+		cfg, extra := methodsConfig(n)
+		m, err := promobs.New(prometheus.NewRegistry())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary()}} {
+			cc, err := srv.Dial(c.DialOptions()...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			client := kycv1.NewFaceMatchServiceClient(cc)
+			// Every configured method is called once (the server answers Unimplemented), so
+			// that per-method state exists for all of them.
+			reply := new(kycv1.CompareResponse)
+			for _, method := range extra {
+				_ = cc.Invoke(context.Background(), method, req, reply)
+			}
+			for range warmCalls {
+				if _, err := client.Compare(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("methods="+strconv.Itoa(n)+"/chain="+c.Name+"/mode=serial", func(b *testing.B) {
+				var dl callerDeadline
+				defer dl.stop()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := client.Compare(dl.next(), req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			_ = cc.Close()
+		}
+		_ = s.Close()
+	}
+}
+
+// inflightCalls is how many calls BenchmarkInflight holds at the server at once.
+const inflightCalls = 64
+
+// BenchmarkInflight measures the memory one call holds while it is in flight: inflightCalls
+// calls (caller deadline) are held at the server, and the live heap and the goroutine stacks
+// are compared with the same process at rest. It reports heap-B/call and stack-B/call (the
+// server's share included, which is the same for every chain: read them against chain=raw).
+// The built-in profile is left out: its adaptive bulkhead lets as few as 2 calls in flight.
+func BenchmarkInflight(b *testing.B) {
+	srv := StartServer(1)
+	b.Cleanup(srv.Stop)
+	chains, conns := dialChainsTo(b, srv)
+	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
+	for i, c := range chains {
+		if c.Name == "suite_builtin" {
+			continue
+		}
+		client := kycv1.NewFaceMatchServiceClient(conns[i])
+		b.Run("chain="+c.Name, func(b *testing.B) {
+			var heap, stack float64
+			for b.Loop() {
+				h, s := holdCalls(b, srv, client, req)
+				heap += h
+				stack += s
+			}
+			b.ReportMetric(heap/float64(b.N), "heap-B/call")
+			b.ReportMetric(stack/float64(b.N), "stack-B/call")
+		})
+	}
+}
+
+// holdCalls starts inflightCalls calls, waits until all of them wait at the server, measures
+// the heap and stacks against the state before, releases them and waits for them to end.
+func holdCalls(b *testing.B, srv *Server, client kycv1.FaceMatchServiceClient, req *kycv1.CompareRequest) (heapPerCall, stackPerCall float64) {
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	release := srv.Hold()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range inflightCalls {
+		wg.Go(func() {
+			if _, err := client.Compare(ctx, req, grpc.WaitForReady(true)); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	for srv.Waiting() < inflightCalls {
+		if ctx.Err() != nil {
+			release()
+			b.Fatalf("only %d of %d calls reached the server", srv.Waiting(), inflightCalls)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	release()
+	wg.Wait()
+	heap := float64(int64(during.HeapAlloc)-int64(before.HeapAlloc)) / inflightCalls
+	stack := float64(int64(during.StackInuse)-int64(before.StackInuse)) / inflightCalls
+	return heap, stack
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of the generated report into $OUT and writes $OUT/report.md.
+# Called by `make report`; the variables below come from the Makefile.
+set -euo pipefail
+OUT=${OUT:-results}
+ROUNDS=${ROUNDS:-6}
+DL_TIME=${DL_TIME:-15000x}
+ND_TIME=${ND_TIME:-10000x}
+HOT_TIME=${HOT_TIME:-200000x}
+BENCHSTAT=${BENCHSTAT:-../bin/benchstat}
+GO=${GO:-go}
+
+# The headline chains, each measured alone in its own process.
+HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
+# The no-deadline chains, measured together in one process per round.
+ND_CHAINS=raw,retry,deadline,suite,suite_nosink,suite_builtin,failsafe,grpcmw_retry
+
+mkdir -p "$OUT"
+$GO test -c -o "$OUT/benchmarks.test" .
+bin="$OUT/benchmarks.test"
+commit=$(git rev-parse --short HEAD)
+if [ -n "$(git status --porcelain -- .. 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "commit: $commit"
+	echo "go: $($GO version | cut -d' ' -f3-)"
+	echo "grpc: $(grep 'google.golang.org/grpc ' go.mod | awk '{print $2}')"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+	echo "nproc: $(nproc)"
+	echo "load before (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "headline layout: per process, ${ROUNDS} rounds; each round runs every chain in its own process (-benchtime ${DL_TIME}, -cpu 1,2), chain order rotated by one each round"
+	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
+} > "$OUT/env.txt"
+
+rm -f "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/hotpath.out"
+n=${#HEAD_CHAINS[@]}
+for ((r = 0; r < ROUNDS; r++)); do
+	for ((i = 0; i < n; i++)); do
+		c=${HEAD_CHAINS[$(((i + r) % n))]}
+		echo "# round $r" >> "$OUT/headline.out"
+		BENCH_CHAINS=$c "$bin" -test.run '^$' -test.bench '^BenchmarkUnaryDL$' -test.benchmem \
+			-test.benchtime "$DL_TIME" -test.cpu 1,2 >> "$OUT/headline.out"
+	done
+	echo "# round $r" >> "$OUT/nodeadline.out"
+	BENCH_ROUND=$r BENCH_CHAINS=$ND_CHAINS "$bin" -test.run '^$' -test.bench '^BenchmarkUnary$/chain=/mode=serial' \
+		-test.benchmem -test.benchtime "$ND_TIME" >> "$OUT/nodeadline.out"
+	echo "round $((r + 1)) of $ROUNDS done"
+done
+"$bin" -test.run '^$' -test.bench '^BenchmarkMethods$' -test.benchmem -test.benchtime "$ND_TIME" -test.count 3 >> "$OUT/methods.out"
+BENCH_CHAINS=raw,suite,suite_nosink,failsafe,grpcmw_retry "$bin" -test.run '^$' -test.bench '^BenchmarkInflight$' \
+	-test.benchtime 5x -test.count 3 >> "$OUT/inflight.out"
+"$bin" -test.run '^$' -test.bench '^Benchmark(Breaker|Bulkhead|Limiter|Classify)$' -test.benchmem \
+	-test.benchtime "$HOT_TIME" -test.count 3 >> "$OUT/hotpath.out"
+echo "load after (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"
+$GO run ./cmd/report -dir "$OUT" -benchstat "$BENCHSTAT" > "$OUT/report.md"
+echo "wrote $OUT/report.md"

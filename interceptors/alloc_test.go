@@ -1,0 +1,107 @@
+//go:build !race
+
+// The race detector changes what allocates (sync.Pool drops objects at random under -race), so
+// these counts are checked without it: make test runs this file in a second, race-free pass.
+
+package interceptors_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// fullSuite is the benchmarks' BenchConfig: every policy but fallback and hedging — the ml
+// profile's retry with a 5 s per-attempt timeout and its budget, the ml breaker, a 1024-slot
+// bulkhead, a 1e9/s limiter and a 5 s default deadline under an 8 s budget.
+func fullSuite() *config.Config {
+	return &config.Config{
+		Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{
+			"bench": {
+				Retry: &retry.Config{
+					MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 20 * time.Second, Multiplier: 2,
+					Jitter: retry.JitterAdditive, JitterAmount: 3 * time.Second, PerAttemptTimeout: 5 * time.Second,
+					Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.1},
+				},
+				Breaker: &breaker.Config{
+					ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowType: breaker.WindowCount,
+					WindowSize: 20, MinimumCalls: 10, RecoveryTimeout: 30 * time.Second, HalfOpenMaxCalls: 1,
+				},
+				Bulkhead:  &bulkhead.Config{MaxConcurrent: 1024},
+				RateLimit: &ratelimit.Config{Rate: 1e9, Burst: 1e9},
+				Deadline:  &deadline.Config{Default: 5 * time.Second},
+			},
+		},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "bench"}},
+	}
+}
+
+// Allocation ceilings over a raw call, caller deadline set (issue 20's goals).
+const (
+	maxFullSuiteAllocs = 12 // fullSuite + promobs
+	maxBuiltinAllocs   = 14 // config.Builtin()'s ml profile + promobs
+)
+
+// allocsPerCall is the allocations of one successful Compare over cc, with a caller deadline,
+// client and server together, averaged over many calls after a warm-up.
+func allocsPerCall(t *testing.T, client kycv1.FaceMatchServiceClient) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req := &kycv1.CompareRequest{Selfie: []byte("s"), DocumentFace: []byte("f")}
+	call := func() {
+		if _, err := client.Compare(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 200 {
+		call()
+	}
+	return testing.AllocsPerRun(2000, call)
+}
+
+func TestSuiteAllocsOverRaw(t *testing.T) {
+	if testing.Short() {
+		t.Skip("counts allocations over thousands of calls")
+	}
+	srv := testkit.Start(t, &testkit.Server{})
+	raw := allocsPerCall(t, kycv1.NewFaceMatchServiceClient(srv.Dial(t)))
+	for _, tc := range []struct {
+		name string
+		cfg  *config.Config
+		max  float64
+	}{
+		{"full suite + promobs", fullSuite(), maxFullSuiteAllocs},
+		{"built-in ml profile + promobs", config.Builtin(), maxBuiltinAllocs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := promobs.New(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := interceptors.New(tc.cfg, interceptors.WithObserver(m), interceptors.WithBreakerRegistry(new(breaker.Registry)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			got := allocsPerCall(t, kycv1.NewFaceMatchServiceClient(srv.Dial(t, s.DialOptions()...)))
+			t.Logf("raw %.0f, suite %.0f: %+.0f allocations per call", raw, got, got-raw)
+			if got-raw > tc.max {
+				t.Errorf("%s allocates %+.0f per call over a raw call, want at most %+.0f", tc.name, got-raw, tc.max)
+			}
+		})
+	}
+}
