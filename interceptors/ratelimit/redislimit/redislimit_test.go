@@ -60,52 +60,33 @@ func take(tb testing.TB, l *Limiter) ratelimit.Decision {
 	return d
 }
 
+// Two replicas draw from one bucket: taking turns, they are admitted the burst between them,
+// not a burst each. The rate is one call per 1000s, so no token comes back during the test
+// however slow the machine: the count is exact. (It used to count admissions at 50/s over a
+// real 1.2s window, which a busy machine's stalls decide, issue 17 item 12.)
 func TestReplicasShareOneLimit(t *testing.T) {
 	addr := sharedAddr(t)
 	const (
-		rate   = 50.0
-		burst  = 5
-		window = 1200 * time.Millisecond
+		rate  = 0.001
+		burst = 10
 	)
 	cfg := config(addr, prefix(t), rate, burst)
 	replicas := []*Limiter{testLimiter(t, "ocr", cfg), testLimiter(t, "ocr", cfg)}
 
 	admitted := make([]int, len(replicas))
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, l := range replicas {
-		wg.Go(func() {
-			for time.Since(start) < window {
-				d, err := l.Take(context.Background(), 0)
-				if err != nil {
-					t.Errorf("replica %d: Take: %v", i, err)
-					return
-				}
-				switch {
-				case d.Allowed:
-					admitted[i]++
-				case d.RetryAfter <= 0:
-					t.Errorf("replica %d: denied with RetryAfter %v, want > 0", i, d.RetryAfter)
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	total := admitted[0] + admitted[1]
-	want := burst + rate*elapsed.Seconds()
-	t.Logf("admitted %v (total %d) in %v; one shared limit allows %.1f, two separate ones %.1f",
-		admitted, total, elapsed.Round(time.Millisecond), want, 2*want)
-	if lo, hi := 0.85*want, 1.1*want+1; float64(total) < lo || float64(total) > hi {
-		t.Errorf("admitted %d calls in %v, want within [%.0f, %.0f]", total, elapsed, lo, hi)
-	}
-	for i, n := range admitted {
-		if n == 0 {
-			t.Errorf("replica %d was admitted nothing", i)
+	for i := range 4 * burst {
+		r := i % len(replicas)
+		d := take(t, replicas[r])
+		switch {
+		case d.Allowed:
+			admitted[r]++
+		case d.RetryAfter <= 0:
+			t.Errorf("take %d (replica %d): denied with RetryAfter %v, want > 0", i+1, r, d.RetryAfter)
 		}
+	}
+	t.Logf("admitted %v; one shared bucket allows %d, two separate ones %d", admitted, burst, 2*burst)
+	if admitted[0] != burst/2 || admitted[1] != burst/2 {
+		t.Errorf("admitted %v taking turns, want %d each (one shared burst of %d)", admitted, burst/2, burst)
 	}
 }
 
@@ -200,15 +181,17 @@ func TestMaxWait(t *testing.T) {
 
 	t.Run("waits then admits", func(t *testing.T) {
 		l := testLimiter(t, "ocr", config(addr, prefix(t), 20, 1))
-		take(t, l)
+		// Measured from before the first take: the next token comes 50ms after it, however
+		// long the machine takes between the two calls.
 		start := time.Now()
+		take(t, l)
 		d, err := l.Take(context.Background(), 500*time.Millisecond)
 		elapsed := time.Since(start)
 		if err != nil || !d.Allowed {
 			t.Fatalf("Take = %+v, %v; want admitted after a wait", d, err)
 		}
-		if elapsed < 30*time.Millisecond || elapsed > 2*time.Second {
-			t.Errorf("waited %v, want about 50ms (one token per 50ms)", elapsed)
+		if elapsed < 45*time.Millisecond || elapsed > 2*time.Second {
+			t.Errorf("two takes took %v, want about 50ms (one token per 50ms)", elapsed)
 		}
 	})
 
@@ -446,7 +429,7 @@ func TestStalledRedisNeverHangs(t *testing.T) {
 	cfg := config(srv.addr, prefix(t), 1000, 1000)
 	cfg.Redis.Timeout = 50 * time.Millisecond
 	l := testLimiter(t, "ocr", cfg, WithClock(fake))
-	take(t, l)
+	healthy(t, fake, l)
 
 	srv.stall()
 	defer srv.resume()
@@ -491,12 +474,11 @@ func TestStalledRedisNeverHangs(t *testing.T) {
 		t.Errorf("paused: %v, want the pause's ErrUnavailable", err)
 	}
 
-	// Back: after the pause the probe finds Redis answering again.
+	// Back: after the pause the probe finds Redis answering again (within its 50ms timeout
+	// once the busy machine has let the resumed server run).
 	srv.resume()
 	fake.Advance(DefaultProbeInterval)
-	if d, err := l.Take(ctx, 0); err != nil || !d.Allowed {
-		t.Errorf("after resume = %+v, %v; want admitted", d, err)
-	}
+	healthy(t, fake, l)
 }
 
 // TestProbeIntervalSavesTimeout measures what a call costs while Redis is stalled, with and
@@ -549,15 +531,15 @@ func TestProbeIntervalSavesTimeout(t *testing.T) {
 	}
 }
 
-// healthy makes l's first round trip, which connects. On a busy machine it may miss the Redis
-// timeout, which pauses l: the fake clock then ends the pause and l asks again, until Redis has
-// answered once.
+// healthy takes from l until Redis has answered once (admitted, without the fail mode). On a
+// busy machine a round trip may miss a short Redis timeout, which pauses l: the fake clock then
+// ends the pause and l asks again.
 func healthy(t *testing.T, fake *clocktest.Fake, l *Limiter) {
 	t.Helper()
 	for range 20 {
 		before := l.Degraded()
-		take(t, l)
-		if l.Degraded() == before {
+		d, err := l.Take(context.Background(), 0)
+		if err == nil && d.Allowed && l.Degraded() == before {
 			return
 		}
 		fake.Advance(DefaultProbeInterval)
