@@ -70,8 +70,16 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
 // TestSIGINTExits130 (issue 19 item 4): SIGINT during a batch prints the summary marked
 // interrupted and exits 130.
 func TestSIGINTExits130(t *testing.T) {
-	cmd, stdout, stderr := command(t, "-rate 10 -n 1000 -fail= -latency 1ms -spike-rate 0")
-	time.Sleep(1500 * time.Millisecond)
+	// The three embedded stubs' log lines say the process is running (its SIGINT handler is
+	// set before anything runs) and the batch about to start: a fixed sleep was a guess that a
+	// busy machine could outlast before main ran (issue 17 item 12).
+	cmd, stdout, stderr := command(t, "-rate 10 -n 1000 -fail= -latency 1ms -spike-rate 0 -log-level info")
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(stderr.String(), "mlstub started") < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stubs did not start:\n%s", stderr.String())
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // a few verifications in flight or done
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
