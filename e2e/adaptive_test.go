@@ -210,7 +210,11 @@ func TestAdaptiveBulkheadFindsTheKnee(t *testing.T) {
 					break
 				}
 			}
-			if ok.Load() < 50 {
+			// Kept busy, not starved: unloaded it serves 300 and more. Under two suites at once
+			// AIMD served 37, every call slower than its 60ms threshold holding the limit
+			// near 1 (issue 17 item 12), so the bound is what even one slot serves on a busy
+			// machine.
+			if ok.Load() < 10 {
 				t.Errorf("%d calls served in 2s, want the service kept busy", ok.Load())
 			}
 			if n := h.rec.Count(observe.LimitChanged); n == 0 {
