@@ -158,7 +158,12 @@ func TestFractionalRates(t *testing.T) {
 			}
 			d := take(t, l)
 			if d.Allowed {
-				t.Fatalf("take %d: admitted past the burst", tt.wantBurst+1)
+				// Redis refills by its own clock: past one interval a token is back, which a
+				// busy machine can take that long to reach (issue 17 item 12).
+				if time.Since(start) < tt.wantInterval {
+					t.Fatalf("take %d: admitted past the burst", tt.wantBurst+1)
+				}
+				return
 			}
 			// The bucket refilled while the burst was taken: on a loaded machine, noticeably.
 			if lo := tt.wantInterval - time.Since(start) - time.Millisecond; d.RetryAfter < lo || d.RetryAfter > tt.wantInterval {
@@ -305,12 +310,15 @@ func TestRedisDownFailOpen(t *testing.T) {
 	cfg.Redis.FailOpen = true
 	l := testLimiter(t, "ocr", cfg, WithClock(fake), WithObserver(rec), WithService("kyc.v1.OCRService"))
 
+	// Redis refills by its own clock, one token per 100ms: a third take is denied unless the
+	// machine took that long over the three (a busy one did, issue 17 item 12).
+	start := time.Now()
 	for i := range 2 {
 		if d := take(t, l); !d.Allowed {
 			t.Fatalf("healthy take %d: denied", i+1)
 		}
 	}
-	if d := take(t, l); d.Allowed {
+	if d := take(t, l); d.Allowed && time.Since(start) < 100*time.Millisecond {
 		t.Fatal("healthy take 3: admitted past the shared burst")
 	}
 
@@ -436,6 +444,7 @@ func TestStalledRedisNeverHangs(t *testing.T) {
 	const slack = 500 * time.Millisecond // a loaded machine; a hang would be the 5s deadline
 
 	// The caller's deadline comes first: Take ends with it, and Redis is not blamed.
+	degraded := l.Degraded() // healthy may have counted missed round trips
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	start := time.Now()
 	_, err := l.Take(ctx, 0)
@@ -447,8 +456,8 @@ func TestStalledRedisNeverHangs(t *testing.T) {
 	if elapsed > 20*time.Millisecond+slack {
 		t.Errorf("short deadline: answered after %v, want within 20ms + %v", elapsed, slack)
 	}
-	if l.Degraded() != 0 {
-		t.Errorf("Degraded() = %d after the caller's own deadline, want 0", l.Degraded())
+	if n := l.Degraded() - degraded; n != 0 {
+		t.Errorf("Degraded() rose by %d after the caller's own deadline, want 0", n)
 	}
 
 	// The Redis timeout comes first: the fail mode answers after it.
@@ -615,7 +624,8 @@ func TestNewWithClient(t *testing.T) {
 
 	t.Run("defaults and ownership", func(t *testing.T) {
 		c := newClient(t, addr)
-		l, err := NewWithClient("ocr-"+prefix(t), c, ratelimit.Config{Rate: 1})
+		fake := clocktest.New(time.Time{}) // to end a pause if a 50ms round trip is missed
+		l, err := NewWithClient("ocr-"+prefix(t), c, ratelimit.Config{Rate: 1}, WithClock(fake))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -625,7 +635,7 @@ func TestNewWithClient(t *testing.T) {
 		if want := "rate:bulwark:ratelimit:" + l.Name(); l.Key() != want {
 			t.Errorf("Key() = %q, want %q", l.Key(), want)
 		}
-		take(t, l)
+		healthy(t, fake, l)
 		ttl, err := c.PTTL(context.Background(), l.Key()).Result()
 		if err != nil || ttl <= 0 {
 			t.Errorf("key %s: TTL %v, %v; want a positive TTL", l.Key(), ttl, err)
