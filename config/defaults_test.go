@@ -9,7 +9,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit/redislimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"google.golang.org/grpc"
@@ -31,7 +34,18 @@ services:
   a.v1.S: {retry: {throttle: {max_tokens: 0.05}}, hedge: {delay: 40ms}, breaker: {window_type: time, slow_call_duration: 1s}}`,
 		"empty sections": `
 services:
-  a.v1.S: {retry: {}, hedge: {}, breaker: {}, adaptive_throttle: {}}`,
+  a.v1.S: {retry: {}, hedge: {}, breaker: {}, adaptive_throttle: {}, bulkhead: {}, rate_limit: {rate: 2.5}}`,
+		"bulkheads and local limits": `
+services:
+  a.v1.S: {bulkhead: {max_concurrent: 3, max_wait: 10ms}, rate_limit: {rate: 0.5, burst: 3}}
+  b.v1.S: {bulkhead: {adaptive: {algorithm: aimd}}, rate_limit: {rate: 1000000000}}
+  c.v1.S: {bulkhead: {max_concurrent: 40, adaptive: {algorithm: gradient, min_limit: 4}}, rate_limit: {rate: 7, max_wait: 5ms}}
+  d.v1.S: {bulkhead: {max_concurrent: 2, adaptive: {algorithm: gradient, backoff_ratio: 0.5, smoothing: 1}}}
+  e.v1.S: {bulkhead: {adaptive: {algorithm: aimd, min_limit: 6, latency_threshold: 1s}}}`,
+		"redis limits": `
+services:
+  a.v1.S: {rate_limit: {rate: 10, redis: {addr: "127.0.0.1:1"}}}
+  b.v1.S: {rate_limit: {rate: 0.25, redis: {addr: "127.0.0.1:1", key_prefix: "p:", timeout: 1s, fail_open: true}}}`,
 	}
 	cfgs := map[string]*config.Config{"builtin": config.Builtin()}
 	for name, doc := range docs {
@@ -76,7 +90,71 @@ services:
 					t.Errorf("%s: adaptive_throttle resolves to\n%+v\nthe policy runs with\n%+v", where, *p.AdaptiveThrottle, got)
 				}
 			}
+			if p.Bulkhead != nil {
+				checkBulkhead(t, where, *p.Bulkhead)
+			}
+			if p.RateLimit != nil {
+				checkRateLimit(t, where, *p.RateLimit)
+			}
 		}
+	}
+}
+
+// checkBulkhead builds a bulkhead from the resolved section: it runs with exactly that
+// configuration, and an adaptive one starts at the resolved initial limit.
+func checkBulkhead(t *testing.T, where string, resolved bulkhead.Config) {
+	t.Helper()
+	b, err := bulkhead.New("b", resolved)
+	if err != nil {
+		t.Errorf("%s: bulkhead.New rejects the resolved bulkhead: %v", where, err)
+		return
+	}
+	if got := b.Config(); got != resolved {
+		t.Errorf("%s: bulkhead resolves to\n%+v\nthe policy runs with\n%+v", where, resolved, got)
+	}
+	want := resolved.MaxConcurrent
+	if resolved.Adaptive.Algorithm != bulkhead.AlgorithmNone {
+		want = resolved.Adaptive.InitialLimit
+	}
+	if got := b.Capacity(); got != want {
+		t.Errorf("%s: bulkhead capacity %d, want %d from the resolved section", where, got, want)
+	}
+}
+
+// checkRateLimit builds the limiter the suite would from the resolved section: a Local (rate
+// and burst compared), or a fleet-wide redislimit.Limiter (its whole Config compared; New makes
+// no connection).
+func checkRateLimit(t *testing.T, where string, resolved ratelimit.Config) {
+	t.Helper()
+	if resolved.Redis == nil {
+		p, err := ratelimit.New("s", nil, resolved)
+		if err != nil {
+			t.Errorf("%s: ratelimit.New rejects the resolved rate_limit: %v", where, err)
+			return
+		}
+		loc, ok := p.Limiter().(*ratelimit.Local)
+		if !ok {
+			t.Fatalf("%s: limiter is %T, want *ratelimit.Local", where, p.Limiter())
+		}
+		if loc.Rate() != resolved.Rate || loc.Burst() != resolved.Burst {
+			t.Errorf("%s: rate_limit resolves to rate %v burst %d, the limiter runs with rate %v burst %d",
+				where, resolved.Rate, resolved.Burst, loc.Rate(), loc.Burst())
+		}
+		return
+	}
+	l, err := redislimit.New("s", resolved)
+	if err != nil {
+		t.Errorf("%s: redislimit.New rejects the resolved rate_limit: %v", where, err)
+		return
+	}
+	defer l.Close()
+	got := l.Config()
+	if got.Redis == nil || *got.Redis != *resolved.Redis {
+		t.Errorf("%s: rate_limit.redis resolves to\n%+v\nthe limiter runs with\n%+v", where, *resolved.Redis, got.Redis)
+	}
+	got.Redis, resolved.Redis = nil, nil
+	if got != resolved {
+		t.Errorf("%s: rate_limit resolves to\n%+v\nthe limiter runs with\n%+v", where, resolved, got)
 	}
 }
 
@@ -100,6 +178,21 @@ func TestDefaultsDriftParseAcceptsWhatNewAccepts(t *testing.T) {
 		{`services: {a.v1.S: {retry: {initial_backoff: 20s}}}`, func(t *testing.T, p config.Policy) {
 			if got := p.Retry.MaxBackoff; got != 20*time.Second {
 				t.Errorf("max_backoff resolves to %v, want 20s (never below initial_backoff)", got)
+			}
+		}},
+		// The gradient backs off by backoff_ratio on an overload failure: config used to leave
+		// it at 0 (resolved and explained as unset) while the bulkhead ran with 0.9.
+		{`services: {a.v1.S: {bulkhead: {max_concurrent: 40, adaptive: {algorithm: gradient}}}}`, func(t *testing.T, p config.Policy) {
+			if got := p.Bulkhead.Adaptive.BackoffRatio; got != bulkhead.DefaultBackoffRatio {
+				t.Errorf("gradient backoff_ratio resolves to %v, want %v", got, bulkhead.DefaultBackoffRatio)
+			}
+			if got := p.Bulkhead.Adaptive.InitialLimit; got != 10 {
+				t.Errorf("initial_limit resolves to %d, want 10 (max_concurrent/4)", got)
+			}
+		}},
+		{`services: {a.v1.S: {rate_limit: {rate: 2.5}}}`, func(t *testing.T, p config.Policy) {
+			if got := p.RateLimit.Burst; got != 3 {
+				t.Errorf("burst resolves to %d, want 3 (ceil(rate))", got)
 			}
 		}},
 	} {

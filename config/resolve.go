@@ -2,7 +2,6 @@ package config
 
 import (
 	"maps"
-	"math"
 	"slices"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
@@ -235,27 +235,10 @@ func (p Profile) withDefaults() Profile {
 		*t = throttle.Normalize(*t)
 	}
 	if b := p.Bulkhead; b != nil {
-		b.MaxConcurrent = orDefault(b.MaxConcurrent, 10)
-		if a := &b.Adaptive; a.Algorithm != bulkhead.AlgorithmNone {
-			a.MinLimit = orDefault(a.MinLimit, 1)
-			a.InitialLimit = orDefault(a.InitialLimit, max(a.MinLimit, b.MaxConcurrent/4))
-			if a.Algorithm == bulkhead.AlgorithmGradient {
-				a.Smoothing = orDefault(a.Smoothing, 0.2)
-				a.Tolerance = orDefault(a.Tolerance, 1.5)
-				a.LongWindow = orDefault(a.LongWindow, 600)
-			} else {
-				a.BackoffRatio = orDefault(a.BackoffRatio, 0.9)
-			}
-		}
+		*b = bulkhead.Normalize(*b)
 	}
 	if r := p.RateLimit; r != nil {
-		if r.Burst == 0 && r.Rate > 0 && r.Rate <= 1e9 {
-			r.Burst = max(1, int(math.Ceil(r.Rate)))
-		}
-		if r.Redis != nil {
-			r.Redis.KeyPrefix = orDefault(r.Redis.KeyPrefix, "bulwark:ratelimit:")
-			r.Redis.Timeout = orDefault(r.Redis.Timeout, 50*time.Millisecond)
-		}
+		*r = ratelimit.Normalize(*r)
 	}
 	if f := p.Fallback; f != nil && len(f.OnClasses) == 0 && len(f.OnCodes) == 0 {
 		f.OnClasses = []codes.Class{codes.Transient, codes.Throttled, codes.ServerFault, codes.Rejected}
@@ -267,14 +250,6 @@ func (p Profile) withDefaults() Profile {
 		p.Classifier.Reasons = nil
 	}
 	return p
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // ServiceNames returns the names of the configured services, sorted.

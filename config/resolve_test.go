@@ -292,8 +292,9 @@ services:
 	if svc.AdaptiveThrottle == nil || *svc.AdaptiveThrottle != wantThrottle {
 		t.Errorf("adaptive_throttle = %+v, want %+v", svc.AdaptiveThrottle, wantThrottle)
 	}
+	// The gradient backs off by backoff_ratio on an overload failure, so it resolves too.
 	wantBulkhead := bulkhead.Config{MaxConcurrent: 64, Adaptive: bulkhead.Adaptive{
-		Algorithm: bulkhead.AlgorithmGradient, MinLimit: 1, InitialLimit: 16, Smoothing: 0.2, Tolerance: 1.5, LongWindow: 600}}
+		Algorithm: bulkhead.AlgorithmGradient, MinLimit: 1, InitialLimit: 16, Smoothing: 0.2, Tolerance: 1.5, LongWindow: 600, BackoffRatio: 0.9}}
 	if svc.Bulkhead == nil || *svc.Bulkhead != wantBulkhead {
 		t.Errorf("bulkhead = %+v, want %+v", svc.Bulkhead, wantBulkhead)
 	}

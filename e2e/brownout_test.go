@@ -175,7 +175,7 @@ func scaledHarness(t *testing.T, yaml string, faults stub.Faults, k float64, ext
 		t.Fatalf("config: %v", err)
 	}
 	faults = scaleFaults(faults, k)
-	h := newHarnessConfig(t, scaleConfig(cfg, k), stub.Faults{Latency: faults.Latency}, nil, extra...)
+	h := newHarnessConfig(t, scaleConfig(cfg, k), stub.Faults{Latency: faults.Latency}, 0, nil, extra...)
 	kyc.Batch{N: 40, Concurrency: 8, Seed: 1}.Run(context.Background(), h.v)
 	for _, s := range h.stubs {
 		if err := s.SetFaults(faults); err != nil {
@@ -218,7 +218,7 @@ func runBatch(t *testing.T, h *harness, b kyc.Batch) outcome {
 	t.Helper()
 	before, reachedBefore := h.counters.Snapshot(), map[string]int{}
 	for st, method := range methods {
-		reachedBefore[kyc.ServiceKeys[stepService(st)]] = requestsTotal(h.stubFor(st), method)
+		reachedBefore[kyc.ServiceKeys[stepService[st]]] = requestsTotal(h.stubFor(st), method)
 	}
 	res := b.RunResult(context.Background(), h.v)
 	o := outcome{n: b.N, reasons: map[string]int{}, stats: h.counters.Snapshot(), reached: map[string]int{}}
@@ -256,20 +256,10 @@ func runBatch(t *testing.T, h *harness, b kyc.Batch) outcome {
 		o.decided++
 	}
 	for st, method := range methods {
-		k := kyc.ServiceKeys[stepService(st)]
+		k := kyc.ServiceKeys[stepService[st]]
 		o.reached[k] = requestsTotal(h.stubFor(st), method) - reachedBefore[k]
 	}
 	return o
-}
-
-func stepService(st kycv1.Step) string {
-	switch st {
-	case kycv1.Step_STEP_LIVENESS:
-		return svcLiveness
-	case kycv1.Step_STEP_FACE_MATCH:
-		return svcFaceMatch
-	}
-	return svcOCR
 }
 
 // idealDecided is the probability that a genuine verification is decided when every attempt

@@ -101,12 +101,12 @@ func newSeededHarnessWith(t *testing.T, yaml string, faults stub.Faults, seed in
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return newHarnessConfig(t, cfg, faults, opts, extra...)
+	return newHarnessConfig(t, cfg, faults, seed, opts, extra...)
 }
 
 // newHarnessConfig is newHarnessWith from a configuration already parsed (and possibly
 // changed, as scaleConfig does).
-func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, opts []interceptors.Option, extra ...observe.Sink) *harness {
+func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, seed int64, opts []interceptors.Option, extra ...observe.Sink) *harness {
 	t.Helper()
 	h := &harness{
 		stubs: map[string]*stub.Stub{}, conns: map[string]*grpc.ClientConn{},

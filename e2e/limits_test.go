@@ -47,21 +47,27 @@ func rejection(t *testing.T, err error) (grpccodes.Code, string) {
 // TestBulkheadRejectsBurst: with OCR's two slots held by slow calls, a burst of four more is
 // refused at once with ResourceExhausted / BULKHEAD_FULL, never reaches the stub and is not
 // retried; a verification caught in it fails with that step outcome.
+//
+// The slow calls hold their slots until the test cancels them (the stub's latency is a minute),
+// not for a real-time span that a busy machine could outlast before the burst or the
+// verification runs (issue 17 item 12).
 func TestBulkheadRejectsBurst(t *testing.T) {
 	h := newHarness(t, limitsConfig, stub.Faults{})
 	ocr := h.stubs[svcOCR]
-	if err := ocr.SetFaults(stub.Faults{Latency: 500 * time.Millisecond}); err != nil {
+	if err := ocr.SetFaults(stub.Faults{Latency: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	slowCtx, cancelSlow := context.WithCancel(ctx)
+	defer cancelSlow()
 	client := kycv1.NewOCRServiceClient(h.conns[svcOCR])
 	bh := h.suite.Bulkheads()[svcOCR]
 	if bh == nil || bh.Capacity() != 2 {
 		t.Fatalf("OCR bulkhead %v, want capacity 2", bh)
 	}
 	extract := func() error {
-		_, err := client.Extract(ctx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
+		_, err := client.Extract(slowCtx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
 		return err
 	}
 
@@ -91,11 +97,15 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	}
 	bwg.Wait()
 	resp := h.verify(t, kyc.Request(1, kyc.CaseGenuine)) // OCR still full
+	if got := bh.InFlight(); got != 2 {
+		t.Errorf("%d OCR slots held after the burst and the verification, want the 2 slow calls'", got)
+	}
+	cancelSlow()
 	wg.Wait()
 
 	for i, err := range slow {
-		if err != nil {
-			t.Errorf("slow call %d: %v", i, err)
+		if status.Code(err) != grpccodes.Canceled {
+			t.Errorf("slow call %d: %v, want Canceled (it held its slot until the test let go)", i, err)
 		}
 	}
 	for i, err := range burst {
@@ -106,13 +116,20 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 		if infos[i].Attempts != 1 {
 			t.Errorf("burst call %d: %d attempts, want 1 (a rejection is not retried)", i, infos[i].Attempts)
 		}
-		if took[i] > 250*time.Millisecond {
+		// A call that waited for a slot would wait until the slow calls let go, which is only
+		// after the burst: it would take the whole 30s context.
+		if took[i] > 10*time.Second {
 			t.Errorf("burst call %d took %v: it waited instead of failing fast", i, took[i])
 		}
 	}
 	o := stepOf(t, resp, kycv1.Step_STEP_OCR)
 	if resp.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetCode() != "RESOURCE_EXHAUSTED" || o.GetReason() != "BULKHEAD_FULL" {
 		t.Errorf("verification during the burst: %s", describe(resp))
+	}
+	// The stub counts a request when it ends: the canceled slow calls end a moment after
+	// their callers return.
+	for requestsTotal(ocr, stub.MethodExtract) < 2 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
 	}
 	if got := requestsTotal(ocr, stub.MethodExtract); got != 2 {
 		t.Errorf("OCR stub saw %d requests, want the 2 slow ones", got)

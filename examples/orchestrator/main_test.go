@@ -69,8 +69,16 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
 // TestSIGINTExits130 (issue 19 item 4): SIGINT during a batch prints the summary marked
 // interrupted and exits 130.
 func TestSIGINTExits130(t *testing.T) {
-	cmd, stdout, stderr := command(t, "-rate 10 -n 1000 -fail= -latency 1ms -spike-rate 0")
-	time.Sleep(1500 * time.Millisecond)
+	// The three embedded stubs' log lines say the process is running (its SIGINT handler is
+	// set before anything runs) and the batch about to start: a fixed sleep was a guess that a
+	// busy machine could outlast before main ran (issue 17 item 12).
+	cmd, stdout, stderr := command(t, "-rate 10 -n 1000 -fail= -latency 1ms -spike-rate 0 -log-level info")
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(stderr.String(), "mlstub started") < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stubs did not start:\n%s", stderr.String())
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // a few verifications in flight or done
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +94,19 @@ func TestSIGINTExits130(t *testing.T) {
 // that waits for a verification in flight (which would then exit 0); a second one exits 130
 // at once.
 func TestSecondSIGINTExitsAtOnce(t *testing.T) {
-	cmd, _, stderr := command(t, "-serve 127.0.0.1:0 -stop-timeout 1m -fail= -latency 1m -spike-rate 0")
+	cmd, _, stderr := command(t, "-serve 127.0.0.1:0 -stop-timeout 1m -fail= -latency 1m -spike-rate 0 -metrics 127.0.0.1:0 -log-level info")
 	re := regexp.MustCompile(`serving kyc.v1.KYCService on (\S+)`)
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+	metricsRE := regexp.MustCompile(`metrics\t\{"addr": "([^"]+)"\}`)
+	var addr, metricsAddr string
+	for deadline := time.Now().Add(30 * time.Second); addr == "" || metricsAddr == ""; time.Sleep(20 * time.Millisecond) {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
 			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no serving line:\n%s", stderr.String())
+		}
+		if m := metricsRE.FindStringSubmatch(stderr.String()); m != nil {
+			metricsAddr = m[1]
+		}
+		if (addr == "" || metricsAddr == "") && time.Now().After(deadline) {
+			t.Fatalf("no serving or metrics line:\n%s", stderr.String())
 		}
 	}
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -108,7 +121,18 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 		defer close(called)
 		_, _ = kycv1.NewKYCServiceClient(cc).Verify(ctx, kyc.Request(1, kyc.CaseGenuine))
 	}()
-	time.Sleep(500 * time.Millisecond) // the verification is in flight, waiting on the stubs' 1m latency
+	// The verification is in flight, waiting on the stubs' 1m latency, once a bulkhead counts
+	// it: a fixed 500ms was a guess a busy machine could outlast, and a SIGINT with nothing in
+	// flight stops at once with status 0 (issue 17 item 12).
+	inFlight := regexp.MustCompile(`(?m)^bulwark_bulkhead_in_flight\{[^}]*\} [1-9]`)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if inFlight.MatchString(scrape(t, metricsAddr)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the verification never showed in flight:\n%s", scrape(t, metricsAddr))
+		}
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	time.Sleep(200 * time.Millisecond)
 	_ = cmd.Process.Signal(os.Interrupt)
@@ -117,6 +141,20 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 	}
 	cancel()
 	<-called
+}
+
+// scrape returns the body of http://addr/metrics, or "" when it cannot be read.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	tr := &http.Transport{DisableKeepAlives: true} // no idle connection left for goleak
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://" + addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func TestExplain(t *testing.T) {

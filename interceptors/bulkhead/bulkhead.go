@@ -11,9 +11,6 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 )
 
-// DefaultMaxConcurrent is the capacity of a bulkhead whose Config.MaxConcurrent is 0.
-const DefaultMaxConcurrent = 10
-
 // Bulkhead bounds the calls in flight. It is safe for concurrent use.
 //
 // With a fixed limit the slots are a buffered channel: taking a slot is a send, giving it back
@@ -23,6 +20,7 @@ const DefaultMaxConcurrent = 10
 // (see adaptive.go).
 type Bulkhead struct {
 	name       string
+	cfg        Config        // Normalize(the Config given to New)
 	slots      chan struct{} // fixed limit; nil in adaptive mode
 	ad         *adaptive     // adaptive limit; nil in fixed mode
 	maxWait    time.Duration
@@ -38,11 +36,9 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = Normalize(cfg)
 	n := cfg.MaxConcurrent
-	if n == 0 {
-		n = DefaultMaxConcurrent
-	}
-	b := &Bulkhead{name: name, maxWait: cfg.MaxWait, clock: clock.Real, classifier: codes.Default()}
+	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: clock.Real, classifier: codes.Default()}
 	if cfg.Adaptive.Algorithm != AlgorithmNone {
 		b.ad = newAdaptive(cfg.Adaptive, n)
 	} else {
@@ -67,6 +63,10 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 
 // Name returns the name given to New.
 func (b *Bulkhead) Name() string { return b.name }
+
+// Config returns the configuration the bulkhead runs with: the one given to New with its
+// defaults filled in (see Normalize). WithMaxWait does not change it.
+func (b *Bulkhead) Config() Config { return b.cfg }
 
 // Capacity returns the number of slots: the fixed limit, or the current adaptive limit.
 func (b *Bulkhead) Capacity() int {

@@ -5,13 +5,7 @@ import (
 	"time"
 )
 
-// Defaults of the adaptive limit (see Adaptive).
 const (
-	defaultSmoothing    = 0.2
-	defaultTolerance    = 1.5
-	defaultLongWindow   = 600
-	defaultBackoffRatio = 0.9
-
 	// shortWindow is how many samples the gradient's short-term latency average spans.
 	shortWindow = 10
 	// minGradient is the least the gradient may be: one sample can at most halve the estimate
@@ -56,38 +50,22 @@ type limit struct {
 	long       float64 // the baseline: latency without queueing, in nanoseconds
 }
 
-// newLimit returns the algorithm for a, with a's zero fields set to their defaults. ceiling is
-// Config.MaxConcurrent (defaulted); a must be valid.
+// newLimit returns the algorithm for a, with a's zero fields set to their defaults (see
+// Normalize). ceiling is Config.MaxConcurrent (defaulted); a must be valid.
 func newLimit(a Adaptive, ceiling int) *limit {
-	l := &limit{
+	a = Normalize(Config{MaxConcurrent: ceiling, Adaptive: a}).Adaptive
+	return &limit{
 		algorithm:  a.Algorithm,
-		floor:      float64(max(a.MinLimit, 1)),
+		floor:      float64(a.MinLimit),
 		ceiling:    float64(ceiling),
 		backoff:    a.BackoffRatio,
 		threshold:  a.LatencyThreshold,
 		smoothing:  a.Smoothing,
 		tolerance:  a.Tolerance,
 		shortAlpha: 2.0 / (shortWindow + 1),
+		longAlpha:  2 / float64(a.LongWindow+1),
+		est:        float64(a.InitialLimit),
 	}
-	if l.backoff == 0 {
-		l.backoff = defaultBackoffRatio
-	}
-	if l.smoothing == 0 {
-		l.smoothing = defaultSmoothing
-	}
-	if l.tolerance == 0 {
-		l.tolerance = defaultTolerance
-	}
-	w := a.LongWindow
-	if w == 0 {
-		w = defaultLongWindow
-	}
-	l.longAlpha = 2 / float64(w+1)
-	l.est = float64(a.InitialLimit)
-	if a.InitialLimit == 0 {
-		l.est = max(l.floor, float64(ceiling/4))
-	}
-	return l
 }
 
 // current returns the admission limit: the integer part of the estimate.

@@ -28,16 +28,6 @@ func NewLocal(r float64, burst int, opts ...Option) *Local {
 	return &Local{lim: rate.NewLimiter(limit, burst), rate: max(r, 0), burst: burst, clock: clockOf(opts)}
 }
 
-func defaultBurst(r float64, burst int) int {
-	if burst >= 1 {
-		return burst
-	}
-	if r >= 1e9 {
-		return 1e9
-	}
-	return max(1, int(math.Ceil(r)))
-}
-
 // Rate returns the refill rate in tokens per second.
 func (l *Local) Rate() float64 { return l.rate }
 

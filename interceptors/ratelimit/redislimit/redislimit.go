@@ -20,10 +20,11 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
-// Defaults of ratelimit.RedisConfig's zero values.
+// Defaults of ratelimit.RedisConfig's zero values, which package ratelimit owns (see
+// ratelimit.Normalize).
 const (
-	DefaultKeyPrefix = "bulwark:ratelimit:"
-	DefaultTimeout   = 50 * time.Millisecond
+	DefaultKeyPrefix = ratelimit.DefaultRedisKeyPrefix
+	DefaultTimeout   = ratelimit.DefaultRedisTimeout
 )
 
 // Reasons carried by LimiterDegraded events.
@@ -39,7 +40,8 @@ const keyPrefix = "rate:"
 // prefix against the same Redis draws from one GCRA bucket. It is safe for concurrent use.
 type Limiter struct {
 	name     string
-	key      string // the key given to redis_rate, which prefixes it with "rate:"
+	cfg      ratelimit.Config // ratelimit.Normalize(the Config given), Redis always set
+	key      string           // the key given to redis_rate, which prefixes it with "rate:"
 	limit    redis_rate.Limit
 	client   redis.UniversalClient
 	owned    bool // the Limiter made client and closes it
@@ -76,7 +78,7 @@ func New(name string, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	timeout := orDefault(cfg.Redis.Timeout, DefaultTimeout)
+	timeout := ratelimit.Normalize(cfg).Redis.Timeout
 	client := redis.NewClient(&redis.Options{
 		Addr:                  cfg.Redis.Addr,
 		ContextTimeoutEnabled: true,
@@ -143,6 +145,10 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 	if name == "" {
 		return nil, errors.New("redislimit: empty limiter name")
 	}
+	if cfg.Redis == nil {
+		cfg.Redis = &ratelimit.RedisConfig{} // every default; Normalize copies it
+	}
+	cfg = ratelimit.Normalize(cfg)
 	limit, err := gcraLimit(cfg.Rate, cfg.Burst)
 	if err != nil {
 		return nil, err
@@ -153,16 +159,14 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 			o.apply(&s)
 		}
 	}
-	var rc ratelimit.RedisConfig
-	if cfg.Redis != nil {
-		rc = *cfg.Redis
-	}
+	rc := *cfg.Redis
 	l := &Limiter{
 		name:     name,
-		key:      orDefault(rc.KeyPrefix, DefaultKeyPrefix) + name,
+		cfg:      cfg,
+		key:      rc.KeyPrefix + name,
 		limit:    limit,
 		client:   client,
-		timeout:  orDefault(rc.Timeout, DefaultTimeout),
+		timeout:  rc.Timeout,
 		failOpen: rc.FailOpen,
 		clk:      s.clock,
 		sink:     s.sink,
@@ -183,9 +187,7 @@ func gcraLimit(r float64, burst int) (redis_rate.Limit, error) {
 	if !(r > 0) || math.IsInf(r, 0) {
 		return redis_rate.Limit{}, fielderr.New("rate", r, "is not a positive number of calls per second")
 	}
-	if burst <= 0 {
-		burst = max(1, int(math.Ceil(r)))
-	}
+	burst = ratelimit.Normalize(ratelimit.Config{Rate: r, Burst: burst}).Burst
 	if r == math.Trunc(r) && r <= math.MaxInt32 {
 		return redis_rate.Limit{Rate: int(r), Burst: burst, Period: time.Second}, nil
 	}
@@ -194,14 +196,6 @@ func gcraLimit(r float64, burst int) (redis_rate.Limit, error) {
 		return redis_rate.Limit{}, fielderr.New("rate", r, "is below one call per century")
 	}
 	return redis_rate.Limit{Rate: 1, Burst: burst, Period: time.Duration(period)}, nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Take implements ratelimit.Limiter. It asks Redis once (bounded by RedisConfig.Timeout and
@@ -427,6 +421,16 @@ func (l *Limiter) Degraded() uint64 { return l.degraded.Load() }
 
 // Name returns the limiter's name.
 func (l *Limiter) Name() string { return l.name }
+
+// Config returns the configuration the limiter runs with: the one given to New or
+// NewWithClient with its defaults filled in (see ratelimit.Normalize), Redis always set (a
+// copy: changing it changes nothing).
+func (l *Limiter) Config() ratelimit.Config {
+	cfg := l.cfg
+	rc := *cfg.Redis
+	cfg.Redis = &rc
+	return cfg
+}
 
 // Key returns the Redis key holding the bucket: "rate:" (redis_rate's own prefix), then the
 // key prefix, then the name.
