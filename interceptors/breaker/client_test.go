@@ -335,8 +335,10 @@ func TestStreamClientInterceptor(t *testing.T) {
 	}
 }
 
-// fakeStream is a grpc.ClientStream whose RecvMsg answers from a script.
+// fakeStream is a grpc.ClientStream whose RecvMsg answers from a script. Its context is the
+// one it was opened with (gRPC's is a child of that one).
 type fakeStream struct {
+	ctx     context.Context
 	recv    []error
 	sendErr error
 }
@@ -344,8 +346,13 @@ type fakeStream struct {
 func (f *fakeStream) Header() (metadata.MD, error) { return nil, nil }
 func (f *fakeStream) Trailer() metadata.MD         { return nil }
 func (f *fakeStream) CloseSend() error             { return nil }
-func (f *fakeStream) Context() context.Context     { return context.Background() }
-func (f *fakeStream) SendMsg(any) error            { return f.sendErr }
+func (f *fakeStream) Context() context.Context {
+	if f.ctx == nil {
+		return context.Background()
+	}
+	return f.ctx
+}
+func (f *fakeStream) SendMsg(any) error { return f.sendErr }
 func (f *fakeStream) RecvMsg(any) error {
 	err := f.recv[0]
 	f.recv = f.recv[1:]
@@ -376,7 +383,8 @@ func TestStreamUnit(t *testing.T) {
 			halfOpen(t, b, clk)
 			before := b.Stats()
 			fs := &fakeStream{recv: tt.recv, sendErr: tt.sendErr}
-			streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+				fs.ctx = ctx
 				if tt.panics {
 					panic("boom")
 				}
@@ -422,7 +430,7 @@ func TestStreamOpenedOnDoneContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-			return &fakeStream{recv: []error{io.EOF}}, nil
+			return &fakeStream{ctx: ctx, recv: []error{io.EOF}}, nil
 		}
 		cs, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
 		if err != nil {
@@ -436,5 +444,37 @@ func TestStreamOpenedOnDoneContext(t *testing.T) {
 		if st := b.Stats(); st.Calls != 1 || st.Ignored != 1 {
 			t.Fatalf("stats = %+v, want one call recorded as ignored (canceled)", st)
 		}
+	}
+}
+
+// Regression: a half-open probe held by a stream that gRPC ended (its context done: the
+// connection closed, a Header error) while the caller neither read its end nor cancelled was
+// held until the caller's context ended. It now counts as neither, and the slot comes back.
+func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
+	b, clk, _ := newTest(t, Config{})
+	halfOpen(t, b, clk)
+	before := b.Stats()
+	sctx, finish := context.WithCancel(context.Background())
+	defer finish()
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return &fakeStream{ctx: sctx}, nil
+	}
+	if _, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
+		t.Fatalf("a second probe was admitted while the stream is open (err %v)", err)
+	}
+	finish() // gRPC ends the stream.
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Stats().Calls == before.Calls && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	st := b.Stats()
+	if got := since(st, before); got != [3]uint64{0, 0, 1} || st.State != HalfOpen {
+		t.Fatalf("stats = %+v, want one ignored call, still half-open", st)
+	}
+	if _, err := b.Allow(); err != nil {
+		t.Fatalf("probe slot not returned: %v", err)
 	}
 }
