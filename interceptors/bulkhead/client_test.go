@@ -282,8 +282,8 @@ func TestStreamEnds(t *testing.T) {
 			recv      []error // what RecvMsg returns, in order
 			recvCalls int
 			send      error // when set, SendMsg is called once, returning it, before any RecvMsg
-			cancel    bool // cancel the stream's context after the RecvMsg calls
-			wantHeld  bool // the slot is still held after the RecvMsg calls, before any cancel
+			cancel    bool  // cancel the stream's context after the RecvMsg calls
+			wantHeld  bool  // the slot is still held after the RecvMsg calls, before any cancel
 		}{
 			{name: "open fails", desc: serverStream, openErr: status.Error(grpccodes.Unavailable, "down")},
 			{name: "open panics", desc: serverStream, openPanic: true},
