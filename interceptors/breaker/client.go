@@ -38,24 +38,51 @@ func (b *Breaker) Stream() grpc.StreamClientInterceptor {
 // UnaryClientInterceptor returns a unary client interceptor that guards each call with the
 // breaker of its service (or of its method, with ScopeMethod), found or made in a Registry
 // (DefaultRegistry unless WithRegistry) with cfg and opts. Connections that name the same
-// service share its breaker.
-//
-// cfg must be valid: UnaryClientInterceptor panics with cfg.Validate's error otherwise (the
-// config package validates before it builds interceptors).
-func UnaryClientInterceptor(cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
-	rs := newResolver(cfg, opts)
+// service share its breaker. It returns cfg.Validate's error when cfg is not valid.
+func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	rs, err := newResolver(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		return rs.breaker(method).invoke(ctx, method, req, reply, cc, invoker, opts)
-	}
+	}, nil
 }
 
 // StreamClientInterceptor is UnaryClientInterceptor for streams; see Breaker.Stream for how a
-// stream's outcome is recorded. It panics when cfg is not valid.
-func StreamClientInterceptor(cfg Config, opts ...Option) grpc.StreamClientInterceptor {
-	rs := newResolver(cfg, opts)
+// stream's outcome is recorded. It returns cfg.Validate's error when cfg is not valid.
+func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	rs, err := newResolver(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return rs.breaker(method).newStream(ctx, desc, cc, method, streamer, opts)
+	}, nil
+}
+
+// MustUnaryClientInterceptor is UnaryClientInterceptor that panics when cfg is not valid.
+//
+// Deprecated: it is what UnaryClientInterceptor was; use UnaryClientInterceptor and handle its
+// error.
+func MustUnaryClientInterceptor(cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
+	ic, err := UnaryClientInterceptor(cfg, opts...)
+	if err != nil {
+		panic("breaker: invalid config: " + err.Error())
 	}
+	return ic
+}
+
+// MustStreamClientInterceptor is StreamClientInterceptor that panics when cfg is not valid.
+//
+// Deprecated: it is what StreamClientInterceptor was; use StreamClientInterceptor and handle
+// its error.
+func MustStreamClientInterceptor(cfg Config, opts ...Option) grpc.StreamClientInterceptor {
+	ic, err := StreamClientInterceptor(cfg, opts...)
+	if err != nil {
+		panic("breaker: invalid config: " + err.Error())
+	}
+	return ic
 }
 
 // resolver finds the breaker of a call in a Registry.
@@ -65,11 +92,11 @@ type resolver struct {
 	registry *Registry
 }
 
-func newResolver(cfg Config, opts []Option) *resolver {
+func newResolver(cfg Config, opts []Option) (*resolver, error) {
 	if err := cfg.Validate(); err != nil {
-		panic("breaker: invalid config: " + err.Error())
+		return nil, err
 	}
-	return &resolver{cfg: Normalize(cfg), opts: opts, registry: buildOptions(opts).registry}
+	return &resolver{cfg: Normalize(cfg), opts: opts, registry: buildOptions(opts).registry}, nil
 }
 
 func (rs *resolver) breaker(method string) *Breaker {

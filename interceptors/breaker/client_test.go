@@ -92,7 +92,7 @@ func TestUnaryOutcomes(t *testing.T) {
 		{name: "server says canceled", serverErr: testkit.Status(grpccodes.Canceled, ""), wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
 		{name: "caller cancels", cancel: true, wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
 		{name: "caller deadline passed", expired: true, wantCode: grpccodes.DeadlineExceeded, wantCounts: [3]uint64{0, 1, 0}},
-		{name: "per-call classifier", serverErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithClassifier(unavailableIsBusiness)}, wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{1, 0, 0}},
+		{name: "per-call classifier", serverErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithCallClassifier(unavailableIsBusiness)}, wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{1, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +158,7 @@ func TestClientInterceptorSharesBreakers(t *testing.T) {
 	rec := new(testkit.Recorder)
 	cfg := Config{ConsecutiveFailures: 2}
 	dial := func(cfg Config) *grpc.ClientConn {
-		return srv.Dial(t, grpc.WithUnaryInterceptor(UnaryClientInterceptor(cfg, WithRegistry(reg), WithClock(clk), WithObserver(rec))))
+		return srv.Dial(t, grpc.WithUnaryInterceptor(mustUnaryIC(t, cfg, WithRegistry(reg), WithClock(clk), WithObserver(rec))))
 	}
 	cc1, cc2 := dial(cfg), dial(cfg)
 	ctx := context.Background()
@@ -197,7 +197,7 @@ func TestClientInterceptorScopeMethod(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{CompareF: testkit.FailFirst(100, testkit.Status(grpccodes.Unavailable, ""))})
 	reg := new(Registry)
 	rec := new(testkit.Recorder)
-	cc := srv.Dial(t, grpc.WithUnaryInterceptor(UnaryClientInterceptor(Config{Scope: ScopeMethod, ConsecutiveFailures: 1}, WithRegistry(reg), WithObserver(rec))))
+	cc := srv.Dial(t, grpc.WithUnaryInterceptor(mustUnaryIC(t, Config{Scope: ScopeMethod, ConsecutiveFailures: 1}, WithRegistry(reg), WithObserver(rec))))
 	_ = compare(context.Background(), cc)
 	b, ok := reg.Lookup(testkit.MethodCompare)
 	if !ok || b.State() != Open {
@@ -219,13 +219,41 @@ func TestClientInterceptorScopeMethod(t *testing.T) {
 	}
 }
 
-func TestClientInterceptorPanicsOnInvalidConfig(t *testing.T) {
-	defer func() {
-		if r := recover(); r == nil {
-			t.Fatal("no panic")
-		}
-	}()
-	UnaryClientInterceptor(Config{WindowSize: -1})
+// mustUnaryIC is UnaryClientInterceptor for a valid cfg.
+func mustUnaryIC(t *testing.T, cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
+	t.Helper()
+	ic, err := UnaryClientInterceptor(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ic
+}
+
+func TestClientInterceptorInvalidConfigIsAnError(t *testing.T) {
+	bad := Config{WindowSize: -1}
+	want := bad.Validate()
+	if want == nil {
+		t.Fatal("the config is valid")
+	}
+	if ic, err := UnaryClientInterceptor(bad); ic != nil || err == nil || err.Error() != want.Error() {
+		t.Fatalf("UnaryClientInterceptor = %v, %v; want nil and %v", ic != nil, err, want)
+	}
+	if ic, err := StreamClientInterceptor(bad); ic != nil || err == nil || err.Error() != want.Error() {
+		t.Fatalf("StreamClientInterceptor = %v, %v; want nil and %v", ic != nil, err, want)
+	}
+	for name, f := range map[string]func(){
+		"MustUnaryClientInterceptor":  func() { MustUnaryClientInterceptor(bad) },
+		"MustStreamClientInterceptor": func() { MustStreamClientInterceptor(bad) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
 }
 
 func TestStreamEndings(t *testing.T) {
@@ -318,7 +346,11 @@ func TestStreamClientInterceptor(t *testing.T) {
 		return testkit.Status(grpccodes.Unavailable, "")
 	}})
 	reg := new(Registry)
-	cc := srv.Dial(t, grpc.WithStreamInterceptor(StreamClientInterceptor(Config{ConsecutiveFailures: 1}, WithRegistry(reg))))
+	sic, err := StreamClientInterceptor(Config{ConsecutiveFailures: 1}, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := srv.Dial(t, grpc.WithStreamInterceptor(sic))
 	client := kycv1.NewLivenessServiceClient(cc)
 	stream, err := client.Check(context.Background())
 	if err != nil {
