@@ -151,7 +151,7 @@ func TestUnaryAccounting(t *testing.T) {
 		{name: "caller cancelled", invokerErr: status.Error(grpccodes.Canceled, "context canceled"), cancel: true, wantInvoked: true},
 		{name: "caller cancelled, any error", invokerErr: testkit.Status(grpccodes.Unavailable, ""), cancel: true, wantInvoked: true},
 		{name: "rejected by an inner policy", invokerErr: &codes.Rejection{Code: grpccodes.ResourceExhausted, Reason: "BULKHEAD_FULL", Policy: observe.PolicyBulkhead}, wantInvoked: true},
-		{name: "per-call classifier", invokerErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithClassifier(unavailableIsBusiness)}, wantInvoked: true, wantRequests: 1, wantAccepts: 1},
+		{name: "per-call classifier", invokerErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithCallClassifier(unavailableIsBusiness)}, wantInvoked: true, wantRequests: 1, wantAccepts: 1},
 		{name: "throttled locally", overloaded: true, wantRequests: 1},
 		{name: "Disable bypasses an overloaded throttle", overloaded: true, opts: []grpc.CallOption{Disable()}, wantInvoked: true},
 		{name: "Disable counts nothing", invokerErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{Disable()}, wantInvoked: true},
