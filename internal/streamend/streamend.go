@@ -73,18 +73,18 @@ func (e End) Abandoned() bool { return e.Cause == Caller }
 type Stream struct {
 	grpc.ClientStream
 	caller        context.Context
-	sctx          context.Context // The stream's own context.
 	serverStreams bool
-	stop          func() bool // Stops the context.AfterFunc; set before Watch returns.
 
 	// state is twice the number of RecvMsg and SendMsg calls running, plus 1 once the
 	// stream's context ended (ctxEnded).
 	state atomic.Uint32
 
 	mu     sync.Mutex
-	ended  bool // Guarded by mu.
-	end    End  // Guarded by mu; set when ended.
-	n      int  // Guarded by mu: funcs held in inline.
+	sctx   context.Context // Guarded by mu: the stream's context watched.
+	stop   func() bool     // Guarded by mu: stops the context.AfterFunc on sctx.
+	ended  bool            // Guarded by mu.
+	end    End             // Guarded by mu; set when ended.
+	n      int             // Guarded by mu: funcs held in inline.
 	inline [4]func(End)
 	more   []func(End)
 }
@@ -106,7 +106,9 @@ func Watch(caller context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) 
 	if w.sctx == nil {
 		w.sctx = caller
 	}
+	w.mu.Lock() // The callback may run at once; it waits for stop to be set.
 	w.stop = context.AfterFunc(w.sctx, w.ctxDone)
+	w.mu.Unlock()
 	return w
 }
 
@@ -183,39 +185,59 @@ func (w *Stream) SendMsg(m any) error {
 // reports the Transport end, if nothing ended the stream before.
 func (w *Stream) leave() {
 	if w.state.Add(^uint32(inCall-1)) == ctxEnded {
-		w.finish(End{Err: w.sctx.Err(), Cause: Transport})
+		w.transport()
 	}
 }
 
-// ctxDone runs when the stream's context ends. It never touches stop: when the context is
-// done as Watch runs, it may run before stop is set.
+// ctxDone runs when the stream's context ends.
 func (w *Stream) ctxDone() {
 	if err := w.caller.Err(); err != nil {
-		w.fire(End{Err: err, Cause: Caller})
+		w.finish(End{Err: err, Cause: Caller})
 		return
 	}
 	if w.state.Or(ctxEnded) == 0 { // No call running that would report the end.
-		w.fire(End{Err: w.sctx.Err(), Cause: Transport})
+		w.transport()
 	}
 }
 
-// finish fires e from a RecvMsg or SendMsg caller, and stops the context callback.
-func (w *Stream) finish(e End) {
-	if w.fire(e) {
-		w.stop()
-	}
-}
-
-// fire runs the registered funcs with e unless the stream ended already, and reports
-// whether it did.
-func (w *Stream) fire(e End) bool {
+// transport reports the Transport end, unless the stream's Context moved on to another, live
+// context, which it then watches instead.
+func (w *Stream) transport() {
 	w.mu.Lock()
 	if w.ended {
 		w.mu.Unlock()
-		return false
+		return
+	}
+	if cur := w.ClientStream.Context(); cur != nil && cur.Err() == nil && !sameContext(cur, w.sctx) {
+		w.state.And(^uint32(ctxEnded))
+		w.sctx = cur
+		w.stop = context.AfterFunc(cur, w.ctxDone)
+		w.mu.Unlock()
+		return
+	}
+	err := w.sctx.Err()
+	w.mu.Unlock()
+	w.finish(End{Err: err, Cause: Transport})
+}
+
+// finish runs the registered funcs with e unless the stream ended already, and then stops the
+// context callback.
+func (w *Stream) finish(e End) {
+	if stop := w.fire(e); stop != nil {
+		stop()
+	}
+}
+
+// fire runs the registered funcs with e unless the stream ended already, and returns the
+// context callback's stop func when it did.
+func (w *Stream) fire(e End) func() bool {
+	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		return nil
 	}
 	w.ended, w.end = true, e
-	inline, n, more := w.inline, w.n, w.more
+	inline, n, more, stop := w.inline, w.n, w.more, w.stop
 	w.mu.Unlock()
 	for _, f := range inline[:n] {
 		f(e)
@@ -223,5 +245,5 @@ func (w *Stream) fire(e End) bool {
 	for _, f := range more {
 		f(e)
 	}
-	return true
+	return stop
 }

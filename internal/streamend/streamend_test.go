@@ -427,3 +427,81 @@ func TestAllocs(t *testing.T) {
 		t.Fatalf("a message costs %.0f allocations, want 0", msg)
 	}
 }
+
+// movingStream is a grpc.ClientStream whose Context moves to a new attempt's, as a retrying
+// stream's does.
+type movingStream struct {
+	grpc.ClientStream
+	mu   sync.Mutex
+	ctx  context.Context
+	recv chan error
+}
+
+func (m *movingStream) Context() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ctx
+}
+
+func (m *movingStream) move(ctx context.Context) {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+}
+
+func (m *movingStream) RecvMsg(any) error { return <-m.recv }
+
+// Regression: a stream whose context moved to a retry's next attempt was taken for ended by
+// gRPC when the first attempt's context ended (a deadline over a retrying stream cancelled the
+// stream that went on).
+func TestContextMovesWithARetry(t *testing.T) {
+	for _, reading := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nobody reading", true: "under a RecvMsg"}[reading], func(t *testing.T) {
+			caller := context.Background()
+			a1, end1 := context.WithCancel(caller)
+			a2, end2 := context.WithCancel(caller)
+			defer end2()
+			m := &movingStream{ctx: a1, recv: make(chan error, 4)}
+			w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, m)
+			r := newRecorder()
+			w.OnEnd(r.f)
+			done := make(chan struct{})
+			if reading {
+				go func() {
+					defer close(done)
+					_ = w.RecvMsg(nil)
+				}()
+				for w.state.Load() != inCall {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			m.move(a2) // The retry opened a second attempt ...
+			end1()     // ... and ended the first.
+			if reading {
+				m.recv <- nil // The second attempt's first message.
+				<-done
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				w.mu.Lock()
+				moved := w.sctx == a2
+				w.mu.Unlock()
+				if moved {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the second attempt's context is not watched")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if e, ended := w.Ended(); ended {
+				t.Fatalf("ended (%+v) while the stream goes on", e)
+			}
+			end2() // gRPC ends the second attempt with nobody reading.
+			r.wait(t)
+			if e := r.snapshot(); len(e) != 1 || e[0].Cause != Transport {
+				t.Fatalf("ends = %+v, want one Transport end", e)
+			}
+		})
+	}
+}
