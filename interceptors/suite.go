@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -337,14 +337,15 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		if sink == nil {
 			return c.stream(ctx, desc, cc, method, streamer, opts...)
 		}
-		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now(), serverStreams: desc.ServerStreams}
+		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now()}
 		cs, err := c.stream(ctx, desc, cc, method, streamer, append(opts, retry.Report(&o.info))...)
 		if err != nil {
 			o.finish(err)
 			return nil, err
 		}
-		o.ClientStream = cs
-		return o, nil
+		w := streamend.Watch(ctx, desc, cs)
+		w.OnEnd(o.ended)
+		return w, nil
 	}
 }
 
@@ -367,37 +368,25 @@ func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start time.
 	})
 }
 
-// observedStream emits CallFinished once, when the stream ends: RecvMsg returns an error
-// (io.EOF is success), or the single response of a call without server streaming arrives.
-// A stream the caller abandons without reading to its end emits nothing.
+// observedStream emits CallFinished once, when the stream ends (see streamend): RecvMsg
+// returns an error (io.EOF is success), the single response of a call without server streaming
+// arrives, or SendMsg fails. A stream the caller abandons, or that gRPC ends while nobody reads
+// it, emits nothing: the caller never saw how it ended.
 type observedStream struct {
-	grpc.ClientStream
-	s             *Suite
-	sink          observe.Sink
-	c             *chain
-	method        string
-	start         time.Time
-	serverStreams bool
-	info          retry.Info
-	done          atomic.Bool
+	s      *Suite
+	sink   observe.Sink
+	c      *chain
+	method string
+	start  time.Time
+	info   retry.Info
 }
 
-func (o *observedStream) RecvMsg(m any) error {
-	err := o.ClientStream.RecvMsg(m)
-	switch {
-	case err == io.EOF:
-		o.finish(nil)
-	case err != nil:
-		o.finish(err)
-	case !o.serverStreams:
-		o.finish(nil)
+func (o *observedStream) ended(e streamend.End) {
+	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
+		o.finish(e.Err)
 	}
-	return err
 }
 
 func (o *observedStream) finish(err error) {
-	if o.done.Swap(true) {
-		return
-	}
 	o.s.emitCall(o.sink, o.c, o.method, o.start, o.info, err)
 }

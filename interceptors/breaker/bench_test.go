@@ -163,13 +163,17 @@ func BenchmarkUnary(b *testing.B) {
 	srv := testkit.Start(b, &testkit.Server{})
 	br := mustNew(b, Config{})
 	reg := new(Registry)
+	regIC, err := UnaryClientInterceptor(Config{}, WithRegistry(reg))
+	if err != nil {
+		b.Fatal(err)
+	}
 	conns := []struct {
 		name string
 		opts []grpc.DialOption
 	}{
 		{"raw", nil},
 		{"breaker", []grpc.DialOption{grpc.WithUnaryInterceptor(br.Unary())}},
-		{"registry", []grpc.DialOption{grpc.WithUnaryInterceptor(UnaryClientInterceptor(Config{}, WithRegistry(reg)))}},
+		{"registry", []grpc.DialOption{grpc.WithUnaryInterceptor(regIC)}},
 	}
 	req := &kycv1.CompareRequest{}
 	for _, c := range conns {

@@ -3,11 +3,10 @@ package breaker
 import (
 	"context"
 	"errors"
-	"io"
-	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 )
 
@@ -25,7 +24,8 @@ func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
 // admits the stream when it opens and records its outcome once, when it ends: RecvMsg returning
 // io.EOF (or the single response of a client-streaming call) is a success, another error is
 // classified, and a stream the caller abandons by cancelling its context counts as neither. A
-// half-open probe's slot is held for the life of the stream.
+// half-open probe's slot is held for the life of the stream. A stream gRPC ends while nobody
+// reads it (the connection closes) counts as neither too: its status was never seen.
 //
 // As with any gRPC stream, a caller that neither reads to the end nor cancels the context leaks
 // the stream, and with it the probe slot.
@@ -38,24 +38,51 @@ func (b *Breaker) Stream() grpc.StreamClientInterceptor {
 // UnaryClientInterceptor returns a unary client interceptor that guards each call with the
 // breaker of its service (or of its method, with ScopeMethod), found or made in a Registry
 // (DefaultRegistry unless WithRegistry) with cfg and opts. Connections that name the same
-// service share its breaker.
-//
-// cfg must be valid: UnaryClientInterceptor panics with cfg.Validate's error otherwise (the
-// config package validates before it builds interceptors).
-func UnaryClientInterceptor(cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
-	rs := newResolver(cfg, opts)
+// service share its breaker. It returns cfg.Validate's error when cfg is not valid.
+func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	rs, err := newResolver(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		return rs.breaker(method).invoke(ctx, method, req, reply, cc, invoker, opts)
-	}
+	}, nil
 }
 
 // StreamClientInterceptor is UnaryClientInterceptor for streams; see Breaker.Stream for how a
-// stream's outcome is recorded. It panics when cfg is not valid.
-func StreamClientInterceptor(cfg Config, opts ...Option) grpc.StreamClientInterceptor {
-	rs := newResolver(cfg, opts)
+// stream's outcome is recorded. It returns cfg.Validate's error when cfg is not valid.
+func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	rs, err := newResolver(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return rs.breaker(method).newStream(ctx, desc, cc, method, streamer, opts)
+	}, nil
+}
+
+// MustUnaryClientInterceptor is UnaryClientInterceptor that panics when cfg is not valid.
+//
+// Deprecated: it is what UnaryClientInterceptor was; use UnaryClientInterceptor and handle its
+// error.
+func MustUnaryClientInterceptor(cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
+	ic, err := UnaryClientInterceptor(cfg, opts...)
+	if err != nil {
+		panic("breaker: invalid config: " + err.Error())
 	}
+	return ic
+}
+
+// MustStreamClientInterceptor is StreamClientInterceptor that panics when cfg is not valid.
+//
+// Deprecated: it is what StreamClientInterceptor was; use StreamClientInterceptor and handle
+// its error.
+func MustStreamClientInterceptor(cfg Config, opts ...Option) grpc.StreamClientInterceptor {
+	ic, err := StreamClientInterceptor(cfg, opts...)
+	if err != nil {
+		panic("breaker: invalid config: " + err.Error())
+	}
+	return ic
 }
 
 // resolver finds the breaker of a call in a Registry.
@@ -65,11 +92,11 @@ type resolver struct {
 	registry *Registry
 }
 
-func newResolver(cfg Config, opts []Option) *resolver {
+func newResolver(cfg Config, opts []Option) (*resolver, error) {
 	if err := cfg.Validate(); err != nil {
-		panic("breaker: invalid config: " + err.Error())
+		return nil, err
 	}
-	return &resolver{cfg: Normalize(cfg), opts: opts, registry: buildOptions(opts).registry}
+	return &resolver{cfg: Normalize(cfg), opts: opts, registry: buildOptions(opts).registry}, nil
 }
 
 func (rs *resolver) breaker(method string) *Breaker {
@@ -143,62 +170,18 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	if p.b == nil {
 		return cs, nil // Disabled: nothing to record.
 	}
-	s := &stream{ClientStream: cs, ctx: ctx, permit: p, opts: opts, serverStreams: desc.ServerStreams}
-	s.stop = context.AfterFunc(ctx, s.abandoned)
-	return s, nil
+	w := streamend.Watch(ctx, desc, cs)
+	w.OnEnd(func(e streamend.End) { p.Record(b.endClass(ctx, e, opts)) })
+	return w, nil
 }
 
-// stream records the outcome of one guarded stream, once.
-type stream struct {
-	grpc.ClientStream
-	ctx           context.Context // The caller's context, not the stream's: gRPC cancels that one on every end.
-	permit        Permit
-	opts          []grpc.CallOption
-	serverStreams bool
-	stop          func() bool
-	done          atomic.Bool
-}
-
-func (s *stream) SendMsg(m any) error {
-	err := s.ClientStream.SendMsg(m)
-	if err != nil && !errors.Is(err, io.EOF) {
-		// The stream failed on this side (io.EOF means the server ended it: its status comes
-		// from RecvMsg).
-		s.finish(s.permit.b.classOf(s.ctx, err, s.opts))
+// endClass classifies how a stream ended: a success, or its error as classOf does; an
+// abandoned stream gives its caller's context's error (a cancellation counts as neither, an
+// expired deadline is classified), and a stream gRPC ended while nobody read it counts as
+// neither, as its status was never seen.
+func (b *Breaker) endClass(ctx context.Context, e streamend.End, opts []grpc.CallOption) codes.Class {
+	if e.Cause == streamend.Transport {
+		return codes.Canceled
 	}
-	return err
-}
-
-func (s *stream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	switch {
-	case err == nil:
-		if !s.serverStreams {
-			s.finish(codes.Success) // The one response of a unary-response stream.
-		}
-	case errors.Is(err, io.EOF):
-		s.finish(codes.Success)
-	default:
-		s.finish(s.permit.b.classOf(s.ctx, err, s.opts))
-	}
-	return err
-}
-
-// abandoned runs when the caller's context ends before the stream's end was recorded: a
-// cancellation counts as neither success nor failure; an expired deadline is classified as
-// DeadlineExceeded is (a failure by default), as it would be for a unary call.
-// It never touches stop: when ctx is already done as the stream opens, it runs on another
-// goroutine at once, possibly before stop is even set.
-func (s *stream) abandoned() {
-	if s.done.CompareAndSwap(false, true) {
-		s.permit.Record(s.permit.b.classOf(s.ctx, s.ctx.Err(), s.opts))
-	}
-}
-
-func (s *stream) finish(class codes.Class) {
-	if !s.done.CompareAndSwap(false, true) {
-		return
-	}
-	s.stop()
-	s.permit.Record(class)
+	return b.classOf(ctx, e.Err, opts)
 }

@@ -92,7 +92,7 @@ func TestUnaryOutcomes(t *testing.T) {
 		{name: "server says canceled", serverErr: testkit.Status(grpccodes.Canceled, ""), wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
 		{name: "caller cancels", cancel: true, wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
 		{name: "caller deadline passed", expired: true, wantCode: grpccodes.DeadlineExceeded, wantCounts: [3]uint64{0, 1, 0}},
-		{name: "per-call classifier", serverErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithClassifier(unavailableIsBusiness)}, wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{1, 0, 0}},
+		{name: "per-call classifier", serverErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithCallClassifier(unavailableIsBusiness)}, wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{1, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +158,7 @@ func TestClientInterceptorSharesBreakers(t *testing.T) {
 	rec := new(testkit.Recorder)
 	cfg := Config{ConsecutiveFailures: 2}
 	dial := func(cfg Config) *grpc.ClientConn {
-		return srv.Dial(t, grpc.WithUnaryInterceptor(UnaryClientInterceptor(cfg, WithRegistry(reg), WithClock(clk), WithObserver(rec))))
+		return srv.Dial(t, grpc.WithUnaryInterceptor(mustUnaryIC(t, cfg, WithRegistry(reg), WithClock(clk), WithObserver(rec))))
 	}
 	cc1, cc2 := dial(cfg), dial(cfg)
 	ctx := context.Background()
@@ -197,7 +197,7 @@ func TestClientInterceptorScopeMethod(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{CompareF: testkit.FailFirst(100, testkit.Status(grpccodes.Unavailable, ""))})
 	reg := new(Registry)
 	rec := new(testkit.Recorder)
-	cc := srv.Dial(t, grpc.WithUnaryInterceptor(UnaryClientInterceptor(Config{Scope: ScopeMethod, ConsecutiveFailures: 1}, WithRegistry(reg), WithObserver(rec))))
+	cc := srv.Dial(t, grpc.WithUnaryInterceptor(mustUnaryIC(t, Config{Scope: ScopeMethod, ConsecutiveFailures: 1}, WithRegistry(reg), WithObserver(rec))))
 	_ = compare(context.Background(), cc)
 	b, ok := reg.Lookup(testkit.MethodCompare)
 	if !ok || b.State() != Open {
@@ -219,13 +219,41 @@ func TestClientInterceptorScopeMethod(t *testing.T) {
 	}
 }
 
-func TestClientInterceptorPanicsOnInvalidConfig(t *testing.T) {
-	defer func() {
-		if r := recover(); r == nil {
-			t.Fatal("no panic")
-		}
-	}()
-	UnaryClientInterceptor(Config{WindowSize: -1})
+// mustUnaryIC is UnaryClientInterceptor for a valid cfg.
+func mustUnaryIC(t *testing.T, cfg Config, opts ...Option) grpc.UnaryClientInterceptor {
+	t.Helper()
+	ic, err := UnaryClientInterceptor(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ic
+}
+
+func TestClientInterceptorInvalidConfigIsAnError(t *testing.T) {
+	bad := Config{WindowSize: -1}
+	want := bad.Validate()
+	if want == nil {
+		t.Fatal("the config is valid")
+	}
+	if ic, err := UnaryClientInterceptor(bad); ic != nil || err == nil || err.Error() != want.Error() {
+		t.Fatalf("UnaryClientInterceptor = %v, %v; want nil and %v", ic != nil, err, want)
+	}
+	if ic, err := StreamClientInterceptor(bad); ic != nil || err == nil || err.Error() != want.Error() {
+		t.Fatalf("StreamClientInterceptor = %v, %v; want nil and %v", ic != nil, err, want)
+	}
+	for name, f := range map[string]func(){
+		"MustUnaryClientInterceptor":  func() { MustUnaryClientInterceptor(bad) },
+		"MustStreamClientInterceptor": func() { MustStreamClientInterceptor(bad) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
 }
 
 func TestStreamEndings(t *testing.T) {
@@ -318,7 +346,11 @@ func TestStreamClientInterceptor(t *testing.T) {
 		return testkit.Status(grpccodes.Unavailable, "")
 	}})
 	reg := new(Registry)
-	cc := srv.Dial(t, grpc.WithStreamInterceptor(StreamClientInterceptor(Config{ConsecutiveFailures: 1}, WithRegistry(reg))))
+	sic, err := StreamClientInterceptor(Config{ConsecutiveFailures: 1}, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := srv.Dial(t, grpc.WithStreamInterceptor(sic))
 	client := kycv1.NewLivenessServiceClient(cc)
 	stream, err := client.Check(context.Background())
 	if err != nil {
@@ -335,8 +367,10 @@ func TestStreamClientInterceptor(t *testing.T) {
 	}
 }
 
-// fakeStream is a grpc.ClientStream whose RecvMsg answers from a script.
+// fakeStream is a grpc.ClientStream whose RecvMsg answers from a script. Its context is the
+// one it was opened with (gRPC's is a child of that one).
 type fakeStream struct {
+	ctx     context.Context
 	recv    []error
 	sendErr error
 }
@@ -344,8 +378,13 @@ type fakeStream struct {
 func (f *fakeStream) Header() (metadata.MD, error) { return nil, nil }
 func (f *fakeStream) Trailer() metadata.MD         { return nil }
 func (f *fakeStream) CloseSend() error             { return nil }
-func (f *fakeStream) Context() context.Context     { return context.Background() }
-func (f *fakeStream) SendMsg(any) error            { return f.sendErr }
+func (f *fakeStream) Context() context.Context {
+	if f.ctx == nil {
+		return context.Background()
+	}
+	return f.ctx
+}
+func (f *fakeStream) SendMsg(any) error { return f.sendErr }
 func (f *fakeStream) RecvMsg(any) error {
 	err := f.recv[0]
 	f.recv = f.recv[1:]
@@ -376,7 +415,8 @@ func TestStreamUnit(t *testing.T) {
 			halfOpen(t, b, clk)
 			before := b.Stats()
 			fs := &fakeStream{recv: tt.recv, sendErr: tt.sendErr}
-			streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+				fs.ctx = ctx
 				if tt.panics {
 					panic("boom")
 				}
@@ -422,7 +462,7 @@ func TestStreamOpenedOnDoneContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-			return &fakeStream{recv: []error{io.EOF}}, nil
+			return &fakeStream{ctx: ctx, recv: []error{io.EOF}}, nil
 		}
 		cs, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
 		if err != nil {
@@ -436,5 +476,37 @@ func TestStreamOpenedOnDoneContext(t *testing.T) {
 		if st := b.Stats(); st.Calls != 1 || st.Ignored != 1 {
 			t.Fatalf("stats = %+v, want one call recorded as ignored (canceled)", st)
 		}
+	}
+}
+
+// Regression: a half-open probe held by a stream that gRPC ended (its context done: the
+// connection closed, a Header error) while the caller neither read its end nor cancelled was
+// held until the caller's context ended. It now counts as neither, and the slot comes back.
+func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
+	b, clk, _ := newTest(t, Config{})
+	halfOpen(t, b, clk)
+	before := b.Stats()
+	sctx, finish := context.WithCancel(context.Background())
+	defer finish()
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return &fakeStream{ctx: sctx}, nil
+	}
+	if _, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
+		t.Fatalf("a second probe was admitted while the stream is open (err %v)", err)
+	}
+	finish() // gRPC ends the stream.
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Stats().Calls == before.Calls && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	st := b.Stats()
+	if got := since(st, before); got != [3]uint64{0, 0, 1} || st.State != HalfOpen {
+		t.Fatalf("stats = %+v, want one ignored call, still half-open", st)
+	}
+	if _, err := b.Allow(); err != nil {
+		t.Fatalf("probe slot not returned: %v", err)
 	}
 }

@@ -52,9 +52,13 @@ func Example() {
 func ExampleUnaryClientInterceptor() {
 	reg := new(breaker.Registry)
 	cfg := breaker.Config{FailureRateThreshold: 0.5, WindowSize: 20}
+	ic, err := breaker.UnaryClientInterceptor(cfg, breaker.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
 	cc, err := grpc.NewClient("passthrough:///ocr.invalid:443",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(breaker.UnaryClientInterceptor(cfg, breaker.WithRegistry(reg))),
+		grpc.WithUnaryInterceptor(ic),
 	)
 	if err != nil {
 		panic(err)

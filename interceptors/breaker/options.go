@@ -3,19 +3,16 @@ package breaker
 import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
 
-// Option changes how a Breaker (or the interceptors that resolve breakers in a Registry) works.
-// Build one with a WithX function; the zero Option does nothing.
+// Option changes how a Breaker (or the interceptors that resolve breakers in a Registry) is
+// built. Build one with a WithX function; the zero Option does nothing.
 //
-// An Option is also a grpc.CallOption, so a suite can carry it with a call: passed to one call,
-// only WithClassifier has an effect (it decides how that call's outcome is counted); the others
-// are ignored there.
+// An Option is not a grpc.CallOption: what one call may change is a CallOption.
 type Option struct {
-	grpc.EmptyCallOption
-
 	kind       optionKind
 	clock      clock.Clock
 	sink       observe.Sink
@@ -79,7 +76,7 @@ func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
 func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
 
 // WithClassifier sets the classifier that decides which outcomes count as failures. The default
-// is codes.Default(). As a grpc.CallOption it applies to one call.
+// is codes.Default(). For one call, pass WithCallClassifier with it.
 func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
 
 // WithService sets the service named in events and rejections when it differs from the
@@ -93,13 +90,25 @@ func WithRegistry(r *Registry) Option { return Option{kind: optRegistry, registr
 // withMethod names the full method of a method-scoped breaker, for its events.
 func withMethod(method string) Option { return Option{kind: optMethod, str: method} }
 
-// callClassifier returns the classifier for one call: the last WithClassifier among opts, else
-// def. It allocates nothing.
+// CallOption changes one call guarded by a breaker; pass it with the call (it is a
+// grpc.CallOption, and passes through a suite). Build one with WithCallClassifier.
+type CallOption struct {
+	grpc.EmptyCallOption
+
+	classifier *codes.Classifier
+}
+
+// WithCallClassifier, passed to a call, sets the classifier that decides how that call's
+// outcome is counted, instead of the breaker's (WithClassifier). nil leaves the breaker's.
+func WithCallClassifier(c *codes.Classifier) CallOption { return CallOption{classifier: c} }
+
+// callClassifier returns the classifier for one call: the last WithCallClassifier among opts,
+// else def. It allocates nothing.
 func callClassifier(def *codes.Classifier, opts []grpc.CallOption) *codes.Classifier {
-	for _, o := range opts {
-		if bo, ok := o.(Option); ok && bo.kind == optClassifier && bo.classifier != nil {
-			def = bo.classifier
+	calloption.Scan(opts, func(o CallOption) {
+		if o.classifier != nil {
+			def = o.classifier
 		}
-	}
+	})
 	return def
 }

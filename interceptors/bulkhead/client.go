@@ -3,10 +3,9 @@ package bulkhead
 import (
 	"context"
 	"errors"
-	"io"
-	"sync/atomic"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
@@ -43,21 +42,20 @@ func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 		if err := b.acquireFixed(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
 			return nil, grpcError(err)
 		}
-		s := &stream{b: b, serverStreams: desc.ServerStreams}
 		opened := false
 		defer func() {
 			if !opened { // streamer failed or panicked
-				s.release()
+				b.releaseFixed()
 			}
 		}()
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
 			return nil, err
 		}
-		s.ClientStream = cs
-		s.stop = context.AfterFunc(cs.Context(), func() { s.release() })
+		w := streamend.Watch(ctx, desc, cs)
+		w.OnEnd(func(streamend.End) { b.releaseFixed() })
 		opened = true
-		return s, nil
+		return w, nil
 	}
 }
 
@@ -66,32 +64,6 @@ func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 func grpcError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return status.FromContextError(err).Err()
-	}
-	return err
-}
-
-// stream gives its slot back exactly once, whichever end comes first.
-type stream struct {
-	grpc.ClientStream
-	b             *Bulkhead
-	serverStreams bool
-	stop          func() bool // stops the context.AfterFunc; set before the stream is returned
-	released      atomic.Bool
-}
-
-func (s *stream) release() {
-	if s.released.CompareAndSwap(false, true) {
-		s.b.releaseFixed()
-	}
-}
-
-func (s *stream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	if err != nil || !s.serverStreams {
-		// An error (io.EOF included) ends the stream; so does the one reply of a stream that
-		// is not server-streaming.
-		s.release()
-		s.stop()
 	}
 	return err
 }
@@ -126,55 +98,29 @@ func (b *Bulkhead) streamAdaptive() grpc.StreamClientInterceptor {
 		if err := b.acquireAdaptive(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
 			return nil, grpcError(err)
 		}
-		s := &adaptiveStream{b: b, method: method, start: b.clock.Now(), serverStreams: desc.ServerStreams}
+		start := b.clock.Now()
 		returned := false
 		defer func() {
 			if !returned { // streamer panicked
-				s.end(sampleNone, nil)
+				b.finish(method, sampleNone, 0, time.Time{})
 			}
 		}()
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		returned = true
 		if err != nil {
-			s.end(b.classify(err), nil)
+			now := b.clock.Now()
+			b.finish(method, b.classify(err), now.Sub(start), now)
 			return nil, err
 		}
-		s.ClientStream = cs
-		s.stop = context.AfterFunc(cs.Context(), func() { s.end(b.classify(cs.Context().Err()), nil) })
-		return s, nil
+		w := streamend.Watch(ctx, desc, cs)
+		w.OnEnd(func(e streamend.End) {
+			kind := sampleNone // A send failure is this side's: it says nothing of the queue.
+			if e.Cause != streamend.Send {
+				kind = b.classify(e.Err)
+			}
+			now := b.clock.Now()
+			b.finish(method, kind, now.Sub(start), now)
+		})
+		return w, nil
 	}
-}
-
-// adaptiveStream gives its slot back, with a sample, exactly once, whichever end comes first.
-type adaptiveStream struct {
-	grpc.ClientStream
-	b             *Bulkhead
-	method        string
-	start         time.Time
-	serverStreams bool
-	stop          func() bool
-	released      atomic.Bool
-}
-
-// end releases the slot with a sample of kind; stop, if not nil, is called after.
-func (s *adaptiveStream) end(kind sampleKind, stop func() bool) {
-	if s.released.CompareAndSwap(false, true) {
-		now := s.b.clock.Now()
-		s.b.finish(s.method, kind, now.Sub(s.start), now)
-	}
-	if stop != nil {
-		stop()
-	}
-}
-
-func (s *adaptiveStream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	if err != nil || !s.serverStreams {
-		outcome := err
-		if errors.Is(err, io.EOF) {
-			outcome = nil
-		}
-		s.end(s.b.classify(outcome), s.stop)
-	}
-	return err
 }

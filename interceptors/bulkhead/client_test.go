@@ -255,9 +255,11 @@ type fakeStream struct {
 	ctx  context.Context
 	recv []error
 	n    int
+	send error
 }
 
 func (f *fakeStream) Context() context.Context { return f.ctx }
+func (f *fakeStream) SendMsg(any) error        { return f.send }
 
 func (f *fakeStream) RecvMsg(any) error {
 	if f.n >= len(f.recv) {
@@ -279,8 +281,9 @@ func TestStreamEnds(t *testing.T) {
 			openPanic bool
 			recv      []error // what RecvMsg returns, in order
 			recvCalls int
-			cancel    bool // cancel the stream's context after the RecvMsg calls
-			wantHeld  bool // the slot is still held after the RecvMsg calls, before any cancel
+			send      error // when set, SendMsg is called once, returning it, before any RecvMsg
+			cancel    bool  // cancel the stream's context after the RecvMsg calls
+			wantHeld  bool  // the slot is still held after the RecvMsg calls, before any cancel
 		}{
 			{name: "open fails", desc: serverStream, openErr: status.Error(grpccodes.Unavailable, "down")},
 			{name: "open panics", desc: serverStream, openPanic: true},
@@ -290,6 +293,8 @@ func TestStreamEnds(t *testing.T) {
 			{name: "recv error", desc: serverStream, recv: []error{nil, status.Error(grpccodes.Internal, "x")}, recvCalls: 2},
 			{name: "client-streaming reply", desc: clientStream, recv: []error{nil}, recvCalls: 1},
 			{name: "client-streaming error", desc: clientStream, recv: []error{status.Error(grpccodes.Unavailable, "x")}, recvCalls: 1},
+			{name: "send fails on this side", desc: serverStream, send: status.Error(grpccodes.Internal, "marshal")},
+			{name: "send io.EOF keeps it for RecvMsg", desc: serverStream, send: io.EOF, wantHeld: true},
 			{name: "caller cancels", desc: serverStream, recv: []error{nil}, recvCalls: 1, cancel: true, wantHeld: true},
 			{name: "EOF then cancel", desc: serverStream, recvCalls: 1, cancel: true},
 		}
@@ -305,7 +310,7 @@ func TestStreamEnds(t *testing.T) {
 					if tt.openErr != nil {
 						return nil, tt.openErr
 					}
-					return &fakeStream{ctx: ctx, recv: tt.recv}, nil
+					return &fakeStream{ctx: ctx, recv: tt.recv, send: tt.send}, nil
 				}
 				var cs grpc.ClientStream
 				var err error
@@ -319,6 +324,9 @@ func TestStreamEnds(t *testing.T) {
 				}()
 				if tt.openErr != nil && !errors.Is(err, tt.openErr) {
 					t.Fatalf("open err = %v, want %v", err, tt.openErr)
+				}
+				if tt.send != nil {
+					_ = cs.SendMsg(nil)
 				}
 				for range tt.recvCalls {
 					_ = cs.RecvMsg(nil)

@@ -32,8 +32,9 @@
 // gRPC calls. A unary call holds its slot until the invoker returns, or panics. A stream holds
 // its slot for its whole life and gives it back exactly once, when the first of these happens:
 // opening the stream fails; RecvMsg returns an error (io.EOF included); RecvMsg returns the only
-// reply of a stream that is not server-streaming; the stream's context ends (the caller canceled
-// it, its deadline passed, or gRPC finished the stream). A caller that abandons a stream
+// reply of a stream that is not server-streaming; SendMsg fails other than with io.EOF; the
+// stream's context ends (the caller canceled it, its deadline passed, or gRPC finished the
+// stream; a RecvMsg or SendMsg running then gives the slot back when it returns). A caller that abandons a stream
 // without canceling its context holds the slot until gRPC ends the stream, as grpc-go requires.
 //
 // WithMaxWait is also a grpc.CallOption: passed to a call, it overrides MaxWait for that call.

@@ -2,8 +2,8 @@ package deadline
 
 import (
 	"context"
-	"sync"
 
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 )
 
@@ -36,8 +36,9 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 }
 
 // Stream returns the policy as a stream client interceptor. The deadline bounds the whole
-// stream; the context it set is released when the stream ends (RecvMsg returns an error, or
-// the one response of a client-streaming call).
+// stream; the context it set is released at the stream's first end: RecvMsg returns an error,
+// or the one response of a client-streaming call; SendMsg fails; the caller's context ends; gRPC
+// finishes the stream.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		nctx, cancel := p.Context(ctx, method)
@@ -49,22 +50,8 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			cancel()
 			return nil, err
 		}
-		return &stream{ClientStream: s, serverStreams: desc.ServerStreams, cancel: cancel}, nil
+		w := streamend.Watch(ctx, desc, s)
+		w.OnEnd(func(streamend.End) { cancel() })
+		return w, nil
 	}
-}
-
-// stream releases the deadline's context once the stream is over.
-type stream struct {
-	grpc.ClientStream
-	serverStreams bool
-	once          sync.Once
-	cancel        func()
-}
-
-func (s *stream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	if err != nil || !s.serverStreams {
-		s.once.Do(s.cancel)
-	}
-	return err
 }

@@ -2,6 +2,7 @@ package deadline_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -150,5 +151,68 @@ func TestDeadlineAllocatesNothing(t *testing.T) {
 			t.Errorf("Deadline allocates %v per call (observer %v)", n, sink != nil)
 		}
 		cancel()
+	}
+}
+
+// deadlineStream is a grpc.ClientStream over the context it was opened with, as gRPC's, with
+// end standing for gRPC finishing the stream.
+type deadlineStream struct {
+	grpc.ClientStream
+	ctx  context.Context
+	end  context.CancelFunc
+	send error
+}
+
+func (s *deadlineStream) Context() context.Context { return s.ctx }
+func (s *deadlineStream) SendMsg(any) error        { return s.send }
+
+// Regression: the deadline's context of a stream was released only by RecvMsg; a stream that
+// ended otherwise (a SendMsg failure, gRPC finishing a stream nobody reads) held the context
+// and its timer until the deadline or the caller's context ended.
+func TestStreamEndedUnreadReleasesTheDeadline(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(cs grpc.ClientStream, s *deadlineStream)
+	}{
+		{name: "SendMsg fails", end: func(cs grpc.ClientStream, _ *deadlineStream) { _ = cs.SendMsg(nil) }},
+		{name: "gRPC finishes the stream", end: func(_ grpc.ClientStream, s *deadlineStream) { s.end() }},
+		{name: "the caller cancels", end: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clocktest.New(time.Time{}) // The deadline never passes by itself.
+			p, err := deadline.New(deadline.Config{Default: time.Hour}, deadline.WithClock(clk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, cancelCaller := context.WithCancel(context.Background())
+			defer cancelCaller()
+			var dctx context.Context
+			var s *deadlineStream
+			streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+				dctx = ctx
+				sctx, end := context.WithCancel(ctx)
+				s = &deadlineStream{ctx: sctx, end: end, send: errors.New("marshal: too large")}
+				return s, nil
+			}
+			cs, err := p.Stream()(caller, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.end()
+			if _, ok := dctx.Deadline(); !ok {
+				t.Fatal("the stream got no deadline")
+			}
+			if tt.end != nil {
+				tt.end(cs, s)
+			} else {
+				cancelCaller()
+			}
+			select {
+			case <-dctx.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("the deadline's context is still live after the stream ended")
+			}
+		})
 	}
 }

@@ -5,19 +5,16 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
 
-// Option changes how a Throttle works. Build one with a WithX function (or Disable); the zero
-// Option does nothing.
+// Option changes how a Throttle is built. Build one with a WithX function; the zero Option
+// does nothing.
 //
-// An Option is also a grpc.CallOption, so a suite can carry it with a call: passed to one call,
-// WithClassifier decides how that call's outcome is counted and Disable takes the call out of
-// the throttle; the others are ignored there.
+// An Option is not a grpc.CallOption: what one call may change is a CallOption.
 type Option struct {
-	grpc.EmptyCallOption
-
 	kind       optionKind
 	clock      clock.Clock
 	sink       observe.Sink
@@ -32,7 +29,6 @@ const (
 	optSink
 	optClassifier
 	optRand
-	optDisable
 )
 
 // options is what Options set.
@@ -72,7 +68,7 @@ func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
 func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
 
 // WithClassifier sets the classifier that decides which outcomes the interceptors count as
-// accepts. The default is codes.Default(). As a grpc.CallOption it applies to one call.
+// accepts. The default is codes.Default(). For one call, pass WithCallClassifier with it.
 func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
 
 // WithRand sets the source of the uniform numbers in [0, 1) that a request's fate is drawn
@@ -81,26 +77,32 @@ func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassif
 // nil, is math/rand/v2's Float64. Tests pass a deterministic sequence.
 func WithRand(f func() float64) Option { return Option{kind: optRand, rand: f} }
 
-// Disable, passed to a call as a grpc.CallOption, takes that call out of the throttle: it is
-// never rejected and its outcome is not counted (for a health check, or an operator's manual
-// probe). As an option to New it does nothing.
-func Disable() Option { return Option{kind: optDisable} }
+// CallOption changes one throttled call; pass it with the call (it is a grpc.CallOption, and
+// passes through a suite). Build one with Disable or WithCallClassifier.
+type CallOption struct {
+	grpc.EmptyCallOption
+
+	disable    bool
+	classifier *codes.Classifier
+}
+
+// Disable, passed to a call, takes that call out of the throttle: it is never rejected and its
+// outcome is not counted (for a health check, or an operator's manual probe).
+func Disable() CallOption { return CallOption{disable: true} }
+
+// WithCallClassifier, passed to a call, sets the classifier that decides whether that call's
+// outcome is an accept, instead of the throttle's (WithClassifier). nil leaves the throttle's.
+func WithCallClassifier(c *codes.Classifier) CallOption { return CallOption{classifier: c} }
 
 // callSettings returns what opts say about one call: whether the throttle is disabled for it,
-// and its classifier (the last WithClassifier among opts, else def). It allocates nothing.
+// and its classifier (the last WithCallClassifier among opts, else def). It allocates nothing.
 func callSettings(def *codes.Classifier, opts []grpc.CallOption) (disabled bool, c *codes.Classifier) {
 	c = def
-	for _, o := range opts {
-		if to, ok := o.(Option); ok {
-			switch to.kind {
-			case optDisable:
-				disabled = true
-			case optClassifier:
-				if to.classifier != nil {
-					c = to.classifier
-				}
-			}
+	calloption.Scan(opts, func(o CallOption) {
+		disabled = disabled || o.disable
+		if o.classifier != nil {
+			c = o.classifier
 		}
-	}
+	})
 	return disabled, c
 }

@@ -26,3 +26,14 @@ func Settings[O any, S any](base *S, opts []grpc.CallOption, change func(O) func
 	}
 	return s
 }
+
+// Scan calls f with each option of type O among opts, in order. It allocates nothing when f
+// does not (a func literal that captures only locals the caller keeps on its stack), so a
+// policy can read its per-call options with it on every call.
+func Scan[O grpc.CallOption](opts []grpc.CallOption, f func(O)) {
+	for _, o := range opts {
+		if po, ok := o.(O); ok {
+			f(po)
+		}
+	}
+}

@@ -49,3 +49,25 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("Settings without own options: %v allocs, want 0", n)
 	}
 }
+
+type flag struct {
+	grpc.EmptyCallOption
+	n int
+}
+
+func TestScan(t *testing.T) {
+	opts := []grpc.CallOption{flag{n: 1}, grpc.WaitForReady(true), option{}, flag{n: 2}}
+	var got []int
+	Scan(opts, func(f flag) { got = append(got, f.n) })
+	if len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("Scan saw %v, want [1 2]", got)
+	}
+	Scan(nil, func(flag) { t.Fatal("called for no options") })
+	last := 0
+	if n := testing.AllocsPerRun(100, func() { Scan(opts, func(f flag) { last = f.n }) }); n != 0 {
+		t.Fatalf("Scan allocates %.0f times, want 0", n)
+	}
+	if last != 2 {
+		t.Fatalf("last = %d", last)
+	}
+}

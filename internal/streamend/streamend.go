@@ -1,0 +1,249 @@
+// Package streamend tells the policies that hold something for a stream's life (a breaker
+// permit, a bulkhead slot, a deadline's context, an observer's event) when that stream is
+// over, once.
+//
+// # Ends
+//
+// A client stream ends at the first of:
+//   - RecvMsg returns an error (io.EOF is the normal end, a success): Recv;
+//   - RecvMsg returns the one reply of a stream that is not server-streaming: Reply;
+//   - SendMsg fails with an error other than io.EOF (io.EOF means the server ended the
+//     stream; its status comes from RecvMsg): Send;
+//   - the caller's context ends first (the stream is abandoned): Caller;
+//   - gRPC ends the stream's context (it finished the stream) while the caller's is still
+//     live and no RecvMsg or SendMsg is running to report the end itself: Transport.
+//
+// The stream's context ends with the caller's and on every end gRPC sees, so one
+// context.AfterFunc on it watches the last two. A RecvMsg or SendMsg under way when gRPC ends
+// the stream's context reports the end itself, with the status, when it returns; the
+// Transport end is only for a stream nobody is reading.
+//
+// # Sharing
+//
+// Watch returns the stream it is given when that is already a *Stream watched for the same
+// caller's context, so interceptors stacked with one context share one wrapper and one
+// context.AfterFunc; each registers its func with OnEnd.
+package streamend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+)
+
+// Cause says which end came first.
+type Cause uint8
+
+// The ends of a stream; see the package documentation.
+const (
+	Recv Cause = iota + 1
+	Reply
+	Send
+	Caller
+	Transport
+)
+
+var causeNames = [...]string{"", "recv", "reply", "send", "caller", "transport"}
+
+func (c Cause) String() string {
+	if int(c) < len(causeNames) && c != 0 {
+		return causeNames[c]
+	}
+	return "unknown"
+}
+
+// End is how a stream ended.
+type End struct {
+	// Err is nil for a success (io.EOF from RecvMsg, or the one reply); RecvMsg's or
+	// SendMsg's error; the caller's context's error (Caller); the stream's context's error
+	// (Transport).
+	Err   error
+	Cause Cause
+}
+
+// Abandoned reports whether the caller's context ended before the stream did.
+func (e End) Abandoned() bool { return e.Cause == Caller }
+
+// Stream is a grpc.ClientStream that runs the funcs registered with OnEnd exactly once, at
+// its first end.
+type Stream struct {
+	grpc.ClientStream
+	caller        context.Context
+	serverStreams bool
+
+	// state is twice the number of RecvMsg and SendMsg calls running, plus 1 once the
+	// stream's context ended (ctxEnded).
+	state atomic.Uint32
+
+	mu     sync.Mutex
+	sctx   context.Context // Guarded by mu: the stream's context watched.
+	stop   func() bool     // Guarded by mu: stops the context.AfterFunc on sctx.
+	ended  bool            // Guarded by mu.
+	end    End             // Guarded by mu; set when ended.
+	n      int             // Guarded by mu: funcs held in inline.
+	inline [4]func(End)
+	more   []func(End)
+}
+
+const (
+	ctxEnded = 1
+	inCall   = 2
+)
+
+// Watch returns cs wrapped so that the funcs registered with OnEnd run once, at the first
+// end of the stream; caller is the context the stream was opened with by the interceptor
+// that calls Watch, and cs.Context() must end when it does (gRPC's stream contexts do). When
+// cs is a *Stream watched for the same caller, Watch returns it.
+func Watch(caller context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) *Stream {
+	if w, ok := cs.(*Stream); ok && w.serverStreams == desc.ServerStreams && sameContext(w.caller, caller) {
+		return w
+	}
+	w := &Stream{ClientStream: cs, caller: caller, sctx: cs.Context(), serverStreams: desc.ServerStreams}
+	if w.sctx == nil {
+		w.sctx = caller
+	}
+	w.mu.Lock() // The callback may run at once; it waits for stop to be set.
+	w.stop = context.AfterFunc(w.sctx, w.ctxDone)
+	w.mu.Unlock()
+	return w
+}
+
+// sameContext reports whether a and b are the same context; a context type that cannot be
+// compared is never the same.
+func sameContext(a, b context.Context) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// OnEnd registers f to run once, at the stream's end, with how it ended; after the funcs
+// registered before it. When the stream has ended already, f runs now, on this goroutine.
+// Funcs run on the goroutine that saw the end: a RecvMsg or SendMsg caller, or the
+// context's.
+func (w *Stream) OnEnd(f func(End)) {
+	w.mu.Lock()
+	if w.ended {
+		e := w.end
+		w.mu.Unlock()
+		f(e)
+		return
+	}
+	if w.n < len(w.inline) {
+		w.inline[w.n] = f
+		w.n++
+	} else {
+		w.more = append(w.more, f)
+	}
+	w.mu.Unlock()
+}
+
+// Ended reports whether the stream has ended, and how.
+func (w *Stream) Ended() (End, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.end, w.ended
+}
+
+// RecvMsg ends the stream on an error or on the one reply of a stream that is not
+// server-streaming.
+func (w *Stream) RecvMsg(m any) error {
+	w.state.Add(inCall)
+	defer w.leave()
+	err := w.ClientStream.RecvMsg(m)
+	switch {
+	case err == nil:
+		if !w.serverStreams {
+			w.finish(End{Cause: Reply})
+		}
+	case errors.Is(err, io.EOF):
+		w.finish(End{Cause: Recv})
+	default:
+		w.finish(End{Err: err, Cause: Recv})
+	}
+	return err
+}
+
+// SendMsg ends the stream on an error other than io.EOF.
+func (w *Stream) SendMsg(m any) error {
+	w.state.Add(inCall)
+	defer w.leave()
+	err := w.ClientStream.SendMsg(m)
+	if err != nil && !errors.Is(err, io.EOF) {
+		w.finish(End{Err: err, Cause: Send})
+	}
+	return err
+}
+
+// leave ends a RecvMsg or SendMsg call; the last one out after the stream's context ended
+// reports the Transport end, if nothing ended the stream before.
+func (w *Stream) leave() {
+	if w.state.Add(^uint32(inCall-1)) == ctxEnded {
+		w.transport()
+	}
+}
+
+// ctxDone runs when the stream's context ends.
+func (w *Stream) ctxDone() {
+	if err := w.caller.Err(); err != nil {
+		w.finish(End{Err: err, Cause: Caller})
+		return
+	}
+	if w.state.Or(ctxEnded) == 0 { // No call running that would report the end.
+		w.transport()
+	}
+}
+
+// transport reports the Transport end, unless the stream's Context moved on to another, live
+// context, which it then watches instead.
+func (w *Stream) transport() {
+	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		return
+	}
+	if cur := w.ClientStream.Context(); cur != nil && cur.Err() == nil && !sameContext(cur, w.sctx) {
+		w.state.And(^uint32(ctxEnded))
+		w.sctx = cur
+		w.stop = context.AfterFunc(cur, w.ctxDone)
+		w.mu.Unlock()
+		return
+	}
+	err := w.sctx.Err()
+	w.mu.Unlock()
+	w.finish(End{Err: err, Cause: Transport})
+}
+
+// finish runs the registered funcs with e unless the stream ended already, and then stops the
+// context callback.
+func (w *Stream) finish(e End) {
+	if stop := w.fire(e); stop != nil {
+		stop()
+	}
+}
+
+// fire runs the registered funcs with e unless the stream ended already, and returns the
+// context callback's stop func when it did.
+func (w *Stream) fire(e End) func() bool {
+	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		return nil
+	}
+	w.ended, w.end = true, e
+	inline, n, more, stop := w.inline, w.n, w.more, w.stop
+	w.mu.Unlock()
+	for _, f := range inline[:n] {
+		f(e)
+	}
+	for _, f := range more {
+		f(e)
+	}
+	return stop
+}

@@ -1,0 +1,507 @@
+package streamend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeStream is a grpc.ClientStream whose context is a child of the caller's, as gRPC's is;
+// finish cancels it, as gRPC does when it ends the stream. RecvMsg answers from recv (or,
+// when block is set, waits for a value on it); SendMsg returns sendErr.
+type fakeStream struct {
+	ctx     context.Context
+	finish  context.CancelFunc
+	recv    chan error
+	sendErr error
+	sendGo  chan struct{} // When set, SendMsg waits for it.
+}
+
+func newFake(caller context.Context) *fakeStream {
+	ctx, cancel := context.WithCancel(caller)
+	return &fakeStream{ctx: ctx, finish: cancel, recv: make(chan error, 8)}
+}
+
+func (f *fakeStream) Header() (metadata.MD, error) { return nil, nil }
+func (f *fakeStream) Trailer() metadata.MD         { return nil }
+func (f *fakeStream) CloseSend() error             { return nil }
+func (f *fakeStream) Context() context.Context     { return f.ctx }
+func (f *fakeStream) SendMsg(any) error {
+	if f.sendGo != nil {
+		<-f.sendGo
+	}
+	return f.sendErr
+}
+func (f *fakeStream) RecvMsg(any) error { return <-f.recv }
+
+// recorder counts the ends it is given.
+type recorder struct {
+	mu   sync.Mutex
+	ends []End
+	got  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{got: make(chan struct{}, 16)} }
+
+func (r *recorder) f(e End) {
+	r.mu.Lock()
+	r.ends = append(r.ends, e)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+}
+
+func (r *recorder) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no end reported")
+	}
+}
+
+func (r *recorder) snapshot() []End {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]End(nil), r.ends...)
+}
+
+var (
+	errUnavailable = status.Error(grpccodes.Unavailable, "down")
+	errSendFailed  = errors.New("send: message too large")
+)
+
+func TestEnds(t *testing.T) {
+	tests := []struct {
+		name          string
+		serverStreams bool
+		// act drives the stream; it returns once the end (if any) was reported.
+		act       func(t *testing.T, w *Stream, f *fakeStream, cancelCaller context.CancelFunc, r *recorder)
+		wantCause Cause // 0: no end
+		wantErr   func(error) bool
+	}{
+		{
+			name: "RecvMsg io.EOF is a success", serverStreams: true,
+			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, r *recorder) {
+				f.recv <- nil
+				f.recv <- io.EOF
+				if err := w.RecvMsg(nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.RecvMsg(nil); err != io.EOF {
+					t.Fatal(err)
+				}
+			},
+			wantCause: Recv, wantErr: isNil,
+		},
+		{
+			name: "RecvMsg error", serverStreams: true,
+			act: func(_ *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
+				f.recv <- errUnavailable
+				_ = w.RecvMsg(nil)
+			},
+			wantCause: Recv, wantErr: is(errUnavailable),
+		},
+		{
+			name: "the one reply of a client-streaming call",
+			act: func(_ *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
+				f.recv <- nil
+				_ = w.RecvMsg(nil)
+			},
+			wantCause: Reply, wantErr: isNil,
+		},
+		{
+			name: "a server-streaming message is no end", serverStreams: true,
+			act: func(_ *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
+				f.recv <- nil
+				_ = w.RecvMsg(nil)
+			},
+		},
+		{
+			name: "SendMsg error",
+			act: func(_ *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
+				f.sendErr = errSendFailed
+				_ = w.SendMsg(nil)
+			},
+			wantCause: Send, wantErr: is(errSendFailed),
+		},
+		{
+			name: "SendMsg io.EOF is no end: the status comes from RecvMsg",
+			act: func(_ *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
+				f.sendErr = io.EOF
+				_ = w.SendMsg(nil)
+			},
+		},
+		{
+			name: "the caller cancels: abandoned",
+			act: func(t *testing.T, _ *Stream, _ *fakeStream, cancelCaller context.CancelFunc, r *recorder) {
+				cancelCaller()
+				r.wait(t)
+			},
+			wantCause: Caller, wantErr: is(context.Canceled),
+		},
+		{
+			name: "gRPC ends the stream's context with nobody reading",
+			act: func(t *testing.T, _ *Stream, f *fakeStream, _ context.CancelFunc, r *recorder) {
+				f.finish()
+				r.wait(t)
+			},
+			wantCause: Transport, wantErr: is(context.Canceled),
+		},
+		{
+			name: "gRPC ends the stream's context under a RecvMsg: the RecvMsg reports the status", serverStreams: true,
+			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = w.RecvMsg(nil)
+				}()
+				for w.state.Load() != inCall { // The RecvMsg is running.
+					time.Sleep(time.Millisecond)
+				}
+				f.finish()
+				for w.state.Load()&ctxEnded == 0 { // The context callback ran, and left the end to RecvMsg.
+					time.Sleep(time.Millisecond)
+				}
+				if _, ended := w.Ended(); ended {
+					t.Error("ended before RecvMsg returned")
+				}
+				f.recv <- errUnavailable
+				<-done
+			},
+			wantCause: Recv, wantErr: is(errUnavailable),
+		},
+		{
+			name: "gRPC ends the stream's context under a SendMsg that returns io.EOF: Transport when it returns",
+			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, r *recorder) {
+				f.sendErr, f.sendGo = io.EOF, make(chan struct{})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = w.SendMsg(nil)
+				}()
+				for w.state.Load() != inCall {
+					time.Sleep(time.Millisecond)
+				}
+				f.finish()
+				for w.state.Load()&ctxEnded == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				if _, ended := w.Ended(); ended {
+					t.Error("ended under a running call")
+				}
+				close(f.sendGo)
+				<-done
+				f.sendGo = nil
+			},
+			wantCause: Transport, wantErr: is(context.Canceled),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			caller, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f := newFake(caller)
+			defer f.finish()
+			w := Watch(caller, &grpc.StreamDesc{ServerStreams: tt.serverStreams, ClientStreams: true}, f)
+			r, r2 := newRecorder(), newRecorder()
+			w.OnEnd(r.f)
+			w.OnEnd(r2.f)
+			tt.act(t, w, f, cancel, r)
+			// Every other path ends too now; none may run the funcs again.
+			f.recv <- errUnavailable
+			_ = w.RecvMsg(nil)
+			f.sendErr = errSendFailed
+			_ = w.SendMsg(nil)
+			cancel()
+			f.finish()
+			time.Sleep(5 * time.Millisecond) // Room for a wrong second run from the context's goroutine.
+			ends, ends2 := r.snapshot(), r2.snapshot()
+			if tt.wantCause == 0 {
+				// The first end was one of the closing calls above: Recv.
+				if len(ends) != 1 || ends[0].Cause != Recv {
+					t.Fatalf("ends = %+v, want the closing RecvMsg's only", ends)
+				}
+				return
+			}
+			if len(ends) != 1 || len(ends2) != 1 {
+				t.Fatalf("funcs ran %d and %d times, want once each: %+v", len(ends), len(ends2), ends)
+			}
+			if ends[0] != ends2[0] {
+				t.Fatalf("the funcs saw different ends: %+v, %+v", ends[0], ends2[0])
+			}
+			if ends[0].Cause != tt.wantCause || !tt.wantErr(ends[0].Err) {
+				t.Fatalf("end = %v %v, want cause %v", ends[0].Cause, ends[0].Err, tt.wantCause)
+			}
+			if ends[0].Abandoned() != (tt.wantCause == Caller) {
+				t.Fatalf("Abandoned() = %v", ends[0].Abandoned())
+			}
+		})
+	}
+}
+
+func isNil(err error) bool { return err == nil }
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func TestCallerDeadline(t *testing.T) {
+	caller, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	f := newFake(caller)
+	r := newRecorder()
+	w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, f)
+	w.OnEnd(r.f) // Registered after the end may have run: it runs now, or when it does.
+	r.wait(t)
+	if e := r.snapshot(); len(e) != 1 || e[0].Cause != Caller || !errors.Is(e[0].Err, context.DeadlineExceeded) {
+		t.Fatalf("ends = %+v, want one Caller end with DeadlineExceeded", e)
+	}
+}
+
+func TestOnEndAfterTheEndRunsAtOnce(t *testing.T) {
+	f := newFake(context.Background())
+	defer f.finish()
+	w := Watch(context.Background(), &grpc.StreamDesc{}, f)
+	f.recv <- nil
+	_ = w.RecvMsg(nil)
+	var got End
+	w.OnEnd(func(e End) { got = e })
+	if got.Cause != Reply {
+		t.Fatalf("late func saw %+v, want the Reply end", got)
+	}
+}
+
+func TestManyFuncsRunInOrder(t *testing.T) {
+	f := newFake(context.Background())
+	defer f.finish()
+	w := Watch(context.Background(), &grpc.StreamDesc{ServerStreams: true}, f)
+	var order []int
+	for i := range 7 { // More than the inline room.
+		w.OnEnd(func(End) { order = append(order, i) })
+	}
+	f.recv <- io.EOF
+	_ = w.RecvMsg(nil)
+	if len(order) != 7 {
+		t.Fatalf("ran %v", order)
+	}
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("order = %v", order)
+		}
+	}
+}
+
+func TestWatchSharesAWrapperPerCaller(t *testing.T) {
+	caller, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFake(caller)
+	defer f.finish()
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	inner := Watch(caller, desc, f)
+	if outer := Watch(caller, desc, inner); outer != inner {
+		t.Fatal("the same caller's context got a second wrapper")
+	}
+	child, cancelChild := context.WithCancel(caller)
+	defer cancelChild()
+	other := Watch(child, desc, inner)
+	if other == inner {
+		t.Fatal("another context shared the wrapper")
+	}
+	var innerEnd, otherEnd End
+	inner.OnEnd(func(e End) { innerEnd = e })
+	other.OnEnd(func(e End) { otherEnd = e })
+	f.recv <- io.EOF
+	_ = other.RecvMsg(nil)
+	if innerEnd.Cause != Recv || otherEnd.Cause != Recv {
+		t.Fatalf("ends = %+v, %+v, want Recv for both levels", innerEnd, otherEnd)
+	}
+}
+
+// uncomparableCtx is a context whose type cannot be compared with ==.
+type uncomparableCtx struct {
+	context.Context
+	_ []int
+}
+
+func TestWatchUncomparableContext(t *testing.T) {
+	caller := uncomparableCtx{Context: context.Background()}
+	f := newFake(caller)
+	defer f.finish()
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	inner := Watch(caller, desc, f)
+	if outer := Watch(caller, desc, inner); outer == inner {
+		t.Fatal("an uncomparable context was taken for the same")
+	}
+}
+
+// TestConcurrentEnds races every end against the others; each func must run exactly once.
+func TestConcurrentEnds(t *testing.T) {
+	for i := range 300 {
+		caller, cancel := context.WithCancel(context.Background())
+		f := newFake(caller)
+		w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, f)
+		var n1, n2 atomic.Int32
+		w.OnEnd(func(End) { n1.Add(1) })
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Add(4)
+		go func() { defer wg.Done(); <-start; f.recv <- errUnavailable; _ = w.RecvMsg(nil) }()
+		go func() { defer wg.Done(); <-start; _ = w.SendMsg(nil) }()
+		go func() { defer wg.Done(); <-start; w.OnEnd(func(End) { n2.Add(1) }) }()
+		go func() {
+			defer wg.Done()
+			<-start
+			if i%2 == 0 {
+				cancel()
+			} else {
+				f.finish()
+			}
+		}()
+		f.sendErr = nil
+		close(start)
+		wg.Wait()
+		cancel()
+		f.finish()
+		deadline := time.Now().Add(10 * time.Second)
+		for (n1.Load() == 0 || n2.Load() == 0) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(time.Millisecond)
+		if n1.Load() != 1 || n2.Load() != 1 {
+			t.Fatalf("round %d: funcs ran %d and %d times, want once each", i, n1.Load(), n2.Load())
+		}
+	}
+}
+
+// TestAllocs pins what watching costs: the wrapper and the context.AfterFunc, nothing per
+// OnEnd (up to four), per message or per end.
+func TestAllocs(t *testing.T) {
+	caller, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	f := newFake(caller)
+	defer f.finish()
+	nop := func(End) {}
+	watch := testing.AllocsPerRun(200, func() {
+		w := Watch(caller, desc, f)
+		w.OnEnd(nop)
+		w.OnEnd(nop)
+		w.OnEnd(nop)
+		w.OnEnd(nop)
+		f.recv <- nil
+		_ = w.RecvMsg(nil) // A message: no end.
+		f.recv <- io.EOF
+		_ = w.RecvMsg(nil) // The end: runs the funcs and stops the callback.
+		if Watch(caller, desc, w) != w {
+			t.Fatal("not shared")
+		}
+	})
+	// The wrapper, and context.AfterFunc's record, its stop func and its place among the
+	// context's children.
+	if watch > 4 {
+		t.Fatalf("a watched stream costs %.0f allocations, want at most 4", watch)
+	}
+	if testing.Verbose() {
+		t.Logf("watch: %.0f allocations", watch)
+	}
+	w := Watch(caller, desc, f)
+	defer w.stop()
+	msg := testing.AllocsPerRun(200, func() {
+		f.recv <- nil
+		_ = w.RecvMsg(nil)
+		_ = w.SendMsg(nil)
+	})
+	if msg != 0 {
+		t.Fatalf("a message costs %.0f allocations, want 0", msg)
+	}
+}
+
+// movingStream is a grpc.ClientStream whose Context moves to a new attempt's, as a retrying
+// stream's does.
+type movingStream struct {
+	grpc.ClientStream
+	mu   sync.Mutex
+	ctx  context.Context
+	recv chan error
+}
+
+func (m *movingStream) Context() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ctx
+}
+
+func (m *movingStream) move(ctx context.Context) {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+}
+
+func (m *movingStream) RecvMsg(any) error { return <-m.recv }
+
+// Regression: a stream whose context moved to a retry's next attempt was taken for ended by
+// gRPC when the first attempt's context ended (a deadline over a retrying stream cancelled the
+// stream that went on).
+func TestContextMovesWithARetry(t *testing.T) {
+	for _, reading := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nobody reading", true: "under a RecvMsg"}[reading], func(t *testing.T) {
+			caller := context.Background()
+			a1, end1 := context.WithCancel(caller)
+			a2, end2 := context.WithCancel(caller)
+			defer end2()
+			m := &movingStream{ctx: a1, recv: make(chan error, 4)}
+			w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, m)
+			r := newRecorder()
+			w.OnEnd(r.f)
+			done := make(chan struct{})
+			if reading {
+				go func() {
+					defer close(done)
+					_ = w.RecvMsg(nil)
+				}()
+				for w.state.Load() != inCall {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			m.move(a2) // The retry opened a second attempt ...
+			end1()     // ... and ended the first.
+			if reading {
+				m.recv <- nil // The second attempt's first message.
+				<-done
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				w.mu.Lock()
+				moved := w.sctx == a2
+				w.mu.Unlock()
+				if moved {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the second attempt's context is not watched")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if e, ended := w.Ended(); ended {
+				t.Fatalf("ended (%+v) while the stream goes on", e)
+			}
+			end2() // gRPC ends the second attempt with nobody reading.
+			r.wait(t)
+			if e := r.snapshot(); len(e) != 1 || e[0].Cause != Transport {
+				t.Fatalf("ends = %+v, want one Transport end", e)
+			}
+		})
+	}
+}
