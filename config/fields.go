@@ -114,6 +114,13 @@ func deepCopy(v reflect.Value) reflect.Value {
 			m.SetMapIndex(it.Key(), deepCopy(it.Value()))
 		}
 		return m
+	case reflect.Interface:
+		if v.IsNil() {
+			return reflect.Zero(v.Type())
+		}
+		out := reflect.New(v.Type()).Elem()
+		out.Set(deepCopy(v.Elem()))
+		return out
 	case reflect.Struct:
 		s := reflect.New(v.Type()).Elem()
 		s.Set(v)
@@ -134,25 +141,4 @@ func clone[T any](p *T) *T {
 		return nil
 	}
 	return deepCopy(reflect.ValueOf(p)).Interface().(*T)
-}
-
-// apply returns base with o applied (a fresh copy; base is not changed).
-func apply[T any](base *T, o *Override[T]) *T {
-	if o == nil {
-		return clone(base)
-	}
-	if o.Off {
-		return nil
-	}
-	out := clone(base)
-	if out == nil {
-		out = new(T)
-	}
-	dst, src := reflect.ValueOf(out).Elem(), reflect.ValueOf(&o.Value).Elem()
-	for _, path := range o.Fields {
-		if validFieldPath(dst.Type(), path) {
-			setFieldPath(dst, src, path)
-		}
-	}
-	return out
 }

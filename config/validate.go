@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -98,32 +96,12 @@ func fullyQualified(name string) bool {
 // validate runs each section's Validate, prefixed by the section's key.
 func (p Profile) validate() error {
 	var errs []error
-	add := func(s Section, err error) { errs = append(errs, fielderr.Prefix(string(s), err)) }
-	if p.Retry != nil {
-		add(SectionRetry, p.Retry.Validate())
+	for _, sl := range slots() {
+		if v := sl.get(&p); v != nil {
+			errs = append(errs, fielderr.Prefix(string(sl.key), sl.sec.Validate(v)))
+		}
 	}
-	if p.Hedge != nil {
-		add(SectionHedge, p.Hedge.Validate())
-	}
-	if p.Breaker != nil {
-		add(SectionBreaker, p.Breaker.Validate())
-	}
-	if p.AdaptiveThrottle != nil {
-		add(SectionAdaptiveThrottle, p.AdaptiveThrottle.Validate())
-	}
-	if p.Bulkhead != nil {
-		add(SectionBulkhead, p.Bulkhead.Validate())
-	}
-	if p.RateLimit != nil {
-		add(SectionRateLimit, p.RateLimit.Validate())
-	}
-	if p.Deadline != nil {
-		add(SectionDeadline, p.Deadline.Validate())
-	}
-	if p.Fallback != nil {
-		add(SectionFallback, p.Fallback.Validate())
-	}
-	add(SectionClassifier, validateClassifier(p.Classifier))
+	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(p.Classifier)))
 	return errors.Join(errs...)
 }
 
@@ -143,46 +121,40 @@ func validateClassifier(o codes.Overrides) error {
 // validateFields reports override field paths that name no field of their section.
 func (o Overrides) validateFields() error {
 	var errs []error
-	errs = append(errs, checkFields(SectionRetry, o.Retry))
-	errs = append(errs, checkFields(SectionHedge, o.Hedge))
-	errs = append(errs, checkFields(SectionBreaker, o.Breaker))
-	errs = append(errs, checkFields(SectionAdaptiveThrottle, o.AdaptiveThrottle))
-	errs = append(errs, checkFields(SectionBulkhead, o.Bulkhead))
-	errs = append(errs, checkFields(SectionRateLimit, o.RateLimit))
-	errs = append(errs, checkFields(SectionDeadline, o.Deadline))
-	errs = append(errs, checkFields(SectionFallback, o.Fallback))
+	for _, sl := range slots() {
+		ov := sl.getOverride(&o)
+		if ov == nil {
+			continue
+		}
+		var v fielderr.Checker
+		for _, f := range ov.fields {
+			v.Check(validFieldPath(sl.sec.Type(), f), string(sl.key), f, "is not a field of "+string(sl.key))
+		}
+		errs = append(errs, v.Err())
+	}
 	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(o.Classifier)))
 	return errors.Join(errs...)
 }
 
-func checkFields[T any](s Section, o *Override[T]) error {
-	if o == nil {
-		return nil
-	}
-	var v fielderr.Checker
-	t := reflect.TypeFor[T]()
-	for _, f := range o.Fields {
-		v.Check(validFieldPath(t, f), string(s), f, "is not a field of "+string(s))
-	}
-	return v.Err()
-}
-
 // effectiveErrors validates the sections o overrides in eff, leaving out the errors parent
-// already has in the same section (they are reported where parent is defined).
+// already has in the same section (they are reported where parent is defined). An override's
+// explicit fields are checked against the effective section (section.Spec.Explicit).
 func effectiveErrors(parent, eff Profile, o Overrides) error {
-	overridden := map[Section]bool{
-		SectionRetry: o.Retry != nil, SectionHedge: o.Hedge != nil, SectionBreaker: o.Breaker != nil,
-		SectionAdaptiveThrottle: o.AdaptiveThrottle != nil, SectionBulkhead: o.Bulkhead != nil,
-		SectionRateLimit: o.RateLimit != nil, SectionDeadline: o.Deadline != nil, SectionFallback: o.Fallback != nil,
+	overridden := map[string]bool{}
+	var out []error
+	for _, sl := range slots() {
+		ov := sl.getOverride(&o)
+		if ov == nil {
+			continue
+		}
+		overridden[string(sl.key)] = true
+		if v := sl.get(&eff); v != nil && !ov.off {
+			out = append(out, fielderr.Prefix(string(sl.key), sl.sec.Explicit(v, ov.fields)))
+		}
 	}
 	known := map[string]bool{}
 	for _, e := range fielderr.Flatten(parent.validate()) {
 		known[e.Error()] = true
-	}
-	var out []error
-	if b := o.Breaker; b != nil && !b.Off && eff.Breaker != nil && eff.Breaker.FailureRateThreshold == 0 &&
-		b.Value.ConsecutiveFailures == 0 && slices.Contains(b.Fields, "consecutive_failures") {
-		out = append(out, fielderr.New("breaker.consecutive_failures", 0, consecutiveZeroRule))
 	}
 	for _, e := range fielderr.Flatten(eff.validate()) {
 		var fe *fielderr.Error
@@ -190,7 +162,7 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 			continue
 		}
 		sec, _, _ := strings.Cut(fe.Path, ".")
-		if overridden[Section(sec)] {
+		if overridden[sec] {
 			out = append(out, e)
 		}
 	}

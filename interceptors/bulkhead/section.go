@@ -1,0 +1,65 @@
+package bulkhead
+
+import (
+	"fmt"
+
+	"github.com/bulwarkrpc/bulwark/internal/prose"
+	"github.com/bulwarkrpc/bulwark/section"
+)
+
+func init() {
+	section.Register(section.Spec[Config]{
+		Key:       "bulkhead",
+		Rank:      section.RankBulkhead,
+		Normalize: Normalize,
+		Validate:  Config.Validate,
+		Zero:      map[string]string{"max_concurrent": "is below 1"},
+		Explain:   Config.Explain,
+	})
+}
+
+// Normalize returns cfg with its zero fields set to their defaults: MaxConcurrent, and for an
+// adaptive limit MinLimit, InitialLimit (a quarter of MaxConcurrent, at least MinLimit) and
+// the algorithm's own parameters.
+func Normalize(cfg Config) Config {
+	cfg.MaxConcurrent = orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)
+	if a := &cfg.Adaptive; a.Algorithm != AlgorithmNone {
+		a.MinLimit = orDefault(a.MinLimit, 1)
+		a.InitialLimit = orDefault(a.InitialLimit, max(a.MinLimit, cfg.MaxConcurrent/4))
+		if a.Algorithm == AlgorithmGradient {
+			a.Smoothing = orDefault(a.Smoothing, 0.2)
+			a.Tolerance = orDefault(a.Tolerance, 1.5)
+			a.LongWindow = orDefault(a.LongWindow, 600)
+		} else {
+			a.BackoffRatio = orDefault(a.BackoffRatio, 0.9)
+		}
+	}
+	return cfg
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Explain describes c, with its defaults filled in (see Normalize), in one line.
+func (c Config) Explain() string {
+	a := c.Adaptive
+	var limit string
+	switch a.Algorithm {
+	case AlgorithmNone:
+		limit = fmt.Sprintf("%d at once", c.MaxConcurrent)
+	case AlgorithmAIMD:
+		limit = fmt.Sprintf("adaptive (aimd) %d..%d at once, from %d; x%s on overload", a.MinLimit, c.MaxConcurrent, a.InitialLimit, prose.Float(a.BackoffRatio))
+		if a.LatencyThreshold > 0 {
+			limit += " or calls over " + a.LatencyThreshold.String()
+		}
+	default:
+		limit = fmt.Sprintf("adaptive (%s) %d..%d at once, from %d; tolerance %s, smoothing %s, long window %d",
+			a.Algorithm, a.MinLimit, c.MaxConcurrent, a.InitialLimit, prose.Float(a.Tolerance), prose.Float(a.Smoothing), a.LongWindow)
+	}
+	return limit + "; " + prose.Wait(c.MaxWait, "a slot")
+}
