@@ -20,10 +20,11 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
-// Defaults of ratelimit.RedisConfig's zero values.
+// Defaults of ratelimit.RedisConfig's zero values (owned by package ratelimit, whose
+// Normalize fills them for configuration).
 const (
-	DefaultKeyPrefix = "bulwark:ratelimit:"
-	DefaultTimeout   = 50 * time.Millisecond
+	DefaultKeyPrefix = ratelimit.DefaultRedisKeyPrefix
+	DefaultTimeout   = ratelimit.DefaultRedisTimeout
 )
 
 // Reasons carried by LimiterDegraded events.
