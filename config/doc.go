@@ -54,7 +54,7 @@
 //  3. the method's overrides.
 //
 // Then every zero field is replaced by the default its policy package documents (the
-// section's Normalize, the same function the package's own code uses), so the
+// section's Normalize, owned by that package), so the
 // suite reads plain values (see [Config.Resolve]).
 //
 // Files: [Load] and [Parse] start from [Builtin] (the profiles ml, fast and ocr and the
