@@ -1,6 +1,7 @@
 package bulkhead
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/bulwarkrpc/bulwark/internal/prose"
@@ -22,27 +23,19 @@ func init() {
 // adaptive limit MinLimit, InitialLimit (a quarter of MaxConcurrent, at least MinLimit) and
 // the algorithm's own parameters.
 func Normalize(cfg Config) Config {
-	cfg.MaxConcurrent = orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)
+	cfg.MaxConcurrent = cmp.Or(cfg.MaxConcurrent, DefaultMaxConcurrent)
 	if a := &cfg.Adaptive; a.Algorithm != AlgorithmNone {
-		a.MinLimit = orDefault(a.MinLimit, 1)
-		a.InitialLimit = orDefault(a.InitialLimit, max(a.MinLimit, cfg.MaxConcurrent/4))
+		a.MinLimit = cmp.Or(a.MinLimit, 1)
+		a.InitialLimit = cmp.Or(a.InitialLimit, max(a.MinLimit, cfg.MaxConcurrent/4))
 		if a.Algorithm == AlgorithmGradient {
-			a.Smoothing = orDefault(a.Smoothing, 0.2)
-			a.Tolerance = orDefault(a.Tolerance, 1.5)
-			a.LongWindow = orDefault(a.LongWindow, 600)
+			a.Smoothing = cmp.Or(a.Smoothing, 0.2)
+			a.Tolerance = cmp.Or(a.Tolerance, 1.5)
+			a.LongWindow = cmp.Or(a.LongWindow, 600)
 		} else {
-			a.BackoffRatio = orDefault(a.BackoffRatio, 0.9)
+			a.BackoffRatio = cmp.Or(a.BackoffRatio, 0.9)
 		}
 	}
 	return cfg
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

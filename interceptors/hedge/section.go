@@ -1,6 +1,7 @@
 package hedge
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -23,24 +24,16 @@ func init() {
 // MedianMultiple, Delay, MinDelay, Window and MinSamples. A fixed Delay keeps the learning
 // fields at 0, since they do nothing then.
 func Normalize(cfg Config) Config {
-	cfg.MaxAttempts = orDefault(cfg.MaxAttempts, DefaultMaxAttempts)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
 	if cfg.Delay == 0 || cfg.Percentile > 0 {
-		cfg.Percentile = orDefault(cfg.Percentile, DefaultPercentile)
-		cfg.MedianMultiple = orDefault(cfg.MedianMultiple, DefaultMedianMultiple)
-		cfg.Delay = orDefault(cfg.Delay, DefaultDelay)
-		cfg.MinDelay = orDefault(cfg.MinDelay, DefaultMinDelay)
-		cfg.Window = orDefault(cfg.Window, DefaultWindow)
-		cfg.MinSamples = orDefault(cfg.MinSamples, min(DefaultMinSamples, cfg.Window))
+		cfg.Percentile = cmp.Or(cfg.Percentile, DefaultPercentile)
+		cfg.MedianMultiple = cmp.Or(cfg.MedianMultiple, DefaultMedianMultiple)
+		cfg.Delay = cmp.Or(cfg.Delay, DefaultDelay)
+		cfg.MinDelay = cmp.Or(cfg.MinDelay, DefaultMinDelay)
+		cfg.Window = cmp.Or(cfg.Window, DefaultWindow)
+		cfg.MinSamples = cmp.Or(cfg.MinSamples, min(DefaultMinSamples, cfg.Window))
 	}
 	return cfg
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
