@@ -367,7 +367,7 @@ func (l *Limiter) emit(now time.Time, reason string) {
 		Kind:    observe.LimiterDegraded,
 		Time:    now,
 		Service: l.service,
-		Policy:  observe.PolicyLimiter,
+		Policy:  observe.PolicyRateLimit,
 		Reason:  reason,
 	})
 }
