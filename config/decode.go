@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
@@ -433,24 +434,24 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 // structure decodes a mapping into the struct v by yaml tags. rel is the path of v inside
 // its section ("" or "throttle"); fields, when not nil, collects the leaf paths written.
 func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.Value, fields *[]string) {
-	fs := yamlFields(v.Type())
+	fs := yamlfield.Fields(v.Type())
 	known := make([]string, len(fs))
 	for i, f := range fs {
-		known[i] = f.name
+		known[i] = f.Name
 	}
 	what := section
 	if rel != "" {
 		what = section + "." + rel
 	}
 	d.mapping(n, path, what, known, func(key string, k, val *yaml.Node) {
-		f, _ := fieldNamed(v.Type(), key)
+		f, _ := yamlfield.Named(v.Type(), key)
 		fp := join(path, key)
 		frel := key
 		if rel != "" {
 			frel = rel + "." + key
 		}
 		d.mark(fp, k)
-		fv := v.Field(f.index)
+		fv := v.Field(f.Index)
 		switch {
 		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
 			if isOff(val) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
@@ -188,7 +189,7 @@ func (s slot) applyOverride(base any, ov *override) any {
 	}
 	dst, src := reflect.ValueOf(out).Elem(), reflect.ValueOf(ov.value).Elem()
 	for _, path := range ov.fields {
-		if validFieldPath(dst.Type(), path) {
+		if yamlfield.ValidPath(dst.Type(), path) {
 			setFieldPath(dst, src, path)
 		}
 	}

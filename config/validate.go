@@ -6,6 +6,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -128,7 +129,7 @@ func (o Overrides) validateFields() error {
 		}
 		var v fielderr.Checker
 		for _, f := range ov.fields {
-			v.Check(validFieldPath(sl.sec.Type(), f), string(sl.key), f, "is not a field of "+string(sl.key))
+			v.Check(yamlfield.ValidPath(sl.sec.Type(), f), string(sl.key), f, "is not a field of "+string(sl.key))
 		}
 		errs = append(errs, v.Err())
 	}

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 )
 
 // Key names a section: its yaml key in a profile, its row in -explain, and the policy label
@@ -141,6 +143,12 @@ func Register[C any](s Spec[C]) {
 	}
 	if s.Key == "" || slices.Contains(reserved, s.Key) {
 		panic(fmt.Sprintf("section: key %q is reserved", s.Key))
+	}
+	for path := range s.Zero {
+		// A misspelt path would silently turn its rule off.
+		if !yamlfield.ValidPath(reflect.TypeFor[C](), path) {
+			panic(fmt.Sprintf("section: %s: Zero names %q, which is not a field of %s", s.Key, path, reflect.TypeFor[C]()))
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()

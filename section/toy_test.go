@@ -225,6 +225,9 @@ func TestRegisterRefusesDuplicates(t *testing.T) {
 		"rank":     func() { section.Register(section.Spec[toyConfig]{Key: "toy2", Rank: section.RankRetry}) },
 		"reserved": func() { section.Register(section.Spec[toyConfig]{Key: "classifier", Rank: 2}) },
 		"type":     func() { section.Register(section.Spec[int]{Key: "num", Rank: 3}) },
+		"zero path": func() {
+			section.Register(section.Spec[toyConfig]{Key: "toy3", Rank: 4, Zero: map[string]string{"inner.deep": "is below 1"}})
+		},
 	} {
 		func() {
 			defer func() {
@@ -236,6 +239,9 @@ func TestRegisterRefusesDuplicates(t *testing.T) {
 		}()
 	}
 	if _, ok := section.Lookup("toy2"); ok {
+		t.Fatal("a refused section was registered")
+	}
+	if _, ok := section.Lookup("toy3"); ok {
 		t.Fatal("a refused section was registered")
 	}
 	all, _ := section.All()
