@@ -3,7 +3,6 @@ package depcheck
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -48,7 +47,10 @@ func TestCoreDependencies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
 	root := filepath.Join("..", "..")
 	patterns := []string{"./codes", "./clock", "./config", "./section", "./observe", "./interceptors/..."}
 	out, err := exec.Command(goBin, append([]string{"list", "-C", root, "-f", "{{.ImportPath}} {{join .Deps \" \"}}"}, patterns...)...).CombinedOutput()
