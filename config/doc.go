@@ -110,4 +110,32 @@
 // sharing nothing with its Config; on reload, [Profile.SameSection] tells which policies'
 // state (breaker counts, limiter tokens) can be kept. [Config.UnmarshalYAML] lets a Config be
 // a field of a larger YAML document (decoded and validated, without the built-ins).
+//
+// # gRPC service config
+//
+// [ParseServiceConfig] (and [LoadServiceConfig]) read the JSON service config that grpc-go's
+// built-in retries use (gRFC A6) into an equivalent Config; the orchestrator's
+// -service-config flag takes one, and -explain prints the result. Disable grpc-go's retries
+// (grpc.WithDisableRetry) when the suite takes over, or calls are retried twice.
+//
+//	| service config                        | bulwark                                                     |
+//	| ------------------------------------- | ----------------------------------------------------------- |
+//	| methodConfig[i]                       | profile "grpc-<i>"                                          |
+//	| name {service}                        | services.<service>.profile                                  |
+//	| name {service, method}                | services.<service>.methods.<method>.profile                 |
+//	| name {} (the default config)          | profile "default" (only services the config names use it)   |
+//	| timeout                               | deadline {default, max}: a ceiling, like gRPC's             |
+//	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
+//	| initialBackoff, maxBackoff            | retry.initial_backoff, retry.max_backoff                    |
+//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d))      |
+//	| perAttemptRecvTimeout                 | retry.per_attempt_timeout                                   |
+//	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
+//	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5)                            |
+//	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
+//	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |
+//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel) |
+//
+// Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
+// warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a
+// retryPolicy gRPC would reject, or a service name that is not fully qualified is an error.
 package config

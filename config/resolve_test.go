@@ -311,8 +311,9 @@ services:
 	}
 
 	ocr := cfg.ResolveService("kyc.v1.OCRService")
-	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond}); ocr.Hedge == nil || *ocr.Hedge != want {
-		t.Errorf("fixed hedge = %+v, want %+v (a fixed delay takes no adaptive defaults)", ocr.Hedge, want)
+	// A fixed delay stays fixed (no percentile); the other fields take hedge.New's defaults.
+	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}); ocr.Hedge == nil || *ocr.Hedge != want {
+		t.Errorf("fixed hedge = %+v, want %+v", ocr.Hedge, want)
 	}
 	wantAIMD := bulkhead.Config{MaxConcurrent: 10, Adaptive: bulkhead.Adaptive{
 		Algorithm: bulkhead.AlgorithmAIMD, MinLimit: 1, InitialLimit: 2, LatencyThreshold: 500 * time.Millisecond, BackoffRatio: 0.9}}

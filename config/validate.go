@@ -99,7 +99,13 @@ func (p Profile) validate() error {
 	var errs []error
 	for _, sl := range slots() {
 		if v := sl.get(&p); v != nil {
-			errs = append(errs, fielderr.Prefix(string(sl.key), sl.sec.Validate(v)))
+			// A section valid as written is validated again with its defaults filled in, as
+			// the policy's New does: a default must not make it invalid where New would reject it.
+			err := sl.sec.Validate(v)
+			if err == nil {
+				err = sl.sec.Validate(sl.sec.Normalize(v))
+			}
+			errs = append(errs, fielderr.Prefix(string(sl.key), err))
 		}
 	}
 	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(p.Classifier)))

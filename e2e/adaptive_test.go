@@ -3,13 +3,16 @@ package e2e
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
@@ -66,14 +69,29 @@ func TestHedgingCutsTheTail(t *testing.T) {
 		return lat
 	}
 
+	// slow counts the calls that took as long as a spike: about 5 % of them (15 of 300)
+	// without hedging; with hedging only those whose hedge met a spike too, and those a busy
+	// machine stretched either way.
+	slow := func(lat []time.Duration) (n int) {
+		for _, d := range lat {
+			if d >= 90*time.Millisecond {
+				n++
+			}
+		}
+		return n
+	}
 	before := s.Requests(stub.MethodCompare, grpccodes.OK)
-	plain := p99(run(hedge.Disable()))
+	plainLat := run(hedge.Disable())
+	slowPlain := slow(plainLat)
+	plain := p99(plainLat)
 	if got := s.Requests(stub.MethodCompare, grpccodes.OK) - before; got != calls {
 		t.Fatalf("with hedging off the stub answered %d requests, want exactly %d", got, calls)
 	}
 	sentBefore := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch})
 	reqBefore := s.Requests(stub.MethodCompare, grpccodes.OK) + s.Requests(stub.MethodCompare, grpccodes.Canceled)
-	hedged := p99(run())
+	hedgedLat := run()
+	slowHedged := slow(hedgedLat)
+	hedged := p99(hedgedLat)
 	hedges := metric(t, h.reg, "bulwark_hedges_total", map[string]string{"service": svcFaceMatch}) - sentBefore
 	wins := metric(t, h.reg, "bulwark_hedge_wins_total", map[string]string{"service": svcFaceMatch})
 
@@ -88,14 +106,17 @@ func TestHedgingCutsTheTail(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	extra := float64(served-calls) / calls
-	t.Logf("p99 without hedging %v, with hedging %v (%.1fx lower); %v hedges for %d calls (%.1f%% extra requests), %v won; the stub saw %d cancelled",
-		plain, hedged, float64(plain)/float64(hedged), hedges, calls, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
+	t.Logf("p99 without hedging %v, with hedging %v (%.1fx lower); calls of 90ms or more: %d without, %d with; %v hedges for %d calls (%.1f%% extra requests), %v won; the stub saw %d cancelled",
+		plain, hedged, float64(plain)/float64(hedged), slowPlain, slowHedged, hedges, calls, 100*extra, wins, s.Requests(stub.MethodCompare, grpccodes.Canceled))
 
-	if plain < 90*time.Millisecond {
-		t.Fatalf("p99 without hedging = %v: the stub's tail (100ms) did not show; the test proves nothing", plain)
+	if slowPlain < 8 {
+		t.Fatalf("%d calls of 90ms or more without hedging: the stub's tail (5%% at 100ms) did not show; the test proves nothing", slowPlain)
 	}
-	if hedged*3 > plain {
-		t.Errorf("p99 with hedging = %v, want at most a third of %v", hedged, plain)
+	// The tail is judged by counting the slow calls, not by the p99: the p99 of 300 calls is
+	// the third slowest, which a busy machine decides (two suites at once measured p99 ratios
+	// from 1.0x to 3x), while the spikes a hedge rescues are about 15 calls.
+	if slowHedged*2 > slowPlain {
+		t.Errorf("%d calls of 90ms or more with hedging, want at most half of the %d without", slowHedged, slowPlain)
 	}
 	// A hedge whose call is decided as it starts never goes out: at most one request per hedge.
 	if served <= calls || served > calls+int(hedges) {
@@ -205,8 +226,20 @@ services:
 // (ResourceExhausted), the client soon stops sending most of them, rejecting locally with
 // ADAPTIVE_THROTTLE; when the stub recovers, once the window has passed, nearly every call
 // reaches it again.
+//
+// The suite runs on a fake clock with a seeded random source (the stub's faults are seeded
+// too): the window holds every call of a batch however long the machine takes to run it, and
+// passes only when the test advances the clock. On the real clock a loaded machine stretched
+// the batches over more than the window, which then forgot the refusals mid-batch.
 func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
-	h := newHarness(t, throttleConfig, stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.ResourceExhausted: 0.5}})
+	// Far ahead of the real clock, so that the calls' deadlines (budget from the fake now) are
+	// far in the real future too.
+	fake := clocktest.New(time.Now().Add(time.Hour))
+	rnd := rand.New(rand.NewPCG(17, 12))
+	var rmu sync.Mutex
+	seeded := func() float64 { rmu.Lock(); defer rmu.Unlock(); return rnd.Float64() }
+	h := newHarnessWith(t, throttleConfig, stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.ResourceExhausted: 0.5}},
+		[]interceptors.Option{interceptors.WithClock(fake), interceptors.WithRand(seeded)})
 	s := h.stubs[svcFaceMatch]
 	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
 	req := &kycv1.CompareRequest{Selfie: stub.Selfie(1, true), DocumentFace: stub.DocumentImage(1, false)}
@@ -244,7 +277,7 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 	if err := s.SetFaults(stub.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // the window forgets the refusals
+	fake.Advance(1100 * time.Millisecond) // the window forgets the refusals
 	sent, throttled = batch(200)
 	t.Logf("stub recovered: %d of 200 calls reached it, %d throttled", sent, throttled)
 	if sent < 190 {

@@ -78,6 +78,12 @@ type harness struct {
 // stubs' fault profile. extra sinks see every event after promobs has counted it.
 func newHarness(t *testing.T, yaml string, faults stub.Faults, extra ...observe.Sink) *harness {
 	t.Helper()
+	return newHarnessWith(t, yaml, faults, nil, extra...)
+}
+
+// newHarnessWith is newHarness with extra suite options (a fake clock, a seeded random source).
+func newHarnessWith(t *testing.T, yaml string, faults stub.Faults, opts []interceptors.Option, extra ...observe.Sink) *harness {
+	t.Helper()
 	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -92,8 +98,8 @@ func newHarness(t *testing.T, yaml string, faults stub.Faults, extra ...observe.
 	}
 	sinks := append([]observe.Sink{metrics, h.rec, h.counters}, extra...)
 	// Each harness has its own breakers: the default registry would share them across tests.
-	h.suite, err = interceptors.New(cfg, interceptors.WithObserver(observe.Multi(sinks...)),
-		interceptors.WithBreakerRegistry(new(breaker.Registry)))
+	h.suite, err = interceptors.New(cfg, append([]interceptors.Option{interceptors.WithObserver(observe.Multi(sinks...)),
+		interceptors.WithBreakerRegistry(new(breaker.Registry))}, opts...)...)
 	if err != nil {
 		t.Fatalf("suite: %v", err)
 	}

@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
@@ -137,8 +138,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		if mp.Breaker.Scope == breaker.ScopeMethod {
 			bname = fullMethod
 		}
-		b, err := s.o.breakers.Get(bname, *mp.Breaker, breaker.WithClock(s.clk), breaker.WithObserver(s.o.sink),
-			breaker.WithClassifier(cl), breaker.WithService(service))
+		b, err := s.breakerLocked(bname, service, mp, cl)
 		if err != nil {
 			c.err = fmt.Errorf("%s: breaker: %w", fullMethod, err)
 			return c
@@ -159,7 +159,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 
 	// rate limit
 	if mp.RateLimit != nil {
-		lp, err := s.limiterLocked(name(config.SectionRateLimit), service, *mp.RateLimit)
+		lp, err := s.limiterLocked(name(config.SectionRateLimit), service, mp)
 		if err != nil {
 			c.err = fmt.Errorf("%s: rate_limit: %w", fullMethod, err)
 			return c
@@ -182,9 +182,57 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 	return c
 }
 
+// fingerprint is the identity of a shared policy object: everything it was built from that
+// changes how it behaves. That is the sections of the resolved policy it reads (its own, and
+// the classifier overrides whenever it classifies outcomes), the call budget when it bounds
+// itself by it, and the shared objects it was handed (the hedge's retry budget). The suite's
+// clock, observer and random source are the same for every object and are left out. An object
+// is kept across a reload only when its fingerprint is unchanged.
+type fingerprint struct {
+	policy config.Policy
+	secs   []config.Section
+	budget bool // the object captures policy.Budget
+	with   any  // a shared object the object captures, compared by identity; nil for none
+}
+
+func fingerprintOf(p config.Policy, budget bool, with any, secs ...config.Section) fingerprint {
+	return fingerprint{policy: p, secs: secs, budget: budget, with: with}
+}
+
+// same reports whether objects built from f and g behave alike.
+func (f fingerprint) same(g fingerprint) bool {
+	if f.budget != g.budget || f.with != g.with || !slices.Equal(f.secs, g.secs) {
+		return false
+	}
+	if f.budget && f.policy.Budget != g.policy.Budget {
+		return false
+	}
+	return sameSections(f.policy, g.policy, f.secs...)
+}
+
+func retryFingerprint(p config.Policy) fingerprint {
+	return fingerprintOf(p, true, nil, config.SectionRetry, config.SectionClassifier)
+}
+
+// breakerLocked returns the breaker named name from the suite's registry. The registry keeps
+// a breaker whose settings are unchanged; the suite also drops it when anything else in its
+// fingerprint (the classifier) changed, so that it is made afresh.
+func (s *Suite) breakerLocked(name, service string, p config.Policy, classifier *codes.Classifier) (*breaker.Breaker, error) {
+	fp := fingerprintOf(p, false, nil, config.SectionBreaker, config.SectionClassifier)
+	if old, ok := s.objs.breakers[name]; ok && !old.same(fp) {
+		s.o.breakers.Delete(name)
+	}
+	b, err := s.o.breakers.Get(name, *p.Breaker, breaker.WithClock(s.clk), breaker.WithObserver(s.o.sink),
+		breaker.WithClassifier(classifier), breaker.WithService(service))
+	if err != nil {
+		return nil, err
+	}
+	s.objs.breakers[name] = fp
+	return b, nil
+}
+
 func (s *Suite) retryLocked(name string, p config.Policy, classifier *codes.Classifier) (*retry.Policy, error) {
-	if e, ok := s.objs.retries[name]; ok && e.policy.Budget == p.Budget &&
-		sameSections(e.policy, p, config.SectionRetry, config.SectionClassifier) {
+	if e, ok := s.objs.retries[name]; ok && e.fp.same(retryFingerprint(p)) {
 		return e.p, nil
 	}
 	rcfg := retry.Config{MaxAttempts: 1}
@@ -205,7 +253,7 @@ func (s *Suite) retryLocked(name string, p config.Policy, classifier *codes.Clas
 	if err != nil {
 		return nil, err
 	}
-	s.objs.retries[name] = retryEntry{policy: p, p: rp}
+	s.objs.retries[name] = retryEntry{fp: retryFingerprint(p), p: rp}
 	return rp, nil
 }
 
@@ -220,8 +268,8 @@ func sameSections(a, b config.Policy, secs ...config.Section) bool {
 }
 
 func (s *Suite) hedgeLocked(name string, p config.Policy, classifier *codes.Classifier, budget *retry.Budget) (*hedge.Policy, error) {
-	if e, ok := s.objs.hedges[name]; ok && e.budget == budget &&
-		sameSections(e.policy, p, config.SectionHedge, config.SectionClassifier) {
+	fp := fingerprintOf(p, false, budget, config.SectionHedge, config.SectionClassifier)
+	if e, ok := s.objs.hedges[name]; ok && e.fp.same(fp) {
 		return e.p, nil
 	}
 	opts := []hedge.Option{hedge.WithClock(s.clk), hedge.WithObserver(s.o.sink), hedge.WithClassifier(classifier)}
@@ -232,12 +280,13 @@ func (s *Suite) hedgeLocked(name string, p config.Policy, classifier *codes.Clas
 	if err != nil {
 		return nil, err
 	}
-	s.objs.hedges[name] = hedgeEntry{policy: p, budget: budget, p: hp}
+	s.objs.hedges[name] = hedgeEntry{fp: fp, p: hp}
 	return hp, nil
 }
 
 func (s *Suite) throttleLocked(name, service string, p config.Policy, classifier *codes.Classifier) (*throttle.Throttle, error) {
-	if e, ok := s.objs.throttles[name]; ok && sameSections(e.policy, p, config.SectionAdaptiveThrottle, config.SectionClassifier) {
+	fp := fingerprintOf(p, false, nil, config.SectionAdaptiveThrottle, config.SectionClassifier)
+	if e, ok := s.objs.throttles[name]; ok && e.fp.same(fp) {
 		return e.t, nil
 	}
 	opts := []throttle.Option{throttle.WithClock(s.clk), throttle.WithObserver(s.o.sink), throttle.WithClassifier(classifier)}
@@ -248,31 +297,31 @@ func (s *Suite) throttleLocked(name, service string, p config.Policy, classifier
 	if err != nil {
 		return nil, err
 	}
-	s.objs.throttles[name] = throttleEntry{policy: p, t: t}
+	s.objs.throttles[name] = throttleEntry{fp: fp, t: t}
 	return t, nil
 }
 
 func (s *Suite) bulkheadLocked(name string, p config.Policy, classifier *codes.Classifier) (*bulkhead.Bulkhead, error) {
-	cfg := *p.Bulkhead
 	// The classifier matters only to an adaptive limit, which tells overload from the rest.
-	if e, ok := s.objs.bulkheads[name]; ok && e.cfg == cfg &&
-		(cfg.Adaptive.Algorithm == bulkhead.AlgorithmNone || sameSections(e.policy, p, config.SectionClassifier)) {
+	fp := fingerprintOf(p, false, nil, config.SectionBulkhead)
+	if p.Bulkhead.Adaptive.Algorithm != bulkhead.AlgorithmNone {
+		fp = fingerprintOf(p, false, nil, config.SectionBulkhead, config.SectionClassifier)
+	}
+	if e, ok := s.objs.bulkheads[name]; ok && e.fp.same(fp) {
 		return e.b, nil
 	}
-	b, err := bulkhead.New(name, cfg, bulkhead.WithClock(s.clk), bulkhead.WithObserver(s.o.sink), bulkhead.WithClassifier(classifier))
+	b, err := bulkhead.New(name, *p.Bulkhead, bulkhead.WithClock(s.clk), bulkhead.WithObserver(s.o.sink), bulkhead.WithClassifier(classifier))
 	if err != nil {
 		return nil, err
 	}
-	s.objs.bulkheads[name] = bulkheadEntry{policy: p, cfg: cfg, b: b}
+	s.objs.bulkheads[name] = bulkheadEntry{fp: fp, b: b}
 	return b, nil
 }
 
-func (s *Suite) limiterLocked(name, service string, cfg ratelimit.Config) (*ratelimit.Policy, error) {
-	var rc ratelimit.RedisConfig
-	if cfg.Redis != nil {
-		rc = *cfg.Redis
-	}
-	if e, ok := s.objs.limiters[name]; ok && e.redis == rc && sameLimit(e.cfg, cfg) {
+func (s *Suite) limiterLocked(name, service string, mp config.Policy) (*ratelimit.Policy, error) {
+	cfg := *mp.RateLimit
+	fp := fingerprintOf(mp, false, nil, config.SectionRateLimit)
+	if e, ok := s.objs.limiters[name]; ok && e.fp.same(fp) {
 		return e.p, nil
 	}
 	opts := []ratelimit.Option{ratelimit.WithClock(s.clk), ratelimit.WithObserver(s.o.sink), ratelimit.WithRegistry(s.o.limiters)}
@@ -307,13 +356,8 @@ func (s *Suite) limiterLocked(name, service string, cfg ratelimit.Config) (*rate
 		// closed only when the suite closes.
 		s.objs.retired = append(s.objs.retired, old.close)
 	}
-	s.objs.limiters[name] = limiterEntry{cfg: cfg, redis: rc, p: p, close: closeFn}
+	s.objs.limiters[name] = limiterEntry{fp: fp, p: p, close: closeFn}
 	return p, nil
-}
-
-func sameLimit(a, b ratelimit.Config) bool {
-	a.Redis, b.Redis = nil, nil
-	return a == b
 }
 
 func chainUnary(ints []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {

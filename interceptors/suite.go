@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -35,6 +37,8 @@ type Suite struct {
 
 	mu   sync.Mutex // serialises building chains and reloads.
 	objs objects    // Guarded by mu: policy objects, kept across reloads while unchanged.
+
+	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 }
 
 // state is one configuration's chains. It never changes once published, except for its cache
@@ -42,7 +46,14 @@ type Suite struct {
 type state struct {
 	cfg    *config.Config
 	chains sync.Map // full method → *chain
+	// shared holds, by service, the one chain of the service's methods that have no entry of
+	// their own in cfg (see chain): however many such names calls bring, they cost one chain.
+	shared sync.Map // service → *chain
 }
+
+// otherMethod is the method name a service's shared chain is built for: no method entry can
+// have it, as it is not an identifier.
+const otherMethod = "*"
 
 // chain is the composed policies of one full method.
 type chain struct {
@@ -54,35 +65,33 @@ type chain struct {
 }
 
 type retryEntry struct {
-	policy config.Policy
-	p      *retry.Policy
+	fp fingerprint
+	p  *retry.Policy
 }
 
 type bulkheadEntry struct {
-	policy config.Policy
-	cfg    bulkhead.Config
-	b      *bulkhead.Bulkhead
+	fp fingerprint
+	b  *bulkhead.Bulkhead
 }
 
 type hedgeEntry struct {
-	policy config.Policy
-	budget *retry.Budget
-	p      *hedge.Policy
+	fp fingerprint
+	p  *hedge.Policy
 }
 
 type throttleEntry struct {
-	policy config.Policy
-	t      *throttle.Throttle
+	fp fingerprint
+	t  *throttle.Throttle
 }
 
 type limiterEntry struct {
-	cfg   ratelimit.Config
-	redis ratelimit.RedisConfig
+	fp    fingerprint
 	p     *ratelimit.Policy
 	close func() error
 }
 
 type objects struct {
+	breakers  map[string]fingerprint // the fingerprint each registry breaker was last taken with
 	retries   map[string]retryEntry
 	bulkheads map[string]bulkheadEntry
 	hedges    map[string]hedgeEntry
@@ -107,7 +116,7 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	if s.o.limiters == nil {
 		s.o.limiters = ratelimit.NewRegistry(ratelimit.WithClock(s.clk))
 	}
-	s.objs = objects{retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, hedges: map[string]hedgeEntry{},
+	s.objs = objects{breakers: map[string]fingerprint{}, retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, hedges: map[string]hedgeEntry{},
 		throttles: map[string]throttleEntry{}, limiters: map[string]limiterEntry{}}
 	if err := s.Reload(cfg); err != nil {
 		return nil, err
@@ -216,31 +225,73 @@ func (s *Suite) DialOptions() []grpc.DialOption {
 	}
 }
 
-// methodsOf lists the methods of svc to build eagerly: those its descriptor declares, else
+// methodsOf lists the methods of svc to build eagerly: those its descriptor declares and
 // those the configuration names.
 func methodsOf(cfg *config.Config, svc string) []string {
+	out := cfg.MethodNames(svc)
 	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc)); err == nil {
 		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
 			ms := sd.Methods()
-			out := make([]string, ms.Len())
-			for i := range out {
-				out[i] = string(ms.Get(i).Name())
+			for i := range ms.Len() {
+				if m := string(ms.Get(i).Name()); !slices.Contains(out, m) {
+					out = append(out, m)
+				}
 			}
-			return out
 		}
 	}
-	return cfg.MethodNames(svc)
+	return out
 }
 
+// shareable reports whether the methods of svc without entries of their own share one chain:
+// they resolve to the service's policy, and no part of it is per method (a fallback, whose
+// reply is typed by the method; a breaker scoped to the method).
+func (st *state) shareable(svc string) bool {
+	p := st.cfg.ResolveService(svc)
+	return p.Fallback == nil && (p.Breaker == nil || p.Breaker.Scope != breaker.ScopeMethod)
+}
+
+// chain returns the chain of fullMethod under st, building it on a method's first call.
+//
+// A build takes and replaces shared objects (breakers, bulkheads, limiters), so it must run
+// under the configuration in force: a call that loaded st before a Reload published a newer
+// state builds under the newer one instead, else it would put the previous configuration's
+// objects back in place of the current ones. Reload publishes under s.mu, so the state loaded
+// under s.mu is the one in force until the build is stored.
+//
+// Reload builds every method with an entry of its own and every method of a registered
+// descriptor of a configured service. The others resolve to their
+// service's policy: unless that policy has a part per method (see shareable), they share one
+// chain per service, so that names from outside the configuration and the registered
+// descriptors (a generic proxy, names from user input) cost no state, objects or cache
+// entries of their own. Calls of such a method take two lookups that miss and hit.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
 	if c, ok := st.chains.Load(fullMethod); ok {
 		return c.(*chain)
 	}
+	svc := grpcmethod.Service(fullMethod)
+	if c, ok := st.shared.Load(svc); ok {
+		return c.(*chain)
+	}
+	if s.beforeBuild != nil {
+		s.beforeBuild()
+	}
 	s.mu.Lock()
-	c := s.buildLocked(st.cfg, fullMethod)
-	s.mu.Unlock()
-	actual, _ := st.chains.LoadOrStore(fullMethod, c)
-	return actual.(*chain)
+	defer s.mu.Unlock()
+	cur := s.state.Load()
+	if c, ok := cur.chains.Load(fullMethod); ok {
+		return c.(*chain)
+	}
+	if c, ok := cur.shared.Load(svc); ok {
+		return c.(*chain)
+	}
+	if cur.shareable(svc) {
+		c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
+		cur.shared.Store(svc, c)
+		return c
+	}
+	c := s.buildLocked(cur.cfg, fullMethod)
+	cur.chains.Store(fullMethod, c)
+	return c
 }
 
 // failed returns the error a call gets when its chain could not be built.
@@ -255,13 +306,18 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 		if c.err != nil {
 			return c.failed()
 		}
-		if s.o.sink == nil {
+		sink := s.o.sink
+		if cs := observe.CallSinkFrom(ctx); cs != nil {
+			sink = observe.Multi(sink, cs)
+			opts = callSinkOptions(opts, sink)
+		}
+		if sink == nil {
 			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
 		}
 		start := s.clk.Now()
 		var info retry.Info
 		err := c.unary(ctx, method, req, reply, cc, invoker, append(opts, retry.Report(&info))...)
-		s.emitCall(c, method, start, info, err)
+		s.emitCall(sink, c, method, start, info, err)
 		return err
 	}
 }
@@ -273,10 +329,15 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		if c.err != nil {
 			return nil, c.failed()
 		}
-		if s.o.sink == nil {
+		sink := s.o.sink
+		if cs := observe.CallSinkFrom(ctx); cs != nil {
+			sink = observe.Multi(sink, cs)
+			opts = callSinkOptions(opts, sink)
+		}
+		if sink == nil {
 			return c.stream(ctx, desc, cc, method, streamer, opts...)
 		}
-		o := &observedStream{s: s, c: c, method: method, start: s.clk.Now(), serverStreams: desc.ServerStreams}
+		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now(), serverStreams: desc.ServerStreams}
 		cs, err := c.stream(ctx, desc, cc, method, streamer, append(opts, retry.Report(&o.info))...)
 		if err != nil {
 			o.finish(err)
@@ -287,11 +348,19 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	}
 }
 
-// emitCall sends CallFinished for one logical call.
-func (s *Suite) emitCall(c *chain, method string, start time.Time, info retry.Info, err error) {
+// callSinkOptions adds to a call's options the per-call sink of the policies that emit the
+// call's own events (see observe.WithCallSink): sink is the suite's sink and the call sink.
+func callSinkOptions(opts []grpc.CallOption, sink observe.Sink) []grpc.CallOption {
+	out := make([]grpc.CallOption, len(opts), len(opts)+2)
+	copy(out, opts)
+	return append(out, retry.WithObserver(sink), hedge.WithObserver(sink))
+}
+
+// emitCall sends CallFinished for one logical call to sink.
+func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start time.Time, info retry.Info, err error) {
 	v := c.classifier.Classify(err)
 	now := s.clk.Now()
-	s.o.sink.Observe(observe.Event{
+	sink.Observe(observe.Event{
 		Kind: observe.CallFinished, Time: now, Service: c.policy.Service, Method: method,
 		Policy: observe.PolicySuite, Attempt: max(info.Attempts, 1), Code: v.Code, Class: v.Class,
 		Reason: v.Reason, Duration: now.Sub(start),
@@ -304,6 +373,7 @@ func (s *Suite) emitCall(c *chain, method string, start time.Time, info retry.In
 type observedStream struct {
 	grpc.ClientStream
 	s             *Suite
+	sink          observe.Sink
 	c             *chain
 	method        string
 	start         time.Time
@@ -329,5 +399,5 @@ func (o *observedStream) finish(err error) {
 	if o.done.Swap(true) {
 		return
 	}
-	o.s.emitCall(o.c, o.method, o.start, o.info, err)
+	o.s.emitCall(o.sink, o.c, o.method, o.start, o.info, err)
 }

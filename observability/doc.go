@@ -29,4 +29,12 @@
 // promtool is not on PATH), checks that the dashboard parses, that every PromQL query in it is
 // valid, and that the rules and the dashboard query only metrics promobs.MetricNames lists, and
 // the dashboard every one of them.
+//
+// live_test.go (TestLivePrometheus, skipped when the prometheus server is not on PATH) runs a
+// real Prometheus with alerts.yml, every duration in it divided by 30 (rate windows 5m → 10s,
+// for: 2m → 4s), scraping the orchestrator (-serve, -metrics) and an mlstub every second. It
+// drives the stubs from healthy to a 25 % Unavailable brownout to a full outage and back, and
+// asserts through the HTTP API that BulwarkRetryRateHigh fires before BulwarkBreakerOpen
+// appears, that both resolve after recovery, and that every dashboard query returns data
+// during the outage (except the few it lists, with why). It takes about 45 s.
 package observability

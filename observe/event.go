@@ -25,7 +25,8 @@ const (
 	// AttemptFinished: one attempt ended. Attempt (1-based), Code, Class, Duration (the attempt).
 	AttemptFinished
 	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed), Code,
-	// Class, Delay (the sleep).
+	// Class, Delay (the sleep), Reason (ReasonPushback when the server chose the delay, else
+	// empty: the backoff schedule chose it).
 	RetryScheduled
 	// RetriesExhausted: the call failed for good after a retryable outcome. Attempt (attempts
 	// made), Code, Class, Duration (whole call), Reason (why no further attempt:
@@ -92,6 +93,7 @@ const (
 	ReasonDefault      = "default"       // DeadlineApplied: the call had no deadline; the default was set.
 	ReasonCap          = "cap"           // DeadlineApplied: the call's deadline was too far and was capped.
 	ReasonHedgeDelay   = "delay"         // HedgeSent: the hedging delay passed with no answer.
+	ReasonPushback     = "pushback"      // RetryScheduled: the server's pushback set the delay.
 )
 
 // Policy names, as carried in Event.Policy and in rejection details. A policy's name is its

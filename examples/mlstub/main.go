@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -42,8 +43,9 @@ func main() {
 // errUsage marks a command-line error, already reported by the flag set.
 var errUsage = errors.New("usage error")
 
-// parseFlags reads the command line into a stub configuration.
-func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
+// parseFlags reads the command line into a stub configuration; each extra function registers
+// more flags (the TLS flags) on the flag set.
+func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (stub.Config, bool, error) {
 	fs := flag.NewFlagSet("mlstub", flag.ContinueOnError)
 	// A bad flag gets one line and a hint, not the whole usage; -h prints the usage.
 	fs.SetOutput(io.Discard)
@@ -70,6 +72,9 @@ func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the random fault decisions")
 	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take before calls are cut")
 	verbose := fs.Bool("v", false, "log every request (method, code, latency)")
+	for _, f := range extra {
+		f(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -94,9 +99,15 @@ func parseFlags(args []string, stderr io.Writer) (stub.Config, bool, error) {
 // run serves until ctx is done, then stops gracefully. started, when not nil, is called once
 // the stub serves.
 func run(ctx context.Context, args []string, stderr io.Writer, started func(*stub.Stub)) error {
-	cfg, verbose, err := parseFlags(args, stderr)
+	var tf tlsflags.Flags
+	cfg, verbose, err := parseFlags(args, stderr, tf.Register)
 	if err != nil {
 		return err
+	}
+	tlsOpts, err := tf.ServerOptions()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	level := zapcore.InfoLevel
 	if verbose {
@@ -106,7 +117,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(stderr), level))
 	defer func() { _ = log.Sync() }()
 
-	s, err := stub.Start(ctx, cfg, stub.WithLogger(log))
+	s, err := stub.Start(ctx, cfg, stub.WithLogger(log), stub.WithServerOptions(tlsOpts...))
 	if err != nil {
 		return err
 	}

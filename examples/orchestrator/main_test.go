@@ -1,32 +1,31 @@
 package main
 
 import (
-	"os/exec"
-
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"io"
 	"math"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 func TestMain(m *testing.M) {
@@ -40,11 +39,11 @@ func TestMain(m *testing.M) {
 }
 
 // command starts this test binary as the orchestrator with args.
-func command(t *testing.T, args string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+func command(t *testing.T, args string) (*exec.Cmd, *testkit.SyncBuffer, *testkit.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "ORCHESTRATOR_TEST_MAIN="+args)
-	stdout, stderr := new(syncBuffer), new(syncBuffer)
+	stdout, stderr := new(testkit.SyncBuffer), new(testkit.SyncBuffer)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -227,24 +226,6 @@ func TestRateFlagErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader on other goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
@@ -341,7 +322,7 @@ func TestMetricsLinger(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout bytes.Buffer
-	stderr := new(syncBuffer)
+	stderr := new(testkit.SyncBuffer)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-n", "5", "-fail", "", "-latency", "1ms", "-metrics", "127.0.0.1:0", "-metrics-linger", "1m"}, &stdout, stderr)

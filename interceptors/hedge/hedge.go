@@ -67,29 +67,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		return nil, err
 	}
 	fixed := cfg.Percentile == 0 && cfg.Delay > 0
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.Delay == 0 {
-		cfg.Delay = DefaultDelay
-	}
-	if !fixed && cfg.Percentile == 0 {
-		cfg.Percentile = DefaultPercentile
-	}
-	if !fixed && cfg.MedianMultiple == 0 {
-		cfg.MedianMultiple = DefaultMedianMultiple
-	}
-	if cfg.MinDelay == 0 {
-		cfg.MinDelay = DefaultMinDelay
-		if cfg.MaxDelay > 0 {
-			cfg.MinDelay = min(cfg.MinDelay, cfg.MaxDelay)
-		}
-	}
-	if cfg.Window == 0 {
-		cfg.Window = DefaultWindow
-	}
-	if cfg.MinSamples == 0 {
-		cfg.MinSamples = min(DefaultMinSamples, cfg.Window)
+	cfg = Normalize(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	p := &Policy{
 		cfg:   cfg,

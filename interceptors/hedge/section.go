@@ -1,7 +1,6 @@
 package hedge
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 
@@ -17,23 +16,6 @@ func init() {
 		Validate:  Config.Validate,
 		Explain:   Config.Explain,
 	})
-}
-
-// Normalize returns cfg with its zero fields set to the defaults a configuration reads:
-// MaxAttempts always; with a learnt delay (Percentile set, or Delay 0) also Percentile,
-// MedianMultiple, Delay, MinDelay, Window and MinSamples. A fixed Delay keeps the learning
-// fields at 0, since they do nothing then.
-func Normalize(cfg Config) Config {
-	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
-	if cfg.Delay == 0 || cfg.Percentile > 0 {
-		cfg.Percentile = cmp.Or(cfg.Percentile, DefaultPercentile)
-		cfg.MedianMultiple = cmp.Or(cfg.MedianMultiple, DefaultMedianMultiple)
-		cfg.Delay = cmp.Or(cfg.Delay, DefaultDelay)
-		cfg.MinDelay = cmp.Or(cfg.MinDelay, DefaultMinDelay)
-		cfg.Window = cmp.Or(cfg.Window, DefaultWindow)
-		cfg.MinSamples = cmp.Or(cfg.MinSamples, min(DefaultMinSamples, cfg.Window))
-	}
-	return cfg
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

@@ -68,6 +68,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		return nil, err
 	}
 	cfg = Normalize(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	p := &Policy{
 		cfg: cfg,
 		s: settings{
@@ -86,42 +89,6 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		}
 	}
 	return p, nil
-}
-
-// Normalize returns cfg with every zero field that means a default set to that default, as New
-// does: two configurations that Normalize to the same value make the same policy. It does not
-// validate cfg.
-func Normalize(cfg Config) Config {
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.InitialBackoff == 0 {
-		cfg.InitialBackoff = DefaultInitialBackoff
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.InitialBackoff)
-	}
-	if cfg.Multiplier == 0 {
-		cfg.Multiplier = DefaultMultiplier
-	}
-	if cfg.Jitter == "" {
-		cfg.Jitter = JitterFull
-	}
-	if cfg.ReplayBufferBytes == 0 {
-		cfg.ReplayBufferBytes = DefaultReplayBufferBytes
-	}
-	if t := &cfg.Throttle; t.MaxTokens > 0 && t.TokenRatio == 0 {
-		t.TokenRatio = min(DefaultTokenRatio, t.MaxTokens)
-	}
-	if t := &cfg.Throttle; t.Ratio > 0 {
-		if t.MinPerSecond == 0 {
-			t.MinPerSecond = DefaultMinPerSecond
-		}
-		if t.Window == 0 {
-			t.Window = DefaultBudgetWindow
-		}
-	}
-	return cfg
 }
 
 // Config returns the policy's configuration with defaults filled in.
@@ -282,6 +249,7 @@ func (p *Policy) run(ctx context.Context, m *methodInfo, cs *settings, fn attemp
 			cs.sink.Observe(observe.Event{
 				Kind: observe.RetryScheduled, Time: clk.Now(), Service: m.service, Method: m.name,
 				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
+				Reason: delayReason(v),
 			})
 		}
 		if !sleep(callCtx, clk, &timer, delay) {
@@ -330,6 +298,14 @@ func (p *Policy) decide(ctx, callCtx context.Context, m *methodInfo, cs *setting
 		return 0, observe.ReasonRetryBudget, false
 	}
 	return delay, "", false
+}
+
+// delayReason is RetryScheduled's Reason: ReasonPushback when the server chose the delay.
+func delayReason(v codes.Verdict) string {
+	if v.Pushback.Set {
+		return observe.ReasonPushback
+	}
+	return ""
 }
 
 // sleep waits d on *t (made on first use, then Reset: one timer per retry loop) unless ctx is

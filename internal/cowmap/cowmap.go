@@ -2,12 +2,20 @@
 // methods a policy has seen, the label sets a metrics sink has seen. Reads take one atomic load
 // and one map lookup, with no lock and no allocation; adding a key copies the map under a
 // mutex, which stops early in a process's life since such key sets are bounded.
+//
+// A Map holds at most MaxKeys keys, so that keys that are not bounded after all (method names
+// from user input, a generic proxy) can neither grow it nor make each new key's copy cost grow
+// with them: past MaxKeys, LoadOrMake makes the value of a new key every time, without
+// storing it, at a cost that does not depend on how many keys came before.
 package cowmap
 
 import (
 	"sync"
 	"sync/atomic"
 )
+
+// MaxKeys is the most keys a Map stores.
+const MaxKeys = 1024
 
 // Map is a copy-on-write map. The zero value is an empty map ready to use; a Map must not be
 // copied after first use. It is safe for concurrent use.
@@ -27,11 +35,17 @@ func (m *Map[K, V]) Load(k K) (V, bool) {
 }
 
 // LoadOrMake returns the value for k, making it with mk(k) the first time. mk runs at most
-// once per key, under the map's lock: it must not use the map. Callers on a hot path call Load
+// once per key, under the map's lock: it must not use the map. Once the map holds MaxKeys
+// keys, a new key's value is made on every call and not stored. Callers on a hot path call Load
 // first, so that building mk (a closure, say) costs only on the first use of a key.
 func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
-	if v, ok := m.Load(k); ok {
-		return v
+	if p := m.p.Load(); p != nil {
+		if v, ok := (*p)[k]; ok {
+			return v
+		}
+		if len(*p) >= MaxKeys {
+			return mk(k) // full: no lock, no copy
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -42,6 +56,9 @@ func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
 			return v
 		}
 		n = len(*old)
+	}
+	if n >= MaxKeys {
+		return mk(k)
 	}
 	next := make(map[K]V, n+1)
 	if old != nil {

@@ -67,3 +67,30 @@ func TestLoadAllocs(t *testing.T) {
 		t.Fatalf("Load: %v allocs, want 0", n)
 	}
 }
+
+// Issue 17 item 9: distinct keys past MaxKeys are not stored, so neither the map nor the copy
+// each new key costs grows with them.
+func TestLoadOrMakeBoundedPastMaxKeys(t *testing.T) {
+	var m Map[int, int]
+	made := 0
+	mk := func(k int) int { made++; return k * 2 }
+	const n = 20000
+	for k := range n {
+		if got := m.LoadOrMake(k, mk); got != 2*k {
+			t.Fatalf("LoadOrMake(%d) = %d", k, got)
+		}
+	}
+	if got := len(*m.p.Load()); got != MaxKeys {
+		t.Fatalf("map holds %d keys after %d distinct ones, want MaxKeys (%d)", got, n, MaxKeys)
+	}
+	if v, ok := m.Load(n - 1); ok {
+		t.Fatalf("key past MaxKeys stored (%d)", v)
+	}
+	before := made
+	if got := m.LoadOrMake(n-1, mk); got != 2*(n-1) || made != before+1 {
+		t.Fatalf("key past MaxKeys: %d after %d makes, want its value made again", got, made-before)
+	}
+	if v, ok := m.Load(0); !ok || v != 0 {
+		t.Fatal("a stored key was lost")
+	}
+}

@@ -51,7 +51,7 @@
 //	| label   | values                                                                                                                           |
 //	|---------|----------------------------------------------------------------------------------------------------------------------------------|
 //	| service | the fully qualified gRPC service, e.g. kyc.v1.OCRService                                                                         |
-//	| method  | the full gRPC method, e.g. /kyc.v1.OCRService/Extract: bounded by the proto API                                                  |
+//	| method  | the full gRPC method, e.g. /kyc.v1.OCRService/Extract: its first MaxMethods (1000) distinct names, then "other" (OtherMethod)    |
 //	| code    | the gRPC code name: OK, Unavailable, DeadlineExceeded, ...                                                                       |
 //	| class   | the codes.Class name: success, transient, throttled, business, canceled, server_fault, rejected                                  |
 //	| attempt | the attempt that failed before a retry: 1, 2, 3, 4, then 5+                                                                      |

@@ -2,7 +2,10 @@ package promobs
 
 import (
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -109,6 +112,40 @@ type Metrics struct {
 	pairCache       cache[pairKey, prometheus.Counter]
 	rejectionCache  cache[rejectionKey, prometheus.Counter]
 	transitionCache cache[transitionKey, prometheus.Counter]
+
+	// methods holds the method label values in use, at most MaxMethods; methodCount counts them.
+	methods     cowmap.Map[string, string]
+	methodCount atomic.Int64
+}
+
+// MaxMethods bounds the method label: the first MaxMethods distinct method names a Metrics
+// sees are label values of their own; every later one is counted under OtherMethod. Method
+// names come from the proto API and are bounded, unless calls bring names from outside it (a
+// generic proxy, names from user input): then the series stay bounded, and adding a name costs
+// the same however many came before.
+const MaxMethods = 1000
+
+// OtherMethod is the method label of the names past MaxMethods.
+const OtherMethod = "other"
+
+// method returns the method label for name: name itself while fewer than MaxMethods names have
+// been seen, else OtherMethod. A known name costs one atomic load and one map lookup.
+func (m *Metrics) method(name string) string {
+	if name == "" {
+		return ""
+	}
+	if v, ok := m.methods.Load(name); ok {
+		return v
+	}
+	if m.methodCount.Load() >= MaxMethods {
+		return OtherMethod
+	}
+	return m.methods.LoadOrMake(name, func(k string) string {
+		if m.methodCount.Add(1) > MaxMethods {
+			return OtherMethod
+		}
+		return k
+	})
 }
 
 var _ observe.Sink = (*Metrics)(nil)
@@ -242,11 +279,11 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 func (m *Metrics) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.CallFinished:
-		s := m.callCache.get(m, outcomeKey{e.Service, e.Method, e.Code, e.Class}, newCallSeries)
+		s := m.callCache.get(m, outcomeKey{e.Service, m.method(e.Method), e.Code, e.Class}, newCallSeries)
 		s.count.Inc()
 		s.duration.Observe(e.Duration.Seconds())
 	case observe.AttemptFinished:
-		m.attemptCache.get(m, outcomeKey{e.Service, e.Method, e.Code, e.Class}, newAttemptCounter).Inc()
+		m.attemptCache.get(m, outcomeKey{e.Service, m.method(e.Method), e.Code, e.Class}, newAttemptCounter).Inc()
 	case observe.RetryScheduled:
 		s := m.retryCache.get(m, retryKey{e.Service, attemptBucket(e.Attempt)}, newRetrySeries)
 		s.count.Inc()
@@ -254,12 +291,12 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.RetriesExhausted:
 		m.pairCache.get(m, pairKey{famExhausted, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
-		m.transitionCache.get(m, transitionKey{e.Service, e.Method, e.From, e.To}, newTransitionCounter).Inc()
+		m.transitionCache.get(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, newTransitionCounter).Inc()
 		m.levels.breakerChanged(e.Service, e.Method, e.To)
 	case observe.Rejected:
 		m.rejectionCache.get(m, rejectionKey{e.Service, e.Policy, e.Reason}, newRejectionCounter).Inc()
 	case observe.FallbackServed:
-		m.pairCache.get(m, pairKey{famFallbacks, e.Service, e.Method}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{famFallbacks, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	case observe.DeadlineApplied:
 		m.pairCache.get(m, pairKey{famDeadlines, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.LimiterDegraded:
@@ -267,7 +304,7 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.HedgeSent:
 		m.pairCache.get(m, pairKey{famHedges, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.HedgeWon:
-		m.pairCache.get(m, pairKey{famHedgeWins, e.Service, e.Method}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{famHedgeWins, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	}
 }
 

@@ -60,6 +60,7 @@ type options struct {
 	logger     *zap.Logger
 	listener   net.Listener
 	metricsLis net.Listener
+	serverOpts []grpc.ServerOption
 }
 
 type optionFunc func(*options)
@@ -76,6 +77,12 @@ func WithLogger(l *zap.Logger) Option { return optionFunc(func(o *options) { o.l
 // WithListener serves gRPC on lis (a bufconn listener, say) instead of Config.Listen. The stub
 // closes it on Stop.
 func WithListener(lis net.Listener) Option { return optionFunc(func(o *options) { o.listener = lis }) }
+
+// WithServerOptions adds options to the stub's gRPC server, such as TLS credentials
+// (grpc.Creds): a TLS server refuses plaintext clients.
+func WithServerOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(o *options) { o.serverOpts = append(o.serverOpts, opts...) })
+}
 
 // WithMetricsListener serves the HTTP endpoints on lis instead of Config.MetricsListen.
 func WithMetricsListener(lis net.Listener) Option {
@@ -190,7 +197,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 		s.httpLis = lis
 	}
 
-	s.srv = grpc.NewServer(grpc.ChainUnaryInterceptor(s.unary), grpc.ChainStreamInterceptor(s.stream))
+	s.srv = grpc.NewServer(append(slices.Clip(o.serverOpts), grpc.ChainUnaryInterceptor(s.unary), grpc.ChainStreamInterceptor(s.stream))...)
 	s.health = health.NewServer()
 	for _, name := range AllServices() {
 		if !slices.Contains(cfg.Services, name) {

@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors"
@@ -33,7 +35,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -52,6 +53,7 @@ var ErrUsage = errors.New("usage error")
 type flags struct {
 	configPath string
 	external   []string // services the config may name that the binary does not link
+	scPath     string   // -service-config: a gRPC service config JSON, in place of -config
 	explain    bool
 	logLevel   zapcore.Level
 	metrics    string
@@ -71,6 +73,8 @@ type flags struct {
 	// outageAt after the batch (or the server) starts.
 	outageFor, outageAt time.Duration
 	outageServices      []string
+	trace               string         // -trace: see tracing.go
+	tls                 tlsflags.Flags // -tls-cert, -tls-key, -tls-ca: see tls.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -132,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return err
 	})
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
+	fs.StringVar(&f.trace, "trace", "", traceUsage)
+	f.tls.Register(fs)
+	fs.StringVar(&f.scPath, "service-config", "", "gRPC service config `file` (JSON: methodConfig, retryThrottling) converted to bulwark profiles, in place of -config")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -220,6 +227,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg, warnings, err := loadConfig(f.configPath)
+	if f.scPath != "" && err == nil {
+		cfg, warnings, err = importServiceConfig(f.scPath, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	tlsc, err := setupTLS(f, cfg)
 	if err != nil {
 		return err
 	}
@@ -263,10 +277,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	counters := kyc.NewCounters()
+	tr, err := startTracing(ctx, f.trace, stderr)
+	if err != nil {
+		return err
+	}
+	defer tr.shutdown()
+	observers := observe.Multi(metrics, zapobs.New(log, quietEvents...), counters)
+	if tr != nil {
+		observers = observe.Multi(observers, tr.tracer)
+	}
 	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
 	suite, err := interceptors.New(cfg,
-		interceptors.WithObserver(observe.Multi(metrics, zapobs.New(log, quietEvents...), counters)),
+		interceptors.WithObserver(observers),
 		interceptors.WithBreakerRegistry(new(breaker.Registry)),
 		// A rate_limit.redis section in -config dials its own Redis client.
 		interceptors.WithRemoteLimiter(redislimit.Factory(nil)))
@@ -312,7 +335,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c, ok := conns[addr]; ok {
 			return c, nil
 		}
-		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, suite.DialOptions()...)
+		opts := append(append(append(slices.Clip(tlsc.creds), tr.dialOptions()...), suite.DialOptions()...), tlsc.inner...)
 		opts = append(opts, deps.dialOptions()...) // innermost: sees only attempts that left the client
 		c, err := grpc.NewClient(addr, opts...)
 		if err != nil {
@@ -333,7 +356,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.serve != "" {
 		defer scheduleOutage(f, stubs, log)()
 		defer startDigest(counters, f.digest, log)()
-		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log)
+		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log, tlsc.server...)
 	}
 	stopDigest := startDigest(counters, f.digest, log)
 	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, bar, stdout, logOut, log)
@@ -527,12 +550,12 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 // dependencies: taking replicas out of a load balancer because a dependency failed would only
 // turn a partial outage into a full one. Each dependency has its own entry (kyc.v1.OCRService,
 // ...), NOT_SERVING while its circuit breaker is open, for operators and dashboards.
-func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breakers *breaker.Registry, stderr io.Writer, log *zap.Logger) error {
+func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breakers *breaker.Registry, stderr io.Writer, log *zap.Logger, opts ...grpc.ServerOption) error {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.serve)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	kycv1.RegisterKYCServiceServer(srv, srvImpl)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -21,12 +21,19 @@
 //
 // # How it works
 //
-// The bucket is a GCRA (generic cell rate algorithm) cell, run by the redis_rate script
-// (github.com/go-redis/redis_rate): one key holds the bucket's theoretical arrival time (TAT).
-// Each Take is one round trip, an EVALSHA of the script, which reads Redis's clock (TIME),
-// admits the call if the TAT is at most Burst emission intervals ahead of it, and moves the TAT
-// one interval (1/Rate) further. The script runs atomically in Redis, so concurrent replicas
-// never both take the last token.
+// The bucket is a GCRA (generic cell rate algorithm) cell in the layout of redis_rate
+// (github.com/go-redis/redis_rate), run by a script of this package: one key holds the
+// bucket's theoretical arrival time (TAT). Each Take is one round trip, an EVALSHA of the
+// script, which reads Redis's clock (TIME), admits the call if the TAT is at most Burst emission
+// intervals ahead of it, and moves the TAT one interval (1/Rate) further. The script runs
+// atomically in Redis, so concurrent replicas never both take the last token.
+//
+// The script does not trust the key: a value that is not a finite number, or a TAT further
+// ahead of Redis's clock than twice the limit's span (Burst intervals) plus a second, is no
+// state this limit writes. The script deletes the key and the Take is a limiter fault,
+// answered by the fail mode below; the next Take starts from a full bucket. A wait read back
+// from Redis is checked the same way (a positive number of seconds below a century), so
+// RetryAfter never overflows and a denial always waits before asking again.
 //
 // Config.Rate is in calls per second and may be fractional: a whole rate is sent as Rate calls
 // per second, any other as one call per 1/Rate, to the nanosecond (0.5/s is one call per 2s,
@@ -42,6 +49,9 @@
 //
 // Each round trip is bounded by RedisConfig.Timeout (50ms by default) and by the caller's
 // deadline. When the caller's context ends first, Take returns ctx.Err(): Redis is not blamed.
+// Only a context that has ended makes the error the caller's: a round trip that timed out as
+// the caller's deadline passed, while its context does not report that within the Redis
+// timeout, is a limiter fault, so a fail-open limiter never refuses a call for it.
 // When Redis fails (refused, reset, timed out, an error reply), the fail mode answers:
 //
 //	RedisConfig.FailOpen  the call is                                         Take returns

@@ -42,7 +42,6 @@ type Limiter struct {
 	name     string
 	key      string // the key given to redis_rate, which prefixes it with "rate:"
 	limit    redis_rate.Limit
-	gcra     *redis_rate.Limiter
 	client   redis.UniversalClient
 	owned    bool // the Limiter made client and closes it
 	timeout  time.Duration
@@ -163,7 +162,6 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 		name:     name,
 		key:      orDefault(rc.KeyPrefix, DefaultKeyPrefix) + name,
 		limit:    limit,
-		gcra:     redis_rate.NewLimiter(client),
 		client:   client,
 		timeout:  orDefault(rc.Timeout, DefaultTimeout),
 		failOpen: rc.FailOpen,
@@ -235,16 +233,21 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 		if fromCaller {
 			return ratelimit.Decision{}, err
 		}
+		if errors.Is(err, errBadState) {
+			// Redis answers, but the key's state was unusable: a fault of this call only; the
+			// script reset the key, so there is no pause.
+			return l.fail(ctx, l.clk.Now(), waitUntil, &timer, err)
+		}
 		if err != nil {
 			now = l.clk.Now()
 			l.pause(now)
 			return l.fail(ctx, now, waitUntil, &timer, err)
 		}
 		l.resume()
-		if res.Allowed > 0 {
+		if res.allowed {
 			return ratelimit.Decision{Allowed: true}, nil
 		}
-		retryAfter := max(res.RetryAfter, 0)
+		retryAfter := res.retryAfter // > 0: a denial never asks again at once
 		now = l.clk.Now()
 		if !fits(ctx, now, retryAfter, waitUntil) {
 			return ratelimit.Decision{RetryAfter: retryAfter}, nil
@@ -256,30 +259,46 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 	}
 }
 
-// ask makes one round trip, bounded by the Redis timeout and ctx. An error is either Redis's
-// (fromCaller false) or, when the caller's context ended or its deadline passed first,
-// the caller's (fromCaller true).
-func (l *Limiter) ask(ctx context.Context) (res *redis_rate.Result, fromCaller bool, err error) {
+// ask makes one round trip, bounded by the Redis timeout and ctx. An error is either the
+// limiter's (fromCaller false: Redis's, the round trip's timeout, a bad state) or, only when
+// the caller's context has ended, ctx.Err() (fromCaller true). A caller's error is never
+// reported while ctx is live: the fail mode must answer every limiter fault, and the
+// ratelimit policy reads an error other than ctx.Err() as one.
+func (l *Limiter) ask(ctx context.Context) (res verdict, fromCaller bool, err error) {
 	l.trips.Add(1)
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, l.timeout)
-	res, err = l.gcra.Allow(tctx, l.key, l.limit)
+	res, err = gcra(tctx, l.client, keyPrefix+l.key, l.limit)
 	timedOut := err != nil && (tctx.Err() != nil || isTimeout(err))
 	cancel()
 	switch {
 	case err == nil:
 		return res, false, nil
 	case ctx.Err() != nil:
-		return nil, true, ctx.Err()
+		return verdict{}, true, ctx.Err()
 	case !timedOut:
-		return nil, false, err
+		return verdict{}, false, err
 	}
 	// The socket deadline, set from the earlier of the two deadlines, may fire a moment before
-	// the caller's context reports its own: whose deadline was it?
-	if dl, ok := ctx.Deadline(); ok && dl.Before(start.Add(l.timeout)) && !time.Now().Before(dl) {
-		return nil, true, context.DeadlineExceeded
+	// the caller's context reports its own (later still on a busy machine): when the caller's
+	// deadline was the earlier and has passed, wait for its context to say so, at most the
+	// Redis timeout. A context that does not end in that time leaves the fault the limiter's.
+	if dl, ok := ctx.Deadline(); ok && dl.Before(start.Add(l.timeout)) && !time.Now().Before(dl) && ended(ctx, l.timeout) {
+		return verdict{}, true, ctx.Err()
 	}
-	return nil, false, errTimeout
+	return verdict{}, false, errTimeout
+}
+
+// ended reports whether ctx is done within d (real time: context deadlines are).
+func ended(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return true
+	case <-t.C:
+		return ctx.Err() != nil
+	}
 }
 
 // isTimeout reports a network timeout: the client sets its socket deadlines from the same

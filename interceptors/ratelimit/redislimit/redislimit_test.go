@@ -207,7 +207,7 @@ func TestMaxWait(t *testing.T) {
 		if err != nil || !d.Allowed {
 			t.Fatalf("Take = %+v, %v; want admitted after a wait", d, err)
 		}
-		if elapsed < 30*time.Millisecond || elapsed > 400*time.Millisecond {
+		if elapsed < 30*time.Millisecond || elapsed > 2*time.Second {
 			t.Errorf("waited %v, want about 50ms (one token per 50ms)", elapsed)
 		}
 	})
@@ -259,13 +259,14 @@ func TestMaxWait(t *testing.T) {
 		take(t, l)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		start := time.Now()
+		trips := l.trips.Load()
 		d, err := l.Take(ctx, 5*time.Second)
+		// A wait would have ended in ctx's 200ms deadline (an error); one round trip, no wait.
 		if err != nil || d.Allowed || d.RetryAfter < 900*time.Millisecond {
-			t.Fatalf("Take = %+v, %v; want denied with RetryAfter about 1s", d, err)
+			t.Fatalf("Take = %+v, %v; want denied at once with RetryAfter about 1s", d, err)
 		}
-		if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
-			t.Errorf("answered after %v, want at once: the wait would outlive the deadline", elapsed)
+		if n := l.trips.Load() - trips; n != 1 {
+			t.Errorf("%d round trips, want 1: the wait would outlive the deadline", n)
 		}
 	})
 
@@ -334,10 +335,12 @@ func TestRedisDownFailOpen(t *testing.T) {
 	trips := l.trips.Load()
 	// The local guard answers, at the same rate and burst: 2 now, then one per 100ms.
 	for i, want := range []bool{true, true, false} {
-		start := time.Now()
 		d, err := l.Take(context.Background(), 0)
-		if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
-			t.Errorf("degraded take %d answered after %v", i+1, elapsed)
+		// Answered without waiting on Redis: only the first degraded take asks it (and finds it
+		// down); the pause keeps the others from asking. (Counted, not timed: a loaded machine
+		// makes any time bound flaky.)
+		if n := l.trips.Load() - trips; n > 1 {
+			t.Errorf("degraded take %d: %d round trips to a dead Redis, want at most 1", i+1, n)
 		}
 		if err != nil || d.Allowed != want {
 			t.Fatalf("degraded take %d = %+v, %v; want allowed %v", i+1, d, err, want)
@@ -404,11 +407,11 @@ func TestRedisDownFailClosed(t *testing.T) {
 	take(t, l)
 
 	srv.kill()
+	trips := l.trips.Load()
 	for i := range 3 {
-		start := time.Now()
 		d, err := l.Take(context.Background(), time.Second)
-		if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
-			t.Errorf("take %d answered after %v", i+1, elapsed)
+		if n := l.trips.Load() - trips; n > 1 {
+			t.Errorf("take %d: %d round trips to a dead Redis, want at most 1 (the pause)", i+1, n)
 		}
 		if d.Allowed || !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("take %d = %+v, %v; want ErrUnavailable", i+1, d, err)
@@ -447,7 +450,7 @@ func TestStalledRedisNeverHangs(t *testing.T) {
 
 	srv.stall()
 	defer srv.resume()
-	const slack = 100 * time.Millisecond
+	const slack = 500 * time.Millisecond // a loaded machine; a hang would be the 5s deadline
 
 	// The caller's deadline comes first: Take ends with it, and Redis is not blamed.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -479,10 +482,10 @@ func TestStalledRedisNeverHangs(t *testing.T) {
 	}
 
 	// During the pause Redis is not asked: no timeout to pay.
-	start = time.Now()
+	trips := l.trips.Load()
 	_, err = l.Take(ctx, 0)
-	if elapsed := time.Since(start); elapsed > 20*time.Millisecond {
-		t.Errorf("paused: answered after %v, want at once", elapsed)
+	if n := l.trips.Load() - trips; n != 0 {
+		t.Errorf("paused: %d round trips, want none", n)
 	}
 	if !errors.Is(err, errProbePause) {
 		t.Errorf("paused: %v, want the pause's ErrUnavailable", err)

@@ -1,0 +1,391 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// ServiceConfigProfilePrefix starts the name of each profile ParseServiceConfig makes: the
+// profile of methodConfig[i] is named ServiceConfigProfilePrefix + i ("grpc-0", "grpc-1"...).
+const ServiceConfigProfilePrefix = "grpc-"
+
+// grpcMaxAttempts is the cap grpc-go puts on retryPolicy and hedgingPolicy maxAttempts.
+const grpcMaxAttempts = 5
+
+// LoadServiceConfig reads a gRPC service config JSON file; see ParseServiceConfig.
+func LoadServiceConfig(path string) (*Config, []Warning, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ParseServiceConfig(path, data)
+}
+
+// ParseServiceConfig turns a gRPC service config JSON document (the methodConfig,
+// retryThrottling and timeout of gRFC A6, as grpc.WithDefaultServiceConfig takes it) into the
+// Config that makes bulwark behave as grpc-go's built-in retries would, so that a client can
+// move over in one step: disable grpc-go's retries (grpc.WithDisableRetry) and install the
+// suite built from the result.
+//
+// Each methodConfig becomes a profile named "grpc-<index>", bound to the services and methods
+// its name list names; an entry with no service is the profile "default". What has no
+// equivalent, or is only approximated, comes back as a warning naming its JSON path; the
+// Config is not merged with the built-in profiles. The mapping is in the package
+// documentation's "gRPC service config" section.
+func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
+	var doc scDoc
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, nil, fmt.Errorf("%s: not a gRPC service config: %w", name, err)
+	}
+	c := &scConv{file: name, cfg: &Config{Profiles: map[string]Profile{}, Services: map[string]Service{}}}
+	c.unknown("", doc.raw, "methodConfig", "retryThrottling")
+	var throttle retry.Throttle
+	if doc.RetryThrottling != nil {
+		t := doc.RetryThrottling
+		c.unknown("retryThrottling", t.raw, "maxTokens", "tokenRatio")
+		throttle = retry.Throttle{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
+		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
+	}
+	seen := map[string]string{}
+	for i, mc := range doc.MethodConfig {
+		c.method(i, mc, throttle, seen)
+	}
+	if c.err != nil {
+		return nil, nil, c.err
+	}
+	if len(c.cfg.Profiles) > 0 {
+		c.warn("budget", fmt.Sprintf("gRPC has no total budget; bulwark bounds every call, attempts and sleeps together, by %v", DefaultBudget))
+	}
+	if err := c.cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%s: the converted configuration is invalid: %w", name, err)
+	}
+	return c.cfg, c.warns, nil
+}
+
+// scDoc is the part of a service config bulwark reads; raw keeps every key, for warnings.
+type scDoc struct {
+	MethodConfig    []scMethod  `json:"methodConfig"`
+	RetryThrottling *scThrottle `json:"retryThrottling"`
+	raw             map[string]json.RawMessage
+}
+
+type scMethod struct {
+	Name          []scName   `json:"name"`
+	Timeout       *scDur     `json:"timeout"`
+	RetryPolicy   *scRetry   `json:"retryPolicy"`
+	HedgingPolicy *scHedging `json:"hedgingPolicy"`
+	raw           map[string]json.RawMessage
+}
+
+type scName struct {
+	Service string `json:"service"`
+	Method  string `json:"method"`
+}
+
+type scRetry struct {
+	MaxAttempts           int      `json:"maxAttempts"`
+	InitialBackoff        scDur    `json:"initialBackoff"`
+	MaxBackoff            scDur    `json:"maxBackoff"`
+	BackoffMultiplier     float64  `json:"backoffMultiplier"`
+	RetryableStatusCodes  []scCode `json:"retryableStatusCodes"`
+	PerAttemptRecvTimeout *scDur   `json:"perAttemptRecvTimeout"`
+	raw                   map[string]json.RawMessage
+}
+
+type scHedging struct {
+	MaxAttempts         int      `json:"maxAttempts"`
+	HedgingDelay        scDur    `json:"hedgingDelay"`
+	NonFatalStatusCodes []scCode `json:"nonFatalStatusCodes"`
+	raw                 map[string]json.RawMessage
+}
+
+type scThrottle struct {
+	MaxTokens  float64 `json:"maxTokens"`
+	TokenRatio float64 `json:"tokenRatio"`
+	raw        map[string]json.RawMessage
+}
+
+// withRaw decodes data into v (a pointer to a struct alias with no methods) and into raw.
+func withRaw(data []byte, v any, raw *map[string]json.RawMessage) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, raw)
+}
+
+func (d *scDoc) UnmarshalJSON(b []byte) error {
+	type plain scDoc
+	return withRaw(b, (*plain)(d), &d.raw)
+}
+
+func (m *scMethod) UnmarshalJSON(b []byte) error {
+	type plain scMethod
+	return withRaw(b, (*plain)(m), &m.raw)
+}
+
+func (r *scRetry) UnmarshalJSON(b []byte) error {
+	type plain scRetry
+	return withRaw(b, (*plain)(r), &r.raw)
+}
+
+func (h *scHedging) UnmarshalJSON(b []byte) error {
+	type plain scHedging
+	return withRaw(b, (*plain)(h), &h.raw)
+}
+
+func (t *scThrottle) UnmarshalJSON(b []byte) error {
+	type plain scThrottle
+	return withRaw(b, (*plain)(t), &t.raw)
+}
+
+// scDur is a protobuf JSON duration: decimal seconds with an "s" suffix ("0.1s", "1.5s").
+type scDur time.Duration
+
+func (d *scDur) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration %s: want a string such as \"1.5s\"", b)
+	}
+	num, ok := strings.CutSuffix(s, "s")
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || f < 0 || f > 315576000000 {
+		return fmt.Errorf("duration %q: want non-negative decimal seconds with an s suffix, such as \"1.5s\"", s)
+	}
+	*d = scDur(time.Duration(f * float64(time.Second)))
+	return nil
+}
+
+// scCode is a status code, by name ("UNAVAILABLE") or number (14).
+type scCode grpccodes.Code
+
+func (c *scCode) UnmarshalJSON(b []byte) error {
+	var n uint32
+	if err := json.Unmarshal(b, &n); err == nil {
+		if n > uint32(grpccodes.Unauthenticated) {
+			return fmt.Errorf("status code %d: not a gRPC code", n)
+		}
+		*c = scCode(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("status code %s: want a name such as \"UNAVAILABLE\" or a number", b)
+	}
+	var code grpccodes.Code
+	if err := code.UnmarshalJSON([]byte(strconv.Quote(strings.ToUpper(s)))); err != nil {
+		return fmt.Errorf("status code %q: not a gRPC code name", s)
+	}
+	*c = scCode(code)
+	return nil
+}
+
+// scConv accumulates the converted Config, warnings and the first error.
+type scConv struct {
+	file  string
+	cfg   *Config
+	warns []Warning
+	err   error
+}
+
+func (c *scConv) warn(path, msg string) {
+	c.warns = append(c.warns, Warning{File: c.file, Path: path, Message: msg})
+}
+
+func (c *scConv) fail(path string, value any, rule string) {
+	if c.err == nil {
+		c.err = fmt.Errorf("%s: %s: %v %s", c.file, path, value, rule)
+	}
+}
+
+// unknown warns of each key of raw that bulwark does not read (JSON keys match
+// case-insensitively, as grpc-go's parser does).
+func (c *scConv) unknown(path string, raw map[string]json.RawMessage, known ...string) {
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if slices.ContainsFunc(known, func(kn string) bool { return strings.EqualFold(kn, k) }) {
+			continue
+		}
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		c.warn(p, "has no bulwark equivalent and is ignored"+scHint(k))
+	}
+}
+
+func scHint(key string) string {
+	switch strings.ToLower(key) {
+	case "waitforready":
+		return " (pass grpc.WaitForReady(true) per call or as a default call option)"
+	case "loadbalancingconfig", "loadbalancingpolicy", "healthcheckconfig":
+		return " (it is not a resilience policy: keep it in grpc.WithDefaultServiceConfig)"
+	case "maxrequestmessagebytes", "maxresponsemessagebytes":
+		return " (use grpc.MaxCallSendMsgSize / MaxCallRecvMsgSize)"
+	}
+	return ""
+}
+
+func (c *scConv) method(i int, mc scMethod, throttle retry.Throttle, seen map[string]string) {
+	path := fmt.Sprintf("methodConfig[%d]", i)
+	c.unknown(path, mc.raw, "name", "timeout", "retryPolicy", "hedgingPolicy")
+	if len(mc.Name) == 0 {
+		c.warn(path, "has no name and applies to nothing (gRPC skips it)")
+		return
+	}
+	if mc.RetryPolicy != nil && mc.HedgingPolicy != nil {
+		c.fail(path, "retryPolicy and hedgingPolicy", "are both set; gRFC A6 allows one of them")
+		return
+	}
+	pname := ServiceConfigProfilePrefix + strconv.Itoa(i)
+	var p Profile
+	if mc.Timeout != nil && *mc.Timeout > 0 {
+		t := time.Duration(*mc.Timeout)
+		// gRPC's timeout is a ceiling: the call's deadline is the earlier of the caller's and
+		// now+timeout. Default sets it on calls with none, Max caps the others.
+		p.Deadline = &deadline.Config{Default: t, Max: t}
+	}
+	if r := mc.RetryPolicy; r != nil {
+		c.retry(path+".retryPolicy", r, throttle, &p)
+	}
+	if h := mc.HedgingPolicy; h != nil {
+		c.hedging(path+".hedgingPolicy", h, throttle, &p)
+	}
+	c.cfg.Profiles[pname] = p
+	for j, n := range mc.Name {
+		npath := fmt.Sprintf("%s.name[%d]", path, j)
+		key := n.Service + "/" + n.Method
+		if prev, dup := seen[key]; dup {
+			c.fail(npath, key, "is named twice (also at "+prev+"); gRPC rejects the config")
+			return
+		}
+		seen[key] = npath
+		switch {
+		case n.Service == "" && n.Method != "":
+			c.fail(npath+".method", n.Method, "is set without a service; gRPC rejects the config")
+		case n.Service == "":
+			// The default method config. bulwark's "default" profile serves the services
+			// the configuration names without a profile; others pass through unprotected.
+			c.cfg.Profiles[DefaultProfile] = p
+			c.warn(npath, "the default method config becomes profile \"default\": it applies to services this configuration names, and services it does not name pass through the suite unprotected (gRPC applies it to every service)")
+		case n.Method == "":
+			s := c.cfg.Services[n.Service]
+			s.Profile = pname
+			c.cfg.Services[n.Service] = s
+		default:
+			s := c.cfg.Services[n.Service]
+			if s.Methods == nil {
+				s.Methods = map[string]Method{}
+			}
+			s.Methods[n.Method] = Method{Profile: pname}
+			c.cfg.Services[n.Service] = s
+		}
+	}
+}
+
+func (c *scConv) retry(path string, r *scRetry, throttle retry.Throttle, p *Profile) {
+	c.unknown(path, r.raw, "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout")
+	switch {
+	case r.MaxAttempts < 2:
+		c.fail(path+".maxAttempts", r.MaxAttempts, "must be 2 or more")
+	case r.InitialBackoff <= 0:
+		c.fail(path+".initialBackoff", time.Duration(r.InitialBackoff), "must be more than 0")
+	case r.MaxBackoff <= 0:
+		c.fail(path+".maxBackoff", time.Duration(r.MaxBackoff), "must be more than 0")
+	case r.BackoffMultiplier <= 0:
+		c.fail(path+".backoffMultiplier", r.BackoffMultiplier, "must be more than 0")
+	case len(r.RetryableStatusCodes) == 0:
+		c.fail(path+".retryableStatusCodes", "[]", "must name at least one code")
+	}
+	attempts := r.MaxAttempts
+	if attempts > grpcMaxAttempts {
+		c.warn(path+".maxAttempts", fmt.Sprintf("%d is capped at %d, as grpc-go does", attempts, grpcMaxAttempts))
+		attempts = grpcMaxAttempts
+	}
+	rc := &retry.Config{
+		MaxAttempts:    attempts,
+		InitialBackoff: time.Duration(r.InitialBackoff),
+		MaxBackoff:     time.Duration(r.MaxBackoff),
+		Multiplier:     r.BackoffMultiplier,
+		// gRFC A6 sleeps random(0, min(initialBackoff·multiplier^n, maxBackoff)).
+		Jitter:   retry.JitterFull,
+		Throttle: throttle,
+	}
+	if r.PerAttemptRecvTimeout != nil {
+		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
+	}
+	p.Retry = rc
+	p.Classifier = c.onlyRetryable(path+".retryableStatusCodes", r.RetryableStatusCodes)
+}
+
+func (c *scConv) hedging(path string, h *scHedging, throttle retry.Throttle, p *Profile) {
+	c.unknown(path, h.raw, "maxAttempts", "hedgingDelay", "nonFatalStatusCodes")
+	if h.MaxAttempts < 2 {
+		c.fail(path+".maxAttempts", h.MaxAttempts, "must be 2 or more")
+	}
+	attempts := h.MaxAttempts
+	if attempts > grpcMaxAttempts {
+		c.warn(path+".maxAttempts", fmt.Sprintf("%d is capped at %d, as grpc-go does", attempts, grpcMaxAttempts))
+		attempts = grpcMaxAttempts
+	}
+	delay := time.Duration(h.HedgingDelay)
+	if delay <= 0 {
+		delay = time.Millisecond
+		c.warn(path+".hedgingDelay", "0s sends every attempt at once in gRPC; bulwark hedges after a delay, here 1ms")
+	}
+	p.Hedge = &hedge.Config{MaxAttempts: attempts, Delay: delay}
+	if throttle.MaxTokens > 0 {
+		// Hedges draw on the retry policy's token bucket: one attempt, no retries, the bucket.
+		p.Retry = &retry.Config{MaxAttempts: 1, Throttle: throttle}
+	}
+	p.Classifier = c.onlyRetryable(path+".nonFatalStatusCodes", h.NonFatalStatusCodes)
+}
+
+// onlyRetryable returns classifier overrides under which exactly the listed codes are
+// retryable (for hedging: non-fatal): a listed code the default classifier does not retry
+// becomes transient (throttled for RESOURCE_EXHAUSTED); an unlisted code it does retry becomes
+// server_fault: not retried, still a failure for the breaker.
+func (c *scConv) onlyRetryable(path string, list []scCode) codes.Overrides {
+	listed := map[grpccodes.Code]bool{}
+	for _, code := range list {
+		listed[grpccodes.Code(code)] = true
+	}
+	ov := codes.Overrides{Codes: map[grpccodes.Code]codes.Class{}}
+	def := codes.Default()
+	for code := grpccodes.OK + 1; code <= grpccodes.Unauthenticated; code++ {
+		cls := def.ClassOf(code)
+		switch {
+		case listed[code] && !cls.Retryable():
+			if code == grpccodes.Canceled {
+				c.warn(path, "CANCELLED is not retried: bulwark cannot tell the caller's cancellation from the server's")
+				continue
+			}
+			ov.Codes[code] = codes.Transient
+			if code == grpccodes.ResourceExhausted {
+				ov.Codes[code] = codes.Throttled
+			}
+		case !listed[code] && cls.Retryable():
+			ov.Codes[code] = codes.ServerFault
+		}
+	}
+	if listed[grpccodes.OK] {
+		c.fail(path, "OK", "is not a failure code")
+	}
+	return ov
+}

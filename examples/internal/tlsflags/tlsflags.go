@@ -1,0 +1,213 @@
+package tlsflags
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// ReasonCertificate is the google.rpc.ErrorInfo reason MarkCertificateErrors adds to a failed
+// attempt whose TLS handshake was refused over a certificate.
+const ReasonCertificate = "TLS_CERTIFICATE"
+
+// Domain is the ErrorInfo domain of ReasonCertificate.
+const Domain = "bulwark.examples"
+
+// Flags are the -tls-cert, -tls-key and -tls-ca flags. The zero value is plaintext.
+type Flags struct {
+	Cert string // PEM certificate (chain) presented to the peer
+	Key  string // its PEM private key
+	CA   string // PEM CA bundle: verifies the peer; on a server, requires client certificates
+}
+
+// Register adds the three flags to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Cert, "tls-cert", "", "PEM certificate `file` presented to peers (with -tls-key); turns TLS on")
+	fs.StringVar(&f.Key, "tls-key", "", "PEM private key `file` of -tls-cert")
+	fs.StringVar(&f.CA, "tls-ca", "", "PEM CA `file` that verifies peers; a server then requires client certificates (mutual TLS)")
+}
+
+// Enabled reports whether any TLS flag is set: then every connection is TLS and plaintext is
+// refused.
+func (f Flags) Enabled() bool { return f.Cert != "" || f.Key != "" || f.CA != "" }
+
+// Validate checks that the flags make sense together and name readable files.
+func (f Flags) Validate() error {
+	switch {
+	case (f.Cert == "") != (f.Key == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	for _, p := range []struct{ flag, path string }{{"-tls-cert", f.Cert}, {"-tls-key", f.Key}, {"-tls-ca", f.CA}} {
+		if p.path == "" {
+			continue
+		}
+		if _, err := os.Stat(p.path); err != nil {
+			return fmt.Errorf("%s: %w", p.flag, err)
+		}
+	}
+	return nil
+}
+
+func (f Flags) pool() (*x509.CertPool, error) {
+	if f.CA == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(f.CA)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-tls-ca %s: no PEM certificate in it", f.CA)
+	}
+	return pool, nil
+}
+
+func (f Flags) keyPair() ([]tls.Certificate, error) {
+	if f.Cert == "" {
+		return nil, nil
+	}
+	c, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+	}
+	return []tls.Certificate{c}, nil
+}
+
+// ServerOptions returns the options that make a gRPC server speak TLS only (nil when TLS is
+// off): its certificate, and with a CA, client certificates required and verified against it.
+// A TLS server refuses plaintext clients: their handshake fails.
+func (f Flags) ServerOptions() ([]grpc.ServerOption, error) {
+	if !f.Enabled() {
+		return nil, nil
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if f.Cert == "" {
+		return nil, errors.New("a TLS server needs -tls-cert and -tls-key")
+	}
+	certs, pool, err := f.material()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
+	if pool != nil {
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg))}, nil
+}
+
+// ClientCredentials returns a client's transport credentials: plaintext when TLS is off, else
+// TLS verifying the server against the CA (the system roots without one) and presenting the
+// certificate, if any.
+func (f Flags) ClientCredentials() (credentials.TransportCredentials, error) {
+	if !f.Enabled() {
+		return insecure.NewCredentials(), nil
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	certs, pool, err := f.material()
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewTLS(&tls.Config{Certificates: certs, RootCAs: pool, MinVersion: tls.VersionTLS12}), nil
+}
+
+// material reads the key pair (none without -tls-cert) and the CA pool (nil without -tls-ca).
+func (f Flags) material() ([]tls.Certificate, *x509.CertPool, error) {
+	certs, err := f.keyPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := f.pool()
+	if err != nil {
+		return nil, nil, err
+	}
+	return certs, pool, nil
+}
+
+// certificateFailures are the texts grpc-go's Unavailable carries when a TLS handshake was
+// refused over a certificate, on either side: the client did not trust the server's
+// ("x509: ...", "tls: failed to verify certificate"), or the server refused the client's
+// (the alerts "bad certificate", "unknown certificate authority", "certificate required"...).
+var certificateFailures = []string{
+	"x509: ",
+	"tls: failed to verify certificate",
+	"tls: bad certificate",
+	"tls: unknown certificate authority",
+	"tls: certificate required",
+	"tls: unsupported certificate",
+	"tls: certificate revoked",
+	"tls: certificate expired",
+	"tls: unknown certificate",
+}
+
+// IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
+// certificate made fail. grpc-go says so only in the status message.
+func IsCertificateFailure(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != grpccodes.Unavailable {
+		return false
+	}
+	msg := st.Message()
+	for _, s := range certificateFailures {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// markCertificate adds ErrorInfo{Reason: ReasonCertificate} to a certificate failure.
+func markCertificate(err error) error {
+	if !IsCertificateFailure(err) {
+		return err
+	}
+	st, _ := status.FromError(err)
+	marked, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonCertificate, Domain: Domain})
+	if derr != nil {
+		return err
+	}
+	return marked.Err()
+}
+
+// MarkCertificateErrors returns dial options whose interceptors tag each attempt refused over
+// a certificate with the ErrorInfo reason ReasonCertificate, which a profile's classifier can
+// then class (the orchestrator classes it server_fault). Install them after (inside) the
+// suite's, so that each attempt, not the call, is tagged.
+func MarkCertificateErrors() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return markCertificate(invoker(ctx, method, req, reply, cc, opts...))
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				return nil, markCertificate(err)
+			}
+			return &markedStream{ClientStream: cs}, nil
+		}),
+	}
+}
+
+// markedStream tags a certificate failure that surfaces on the stream's first message, as
+// grpc-go reports a refused handshake there for streams.
+type markedStream struct{ grpc.ClientStream }
+
+func (s *markedStream) SendMsg(m any) error { return markCertificate(s.ClientStream.SendMsg(m)) }
+func (s *markedStream) RecvMsg(m any) error { return markCertificate(s.ClientStream.RecvMsg(m)) }
+func (s *markedStream) CloseSend() error    { return markCertificate(s.ClientStream.CloseSend()) }

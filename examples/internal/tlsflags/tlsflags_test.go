@@ -1,0 +1,129 @@
+package tlsflags_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags/tlstest"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve starts a health server with opts on a loopback port.
+func serve(t *testing.T, opts ...grpc.ServerOption) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+func check(t *testing.T, addr string, opts ...grpc.DialOption) error {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+	return err
+}
+
+// The statuses grpc-go gives when TLS goes wrong, all Unavailable, and which of them
+// IsCertificateFailure recognises.
+func TestHandshakeFailures(t *testing.T) {
+	f := tlstest.Write(t)
+	sopts, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey, CA: f.CA}.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtls, plain := serve(t, sopts...), serve(t)
+	for _, tc := range []struct {
+		name  string
+		flags tlsflags.Flags
+		addr  string
+		// wantCert: true, false, or nil when grpc-go's answer races (see below).
+		wantCert *bool
+		wantMsg  string
+	}{
+		{name: "mutual TLS", flags: tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, addr: mtls},
+		// The client does not trust the server: grpc-go fails the handshake on the client
+		// side, with the x509 error in the message, every time.
+		{name: "untrusted server", flags: tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.RogueCA}, addr: mtls,
+			wantCert: ptr(true), wantMsg: "authentication handshake failed: tls: failed to verify certificate: x509"},
+		// The server refuses the client's certificate (none, or one from another CA). Under
+		// TLS 1.3 the client's side of the handshake is over before the server checks it, so
+		// the client reads either the server's alert ("remote error: tls: certificate
+		// required") or a connection closed under it ("broken pipe", "EOF"): a race.
+		{name: "no client certificate", flags: tlsflags.Flags{CA: f.CA}, addr: mtls},
+		{name: "client certificate from another CA", flags: tlsflags.Flags{Cert: f.RogueCert, Key: f.RogueKey, CA: f.CA}, addr: mtls},
+		// Plaintext to a TLS server is refused.
+		{name: "plaintext client", flags: tlsflags.Flags{}, addr: mtls, wantCert: ptr(false)},
+		// TLS to a plaintext server: a handshake failure that is not about a certificate.
+		{name: "plaintext server", flags: tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, addr: plain,
+			wantCert: ptr(false), wantMsg: "tls: first record does not look like a TLS handshake"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds, err := tc.flags.ClientCredentials()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = check(t, tc.addr, grpc.WithTransportCredentials(creds))
+			if tc.name == "mutual TLS" {
+				if err != nil {
+					t.Fatalf("Check over mutual TLS: %v", err)
+				}
+				return
+			}
+			st, _ := status.FromError(err)
+			if st.Code() != grpccodes.Unavailable {
+				t.Fatalf("got %v %q, want Unavailable", st.Code(), st.Message())
+			}
+			if !strings.Contains(st.Message(), tc.wantMsg) {
+				t.Errorf("message %q, want it to contain %q", st.Message(), tc.wantMsg)
+			}
+			if tc.wantCert != nil && tlsflags.IsCertificateFailure(err) != *tc.wantCert {
+				t.Errorf("IsCertificateFailure(%q) = %v, want %v", st.Message(), !*tc.wantCert, *tc.wantCert)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFlagErrors(t *testing.T) {
+	f := tlstest.Write(t)
+	for _, tc := range []struct {
+		flags tlsflags.Flags
+		want  string
+	}{
+		{tlsflags.Flags{Cert: f.ServerCert}, "-tls-cert and -tls-key go together"},
+		{tlsflags.Flags{Cert: f.ServerCert, Key: "/nonexistent"}, "-tls-key"},
+		{tlsflags.Flags{CA: f.ServerKey}, "no PEM certificate"},
+	} {
+		_, err := tc.flags.ClientCredentials()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error containing %q", tc.flags, err, tc.want)
+		}
+	}
+	if _, err := (tlsflags.Flags{CA: f.CA}).ServerOptions(); err == nil {
+		t.Error("a server with -tls-ca alone: no error")
+	}
+}

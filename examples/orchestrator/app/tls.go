@@ -1,0 +1,56 @@
+package app
+
+import (
+	"errors"
+	"maps"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"google.golang.org/grpc"
+)
+
+// tlsSetup is what -tls-cert, -tls-key and -tls-ca make of the orchestrator's connections:
+// the dial options of its clients (credentials first, then the suite's, then the certificate
+// tagging inside it) and the options of its -serve server. With no flag set, plaintext.
+type tlsSetup struct {
+	creds  []grpc.DialOption // before the suite's
+	inner  []grpc.DialOption // after the suite's: per attempt
+	server []grpc.ServerOption
+}
+
+// setupTLS checks the TLS flags against the rest of the command line and, when TLS is on,
+// classes a refused certificate (tlsflags.ReasonCertificate) as server_fault in every profile
+// of cfg: not retried, a failure for the breaker (see tlsflags' documentation).
+func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
+	creds, err := f.tls.ClientCredentials()
+	if err != nil {
+		return nil, err
+	}
+	t := &tlsSetup{creds: []grpc.DialOption{grpc.WithTransportCredentials(creds)}}
+	if !f.tls.Enabled() {
+		return t, nil
+	}
+	for _, svc := range stub.AllServices() {
+		if f.addrs[svc] == "" {
+			return nil, errors.New("-tls-* need external services (-liveness, -facematch, -ocr): the embedded stubs serve plaintext")
+		}
+	}
+	if f.serve != "" {
+		if t.server, err = f.tls.ServerOptions(); err != nil {
+			return nil, err
+		}
+	}
+	t.inner = tlsflags.MarkCertificateErrors()
+	for name, p := range cfg.Profiles {
+		reasons := maps.Clone(p.Classifier.Reasons)
+		if reasons == nil {
+			reasons = map[string]codes.Class{}
+		}
+		reasons[tlsflags.ReasonCertificate] = codes.ServerFault
+		p.Classifier.Reasons = reasons
+		cfg.Profiles[name] = p
+	}
+	return t, nil
+}

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/observe/otelobs"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"google.golang.org/grpc"
+)
+
+// traceUsage is the -trace flag's help.
+const traceUsage = "export traces: `stdout` (pretty JSON on stderr, a demo) or otlp=HOST:PORT (OTLP/gRPC, plaintext); off by default"
+
+// tracing is what -trace sets up: a tracer provider, the bulwark tracer (an observer of the
+// suite and an interceptor before it) and otelgrpc's client stats handler (a span per request).
+type tracing struct {
+	tp     *sdktrace.TracerProvider
+	tracer *otelobs.Tracer
+}
+
+// startTracing builds the exporter that spec names; an empty spec is no tracing (nil).
+func startTracing(ctx context.Context, spec string, stderr io.Writer) (*tracing, error) {
+	var exp sdktrace.SpanExporter
+	var err error
+	switch {
+	case spec == "":
+		return nil, nil
+	case spec == "stdout":
+		exp, err = stdouttrace.New(stdouttrace.WithWriter(stderr), stdouttrace.WithPrettyPrint())
+	case strings.HasPrefix(spec, "otlp="):
+		addr := strings.TrimPrefix(spec, "otlp=")
+		if addr == "" {
+			return nil, fmt.Errorf("-trace %q: want otlp=HOST:PORT", spec)
+		}
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
+	default:
+		return nil, fmt.Errorf("-trace %q: want stdout or otlp=HOST:PORT", spec)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-trace: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("kyc-orchestrator"))),
+	)
+	return &tracing{tp: tp, tracer: otelobs.New(otelobs.WithTracerProvider(tp))}, nil
+}
+
+// dialOptions go before the suite's: the call span, then the suite, then a span per request.
+func (t *tracing) dialOptions() []grpc.DialOption {
+	if t == nil {
+		return nil
+	}
+	return append(t.tracer.DialOptions(), grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(t.tp))))
+}
+
+// shutdown flushes the spans still buffered.
+func (t *tracing) shutdown() {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.tp.Shutdown(ctx)
+}

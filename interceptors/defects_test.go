@@ -1,0 +1,204 @@
+package interceptors_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// Regression tests for issue 17 (items 6 and 7).
+
+const svcUnlisted = "test.v1.Unlisted" // no registered descriptor, not named in the configuration
+
+// defaultProfile is a configuration whose only profile is "default", so that every service,
+// named or not, gets a breaker and a bulkhead built on its methods' first call.
+func defaultProfile(failures, slots int) *config.Config {
+	return &config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {
+		Breaker:  &breaker.Config{ConsecutiveFailures: failures, RecoveryTimeout: time.Hour},
+		Bulkhead: &bulkhead.Config{MaxConcurrent: slots},
+	}}}
+}
+
+// countingInvoker answers every call with err and counts the calls per method.
+type countingInvoker struct {
+	mu    sync.Mutex
+	calls map[string]int
+	err   error
+}
+
+func (c *countingInvoker) invoke(_ context.Context, method string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[method]++
+	return c.err
+}
+
+func (c *countingInvoker) count(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[method]
+}
+
+// Item 6: a first-call build that started under the previous configuration and finishes after
+// Reload returned must not put that configuration's breaker and bulkhead back.
+func TestReloadRaceFirstCallBuildUnderOldConfig(t *testing.T) {
+	reg := &breaker.Registry{}
+	s, err := interceptors.New(defaultProfile(5, 4), interceptors.WithBreakerRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	interceptors.SetBeforeBuild(s, func() { once.Do(func() { close(held); <-release }) })
+
+	inv := &countingInvoker{err: unavailable()}
+	unary := s.Unary()
+	call := func(method string) error {
+		return unary(context.Background(), "/"+svcUnlisted+"/"+method, nil, nil, nil, inv.invoke)
+	}
+	done := make(chan error, 1)
+	go func() { done <- call("First") }() // loads the state of defaultProfile(5, 4), then waits
+	<-held
+	if err := s.Reload(defaultProfile(2, 7)); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	<-done
+
+	b, ok := reg.Lookup(svcUnlisted)
+	if !ok || b.Config().ConsecutiveFailures != 2 {
+		t.Fatalf("registry breaker after the racing build: found=%v consecutive_failures=%d, want the current 2",
+			ok, b.Config().ConsecutiveFailures)
+	}
+	if bh := s.Bulkheads()[svcUnlisted]; bh == nil || bh.Capacity() != 7 {
+		t.Fatalf("bulkhead after the racing build: %v, want the current capacity 7", bh)
+	}
+	// One breaker for the service: a failure more opens it for every method, and a method first
+	// called afterwards is rejected without reaching the server.
+	_ = call("Second")
+	if b.State() != breaker.Open {
+		t.Fatalf("breaker %v after 2 failures, want open", b.State())
+	}
+	if err := call("Third"); !errors.Is(err, breaker.ErrOpen) || inv.count("/"+svcUnlisted+"/Third") != 0 {
+		t.Fatalf("new method after the breaker opened: err %v, reached the server %d times", err, inv.count("/"+svcUnlisted+"/Third"))
+	}
+}
+
+// Item 7: a reload that only adds a classifier override makes the breaker behave as a fresh
+// suite's with that configuration.
+func TestReloadClassifierChangeReplacesBreaker(t *testing.T) {
+	const svc = "test.v1.Classified"
+	cfg := func(unavailableIsBusiness bool) *config.Config {
+		p := config.Profile{Breaker: &breaker.Config{ConsecutiveFailures: 3, RecoveryTimeout: time.Hour}}
+		if unavailableIsBusiness {
+			p.Classifier = codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}}
+		}
+		return &config.Config{Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{svc: {Profile: "p"}}}
+	}
+	run := func(s *interceptors.Suite, n int) {
+		inv := &countingInvoker{err: unavailable()}
+		for range n {
+			_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.invoke)
+		}
+	}
+
+	reg := &breaker.Registry{}
+	s, err := interceptors.New(cfg(false), interceptors.WithBreakerRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run(s, 2) // two failures under the default classifier
+	if err := s.Reload(cfg(true)); err != nil {
+		t.Fatal(err)
+	}
+	run(s, 3) // UNAVAILABLE is a business answer now
+
+	freshReg := &breaker.Registry{}
+	fresh, err := interceptors.New(cfg(true), interceptors.WithBreakerRegistry(freshReg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	run(fresh, 3)
+
+	got, _ := reg.Lookup(svc)
+	want, _ := freshReg.Lookup(svc)
+	if got.State() != want.State() || got.State() != breaker.Closed {
+		t.Fatalf("breaker after a classifier-only reload is %v, a fresh suite's is %v (want closed)", got.State(), want.State())
+	}
+
+	// A reload that changes nothing keeps the breaker (and its state).
+	before := got
+	if err := s.Reload(cfg(true)); err != nil {
+		t.Fatal(err)
+	}
+	run(s, 1)
+	if after, _ := reg.Lookup(svc); after != before {
+		t.Fatal("an identical reload replaced the breaker")
+	}
+}
+
+// Item 9: 20 000 distinct method names outside the configuration and the registered
+// descriptors cost one chain, one breaker, one bulkhead, and a bounded number of series.
+func TestUnboundedMethodNamesShareOneChain(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics, err := promobs.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	breakers := &breaker.Registry{}
+	cfg := defaultProfile(5, 4)
+	p := cfg.Profiles[config.DefaultProfile]
+	p.Retry = quickRetry(2)
+	cfg.Profiles[config.DefaultProfile] = p
+	s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(breakers), interceptors.WithObserver(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := interceptors.ChainCount(s)
+	inv := &countingInvoker{}
+	unary := s.Unary()
+	const names = 20000
+	for i := range names {
+		m := "/" + svcUnlisted + "/M" + strconv.Itoa(i)
+		if err := unary(context.Background(), m, nil, nil, nil, inv.invoke); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+	}
+	if got := interceptors.ChainCount(s) - base; got != 1 {
+		t.Errorf("%d names built %d chains, want 1", names, got)
+	}
+	nBreakers := 0
+	breakers.Each(func(string, *breaker.Breaker) { nBreakers++ })
+	if nBreakers != 1 || len(s.Bulkheads()) != 1 {
+		t.Errorf("%d names made %d breakers and %d bulkheads, want 1 and 1", names, nBreakers, len(s.Bulkheads()))
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if n := len(f.GetMetric()); n > promobs.MaxMethods+1 {
+			t.Errorf("%s has %d series after %d method names, want at most %d", f.GetName(), n, names, promobs.MaxMethods+1)
+		}
+	}
+}

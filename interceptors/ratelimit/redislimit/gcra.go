@@ -1,0 +1,113 @@
+package redislimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// errBadState: the key held something that is not a TAT this limit could have written (not a
+// number, not finite, or further ahead of Redis's clock than the limit ever sets it). The
+// script deleted the key, so the next Take starts from a full bucket; this one is a limiter
+// fault, which the fail mode answers.
+var errBadState = errors.New("redis key held no valid GCRA state; the key was reset")
+
+// gcraScript is one GCRA step. It keeps redis_rate's layout (the key's value is the TAT in
+// seconds since 2017-01-01 on Redis's clock, with an expiry), so that limiters built on
+// redis_rate and this one share a bucket, but it does not trust the value it reads: a value
+// that is not a finite number, or a TAT more than twice the limit's span (Burst emission
+// intervals) plus a second ahead of now, is no state this limit writes. The script deletes
+// such a key and answers -1.
+//
+// KEYS[1] is the bucket; ARGV is burst, rate, period in seconds. It answers {1, 0} when the
+// call is admitted (the TAT moved one interval on), {0, wait} when it is not (wait: seconds
+// until it would be, as a string), {-1, 0} for a bad state.
+var gcraScript = redis.NewScript(`
+redis.replicate_commands()
+local key = KEYS[1]
+local burst = tonumber(ARGV[1])
+local interval = tonumber(ARGV[3]) / tonumber(ARGV[2])
+local span = interval * burst
+local t = redis.call("TIME")
+local now = (t[1] - 1483228800) + t[2] / 1000000
+local tat = now
+local raw = redis.call("GET", key)
+if raw then
+  local v = tonumber(raw)
+  if v == nil or v ~= v or v == math.huge or v == -math.huge or v - now > 2 * span + 1 then
+    redis.call("DEL", key)
+    return {-1, "0"}
+  end
+  if v > now then
+    tat = v
+  end
+end
+local next_tat = tat + interval
+local wait = next_tat - span - now
+if wait > 0 then
+  return {0, tostring(wait)}
+end
+redis.call("SET", key, next_tat, "EX", math.ceil(next_tat - now))
+return {1, "0"}
+`)
+
+// maxRetryAfter bounds a wait read from Redis: with a valid state it is at most the limit's
+// span, so anything longer than a century is a fault, and no conversion to a Duration can
+// overflow.
+const maxRetryAfter = 100 * 365 * 24 * time.Hour
+
+// verdict is one GCRA step's answer.
+type verdict struct {
+	allowed    bool
+	retryAfter time.Duration // > 0 when !allowed
+}
+
+// gcra runs one GCRA step for key under limit. A reply that is not a valid verdict is an
+// error wrapping errBadState.
+func gcra(ctx context.Context, c redis.Scripter, key string, limit redis_rate.Limit) (verdict, error) {
+	v, err := gcraScript.Run(ctx, c, []string{key}, limit.Burst, limit.Rate, limit.Period.Seconds()).Slice()
+	if err != nil {
+		return verdict{}, err
+	}
+	return parseVerdict(v)
+}
+
+func parseVerdict(v []any) (verdict, error) {
+	if len(v) != 2 {
+		return verdict{}, fmt.Errorf("%w: reply %v", errBadState, v)
+	}
+	code, ok := v[0].(int64)
+	if !ok {
+		return verdict{}, fmt.Errorf("%w: reply %v", errBadState, v)
+	}
+	switch code {
+	case 1:
+		return verdict{allowed: true}, nil
+	case 0:
+	default:
+		return verdict{}, errBadState
+	}
+	s, _ := v[1].(string)
+	d, err := waitDuration(s)
+	if err != nil {
+		return verdict{}, err
+	}
+	return verdict{retryAfter: d}, nil
+}
+
+// waitDuration converts a wait in seconds, as the script writes it, to a Duration of at least
+// 1ns, so that a denial always waits before asking again. A wait that is not a positive finite
+// number of seconds below maxRetryAfter is errBadState.
+func waitDuration(s string) (time.Duration, error) {
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(secs) || !(secs > 0) || secs > maxRetryAfter.Seconds() {
+		return 0, fmt.Errorf("%w: retry after %q seconds", errBadState, s)
+	}
+	return max(time.Duration(math.Ceil(secs*float64(time.Second))), 1), nil
+}

@@ -1,0 +1,75 @@
+// Package otelobs records bulwark's retries, hedges and rejections on OpenTelemetry traces.
+//
+// grpc-go's stats handlers, and otelgrpc built on them, see requests, not logical calls: a call
+// that made four attempts and slept six seconds between them shows as four unrelated client
+// spans, or, with grpc-go's own retries, as one. otelobs adds the logical call.
+//
+//	tracer := otelobs.New(otelobs.WithTracerProvider(tp))
+//	suite, _ := interceptors.New(cfg, interceptors.WithObserver(metrics), interceptors.WithObserver(tracer))
+//	conn, _ := grpc.NewClient(addr, append(append(tracer.DialOptions(), suite.DialOptions()...),
+//		grpc.WithStatsHandler(otelgrpc.NewClientHandler()), creds)...)
+//
+// # What a trace shows
+//
+// The tracer's interceptor, installed before (outside) the suite's, starts one span per
+// logical call, "bulwark /kyc.v1.OCRService/Extract", of kind internal, a child of the caller's
+// span. On it:
+//
+//	| span event               | when                           | attributes                                                              |
+//	| ------------------------ | ------------------------------ | ----------------------------------------------------------------------- |
+//	| bulwark.attempt          | an attempt ended               | bulwark.attempt, bulwark.policy, bulwark.hedge, rpc.grpc.status_code, bulwark.class, bulwark.duration_ms |
+//	| bulwark.retry_scheduled  | a retry will follow a sleep    | bulwark.attempt (the failed one), code, class, bulwark.backoff_ms, bulwark.pushback |
+//	| bulwark.retries_exhausted| retrying stopped               | bulwark.attempts, bulwark.reason (max_attempts, budget, deadline, ...)  |
+//	| bulwark.hedge_sent       | a hedge left                   | bulwark.attempt, bulwark.hedge.after_ms, bulwark.reason                |
+//	| bulwark.rejected         | a policy of ours refused       | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
+//
+// and, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
+// final outcome), rpc.grpc.status_code, bulwark.attempts, bulwark.duration_ms,
+// bulwark.hedge.winner, and for a rejected call the bulwark.rejected event's attributes. The
+// span's status is Error, described by the code's name alone, when the call did not end OK.
+//
+// WithCallSpan(false) records all this on the caller's active span instead of a span of its
+// own, for a caller that already opens one span per call.
+//
+// # Span events, not child spans
+//
+// Attempts are span events on the call span, not spans of their own. otelgrpc's client stats
+// handler already makes one client span per request the suite sends (each attempt and each
+// hedge is a separate grpc call under the suite), and those spans are children of the call
+// span since the suite passes the call's context down. A span per attempt from otelobs too
+// would count every attempt twice and double the spans exported; a span event is cheap, keeps
+// the order and timing of attempts and sleeps on one timeline, and also covers what otelgrpc
+// never sees: the backoff sleep between attempts, and attempts a policy refused before any
+// request left (breaker open, bulkhead full), which have no otelgrpc span at all. Without
+// otelgrpc the call span still tells the whole story.
+//
+// # How events find their span
+//
+// observe.Event carries no context. The interceptor puts a per-call recorder in the call's
+// context with observe.WithCallSink; the suite sends that call's own events (attempts,
+// retries, hedges, the call's end) to it as well as to its usual sink. Events of shared
+// objects (breaker transitions) reach the Tracer through interceptors.WithObserver: it keeps
+// each breaker's last state, which it reports when a breaker rejects a call. Calls with no
+// recording span cost one context lookup and nothing else.
+//
+// # No personal data
+//
+// Attributes hold method names, numbers, codes, classes and policy reasons. Request and
+// response messages are never read, and a status message, which a service may fill with the
+// request's content, is never recorded: the span status carries the code's name only.
+//
+// # Module
+//
+// otelobs lives in the main module, like promobs and zapobs, so that the example orchestrator
+// and users of the other providers take it with no replace directive and no version skew
+// between two bulwark modules. What keeps OpenTelemetry out of a program that does not use
+// tracing is the import graph, not the module: no core package (codes, config, interceptors
+// and its policies, observe) imports it, which TestCoreImportsNoProvider checks with go list,
+// and Go's module graph pruning keeps unimported packages out of the build.
+//
+// A streaming call's span ends with the suite's CallFinished (the stream read to its end or
+// failed); a stream the caller abandons without reading to its end leaves its span unended,
+// as it leaves the call unreported in the metrics.
+//
+// Tracer is safe for concurrent use.
+package otelobs

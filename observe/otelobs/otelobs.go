@@ -1,0 +1,260 @@
+package otelobs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ScopeName is the instrumentation scope of the tracer otelobs takes from its TracerProvider.
+const ScopeName = "github.com/bulwarkrpc/bulwark/observe/otelobs"
+
+// Attribute keys. Span event names are the Event* constants.
+const (
+	KeyAttempt     = attribute.Key("bulwark.attempt")      // int: attempt number, from 1
+	KeyPolicy      = attribute.Key("bulwark.policy")       // string: the policy that reports it
+	KeyCode        = attribute.Key("rpc.grpc.status_code") // int: the gRPC status code
+	KeyClass       = attribute.Key("bulwark.class")        // string: the classifier's class
+	KeyDurationMs  = attribute.Key("bulwark.duration_ms")  // float: an attempt's or the call's duration
+	KeyBackoffMs   = attribute.Key("bulwark.backoff_ms")   // float: the sleep before the next attempt
+	KeyPushback    = attribute.Key("bulwark.pushback")     // bool: the server's pushback chose the sleep
+	KeyReason      = attribute.Key("bulwark.reason")       // string: why (retries exhausted, hedge sent, rejection)
+	KeyHedge       = attribute.Key("bulwark.hedge")        // bool: the attempt was a hedge
+	KeyHedgeAfter  = attribute.Key("bulwark.hedge.after_ms")
+	KeyAttempts    = attribute.Key("bulwark.attempts")     // int, call span: attempts made
+	KeyHedgeWinner = attribute.Key("bulwark.hedge.winner") // int, call span: the attempt that answered
+	KeyRejectedBy  = attribute.Key("bulwark.rejected_by")  // string, call span: the policy that refused
+	KeyRetryAfter  = attribute.Key("bulwark.retry_after_ms")
+	KeyBreaker     = attribute.Key("bulwark.breaker.state") // string, call span: the breaker's state at a breaker rejection
+)
+
+// Span event names.
+const (
+	EventAttempt   = "bulwark.attempt"
+	EventRetry     = "bulwark.retry_scheduled"
+	EventExhausted = "bulwark.retries_exhausted"
+	EventHedge     = "bulwark.hedge_sent"
+	EventRejected  = "bulwark.rejected"
+)
+
+// Tracer records bulwark's per-call events on OpenTelemetry spans. Install its interceptors
+// outside (before) the suite's, and pass the Tracer itself to the suite as an observer
+// (interceptors.WithObserver) so that it learns breaker states. Tracer is safe for concurrent
+// use.
+type Tracer struct {
+	tracer   trace.Tracer
+	callSpan bool
+	// breakers holds the last known state of each breaker, keyed by service + "\x00" + method
+	// (method empty for a service-wide breaker), from BreakerStateChanged events.
+	breakers sync.Map
+}
+
+// Option configures a Tracer.
+type Option interface{ apply(*Tracer) }
+
+type optionFunc func(*Tracer)
+
+func (f optionFunc) apply(t *Tracer) { f(t) }
+
+// WithTracerProvider sets the provider of the tracer used for call spans. The default is
+// otel.GetTracerProvider().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(t *Tracer) {
+		if tp != nil {
+			t.tracer = tp.Tracer(ScopeName)
+		}
+	})
+}
+
+// WithCallSpan chooses where a call's events go: true (the default) starts one span per
+// logical call, a child of the caller's span, named after the method; false records on the
+// caller's active span itself, which suits a caller that opens one span per call.
+func WithCallSpan(on bool) Option { return optionFunc(func(t *Tracer) { t.callSpan = on }) }
+
+// New returns a Tracer.
+func New(opts ...Option) *Tracer {
+	t := &Tracer{callSpan: true}
+	for _, o := range opts {
+		o.apply(t)
+	}
+	if t.tracer == nil {
+		t.tracer = otel.GetTracerProvider().Tracer(ScopeName)
+	}
+	return t
+}
+
+var _ observe.Sink = (*Tracer)(nil)
+
+// Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
+// each breaker, read when a breaker rejects a call. Other events are ignored here; a call's
+// own events reach the call's recorder through observe.WithCallSink.
+func (t *Tracer) Observe(e observe.Event) {
+	if e.Kind == observe.BreakerStateChanged {
+		t.breakers.Store(e.Service+"\x00"+e.Method, e.To)
+	}
+}
+
+// breakerState is the last known state of the breaker that serves method of service.
+func (t *Tracer) breakerState(service, method string) string {
+	if v, ok := t.breakers.Load(service + "\x00" + method); ok {
+		return v.(string)
+	}
+	if v, ok := t.breakers.Load(service + "\x00"); ok {
+		return v.(string)
+	}
+	return "open" // a breaker that rejects without a recorded change has opened unseen
+}
+
+// DialOptions returns the options that install the tracer's interceptors. Put them before the
+// suite's: append(tracer.DialOptions(), suite.DialOptions()...).
+func (t *Tracer) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(t.Unary()),
+		grpc.WithChainStreamInterceptor(t.Stream()),
+	}
+}
+
+// start opens the call's span (or takes the caller's) and the call's recorder; it returns a
+// nil recorder when nothing records.
+func (t *Tracer) start(ctx context.Context, method string) (context.Context, *recorder) {
+	span := trace.SpanFromContext(ctx)
+	if t.callSpan {
+		ctx, span = t.tracer.Start(ctx, "bulwark "+method, trace.WithSpanKind(trace.SpanKindInternal))
+	}
+	if !span.IsRecording() {
+		return ctx, nil
+	}
+	r := &recorder{t: t, span: span, own: t.callSpan, method: method}
+	return observe.WithCallSink(ctx, r), r
+}
+
+// Unary returns the tracer's unary client interceptor.
+func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, r := t.start(ctx, method)
+		if r == nil {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		r.end(err)
+		return err
+	}
+}
+
+// Stream returns the tracer's stream client interceptor. The call span ends when the stream
+// does: the suite's CallFinished, or a failure to open it.
+func (t *Tracer) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		ctx, r := t.start(ctx, method)
+		if r == nil {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		r.endOnFinish = true
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			r.end(err)
+		}
+		return cs, err
+	}
+}
+
+// recorder is the observe.Sink of one call. Its Observe runs on the caller's goroutine and on
+// hedges' goroutines; spans are safe for concurrent use, and mu guards the recorder's fields.
+type recorder struct {
+	t           *Tracer
+	span        trace.Span
+	own         bool // the span is the recorder's to end
+	method      string
+	endOnFinish bool // a stream: CallFinished ends the span
+
+	mu       sync.Mutex
+	finished bool // Guarded by mu: CallFinished was recorded.
+	ended    bool // Guarded by mu.
+}
+
+func (r *recorder) Observe(e observe.Event) {
+	switch e.Kind {
+	case observe.AttemptFinished:
+		r.span.AddEvent(EventAttempt, trace.WithTimestamp(e.Time), trace.WithAttributes(
+			KeyAttempt.Int(e.Attempt), KeyPolicy.String(e.Policy), KeyHedge.Bool(e.Policy == observe.PolicyHedge),
+			KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String()), KeyDurationMs.Float64(ms(e.Duration)),
+		))
+	case observe.RetryScheduled:
+		r.span.AddEvent(EventRetry, trace.WithTimestamp(e.Time), trace.WithAttributes(
+			KeyAttempt.Int(e.Attempt), KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String()),
+			KeyBackoffMs.Float64(ms(e.Delay)), KeyPushback.Bool(e.Reason == observe.ReasonPushback),
+		))
+	case observe.RetriesExhausted:
+		r.span.AddEvent(EventExhausted, trace.WithTimestamp(e.Time), trace.WithAttributes(
+			KeyAttempts.Int(e.Attempt), KeyReason.String(e.Reason),
+		))
+	case observe.HedgeSent:
+		r.span.AddEvent(EventHedge, trace.WithTimestamp(e.Time), trace.WithAttributes(
+			KeyAttempt.Int(e.Attempt), KeyHedgeAfter.Float64(ms(e.Delay)), KeyReason.String(e.Reason),
+		))
+	case observe.HedgeWon:
+		r.span.SetAttributes(KeyHedgeWinner.Int(e.Attempt))
+	case observe.CallFinished:
+		r.mu.Lock()
+		r.finished = true
+		r.mu.Unlock()
+		r.span.SetAttributes(
+			KeyClass.String(e.Class.String()), KeyCode.Int(int(e.Code)), KeyAttempts.Int(e.Attempt),
+			KeyDurationMs.Float64(ms(e.Duration)),
+		)
+		if e.Code != grpccodes.OK {
+			// The code's name only: a status message may quote the request.
+			r.span.SetStatus(otelcodes.Error, e.Code.String())
+		}
+		if r.endOnFinish {
+			r.finish()
+		}
+	}
+}
+
+// end closes the call: the rejection that ended it, if any, then the span.
+func (r *recorder) end(err error) {
+	var rej *codes.Rejection
+	if errors.As(err, &rej) {
+		attrs := []attribute.KeyValue{KeyRejectedBy.String(rej.Policy), KeyReason.String(rej.Reason)}
+		if rej.RetryAfter > 0 {
+			attrs = append(attrs, KeyRetryAfter.Float64(ms(rej.RetryAfter)))
+		}
+		if rej.Policy == observe.PolicyBreaker {
+			attrs = append(attrs, KeyBreaker.String(r.t.breakerState(rej.Service, r.method)))
+		}
+		r.span.AddEvent(EventRejected, trace.WithAttributes(attrs...))
+		r.span.SetAttributes(attrs...)
+	}
+	r.mu.Lock()
+	finished := r.finished
+	r.mu.Unlock()
+	if !finished && err != nil {
+		// The suite did not report the call (no sink, or the chain failed to build).
+		r.span.SetStatus(otelcodes.Error, status.Code(err).String())
+	}
+	r.finish()
+}
+
+func (r *recorder) finish() {
+	r.mu.Lock()
+	ended := r.ended
+	r.ended = true
+	r.mu.Unlock()
+	if !ended && r.own {
+		r.span.End()
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
