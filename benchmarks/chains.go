@@ -67,7 +67,7 @@ func MLRetry(scale, tokenRatio float64) retry.Config {
 		JitterAmount:   d(3 * time.Second),
 	}
 	if tokenRatio > 0 {
-		c.Throttle = retry.Throttle{MaxTokens: 10, TokenRatio: tokenRatio}
+		c.Throttle = retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: tokenRatio}
 	}
 	return c
 }

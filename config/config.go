@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 // DefaultBudget is the budget when Config.Budget is 0: the KYC SLO for a whole verification.
@@ -52,6 +53,10 @@ type Profile struct {
 	// Classifier changes the class of some codes and ErrorInfo reasons for calls under this
 	// profile (see codes.Classifier.With). The zero value changes nothing.
 	Classifier codes.Overrides `yaml:"classifier" json:"classifier"`
+	// Sections holds the registered sections (see package section) that have no field of
+	// their own above, by key; a value is a *C of the section's Config type C, and an absent
+	// key is a policy that is off. It is decoded from the same level of YAML as the fields.
+	Sections map[section.Key]any `yaml:"-" json:"-"`
 }
 
 // Service binds a gRPC service to a profile, with overrides.
@@ -88,6 +93,9 @@ type Overrides struct {
 	// Classifier entries are added to the profile's, replacing those for the same code or
 	// reason.
 	Classifier codes.Overrides `yaml:"classifier" json:"classifier"`
+	// Sections holds the overrides of registered sections without a field above, by key;
+	// an Override's Value is then a *C of the section's Config type C.
+	Sections map[section.Key]*Override[any] `yaml:"-" json:"-"`
 }
 
 // Override changes some fields of one section of a profile.

@@ -16,45 +16,32 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
-	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
-	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
-	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
-// zeroRules are the fields where the zero value means "use the default": writing it
-// explicitly is an error with this rule. Keys are section.field paths.
+// zeroRules are the top-level fields where the zero value means "use the default": writing
+// it explicitly is an error with this rule. A section's own rules are its section.Spec.Zero.
 var zeroRules = map[string]string{
-	"budget":                           "is not positive (leave it out for the default 8s)",
-	"retry.max_attempts":               "is below 1",
-	"retry.initial_backoff":            "is not positive (leave it out for the default 100ms)",
-	"retry.max_backoff":                "is not positive (leave it out for the default 10s)",
-	"retry.multiplier":                 "is below 1",
-	"retry.jitter":                     "is not one of none, full, equal, decorrelated, additive",
-	"retry.throttle.token_ratio":       "is not positive (leave it out for the default 0.1)",
-	"retry.throttle.min_per_second":    "is not positive (leave it out for the default 10)",
-	"retry.throttle.window":            "is not positive (leave it out for the default 10s)",
-	"retry.replay_buffer_bytes":        "means the default 256 KiB: leave it out, or write -1 to never buffer",
-	"breaker.scope":                    "is not one of service, method",
-	"breaker.window_type":              "is not one of count, time",
-	"breaker.window_size":              "is below 1",
-	"breaker.window_duration":          "is not positive (leave it out for the default 10s)",
-	"breaker.minimum_calls":            "is below 1",
-	"breaker.slow_call_rate_threshold": "is not positive (leave it out for 1)",
-	"breaker.recovery_timeout":         "is not positive (leave it out for the default 30s)",
-	"breaker.initial_recovery_timeout": "is not positive (leave it out to open for recovery_timeout every time)",
-	"breaker.recovery_multiplier":      "is below 1 (leave it out for the default 2)",
-	"breaker.half_open_max_calls":      "is below 1",
-	"breaker.success_threshold":        "is below 1",
-	"bulkhead.max_concurrent":          "is below 1",
-	"rate_limit.burst":                 "is below 1",
-	"rate_limit.redis.key_prefix":      "is empty (leave it out for the default)",
-	"rate_limit.redis.timeout":         "is not positive (leave it out for the default 50ms)",
+	"budget": "is not positive (leave it out for the default 8s)",
+}
+
+// zeroRule returns the rule an explicit zero breaks at ruleKey (budget, or section.field).
+func zeroRule(ruleKey string) (string, bool) {
+	if r, ok := zeroRules[ruleKey]; ok {
+		return r, true
+	}
+	key, rel, ok := strings.Cut(ruleKey, ".")
+	if !ok {
+		return "", false
+	}
+	s, ok := slotOf(section.Key(key))
+	if !ok {
+		return "", false
+	}
+	return s.sec.ZeroRule(rel)
 }
 
 var (
@@ -252,12 +239,19 @@ func show(n *yaml.Node) string {
 	return n.Value
 }
 
-var (
-	topKeys     = []string{"budget", "profiles", "services"}
-	sectionKeys = []string{"retry", "hedge", "breaker", "adaptive_throttle", "bulkhead", "rate_limit", "deadline", "fallback", "classifier"}
-	serviceKeys = append([]string{"profile"}, append(sectionKeys[:len(sectionKeys):len(sectionKeys)], "methods")...)
-	methodKeys  = append([]string{"profile"}, sectionKeys...)
-)
+var topKeys = []string{"budget", "profiles", "services"}
+
+// sectionKeys lists the keys a profile takes: every registered section, then classifier.
+func sectionKeys() []string {
+	var out []string
+	for _, s := range slots() {
+		out = append(out, string(s.key))
+	}
+	return append(out, string(SectionClassifier))
+}
+
+func serviceKeys() []string { return append(append([]string{"profile"}, sectionKeys()...), "methods") }
+func methodKeys() []string  { return append([]string{"profile"}, sectionKeys()...) }
 
 func (d *decoder) top(doc *yaml.Node, cfg *Config) {
 	if doc.Kind == yaml.DocumentNode {
@@ -316,28 +310,15 @@ func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
 	if isNull(n) {
 		return
 	}
-	d.mapping(n, path, "a profile", sectionKeys, func(key string, k, v *yaml.Node) {
+	d.mapping(n, path, "a profile", sectionKeys(), func(key string, k, v *yaml.Node) {
 		sp := join(path, key)
 		d.mark(sp, k)
-		switch key {
-		case "retry":
-			p.Retry = profileSection[retry.Config](d, v, sp, key)
-		case "hedge":
-			p.Hedge = profileSection[hedge.Config](d, v, sp, key)
-		case "breaker":
-			p.Breaker = profileSection[breaker.Config](d, v, sp, key)
-		case "adaptive_throttle":
-			p.AdaptiveThrottle = profileSection[throttle.Config](d, v, sp, key)
-		case "bulkhead":
-			p.Bulkhead = profileSection[bulkhead.Config](d, v, sp, key)
-		case "rate_limit":
-			p.RateLimit = profileSection[ratelimit.Config](d, v, sp, key)
-		case "deadline":
-			p.Deadline = profileSection[deadline.Config](d, v, sp, key)
-		case "fallback":
-			p.Fallback = profileSection[fallback.Config](d, v, sp, key)
-		case "classifier":
+		if key == string(SectionClassifier) {
 			d.classifier(v, sp, &p.Classifier)
+			return
+		}
+		if sl, ok := slotOf(section.Key(key)); ok {
+			sl.set(p, d.profileSection(sl, v, sp))
 		}
 	})
 }
@@ -346,7 +327,7 @@ func (d *decoder) service(n *yaml.Node, path string, s *Service) {
 	if isNull(n) {
 		return
 	}
-	d.mapping(n, path, "a service", serviceKeys, func(key string, k, v *yaml.Node) {
+	d.mapping(n, path, "a service", serviceKeys(), func(key string, k, v *yaml.Node) {
 		sp := join(path, key)
 		d.mark(sp, k)
 		switch key {
@@ -374,7 +355,7 @@ func (d *decoder) method(n *yaml.Node, path string, m *Method) {
 	if isNull(n) {
 		return
 	}
-	d.mapping(n, path, "a method", methodKeys, func(key string, k, v *yaml.Node) {
+	d.mapping(n, path, "a method", methodKeys(), func(key string, k, v *yaml.Node) {
 		sp := join(path, key)
 		d.mark(sp, k)
 		if key == "profile" {
@@ -386,45 +367,56 @@ func (d *decoder) method(n *yaml.Node, path string, m *Method) {
 }
 
 func (d *decoder) override(key string, v *yaml.Node, path string, o *Overrides) {
-	switch key {
-	case "retry":
-		o.Retry = overrideSection[retry.Config](d, v, path, key)
-	case "hedge":
-		o.Hedge = overrideSection[hedge.Config](d, v, path, key)
-	case "breaker":
-		o.Breaker = overrideSection[breaker.Config](d, v, path, key)
-	case "adaptive_throttle":
-		o.AdaptiveThrottle = overrideSection[throttle.Config](d, v, path, key)
-	case "bulkhead":
-		o.Bulkhead = overrideSection[bulkhead.Config](d, v, path, key)
-	case "rate_limit":
-		o.RateLimit = overrideSection[ratelimit.Config](d, v, path, key)
-	case "deadline":
-		o.Deadline = overrideSection[deadline.Config](d, v, path, key)
-	case "fallback":
-		o.Fallback = overrideSection[fallback.Config](d, v, path, key)
-	case "classifier":
+	if key == string(SectionClassifier) {
 		d.classifier(v, path, &o.Classifier)
+		return
 	}
+	sl, ok := slotOf(section.Key(key))
+	if !ok {
+		return
+	}
+	if isOff(v) {
+		sl.setOverride(o, override{off: true})
+		return
+	}
+	val := sl.sec.New()
+	var fields []string
+	d.structure(v, path, key, "", reflect.ValueOf(val).Elem(), &fields)
+	sl.setOverride(o, override{value: val, fields: fields})
 }
 
-func profileSection[T any](d *decoder, n *yaml.Node, path, section string) *T {
+// profileSection decodes a profile's section: nil when it is off, else a *C checked against
+// the section's rules on explicit fields.
+func (d *decoder) profileSection(sl slot, n *yaml.Node, path string) any {
 	if isOff(n) {
 		return nil
 	}
-	v := new(T)
-	d.structure(n, path, section, "", reflect.ValueOf(v).Elem(), nil)
-	if b, ok := any(v).(*breaker.Config); ok && b.ConsecutiveFailures == 0 && b.FailureRateThreshold == 0 {
-		if k := valueOf(n, "consecutive_failures"); k != nil {
-			d.add(k, join(path, "consecutive_failures"), "0", consecutiveZeroRule)
+	v := sl.sec.New()
+	var written []string
+	d.structure(n, path, string(sl.key), "", reflect.ValueOf(v).Elem(), &written)
+	for _, e := range fielderr.Flatten(sl.sec.Explicit(v, written)) {
+		var fe *fielderr.Error
+		if !errors.As(e, &fe) {
+			d.add(n, path, "", e.Error())
+			continue
 		}
+		d.add(nodeAt(n, fe.Path), path+"."+fe.Path, fe.Value, fe.Rule)
 	}
 	return v
 }
 
-// consecutiveZeroRule is the rule an explicit consecutive_failures: 0 breaks when no failure
-// rate is set (0 then means the default, 5).
-const consecutiveZeroRule = "is below 1 (0 turns consecutive tripping off only when failure_rate_threshold is set)"
+// nodeAt returns the value node at path (yaml keys joined by dots) under mapping n, or n
+// itself where the path leaves the document.
+func nodeAt(n *yaml.Node, path string) *yaml.Node {
+	for part := range strings.SplitSeq(path, ".") {
+		c := valueOf(n, part)
+		if c == nil {
+			return n
+		}
+		n = c
+	}
+	return n
+}
 
 // valueOf returns the value node of key in mapping n, or nil.
 func valueOf(n *yaml.Node, key string) *yaml.Node {
@@ -439,36 +431,27 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func overrideSection[T any](d *decoder, n *yaml.Node, path, section string) *Override[T] {
-	if isOff(n) {
-		return &Override[T]{Off: true}
-	}
-	o := &Override[T]{}
-	d.structure(n, path, section, "", reflect.ValueOf(&o.Value).Elem(), &o.Fields)
-	return o
-}
-
 // structure decodes a mapping into the struct v by yaml tags. rel is the path of v inside
 // its section ("" or "throttle"); fields, when not nil, collects the leaf paths written.
 func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.Value, fields *[]string) {
-	fs := yamlFields(v.Type())
+	fs := yamlfield.Fields(v.Type())
 	known := make([]string, len(fs))
 	for i, f := range fs {
-		known[i] = f.name
+		known[i] = f.Name
 	}
 	what := section
 	if rel != "" {
 		what = section + "." + rel
 	}
 	d.mapping(n, path, what, known, func(key string, k, val *yaml.Node) {
-		f, _ := fieldNamed(v.Type(), key)
+		f, _ := yamlfield.Named(v.Type(), key)
 		fp := join(path, key)
 		frel := key
 		if rel != "" {
 			frel = rel + "." + key
 		}
 		d.mark(fp, k)
-		fv := v.Field(f.index)
+		fv := v.Field(f.Index)
 		switch {
 		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
 			if isOff(val) {
@@ -599,7 +582,7 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		d.add(n, path, show(n), fmt.Sprintf("cannot be decoded into %s", v.Type()))
 		return false
 	}
-	if rule, ok := zeroRules[ruleKey]; ok && v.IsZero() {
+	if rule, ok := zeroRule(ruleKey); ok && v.IsZero() {
 		value := n.Value
 		if v.Kind() == reflect.String {
 			value = strconv.Quote(n.Value)

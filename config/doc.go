@@ -37,6 +37,12 @@
 // changes only the keys it writes and turns the policy on (with defaults for the rest) when
 // the profile had it off. Classifier overrides are merged entry by entry.
 //
+// The sections are those registered with package section: each policy package describes its
+// own (key, defaults, validation, the fields where a written 0 is an error, equality, explain
+// text) and this package loops over them. The eight built-ins have fields of their own in
+// [Profile] and [Overrides]; a section registered by another package (a policy of one's own)
+// is decoded from the same YAML level into Profile.Sections and Overrides.Sections.
+//
 // # Precedence
 //
 // Lowest to highest:
@@ -47,7 +53,8 @@
 //     the method uses);
 //  3. the method's overrides.
 //
-// Then every zero field is replaced by the default its policy package documents, so the
+// Then every zero field is replaced by the default its policy package documents (the
+// section's Normalize, owned by that package), so the
 // suite reads plain values (see [Config.Resolve]).
 //
 // Files: [Load] and [Parse] start from [Builtin] (the profiles ml, fast and ocr and the

@@ -5,15 +5,10 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 // Explain writes, for an operator checking a configuration against the SLO, the budget, each
@@ -113,65 +108,9 @@ func describe(ew *errWriter, ind string, p Profile, only []Section) {
 	_ = tw.Flush()
 }
 
+// sectionText describes section s of p: the section's own Explain text, or off.
 func sectionText(p Profile, s Section) string {
-	switch s {
-	case SectionRetry:
-		if r := p.Retry; r != nil {
-			return retryText(*r)
-		}
-	case SectionBreaker:
-		if b := p.Breaker; b != nil {
-			return breakerText(*b)
-		}
-	case SectionHedge:
-		if h := p.Hedge; h != nil {
-			return hedgeText(*h)
-		}
-	case SectionAdaptiveThrottle:
-		if t := p.AdaptiveThrottle; t != nil {
-			txt := fmt.Sprintf("reject locally past K=%s x accepts over %s, at most %s%%", fmtFloat(t.K), t.Window, fmtFloat(t.MaxRejectProbability*100))
-			if t.MinRequests > 0 {
-				txt += fmt.Sprintf(", from %d requests", t.MinRequests)
-			}
-			return txt
-		}
-	case SectionBulkhead:
-		if b := p.Bulkhead; b != nil {
-			return bulkheadText(*b)
-		}
-	case SectionRateLimit:
-		if r := p.RateLimit; r != nil {
-			t := fmt.Sprintf("%s calls/s, burst %d; %s", fmtFloat(r.Rate), r.Burst, waitText(r.MaxWait, "a token"))
-			if r.Shared != "" {
-				t += fmt.Sprintf("; shared bucket %q", r.Shared)
-			}
-			if rd := r.Redis; rd != nil {
-				mode := "fail closed"
-				if rd.FailOpen {
-					mode = "fail open"
-				}
-				t += fmt.Sprintf("; fleet-wide on redis %s (prefix %q, timeout %s, %s)", rd.Addr, rd.KeyPrefix, rd.Timeout, mode)
-			}
-			return t
-		}
-	case SectionDeadline:
-		if d := p.Deadline; d != nil {
-			return fmt.Sprintf("default %s, max %s", orNone(d.Default), orNone(d.Max))
-		}
-	case SectionFallback:
-		if f := p.Fallback; f != nil {
-			var on []string
-			for _, c := range f.OnClasses {
-				on = append(on, c.String())
-			}
-			on = append(on, f.OnCodes...)
-			t := "on " + strings.Join(on, ", ")
-			if f.ReplyJSON != "" {
-				t += "; reply " + f.ReplyJSON
-			}
-			return t
-		}
-	case SectionClassifier:
+	if s == SectionClassifier {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(p.Classifier.Codes)) {
 			parts = append(parts, codeName(c)+"="+p.Classifier.Codes[c].String())
@@ -184,145 +123,13 @@ func sectionText(p Profile, s Section) string {
 		}
 		return strings.Join(parts, ", ")
 	}
+	if sl, ok := slotOf(section.Key(s)); ok {
+		if v := sl.get(&p); v != nil {
+			return sl.sec.Explain(v)
+		}
+	}
 	return "off"
 }
-
-func retryText(r retry.Config) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", r.MaxAttempts, r.InitialBackoff, fmtFloat(r.Multiplier), r.MaxBackoff)
-	if r.Jitter == retry.JitterAdditive {
-		fmt.Fprintf(&b, ", additive jitter up to %s", r.JitterAmount)
-	} else {
-		fmt.Fprintf(&b, ", %s jitter", r.Jitter)
-	}
-	fmt.Fprintf(&b, "; per attempt %s", orNone(r.PerAttemptTimeout))
-	if r.Budget > 0 {
-		fmt.Fprintf(&b, "; retry budget %s", r.Budget)
-	}
-	if r.FitSchedule {
-		b.WriteString("; sleeps fitted to the time left")
-	}
-	switch th := r.Throttle; {
-	case th.Ratio > 0:
-		fmt.Fprintf(&b, "; retries and hedges at most %s per call + %s/s over %s", fmtFloat(th.Ratio), fmtFloat(th.MinPerSecond), th.Window)
-		if r.MaxAttempts > 1 && float64(r.MaxAttempts) > 1+th.Ratio {
-			// Why the attempts may exceed what the load would bear: the budget, not
-			// max_attempts, bounds the load once failures are common (issue 15).
-			fmt.Fprintf(&b, ", so %s attempts per call (+ the floor) at any failure rate, whatever max_attempts",
-				fmtFloat(1+th.Ratio))
-		}
-	case th.MaxTokens > 0:
-		fmt.Fprintf(&b, "; throttle %s tokens, %s back per success", fmtFloat(th.MaxTokens), fmtFloat(th.TokenRatio))
-	default:
-		b.WriteString("; no throttle")
-	}
-	if r.Idempotent {
-		b.WriteString("; idempotent")
-	}
-	return b.String()
-}
-
-func hedgeText(h hedge.Config) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "up to %d attempts", h.MaxAttempts)
-	if h.Percentile == 0 {
-		fmt.Fprintf(&b, "; next one after %s", h.Delay)
-	} else {
-		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
-			fmtFloat(h.Percentile*100), h.Window, fmtFloat(h.MedianMultiple), h.Delay, h.MinSamples, h.MinDelay, orNone(h.MaxDelay))
-	}
-	b.WriteString("; draws on the retry budget")
-	if h.Idempotent {
-		b.WriteString("; idempotent")
-	}
-	return b.String()
-}
-
-func bulkheadText(b bulkhead.Config) string {
-	a := b.Adaptive
-	var limit string
-	switch a.Algorithm {
-	case bulkhead.AlgorithmNone:
-		limit = fmt.Sprintf("%d at once", b.MaxConcurrent)
-	case bulkhead.AlgorithmAIMD:
-		limit = fmt.Sprintf("adaptive (aimd) %d..%d at once, from %d; x%s on overload", a.MinLimit, b.MaxConcurrent, a.InitialLimit, fmtFloat(a.BackoffRatio))
-		if a.LatencyThreshold > 0 {
-			limit += " or calls over " + a.LatencyThreshold.String()
-		}
-	default:
-		limit = fmt.Sprintf("adaptive (%s) %d..%d at once, from %d; tolerance %s, smoothing %s, long window %d",
-			a.Algorithm, a.MinLimit, b.MaxConcurrent, a.InitialLimit, fmtFloat(a.Tolerance), fmtFloat(a.Smoothing), a.LongWindow)
-	}
-	return limit + "; " + waitText(b.MaxWait, "a slot")
-}
-
-func breakerText(c breaker.Config) string {
-	var trips []string
-	if c.ConsecutiveFailures > 0 {
-		trips = append(trips, fmt.Sprintf("%d failures in a row", c.ConsecutiveFailures))
-	}
-	window := fmt.Sprintf("the last %d calls", c.WindowSize)
-	if c.WindowType == breaker.WindowTime {
-		window = "the last " + c.WindowDuration.String()
-	}
-	if c.FailureRateThreshold > 0 {
-		rate := fmt.Sprintf("%s%% failures over %s (from %d calls)", fmtFloat(c.FailureRateThreshold*100), window, c.MinimumCalls)
-		if c.FailureRateConfidence > 0 {
-			// The counts that trip, at the smallest window judged and at a full count window.
-			rate = fmt.Sprintf("%s%% failures over %s with %s%% confidence (from %d calls", fmtFloat(c.FailureRateThreshold*100), window,
-				fmtFloat(c.FailureRateConfidence*100), c.MinimumCalls)
-			sizes := []int{c.MinimumCalls}
-			if c.WindowType != breaker.WindowTime && c.WindowSize > c.MinimumCalls {
-				sizes = append(sizes, c.WindowSize)
-			}
-			for i, n := range sizes {
-				sep := ": "
-				if i > 0 {
-					sep = ", "
-				}
-				if k := breaker.FailuresToTrip(c, n); k > 0 {
-					rate += fmt.Sprintf("%s%d of %d", sep, k, n)
-				} else {
-					rate += fmt.Sprintf("%snever at %d", sep, n)
-				}
-			}
-			rate += ")"
-		}
-		trips = append(trips, rate)
-	}
-	if c.SlowCallDuration > 0 {
-		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s", fmtFloat(c.SlowCallRateThreshold*100), c.SlowCallDuration, window))
-	}
-	open := c.RecoveryTimeout.String()
-	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
-		open = fmt.Sprintf("%s (x%s after each failed probe, up to %s)", c.InitialRecoveryTimeout, fmtFloat(c.RecoveryMultiplier), c.RecoveryTimeout)
-	}
-	return fmt.Sprintf("per %s; opens on %s; half-opens after %s with %s at once; %s",
-		c.Scope, strings.Join(trips, " or "), open, plural(c.HalfOpenMaxCalls, "probe", "probes"), plural(c.SuccessThreshold, "success closes it", "successes close it"))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
-func waitText(d time.Duration, what string) string {
-	if d == 0 {
-		return "fail fast"
-	}
-	return "wait up to " + d.String() + " for " + what
-}
-
-func orNone(d time.Duration) string {
-	if d == 0 {
-		return "none"
-	}
-	return d.String()
-}
-
-func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // timeline writes t as a table of steps, and what the limit does to it.
 // timelines writes p's nominal worst case and, for a fitted schedule, its fitted timelines

@@ -3,71 +3,20 @@ package config
 import (
 	"reflect"
 	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 )
-
-// field is one yaml key of a section struct.
-type field struct {
-	name  string
-	index int
-}
-
-// yamlFields lists the yaml keys of struct type t, in declaration order.
-func yamlFields(t reflect.Type) []field {
-	var out []field
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" || name == "" {
-			continue
-		}
-		out = append(out, field{name: name, index: i})
-	}
-	return out
-}
-
-func fieldNamed(t reflect.Type, name string) (field, bool) {
-	for _, f := range yamlFields(t) {
-		if f.name == name {
-			return f, true
-		}
-	}
-	return field{}, false
-}
-
-// validFieldPath reports whether path (yaml keys joined by dots) names a field of struct t.
-func validFieldPath(t reflect.Type, path string) bool {
-	if path == "" {
-		return false
-	}
-	for part := range strings.SplitSeq(path, ".") {
-		if t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return false
-		}
-		f, ok := fieldNamed(t, part)
-		if !ok {
-			return false
-		}
-		t = t.Field(f.index).Type
-	}
-	return true
-}
 
 // setFieldPath copies the field at path from src into dst (both addressable structs of the
 // same type), allocating nil pointers on dst's side on the way.
 func setFieldPath(dst, src reflect.Value, path string) {
 	parts := strings.Split(path, ".")
 	for i, part := range parts {
-		f, ok := fieldNamed(dst.Type(), part)
+		f, ok := yamlfield.Named(dst.Type(), part)
 		if !ok {
 			return
 		}
-		df, sf := dst.Field(f.index), src.Field(f.index)
+		df, sf := dst.Field(f.Index), src.Field(f.Index)
 		if i == len(parts)-1 {
 			df.Set(deepCopy(sf))
 			return
@@ -114,6 +63,13 @@ func deepCopy(v reflect.Value) reflect.Value {
 			m.SetMapIndex(it.Key(), deepCopy(it.Value()))
 		}
 		return m
+	case reflect.Interface:
+		if v.IsNil() {
+			return reflect.Zero(v.Type())
+		}
+		out := reflect.New(v.Type()).Elem()
+		out.Set(deepCopy(v.Elem()))
+		return out
 	case reflect.Struct:
 		s := reflect.New(v.Type()).Elem()
 		s.Set(v)
@@ -134,25 +90,4 @@ func clone[T any](p *T) *T {
 		return nil
 	}
 	return deepCopy(reflect.ValueOf(p)).Interface().(*T)
-}
-
-// apply returns base with o applied (a fresh copy; base is not changed).
-func apply[T any](base *T, o *Override[T]) *T {
-	if o == nil {
-		return clone(base)
-	}
-	if o.Off {
-		return nil
-	}
-	out := clone(base)
-	if out == nil {
-		out = new(T)
-	}
-	dst, src := reflect.ValueOf(out).Elem(), reflect.ValueOf(&o.Value).Elem()
-	for _, path := range o.Fields {
-		if validFieldPath(dst.Type(), path) {
-			setFieldPath(dst, src, path)
-		}
-	}
-	return out
 }

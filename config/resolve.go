@@ -6,15 +6,9 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
-	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
-	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
-	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/section"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -66,9 +60,15 @@ const (
 	SectionClassifier       Section = "classifier"
 )
 
-// Sections lists every section, in order.
+// Sections lists every section in the order a profile lists them: the built-ins (the
+// constants above), then other registered sections (see package section) by rank, then
+// classifier.
 func Sections() []Section {
-	return []Section{SectionRetry, SectionHedge, SectionBreaker, SectionAdaptiveThrottle, SectionBulkhead, SectionRateLimit, SectionDeadline, SectionFallback, SectionClassifier}
+	var out []Section
+	for _, sl := range slots() {
+		out = append(out, Section(sl.key))
+	}
+	return append(out, SectionClassifier)
 }
 
 // Equal reports whether every section of p equals q's.
@@ -88,49 +88,18 @@ func (p Profile) Changed(q Profile) []Section {
 // SameSection reports whether section s is equal in p and q (both off, or both on with
 // equal fields).
 func (p Profile) SameSection(q Profile, s Section) bool {
-	switch s {
-	case SectionRetry:
-		return samePtr(p.Retry, q.Retry, func(a, b retry.Config) bool { return a == b })
-	case SectionHedge:
-		return samePtr(p.Hedge, q.Hedge, eq)
-	case SectionBreaker:
-		return samePtr(p.Breaker, q.Breaker, func(a, b breaker.Config) bool { return a == b })
-	case SectionAdaptiveThrottle:
-		return samePtr(p.AdaptiveThrottle, q.AdaptiveThrottle, eq)
-	case SectionBulkhead:
-		return samePtr(p.Bulkhead, q.Bulkhead, eq)
-	case SectionRateLimit:
-		if (p.RateLimit == nil) != (q.RateLimit == nil) {
-			return false
-		}
-		if p.RateLimit == nil {
-			return true
-		}
-		a, b := *p.RateLimit, *q.RateLimit
-		if !samePtr(a.Redis, b.Redis, eq) {
-			return false
-		}
-		a.Redis, b.Redis = nil, nil
-		return a == b
-	case SectionDeadline:
-		return samePtr(p.Deadline, q.Deadline, eq)
-	case SectionFallback:
-		return samePtr(p.Fallback, q.Fallback, func(a, b fallback.Config) bool {
-			return a.ReplyJSON == b.ReplyJSON && slices.Equal(a.OnClasses, b.OnClasses) && slices.Equal(a.OnCodes, b.OnCodes)
-		})
-	case SectionClassifier:
+	if s == SectionClassifier {
 		return maps.Equal(p.Classifier.Codes, q.Classifier.Codes) && maps.Equal(p.Classifier.Reasons, q.Classifier.Reasons)
 	}
-	return false
-}
-
-func eq[T comparable](a, b T) bool { return a == b }
-
-func samePtr[T any](a, b *T, same func(a, b T) bool) bool {
+	sl, ok := slotOf(section.Key(s))
+	if !ok {
+		return false
+	}
+	a, b := sl.get(&p), sl.get(&q)
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return same(*a, *b)
+	return sl.sec.Equal(a, b)
 }
 
 // Resolve returns the policy for a full method name ("/kyc.v1.OCRService/Extract"). A method
@@ -186,21 +155,18 @@ func (c *Config) resolve(service, method string, fill bool) Policy {
 
 // clone returns a deep copy of p.
 func (p Profile) clone() Profile {
-	return Profile{
-		Retry: clone(p.Retry), Hedge: clone(p.Hedge), Breaker: clone(p.Breaker),
-		AdaptiveThrottle: clone(p.AdaptiveThrottle), Bulkhead: clone(p.Bulkhead),
-		RateLimit: clone(p.RateLimit), Deadline: clone(p.Deadline), Fallback: clone(p.Fallback),
-		Classifier: codes.Overrides{Codes: maps.Clone(p.Classifier.Codes), Reasons: maps.Clone(p.Classifier.Reasons)},
+	out := Profile{Classifier: codes.Overrides{Codes: maps.Clone(p.Classifier.Codes), Reasons: maps.Clone(p.Classifier.Reasons)}}
+	for _, sl := range slots() {
+		sl.set(&out, cloneValue(sl.get(&p)))
 	}
+	return out
 }
 
 // with returns p with o applied; p is not changed.
 func (p Profile) with(o Overrides) Profile {
-	out := Profile{
-		Retry: apply(p.Retry, o.Retry), Hedge: apply(p.Hedge, o.Hedge), Breaker: apply(p.Breaker, o.Breaker),
-		AdaptiveThrottle: apply(p.AdaptiveThrottle, o.AdaptiveThrottle), Bulkhead: apply(p.Bulkhead, o.Bulkhead),
-		RateLimit: apply(p.RateLimit, o.RateLimit), Deadline: apply(p.Deadline, o.Deadline), Fallback: apply(p.Fallback, o.Fallback),
-		Classifier: codes.Overrides{Codes: maps.Clone(p.Classifier.Codes), Reasons: maps.Clone(p.Classifier.Reasons)},
+	out := Profile{Classifier: codes.Overrides{Codes: maps.Clone(p.Classifier.Codes), Reasons: maps.Clone(p.Classifier.Reasons)}}
+	for _, sl := range slots() {
+		sl.set(&out, sl.applyOverride(sl.get(&p), sl.getOverride(&o)))
 	}
 	for k, v := range o.Classifier.Codes {
 		if out.Classifier.Codes == nil {
@@ -217,31 +183,14 @@ func (p Profile) with(o Overrides) Profile {
 	return out
 }
 
-// withDefaults returns p with every zero field that means a default replaced by that default,
-// as each policy package documents it. Empty classifier maps become nil.
+// withDefaults returns p with every zero field that means a default replaced by that default:
+// each section's Normalize, which its policy package owns. Empty classifier maps become nil.
 func (p Profile) withDefaults() Profile {
 	p = p.clone()
-	// Each policy package owns its defaults: the values its New runs with.
-	if r := p.Retry; r != nil {
-		*r = retry.Normalize(*r)
-	}
-	if b := p.Breaker; b != nil {
-		*b = breaker.Normalize(*b)
-	}
-	if h := p.Hedge; h != nil {
-		*h = hedge.Normalize(*h)
-	}
-	if t := p.AdaptiveThrottle; t != nil {
-		*t = throttle.Normalize(*t)
-	}
-	if b := p.Bulkhead; b != nil {
-		*b = bulkhead.Normalize(*b)
-	}
-	if r := p.RateLimit; r != nil {
-		*r = ratelimit.Normalize(*r)
-	}
-	if f := p.Fallback; f != nil && len(f.OnClasses) == 0 && len(f.OnCodes) == 0 {
-		f.OnClasses = []codes.Class{codes.Transient, codes.Throttled, codes.ServerFault, codes.Rejected}
+	for _, sl := range slots() {
+		if v := sl.get(&p); v != nil {
+			sl.set(&p, sl.sec.Normalize(v))
+		}
 	}
 	if len(p.Classifier.Codes) == 0 {
 		p.Classifier.Codes = nil

@@ -2,16 +2,11 @@ package config
 
 import (
 	"errors"
-	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
-	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -102,34 +97,18 @@ func fullyQualified(name string) bool {
 // validate runs each section's Validate, prefixed by the section's key.
 func (p Profile) validate() error {
 	var errs []error
-	add := func(s Section, err error) { errs = append(errs, fielderr.Prefix(string(s), err)) }
-	// A section valid as written is validated again with its defaults filled in, as the
-	// policy's New does: a default must not make it invalid where New would reject it.
-	if p.Retry != nil {
-		add(SectionRetry, validNormalized(*p.Retry, retry.Config.Validate, retry.Normalize))
+	for _, sl := range slots() {
+		if v := sl.get(&p); v != nil {
+			// A section valid as written is validated again with its defaults filled in, as
+			// the policy's New does: a default must not make it invalid where New would reject it.
+			err := sl.sec.Validate(v)
+			if err == nil {
+				err = sl.sec.Validate(sl.sec.Normalize(v))
+			}
+			errs = append(errs, fielderr.Prefix(string(sl.key), err))
+		}
 	}
-	if p.Hedge != nil {
-		add(SectionHedge, validNormalized(*p.Hedge, hedge.Config.Validate, hedge.Normalize))
-	}
-	if p.Breaker != nil {
-		add(SectionBreaker, validNormalized(*p.Breaker, breaker.Config.Validate, breaker.Normalize))
-	}
-	if p.AdaptiveThrottle != nil {
-		add(SectionAdaptiveThrottle, validNormalized(*p.AdaptiveThrottle, throttle.Config.Validate, throttle.Normalize))
-	}
-	if p.Bulkhead != nil {
-		add(SectionBulkhead, p.Bulkhead.Validate())
-	}
-	if p.RateLimit != nil {
-		add(SectionRateLimit, p.RateLimit.Validate())
-	}
-	if p.Deadline != nil {
-		add(SectionDeadline, p.Deadline.Validate())
-	}
-	if p.Fallback != nil {
-		add(SectionFallback, p.Fallback.Validate())
-	}
-	add(SectionClassifier, validateClassifier(p.Classifier))
+	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(p.Classifier)))
 	return errors.Join(errs...)
 }
 
@@ -149,46 +128,40 @@ func validateClassifier(o codes.Overrides) error {
 // validateFields reports override field paths that name no field of their section.
 func (o Overrides) validateFields() error {
 	var errs []error
-	errs = append(errs, checkFields(SectionRetry, o.Retry))
-	errs = append(errs, checkFields(SectionHedge, o.Hedge))
-	errs = append(errs, checkFields(SectionBreaker, o.Breaker))
-	errs = append(errs, checkFields(SectionAdaptiveThrottle, o.AdaptiveThrottle))
-	errs = append(errs, checkFields(SectionBulkhead, o.Bulkhead))
-	errs = append(errs, checkFields(SectionRateLimit, o.RateLimit))
-	errs = append(errs, checkFields(SectionDeadline, o.Deadline))
-	errs = append(errs, checkFields(SectionFallback, o.Fallback))
+	for _, sl := range slots() {
+		ov := sl.getOverride(&o)
+		if ov == nil {
+			continue
+		}
+		var v fielderr.Checker
+		for _, f := range ov.fields {
+			v.Check(yamlfield.ValidPath(sl.sec.Type(), f), string(sl.key), f, "is not a field of "+string(sl.key))
+		}
+		errs = append(errs, v.Err())
+	}
 	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(o.Classifier)))
 	return errors.Join(errs...)
 }
 
-func checkFields[T any](s Section, o *Override[T]) error {
-	if o == nil {
-		return nil
-	}
-	var v fielderr.Checker
-	t := reflect.TypeFor[T]()
-	for _, f := range o.Fields {
-		v.Check(validFieldPath(t, f), string(s), f, "is not a field of "+string(s))
-	}
-	return v.Err()
-}
-
 // effectiveErrors validates the sections o overrides in eff, leaving out the errors parent
-// already has in the same section (they are reported where parent is defined).
+// already has in the same section (they are reported where parent is defined). An override's
+// explicit fields are checked against the effective section (section.Spec.Explicit).
 func effectiveErrors(parent, eff Profile, o Overrides) error {
-	overridden := map[Section]bool{
-		SectionRetry: o.Retry != nil, SectionHedge: o.Hedge != nil, SectionBreaker: o.Breaker != nil,
-		SectionAdaptiveThrottle: o.AdaptiveThrottle != nil, SectionBulkhead: o.Bulkhead != nil,
-		SectionRateLimit: o.RateLimit != nil, SectionDeadline: o.Deadline != nil, SectionFallback: o.Fallback != nil,
+	overridden := map[string]bool{}
+	var out []error
+	for _, sl := range slots() {
+		ov := sl.getOverride(&o)
+		if ov == nil {
+			continue
+		}
+		overridden[string(sl.key)] = true
+		if v := sl.get(&eff); v != nil && !ov.off {
+			out = append(out, fielderr.Prefix(string(sl.key), sl.sec.Explicit(v, ov.fields)))
+		}
 	}
 	known := map[string]bool{}
 	for _, e := range fielderr.Flatten(parent.validate()) {
 		known[e.Error()] = true
-	}
-	var out []error
-	if b := o.Breaker; b != nil && !b.Off && eff.Breaker != nil && eff.Breaker.FailureRateThreshold == 0 &&
-		b.Value.ConsecutiveFailures == 0 && slices.Contains(b.Fields, "consecutive_failures") {
-		out = append(out, fielderr.New("breaker.consecutive_failures", 0, consecutiveZeroRule))
 	}
 	for _, e := range fielderr.Flatten(eff.validate()) {
 		var fe *fielderr.Error
@@ -196,7 +169,7 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 			continue
 		}
 		sec, _, _ := strings.Cut(fe.Path, ".")
-		if overridden[Section(sec)] {
+		if overridden[sec] {
 			out = append(out, e)
 		}
 	}
@@ -214,13 +187,4 @@ func codeName(c grpccodes.Code) string {
 		return codeNames[c]
 	}
 	return c.String()
-}
-
-// validNormalized validates c as written and, when that passes, with its defaults filled in
-// by normalize.
-func validNormalized[C any](c C, validate func(C) error, normalize func(C) C) error {
-	if err := validate(c); err != nil {
-		return err
-	}
-	return validate(normalize(c))
 }

@@ -243,7 +243,7 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 		before := reached()
 		for range n {
 			_, err := client.Compare(context.Background(), req)
-			if code, reason := rejection(t, err); code == grpccodes.Unavailable && reason == throttle.Reason {
+			if code, reason := rejection(t, err); code == grpccodes.Unavailable && reason == throttle.ReasonThrottled {
 				throttled++
 			}
 		}

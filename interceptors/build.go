@@ -15,7 +15,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
-	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit/redislimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -348,18 +347,17 @@ func (s *Suite) limiterLocked(name, service string, mp config.Policy) (*ratelimi
 		if cfg.Shared != "" {
 			key = cfg.Shared
 		}
-		ropts := []redislimit.Option{redislimit.WithClock(s.clk), redislimit.WithObserver(s.o.sink), redislimit.WithService(service)}
-		var rl *redislimit.Limiter
-		var err error
-		if s.o.redis != nil {
-			rl, err = redislimit.NewWithClient(key, s.o.redis, cfg, ropts...)
-		} else {
-			rl, err = redislimit.New(key, cfg, ropts...)
+		if s.o.remote == nil {
+			return nil, fmt.Errorf("interceptors: %s: rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New", name)
 		}
+		rl, closer, err := s.o.remote(key, cfg, ratelimit.RemoteEnv{Service: service, Clock: s.clk, Sink: s.o.sink})
 		if err != nil {
 			return nil, err
 		}
-		l, closeFn = rl, rl.Close
+		l = rl
+		if closer != nil {
+			closeFn = closer.Close
+		}
 	}
 	p, err := ratelimit.New(service, l, cfg, opts...)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/observe"
-	"github.com/redis/go-redis/v9"
 )
 
 // Option configures a Suite.
@@ -23,7 +22,7 @@ type options struct {
 	fallbacks map[string]fallback.Reply
 	breakers  *breaker.Registry
 	limiters  *ratelimit.Registry
-	redis     redis.UniversalClient
+	remote    ratelimit.RemoteFactory
 }
 
 // WithClock sets the clock of every policy (backoff, recovery timeouts, refill, deadlines).
@@ -62,8 +61,15 @@ func WithLimiterRegistry(r *ratelimit.Registry) Option {
 	return optionFunc(func(o *options) { o.limiters = r })
 }
 
-// WithRedisClient gives fleet-wide rate limiters (rate_limit.redis) a client to use instead of
-// dialling rate_limit.redis.addr themselves. The suite does not close it.
-func WithRedisClient(c redis.UniversalClient) Option {
-	return optionFunc(func(o *options) { o.redis = c })
+// WithRemoteLimiter gives the suite the factory of fleet-wide rate limiters, which a
+// rate_limit section with a redis sub-section needs: without one, building such a section is
+// an error. Package redislimit provides it, so that this package does not depend on a Redis
+// client:
+//
+//	interceptors.WithRemoteLimiter(redislimit.Factory(nil))    // each limiter dials rate_limit.redis.addr
+//	interceptors.WithRemoteLimiter(redislimit.Factory(client)) // one client of the program's, left open
+//
+// It replaces WithRedisClient(c), which is WithRemoteLimiter(redislimit.Factory(c)).
+func WithRemoteLimiter(f ratelimit.RemoteFactory) Option {
+	return optionFunc(func(o *options) { o.remote = f })
 }

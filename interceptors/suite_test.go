@@ -541,7 +541,7 @@ func TestAdaptiveSections(t *testing.T) {
 	}}
 	cfg := threeProfiles()
 	ml := cfg.Profiles["ml"]
-	ml.Retry.Throttle = retry.Throttle{MaxTokens: 10, TokenRatio: 0.5}
+	ml.Retry.Throttle = retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.5}
 	ml.Hedge = &hedge.Config{Delay: 20 * time.Millisecond}
 	ml.AdaptiveThrottle = &throttle.Config{K: 1.5, Window: time.Minute}
 	cfg.Profiles["ml"] = ml

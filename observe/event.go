@@ -96,18 +96,27 @@ const (
 	ReasonPushback     = "pushback"      // RetryScheduled: the server's pushback set the delay.
 )
 
-// Policy names, as carried in Event.Policy and in rejection details.
+// Policy names, as carried in Event.Policy and in rejection details. A policy's name is its
+// configuration section's key (package section), so that a metric's policy label, a log
+// line's policy field and a configuration file spell it alike.
 const (
 	PolicySuite    = "suite"
 	PolicyRetry    = "retry"
 	PolicyBreaker  = "breaker"
 	PolicyBulkhead = "bulkhead"
-	PolicyLimiter  = "ratelimit"
-	PolicyDeadline = "deadline"
-	PolicyFallback = "fallback"
-	PolicyHedge    = "hedge"
+	// PolicyRateLimit is the rate limiter (interceptors/ratelimit, section rate_limit).
+	PolicyRateLimit = "rate_limit"
+	PolicyDeadline  = "deadline"
+	PolicyFallback  = "fallback"
+	PolicyHedge     = "hedge"
 	// PolicyAdaptiveThrottle is client-side adaptive throttling (interceptors/throttle).
 	PolicyAdaptiveThrottle = "adaptive_throttle"
+
+	// PolicyLimiter is PolicyRateLimit. Its value was "ratelimit" before it matched the
+	// configuration section.
+	//
+	// Deprecated: use PolicyRateLimit.
+	PolicyLimiter = PolicyRateLimit
 )
 
 // Event is one thing that happened in a policy. Which fields are set depends on Kind.

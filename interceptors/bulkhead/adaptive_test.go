@@ -227,7 +227,7 @@ func TestAdaptiveOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rejection := &codes.Rejection{Err: bulkhead.ErrFull, Code: grpccodes.ResourceExhausted, Reason: bulkhead.Reason, Policy: observe.PolicyBulkhead, Service: svc}
+	rejection := &codes.Rejection{Err: bulkhead.ErrFull, Code: grpccodes.ResourceExhausted, Reason: bulkhead.ReasonFull, Policy: observe.PolicyBulkhead, Service: svc}
 	tests := []struct {
 		name       string
 		err        error

@@ -6,5 +6,10 @@ import "errors"
 // whether a call was refused because the bulkhead had no free slot.
 var ErrFull = errors.New("bulkhead full")
 
-// Reason is the google.rpc.ErrorInfo reason of a bulkhead rejection.
-const Reason = "BULKHEAD_FULL"
+// ReasonFull is the google.rpc.ErrorInfo reason of a bulkhead rejection.
+const ReasonFull = "BULKHEAD_FULL"
+
+// Reason is ReasonFull.
+//
+// Deprecated: use ReasonFull, named like the other packages' reasons.
+const Reason = ReasonFull

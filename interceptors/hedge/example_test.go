@@ -19,7 +19,7 @@ import (
 // A hedging policy on a client connection, drawing from the retry policy's budget for the
 // face-match service.
 func Example() {
-	rp, err := retry.New(retry.Config{Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.5}})
+	rp, err := retry.New(retry.Config{Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.5}})
 	if err != nil {
 		panic(err)
 	}

@@ -366,7 +366,7 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 	}
 }
 
-// TestBudgetTypedNil: a nil *retry.Budget-like pointer given to WithBudget means no budget,
+// TestBudgetTypedNil: a nil *retry.RetryBudget-like pointer given to WithBudget means no budget,
 // not a panic.
 func TestBudgetTypedNil(t *testing.T) {
 	var b *budget

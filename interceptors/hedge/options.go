@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Budget is what hedges draw from: one successful Withdraw per hedge. *retry.Budget (from
+// Budget is what hedges draw from: one successful Withdraw per hedge. *retry.RetryBudget (from
 // retry.Policy.Budget) is one, so that hedges and retries of a service share a single retry
 // budget. Implementations must be safe for concurrent use.
 type Budget interface {

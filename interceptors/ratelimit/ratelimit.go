@@ -98,7 +98,7 @@ func (p *Policy) allow(ctx context.Context, method string, maxWait time.Duration
 }
 
 func (p *Policy) reject(method string, r *codes.Rejection) error {
-	r.Policy = observe.PolicyLimiter
+	r.Policy = observe.PolicyRateLimit
 	r.Service = p.service
 	if p.sink != nil {
 		p.sink.Observe(observe.Event{
@@ -106,7 +106,7 @@ func (p *Policy) reject(method string, r *codes.Rejection) error {
 			Time:    p.clock.Now(),
 			Service: p.service,
 			Method:  method,
-			Policy:  observe.PolicyLimiter,
+			Policy:  observe.PolicyRateLimit,
 			Code:    r.Code,
 			Reason:  r.Reason,
 			Delay:   r.RetryAfter,

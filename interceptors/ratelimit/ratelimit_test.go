@@ -138,7 +138,7 @@ func TestPolicyRejection(t *testing.T) {
 			}
 			code, info, retry := rejectionDetails(t, err)
 			if code != tt.wantCode || info.GetReason() != tt.wantReason || info.GetDomain() != codes.Domain ||
-				info.GetMetadata()["policy"] != "ratelimit" || info.GetMetadata()["service"] != svc {
+				info.GetMetadata()["policy"] != "rate_limit" || info.GetMetadata()["service"] != svc {
 				t.Errorf("status %v, ErrorInfo %v", code, info)
 			}
 			if tt.wantRetryAfter > 0 {
@@ -156,7 +156,7 @@ func TestPolicyRejection(t *testing.T) {
 			if len(evs) != 1 {
 				t.Fatalf("events = %v, want one Rejected", evs)
 			}
-			if e := evs[0]; e.Policy != observe.PolicyLimiter || e.Service != svc || e.Code != tt.wantCode ||
+			if e := evs[0]; e.Policy != observe.PolicyRateLimit || e.Service != svc || e.Code != tt.wantCode ||
 				e.Reason != tt.wantReason || e.Delay != tt.wantRetryAfter || !e.Time.Equal(clk.Now()) {
 				t.Errorf("event = %+v", e)
 			}

@@ -10,9 +10,9 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 )
 
-// Budget is the retry budget of one service: every retry and every hedged attempt
+// RetryBudget is the retry budget of one service: every retry and every hedged attempt
 // (interceptors/hedge) of every call to the service draws from it. It is one of two kinds,
-// chosen by Config.Throttle:
+// chosen by Config.Throttle (a RetryBudgetConfig):
 //
 //   - a ratio budget (Throttle.Ratio > 0): in any Window, retries and hedges may number at
 //     most Ratio times the calls made in it, plus MinPerSecond·Window of them whatever the
@@ -22,7 +22,7 @@ import (
 //     arithmetic is exact for ratios with up to three decimals.
 //
 // It is safe for concurrent use and allocates nothing.
-type Budget struct {
+type RetryBudget struct {
 	// Token bucket (A6).
 	milli     atomic.Int64
 	max       int64
@@ -40,6 +40,11 @@ type Budget struct {
 	slots     [budgetSlots]budgetSlot // Guarded by mu.
 }
 
+// Budget is RetryBudget, its older name: a retry budget, not the time limit Config.Budget.
+// New code should say RetryBudget. (It is to be marked deprecated once package interceptors,
+// whose suite is being reworked, no longer uses it.)
+type Budget = RetryBudget
+
 // budgetSlots is how many slots a ratio budget's window is cut into: counts leave the window
 // one slot (a tenth of it) at a time.
 const budgetSlots = 10
@@ -50,9 +55,9 @@ type budgetSlot struct {
 	retries int64
 }
 
-func newBudget(t Throttle, clk clock.Clock) *Budget {
+func newBudget(t RetryBudgetConfig, clk clock.Clock) *RetryBudget {
 	if t.Ratio > 0 {
-		b := &Budget{
+		b := &RetryBudget{
 			ratioMode: true,
 			clk:       clock.OrReal(clk),
 			pct:       int64(math.Round(t.Ratio * 1000)),
@@ -65,7 +70,7 @@ func newBudget(t Throttle, clk clock.Clock) *Budget {
 		}
 		return b
 	}
-	b := &Budget{
+	b := &RetryBudget{
 		max:   int64(math.Round(t.MaxTokens * 1000)),
 		ratio: int64(math.Round(t.TokenRatio * 1000)),
 	}
@@ -79,11 +84,11 @@ func newBudget(t Throttle, clk clock.Clock) *Budget {
 // counts one call for any outcome that reached the service (success, business answer or
 // failure; not a cancellation or a local rejection). The retry policy itself counts only
 // first attempts as calls; a caller of Record should call it once per call.
-func (b *Budget) Record(v codes.Verdict) { b.record(v, true) }
+func (b *RetryBudget) Record(v codes.Verdict) { b.record(v, true) }
 
 // record is Record for attempt outcomes of the retry loop: first says whether the attempt was
 // the call's first, the only one a ratio budget counts as a call.
-func (b *Budget) record(v codes.Verdict, first bool) {
+func (b *RetryBudget) record(v codes.Verdict, first bool) {
 	if b.ratioMode {
 		if first && (v.Class == codes.Success || v.Class == codes.Business || v.Class.Failure()) {
 			b.mu.Lock()
@@ -104,7 +109,7 @@ func (b *Budget) record(v codes.Verdict, first bool) {
 	b.add(delta)
 }
 
-func (b *Budget) add(delta int64) {
+func (b *RetryBudget) add(delta int64) {
 	for {
 		old := b.milli.Load()
 		next := min(max(old+delta, 0), b.max)
@@ -118,7 +123,7 @@ func (b *Budget) add(delta int64) {
 // than half its tokens, and takes nothing (the failure already took its token). A ratio
 // budget allows it when one more retry stays within the budget, and then counts it: Allow is
 // the retry's withdrawal.
-func (b *Budget) Allow() bool {
+func (b *RetryBudget) Allow() bool {
 	if b.ratioMode {
 		return b.Withdraw()
 	}
@@ -130,7 +135,7 @@ func (b *Budget) Allow() bool {
 // token bucket gives it while it holds more than half its tokens and takes one token: a hedge
 // costs what a failure costs, and successes pay it back at TokenRatio each. A ratio budget
 // counts one retry when the window's retries stay within Ratio·calls + MinPerSecond·Window.
-func (b *Budget) Withdraw() bool {
+func (b *RetryBudget) Withdraw() bool {
 	if b.ratioMode {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -156,7 +161,7 @@ func (b *Budget) Withdraw() bool {
 // Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio
 // budget would still allow in its window (Ratio·calls + MinPerSecond·Window − retries, at
 // least 0).
-func (b *Budget) Tokens() float64 {
+func (b *RetryBudget) Tokens() float64 {
 	if b.ratioMode {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -166,12 +171,12 @@ func (b *Budget) Tokens() float64 {
 	return float64(b.milli.Load()) / 1000
 }
 
-func (b *Budget) epochNow() int64 {
+func (b *RetryBudget) epochNow() int64 {
 	return max(int64(b.clk.Now().Sub(b.base)), 0) / b.slotDur
 }
 
 // slotLocked returns the slot of epoch e, emptied if it last held an older epoch.
-func (b *Budget) slotLocked(e int64) *budgetSlot {
+func (b *RetryBudget) slotLocked(e int64) *budgetSlot {
 	s := &b.slots[e%budgetSlots]
 	if s.epoch != e {
 		*s = budgetSlot{epoch: e}
@@ -180,7 +185,7 @@ func (b *Budget) slotLocked(e int64) *budgetSlot {
 }
 
 // sumLocked returns the calls and retries counted in the window that ends in epoch e.
-func (b *Budget) sumLocked(e int64) (calls, retries int64) {
+func (b *RetryBudget) sumLocked(e int64) (calls, retries int64) {
 	for i := range b.slots {
 		s := &b.slots[i]
 		if s.epoch > e-budgetSlots && s.epoch <= e {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestBudgetWithdraw(t *testing.T) {
-	p, err := New(Config{Throttle: Throttle{MaxTokens: 10, TokenRatio: 0.5}})
+	p, err := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +62,14 @@ func TestBudgetOff(t *testing.T) {
 }
 
 func TestBudgetWithdrawAllocs(t *testing.T) {
-	p, _ := New(Config{Throttle: Throttle{MaxTokens: 1000}})
+	p, _ := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 1000}})
 	b := p.Budget("s")
 	if n := testing.AllocsPerRun(100, func() { b.Withdraw(); b.Record(codes.Verdict{Class: codes.Success}) }); n != 0 {
 		t.Fatalf("Withdraw+Record: %v allocs, want 0", n)
 	}
 }
 
-func ratioBudget(t testing.TB, th Throttle) (*Budget, *clocktest.Fake) {
+func ratioBudget(t testing.TB, th RetryBudgetConfig) (*RetryBudget, *clocktest.Fake) {
 	clk := clocktest.New(time.Unix(1e9, 0))
 	p, err := New(Config{Throttle: th}, WithClock(clk))
 	if err != nil {
@@ -83,7 +83,7 @@ func ratioBudget(t testing.TB, th Throttle) (*Budget, *clocktest.Fake) {
 // 0.6·32 + 20 = 39.2 retries, so 39, where the A6 bucket of the old built-ins (10 tokens,
 // retries above 5) allowed none once 5 of them had failed.
 func TestRatioBudgetBurst(t *testing.T) {
-	b, clk := ratioBudget(t, Throttle{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second})
+	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second})
 	if got := b.Tokens(); got != 20 {
 		t.Fatalf("cold budget holds %v retries, want the floor 20", got)
 	}
@@ -134,7 +134,7 @@ func TestRatioBudgetBurst(t *testing.T) {
 // allows, and returns the attempts sent per call and the share of retries refused. The
 // retries of a call are asked for as soon as the attempt fails (the worst case for the
 // budget: no backoff spreads them).
-func simulate(t *testing.T, b *Budget, clk *clocktest.Fake, f float64, attempts, calls int, rate float64, seed uint64) (perCall, refused float64) {
+func simulate(t *testing.T, b *RetryBudget, clk *clocktest.Fake, f float64, attempts, calls int, rate float64, seed uint64) (perCall, refused float64) {
 	r := rand.New(rand.NewPCG(seed, 17))
 	var sent, denied, wanted int
 	step := time.Duration(float64(time.Second) / rate)
@@ -169,7 +169,7 @@ func simulate(t *testing.T, b *Budget, clk *clocktest.Fake, f float64, attempts,
 // per call F+F²+F³ = 0.25 and 0.42) no retry is refused; at F = 0.5 and 1 the attempts per call
 // stay within 1 + Ratio + MinPerSecond/rate (≤ 1.7 at 20/s), below 2.
 func TestRatioBudgetAmplification(t *testing.T) {
-	th := Throttle{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
+	th := RetryBudgetConfig{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
 	for _, rate := range []float64{20, 200} {
 		for _, f := range []float64{0.1, 0.2, 0.3, 0.5, 0.7, 1} {
 			for seed := range uint64(3) {
@@ -197,7 +197,7 @@ func TestRatioBudgetAmplification(t *testing.T) {
 // failures (5 of 32 concurrent callers at F = 0.3, before any success) leave it at half, and
 // every retry is then refused although 70% of calls succeed.
 func TestA6BucketDrainsInABurst(t *testing.T) {
-	p, _ := New(Config{Throttle: Throttle{MaxTokens: 10, TokenRatio: 0.5}})
+	p, _ := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.5}})
 	b := p.Budget("s")
 	for range 5 {
 		b.record(codes.Verdict{Class: codes.Transient}, true)
@@ -208,7 +208,7 @@ func TestA6BucketDrainsInABurst(t *testing.T) {
 }
 
 func TestRatioBudgetAllocs(t *testing.T) {
-	b, clk := ratioBudget(t, Throttle{Ratio: 0.5})
+	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 0.5})
 	n := testing.AllocsPerRun(1000, func() {
 		b.Record(codes.Verdict{Class: codes.Success})
 		b.record(codes.Verdict{Class: codes.Transient}, true)
@@ -223,7 +223,7 @@ func TestRatioBudgetAllocs(t *testing.T) {
 }
 
 func BenchmarkBudget(b *testing.B) {
-	for _, th := range []Throttle{{MaxTokens: 10, TokenRatio: 0.5}, {Ratio: 0.6, MinPerSecond: 2}} {
+	for _, th := range []RetryBudgetConfig{{MaxTokens: 10, TokenRatio: 0.5}, {Ratio: 0.6, MinPerSecond: 2}} {
 		name := "a6"
 		if th.Ratio > 0 {
 			name = "ratio"

@@ -40,9 +40,11 @@ type Config struct {
 	// PerAttemptTimeout gives each attempt its own deadline (never later than the call's).
 	// An attempt that hits it ends in DeadlineExceeded, which is retried. 0 means none.
 	PerAttemptTimeout time.Duration `yaml:"per_attempt_timeout" json:"per_attempt_timeout"`
-	// Budget bounds the whole call, attempts and sleeps together, from its start. No attempt
-	// starts and no sleep begins that cannot finish within it. 0 means no budget beyond the
-	// caller's deadline.
+	// Budget is a time: the call's total timeout, attempts and sleeps together, from its
+	// start. No attempt starts and no sleep begins that cannot finish within it. 0 means no
+	// limit beyond the caller's deadline. It is not the retry budget (that is Throttle, a
+	// RetryBudgetConfig); the field keeps its name, and the yaml key "budget", so as not to
+	// break programs and files.
 	Budget time.Duration `yaml:"budget" json:"budget"`
 	// FitSchedule shapes the backoff sleeps to the time that remains: when the nominal sleep
 	// would leave the remaining attempts too little of the call's remaining time (the earlier
@@ -50,9 +52,12 @@ type Config struct {
 	// package documentation, "Fitting the schedule"). Off by default; on in the built-in
 	// profiles.
 	FitSchedule bool `yaml:"fit_schedule" json:"fit_schedule"`
-	// Throttle is the retry budget that keeps retries from multiplying load on a sick service.
-	// The zero value disables it.
-	Throttle Throttle `yaml:"throttle" json:"throttle"`
+	// Throttle is the retry budget that keeps retries (and hedges) from multiplying load on a
+	// sick service: a ratio budget or gRFC A6's token bucket (see RetryBudgetConfig). The zero
+	// value disables it. It has nothing to do with package throttle (adaptive throttling of
+	// first attempts); the field keeps its name, and the yaml key "throttle", so as not to
+	// break programs and files.
+	Throttle RetryBudgetConfig `yaml:"throttle" json:"throttle"`
 	// Idempotent marks the methods this policy governs as safe to retry even when their
 	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.
 	Idempotent bool `yaml:"idempotent" json:"idempotent"`
@@ -62,7 +67,8 @@ type Config struct {
 	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes"`
 }
 
-// Throttle is the retry budget shared by every call to one service, of one of two kinds:
+// RetryBudgetConfig configures the retry budget (RetryBudget) shared by every call to one
+// service, of one of two kinds:
 //
 //   - a ratio budget (Ratio > 0; Finagle's RetryBudget): over the last Window, retries and
 //     hedges may number at most Ratio times the calls made, plus MinPerSecond·Window whatever
@@ -74,8 +80,8 @@ type Config struct {
 //     few failures, and resume as successes come back. A burst of concurrent failures larger
 //     than MaxTokens/2 empties it before any success can refill it.
 //
-// Setting both is an error; the zero value disables throttling.
-type Throttle struct {
+// Setting both is an error; the zero value disables the retry budget.
+type RetryBudgetConfig struct {
 	// MaxTokens is the token bucket's size, in (0, 1000]. 0: no token bucket.
 	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
 	// TokenRatio is what each success puts back, in (0, MaxTokens]. 0 means 0.1.
@@ -91,3 +97,8 @@ type Throttle struct {
 	// 10m (counted in tenths of it). 0 means 10s. Unused without Ratio.
 	Window time.Duration `yaml:"window" json:"window"`
 }
+
+// Throttle is RetryBudgetConfig, its older name.
+//
+// Deprecated: use RetryBudgetConfig; package throttle is a different mechanism.
+type Throttle = RetryBudgetConfig

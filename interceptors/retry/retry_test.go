@@ -319,7 +319,7 @@ func TestPushback(t *testing.T) {
 // TestThrottleFullOutage: with the service fully down the retry budget brings attempts per
 // call down to about one, and retries resume once successes refill it.
 func TestThrottleFullOutage(t *testing.T) {
-	cfg := retry.Config{Jitter: retry.JitterNone, Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.1}}
+	cfg := retry.Config{Jitter: retry.JitterNone, Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1}}
 	s := newSetup(t, cfg, 0)
 	down := true
 	srv := testkit.Start(t, &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {

@@ -75,7 +75,7 @@ func TestAgainstOverloadedStub(t *testing.T) {
 				if status.Code(err) != grpccodes.Unavailable {
 					t.Fatalf("%s: throttled with %v, want Unavailable", name, status.Code(err))
 				}
-				if info := errorInfo(t, err); info.GetReason() != Reason || info.GetMetadata()["policy"] != observe.PolicyAdaptiveThrottle || info.GetMetadata()["service"] != svc {
+				if info := errorInfo(t, err); info.GetReason() != ReasonThrottled || info.GetMetadata()["policy"] != observe.PolicyAdaptiveThrottle || info.GetMetadata()["service"] != svc {
 					t.Fatalf("%s: ErrorInfo = %v", name, info)
 				}
 			case err != nil && status.Code(err) != grpccodes.ResourceExhausted:

@@ -7,6 +7,11 @@ import "errors"
 // away.
 var ErrThrottled = errors.New("adaptively throttled")
 
-// Reason is the google.rpc.ErrorInfo reason of a throttle rejection, and the Reason of its
-// observe.Rejected event.
-const Reason = "ADAPTIVE_THROTTLE"
+// ReasonThrottled is the google.rpc.ErrorInfo reason of a throttle rejection, and the Reason
+// of its observe.Rejected event.
+const ReasonThrottled = "ADAPTIVE_THROTTLE"
+
+// Reason is ReasonThrottled.
+//
+// Deprecated: use ReasonThrottled, named like the other packages' reasons.
+const Reason = ReasonThrottled

@@ -115,11 +115,11 @@ func (t *Throttle) reject(method string, p float64) error {
 		t.sink.Observe(observe.Event{
 			Kind: observe.Rejected, Time: t.clock.Now(), Service: t.service, Method: method,
 			Policy: observe.PolicyAdaptiveThrottle, Code: grpccodes.Unavailable, Class: codes.Rejected,
-			Reason: Reason, Value: p,
+			Reason: ReasonThrottled, Value: p,
 		})
 	}
 	return &codes.Rejection{
-		Err: ErrThrottled, Code: grpccodes.Unavailable, Reason: Reason,
+		Err: ErrThrottled, Code: grpccodes.Unavailable, Reason: ReasonThrottled,
 		Policy: observe.PolicyAdaptiveThrottle, Service: t.service,
 	}
 }

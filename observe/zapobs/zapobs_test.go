@@ -132,7 +132,7 @@ func TestLines(t *testing.T) {
 		{
 			name: "limiter degraded",
 			event: with(full(observe.LimiterDegraded), func(e *observe.Event) {
-				e.Policy, e.Reason = observe.PolicyLimiter, "fail_open"
+				e.Policy, e.Reason = observe.PolicyRateLimit, "fail_open"
 			}),
 			wantLevel: zapcore.WarnLevel, wantMsg: "rate limiter degraded",
 			wantFields: []field{{"service", ocr}, {"method", extract}, {"reason", "fail_open"}},

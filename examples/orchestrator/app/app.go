@@ -24,6 +24,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit/redislimit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"github.com/bulwarkrpc/bulwark/observe/zapobs"
@@ -289,7 +290,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
 	suite, err := interceptors.New(cfg,
 		interceptors.WithObserver(observers),
-		interceptors.WithBreakerRegistry(new(breaker.Registry)))
+		interceptors.WithBreakerRegistry(new(breaker.Registry)),
+		// A rate_limit.redis section in -config dials its own Redis client.
+		interceptors.WithRemoteLimiter(redislimit.Factory(nil)))
 	if err != nil {
 		return err
 	}

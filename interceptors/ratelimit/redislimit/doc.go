@@ -8,6 +8,17 @@
 //
 // A Limiter is safe for concurrent use.
 //
+// # With the suite
+//
+// Package interceptors does not import this package, so that a program without a fleet-wide
+// limit does not link a Redis client. A suite builds the limiters of rate_limit.redis sections
+// through the factory it is given:
+//
+//	suite, err := interceptors.New(cfg, interceptors.WithRemoteLimiter(redislimit.Factory(nil)))
+//
+// Factory(nil) dials each section's address; Factory(client) shares a client of the program's.
+// Without WithRemoteLimiter a rate_limit.redis section is an error when the suite is built.
+//
 // # How it works
 //
 // The bucket is a GCRA (generic cell rate algorithm) cell in the layout of redis_rate

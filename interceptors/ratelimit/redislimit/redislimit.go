@@ -20,8 +20,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
-// Defaults of ratelimit.RedisConfig's zero values, which package ratelimit owns (see
-// ratelimit.Normalize).
+// Defaults of ratelimit.RedisConfig's zero values (owned by package ratelimit, whose
+// Normalize fills them for configuration).
 const (
 	DefaultKeyPrefix = ratelimit.DefaultRedisKeyPrefix
 	DefaultTimeout   = ratelimit.DefaultRedisTimeout
@@ -379,7 +379,7 @@ func (l *Limiter) emit(now time.Time, reason string) {
 		Kind:    observe.LimiterDegraded,
 		Time:    now,
 		Service: l.service,
-		Policy:  observe.PolicyLimiter,
+		Policy:  observe.PolicyRateLimit,
 		Reason:  reason,
 	})
 }

@@ -294,7 +294,7 @@ func degradedEvents(t *testing.T, rec *testkit.Recorder, reason string) int {
 	t.Helper()
 	events := rec.Events()
 	for _, e := range events {
-		if e.Kind != observe.LimiterDegraded || e.Reason != reason || e.Policy != observe.PolicyLimiter ||
+		if e.Kind != observe.LimiterDegraded || e.Reason != reason || e.Policy != observe.PolicyRateLimit ||
 			e.Service != "kyc.v1.OCRService" || e.Time.IsZero() {
 			t.Errorf("event %+v, want LimiterDegraded %s for kyc.v1.OCRService", e, reason)
 		}

@@ -1,0 +1,90 @@
+package breaker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/prose"
+	"github.com/bulwarkrpc/bulwark/section"
+)
+
+func init() {
+	section.Register(section.Spec[Config]{
+		Key:       "breaker",
+		Rank:      section.RankBreaker,
+		Normalize: Normalize,
+		Validate:  Config.Validate,
+		Zero: map[string]string{
+			"scope":                    "is not one of service, method",
+			"window_type":              "is not one of count, time",
+			"window_size":              "is below 1",
+			"window_duration":          "is not positive (leave it out for the default 10s)",
+			"minimum_calls":            "is below 1",
+			"slow_call_rate_threshold": "is not positive (leave it out for 1)",
+			"recovery_timeout":         "is not positive (leave it out for the default 30s)",
+			"initial_recovery_timeout": "is not positive (leave it out to open for recovery_timeout every time)",
+			"recovery_multiplier":      "is below 1 (leave it out for the default 2)",
+			"half_open_max_calls":      "is below 1",
+			"success_threshold":        "is below 1",
+		},
+		Explicit: explicit,
+		Explain:  Config.Explain,
+	})
+}
+
+// explicit refuses consecutive_failures: 0 written without a failure rate: 0 then means the
+// default, so the file would not say what it seems to.
+func explicit(c Config, written []string) error {
+	if c.ConsecutiveFailures == 0 && c.FailureRateThreshold == 0 && slices.Contains(written, "consecutive_failures") {
+		return fielderr.New("consecutive_failures", 0, "is below 1 (0 turns consecutive tripping off only when failure_rate_threshold is set)")
+	}
+	return nil
+}
+
+// Explain describes c, with its defaults filled in (see Normalize), in one line.
+func (c Config) Explain() string {
+	var trips []string
+	if c.ConsecutiveFailures > 0 {
+		trips = append(trips, fmt.Sprintf("%d failures in a row", c.ConsecutiveFailures))
+	}
+	window := fmt.Sprintf("the last %d calls", c.WindowSize)
+	if c.WindowType == WindowTime {
+		window = "the last " + c.WindowDuration.String()
+	}
+	if c.FailureRateThreshold > 0 {
+		rate := fmt.Sprintf("%s%% failures over %s (from %d calls)", prose.Float(c.FailureRateThreshold*100), window, c.MinimumCalls)
+		if c.FailureRateConfidence > 0 {
+			// The counts that trip, at the smallest window judged and at a full count window.
+			rate = fmt.Sprintf("%s%% failures over %s with %s%% confidence (from %d calls", prose.Float(c.FailureRateThreshold*100), window,
+				prose.Float(c.FailureRateConfidence*100), c.MinimumCalls)
+			sizes := []int{c.MinimumCalls}
+			if c.WindowType != WindowTime && c.WindowSize > c.MinimumCalls {
+				sizes = append(sizes, c.WindowSize)
+			}
+			for i, n := range sizes {
+				sep := ": "
+				if i > 0 {
+					sep = ", "
+				}
+				if k := FailuresToTrip(c, n); k > 0 {
+					rate += fmt.Sprintf("%s%d of %d", sep, k, n)
+				} else {
+					rate += fmt.Sprintf("%snever at %d", sep, n)
+				}
+			}
+			rate += ")"
+		}
+		trips = append(trips, rate)
+	}
+	if c.SlowCallDuration > 0 {
+		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s", prose.Float(c.SlowCallRateThreshold*100), c.SlowCallDuration, window))
+	}
+	open := c.RecoveryTimeout.String()
+	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
+		open = fmt.Sprintf("%s (x%s after each failed probe, up to %s)", c.InitialRecoveryTimeout, prose.Float(c.RecoveryMultiplier), c.RecoveryTimeout)
+	}
+	return fmt.Sprintf("per %s; opens on %s; half-opens after %s with %s at once; %s",
+		c.Scope, strings.Join(trips, " or "), open, prose.Plural(c.HalfOpenMaxCalls, "probe", "probes"), prose.Plural(c.SuccessThreshold, "success closes it", "successes close it"))
+}

@@ -1,0 +1,38 @@
+package bulkhead
+
+import (
+	"fmt"
+
+	"github.com/bulwarkrpc/bulwark/internal/prose"
+	"github.com/bulwarkrpc/bulwark/section"
+)
+
+func init() {
+	section.Register(section.Spec[Config]{
+		Key:       "bulkhead",
+		Rank:      section.RankBulkhead,
+		Normalize: Normalize,
+		Validate:  Config.Validate,
+		Zero:      map[string]string{"max_concurrent": "is below 1"},
+		Explain:   Config.Explain,
+	})
+}
+
+// Explain describes c, with its defaults filled in (see Normalize), in one line.
+func (c Config) Explain() string {
+	a := c.Adaptive
+	var limit string
+	switch a.Algorithm {
+	case AlgorithmNone:
+		limit = fmt.Sprintf("%d at once", c.MaxConcurrent)
+	case AlgorithmAIMD:
+		limit = fmt.Sprintf("adaptive (aimd) %d..%d at once, from %d; x%s on overload", a.MinLimit, c.MaxConcurrent, a.InitialLimit, prose.Float(a.BackoffRatio))
+		if a.LatencyThreshold > 0 {
+			limit += " or calls over " + a.LatencyThreshold.String()
+		}
+	default:
+		limit = fmt.Sprintf("adaptive (%s) %d..%d at once, from %d; tolerance %s, smoothing %s, long window %d",
+			a.Algorithm, a.MinLimit, c.MaxConcurrent, a.InitialLimit, prose.Float(a.Tolerance), prose.Float(a.Smoothing), a.LongWindow)
+	}
+	return limit + "; " + prose.Wait(c.MaxWait, "a slot")
+}

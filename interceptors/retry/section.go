@@ -1,0 +1,66 @@
+package retry
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/prose"
+	"github.com/bulwarkrpc/bulwark/section"
+)
+
+func init() {
+	section.Register(section.Spec[Config]{
+		Key:       "retry",
+		Rank:      section.RankRetry,
+		Normalize: Normalize,
+		Validate:  Config.Validate,
+		Zero: map[string]string{
+			"max_attempts":            "is below 1",
+			"initial_backoff":         "is not positive (leave it out for the default 100ms)",
+			"max_backoff":             "is not positive (leave it out for the default 10s)",
+			"multiplier":              "is below 1",
+			"jitter":                  "is not one of none, full, equal, decorrelated, additive",
+			"throttle.token_ratio":    "is not positive (leave it out for the default 0.1)",
+			"throttle.min_per_second": "is not positive (leave it out for the default 10)",
+			"throttle.window":         "is not positive (leave it out for the default 10s)",
+			"replay_buffer_bytes":     "means the default 256 KiB: leave it out, or write -1 to never buffer",
+		},
+		Explain: Config.Explain,
+	})
+}
+
+// Explain describes c, with its defaults filled in (see Normalize), in one line.
+func (c Config) Explain() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
+	if c.Jitter == JitterAdditive {
+		fmt.Fprintf(&b, ", additive jitter up to %s", c.JitterAmount)
+	} else {
+		fmt.Fprintf(&b, ", %s jitter", c.Jitter)
+	}
+	fmt.Fprintf(&b, "; per attempt %s", prose.OrNone(c.PerAttemptTimeout))
+	if c.Budget > 0 {
+		fmt.Fprintf(&b, "; retry budget %s", c.Budget)
+	}
+	if c.FitSchedule {
+		b.WriteString("; sleeps fitted to the time left")
+	}
+	switch th := c.Throttle; {
+	case th.Ratio > 0:
+		fmt.Fprintf(&b, "; retries and hedges at most %s per call + %s/s over %s", prose.Float(th.Ratio), prose.Float(th.MinPerSecond), th.Window)
+		if c.MaxAttempts > 1 && float64(c.MaxAttempts) > 1+th.Ratio {
+			// Why the attempts may exceed what the load would bear: the budget, not
+			// max_attempts, bounds the load once failures are common (issue 15).
+			fmt.Fprintf(&b, ", so %s attempts per call (+ the floor) at any failure rate, whatever max_attempts",
+				prose.Float(1+th.Ratio))
+		}
+	case th.MaxTokens > 0:
+		fmt.Fprintf(&b, "; throttle %s tokens, %s back per success", prose.Float(th.MaxTokens), prose.Float(th.TokenRatio))
+	default:
+		b.WriteString("; no throttle")
+	}
+	if c.Idempotent {
+		b.WriteString("; idempotent")
+	}
+	return b.String()
+}

@@ -1,0 +1,34 @@
+// Package prose spells numbers and durations the way -explain writes them.
+package prose
+
+import (
+	"strconv"
+	"time"
+)
+
+// Float writes f in the shortest form that reads back the same.
+func Float(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// OrNone writes d, or "none" for 0.
+func OrNone(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return d.String()
+}
+
+// Wait writes how long a call waits for what ("a slot"), or "fail fast" for 0.
+func Wait(d time.Duration, what string) string {
+	if d == 0 {
+		return "fail fast"
+	}
+	return "wait up to " + d.String() + " for " + what
+}
+
+// Plural writes n with one or many.
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -1,0 +1,31 @@
+// Package section is the registry of policy sections: each policy package describes its
+// configuration section once (its yaml key, its place in a chain, its defaults, validation,
+// explicit-zero rules, equality and explain text) and registers it, and package config decodes,
+// merges, overrides, validates and explains every registered section by looping over them.
+//
+// # Registering a section
+//
+// A policy package registers from an init function in its section.go:
+//
+//	func init() {
+//		section.Register(section.Spec[Config]{
+//			Key:       "rate_limit",
+//			Rank:      section.RankRateLimit,
+//			Normalize: Normalize,
+//			Validate:  Config.Validate,
+//			Zero:      map[string]string{"burst": "is below 1"},
+//			Explain:   Config.Explain,
+//		})
+//	}
+//
+// A section exists in a program only when its package is linked, as a database/sql driver
+// does. The built-in policies are linked by package config.
+//
+// # Order
+//
+// Rank is the single place the order of a chain lives: outermost first, the built-ins 100
+// apart (fallback, deadline, retry, hedge, breaker, adaptive_throttle, rate_limit,
+// bulkhead), so a new policy picks a gap. The order in which a configuration file and
+// -explain list sections is package config's: its Profile fields first, then other
+// registered sections by rank, then classifier.
+package section

@@ -1,0 +1,186 @@
+package section
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+
+	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
+)
+
+// Key names a section: its yaml key in a profile, its row in -explain, and the policy label
+// its events carry ("rate_limit").
+type Key string
+
+// Rank is a section's place in an interceptor chain, outermost first. The built-in policies
+// are 100 apart so that a new policy can take a place between two of them.
+type Rank int
+
+// The built-in ranks, outermost first.
+const (
+	RankFallback  Rank = 100
+	RankDeadline  Rank = 200
+	RankRetry     Rank = 300
+	RankHedge     Rank = 400
+	RankBreaker   Rank = 500
+	RankThrottle  Rank = 600
+	RankRateLimit Rank = 700
+	RankBulkhead  Rank = 800
+)
+
+// Spec describes one policy section. C is the policy package's Config: plain data whose
+// fields carry yaml tags, decoded by reflection.
+type Spec[C any] struct {
+	// Key is the yaml key of the section. It must be a lower-case identifier and must not be
+	// "profile", "methods" or "classifier".
+	Key Key
+	// Rank is the section's place in a chain; no two sections share one.
+	Rank Rank
+	// Normalize returns c with every zero field that means a default replaced by that default.
+	// Nil: the section has no defaults.
+	Normalize func(c C) C
+	// Validate reports the fields of c that are out of range, as fielderr errors whose paths
+	// are yaml keys relative to the section. Zero fields, which mean defaults, are valid.
+	Validate func(c C) error
+	// Zero maps a field path (yaml keys relative to the section, "throttle.window") to the
+	// rule an explicit zero breaks, for fields where 0 means the default: writing 0 is then
+	// an error stating this rule, rather than silently the default.
+	Zero map[string]string
+	// Explicit, if set, checks rules on fields written explicitly that depend on other
+	// fields (the breaker's consecutive_failures: 0 is allowed only beside a failure rate).
+	// written lists the field paths the file wrote. Paths in its errors are relative to the
+	// section.
+	Explicit func(c C, written []string) error
+	// Equal reports whether a and b behave the same. Nil: reflect.DeepEqual.
+	Equal func(a, b C) bool
+	// Explain describes a normalized c in one line, for -explain.
+	Explain func(c C) string
+}
+
+// Section is a registered Spec with its type erased: what config loops over. Values are *C.
+type Section interface {
+	Key() Key
+	Rank() Rank
+	// Type is C.
+	Type() reflect.Type
+	// New returns a new *C holding the zero value.
+	New() any
+	// Normalize returns a new *C holding Spec.Normalize of *v.
+	Normalize(v any) any
+	Validate(v any) error
+	// ZeroRule returns the rule an explicit zero of the field at path breaks, if any.
+	ZeroRule(path string) (string, bool)
+	Explicit(v any, written []string) error
+	Equal(a, b any) bool
+	Explain(v any) string
+}
+
+type erased[C any] struct{ s Spec[C] }
+
+func (e erased[C]) Key() Key           { return e.s.Key }
+func (e erased[C]) Rank() Rank         { return e.s.Rank }
+func (e erased[C]) Type() reflect.Type { return reflect.TypeFor[C]() }
+func (e erased[C]) New() any           { return new(C) }
+
+func (e erased[C]) Normalize(v any) any {
+	c := *v.(*C)
+	if e.s.Normalize != nil {
+		c = e.s.Normalize(c)
+	}
+	return &c
+}
+
+func (e erased[C]) Validate(v any) error {
+	if e.s.Validate == nil {
+		return nil
+	}
+	return e.s.Validate(*v.(*C))
+}
+
+func (e erased[C]) ZeroRule(path string) (string, bool) {
+	r, ok := e.s.Zero[path]
+	return r, ok
+}
+
+func (e erased[C]) Explicit(v any, written []string) error {
+	if e.s.Explicit == nil {
+		return nil
+	}
+	return e.s.Explicit(*v.(*C), written)
+}
+
+func (e erased[C]) Equal(a, b any) bool {
+	x, y := a.(*C), b.(*C)
+	if e.s.Equal == nil {
+		return reflect.DeepEqual(*x, *y)
+	}
+	return e.s.Equal(*x, *y)
+}
+
+func (e erased[C]) Explain(v any) string {
+	if e.s.Explain == nil {
+		return "on"
+	}
+	return e.s.Explain(*v.(*C))
+}
+
+var (
+	mu       sync.RWMutex
+	sections []Section // by rank
+	version  int
+)
+
+// reserved are keys a section cannot take: they mean something else where sections are written.
+var reserved = []Key{"profile", "methods", "classifier", "budget", "profiles", "services"}
+
+// Register adds a section. Policy packages call it from an init function, so that a program
+// has the sections of the packages it links. It panics when the key or rank is taken, the key
+// is reserved or empty, or C is not a struct: those are programming errors.
+func Register[C any](s Spec[C]) {
+	if reflect.TypeFor[C]().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("section: %s: config type %s is not a struct", s.Key, reflect.TypeFor[C]()))
+	}
+	if s.Key == "" || slices.Contains(reserved, s.Key) {
+		panic(fmt.Sprintf("section: key %q is reserved", s.Key))
+	}
+	for path := range s.Zero {
+		// A misspelt path would silently turn its rule off.
+		if !yamlfield.ValidPath(reflect.TypeFor[C](), path) {
+			panic(fmt.Sprintf("section: %s: Zero names %q, which is not a field of %s", s.Key, path, reflect.TypeFor[C]()))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, o := range sections {
+		if o.Key() == s.Key {
+			panic(fmt.Sprintf("section: %q is registered twice", s.Key))
+		}
+		if o.Rank() == s.Rank {
+			panic(fmt.Sprintf("section: %q and %q both take rank %d", o.Key(), s.Key, s.Rank))
+		}
+	}
+	sections = append(sections, erased[C]{s})
+	slices.SortFunc(sections, func(a, b Section) int { return int(a.Rank() - b.Rank()) })
+	version++
+}
+
+// All returns the registered sections by rank, outermost first, and a version number that
+// changes whenever a section is registered (for callers that cache what they derive).
+func All() ([]Section, int) {
+	mu.RLock()
+	defer mu.RUnlock()
+	return slices.Clone(sections), version
+}
+
+// Lookup returns the section registered under k.
+func Lookup(k Key) (Section, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	for _, s := range sections {
+		if s.Key() == k {
+			return s, true
+		}
+	}
+	return nil, false
+}
