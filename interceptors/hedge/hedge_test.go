@@ -100,6 +100,7 @@ func TestUnary(t *testing.T) {
 			if b != nil {
 				eventually(t, func() bool { return b.asked.Load() >= int64(tt.wantAsked) })
 			}
+			st.answered(t)
 			close(st.release)
 			r := <-done
 			st.settle(t)

@@ -39,23 +39,63 @@ type stub struct {
 
 	mu       sync.Mutex
 	arrived  map[int]chan struct{} // Guarded by mu: closed when the attempt reaches the stub.
+	finished map[int]chan struct{} // Guarded by mu: closed when the attempt's handler returns.
 	canceled []int                 // Guarded by mu
 	running  int                   // Guarded by mu: handlers not yet returned.
 }
 
 func newStub(acts map[int]act) *stub {
-	return &stub{acts: acts, release: make(chan struct{}), arrived: map[int]chan struct{}{}}
+	return &stub{acts: acts, release: make(chan struct{}), arrived: map[int]chan struct{}{}, finished: map[int]chan struct{}{}}
+}
+
+// chanOf returns the channel of attempt n in m, made on first use. The caller holds s.mu.
+func chanOf(m map[int]chan struct{}, n int) chan struct{} {
+	ch, ok := m[n]
+	if !ok {
+		ch = make(chan struct{})
+		m[n] = ch
+	}
+	return ch
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// answered waits until every attempt that has reached the stub and needs nothing more from
+// the test (no hold, no hang, and the attempt it waits for, if any, has arrived) has returned
+// its answer, so that releasing the held ones cannot overtake it: otherwise a loaded machine
+// may schedule its handler only after the call is decided, and it sees a cancellation.
+func (s *stub) answered(t *testing.T) {
+	t.Helper()
+	eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for n, a := range s.acts {
+			if a.hold || a.hang || !isClosed(chanOf(s.arrived, n)) {
+				continue
+			}
+			if a.wait > 0 && !isClosed(chanOf(s.arrived, a.wait)) {
+				continue
+			}
+			if !isClosed(chanOf(s.finished, n)) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func (s *stub) arrival(n int) chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.arrived[n]
-	if !ok {
-		ch = make(chan struct{})
-		s.arrived[n] = ch
-	}
-	return ch
+	return chanOf(s.arrived, n)
 }
 
 // attemptOf reads the attempt number of an incoming call.
@@ -77,6 +117,7 @@ func (s *stub) handle(ctx context.Context) (int, error) {
 	defer func() {
 		s.mu.Lock()
 		s.running--
+		close(chanOf(s.finished, n))
 		s.mu.Unlock()
 	}()
 	close(s.arrival(n))
