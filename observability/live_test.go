@@ -47,6 +47,7 @@ const liveConfig = `
 var dashboardNoData = map[string]string{
 	"bulwark_fallbacks_total":         "no profile has a fallback section",
 	"bulwark_limiter_degraded_total":  "no Redis rate limiter is configured",
+	"bulwark_hedges_total":            "a down service fails at once: no answer is slow enough to hedge (under load, stalls send some)",
 	"bulwark_hedge_wins_total":        "hedges may or may not win in a short run",
 	"bulwark_deadlines_applied_total": "every Verify call arrives with the orchestrator's deadline, within the cap",
 }
