@@ -210,8 +210,15 @@ func runJSON(t *testing.T, args ...string) (kyc.Summary, map[string]any, string)
 // seconds of arrivals lost, and the attempts counted at the stubs apart from those the suite
 // refused locally.
 func TestRateOpenLoopOutage(t *testing.T) {
+	// Hedging and the bulkheads off: a hedge adds a request to a healthy service whenever the
+	// machine stalls an answer past the delay, and this test counts requests exactly.
+	cfg := filepath.Join(t.TempDir(), "exact.yaml")
+	off := "{hedge: off, bulkhead: off}"
+	if err := os.WriteFile(cfg, []byte("services:\n  kyc.v1.LivenessService: "+off+"\n  kyc.v1.FaceMatchService: "+off+"\n  kyc.v1.OCRService: "+off+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	sum, raw, stderr := runJSON(t, "-rate", "100", "-n", "40", "-fail", "", "-outage", "1m", "-outage-service", "ocr",
-		"-unreadable-rate", "0", "-spoof-rate", "0", "-mismatch-rate", "0", "-expired-rate", "0")
+		"-unreadable-rate", "0", "-spoof-rate", "0", "-mismatch-rate", "0", "-expired-rate", "0", "-config", cfg)
 	for _, k := range []string{"mode", "interrupted", "total", "approved", "rejected", "failed", "cancelled", "shed",
 		"decided_pct", "p50_ms", "p99_ms", "max_ms", "throughput_per_s", "rate", "arrivals_lost_s", "in_flight_limit",
 		"max_in_flight", "breaker_opens", "hedges", "services"} {
