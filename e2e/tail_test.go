@@ -63,8 +63,8 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 			// machine's stalls add slow verifications no hedge can save, so this test allows a
 			// fifth of the unhedged count, which hedging that does not work cannot meet.
 			unhedged := float64(n) * (1 - math.Pow(1-tt.rate, 3))
-			if limit := max(n/100, int(unhedged/5)); slow > limit {
-				t.Errorf("%d of %d verifications took longer than a spike (%v), want at most %d (without hedging about %.0f)", slow, n, tt.spike, limit, unhedged)
+			if slowLimit := max(n/100, int(unhedged/5)); slow > slowLimit {
+				t.Errorf("%d of %d verifications took longer than a spike (%v), want at most %d (without hedging about %.0f)", slow, n, tt.spike, slowLimit, unhedged)
 			}
 			// Hedges that won cut a spike short; hedges that lost were sent for an answer that
 			// was late for another reason, here a stall of the loaded machine (-race, the other
