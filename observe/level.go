@@ -1,0 +1,61 @@
+package observe
+
+// LevelKind says what a Level measures.
+type LevelKind uint8
+
+// The kinds of level. Events say what happened; levels say how things stand now, read when a
+// consumer asks (a Prometheus scrape), so that they are never stale.
+const (
+	// LevelBreakerState: a circuit breaker's state. State holds breaker.State's String
+	// ("closed", "open", "half_open", "forced_open", "disabled"); Value is unused.
+	LevelBreakerState LevelKind = iota + 1
+	// LevelInFlight: calls holding a bulkhead slot. Value.
+	LevelInFlight
+	// LevelCapacity: a bulkhead's slots in all (an adaptive bulkhead's current limit). Value.
+	LevelCapacity
+	// LevelThrottleProbability: the probability with which an adaptive throttle rejects a call
+	// now. Value, in [0, 1].
+	LevelThrottleProbability
+)
+
+// Level is one reading of a policy object's state.
+type Level struct {
+	Kind LevelKind
+	// Policy is the section the object belongs to (PolicyBreaker, PolicyBulkhead, ...).
+	Policy string
+	// Service is the service the object serves; Method is the full method
+	// "/pkg.Service/Method" of an object that serves one method only, else empty.
+	Service, Method string
+	Value           float64
+	State           string
+}
+
+// LevelSource is something whose policy objects can be read live: a suite, a breaker
+// registry, one bulkhead. Levels calls yield for each reading until yield returns false; it is
+// an iter.Seq[Level], so a consumer can range over src.Levels. It must be safe for concurrent
+// use, and it must not call back into a consumer from yield's goroutine after returning.
+type LevelSource interface {
+	Levels(yield func(Level) bool)
+}
+
+// LevelSources is a LevelSource that reads each of its sources in turn.
+type LevelSources []LevelSource
+
+// Levels implements LevelSource.
+func (ls LevelSources) Levels(yield func(Level) bool) {
+	for _, s := range ls {
+		if s == nil {
+			continue
+		}
+		stop := false
+		s.Levels(func(l Level) bool {
+			if !yield(l) {
+				stop = true
+			}
+			return !stop
+		})
+		if stop {
+			return
+		}
+	}
+}
