@@ -1,0 +1,37 @@
+package breaker
+
+import "github.com/bulwarkrpc/bulwark/observe"
+
+var (
+	_ observe.LevelSource = (*Breaker)(nil)
+	_ observe.LevelSource = (*Registry)(nil)
+)
+
+// Levels implements observe.LevelSource: it yields one observe.LevelBreakerState reading, the
+// breaker's state now (State, so an open breaker whose recovery timeout has passed reads, and
+// turns, half-open). Service and Method are those of the breaker's events: the service, and the
+// full method for a method-scoped breaker of a registry (empty otherwise), so that the state
+// joins the transitions of the same breaker. It allocates nothing.
+func (b *Breaker) Levels(yield func(observe.Level) bool) {
+	yield(b.level())
+}
+
+func (b *Breaker) level() observe.Level {
+	return observe.Level{
+		Kind:    observe.LevelBreakerState,
+		Policy:  observe.PolicyBreaker,
+		Service: b.service,
+		Method:  b.method,
+		State:   b.State().String(),
+	}
+}
+
+// Levels implements observe.LevelSource: it yields the state of every breaker the registry
+// holds at the time of the call (see Breaker.Levels), in no particular order, and stops when
+// yield returns false. A breaker that Get replaces or Delete forgets is no longer read. It takes
+// no lock that Get or an interceptor's call waits for, and allocates nothing per breaker.
+func (r *Registry) Levels(yield func(observe.Level) bool) {
+	r.entries.Range(func(_, v any) bool {
+		return yield(v.(*Breaker).level())
+	})
+}
