@@ -24,29 +24,114 @@ const (
 
 // line is one row of the table in the package documentation.
 type line struct {
-	kind  observe.Kind
-	level zapcore.Level
-	msg   string
+	kind   observe.Kind
+	level  zapcore.Level
+	msg    string
+	fields []field
 }
 
 var lines = [...]line{
-	{observe.AttemptFinished, zapcore.DebugLevel, MsgAttemptFinished},
-	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished},
-	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled},
-	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted},
-	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged},
-	{observe.Rejected, zapcore.WarnLevel, MsgRejected},
-	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed},
-	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied},
-	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded},
-	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent},
-	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon},
-	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged},
+	{observe.AttemptFinished, zapcore.DebugLevel, MsgAttemptFinished, []field{fService, fMethod, fAttempt, fCode, fClass, fDuration}},
+	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished, []field{fService, fMethod, fAttempts, fCode, fClass, fDuration}},
+	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay}},
+	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}},
+	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor}},
+	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}},
+	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass}},
+	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied, []field{fService, fMethod, fTimeout, fReason}},
+	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded, []field{fService, fMethod, fReason}},
+	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent, []field{fService, fMethod, fAttempt, fReason, fAfter}},
+	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon, []field{fService, fMethod, fAttempt, fCode, fDuration}},
+	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fLimit, fAlgorithm, fLatency}},
 }
 
-var messages = func() (m [numKinds]string) {
-	for _, l := range lines {
-		m[l.kind] = l.msg
+// maxFields is the most fields a line has.
+const maxFields = 7
+
+// field is one field of a line: its key and the event field it shows (the table of fields in
+// the package documentation).
+type field uint8
+
+const (
+	fService field = iota
+	fMethod
+	fScopedMethod // method, on a breaker line only for a method-scoped breaker
+	fPolicy
+	fAttempt
+	fAttempts
+	fCode
+	fClass
+	fReason
+	fDuration
+	fElapsed
+	fDelay
+	fTimeout
+	fAfter
+	fLatency
+	fFrom
+	fTo
+	fOpenFor    // only on a line to open
+	fRetryAfter // probability in its place on a rejection by the adaptive throttle
+	fLimit
+	fAlgorithm
+)
+
+// of returns f's zap field for e, and false when e's line leaves f out.
+func (f field) of(e *observe.Event) (zap.Field, bool) {
+	switch f {
+	case fService:
+		return zap.String("service", e.Service), true
+	case fMethod:
+		return zap.String("method", e.Method), true
+	case fScopedMethod:
+		return zap.String("method", e.Method), e.Method != ""
+	case fPolicy:
+		return zap.String("policy", e.Policy), true
+	case fAttempt:
+		return zap.Int("attempt", e.Attempt), true
+	case fAttempts:
+		return zap.Int("attempts", e.Attempt), true
+	case fCode:
+		return zap.String("code", e.Code.String()), true
+	case fClass:
+		return zap.String("class", e.Class.String()), true
+	case fReason:
+		return zap.String("reason", e.Reason), true
+	case fDuration:
+		return zap.Duration("duration", e.Duration), true
+	case fElapsed:
+		return zap.Duration("elapsed", e.Duration), true
+	case fDelay:
+		return zap.Duration("delay", e.Delay), true
+	case fTimeout:
+		return zap.Duration("timeout", e.Delay), true
+	case fAfter:
+		return zap.Duration("after", e.Delay), true
+	case fLatency:
+		return zap.Duration("latency", e.Duration), true
+	case fFrom:
+		return zap.String("from", e.From), true
+	case fTo:
+		return zap.String("to", e.To), true
+	case fOpenFor:
+		return zap.Duration("open_for", e.Delay), e.To == "open"
+	case fRetryAfter:
+		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
+		if e.Policy == observe.PolicyAdaptiveThrottle {
+			return zap.Float64("probability", e.Value), true
+		}
+		return zap.Duration("retry_after", e.Delay), true
+	case fLimit:
+		return zap.Int("limit", int(e.Value)), true
+	case fAlgorithm:
+		return zap.String("algorithm", e.Reason), true
+	}
+	return zap.Skip(), false
+}
+
+var byKind = func() (m [numKinds]*line) {
+	for i := range lines {
+		m[lines[i].kind] = &lines[i]
 	}
 	return m
 }()
@@ -85,129 +170,24 @@ func (s *sink) Observe(e observe.Event) {
 	if int(e.Kind) <= 0 || int(e.Kind) >= numKinds {
 		return
 	}
-	lvl := s.levels[e.Kind]
-	if lvl == off {
+	lvl, l := s.levels[e.Kind], byKind[e.Kind]
+	if lvl == off || l == nil {
 		return
 	}
-	ce := s.log.Check(lvl, messages[e.Kind])
+	ce := s.log.Check(lvl, l.msg)
 	if ce == nil {
 		return
 	}
 	if !e.Time.IsZero() {
 		ce.Time = e.Time
 	}
-	switch e.Kind {
-	case observe.AttemptFinished:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.Duration("duration", e.Duration),
-		)
-	case observe.CallFinished:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempts", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.Duration("duration", e.Duration),
-		)
-	case observe.RetryScheduled:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.Duration("delay", e.Delay),
-		)
-	case observe.RetriesExhausted:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempts", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.String("reason", e.Reason),
-			zap.Duration("elapsed", e.Duration),
-		)
-	case observe.BreakerStateChanged:
-		// method only for a method-scoped breaker; open_for only on opening.
-		fs := [...]zap.Field{
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("from", e.From),
-			zap.String("to", e.To),
-			zap.String("reason", e.Reason),
-			zap.Duration("open_for", e.Delay),
+	var fs [maxFields]zap.Field
+	n := 0
+	for _, f := range l.fields {
+		if zf, ok := f.of(&e); ok {
+			fs[n] = zf
+			n++
 		}
-		first, end := 0, len(fs)
-		if e.Method == "" {
-			fs[1], first = fs[0], 1
-		}
-		if e.To != "open" {
-			end--
-		}
-		ce.Write(fs[first:end]...)
-	case observe.Rejected:
-		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
-		last := zap.Duration("retry_after", e.Delay)
-		if e.Policy == observe.PolicyAdaptiveThrottle {
-			last = zap.Float64("probability", e.Value)
-		}
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("policy", e.Policy),
-			zap.String("reason", e.Reason),
-			zap.String("code", e.Code.String()),
-			last,
-		)
-	case observe.FallbackServed:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-		)
-	case observe.DeadlineApplied:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Duration("timeout", e.Delay),
-			zap.String("reason", e.Reason),
-		)
-	case observe.LimiterDegraded:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("reason", e.Reason),
-		)
-	case observe.HedgeSent:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("reason", e.Reason),
-			zap.Duration("after", e.Delay),
-		)
-	case observe.HedgeWon:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.Duration("duration", e.Duration),
-		)
-	case observe.LimitChanged:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.Int("limit", int(e.Value)),
-			zap.String("algorithm", e.Reason),
-			zap.Duration("latency", e.Duration),
-		)
 	}
+	ce.Write(fs[:n]...)
 }
