@@ -269,31 +269,28 @@ func (d *decoder) top(doc *yaml.Node, cfg *Config) {
 		case "budget":
 			d.scalar(v, "budget", "budget", reflect.ValueOf(&cfg.Budget).Elem())
 		case "profiles":
-			if isNull(v) {
-				return
-			}
-			cfg.Profiles = map[string]Profile{}
-			d.mapping(v, "profiles", "profiles", nil, func(name string, k, v *yaml.Node) {
-				path := join("profiles", name)
-				d.mark(path, k)
-				var p Profile
-				d.profile(v, path, &p)
-				cfg.Profiles[name] = p
-			})
+			cfg.Profiles = named(d, v, "profiles", "profiles", d.profile)
 		case "services":
-			if isNull(v) {
-				return
-			}
-			cfg.Services = map[string]Service{}
-			d.mapping(v, "services", "services", nil, func(name string, k, v *yaml.Node) {
-				path := join("services", name)
-				d.mark(path, k)
-				var s Service
-				d.service(v, path, &s)
-				cfg.Services[name] = s
-			})
+			cfg.Services = named(d, v, "services", "services", d.service)
 		}
 	})
+}
+
+// named decodes n, a mapping of names to what (profiles, services, methods), at path, each
+// value with decode. It returns nil when n is null.
+func named[T any](d *decoder, n *yaml.Node, path, what string, decode func(n *yaml.Node, path string, v *T)) map[string]T {
+	if isNull(n) {
+		return nil
+	}
+	out := map[string]T{}
+	d.mapping(n, path, what, nil, func(name string, k, v *yaml.Node) {
+		p := join(path, name)
+		d.mark(p, k)
+		var x T
+		decode(v, p, &x)
+		out[name] = x
+	})
+	return out
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
@@ -334,17 +331,7 @@ func (d *decoder) service(n *yaml.Node, path string, s *Service) {
 		case "profile":
 			d.scalar(v, sp, "profile", reflect.ValueOf(&s.Profile).Elem())
 		case "methods":
-			if isNull(v) {
-				return
-			}
-			s.Methods = map[string]Method{}
-			d.mapping(v, sp, "methods", nil, func(name string, k, v *yaml.Node) {
-				mp := join(sp, name)
-				d.mark(mp, k)
-				var m Method
-				d.method(v, mp, &m)
-				s.Methods[name] = m
-			})
+			s.Methods = named(d, v, sp, "methods", d.method)
 		default:
 			d.override(key, v, sp, &s.Overrides)
 		}
