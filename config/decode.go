@@ -303,13 +303,21 @@ func isOff(n *yaml.Node) bool {
 	return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "off") || (n.Tag == "!!bool" && n.Value == "false")
 }
 
-func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
+// fields decodes n, a mapping of what's known keys at path (a profile, a service, a method),
+// calling fn with each key, its path and its value; a null n holds no key.
+func (d *decoder) fields(n *yaml.Node, path, what string, known []string, fn func(key, path string, v *yaml.Node)) {
 	if isNull(n) {
 		return
 	}
-	d.mapping(n, path, "a profile", sectionKeys(), func(key string, k, v *yaml.Node) {
+	d.mapping(n, path, what, known, func(key string, k, v *yaml.Node) {
 		sp := join(path, key)
 		d.mark(sp, k)
+		fn(key, sp, v)
+	})
+}
+
+func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
+	d.fields(n, path, "a profile", sectionKeys(), func(key, sp string, v *yaml.Node) {
 		if key == string(SectionClassifier) {
 			d.classifier(v, sp, &p.Classifier)
 			return
@@ -321,12 +329,7 @@ func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
 }
 
 func (d *decoder) service(n *yaml.Node, path string, s *Service) {
-	if isNull(n) {
-		return
-	}
-	d.mapping(n, path, "a service", serviceKeys(), func(key string, k, v *yaml.Node) {
-		sp := join(path, key)
-		d.mark(sp, k)
+	d.fields(n, path, "a service", serviceKeys(), func(key, sp string, v *yaml.Node) {
 		switch key {
 		case "profile":
 			d.scalar(v, sp, "profile", reflect.ValueOf(&s.Profile).Elem())
@@ -339,12 +342,7 @@ func (d *decoder) service(n *yaml.Node, path string, s *Service) {
 }
 
 func (d *decoder) method(n *yaml.Node, path string, m *Method) {
-	if isNull(n) {
-		return
-	}
-	d.mapping(n, path, "a method", methodKeys(), func(key string, k, v *yaml.Node) {
-		sp := join(path, key)
-		d.mark(sp, k)
+	d.fields(n, path, "a method", methodKeys(), func(key, sp string, v *yaml.Node) {
 		if key == "profile" {
 			d.scalar(v, sp, "profile", reflect.ValueOf(&m.Profile).Elem())
 			return
