@@ -48,89 +48,112 @@ var lines = [...]line{
 // maxFields is the most fields a line has.
 const maxFields = 7
 
-// field is one field of a line: its key and the event field it shows (the table of fields in
-// the package documentation).
-type field uint8
+// field is one field of a line: its key, the event field it shows and when (the table of
+// fields in the package documentation).
+type field struct {
+	key  string
+	val  value
+	when when
+}
+
+// value names the event field a line's field shows.
+type value uint8
 
 const (
-	fService field = iota
-	fMethod
-	fScopedMethod // method, on a breaker line only for a method-scoped breaker
-	fPolicy
-	fAttempt
-	fAttempts
-	fCode
-	fClass
-	fReason
-	fDuration
-	fElapsed
-	fDelay
-	fTimeout
-	fAfter
-	fLatency
-	fFrom
-	fTo
-	fOpenFor    // only on a line to open
-	fRetryAfter // probability in its place on a rejection by the adaptive throttle
-	fLimit
-	fAlgorithm
+	vService value = iota
+	vMethod
+	vPolicy
+	vAttempt
+	vCode
+	vClass
+	vReason
+	vDuration
+	vDelay
+	vFrom
+	vTo
+	vLimit      // Value, as an int
+	vRetryAfter // Delay, or the probability (Value) on a rejection by the adaptive throttle
+)
+
+// when says which events a field is written for.
+type when uint8
+
+const (
+	always     when = iota
+	withMethod      // the event names a method: on a breaker line, a method-scoped breaker
+	toOpen          // the event is a breaker's transition to open
+)
+
+var (
+	fService      = field{"service", vService, always}
+	fMethod       = field{"method", vMethod, always}
+	fScopedMethod = field{"method", vMethod, withMethod}
+	fPolicy       = field{"policy", vPolicy, always}
+	fAttempt      = field{"attempt", vAttempt, always}
+	fAttempts     = field{"attempts", vAttempt, always}
+	fCode         = field{"code", vCode, always}
+	fClass        = field{"class", vClass, always}
+	fReason       = field{"reason", vReason, always}
+	fAlgorithm    = field{"algorithm", vReason, always}
+	fDuration     = field{"duration", vDuration, always}
+	fElapsed      = field{"elapsed", vDuration, always}
+	fLatency      = field{"latency", vDuration, always}
+	fDelay        = field{"delay", vDelay, always}
+	fTimeout      = field{"timeout", vDelay, always}
+	fAfter        = field{"after", vDelay, always}
+	fOpenFor      = field{"open_for", vDelay, toOpen}
+	fFrom         = field{"from", vFrom, always}
+	fTo           = field{"to", vTo, always}
+	fLimit        = field{"limit", vLimit, always}
+	fRetryAfter   = field{"retry_after", vRetryAfter, always}
 )
 
 // of returns f's zap field for e, and false when e's line leaves f out.
 func (f field) of(e *observe.Event) (zap.Field, bool) {
-	switch f {
-	case fService:
-		return zap.String("service", e.Service), true
-	case fMethod:
-		return zap.String("method", e.Method), true
-	case fScopedMethod:
-		return zap.String("method", e.Method), e.Method != ""
-	case fPolicy:
-		return zap.String("policy", e.Policy), true
-	case fAttempt:
-		return zap.Int("attempt", e.Attempt), true
-	case fAttempts:
-		return zap.Int("attempts", e.Attempt), true
-	case fCode:
-		return zap.String("code", e.Code.String()), true
-	case fClass:
-		return zap.String("class", e.Class.String()), true
-	case fReason:
-		return zap.String("reason", e.Reason), true
-	case fDuration:
-		return zap.Duration("duration", e.Duration), true
-	case fElapsed:
-		return zap.Duration("elapsed", e.Duration), true
-	case fDelay:
-		return zap.Duration("delay", e.Delay), true
-	case fTimeout:
-		return zap.Duration("timeout", e.Delay), true
-	case fAfter:
-		return zap.Duration("after", e.Delay), true
-	case fLatency:
-		return zap.Duration("latency", e.Duration), true
-	case fFrom:
-		return zap.String("from", e.From), true
-	case fTo:
-		return zap.String("to", e.To), true
-	case fOpenFor:
-		return zap.Duration("open_for", e.Delay), e.To == "open"
-	case fRetryAfter:
+	switch {
+	case f.when == withMethod && e.Method == "", f.when == toOpen && e.To != "open":
+		return zap.Skip(), false
+	}
+	switch f.val {
+	case vService:
+		return zap.String(f.key, e.Service), true
+	case vMethod:
+		return zap.String(f.key, e.Method), true
+	case vPolicy:
+		return zap.String(f.key, e.Policy), true
+	case vAttempt:
+		return zap.Int(f.key, e.Attempt), true
+	case vCode:
+		return zap.String(f.key, e.Code.String()), true
+	case vClass:
+		return zap.String(f.key, e.Class.String()), true
+	case vReason:
+		return zap.String(f.key, e.Reason), true
+	case vDuration:
+		return zap.Duration(f.key, e.Duration), true
+	case vDelay:
+		return zap.Duration(f.key, e.Delay), true
+	case vFrom:
+		return zap.String(f.key, e.From), true
+	case vTo:
+		return zap.String(f.key, e.To), true
+	case vLimit:
+		return zap.Int(f.key, int(e.Value)), true
+	case vRetryAfter:
 		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
 		if e.Policy == observe.PolicyAdaptiveThrottle {
 			return zap.Float64("probability", e.Value), true
 		}
-		return zap.Duration("retry_after", e.Delay), true
-	case fLimit:
-		return zap.Int("limit", int(e.Value)), true
-	case fAlgorithm:
-		return zap.String("algorithm", e.Reason), true
+		return zap.Duration(f.key, e.Delay), true
 	}
 	return zap.Skip(), false
 }
 
 var byKind = func() (m [numKinds]*line) {
 	for i := range lines {
+		if len(lines[i].fields) > maxFields {
+			panic("zapobs: a line has more than maxFields fields")
+		}
 		m[lines[i].kind] = &lines[i]
 	}
 	return m
