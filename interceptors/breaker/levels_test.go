@@ -83,33 +83,23 @@ func TestRegistryLevelsNameServiceAndMethod(t *testing.T) {
 }
 
 func TestRegistryLevelsStopsWhenYieldSaysSo(t *testing.T) {
-	var reg Registry
-	for _, n := range []string{"a.Svc", "b.Svc", "c.Svc"} {
-		if _, err := reg.Get(n, Config{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg := threeBreakers(t)
 	calls := 0
 	reg.Levels(func(observe.Level) bool { calls++; return false })
 	if calls != 1 {
 		t.Fatalf("yield called %d times after returning false, want 1", calls)
 	}
-	if n := len(readLevels(&reg)); n != 3 {
+	if n := len(readLevels(reg)); n != 3 {
 		t.Fatalf("%d levels, want 3", n)
 	}
 }
 
 func TestLevelsDoNotAllocate(t *testing.T) {
-	var reg Registry
-	for _, n := range []string{"a.Svc", "b.Svc", "c.Svc"} {
-		if _, err := reg.Get(n, Config{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg := threeBreakers(t)
 	b, _ := reg.Lookup("a.Svc")
 	var n int
 	count := func(observe.Level) bool { n++; return true }
-	for name, src := range map[string]observe.LevelSource{"breaker": b, "registry": &reg} {
+	for name, src := range map[string]observe.LevelSource{"breaker": b, "registry": reg} {
 		if a := testing.AllocsPerRun(100, func() { src.Levels(count) }); a != 0 {
 			t.Errorf("%s: %v allocations per Levels, want 0", name, a)
 		}
@@ -117,4 +107,16 @@ func TestLevelsDoNotAllocate(t *testing.T) {
 	if n == 0 {
 		t.Fatal("nothing was read")
 	}
+}
+
+// threeBreakers returns a registry holding the breakers a.Svc, b.Svc and c.Svc.
+func threeBreakers(t *testing.T) *Registry {
+	t.Helper()
+	reg := new(Registry)
+	for _, n := range []string{"a.Svc", "b.Svc", "c.Svc"} {
+		if _, err := reg.Get(n, Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return reg
 }
