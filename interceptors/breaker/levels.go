@@ -1,6 +1,11 @@
 package breaker
 
-import "github.com/bulwarkrpc/bulwark/observe"
+import (
+	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/observe"
+)
 
 var (
 	_ observe.LevelSource = (*Breaker)(nil)
@@ -9,19 +14,31 @@ var (
 
 // Levels implements observe.LevelSource: it yields one observe.LevelBreakerState reading, the
 // breaker's state now (State, so an open breaker whose recovery timeout has passed reads, and
-// turns, half-open). Service and Method are those of the breaker's events: the service, and the
-// full method for a method-scoped breaker of a registry (empty otherwise), so that the state
-// joins the transitions of the same breaker. It allocates nothing.
+// turns, half-open). Service and Method say which breaker it is, as promobs labels it: a
+// breaker named by a service reads Service (WithService, else the name) and no Method; a
+// method-scoped one, or any breaker named by a full method "/pkg.Service/Method", reads that
+// method and its service. It allocates nothing.
 func (b *Breaker) Levels(yield func(observe.Level) bool) {
 	yield(b.level())
 }
 
 func (b *Breaker) level() observe.Level {
+	service, method := b.service, b.method
+	// A breaker named by a full method by other means than the registry interceptors (a
+	// suite, breaker.New) may not know its method: its name does.
+	if method == "" && strings.HasPrefix(b.name, "/") {
+		if svc, _ := grpcmethod.Split(b.name); svc != "" {
+			method = b.name
+			if service == b.name {
+				service = svc
+			}
+		}
+	}
 	return observe.Level{
 		Kind:    observe.LevelBreakerState,
 		Policy:  observe.PolicyBreaker,
-		Service: b.service,
-		Method:  b.method,
+		Service: service,
+		Method:  method,
 		State:   b.State().String(),
 	}
 }

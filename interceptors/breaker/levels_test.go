@@ -82,6 +82,28 @@ func TestRegistryLevelsNameServiceAndMethod(t *testing.T) {
 	}
 }
 
+// A breaker named by a full method reads that method and its service, however it was made:
+// as a suite makes it (WithService, no method) or with New alone.
+func TestLevelsOfABreakerNamedByMethod(t *testing.T) {
+	const method = "/kyc.v1.OCRService/Extract"
+	for name, opts := range map[string][]Option{
+		"with its service": {WithService("kyc.v1.OCRService")},
+		"name alone":       nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var reg Registry
+			if _, err := reg.Get(method, Config{}, opts...); err != nil {
+				t.Fatal(err)
+			}
+			got := readLevels(&reg)
+			want := observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: "kyc.v1.OCRService", Method: method, State: "closed"}
+			if len(got) != 1 || got[0] != want {
+				t.Fatalf("levels = %+v, want [%+v]", got, want)
+			}
+		})
+	}
+}
+
 func TestRegistryLevelsStopsWhenYieldSaysSo(t *testing.T) {
 	reg := threeBreakers(t)
 	calls := 0
