@@ -12,8 +12,7 @@ import (
 )
 
 // BenchmarkScrapeLevels gathers the level metrics of 110 breakers (100 of a service, 10 of a
-// method) and 10 bulkheads read live
-// through Scrape: the cost a Prometheus scrape pays for them.
+// method) and 10 bulkheads read live through Scrape: the cost a Prometheus scrape pays for them.
 func BenchmarkScrapeLevels(b *testing.B) {
 	reg := prometheus.NewRegistry()
 	m, err := promobs.New(reg)
