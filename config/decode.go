@@ -269,31 +269,28 @@ func (d *decoder) top(doc *yaml.Node, cfg *Config) {
 		case "budget":
 			d.scalar(v, "budget", "budget", reflect.ValueOf(&cfg.Budget).Elem())
 		case "profiles":
-			if isNull(v) {
-				return
-			}
-			cfg.Profiles = map[string]Profile{}
-			d.mapping(v, "profiles", "profiles", nil, func(name string, k, v *yaml.Node) {
-				path := join("profiles", name)
-				d.mark(path, k)
-				var p Profile
-				d.profile(v, path, &p)
-				cfg.Profiles[name] = p
-			})
+			cfg.Profiles = named(d, v, "profiles", "profiles", d.profile)
 		case "services":
-			if isNull(v) {
-				return
-			}
-			cfg.Services = map[string]Service{}
-			d.mapping(v, "services", "services", nil, func(name string, k, v *yaml.Node) {
-				path := join("services", name)
-				d.mark(path, k)
-				var s Service
-				d.service(v, path, &s)
-				cfg.Services[name] = s
-			})
+			cfg.Services = named(d, v, "services", "services", d.service)
 		}
 	})
+}
+
+// named decodes n, a mapping of names to what (profiles, services, methods), at path, each
+// value with decode. It returns nil when n is null.
+func named[T any](d *decoder, n *yaml.Node, path, what string, decode func(n *yaml.Node, path string, v *T)) map[string]T {
+	if isNull(n) {
+		return nil
+	}
+	out := map[string]T{}
+	d.mapping(n, path, what, nil, func(name string, k, v *yaml.Node) {
+		p := join(path, name)
+		d.mark(p, k)
+		var x T
+		decode(v, p, &x)
+		out[name] = x
+	})
+	return out
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
@@ -306,13 +303,21 @@ func isOff(n *yaml.Node) bool {
 	return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "off") || (n.Tag == "!!bool" && n.Value == "false")
 }
 
-func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
+// fields decodes n, a mapping of what's known keys at path (a profile, a service, a method),
+// calling fn with each key, its path and its value; a null n holds no key.
+func (d *decoder) fields(n *yaml.Node, path, what string, known []string, fn func(key, path string, v *yaml.Node)) {
 	if isNull(n) {
 		return
 	}
-	d.mapping(n, path, "a profile", sectionKeys(), func(key string, k, v *yaml.Node) {
+	d.mapping(n, path, what, known, func(key string, k, v *yaml.Node) {
 		sp := join(path, key)
 		d.mark(sp, k)
+		fn(key, sp, v)
+	})
+}
+
+func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
+	d.fields(n, path, "a profile", sectionKeys(), func(key, sp string, v *yaml.Node) {
 		if key == string(SectionClassifier) {
 			d.classifier(v, sp, &p.Classifier)
 			return
@@ -324,27 +329,12 @@ func (d *decoder) profile(n *yaml.Node, path string, p *Profile) {
 }
 
 func (d *decoder) service(n *yaml.Node, path string, s *Service) {
-	if isNull(n) {
-		return
-	}
-	d.mapping(n, path, "a service", serviceKeys(), func(key string, k, v *yaml.Node) {
-		sp := join(path, key)
-		d.mark(sp, k)
+	d.fields(n, path, "a service", serviceKeys(), func(key, sp string, v *yaml.Node) {
 		switch key {
 		case "profile":
 			d.scalar(v, sp, "profile", reflect.ValueOf(&s.Profile).Elem())
 		case "methods":
-			if isNull(v) {
-				return
-			}
-			s.Methods = map[string]Method{}
-			d.mapping(v, sp, "methods", nil, func(name string, k, v *yaml.Node) {
-				mp := join(sp, name)
-				d.mark(mp, k)
-				var m Method
-				d.method(v, mp, &m)
-				s.Methods[name] = m
-			})
+			s.Methods = named(d, v, sp, "methods", d.method)
 		default:
 			d.override(key, v, sp, &s.Overrides)
 		}
@@ -352,12 +342,7 @@ func (d *decoder) service(n *yaml.Node, path string, s *Service) {
 }
 
 func (d *decoder) method(n *yaml.Node, path string, m *Method) {
-	if isNull(n) {
-		return
-	}
-	d.mapping(n, path, "a method", methodKeys(), func(key string, k, v *yaml.Node) {
-		sp := join(path, key)
-		d.mark(sp, k)
+	d.fields(n, path, "a method", methodKeys(), func(key, sp string, v *yaml.Node) {
 		if key == "profile" {
 			d.scalar(v, sp, "profile", reflect.ValueOf(&m.Profile).Elem())
 			return

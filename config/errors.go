@@ -31,15 +31,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			b.WriteString(":" + strconv.Itoa(e.Line))
-		}
-		b.WriteString(": ")
-	} else if e.Line > 0 {
-		b.WriteString("line " + strconv.Itoa(e.Line) + ": ")
-	}
+	writePlace(&b, e.File, e.Line, true)
 	if e.Path != "" {
 		b.WriteString(e.Path + ": ")
 	}
@@ -65,15 +57,22 @@ type Warning struct {
 
 func (w Warning) String() string {
 	var b strings.Builder
-	if w.File != "" {
-		b.WriteString(w.File)
-		if w.Line > 0 {
-			b.WriteString(":" + strconv.Itoa(w.Line))
-		}
-		b.WriteString(": ")
-	}
+	writePlace(&b, w.File, w.Line, false)
 	b.WriteString(w.Path + ": " + w.Message)
 	return b.String()
+}
+
+// writePlace starts a message with where it points: "file:line: ", "file: " when the line is
+// unknown, and with no file "line N: " when lineAlone is set, else nothing.
+func writePlace(b *strings.Builder, file string, line int, lineAlone bool) {
+	switch {
+	case file != "" && line > 0:
+		b.WriteString(file + ":" + strconv.Itoa(line) + ": ")
+	case file != "":
+		b.WriteString(file + ": ")
+	case line > 0 && lineAlone:
+		b.WriteString("line " + strconv.Itoa(line) + ": ")
+	}
 }
 
 // source maps yaml paths of one file to their lines.

@@ -46,12 +46,15 @@ func deepCopyConfig(c *Config) *Config {
 }
 
 // Load reads the YAML file at path and merges it over the built-ins (see Parse).
-func Load(path string) (*Config, []Warning, error) {
+func Load(path string) (*Config, []Warning, error) { return loadFile(path, Parse) }
+
+// loadFile reads the file at path and hands it to parse, named by its path.
+func loadFile(path string, parse func(name string, data []byte) (*Config, []Warning, error)) (*Config, []Warning, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return Parse(path, data)
+	return parse(path, data)
 }
 
 // Parse reads a YAML configuration named name (used in messages) and merges it over Builtin:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,11 +25,7 @@ const grpcMaxAttempts = 5
 
 // LoadServiceConfig reads a gRPC service config JSON file; see ParseServiceConfig.
 func LoadServiceConfig(path string) (*Config, []Warning, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ParseServiceConfig(path, data)
+	return loadFile(path, ParseServiceConfig)
 }
 
 // ParseServiceConfig turns a gRPC service config JSON document (the methodConfig,
@@ -45,7 +40,7 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // Config is not merged with the built-in profiles. The mapping is in the package
 // documentation's "gRPC service config" section.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
-	var doc scDoc
+	var doc keyed[scDoc]
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		return nil, nil, fmt.Errorf("%s: not a gRPC service config: %w", name, err)
@@ -53,14 +48,14 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	c := &scConv{file: name, cfg: &Config{Profiles: map[string]Profile{}, Services: map[string]Service{}}}
 	c.unknown("", doc.raw, "methodConfig", "retryThrottling")
 	var throttle retry.Throttle
-	if doc.RetryThrottling != nil {
-		t := doc.RetryThrottling
-		c.unknown("retryThrottling", t.raw, "maxTokens", "tokenRatio")
+	if kt := doc.V.RetryThrottling; kt != nil {
+		c.unknown("retryThrottling", kt.raw, "maxTokens", "tokenRatio")
+		t := kt.V
 		throttle = retry.Throttle{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
 	}
 	seen := map[string]string{}
-	for i, mc := range doc.MethodConfig {
+	for i, mc := range doc.V.MethodConfig {
 		c.method(i, mc, throttle, seen)
 	}
 	if c.err != nil {
@@ -75,19 +70,18 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	return c.cfg, c.warns, nil
 }
 
-// scDoc is the part of a service config bulwark reads; raw keeps every key, for warnings.
+// scDoc is the part of a service config bulwark reads. Each object is decoded as a keyed,
+// which keeps every key it holds, for warnings.
 type scDoc struct {
-	MethodConfig    []scMethod  `json:"methodConfig"`
-	RetryThrottling *scThrottle `json:"retryThrottling"`
-	raw             map[string]json.RawMessage
+	MethodConfig    []keyed[scMethod]  `json:"methodConfig"`
+	RetryThrottling *keyed[scThrottle] `json:"retryThrottling"`
 }
 
 type scMethod struct {
-	Name          []scName   `json:"name"`
-	Timeout       *scDur     `json:"timeout"`
-	RetryPolicy   *scRetry   `json:"retryPolicy"`
-	HedgingPolicy *scHedging `json:"hedgingPolicy"`
-	raw           map[string]json.RawMessage
+	Name          []scName          `json:"name"`
+	Timeout       *scDur            `json:"timeout"`
+	RetryPolicy   *keyed[scRetry]   `json:"retryPolicy"`
+	HedgingPolicy *keyed[scHedging] `json:"hedgingPolicy"`
 }
 
 type scName struct {
@@ -102,53 +96,31 @@ type scRetry struct {
 	BackoffMultiplier     float64  `json:"backoffMultiplier"`
 	RetryableStatusCodes  []scCode `json:"retryableStatusCodes"`
 	PerAttemptRecvTimeout *scDur   `json:"perAttemptRecvTimeout"`
-	raw                   map[string]json.RawMessage
 }
 
 type scHedging struct {
 	MaxAttempts         int      `json:"maxAttempts"`
 	HedgingDelay        scDur    `json:"hedgingDelay"`
 	NonFatalStatusCodes []scCode `json:"nonFatalStatusCodes"`
-	raw                 map[string]json.RawMessage
 }
 
 type scThrottle struct {
 	MaxTokens  float64 `json:"maxTokens"`
 	TokenRatio float64 `json:"tokenRatio"`
-	raw        map[string]json.RawMessage
 }
 
-// withRaw decodes data into v (a pointer to a struct alias with no methods) and into raw.
-func withRaw(data []byte, v any, raw *map[string]json.RawMessage) error {
-	if err := json.Unmarshal(data, v); err != nil {
+// keyed is a JSON object decoded into V, with every key it holds kept in raw, for warnings of
+// those bulwark does not read. V must not have an UnmarshalJSON method.
+type keyed[T any] struct {
+	V   T
+	raw map[string]json.RawMessage
+}
+
+func (k *keyed[T]) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &k.V); err != nil {
 		return err
 	}
-	return json.Unmarshal(data, raw)
-}
-
-func (d *scDoc) UnmarshalJSON(b []byte) error {
-	type plain scDoc
-	return withRaw(b, (*plain)(d), &d.raw)
-}
-
-func (m *scMethod) UnmarshalJSON(b []byte) error {
-	type plain scMethod
-	return withRaw(b, (*plain)(m), &m.raw)
-}
-
-func (r *scRetry) UnmarshalJSON(b []byte) error {
-	type plain scRetry
-	return withRaw(b, (*plain)(r), &r.raw)
-}
-
-func (h *scHedging) UnmarshalJSON(b []byte) error {
-	type plain scHedging
-	return withRaw(b, (*plain)(h), &h.raw)
-}
-
-func (t *scThrottle) UnmarshalJSON(b []byte) error {
-	type plain scThrottle
-	return withRaw(b, (*plain)(t), &t.raw)
+	return json.Unmarshal(b, &k.raw)
 }
 
 // scDur is a protobuf JSON duration: decimal seconds with an "s" suffix ("0.1s", "1.5s").
@@ -242,9 +214,10 @@ func scHint(key string) string {
 	return ""
 }
 
-func (c *scConv) method(i int, mc scMethod, throttle retry.Throttle, seen map[string]string) {
+func (c *scConv) method(i int, km keyed[scMethod], throttle retry.Throttle, seen map[string]string) {
 	path := fmt.Sprintf("methodConfig[%d]", i)
-	c.unknown(path, mc.raw, "name", "timeout", "retryPolicy", "hedgingPolicy")
+	c.unknown(path, km.raw, "name", "timeout", "retryPolicy", "hedgingPolicy")
+	mc := km.V
 	if len(mc.Name) == 0 {
 		c.warn(path, "has no name and applies to nothing (gRPC skips it)")
 		return
@@ -299,8 +272,9 @@ func (c *scConv) method(i int, mc scMethod, throttle retry.Throttle, seen map[st
 	}
 }
 
-func (c *scConv) retry(path string, r *scRetry, throttle retry.Throttle, p *Profile) {
-	c.unknown(path, r.raw, "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout")
+func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.Throttle, p *Profile) {
+	r := &kr.V
+	c.unknown(path, kr.raw, "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout")
 	switch {
 	case r.MaxAttempts < 2:
 		c.fail(path+".maxAttempts", r.MaxAttempts, "must be 2 or more")
@@ -334,8 +308,9 @@ func (c *scConv) retry(path string, r *scRetry, throttle retry.Throttle, p *Prof
 	p.Classifier = c.onlyRetryable(path+".retryableStatusCodes", r.RetryableStatusCodes)
 }
 
-func (c *scConv) hedging(path string, h *scHedging, throttle retry.Throttle, p *Profile) {
-	c.unknown(path, h.raw, "maxAttempts", "hedgingDelay", "nonFatalStatusCodes")
+func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Throttle, p *Profile) {
+	h := &kh.V
+	c.unknown(path, kh.raw, "maxAttempts", "hedgingDelay", "nonFatalStatusCodes")
 	if h.MaxAttempts < 2 {
 		c.fail(path+".maxAttempts", h.MaxAttempts, "must be 2 or more")
 	}

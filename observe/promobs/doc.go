@@ -6,8 +6,7 @@
 //
 //	metrics, err := promobs.New(prometheus.DefaultRegisterer)
 //	...
-//	metrics.TrackBulkhead("kyc.v1.OCRService", ocrBulkhead)
-//	metrics.TrackBreaker("kyc.v1.OCRService", func() string { return ocrBreaker.State().String() })
+//	metrics.Scrape(suite) // breaker states, bulkhead levels and throttle probabilities, read live
 //
 // # Metrics
 //
@@ -23,17 +22,17 @@
 //	| bulwark_retries_total             | counter   | service, attempt             | RetryScheduled                     |
 //	| bulwark_retry_backoff_seconds     | histogram | service                      | RetryScheduled Delay               |
 //	| bulwark_retries_exhausted_total   | counter   | service, reason              | RetriesExhausted                   |
-//	| bulwark_breaker_state             | gauge     | service, method, state       | BreakerStateChanged / TrackBreaker |
+//	| bulwark_breaker_state             | gauge     | service, method, state       | Scrape / BreakerStateChanged       |
 //	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged                |
-//	| bulwark_bulkhead_in_flight        | gauge     | service                      | TrackBulkhead                      |
-//	| bulwark_bulkhead_capacity         | gauge     | service                      | TrackBulkhead                      |
+//	| bulwark_bulkhead_in_flight        | gauge     | service                      | Scrape                             |
+//	| bulwark_bulkhead_capacity         | gauge     | service                      | Scrape                             |
 //	| bulwark_rejections_total          | counter   | service, policy, reason      | Rejected                           |
 //	| bulwark_fallbacks_total           | counter   | service, method              | FallbackServed                     |
 //	| bulwark_deadlines_applied_total   | counter   | service, reason              | DeadlineApplied                    |
 //	| bulwark_limiter_degraded_total    | counter   | service, reason              | LimiterDegraded                    |
 //	| bulwark_hedges_total              | counter   | service, reason              | HedgeSent                          |
 //	| bulwark_hedge_wins_total          | counter   | service, method              | HedgeWon                           |
-//	| bulwark_adaptive_throttle_probability | gauge | service                      | TrackThrottle                      |
+//	| bulwark_adaptive_throttle_probability | gauge | service                      | Scrape                             |
 //
 // The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity
 // follows the limit as it moves. bulwark_hedge_wins_total over bulwark_hedges_total is how often
@@ -69,17 +68,19 @@
 // the open breakers and the sum over state is always 1. A state outside BreakerStates gets its
 // own series. A breaker is told apart by service and method, as its events are: method is empty
 // for a breaker that serves the whole service (breaker.ScopeService) and the full method for a
-// method-scoped one. For a breaker given to TrackBreaker the state is read at scrape time; for
-// the others it is the To of the last BreakerStateChanged event seen (the breaker emits its
-// events outside its lock, so under a race of transitions the last event seen may be an older
-// one: prefer TrackBreaker).
+// method-scoped one. For a breaker a source given to Scrape reads, the state is read at scrape
+// time; for the others it is the To of the last BreakerStateChanged event seen (the breaker
+// emits its events outside its lock, so under a race of transitions the last event seen may be
+// an older one: prefer Scrape).
 //
 // # Levels
 //
-// Bulkheads are levels, not events: TrackBulkhead registers one whose InFlight and Capacity are
-// read at scrape time. So is an adaptive throttle's rejection probability: TrackThrottle
-// registers a function that returns it. Tracking a service again replaces the previous bulkhead or breaker;
-// passing nil stops tracking it.
+// Bulkheads are levels, not events, and so are breaker states and an adaptive throttle's
+// rejection probability. Scrape registers an observe.LevelSource (a suite, a breaker.Registry,
+// a bulkhead, a throttle, or observe.LevelSources of them) that is read at every scrape, so a
+// scrape shows the objects the source holds then, after a configuration reload too. A series is
+// exposed once per scrape: a source's reading wins over the deprecated TrackBulkhead,
+// TrackBreaker and TrackThrottle registrations, which win over the breaker events (see Scrape).
 //
 // # Cost
 //
@@ -91,6 +92,6 @@
 //
 // # Concurrency
 //
-// *Metrics is safe for concurrent use: Observe, TrackBulkhead, TrackBreaker, TrackThrottle and scrapes may run
-// at the same time.
+// *Metrics is safe for concurrent use: Observe, Scrape, the Track functions and scrapes may run
+// at the same time. Sources must be safe for concurrent use, as observe.LevelSource requires.
 package promobs

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,6 +16,40 @@ func BreakerStates() []string {
 
 var breakerStates = BreakerStates()
 
+// Scrape makes m read the levels of src at every scrape: bulwark_breaker_state (from
+// observe.LevelBreakerState readings), bulwark_bulkhead_in_flight and bulwark_bulkhead_capacity
+// (observe.LevelInFlight and observe.LevelCapacity of Policy observe.PolicyBulkhead, or of no
+// Policy) and
+// bulwark_adaptive_throttle_probability (observe.LevelThrottleProbability). src is asked again
+// at each scrape, so what it holds then is what is shown: give it a suite, a breaker.Registry,
+// a bulkhead, a throttle, or an observe.LevelSources of them, and a configuration reload or an
+// object made later needs no further call. Readings of other kinds are ignored.
+//
+// Each call adds a source; sources are read in the order they were added, outside m's locks.
+// A nil src is ignored; a typed nil (a nil *breaker.Registry) is not detected, and panics at
+// the scrape.
+//
+// Which reading wins: a series (a metric and its labels: service, and method for a breaker) is
+// exposed once per scrape, never twice, from the first of, in this order:
+//
+//  1. the sources given to Scrape, in the order added, and within one source its first
+//     reading of that series;
+//  2. the objects given to the deprecated TrackBulkhead, TrackBreaker and TrackThrottle;
+//  3. for bulwark_breaker_state only, the To of the last BreakerStateChanged event seen.
+//
+// A source reads the objects that serve calls now, while a Track registration holds the one it
+// was given, which a reload may since have replaced; an event is only the last thing heard.
+// A bulkhead's in-flight and capacity are separate series: each is taken from the first
+// reading of its own kind.
+func (m *Metrics) Scrape(src observe.LevelSource) {
+	if src == nil {
+		return
+	}
+	m.levels.mu.Lock()
+	m.levels.sources = append(m.levels.sources, src)
+	m.levels.mu.Unlock()
+}
+
 // Bulkhead is what TrackBulkhead reads: a bulkhead's current number of calls in flight and
 // its capacity. Both methods must be safe for concurrent use.
 type Bulkhead interface {
@@ -24,15 +59,17 @@ type Bulkhead interface {
 
 // TrackBulkhead exposes b as bulwark_bulkhead_in_flight and bulwark_bulkhead_capacity with the
 // given service label, read at each scrape: a bulkhead is a level, not a stream of events.
-// Tracking a service again replaces its bulkhead; a nil b stops tracking it.
+// Tracking a service again replaces its bulkhead; a nil b stops tracking it. A source given to
+// Scrape that reads the same service wins over it (see Scrape).
+//
+// Deprecated: use Scrape, with the bulkhead itself or with the suite that holds it: it shows
+// the bulkhead that serves calls now, even after a reload.
 func (m *Metrics) TrackBulkhead(service string, b Bulkhead) {
-	m.levels.mu.Lock()
-	defer m.levels.mu.Unlock()
-	if b == nil {
-		delete(m.levels.bulkheads, service)
-		return
+	var src observe.LevelSource
+	if b != nil {
+		src = trackedBulkhead{service, b}
 	}
-	m.levels.bulkheads[service] = b
+	m.levels.track(trackKey{observe.LevelInFlight, breakerKey{service: service}}, src)
 }
 
 // TrackBreaker exposes the state that state returns as bulwark_breaker_state, read at each
@@ -43,32 +80,68 @@ func (m *Metrics) TrackBulkhead(service string, b Bulkhead) {
 //
 //	m.TrackBreaker("kyc.v1.OCRService", func() string { return b.State().String() })
 //
-// Without TrackBreaker, bulwark_breaker_state follows the BreakerStateChanged events; a tracked
-// breaker shows what state returns instead, so that a scrape never shows a stale state.
-// Tracking a name again replaces its function; a nil state stops tracking it.
+// Without TrackBreaker (or Scrape), bulwark_breaker_state follows the BreakerStateChanged
+// events; a tracked breaker shows what state returns instead, so that a scrape never shows a
+// stale state. Tracking a name again replaces its function; a nil state stops tracking it. A
+// source given to Scrape that reads the same breaker wins over it (see Scrape).
+//
+// Deprecated: use Scrape, with the breaker, its breaker.Registry or the suite: it shows the
+// breakers that serve calls now, even after a reload.
 func (m *Metrics) TrackBreaker(name string, state func() string) {
 	k := breakerKeyOf(name)
-	m.levels.mu.Lock()
-	defer m.levels.mu.Unlock()
-	if state == nil {
-		delete(m.levels.breakers, k)
-		return
+	var src observe.LevelSource
+	if state != nil {
+		src = trackedBreaker{k, state}
 	}
-	m.levels.breakers[k] = state
+	m.levels.track(trackKey{observe.LevelBreakerState, k}, src)
 }
 
 // TrackThrottle exposes the rejection probability that probability returns (an adaptive
 // throttle's Probability) as bulwark_adaptive_throttle_probability with the given service label,
 // read at each scrape. Tracking a service again replaces its function; a nil probability stops
-// tracking it.
+// tracking it. A source given to Scrape that reads the same service wins over it (see Scrape).
+//
+// Deprecated: use Scrape, with the throttle or the suite: it shows the throttle that serves
+// calls now, even after a reload.
 func (m *Metrics) TrackThrottle(service string, probability func() float64) {
-	m.levels.mu.Lock()
-	defer m.levels.mu.Unlock()
-	if probability == nil {
-		delete(m.levels.throttles, service)
-		return
+	var src observe.LevelSource
+	if probability != nil {
+		src = trackedThrottle{service, probability}
 	}
-	m.levels.throttles[service] = probability
+	m.levels.track(trackKey{observe.LevelThrottleProbability, breakerKey{service: service}}, src)
+}
+
+// The Track* registrations, as level sources.
+
+type trackedBulkhead struct {
+	service string
+	b       Bulkhead
+}
+
+func (t trackedBulkhead) Levels(yield func(observe.Level) bool) {
+	l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: t.service, Value: float64(t.b.InFlight())}
+	if yield(l) {
+		l.Kind, l.Value = observe.LevelCapacity, float64(t.b.Capacity())
+		yield(l)
+	}
+}
+
+type trackedBreaker struct {
+	k     breakerKey
+	state func() string
+}
+
+func (t trackedBreaker) Levels(yield func(observe.Level) bool) {
+	yield(observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: t.k.service, Method: t.k.method, State: t.state()})
+}
+
+type trackedThrottle struct {
+	service     string
+	probability func() float64
+}
+
+func (t trackedThrottle) Levels(yield func(observe.Level) bool) {
+	yield(observe.Level{Kind: observe.LevelThrottleProbability, Policy: observe.PolicyAdaptiveThrottle, Service: t.service, Value: t.probability()})
 }
 
 // breakerKey identifies a breaker as its events do: by service, and by method when it is
@@ -78,10 +151,17 @@ type breakerKey struct{ service, method string }
 func breakerKeyOf(name string) breakerKey {
 	if strings.HasPrefix(name, "/") {
 		if i := strings.LastIndexByte(name, '/'); i > 0 {
-			return breakerKey{service: clean(name[1:i]), method: clean(name)}
+			return breakerKey{service: name[1:i], method: name}
 		}
 	}
-	return breakerKey{service: clean(name)}
+	return breakerKey{service: name}
+}
+
+// trackKey names one Track registration: what it tracks (LevelInFlight for a bulkhead) and
+// whose.
+type trackKey struct {
+	kind observe.LevelKind
+	breakerKey
 }
 
 // levels is the collector of the gauges read at scrape time.
@@ -89,10 +169,9 @@ type levels struct {
 	stateDesc, inFlightDesc, capacityDesc, throttleDesc *prometheus.Desc
 
 	mu        sync.Mutex
-	bulkheads map[string]Bulkhead          // Guarded by mu.
-	breakers  map[breakerKey]func() string // Guarded by mu.
-	throttles map[string]func() float64    // Guarded by mu.
-	lastState map[breakerKey]string        // Guarded by mu. From BreakerStateChanged events.
+	sources   []observe.LevelSource            // Guarded by mu; only appended to.
+	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
+	lastState map[breakerKey]string            // Guarded by mu. From BreakerStateChanged events.
 }
 
 func newLevels(cl prometheus.Labels) *levels {
@@ -109,20 +188,29 @@ func newLevels(cl prometheus.Labels) *levels {
 		throttleDesc: prometheus.NewDesc(NameThrottleProbability,
 			"Probability with which client-side adaptive throttling rejects a call now.",
 			[]string{labelService}, cl),
-		throttles: map[string]func() float64{},
-		bulkheads: map[string]Bulkhead{},
-		breakers:  map[breakerKey]func() string{},
+		tracked:   map[trackKey]observe.LevelSource{},
 		lastState: map[breakerKey]string{},
 	}
+}
+
+// track registers src under k, or forgets k when src is nil.
+func (l *levels) track(k trackKey, src observe.LevelSource) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if src == nil {
+		delete(l.tracked, k)
+		return
+	}
+	l.tracked[k] = src
 }
 
 func (l *levels) breakerChanged(service, method, to string) {
 	if to == "" {
 		return
 	}
-	k := breakerKey{clean(service), clean(method)}
+	k := breakerKey{service, method}
 	l.mu.Lock()
-	l.lastState[k] = clean(to)
+	l.lastState[k] = to
 	l.mu.Unlock()
 }
 
@@ -134,49 +222,76 @@ func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.throttleDesc
 }
 
-// Collect implements prometheus.Collector. The tracked functions are called outside the lock.
+// Collect implements prometheus.Collector. The sources are read outside the lock, each in full
+// before anything is sent on ch, so that a source holding a lock of its own while it yields
+// does not hold it while the registry drains ch. Precedence is Scrape's.
 func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
-	states := make(map[breakerKey]string, len(l.lastState)+len(l.breakers))
+	sources := l.sources[:len(l.sources):len(l.sources)]
+	tracked := make([]observe.LevelSource, 0, len(l.tracked))
+	for _, src := range l.tracked {
+		tracked = append(tracked, src)
+	}
+	events := make([]observe.Level, 0, len(l.lastState))
 	for k, st := range l.lastState {
-		states[k] = st
-	}
-	breakers := make(map[breakerKey]func() string, len(l.breakers))
-	for k, f := range l.breakers {
-		breakers[k] = f
-	}
-	bulkheads := make(map[string]Bulkhead, len(l.bulkheads))
-	for svc, b := range l.bulkheads {
-		bulkheads[clean(svc)] = b
-	}
-	throttles := make(map[string]func() float64, len(l.throttles))
-	for svc, f := range l.throttles {
-		throttles[clean(svc)] = f
+		events = append(events, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st})
 	}
 	l.mu.Unlock()
 
-	for svc, f := range throttles {
-		ch <- prometheus.MustNewConstMetric(l.throttleDesc, prometheus.GaugeValue, f(), svc)
+	var readings []observe.Level
+	read := func(lv observe.Level) bool {
+		readings = append(readings, lv)
+		return true
 	}
+	observe.LevelSources(sources).Levels(read)
+	observe.LevelSources(tracked).Levels(read)
+	readings = append(readings, events...)
 
-	for k, f := range breakers {
-		states[k] = clean(f())
+	seen := make(map[trackKey]struct{}, len(readings))
+	for _, r := range readings {
+		l.emit(ch, r, seen)
 	}
-	for k, cur := range states {
-		known := false
-		for _, st := range breakerStates {
-			v := 0.0
-			if st == cur {
-				v, known = 1, true
-			}
-			ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, v, k.service, k.method, st)
+}
+
+// emit sends the series of reading r on ch, unless a series of the same metric and labels was
+// sent before in this Collect (seen).
+func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[trackKey]struct{}) {
+	k := trackKey{r.Kind, breakerKey{service: clean(r.Service)}}
+	var desc *prometheus.Desc
+	switch r.Kind {
+	case observe.LevelBreakerState:
+		k.method = clean(r.Method)
+	case observe.LevelInFlight, observe.LevelCapacity:
+		if r.Policy != observe.PolicyBulkhead && r.Policy != "" {
+			return
 		}
-		if !known && cur != "" {
-			ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, 1, k.service, k.method, cur)
+		desc = l.inFlightDesc
+		if r.Kind == observe.LevelCapacity {
+			desc = l.capacityDesc
 		}
+	case observe.LevelThrottleProbability:
+		desc = l.throttleDesc
+	default:
+		return
 	}
-	for svc, b := range bulkheads {
-		ch <- prometheus.MustNewConstMetric(l.inFlightDesc, prometheus.GaugeValue, float64(b.InFlight()), svc)
-		ch <- prometheus.MustNewConstMetric(l.capacityDesc, prometheus.GaugeValue, float64(b.Capacity()), svc)
+	if _, dup := seen[k]; dup {
+		return
+	}
+	seen[k] = struct{}{}
+	if desc != nil {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, r.Value, k.service)
+		return
+	}
+	cur := clean(r.State)
+	known := false
+	for _, st := range breakerStates {
+		v := 0.0
+		if st == cur {
+			v, known = 1, true
+		}
+		ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, v, k.service, k.method, st)
+	}
+	if !known && cur != "" {
+		ch <- prometheus.MustNewConstMetric(l.stateDesc, prometheus.GaugeValue, 1, k.service, k.method, cur)
 	}
 }

@@ -24,29 +24,137 @@ const (
 
 // line is one row of the table in the package documentation.
 type line struct {
-	kind  observe.Kind
-	level zapcore.Level
-	msg   string
+	kind   observe.Kind
+	level  zapcore.Level
+	msg    string
+	fields []field
 }
 
 var lines = [...]line{
-	{observe.AttemptFinished, zapcore.DebugLevel, MsgAttemptFinished},
-	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished},
-	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled},
-	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted},
-	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged},
-	{observe.Rejected, zapcore.WarnLevel, MsgRejected},
-	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed},
-	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied},
-	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded},
-	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent},
-	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon},
-	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged},
+	{observe.AttemptFinished, zapcore.DebugLevel, MsgAttemptFinished, []field{fService, fMethod, fAttempt, fCode, fClass, fDuration}},
+	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished, []field{fService, fMethod, fAttempts, fCode, fClass, fDuration}},
+	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay}},
+	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}},
+	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor}},
+	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}},
+	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass}},
+	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied, []field{fService, fMethod, fTimeout, fReason}},
+	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded, []field{fService, fMethod, fReason}},
+	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent, []field{fService, fMethod, fAttempt, fReason, fAfter}},
+	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon, []field{fService, fMethod, fAttempt, fCode, fDuration}},
+	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fLimit, fAlgorithm, fLatency}},
 }
 
-var messages = func() (m [numKinds]string) {
-	for _, l := range lines {
-		m[l.kind] = l.msg
+// maxFields is the most fields a line has.
+const maxFields = 7
+
+// field is one field of a line: its key, the event field it shows and when (the table of
+// fields in the package documentation).
+type field struct {
+	key  string
+	val  value
+	when when
+}
+
+// value names the event field a line's field shows.
+type value uint8
+
+const (
+	vService value = iota
+	vMethod
+	vPolicy
+	vAttempt
+	vCode
+	vClass
+	vReason
+	vDuration
+	vDelay
+	vFrom
+	vTo
+	vLimit      // Value, as an int
+	vRetryAfter // Delay, or the probability (Value) on a rejection by the adaptive throttle
+)
+
+// when says which events a field is written for.
+type when uint8
+
+const (
+	always     when = iota
+	withMethod      // the event names a method: on a breaker line, a method-scoped breaker
+	toOpen          // the event is a breaker's transition to open
+)
+
+var (
+	fService      = field{"service", vService, always}
+	fMethod       = field{"method", vMethod, always}
+	fScopedMethod = field{"method", vMethod, withMethod}
+	fPolicy       = field{"policy", vPolicy, always}
+	fAttempt      = field{"attempt", vAttempt, always}
+	fAttempts     = field{"attempts", vAttempt, always}
+	fCode         = field{"code", vCode, always}
+	fClass        = field{"class", vClass, always}
+	fReason       = field{"reason", vReason, always}
+	fAlgorithm    = field{"algorithm", vReason, always}
+	fDuration     = field{"duration", vDuration, always}
+	fElapsed      = field{"elapsed", vDuration, always}
+	fLatency      = field{"latency", vDuration, always}
+	fDelay        = field{"delay", vDelay, always}
+	fTimeout      = field{"timeout", vDelay, always}
+	fAfter        = field{"after", vDelay, always}
+	fOpenFor      = field{"open_for", vDelay, toOpen}
+	fFrom         = field{"from", vFrom, always}
+	fTo           = field{"to", vTo, always}
+	fLimit        = field{"limit", vLimit, always}
+	fRetryAfter   = field{"retry_after", vRetryAfter, always}
+)
+
+// of returns f's zap field for e, and false when e's line leaves f out.
+func (f field) of(e *observe.Event) (zap.Field, bool) {
+	switch {
+	case f.when == withMethod && e.Method == "", f.when == toOpen && e.To != "open":
+		return zap.Skip(), false
+	}
+	switch f.val {
+	case vService:
+		return zap.String(f.key, e.Service), true
+	case vMethod:
+		return zap.String(f.key, e.Method), true
+	case vPolicy:
+		return zap.String(f.key, e.Policy), true
+	case vAttempt:
+		return zap.Int(f.key, e.Attempt), true
+	case vCode:
+		return zap.String(f.key, e.Code.String()), true
+	case vClass:
+		return zap.String(f.key, e.Class.String()), true
+	case vReason:
+		return zap.String(f.key, e.Reason), true
+	case vDuration:
+		return zap.Duration(f.key, e.Duration), true
+	case vDelay:
+		return zap.Duration(f.key, e.Delay), true
+	case vFrom:
+		return zap.String(f.key, e.From), true
+	case vTo:
+		return zap.String(f.key, e.To), true
+	case vLimit:
+		return zap.Int(f.key, int(e.Value)), true
+	case vRetryAfter:
+		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
+		if e.Policy == observe.PolicyAdaptiveThrottle {
+			return zap.Float64("probability", e.Value), true
+		}
+		return zap.Duration(f.key, e.Delay), true
+	}
+	return zap.Skip(), false
+}
+
+var byKind = func() (m [numKinds]*line) {
+	for i := range lines {
+		if len(lines[i].fields) > maxFields {
+			panic("zapobs: a line has more than maxFields fields")
+		}
+		m[lines[i].kind] = &lines[i]
 	}
 	return m
 }()
@@ -85,129 +193,24 @@ func (s *sink) Observe(e observe.Event) {
 	if int(e.Kind) <= 0 || int(e.Kind) >= numKinds {
 		return
 	}
-	lvl := s.levels[e.Kind]
-	if lvl == off {
+	lvl, l := s.levels[e.Kind], byKind[e.Kind]
+	if lvl == off || l == nil {
 		return
 	}
-	ce := s.log.Check(lvl, messages[e.Kind])
+	ce := s.log.Check(lvl, l.msg)
 	if ce == nil {
 		return
 	}
 	if !e.Time.IsZero() {
 		ce.Time = e.Time
 	}
-	switch e.Kind {
-	case observe.AttemptFinished:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.Duration("duration", e.Duration),
-		)
-	case observe.CallFinished:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempts", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.Duration("duration", e.Duration),
-		)
-	case observe.RetryScheduled:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.Duration("delay", e.Delay),
-		)
-	case observe.RetriesExhausted:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempts", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-			zap.String("reason", e.Reason),
-			zap.Duration("elapsed", e.Duration),
-		)
-	case observe.BreakerStateChanged:
-		// method only for a method-scoped breaker; open_for only on opening.
-		fs := [...]zap.Field{
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("from", e.From),
-			zap.String("to", e.To),
-			zap.String("reason", e.Reason),
-			zap.Duration("open_for", e.Delay),
+	var fs [maxFields]zap.Field
+	n := 0
+	for _, f := range l.fields {
+		if zf, ok := f.of(&e); ok {
+			fs[n] = zf
+			n++
 		}
-		first, end := 0, len(fs)
-		if e.Method == "" {
-			fs[1], first = fs[0], 1
-		}
-		if e.To != "open" {
-			end--
-		}
-		ce.Write(fs[first:end]...)
-	case observe.Rejected:
-		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
-		last := zap.Duration("retry_after", e.Delay)
-		if e.Policy == observe.PolicyAdaptiveThrottle {
-			last = zap.Float64("probability", e.Value)
-		}
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("policy", e.Policy),
-			zap.String("reason", e.Reason),
-			zap.String("code", e.Code.String()),
-			last,
-		)
-	case observe.FallbackServed:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("code", e.Code.String()),
-			zap.String("class", e.Class.String()),
-		)
-	case observe.DeadlineApplied:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Duration("timeout", e.Delay),
-			zap.String("reason", e.Reason),
-		)
-	case observe.LimiterDegraded:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.String("reason", e.Reason),
-		)
-	case observe.HedgeSent:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("reason", e.Reason),
-			zap.Duration("after", e.Delay),
-		)
-	case observe.HedgeWon:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.String("method", e.Method),
-			zap.Int("attempt", e.Attempt),
-			zap.String("code", e.Code.String()),
-			zap.Duration("duration", e.Duration),
-		)
-	case observe.LimitChanged:
-		ce.Write(
-			zap.String("service", e.Service),
-			zap.Int("limit", int(e.Value)),
-			zap.String("algorithm", e.Reason),
-			zap.Duration("latency", e.Duration),
-		)
 	}
+	ce.Write(fs[:n]...)
 }
