@@ -180,9 +180,9 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 		service:     o.service,
 		method:      o.method,
 		cfg:         cfg,
-		clock:       o.clock,
-		sink:        o.sink,
-		classifier:  o.classifier,
+		clock:       o.Clock,
+		sink:        o.Sink,
+		classifier:  o.Classifier,
 		slowOn:      cfg.SlowCallDuration > 0,
 		consecutive: cfg.ConsecutiveFailures,
 	}

@@ -42,29 +42,29 @@ func Normalize(cfg Config) Config {
 	return cfg
 }
 
-// New returns a throttle for service (the fully qualified gRPC service, carried in rejections
-// and events), configured by cfg with its documented defaults filled in, and an empty window.
+// New returns a throttle named name (the fully qualified gRPC service it guards, carried in
+// rejections and events), configured by cfg with its documented defaults filled in, and an empty window.
 // It returns cfg.Validate's error when cfg is out of range.
-func New(service string, cfg Config, opts ...Option) (*Throttle, error) {
+func New(name string, cfg Config, opts ...Option) (*Throttle, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
 	return &Throttle{
-		service:    service,
+		service:    name,
 		cfg:        cfg,
-		clock:      o.clock,
-		sink:       o.sink,
-		classifier: o.classifier,
-		rand:       o.rand,
-		origin:     o.clock.Now(),
-		realClock:  o.clock == clock.Real,
+		clock:      o.Clock,
+		sink:       o.Sink,
+		classifier: o.Classifier,
+		rand:       o.Rand,
+		origin:     o.Clock.Now(),
+		realClock:  o.Clock == clock.Real,
 		win:        newWindow(cfg.Window),
 	}, nil
 }
 
-// Name returns the service given to New.
+// Name returns the name given to New.
 func (t *Throttle) Name() string { return t.service }
 
 // Config returns the throttle's configuration with its defaults filled in.
