@@ -21,24 +21,14 @@ type Policy struct {
 	sink    observe.Sink
 }
 
-// New returns the policy for service (the fully qualified gRPC service, put in rejections and
-// events). With a nil l it builds the bucket from cfg, which must then be valid: from the
+// New returns the policy named name (the fully qualified gRPC service it guards, put in
+// rejections and events). With a nil l it builds the bucket from cfg, which must then be valid: from the
 // registry given by WithRegistry when cfg.Shared is set (without a registry that is an error),
 // else a Local of its own; cfg.Redis needs a fleet-wide Limiter passed as l. With l given, only
 // cfg.MaxWait is read.
-func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
-	p := &Policy{service: service, lim: l, maxWait: cfg.MaxWait, clock: clockOf(opts)}
-	var reg *Registry
-	for _, o := range opts {
-		switch o.kind {
-		case optSink:
-			p.sink = o.sink
-		case optRegistry:
-			reg = o.registry
-		case optMaxWait:
-			p.maxWait = o.maxWait
-		}
-	}
+func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
+	o := buildOptions(opts)
+	p := &Policy{service: name, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
 	if cfg.MaxWait < 0 {
 		return nil, errors.New("ratelimit: max_wait is negative")
 	}
@@ -49,13 +39,13 @@ func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error)
 		return nil, err
 	}
 	if cfg.Redis != nil {
-		return nil, fmt.Errorf("ratelimit: %s: a redis limit needs a fleet-wide Limiter given to New", service)
+		return nil, fmt.Errorf("ratelimit: %s: a redis limit needs a fleet-wide Limiter given to New", name)
 	}
 	if cfg.Shared != "" {
-		if reg == nil {
-			return nil, fmt.Errorf("ratelimit: %s: shared bucket %q needs a Registry (WithRegistry)", service, cfg.Shared)
+		if o.registry == nil {
+			return nil, fmt.Errorf("ratelimit: %s: shared bucket %q needs a Registry (WithRegistry)", name, cfg.Shared)
 		}
-		loc, err := reg.Local(cfg)
+		loc, err := o.registry.Local(cfg)
 		if err != nil {
 			return nil, err
 		}
