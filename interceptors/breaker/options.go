@@ -99,10 +99,9 @@ func WithCallClassifier(c *codes.Classifier) CallOption { return CallOption{clas
 // callClassifier returns the classifier for one call: the last WithCallClassifier among opts,
 // else def. It allocates nothing.
 func callClassifier(def *codes.Classifier, opts []grpc.CallOption) *codes.Classifier {
-	calloption.Scan(opts, func(o CallOption) {
-		if o.classifier != nil {
-			def = o.classifier
-		}
-	})
-	return def
+	return calloption.Last(opts, def, CallOption.classifierSet)
+}
+
+func (o CallOption) classifierSet() (*codes.Classifier, bool) {
+	return o.classifier, o.classifier != nil
 }

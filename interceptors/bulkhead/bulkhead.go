@@ -8,6 +8,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -192,22 +193,8 @@ func (b *Bulkhead) ended(ctx context.Context, method string) error {
 }
 
 func (b *Bulkhead) reject(method string) error {
-	if b.sink != nil {
-		b.sink.Observe(observe.Event{
-			Kind:    observe.Rejected,
-			Time:    b.clock.Now(),
-			Service: b.name,
-			Method:  method,
-			Policy:  observe.PolicyBulkhead,
-			Code:    grpccodes.ResourceExhausted,
-			Reason:  ReasonFull,
-		})
-	}
-	return &codes.Rejection{
-		Err:     ErrFull,
-		Code:    grpccodes.ResourceExhausted,
-		Reason:  ReasonFull,
-		Policy:  observe.PolicyBulkhead,
-		Service: b.name,
-	}
+	return outcome.Reject(b.sink, b.clock, method, &codes.Rejection{
+		Err: ErrFull, Code: grpccodes.ResourceExhausted, Reason: ReasonFull,
+		Policy: observe.PolicyBulkhead, Service: b.name,
+	}, 0)
 }

@@ -46,13 +46,10 @@ type CallOption struct {
 // Config.MaxWait (0 or less: fail fast).
 func WithMaxWait(d time.Duration) CallOption { return CallOption{maxWait: max(d, 0), set: true} }
 
-// callMaxWait returns the MaxWait for one call: the last WithMaxWait among opts, else def.
-// It allocates nothing.
+// callMaxWait returns the wait for one call: the last WithMaxWait among opts, else def. It
+// allocates nothing.
 func callMaxWait(def time.Duration, opts []grpc.CallOption) time.Duration {
-	calloption.Scan(opts, func(o CallOption) {
-		if o.set {
-			def = o.maxWait
-		}
-	})
-	return def
+	return calloption.Last(opts, def, CallOption.maxWaitSet)
 }
+
+func (o CallOption) maxWaitSet() (time.Duration, bool) { return o.maxWait, o.set }

@@ -69,10 +69,7 @@ func WithMaxWait(d time.Duration) CallOption { return CallOption{maxWait: max(d,
 // callMaxWait returns the wait for one call: the last WithMaxWait among opts, else def. It
 // allocates nothing.
 func callMaxWait(def time.Duration, opts []grpc.CallOption) time.Duration {
-	calloption.Scan(opts, func(o CallOption) {
-		if o.set {
-			def = o.maxWait
-		}
-	})
-	return def
+	return calloption.Last(opts, def, CallOption.maxWaitSet)
 }
+
+func (o CallOption) maxWaitSet() (time.Duration, bool) { return o.maxWait, o.set }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -90,17 +91,5 @@ func (p *Policy) allow(ctx context.Context, method string, maxWait time.Duration
 func (p *Policy) reject(method string, r *codes.Rejection) error {
 	r.Policy = observe.PolicyRateLimit
 	r.Service = p.service
-	if p.sink != nil {
-		p.sink.Observe(observe.Event{
-			Kind:    observe.Rejected,
-			Time:    p.clock.Now(),
-			Service: p.service,
-			Method:  method,
-			Policy:  observe.PolicyRateLimit,
-			Code:    r.Code,
-			Reason:  r.Reason,
-			Delay:   r.RetryAfter,
-		})
-	}
-	return r
+	return outcome.Reject(p.sink, p.clock, method, r, 0)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -111,17 +112,10 @@ func (t *Throttle) Allow(method string) error {
 }
 
 func (t *Throttle) reject(method string, p float64) error {
-	if t.sink != nil {
-		t.sink.Observe(observe.Event{
-			Kind: observe.Rejected, Time: t.clock.Now(), Service: t.service, Method: method,
-			Policy: observe.PolicyAdaptiveThrottle, Code: grpccodes.Unavailable, Class: codes.Rejected,
-			Reason: ReasonThrottled, Value: p,
-		})
-	}
-	return &codes.Rejection{
+	return outcome.Reject(t.sink, t.clock, method, &codes.Rejection{
 		Err: ErrThrottled, Code: grpccodes.Unavailable, Reason: ReasonThrottled,
 		Policy: observe.PolicyAdaptiveThrottle, Service: t.service,
-	}
+	}, p)
 }
 
 // Record reports the outcome of a request that Allow let through, as classified by a
