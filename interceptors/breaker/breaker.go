@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -180,9 +181,9 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 		service:     o.service,
 		method:      o.method,
 		cfg:         cfg,
-		clock:       o.clock,
-		sink:        o.sink,
-		classifier:  o.classifier,
+		clock:       o.Clock,
+		sink:        o.Sink,
+		classifier:  o.Classifier,
 		slowOn:      cfg.SlowCallDuration > 0,
 		consecutive: cfg.ConsecutiveFailures,
 	}
@@ -287,20 +288,10 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 	if !rejected {
 		return p, nil
 	}
-	if b.sink != nil {
-		if now.IsZero() {
-			now = b.clock.Now()
-		}
-		b.sink.Observe(observe.Event{
-			Kind: observe.Rejected, Time: now, Service: b.service, Method: method,
-			Policy: observe.PolicyBreaker, Code: grpccodes.Unavailable, Class: codes.Rejected,
-			Reason: ReasonCircuitOpen, Delay: retryAfter,
-		})
-	}
-	return Permit{}, &codes.Rejection{
+	return Permit{}, outcome.Reject(b.sink, b.clock, method, &codes.Rejection{
 		Err: ErrOpen, Code: grpccodes.Unavailable, Reason: ReasonCircuitOpen,
 		Policy: observe.PolicyBreaker, Service: b.service, RetryAfter: retryAfter,
-	}
+	}, 0)
 }
 
 // Done reports the call's outcome: err is classified with the breaker's classifier (nil is a

@@ -2,10 +2,10 @@ package breaker
 
 import (
 	"context"
-	"errors"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 )
@@ -142,12 +142,9 @@ func (b *Breaker) invoke(ctx context.Context, method string, req, reply any, cc 
 // error says, as the call's end says nothing about the service then.
 func (b *Breaker) classOf(ctx context.Context, err error, opts []grpc.CallOption) codes.Class {
 	if err == nil {
-		return codes.Success
+		return codes.Success // Without reading opts.
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return codes.Canceled
-	}
-	return callClassifier(b.classifier, opts).Classify(err).Class
+	return outcome.Class(ctx, err, callClassifier(b.classifier, opts))
 }
 
 func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {

@@ -16,7 +16,13 @@
 // or in one, b.Execute(call). For gRPC, b.Unary() and b.Stream() guard a connection with one
 // breaker; UnaryClientInterceptor and StreamClientInterceptor find the breaker of each call's
 // service (or method, with ScopeMethod) in a Registry, so that every connection to a service
-// shares its breaker.
+// shares its breaker (they take no name: it is the call's). They return cfg's error; the
+// MustUnaryClientInterceptor and MustStreamClientInterceptor forms that panic are deprecated.
+//
+// An Option (WithClock, WithObserver, WithClassifier, WithService, WithRegistry) is given to
+// New or the interceptors and is not a grpc.CallOption: passing one to a call does not compile.
+// What one call may change is a CallOption: WithCallClassifier classifies that call's outcome
+// with another classifier. Reading it allocates nothing.
 //
 // # States
 //

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -94,4 +95,33 @@ func ExampleRegistry_Each() {
 	// Output:
 	// kyc.v1.FaceMatchService closed 0 0
 	// kyc.v1.OCRService closed 0 0
+}
+
+// Per-call options: WithCallClassifier counts one call's outcome with another classifier.
+// Here a business error (InvalidArgument), which the breaker's classifier does not count,
+// counts as a failure for the calls that say so. A construction Option (WithClock, …) passed
+// to a call would not compile.
+func ExampleWithCallClassifier() {
+	b, err := breaker.New("kyc.v1.OCRService", breaker.Config{ConsecutiveFailures: 1})
+	if err != nil {
+		panic(err)
+	}
+	strict, err := codes.Default().With(codes.Overrides{Codes: map[grpccodes.Code]codes.Class{
+		grpccodes.InvalidArgument: codes.ServerFault,
+	}})
+	if err != nil {
+		panic(err)
+	}
+	unreadable := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.InvalidArgument, "unreadable document")
+	}
+	ic := b.Unary()
+	const method = "/kyc.v1.OCRService/Extract"
+	_ = ic(context.Background(), method, nil, nil, nil, unreadable)
+	fmt.Println("after a business error:", b.State())
+	_ = ic(context.Background(), method, nil, nil, nil, unreadable, breaker.WithCallClassifier(strict))
+	fmt.Println("the same, counted strictly:", b.State())
+	// Output:
+	// after a business error: closed
+	// the same, counted strictly: open
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -11,49 +12,33 @@ import (
 // Option changes how a Breaker (or the interceptors that resolve breakers in a Registry) is
 // built. Build one with a WithX function; the zero Option does nothing.
 //
-// An Option is not a grpc.CallOption: what one call may change is a CallOption.
+// An Option is not a grpc.CallOption, so passing one to a call does not compile: what one call
+// may change is a CallOption.
 type Option struct {
-	kind       optionKind
-	clock      clock.Clock
-	sink       observe.Sink
-	classifier *codes.Classifier
-	str        string
-	registry   *Registry
+	o        optkit.Option // the common options, or the kind of the ones below
+	str      string
+	registry *Registry
 }
 
-type optionKind uint8
-
+// The breaker's own option kinds.
 const (
-	optClock optionKind = iota + 1
-	optSink
-	optClassifier
-	optService
+	optService = optkit.KindLocal + iota
 	optMethod
 	optRegistry
 )
 
 // options is what Options set.
 type options struct {
-	clock      clock.Clock
-	sink       observe.Sink
-	classifier *codes.Classifier
-	service    string
-	method     string
-	registry   *Registry
+	optkit.Common
+	service  string
+	method   string
+	registry *Registry
 }
 
 func buildOptions(opts []Option) options {
-	o := options{clock: clock.Real, classifier: codes.Default(), registry: DefaultRegistry}
+	o := options{Common: optkit.Defaults(), registry: DefaultRegistry}
 	for _, opt := range opts {
-		switch opt.kind {
-		case optClock:
-			o.clock = clock.OrReal(opt.clock)
-		case optSink:
-			o.sink = opt.sink
-		case optClassifier:
-			if opt.classifier != nil {
-				o.classifier = opt.classifier
-			}
+		switch opt.o.Kind {
 		case optService:
 			o.service = opt.str
 		case optMethod:
@@ -62,6 +47,8 @@ func buildOptions(opts []Option) options {
 			if opt.registry != nil {
 				o.registry = opt.registry
 			}
+		default:
+			o.Apply(opt.o)
 		}
 	}
 	return o
@@ -69,29 +56,36 @@ func buildOptions(opts []Option) options {
 
 // WithClock sets the clock that times the recovery timeout, the time window and slow calls.
 // The default is clock.Real.
-func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
+func WithClock(c clock.Clock) Option { return Option{o: optkit.Clock(c)} }
 
 // WithObserver sets where state-change and rejection events go. The default, nil, emits nothing
 // and builds no event.
-func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+func WithObserver(s observe.Sink) Option { return Option{o: optkit.Observer(s)} }
 
 // WithClassifier sets the classifier that decides which outcomes count as failures. The default
 // is codes.Default(). For one call, pass WithCallClassifier with it.
-func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+func WithClassifier(c *codes.Classifier) Option { return Option{o: optkit.Classifier(c)} }
 
 // WithService sets the service named in events and rejections when it differs from the
 // breaker's name. The interceptors that resolve breakers in a Registry set it themselves.
-func WithService(service string) Option { return Option{kind: optService, str: service} }
+func WithService(service string) Option {
+	return Option{o: optkit.Option{Kind: optService}, str: service}
+}
 
 // WithRegistry sets the Registry in which UnaryClientInterceptor and StreamClientInterceptor
 // find or create their breakers. The default is DefaultRegistry. New ignores it.
-func WithRegistry(r *Registry) Option { return Option{kind: optRegistry, registry: r} }
+func WithRegistry(r *Registry) Option {
+	return Option{o: optkit.Option{Kind: optRegistry}, registry: r}
+}
 
 // withMethod names the full method of a method-scoped breaker, for its events.
-func withMethod(method string) Option { return Option{kind: optMethod, str: method} }
+func withMethod(method string) Option {
+	return Option{o: optkit.Option{Kind: optMethod}, str: method}
+}
 
 // CallOption changes one call guarded by a breaker; pass it with the call (it is a
-// grpc.CallOption, and passes through a suite). Build one with WithCallClassifier.
+// grpc.CallOption, and passes through a suite). Build one with WithCallClassifier; the zero
+// CallOption does nothing.
 type CallOption struct {
 	grpc.EmptyCallOption
 
@@ -105,10 +99,9 @@ func WithCallClassifier(c *codes.Classifier) CallOption { return CallOption{clas
 // callClassifier returns the classifier for one call: the last WithCallClassifier among opts,
 // else def. It allocates nothing.
 func callClassifier(def *codes.Classifier, opts []grpc.CallOption) *codes.Classifier {
-	calloption.Scan(opts, func(o CallOption) {
-		if o.classifier != nil {
-			def = o.classifier
-		}
-	})
-	return def
+	return calloption.Last(opts, def, CallOption.classifierSet)
+}
+
+func (o CallOption) classifierSet() (*codes.Classifier, bool) {
+	return o.classifier, o.classifier != nil
 }

@@ -1,6 +1,10 @@
 package breaker
 
-import "time"
+import (
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/internal/buckets"
+)
 
 // outcome bits kept per call in the count window.
 const (
@@ -96,25 +100,13 @@ func (w *window) advance(elapsed time.Duration) {
 	if w.buckets == nil {
 		return
 	}
-	e := int64(elapsed) / w.width
-	if e <= w.head {
-		return
-	}
-	n := int64(len(w.buckets))
-	if e-w.head >= n {
-		clear(w.buckets)
-		w.calls, w.failures, w.slow = 0, 0, 0
-		w.head = e
-		return
-	}
-	for w.head < e {
-		w.head++
-		b := &w.buckets[w.head%n]
+	w.head = buckets.Expire(w.head, int64(elapsed)/w.width, len(w.buckets), func(i int) {
+		b := &w.buckets[i]
 		w.calls -= b.calls
 		w.failures -= b.failures
 		w.slow -= b.slow
 		*b = bucket{}
-	}
+	})
 }
 
 // reset forgets every outcome. It keeps the time window's head, which only moves forward.

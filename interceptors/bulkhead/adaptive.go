@@ -2,7 +2,6 @@ package bulkhead
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -142,13 +141,7 @@ func (b *Bulkhead) acquireAdaptive(ctx context.Context, method string, maxWait t
 	if a.tryAcquire() {
 		return nil
 	}
-	if maxWait <= 0 {
-		return b.reject(method)
-	}
-	wait := maxWait
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, dl.Sub(b.clock.Now()))
-	}
+	wait := b.waitFor(ctx, maxWait)
 	if wait <= 0 {
 		return b.reject(method)
 	}
@@ -171,10 +164,7 @@ func (b *Bulkhead) acquireAdaptive(ctx context.Context, method string, maxWait t
 			// Admitted as the context ended: the caller cannot use the permit.
 			b.finish("", sampleNone, 0, time.Time{})
 		}
-		if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return b.reject(method)
+		return b.ended(ctx, method)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -37,26 +39,12 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 		return nil, err
 	}
 	cfg = Normalize(cfg)
-	n := cfg.MaxConcurrent
-	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: clock.Real, classifier: codes.Default()}
+	o := optkit.Build(opts, func(o Option) optkit.Option { return o.o })
+	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
 	if cfg.Adaptive.Algorithm != AlgorithmNone {
-		b.ad = newAdaptive(cfg.Adaptive, n)
+		b.ad = newAdaptive(cfg.Adaptive, cfg.MaxConcurrent)
 	} else {
-		b.slots = make(chan struct{}, n)
-	}
-	for _, o := range opts {
-		switch o.kind {
-		case optClock:
-			b.clock = clock.OrReal(o.clock)
-		case optSink:
-			b.sink = o.sink
-		case optMaxWait:
-			b.maxWait = o.maxWait
-		case optClassifier:
-			if o.classifier != nil {
-				b.classifier = o.classifier
-			}
-		}
+		b.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}
 	return b, nil
 }
@@ -65,7 +53,7 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 func (b *Bulkhead) Name() string { return b.name }
 
 // Config returns the configuration the bulkhead runs with: the one given to New with its
-// defaults filled in (see Normalize). WithMaxWait does not change it.
+// defaults filled in (see Normalize). A call's WithMaxWait does not change it.
 func (b *Bulkhead) Config() Config { return b.cfg }
 
 // Capacity returns the number of slots: the fixed limit, or the current adaptive limit.
@@ -166,13 +154,7 @@ func (b *Bulkhead) acquireFixed(ctx context.Context, method string, maxWait time
 		return nil
 	default:
 	}
-	if maxWait <= 0 {
-		return b.reject(method)
-	}
-	wait := maxWait
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, dl.Sub(b.clock.Now()))
-	}
+	wait := b.waitFor(ctx, maxWait)
 	if wait <= 0 {
 		return b.reject(method)
 	}
@@ -184,31 +166,35 @@ func (b *Bulkhead) acquireFixed(ctx context.Context, method string, maxWait time
 	case <-t.C():
 		return b.reject(method)
 	case <-ctx.Done():
-		if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
 		// A slot may have freed as the deadline passed; the caller has no time left to use it.
-		return b.reject(method)
+		return b.ended(ctx, method)
 	}
 }
 
+// waitFor returns how long a call that found no free slot may wait for one: maxWait, cut to
+// ctx's deadline. 0 or less means it may not wait.
+func (b *Bulkhead) waitFor(ctx context.Context, maxWait time.Duration) time.Duration {
+	if maxWait <= 0 {
+		return 0
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		return min(maxWait, dl.Sub(b.clock.Now()))
+	}
+	return maxWait
+}
+
+// ended is what a wait for a slot returns when ctx ends first: the caller's cancellation as it
+// is, a rejection when the deadline passed.
+func (b *Bulkhead) ended(ctx context.Context, method string) error {
+	if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return b.reject(method)
+}
+
 func (b *Bulkhead) reject(method string) error {
-	if b.sink != nil {
-		b.sink.Observe(observe.Event{
-			Kind:    observe.Rejected,
-			Time:    b.clock.Now(),
-			Service: b.name,
-			Method:  method,
-			Policy:  observe.PolicyBulkhead,
-			Code:    grpccodes.ResourceExhausted,
-			Reason:  Reason,
-		})
-	}
-	return &codes.Rejection{
-		Err:     ErrFull,
-		Code:    grpccodes.ResourceExhausted,
-		Reason:  Reason,
-		Policy:  observe.PolicyBulkhead,
-		Service: b.name,
-	}
+	return outcome.Reject(b.sink, b.clock, method, &codes.Rejection{
+		Err: ErrFull, Code: grpccodes.ResourceExhausted, Reason: ReasonFull,
+		Policy: observe.PolicyBulkhead, Service: b.name,
+	}, 0)
 }

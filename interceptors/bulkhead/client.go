@@ -5,58 +5,108 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
 
-// UnaryClientInterceptor returns an interceptor that runs every unary call inside b.
-func UnaryClientInterceptor(b *Bulkhead) grpc.UnaryClientInterceptor { return b.Unary() }
+// UnaryClientInterceptor returns New(name, cfg, opts...).Unary(): an interceptor that runs
+// every unary call inside a bulkhead of its own named name. It returns the error of New when
+// cfg is not valid. To share one Bulkhead between interceptors, build it with New and use its
+// Unary and Stream methods.
+func UnaryClientInterceptor(name string, cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	return optkit.Unary(New(name, cfg, opts...))
+}
 
-// StreamClientInterceptor returns an interceptor that holds a slot of b for the life of every
-// stream.
-func StreamClientInterceptor(b *Bulkhead) grpc.StreamClientInterceptor { return b.Stream() }
+// StreamClientInterceptor returns New(name, cfg, opts...).Stream(): an interceptor that holds
+// a slot of a bulkhead of its own for the life of every stream, or the error of New.
+func StreamClientInterceptor(name string, cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	return optkit.Stream(New(name, cfg, opts...))
+}
 
 // Unary returns an interceptor that holds a slot of b while the call runs. The slot is given
-// back when the invoker returns or panics.
+// back when the invoker returns or panics. In adaptive mode the call's latency, from the slot
+// taken to the invoker's return, and its outcome are the limit's sample; a panicking call
+// gives none.
 func (b *Bulkhead) Unary() grpc.UnaryClientInterceptor {
-	if b.ad != nil {
-		return b.unaryAdaptive()
-	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if err := b.acquireFixed(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
+		if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
 			return grpcError(err)
 		}
-		defer b.releaseFixed()
-		return invoker(ctx, method, req, reply, cc, opts...)
+		start := b.began()
+		returned := false
+		defer func() {
+			if !returned {
+				b.end(method, start, nil, false)
+			}
+		}()
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		returned = true
+		b.end(method, start, err, true)
+		return err
 	}
 }
 
 // Stream returns an interceptor that holds a slot of b from stream open until the stream ends
-// (see the package documentation for what ends it).
+// (see the package documentation for what ends it). In adaptive mode the sample is the time
+// from the slot taken to the end of the stream, with the error that ended it (io.EOF is a
+// success; a stream ended by its context gives that context's error: canceled is no sample, a
+// passed deadline a drop; a failed send is this side's and no sample).
 func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
-	if b.ad != nil {
-		return b.streamAdaptive()
-	}
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if err := b.acquireFixed(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
+		if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
 			return nil, grpcError(err)
 		}
-		opened := false
+		start := b.began()
+		returned := false
 		defer func() {
-			if !opened { // streamer failed or panicked
-				b.releaseFixed()
+			if !returned { // streamer panicked
+				b.end(method, start, nil, false)
 			}
 		}()
 		cs, err := streamer(ctx, desc, cc, method, opts...)
+		returned = true
 		if err != nil {
+			b.end(method, start, err, true)
 			return nil, err
 		}
 		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(func(streamend.End) { b.releaseFixed() })
-		opened = true
+		w.OnEnd(func(e streamend.End) { b.end(method, start, e.Err, e.Cause != streamend.Send) })
 		return w, nil
 	}
+}
+
+// began returns when a call that took a slot began, the start of its latency sample: the zero
+// time with a fixed limit, which takes no sample and reads no clock.
+func (b *Bulkhead) began() time.Time {
+	if b.ad == nil {
+		return time.Time{}
+	}
+	return b.clock.Now()
+}
+
+// end gives back the slot of a call that began at start and ended with err. With a fixed limit
+// that is all; in adaptive mode the call is the limit's sample when sample is set and its
+// outcome is not ignored (see ReleaseWith).
+func (b *Bulkhead) end(method string, start time.Time, err error, sample bool) {
+	if b.ad == nil {
+		b.releaseFixed()
+		return
+	}
+	kind := sampleNone
+	if sample {
+		kind = b.classify(err)
+	}
+	var (
+		now     time.Time
+		latency time.Duration
+	)
+	if kind != sampleNone {
+		now = b.clock.Now()
+		latency = now.Sub(start)
+	}
+	b.finish(method, kind, latency, now)
 }
 
 // grpcError turns a context error into the status a gRPC caller expects; rejections are
@@ -66,61 +116,4 @@ func grpcError(err error) error {
 		return status.FromContextError(err).Err()
 	}
 	return err
-}
-
-// unaryAdaptive is Unary in adaptive mode: the call's latency, from the slot taken to the
-// invoker's return, and its outcome are the sample. A panicking call gives no sample.
-func (b *Bulkhead) unaryAdaptive() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if err := b.acquireAdaptive(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
-			return grpcError(err)
-		}
-		start := b.clock.Now()
-		returned := false
-		defer func() {
-			if !returned {
-				b.finish(method, sampleNone, 0, time.Time{})
-			}
-		}()
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		returned = true
-		now := b.clock.Now()
-		b.finish(method, b.classify(err), now.Sub(start), now)
-		return err
-	}
-}
-
-// streamAdaptive is Stream in adaptive mode: the sample is the time from the slot taken to the
-// end of the stream, with the error that ended it (io.EOF is a success; a stream ended by its
-// context gives that context's error: canceled is no sample, a passed deadline a drop).
-func (b *Bulkhead) streamAdaptive() grpc.StreamClientInterceptor {
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if err := b.acquireAdaptive(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
-			return nil, grpcError(err)
-		}
-		start := b.clock.Now()
-		returned := false
-		defer func() {
-			if !returned { // streamer panicked
-				b.finish(method, sampleNone, 0, time.Time{})
-			}
-		}()
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		returned = true
-		if err != nil {
-			now := b.clock.Now()
-			b.finish(method, b.classify(err), now.Sub(start), now)
-			return nil, err
-		}
-		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(func(e streamend.End) {
-			kind := sampleNone // A send failure is this side's: it says nothing of the queue.
-			if e.Cause != streamend.Send {
-				kind = b.classify(e.Err)
-			}
-			now := b.clock.Now()
-			b.finish(method, kind, now.Sub(start), now)
-		})
-		return w, nil
-	}
 }

@@ -71,7 +71,7 @@ func TestUnaryInterceptor(t *testing.T) {
 		}})
 		clk := clocktest.New(time.Time{})
 		b, _ := newBulkhead(svc, bulkhead.Config{MaxConcurrent: 1}, bulkhead.WithClock(clk))
-		cc := srv.Dial(t, grpc.WithUnaryInterceptor(bulkhead.UnaryClientInterceptor(b)))
+		cc := srv.Dial(t, grpc.WithUnaryInterceptor(b.Unary()))
 		client := kycv1.NewFaceMatchServiceClient(cc)
 		ctx := context.Background()
 
@@ -375,7 +375,7 @@ func TestStreamCheck(t *testing.T) {
 		}})
 		rec := &testkit.Recorder{}
 		b, _ := newBulkhead("kyc.v1.LivenessService", bulkhead.Config{MaxConcurrent: 2}, bulkhead.WithObserver(rec))
-		cc := srv.Dial(t, grpc.WithStreamInterceptor(bulkhead.StreamClientInterceptor(b)))
+		cc := srv.Dial(t, grpc.WithStreamInterceptor(b.Stream()))
 		client := kycv1.NewLivenessServiceClient(cc)
 
 		ctx1, cancel1 := context.WithCancel(context.Background())

@@ -28,8 +28,9 @@
 //
 // # Interceptors
 //
-// Unary and Stream (or UnaryClientInterceptor and StreamClientInterceptor) apply a Bulkhead to
-// gRPC calls. A unary call holds its slot until the invoker returns, or panics. A stream holds
+// Unary and Stream apply a Bulkhead to gRPC calls; UnaryClientInterceptor(name, cfg, opts...)
+// and StreamClientInterceptor build a bulkhead of their own and return its interceptor (or the
+// error of New), the shape every bulwark policy package shares. A unary call holds its slot until the invoker returns, or panics. A stream holds
 // its slot for its whole life and gives it back exactly once, when the first of these happens:
 // opening the stream fails; RecvMsg returns an error (io.EOF included); RecvMsg returns the only
 // reply of a stream that is not server-streaming; SendMsg fails other than with io.EOF; the
@@ -37,7 +38,12 @@
 // stream; a RecvMsg or SendMsg running then gives the slot back when it returns). A caller that abandons a stream
 // without canceling its context holds the slot until gRPC ends the stream, as grpc-go requires.
 //
-// WithMaxWait is also a grpc.CallOption: passed to a call, it overrides MaxWait for that call.
+// # Options
+//
+// An Option (WithClock, WithObserver, WithClassifier) is given to New and is not a
+// grpc.CallOption: passing one to a call does not compile. What one call may change is a
+// CallOption: WithMaxWait, passed to a call, sets how long that call may wait for a slot
+// instead of Config.MaxWait. Reading it allocates nothing.
 //
 // # Adaptive limit
 //

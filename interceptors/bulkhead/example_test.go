@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -46,4 +48,39 @@ func ExampleBulkhead_Unary() {
 	defer cc.Close()
 	fmt.Println(b.Capacity())
 	// Output: 8
+}
+
+// Per-call options: WithMaxWait lets one call wait for a slot where the others fail fast
+// (Config.MaxWait 0). A construction Option (WithClock, …) passed to a call would not compile.
+func ExampleWithMaxWait() {
+	clk := clocktest.New(time.Time{})
+	ic, err := bulkhead.UnaryClientInterceptor("kyc.v1.OCRService", bulkhead.Config{MaxConcurrent: 1},
+		bulkhead.WithClock(clk))
+	if err != nil {
+		panic(err)
+	}
+	const method = "/kyc.v1.OCRService/Extract"
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go func() { // One call holds the only slot until released.
+		_ = ic(context.Background(), method, nil, nil, nil,
+			func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				close(held)
+				<-release
+				return nil
+			})
+	}()
+	<-held
+	err = ic(context.Background(), method, nil, nil, nil, ok)
+	fmt.Println("fail fast:", status.Code(err))
+
+	done := make(chan error)
+	go func() { done <- ic(context.Background(), method, nil, nil, nil, ok, bulkhead.WithMaxWait(time.Second)) }()
+	clk.BlockUntil(1) // The call waits on its timer,
+	close(release)    // and takes the slot when it frees.
+	fmt.Println("with WithMaxWait:", status.Code(<-done))
+	// Output:
+	// fail fast: ResourceExhausted
+	// with WithMaxWait: OK
 }

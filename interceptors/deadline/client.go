@@ -3,26 +3,20 @@ package deadline
 import (
 	"context"
 
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 )
 
-// UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
+// UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New. The deadline
+// policy keeps no per-target state, so it takes no name.
 func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Unary(), nil
+	return optkit.Unary(New(cfg, opts...))
 }
 
 // StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
 func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Stream(), nil
+	return optkit.Stream(New(cfg, opts...))
 }
 
 // Unary returns the policy as a unary client interceptor.

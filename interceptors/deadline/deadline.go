@@ -6,6 +6,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -17,18 +18,21 @@ type Policy struct {
 	sink  observe.Sink
 }
 
+// The reasons of the DeadlineApplied events a Policy emits, in observe.Event.Reason.
+const (
+	// ReasonDefault: the call had no deadline; Config.Default (or Max) was set.
+	ReasonDefault = observe.ReasonDefault
+	// ReasonCap: the call's deadline was further than Config.Max and was brought in.
+	ReasonCap = observe.ReasonCap
+)
+
 // New returns a deadline policy for cfg, or the error of cfg.Validate.
 func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Policy{cfg: cfg, clock: clock.Real}
-	for _, o := range opts {
-		if o.apply != nil {
-			o.apply(p)
-		}
-	}
-	return p, nil
+	o := optkit.Build(opts, func(o Option) optkit.Option { return o.o })
+	return &Policy{cfg: cfg, clock: o.Clock, sink: o.Sink}, nil
 }
 
 // Config returns the policy's configuration.
@@ -62,14 +66,14 @@ func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) 
 	dl, ok := ctx.Deadline()
 	switch {
 	case !ok && p.cfg.Default > 0:
-		timeout, reason = p.cfg.Default, observe.ReasonDefault
+		timeout, reason = p.cfg.Default, ReasonDefault
 	case !ok && p.cfg.Max > 0:
-		timeout, reason = p.cfg.Max, observe.ReasonCap
+		timeout, reason = p.cfg.Max, ReasonCap
 	case ok && p.cfg.Max > 0:
 		if dl.Sub(p.clock.Now()) <= p.cfg.Max {
 			return time.Time{}, false
 		}
-		timeout, reason = p.cfg.Max, observe.ReasonCap
+		timeout, reason = p.cfg.Max, ReasonCap
 	default:
 		return time.Time{}, false
 	}

@@ -13,13 +13,17 @@
 //	| deadline > now+Max        | Max > 0         | deadline now+Max               | cap          |
 //	| any                       | both 0          | unchanged                      | —            |
 //
-// Each change emits an observe.DeadlineApplied event (Delay: the timeout set). Deadlines are
+// Each change emits an observe.DeadlineApplied event (Delay: the timeout set; Reason:
+// ReasonDefault or ReasonCap). Deadlines are
 // set with clock.WithDeadline on the injected clock (WithClock), so tests run on a fake clock.
 //
 // # Use
 //
 // Policy.Context applies the policy to any context (no gRPC needed); Policy.Unary and
-// Policy.Stream are the client interceptors. Put the deadline policy outside the retry
+// Policy.Stream are the client interceptors, and UnaryClientInterceptor(cfg, opts...) and
+// StreamClientInterceptor build a Policy and return them (or the error of New). An Option
+// (WithClock, WithObserver) is given to New and is not a grpc.CallOption; there are no
+// per-call options. Put the deadline policy outside the retry
 // policy, so that the deadline bounds all attempts and sleeps together. A Policy is immutable
 // and safe for concurrent use. When it changes nothing, it allocates nothing.
 package deadline

@@ -2,22 +2,22 @@ package deadline
 
 import (
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
-// Option changes a Policy. Options are built only by the With functions. The deadline policy
-// has no per-call options: a caller who wants another deadline sets it on its context.
+// Option changes a Policy as it is built. Build one with a WithX function; the zero Option
+// does nothing.
+//
+// An Option is not a grpc.CallOption, so passing one to a call does not compile. The deadline
+// policy has no per-call options: a caller who wants another deadline sets it on its context.
 type Option struct {
-	apply func(*Policy)
+	o optkit.Option
 }
 
 // WithClock sets the clock that reads the time and keeps the deadlines set. The default is
 // clock.Real.
-func WithClock(c clock.Clock) Option {
-	return Option{apply: func(p *Policy) { p.clock = clock.OrReal(c) }}
-}
+func WithClock(c clock.Clock) Option { return Option{optkit.Clock(c)} }
 
 // WithObserver sets the sink that receives DeadlineApplied events. With none, no event is built.
-func WithObserver(s observe.Sink) Option {
-	return Option{apply: func(p *Policy) { p.sink = s }}
-}
+func WithObserver(s observe.Sink) Option { return Option{optkit.Observer(s)} }

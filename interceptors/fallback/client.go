@@ -5,15 +5,23 @@ import (
 	"errors"
 	"io"
 
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
-// UnaryClientInterceptor returns an interceptor that answers the failed unary calls f covers.
-func UnaryClientInterceptor(f *Fallback) grpc.UnaryClientInterceptor { return f.Unary() }
+// UnaryClientInterceptor returns New(name, cfg, reply, opts...).Unary(): an interceptor that
+// answers the failed unary calls of name with reply. It returns the error of New when the
+// fallback cannot be built.
+func UnaryClientInterceptor(name string, cfg Config, reply Reply, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	return optkit.Unary(New(name, cfg, reply, opts...))
+}
 
-// StreamClientInterceptor returns an interceptor that answers the failed streams f covers.
-func StreamClientInterceptor(f *Fallback) grpc.StreamClientInterceptor { return f.Stream() }
+// StreamClientInterceptor returns New(name, cfg, reply, opts...).Stream(): an interceptor that
+// answers the failed streams of name, or the error of New.
+func StreamClientInterceptor(name string, cfg Config, reply Reply, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	return optkit.Stream(New(name, cfg, reply, opts...))
+}
 
 // Unary returns an interceptor that answers a covered call's chosen errors with the fallback.
 // Calls of other methods, and successful calls, pass through untouched.

@@ -54,7 +54,7 @@ func TestCheckStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(fallback.StreamClientInterceptor(f))))
+			client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(f.Stream())))
 			s, err := client.Check(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -47,6 +47,14 @@
 // only, for a whole service ("kyc.v1.OCRService"). Its interceptors pass every other method
 // through untouched, so several Fallbacks, one per method, can be chained on one connection.
 //
+// # Interceptors and options
+//
+// Fallback.Unary and Fallback.Stream are the client interceptors. UnaryClientInterceptor(name,
+// cfg, reply, opts...) and StreamClientInterceptor build a Fallback of their own and return
+// its interceptor, or the error of New: the shape every bulwark policy package shares. An
+// Option (WithClock, WithObserver, WithClassifier) is given to New and is not a
+// grpc.CallOption; the fallback has no per-call options.
+//
 // # Streams
 //
 // For a client-streaming call (liveness Check) whose reply fails with a chosen error, RecvMsg

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -46,4 +47,26 @@ func ExampleFunc() {
 	err = f.Recover(context.Background(), "/kyc.v1.FaceMatchService/Compare", nil, reply, status.Error(grpccodes.Unavailable, "down"))
 	fmt.Println(err, reply.GetVerdict())
 	// Output: <nil> FACE_MATCH_VERDICT_UNSPECIFIED
+}
+
+func ExampleUnaryClientInterceptor() {
+	// The package-level form: name first, the rest as New; it returns New's error.
+	ic, err := fallback.UnaryClientInterceptor("/kyc.v1.OCRService/Extract", fallback.Config{},
+		fallback.Message(&kycv1.ExtractResponse{Confidence: 0}))
+	if err != nil {
+		panic(err)
+	}
+	// Plug it in with grpc.WithUnaryInterceptor(ic); here an invoker stands in for the service.
+	down := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	reply := &kycv1.ExtractResponse{Confidence: 0.9}
+	err = ic(context.Background(), "/kyc.v1.OCRService/Extract", &kycv1.ExtractRequest{}, reply, nil, down)
+	fmt.Println(err, reply.GetConfidence())
+
+	_, err = fallback.UnaryClientInterceptor("kyc.v1.OCRService/Extract", fallback.Config{}, nil)
+	fmt.Println(err != nil)
+	// Output:
+	// <nil> 0
+	// true
 }

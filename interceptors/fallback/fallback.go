@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -33,27 +34,16 @@ type Fallback struct {
 	served     atomic.Uint64
 }
 
-// New returns the fallback for target, a full method ("/kyc.v1.OCRService/Extract") or, with a
-// Func reply, a service ("kyc.v1.OCRService"). reply may be nil when cfg.ReplyJSON is set; a
+// New returns the fallback named name, the calls it answers: a full method
+// ("/kyc.v1.OCRService/Extract") or, with a Func reply, a service ("kyc.v1.OCRService"). reply may be nil when cfg.ReplyJSON is set; a
 // reply given wins over cfg.ReplyJSON. See the package documentation for the checks New makes.
-func New(target string, cfg Config, reply Reply, opts ...Option) (*Fallback, error) {
+func New(name string, cfg Config, reply Reply, opts ...Option) (*Fallback, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Fallback{target: target, classifier: codes.Default(), clock: clock.Real}
-	for _, o := range opts {
-		switch o.kind {
-		case optClock:
-			f.clock = clock.OrReal(o.clock)
-		case optSink:
-			f.sink = o.sink
-		case optClassifier:
-			if o.classifier != nil {
-				f.classifier = o.classifier
-			}
-		}
-	}
-	if err := f.setTarget(target); err != nil {
+	o := optkit.Build(opts, func(o Option) optkit.Option { return o.o })
+	f := &Fallback{target: name, classifier: o.Classifier, clock: o.Clock, sink: o.Sink}
+	if err := f.setTarget(name); err != nil {
 		return nil, err
 	}
 	if err := f.setReply(cfg.ReplyJSON, reply); err != nil {

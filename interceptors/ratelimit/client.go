@@ -4,15 +4,24 @@ import (
 	"context"
 	"errors"
 
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
 
-// UnaryClientInterceptor returns an interceptor that takes a token of p for every unary call.
-func UnaryClientInterceptor(p *Policy) grpc.UnaryClientInterceptor { return p.Unary() }
+// UnaryClientInterceptor returns New(name, l, cfg, opts...).Unary(): an interceptor that takes
+// a token of a policy of its own for every unary call. It returns the error of New when the
+// policy cannot be built. To share one Policy between interceptors, build it with New and use
+// its Unary and Stream methods.
+func UnaryClientInterceptor(name string, l Limiter, cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	return optkit.Unary(New(name, l, cfg, opts...))
+}
 
-// StreamClientInterceptor returns an interceptor that takes a token of p for every stream open.
-func StreamClientInterceptor(p *Policy) grpc.StreamClientInterceptor { return p.Stream() }
+// StreamClientInterceptor returns New(name, l, cfg, opts...).Stream(): an interceptor that
+// takes a token for every stream open, or the error of New.
+func StreamClientInterceptor(name string, l Limiter, cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	return optkit.Stream(New(name, l, cfg, opts...))
+}
 
 // Unary returns an interceptor that takes one token per call.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {

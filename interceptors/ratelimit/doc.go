@@ -41,7 +41,16 @@
 // # Interceptors
 //
 // Unary takes one token per call; Stream takes one token when a stream opens, none per message.
-// WithMaxWait is also a grpc.CallOption that sets the wait for one call.
+// UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of
+// their own and return its interceptor (or the error of New), the shape every bulwark policy
+// package shares.
+//
+// # Options
+//
+// An Option (WithClock, WithObserver, WithRegistry) is given to New, NewLocal or NewRegistry
+// and is not a grpc.CallOption: passing one to a call does not compile. What one call may
+// change is a CallOption: WithMaxWait, passed to a call, sets how long that call may wait for
+// a token instead of Config.MaxWait. Reading it allocates nothing.
 //
 // # Concurrency and allocations
 //

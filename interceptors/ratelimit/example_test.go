@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
 
@@ -41,4 +42,32 @@ func ExampleRegistry() {
 	// Output:
 	// true
 	// true
+}
+
+// Per-call options: WithMaxWait lets one call wait for a token where the others are answered
+// at once (Config.MaxWait 0). A construction Option (WithClock, …) passed to a call would not
+// compile.
+func ExampleWithMaxWait() {
+	clk := clocktest.New(time.Time{})
+	ic, err := ratelimit.UnaryClientInterceptor("kyc.v1.OCRService", nil, ratelimit.Config{Rate: 10, Burst: 1},
+		ratelimit.WithClock(clk))
+	if err != nil {
+		panic(err)
+	}
+	const method = "/kyc.v1.OCRService/Extract"
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	fmt.Println("first:", status.Code(ic(context.Background(), method, nil, nil, nil, ok)))
+	fmt.Println("second:", status.Code(ic(context.Background(), method, nil, nil, nil, ok)))
+
+	done := make(chan error)
+	go func() {
+		done <- ic(context.Background(), method, nil, nil, nil, ok, ratelimit.WithMaxWait(time.Second))
+	}()
+	clk.BlockUntil(1)                   // The call waits for the next token,
+	clk.Advance(100 * time.Millisecond) // which comes 1/10 s later.
+	fmt.Println("with WithMaxWait:", status.Code(<-done))
+	// Output:
+	// first: OK
+	// second: ResourceExhausted
+	// with WithMaxWait: OK
 }

@@ -25,7 +25,7 @@ var _ Limiter = (*Local)(nil)
 func NewLocal(r float64, burst int, opts ...Option) *Local {
 	burst = defaultBurst(r, burst)
 	limit := rate.Limit(max(r, 0))
-	return &Local{lim: rate.NewLimiter(limit, burst), rate: max(r, 0), burst: burst, clock: clockOf(opts)}
+	return &Local{lim: rate.NewLimiter(limit, burst), rate: max(r, 0), burst: burst, clock: buildOptions(opts).Clock}
 }
 
 // Rate returns the refill rate in tokens per second.

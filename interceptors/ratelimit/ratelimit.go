@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -21,24 +22,14 @@ type Policy struct {
 	sink    observe.Sink
 }
 
-// New returns the policy for service (the fully qualified gRPC service, put in rejections and
-// events). With a nil l it builds the bucket from cfg, which must then be valid: from the
+// New returns the policy named name (the fully qualified gRPC service it guards, put in
+// rejections and events). With a nil l it builds the bucket from cfg, which must then be valid: from the
 // registry given by WithRegistry when cfg.Shared is set (without a registry that is an error),
 // else a Local of its own; cfg.Redis needs a fleet-wide Limiter passed as l. With l given, only
 // cfg.MaxWait is read.
-func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
-	p := &Policy{service: service, lim: l, maxWait: cfg.MaxWait, clock: clockOf(opts)}
-	var reg *Registry
-	for _, o := range opts {
-		switch o.kind {
-		case optSink:
-			p.sink = o.sink
-		case optRegistry:
-			reg = o.registry
-		case optMaxWait:
-			p.maxWait = o.maxWait
-		}
-	}
+func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
+	o := buildOptions(opts)
+	p := &Policy{service: name, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
 	if cfg.MaxWait < 0 {
 		return nil, errors.New("ratelimit: max_wait is negative")
 	}
@@ -49,13 +40,13 @@ func New(service string, l Limiter, cfg Config, opts ...Option) (*Policy, error)
 		return nil, err
 	}
 	if cfg.Redis != nil {
-		return nil, fmt.Errorf("ratelimit: %s: a redis limit needs a fleet-wide Limiter given to New", service)
+		return nil, fmt.Errorf("ratelimit: %s: a redis limit needs a fleet-wide Limiter given to New", name)
 	}
 	if cfg.Shared != "" {
-		if reg == nil {
-			return nil, fmt.Errorf("ratelimit: %s: shared bucket %q needs a Registry (WithRegistry)", service, cfg.Shared)
+		if o.registry == nil {
+			return nil, fmt.Errorf("ratelimit: %s: shared bucket %q needs a Registry (WithRegistry)", name, cfg.Shared)
 		}
-		loc, err := reg.Local(cfg)
+		loc, err := o.registry.Local(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -100,17 +91,5 @@ func (p *Policy) allow(ctx context.Context, method string, maxWait time.Duration
 func (p *Policy) reject(method string, r *codes.Rejection) error {
 	r.Policy = observe.PolicyRateLimit
 	r.Service = p.service
-	if p.sink != nil {
-		p.sink.Observe(observe.Event{
-			Kind:    observe.Rejected,
-			Time:    p.clock.Now(),
-			Service: p.service,
-			Method:  method,
-			Policy:  observe.PolicyRateLimit,
-			Code:    r.Code,
-			Reason:  r.Reason,
-			Delay:   r.RetryAfter,
-		})
-	}
-	return r
+	return outcome.Reject(p.sink, p.clock, method, r, 0)
 }

@@ -205,8 +205,11 @@ func TestSharedBucketAcrossServices(t *testing.T) {
 func TestUnaryInterceptor(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
 	clk := clocktest.New(time.Time{})
-	p, _ := ratelimit.New(svc, nil, ratelimit.Config{Rate: 10, Burst: 2}, ratelimit.WithClock(clk))
-	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, grpc.WithUnaryInterceptor(ratelimit.UnaryClientInterceptor(p))))
+	ic, err := ratelimit.UnaryClientInterceptor(svc, nil, ratelimit.Config{Rate: 10, Burst: 2}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, grpc.WithUnaryInterceptor(ic)))
 	tests := []struct {
 		name     string
 		opts     []grpc.CallOption
@@ -257,8 +260,11 @@ func TestUnaryInterceptor(t *testing.T) {
 func TestStreamTakesOneTokenAtOpen(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
 	clk := clocktest.New(time.Time{})
-	p, _ := ratelimit.New("kyc.v1.LivenessService", nil, ratelimit.Config{Rate: 1, Burst: 1}, ratelimit.WithClock(clk))
-	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(ratelimit.StreamClientInterceptor(p))))
+	ic, err := ratelimit.StreamClientInterceptor("kyc.v1.LivenessService", nil, ratelimit.Config{Rate: 1, Burst: 1}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(ic)))
 	ctx := context.Background()
 	s, err := client.Check(ctx)
 	if err != nil {

@@ -18,7 +18,7 @@ type Registry struct {
 
 // NewRegistry returns an empty registry. WithClock sets the clock of the buckets it makes.
 func NewRegistry(opts ...Option) *Registry {
-	return &Registry{clock: clockOf(opts), buckets: map[string]*Local{}}
+	return &Registry{clock: buildOptions(opts).Clock, buckets: map[string]*Local{}}
 }
 
 // Local returns the bucket for cfg: when cfg.Shared is empty, a new bucket of its own; else the

@@ -2,12 +2,24 @@ package throttle
 
 import (
 	"context"
-	"errors"
 
-	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 )
+
+// UnaryClientInterceptor returns New(name, cfg, opts...).Unary(): a unary client interceptor
+// that throttles every call with a throttle of its own named name. It returns the error of New
+// when cfg is not valid.
+func UnaryClientInterceptor(name string, cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
+	return optkit.Unary(New(name, cfg, opts...))
+}
+
+// StreamClientInterceptor returns New(name, cfg, opts...).Stream(), or the error of New.
+func StreamClientInterceptor(name string, cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
+	return optkit.Stream(New(name, cfg, opts...))
+}
 
 // Unary returns a unary client interceptor that throttles every call with t. A throttled call
 // returns the *codes.Rejection without reaching the service. The outcome is recorded when the
@@ -24,21 +36,9 @@ func (t *Throttle) Unary() grpc.UnaryClientInterceptor {
 			return err
 		}
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		t.record(classOf(ctx, err, classifier))
+		t.record(outcome.Class(ctx, err, classifier))
 		return err
 	}
-}
-
-// classOf classifies a call's outcome: the caller's cancellation is Canceled whatever the
-// error says, as the call's end says nothing about the service then.
-func classOf(ctx context.Context, err error, c *codes.Classifier) codes.Class {
-	if err == nil {
-		return codes.Success
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return codes.Canceled
-	}
-	return c.Classify(err).Class
 }
 
 // Stream returns a stream client interceptor that throttles every stream with t. Admission is
@@ -61,13 +61,13 @@ func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 		}
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
-			t.record(classOf(ctx, err, classifier))
+			t.record(outcome.Class(ctx, err, classifier))
 			return nil, err
 		}
 		w := streamend.Watch(ctx, desc, cs)
 		w.OnEnd(func(e streamend.End) {
 			if e.Cause != streamend.Transport { // One gRPC ended while nobody read it counts as nothing.
-				t.record(classOf(ctx, e.Err, classifier))
+				t.record(outcome.Class(ctx, e.Err, classifier))
 			}
 		})
 		return w, nil

@@ -19,8 +19,15 @@
 //	t.Record(codes.Default().Classify(err))
 //
 // For gRPC, t.Unary() and t.Stream() throttle every call of a connection. Use one Throttle per
-// service, shared by every connection to it. The Disable call option takes one call out of the
-// throttle (never rejected, never counted), for a health check or an operator's probe.
+// service, shared by every connection to it. UnaryClientInterceptor(name, cfg, opts...) and
+// StreamClientInterceptor build a Throttle of their own and return its interceptor, or the
+// error of New: the shape every bulwark policy package shares.
+//
+// An Option (WithClock, WithObserver, WithClassifier, WithRand) is given to New and is not a
+// grpc.CallOption: passing one to a call does not compile. What one call may change is a
+// CallOption: Disable takes the call out of the throttle (never rejected, never counted), for a
+// health check or an operator's probe; WithCallClassifier classifies its outcome with another
+// classifier. Reading them allocates nothing.
 //
 // # Algorithm
 //

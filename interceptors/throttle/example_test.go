@@ -82,3 +82,29 @@ func ExampleThrottle_Unary() {
 	// Unavailable ADAPTIVE_THROTTLE adaptive_throttle kyc.v1.OCRService
 	// p = 0.90
 }
+
+// Per-call options: Disable takes one call out of a throttle that rejects everything else. A
+// construction Option (WithClock, …) passed to a call would not compile.
+func ExampleDisable() {
+	ic, err := throttle.UnaryClientInterceptor("kyc.v1.OCRService", throttle.Config{MinRequests: 1},
+		throttle.WithRand(func() float64 { return 0 })) // Every draw rejects while p > 0.
+	if err != nil {
+		panic(err)
+	}
+	// An invoker stands in for the service, which turns every request away.
+	calls := 0
+	down := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		calls++
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	const method = "/kyc.v1.OCRService/Extract"
+	for range 3 {
+		_ = ic(context.Background(), method, nil, nil, nil, down)
+	}
+	fmt.Println("calls that reached the service:", calls)
+	err = ic(context.Background(), method, nil, nil, nil, down, throttle.Disable())
+	fmt.Println("with Disable:", status.Code(err), "calls:", calls)
+	// Output:
+	// calls that reached the service: 1
+	// with Disable: Unavailable calls: 2
+}

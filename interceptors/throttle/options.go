@@ -1,11 +1,10 @@
 package throttle
 
 import (
-	"math/rand/v2"
-
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -13,72 +12,37 @@ import (
 // Option changes how a Throttle is built. Build one with a WithX function; the zero Option
 // does nothing.
 //
-// An Option is not a grpc.CallOption: what one call may change is a CallOption.
+// An Option is not a grpc.CallOption, so passing one to a call does not compile: what one call
+// may change is a CallOption.
 type Option struct {
-	kind       optionKind
-	clock      clock.Clock
-	sink       observe.Sink
-	classifier *codes.Classifier
-	rand       func() float64
+	o optkit.Option
 }
 
-type optionKind uint8
-
-const (
-	optClock optionKind = iota + 1
-	optSink
-	optClassifier
-	optRand
-)
-
-// options is what Options set.
-type options struct {
-	clock      clock.Clock
-	sink       observe.Sink
-	classifier *codes.Classifier
-	rand       func() float64
-}
-
-func buildOptions(opts []Option) options {
-	o := options{clock: clock.Real, classifier: codes.Default(), rand: rand.Float64}
-	for _, opt := range opts {
-		switch opt.kind {
-		case optClock:
-			o.clock = clock.OrReal(opt.clock)
-		case optSink:
-			o.sink = opt.sink
-		case optClassifier:
-			if opt.classifier != nil {
-				o.classifier = opt.classifier
-			}
-		case optRand:
-			if opt.rand != nil {
-				o.rand = opt.rand
-			}
-		}
-	}
-	return o
+// buildOptions returns what opts set.
+func buildOptions(opts []Option) optkit.Common {
+	return optkit.Build(opts, func(o Option) optkit.Option { return o.o })
 }
 
 // WithClock sets the clock that moves the window. The default is clock.Real.
-func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
+func WithClock(c clock.Clock) Option { return Option{optkit.Clock(c)} }
 
 // WithObserver sets where rejection events go. The default, nil, emits nothing and builds no
 // event.
-func WithObserver(s observe.Sink) Option { return Option{kind: optSink, sink: s} }
+func WithObserver(s observe.Sink) Option { return Option{optkit.Observer(s)} }
 
 // WithClassifier sets the classifier that decides which outcomes the interceptors count as
 // accepts. The default is codes.Default(). For one call, pass WithCallClassifier with it.
-func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+func WithClassifier(c *codes.Classifier) Option { return Option{optkit.Classifier(c)} }
 
 // WithRand sets the source of the uniform numbers in [0, 1) that a request's fate is drawn
 // from: a request is rejected when the draw is below the rejection probability. It is called
 // from many goroutines at once and must be safe for concurrent use. The default, also used for
 // nil, is math/rand/v2's Float64. Tests pass a deterministic sequence.
-func WithRand(f func() float64) Option { return Option{kind: optRand, rand: f} }
+func WithRand(f func() float64) Option { return Option{optkit.Rand(f)} }
 
 // CallOption changes one throttled call; pass it with the call (it is a grpc.CallOption, and
-// passes through a suite). Build one with Disable or WithCallClassifier.
+// passes through a suite). Build one with Disable or WithCallClassifier; the zero CallOption
+// does nothing.
 type CallOption struct {
 	grpc.EmptyCallOption
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -42,29 +43,29 @@ func Normalize(cfg Config) Config {
 	return cfg
 }
 
-// New returns a throttle for service (the fully qualified gRPC service, carried in rejections
-// and events), configured by cfg with its documented defaults filled in, and an empty window.
+// New returns a throttle named name (the fully qualified gRPC service it guards, carried in
+// rejections and events), configured by cfg with its documented defaults filled in, and an empty window.
 // It returns cfg.Validate's error when cfg is out of range.
-func New(service string, cfg Config, opts ...Option) (*Throttle, error) {
+func New(name string, cfg Config, opts ...Option) (*Throttle, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
 	return &Throttle{
-		service:    service,
+		service:    name,
 		cfg:        cfg,
-		clock:      o.clock,
-		sink:       o.sink,
-		classifier: o.classifier,
-		rand:       o.rand,
-		origin:     o.clock.Now(),
-		realClock:  o.clock == clock.Real,
+		clock:      o.Clock,
+		sink:       o.Sink,
+		classifier: o.Classifier,
+		rand:       o.Rand,
+		origin:     o.Clock.Now(),
+		realClock:  o.Clock == clock.Real,
 		win:        newWindow(cfg.Window),
 	}, nil
 }
 
-// Name returns the service given to New.
+// Name returns the name given to New.
 func (t *Throttle) Name() string { return t.service }
 
 // Config returns the throttle's configuration with its defaults filled in.
@@ -111,17 +112,10 @@ func (t *Throttle) Allow(method string) error {
 }
 
 func (t *Throttle) reject(method string, p float64) error {
-	if t.sink != nil {
-		t.sink.Observe(observe.Event{
-			Kind: observe.Rejected, Time: t.clock.Now(), Service: t.service, Method: method,
-			Policy: observe.PolicyAdaptiveThrottle, Code: grpccodes.Unavailable, Class: codes.Rejected,
-			Reason: ReasonThrottled, Value: p,
-		})
-	}
-	return &codes.Rejection{
+	return outcome.Reject(t.sink, t.clock, method, &codes.Rejection{
 		Err: ErrThrottled, Code: grpccodes.Unavailable, Reason: ReasonThrottled,
 		Policy: observe.PolicyAdaptiveThrottle, Service: t.service,
-	}
+	}, p)
 }
 
 // Record reports the outcome of a request that Allow let through, as classified by a

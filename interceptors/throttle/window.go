@@ -3,6 +3,8 @@ package throttle
 import (
 	"sync"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/internal/buckets"
 )
 
 // numBuckets is how many buckets the window is cut into: it slides in steps of a twentieth of
@@ -65,22 +67,12 @@ func (w *window) counts(e int64) (requests, accepts int64) {
 // advanceLocked moves the window's end to epoch e, expiring the buckets it leaves behind. An
 // epoch at or before head changes nothing.
 func (w *window) advanceLocked(e int64) {
-	if e <= w.head {
-		return
-	}
-	if e-w.head >= numBuckets {
-		w.buckets = [numBuckets]bucket{}
-		w.requests, w.accepts = 0, 0
-		w.head = e
-		return
-	}
-	for w.head < e {
-		w.head++
-		b := &w.buckets[w.head%numBuckets]
+	w.head = buckets.Expire(w.head, e, numBuckets, func(i int) {
+		b := &w.buckets[i]
 		w.requests -= b.requests
 		w.accepts -= b.accepts
 		*b = bucket{}
-	}
+	})
 }
 
 // reset forgets every count. It keeps head, which only moves forward.

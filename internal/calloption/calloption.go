@@ -37,3 +37,15 @@ func Scan[O grpc.CallOption](opts []grpc.CallOption, f func(O)) {
 		}
 	}
 }
+
+// Last returns the value of the last option of type O among opts that carries one (value
+// reports whether it does: the zero option carries none), else def. It is Scan for the common
+// case of a per-call override, and allocates nothing when value does not.
+func Last[O grpc.CallOption, T any](opts []grpc.CallOption, def T, value func(O) (T, bool)) T {
+	Scan(opts, func(o O) {
+		if v, ok := value(o); ok {
+			def = v
+		}
+	})
+	return def
+}

@@ -71,3 +71,27 @@ func TestScan(t *testing.T) {
 		t.Fatalf("last = %d", last)
 	}
 }
+
+func (f flag) value() (int, bool) { return f.n, f.n != 0 }
+
+func TestLast(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []grpc.CallOption
+		want int
+	}{
+		{name: "none: the default", want: 7},
+		{name: "other types", opts: []grpc.CallOption{grpc.WaitForReady(true), option{}}, want: 7},
+		{name: "the last that carries one", opts: []grpc.CallOption{flag{n: 1}, grpc.WaitForReady(true), flag{n: 2}, flag{}}, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Last(tt.opts, 7, flag.value); got != tt.want {
+				t.Fatalf("Last = %d, want %d", got, tt.want)
+			}
+			if n := testing.AllocsPerRun(100, func() { Last(tt.opts, 7, flag.value) }); n != 0 {
+				t.Fatalf("Last allocates %.0f times, want 0", n)
+			}
+		})
+	}
+}

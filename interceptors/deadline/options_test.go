@@ -1,0 +1,38 @@
+package deadline_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"google.golang.org/grpc"
+)
+
+// TestOptionIsNotACallOption pins the option shape: a construction Option cannot be passed to
+// a call (the deadline policy has no CallOption).
+func TestOptionIsNotACallOption(t *testing.T) {
+	for name, o := range map[string]deadline.Option{
+		"zero": {}, "WithClock": deadline.WithClock(nil), "WithObserver": deadline.WithObserver(nil),
+	} {
+		if _, ok := any(o).(grpc.CallOption); ok {
+			t.Errorf("%s: an Option is a grpc.CallOption", name)
+		}
+	}
+}
+
+func TestPackageInterceptorsReturnNewsError(t *testing.T) {
+	bad := deadline.Config{Default: -time.Second}
+	_, want := deadline.New(bad)
+	if want == nil {
+		t.Fatal("New accepted a negative default")
+	}
+	if ic, err := deadline.UnaryClientInterceptor(bad); ic != nil || err == nil || err.Error() != want.Error() {
+		t.Errorf("UnaryClientInterceptor(invalid) = %v, %v; want nil, %v", ic != nil, err, want)
+	}
+	if ic, err := deadline.StreamClientInterceptor(bad); ic != nil || err == nil || err.Error() != want.Error() {
+		t.Errorf("StreamClientInterceptor(invalid) = %v, %v; want nil, %v", ic != nil, err, want)
+	}
+	if ic, err := deadline.UnaryClientInterceptor(deadline.Config{Default: time.Second}); ic == nil || err != nil {
+		t.Errorf("UnaryClientInterceptor(valid) = %v, %v", ic != nil, err)
+	}
+}
