@@ -130,16 +130,18 @@ func TestUnary(t *testing.T) {
 			if b != nil && b.asked.Load() != int64(tt.wantAsked) {
 				t.Fatalf("budget asked %d times, want %d", b.asked.Load(), tt.wantAsked)
 			}
-			// Each hedge is finished once, losers as canceled; hedges carry their number. The
-			// first attempt is the call itself, reported by whatever wraps the policy.
+			// Each attempt, the first included (the policy is alone: no retry loop reports
+			// it), is finished once, losers as canceled, each with its own number.
 			fin := s.rec.Events(observe.AttemptFinished)
-			if len(fin) != tt.wantAttempts-1 {
-				t.Fatalf("%d AttemptFinished events, want %d (one per hedge)", len(fin), tt.wantAttempts-1)
+			if len(fin) != tt.wantAttempts {
+				t.Fatalf("%d AttemptFinished events, want %d (one per attempt)", len(fin), tt.wantAttempts)
 			}
+			seen := map[int]bool{}
 			for _, e := range fin {
-				if e.Attempt < 2 {
-					t.Fatalf("AttemptFinished for attempt %d: only hedges are reported", e.Attempt)
+				if e.Attempt < 1 || e.Attempt > tt.wantAttempts || seen[e.Attempt] {
+					t.Fatalf("AttemptFinished for attempt %d: want each of 1..%d once", e.Attempt, tt.wantAttempts)
 				}
+				seen[e.Attempt] = true
 				if e.Policy != observe.PolicyHedge || e.Method != testkit.MethodCompare || e.Service != "kyc.v1.FaceMatchService" {
 					t.Fatalf("event fields: %+v", e)
 				}
@@ -197,8 +199,8 @@ func TestDelayExact(t *testing.T) {
 	for _, e := range s.rec.Events(observe.AttemptFinished) {
 		byAttempt[e.Attempt] = e
 	}
-	if e, ok := byAttempt[1]; ok {
-		t.Fatalf("attempt 1 reported as %+v: the first attempt is the call's own", e)
+	if e := byAttempt[1]; e.Class != codes.Canceled || e.Duration != 50*time.Millisecond || e.Policy != observe.PolicyHedge {
+		t.Fatalf("attempt 1 finished = %+v, want canceled after 50ms (the policy alone reports it)", e)
 	}
 	if e := byAttempt[2]; e.Class != codes.Success || e.Code != grpccodes.OK || e.Duration != 0 {
 		t.Fatalf("attempt 2 finished = %+v", e)

@@ -503,9 +503,6 @@ func TestNew(t *testing.T) {
 	if _, err := retry.New(retry.Config{MaxAttempts: -1}); err == nil {
 		t.Error("invalid config accepted")
 	}
-	if _, err := retry.New(retry.Config{}, retry.Report(new(retry.Info))); err == nil {
-		t.Error("Report accepted by New")
-	}
 	p, err := retry.New(retry.Config{})
 	if err != nil {
 		t.Fatal(err)
