@@ -352,6 +352,8 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 		{name: "max below default min", cfg: hedge.Config{MaxDelay: 500 * time.Microsecond}, want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.95, MedianMultiple: 3, MinDelay: 500 * time.Microsecond, MaxDelay: 500 * time.Microsecond, Window: 500, MinSamples: 50}},
 		{name: "invalid", cfg: hedge.Config{MaxAttempts: 6}, wantErr: true},
 		{name: "min samples above default window", cfg: hedge.Config{MinSamples: 600}, wantErr: true},
+		{name: "replay buffer kept as set", cfg: hedge.Config{Delay: 30 * time.Millisecond, ReplayBufferBytes: -1}, want: hedge.Config{MaxAttempts: 2, Delay: 30 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: -1}},
+		{name: "replay buffer above 1 GiB", cfg: hedge.Config{ReplayBufferBytes: 2 << 30}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,6 +368,18 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 	}
 	if _, err := hedge.UnaryClientInterceptor(hedge.Config{Window: 5}); err == nil {
 		t.Fatal("UnaryClientInterceptor accepted window 5")
+	}
+}
+
+// TestOptionShape: construction options are not call options; call options are.
+func TestOptionShape(t *testing.T) {
+	if _, ok := any(hedge.WithClock(nil)).(grpc.CallOption); ok {
+		t.Fatal("hedge.Option is a grpc.CallOption: passing one to a call would compile")
+	}
+	for _, o := range []any{hedge.Disable(), hedge.WithIdempotent(true), hedge.WithCallObserver(nil)} {
+		if _, ok := o.(grpc.CallOption); !ok {
+			t.Fatalf("%T is not a grpc.CallOption", o)
+		}
 	}
 }
 
