@@ -99,7 +99,7 @@ var callPool = sync.Pool{New: func() any {
 // and call options opts.
 func (p *Policy) newCall(ctx context.Context, m *methodInfo, pc *attempt.PerCall, opts []grpc.CallOption, reply proto.Message) *call {
 	c := callPool.Get().(*call)
-	c.p, c.m, c.clk, c.sink, c.ctx, c.reply = p, m, p.s.clock, pc.SinkOr(p.s.sink), ctx, reply
+	c.p, c.m, c.clk, c.sink, c.ctx, c.reply = p, m, p.s.Clock, pc.SinkOr(p.s.Sink), ctx, reply
 	c.round = attempt.RoundOf(opts)
 	c.typ = reply.ProtoReflect().Type()
 	c.limit = p.cfg.MaxAttempts
@@ -348,7 +348,7 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 // passed.
 func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trailer metadata.MD) {
 	now := c.clk.Now()
-	v := c.p.s.classifier.ClassifyTrailer(err, trailer)
+	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
 	c.mu.Lock()
 	lost := c.winner != 0
 	callerLive := c.ctx.Err() == nil || c.canceled

@@ -3,26 +3,19 @@ package hedge
 import (
 	"context"
 
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
 // UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
 func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Unary(), nil
+	return attempt.UnaryOf(New(cfg, opts...))
 }
 
 // StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
 func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Stream(), nil
+	return attempt.StreamOf(New(cfg, opts...))
 }
 
 // Unary returns the policy as a unary client interceptor. Every attempt goes through the rest

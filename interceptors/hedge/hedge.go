@@ -4,8 +4,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock"
-	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 )
 
@@ -141,7 +139,7 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	p := &Policy{
 		cfg:   cfg,
 		fixed: fixed,
-		s:     settings{clock: clock.Real, classifier: codes.Default()},
+		s:     settings{Base: attempt.NewBase()},
 	}
 	p.replay = cfg.ReplayBufferBytes
 	if p.replay == 0 {

@@ -22,56 +22,34 @@ type Budget interface {
 //
 // An Option is not a grpc.CallOption: what one call may change is a CallOption.
 type Option struct {
-	kind       optionKind
-	clock      clock.Clock
-	classifier *codes.Classifier
-	sink       observe.Sink
-	budget     Budget
+	base     attempt.BaseOption
+	budget   Budget
+	isBudget bool
 }
-
-type optionKind uint8
-
-const (
-	optClock optionKind = iota + 1
-	optClassifier
-	optSink
-	optBudget
-)
 
 // settings is what Options set: the policy's, fixed at New.
 type settings struct {
-	clock      clock.Clock
-	classifier *codes.Classifier
-	sink       observe.Sink
-	budget     Budget // nil: no limit
+	attempt.Base
+	budget Budget // nil: no limit
 }
 
 func (s *settings) apply(o Option) {
-	switch o.kind {
-	case optClock:
-		s.clock = clock.OrReal(o.clock)
-	case optClassifier:
-		if o.classifier != nil {
-			s.classifier = o.classifier
-		}
-	case optSink:
-		s.sink = o.sink
-	case optBudget:
+	if !s.Set(o.base) && o.isBudget {
 		s.budget = o.budget
 	}
 }
 
 // WithClock sets the clock that times the hedging delay and measures latencies. The default
 // is clock.Real.
-func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
+func WithClock(c clock.Clock) Option { return Option{base: attempt.WithClock(c)} }
 
 // WithClassifier sets the classifier that decides which outcomes are fatal (they end the call)
 // and which are not (the other attempts go on). The default is codes.Default().
-func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+func WithClassifier(c *codes.Classifier) Option { return Option{base: attempt.WithClassifier(c)} }
 
 // WithObserver sets the sink that receives AttemptFinished, HedgeSent and HedgeWon events.
 // With none (the default) no event is built. For one call, pass WithCallObserver.
-func WithObserver(sink observe.Sink) Option { return Option{kind: optSink, sink: sink} }
+func WithObserver(sink observe.Sink) Option { return Option{base: attempt.WithSink(sink)} }
 
 // WithBudget makes every hedge draw from b, a pointer to a Budget (a *retry.RetryBudget, as
 // retry.Policy.Budget returns): a hedge is sent only when b.Withdraw() succeeds, and once it
@@ -83,14 +61,14 @@ func WithBudget[T any, B interface {
 	Budget
 }](b B) Option {
 	if b == nil {
-		return Option{kind: optBudget}
+		return Option{isBudget: true}
 	}
-	return Option{kind: optBudget, budget: b}
+	return Option{isBudget: true, budget: b}
 }
 
 // WithBudgetOf is WithBudget for any Budget; a nil interface means no limit. (A nil pointer
 // inside b is not detected: pass pointers to WithBudget.)
-func WithBudgetOf(b Budget) Option { return Option{kind: optBudget, budget: b} }
+func WithBudgetOf(b Budget) Option { return Option{isBudget: true, budget: b} }
 
 // CallOption changes one hedged call: pass it with the call (it is a grpc.CallOption, and
 // passes through a suite). Build one with Disable, WithIdempotent or WithCallObserver.

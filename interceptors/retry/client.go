@@ -13,20 +13,12 @@ import (
 
 // UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
 func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Unary(), nil
+	return attempt.UnaryOf(New(cfg, opts...))
 }
 
 // StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
 func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Stream(), nil
+	return attempt.StreamOf(New(cfg, opts...))
 }
 
 // attemptOpts carries one attempt's call options: the caller's, the attempt's Round (for a
@@ -64,7 +56,7 @@ func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method st
 	if c.Disabled {
 		if !declared.IsZero() {
 			var cancel context.CancelFunc
-			ctx, cancel = clock.WithDeadline(ctx, p.s.clock, declared)
+			ctx, cancel = clock.WithDeadline(ctx, p.s.Clock, declared)
 			defer cancel()
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)

@@ -32,7 +32,7 @@ type loop struct {
 
 func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
 	l := loop{
-		p: p, m: m, reports: [2]*Info{c.report, c.report2}, clk: p.s.clock, sink: c.SinkOr(p.s.sink),
+		p: p, m: m, reports: [2]*Info{c.report, c.report2}, clk: p.s.Clock, sink: c.SinkOr(p.s.Sink),
 		b:        bounds{declared: declared},
 		limit:    p.cfg.MaxAttempts,
 		eligible: attempt.Eligible(m.Safe, p.cfg.Idempotent, c.Idempotent),

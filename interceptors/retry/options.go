@@ -14,64 +14,39 @@ import (
 //
 // An Option is not a grpc.CallOption: what one call may change is a CallOption.
 type Option struct {
-	kind       optionKind
-	clock      clock.Clock
-	rand       func() float64
-	classifier *codes.Classifier
-	sink       observe.Sink
+	base attempt.BaseOption
+	rand func() float64
 }
-
-type optionKind uint8
-
-const (
-	optClock optionKind = iota + 1
-	optRand
-	optClassifier
-	optSink
-)
 
 // settings is what Options set: the policy's, fixed at New.
 type settings struct {
-	clock      clock.Clock
-	rand       func() float64
-	classifier *codes.Classifier
-	sink       observe.Sink
+	attempt.Base
+	rand func() float64
 }
 
 func (s *settings) apply(o Option) {
-	switch o.kind {
-	case optClock:
-		s.clock = clock.OrReal(o.clock)
-	case optRand:
-		if o.rand != nil {
-			s.rand = o.rand
-		}
-	case optClassifier:
-		if o.classifier != nil {
-			s.classifier = o.classifier
-		}
-	case optSink:
-		s.sink = o.sink
+	if !s.Set(o.base) && o.rand != nil {
+		s.rand = o.rand
 	}
 }
 
 // WithClock sets the clock that times backoff sleeps, per-attempt timeouts and the budget.
 // The default is clock.Real.
-func WithClock(c clock.Clock) Option { return Option{kind: optClock, clock: c} }
+func WithClock(c clock.Clock) Option { return Option{base: attempt.WithClock(c)} }
 
 // WithRand sets the random source of the jitter: a function returning a number in [0, 1).
 // It is called from every goroutine that runs a call, so it must be safe for concurrent use
 // (wrap a *rand.Rand in a mutex). The default is math/rand/v2's Float64.
-func WithRand(f func() float64) Option { return Option{kind: optRand, rand: f} }
+func WithRand(f func() float64) Option { return Option{rand: f} }
 
 // WithClassifier sets the classifier that decides which outcomes are retried. The default is
 // codes.Default().
-func WithClassifier(c *codes.Classifier) Option { return Option{kind: optClassifier, classifier: c} }
+func WithClassifier(c *codes.Classifier) Option { return Option{base: attempt.WithClassifier(c)} }
 
 // WithObserver sets the sink that receives AttemptFinished, RetryScheduled and
 // RetriesExhausted events. With none (the default) no event is built. For one call, pass
 // WithCallObserver.
-func WithObserver(sink observe.Sink) Option { return Option{kind: optSink, sink: sink} }
+func WithObserver(sink observe.Sink) Option { return Option{base: attempt.WithSink(sink)} }
 
 // CallOption changes one call of a Policy: pass it with the call (it is a grpc.CallOption, and
 // passes through a suite), or to Policy.Do. Build one with WithMax, WithIdempotent, Disable,

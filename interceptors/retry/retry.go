@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock"
-	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
@@ -76,12 +74,8 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{
-		cfg: cfg,
-		s: settings{
-			clock:      clock.Real,
-			rand:       rand.Float64,
-			classifier: codes.Default(),
-		},
+		cfg:     cfg,
+		s:       settings{Base: attempt.NewBase(), rand: rand.Float64},
 		buckets: map[string]*RetryBudget{},
 	}
 	for _, o := range opts {
@@ -134,7 +128,7 @@ func (p *Policy) Budget(service string) *RetryBudget {
 	defer p.mu.Unlock()
 	b, ok := p.buckets[service]
 	if !ok {
-		b = newBudget(p.cfg.Throttle, p.s.clock)
+		b = newBudget(p.cfg.Throttle, p.s.Clock)
 		p.buckets[service] = b
 	}
 	return b
@@ -227,7 +221,7 @@ func (p *Policy) run(ctx context.Context, declared time.Time, m *methodInfo, c *
 			}
 			cancel()
 		}
-		v := p.s.classifier.ClassifyTrailer(err, trailer)
+		v := p.s.Classifier.ClassifyTrailer(err, trailer)
 		l.finished(n, t0, v, reported)
 		if err == nil {
 			l.report(n, v)

@@ -45,7 +45,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		// The budget bounds the stream's whole life, as one context made at open, unless the
 		// caller's deadline comes first (the unary rule, attempt.BoundOf).
 		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0); b.Needed {
-			s.callCtx, s.callCancel = clock.WithDeadline(ctx, p.s.clock, b.End)
+			s.callCtx, s.callCancel = clock.WithDeadline(ctx, p.s.Clock, b.End)
 		}
 		s.mu.Lock()
 		err := s.openLocked(1)
@@ -285,7 +285,7 @@ func (s *retryStream) RecvMsg(m any) error {
 			if err == nil || errors.Is(err, io.EOF) {
 				v = codes.Verdict{Class: codes.Success, Code: grpccodes.OK}
 			} else {
-				v = s.p.s.classifier.ClassifyTrailer(err, st.Trailer())
+				v = s.p.s.Classifier.ClassifyTrailer(err, st.Trailer())
 			}
 			s.loop.finished(n, t0, v, s.round.Reported())
 			s.loop.report(n, v)
@@ -320,7 +320,7 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 		if to != nil && to.Load() && s.callCtx.Err() == nil {
 			err = attemptTimedOut(err, s.p.cfg.PerAttemptTimeout)
 		}
-		v := s.p.s.classifier.ClassifyTrailer(err, trailer)
+		v := s.p.s.Classifier.ClassifyTrailer(err, trailer)
 		s.loop.finished(n, t0, v, s.round.Reported())
 		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
 			return s.fail(ferr)

@@ -322,3 +322,79 @@ func Finished(sink observe.Sink, policy string, m *Method, n int, t0, now time.T
 		Policy: policy, Attempt: n, Code: v.Code, Class: v.Class, Duration: now.Sub(t0),
 	})
 }
+
+// Policy is a policy with interceptors.
+type Policy interface {
+	Unary() grpc.UnaryClientInterceptor
+	Stream() grpc.StreamClientInterceptor
+}
+
+// UnaryOf returns p's unary interceptor, or err: the body of a package's
+// UnaryClientInterceptor(cfg, opts...), written attempt.UnaryOf(New(cfg, opts...)).
+func UnaryOf[P Policy](p P, err error) (grpc.UnaryClientInterceptor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.Unary(), nil
+}
+
+// StreamOf is UnaryOf for the stream interceptor.
+func StreamOf[P Policy](p P, err error) (grpc.StreamClientInterceptor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.Stream(), nil
+}
+
+// Base is what the retry and hedge policies are both built with: a clock, a classifier and
+// a sink, set by their Options (see Base.Set).
+type Base struct {
+	Clock      clock.Clock
+	Classifier *codes.Classifier
+	Sink       observe.Sink
+}
+
+// NewBase returns the defaults: the real clock, codes.Default(), no sink.
+func NewBase() Base { return Base{Clock: clock.Real, Classifier: codes.Default()} }
+
+// BaseOption is one of a Base's settings, carried by a policy's Option.
+type BaseOption struct {
+	kind       uint8
+	clock      clock.Clock
+	classifier *codes.Classifier
+	sink       observe.Sink
+}
+
+const (
+	baseClock uint8 = iota + 1
+	baseClassifier
+	baseSink
+)
+
+// WithClock sets the clock (nil: the real one).
+func WithClock(c clock.Clock) BaseOption { return BaseOption{kind: baseClock, clock: c} }
+
+// WithClassifier sets the classifier (nil: left as it is).
+func WithClassifier(c *codes.Classifier) BaseOption {
+	return BaseOption{kind: baseClassifier, classifier: c}
+}
+
+// WithSink sets the sink (nil: no events).
+func WithSink(s observe.Sink) BaseOption { return BaseOption{kind: baseSink, sink: s} }
+
+// Set applies o, and reports whether o set anything (false for the zero BaseOption).
+func (b *Base) Set(o BaseOption) bool {
+	switch o.kind {
+	case baseClock:
+		b.Clock = clock.OrReal(o.clock)
+	case baseClassifier:
+		if o.classifier != nil {
+			b.Classifier = o.classifier
+		}
+	case baseSink:
+		b.Sink = o.sink
+	default:
+		return false
+	}
+	return true
+}
