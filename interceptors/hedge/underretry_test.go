@@ -107,8 +107,8 @@ func TestUnderRetryCountsEachAttemptOnce(t *testing.T) {
 			wantPrev := [][]string{nil, {"1"}, {"2"}}
 			wantRetry := [][]string{nil, {"2"}, {"2"}}
 			for i, md := range mds {
-				if p, r := md.Get(hedge.PreviousAttemptsKey), md.Get(retry.AttemptMetadataKey); !slices.Equal(p, wantPrev[i]) || !slices.Equal(r, wantRetry[i]) {
-					t.Errorf("request %d: %s %v, %s %v; want %v, %v", i+1, hedge.PreviousAttemptsKey, p, retry.AttemptMetadataKey, r, wantPrev[i], wantRetry[i])
+				if p, r := md.Get(hedge.PreviousAttemptsKey), md.Get(xRetryAttempt); !slices.Equal(p, wantPrev[i]) || !slices.Equal(r, wantRetry[i]) {
+					t.Errorf("request %d: %s %v, %s %v; want %v, %v", i+1, hedge.PreviousAttemptsKey, p, xRetryAttempt, r, wantPrev[i], wantRetry[i])
 				}
 			}
 		})
@@ -156,3 +156,6 @@ func TestRetryAloneCountsItsAttempts(t *testing.T) {
 		t.Fatalf("%s = %v, want %v", hedge.PreviousAttemptsKey, prevs, want)
 	}
 }
+
+// xRetryAttempt is the deprecated header retries still send (retry.AttemptMetadataKey).
+const xRetryAttempt = "x-retry-attempt"

@@ -198,7 +198,7 @@ func TestPerAttemptTimeout(t *testing.T) {
 	// hang blocks attempts 1 and 2 (by their metadata: an attempt cut while the connection
 	// is being set up never reaches the server).
 	hang := func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-		if md, _ := metadata.FromIncomingContext(ctx); !slices.Equal(md.Get(retry.AttemptMetadataKey), []string{"3"}) {
+		if md, _ := metadata.FromIncomingContext(ctx); !slices.Equal(md.Get(xRetryAttempt), []string{"3"}) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}
@@ -414,7 +414,7 @@ func TestAttemptMetadata(t *testing.T) {
 	s.drv.stop()
 	var got [][]string
 	for _, md := range srv.Metadata(testkit.MethodCompare) {
-		got = append(got, md.Get(retry.AttemptMetadataKey))
+		got = append(got, md.Get(xRetryAttempt))
 	}
 	want := [][]string{nil, {"2"}, {"3"}}
 	if len(got) != 3 || got[0] != nil || !slices.Equal(got[1], want[1]) || !slices.Equal(got[2], want[2]) {
