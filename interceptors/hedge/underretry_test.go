@@ -159,3 +159,73 @@ func TestRetryAloneCountsItsAttempts(t *testing.T) {
 
 // xRetryAttempt is the deprecated header retries still send (retry.AttemptMetadataKey).
 const xRetryAttempt = "x-retry-attempt"
+
+// TestStreamUnderRetryCountsEachAttemptOnce is TestUnderRetryCountsEachAttemptOnce for a
+// client stream (liveness Check), retry's stream interceptor around hedge's: round 1 fails at
+// once, round 2's first attempt stalls and its hedge, a replay, answers.
+func TestStreamUnderRetryCountsEachAttemptOnce(t *testing.T) {
+	clk := clocktest.New(time.Now())
+	rec := &testkit.Recorder{}
+	scheduled := make(chan struct{}, 4)
+	sink := observe.Multi(rec, observe.SinkFunc(func(e observe.Event) {
+		if e.Kind == observe.RetryScheduled {
+			scheduled <- struct{}{}
+		}
+	}))
+	rp, err := retry.New(retry.Config{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone},
+		retry.WithClock(clk), retry.WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk), hedge.WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStub(map[int]act{1: unavailable, 2: hang, 3: ok})
+	srv := testkit.Start(t, &testkit.Server{CheckF: st.check})
+	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithChainStreamInterceptor(rp.Stream(), hp.Stream())))
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			cs, err := client.Check(context.Background())
+			if err != nil {
+				return err
+			}
+			for i := range 3 {
+				if err := cs.Send(&kycv1.CheckRequest{Index: uint32(i), Image: make([]byte, 10)}); err != nil {
+					return err
+				}
+			}
+			resp, err := cs.CloseAndRecv()
+			if err == nil && resp.GetScore() != 0.3 {
+				t.Errorf("reply from attempt %v, want 3", resp.GetScore()*10)
+			}
+			return err
+		}()
+	}()
+	<-st.arrival(1)
+	<-scheduled
+	clk.BlockUntil(1)
+	clk.Advance(10 * time.Millisecond)
+	<-st.arrival(2)
+	clk.BlockUntil(1)
+	clk.Advance(delay)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st.settle(t)
+	var got []string
+	for _, e := range rec.Events(observe.AttemptFinished) {
+		got = append(got, e.Policy+"/"+strconv.Itoa(e.Attempt)+"/"+e.Code.String())
+	}
+	slices.Sort(got)
+	if want := []string{"hedge/1/Unavailable", "hedge/2/Canceled", "hedge/3/OK"}; !slices.Equal(got, want) {
+		t.Fatalf("AttemptFinished = %v, want %v", got, want)
+	}
+	wantPrev := [][]string{nil, {"1"}, {"2"}}
+	for i, md := range srv.Metadata(testkit.MethodCheck) {
+		if p := md.Get(hedge.PreviousAttemptsKey); !slices.Equal(p, wantPrev[i]) {
+			t.Errorf("request %d: %s %v, want %v", i+1, hedge.PreviousAttemptsKey, p, wantPrev[i])
+		}
+	}
+}
