@@ -404,7 +404,11 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 		number = c.round.Report(n)
 	}
 	if c.sink != nil {
-		attempt.Finished(c.sink, observe.PolicyHedge, &c.m.Method, number, t0, now, v)
+		reason := ""
+		if n > 1 {
+			reason = observe.ReasonHedgeDelay // a hedge: sent because the delay passed
+		}
+		attempt.Finished(c.sink, observe.PolicyHedge, &c.m.Method, number, t0, now, v, reason)
 	}
 }
 

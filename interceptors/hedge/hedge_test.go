@@ -142,6 +142,9 @@ func TestUnary(t *testing.T) {
 					t.Fatalf("AttemptFinished for attempt %d: want each of 1..%d once", e.Attempt, tt.wantAttempts)
 				}
 				seen[e.Attempt] = true
+				if (e.Attempt > 1) != (e.Reason == observe.ReasonHedgeDelay) {
+					t.Fatalf("attempt %d finished with reason %q: hedges say %q, the first nothing", e.Attempt, e.Reason, observe.ReasonHedgeDelay)
+				}
 				if e.Policy != observe.PolicyHedge || e.Method != testkit.MethodCompare || e.Service != "kyc.v1.FaceMatchService" {
 					t.Fatalf("event fields: %+v", e)
 				}

@@ -71,7 +71,7 @@ func (l *loop) finished(n int, t0 time.Time, v codes.Verdict, reported int) {
 	}
 	l.sent++
 	if l.sink != nil {
-		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.clk.Now(), v)
+		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.clk.Now(), v, "")
 	}
 }
 

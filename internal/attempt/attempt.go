@@ -312,14 +312,15 @@ func RoundOf(opts []grpc.CallOption) *Round {
 }
 
 // Finished sends the AttemptFinished event of attempt n (numbered over the call), started at
-// t0 and ended now with verdict v, to sink (nil: nothing is built).
-func Finished(sink observe.Sink, policy string, m *Method, n int, t0, now time.Time, v codes.Verdict) {
+// t0 and ended now with verdict v, to sink (nil: nothing is built). reason is why the attempt
+// was sent: observe.ReasonHedgeDelay for a hedge, else empty.
+func Finished(sink observe.Sink, policy string, m *Method, n int, t0, now time.Time, v codes.Verdict, reason string) {
 	if sink == nil {
 		return
 	}
 	sink.Observe(observe.Event{
 		Kind: observe.AttemptFinished, Time: now, Service: m.Service, Method: m.Name,
-		Policy: policy, Attempt: n, Code: v.Code, Class: v.Class, Duration: now.Sub(t0),
+		Policy: policy, Attempt: n, Code: v.Code, Class: v.Class, Duration: now.Sub(t0), Reason: reason,
 	})
 }
 

@@ -212,11 +212,11 @@ func TestFinished(t *testing.T) {
 	rec := &testkit.Recorder{}
 	m := NewMethod(testkit.MethodCompare)
 	t0 := time.Unix(1000, 0)
-	Finished(nil, observe.PolicyHedge, &m, 1, t0, t0, codes.Verdict{}) // no sink: nothing
-	Finished(rec, observe.PolicyHedge, &m, 3, t0, t0.Add(time.Second), codes.Verdict{Code: grpccodes.Unavailable, Class: codes.Transient})
+	Finished(nil, observe.PolicyHedge, &m, 1, t0, t0, codes.Verdict{}, "") // no sink: nothing
+	Finished(rec, observe.PolicyHedge, &m, 3, t0, t0.Add(time.Second), codes.Verdict{Code: grpccodes.Unavailable, Class: codes.Transient}, observe.ReasonHedgeDelay)
 	evs := rec.Events(observe.AttemptFinished)
 	if len(evs) != 1 || evs[0].Attempt != 3 || evs[0].Duration != time.Second || evs[0].Policy != observe.PolicyHedge ||
-		evs[0].Method != m.Name || evs[0].Service != m.Service || evs[0].Code != grpccodes.Unavailable {
+		evs[0].Method != m.Name || evs[0].Service != m.Service || evs[0].Code != grpccodes.Unavailable || evs[0].Reason != observe.ReasonHedgeDelay {
 		t.Fatalf("events = %+v", evs)
 	}
 }
