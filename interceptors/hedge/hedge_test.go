@@ -391,21 +391,7 @@ func TestOptionShape(t *testing.T) {
 func TestBudgetTypedNil(t *testing.T) {
 	var b *budget
 	s := newSetup(t, hedge.Config{Delay: delay}, hedge.WithBudget(b))
-	done := make(chan error, 1)
-	go func() {
-		done <- s.p.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil,
-			func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-				if attemptOf(metadataIn(ctx)) == 1 {
-					<-ctx.Done() // the first attempt hangs until the hedge wins
-					return status.FromContextError(ctx.Err()).Err()
-				}
-				return nil
-			})
-	}()
-	s.clk.BlockUntil(1)
-	s.clk.Advance(delay)
-	err := <-done
-	if err != nil || s.rec.Count(observe.HedgeSent) != 1 {
+	if err := stalledFirst(s); err != nil || s.rec.Count(observe.HedgeSent) != 1 {
 		t.Fatalf("err %v, hedges %d", err, s.rec.Count(observe.HedgeSent))
 	}
 }

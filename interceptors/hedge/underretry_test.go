@@ -230,19 +230,9 @@ func TestStreamUnderRetryCountsEachAttemptOnce(t *testing.T) {
 	}
 }
 
-// TestWithBudgetRetryTypedNil: what retry.Policy.Budget returns with throttling off, a nil
-// *retry.RetryBudget, given to WithBudget means no limit (found without reflection), and a
-// real one is drawn from.
-func TestWithBudgetRetryTypedNil(t *testing.T) {
-	rp, err := retry.New(retry.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var none *retry.Budget = rp.Budget("kyc.v1.FaceMatchService")
-	if none != nil {
-		t.Fatal("a policy without throttling has a retry budget")
-	}
-	s := newSetup(t, hedge.Config{Delay: delay}, hedge.WithBudget(none))
+// stalledFirst runs one call through s whose first attempt stalls until the hedge, sent after
+// the delay, answers; it returns the call's error.
+func stalledFirst(s *setup) error {
 	done := make(chan error, 1)
 	go func() {
 		done <- s.p.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil,
@@ -256,7 +246,23 @@ func TestWithBudgetRetryTypedNil(t *testing.T) {
 	}()
 	s.clk.BlockUntil(1)
 	s.clk.Advance(delay)
-	if err := <-done; err != nil || s.rec.Count(observe.HedgeSent) != 1 {
+	return <-done
+}
+
+// TestWithBudgetRetryTypedNil: what retry.Policy.Budget returns with throttling off, a nil
+// *retry.RetryBudget, given to WithBudget means no limit (found without reflection), and a
+// real one is drawn from.
+func TestWithBudgetRetryTypedNil(t *testing.T) {
+	rp, err := retry.New(retry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var none *retry.Budget = rp.Budget("kyc.v1.FaceMatchService")
+	if none != nil {
+		t.Fatal("a policy without throttling has a retry budget")
+	}
+	s := newSetup(t, hedge.Config{Delay: delay}, hedge.WithBudget(none))
+	if err := stalledFirst(s); err != nil || s.rec.Count(observe.HedgeSent) != 1 {
 		t.Fatalf("err %v, hedges %d; want a hedge, no budget in the way", err, s.rec.Count(observe.HedgeSent))
 	}
 
@@ -267,19 +273,7 @@ func TestWithBudgetRetryTypedNil(t *testing.T) {
 	}
 	b := rp.Budget("kyc.v1.FaceMatchService")
 	s = newSetup(t, hedge.Config{Delay: delay}, hedge.WithBudget(b))
-	go func() {
-		done <- s.p.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil,
-			func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-				if attemptOf(metadataIn(ctx)) == 1 {
-					<-ctx.Done()
-					return status.FromContextError(ctx.Err()).Err()
-				}
-				return nil
-			})
-	}()
-	s.clk.BlockUntil(1)
-	s.clk.Advance(delay)
-	if err := <-done; err != nil || s.rec.Count(observe.HedgeSent) != 1 || b.Tokens() != 3 {
+	if err := stalledFirst(s); err != nil || s.rec.Count(observe.HedgeSent) != 1 || b.Tokens() != 3 {
 		t.Fatalf("err %v, hedges %d, tokens %v; want a hedge paid with one of 4 tokens", err, s.rec.Count(observe.HedgeSent), b.Tokens())
 	}
 }
