@@ -354,7 +354,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 func callSinkOptions(opts []grpc.CallOption, sink observe.Sink) []grpc.CallOption {
 	out := make([]grpc.CallOption, len(opts), len(opts)+2)
 	copy(out, opts)
-	return append(out, retry.WithObserver(sink), hedge.WithObserver(sink))
+	return append(out, retry.WithCallObserver(sink), hedge.WithCallObserver(sink))
 }
 
 // emitCall sends CallFinished for one logical call to sink.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -560,13 +561,14 @@ func TestAdaptiveSections(t *testing.T) {
 	if sent, won := e.rec.Count(observe.HedgeSent), e.rec.Count(observe.HedgeWon); sent != 1 || won != 1 {
 		t.Fatalf("HedgeSent %d, HedgeWon %d; want 1 and 1", sent, won)
 	}
-	// One attempt event from the retry loop (the round, won by the hedge) and one from the hedge.
+	// One attempt event per request sent, both from the hedge under the retry loop (which then
+	// reports none of the round): the first, canceled, and the hedge that won, numbered 1 and 2.
 	var policies []string
 	for _, ev := range e.rec.Events(observe.AttemptFinished) {
-		policies = append(policies, ev.Policy+"/"+ev.Code.String())
+		policies = append(policies, ev.Policy+"/"+strconv.Itoa(ev.Attempt)+"/"+ev.Code.String())
 	}
 	slices.Sort(policies)
-	if want := []string{"hedge/OK", "retry/OK"}; !slices.Equal(policies, want) {
+	if want := []string{"hedge/1/Canceled", "hedge/2/OK"}; !slices.Equal(policies, want) {
 		t.Fatalf("AttemptFinished = %v, want %v", policies, want)
 	}
 	th := e.suite.Throttles()[svcFaceMatch]

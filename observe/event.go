@@ -22,7 +22,10 @@ const (
 	// CallFinished: a logical call ended, retries included. Attempt (attempts made), Code, Class,
 	// Duration (whole call).
 	CallFinished Kind = iota + 1
-	// AttemptFinished: one attempt ended. Attempt (1-based), Code, Class, Duration (the attempt).
+	// AttemptFinished: one attempt ended. Attempt (1-based, over the call's retries and
+	// hedges), Code, Class, Duration (the attempt), Reason (ReasonHedgeDelay for a hedge, an
+	// attempt sent because the hedging delay passed; else empty). Each attempt sent is
+	// reported once.
 	AttemptFinished
 	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed), Code,
 	// Class, Delay (the sleep), Reason (ReasonPushback when the server chose the delay, else

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -30,7 +31,9 @@ import (
 type call struct {
 	p     *Policy
 	m     *methodInfo
-	cs    *settings
+	clk   clock.Clock
+	sink  observe.Sink
+	round *attempt.Round           // the retry loop's around the call, or nil (see package attempt)
 	ctx   context.Context          // the caller's
 	reply proto.Message            // the caller's: written only by attempt 1, until every attempt returned
 	typ   protoreflect.MessageType // of reply, read before attempt 1 starts: hedges' replies
@@ -68,6 +71,8 @@ type call struct {
 	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
 	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
 	panicV   any                             // Guarded by mu
+	shared   bool                            // attempt 1's cancel is the retry attempt's context's (Unary)
+	canceled bool                            // Guarded by mu: with shared, the call canceled that context itself
 	cancels  [maxAttempts]context.CancelFunc // Guarded by mu: each attempt's, by attempt-1.
 	outs     [maxAttempts]attemptOut         // each hedge's own; written by it, read after wg.Wait
 
@@ -90,10 +95,12 @@ var callPool = sync.Pool{New: func() any {
 	return c
 }}
 
-// newCall returns a pooled call, set up but not begun.
-func (p *Policy) newCall(ctx context.Context, m *methodInfo, cs *settings, reply proto.Message) *call {
+// newCall returns a pooled call, set up but not begun, for a call with per-call settings pc
+// and call options opts.
+func (p *Policy) newCall(ctx context.Context, m *methodInfo, pc *attempt.PerCall, opts []grpc.CallOption, reply proto.Message) *call {
 	c := callPool.Get().(*call)
-	c.p, c.m, c.cs, c.ctx, c.reply = p, m, cs, ctx, reply
+	c.p, c.m, c.clk, c.sink, c.ctx, c.reply = p, m, p.s.Clock, pc.SinkOr(p.s.Sink), ctx, reply
+	c.round = attempt.RoundOf(opts)
 	c.typ = reply.ProtoReflect().Type()
 	c.limit = p.cfg.MaxAttempts
 	return c
@@ -132,7 +139,7 @@ func (c *call) firstTrailer(opts []grpc.CallOption) metadata.MD {
 // begin records attempt 1 (started now by the caller, canceled by cancel1) and arms the timer
 // of the first hedge.
 func (c *call) begin(cancel1 context.CancelFunc) {
-	c.start = c.cs.clock.Now()
+	c.start = c.clk.Now()
 	c.delay = c.p.delay(c.m)
 	c.m.hedges.deposit()
 	c.mu.Lock()
@@ -147,7 +154,7 @@ func (c *call) armLocked(now time.Time, d time.Duration) {
 	c.wg.Add(1)
 	c.armed = true
 	c.nextAt = now.Add(d)
-	clk := c.cs.clock
+	clk := c.clk
 	if c.timer == nil || c.timerClock != clk {
 		c.timer, c.timerClock = clk.AfterFunc(d, c.fire), clk
 		return
@@ -176,6 +183,9 @@ func (c *call) closeLocked() {
 	c.disarmLocked()
 	for i, cancel := range c.cancels[:c.sent] {
 		if i+1 != c.winner && cancel != nil {
+			if i == 0 && c.shared {
+				c.canceled = true
+			}
 			cancel()
 		}
 	}
@@ -194,7 +204,7 @@ func (c *call) reserveLocked() int {
 		c.disarmLocked()
 		return 0
 	}
-	if b := c.cs.budget; b != nil && !b.Withdraw() {
+	if b := c.p.s.budget; b != nil && !b.Withdraw() {
 		c.closed = true
 		c.disarmLocked()
 		return 0
@@ -221,7 +231,7 @@ func (c *call) onTimer() {
 		return
 	}
 	if c.sent < c.limit {
-		c.armLocked(c.cs.clock.Now(), c.delay)
+		c.armLocked(c.clk.Now(), c.delay)
 	}
 	c.mu.Unlock()
 	c.hedgeSent(n, observe.ReasonHedgeDelay)
@@ -234,7 +244,13 @@ func (c *call) onTimer() {
 // instead of killing the process from a timer goroutine.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
-	actx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(c.ctx, PreviousAttemptsKey, previous[n]))
+	// The attempts of the call before this one: the retry loop's before the round, and the
+	// round's. Under a retry (prev > 0) its own value is replaced.
+	prev := n - 1
+	if c.round != nil {
+		prev += c.round.Prev()
+	}
+	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
 	defer cancel()
 	returned := false
 	defer func() {
@@ -247,7 +263,7 @@ func (c *call) runHedge(n int) {
 	decided := c.winner != 0
 	c.mu.Unlock()
 	reply := c.typ.New().Interface()
-	t0 := c.cs.clock.Now()
+	t0 := c.clk.Now()
 	var err error
 	if decided {
 		// Decided between the hedge's start and now: it never goes out.
@@ -331,10 +347,11 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 // request to stop sends no further hedge, and a delay holds the next one back until it has
 // passed.
 func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trailer metadata.MD) {
-	now := c.cs.clock.Now()
-	v := c.cs.classifier.ClassifyTrailer(err, trailer)
+	now := c.clk.Now()
+	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
 	c.mu.Lock()
 	lost := c.winner != 0
+	callerLive := c.ctx.Err() == nil || c.canceled
 	switch {
 	case lost:
 	case !v.Class.Retryable():
@@ -372,21 +389,26 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 		switch {
 		case v.Class == codes.Success || v.Class == codes.Business:
 			est.record(d)
-		case lost && d >= c.delay && c.ctx.Err() == nil:
+		case lost && d >= c.delay && callerLive:
 			// A loser canceled after the delay: its latency is longer than d, which is
 			// already past the delay. Counting d keeps the slow tail in the window; leaving
 			// it out would drag the percentile down with every hedge that wins.
 			est.record(d)
 		}
 	}
-	// Only hedges are reported as attempts: the first attempt is the call itself, which the
-	// policy wrapping the hedge (the suite's retry loop) reports. So attempt events, and the
-	// attempt metrics built from them, count every request sent exactly once.
-	if sink := c.cs.sink; sink != nil && n > 1 {
-		sink.Observe(observe.Event{
-			Kind: observe.AttemptFinished, Time: now, Service: c.m.service, Method: c.m.name,
-			Policy: observe.PolicyHedge, Attempt: n, Code: v.Code, Class: v.Class, Duration: d,
-		})
+	// Every attempt is reported here, the first included, numbered over the call: under a
+	// retry loop, after its earlier rounds, which then reports none of this round's (see
+	// package attempt). So each request sent is counted exactly once.
+	number := n
+	if c.round != nil {
+		number = c.round.Report(n)
+	}
+	if c.sink != nil {
+		reason := ""
+		if n > 1 {
+			reason = observe.ReasonHedgeDelay // a hedge: sent because the delay passed
+		}
+		attempt.Finished(c.sink, observe.PolicyHedge, &c.m.Method, number, t0, now, v, reason)
 	}
 }
 
@@ -405,12 +427,20 @@ func failBeats(v, old codes.Verdict) bool {
 	return true
 }
 
+// number is attempt n's number over the call (see package attempt).
+func (c *call) number(n int) int {
+	if c.round != nil {
+		return c.round.Prev() + n
+	}
+	return n
+}
+
 func (c *call) hedgeSent(n int, reason string) {
-	if sink := c.cs.sink; sink != nil {
-		now := c.cs.clock.Now()
+	if sink := c.sink; sink != nil {
+		now := c.clk.Now()
 		sink.Observe(observe.Event{
-			Kind: observe.HedgeSent, Time: now, Service: c.m.service, Method: c.m.name,
-			Policy: observe.PolicyHedge, Attempt: n, Delay: now.Sub(c.start), Reason: reason,
+			Kind: observe.HedgeSent, Time: now, Service: c.m.Service, Method: c.m.Name,
+			Policy: observe.PolicyHedge, Attempt: c.number(n), Delay: now.Sub(c.start), Reason: reason,
 		})
 	}
 }
@@ -445,11 +475,11 @@ func (c *call) wait(err1 error) (int, error) {
 		proto.Merge(c.reply, c.winReply)
 	}
 	c.copyOut(winner)
-	if sink := c.cs.sink; sink != nil && v.Class != codes.Canceled {
-		now := c.cs.clock.Now()
+	if sink := c.sink; sink != nil && v.Class != codes.Canceled {
+		now := c.clk.Now()
 		sink.Observe(observe.Event{
-			Kind: observe.HedgeWon, Time: now, Service: c.m.service, Method: c.m.name,
-			Policy: observe.PolicyHedge, Attempt: winner, Code: v.Code, Class: v.Class, Duration: now.Sub(c.start),
+			Kind: observe.HedgeWon, Time: now, Service: c.m.Service, Method: c.m.Name,
+			Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.start),
 		})
 	}
 	return winner, winErr

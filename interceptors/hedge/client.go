@@ -3,52 +3,50 @@ package hedge
 import (
 	"context"
 
-	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
 // UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
 func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Unary(), nil
+	return attempt.UnaryOf(New(cfg, opts...))
 }
 
 // StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
 func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Stream(), nil
-}
-
-// callSettings returns the settings of one call: the policy's own, or a copy changed by the
-// hedge Options among the call options. Without hedge Options it does not allocate.
-func (p *Policy) callSettings(opts []grpc.CallOption) *settings {
-	return calloption.Settings(&p.s, opts, Option.change)
+	return attempt.StreamOf(New(cfg, opts...))
 }
 
 // Unary returns the policy as a unary client interceptor. Every attempt goes through the rest
 // of the chain (invoker) with the caller's call options; see the package documentation for
 // how attempts are started, raced and ended.
+//
+// Attempt 1 runs on the caller's context with a cancel of its own, for a hedge that wins to
+// end it. Under a retry loop that gave the attempt a context of its own (attempt.Round), that
+// context's cancel serves, and no second context is made.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		cs := p.callSettings(opts)
-		if cs.disabled {
+		pc := callOf(opts)
+		if pc.Disabled {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
 		m := p.method(method)
 		msg, ok := reply.(proto.Message)
-		if !ok || !p.eligible(m, cs) {
+		if !ok || !p.eligible(m, &pc) {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		c := p.newCall(ctx, m, cs, msg)
+		c := p.newCall(ctx, m, &pc, opts, msg)
 		c.method, c.req, c.cc, c.invoker, c.opts = method, req, cc, invoker, opts
-		actx, cancel := context.WithCancel(ctx)
+		actx, cancel := ctx, context.CancelFunc(nil)
+		if c.round != nil {
+			cancel = c.round.Cancel()
+		}
+		if cancel != nil {
+			c.shared = true
+		} else {
+			actx, cancel = context.WithCancel(ctx)
+		}
 		c.begin(cancel)
 		opts1 := c.firstOpts(opts)
 		returned := false
@@ -64,7 +62,9 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 		returned = true
 		c.finish(1, c.start, err, nil, c.firstTrailer(opts))
 		_, err = c.wait(err)
-		cancel()
+		if !c.shared {
+			cancel()
+		}
 		pv, panicked := c.raised()
 		c.release()
 		if panicked {

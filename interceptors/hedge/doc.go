@@ -5,8 +5,9 @@
 // It cuts tail latency where the tail comes from the server side of one attempt — a GPU
 // worker stalled on garbage collection, a cold model replica, a queue behind one huge
 // document — at the price of a few extra requests. The policy works as unary and stream client
-// interceptors (Policy.Unary, Policy.Stream). Its Options are also grpc.CallOptions: Disable
-// and WithIdempotent override the policy for one call. A Policy is safe for concurrent use.
+// interceptors (Policy.Unary, Policy.Stream). Its CallOptions (Disable, WithIdempotent,
+// WithCallObserver) change one call; its Options build the policy (see Options below). A
+// Policy is safe for concurrent use.
 //
 // # How a call is hedged
 //
@@ -187,7 +188,9 @@
 //
 // Each hedge carries the outgoing metadata grpc-previous-rpc-attempts (PreviousAttemptsKey):
 // how many attempts of the call were sent before it, 1 on the first hedge. Attempt 1 carries
-// none. grpc-go passes the key through from metadata. When grpc-go itself retries an attempt
+// none. Under a retry loop (package retry, which follows the same convention) the count runs
+// over the whole call: a hedge in the second round, after a first round of one attempt,
+// carries 2, in place of the retry's value. grpc-go passes the key through from metadata. When grpc-go itself retries an attempt
 // transparently (the request never left the client), it adds its own value for that attempt:
 // the server may then see two.
 //
@@ -200,7 +203,8 @@
 //	| server-streaming, bidirectional                   | no: passed through                |
 //
 // A client stream runs as attempt 1 while the caller sends; every message sent is kept (up to
-// ReplayBufferBytes, 256 KiB, by proto.Size; a stream that sends more is not hedged). The
+// Config.ReplayBufferBytes, 256 KiB by default, by proto.Size, as retry's; a stream that sends
+// more is not hedged, and a negative value turns the hedging of client streams off). The
 // reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged like a unary call:
 // the delay runs from there, and each hedge opens a new stream through the rest of the chain,
 // sends every kept message in order, closes its send side and receives. The latency samples
@@ -222,21 +226,29 @@
 //	|-----------------|------------------------------------|-----------------------------------------------------|
 //	| HedgeSent       | a hedge starts                     | Attempt (its number, from 2), Delay (since the call |
 //	|                 |                                    | started), Reason (delay)                            |
-//	| AttemptFinished | a hedge (attempt 2 on) ends        | Attempt, Code, Class (canceled for the losers),     |
-//	|                 |                                    | Duration (the attempt's own)                        |
+//	| AttemptFinished | an attempt ends, the first         | Attempt, Code, Class (canceled for the losers),     |
+//	|                 | included                           | Duration (the attempt's own)                        |
 //	| HedgeWon        | an attempt other than the first    | Attempt (the winner), Code, Class, Duration (the    |
 //	|                 | decides the call                   | whole call)                                         |
 //
-// The first attempt is the call itself: the policy that wraps the hedge reports it (in the suite,
-// the retry loop's AttemptFinished, whose outcome is the winner's), so that attempt events count
-// every request sent exactly once.
+// Every attempt is reported once, the first included, so that attempt events count every
+// request sent exactly once. Under a retry loop the policy finds the loop's round among the
+// call options (see internal/attempt): it numbers its attempts over the call (HedgeSent and
+// HedgeWon too) and the loop reports none of the round's attempts itself.
+//
+// # Options
+//
+// New takes Options (WithClock, WithClassifier, WithObserver, WithBudget), which are not
+// grpc.CallOptions. What one call may change is a CallOption, passed with the call: Disable,
+// WithIdempotent, WithCallObserver.
 //
 // Events carry the method, codes, attempt numbers and times, never request or reply content.
 // Calls that are not hedged emit nothing. Without a sink, no event is built.
 //
 // # Cost
 //
-// A call answered before the delay costs a cancelable context for attempt 1 (2 allocations),
+// A call answered before the delay costs a cancelable context for attempt 1 (2 allocations;
+// none under a retry loop that gave the attempt a context of its own, whose cancel serves),
 // the Reset and Stop of a pooled timer, and one latency sample (see bench_test.go). The
 // timer, the per-call state and the attempt bookkeeping are pooled and reused.
 package hedge

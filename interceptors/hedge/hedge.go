@@ -1,14 +1,10 @@
 package hedge
 
 import (
-	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock"
-	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/internal/cowmap"
-	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 )
 
 // Defaults filled in by New for zero fields of Config.
@@ -23,14 +19,22 @@ const (
 	DefaultMinSamples     = 50
 )
 
-// ReplayBufferBytes bounds the request messages (by proto.Size) a client stream keeps for
-// replay to its hedges. A stream that sends more is not hedged.
-const ReplayBufferBytes = 256 << 10
+// DefaultReplayBufferBytes is Config.ReplayBufferBytes's default, as retry's.
+const DefaultReplayBufferBytes = attempt.DefaultReplayBytes
 
-// PreviousAttemptsKey is the outgoing metadata key that tells the server, on each hedge, how
-// many attempts of the call were sent before it (1 on the first hedge). The first attempt does
-// not carry it. It is gRFC A6's header, which grpc-go passes through from metadata.
-const PreviousAttemptsKey = "grpc-previous-rpc-attempts"
+// ReplayBufferBytes is the default bound of the request messages (by proto.Size) a client
+// stream keeps for replay to its hedges.
+//
+// Deprecated: the bound is Config.ReplayBufferBytes; this is its default,
+// DefaultReplayBufferBytes.
+const ReplayBufferBytes = DefaultReplayBufferBytes
+
+// PreviousAttemptsKey is the outgoing metadata key that tells the server, on each attempt
+// after the first, how many attempts of the call were sent before it: gRFC A6's header, which
+// grpc-go passes through from metadata. Alone, a policy's hedges carry 1, 2, ...; under a
+// retry loop (package retry), the attempts are numbered over the retries and their hedges
+// alike. The first attempt does not carry it.
+const PreviousAttemptsKey = attempt.PreviousKey
 
 // MaxHedgeShare bounds the hedges of one method of a Policy that lose (the call is won by an
 // attempt sent before them) to this share of its calls, plus HedgeBurst. Each call adds
@@ -103,14 +107,6 @@ func (a *allowance) take() bool {
 // maxAttempts is the cap Validate puts on Config.MaxAttempts.
 const maxAttempts = 5
 
-// previous holds the PreviousAttemptsKey values, indexed by attempt number.
-var previous = func() (p [maxAttempts + 1]string) {
-	for n := 2; n <= maxAttempts; n++ {
-		p[n] = strconv.Itoa(n - 1)
-	}
-	return p
-}()
-
 // Policy hedges calls as its Config says. A Policy is safe for concurrent use; its adaptive
 // delays are learnt per full method and shared by every call made through it.
 type Policy struct {
@@ -118,16 +114,15 @@ type Policy struct {
 	s     settings
 	fixed bool // the delay is Config.Delay, not learnt
 
-	methods cowmap.Map[string, *methodInfo]
+	methods attempt.Methods[*methodInfo]
+	replay  int // the replay buffer's cap, Config.ReplayBufferBytes with its default
 }
 
 // methodInfo is what the policy knows of one full method name.
 type methodInfo struct {
-	name    string
-	service string
-	safe    bool       // the descriptor says NO_SIDE_EFFECTS or IDEMPOTENT
-	est     *estimator // nil when the delay is fixed
-	hedges  allowance  // see MaxHedgeShare
+	attempt.Method
+	est    *estimator // nil when the delay is fixed
+	hedges allowance  // see MaxHedgeShare
 }
 
 // New returns a hedging policy for cfg, with the zero fields of cfg set to their defaults.
@@ -144,12 +139,14 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	p := &Policy{
 		cfg:   cfg,
 		fixed: fixed,
-		s:     settings{clock: clock.Real, classifier: codes.Default()},
+		s:     settings{Base: attempt.NewBase()},
+	}
+	p.replay = cfg.ReplayBufferBytes
+	if p.replay == 0 {
+		p.replay = DefaultReplayBufferBytes
 	}
 	for _, o := range opts {
-		if o.apply != nil {
-			o.apply(&p.s)
-		}
+		p.s.apply(o)
 	}
 	return p, nil
 }
@@ -176,14 +173,11 @@ func (p *Policy) delay(m *methodInfo) time.Duration {
 
 // method returns what the policy knows of a full method name, learning it on first use.
 func (p *Policy) method(name string) *methodInfo {
-	if m, ok := p.methods.Load(name); ok {
-		return m
-	}
-	return p.methods.LoadOrMake(name, p.newMethod)
+	return p.methods.Get(name, p.newMethod)
 }
 
 func (p *Policy) newMethod(name string) *methodInfo {
-	m := &methodInfo{name: name, service: grpcmethod.Service(name), safe: grpcmethod.SafeToRetry(name)}
+	m := &methodInfo{Method: attempt.NewMethod(name)}
 	if !p.fixed {
 		m.est = newEstimator(p.cfg)
 	}
@@ -192,12 +186,6 @@ func (p *Policy) newMethod(name string) *methodInfo {
 }
 
 // eligible reports whether the idempotency rule lets the call be hedged at all.
-func (p *Policy) eligible(m *methodInfo, cs *settings) bool {
-	switch cs.idempotent {
-	case 1:
-		return true
-	case -1:
-		return false
-	}
-	return m.safe || p.cfg.Idempotent
+func (p *Policy) eligible(m *methodInfo, c *attempt.PerCall) bool {
+	return attempt.Eligible(m.Safe, p.cfg.Idempotent, c.Idempotent)
 }

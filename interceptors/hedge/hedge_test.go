@@ -130,15 +130,20 @@ func TestUnary(t *testing.T) {
 			if b != nil && b.asked.Load() != int64(tt.wantAsked) {
 				t.Fatalf("budget asked %d times, want %d", b.asked.Load(), tt.wantAsked)
 			}
-			// Each hedge is finished once, losers as canceled; hedges carry their number. The
-			// first attempt is the call itself, reported by whatever wraps the policy.
+			// Each attempt, the first included (the policy is alone: no retry loop reports
+			// it), is finished once, losers as canceled, each with its own number.
 			fin := s.rec.Events(observe.AttemptFinished)
-			if len(fin) != tt.wantAttempts-1 {
-				t.Fatalf("%d AttemptFinished events, want %d (one per hedge)", len(fin), tt.wantAttempts-1)
+			if len(fin) != tt.wantAttempts {
+				t.Fatalf("%d AttemptFinished events, want %d (one per attempt)", len(fin), tt.wantAttempts)
 			}
+			seen := map[int]bool{}
 			for _, e := range fin {
-				if e.Attempt < 2 {
-					t.Fatalf("AttemptFinished for attempt %d: only hedges are reported", e.Attempt)
+				if e.Attempt < 1 || e.Attempt > tt.wantAttempts || seen[e.Attempt] {
+					t.Fatalf("AttemptFinished for attempt %d: want each of 1..%d once", e.Attempt, tt.wantAttempts)
+				}
+				seen[e.Attempt] = true
+				if (e.Attempt > 1) != (e.Reason == observe.ReasonHedgeDelay) {
+					t.Fatalf("attempt %d finished with reason %q: hedges say %q, the first nothing", e.Attempt, e.Reason, observe.ReasonHedgeDelay)
 				}
 				if e.Policy != observe.PolicyHedge || e.Method != testkit.MethodCompare || e.Service != "kyc.v1.FaceMatchService" {
 					t.Fatalf("event fields: %+v", e)
@@ -197,8 +202,8 @@ func TestDelayExact(t *testing.T) {
 	for _, e := range s.rec.Events(observe.AttemptFinished) {
 		byAttempt[e.Attempt] = e
 	}
-	if e, ok := byAttempt[1]; ok {
-		t.Fatalf("attempt 1 reported as %+v: the first attempt is the call's own", e)
+	if e := byAttempt[1]; e.Class != codes.Canceled || e.Duration != 50*time.Millisecond || e.Policy != observe.PolicyHedge {
+		t.Fatalf("attempt 1 finished = %+v, want canceled after 50ms (the policy alone reports it)", e)
 	}
 	if e := byAttempt[2]; e.Class != codes.Success || e.Code != grpccodes.OK || e.Duration != 0 {
 		t.Fatalf("attempt 2 finished = %+v", e)
@@ -350,6 +355,8 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 		{name: "max below default min", cfg: hedge.Config{MaxDelay: 500 * time.Microsecond}, want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.95, MedianMultiple: 3, MinDelay: 500 * time.Microsecond, MaxDelay: 500 * time.Microsecond, Window: 500, MinSamples: 50}},
 		{name: "invalid", cfg: hedge.Config{MaxAttempts: 6}, wantErr: true},
 		{name: "min samples above default window", cfg: hedge.Config{MinSamples: 600}, wantErr: true},
+		{name: "replay buffer kept as set", cfg: hedge.Config{Delay: 30 * time.Millisecond, ReplayBufferBytes: -1}, want: hedge.Config{MaxAttempts: 2, Delay: 30 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: -1}},
+		{name: "replay buffer above 1 GiB", cfg: hedge.Config{ReplayBufferBytes: 2 << 30}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,26 +374,24 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 	}
 }
 
+// TestOptionShape: construction options are not call options; call options are.
+func TestOptionShape(t *testing.T) {
+	if _, ok := any(hedge.WithClock(nil)).(grpc.CallOption); ok {
+		t.Fatal("hedge.Option is a grpc.CallOption: passing one to a call would compile")
+	}
+	for _, o := range []any{hedge.Disable(), hedge.WithIdempotent(true), hedge.WithCallObserver(nil)} {
+		if _, ok := o.(grpc.CallOption); !ok {
+			t.Fatalf("%T is not a grpc.CallOption", o)
+		}
+	}
+}
+
 // TestBudgetTypedNil: a nil *retry.RetryBudget-like pointer given to WithBudget means no budget,
 // not a panic.
 func TestBudgetTypedNil(t *testing.T) {
 	var b *budget
 	s := newSetup(t, hedge.Config{Delay: delay}, hedge.WithBudget(b))
-	done := make(chan error, 1)
-	go func() {
-		done <- s.p.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil,
-			func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-				if attemptOf(metadataIn(ctx)) == 1 {
-					<-ctx.Done() // the first attempt hangs until the hedge wins
-					return status.FromContextError(ctx.Err()).Err()
-				}
-				return nil
-			})
-	}()
-	s.clk.BlockUntil(1)
-	s.clk.Advance(delay)
-	err := <-done
-	if err != nil || s.rec.Count(observe.HedgeSent) != 1 {
+	if err := stalledFirst(s); err != nil || s.rec.Count(observe.HedgeSent) != 1 {
 		t.Fatalf("err %v, hedges %d", err, s.rec.Count(observe.HedgeSent))
 	}
 }

@@ -1,10 +1,10 @@
 package hedge
 
 import (
-	"reflect"
-
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -17,77 +17,81 @@ type Budget interface {
 	Withdraw() bool
 }
 
-// Option changes a Policy. Options are built only by the With functions and Disable.
+// Option changes how a Policy is built: give it to New. Build one with WithClock,
+// WithClassifier, WithObserver or WithBudget; the zero Option does nothing.
 //
-// An Option is also a grpc.CallOption: passed to New it sets the policy's defaults, passed to
-// one call (client.Compare(ctx, req, hedge.Disable())) it overrides them for that call only.
+// An Option is not a grpc.CallOption: what one call may change is a CallOption.
 type Option struct {
-	grpc.EmptyCallOption
-	apply func(*settings)
+	base     attempt.BaseOption
+	budget   Budget
+	isBudget bool
 }
 
-// settings is what options change. The policy keeps one; a call with options works on a copy.
+// settings is what Options set: the policy's, fixed at New.
 type settings struct {
-	clock      clock.Clock
-	classifier *codes.Classifier
-	sink       observe.Sink
-	budget     Budget // nil: no limit
-	disabled   bool
-	// idempotent: 0 follows the method descriptor and Config.Idempotent, 1 forces yes, -1 no.
-	idempotent int8
+	attempt.Base
+	budget Budget // nil: no limit
+}
+
+func (s *settings) apply(o Option) {
+	if !s.Set(o.base) && o.isBudget {
+		s.budget = o.budget
+	}
 }
 
 // WithClock sets the clock that times the hedging delay and measures latencies. The default
 // is clock.Real.
-func WithClock(c clock.Clock) Option {
-	return Option{apply: func(s *settings) { s.clock = clock.OrReal(c) }}
-}
+func WithClock(c clock.Clock) Option { return Option{base: attempt.WithClock(c)} }
 
 // WithClassifier sets the classifier that decides which outcomes are fatal (they end the call)
 // and which are not (the other attempts go on). The default is codes.Default().
-func WithClassifier(c *codes.Classifier) Option {
-	return Option{apply: func(s *settings) {
-		if c != nil {
-			s.classifier = c
-		}
-	}}
-}
+func WithClassifier(c *codes.Classifier) Option { return Option{base: attempt.WithClassifier(c)} }
 
 // WithObserver sets the sink that receives AttemptFinished, HedgeSent and HedgeWon events.
-// With none (the default) no event is built.
-func WithObserver(sink observe.Sink) Option {
-	return Option{apply: func(s *settings) { s.sink = sink }}
-}
+// With none (the default) no event is built. For one call, pass WithCallObserver.
+func WithObserver(sink observe.Sink) Option { return Option{base: attempt.WithSink(sink)} }
 
-// WithBudget makes every hedge draw from b: a hedge is sent only when b.Withdraw() succeeds,
-// and once it fails no further hedge of that call is sent. A nil b, or a nil pointer in b
-// (what retry.Policy.Budget returns when throttling is off), means no limit, the default.
-func WithBudget(b Budget) Option {
-	if b != nil {
-		if v := reflect.ValueOf(b); v.Kind() == reflect.Pointer && v.IsNil() {
-			b = nil
-		}
+// WithBudget makes every hedge draw from b, a pointer to a Budget (a *retry.RetryBudget, as
+// retry.Policy.Budget returns): a hedge is sent only when b.Withdraw() succeeds, and once it
+// fails no further hedge of that call is sent. A nil b (what retry.Policy.Budget returns when
+// throttling is off) means no limit, the default. For a Budget that is not a pointer, use
+// WithBudgetOf.
+func WithBudget[T any, B interface {
+	*T
+	Budget
+}](b B) Option {
+	if b == nil {
+		return Option{isBudget: true}
 	}
-	return Option{apply: func(s *settings) { s.budget = b }}
+	return Option{isBudget: true, budget: b}
 }
 
-// WithIdempotent overrides the idempotency rule: true lets methods whose descriptor says
-// nothing be hedged (as Config.Idempotent does), false forbids hedging even methods that are
-// NO_SIDE_EFFECTS. Per call, it is the way to hedge one request the caller knows to be safe
-// (one that carries an idempotency key, say).
-func WithIdempotent(ok bool) Option {
-	v := int8(-1)
-	if ok {
-		v = 1
-	}
-	return Option{apply: func(s *settings) { s.idempotent = v }}
+// WithBudgetOf is WithBudget for any Budget; a nil interface means no limit. (A nil pointer
+// inside b is not detected: pass pointers to WithBudget.)
+func WithBudgetOf(b Budget) Option { return Option{isBudget: true, budget: b} }
+
+// CallOption changes one hedged call: pass it with the call (it is a grpc.CallOption, and
+// passes through a suite). Build one with Disable, WithIdempotent or WithCallObserver.
+type CallOption struct {
+	grpc.EmptyCallOption
+	s attempt.Setting
 }
 
-// Disable turns the policy off: calls go straight to the invoker (streams to the streamer),
-// with one attempt, no events and no latency sample.
-func Disable() Option {
-	return Option{apply: func(s *settings) { s.disabled = true }}
-}
+// WithIdempotent overrides the idempotency rule for the call: true lets a method whose
+// descriptor says nothing be hedged (as Config.Idempotent does), false forbids hedging even a
+// method that is NO_SIDE_EFFECTS. It is the way to hedge one request the caller knows to be
+// safe (one that carries an idempotency key, say).
+func WithIdempotent(ok bool) CallOption { return CallOption{s: attempt.Idempotent(ok)} }
 
-// change is what o does to a call's settings (nil: nothing), for calloption.Settings.
-func (o Option) change() func(*settings) { return o.apply }
+// Disable turns the policy off for the call: it goes straight to the invoker (a stream to the
+// streamer), with one attempt, no events and no latency sample.
+func Disable() CallOption { return CallOption{s: attempt.Disable()} }
+
+// WithCallObserver sends the call's events to sink instead of the policy's (WithObserver).
+func WithCallObserver(sink observe.Sink) CallOption { return CallOption{s: attempt.Sink(sink)} }
+
+// callOf reads the hedge CallOptions among opts. It allocates nothing.
+func callOf(opts []grpc.CallOption) (c attempt.PerCall) {
+	calloption.Scan(opts, func(o CallOption) { c.Apply(o.s) })
+	return c
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -22,12 +23,12 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		if desc.ServerStreams || !desc.ClientStreams {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		cs := p.callSettings(opts)
-		if cs.disabled {
+		pc := callOf(opts)
+		if pc.Disabled {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		m := p.method(method)
-		if !p.eligible(m, cs) {
+		if !p.eligible(m, &pc) || p.replay <= 0 {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		actx, cancel := context.WithCancel(ctx)
@@ -36,10 +37,12 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			cancel()
 			return nil, err
 		}
-		return &stream{
-			p: p, cs: cs, m: m, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
-			first: first, cancel: cancel, cur: first, hedging: true,
-		}, nil
+		s := &stream{
+			p: p, pc: pc, m: m, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
+			first: first, cancel: cancel, cur: first,
+		}
+		s.buf.Cap = p.replay
+		return s, nil
 	}
 }
 
@@ -48,7 +51,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 // like a unary one, whose hedges are replays (see call).
 type stream struct {
 	p        *Policy
-	cs       *settings
+	pc       attempt.PerCall
 	m        *methodInfo
 	ctx      context.Context // the caller's
 	desc     *grpc.StreamDesc
@@ -61,33 +64,17 @@ type stream struct {
 
 	mu        sync.Mutex
 	cur       grpc.ClientStream // Guarded by mu: attempt 1, then the winner.
-	buf       []any             // Guarded by mu: messages sent, while the stream may be hedged.
-	bufBytes  int               // Guarded by mu
-	hedging   bool              // Guarded by mu: the stream may still be hedged.
+	buf       attempt.Replay    // Guarded by mu: messages sent, while the stream may be hedged.
 	closeSent bool              // Guarded by mu
 	received  bool              // Guarded by mu: the reply phase has begun.
-}
-
-func msgSize(m any) int {
-	if pm, ok := m.(proto.Message); ok {
-		return proto.Size(pm)
-	}
-	return -1
 }
 
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
 // grpc requires, m must not be modified after SendMsg returns.
 func (s *stream) SendMsg(m any) error {
 	s.mu.Lock()
-	if s.hedging && !s.closeSent && !s.received {
-		if size := msgSize(m); size < 0 || s.bufBytes+size > ReplayBufferBytes {
-			s.hedging = false
-			clear(s.buf)
-			s.buf, s.bufBytes = nil, 0
-		} else {
-			s.buf = append(s.buf, m)
-			s.bufBytes += size
-		}
+	if !s.closeSent && !s.received {
+		s.buf.Add(m) // past the cap, the stream is no longer hedged
 	}
 	s.mu.Unlock()
 	return s.first.SendMsg(m)
@@ -126,7 +113,7 @@ func (s *stream) RecvMsg(m any) error {
 		return st.RecvMsg(m)
 	}
 	s.received = true
-	hedge := s.hedging && s.closeSent
+	hedge := !s.buf.Over() && s.closeSent
 	s.mu.Unlock()
 	msg, ok := m.(proto.Message)
 	if !hedge || !ok {
@@ -134,7 +121,7 @@ func (s *stream) RecvMsg(m any) error {
 		s.done(nil)
 		return err
 	}
-	c := s.p.newCall(s.ctx, s.m, s.cs, msg)
+	c := s.p.newCall(s.ctx, s.m, &s.pc, s.opts, msg)
 	c.st, c.opts = s, s.opts
 	c.begin(s.cancel)
 	returned := false
@@ -171,8 +158,7 @@ func (s *stream) RecvMsg(m any) error {
 // not nil) becomes the stream the caller sees.
 func (s *stream) done(won grpc.ClientStream) {
 	s.mu.Lock()
-	clear(s.buf)
-	s.buf, s.bufBytes, s.hedging = nil, 0, false
+	s.buf.Drop()
 	if won != nil {
 		s.cur = won
 	}
@@ -188,7 +174,7 @@ func (s *stream) replay(ctx context.Context, reply proto.Message, out *attemptOu
 		return err
 	}
 	out.stream = st
-	for _, msg := range s.buf { // no longer written: the send side is closed
+	for _, msg := range s.buf.Msgs() { // no longer written: the send side is closed
 		if err := st.SendMsg(msg); err != nil {
 			if errors.Is(err, io.EOF) {
 				break // the attempt failed; RecvMsg tells how

@@ -41,6 +41,7 @@ func TestStream(t *testing.T) {
 		name         string
 		frames       int
 		size         int // bytes per frame
+		replay       int // Config.ReplayBufferBytes
 		acts         map[int]act
 		steps        []int
 		wantAttempts int
@@ -58,10 +59,17 @@ func TestStream(t *testing.T) {
 			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}},
 		{name: "over the replay buffer: not hedged", frames: 3, size: 100 << 10, acts: map[int]act{1: unavailable, 2: ok},
 			wantAttempts: 1, wantCode: grpccodes.Unavailable},
+		{name: "over a configured replay buffer: not hedged", frames: 5, size: 100, replay: 300, acts: map[int]act{1: unavailable, 2: ok},
+			wantAttempts: 1, wantCode: grpccodes.Unavailable},
+		{name: "replay buffer off: not hedged", frames: 1, size: 1, replay: -1, acts: map[int]act{1: unavailable, 2: ok},
+			wantAttempts: 1, wantCode: grpccodes.Unavailable},
+		{name: "within a larger configured replay buffer: hedged", frames: 3, size: 100 << 10, replay: 1 << 20,
+			acts: map[int]act{1: hang, 2: ok}, steps: []int{1},
+			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}, wantCanceled: []int{1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSetup(t, hedge.Config{Delay: delay})
+			s := newSetup(t, hedge.Config{Delay: delay, ReplayBufferBytes: tt.replay})
 			st := newStub(tt.acts)
 			srv := testkit.Start(t, &testkit.Server{CheckF: st.check})
 			client := kycv1.NewLivenessServiceClient(s.dial(t, srv))
@@ -183,9 +191,15 @@ func TestStreamEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.settle(t)
+	// Both attempts are reported, the winning hedge and the canceled first one.
+	// (The winner cancels the first attempt before its own event is sent: either may come first.)
 	fin := s.rec.Events(observe.AttemptFinished)
-	if len(fin) != 1 || fin[0].Attempt != 2 || fin[0].Code != grpccodes.OK ||
-		fin[0].Method != testkit.MethodCheck || fin[0].Policy != observe.PolicyHedge {
+	if len(fin) == 2 && fin[0].Attempt == 1 {
+		fin[0], fin[1] = fin[1], fin[0]
+	}
+	if len(fin) != 2 || fin[0].Attempt != 2 || fin[0].Code != grpccodes.OK ||
+		fin[0].Method != testkit.MethodCheck || fin[0].Policy != observe.PolicyHedge ||
+		fin[1].Attempt != 1 || fin[1].Code != grpccodes.Canceled {
 		t.Fatalf("AttemptFinished = %+v", fin)
 	}
 	if !slices.Equal(srv.Metadata(testkit.MethodCheck)[1].Get(hedge.PreviousAttemptsKey), []string{"1"}) {

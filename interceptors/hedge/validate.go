@@ -3,6 +3,7 @@ package hedge
 import (
 	"strconv"
 
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
 
@@ -29,5 +30,6 @@ func (c Config) Validate() error {
 		window = DefaultWindow
 	}
 	v.Check(c.MinSamples <= window, "min_samples", c.MinSamples, "is above window ("+strconv.Itoa(window)+")")
+	v.Check(c.ReplayBufferBytes <= attempt.MaxReplayBytes, "replay_buffer_bytes", c.ReplayBufferBytes, "is above 1 GiB")
 	return v.Err()
 }

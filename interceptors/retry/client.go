@@ -6,44 +6,31 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
-
-	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
 // UnaryClientInterceptor returns New(cfg, opts...).Unary(), or the error of New.
 func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Unary(), nil
+	return attempt.UnaryOf(New(cfg, opts...))
 }
 
 // StreamClientInterceptor returns New(cfg, opts...).Stream(), or the error of New.
 func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInterceptor, error) {
-	p, err := New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return p.Stream(), nil
+	return attempt.StreamOf(New(cfg, opts...))
 }
 
-// callSettings returns the settings of one call: the policy's own, or a copy changed by the
-// retry Options among the call options. Without retry Options it does not allocate.
-func (p *Policy) callSettings(opts []grpc.CallOption) *settings {
-	return calloption.Settings(&p.s, opts, Option.change)
+// attemptOpts carries one attempt's call options: the caller's, the attempt's Round (for a
+// hedging policy below) and, when a retry could follow, a trailer option of its own. Pooled,
+// so that an attempt costs no allocation for them.
+type attemptOpts struct {
+	md    metadata.MD
+	round attempt.Round
+	opts  []grpc.CallOption
 }
 
-// trailerHolder carries one attempt's call options and the trailer grpc writes back, pooled
-// so that capturing trailers costs no allocation.
-type trailerHolder struct {
-	md   metadata.MD
-	opts []grpc.CallOption
-}
-
-var trailerPool = sync.Pool{New: func() any { return new(trailerHolder) }}
+var attemptOptsPool = sync.Pool{New: func() any { return new(attemptOpts) }}
 
 // Unary returns the policy as a unary client interceptor. Every attempt goes through the rest
 // of the chain (invoker) with the caller's call options and, when a retry could follow it, a
@@ -65,29 +52,31 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 // With the policy disabled for the call (Disable), the declared deadline is put in a context
 // around the call.
 func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	cs := p.callSettings(opts)
-	if cs.disabled {
+	c := callOf(opts)
+	if c.Disabled {
 		if !declared.IsZero() {
 			var cancel context.CancelFunc
-			ctx, cancel = clock.WithDeadline(ctx, cs.clock, declared)
+			ctx, cancel = clock.WithDeadline(ctx, p.s.Clock, declared)
 			defer cancel()
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	return p.run(ctx, declared, p.method(method), cs, func(actx context.Context, _ int, more bool) (metadata.MD, error) {
-		if !more {
-			// No retry can follow: the trailers (pushback) would go unread, and grpc copies
-			// them for the Trailer option on every call.
-			return nil, invoker(actx, method, req, reply, cc, opts...)
+	return p.run(ctx, declared, p.method(method), &c, func(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
+		h := attemptOptsPool.Get().(*attemptOpts)
+		h.round.Reset(prev, cancel)
+		h.opts = append(append(h.opts[:0], opts...), &h.round)
+		if more {
+			// Only when a retry could follow: grpc copies the trailer for the option, and
+			// its pushback would go unread.
+			h.opts = append(h.opts, grpc.Trailer(&h.md))
 		}
-		h := trailerPool.Get().(*trailerHolder)
-		h.opts = append(append(h.opts[:0], opts...), grpc.Trailer(&h.md))
 		err := invoker(actx, method, req, reply, cc, h.opts...)
-		md := h.md
+		md, reported := h.md, h.round.Reported()
 		h.md = nil
+		h.round.Reset(0, nil)
 		clear(h.opts)
 		h.opts = h.opts[:0]
-		trailerPool.Put(h)
-		return md, err
+		attemptOptsPool.Put(h)
+		return md, reported, err
 	})
 }

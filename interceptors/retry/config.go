@@ -53,8 +53,9 @@ type Config struct {
 	// profiles.
 	FitSchedule bool `yaml:"fit_schedule" json:"fit_schedule"`
 	// Throttle is the retry budget that keeps retries (and hedges) from multiplying load on a
-	// sick service: a ratio budget or gRFC A6's token bucket (see RetryBudgetConfig). The zero
-	// value disables it. It has nothing to do with package throttle (adaptive throttling of
+	// sick service: a ratio budget or gRFC A6's token bucket (see RetryBudgetConfig), one per
+	// service at run time, a *RetryBudget (Policy.Budget). It is not a time: the time limit is
+	// Budget. The zero value disables it. It has nothing to do with package throttle (adaptive throttling of
 	// first attempts); the field keeps its name, and the yaml key "throttle", so as not to
 	// break programs and files.
 	Throttle RetryBudgetConfig `yaml:"throttle" json:"throttle"`

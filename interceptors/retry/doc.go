@@ -3,9 +3,9 @@
 // budget per service, and only for methods that are safe to repeat.
 //
 // The policy works without gRPC (Policy.Do) and as unary and stream client interceptors
-// (Policy.Unary, Policy.Stream). Its Options are also grpc.CallOptions: WithMax, Disable,
-// WithIdempotent and Report override the policy for one call. A Policy is safe for concurrent
-// use.
+// (Policy.Unary, Policy.Stream). Its CallOptions (WithMax, Disable, WithIdempotent, Report,
+// WithCallObserver) change one call; its Options build the policy (see Options below). A
+// Policy is safe for concurrent use.
 //
 // # What is retried
 //
@@ -158,9 +158,17 @@
 //
 // # Metadata
 //
-// Retries carry the attempt number (2, 3, ...) in the x-retry-attempt metadata. grpc-go lets
-// a client send grpc-previous-rpc-attempts too, but writes it itself on its transparent
-// retries, so the two could disagree: this package does not send it.
+// Every attempt after the first carries gRFC A6's grpc-previous-rpc-attempts
+// (PreviousAttemptsKey): how many attempts of the call were sent before it, 1 on the first
+// retry. Hedging (package hedge) follows the same convention, and under a retry loop numbers
+// its hedges over the whole call: a retry after a hedged round carries the count of every
+// request sent before it, hedges included. The first attempt carries nothing. When grpc-go
+// itself retries an attempt transparently (the request never left the client), it adds its own
+// value for that attempt: the server may then see two.
+//
+// Retries also still carry the retry's own number (2, 3, ...) in x-retry-attempt
+// (AttemptMetadataKey), for one more release: it is deprecated; read
+// grpc-previous-rpc-attempts.
 //
 // # Streams
 //
@@ -178,8 +186,21 @@
 //
 // # Events
 //
-// With an observe.Sink (WithObserver), the policy emits AttemptFinished for every attempt,
-// RetryScheduled before each sleep (Attempt: the failed attempt; Delay: the sleep) and
-// RetriesExhausted when it gives up after a retryable outcome (Reason as in the table
-// above). Without a sink, no event is built.
+// With an observe.Sink (WithObserver, or WithCallObserver for one call), the policy emits
+// AttemptFinished for every attempt, RetryScheduled before each sleep (Attempt: the failed
+// attempt of the loop; Delay: the sleep) and RetriesExhausted when it gives up after a
+// retryable outcome (Reason as in the table above). Without a sink, no event is built.
+//
+// Each request sent is reported by exactly one AttemptFinished, numbered over the call. When a
+// hedging policy below the loop hedges a round (the suite's arrangement), it reports every
+// attempt of the round, its first included, and the loop reports none of them; the next
+// round's attempts are numbered after them. Info.Attempts and the Attempt of RetryScheduled and
+// RetriesExhausted count the loop's rounds.
+//
+// # Options
+//
+// New takes Options (WithClock, WithRand, WithClassifier, WithObserver), which are not
+// grpc.CallOptions. What one call may change is a CallOption, passed with the call (or to Do):
+// WithMax, WithIdempotent, Disable, Report, WithCallObserver. Reading them costs no allocation
+// when a call carries none.
 package retry

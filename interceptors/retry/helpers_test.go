@@ -121,3 +121,7 @@ func ms(v ...float64) []time.Duration {
 	}
 	return out
 }
+
+// xRetryAttempt is the deprecated header retries still send (AttemptMetadataKey), written out
+// so that the tests check the wire name without using the deprecated constant.
+const xRetryAttempt = "x-retry-attempt"

@@ -3,110 +3,104 @@ package retry
 import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
 
-// Option changes a Policy. Options are built only by the With functions and Disable and Report.
+// Option changes how a Policy is built: give it to New. Build one with WithClock, WithRand,
+// WithClassifier or WithObserver; the zero Option does nothing.
 //
-// An Option is also a grpc.CallOption: passed to New it sets the policy's defaults, passed to
-// one call (client.Compare(ctx, req, retry.WithMax(1))) it overrides them for that call only.
-// Report is meaningful only per call; New rejects it.
+// An Option is not a grpc.CallOption: what one call may change is a CallOption.
 type Option struct {
-	grpc.EmptyCallOption
-	apply   func(*settings)
-	perCall bool // only meaningful on one call
+	base attempt.BaseOption
+	rand func() float64
 }
 
-// settings is what options change. The policy keeps one; a call with options works on a copy.
+// settings is what Options set: the policy's, fixed at New.
 type settings struct {
-	clock      clock.Clock
-	rand       func() float64
-	classifier *codes.Classifier
-	sink       observe.Sink
-	// maxAttempts overrides Config.MaxAttempts when > 0.
-	maxAttempts int
-	disabled    bool
-	// idempotent: 0 follows the method descriptor and Config.Idempotent, 1 forces yes, -1 no.
-	idempotent int8
-	// reports receive Info on return; two slots so that a suite and its caller can both ask.
-	report, report2 *Info
+	attempt.Base
+	rand func() float64
+}
+
+func (s *settings) apply(o Option) {
+	if !s.Set(o.base) && o.rand != nil {
+		s.rand = o.rand
+	}
 }
 
 // WithClock sets the clock that times backoff sleeps, per-attempt timeouts and the budget.
 // The default is clock.Real.
-func WithClock(c clock.Clock) Option {
-	return Option{apply: func(s *settings) { s.clock = clock.OrReal(c) }}
-}
+func WithClock(c clock.Clock) Option { return Option{base: attempt.WithClock(c)} }
 
 // WithRand sets the random source of the jitter: a function returning a number in [0, 1).
 // It is called from every goroutine that runs a call, so it must be safe for concurrent use
 // (wrap a *rand.Rand in a mutex). The default is math/rand/v2's Float64.
-func WithRand(f func() float64) Option {
-	return Option{apply: func(s *settings) {
-		if f != nil {
-			s.rand = f
-		}
-	}}
-}
+func WithRand(f func() float64) Option { return Option{rand: f} }
 
 // WithClassifier sets the classifier that decides which outcomes are retried. The default is
 // codes.Default().
-func WithClassifier(c *codes.Classifier) Option {
-	return Option{apply: func(s *settings) {
-		if c != nil {
-			s.classifier = c
-		}
-	}}
-}
+func WithClassifier(c *codes.Classifier) Option { return Option{base: attempt.WithClassifier(c)} }
 
 // WithObserver sets the sink that receives AttemptFinished, RetryScheduled and
-// RetriesExhausted events. With none (the default) no event is built.
-func WithObserver(sink observe.Sink) Option {
-	return Option{apply: func(s *settings) { s.sink = sink }}
+// RetriesExhausted events. With none (the default) no event is built. For one call, pass
+// WithCallObserver.
+func WithObserver(sink observe.Sink) Option { return Option{base: attempt.WithSink(sink)} }
+
+// CallOption changes one call of a Policy: pass it with the call (it is a grpc.CallOption, and
+// passes through a suite), or to Policy.Do. Build one with WithMax, WithIdempotent, Disable,
+// Report or WithCallObserver.
+type CallOption struct {
+	grpc.EmptyCallOption
+	s      attempt.Setting
+	report *Info
 }
 
-// WithMax sets the most attempts, the first one included (n ≥ 1; smaller values are ignored).
-// Per call, it overrides Config.MaxAttempts; with 1 the call is not retried.
-func WithMax(n int) Option {
-	return Option{apply: func(s *settings) {
-		if n >= 1 {
-			s.maxAttempts = min(n, 100)
-		}
-	}}
-}
+// WithMax sets the most attempts of the call, the first one included (n ≥ 1, at most 100;
+// smaller values are ignored), instead of Config.MaxAttempts; with 1 the call is not retried.
+func WithMax(n int) CallOption { return CallOption{s: attempt.Max(n)} }
 
-// WithIdempotent overrides the idempotency rule: true lets methods whose descriptor says
-// nothing be retried (as Config.Idempotent does), false forbids retrying even methods that
-// are NO_SIDE_EFFECTS. Per call, it is the way to retry one request the caller knows to be
+// WithIdempotent overrides the idempotency rule for the call: true lets a method whose
+// descriptor says nothing be retried (as Config.Idempotent does), false forbids retrying even
+// a method that is NO_SIDE_EFFECTS. It is the way to retry one request the caller knows to be
 // safe (one that carries an idempotency key, say).
-func WithIdempotent(ok bool) Option {
-	v := int8(-1)
-	if ok {
-		v = 1
-	}
-	return Option{apply: func(s *settings) { s.idempotent = v }}
-}
+func WithIdempotent(ok bool) CallOption { return CallOption{s: attempt.Idempotent(ok)} }
 
-// Disable turns the policy off: calls go straight to the invoker, with no attempt accounting,
-// no events and no Report.
-func Disable() Option {
-	return Option{apply: func(s *settings) { s.disabled = true }}
-}
+// Disable turns the policy off for the call: it goes straight to the invoker, with no attempt
+// accounting, no events and no Report.
+func Disable() CallOption { return CallOption{s: attempt.Disable()} }
+
+// WithCallObserver sends the call's events to sink instead of the policy's (WithObserver).
+func WithCallObserver(sink observe.Sink) CallOption { return CallOption{s: attempt.Sink(sink)} }
 
 // Report makes the call write what the retry policy did to *info every time it returns,
 // success or failure: attempts made, total elapsed time, last code and why retrying stopped.
-// For streams, *info is written once the stream commits or fails for good. Per call only.
-// Up to two Report options on one call are each written (a suite's and its caller's).
-func Report(info *Info) Option {
-	return Option{perCall: true, apply: func(s *settings) {
-		if s.report == nil || s.report == info {
-			s.report = info
-		} else {
-			s.report2 = info
-		}
-	}}
+// For streams, *info is written once the stream commits or fails for good. Up to two Report
+// options on one call are each written (a suite's and its caller's).
+func Report(info *Info) CallOption { return CallOption{report: info} }
+
+// call is what one call changes of the policy's settings. The zero value changes nothing.
+type call struct {
+	attempt.PerCall
+	// reports receive Info on return; two slots so that a suite and its caller can both ask.
+	report, report2 *Info
 }
 
-// change is what o does to a call's settings (nil: nothing), for calloption.Settings.
-func (o Option) change() func(*settings) { return o.apply }
+func (c *call) apply(o CallOption) {
+	if o.report != nil {
+		if c.report == nil || c.report == o.report {
+			c.report = o.report
+		} else {
+			c.report2 = o.report
+		}
+		return
+	}
+	c.PerCall.Apply(o.s)
+}
+
+// callOf reads the retry CallOptions among opts. It allocates nothing.
+func callOf(opts []grpc.CallOption) (c call) {
+	calloption.Scan(opts, func(o CallOption) { c.apply(o) })
+	return c
+}

@@ -2,16 +2,11 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock"
-	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/internal/cowmap"
-	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -24,7 +19,7 @@ const (
 	DefaultInitialBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff        = 10 * time.Second
 	DefaultMultiplier        = 2.0
-	DefaultReplayBufferBytes = 256 << 10
+	DefaultReplayBufferBytes = attempt.DefaultReplayBytes
 	DefaultTokenRatio        = 0.1
 	// DefaultMinPerSecond and DefaultBudgetWindow are the ratio budget's floor and window
 	// (Throttle.MinPerSecond, Throttle.Window), Finagle's defaults.
@@ -37,9 +32,18 @@ const (
 // caller's deadline and the budget once the sleep is over.
 const MinAttemptTime = 5 * time.Millisecond
 
-// AttemptMetadataKey is the outgoing metadata key that carries the attempt number (2 for the
-// first retry, 3 for the second...) on retries. The first attempt does not carry it.
-const AttemptMetadataKey = "x-retry-attempt"
+// PreviousAttemptsKey is the outgoing metadata key every attempt after the first carries:
+// gRFC A6's grpc-previous-rpc-attempts, how many attempts of the call were sent before it,
+// retries and the hedges of a hedging policy below alike (so 1 on the first retry of a call
+// that was not hedged). The first attempt does not carry it. It is hedge.PreviousAttemptsKey.
+const PreviousAttemptsKey = attempt.PreviousKey
+
+// AttemptMetadataKey is the outgoing metadata key that carries the retry's own number (2 for
+// the first retry, 3 for the second...) on retries. The first attempt does not carry it.
+//
+// Deprecated: read PreviousAttemptsKey (grpc-previous-rpc-attempts), which every later
+// attempt carries; x-retry-attempt is sent on retries for one more release.
+const AttemptMetadataKey = attempt.LegacyRetryKey
 
 // Policy retries failed calls as its Config says. A Policy is safe for concurrent use; all
 // calls made through one Policy share its retry budget (Config.Throttle), one bucket per
@@ -48,17 +52,15 @@ type Policy struct {
 	cfg Config
 	s   settings
 
-	methods cowmap.Map[string, *methodInfo]
-	mu      sync.Mutex         // guards buckets
-	buckets map[string]*Budget // Guarded by mu: per service.
+	methods attempt.Methods[*methodInfo]
+	mu      sync.Mutex              // guards buckets
+	buckets map[string]*RetryBudget // Guarded by mu: per service.
 }
 
 // methodInfo is what the policy remembers about one full method name.
 type methodInfo struct {
-	name    string
-	service string
-	safe    bool    // the descriptor says NO_SIDE_EFFECTS or IDEMPOTENT
-	bucket  *Budget // nil when throttling is off
+	attempt.Method
+	bucket *RetryBudget // nil when throttling is off
 }
 
 // New returns a retry policy for cfg, with the zero fields of cfg set to their defaults.
@@ -72,21 +74,12 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{
-		cfg: cfg,
-		s: settings{
-			clock:      clock.Real,
-			rand:       rand.Float64,
-			classifier: codes.Default(),
-		},
-		buckets: map[string]*Budget{},
+		cfg:     cfg,
+		s:       settings{Base: attempt.NewBase(), rand: rand.Float64},
+		buckets: map[string]*RetryBudget{},
 	}
 	for _, o := range opts {
-		if o.perCall {
-			return nil, errors.New("retry: Report is a per-call option and cannot be given to New")
-		}
-		if o.apply != nil {
-			o.apply(&p.s)
-		}
+		p.s.apply(o)
 	}
 	return p, nil
 }
@@ -99,46 +92,35 @@ func (p *Policy) Config() Config { return p.cfg }
 // work stands for: it names the service for the retry budget and events, and its descriptor
 // decides idempotency (a name that is not a registered method is retried only with
 // Config.Idempotent or WithIdempotent(true)). Each attempt gets its own context (with the
-// per-attempt timeout and, on retries, the x-retry-attempt metadata). opts override the
-// policy's options for this call.
-func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Context) error, opts ...Option) error {
-	cs := &p.s
-	if len(opts) > 0 {
-		c := new(settings)
-		*c = p.s
-		for _, o := range opts {
-			if o.apply != nil {
-				o.apply(c)
-			}
-		}
-		cs = c
+// per-attempt timeout and, on retries, the attempt metadata). opts change this call.
+func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Context) error, opts ...CallOption) error {
+	var c call
+	for _, o := range opts {
+		c.apply(o)
 	}
-	if cs.disabled {
+	if c.Disabled {
 		return fn(ctx)
 	}
-	return p.run(ctx, time.Time{}, p.method(method), cs, func(ctx context.Context, _ int, _ bool) (metadata.MD, error) {
-		return nil, fn(ctx)
+	return p.run(ctx, time.Time{}, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
+		return nil, 0, fn(ctx)
 	})
 }
 
 // method returns what the policy knows of a full method name, learning it on first use.
 func (p *Policy) method(name string) *methodInfo {
-	if m, ok := p.methods.Load(name); ok {
-		return m
-	}
-	return p.methods.LoadOrMake(name, p.newMethod)
+	return p.methods.Get(name, p.newMethod)
 }
 
 func (p *Policy) newMethod(name string) *methodInfo {
-	m := &methodInfo{name: name, service: grpcmethod.Service(name), safe: grpcmethod.SafeToRetry(name)}
-	m.bucket = p.Budget(m.service) // nil when throttling is off
+	m := &methodInfo{Method: attempt.NewMethod(name)}
+	m.bucket = p.Budget(m.Service) // nil when throttling is off
 	return m
 }
 
 // Budget returns the retry budget (Config.Throttle) shared by every call of this policy to
 // service, the fully qualified gRPC service name, or nil when throttling is off. Hedging
 // policies draw from it so that hedges and retries together stay within one budget.
-func (p *Policy) Budget(service string) *Budget {
+func (p *Policy) Budget(service string) *RetryBudget {
 	if p.cfg.Throttle.MaxTokens <= 0 && p.cfg.Throttle.Ratio <= 0 {
 		return nil
 	}
@@ -146,42 +128,27 @@ func (p *Policy) Budget(service string) *Budget {
 	defer p.mu.Unlock()
 	b, ok := p.buckets[service]
 	if !ok {
-		b = newBudget(p.cfg.Throttle, p.s.clock)
+		b = newBudget(p.cfg.Throttle, p.s.Clock)
 		p.buckets[service] = b
 	}
 	return b
 }
 
-// eligible reports whether the idempotency rule lets the call be retried at all.
-func (p *Policy) eligible(m *methodInfo, cs *settings) bool {
-	switch cs.idempotent {
-	case 1:
-		return true
-	case -1:
-		return false
-	}
-	return m.safe || p.cfg.Idempotent
-}
-
-func (p *Policy) maxAttempts(cs *settings) int {
-	if cs.maxAttempts > 0 {
-		return cs.maxAttempts
-	}
-	return p.cfg.MaxAttempts
-}
-
-// attemptFunc runs one attempt (1-based) and returns its error and, when it has them, the
-// trailers the server sent. more says whether a retry could follow the attempt, which is
-// when its trailers (pushback) matter.
-type attemptFunc func(ctx context.Context, attempt int, more bool) (metadata.MD, error)
+// attemptFunc runs one attempt with its context, after prev attempts of the call, and returns
+// the trailers the server sent (when it has them), how many attempts a hedging policy below
+// reported for it (see attempt.Round; 0: none, the loop reports the attempt) and its error.
+// more says whether a retry could follow the attempt, which is when its trailers (pushback)
+// matter.
+//
+// cancel, when not nil, ends ctx: a hedging policy below may end the attempt with it.
+type attemptFunc func(ctx context.Context, cancel context.CancelFunc, prev int, more bool) (trailer metadata.MD, reported int, err error)
 
 // bounds is what ends a call besides its attempts' outcomes and the caller's context: the
-// budget, and a deadline declared for the call without a context of its own (see
-// InvokeWithin). budgetCtx, when set (streams), is the budget's own context, whose end says
-// the budget is spent; without it (unary calls) the clock does.
+// budget's end, and a deadline declared for the call without a context of its own (see
+// InvokeWithin). Both are times, read against the policy's clock, for unary calls and
+// streams alike.
 type bounds struct {
 	declared, budgetEnd time.Time // zero: none
-	budgetCtx           context.Context
 }
 
 // deadline is the call's deadline: the earlier of ctx's and the declared one.
@@ -191,6 +158,18 @@ func (b bounds) deadline(ctx context.Context) (time.Time, bool) {
 		return b.declared, true
 	}
 	return dl, ok
+}
+
+// own is the earlier of the declared deadline and the budget's end, the call's end that ctx
+// does not carry (zero: neither).
+func (b bounds) own() time.Time {
+	switch {
+	case b.declared.IsZero():
+		return b.budgetEnd
+	case b.budgetEnd.IsZero() || b.declared.Before(b.budgetEnd):
+		return b.declared
+	}
+	return b.budgetEnd
 }
 
 // end is the earlier of the call's deadline and the budget's end (zero: neither).
@@ -209,12 +188,6 @@ func (b bounds) end(ctx context.Context) time.Time {
 // (whichever came first) has passed: ReasonDeadline, ReasonBudget, or "" when neither has.
 // The caller's own context is checked before.
 func (b bounds) over(now time.Time) string {
-	if b.budgetCtx != nil {
-		if b.budgetCtx.Err() != nil {
-			return observe.ReasonBudget
-		}
-		return ""
-	}
 	switch {
 	case !b.declared.IsZero() && !now.Before(b.declared) && (b.budgetEnd.IsZero() || !b.budgetEnd.Before(b.declared)):
 		return observe.ReasonDeadline
@@ -226,222 +199,38 @@ func (b bounds) over(now time.Time) string {
 	return ""
 }
 
-// run is the retry loop shared by Do and the unary interceptor. declared, when not zero, is a
-// deadline for the whole call that ctx does not carry (see InvokeWithin).
+// run is the unary retry loop, shared by Do and the unary interceptor. declared, when not
+// zero, is a deadline for the whole call that ctx does not carry (see InvokeWithin).
 //
-// Each attempt gets at most one context of its own, whose deadline is the earliest of the
-// per-attempt timeout, the declared deadline and the budget's end, made only when that comes
-// before ctx's own deadline. Which of them ended an attempt is known from the times: only the
-// per-attempt timeout makes its DeadlineExceeded retryable.
-func (p *Policy) run(ctx context.Context, declared time.Time, m *methodInfo, cs *settings, fn attemptFunc) error {
-	clk := cs.clock
-	start := clk.Now()
-	b := bounds{declared: declared}
-	if p.cfg.Budget > 0 {
-		b.budgetEnd = start.Add(p.cfg.Budget)
-	}
-	limit := p.maxAttempts(cs)
-	eligible := p.eligible(m, cs)
-	var (
-		timer clock.Timer
-		sched schedule
-	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+// Each attempt gets at most one context of its own (attempt.BoundOf): its deadline is the
+// earliest of the per-attempt timeout, the declared deadline and the budget's end, made only
+// when that comes before ctx's own deadline. Which of them ended an attempt is known from the
+// times: only the per-attempt timeout makes its DeadlineExceeded retryable.
+func (p *Policy) run(ctx context.Context, declared time.Time, m *methodInfo, c *call, fn attemptFunc) error {
+	l := p.newLoop(ctx, m, c, declared)
+	defer l.stop()
 	for n := 1; ; n++ {
-		actx := ctx
-		if n > 1 {
-			actx = metadata.AppendToOutgoingContext(actx, AttemptMetadataKey, strconv.Itoa(n))
-		}
-		t0 := clk.Now()
-		end, perAttempt := b.end(ctx), false
-		if p.cfg.PerAttemptTimeout > 0 {
-			if pe := t0.Add(p.cfg.PerAttemptTimeout); end.IsZero() || pe.Before(end) {
-				end, perAttempt = pe, true
-			}
-		}
-		var cancel context.CancelFunc
-		// Only when it comes before the caller's deadline: otherwise it could never fire.
-		if dl, ok := ctx.Deadline(); !end.IsZero() && (!ok || dl.After(end)) {
-			actx, cancel = clock.WithDeadline(actx, clk, end)
-		}
-		trailer, err := fn(actx, n, eligible && n < limit)
+		t0 := l.clk.Now()
+		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout)
+		actx, cancel := bound.Context(ctx, l.clk, false)
+		actx = l.outgoing(actx, n)
+		trailer, reported, err := fn(actx, cancel, l.sent, l.more(n))
 		if cancel != nil {
-			if perAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			if bound.PerAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)
 			}
 			cancel()
 		}
-		v := cs.classifier.ClassifyTrailer(err, trailer)
-		if m.bucket != nil {
-			m.bucket.record(v, n == 1)
-		}
-		if cs.sink != nil {
-			now := clk.Now()
-			cs.sink.Observe(observe.Event{
-				Kind: observe.AttemptFinished, Time: now, Service: m.service, Method: m.name,
-				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Duration: now.Sub(t0),
-			})
-		}
+		v := p.s.Classifier.ClassifyTrailer(err, trailer)
+		l.finished(n, t0, v, reported)
 		if err == nil {
-			p.report(cs, start, n, v, "")
+			l.report(n, v)
 			return nil
 		}
-		delay, reason, raw := p.decide(ctx, b, m, cs, v, n, limit, eligible, sched)
-		if raw {
-			p.report(cs, start, n, v, "")
-			return err
-		}
-		if reason != "" {
-			return p.exhausted(cs, m, start, n, v, reason, err)
-		}
-		if cs.sink != nil {
-			cs.sink.Observe(observe.Event{
-				Kind: observe.RetryScheduled, Time: clk.Now(), Service: m.service, Method: m.name,
-				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
-				Reason: delayReason(v),
-			})
-		}
-		// The sleep ends before the deadline and the budget (decide checked that it fits):
-		// only the caller can cut it short.
-		if !sleep(ctx, clk, &timer, delay) {
-			if reason, raw := interrupted(ctx); !raw {
-				return p.exhausted(cs, m, start, n, v, reason, err)
-			}
-			p.report(cs, start, n, v, "")
-			return err
-		}
-		sched = sched.next(delay, v.Pushback.Set)
-	}
-}
-
-// decide says what follows the failed attempt n with verdict v: a retry after delay, the end
-// of retrying for reason after a retryable outcome, or (raw) the end of the call with the
-// error as it is, because the outcome is never retried, the caller canceled, or the method
-// may not be retried. The retry budget is asked last, once the retry is otherwise certain,
-// because a ratio budget counts the retry it allows.
-func (p *Policy) decide(ctx context.Context, b bounds, m *methodInfo, cs *settings, v codes.Verdict, n, limit int, eligible bool, sched schedule) (delay time.Duration, reason string, raw bool) {
-	now := cs.clock.Now()
-	switch {
-	case !v.Class.Retryable(), !eligible, errors.Is(ctx.Err(), context.Canceled):
-		return 0, "", true
-	case ctx.Err() != nil:
-		return 0, observe.ReasonDeadline, false
-	}
-	if reason := b.over(now); reason != "" {
-		return 0, reason, false
-	}
-	switch {
-	case v.Pushback.Stop:
-		return 0, observe.ReasonPushbackStop, false
-	case n >= limit:
-		return 0, observe.ReasonMaxAttempts, false
-	}
-	if v.Pushback.Set {
-		delay = v.Pushback.Delay
-	} else {
-		var upper time.Duration
-		delay, upper = p.backoff(sched, cs.rand)
-		if p.cfg.FitSchedule {
-			delay = fit(delay, upper, now, b.end(ctx), limit-n)
+		if retry, ferr := l.next(ctx, ctx, n, v, err, nil); !retry {
+			return ferr
 		}
 	}
-	if reason := fits(ctx, b, now, delay); reason != "" {
-		return delay, reason, false
-	}
-	if m.bucket != nil && !m.bucket.Allow() {
-		return 0, observe.ReasonRetryBudget, false
-	}
-	return delay, "", false
-}
-
-// delayReason is RetryScheduled's Reason: ReasonPushback when the server chose the delay.
-func delayReason(v codes.Verdict) string {
-	if v.Pushback.Set {
-		return observe.ReasonPushback
-	}
-	return ""
-}
-
-// sleep waits d on *t (made on first use, then Reset: one timer per retry loop) unless ctx is
-// done first. It reports whether the whole sleep passed.
-func sleep(ctx context.Context, clk clock.Clock, t *clock.Timer, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	if *t == nil {
-		*t = clk.NewTimer(d)
-	} else {
-		(*t).Reset(d)
-	}
-	select {
-	case <-(*t).C():
-		return true
-	case <-ctx.Done():
-		(*t).Stop()
-		return false
-	}
-}
-
-// interrupted says how a call whose backoff sleep was cut short ends: raw when the caller
-// canceled, else exhausted for the caller's deadline or the budget.
-func interrupted(ctx context.Context) (reason string, raw bool) {
-	switch err := ctx.Err(); {
-	case errors.Is(err, context.Canceled):
-		return "", true
-	case err != nil:
-		return observe.ReasonDeadline, false
-	}
-	return observe.ReasonBudget, false
-}
-
-// fits says why a sleep of d starting at now cannot be followed by an attempt of at least
-// MinAttemptTime before the caller's deadline or the budget's end, or "" when it can.
-func fits(ctx context.Context, b bounds, now time.Time, d time.Duration) string {
-	end := now.Add(d + MinAttemptTime)
-	dl, ok := b.deadline(ctx)
-	if !b.budgetEnd.IsZero() && (!ok || b.budgetEnd.Before(dl)) {
-		if end.After(b.budgetEnd) {
-			return observe.ReasonBudget
-		}
-		return ""
-	}
-	if ok && end.After(dl) {
-		return observe.ReasonDeadline
-	}
-	return ""
-}
-
-func (p *Policy) report(cs *settings, start time.Time, n int, v codes.Verdict, reason string) {
-	if cs.report != nil {
-		cs.setReport(Info{Attempts: n, Elapsed: cs.clock.Now().Sub(start), Code: v.Code, Reason: reason})
-	}
-}
-
-func (s *settings) setReport(info Info) {
-	if s.report != nil {
-		*s.report = info
-	}
-	if s.report2 != nil {
-		*s.report2 = info
-	}
-}
-
-// exhausted ends a call that stops after a retryable outcome.
-func (p *Policy) exhausted(cs *settings, m *methodInfo, start time.Time, n int, v codes.Verdict, reason string, err error) error {
-	now := cs.clock.Now()
-	info := Info{Attempts: n, Elapsed: now.Sub(start), Code: v.Code, Reason: reason}
-	cs.setReport(info)
-	if cs.sink != nil {
-		cs.sink.Observe(observe.Event{
-			Kind: observe.RetriesExhausted, Time: now, Service: m.service, Method: m.name,
-			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Duration: info.Elapsed, Reason: reason,
-		})
-	}
-	return &ExhaustedError{Info: info, Err: err}
 }
 
 // attemptTimedOut returns the error of an attempt whose own timeout expired. Contexts derived

@@ -198,7 +198,7 @@ func TestPerAttemptTimeout(t *testing.T) {
 	// hang blocks attempts 1 and 2 (by their metadata: an attempt cut while the connection
 	// is being set up never reaches the server).
 	hang := func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-		if md, _ := metadata.FromIncomingContext(ctx); !slices.Equal(md.Get(retry.AttemptMetadataKey), []string{"3"}) {
+		if md, _ := metadata.FromIncomingContext(ctx); !slices.Equal(md.Get(xRetryAttempt), []string{"3"}) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}
@@ -414,11 +414,19 @@ func TestAttemptMetadata(t *testing.T) {
 	s.drv.stop()
 	var got [][]string
 	for _, md := range srv.Metadata(testkit.MethodCompare) {
-		got = append(got, md.Get(retry.AttemptMetadataKey))
+		got = append(got, md.Get(xRetryAttempt))
 	}
 	want := [][]string{nil, {"2"}, {"3"}}
 	if len(got) != 3 || got[0] != nil || !slices.Equal(got[1], want[1]) || !slices.Equal(got[2], want[2]) {
 		t.Fatalf("x-retry-attempt = %q, want %q", got, want)
+	}
+	// The convention shared with hedging (gRFC A6): the attempts sent before this one.
+	got = got[:0]
+	for _, md := range srv.Metadata(testkit.MethodCompare) {
+		got = append(got, md.Get(retry.PreviousAttemptsKey))
+	}
+	if want := [][]string{nil, {"1"}, {"2"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("%s = %q, want %q", retry.PreviousAttemptsKey, got, want)
 	}
 }
 
@@ -503,8 +511,17 @@ func TestNew(t *testing.T) {
 	if _, err := retry.New(retry.Config{MaxAttempts: -1}); err == nil {
 		t.Error("invalid config accepted")
 	}
-	if _, err := retry.New(retry.Config{}, retry.Report(new(retry.Info))); err == nil {
-		t.Error("Report accepted by New")
+	if _, err := retry.New(retry.Config{ReplayBufferBytes: 2 << 30}); err == nil || !strings.Contains(err.Error(), "replay_buffer_bytes") {
+		t.Errorf("replay_buffer_bytes of 2 GiB: err = %v", err)
+	}
+	// Report, a per-call option, can no longer be given to New: Option is not a CallOption.
+	if _, ok := any(retry.WithClock(nil)).(grpc.CallOption); ok {
+		t.Error("retry.Option is a grpc.CallOption: passing one to a call would compile")
+	}
+	for _, o := range []any{retry.Report(nil), retry.WithMax(2), retry.Disable(), retry.WithIdempotent(true), retry.WithCallObserver(nil)} {
+		if _, ok := o.(grpc.CallOption); !ok {
+			t.Errorf("%T is not a grpc.CallOption", o)
+		}
 	}
 	p, err := retry.New(retry.Config{})
 	if err != nil {

@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 )
 
 // errAttemptTimeout is the cause set on a stream attempt's context when its per-attempt
@@ -29,19 +27,25 @@ var errAttemptTimeout = errors.New("retry: per-attempt timeout")
 // send side again if the caller had closed it. See the package documentation.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs := p.callSettings(opts)
-		if cs.disabled {
+		c := callOf(opts)
+		if c.Disabled {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		m := p.method(method)
 		s := &retryStream{
-			p: p, cs: cs, m: m, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
-			parent: ctx, callCtx: ctx, start: cs.clock.Now(),
-			limit: p.maxAttempts(cs), eligible: p.eligible(m, cs),
+			p: p, c: c, desc: desc, cc: cc, method: method, streamer: streamer,
+			parent: ctx, callCtx: ctx,
 		}
-		if p.cfg.Budget > 0 {
-			s.budgetEnd = s.start.Add(p.cfg.Budget)
-			s.callCtx, s.callCancel = clock.WithDeadline(ctx, cs.clock, s.budgetEnd)
+		s.loop = p.newLoop(ctx, p.method(method), &s.c, time.Time{})
+		s.buf.Cap = p.cfg.ReplayBufferBytes
+		if !s.loop.eligible {
+			s.buf.Drop()
+		}
+		// The call's options, and the attempts' Round for a hedging policy below.
+		s.opts = append(append(make([]grpc.CallOption, 0, len(opts)+1), opts...), &s.round)
+		// The budget bounds the stream's whole life, as one context made at open, unless the
+		// caller's deadline comes first (the unary rule, attempt.BoundOf).
+		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0); b.Needed {
+			s.callCtx, s.callCancel = clock.WithDeadline(ctx, p.s.Clock, b.End)
 		}
 		s.mu.Lock()
 		err := s.openLocked(1)
@@ -60,8 +64,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 // receives.
 type retryStream struct {
 	p        *Policy
-	cs       *settings
-	m        *methodInfo
+	c        call
 	desc     *grpc.StreamDesc
 	cc       *grpc.ClientConn
 	method   string
@@ -71,14 +74,10 @@ type retryStream struct {
 	parent     context.Context // the caller's
 	callCtx    context.Context // parent, bounded by the budget
 	callCancel context.CancelFunc
-	start      time.Time
-	budgetEnd  time.Time
-	limit      int
-	eligible   bool
 
 	// Used only by the goroutine that retries (the opener, then the receiver).
-	timer clock.Timer
-	sched schedule
+	loop  loop
+	round attempt.Round
 
 	mu        sync.Mutex
 	cur       grpc.ClientStream       // Guarded by mu: the current attempt's stream.
@@ -91,28 +90,28 @@ type retryStream struct {
 	accounted bool                    // Guarded by mu: the committed attempt's outcome was reported.
 	broken    bool                    // Guarded by mu: the current attempt failed; sends only buffer.
 	closeSent bool                    // Guarded by mu: the caller closed the send side.
-	buf       []any                   // Guarded by mu: messages sent so far, until commit.
-	bufBytes  int                     // Guarded by mu
+	buf       attempt.Replay          // Guarded by mu: messages sent so far, until commit.
 	final     error                   // Guarded by mu: the error the stream ended with for good.
 	released  bool                    // Guarded by mu
 }
 
 // openLocked opens attempt n and replays the buffered messages on it. On error the attempt's
 // context is canceled and the previous stream is kept, marked broken.
+//
+// The attempt's one context is a cancelable one, so that an attempt that failed is released
+// at once; its per-attempt timeout, decided by attempt.BoundOf as for unary calls, is a
+// timer that cancels it, because it is lifted when the stream commits.
 func (s *retryStream) openLocked(n int) error {
-	s.n, s.t0 = n, s.cs.clock.Now()
-	actx := s.callCtx
-	if n > 1 {
-		actx = metadata.AppendToOutgoingContext(actx, AttemptMetadataKey, strconv.Itoa(n))
-	}
-	actx, cancel := context.WithCancelCause(actx)
+	s.n, s.t0 = n, s.loop.clk.Now()
+	s.round.Reset(s.loop.sent, nil) // a stream's hedges outlive a decision: no shared cancel
+	actx, cancel := context.WithCancelCause(s.loop.outgoing(s.callCtx, n))
 	var (
 		at clock.Timer
 		to *atomic.Bool
 	)
-	if d := s.p.cfg.PerAttemptTimeout; d > 0 {
+	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout); b.Needed {
 		to = new(atomic.Bool)
-		at = s.cs.clock.AfterFunc(d, func() {
+		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), func() {
 			to.Store(true)
 			cancel(errAttemptTimeout)
 		})
@@ -125,7 +124,7 @@ func (s *retryStream) openLocked(n int) error {
 		return err
 	}
 	s.cur, s.broken = st, false
-	for _, msg := range s.buf {
+	for _, msg := range s.buf.Msgs() {
 		if err := st.SendMsg(msg); err != nil {
 			if errors.Is(err, io.EOF) {
 				// The attempt failed; RecvMsg will tell how.
@@ -161,8 +160,7 @@ func (s *retryStream) commitLocked() {
 		return
 	}
 	s.committed = true
-	clear(s.buf)
-	s.buf, s.bufBytes = nil, 0
+	s.buf.Drop()
 	if s.attTimer != nil {
 		s.attTimer.Stop()
 		s.attTimer = nil
@@ -188,13 +186,6 @@ func (s *retryStream) release() {
 	s.mu.Unlock()
 }
 
-func msgSize(m any) int {
-	if pm, ok := m.(proto.Message); ok {
-		return proto.Size(pm)
-	}
-	return -1
-}
-
 // SendMsg sends m on the current attempt and keeps it for replay until the stream commits.
 // As grpc requires, m must not be modified after SendMsg returns.
 func (s *retryStream) SendMsg(m any) error {
@@ -203,14 +194,8 @@ func (s *retryStream) SendMsg(m any) error {
 	if s.final != nil {
 		return io.EOF
 	}
-	if !s.committed {
-		size, capBytes := msgSize(m), s.p.cfg.ReplayBufferBytes
-		if !s.eligible || size < 0 || capBytes < 0 || s.bufBytes+size > capBytes {
-			s.commitLocked()
-		} else {
-			s.buf = append(s.buf, m)
-			s.bufBytes += size
-		}
+	if !s.committed && !s.buf.Add(m) {
+		s.commitLocked()
 	}
 	if s.broken {
 		if s.committed {
@@ -300,10 +285,10 @@ func (s *retryStream) RecvMsg(m any) error {
 			if err == nil || errors.Is(err, io.EOF) {
 				v = codes.Verdict{Class: codes.Success, Code: grpccodes.OK}
 			} else {
-				v = s.cs.classifier.ClassifyTrailer(err, st.Trailer())
+				v = s.p.s.Classifier.ClassifyTrailer(err, st.Trailer())
 			}
-			s.attemptFinished(n, t0, v)
-			s.p.report(s.cs, s.start, n, v, "")
+			s.loop.finished(n, t0, v, s.round.Reported())
+			s.loop.report(n, v)
 			if err != nil || !s.desc.ServerStreams {
 				s.release()
 			}
@@ -315,22 +300,16 @@ func (s *retryStream) RecvMsg(m any) error {
 	}
 }
 
-func (s *retryStream) attemptFinished(n int, t0 time.Time, v codes.Verdict) {
-	if s.m.bucket != nil {
-		s.m.bucket.record(v, n == 1)
-	}
-	if sink := s.cs.sink; sink != nil {
-		now := s.cs.clock.Now()
-		sink.Observe(observe.Event{
-			Kind: observe.AttemptFinished, Time: now, Service: s.m.service, Method: s.m.name,
-			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Duration: now.Sub(t0),
-		})
-	}
+// committedNow reports whether the stream committed (the caller outgrew the replay buffer).
+func (s *retryStream) committedNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
 }
 
 // retry handles the failure err of the current attempt before commit: it opens the next
 // attempt (after the backoff sleep) and returns nil, or ends the stream and returns the error
-// the caller gets.
+// the caller gets. What follows the failure is the loop's decision, as for unary calls.
 func (s *retryStream) retry(err error, trailer metadata.MD) error {
 	for {
 		s.mu.Lock()
@@ -341,39 +320,17 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 		if to != nil && to.Load() && s.callCtx.Err() == nil {
 			err = attemptTimedOut(err, s.p.cfg.PerAttemptTimeout)
 		}
-		v := s.cs.classifier.ClassifyTrailer(err, trailer)
-		s.attemptFinished(n, t0, v)
-		delay, reason, raw := s.p.decide(s.parent, bounds{budgetEnd: s.budgetEnd, budgetCtx: s.callCtx}, s.m, s.cs, v, n, s.limit, s.eligible, s.sched)
-		if !raw && reason == "" {
-			s.mu.Lock()
-			committed := s.committed
-			s.mu.Unlock()
-			if committed {
-				raw = true // the replay buffer overflowed: the stream can no longer be retried
-			}
+		v := s.p.s.Classifier.ClassifyTrailer(err, trailer)
+		s.loop.finished(n, t0, v, s.round.Reported())
+		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
+			return s.fail(ferr)
 		}
-		if raw || reason != "" {
-			return s.fail(n, v, reason, err)
-		}
-		if sink := s.cs.sink; sink != nil {
-			sink.Observe(observe.Event{
-				Kind: observe.RetryScheduled, Time: s.cs.clock.Now(), Service: s.m.service, Method: s.m.name,
-				Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
-			})
-		}
-		if !sleep(s.callCtx, s.cs.clock, &s.timer, delay) {
-			reason, raw := interrupted(s.parent)
-			if raw {
-				reason = ""
-			}
-			return s.fail(n, v, reason, err)
-		}
-		s.sched = s.sched.next(delay, v.Pushback.Set)
 		s.mu.Lock()
 		if s.committed {
-			// The caller outgrew the replay buffer while we slept.
+			// The caller outgrew the replay buffer since the check after the sleep.
 			s.mu.Unlock()
-			return s.fail(n, v, "", err)
+			s.loop.report(n, v)
+			return s.fail(err)
 		}
 		err = s.openLocked(n + 1)
 		s.mu.Unlock()
@@ -384,20 +341,12 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 	}
 }
 
-// fail ends the stream with the last attempt's error, annotated when retrying stopped for a
-// reason.
-func (s *retryStream) fail(n int, v codes.Verdict, reason string, err error) error {
-	if reason != "" {
-		err = s.p.exhausted(s.cs, s.m, s.start, n, v, reason, err)
-	} else {
-		s.p.report(s.cs, s.start, n, v, "")
-	}
+// fail ends the stream for good with err, the call already reported.
+func (s *retryStream) fail(err error) error {
 	s.mu.Lock()
 	s.final = err
 	s.releaseLocked()
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.loop.stop()
 	s.mu.Unlock()
 	return err
 }

@@ -108,8 +108,12 @@ func TestStreamReplay(t *testing.T) {
 			}
 			md := srv.Metadata(testkit.MethodCheck)
 			for i, m := range md {
-				if i > 0 && !slices.Equal(m.Get(retry.AttemptMetadataKey), []string{itoa(i + 1)}) {
-					t.Errorf("attempt %d metadata %v", i+1, m.Get(retry.AttemptMetadataKey))
+				if i > 0 && !slices.Equal(m.Get(xRetryAttempt), []string{itoa(i + 1)}) {
+					t.Errorf("attempt %d metadata %v", i+1, m.Get(xRetryAttempt))
+				}
+				// gRFC A6: the attempts sent before this one, none on the first.
+				if prev := m.Get(retry.PreviousAttemptsKey); (i == 0 && prev != nil) || (i > 0 && !slices.Equal(prev, []string{itoa(i)})) {
+					t.Errorf("attempt %d %s = %v", i+1, retry.PreviousAttemptsKey, prev)
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package retry
 import (
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
 
@@ -47,5 +48,6 @@ func (c Config) Validate() error {
 	v.Check(t.Window >= 0, "throttle.window", t.Window, "is negative")
 	v.Check(t.Window == 0 || t.Window >= time.Second, "throttle.window", t.Window, "is below 1s")
 	v.Check(t.Window <= 10*time.Minute, "throttle.window", t.Window, "is above 10m")
+	v.Check(c.ReplayBufferBytes <= attempt.MaxReplayBytes, "replay_buffer_bytes", c.ReplayBufferBytes, "is above 1 GiB")
 	return v.Err()
 }

@@ -27,7 +27,7 @@ func (s *setup) within(declareIn time.Duration) grpc.UnaryClientInterceptor {
 // hangUntil blocks every attempt before the n-th (by its metadata) until its context ends.
 func hangUntil(n string) func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
 	return func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-		if md, _ := metadata.FromIncomingContext(ctx); !slices.Equal(md.Get(retry.AttemptMetadataKey), []string{n}) {
+		if md, _ := metadata.FromIncomingContext(ctx); !slices.Equal(md.Get(xRetryAttempt), []string{n}) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}

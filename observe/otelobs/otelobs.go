@@ -187,7 +187,7 @@ func (r *recorder) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.AttemptFinished:
 		r.span.AddEvent(EventAttempt, trace.WithTimestamp(e.Time), trace.WithAttributes(
-			KeyAttempt.Int(e.Attempt), KeyPolicy.String(e.Policy), KeyHedge.Bool(e.Policy == observe.PolicyHedge),
+			KeyAttempt.Int(e.Attempt), KeyPolicy.String(e.Policy), KeyHedge.Bool(e.Reason == observe.ReasonHedgeDelay),
 			KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String()), KeyDurationMs.Float64(ms(e.Duration)),
 		))
 	case observe.RetryScheduled:

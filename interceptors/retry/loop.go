@@ -1,0 +1,251 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/observe"
+)
+
+// loop is the decision loop of one call, unary or stream: what follows each failed attempt
+// (max attempts, the budget, pushback, the retry budget's withdrawal, fit_schedule), the
+// backoff sleep on one timer, the attempts' accounting and events, and the call's report.
+// It is used by one goroutine at a time.
+type loop struct {
+	p        *Policy
+	m        *methodInfo
+	reports  [2]*Info // the call's Report options (copied: the call's settings stay on its stack)
+	clk      clock.Clock
+	sink     observe.Sink
+	start    time.Time
+	b        bounds
+	limit    int
+	eligible bool
+	sent     int // attempts sent so far, over retries and the hedges below (see attempt.Round)
+	timer    clock.Timer
+	sched    schedule
+}
+
+func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
+	l := loop{
+		p: p, m: m, reports: [2]*Info{c.report, c.report2}, clk: p.s.Clock, sink: c.SinkOr(p.s.Sink),
+		b:        bounds{declared: declared},
+		limit:    p.cfg.MaxAttempts,
+		eligible: attempt.Eligible(m.Safe, p.cfg.Idempotent, c.Idempotent),
+	}
+	if c.MaxAttempts > 0 {
+		l.limit = c.MaxAttempts
+	}
+	l.start = l.clk.Now()
+	if p.cfg.Budget > 0 {
+		l.b.budgetEnd = l.start.Add(p.cfg.Budget)
+	}
+	return l
+}
+
+// more says whether a retry could follow attempt n: when its trailers (pushback) matter.
+func (l *loop) more(n int) bool { return l.eligible && n < l.limit }
+
+// outgoing returns ctx with the metadata of attempt n of the retry loop (see package attempt).
+func (l *loop) outgoing(ctx context.Context, n int) context.Context {
+	if n == 1 {
+		return ctx
+	}
+	return attempt.Outgoing(ctx, l.sent, n, false)
+}
+
+// finished accounts for attempt n of the loop, started at t0 and ended with v: the retry
+// budget records it, and unless a hedging policy below reported the round's attempts
+// (reported of them), its AttemptFinished is sent.
+func (l *loop) finished(n int, t0 time.Time, v codes.Verdict, reported int) {
+	if l.m.bucket != nil {
+		l.m.bucket.record(v, n == 1)
+	}
+	if reported > 0 {
+		l.sent += reported
+		return
+	}
+	l.sent++
+	if l.sink != nil {
+		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.clk.Now(), v, "")
+	}
+}
+
+// next handles the failure err (verdict v) of attempt n of a call whose caller's context is
+// ctx. It returns true once the backoff sleep, on sleepCtx, has passed and attempt n+1 may
+// start; otherwise false and the error the call ends with, the call reported. committed,
+// when not nil, reports whether the call can no longer be retried (a stream that outgrew its
+// replay buffer); it is asked before and after the sleep.
+func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err error, committed func() bool) (bool, error) {
+	delay, reason, raw := l.decide(ctx, v, n)
+	if !raw && reason == "" && committed != nil && committed() {
+		raw = true
+	}
+	switch {
+	case raw:
+		l.report(n, v)
+		return false, err
+	case reason != "":
+		return false, l.exhausted(n, v, reason, err)
+	}
+	if l.sink != nil {
+		l.sink.Observe(observe.Event{
+			Kind: observe.RetryScheduled, Time: l.clk.Now(), Service: l.m.Service, Method: l.m.Name,
+			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
+			Reason: delayReason(v),
+		})
+	}
+	// The sleep ends before the deadline and the budget (decide checked that it fits): only
+	// the caller can cut it short.
+	if !l.sleep(sleepCtx, delay) {
+		if reason, raw := interrupted(ctx); !raw {
+			return false, l.exhausted(n, v, reason, err)
+		}
+		l.report(n, v)
+		return false, err
+	}
+	l.sched = l.sched.next(delay, v.Pushback.Set)
+	if committed != nil && committed() {
+		l.report(n, v)
+		return false, err
+	}
+	return true, nil
+}
+
+// decide says what follows the failed attempt n with verdict v: a retry after delay, the end
+// of retrying for reason after a retryable outcome, or (raw) the end of the call with the
+// error as it is, because the outcome is never retried, the caller canceled, or the method
+// may not be retried. The retry budget is asked last, once the retry is otherwise certain,
+// because a ratio budget counts the retry it allows.
+func (l *loop) decide(ctx context.Context, v codes.Verdict, n int) (delay time.Duration, reason string, raw bool) {
+	now := l.clk.Now()
+	switch {
+	case !v.Class.Retryable(), !l.eligible, errors.Is(ctx.Err(), context.Canceled):
+		return 0, "", true
+	case ctx.Err() != nil:
+		return 0, observe.ReasonDeadline, false
+	}
+	if reason := l.b.over(now); reason != "" {
+		return 0, reason, false
+	}
+	switch {
+	case v.Pushback.Stop:
+		return 0, observe.ReasonPushbackStop, false
+	case n >= l.limit:
+		return 0, observe.ReasonMaxAttempts, false
+	}
+	if v.Pushback.Set {
+		delay = v.Pushback.Delay
+	} else {
+		var upper time.Duration
+		delay, upper = l.p.backoff(l.sched, l.p.s.rand)
+		if l.p.cfg.FitSchedule {
+			delay = fit(delay, upper, now, l.b.end(ctx), l.limit-n)
+		}
+	}
+	if reason := fits(ctx, l.b, now, delay); reason != "" {
+		return delay, reason, false
+	}
+	if l.m.bucket != nil && !l.m.bucket.Allow() {
+		return 0, observe.ReasonRetryBudget, false
+	}
+	return delay, "", false
+}
+
+// sleep waits d on the loop's timer (made on first use, then Reset: one timer per call)
+// unless ctx is done first. It reports whether the whole sleep passed.
+func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if l.timer == nil {
+		l.timer = l.clk.NewTimer(d)
+	} else {
+		l.timer.Reset(d)
+	}
+	select {
+	case <-l.timer.C():
+		return true
+	case <-ctx.Done():
+		l.timer.Stop()
+		return false
+	}
+}
+
+// stop releases the loop's timer.
+func (l *loop) stop() {
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+}
+
+// report writes the call's Info to its Report options, for a call that ends without
+// exhausting retries.
+func (l *loop) report(n int, v codes.Verdict) {
+	if l.reports[0] != nil {
+		l.setReport(Info{Attempts: n, Elapsed: l.clk.Now().Sub(l.start), Code: v.Code})
+	}
+}
+
+// exhausted ends a call that stops after a retryable outcome.
+func (l *loop) exhausted(n int, v codes.Verdict, reason string, err error) error {
+	now := l.clk.Now()
+	info := Info{Attempts: n, Elapsed: now.Sub(l.start), Code: v.Code, Reason: reason}
+	l.setReport(info)
+	if l.sink != nil {
+		l.sink.Observe(observe.Event{
+			Kind: observe.RetriesExhausted, Time: now, Service: l.m.Service, Method: l.m.Name,
+			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Duration: info.Elapsed, Reason: reason,
+		})
+	}
+	return &ExhaustedError{Info: info, Err: err}
+}
+
+func (l *loop) setReport(info Info) {
+	for _, r := range l.reports {
+		if r != nil {
+			*r = info
+		}
+	}
+}
+
+// delayReason is RetryScheduled's Reason: ReasonPushback when the server chose the delay.
+func delayReason(v codes.Verdict) string {
+	if v.Pushback.Set {
+		return observe.ReasonPushback
+	}
+	return ""
+}
+
+// interrupted says how a call whose backoff sleep was cut short ends: raw when the caller
+// canceled, else exhausted for the caller's deadline or the budget.
+func interrupted(ctx context.Context) (reason string, raw bool) {
+	switch err := ctx.Err(); {
+	case errors.Is(err, context.Canceled):
+		return "", true
+	case err != nil:
+		return observe.ReasonDeadline, false
+	}
+	return observe.ReasonBudget, false
+}
+
+// fits says why a sleep of d starting at now cannot be followed by an attempt of at least
+// MinAttemptTime before the caller's deadline or the budget's end, or "" when it can.
+func fits(ctx context.Context, b bounds, now time.Time, d time.Duration) string {
+	end := now.Add(d + MinAttemptTime)
+	dl, ok := b.deadline(ctx)
+	if !b.budgetEnd.IsZero() && (!ok || b.budgetEnd.Before(dl)) {
+		if end.After(b.budgetEnd) {
+			return observe.ReasonBudget
+		}
+		return ""
+	}
+	if ok && end.After(dl) {
+		return observe.ReasonDeadline
+	}
+	return ""
+}

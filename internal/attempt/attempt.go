@@ -1,0 +1,401 @@
+package attempt
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+)
+
+// Method is what a policy knows of one full method name.
+type Method struct {
+	Name    string // "/pkg.Service/Method"
+	Service string // "pkg.Service"
+	Safe    bool   // the descriptor says NO_SIDE_EFFECTS or IDEMPOTENT
+}
+
+// NewMethod returns what the descriptors say of the full method name.
+func NewMethod(name string) Method {
+	return Method{Name: name, Service: grpcmethod.Service(name), Safe: grpcmethod.SafeToRetry(name)}
+}
+
+// Methods is a policy's table of per-method state T, learnt on first use. Lookups of known
+// methods take no lock and allocate nothing.
+type Methods[T any] struct {
+	m cowmap.Map[string, T]
+}
+
+// Get returns the state of the full method name, made by mk on first use.
+func (t *Methods[T]) Get(name string, mk func(string) T) T {
+	if v, ok := t.m.Load(name); ok {
+		return v
+	}
+	return t.m.LoadOrMake(name, mk)
+}
+
+// Eligible reports whether the idempotency rule lets a call be repeated (retried or hedged):
+// perCall, when not 0, decides (1 yes, -1 no); otherwise a safe method or a policy configured
+// as idempotent may be.
+func Eligible(safe, configured bool, perCall int8) bool {
+	switch perCall {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return safe || configured
+}
+
+// Kind names what a Setting changes.
+type Kind uint8
+
+// The settings one call may change.
+const (
+	KindDisable Kind = iota + 1
+	KindIdempotent
+	KindMax
+	KindSink
+)
+
+// Setting is what one per-call option of a policy changes: its package's CallOption carries
+// one, and applies it with PerCall.Apply.
+type Setting struct {
+	kind Kind
+	n    int
+	sink observe.Sink
+}
+
+// Disable turns the policy off for the call.
+func Disable() Setting { return Setting{kind: KindDisable} }
+
+// Idempotent overrides the idempotency rule for the call.
+func Idempotent(ok bool) Setting {
+	if ok {
+		return Setting{kind: KindIdempotent, n: 1}
+	}
+	return Setting{kind: KindIdempotent, n: -1}
+}
+
+// Max sets the most attempts of the call (n ≥ 1, at most 100; smaller values are ignored).
+func Max(n int) Setting { return Setting{kind: KindMax, n: n} }
+
+// Sink sets where the call's events go, instead of the policy's sink.
+func Sink(s observe.Sink) Setting { return Setting{kind: KindSink, sink: s} }
+
+// PerCall is what one call changes of its policy: the zero value changes nothing.
+type PerCall struct {
+	Disabled bool
+	// Idempotent is 0 to follow the policy, 1 to force yes, -1 no.
+	Idempotent int8
+	// MaxAttempts overrides the policy's when > 0.
+	MaxAttempts int
+	// Sink, when SinkSet, replaces the policy's sink.
+	Sink    observe.Sink
+	SinkSet bool
+}
+
+// Apply records s. Later settings of a kind win.
+func (p *PerCall) Apply(s Setting) {
+	switch s.kind {
+	case KindDisable:
+		p.Disabled = true
+	case KindIdempotent:
+		p.Idempotent = int8(s.n)
+	case KindMax:
+		if s.n >= 1 {
+			p.MaxAttempts = min(s.n, 100)
+		}
+	case KindSink:
+		p.Sink, p.SinkSet = s.sink, true
+	}
+}
+
+// SinkOr returns the call's sink when it set one, else def.
+func (p *PerCall) SinkOr(def observe.Sink) observe.Sink {
+	if p.SinkSet {
+		return p.Sink
+	}
+	return def
+}
+
+// DefaultReplayBytes is the default cap of a Replay, in bytes of proto.Size.
+const DefaultReplayBytes = 256 << 10
+
+// MaxReplayBytes is the largest cap a configuration may set (1 GiB).
+const MaxReplayBytes = 1 << 30
+
+// Replay keeps the messages a client stream sent, for replay on a later attempt, within a cap
+// of bytes. Its zero value keeps nothing until Cap is set. Not safe for concurrent use.
+type Replay struct {
+	// Cap is the most bytes (by proto.Size) kept; ≤ 0 keeps nothing.
+	Cap   int
+	msgs  []any
+	bytes int
+	over  bool
+}
+
+// Add keeps m and reports whether it fits. A message that is not a proto.Message, or that
+// takes the buffer past Cap, drops everything kept: from then on Add reports false.
+func (r *Replay) Add(m any) bool {
+	if r.over {
+		return false
+	}
+	size := -1
+	if pm, ok := m.(proto.Message); ok {
+		size = proto.Size(pm)
+	}
+	if size < 0 || r.Cap <= 0 || r.bytes+size > r.Cap {
+		r.Drop()
+		return false
+	}
+	r.msgs = append(r.msgs, m)
+	r.bytes += size
+	return true
+}
+
+// Msgs returns the messages kept, in the order sent. The slice is the Replay's own.
+func (r *Replay) Msgs() []any { return r.msgs }
+
+// Over reports whether the buffer was dropped (by Add or Drop).
+func (r *Replay) Over() bool { return r.over }
+
+// Drop frees what is kept; from then on Add reports false.
+func (r *Replay) Drop() {
+	clear(r.msgs)
+	r.msgs, r.bytes, r.over = nil, 0, true
+}
+
+// Metadata keys of the attempts after the first.
+const (
+	// PreviousKey is gRFC A6's header: how many attempts of the call were sent before this one.
+	PreviousKey = "grpc-previous-rpc-attempts"
+	// LegacyRetryKey is the retry's own number (2 for the first retry), sent on retries only.
+	//
+	// Deprecated: read PreviousKey; LegacyRetryKey is sent for one more release.
+	LegacyRetryKey = "x-retry-attempt"
+)
+
+// smallNumbers holds the decimal strings of 0..len-1, so that the usual attempts format nothing.
+var smallNumbers = func() (s [16]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func itoa(n int) string {
+	if n >= 0 && n < len(smallNumbers) {
+		return smallNumbers[n]
+	}
+	return strconv.Itoa(n)
+}
+
+// Outgoing returns ctx with the metadata of an attempt after prev others (prev ≥ 1; with 0
+// ctx is returned as it is). retry, when > 0, is the retry's own number, sent under
+// LegacyRetryKey. When replace is set, a PreviousKey already in ctx's outgoing metadata (a
+// retry's, around a hedge) is replaced instead of added to, at the cost of a copy.
+func Outgoing(ctx context.Context, prev, retry int, replace bool) context.Context {
+	if prev <= 0 {
+		return ctx
+	}
+	if replace {
+		if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get(PreviousKey)) > 0 {
+			md.Set(PreviousKey, itoa(prev))
+			if retry > 0 {
+				md.Set(LegacyRetryKey, itoa(retry))
+			}
+			return metadata.NewOutgoingContext(ctx, md)
+		}
+	}
+	if retry > 0 {
+		return metadata.AppendToOutgoingContext(ctx, PreviousKey, itoa(prev), LegacyRetryKey, itoa(retry))
+	}
+	return metadata.AppendToOutgoingContext(ctx, PreviousKey, itoa(prev))
+}
+
+// Bound is the deadline one attempt gets beyond its parent context's.
+type Bound struct {
+	// End is the attempt's end: the earliest of the call's end and the per-attempt timeout.
+	End time.Time
+	// PerAttempt says the per-attempt timeout sets End: an attempt ended by it failed on its
+	// own and may be retried, unlike one ended by the call's end.
+	PerAttempt bool
+	// Needed says End comes before ctx's own deadline: only then is a context (or a timer)
+	// made for it. Otherwise ctx's deadline ends the attempt first and nothing is made.
+	Needed bool
+}
+
+// BoundOf computes the bound of an attempt of ctx starting at now: callEnd (zero: none) is a
+// deadline of the call that ctx does not carry (a declared deadline, the budget's end), and
+// perAttempt (0: none) the per-attempt timeout. It is the one place the per-attempt deadline
+// is decided, for unary calls and streams alike.
+func BoundOf(ctx context.Context, callEnd, now time.Time, perAttempt time.Duration) Bound {
+	b := Bound{End: callEnd}
+	if perAttempt > 0 {
+		if pe := now.Add(perAttempt); b.End.IsZero() || pe.Before(b.End) {
+			b.End, b.PerAttempt = pe, true
+		}
+	}
+	if dl, ok := ctx.Deadline(); !b.End.IsZero() && (!ok || dl.After(b.End)) {
+		b.Needed = true
+	}
+	return b
+}
+
+// Context returns ctx bounded by b: a deadline context of clk when b is Needed, else ctx
+// itself and a nil cancel. With cancelable set, a context is made in any case (a plain
+// cancelable one when no deadline is needed), so that the attempt can be canceled alone.
+func (b Bound) Context(ctx context.Context, clk clock.Clock, cancelable bool) (context.Context, context.CancelFunc) {
+	switch {
+	case b.Needed:
+		return clock.WithDeadline(ctx, clk, b.End)
+	case cancelable:
+		return context.WithCancel(ctx)
+	}
+	return ctx, nil
+}
+
+// Round is how a retry loop and a hedging policy below it count attempts once between them
+// (see the package documentation). The retry loop passes it among an attempt's call options;
+// it reaches grpc, which ignores it. Safe for concurrent use by the hedges of one round.
+type Round struct {
+	grpc.EmptyCallOption
+	prev     int
+	cancel   context.CancelFunc
+	reported atomic.Int32
+}
+
+// Reset readies r for a round after prev attempts of the call, whose context cancel ends
+// (nil: the attempt runs on the caller's context, which the retry loop cannot cancel).
+func (r *Round) Reset(prev int, cancel context.CancelFunc) {
+	r.prev, r.cancel = prev, cancel
+	r.reported.Store(0)
+}
+
+// Cancel returns the cancel of the context the round's attempt runs on, or nil. A hedging
+// policy below may use it to end the round's first attempt instead of making a context of
+// its own: canceling it also ends what runs on that context, hedges included, so only once
+// the call is decided (a unary call, whose winner has returned).
+func (r *Round) Cancel() context.CancelFunc { return r.cancel }
+
+// Prev is how many attempts of the call were sent before this round.
+func (r *Round) Prev() int { return r.prev }
+
+// Report counts one attempt of the round reported by the policy below the retry loop, and
+// returns its number over the call.
+func (r *Round) Report(k int) int {
+	r.reported.Add(1)
+	return r.prev + k
+}
+
+// Reported is how many of the round's attempts the policy below reported: 0 when it reported
+// none, and the retry loop must report its attempt itself.
+func (r *Round) Reported() int { return int(r.reported.Load()) }
+
+// RoundOf returns the Round among opts, or nil.
+func RoundOf(opts []grpc.CallOption) *Round {
+	for _, o := range opts {
+		if r, ok := o.(*Round); ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// Finished sends the AttemptFinished event of attempt n (numbered over the call), started at
+// t0 and ended now with verdict v, to sink (nil: nothing is built). reason is why the attempt
+// was sent: observe.ReasonHedgeDelay for a hedge, else empty.
+func Finished(sink observe.Sink, policy string, m *Method, n int, t0, now time.Time, v codes.Verdict, reason string) {
+	if sink == nil {
+		return
+	}
+	sink.Observe(observe.Event{
+		Kind: observe.AttemptFinished, Time: now, Service: m.Service, Method: m.Name,
+		Policy: policy, Attempt: n, Code: v.Code, Class: v.Class, Duration: now.Sub(t0), Reason: reason,
+	})
+}
+
+// Policy is a policy with interceptors.
+type Policy interface {
+	Unary() grpc.UnaryClientInterceptor
+	Stream() grpc.StreamClientInterceptor
+}
+
+// UnaryOf returns p's unary interceptor, or err: the body of a package's
+// UnaryClientInterceptor(cfg, opts...), written attempt.UnaryOf(New(cfg, opts...)).
+func UnaryOf[P Policy](p P, err error) (grpc.UnaryClientInterceptor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.Unary(), nil
+}
+
+// StreamOf is UnaryOf for the stream interceptor.
+func StreamOf[P Policy](p P, err error) (grpc.StreamClientInterceptor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.Stream(), nil
+}
+
+// Base is what the retry and hedge policies are both built with: a clock, a classifier and
+// a sink, set by their Options (see Base.Set).
+type Base struct {
+	Clock      clock.Clock
+	Classifier *codes.Classifier
+	Sink       observe.Sink
+}
+
+// NewBase returns the defaults: the real clock, codes.Default(), no sink.
+func NewBase() Base { return Base{Clock: clock.Real, Classifier: codes.Default()} }
+
+// BaseOption is one of a Base's settings, carried by a policy's Option.
+type BaseOption struct {
+	kind       uint8
+	clock      clock.Clock
+	classifier *codes.Classifier
+	sink       observe.Sink
+}
+
+const (
+	baseClock uint8 = iota + 1
+	baseClassifier
+	baseSink
+)
+
+// WithClock sets the clock (nil: the real one).
+func WithClock(c clock.Clock) BaseOption { return BaseOption{kind: baseClock, clock: c} }
+
+// WithClassifier sets the classifier (nil: left as it is).
+func WithClassifier(c *codes.Classifier) BaseOption {
+	return BaseOption{kind: baseClassifier, classifier: c}
+}
+
+// WithSink sets the sink (nil: no events).
+func WithSink(s observe.Sink) BaseOption { return BaseOption{kind: baseSink, sink: s} }
+
+// Set applies o, and reports whether o set anything (false for the zero BaseOption).
+func (b *Base) Set(o BaseOption) bool {
+	switch o.kind {
+	case baseClock:
+		b.Clock = clock.OrReal(o.clock)
+	case baseClassifier:
+		if o.classifier != nil {
+			b.Classifier = o.classifier
+		}
+	case baseSink:
+		b.Sink = o.sink
+	default:
+		return false
+	}
+	return true
+}

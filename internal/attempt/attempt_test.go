@@ -1,0 +1,222 @@
+package attempt
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestEligible(t *testing.T) {
+	tests := []struct {
+		safe, configured bool
+		perCall          int8
+		want             bool
+	}{
+		{false, false, 0, false},
+		{true, false, 0, true},
+		{false, true, 0, true},
+		{false, false, 1, true},
+		{true, true, -1, false},
+	}
+	for _, tt := range tests {
+		if got := Eligible(tt.safe, tt.configured, tt.perCall); got != tt.want {
+			t.Errorf("Eligible(%v, %v, %d) = %v, want %v", tt.safe, tt.configured, tt.perCall, got, tt.want)
+		}
+	}
+}
+
+func TestNewMethod(t *testing.T) {
+	m := NewMethod(testkit.MethodCompare)
+	if m.Name != testkit.MethodCompare || m.Service != "kyc.v1.FaceMatchService" {
+		t.Fatalf("NewMethod = %+v", m)
+	}
+	var tab Methods[*Method]
+	made := 0
+	mk := func(name string) *Method { made++; m := NewMethod(name); return &m }
+	a, b := tab.Get(testkit.MethodCompare, mk), tab.Get(testkit.MethodCompare, mk)
+	if a != b || made != 1 {
+		t.Fatalf("Get made %d, same %v", made, a == b)
+	}
+	if n := testing.AllocsPerRun(100, func() { tab.Get(testkit.MethodCompare, mk) }); n != 0 {
+		t.Fatalf("Get of a known method: %v allocs", n)
+	}
+}
+
+// option is a policy's CallOption as the policies build theirs.
+type option struct {
+	grpc.EmptyCallOption
+	s Setting
+}
+
+func parse(opts []grpc.CallOption) (p PerCall) {
+	calloption.Scan(opts, func(o option) { p.Apply(o.s) })
+	return p
+}
+
+func TestPerCall(t *testing.T) {
+	rec := &testkit.Recorder{}
+	p := parse([]grpc.CallOption{
+		option{s: Max(0)}, option{s: Max(500)}, grpc.WaitForReady(true),
+		option{s: Idempotent(true)}, option{s: Idempotent(false)}, option{s: Sink(rec)}, option{s: Disable()},
+	})
+	if !p.Disabled || p.Idempotent != -1 || p.MaxAttempts != 100 || p.SinkOr(nil) != rec {
+		t.Fatalf("PerCall = %+v", p)
+	}
+	var none PerCall
+	if none.SinkOr(rec) != rec {
+		t.Fatal("a call without a sink does not keep the policy's")
+	}
+	if got := parse([]grpc.CallOption{option{s: Sink(nil)}}); got.SinkOr(rec) != nil {
+		t.Fatal("a call's nil sink does not silence it")
+	}
+	opts := []grpc.CallOption{grpc.WaitForReady(true)}
+	if n := testing.AllocsPerRun(100, func() { _ = parse(opts) }); n != 0 {
+		t.Fatalf("parsing without options: %v allocs", n)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	msg := &kycv1.CompareRequest{Selfie: make([]byte, 100)} // 102 bytes
+	r := Replay{Cap: 250}
+	if !r.Add(msg) || !r.Add(msg) || len(r.Msgs()) != 2 || r.Over() {
+		t.Fatalf("two messages within the cap: %d kept, over %v", len(r.Msgs()), r.Over())
+	}
+	if r.Add(msg) || r.Msgs() != nil || !r.Over() {
+		t.Fatal("the message past the cap did not drop the buffer")
+	}
+	if r.Add(&kycv1.CompareRequest{}) {
+		t.Fatal("a dropped buffer took a message")
+	}
+	never := Replay{Cap: -1}
+	if never.Add(&kycv1.CompareRequest{}) {
+		t.Fatal("a negative cap kept a message")
+	}
+	notProto := Replay{Cap: 1 << 20}
+	if notProto.Add("text") {
+		t.Fatal("a message that is not proto was kept (its size is unknown)")
+	}
+}
+
+func outgoing(ctx context.Context) metadata.MD {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return md
+}
+
+func TestOutgoing(t *testing.T) {
+	ctx := context.Background()
+	if Outgoing(ctx, 0, 0, false) != ctx {
+		t.Fatal("the first attempt got metadata")
+	}
+	retry := Outgoing(ctx, 1, 2, false)
+	if md := outgoing(retry); !slices.Equal(md.Get(PreviousKey), []string{"1"}) || !slices.Equal(md.Get(LegacyRetryKey), []string{"2"}) {
+		t.Fatalf("retry metadata = %v", md)
+	}
+	// A hedge under that retry: its own count replaces the retry's, the legacy key stays.
+	hedge := Outgoing(retry, 3, 0, true)
+	if md := outgoing(hedge); !slices.Equal(md.Get(PreviousKey), []string{"3"}) || !slices.Equal(md.Get(LegacyRetryKey), []string{"2"}) {
+		t.Fatalf("hedge metadata = %v", md)
+	}
+	if md := outgoing(retry); !slices.Equal(md.Get(PreviousKey), []string{"1"}) {
+		t.Fatalf("the retry's metadata changed: %v", md)
+	}
+	if md := outgoing(Outgoing(ctx, 20, 0, true)); !slices.Equal(md.Get(PreviousKey), []string{"20"}) {
+		t.Fatalf("large count = %v", md)
+	}
+}
+
+func TestBoundOf(t *testing.T) {
+	now := time.Unix(1000, 0)
+	bg := context.Background()
+	early, cancel := context.WithDeadline(bg, now.Add(time.Second))
+	defer cancel()
+	tests := []struct {
+		name       string
+		ctx        context.Context
+		callEnd    time.Time
+		perAttempt time.Duration
+		want       Bound
+	}{
+		{name: "nothing", ctx: bg, want: Bound{}},
+		{name: "per attempt", ctx: bg, perAttempt: 5 * time.Second, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true, Needed: true}},
+		{name: "call end first", ctx: bg, callEnd: now.Add(2 * time.Second), perAttempt: 5 * time.Second, want: Bound{End: now.Add(2 * time.Second), Needed: true}},
+		{name: "caller's deadline first: no context", ctx: early, perAttempt: 5 * time.Second, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true}},
+		{name: "per attempt before the caller's deadline", ctx: early, perAttempt: 500 * time.Millisecond, want: Bound{End: now.Add(500 * time.Millisecond), PerAttempt: true, Needed: true}},
+	}
+	for _, tt := range tests {
+		if got := BoundOf(tt.ctx, tt.callEnd, now, tt.perAttempt); got != tt.want {
+			t.Errorf("%s: BoundOf = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+	clk := clocktest.New(now)
+	if ctx, c := (Bound{}).Context(bg, clk, false); ctx != bg || c != nil {
+		t.Error("a bound that is not needed made a context")
+	}
+	ctx, c := (Bound{}).Context(bg, clk, true)
+	if ctx == bg || c == nil {
+		t.Fatal("cancelable made no context")
+	}
+	c()
+	ctx, c = BoundOf(bg, time.Time{}, now, time.Second).Context(bg, clk, false)
+	defer c()
+	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(now.Add(time.Second)) {
+		t.Fatalf("deadline = %v, %v", dl, ok)
+	}
+	clk.Advance(time.Second)
+	<-ctx.Done()
+}
+
+func TestRound(t *testing.T) {
+	var r Round
+	canceled := false
+	r.Reset(2, func() { canceled = true })
+	opts := []grpc.CallOption{grpc.WaitForReady(true), &r}
+	if RoundOf(opts) != &r || RoundOf(opts[:1]) != nil {
+		t.Fatal("RoundOf does not find the round")
+	}
+	var wg sync.WaitGroup
+	got := make([]int, 3)
+	for k := 1; k <= 3; k++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[k-1] = r.Report(k) }()
+	}
+	wg.Wait()
+	if !slices.Equal(got, []int{3, 4, 5}) || r.Reported() != 3 || r.Prev() != 2 {
+		t.Fatalf("numbers %v, reported %d", got, r.Reported())
+	}
+	r.Cancel()()
+	if !canceled {
+		t.Fatal("Cancel is not the round's")
+	}
+	r.Reset(5, nil)
+	if r.Reported() != 0 || r.Prev() != 5 || r.Cancel() != nil {
+		t.Fatal("Reset kept the last round")
+	}
+}
+
+func TestFinished(t *testing.T) {
+	rec := &testkit.Recorder{}
+	m := NewMethod(testkit.MethodCompare)
+	t0 := time.Unix(1000, 0)
+	Finished(nil, observe.PolicyHedge, &m, 1, t0, t0, codes.Verdict{}, "") // no sink: nothing
+	Finished(rec, observe.PolicyHedge, &m, 3, t0, t0.Add(time.Second), codes.Verdict{Code: grpccodes.Unavailable, Class: codes.Transient}, observe.ReasonHedgeDelay)
+	evs := rec.Events(observe.AttemptFinished)
+	if len(evs) != 1 || evs[0].Attempt != 3 || evs[0].Duration != time.Second || evs[0].Policy != observe.PolicyHedge ||
+		evs[0].Method != m.Name || evs[0].Service != m.Service || evs[0].Code != grpccodes.Unavailable || evs[0].Reason != observe.ReasonHedgeDelay {
+		t.Fatalf("events = %+v", evs)
+	}
+}
