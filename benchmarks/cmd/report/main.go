@@ -1,8 +1,9 @@
 // Command report writes the generated benchmark report (benchmarks/results/report.md) from the
-// outputs make report collects: ratios to the raw call measured in the same rounds, allocation
-// differences, parallel scaling, cost against the number of configured services, memory per
-// in-flight call and the policies' hot paths, with the machine, the commit and the layout, and
-// benchstat's confidence intervals.
+// outputs make report collects: ratios to the raw call measured in the same rounds (wall and
+// CPU time), allocation differences, serial and parallel calls at GOMAXPROCS 1 and 2, cost
+// against the number of configured methods and services, memory per in-flight call and the
+// policies' hot paths, with the machine, the commit and the layout, and benchstat's confidence
+// intervals.
 //
 //	go run ./cmd/report -dir results -benchstat ../bin/benchstat > results/report.md
 package main
@@ -25,7 +26,7 @@ import (
 // sample is one benchmark result line.
 type sample struct {
 	bench  string            // BenchmarkUnaryDL
-	keys   map[string]string // chain=suite, mode=serial, methods=100...
+	keys   map[string]string // chain=suite, mode=serial, configured=methods, n=100...
 	name   string            // the sub-benchmark path without the GOMAXPROCS suffix
 	procs  int               // GOMAXPROCS (1 when the name has no suffix)
 	round  int               // "# round N" marker before it (0 when none)
@@ -147,11 +148,16 @@ func pct(r ratio) string {
 	return fmt.Sprintf("%+.1f %%", (r.med-1)*100)
 }
 
-func ratioOf(chain, raw []sample) ratio {
+func ratioOf(chain, raw []sample) ratio { return ratioIn(chain, raw, "ns/op") }
+
+// ratioIn is ratioOf for another unit (cpu-ns/op); samples without it are left out.
+func ratioIn(chain, raw []sample, unit string) ratio {
 	byRound := func(ss []sample) map[int][]float64 {
 		m := map[int][]float64{}
 		for _, s := range ss {
-			m[s.round] = append(m[s.round], s.values["ns/op"])
+			if v, ok := s.values[unit]; ok {
+				m[s.round] = append(m[s.round], v)
+			}
 		}
 		return m
 	}
@@ -241,16 +247,30 @@ func (r *report) overheadTable(ss []sample, bench, mode string, procs int) map[s
 		return nil
 	}
 	ra, rb := median(values(raw, "allocs/op")), median(values(raw, "B/op"))
-	r.printf("| chain | what | ns/op | time × raw (median of rounds [range]) | over raw | allocs/op | allocs over raw | B/op over raw |\n")
-	r.printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	cpu := len(values(raw, "cpu-ns/op")) > 0
+	head, rule := "", ""
+	if cpu {
+		head, rule = " CPU × raw (median [range]) |", " ---: |"
+	}
+	r.printf("| chain | what | ns/op | time × raw (median of rounds [range]) | over raw |%s allocs/op | allocs over raw | B/op over raw |\n", head)
+	r.printf("| --- | --- | ---: | ---: | ---: |%s ---: | ---: | ---: |\n", rule)
 	got := map[string]ratioAllocs{}
 	for _, c := range chainsIn(filter(ss, bench, procs, map[string]string{"mode": mode})) {
 		cs := filter(ss, bench, procs, map[string]string{"chain": c, "mode": mode})
 		rt := ratioOf(cs, raw)
 		a, b := median(values(cs, "allocs/op")), median(values(cs, "B/op"))
-		r.printf("| %s | %s | %.0f | %s | %s | %.0f | %+.0f | %+.0f |\n", c, chainText[c],
-			median(values(cs, "ns/op")), rt, pct(rt), a, a-ra, b-rb)
+		col := ""
+		if cpu {
+			col = " " + ratioIn(cs, raw, "cpu-ns/op").String() + " |"
+		}
+		r.printf("| %s | %s | %.0f | %s | %s |%s %.0f | %+.0f | %+.0f |\n", c, chainText[c],
+			median(values(cs, "ns/op")), rt, pct(rt), col, a, a-ra, b-rb)
 		got[c] = ratioAllocs{rt, a - ra}
+	}
+	if cpu {
+		r.printf("\n*CPU × raw* is the process's CPU time per call (getrusage: user + system, every thread,\n")
+		r.printf("the server's share and the garbage collector included) over raw's in the same round: time\n")
+		r.printf("spent waiting for a core is not in it, so on a loaded machine it says more than the wall time.\n")
 	}
 	return got
 }
@@ -351,22 +371,25 @@ func main() {
 		}
 	}
 
-	r.printf("\n## Parallel scaling (GOMAXPROCS 1 and 2)\n\n")
-	r.printf("The same calls under `b.RunParallel`, `-cpu 1,2` (same processes as the headline).\n\n")
-	r.printf("| chain | ns/op at 1 | × raw at 1 | ns/op at 2 | × raw at 2 | speed-up 1 → 2 |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, c := range chainsIn(filter(head, "BenchmarkUnaryDL", 0, map[string]string{"mode": "parallel"})) {
-		var ns [3]float64
-		var rt [3]ratio
-		for _, p := range []int{1, 2} {
-			cs := filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": c, "mode": "parallel"})
-			ns[p] = median(values(cs, "ns/op"))
-			rt[p] = ratioOf(cs, filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": "raw", "mode": "parallel"}))
+	r.printf("\n## GOMAXPROCS 1 and 2\n\n")
+	r.printf("The same calls at `-cpu 1,2` (same processes as the headline): serial (one caller) and under\n")
+	r.printf("`b.RunParallel` (GOMAXPROCS callers).\n\n")
+	r.printf("| chain | mode | ns/op at 1 | × raw at 1 | ns/op at 2 | × raw at 2 | speed-up 1 → 2 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, mode := range []string{"serial", "parallel"} {
+		for _, c := range chainsIn(filter(head, "BenchmarkUnaryDL", 0, map[string]string{"mode": mode})) {
+			var ns [3]float64
+			var rt [3]ratio
+			for _, p := range []int{1, 2} {
+				cs := filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": c, "mode": mode})
+				ns[p] = median(values(cs, "ns/op"))
+				rt[p] = ratioOf(cs, filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": "raw", "mode": mode}))
+			}
+			sp := 0.0
+			if ns[2] > 0 {
+				sp = ns[1] / ns[2]
+			}
+			r.printf("| %s | %s | %.0f | %s | %.0f | %s | %.2f× |\n", c, mode, ns[1], rt[1], ns[2], rt[2], sp)
 		}
-		sp := 0.0
-		if ns[2] > 0 {
-			sp = ns[1] / ns[2]
-		}
-		r.printf("| %s | %.0f | %s | %.0f | %s | %.2f× |\n", c, ns[1], rt[1], ns[2], rt[2], sp)
 	}
 
 	r.printf("\n## Without a caller deadline\n\n")
@@ -376,20 +399,27 @@ func main() {
 	r.printf("one benchmark run per chain per round, the chain order rotated each round.\n\n")
 	r.overheadTable(nodl, "BenchmarkUnary", "serial", 2)
 
-	r.printf("\n## Cost against the number of configured services\n\n")
+	r.printf("\n## Cost against the number of configured methods and services\n\n")
 	r.printf("`BenchmarkMethods`: the suite (BenchConfig + promobs, caller deadline) calling one method while\n")
-	r.printf("1, 100 or 10 000 services are configured, each called once before the measurement; raw in the\n")
-	r.printf("same run.\n\n")
-	r.printf("| services | raw ns/op | suite ns/op | × raw | suite allocs over raw | suite B/op over raw |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, n := range []string{"1", "100", "10000"} {
-		raw := filter(methods, "BenchmarkMethods", 0, map[string]string{"methods": n, "chain": "raw"})
-		su := filter(methods, "BenchmarkMethods", 0, map[string]string{"methods": n, "chain": "suite"})
-		if len(raw) == 0 || len(su) == 0 {
-			continue
+	r.printf("1, 100 or 10 000 methods of its service (each with a retry override, so each has a chain and a\n")
+	r.printf("retry policy of its own), or 1, 100 or 10 000 services, are configured, each called once before\n")
+	r.printf("the measurement; raw in the same run, -count 3. *CPU × raw* as in the headline.\n\n")
+	r.printf("| configured | n | raw ns/op | suite ns/op | × raw | CPU × raw | suite allocs over raw | suite B/op over raw |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, kind := range []string{"methods", "services"} {
+		for _, n := range []string{"1", "100", "10000"} {
+			raw := filter(methods, "BenchmarkMethods", 0, map[string]string{"configured": kind, "n": n, "chain": "raw"})
+			su := filter(methods, "BenchmarkMethods", 0, map[string]string{"configured": kind, "n": n, "chain": "suite"})
+			if len(raw) == 0 || len(su) == 0 {
+				continue
+			}
+			rn, sn := median(values(raw, "ns/op")), median(values(su, "ns/op"))
+			cpu := "—"
+			if rc, sc := median(values(raw, "cpu-ns/op")), median(values(su, "cpu-ns/op")); rc > 0 && sc > 0 {
+				cpu = fmt.Sprintf("%.3f", sc/rc)
+			}
+			r.printf("| %s | %s | %.0f | %.0f | %.3f | %s | %+.0f | %+.0f |\n", kind, n, rn, sn, sn/rn, cpu,
+				median(values(su, "allocs/op"))-median(values(raw, "allocs/op")), median(values(su, "B/op"))-median(values(raw, "B/op")))
 		}
-		rn, sn := median(values(raw, "ns/op")), median(values(su, "ns/op"))
-		r.printf("| %s | %.0f | %.0f | %.3f | %+.0f | %+.0f |\n", n, rn, sn, sn/rn,
-			median(values(su, "allocs/op"))-median(values(raw, "allocs/op")), median(values(su, "B/op"))-median(values(raw, "B/op")))
 	}
 
 	r.printf("\n## Memory per in-flight call\n\n")
@@ -436,5 +466,5 @@ func main() {
 	r.printf("a confidence interval needs at least 6 rounds.\n")
 	r.benchstatOf("headline (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
-	r.benchstatOf("configured services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	r.benchstatOf("configured methods and services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
 }
