@@ -88,9 +88,10 @@
 // label set. Recording a known combination is an atomic load, one map lookup (a short scan for
 // the outcome) and the metric update, and allocates nothing; the caches keep every key, so the
 // cost does not grow with the number of services and methods (BenchmarkObserveManyServices).
-// The two events of a successful call cost about 80 ns on an idle 2-core machine
-// (BenchmarkObserveSuccess, BenchmarkSinkSuccessPath), 0 allocs, serial or parallel; most of
-// it is the lookups and the histogram update.
+// The two events of a successful call cost about 85 ns (BenchmarkObserveSuccess, the best of 5
+// runs on a loaded 2-core machine, against 225 ns with the per-label-set lookups this replaced),
+// 0 allocs, serial or parallel; after 10 000 services were recorded, a method past MaxMethods
+// costs about 330 ns (its name is looked up, then its service's OtherMethod series).
 //
 // # Concurrency
 //
