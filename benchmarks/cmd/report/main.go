@@ -435,15 +435,15 @@ func main() {
 	}
 
 	if len(stack) > 0 {
-		r.printf("\n`BenchmarkStackHeadroom`: the stack a call needs on the caller's goroutine (within about\n")
-		r.printf("1 KB), found by making the held calls from goroutines that already use more and more of their\n")
-		r.printf("8 KB start; what a chain adds costs a stack copy (8 → 16 KB) on every call made from a fresh\n")
-		r.printf("goroutine (a server handler calling out) once the total passes 8 KB.\n\n")
-		r.printf("| chain | client stack KB | over raw |\n| --- | ---: | ---: |\n")
-		rk := median(values(filter(stack, "BenchmarkStackHeadroom", 0, map[string]string{"chain": "raw"}), "client-KB"))
+		r.printf("\n`BenchmarkStackDepth`: the caller's goroutine stack a chain uses before it calls grpc's\n")
+		r.printf("invoker (exact: stack addresses noted outside the chain and in the invoker). A call from a\n")
+		r.printf("fresh goroutine (a server handler calling out) copies its stack to 16 KB once the chain and\n")
+		r.printf("grpc's own path pass the first 8 KB.\n\n")
+		r.printf("| chain | stack B before the invoker | over raw |\n| --- | ---: | ---: |\n")
+		rk := median(values(filter(stack, "BenchmarkStackDepth", 0, map[string]string{"chain": "raw"}), "chain-B"))
 		for _, c := range chainsIn(stack) {
-			k := median(values(filter(stack, "BenchmarkStackHeadroom", 0, map[string]string{"chain": c}), "client-KB"))
-			r.printf("| %s | %.1f | %+.1f |\n", c, k, k-rk)
+			k := median(values(filter(stack, "BenchmarkStackDepth", 0, map[string]string{"chain": c}), "chain-B"))
+			r.printf("| %s | %.0f | %+.0f |\n", c, k, k-rk)
 		}
 	}
 
