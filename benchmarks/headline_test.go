@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,14 +59,18 @@ func BenchmarkUnaryDL(b *testing.B) {
 			var dl callerDeadline
 			defer dl.stop()
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				if _, err := client.Compare(dl.next(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
 		b.Run("chain="+c.Name+"/mode=parallel", func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := startCPU()
+			defer cpu.report(b)
 			b.RunParallel(func(pb *testing.PB) {
 				var dl callerDeadline
 				defer dl.stop()
@@ -80,10 +85,10 @@ func BenchmarkUnaryDL(b *testing.B) {
 	}
 }
 
-// methodsConfig is BenchConfig with n services configured in all: the two the server has,
-// and n-2 more (bench.v1.SvcNNNNN, one configured method each) that only the warm-up calls.
-// n below 2 configures FaceMatchService alone.
-func methodsConfig(n int) (*config.Config, []string) {
+// servicesConfig is BenchConfig with n services configured in all: the two the server has,
+// and n-2 more (bench.v1.SvcNNNNN, one configured method each). n below 2 configures
+// FaceMatchService alone. It returns the extra methods, for the warm-up to call.
+func servicesConfig(n int) (*config.Config, []string) {
 	cfg := BenchConfig()
 	if n < 2 {
 		delete(cfg.Services, ServiceLiveness)
@@ -97,53 +102,80 @@ func methodsConfig(n int) (*config.Config, []string) {
 	return cfg, extra
 }
 
+// methodsConfig is BenchConfig with FaceMatchService alone, with n methods configured in all:
+// Compare and n-1 more (MNNNNN, each with a retry setting of its own, so that each has a chain
+// and policy objects of its own). It returns the extra methods, for the warm-up to call.
+func methodsConfig(n int) (*config.Config, []string) {
+	cfg := BenchConfig()
+	delete(cfg.Services, ServiceLiveness)
+	svc := cfg.Services[ServiceFaceMatch]
+	svc.Methods = map[string]config.Method{"Compare": {}}
+	var extra []string
+	for i := 1; i < n; i++ {
+		name := fmt.Sprintf("M%05d", i)
+		svc.Methods[name] = config.Method{Overrides: config.Overrides{
+			Retry: config.Set(retry.Config{MaxAttempts: 2 + i%3}, "max_attempts")}}
+		extra = append(extra, "/"+ServiceFaceMatch+"/"+name)
+	}
+	cfg.Services[ServiceFaceMatch] = svc
+	return cfg, extra
+}
+
 // BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline) on one method
-// while 1, 100 or 10 000 services are configured and every one of them has been called once,
-// against the raw call in the same run: the per-call cost must not grow with the configuration.
+// while 1, 100 or 10 000 methods (of the called service: configured=methods) or services
+// (configured=services) are configured and every one of them has been called once, against
+// the raw call in the same run: the per-call cost must not grow with the configuration.
 func BenchmarkMethods(b *testing.B) {
 	srv := StartServer(1)
 	b.Cleanup(srv.Stop)
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
-	for _, n := range []int{1, 100, 10000} {
-		cfg, extra := methodsConfig(n)
-		m, err := promobs.New(prometheus.NewRegistry())
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary()}} {
-			cc, err := srv.Dial(c.DialOptions()...)
+	for _, kind := range []string{"methods", "services"} {
+		for _, n := range []int{1, 100, 10000} {
+			cfg, extra := methodsConfig(n)
+			if kind == "services" {
+				cfg, extra = servicesConfig(n)
+			}
+			m, err := promobs.New(prometheus.NewRegistry())
 			if err != nil {
 				b.Fatal(err)
 			}
-			client := kycv1.NewFaceMatchServiceClient(cc)
-			// Every configured method is called once (the server answers Unimplemented), so
-			// that per-method state exists for all of them.
-			reply := new(kycv1.CompareResponse)
-			for _, method := range extra {
-				_ = cc.Invoke(context.Background(), method, req, reply)
+			s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
+			if err != nil {
+				b.Fatal(err)
 			}
-			for range warmCalls {
-				if _, err := client.Compare(context.Background(), req); err != nil {
+			for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary()}} {
+				cc, err := srv.Dial(c.DialOptions()...)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.Run("methods="+strconv.Itoa(n)+"/chain="+c.Name+"/mode=serial", func(b *testing.B) {
-				var dl callerDeadline
-				defer dl.stop()
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := client.Compare(dl.next(), req); err != nil {
+				client := kycv1.NewFaceMatchServiceClient(cc)
+				// Every configured method is called once (the server answers Unimplemented), so
+				// that per-method state exists for all of them.
+				reply := new(kycv1.CompareResponse)
+				for _, method := range extra {
+					_ = cc.Invoke(context.Background(), method, req, reply)
+				}
+				for range warmCalls {
+					if _, err := client.Compare(context.Background(), req); err != nil {
 						b.Fatal(err)
 					}
 				}
-			})
-			_ = cc.Close()
+				b.Run("configured="+kind+"/n="+strconv.Itoa(n)+"/chain="+c.Name+"/mode=serial", func(b *testing.B) {
+					var dl callerDeadline
+					defer dl.stop()
+					b.ReportAllocs()
+					cpu := startCPU()
+					for b.Loop() {
+						if _, err := client.Compare(dl.next(), req); err != nil {
+							b.Fatal(err)
+						}
+					}
+					cpu.report(b)
+				})
+				_ = cc.Close()
+			}
+			_ = s.Close()
 		}
-		_ = s.Close()
 	}
 }
 

@@ -32,7 +32,7 @@ if [ -n "$(git status --porcelain -- .. 2>/dev/null)" ]; then commit="$commit (w
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
-rm -f "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/hotpath.out"
+rm -f "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
 n=${#HEAD_CHAINS[@]}
 for ((r = 0; r < ROUNDS; r++)); do
 	for ((i = 0; i < n; i++)); do
@@ -49,6 +49,8 @@ done
 "$bin" -test.run '^$' -test.bench '^BenchmarkMethods$' -test.benchmem -test.benchtime "$ND_TIME" -test.count 3 >> "$OUT/methods.out"
 BENCH_CHAINS=raw,suite,suite_nosink,failsafe,grpcmw_retry "$bin" -test.run '^$' -test.bench '^BenchmarkInflight$' \
 	-test.benchtime 5x -test.count 3 >> "$OUT/inflight.out"
+"$bin" -test.run '^$' \
+	-test.bench '^BenchmarkStackDepth$' -test.benchtime 3x >> "$OUT/stack.out"
 "$bin" -test.run '^$' -test.bench '^Benchmark(Breaker|Bulkhead|Limiter|Classify)$' -test.benchmem \
 	-test.benchtime "$HOT_TIME" -test.count 3 >> "$OUT/hotpath.out"
 echo "load after (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"

@@ -1,6 +1,7 @@
 package promobs_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -102,6 +103,29 @@ func BenchmarkSinkSuccessPath(b *testing.B) {
 					succeed(bc.sink, start, now)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkObserveManyServices records a successful call of one method after calls of n
+// other services were recorded: the cost must not grow with n (issue 20: 1, 100 and 10 000
+// configured).
+func BenchmarkObserveManyServices(b *testing.B) {
+	for _, n := range []int{1, 100, 10000} {
+		b.Run("services="+strconv.Itoa(n), func(b *testing.B) {
+			m := benchMetrics(b)
+			for i := range n {
+				svc := "bench.v1.Svc" + strconv.Itoa(i)
+				m.Observe(call(svc, "/"+svc+"/Call", grpccodes.OK, codes.Success, 1, time.Millisecond))
+				m.Observe(attempt(svc, "/"+svc+"/Call", 1, grpccodes.OK, codes.Success, time.Millisecond))
+			}
+			a := attempt(ocr, extract, 1, grpccodes.OK, codes.Success, 3*time.Millisecond)
+			c := call(ocr, extract, grpccodes.OK, codes.Success, 1, 3*time.Millisecond)
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Observe(a)
+				m.Observe(c)
+			}
 		})
 	}
 }

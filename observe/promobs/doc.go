@@ -84,11 +84,15 @@
 //
 // # Cost
 //
-// Metric children are looked up once per label combination and cached in a copy-on-write map:
-// recording a known combination is an atomic load, a map lookup and the metric update, and
-// allocates nothing. A successful call (AttemptFinished and CallFinished) costs about 90 ns on
-// an idle 2-core machine and up to 350 ns on a loaded one (BenchmarkSinkSuccessPath), 0 allocs,
-// serial or parallel; most of it is the two map lookups and the histogram update.
+// Metric children are made once per label combination and cached: the call and attempt
+// children per service and method (made on first use of each code and class), the others per
+// label set. Recording a known combination is an atomic load, one map lookup (a short scan for
+// the outcome) and the metric update, and allocates nothing; the caches keep every key, so however many services and methods there
+// are, a known combination is never made again (BenchmarkObserveManyServices).
+// The two events of a successful call cost about 85 ns (BenchmarkObserveSuccess, the best of 5
+// runs on a loaded 2-core machine, against 225 ns with the per-label-set lookups this replaced),
+// 0 allocs, serial or parallel; after 10 000 services were recorded, a method past MaxMethods
+// costs about 330 ns (its name is looked up, then its service's OtherMethod series).
 //
 // # Concurrency
 //

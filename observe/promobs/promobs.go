@@ -2,6 +2,7 @@ package promobs
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -105,9 +106,10 @@ type Metrics struct {
 	hedgeWins   *prometheus.CounterVec
 	levels      *levels
 
-	callCache    cache[outcomeKey, callSeries]
-	attemptCache cache[outcomeKey, prometheus.Counter]
-	retryCache   cache[retryKey, retrySeries]
+	// methodCache holds, per service and method label, the call and attempt outcome children
+	// (see methodSeries); it is keyed by the method name as events carry it, or by OtherMethod.
+	methodCache cache[methodKey, *methodSeries]
+	retryCache  cache[retryKey, retrySeries]
 	// pairCache serves the four counters keyed by service and one other string.
 	pairCache       cache[pairKey, prometheus.Counter]
 	rejectionCache  cache[rejectionKey, prometheus.Counter]
@@ -150,15 +152,89 @@ func (m *Metrics) method(name string) string {
 
 var _ observe.Sink = (*Metrics)(nil)
 
-type outcomeKey struct {
-	service, method string
-	code            grpccodes.Code
-	class           codes.Class
+// methodKey is an event's service and method, the method being its full name or, past
+// MaxMethods, OtherMethod.
+type methodKey struct{ service, method string }
+
+// methodSeries is what one service and method label pair records: the children of the call
+// and attempt outcome families, made on first use per code and class and kept in small lists
+// that are read without a lock (a method sees few outcomes). Resolving them once per method
+// leaves one lookup per event (methodCache) before a short scan.
+type methodSeries struct {
+	service, method string // label values, cleaned
+
+	mu       sync.Mutex // serialises adding to the lists
+	calls    atomic.Pointer[[]outcome[callSeries]]
+	attempts atomic.Pointer[[]outcome[prometheus.Counter]]
+}
+
+type outcome[V any] struct {
+	code  grpccodes.Code
+	class codes.Class
+	v     V
 }
 
 type callSeries struct {
 	count    prometheus.Counter
 	duration prometheus.Observer
+}
+
+// find returns the value for code and class in the list at p, making it with mk under mu
+// the first time.
+func find[V any](mu *sync.Mutex, p *atomic.Pointer[[]outcome[V]], code grpccodes.Code, class codes.Class, mk func() V) V {
+	if l := p.Load(); l != nil {
+		for i := range *l {
+			if o := &(*l)[i]; o.code == code && o.class == class {
+				return o.v
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var old []outcome[V]
+	if l := p.Load(); l != nil {
+		old = *l
+		for _, o := range old {
+			if o.code == code && o.class == class {
+				return o.v
+			}
+		}
+	}
+	v := mk()
+	next := append(old[:len(old):len(old)], outcome[V]{code: code, class: class, v: v})
+	p.Store(&next)
+	return v
+}
+
+// series returns the outcome series of service and method (a full method name as events
+// carry it). A name past MaxMethods shares its service's OtherMethod series and is not kept.
+func (m *Metrics) series(service, method string) *methodSeries {
+	k := methodKey{service, method}
+	if s, ok := m.methodCache.load(k); ok {
+		return s
+	}
+	k.method = m.method(method)
+	return m.methodCache.get(m, k, newMethodSeries)
+}
+
+func newMethodSeries(_ *Metrics, k methodKey) *methodSeries {
+	return &methodSeries{service: clean(k.service), method: clean(k.method)}
+}
+
+func (s *methodSeries) call(m *Metrics, code grpccodes.Code, class codes.Class) callSeries {
+	return find(&s.mu, &s.calls, code, class, func() callSeries {
+		cl := class.String()
+		return callSeries{
+			count:    m.calls.WithLabelValues(s.service, s.method, code.String(), cl),
+			duration: m.callDur.WithLabelValues(s.service, s.method, cl),
+		}
+	})
+}
+
+func (s *methodSeries) attempt(m *Metrics, code grpccodes.Code, class codes.Class) prometheus.Counter {
+	return find(&s.mu, &s.attempts, code, class, func() prometheus.Counter {
+		return m.attempts.WithLabelValues(s.service, s.method, code.String(), class.String())
+	})
 }
 
 type retryKey struct {
@@ -279,11 +355,11 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 func (m *Metrics) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.CallFinished:
-		s := m.callCache.get(m, outcomeKey{e.Service, m.method(e.Method), e.Code, e.Class}, newCallSeries)
+		s := m.series(e.Service, e.Method).call(m, e.Code, e.Class)
 		s.count.Inc()
 		s.duration.Observe(e.Duration.Seconds())
 	case observe.AttemptFinished:
-		m.attemptCache.get(m, outcomeKey{e.Service, m.method(e.Method), e.Code, e.Class}, newAttemptCounter).Inc()
+		m.series(e.Service, e.Method).attempt(m, e.Code, e.Class).Inc()
 	case observe.RetryScheduled:
 		s := m.retryCache.get(m, retryKey{e.Service, attemptBucket(e.Attempt)}, newRetrySeries)
 		s.count.Inc()
@@ -309,18 +385,6 @@ func (m *Metrics) Observe(e observe.Event) {
 }
 
 // The makers below run once per new key, under the cache's lock.
-
-func newCallSeries(m *Metrics, k outcomeKey) callSeries {
-	svc, method, class := clean(k.service), clean(k.method), k.class.String()
-	return callSeries{
-		count:    m.calls.WithLabelValues(svc, method, k.code.String(), class),
-		duration: m.callDur.WithLabelValues(svc, method, class),
-	}
-}
-
-func newAttemptCounter(m *Metrics, k outcomeKey) prometheus.Counter {
-	return m.attempts.WithLabelValues(clean(k.service), clean(k.method), k.code.String(), k.class.String())
-}
 
 func newRetrySeries(m *Metrics, k retryKey) retrySeries {
 	svc := clean(k.service)
