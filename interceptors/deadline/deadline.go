@@ -64,20 +64,23 @@ func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) 
 		reason  string
 	)
 	dl, ok := ctx.Deadline()
+	if ok && p.cfg.Max <= 0 || !ok && p.cfg.Default <= 0 && p.cfg.Max <= 0 {
+		return time.Time{}, false
+	}
+	// One reading of the clock serves both the comparison with the caller's deadline and the
+	// deadline set: the call path reads it often enough already.
+	now := p.clock.Now()
 	switch {
 	case !ok && p.cfg.Default > 0:
 		timeout, reason = p.cfg.Default, ReasonDefault
-	case !ok && p.cfg.Max > 0:
+	case !ok:
 		timeout, reason = p.cfg.Max, ReasonCap
-	case ok && p.cfg.Max > 0:
-		if dl.Sub(p.clock.Now()) <= p.cfg.Max {
+	default:
+		if dl.Sub(now) <= p.cfg.Max {
 			return time.Time{}, false
 		}
 		timeout, reason = p.cfg.Max, ReasonCap
-	default:
-		return time.Time{}, false
 	}
-	now := p.clock.Now()
 	if p.sink != nil {
 		p.sink.Observe(observe.Event{
 			Kind: observe.DeadlineApplied, Time: now, Service: grpcmethod.Service(method), Method: method,

@@ -210,7 +210,11 @@ func (p *Policy) run(ctx context.Context, declared time.Time, m *methodInfo, c *
 	l := p.newLoop(ctx, m, c, declared)
 	defer l.stop()
 	for n := 1; ; n++ {
-		t0 := l.clk.Now()
+		// The first attempt starts when the call does: one reading of the clock less per call.
+		t0 := l.start
+		if n > 1 {
+			t0 = l.clk.Now()
+		}
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout)
 		actx, cancel := bound.Context(ctx, l.clk, false)
 		actx = l.outgoing(actx, n)

@@ -1,12 +1,16 @@
 // Package cowmap is a copy-on-write map for keys learnt once and read on every call: the full
 // methods a policy has seen, the label sets a metrics sink has seen. Reads take one atomic load
-// and one map lookup, with no lock and no allocation; adding a key copies the map under a
-// mutex, which stops early in a process's life since such key sets are bounded.
+// and one map lookup, with no lock and no allocation. New keys are added to a small map under a
+// mutex and merged into a fresh read-only map once they are as many as the keys already there
+// (so each key is copied a bounded number of times on average, however many keys there are),
+// or once lookups that had to take the mutex have paid for a copy (a key just added and then
+// read often).
 //
 // A Map holds at most MaxKeys keys, so that keys that are not bounded after all (method names
-// from user input, a generic proxy) can neither grow it nor make each new key's copy cost grow
-// with them: past MaxKeys, LoadOrMake makes the value of a new key every time, without
-// storing it, at a cost that does not depend on how many keys came before.
+// from user input, a generic proxy) cannot grow it without end: past MaxKeys, LoadOrMake makes
+// the value of a new key every time, without storing it, at a cost that does not depend on how
+// many keys came before. MaxKeys is far above the methods a real configuration has, so that the
+// per-call cost of a policy does not change with the number of methods it serves (issue 20).
 package cowmap
 
 import (
@@ -15,16 +19,20 @@ import (
 )
 
 // MaxKeys is the most keys a Map stores.
-const MaxKeys = 1024
+const MaxKeys = 1 << 14
 
 // Map is a copy-on-write map. The zero value is an empty map ready to use; a Map must not be
 // copied after first use. It is safe for concurrent use.
 type Map[K comparable, V any] struct {
-	mu sync.Mutex // serialises writers
-	p  atomic.Pointer[map[K]V]
+	p atomic.Pointer[map[K]V] // read-only once stored
+
+	mu     sync.Mutex
+	dirty  map[K]V // Guarded by mu: keys made since p was stored, not in it.
+	misses int     // Guarded by mu: LoadOrMake calls that missed p since it was stored.
 }
 
-// Load returns the value for k and whether there is one. It allocates nothing.
+// Load returns the value for k and whether there is one in the read-only map; a key added
+// recently may be found only by LoadOrMake. It allocates nothing.
 func (m *Map[K, V]) Load(k K) (V, bool) {
 	if p := m.p.Load(); p != nil {
 		v, ok := (*p)[k]
@@ -39,35 +47,43 @@ func (m *Map[K, V]) Load(k K) (V, bool) {
 // keys, a new key's value is made on every call and not stored. Callers on a hot path call Load
 // first, so that building mk (a closure, say) costs only on the first use of a key.
 func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
-	if p := m.p.Load(); p != nil {
-		if v, ok := (*p)[k]; ok {
-			return v
-		}
-		if len(*p) >= MaxKeys {
-			return mk(k) // full: no lock, no copy
-		}
+	if v, ok := m.Load(k); ok {
+		return v
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.p.Load()
+	read := m.p.Load()
 	n := 0
-	if old != nil {
-		if v, ok := (*old)[k]; ok {
+	if read != nil {
+		if v, ok := (*read)[k]; ok {
 			return v
 		}
-		n = len(*old)
+		n = len(*read)
 	}
-	if n >= MaxKeys {
-		return mk(k)
-	}
-	next := make(map[K]V, n+1)
-	if old != nil {
-		for ok, ov := range *old {
-			next[ok] = ov
+	m.misses++
+	v, ok := m.dirty[k]
+	if !ok {
+		if n+len(m.dirty) >= MaxKeys {
+			return mk(k) // full: not stored
 		}
+		v = mk(k)
+		if m.dirty == nil {
+			m.dirty = map[K]V{}
+		}
+		m.dirty[k] = v
 	}
-	v := mk(k)
-	next[k] = v
-	m.p.Store(&next)
+	if len(m.dirty) >= n || m.misses >= max(n/8, 8) {
+		next := make(map[K]V, n+len(m.dirty))
+		if read != nil {
+			for rk, rv := range *read {
+				next[rk] = rv
+			}
+		}
+		for dk, dv := range m.dirty {
+			next[dk] = dv
+		}
+		m.p.Store(&next)
+		m.dirty, m.misses = nil, 0
+	}
 	return v
 }

@@ -74,14 +74,17 @@ func TestLoadOrMakeBoundedPastMaxKeys(t *testing.T) {
 	var m Map[int, int]
 	made := 0
 	mk := func(k int) int { made++; return k * 2 }
-	const n = 20000
+	const n = MaxKeys + 5000
 	for k := range n {
 		if got := m.LoadOrMake(k, mk); got != 2*k {
 			t.Fatalf("LoadOrMake(%d) = %d", k, got)
 		}
 	}
-	if got := len(*m.p.Load()); got != MaxKeys {
+	if got := len(*m.p.Load()) + len(m.dirty); got != MaxKeys {
 		t.Fatalf("map holds %d keys after %d distinct ones, want MaxKeys (%d)", got, n, MaxKeys)
+	}
+	if _, inDirty := m.dirty[n-1]; inDirty {
+		t.Fatal("key past MaxKeys stored")
 	}
 	if v, ok := m.Load(n - 1); ok {
 		t.Fatalf("key past MaxKeys stored (%d)", v)
@@ -92,5 +95,44 @@ func TestLoadOrMakeBoundedPastMaxKeys(t *testing.T) {
 	}
 	if v, ok := m.Load(0); !ok || v != 0 {
 		t.Fatal("a stored key was lost")
+	}
+}
+
+// Issue 20: a policy serving 10 000 methods (a service with that many, sharing one retry
+// policy) kept only the first 1024, so every call of a later method made its entry again (an
+// allocation and a descriptor lookup). Every key below MaxKeys is made once, and after a
+// bounded number of reads each is found by Load, without the lock.
+func TestManyKeysMadeOnceAndReadWithoutLock(t *testing.T) {
+	var m Map[int, int]
+	made := map[int]int{}
+	mk := func(k int) int { made[k]++; return k + 1 }
+	const n = 10000
+	for k := range n {
+		m.LoadOrMake(k, mk)
+	}
+	for round := 0; ; round++ {
+		missing := 0
+		for k := range n {
+			if _, ok := m.Load(k); !ok {
+				missing++
+				if got := m.LoadOrMake(k, mk); got != k+1 {
+					t.Fatalf("LoadOrMake(%d) = %d", k, got)
+				}
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if round == 8 {
+			t.Fatalf("%d of %d keys still not readable without the lock after %d rounds", missing, n, round)
+		}
+	}
+	for k, c := range made {
+		if c != 1 {
+			t.Fatalf("key %d made %d times, want once", k, c)
+		}
+	}
+	if len(made) != n {
+		t.Fatalf("%d keys made, want %d", len(made), n)
 	}
 }
