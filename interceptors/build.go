@@ -130,8 +130,8 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		u.loop, _ = b.Object.(attemptLoop)
 		unary = append(unary, u)
 		stream = append(stream, b.Stream)
-		if b.CallSink != nil {
-			c.callSinks = append(c.callSinks, b.CallSink)
+		if f := st.sec.CallSink(); f != nil {
+			c.callSinks = append(c.callSinks, f)
 		}
 	}
 	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)

@@ -61,7 +61,7 @@ type chain struct {
 	unary      grpc.UnaryClientInterceptor
 	uc         *unaryChain
 	sc         *streamChain
-	callSinks  []func(observe.Sink) grpc.CallOption // see section.Built.CallSink
+	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
 	err        error                                // the chain could not be built; calls fail with it
 }
 

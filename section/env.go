@@ -60,7 +60,28 @@ type Built struct {
 	// (Deadline(ctx, method) (time.Time, bool)); an attempt loop that takes such a deadline
 	// (InvokeWithin, see retry.Policy).
 	Object any
-	// CallSink, if set, returns the call option by which one call's own events (attempts,
-	// retries, hedges) also go to that call's sink (observe.WithCallSink).
-	CallSink func(observe.Sink) grpc.CallOption
+}
+
+// Capped returns d bounded by the call budget, 0 meaning the budget: what a policy's own
+// total (deadline max, retry budget) may be in a suite.
+func (env *Env) Capped(d time.Duration) time.Duration {
+	if d == 0 || d > env.Budget {
+		return env.Budget
+	}
+	return d
+}
+
+// Interceptors is a policy object that intercepts unary and stream calls.
+type Interceptors interface {
+	Unary() grpc.UnaryClientInterceptor
+	Stream() grpc.StreamClientInterceptor
+}
+
+// Step returns the step of policy object o, made by a constructor that returned err: Build's
+// usual last line is return section.Step(New(...)).
+func Step[O Interceptors](o O, err error) (Built, error) {
+	if err != nil {
+		return Built{}, err
+	}
+	return Built{Unary: o.Unary(), Stream: o.Stream(), Object: o}, nil
 }

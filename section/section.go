@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
 )
 
 // Key names a section: its yaml key in a profile, its row in -explain, and the policy label
@@ -82,6 +84,9 @@ type Spec[C any] struct {
 	// Always says that the chain has the step even where the section is off: Build then
 	// gets the zero C (the deadline step, as the call budget caps every call).
 	Always bool
+	// CallSink, if set, returns the call option by which the step sends one call's own
+	// events (attempts, retries, hedges) to that call's sink too (observe.WithCallSink).
+	CallSink func(observe.Sink) grpc.CallOption
 }
 
 // Uses is what a policy object depends on besides its own section.
@@ -123,6 +128,8 @@ type Section interface {
 	Deps(env *Env, v any) []any
 	Stateless() bool
 	Always() bool
+	// CallSink is Spec.CallSink.
+	CallSink() func(observe.Sink) grpc.CallOption
 }
 
 type erased[C any] struct{ s Spec[C] }
@@ -177,6 +184,8 @@ func (e erased[C]) Explain(v any) string {
 func (e erased[C]) CanBuild() bool  { return e.s.Build != nil }
 func (e erased[C]) Stateless() bool { return e.s.Stateless }
 func (e erased[C]) Always() bool    { return e.s.Always }
+
+func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
 
 // value returns *v, or the zero C for a nil v.
 func value[C any](v any) C {

@@ -54,11 +54,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	if env.Replacing {
 		r.Delete(env.Name)
 	}
-	b, err := r.Get(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service))
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: b.Unary(), Stream: b.Stream(), Object: b}, nil
+	return section.Step(r.Get(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service)))
 }
 
 // explicit refuses consecutive_failures: 0 written without a failure rate: 0 then means the

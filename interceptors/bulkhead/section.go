@@ -30,11 +30,7 @@ func uses(c Config) section.Uses {
 
 // build makes the bulkhead step of a suite's chain.
 func build(env *section.Env, c Config) (section.Built, error) {
-	b, err := New(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier))
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: b.Unary(), Stream: b.Stream(), Object: b}, nil
+	return section.Step(New(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

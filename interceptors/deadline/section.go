@@ -23,17 +23,9 @@ func init() {
 // build makes the deadline step of a suite's chain: the call budget caps the section's Max
 // (and so its Default).
 func build(env *section.Env, c Config) (section.Built, error) {
-	if c.Max == 0 || c.Max > env.Budget {
-		c.Max = env.Budget
-	}
-	if c.Default > c.Max {
-		c.Default = c.Max
-	}
-	p, err := New(c, WithClock(env.Clock), WithObserver(env.Sink))
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: p.Unary(), Stream: p.Stream(), Object: p}, nil
+	c.Max = env.Capped(c.Max)
+	c.Default = min(c.Default, c.Max)
+	return section.Step(New(c, WithClock(env.Clock), WithObserver(env.Sink)))
 }
 
 // Explain describes c in one line.

@@ -34,11 +34,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	if reply == nil {
 		reply = rs[env.Service]
 	}
-	fb, err := New(env.FullMethod, c, reply, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier))
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: fb.Unary(), Stream: fb.Stream(), Object: fb}, nil
+	return section.Step(New(env.FullMethod, c, reply, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
 }
 
 // Normalize returns cfg with OnClasses set to DefaultClasses when it names neither classes

@@ -20,6 +20,7 @@ func init() {
 		Explain:   Config.Explain,
 		Uses:      func(Config) section.Uses { return section.UsesClassifier },
 		Deps:      func(env *section.Env, _ Config) []any { return []any{retryBudget(env)} },
+		CallSink:  func(sink observe.Sink) grpc.CallOption { return WithObserver(sink) },
 		Build:     build,
 	})
 }
@@ -40,15 +41,8 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	if b := retryBudget(env); b != nil {
 		opts = append(opts, WithBudget(b))
 	}
-	p, err := New(c, opts...)
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: p.Unary(), Stream: p.Stream(), Object: p, CallSink: callSink}, nil
+	return section.Step(New(c, opts...))
 }
-
-// callSink sends one call's hedging events to sink as well.
-func callSink(sink observe.Sink) grpc.CallOption { return WithObserver(sink) }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {

@@ -50,17 +50,15 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		}
 		l, closer = rl, cl
 	}
-	p, err := New(env.Service, l, c, opts...)
-	if err != nil {
-		if closer != nil {
-			_ = closer.Close()
-		}
-		return section.Built{}, err
-	}
-	if closer != nil && env.OnClose != nil {
+	b, err := section.Step(New(env.Service, l, c, opts...))
+	switch {
+	case closer == nil:
+	case err != nil:
+		_ = closer.Close()
+	case env.OnClose != nil:
 		env.OnClose(closer.Close)
 	}
-	return section.Built{Unary: p.Unary(), Stream: p.Stream(), Object: p}, nil
+	return b, err
 }
 
 // Equal reports whether c and d have the same fields, comparing their Redis sections by value.

@@ -27,34 +27,24 @@ func init() {
 			"throttle.window":         "is not positive (leave it out for the default 10s)",
 			"replay_buffer_bytes":     "means the default 256 KiB: leave it out, or write -1 to never buffer",
 		},
-		Explain: Config.Explain,
-		Uses:    func(Config) section.Uses { return section.UsesClassifier | section.UsesBudget },
-		Build:   build,
+		Explain:  Config.Explain,
+		Uses:     func(Config) section.Uses { return section.UsesClassifier | section.UsesBudget },
+		CallSink: func(sink observe.Sink) grpc.CallOption { return WithObserver(sink) },
+		Build:    build,
 	})
 }
 
 // build makes the retry step of a suite's chain. The call budget caps the section's own
 // budget, and the per-attempt timeout is at most that.
 func build(env *section.Env, c Config) (section.Built, error) {
-	if c.Budget == 0 || c.Budget > env.Budget {
-		c.Budget = env.Budget
-	}
-	if c.PerAttemptTimeout > c.Budget {
-		c.PerAttemptTimeout = c.Budget
-	}
+	c.Budget = env.Capped(c.Budget)
+	c.PerAttemptTimeout = min(c.PerAttemptTimeout, c.Budget)
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
 	if env.Rand != nil {
 		opts = append(opts, WithRand(env.Rand))
 	}
-	p, err := New(c, opts...)
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: p.Unary(), Stream: p.Stream(), Object: p, CallSink: callSink}, nil
+	return section.Step(New(c, opts...))
 }
-
-// callSink sends one call's retry events to sink as well.
-func callSink(sink observe.Sink) grpc.CallOption { return WithObserver(sink) }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {

@@ -26,11 +26,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	if env.Rand != nil {
 		opts = append(opts, WithRand(env.Rand))
 	}
-	t, err := New(env.Service, c, opts...)
-	if err != nil {
-		return section.Built{}, err
-	}
-	return section.Built{Unary: t.Unary(), Stream: t.Stream(), Object: t}, nil
+	return section.Step(New(env.Service, c, opts...))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
