@@ -154,7 +154,7 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 		}
 		return sec.Equal(a, b)
 	}
-	return s.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, equal,
+	return s.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, equal, sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
 			env.Replacing, env.OnClose = replacing, onClose
 			return sec.Build(env, v)

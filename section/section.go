@@ -84,6 +84,10 @@ type Spec[C any] struct {
 	// Always says that the chain has the step even where the section is off: Build then
 	// gets the zero C (the deadline step, as the call budget caps every call).
 	Always bool
+	// Refresh says that the object lives in a store outside the suite that other suites may
+	// share (the breaker registry): Build runs for every chain, also when the fingerprint
+	// holds (with Env.Replacing false), and returns the store's object.
+	Refresh bool
 	// CallSink, if set, returns the call option by which the step sends one call's own
 	// events (attempts, retries, hedges) to that call's sink too (observe.WithCallSink).
 	CallSink func(observe.Sink) grpc.CallOption
@@ -128,6 +132,7 @@ type Section interface {
 	Deps(env *Env, v any) []any
 	Stateless() bool
 	Always() bool
+	Refresh() bool
 	// CallSink is Spec.CallSink.
 	CallSink() func(observe.Sink) grpc.CallOption
 }
@@ -184,6 +189,7 @@ func (e erased[C]) Explain(v any) string {
 func (e erased[C]) CanBuild() bool  { return e.s.Build != nil }
 func (e erased[C]) Stateless() bool { return e.s.Stateless }
 func (e erased[C]) Always() bool    { return e.s.Always }
+func (e erased[C]) Refresh() bool   { return e.s.Refresh }
 
 func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
 

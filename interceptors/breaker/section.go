@@ -37,8 +37,11 @@ func init() {
 			}
 			return fullMethod
 		},
-		Uses:  func(Config) section.Uses { return section.UsesClassifier },
-		Build: build,
+		Uses: func(Config) section.Uses { return section.UsesClassifier },
+		// The registry may be shared with other suites (interceptors.WithBreakerRegistry):
+		// each chain takes the registry's breaker.
+		Refresh: true,
+		Build:   build,
 	})
 }
 

@@ -69,13 +69,18 @@ type Builder[V any] func(replacing bool, onClose func(close func() error)) (V, e
 // (equal compares the values); else it builds one, caches it under k with fp, and returns
 // it. The object replaced, if any, is retired: its closers run at Close. When build fails,
 // the cache is unchanged and the closers build registered run at once.
-func (c *Cache[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, build Builder[V]) (V, error) {
+//
+// With refresh, build runs even when the fingerprint holds (replacing false), and what it
+// returns takes the cached object's place: for objects that live in a store other owners
+// share, which may have replaced them.
+func (c *Cache[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh bool, build Builder[V]) (V, error) {
 	old, ok := c.entries[k]
-	if ok && old.fp.Same(fp, equal) {
+	same := ok && old.fp.Same(fp, equal)
+	if same && !refresh {
 		return old.v, nil
 	}
 	var closers []func() error
-	v, err := build(ok, func(f func() error) { closers = append(closers, f) })
+	v, err := build(ok && !same, func(f func() error) { closers = append(closers, f) })
 	if err != nil {
 		for _, f := range closers {
 			_ = f()

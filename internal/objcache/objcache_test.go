@@ -42,7 +42,7 @@ func TestGetKeepsWhileTheFingerprintHolds(t *testing.T) {
 	over := codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}}
 	closed, replacing := 0, false
 
-	a, _ := c.Get(k, objcache.Fingerprint{Value: cfg(1)}, equal, builder(1, &closed, &replacing))
+	a, _ := c.Get(k, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
 	if replacing {
 		t.Fatal("the first build was told it replaces an object")
 	}
@@ -56,7 +56,7 @@ func TestGetKeepsWhileTheFingerprintHolds(t *testing.T) {
 		{"other value", objcache.Fingerprint{Value: cfg(2)}, false},
 	} {
 		before := a
-		got, err := c.Get(k, tt.fp, equal, builder(2, &closed, &replacing))
+		got, err := c.Get(k, tt.fp, equal, false, builder(2, &closed, &replacing))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestGetKeepsWhileTheFingerprintHolds(t *testing.T) {
 
 	// What the object uses joins the fingerprint.
 	uses := objcache.Fingerprint{Value: cfg(2), Uses: section.UsesClassifier | section.UsesBudget, Budget: time.Second}
-	b, _ := c.Get(k, uses, equal, builder(3, &closed, &replacing))
+	b, _ := c.Get(k, uses, equal, false, builder(3, &closed, &replacing))
 	if b == a {
 		t.Fatal("a fingerprint that uses the classifier and budget matched one that does not")
 	}
@@ -77,9 +77,9 @@ func TestGetKeepsWhileTheFingerprintHolds(t *testing.T) {
 		"budget":     {Value: cfg(2), Uses: uses.Uses, Budget: 2 * time.Second},
 		"deps":       {Value: cfg(2), Uses: uses.Uses, Budget: time.Second, Deps: []any{&obj{}}},
 	} {
-		c.Get(k, uses, equal, builder(3, &closed, &replacing)) //nolint:errcheck // back to uses
-		before, _ := c.Get(k, uses, equal, builder(3, &closed, &replacing))
-		if got, _ := c.Get(k, fp, equal, builder(4, &closed, &replacing)); got == before {
+		c.Get(k, uses, equal, false, builder(3, &closed, &replacing)) //nolint:errcheck // back to uses
+		before, _ := c.Get(k, uses, equal, false, builder(3, &closed, &replacing))
+		if got, _ := c.Get(k, fp, equal, false, builder(4, &closed, &replacing)); got == before {
 			t.Errorf("a change of %s kept the object", name)
 		}
 	}
@@ -105,16 +105,30 @@ func TestFailedBuildChangesNothing(t *testing.T) {
 	var c objcache.Cache[*obj]
 	k := objcache.Key{Section: "rate_limit", Name: "svc"}
 	closed, replacing := 0, false
-	a, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, builder(1, &closed, &replacing))
+	a, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing))
 	boom := errors.New("boom")
-	_, err := c.Get(k, objcache.Fingerprint{Value: 2}, equal, func(_ bool, onClose func(func() error)) (*obj, error) {
+	_, err := c.Get(k, objcache.Fingerprint{Value: 2}, equal, false, func(_ bool, onClose func(func() error)) (*obj, error) {
 		onClose(func() error { closed++; return nil })
 		return nil, boom
 	})
 	if !errors.Is(err, boom) || closed != 1 {
 		t.Fatalf("failed build: err %v, %d closers run; want boom and its closer run at once", err, closed)
 	}
-	if got, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, builder(9, &closed, &replacing)); got != a {
+	if got, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, false, builder(9, &closed, &replacing)); got != a {
 		t.Fatal("a failed build replaced the cached object")
+	}
+}
+
+func TestRefreshBuildsWhileTheFingerprintHolds(t *testing.T) {
+	var c objcache.Cache[*obj]
+	k := objcache.Key{Section: "breaker", Name: "svc"}
+	closed, replacing := 0, false
+	a, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, true, builder(1, &closed, &replacing))
+	b, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, true, builder(2, &closed, &replacing))
+	if b == a || b.n != 2 || replacing {
+		t.Fatalf("refresh: got obj %d (replacing %v), want the new build, not told it replaces", b.n, replacing)
+	}
+	if got, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)); got != b {
+		t.Fatal("the refreshed object is not the cached one")
 	}
 }
