@@ -122,6 +122,8 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		}
 		b := st.built
 		earlier[st.sec.Key()] = b
+		// Special wiring: the retry rank is where the attempt loop is, or would be; the steps
+		// after it act on each attempt (see unaryChain's AttemptFinished).
 		if st.sec.Rank() > section.RankRetry && attemptAt == len(p.steps) {
 			attemptAt = i
 		}
@@ -204,7 +206,9 @@ func hasLoop(steps []unaryStep) bool {
 }
 
 // attemptFinished emits the AttemptFinished of the one attempt of a call through a chain
-// without an attempt loop: the event a loop of one attempt emits.
+// without an attempt loop: the event a retry loop of one attempt emits, policy label
+// included, so that consumers (bulwark_attempts_total) see every attempt whether a retry
+// section is on or not.
 func (c *chain) attemptFinished(sink observe.Sink, clk clock.Clock, method string, t0 time.Time, err error) {
 	v := c.classifier.Classify(err)
 	now := clk.Now()
