@@ -30,7 +30,7 @@ type Env struct {
 	// Classifier is the chain's classifier: codes.Default() with the policy's overrides.
 	Classifier *codes.Classifier
 	// Values holds the suite's values for particular policies, by type (fallback replies, a
-	// breaker registry, a remote limiter factory); read them with Value.
+	// breaker registry, a remote limiter factory); read them with Value. Do not change it.
 	Values map[reflect.Type]any
 	// Earlier holds the steps already built for this chain, outer ones, by section: the
 	// hedge step finds the retry step's budget there.
