@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,22 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		st.chains.Store(p.fullMethod, c)
 	}
 	s.state.Store(st)
+	s.objs.Prune(st.mayUse)
 	return nil
+}
+
+// mayUse reports whether a chain under st can use the object k: its section is on for the
+// service, or the full method, it is named after. An object of a section turned off is
+// forgotten, so that Levels no longer reads it and turning the section on again makes a new
+// one.
+func (st *state) mayUse(k objcache.Key) bool {
+	if sec, ok := section.Lookup(k.Section); ok && sec.Always() {
+		return true
+	}
+	if strings.HasPrefix(k.Name, "/") {
+		return st.cfg.Resolve(k.Name).Value(k.Section) != nil
+	}
+	return st.cfg.ResolveService(k.Name).Value(k.Section) != nil
 }
 
 // Config returns a copy of the configuration in force.

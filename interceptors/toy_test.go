@@ -227,4 +227,22 @@ func TestToySectionRunsByRankAndSurvivesReload(t *testing.T) {
 	if lv[svcToy].State == plain.State || lv[svcToy].Value != 4 {
 		t.Fatalf("after changing the profile's quota: %+v, want a new service quota of 4", lv)
 	}
+
+	// Turning the quota off for Special forgets Special's object; off everywhere, both.
+	cfg := quotaYAML(t, 4, 6)
+	svc := cfg.Services[svcToy]
+	svc.Methods["Special"] = config.Method{Overrides: config.Overrides{Sections: map[section.Key]*config.Override[any]{"quota": {Off: true}}}}
+	if err := s.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if lv = quotaLevels(s); len(lv) != 1 || lv[svcToy].Value != 4 {
+		t.Fatalf("with Special's quota off: %+v, want the service's only", lv)
+	}
+	delete(cfg.Profiles["toyish"].Sections, "quota")
+	if err := s.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if lv = quotaLevels(s); len(lv) != 0 {
+		t.Fatalf("with the quota off: %+v, want none", lv)
+	}
 }

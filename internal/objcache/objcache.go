@@ -110,6 +110,18 @@ func (c *Cache[V]) Each(yield func(Key, V) bool) {
 	}
 }
 
+// Prune forgets the objects for which keep returns false: objects no configuration in force
+// can use any more. Their closers run at Close, as those of replaced objects do, since calls
+// in flight may still use them.
+func (c *Cache[V]) Prune(keep func(Key) bool) {
+	for k, e := range c.entries {
+		if !keep(k) {
+			c.retired = append(c.retired, e.closers...)
+			delete(c.entries, k)
+		}
+	}
+}
+
 // Len returns the number of cached objects.
 func (c *Cache[V]) Len() int { return len(c.entries) }
 

@@ -132,3 +132,21 @@ func TestRefreshBuildsWhileTheFingerprintHolds(t *testing.T) {
 		t.Fatal("the refreshed object is not the cached one")
 	}
 }
+
+func TestPruneRetiresWhatItForgets(t *testing.T) {
+	var c objcache.Cache[*obj]
+	closed, replacing := 0, false
+	keep, drop := objcache.Key{Section: "bulkhead", Name: "a"}, objcache.Key{Section: "bulkhead", Name: "b"}
+	kept, _ := c.Get(keep, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing))
+	c.Get(drop, objcache.Fingerprint{Value: 1}, equal, false, builder(2, &closed, &replacing)) //nolint:errcheck // cannot fail
+	c.Prune(func(k objcache.Key) bool { return k == keep })
+	if c.Len() != 1 || closed != 0 {
+		t.Fatalf("after Prune: %d objects, %d closed; want 1 and none closed yet", c.Len(), closed)
+	}
+	if got, _ := c.Get(keep, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)); got != kept {
+		t.Fatal("Prune dropped the object it was told to keep")
+	}
+	if err := c.Close(); err != nil || closed != 2 {
+		t.Fatalf("Close ran %d closers (%v), want both objects'", closed, err)
+	}
+}
