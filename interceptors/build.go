@@ -87,16 +87,15 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 // env returns what section sec's Build gets in chain p.
 func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built) *section.Env {
 	return &section.Env{
-		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, p.shares(sec.Key())),
+		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shares(p.c.policy, p.sp, sec.Key())),
 		Budget: p.c.policy.Budget, Clock: s.clk, Sink: s.o.sink, Rand: s.o.rand, Classifier: p.c.classifier,
 		Values: s.o.values, Earlier: earlier,
 	}
 }
 
-// shares reports whether the chain's method resolves section k as its service does, with the
-// same classifier and budget: its object for k is then the service's.
-func (p *prepared) shares(k section.Key) bool {
-	mp, sp := p.c.policy, p.sp
+// shares reports whether a method (policy mp) resolves section k as its service (sp) does,
+// with the same classifier and budget: its object for k is then the service's.
+func shares(mp, sp config.Policy, k section.Key) bool {
 	return mp.Budget == sp.Budget && mp.SameSection(sp.Profile, config.Section(k)) &&
 		mp.SameSection(sp.Profile, config.SectionClassifier)
 }

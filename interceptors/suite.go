@@ -131,17 +131,25 @@ func (s *Suite) Reload(cfg *config.Config) error {
 }
 
 // mayUse reports whether a chain under st can use the object k: its section is on for the
-// service, or the full method, it is named after. An object of a section turned off is
-// forgotten, so that Levels no longer reads it and turning the section on again makes a new
-// one.
+// service it is named after, or on for the full method it is named after and still named so
+// (the method's settings still differ from its service's). Other objects are forgotten, so
+// that Levels no longer reads them and a later configuration that needs them again starts
+// afresh.
 func (st *state) mayUse(k objcache.Key) bool {
-	if sec, ok := section.Lookup(k.Section); ok && sec.Always() {
-		return true
+	sec, ok := section.Lookup(k.Section)
+	if !ok || sec.Always() {
+		return ok
 	}
-	if strings.HasPrefix(k.Name, "/") {
-		return st.cfg.Resolve(k.Name).Value(k.Section) != nil
+	if !strings.HasPrefix(k.Name, "/") {
+		return st.cfg.ResolveService(k.Name).Value(k.Section) != nil
 	}
-	return st.cfg.ResolveService(k.Name).Value(k.Section) != nil
+	mp := st.cfg.Resolve(k.Name)
+	v := mp.Value(k.Section)
+	if v == nil {
+		return false
+	}
+	svc := grpcmethod.Service(k.Name)
+	return sec.Name(v, svc, k.Name, shares(mp, st.cfg.ResolveService(svc), k.Section)) == k.Name
 }
 
 // Config returns a copy of the configuration in force.

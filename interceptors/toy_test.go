@@ -228,6 +228,15 @@ func TestToySectionRunsByRankAndSurvivesReload(t *testing.T) {
 		t.Fatalf("after changing the profile's quota: %+v, want a new service quota of 4", lv)
 	}
 
+	// When Special's override matches the profile again, Special shares the service's quota
+	// and its own is forgotten.
+	if err := s.Reload(quotaYAML(t, 4, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if lv = quotaLevels(s); len(lv) != 1 || lv[svcToy].Value != 4 {
+		t.Fatalf("with Special's quota as the service's: %+v, want the service's only", lv)
+	}
+
 	// Turning the quota off for Special forgets Special's object; off everywhere, both.
 	cfg := quotaYAML(t, 4, 6)
 	svc := cfg.Services[svcToy]
