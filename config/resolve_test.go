@@ -284,7 +284,7 @@ services:
     profile: fixed
 `)
 	svc := cfg.ResolveService("kyc.v1.FaceMatchService")
-	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}
+	wantHedge := hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: hedge.DefaultReplayBufferBytes}
 	if svc.Hedge == nil || *svc.Hedge != wantHedge {
 		t.Errorf("hedge = %+v, want %+v", svc.Hedge, wantHedge)
 	}
@@ -313,7 +313,7 @@ services:
 
 	ocr := cfg.ResolveService("kyc.v1.OCRService")
 	// A fixed delay stays fixed (no percentile); the other fields take hedge.New's defaults.
-	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}); ocr.Hedge == nil || *ocr.Hedge != want {
+	if want := (hedge.Config{MaxAttempts: 3, Delay: 40 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: hedge.DefaultReplayBufferBytes}); ocr.Hedge == nil || *ocr.Hedge != want {
 		t.Errorf("fixed hedge = %+v, want %+v", ocr.Hedge, want)
 	}
 	wantAIMD := bulkhead.Config{MaxConcurrent: 10, Adaptive: bulkhead.Adaptive{

@@ -6,46 +6,37 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
-	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
-	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
-	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
-	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/objcache"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 )
 
-// prepared is a chain whose stateless steps (classifier, fallback, deadline) are built and
-// whose stateful ones (retry budget, breaker, limiter, bulkhead) are not taken yet.
+// A chain has a step for every registered section that can build one (section.Spec.Build)
+// and is on in the method's resolved policy (or is always there, section.Spec.Always), in
+// rank order, outermost first. Nothing here names a policy: each section's package builds
+// its own step, and the object cache keeps stateful objects across reloads.
+
+// prepared is a chain whose stateless steps (section.Spec.Stateless) are built and whose
+// stateful ones are not taken from the object cache yet.
 type prepared struct {
 	c                   *chain
 	service, fullMethod string
 	sp                  config.Policy // the service's own policy, to tell which objects to share
-	unary               []unaryStep
-	stream              []grpc.StreamClientInterceptor
+	steps               []preparedStep
 }
 
-func (p *prepared) add(u grpc.UnaryClientInterceptor, st grpc.StreamClientInterceptor) {
-	p.unary = append(p.unary, unaryStep{ic: u})
-	p.stream = append(p.stream, st)
-}
-
-// addDeadline adds the deadline step, which a retry step right after it takes into its loop.
-func (p *prepared) addDeadline(dl *deadline.Policy) {
-	p.unary = append(p.unary, unaryStep{ic: dl.Unary(), dl: dl})
-	p.stream = append(p.stream, dl.Stream())
-}
-
-// addRetry adds the retry step.
-func (p *prepared) addRetry(rp *retry.Policy) {
-	p.unary = append(p.unary, unaryStep{ic: rp.Unary(), rp: rp})
-	p.stream = append(p.stream, rp.Stream())
+// preparedStep is one section of a chain.
+type preparedStep struct {
+	sec   section.Section
+	v     any // the section's value (a *C); nil for an Always section that is off
+	built section.Built
+	done  bool // built is set
 }
 
 // buildLocked composes the chain of one full method under cfg. s.mu must be held.
@@ -57,371 +48,216 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	return s.finishLocked(p)
 }
 
-// prepare builds the steps of a chain that can fail on configuration (a fallback reply that
-// does not fit the method, say) and that hold no state shared with other chains, so that a
-// configuration can be checked whole before any shared object is replaced. On failure p.c.err
-// is set.
+// prepare builds the classifier and the stateless steps of a chain — which can fail on
+// configuration (a fallback reply that does not fit the method, say) and hold no state
+// shared with other chains — so that a configuration can be checked whole before any shared
+// object is replaced. On failure p.c.err is set.
 func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	service, _ := grpcmethod.Split(fullMethod)
 	mp := cfg.Resolve(fullMethod)
 	p := &prepared{c: &chain{policy: mp}, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
-	c, add := p.c, p.add
 	cl, err := mp.NewClassifier()
 	if err != nil {
-		c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)
+		p.c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)
 		return p
 	}
-	c.classifier = cl
-
-	// fallback
-	if mp.Fallback != nil {
-		reply := s.o.fallbacks[fullMethod]
-		if reply == nil {
-			reply = s.o.fallbacks[service]
+	p.c.classifier = cl
+	secs, _ := section.All()
+	earlier := map[section.Key]section.Built{}
+	for _, sec := range secs {
+		v := mp.Value(sec.Key())
+		if !sec.CanBuild() || (v == nil && !sec.Always()) {
+			continue
 		}
-		fb, err := fallback.New(fullMethod, *mp.Fallback, reply,
-			fallback.WithClock(s.clk), fallback.WithObserver(s.o.sink), fallback.WithClassifier(cl))
-		if err != nil {
-			c.err = fmt.Errorf("%s: fallback: %w", fullMethod, err)
-			return p
+		st := preparedStep{sec: sec, v: v}
+		if sec.Stateless() {
+			b, err := sec.Build(s.env(p, sec, v, earlier), v)
+			if err != nil {
+				p.c.err = fmt.Errorf("%s: %s: %w", fullMethod, sec.Key(), err)
+				return p
+			}
+			st.built, st.done = b, true
+			earlier[sec.Key()] = b
 		}
-		add(fb.Unary(), fb.Stream())
+		p.steps = append(p.steps, st)
 	}
-
-	// deadline: always, as the global budget caps every call.
-	dcfg := deadline.Config{}
-	if mp.Deadline != nil {
-		dcfg = *mp.Deadline
-	}
-	if dcfg.Max == 0 || dcfg.Max > mp.Budget {
-		dcfg.Max = mp.Budget
-	}
-	if dcfg.Default > dcfg.Max {
-		dcfg.Default = dcfg.Max
-	}
-	dl, err := deadline.New(dcfg, deadline.WithClock(s.clk), deadline.WithObserver(s.o.sink))
-	if err != nil {
-		c.err = fmt.Errorf("%s: deadline: %w", fullMethod, err)
-		return p
-	}
-	p.addDeadline(dl)
 	return p
 }
 
-// finishLocked takes the chain's stateful objects — kept from earlier configurations where
-// their settings did not change — and composes it. s.mu must be held.
+// env returns what section sec's Build gets in chain p.
+func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built) *section.Env {
+	return &section.Env{
+		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shares(p.c.policy, p.sp, sec.Key())),
+		Budget: p.c.policy.Budget, Clock: s.clk, Sink: s.o.sink, Rand: s.o.rand, Classifier: p.c.classifier,
+		Values: s.o.values, Earlier: earlier,
+	}
+}
+
+// shares reports whether a method (policy mp) resolves section k as its service (sp) does,
+// with the same classifier and budget: its object for k is then the service's.
+func shares(mp, sp config.Policy, k section.Key) bool {
+	return mp.Budget == sp.Budget && mp.SameSection(sp.Profile, config.Section(k)) &&
+		mp.SameSection(sp.Profile, config.SectionClassifier)
+}
+
+// finishLocked takes the chain's stateful objects from the object cache — kept from earlier
+// configurations where their fingerprint did not change — and composes the chain. s.mu must
+// be held.
 func (s *Suite) finishLocked(p *prepared) *chain {
-	c, add, mp, sp, service, fullMethod := p.c, p.add, p.c.policy, p.sp, p.service, p.fullMethod
-	cl := c.classifier
-	// name is the policy object's name for a section: the service's when the method resolves
-	// that section (and the classifier) as the service does, else the method's own.
-	name := func(sec config.Section) string {
-		if mp.Budget == sp.Budget && sameSections(mp, sp, sec, config.SectionClassifier) {
-			return service
+	c := p.c
+	earlier := map[section.Key]section.Built{}
+	unary := make([]unaryStep, 0, len(p.steps))
+	stream := make([]grpc.StreamClientInterceptor, 0, len(p.steps))
+	attemptAt := len(p.steps)
+	for i := range p.steps {
+		st := &p.steps[i]
+		if !st.done {
+			b, err := s.objectLocked(p, st.sec, st.v, earlier)
+			if err != nil {
+				c.err = fmt.Errorf("%s: %s: %w", p.fullMethod, st.sec.Key(), err)
+				return c
+			}
+			st.built = b
 		}
-		return fullMethod
+		b := st.built
+		earlier[st.sec.Key()] = b
+		// Special wiring: the retry rank is where the attempt loop is, or would be; the steps
+		// after it act on each attempt (see unaryChain's AttemptFinished).
+		if st.sec.Rank() > section.RankRetry && attemptAt == len(p.steps) {
+			attemptAt = i
+		}
+		u := unaryStep{ic: b.Unary}
+		u.dl, _ = b.Object.(deadliner)
+		u.loop, _ = b.Object.(attemptLoop)
+		unary = append(unary, u)
+		stream = append(stream, b.Stream)
+		if f := st.sec.CallSink(); f != nil {
+			c.callSinks = append(c.callSinks, f)
+		}
 	}
-
-	// retry: the attempt loop. With the section off it is still there (one attempt) when events
-	// are observed, so that attempts are accounted.
-	var budget *retry.Budget
-	if mp.Retry != nil || s.o.sink != nil {
-		rp, err := s.retryLocked(name(config.SectionRetry), mp, cl)
-		if err != nil {
-			c.err = fmt.Errorf("%s: retry: %w", fullMethod, err)
-			return c
-		}
-		budget = rp.Budget(service)
-		p.addRetry(rp)
-	}
-
-	// hedge: inside the retry loop, so that each attempt of the loop is a hedged round; the
-	// hedges draw on the same retry budget.
-	if mp.Hedge != nil {
-		hp, err := s.hedgeLocked(name(config.SectionHedge), mp, cl, budget)
-		if err != nil {
-			c.err = fmt.Errorf("%s: hedge: %w", fullMethod, err)
-			return c
-		}
-		add(hp.Unary(), hp.Stream())
-	}
-
-	// breaker
-	if mp.Breaker != nil {
-		bname := name(config.SectionBreaker)
-		if mp.Breaker.Scope == breaker.ScopeMethod {
-			bname = fullMethod
-		}
-		b, err := s.breakerLocked(bname, service, mp, cl)
-		if err != nil {
-			c.err = fmt.Errorf("%s: breaker: %w", fullMethod, err)
-			return c
-		}
-		add(b.Unary(), b.Stream())
-	}
-
-	// adaptive throttle: after the breaker, so that an open breaker's rejections are not
-	// counted as requests the service refused.
-	if mp.AdaptiveThrottle != nil {
-		tp, err := s.throttleLocked(name(config.SectionAdaptiveThrottle), service, mp, cl)
-		if err != nil {
-			c.err = fmt.Errorf("%s: adaptive_throttle: %w", fullMethod, err)
-			return c
-		}
-		add(tp.Unary(), tp.Stream())
-	}
-
-	// rate limit
-	if mp.RateLimit != nil {
-		lp, err := s.limiterLocked(name(config.SectionRateLimit), service, mp)
-		if err != nil {
-			c.err = fmt.Errorf("%s: rate_limit: %w", fullMethod, err)
-			return c
-		}
-		add(lp.Unary(), lp.Stream())
-	}
-
-	// bulkhead
-	if mp.Bulkhead != nil {
-		bh, err := s.bulkheadLocked(name(config.SectionBulkhead), mp, cl)
-		if err != nil {
-			c.err = fmt.Errorf("%s: bulkhead: %w", fullMethod, err)
-			return c
-		}
-		add(bh.Unary(), bh.Stream())
-	}
-
-	c.uc = newUnaryChain(p.unary)
+	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)
 	c.unary = c.uc.interceptor
-	c.stream = chainStream(p.stream)
+	c.sc = newStreamChain(unary, stream)
 	return c
 }
 
-// fingerprint is the identity of a shared policy object: everything it was built from that
-// changes how it behaves. That is the sections of the resolved policy it reads (its own, and
-// the classifier overrides whenever it classifies outcomes), the call budget when it bounds
-// itself by it, and the shared objects it was handed (the hedge's retry budget). The suite's
-// clock, observer and random source are the same for every object and are left out. An object
-// is kept across a reload only when its fingerprint is unchanged.
-type fingerprint struct {
-	policy config.Policy
-	secs   []config.Section
-	budget bool // the object captures policy.Budget
-	with   any  // a shared object the object captures, compared by identity; nil for none
-}
-
-func fingerprintOf(p config.Policy, budget bool, with any, secs ...config.Section) fingerprint {
-	return fingerprint{policy: p, secs: secs, budget: budget, with: with}
-}
-
-// same reports whether objects built from f and g behave alike.
-func (f fingerprint) same(g fingerprint) bool {
-	if f.budget != g.budget || f.with != g.with || !slices.Equal(f.secs, g.secs) {
-		return false
+// objectLocked returns the object of section sec (value v) for chain p from the suite's
+// object cache, building it when the cache has none of its name with the same fingerprint.
+func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built) (section.Built, error) {
+	env := s.env(p, sec, v, earlier)
+	mp := p.c.policy
+	fp := objcache.Fingerprint{
+		Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: sec.Deps(env, v),
 	}
-	if f.budget && f.policy.Budget != g.policy.Budget {
-		return false
-	}
-	return sameSections(f.policy, g.policy, f.secs...)
-}
-
-func retryFingerprint(p config.Policy) fingerprint {
-	return fingerprintOf(p, true, nil, config.SectionRetry, config.SectionClassifier)
-}
-
-// breakerLocked returns the breaker named name from the suite's registry. The registry keeps
-// a breaker whose settings are unchanged; the suite also drops it when anything else in its
-// fingerprint (the classifier) changed, so that it is made afresh.
-func (s *Suite) breakerLocked(name, service string, p config.Policy, classifier *codes.Classifier) (*breaker.Breaker, error) {
-	fp := fingerprintOf(p, false, nil, config.SectionBreaker, config.SectionClassifier)
-	if old, ok := s.objs.breakers[name]; ok && !old.same(fp) {
-		s.o.breakers.Delete(name)
-	}
-	b, err := s.o.breakers.Get(name, *p.Breaker, breaker.WithClock(s.clk), breaker.WithObserver(s.o.sink),
-		breaker.WithClassifier(classifier), breaker.WithService(service))
-	if err != nil {
-		return nil, err
-	}
-	s.objs.breakers[name] = fp
-	return b, nil
-}
-
-func (s *Suite) retryLocked(name string, p config.Policy, classifier *codes.Classifier) (*retry.Policy, error) {
-	if e, ok := s.objs.retries[name]; ok && e.fp.same(retryFingerprint(p)) {
-		return e.p, nil
-	}
-	rcfg := retry.Config{MaxAttempts: 1}
-	if p.Retry != nil {
-		rcfg = *p.Retry
-	}
-	if rcfg.Budget == 0 || rcfg.Budget > p.Budget {
-		rcfg.Budget = p.Budget
-	}
-	if rcfg.PerAttemptTimeout > rcfg.Budget {
-		rcfg.PerAttemptTimeout = rcfg.Budget
-	}
-	opts := []retry.Option{retry.WithClock(s.clk), retry.WithObserver(s.o.sink), retry.WithClassifier(classifier)}
-	if s.o.rand != nil {
-		opts = append(opts, retry.WithRand(s.o.rand))
-	}
-	rp, err := retry.New(rcfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	s.objs.retries[name] = retryEntry{fp: retryFingerprint(p), p: rp}
-	return rp, nil
-}
-
-// sameSections reports whether a and b agree on every section in secs.
-func sameSections(a, b config.Policy, secs ...config.Section) bool {
-	for _, sec := range secs {
-		if !a.Profile.SameSection(b.Profile, sec) {
-			return false
+	equal := func(a, b any) bool {
+		if a == nil || b == nil { // an Always section that is off
+			return a == nil && b == nil
 		}
+		return sec.Equal(a, b)
 	}
-	return true
+	return s.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, equal, sec.Refresh(),
+		func(replacing bool, onClose func(func() error)) (section.Built, error) {
+			env.Replacing, env.OnClose = replacing, onClose
+			return sec.Build(env, v)
+		})
 }
 
-func (s *Suite) hedgeLocked(name string, p config.Policy, classifier *codes.Classifier, budget *retry.Budget) (*hedge.Policy, error) {
-	fp := fingerprintOf(p, false, budget, config.SectionHedge, config.SectionClassifier)
-	if e, ok := s.objs.hedges[name]; ok && e.fp.same(fp) {
-		return e.p, nil
-	}
-	opts := []hedge.Option{hedge.WithClock(s.clk), hedge.WithObserver(s.o.sink), hedge.WithClassifier(classifier)}
-	if budget != nil {
-		opts = append(opts, hedge.WithBudget(budget))
-	}
-	hp, err := hedge.New(*p.Hedge, opts...)
-	if err != nil {
-		return nil, err
-	}
-	s.objs.hedges[name] = hedgeEntry{fp: fp, p: hp}
-	return hp, nil
+// deadliner is a step that can declare its deadline to an attempt loop right after it,
+// instead of setting it in a context around the loop (deadline.Policy).
+type deadliner interface {
+	Deadline(ctx context.Context, method string) (time.Time, bool)
 }
 
-func (s *Suite) throttleLocked(name, service string, p config.Policy, classifier *codes.Classifier) (*throttle.Throttle, error) {
-	fp := fingerprintOf(p, false, nil, config.SectionAdaptiveThrottle, config.SectionClassifier)
-	if e, ok := s.objs.throttles[name]; ok && e.fp.same(fp) {
-		return e.t, nil
-	}
-	opts := []throttle.Option{throttle.WithClock(s.clk), throttle.WithObserver(s.o.sink), throttle.WithClassifier(classifier)}
-	if s.o.rand != nil {
-		opts = append(opts, throttle.WithRand(s.o.rand))
-	}
-	t, err := throttle.New(service, *p.AdaptiveThrottle, opts...)
-	if err != nil {
-		return nil, err
-	}
-	s.objs.throttles[name] = throttleEntry{fp: fp, t: t}
-	return t, nil
+// attemptLoop is a step that makes the attempts of a call and takes a deadline declared by
+// the step before it (retry.Policy): the runner counts attempts as entries to the step after
+// it.
+type attemptLoop interface {
+	InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
-func (s *Suite) bulkheadLocked(name string, p config.Policy, classifier *codes.Classifier) (*bulkhead.Bulkhead, error) {
-	// The classifier matters only to an adaptive limit, which tells overload from the rest.
-	fp := fingerprintOf(p, false, nil, config.SectionBulkhead)
-	if p.Bulkhead.Adaptive.Algorithm != bulkhead.AlgorithmNone {
-		fp = fingerprintOf(p, false, nil, config.SectionBulkhead, config.SectionClassifier)
-	}
-	if e, ok := s.objs.bulkheads[name]; ok && e.fp.same(fp) {
-		return e.b, nil
-	}
-	b, err := bulkhead.New(name, *p.Bulkhead, bulkhead.WithClock(s.clk), bulkhead.WithObserver(s.o.sink), bulkhead.WithClassifier(classifier))
-	if err != nil {
-		return nil, err
-	}
-	s.objs.bulkheads[name] = bulkheadEntry{fp: fp, b: b}
-	return b, nil
-}
-
-func (s *Suite) limiterLocked(name, service string, mp config.Policy) (*ratelimit.Policy, error) {
-	cfg := *mp.RateLimit
-	fp := fingerprintOf(mp, false, nil, config.SectionRateLimit)
-	if e, ok := s.objs.limiters[name]; ok && e.fp.same(fp) {
-		return e.p, nil
-	}
-	opts := []ratelimit.Option{ratelimit.WithClock(s.clk), ratelimit.WithObserver(s.o.sink), ratelimit.WithRegistry(s.o.limiters)}
-	var l ratelimit.Limiter
-	var closeFn func() error
-	if cfg.Redis != nil {
-		key := name
-		if cfg.Shared != "" {
-			key = cfg.Shared
-		}
-		if s.o.remote == nil {
-			return nil, fmt.Errorf("interceptors: %s: rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New", name)
-		}
-		rl, closer, err := s.o.remote(key, cfg, ratelimit.RemoteEnv{Service: service, Clock: s.clk, Sink: s.o.sink})
-		if err != nil {
-			return nil, err
-		}
-		l = rl
-		if closer != nil {
-			closeFn = closer.Close
-		}
-	}
-	p, err := ratelimit.New(service, l, cfg, opts...)
-	if err != nil {
-		if closeFn != nil {
-			_ = closeFn()
-		}
-		return nil, err
-	}
-	if old, ok := s.objs.limiters[name]; ok && old.close != nil {
-		// The old limiter may still serve calls in flight on the previous state: its client is
-		// closed only when the suite closes.
-		s.objs.retired = append(s.objs.retired, old.close)
-	}
-	s.objs.limiters[name] = limiterEntry{fp: fp, p: p, close: closeFn}
-	return p, nil
-}
-
-// unaryStep is one step of a unary chain: an interceptor, and for the deadline and retry
-// steps the policy behind it.
+// unaryStep is one step of a unary chain: an interceptor, and what the runner folds (see
+// foldDeadline).
 type unaryStep struct {
-	ic grpc.UnaryClientInterceptor
-	dl *deadline.Policy // the deadline step; with rp, folded into the retry loop
-	rp *retry.Policy    // the retry step
+	ic   grpc.UnaryClientInterceptor
+	dl   deadliner   // a step that declares a deadline; folded into the attempt loop after it
+	loop attemptLoop // an attempt loop
 }
 
-// foldDeadline merges a deadline step followed at once by a retry step into one step: the
-// deadline the policy would set is declared to the retry loop (retry.InvokeWithin), which
-// bounds each attempt's one context by it instead of nesting a context for it around the loop.
+// foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
+// deadline is declared to the loop (retry.InvokeWithin), which bounds each attempt's one
+// context by it instead of nesting a context for it around the loop.
 func foldDeadline(steps []unaryStep) []unaryStep {
 	out := make([]unaryStep, 0, len(steps))
 	for i := 0; i < len(steps); i++ {
-		if st := steps[i]; st.dl != nil && i+1 < len(steps) && steps[i+1].rp != nil {
-			out = append(out, unaryStep{dl: st.dl, rp: steps[i+1].rp})
+		if st := steps[i]; st.dl != nil && i+1 < len(steps) && steps[i+1].loop != nil {
+			out = append(out, unaryStep{dl: st.dl, loop: steps[i+1].loop})
 			i++
 			continue
 		}
-		out = append(out, unaryStep{ic: steps[i].ic})
+		out = append(out, unaryStep{ic: steps[i].ic, loop: steps[i].loop})
 	}
 	return out
 }
 
-// unaryChain runs the steps of a unary chain in order. The invokers that link one step to the
-// next are bound once per pooled runner, so a call allocates nothing for the chain, and the
-// runner counts the attempts of the retry loop: the times the step after the retry step is
-// entered, which is retry.Info's count (attempts rejected by a later step included, hedges
-// not) without a retry.Report per call. A runner goes back to the pool when the call
-// returns: no unary step keeps its invoker after returning (hedge waits for every attempt it
-// started), and a call that panics drops its runner.
-type unaryChain struct {
-	steps   []unaryStep
-	countAt int // the step whose entries are the attempts (len(steps): the invoker)
-	pool    sync.Pool
+// hasLoop reports whether steps have an attempt loop.
+func hasLoop(steps []unaryStep) bool {
+	return slices.ContainsFunc(steps, func(st unaryStep) bool { return st.loop != nil })
 }
 
-func newUnaryChain(steps []unaryStep) *unaryChain {
-	uc := &unaryChain{steps: foldDeadline(steps)}
-	uc.countAt = len(uc.steps)
-	for i, st := range uc.steps {
-		if st.rp != nil {
-			uc.countAt = i + 1
+// attemptFinished emits the AttemptFinished of the one attempt of a call through a chain
+// without an attempt loop: the event a retry loop of one attempt emits, policy label
+// included, so that consumers (bulwark_attempts_total) see every attempt whether a retry
+// section is on or not.
+func (c *chain) attemptFinished(sink observe.Sink, clk clock.Clock, method string, t0 time.Time, err error) {
+	v := c.classifier.Classify(err)
+	now := clk.Now()
+	sink.Observe(observe.Event{
+		Kind: observe.AttemptFinished, Time: now, Service: c.policy.Service, Method: method,
+		Policy: observe.PolicyRetry, Attempt: 1, Code: v.Code, Class: v.Class, Duration: now.Sub(t0),
+	})
+}
+
+// countAt returns the step whose entries are a call's attempts: the one after the attempt
+// loop (len(steps): the invoker), or, with no loop, the first, entered once per call.
+func countAt(steps []unaryStep) int {
+	n := 0
+	for i, st := range steps {
+		if st.loop != nil {
+			n = i + 1
 		}
 	}
+	return n
+}
+
+// A chain without an attempt loop still reports its one attempt to the sink: the runner
+// emits AttemptFinished for the steps from attemptAt, the first that acts on each attempt
+// (ranked after section.RankRetry, where an attempt loop would be), as a loop of one attempt
+// would.
+
+// unaryChain runs the steps of a unary chain in order. The invokers that link one step to the
+// next are bound once per pooled runner, so a call allocates nothing for the chain, and the
+// runner counts the attempts of the attempt loop (see countAt): retry.Info's count (attempts
+// rejected by a later step included, hedges not) without a retry.Report per call. A runner
+// goes back to the pool when the call returns: no unary step keeps its invoker after
+// returning (hedge waits for every attempt it started), and a call that panics drops its
+// runner.
+type unaryChain struct {
+	steps     []unaryStep
+	countAt   int
+	observeAt int // the step around which the runner emits AttemptFinished; -1: none
+	clk       clock.Clock
+	c         *chain
+	pool      sync.Pool
+}
+
+func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) *unaryChain {
+	uc := &unaryChain{steps: foldDeadline(steps), observeAt: -1, clk: clk, c: c}
+	uc.countAt = countAt(uc.steps)
+	if !hasLoop(uc.steps) {
+		uc.observeAt = attemptAt // no fold without a loop: the indexes are steps'
+	}
 	uc.pool.New = func() any {
-		r := &unaryRunner{steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
+		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
 			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 				return r.step(i+1, ctx, method, req, reply, cc, opts)
@@ -432,26 +268,29 @@ func newUnaryChain(steps []unaryStep) *unaryChain {
 	return uc
 }
 
-// run calls the chain and reports the attempts made (see unaryChain).
-func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (int, error) {
+// run calls the chain and reports the attempts made (see unaryChain); sink, if not nil,
+// gets the AttemptFinished of a chain without an attempt loop.
+func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, sink observe.Sink) (int, error) {
 	r := uc.pool.Get().(*unaryRunner)
-	r.invoker = invoker
+	r.invoker, r.sink = invoker, sink
 	r.attempts.Store(0)
 	err := r.step(0, ctx, method, req, reply, cc, opts)
 	n := int(r.attempts.Load())
-	r.invoker = nil
+	r.invoker, r.sink = nil, nil
 	uc.pool.Put(r)
 	return n, err
 }
 
 func (uc *unaryChain) interceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	_, err := uc.run(ctx, method, req, reply, cc, invoker, opts)
+	_, err := uc.run(ctx, method, req, reply, cc, invoker, opts, nil)
 	return err
 }
 
-// unaryRunner is one call's pass through a unaryChain. attempts is atomic because, without a
-// retry step, hedged attempts reach the invoker from goroutines of their own.
+// unaryRunner is one call's pass through a unaryChain. attempts is atomic because hedged
+// attempts may reach the counted step from goroutines of their own.
 type unaryRunner struct {
+	uc       *unaryChain
+	sink     observe.Sink
 	steps    []unaryStep
 	countAt  int
 	invoker  grpc.UnaryInvoker
@@ -463,31 +302,82 @@ func (r *unaryRunner) step(i int, ctx context.Context, method string, req, reply
 	if i == r.countAt {
 		r.attempts.Add(1)
 	}
+	if i == r.uc.observeAt && r.sink != nil {
+		t0 := r.uc.clk.Now()
+		err := r.call(i, ctx, method, req, reply, cc, opts)
+		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
+		return err
+	}
+	return r.call(i, ctx, method, req, reply, cc, opts)
+}
+
+func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
 	if i == len(r.steps) {
 		return r.invoker(ctx, method, req, reply, cc, opts...)
 	}
 	st := &r.steps[i]
 	if st.dl != nil {
 		declared, _ := st.dl.Deadline(ctx, method)
-		return st.rp.InvokeWithin(ctx, declared, method, req, reply, cc, r.next[i], opts...)
+		return st.loop.InvokeWithin(ctx, declared, method, req, reply, cc, r.next[i], opts...)
 	}
 	return st.ic(ctx, method, req, reply, cc, r.next[i], opts...)
 }
 
-func chainStream(ints []grpc.StreamClientInterceptor) grpc.StreamClientInterceptor {
-	if len(ints) == 0 {
-		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			return streamer(ctx, desc, cc, method, opts...)
-		}
+// streamChain runs the steps of a stream chain in order, counting attempts as unaryChain
+// does (a stream's attempts are the streams the attempt loop opens), so that CallFinished
+// needs no retry.Report.
+type streamChain struct {
+	steps   []grpc.StreamClientInterceptor
+	countAt int
+	loop    bool // the chain has an attempt loop; else the suite emits AttemptFinished at the end
+}
+
+// newStreamChain returns the chain of steps; unary holds the same steps' unary side, which
+// tells where the attempt loop is.
+func newStreamChain(unary []unaryStep, steps []grpc.StreamClientInterceptor) *streamChain {
+	return &streamChain{steps: steps, countAt: countAt(unary), loop: hasLoop(unary)}
+}
+
+// open opens a stream through the chain. The runner lives as long as the stream: an attempt
+// loop opens later attempts while the caller reads.
+func (sc *streamChain) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (*streamRunner, grpc.ClientStream, error) {
+	r := &streamRunner{sc: sc, streamer: streamer}
+	cs, err := r.step(0, ctx, desc, cc, method, opts)
+	return r, cs, err
+}
+
+func (sc *streamChain) interceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	_, cs, err := sc.open(ctx, desc, cc, method, streamer, opts)
+	return cs, err
+}
+
+// streamRunner is one stream's pass through a streamChain.
+type streamRunner struct {
+	sc       *streamChain
+	streamer grpc.Streamer
+	attempts atomic.Int32
+}
+
+func (r *streamRunner) step(i int, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	if i == r.sc.countAt {
+		r.attempts.Add(1)
 	}
-	first, rest := ints[0], ints[1:]
-	if len(rest) == 0 {
-		return first
+	if i == len(r.sc.steps) {
+		return r.streamer(ctx, desc, cc, method, opts...)
 	}
-	next := chainStream(rest)
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return first(ctx, desc, cc, method, func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			return next(ctx, desc, cc, method, streamer, opts...)
-		}, opts...)
+	return r.sc.steps[i](ctx, desc, cc, method, func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return r.step(i+1, ctx, desc, cc, method, opts)
+	}, opts...)
+}
+
+// callSinkOptions adds to a call's options those by which the chain's steps send the call's
+// own events to the call sink too (see observe.WithCallSink): sink is the suite's sink and
+// the call sink.
+func (c *chain) callSinkOptions(opts []grpc.CallOption, sink observe.Sink) []grpc.CallOption {
+	out := make([]grpc.CallOption, len(opts), len(opts)+len(c.callSinks))
+	copy(out, opts)
+	for _, f := range c.callSinks {
+		out = append(out, f(sink))
 	}
+	return out
 }

@@ -20,6 +20,10 @@
 // profile is left out of the chain; the deadline step is always there, since the global budget
 // (config.Config.Budget, 8 s by default) caps every call's deadline.
 //
+// The order is the sections' ranks (section.Rank): the suite builds each step with its
+// section's Build (section.Spec), so a policy registered by another package runs in its place
+// too, with no change here.
+//
 // # Cost per call
 //
 // A method's unary chain is composed once; a call borrows a pooled runner whose step-to-step
@@ -43,9 +47,10 @@
 // # Reload
 //
 // Reload applies a new configuration atomically: calls in flight keep the chain they started
-// with; new calls use the new one. A policy object whose settings did not change is kept, so a
-// breaker's state, a bulkhead's slots in use, a limiter's tokens and a retry budget survive a
-// reload that does not touch them.
+// with; new calls use the new one. A policy object whose fingerprint did not change (its
+// section, and the classifier, budget and shared objects it uses; see internal/objcache) is
+// kept, so a breaker's state, a bulkhead's slots in use, a limiter's tokens and a retry budget
+// survive a reload that does not touch them. Levels reads the objects' levels live.
 //
 // # Per-call options
 //
@@ -57,6 +62,9 @@
 //
 // The suite emits observe.CallFinished for every logical call (attempts made, final code and
 // class, whole duration); its policies emit the rest of the event stream to the same sink.
+// Observing changes nothing a call does: the attempts are counted by the chain's runner, and a
+// chain without a retry section has no retry step, observed or not (the suite then emits the
+// AttemptFinished of its one attempt itself).
 //
 // A Suite is safe for concurrent use.
 package interceptors

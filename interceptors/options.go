@@ -1,6 +1,8 @@
 package interceptors
 
 import (
+	"reflect"
+
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
@@ -16,13 +18,28 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	clock     clock.Clock
-	sink      observe.Sink
-	rand      func() float64
-	fallbacks map[string]fallback.Reply
-	breakers  *breaker.Registry
-	limiters  *ratelimit.Registry
-	remote    ratelimit.RemoteFactory
+	clock clock.Clock
+	sink  observe.Sink
+	rand  func() float64
+	// values are the suite's values for particular policies, by type (section.Env.Values).
+	values map[reflect.Type]any
+}
+
+// WithValue gives the sections' Build functions a value of type T (section.Value[T] reads
+// it): what a policy needs from the program beyond its section, such as the objects of a
+// section registered outside bulwark. A later value of the same type replaces an earlier one.
+func WithValue[T any](v T) Option { return optionFunc(func(o *options) { setValue(o, v) }) }
+
+func setValue[T any](o *options, v T) {
+	if o.values == nil {
+		o.values = map[reflect.Type]any{}
+	}
+	o.values[reflect.TypeFor[T]()] = v
+}
+
+func value[T any](o *options) (T, bool) {
+	v, ok := o.values[reflect.TypeFor[T]()].(T)
+	return v, ok
 }
 
 // WithClock sets the clock of every policy (backoff, recovery timeouts, refill, deadlines).
@@ -42,10 +59,12 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // needs a reply_json.
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
-		if o.fallbacks == nil {
-			o.fallbacks = map[string]fallback.Reply{}
+		rs, _ := value[fallback.Replies](o)
+		if rs == nil {
+			rs = fallback.Replies{}
+			setValue(o, rs)
 		}
-		o.fallbacks[target] = reply
+		rs[target] = reply
 	})
 }
 
@@ -53,12 +72,12 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // one service share one breaker. By default each suite has its own registry: every connection
 // the suite is installed on shares its breakers, but another suite's breakers are apart.
 func WithBreakerRegistry(r *breaker.Registry) Option {
-	return optionFunc(func(o *options) { o.breakers = r })
+	return optionFunc(func(o *options) { setValue(o, r) })
 }
 
 // WithLimiterRegistry makes the suite take its shared token buckets (rate_limit.shared) from r.
 func WithLimiterRegistry(r *ratelimit.Registry) Option {
-	return optionFunc(func(o *options) { o.limiters = r })
+	return optionFunc(func(o *options) { setValue(o, r) })
 }
 
 // WithRemoteLimiter gives the suite the factory of fleet-wide rate limiters, which a
@@ -71,5 +90,5 @@ func WithLimiterRegistry(r *ratelimit.Registry) Option {
 //
 // It replaces WithRedisClient(c), which is WithRemoteLimiter(redislimit.Factory(c)).
 func WithRemoteLimiter(f ratelimit.RemoteFactory) Option {
-	return optionFunc(func(o *options) { o.remote = f })
+	return optionFunc(func(o *options) { setValue(o, f) })
 }

@@ -2,9 +2,9 @@ package interceptors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,13 +14,13 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/objcache"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -35,8 +35,8 @@ type Suite struct {
 	clk   clock.Clock
 	state atomic.Pointer[state]
 
-	mu   sync.Mutex // serialises building chains and reloads.
-	objs objects    // Guarded by mu: policy objects, kept across reloads while unchanged.
+	mu   sync.Mutex                    // serialises building chains and reloads.
+	objs objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 }
@@ -61,44 +61,9 @@ type chain struct {
 	classifier *codes.Classifier
 	unary      grpc.UnaryClientInterceptor
 	uc         *unaryChain
-	stream     grpc.StreamClientInterceptor
-	err        error // the chain could not be built; calls fail with it
-}
-
-type retryEntry struct {
-	fp fingerprint
-	p  *retry.Policy
-}
-
-type bulkheadEntry struct {
-	fp fingerprint
-	b  *bulkhead.Bulkhead
-}
-
-type hedgeEntry struct {
-	fp fingerprint
-	p  *hedge.Policy
-}
-
-type throttleEntry struct {
-	fp fingerprint
-	t  *throttle.Throttle
-}
-
-type limiterEntry struct {
-	fp    fingerprint
-	p     *ratelimit.Policy
-	close func() error
-}
-
-type objects struct {
-	breakers  map[string]fingerprint // the fingerprint each registry breaker was last taken with
-	retries   map[string]retryEntry
-	bulkheads map[string]bulkheadEntry
-	hedges    map[string]hedgeEntry
-	throttles map[string]throttleEntry
-	limiters  map[string]limiterEntry
-	retired   []func() error // closers of replaced limiters, run by Close
+	sc         *streamChain
+	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
+	err        error                                // the chain could not be built; calls fail with it
 }
 
 // New builds a suite from cfg (nil means config.Builtin()). It builds at once the chains of
@@ -111,14 +76,15 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 		o.apply(&s.o)
 	}
 	s.clk = clock.OrReal(s.o.clock)
-	if s.o.breakers == nil {
-		s.o.breakers = &breaker.Registry{}
+	// Special wiring: each suite has registries of its own unless given some, a breaker
+	// registry because Breakers returns it, a limiter registry because its buckets are
+	// shared between the suite's chains (rate_limit.shared) and need the suite's clock.
+	if _, ok := value[*breaker.Registry](&s.o); !ok {
+		setValue(&s.o, &breaker.Registry{})
 	}
-	if s.o.limiters == nil {
-		s.o.limiters = ratelimit.NewRegistry(ratelimit.WithClock(s.clk))
+	if _, ok := value[*ratelimit.Registry](&s.o); !ok {
+		setValue(&s.o, ratelimit.NewRegistry(ratelimit.WithClock(s.clk)))
 	}
-	s.objs = objects{breakers: map[string]fingerprint{}, retries: map[string]retryEntry{}, bulkheads: map[string]bulkheadEntry{}, hedges: map[string]hedgeEntry{},
-		throttles: map[string]throttleEntry{}, limiters: map[string]limiterEntry{}}
 	if err := s.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -160,7 +126,30 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		st.chains.Store(p.fullMethod, c)
 	}
 	s.state.Store(st)
+	s.objs.Prune(st.mayUse)
 	return nil
+}
+
+// mayUse reports whether a chain under st can use the object k: its section is on for the
+// service it is named after, or on for the full method it is named after and still named so
+// (the method's settings still differ from its service's). Other objects are forgotten, so
+// that Levels no longer reads them and a later configuration that needs them again starts
+// afresh.
+func (st *state) mayUse(k objcache.Key) bool {
+	sec, ok := section.Lookup(k.Section)
+	if !ok || sec.Always() {
+		return ok
+	}
+	if !strings.HasPrefix(k.Name, "/") {
+		return st.cfg.ResolveService(k.Name).Value(k.Section) != nil
+	}
+	mp := st.cfg.Resolve(k.Name)
+	v := mp.Value(k.Section)
+	if v == nil {
+		return false
+	}
+	svc := grpcmethod.Service(k.Name)
+	return sec.Name(v, svc, k.Name, shares(mp, st.cfg.ResolveService(svc), k.Section)) == k.Name
 }
 
 // Config returns a copy of the configuration in force.
@@ -168,31 +157,53 @@ func (s *Suite) Config() *config.Config { return s.state.Load().cfg.Clone() }
 
 // Breakers returns the registry the suite's breakers live in, named by service (or by full
 // method for method-scoped breakers).
-func (s *Suite) Breakers() *breaker.Registry { return s.o.breakers }
+//
+// Deprecated: use Levels for the breakers' states.
+func (s *Suite) Breakers() *breaker.Registry {
+	r, _ := value[*breaker.Registry](&s.o)
+	return r
+}
 
 // Bulkheads returns the suite's bulkheads by name (service, or full method for a method with
 // bulkhead settings of its own).
-func (s *Suite) Bulkheads() map[string]*bulkhead.Bulkhead {
+//
+// Deprecated: use Levels for the bulkheads' levels.
+func (s *Suite) Bulkheads() map[string]*bulkhead.Bulkhead { return objectsOf[*bulkhead.Bulkhead](s) }
+
+// Throttles returns the suite's adaptive throttles by name (service, or full method for a
+// method with adaptive_throttle settings of its own).
+//
+// Deprecated: use Levels for the throttles' levels.
+func (s *Suite) Throttles() map[string]*throttle.Throttle { return objectsOf[*throttle.Throttle](s) }
+
+// objectsOf returns the suite's policy objects of type T by name.
+func objectsOf[T any](s *Suite) map[string]T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]*bulkhead.Bulkhead, len(s.objs.bulkheads))
-	for n, e := range s.objs.bulkheads {
-		out[n] = e.b
-	}
+	out := map[string]T{}
+	s.objs.Each(func(k objcache.Key, b section.Built) bool {
+		if o, ok := b.Object.(T); ok {
+			out[k.Name] = o
+		}
+		return true
+	})
 	return out
 }
 
-// Throttles returns the suite's adaptive throttles by name (service, or full method for a
-// method with adaptive_throttle settings of its own), for metrics such as
-// promobs.Metrics.TrackThrottle.
-func (s *Suite) Throttles() map[string]*throttle.Throttle {
+// Levels implements observe.LevelSource: it reads the levels of the suite's policy objects
+// (breaker states, bulkhead slots, throttle probabilities), those that serve the
+// configuration in force and those kept from earlier ones, live.
+func (s *Suite) Levels(yield func(observe.Level) bool) {
+	var srcs observe.LevelSources
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]*throttle.Throttle, len(s.objs.throttles))
-	for n, e := range s.objs.throttles {
-		out[n] = e.t
-	}
-	return out
+	s.objs.Each(func(_ objcache.Key, b section.Built) bool {
+		if src, ok := b.Object.(observe.LevelSource); ok {
+			srcs = append(srcs, src)
+		}
+		return true
+	})
+	s.mu.Unlock()
+	srcs.Levels(yield)
 }
 
 // Policy returns the resolved policy in force for a full method.
@@ -204,18 +215,7 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 func (s *Suite) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
-	for n, e := range s.objs.limiters {
-		if e.close != nil {
-			errs = append(errs, e.close())
-		}
-		delete(s.objs.limiters, n)
-	}
-	for _, f := range s.objs.retired {
-		errs = append(errs, f())
-	}
-	s.objs.retired = nil
-	return errors.Join(errs...)
+	return s.objs.Close()
 }
 
 // DialOptions returns the options that install the suite on a connection.
@@ -244,11 +244,18 @@ func methodsOf(cfg *config.Config, svc string) []string {
 }
 
 // shareable reports whether the methods of svc without entries of their own share one chain:
-// they resolve to the service's policy, and no part of it is per method (a fallback, whose
-// reply is typed by the method; a breaker scoped to the method).
+// they resolve to the service's policy, and no part of it is per method (a step whose object
+// is named by the method even where the method resolves as its service does: a fallback,
+// whose reply is typed by the method; a breaker scoped to the method).
 func (st *state) shareable(svc string) bool {
 	p := st.cfg.ResolveService(svc)
-	return p.Fallback == nil && (p.Breaker == nil || p.Breaker.Scope != breaker.ScopeMethod)
+	secs, _ := section.All()
+	for _, sec := range secs {
+		if v := p.Value(sec.Key()); v != nil && sec.CanBuild() && sec.Name(v, svc, "/"+svc+"/"+otherMethod, true) != svc {
+			return false
+		}
+	}
+	return true
 }
 
 // chain returns the chain of fullMethod under st, building it on a method's first call.
@@ -310,14 +317,14 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 		sink := s.o.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
 			sink = observe.Multi(sink, cs)
-			opts = callSinkOptions(opts, sink)
+			opts = c.callSinkOptions(opts, sink)
 		}
 		if sink == nil {
 			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
 		}
 		start := s.clk.Now()
-		n, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts)
-		s.emitCall(sink, c, method, start, retry.Info{Attempts: n}, err)
+		n, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, sink)
+		s.emitCall(sink, c, method, start, n, err)
 		return err
 	}
 }
@@ -332,13 +339,14 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		sink := s.o.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
 			sink = observe.Multi(sink, cs)
-			opts = callSinkOptions(opts, sink)
+			opts = c.callSinkOptions(opts, sink)
 		}
 		if sink == nil {
-			return c.stream(ctx, desc, cc, method, streamer, opts...)
+			return c.sc.interceptor(ctx, desc, cc, method, streamer, opts...)
 		}
 		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now()}
-		cs, err := c.stream(ctx, desc, cc, method, streamer, append(opts, retry.Report(&o.info))...)
+		r, cs, err := c.sc.open(ctx, desc, cc, method, streamer, opts)
+		o.r = r
 		if err != nil {
 			o.finish(err)
 			return nil, err
@@ -349,21 +357,13 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	}
 }
 
-// callSinkOptions adds to a call's options the per-call sink of the policies that emit the
-// call's own events (see observe.WithCallSink): sink is the suite's sink and the call sink.
-func callSinkOptions(opts []grpc.CallOption, sink observe.Sink) []grpc.CallOption {
-	out := make([]grpc.CallOption, len(opts), len(opts)+2)
-	copy(out, opts)
-	return append(out, retry.WithCallObserver(sink), hedge.WithCallObserver(sink))
-}
-
 // emitCall sends CallFinished for one logical call to sink.
-func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start time.Time, info retry.Info, err error) {
+func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start time.Time, attempts int, err error) {
 	v := c.classifier.Classify(err)
 	now := s.clk.Now()
 	sink.Observe(observe.Event{
 		Kind: observe.CallFinished, Time: now, Service: c.policy.Service, Method: method,
-		Policy: observe.PolicySuite, Attempt: max(info.Attempts, 1), Code: v.Code, Class: v.Class,
+		Policy: observe.PolicySuite, Attempt: max(attempts, 1), Code: v.Code, Class: v.Class,
 		Reason: v.Reason, Duration: now.Sub(start),
 	})
 }
@@ -378,7 +378,7 @@ type observedStream struct {
 	c      *chain
 	method string
 	start  time.Time
-	info   retry.Info
+	r      *streamRunner // counts the attempts
 }
 
 func (o *observedStream) ended(e streamend.End) {
@@ -388,5 +388,9 @@ func (o *observedStream) ended(e streamend.End) {
 }
 
 func (o *observedStream) finish(err error) {
-	o.s.emitCall(o.sink, o.c, o.method, o.start, o.info, err)
+	if !o.c.sc.loop {
+		// The stream was the one attempt (see unaryChain).
+		o.c.attemptFinished(o.sink, o.s.clk, o.method, o.start, err)
+	}
+	o.s.emitCall(o.sink, o.c, o.method, o.start, int(o.r.attempts.Load()), err)
 }

@@ -1,7 +1,8 @@
 // Package section is the registry of policy sections: each policy package describes its
 // configuration section once (its yaml key, its place in a chain, its defaults, validation,
 // explicit-zero rules, equality and explain text) and registers it, and package config decodes,
-// merges, overrides, validates and explains every registered section by looping over them.
+// merges, overrides, validates and explains every registered section by looping over them;
+// the suite (package interceptors) builds a chain's steps with each section's Build.
 //
 // # Registering a section
 //
@@ -15,7 +16,13 @@
 //			Validate:  Config.Validate,
 //			Zero:      map[string]string{"burst": "is below 1"},
 //			Explain:   Config.Explain,
+//			Build:     build,
 //		})
+//	}
+//
+//	// build makes the section's step of one chain.
+//	func build(env *section.Env, c Config) (section.Built, error) {
+//		return section.Step(New(env.Service, c, WithClock(env.Clock), WithObserver(env.Sink)))
 //	}
 //
 // A section exists in a program only when its package is linked, as a database/sql driver
@@ -28,4 +35,14 @@
 // bulkhead), so a new policy picks a gap. The order in which a configuration file and
 // -explain list sections is package config's: its Profile fields first, then other
 // registered sections by rank, then classifier.
+//
+// # Building steps
+//
+// Build gets an Env: the chain's service and method, the object's name (Spec.Name), the call
+// budget, the suite's clock, sink, random source and classifier, the suite's values for
+// particular policies (Value), the steps already built for the chain (Env.Earlier) and
+// OnClose. A suite keeps what Build returns across reloads while its fingerprint holds: the
+// section's value (Equal), what it Uses (the classifier, the budget) and its Deps by
+// identity. Stateless sections are built afresh for every chain, before any kept object is
+// touched.
 package section

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
 )
 
 // Key names a section: its yaml key in a profile, its row in -explain, and the policy label
@@ -56,7 +58,50 @@ type Spec[C any] struct {
 	Equal func(a, b C) bool
 	// Explain describes a normalized c in one line, for -explain.
 	Explain func(c C) string
+
+	// Build makes the step a suite puts in a chain for c, a normalized value of the
+	// section (see Env). Nil: the section is configuration only, and no chain has a step
+	// for it.
+	Build func(env *Env, c C) (Built, error)
+	// Name names the object Build makes for a chain of fullMethod: objects of one name (and
+	// section) are one object, shared by the chains that name it and kept across reloads
+	// while its fingerprint holds (see Uses). shared is true when the method resolves the
+	// section, the classifier and the budget as its service does. Nil: service when shared,
+	// else fullMethod.
+	Name func(c C, service, fullMethod string, shared bool) string
+	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
+	// any of it changes. Nil: nothing.
+	Uses func(c C) Uses
+	// Deps returns, before Build runs, the objects of earlier steps of the chain (from
+	// env.Earlier) that Build will capture; they join the fingerprint by identity, so that
+	// the object is rebuilt when one of them is replaced. Nil: none.
+	Deps func(env *Env, c C) []any
+	// Stateless says that Build's step holds no state worth keeping and none shared between
+	// chains: it is built afresh for every chain, before any stateful object is taken or
+	// replaced, so that a configuration whose stateless steps fail to build (a fallback
+	// reply that does not fit its method) changes nothing.
+	Stateless bool
+	// Always says that the chain has the step even where the section is off: Build then
+	// gets the zero C (the deadline step, as the call budget caps every call).
+	Always bool
+	// Refresh says that the object lives in a store outside the suite that other suites may
+	// share (the breaker registry): Build runs for every chain, also when the fingerprint
+	// holds (with Env.Replacing false), and returns the store's object.
+	Refresh bool
+	// CallSink, if set, returns the call option by which the step sends one call's own
+	// events (attempts, retries, hedges) to that call's sink too (observe.WithCallSink).
+	CallSink func(observe.Sink) grpc.CallOption
 }
+
+// Uses is what a policy object depends on besides its own section.
+type Uses uint8
+
+const (
+	// UsesClassifier: the object classifies outcomes (Env.Classifier).
+	UsesClassifier Uses = 1 << iota
+	// UsesBudget: the object bounds itself by the call budget (Env.Budget).
+	UsesBudget
+)
 
 // Section is a registered Spec with its type erased: what config loops over. Values are *C.
 type Section interface {
@@ -74,6 +119,22 @@ type Section interface {
 	Explicit(v any, written []string) error
 	Equal(a, b any) bool
 	Explain(v any) string
+
+	// CanBuild reports whether Spec.Build is set.
+	CanBuild() bool
+	// Build is Spec.Build of *v; a nil v is the zero C.
+	Build(env *Env, v any) (Built, error)
+	// Name is Spec.Name, or its default, of *v.
+	Name(v any, service, fullMethod string, shared bool) string
+	// Uses is Spec.Uses of *v.
+	Uses(v any) Uses
+	// Deps is Spec.Deps of *v.
+	Deps(env *Env, v any) []any
+	Stateless() bool
+	Always() bool
+	Refresh() bool
+	// CallSink is Spec.CallSink.
+	CallSink() func(observe.Sink) grpc.CallOption
 }
 
 type erased[C any] struct{ s Spec[C] }
@@ -123,6 +184,53 @@ func (e erased[C]) Explain(v any) string {
 		return "on"
 	}
 	return e.s.Explain(*v.(*C))
+}
+
+func (e erased[C]) CanBuild() bool  { return e.s.Build != nil }
+func (e erased[C]) Stateless() bool { return e.s.Stateless }
+func (e erased[C]) Always() bool    { return e.s.Always }
+func (e erased[C]) Refresh() bool   { return e.s.Refresh }
+
+func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
+
+// value returns *v, or the zero C for a nil v.
+func value[C any](v any) C {
+	if p, ok := v.(*C); ok && p != nil {
+		return *p
+	}
+	var c C
+	return c
+}
+
+func (e erased[C]) Build(env *Env, v any) (Built, error) {
+	if e.s.Build == nil {
+		return Built{}, fmt.Errorf("section: %s has no Build", e.s.Key)
+	}
+	return e.s.Build(env, value[C](v))
+}
+
+func (e erased[C]) Name(v any, service, fullMethod string, shared bool) string {
+	if e.s.Name != nil {
+		return e.s.Name(value[C](v), service, fullMethod, shared)
+	}
+	if shared {
+		return service
+	}
+	return fullMethod
+}
+
+func (e erased[C]) Uses(v any) Uses {
+	if e.s.Uses == nil {
+		return 0
+	}
+	return e.s.Uses(value[C](v))
+}
+
+func (e erased[C]) Deps(env *Env, v any) []any {
+	if e.s.Deps == nil {
+		return nil
+	}
+	return e.s.Deps(env, value[C](v))
 }
 
 var (

@@ -31,7 +31,33 @@ func init() {
 		},
 		Explicit: explicit,
 		Explain:  Config.Explain,
+		Name: func(c Config, service, fullMethod string, shared bool) string {
+			if shared && c.Scope != ScopeMethod {
+				return service
+			}
+			return fullMethod
+		},
+		Uses: func(Config) section.Uses { return section.UsesClassifier },
+		// The registry may be shared with other suites (interceptors.WithBreakerRegistry):
+		// each chain takes the registry's breaker.
+		Refresh: true,
+		Build:   build,
 	})
+}
+
+// build takes the breaker of a suite's chain from the suite's registry (a *Registry in
+// env.Values), which keeps a breaker whose settings are unchanged. When the suite replaces
+// the breaker for another reason (the classifier changed), it is dropped from the registry
+// first, so that it is made afresh.
+func build(env *section.Env, c Config) (section.Built, error) {
+	r, ok := section.Value[*Registry](env)
+	if !ok {
+		r = new(Registry)
+	}
+	if env.Replacing {
+		r.Delete(env.Name)
+	}
+	return section.Step(r.Get(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service)))
 }
 
 // explicit refuses consecutive_failures: 0 written without a failure rate: 0 then means the

@@ -15,7 +15,22 @@ func init() {
 		Validate:  Config.Validate,
 		Zero:      map[string]string{"max_concurrent": "is below 1"},
 		Explain:   Config.Explain,
+		Uses:      uses,
+		Build:     build,
 	})
+}
+
+// uses: the classifier matters only to an adaptive limit, which tells overload from the rest.
+func uses(c Config) section.Uses {
+	if c.Adaptive.Algorithm != AlgorithmNone {
+		return section.UsesClassifier
+	}
+	return 0
+}
+
+// build makes the bulkhead step of a suite's chain.
+func build(env *section.Env, c Config) (section.Built, error) {
+	return section.Step(New(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

@@ -15,7 +15,26 @@ func init() {
 		Validate:  Config.Validate,
 		Equal:     Config.Equal,
 		Explain:   Config.Explain,
+		// A reply is typed by its method: every method has a step of its own.
+		Name:      func(_ Config, _, fullMethod string, _ bool) string { return fullMethod },
+		Stateless: true,
+		Build:     build,
 	})
+}
+
+// Replies are the replies a suite's fallback steps serve, by full method or service (see
+// interceptors.WithFallback); a suite passes them to Build in section.Env.Values.
+type Replies map[string]Reply
+
+// build makes the fallback step of a suite's chain, with the reply given for its method, else
+// for its service, else the section's reply_json.
+func build(env *section.Env, c Config) (section.Built, error) {
+	rs, _ := section.Value[Replies](env)
+	reply := rs[env.FullMethod]
+	if reply == nil {
+		reply = rs[env.Service]
+	}
+	return section.Step(New(env.FullMethod, c, reply, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
 }
 
 // Normalize returns cfg with OnClasses set to DefaultClasses when it names neither classes

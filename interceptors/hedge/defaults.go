@@ -34,5 +34,8 @@ func Normalize(cfg Config) Config {
 	if cfg.MinSamples == 0 {
 		cfg.MinSamples = min(DefaultMinSamples, cfg.Window)
 	}
+	if cfg.ReplayBufferBytes == 0 {
+		cfg.ReplayBufferBytes = DefaultReplayBufferBytes
+	}
 	return cfg
 }

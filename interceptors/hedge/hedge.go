@@ -142,9 +142,6 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		s:     settings{Base: attempt.NewBase()},
 	}
 	p.replay = cfg.ReplayBufferBytes
-	if p.replay == 0 {
-		p.replay = DefaultReplayBufferBytes
-	}
 	for _, o := range opts {
 		p.s.apply(o)
 	}

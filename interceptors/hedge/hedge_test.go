@@ -349,10 +349,10 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 		want    hedge.Config
 		wantErr bool
 	}{
-		{name: "empty", want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.95, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}},
-		{name: "fixed", cfg: hedge.Config{Delay: 30 * time.Millisecond}, want: hedge.Config{MaxAttempts: 2, Delay: 30 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50}},
-		{name: "small window", cfg: hedge.Config{Window: 20, Percentile: 0.9}, want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 20, MinSamples: 20}},
-		{name: "max below default min", cfg: hedge.Config{MaxDelay: 500 * time.Microsecond}, want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.95, MedianMultiple: 3, MinDelay: 500 * time.Microsecond, MaxDelay: 500 * time.Microsecond, Window: 500, MinSamples: 50}},
+		{name: "empty", want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.95, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: hedge.DefaultReplayBufferBytes}},
+		{name: "fixed", cfg: hedge.Config{Delay: 30 * time.Millisecond}, want: hedge.Config{MaxAttempts: 2, Delay: 30 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: hedge.DefaultReplayBufferBytes}},
+		{name: "small window", cfg: hedge.Config{Window: 20, Percentile: 0.9}, want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.9, MedianMultiple: 3, MinDelay: time.Millisecond, Window: 20, MinSamples: 20, ReplayBufferBytes: hedge.DefaultReplayBufferBytes}},
+		{name: "max below default min", cfg: hedge.Config{MaxDelay: 500 * time.Microsecond}, want: hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.95, MedianMultiple: 3, MinDelay: 500 * time.Microsecond, MaxDelay: 500 * time.Microsecond, Window: 500, MinSamples: 50, ReplayBufferBytes: hedge.DefaultReplayBufferBytes}},
 		{name: "invalid", cfg: hedge.Config{MaxAttempts: 6}, wantErr: true},
 		{name: "min samples above default window", cfg: hedge.Config{MinSamples: 600}, wantErr: true},
 		{name: "replay buffer kept as set", cfg: hedge.Config{Delay: 30 * time.Millisecond, ReplayBufferBytes: -1}, want: hedge.Config{MaxAttempts: 2, Delay: 30 * time.Millisecond, MinDelay: time.Millisecond, Window: 500, MinSamples: 50, ReplayBufferBytes: -1}},

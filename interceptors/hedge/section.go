@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func init() {
@@ -15,7 +18,33 @@ func init() {
 		Normalize: Normalize,
 		Validate:  Config.Validate,
 		Explain:   Config.Explain,
+		Zero: map[string]string{
+			"replay_buffer_bytes": "means the default 256 KiB: leave it out, or write -1 to never buffer",
+		},
+		Uses:     func(Config) section.Uses { return section.UsesClassifier },
+		Deps:     func(env *section.Env, _ Config) []any { return []any{retryBudget(env)} },
+		CallSink: func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
+		Build:    build,
 	})
+}
+
+// retryBudget returns the budget of the chain's retry step, which the hedges draw on, or nil
+// when the chain has no retry step.
+func retryBudget(env *section.Env) *retry.Budget {
+	if rp, ok := env.Earlier[section.Key("retry")].Object.(*retry.Policy); ok {
+		return rp.Budget(env.Service)
+	}
+	return nil
+}
+
+// build makes the hedge step of a suite's chain: inside the retry loop, so that each attempt
+// of the loop is a hedged round, drawing on the same retry budget.
+func build(env *section.Env, c Config) (section.Built, error) {
+	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
+	if b := retryBudget(env); b != nil {
+		opts = append(opts, WithBudget(b))
+	}
+	return section.Step(New(c, opts...))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

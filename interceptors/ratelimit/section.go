@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -20,7 +21,44 @@ func init() {
 		},
 		Equal:   Config.Equal,
 		Explain: Config.Explain,
+		Build:   build,
 	})
+}
+
+// build makes the rate limit step of a suite's chain. Shared buckets come from the suite's
+// *Registry, fleet-wide limiters from its RemoteFactory (both in env.Values); a remote
+// limiter's closer is registered with env.OnClose.
+func build(env *section.Env, c Config) (section.Built, error) {
+	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink)}
+	if r, ok := section.Value[*Registry](env); ok {
+		opts = append(opts, WithRegistry(r))
+	}
+	var l Limiter
+	var closer io.Closer
+	if c.Redis != nil {
+		key := env.Name
+		if c.Shared != "" {
+			key = c.Shared
+		}
+		remote, _ := section.Value[RemoteFactory](env)
+		if remote == nil {
+			return section.Built{}, fmt.Errorf("interceptors: %s: rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New", env.Name)
+		}
+		rl, cl, err := remote(key, c, RemoteEnv{Service: env.Service, Clock: env.Clock, Sink: env.Sink})
+		if err != nil {
+			return section.Built{}, err
+		}
+		l, closer = rl, cl
+	}
+	b, err := section.Step(New(env.Service, l, c, opts...))
+	switch {
+	case closer == nil:
+	case err != nil:
+		_ = closer.Close()
+	case env.OnClose != nil:
+		env.OnClose(closer.Close)
+	}
+	return b, err
 }
 
 // Equal reports whether c and d have the same fields, comparing their Redis sections by value.

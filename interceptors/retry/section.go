@@ -5,7 +5,9 @@ import (
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/internal/prose"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func init() {
@@ -25,8 +27,23 @@ func init() {
 			"throttle.window":         "is not positive (leave it out for the default 10s)",
 			"replay_buffer_bytes":     "means the default 256 KiB: leave it out, or write -1 to never buffer",
 		},
-		Explain: Config.Explain,
+		Explain:  Config.Explain,
+		Uses:     func(Config) section.Uses { return section.UsesClassifier | section.UsesBudget },
+		CallSink: func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
+		Build:    build,
 	})
+}
+
+// build makes the retry step of a suite's chain. The call budget caps the section's own
+// budget, and the per-attempt timeout is at most that.
+func build(env *section.Env, c Config) (section.Built, error) {
+	c.Budget = env.Capped(c.Budget)
+	c.PerAttemptTimeout = min(c.PerAttemptTimeout, c.Budget)
+	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
+	if env.Rand != nil {
+		opts = append(opts, WithRand(env.Rand))
+	}
+	return section.Step(New(c, opts...))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

@@ -14,7 +14,19 @@ func init() {
 		Normalize: Normalize,
 		Validate:  Config.Validate,
 		Explain:   Config.Explain,
+		Uses:      func(Config) section.Uses { return section.UsesClassifier },
+		Build:     build,
 	})
+}
+
+// build makes the adaptive throttle step of a suite's chain: after the breaker, so that an
+// open breaker's rejections are not counted as requests the service refused.
+func build(env *section.Env, c Config) (section.Built, error) {
+	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
+	if env.Rand != nil {
+		opts = append(opts, WithRand(env.Rand))
+	}
+	return section.Step(New(env.Service, c, opts...))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

@@ -288,24 +288,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// A registry of our own: breaker.DefaultRegistry would hand a second Run in the same
 	// process (a test) the breakers of the first, still reporting to the first one's sinks.
+	breakers := new(breaker.Registry)
 	suite, err := interceptors.New(cfg,
 		interceptors.WithObserver(observers),
-		interceptors.WithBreakerRegistry(new(breaker.Registry)),
+		interceptors.WithBreakerRegistry(breakers),
 		// A rate_limit.redis section in -config dials its own Redis client.
 		interceptors.WithRemoteLimiter(redislimit.Factory(nil)))
 	if err != nil {
 		return err
 	}
 	defer func() { _ = suite.Close() }()
-	suite.Breakers().Each(func(name string, b *breaker.Breaker) {
-		metrics.TrackBreaker(name, func() string { return b.State().String() })
-	})
-	for name, b := range suite.Bulkheads() {
-		metrics.TrackBulkhead(name, b)
-	}
-	for name, t := range suite.Throttles() {
-		metrics.TrackThrottle(name, t.Probability)
-	}
+	// Breaker states, bulkhead levels and throttle probabilities are read from the suite's
+	// live objects at each scrape, so a reload or a method built on its first call shows.
+	metrics.Scrape(suite)
 
 	metricsAddr := ""
 	if f.metrics != "" {
@@ -356,7 +351,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.serve != "" {
 		defer scheduleOutage(f, stubs, log)()
 		defer startDigest(counters, f.digest, log)()
-		return serve(ctx, f, kyc.NewServer(v, decisions, 0), suite.Breakers(), stderr, log, tlsc.server...)
+		return serve(ctx, f, kyc.NewServer(v, decisions, 0), breakers, stderr, log, tlsc.server...)
 	}
 	stopDigest := startDigest(counters, f.digest, log)
 	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, bar, stdout, logOut, log)

@@ -1,0 +1,152 @@
+package objcache_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/objcache"
+	"github.com/bulwarkrpc/bulwark/section"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type obj struct{ n int }
+
+func equal(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// built counts the objects builder made.
+var built int
+
+// builder returns a Builder that makes obj{n} with a closer counting into closed, and records
+// whether it was told it replaces an object.
+func builder(n int, closed *int, replacing *bool) objcache.Builder[*obj] {
+	return func(r bool, onClose func(func() error)) (*obj, error) {
+		built++
+		*replacing = r
+		onClose(func() error { *closed++; return nil })
+		return &obj{n}, nil
+	}
+}
+
+func TestGetKeepsWhileTheFingerprintHolds(t *testing.T) {
+	var c objcache.Cache[*obj]
+	built = 0
+	k := objcache.Key{Section: "bulkhead", Name: "svc"}
+	cfg := func(n int) any { v := n; return &v }
+	over := codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}}
+	closed, replacing := 0, false
+
+	a, _ := c.Get(k, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
+	if replacing {
+		t.Fatal("the first build was told it replaces an object")
+	}
+	for _, tt := range []struct {
+		name string
+		fp   objcache.Fingerprint
+		keep bool
+	}{
+		{"same value", objcache.Fingerprint{Value: cfg(1)}, true},
+		{"classifier it does not use", objcache.Fingerprint{Value: cfg(1), Classifier: over, Budget: time.Second}, true},
+		{"other value", objcache.Fingerprint{Value: cfg(2)}, false},
+	} {
+		before := a
+		got, err := c.Get(k, tt.fp, equal, false, builder(2, &closed, &replacing))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got == before) != tt.keep || (!tt.keep && !replacing) {
+			t.Fatalf("%s: kept %v (replacing %v), want kept %v", tt.name, got == before, replacing, tt.keep)
+		}
+		a = got
+	}
+
+	// What the object uses joins the fingerprint.
+	uses := objcache.Fingerprint{Value: cfg(2), Uses: section.UsesClassifier | section.UsesBudget, Budget: time.Second}
+	b, _ := c.Get(k, uses, equal, false, builder(3, &closed, &replacing))
+	if b == a {
+		t.Fatal("a fingerprint that uses the classifier and budget matched one that does not")
+	}
+	for name, fp := range map[string]objcache.Fingerprint{
+		"classifier": {Value: cfg(2), Uses: uses.Uses, Budget: time.Second, Classifier: over},
+		"budget":     {Value: cfg(2), Uses: uses.Uses, Budget: 2 * time.Second},
+		"deps":       {Value: cfg(2), Uses: uses.Uses, Budget: time.Second, Deps: []any{&obj{}}},
+	} {
+		c.Get(k, uses, equal, false, builder(3, &closed, &replacing)) //nolint:errcheck // back to uses
+		before, _ := c.Get(k, uses, equal, false, builder(3, &closed, &replacing))
+		if got, _ := c.Get(k, fp, equal, false, builder(4, &closed, &replacing)); got == before {
+			t.Errorf("a change of %s kept the object", name)
+		}
+	}
+
+	// Closers of replaced objects run at Close, with the cached ones', once.
+	cached := 0
+	c.Each(func(objcache.Key, *obj) bool { cached++; return true })
+	if closed != 0 || cached != 1 || built != 8 {
+		t.Fatalf("before Close: %d closed, %d cached, %d built; want 0, 1 and 8", closed, cached, built)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if closed != built || c.Len() != 0 {
+		t.Fatalf("Close ran %d closers and left %d objects, want %d (every object built) and 0", closed, c.Len(), built)
+	}
+	if err := c.Close(); err != nil || closed != built {
+		t.Fatalf("a second Close ran closers again (%d)", closed)
+	}
+}
+
+func TestFailedBuildChangesNothing(t *testing.T) {
+	var c objcache.Cache[*obj]
+	k := objcache.Key{Section: "rate_limit", Name: "svc"}
+	closed, replacing := 0, false
+	a, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing))
+	boom := errors.New("boom")
+	_, err := c.Get(k, objcache.Fingerprint{Value: 2}, equal, false, func(_ bool, onClose func(func() error)) (*obj, error) {
+		onClose(func() error { closed++; return nil })
+		return nil, boom
+	})
+	if !errors.Is(err, boom) || closed != 1 {
+		t.Fatalf("failed build: err %v, %d closers run; want boom and its closer run at once", err, closed)
+	}
+	if got, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, false, builder(9, &closed, &replacing)); got != a {
+		t.Fatal("a failed build replaced the cached object")
+	}
+}
+
+func TestRefreshBuildsWhileTheFingerprintHolds(t *testing.T) {
+	var c objcache.Cache[*obj]
+	k := objcache.Key{Section: "breaker", Name: "svc"}
+	closed, replacing := 0, false
+	a, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, true, builder(1, &closed, &replacing))
+	b, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, true, builder(2, &closed, &replacing))
+	if b == a || b.n != 2 || replacing {
+		t.Fatalf("refresh: got obj %d (replacing %v), want the new build, not told it replaces", b.n, replacing)
+	}
+	if got, _ := c.Get(k, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)); got != b {
+		t.Fatal("the refreshed object is not the cached one")
+	}
+}
+
+func TestPruneRetiresWhatItForgets(t *testing.T) {
+	var c objcache.Cache[*obj]
+	closed, replacing := 0, false
+	keep, drop := objcache.Key{Section: "bulkhead", Name: "a"}, objcache.Key{Section: "bulkhead", Name: "b"}
+	kept, _ := c.Get(keep, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing))
+	c.Get(drop, objcache.Fingerprint{Value: 1}, equal, false, builder(2, &closed, &replacing)) //nolint:errcheck // cannot fail
+	c.Prune(func(k objcache.Key) bool { return k == keep })
+	if c.Len() != 1 || closed != 0 {
+		t.Fatalf("after Prune: %d objects, %d closed; want 1 and none closed yet", c.Len(), closed)
+	}
+	if got, _ := c.Get(keep, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)); got != kept {
+		t.Fatal("Prune dropped the object it was told to keep")
+	}
+	if err := c.Close(); err != nil || closed != 2 {
+		t.Fatalf("Close ran %d closers (%v), want both objects'", closed, err)
+	}
+}
