@@ -17,9 +17,11 @@ COUNT        ?= 6
 MODULES      := . observe/promobs observe/zapobs observe/otelobs interceptors/ratelimit/redislimit \
                 examples e2e observability internal/integration benchmarks
 modpkgs       = $(foreach m,$(1),$(if $(filter .,$(m)),./...,./$(m)/...))
+# vet and lint: every module.
 PKGS         ?= $(call modpkgs,$(MODULES))
-# make bench's micro-benchmarks: every module but benchmarks/, whose report follows them.
-BENCH_PKGS   ?= $(call modpkgs,$(filter-out benchmarks,$(MODULES)))
+# test and bench: every module but benchmarks/, a measuring harness with its own Makefile (make -C
+# benchmarks test; make bench runs its report), whose fixture tests time real calls under load.
+TEST_PKGS    ?= $(call modpkgs,$(filter-out benchmarks,$(MODULES)))
 # The committed go.work, whatever GOWORK the environment sets (tidy-check turns it off per module).
 export GOWORK := $(CURDIR)/go.work
 
@@ -27,11 +29,11 @@ export GOWORK := $(CURDIR)/go.work
 
 all: test
 
-## test: vet, gofmt check, the race-enabled test suite of every module (what CI runs) and the
+## test: vet, gofmt check, the race-enabled test suite of every module but benchmarks/ (what CI runs) and the
 ## allocation ceilings, counted without -race (the race detector changes what allocates); the
 ## last step fails if the ceiling test did not run (a pattern that matches no test passes)
 test: vet fmt-check work-check
-	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(TEST_PKGS)
 	@out=$$($(GO) test -count=1 -v -run '^TestSuiteAllocsOverRaw$$' ./internal/integration/ 2>&1); rc=$$?; \
 	echo "$$out" | grep -E '^(--- |ok|FAIL|panic)|allocations per call'; \
 	test $$rc -eq 0 && echo "$$out" | grep -q '^--- PASS: TestSuiteAllocsOverRaw ' || \
@@ -39,7 +41,7 @@ test: vet fmt-check work-check
 
 ## test-short: the test suite without -race, for a quick loop
 test-short:
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 $(TEST_PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
@@ -57,7 +59,7 @@ fuzz:
 
 ## bench: micro-benchmarks of the main module, -count $(COUNT), summarised by benchstat
 bench: $(BIN)/benchstat
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(BENCH_PKGS) | tee bench.out
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(TEST_PKGS) | tee bench.out
 	$(BIN)/benchstat bench.out
 	@if [ -f benchmarks/Makefile ]; then $(MAKE) -C benchmarks report; fi
 
