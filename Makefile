@@ -29,9 +29,10 @@ export GOWORK := $(CURDIR)/go.work
 
 all: test
 
-## test: vet, gofmt check, the race-enabled test suite of every module but benchmarks/ (what CI runs) and the
-## allocation ceilings, counted without -race (the race detector changes what allocates); the
-## last step fails if the ceiling test did not run (a pattern that matches no test passes)
+## test: vet, gofmt check, go.work lists every module, the race-enabled test suite of every
+## module but benchmarks/ (what CI runs), and the allocation ceilings, counted without -race
+## (the race detector changes what allocates); the last step fails if the ceiling test did not
+## run (a -run pattern that matches no test passes)
 test: vet fmt-check work-check
 	$(GO) test -race -count=1 -timeout 10m $(TEST_PKGS)
 	@out=$$($(GO) test -count=1 -v -run '^TestSuiteAllocsOverRaw$$' ./internal/integration/ 2>&1); rc=$$?; \
@@ -57,7 +58,8 @@ fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
 
-## bench: micro-benchmarks of the main module, -count $(COUNT), summarised by benchstat
+## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
+## benchstat, then the comparison module's report
 bench: $(BIN)/benchstat
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(TEST_PKGS) | tee bench.out
 	$(BIN)/benchstat bench.out
