@@ -7,23 +7,42 @@ PGG_VERSION  := v1.36.12
 PGGG_VERSION := v1.6.2
 LINT_VERSION := v2.15.0
 GO           ?= go
-PKGS         ?= ./...
 BENCH        ?= .
 COUNT        ?= 6
 
-.PHONY: all test test-short race vet fmt-check fuzz bench generate generate-check lint tidy-check demo tools clean
+# The repository's modules (go.work lists the same): the core at the root, the providers, the
+# programs and tests that use them, and the comparison benchmarks. Commands run from the root
+# in workspace mode, where ./... is the core module only, so each module gets its own pattern.
+# README's "Modules" says why the providers are modules of their own.
+MODULES      := . observe/promobs observe/zapobs observe/otelobs interceptors/ratelimit/redislimit \
+                examples e2e observability internal/integration benchmarks
+modpkgs       = $(foreach m,$(1),$(if $(filter .,$(m)),./...,./$(m)/...))
+# vet and lint: every module.
+PKGS         ?= $(call modpkgs,$(MODULES))
+# test and bench: every module but benchmarks/, a measuring harness with its own Makefile (make -C
+# benchmarks test; make bench runs its report), whose fixture tests time real calls under load.
+TEST_PKGS    ?= $(call modpkgs,$(filter-out benchmarks,$(MODULES)))
+# The committed go.work, whatever GOWORK the environment sets (tidy-check turns it off per module).
+export GOWORK := $(CURDIR)/go.work
+
+.PHONY: all test test-short race vet fmt-check fuzz bench generate generate-check lint tidy-check work-check demo tools clean
 
 all: test
 
-## test: vet, gofmt check, the race-enabled test suite (what CI runs) and the allocation
-## ceilings, counted without -race (the race detector changes what allocates)
-test: vet fmt-check
-	$(GO) test -race -count=1 -timeout 10m $(PKGS)
-	$(GO) test -count=1 -run '^TestSuiteAllocsOverRaw$$' ./interceptors/
+## test: vet, gofmt check, go.work lists every module, the race-enabled test suite of every
+## module but benchmarks/ (what CI runs), and the allocation ceilings, counted without -race
+## (the race detector changes what allocates); the last step fails if the ceiling test did not
+## run (a -run pattern that matches no test passes)
+test: vet fmt-check work-check
+	$(GO) test -race -count=1 -timeout 10m $(TEST_PKGS)
+	@out=$$($(GO) test -count=1 -v -run '^TestSuiteAllocsOverRaw$$' ./internal/integration/ 2>&1); rc=$$?; \
+	echo "$$out" | grep -E '^(--- |ok|FAIL|panic)|allocations per call'; \
+	test $$rc -eq 0 && echo "$$out" | grep -q '^--- PASS: TestSuiteAllocsOverRaw ' || \
+	{ echo "TestSuiteAllocsOverRaw failed or did not run"; exit 1; }
 
 ## test-short: the test suite without -race, for a quick loop
 test-short:
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 $(TEST_PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
@@ -39,9 +58,10 @@ fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
 
-## bench: micro-benchmarks of the main module, -count $(COUNT), summarised by benchstat
+## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
+## benchstat, then the comparison module's report
 bench: $(BIN)/benchstat
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKGS) | tee bench.out
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(TEST_PKGS) | tee bench.out
 	$(BIN)/benchstat bench.out
 	@if [ -f benchmarks/Makefile ]; then $(MAKE) -C benchmarks report; fi
 
@@ -55,12 +75,25 @@ generate-check: generate
 	@git diff --exit-code -- proto || (echo "generated code is stale: run make generate and commit"; exit 1)
 	@test -z "$$(git status --porcelain -- proto)" || (git status --porcelain -- proto; echo "untracked generated files"; exit 1)
 
-## lint: golangci-lint and a tidy go.mod
-lint: $(BIN)/golangci-lint tidy-check
+## lint: golangci-lint over every module, each go.mod tidy, go.work listing every module
+lint: $(BIN)/golangci-lint tidy-check work-check
 	$(BIN)/golangci-lint run $(PKGS)
 
+## tidy-check: each module's go.mod and go.sum are tidy, checked as a user builds the module
+## (GOWORK=off: its own requirements and its replace directives, not the workspace's)
 tidy-check:
-	$(GO) mod tidy -diff
+	@for m in $(MODULES); do \
+		(cd $$m && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$m is not tidy: cd $$m && GOWORK=off go mod tidy"; exit 1; }; \
+	done
+
+## work-check: MODULES, go.work's use lines and the go.mod files in the tree name the same
+## directories, so that no module is left out of the tests
+work-check:
+	@want=$$(for m in $(MODULES); do echo "$$m"; done | sort); \
+	used=$$($(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p' | sed 's|^\./||; s|^$$|.|' | sort); \
+	found=$$(git ls-files --cached --others --exclude-standard '*go.mod' ':!:*/testdata/*' | sed 's|/\?go.mod$$||; s|^$$|.|' | sort); \
+	if [ "$$want" != "$$used" ] || [ "$$want" != "$$found" ]; then \
+		echo "MODULES, go.work and the go.mod files differ:"; echo "MODULES:" $$want; echo "go.work:" $$used; echo "go.mod files:" $$found; exit 1; fi
 
 ## demo: the KYC orchestrator against in-process stub services
 demo:

@@ -23,7 +23,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -389,36 +388,6 @@ func TestReloadIsAtomicUnderLoad(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatalf("call failed during reloads: %v", err)
-	}
-}
-
-func TestWorksBesideMiddlewareLogging(t *testing.T) {
-	var mu sync.Mutex
-	var logged []string
-	logger := logging.LoggerFunc(func(_ context.Context, _ logging.Level, msg string, _ ...any) {
-		mu.Lock()
-		logged = append(logged, msg)
-		mu.Unlock()
-	})
-	srv := &testkit.Server{CompareF: testkit.FailFirst(2, unavailable())}
-	testkit.Start(t, srv)
-	s, err := interceptors.New(threeProfiles(), interceptors.WithBreakerRegistry(&breaker.Registry{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := srv.Dial(t,
-		grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(logger, logging.WithLogOnEvents(logging.FinishCall)), s.Unary()),
-		grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(logger, logging.WithLogOnEvents(logging.FinishCall)), s.Stream()))
-	if _, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}); err != nil {
-		t.Fatalf("call failed: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(logged) != 1 {
-		t.Fatalf("middleware logged %d finished calls, want 1 logical call: %v", len(logged), logged)
-	}
-	if srv.Calls(testkit.MethodCompare) != 3 {
-		t.Fatalf("server saw %d attempts, want 3", srv.Calls(testkit.MethodCompare))
 	}
 }
 

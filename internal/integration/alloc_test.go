@@ -3,7 +3,7 @@
 // The race detector changes what allocates (sync.Pool drops objects at random under -race), so
 // these counts are checked without it: make test runs this file in a second, race-free pass.
 
-package interceptors_test
+package integration_test
 
 import (
 	"context"

@@ -1,0 +1,21 @@
+module github.com/bulwarkrpc/bulwark/observe/zapobs
+
+go 1.26.0
+
+replace github.com/bulwarkrpc/bulwark => ../..
+
+require (
+	github.com/bulwarkrpc/bulwark v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
+	go.uber.org/zap v1.28.0
+	google.golang.org/grpc v1.85.0
+)
+
+require (
+	go.uber.org/multierr v1.10.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261026165753-2ffab32bce7e // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
