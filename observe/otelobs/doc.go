@@ -60,12 +60,10 @@
 //
 // # Module
 //
-// otelobs lives in the main module, like promobs and zapobs, so that the example orchestrator
-// and users of the other providers take it with no replace directive and no version skew
-// between two bulwark modules. What keeps OpenTelemetry out of a program that does not use
-// tracing is the import graph, not the module: no core package (codes, config, interceptors
-// and its policies, observe) imports it, which TestCoreImportsNoProvider checks with go list,
-// and Go's module graph pruning keeps unimported packages out of the build.
+// otelobs is a module of its own (github.com/bulwarkrpc/bulwark/observe/otelobs), like promobs
+// and zapobs, so that a program that does not trace takes no OpenTelemetry module into its
+// module graph: no core package imports it (internal/depcheck's TestCoreDependencies) and the
+// core's go.mod requires none of its dependencies (TestCoreGoModRequires).
 //
 // A streaming call's span ends with the suite's CallFinished (the stream read to its end or
 // failed); a stream the caller abandons without reading to its end leaves its span unended,
