@@ -15,7 +15,6 @@ func init() {
 		Key:       "breaker",
 		Rank:      section.RankBreaker,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
 		Zero: map[string]string{
 			"scope":                    "is not one of service, method",
 			"window_type":              "is not one of count, time",
@@ -30,7 +29,6 @@ func init() {
 			"success_threshold":        "is below 1",
 		},
 		Explicit: explicit,
-		Explain:  Config.Explain,
 		Name: func(c Config, service, fullMethod string, shared bool) string {
 			if shared && c.Scope != ScopeMethod {
 				return service

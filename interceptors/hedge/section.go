@@ -16,8 +16,6 @@ func init() {
 		Key:       "hedge",
 		Rank:      section.RankHedge,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Explain:   Config.Explain,
 		Zero: map[string]string{
 			"replay_buffer_bytes": "means the default 256 KiB: leave it out, or write -1 to never buffer",
 		},
