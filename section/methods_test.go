@@ -105,3 +105,66 @@ func TestSpecMethodsReachConfigFiles(t *testing.T) {
 		t.Fatalf("Parse = %v, want methodConfig.Validate's error at its path", err)
 	}
 }
+
+// tagConfig states its explicit-zero rules in tags, one in a struct it holds by pointer.
+type tagConfig struct {
+	Size  int `yaml:"size" zero:"is below 1"`
+	Inner *struct {
+		Wait int `yaml:"wait" zero:"is not positive"`
+		Free int `yaml:"free"`
+	} `yaml:"inner"`
+	Other int `yaml:"other"`
+}
+
+func init() {
+	section.Register(section.Spec[tagConfig]{
+		Key:  "tagtoy",
+		Rank: section.RankFallback - 40,
+		Zero: map[string]string{"other": "is below 2"},
+	})
+}
+
+func TestZeroRulesFromTags(t *testing.T) {
+	s, ok := section.Lookup("tagtoy")
+	if !ok {
+		t.Fatal("tagtoy is not registered")
+	}
+	for path, want := range map[string]string{"size": "is below 1", "inner.wait": "is not positive", "other": "is below 2"} {
+		if got, ok := s.ZeroRule(path); !ok || got != want {
+			t.Errorf("ZeroRule(%q) = %q, %v; want %q", path, got, ok, want)
+		}
+	}
+	if r, ok := s.ZeroRule("inner.free"); ok {
+		t.Errorf("ZeroRule(inner.free) = %q, want none", r)
+	}
+	_, _, err := config.Parse("z.yaml", []byte("profiles:\n  p:\n    tagtoy: {inner: {wait: 0}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "profiles.p.tagtoy.inner.wait: 0 is not positive") {
+		t.Fatalf("Parse = %v, want the tag's rule for inner.wait", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a rule in both Zero and a tag did not panic")
+		}
+	}()
+	section.Register(section.Spec[tagConfig]{Key: "tagtoy2", Rank: section.RankFallback - 30, Zero: map[string]string{"size": "twice"}})
+}
+
+// The built-in policies state their explicit-zero rules in tags, nested ones included.
+func TestBuiltinZeroRules(t *testing.T) {
+	for _, c := range []struct{ key, path, want string }{
+		{"retry", "throttle.window", "is not positive (leave it out for the default 10s)"},
+		{"retry", "max_attempts", "is below 1"},
+		{"rate_limit", "redis.timeout", "is not positive (leave it out for the default 50ms)"},
+		{"hedge", "replay_buffer_bytes", "means the default 256 KiB: leave it out, or write -1 to never buffer"},
+		{"breaker", "success_threshold", "is below 1"},
+		{"bulkhead", "max_concurrent", "is below 1"},
+	} {
+		s, ok := section.Lookup(section.Key(c.key))
+		if !ok {
+			t.Fatalf("%s is not registered", c.key)
+		}
+		if got, ok := s.ZeroRule(c.path); !ok || got != c.want {
+			t.Errorf("%s: ZeroRule(%q) = %q, %v; want %q", c.key, c.path, got, ok, c.want)
+		}
+	}
+}

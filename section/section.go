@@ -2,6 +2,7 @@ package section
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -48,7 +49,9 @@ type Spec[C any] struct {
 	Validate func(c C) error
 	// Zero maps a field path (yaml keys relative to the section, "throttle.window") to the
 	// rule an explicit zero breaks, for fields where 0 means the default: writing 0 is then
-	// an error stating this rule, rather than silently the default.
+	// an error stating this rule, rather than silently the default. Register adds the rules
+	// C's fields state in a tag beside their yaml key, `zero:"is below 1"` (in nested structs
+	// too), which is where a policy package writes them; Zero is for rules a tag cannot carry.
 	Zero map[string]string
 	// Explicit, if set, checks rules on fields written explicitly that depend on other
 	// fields (the breaker's consecutive_failures: 0 is allowed only beside a failure rate).
@@ -258,6 +261,25 @@ func (s Spec[C]) withMethods() Spec[C] {
 	return s
 }
 
+// zeroTags calls add with the path and rule of every field of struct type t, and of the
+// structs it holds (directly or by pointer), that has a zero tag. A path is prefix followed by
+// the yaml keys that lead to the field.
+func zeroTags(t reflect.Type, prefix string, add func(path, rule string)) {
+	for _, f := range yamlfield.Fields(t) {
+		sf := t.Field(f.Index)
+		if rule, ok := sf.Tag.Lookup("zero"); ok {
+			add(prefix+f.Name, rule)
+		}
+		ft := sf.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != t {
+			zeroTags(ft, prefix+f.Name+".", add)
+		}
+	}
+}
+
 var (
 	mu       sync.RWMutex
 	sections []Section // by rank
@@ -288,6 +310,17 @@ func Register[C any](s Spec[C]) {
 			panic(fmt.Sprintf("section: %s: Zero names %q, which is not a field of %s", s.Key, path, reflect.TypeFor[C]()))
 		}
 	}
+	zero := maps.Clone(s.Zero)
+	zeroTags(reflect.TypeFor[C](), "", func(path, rule string) {
+		if _, ok := zero[path]; ok {
+			panic(fmt.Sprintf("section: %s: %q has a zero rule both in Zero and in a tag", s.Key, path))
+		}
+		if zero == nil {
+			zero = map[string]string{}
+		}
+		zero[path] = rule
+	})
+	s.Zero = zero
 	mu.Lock()
 	defer mu.Unlock()
 	for _, o := range sections {

@@ -12,7 +12,6 @@ func init() {
 		Key:       "bulkhead",
 		Rank:      section.RankBulkhead,
 		Normalize: Normalize,
-		Zero:      map[string]string{"max_concurrent": "is below 1"},
 		Uses:      uses,
 		Build:     build,
 	})
