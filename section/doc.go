@@ -13,9 +13,6 @@
 //			Key:       "rate_limit",
 //			Rank:      section.RankRateLimit,
 //			Normalize: Normalize,
-//			Validate:  Config.Validate,
-//			Zero:      map[string]string{"burst": "is below 1"},
-//			Explain:   Config.Explain,
 //			Build:     build,
 //		})
 //	}
@@ -24,6 +21,18 @@
 //	func build(env *section.Env, c Config) (section.Built, error) {
 //		return section.Step(New(env.Service, c, WithClock(env.Clock), WithObserver(env.Sink)))
 //	}
+//
+// A Spec states only what is particular to its section. Where it leaves Validate, Explain or
+// Equal nil, Register takes Config's own method of that name, if Config (or *Config) has one
+// with the signature the hook wants (Validate() error, Explain() string, Equal(Config) bool):
+// the registration above validates with Config.Validate and explains with Config.Explain.
+// Set the field to override a method, or to give a section whose Config has none the hook.
+//
+// The rules that an explicit zero breaks, for fields where 0 means the default, stand beside
+// the fields in Config, as zero tags; Register collects them (Spec.Zero):
+//
+//	// Burst is the bucket's size. 0 means max(1, ceil(Rate)).
+//	Burst int `yaml:"burst" zero:"is below 1"`
 //
 // A section exists in a program only when its package is linked, as a database/sql driver
 // does. The built-in policies are linked by package config.

@@ -2,6 +2,7 @@ package section
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -44,19 +45,24 @@ type Spec[C any] struct {
 	Normalize func(c C) C
 	// Validate reports the fields of c that are out of range, as fielderr errors whose paths
 	// are yaml keys relative to the section. Zero fields, which mean defaults, are valid.
+	// Nil: C's method Validate() error, if it has one (see Register).
 	Validate func(c C) error
 	// Zero maps a field path (yaml keys relative to the section, "throttle.window") to the
 	// rule an explicit zero breaks, for fields where 0 means the default: writing 0 is then
-	// an error stating this rule, rather than silently the default.
+	// an error stating this rule, rather than silently the default. Register adds the rules
+	// C's fields state in a tag beside their yaml key, `zero:"is below 1"` (in nested structs
+	// too), which is where a policy package writes them; Zero is for rules a tag cannot carry.
 	Zero map[string]string
 	// Explicit, if set, checks rules on fields written explicitly that depend on other
 	// fields (the breaker's consecutive_failures: 0 is allowed only beside a failure rate).
 	// written lists the field paths the file wrote. Paths in its errors are relative to the
 	// section.
 	Explicit func(c C, written []string) error
-	// Equal reports whether a and b behave the same. Nil: reflect.DeepEqual.
+	// Equal reports whether a and b behave the same. Nil: C's method Equal(C) bool, if it
+	// has one, else reflect.DeepEqual.
 	Equal func(a, b C) bool
-	// Explain describes a normalized c in one line, for -explain.
+	// Explain describes a normalized c in one line, for -explain. Nil: C's method
+	// Explain() string, if it has one, else "on".
 	Explain func(c C) string
 
 	// Build makes the step a suite puts in a chain for c, a normalized value of the
@@ -233,6 +239,47 @@ func (e erased[C]) Deps(env *Env, v any) []any {
 	return e.s.Deps(env, value[C](v))
 }
 
+// The methods of C that stand in for the hooks of Spec[C] left nil.
+type (
+	validator      interface{ Validate() error }
+	explainer      interface{ Explain() string }
+	equaler[C any] interface{ Equal(C) bool }
+)
+
+// withMethods returns s with Validate, Explain and Equal, where nil, calling C's methods (on
+// a copy, so that pointer receivers do not change the caller's value).
+func (s Spec[C]) withMethods() Spec[C] {
+	if _, ok := any(new(C)).(validator); ok && s.Validate == nil {
+		s.Validate = func(c C) error { return any(&c).(validator).Validate() }
+	}
+	if _, ok := any(new(C)).(explainer); ok && s.Explain == nil {
+		s.Explain = func(c C) string { return any(&c).(explainer).Explain() }
+	}
+	if _, ok := any(new(C)).(equaler[C]); ok && s.Equal == nil {
+		s.Equal = func(a, b C) bool { return any(&a).(equaler[C]).Equal(b) }
+	}
+	return s
+}
+
+// zeroTags calls add with the path and rule of every field of struct type t, and of the
+// structs it holds (directly or by pointer), that has a zero tag. A path is prefix followed by
+// the yaml keys that lead to the field.
+func zeroTags(t reflect.Type, prefix string, add func(path, rule string)) {
+	for _, f := range yamlfield.Fields(t) {
+		sf := t.Field(f.Index)
+		if rule, ok := sf.Tag.Lookup("zero"); ok {
+			add(prefix+f.Name, rule)
+		}
+		ft := sf.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != t {
+			zeroTags(ft, prefix+f.Name+".", add)
+		}
+	}
+}
+
 var (
 	mu       sync.RWMutex
 	sections []Section // by rank
@@ -245,7 +292,12 @@ var reserved = []Key{"profile", "methods", "classifier", "budget", "profiles", "
 // Register adds a section. Policy packages call it from an init function, so that a program
 // has the sections of the packages it links. It panics when the key or rank is taken, the key
 // is reserved or empty, or C is not a struct: those are programming errors.
+//
+// Validate, Equal and Explain left nil are taken from C's methods of those names and
+// signatures (Validate() error, Equal(C) bool, Explain() string), declared on C or *C, so
+// that a Spec states only what its section does differently from its Config's own methods.
 func Register[C any](s Spec[C]) {
+	s = s.withMethods()
 	if reflect.TypeFor[C]().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("section: %s: config type %s is not a struct", s.Key, reflect.TypeFor[C]()))
 	}
@@ -258,6 +310,17 @@ func Register[C any](s Spec[C]) {
 			panic(fmt.Sprintf("section: %s: Zero names %q, which is not a field of %s", s.Key, path, reflect.TypeFor[C]()))
 		}
 	}
+	zero := maps.Clone(s.Zero)
+	zeroTags(reflect.TypeFor[C](), "", func(path, rule string) {
+		if _, ok := zero[path]; ok {
+			panic(fmt.Sprintf("section: %s: %q has a zero rule both in Zero and in a tag", s.Key, path))
+		}
+		if zero == nil {
+			zero = map[string]string{}
+		}
+		zero[path] = rule
+	})
+	s.Zero = zero
 	mu.Lock()
 	defer mu.Unlock()
 	for _, o := range sections {

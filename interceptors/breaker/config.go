@@ -36,7 +36,7 @@ const (
 // multiplies it by RecoveryMultiplier, up to RecoveryTimeout; closing starts over.
 type Config struct {
 	// Scope is which calls share a breaker. Empty means ScopeService.
-	Scope Scope `yaml:"scope" json:"scope"`
+	Scope Scope `yaml:"scope" json:"scope" zero:"is not one of service, method"`
 	// ConsecutiveFailures trips the breaker after this many failures in a row. 0 means 5 when
 	// FailureRateThreshold is 0, and off otherwise.
 	ConsecutiveFailures int `yaml:"consecutive_failures" json:"consecutive_failures"`
@@ -50,35 +50,35 @@ type Config struct {
 	// the threshold trip about once in 1 000 windows at the threshold itself, and far less below.
 	FailureRateConfidence float64 `yaml:"failure_rate_confidence" json:"failure_rate_confidence"`
 	// WindowType is how the window is measured. Empty means WindowCount.
-	WindowType WindowType `yaml:"window_type" json:"window_type"`
+	WindowType WindowType `yaml:"window_type" json:"window_type" zero:"is not one of count, time"`
 	// WindowSize is the count window's length in calls. 0 means 10.
-	WindowSize int `yaml:"window_size" json:"window_size"`
+	WindowSize int `yaml:"window_size" json:"window_size" zero:"is below 1"`
 	// WindowDuration is the time window's length. 0 means 10s.
-	WindowDuration time.Duration `yaml:"window_duration" json:"window_duration"`
+	WindowDuration time.Duration `yaml:"window_duration" json:"window_duration" zero:"is not positive (leave it out for the default 10s)"`
 	// MinimumCalls is how many outcomes the window must hold before a rate is judged. 0 means a
 	// full window for WindowCount (WindowSize), and 10 for WindowTime.
-	MinimumCalls int `yaml:"minimum_calls" json:"minimum_calls"`
+	MinimumCalls int `yaml:"minimum_calls" json:"minimum_calls" zero:"is below 1"`
 	// SlowCallDuration makes a call that takes longer a slow call. 0 means slow calls are not
 	// counted.
 	SlowCallDuration time.Duration `yaml:"slow_call_duration" json:"slow_call_duration"`
 	// SlowCallRateThreshold trips the breaker when the share of slow calls in the window reaches
 	// it, in (0, 1]. 0 means 1 when SlowCallDuration is set.
-	SlowCallRateThreshold float64 `yaml:"slow_call_rate_threshold" json:"slow_call_rate_threshold"`
+	SlowCallRateThreshold float64 `yaml:"slow_call_rate_threshold" json:"slow_call_rate_threshold" zero:"is not positive (leave it out for 1)"`
 	// RecoveryTimeout is how long the breaker stays open before it half-opens: the longest open
 	// interval when InitialRecoveryTimeout is shorter. 0 means 30s.
-	RecoveryTimeout time.Duration `yaml:"recovery_timeout" json:"recovery_timeout"`
+	RecoveryTimeout time.Duration `yaml:"recovery_timeout" json:"recovery_timeout" zero:"is not positive (leave it out for the default 30s)"`
 	// InitialRecoveryTimeout is the open interval after a trip from the closed state. Each failed
 	// (or slow) probe multiplies the interval by RecoveryMultiplier, up to RecoveryTimeout; the
 	// next trip after the breaker closes starts again from InitialRecoveryTimeout. 0 means
 	// RecoveryTimeout: every open interval is RecoveryTimeout. Above RecoveryTimeout it is cut
 	// to it, so that lowering RecoveryTimeout alone still bounds every interval.
-	InitialRecoveryTimeout time.Duration `yaml:"initial_recovery_timeout" json:"initial_recovery_timeout"`
+	InitialRecoveryTimeout time.Duration `yaml:"initial_recovery_timeout" json:"initial_recovery_timeout" zero:"is not positive (leave it out to open for recovery_timeout every time)"`
 	// RecoveryMultiplier is what a failed probe multiplies the open interval by, at least 1.
 	// 0 means 2.
-	RecoveryMultiplier float64 `yaml:"recovery_multiplier" json:"recovery_multiplier"`
+	RecoveryMultiplier float64 `yaml:"recovery_multiplier" json:"recovery_multiplier" zero:"is below 1 (leave it out for the default 2)"`
 	// HalfOpenMaxCalls is how many probe calls the half-open breaker admits at once; further
 	// calls are rejected. 0 means 1.
-	HalfOpenMaxCalls int `yaml:"half_open_max_calls" json:"half_open_max_calls"`
+	HalfOpenMaxCalls int `yaml:"half_open_max_calls" json:"half_open_max_calls" zero:"is below 1"`
 	// SuccessThreshold is how many successful probes close the breaker. 0 means HalfOpenMaxCalls.
-	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold"`
+	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold" zero:"is below 1"`
 }

@@ -15,22 +15,7 @@ func init() {
 		Key:       "breaker",
 		Rank:      section.RankBreaker,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Zero: map[string]string{
-			"scope":                    "is not one of service, method",
-			"window_type":              "is not one of count, time",
-			"window_size":              "is below 1",
-			"window_duration":          "is not positive (leave it out for the default 10s)",
-			"minimum_calls":            "is below 1",
-			"slow_call_rate_threshold": "is not positive (leave it out for 1)",
-			"recovery_timeout":         "is not positive (leave it out for the default 30s)",
-			"initial_recovery_timeout": "is not positive (leave it out to open for recovery_timeout every time)",
-			"recovery_multiplier":      "is below 1 (leave it out for the default 2)",
-			"half_open_max_calls":      "is below 1",
-			"success_threshold":        "is below 1",
-		},
-		Explicit: explicit,
-		Explain:  Config.Explain,
+		Explicit:  explicit,
 		Name: func(c Config, service, fullMethod string, shared bool) string {
 			if shared && c.Scope != ScopeMethod {
 				return service

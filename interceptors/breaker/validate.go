@@ -35,8 +35,7 @@ func (c Config) Validate() error {
 	v.Check(c.SlowCallRateThreshold == 0 || c.SlowCallDuration > 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
 	v.Check(c.RecoveryTimeout >= 0, "recovery_timeout", c.RecoveryTimeout, "is negative")
 	v.Check(c.InitialRecoveryTimeout >= 0, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is negative")
-	v.Check(c.RecoveryMultiplier == 0 || c.RecoveryMultiplier >= 1, "recovery_multiplier", c.RecoveryMultiplier, "is below 1")
-	v.Check(c.RecoveryMultiplier <= 1000, "recovery_multiplier", c.RecoveryMultiplier, "is above 1000")
+	fielderr.ZeroOrWithin(&v, "recovery_multiplier", c.RecoveryMultiplier, 1, 1000)
 	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
 	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
 	if c.SuccessThreshold > 0 {

@@ -6,7 +6,7 @@ import "time"
 type Config struct {
 	// MaxConcurrent is the most calls (and open streams) in flight at once: the fixed limit,
 	// or the ceiling of an adaptive one. 0 means 10.
-	MaxConcurrent int `yaml:"max_concurrent" json:"max_concurrent"`
+	MaxConcurrent int `yaml:"max_concurrent" json:"max_concurrent" zero:"is below 1"`
 	// MaxWait is how long a call may wait for a slot, never past its own deadline. 0 means fail
 	// fast: a call that finds no free slot is rejected at once.
 	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`

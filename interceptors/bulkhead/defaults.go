@@ -1,5 +1,7 @@
 package bulkhead
 
+import "cmp"
+
 // Defaults of Config's zero values (see Config and Adaptive).
 const (
 	// DefaultMaxConcurrent is the capacity of a bulkhead whose Config.MaxConcurrent is 0.
@@ -27,32 +29,18 @@ const (
 // for both, Smoothing, Tolerance and LongWindow for the gradient. LatencyThreshold's zero is not
 // a default (it turns the latency drop off) and stays zero.
 func Normalize(cfg Config) Config {
-	if cfg.MaxConcurrent == 0 {
-		cfg.MaxConcurrent = DefaultMaxConcurrent
-	}
+	cfg.MaxConcurrent = cmp.Or(cfg.MaxConcurrent, DefaultMaxConcurrent)
 	a := &cfg.Adaptive
 	if a.Algorithm == AlgorithmNone {
 		return cfg
 	}
-	if a.MinLimit == 0 {
-		a.MinLimit = DefaultMinLimit
-	}
-	if a.InitialLimit == 0 {
-		a.InitialLimit = max(a.MinLimit, cfg.MaxConcurrent/4)
-	}
-	if a.BackoffRatio == 0 {
-		a.BackoffRatio = DefaultBackoffRatio
-	}
+	a.MinLimit = cmp.Or(a.MinLimit, DefaultMinLimit)
+	a.InitialLimit = cmp.Or(a.InitialLimit, max(a.MinLimit, cfg.MaxConcurrent/4))
+	a.BackoffRatio = cmp.Or(a.BackoffRatio, DefaultBackoffRatio)
 	if a.Algorithm == AlgorithmGradient {
-		if a.Smoothing == 0 {
-			a.Smoothing = DefaultSmoothing
-		}
-		if a.Tolerance == 0 {
-			a.Tolerance = DefaultTolerance
-		}
-		if a.LongWindow == 0 {
-			a.LongWindow = DefaultLongWindow
-		}
+		a.Smoothing = cmp.Or(a.Smoothing, DefaultSmoothing)
+		a.Tolerance = cmp.Or(a.Tolerance, DefaultTolerance)
+		a.LongWindow = cmp.Or(a.LongWindow, DefaultLongWindow)
 	}
 	return cfg
 }

@@ -12,9 +12,6 @@ func init() {
 		Key:       "bulkhead",
 		Rank:      section.RankBulkhead,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Zero:      map[string]string{"max_concurrent": "is below 1"},
-		Explain:   Config.Explain,
 		Uses:      uses,
 		Build:     build,
 	})

@@ -34,10 +34,8 @@ func (c Config) Validate() error {
 		v.Check(a.InitialLimit >= a.MinLimit, "adaptive.initial_limit", a.InitialLimit, "is below adaptive.min_limit ("+strconv.Itoa(a.MinLimit)+")")
 	}
 	v.Check(a.Smoothing >= 0 && a.Smoothing <= 1, "adaptive.smoothing", a.Smoothing, "is outside (0, 1]")
-	v.Check(a.Tolerance == 0 || a.Tolerance >= 1, "adaptive.tolerance", a.Tolerance, "is below 1")
-	v.Check(a.Tolerance <= 10, "adaptive.tolerance", a.Tolerance, "is above 10")
-	v.Check(a.LongWindow == 0 || a.LongWindow >= 10, "adaptive.long_window", a.LongWindow, "is below 10")
-	v.Check(a.LongWindow <= 100000, "adaptive.long_window", a.LongWindow, "is above 100000")
+	fielderr.ZeroOrWithin(&v, "adaptive.tolerance", a.Tolerance, 1, 10)
+	fielderr.ZeroOrWithin(&v, "adaptive.long_window", a.LongWindow, 10, 100000)
 	v.Check(a.LatencyThreshold >= 0, "adaptive.latency_threshold", a.LatencyThreshold, "is negative")
 	v.Check(a.BackoffRatio == 0 || (a.BackoffRatio >= 0.5 && a.BackoffRatio < 1), "adaptive.backoff_ratio", a.BackoffRatio, "is outside [0.5, 1)")
 	return v.Err()

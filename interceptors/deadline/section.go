@@ -9,10 +9,8 @@ import (
 
 func init() {
 	section.Register(section.Spec[Config]{
-		Key:      "deadline",
-		Rank:     section.RankDeadline,
-		Validate: Config.Validate,
-		Explain:  Config.Explain,
+		Key:  "deadline",
+		Rank: section.RankDeadline,
 		// Every chain has the step, section or not: the call budget caps every call.
 		Always:    true,
 		Stateless: true,

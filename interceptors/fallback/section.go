@@ -12,9 +12,6 @@ func init() {
 		Key:       "fallback",
 		Rank:      section.RankFallback,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Equal:     Config.Equal,
-		Explain:   Config.Explain,
 		// A reply is typed by its method: every method has a step of its own.
 		Name:      func(_ Config, _, fullMethod string, _ bool) string { return fullMethod },
 		Stateless: true,

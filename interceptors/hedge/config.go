@@ -39,5 +39,5 @@ type Config struct {
 	// keeps for replay to its hedges; a stream that sends more is not hedged. It means what
 	// retry's replay_buffer_bytes means: 0 means 256 KiB; negative means never buffer (client
 	// streams are not hedged).
-	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes"`
+	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes" zero:"means the default 256 KiB: leave it out, or write -1 to never buffer"`
 }

@@ -1,5 +1,7 @@
 package hedge
 
+import "cmp"
+
 // Normalize returns cfg with every zero field that means a default replaced by that default:
 // the values New runs with, and the ones config resolves and explains. It is the one place
 // these defaults are written. It does not validate: a valid cfg gives a valid result.
@@ -9,17 +11,11 @@ package hedge
 // that the result is the same whichever way the delay is chosen.
 func Normalize(cfg Config) Config {
 	fixed := cfg.Percentile == 0 && cfg.Delay > 0
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.Delay == 0 {
-		cfg.Delay = DefaultDelay
-	}
-	if !fixed && cfg.Percentile == 0 {
-		cfg.Percentile = DefaultPercentile
-	}
-	if !fixed && cfg.MedianMultiple == 0 {
-		cfg.MedianMultiple = DefaultMedianMultiple
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
+	cfg.Delay = cmp.Or(cfg.Delay, DefaultDelay)
+	if !fixed {
+		cfg.Percentile = cmp.Or(cfg.Percentile, DefaultPercentile)
+		cfg.MedianMultiple = cmp.Or(cfg.MedianMultiple, DefaultMedianMultiple)
 	}
 	if cfg.MinDelay == 0 {
 		cfg.MinDelay = DefaultMinDelay
@@ -28,14 +24,8 @@ func Normalize(cfg Config) Config {
 			cfg.MinDelay = min(cfg.MinDelay, cfg.MaxDelay)
 		}
 	}
-	if cfg.Window == 0 {
-		cfg.Window = DefaultWindow
-	}
-	if cfg.MinSamples == 0 {
-		cfg.MinSamples = min(DefaultMinSamples, cfg.Window)
-	}
-	if cfg.ReplayBufferBytes == 0 {
-		cfg.ReplayBufferBytes = DefaultReplayBufferBytes
-	}
+	cfg.Window = cmp.Or(cfg.Window, DefaultWindow)
+	cfg.MinSamples = cmp.Or(cfg.MinSamples, min(DefaultMinSamples, cfg.Window))
+	cfg.ReplayBufferBytes = cmp.Or(cfg.ReplayBufferBytes, DefaultReplayBufferBytes)
 	return cfg
 }

@@ -16,15 +16,10 @@ func init() {
 		Key:       "hedge",
 		Rank:      section.RankHedge,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Explain:   Config.Explain,
-		Zero: map[string]string{
-			"replay_buffer_bytes": "means the default 256 KiB: leave it out, or write -1 to never buffer",
-		},
-		Uses:     func(Config) section.Uses { return section.UsesClassifier },
-		Deps:     func(env *section.Env, _ Config) []any { return []any{retryBudget(env)} },
-		CallSink: func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
-		Build:    build,
+		Uses:      func(Config) section.Uses { return section.UsesClassifier },
+		Deps:      func(env *section.Env, _ Config) []any { return []any{retryBudget(env)} },
+		CallSink:  func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
+		Build:     build,
 	})
 }
 

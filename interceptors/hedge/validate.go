@@ -11,19 +11,12 @@ import (
 // value and the rule (joined with errors.Join). Zero values, which mean defaults, are valid.
 func (c Config) Validate() error {
 	var v fielderr.Checker
-	v.Check(c.MaxAttempts == 0 || c.MaxAttempts >= 2, "max_attempts", c.MaxAttempts, "is below 2")
-	v.Check(c.MaxAttempts <= 5, "max_attempts", c.MaxAttempts, "is above 5")
+	fielderr.ZeroOrWithin(&v, "max_attempts", c.MaxAttempts, 2, 5)
 	v.Check(c.Delay >= 0, "delay", c.Delay, "is negative")
 	v.Check(c.Percentile == 0 || (c.Percentile > 0 && c.Percentile < 1), "percentile", c.Percentile, "is outside (0, 1)")
-	v.Check(c.MedianMultiple == 0 || c.MedianMultiple >= 1, "median_multiple", c.MedianMultiple, "is below 1")
-	v.Check(c.MedianMultiple <= 1000, "median_multiple", c.MedianMultiple, "is above 1000")
-	v.Check(c.MinDelay >= 0, "min_delay", c.MinDelay, "is negative")
-	v.Check(c.MaxDelay >= 0, "max_delay", c.MaxDelay, "is negative")
-	if c.MinDelay > 0 && c.MaxDelay > 0 {
-		v.Check(c.MaxDelay >= c.MinDelay, "max_delay", c.MaxDelay, "is below min_delay ("+c.MinDelay.String()+")")
-	}
-	v.Check(c.Window == 0 || c.Window >= 10, "window", c.Window, "is below 10")
-	v.Check(c.Window <= 100000, "window", c.Window, "is above 100000")
+	fielderr.ZeroOrWithin(&v, "median_multiple", c.MedianMultiple, 1, 1000)
+	v.DurationRange("min_delay", c.MinDelay, "max_delay", c.MaxDelay)
+	fielderr.ZeroOrWithin(&v, "window", c.Window, 10, 100000)
 	v.Check(c.MinSamples >= 0, "min_samples", c.MinSamples, "is below 1")
 	window := c.Window
 	if window == 0 {

@@ -8,7 +8,7 @@ type Config struct {
 	Rate float64 `yaml:"rate" json:"rate"`
 	// Burst is how many calls may pass at once after a quiet spell (the bucket's size).
 	// 0 means max(1, ceil(Rate)).
-	Burst int `yaml:"burst" json:"burst"`
+	Burst int `yaml:"burst" json:"burst" zero:"is below 1"`
 	// MaxWait is how long a call may wait for a token, never past its own deadline (it fails at
 	// once when the wait would outlive the deadline). 0 means fail fast.
 	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`
@@ -25,9 +25,9 @@ type RedisConfig struct {
 	// Addr is the Redis server's host:port.
 	Addr string `yaml:"addr" json:"addr"`
 	// KeyPrefix prefixes every key the limiter writes. Empty means "bulwark:ratelimit:".
-	KeyPrefix string `yaml:"key_prefix" json:"key_prefix"`
+	KeyPrefix string `yaml:"key_prefix" json:"key_prefix" zero:"is empty (leave it out for the default)"`
 	// Timeout bounds each Redis round trip. 0 means 50ms.
-	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	Timeout time.Duration `yaml:"timeout" json:"timeout" zero:"is not positive (leave it out for the default 50ms)"`
 	// FailOpen lets calls through (under a local limiter at the same rate) when Redis cannot be
 	// asked in time; false rejects them.
 	FailOpen bool `yaml:"fail_open" json:"fail_open"`

@@ -13,15 +13,7 @@ func init() {
 		Key:       "rate_limit",
 		Rank:      section.RankRateLimit,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Zero: map[string]string{
-			"burst":            "is below 1",
-			"redis.key_prefix": "is empty (leave it out for the default)",
-			"redis.timeout":    "is not positive (leave it out for the default 50ms)",
-		},
-		Equal:   Config.Equal,
-		Explain: Config.Explain,
-		Build:   build,
+		Build:     build,
 	})
 }
 

@@ -26,15 +26,15 @@ const (
 type Config struct {
 	// MaxAttempts is the most attempts per call, the first one included. 0 means 3; 1 disables
 	// retries but keeps attempt accounting.
-	MaxAttempts int `yaml:"max_attempts" json:"max_attempts"`
+	MaxAttempts int `yaml:"max_attempts" json:"max_attempts" zero:"is below 1"`
 	// InitialBackoff is the delay before the first retry, before jitter. 0 means 100ms.
-	InitialBackoff time.Duration `yaml:"initial_backoff" json:"initial_backoff"`
+	InitialBackoff time.Duration `yaml:"initial_backoff" json:"initial_backoff" zero:"is not positive (leave it out for the default 100ms)"`
 	// MaxBackoff caps every delay, jitter included. 0 means 10s.
-	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff" zero:"is not positive (leave it out for the default 10s)"`
 	// Multiplier grows the delay after each retry. 0 means 2.
-	Multiplier float64 `yaml:"multiplier" json:"multiplier"`
+	Multiplier float64 `yaml:"multiplier" json:"multiplier" zero:"is below 1"`
 	// Jitter is the randomisation strategy. Empty means JitterFull.
-	Jitter Jitter `yaml:"jitter" json:"jitter"`
+	Jitter Jitter `yaml:"jitter" json:"jitter" zero:"is not one of none, full, equal, decorrelated, additive"`
 	// JitterAmount is the upper bound of the additive jitter; used only by JitterAdditive.
 	JitterAmount time.Duration `yaml:"jitter_amount" json:"jitter_amount"`
 	// PerAttemptTimeout gives each attempt its own deadline (never later than the call's).
@@ -65,7 +65,7 @@ type Config struct {
 	// ReplayBufferBytes caps the bytes of sent messages a client- or bidi-streaming call keeps
 	// for replay on retry; past it, the stream is committed and no longer retried.
 	// 0 means 256 KiB; negative means never buffer (streams with client messages are not retried).
-	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes"`
+	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes" zero:"means the default 256 KiB: leave it out, or write -1 to never buffer"`
 }
 
 // RetryBudgetConfig configures the retry budget (RetryBudget) shared by every call to one
@@ -86,17 +86,17 @@ type RetryBudgetConfig struct {
 	// MaxTokens is the token bucket's size, in (0, 1000]. 0: no token bucket.
 	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
 	// TokenRatio is what each success puts back, in (0, MaxTokens]. 0 means 0.1.
-	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio"`
+	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio" zero:"is not positive (leave it out for the default 0.1)"`
 	// Ratio is the ratio budget's share: retries and hedges per call over the window, in
 	// (0, 10]. 0: no ratio budget.
 	Ratio float64 `yaml:"ratio" json:"ratio"`
 	// MinPerSecond is the ratio budget's floor: retries per second allowed whatever the
 	// traffic, in (0, 1000]. 0 means 10. Unused without Ratio (so that an override can turn the
 	// ratio budget off with ratio: 0 alone).
-	MinPerSecond float64 `yaml:"min_per_second" json:"min_per_second"`
+	MinPerSecond float64 `yaml:"min_per_second" json:"min_per_second" zero:"is not positive (leave it out for the default 10)"`
 	// Window is the time over which the ratio budget counts calls and retries, from 1s to
 	// 10m (counted in tenths of it). 0 means 10s. Unused without Ratio.
-	Window time.Duration `yaml:"window" json:"window"`
+	Window time.Duration `yaml:"window" json:"window" zero:"is not positive (leave it out for the default 10s)"`
 }
 
 // Throttle is RetryBudgetConfig, its older name.

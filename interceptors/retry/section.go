@@ -15,22 +15,9 @@ func init() {
 		Key:       "retry",
 		Rank:      section.RankRetry,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Zero: map[string]string{
-			"max_attempts":            "is below 1",
-			"initial_backoff":         "is not positive (leave it out for the default 100ms)",
-			"max_backoff":             "is not positive (leave it out for the default 10s)",
-			"multiplier":              "is below 1",
-			"jitter":                  "is not one of none, full, equal, decorrelated, additive",
-			"throttle.token_ratio":    "is not positive (leave it out for the default 0.1)",
-			"throttle.min_per_second": "is not positive (leave it out for the default 10)",
-			"throttle.window":         "is not positive (leave it out for the default 10s)",
-			"replay_buffer_bytes":     "means the default 256 KiB: leave it out, or write -1 to never buffer",
-		},
-		Explain:  Config.Explain,
-		Uses:     func(Config) section.Uses { return section.UsesClassifier | section.UsesBudget },
-		CallSink: func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
-		Build:    build,
+		Uses:      func(Config) section.Uses { return section.UsesClassifier | section.UsesBudget },
+		CallSink:  func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
+		Build:     build,
 	})
 }
 

@@ -222,37 +222,35 @@ func (s *retryStream) CloseSend() error {
 	return s.cur.CloseSend()
 }
 
+// current returns the current attempt's stream, nil when there is none.
+func (s *retryStream) current() grpc.ClientStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
 // Header returns the header metadata of the current attempt.
 func (s *retryStream) Header() (metadata.MD, error) {
-	s.mu.Lock()
-	st := s.cur
-	s.mu.Unlock()
-	if st == nil {
-		return nil, s.final
+	if st := s.current(); st != nil {
+		return st.Header()
 	}
-	return st.Header()
+	return nil, s.final
 }
 
 // Trailer returns the trailer metadata of the current attempt.
 func (s *retryStream) Trailer() metadata.MD {
-	s.mu.Lock()
-	st := s.cur
-	s.mu.Unlock()
-	if st == nil {
-		return nil
+	if st := s.current(); st != nil {
+		return st.Trailer()
 	}
-	return st.Trailer()
+	return nil
 }
 
 // Context returns the context of the current attempt's stream.
 func (s *retryStream) Context() context.Context {
-	s.mu.Lock()
-	st := s.cur
-	s.mu.Unlock()
-	if st == nil {
-		return s.callCtx
+	if st := s.current(); st != nil {
+		return st.Context()
 	}
-	return st.Context()
+	return s.callCtx
 }
 
 // RecvMsg receives on the current attempt. Before the stream commits, a failure is retried

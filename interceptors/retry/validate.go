@@ -13,13 +13,8 @@ func (c Config) Validate() error {
 	var v fielderr.Checker
 	v.Check(c.MaxAttempts >= 0, "max_attempts", c.MaxAttempts, "is below 1")
 	v.Check(c.MaxAttempts <= 100, "max_attempts", c.MaxAttempts, "is above 100")
-	v.Check(c.InitialBackoff >= 0, "initial_backoff", c.InitialBackoff, "is negative")
-	v.Check(c.MaxBackoff >= 0, "max_backoff", c.MaxBackoff, "is negative")
-	if c.InitialBackoff > 0 && c.MaxBackoff > 0 {
-		v.Check(c.MaxBackoff >= c.InitialBackoff, "max_backoff", c.MaxBackoff, "is below initial_backoff ("+c.InitialBackoff.String()+")")
-	}
-	v.Check(c.Multiplier == 0 || c.Multiplier >= 1, "multiplier", c.Multiplier, "is below 1")
-	v.Check(c.Multiplier <= 100, "multiplier", c.Multiplier, "is above 100")
+	v.DurationRange("initial_backoff", c.InitialBackoff, "max_backoff", c.MaxBackoff)
+	fielderr.ZeroOrWithin(&v, "multiplier", c.Multiplier, 1, 100)
 	switch c.Jitter {
 	case "", JitterNone, JitterFull, JitterEqual, JitterDecorrelated, JitterAdditive:
 	default:

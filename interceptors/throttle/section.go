@@ -12,8 +12,6 @@ func init() {
 		Key:       "adaptive_throttle",
 		Rank:      section.RankThrottle,
 		Normalize: Normalize,
-		Validate:  Config.Validate,
-		Explain:   Config.Explain,
 		Uses:      func(Config) section.Uses { return section.UsesClassifier },
 		Build:     build,
 	})

@@ -7,9 +7,11 @@
 package fielderr
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Error is one invalid field.
@@ -100,6 +102,24 @@ func (c *Checker) Add(path string, value any, rule string) {
 func (c *Checker) Check(ok bool, path string, value any, rule string) {
 	if !ok {
 		c.Add(path, value, rule)
+	}
+}
+
+// ZeroOrWithin checks a field where 0 means the default: v is 0, or in [lo, hi]. It records
+// "is below lo" or "is above hi", the bounds spelt as configuration spells them.
+func ZeroOrWithin[T cmp.Ordered](c *Checker, path string, v, lo, hi T) {
+	var zero T
+	c.Check(v == zero || v >= lo, path, v, "is below "+Format(lo))
+	c.Check(v <= hi, path, v, "is above "+Format(hi))
+}
+
+// DurationRange checks two durations that bound a range, where 0 means a default: neither is
+// negative, and high is not below low when both are set.
+func (c *Checker) DurationRange(lowPath string, low time.Duration, highPath string, high time.Duration) {
+	c.Check(low >= 0, lowPath, low, "is negative")
+	c.Check(high >= 0, highPath, high, "is negative")
+	if low > 0 && high > 0 {
+		c.Check(high >= low, highPath, high, "is below "+lowPath+" ("+low.String()+")")
 	}
 }
 

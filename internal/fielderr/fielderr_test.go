@@ -41,3 +41,55 @@ func TestPrefix(t *testing.T) {
 		t.Fatal("Key")
 	}
 }
+
+func TestZeroOrWithin(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{
+		{0, ""},
+		{1, ""},
+		{100, ""},
+		{0.5, "k: 0.5 is below 1"},
+		{-1, "k: -1 is below 1"},
+		{101, "k: 101 is above 100"},
+	} {
+		var v fielderr.Checker
+		fielderr.ZeroOrWithin(&v, "k", c.v, 1, 100)
+		if got := errString(v.Err()); got != c.want {
+			t.Errorf("ZeroOrWithin(%v) = %q, want %q", c.v, got, c.want)
+		}
+	}
+	var v fielderr.Checker
+	fielderr.ZeroOrWithin(&v, "window", 2*time.Hour, time.Second, time.Hour)
+	if got, want := errString(v.Err()), "window: 2h0m0s is above 1h0m0s"; got != want {
+		t.Errorf("durations: %q, want %q (bounds spelt as configuration spells them)", got, want)
+	}
+}
+
+func TestDurationRange(t *testing.T) {
+	for _, c := range []struct {
+		low, high time.Duration
+		want      string
+	}{
+		{0, 0, ""},
+		{time.Second, 0, ""},
+		{0, time.Millisecond, ""},
+		{time.Second, time.Second, ""},
+		{time.Second, time.Millisecond, "max: 1ms is below min (1s)"},
+		{-time.Second, -time.Millisecond, "min: -1s is negative\nmax: -1ms is negative"},
+	} {
+		var v fielderr.Checker
+		v.DurationRange("min", c.low, "max", c.high)
+		if got := errString(v.Err()); got != c.want {
+			t.Errorf("DurationRange(%v, %v) = %q, want %q", c.low, c.high, got, c.want)
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

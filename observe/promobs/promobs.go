@@ -110,7 +110,7 @@ type Metrics struct {
 	// (see methodSeries); it is keyed by the method name as events carry it, or by OtherMethod.
 	methodCache cache[methodKey, *methodSeries]
 	retryCache  cache[retryKey, retrySeries]
-	// pairCache serves the four counters keyed by service and one other string.
+	// pairCache serves the six counters keyed by service and one other string.
 	pairCache       cache[pairKey, prometheus.Counter]
 	rejectionCache  cache[rejectionKey, prometheus.Counter]
 	transitionCache cache[transitionKey, prometheus.Counter]
@@ -247,20 +247,10 @@ type retrySeries struct {
 	backoff prometheus.Observer
 }
 
-// family tells apart the counters that share pairCache.
-type family uint8
-
-const (
-	famExhausted family = iota + 1
-	famFallbacks
-	famDeadlines
-	famDegraded
-	famHedges
-	famHedgeWins
-)
-
+// pairKey is the key of pairCache: a counter vector and its two label values (the service,
+// then a reason or method). The vector tells apart the counters that share the cache.
 type pairKey struct {
-	fam     family
+	vec     *prometheus.CounterVec
 	service string
 	other   string
 }
@@ -365,22 +355,22 @@ func (m *Metrics) Observe(e observe.Event) {
 		s.count.Inc()
 		s.backoff.Observe(e.Delay.Seconds())
 	case observe.RetriesExhausted:
-		m.pairCache.get(m, pairKey{famExhausted, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{m.exhausted, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.get(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, newTransitionCounter).Inc()
 		m.levels.breakerChanged(e.Service, e.Method, e.To)
 	case observe.Rejected:
 		m.rejectionCache.get(m, rejectionKey{e.Service, e.Policy, e.Reason}, newRejectionCounter).Inc()
 	case observe.FallbackServed:
-		m.pairCache.get(m, pairKey{famFallbacks, e.Service, m.method(e.Method)}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{m.fallbacks, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	case observe.DeadlineApplied:
-		m.pairCache.get(m, pairKey{famDeadlines, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{m.deadlines, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.LimiterDegraded:
-		m.pairCache.get(m, pairKey{famDegraded, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{m.degraded, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.HedgeSent:
-		m.pairCache.get(m, pairKey{famHedges, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{m.hedges, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.HedgeWon:
-		m.pairCache.get(m, pairKey{famHedgeWins, e.Service, m.method(e.Method)}, newPairCounter).Inc()
+		m.pairCache.get(m, pairKey{m.hedgeWins, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	}
 }
 
@@ -394,25 +384,8 @@ func newRetrySeries(m *Metrics, k retryKey) retrySeries {
 	}
 }
 
-func newPairCounter(m *Metrics, k pairKey) prometheus.Counter {
-	var vec *prometheus.CounterVec
-	switch k.fam {
-	case famExhausted:
-		vec = m.exhausted
-	case famFallbacks:
-		vec = m.fallbacks
-	case famDeadlines:
-		vec = m.deadlines
-	case famDegraded:
-		vec = m.degraded
-	case famHedges:
-		vec = m.hedges
-	case famHedgeWins:
-		vec = m.hedgeWins
-	default:
-		panic("promobs: pair counter of unknown family")
-	}
-	return vec.WithLabelValues(clean(k.service), clean(k.other))
+func newPairCounter(_ *Metrics, k pairKey) prometheus.Counter {
+	return k.vec.WithLabelValues(clean(k.service), clean(k.other))
 }
 
 func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {

@@ -48,7 +48,7 @@ var lines = [...]line{
 // maxFields is the most fields a line has.
 const maxFields = 7
 
-// field is one field of a line: its key, the event field it shows and when (the table of
+// field is one field of a line: its key, how it shows the event and when (the table of
 // fields in the package documentation).
 type field struct {
 	key  string
@@ -56,24 +56,30 @@ type field struct {
 	when when
 }
 
-// value names the event field a line's field shows.
-type value uint8
+// value makes a line's field under key from the event field it shows.
+type value func(key string, e *observe.Event) zap.Field
 
-const (
-	vService value = iota
-	vMethod
-	vPolicy
-	vAttempt
-	vCode
-	vClass
-	vReason
-	vDuration
-	vDelay
-	vFrom
-	vTo
-	vLimit      // Value, as an int
-	vRetryAfter // Delay, or the probability (Value) on a rejection by the adaptive throttle
-)
+func vService(k string, e *observe.Event) zap.Field  { return zap.String(k, e.Service) }
+func vMethod(k string, e *observe.Event) zap.Field   { return zap.String(k, e.Method) }
+func vPolicy(k string, e *observe.Event) zap.Field   { return zap.String(k, e.Policy) }
+func vAttempt(k string, e *observe.Event) zap.Field  { return zap.Int(k, e.Attempt) }
+func vCode(k string, e *observe.Event) zap.Field     { return zap.String(k, e.Code.String()) }
+func vClass(k string, e *observe.Event) zap.Field    { return zap.String(k, e.Class.String()) }
+func vReason(k string, e *observe.Event) zap.Field   { return zap.String(k, e.Reason) }
+func vDuration(k string, e *observe.Event) zap.Field { return zap.Duration(k, e.Duration) }
+func vDelay(k string, e *observe.Event) zap.Field    { return zap.Duration(k, e.Delay) }
+func vFrom(k string, e *observe.Event) zap.Field     { return zap.String(k, e.From) }
+func vTo(k string, e *observe.Event) zap.Field       { return zap.String(k, e.To) }
+func vLimit(k string, e *observe.Event) zap.Field    { return zap.Int(k, int(e.Value)) }
+
+// vRetryAfter is Delay, or the probability (Value) on a rejection by the adaptive throttle,
+// which cannot say when to come back; it says how likely a rejection is.
+func vRetryAfter(k string, e *observe.Event) zap.Field {
+	if e.Policy == observe.PolicyAdaptiveThrottle {
+		return zap.Float64("probability", e.Value)
+	}
+	return zap.Duration(k, e.Delay)
+}
 
 // when says which events a field is written for.
 type when uint8
@@ -110,43 +116,10 @@ var (
 
 // of returns f's zap field for e, and false when e's line leaves f out.
 func (f field) of(e *observe.Event) (zap.Field, bool) {
-	switch {
-	case f.when == withMethod && e.Method == "", f.when == toOpen && e.To != "open":
+	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" {
 		return zap.Skip(), false
 	}
-	switch f.val {
-	case vService:
-		return zap.String(f.key, e.Service), true
-	case vMethod:
-		return zap.String(f.key, e.Method), true
-	case vPolicy:
-		return zap.String(f.key, e.Policy), true
-	case vAttempt:
-		return zap.Int(f.key, e.Attempt), true
-	case vCode:
-		return zap.String(f.key, e.Code.String()), true
-	case vClass:
-		return zap.String(f.key, e.Class.String()), true
-	case vReason:
-		return zap.String(f.key, e.Reason), true
-	case vDuration:
-		return zap.Duration(f.key, e.Duration), true
-	case vDelay:
-		return zap.Duration(f.key, e.Delay), true
-	case vFrom:
-		return zap.String(f.key, e.From), true
-	case vTo:
-		return zap.String(f.key, e.To), true
-	case vLimit:
-		return zap.Int(f.key, int(e.Value)), true
-	case vRetryAfter:
-		// The adaptive throttle cannot say when to come back; it says how likely a rejection is.
-		if e.Policy == observe.PolicyAdaptiveThrottle {
-			return zap.Float64("probability", e.Value), true
-		}
-		return zap.Duration(f.key, e.Delay), true
-	}
-	return zap.Skip(), false
+	return f.val(f.key, e), true
 }
 
 var byKind = func() (m [numKinds]*line) {
@@ -204,13 +177,21 @@ func (s *sink) Observe(e observe.Event) {
 	if !e.Time.IsZero() {
 		ce.Time = e.Time
 	}
-	var fs [maxFields]zap.Field
+	w := &written{e: e}
 	n := 0
 	for _, f := range l.fields {
-		if zf, ok := f.of(&e); ok {
-			fs[n] = zf
+		if zf, ok := f.of(&w.e); ok {
+			w.fs[n] = zf
 			n++
 		}
 	}
-	ce.Write(fs[:n]...)
+	ce.Write(w.fs[:n]...)
+}
+
+// written is what a line that is written needs on the heap, in one allocation: its fields,
+// which zap may keep, and the event they are read from, which the values see by pointer.
+// (The event of a line that is not written stays on the stack.)
+type written struct {
+	e  observe.Event
+	fs [maxFields]zap.Field
 }
