@@ -47,11 +47,11 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	}
 	c := &scConv{file: name, cfg: &Config{Profiles: map[string]Profile{}, Services: map[string]Service{}}}
 	c.unknown("", doc.raw, "methodConfig", "retryThrottling")
-	var throttle retry.Throttle
+	var throttle retry.RetryBudgetConfig
 	if kt := doc.V.RetryThrottling; kt != nil {
 		c.unknown("retryThrottling", kt.raw, "maxTokens", "tokenRatio")
 		t := kt.V
-		throttle = retry.Throttle{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
+		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
 	}
 	seen := map[string]string{}
@@ -214,7 +214,7 @@ func scHint(key string) string {
 	return ""
 }
 
-func (c *scConv) method(i int, km keyed[scMethod], throttle retry.Throttle, seen map[string]string) {
+func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetConfig, seen map[string]string) {
 	path := fmt.Sprintf("methodConfig[%d]", i)
 	c.unknown(path, km.raw, "name", "timeout", "retryPolicy", "hedgingPolicy")
 	mc := km.V
@@ -272,7 +272,7 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.Throttle, seen
 	}
 }
 
-func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.Throttle, p *Profile) {
+func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudgetConfig, p *Profile) {
 	r := &kr.V
 	c.unknown(path, kr.raw, "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout")
 	switch {
@@ -308,7 +308,7 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.Throttle,
 	p.Classifier = c.onlyRetryable(path+".retryableStatusCodes", r.RetryableStatusCodes)
 }
 
-func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Throttle, p *Profile) {
+func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.RetryBudgetConfig, p *Profile) {
 	h := &kh.V
 	c.unknown(path, kh.raw, "maxAttempts", "hedgingDelay", "nonFatalStatusCodes")
 	if h.MaxAttempts < 2 {

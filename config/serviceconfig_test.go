@@ -92,7 +92,7 @@ func TestServiceConfigA6Retry(t *testing.T) {
 	}
 	p := cfg.Profiles["grpc-0"]
 	want := retry.Config{MaxAttempts: 4, InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, Multiplier: 2,
-		Jitter: retry.JitterFull, Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.1}}
+		Jitter: retry.JitterFull, Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1}}
 	if p.Retry == nil || *p.Retry != want {
 		t.Errorf("retry %+v, want %+v", p.Retry, want)
 	}

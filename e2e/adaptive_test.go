@@ -135,8 +135,7 @@ func TestAdaptiveBulkheadFindsTheKnee(t *testing.T) {
 	for _, algorithm := range []string{"aimd", "gradient"} {
 		t.Run(algorithm, func(t *testing.T) {
 			h := newHarness(t, adaptiveConfig(algorithm), stub.Faults{Latency: 20 * time.Millisecond, Capacity: 4})
-			bh := h.suite.Bulkheads()[svcOCR]
-			if bh == nil {
+			if _, _, ok := h.bulkheadLevel(svcOCR); !ok {
 				t.Fatal("no OCR bulkhead")
 			}
 			client := kycv1.NewOCRServiceClient(h.conns[svcOCR])
@@ -168,7 +167,8 @@ func TestAdaptiveBulkheadFindsTheKnee(t *testing.T) {
 				case <-ctx.Done():
 					done = true
 				case <-tick.C:
-					limits = append(limits, bh.Capacity())
+					_, limit, _ := h.bulkheadLevel(svcOCR)
+					limits = append(limits, limit)
 				}
 			}
 			tick.Stop()
@@ -254,7 +254,10 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 	}
 	batch(100) // warm-up: the throttle learns the accept rate
 	sent, throttled := batch(200)
-	p := h.suite.Throttles()[svcFaceMatch].Probability()
+	p, ok := h.throttleProbability(svcFaceMatch)
+	if !ok {
+		t.Fatal("no face match throttle")
+	}
 	t.Logf("stub refusing half: %d of 200 calls reached it, %d throttled locally (probability %.2f)", sent, throttled, p)
 	// Sending a third of the calls leaves two thirds of the doomed ones unsent.
 	if sent > 200/3 {

@@ -65,8 +65,7 @@ func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 	h := newHarness(t, outageConfig, stub.Faults{Latency: 2 * time.Millisecond}, atOpen)
 	reg = h.reg
 	ocr := h.stubs[svcOCR]
-	b, ok := h.suite.Breakers().Lookup(svcOCR)
-	if !ok {
+	if h.breakerState(svcOCR) == "" {
 		t.Fatal("no OCR breaker")
 	}
 
@@ -83,7 +82,7 @@ func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 	if first.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetCode() != "UNAVAILABLE" || o.GetAttempts() != 3 {
 		t.Fatalf("first verification in the outage: %s", describe(first))
 	}
-	if got := b.State().String(); got != "open" {
+	if got := h.breakerState(svcOCR); got != "open" {
 		t.Fatalf("OCR breaker %s after 3 failures in a row, want open", got)
 	}
 	timeline := o.GetDuration().AsDuration()
@@ -159,7 +158,7 @@ func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 	if resp.GetDecision() != kycv1.Decision_DECISION_APPROVED {
 		t.Fatalf("after recovery: %s", describe(resp))
 	}
-	if got := b.State().String(); got != "closed" {
+	if got := h.breakerState(svcOCR); got != "closed" {
 		t.Errorf("OCR breaker %s after a successful probe, want closed", got)
 	}
 	for _, tr := range []struct{ from, to string }{{"closed", "open"}, {"open", "half_open"}, {"half_open", "closed"}} {

@@ -178,7 +178,10 @@ func TestUnreadableDocumentIsRejectedAfterOneAttempt(t *testing.T) {
 		o.GetReason() != stub.ReasonDocumentUnreadable || o.GetAttempts() != 1 {
 		t.Errorf("OCR step: %s", describe(resp))
 	}
-	b, _ := h.suite.Breakers().Lookup(svcOCR)
+	b, ok := h.breakers.Lookup(svcOCR)
+	if !ok {
+		t.Fatal("no OCR breaker")
+	}
 	if st := b.Stats(); st.Failures != 0 || st.State.String() != "closed" {
 		t.Errorf("OCR breaker counted a business answer as a failure: %+v", st)
 	}

@@ -67,6 +67,7 @@ services:
 type harness struct {
 	stubs    map[string]*stub.Stub // by full service name
 	suite    *interceptors.Suite
+	breakers *breaker.Registry // the suite's breakers, for a test that needs one's counts
 	reg      *prometheus.Registry
 	rec      *testkit.Recorder
 	counters *kyc.Counters
@@ -111,6 +112,7 @@ func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, seed
 	h := &harness{
 		stubs: map[string]*stub.Stub{}, conns: map[string]*grpc.ClientConn{},
 		reg: prometheus.NewRegistry(), rec: &testkit.Recorder{}, counters: kyc.NewCounters(),
+		breakers: new(breaker.Registry),
 	}
 	metrics, err := promobs.New(h.reg)
 	if err != nil {
@@ -119,20 +121,14 @@ func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, seed
 	sinks := append([]observe.Sink{metrics, h.rec, h.counters}, extra...)
 	// Each harness has its own breakers: the default registry would share them across tests.
 	h.suite, err = interceptors.New(cfg, append([]interceptors.Option{interceptors.WithObserver(observe.Multi(sinks...)),
-		interceptors.WithBreakerRegistry(new(breaker.Registry))}, opts...)...)
+		interceptors.WithBreakerRegistry(h.breakers)}, opts...)...)
 	if err != nil {
 		t.Fatalf("suite: %v", err)
 	}
 	t.Cleanup(func() { _ = h.suite.Close() })
-	h.suite.Breakers().Each(func(name string, b *breaker.Breaker) {
-		metrics.TrackBreaker(name, func() string { return b.State().String() })
-	})
-	for name, b := range h.suite.Bulkheads() {
-		metrics.TrackBulkhead(name, b)
-	}
-	for name, t := range h.suite.Throttles() {
-		metrics.TrackThrottle(name, t.Probability)
-	}
+	// Breaker states, bulkhead levels and throttle probabilities, read from the suite at each
+	// scrape.
+	metrics.Scrape(h.suite)
 	for i, svc := range stub.AllServices() {
 		s, err := stub.Start(context.Background(), stub.Config{
 			Services: []string{svc}, Faults: faults, Seed: seed*10 + int64(i+1), StopTimeout: time.Second,
@@ -154,6 +150,55 @@ func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, seed
 	h.v = kyc.NewVerifier(h.conns[svcLiveness], h.conns[svcFaceMatch], h.conns[svcOCR])
 	h.v.Budget = cfg.Budget
 	return h
+}
+
+// level returns the suite's first reading of kind for the object named name (a service, or a
+// full method for a method-scoped object), as promobs would expose it, and whether there is one.
+func (h *harness) level(kind observe.LevelKind, name string) (observe.Level, bool) {
+	for l := range h.suite.Levels {
+		// A method-scoped breaker reads its service and its method; other objects their name.
+		id := l.Service
+		if l.Method != "" {
+			id = l.Method
+		}
+		if l.Kind == kind && id == name {
+			return l, true
+		}
+	}
+	return observe.Level{}, false
+}
+
+// breakerState returns the state of the breaker named name ("closed", "open", "half_open",
+// ...), read now, or "" when the suite has no such breaker.
+func (h *harness) breakerState(name string) string {
+	l, _ := h.level(observe.LevelBreakerState, name)
+	return l.State
+}
+
+// bulkheadLevel returns the calls holding a slot of the bulkhead named name and its slots in
+// all (an adaptive bulkhead's current limit), read together now; ok is false when the suite
+// has no such bulkhead.
+func (h *harness) bulkheadLevel(name string) (inFlight, capacity int, ok bool) {
+	for l := range h.suite.Levels {
+		if l.Policy != observe.PolicyBulkhead || l.Service != name {
+			continue
+		}
+		switch l.Kind {
+		case observe.LevelInFlight:
+			inFlight = int(l.Value)
+		case observe.LevelCapacity:
+			// A bulkhead yields its in-flight count and then its capacity: the pair is complete.
+			return inFlight, int(l.Value), true
+		}
+	}
+	return 0, 0, false
+}
+
+// throttleProbability returns the rejection probability of the adaptive throttle named name,
+// read now; ok is false when the suite has no such throttle.
+func (h *harness) throttleProbability(name string) (p float64, ok bool) {
+	l, ok := h.level(observe.LevelThrottleProbability, name)
+	return l.Value, ok
 }
 
 // stubFor returns the stub serving the method of step.

@@ -62,9 +62,12 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	slowCtx, cancelSlow := context.WithCancel(ctx)
 	defer cancelSlow()
 	client := kycv1.NewOCRServiceClient(h.conns[svcOCR])
-	bh := h.suite.Bulkheads()[svcOCR]
-	if bh == nil || bh.Capacity() != 2 {
-		t.Fatalf("OCR bulkhead %v, want capacity 2", bh)
+	inFlight := func() int {
+		n, _, _ := h.bulkheadLevel(svcOCR)
+		return n
+	}
+	if _, capacity, ok := h.bulkheadLevel(svcOCR); !ok || capacity != 2 {
+		t.Fatalf("OCR bulkhead: found %v, capacity %d; want capacity 2", ok, capacity)
 	}
 	extract := func() error {
 		_, err := client.Extract(slowCtx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
@@ -76,7 +79,7 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	for i := range slow {
 		wg.Go(func() { slow[i] = extract() })
 	}
-	for bh.InFlight() < 2 {
+	for inFlight() < 2 {
 		if ctx.Err() != nil {
 			t.Fatal("the two slow calls never took their slots")
 		}
@@ -97,7 +100,7 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	}
 	bwg.Wait()
 	resp := h.verify(t, kyc.Request(1, kyc.CaseGenuine)) // OCR still full
-	if got := bh.InFlight(); got != 2 {
+	if got := inFlight(); got != 2 {
 		t.Errorf("%d OCR slots held after the burst and the verification, want the 2 slow calls'", got)
 	}
 	cancelSlow()
@@ -137,8 +140,8 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcOCR, "reason": "BULKHEAD_FULL"}); got != 5 {
 		t.Errorf("bulwark_rejections_total{ocr, BULKHEAD_FULL} = %v, want 5", got)
 	}
-	if bh.InFlight() != 0 {
-		t.Errorf("%d OCR slots still held", bh.InFlight())
+	if n := inFlight(); n != 0 {
+		t.Errorf("%d OCR slots still held", n)
 	}
 }
 

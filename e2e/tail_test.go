@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,7 +61,8 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 			// exactly on a fake clock (hedge.TestSpikesFromColdStart); in real time a loaded
 			// machine's stalls add slow verifications no hedge can save, so this test allows a
 			// fifth of the unhedged count, which hedging that does not work cannot meet.
-			unhedged := float64(n) * (1 - math.Pow(1-tt.rate, 3))
+			fast := 1 - tt.rate
+			unhedged := float64(n) * (1 - fast*fast*fast)
 			if slowLimit := max(n/100, int(unhedged/5)); slow > slowLimit {
 				t.Errorf("%d of %d verifications took longer than a spike (%v), want at most %d (without hedging about %.0f)", slow, n, tt.spike, slowLimit, unhedged)
 			}

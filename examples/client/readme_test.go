@@ -32,7 +32,11 @@ func TestREADMESnippetCompiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing %s: %v", dir, err)
+		}
+	}()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), m[1], 0o600); err != nil {
 		t.Fatal(err)
 	}

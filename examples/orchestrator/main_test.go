@@ -58,7 +58,11 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		// A non-zero exit is what the caller asserts on; any other error is the wait's own.
+		if _, exited := errors.AsType[*exec.ExitError](err); err != nil && !exited {
+			t.Fatalf("waiting for the command: %v", err)
+		}
 		return cmd.ProcessState.ExitCode()
 	case <-time.After(within):
 		t.Fatalf("the command did not exit within %v", within)

@@ -257,7 +257,7 @@ func TestWithBudgetRetryTypedNil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var none *retry.Budget = rp.Budget("kyc.v1.FaceMatchService")
+	none := rp.Budget("kyc.v1.FaceMatchService")
 	if none != nil {
 		t.Fatal("a policy without throttling has a retry budget")
 	}

@@ -93,8 +93,10 @@ func TestPerCall(t *testing.T) {
 func TestReplay(t *testing.T) {
 	msg := &kycv1.CompareRequest{Selfie: make([]byte, 100)} // 102 bytes
 	r := Replay{Cap: 250}
-	if !r.Add(msg) || !r.Add(msg) || len(r.Msgs()) != 2 || r.Over() {
-		t.Fatalf("two messages within the cap: %d kept, over %v", len(r.Msgs()), r.Over())
+	first := r.Add(msg)
+	second := r.Add(msg)
+	if !first || !second || len(r.Msgs()) != 2 || r.Over() {
+		t.Fatalf("two messages within the cap: added %v and %v, %d kept, over %v", first, second, len(r.Msgs()), r.Over())
 	}
 	if r.Add(msg) || r.Msgs() != nil || !r.Over() {
 		t.Fatal("the message past the cap did not drop the buffer")

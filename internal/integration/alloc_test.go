@@ -34,7 +34,7 @@ func fullSuite() *config.Config {
 				Retry: &retry.Config{
 					MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 20 * time.Second, Multiplier: 2,
 					Jitter: retry.JitterAdditive, JitterAmount: 3 * time.Second, PerAttemptTimeout: 5 * time.Second,
-					Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.1},
+					Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1},
 				},
 				Breaker: &breaker.Config{
 					ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowType: breaker.WindowCount,

@@ -8,6 +8,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,8 +44,14 @@ func TestUnboundedMethodNamesBoundedSeries(t *testing.T) {
 	}
 	nBreakers := 0
 	breakers.Each(func(string, *breaker.Breaker) { nBreakers++ })
-	if nBreakers != 1 || len(s.Bulkheads()) != 1 {
-		t.Errorf("%d names made %d breakers and %d bulkheads, want 1 and 1", names, nBreakers, len(s.Bulkheads()))
+	nBulkheads := 0 // each bulkhead reads one capacity
+	for l := range s.Levels {
+		if l.Policy == observe.PolicyBulkhead && l.Kind == observe.LevelCapacity {
+			nBulkheads++
+		}
+	}
+	if nBreakers != 1 || nBulkheads != 1 {
+		t.Errorf("%d names made %d breakers and %d bulkheads, want 1 and 1", names, nBreakers, nBulkheads)
 	}
 	families, err := reg.Gather()
 	if err != nil {
