@@ -126,7 +126,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		if st.sec.Rank() > section.RankRetry && attemptAt == len(p.steps) {
 			attemptAt = i
 		}
-		u := unaryStep{ic: b.Unary}
+		u := unaryStep{ic: b.Unary, flat: b.Flat}
 		u.dl, _ = b.Object.(deadliner)
 		u.loop, _ = b.Object.(attemptLoop)
 		unary = append(unary, u)
@@ -175,12 +175,13 @@ type attemptLoop interface {
 	InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
-// unaryStep is one step of a unary chain: an interceptor, and what the runner folds (see
-// foldDeadline).
+// unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
+// one (section.UnaryStep), and what the runner folds (see foldDeadline).
 type unaryStep struct {
 	ic   grpc.UnaryClientInterceptor
-	dl   deadliner   // a step that declares a deadline; folded into the attempt loop after it
-	loop attemptLoop // an attempt loop
+	flat section.UnaryStep // run instead of ic, continued by the runner's next step
+	dl   deadliner         // a step that declares a deadline; folded into the attempt loop after it
+	loop attemptLoop       // an attempt loop
 }
 
 // foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
@@ -194,7 +195,7 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 			i++
 			continue
 		}
-		out = append(out, unaryStep{ic: steps[i].ic, loop: steps[i].loop})
+		out = append(out, unaryStep{ic: steps[i].ic, flat: steps[i].flat, loop: steps[i].loop})
 	}
 	return out
 }
@@ -234,8 +235,9 @@ func countAt(steps []unaryStep) int {
 // (ranked after section.RankRetry, where an attempt loop would be), as a loop of one attempt
 // would.
 
-// unaryChain runs the steps of a unary chain in order. The invokers that link one step to the
-// next are bound once per pooled runner, so a call allocates nothing for the chain, and the
+// unaryChain runs the steps of a unary chain in order. A flat step (section.UnaryStep) is
+// called with the runner as its next step; the invokers that link an interceptor step to the
+// next are bound once per pooled runner. So a call allocates nothing for the chain, and the
 // runner counts the attempts of the attempt loop (see countAt): retry.Info's count (attempts
 // rejected by a later step included, hedges not) without a retry.Report per call. A runner
 // goes back to the pool when the call returns: no unary step keeps its invoker after
@@ -260,7 +262,7 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
 			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-				return r.step(i+1, ctx, method, req, reply, cc, opts)
+				return r.RunStep(i+1, ctx, method, req, reply, cc, opts)
 			}
 		}
 		return r
@@ -274,7 +276,7 @@ func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc
 	r := uc.pool.Get().(*unaryRunner)
 	r.invoker, r.sink = invoker, sink
 	r.attempts.Store(0)
-	err := r.step(0, ctx, method, req, reply, cc, opts)
+	err := r.RunStep(0, ctx, method, req, reply, cc, opts)
 	n := int(r.attempts.Load())
 	r.invoker, r.sink = nil, nil
 	uc.pool.Put(r)
@@ -298,24 +300,37 @@ type unaryRunner struct {
 	attempts atomic.Int32
 }
 
-func (r *unaryRunner) step(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+// RunStep runs the chain from step i (section.Runner: a flat step's next).
+func (r *unaryRunner) RunStep(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
 	if i == r.countAt {
 		r.attempts.Add(1)
 	}
 	if i == r.uc.observeAt && r.sink != nil {
-		t0 := r.uc.clk.Now()
-		err := r.call(i, ctx, method, req, reply, cc, opts)
-		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
-		return err
+		return r.observed(i, ctx, method, req, reply, cc, opts)
+	}
+	if i < len(r.steps) && r.steps[i].flat != nil { // The common case, without call's frame.
+		return r.steps[i].flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
 	}
 	return r.call(i, ctx, method, req, reply, cc, opts)
 }
 
+// observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
+func (r *unaryRunner) observed(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+	t0 := r.uc.clk.Now()
+	err := r.call(i, ctx, method, req, reply, cc, opts)
+	r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
+	return err
+}
+
+// call calls step i (the invoker after the last).
 func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
 	if i == len(r.steps) {
 		return r.invoker(ctx, method, req, reply, cc, opts...)
 	}
 	st := &r.steps[i]
+	if st.flat != nil {
+		return st.flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
+	}
 	if st.dl != nil {
 		declared, _ := st.dl.Deadline(ctx, method)
 		return st.loop.InvokeWithin(ctx, declared, method, req, reply, cc, r.next[i], opts...)
