@@ -163,16 +163,17 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 }
 
 // deadliner is a step that can declare its deadline to an attempt loop right after it,
-// instead of setting it in a context around the loop (deadline.Policy).
+// instead of setting it in a context around the loop (deadline.Policy), for a call that
+// started at now (zero: it reads the clock).
 type deadliner interface {
-	Deadline(ctx context.Context, method string) (time.Time, bool)
+	DeadlineAt(ctx context.Context, method string, now time.Time) (time.Time, bool)
 }
 
-// attemptLoop is a step that makes the attempts of a call and takes a deadline declared by
-// the step before it (retry.Policy): the runner counts attempts as entries to the step after
-// it.
+// attemptLoop is a step that makes the attempts of a call, takes a deadline declared by the
+// step before it and shares the call's timing with the runner (retry.Policy): the runner
+// counts attempts as entries to the step after it.
 type attemptLoop interface {
-	InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
+	InvokeTimed(ctx context.Context, t *section.Timing, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
 // unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
@@ -246,7 +247,8 @@ func countAt(steps []unaryStep) int {
 type unaryChain struct {
 	steps     []unaryStep
 	countAt   int
-	observeAt int // the step around which the runner emits AttemptFinished; -1: none
+	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
+	timed     bool // the first step is the attempt loop: it shares the call's timing (see run)
 	clk       clock.Clock
 	c         *chain
 	pool      sync.Pool
@@ -255,6 +257,7 @@ type unaryChain struct {
 func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) *unaryChain {
 	uc := &unaryChain{steps: foldDeadline(steps), observeAt: -1, clk: clk, c: c}
 	uc.countAt = countAt(uc.steps)
+	uc.timed = len(uc.steps) > 0 && uc.steps[0].loop != nil
 	if !hasLoop(uc.steps) {
 		uc.observeAt = attemptAt // no fold without a loop: the indexes are steps'
 	}
@@ -270,21 +273,29 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	return uc
 }
 
-// run calls the chain and reports the attempts made (see unaryChain); sink, if not nil,
-// gets the AttemptFinished of a chain without an attempt loop.
-func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, sink observe.Sink) (int, error) {
+// run calls the chain, which the caller started at start (zero: the caller does not time it),
+// and reports the attempts made (see unaryChain) and when the call ended, if the chain knows
+// (else zero); sink, if not nil, gets the AttemptFinished of a chain without an attempt loop.
+//
+// The clock is read once for the caller's timing and the chain's: an attempt loop that is the
+// chain's first step (a deadline folded in it) takes start as its own and gives back the
+// time it saw the call's outcome (section.Timing), and the folded deadline is measured from
+// start. An outer step (a fallback) could spend time before or after the loop, so then the
+// loop reads the clock itself.
+func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, start time.Time, sink observe.Sink) (int, time.Time, error) {
 	r := uc.pool.Get().(*unaryRunner)
 	r.invoker, r.sink = invoker, sink
 	r.attempts.Store(0)
+	r.timing = section.Timing{Start: start}
 	err := r.RunStep(0, ctx, method, req, reply, cc, opts)
-	n := int(r.attempts.Load())
+	n, end := int(r.attempts.Load()), r.timing.End
 	r.invoker, r.sink = nil, nil
 	uc.pool.Put(r)
-	return n, err
+	return n, end, err
 }
 
 func (uc *unaryChain) interceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	_, err := uc.run(ctx, method, req, reply, cc, invoker, opts, nil)
+	_, _, err := uc.run(ctx, method, req, reply, cc, invoker, opts, time.Time{}, nil)
 	return err
 }
 
@@ -298,6 +309,7 @@ type unaryRunner struct {
 	invoker  grpc.UnaryInvoker
 	next     []grpc.UnaryInvoker
 	attempts atomic.Int32
+	timing   section.Timing // the call's, when the chain is timed (see run); else zero
 }
 
 // RunStep runs the chain from step i (section.Runner: a flat step's next).
@@ -331,9 +343,16 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 	if st.flat != nil {
 		return st.flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
 	}
-	if st.dl != nil {
-		declared, _ := st.dl.Deadline(ctx, method)
-		return st.loop.InvokeWithin(ctx, declared, method, req, reply, cc, r.next[i], opts...)
+	if st.loop != nil {
+		var t *section.Timing
+		if i == 0 && r.uc.timed {
+			t = &r.timing
+		}
+		var declared time.Time
+		if st.dl != nil {
+			declared, _ = st.dl.DeadlineAt(ctx, method, r.timing.Start)
+		}
+		return st.loop.InvokeTimed(ctx, t, declared, method, req, reply, cc, r.next[i], opts...)
 	}
 	return st.ic(ctx, method, req, reply, cc, r.next[i], opts...)
 }

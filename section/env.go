@@ -78,6 +78,15 @@ type UnaryStep interface {
 	InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error
 }
 
+// Timing is a call's start and end, shared between a chain's runner, which times the call
+// (the suite's CallFinished), and its attempt loop (retry.Policy.InvokeTimed), which reads the
+// clock at the same moments, so that the clock is read once for both. The runner sets Start
+// and the loop uses it as its own start; the loop sets End, when it returns, to when it saw
+// the call's outcome. A zero field was not read: its reader reads the clock.
+type Timing struct {
+	Start, End time.Time
+}
+
 // Runner is a chain's runner as a UnaryStep's next: RunStep runs the chain from its step i.
 type Runner interface {
 	RunStep(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error
