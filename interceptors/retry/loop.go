@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 // loop is the decision loop of one call, unary or stream: what follows each failed attempt
@@ -205,6 +206,15 @@ func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
 func (l *loop) stop() {
 	if l.timer != nil {
 		l.timer.Stop()
+	}
+}
+
+// finish ends a unary call's loop: it releases the timer and gives t, when not nil, the call's
+// end (see run).
+func (l *loop) finish(t *section.Timing) {
+	l.stop()
+	if t != nil {
+		t.End = l.ended()
 	}
 }
 

@@ -218,10 +218,7 @@ func (p *Policy) run(ctx context.Context, t *section.Timing, declared time.Time,
 		start = t.Start
 	}
 	l := p.newLoopAt(ctx, m, c, declared, start)
-	defer l.stop()
-	if t != nil {
-		defer func() { t.End = l.ended() }()
-	}
+	defer l.finish(t)
 	for n := 1; ; n++ {
 		// The first attempt starts when the call does: one reading of the clock less per call.
 		t0 := l.start
