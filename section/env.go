@@ -87,6 +87,14 @@ type Timing struct {
 	Start, End time.Time
 }
 
+// Interceptor returns step as a unary client interceptor: InvokeStep continued by the call's
+// invoker. A UnaryStep's Unary method returns it.
+func Interceptor(step UnaryStep) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return step.InvokeStep(ctx, method, req, reply, cc, opts, NextInvoker(invoker))
+	}
+}
+
 // Runner is a chain's runner as a UnaryStep's next: RunStep runs the chain from its step i.
 type Runner interface {
 	RunStep(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error

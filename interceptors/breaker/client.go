@@ -16,9 +16,7 @@ import (
 // invoker returns; a call whose context the caller cancelled counts as neither success nor
 // failure, and so does a call whose invoker panics (the panic goes on).
 func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return b.InvokeStep(ctx, method, req, reply, cc, opts, section.NextInvoker(invoker))
-	}
+	return section.Interceptor(b)
 }
 
 // Stream returns a stream client interceptor that guards every stream with b. The breaker

@@ -31,9 +31,7 @@ func StreamClientInterceptor(name string, cfg Config, opts ...Option) (grpc.Stre
 // taken to the invoker's return, and its outcome are the limit's sample; a panicking call
 // gives none.
 func (b *Bulkhead) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return b.InvokeStep(ctx, method, req, reply, cc, opts, section.NextInvoker(invoker))
-	}
+	return section.Interceptor(b)
 }
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).

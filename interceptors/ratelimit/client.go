@@ -26,9 +26,7 @@ func StreamClientInterceptor(name string, l Limiter, cfg Config, opts ...Option)
 
 // Unary returns an interceptor that takes one token per call.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return p.InvokeStep(ctx, method, req, reply, cc, opts, section.NextInvoker(invoker))
-	}
+	return section.Interceptor(p)
 }
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).

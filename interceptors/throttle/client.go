@@ -28,9 +28,7 @@ func StreamClientInterceptor(name string, cfg Config, opts ...Option) (grpc.Stre
 // call whose invoker panics (the panic goes on). A call made with the Disable call option
 // bypasses t.
 func (t *Throttle) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return t.InvokeStep(ctx, method, req, reply, cc, opts, section.NextInvoker(invoker))
-	}
+	return section.Interceptor(t)
 }
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
