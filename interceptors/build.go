@@ -186,7 +186,7 @@ type unaryStep struct {
 }
 
 // foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
-// deadline is declared to the loop (retry.InvokeWithin), which bounds each attempt's one
+// deadline is declared to the loop (retry.InvokeTimed), which bounds each attempt's one
 // context by it instead of nesting a context for it around the loop.
 func foldDeadline(steps []unaryStep) []unaryStep {
 	out := make([]unaryStep, 0, len(steps))

@@ -58,8 +58,8 @@ type Built struct {
 	// Object is the policy object behind the step, if any. The suite asks it for what it
 	// can do besides intercepting: observe.LevelSource (live levels); a deadline it can
 	// declare to the attempt loop after it, instead of setting it in a context
-	// (Deadline(ctx, method) (time.Time, bool)); an attempt loop that takes such a deadline
-	// (InvokeWithin, see retry.Policy).
+	// (DeadlineAt(ctx, method, now) (time.Time, bool)); an attempt loop that takes such a deadline
+	// (InvokeTimed, see retry.Policy).
 	Object any
 	// Flat, when not nil, does what Unary does, called by a chain's runner directly (see
 	// UnaryStep). Step sets it when the object implements UnaryStep.
