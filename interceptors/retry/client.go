@@ -38,7 +38,7 @@ var attemptOptsPool = sync.Pool{New: func() any { return new(attemptOpts) }}
 // trailer option of its own, so that grpc-retry-pushback-ms is read.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return p.InvokeWithin(ctx, time.Time{}, method, req, reply, cc, invoker, opts...)
+		return p.InvokeTimed(ctx, nil, time.Time{}, method, req, reply, cc, invoker, opts...)
 	}
 }
 
