@@ -126,7 +126,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		if st.sec.Rank() > section.RankRetry && attemptAt == len(p.steps) {
 			attemptAt = i
 		}
-		u := unaryStep{ic: b.Unary}
+		u := unaryStep{ic: b.Unary, flat: b.Flat}
 		u.dl, _ = b.Object.(deadliner)
 		u.loop, _ = b.Object.(attemptLoop)
 		unary = append(unary, u)
@@ -163,28 +163,30 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 }
 
 // deadliner is a step that can declare its deadline to an attempt loop right after it,
-// instead of setting it in a context around the loop (deadline.Policy).
+// instead of setting it in a context around the loop (deadline.Policy), for a call that
+// started at now (zero: it reads the clock).
 type deadliner interface {
-	Deadline(ctx context.Context, method string) (time.Time, bool)
+	DeadlineAt(ctx context.Context, method string, now time.Time) (time.Time, bool)
 }
 
-// attemptLoop is a step that makes the attempts of a call and takes a deadline declared by
-// the step before it (retry.Policy): the runner counts attempts as entries to the step after
-// it.
+// attemptLoop is a step that makes the attempts of a call, takes a deadline declared by the
+// step before it and shares the call's timing with the runner (retry.Policy): the runner
+// counts attempts as entries to the step after it.
 type attemptLoop interface {
-	InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
+	InvokeTimed(ctx context.Context, t *section.Timing, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
-// unaryStep is one step of a unary chain: an interceptor, and what the runner folds (see
-// foldDeadline).
+// unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
+// one (section.UnaryStep), and what the runner folds (see foldDeadline).
 type unaryStep struct {
 	ic   grpc.UnaryClientInterceptor
-	dl   deadliner   // a step that declares a deadline; folded into the attempt loop after it
-	loop attemptLoop // an attempt loop
+	flat section.UnaryStep // run instead of ic, continued by the runner's next step
+	dl   deadliner         // a step that declares a deadline; folded into the attempt loop after it
+	loop attemptLoop       // an attempt loop
 }
 
 // foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
-// deadline is declared to the loop (retry.InvokeWithin), which bounds each attempt's one
+// deadline is declared to the loop (retry.InvokeTimed), which bounds each attempt's one
 // context by it instead of nesting a context for it around the loop.
 func foldDeadline(steps []unaryStep) []unaryStep {
 	out := make([]unaryStep, 0, len(steps))
@@ -194,7 +196,7 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 			i++
 			continue
 		}
-		out = append(out, unaryStep{ic: steps[i].ic, loop: steps[i].loop})
+		out = append(out, unaryStep{ic: steps[i].ic, flat: steps[i].flat, loop: steps[i].loop})
 	}
 	return out
 }
@@ -234,8 +236,9 @@ func countAt(steps []unaryStep) int {
 // (ranked after section.RankRetry, where an attempt loop would be), as a loop of one attempt
 // would.
 
-// unaryChain runs the steps of a unary chain in order. The invokers that link one step to the
-// next are bound once per pooled runner, so a call allocates nothing for the chain, and the
+// unaryChain runs the steps of a unary chain in order. A flat step (section.UnaryStep) is
+// called with the runner as its next step; the invokers that link an interceptor step to the
+// next are bound once per pooled runner. So a call allocates nothing for the chain, and the
 // runner counts the attempts of the attempt loop (see countAt): retry.Info's count (attempts
 // rejected by a later step included, hedges not) without a retry.Report per call. A runner
 // goes back to the pool when the call returns: no unary step keeps its invoker after
@@ -244,7 +247,8 @@ func countAt(steps []unaryStep) int {
 type unaryChain struct {
 	steps     []unaryStep
 	countAt   int
-	observeAt int // the step around which the runner emits AttemptFinished; -1: none
+	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
+	timed     bool // the first step is the attempt loop: it shares the call's timing (see run)
 	clk       clock.Clock
 	c         *chain
 	pool      sync.Pool
@@ -253,6 +257,7 @@ type unaryChain struct {
 func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) *unaryChain {
 	uc := &unaryChain{steps: foldDeadline(steps), observeAt: -1, clk: clk, c: c}
 	uc.countAt = countAt(uc.steps)
+	uc.timed = len(uc.steps) > 0 && uc.steps[0].loop != nil
 	if !hasLoop(uc.steps) {
 		uc.observeAt = attemptAt // no fold without a loop: the indexes are steps'
 	}
@@ -260,7 +265,7 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
 			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-				return r.step(i+1, ctx, method, req, reply, cc, opts)
+				return r.RunStep(i+1, ctx, method, req, reply, cc, opts)
 			}
 		}
 		return r
@@ -268,21 +273,29 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	return uc
 }
 
-// run calls the chain and reports the attempts made (see unaryChain); sink, if not nil,
-// gets the AttemptFinished of a chain without an attempt loop.
-func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, sink observe.Sink) (int, error) {
+// run calls the chain, which the caller started at start (zero: the caller does not time it),
+// and reports the attempts made (see unaryChain) and when the call ended, if the chain knows
+// (else zero); sink, if not nil, gets the AttemptFinished of a chain without an attempt loop.
+//
+// The clock is read once for the caller's timing and the chain's: an attempt loop that is the
+// chain's first step (a deadline folded in it) takes start as its own and gives back the
+// time it saw the call's outcome (section.Timing), and the folded deadline is measured from
+// start. An outer step (a fallback) could spend time before or after the loop, so then the
+// loop reads the clock itself.
+func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, start time.Time, sink observe.Sink) (int, time.Time, error) {
 	r := uc.pool.Get().(*unaryRunner)
 	r.invoker, r.sink = invoker, sink
 	r.attempts.Store(0)
-	err := r.step(0, ctx, method, req, reply, cc, opts)
-	n := int(r.attempts.Load())
+	r.timing = section.Timing{Start: start}
+	err := r.RunStep(0, ctx, method, req, reply, cc, opts)
+	n, end := int(r.attempts.Load()), r.timing.End
 	r.invoker, r.sink = nil, nil
 	uc.pool.Put(r)
-	return n, err
+	return n, end, err
 }
 
 func (uc *unaryChain) interceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	_, err := uc.run(ctx, method, req, reply, cc, invoker, opts, nil)
+	_, _, err := uc.run(ctx, method, req, reply, cc, invoker, opts, time.Time{}, nil)
 	return err
 }
 
@@ -296,29 +309,50 @@ type unaryRunner struct {
 	invoker  grpc.UnaryInvoker
 	next     []grpc.UnaryInvoker
 	attempts atomic.Int32
+	timing   section.Timing // the call's, when the chain is timed (see run); else zero
 }
 
-func (r *unaryRunner) step(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+// RunStep runs the chain from step i (section.Runner: a flat step's next).
+func (r *unaryRunner) RunStep(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
 	if i == r.countAt {
 		r.attempts.Add(1)
 	}
 	if i == r.uc.observeAt && r.sink != nil {
-		t0 := r.uc.clk.Now()
-		err := r.call(i, ctx, method, req, reply, cc, opts)
-		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
-		return err
+		return r.observed(i, ctx, method, req, reply, cc, opts)
+	}
+	if i < len(r.steps) && r.steps[i].flat != nil { // The common case, without call's frame.
+		return r.steps[i].flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
 	}
 	return r.call(i, ctx, method, req, reply, cc, opts)
 }
 
+// observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
+func (r *unaryRunner) observed(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+	t0 := r.uc.clk.Now()
+	err := r.call(i, ctx, method, req, reply, cc, opts)
+	r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
+	return err
+}
+
+// call calls step i (the invoker after the last).
 func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
 	if i == len(r.steps) {
 		return r.invoker(ctx, method, req, reply, cc, opts...)
 	}
 	st := &r.steps[i]
-	if st.dl != nil {
-		declared, _ := st.dl.Deadline(ctx, method)
-		return st.loop.InvokeWithin(ctx, declared, method, req, reply, cc, r.next[i], opts...)
+	if st.flat != nil {
+		return st.flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
+	}
+	if st.loop != nil {
+		var t *section.Timing
+		if i == 0 && r.uc.timed {
+			t = &r.timing
+		}
+		var declared time.Time
+		if st.dl != nil {
+			declared, _ = st.dl.DeadlineAt(ctx, method, r.timing.Start)
+		}
+		return st.loop.InvokeTimed(ctx, t, declared, method, req, reply, cc, r.next[i], opts...)
 	}
 	return st.ic(ctx, method, req, reply, cc, r.next[i], opts...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Regression tests for issue 17 (items 6 and 7).
@@ -78,7 +79,9 @@ func TestReloadRaceFirstCallBuildUnderOldConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	<-done
+	if err := <-done; status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("the racing first call: %v, want the invoker's Unavailable", err)
+	}
 
 	b, ok := reg.Lookup(svcUnlisted)
 	if !ok || b.Config().ConsecutiveFailures != 2 {

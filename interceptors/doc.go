@@ -27,11 +27,15 @@
 // # Cost per call
 //
 // A method's unary chain is composed once; a call borrows a pooled runner whose step-to-step
-// invokers are bound already, so the chain allocates nothing per call. When a retry step
-// follows the deadline step, the deadline is declared to the retry loop rather than put in a
-// context around it (retry.Policy.InvokeWithin): each attempt then has one context, whose
-// deadline is the earliest of the caller's, the deadline policy's, the budget's and the
-// per-attempt timeout's — the deadline the server sees is the same as with nested contexts.
+// invokers are bound already, so the chain allocates nothing per call. The per-attempt
+// policies (breaker, adaptive throttle, rate limiter, bulkhead) run flat: the runner calls
+// their section.UnaryStep with itself as the next step, without an interceptor closure in
+// between. When a retry step follows the deadline step, the deadline is declared to the retry
+// loop rather than put in a context around it (retry.Policy.InvokeTimed): each attempt then
+// has one context, whose deadline is the earliest of the caller's, the deadline policy's, the
+// budget's and the per-attempt timeout's — the deadline the server sees is the same as with
+// nested contexts. The suite, the deadline and the loop share the call's clock readings
+// (section.Timing): a successful call reads the clock 4 times (TestClockReadsPerCall).
 // With a caller deadline, the full suite with Prometheus metrics allocates 7 objects per call
 // more than a raw call (that context, its timer, and grpc's copy of the trailers read for
 // pushback); TestSuiteAllocsOverRaw holds the ceilings. Streams keep the nested form.

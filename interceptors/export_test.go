@@ -1,5 +1,7 @@
 package interceptors
 
+import "fmt"
+
 // SetBeforeBuild installs a hook that runs when a call misses the chain cache, before the
 // suite's lock is taken, so that tests can hold a first-call build at that point.
 func SetBeforeBuild(s *Suite, f func()) { s.beforeBuild = f }
@@ -12,4 +14,17 @@ func ChainCount(s *Suite) int {
 	st.chains.Range(count)
 	st.shared.Range(count)
 	return n
+}
+
+// FlatSteps returns the types of the steps that the unary chain of fullMethod runs flat
+// (section.UnaryStep), in order.
+func FlatSteps(s *Suite, fullMethod string) []string {
+	c := s.state.Load().chain(s, fullMethod)
+	var out []string
+	for _, st := range c.uc.steps {
+		if st.flat != nil {
+			out = append(out, fmt.Sprintf("%T", st.flat))
+		}
+	}
+	return out
 }

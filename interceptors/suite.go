@@ -323,8 +323,8 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
 		}
 		start := s.clk.Now()
-		n, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, sink)
-		s.emitCall(sink, c, method, start, n, err)
+		n, end, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, start, sink)
+		s.emitCall(sink, c, method, start, end, n, err)
 		return err
 	}
 }
@@ -357,10 +357,13 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	}
 }
 
-// emitCall sends CallFinished for one logical call to sink.
-func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start time.Time, attempts int, err error) {
+// emitCall sends CallFinished for one logical call to sink: a call from start to end (zero: now).
+func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start, end time.Time, attempts int, err error) {
 	v := c.classifier.Classify(err)
-	now := s.clk.Now()
+	now := end
+	if now.IsZero() {
+		now = s.clk.Now()
+	}
 	sink.Observe(observe.Event{
 		Kind: observe.CallFinished, Time: now, Service: c.policy.Service, Method: method,
 		Policy: observe.PolicySuite, Attempt: max(attempts, 1), Code: v.Code, Class: v.Class,
@@ -392,5 +395,5 @@ func (o *observedStream) finish(err error) {
 		// The stream was the one attempt (see unaryChain).
 		o.c.attemptFinished(o.sink, o.s.clk, o.method, o.start, err)
 	}
-	o.s.emitCall(o.sink, o.c, o.method, o.start, int(o.r.attempts.Load()), err)
+	o.s.emitCall(o.sink, o.c, o.method, o.start, time.Time{}, int(o.r.attempts.Load()), err)
 }

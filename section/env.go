@@ -1,6 +1,7 @@
 package section
 
 import (
+	"context"
 	"reflect"
 	"time"
 
@@ -57,9 +58,71 @@ type Built struct {
 	// Object is the policy object behind the step, if any. The suite asks it for what it
 	// can do besides intercepting: observe.LevelSource (live levels); a deadline it can
 	// declare to the attempt loop after it, instead of setting it in a context
-	// (Deadline(ctx, method) (time.Time, bool)); an attempt loop that takes such a deadline
-	// (InvokeWithin, see retry.Policy).
+	// (DeadlineAt(ctx, method, now) (time.Time, bool)); an attempt loop that takes such a deadline
+	// (InvokeTimed, see retry.Policy).
 	Object any
+	// Flat, when not nil, does what Unary does, called by a chain's runner directly (see
+	// UnaryStep). Step sets it when the object implements UnaryStep.
+	Flat UnaryStep
+}
+
+// UnaryStep is a policy object whose unary interceptor a chain can run flat: its runner calls
+// InvokeStep with its next step instead of calling the interceptor with a closure that leads
+// to the next step, which saves two calls and their frames per step on every call. InvokeStep
+// is the policy's one implementation of its unary step: its Unary interceptor is InvokeStep
+// with NextInvoker(invoker), so both forms behave alike. InvokeStep calls next.Invoke where
+// the interceptor calls its invoker, at most once per call (or attempt, below an attempt
+// loop) and not after returning. The per-attempt policies (breaker, bulkhead, rate limiter,
+// adaptive throttle) implement it.
+type UnaryStep interface {
+	InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error
+}
+
+// Timing is a call's start and end, shared between a chain's runner, which times the call
+// (the suite's CallFinished), and its attempt loop (retry.Policy.InvokeTimed), which reads the
+// clock at the same moments, so that the clock is read once for both. The runner sets Start
+// and the loop uses it as its own start; the loop sets End, when it returns, to when it saw
+// the call's outcome. A zero field was not read: its reader reads the clock.
+type Timing struct {
+	Start, End time.Time
+}
+
+// Interceptor returns step as a unary client interceptor: InvokeStep continued by the call's
+// invoker. A UnaryStep's Unary method returns it.
+func Interceptor(step UnaryStep) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return step.InvokeStep(ctx, method, req, reply, cc, opts, NextInvoker(invoker))
+	}
+}
+
+// Runner is a chain's runner as a UnaryStep's next: RunStep runs the chain from its step i.
+type Runner interface {
+	RunStep(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error
+}
+
+// Next is where a UnaryStep continues a call: step i of a runner, or an invoker. It is a value
+// (no allocation to make one) and its Invoke is inlined.
+type Next struct {
+	r Runner
+	i int
+}
+
+// NextStep is step i of r.
+func NextStep(r Runner, i int) Next { return Next{r: r, i: i} }
+
+// NextInvoker is invoker: what a UnaryStep's Unary interceptor continues with.
+func NextInvoker(invoker grpc.UnaryInvoker) Next { return Next{r: invokerRunner(invoker)} }
+
+// Invoke continues the call with ctx and opts.
+func (n Next) Invoke(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+	return n.r.RunStep(n.i, ctx, method, req, reply, cc, opts)
+}
+
+// invokerRunner is an invoker as a Runner (a func is pointer-shaped: no allocation).
+type invokerRunner grpc.UnaryInvoker
+
+func (f invokerRunner) RunStep(_ int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+	return f(ctx, method, req, reply, cc, opts...)
 }
 
 // Capped returns d bounded by the call budget, 0 meaning the budget: what a policy's own
@@ -78,10 +141,13 @@ type Interceptors interface {
 }
 
 // Step returns the step of policy object o, made by a constructor that returned err: Build's
-// usual last line is return section.Step(New(...)).
+// usual last line is return section.Step(New(...)). When o implements UnaryStep, the step is
+// run flat (Built.Flat).
 func Step[O Interceptors](o O, err error) (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
-	return Built{Unary: o.Unary(), Stream: o.Stream(), Object: o}, nil
+	b := Built{Unary: o.Unary(), Stream: o.Stream(), Object: o}
+	b.Flat, _ = any(o).(UnaryStep)
+	return b, nil
 }

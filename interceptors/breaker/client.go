@@ -7,6 +7,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 )
 
@@ -15,9 +16,7 @@ import (
 // invoker returns; a call whose context the caller cancelled counts as neither success nor
 // failure, and so does a call whose invoker panics (the panic goes on).
 func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return b.invoke(ctx, method, req, reply, cc, invoker, opts)
-	}
+	return section.Interceptor(b)
 }
 
 // Stream returns a stream client interceptor that guards every stream with b. The breaker
@@ -45,7 +44,7 @@ func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterce
 		return nil, err
 	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return rs.breaker(method).invoke(ctx, method, req, reply, cc, invoker, opts)
+		return rs.breaker(method).InvokeStep(ctx, method, req, reply, cc, opts, section.NextInvoker(invoker))
 	}, nil
 }
 
@@ -121,7 +120,8 @@ func (rs *resolver) make(name, method string) *Breaker {
 	return rs.registry.get(name, rs.cfg, opts)
 }
 
-func (b *Breaker) invoke(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+// InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
+func (b *Breaker) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
 	p, err := b.allow(method)
 	if err != nil {
 		return err
@@ -132,7 +132,7 @@ func (b *Breaker) invoke(ctx context.Context, method string, req, reply any, cc 
 			p.Record(codes.Canceled) // The invoker panicked: return the permit, count nothing.
 		}
 	}()
-	err = invoker(ctx, method, req, reply, cc, opts...)
+	err = next.Invoke(ctx, method, req, reply, cc, opts)
 	finished = true
 	p.Record(b.classOf(ctx, err, opts))
 	return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
@@ -30,22 +31,25 @@ func StreamClientInterceptor(name string, cfg Config, opts ...Option) (grpc.Stre
 // taken to the invoker's return, and its outcome are the limit's sample; a panicking call
 // gives none.
 func (b *Bulkhead) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
-			return grpcError(err)
-		}
-		start := b.began()
-		returned := false
-		defer func() {
-			if !returned {
-				b.end(method, start, nil, false)
-			}
-		}()
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		returned = true
-		b.end(method, start, err, true)
-		return err
+	return section.Interceptor(b)
+}
+
+// InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
+func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
+		return grpcError(err)
 	}
+	start := b.began()
+	returned := false
+	defer func() {
+		if !returned {
+			b.end(method, start, nil, false)
+		}
+	}()
+	err := next.Invoke(ctx, method, req, reply, cc, opts)
+	returned = true
+	b.end(method, start, err, true)
+	return err
 }
 
 // Stream returns an interceptor that holds a slot of b from stream open until the stream ends

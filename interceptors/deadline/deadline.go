@@ -59,6 +59,12 @@ func (p *Policy) Context(ctx context.Context, method string) (context.Context, c
 // suite's retry loop) bounds each attempt by the returned deadline instead of nesting a
 // second context for it. It allocates nothing.
 func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) {
+	return p.DeadlineAt(ctx, method, time.Time{})
+}
+
+// DeadlineAt is Deadline for a call that started at now, read by its caller (zero: Deadline
+// reads the clock), so that the call path reads the clock once for both.
+func (p *Policy) DeadlineAt(ctx context.Context, method string, now time.Time) (time.Time, bool) {
 	var (
 		timeout time.Duration
 		reason  string
@@ -69,7 +75,9 @@ func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) 
 	}
 	// One reading of the clock serves both the comparison with the caller's deadline and the
 	// deadline set: the call path reads it often enough already.
-	now := p.clock.Now()
+	if now.IsZero() {
+		now = p.clock.Now()
+	}
 	switch {
 	case !ok && p.cfg.Default > 0:
 		timeout, reason = p.cfg.Default, ReasonDefault

@@ -25,7 +25,7 @@ func init() {
 
 // retryBudget returns the budget of the chain's retry step, which the hedges draw on, or nil
 // when the chain has no retry step.
-func retryBudget(env *section.Env) *retry.Budget {
+func retryBudget(env *section.Env) *retry.RetryBudget {
 	if rp, ok := env.Earlier[section.Key("retry")].Object.(*retry.Policy); ok {
 		return rp.Budget(env.Service)
 	}

@@ -105,7 +105,7 @@ func simulate(t *testing.T, sc simScenario) simResult {
 		}
 		type service struct {
 			ic       grpc.UnaryClientInterceptor
-			budget   *retry.Budget
+			budget   *retry.RetryBudget
 			invoker  grpc.UnaryInvoker
 			requests atomic.Int64
 			attempts []atomic.Int32

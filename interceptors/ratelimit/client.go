@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
@@ -25,12 +26,15 @@ func StreamClientInterceptor(name string, l Limiter, cfg Config, opts ...Option)
 
 // Unary returns an interceptor that takes one token per call.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
-			return grpcError(err)
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
+	return section.Interceptor(p)
+}
+
+// InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
+func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
+		return grpcError(err)
 	}
+	return next.Invoke(ctx, method, req, reply, cc, opts)
 }
 
 // Stream returns an interceptor that takes one token when a stream opens.

@@ -41,8 +41,8 @@ type RetryBudget struct {
 }
 
 // Budget is RetryBudget, its older name: a retry budget, not the time limit Config.Budget.
-// New code should say RetryBudget. (It is to be marked deprecated once package interceptors,
-// whose suite is being reworked, no longer uses it.)
+//
+// Deprecated: use RetryBudget.
 type Budget = RetryBudget
 
 // budgetSlots is how many slots a ratio budget's window is cut into: counts leave the window

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -37,7 +38,7 @@ var attemptOptsPool = sync.Pool{New: func() any { return new(attemptOpts) }}
 // trailer option of its own, so that grpc-retry-pushback-ms is read.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return p.InvokeWithin(ctx, time.Time{}, method, req, reply, cc, invoker, opts...)
+		return p.InvokeTimed(ctx, nil, time.Time{}, method, req, reply, cc, invoker, opts...)
 	}
 }
 
@@ -52,6 +53,13 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 // With the policy disabled for the call (Disable), the declared deadline is put in a context
 // around the call.
 func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return p.InvokeTimed(ctx, nil, declared, method, req, reply, cc, invoker, opts...)
+}
+
+// InvokeTimed is InvokeWithin for a call that the caller times too: t, when not nil, gives the
+// call's start and gets its end (see section.Timing), so that the clock is read once for both.
+// With the policy disabled for the call, t is left as it is.
+func (p *Policy) InvokeTimed(ctx context.Context, t *section.Timing, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	c := callOf(opts)
 	if c.Disabled {
 		if !declared.IsZero() {
@@ -61,7 +69,7 @@ func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method st
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	return p.run(ctx, declared, p.method(method), &c, func(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
+	return p.run(ctx, t, declared, p.method(method), &c, func(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
 		h := attemptOptsPool.Get().(*attemptOpts)
 		h.round.Reset(prev, cancel)
 		h.opts = append(append(h.opts[:0], opts...), &h.round)

@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 // loop is the decision loop of one call, unary or stream: what follows each failed attempt
@@ -22,6 +23,7 @@ type loop struct {
 	clk      clock.Clock
 	sink     observe.Sink
 	start    time.Time
+	end      time.Time // the loop's last reading of the clock; zero once it slept since (see run)
 	b        bounds
 	limit    int
 	eligible bool
@@ -31,6 +33,11 @@ type loop struct {
 }
 
 func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
+	return p.newLoopAt(ctx, m, c, declared, time.Time{})
+}
+
+// newLoopAt is newLoop for a call that started at start (zero: now).
+func (p *Policy) newLoopAt(ctx context.Context, m *methodInfo, c *call, declared, start time.Time) loop {
 	l := loop{
 		p: p, m: m, reports: [2]*Info{c.report, c.report2}, clk: p.s.Clock, sink: c.SinkOr(p.s.Sink),
 		b:        bounds{declared: declared},
@@ -40,11 +47,29 @@ func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared t
 	if c.MaxAttempts > 0 {
 		l.limit = c.MaxAttempts
 	}
-	l.start = l.clk.Now()
+	l.start = start
+	if l.start.IsZero() {
+		l.start = l.now()
+	}
 	if p.cfg.Budget > 0 {
 		l.b.budgetEnd = l.start.Add(p.cfg.Budget)
 	}
 	return l
+}
+
+// now reads the clock, as the loop's last reading (see run).
+func (l *loop) now() time.Time {
+	l.end = l.clk.Now()
+	return l.end
+}
+
+// ended returns when the call ended (see run): the loop's last reading of the clock, read
+// again when the loop slept since.
+func (l *loop) ended() time.Time {
+	if l.end.IsZero() {
+		return l.now()
+	}
+	return l.end
 }
 
 // more says whether a retry could follow attempt n: when its trailers (pushback) matter.
@@ -71,7 +96,7 @@ func (l *loop) finished(n int, t0 time.Time, v codes.Verdict, reported int) {
 	}
 	l.sent++
 	if l.sink != nil {
-		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.clk.Now(), v, "")
+		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.now(), v, "")
 	}
 }
 
@@ -94,7 +119,7 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	}
 	if l.sink != nil {
 		l.sink.Observe(observe.Event{
-			Kind: observe.RetryScheduled, Time: l.clk.Now(), Service: l.m.Service, Method: l.m.Name,
+			Kind: observe.RetryScheduled, Time: l.now(), Service: l.m.Service, Method: l.m.Name,
 			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
 			Reason: delayReason(v),
 		})
@@ -122,7 +147,7 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 // may not be retried. The retry budget is asked last, once the retry is otherwise certain,
 // because a ratio budget counts the retry it allows.
 func (l *loop) decide(ctx context.Context, v codes.Verdict, n int) (delay time.Duration, reason string, raw bool) {
-	now := l.clk.Now()
+	now := l.now()
 	switch {
 	case !v.Class.Retryable(), !l.eligible, errors.Is(ctx.Err(), context.Canceled):
 		return 0, "", true
@@ -159,6 +184,7 @@ func (l *loop) decide(ctx context.Context, v codes.Verdict, n int) (delay time.D
 // sleep waits d on the loop's timer (made on first use, then Reset: one timer per call)
 // unless ctx is done first. It reports whether the whole sleep passed.
 func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
+	l.end = time.Time{} // the call goes on past the last reading
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -183,17 +209,26 @@ func (l *loop) stop() {
 	}
 }
 
+// finish ends a unary call's loop: it releases the timer and gives t, when not nil, the call's
+// end (see run).
+func (l *loop) finish(t *section.Timing) {
+	l.stop()
+	if t != nil {
+		t.End = l.ended()
+	}
+}
+
 // report writes the call's Info to its Report options, for a call that ends without
 // exhausting retries.
 func (l *loop) report(n int, v codes.Verdict) {
 	if l.reports[0] != nil {
-		l.setReport(Info{Attempts: n, Elapsed: l.clk.Now().Sub(l.start), Code: v.Code})
+		l.setReport(Info{Attempts: n, Elapsed: l.now().Sub(l.start), Code: v.Code})
 	}
 }
 
 // exhausted ends a call that stops after a retryable outcome.
 func (l *loop) exhausted(n int, v codes.Verdict, reason string, err error) error {
-	now := l.clk.Now()
+	now := l.now()
 	info := Info{Attempts: n, Elapsed: now.Sub(l.start), Code: v.Code, Reason: reason}
 	l.setReport(info)
 	if l.sink != nil {

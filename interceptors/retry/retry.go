@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -43,7 +44,7 @@ const PreviousAttemptsKey = attempt.PreviousKey
 //
 // Deprecated: read PreviousAttemptsKey (grpc-previous-rpc-attempts), which every later
 // attempt carries; x-retry-attempt is sent on retries for one more release.
-const AttemptMetadataKey = attempt.LegacyRetryKey
+const AttemptMetadataKey = "x-retry-attempt" // attempt.LegacyRetryKey, written out: a deprecated name for a deprecated one
 
 // Policy retries failed calls as its Config says. A Policy is safe for concurrent use; all
 // calls made through one Policy share its retry budget (Config.Throttle), one bucket per
@@ -101,7 +102,7 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 	if c.Disabled {
 		return fn(ctx)
 	}
-	return p.run(ctx, time.Time{}, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
+	return p.run(ctx, nil, time.Time{}, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
 		return nil, 0, fn(ctx)
 	})
 }
@@ -206,14 +207,23 @@ func (b bounds) over(now time.Time) string {
 // earliest of the per-attempt timeout, the declared deadline and the budget's end, made only
 // when that comes before ctx's own deadline. Which of them ended an attempt is known from the
 // times: only the per-attempt timeout makes its DeadlineExceeded retryable.
-func (p *Policy) run(ctx context.Context, declared time.Time, m *methodInfo, c *call, fn attemptFunc) error {
-	l := p.newLoop(ctx, m, c, declared)
-	defer l.stop()
+//
+// t, when not nil, gives the call's start and gets its end (see section.Timing): the loop
+// takes its Start as the call's and its first attempt's start (zero: it reads the clock), and
+// sets its End to the loop's last reading of the clock, taken when the call's outcome was
+// known (read again if a backoff sleep came after it).
+func (p *Policy) run(ctx context.Context, t *section.Timing, declared time.Time, m *methodInfo, c *call, fn attemptFunc) error {
+	var start time.Time
+	if t != nil {
+		start = t.Start
+	}
+	l := p.newLoopAt(ctx, m, c, declared, start)
+	defer l.finish(t)
 	for n := 1; ; n++ {
 		// The first attempt starts when the call does: one reading of the clock less per call.
 		t0 := l.start
 		if n > 1 {
-			t0 = l.clk.Now()
+			t0 = l.now()
 		}
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout)
 		actx, cancel := bound.Context(ctx, l.clk, false)

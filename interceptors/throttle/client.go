@@ -6,6 +6,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 )
 
@@ -27,18 +28,21 @@ func StreamClientInterceptor(name string, cfg Config, opts ...Option) (grpc.Stre
 // call whose invoker panics (the panic goes on). A call made with the Disable call option
 // bypasses t.
 func (t *Throttle) Unary() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		disabled, classifier := callSettings(t.classifier, opts)
-		if disabled {
-			return invoker(ctx, method, req, reply, cc, opts...)
-		}
-		if err := t.Allow(method); err != nil {
-			return err
-		}
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		t.record(outcome.Class(ctx, err, classifier))
+	return section.Interceptor(t)
+}
+
+// InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
+func (t *Throttle) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	disabled, classifier := callSettings(t.classifier, opts)
+	if disabled {
+		return next.Invoke(ctx, method, req, reply, cc, opts)
+	}
+	if err := t.Allow(method); err != nil {
 		return err
 	}
+	err := next.Invoke(ctx, method, req, reply, cc, opts)
+	t.record(outcome.Class(ctx, err, classifier))
+	return err
 }
 
 // Stream returns a stream client interceptor that throttles every stream with t. Admission is

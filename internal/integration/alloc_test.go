@@ -49,10 +49,13 @@ func fullSuite() *config.Config {
 	}
 }
 
-// Allocation ceilings over a raw call, caller deadline set (issue 20's goals).
+// Allocation ceilings over a raw call, caller deadline set. Issue 20's goals are +12 and +14;
+// both measure +7 (2026-12-02: one context per attempt with its timer, and grpc's copy of the
+// trailers read for pushback), and the ceilings sit two above that, so that a regression fails
+// while a sync.Pool emptied by a collection mid-measurement does not.
 const (
-	maxFullSuiteAllocs = 12 // fullSuite + promobs
-	maxBuiltinAllocs   = 14 // config.Builtin()'s ml profile + promobs
+	maxFullSuiteAllocs = 9 // fullSuite + promobs
+	maxBuiltinAllocs   = 9 // config.Builtin()'s ml profile + promobs
 )
 
 // allocsPerCall is the allocations of one successful Compare over cc, with a caller deadline,

@@ -1,0 +1,54 @@
+package benchmarks
+
+import (
+	"context"
+	"testing"
+
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+)
+
+// BenchmarkSuiteOwn is the suite's own work per call, without gRPC: each suite chain's unary
+// interceptor around an invoker that only does what grpc-go does with the call's context
+// (reads its deadline and its Done channel) and succeeds, every call with a 10 s caller
+// deadline as in BenchmarkUnaryDL. chain=raw is that invoker alone. Its CPU time per call,
+// taken against BenchmarkUnaryDL's raw call, is the suite's share of a call's CPU, measured
+// without the noise of the whole gRPC round trip.
+func BenchmarkSuiteOwn(b *testing.B) {
+	sc, err := SuiteChains()
+	if err != nil {
+		b.Fatal(err)
+	}
+	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		if _, ok := ctx.Deadline(); !ok {
+			b.Fatal("no deadline")
+		}
+		_ = ctx.Done()
+		return nil
+	}
+	chains := append([]Chain{{Name: "raw"}}, sc...)
+	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
+	const method = "/" + ServiceFaceMatch + "/Compare"
+	for _, c := range chains {
+		b.Run("chain="+c.Name, func(b *testing.B) {
+			var dl callerDeadline
+			defer dl.stop()
+			reply := new(kycv1.CompareResponse)
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				ctx := dl.next()
+				var err error
+				if c.Unary == nil {
+					err = invoker(ctx, method, req, reply, nil)
+				} else {
+					err = c.Unary(ctx, method, req, reply, nil, invoker)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.report(b)
+		})
+	}
+}

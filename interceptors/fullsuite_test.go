@@ -1,0 +1,38 @@
+package interceptors_test
+
+import (
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+)
+
+// fullSuite is the benchmarks' BenchConfig: every policy but fallback and hedging — the ml
+// profile's retry with a 5 s per-attempt timeout and its budget, the ml breaker, a 1024-slot
+// bulkhead, a 1e9/s limiter and a 5 s default deadline under an 8 s budget.
+func fullSuite() *config.Config {
+	return &config.Config{
+		Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{
+			"bench": {
+				Retry: &retry.Config{
+					MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 20 * time.Second, Multiplier: 2,
+					Jitter: retry.JitterAdditive, JitterAmount: 3 * time.Second, PerAttemptTimeout: 5 * time.Second,
+					Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.1},
+				},
+				Breaker: &breaker.Config{
+					ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowType: breaker.WindowCount,
+					WindowSize: 20, MinimumCalls: 10, RecoveryTimeout: 30 * time.Second, HalfOpenMaxCalls: 1,
+				},
+				Bulkhead:  &bulkhead.Config{MaxConcurrent: 1024},
+				RateLimit: &ratelimit.Config{Rate: 1e9, Burst: 1e9},
+				Deadline:  &deadline.Config{Default: 5 * time.Second},
+			},
+		},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "bench"}},
+	}
+}

@@ -1,0 +1,44 @@
+package section_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
+)
+
+// countingRunner is a chain's runner that records the step it is asked to run.
+type countingRunner struct{ steps []int }
+
+func (r *countingRunner) RunStep(i int, _ context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ []grpc.CallOption) error {
+	r.steps = append(r.steps, i)
+	return nil
+}
+
+// Next continues with the runner's step it names, or with an invoker, passing the call on
+// unchanged and without allocating.
+func TestNextInvokesStepOrInvoker(t *testing.T) {
+	r := &countingRunner{steps: make([]int, 0, 4)}
+	if err := section.NextStep(r, 3).Invoke(context.Background(), "/s/M", nil, nil, nil, nil); err != nil || len(r.steps) != 1 || r.steps[0] != 3 {
+		t.Fatalf("NextStep(r, 3).Invoke = %v, runner ran %v; want step 3", err, r.steps)
+	}
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "v")
+	var got string
+	inv := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+		got = method + " " + ctx.Value(key{}).(string)
+		return nil
+	}
+	if err := section.NextInvoker(inv).Invoke(ctx, "/s/M", nil, nil, nil, nil); err != nil || got != "/s/M v" {
+		t.Fatalf("NextInvoker(inv).Invoke = %v, invoker saw %q; want /s/M v", err, got)
+	}
+	calls := 0
+	quiet := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		calls++
+		return nil
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = section.NextInvoker(quiet).Invoke(ctx, "/s/M", nil, nil, nil, nil) }); n != 0 {
+		t.Errorf("NextInvoker(inv).Invoke allocates %v times, want 0", n)
+	}
+}
