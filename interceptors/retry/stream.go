@@ -62,6 +62,13 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 // retryStream is the grpc.ClientStream the caller holds; it stands for a sequence of attempt
 // streams, one at a time. As with any grpc.ClientStream, one goroutine may send while another
 // receives.
+//
+// It is the one stream wrapper that does not end through internal/streamend: streamend watches
+// one stream's context, and here each attempt's stream (and context) ends when that attempt
+// fails while the caller's stream goes on. What the retry stream holds (the budget's context,
+// the current attempt's context and timer) it releases in releaseLocked, once, when the
+// committed attempt ends; a stream the caller abandons releases the budget context with the
+// caller's context, and the attempt's timer, if any, fires into an already-ended context.
 type retryStream struct {
 	p        *Policy
 	c        call
