@@ -79,9 +79,12 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	for i := range slow {
 		wg.Go(func() { slow[i] = extract() })
 	}
-	for inFlight() < 2 {
+	// Both slots taken, and both calls arrived at the stub: a slot is taken before the request
+	// is sent, and on a loaded machine a call canceled in between never reaches the stub, which
+	// would then count no request for it.
+	for inFlight() < 2 || ocr.InService() < 2 {
 		if ctx.Err() != nil {
-			t.Fatal("the two slow calls never took their slots")
+			t.Fatalf("the two slow calls never took their slots and reached the stub (slots %d, at the stub %d)", inFlight(), ocr.InService())
 		}
 		time.Sleep(time.Millisecond)
 	}

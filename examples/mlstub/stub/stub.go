@@ -275,6 +275,10 @@ func (s *Stub) Requests(method string, code grpccodes.Code) int {
 	return int(c[code].Load())
 }
 
+// InService returns how many requests the stub has admitted and not yet released from their
+// injected delay: the requests that have reached it and are being held.
+func (s *Stub) InService() int { return int(s.inService.Load()) }
+
 // Attempts returns how many attempts the stub counted for a scripted request id on method.
 func (s *Stub) Attempts(method, requestID string) int {
 	return s.attempts.get(scriptKey(method, requestID))
