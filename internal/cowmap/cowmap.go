@@ -46,7 +46,15 @@ func (m *Map[K, V]) Load(k K) (V, bool) {
 // once per key, under the map's lock: it must not use the map. Once the map holds MaxKeys
 // keys, a new key's value is made on every call and not stored. Callers on a hot path call Load
 // first, so that building mk (a closure, say) costs only on the first use of a key.
-func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
+func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V { return m.loadOrMake(k, mk, true) }
+
+// LoadOrMakeUnbounded is LoadOrMake without the MaxKeys bound: every new key is stored. It is
+// for keys a caller knows to be bounded by its configuration (promobs' label sets, themselves
+// capped by MaxMethods), where making a value anew on every use would cost more per call the
+// more keys there are.
+func (m *Map[K, V]) LoadOrMakeUnbounded(k K, mk func(K) V) V { return m.loadOrMake(k, mk, false) }
+
+func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) V {
 	if v, ok := m.Load(k); ok {
 		return v
 	}
@@ -63,7 +71,7 @@ func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
 	m.misses++
 	v, ok := m.dirty[k]
 	if !ok {
-		if n+len(m.dirty) >= MaxKeys {
+		if bounded && n+len(m.dirty) >= MaxKeys {
 			return mk(k) // full: not stored
 		}
 		v = mk(k)
@@ -86,4 +94,15 @@ func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
 		m.dirty, m.misses = nil, 0
 	}
 	return v
+}
+
+// Len returns the number of keys the map holds.
+func (m *Map[K, V]) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.dirty)
+	if p := m.p.Load(); p != nil {
+		n += len(*p)
+	}
+	return n
 }

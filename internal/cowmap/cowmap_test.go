@@ -98,6 +98,24 @@ func TestLoadOrMakeBoundedPastMaxKeys(t *testing.T) {
 	}
 }
 
+// LoadOrMakeUnbounded stores keys past MaxKeys, each made once, and Len counts them all.
+func TestLoadOrMakeUnboundedKeepsEveryKey(t *testing.T) {
+	var m Map[int, int]
+	made := 0
+	mk := func(k int) int { made++; return k * 2 }
+	const n = MaxKeys + 5000
+	for range 2 {
+		for k := range n {
+			if got := m.LoadOrMakeUnbounded(k, mk); got != 2*k {
+				t.Fatalf("LoadOrMakeUnbounded(%d) = %d", k, got)
+			}
+		}
+	}
+	if made != n || m.Len() != n {
+		t.Fatalf("made %d values, map holds %d keys, want %d each", made, m.Len(), n)
+	}
+}
+
 // Issue 20: a policy serving 10 000 methods (a service with that many, sharing one retry
 // policy) kept only the first 1024, so every call of a later method made its entry again (an
 // allocation and a descriptor lookup). Every key below MaxKeys is made once, and after a
