@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 )
@@ -28,7 +29,7 @@ func (c *countingClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	return clock.Real.AfterFunc(d, f)
 }
 
-// maxClockReads is how often a successful call through fullSuite with an observer reads the clock:
+// maxClockReads is how often a successful call through suitecfg.Full with an observer reads the clock:
 // the call's start, the rate limiter's take, the attempt's end (AttemptFinished, CallFinished)
 // and the attempt context's timer (with the real clock, context.WithDeadline's own reading).
 const maxClockReads = 4
@@ -41,7 +42,7 @@ func TestClockReadsPerCall(t *testing.T) {
 	// reads no clock of its own (events carry their time); promobs itself is a module of its own,
 	// which the core's tests do not import.
 	m := observe.SinkFunc(func(observe.Event) {})
-	s, err := interceptors.New(fullSuite(), interceptors.WithClock(clk), interceptors.WithObserver(m),
+	s, err := interceptors.New(suitecfg.Full(), interceptors.WithClock(clk), interceptors.WithObserver(m),
 		interceptors.WithBreakerRegistry(new(breaker.Registry)))
 	if err != nil {
 		t.Fatal(err)

@@ -8,12 +8,13 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 )
 
 // The per-attempt policies run flat in a suite's chain (section.UnaryStep), in rank order,
 // so that a call does not pass through an interceptor closure for each of them.
 func TestPerAttemptStepsRunFlat(t *testing.T) {
-	cfg := fullSuite()
+	cfg := suitecfg.Full()
 	p := cfg.Profiles["bench"]
 	p.AdaptiveThrottle = &throttle.Config{K: 2, Window: time.Minute}
 	cfg.Profiles["bench"] = p

@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -31,7 +32,7 @@ func TestCallFinishedSpansTheCallWithSharedTiming(t *testing.T) {
 			t0 := time.Unix(1_700_000_000, 0)
 			clk := clocktest.New(t0)
 			rec := &testkit.Recorder{}
-			s, err := interceptors.New(fullSuite(), interceptors.WithClock(clk), interceptors.WithObserver(rec),
+			s, err := interceptors.New(suitecfg.Full(), interceptors.WithClock(clk), interceptors.WithObserver(rec),
 				interceptors.WithRand(func() float64 { return 0.5 }), interceptors.WithBreakerRegistry(new(breaker.Registry)))
 			if err != nil {
 				t.Fatal(err)

@@ -13,48 +13,19 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
-	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// fullSuite is the benchmarks' BenchConfig: every policy but fallback and hedging — the ml
-// profile's retry with a 5 s per-attempt timeout and its budget, the ml breaker, a 1024-slot
-// bulkhead, a 1e9/s limiter and a 5 s default deadline under an 8 s budget.
-func fullSuite() *config.Config {
-	return &config.Config{
-		Budget: 8 * time.Second,
-		Profiles: map[string]config.Profile{
-			"bench": {
-				Retry: &retry.Config{
-					MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 20 * time.Second, Multiplier: 2,
-					Jitter: retry.JitterAdditive, JitterAmount: 3 * time.Second, PerAttemptTimeout: 5 * time.Second,
-					Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1},
-				},
-				Breaker: &breaker.Config{
-					ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowType: breaker.WindowCount,
-					WindowSize: 20, MinimumCalls: 10, RecoveryTimeout: 30 * time.Second, HalfOpenMaxCalls: 1,
-				},
-				Bulkhead:  &bulkhead.Config{MaxConcurrent: 1024},
-				RateLimit: &ratelimit.Config{Rate: 1e9, Burst: 1e9},
-				Deadline:  &deadline.Config{Default: 5 * time.Second},
-			},
-		},
-		Services: map[string]config.Service{svcFaceMatch: {Profile: "bench"}},
-	}
-}
 
 // Allocation ceilings over a raw call, caller deadline set. Issue 20's goals are +12 and +14;
 // both measure +7 (2026-12-02: one context per attempt with its timer, and grpc's copy of the
 // trailers read for pushback), and the ceilings sit two above that, so that a regression fails
 // while a sync.Pool emptied by a collection mid-measurement does not.
 const (
-	maxFullSuiteAllocs = 9 // fullSuite + promobs
+	maxFullSuiteAllocs = 9 // suitecfg.Full + promobs
 	maxBuiltinAllocs   = 9 // config.Builtin()'s ml profile + promobs
 )
 
@@ -87,7 +58,7 @@ func TestSuiteAllocsOverRaw(t *testing.T) {
 		cfg  *config.Config
 		max  float64
 	}{
-		{"full suite + promobs", fullSuite(), maxFullSuiteAllocs},
+		{"full suite + promobs", suitecfg.Full(), maxFullSuiteAllocs},
 		{"built-in ml profile + promobs", config.Builtin(), maxBuiltinAllocs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

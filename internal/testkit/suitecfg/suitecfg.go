@@ -1,4 +1,8 @@
-package interceptors_test
+// Package suitecfg holds the configuration of "the full suite" that the suite's own tests and
+// the allocation test in internal/integration measure, written once so that they measure the
+// same thing. It is a package of its own, apart from testkit, because it imports config and
+// the policy packages, whose in-package tests import testkit.
+package suitecfg
 
 import (
 	"time"
@@ -11,10 +15,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 )
 
-// fullSuite is the benchmarks' BenchConfig: every policy but fallback and hedging — the ml
-// profile's retry with a 5 s per-attempt timeout and its budget, the ml breaker, a 1024-slot
-// bulkhead, a 1e9/s limiter and a 5 s default deadline under an 8 s budget.
-func fullSuite() *config.Config {
+// Full is the benchmarks' BenchConfig for FaceMatchService: every policy but fallback and
+// hedging — the ml profile's retry with a 5 s per-attempt timeout and its budget, the ml
+// breaker, a 1024-slot bulkhead, a 1e9/s limiter and a 5 s default deadline under an 8 s budget.
+func Full() *config.Config {
 	return &config.Config{
 		Budget: 8 * time.Second,
 		Profiles: map[string]config.Profile{
@@ -22,7 +26,7 @@ func fullSuite() *config.Config {
 				Retry: &retry.Config{
 					MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 20 * time.Second, Multiplier: 2,
 					Jitter: retry.JitterAdditive, JitterAmount: 3 * time.Second, PerAttemptTimeout: 5 * time.Second,
-					Throttle: retry.Throttle{MaxTokens: 10, TokenRatio: 0.1},
+					Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1},
 				},
 				Breaker: &breaker.Config{
 					ConsecutiveFailures: 5, FailureRateThreshold: 0.5, WindowType: breaker.WindowCount,
@@ -33,6 +37,6 @@ func fullSuite() *config.Config {
 				Deadline:  &deadline.Config{Default: 5 * time.Second},
 			},
 		},
-		Services: map[string]config.Service{svcFaceMatch: {Profile: "bench"}},
+		Services: map[string]config.Service{"kyc.v1.FaceMatchService": {Profile: "bench"}},
 	}
 }
