@@ -2,9 +2,14 @@ package benchmarks
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -50,5 +55,54 @@ func BenchmarkSuiteOwn(b *testing.B) {
 			}
 			cpu.report(b)
 		})
+	}
+}
+
+// BenchmarkSuiteOwnConfigured is BenchmarkSuiteOwn's suite chain (BenchConfig + promobs) while
+// 1, 100 or 10 000 methods or services are configured and each has been called once, as in
+// BenchmarkMethods but without gRPC: the suite's own work per call must not grow with the
+// configuration, and without the gRPC round trip's noise a growth of 100 ns shows.
+func BenchmarkSuiteOwnConfigured(b *testing.B) {
+	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		_ = ctx.Done()
+		return nil
+	}
+	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
+	const method = "/" + ServiceFaceMatch + "/Compare"
+	for _, kind := range []string{"methods", "services"} {
+		for _, n := range []int{1, 100, 10000} {
+			cfg, extra := methodsConfig(n)
+			if kind == "services" {
+				cfg, extra = servicesConfig(n)
+			}
+			m, err := promobs.New(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
+			if err != nil {
+				b.Fatal(err)
+			}
+			unary := s.Unary()
+			reply := new(kycv1.CompareResponse)
+			for _, em := range extra {
+				if err := unary(context.Background(), em, req, reply, nil, invoker); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("configured="+kind+"/n="+strconv.Itoa(n), func(b *testing.B) {
+				var dl callerDeadline
+				defer dl.stop()
+				b.ReportAllocs()
+				cpu := startCPU()
+				for b.Loop() {
+					if err := unary(dl.next(), method, req, reply, nil, invoker); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu.report(b)
+			})
+			_ = s.Close()
+		}
 	}
 }
