@@ -1,0 +1,260 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"time"
+
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+)
+
+// HeadlineChains are the chains of the headline, raw (the baseline) first.
+var HeadlineChains = []string{"raw", ControlChain, "suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry"}
+
+// ControlChain is the raw call again on a connection of its own: an A/A control, whose ratio to
+// raw shows the paired layout's own error (a connection's or a position's bias, the noise).
+const ControlChain = "raw2"
+
+// PairedBenchmark is the benchmark name of the paired layout's result lines.
+const PairedBenchmark = "BenchmarkUnaryDLPaired"
+
+// PairedConfig sets the paired layout's length. Zero fields take the defaults in brackets.
+type PairedConfig struct {
+	// Calls is the number of serial calls in one chain's block [2000].
+	Calls int
+	// Rounds is the number of rounds; each round runs one block of every chain [200].
+	Rounds int
+	// Warmup is the number of calls each chain makes before the first round [3000].
+	Warmup int
+	// Chains names the chains measured, in the order of round 0 [HeadlineChains].
+	Chains []string
+	// Seed fixes the collector's dither (ditherGC) [0].
+	Seed uint64
+	// Server is the server called [a new one, stopped at the end].
+	Server *Server
+	// Progress, when set, gets a line every 20 rounds.
+	Progress io.Writer
+}
+
+func (c *PairedConfig) defaults() error {
+	if c.Calls == 0 {
+		c.Calls = 2000
+	}
+	if c.Rounds == 0 {
+		c.Rounds = 200
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 3000
+	}
+	if len(c.Chains) == 0 {
+		c.Chains = HeadlineChains
+	}
+	switch {
+	case c.Calls < 1:
+		return fmt.Errorf("benchmarks: paired calls %d: must be at least 1", c.Calls)
+	case c.Rounds < 1:
+		return fmt.Errorf("benchmarks: paired rounds %d: must be at least 1", c.Rounds)
+	case c.Warmup < 0:
+		return fmt.Errorf("benchmarks: paired warmup %d: must not be negative", c.Warmup)
+	}
+	return nil
+}
+
+// pairedChain is one chain of the paired layout with its connection.
+type pairedChain struct {
+	name   string
+	conn   *grpc.ClientConn
+	client kycv1.FaceMatchServiceClient
+}
+
+// block is one chain's measurement in one round.
+type block struct {
+	wall, cpu      time.Duration
+	mallocs, bytes uint64
+}
+
+// RunPaired measures the headline call (FaceMatchService.Compare over bufconn with a 10 s
+// caller deadline renewed every 500 calls, as BenchmarkUnaryDL) through every chain of cfg in
+// one process: one server, one connection per chain. After a warm-up, each round runs one block
+// of cfg.Calls serial calls per chain, the chain order rotated by one each round, with a
+// runtime.GC before every block (untimed), so that no block pays for another chain's garbage.
+// Neighbouring blocks share the machine's drift, so a chain's time over raw's in the same round
+// is far steadier than across processes.
+//
+// It writes Go benchmark lines, a "# round N" line before each round's:
+//
+//	BenchmarkUnaryDLPaired/chain=suite-2  2000  36500 ns/op  37100 cpu-ns/op  10800 B/op  164.00 allocs/op
+//
+// ns/op is wall time, cpu-ns/op the process's CPU time (getrusage: every thread, the server's
+// and the garbage collector's share too), B/op and allocs/op the process's
+// runtime.MemStats TotalAlloc and Mallocs deltas over the block (as testing.B counts them,
+// with two decimals), all per call. Any failed call, or a reply that is not the server's,
+// ends the run with an error naming the chain.
+func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	all, err := AllChains()
+	if err != nil {
+		return err
+	}
+	srv := cfg.Server
+	if srv == nil {
+		srv = StartServer(1)
+		defer srv.Stop()
+	}
+	chains := make([]pairedChain, 0, len(cfg.Chains))
+	defer func() {
+		for _, c := range chains {
+			_ = c.conn.Close()
+		}
+	}()
+	for _, name := range cfg.Chains {
+		of := name
+		if name == ControlChain {
+			of = "raw"
+		}
+		i := slices.IndexFunc(all, func(c Chain) bool { return c.Name == of })
+		if i < 0 {
+			return fmt.Errorf("benchmarks: paired chain %q: not one of the benchmark chains", name)
+		}
+		if slices.ContainsFunc(chains, func(c pairedChain) bool { return c.name == name }) {
+			return fmt.Errorf("benchmarks: paired chain %q: named twice", name)
+		}
+		cc, err := srv.Dial(all[i].DialOptions()...)
+		if err != nil {
+			return fmt.Errorf("benchmarks: paired chain %s: %w", name, err)
+		}
+		chains = append(chains, pairedChain{name: name, conn: cc, client: kycv1.NewFaceMatchServiceClient(cc)})
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))
+	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
+	for _, c := range chains {
+		if _, err := serialCalls(ctx, c, req, cfg.Warmup, rng); err != nil {
+			return err
+		}
+	}
+	procs := runtime.GOMAXPROCS(0)
+	fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n", runtime.GOOS, runtime.GOARCH)
+	n := len(chains)
+	for r := range cfg.Rounds {
+		fmt.Fprintf(w, "# round %d\n", r)
+		for i := range n {
+			c := chains[(i+r)%n]
+			b, err := serialCalls(ctx, c, req, cfg.Calls, rng)
+			if err != nil {
+				return err
+			}
+			per := func(x float64) float64 { return x / float64(cfg.Calls) }
+			line := fmt.Sprintf("%s/chain=%s-%d\t%d\t%.0f ns/op", PairedBenchmark, c.name, procs, cfg.Calls, per(float64(b.wall)))
+			if b.cpu > 0 {
+				line += fmt.Sprintf("\t%.0f cpu-ns/op", per(float64(b.cpu)))
+			}
+			line += fmt.Sprintf("\t%.0f B/op\t%.2f allocs/op\n", per(float64(b.bytes)), per(float64(b.mallocs)))
+			if _, err := io.WriteString(w, line); err != nil {
+				return err
+			}
+		}
+		if cfg.Progress != nil && ((r+1)%20 == 0 || r+1 == cfg.Rounds) {
+			fmt.Fprintf(cfg.Progress, "paired: round %d of %d done\n", r+1, cfg.Rounds)
+		}
+	}
+	return nil
+}
+
+// serialCalls collects the garbage left so far and dithers the collector's phase (ditherGC),
+// untimed, then makes calls serial calls through c and measures them.
+func serialCalls(ctx context.Context, c pairedChain, req *kycv1.CompareRequest, calls int, rng *rand.Rand) (block, error) {
+	if err := ctx.Err(); err != nil {
+		return block{}, err
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	ditherGC(rng)
+	runtime.ReadMemStats(&before)
+	var dl callerDeadline
+	defer dl.stop()
+	var callErr error
+	cpu0 := processCPU()
+	t0 := time.Now()
+	for range calls {
+		resp, err := c.client.Compare(dl.next(), req)
+		if err != nil {
+			callErr = err
+			break
+		}
+		if resp.GetVerdict() != compareReply.GetVerdict() {
+			callErr = fmt.Errorf("verdict %v, want %v", resp.GetVerdict(), compareReply.GetVerdict())
+			break
+		}
+	}
+	wall := time.Since(t0)
+	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&after)
+	if callErr != nil {
+		return block{}, fmt.Errorf("benchmarks: paired chain %s: %w", c.name, callErr)
+	}
+	if cpu0 == 0 {
+		cpu = 0
+	}
+	return block{wall: wall, cpu: cpu, mallocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc}, nil
+}
+
+// ditherSink keeps ditherGC's garbage from being optimised away.
+var ditherSink []byte
+
+// ditherGC allocates, right after a collection, a random share (uniform, from rng) of the heap's
+// headroom before the next one, as garbage. A block that starts right after runtime.GC would
+// otherwise always start at the same phase of the collector's cycle, and pay for
+// floor(its garbage / the headroom) collections: a chain allocating 7 % more than raw would, in
+// a block of 2000 calls, most often pay for the same number as raw, and its extra garbage would
+// be collected outside the timing. With the phase uniform, a block pays on average for exactly
+// the collections its own garbage causes.
+func ditherGC(rng *rand.Rand) {
+	sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 || sample[1].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	goal, live := sample[0].Value.Uint64(), sample[1].Value.Uint64()
+	if goal <= live {
+		return
+	}
+	const chunk = 32 << 10
+	for n := uint64(rng.Float64() * float64(goal-live)); n >= chunk; n -= chunk {
+		ditherSink = make([]byte, chunk)
+	}
+	ditherSink = nil
+}
+
+// callerDeadline hands out a context with a 10 s deadline, renewed every 500 calls so that a
+// slow (profiled) run never reaches it; its own cost, about 4 allocations per 500 calls, is
+// noise in any chain's figure. Not safe for concurrent use: one per goroutine.
+type callerDeadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	n      int
+}
+
+func (d *callerDeadline) next() context.Context {
+	if d.n%500 == 0 {
+		if d.cancel != nil {
+			d.cancel()
+		}
+		d.ctx, d.cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	}
+	d.n++
+	return d.ctx
+}
+
+func (d *callerDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+}

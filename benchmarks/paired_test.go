@@ -1,0 +1,98 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRunPaired runs the paired layout briefly and checks its output: a round marker before
+// each round, every chain once per round in an order rotated by one, the calls counted, and
+// every metric present and plausible.
+func TestRunPaired(t *testing.T) {
+	srv := startServer(t)
+	chains := []string{"raw", ControlChain, "suite"}
+	const calls, rounds, warmup = 20, 3, 10
+	var out bytes.Buffer
+	err := RunPaired(context.Background(), PairedConfig{Calls: calls, Rounds: rounds, Warmup: warmup, Chains: chains, Server: srv}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := srv.Requests(), int64(len(chains)*(warmup+rounds*calls)); got != want {
+		t.Errorf("server got %d requests, want %d (warm-up and every block's calls)", got, want)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(l, "# round ") || strings.HasPrefix(l, "Benchmark") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != rounds*(1+len(chains)) {
+		t.Fatalf("%d round and result lines, want %d:\n%s", len(lines), rounds*(1+len(chains)), out.String())
+	}
+	for r := range rounds {
+		block := lines[r*(1+len(chains)):]
+		if want := fmt.Sprintf("# round %d", r); block[0] != want {
+			t.Errorf("line %q, want %q", block[0], want)
+		}
+		for i := range chains {
+			f := strings.Fields(block[1+i])
+			wantName := PairedBenchmark + "/chain=" + chains[(i+r)%len(chains)] + "-"
+			if len(f) < 8 || !strings.HasPrefix(f[0], wantName) || f[1] != strconv.Itoa(calls) {
+				t.Fatalf("round %d, line %d: %q, want %s<procs> with %d calls and 4 metrics", r, i, block[1+i], wantName, calls)
+			}
+			metrics := map[string]float64{}
+			for j := 2; j+1 < len(f); j += 2 {
+				v, err := strconv.ParseFloat(f[j], 64)
+				if err != nil {
+					t.Fatalf("%q: %v", block[1+i], err)
+				}
+				metrics[f[j+1]] = v
+			}
+			// A unary call over bufconn allocates well over 50 objects (server included).
+			if metrics["ns/op"] <= 0 || metrics["B/op"] <= 0 || metrics["allocs/op"] < 50 {
+				t.Errorf("%q: implausible metrics %v", block[1+i], metrics)
+			}
+			if _, ok := metrics["cpu-ns/op"]; !ok && processCPU() > 0 {
+				t.Errorf("%q: no cpu-ns/op", block[1+i])
+			}
+		}
+	}
+}
+
+// TestRunPairedFails checks that a failing call ends the run with an error naming the chain,
+// and that bad settings are refused with the field and the value.
+func TestRunPairedFails(t *testing.T) {
+	srv := startServer(t)
+	srv.SetDown(true)
+	var out bytes.Buffer
+	err := RunPaired(context.Background(), PairedConfig{Calls: 5, Rounds: 2, Warmup: 1, Chains: []string{"raw"}, Server: srv}, &out)
+	if err == nil || !strings.Contains(err.Error(), "chain raw") || !strings.Contains(err.Error(), "Unavailable") {
+		t.Errorf("RunPaired against a downed server: %v, want an Unavailable error naming chain raw", err)
+	}
+	srv.SetDown(false)
+	srv.ResetCounts()
+	tests := []struct {
+		cfg  PairedConfig
+		want string
+	}{
+		{PairedConfig{Calls: -1}, "calls -1"},
+		{PairedConfig{Rounds: -2}, "rounds -2"},
+		{PairedConfig{Warmup: -3}, "warmup -3"},
+		{PairedConfig{Chains: []string{"raw", "nope"}}, `chain "nope"`},
+		{PairedConfig{Chains: []string{"raw", "raw"}}, `chain "raw": named twice`},
+	}
+	for _, tt := range tests {
+		tt.cfg.Server = srv
+		err := RunPaired(context.Background(), tt.cfg, &out)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("RunPaired(%+v) = %v, want an error containing %q", tt.cfg, err, tt.want)
+		}
+	}
+	if srv.Requests() != 0 {
+		t.Errorf("%d requests: a bad setting must be refused before any call", srv.Requests())
+	}
+}
