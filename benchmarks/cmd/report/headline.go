@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// pairedBench is the paired layout's benchmark (benchmarks.RunPaired, cmd/paired).
+const pairedBench = "BenchmarkUnaryDLPaired"
+
+// The issue 20 goals, over raw in the same run.
+const (
+	goalSuiteAllocs   = 12
+	goalSuiteTime     = 1.08
+	goalBuiltinAllocs = 14
+	goalFailsafeShare = 0.5 // the suite's overhead at most this share of failsafe-go's
+)
+
+// headline prints the headline in both layouts, paired first, and the goal verdicts, which use
+// the paired layout when there is one.
+func (r *report) headline(paired, head []sample) {
+	r.printf("`FaceMatchService.Compare` over bufconn, one caller, GOMAXPROCS 2, every call with a 10 s\n")
+	r.printf("caller deadline, measured in two layouts.\n\n")
+	var got map[string]ratioAllocs
+	layout := ""
+	if len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"})) > 0 {
+		r.printf("### Paired: every chain in one process (the layout the verdicts use)\n\n")
+		r.printf("`cmd/paired` (`benchmarks.RunPaired`): one process holds the server and one connection per\n")
+		r.printf("chain; each round runs one block of serial calls per chain, the order rotated by one each\n")
+		r.printf("round, with a garbage collection before every block, outside the timing, so that each chain\n")
+		r.printf("pays for its own garbage and no other's. A chain's ratio to raw is taken within each round\n")
+		r.printf("(blocks a fraction of a second apart share the machine's drift, which cancels in the ratio);\n")
+		r.printf("the table gives the median of the per-round ratios with its **95 %% confidence interval**,\n")
+		r.printf("the distribution-free sign-test interval (order statistics of the ratios at ranks from the\n")
+		r.printf("Binomial(rounds, ½) distribution: no assumption about the shape of the noise, exact, no\n")
+		r.printf("random resampling to seed). Allocations and bytes are the process's `runtime.MemStats`\n")
+		r.printf("Mallocs and TotalAlloc deltas per call (server included), the median over rounds.\n\n")
+		got = r.pairedTable(paired)
+		layout = "paired"
+	}
+	r.printf("\n### Each chain alone in its own process\n\n")
+	r.printf("`BenchmarkUnaryDL`: one process per chain per round, the chain order rotated each round;\n")
+	r.printf("the median of the per-round ratios with their range. One process differs from the next by\n")
+	r.printf("tens of per cent on a shared VM (heap layout, scheduling, which core the server lands on), so\n")
+	r.printf("these ranges are wide; the table is kept as a cross-check of the paired layout.\n\n")
+	proc := r.overheadTable(head, "BenchmarkUnaryDL", "serial", 2)
+	if got == nil {
+		got, layout = proc, "per-process"
+	}
+	if got == nil {
+		return
+	}
+	r.goals(got, layout)
+}
+
+// pairedTable prints the paired layout's table and returns each chain's time ratio and
+// allocations over raw.
+func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
+	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
+	ra, rb := median(values(raw, "allocs/op")), median(values(raw, "B/op"))
+	cpu := len(values(raw, "cpu-ns/op")) > 0
+	head, rule := "", ""
+	if cpu {
+		head, rule = " CPU × raw (median [95 % CI]) |", " ---: |"
+	}
+	r.printf("| chain | what | ns/op | time × raw (median [95 %% CI]) | over raw |%s allocs/op | allocs over raw | B/op over raw |\n", head)
+	r.printf("| --- | --- | ---: | ---: | ---: |%s ---: | ---: | ---: |\n", rule)
+	got := map[string]ratioAllocs{}
+	var lags []string
+	for _, c := range chainsIn(filter(ss, pairedBench, 0, nil)) {
+		cs := filter(ss, pairedBench, 0, map[string]string{"chain": c})
+		rt := ratioOf(cs, raw)
+		a, b := median(values(cs, "allocs/op")), median(values(cs, "B/op"))
+		col := ""
+		if cpu {
+			col = " " + ratioIn(cs, raw, "cpu-ns/op").ci().String() + " |"
+		}
+		r.printf("| %s | %s | %.0f | %s | %s |%s %.2f | %+.2f | %+.0f |\n", c, chainText[c],
+			median(values(cs, "ns/op")), rt.ci(), pct(rt), col, a, a-ra, b-rb)
+		got[c] = ratioAllocs{rt, a - ra}
+		if c != "raw" {
+			lags = append(lags, fmt.Sprintf("%s %+.2f", c, lag1(rt.inOrder())))
+		}
+	}
+	rounds := got["raw"].r.rounds
+	calls := 0
+	if len(raw) > 0 {
+		calls = raw[0].iters
+	}
+	r.printf("\n%d rounds of %d calls per chain. ", rounds, calls)
+	if cpu {
+		r.printf("*CPU × raw* is the process's CPU time per call (getrusage: user + system,\n")
+		r.printf("every thread, the server's share and the garbage collector included) over raw's in the same\n")
+		r.printf("round: time spent waiting for a core is not in it. ")
+	}
+	r.printf("The interval assumes independent rounds; the lag-1\n")
+	r.printf("autocorrelation of each chain's per-round time ratios (near 0 when rounds behave as\n")
+	r.printf("independent; well above 0 would mean the intervals are too narrow): %s.\n", strings.Join(lags, ", "))
+	return got
+}
+
+// goals prints the issue 20 goals against the headline's figures from layout.
+func (r *report) goals(got map[string]ratioAllocs, layout string) {
+	r.printf("\n### Goals (issue 20)\n\n")
+	r.printf("Time verdicts use the %s layout's median ratio and its 95 %% interval: %s.\n", layout, verdictExplanation)
+	if layout == "paired" {
+		r.printf("The paired layout decides because its interval is far narrower: neighbouring blocks share\n")
+		r.printf("the machine's drift and each chain's garbage is collected with it, where separate processes\n")
+		r.printf("differ from each other by more than the effect measured.\n")
+	}
+	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
+	r.printf("| goal | measured | verdict |\n| --- | --- | --- |\n")
+	allocGoal := func(name, chain string, max float64) {
+		if g, ok := got[chain]; ok {
+			r.printf("| %s: ≤ %+.0f allocs over raw | %+.2f allocs | %s |\n", name, max, g.allocs,
+				map[bool]string{true: verdictMet, false: verdictMissed}[g.allocs <= max])
+		}
+	}
+	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
+	if g, ok := got["suite"]; ok {
+		e := g.r.ci()
+		r.printf("| full suite + promobs: ≤ %+.0f %% time over raw | %s (%s, %d rounds) | %s |\n",
+			(goalSuiteTime-1)*100, pctCI(e), layout, e.n, goalVerdict(e, goalSuiteTime))
+	}
+	allocGoal("built-in ml profile + promobs", "suite_builtin", goalBuiltinAllocs)
+	s, ok1 := got["suite"]
+	f, ok2 := got["failsafe"]
+	if !ok1 || !ok2 {
+		return
+	}
+	if f.allocs > 0 {
+		share := s.allocs / f.allocs
+		r.printf("| suite's overhead ≤ ½ failsafe-go's: allocs | %+.2f against %+.2f: %.2f× | %s |\n", s.allocs, f.allocs, share,
+			map[bool]string{true: verdictMet, false: verdictMissed}[share <= goalFailsafeShare])
+	}
+	d := halfGap(s.r, f.r, goalFailsafeShare)
+	share := "—"
+	if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 {
+		share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
+	}
+	r.printf("| suite's overhead ≤ ½ failsafe-go's: time | suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s | %s |\n",
+		(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, pctCI(shift(d, 1)), goalVerdict(d, 0))
+	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
+	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
+	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
+	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
+	r.printf("when that interval lies at or below 0.\n")
+}
+
+// halfGap returns, for every round holding both ratios, (s − 1) − share·(f − 1) (the suite's
+// overhead minus share of failsafe-go's, as a fraction of raw's time), as a median with its
+// interval. The goal is met when it is at most 0.
+func halfGap(s, f ratio, share float64) estimate {
+	rounds := make([]int, 0, len(s.byRound))
+	for k := range s.byRound {
+		if _, ok := f.byRound[k]; ok {
+			rounds = append(rounds, k)
+		}
+	}
+	slices.Sort(rounds)
+	ds := make([]float64, len(rounds))
+	for i, k := range rounds {
+		ds[i] = (s.byRound[k] - 1) - share*(f.byRound[k]-1)
+	}
+	return medianCI(ds)
+}
+
+// shift returns e with every bound plus x.
+func shift(e estimate, x float64) estimate {
+	e.med, e.lo, e.hi = e.med+x, e.lo+x, e.hi+x
+	return e
+}
+
+// pctCI prints a ratio's median and interval as percentages over raw: +5.1 % [+4.0 – +6.3 %].
+func pctCI(e estimate) string {
+	switch {
+	case e.n == 0:
+		return "—"
+	case !e.ok:
+		return fmt.Sprintf("%+.1f %% (no interval: %d rounds)", (e.med-1)*100, e.n)
+	}
+	return fmt.Sprintf("%+.1f %% [%+.1f – %+.1f %%]", (e.med-1)*100, (e.lo-1)*100, (e.hi-1)*100)
+}
