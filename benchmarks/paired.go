@@ -30,6 +30,9 @@ type PairedConfig struct {
 	Calls int
 	// Rounds is the number of rounds; each round runs one block of every chain [200].
 	Rounds int
+	// FirstRound numbers the first round, so that the rounds of several processes appended to
+	// one file stay apart [0]. The chain order of round r is rotated by r.
+	FirstRound int
 	// Warmup is the number of calls each chain makes before the first round [3000].
 	Warmup int
 	// Chains names the chains measured, in the order of round 0 [HeadlineChains].
@@ -60,6 +63,8 @@ func (c *PairedConfig) defaults() error {
 		return fmt.Errorf("benchmarks: paired calls %d: must be at least 1", c.Calls)
 	case c.Rounds < 1:
 		return fmt.Errorf("benchmarks: paired rounds %d: must be at least 1", c.Rounds)
+	case c.FirstRound < 0:
+		return fmt.Errorf("benchmarks: paired first round %d: must not be negative", c.FirstRound)
 	case c.Warmup < 0:
 		return fmt.Errorf("benchmarks: paired warmup %d: must not be negative", c.Warmup)
 	}
@@ -143,7 +148,7 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 	procs := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n", runtime.GOOS, runtime.GOARCH)
 	n := len(chains)
-	for r := range cfg.Rounds {
+	for r := cfg.FirstRound; r < cfg.FirstRound+cfg.Rounds; r++ {
 		fmt.Fprintf(w, "# round %d\n", r)
 		for i := range n {
 			c := chains[(i+r)%n]
@@ -161,8 +166,8 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 				return err
 			}
 		}
-		if cfg.Progress != nil && ((r+1)%20 == 0 || r+1 == cfg.Rounds) {
-			fmt.Fprintf(cfg.Progress, "paired: round %d of %d done\n", r+1, cfg.Rounds)
+		if done := r + 1 - cfg.FirstRound; cfg.Progress != nil && (done%20 == 0 || done == cfg.Rounds) {
+			fmt.Fprintf(cfg.Progress, "paired: round %d of %d done\n", done, cfg.Rounds)
 		}
 	}
 	return nil

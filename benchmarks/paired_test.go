@@ -10,14 +10,14 @@ import (
 )
 
 // TestRunPaired runs the paired layout briefly and checks its output: a round marker before
-// each round, every chain once per round in an order rotated by one, the calls counted, and
+// each round (numbered from FirstRound), every chain once per round in an order rotated by one, the calls counted, and
 // every metric present and plausible.
 func TestRunPaired(t *testing.T) {
 	srv := startServer(t)
 	chains := []string{"raw", ControlChain, "suite"}
-	const calls, rounds, warmup = 20, 3, 10
+	const calls, rounds, warmup, first = 20, 3, 10, 5
 	var out bytes.Buffer
-	err := RunPaired(context.Background(), PairedConfig{Calls: calls, Rounds: rounds, Warmup: warmup, Chains: chains, Server: srv}, &out)
+	err := RunPaired(context.Background(), PairedConfig{Calls: calls, Rounds: rounds, Warmup: warmup, FirstRound: first, Chains: chains, Server: srv}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +33,9 @@ func TestRunPaired(t *testing.T) {
 	if len(lines) != rounds*(1+len(chains)) {
 		t.Fatalf("%d round and result lines, want %d:\n%s", len(lines), rounds*(1+len(chains)), out.String())
 	}
-	for r := range rounds {
-		block := lines[r*(1+len(chains)):]
+	for k := range rounds {
+		r := first + k
+		block := lines[k*(1+len(chains)):]
 		if want := fmt.Sprintf("# round %d", r); block[0] != want {
 			t.Errorf("line %q, want %q", block[0], want)
 		}
@@ -82,6 +83,7 @@ func TestRunPairedFails(t *testing.T) {
 		{PairedConfig{Calls: -1}, "calls -1"},
 		{PairedConfig{Rounds: -2}, "rounds -2"},
 		{PairedConfig{Warmup: -3}, "warmup -3"},
+		{PairedConfig{FirstRound: -4}, "first round -4"},
 		{PairedConfig{Chains: []string{"raw", "nope"}}, `chain "nope"`},
 		{PairedConfig{Chains: []string{"raw", "raw"}}, `chain "raw": named twice`},
 	}

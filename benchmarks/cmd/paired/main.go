@@ -21,12 +21,13 @@ func main() {
 	n := flag.Int("n", 2000, "serial calls per chain per round (one block)")
 	rounds := flag.Int("rounds", 200, "rounds; each runs one block of every chain")
 	seed := flag.Uint64("seed", 1, "seed of the collector's dither between blocks")
+	first := flag.Int("first-round", 0, "number of the first round (to append several processes' rounds to one file)")
 	warmup := flag.Int("warmup", 3000, "calls per chain before the first round")
 	chains := flag.String("chains", strings.Join(benchmarks.HeadlineChains, ","), "comma-separated chains, raw (the baseline) among them")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, Warmup: *warmup, Seed: *seed, Progress: os.Stderr}
+	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Progress: os.Stderr}
 	for _, c := range strings.Split(*chains, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			cfg.Chains = append(cfg.Chains, c)
