@@ -31,12 +31,14 @@ type sample struct {
 	procs  int               // GOMAXPROCS (1 when the name has no suffix)
 	round  int               // "# round N" marker before it (0 when none)
 	iters  int               // the iteration count (calls measured)
+	proc   int               // "# process N" marker before it (0 when none)
 	values map[string]float64
 }
 
 var (
 	resultLine = regexp.MustCompile(`^(Benchmark\w+)((?:/[^\s]+?)?)(?:-(\d+))?\s+(\d+)\s+(.*)$`)
 	roundLine  = regexp.MustCompile(`^# round (\d+)`)
+	procLine   = regexp.MustCompile(`^# process (\d+)`)
 )
 
 func parse(path string) ([]sample, error) {
@@ -46,7 +48,7 @@ func parse(path string) ([]sample, error) {
 	}
 	defer func() { _ = f.Close() }()
 	var out []sample
-	round := 0
+	round, proc := 0, 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -54,11 +56,15 @@ func parse(path string) ([]sample, error) {
 			round, _ = strconv.Atoi(m[1])
 			continue
 		}
+		if m := procLine.FindStringSubmatch(line); m != nil {
+			proc, _ = strconv.Atoi(m[1])
+			continue
+		}
 		m := resultLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		s := sample{bench: m[1], name: strings.TrimPrefix(m[2], "/"), procs: 1, round: round,
+		s := sample{bench: m[1], name: strings.TrimPrefix(m[2], "/"), procs: 1, round: round, proc: proc,
 			keys: map[string]string{}, values: map[string]float64{}}
 		if m[3] != "" {
 			s.procs, _ = strconv.Atoi(m[3])

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,21 +147,29 @@ func TestLag1(t *testing.T) {
 
 // writePaired writes a paired.out of rounds rounds in dir: raw around 30 µs, and each chain of
 // over at its ratio to raw times a per-round wobble of ±spread, the chains in rotated order.
-func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, spread float64) {
+// With procShift, the rounds are split evenly among len(procShift) processes ("# process N"
+// markers), and process p adds procShift[p] to every chain's ratio.
+func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, spread float64, procShift ...float64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
 	names := []string{"raw", "suite", "failsafe"}
 	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200}
+	shift := 0.0
 	for r := range rounds {
+		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
+			p := r / (rounds / len(procShift))
+			fmt.Fprintf(&b, "# process %d\n", p)
+			shift = procShift[p]
+		}
 		fmt.Fprintf(&b, "# round %d\n", r)
 		base := 30000 * (1 + 0.3*rng.Float64()) // the machine's drift: shared by the round
 		for i := range names {
 			c := names[(i+r)%len(names)]
 			ns := base
 			if c != "raw" {
-				ns *= over[c] * (1 + spread*(2*rng.Float64()-1))
+				ns *= (over[c] + shift) * (1 + spread*(2*rng.Float64()-1))
 			}
 			fmt.Fprintf(&b, "BenchmarkUnaryDLPaired/chain=%s-2\t2000\t%.0f ns/op\t%.0f cpu-ns/op\t%.0f B/op\t%.2f allocs/op\n",
 				c, ns, ns*1.1, allocs[c]*60, allocs[c])
@@ -217,6 +226,43 @@ func TestHeadlineVerdicts(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), "| suite's overhead ≤ ½ failsafe-go's: allocs | +7.00 against +43.00: 0.16× | met |") {
 				t.Errorf("allocation share row missing or wrong:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestPerProcess checks that processes whose medians differ by more than the pooled interval
+// are marked, and that the time verdict says so.
+func TestPerProcess(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		shift     []float64
+		wantMarks bool
+	}{
+		{"processes agree", []float64{0, 0, 0}, false},
+		{"one process apart", []float64{0, 0.06, 0}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writePaired(t, dir, 150, map[string]float64{"suite": 1.03, "failsafe": 1.14}, 0.02, tt.shift...)
+			ss, err := parse(filepath.Join(dir, "paired.out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := procsIn(ss); !slices.Equal(got, []int{0, 1, 2}) {
+				t.Fatalf("processes %v, want [0 1 2]", got)
+			}
+			var out bytes.Buffer
+			(&report{w: &out, dir: dir}).headline(ss, nil)
+			text := out.String()
+			if !strings.Contains(text, "| chain | process 0 | process 1 | process 2 | pooled |") {
+				t.Fatalf("no per-process table:\n%s", text)
+			}
+			if marked := strings.Contains(text, " †"); marked != tt.wantMarks {
+				t.Errorf("† marks: %v, want %v:\n%s", marked, tt.wantMarks, text)
+			}
+			if warned := strings.Contains(text, "processes disagree"); warned != tt.wantMarks {
+				t.Errorf("verdict warns of disagreeing processes: %v, want %v", warned, tt.wantMarks)
 			}
 		})
 	}
