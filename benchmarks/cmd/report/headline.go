@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -30,8 +31,11 @@ func (r *report) headline(paired, head []sample) {
 		r.printf("chain; each round runs one block of serial calls per chain, the order rotated by one each\n")
 		r.printf("round, with a garbage collection before every block, outside the timing, so that each chain\n")
 		r.printf("pays for its own garbage and no other's. A chain's ratio to raw is taken within each round\n")
-		r.printf("(blocks a fraction of a second apart share the machine's drift, which cancels in the ratio);\n")
-		r.printf("the table gives the median of the per-round ratios with its **95 %% confidence interval**,\n")
+		r.printf("(blocks a fraction of a second apart share the machine's drift, which cancels in the ratio).\n")
+		r.printf("The baseline of a round is the geometric mean of raw's two blocks, raw and raw2 (raw again\n")
+		r.printf("on a connection of its own), so that neither one block's noise nor one connection's luck\n")
+		r.printf("sets it; raw2's own row is raw2 ÷ raw, an A/A control whose interval should hold 1.000.\n")
+		r.printf("The table gives the median of the per-round ratios with its **95 %% confidence interval**,\n")
 		r.printf("the distribution-free sign-test interval (order statistics of the ratios at ranks from the\n")
 		r.printf("Binomial(rounds, ½) distribution: no assumption about the shape of the noise, exact, no\n")
 		r.printf("random resampling to seed). Allocations and bytes are the process's `runtime.MemStats`\n")
@@ -54,6 +58,48 @@ func (r *report) headline(paired, head []sample) {
 	r.goals(got, layout, paired)
 }
 
+// controlChain is raw again on a connection of its own (benchmarks.ControlChain).
+const controlChain = "raw2"
+
+// pairedBase returns the baseline the paired layout's chains are divided by, one sample per
+// round: the geometric mean of raw's and raw2's blocks of that round when both are there (two
+// blocks halve the baseline's own noise, and no one connection's luck sets it), raw's alone
+// otherwise.
+func pairedBase(ss []sample) []sample {
+	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
+	ctl := map[int]sample{}
+	for _, s := range filter(ss, pairedBench, 0, map[string]string{"chain": controlChain}) {
+		ctl[s.round] = s
+	}
+	out := make([]sample, 0, len(raw))
+	for _, s := range raw {
+		c, ok := ctl[s.round]
+		if !ok {
+			out = append(out, s)
+			continue
+		}
+		b := s
+		b.values = map[string]float64{}
+		for unit, v := range s.values {
+			if w, ok := c.values[unit]; ok {
+				b.values[unit] = math.Sqrt(v * w)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// pairedRatio returns chain's per-round ratio to the baseline (pairedBase) in unit; raw2's is
+// to raw alone: the A/A control.
+func pairedRatio(ss []sample, chain, unit string) ratio {
+	cs := filter(ss, pairedBench, 0, map[string]string{"chain": chain})
+	if chain == controlChain || chain == "raw" {
+		return ratioIn(cs, filter(ss, pairedBench, 0, map[string]string{"chain": "raw"}), unit)
+	}
+	return ratioIn(cs, pairedBase(ss), unit)
+}
+
 // pairedTable prints the paired layout's table and returns each chain's time ratio and
 // allocations over raw.
 func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
@@ -70,11 +116,11 @@ func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
 	var lags []string
 	for _, c := range chainsIn(filter(ss, pairedBench, 0, nil)) {
 		cs := filter(ss, pairedBench, 0, map[string]string{"chain": c})
-		rt := ratioOf(cs, raw)
+		rt := pairedRatio(ss, c, "ns/op")
 		a, b := median(values(cs, "allocs/op")), median(values(cs, "B/op"))
 		col := ""
 		if cpu {
-			col = " " + ratioIn(cs, raw, "cpu-ns/op").ci().String() + " |"
+			col = " " + pairedRatio(ss, c, "cpu-ns/op").ci().String() + " |"
 		}
 		r.printf("| %s | %s | %.0f | %s | %s |%s %.2f | %+.2f | %+.0f |\n", c, chainText[c],
 			median(values(cs, "ns/op")), rt.ci(), pct(rt), col, a, a-ra, b-rb)
@@ -147,24 +193,27 @@ func (r *report) perProcess(ss []sample, procs []int) {
 			}
 			r.printf(" %s%s |", e, mark)
 		}
-		r.printf(" %s |\n", medianCI(ratioOf(filter(ss, pairedBench, 0, map[string]string{"chain": c}),
-			filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})).inOrder()))
+		r.printf(" %s |\n", pairedRatio(ss, c, "ns/op").ci())
 	}
 }
 
-// processEstimates returns chain's median time ratio to raw with its interval, for each of
-// procs over that process's rounds alone.
+// processEstimates returns chain's median time ratio with its interval for each of procs,
+// over that process's rounds alone.
 func processEstimates(ss []sample, chain string, procs []int) []estimate {
+	return perProcessOf(ss, procs, func(in []sample) estimate { return pairedRatio(in, chain, "ns/op").ci() })
+}
+
+// perProcessOf returns of(the samples of p) for each p of procs.
+func perProcessOf(ss []sample, procs []int, of func([]sample) estimate) []estimate {
 	out := make([]estimate, len(procs))
 	for i, p := range procs {
 		var in []sample
-		for _, s := range filter(ss, pairedBench, 0, nil) {
+		for _, s := range ss {
 			if s.proc == p {
 				in = append(in, s)
 			}
 		}
-		out[i] = ratioOf(filter(in, pairedBench, 0, map[string]string{"chain": chain}),
-			filter(in, pairedBench, 0, map[string]string{"chain": "raw"})).ci()
+		out[i] = of(in)
 	}
 	return out
 }
@@ -180,14 +229,8 @@ func overlapsAll(es []estimate, i int) bool {
 	return true
 }
 
-// processesAgree says whether the intervals of every process of ss overlap for chain (true
-// with one process).
-func processesAgree(ss []sample, chain string) bool {
-	procs := procsIn(ss)
-	if len(procs) < 2 {
-		return true
-	}
-	es := processEstimates(ss, chain, procs)
+// agree says whether the intervals of es all overlap.
+func agree(es []estimate) bool {
 	for i := range es {
 		if !overlapsAll(es, i) {
 			return false
@@ -196,11 +239,32 @@ func processesAgree(ss []sample, chain string) bool {
 	return true
 }
 
+// verdictAcross is the goal rule with several processes: goalVerdict on the pooled estimate
+// when the processes' own intervals overlap; when they do not, the pooled interval is too
+// narrow (it treats rounds as independent, and a process's state moves all its rounds), so a
+// verdict is given only when every process's own interval gives it.
+func verdictAcross(pooled estimate, procs []estimate, goal float64) string {
+	if len(procs) < 2 || agree(procs) {
+		return goalVerdict(pooled, goal)
+	}
+	first := goalVerdict(procs[0], goal)
+	for _, e := range procs[1:] {
+		if goalVerdict(e, goal) != first || (first != verdictMet && first != verdictMissed) {
+			return verdictUnknown + ": the processes disagree (†)"
+		}
+	}
+	return first + ", in every process (they disagree, †)"
+}
+
 // goals prints the issue 20 goals against the headline's figures from layout; paired, when
 // given, is that layout's data, whose processes are checked against the pooled interval.
 func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sample) {
 	r.printf("\n### Goals (issue 20)\n\n")
 	r.printf("Time verdicts use the %s layout's median ratio and its 95 %% interval: %s.\n", layout, verdictExplanation)
+	if len(procsIn(paired)) > 1 {
+		r.printf("When the processes' own intervals miss each other (†), the pooled interval is too narrow,\n")
+		r.printf("and a verdict is given only when every process's own interval gives it.\n")
+	}
 	if layout == "paired" {
 		r.printf("The paired layout decides because its interval is far narrower: neighbouring blocks share\n")
 		r.printf("the machine's drift and each chain's garbage is collected with it, where separate processes\n")
@@ -217,10 +281,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
-		v := goalVerdict(e, goalSuiteTime)
-		if !processesAgree(paired, "suite") {
-			v += " (but the processes disagree: the interval is too narrow; see † above)"
-		}
+		v := verdictAcross(e, processEstimates(paired, "suite", procsIn(paired)), goalSuiteTime)
 		r.printf("| full suite + promobs: ≤ %+.0f %% time over raw | %s (%s, %d rounds) | %s |\n",
 			(goalSuiteTime-1)*100, pctCI(e), layout, e.n, v)
 	}
@@ -241,7 +302,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
 	}
 	r.printf("| suite's overhead ≤ ½ failsafe-go's: time | suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s | %s |\n",
-		(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, pctCI(shift(d, 1)), goalVerdict(d, 0))
+		(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, pctCI(shift(d, 1)), verdictAcross(d, perProcessOf(paired, procsIn(paired), func(in []sample) estimate {
+			return halfGap(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
+		}), 0))
 	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
 	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
 	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")

@@ -211,6 +211,7 @@ type ratioAllocs struct {
 // chainText says what each chain is.
 var chainText = map[string]string{
 	"raw":           "no interceptor (the baseline)",
+	"raw2":          "no interceptor, a second connection: the A/A control (÷ raw)",
 	"retry":         "bulwark retry alone (ml profile's, no per-attempt timeout)",
 	"breaker":       "bulwark breaker alone",
 	"bulkhead":      "bulwark bulkhead alone",
@@ -223,7 +224,7 @@ var chainText = map[string]string{
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
 }
 
-var canonical = []string{"raw", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
+var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
 	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry"}
 
 func chainsIn(ss []sample) []string {

@@ -267,3 +267,27 @@ func TestPerProcess(t *testing.T) {
 		})
 	}
 }
+
+func TestVerdictAcross(t *testing.T) {
+	in := func(lo, hi float64) estimate { return estimate{med: (lo + hi) / 2, lo: lo, hi: hi, n: 50, ok: true} }
+	pooled := in(1.05, 1.07)
+	tests := []struct {
+		name  string
+		procs []estimate
+		want  string
+	}{
+		{"one process", nil, verdictMet},
+		{"processes overlap: the pooled interval decides", []estimate{in(1.03, 1.075), in(1.06, 1.09), in(1.04, 1.07)}, verdictMet},
+		{"processes apart, each met", []estimate{in(1.00, 1.03), in(1.05, 1.07), in(1.04, 1.06)}, verdictMet + ", in every process (they disagree, †)"},
+		{"processes apart, one straddles", []estimate{in(1.00, 1.03), in(1.06, 1.09)}, verdictUnknown + ": the processes disagree (†)"},
+		{"processes apart, met and missed", []estimate{in(1.00, 1.03), in(1.09, 1.12)}, verdictUnknown + ": the processes disagree (†)"},
+	}
+	for _, tt := range tests {
+		if got := verdictAcross(pooled, tt.procs, 1.08); got != tt.want {
+			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := verdictAcross(in(1.09, 1.10), []estimate{in(1.085, 1.088), in(1.095, 1.11)}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
+		t.Errorf("processes apart, each missed: %q", got)
+	}
+}
