@@ -37,7 +37,7 @@ type PairedConfig struct {
 	Warmup int
 	// Chains names the chains measured, in the order of round 0 [HeadlineChains].
 	Chains []string
-	// Seed fixes the collector's dither (ditherGC) [0].
+	// Seed fixes the collector's dither (gcDither) [0].
 	Seed uint64
 	// Server is the server called [a new one, stopped at the end].
 	Server *Server
@@ -138,10 +138,10 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 		}
 		chains = append(chains, pairedChain{name: name, conn: cc, client: kycv1.NewFaceMatchServiceClient(cc)})
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))
+	gc := &gcDither{rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))}
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
 	for _, c := range chains {
-		if _, err := serialCalls(ctx, c, req, cfg.Warmup, rng); err != nil {
+		if _, err := serialCalls(ctx, c, req, cfg.Warmup, gc); err != nil {
 			return err
 		}
 	}
@@ -152,7 +152,7 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 		fmt.Fprintf(w, "# round %d\n", r)
 		for i := range n {
 			c := chains[(i+r)%n]
-			b, err := serialCalls(ctx, c, req, cfg.Calls, rng)
+			b, err := serialCalls(ctx, c, req, cfg.Calls, gc)
 			if err != nil {
 				return err
 			}
@@ -173,15 +173,14 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 	return nil
 }
 
-// serialCalls collects the garbage left so far and dithers the collector's phase (ditherGC),
+// serialCalls collects the garbage left so far and dithers the collector's phase (gcDither),
 // untimed, then makes calls serial calls through c and measures them.
-func serialCalls(ctx context.Context, c pairedChain, req *kycv1.CompareRequest, calls int, rng *rand.Rand) (block, error) {
+func serialCalls(ctx context.Context, c pairedChain, req *kycv1.CompareRequest, calls int, gc *gcDither) (block, error) {
 	if err := ctx.Err(); err != nil {
 		return block{}, err
 	}
 	var before, after runtime.MemStats
-	runtime.GC()
-	ditherGC(rng)
+	gc.reset()
 	runtime.ReadMemStats(&before)
 	var dl callerDeadline
 	defer dl.stop()
@@ -208,34 +207,59 @@ func serialCalls(ctx context.Context, c pairedChain, req *kycv1.CompareRequest, 
 	if cpu0 == 0 {
 		cpu = 0
 	}
+	gc.observe(after.TotalAlloc-before.TotalAlloc, after.NumGC-before.NumGC)
 	return block{wall: wall, cpu: cpu, mallocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc}, nil
 }
 
-// ditherSink keeps ditherGC's garbage from being optimised away.
+// ditherSink keeps gcDither's garbage from being optimised away.
 var ditherSink []byte
 
-// ditherGC allocates, right after a collection, a random share (uniform, from rng) of the heap's
-// headroom before the next one, as garbage. A block that starts right after runtime.GC would
-// otherwise always start at the same phase of the collector's cycle, and pay for
-// floor(its garbage / the headroom) collections: a chain allocating 7 % more than raw would, in
-// a block of 2000 calls, most often pay for the same number as raw, and its extra garbage would
-// be collected outside the timing. With the phase uniform, a block pays on average for exactly
-// the collections its own garbage causes.
-func ditherGC(rng *rand.Rand) {
-	sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 || sample[1].Value.Kind() != metrics.KindUint64 {
-		return
+// gcDither starts every block at a random phase of the garbage collector's cycle. A block that
+// starts right after runtime.GC would always start at the same phase, and pay for
+// floor(its garbage / the bytes allocated per cycle) collections: a chain allocating 7 % more
+// than raw would, in a block of 2000 calls, most often pay for as many as raw, its extra
+// garbage collected outside the timing. After runtime.GC, gcDither allocates a uniformly random
+// share of one cycle's allocation as garbage, so that a block pays on average for exactly the
+// collections its own garbage causes. One cycle's allocation is measured on the blocks
+// themselves (bytes allocated over collections, smoothed); before any block has shown it, the
+// heap goal's headroom over the live heap stands in. Not safe for concurrent use.
+type gcDither struct {
+	rng      *rand.Rand
+	perCycle float64 // bytes allocated per collection, as measured
+}
+
+// reset collects the garbage and allocates the dither, untimed.
+func (g *gcDither) reset() {
+	runtime.GC()
+	per := g.perCycle
+	if per == 0 {
+		sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 || sample[1].Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		if goal, live := sample[0].Value.Uint64(), sample[1].Value.Uint64(); goal > live {
+			per = float64(goal - live)
+		}
 	}
-	goal, live := sample[0].Value.Uint64(), sample[1].Value.Uint64()
-	if goal <= live {
-		return
-	}
-	const chunk = 32 << 10
-	for n := uint64(rng.Float64() * float64(goal-live)); n >= chunk; n -= chunk {
+	const chunk = 16 << 10
+	for n := g.rng.Float64() * per; n >= chunk; n -= chunk {
 		ditherSink = make([]byte, chunk)
 	}
 	ditherSink = nil
+}
+
+// observe notes that a block allocated bytes over gcs collections.
+func (g *gcDither) observe(bytes uint64, gcs uint32) {
+	if gcs < 2 {
+		return // too few collections to tell a cycle's length
+	}
+	per := float64(bytes) / float64(gcs)
+	if g.perCycle == 0 {
+		g.perCycle = per
+		return
+	}
+	g.perCycle = 0.8*g.perCycle + 0.2*per
 }
 
 // callerDeadline hands out a context with a 10 s deadline, renewed every 500 calls so that a
