@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +99,43 @@ func TestRunPairedFails(t *testing.T) {
 	}
 	if srv.Requests() != 0 {
 		t.Errorf("%d requests: a bad setting must be refused before any call", srv.Requests())
+	}
+}
+
+// TestGCDither checks the dither's garbage: uniform over one cycle's allocation (its mean about
+// half a cycle, none beyond one), and the cycle's length learnt from blocks with at least two
+// collections.
+func TestGCDither(t *testing.T) {
+	g := &gcDither{rng: rand.New(rand.NewPCG(1, 2))}
+	g.observe(10<<20, 1)
+	if g.perCycle != 0 {
+		t.Fatalf("one collection set the cycle to %.0f bytes, want it ignored", g.perCycle)
+	}
+	g.observe(8<<20, 4)
+	if g.perCycle != 2<<20 {
+		t.Fatalf("cycle %.0f bytes after 8 MiB over 4 collections, want 2 MiB", g.perCycle)
+	}
+	g.observe(12<<20, 4) // 3 MiB: smoothed to 0.8·2 + 0.2·3 = 2.2 MiB
+	if want := 2.2 * (1 << 20); math.Abs(g.perCycle-want) > 1 {
+		t.Fatalf("cycle %.0f bytes, want %.0f", g.perCycle, want)
+	}
+	g.perCycle = 4 << 20
+	const resets = 60
+	var sum, most float64
+	for range resets {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		g.reset()
+		runtime.ReadMemStats(&b)
+		d := float64(b.TotalAlloc - a.TotalAlloc)
+		sum += d
+		most = max(most, d)
+	}
+	// Uniform over [0, 4 MiB): mean 2 MiB, standard error 1.15/√60 ≈ 0.15 MiB.
+	if mean := sum / resets / (1 << 20); mean < 1.4 || mean > 2.6 {
+		t.Errorf("dither allocated %.2f MiB on average, want about 2 (half a 4 MiB cycle)", mean)
+	}
+	if most > 4.25*(1<<20) {
+		t.Errorf("dither allocated %.2f MiB once, want at most one 4 MiB cycle", most/(1<<20))
 	}
 }
