@@ -33,6 +33,11 @@ type PairedConfig struct {
 	// FirstRound numbers the first round, so that the rounds of several processes appended to
 	// one file stay apart [0]. The chain order of round r is rotated by r.
 	FirstRound int
+	// Shuffle, when set, runs each round's chains in a random order (seeded by Seed) instead of
+	// the rotated one. Rotation keeps the cyclic order, so each chain always follows the same
+	// other chain, and whatever a block leaves behind (caches, the previous connection's
+	// goroutines winding down) always lands on the same successor; a random order spreads it.
+	Shuffle bool
 	// Warmup is the number of calls each chain makes before the first round [3000].
 	Warmup int
 	// Chains names the chains measured, in the order of round 0 [HeadlineChains].
@@ -148,10 +153,18 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 	procs := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n", runtime.GOOS, runtime.GOARCH)
 	n := len(chains)
+	order := make([]int, n)
+	shuffle := rand.New(rand.NewPCG(cfg.Seed^0x0dde, cfg.Seed))
 	for r := cfg.FirstRound; r < cfg.FirstRound+cfg.Rounds; r++ {
 		fmt.Fprintf(w, "# round %d\n", r)
-		for i := range n {
-			c := chains[(i+r)%n]
+		for i := range order {
+			order[i] = (i + r) % n
+		}
+		if cfg.Shuffle {
+			shuffle.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for _, k := range order {
+			c := chains[k]
 			b, err := serialCalls(ctx, c, req, cfg.Calls, gc)
 			if err != nil {
 				return err

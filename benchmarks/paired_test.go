@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,5 +138,47 @@ func TestGCDither(t *testing.T) {
 	}
 	if most > 4.25*(1<<20) {
 		t.Errorf("dither allocated %.2f MiB once, want at most one 4 MiB cycle", most/(1<<20))
+	}
+}
+
+// TestRunPairedShuffle checks that a shuffled run still measures every chain once per round,
+// in orders that are not all the rotated one.
+func TestRunPairedShuffle(t *testing.T) {
+	srv := startServer(t)
+	chains := []string{"raw", ControlChain, "suite", "grpcmw_retry"}
+	const rounds = 6
+	var out bytes.Buffer
+	if err := RunPaired(context.Background(), PairedConfig{Calls: 3, Rounds: rounds, Warmup: 1, Chains: chains, Shuffle: true, Seed: 3, Server: srv}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, l := range strings.Split(out.String(), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# round "):
+			got = append(got, nil)
+		case strings.HasPrefix(l, PairedBenchmark+"/chain="):
+			name, _, _ := strings.Cut(strings.TrimPrefix(strings.Fields(l)[0], PairedBenchmark+"/chain="), "-")
+			got[len(got)-1] = append(got[len(got)-1], name)
+		}
+	}
+	if len(got) != rounds {
+		t.Fatalf("%d rounds, want %d", len(got), rounds)
+	}
+	rotated := 0
+	for r, order := range got {
+		if len(order) != len(chains) {
+			t.Fatalf("round %d ran %v, want each of %v once", r, order, chains)
+		}
+		for _, c := range chains {
+			if !slices.Contains(order, c) {
+				t.Fatalf("round %d ran %v, want each of %v once", r, order, chains)
+			}
+		}
+		if order[0] == chains[r%len(chains)] && order[1] == chains[(r+1)%len(chains)] {
+			rotated++
+		}
+	}
+	if rotated == rounds {
+		t.Errorf("every shuffled round ran in the rotated order: %v", got)
 	}
 }

@@ -22,12 +22,13 @@ func main() {
 	rounds := flag.Int("rounds", 200, "rounds; each runs one block of every chain")
 	seed := flag.Uint64("seed", 1, "seed of the collector's dither between blocks")
 	first := flag.Int("first-round", 0, "number of the first round (to append several processes' rounds to one file)")
+	shuffle := flag.Bool("shuffle", false, "a random chain order each round instead of the rotated one")
 	warmup := flag.Int("warmup", 3000, "calls per chain before the first round")
 	chains := flag.String("chains", strings.Join(benchmarks.HeadlineChains, ","), "comma-separated chains, raw (the baseline) among them")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Progress: os.Stderr}
+	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr}
 	for _, c := range strings.Split(*chains, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			cfg.Chains = append(cfg.Chains, c)
