@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -289,5 +290,37 @@ func TestVerdictAcross(t *testing.T) {
 	}
 	if got := verdictAcross(in(1.09, 1.10), []estimate{in(1.085, 1.088), in(1.095, 1.11)}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
 		t.Errorf("processes apart, each missed: %q", got)
+	}
+}
+
+// TestAcrossProcesses checks the process-level interval: with 6 processes or more the verdict
+// judges the union of the pooled interval and the processes' medians' sign-test interval.
+func TestAcrossProcesses(t *testing.T) {
+	in := func(med float64) estimate { return estimate{med: med, lo: med - 0.02, hi: med + 0.02, n: 34, ok: true} }
+	pooled := estimate{med: 1.06, lo: 1.05, hi: 1.07, n: 204, ok: true}
+	tests := []struct {
+		name           string
+		meds           []float64
+		wantLo, wantHi float64
+		wantOK         bool
+		want           string
+	}{
+		{"processes within the pooled interval", []float64{1.055, 1.06, 1.06, 1.065, 1.06, 1.058}, 1.05, 1.07, true, verdictMet},
+		{"one process beyond the goal", []float64{1.04, 1.05, 1.06, 1.06, 1.07, 1.09}, 1.04, 1.09, true, verdictUnknown},
+		{"all processes beyond the goal", []float64{1.09, 1.10, 1.11, 1.09, 1.12, 1.10}, 1.05, 1.12, true, verdictUnknown},
+		{"5 processes: no process-level interval", []float64{1.04, 1.05, 1.06, 1.06, 1.07}, 1.05, 1.07, false, verdictMet},
+	}
+	for _, tt := range tests {
+		var procs []estimate
+		for _, m := range tt.meds {
+			procs = append(procs, in(m))
+		}
+		u, ok := acrossProcesses(pooled, procs)
+		if ok != tt.wantOK || math.Abs(u.lo-tt.wantLo) > 1e-9 || math.Abs(u.hi-tt.wantHi) > 1e-9 || u.med != pooled.med {
+			t.Errorf("%s: acrossProcesses = %v, %v; want [%.3f–%.3f], %v, the pooled median", tt.name, u, ok, tt.wantLo, tt.wantHi, tt.wantOK)
+		}
+		if got := verdictAcross(pooled, procs, 1.08); got != tt.want {
+			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
