@@ -92,8 +92,10 @@ type block struct {
 // RunPaired measures the headline call (FaceMatchService.Compare over bufconn with a 10 s
 // caller deadline renewed every 500 calls, as BenchmarkUnaryDL) through every chain of cfg in
 // one process: one server, one connection per chain. After a warm-up, each round runs one block
-// of cfg.Calls serial calls per chain, the chain order rotated by one each round, with a
-// runtime.GC before every block (untimed), so that no block pays for another chain's garbage.
+// of cfg.Calls serial calls per chain, the chain order rotated by one each round (or shuffled:
+// cfg.Shuffle). Before every block, untimed, runtime.GC collects the garbage so far, so that no
+// block pays for another chain's, and gcDither puts the block at a random phase of the
+// collector's cycle, so that it pays on average for the collections its own garbage causes.
 // Neighbouring blocks share the machine's drift, so a chain's time over raw's in the same round
 // is far steadier than across processes.
 //
