@@ -13,9 +13,11 @@ HOT_TIME=${HOT_TIME:-200000x}
 BENCHSTAT=${BENCHSTAT:-../bin/benchstat}
 GO=${GO:-go}
 
-# The headline chains: in the paired layout (cmd/paired, one process, the verdicts' layout) with
-# raw2, raw again on a connection of its own (an A/A control); then each alone in its own process.
+# The headline chains, each alone in its own process (the cross-check layout).
 HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
+# The paired layout's chains (cmd/paired, every chain in one process, the verdicts' layout): raw2 (raw on a second connection, an A/A control) opposite raw in
+# the cycle (see benchmarks.HeadlineChains).
+PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry
 # The no-deadline chains, measured together in one process per round.
 ND_CHAINS=raw,retry,deadline,suite,suite_nosink,suite_builtin,failsafe,grpcmw_retry
 
@@ -47,7 +49,7 @@ fi
 for ((p = 0; p < PAIRED_PROCS; p++)); do
 	echo "# process $p" >> "$OUT/paired.out"
 	"$OUT/paired" -n "$PAIRED_N" -rounds "$per" -first-round $((p * per)) -seed $((p + 1)) \
-		-chains "raw,raw2,$(IFS=,; echo "${HEAD_CHAINS[*]:1}")" >> "$OUT/paired.out"
+		-chains "$PAIRED_CHAINS" >> "$OUT/paired.out"
 	echo "paired process $((p + 1)) of $PAIRED_PROCS done"
 done
 n=${#HEAD_CHAINS[@]}

@@ -151,6 +151,14 @@ func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
 	r.printf("The interval assumes independent rounds; the lag-1\n")
 	r.printf("autocorrelation of each chain's per-round time ratios (near 0 when rounds behave as\n")
 	r.printf("independent; well above 0 would mean the intervals are too narrow): %s.\n", strings.Join(lags, ", "))
+	if aa, ok := got[controlChain]; ok {
+		if e := aa.r.ci(); e.ok && (e.lo > 1 || e.hi < 1) {
+			r.printf("\n**The A/A control's interval, %s, does not hold 1.000**: two identical chains differ by\n", e)
+			r.printf("%+.1f %% in this layout (a connection's or a position's bias), more than its noise. The\n", (e.med-1)*100)
+			r.printf("baseline, the geometric mean of both, halves that bias; read differences between chains of\n")
+			r.printf("that size as within the layout's error.\n")
+		}
+	}
 	if len(procs) > 1 {
 		r.perProcess(ss, procs)
 	}

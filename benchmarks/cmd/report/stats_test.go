@@ -155,8 +155,13 @@ func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, 
 	rng := rand.New(rand.NewPCG(3, 4))
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
-	names := []string{"raw", "suite", "failsafe"}
-	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200}
+	names := []string{"raw"}
+	for _, c := range []string{"suite", "failsafe", "raw2"} {
+		if _, ok := over[c]; ok {
+			names = append(names, c)
+		}
+	}
+	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157}
 	shift := 0.0
 	for r := range rounds {
 		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
@@ -321,6 +326,34 @@ func TestAcrossProcesses(t *testing.T) {
 		}
 		if got := verdictAcross(pooled, procs, 1.08); got != tt.want {
 			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestControlBaseline checks the A/A control: the baseline is the geometric mean of raw and
+// raw2 in each round, raw2's own row is over raw alone, and a control whose interval misses
+// 1.000 is called out.
+func TestControlBaseline(t *testing.T) {
+	for _, tt := range []struct {
+		raw2     float64
+		wantNote bool
+	}{{0.97, true}, {1, false}} {
+		dir := t.TempDir()
+		writePaired(t, dir, 60, map[string]float64{"suite": 1.05, "failsafe": 1.14, "raw2": tt.raw2}, 0)
+		ss, err := parse(filepath.Join(dir, "paired.out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pairedRatio(ss, "suite", "ns/op").ci().med, 1.05/math.Sqrt(tt.raw2); math.Abs(got-want) > 1e-3 {
+			t.Errorf("raw2 at %.2f: suite over the baseline %.4f, want %.4f (over √(raw·raw2))", tt.raw2, got, want)
+		}
+		if got := pairedRatio(ss, "raw2", "ns/op").ci().med; math.Abs(got-tt.raw2) > 1e-3 {
+			t.Errorf("raw2 at %.2f: its row %.4f, want it over raw alone", tt.raw2, got)
+		}
+		var out bytes.Buffer
+		(&report{w: &out, dir: dir}).headline(ss, nil)
+		if noted := strings.Contains(out.String(), "does not hold 1.000"); noted != tt.wantNote {
+			t.Errorf("raw2 at %.2f: A/A note %v, want %v", tt.raw2, noted, tt.wantNote)
 		}
 	}
 }
