@@ -450,7 +450,9 @@ func main() {
 
 	r.printf("\n## benchstat\n")
 	r.printf("\nTime per call, each chain's column against raw's (`benchstat -col /chain -filter .unit:sec/op`);\n")
-	r.printf("a confidence interval needs at least 6 rounds.\n")
+	r.printf("a confidence interval needs at least 6 rounds. For the paired layout benchstat compares the\n")
+	r.printf("chains' distributions of block times, not the rounds' pairs, so its intervals are wider than\n")
+	r.printf("the headline's, which take each chain's ratio within its round.\n")
 	r.benchstatOf("headline, paired (caller deadline, every chain in one process)", "paired.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("headline, each chain in its own process (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
