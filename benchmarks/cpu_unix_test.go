@@ -3,7 +3,6 @@
 package benchmarks
 
 import (
-	"syscall"
 	"testing"
 	"time"
 )
@@ -13,14 +12,6 @@ import (
 // waiting for a core is not counted. bufconn runs client and server in one process, so it
 // includes the server's share and the garbage collector's, the same for every chain.
 type cpuMeter struct{ start time.Duration }
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func startCPU() cpuMeter { return cpuMeter{start: processCPU()} }
 

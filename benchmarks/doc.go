@@ -11,11 +11,14 @@
 //	| server.go        | a bufconn FaceMatchService.Compare and LivenessService.Check, with faults |
 //	| chains.go        | the client chains measured: raw, each bulwark policy, the suite, peers |
 //	| behaviour.go     | the fault harness: attempts per call, success share, fail-fast cost    |
+//	| paired.go        | the headline's paired layout: every chain in one process, in blocks    |
 //	| overhead_test.go | success-path cost of each chain over bufconn, unary and stream         |
 //	| hotpath_test.go  | policy hot paths without gRPC, against the peers' equivalents          |
 //	| fixtures_test.go | goleak; every chain answers; the harness gives sane figures            |
 //	| cmd/behaviour    | prints the behaviour tables                                            |
 //	| cmd/overhead     | turns `go test -bench` output into the ratio-to-raw tables             |
+//	| cmd/paired       | runs the paired layout, for make report                                |
+//	| cmd/report       | writes results/report.md, with the paired layout's intervals           |
 //
 // Run everything with `make -C benchmarks report` (see BENCHMARKS.md at the repository root).
 package benchmarks

@@ -19,32 +19,6 @@ import (
 	"google.golang.org/grpc"
 )
 
-// callerDeadline hands out a context with a 10 s deadline, renewed every 500 calls so that a
-// slow (profiled) run never reaches it; its own cost, about 4 allocations per 500 calls, is
-// noise in any chain's figure. Not safe for concurrent use: one per goroutine.
-type callerDeadline struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	n      int
-}
-
-func (d *callerDeadline) next() context.Context {
-	if d.n%500 == 0 {
-		if d.cancel != nil {
-			d.cancel()
-		}
-		d.ctx, d.cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	}
-	d.n++
-	return d.ctx
-}
-
-func (d *callerDeadline) stop() {
-	if d.cancel != nil {
-		d.cancel()
-	}
-}
-
 // BenchmarkUnaryDL is the headline: one successful FaceMatchService.Compare over bufconn
 // through each chain, every call with a 10 s caller deadline (the fair case: every real call
 // carries one, and then grpc-go's cost of sending a deadline is in the raw call too).

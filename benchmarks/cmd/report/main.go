@@ -30,12 +30,15 @@ type sample struct {
 	name   string            // the sub-benchmark path without the GOMAXPROCS suffix
 	procs  int               // GOMAXPROCS (1 when the name has no suffix)
 	round  int               // "# round N" marker before it (0 when none)
+	iters  int               // the iteration count (calls measured)
+	proc   int               // "# process N" marker before it (0 when none)
 	values map[string]float64
 }
 
 var (
-	resultLine = regexp.MustCompile(`^(Benchmark\w+)((?:/[^\s]+?)?)(?:-(\d+))?\s+\d+\s+(.*)$`)
+	resultLine = regexp.MustCompile(`^(Benchmark\w+)((?:/[^\s]+?)?)(?:-(\d+))?\s+(\d+)\s+(.*)$`)
 	roundLine  = regexp.MustCompile(`^# round (\d+)`)
+	procLine   = regexp.MustCompile(`^# process (\d+)`)
 )
 
 func parse(path string) ([]sample, error) {
@@ -45,7 +48,7 @@ func parse(path string) ([]sample, error) {
 	}
 	defer func() { _ = f.Close() }()
 	var out []sample
-	round := 0
+	round, proc := 0, 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -53,11 +56,15 @@ func parse(path string) ([]sample, error) {
 			round, _ = strconv.Atoi(m[1])
 			continue
 		}
+		if m := procLine.FindStringSubmatch(line); m != nil {
+			proc, _ = strconv.Atoi(m[1])
+			continue
+		}
 		m := resultLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		s := sample{bench: m[1], name: strings.TrimPrefix(m[2], "/"), procs: 1, round: round,
+		s := sample{bench: m[1], name: strings.TrimPrefix(m[2], "/"), procs: 1, round: round, proc: proc,
 			keys: map[string]string{}, values: map[string]float64{}}
 		if m[3] != "" {
 			s.procs, _ = strconv.Atoi(m[3])
@@ -67,7 +74,8 @@ func parse(path string) ([]sample, error) {
 				s.keys[k] = v
 			}
 		}
-		fs := strings.Fields(m[4])
+		s.iters, _ = strconv.Atoi(m[4])
+		fs := strings.Fields(m[5])
 		for i := 0; i+1 < len(fs); i += 2 {
 			v, err := strconv.ParseFloat(fs[i], 64)
 			if err == nil {
@@ -129,6 +137,24 @@ func values(ss []sample, unit string) []float64 {
 type ratio struct {
 	med, lo, hi float64
 	rounds      int
+	byRound     map[int]float64 // the ratio of each round
+}
+
+// ci returns the median of the per-round ratios with its sign-test confidence interval.
+func (r ratio) ci() estimate { return medianCI(r.inOrder()) }
+
+// inOrder returns the per-round ratios in round order.
+func (r ratio) inOrder() []float64 {
+	keys := make([]int, 0, len(r.byRound))
+	for k := range r.byRound {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]float64, len(keys))
+	for i, k := range keys {
+		out[i] = r.byRound[k]
+	}
+	return out
 }
 
 func (r ratio) String() string {
@@ -163,16 +189,18 @@ func ratioIn(chain, raw []sample, unit string) ratio {
 	}
 	c, r := byRound(chain), byRound(raw)
 	var rs []float64
+	by := map[int]float64{}
 	for k, cv := range c {
 		if rv, ok := r[k]; ok && median(rv) > 0 {
 			rs = append(rs, median(cv)/median(rv))
+			by[k] = rs[len(rs)-1]
 		}
 	}
 	if len(rs) == 0 {
 		return ratio{}
 	}
 	slices.Sort(rs)
-	return ratio{med: median(rs), lo: rs[0], hi: rs[len(rs)-1], rounds: len(rs)}
+	return ratio{med: median(rs), lo: rs[0], hi: rs[len(rs)-1], rounds: len(rs), byRound: by}
 }
 
 type ratioAllocs struct {
@@ -180,18 +208,10 @@ type ratioAllocs struct {
 	allocs float64
 }
 
-// timeVerdict says whether a time ratio is within goal, or that the rounds disagree too much
-// to tell.
-func timeVerdict(r ratio, goal float64) (string, bool) {
-	if r.rounds < 2 || r.hi-r.lo > spread {
-		return fmt.Sprintf("not established: rounds range %.3f–%.3f", r.lo, r.hi), false
-	}
-	return "", r.med <= goal
-}
-
 // chainText says what each chain is.
 var chainText = map[string]string{
 	"raw":           "no interceptor (the baseline)",
+	"raw2":          "no interceptor, a second connection: the A/A control (÷ raw)",
 	"retry":         "bulwark retry alone (ml profile's, no per-attempt timeout)",
 	"breaker":       "bulwark breaker alone",
 	"bulkhead":      "bulwark bulkhead alone",
@@ -204,7 +224,7 @@ var chainText = map[string]string{
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
 }
 
-var canonical = []string{"raw", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
+var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
 	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry"}
 
 func chainsIn(ss []sample) []string {
@@ -236,10 +256,6 @@ type report struct {
 func (r *report) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
 
 // overheadTable prints one chain-by-chain table of bench at mode and procs.
-// spread is the width of the per-round ratio range above which a time verdict is not given:
-// on a loaded machine the rounds disagree by more than any goal's margin.
-const spread = 0.10
-
 func (r *report) overheadTable(ss []sample, bench, mode string, procs int) map[string]ratioAllocs {
 	raw := filter(ss, bench, procs, map[string]string{"chain": "raw", "mode": mode})
 	if len(raw) == 0 {
@@ -314,62 +330,20 @@ func main() {
 		}
 		return ss
 	}
-	head, nodl, methods, inflight, stack, hot := load("headline.out"), load("nodeadline.out"),
+	paired, head, nodl, methods, inflight, stack, hot := load("paired.out"), load("headline.out"), load("nodeadline.out"),
 		load("methods.out"), load("inflight.out"), load("stack.out"), load("hotpath.out")
 
 	r.printf("# Benchmark report\n\n")
 	r.printf("Generated by `make -C benchmarks report` (`cmd/report`); do not edit by hand — run it again.\n")
 	r.printf("Every ratio is to the raw call measured in the same rounds. Allocation counts are exact and\n")
 	r.printf("repeat from run to run; times on a shared 2-core machine do not, so read them with the\n")
-	r.printf("ranges and benchstat's confidence intervals below. bufconn runs client and server in one\n")
+	r.printf("confidence intervals and ranges given, and benchstat's below. bufconn runs client and server in one\n")
 	r.printf("process: B/op and allocs/op include the server's share, the same for every chain.\n\n")
 	r.printf("## Machine, commit, layout\n\n")
 	r.env()
 
 	r.printf("\n## Headline: unary call with a 10 s caller deadline, serial\n\n")
-	r.printf("`BenchmarkUnaryDL`, `FaceMatchService.Compare` over bufconn, GOMAXPROCS 2. Each chain runs\n")
-	r.printf("alone in its own process, one process per chain per round, the chain order rotated each round.\n\n")
-	got := r.overheadTable(head, "BenchmarkUnaryDL", "serial", 2)
-	if got != nil {
-		r.printf("\n| goal | measured | met? |\n| --- | --- | --- |\n")
-		yes := map[bool]string{true: "yes", false: "**no**"}
-		goal := func(name, chain string, maxAllocs, maxRatio float64) {
-			g, ok := got[chain]
-			if !ok {
-				return
-			}
-			line := fmt.Sprintf("| %s: ≤ %+.0f allocs", name, maxAllocs)
-			measured := fmt.Sprintf("%+.0f allocs", g.allocs)
-			met := yes[g.allocs <= maxAllocs]
-			if maxRatio > 0 {
-				line += fmt.Sprintf(", ≤ %+.0f %% time", (maxRatio-1)*100)
-				measured += fmt.Sprintf(", %+.1f %% time (median of rounds)", (g.r.med-1)*100)
-				why, ok := timeVerdict(g.r, maxRatio)
-				switch {
-				case why != "":
-					met = "allocs " + met + "; time " + why
-				default:
-					met = "allocs " + met + "; time " + yes[ok]
-				}
-			}
-			r.printf("%s over raw | %s | %s |\n", line, measured, met)
-		}
-		goal("full suite + promobs", "suite", 12, 1.08)
-		goal("built-in ml profile + promobs", "suite_builtin", 14, 0)
-		if s, ok := got["suite"]; ok {
-			if f, ok := got["failsafe"]; ok && f.allocs > 0 {
-				line := fmt.Sprintf("| suite's overhead ≤ ½ failsafe-go's | allocs %.2f×", s.allocs/f.allocs)
-				verdict := "allocs " + yes[s.allocs/f.allocs <= 0.5]
-				if why, _ := timeVerdict(s.r, 0); why != "" || f.r.hi-f.r.lo > spread {
-					verdict += "; time not established (rounds disagree)"
-				} else if f.r.med > 1 {
-					line += fmt.Sprintf(", time %.2f×", (s.r.med-1)/(f.r.med-1))
-					verdict += "; time " + yes[(s.r.med-1)/(f.r.med-1) <= 0.5]
-				}
-				r.printf("%s | %s |\n", line+" failsafe-go's", verdict)
-			}
-		}
-	}
+	r.headline(paired, head)
 
 	r.printf("\n## GOMAXPROCS 1 and 2\n\n")
 	r.printf("The same calls at `-cpu 1,2` (same processes as the headline): serial (one caller) and under\n")
@@ -476,8 +450,11 @@ func main() {
 
 	r.printf("\n## benchstat\n")
 	r.printf("\nTime per call, each chain's column against raw's (`benchstat -col /chain -filter .unit:sec/op`);\n")
-	r.printf("a confidence interval needs at least 6 rounds.\n")
-	r.benchstatOf("headline (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	r.printf("a confidence interval needs at least 6 rounds. For the paired layout benchstat compares the\n")
+	r.printf("chains' distributions of block times, not the rounds' pairs, so its intervals are wider than\n")
+	r.printf("the headline's, which take each chain's ratio within its round.\n")
+	r.benchstatOf("headline, paired (caller deadline, every chain in one process)", "paired.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	r.benchstatOf("headline, each chain in its own process (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("configured methods and services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
 }

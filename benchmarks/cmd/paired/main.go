@@ -1,0 +1,41 @@
+// Command paired runs the headline's paired layout (benchmarks.RunPaired): one process, one
+// bufconn server, one connection per chain, and for each round one block of serial calls per
+// chain, the order rotated each round and the garbage collected between blocks. It writes Go
+// benchmark lines with "# round N" markers to stdout, for cmd/report and benchstat.
+//
+//	go run ./cmd/paired -n 2000 -rounds 200 > results/paired.out
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/bulwarkrpc/bulwark/benchmarks"
+)
+
+func main() {
+	n := flag.Int("n", 2000, "serial calls per chain per round (one block)")
+	rounds := flag.Int("rounds", 200, "rounds; each runs one block of every chain")
+	seed := flag.Uint64("seed", 1, "seed of the collector's dither between blocks")
+	first := flag.Int("first-round", 0, "number of the first round (to append several processes' rounds to one file)")
+	shuffle := flag.Bool("shuffle", false, "a random chain order each round instead of the rotated one")
+	warmup := flag.Int("warmup", 3000, "calls per chain before the first round")
+	chains := flag.String("chains", strings.Join(benchmarks.HeadlineChains, ","), "comma-separated chains, raw (the baseline) among them")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr}
+	for _, c := range strings.Split(*chains, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cfg.Chains = append(cfg.Chains, c)
+		}
+	}
+	if err := benchmarks.RunPaired(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "paired:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// pairedBench is the paired layout's benchmark (benchmarks.RunPaired, cmd/paired).
+const pairedBench = "BenchmarkUnaryDLPaired"
+
+// The issue 20 goals, over raw in the same run.
+const (
+	goalSuiteAllocs   = 12
+	goalSuiteTime     = 1.08
+	goalBuiltinAllocs = 14
+	goalFailsafeShare = 0.5 // the suite's overhead at most this share of failsafe-go's
+)
+
+// headline prints the headline in both layouts, paired first, and the goal verdicts, which use
+// the paired layout when there is one.
+func (r *report) headline(paired, head []sample) {
+	r.printf("`FaceMatchService.Compare` over bufconn, one caller, GOMAXPROCS 2, every call with a 10 s\n")
+	r.printf("caller deadline, measured in two layouts.\n\n")
+	var got map[string]ratioAllocs
+	layout := ""
+	if len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"})) > 0 {
+		r.printf("### Paired: every chain in one process (the layout the verdicts use)\n\n")
+		r.printf("`cmd/paired` (`benchmarks.RunPaired`): one process holds the server and one connection per\n")
+		r.printf("chain; each round runs one block of serial calls per chain, the order rotated by one each\n")
+		r.printf("round. Before every block, outside the timing, the garbage is collected (so that no chain pays\n")
+		r.printf("for another's) and a random share of one collection cycle's allocation is allocated as\n")
+		r.printf("garbage (so that a block starts at a random phase of the collector's cycle and pays, on\n")
+		r.printf("average, for exactly the collections its own garbage causes: without it a 2000-call block\n")
+		r.printf("paid as many collections for the suite as for raw). A chain's ratio to raw is taken within each round\n")
+		r.printf("(blocks a fraction of a second apart share the machine's drift, which cancels in the ratio).\n")
+		r.printf("The baseline of a round is the geometric mean of raw's two blocks, raw and raw2 (raw again\n")
+		r.printf("on a connection of its own), so that neither one block's noise nor one connection's luck\n")
+		r.printf("sets it; raw2's own row is raw2 ÷ raw, an A/A control whose interval should hold 1.000.\n")
+		r.printf("The table gives the median of the per-round ratios with its **95 %% confidence interval**,\n")
+		r.printf("the distribution-free sign-test interval (order statistics of the ratios at ranks from the\n")
+		r.printf("Binomial(rounds, ½) distribution: no assumption about the shape of the noise, exact, no\n")
+		r.printf("random resampling to seed). Allocations and bytes are the process's `runtime.MemStats`\n")
+		r.printf("Mallocs and TotalAlloc deltas per call (server included), the median over rounds.\n\n")
+		got = r.pairedTable(paired)
+		layout = "paired"
+	}
+	r.printf("\n### Each chain alone in its own process\n\n")
+	r.printf("`BenchmarkUnaryDL`: one process per chain per round, the chain order rotated each round;\n")
+	r.printf("the median of the per-round ratios with their range. One process differs from the next by\n")
+	r.printf("tens of per cent on a shared VM (heap layout, scheduling, which core the server lands on), so\n")
+	r.printf("these ranges are wide; the table is kept as a cross-check of the paired layout.\n\n")
+	proc := r.overheadTable(head, "BenchmarkUnaryDL", "serial", 2)
+	if got == nil {
+		got, layout, paired = proc, "per-process", nil
+	}
+	if got == nil {
+		return
+	}
+	r.goals(got, layout, paired)
+}
+
+// controlChain is raw again on a connection of its own (benchmarks.ControlChain).
+const controlChain = "raw2"
+
+// pairedBase returns the baseline the paired layout's chains are divided by, one sample per
+// round: the geometric mean of raw's and raw2's blocks of that round when both are there (two
+// blocks halve the baseline's own noise, and no one connection's luck sets it), raw's alone
+// otherwise.
+func pairedBase(ss []sample) []sample {
+	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
+	ctl := map[int]sample{}
+	for _, s := range filter(ss, pairedBench, 0, map[string]string{"chain": controlChain}) {
+		ctl[s.round] = s
+	}
+	out := make([]sample, 0, len(raw))
+	for _, s := range raw {
+		c, ok := ctl[s.round]
+		if !ok {
+			out = append(out, s)
+			continue
+		}
+		b := s
+		b.values = map[string]float64{}
+		for unit, v := range s.values {
+			if w, ok := c.values[unit]; ok {
+				b.values[unit] = math.Sqrt(v * w)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// pairedRatio returns chain's per-round ratio to the baseline (pairedBase) in unit; raw2's is
+// to raw alone: the A/A control.
+func pairedRatio(ss []sample, chain, unit string) ratio {
+	cs := filter(ss, pairedBench, 0, map[string]string{"chain": chain})
+	if chain == controlChain || chain == "raw" {
+		return ratioIn(cs, filter(ss, pairedBench, 0, map[string]string{"chain": "raw"}), unit)
+	}
+	return ratioIn(cs, pairedBase(ss), unit)
+}
+
+// pairedTable prints the paired layout's table and returns each chain's time ratio and
+// allocations over raw.
+func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
+	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
+	ra, rb := median(values(raw, "allocs/op")), median(values(raw, "B/op"))
+	cpu := len(values(raw, "cpu-ns/op")) > 0
+	head, rule := "", ""
+	if cpu {
+		head, rule = " CPU × raw (median [95 % CI]) |", " ---: |"
+	}
+	r.printf("| chain | what | ns/op | time × raw (median [95 %% CI]) | over raw |%s allocs/op | allocs over raw | B/op over raw |\n", head)
+	r.printf("| --- | --- | ---: | ---: | ---: |%s ---: | ---: | ---: |\n", rule)
+	got := map[string]ratioAllocs{}
+	var lags []string
+	for _, c := range chainsIn(filter(ss, pairedBench, 0, nil)) {
+		cs := filter(ss, pairedBench, 0, map[string]string{"chain": c})
+		rt := pairedRatio(ss, c, "ns/op")
+		a, b := median(values(cs, "allocs/op")), median(values(cs, "B/op"))
+		col := ""
+		if cpu {
+			col = " " + pairedRatio(ss, c, "cpu-ns/op").ci().String() + " |"
+		}
+		r.printf("| %s | %s | %.0f | %s | %s |%s %.2f | %+.2f | %+.0f |\n", c, chainText[c],
+			median(values(cs, "ns/op")), rt.ci(), pct(rt), col, a, a-ra, b-rb)
+		got[c] = ratioAllocs{rt, a - ra}
+		if c != "raw" {
+			lags = append(lags, fmt.Sprintf("%s %+.2f", c, lag1(rt.inOrder())))
+		}
+	}
+	rounds := got["raw"].r.rounds
+	calls := 0
+	if len(raw) > 0 {
+		calls = raw[0].iters
+	}
+	procs := procsIn(ss)
+	r.printf("\n%d rounds of %d calls per chain", rounds, calls)
+	if len(procs) > 1 {
+		r.printf(", in %d processes one after another (their rounds pooled)", len(procs))
+	}
+	r.printf(". ")
+	if cpu {
+		r.printf("*CPU × raw* is the process's CPU time per call (getrusage: user + system,\n")
+		r.printf("every thread, the server's share and the garbage collector included) over raw's in the same\n")
+		r.printf("round: time spent waiting for a core is not in it. ")
+	}
+	r.printf("The interval assumes independent rounds; the lag-1\n")
+	r.printf("autocorrelation of each chain's per-round time ratios (near 0 when rounds behave as\n")
+	r.printf("independent; well above 0 would mean the intervals are too narrow): %s.\n", strings.Join(lags, ", "))
+	if aa, ok := got[controlChain]; ok {
+		if e := aa.r.ci(); e.ok && (e.lo > 1 || e.hi < 1) {
+			r.printf("\n**The A/A control's interval, %s, does not hold 1.000**: two identical chains differ by\n", e)
+			r.printf("%+.1f %% in this layout (a connection's or a position's bias), more than its noise. The\n", (e.med-1)*100)
+			r.printf("baseline, the geometric mean of both, halves that bias; read differences between chains of\n")
+			r.printf("that size as within the layout's error.\n")
+		}
+	}
+	if len(procs) > 1 {
+		r.perProcess(ss, procs)
+	}
+	return got
+}
+
+// procsIn returns the process numbers of ss ("# process N" markers), in order.
+func procsIn(ss []sample) []int {
+	var out []int
+	for _, s := range ss {
+		if !slices.Contains(out, s.proc) {
+			out = append(out, s.proc)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// perProcess prints each process's median time ratio with its own interval next to the pooled
+// one. The pooled interval treats rounds as independent, which holds only if one process's
+// state (heap layout, which core the server lands on) does not move all its rounds: processes
+// whose own intervals do not overlap (marked †) say it does, and the pooled interval is then
+// too narrow. Two 95 % intervals of the same median miss each other by chance about once in 200.
+func (r *report) perProcess(ss []sample, procs []int) {
+	r.printf("\nEach process's own median time ratio and 95 %% interval, against the pooled ones (†: the\n")
+	r.printf("process's interval misses another process's, so processes differ by more than their\n")
+	r.printf("rounds do and the pooled interval is too narrow):\n\n")
+	r.printf("| chain |")
+	for _, p := range procs {
+		r.printf(" process %d |", p)
+	}
+	r.printf(" pooled |\n| --- |%s ---: |\n", strings.Repeat(" ---: |", len(procs)))
+	for _, c := range chainsIn(filter(ss, pairedBench, 0, nil)) {
+		if c == "raw" {
+			continue
+		}
+		es := processEstimates(ss, c, procs)
+		r.printf("| %s |", c)
+		for i, e := range es {
+			mark := ""
+			if !overlapsAll(es, i) {
+				mark = " †"
+			}
+			r.printf(" %s%s |", e, mark)
+		}
+		r.printf(" %s |\n", pairedRatio(ss, c, "ns/op").ci())
+	}
+}
+
+// processEstimates returns chain's median time ratio with its interval for each of procs,
+// over that process's rounds alone.
+func processEstimates(ss []sample, chain string, procs []int) []estimate {
+	return perProcessOf(ss, procs, func(in []sample) estimate { return pairedRatio(in, chain, "ns/op").ci() })
+}
+
+// perProcessOf returns of(the samples of p) for each p of procs.
+func perProcessOf(ss []sample, procs []int, of func([]sample) estimate) []estimate {
+	out := make([]estimate, len(procs))
+	for i, p := range procs {
+		var in []sample
+		for _, s := range ss {
+			if s.proc == p {
+				in = append(in, s)
+			}
+		}
+		out[i] = of(in)
+	}
+	return out
+}
+
+// overlapsAll says whether es[i]'s interval overlaps every other one (intervals missing for
+// too few rounds overlap everything).
+func overlapsAll(es []estimate, i int) bool {
+	for j, e := range es {
+		if j != i && es[i].ok && e.ok && (es[i].hi < e.lo || e.hi < es[i].lo) {
+			return false
+		}
+	}
+	return true
+}
+
+// agree says whether the intervals of es all overlap.
+func agree(es []estimate) bool {
+	for i := range es {
+		if !overlapsAll(es, i) {
+			return false
+		}
+	}
+	return true
+}
+
+// acrossProcesses widens the pooled estimate by the processes' spread. The pooled interval
+// treats rounds as independent, but a process's state (heap layout, which core the server
+// lands on) moves all its rounds together, so with several processes the interval used is the
+// union of the pooled one and the process-level one: the sign-test interval of the processes'
+// own medians, which holds whatever the processes' spread (it needs 6 processes at 95 %).
+// ok is false with fewer processes: there is no process-level interval.
+func acrossProcesses(pooled estimate, procs []estimate) (estimate, bool) {
+	meds := make([]float64, 0, len(procs))
+	for _, e := range procs {
+		if e.n > 0 {
+			meds = append(meds, e.med)
+		}
+	}
+	pl := medianCI(meds)
+	if !pl.ok || !pooled.ok {
+		return pooled, false
+	}
+	u := pooled
+	u.lo, u.hi = min(pooled.lo, pl.lo), max(pooled.hi, pl.hi)
+	return u, true
+}
+
+// verdictAcross is the goal rule with several processes. With enough processes for a
+// process-level interval, goalVerdict on the union of the pooled and the process-level
+// intervals (acrossProcesses). With fewer: goalVerdict on the pooled interval when the
+// processes' own intervals overlap; when they do not (†), the pooled interval is too narrow,
+// and a verdict is given only when every process's own interval gives it.
+func verdictAcross(pooled estimate, procs []estimate, goal float64) string {
+	if u, ok := acrossProcesses(pooled, procs); ok {
+		return goalVerdict(u, goal)
+	}
+	if len(procs) < 2 || agree(procs) {
+		return goalVerdict(pooled, goal)
+	}
+	first := goalVerdict(procs[0], goal)
+	for _, e := range procs[1:] {
+		if goalVerdict(e, goal) != first || (first != verdictMet && first != verdictMissed) {
+			return verdictUnknown + ": the processes disagree (†)"
+		}
+	}
+	return first + ", in every process (they disagree, †)"
+}
+
+// spanText describes the interval verdictAcross uses, when it is not the pooled one.
+func spanText(pooled estimate, procs []estimate) string {
+	if u, ok := acrossProcesses(pooled, procs); ok {
+		return fmt.Sprintf("; with the %d processes' spread [%+.1f – %+.1f %%]", len(procs), (u.lo-1)*100, (u.hi-1)*100)
+	}
+	return ""
+}
+
+// goals prints the issue 20 goals against the headline's figures from layout; paired, when
+// given, is that layout's data, whose processes are checked against the pooled interval.
+func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sample) {
+	r.printf("\n### Goals (issue 20)\n\n")
+	r.printf("Time verdicts use the %s layout's median ratio and its 95 %% interval: %s.\n", layout, verdictExplanation)
+	if k := len(procsIn(paired)); k >= 6 {
+		r.printf("The pooled interval treats rounds as independent, but a process's state moves all its rounds\n")
+		r.printf("together, so the interval judged is the union of the pooled one and the process-level one\n")
+		r.printf("(the sign-test interval of the %d processes' own medians), the processes' spread.\n", k)
+	} else if k > 1 {
+		r.printf("When the processes' own intervals miss each other (†), the pooled interval is too narrow,\n")
+		r.printf("and a verdict is given only when every process's own interval gives it (6 processes or more\n")
+		r.printf("would give a process-level interval instead).\n")
+	}
+	if layout == "paired" {
+		r.printf("The paired layout decides because its interval is far narrower: neighbouring blocks share\n")
+		r.printf("the machine's drift and each chain's garbage is collected with it, where separate processes\n")
+		r.printf("differ from each other by more than the effect measured.\n")
+	}
+	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
+	r.printf("| goal | measured | verdict |\n| --- | --- | --- |\n")
+	allocGoal := func(name, chain string, max float64) {
+		if g, ok := got[chain]; ok {
+			r.printf("| %s: ≤ %+.0f allocs over raw | %+.2f allocs | %s |\n", name, max, g.allocs,
+				map[bool]string{true: verdictMet, false: verdictMissed}[g.allocs <= max])
+		}
+	}
+	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
+	if g, ok := got["suite"]; ok {
+		e := g.r.ci()
+		pe := processEstimates(paired, "suite", procsIn(paired))
+		r.printf("| full suite + promobs: ≤ %+.0f %% time over raw | %s (%s, %d rounds)%s | %s |\n",
+			(goalSuiteTime-1)*100, pctCI(e), layout, e.n, spanText(e, pe), verdictAcross(e, pe, goalSuiteTime))
+	}
+	allocGoal("built-in ml profile + promobs", "suite_builtin", goalBuiltinAllocs)
+	s, ok1 := got["suite"]
+	f, ok2 := got["failsafe"]
+	if !ok1 || !ok2 {
+		return
+	}
+	if f.allocs > 0 {
+		share := s.allocs / f.allocs
+		r.printf("| suite's overhead ≤ ½ failsafe-go's: allocs | %+.2f against %+.2f: %.2f× | %s |\n", s.allocs, f.allocs, share,
+			map[bool]string{true: verdictMet, false: verdictMissed}[share <= goalFailsafeShare])
+	}
+	d := halfGap(s.r, f.r, goalFailsafeShare)
+	share := "—"
+	if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 {
+		share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
+	}
+	perProc := perProcessOf(paired, procsIn(paired), func(in []sample) estimate {
+		return halfGap(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
+	})
+	gap := pctCI(shift(d, 1)) + spanText(shift(d, 1), shiftAll(perProc, 1))
+	if len(perProc) > 1 && !agree(perProc) {
+		var ps []string
+		for i, e := range perProc {
+			mark := ""
+			if !overlapsAll(perProc, i) {
+				mark = " †"
+			}
+			ps = append(ps, pctCI(shift(e, 1))+mark)
+		}
+		gap += "; per process: " + strings.Join(ps, ", ")
+	}
+	r.printf("| suite's overhead ≤ ½ failsafe-go's: time | suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s | %s |\n",
+		(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap, verdictAcross(d, perProc, 0))
+	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
+	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
+	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
+	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
+	r.printf("when that interval lies at or below 0.\n")
+}
+
+// halfGap returns, for every round holding both ratios, (s − 1) − share·(f − 1) (the suite's
+// overhead minus share of failsafe-go's, as a fraction of raw's time), as a median with its
+// interval. The goal is met when it is at most 0.
+func halfGap(s, f ratio, share float64) estimate {
+	rounds := make([]int, 0, len(s.byRound))
+	for k := range s.byRound {
+		if _, ok := f.byRound[k]; ok {
+			rounds = append(rounds, k)
+		}
+	}
+	slices.Sort(rounds)
+	ds := make([]float64, len(rounds))
+	for i, k := range rounds {
+		ds[i] = (s.byRound[k] - 1) - share*(f.byRound[k]-1)
+	}
+	return medianCI(ds)
+}
+
+// shiftAll is shift of each of es.
+func shiftAll(es []estimate, x float64) []estimate {
+	out := make([]estimate, len(es))
+	for i, e := range es {
+		out[i] = shift(e, x)
+	}
+	return out
+}
+
+// shift returns e with every bound plus x.
+func shift(e estimate, x float64) estimate {
+	e.med, e.lo, e.hi = e.med+x, e.lo+x, e.hi+x
+	return e
+}
+
+// pctCI prints a ratio's median and interval as percentages over raw: +5.1 % [+4.0 – +6.3 %].
+func pctCI(e estimate) string {
+	switch {
+	case e.n == 0:
+		return "—"
+	case !e.ok:
+		return fmt.Sprintf("%+.1f %% (no interval: %d rounds)", (e.med-1)*100, e.n)
+	}
+	return fmt.Sprintf("%+.1f %% [%+.1f – %+.1f %%]", (e.med-1)*100, (e.lo-1)*100, (e.hi-1)*100)
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// confidence is the coverage of the intervals the report gives.
+const confidence = 0.95
+
+// signTestRanks returns the 1-based ranks lo and hi of the order statistics that bound a
+// distribution-free confidence interval of the median of n independent values: the sign-test
+// interval. The number of values below the true median is Binomial(n, ½), so
+// [x(k), x(n−k+1)] covers the median with probability 1 − 2·P(B ≤ k−1); k is the largest rank
+// that keeps that probability at least conf (the coverage is conf or a little more, never
+// less). ok is false when n is too small for any interval at conf (n < 6 at 95 %).
+func signTestRanks(n int, conf float64) (lo, hi int, ok bool) {
+	if n < 1 || conf <= 0 || conf >= 1 {
+		return 0, 0, false
+	}
+	tail := (1 - conf) / 2
+	// P(B ≤ j) for B ~ Binomial(n, ½), summed in log space so that large n does not underflow
+	// the binomial coefficients' product.
+	lgN, _ := math.Lgamma(float64(n + 1))
+	cdf := 0.0
+	k := 0 // the largest j+1 with P(B ≤ j) ≤ tail, so far
+	for j := 0; j <= n/2; j++ {
+		lj, _ := math.Lgamma(float64(j + 1))
+		lnj, _ := math.Lgamma(float64(n - j + 1))
+		cdf += math.Exp(lgN - lj - lnj - float64(n)*math.Ln2)
+		if cdf > tail {
+			break
+		}
+		k = j + 1
+	}
+	if k == 0 {
+		return 0, 0, false
+	}
+	return k, n - k + 1, true
+}
+
+// estimate is a median with its confidence interval.
+type estimate struct {
+	med, lo, hi float64
+	n           int
+	ok          bool // the interval exists (enough values)
+}
+
+// medianCI returns the median of xs and its sign-test confidence interval at confidence.
+func medianCI(xs []float64) estimate {
+	e := estimate{n: len(xs), med: median(xs)}
+	lo, hi, ok := signTestRanks(len(xs), confidence)
+	if !ok {
+		return e
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	e.lo, e.hi, e.ok = s[lo-1], s[hi-1], true
+	return e
+}
+
+// String prints the median and its interval: 1.052 [1.041–1.063].
+func (e estimate) String() string {
+	switch {
+	case e.n == 0:
+		return "—"
+	case !e.ok:
+		return fmt.Sprintf("%.3f (no interval: %d values)", e.med, e.n)
+	}
+	return fmt.Sprintf("%.3f [%.3f–%.3f]", e.med, e.lo, e.hi)
+}
+
+// Goal verdicts of a measured median against a bound it must not exceed.
+const (
+	verdictMet         = "met"
+	verdictMissed      = "**missed**"
+	verdictUnknown     = "not established"
+	verdictNoInterval  = "not established (too few rounds for an interval)"
+	verdictNoMeasure   = "not measured"
+	verdictExplanation = "met when the 95 % interval's upper bound is within the goal, missed when its lower bound is beyond it, otherwise not established"
+)
+
+// goalVerdict applies the report's rule to e against an upper bound goal: met when the whole
+// confidence interval is within the goal, missed when the whole interval is beyond it, and not
+// established when the interval straddles it (the data cannot tell).
+func goalVerdict(e estimate, goal float64) string {
+	switch {
+	case e.n == 0:
+		return verdictNoMeasure
+	case !e.ok:
+		return verdictNoInterval
+	case e.hi <= goal:
+		return verdictMet
+	case e.lo > goal:
+		return verdictMissed
+	}
+	return verdictUnknown
+}
+
+// lag1 returns the lag-1 autocorrelation of xs in their order (0 for fewer than 3 values or
+// no variance). The sign-test interval assumes independent rounds; a value well above 0 says
+// that neighbouring rounds move together and the interval is too narrow.
+func lag1(xs []float64) float64 {
+	if len(xs) < 3 {
+		return 0
+	}
+	mean := 0.0
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	var num, den float64
+	for i, x := range xs {
+		den += (x - mean) * (x - mean)
+		if i > 0 {
+			num += (x - mean) * (xs[i-1] - mean)
+		}
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// binomTail returns P(B ≤ j) for B ~ Binomial(n, ½), exactly.
+func binomTail(n, j int) float64 {
+	sum := new(big.Int)
+	for i := 0; i <= j; i++ {
+		sum.Add(sum, new(big.Int).Binomial(int64(n), int64(i)))
+	}
+	p, _ := new(big.Rat).SetFrac(sum, new(big.Int).Lsh(big.NewInt(1), uint(n))).Float64()
+	return p
+}
+
+func TestSignTestRanks(t *testing.T) {
+	tests := []struct {
+		n              int
+		wantLo, wantHi int
+		wantOK         bool
+	}{
+		{n: 0},
+		{n: 5}, // P(B = 0) = 1/32 > 2.5 %: no 95 % interval
+		{n: 6, wantLo: 1, wantHi: 6, wantOK: true},
+		{n: 12, wantLo: 3, wantHi: 10, wantOK: true},
+		{n: 20, wantLo: 6, wantHi: 15, wantOK: true},
+		{n: 40, wantLo: 14, wantHi: 27, wantOK: true},
+		{n: 200, wantLo: 86, wantHi: 115, wantOK: true},
+		{n: 600, wantLo: 276, wantHi: 325, wantOK: true},
+	}
+	for _, tt := range tests {
+		lo, hi, ok := signTestRanks(tt.n, 0.95)
+		if lo != tt.wantLo || hi != tt.wantHi || ok != tt.wantOK {
+			t.Errorf("signTestRanks(%d, 0.95) = %d, %d, %v; want %d, %d, %v", tt.n, lo, hi, ok, tt.wantLo, tt.wantHi, tt.wantOK)
+		}
+	}
+}
+
+// TestSignTestRanksCoverage checks the ranks against the exact binomial distribution: the
+// interval covers the median with probability at least 95 %, and the next narrower one would not.
+func TestSignTestRanksCoverage(t *testing.T) {
+	for _, n := range []int{6, 7, 9, 10, 25, 51, 100, 199, 300, 1000} {
+		lo, hi, ok := signTestRanks(n, 0.95)
+		if !ok {
+			t.Fatalf("n = %d: no interval", n)
+		}
+		if hi != n-lo+1 {
+			t.Errorf("n = %d: ranks %d, %d not symmetric", n, lo, hi)
+		}
+		if cover := 1 - 2*binomTail(n, lo-1); cover < 0.95 {
+			t.Errorf("n = %d: ranks %d–%d cover %.4f, want ≥ 0.95", n, lo, hi, cover)
+		}
+		if narrower := 1 - 2*binomTail(n, lo); narrower >= 0.95 {
+			t.Errorf("n = %d: ranks %d–%d also cover %.4f: the interval is wider than needed", n, lo+1, hi-1, narrower)
+		}
+	}
+}
+
+func TestMedianCI(t *testing.T) {
+	xs := make([]float64, 200)
+	for i := range xs {
+		xs[i] = float64(i + 1)
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(xs), func(i, j int) { xs[i], xs[j] = xs[j], xs[i] })
+	got := medianCI(xs)
+	want := estimate{med: 100.5, lo: 86, hi: 115, n: 200, ok: true}
+	if got != want {
+		t.Errorf("medianCI(1..200 shuffled) = %+v, want %+v", got, want)
+	}
+	if e := medianCI([]float64{3, 1, 2}); e.ok || e.med != 2 || e.n != 3 {
+		t.Errorf("medianCI of 3 values = %+v, want median 2 and no interval", e)
+	}
+}
+
+func TestGoalVerdict(t *testing.T) {
+	tests := []struct {
+		name string
+		e    estimate
+		goal float64
+		want string
+	}{
+		{"interval below the goal", estimate{med: 1.05, lo: 1.04, hi: 1.06, n: 200, ok: true}, 1.08, verdictMet},
+		{"upper bound on the goal", estimate{med: 1.07, lo: 1.06, hi: 1.08, n: 200, ok: true}, 1.08, verdictMet},
+		{"interval straddles the goal", estimate{med: 1.07, lo: 1.05, hi: 1.09, n: 200, ok: true}, 1.08, verdictUnknown},
+		{"median above, interval straddles", estimate{med: 1.09, lo: 1.07, hi: 1.11, n: 200, ok: true}, 1.08, verdictUnknown},
+		{"lower bound on the goal", estimate{med: 1.09, lo: 1.08, hi: 1.10, n: 200, ok: true}, 1.08, verdictUnknown},
+		{"interval above the goal", estimate{med: 1.10, lo: 1.09, hi: 1.12, n: 200, ok: true}, 1.08, verdictMissed},
+		{"too few rounds", estimate{med: 1.01, n: 4}, 1.08, verdictNoInterval},
+		{"no rounds", estimate{}, 1.08, verdictNoMeasure},
+	}
+	for _, tt := range tests {
+		if got := goalVerdict(tt.e, tt.goal); got != tt.want {
+			t.Errorf("%s: goalVerdict(%+v, %v) = %q, want %q", tt.name, tt.e, tt.goal, got, tt.want)
+		}
+	}
+}
+
+func TestHalfGap(t *testing.T) {
+	s := ratio{byRound: map[int]float64{}}
+	f := ratio{byRound: map[int]float64{}}
+	for r := range 20 {
+		// Overheads: the suite 5 %, failsafe-go 12 % (half is 6 %), ±1 % from round to round.
+		wobble := float64(r%3-1) / 100
+		s.byRound[r] = 1.05 + wobble
+		f.byRound[r] = 1.12 + wobble
+	}
+	f.byRound[99] = 2 // a round the suite does not have is left out
+	e := halfGap(s, f, 0.5)
+	if e.n != 20 || !e.ok {
+		t.Fatalf("halfGap over %d rounds (interval %v), want 20 with an interval", e.n, e.ok)
+	}
+	// (0.05 + w) − ½ (0.12 + w) = −0.01 + w/2: at most −0.005.
+	if e.hi > -0.005+1e-9 || e.lo < -0.015-1e-9 {
+		t.Errorf("halfGap = %v, want within [−0.015, −0.005]", e)
+	}
+	if got := goalVerdict(e, 0); got != verdictMet {
+		t.Errorf("verdict %q, want %q", got, verdictMet)
+	}
+}
+
+func TestLag1(t *testing.T) {
+	alternating := []float64{1, -1, 1, -1, 1, -1, 1, -1}
+	if got := lag1(alternating); got > -0.8 {
+		t.Errorf("lag1(alternating) = %.2f, want near −1", got)
+	}
+	trend := []float64{1, 2, 3, 4, 5, 6, 7, 8}
+	if got := lag1(trend); got < 0.5 {
+		t.Errorf("lag1(trend) = %.2f, want well above 0", got)
+	}
+	if got := lag1([]float64{1, 1, 1}); got != 0 {
+		t.Errorf("lag1(constant) = %v, want 0", got)
+	}
+}
+
+// writePaired writes a paired.out of rounds rounds in dir: raw around 30 µs, and each chain of
+// over at its ratio to raw times a per-round wobble of ±spread, the chains in rotated order.
+// With procShift, the rounds are split evenly among len(procShift) processes ("# process N"
+// markers), and process p adds procShift[p] to every chain's ratio.
+func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, spread float64, procShift ...float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b bytes.Buffer
+	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
+	names := []string{"raw"}
+	for _, c := range []string{"suite", "failsafe", "raw2"} {
+		if _, ok := over[c]; ok {
+			names = append(names, c)
+		}
+	}
+	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157}
+	shift := 0.0
+	for r := range rounds {
+		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
+			p := r / (rounds / len(procShift))
+			fmt.Fprintf(&b, "# process %d\n", p)
+			shift = procShift[p]
+		}
+		fmt.Fprintf(&b, "# round %d\n", r)
+		base := 30000 * (1 + 0.3*rng.Float64()) // the machine's drift: shared by the round
+		for i := range names {
+			c := names[(i+r)%len(names)]
+			ns := base
+			if c != "raw" {
+				ns *= (over[c] + shift) * (1 + spread*(2*rng.Float64()-1))
+			}
+			fmt.Fprintf(&b, "BenchmarkUnaryDLPaired/chain=%s-2\t2000\t%.0f ns/op\t%.0f cpu-ns/op\t%.0f B/op\t%.2f allocs/op\n",
+				c, ns, ns*1.1, allocs[c]*60, allocs[c])
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "paired.out"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHeadlineVerdicts runs the headline over generated paired data and reads the verdicts.
+func TestHeadlineVerdicts(t *testing.T) {
+	tests := []struct {
+		name         string
+		rounds       int
+		suite, fs    float64
+		spread       float64
+		wantTime     string
+		wantFailsafe string
+	}{
+		{"clearly within", 200, 1.05, 1.14, 0.02, "| " + verdictMet + " |", "| " + verdictMet + " |"},
+		{"clearly beyond", 200, 1.12, 1.14, 0.02, "| " + verdictMissed + " |", "| " + verdictMissed + " |"},
+		{"too noisy to tell", 40, 1.07, 1.14, 0.3, "| " + verdictUnknown + " |", "| " + verdictUnknown + " |"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writePaired(t, dir, tt.rounds, map[string]float64{"suite": tt.suite, "failsafe": tt.fs}, tt.spread)
+			ss, err := parse(filepath.Join(dir, "paired.out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ss) != 3*tt.rounds || ss[0].iters != 2000 || ss[len(ss)-1].round != tt.rounds-1 {
+				t.Fatalf("parsed %d samples (first %d calls, last round %d), want %d, 2000, %d",
+					len(ss), ss[0].iters, ss[len(ss)-1].round, 3*tt.rounds, tt.rounds-1)
+			}
+			var out bytes.Buffer
+			r := &report{w: &out, dir: dir}
+			r.headline(ss, nil)
+			var timeRow, fsRow string
+			for _, line := range strings.Split(out.String(), "\n") {
+				switch {
+				case strings.HasPrefix(line, "| full suite + promobs: ≤ +8 % time"):
+					timeRow = line
+				case strings.HasPrefix(line, "| suite's overhead ≤ ½ failsafe-go's: time"):
+					fsRow = line
+				}
+			}
+			if !strings.HasSuffix(timeRow, tt.wantTime) {
+				t.Errorf("time goal row %q, want it to end in %q", timeRow, tt.wantTime)
+			}
+			if !strings.HasSuffix(fsRow, tt.wantFailsafe) {
+				t.Errorf("failsafe-go goal row %q, want it to end in %q", fsRow, tt.wantFailsafe)
+			}
+			if !strings.Contains(out.String(), "| suite's overhead ≤ ½ failsafe-go's: allocs | +7.00 against +43.00: 0.16× | met |") {
+				t.Errorf("allocation share row missing or wrong:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestPerProcess checks that processes whose medians differ by more than the pooled interval
+// are marked, and that the time verdict says so.
+func TestPerProcess(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		shift     []float64
+		wantMarks bool
+	}{
+		{"processes agree", []float64{0, 0, 0}, false},
+		{"one process apart", []float64{0, 0.06, 0}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writePaired(t, dir, 150, map[string]float64{"suite": 1.03, "failsafe": 1.14}, 0.02, tt.shift...)
+			ss, err := parse(filepath.Join(dir, "paired.out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := procsIn(ss); !slices.Equal(got, []int{0, 1, 2}) {
+				t.Fatalf("processes %v, want [0 1 2]", got)
+			}
+			var out bytes.Buffer
+			(&report{w: &out, dir: dir}).headline(ss, nil)
+			text := out.String()
+			if !strings.Contains(text, "| chain | process 0 | process 1 | process 2 | pooled |") {
+				t.Fatalf("no per-process table:\n%s", text)
+			}
+			if marked := strings.Contains(text, " †"); marked != tt.wantMarks {
+				t.Errorf("† marks: %v, want %v:\n%s", marked, tt.wantMarks, text)
+			}
+			if warned := strings.Contains(text, "processes disagree"); warned != tt.wantMarks {
+				t.Errorf("verdict warns of disagreeing processes: %v, want %v", warned, tt.wantMarks)
+			}
+		})
+	}
+}
+
+func TestVerdictAcross(t *testing.T) {
+	in := func(lo, hi float64) estimate { return estimate{med: (lo + hi) / 2, lo: lo, hi: hi, n: 50, ok: true} }
+	pooled := in(1.05, 1.07)
+	tests := []struct {
+		name  string
+		procs []estimate
+		want  string
+	}{
+		{"one process", nil, verdictMet},
+		{"processes overlap: the pooled interval decides", []estimate{in(1.03, 1.075), in(1.06, 1.09), in(1.04, 1.07)}, verdictMet},
+		{"processes apart, each met", []estimate{in(1.00, 1.03), in(1.05, 1.07), in(1.04, 1.06)}, verdictMet + ", in every process (they disagree, †)"},
+		{"processes apart, one straddles", []estimate{in(1.00, 1.03), in(1.06, 1.09)}, verdictUnknown + ": the processes disagree (†)"},
+		{"processes apart, met and missed", []estimate{in(1.00, 1.03), in(1.09, 1.12)}, verdictUnknown + ": the processes disagree (†)"},
+	}
+	for _, tt := range tests {
+		if got := verdictAcross(pooled, tt.procs, 1.08); got != tt.want {
+			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := verdictAcross(in(1.09, 1.10), []estimate{in(1.085, 1.088), in(1.095, 1.11)}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
+		t.Errorf("processes apart, each missed: %q", got)
+	}
+}
+
+// TestAcrossProcesses checks the process-level interval: with 6 processes or more the verdict
+// judges the union of the pooled interval and the processes' medians' sign-test interval.
+func TestAcrossProcesses(t *testing.T) {
+	in := func(med float64) estimate { return estimate{med: med, lo: med - 0.02, hi: med + 0.02, n: 34, ok: true} }
+	pooled := estimate{med: 1.06, lo: 1.05, hi: 1.07, n: 204, ok: true}
+	tests := []struct {
+		name           string
+		meds           []float64
+		wantLo, wantHi float64
+		wantOK         bool
+		want           string
+	}{
+		{"processes within the pooled interval", []float64{1.055, 1.06, 1.06, 1.065, 1.06, 1.058}, 1.05, 1.07, true, verdictMet},
+		{"one process beyond the goal", []float64{1.04, 1.05, 1.06, 1.06, 1.07, 1.09}, 1.04, 1.09, true, verdictUnknown},
+		{"all processes beyond the goal", []float64{1.09, 1.10, 1.11, 1.09, 1.12, 1.10}, 1.05, 1.12, true, verdictUnknown},
+		{"5 processes: no process-level interval", []float64{1.04, 1.05, 1.06, 1.06, 1.07}, 1.05, 1.07, false, verdictMet},
+	}
+	for _, tt := range tests {
+		var procs []estimate
+		for _, m := range tt.meds {
+			procs = append(procs, in(m))
+		}
+		u, ok := acrossProcesses(pooled, procs)
+		if ok != tt.wantOK || math.Abs(u.lo-tt.wantLo) > 1e-9 || math.Abs(u.hi-tt.wantHi) > 1e-9 || u.med != pooled.med {
+			t.Errorf("%s: acrossProcesses = %v, %v; want [%.3f–%.3f], %v, the pooled median", tt.name, u, ok, tt.wantLo, tt.wantHi, tt.wantOK)
+		}
+		if got := verdictAcross(pooled, procs, 1.08); got != tt.want {
+			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestControlBaseline checks the A/A control: the baseline is the geometric mean of raw and
+// raw2 in each round, raw2's own row is over raw alone, and a control whose interval misses
+// 1.000 is called out.
+func TestControlBaseline(t *testing.T) {
+	for _, tt := range []struct {
+		raw2     float64
+		wantNote bool
+	}{{0.97, true}, {1, false}} {
+		dir := t.TempDir()
+		writePaired(t, dir, 60, map[string]float64{"suite": 1.05, "failsafe": 1.14, "raw2": tt.raw2}, 0)
+		ss, err := parse(filepath.Join(dir, "paired.out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pairedRatio(ss, "suite", "ns/op").ci().med, 1.05/math.Sqrt(tt.raw2); math.Abs(got-want) > 1e-3 {
+			t.Errorf("raw2 at %.2f: suite over the baseline %.4f, want %.4f (over √(raw·raw2))", tt.raw2, got, want)
+		}
+		if got := pairedRatio(ss, "raw2", "ns/op").ci().med; math.Abs(got-tt.raw2) > 1e-3 {
+			t.Errorf("raw2 at %.2f: its row %.4f, want it over raw alone", tt.raw2, got)
+		}
+		var out bytes.Buffer
+		(&report{w: &out, dir: dir}).headline(ss, nil)
+		if noted := strings.Contains(out.String(), "does not hold 1.000"); noted != tt.wantNote {
+			t.Errorf("raw2 at %.2f: A/A note %v, want %v", tt.raw2, noted, tt.wantNote)
+		}
+	}
+}
