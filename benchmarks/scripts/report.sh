@@ -15,8 +15,8 @@ GO=${GO:-go}
 
 # The headline chains, each alone in its own process (the cross-check layout).
 HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
-# The paired layout's chains (cmd/paired, every chain in one process, the verdicts' layout): raw2 (raw on a second connection, an A/A control) opposite raw in
-# the cycle (see benchmarks.HeadlineChains).
+# The paired layout's chains (cmd/paired, every chain in one process, the verdicts' layout), in a
+# shuffled order each round; raw2 is raw on a second connection, an A/A control.
 PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry
 # The no-deadline chains, measured together in one process per round.
 ND_CHAINS=raw,retry,deadline,suite,suite_nosink,suite_builtin,failsafe,grpcmw_retry
@@ -35,12 +35,12 @@ if [ -n "$(git status --porcelain -- .. 2>/dev/null)" ]; then commit="$commit (w
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
 	echo "nproc: $(nproc)"
 	echo "load before (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "headline layout (verdicts): paired, every chain in one process, ${PAIRED_ROUNDS} rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order rotated by one each round, a GC and a dithered collector phase before every block, untimed"
+	echo "headline layout (verdicts): paired, every chain in one process, ${PAIRED_ROUNDS} rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order shuffled each round (seeded), a GC and a dithered collector phase before every block, untimed"
 	echo "headline layout (cross-check): per process, ${ROUNDS} rounds; each round runs every chain in its own process (-benchtime ${DL_TIME}, -cpu 1,2), chain order rotated by one each round"
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
-rm -f "$OUT/paired.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
+rm -f "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
 per=$((PAIRED_ROUNDS / PAIRED_PROCS))
 if ((per < 1)); then
 	echo "report.sh: PAIRED_ROUNDS ($PAIRED_ROUNDS) must be at least PAIRED_PROCS ($PAIRED_PROCS)" >&2
@@ -48,7 +48,7 @@ if ((per < 1)); then
 fi
 for ((p = 0; p < PAIRED_PROCS; p++)); do
 	echo "# process $p" >> "$OUT/paired.out"
-	"$OUT/paired" -n "$PAIRED_N" -rounds "$per" -first-round $((p * per)) -seed $((p + 1)) \
+	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$per" -first-round $((p * per)) -seed $((p + 1)) \
 		-chains "$PAIRED_CHAINS" >> "$OUT/paired.out"
 	echo "paired process $((p + 1)) of $PAIRED_PROCS done"
 done
@@ -66,6 +66,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 	echo "round $((r + 1)) of $ROUNDS done"
 done
 "$bin" -test.run '^$' -test.bench '^BenchmarkMethods$' -test.benchmem -test.benchtime "$ND_TIME" -test.count 3 >> "$OUT/methods.out"
+"$bin" -test.run '^$' -test.bench '^BenchmarkSuiteOwnConfigured$' -test.benchmem -test.benchtime 200000x -test.count 5 >> "$OUT/ownconfigured.out"
 BENCH_CHAINS=raw,suite,suite_nosink,failsafe,grpcmw_retry "$bin" -test.run '^$' -test.bench '^BenchmarkInflight$' \
 	-test.benchtime 5x -test.count 3 >> "$OUT/inflight.out"
 "$bin" -test.run '^$' \

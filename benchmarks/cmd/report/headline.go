@@ -28,8 +28,11 @@ func (r *report) headline(paired, head []sample) {
 	if len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"})) > 0 {
 		r.printf("### Paired: every chain in one process (the layout the verdicts use)\n\n")
 		r.printf("`cmd/paired` (`benchmarks.RunPaired`): one process holds the server and one connection per\n")
-		r.printf("chain; each round runs one block of serial calls per chain, the order rotated by one each\n")
-		r.printf("round. Before every block, outside the timing, the garbage is collected (so that no chain pays\n")
+		r.printf("chain; each round runs one block of serial calls per chain, in a random order drawn anew\n")
+		r.printf("each round (seeded), so that no chain always follows the same one and inherits what that\n")
+		r.printf("one leaves behind (warm caches from the same code: kept in a fixed cyclic order, raw\n")
+		r.printf("right after the suite-free grpcmw_retry made grpcmw_retry look 1.7 %% faster than raw).\n")
+		r.printf("Before every block, outside the timing, the garbage is collected (so that no chain pays\n")
 		r.printf("for another's) and a random share of one collection cycle's allocation is allocated as\n")
 		r.printf("garbage (so that a block starts at a random phase of the collector's cycle and pays, on\n")
 		r.printf("average, for exactly the collections its own garbage causes: without it a 2000-call block\n")
