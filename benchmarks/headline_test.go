@@ -96,6 +96,26 @@ func methodsConfig(n int) (*config.Config, []string) {
 	return cfg, extra
 }
 
+// configuredSuite is the suite of BenchConfig + promobs with n methods (kind "methods") or n
+// services (kind "services") configured, and the extra methods to call once before measuring
+// (see methodsConfig and servicesConfig).
+func configuredSuite(b *testing.B, kind string, n int) (*interceptors.Suite, []string) {
+	b.Helper()
+	cfg, extra := methodsConfig(n)
+	if kind == "services" {
+		cfg, extra = servicesConfig(n)
+	}
+	m, err := promobs.New(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, extra
+}
+
 // BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline) on one method
 // while 1, 100 or 10 000 methods (of the called service: configured=methods) or services
 // (configured=services) are configured and every one of them has been called once, against
@@ -115,18 +135,7 @@ func BenchmarkMethods(b *testing.B) {
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
 	for _, kind := range []string{"methods", "services"} {
 		for _, n := range []int{1, 100, 10000} {
-			cfg, extra := methodsConfig(n)
-			if kind == "services" {
-				cfg, extra = servicesConfig(n)
-			}
-			m, err := promobs.New(prometheus.NewRegistry())
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, extra := configuredSuite(b, kind, n)
 			for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary()}} {
 				cc, err := srv.Dial(c.DialOptions()...)
 				if err != nil {

@@ -5,11 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/bulwarkrpc/bulwark/interceptors"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -71,18 +67,7 @@ func BenchmarkSuiteOwnConfigured(b *testing.B) {
 	const method = "/" + ServiceFaceMatch + "/Compare"
 	for _, kind := range []string{"methods", "services"} {
 		for _, n := range []int{1, 100, 10000} {
-			cfg, extra := methodsConfig(n)
-			if kind == "services" {
-				cfg, extra = servicesConfig(n)
-			}
-			m, err := promobs.New(prometheus.NewRegistry())
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, extra := configuredSuite(b, kind, n)
 			unary := s.Unary()
 			reply := new(kycv1.CompareResponse)
 			for _, em := range extra {
