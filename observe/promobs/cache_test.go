@@ -101,3 +101,57 @@ func TestCacheConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// collidingKeys returns two distinct strings whose front table slots (hint) are the same.
+func collidingKeys(t *testing.T) (string, string) {
+	t.Helper()
+	seen := map[uintptr]string{}
+	for i := range 10 * frontSlots {
+		k := "key" + strconv.Itoa(i)
+		slot := hint(k) % frontSlots
+		if other, ok := seen[slot]; ok {
+			return other, k
+		}
+		seen[slot] = k
+	}
+	t.Fatal("no two keys share a front slot")
+	return "", ""
+}
+
+// The front table answers as the map does, and two hot keys sharing a slot take it over in
+// turn without allocating: the slot points at the map's own entries.
+func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
+	var c cache[string, string]
+	made := 0
+	mk := func(_ *Metrics, k string) string {
+		made++
+		return "v-" + k
+	}
+	a, b := collidingKeys(t)
+	for range 3 {
+		for _, k := range []string{a, b} {
+			if v := c.getHinted(hint(k), nil, k, mk); v != "v-"+k {
+				t.Fatalf("getHinted(%q) = %q, want %q", k, v, "v-"+k)
+			}
+			if v, ok := c.loadHinted(hint(k), k); !ok || v != "v-"+k {
+				t.Fatalf("loadHinted(%q) = %q, %v; want %q", k, v, ok, "v-"+k)
+			}
+		}
+	}
+	if made != 2 {
+		t.Fatalf("made %d values for 2 keys", made)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		c.getHinted(hint(a), nil, a, mk)
+		c.getHinted(hint(b), nil, b, mk)
+		c.loadHinted(hint(a), a)
+		c.loadHinted(hint(b), b)
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per round of two keys sharing a slot, want 0", allocs)
+	}
+	// A key the map does not have is not answered by the front table either.
+	if _, ok := c.loadHinted(hint("absent"), "absent"); ok {
+		t.Fatal("loadHinted found a key never added")
+	}
+}
