@@ -55,7 +55,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	service, _ := grpcmethod.Split(fullMethod)
 	mp := cfg.Resolve(fullMethod)
-	p := &prepared{c: &chain{policy: mp}, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
+	p := &prepared{c: &chain{method: fullMethod, policy: mp}, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
 	cl, err := mp.NewClassifier()
 	if err != nil {
 		p.c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)

@@ -28,3 +28,8 @@ func FlatSteps(s *Suite, fullMethod string) []string {
 	}
 	return out
 }
+
+// ChainMethod returns the full method the chain serving fullMethod was built for.
+func ChainMethod(s *Suite, fullMethod string) string {
+	return s.state.Load().chain(s, fullMethod).method
+}

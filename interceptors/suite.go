@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
@@ -49,6 +50,9 @@ type state struct {
 	// shared holds, by service, the one chain of the service's methods that have no entry of
 	// their own in cfg (see chain): however many such names calls bring, they cost one chain.
 	shared sync.Map // service → *chain
+	// front finds the chains of chains by the address of the method name a call brings (the
+	// generated client's constant), without hashing it or walking the map (see front).
+	front front.Table[chain]
 }
 
 // otherMethod is the method name a service's shared chain is built for: no method entry can
@@ -57,6 +61,7 @@ const otherMethod = "*"
 
 // chain is the composed policies of one full method.
 type chain struct {
+	method     string // the full method it was built for ("/svc/*" for a service's shared chain)
 	policy     config.Policy
 	classifier *codes.Classifier
 	unary      grpc.UnaryClientInterceptor
@@ -273,8 +278,14 @@ func (st *state) shareable(svc string) bool {
 // descriptors (a generic proxy, names from user input) cost no state, objects or cache
 // entries of their own. Calls of such a method take two lookups that miss and hit.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
+	h := front.Hint(fullMethod)
+	if c := st.front.Load(h); c != nil && c.method == fullMethod {
+		return c
+	}
 	if c, ok := st.chains.Load(fullMethod); ok {
-		return c.(*chain)
+		ch := c.(*chain)
+		st.front.Store(h, ch)
+		return ch
 	}
 	svc := grpcmethod.Service(fullMethod)
 	if c, ok := st.shared.Load(svc); ok {

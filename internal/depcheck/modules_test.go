@@ -26,7 +26,9 @@ var heavy = []string{
 // no compatibility promise, so each one ties the provider's release to the core's: the list
 // only grows by a decision, here.
 var providerInternals = map[string][]string{
-	"observe/promobs":                   {module + "/internal/cowmap"},
+	// promobs' label caches are the core's copy-on-write map with the core's front table in
+	// front of it (the suite's chain lookup uses the same table): one implementation of each.
+	"observe/promobs":                   {module + "/internal/cowmap", module + "/internal/front"},
 	"observe/zapobs":                    nil,
 	"observe/otelobs":                   nil,
 	"interceptors/ratelimit/redislimit": {module + "/internal/fielderr"},

@@ -1,10 +1,8 @@
 package promobs
 
 import (
-	"sync/atomic"
-	"unsafe"
-
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
+	"github.com/bulwarkrpc/bulwark/internal/front"
 )
 
 // cache maps a label key to the metric children it stands for: an unbounded cowmap.Map, so
@@ -16,20 +14,12 @@ import (
 // the metric vector's lock) would make the cost of recording grow with the number of services
 // configured.
 //
-// In front of the map sits a small direct-mapped table (getHinted) for the keys events bring
-// again and again. Its slot is chosen by the addresses of the key's strings, not their bytes:
-// a call site passes the same string every time (a generated client's method name, a policy's
-// service name, a reason constant), so finding a key there reads neither the strings' bytes
-// nor the map's memory, which matters when the map is large (10 000 services) or when a gRPC
-// round trip between two events has pushed it out of the CPU's caches.
+// In front of the map sits a front.Table (getHinted, loadHinted) for the label sets events
+// bring again and again, found by the addresses of their strings.
 type cache[K comparable, V any] struct {
 	m     cowmap.Map[K, *entry[K, V]]
-	front [frontSlots]atomic.Pointer[entry[K, V]]
+	front front.Table[entry[K, V]]
 }
-
-// frontSlots is the size of a cache's front table: more than the label sets a process records
-// often, and small enough (512 B of pointers) to stay in the CPU's caches.
-const frontSlots = 64
 
 // entry is a key and its value: the map's values, which the front table points to, so that
 // putting a key in a front slot allocates nothing.
@@ -38,32 +28,19 @@ type entry[K comparable, V any] struct {
 	v V
 }
 
-// hint mixes the addresses of strings into a front table slot number. Equal strings at other
-// addresses get other slots, which costs a miss, never a wrong answer: a slot is checked by
-// comparing keys.
-func hint(ss ...string) uintptr {
-	var h uintptr
-	for _, s := range ss {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		h = h*31 + (p>>4 ^ p>>12)
-	}
-	return h
-}
-
 // get returns the value for k, making it with mk(m, k) the first time. mk runs once per key,
 // under the cache's lock. Only a first use builds anything, so get allocates nothing once k is
 // known.
 func (c *cache[K, V]) get(m *Metrics, k K, mk func(*Metrics, K) V) V { return c.entry(m, k, mk).v }
 
-// getHinted is get, looking k up first in the front table's slot h (see hint). A key that
+// getHinted is get, looking k up first in the front table's slot h (front.Hint). A key that
 // misses takes the slot over: the entry exists already, so that allocates nothing.
 func (c *cache[K, V]) getHinted(h uintptr, m *Metrics, k K, mk func(*Metrics, K) V) V {
-	slot := &c.front[h%frontSlots]
-	if e := slot.Load(); e != nil && e.k == k {
+	if e := c.front.Load(h); e != nil && e.k == k {
 		return e.v
 	}
 	e := c.entry(m, k, mk)
-	slot.Store(e)
+	c.front.Store(h, e)
 	return e.v
 }
 
@@ -86,15 +63,14 @@ func (c *cache[K, V]) load(k K) (V, bool) {
 	return zero, false
 }
 
-// loadHinted is load, looking k up first in the front table's slot h (see hint); a key found
+// loadHinted is load, looking k up first in the front table's slot h (front.Hint); a key found
 // in the map takes the slot over.
 func (c *cache[K, V]) loadHinted(h uintptr, k K) (V, bool) {
-	slot := &c.front[h%frontSlots]
-	if e := slot.Load(); e != nil && e.k == k {
+	if e := c.front.Load(h); e != nil && e.k == k {
 		return e.v, true
 	}
 	if e, ok := c.m.Load(k); ok {
-		slot.Store(e)
+		c.front.Store(h, e)
 		return e.v, true
 	}
 	var zero V

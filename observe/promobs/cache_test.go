@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/bulwarkrpc/bulwark/internal/front"
 )
 
 // Issue 20: the caches were copy-on-write maps capped at 1024 keys, past which a new key's
@@ -102,13 +104,13 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 }
 
-// collidingKeys returns two distinct strings whose front table slots (hint) are the same.
+// collidingKeys returns two distinct strings whose front table slots (front.Hint) are the same.
 func collidingKeys(t *testing.T) (string, string) {
 	t.Helper()
 	seen := map[uintptr]string{}
-	for i := range 10 * frontSlots {
+	for i := range 10 * front.Slots {
 		k := "key" + strconv.Itoa(i)
-		slot := hint(k) % frontSlots
+		slot := front.Hint(k) % front.Slots
 		if other, ok := seen[slot]; ok {
 			return other, k
 		}
@@ -130,10 +132,10 @@ func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
 	a, b := collidingKeys(t)
 	for range 3 {
 		for _, k := range []string{a, b} {
-			if v := c.getHinted(hint(k), nil, k, mk); v != "v-"+k {
+			if v := c.getHinted(front.Hint(k), nil, k, mk); v != "v-"+k {
 				t.Fatalf("getHinted(%q) = %q, want %q", k, v, "v-"+k)
 			}
-			if v, ok := c.loadHinted(hint(k), k); !ok || v != "v-"+k {
+			if v, ok := c.loadHinted(front.Hint(k), k); !ok || v != "v-"+k {
 				t.Fatalf("loadHinted(%q) = %q, %v; want %q", k, v, ok, "v-"+k)
 			}
 		}
@@ -142,16 +144,16 @@ func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
 		t.Fatalf("made %d values for 2 keys", made)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		c.getHinted(hint(a), nil, a, mk)
-		c.getHinted(hint(b), nil, b, mk)
-		c.loadHinted(hint(a), a)
-		c.loadHinted(hint(b), b)
+		c.getHinted(front.Hint(a), nil, a, mk)
+		c.getHinted(front.Hint(b), nil, b, mk)
+		c.loadHinted(front.Hint(a), a)
+		c.loadHinted(front.Hint(b), b)
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per round of two keys sharing a slot, want 0", allocs)
 	}
 	// A key the map does not have is not answered by the front table either.
-	if _, ok := c.loadHinted(hint("absent"), "absent"); ok {
+	if _, ok := c.loadHinted(front.Hint("absent"), "absent"); ok {
 		t.Fatal("loadHinted found a key never added")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
+	"github.com/bulwarkrpc/bulwark/internal/front"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -210,7 +211,7 @@ func find[V any](mu *sync.Mutex, p *atomic.Pointer[[]outcome[V]], code grpccodes
 // carry it). A name past MaxMethods shares its service's OtherMethod series and is not kept.
 func (m *Metrics) series(service, method string) *methodSeries {
 	k := methodKey{service, method}
-	if s, ok := m.methodCache.loadHinted(hint(service, method), k); ok {
+	if s, ok := m.methodCache.loadHinted(front.Hint(service, method), k); ok {
 		return s
 	}
 	k.method = m.method(method)
@@ -355,7 +356,7 @@ func (m *Metrics) Observe(e observe.Event) {
 		s.count.Inc()
 		s.backoff.Observe(e.Delay.Seconds())
 	case observe.RetriesExhausted:
-		m.pairCache.getHinted(hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.get(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, newTransitionCounter).Inc()
 		m.levels.breakerChanged(e.Service, e.Method, e.To)
@@ -364,11 +365,11 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.FallbackServed:
 		m.pairCache.get(m, pairKey{m.fallbacks, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	case observe.DeadlineApplied:
-		m.pairCache.getHinted(hint(e.Service, e.Reason), m, pairKey{m.deadlines, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.deadlines, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.LimiterDegraded:
-		m.pairCache.getHinted(hint(e.Service, e.Reason), m, pairKey{m.degraded, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.degraded, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.HedgeSent:
-		m.pairCache.getHinted(hint(e.Service, e.Reason), m, pairKey{m.hedges, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.hedges, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.HedgeWon:
 		m.pairCache.get(m, pairKey{m.hedgeWins, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	}
