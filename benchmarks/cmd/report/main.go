@@ -378,11 +378,11 @@ func main() {
 	r.printf("`BenchmarkMethods`: the suite (BenchConfig + promobs, caller deadline) calling one method while\n")
 	r.printf("1, 100 or 10 000 methods of its service (each with a retry override, so each has a chain and a\n")
 	r.printf("retry policy of its own), or 1, 100 or 10 000 services, are configured, each called once before\n")
-	r.printf("the measurement; raw in the same run, -count 3. *CPU × raw* as in the headline. The garbage\n")
-	r.printf("collector is off while a run is timed: with 10 000 services the live heap is hundreds of MB and\n")
-	r.printf("a collection comes every few tens of thousands of calls, so whether a run paid for one was luck\n")
-	r.printf("of phase (see `BenchmarkMethods`); B/op, the same at every size, is what the collector's cost\n")
-	r.printf("per call follows.\n\n")
+	r.printf("the measurement; raw in the same run, -count 3. *CPU × raw* as in the headline. With 10 000\n")
+	r.printf("services the live heap is hundreds of MB and a collection comes every few tens of thousands\n")
+	r.printf("of calls, so whether a run pays for one is luck of phase (see `BenchmarkMethods`): read\n")
+	r.printf("those rows with the table after this one, the suite's own work without gRPC. B/op, the same\n")
+	r.printf("at every size, is what the collector's cost per call follows.\n\n")
 	r.printf("| configured | n | raw ns/op | suite ns/op | × raw | CPU × raw | suite allocs over raw | suite B/op over raw |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, kind := range []string{"methods", "services"} {
 		for _, n := range []string{"1", "100", "10000"} {
