@@ -110,14 +110,7 @@ func pairedRatio(ss []sample, chain, unit string) ratio {
 // allocations over raw.
 func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
 	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
-	ra, rb := median(values(raw, "allocs/op")), median(values(raw, "B/op"))
-	cpu := len(values(raw, "cpu-ns/op")) > 0
-	head, rule := "", ""
-	if cpu {
-		head, rule = " CPU × raw (median [95 % CI]) |", " ---: |"
-	}
-	r.printf("| chain | what | ns/op | time × raw (median [95 %% CI]) | over raw |%s allocs/op | allocs over raw | B/op over raw |\n", head)
-	r.printf("| --- | --- | ---: | ---: | ---: |%s ---: | ---: | ---: |\n", rule)
+	ra, rb, cpu := r.chainTableHead(raw, "median [95 % CI]")
 	got := map[string]ratioAllocs{}
 	var lags []string
 	for _, c := range chainsIn(filter(ss, pairedBench, 0, nil)) {

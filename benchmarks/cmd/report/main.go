@@ -255,6 +255,20 @@ type report struct {
 
 func (r *report) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
 
+// chainTableHead prints the head of a chain-by-chain table whose ratios are given as spread
+// (the interval's description) and returns raw's allocations and bytes per call and whether
+// the samples have CPU times (a CPU column).
+func (r *report) chainTableHead(raw []sample, spread string) (allocs, bytes float64, cpu bool) {
+	cpu = len(values(raw, "cpu-ns/op")) > 0
+	head, rule := "", ""
+	if cpu {
+		head, rule = " CPU × raw ("+strings.Replace(spread, " of rounds", "", 1)+") |", " ---: |"
+	}
+	r.printf("| chain | what | ns/op | time × raw (%s) | over raw |%s allocs/op | allocs over raw | B/op over raw |\n", spread, head)
+	r.printf("| --- | --- | ---: | ---: | ---: |%s ---: | ---: | ---: |\n", rule)
+	return median(values(raw, "allocs/op")), median(values(raw, "B/op")), cpu
+}
+
 // overheadTable prints one chain-by-chain table of bench at mode and procs.
 func (r *report) overheadTable(ss []sample, bench, mode string, procs int) map[string]ratioAllocs {
 	raw := filter(ss, bench, procs, map[string]string{"chain": "raw", "mode": mode})
@@ -262,14 +276,7 @@ func (r *report) overheadTable(ss []sample, bench, mode string, procs int) map[s
 		r.printf("(no raw samples)\n")
 		return nil
 	}
-	ra, rb := median(values(raw, "allocs/op")), median(values(raw, "B/op"))
-	cpu := len(values(raw, "cpu-ns/op")) > 0
-	head, rule := "", ""
-	if cpu {
-		head, rule = " CPU × raw (median [range]) |", " ---: |"
-	}
-	r.printf("| chain | what | ns/op | time × raw (median of rounds [range]) | over raw |%s allocs/op | allocs over raw | B/op over raw |\n", head)
-	r.printf("| --- | --- | ---: | ---: | ---: |%s ---: | ---: | ---: |\n", rule)
+	ra, rb, cpu := r.chainTableHead(raw, "median of rounds [range]")
 	got := map[string]ratioAllocs{}
 	for _, c := range chainsIn(filter(ss, bench, procs, map[string]string{"mode": mode})) {
 		cs := filter(ss, bench, procs, map[string]string{"chain": c, "mode": mode})
