@@ -19,6 +19,23 @@ import (
 	"google.golang.org/grpc"
 )
 
+// serialCompare is a serial benchmark of client's Compare, every call with a 10 s caller
+// deadline (callerDeadline), reporting allocations and the process's CPU time per call.
+func serialCompare(client kycv1.FaceMatchServiceClient, req *kycv1.CompareRequest) func(*testing.B) {
+	return func(b *testing.B) {
+		var dl callerDeadline
+		defer dl.stop()
+		b.ReportAllocs()
+		cpu := startCPU()
+		for b.Loop() {
+			if _, err := client.Compare(dl.next(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.report(b)
+	}
+}
+
 // BenchmarkUnaryDL is the headline: one successful FaceMatchService.Compare over bufconn
 // through each chain, every call with a 10 s caller deadline (the fair case: every real call
 // carries one, and then grpc-go's cost of sending a deadline is in the raw call too).
@@ -29,18 +46,7 @@ func BenchmarkUnaryDL(b *testing.B) {
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
 	for i, c := range chains {
 		client := kycv1.NewFaceMatchServiceClient(conns[i])
-		b.Run("chain="+c.Name+"/mode=serial", func(b *testing.B) {
-			var dl callerDeadline
-			defer dl.stop()
-			b.ReportAllocs()
-			cpu := startCPU()
-			for b.Loop() {
-				if _, err := client.Compare(dl.next(), req); err != nil {
-					b.Fatal(err)
-				}
-			}
-			cpu.report(b)
-		})
+		b.Run("chain="+c.Name+"/mode=serial", serialCompare(client, req))
 		b.Run("chain="+c.Name+"/mode=parallel", func(b *testing.B) {
 			b.ReportAllocs()
 			cpu := startCPU()
@@ -154,18 +160,7 @@ func BenchmarkMethods(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.Run("configured="+kind+"/n="+strconv.Itoa(n)+"/chain="+c.Name+"/mode=serial", func(b *testing.B) {
-					var dl callerDeadline
-					defer dl.stop()
-					b.ReportAllocs()
-					cpu := startCPU()
-					for b.Loop() {
-						if _, err := client.Compare(dl.next(), req); err != nil {
-							b.Fatal(err)
-						}
-					}
-					cpu.report(b)
-				})
+				b.Run("configured="+kind+"/n="+strconv.Itoa(n)+"/chain="+c.Name+"/mode=serial", serialCompare(client, req))
 				_ = cc.Close()
 			}
 			_ = s.Close()
