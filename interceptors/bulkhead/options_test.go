@@ -3,8 +3,8 @@ package bulkhead
 import (
 	"context"
 	"testing"
-	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,39 +17,12 @@ var _ grpc.CallOption = CallOption{}
 // cannot be passed to a call (before, every Option was one, and all but WithMaxWait were
 // silently ignored there).
 func TestOptionIsNotACallOption(t *testing.T) {
-	for name, o := range map[string]Option{
+	testkit.NotCallOptions(t, map[string]Option{
 		"zero": {}, "WithClock": WithClock(nil), "WithObserver": WithObserver(nil), "WithClassifier": WithClassifier(nil),
-	} {
-		if _, ok := any(o).(grpc.CallOption); ok {
-			t.Errorf("%s: an Option is a grpc.CallOption", name)
-		}
-	}
+	})
 }
 
-func TestCallMaxWait(t *testing.T) {
-	const def = 50 * time.Millisecond
-	tests := []struct {
-		name string
-		opts []grpc.CallOption
-		want time.Duration
-	}{
-		{name: "none: Config.MaxWait", want: def},
-		{name: "other options", opts: []grpc.CallOption{grpc.WaitForReady(true)}, want: def},
-		{name: "the zero CallOption does nothing", opts: []grpc.CallOption{CallOption{}}, want: def},
-		{name: "the last wins", opts: []grpc.CallOption{WithMaxWait(time.Second), grpc.WaitForReady(true), WithMaxWait(2 * time.Second)}, want: 2 * time.Second},
-		{name: "negative: fail fast", opts: []grpc.CallOption{WithMaxWait(-time.Second)}, want: 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := callMaxWait(def, tt.opts); got != tt.want {
-				t.Fatalf("callMaxWait = %v, want %v", got, tt.want)
-			}
-			if n := testing.AllocsPerRun(100, func() { callMaxWait(def, tt.opts) }); n != 0 {
-				t.Fatalf("callMaxWait: %v allocs, want 0", n)
-			}
-		})
-	}
-}
+func TestCallMaxWait(t *testing.T) { testkit.MaxWaitOption(t, WithMaxWait, callMaxWait) }
 
 func TestPackageInterceptors(t *testing.T) {
 	bad := Config{MaxConcurrent: -1}

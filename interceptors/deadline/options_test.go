@@ -5,19 +5,15 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
-	"google.golang.org/grpc"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 )
 
 // TestOptionIsNotACallOption pins the option shape: a construction Option cannot be passed to
 // a call (the deadline policy has no CallOption).
 func TestOptionIsNotACallOption(t *testing.T) {
-	for name, o := range map[string]deadline.Option{
+	testkit.NotCallOptions(t, map[string]deadline.Option{
 		"zero": {}, "WithClock": deadline.WithClock(nil), "WithObserver": deadline.WithObserver(nil),
-	} {
-		if _, ok := any(o).(grpc.CallOption); ok {
-			t.Errorf("%s: an Option is a grpc.CallOption", name)
-		}
-	}
+	})
 }
 
 func TestPackageInterceptorsReturnNewsError(t *testing.T) {
