@@ -30,17 +30,8 @@ func TestChainFrontSlotSharedByTwoMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	var a, b string
-	seen := map[uintptr]string{}
-	for _, n := range names {
-		slot := front.Hint(n) % front.Slots
-		if other, ok := seen[slot]; ok {
-			a, b = other, n
-			break
-		}
-		seen[slot] = n
-	}
-	if a == "" {
+	a, b, ok := front.Colliding(names...)
+	if !ok {
 		t.Fatal("no two method names share a front slot")
 	}
 	chains := interceptors.ChainCount(s)

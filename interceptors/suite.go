@@ -50,8 +50,8 @@ type state struct {
 	// shared holds, by service, the one chain of the service's methods that have no entry of
 	// their own in cfg (see chain): however many such names calls bring, they cost one chain.
 	shared sync.Map // service → *chain
-	// front finds the chains of chains by the address of the method name a call brings (the
-	// generated client's constant), without hashing it or walking the map (see front).
+	// front finds chains' entries by the address of the method name a call brings (the
+	// generated client's constant), without hashing the name or walking the map.
 	front front.Table[chain]
 }
 

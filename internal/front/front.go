@@ -37,7 +37,24 @@ func Hint(ss ...string) uintptr {
 }
 
 // Load returns the value in slot h (nil when empty): the caller checks its key.
-func (t *Table[T]) Load(h uintptr) *T { return t.slots[h%Slots].Load() }
+func (t *Table[T]) Load(h uintptr) *T { return t.slots[slot(h)].Load() }
 
 // Store puts v in slot h, in place of whatever was there.
-func (t *Table[T]) Store(h uintptr, v *T) { t.slots[h%Slots].Store(v) }
+func (t *Table[T]) Store(h uintptr, v *T) { t.slots[slot(h)].Store(v) }
+
+// slot is the slot of hint h.
+func slot(h uintptr) uintptr { return h % Slots }
+
+// Colliding returns two of keys that share a slot, in the order given, and false when no two
+// do: for tests of a table's users that must hold when keys take a slot from each other.
+func Colliding(keys ...string) (a, b string, ok bool) {
+	seen := map[uintptr]string{}
+	for _, k := range keys {
+		s := slot(Hint(k))
+		if other, found := seen[s]; found {
+			return other, k, true
+		}
+		seen[s] = k
+	}
+	return "", "", false
+}

@@ -45,6 +45,20 @@ func TestLoadFindsWhatWasStored(t *testing.T) {
 	}
 }
 
+func TestColliding(t *testing.T) {
+	keys := make([]string, 10*Slots)
+	for i := range keys {
+		keys[i] = "key" + strconv.Itoa(i)
+	}
+	a, b, ok := Colliding(keys...)
+	if !ok || a == b || slot(Hint(a)) != slot(Hint(b)) {
+		t.Fatalf("Colliding = %q, %q, %v: want two keys of one slot", a, b, ok)
+	}
+	if _, _, ok := Colliding(keys[0]); ok {
+		t.Fatal("one key collides with itself")
+	}
+}
+
 func TestConcurrent(t *testing.T) {
 	var tab Table[kv]
 	var wg sync.WaitGroup

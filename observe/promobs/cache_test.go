@@ -104,22 +104,6 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 }
 
-// collidingKeys returns two distinct strings whose front table slots (front.Hint) are the same.
-func collidingKeys(t *testing.T) (string, string) {
-	t.Helper()
-	seen := map[uintptr]string{}
-	for i := range 10 * front.Slots {
-		k := "key" + strconv.Itoa(i)
-		slot := front.Hint(k) % front.Slots
-		if other, ok := seen[slot]; ok {
-			return other, k
-		}
-		seen[slot] = k
-	}
-	t.Fatal("no two keys share a front slot")
-	return "", ""
-}
-
 // The front table answers as the map does, and two hot keys sharing a slot take it over in
 // turn without allocating: the slot points at the map's own entries.
 func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
@@ -129,7 +113,14 @@ func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
 		made++
 		return "v-" + k
 	}
-	a, b := collidingKeys(t)
+	keys := make([]string, 10*front.Slots)
+	for i := range keys {
+		keys[i] = "key" + strconv.Itoa(i)
+	}
+	a, b, ok := front.Colliding(keys...)
+	if !ok {
+		t.Fatal("no two keys share a front slot")
+	}
 	for range 3 {
 		for _, k := range []string{a, b} {
 			if v := c.getHinted(front.Hint(k), nil, k, mk); v != "v-"+k {
