@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -51,8 +52,8 @@ func TestSharedRegistryBreakerFollowsTheRegistry(t *testing.T) {
 	if err := b.Reload(cfg(false)); err != nil {
 		t.Fatal(err)
 	}
-	inv := &countingInvoker{}
-	if err := b.Unary()(context.Background(), method, nil, nil, nil, inv.invoke); err != nil {
+	inv := &testkit.CountingInvoker{}
+	if err := b.Unary()(context.Background(), method, nil, nil, nil, inv.Invoke); err != nil {
 		t.Fatal(err)
 	}
 	if got, old := second.Stats().Calls, first.Stats().Calls; got != 1 || old != 0 {

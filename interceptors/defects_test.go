@@ -12,8 +12,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"google.golang.org/grpc"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -22,43 +22,11 @@ import (
 
 const svcUnlisted = "test.v1.Unlisted" // no registered descriptor, not named in the configuration
 
-// defaultProfile is a configuration whose only profile is "default", so that every service,
-// named or not, gets a breaker and a bulkhead built on its methods' first call.
-func defaultProfile(failures, slots int) *config.Config {
-	return &config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {
-		Breaker:  &breaker.Config{ConsecutiveFailures: failures, RecoveryTimeout: time.Hour},
-		Bulkhead: &bulkhead.Config{MaxConcurrent: slots},
-	}}}
-}
-
-// countingInvoker answers every call with err and counts the calls per method.
-type countingInvoker struct {
-	mu    sync.Mutex
-	calls map[string]int
-	err   error
-}
-
-func (c *countingInvoker) invoke(_ context.Context, method string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[method]++
-	return c.err
-}
-
-func (c *countingInvoker) count(method string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[method]
-}
-
 // Item 6: a first-call build that started under the previous configuration and finishes after
 // Reload returned must not put that configuration's breaker and bulkhead back.
 func TestReloadRaceFirstCallBuildUnderOldConfig(t *testing.T) {
 	reg := &breaker.Registry{}
-	s, err := interceptors.New(defaultProfile(5, 4), interceptors.WithBreakerRegistry(reg))
+	s, err := interceptors.New(suitecfg.DefaultProfile(5, 4), interceptors.WithBreakerRegistry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,15 +35,15 @@ func TestReloadRaceFirstCallBuildUnderOldConfig(t *testing.T) {
 	var once sync.Once
 	interceptors.SetBeforeBuild(s, func() { once.Do(func() { close(held); <-release }) })
 
-	inv := &countingInvoker{err: unavailable()}
+	inv := &testkit.CountingInvoker{Err: unavailable()}
 	unary := s.Unary()
 	call := func(method string) error {
-		return unary(context.Background(), "/"+svcUnlisted+"/"+method, nil, nil, nil, inv.invoke)
+		return unary(context.Background(), "/"+svcUnlisted+"/"+method, nil, nil, nil, inv.Invoke)
 	}
 	done := make(chan error, 1)
-	go func() { done <- call("First") }() // loads the state of defaultProfile(5, 4), then waits
+	go func() { done <- call("First") }() // loads the state of suitecfg.DefaultProfile(5, 4), then waits
 	<-held
-	if err := s.Reload(defaultProfile(2, 7)); err != nil {
+	if err := s.Reload(suitecfg.DefaultProfile(2, 7)); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -97,8 +65,8 @@ func TestReloadRaceFirstCallBuildUnderOldConfig(t *testing.T) {
 	if b.State() != breaker.Open {
 		t.Fatalf("breaker %v after 2 failures, want open", b.State())
 	}
-	if err := call("Third"); !errors.Is(err, breaker.ErrOpen) || inv.count("/"+svcUnlisted+"/Third") != 0 {
-		t.Fatalf("new method after the breaker opened: err %v, reached the server %d times", err, inv.count("/"+svcUnlisted+"/Third"))
+	if err := call("Third"); !errors.Is(err, breaker.ErrOpen) || inv.Count("/"+svcUnlisted+"/Third") != 0 {
+		t.Fatalf("new method after the breaker opened: err %v, reached the server %d times", err, inv.Count("/"+svcUnlisted+"/Third"))
 	}
 }
 
@@ -114,9 +82,9 @@ func TestReloadClassifierChangeReplacesBreaker(t *testing.T) {
 		return &config.Config{Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{svc: {Profile: "p"}}}
 	}
 	run := func(s *interceptors.Suite, n int) {
-		inv := &countingInvoker{err: unavailable()}
+		inv := &testkit.CountingInvoker{Err: unavailable()}
 		for range n {
-			_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.invoke)
+			_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke)
 		}
 	}
 
@@ -163,7 +131,7 @@ func TestReloadClassifierChangeReplacesBreaker(t *testing.T) {
 // core module does not require Prometheus).
 func TestUnboundedMethodNamesShareOneChain(t *testing.T) {
 	breakers := &breaker.Registry{}
-	cfg := defaultProfile(5, 4)
+	cfg := suitecfg.DefaultProfile(5, 4)
 	p := cfg.Profiles[config.DefaultProfile]
 	p.Retry = quickRetry(2)
 	cfg.Profiles[config.DefaultProfile] = p
@@ -173,12 +141,12 @@ func TestUnboundedMethodNamesShareOneChain(t *testing.T) {
 	}
 	defer s.Close()
 	base := interceptors.ChainCount(s)
-	inv := &countingInvoker{}
+	inv := &testkit.CountingInvoker{}
 	unary := s.Unary()
 	const names = 20000
 	for i := range names {
 		m := "/" + svcUnlisted + "/M" + strconv.Itoa(i)
-		if err := unary(context.Background(), m, nil, nil, nil, inv.invoke); err != nil {
+		if err := unary(context.Background(), m, nil, nil, nil, inv.Invoke); err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
 	}

@@ -35,12 +35,12 @@ func TestObserverForcesNoRetryStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inv := &countingInvoker{err: unavailable()}
-		err = s.Unary()(context.Background(), testkit.MethodExtract, nil, nil, nil, inv.invoke)
+		inv := &testkit.CountingInvoker{Err: unavailable()}
+		err = s.Unary()(context.Background(), testkit.MethodExtract, nil, nil, nil, inv.Invoke)
 		_ = s.Close()
 		var exhausted *retry.ExhaustedError
-		if status.Code(err) != grpccodes.Unavailable || errors.As(err, &exhausted) || inv.count(testkit.MethodExtract) != 1 {
-			t.Fatalf("observed %v: err %v (%T), %d attempts; want the server's Unavailable, one attempt", observed, err, err, inv.count(testkit.MethodExtract))
+		if status.Code(err) != grpccodes.Unavailable || errors.As(err, &exhausted) || inv.Count(testkit.MethodExtract) != 1 {
+			t.Fatalf("observed %v: err %v (%T), %d attempts; want the server's Unavailable, one attempt", observed, err, err, inv.Count(testkit.MethodExtract))
 		}
 		if !observed {
 			continue

@@ -8,6 +8,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +26,7 @@ func TestUnboundedMethodNamesBoundedSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	breakers := &breaker.Registry{}
-	cfg := defaultProfile(5, 4)
+	cfg := suitecfg.DefaultProfile(5, 4)
 	p := cfg.Profiles[config.DefaultProfile]
 	p.Retry = quickRetry(2)
 	cfg.Profiles[config.DefaultProfile] = p
@@ -33,12 +35,12 @@ func TestUnboundedMethodNamesBoundedSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	inv := &countingInvoker{}
+	inv := &testkit.CountingInvoker{}
 	unary := s.Unary()
 	const names = 20000
 	for i := range names {
 		m := "/" + svcUnlisted + "/M" + strconv.Itoa(i)
-		if err := unary(context.Background(), m, nil, nil, nil, inv.invoke); err != nil {
+		if err := unary(context.Background(), m, nil, nil, nil, inv.Invoke); err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
 	}

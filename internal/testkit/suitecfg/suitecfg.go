@@ -40,3 +40,13 @@ func Full() *config.Config {
 		Services: map[string]config.Service{"kyc.v1.FaceMatchService": {Profile: "bench"}},
 	}
 }
+
+// DefaultProfile is a configuration whose only profile is "default", so that every service,
+// named or not, gets a breaker (tripping after failures consecutive failures, recovering after
+// an hour) and a bulkhead of slots built on its methods' first call.
+func DefaultProfile(failures, slots int) *config.Config {
+	return &config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {
+		Breaker:  &breaker.Config{ConsecutiveFailures: failures, RecoveryTimeout: time.Hour},
+		Bulkhead: &bulkhead.Config{MaxConcurrent: slots},
+	}}}
+}
