@@ -20,6 +20,31 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// retryAroundHedge returns the policies of the under-retry tests on a fake clock: a retry of 3
+// attempts 10 ms apart (perAttempt its per-attempt timeout, 0 for none) to put around a hedge
+// of delay, both reporting to rec; scheduled gets a value at each RetryScheduled.
+func retryAroundHedge(t *testing.T, perAttempt time.Duration) (*clocktest.Fake, *testkit.Recorder, chan struct{}, *retry.Policy, *hedge.Policy) {
+	t.Helper()
+	clk := clocktest.New(time.Now())
+	rec := &testkit.Recorder{}
+	scheduled := make(chan struct{}, 4)
+	sink := observe.Multi(rec, observe.SinkFunc(func(e observe.Event) {
+		if e.Kind == observe.RetryScheduled {
+			scheduled <- struct{}{}
+		}
+	}))
+	rp, err := retry.New(retry.Config{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone, PerAttemptTimeout: perAttempt},
+		retry.WithClock(clk), retry.WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk), hedge.WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clk, rec, scheduled, rp, hp
+}
+
 // TestUnderRetryCountsEachAttemptOnce: a hedging policy inside a retry loop (the suite's
 // arrangement). Round 1 is one attempt that fails at once; the loop retries; in round 2 the
 // first attempt stalls and its hedge answers. Three requests went out: each is reported once,
@@ -31,23 +56,7 @@ import (
 func TestUnderRetryCountsEachAttemptOnce(t *testing.T) {
 	for _, perAttempt := range []time.Duration{0, time.Minute} {
 		t.Run("per_attempt_"+perAttempt.String(), func(t *testing.T) {
-			clk := clocktest.New(time.Now())
-			rec := &testkit.Recorder{}
-			scheduled := make(chan struct{}, 4)
-			sink := observe.Multi(rec, observe.SinkFunc(func(e observe.Event) {
-				if e.Kind == observe.RetryScheduled {
-					scheduled <- struct{}{}
-				}
-			}))
-			rp, err := retry.New(retry.Config{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone, PerAttemptTimeout: perAttempt},
-				retry.WithClock(clk), retry.WithObserver(sink))
-			if err != nil {
-				t.Fatal(err)
-			}
-			hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk), hedge.WithObserver(sink))
-			if err != nil {
-				t.Fatal(err)
-			}
+			clk, rec, scheduled, rp, hp := retryAroundHedge(t, perAttempt)
 			var (
 				mu  sync.Mutex
 				mds []metadata.MD
@@ -164,23 +173,7 @@ const xRetryAttempt = "x-retry-attempt"
 // client stream (liveness Check), retry's stream interceptor around hedge's: round 1 fails at
 // once, round 2's first attempt stalls and its hedge, a replay, answers.
 func TestStreamUnderRetryCountsEachAttemptOnce(t *testing.T) {
-	clk := clocktest.New(time.Now())
-	rec := &testkit.Recorder{}
-	scheduled := make(chan struct{}, 4)
-	sink := observe.Multi(rec, observe.SinkFunc(func(e observe.Event) {
-		if e.Kind == observe.RetryScheduled {
-			scheduled <- struct{}{}
-		}
-	}))
-	rp, err := retry.New(retry.Config{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone},
-		retry.WithClock(clk), retry.WithObserver(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk), hedge.WithObserver(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
+	clk, rec, scheduled, rp, hp := retryAroundHedge(t, 0)
 	st := newStub(map[int]act{1: unavailable, 2: hang, 3: ok})
 	srv := testkit.Start(t, &testkit.Server{CheckF: st.check})
 	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithChainStreamInterceptor(rp.Stream(), hp.Stream())))
