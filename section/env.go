@@ -78,6 +78,50 @@ type UnaryStep interface {
 	InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error
 }
 
+// Gate is a UnaryStep that acts only before and after the rest of the call, which it passes
+// on unchanged: Enter admits the call (or refuses it), Exit accounts for its outcome. A chain's
+// runner runs consecutive gates in one frame, entering each in order, calling the rest once
+// and exiting them in reverse order, instead of nesting one InvokeStep in the next: a call's
+// stack is two frames shallower per gate. A Gate's InvokeStep must be InvokeGate, so that both
+// forms behave alike. The breaker, the adaptive throttle, the rate limiter and the bulkhead are
+// gates.
+type Gate interface {
+	UnaryStep
+	// Enter admits one call (one attempt, below an attempt loop) of method: it returns what
+	// Exit needs, or the error the call ends with (Exit is then not called).
+	Enter(ctx context.Context, method string, opts []grpc.CallOption) (Pass, error)
+	// Exit accounts for a call that Enter admitted with p and that ended with err (from the
+	// rest of the chain, or a later gate's refusal). panicked says that the rest panicked
+	// instead (err is nil); the panic goes on after the gates have exited.
+	Exit(ctx context.Context, method string, opts []grpc.CallOption, p Pass, err error, panicked bool)
+}
+
+// Pass is what a Gate's Enter gives its Exit: two values whose meaning each gate defines (a
+// breaker's state generation, when a bulkhead's call began).
+type Pass struct {
+	Word uint64
+	At   time.Time
+}
+
+// InvokeGate is a Gate's InvokeStep: g.Enter, then next.Invoke unless Enter refused, then
+// g.Exit, also when next panics.
+func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	p, err := g.Enter(ctx, method, opts)
+	if err != nil {
+		return err
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			g.Exit(ctx, method, opts, p, nil, true)
+		}
+	}()
+	err = next.Invoke(ctx, method, req, reply, cc, opts)
+	returned = true
+	g.Exit(ctx, method, opts, p, err, false)
+	return err
+}
+
 // Timing is a call's start and end, shared between a chain's runner, which times the call
 // (the suite's CallFinished), and its attempt loop (retry.Policy.InvokeTimed), which reads the
 // clock at the same moments, so that the clock is read once for both. The runner sets Start

@@ -122,20 +122,39 @@ func (rs *resolver) make(name, method string) *Breaker {
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
 func (b *Breaker) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeGate(b, ctx, method, req, reply, cc, opts, next)
+}
+
+// Enter admits one call (see section.Gate): the permit of Allow, as a Pass (Word: the state's
+// generation, shifted left, with bit 0 set when there is a permit to record; At: when the call
+// was admitted, when slow calls are counted).
+func (b *Breaker) Enter(_ context.Context, method string, _ []grpc.CallOption) (section.Pass, error) {
 	p, err := b.allow(method)
-	if err != nil {
-		return err
+	if err != nil || p.b == nil {
+		return section.Pass{}, err
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			p.Record(codes.Canceled) // The invoker panicked: return the permit, count nothing.
-		}
-	}()
-	err = next.Invoke(ctx, method, req, reply, cc, opts)
-	finished = true
+	ps := section.Pass{Word: p.gen<<1 | 1}
+	if b.slowOn {
+		ps.At = b.origin.Add(p.start)
+	}
+	return ps, nil
+}
+
+// Exit records the outcome of a call Enter admitted (see section.Gate): a call whose invoker
+// panicked returns its permit and counts nothing.
+func (b *Breaker) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps section.Pass, err error, panicked bool) {
+	if ps.Word&1 == 0 {
+		return // Disabled: nothing to record.
+	}
+	p := Permit{b: b, gen: ps.Word >> 1}
+	if b.slowOn {
+		p.start = ps.At.Sub(b.origin)
+	}
+	if panicked {
+		p.Record(codes.Canceled)
+		return
+	}
 	p.Record(b.classOf(ctx, err, opts))
-	return err
 }
 
 // classOf classifies a call's outcome: the caller's cancellation is Canceled whatever the

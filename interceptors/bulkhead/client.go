@@ -36,20 +36,22 @@ func (b *Bulkhead) Unary() grpc.UnaryClientInterceptor {
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
 func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeGate(b, ctx, method, req, reply, cc, opts, next)
+}
+
+// Enter takes a slot for a call (see section.Gate), waiting for one up to the call's max wait;
+// the Pass's At is when the call began, in adaptive mode.
+func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
 	if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
-		return grpcError(err)
+		return section.Pass{}, grpcError(err)
 	}
-	start := b.began()
-	returned := false
-	defer func() {
-		if !returned {
-			b.end(method, start, nil, false)
-		}
-	}()
-	err := next.Invoke(ctx, method, req, reply, cc, opts)
-	returned = true
-	b.end(method, start, err, true)
-	return err
+	return section.Pass{At: b.began()}, nil
+}
+
+// Exit gives back the slot of a call Enter admitted, with the call as the adaptive limit's
+// sample unless the invoker panicked (see section.Gate).
+func (b *Bulkhead) Exit(_ context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	b.end(method, p.At, err, !panicked)
 }
 
 // Stream returns an interceptor that holds a slot of b from stream open until the stream ends

@@ -31,11 +31,19 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
 func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
-	if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
-		return grpcError(err)
-	}
-	return next.Invoke(ctx, method, req, reply, cc, opts)
+	return section.InvokeGate(p, ctx, method, req, reply, cc, opts, next)
 }
+
+// Enter takes one token for a call (see section.Gate), waiting for it up to the call's max wait.
+func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
+	if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
+		return section.Pass{}, grpcError(err)
+	}
+	return section.Pass{}, nil
+}
+
+// Exit does nothing: a token taken is spent whatever the call's outcome (see section.Gate).
+func (p *Policy) Exit(context.Context, string, []grpc.CallOption, section.Pass, error, bool) {}
 
 // Stream returns an interceptor that takes one token when a stream opens.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {

@@ -33,16 +33,29 @@ func (t *Throttle) Unary() grpc.UnaryClientInterceptor {
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
 func (t *Throttle) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
-	disabled, classifier := callSettings(t.classifier, opts)
-	if disabled {
-		return next.Invoke(ctx, method, req, reply, cc, opts)
+	return section.InvokeGate(t, ctx, method, req, reply, cc, opts, next)
+}
+
+// passBypass is the Pass of a call made with the Disable call option: Exit records nothing.
+const passBypass = 1
+
+// Enter asks to send one call (see section.Gate); a call made with the Disable call option
+// goes ahead uncounted.
+func (t *Throttle) Enter(_ context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
+	if disabled, _ := callSettings(t.classifier, opts); disabled {
+		return section.Pass{Word: passBypass}, nil
 	}
-	if err := t.Allow(method); err != nil {
-		return err
+	return section.Pass{}, t.Allow(method)
+}
+
+// Exit records the outcome of a call Enter let through (see section.Gate); a call whose
+// invoker panicked counts as nothing.
+func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	if panicked || p.Word == passBypass {
+		return
 	}
-	err := next.Invoke(ctx, method, req, reply, cc, opts)
+	_, classifier := callSettings(t.classifier, opts)
 	t.record(outcome.Class(ctx, err, classifier))
-	return err
 }
 
 // Stream returns a stream client interceptor that throttles every stream with t. Admission is

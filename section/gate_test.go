@@ -1,0 +1,61 @@
+package section_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
+)
+
+// InvokeGate runs a gate around the rest of the call: Enter, the rest, Exit with the rest's
+// outcome; a refusal ends the call without the rest or Exit; a panic of the rest exits the
+// gate as panicked and goes on.
+func TestInvokeGate(t *testing.T) {
+	errRest, errRefused := errors.New("rest failed"), errors.New("refused")
+	for _, tc := range []struct {
+		name    string
+		refuse  error
+		rest    func() error
+		wantErr error
+		panics  bool
+		want    []string
+	}{
+		{
+			name: "admitted", rest: func() error { return errRest }, wantErr: errRest,
+			want: []string{"enter g", "rest", "exit g pass=7 err=rest failed panicked=false"},
+		},
+		{
+			name: "refused", refuse: errRefused, rest: func() error { return nil }, wantErr: errRefused,
+			want: []string{"enter g refused"},
+		},
+		{
+			name: "rest panics", rest: func() error { panic("boom") }, panics: true,
+			want: []string{"enter g", "rest", "exit g pass=7 err=<nil> panicked=true"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := new(testkit.GateLog)
+			g := &testkit.Gate{Name: "g", ID: 7, Log: log, Refuse: tc.refuse}
+			inv := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				log.Add("rest")
+				return tc.rest()
+			}
+			var err error
+			panicked := func() (p bool) {
+				defer func() { p = recover() != nil }()
+				err = g.InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, section.NextInvoker(inv))
+				return false
+			}()
+			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("InvokeStep = %v, panicked %v; want %v, panicked %v", err, panicked, tc.wantErr, tc.panics)
+			}
+			if got := log.Lines(); !slices.Equal(got, tc.want) {
+				t.Errorf("gate saw %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
