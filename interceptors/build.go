@@ -127,6 +127,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 			attemptAt = i
 		}
 		u := unaryStep{ic: b.Unary, flat: b.Flat}
+		u.gate, _ = b.Flat.(section.Gate)
 		u.dl, _ = b.Object.(deadliner)
 		u.loop, _ = b.Object.(attemptLoop)
 		unary = append(unary, u)
@@ -136,7 +137,6 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		}
 	}
 	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)
-	c.unary = c.uc.interceptor
 	c.sc = newStreamChain(unary, stream)
 	return c
 }
@@ -181,6 +181,7 @@ type attemptLoop interface {
 type unaryStep struct {
 	ic   grpc.UnaryClientInterceptor
 	flat section.UnaryStep // run instead of ic, continued by the runner's next step
+	gate section.Gate      // flat's Enter and Exit: run with the gates after it in one frame
 	dl   deadliner         // a step that declares a deadline; folded into the attempt loop after it
 	loop attemptLoop       // an attempt loop
 }
@@ -196,7 +197,7 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 			i++
 			continue
 		}
-		out = append(out, unaryStep{ic: steps[i].ic, flat: steps[i].flat, loop: steps[i].loop})
+		out = append(out, unaryStep{ic: steps[i].ic, flat: steps[i].flat, gate: steps[i].gate, loop: steps[i].loop})
 	}
 	return out
 }
@@ -236,8 +237,9 @@ func countAt(steps []unaryStep) int {
 // (ranked after section.RankRetry, where an attempt loop would be), as a loop of one attempt
 // would.
 
-// unaryChain runs the steps of a unary chain in order. A flat step (section.UnaryStep) is
-// called with the runner as its next step; the invokers that link an interceptor step to the
+// unaryChain runs the steps of a unary chain in order. A run of gates (section.Gate) is run in
+// one frame (see gates); another flat step (section.UnaryStep) is called with the runner as
+// its next step; the invokers that link an interceptor step to the
 // next are bound once per pooled runner. So a call allocates nothing for the chain, and the
 // runner counts the attempts of the attempt loop (see countAt): retry.Info's count (attempts
 // rejected by a later step included, hedges not) without a retry.Report per call. A runner
@@ -246,6 +248,7 @@ func countAt(steps []unaryStep) int {
 // runner.
 type unaryChain struct {
 	steps     []unaryStep
+	gateEnd   []int // for a gate step i, the end of the run of gates from i (see gateRuns)
 	countAt   int
 	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
 	timed     bool // the first step is the attempt loop: it shares the call's timing (see run)
@@ -261,9 +264,21 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	if !hasLoop(uc.steps) {
 		uc.observeAt = attemptAt // no fold without a loop: the indexes are steps'
 	}
+	uc.gateEnd = gateRuns(uc.steps, uc.countAt, uc.observeAt)
 	uc.pool.New = func() any {
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
+			if j := i + 1; j < len(uc.steps) && uc.steps[j].gate != nil && j != uc.observeAt {
+				// The gates after an interceptor (the attempt loop's): straight to them, a
+				// frame less under every attempt.
+				r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+					if j == r.countAt {
+						r.attempts.Add(1)
+					}
+					return r.gates(j, ctx, method, req, reply, cc, opts)
+				}
+				continue
+			}
 			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 				return r.RunStep(i+1, ctx, method, req, reply, cc, opts)
 			}
@@ -287,16 +302,18 @@ func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc
 	r.invoker, r.sink = invoker, sink
 	r.attempts.Store(0)
 	r.timing = section.Timing{Start: start}
-	err := r.RunStep(0, ctx, method, req, reply, cc, opts)
+	var err error
+	if uc.timed {
+		// Step 0 is the attempt loop, where the runner neither counts nor observes: straight
+		// to it, a frame less under every attempt.
+		err = r.call(0, ctx, method, req, reply, cc, opts)
+	} else {
+		err = r.RunStep(0, ctx, method, req, reply, cc, opts)
+	}
 	n, end := int(r.attempts.Load()), r.timing.End
 	r.invoker, r.sink = nil, nil
 	uc.pool.Put(r)
 	return n, end, err
-}
-
-func (uc *unaryChain) interceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	_, _, err := uc.run(ctx, method, req, reply, cc, invoker, opts, time.Time{}, nil)
-	return err
 }
 
 // unaryRunner is one call's pass through a unaryChain. attempts is atomic because hedged
@@ -320,10 +337,72 @@ func (r *unaryRunner) RunStep(i int, ctx context.Context, method string, req, re
 	if i == r.uc.observeAt && r.sink != nil {
 		return r.observed(i, ctx, method, req, reply, cc, opts)
 	}
-	if i < len(r.steps) && r.steps[i].flat != nil { // The common case, without call's frame.
-		return r.steps[i].flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
+	if i < len(r.steps) { // The common cases, without call's frame.
+		if r.steps[i].gate != nil {
+			return r.gates(i, ctx, method, req, reply, cc, opts)
+		}
+		if r.steps[i].flat != nil {
+			return r.steps[i].flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
+		}
 	}
 	return r.call(i, ctx, method, req, reply, cc, opts)
+}
+
+// maxGates is how many gates one frame of gates runs (the built-in gates are four); a longer
+// run goes on in another.
+const maxGates = 4
+
+// gateRuns returns, for each gate step i, the end of the run of gates from i: the first step
+// after i that is not a gate, or where the runner counts or observes attempts (countAt,
+// observeAt), which RunStep must reach. At most maxGates long.
+func gateRuns(steps []unaryStep, countAt, observeAt int) []int {
+	end := make([]int, len(steps))
+	for i := range steps {
+		j := i + 1
+		for j < len(steps) && j-i < maxGates && steps[j].gate != nil && j != countAt && j != observeAt {
+			j++
+		}
+		end[i] = j
+	}
+	return end
+}
+
+// gates runs the run of gates from step i (see section.Gate) and the rest of the chain in one
+// frame: it enters the gates in order, continues the call once unless one refuses, and exits
+// the gates it entered in reverse order with the call's outcome (a refusal's error for the
+// gates before it), or as panicked when the rest panics. The rest is the invoker itself when
+// the run ends the chain and the runner does not count or observe there.
+func (r *unaryRunner) gates(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
+	j := r.uc.gateEnd[i]
+	var passes [maxGates]section.Pass
+	entered := 0
+	defer func() {
+		for k := entered - 1; k >= 0; k-- { // The rest panicked.
+			r.steps[i+k].gate.Exit(ctx, method, opts, passes[k], nil, true)
+		}
+	}()
+	var err error
+	for i+entered < j {
+		var p section.Pass
+		if p, err = r.steps[i+entered].gate.Enter(ctx, method, opts); err != nil {
+			break
+		}
+		passes[entered] = p
+		entered++
+	}
+	if err == nil {
+		if j == len(r.steps) && j != r.countAt && j != r.uc.observeAt {
+			err = r.invoker(ctx, method, req, reply, cc, opts...)
+		} else {
+			err = r.RunStep(j, ctx, method, req, reply, cc, opts)
+		}
+	}
+	n := entered
+	entered = 0
+	for k := n - 1; k >= 0; k-- {
+		r.steps[i+k].gate.Exit(ctx, method, opts, passes[k], err, false)
+	}
+	return err
 }
 
 // observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
@@ -340,6 +419,9 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 		return r.invoker(ctx, method, req, reply, cc, opts...)
 	}
 	st := &r.steps[i]
+	if st.gate != nil {
+		return r.gates(i, ctx, method, req, reply, cc, opts)
+	}
 	if st.flat != nil {
 		return st.flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
 	}

@@ -28,9 +28,12 @@
 //
 // A method's unary chain is composed once; a call borrows a pooled runner whose step-to-step
 // invokers are bound already, so the chain allocates nothing per call. The per-attempt
-// policies (breaker, adaptive throttle, rate limiter, bulkhead) run flat: the runner calls
-// their section.UnaryStep with itself as the next step, without an interceptor closure in
-// between. When a retry step follows the deadline step, the deadline is declared to the retry
+// policies (breaker, adaptive throttle, rate limiter, bulkhead) are gates (section.Gate): the
+// runner enters them in order in one frame, continues the call once and exits them in reverse
+// order, instead of nesting one interceptor in the next; the retry loop keeps its per-call
+// state off the stack (pooled). The full suite thus adds about 2.5 KB of stack under a call,
+// so that a call made from a fresh goroutine fits its first 8 KB stack as a raw call does,
+// instead of growing it to 16 KB (benchmarks: BenchmarkStackDepth, BenchmarkInflight). When a retry step follows the deadline step, the deadline is declared to the retry
 // loop rather than put in a context around it (retry.Policy.InvokeTimed): each attempt then
 // has one context, whose deadline is the earliest of the caller's, the deadline policy's, the
 // budget's and the per-attempt timeout's — the deadline the server sees is the same as with

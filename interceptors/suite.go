@@ -64,7 +64,6 @@ type chain struct {
 	method     string // the full method it was built for ("/svc/*" for a service's shared chain)
 	policy     config.Policy
 	classifier *codes.Classifier
-	unary      grpc.UnaryClientInterceptor
 	uc         *unaryChain
 	sc         *streamChain
 	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
@@ -331,7 +330,8 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 			opts = c.callSinkOptions(opts, sink)
 		}
 		if sink == nil {
-			return c.unary(ctx, method, req, reply, cc, invoker, opts...)
+			_, _, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, time.Time{}, nil)
+			return err
 		}
 		start := s.clk.Now()
 		n, end, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, start, sink)

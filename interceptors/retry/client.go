@@ -22,16 +22,48 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 	return attempt.StreamOf(New(cfg, opts...))
 }
 
-// attemptOpts carries one attempt's call options: the caller's, the attempt's Round (for a
-// hedging policy below) and, when a retry could follow, a trailer option of its own. Pooled,
-// so that an attempt costs no allocation for them.
-type attemptOpts struct {
-	md    metadata.MD
-	round attempt.Round
-	opts  []grpc.CallOption
+// unaryCall is one call through the unary interceptor: its retry loop, what its attempts
+// continue with, and their call options (the caller's, the attempt's Round for a hedging
+// policy below and, when a retry could follow, a trailer option of its own). Pooled, so that a
+// call allocates nothing for them, and off the stack, which every attempt goes deeper than.
+type unaryCall struct {
+	loop       loop
+	method     string
+	req, reply any
+	cc         *grpc.ClientConn
+	invoker    grpc.UnaryInvoker
+	callerOpts []grpc.CallOption
+	md         metadata.MD
+	round      attempt.Round
+	opts       []grpc.CallOption
 }
 
-var attemptOptsPool = sync.Pool{New: func() any { return new(attemptOpts) }}
+var unaryCallPool = sync.Pool{New: func() any { return new(unaryCall) }}
+
+// attempt is the call's attemptFunc.
+func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
+	u.round.Reset(prev, cancel)
+	u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
+	if more {
+		// Only when a retry could follow: grpc copies the trailer for the option, and its
+		// pushback would go unread.
+		u.opts = append(u.opts, grpc.Trailer(&u.md))
+	}
+	err := u.invoker(actx, u.method, u.req, u.reply, u.cc, u.opts...)
+	md, reported := u.md, u.round.Reported()
+	u.md = nil
+	u.round.Reset(0, nil)
+	clear(u.opts)
+	u.opts = u.opts[:0]
+	return md, reported, err
+}
+
+// release returns u to the pool, holding nothing of its call.
+func (u *unaryCall) release() {
+	u.loop = loop{}
+	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = "", nil, nil, nil, nil, nil
+	unaryCallPool.Put(u)
+}
 
 // Unary returns the policy as a unary client interceptor. Every attempt goes through the rest
 // of the chain (invoker) with the caller's call options and, when a retry could follow it, a
@@ -69,22 +101,9 @@ func (p *Policy) InvokeTimed(ctx context.Context, t *section.Timing, declared ti
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	return p.run(ctx, t, declared, p.method(method), &c, func(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
-		h := attemptOptsPool.Get().(*attemptOpts)
-		h.round.Reset(prev, cancel)
-		h.opts = append(append(h.opts[:0], opts...), &h.round)
-		if more {
-			// Only when a retry could follow: grpc copies the trailer for the option, and
-			// its pushback would go unread.
-			h.opts = append(h.opts, grpc.Trailer(&h.md))
-		}
-		err := invoker(actx, method, req, reply, cc, h.opts...)
-		md, reported := h.md, h.round.Reported()
-		h.md = nil
-		h.round.Reset(0, nil)
-		clear(h.opts)
-		h.opts = h.opts[:0]
-		attemptOptsPool.Put(h)
-		return md, reported, err
-	})
+	u := unaryCallPool.Get().(*unaryCall)
+	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = method, req, reply, cc, invoker, opts
+	err := p.run(&u.loop, ctx, t, declared, p.method(method), &c, u.attempt)
+	u.release() // Not when an attempt panics: the pool does without u.
+	return err
 }

@@ -33,17 +33,19 @@ type loop struct {
 }
 
 func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
-	return p.newLoopAt(ctx, m, c, declared, time.Time{})
+	var l loop
+	p.initLoop(&l, ctx, m, c, declared, time.Time{})
+	return l
 }
 
-// newLoopAt is newLoop for a call that started at start (zero: now).
-func (p *Policy) newLoopAt(ctx context.Context, m *methodInfo, c *call, declared, start time.Time) loop {
-	l := loop{
-		p: p, m: m, reports: [2]*Info{c.report, c.report2}, clk: p.s.Clock, sink: c.SinkOr(p.s.Sink),
-		b:        bounds{declared: declared},
-		limit:    p.cfg.MaxAttempts,
-		eligible: attempt.Eligible(m.Safe, p.cfg.Idempotent, c.Idempotent),
-	}
+// initLoop readies l, a loop's zero value, for a call that started at start (zero: now). It
+// fills l in place: returned by value, a loop would take its size twice in the caller's frame,
+// on the stack of every call.
+func (p *Policy) initLoop(l *loop, ctx context.Context, m *methodInfo, c *call, declared, start time.Time) {
+	l.p, l.m, l.reports, l.clk, l.sink = p, m, [2]*Info{c.report, c.report2}, p.s.Clock, c.SinkOr(p.s.Sink)
+	l.b = bounds{declared: declared}
+	l.limit = p.cfg.MaxAttempts
+	l.eligible = attempt.Eligible(m.Safe, p.cfg.Idempotent, c.Idempotent)
 	if c.MaxAttempts > 0 {
 		l.limit = c.MaxAttempts
 	}
@@ -54,7 +56,6 @@ func (p *Policy) newLoopAt(ctx context.Context, m *methodInfo, c *call, declared
 	if p.cfg.Budget > 0 {
 		l.b.budgetEnd = l.start.Add(p.cfg.Budget)
 	}
-	return l
 }
 
 // now reads the clock, as the loop's last reading (see run).

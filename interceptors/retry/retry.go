@@ -102,7 +102,8 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 	if c.Disabled {
 		return fn(ctx)
 	}
-	return p.run(ctx, nil, time.Time{}, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
+	var l loop
+	return p.run(&l, ctx, nil, time.Time{}, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
 		return nil, 0, fn(ctx)
 	})
 }
@@ -200,7 +201,8 @@ func (b bounds) over(now time.Time) string {
 	return ""
 }
 
-// run is the unary retry loop, shared by Do and the unary interceptor. declared, when not
+// run is the unary retry loop, shared by Do and the unary interceptor, on l, a loop's zero
+// value (the interceptor's is pooled: off the stack of the call's attempts). declared, when not
 // zero, is a deadline for the whole call that ctx does not carry (see InvokeWithin).
 //
 // Each attempt gets at most one context of its own (attempt.BoundOf): its deadline is the
@@ -212,12 +214,12 @@ func (b bounds) over(now time.Time) string {
 // takes its Start as the call's and its first attempt's start (zero: it reads the clock), and
 // sets its End to the loop's last reading of the clock, taken when the call's outcome was
 // known (read again if a backoff sleep came after it).
-func (p *Policy) run(ctx context.Context, t *section.Timing, declared time.Time, m *methodInfo, c *call, fn attemptFunc) error {
+func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, m *methodInfo, c *call, fn attemptFunc) error {
 	var start time.Time
 	if t != nil {
 		start = t.Start
 	}
-	l := p.newLoopAt(ctx, m, c, declared, start)
+	p.initLoop(l, ctx, m, c, declared, start)
 	defer l.finish(t)
 	for n := 1; ; n++ {
 		// The first attempt starts when the call does: one reading of the clock less per call.
