@@ -134,6 +134,11 @@ type Timing struct {
 // Interceptor returns step as a unary client interceptor: InvokeStep continued by the call's
 // invoker. A UnaryStep's Unary method returns it.
 func Interceptor(step UnaryStep) grpc.UnaryClientInterceptor {
+	if g, ok := step.(Gate); ok { // InvokeGate without InvokeStep's frame.
+		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return InvokeGate(g, ctx, method, req, reply, cc, opts, NextInvoker(invoker))
+		}
+	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		return step.InvokeStep(ctx, method, req, reply, cc, opts, NextInvoker(invoker))
 	}
