@@ -26,7 +26,7 @@ $GO test -c -o "$OUT/benchmarks.test" .
 $GO build -o "$OUT/paired" ./cmd/paired
 bin="$OUT/benchmarks.test"
 commit=$(git rev-parse --short HEAD)
-if [ -n "$(git status --porcelain -- .. 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+if [ -n "$(git status --porcelain -- .. ':!results' 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
 {
 	echo "date: $(date -u +%FT%TZ)"
 	echo "commit: $commit"
