@@ -268,16 +268,28 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	uc.pool.New = func() any {
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
-			if j := i + 1; j < len(uc.steps) && uc.steps[j].gate != nil && j != uc.observeAt {
-				// The gates after an interceptor (the attempt loop's): straight to them, a
-				// frame less under every attempt.
-				r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-					if j == r.countAt {
-						r.attempts.Add(1)
+			// What follows an interceptor (the attempt loop, a hedging policy): straight to
+			// gates or to another interceptor, without RunStep's and call's frames under
+			// every attempt.
+			if j := i + 1; j < len(uc.steps) && j != uc.observeAt {
+				switch st := &uc.steps[j]; {
+				case st.gate != nil:
+					r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+						if j == r.countAt {
+							r.attempts.Add(1)
+						}
+						return r.gates(j, ctx, method, req, reply, cc, opts)
 					}
-					return r.gates(j, ctx, method, req, reply, cc, opts)
+					continue
+				case st.flat == nil && st.loop == nil && st.dl == nil:
+					r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+						if j == r.countAt {
+							r.attempts.Add(1)
+						}
+						return st.ic(ctx, method, req, reply, cc, r.next[j], opts...)
+					}
+					continue
 				}
-				continue
 			}
 			r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 				return r.RunStep(i+1, ctx, method, req, reply, cc, opts)
