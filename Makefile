@@ -30,15 +30,16 @@ export GOWORK := $(CURDIR)/go.work
 all: test
 
 ## test: vet, gofmt check, go.work lists every module, the race-enabled test suite of every
-## module but benchmarks/ (what CI runs), and the allocation ceilings, counted without -race
-## (the race detector changes what allocates); the last step fails if the ceiling test did not
-## run (a -run pattern that matches no test passes)
+## module but benchmarks/ (what CI runs), and the allocation and stack ceilings, measured
+## without -race (the race detector changes what allocates and frame sizes); the last step
+## fails if either ceiling test did not run (a -run pattern that matches no test passes)
 test: vet fmt-check work-check
 	$(GO) test -race -count=1 -timeout 10m $(TEST_PKGS)
-	@out=$$($(GO) test -count=1 -v -run '^TestSuiteAllocsOverRaw$$' ./internal/integration/ 2>&1); rc=$$?; \
-	echo "$$out" | grep -E '^(--- |ok|FAIL|panic)|allocations per call'; \
-	test $$rc -eq 0 && echo "$$out" | grep -q '^--- PASS: TestSuiteAllocsOverRaw ' || \
-	{ echo "TestSuiteAllocsOverRaw failed or did not run"; exit 1; }
+	@out=$$($(GO) test -count=1 -v -run '^(TestSuiteAllocsOverRaw|TestSuiteStackUnderCall)$$' ./internal/integration/ 2>&1); rc=$$?; \
+	echo "$$out" | grep -E '^(--- |ok|FAIL|panic)|allocations per call|of stack before'; \
+	test $$rc -eq 0 && echo "$$out" | grep -q '^--- PASS: TestSuiteAllocsOverRaw ' && \
+	echo "$$out" | grep -q '^--- PASS: TestSuiteStackUnderCall ' || \
+	{ echo "TestSuiteAllocsOverRaw or TestSuiteStackUnderCall failed or did not run"; exit 1; }
 
 ## test-short: the test suite without -race, for a quick loop
 test-short:

@@ -33,7 +33,8 @@
 // order, instead of nesting one interceptor in the next; the retry loop keeps its per-call
 // state off the stack (pooled). The full suite thus adds about 2.5 KB of stack under a call,
 // so that a call made from a fresh goroutine fits its first 8 KB stack as a raw call does,
-// instead of growing it to 16 KB (benchmarks: BenchmarkStackDepth, BenchmarkInflight). When a retry step follows the deadline step, the deadline is declared to the retry
+// instead of growing it to 16 KB (benchmarks: BenchmarkStackDepth, BenchmarkInflight);
+// TestSuiteStackUnderCall holds the ceiling. When a retry step follows the deadline step, the deadline is declared to the retry
 // loop rather than put in a context around it (retry.Policy.InvokeTimed): each attempt then
 // has one context, whose deadline is the earliest of the caller's, the deadline policy's, the
 // budget's and the per-attempt timeout's — the deadline the server sees is the same as with
