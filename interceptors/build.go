@@ -310,22 +310,37 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 // start. An outer step (a fallback) could spend time before or after the loop, so then the
 // loop reads the clock itself.
 func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, start time.Time, sink observe.Sink) (int, time.Time, error) {
+	r := uc.runner(start, sink)
+	err := r.do(ctx, method, req, reply, cc, invoker, opts)
+	n, end := int(r.attempts.Load()), r.timing.End
+	r.done()
+	return n, end, err
+}
+
+// runner returns a pooled runner for one call (see run), which the caller ends with done.
+func (uc *unaryChain) runner(start time.Time, sink observe.Sink) *unaryRunner {
 	r := uc.pool.Get().(*unaryRunner)
-	r.invoker, r.sink = invoker, sink
+	r.sink = sink
 	r.attempts.Store(0)
 	r.timing = section.Timing{Start: start}
-	var err error
-	if uc.timed {
+	return r
+}
+
+// do runs the call through the chain.
+func (r *unaryRunner) do(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	r.invoker = invoker
+	if r.uc.timed {
 		// Step 0 is the attempt loop, where the runner neither counts nor observes: straight
 		// to it, a frame less under every attempt.
-		err = r.call(0, ctx, method, req, reply, cc, opts)
-	} else {
-		err = r.RunStep(0, ctx, method, req, reply, cc, opts)
+		return r.call(0, ctx, method, req, reply, cc, opts)
 	}
-	n, end := int(r.attempts.Load()), r.timing.End
+	return r.RunStep(0, ctx, method, req, reply, cc, opts)
+}
+
+// done returns r to its chain's pool, holding nothing of its call.
+func (r *unaryRunner) done() {
 	r.invoker, r.sink = nil, nil
-	uc.pool.Put(r)
-	return n, end, err
+	r.uc.pool.Put(r)
 }
 
 // unaryRunner is one call's pass through a unaryChain. attempts is atomic because hedged

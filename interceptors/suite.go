@@ -330,12 +330,17 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 			opts = c.callSinkOptions(opts, sink)
 		}
 		if sink == nil {
-			_, _, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, time.Time{}, nil)
+			r := c.uc.runner(time.Time{}, nil)
+			err := r.do(ctx, method, req, reply, cc, invoker, opts)
+			r.done()
 			return err
 		}
-		start := s.clk.Now()
-		n, end, err := c.uc.run(ctx, method, req, reply, cc, invoker, opts, start, sink)
-		s.emitCall(sink, c, method, start, end, n, err)
+		// The runner carries the call's start, end and attempts, so that this frame, which
+		// stays on the stack under every attempt, stays small.
+		r := c.uc.runner(s.clk.Now(), sink)
+		err := r.do(ctx, method, req, reply, cc, invoker, opts)
+		s.emitRun(sink, c, method, r, err)
+		r.done()
 		return err
 	}
 }
@@ -366,6 +371,11 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		w.OnEnd(o.ended)
 		return w, nil
 	}
+}
+
+// emitRun sends the CallFinished of the unary call r ran (see emitCall).
+func (s *Suite) emitRun(sink observe.Sink, c *chain, method string, r *unaryRunner, err error) {
+	s.emitCall(sink, c, method, r.timing.Start, r.timing.End, int(r.attempts.Load()), err)
 }
 
 // emitCall sends CallFinished for one logical call to sink: a call from start to end (zero: now).

@@ -96,11 +96,12 @@ type Gate interface {
 	Exit(ctx context.Context, method string, opts []grpc.CallOption, p Pass, err error, panicked bool)
 }
 
-// Pass is what a Gate's Enter gives its Exit: two values whose meaning each gate defines (a
-// breaker's state generation, when a bulkhead's call began).
+// Pass is what a Gate's Enter gives its Exit: two words whose meaning each gate defines (a
+// breaker's state generation; when a call began, as the time since an origin of the gate's
+// own). Two words, so that a runner keeps the passes of a run of gates in a small frame.
 type Pass struct {
-	Word uint64
-	At   time.Time
+	Word  uint64
+	Since time.Duration
 }
 
 // InvokeGate is a Gate's InvokeStep: g.Enter, then next.Invoke unless Enter refused, then

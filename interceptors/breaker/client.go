@@ -126,18 +126,14 @@ func (b *Breaker) InvokeStep(ctx context.Context, method string, req, reply any,
 }
 
 // Enter admits one call (see section.Gate): the permit of Allow, as a Pass (Word: the state's
-// generation, shifted left, with bit 0 set when there is a permit to record; At: when the call
-// was admitted, when slow calls are counted).
+// generation, shifted left, with bit 0 set when there is a permit to record; Since: when the
+// call was admitted, since the breaker's origin, when slow calls are counted).
 func (b *Breaker) Enter(_ context.Context, method string, _ []grpc.CallOption) (section.Pass, error) {
 	p, err := b.allow(method)
 	if err != nil || p.b == nil {
 		return section.Pass{}, err
 	}
-	ps := section.Pass{Word: p.gen<<1 | 1}
-	if b.slowOn {
-		ps.At = b.origin.Add(p.start)
-	}
-	return ps, nil
+	return section.Pass{Word: p.gen<<1 | 1, Since: p.start}, nil
 }
 
 // Exit records the outcome of a call Enter admitted (see section.Gate): a call whose invoker
@@ -146,10 +142,7 @@ func (b *Breaker) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps
 	if ps.Word&1 == 0 {
 		return // Disabled: nothing to record.
 	}
-	p := Permit{b: b, gen: ps.Word >> 1}
-	if b.slowOn {
-		p.start = ps.At.Sub(b.origin)
-	}
+	p := Permit{b: b, gen: ps.Word >> 1, start: ps.Since}
 	if panicked {
 		p.Record(codes.Canceled)
 		return

@@ -27,6 +27,7 @@ type Bulkhead struct {
 	ad         *adaptive     // adaptive limit; nil in fixed mode
 	maxWait    time.Duration
 	clock      clock.Clock
+	origin     time.Time // when New ran: a gate's Pass carries a call's start since it
 	sink       observe.Sink
 	classifier *codes.Classifier
 }
@@ -43,6 +44,7 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
 	if cfg.Adaptive.Algorithm != AlgorithmNone {
 		b.ad = newAdaptive(cfg.Adaptive, cfg.MaxConcurrent)
+		b.origin = b.clock.Now()
 	} else {
 		b.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}

@@ -40,18 +40,25 @@ func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any
 }
 
 // Enter takes a slot for a call (see section.Gate), waiting for one up to the call's max wait;
-// the Pass's At is when the call began, in adaptive mode.
+// in adaptive mode the Pass's Since is when the call began, since the bulkhead's origin.
 func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
 	if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
 		return section.Pass{}, grpcError(err)
 	}
-	return section.Pass{At: b.began()}, nil
+	if b.ad == nil {
+		return section.Pass{}, nil
+	}
+	return section.Pass{Since: b.began().Sub(b.origin)}, nil
 }
 
 // Exit gives back the slot of a call Enter admitted, with the call as the adaptive limit's
 // sample unless the invoker panicked (see section.Gate).
 func (b *Bulkhead) Exit(_ context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
-	b.end(method, p.At, err, !panicked)
+	var start time.Time
+	if b.ad != nil {
+		start = b.origin.Add(p.Since)
+	}
+	b.end(method, start, err, !panicked)
 }
 
 // Stream returns an interceptor that holds a slot of b from stream open until the stream ends

@@ -79,6 +79,7 @@ type call struct {
 	// Attempt 1's call options with a trailer option of the call's own, when the caller
 	// gave none: the trailer's pushback is read. Reused from the pool.
 	opts1    [8]grpc.CallOption // backs attempt 1's options when they fit
+	first    []grpc.CallOption  // attempt 1's options (Unary)
 	trailer1 metadata.MD
 }
 

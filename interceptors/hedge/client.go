@@ -27,49 +27,69 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 // context's cancel serves, and no second context is made.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		pc := callOf(opts)
-		if pc.Disabled {
+		c, actx, cancel := p.prepare(ctx, method, req, reply, cc, invoker, opts)
+		if c == nil {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		m := p.method(method)
-		msg, ok := reply.(proto.Message)
-		if !ok || !p.eligible(m, &pc) {
-			return invoker(ctx, method, req, reply, cc, opts...)
-		}
-		c := p.newCall(ctx, m, &pc, opts, msg)
-		c.method, c.req, c.cc, c.invoker, c.opts = method, req, cc, invoker, opts
-		actx, cancel := ctx, context.CancelFunc(nil)
-		if c.round != nil {
-			cancel = c.round.Cancel()
-		}
-		if cancel != nil {
-			c.shared = true
-		} else {
-			actx, cancel = context.WithCancel(ctx)
-		}
-		c.begin(cancel)
-		opts1 := c.firstOpts(opts)
 		returned := false
 		defer func() {
 			if !returned {
-				// Attempt 1 panicked: the panic goes on to the caller, once the hedges
-				// have been canceled and have returned. The call is not reused.
+				// Attempt 1 panicked: the panic goes on to the caller, once the hedges have
+				// been canceled and have returned. The call is not reused.
 				c.unwind()
 				cancel()
 			}
 		}()
-		err := invoker(actx, method, req, reply, cc, opts1...)
+		err := invoker(actx, method, req, reply, cc, c.first...)
 		returned = true
-		c.finish(1, c.start, err, nil, c.firstTrailer(opts))
-		_, err = c.wait(err)
-		if !c.shared {
-			cancel()
-		}
-		pv, panicked := c.raised()
-		c.release()
-		if panicked {
-			panic(pv) // a hedge's, raised here as attempt 1's would be
-		}
-		return err
+		return c.end(err, cancel)
 	}
+}
+
+// prepare sets up a unary call to be hedged and begins it: the call, attempt 1's context and
+// its cancel. It returns a nil call for a call that is not hedged (Disable, a method that may
+// not be, a reply that is not a proto.Message). Apart from the interceptor, whose frame stays
+// on the stack under attempt 1.
+//
+//go:noinline
+func (p *Policy) prepare(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (*call, context.Context, context.CancelFunc) {
+	pc := callOf(opts)
+	if pc.Disabled {
+		return nil, nil, nil
+	}
+	m := p.method(method)
+	msg, ok := reply.(proto.Message)
+	if !ok || !p.eligible(m, &pc) {
+		return nil, nil, nil
+	}
+	c := p.newCall(ctx, m, &pc, opts, msg)
+	c.method, c.req, c.cc, c.invoker, c.opts = method, req, cc, invoker, opts
+	actx, cancel := ctx, context.CancelFunc(nil)
+	if c.round != nil {
+		cancel = c.round.Cancel()
+	}
+	if cancel != nil {
+		c.shared = true
+	} else {
+		actx, cancel = context.WithCancel(ctx)
+	}
+	c.begin(cancel)
+	c.first = c.firstOpts(opts)
+	return c, actx, cancel
+}
+
+// end decides a unary call whose attempt 1 returned err: it waits for the hedges, ends attempt
+// 1's context unless it is shared, releases the call, and raises a hedge's panic as attempt 1's.
+func (c *call) end(err error, cancel context.CancelFunc) error {
+	c.finish(1, c.start, err, nil, c.firstTrailer(c.opts))
+	_, err = c.wait(err)
+	if !c.shared {
+		cancel()
+	}
+	pv, panicked := c.raised()
+	c.release()
+	if panicked {
+		panic(pv) // a hedge's, raised here as attempt 1's would be
+	}
+	return err
 }

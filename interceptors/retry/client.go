@@ -27,6 +27,7 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 // policy below and, when a retry could follow, a trailer option of its own). Pooled, so that a
 // call allocates nothing for them, and off the stack, which every attempt goes deeper than.
 type unaryCall struct {
+	c          call // the call's options for the policy
 	loop       loop
 	method     string
 	req, reply any
@@ -60,7 +61,7 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 
 // release returns u to the pool, holding nothing of its call.
 func (u *unaryCall) release() {
-	u.loop = loop{}
+	u.c, u.loop = call{}, loop{}
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = "", nil, nil, nil, nil, nil
 	unaryCallPool.Put(u)
 }
@@ -92,18 +93,25 @@ func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method st
 // call's start and gets its end (see section.Timing), so that the clock is read once for both.
 // With the policy disabled for the call, t is left as it is.
 func (p *Policy) InvokeTimed(ctx context.Context, t *section.Timing, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	c := callOf(opts)
-	if c.Disabled {
-		if !declared.IsZero() {
-			var cancel context.CancelFunc
-			ctx, cancel = clock.WithDeadline(ctx, p.s.Clock, declared)
-			defer cancel()
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
 	u := unaryCallPool.Get().(*unaryCall)
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = method, req, reply, cc, invoker, opts
-	err := p.run(&u.loop, ctx, t, declared, p.method(method), &c, u.attempt)
+	if u.c.read(opts); u.c.Disabled {
+		return p.invokeDisabled(ctx, declared, u)
+	}
+	err := p.run(&u.loop, ctx, t, declared, p.method(method), &u.c, u.attempt)
 	u.release() // Not when an attempt panics: the pool does without u.
 	return err
+}
+
+// invokeDisabled is u, a call made with Disable: one attempt, the declared deadline, if any,
+// in a context of its own. Apart from InvokeTimed, whose frame every attempt's stack holds.
+func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unaryCall) error {
+	if !declared.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = clock.WithDeadline(ctx, p.s.Clock, declared)
+		defer cancel()
+	}
+	method, req, reply, cc, invoker, opts := u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts
+	u.release()
+	return invoker(ctx, method, req, reply, cc, opts...)
 }

@@ -101,6 +101,14 @@ func (c *call) apply(o CallOption) {
 
 // callOf reads the retry CallOptions among opts. It allocates nothing.
 func callOf(opts []grpc.CallOption) (c call) {
-	calloption.Scan(opts, func(o CallOption) { c.apply(o) })
+	c.read(opts)
 	return c
+}
+
+// read applies the retry CallOptions among opts to c, in place (no copy of c in the caller's
+// frame, which every attempt's stack holds).
+//
+//go:noinline
+func (c *call) read(opts []grpc.CallOption) {
+	calloption.Scan(opts, func(o CallOption) { c.apply(o) })
 }
