@@ -31,7 +31,7 @@
 // policies (breaker, adaptive throttle, rate limiter, bulkhead) are gates (section.Gate): the
 // runner enters them in order in one frame, continues the call once and exits them in reverse
 // order, instead of nesting one interceptor in the next; the retry loop keeps its per-call
-// state off the stack (pooled). The full suite thus adds about 2.5 KB of stack under a call,
+// state off the stack (pooled). The full suite thus adds about 2 KB of stack under a call,
 // so that a call made from a fresh goroutine fits its first 8 KB stack as a raw call does,
 // instead of growing it to 16 KB (benchmarks: BenchmarkStackDepth, BenchmarkInflight);
 // TestSuiteStackUnderCall holds the ceiling. When a retry step follows the deadline step, the deadline is declared to the retry

@@ -23,15 +23,15 @@ import (
 )
 
 // Stack ceilings: the caller's stack a unary chain uses before grpc's invoker. grpc's own
-// client path and a chain under about 2.5 KB fit a fresh goroutine's first 8 KB; past that,
-// every call from a fresh goroutine copies its stack to 16 KB, and the collector's shrinking of
-// a waiting caller's stack makes even a long-lived caller copy it back (BenchmarkInflight,
-// BenchmarkStackDepth and the paired experiments in BENCHMARKS.md: about 2 % of a call). The
-// full suite measures 2456 B (2026-12-02, go1.26), the built-in ml profile 2984 B (its hedging
-// policy's frame keeps it above the threshold).
+// client path and a chain of up to about 2.4 KB fit a fresh goroutine's first 8 KB; past about
+// 2.8 KB, every call from a fresh goroutine copies its stack to 16 KB, and the collector's
+// shrinking of a waiting caller's stack makes even a long-lived caller copy it back
+// (BenchmarkInflight, BenchmarkStackDepth and the paired experiments in BENCHMARKS.md: about
+// 2 % of a call). Measured 2026-12-02 (go1.26): the full suite 2008 B, the built-in ml profile
+// 2336 B (hedging adds its frame).
 const (
-	maxFullSuiteStack = 2560 // suitecfg.Full + promobs: within the threshold
-	maxBuiltinStack   = 3072 // config.Builtin()'s ml profile + promobs: no deeper than today
+	maxFullSuiteStack = 2304 // suitecfg.Full + promobs
+	maxBuiltinStack   = 2400 // config.Builtin()'s ml profile + promobs
 )
 
 // stackAddr returns the address of a variable in its own frame: the difference of two calls
