@@ -29,6 +29,40 @@ const (
 	maxBuiltinAllocs   = 9 // config.Builtin()'s ml profile + promobs
 )
 
+// ceiling is a suite whose cost per call is held by a test: its allocations over a raw call
+// (TestSuiteAllocsOverRaw) and the stack it uses before grpc's invoker (TestSuiteStackUnderCall).
+type ceiling struct {
+	name      string
+	cfg       *config.Config
+	maxAllocs float64
+	maxStack  uintptr
+}
+
+// ceilings are the suites under ceilings: issue 20's full suite and the built-in ml profile,
+// both with Prometheus metrics.
+func ceilings() []ceiling {
+	return []ceiling{
+		{"full suite + promobs", suitecfg.Full(), maxFullSuiteAllocs, maxFullSuiteStack},
+		{"built-in ml profile + promobs", config.Builtin(), maxBuiltinAllocs, maxBuiltinStack},
+	}
+}
+
+// promSuite returns a suite of cfg with Prometheus metrics (promobs, on a registry of its own)
+// and a breaker registry of its own, closed when t ends.
+func promSuite(t *testing.T, cfg *config.Config) *interceptors.Suite {
+	t.Helper()
+	m, err := promobs.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(m), interceptors.WithBreakerRegistry(new(breaker.Registry)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // allocsPerCall is the allocations of one successful Compare over cc, with a caller deadline,
 // client and server together, averaged over many calls after a warm-up.
 func allocsPerCall(t *testing.T, client kycv1.FaceMatchServiceClient) float64 {
@@ -53,28 +87,13 @@ func TestSuiteAllocsOverRaw(t *testing.T) {
 	}
 	srv := testkit.Start(t, &testkit.Server{})
 	raw := allocsPerCall(t, kycv1.NewFaceMatchServiceClient(srv.Dial(t)))
-	for _, tc := range []struct {
-		name string
-		cfg  *config.Config
-		max  float64
-	}{
-		{"full suite + promobs", suitecfg.Full(), maxFullSuiteAllocs},
-		{"built-in ml profile + promobs", config.Builtin(), maxBuiltinAllocs},
-	} {
+	for _, tc := range ceilings() {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := promobs.New(prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := interceptors.New(tc.cfg, interceptors.WithObserver(m), interceptors.WithBreakerRegistry(new(breaker.Registry)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
+			s := promSuite(t, tc.cfg)
 			got := allocsPerCall(t, kycv1.NewFaceMatchServiceClient(srv.Dial(t, s.DialOptions()...)))
 			t.Logf("raw %.0f, suite %.0f: %+.0f allocations per call", raw, got, got-raw)
-			if got-raw > tc.max {
-				t.Errorf("%s allocates %+.0f per call over a raw call, want at most %+.0f", tc.name, got-raw, tc.max)
+			if got-raw > tc.maxAllocs {
+				t.Errorf("%s allocates %+.0f per call over a raw call, want at most %+.0f", tc.name, got-raw, tc.maxAllocs)
 			}
 		})
 	}

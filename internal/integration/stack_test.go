@@ -9,16 +9,9 @@ import (
 	"context"
 	"testing"
 	"time"
-	"unsafe"
 
-	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
-	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
-	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -34,63 +27,17 @@ const (
 	maxBuiltinStack   = 2400 // config.Builtin()'s ml profile + promobs
 )
 
-// stackAddr returns the address of a variable in its own frame: the difference of two calls
-// from different depths of one goroutine is the stack between them.
-//
-//go:noinline
-func stackAddr() uintptr {
-	var x byte
-	return uintptr(unsafe.Pointer(&x))
-}
-
-// growStack uses about n KB of stack and returns, so that the goroutine's stack is big enough
-// not to move during the call measured after it.
-//
-//go:noinline
-func growStack(n int) byte {
-	var pad [1024]byte
-	pad[n%len(pad)] = byte(n)
-	if n > 0 {
-		return growStack(n-1) + pad[(n+1)%len(pad)]
-	}
-	return pad[0]
-}
-
 // The suite's chain keeps the stack under a call within its ceiling: a deeper chain makes calls
 // from fresh goroutines copy their stack, and costs about 2 % of every call.
 func TestSuiteStackUnderCall(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
-	for _, tc := range []struct {
-		name string
-		cfg  *config.Config
-		max  uintptr
-	}{
-		{"full suite + promobs", suitecfg.Full(), maxFullSuiteStack},
-		{"built-in ml profile + promobs", config.Builtin(), maxBuiltinStack},
-	} {
+	for _, tc := range ceilings() {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := promobs.New(prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := interceptors.New(tc.cfg, interceptors.WithObserver(m), interceptors.WithBreakerRegistry(new(breaker.Registry)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			var outer, inner uintptr
-			chain := s.Unary()
-			probe := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-				outer = stackAddr()
-				return chain(ctx, method, req, reply, cc, func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-					inner = stackAddr()
-					return invoker(ctx, method, req, reply, cc, opts...)
-				}, opts...)
-			}
+			probe, depthOf := testkit.StackProbe(promSuite(t, tc.cfg).Unary())
 			client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, grpc.WithUnaryInterceptor(probe)))
 			done := make(chan error)
 			go func() {
-				growStack(16)
+				testkit.GrowStack(20, func() {}) // so that the stack does not move during the call
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				_, err := client.Compare(ctx, &kycv1.CompareRequest{Selfie: []byte("s"), DocumentFace: []byte("f")})
@@ -99,10 +46,10 @@ func TestSuiteStackUnderCall(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			depth := outer - inner
+			depth := depthOf()
 			t.Logf("%s: %d B of stack before grpc's invoker", tc.name, depth)
-			if depth > tc.max {
-				t.Errorf("%s uses %d B of the caller's stack before grpc's invoker, want at most %d", tc.name, depth, tc.max)
+			if depth > tc.maxStack {
+				t.Errorf("%s uses %d B of the caller's stack before grpc's invoker, want at most %d", tc.name, depth, tc.maxStack)
 			}
 		})
 	}
