@@ -239,8 +239,8 @@ func countAt(steps []unaryStep) int {
 
 // unaryChain runs the steps of a unary chain in order. A run of gates (section.Gate) is run in
 // one frame (see gates); another flat step (section.UnaryStep) is called with the runner as
-// its next step; the invokers that link an interceptor step to the
-// next are bound once per pooled runner. So a call allocates nothing for the chain, and the
+// its next step; the invokers that link an interceptor step to the next are bound once per
+// pooled runner. So a call allocates nothing for the chain, and the
 // runner counts the attempts of the attempt loop (see countAt): retry.Info's count (attempts
 // rejected by a later step included, hedges not) without a retry.Report per call. A runner
 // goes back to the pool when the call returns: no unary step keeps its invoker after
@@ -251,7 +251,7 @@ type unaryChain struct {
 	gateEnd   []int // for a gate step i, the end of the run of gates from i (see gateRuns)
 	countAt   int
 	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
-	timed     bool // the first step is the attempt loop: it shares the call's timing (see run)
+	timed     bool // the first step is the attempt loop: it shares the call's timing (see runner)
 	clk       clock.Clock
 	c         *chain
 	pool      sync.Pool
@@ -281,7 +281,7 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 						return r.gates(j, ctx, method, req, reply, cc, opts)
 					}
 					continue
-				case st.flat == nil && st.loop == nil && st.dl == nil:
+				case st.flat == nil && st.loop == nil: // an interceptor
 					r.next[i] = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 						if j == r.countAt {
 							r.attempts.Add(1)
@@ -300,8 +300,9 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	return uc
 }
 
-// run calls the chain, which the caller started at start (zero: the caller does not time it),
-// and reports the attempts made (see unaryChain) and when the call ended, if the chain knows
+// runner returns a pooled runner for one call, which the caller started at start (zero: the
+// caller does not time it), runs with do and ends with done. After do, the runner holds the
+// attempts made (see unaryChain) and, in timing.End, when the call ended if the chain knows
 // (else zero); sink, if not nil, gets the AttemptFinished of a chain without an attempt loop.
 //
 // The clock is read once for the caller's timing and the chain's: an attempt loop that is the
@@ -309,15 +310,6 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 // time it saw the call's outcome (section.Timing), and the folded deadline is measured from
 // start. An outer step (a fallback) could spend time before or after the loop, so then the
 // loop reads the clock itself.
-func (uc *unaryChain) run(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption, start time.Time, sink observe.Sink) (int, time.Time, error) {
-	r := uc.runner(start, sink)
-	err := r.do(ctx, method, req, reply, cc, invoker, opts)
-	n, end := int(r.attempts.Load()), r.timing.End
-	r.done()
-	return n, end, err
-}
-
-// runner returns a pooled runner for one call (see run), which the caller ends with done.
 func (uc *unaryChain) runner(start time.Time, sink observe.Sink) *unaryRunner {
 	r := uc.pool.Get().(*unaryRunner)
 	r.sink = sink
@@ -353,7 +345,7 @@ type unaryRunner struct {
 	invoker  grpc.UnaryInvoker
 	next     []grpc.UnaryInvoker
 	attempts atomic.Int32
-	timing   section.Timing // the call's, when the chain is timed (see run); else zero
+	timing   section.Timing // the call's, when the chain is timed (see runner); else zero
 }
 
 // RunStep runs the chain from step i (section.Runner: a flat step's next).

@@ -98,7 +98,10 @@ func TestRunnerRunsGatesAsNested(t *testing.T) {
 			)
 			panicked := func() (p bool) {
 				defer func() { p = recover() != nil }()
-				n, _, err = uc.run(context.Background(), "/s/M", nil, nil, nil, inv, nil, time.Time{}, nil)
+				r := uc.runner(time.Time{}, nil)
+				err = r.do(context.Background(), "/s/M", nil, nil, nil, inv, nil)
+				n = int(r.attempts.Load())
+				r.done()
 				return false
 			}()
 			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
