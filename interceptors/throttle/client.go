@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
@@ -52,6 +53,10 @@ func (t *Throttle) Enter(_ context.Context, method string, opts []grpc.CallOptio
 // invoker panicked counts as nothing.
 func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
 	if panicked || p.Word == passBypass {
+		return
+	}
+	if err == nil {
+		t.record(codes.Success) // Without reading opts again: Enter did that.
 		return
 	}
 	_, classifier := callSettings(t.classifier, opts)
