@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
@@ -211,7 +212,20 @@ func SuiteChains() ([]Chain, error) {
 	return out, nil
 }
 
-// AllChains returns PolicyChains, SuiteChains and PeerChains, raw first.
+// TimeoutChain is the reference chain of a bare 5 s per-attempt deadline: an interceptor that
+// only runs the call on context.WithTimeout(ctx, 5s). It is what Go charges for any
+// per-attempt deadline shorter than the caller's (a context, its timer, the registration of
+// gRPC's own context under it), the floor under the suite's per-attempt timeout and under
+// failsafe-go's timeout.
+func TimeoutChain() Chain {
+	return Chain{Name: "timeout", Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}, NoStream: "a reference for unary calls only"}
+}
+
+// AllChains returns PolicyChains, SuiteChains, PeerChains and TimeoutChain, raw first.
 func AllChains() ([]Chain, error) {
 	pc, err := PolicyChains()
 	if err != nil {
@@ -221,5 +235,5 @@ func AllChains() ([]Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(pc, sc...), PeerChains()...), nil
+	return append(append(append(pc, sc...), PeerChains()...), TimeoutChain()), nil
 }

@@ -19,7 +19,7 @@ import (
 // control never follows raw (a block that follows the same code finds its caches warm; measured
 // right after raw, raw2 ran 2 % faster than raw, 0.975 [0.962–0.994] over 210 rounds, and
 // 0.997 [0.973–1.014] placed here).
-var HeadlineChains = []string{"raw", "suite", "suite_nosink", ControlChain, "suite_builtin", "failsafe", "grpcmw_retry"}
+var HeadlineChains = []string{"raw", "suite", "suite_nosink", ControlChain, "suite_builtin", "failsafe", "grpcmw_retry", "timeout"}
 
 // ControlChain is the raw call again on a connection of its own: an A/A control, whose ratio to
 // raw shows the paired layout's own error (a connection's or a position's bias, the noise).
@@ -52,6 +52,9 @@ type PairedConfig struct {
 	Server *Server
 	// Progress, when set, gets a line every 20 rounds.
 	Progress io.Writer
+	// DeadlineEvery is how many calls share one 10 s caller deadline; 0 or 1: a fresh one per
+	// call, the layout of the verdicts (see callerDeadline) [0].
+	DeadlineEvery int
 }
 
 func (c *PairedConfig) defaults() error {
@@ -74,6 +77,8 @@ func (c *PairedConfig) defaults() error {
 		return fmt.Errorf("benchmarks: paired rounds %d: must be at least 1", c.Rounds)
 	case c.FirstRound < 0:
 		return fmt.Errorf("benchmarks: paired first round %d: must not be negative", c.FirstRound)
+	case c.DeadlineEvery < 0:
+		return fmt.Errorf("benchmarks: paired deadline-every %d: must not be negative", c.DeadlineEvery)
 	case c.Warmup < 0:
 		return fmt.Errorf("benchmarks: paired warmup %d: must not be negative", c.Warmup)
 	}
@@ -152,7 +157,7 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 	gc := &gcDither{rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))}
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
 	for _, c := range chains {
-		if _, err := serialCalls(ctx, c, req, cfg.Warmup, gc); err != nil {
+		if _, err := serialCalls(ctx, c, req, cfg.Warmup, cfg.DeadlineEvery, gc); err != nil {
 			return err
 		}
 	}
@@ -171,7 +176,7 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 		}
 		for _, k := range order {
 			c := chains[k]
-			b, err := serialCalls(ctx, c, req, cfg.Calls, gc)
+			b, err := serialCalls(ctx, c, req, cfg.Calls, cfg.DeadlineEvery, gc)
 			if err != nil {
 				return err
 			}
@@ -193,15 +198,16 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 }
 
 // serialCalls collects the garbage left so far and dithers the collector's phase (gcDither),
-// untimed, then makes calls serial calls through c and measures them.
-func serialCalls(ctx context.Context, c pairedChain, req *kycv1.CompareRequest, calls int, gc *gcDither) (block, error) {
+// untimed, then makes calls serial calls through c, every one with its caller deadline (every
+// calls to a deadline, see callerDeadline), and measures them.
+func serialCalls(ctx context.Context, c pairedChain, req *kycv1.CompareRequest, calls, every int, gc *gcDither) (block, error) {
 	if err := ctx.Err(); err != nil {
 		return block{}, err
 	}
 	var before, after runtime.MemStats
 	gc.reset()
 	runtime.ReadMemStats(&before)
-	var dl callerDeadline
+	dl := callerDeadline{every: every}
 	defer dl.stop()
 	var callErr error
 	cpu0 := processCPU()
@@ -281,17 +287,35 @@ func (g *gcDither) observe(bytes uint64, gcs uint32) {
 	g.perCycle = 0.8*g.perCycle + 0.2*per
 }
 
-// callerDeadline hands out a context with a 10 s deadline, renewed every 500 calls so that a
-// slow (profiled) run never reaches it; its own cost, about 4 allocations per 500 calls, is
-// noise in any chain's figure. Not safe for concurrent use: one per goroutine.
+// callerDeadline hands out the caller's context of each call: a 10 s deadline made right
+// before the call and canceled after it (the usual `context.WithTimeout` at the call site), or,
+// with every > 1, one 10 s deadline shared by that many calls (a request-scoped deadline that
+// several calls spend). Not safe for concurrent use: one per goroutine.
+//
+// Which one matters through HPACK: grpc-go sends the time left as grpc-timeout, in whole
+// microseconds for deadlines between 0.1 and 100 s. A deadline made right before the call
+// gives nearly the same value every call ("9999999u"), which both ends keep in their header
+// tables and send as an index; a shared one gives a new value every call, sent and decoded
+// as a literal. A chain that makes its own per-attempt deadline (the suite's 5 s, failsafe-go's
+// timeout) sends a repeating value in either case, so with a shared caller deadline it saves
+// raw's literal: measured in the paired layout, a bare 5 s context.WithTimeout around raw was
+// −0.3 % with a shared deadline and +5.4 % with a fresh one (the same context with a random
+// microsecond jitter, whose value never repeats, +4.6 % with a shared one), and the full suite
+// +7.2 % and +13.7 %. The fresh deadline is the layout the verdicts use: raw and every chain
+// then send a repeating value, and a chain's own deadline is priced at what it costs.
 type callerDeadline struct {
+	every  int // calls per deadline; below 2: a fresh deadline per call
 	ctx    context.Context
 	cancel context.CancelFunc
 	n      int
 }
 
+// SharedDeadlineCalls is the number of calls that share one caller deadline in the shared
+// layout (PairedConfig.DeadlineEvery, cmd/paired -deadline-every).
+const SharedDeadlineCalls = 500
+
 func (d *callerDeadline) next() context.Context {
-	if d.n%500 == 0 {
+	if d.every < 2 || d.n%d.every == 0 {
 		if d.cancel != nil {
 			d.cancel()
 		}

@@ -7,6 +7,8 @@ ROUNDS=${ROUNDS:-6}
 PAIRED_N=${PAIRED_N:-2000}
 PAIRED_ROUNDS=${PAIRED_ROUNDS:-210}
 PAIRED_PROCS=${PAIRED_PROCS:-6}
+SHARED_ROUNDS=${SHARED_ROUNDS:-80}
+SHARED_PROCS=${SHARED_PROCS:-8}
 DL_TIME=${DL_TIME:-15000x}
 ND_TIME=${ND_TIME:-10000x}
 HOT_TIME=${HOT_TIME:-200000x}
@@ -17,7 +19,10 @@ GO=${GO:-go}
 HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
 # The paired layout's chains (cmd/paired, every chain in one process, the verdicts' layout), in a
 # shuffled order each round; raw2 is raw on a second connection, an A/A control.
-PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry
+PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry,timeout
+# The shared-deadline layout (one caller deadline for SharedDeadlineCalls calls; see
+# callerDeadline in paired.go): the paired layout again, shorter, for the HPACK effect.
+SHARED_CHAINS=raw,suite,suite_nosink,raw2,failsafe,timeout
 # The no-deadline chains, measured together in one process per round.
 ND_CHAINS=raw,retry,deadline,suite,suite_nosink,suite_builtin,failsafe,grpcmw_retry
 
@@ -36,11 +41,12 @@ if [ -n "$(git status --porcelain -- .. ':!results' 2>/dev/null)" ]; then commit
 	echo "nproc: $(nproc)"
 	echo "load before (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "headline layout (verdicts): paired, every chain in one process, ${PAIRED_ROUNDS} rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order shuffled each round (seeded), a GC and a dithered collector phase before every block, untimed"
+	echo "shared-deadline layout: paired as above with one caller deadline per 500 calls, ${SHARED_ROUNDS} rounds in ${SHARED_PROCS} processes"
 	echo "headline layout (cross-check): per process, ${ROUNDS} rounds; each round runs every chain in its own process (-benchtime ${DL_TIME}, -cpu 1,2), chain order rotated by one each round"
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
-rm -f "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
+rm -f "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
 per=$((PAIRED_ROUNDS / PAIRED_PROCS))
 if ((per < 1)); then
 	echo "report.sh: PAIRED_ROUNDS ($PAIRED_ROUNDS) must be at least PAIRED_PROCS ($PAIRED_PROCS)" >&2
@@ -51,6 +57,13 @@ for ((p = 0; p < PAIRED_PROCS; p++)); do
 	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$per" -first-round $((p * per)) -seed $((p + 1)) \
 		-chains "$PAIRED_CHAINS" >> "$OUT/paired.out"
 	echo "paired process $((p + 1)) of $PAIRED_PROCS done"
+done
+sper=$((SHARED_ROUNDS / SHARED_PROCS))
+for ((p = 0; p < SHARED_PROCS; p++)); do
+	echo "# process $p" >> "$OUT/paired_shared.out"
+	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$sper" -first-round $((p * sper)) -seed $((p + 101)) \
+		-deadline-every 500 -chains "$SHARED_CHAINS" >> "$OUT/paired_shared.out"
+	echo "shared-deadline process $((p + 1)) of $SHARED_PROCS done"
 done
 n=${#HEAD_CHAINS[@]}
 for ((r = 0; r < ROUNDS; r++)); do

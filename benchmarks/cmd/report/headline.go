@@ -22,7 +22,9 @@ const (
 // the paired layout when there is one.
 func (r *report) headline(paired, head []sample) {
 	r.printf("`FaceMatchService.Compare` over bufconn, one caller, GOMAXPROCS 2, every call with a 10 s\n")
-	r.printf("caller deadline, measured in two layouts.\n\n")
+	r.printf("caller deadline of its own, made right before it (`context.WithTimeout` at the call site),\n")
+	r.printf("measured in two layouts. Why a fresh deadline per call, and what a deadline shared by many\n")
+	r.printf("calls changes, is in the next section.\n\n")
 	var got map[string]ratioAllocs
 	layout := ""
 	if len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"})) > 0 {
@@ -46,7 +48,7 @@ func (r *report) headline(paired, head []sample) {
 		r.printf("Binomial(rounds, ½) distribution: no assumption about the shape of the noise, exact, no\n")
 		r.printf("random resampling to seed). Allocations and bytes are the process's `runtime.MemStats`\n")
 		r.printf("Mallocs and TotalAlloc deltas per call (server included), the median over rounds.\n\n")
-		got = r.pairedTable(paired)
+		got = r.pairedTable(paired, true)
 		layout = "paired"
 	}
 	r.printf("\n### Each chain alone in its own process\n\n")
@@ -108,7 +110,7 @@ func pairedRatio(ss []sample, chain, unit string) ratio {
 
 // pairedTable prints the paired layout's table and returns each chain's time ratio and
 // allocations over raw.
-func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
+func (r *report) pairedTable(ss []sample, perProcess bool) map[string]ratioAllocs {
 	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
 	ra, rb, cpu := r.chainTableHead(raw, "median [95 % CI]")
 	got := map[string]ratioAllocs{}
@@ -155,10 +157,32 @@ func (r *report) pairedTable(ss []sample) map[string]ratioAllocs {
 			r.printf("that size as within the layout's error.\n")
 		}
 	}
-	if len(procs) > 1 {
+	if perProcess && len(procs) > 1 {
 		r.perProcess(ss, procs)
 	}
 	return got
+}
+
+// sharedDeadline prints the paired layout with one caller deadline shared by 500 calls, and
+// what it changes (see callerDeadline in paired.go).
+func (r *report) sharedDeadline(ss []sample) {
+	if len(filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})) == 0 {
+		return
+	}
+	r.printf("\n## A caller deadline shared by 500 calls: the HPACK effect\n\n")
+	r.printf("grpc-go sends the time left as `grpc-timeout`, in whole microseconds for deadlines between\n")
+	r.printf("0.1 and 100 s. A deadline made right before the call gives nearly the same value on every\n")
+	r.printf("call, which both ends keep in their HPACK tables and send as an index; a deadline shared by\n")
+	r.printf("many calls (a request-scoped one that several calls spend) gives a new value on every call,\n")
+	r.printf("encoded and decoded as a literal. A chain that makes its own per-attempt deadline (the\n")
+	r.printf("suite's 5 s, failsafe-go's timeout, the bare `timeout` chain) sends a repeating value in\n")
+	r.printf("either layout. So with a shared caller deadline such a chain saves what raw pays for its\n")
+	r.printf("literal, and its ratio to raw understates its own cost by that saving, several per cent of\n")
+	r.printf("a bufconn call (compare `timeout` below with its row in the headline). The headline uses a\n")
+	r.printf("fresh deadline per call, where raw and every chain send a repeating value, so a chain's\n")
+	r.printf("own deadline is priced at what it costs. The same paired layout, shorter, with one deadline\n")
+	r.printf("per 500 calls:\n\n")
+	r.pairedTable(ss, false)
 }
 
 // procsIn returns the process numbers of ss ("# process N" markers), in order.

@@ -222,10 +222,11 @@ var chainText = map[string]string{
 	"suite_builtin": "**built-in ml profile + promobs** (adds hedge, adaptive throttle, adaptive bulkhead; 3 s per attempt)",
 	"failsafe":      "failsafe-go: timeout 5 s + retry + breaker + limiter + bulkhead",
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
+	"timeout":       "a bare 5 s `context.WithTimeout` per call, no policy: Go's price of any per-attempt deadline",
 }
 
 var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
-	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry"}
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout"}
 
 func chainsIn(ss []sample) []string {
 	var out []string
@@ -339,6 +340,7 @@ func main() {
 	}
 	paired, head, nodl, methods, inflight, stack, hot := load("paired.out"), load("headline.out"), load("nodeadline.out"),
 		load("methods.out"), load("inflight.out"), load("stack.out"), load("hotpath.out")
+	shared := load("paired_shared.out")
 	ownConf := load("ownconfigured.out")
 
 	r.printf("# Benchmark report\n\n")
@@ -352,6 +354,7 @@ func main() {
 
 	r.printf("\n## Headline: unary call with a 10 s caller deadline, serial\n\n")
 	r.headline(paired, head)
+	r.sharedDeadline(shared)
 
 	r.printf("\n## GOMAXPROCS 1 and 2\n\n")
 	r.printf("The same calls at `-cpu 1,2` (same processes as the headline): serial (one caller) and under\n")
@@ -489,6 +492,7 @@ func main() {
 	r.printf("chains' distributions of block times, not the rounds' pairs, so its intervals are wider than\n")
 	r.printf("the headline's, which take each chain's ratio within its round.\n")
 	r.benchstatOf("headline, paired (caller deadline, every chain in one process)", "paired.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	r.benchstatOf("caller deadline shared by 500 calls, paired", "paired_shared.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("headline, each chain in its own process (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("configured methods and services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
