@@ -37,8 +37,9 @@ func serialCompare(client kycv1.FaceMatchServiceClient, req *kycv1.CompareReques
 }
 
 // BenchmarkUnaryDL is the headline: one successful FaceMatchService.Compare over bufconn
-// through each chain, every call with a 10 s caller deadline (the fair case: every real call
-// carries one, and then grpc-go's cost of sending a deadline is in the raw call too).
+// through each chain, every call with a fresh 10 s caller deadline (the fair case: every real
+// call carries one, and then grpc-go's cost of sending a deadline is in the raw call too; fresh,
+// so that raw's grpc-timeout repeats as a chain's own deadline does: see callerDeadline).
 // mode=serial is one caller; mode=parallel is b.RunParallel (run with -cpu 1,2 for the
 // scaling). BenchmarkUnary is the same without a caller deadline.
 func BenchmarkUnaryDL(b *testing.B) {

@@ -12,9 +12,10 @@ import (
 // BenchmarkSuiteOwn is the suite's own work per call, without gRPC: each suite chain's unary
 // interceptor around an invoker that only does what grpc-go does with the call's context
 // (reads its deadline and its Done channel) and succeeds, every call with a 10 s caller
-// deadline as in BenchmarkUnaryDL. chain=raw is that invoker alone. Its CPU time per call,
-// taken against BenchmarkUnaryDL's raw call, is the suite's share of a call's CPU, measured
-// without the noise of the whole gRPC round trip.
+// deadline shared by SharedDeadlineCalls calls (without gRPC there is no header to compress,
+// and a fresh deadline per call would add the caller's own context to every chain). chain=raw
+// is that invoker alone. Its CPU time per call, taken against BenchmarkUnaryDL's raw call, is
+// the suite's share of a call's CPU, measured without the noise of the whole gRPC round trip.
 func BenchmarkSuiteOwn(b *testing.B) {
 	sc, err := SuiteChains()
 	if err != nil {
@@ -32,7 +33,7 @@ func BenchmarkSuiteOwn(b *testing.B) {
 	const method = "/" + ServiceFaceMatch + "/Compare"
 	for _, c := range chains {
 		b.Run("chain="+c.Name, func(b *testing.B) {
-			dl := callerDeadline{every: SharedDeadlineCalls} // no gRPC here, so no HPACK: the caller's context is not the suite's cost
+			dl := callerDeadline{every: SharedDeadlineCalls}
 			defer dl.stop()
 			reply := new(kycv1.CompareResponse)
 			b.ReportAllocs()
@@ -76,7 +77,7 @@ func BenchmarkSuiteOwnConfigured(b *testing.B) {
 				}
 			}
 			b.Run("configured="+kind+"/n="+strconv.Itoa(n), func(b *testing.B) {
-				dl := callerDeadline{every: SharedDeadlineCalls} // no gRPC here, so no HPACK: the caller's context is not the suite's cost
+				dl := callerDeadline{every: SharedDeadlineCalls}
 				defer dl.stop()
 				b.ReportAllocs()
 				cpu := startCPU()
