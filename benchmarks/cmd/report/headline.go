@@ -393,6 +393,12 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
 	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
 	r.printf("when that interval lies at or below 0.\n")
+	if t, ok := got["timeout"]; ok {
+		floor := halfGap(s.r, t.r, 1)
+		r.printf("\nFor reading the goals, not a goal: the suite's overhead above the `timeout` chain's (a bare\n")
+		r.printf("5 s `context.WithTimeout`, what Go charges for any per-attempt deadline), per round, in raw's\n")
+		r.printf("time: %s; the `timeout` chain itself %s.\n", pctCI(shift(floor, 1)), pctCI(t.r.ci()))
+	}
 }
 
 // halfGap returns, for every round holding both ratios, (s − 1) − share·(f − 1) (the suite's

@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,12 +158,12 @@ func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, 
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
 	names := []string{"raw"}
-	for _, c := range []string{"suite", "failsafe", "raw2"} {
+	for _, c := range []string{"suite", "failsafe", "raw2", "timeout"} {
 		if _, ok := over[c]; ok {
 			names = append(names, c)
 		}
 	}
-	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157}
+	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162}
 	shift := 0.0
 	for r := range rounds {
 		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
@@ -234,6 +236,38 @@ func TestHeadlineVerdicts(t *testing.T) {
 				t.Errorf("allocation share row missing or wrong:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestTimeoutFloor checks the line that reads the suite's overhead against the timeout chain's:
+// the per-round difference of the two overheads, and the timeout chain's own.
+func TestTimeoutFloor(t *testing.T) {
+	dir := t.TempDir()
+	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.04}, 0.01)
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	(&report{w: &out, dir: dir}).headline(ss, nil)
+	m := regexp.MustCompile("in raw's\\ntime: ([+-][0-9.]+) % \\[[^]]*\\]; the `timeout` chain itself ([+-][0-9.]+) %").FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no timeout floor line in:\n%s", out.String())
+	}
+	floor, _ := strconv.ParseFloat(m[1], 64)
+	own, _ := strconv.ParseFloat(m[2], 64)
+	if math.Abs(floor-10) > 0.5 || math.Abs(own-4) > 0.3 {
+		t.Errorf("floor %+.1f %%, timeout %+.1f %%; want about +10 %% and +4 %%", floor, own)
+	}
+	// Without the timeout chain, no such line.
+	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22}, 0.01)
+	if ss, err = parse(filepath.Join(dir, "paired.out")); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	(&report{w: &out, dir: dir}).headline(ss, nil)
+	if strings.Contains(out.String(), "`timeout` chain itself") {
+		t.Errorf("a floor line without a timeout chain:\n%s", out.String())
 	}
 }
 
