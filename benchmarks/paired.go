@@ -296,12 +296,13 @@ func (g *gcDither) observe(bytes uint64, gcs uint32) {
 // microseconds for deadlines between 0.1 and 100 s. A deadline made right before the call
 // gives nearly the same value every call ("9999999u"), which both ends keep in their header
 // tables and send as an index; a shared one gives a new value every call, sent and decoded
-// as a literal. A chain that makes its own per-attempt deadline (the suite's 5 s, failsafe-go's
-// timeout) sends a repeating value in either case, so with a shared caller deadline it saves
-// raw's literal: measured in the paired layout, a bare 5 s context.WithTimeout around raw was
-// −0.3 % with a shared deadline and +5.4 % with a fresh one (the same context with a random
-// microsecond jitter, whose value never repeats, +4.6 % with a shared one), and the full suite
-// +7.2 % and +13.7 %. The fresh deadline is the layout the verdicts use: raw and every chain
+// as a literal. A chain that makes its own per-attempt deadline (the suite's per-attempt
+// timeout; failsafe-go's timeout is a timer and sends none) sends a repeating value in either
+// case, so with a shared caller deadline it saves raw's literal: in the report of e069cbb, a
+// bare 5 s context.WithTimeout around raw (the timeout chain) measured −1.1 % with a shared
+// deadline and +3.8 % with a fresh one (the same context with a random microsecond jitter,
+// whose value never repeats, +4.6 % with a shared one, in an experiment), and the full suite
+// +6.6 % and +13.9 %. The fresh deadline is the layout the verdicts use: raw and every chain
 // then send a repeating value, and a chain's own deadline is priced at what it costs.
 type callerDeadline struct {
 	every  int // calls per deadline; below 2: a fresh deadline per call
