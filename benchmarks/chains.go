@@ -215,8 +215,8 @@ func SuiteChains() ([]Chain, error) {
 // TimeoutChain is the reference chain of a bare 5 s per-attempt deadline: an interceptor that
 // only runs the call on context.WithTimeout(ctx, 5s). It is what Go charges for any
 // per-attempt deadline shorter than the caller's (a context, its timer, the registration of
-// gRPC's own context under it), the floor under the suite's per-attempt timeout and under
-// failsafe-go's timeout.
+// gRPC's own context under it), the floor under the suite's per-attempt timeout.
+// failsafe-go's timeout pays for a context and a timer of its own too, but sends no deadline.
 func TimeoutChain() Chain {
 	return Chain{Name: "timeout", Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
