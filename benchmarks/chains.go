@@ -225,7 +225,20 @@ func TimeoutChain() Chain {
 	}, NoStream: "a reference for unary calls only"}
 }
 
-// AllChains returns PolicyChains, SuiteChains, PeerChains and TimeoutChain, raw first.
+// SpinChain is the calibration chain: no policy, the caller spins for 1 µs (reading the
+// clock until it has passed) before each call. Its ratio to raw is what a microsecond of the
+// caller's own work costs in place, which on a small machine is more than a microsecond: the
+// gap between calls changes when gRPC's goroutines find a core (see BENCHMARKS.md).
+func SpinChain() Chain {
+	return Chain{Name: "spin1us", Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		for end := time.Now().Add(time.Microsecond); time.Now().Before(end); {
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}, NoStream: "a reference for unary calls only"}
+}
+
+// AllChains returns PolicyChains, SuiteChains, PeerChains, TimeoutChain and SpinChain, raw
+// first.
 func AllChains() ([]Chain, error) {
 	pc, err := PolicyChains()
 	if err != nil {
@@ -235,5 +248,5 @@ func AllChains() ([]Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(append(pc, sc...), PeerChains()...), TimeoutChain()), nil
+	return append(append(append(pc, sc...), PeerChains()...), TimeoutChain(), SpinChain()), nil
 }

@@ -400,6 +400,13 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.printf("5 s `context.WithTimeout`, what Go charges for any per-attempt deadline), per round, in raw's\n")
 		r.printf("time: %s; the `timeout` chain itself %s.\n", pctCI(shift(floor, 1)), pctCI(t.r.ci()))
 	}
+	if sp, ok := got["spin1us"]; ok {
+		e := sp.r.ci()
+		raw := median(values(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}), "ns/op"))
+		r.printf("\nCalibration: 1 µs that the caller spins before each call (`spin1us`) costs %s of raw's\n", pctCI(e))
+		r.printf("time here, about %.1f µs of a %.0f µs call: a microsecond of the suite's own CPU time\n", (e.med-1)*raw/1000, raw/1000)
+		r.printf("(`BenchmarkSuiteOwn`) weighs that much in place.\n")
+	}
 }
 
 // halfGap returns, for every round holding both ratios, (s − 1) − share·(f − 1) (the suite's

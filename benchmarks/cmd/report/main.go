@@ -223,10 +223,11 @@ var chainText = map[string]string{
 	"failsafe":      "failsafe-go: timeout 5 s + retry + breaker + limiter + bulkhead",
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
 	"timeout":       "a bare 5 s `context.WithTimeout` per call, no policy: Go's price of any per-attempt deadline",
+	"spin1us":       "no policy: the caller spins 1 µs before the call (calibration: what a microsecond of client work costs here)",
 }
 
 var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
-	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout"}
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us"}
 
 func chainsIn(ss []sample) []string {
 	var out []string

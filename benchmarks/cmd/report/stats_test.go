@@ -158,12 +158,12 @@ func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, 
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
 	names := []string{"raw"}
-	for _, c := range []string{"suite", "failsafe", "raw2", "timeout"} {
+	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us"} {
 		if _, ok := over[c]; ok {
 			names = append(names, c)
 		}
 	}
-	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162}
+	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162, "spin1us": 157}
 	shift := 0.0
 	for r := range rounds {
 		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
@@ -268,6 +268,29 @@ func TestTimeoutFloor(t *testing.T) {
 	(&report{w: &out, dir: dir}).headline(ss, nil)
 	if strings.Contains(out.String(), "`timeout` chain itself") {
 		t.Errorf("a floor line without a timeout chain:\n%s", out.String())
+	}
+}
+
+// TestCalibration checks the spin1us line: the chain's overhead, and what it comes to in
+// microseconds of raw's median call.
+func TestCalibration(t *testing.T) {
+	dir := t.TempDir()
+	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22, "spin1us": 1.06}, 0.01)
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	(&report{w: &out, dir: dir}).headline(ss, nil)
+	m := regexp.MustCompile(`costs ([+-][0-9.]+) % \[[^]]*\] of raw's\ntime here, about ([0-9.]+) µs of a ([0-9]+) µs call`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no calibration line in:\n%s", out.String())
+	}
+	pct, _ := strconv.ParseFloat(m[1], 64)
+	us, _ := strconv.ParseFloat(m[2], 64)
+	call, _ := strconv.ParseFloat(m[3], 64)
+	if math.Abs(pct-6) > 0.3 || math.Abs(us-0.06*call) > 0.15 || call < 30 || call > 40 {
+		t.Errorf("calibration %+.1f %%, %.1f µs of a %.0f µs call; want about +6 %%, 6 %% of a 30–39 µs call", pct, us, call)
 	}
 }
 
