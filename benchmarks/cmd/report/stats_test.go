@@ -239,20 +239,28 @@ func TestHeadlineVerdicts(t *testing.T) {
 	}
 }
 
-// TestTimeoutFloor checks the line that reads the suite's overhead against the timeout chain's:
-// the per-round difference of the two overheads, and the timeout chain's own.
-func TestTimeoutFloor(t *testing.T) {
+// pairedHeadline returns the headline of 200 generated paired rounds of the chains in over
+// (their ratios to raw, a ±1 % wobble per round; see writePaired).
+func pairedHeadline(t *testing.T, over map[string]float64) string {
+	t.Helper()
 	dir := t.TempDir()
-	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.04}, 0.01)
+	writePaired(t, dir, 200, over, 0.01)
 	ss, err := parse(filepath.Join(dir, "paired.out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	(&report{w: &out, dir: dir}).headline(ss, nil)
-	m := regexp.MustCompile("in raw's\\ntime: ([+-][0-9.]+) % \\[[^]]*\\]; the `timeout` chain itself ([+-][0-9.]+) %").FindStringSubmatch(out.String())
+	return out.String()
+}
+
+// TestTimeoutFloor checks the line that reads the suite's overhead against the timeout chain's:
+// the per-round difference of the two overheads, and the timeout chain's own.
+func TestTimeoutFloor(t *testing.T) {
+	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.04})
+	m := regexp.MustCompile("in raw's\\ntime: ([+-][0-9.]+) % \\[[^]]*\\]; the `timeout` chain itself ([+-][0-9.]+) %").FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("no timeout floor line in:\n%s", out.String())
+		t.Fatalf("no timeout floor line in:\n%s", out)
 	}
 	floor, _ := strconv.ParseFloat(m[1], 64)
 	own, _ := strconv.ParseFloat(m[2], 64)
@@ -260,31 +268,18 @@ func TestTimeoutFloor(t *testing.T) {
 		t.Errorf("floor %+.1f %%, timeout %+.1f %%; want about +10 %% and +4 %%", floor, own)
 	}
 	// Without the timeout chain, no such line.
-	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22}, 0.01)
-	if ss, err = parse(filepath.Join(dir, "paired.out")); err != nil {
-		t.Fatal(err)
-	}
-	out.Reset()
-	(&report{w: &out, dir: dir}).headline(ss, nil)
-	if strings.Contains(out.String(), "`timeout` chain itself") {
-		t.Errorf("a floor line without a timeout chain:\n%s", out.String())
+	if out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22}); strings.Contains(out, "`timeout` chain itself") {
+		t.Errorf("a floor line without a timeout chain:\n%s", out)
 	}
 }
 
 // TestCalibration checks the spin1us line: the chain's overhead, and what it comes to in
 // microseconds of raw's median call.
 func TestCalibration(t *testing.T) {
-	dir := t.TempDir()
-	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22, "spin1us": 1.06}, 0.01)
-	ss, err := parse(filepath.Join(dir, "paired.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	(&report{w: &out, dir: dir}).headline(ss, nil)
-	m := regexp.MustCompile(`costs ([+-][0-9.]+) % \[[^]]*\] of raw's\ntime here, about ([0-9.]+) µs of a ([0-9]+) µs call`).FindStringSubmatch(out.String())
+	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "spin1us": 1.06})
+	m := regexp.MustCompile(`costs ([+-][0-9.]+) % \[[^]]*\] of raw's\ntime here, about ([0-9.]+) µs of a ([0-9]+) µs call`).FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("no calibration line in:\n%s", out.String())
+		t.Fatalf("no calibration line in:\n%s", out)
 	}
 	pct, _ := strconv.ParseFloat(m[1], 64)
 	us, _ := strconv.ParseFloat(m[2], 64)
