@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the benchmarks of the generated report into $OUT and writes $OUT/report.md.
+# Runs the benchmarks of the generated report into $OUT, writes $OUT/report.md and rewrites the
+# summary block of BENCHMARKS.md (the headline and the goals; SUMMARY= to skip or redirect it).
 # Called by `make report`; the variables below come from the Makefile.
 set -euo pipefail
 OUT=${OUT:-results}
@@ -14,6 +15,7 @@ ND_TIME=${ND_TIME:-10000x}
 HOT_TIME=${HOT_TIME:-200000x}
 BENCHSTAT=${BENCHSTAT:-../bin/benchstat}
 GO=${GO:-go}
+SUMMARY=${SUMMARY-../BENCHMARKS.md}
 
 # The headline chains, each alone in its own process (the cross-check layout).
 HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
@@ -87,5 +89,5 @@ BENCH_CHAINS=raw,suite,suite_nosink,failsafe,grpcmw_retry "$bin" -test.run '^$' 
 "$bin" -test.run '^$' -test.bench '^Benchmark(Breaker|Bulkhead|Limiter|Classify)$' -test.benchmem \
 	-test.benchtime "$HOT_TIME" -test.count 3 >> "$OUT/hotpath.out"
 echo "load after (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"
-$GO run ./cmd/report -dir "$OUT" -benchstat "$BENCHSTAT" > "$OUT/report.md"
-echo "wrote $OUT/report.md"
+$GO run ./cmd/report -dir "$OUT" -benchstat "$BENCHSTAT" -summary "$SUMMARY" > "$OUT/report.md"
+echo "wrote $OUT/report.md${SUMMARY:+ and the summary in $SUMMARY}"

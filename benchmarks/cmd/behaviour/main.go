@@ -1,9 +1,10 @@
-// Command behaviour prints bulwark's behaviour against a faulty FaceMatchService over bufconn:
+// Command behaviour prints benchmarks/results/behaviour.md (make behaviour): bulwark's behaviour
+// against a faulty FaceMatchService over bufconn:
 // attempts per call and success share at several failure rates, with and without the retry
 // budget; the cost of a call refused by an open breaker; the requests that reach a downed
 // service while its breaker is open.
 //
-//	go run ./cmd/behaviour [-calls 10000] [-failfast 100000] [-leak 2s]
+//	go run ./cmd/behaviour [-calls 10000] [-failfast 100000] [-leak 2s] [-repo ..]
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/benchmarks"
+	"github.com/bulwarkrpc/bulwark/benchmarks/internal/runinfo"
 )
 
 func main() {
@@ -21,11 +23,15 @@ func main() {
 	failfast := flag.Int("failfast", 100000, "calls timed against the open breaker")
 	leak := flag.Duration("leak", 2*time.Second, "how long to call the downed service in the leak run")
 	recovery := flag.Duration("recovery", 30*time.Millisecond, "breaker recovery timeout in the leak run")
+	repo := flag.String("repo", "..", "root of the bulwark repository (for the commit in the head)")
 	flag.Parse()
+	ri := runinfo.Start("make -C benchmarks behaviour", *repo)
+	ri.Head(os.Stdout)
 	if err := run(*calls, *failfast, *leak, *recovery); err != nil {
 		fmt.Fprintln(os.Stderr, "behaviour:", err)
 		os.Exit(1)
 	}
+	ri.Foot(os.Stdout)
 }
 
 func run(calls, failfast int, leak, recovery time.Duration) error {

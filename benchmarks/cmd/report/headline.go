@@ -50,6 +50,7 @@ func (r *report) headline(paired, head []sample) {
 		r.printf("Mallocs and TotalAlloc deltas per call (server included), the median over rounds.\n\n")
 		got = r.pairedTable(paired, true)
 		layout = "paired"
+		r.sum.paired, r.sum.rounds, r.sum.procs = got, got["raw"].r.rounds, max(len(procsIn(paired)), 1)
 	}
 	r.printf("\n### Each chain alone in its own process\n\n")
 	r.printf("`BenchmarkUnaryDL`: one process per chain per round, the chain order rotated each round;\n")
@@ -183,7 +184,7 @@ func (r *report) sharedDeadline(ss []sample) {
 	r.printf("fresh deadline per call, where raw and every chain send a repeating value, so a chain's\n")
 	r.printf("own deadline is priced at what it costs. The same paired layout, shorter, with one deadline\n")
 	r.printf("per 500 calls:\n\n")
-	r.pairedTable(ss, false)
+	r.sum.shared = r.pairedTable(ss, false)
 }
 
 // procsIn returns the process numbers of ss ("# process N" markers), in order.
@@ -343,9 +344,15 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	}
 	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
 	r.printf("| goal | measured | verdict |\n| --- | --- | --- |\n")
+	// row prints a goal's row and keeps it for the summary, measured in short there.
+	row := func(goal, measured, short, verdict string) {
+		r.printf("| %s | %s | %s |\n", goal, measured, verdict)
+		r.sum.goals = append(r.sum.goals, goalRow{goal, short, verdict})
+	}
 	allocGoal := func(name, chain string, max float64) {
 		if g, ok := got[chain]; ok {
-			r.printf("| %s: ≤ %+.0f allocs over raw | %+.2f allocs | %s |\n", name, max, g.allocs,
+			m := fmt.Sprintf("%+.2f allocs", g.allocs)
+			row(fmt.Sprintf("%s: ≤ %+.0f allocs over raw", name, max), m, m,
 				map[bool]string{true: verdictMet, false: verdictMissed}[g.allocs <= max])
 		}
 	}
@@ -353,8 +360,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
 		pe := processEstimates(paired, "suite", procsIn(paired))
-		r.printf("| full suite + promobs: ≤ %+.0f %% time over raw | %s (%s, %d rounds)%s | %s |\n",
-			(goalSuiteTime-1)*100, pctCI(e), layout, e.n, spanText(e, pe), verdictAcross(e, pe, goalSuiteTime))
+		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, pe))
+		row(fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw", (goalSuiteTime-1)*100), m, m,
+			verdictAcross(e, pe, goalSuiteTime))
 	}
 	allocGoal("built-in ml profile + promobs", "suite_builtin", goalBuiltinAllocs)
 	s, ok1 := got["suite"]
@@ -364,7 +372,8 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	}
 	if f.allocs > 0 {
 		share := s.allocs / f.allocs
-		r.printf("| suite's overhead ≤ ½ failsafe-go's: allocs | %+.2f against %+.2f: %.2f× | %s |\n", s.allocs, f.allocs, share,
+		m := fmt.Sprintf("%+.2f against %+.2f: %.2f×", s.allocs, f.allocs, share)
+		row("suite's overhead ≤ ½ failsafe-go's: allocs", m, m,
 			map[bool]string{true: verdictMet, false: verdictMissed}[share <= goalFailsafeShare])
 	}
 	d := halfGap(s.r, f.r, goalFailsafeShare)
@@ -376,6 +385,11 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		return halfGap(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
 	})
 	gap := pctCI(shift(d, 1)) + spanText(shift(d, 1), shiftAll(perProc, 1))
+	measured := func(gap string) string {
+		return fmt.Sprintf("suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
+			(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap)
+	}
+	short := measured(gap)
 	if len(perProc) > 1 && !agree(perProc) {
 		var ps []string
 		for i, e := range perProc {
@@ -387,8 +401,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		}
 		gap += "; per process: " + strings.Join(ps, ", ")
 	}
-	r.printf("| suite's overhead ≤ ½ failsafe-go's: time | suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s | %s |\n",
-		(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap, verdictAcross(d, perProc, 0))
+	row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, verdictAcross(d, perProc, 0))
 	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
 	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
 	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
@@ -399,6 +412,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.printf("\nFor reading the goals, not a goal: the suite's overhead above the `timeout` chain's (a bare\n")
 		r.printf("5 s `context.WithTimeout`, what Go charges for any per-attempt deadline), per round, in raw's\n")
 		r.printf("time: %s; the `timeout` chain itself %s.\n", pctCI(shift(floor, 1)), pctCI(t.r.ci()))
+		r.sum.notes = append(r.sum.notes, fmt.Sprintf("The suite's overhead above the `timeout` chain's, per round: %s.", pctCI(shift(floor, 1))))
 	}
 	if sp, ok := got["spin1us"]; ok {
 		e := sp.r.ci()
@@ -406,6 +420,8 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.printf("\nCalibration: 1 µs that the caller spins before each call (`spin1us`) costs %s of raw's\n", pctCI(e))
 		r.printf("time here, about %.1f µs of a %.0f µs call: a microsecond of the suite's own CPU time\n", (e.med-1)*raw/1000, raw/1000)
 		r.printf("(`BenchmarkSuiteOwn`) weighs that much in place.\n")
+		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Calibration: 1 µs the caller spins before each call (`spin1us`) costs %s, about %.1f µs of a %.0f µs call.",
+			pctCI(e), (e.med-1)*raw/1000, raw/1000))
 	}
 }
 

@@ -253,6 +253,8 @@ type report struct {
 	w         io.Writer
 	dir       string
 	benchstat string
+	envs      map[string]string // env.txt's lines, by key
+	sum       summary           // what BENCHMARKS.md shows of the report (see summary)
 }
 
 func (r *report) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
@@ -307,12 +309,15 @@ func (r *report) env() {
 		return
 	}
 	r.printf("| | |\n| --- | --- |\n")
+	r.envs = map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
-		r.printf("| %s | %s |\n", strings.TrimSpace(k), strings.ReplaceAll(strings.TrimSpace(v), "|", "\\|"))
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		r.envs[k] = v
+		r.printf("| %s | %s |\n", k, strings.ReplaceAll(v, "|", "\\|"))
 	}
 }
 
@@ -330,6 +335,7 @@ func (r *report) benchstatOf(title, file string, args ...string) {
 func main() {
 	dir := flag.String("dir", "results", "directory holding the outputs of make report")
 	bs := flag.String("benchstat", "", "benchstat binary (empty: no benchstat sections)")
+	sum := flag.String("summary", "", "a file (BENCHMARKS.md) whose report summary block to rewrite with the headline and the goals (empty: none)")
 	flag.Parse()
 	r := &report{w: os.Stdout, dir: *dir, benchstat: *bs}
 	load := func(name string) []sample {
@@ -497,4 +503,10 @@ func main() {
 	r.benchstatOf("headline, each chain in its own process (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("configured methods and services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
+	if *sum != "" {
+		if err := updateSummary(*sum, &r.sum, r.envs); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+	}
 }

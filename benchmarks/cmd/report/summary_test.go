@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestSummaryBlock writes the headline over generated paired data and checks that the block
+// it splices into a document carries the report's own figures: each chain's allocations and
+// time, the goals with their verdicts, and the machine and commit from env.txt; and that the
+// text around the block is kept and a second run gives the same document.
+func TestSummaryBlock(t *testing.T) {
+	dir := t.TempDir()
+	writePaired(t, dir, 200, map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.04, "raw2": 1}, 0.01)
+	env := "date: 2026-12-02T08:00:00Z\ncommit: abc1234\ncpu: AMD EPYC\nnproc: 2\nload before (1, 5, 15 min): 0.50 1.00 1.50\n"
+	if err := os.WriteFile(filepath.Join(dir, "env.txt"), []byte(env), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir}
+	r.env()
+	r.headline(ss, nil)
+
+	doc := filepath.Join(dir, "BENCHMARKS.md")
+	before, after := "# title\n\nintro\n\n", "\n## after\n\ntext\n"
+	if err := os.WriteFile(doc, []byte(before+summaryBegin+"\nstale\n"+summaryEnd+"\n"+after), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := updateSummary(doc, &r.sum, r.envs); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(doc)
+	text := string(got)
+	if !strings.HasPrefix(text, before+summaryBegin) || !strings.HasSuffix(text, summaryEnd+"\n"+after) || strings.Contains(text, "stale") {
+		t.Fatalf("block not spliced in place:\n%s", text)
+	}
+	for _, want := range []string{
+		"commit abc1234, 2026-12-02T08:00:00Z (AMD EPYC × 2, load 0.50 before, — after)",
+		"(200 rounds in 1 processes)",
+		// The suite's row: +7 allocations, +14 % (the generated data's ratio).
+		`| suite | ` + chainText["suite"] + ` | +7.00 | +14.`,
+		`| failsafe | ` + chainText["failsafe"] + ` | +43.00 | +22.`,
+		"| full suite + promobs: ≤ +12 allocs over raw | +7.00 allocs | met |",
+		"| full suite + promobs: ≤ +8 % time over raw | +14.",
+		"| suite's overhead ≤ ½ failsafe-go's: allocs | +7.00 against +43.00: 0.16× | met |",
+		"The suite's overhead above the `timeout` chain's, per round: +10.",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary lacks %q:\n%s", want, text)
+		}
+	}
+	// Every goal verdict in the report's table is in the block, with the same verdict.
+	rows := regexp.MustCompile(`(?m)^\| (full suite[^|]*|built-in[^|]*|suite's overhead[^|]*) \| [^|]* \| ([^|]*) \|$`).FindAllStringSubmatch(out.String(), -1)
+	if len(rows) != 4 {
+		t.Fatalf("%d goal rows in the report, want 4 (the suite's two, failsafe-go's two):\n%s", len(rows), out.String())
+	}
+	for _, m := range rows {
+		if !regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(m[1]) + ` \| [^|]* \| ` + regexp.QuoteMeta(m[2]) + ` \|$`).MatchString(text) {
+			t.Errorf("the report's goal %q (%s) is not in the block with its verdict", m[1], m[2])
+		}
+	}
+	if err := updateSummary(doc, &r.sum, r.envs); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(doc)
+	if !bytes.Equal(got, again) {
+		t.Errorf("a second run changed the document:\n%s\n----\n%s", got, again)
+	}
+}
+
+// TestSpliceNeedsOneBlock checks that a document without both markers, with them in the wrong
+// order, or with two blocks is refused rather than written.
+func TestSpliceNeedsOneBlock(t *testing.T) {
+	block := []byte(summaryBegin + "\nnew\n" + summaryEnd + "\n")
+	for name, doc := range map[string]string{
+		"none":     "# doc\n",
+		"no end":   summaryBegin + "\n",
+		"reversed": summaryEnd + "\n" + summaryBegin + "\n",
+		"two":      summaryBegin + "\n" + summaryEnd + "\n" + summaryBegin + "\n" + summaryEnd + "\n",
+	} {
+		if out, err := splice([]byte(doc), block); err == nil {
+			t.Errorf("%s: spliced into %q: %q", name, doc, out)
+		} else if name != "two" && !errors.Is(err, errNoMarkers) {
+			t.Errorf("%s: error %v, want errNoMarkers", name, err)
+		}
+	}
+	out, err := splice([]byte("a\n"+summaryBegin+"\nold\n"+summaryEnd), block)
+	if err != nil || string(out) != "a\n"+string(block) {
+		t.Errorf("block at the end of a file without a final newline: %q, %v", out, err)
+	}
+}
