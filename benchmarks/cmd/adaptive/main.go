@@ -47,7 +47,7 @@ func main() {
 	mild.Base /= 4
 	cold := l
 	cold.Cold = true
-	for _, s := range []struct {
+	for i, s := range []struct {
 		title string
 		load  benchmarks.Load
 	}{
@@ -55,9 +55,11 @@ func main() {
 		{"Mild overload", mild},
 		{"Cold start: the overload, the first calls making the connection", cold},
 	} {
+		if i > 0 {
+			fmt.Println()
+		}
 		fmt.Printf("## %s\n\n", s.title)
 		table(s.load)
-		fmt.Println()
 	}
 	ri.Foot(os.Stdout)
 }

@@ -26,6 +26,7 @@ func main() {
 	repo := flag.String("repo", "..", "root of the bulwark repository (for the commit in the head)")
 	flag.Parse()
 	ri := runinfo.Start("make -C benchmarks behaviour", *repo)
+	fmt.Print("# Behaviour under faults\n\n")
 	ri.Head(os.Stdout)
 	if err := run(*calls, *failfast, *leak, *recovery); err != nil {
 		fmt.Fprintln(os.Stderr, "behaviour:", err)
@@ -39,7 +40,7 @@ func run(calls, failfast int, leak, recovery time.Duration) error {
 	srv := benchmarks.StartServer(42)
 	defer srv.Stop()
 
-	fmt.Printf("### Attempts per call under transient failure (Unavailable), %d serial calls per row\n\n", calls)
+	fmt.Printf("## Attempts per call under transient failure (Unavailable), %d serial calls per row\n\n", calls)
 	fmt.Printf("Backoffs of the ml profile scaled by %g (1s → %v); breaker recovery scaled by %g (30s → %v).\n\n",
 		benchmarks.BackoffScale, time.Duration(float64(time.Second)*benchmarks.BackoffScale),
 		benchmarks.RecoveryScale, time.Duration(float64(30*time.Second)*benchmarks.RecoveryScale))
@@ -60,7 +61,7 @@ func run(calls, failfast int, leak, recovery time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n### Fail fast: %d calls to a downed service\n\n", ff.Calls)
+	fmt.Printf("\n## Fail fast: %d calls to a downed service\n\n", ff.Calls)
 	fmt.Println("| call | ns/call | allocs/call | requests that reached the service |")
 	fmt.Println("| --- | ---: | ---: | ---: |")
 	fmt.Printf("| suite, breaker open (rejected) | %.0f | %.1f | %d |\n", ff.RejectedNs, ff.RejectedAllocs, ff.Reached)
@@ -70,7 +71,7 @@ func run(calls, failfast int, leak, recovery time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n### Downed service, breaker cycling open → half-open (recovery %v), serial calls for %v\n\n", lk.RecoveryTimeout, lk.Duration)
+	fmt.Printf("\n## Downed service, breaker cycling open → half-open (recovery %v), serial calls for %v\n\n", lk.RecoveryTimeout, lk.Duration)
 	fmt.Println("| calls | rejected by breaker | requests that reached the service | share reaching | recovery periods |")
 	fmt.Println("| ---: | ---: | ---: | ---: | ---: |")
 	fmt.Printf("| %d | %d | %d | %.3f %% | %d |\n", lk.Calls, lk.Rejected, lk.Reached,

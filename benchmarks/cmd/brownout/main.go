@@ -60,6 +60,7 @@ func main() {
 	flag.Parse()
 	p := params{*n, *concurrency, *latency, *seed, *rate, *outage, *outageAt, *arrivals}
 	ri := runinfo.Start("make -C benchmarks brownout", *repo)
+	fmt.Print("# Brownout: fault rates and an outage (issue 15)\n\n")
 	ri.Head(os.Stdout)
 	if err := run(*repo, p); err != nil {
 		fmt.Fprintln(os.Stderr, "brownout:", err)
