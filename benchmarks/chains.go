@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
@@ -237,8 +238,29 @@ func SpinChain() Chain {
 	}, NoStream: "a reference for unary calls only"}
 }
 
-// AllChains returns PolicyChains, SuiteChains, PeerChains, TimeoutChain and SpinChain, raw
-// first.
+// OffpathChain is a diagnostic chain: before each call it runs suite (the "suite" chain's
+// interceptor) around an invoker that only reads the context's deadline and Done channel, as
+// BenchmarkSuiteOwn does, and then makes the call itself outside it. It does the suite's own
+// work per call, its attempt context included, without wrapping the gRPC call: against the
+// suite chain it tells what the suite costs by its own work from what it costs by wrapping
+// the call (a deeper stack and context chain, its call options).
+func OffpathChain(suite Chain) Chain {
+	u := suite.Unary
+	aside := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		_, _ = ctx.Deadline()
+		_ = ctx.Done()
+		return nil
+	}
+	return Chain{Name: "offpath", Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if err := u(ctx, method, req, reply, cc, aside, opts...); err != nil {
+			return err
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}, NoStream: "a diagnostic for unary calls only"}
+}
+
+// AllChains returns PolicyChains, SuiteChains, PeerChains, TimeoutChain, SpinChain and
+// OffpathChain (of a suite chain of its own), raw first.
 func AllChains() ([]Chain, error) {
 	pc, err := PolicyChains()
 	if err != nil {
@@ -248,5 +270,12 @@ func AllChains() ([]Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(append(pc, sc...), PeerChains()...), TimeoutChain(), SpinChain()), nil
+	// The offpath chain's suite is built apart, so that its breaker, budget and metrics are
+	// not the suite chain's.
+	own, err := SuiteChains()
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(own, func(c Chain) bool { return c.Name == "suite" })
+	return append(append(append(pc, sc...), PeerChains()...), TimeoutChain(), SpinChain(), OffpathChain(own[i])), nil
 }

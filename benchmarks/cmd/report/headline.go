@@ -423,6 +423,20 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Calibration: 1 µs the caller spins before each call (`spin1us`) costs %s, about %.1f µs of a %.0f µs call.",
 			pctCI(e), (e.med-1)*raw/1000, raw/1000))
 	}
+	if o, ok := got["offpath"]; ok {
+		wrap := halfGap(s.r, o.r, 1)
+		rawCPU := median(values(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}), "cpu-ns/op"))
+		cpu := ""
+		if c := pairedRatio(paired, "offpath", "cpu-ns/op").ci(); c.n > 0 && rawCPU > 0 {
+			cpu = fmt.Sprintf(" (%+.1f µs of the process's CPU per call)", (c.med-1)*rawCPU/1000)
+		}
+		r.printf("\nWork or wrapping: the suite's own work done beside the call, not around it (`offpath`: the\n")
+		r.printf("suite around an invoker that only reads the context, then the call outside it), costs\n")
+		r.printf("%s%s; the suite around the call %s. Per round, what wrapping the\n", pctCI(o.r.ci()), cpu, pctCI(s.r.ci()))
+		r.printf("call adds to the work (suite − offpath): %s.\n", pctCI(shift(wrap, 1)))
+		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Work or wrapping: the suite's work done beside the call instead of around it (`offpath`) costs %s%s; what wrapping the call adds to it, per round: %s.",
+			pctCI(o.r.ci()), cpu, pctCI(shift(wrap, 1))))
+	}
 }
 
 // halfGap returns, for every round holding both ratios, (s − 1) − share·(f − 1) (the suite's

@@ -224,10 +224,11 @@ var chainText = map[string]string{
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
 	"timeout":       "a bare 5 s `context.WithTimeout` per call, no policy: Go's price of any per-attempt deadline",
 	"spin1us":       "no policy: the caller spins 1 µs before the call (calibration: what a microsecond of client work costs here)",
+	"offpath":       "diagnostic: the full suite + promobs run beside the call (around an invoker that only reads the context), the call made outside it",
 }
 
 var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
-	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us"}
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath"}
 
 func chainsIn(ss []sample) []string {
 	var out []string

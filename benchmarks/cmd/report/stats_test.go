@@ -158,12 +158,12 @@ func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, 
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
 	names := []string{"raw"}
-	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us"} {
+	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us", "offpath"} {
 		if _, ok := over[c]; ok {
 			names = append(names, c)
 		}
 	}
-	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162, "spin1us": 157}
+	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162, "spin1us": 157, "offpath": 162}
 	shift := 0.0
 	for r := range rounds {
 		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
@@ -286,6 +286,28 @@ func TestCalibration(t *testing.T) {
 	call, _ := strconv.ParseFloat(m[3], 64)
 	if math.Abs(pct-6) > 0.3 || math.Abs(us-0.06*call) > 0.15 || call < 30 || call > 40 {
 		t.Errorf("calibration %+.1f %%, %.1f µs of a %.0f µs call; want about +6 %%, 6 %% of a 30–39 µs call", pct, us, call)
+	}
+}
+
+// TestWorkOrWrapping checks the offpath line: the chain's overhead, its CPU in microseconds
+// of raw's (writePaired's CPU is 1.1 × the time), and the per-round difference from the suite.
+func TestWorkOrWrapping(t *testing.T) {
+	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "offpath": 1.11})
+	m := regexp.MustCompile("costs\\n([+-][0-9.]+) % \\[[^]]*\\] \\(([+-][0-9.]+) µs of the process's CPU per call\\); the suite around the call ([+-][0-9.]+) %.*\\n" +
+		"call adds to the work \\(suite − offpath\\): ([+-][0-9.]+) %").FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no work-or-wrapping line in:\n%s", out)
+	}
+	var v [5]float64
+	for i := 1; i < 5; i++ {
+		v[i], _ = strconv.ParseFloat(m[i], 64)
+	}
+	// raw's CPU is 1.1 × its 30–39 µs: 11 % of it is 3.6–4.3 µs.
+	if math.Abs(v[1]-11) > 0.3 || v[2] < 3.5 || v[2] > 4.4 || math.Abs(v[3]-14) > 0.3 || math.Abs(v[4]-3) > 0.4 {
+		t.Errorf("offpath %+.1f %%, %+.1f µs of CPU, suite %+.1f %%, wrapping %+.1f %%; want about +11 %%, 3.6–4.3 µs, +14 %%, +3 %%", v[1], v[2], v[3], v[4])
+	}
+	if out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22}); strings.Contains(out, "Work or wrapping") {
+		t.Errorf("a work-or-wrapping line without an offpath chain:\n%s", out)
 	}
 }
 
