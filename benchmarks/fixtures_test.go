@@ -7,6 +7,8 @@ import (
 
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -132,5 +134,28 @@ func TestFaults(t *testing.T) {
 	// retries), never the bulk of the calls.
 	if lk.Reached == 0 || lk.Reached > 60 || lk.Rejected < lk.Calls/2 {
 		t.Errorf("leak: %d of %d calls reached the service (%d rejected)", lk.Reached, lk.Calls, lk.Rejected)
+	}
+}
+
+// TestServerLatency checks that a caller who gives up during the server's latency gets
+// DeadlineExceeded without waiting it out (the server's handler ends with the caller's context).
+func TestServerLatency(t *testing.T) {
+	srv := startServer(t)
+	srv.SetLatency(time.Minute)
+	defer srv.SetLatency(0)
+	cc, err := srv.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Compare = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the call took %v: it waited out the server's latency", d)
 	}
 }

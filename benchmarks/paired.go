@@ -55,6 +55,10 @@ type PairedConfig struct {
 	// DeadlineEvery is how many calls share one 10 s caller deadline; 0 or 1: a fresh one per
 	// call, the layout of the verdicts (see callerDeadline) [0].
 	DeadlineEvery int
+	// Latency is how long the server takes to answer each call (Server.SetLatency): with a
+	// millisecond or more, the regime of the ML services bulwark protects, where the client's
+	// work is a small share of the call [0: at once].
+	Latency time.Duration
 }
 
 func (c *PairedConfig) defaults() error {
@@ -81,6 +85,8 @@ func (c *PairedConfig) defaults() error {
 		return fmt.Errorf("benchmarks: paired deadline-every %d: must not be negative", c.DeadlineEvery)
 	case c.Warmup < 0:
 		return fmt.Errorf("benchmarks: paired warmup %d: must not be negative", c.Warmup)
+	case c.Latency < 0 || c.Latency > time.Second:
+		return fmt.Errorf("benchmarks: paired latency %v: must be within 0 and 1s", c.Latency)
 	}
 	return nil
 }
@@ -130,6 +136,8 @@ func RunPaired(ctx context.Context, cfg PairedConfig, w io.Writer) error {
 		srv = StartServer(1)
 		defer srv.Stop()
 	}
+	srv.SetLatency(cfg.Latency)
+	defer srv.SetLatency(0)
 	chains := make([]pairedChain, 0, len(cfg.Chains))
 	defer func() {
 		for _, c := range chains {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunPaired runs the paired layout briefly and checks its output: a round marker before
@@ -90,6 +91,8 @@ func TestRunPairedFails(t *testing.T) {
 		{PairedConfig{FirstRound: -4}, "first round -4"},
 		{PairedConfig{Chains: []string{"raw", "nope"}}, `chain "nope"`},
 		{PairedConfig{Chains: []string{"raw", "raw"}}, `chain "raw": named twice`},
+		{PairedConfig{Latency: -time.Millisecond}, "latency -1ms"},
+		{PairedConfig{Latency: 2 * time.Second}, "latency 2s"},
 	}
 	for _, tt := range tests {
 		tt.cfg.Server = srv
@@ -180,5 +183,34 @@ func TestRunPairedShuffle(t *testing.T) {
 	}
 	if rotated == rounds {
 		t.Errorf("every shuffled round ran in the rotated order: %v", got)
+	}
+}
+
+// TestRunPairedLatency checks that a latency slows every call by at least that much (a lower
+// bound only: a busy machine adds to it), and that the server answers at once again after.
+func TestRunPairedLatency(t *testing.T) {
+	srv := StartServer(1)
+	defer srv.Stop()
+	const latency = 3 * time.Millisecond
+	var out bytes.Buffer
+	if err := RunPaired(context.Background(), PairedConfig{Calls: 4, Rounds: 2, Warmup: 1, Chains: []string{"raw", "suite"}, Server: srv, Latency: latency}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "BenchmarkUnaryDLPaired/") {
+			continue
+		}
+		lines++
+		if ns, _ := strconv.ParseFloat(f[2], 64); ns < float64(latency) {
+			t.Errorf("%s: %.0f ns/op, under the server's latency of %v", f[0], ns, latency)
+		}
+	}
+	if lines != 4 {
+		t.Fatalf("%d result lines, want 4:\n%s", lines, out.String())
+	}
+	if d := time.Duration(srv.latency.Load()); d != 0 {
+		t.Errorf("latency left at %v after the run", d)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
@@ -37,6 +38,7 @@ type Server struct {
 	failures atomic.Int64
 	hold     atomic.Pointer[chan struct{}] // while set, Compare waits for it to close
 	waiting  atomic.Int64                  // Compare calls waiting on hold
+	latency  atomic.Int64                  // how long Compare takes before it answers, in ns
 
 	mu  sync.Mutex
 	rng *rand.Rand // Guarded by mu.
@@ -83,6 +85,10 @@ func (s *Server) Stop() {
 
 // SetFailRate makes a share p (0 to 1) of the requests fail with Unavailable, drawn at random.
 func (s *Server) SetFailRate(p float64) { s.failPPM.Store(int64(p * 1e6)) }
+
+// SetLatency makes every Compare take d (a timer, not CPU: an inference service's GPU wait)
+// before it answers, or its caller gives up; 0 answers at once.
+func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
 
 // SetDown makes every request fail with Unavailable (true) or stops doing so (false).
 func (s *Server) SetDown(down bool) { s.down.Store(down) }
@@ -138,6 +144,15 @@ func (s *Server) Compare(ctx context.Context, _ *kycv1.CompareRequest) (*kycv1.C
 		case <-ctx.Done():
 		}
 		s.waiting.Add(-1)
+	}
+	if d := time.Duration(s.latency.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 	}
 	if err := s.fault(); err != nil {
 		return nil, err

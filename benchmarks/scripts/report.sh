@@ -10,6 +10,9 @@ PAIRED_ROUNDS=${PAIRED_ROUNDS:-210}
 PAIRED_PROCS=${PAIRED_PROCS:-6}
 SHARED_ROUNDS=${SHARED_ROUNDS:-80}
 SHARED_PROCS=${SHARED_PROCS:-8}
+SLOW_ROUNDS=${SLOW_ROUNDS:-80}
+SLOW_PROCS=${SLOW_PROCS:-4}
+SLOW_N=${SLOW_N:-200}
 DL_TIME=${DL_TIME:-15000x}
 ND_TIME=${ND_TIME:-10000x}
 HOT_TIME=${HOT_TIME:-200000x}
@@ -25,6 +28,9 @@ PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry,ti
 # The shared-deadline layout (one caller deadline for SharedDeadlineCalls calls; see
 # callerDeadline in paired.go): the paired layout again, shorter, for the HPACK effect.
 SHARED_CHAINS=raw,suite,suite_nosink,raw2,failsafe,timeout
+# The 1 ms layout (the server takes 1 ms to answer each call, the ML services' regime): the
+# paired layout again, shorter, with SLOW_N calls per block.
+SLOW_CHAINS=raw,suite,raw2,suite_builtin,failsafe
 # The no-deadline chains, measured together in one process per round.
 ND_CHAINS=raw,retry,deadline,suite,suite_nosink,suite_builtin,failsafe,grpcmw_retry
 
@@ -44,11 +50,12 @@ if [ -n "$(git status --porcelain -- .. ':!results' 2>/dev/null)" ]; then commit
 	echo "load before (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "headline layout (verdicts): paired, every chain in one process, ${PAIRED_ROUNDS} rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order shuffled each round (seeded), a GC and a dithered collector phase before every block, untimed"
 	echo "shared-deadline layout: paired as above with one caller deadline per 500 calls, ${SHARED_ROUNDS} rounds in ${SHARED_PROCS} processes"
+	echo "1 ms layout: paired as above, the server answering each call after 1 ms, ${SLOW_ROUNDS} rounds of ${SLOW_N} calls per chain in ${SLOW_PROCS} processes"
 	echo "headline layout (cross-check): per process, ${ROUNDS} rounds; each round runs every chain in its own process (-benchtime ${DL_TIME}, -cpu 1,2), chain order rotated by one each round"
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
-rm -f "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
+rm -f "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/paired_1ms.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
 per=$((PAIRED_ROUNDS / PAIRED_PROCS))
 if ((per < 1)); then
 	echo "report.sh: PAIRED_ROUNDS ($PAIRED_ROUNDS) must be at least PAIRED_PROCS ($PAIRED_PROCS)" >&2
@@ -66,6 +73,13 @@ for ((p = 0; p < SHARED_PROCS; p++)); do
 	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$sper" -first-round $((p * sper)) -seed $((p + 101)) \
 		-deadline-every 500 -chains "$SHARED_CHAINS" >> "$OUT/paired_shared.out"
 	echo "shared-deadline process $((p + 1)) of $SHARED_PROCS done"
+done
+lper=$((SLOW_ROUNDS / SLOW_PROCS))
+for ((p = 0; p < SLOW_PROCS; p++)); do
+	echo "# process $p" >> "$OUT/paired_1ms.out"
+	"$OUT/paired" -shuffle -n "$SLOW_N" -rounds "$lper" -first-round $((p * lper)) -seed $((p + 201)) \
+		-latency 1ms -warmup 200 -chains "$SLOW_CHAINS" >> "$OUT/paired_1ms.out"
+	echo "1 ms process $((p + 1)) of $SLOW_PROCS done"
 done
 n=${#HEAD_CHAINS[@]}
 for ((r = 0; r < ROUNDS; r++)); do

@@ -25,11 +25,12 @@ func main() {
 	shuffle := flag.Bool("shuffle", false, "a random chain order each round instead of the rotated one")
 	warmup := flag.Int("warmup", 3000, "calls per chain before the first round")
 	every := flag.Int("deadline-every", 0, "calls that share one 10 s caller deadline (0 or 1: a fresh one per call; benchmarks.SharedDeadlineCalls for the shared layout)")
+	latency := flag.Duration("latency", 0, "how long the server takes to answer each call (0: at once; 1ms: the ML services' regime)")
 	chains := flag.String("chains", strings.Join(benchmarks.HeadlineChains, ","), "comma-separated chains, raw (the baseline) among them")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr, DeadlineEvery: *every}
+	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr, DeadlineEvery: *every, Latency: *latency}
 	for _, c := range strings.Split(*chains, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			cfg.Chains = append(cfg.Chains, c)

@@ -348,7 +348,7 @@ func main() {
 	}
 	paired, head, nodl, methods, inflight, stack, hot := load("paired.out"), load("headline.out"), load("nodeadline.out"),
 		load("methods.out"), load("inflight.out"), load("stack.out"), load("hotpath.out")
-	shared := load("paired_shared.out")
+	shared, slow := load("paired_shared.out"), load("paired_1ms.out")
 	ownConf := load("ownconfigured.out")
 
 	r.printf("# Benchmark report\n\n")
@@ -363,6 +363,7 @@ func main() {
 	r.printf("\n## Headline: unary call with a 10 s caller deadline, serial\n\n")
 	r.headline(paired, head)
 	r.sharedDeadline(shared)
+	r.slowCall(slow)
 
 	r.printf("\n## GOMAXPROCS 1 and 2\n\n")
 	r.printf("The same calls at `-cpu 1,2` (same processes as the headline): serial (one caller) and under\n")

@@ -25,10 +25,21 @@ func TestSummaryBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The 1 ms layout: the suite 1 % over raw.
+	slowDir := t.TempDir()
+	writePaired(t, slowDir, 80, map[string]float64{"suite": 1.01, "failsafe": 1.02, "raw2": 1}, 0.002)
+	slow, err := parse(filepath.Join(slowDir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	r := &report{w: &out, dir: dir}
 	r.env()
 	r.headline(ss, nil)
+	r.slowCall(slow)
+	if !strings.Contains(out.String(), "## A 1 ms call") {
+		t.Fatalf("no 1 ms section in the report:\n%s", out.String())
+	}
 
 	doc := filepath.Join(dir, "BENCHMARKS.md")
 	before, after := "# title\n\nintro\n\n", "\n## after\n\ntext\n"
@@ -43,12 +54,17 @@ func TestSummaryBlock(t *testing.T) {
 	if !strings.HasPrefix(text, before+summaryBegin) || !strings.HasSuffix(text, summaryEnd+"\n"+after) || strings.Contains(text, "stale") {
 		t.Fatalf("block not spliced in place:\n%s", text)
 	}
+	if !regexp.MustCompile(`(?m)^\| suite \| [^|]* \| \+7\.00 \| \+14\.[0-9] % \[[^]]*\] \| — \| \+1\.0 % \[[^]]*\] \|$`).MatchString(text) {
+		t.Errorf("the suite's row lacks its 1 ms figure (+1.0 %%) or has a shared one:\n%s", text)
+	}
 	for _, want := range []string{
 		"commit abc1234, 2026-12-02T08:00:00Z (AMD EPYC × 2, load 0.50 before, — after)",
 		"(200 rounds in 1 processes)",
-		// The suite's row: +7 allocations, +14 % (the generated data's ratio).
+		// The suite's row: +7 allocations, +14 % (the generated data's ratio), no shared
+		// layout, +1 % on a 1 ms call.
 		`| suite | ` + chainText["suite"] + ` | +7.00 | +14.`,
 		`| failsafe | ` + chainText["failsafe"] + ` | +43.00 | +22.`,
+		`| timeout | ` + chainText["timeout"] + ` | +5.00 | +4.`,
 		"| full suite + promobs: ≤ +12 allocs over raw | +7.00 allocs | met |",
 		"| full suite + promobs: ≤ +8 % time over raw | +14.",
 		"| suite's overhead ≤ ½ failsafe-go's: allocs | +7.00 against +43.00: 0.16× | met |",
