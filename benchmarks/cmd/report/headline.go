@@ -27,7 +27,7 @@ func (r *report) headline(paired, head []sample) {
 	r.printf("calls changes, is in the next section.\n\n")
 	var got map[string]ratioAllocs
 	layout := ""
-	if len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"})) > 0 {
+	if hasPaired(paired) {
 		r.printf("### Paired: every chain in one process (the layout the verdicts use)\n\n")
 		r.printf("`cmd/paired` (`benchmarks.RunPaired`): one process holds the server and one connection per\n")
 		r.printf("chain; each round runs one block of serial calls per chain, in a random order drawn anew\n")
@@ -164,43 +164,46 @@ func (r *report) pairedTable(ss []sample, perProcess bool) map[string]ratioAlloc
 	return got
 }
 
-// sharedDeadline prints the paired layout with one caller deadline shared by 500 calls, and
-// what it changes (see callerDeadline in paired.go).
-func (r *report) sharedDeadline(ss []sample) {
-	if len(filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})) == 0 {
-		return
-	}
-	r.printf("\n## A caller deadline shared by 500 calls: the HPACK effect\n\n")
-	r.printf("grpc-go sends the time left as `grpc-timeout`, in whole microseconds for deadlines between\n")
-	r.printf("0.1 and 100 s. A deadline made right before the call gives nearly the same value on every\n")
-	r.printf("call, which both ends keep in their HPACK tables and send as an index; a deadline shared by\n")
-	r.printf("many calls (a request-scoped one that several calls spend) gives a new value on every call,\n")
-	r.printf("encoded and decoded as a literal. A chain that makes its own per-attempt deadline (the\n")
-	r.printf("suite's 5 s per attempt, the bare `timeout` chain; failsafe-go's timeout is a timer and\n")
-	r.printf("sends none) sends a repeating value in either layout. So with a shared caller deadline\n")
-	r.printf("such a chain saves what raw pays for its\n")
-	r.printf("literal, and its ratio to raw understates its own cost by that saving, several per cent of\n")
-	r.printf("a bufconn call (compare `timeout` below with its row in the headline). The headline uses a\n")
-	r.printf("fresh deadline per call, where raw and every chain send a repeating value, so a chain's\n")
-	r.printf("own deadline is priced at what it costs. The same paired layout, shorter, with one deadline\n")
-	r.printf("per 500 calls:\n\n")
-	r.sum.shared = r.pairedTable(ss, false)
+// hasPaired reports whether ss holds the paired layout (raw's blocks).
+func hasPaired(ss []sample) bool {
+	return len(filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})) > 0
 }
 
-// slowCall prints the paired layout with the server answering each call after 1 ms, the
-// regime of the ML services bulwark protects.
-func (r *report) slowCall(ss []sample) {
-	if len(filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})) == 0 {
-		return
+// pairedSection prints a section of the paired layout run another way: its title, text (what
+// differs from the headline and why), and its table. It returns the table's ratios, or nil
+// (and prints nothing) when ss holds no paired layout.
+func (r *report) pairedSection(ss []sample, title, text string) map[string]ratioAllocs {
+	if !hasPaired(ss) {
+		return nil
 	}
-	r.printf("\n## A 1 ms call: the services' regime\n\n")
-	r.printf("The headline's 30 µs bufconn call is the harshest case for a client library: its own\n")
-	r.printf("work is a tenth of the call. The ML services bulwark protects answer in milliseconds. The\n")
-	r.printf("same paired layout, shorter, with the server answering each call after 1 ms (a timer, as\n")
-	r.printf("an inference service's GPU wait: the cores are idle meanwhile) and a fresh caller deadline\n")
-	r.printf("per call:\n\n")
-	r.sum.slow = r.pairedTable(ss, false)
+	r.printf("\n## %s\n\n%s\n", title, text)
+	return r.pairedTable(ss, false)
 }
+
+// sharedText says what a caller deadline shared by 500 calls changes (see callerDeadline in
+// paired.go).
+const sharedText = `grpc-go sends the time left as ` + "`grpc-timeout`" + `, in whole microseconds for deadlines between
+0.1 and 100 s. A deadline made right before the call gives nearly the same value on every
+call, which both ends keep in their HPACK tables and send as an index; a deadline shared by
+many calls (a request-scoped one that several calls spend) gives a new value on every call,
+encoded and decoded as a literal. A chain that makes its own per-attempt deadline (the
+suite's 5 s per attempt, the bare ` + "`timeout`" + ` chain; failsafe-go's timeout is a timer and
+sends none) sends a repeating value in either layout. So with a shared caller deadline
+such a chain saves what raw pays for its
+literal, and its ratio to raw understates its own cost by that saving, several per cent of
+a bufconn call (compare ` + "`timeout`" + ` below with its row in the headline). The headline uses a
+fresh deadline per call, where raw and every chain send a repeating value, so a chain's
+own deadline is priced at what it costs. The same paired layout, shorter, with one deadline
+per 500 calls:
+`
+
+// slowText says what the 1 ms layout is for: the regime of the ML services bulwark protects.
+const slowText = `The headline's 30 µs bufconn call is the harshest case for a client library: its own
+work is a tenth of the call. The ML services bulwark protects answer in milliseconds. The
+same paired layout, shorter, with the server answering each call after 1 ms (a timer, as
+an inference service's GPU wait: the cores are idle meanwhile) and a fresh caller deadline
+per call:
+`
 
 // procsIn returns the process numbers of ss ("# process N" markers), in order.
 func procsIn(ss []sample) []int {
