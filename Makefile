@@ -20,8 +20,10 @@ modpkgs       = $(foreach m,$(1),$(if $(filter .,$(m)),./...,./$(m)/...))
 # vet and lint: every module.
 PKGS         ?= $(call modpkgs,$(MODULES))
 # test and bench: every module but benchmarks/, a measuring harness with its own Makefile (make -C
-# benchmarks test; make bench runs its report), whose fixture tests time real calls under load.
-TEST_PKGS    ?= $(call modpkgs,$(filter-out benchmarks,$(MODULES)))
+# benchmarks test; make bench runs its report), whose fixture tests time real calls under load;
+# test takes its tools' packages (the report's statistics and goal verdicts, the results files'
+# heads), whose tests are exact.
+TEST_PKGS    ?= $(call modpkgs,$(filter-out benchmarks,$(MODULES))) ./benchmarks/cmd/... ./benchmarks/internal/...
 # The committed go.work, whatever GOWORK the environment sets (tidy-check turns it off per module).
 export GOWORK := $(CURDIR)/go.work
 
@@ -30,7 +32,7 @@ export GOWORK := $(CURDIR)/go.work
 all: test
 
 ## test: vet, gofmt check, go.work lists every module, the race-enabled test suite of every
-## module but benchmarks/ (what CI runs), and the allocation and stack ceilings, measured
+## module but benchmarks/ and of benchmarks/' tools (what CI runs), and the allocation and stack ceilings, measured
 ## without -race (the race detector changes what allocates and frame sizes); the last step
 ## fails if either ceiling test did not run (a -run pattern that matches no test passes)
 test: vet fmt-check work-check
