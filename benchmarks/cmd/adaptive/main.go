@@ -39,8 +39,7 @@ func main() {
 		table(l)
 		return
 	}
-	ri := runinfo.Start("make -C benchmarks adaptive", *repo)
-	fmt.Print("# Adaptive bulkhead under overload\n\n")
+	ri := runinfo.Start("Adaptive bulkhead under overload", "make -C benchmarks adaptive", *repo)
 	ri.Head(os.Stdout)
 	setUp(l)
 	mild := l

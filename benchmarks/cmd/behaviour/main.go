@@ -25,8 +25,7 @@ func main() {
 	recovery := flag.Duration("recovery", 30*time.Millisecond, "breaker recovery timeout in the leak run")
 	repo := flag.String("repo", "..", "root of the bulwark repository (for the commit in the head)")
 	flag.Parse()
-	ri := runinfo.Start("make -C benchmarks behaviour", *repo)
-	fmt.Print("# Behaviour under faults\n\n")
+	ri := runinfo.Start("Behaviour under faults", "make -C benchmarks behaviour", *repo)
 	ri.Head(os.Stdout)
 	if err := run(*calls, *failfast, *leak, *recovery); err != nil {
 		fmt.Fprintln(os.Stderr, "behaviour:", err)

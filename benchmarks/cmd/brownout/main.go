@@ -59,8 +59,7 @@ func main() {
 	repo := flag.String("repo", "..", "root of the bulwark repository")
 	flag.Parse()
 	p := params{*n, *concurrency, *latency, *seed, *rate, *outage, *outageAt, *arrivals}
-	ri := runinfo.Start("make -C benchmarks brownout", *repo)
-	fmt.Print("# Brownout: fault rates and an outage (issue 15)\n\n")
+	ri := runinfo.Start("Brownout: fault rates and an outage (issue 15)", "make -C benchmarks brownout", *repo)
 	ri.Head(os.Stdout)
 	if err := run(*repo, p); err != nil {
 		fmt.Fprintln(os.Stderr, "brownout:", err)

@@ -62,8 +62,7 @@ func main() {
 		}
 		spikeList = append(spikeList, v)
 	}
-	ri := runinfo.Start("make -C benchmarks tail", *repo)
-	fmt.Print("# Tail latency: hedging against latency spikes (issue 16)\n\n")
+	ri := runinfo.Start("Tail latency: hedging against latency spikes (issue 16)", "make -C benchmarks tail", *repo)
 	ri.Head(os.Stdout)
 	if err := run(*repo, *n, *concurrency, *spike, *latency, seedList, spikeList); err != nil {
 		fmt.Fprintln(os.Stderr, "tail:", err)
