@@ -123,6 +123,10 @@ func PolicyChains() ([]Chain, error) {
 	if err != nil {
 		return nil, err
 	}
+	rp5, err := retry.New(*BenchConfig().Profiles["bench"].Retry)
+	if err != nil {
+		return nil, err
+	}
 	br, err := breaker.New(ServiceFaceMatch, MLBreaker(1))
 	if err != nil {
 		return nil, err
@@ -142,6 +146,7 @@ func PolicyChains() ([]Chain, error) {
 	return []Chain{
 		{Name: "raw"},
 		{Name: "retry", Unary: rp.Unary(), Stream: rp.Stream()},
+		{Name: "retry_5s", Unary: rp5.Unary(), Stream: rp5.Stream()},
 		{Name: "breaker", Unary: br.Unary(), Stream: br.Stream()},
 		{Name: "bulkhead", Unary: bh.Unary(), Stream: bh.Stream()},
 		{Name: "ratelimit", Unary: rl.Unary(), Stream: rl.Stream()},
@@ -184,8 +189,14 @@ func PeerChains() []Chain {
 // Prometheus through promobs ("suite") and with no observer ("suite_nosink"), and the suite
 // built from config.Builtin(), whose ml profile both services use ("suite_builtin": it adds a
 // 3s per-attempt timeout and a 16-slot bulkhead, and has no rate limit), also with promobs.
-// Each suite has a breaker registry of its own.
+// "suite_retry" is BenchConfig's suite with retry alone (its 5 s per attempt and the 8 s
+// budget), no observer: the step between retry_5s (the policy alone) and suite_nosink in the
+// report's ladder. Each suite has a breaker registry of its own.
 func SuiteChains() ([]Chain, error) {
+	retryOnly := BenchConfig()
+	p := retryOnly.Profiles["bench"]
+	p.Breaker, p.Bulkhead, p.RateLimit, p.Deadline = nil, nil, nil, nil
+	retryOnly.Profiles["bench"] = p
 	var out []Chain
 	for _, c := range []struct {
 		name string
@@ -195,6 +206,7 @@ func SuiteChains() ([]Chain, error) {
 		{"suite", BenchConfig(), true},
 		{"suite_nosink", BenchConfig(), false},
 		{"suite_builtin", config.Builtin(), true},
+		{"suite_retry", retryOnly, false},
 	} {
 		opts := []interceptors.Option{interceptors.WithBreakerRegistry(new(breaker.Registry))}
 		if c.prom {
@@ -226,16 +238,20 @@ func TimeoutChain() Chain {
 	}, NoStream: "a reference for unary calls only"}
 }
 
-// SpinChain is the calibration chain: no policy, the caller spins for 1 µs (reading the
-// clock until it has passed) before each call. Its ratio to raw is what a microsecond of the
-// caller's own work costs in place, which on a small machine is more than a microsecond: the
-// gap between calls changes when gRPC's goroutines find a core (see BENCHMARKS.md).
-func SpinChain() Chain {
-	return Chain{Name: "spin1us", Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		for end := time.Now().Add(time.Microsecond); time.Now().Before(end); {
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}, NoStream: "a reference for unary calls only"}
+// SpinChains are the calibration chains: no policy, the caller spins for 1 µs ("spin1us") or
+// 2 µs ("spin2us"), reading the clock until it has passed, before each call. Their ratios to
+// raw are what a microsecond of the caller's own work costs in place, which on a small machine
+// is more than a microsecond and not in proportion: the gap between calls decides whether
+// gRPC's goroutines find their threads still spinning or parked (see BENCHMARKS.md).
+func SpinChains() []Chain {
+	spin := func(name string, d time.Duration) Chain {
+		return Chain{Name: name, Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			for end := time.Now().Add(d); time.Now().Before(end); {
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}, NoStream: "a reference for unary calls only"}
+	}
+	return []Chain{spin("spin1us", time.Microsecond), spin("spin2us", 2*time.Microsecond)}
 }
 
 // OffpathChain is a diagnostic chain: before each call it runs suite (the "suite" chain's
@@ -259,7 +275,7 @@ func OffpathChain(suite Chain) Chain {
 	}, NoStream: "a diagnostic for unary calls only"}
 }
 
-// AllChains returns PolicyChains, SuiteChains, PeerChains, TimeoutChain, SpinChain and
+// AllChains returns PolicyChains, SuiteChains, PeerChains, TimeoutChain, SpinChains and
 // OffpathChain (of a suite chain of its own), raw first.
 func AllChains() ([]Chain, error) {
 	pc, err := PolicyChains()
@@ -277,5 +293,6 @@ func AllChains() ([]Chain, error) {
 		return nil, err
 	}
 	i := slices.IndexFunc(own, func(c Chain) bool { return c.Name == "suite" })
-	return append(append(append(pc, sc...), PeerChains()...), TimeoutChain(), SpinChain(), OffpathChain(own[i])), nil
+	out := append(append(append(pc, sc...), PeerChains()...), TimeoutChain())
+	return append(append(out, SpinChains()...), OffpathChain(own[i])), nil
 }

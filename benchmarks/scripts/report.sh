@@ -24,7 +24,7 @@ SUMMARY=${SUMMARY-../BENCHMARKS.md}
 HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
 # The paired layout's chains (cmd/paired, every chain in one process, the verdicts' layout), in a
 # shuffled order each round; raw2 is raw on a second connection, an A/A control.
-PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry,timeout,spin1us,offpath
+PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry,timeout,spin1us,offpath,retry_5s,suite_retry,spin2us
 # The shared-deadline layout (one caller deadline for SharedDeadlineCalls calls; see
 # callerDeadline in paired.go): the paired layout again, shorter, for the HPACK effect.
 SHARED_CHAINS=raw,suite,suite_nosink,raw2,failsafe,timeout

@@ -65,6 +65,7 @@ func (r *report) headline(paired, head []sample) {
 		return
 	}
 	r.goals(got, layout, paired)
+	r.ladder(got)
 }
 
 // controlChain is raw again on a connection of its own (benchmarks.ControlChain).
@@ -437,9 +438,17 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		raw := median(values(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}), "ns/op"))
 		r.printf("\nCalibration: 1 µs that the caller spins before each call (`spin1us`) costs %s of raw's\n", pctCI(e))
 		r.printf("time here, about %.1f µs of a %.0f µs call: a microsecond of the suite's own CPU time\n", (e.med-1)*raw/1000, raw/1000)
-		r.printf("(`BenchmarkSuiteOwn`) weighs that much in place.\n")
-		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Calibration: 1 µs the caller spins before each call (`spin1us`) costs %s, about %.1f µs of a %.0f µs call.",
-			pctCI(e), (e.med-1)*raw/1000, raw/1000))
+		r.printf("(`BenchmarkSuiteOwn`) weighs about that much in place.\n")
+		note := fmt.Sprintf("Calibration: 1 µs the caller spins before each call (`spin1us`) costs %s, about %.1f µs of a %.0f µs call", pctCI(e), (e.med-1)*raw/1000, raw/1000)
+		if sp2, ok := got["spin2us"]; ok {
+			e2, d := sp2.r.ci(), shift(halfGap(sp2.r, sp.r, 1), 1)
+			r.printf("Spinning 2 µs (`spin2us`) costs %s, about %.1f µs; its second microsecond, per round,\n", pctCI(e2), (e2.med-1)*raw/1000)
+			r.printf("%s (spin2us − spin1us): what a microsecond of caller work costs depends on how much\n", pctCI(d))
+			r.printf("there is, because the gap between calls decides whether gRPC's goroutines find their threads\n")
+			r.printf("still spinning or parked, so a small cut in the suite's work need not show in place.\n")
+			note += fmt.Sprintf("; 2 µs (`spin2us`) %s, its second microsecond, per round, %s", pctCI(e2), pctCI(d))
+		}
+		r.sum.notes = append(r.sum.notes, note+".")
 	}
 	if o, ok := got["offpath"]; ok {
 		wrap := halfGap(s.r, o.r, 1)

@@ -224,11 +224,14 @@ var chainText = map[string]string{
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
 	"timeout":       "a bare 5 s `context.WithTimeout` per call, no policy: Go's price of any per-attempt deadline",
 	"spin1us":       "no policy: the caller spins 1 µs before the call (calibration: what a microsecond of client work costs here)",
+	"retry_5s":      "bulwark retry alone with the suite's 5 s per attempt (ladder)",
+	"suite_retry":   "the suite with retry alone configured (5 s per attempt, 8 s budget), no observer (ladder)",
+	"spin2us":       "no policy: the caller spins 2 µs before the call (calibration)",
 	"offpath":       "diagnostic: the full suite + promobs run beside the call (around an invoker that only reads the context), the call made outside it",
 }
 
 var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
-	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath"}
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath", "retry_5s", "suite_retry", "spin2us"}
 
 func chainsIn(ss []sample) []string {
 	var out []string

@@ -158,12 +158,13 @@ func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, 
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
 	names := []string{"raw"}
-	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us", "offpath"} {
+	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us", "offpath", "retry_5s", "suite_retry", "suite_nosink", "spin2us"} {
 		if _, ok := over[c]; ok {
 			names = append(names, c)
 		}
 	}
-	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162, "spin1us": 157, "offpath": 162}
+	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162, "spin1us": 157, "offpath": 162,
+		"retry_5s": 163, "suite_retry": 164, "suite_nosink": 164, "spin2us": 157}
 	shift := 0.0
 	for r := range rounds {
 		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
@@ -286,6 +287,71 @@ func TestCalibration(t *testing.T) {
 	call, _ := strconv.ParseFloat(m[3], 64)
 	if math.Abs(pct-6) > 0.3 || math.Abs(us-0.06*call) > 0.15 || call < 30 || call > 40 {
 		t.Errorf("calibration %+.1f %%, %.1f µs of a %.0f µs call; want about +6 %%, 6 %% of a 30–39 µs call", pct, us, call)
+	}
+	if strings.Contains(out, "spin2us") {
+		t.Errorf("a spin2us line without a spin2us chain:\n%s", out)
+	}
+	out = pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "spin1us": 1.06, "spin2us": 1.15})
+	m = regexp.MustCompile("Spinning 2 µs \\(`spin2us`\\) costs ([+-][0-9.]+) % \\[[^]]*\\], about ([0-9.]+) µs; its second microsecond, per round,\n([+-][0-9.]+) %").FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no spin2us line in:\n%s", out)
+	}
+	two, _ := strconv.ParseFloat(m[1], 64)
+	second, _ := strconv.ParseFloat(m[3], 64)
+	if math.Abs(two-15) > 0.4 || math.Abs(second-9) > 0.5 {
+		t.Errorf("spin2us %+.1f %%, its second microsecond %+.1f %%; want about +15 %% and +9 %%", two, second)
+	}
+}
+
+// TestLadder checks the ladder: each rung's cost is its difference from the rung above (the
+// first one's from raw), the allocations added likewise, the room the goal leaves above the
+// timeout rung, and the summary's one-line form; without every rung there is no ladder.
+func TestLadder(t *testing.T) {
+	over := map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.05, "retry_5s": 1.08, "suite_retry": 1.10, "suite_nosink": 1.12}
+	dir := t.TempDir()
+	writePaired(t, dir, 200, over, 0.01)
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	r := &report{w: &b, dir: dir}
+	r.headline(ss, nil)
+	out := b.String()
+	want := map[string][2]float64{"timeout": {5, 5}, "retry_5s": {3, 1}, "suite_retry": {2, 1}, "suite_nosink": {2, 0}, "suite": {2, 0}}
+	for chain, w := range want {
+		m := regexp.MustCompile("\\| " + chain + " \\| [^|]* \\| ([+-][0-9.]+) % \\[[^]]*\\] \\| [+-][0-9.]+ % \\| ([+-][0-9.]+) \\|").FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no ladder rung %s in:\n%s", chain, out)
+		}
+		add, _ := strconv.ParseFloat(m[1], 64)
+		allocs, _ := strconv.ParseFloat(m[2], 64)
+		if math.Abs(add-w[0]) > 0.4 || allocs != w[1] {
+			t.Errorf("rung %s adds %+.1f %% and %+.2f allocs, want about %+.0f %% and %+.0f", chain, add, allocs, w[0], w[1])
+		}
+	}
+	m := regexp.MustCompile("leaves ([0-9.]+) points of raw's time; the four rungs\nabove it take ([+-][0-9.]+)").FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no room line in:\n%s", out)
+	}
+	if room, _ := strconv.ParseFloat(m[1], 64); math.Abs(room-3) > 0.4 {
+		t.Errorf("room above the timeout rung %.1f points, want about 3", room)
+	}
+	if took, _ := strconv.ParseFloat(m[2], 64); math.Abs(took-9) > 0.4 {
+		t.Errorf("the rungs above timeout take %+.1f, want about +9", took)
+	}
+	var line string
+	for _, n := range r.sum.notes {
+		if strings.HasPrefix(n, "Where it goes") {
+			line = n
+		}
+	}
+	if !regexp.MustCompile("`timeout` \\+5\\.[0-9], `retry_5s` \\+[23]\\.[0-9], `suite_retry` \\+[12]\\.[0-9], `suite_nosink` \\+[12]\\.[0-9], `suite` \\+[12]\\.[0-9] %\\.$").MatchString(line) {
+		t.Errorf("summary line %q", line)
+	}
+	delete(over, "suite_retry")
+	if out := pairedHeadline(t, over); strings.Contains(out, "Where the suite's overhead goes") {
+		t.Errorf("a ladder without every rung:\n%s", out)
 	}
 }
 
