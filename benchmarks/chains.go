@@ -241,8 +241,8 @@ func TimeoutChain() Chain {
 // SpinChains are the calibration chains: no policy, the caller spins for 1 µs ("spin1us") or
 // 2 µs ("spin2us"), reading the clock until it has passed, before each call. Their ratios to
 // raw are what a microsecond of the caller's own work costs in place, which on a small machine
-// is more than a microsecond and not in proportion: the gap between calls decides whether
-// gRPC's goroutines find their threads still spinning or parked (see BENCHMARKS.md).
+// is more than a microsecond (the caller shares the cores with gRPC's goroutines), and whether
+// the second microsecond costs what the first does (see BENCHMARKS.md).
 func SpinChains() []Chain {
 	spin := func(name string, d time.Duration) Chain {
 		return Chain{Name: name, Unary: func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {

@@ -443,9 +443,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		if sp2, ok := got["spin2us"]; ok {
 			e2, d := sp2.r.ci(), shift(halfGap(sp2.r, sp.r, 1), 1)
 			r.printf("Spinning 2 µs (`spin2us`) costs %s, about %.1f µs; its second microsecond, per round,\n", pctCI(e2), (e2.med-1)*raw/1000)
-			r.printf("%s (spin2us − spin1us): what a microsecond of caller work costs depends on how much\n", pctCI(d))
-			r.printf("there is, because the gap between calls decides whether gRPC's goroutines find their threads\n")
-			r.printf("still spinning or parked, so a small cut in the suite's work need not show in place.\n")
+			r.printf("%s (spin2us − spin1us), the first %s.\n", pctCI(d), pctCI(e))
 			note += fmt.Sprintf("; 2 µs (`spin2us`) %s, its second microsecond, per round, %s", pctCI(e2), pctCI(d))
 		}
 		r.sum.notes = append(r.sum.notes, note+".")
