@@ -244,6 +244,13 @@ func TestHeadlineVerdicts(t *testing.T) {
 // (their ratios to raw, a ±1 % wobble per round; see writePaired).
 func pairedHeadline(t *testing.T, over map[string]float64) string {
 	t.Helper()
+	out, _ := pairedReport(t, over)
+	return out
+}
+
+// pairedReport is pairedHeadline that returns the report too, for what it kept for the summary.
+func pairedReport(t *testing.T, over map[string]float64) (string, *report) {
+	t.Helper()
 	dir := t.TempDir()
 	writePaired(t, dir, 200, over, 0.01)
 	ss, err := parse(filepath.Join(dir, "paired.out"))
@@ -251,20 +258,36 @@ func pairedHeadline(t *testing.T, over map[string]float64) string {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	(&report{w: &out, dir: dir}).headline(ss, nil)
-	return out.String()
+	r := &report{w: &out, dir: dir}
+	r.headline(ss, nil)
+	return out.String(), r
+}
+
+// numbersIn returns the numbers that the groups of pattern capture in out, failing the test
+// with what the line is and the whole output when pattern does not match.
+func numbersIn(t *testing.T, out, pattern, what string) []float64 {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %s in:\n%s", what, out)
+	}
+	v := make([]float64, len(m)-1)
+	for i, g := range m[1:] {
+		x, err := strconv.ParseFloat(g, 64)
+		if err != nil {
+			t.Fatalf("%s: %q is not a number", what, g)
+		}
+		v[i] = x
+	}
+	return v
 }
 
 // TestTimeoutFloor checks the line that reads the suite's overhead against the timeout chain's:
 // the per-round difference of the two overheads, and the timeout chain's own.
 func TestTimeoutFloor(t *testing.T) {
 	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.04})
-	m := regexp.MustCompile("in raw's\\ntime: ([+-][0-9.]+) % \\[[^]]*\\]; the `timeout` chain itself ([+-][0-9.]+) %").FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no timeout floor line in:\n%s", out)
-	}
-	floor, _ := strconv.ParseFloat(m[1], 64)
-	own, _ := strconv.ParseFloat(m[2], 64)
+	v := numbersIn(t, out, "in raw's\\ntime: ([+-][0-9.]+) % \\[[^]]*\\]; the `timeout` chain itself ([+-][0-9.]+) %", "timeout floor line")
+	floor, own := v[0], v[1]
 	if math.Abs(floor-10) > 0.5 || math.Abs(own-4) > 0.3 {
 		t.Errorf("floor %+.1f %%, timeout %+.1f %%; want about +10 %% and +4 %%", floor, own)
 	}
@@ -278,13 +301,8 @@ func TestTimeoutFloor(t *testing.T) {
 // microseconds of raw's median call.
 func TestCalibration(t *testing.T) {
 	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "spin1us": 1.06})
-	m := regexp.MustCompile(`costs ([+-][0-9.]+) % \[[^]]*\] of raw's\ntime here, about ([0-9.]+) µs of a ([0-9]+) µs call`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no calibration line in:\n%s", out)
-	}
-	pct, _ := strconv.ParseFloat(m[1], 64)
-	us, _ := strconv.ParseFloat(m[2], 64)
-	call, _ := strconv.ParseFloat(m[3], 64)
+	v := numbersIn(t, out, `costs ([+-][0-9.]+) % \[[^]]*\] of raw's\ntime here, about ([0-9.]+) µs of a ([0-9]+) µs call`, "calibration line")
+	pct, us, call := v[0], v[1], v[2]
 	if math.Abs(pct-6) > 0.3 || math.Abs(us-0.06*call) > 0.15 || call < 30 || call > 40 {
 		t.Errorf("calibration %+.1f %%, %.1f µs of a %.0f µs call; want about +6 %%, 6 %% of a 30–39 µs call", pct, us, call)
 	}
@@ -292,12 +310,8 @@ func TestCalibration(t *testing.T) {
 		t.Errorf("a spin2us line without a spin2us chain:\n%s", out)
 	}
 	out = pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "spin1us": 1.06, "spin2us": 1.15})
-	m = regexp.MustCompile("Spinning 2 µs \\(`spin2us`\\) costs ([+-][0-9.]+) % \\[[^]]*\\], about ([0-9.]+) µs; its second microsecond, per round,\n([+-][0-9.]+) %").FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no spin2us line in:\n%s", out)
-	}
-	two, _ := strconv.ParseFloat(m[1], 64)
-	second, _ := strconv.ParseFloat(m[3], 64)
+	v = numbersIn(t, out, "Spinning 2 µs \\(`spin2us`\\) costs ([+-][0-9.]+) % \\[[^]]*\\], about ([0-9.]+) µs; its second microsecond, per round,\n([+-][0-9.]+) %", "spin2us line")
+	two, second := v[0], v[2]
 	if math.Abs(two-15) > 0.4 || math.Abs(second-9) > 0.5 {
 		t.Errorf("spin2us %+.1f %%, its second microsecond %+.1f %%; want about +15 %% and +9 %%", two, second)
 	}
@@ -308,36 +322,20 @@ func TestCalibration(t *testing.T) {
 // timeout rung, and the summary's one-line form; without every rung there is no ladder.
 func TestLadder(t *testing.T) {
 	over := map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.05, "retry_5s": 1.08, "suite_retry": 1.10, "suite_nosink": 1.12}
-	dir := t.TempDir()
-	writePaired(t, dir, 200, over, 0.01)
-	ss, err := parse(filepath.Join(dir, "paired.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	r := &report{w: &b, dir: dir}
-	r.headline(ss, nil)
-	out := b.String()
+	out, r := pairedReport(t, over)
 	want := map[string][2]float64{"timeout": {5, 5}, "retry_5s": {3, 1}, "suite_retry": {2, 1}, "suite_nosink": {2, 0}, "suite": {2, 0}}
 	for chain, w := range want {
-		m := regexp.MustCompile("\\| " + chain + " \\| [^|]* \\| ([+-][0-9.]+) % \\[[^]]*\\] \\| [+-][0-9.]+ % \\| ([+-][0-9.]+) \\|").FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("no ladder rung %s in:\n%s", chain, out)
-		}
-		add, _ := strconv.ParseFloat(m[1], 64)
-		allocs, _ := strconv.ParseFloat(m[2], 64)
+		v := numbersIn(t, out, "\\| "+chain+" \\| [^|]* \\| ([+-][0-9.]+) % \\[[^]]*\\] \\| [+-][0-9.]+ % \\| ([+-][0-9.]+) \\|", "ladder rung "+chain)
+		add, allocs := v[0], v[1]
 		if math.Abs(add-w[0]) > 0.4 || allocs != w[1] {
 			t.Errorf("rung %s adds %+.1f %% and %+.2f allocs, want about %+.0f %% and %+.0f", chain, add, allocs, w[0], w[1])
 		}
 	}
-	m := regexp.MustCompile("leaves ([0-9.]+) points of raw's time; the four rungs\nabove it take ([+-][0-9.]+)").FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no room line in:\n%s", out)
-	}
-	if room, _ := strconv.ParseFloat(m[1], 64); math.Abs(room-3) > 0.4 {
+	v := numbersIn(t, out, "leaves ([0-9.]+) points of raw's time; the four rungs\nabove it take ([+-][0-9.]+)", "room line")
+	if room := v[0]; math.Abs(room-3) > 0.4 {
 		t.Errorf("room above the timeout rung %.1f points, want about 3", room)
 	}
-	if took, _ := strconv.ParseFloat(m[2], 64); math.Abs(took-9) > 0.4 {
+	if took := v[1]; math.Abs(took-9) > 0.4 {
 		t.Errorf("the rungs above timeout take %+.1f, want about +9", took)
 	}
 	var line string
@@ -359,18 +357,11 @@ func TestLadder(t *testing.T) {
 // of raw's (writePaired's CPU is 1.1 × the time), and the per-round difference from the suite.
 func TestWorkOrWrapping(t *testing.T) {
 	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "offpath": 1.11})
-	m := regexp.MustCompile("costs\\n([+-][0-9.]+) % \\[[^]]*\\] \\(([+-][0-9.]+) µs of the process's CPU per call\\); the suite around the call ([+-][0-9.]+) %.*\\n" +
-		"call adds to the work \\(suite − offpath\\): ([+-][0-9.]+) %").FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no work-or-wrapping line in:\n%s", out)
-	}
-	var v [5]float64
-	for i := 1; i < 5; i++ {
-		v[i], _ = strconv.ParseFloat(m[i], 64)
-	}
+	v := numbersIn(t, out, "costs\\n([+-][0-9.]+) % \\[[^]]*\\] \\(([+-][0-9.]+) µs of the process's CPU per call\\); the suite around the call ([+-][0-9.]+) %.*\\n"+
+		"call adds to the work \\(suite − offpath\\): ([+-][0-9.]+) %", "work-or-wrapping line")
 	// raw's CPU is 1.1 × its 30–39 µs: 11 % of it is 3.6–4.3 µs.
-	if math.Abs(v[1]-11) > 0.3 || v[2] < 3.5 || v[2] > 4.4 || math.Abs(v[3]-14) > 0.3 || math.Abs(v[4]-3) > 0.4 {
-		t.Errorf("offpath %+.1f %%, %+.1f µs of CPU, suite %+.1f %%, wrapping %+.1f %%; want about +11 %%, 3.6–4.3 µs, +14 %%, +3 %%", v[1], v[2], v[3], v[4])
+	if math.Abs(v[0]-11) > 0.3 || v[1] < 3.5 || v[1] > 4.4 || math.Abs(v[2]-14) > 0.3 || math.Abs(v[3]-3) > 0.4 {
+		t.Errorf("offpath %+.1f %%, %+.1f µs of CPU, suite %+.1f %%, wrapping %+.1f %%; want about +11 %%, 3.6–4.3 µs, +14 %%, +3 %%", v[0], v[1], v[2], v[3])
 	}
 	if out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22}); strings.Contains(out, "Work or wrapping") {
 		t.Errorf("a work-or-wrapping line without an offpath chain:\n%s", out)
