@@ -22,9 +22,9 @@ SUMMARY=${SUMMARY-../BENCHMARKS.md}
 
 # The headline chains, each alone in its own process (the cross-check layout).
 HEAD_CHAINS=(raw suite suite_nosink suite_builtin failsafe grpcmw_retry)
-# The paired layout's chains (cmd/paired, every chain in one process, the verdicts' layout), in a
-# shuffled order each round; raw2 is raw on a second connection, an A/A control.
-PAIRED_CHAINS=raw,suite,suite_nosink,raw2,suite_builtin,failsafe,grpcmw_retry,timeout,spin1us,offpath,retry_5s,suite_retry,spin2us
+# The paired layout (cmd/paired, every chain in one process, the verdicts' layout) measures
+# benchmarks.HeadlineChains, cmd/paired's default, in a shuffled order each round; raw2 is raw on
+# a second connection, an A/A control.
 # The shared-deadline layout (one caller deadline for SharedDeadlineCalls calls; see
 # callerDeadline in paired.go): the paired layout again, shorter, for the HPACK effect.
 SHARED_CHAINS=raw,suite,suite_nosink,raw2,failsafe,timeout
@@ -64,7 +64,7 @@ fi
 for ((p = 0; p < PAIRED_PROCS; p++)); do
 	echo "# process $p" >> "$OUT/paired.out"
 	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$per" -first-round $((p * per)) -seed $((p + 1)) \
-		-chains "$PAIRED_CHAINS" >> "$OUT/paired.out"
+		>> "$OUT/paired.out"
 	echo "paired process $((p + 1)) of $PAIRED_PROCS done"
 done
 sper=$((SHARED_ROUNDS / SHARED_PROCS))
