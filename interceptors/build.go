@@ -173,7 +173,7 @@ type deadliner interface {
 // step before it and shares the call's timing with the runner (retry.Policy): the runner
 // counts attempts as entries to the step after it.
 type attemptLoop interface {
-	InvokeTimed(ctx context.Context, t *section.Timing, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
+	InvokeKept(ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
 // unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
@@ -252,9 +252,13 @@ type unaryChain struct {
 	countAt   int
 	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
 	timed     bool // the first step is the attempt loop: it shares the call's timing (see runner)
-	clk       clock.Clock
-	c         *chain
-	pool      sync.Pool
+	// keptAt is the attempt loop whose attempts reach the invoker through instant gates only
+	// (see keptLoop), with the real clock; -1: none.
+	keptAt   int
+	instants []section.Instant // the gates after keptAt
+	clk      clock.Clock
+	c        *chain
+	pool     sync.Pool
 }
 
 func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) *unaryChain {
@@ -265,6 +269,10 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		uc.observeAt = attemptAt // no fold without a loop: the indexes are steps'
 	}
 	uc.gateEnd = gateRuns(uc.steps, uc.countAt, uc.observeAt)
+	uc.keptAt, uc.instants = -1, nil
+	if clock.OrReal(clk) == clock.Real {
+		uc.keptAt, uc.instants = keptLoop(uc.steps)
+	}
 	uc.pool.New = func() any {
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
 		for i := range uc.steps {
@@ -298,6 +306,47 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		return r
 	}
 	return uc
+}
+
+// keptLoop returns the attempt loop of steps whose attempts can reach the invoker at once,
+// and the gates between them: the loop is followed by gates that can tell they are instant
+// (section.Instant) and nothing else. Else it returns -1.
+func keptLoop(steps []unaryStep) (int, []section.Instant) {
+	at := slices.IndexFunc(steps, func(st unaryStep) bool { return st.loop != nil })
+	if at < 0 {
+		return -1, nil
+	}
+	var gates []section.Instant
+	for _, st := range steps[at+1:] {
+		g, ok := st.gate.(section.Instant)
+		if !ok {
+			return -1, nil
+		}
+		gates = append(gates, g)
+	}
+	return at, gates
+}
+
+// kept returns the timeout grpc applies to every attempt of a call of method on cc (its
+// method config's, see Suite.ServiceConfig), when the call's gates let its attempts reach
+// grpc at once; else 0. The attempt loop makes no context of its own for an attempt that
+// timeout ends as its own per-attempt timeout would (retry.Policy.InvokeKept). Not inlined:
+// its frame is not on the stack under the call.
+//
+//go:noinline
+func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallOption) time.Duration {
+	if cc == nil {
+		return 0
+	}
+	for _, g := range uc.instants {
+		if !g.Instant(opts) {
+			return 0
+		}
+	}
+	if mc := cc.GetMethodConfig(method); mc.Timeout != nil {
+		return *mc.Timeout
+	}
+	return 0
 }
 
 // runner returns a pooled runner for one call, which the caller started at start (zero: the
@@ -453,7 +502,11 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 		if st.dl != nil {
 			declared, _ = st.dl.DeadlineAt(ctx, method, r.timing.Start)
 		}
-		return st.loop.InvokeTimed(ctx, t, declared, method, req, reply, cc, r.next[i], opts...)
+		var kept time.Duration
+		if i == r.uc.keptAt {
+			kept = r.uc.kept(cc, method, opts)
+		}
+		return st.loop.InvokeKept(ctx, t, declared, kept, method, req, reply, cc, r.next[i], opts...)
 	}
 	return st.ic(ctx, method, req, reply, cc, r.next[i], opts...)
 }

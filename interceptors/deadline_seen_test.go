@@ -36,40 +36,63 @@ func TestServerSeesTheEarliestDeadline(t *testing.T) {
 		{name: "no retry step: default", deadline: deadline.Config{Default: 4 * time.Second}, wantRemain: 4 * time.Second},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			seen := make(chan time.Duration, 1)
-			srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-				dl, ok := ctx.Deadline()
-				if !ok {
-					seen <- 0
-				} else {
-					seen <- time.Until(dl)
-				}
-				return &kycv1.CompareResponse{}, nil
-			}})
-			dl := tt.deadline
-			cfg := &config.Config{
-				Budget:   8 * time.Second,
-				Profiles: map[string]config.Profile{"p": {Retry: tt.retry, Deadline: &dl}},
-				Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}},
+		for _, withSC := range []bool{false, true} {
+			name := tt.name
+			if withSC {
+				name += ", service config"
 			}
-			s, err := interceptors.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			if tt.callerIn > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.callerIn)
-				defer cancel()
-			}
-			if _, err := kycv1.NewFaceMatchServiceClient(srv.Dial(t, s.DialOptions()...)).Compare(ctx, &kycv1.CompareRequest{}); err != nil {
-				t.Fatal(err)
-			}
-			got := <-seen
-			if got > tt.wantRemain || got < tt.wantRemain-time.Second {
-				t.Fatalf("server saw %v left, want about %v", got, tt.wantRemain)
-			}
-		})
+			t.Run(name, func(t *testing.T) { serverSees(t, tt.retry, tt.deadline, tt.callerIn, tt.wantRemain, withSC) })
+		}
+	}
+}
+
+// serverSees checks the deadline a server sees for a call through a suite of retryCfg (nil: no
+// retry step) and deadlineCfg with the caller's deadline callerIn from now (0: none), dialed
+// with the suite's service config when withSC is set: two calls, the first of which may come
+// before grpc has it.
+func serverSees(t *testing.T, retryCfg *retry.Config, deadlineCfg deadline.Config, callerIn, wantRemain time.Duration, withSC bool) {
+	seen := make(chan time.Duration, 1)
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			seen <- 0
+		} else {
+			seen <- time.Until(dl)
+		}
+		return &kycv1.CompareResponse{}, nil
+	}})
+	dl := deadlineCfg
+	cfg := &config.Config{
+		Budget:   8 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Retry: retryCfg, Deadline: &dl}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}},
+	}
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if callerIn > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, callerIn)
+		defer cancel()
+	}
+	opts := s.DialOptions()
+	if withSC {
+		o, err := s.ServiceConfigOption("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, o)
+	}
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, opts...))
+	for range 2 {
+		if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		got := <-seen
+		if got > wantRemain || got < wantRemain-time.Second {
+			t.Fatalf("server saw %v left, want about %v", got, wantRemain)
+		}
 	}
 }

@@ -96,6 +96,18 @@ type Gate interface {
 	Exit(ctx context.Context, method string, opts []grpc.CallOption, p Pass, err error, panicked bool)
 }
 
+// Instant is a Gate that can tell, from a call's options, that its Enter returns at once: it
+// admits or refuses from memory, without waiting for a slot or a token and without I/O. An
+// attempt loop whose attempts pass only instant gates before the invoker may leave the
+// per-attempt timeout to grpc's method config (see interceptors.Suite.ServiceConfig): the
+// time spent in the gates is then not part of the attempt's timeout, so it must be nil.
+// A gate that does not implement Instant counts as one that may wait.
+type Instant interface {
+	Gate
+	// Instant reports whether Enter returns at once for a call with opts.
+	Instant(opts []grpc.CallOption) bool
+}
+
 // Pass is what a Gate's Enter gives its Exit: two words whose meaning each gate defines (a
 // breaker's state generation; when a call began, as the time since an origin of the gate's
 // own). Two words, so that a runner keeps the passes of a run of gates in a small frame.

@@ -194,3 +194,7 @@ func (b *Breaker) endClass(ctx context.Context, e streamend.End, opts []grpc.Cal
 	}
 	return b.classOf(ctx, e.Err, opts)
 }
+
+// Instant reports that Enter returns at once: a breaker admits or refuses from its state (see
+// section.Instant).
+func (b *Breaker) Instant([]grpc.CallOption) bool { return true }

@@ -130,3 +130,8 @@ func grpcError(err error) error {
 	}
 	return err
 }
+
+// Instant reports whether Enter returns at once for a call with opts: when the call may not
+// wait for a slot (MaxWait 0, and no WithMaxWait among opts that says otherwise; see
+// section.Instant).
+func (b *Bulkhead) Instant(opts []grpc.CallOption) bool { return callMaxWait(b.maxWait, opts) <= 0 }

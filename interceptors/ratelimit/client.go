@@ -64,3 +64,11 @@ func grpcError(err error) error {
 	}
 	return err
 }
+
+// Instant reports whether Enter returns at once for a call with opts: with a bucket of this
+// process (Local) and a call that may not wait for a token (see section.Instant). A fleet-wide
+// limiter asks its store, which is I/O.
+func (p *Policy) Instant(opts []grpc.CallOption) bool {
+	_, local := p.lim.(*Local)
+	return local && callMaxWait(p.maxWait, opts) <= 0
+}

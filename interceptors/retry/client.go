@@ -93,12 +93,23 @@ func (p *Policy) InvokeWithin(ctx context.Context, declared time.Time, method st
 // call's start and gets its end (see section.Timing), so that the clock is read once for both.
 // With the policy disabled for the call, t is left as it is.
 func (p *Policy) InvokeTimed(ctx context.Context, t *section.Timing, declared time.Time, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return p.InvokeKept(ctx, t, declared, 0, method, req, reply, cc, invoker, opts...)
+}
+
+// InvokeKept is InvokeTimed for a call whose every attempt grpc itself ends after kept (the
+// timeout of the method's config, which grpc applies to each stream it opens; 0: none), and
+// whose attempts reach grpc at once (nothing between the loop and grpc waits). When kept is
+// the per-attempt timeout and the call's other ends are well after the attempt's, the loop
+// makes no context of its own for the attempt: grpc's, which it makes for every call anyway,
+// keeps the same deadline, and the server sees the same. The caller (a suite's runner) vouches
+// for kept and for what lies between; with any other clock than the real one kept is ignored.
+func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	u := unaryCallPool.Get().(*unaryCall)
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = method, req, reply, cc, invoker, opts
 	if u.c.read(opts); u.c.Disabled {
 		return p.invokeDisabled(ctx, declared, u)
 	}
-	err := p.run(&u.loop, ctx, t, declared, p.method(method), &u.c, u.attempt)
+	err := p.run(&u.loop, ctx, t, declared, kept, p.method(method), &u.c, u.attempt)
 	u.release() // Not when an attempt panics: the pool does without u.
 	return err
 }

@@ -27,7 +27,8 @@ type loop struct {
 	b        bounds
 	limit    int
 	eligible bool
-	sent     int // attempts sent so far, over retries and the hedges below (see attempt.Round)
+	kept     bool // grpc ends every attempt at the per-attempt timeout (see InvokeKept)
+	sent     int  // attempts sent so far, over retries and the hedges below (see attempt.Round)
 	timer    clock.Timer
 	sched    schedule
 }

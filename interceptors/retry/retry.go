@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -103,7 +104,7 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 		return fn(ctx)
 	}
 	var l loop
-	return p.run(&l, ctx, nil, time.Time{}, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
+	return p.run(&l, ctx, nil, time.Time{}, 0, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
 		return nil, 0, fn(ctx)
 	})
 }
@@ -214,12 +215,15 @@ func (b bounds) over(now time.Time) string {
 // takes its Start as the call's and its first attempt's start (zero: it reads the clock), and
 // sets its End to the loop's last reading of the clock, taken when the call's outcome was
 // known (read again if a backoff sleep came after it).
-func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, m *methodInfo, c *call, fn attemptFunc) error {
+//
+// kept, when not 0, is the timeout grpc applies to every attempt it is given (see InvokeKept).
+func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, m *methodInfo, c *call, fn attemptFunc) error {
 	var start time.Time
 	if t != nil {
 		start = t.Start
 	}
 	p.initLoop(l, ctx, m, c, declared, start)
+	l.kept = kept > 0 && kept == p.cfg.PerAttemptTimeout && l.clk == clock.Real
 	defer l.finish(t)
 	for n := 1; ; n++ {
 		// The first attempt starts when the call does: one reading of the clock less per call.
@@ -227,7 +231,7 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 		if n > 1 {
 			t0 = l.now()
 		}
-		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout)
+		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
 		actx, cancel := bound.Context(ctx, l.clk, false)
 		actx = l.outgoing(actx, n)
 		trailer, reported, err := fn(actx, cancel, l.sent, l.more(n))

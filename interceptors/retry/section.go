@@ -1,6 +1,8 @@
 package retry
 
 import (
+	"time"
+
 	"fmt"
 	"strings"
 
@@ -24,13 +26,28 @@ func init() {
 // build makes the retry step of a suite's chain. The call budget caps the section's own
 // budget, and the per-attempt timeout is at most that.
 func build(env *section.Env, c Config) (section.Built, error) {
-	c.Budget = env.Capped(c.Budget)
-	c.PerAttemptTimeout = min(c.PerAttemptTimeout, c.Budget)
+	c = inSuite(c, env.Capped)
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
 	if env.Rand != nil {
 		opts = append(opts, WithRand(env.Rand))
 	}
 	return section.Step(New(c, opts...))
+}
+
+// inSuite returns c as a suite's retry step has it: its budget capped by the call budget
+// (capped) and the per-attempt timeout at most that.
+func inSuite(c Config, capped func(time.Duration) time.Duration) Config {
+	c.Budget = capped(c.Budget)
+	c.PerAttemptTimeout = min(c.PerAttemptTimeout, c.Budget)
+	return c
+}
+
+// AttemptTimeout is the per-attempt timeout of the retry step a suite builds from c under a
+// call budget (config.Config's, never 0): c's PerAttemptTimeout, at most c's own budget capped
+// by the call budget. 0 means none.
+func AttemptTimeout(c Config, callBudget time.Duration) time.Duration {
+	env := section.Env{Budget: callBudget}
+	return inSuite(c, env.Capped).PerAttemptTimeout
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

@@ -44,7 +44,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		s.opts = append(append(make([]grpc.CallOption, 0, len(opts)+1), opts...), &s.round)
 		// The budget bounds the stream's whole life, as one context made at open, unless the
 		// caller's deadline comes first (the unary rule, attempt.BoundOf).
-		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0); b.Needed {
+		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0, false); b.Needed {
 			s.callCtx, s.callCancel = clock.WithDeadline(ctx, p.s.Clock, b.End)
 		}
 		s.mu.Lock()
@@ -116,7 +116,7 @@ func (s *retryStream) openLocked(n int) error {
 		at clock.Timer
 		to *atomic.Bool
 	)
-	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout); b.Needed {
+	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout, false); b.Needed {
 		to = new(atomic.Bool)
 		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), func() {
 			to.Store(true)

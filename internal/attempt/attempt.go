@@ -238,11 +238,19 @@ type Bound struct {
 // deadline of the call that ctx does not carry (a declared deadline, the budget's end), and
 // perAttempt (0: none) the per-attempt timeout. It is the one place the per-attempt deadline
 // is decided, for unary calls and streams alike.
-func BoundOf(ctx context.Context, callEnd, now time.Time, perAttempt time.Duration) Bound {
+//
+// kept says that grpc ends the attempt after perAttempt by itself (a method-config timeout
+// equal to it, which grpc applies when it opens the attempt's stream, a little after now): no
+// context is then needed when perAttempt sets the end and callEnd is at least KeptSlack after
+// it. PerAttempt stays set, so that the attempt's DeadlineExceeded is still its own.
+func BoundOf(ctx context.Context, callEnd, now time.Time, perAttempt time.Duration, kept bool) Bound {
 	b := Bound{End: callEnd}
 	if perAttempt > 0 {
 		if pe := now.Add(perAttempt); b.End.IsZero() || pe.Before(b.End) {
 			b.End, b.PerAttempt = pe, true
+			if kept && (callEnd.IsZero() || callEnd.Sub(pe) >= KeptSlack) {
+				return b
+			}
 		}
 	}
 	if dl, ok := ctx.Deadline(); !b.End.IsZero() && (!ok || dl.After(b.End)) {
@@ -250,6 +258,12 @@ func BoundOf(ctx context.Context, callEnd, now time.Time, perAttempt time.Durati
 	}
 	return b
 }
+
+// KeptSlack is how long before the call's other end (callEnd) an attempt's end set by the
+// per-attempt timeout must come for grpc's method-config timeout to keep it (see BoundOf): grpc
+// starts its timer when it opens the stream, a little after the attempt began, and the attempt
+// must still end before the call does.
+const KeptSlack = 100 * time.Millisecond
 
 // Context returns ctx bounded by b: a deadline context of clk when b is Needed, else ctx
 // itself and a nil cancel. With cancelable set, a context is made in any case (a plain

@@ -151,6 +151,7 @@ func TestBoundOf(t *testing.T) {
 		ctx        context.Context
 		callEnd    time.Time
 		perAttempt time.Duration
+		kept       bool
 		want       Bound
 	}{
 		{name: "nothing", ctx: bg, want: Bound{}},
@@ -158,9 +159,14 @@ func TestBoundOf(t *testing.T) {
 		{name: "call end first", ctx: bg, callEnd: now.Add(2 * time.Second), perAttempt: 5 * time.Second, want: Bound{End: now.Add(2 * time.Second), Needed: true}},
 		{name: "caller's deadline first: no context", ctx: early, perAttempt: 5 * time.Second, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true}},
 		{name: "per attempt before the caller's deadline", ctx: early, perAttempt: 500 * time.Millisecond, want: Bound{End: now.Add(500 * time.Millisecond), PerAttempt: true, Needed: true}},
+		// grpc keeps the per-attempt timeout: no context, unless the call ends too soon after it.
+		{name: "kept by grpc", ctx: bg, perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true}},
+		{name: "kept, call end well after", ctx: bg, callEnd: now.Add(8 * time.Second), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true}},
+		{name: "kept, call end within the slack", ctx: bg, callEnd: now.Add(5*time.Second + KeptSlack - 1), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true, Needed: true}},
+		{name: "kept, call end first", ctx: bg, callEnd: now.Add(2 * time.Second), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(2 * time.Second), Needed: true}},
 	}
 	for _, tt := range tests {
-		if got := BoundOf(tt.ctx, tt.callEnd, now, tt.perAttempt); got != tt.want {
+		if got := BoundOf(tt.ctx, tt.callEnd, now, tt.perAttempt, tt.kept); got != tt.want {
 			t.Errorf("%s: BoundOf = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
@@ -173,7 +179,7 @@ func TestBoundOf(t *testing.T) {
 		t.Fatal("cancelable made no context")
 	}
 	c()
-	ctx, c = BoundOf(bg, time.Time{}, now, time.Second).Context(bg, clk, false)
+	ctx, c = BoundOf(bg, time.Time{}, now, time.Second, false).Context(bg, clk, false)
 	defer c()
 	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(now.Add(time.Second)) {
 		t.Fatalf("deadline = %v, %v", dl, ok)

@@ -33,8 +33,17 @@ func TestSuiteStackUnderCall(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
 	for _, tc := range ceilings() {
 		t.Run(tc.name, func(t *testing.T) {
-			probe, depthOf := testkit.StackProbe(promSuite(t, tc.cfg).Unary())
-			client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, grpc.WithUnaryInterceptor(probe)))
+			s := promSuite(t, tc.cfg)
+			probe, depthOf := testkit.StackProbe(s.Unary())
+			opts := []grpc.DialOption{grpc.WithUnaryInterceptor(probe)}
+			if tc.serviceConfig {
+				o, err := s.ServiceConfigOption("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, o)
+			}
+			client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, opts...))
 			done := make(chan error)
 			go func() {
 				testkit.GrowStack(20, func() {}) // so that the stack does not move during the call

@@ -1,0 +1,198 @@
+package interceptors
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// ServiceConfig returns a gRPC service config (JSON) that gives unary methods the suite's
+// per-attempt timeout as their method config's "timeout": base, a service config of the
+// caller's own ("" for none: its load balancing policy, say), with a method config added for
+// every unary method whose policy has a per-attempt timeout, among the methods of the services
+// linked into the program (protoregistry.GlobalFiles) that the configuration lists, or all of
+// them when it has a default profile. What base says wins: a method whose method config in
+// base (its own, else its service's, else the one for all methods) has a timeout keeps that;
+// one without a timeout gets the suite's added, its other settings kept. Streaming methods
+// get none: a stream's per-attempt timeout is lifted when the stream
+// commits, and grpc's would not be. Pass it to grpc.WithDefaultServiceConfig, or use
+// ServiceConfigOption.
+//
+// grpc applies a method config's timeout to every stream it opens, and a suite's retry step
+// opens one per attempt, so grpc's own context, which it makes for every call, keeps the
+// per-attempt deadline: the retry step then makes no context of its own for an attempt whose
+// way to grpc cannot wait (breaker, adaptive throttle, a local rate limiter and a bulkhead
+// without a wait), which saves its context, timer and allocations on every call. The server
+// sees the same deadline. The retry step checks grpc's timeout for the method on every call
+// (ClientConn.GetMethodConfig) and makes its own context whenever it differs: with a service
+// config from the name resolver, which replaces the default, or before the first one applies.
+//
+// A unary call made with retry.Disable makes one attempt, which grpc then ends at the timeout
+// too. Interceptors placed after the suite run before grpc starts its timer: a wait of theirs
+// is not part of the attempt's timeout, as it is when the suite makes the context. The config is the suite's at the time of the call: after a Reload that changes a
+// per-attempt timeout, dial with a new one. Until then grpc still ends the attempts of the
+// methods concerned at the old timeout, and the suite makes its contexts as before for them.
+func (s *Suite) ServiceConfig(base string) (string, error) {
+	return serviceConfig(s.state.Load().cfg, base)
+}
+
+// ServiceConfigOption returns grpc.WithDefaultServiceConfig of ServiceConfig(base), to dial
+// with beside DialOptions. A later grpc.WithDefaultServiceConfig among the dial options
+// replaces it (the suite then keeps making its own per-attempt contexts); one placed before
+// it is replaced by it, so pass that config as base instead.
+func (s *Suite) ServiceConfigOption(base string) (grpc.DialOption, error) {
+	sc, err := s.ServiceConfig(base)
+	if err != nil {
+		return nil, err
+	}
+	return grpc.WithDefaultServiceConfig(sc), nil
+}
+
+// methodName is a method config's name: a service, or a service and a method; both empty
+// names every method of every service.
+type methodName struct {
+	Service string `json:"service,omitempty"`
+	Method  string `json:"method,omitempty"`
+}
+
+func serviceConfig(cfg *config.Config, base string) (string, error) {
+	doc := map[string]any{}
+	if strings.TrimSpace(base) != "" {
+		if err := json.Unmarshal([]byte(base), &doc); err != nil {
+			return "", fmt.Errorf("interceptors: service config base: %q is not a JSON object: %w", clip(base), err)
+		}
+		if doc == nil {
+			return "", fmt.Errorf("interceptors: service config base: %q is not a JSON object", clip(base))
+		}
+	}
+	var entries []any
+	if mc, ok := doc["methodConfig"]; ok {
+		if entries, ok = mc.([]any); !ok {
+			return "", fmt.Errorf("interceptors: service config base: methodConfig is %T, want a list", mc)
+		}
+	}
+	named, err := namesIn(entries)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range unaryMethods(cfg) {
+		p := cfg.Resolve("/" + m.Service + "/" + m.Method)
+		if p.Profile.Retry == nil {
+			continue
+		}
+		d := retry.AttemptTimeout(*p.Profile.Retry, p.Budget)
+		if d <= 0 {
+			continue
+		}
+		// The base's own method config for m, else the one grpc would take for m (its
+		// service's, else the one for all): a timeout of its own wins; its other settings
+		// are kept in m's.
+		own, exact := named[m]
+		if !exact {
+			if own = named[methodName{Service: m.Service}]; own == nil {
+				own = named[methodName{}]
+			}
+		}
+		if _, has := own["timeout"]; has {
+			continue
+		}
+		if exact {
+			own["timeout"] = protoDuration(d)
+			continue
+		}
+		e := map[string]any{}
+		for k, v := range own {
+			e[k] = v
+		}
+		e["name"], e["timeout"] = []methodName{m}, protoDuration(d)
+		entries = append(entries, e)
+	}
+	if len(entries) > 0 {
+		doc["methodConfig"] = entries
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("interceptors: service config: %w", err)
+	}
+	return string(out), nil
+}
+
+// unaryMethods returns the unary methods of the services linked into the program that cfg
+// gives a policy: the services it lists, and every service when it has a default profile;
+// sorted.
+func unaryMethods(cfg *config.Config) []methodName {
+	_, hasDefault := cfg.Profiles[config.DefaultProfile]
+	var out []methodName
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		svcs := fd.Services()
+		for i := range svcs.Len() {
+			sd := svcs.Get(i)
+			svc := string(sd.FullName())
+			if _, listed := cfg.Services[svc]; !listed && !hasDefault {
+				continue
+			}
+			ms := sd.Methods()
+			for j := range ms.Len() {
+				if md := ms.Get(j); !md.IsStreamingClient() && !md.IsStreamingServer() {
+					out = append(out, methodName{Service: svc, Method: string(md.Name())})
+				}
+			}
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b methodName) int {
+		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Method, b.Method))
+	})
+	return out
+}
+
+// namesIn returns the method configs of entries (a service config's methodConfig) by the
+// names they list.
+func namesIn(entries []any) (map[methodName]map[string]any, error) {
+	named := map[methodName]map[string]any{}
+	for i, e := range entries {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d] is %T, want an object", i, e)
+		}
+		names, _ := obj["name"].([]any)
+		for j, n := range names {
+			no, ok := n.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d].name[%d] is %T, want an object", i, j, n)
+			}
+			svc, _ := no["service"].(string)
+			m, _ := no["method"].(string)
+			named[methodName{Service: svc, Method: m}] = obj
+		}
+	}
+	return named, nil
+}
+
+// protoDuration formats d as a google.protobuf.Duration in JSON ("5s", "0.250s").
+func protoDuration(d time.Duration) string {
+	sec, ns := int64(d/time.Second), int64(d%time.Second)
+	if ns == 0 {
+		return strconv.FormatInt(sec, 10) + "s"
+	}
+	frac := strings.TrimRight(fmt.Sprintf("%09d", ns), "0")
+	return strconv.FormatInt(sec, 10) + "." + frac + "s"
+}
+
+// clip shortens a text quoted in an error.
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}

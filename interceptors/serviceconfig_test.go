@@ -1,0 +1,291 @@
+package interceptors_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// TestServiceConfig: the service config gives each unary method of a listed service its
+// policy's per-attempt timeout (capped by the budget as the retry step caps it), none to a
+// streaming method or a method without one, and keeps what the base has.
+func TestServiceConfig(t *testing.T) {
+	cfg := &config.Config{
+		Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{
+			"ml":    {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second}},
+			"long":  {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: time.Minute}},
+			"fast":  {Retry: &retry.Config{MaxAttempts: 2, PerAttemptTimeout: 250 * time.Millisecond}},
+			"plain": {Breaker: &breaker.Config{}},
+		},
+		Services: map[string]config.Service{
+			svcFaceMatch: {Profile: "ml"},
+			svcLiveness:  {Profile: "ml"},   // its one method streams
+			svcOCR:       {Profile: "long"}, // capped by the 8 s budget
+			"kyc.v1.KYCService": {Profile: "plain", Methods: map[string]config.Method{
+				"Verify": {Profile: "fast"},
+			}},
+		},
+	}
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	got, err := s.ServiceConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"methodConfig":[` +
+		`{"name":[{"service":"kyc.v1.FaceMatchService","method":"Compare"}],"timeout":"5s"},` +
+		`{"name":[{"service":"kyc.v1.KYCService","method":"Verify"}],"timeout":"0.25s"},` +
+		`{"name":[{"service":"kyc.v1.OCRService","method":"Extract"}],"timeout":"8s"}]}`
+	if got != want {
+		t.Errorf("ServiceConfig(\"\") =\n%s\nwant\n%s", got, want)
+	}
+
+	// A base keeps its settings: its load balancing, its method config for OCRService/Extract
+	// (the timeout added), its settings for all of KYCService (copied into Verify's, with the
+	// timeout), and its own timeout for FaceMatchService.
+	base := `{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":[` +
+		`{"name":[{"service":"kyc.v1.OCRService","method":"Extract"}],"waitForReady":true},` +
+		`{"name":[{"service":"kyc.v1.KYCService"}],"maxRequestMessageBytes":1024},` +
+		`{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"3s"}]}`
+	got, err = s.ServiceConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":[` +
+		`{"name":[{"service":"kyc.v1.OCRService","method":"Extract"}],"timeout":"8s","waitForReady":true},` +
+		`{"maxRequestMessageBytes":1024,"name":[{"service":"kyc.v1.KYCService"}]},` +
+		`{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"3s"},` +
+		`{"maxRequestMessageBytes":1024,"name":[{"method":"Verify","service":"kyc.v1.KYCService"}],"timeout":"0.25s"}]}`
+	if !sameJSON(t, got, want) {
+		t.Errorf("ServiceConfig(base) =\n%s\nwant\n%s", got, want)
+	}
+
+	// grpc accepts it.
+	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultServiceConfig(got))
+	if err != nil {
+		t.Fatalf("grpc refuses the service config: %v", err)
+	}
+	_ = conn.Close()
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(t *testing.T, a, b string) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal([]byte(a), &va); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(b), &vb); err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(va)
+	jb, _ := json.Marshal(vb)
+	return string(ja) == string(jb)
+}
+
+// TestServiceConfigDefaultProfile: with a default profile, every unary method of the linked
+// services gets its timeout, and no streaming method does.
+func TestServiceConfigDefaultProfile(t *testing.T) {
+	cfg := &config.Config{Profiles: map[string]config.Profile{
+		config.DefaultProfile: {Retry: &retry.Config{MaxAttempts: 2, PerAttemptTimeout: 2 * time.Second}},
+	}}
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	got, err := s.ServiceConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{`"service":"kyc.v1.FaceMatchService","method":"Compare"}],"timeout":"2s"`, `"service":"kyc.v1.OCRService","method":"Extract"}],"timeout":"2s"`} {
+		if !strings.Contains(got, m) {
+			t.Errorf("ServiceConfig lacks %s: %s", m, got)
+		}
+	}
+	if strings.Contains(got, svcLiveness) {
+		t.Errorf("the streaming LivenessService.Check got a timeout: %s", got)
+	}
+}
+
+// A base that is not a service config is an error that says what is wrong with it.
+func TestServiceConfigBadBase(t *testing.T) {
+	s, err := interceptors.New(&config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	for base, want := range map[string]string{
+		`[1, 2]`:                           "is not a JSON object",
+		`{"methodConfig": 3}`:              "methodConfig is float64, want a list",
+		`{"methodConfig": [3]}`:            "methodConfig[0] is float64, want an object",
+		`{"methodConfig": [{"name":[1]}]}`: "methodConfig[0].name[0] is float64, want an object",
+		`{`:                                "is not a JSON object", `null`: "is not a JSON object",
+	} {
+		if _, err := s.ServiceConfig(base); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ServiceConfig(%s) = %v, want an error saying %q", base, err, want)
+		}
+		if _, err := s.ServiceConfigOption(base); err == nil {
+			t.Errorf("ServiceConfigOption(%s) gave no error", base)
+		}
+	}
+}
+
+// keptCase is a suite dialed in some way, and whether grpc keeps its per-attempt deadline.
+type keptCase struct {
+	name     string
+	profile  config.Profile
+	base     string // the base of the service config; "-": dial without one
+	opts     []interceptors.Option
+	callOpts []grpc.CallOption
+	kept     bool
+	server   time.Duration // the time left the server sees, about
+}
+
+// TestServiceConfigKeepsTheAttemptDeadline: dialed with its service config, the suite leaves
+// an attempt's deadline to grpc (the rest of the chain gets the caller's context, not one of
+// the suite's) when nothing on the attempt's way can wait, and makes its own otherwise; the
+// server sees the same deadline either way.
+func TestServiceConfigKeepsTheAttemptDeadline(t *testing.T) {
+	full := config.Profile{
+		Retry:     &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second},
+		Breaker:   &breaker.Config{},
+		Bulkhead:  &bulkhead.Config{MaxConcurrent: 8},
+		RateLimit: &ratelimit.Config{Rate: 1e6, Burst: 1e6},
+	}
+	waiting := full
+	waiting.Bulkhead = &bulkhead.Config{MaxConcurrent: 8, MaxWait: time.Second}
+	cases := []keptCase{
+		{name: "service config", profile: full, kept: true, server: 5 * time.Second},
+		{name: "no service config", profile: full, base: "-", server: 5 * time.Second},
+		{name: "a bulkhead that waits", profile: waiting, server: 5 * time.Second},
+		{name: "a call that may wait", profile: full, callOpts: []grpc.CallOption{bulkhead.WithMaxWait(time.Second)}, server: 5 * time.Second},
+		{name: "another timeout in the base", profile: full, server: 3 * time.Second,
+			base: `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"3s"}]}`},
+		{name: "a fake clock", profile: full, opts: []interceptors.Option{interceptors.WithClock(clocktest.New(time.Now()))}, server: 5 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := make(chan time.Duration, 1)
+			srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+				dl, _ := ctx.Deadline()
+				seen <- time.Until(dl)
+				return &kycv1.CompareResponse{}, nil
+			}})
+			cfg := &config.Config{Budget: 8 * time.Second, Profiles: map[string]config.Profile{"p": tc.profile},
+				Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+			s, err := interceptors.New(cfg, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			inner := make(chan time.Duration, 1)
+			probe := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				dl, _ := ctx.Deadline()
+				inner <- time.Until(dl)
+				return invoker(ctx, method, req, reply, cc, opts...)
+			}
+			opts := append(s.DialOptions(), grpc.WithChainUnaryInterceptor(probe))
+			if tc.base != "-" {
+				o, err := s.ServiceConfigOption(tc.base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, o)
+			}
+			client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, opts...))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			for i := range 2 { // the first call may come before grpc has its service config
+				if _, err := client.Compare(ctx, &kycv1.CompareRequest{}, tc.callOpts...); err != nil {
+					t.Fatal(err)
+				}
+				in, srvLeft := <-inner, <-seen
+				if i == 0 {
+					continue
+				}
+				// The caller's minute, or the suite's attempt context of 5 s.
+				if kept := in > 30*time.Second; kept != tc.kept {
+					t.Errorf("the chain under the suite got a context with %v left: kept by grpc %v, want %v", in, kept, tc.kept)
+				}
+				if srvLeft > tc.server || srvLeft < tc.server-time.Second {
+					t.Errorf("the server saw %v left, want about %v", srvLeft, tc.server)
+				}
+			}
+		})
+	}
+}
+
+// TestKeptAttemptTimesOut: an attempt whose deadline grpc keeps ends at the per-attempt timeout
+// on the client although the server never answers it, counts as DeadlineExceeded, and is
+// retried.
+func TestKeptAttemptTimesOut(t *testing.T) {
+	const perAttempt = 200 * time.Millisecond
+	hung := make(chan error, 1)
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, n int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if n == 2 {
+			<-ctx.Done() // never answers: only the deadline ends it
+			hung <- ctx.Err()
+			return nil, ctx.Err()
+		}
+		return &kycv1.CompareResponse{}, nil
+	}})
+	rec := &testkit.Recorder{}
+	cfg := &config.Config{Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: perAttempt,
+			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	o, err := s.ServiceConfigOption("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), o)...))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A first call that gets grpc its service config (the server's call 1).
+	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	rec.Reset()
+	start := time.Now()
+	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
+		t.Fatalf("the call failed: %v", err)
+	}
+	if took := time.Since(start); took < perAttempt {
+		t.Errorf("the call took %v, less than the hung attempt's %v", took, perAttempt)
+	}
+	att := rec.Events(observe.AttemptFinished)
+	if len(att) != 2 || att[0].Code != grpccodes.DeadlineExceeded || att[1].Code != grpccodes.OK {
+		t.Errorf("attempts = %+v, want DeadlineExceeded, then OK", att)
+	}
+	// The client's deadline cancels the stream, or the server's own (the same) ends it first.
+	if err := <-hung; err != context.Canceled && err != context.DeadlineExceeded {
+		t.Errorf("the hung attempt's server context ended with %v", err)
+	}
+}
