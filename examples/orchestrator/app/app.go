@@ -298,6 +298,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = suite.Close() }()
+	// grpc keeps each attempt's deadline where nothing on the way can wait (see
+	// Suite.ServiceConfig): one context and timer fewer per call.
+	serviceConfig, err := suite.ServiceConfigOption("")
+	if err != nil {
+		return err
+	}
 	// Breaker states, bulkhead levels and throttle probabilities are read from the suite's
 	// live objects at each scrape, so a reload or a method built on its first call shows.
 	metrics.Scrape(suite)
@@ -331,6 +337,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return c, nil
 		}
 		opts := append(append(append(slices.Clip(tlsc.creds), tr.dialOptions()...), suite.DialOptions()...), tlsc.inner...)
+		opts = append(opts, serviceConfig)
 		opts = append(opts, deps.dialOptions()...) // innermost: sees only attempts that left the client
 		c, err := grpc.NewClient(addr, opts...)
 		if err != nil {
