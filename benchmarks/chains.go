@@ -39,11 +39,14 @@ type Chain struct {
 	Stream grpc.StreamClientInterceptor
 	// NoStream, when set, says why the chain cannot make the liveness stream call.
 	NoStream string
+	// Dial holds dial options beside the interceptors: a suite's service config
+	// (interceptors.Suite.ServiceConfigOption), with which grpc keeps its per-attempt deadline.
+	Dial []grpc.DialOption
 }
 
 // DialOptions returns the options that install c's interceptors.
 func (c Chain) DialOptions() []grpc.DialOption {
-	var opts []grpc.DialOption
+	opts := append([]grpc.DialOption(nil), c.Dial...)
 	if c.Unary != nil {
 		opts = append(opts, grpc.WithUnaryInterceptor(c.Unary))
 	}
@@ -190,8 +193,11 @@ func PeerChains() []Chain {
 // built from config.Builtin(), whose ml profile both services use ("suite_builtin": it adds a
 // 3s per-attempt timeout and a 16-slot bulkhead, and has no rate limit), also with promobs.
 // "suite_retry" is BenchConfig's suite with retry alone (its 5 s per attempt and the 8 s
-// budget), no observer: the step between retry_5s (the policy alone) and suite_nosink in the
-// report's ladder. Each suite has a breaker registry of its own.
+// budget), no observer: the step between grpc_timeout and suite_nosink in the report's ladder.
+// Each is dialed as the suite's documentation says, with its service config
+// (Suite.ServiceConfigOption), so that grpc keeps the per-attempt deadline where it can;
+// "suite_ownctx" is "suite" dialed without it, making a context per attempt of its own. Each
+// suite has a breaker registry of its own.
 func SuiteChains() ([]Chain, error) {
 	retryOnly := BenchConfig()
 	p := retryOnly.Profiles["bench"]
@@ -207,6 +213,7 @@ func SuiteChains() ([]Chain, error) {
 		{"suite_nosink", BenchConfig(), false},
 		{"suite_builtin", config.Builtin(), true},
 		{"suite_retry", retryOnly, false},
+		{"suite_ownctx", BenchConfig(), true},
 	} {
 		opts := []interceptors.Option{interceptors.WithBreakerRegistry(new(breaker.Registry))}
 		if c.prom {
@@ -220,7 +227,15 @@ func SuiteChains() ([]Chain, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Chain{Name: c.name, Unary: s.Unary(), Stream: s.Stream()})
+		ch := Chain{Name: c.name, Unary: s.Unary(), Stream: s.Stream()}
+		if c.name != "suite_ownctx" {
+			o, err := s.ServiceConfigOption("")
+			if err != nil {
+				return nil, err
+			}
+			ch.Dial = []grpc.DialOption{o}
+		}
+		out = append(out, ch)
 	}
 	return out, nil
 }
@@ -236,6 +251,15 @@ func TimeoutChain() Chain {
 		defer cancel()
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}, NoStream: "a reference for unary calls only"}
+}
+
+// GRPCTimeoutChain is the reference chain of a per-attempt deadline that grpc keeps: no
+// interceptor, the connection's service config giving FaceMatchService a 5 s timeout, which
+// grpc applies to the context it makes for every call anyway (a timer instead of a plain
+// cancel). It is the floor under the suite dialed with its service config.
+func GRPCTimeoutChain() Chain {
+	return Chain{Name: "grpc_timeout", NoStream: "a reference for unary calls only", Dial: []grpc.DialOption{
+		grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"` + ServiceFaceMatch + `"}],"timeout":"5s"}]}`)}}
 }
 
 // SpinChains are the calibration chains: no policy, the caller spins for 1 µs ("spin1us") or
@@ -293,6 +317,6 @@ func AllChains() ([]Chain, error) {
 		return nil, err
 	}
 	i := slices.IndexFunc(own, func(c Chain) bool { return c.Name == "suite" })
-	out := append(append(append(pc, sc...), PeerChains()...), TimeoutChain())
+	out := append(append(append(pc, sc...), PeerChains()...), TimeoutChain(), GRPCTimeoutChain())
 	return append(append(out, SpinChains()...), OffpathChain(own[i])), nil
 }

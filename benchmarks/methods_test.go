@@ -15,6 +15,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 )
 
 // Issue 20: the per-call cost must not grow with the number of methods configured. With
@@ -36,7 +37,11 @@ func TestAllocsIndependentOfMethodsConfigured(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cc, err := srv.Dial(Chain{Name: "suite", Unary: s.Unary()}.DialOptions()...)
+		o, err := s.ServiceConfigOption("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := srv.Dial(Chain{Name: "suite", Unary: s.Unary(), Dial: []grpc.DialOption{o}}.DialOptions()...)
 		if err != nil {
 			t.Fatal(err)
 		}

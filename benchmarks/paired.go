@@ -19,7 +19,7 @@ import (
 // control never follows raw (a block that follows the same code finds its caches warm; measured
 // right after raw, raw2 ran 2 % faster than raw, 0.975 [0.962–0.994] over 210 rounds, and
 // 0.997 [0.973–1.014] placed here).
-var HeadlineChains = []string{"raw", "suite", "suite_nosink", ControlChain, "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath", "retry_5s", "suite_retry", "spin2us"}
+var HeadlineChains = []string{"raw", "suite", "suite_nosink", ControlChain, "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath", "suite_ownctx", "grpc_timeout", "suite_retry", "spin2us"}
 
 // ControlChain is the raw call again on a connection of its own: an A/A control, whose ratio to
 // raw shows the paired layout's own error (a connection's or a position's bias, the noise).

@@ -9,9 +9,8 @@ import (
 // the one before it with one layer more, so that the per-round difference between neighbours is
 // what that layer costs in place.
 var ladderSteps = []struct{ chain, adds string }{
-	{"timeout", "Go's per-attempt deadline: a bare 5 s `context.WithTimeout` (its context, its timer, gRPC's context registered under it)"},
-	{"retry_5s", "the retry policy whose per-attempt timeout that deadline becomes (alone: 5 s per attempt, its retry budget)"},
-	{"suite_retry", "the suite's entry, with retry alone configured (the 8 s budget, the method's chain, the runner)"},
+	{"grpc_timeout", "the per-attempt deadline, kept by grpc: the service config's 5 s timeout on the context grpc makes for every call"},
+	{"suite_retry", "the suite with retry alone configured (the retry policy, its budget, the 8 s call budget, the method's chain, the runner)"},
 	{"suite_nosink", "breaker, rate limiter, bulkhead and deadline policies"},
 	{"suite", "promobs: the Prometheus metrics of every call"},
 }
@@ -41,9 +40,10 @@ func (r *report) ladder(got map[string]ratioAllocs) {
 		short = append(short, fmt.Sprintf("`%s` %+.1f", s.chain, (add.med-1)*100))
 		prev = g
 	}
-	floor := (got["timeout"].r.ci().med - 1) * 100
-	above := (shift(halfGap(got["suite"].r, got["timeout"].r, 1), 1).med - 1) * 100
-	r.printf("\nAbove the `timeout` rung, the ≤ +8 %% goal leaves %.1f points of raw's time; the four rungs\n", 8-floor)
-	r.printf("above it take %+.1f (suite − timeout, per round).\n", above)
+	first := ladderSteps[0].chain
+	floor := (got[first].r.ci().med - 1) * 100
+	above := (shift(halfGap(got["suite"].r, got[first].r, 1), 1).med - 1) * 100
+	r.printf("\nAbove the `%s` rung, the ≤ +8 %% goal leaves %.1f points of raw's time; the %d rungs\n", first, 8-floor, len(ladderSteps)-1)
+	r.printf("above it take %+.1f (suite − %s, per round).\n", above, first)
 	r.sum.notes = append(r.sum.notes, "Where it goes, rung by rung (per round, in raw's time, each over the one before): "+strings.Join(short, ", ")+" %.")
 }

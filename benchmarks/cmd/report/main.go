@@ -217,7 +217,9 @@ var chainText = map[string]string{
 	"bulkhead":      "bulwark bulkhead alone",
 	"ratelimit":     "bulwark rate limit alone",
 	"deadline":      "bulwark deadline alone (5 s default)",
-	"suite":         "**full suite + promobs**: retry (5 s per attempt, budget 10/0.1) + breaker + limiter + bulkhead + deadline, 8 s budget",
+	"suite":         "**full suite + promobs**: retry (5 s per attempt, budget 10/0.1) + breaker + limiter + bulkhead + deadline, 8 s budget; dialed with its service config, as every suite chain",
+	"suite_ownctx":  "the full suite + promobs dialed without its service config: a context of its own per attempt",
+	"grpc_timeout":  "no interceptor; the service config gives the method a 5 s timeout: grpc's own per-call deadline",
 	"suite_nosink":  "the same suite, no observer",
 	"suite_builtin": "**built-in ml profile + promobs** (adds hedge, adaptive throttle, adaptive bulkhead; 3 s per attempt)",
 	"failsafe":      "failsafe-go: timeout 5 s + retry + breaker + limiter + bulkhead",
@@ -231,7 +233,7 @@ var chainText = map[string]string{
 }
 
 var canonical = []string{"raw", "raw2", "retry", "breaker", "bulkhead", "ratelimit", "deadline",
-	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath", "retry_5s", "suite_retry", "spin2us"}
+	"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath", "suite_ownctx", "grpc_timeout", "retry_5s", "suite_retry", "spin2us"}
 
 func chainsIn(ss []sample) []string {
 	var out []string

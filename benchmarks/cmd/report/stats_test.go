@@ -158,13 +158,13 @@ func writePaired(t *testing.T, dir string, rounds int, over map[string]float64, 
 	var b bytes.Buffer
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/bulwarkrpc/bulwark/benchmarks\n")
 	names := []string{"raw"}
-	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us", "offpath", "retry_5s", "suite_retry", "suite_nosink", "spin2us"} {
+	for _, c := range []string{"suite", "failsafe", "raw2", "timeout", "spin1us", "offpath", "retry_5s", "suite_retry", "suite_nosink", "spin2us", "suite_ownctx", "grpc_timeout"} {
 		if _, ok := over[c]; ok {
 			names = append(names, c)
 		}
 	}
 	allocs := map[string]float64{"raw": 157, "suite": 164, "failsafe": 200, "raw2": 157, "timeout": 162, "spin1us": 157, "offpath": 162,
-		"retry_5s": 163, "suite_retry": 164, "suite_nosink": 164, "spin2us": 157}
+		"retry_5s": 163, "suite_retry": 164, "suite_nosink": 164, "spin2us": 157, "suite_ownctx": 169, "grpc_timeout": 159}
 	shift := 0.0
 	for r := range rounds {
 		if len(procShift) > 0 && r%(rounds/len(procShift)) == 0 {
@@ -282,18 +282,32 @@ func numbersIn(t *testing.T, out, pattern, what string) []float64 {
 	return v
 }
 
-// TestTimeoutFloor checks the line that reads the suite's overhead against the timeout chain's:
-// the per-round difference of the two overheads, and the timeout chain's own.
-func TestTimeoutFloor(t *testing.T) {
-	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.04})
-	v := numbersIn(t, out, "in raw's\\ntime: ([+-][0-9.]+) % \\[[^]]*\\]; the `timeout` chain itself ([+-][0-9.]+) %", "timeout floor line")
+// TestGRPCTimeoutFloor checks the line that reads the suite's overhead against the
+// grpc_timeout chain's: the per-round difference of the two overheads, and the chain's own.
+func TestGRPCTimeoutFloor(t *testing.T) {
+	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "grpc_timeout": 1.04})
+	v := numbersIn(t, out, "in raw's time: ([+-][0-9.]+) % \\[[^]]*\\]; the `grpc_timeout` chain itself ([+-][0-9.]+) %", "grpc_timeout floor line")
 	floor, own := v[0], v[1]
 	if math.Abs(floor-10) > 0.5 || math.Abs(own-4) > 0.3 {
-		t.Errorf("floor %+.1f %%, timeout %+.1f %%; want about +10 %% and +4 %%", floor, own)
+		t.Errorf("floor %+.1f %%, grpc_timeout %+.1f %%; want about +10 %% and +4 %%", floor, own)
 	}
-	// Without the timeout chain, no such line.
-	if out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22}); strings.Contains(out, "`timeout` chain itself") {
-		t.Errorf("a floor line without a timeout chain:\n%s", out)
+	// Without the chain, no such line.
+	if out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22}); strings.Contains(out, "`grpc_timeout` chain itself") {
+		t.Errorf("a floor line without a grpc_timeout chain:\n%s", out)
+	}
+}
+
+// TestServiceConfigSaves checks the line on what the service config saves: the suite dialed
+// without it, its allocations, the per-round difference from the suite, and the timeout chain
+// as the floor without it.
+func TestServiceConfigSaves(t *testing.T) {
+	out := pairedHeadline(t, map[string]float64{"suite": 1.10, "failsafe": 1.22, "suite_ownctx": 1.14, "timeout": 1.05})
+	v := numbersIn(t, out, "costs ([+-][0-9.]+) % \\[[^]]*\\] and ([+-][0-9.]+) allocations; per round, over the suite:\n([+-][0-9.]+) % \\[[^]]*\\]\\. Without it, the `timeout` chain \\(a bare 5 s `context.WithTimeout`\\) is the floor: ([+-][0-9.]+) %", "service config line")
+	if math.Abs(v[0]-14) > 0.3 || v[1] != 12 || math.Abs(v[2]-4) > 0.4 || math.Abs(v[3]-5) > 0.3 {
+		t.Errorf("suite_ownctx %+.1f %% and %+.0f allocs, %+.1f %% over the suite, timeout %+.1f %%; want about +14 %%, +12, +4 %%, +5 %%", v[0], v[1], v[2], v[3])
+	}
+	if out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22}); strings.Contains(out, "What the service config saves") {
+		t.Errorf("a service config line without a suite_ownctx chain:\n%s", out)
 	}
 }
 
@@ -321,9 +335,9 @@ func TestCalibration(t *testing.T) {
 // first one's from raw), the allocations added likewise, the room the goal leaves above the
 // timeout rung, and the summary's one-line form; without every rung there is no ladder.
 func TestLadder(t *testing.T) {
-	over := map[string]float64{"suite": 1.14, "failsafe": 1.22, "timeout": 1.05, "retry_5s": 1.08, "suite_retry": 1.10, "suite_nosink": 1.12}
+	over := map[string]float64{"suite": 1.12, "failsafe": 1.22, "grpc_timeout": 1.04, "suite_retry": 1.08, "suite_nosink": 1.10}
 	out, r := pairedReport(t, over)
-	want := map[string][2]float64{"timeout": {5, 5}, "retry_5s": {3, 1}, "suite_retry": {2, 1}, "suite_nosink": {2, 0}, "suite": {2, 0}}
+	want := map[string][2]float64{"grpc_timeout": {4, 2}, "suite_retry": {4, 5}, "suite_nosink": {2, 0}, "suite": {2, 0}}
 	for chain, w := range want {
 		v := numbersIn(t, out, "\\| "+chain+" \\| [^|]* \\| ([+-][0-9.]+) % \\[[^]]*\\] \\| [+-][0-9.]+ % \\| ([+-][0-9.]+) \\|", "ladder rung "+chain)
 		add, allocs := v[0], v[1]
@@ -331,12 +345,12 @@ func TestLadder(t *testing.T) {
 			t.Errorf("rung %s adds %+.1f %% and %+.2f allocs, want about %+.0f %% and %+.0f", chain, add, allocs, w[0], w[1])
 		}
 	}
-	v := numbersIn(t, out, "leaves ([0-9.]+) points of raw's time; the four rungs\nabove it take ([+-][0-9.]+)", "room line")
-	if room := v[0]; math.Abs(room-3) > 0.4 {
-		t.Errorf("room above the timeout rung %.1f points, want about 3", room)
+	v := numbersIn(t, out, "Above the `grpc_timeout` rung, the ≤ \\+8 % goal leaves ([0-9.]+) points of raw's time; the 3 rungs\nabove it take ([+-][0-9.]+)", "room line")
+	if room := v[0]; math.Abs(room-4) > 0.4 {
+		t.Errorf("room above the grpc_timeout rung %.1f points, want about 4", room)
 	}
-	if took := v[1]; math.Abs(took-9) > 0.4 {
-		t.Errorf("the rungs above timeout take %+.1f, want about +9", took)
+	if took := v[1]; math.Abs(took-8) > 0.4 {
+		t.Errorf("the rungs above grpc_timeout take %+.1f, want about +8", took)
 	}
 	var line string
 	for _, n := range r.sum.notes {
@@ -344,7 +358,7 @@ func TestLadder(t *testing.T) {
 			line = n
 		}
 	}
-	if !regexp.MustCompile("`timeout` \\+5\\.[0-9], `retry_5s` \\+[23]\\.[0-9], `suite_retry` \\+[12]\\.[0-9], `suite_nosink` \\+[12]\\.[0-9], `suite` \\+[12]\\.[0-9] %\\.$").MatchString(line) {
+	if !regexp.MustCompile("`grpc_timeout` \\+[34]\\.[0-9], `suite_retry` \\+[34]\\.[0-9], `suite_nosink` \\+[12]\\.[0-9], `suite` \\+[12]\\.[0-9] %\\.$").MatchString(line) {
 		t.Errorf("summary line %q", line)
 	}
 	delete(over, "suite_retry")
@@ -357,8 +371,8 @@ func TestLadder(t *testing.T) {
 // of raw's (writePaired's CPU is 1.1 × the time), and the per-round difference from the suite.
 func TestWorkOrWrapping(t *testing.T) {
 	out := pairedHeadline(t, map[string]float64{"suite": 1.14, "failsafe": 1.22, "offpath": 1.11})
-	v := numbersIn(t, out, "costs\\n([+-][0-9.]+) % \\[[^]]*\\] \\(([+-][0-9.]+) µs of the process's CPU per call\\); the suite around the call ([+-][0-9.]+) %.*\\n"+
-		"call adds to the work \\(suite − offpath\\): ([+-][0-9.]+) %", "work-or-wrapping line")
+	v := numbersIn(t, out, "costs\\n([+-][0-9.]+) % \\[[^]]*\\] \\(([+-][0-9.]+) µs of the process's CPU per call\\); the suite around the call \\(`suite`, which makes the same contexts\\) ([+-][0-9.]+) %.*\\n"+
+		"what wrapping the call adds to the work \\(suite − offpath\\): ([+-][0-9.]+) %", "work-or-wrapping line")
 	// raw's CPU is 1.1 × its 30–39 µs: 11 % of it is 3.6–4.3 µs.
 	if math.Abs(v[0]-11) > 0.3 || v[1] < 3.5 || v[1] > 4.4 || math.Abs(v[2]-14) > 0.3 || math.Abs(v[3]-3) > 0.4 {
 		t.Errorf("offpath %+.1f %%, %+.1f µs of CPU, suite %+.1f %%, wrapping %+.1f %%; want about +11 %%, 3.6–4.3 µs, +14 %%, +3 %%", v[0], v[1], v[2], v[3])

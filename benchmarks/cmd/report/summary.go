@@ -30,7 +30,7 @@ const (
 )
 
 // summaryChains are the chains the short table shows, in its order.
-var summaryChains = []string{"suite", "suite_nosink", "suite_builtin", "failsafe", "grpcmw_retry", "timeout", "spin1us", "offpath", "raw2"}
+var summaryChains = []string{"suite", "suite_nosink", "suite_ownctx", "suite_builtin", "failsafe", "grpcmw_retry", "grpc_timeout", "timeout", "spin1us", "offpath", "raw2"}
 
 // write prints the block (markers included) for a report of the machine and commit in env.
 func (s *summary) write(w io.Writer, env map[string]string) {
