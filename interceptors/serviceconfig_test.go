@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // TestServiceConfig: the service config gives each unary method of a listed service its
@@ -43,11 +45,7 @@ func TestServiceConfig(t *testing.T) {
 			}},
 		},
 	}
-	s, err := interceptors.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := suiteOf(t, cfg)
 
 	got, err := s.ServiceConfig("")
 	if err != nil {
@@ -89,6 +87,17 @@ func TestServiceConfig(t *testing.T) {
 	_ = conn.Close()
 }
 
+// suiteOf returns a suite of cfg, closed when t ends.
+func suiteOf(t *testing.T, cfg *config.Config, opts ...interceptors.Option) *interceptors.Suite {
+	t.Helper()
+	s, err := interceptors.New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // sameJSON reports whether a and b are the same JSON value.
 func sameJSON(t *testing.T, a, b string) bool {
 	t.Helper()
@@ -110,11 +119,7 @@ func TestServiceConfigDefaultProfile(t *testing.T) {
 	cfg := &config.Config{Profiles: map[string]config.Profile{
 		config.DefaultProfile: {Retry: &retry.Config{MaxAttempts: 2, PerAttemptTimeout: 2 * time.Second}},
 	}}
-	s, err := interceptors.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := suiteOf(t, cfg)
 	got, err := s.ServiceConfig("")
 	if err != nil {
 		t.Fatal(err)
@@ -131,11 +136,7 @@ func TestServiceConfigDefaultProfile(t *testing.T) {
 
 // A base that is not a service config is an error that says what is wrong with it.
 func TestServiceConfigBadBase(t *testing.T) {
-	s, err := interceptors.New(&config.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := suiteOf(t, &config.Config{})
 	for base, want := range map[string]string{
 		`[1, 2]`:                           "is not a JSON object",
 		`{"methodConfig": 3}`:              "methodConfig is float64, want a list",
@@ -176,10 +177,13 @@ func TestServiceConfigKeepsTheAttemptDeadline(t *testing.T) {
 	}
 	waiting := full
 	waiting.Bulkhead = &bulkhead.Config{MaxConcurrent: 8, MaxWait: time.Second}
+	hedged := full
+	hedged.Hedge = &hedge.Config{Idempotent: true, Delay: time.Minute}
 	cases := []keptCase{
 		{name: "service config", profile: full, kept: true, server: 5 * time.Second},
 		{name: "no service config", profile: full, base: "-", server: 5 * time.Second},
 		{name: "a bulkhead that waits", profile: waiting, server: 5 * time.Second},
+		{name: "a hedging policy", profile: hedged, server: 5 * time.Second},
 		{name: "a call that may wait", profile: full, callOpts: []grpc.CallOption{bulkhead.WithMaxWait(time.Second)}, server: 5 * time.Second},
 		{name: "another timeout in the base", profile: full, server: 3 * time.Second,
 			base: `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"3s"}]}`},
@@ -195,11 +199,7 @@ func TestServiceConfigKeepsTheAttemptDeadline(t *testing.T) {
 			}})
 			cfg := &config.Config{Budget: 8 * time.Second, Profiles: map[string]config.Profile{"p": tc.profile},
 				Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
-			s, err := interceptors.New(cfg, tc.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
+			s := suiteOf(t, cfg, tc.opts...)
 			inner := make(chan time.Duration, 1)
 			probe := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 				dl, _ := ctx.Deadline()
@@ -237,6 +237,30 @@ func TestServiceConfigKeepsTheAttemptDeadline(t *testing.T) {
 	}
 }
 
+// keptClient returns a client of srv through a suite whose FaceMatchService retries 3 times
+// with millisecond backoffs, perAttempt per attempt under budget, dialed with its service
+// config, and a caller context of a minute (canceled when t ends), after a first call, which
+// gets grpc its service config (the server's call 1).
+func keptClient(t *testing.T, srv *testkit.Server, budget, perAttempt time.Duration, opts ...interceptors.Option) (kycv1.FaceMatchServiceClient, context.Context) {
+	t.Helper()
+	cfg := &config.Config{Budget: budget,
+		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: perAttempt,
+			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s := suiteOf(t, cfg, opts...)
+	o, err := s.ServiceConfigOption("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), o)...))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	return client, ctx
+}
+
 // TestKeptAttemptTimesOut: an attempt whose deadline grpc keeps ends at the per-attempt timeout
 // on the client although the server never answers it, counts as DeadlineExceeded, and is
 // retried.
@@ -252,26 +276,7 @@ func TestKeptAttemptTimesOut(t *testing.T) {
 		return &kycv1.CompareResponse{}, nil
 	}})
 	rec := &testkit.Recorder{}
-	cfg := &config.Config{Budget: 8 * time.Second,
-		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: perAttempt,
-			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}}},
-		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
-	s, err := interceptors.New(cfg, interceptors.WithObserver(rec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	o, err := s.ServiceConfigOption("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), o)...))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	// A first call that gets grpc its service config (the server's call 1).
-	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
-		t.Fatal(err)
-	}
+	client, ctx := keptClient(t, srv, 8*time.Second, perAttempt, interceptors.WithObserver(rec))
 	rec.Reset()
 	start := time.Now()
 	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
@@ -287,5 +292,34 @@ func TestKeptAttemptTimesOut(t *testing.T) {
 	// The client's deadline cancels the stream, or the server's own (the same) ends it first.
 	if err := <-hung; err != context.Canceled && err != context.DeadlineExceeded {
 		t.Errorf("the hung attempt's server context ended with %v", err)
+	}
+}
+
+// TestKeptAttemptThenBudget: with grpc keeping the first attempt's deadline and the call's
+// budget ending before a second attempt's timeout would, the second attempt gets the suite's
+// own context at the budget's end: a service that never answers costs the budget, not the
+// caller's minute.
+func TestKeptAttemptThenBudget(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, n int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if n == 1 {
+			return &kycv1.CompareResponse{}, nil // gets grpc its service config
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	client, ctx := keptClient(t, srv, 500*time.Millisecond, 300*time.Millisecond)
+	start := time.Now()
+	_, err := client.Compare(ctx, &kycv1.CompareRequest{})
+	took := time.Since(start)
+	if status.Code(err) != grpccodes.DeadlineExceeded {
+		t.Errorf("err = %v, want DeadlineExceeded", err)
+	}
+	// At least the first attempt's 300 ms; far less than the caller's minute (a generous bound,
+	// for a loaded machine).
+	if took < 300*time.Millisecond || took > 10*time.Second {
+		t.Errorf("the call took %v, want the budget's 500 ms or so", took)
+	}
+	if n := srv.Calls(testkit.MethodCompare) - 1; n < 1 || n > 2 {
+		t.Errorf("%d attempts reached the server, want 1 or 2", n)
 	}
 }
