@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
+	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfig$$' -fuzztime $(FUZZTIME)
 
 ## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
 ## benchstat, then the comparison module's report

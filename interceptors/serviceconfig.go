@@ -107,7 +107,11 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 			continue
 		}
 		if exact {
-			own["timeout"] = protoDuration(d)
+			// An entry of base for m alone gets the timeout; one that names other methods
+			// too is left as it is, and the suite makes its own contexts for m.
+			if names, _ := own["name"].([]any); len(names) == 1 {
+				own["timeout"] = protoDuration(d)
+			}
 			continue
 		}
 		e := map[string]any{}

@@ -323,3 +323,61 @@ func TestKeptAttemptThenBudget(t *testing.T) {
 		t.Errorf("%d attempts reached the server, want 1 or 2", n)
 	}
 }
+
+// A base's method config that names m among other methods is not given m's timeout: grpc would
+// apply it to the others too.
+func TestServiceConfigSharedEntry(t *testing.T) {
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"ml": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "ml"}},
+	}
+	base := `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService","method":"Compare"},{"service":"kyc.v1.OCRService","method":"Extract"}],"waitForReady":true}]}`
+	got, err := suiteOf(t, cfg).ServiceConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(t, got, base) {
+		t.Errorf("ServiceConfig(base) = %s, want base unchanged", got)
+	}
+}
+
+// FuzzServiceConfig: no base makes ServiceConfig panic, and what it returns without an error is
+// a JSON object that grpc accepts when base is one grpc accepts.
+func FuzzServiceConfig(f *testing.F) {
+	for _, seed := range []string{``, `{}`, `null`, `[1]`, `{"methodConfig":3}`, `{"methodConfig":[{"name":[{}]}]}`,
+		`{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"1s"}]}`,
+		`{"methodConfig":[{"name":[{"service":"kyc.v1.OCRService","method":"Extract"},{"service":"x"}]}]}`} {
+		f.Add(seed)
+	}
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{config.DefaultProfile: {Retry: &retry.Config{MaxAttempts: 2, PerAttemptTimeout: time.Second}}},
+		Services: map[string]config.Service{svcFaceMatch: {}},
+	}
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = s.Close() })
+	valid := func(sc string) error {
+		conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultServiceConfig(sc))
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err
+	}
+	f.Fuzz(func(t *testing.T, base string) {
+		got, err := s.ServiceConfig(base)
+		if err != nil {
+			return
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(got), &doc); err != nil || doc == nil {
+			t.Fatalf("ServiceConfig(%q) = %q, not a JSON object: %v", base, got, err)
+		}
+		if strings.TrimSpace(base) == "" || valid(base) == nil {
+			if err := valid(got); err != nil {
+				t.Fatalf("grpc accepts base %q but not ServiceConfig's %q: %v", base, got, err)
+			}
+		}
+	})
+}
