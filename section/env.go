@@ -100,7 +100,7 @@ type Gate interface {
 // admits or refuses from memory, without waiting for a slot or a token and without I/O. An
 // attempt loop whose attempts pass only instant gates before the invoker may leave the
 // per-attempt timeout to grpc's method config (see interceptors.Suite.ServiceConfig): the
-// time spent in the gates is then not part of the attempt's timeout, so it must be nil.
+// time spent in the gates is then not part of the attempt's timeout, so it must be negligible.
 // A gate that does not implement Instant counts as one that may wait.
 type Instant interface {
 	Gate

@@ -443,3 +443,21 @@ func TestStreamCheck(t *testing.T) {
 		}
 	})
 }
+
+// A bulkhead is instant for a call that may not wait for a slot, by its MaxWait or the call's.
+func TestInstant(t *testing.T) {
+	failFast, err := bulkhead.New(svc, bulkhead.Config{MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !failFast.Instant(nil) || failFast.Instant([]grpc.CallOption{bulkhead.WithMaxWait(time.Second)}) {
+		t.Error("MaxWait 0: want instant, and not for a call that may wait")
+	}
+	waits, err := bulkhead.New(svc, bulkhead.Config{MaxConcurrent: 1, MaxWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waits.Instant(nil) || !waits.Instant([]grpc.CallOption{bulkhead.WithMaxWait(0)}) {
+		t.Error("MaxWait 1s: want not instant, but instant for a call that may not wait")
+	}
+}

@@ -325,3 +325,31 @@ func TestUnaryConcurrent(t *testing.T) {
 		t.Errorf("ok %d limited %d server %d; want %d, %d, %d", ok.Load(), limited.Load(), srv.Calls(testkit.MethodCompare), burst, callers*each-burst, burst)
 	}
 }
+
+// A policy on a bucket of this process is instant unless the call (or the policy) may wait; one
+// on any other limiter (a fleet-wide store) never is: its Take is I/O.
+func TestInstant(t *testing.T) {
+	local, err := ratelimit.New(svc, nil, ratelimit.Config{Rate: 10, Burst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !local.Instant(nil) || local.Instant([]grpc.CallOption{ratelimit.WithMaxWait(time.Second)}) {
+		t.Error("a local bucket: want instant without a wait, not with one")
+	}
+	waits, err := ratelimit.New(svc, nil, ratelimit.Config{Rate: 10, Burst: 1, MaxWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waits.Instant(nil) || !waits.Instant([]grpc.CallOption{ratelimit.WithMaxWait(0)}) {
+		t.Error("a local bucket with MaxWait: want not instant, but instant for a call that may not wait")
+	}
+	remote, err := ratelimit.New(svc, limiterFunc(func(context.Context, time.Duration) (ratelimit.Decision, error) {
+		return ratelimit.Decision{Allowed: true}, nil
+	}), ratelimit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if remote.Instant(nil) {
+		t.Error("a limiter of another kind counts as instant")
+	}
+}

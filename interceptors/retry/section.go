@@ -1,10 +1,9 @@
 package retry
 
 import (
-	"time"
-
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/observe"
