@@ -23,25 +23,27 @@ import (
 // linked into the program (protoregistry.GlobalFiles) that the configuration lists, or all of
 // them when it has a default profile. What base says wins: a method whose method config in
 // base (its own, else its service's, else the one for all methods) has a timeout keeps that;
-// one without a timeout gets the suite's added, its other settings kept. Streaming methods
-// get none: a stream's per-attempt timeout is lifted when the stream
-// commits, and grpc's would not be. Pass it to grpc.WithDefaultServiceConfig, or use
-// ServiceConfigOption.
+// one without a timeout gets the suite's added, its other settings kept (an entry of base that
+// names other methods too is left as it is). Streaming methods get none: a stream's
+// per-attempt timeout is lifted when the stream commits, and grpc's would not be. Pass it to
+// grpc.WithDefaultServiceConfig, or use ServiceConfigOption.
 //
 // grpc applies a method config's timeout to every stream it opens, and a suite's retry step
 // opens one per attempt, so grpc's own context, which it makes for every call, keeps the
 // per-attempt deadline: the retry step then makes no context of its own for an attempt whose
 // way to grpc cannot wait (breaker, adaptive throttle, a local rate limiter and a bulkhead
-// without a wait), which saves its context, timer and allocations on every call. The server
-// sees the same deadline. The retry step checks grpc's timeout for the method on every call
-// (ClientConn.GetMethodConfig) and makes its own context whenever it differs: with a service
-// config from the name resolver, which replaces the default, or before the first one applies.
+// without a wait; see section.Instant), which saves its context, timer and allocations on
+// every call. The server sees the same deadline. The retry step checks grpc's timeout for the
+// method on every call (ClientConn.GetMethodConfig) and makes its own context whenever it
+// differs: with a service config from the name resolver, which replaces the default, or
+// before the first one applies. A chain with a hedging policy makes its contexts as before.
 //
 // A unary call made with retry.Disable makes one attempt, which grpc then ends at the timeout
 // too. Interceptors placed after the suite run before grpc starts its timer: a wait of theirs
-// is not part of the attempt's timeout, as it is when the suite makes the context. The config is the suite's at the time of the call: after a Reload that changes a
-// per-attempt timeout, dial with a new one. Until then grpc still ends the attempts of the
-// methods concerned at the old timeout, and the suite makes its contexts as before for them.
+// is not part of the attempt's timeout, as it is when the suite makes the context. The config
+// is the suite's at the time of the call: after a Reload that changes a per-attempt timeout,
+// dial with a new one. Until then grpc still ends the attempts of the methods concerned at the
+// old timeout, and the suite makes its contexts as before for them.
 func (s *Suite) ServiceConfig(base string) (string, error) {
 	return serviceConfig(s.state.Load().cfg, base)
 }
