@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,9 +118,7 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 			continue
 		}
 		e := map[string]any{}
-		for k, v := range own {
-			e[k] = v
-		}
+		maps.Copy(e, own)
 		e["name"], e["timeout"] = []methodName{m}, protoDuration(d)
 		entries = append(entries, e)
 	}
