@@ -265,7 +265,7 @@ func keptClient(t *testing.T, srv *testkit.Server, budget, perAttempt time.Durat
 // on the client although the server never answers it, counts as DeadlineExceeded, and is
 // retried.
 func TestKeptAttemptTimesOut(t *testing.T) {
-	const perAttempt = 200 * time.Millisecond
+	const perAttempt = 500 * time.Millisecond
 	hung := make(chan error, 1)
 	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, n int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
 		if n == 2 {
@@ -285,8 +285,10 @@ func TestKeptAttemptTimesOut(t *testing.T) {
 	if took := time.Since(start); took < perAttempt {
 		t.Errorf("the call took %v, less than the hung attempt's %v", took, perAttempt)
 	}
+	// The hung attempt, then the answered one (on a loaded machine a second attempt may time
+	// out too before a third is answered).
 	att := rec.Events(observe.AttemptFinished)
-	if len(att) != 2 || att[0].Code != grpccodes.DeadlineExceeded || att[1].Code != grpccodes.OK {
+	if len(att) < 2 || att[0].Code != grpccodes.DeadlineExceeded || att[len(att)-1].Code != grpccodes.OK {
 		t.Errorf("attempts = %+v, want DeadlineExceeded, then OK", att)
 	}
 	// The client's deadline cancels the stream, or the server's own (the same) ends it first.
