@@ -79,11 +79,7 @@ func serverSees(t *testing.T, retryCfg *retry.Config, deadlineCfg deadline.Confi
 	}
 	opts := s.DialOptions()
 	if withSC {
-		o, err := s.ServiceConfigOption("")
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts = append(opts, o)
+		opts = append(opts, serviceConfigOption(t, s, ""))
 	}
 	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, opts...))
 	for range 2 {

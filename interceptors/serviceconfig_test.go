@@ -98,6 +98,16 @@ func suiteOf(t *testing.T, cfg *config.Config, opts ...interceptors.Option) *int
 	return s
 }
 
+// serviceConfigOption is s.ServiceConfigOption(base), failing t on an error.
+func serviceConfigOption(t *testing.T, s *interceptors.Suite, base string) grpc.DialOption {
+	t.Helper()
+	o, err := s.ServiceConfigOption(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // sameJSON reports whether a and b are the same JSON value.
 func sameJSON(t *testing.T, a, b string) bool {
 	t.Helper()
@@ -208,11 +218,7 @@ func TestServiceConfigKeepsTheAttemptDeadline(t *testing.T) {
 			}
 			opts := append(s.DialOptions(), grpc.WithChainUnaryInterceptor(probe))
 			if tc.base != "-" {
-				o, err := s.ServiceConfigOption(tc.base)
-				if err != nil {
-					t.Fatal(err)
-				}
-				opts = append(opts, o)
+				opts = append(opts, serviceConfigOption(t, s, tc.base))
 			}
 			client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, opts...))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -248,11 +254,7 @@ func keptClient(t *testing.T, srv *testkit.Server, budget, perAttempt time.Durat
 			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}}},
 		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
 	s := suiteOf(t, cfg, opts...)
-	o, err := s.ServiceConfigOption("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), o)...))
+	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), serviceConfigOption(t, s, ""))...))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {

@@ -72,18 +72,18 @@ func promSuite(t *testing.T, cfg *config.Config) *interceptors.Suite {
 	return s
 }
 
-// dialOptions are the options that install s, with its service config when serviceConfig is set.
-func dialOptions(t *testing.T, s *interceptors.Suite, serviceConfig bool) []grpc.DialOption {
+// serviceConfigOptions returns s's service config option (Suite.ServiceConfigOption) when
+// serviceConfig is set, else none.
+func serviceConfigOptions(t *testing.T, s *interceptors.Suite, serviceConfig bool) []grpc.DialOption {
 	t.Helper()
-	opts := s.DialOptions()
-	if serviceConfig {
-		o, err := s.ServiceConfigOption("")
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts = append(opts, o)
+	if !serviceConfig {
+		return nil
 	}
-	return opts
+	o, err := s.ServiceConfigOption("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []grpc.DialOption{o}
 }
 
 // allocsPerCall is the allocations of one successful Compare over cc, with a caller deadline,
@@ -113,7 +113,7 @@ func TestSuiteAllocsOverRaw(t *testing.T) {
 	for _, tc := range ceilings() {
 		t.Run(tc.name, func(t *testing.T) {
 			s := promSuite(t, tc.cfg)
-			got := allocsPerCall(t, kycv1.NewFaceMatchServiceClient(srv.Dial(t, dialOptions(t, s, tc.serviceConfig)...)))
+			got := allocsPerCall(t, kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), serviceConfigOptions(t, s, tc.serviceConfig)...)...)))
 			t.Logf("raw %.0f, suite %.0f: %+.0f allocations per call", raw, got, got-raw)
 			if got-raw > tc.maxAllocs {
 				t.Errorf("%s allocates %+.0f per call over a raw call, want at most %+.0f", tc.name, got-raw, tc.maxAllocs)

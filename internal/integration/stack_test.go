@@ -35,14 +35,7 @@ func TestSuiteStackUnderCall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := promSuite(t, tc.cfg)
 			probe, depthOf := testkit.StackProbe(s.Unary())
-			opts := []grpc.DialOption{grpc.WithUnaryInterceptor(probe)}
-			if tc.serviceConfig {
-				o, err := s.ServiceConfigOption("")
-				if err != nil {
-					t.Fatal(err)
-				}
-				opts = append(opts, o)
-			}
+			opts := append([]grpc.DialOption{grpc.WithUnaryInterceptor(probe)}, serviceConfigOptions(t, s, tc.serviceConfig)...)
 			client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, opts...))
 			done := make(chan error)
 			go func() {
