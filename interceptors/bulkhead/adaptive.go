@@ -1,7 +1,6 @@
 package bulkhead
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -9,25 +8,58 @@ import (
 )
 
 // adaptive is the state of a bulkhead in adaptive mode: a count of permits in flight bounded
-// by a limit that moves, and a FIFO queue of waiters. A channel of fixed capacity cannot
-// shrink or grow, hence a mutex and a queue of our own.
+// by a limit that moves, and a FIFO queue of waiters, all under one mutex: unlike fixed's
+// count, the limit moves with the samples that releases bring.
 //
 // Invariant (under mu): a waiter is queued only while inFlight >= limit. Whatever lowers
 // inFlight or raises limit calls grantLocked, which admits waiters from the head.
 type adaptive struct {
-	mu         sync.Mutex
-	inFlight   int
-	limit      int       // the admission limit: alg.current()
-	changed    time.Time // when limit last changed
-	alg        *limit
-	head, tail *waiter
+	mu       sync.Mutex
+	inFlight int
+	limit    int       // the admission limit: alg.current()
+	changed  time.Time // when limit last changed
+	alg      *limit
+	q        queue
 }
 
-// waiter is one Acquire parked on a full adaptive bulkhead.
+// waiter is one Acquire parked on a full bulkhead.
 type waiter struct {
 	ready      chan struct{} // closed when the waiter is granted a permit
-	granted    bool          // guarded by adaptive.mu
-	prev, next *waiter       // guarded by adaptive.mu
+	granted    bool          // guarded by the queue owner's mutex
+	prev, next *waiter       // guarded by the queue owner's mutex
+}
+
+// grant tells w that it holds a permit.
+func (w *waiter) grant() {
+	w.granted = true
+	close(w.ready)
+}
+
+// queue is a FIFO queue of waiters, guarded by its owner's mutex.
+type queue struct{ head, tail *waiter }
+
+func (q *queue) push(w *waiter) {
+	w.prev = q.tail
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
+}
+
+func (q *queue) unlink(w *waiter) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.prev, w.next = nil, nil
 }
 
 func newAdaptive(a Adaptive, ceiling int) *adaptive {
@@ -37,7 +69,7 @@ func newAdaptive(a Adaptive, ceiling int) *adaptive {
 
 // tryAcquireLocked takes a permit if one is free and nobody waits for one.
 func (a *adaptive) tryAcquireLocked() bool {
-	if a.head == nil && a.inFlight < a.limit {
+	if a.q.head == nil && a.inFlight < a.limit {
 		a.inFlight++
 		return true
 	}
@@ -58,13 +90,7 @@ func (a *adaptive) enqueue(w *waiter) bool {
 	if a.tryAcquireLocked() {
 		return true
 	}
-	w.prev = a.tail
-	if a.tail != nil {
-		a.tail.next = w
-	} else {
-		a.head = w
-	}
-	a.tail = w
+	a.q.push(w)
 	return false
 }
 
@@ -76,32 +102,17 @@ func (a *adaptive) abandon(w *waiter) bool {
 	if w.granted {
 		return true
 	}
-	a.unlinkLocked(w)
+	a.q.unlink(w)
 	return false
-}
-
-func (a *adaptive) unlinkLocked(w *waiter) {
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		a.head = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		a.tail = w.prev
-	}
-	w.prev, w.next = nil, nil
 }
 
 // grantLocked admits waiters, oldest first, while permits are free.
 func (a *adaptive) grantLocked() {
-	for a.head != nil && a.inFlight < a.limit {
-		w := a.head
-		a.unlinkLocked(w)
+	for a.q.head != nil && a.inFlight < a.limit {
+		w := a.q.head
+		a.q.unlink(w)
 		a.inFlight++
-		w.granted = true
-		close(w.ready)
+		w.grant()
 	}
 }
 
@@ -133,39 +144,6 @@ func (a *adaptive) state() (limit, inFlight int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.limit, a.inFlight
-}
-
-// acquireAdaptive is acquire in adaptive mode.
-func (b *Bulkhead) acquireAdaptive(ctx context.Context, method string, maxWait time.Duration) error {
-	a := b.ad
-	if a.tryAcquire() {
-		return nil
-	}
-	wait := b.waitFor(ctx, maxWait)
-	if wait <= 0 {
-		return b.reject(method)
-	}
-	w := &waiter{ready: make(chan struct{})}
-	if a.enqueue(w) {
-		return nil
-	}
-	t := b.clock.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-w.ready:
-		return nil
-	case <-t.C():
-		if a.abandon(w) {
-			return nil // admitted as the wait ran out
-		}
-		return b.reject(method)
-	case <-ctx.Done():
-		if a.abandon(w) {
-			// Admitted as the context ended: the caller cannot use the permit.
-			b.finish("", sampleNone, 0, time.Time{})
-		}
-		return b.ended(ctx, method)
-	}
 }
 
 // classify turns the outcome of a call into a sample kind.

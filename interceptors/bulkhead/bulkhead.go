@@ -15,16 +15,15 @@ import (
 
 // Bulkhead bounds the calls in flight. It is safe for concurrent use.
 //
-// With a fixed limit the slots are a buffered channel: taking a slot is a send, giving it back
-// a receive. A full channel queues blocked senders in arrival order and hands a freed slot
-// straight to the first of them, which gives FIFO fairness without a lock of our own. With an
-// adaptive limit (Config.Adaptive) a mutex guards a count, the limit and a queue of waiters
-// (see adaptive.go).
+// With a fixed limit the slots are a count taken and given back with atomic operations while
+// nobody waits, and a queue of waiters under a mutex when the bulkhead is full (see fixed.go);
+// a freed slot goes to the oldest waiter. With an adaptive limit (Config.Adaptive) a mutex
+// guards a count, the limit and a queue of waiters (see adaptive.go).
 type Bulkhead struct {
 	name       string
-	cfg        Config        // Normalize(the Config given to New)
-	slots      chan struct{} // fixed limit; nil in adaptive mode
-	ad         *adaptive     // adaptive limit; nil in fixed mode
+	cfg        Config    // Normalize(the Config given to New)
+	fx         *fixed    // fixed limit; nil in adaptive mode
+	ad         *adaptive // adaptive limit; nil in fixed mode
 	maxWait    time.Duration
 	clock      clock.Clock
 	origin     time.Time // when New ran: a gate's Pass carries a call's start since it
@@ -46,7 +45,7 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 		b.ad = newAdaptive(cfg.Adaptive, cfg.MaxConcurrent)
 		b.origin = b.clock.Now()
 	} else {
-		b.slots = make(chan struct{}, cfg.MaxConcurrent)
+		b.fx = newFixed(cfg.MaxConcurrent)
 	}
 	return b, nil
 }
@@ -64,7 +63,7 @@ func (b *Bulkhead) Capacity() int {
 		l, _ := b.ad.state()
 		return l
 	}
-	return cap(b.slots)
+	return int(b.fx.limit)
 }
 
 // InFlight returns the number of slots taken now. In adaptive mode it may exceed Capacity for
@@ -74,7 +73,8 @@ func (b *Bulkhead) InFlight() int {
 		_, n := b.ad.state()
 		return n
 	}
-	return len(b.slots)
+	_, n := b.fx.state()
+	return n
 }
 
 // Available returns the number of free slots now (0 when the limit is below InFlight).
@@ -83,7 +83,8 @@ func (b *Bulkhead) Available() int {
 		l, n := b.ad.state()
 		return max(l-n, 0)
 	}
-	return cap(b.slots) - len(b.slots)
+	l, n := b.fx.state()
+	return max(l-n, 0)
 }
 
 // TryAcquire takes a slot if one is free now and reports whether it did. It never waits and
@@ -92,12 +93,7 @@ func (b *Bulkhead) TryAcquire() bool {
 	if b.ad != nil {
 		return b.ad.tryAcquire()
 	}
-	select {
-	case b.slots <- struct{}{}:
-		return true
-	default:
-		return false
-	}
+	return b.fx.tryAcquire()
 }
 
 // Acquire takes a slot, waiting up to MaxWait and never past ctx's deadline when none is free
@@ -117,9 +113,7 @@ func (b *Bulkhead) Release() {
 }
 
 func (b *Bulkhead) releaseFixed() {
-	select {
-	case <-b.slots:
-	default:
+	if !b.fx.release() {
 		panic("bulkhead: Release of " + b.name + " without a slot held")
 	}
 }
@@ -145,30 +139,51 @@ func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 
 func (b *Bulkhead) acquire(ctx context.Context, method string, maxWait time.Duration) error {
 	if b.ad != nil {
-		return b.acquireAdaptive(ctx, method, maxWait)
+		if b.ad.tryAcquire() {
+			return nil
+		}
+		return b.wait(ctx, method, maxWait, b.ad)
 	}
-	return b.acquireFixed(ctx, method, maxWait)
+	if b.fx.tryAcquire() {
+		return nil
+	}
+	return b.wait(ctx, method, maxWait, b.fx)
 }
 
-func (b *Bulkhead) acquireFixed(ctx context.Context, method string, maxWait time.Duration) error {
-	select {
-	case b.slots <- struct{}{}:
-		return nil
-	default:
-	}
+// permits is the state of a bulkhead (fixed or adaptive) as a call that waits for a slot sees
+// it: enqueue queues w, or takes a slot at once (true); abandon takes w off the queue unless
+// it was granted a slot meanwhile (true: the caller holds it).
+type permits interface {
+	enqueue(w *waiter) bool
+	abandon(w *waiter) bool
+}
+
+// wait is acquire for a call that found no free slot: it waits for one up to maxWait (cut to
+// ctx's deadline) in the queue of p, b's state.
+func (b *Bulkhead) wait(ctx context.Context, method string, maxWait time.Duration, p permits) error {
 	wait := b.waitFor(ctx, maxWait)
 	if wait <= 0 {
 		return b.reject(method)
 	}
+	w := &waiter{ready: make(chan struct{})}
+	if p.enqueue(w) {
+		return nil
+	}
 	t := b.clock.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case b.slots <- struct{}{}:
+	case <-w.ready:
 		return nil
 	case <-t.C():
+		if p.abandon(w) {
+			return nil // admitted as the wait ran out
+		}
 		return b.reject(method)
 	case <-ctx.Done():
-		// A slot may have freed as the deadline passed; the caller has no time left to use it.
+		if p.abandon(w) {
+			// Admitted as the context ended: the caller has no time left to use the slot.
+			b.Release()
+		}
 		return b.ended(ctx, method)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,7 +297,7 @@ func TestWaitersFIFO(t *testing.T) {
 				order <- i
 			}()
 			clk.BlockUntil(i + 1) // waiter i has its timer...
-			waitParked(t, i+1)    // ...and is parked on the slot channel before waiter i+1 starts
+			waitParked(t, i+1)    // ...and is parked in the queue before waiter i+1 starts
 		}
 		for want := range n {
 			b.Release()
@@ -314,7 +315,7 @@ func TestWaitersFIFO(t *testing.T) {
 
 // waitParked waits until n goroutines are parked in Bulkhead.acquire's select. Regression: the
 // test used to start waiter i+1 once waiter i's timer existed, before waiter i had blocked on
-// the channel, so waiter i+1 could queue first and the FIFO check flaked.
+// the queue, so waiter i+1 could queue first and the FIFO check flaked.
 func waitParked(t *testing.T, n int) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
@@ -378,6 +379,42 @@ func TestConcurrentAcquire(t *testing.T) {
 		}
 		if b.InFlight() != 0 {
 			t.Errorf("InFlight = %d after all ended, want 0", b.InFlight())
+		}
+	})
+}
+
+// TestNoLostWakeup has many goroutines take and give back few slots, every one willing to wait
+// as long as it takes: each Acquire must end with a slot. A slot freed while a waiter queues
+// and granted to nobody would leave that waiter parked until the watchdog's deadline.
+func TestNoLostWakeup(t *testing.T) {
+	forModes(t, func(t *testing.T, newBulkhead newFunc) {
+		const capacity, workers, rounds = 2, 16, 300
+		b, _ := newBulkhead(svc, bulkhead.Config{MaxConcurrent: capacity, MaxWait: time.Hour})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // the watchdog
+		defer cancel()
+		var inside atomic.Int32
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range rounds {
+					if err := b.Acquire(ctx); err != nil {
+						t.Errorf("Acquire = %v; want a slot (a lost wakeup?)", err)
+						return
+					}
+					if n := inside.Add(1); n > capacity {
+						t.Errorf("%d in flight, want <= %d", n, capacity)
+					}
+					runtime.Gosched()
+					inside.Add(-1)
+					b.Release()
+				}
+			}()
+		}
+		wg.Wait()
+		if b.InFlight() != 0 || b.Available() != capacity {
+			t.Errorf("InFlight %d, Available %d after all ended; want 0, %d", b.InFlight(), b.Available(), capacity)
 		}
 	})
 }

@@ -13,7 +13,7 @@ func (b *Bulkhead) Levels(yield func(observe.Level) bool) {
 	if b.ad != nil {
 		limit, inFlight = b.ad.state()
 	} else {
-		limit, inFlight = cap(b.slots), len(b.slots)
+		limit, inFlight = b.fx.state()
 	}
 	l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: b.name, Value: float64(inFlight)}
 	if !yield(l) {

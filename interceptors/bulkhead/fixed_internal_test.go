@@ -1,0 +1,65 @@
+package bulkhead
+
+import "testing"
+
+// TestFixedGrantsAcrossTheRace plays the two orders in which a release and a waiter that found
+// the bulkhead full can meet: the slot must reach the waiter in both.
+func TestFixedGrantsAcrossTheRace(t *testing.T) {
+	t.Run("release before the waiter queues", func(t *testing.T) {
+		f := newFixed(1)
+		if !f.tryAcquire() || f.tryAcquire() {
+			t.Fatal("want one slot, then none")
+		}
+		// The waiter found no slot; before it queues, the holder gives its slot back with
+		// nobody waiting yet.
+		if !f.release() {
+			t.Fatal("release of a held slot failed")
+		}
+		w := &waiter{ready: make(chan struct{})}
+		if !f.enqueue(w) {
+			t.Fatal("the waiter queued behind a free slot: a lost wakeup")
+		}
+		if _, taken := f.state(); taken != 1 {
+			t.Errorf("taken = %d, want 1", taken)
+		}
+	})
+	t.Run("release after the waiter queued", func(t *testing.T) {
+		f := newFixed(1)
+		f.tryAcquire()
+		w := &waiter{ready: make(chan struct{})}
+		if f.enqueue(w) {
+			t.Fatal("granted a slot that is held")
+		}
+		if f.tryAcquire() {
+			t.Fatal("a newcomer took a slot ahead of the queue")
+		}
+		f.release()
+		select {
+		case <-w.ready:
+		default:
+			t.Fatal("the freed slot did not reach the waiter")
+		}
+		if f.abandon(w) != true {
+			t.Error("abandon of a granted waiter: want true (it holds the slot)")
+		}
+		if _, taken := f.state(); taken != 1 {
+			t.Errorf("taken = %d, want 1", taken)
+		}
+	})
+	t.Run("abandoned waiter", func(t *testing.T) {
+		f := newFixed(1)
+		f.tryAcquire()
+		w := &waiter{ready: make(chan struct{})}
+		f.enqueue(w)
+		if f.abandon(w) {
+			t.Fatal("abandon of a waiting waiter: want false")
+		}
+		f.release()
+		if !f.tryAcquire() {
+			t.Error("after the waiter left, a free slot should be taken at once")
+		}
+		if f.release(); f.release() {
+			t.Error("release of a slot not held: want false")
+		}
+	})
+}
