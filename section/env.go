@@ -108,6 +108,17 @@ type Instant interface {
 	Instant(opts []grpc.CallOption) bool
 }
 
+// Clocked is a Gate whose Enter reads the clock (a local rate limiter's token bucket). A runner
+// that read the same clock a moment before, with nothing between that reading and the gate
+// that could have waited (a suite's runner, for a call's first attempt: the call's start), calls
+// EnterAt with that reading instead of Enter, so that the call reads the clock once for the
+// chain and the gate.
+type Clocked interface {
+	Gate
+	// EnterAt is Enter at now, a reading of the clock the gate was built with.
+	EnterAt(ctx context.Context, method string, opts []grpc.CallOption, now time.Time) (Pass, error)
+}
+
 // Pass is what a Gate's Enter gives its Exit: two words whose meaning each gate defines (a
 // breaker's state generation; when a call began, as the time since an origin of the gate's
 // own). Two words, so that a runner keeps the passes of a run of gates in a small frame.

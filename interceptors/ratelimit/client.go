@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -37,6 +38,22 @@ func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, 
 // Enter takes one token for a call (see section.Gate), waiting for it up to the call's max wait.
 func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
 	if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
+		return section.Pass{}, grpcError(err)
+	}
+	return section.Pass{}, nil
+}
+
+var _ section.Clocked = (*Policy)(nil)
+
+// EnterAt is Enter for a call whose runner read the policy's clock a moment before, at now
+// (see section.Clocked): a bucket of this process takes its token at now instead of reading
+// the clock again. A fleet-wide limiter reads its store's time, as Enter does.
+func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOption, now time.Time) (section.Pass, error) {
+	if p.local == nil {
+		return p.Enter(ctx, method, opts)
+	}
+	d, err := p.local.take(ctx, callMaxWait(p.maxWait, opts), now)
+	if err := p.decided(ctx, method, d, err); err != nil {
 		return section.Pass{}, grpcError(err)
 	}
 	return section.Pass{}, nil

@@ -40,7 +40,11 @@ func (l *Local) Tokens() float64 { return l.lim.TokensAt(l.clock.Now()) }
 // Take implements Limiter (see the package documentation for each outcome). The only error it
 // returns is the context's, when the context ends during a wait.
 func (l *Local) Take(ctx context.Context, maxWait time.Duration) (Decision, error) {
-	now := l.clock.Now()
+	return l.take(ctx, maxWait, l.clock.Now())
+}
+
+// take is Take at now, a reading of l's clock.
+func (l *Local) take(ctx context.Context, maxWait time.Duration, now time.Time) (Decision, error) {
 	if l.lim.AllowN(now, 1) {
 		return Decision{Allowed: true}, nil
 	}

@@ -17,6 +17,7 @@ import (
 type Policy struct {
 	service string
 	lim     Limiter
+	local   *Local // lim, when it is a bucket of this process on the policy's clock (see EnterAt)
 	maxWait time.Duration
 	clock   clock.Clock
 	sink    observe.Sink
@@ -34,6 +35,7 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 		return nil, errors.New("ratelimit: max_wait is negative")
 	}
 	if l != nil {
+		p.setLocal()
 		return p, nil
 	}
 	if err := cfg.Validate(); err != nil {
@@ -51,10 +53,19 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 			return nil, err
 		}
 		p.lim = loc
+		p.setLocal()
 		return p, nil
 	}
 	p.lim = NewLocal(cfg.Rate, cfg.Burst, WithClock(p.clock))
+	p.setLocal()
 	return p, nil
+}
+
+// setLocal sets p.local when p's limiter is a Local that reads the same clock as p.
+func (p *Policy) setLocal() {
+	if loc, ok := p.lim.(*Local); ok && clock.OrReal(loc.clock) == clock.OrReal(p.clock) {
+		p.local = loc
+	}
 }
 
 // Limiter returns the policy's limiter.
@@ -67,6 +78,11 @@ func (p *Policy) Allow(ctx context.Context) error { return p.allow(ctx, "", p.ma
 
 func (p *Policy) allow(ctx context.Context, method string, maxWait time.Duration) error {
 	d, err := p.lim.Take(ctx, maxWait)
+	return p.decided(ctx, method, d, err)
+}
+
+// decided is the outcome of a call whose take of a token returned d and err (see allow).
+func (p *Policy) decided(ctx context.Context, method string, d Decision, err error) error {
 	if err == nil && d.Allowed {
 		return nil
 	}

@@ -353,3 +353,38 @@ func TestInstant(t *testing.T) {
 		t.Error("a limiter of another kind counts as instant")
 	}
 }
+
+// TestEnterAt: a bucket of the policy's own takes its token at the time the runner gives it,
+// without reading the clock; a bucket on another clock, or a limiter of another kind, takes it
+// as Enter does.
+func TestEnterAt(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p, err := ratelimit.New(svc, nil, ratelimit.Config{Rate: 1, Burst: 1}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.EnterAt(context.Background(), "/"+svc+"/Compare", nil, clk.Now()); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+	if _, err := p.Enter(context.Background(), "/"+svc+"/Compare", nil); status.Code(err) != grpccodes.ResourceExhausted {
+		t.Fatalf("Enter at the same time: %v, want ResourceExhausted (the bucket is empty)", err)
+	}
+	// A second later by the runner's reading, the clock itself not moved: one token again.
+	if _, err := p.EnterAt(context.Background(), "/"+svc+"/Compare", nil, clk.Now().Add(time.Second)); err != nil {
+		t.Errorf("EnterAt a second later: %v, want the refilled token", err)
+	}
+
+	// The bucket reads another clock than the policy: EnterAt reads the bucket's.
+	other := clocktest.New(time.Unix(1000, 0))
+	loc := ratelimit.NewLocal(1, 1, ratelimit.WithClock(other))
+	q, err := ratelimit.New(svc, loc, ratelimit.Config{}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.EnterAt(context.Background(), "/"+svc+"/Compare", nil, clk.Now()); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+	if _, err := q.EnterAt(context.Background(), "/"+svc+"/Compare", nil, clk.Now().Add(time.Hour)); status.Code(err) != grpccodes.ResourceExhausted {
+		t.Errorf("EnterAt an hour later on the policy's clock: %v, want ResourceExhausted (the bucket's own clock has not moved)", err)
+	}
+}
