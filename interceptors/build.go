@@ -128,6 +128,8 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		}
 		u := unaryStep{ic: b.Unary, flat: b.Flat}
 		u.gate, _ = b.Flat.(section.Gate)
+		u.at, _ = b.Flat.(section.Clocked)
+		u.instant, _ = b.Flat.(section.Instant)
 		u.dl, _ = b.Object.(deadliner)
 		u.loop, _ = b.Object.(attemptLoop)
 		unary = append(unary, u)
@@ -179,11 +181,13 @@ type attemptLoop interface {
 // unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
 // one (section.UnaryStep), and what the runner folds (see foldDeadline).
 type unaryStep struct {
-	ic   grpc.UnaryClientInterceptor
-	flat section.UnaryStep // run instead of ic, continued by the runner's next step
-	gate section.Gate      // flat's Enter and Exit: run with the gates after it in one frame
-	dl   deadliner         // a step that declares a deadline; folded into the attempt loop after it
-	loop attemptLoop       // an attempt loop
+	ic      grpc.UnaryClientInterceptor
+	flat    section.UnaryStep // run instead of ic, continued by the runner's next step
+	gate    section.Gate      // flat's Enter and Exit: run with the gates after it in one frame
+	at      section.Clocked   // gate, when it reads the clock (see gates)
+	instant section.Instant   // gate, when it can tell that it does not wait
+	dl      deadliner         // a step that declares a deadline; folded into the attempt loop after it
+	loop    attemptLoop       // an attempt loop
 }
 
 // foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
@@ -197,7 +201,9 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 			i++
 			continue
 		}
-		out = append(out, unaryStep{ic: steps[i].ic, flat: steps[i].flat, gate: steps[i].gate, loop: steps[i].loop})
+		st := steps[i]
+		st.dl = nil
+		out = append(out, st)
 	}
 	return out
 }
@@ -256,10 +262,28 @@ type unaryChain struct {
 	// (see keptLoop), with the real clock; -1: none.
 	keptAt   int
 	instants []section.Instant // the gates after keptAt
+	memo     atomic.Pointer[keptMemo]
 	clk      clock.Clock
 	c        *chain
 	pool     sync.Pool
 }
+
+// keptMemo is what kept last read of grpc's timeout for one method on one connection, trusted
+// until until.
+type keptMemo struct {
+	cc      *grpc.ClientConn
+	method  string
+	timeout time.Duration
+	until   time.Time
+}
+
+// keptFor is how long kept trusts what it read of a connection's method config. grpc-go's
+// GetMethodConfig takes the connection's lock and looks the method up in maps: a tenth of the
+// suite's own work per call, and a lock every call on the connection shares. The config
+// changes only when the connection's resolver sends another (a default service config never
+// does); for up to keptFor after such a change, attempts may be bounded by the timeout read
+// before it instead of the new one.
+const keptFor = time.Second
 
 func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) *unaryChain {
 	uc := &unaryChain{steps: foldDeadline(steps), observeAt: -1, clk: clk, c: c}
@@ -330,11 +354,13 @@ func keptLoop(steps []unaryStep) (int, []section.Instant) {
 // kept returns the timeout grpc applies to every attempt of a call of method on cc (its
 // method config's, see Suite.ServiceConfig), when the call's gates let its attempts reach
 // grpc at once; else 0. The attempt loop makes no context of its own for an attempt that
-// timeout ends as its own per-attempt timeout would (retry.Policy.InvokeKept). Not inlined:
-// its frame is not on the stack under the call.
+// timeout ends as its own per-attempt timeout would (retry.Policy.InvokeKept). now, when not
+// zero, is the call's start: what kept read for the same method and connection less than
+// keptFor before is reused (see keptMemo). Not inlined: its frame is not on the stack under
+// the call.
 //
 //go:noinline
-func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallOption) time.Duration {
+func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallOption, now time.Time) time.Duration {
 	if cc == nil {
 		return 0
 	}
@@ -343,10 +369,23 @@ func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallO
 			return 0
 		}
 	}
-	if mc := cc.GetMethodConfig(method); mc.Timeout != nil {
-		return *mc.Timeout
+	m := uc.memo.Load()
+	fresh := m != nil && !now.IsZero() && now.Before(m.until)
+	if fresh && m.cc == cc && m.method == method {
+		return m.timeout
 	}
-	return 0
+	var t time.Duration
+	if mc := cc.GetMethodConfig(method); mc.Timeout != nil {
+		t = *mc.Timeout
+	}
+	// No timeout is not remembered: a connection's first calls come before its resolver has
+	// given grpc the service config. A fresh memo of another connection or method (a chain
+	// shared by a service's methods) stays: calls that alternate would otherwise replace it
+	// every time.
+	if t > 0 && !fresh && !now.IsZero() {
+		uc.memo.Store(&keptMemo{cc: cc, method: method, timeout: t, until: now.Add(keptFor)})
+	}
+	return t
 }
 
 // runner returns a pooled runner for one call, which the caller started at start (zero: the
@@ -449,10 +488,14 @@ func (r *unaryRunner) gates(i int, ctx context.Context, method string, req, repl
 			r.steps[i+k].gate.Exit(ctx, method, opts, passes[k], nil, true)
 		}
 	}()
+	// The first attempt of a call whose loop is the first step starts when the call does: gates
+	// right after the loop that read the clock take the call's start as now, while the gates
+	// before them cannot have waited. (A flag, not the time: this frame is under the call.)
+	started := i == 1 && r.uc.timed && r.attempts.Load() == 1 && !r.timing.Start.IsZero()
 	var err error
 	for i+entered < j {
 		var p section.Pass
-		if p, err = r.steps[i+entered].gate.Enter(ctx, method, opts); err != nil {
+		if p, started, err = r.enter(i+entered, started, ctx, method, opts); err != nil {
 			break
 		}
 		passes[entered] = p
@@ -471,6 +514,21 @@ func (r *unaryRunner) gates(i int, ctx context.Context, method string, req, repl
 		r.steps[i+k].gate.Exit(ctx, method, opts, passes[k], err, false)
 	}
 	return err
+}
+
+// enter enters gate i for gates, at the call's start when started (see gates), and reports
+// whether the gates after it may still take that time: it could not have waited. Not inlined:
+// its frame, larger than Enter's for the time it passes, is not on the stack under the call.
+//
+//go:noinline
+func (r *unaryRunner) enter(i int, started bool, ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, bool, error) {
+	st := &r.steps[i]
+	if !started || st.at == nil {
+		p, err := st.gate.Enter(ctx, method, opts)
+		return p, started && err == nil && st.instant != nil && st.instant.Instant(opts), err
+	}
+	p, err := st.at.EnterAt(ctx, method, opts, r.timing.Start)
+	return p, err == nil && st.instant != nil && st.instant.Instant(opts), err
 }
 
 // observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
@@ -497,6 +555,11 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 		var t *section.Timing
 		if i == 0 && r.uc.timed {
 			t = &r.timing
+			if t.Start.IsZero() && (st.dl != nil || i == r.uc.keptAt) {
+				// The loop's start, which it takes from t: read once for the deadline, kept's
+				// memo and the loop.
+				t.Start = r.uc.clk.Now()
+			}
 		}
 		var declared time.Time
 		if st.dl != nil {
@@ -504,7 +567,7 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 		}
 		var kept time.Duration
 		if i == r.uc.keptAt {
-			kept = r.uc.kept(cc, method, opts)
+			kept = r.uc.kept(cc, method, opts, r.timing.Start)
 		}
 		return st.loop.InvokeKept(ctx, t, declared, kept, method, req, reply, cc, r.next[i], opts...)
 	}

@@ -30,9 +30,10 @@ func (c *countingClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 }
 
 // maxClockReads is how often a successful call through suitecfg.Full with an observer reads the clock:
-// the call's start, the rate limiter's take, the attempt's end (AttemptFinished, CallFinished)
-// and the attempt context's timer (with the real clock, context.WithDeadline's own reading).
-const maxClockReads = 4
+// the call's start (which the rate limiter's take shares: section.Clocked), the attempt's end
+// (AttemptFinished, CallFinished) and the attempt context's timer (with the real clock,
+// context.WithDeadline's own reading; dialed with its service config, grpc's).
+const maxClockReads = 3
 
 // Reading the clock is a good share of the suite's own work per call (about 50 ns each on a
 // virtual machine): a successful call reads it at most maxClockReads times.

@@ -38,8 +38,10 @@
 // loop rather than put in a context around it (retry.Policy.InvokeTimed): each attempt then
 // has one context, whose deadline is the earliest of the caller's, the deadline policy's, the
 // budget's and the per-attempt timeout's — the deadline the server sees is the same as with
-// nested contexts. The suite, the deadline and the loop share the call's clock readings
-// (section.Timing): a successful call reads the clock 4 times (TestClockReadsPerCall).
+// nested contexts. The suite, the deadline, the loop and, on a call's first attempt, a local
+// rate limiter share the call's clock readings (section.Timing, section.Clocked): a successful
+// call reads the clock 3 times, twice when grpc keeps the attempt's deadline (below;
+// TestClockReadsPerCall).
 // With a caller deadline, the full suite with Prometheus metrics allocates 7 objects per call
 // more than a raw call (that context, its timer, and grpc's copy of the trailers read for
 // pushback); TestSuiteAllocsOverRaw holds the ceilings. Streams keep the nested form.
@@ -49,9 +51,11 @@
 // a method config's timeout makes it a deadline context, one per stream, so one per attempt.
 // A retry step whose attempts reach grpc through gates that cannot wait (section.Instant: the
 // breaker, the adaptive throttle, a local rate limiter and a bulkhead without a wait) then
-// makes no context when grpc's timeout for the method, checked on every call, is its own
-// per-attempt timeout: 2 objects per call over a raw call instead of 7, and about half of
-// what the deadline costs in time. The server sees the same deadline; the attempt's timeout
+// makes no context when grpc's timeout for the method is its own per-attempt timeout: 2
+// objects per call over a raw call instead of 7, and about half of what the deadline costs in
+// time. grpc's timeout is read from the connection (ClientConn.GetMethodConfig, under its
+// lock) at most once a second per chain, connection and method while it is set; a service
+// config a resolver changes is followed within that second. The server sees the same deadline; the attempt's timeout
 // then starts when grpc opens the stream, after the gates, instead of before them.
 //
 // # Resolution

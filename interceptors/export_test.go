@@ -1,6 +1,11 @@
 package interceptors
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+)
 
 // SetBeforeBuild installs a hook that runs when a call misses the chain cache, before the
 // suite's lock is taken, so that tests can hold a first-call build at that point.
@@ -32,4 +37,10 @@ func FlatSteps(s *Suite, fullMethod string) []string {
 // ChainMethod returns the full method the chain serving fullMethod was built for.
 func ChainMethod(s *Suite, fullMethod string) string {
 	return s.state.Load().chain(s, fullMethod).method
+}
+
+// KeptTimeout is what the unary chain of fullMethod reads of grpc's timeout for a call on cc
+// that started at now (see unaryChain.kept).
+func KeptTimeout(s *Suite, cc *grpc.ClientConn, fullMethod string, now time.Time) time.Duration {
+	return s.state.Load().chain(s, fullMethod).uc.kept(cc, fullMethod, nil, now)
 }

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 )
 
@@ -384,4 +386,63 @@ func FuzzServiceConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeptTimeoutFollowsTheServiceConfig: the suite reads grpc's timeout for a method from the
+// connection at most once a second (per chain, connection and method) while it is set, follows
+// a service config the resolver changes within that second, and never remembers its absence
+// (a connection's first calls come before its resolver has given grpc the config).
+func TestKeptTimeoutFollowsTheServiceConfig(t *testing.T) {
+	cfg := &config.Config{Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s := suiteOf(t, cfg)
+	r := manual.NewBuilderWithScheme("kept")
+	dial := func() *grpc.ClientConn {
+		cc, err := grpc.NewClient(r.Scheme()+":///faces", grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cc.Close() })
+		return cc
+	}
+	cc := dial()
+	cc.Connect() // builds the resolver
+	push := func(timeout string) {
+		sc := `{}`
+		if timeout != "" {
+			sc = `{"methodConfig":[{"name":[{"service":"` + svcFaceMatch + `"}],"timeout":"` + timeout + `"}]}`
+		}
+		r.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: "faces.invalid:1"}}, ServiceConfig: r.CC().ParseServiceConfig(sc)})
+	}
+	const m = "/" + svcFaceMatch + "/Compare"
+	t0 := time.Now()
+	at := func(d time.Duration) time.Duration { return interceptors.KeptTimeout(s, cc, m, t0.Add(d)) }
+	if got := at(0); got != 0 {
+		t.Fatalf("before any service config: %v, want 0", got)
+	}
+	push("5s")
+	if got := at(0); got != 5*time.Second {
+		t.Fatalf("its absence was remembered: %v, want 5s", got)
+	}
+	push("3s")
+	if got := at(500 * time.Millisecond); got != 5*time.Second {
+		t.Errorf("half a second after the read: %v, want the 5s read (not read again)", got)
+	}
+	if got := at(time.Second); got != 3*time.Second {
+		t.Errorf("a second after the read: %v, want the resolver's new 3s", got)
+	}
+	push("")
+	if got := at(2 * time.Second); got != 0 {
+		t.Errorf("a second after the timeout went: %v, want 0", got)
+	}
+	push("5s")
+	if got := at(2 * time.Second); got != 5*time.Second {
+		t.Errorf("the absence was remembered: %v, want 5s at once", got)
+	}
+	// Another connection while the memo is fresh: its own config, read every time.
+	other := dial()
+	if got := interceptors.KeptTimeout(s, other, m, t0.Add(2*time.Second)); got != 0 {
+		t.Errorf("another connection without a service config: %v, want 0 (not the memo's 5s)", got)
+	}
 }

@@ -6,8 +6,11 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -79,5 +82,43 @@ func TestCallFinishedSpansTheCallWithSharedTiming(t *testing.T) {
 				t.Errorf("first AttemptFinished %+v, want one of 100ms from the call's start", attempts)
 			}
 		})
+	}
+}
+
+// A local rate limiter takes the call's first token at the call's start (section.Clocked: no
+// reading of its own), and a retry's token at the time the retry starts: a bucket of one
+// token that refills in a second serves a call retried after a second's backoff.
+func TestLimiterTakesARetrysTokenAtItsStart(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	clk := clocktest.New(t0)
+	cfg := &config.Config{Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{"p": {
+			Retry: &retry.Config{MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Jitter: retry.JitterNone,
+				PerAttemptTimeout: 5 * time.Second},
+			RateLimit: &ratelimit.Config{Rate: 1, Burst: 1},
+		}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s, err := interceptors.New(cfg, interceptors.WithClock(clk), interceptors.WithObserver(&testkit.Recorder{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	n := 0
+	invoker := func(actx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		if n++; n > 1 {
+			return nil
+		}
+		go func() { // once the attempt's context is gone, the backoff sleep's timer is the one
+			<-actx.Done()
+			clk.BlockUntil(1)
+			clk.Advance(time.Second)
+		}()
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	if err := s.Unary()(context.Background(), "/"+svcFaceMatch+"/Compare", nil, nil, nil, invoker); err != nil {
+		t.Fatalf("call: %v, want the retry to pass the limiter a second later", err)
+	}
+	if n != 2 {
+		t.Errorf("%d attempts reached the invoker, want 2", n)
 	}
 }
