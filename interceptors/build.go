@@ -269,7 +269,7 @@ type unaryChain struct {
 }
 
 // keptMemo is what kept last read of grpc's timeout for one method on one connection, trusted
-// until until.
+// until until. It holds that connection until a later read replaces it.
 type keptMemo struct {
 	cc      *grpc.ClientConn
 	method  string

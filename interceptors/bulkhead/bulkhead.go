@@ -88,7 +88,7 @@ func (b *Bulkhead) Available() int {
 }
 
 // TryAcquire takes a slot if one is free now and reports whether it did. It never waits and
-// never emits an event. In adaptive mode a free slot is not taken while callers wait for one.
+// never emits an event. A free slot is not taken while callers wait for one: it is theirs.
 func (b *Bulkhead) TryAcquire() bool {
 	if b.ad != nil {
 		return b.ad.tryAcquire()
