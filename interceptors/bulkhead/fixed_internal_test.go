@@ -15,18 +15,16 @@ func TestFixedGrantsAcrossTheRace(t *testing.T) {
 		if !f.release() {
 			t.Fatal("release of a held slot failed")
 		}
-		w := &waiter{ready: make(chan struct{})}
+		w := newWaiter()
 		if !f.enqueue(w) {
 			t.Fatal("the waiter queued behind a free slot: a lost wakeup")
 		}
-		if _, taken := f.state(); taken != 1 {
-			t.Errorf("taken = %d, want 1", taken)
-		}
+		wantTaken(t, f, 1)
 	})
 	t.Run("release after the waiter queued", func(t *testing.T) {
 		f := newFixed(1)
 		f.tryAcquire()
-		w := &waiter{ready: make(chan struct{})}
+		w := newWaiter()
 		if f.enqueue(w) {
 			t.Fatal("granted a slot that is held")
 		}
@@ -42,14 +40,12 @@ func TestFixedGrantsAcrossTheRace(t *testing.T) {
 		if f.abandon(w) != true {
 			t.Error("abandon of a granted waiter: want true (it holds the slot)")
 		}
-		if _, taken := f.state(); taken != 1 {
-			t.Errorf("taken = %d, want 1", taken)
-		}
+		wantTaken(t, f, 1)
 	})
 	t.Run("abandoned waiter", func(t *testing.T) {
 		f := newFixed(1)
 		f.tryAcquire()
-		w := &waiter{ready: make(chan struct{})}
+		w := newWaiter()
 		f.enqueue(w)
 		if f.abandon(w) {
 			t.Fatal("abandon of a waiting waiter: want false")
@@ -62,4 +58,13 @@ func TestFixedGrantsAcrossTheRace(t *testing.T) {
 			t.Error("release of a slot not held: want false")
 		}
 	})
+}
+
+func newWaiter() *waiter { return &waiter{ready: make(chan struct{})} }
+
+func wantTaken(t *testing.T, f *fixed, want int) {
+	t.Helper()
+	if _, taken := f.state(); taken != want {
+		t.Errorf("taken = %d, want %d", taken, want)
+	}
 }
