@@ -40,8 +40,8 @@
 // budget's and the per-attempt timeout's — the deadline the server sees is the same as with
 // nested contexts. The suite, the deadline, the loop and, on a call's first attempt, a local
 // rate limiter share the call's clock readings (section.Timing, section.Clocked): a successful
-// call reads the clock 3 times, twice when grpc keeps the attempt's deadline (below;
-// TestClockReadsPerCall).
+// call reads the clock 3 times with an observer and 2 without (TestClockReadsPerCall), one
+// fewer when grpc keeps the attempt's deadline (below).
 // With a caller deadline, the full suite with Prometheus metrics allocates 7 objects per call
 // more than a raw call (that context, its timer, and grpc's copy of the trailers read for
 // pushback); TestSuiteAllocsOverRaw holds the ceilings. Streams keep the nested form.

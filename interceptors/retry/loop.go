@@ -52,25 +52,17 @@ func (p *Policy) initLoop(l *loop, ctx context.Context, m *methodInfo, c *call, 
 	}
 	l.start = start
 	if l.start.IsZero() {
-		l.start = l.now()
+		l.start = l.clk.Now() // not l.end: the outcome is not known yet
 	}
 	if p.cfg.Budget > 0 {
 		l.b.budgetEnd = l.start.Add(p.cfg.Budget)
 	}
 }
 
-// now reads the clock, as the loop's last reading (see run).
+// now reads the clock, after an attempt's outcome is known, as the loop's last reading (see
+// run).
 func (l *loop) now() time.Time {
 	l.end = l.clk.Now()
-	return l.end
-}
-
-// ended returns when the call ended (see run): the loop's last reading of the clock, read
-// again when the loop slept since.
-func (l *loop) ended() time.Time {
-	if l.end.IsZero() {
-		return l.now()
-	}
 	return l.end
 }
 
@@ -212,11 +204,12 @@ func (l *loop) stop() {
 }
 
 // finish ends a unary call's loop: it releases the timer and gives t, when not nil, the call's
-// end (see run).
+// end if the loop read the clock once the outcome was known (see run); else t's End stays zero,
+// and its reader reads the clock.
 func (l *loop) finish(t *section.Timing) {
 	l.stop()
 	if t != nil {
-		t.End = l.ended()
+		t.End = l.end
 	}
 }
 

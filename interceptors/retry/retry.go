@@ -213,8 +213,9 @@ func (b bounds) over(now time.Time) string {
 //
 // t, when not nil, gives the call's start and gets its end (see section.Timing): the loop
 // takes its Start as the call's and its first attempt's start (zero: it reads the clock), and
-// sets its End to the loop's last reading of the clock, taken when the call's outcome was
-// known (read again if a backoff sleep came after it).
+// sets its End to the loop's last reading of the clock, taken once the call's outcome was
+// known, or leaves it zero when it took none (no observer, no report): then the caller reads
+// the clock if it needs the end.
 //
 // kept, when not 0, is the timeout grpc applies to every attempt it is given (see InvokeKept).
 func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, m *methodInfo, c *call, fn attemptFunc) error {
@@ -229,7 +230,7 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 		// The first attempt starts when the call does: one reading of the clock less per call.
 		t0 := l.start
 		if n > 1 {
-			t0 = l.now()
+			t0 = l.clk.Now() // not l.end: the sleep zeroed it, and this attempt's outcome is not known
 		}
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
 		actx, cancel := bound.Context(ctx, l.clk, false)
