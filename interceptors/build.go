@@ -523,12 +523,16 @@ func (r *unaryRunner) gates(i int, ctx context.Context, method string, req, repl
 //go:noinline
 func (r *unaryRunner) enter(i int, started bool, ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, bool, error) {
 	st := &r.steps[i]
-	if !started || st.at == nil {
-		p, err := st.gate.Enter(ctx, method, opts)
-		return p, started && err == nil && st.instant != nil && st.instant.Instant(opts), err
+	var (
+		p   section.Pass
+		err error
+	)
+	if started && st.at != nil {
+		p, err = st.at.EnterAt(ctx, method, opts, r.timing.Start)
+	} else {
+		p, err = st.gate.Enter(ctx, method, opts)
 	}
-	p, err := st.at.EnterAt(ctx, method, opts, r.timing.Start)
-	return p, err == nil && st.instant != nil && st.instant.Instant(opts), err
+	return p, started && err == nil && st.instant != nil && st.instant.Instant(opts), err
 }
 
 // observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
