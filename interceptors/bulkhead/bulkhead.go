@@ -63,7 +63,8 @@ func (b *Bulkhead) Capacity() int {
 		l, _ := b.ad.state()
 		return l
 	}
-	return int(b.fx.limit)
+	l, _ := b.fx.state()
+	return l
 }
 
 // InFlight returns the number of slots taken now. In adaptive mode it may exceed Capacity for
