@@ -122,8 +122,8 @@ func configuredSuite(b *testing.B, kind string, n int) (*interceptors.Suite, []s
 	return s, extra
 }
 
-// BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline) on one method
-// while 1, 100 or 10 000 methods (of the called service: configured=methods) or services
+// BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline, dialed with its
+// service config) on one method while 1, 100 or 10 000 methods (of the called service: configured=methods) or services
 // (configured=services) are configured and every one of them has been called once, against
 // the raw call in the same run: the per-call cost must not grow with the configuration.
 //
@@ -144,7 +144,11 @@ func BenchmarkMethods(b *testing.B) {
 	for _, kind := range []string{"methods", "services"} {
 		for _, n := range []int{1, 100, 10000} {
 			s, extra := configuredSuite(b, kind, n)
-			for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary()}} {
+			so, err := s.ServiceConfigOption("")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary(), Dial: []grpc.DialOption{so}}} {
 				cc, err := srv.Dial(c.DialOptions()...)
 				if err != nil {
 					b.Fatal(err)

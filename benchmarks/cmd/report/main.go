@@ -399,7 +399,8 @@ func main() {
 	r.overheadTable(nodl, "BenchmarkUnary", "serial", 2)
 
 	r.printf("\n## Cost against the number of configured methods and services\n\n")
-	r.printf("`BenchmarkMethods`: the suite (BenchConfig + promobs, caller deadline) calling one method while\n")
+	r.printf("`BenchmarkMethods`: the suite (BenchConfig + promobs, caller deadline, dialed with its service\n")
+	r.printf("config) calling one method while\n")
 	r.printf("1, 100 or 10 000 methods of its service (each with a retry override, so each has a chain and a\n")
 	r.printf("retry policy of its own), or 1, 100 or 10 000 services, are configured, each called once before\n")
 	r.printf("the measurement; raw in the same run, -count 3. *CPU × raw* as in the headline. With 10 000\n")
@@ -428,7 +429,8 @@ func main() {
 	if len(ownConf) > 0 {
 		r.printf("\nThe gRPC round trip's noise hides a change of a few hundred nanoseconds in the table above.\n")
 		r.printf("`BenchmarkSuiteOwnConfigured` measures the suite's own work per call without gRPC (an\n")
-		r.printf("invoker that only reads the context's deadline and Done channel), with the same\n")
+		r.printf("invoker that only reads the context's deadline and Done channel, on a connection dialed\n")
+		r.printf("with the suite's service config), with the same\n")
 		r.printf("configurations, each method or service called once first; the median of its runs.\n\n")
 		r.printf("| configured | n | suite's own ns/call | × n=1 | cpu-ns/call | allocs/call |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, kind := range []string{"methods", "services"} {
