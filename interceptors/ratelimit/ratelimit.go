@@ -30,14 +30,25 @@ type Policy struct {
 // cfg.MaxWait is read.
 func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	o := buildOptions(opts)
-	p := &Policy{service: name, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
 	if cfg.MaxWait < 0 {
 		return nil, errors.New("ratelimit: max_wait is negative")
 	}
-	if l != nil {
-		p.setLocal()
-		return p, nil
+	if l == nil {
+		var err error
+		if l, err = bucket(name, cfg, o); err != nil {
+			return nil, err
+		}
 	}
+	p := &Policy{service: name, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
+	if loc, ok := l.(*Local); ok && clock.OrReal(loc.clock) == clock.OrReal(p.clock) {
+		p.local = loc
+	}
+	return p, nil
+}
+
+// bucket is New's bucket built from cfg, which must be valid: the registry's shared one when
+// cfg.Shared is set, else a Local of its own.
+func bucket(name string, cfg Config, o options) (Limiter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -48,24 +59,9 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 		if o.registry == nil {
 			return nil, fmt.Errorf("ratelimit: %s: shared bucket %q needs a Registry (WithRegistry)", name, cfg.Shared)
 		}
-		loc, err := o.registry.Local(cfg)
-		if err != nil {
-			return nil, err
-		}
-		p.lim = loc
-		p.setLocal()
-		return p, nil
+		return o.registry.Local(cfg)
 	}
-	p.lim = NewLocal(cfg.Rate, cfg.Burst, WithClock(p.clock))
-	p.setLocal()
-	return p, nil
-}
-
-// setLocal sets p.local when p's limiter is a Local that reads the same clock as p.
-func (p *Policy) setLocal() {
-	if loc, ok := p.lim.(*Local); ok && clock.OrReal(loc.clock) == clock.OrReal(p.clock) {
-		p.local = loc
-	}
+	return NewLocal(cfg.Rate, cfg.Burst, WithClock(o.Clock)), nil
 }
 
 // Limiter returns the policy's limiter.
