@@ -15,10 +15,10 @@ import (
 // (reads its deadline and its Done channel) and succeeds, every call with a 10 s caller
 // deadline shared by SharedDeadlineCalls calls (without gRPC there is no header to compress,
 // and a fresh deadline per call would add the caller's own context to every chain). The
-// interceptor is given a real connection, dialed with the chain's dial options (a suite's
-// service config) and used once, so that the suite reads grpc's per-attempt timeout from it
-// as in place. chain=raw is that invoker alone. Its CPU time per call, taken against BenchmarkUnaryDL's raw call, is
-// the suite's share of a call's CPU, measured without the noise of the whole gRPC round trip.
+// interceptor is given a real connection (warmConn), so that the suite reads grpc's
+// per-attempt timeout from it as in place. chain=raw is that invoker alone. Its CPU time per
+// call, taken against BenchmarkUnaryDL's raw call, is the suite's share of a call's CPU,
+// measured without the noise of the whole gRPC round trip.
 func BenchmarkSuiteOwn(b *testing.B) {
 	sc, err := SuiteChains()
 	if err != nil {
@@ -37,14 +37,7 @@ func BenchmarkSuiteOwn(b *testing.B) {
 	srv := StartServer(1)
 	defer srv.Stop()
 	for _, c := range chains {
-		cc, err := srv.Dial(c.Dial...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer cc.Close()
-		if _, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), req); err != nil {
-			b.Fatal(err)
-		}
+		cc := warmConn(b, srv, req, c.Dial...)
 		b.Run("chain="+c.Name, func(b *testing.B) {
 			dl := callerDeadline{every: SharedDeadlineCalls}
 			defer dl.stop()
@@ -90,14 +83,8 @@ func BenchmarkSuiteOwnConfigured(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cc, err := srv.Dial(so)
-			if err != nil {
-				b.Fatal(err)
-			}
+			cc := warmConn(b, srv, req, so)
 			reply := new(kycv1.CompareResponse)
-			if _, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), req); err != nil {
-				b.Fatal(err) // gets grpc its service config
-			}
 			// The measured method first, as a service's own methods come before a flood of
 			// others: it keeps a method label of its own (promobs labels the first MaxMethods
 			// names it sees; a later one costs a lookup more per event, see promobs).
@@ -124,8 +111,23 @@ func BenchmarkSuiteOwnConfigured(b *testing.B) {
 				}
 				cpu.report(b)
 			})
-			_ = cc.Close()
 			_ = s.Close()
 		}
 	}
+}
+
+// warmConn dials srv with opts (a suite's service config) and makes one call on the connection
+// without interceptors, which gets grpc its service config; the connection is closed when b
+// ends.
+func warmConn(b *testing.B, srv *Server, req *kycv1.CompareRequest, opts ...grpc.DialOption) *grpc.ClientConn {
+	b.Helper()
+	cc, err := srv.Dial(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cc.Close() })
+	if _, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	return cc
 }
