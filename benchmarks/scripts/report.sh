@@ -55,7 +55,7 @@ if [ -n "$(git status --porcelain -- .. ':!results' 2>/dev/null)" ]; then commit
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
-rm -f "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/paired_1ms.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
+rm -f "$OUT/own.out" "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/paired_1ms.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
 per=$((PAIRED_ROUNDS / PAIRED_PROCS))
 if ((per < 1)); then
 	echo "report.sh: PAIRED_ROUNDS ($PAIRED_ROUNDS) must be at least PAIRED_PROCS ($PAIRED_PROCS)" >&2
@@ -95,6 +95,8 @@ for ((r = 0; r < ROUNDS; r++)); do
 	echo "round $((r + 1)) of $ROUNDS done"
 done
 "$bin" -test.run '^$' -test.bench '^BenchmarkMethods$' -test.benchmem -test.benchtime "$ND_TIME" -test.count 3 >> "$OUT/methods.out"
+"$bin" -test.run '^$' -test.bench '^BenchmarkSuiteOwn$' -test.benchmem -test.benchtime 200000x -test.count 5 >> "$OUT/own.out"
+"$bin" -test.run '^$' -test.bench '^BenchmarkSuiteOwnCold$' -test.benchmem -test.benchtime 20000x -test.count 5 >> "$OUT/own.out"
 "$bin" -test.run '^$' -test.bench '^BenchmarkSuiteOwnConfigured$' -test.benchmem -test.benchtime 200000x -test.count 5 >> "$OUT/ownconfigured.out"
 BENCH_CHAINS=raw,suite,suite_nosink,failsafe,grpcmw_retry "$bin" -test.run '^$' -test.bench '^BenchmarkInflight$' \
 	-test.benchtime 5x -test.count 3 >> "$OUT/inflight.out"

@@ -46,4 +46,66 @@ func (r *report) ladder(got map[string]ratioAllocs) {
 	r.printf("\nAbove the `%s` rung, the ≤ +8 %% goal leaves %.1f points of raw's time; the %d rungs\n", first, 8-floor, len(ladderSteps)-1)
 	r.printf("above it take %+.1f (suite − %s, per round).\n", above, first)
 	r.sum.notes = append(r.sum.notes, "Where it goes, rung by rung (per round, in raw's time, each over the one before): "+strings.Join(short, ", ")+" %.")
+	r.ownLadder(got)
+}
+
+// ownMedian returns the median of unit over bench's runs of chain, less raw's, and whether
+// both are there.
+func ownMedian(own []sample, bench, chain, unit string) (float64, bool) {
+	c := values(filter(own, bench, 0, map[string]string{"chain": chain}), unit)
+	raw := values(filter(own, bench, 0, map[string]string{"chain": "raw"}), unit)
+	if len(c) == 0 || len(raw) == 0 {
+		return 0, false
+	}
+	return median(c) - median(raw), true
+}
+
+// ownLadder prints, for the ladder's rungs above the first, the layer's own work without gRPC,
+// hot (BenchmarkSuiteOwn) and cold (BenchmarkSuiteOwnCold), and what the cold figure predicts
+// in place through the spin1us calibration, against the rung's measured cost. It prints
+// nothing unless every rung has both figures.
+func (r *report) ownLadder(got map[string]ratioAllocs) {
+	spin, ok := got["spin1us"]
+	if !ok {
+		return
+	}
+	type rung struct {
+		chain     string
+		hot, cold float64 // the chain's own work over raw's
+	}
+	var rungs []rung
+	for _, s := range ladderSteps[1:] {
+		hot, ok1 := ownMedian(r.own, "BenchmarkSuiteOwn", s.chain, "ns/op")
+		cold, ok2 := ownMedian(r.own, "BenchmarkSuiteOwnCold", s.chain, "cold-ns/op")
+		if !ok1 || !ok2 {
+			return
+		}
+		rungs = append(rungs, rung{s.chain, hot, cold})
+	}
+	perNs := (spin.r.ci().med - 1) / 1000 // raw's time one nanosecond of the caller's CPU costs in place
+	r.printf("\nThe same rungs' own work, without gRPC: the layer's nanoseconds per call over the rung\n")
+	r.printf("below in `BenchmarkSuiteOwn` (a hot loop: the suite's code and data stay in the core's\n")
+	r.printf("caches) and in `BenchmarkSuiteOwnCold` (before each call, untimed, the caller reads 2 MB of\n")
+	r.printf("other memory, which evicts them from L1 and L2 as a gRPC round trip does); medians of\n")
+	r.printf("their runs. *Predicted* is the cold figure priced by the calibration (`spin1us`: a\n")
+	r.printf("nanosecond of the caller's CPU costs %.4f %% of raw's time here), against the rung's\n", perNs*100)
+	r.printf("measured cost above.\n\n")
+	r.printf("| rung | own work, hot (ns) | own work, cold (ns) | cold ÷ hot | predicted in place | measured in place |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	var prevHot, prevCold float64
+	prev := got[ladderSteps[0].chain]
+	var short []string
+	for _, g := range rungs {
+		dh, dc := g.hot-prevHot, g.cold-prevCold
+		ratio := "—"
+		if dh > 0 {
+			ratio = fmt.Sprintf("%.1f×", dc/dh)
+		}
+		add := shift(halfGap(got[g.chain].r, prev.r, 1), 1)
+		r.printf("| %s | %+.0f | %+.0f | %s | %+.1f %% | %s |\n", g.chain, dh, dc, ratio, dc*perNs*100, pctCI(add))
+		short = append(short, fmt.Sprintf("`%s` %.0f → %.0f ns", g.chain, dh, dc))
+		prevHot, prevCold, prev = g.hot, g.cold, got[g.chain]
+	}
+	r.printf("\nThe full suite's own work: %.0f ns hot, %.0f ns cold; priced in place, %+.1f %% of raw's time.\n", prevHot, prevCold, prevCold*perNs*100)
+	r.sum.notes = append(r.sum.notes, fmt.Sprintf("Own work per rung without gRPC, hot → cold (caches evicted between calls): %s; the full suite %.0f → %.0f ns, which the calibration prices at %+.1f %% in place.",
+		strings.Join(short, ", "), prevHot, prevCold, prevCold*perNs*100))
 }

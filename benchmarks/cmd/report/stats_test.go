@@ -502,3 +502,63 @@ func TestControlBaseline(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnLadder checks the own-work table under the ladder: each rung's hot and cold
+// nanoseconds over the rung below (over raw for the first), cold ÷ hot, the cold figure priced
+// by the calibration (spin1us at +6 %: 0.006 % of raw's time per nanosecond), and no table when
+// the own-work runs lack a rung.
+func TestOwnLadder(t *testing.T) {
+	over := map[string]float64{"suite": 1.12, "failsafe": 1.22, "grpc_timeout": 1.04, "suite_retry": 1.08, "suite_nosink": 1.10, "spin1us": 1.06}
+	dir := t.TempDir()
+	writePaired(t, dir, 200, over, 0.01)
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Own work over raw (10 ns hot, 50 cold): suite_retry 250 / 750, suite_nosink 400 / 1200,
+	// suite 600 / 1500; two runs each.
+	own := map[string][2]float64{"raw": {10, 50}, "suite_retry": {260, 800}, "suite_nosink": {410, 1250}, "suite": {610, 1550}}
+	var b strings.Builder
+	for range 2 {
+		for c, v := range own {
+			fmt.Fprintf(&b, "BenchmarkSuiteOwn/chain=%s-2\t200000\t%.1f ns/op\t0 B/op\t0 allocs/op\n", c, v[0])
+			fmt.Fprintf(&b, "BenchmarkSuiteOwnCold/chain=%s-2\t20000\t26000 ns/op\t%.1f cold-ns/op\t0 B/op\t0 allocs/op\n", c, v[1])
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "own.out"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ownSS, err := parse(filepath.Join(dir, "own.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir, own: ownSS}
+	r.headline(ss, nil)
+	want := map[string][4]float64{"suite_retry": {250, 750, 3.0, 4.5}, "suite_nosink": {150, 450, 3.0, 2.7}, "suite": {200, 300, 1.5, 1.8}}
+	for chain, w := range want {
+		v := numbersIn(t, out.String(), "\\| "+chain+" \\| ([+-][0-9]+) \\| ([+-][0-9]+) \\| ([0-9.]+)× \\| ([+-][0-9.]+) % \\|", "own-work row "+chain)
+		for i := range w {
+			if math.Abs(v[i]-w[i]) > 0.15 {
+				t.Errorf("own-work row %s: %v, want %v", chain, v, w)
+				break
+			}
+		}
+	}
+	v := numbersIn(t, out.String(), "The full suite's own work: ([0-9]+) ns hot, ([0-9]+) ns cold; priced in place, ([+-][0-9.]+) %", "own-work total")
+	if v[0] != 600 || v[1] != 1500 || math.Abs(v[2]-9) > 0.15 {
+		t.Errorf("own-work total %v, want 600, 1500, +9.0 %%", v)
+	}
+	noted := false
+	for _, n := range r.sum.notes {
+		noted = noted || strings.HasPrefix(n, "Own work per rung without gRPC, hot → cold")
+	}
+	if !noted {
+		t.Errorf("no own-work line in the summary's notes: %q", r.sum.notes)
+	}
+	r = &report{w: new(bytes.Buffer), dir: dir, own: filter(ownSS, "BenchmarkSuiteOwn", 0, nil)}
+	r.headline(ss, nil)
+	if s := r.w.(*bytes.Buffer).String(); strings.Contains(s, "own work, cold") {
+		t.Errorf("an own-work table without the cold runs:\n%s", s)
+	}
+}
