@@ -55,7 +55,8 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	service, _ := grpcmethod.Split(fullMethod)
 	mp := cfg.Resolve(fullMethod)
-	p := &prepared{c: &chain{method: fullMethod, policy: mp}, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
+	c := &chain{method: fullMethod, policy: mp, sink: observe.ForMethod(s.o.sink, service, fullMethod)}
+	p := &prepared{c: c, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
 	cl, err := mp.NewClassifier()
 	if err != nil {
 		p.c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)
@@ -84,11 +85,17 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	return p
 }
 
-// env returns what section sec's Build gets in chain p.
+// env returns what section sec's Build gets in chain p. A stateless section's step serves
+// this chain alone and gets the chain's sink; an object the cache may share with other chains
+// gets the suite's.
 func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built) *section.Env {
+	sink := s.o.sink
+	if sec.Stateless() {
+		sink = p.c.sink
+	}
 	return &section.Env{
 		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shares(p.c.policy, p.sp, sec.Key())),
-		Budget: p.c.policy.Budget, Clock: s.clk, Sink: s.o.sink, Rand: s.o.rand, Classifier: p.c.classifier,
+		Budget: p.c.policy.Budget, Clock: s.clk, Sink: sink, Rand: s.o.rand, Classifier: p.c.classifier,
 		Values: s.o.values, Earlier: earlier,
 	}
 }
@@ -402,7 +409,7 @@ func (uc *unaryChain) runner(start time.Time, sink observe.Sink) *unaryRunner {
 	r := uc.pool.Get().(*unaryRunner)
 	r.sink = sink
 	r.attempts.Store(0)
-	r.timing = section.Timing{Start: start}
+	r.timing = section.Timing{Start: start, Sink: sink}
 	return r
 }
 

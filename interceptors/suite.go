@@ -67,6 +67,7 @@ type chain struct {
 	uc         *unaryChain
 	sc         *streamChain
 	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
+	sink       observe.Sink                         // the suite's sink scoped to the chain (observe.ForMethod)
 	err        error                                // the chain could not be built; calls fail with it
 }
 
@@ -324,7 +325,7 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 		if c.err != nil {
 			return c.failed()
 		}
-		sink := s.o.sink
+		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
 			sink = observe.Multi(sink, cs)
 			opts = c.callSinkOptions(opts, sink)
@@ -352,7 +353,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		if c.err != nil {
 			return nil, c.failed()
 		}
-		sink := s.o.sink
+		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
 			sink = observe.Multi(sink, cs)
 			opts = c.callSinkOptions(opts, sink)

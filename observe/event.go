@@ -183,3 +183,34 @@ func (m multi) Observe(e Event) {
 		s.Observe(e)
 	}
 }
+
+// ForMethod scopes each of m's sinks to the method (see Scoper).
+func (m multi) ForMethod(service, fullMethod string) Sink {
+	out := make(multi, len(m))
+	for i, s := range m {
+		out[i] = ForMethod(s, service, fullMethod)
+	}
+	return out
+}
+
+// A Scoper is a Sink that records one method's events faster through a sink of their own: a
+// bulwark suite asks for one per method when it builds the method's chain, once, and sends the
+// events of that method's calls to it (the call's, its attempts' and its deadline's), so that
+// the sink can keep what it would otherwise look up by service and method on every event
+// (promobs keeps the method's metric series). The scoped sink must record any event exactly as
+// the Scoper would, whatever its method: a policy shared by several methods may send it
+// another method's events.
+type Scoper interface {
+	Sink
+	// ForMethod returns the sink for the events of fullMethod, a method of service.
+	ForMethod(service, fullMethod string) Sink
+}
+
+// ForMethod returns the sink for the events of fullMethod (of service): s's own (Scoper) when
+// it has one, s itself otherwise; each of Multi's sinks is scoped in turn. A nil s gives nil.
+func ForMethod(s Sink, service, fullMethod string) Sink {
+	if sc, ok := s.(Scoper); ok {
+		return sc.ForMethod(service, fullMethod)
+	}
+	return s
+}

@@ -153,6 +153,10 @@ func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *
 // the call's outcome. A zero field was not read: its reader reads the clock.
 type Timing struct {
 	Start, End time.Time
+	// Sink, when not nil, is where the loop sends the call's events instead of its own sink:
+	// the runner's, the suite's sink scoped to the chain (observe.ForMethod) and the call's
+	// (observe.WithCallSink), where a loop shared by several chains has the suite's alone.
+	Sink observe.Sink
 }
 
 // Interceptor returns step as a unary client interceptor: InvokeStep continued by the call's

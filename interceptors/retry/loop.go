@@ -35,15 +35,16 @@ type loop struct {
 
 func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
 	var l loop
-	p.initLoop(&l, ctx, m, c, declared, time.Time{})
+	p.initLoop(&l, ctx, m, c, p.s.Sink, declared, time.Time{})
 	return l
 }
 
-// initLoop readies l, a loop's zero value, for a call that started at start (zero: now). It
-// fills l in place: returned by value, a loop would take its size twice in the caller's frame,
-// on the stack of every call.
-func (p *Policy) initLoop(l *loop, ctx context.Context, m *methodInfo, c *call, declared, start time.Time) {
-	l.p, l.m, l.reports, l.clk, l.sink = p, m, [2]*Info{c.report, c.report2}, p.s.Clock, c.SinkOr(p.s.Sink)
+// initLoop readies l, a loop's zero value, for a call that started at start (zero: now), whose
+// events go to sink unless the call names its own (attempt.PerCall.SinkOr). It fills l in
+// place: returned by value, a loop would take its size twice in the caller's frame, on the
+// stack of every call.
+func (p *Policy) initLoop(l *loop, ctx context.Context, m *methodInfo, c *call, sink observe.Sink, declared, start time.Time) {
+	l.p, l.m, l.reports, l.clk, l.sink = p, m, [2]*Info{c.report, c.report2}, p.s.Clock, c.SinkOr(sink)
 	l.b = bounds{declared: declared}
 	l.limit = p.cfg.MaxAttempts
 	l.eligible = attempt.Eligible(m.Safe, p.cfg.Idempotent, c.Idempotent)

@@ -220,10 +220,14 @@ func (b bounds) over(now time.Time) string {
 // kept, when not 0, is the timeout grpc applies to every attempt it is given (see InvokeKept).
 func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, m *methodInfo, c *call, fn attemptFunc) error {
 	var start time.Time
+	sink := p.s.Sink
 	if t != nil {
 		start = t.Start
+		if t.Sink != nil {
+			sink = t.Sink
+		}
 	}
-	p.initLoop(l, ctx, m, c, declared, start)
+	p.initLoop(l, ctx, m, c, sink, declared, start)
 	l.kept = kept > 0 && kept == p.cfg.PerAttemptTimeout && l.clk == clock.Real
 	defer l.finish(t)
 	for n := 1; ; n++ {

@@ -346,11 +346,9 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 func (m *Metrics) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.CallFinished:
-		s := m.series(e.Service, e.Method).call(m, e.Code, e.Class)
-		s.count.Inc()
-		s.duration.Observe(e.Duration.Seconds())
+		m.callOf(e).record(e)
 	case observe.AttemptFinished:
-		m.series(e.Service, e.Method).attempt(m, e.Code, e.Class).Inc()
+		m.attemptOf(e).Inc()
 	case observe.RetryScheduled:
 		s := m.retryCache.get(m, retryKey{e.Service, attemptBucket(e.Attempt)}, newRetrySeries)
 		s.count.Inc()
@@ -365,7 +363,7 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.FallbackServed:
 		m.pairCache.get(m, pairKey{m.fallbacks, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	case observe.DeadlineApplied:
-		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.deadlines, e.Service, e.Reason}, newPairCounter).Inc()
+		m.deadlineOf(e).Inc()
 	case observe.LimiterDegraded:
 		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.degraded, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.HedgeSent:
@@ -373,6 +371,27 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.HedgeWon:
 		m.pairCache.get(m, pairKey{m.hedgeWins, e.Service, m.method(e.Method)}, newPairCounter).Inc()
 	}
+}
+
+// callOf returns the series of CallFinished event e.
+func (m *Metrics) callOf(e observe.Event) callSeries {
+	return m.series(e.Service, e.Method).call(m, e.Code, e.Class)
+}
+
+// record counts and times CallFinished event e.
+func (s callSeries) record(e observe.Event) {
+	s.count.Inc()
+	s.duration.Observe(e.Duration.Seconds())
+}
+
+// attemptOf returns the counter of AttemptFinished event e.
+func (m *Metrics) attemptOf(e observe.Event) prometheus.Counter {
+	return m.series(e.Service, e.Method).attempt(m, e.Code, e.Class)
+}
+
+// deadlineOf returns the counter of DeadlineApplied event e.
+func (m *Metrics) deadlineOf(e observe.Event) prometheus.Counter {
+	return m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.deadlines, e.Service, e.Reason}, newPairCounter)
 }
 
 // The makers below run once per new key, under the cache's lock.
