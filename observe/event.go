@@ -4,6 +4,9 @@
 //
 // Events carry service and method names, codes, classes, attempts, delays and states — never
 // request or response payloads, which in a KYC pipeline hold selfies and identity documents.
+//
+// A sink that records a method's events faster with state of its own per method implements
+// Scoper: a suite asks it for a sink per chain, once, and sends the chain's calls' events there.
 package observe
 
 import (
