@@ -51,71 +51,76 @@ type methodSink struct {
 // Observe records e.
 func (s *methodSink) Observe(e observe.Event) {
 	k := s.kept.Load()
-	if k&keptMethod == 0 || e.Method != s.method {
-		if k&keptMethod != 0 || !s.keep(e, keptMethod, nil) {
-			s.m.Observe(e)
-			return
-		}
-		k = s.kept.Load()
+	mine := k&keptMethod != 0 && e.Method == s.method
+	if mine && s.hit(k, e) {
+		return
 	}
-	switch e.Kind {
-	case observe.CallFinished:
-		if k&keptCall != 0 && e.Code == grpccodes.OK && e.Class == s.callClass {
-			s.call.record(e)
-			return
-		}
-		if e.Code == grpccodes.OK && s.keep(e, keptCall, func() {
-			s.callClass, s.call = e.Class, s.m.callOf(e)
-		}) {
-			s.Observe(e)
-			return
-		}
-	case observe.AttemptFinished:
-		if k&keptAttempt != 0 && e.Code == grpccodes.OK && e.Class == s.attemptCls {
-			s.attempt.Inc()
-			return
-		}
-		if e.Code == grpccodes.OK && s.keep(e, keptAttempt, func() {
-			s.attemptCls, s.attempt = e.Class, s.m.attemptOf(e)
-		}) {
-			s.Observe(e)
-			return
-		}
-	case observe.DeadlineApplied:
-		if k&keptDeadline != 0 && e.Reason == s.deadlineWhy {
-			s.deadline.Inc()
-			return
-		}
-		if s.keep(e, keptDeadline, func() {
-			s.deadlineWhy, s.deadline = e.Reason, s.m.deadlineOf(e)
-		}) {
-			s.Observe(e)
-			return
-		}
+	if bit := keptBit(e); bit != 0 && k&bit == 0 && (mine || k&keptMethod == 0) && s.learn(e, bit) {
+		s.Observe(e)
+		return
 	}
 	s.m.Observe(e)
 }
 
-// keep sets what bit stands for by set (for keptMethod: e's method, for a kind that s keeps),
-// once, and reports whether it did: false when it was set before.
-func (s *methodSink) keep(e observe.Event, bit uint32, set func()) bool {
-	if bit == keptMethod {
-		switch e.Kind {
-		case observe.CallFinished, observe.AttemptFinished, observe.DeadlineApplied:
-		default:
+// hit records e, an event of the kept method, through the series s keeps for it, and reports
+// whether s keeps them (the bits of k).
+func (s *methodSink) hit(k uint32, e observe.Event) bool {
+	switch e.Kind {
+	case observe.CallFinished:
+		if k&keptCall == 0 || e.Code != grpccodes.OK || e.Class != s.callClass {
 			return false
 		}
+		s.call.record(e)
+	case observe.AttemptFinished:
+		if k&keptAttempt == 0 || e.Code != grpccodes.OK || e.Class != s.attemptCls {
+			return false
+		}
+		s.attempt.Inc()
+	case observe.DeadlineApplied:
+		if k&keptDeadline == 0 || e.Reason != s.deadlineWhy {
+			return false
+		}
+		s.deadline.Inc()
+	default:
+		return false
 	}
+	return true
+}
+
+// keptBit returns the bit of the series s would keep for e: a successful call's or attempt's, a
+// deadline's; 0 for an event whose series it does not keep.
+func keptBit(e observe.Event) uint32 {
+	switch {
+	case e.Kind == observe.CallFinished && e.Code == grpccodes.OK:
+		return keptCall
+	case e.Kind == observe.AttemptFinished && e.Code == grpccodes.OK:
+		return keptAttempt
+	case e.Kind == observe.DeadlineApplied:
+		return keptDeadline
+	}
+	return 0
+}
+
+// learn keeps the series of e, whose bit is bit, when s has none for that bit yet and e is of
+// the kept method (the first it learns), and reports whether it did.
+func (s *methodSink) learn(e observe.Event, bit uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.kept.Load()
-	if k&bit != 0 {
+	if k&keptMethod == 0 {
+		s.method, k = e.Method, k|keptMethod
+		s.kept.Store(k)
+	}
+	if k&bit != 0 || e.Method != s.method {
 		return false
 	}
-	if bit == keptMethod {
-		s.method = e.Method
-	} else {
-		set()
+	switch bit {
+	case keptCall:
+		s.callClass, s.call = e.Class, s.m.callOf(e)
+	case keptAttempt:
+		s.attemptCls, s.attempt = e.Class, s.m.attemptOf(e)
+	case keptDeadline:
+		s.deadlineWhy, s.deadline = e.Reason, s.m.deadlineOf(e)
 	}
 	s.kept.Store(k | bit)
 	return true

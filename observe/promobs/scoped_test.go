@@ -78,29 +78,39 @@ func TestForMethodRecordsAsObserve(t *testing.T) {
 	}
 }
 
-// A method's sink is safe for concurrent use while it keeps its series: goroutines racing to
-// record the method's first events count every one.
+// A method's sink is safe for concurrent use while it keeps its series: goroutines of two
+// methods racing to record the first events, and so to be the kept method, count every event
+// in its own method's series.
 func TestForMethodConcurrent(t *testing.T) {
-	m, reg := newMetrics(t)
-	sink := m.ForMethod(ocr, extract)
-	const goroutines, calls = 8, 300
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			for range calls {
-				sink.Observe(attempt(ocr, extract, 1, grpccodes.OK, codes.Success, time.Millisecond))
-				sink.Observe(call(ocr, extract, grpccodes.OK, codes.Success, 1, time.Millisecond))
-				sink.Observe(observe.Event{Kind: observe.DeadlineApplied, Service: ocr, Method: extract, Policy: observe.PolicyDeadline, Reason: "cap"})
-			}
+	const other = "/kyc.v1.OCRService/Other"
+	for round := range 20 {
+		m, reg := newMetrics(t)
+		sink := m.ForMethod(ocr, extract)
+		const goroutines, calls = 4, 50
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range goroutines {
+			method := []string{extract, other}[(g+round)%2]
+			wg.Go(func() {
+				<-start
+				for range calls {
+					sink.Observe(attempt(ocr, method, 1, grpccodes.OK, codes.Success, time.Millisecond))
+					sink.Observe(call(ocr, method, grpccodes.OK, codes.Success, 1, time.Millisecond))
+					sink.Observe(observe.Event{Kind: observe.DeadlineApplied, Service: ocr, Method: method, Policy: observe.PolicyDeadline, Reason: "cap"})
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		const n = goroutines * calls
+		assertSamples(t, scrape(t, reg, promobs.NameCalls, promobs.NameAttempts, promobs.NameDeadlinesApplied), map[string]float64{
+			`bulwark_calls_total{class="success",code="OK",method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`:    n / 2,
+			`bulwark_attempts_total{class="success",code="OK",method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`: n / 2,
+			`bulwark_calls_total{class="success",code="OK",method="/kyc.v1.OCRService/Other",service="kyc.v1.OCRService"}`:      n / 2,
+			`bulwark_attempts_total{class="success",code="OK",method="/kyc.v1.OCRService/Other",service="kyc.v1.OCRService"}`:   n / 2,
+			`bulwark_deadlines_applied_total{reason="cap",service="kyc.v1.OCRService"}`:                                         n,
 		})
 	}
-	wg.Wait()
-	const n = goroutines * calls
-	assertSamples(t, scrape(t, reg, promobs.NameCalls, promobs.NameAttempts, promobs.NameDeadlinesApplied), map[string]float64{
-		`bulwark_calls_total{class="success",code="OK",method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`:    n,
-		`bulwark_attempts_total{class="success",code="OK",method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`: n,
-		`bulwark_deadlines_applied_total{reason="cap",service="kyc.v1.OCRService"}`:                                         n,
-	})
 }
 
 // The success path through a method's sink allocates nothing once its series are kept.
