@@ -197,15 +197,18 @@ func (m multi) ForMethod(service, fullMethod string) Sink {
 }
 
 // A Scoper is a Sink that records one method's events faster through a sink of their own: a
-// bulwark suite asks for one per method when it builds the method's chain, once, and sends the
-// events of that method's calls to it (the call's, its attempts' and its deadline's), so that
-// the sink can keep what it would otherwise look up by service and method on every event
-// (promobs keeps the method's metric series). The scoped sink must record any event exactly as
-// the Scoper would, whatever its method: a policy shared by several methods may send it
-// another method's events.
+// bulwark suite asks for one per chain when it builds the chain, once, and sends the events of
+// the chain's calls to it (the call's, its attempts' and its deadline's), so that the sink can
+// keep what it would otherwise look up by service and method on every event (promobs keeps the
+// method's metric series). A chain serves one method, or every method of a service that has no
+// entry of its own in the configuration: then fullMethod is "/<service>/*" and the events carry
+// the methods called. The scoped sink must record any event exactly as the Scoper would,
+// whatever its method: a chain shared by several methods, or a policy shared by several
+// chains, sends it other methods' events.
 type Scoper interface {
 	Sink
-	// ForMethod returns the sink for the events of fullMethod, a method of service.
+	// ForMethod returns the sink for the events of the chain of fullMethod, a method of
+	// service ("/<service>/*" for the chain its methods share).
 	ForMethod(service, fullMethod string) Sink
 }
 
