@@ -57,6 +57,9 @@ func ownWork(b *testing.B, evict int) {
 	srv := StartServer(1)
 	defer srv.Stop()
 	other := make([]byte, evict)
+	for i := range other { // written, so that its pages are its own, not the kernel's shared zero page
+		other[i] = byte(i)
+	}
 	for _, c := range chains {
 		cc := warmConn(b, srv, req, c.Dial...)
 		b.Run("chain="+c.Name, func(b *testing.B) {
