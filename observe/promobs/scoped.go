@@ -39,13 +39,13 @@ type methodSink struct {
 	kept atomic.Uint32
 	mu   sync.Mutex
 
-	method      string // keptMethod
-	callClass   codes.Class
-	call        callSeries // keptCall: code OK, callClass
-	attemptCls  codes.Class
-	attempt     prometheus.Counter // keptAttempt: code OK, attemptCls
-	deadlineWhy string
-	deadline    prometheus.Counter // keptDeadline: reason deadlineWhy
+	method         string // keptMethod
+	callClass      codes.Class
+	call           callSeries // keptCall: code OK, callClass
+	attemptClass   codes.Class
+	attempt        prometheus.Counter // keptAttempt: code OK, attemptClass
+	deadlineReason string
+	deadline       prometheus.Counter // keptDeadline: reason deadlineReason
 }
 
 // Observe records e.
@@ -72,12 +72,12 @@ func (s *methodSink) hit(k uint32, e observe.Event) bool {
 		}
 		s.call.record(e)
 	case observe.AttemptFinished:
-		if k&keptAttempt == 0 || e.Code != grpccodes.OK || e.Class != s.attemptCls {
+		if k&keptAttempt == 0 || e.Code != grpccodes.OK || e.Class != s.attemptClass {
 			return false
 		}
 		s.attempt.Inc()
 	case observe.DeadlineApplied:
-		if k&keptDeadline == 0 || e.Reason != s.deadlineWhy {
+		if k&keptDeadline == 0 || e.Reason != s.deadlineReason {
 			return false
 		}
 		s.deadline.Inc()
@@ -118,9 +118,9 @@ func (s *methodSink) learn(e observe.Event, bit uint32) bool {
 	case keptCall:
 		s.callClass, s.call = e.Class, s.m.callOf(e)
 	case keptAttempt:
-		s.attemptCls, s.attempt = e.Class, s.m.attemptOf(e)
+		s.attemptClass, s.attempt = e.Class, s.m.attemptOf(e)
 	case keptDeadline:
-		s.deadlineWhy, s.deadline = e.Reason, s.m.deadlineOf(e)
+		s.deadlineReason, s.deadline = e.Reason, s.m.deadlineOf(e)
 	}
 	s.kept.Store(k | bit)
 	return true
