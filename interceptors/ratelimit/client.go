@@ -37,7 +37,12 @@ func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, 
 
 // Enter takes one token for a call (see section.Gate), waiting for it up to the call's max wait.
 func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
+	return entered(p.allow(ctx, method, callMaxWait(p.maxWait, opts)))
+}
+
+// entered is Enter's result for allow's error.
+func entered(err error) (section.Pass, error) {
+	if err != nil {
 		return section.Pass{}, grpcError(err)
 	}
 	return section.Pass{}, nil
@@ -53,10 +58,7 @@ func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOpt
 		return p.Enter(ctx, method, opts)
 	}
 	d, err := p.local.take(ctx, callMaxWait(p.maxWait, opts), now)
-	if err := p.decided(ctx, method, d, err); err != nil {
-		return section.Pass{}, grpcError(err)
-	}
-	return section.Pass{}, nil
+	return entered(p.decided(ctx, method, d, err))
 }
 
 // Exit does nothing: a token taken is spent whatever the call's outcome (see section.Gate).
