@@ -55,8 +55,9 @@
 // objects per call over a raw call instead of 7, and about half of what the deadline costs in
 // time. grpc's timeout is read from the connection (ClientConn.GetMethodConfig, under its
 // lock) at most once a second per chain, connection and method while it is set; a service
-// config a resolver changes is followed within that second. The server sees the same deadline; the attempt's timeout
-// then starts when grpc opens the stream, after the gates, instead of before them.
+// config a resolver changes is followed within that second. The server sees the same
+// deadline; the attempt's timeout then starts when grpc opens the stream, after the gates,
+// instead of before them.
 //
 // # Resolution
 //
