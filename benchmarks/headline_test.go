@@ -123,9 +123,10 @@ func configuredSuite(b *testing.B, kind string, n int) (*interceptors.Suite, []s
 }
 
 // BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline, dialed with its
-// service config) on one method while 1, 100 or 10 000 methods (of the called service: configured=methods) or services
-// (configured=services) are configured and every one of them has been called once, against
-// the raw call in the same run: the per-call cost must not grow with the configuration.
+// service config) on one method while 1, 100 or 10 000 methods (of the called service:
+// configured=methods) or services (configured=services) are configured and every one of them
+// has been called once, against the raw call in the same run: the per-call cost must not grow
+// with the configuration.
 //
 // With 10 000 services the live heap is hundreds of megabytes and a collection comes only
 // every few tens of thousands of calls, so whether a run of 10 000 calls pays for a whole one
