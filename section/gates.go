@@ -1,0 +1,101 @@
+package section
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// MaxGates is how many gates a Gates holds (the built-in gates are four).
+const MaxGates = 4
+
+// Gates is a run of gates (Gate), at most MaxGates, run in one frame: Invoke enters them in
+// order, continues the call once unless one refuses, and exits the gates it entered in
+// reverse order. A suite's runner runs each run of gates of a chain with one; an attempt loop
+// whose attempts pass gates alone before grpc runs them itself with one (see
+// retry.Policy.InvokeGated). A Gates never changes once made.
+type Gates struct {
+	n    int
+	last int // the last gate that reads the clock, -1: none (the gates after it need not say they are instant)
+	gate [MaxGates]Gate
+	at   [MaxGates]Clocked // gate[i] when it reads the clock, else nil
+	inst [MaxGates]Instant // gate[i] when it can tell that it does not wait, else nil
+}
+
+// NewGates returns the run of gates gs; false when there are more than MaxGates.
+func NewGates(gs ...Gate) (*Gates, bool) {
+	if len(gs) > MaxGates {
+		return nil, false
+	}
+	g := &Gates{n: len(gs), last: -1}
+	for i, x := range gs {
+		g.gate[i] = x
+		g.at[i], _ = x.(Clocked)
+		g.inst[i], _ = x.(Instant)
+		if g.at[i] != nil {
+			g.last = i
+		}
+	}
+	return g, true
+}
+
+// Invoke enters the gates in order, calls next unless one refuses, and exits the gates it
+// entered in reverse order with the outcome (a refusal's error for the gates before it), or
+// as panicked when next panics; the panic goes on. start, when not nil, is a reading of the
+// clock taken with nothing since that could have waited (an attempt loop's call start, for
+// its first attempt): a gate that reads the clock (Clocked) takes it as its now, as long as
+// the gates before it admitted at once (Instant). (A pointer: a word in the frames of Invoke's
+// callers, which lie under the call, where a time.Time takes three.)
+func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req, reply any, cc *grpc.ClientConn, next grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	var passes [MaxGates]Pass
+	entered := 0
+	defer func() {
+		for k := entered - 1; k >= 0; k-- { // next panicked.
+			g.gate[k].Exit(ctx, method, opts, passes[k], nil, true)
+		}
+	}()
+	var err error
+	for entered < g.n {
+		var p Pass
+		if p, start, err = g.enter(entered, start, ctx, method, opts); err != nil {
+			break
+		}
+		passes[entered] = p
+		entered++
+	}
+	if err == nil {
+		err = next(ctx, method, req, reply, cc, opts...)
+	}
+	n := entered
+	entered = 0
+	for k := n - 1; k >= 0; k-- {
+		g.gate[k].Exit(ctx, method, opts, passes[k], err, false)
+	}
+	return err
+}
+
+// enter enters gate i, at *start when start is not nil, and returns the start the gates after
+// it may still take: start when the gate admitted at once, else nil. Not inlined: its frame,
+// larger than Enter's for the time it passes, is not on the stack under the call.
+//
+//go:noinline
+func (g *Gates) enter(i int, start *time.Time, ctx context.Context, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
+	if start == nil || i > g.last {
+		p, err := g.gate[i].Enter(ctx, method, opts)
+		return p, nil, err
+	}
+	var (
+		p   Pass
+		err error
+	)
+	if g.at[i] != nil {
+		p, err = g.at[i].EnterAt(ctx, method, opts, *start)
+	} else {
+		p, err = g.gate[i].Enter(ctx, method, opts)
+	}
+	if err != nil || i == g.last || g.inst[i] == nil || !g.inst[i].Instant(opts) {
+		start = nil
+	}
+	return p, start, err
+}

@@ -1,0 +1,140 @@
+package section_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
+)
+
+// clockedGate is a testkit.Gate that reads the clock (section.Clocked), logging the time it
+// is given, and says whether it is instant (section.Instant).
+type clockedGate struct {
+	testkit.Gate
+	instant bool
+}
+
+func (g *clockedGate) EnterAt(ctx context.Context, method string, opts []grpc.CallOption, now time.Time) (section.Pass, error) {
+	g.Log.Add(fmt.Sprintf("%s at %d", g.Name, now.Unix()))
+	return g.Enter(ctx, method, opts)
+}
+
+func (g *clockedGate) Instant([]grpc.CallOption) bool { return g.instant }
+
+// instantGate is a testkit.Gate that says whether it is instant.
+type instantGate struct {
+	testkit.Gate
+	instant bool
+}
+
+func (g *instantGate) Instant([]grpc.CallOption) bool { return g.instant }
+
+// Gates runs its gates in one frame as nested InvokeGates would: entered in order, exited in
+// reverse with the outcome (a refusal's error for the gates before it), as panicked when the
+// rest panics. A gate that reads the clock takes the start it is given while the gates before
+// it admitted at once, and reads the clock itself otherwise.
+func TestGatesInvoke(t *testing.T) {
+	errRest, errRefused := errors.New("rest failed"), errors.New("refused")
+	start := time.Unix(100, 0)
+	for _, tc := range []struct {
+		name    string
+		gates   func(*testkit.GateLog) []section.Gate
+		start   *time.Time
+		rest    func() error
+		wantErr error
+		panics  bool
+		want    []string
+	}{
+		{
+			name: "admitted, start taken past an instant gate", start: &start, rest: func() error { return errRest }, wantErr: errRest,
+			gates: func(l *testkit.GateLog) []section.Gate {
+				return []section.Gate{
+					&instantGate{Gate: testkit.Gate{Name: "a", ID: 1, Log: l}, instant: true},
+					&clockedGate{Gate: testkit.Gate{Name: "b", ID: 2, Log: l}},
+					&testkit.Gate{Name: "c", ID: 3, Log: l},
+				}
+			},
+			want: []string{"enter a", "b at 100", "enter b", "enter c", "rest",
+				"exit c pass=3 err=rest failed panicked=false", "exit b pass=2 err=rest failed panicked=false", "exit a pass=1 err=rest failed panicked=false"},
+		},
+		{
+			name: "no start past a gate that may wait", start: &start, rest: func() error { return nil },
+			gates: func(l *testkit.GateLog) []section.Gate {
+				return []section.Gate{
+					&instantGate{Gate: testkit.Gate{Name: "a", ID: 1, Log: l}, instant: false},
+					&clockedGate{Gate: testkit.Gate{Name: "b", ID: 2, Log: l}},
+				}
+			},
+			want: []string{"enter a", "enter b", "rest", "exit b pass=2 err=<nil> panicked=false", "exit a pass=1 err=<nil> panicked=false"},
+		},
+		{
+			name: "no start given", rest: func() error { return nil },
+			gates: func(l *testkit.GateLog) []section.Gate {
+				return []section.Gate{&clockedGate{Gate: testkit.Gate{Name: "b", ID: 2, Log: l}}}
+			},
+			want: []string{"enter b", "rest", "exit b pass=2 err=<nil> panicked=false"},
+		},
+		{
+			name: "refused", start: &start, rest: func() error { return nil }, wantErr: errRefused,
+			gates: func(l *testkit.GateLog) []section.Gate {
+				return []section.Gate{
+					&testkit.Gate{Name: "a", ID: 1, Log: l},
+					&testkit.Gate{Name: "b", ID: 2, Log: l, Refuse: errRefused},
+					&testkit.Gate{Name: "c", ID: 3, Log: l},
+				}
+			},
+			want: []string{"enter a", "enter b refused", "exit a pass=1 err=refused panicked=false"},
+		},
+		{
+			name: "rest panics", rest: func() error { panic("boom") }, panics: true,
+			gates: func(l *testkit.GateLog) []section.Gate {
+				return []section.Gate{&testkit.Gate{Name: "a", ID: 1, Log: l}, &testkit.Gate{Name: "b", ID: 2, Log: l}}
+			},
+			want: []string{"enter a", "enter b", "rest", "exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := new(testkit.GateLog)
+			g, ok := section.NewGates(tc.gates(log)...)
+			if !ok {
+				t.Fatal("NewGates refused the gates")
+			}
+			inv := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				log.Add("rest")
+				return tc.rest()
+			}
+			var err error
+			panicked := func() (p bool) {
+				defer func() { p = recover() != nil }()
+				err = g.Invoke(context.Background(), tc.start, "/s/M", nil, nil, nil, inv, nil)
+				return false
+			}()
+			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("Invoke = %v, panicked %v; want %v, panicked %v", err, panicked, tc.wantErr, tc.panics)
+			}
+			if got := log.Lines(); !slices.Equal(got, tc.want) {
+				t.Errorf("gates saw %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// A Gates holds at most MaxGates gates: a longer run is split by its maker.
+func TestNewGatesRefusesTooMany(t *testing.T) {
+	gs := make([]section.Gate, section.MaxGates+1)
+	for i := range gs {
+		gs[i] = &testkit.Gate{Name: fmt.Sprint(i), Log: new(testkit.GateLog)}
+	}
+	if _, ok := section.NewGates(gs...); ok {
+		t.Errorf("NewGates took %d gates, more than MaxGates (%d)", len(gs), section.MaxGates)
+	}
+	if _, ok := section.NewGates(gs[:section.MaxGates]...); !ok {
+		t.Errorf("NewGates refused MaxGates gates")
+	}
+}
