@@ -135,8 +135,6 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		}
 		u := unaryStep{ic: b.Unary, flat: b.Flat}
 		u.gate, _ = b.Flat.(section.Gate)
-		u.at, _ = b.Flat.(section.Clocked)
-		u.instant, _ = b.Flat.(section.Instant)
 		u.dl, _ = b.Object.(deadliner)
 		u.loop, _ = b.Object.(attemptLoop)
 		unary = append(unary, u)
@@ -185,16 +183,20 @@ type attemptLoop interface {
 	InvokeKept(ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
+// gatedLoop is an attempt loop whose attempts can pass gates itself (retry.Policy): a chain
+// of such a loop and gates alone is run by the suite without a runner (see Suite.direct).
+type gatedLoop interface {
+	InvokeGated(ctx context.Context, g *section.Gates, start time.Time, sink observe.Sink, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (end time.Time, attempts int, err error)
+}
+
 // unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
 // one (section.UnaryStep), and what the runner folds (see foldDeadline).
 type unaryStep struct {
-	ic      grpc.UnaryClientInterceptor
-	flat    section.UnaryStep // run instead of ic, continued by the runner's next step
-	gate    section.Gate      // flat's Enter and Exit: run with the gates after it in one frame
-	at      section.Clocked   // gate, when it reads the clock (see gates)
-	instant section.Instant   // gate, when it can tell that it does not wait
-	dl      deadliner         // a step that declares a deadline; folded into the attempt loop after it
-	loop    attemptLoop       // an attempt loop
+	ic   grpc.UnaryClientInterceptor
+	flat section.UnaryStep // run instead of ic, continued by the runner's next step
+	gate section.Gate      // flat's Enter and Exit: run with the gates after it in one frame
+	dl   deadliner         // a step that declares a deadline; folded into the attempt loop after it
+	loop attemptLoop       // an attempt loop
 }
 
 // foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
@@ -261,7 +263,7 @@ func countAt(steps []unaryStep) int {
 // runner.
 type unaryChain struct {
 	steps     []unaryStep
-	gateEnd   []int // for a gate step i, the end of the run of gates from i (see gateRuns)
+	runs      []gateRun // for a gate step i, the run of gates from i (see gateRuns)
 	countAt   int
 	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
 	timed     bool // the first step is the attempt loop: it shares the call's timing (see runner)
@@ -270,9 +272,13 @@ type unaryChain struct {
 	keptAt   int
 	instants []section.Instant // the gates after keptAt
 	memo     atomic.Pointer[keptMemo]
-	clk      clock.Clock
-	c        *chain
-	pool     sync.Pool
+	// gated, when the chain is an attempt loop followed by gates alone (tail, perhaps none),
+	// is that loop: the suite runs such a chain without a runner (see Suite.direct).
+	gated gatedLoop
+	tail  *section.Gates
+	clk   clock.Clock
+	c     *chain
+	pool  sync.Pool
 }
 
 // keptMemo is what kept last read of grpc's timeout for one method on one connection, trusted
@@ -299,7 +305,20 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	if !hasLoop(uc.steps) {
 		uc.observeAt = attemptAt // no fold without a loop: the indexes are steps'
 	}
-	uc.gateEnd = gateRuns(uc.steps, uc.countAt, uc.observeAt)
+	uc.runs = make([]gateRun, len(uc.steps))
+	for i, j := range gateRuns(uc.steps, uc.countAt, uc.observeAt) {
+		if uc.steps[i].gate == nil {
+			continue
+		}
+		// The rest is the invoker itself when the run ends the chain and the runner neither
+		// counts nor observes there, else the runner's step after the run (r.next[j-1]).
+		next := j - 1
+		if j == len(uc.steps) && j != uc.countAt && j != uc.observeAt {
+			next = -1
+		}
+		uc.runs[i] = gateRun{g: gatesOf(uc.steps[i:j]), next: next, first: i == 1 && uc.timed}
+	}
+	uc.gated, uc.tail = gatedChain(uc.steps)
 	uc.keptAt, uc.instants = -1, nil
 	if clock.OrReal(clk) == clock.Real {
 		uc.keptAt, uc.instants = keptLoop(uc.steps)
@@ -317,7 +336,8 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 						if j == r.countAt {
 							r.attempts.Add(1)
 						}
-						return r.gates(j, ctx, method, req, reply, cc, opts)
+						g, next, start := r.gates(j)
+						return g.Invoke(ctx, start, method, req, reply, cc, next, opts)
 					}
 					continue
 				case st.flat == nil && st.loop == nil: // an interceptor
@@ -337,6 +357,37 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		return r
 	}
 	return uc
+}
+
+// gatesOf returns the gates of steps, all gates, at most section.MaxGates; else nil.
+func gatesOf(steps []unaryStep) *section.Gates {
+	gs := make([]section.Gate, 0, len(steps))
+	for _, st := range steps {
+		if st.gate == nil {
+			return nil
+		}
+		gs = append(gs, st.gate)
+	}
+	g, _ := section.NewGates(gs...)
+	return g
+}
+
+// gatedChain returns the attempt loop of steps and the gates after it when steps are such a
+// loop (a deadline folded in it or not) and gates alone, at most section.MaxGates, and the
+// loop runs gates itself (gatedLoop); else nil.
+func gatedChain(steps []unaryStep) (gatedLoop, *section.Gates) {
+	if len(steps) == 0 || len(steps)-1 > section.MaxGates {
+		return nil, nil
+	}
+	l, ok := steps[0].loop.(gatedLoop)
+	if !ok {
+		return nil, nil
+	}
+	g := gatesOf(steps[1:])
+	if g == nil {
+		return nil, nil
+	}
+	return l, g
 }
 
 // keptLoop returns the attempt loop of steps whose attempts can reach the invoker at once,
@@ -453,7 +504,8 @@ func (r *unaryRunner) RunStep(i int, ctx context.Context, method string, req, re
 	}
 	if i < len(r.steps) { // The common cases, without call's frame.
 		if r.steps[i].gate != nil {
-			return r.gates(i, ctx, method, req, reply, cc, opts)
+			g, next, start := r.gates(i)
+			return g.Invoke(ctx, start, method, req, reply, cc, next, opts)
 		}
 		if r.steps[i].flat != nil {
 			return r.steps[i].flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))
@@ -462,9 +514,9 @@ func (r *unaryRunner) RunStep(i int, ctx context.Context, method string, req, re
 	return r.call(i, ctx, method, req, reply, cc, opts)
 }
 
-// maxGates is how many gates one frame of gates runs (the built-in gates are four); a longer
-// run goes on in another.
-const maxGates = 4
+// maxGates is how many gates one frame of gates runs (section.Gates); a longer run goes on in
+// another.
+const maxGates = section.MaxGates
 
 // gateRuns returns, for each gate step i, the end of the run of gates from i: the first step
 // after i that is not a gate, or where the runner counts or observes attempts (countAt,
@@ -481,65 +533,30 @@ func gateRuns(steps []unaryStep, countAt, observeAt int) []int {
 	return end
 }
 
-// gates runs the run of gates from step i (see section.Gate) and the rest of the chain in one
-// frame: it enters the gates in order, continues the call once unless one refuses, and exits
-// the gates it entered in reverse order with the call's outcome (a refusal's error for the
-// gates before it), or as panicked when the rest panics. The rest is the invoker itself when
-// the run ends the chain and the runner does not count or observe there.
-func (r *unaryRunner) gates(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
-	j := r.uc.gateEnd[i]
-	var passes [maxGates]section.Pass
-	entered := 0
-	defer func() {
-		for k := entered - 1; k >= 0; k-- { // The rest panicked.
-			r.steps[i+k].gate.Exit(ctx, method, opts, passes[k], nil, true)
-		}
-	}()
-	// The first attempt of a call whose loop is the first step starts when the call does: gates
-	// right after the loop that read the clock take the call's start as now, while the gates
-	// before them cannot have waited. (A flag, not the time: this frame is under the call.)
-	started := i == 1 && r.uc.timed && r.attempts.Load() == 1 && !r.timing.Start.IsZero()
-	var err error
-	for i+entered < j {
-		var p section.Pass
-		if p, started, err = r.enter(i+entered, started, ctx, method, opts); err != nil {
-			break
-		}
-		passes[entered] = p
-		entered++
-	}
-	if err == nil {
-		if j == len(r.steps) && j != r.countAt && j != r.uc.observeAt {
-			err = r.invoker(ctx, method, req, reply, cc, opts...)
-		} else {
-			err = r.RunStep(j, ctx, method, req, reply, cc, opts)
-		}
-	}
-	n := entered
-	entered = 0
-	for k := n - 1; k >= 0; k-- {
-		r.steps[i+k].gate.Exit(ctx, method, opts, passes[k], err, false)
-	}
-	return err
+// gateRun is a run of gates of a chain, from a gate step i to the next step that is not a
+// gate or where the runner counts or observes: the gates, where the call goes on after them
+// (r.next[next], or the invoker when next is -1), and whether they are the first step after an
+// attempt loop that is the chain's first step (first), where an attempt made at the call's
+// start passes the start to the gates (see section.Gates.Invoke).
+type gateRun struct {
+	g     *section.Gates
+	next  int
+	first bool
 }
 
-// enter enters gate i for gates, at the call's start when started (see gates), and reports
-// whether the gates after it may still take that time: it could not have waited. Not inlined:
-// its frame, larger than Enter's for the time it passes, is not on the stack under the call.
-//
-//go:noinline
-func (r *unaryRunner) enter(i int, started bool, ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, bool, error) {
-	st := &r.steps[i]
-	var (
-		p   section.Pass
-		err error
-	)
-	if started && st.at != nil {
-		p, err = st.at.EnterAt(ctx, method, opts, r.timing.Start)
-	} else {
-		p, err = st.gate.Enter(ctx, method, opts)
+// gates returns the run of gates from step i (see gateRun), what follows it, and the start
+// the gates may take. Its callers call the run's Invoke themselves, so that no frame of the
+// runner's lies between theirs and the gates' under the call; it is inlined in them.
+func (r *unaryRunner) gates(i int) (*section.Gates, grpc.UnaryInvoker, *time.Time) {
+	run, next := &r.uc.runs[i], r.invoker
+	if run.next >= 0 {
+		next = r.next[run.next]
 	}
-	return p, started && err == nil && st.instant != nil && st.instant.Instant(opts), err
+	var start *time.Time
+	if run.first && r.attempts.Load() == 1 && !r.timing.Start.IsZero() {
+		start = &r.timing.Start
+	}
+	return run.g, next, start
 }
 
 // observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
@@ -557,7 +574,8 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 	}
 	st := &r.steps[i]
 	if st.gate != nil {
-		return r.gates(i, ctx, method, req, reply, cc, opts)
+		g, next, start := r.gates(i)
+		return g.Invoke(ctx, start, method, req, reply, cc, next, opts)
 	}
 	if st.flat != nil {
 		return st.flat.InvokeStep(ctx, method, req, reply, cc, opts, section.NextStep(r, i+1))

@@ -44,3 +44,14 @@ func ChainMethod(s *Suite, fullMethod string) string {
 func KeptTimeout(s *Suite, cc *grpc.ClientConn, fullMethod string, now time.Time) time.Duration {
 	return s.state.Load().chain(s, fullMethod).uc.kept(cc, fullMethod, nil, now)
 }
+
+// Direct reports whether the unary chain of fullMethod runs without a runner (Suite.direct).
+func Direct(s *Suite, fullMethod string) bool {
+	return s.state.Load().chain(s, fullMethod).uc.gated != nil
+}
+
+// DisableDirect makes the unary chain of fullMethod run through its runner, as a chain that
+// is not an attempt loop and gates alone does. Call it before the chain's calls.
+func DisableDirect(s *Suite, fullMethod string) {
+	s.state.Load().chain(s, fullMethod).uc.gated = nil
+}

@@ -330,6 +330,9 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 			sink = observe.Multi(sink, cs)
 			opts = c.callSinkOptions(opts, sink)
 		}
+		if c.uc.gated != nil {
+			return s.direct(ctx, c, sink, method, req, reply, cc, invoker, opts)
+		}
 		if sink == nil {
 			r := c.uc.runner(time.Time{}, nil)
 			err := r.do(ctx, method, req, reply, cc, invoker, opts)
@@ -344,6 +347,28 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 		r.done()
 		return err
 	}
+}
+
+// direct runs a call through c, a chain of an attempt loop and gates alone (unaryChain.gated),
+// without a runner: the loop runs the gates itself and gives back the call's end and attempts.
+// The clock is read once for the call's start, the deadline step folded in the loop, kept's
+// memo and the loop.
+func (s *Suite) direct(ctx context.Context, c *chain, sink observe.Sink, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	uc := c.uc
+	start := s.clk.Now()
+	var declared time.Time
+	if dl := uc.steps[0].dl; dl != nil {
+		declared, _ = dl.DeadlineAt(ctx, method, start)
+	}
+	var kept time.Duration
+	if uc.keptAt == 0 {
+		kept = uc.kept(cc, method, opts, start)
+	}
+	end, attempts, err := uc.gated.InvokeGated(ctx, uc.tail, start, sink, declared, kept, method, req, reply, cc, invoker, opts)
+	if sink != nil {
+		s.emitCall(sink, c, method, start, end, attempts, err)
+	}
+	return err
 }
 
 // Stream returns the suite's stream client interceptor.

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -37,6 +39,10 @@ type unaryCall struct {
 	md         metadata.MD
 	round      attempt.Round
 	opts       []grpc.CallOption
+	gates      *section.Gates // what each attempt passes before invoker (see InvokeGated); nil: none
+	t          section.Timing // InvokeGated's call's (its Start: the call's, which the gates may take on the first attempt)
+	declared   time.Time      // InvokeGated's call's declared deadline
+	kept       time.Duration  // InvokeGated's call's kept timeout
 }
 
 var unaryCallPool = sync.Pool{New: func() any { return new(unaryCall) }}
@@ -50,7 +56,12 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 		// pushback would go unread.
 		u.opts = append(u.opts, grpc.Trailer(&u.md))
 	}
-	err := u.invoker(actx, u.method, u.req, u.reply, u.cc, u.opts...)
+	var err error
+	if u.gates != nil {
+		err = u.throughGates(actx, prev)
+	} else {
+		err = u.invoker(actx, u.method, u.req, u.reply, u.cc, u.opts...)
+	}
 	md, reported := u.md, u.round.Reported()
 	u.md = nil
 	u.round.Reset(0, nil)
@@ -59,10 +70,24 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 	return md, reported, err
 }
 
+// throughGates makes u's attempt, after prev others, through its gates (see InvokeGated): the
+// first attempt passes them the call's start. Apart from attempt, whose frame a call without
+// gates holds under every attempt.
+//
+//go:noinline
+func (u *unaryCall) throughGates(ctx context.Context, prev int) error {
+	var start *time.Time
+	if prev == 0 && !u.t.Start.IsZero() {
+		start = &u.t.Start
+	}
+	return u.gates.Invoke(ctx, start, u.method, u.req, u.reply, u.cc, u.invoker, u.opts)
+}
+
 // release returns u to the pool, holding nothing of its call.
 func (u *unaryCall) release() {
 	u.c, u.loop = call{}, loop{}
-	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = "", nil, nil, nil, nil, nil
+	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts, u.gates = "", nil, nil, nil, nil, nil, nil
+	u.t, u.declared, u.kept = section.Timing{}, time.Time{}, 0
 	unaryCallPool.Put(u)
 }
 
@@ -109,7 +134,7 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 	if u.c.read(opts); u.c.Disabled {
 		return p.invokeDisabled(ctx, declared, u)
 	}
-	err := p.run(&u.loop, ctx, t, declared, kept, p.method(method), &u.c, u.attempt)
+	err := p.run(&u.loop, ctx, t, declared, kept, p.method(method), &u.c, u.attempt, 1)
 	u.release() // Not when an attempt panics: the pool does without u.
 	return err
 }
@@ -122,7 +147,103 @@ func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unar
 		ctx, cancel = clock.WithDeadline(ctx, p.s.Clock, declared)
 		defer cancel()
 	}
-	method, req, reply, cc, invoker, opts := u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts
+	method, req, reply, cc, invoker, opts, g := u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts, u.gates
 	u.release()
+	if g != nil {
+		return g.Invoke(ctx, nil, method, req, reply, cc, invoker, opts)
+	}
 	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// InvokeGated is InvokeKept for a call whose attempts pass the gates g alone (section.Gates)
+// before invoker, grpc's: the loop enters them itself for each attempt, and a suite runs such
+// a chain without a runner of its own. start is the call's start, read by the caller just
+// before, with nothing since that could have waited: the call's timing, its first attempt's
+// start and the gates' now on that attempt (see section.Gates.Invoke). sink, when not nil,
+// gets the call's events instead of the policy's sink (see section.Timing).
+//
+// The first attempt of a call that its caller's context bounds well enough (the attempt needs
+// no context of its own, see InvokeKept) and that asks for no retry.Report is made before the
+// loop's state is set up, which only a failed attempt needs: a call that succeeds at once,
+// most calls, does the least. It returns when the loop saw the call's outcome (zero: it read
+// no clock for it), the attempts it made (hedges below not counted) and the call's error.
+func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.Time, sink observe.Sink, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (time.Time, int, error) {
+	u := unaryCallPool.Get().(*unaryCall)
+	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts, u.gates = method, req, reply, cc, invoker, opts, g
+	u.t, u.declared, u.kept = section.Timing{Start: start, Sink: sink}, declared, kept
+	if u.c.read(opts); u.c.Disabled {
+		return time.Time{}, 1, p.invokeDisabled(ctx, declared, u)
+	}
+	if u.t.Sink == nil {
+		u.t.Sink = p.s.Sink
+	}
+	m := p.method(method)
+	if u.c.report != nil || p.bounded(ctx, u) {
+		err := p.run(&u.loop, ctx, &u.t, declared, kept, m, &u.c, u.attempt, 1)
+		return p.gatedEnd(u, err)
+	}
+	limit := p.cfg.MaxAttempts
+	if u.c.MaxAttempts > 0 {
+		limit = u.c.MaxAttempts
+	}
+	more := 1 < limit && attempt.Eligible(m.Safe, p.cfg.Idempotent, u.c.Idempotent)
+	trailer, reported, err := u.attempt(ctx, nil, 0, more)
+	v := p.s.Classifier.ClassifyTrailer(err, trailer)
+	if err != nil {
+		return p.resume(ctx, u, m, v, reported, err)
+	}
+	return p.gatedOK(u, m, v, reported)
+}
+
+// bounded reports whether the attempts of u's call need a context of their own (see
+// attempt.BoundOf): the declared deadline or the budget ends the call before ctx does, and
+// grpc does not keep the per-attempt timeout that comes first.
+func (p *Policy) bounded(ctx context.Context, u *unaryCall) bool {
+	b := bounds{declared: u.declared}
+	if p.cfg.Budget > 0 {
+		b.budgetEnd = u.t.Start.Add(p.cfg.Budget)
+	}
+	return attempt.BoundOf(ctx, b.own(), u.t.Start, p.cfg.PerAttemptTimeout, p.keeps(u.kept)).Needed
+}
+
+// keeps reports whether grpc keeps the per-attempt timeout: it applies kept to every attempt
+// (see InvokeKept).
+func (p *Policy) keeps(kept time.Duration) bool {
+	return kept > 0 && kept == p.cfg.PerAttemptTimeout && p.s.Clock == clock.Real
+}
+
+// gatedOK ends InvokeGated's call of u, whose first attempt succeeded (verdict v; reported
+// attempts of a hedging policy below), as the loop's finished, report and finish would.
+func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, reported int) (time.Time, int, error) {
+	if m.bucket != nil {
+		m.bucket.record(v, true)
+	}
+	var end time.Time
+	if sink := u.c.SinkOr(u.t.Sink); sink != nil && reported == 0 {
+		end = p.s.Clock.Now()
+		attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, u.t.Start, end, v, "")
+	}
+	u.release()
+	return end, 1, nil
+}
+
+// resume goes on with InvokeGated's call of u in the retry loop after its first attempt
+// failed with err (verdict v; reported attempts of a hedging policy below).
+func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v codes.Verdict, reported int, err error) (time.Time, int, error) {
+	l := &u.loop
+	p.initLoop(l, ctx, m, &u.c, u.t.Sink, u.declared, u.t.Start)
+	l.kept, l.made = p.keeps(u.kept), 1
+	l.finished(1, u.t.Start, v, reported)
+	if retry, ferr := l.next(ctx, ctx, 1, v, err, nil); !retry {
+		l.finish(&u.t)
+		return p.gatedEnd(u, ferr)
+	}
+	return p.gatedEnd(u, p.run(l, ctx, &u.t, u.declared, u.kept, m, &u.c, u.attempt, 2))
+}
+
+// gatedEnd returns what InvokeGated returns for u's call, which ended with err, and releases u.
+func (p *Policy) gatedEnd(u *unaryCall, err error) (time.Time, int, error) {
+	end, made := u.t.End, u.loop.made
+	u.release() // Not when an attempt panics: the pool does without u.
+	return end, made, err
 }

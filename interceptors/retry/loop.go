@@ -29,6 +29,7 @@ type loop struct {
 	eligible bool
 	kept     bool // grpc ends every attempt at the per-attempt timeout (see InvokeKept)
 	sent     int  // attempts sent so far, over retries and the hedges below (see attempt.Round)
+	made     int  // attempts the loop made (hedges below not counted)
 	timer    clock.Timer
 	sched    schedule
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -106,7 +105,7 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 	var l loop
 	return p.run(&l, ctx, nil, time.Time{}, 0, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
 		return nil, 0, fn(ctx)
-	})
+	}, 1)
 }
 
 // method returns what the policy knows of a full method name, learning it on first use.
@@ -218,7 +217,9 @@ func (b bounds) over(now time.Time) string {
 // the clock if it needs the end.
 //
 // kept, when not 0, is the timeout grpc applies to every attempt it is given (see InvokeKept).
-func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, m *methodInfo, c *call, fn attemptFunc) error {
+// n is the attempt to make first: 1, or 2 for a call whose first attempt InvokeGated made and
+// whose loop l it set up (see resume).
+func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, m *methodInfo, c *call, fn attemptFunc, n int) error {
 	var start time.Time
 	sink := p.s.Sink
 	if t != nil {
@@ -227,10 +228,13 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 			sink = t.Sink
 		}
 	}
-	p.initLoop(l, ctx, m, c, sink, declared, start)
-	l.kept = kept > 0 && kept == p.cfg.PerAttemptTimeout && l.clk == clock.Real
+	if n == 1 {
+		p.initLoop(l, ctx, m, c, sink, declared, start)
+		l.kept = p.keeps(kept)
+	}
 	defer l.finish(t)
-	for n := 1; ; n++ {
+	for ; ; n++ {
+		l.made = n
 		// The first attempt starts when the call does: one reading of the clock less per call.
 		t0 := l.start
 		if n > 1 {
