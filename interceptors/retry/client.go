@@ -49,6 +49,21 @@ var unaryCallPool = sync.Pool{New: func() any { return new(unaryCall) }}
 
 // attempt is the call's attemptFunc.
 func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
+	u.options(prev, cancel, more)
+	var err error
+	if u.gates != nil {
+		err = u.throughGates(actx, prev)
+	} else {
+		err = u.invoker(actx, u.method, u.req, u.reply, u.cc, u.opts...)
+	}
+	md, reported := u.outcome()
+	return md, reported, err
+}
+
+// options readies u's call options for an attempt after prev others: the caller's, the
+// attempt's Round (cancel: how a hedging policy below cancels it) and, when a retry could
+// follow (more), a trailer option of u's own.
+func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
 	u.round.Reset(prev, cancel)
 	u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
 	if more {
@@ -56,18 +71,17 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 		// pushback would go unread.
 		u.opts = append(u.opts, grpc.Trailer(&u.md))
 	}
-	var err error
-	if u.gates != nil {
-		err = u.throughGates(actx, prev)
-	} else {
-		err = u.invoker(actx, u.method, u.req, u.reply, u.cc, u.opts...)
-	}
+}
+
+// outcome returns what the attempt options left: the trailer, and the attempts a hedging
+// policy below reported; it clears the options for the next attempt.
+func (u *unaryCall) outcome() (metadata.MD, int) {
 	md, reported := u.md, u.round.Reported()
 	u.md = nil
 	u.round.Reset(0, nil)
 	clear(u.opts)
 	u.opts = u.opts[:0]
-	return md, reported, err
+	return md, reported
 }
 
 // throughGates makes u's attempt, after prev others, through its gates (see InvokeGated): the
@@ -186,8 +200,11 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	if u.c.MaxAttempts > 0 {
 		limit = u.c.MaxAttempts
 	}
-	more := 1 < limit && attempt.Eligible(m.Safe, p.cfg.Idempotent, u.c.Idempotent)
-	trailer, reported, err := u.attempt(ctx, nil, 0, more)
+	// The first attempt: what attempt does, with the gates entered here, one frame less
+	// under the call.
+	u.options(0, nil, 1 < limit && attempt.Eligible(m.Safe, p.cfg.Idempotent, u.c.Idempotent))
+	err := g.Invoke(ctx, &u.t.Start, method, req, reply, cc, invoker, u.opts)
+	trailer, reported := u.outcome()
 	v := p.s.Classifier.ClassifyTrailer(err, trailer)
 	if err != nil {
 		return p.resume(ctx, u, m, v, reported, err)
