@@ -271,7 +271,10 @@ type unaryChain struct {
 	// (see keptLoop), with the real clock; -1: none.
 	keptAt   int
 	instants []section.Instant // the gates after keptAt
-	memo     atomic.Pointer[keptMemo]
+	// plainInstant says that the gates after keptAt are instant for a call without options of
+	// theirs (section.GRPCOptions): kept need not ask them.
+	plainInstant bool
+	memo         atomic.Pointer[keptMemo]
 	// gated, when the chain is an attempt loop followed by gates alone (tail, perhaps none),
 	// is that loop: the suite runs such a chain without a runner (see Suite.direct).
 	gated gatedLoop
@@ -322,6 +325,7 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	uc.keptAt, uc.instants = -1, nil
 	if clock.OrReal(clk) == clock.Real {
 		uc.keptAt, uc.instants = keptLoop(uc.steps)
+		uc.plainInstant = !slices.ContainsFunc(uc.instants, func(g section.Instant) bool { return !g.Instant(nil) })
 	}
 	uc.pool.New = func() any {
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
@@ -422,9 +426,11 @@ func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallO
 	if cc == nil {
 		return 0
 	}
-	for _, g := range uc.instants {
-		if !g.Instant(opts) {
-			return 0
+	if !uc.plainInstant || !section.GRPCOptions(opts) {
+		for _, g := range uc.instants {
+			if !g.Instant(opts) {
+				return 0
+			}
 		}
 	}
 	m := uc.memo.Load()

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
@@ -197,6 +198,8 @@ func TestServiceConfigKeepsTheAttemptDeadline(t *testing.T) {
 		{name: "a bulkhead that waits", profile: waiting, server: 5 * time.Second},
 		{name: "a hedging policy", profile: hedged, server: 5 * time.Second},
 		{name: "a call that may wait", profile: full, callOpts: []grpc.CallOption{bulkhead.WithMaxWait(time.Second)}, server: 5 * time.Second},
+		{name: "grpc's own call options", profile: full, kept: true, server: 5 * time.Second,
+			callOpts: []grpc.CallOption{grpc.MaxCallRecvMsgSize(1 << 20), grpc.Header(new(metadata.MD)), grpc.WaitForReady(false)}},
 		{name: "another timeout in the base", profile: full, server: 3 * time.Second,
 			base: `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"3s"}]}`},
 		{name: "a fake clock", profile: full, opts: []interceptors.Option{interceptors.WithClock(clocktest.New(time.Now()))}, server: 5 * time.Second},

@@ -104,8 +104,28 @@ type Gate interface {
 // A gate that does not implement Instant counts as one that may wait.
 type Instant interface {
 	Gate
-	// Instant reports whether Enter returns at once for a call with opts.
+	// Instant reports whether Enter returns at once for a call with opts. Only options of the
+	// gate's own (a maximum wait) may change its answer: for a call whose options are all
+	// grpc's own (GRPCOptions), a runner may take Instant(nil)'s answer, read once.
 	Instant(opts []grpc.CallOption) bool
+}
+
+// GRPCOptions reports whether opts are all options of grpc's own package (grpc.StaticMethod,
+// which generated clients pass on every call, grpc.Header, grpc.WaitForReady...): no gate's
+// Instant reads them.
+func GRPCOptions(opts []grpc.CallOption) bool {
+	for _, o := range opts {
+		switch o.(type) {
+		case grpc.StaticMethodCallOption, grpc.HeaderCallOption, grpc.TrailerCallOption, grpc.PeerCallOption,
+			grpc.FailFastCallOption, grpc.OnFinishCallOption, grpc.PerRPCCredsCallOption,
+			grpc.CompressorCallOption, grpc.ContentSubtypeCallOption, grpc.MaxRecvMsgSizeCallOption,
+			grpc.MaxSendMsgSizeCallOption, grpc.ForceCodecCallOption, grpc.ForceCodecV2CallOption,
+			grpc.AuthorityOverrideCallOption, grpc.MaxRetryRPCBufferSizeCallOption, grpc.EmptyCallOption:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Clocked is a Gate whose Enter reads the clock (a local rate limiter's token bucket). A runner

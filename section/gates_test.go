@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // clockedGate is a testkit.Gate that reads the clock (section.Clocked), logging the time it
@@ -136,5 +137,19 @@ func TestNewGatesRefusesTooMany(t *testing.T) {
 	}
 	if _, ok := section.NewGates(gs[:section.MaxGates]...); !ok {
 		t.Errorf("NewGates refused MaxGates gates")
+	}
+}
+
+// GRPCOptions tells a call's options that no gate reads (grpc's own) from those a gate may.
+func TestGRPCOptions(t *testing.T) {
+	var md metadata.MD
+	own := []grpc.CallOption{grpc.StaticMethod(), grpc.Header(&md), grpc.Trailer(&md), grpc.WaitForReady(true),
+		grpc.MaxCallRecvMsgSize(1), grpc.MaxCallSendMsgSize(1), grpc.CallContentSubtype("proto"), grpc.OnFinish(func(error) {})}
+	if !section.GRPCOptions(nil) || !section.GRPCOptions(own) {
+		t.Errorf("GRPCOptions(%T) = false, want true", own)
+	}
+	type gateOption struct{ grpc.EmptyCallOption }
+	if section.GRPCOptions(append(own, gateOption{})) {
+		t.Error("GRPCOptions took an option of another package for grpc's")
 	}
 }
