@@ -2,13 +2,24 @@ package benchmarks
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // BenchmarkSuiteOwn is the suite's own work per call, without gRPC: each suite chain's unary
@@ -52,6 +63,7 @@ func ownWork(b *testing.B, evict int) {
 		return nil
 	}
 	chains := append([]Chain{{Name: "raw"}}, sc...)
+	chains = append(chains, Chain{Name: "policies_direct", Unary: policiesDirect(b)})
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
 	const method = "/" + ServiceFaceMatch + "/Compare"
 	srv := StartServer(1)
@@ -180,4 +192,74 @@ func warmConn(b *testing.B, srv *Server, req *kycv1.CompareRequest, opts ...grpc
 		b.Fatal(err)
 	}
 	return cc
+}
+
+// scratch is policiesDirect's per-call storage, pooled as the suite's is.
+type scratch struct {
+	md   metadata.MD
+	opts []grpc.CallOption
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// policiesDirect is the floor of the suite's own work: the policies of BenchConfig's suite
+// called directly in one function, without the suite (its chain, runner or retry loop): the
+// deadline step's DeadlineAt (the 8 s budget as its cap), the rate limiter's EnterAt with the
+// call's start, the breaker's and the bulkhead's Enter and Exit, the classifier, a trailer
+// option on pooled storage, and the AttemptFinished and CallFinished events to promobs, with the
+// DeadlineApplied and the breaker's own. No retry loop, no retry budget. The
+// policies_direct chain of BenchmarkSuiteOwn and BenchmarkSuiteOwnCold: what the suite's own
+// machinery costs around its policies is the difference.
+func policiesDirect(b *testing.B) grpc.UnaryClientInterceptor {
+	m, err := promobs.New(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := m.ForMethod(ServiceFaceMatch, "/"+ServiceFaceMatch+"/Compare")
+	br, err1 := breaker.New(ServiceFaceMatch, MLBreaker(1), breaker.WithObserver(sink))
+	bh, err2 := bulkhead.New(ServiceFaceMatch, benchBulkhead)
+	rl, err3 := ratelimit.New(ServiceFaceMatch, nil, benchRateLimit)
+	dl, err4 := deadline.New(deadline.Config{Default: benchDeadline.Default, Max: BenchConfig().Budget}, deadline.WithObserver(sink))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		b.Fatal(err)
+	}
+	cl := codes.Default()
+	event := func(kind observe.Kind, policy string, start, end time.Time, method string, v codes.Verdict) observe.Event {
+		return observe.Event{
+			Kind: kind, Time: end, Service: ServiceFaceMatch, Method: method, Policy: policy, Attempt: 1,
+			Code: v.Code, Class: v.Class, Duration: end.Sub(start),
+		}
+	}
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		start := time.Now()
+		_, _ = dl.DeadlineAt(ctx, method, start)
+		p1, err := rl.EnterAt(ctx, method, opts, start)
+		if err != nil {
+			return err
+		}
+		p2, err := br.Enter(ctx, method, opts)
+		if err != nil {
+			return err
+		}
+		p3, err := bh.Enter(ctx, method, opts)
+		if err != nil {
+			return err
+		}
+		sc := scratchPool.Get().(*scratch)
+		o := append(append(sc.opts[:0], opts...), grpc.Trailer(&sc.md))
+		err = invoker(ctx, method, req, reply, cc, o...)
+		md := sc.md
+		sc.md = nil
+		clear(o)
+		sc.opts = o[:0]
+		scratchPool.Put(sc)
+		bh.Exit(ctx, method, opts, p3, err, false)
+		br.Exit(ctx, method, opts, p2, err, false)
+		rl.Exit(ctx, method, opts, p1, err, false)
+		v := cl.ClassifyTrailer(err, md)
+		end := time.Now()
+		sink.Observe(event(observe.AttemptFinished, observe.PolicyRetry, start, end, method, v))
+		sink.Observe(event(observe.CallFinished, observe.PolicySuite, start, end, method, v))
+		return err
+	}
 }

@@ -10,7 +10,7 @@ import (
 // what that layer costs in place.
 var ladderSteps = []struct{ chain, adds string }{
 	{"grpc_timeout", "the per-attempt deadline, kept by grpc: the service config's 5 s timeout on the context grpc makes for every call"},
-	{"suite_retry", "the suite with retry alone configured (the retry policy, its budget, the 8 s call budget, the method's chain, the runner)"},
+	{"suite_retry", "the suite with retry alone configured (the retry policy, its budget, the 8 s call budget, the method's chain)"},
 	{"suite_nosink", "breaker, rate limiter, bulkhead and deadline policies"},
 	{"suite", "promobs: the Prometheus metrics of every call"},
 }
@@ -106,6 +106,16 @@ func (r *report) ownLadder(got map[string]ratioAllocs) {
 		prevHot, prevCold, prev = g.hot, g.cold, got[g.chain]
 	}
 	r.printf("\nThe full suite's own work: %.0f ns hot, %.0f ns cold; priced in place, %+.1f %% of raw's time.\n", prevHot, prevCold, prevCold*perNs*100)
-	r.sum.notes = append(r.sum.notes, fmt.Sprintf("Own work per rung without gRPC, hot → cold (caches evicted between calls): %s; the full suite %.0f → %.0f ns, which the calibration prices at %+.1f %% in place.",
-		strings.Join(short, ", "), prevHot, prevCold, prevCold*perNs*100))
+	note := fmt.Sprintf("Own work per rung without gRPC, hot → cold (caches evicted between calls): %s; the full suite %.0f → %.0f ns, which the calibration prices at %+.1f %% in place.",
+		strings.Join(short, ", "), prevHot, prevCold, prevCold*perNs*100)
+	hot, ok1 := ownMedian(r.own, "BenchmarkSuiteOwn", "policies_direct", "ns/op")
+	cold, ok2 := ownMedian(r.own, "BenchmarkSuiteOwnCold", "policies_direct", "cold-ns/op")
+	if ok1 && ok2 {
+		r.printf("The same policies called directly in one function, without the suite (`policies_direct`:\n")
+		r.printf("deadline, limiter, breaker, bulkhead, classifier and the promobs events; no retry loop or\n")
+		r.printf("budget): %.0f ns hot, %.0f ns cold. The suite's own machinery around its policies (chain,\n", hot, cold)
+		r.printf("retry loop and budget, per-call options and state) costs the rest: %.0f ns cold, %+.1f %% in place.\n", prevCold-cold, (prevCold-cold)*perNs*100)
+		note += fmt.Sprintf(" The policies called directly, without the suite: %.0f → %.0f ns; the suite's machinery around them %.0f ns cold.", hot, cold, prevCold-cold)
+	}
+	r.sum.notes = append(r.sum.notes, note)
 }

@@ -516,8 +516,8 @@ func TestOwnLadder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Own work over raw (10 ns hot, 50 cold): suite_retry 250 / 750, suite_nosink 400 / 1200,
-	// suite 600 / 1500; two runs each.
-	own := map[string][2]float64{"raw": {10, 50}, "suite_retry": {260, 800}, "suite_nosink": {410, 1250}, "suite": {610, 1550}}
+	// suite 600 / 1500, the policies called directly 300 / 900; two runs each.
+	own := map[string][2]float64{"raw": {10, 50}, "suite_retry": {260, 800}, "suite_nosink": {410, 1250}, "suite": {610, 1550}, "policies_direct": {310, 950}}
 	var b strings.Builder
 	for range 2 {
 		for c, v := range own {
@@ -548,6 +548,10 @@ func TestOwnLadder(t *testing.T) {
 	v := numbersIn(t, out.String(), "The full suite's own work: ([0-9]+) ns hot, ([0-9]+) ns cold; priced in place, ([+-][0-9.]+) %", "own-work total")
 	if v[0] != 600 || v[1] != 1500 || math.Abs(v[2]-9) > 0.15 {
 		t.Errorf("own-work total %v, want 600, 1500, +9.0 %%", v)
+	}
+	v = numbersIn(t, out.String(), "\\): ([0-9]+) ns hot, ([0-9]+) ns cold\\. The suite's own machinery[^:]*: ([0-9]+) ns cold, ([+-][0-9.]+) %", "policies_direct line")
+	if v[0] != 300 || v[1] != 900 || v[2] != 600 || math.Abs(v[3]-3.6) > 0.15 {
+		t.Errorf("policies_direct line %v, want 300, 900, 600, +3.6 %%", v)
 	}
 	noted := false
 	for _, n := range r.sum.notes {
