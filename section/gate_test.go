@@ -40,16 +40,9 @@ func TestInvokeGate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			log := new(testkit.GateLog)
 			g := &testkit.Gate{Name: "g", ID: 7, Log: log, Refuse: tc.refuse}
-			inv := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-				log.Add("rest")
-				return tc.rest()
-			}
-			var err error
-			panicked := func() (p bool) {
-				defer func() { p = recover() != nil }()
-				err = g.InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, section.NextInvoker(inv))
-				return false
-			}()
+			panicked, err := panics(func() error {
+				return g.InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, section.NextInvoker(restOf(log, tc.rest)))
+			})
 			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
 				t.Errorf("InvokeStep = %v, panicked %v; want %v, panicked %v", err, panicked, tc.wantErr, tc.panics)
 			}
@@ -58,4 +51,18 @@ func TestInvokeGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// restOf is the rest of a call under test: it logs "rest" and returns what f returns.
+func restOf(log *testkit.GateLog, f func() error) grpc.UnaryInvoker {
+	return func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		log.Add("rest")
+		return f()
+	}
+}
+
+// panics calls f and reports whether it panicked, and else its error.
+func panics(f func() error) (panicked bool, err error) {
+	defer func() { panicked = recover() != nil }()
+	return false, f()
 }

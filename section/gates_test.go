@@ -106,16 +106,9 @@ func TestGatesInvoke(t *testing.T) {
 			if !ok {
 				t.Fatal("NewGates refused the gates")
 			}
-			inv := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-				log.Add("rest")
-				return tc.rest()
-			}
-			var err error
-			panicked := func() (p bool) {
-				defer func() { p = recover() != nil }()
-				err = g.Invoke(context.Background(), tc.start, "/s/M", nil, nil, nil, inv, nil)
-				return false
-			}()
+			panicked, err := panics(func() error {
+				return g.Invoke(context.Background(), tc.start, "/s/M", nil, nil, nil, restOf(log, tc.rest), nil)
+			})
 			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
 				t.Errorf("Invoke = %v, panicked %v; want %v, panicked %v", err, panicked, tc.wantErr, tc.panics)
 			}
