@@ -172,8 +172,9 @@ func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unar
 // InvokeGated is InvokeKept for a call whose attempts pass the gates g alone (section.Gates)
 // before invoker, grpc's: the loop enters them itself for each attempt, and a suite runs such
 // a chain without a runner of its own. start is the call's start, read by the caller just
-// before, with nothing since that could have waited: the call's timing, its first attempt's
-// start and the gates' now on that attempt (see section.Gates.Invoke). sink, when not nil,
+// before, with nothing since that could have waited (zero: the loop reads the clock): the
+// call's timing, its first attempt's start and the gates' now on that attempt (see
+// section.Gates.Invoke). sink, when not nil,
 // gets the call's events instead of the policy's sink (see section.Timing).
 //
 // The first attempt of a call that its caller's context bounds well enough (the attempt needs
@@ -182,6 +183,9 @@ func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unar
 // most calls, does the least. It returns when the loop saw the call's outcome (zero: it read
 // no clock for it), the attempts it made (hedges below not counted) and the call's error.
 func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.Time, sink observe.Sink, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (time.Time, int, error) {
+	if start.IsZero() {
+		start = p.s.Clock.Now()
+	}
 	u := unaryCallPool.Get().(*unaryCall)
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts, u.gates = method, req, reply, cc, invoker, opts, g
 	u.t, u.declared, u.kept = section.Timing{Start: start, Sink: sink}, declared, kept
