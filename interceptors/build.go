@@ -321,7 +321,9 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		}
 		uc.runs[i] = gateRun{g: gatesOf(uc.steps[i:j]), next: next, first: i == 1 && uc.timed}
 	}
-	uc.gated, uc.tail = gatedChain(uc.steps)
+	if len(uc.steps) > 0 {
+		uc.gated, uc.tail = gatedChain(uc)
+	}
 	uc.keptAt, uc.instants = -1, nil
 	if clock.OrReal(clk) == clock.Real {
 		uc.keptAt, uc.instants = keptLoop(uc.steps)
@@ -363,35 +365,31 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	return uc
 }
 
-// gatesOf returns the gates of steps, all gates, at most section.MaxGates; else nil.
+// gatesOf returns the gates of steps, all gates, at most section.MaxGates.
 func gatesOf(steps []unaryStep) *section.Gates {
 	gs := make([]section.Gate, 0, len(steps))
 	for _, st := range steps {
-		if st.gate == nil {
-			return nil
-		}
 		gs = append(gs, st.gate)
 	}
 	g, _ := section.NewGates(gs...)
 	return g
 }
 
-// gatedChain returns the attempt loop of steps and the gates after it when steps are such a
-// loop (a deadline folded in it or not) and gates alone, at most section.MaxGates, and the
-// loop runs gates itself (gatedLoop); else nil.
-func gatedChain(steps []unaryStep) (gatedLoop, *section.Gates) {
-	if len(steps) == 0 || len(steps)-1 > section.MaxGates {
+// gatedChain returns the attempt loop of uc's steps and the gates after it when the steps are
+// such a loop (a deadline folded in it or not) followed by one run of gates that ends the
+// chain (uc.runs[1]), or by nothing, and the loop runs gates itself (gatedLoop); else nil.
+func gatedChain(uc *unaryChain) (gatedLoop, *section.Gates) {
+	l, ok := uc.steps[0].loop.(gatedLoop)
+	switch {
+	case !ok:
 		return nil, nil
+	case len(uc.steps) == 1:
+		g, _ := section.NewGates()
+		return l, g
+	case uc.runs[1].g != nil && uc.runs[1].next == -1:
+		return l, uc.runs[1].g
 	}
-	l, ok := steps[0].loop.(gatedLoop)
-	if !ok {
-		return nil, nil
-	}
-	g := gatesOf(steps[1:])
-	if g == nil {
-		return nil, nil
-	}
-	return l, g
+	return nil, nil
 }
 
 // keptLoop returns the attempt loop of steps whose attempts can reach the invoker at once,
