@@ -84,6 +84,7 @@ type Stream struct {
 	stop   func() bool     // Guarded by mu: stops the context.AfterFunc on sctx.
 	ended  bool            // Guarded by mu.
 	end    End             // Guarded by mu; set when ended.
+	ran    bool            // Guarded by mu: the funcs registered before the end have run.
 	n      int             // Guarded by mu: funcs held in inline.
 	inline [4]func(End)
 	more   []func(End)
@@ -144,11 +145,12 @@ func (w *Stream) OnEnd(f func(End)) {
 	w.mu.Unlock()
 }
 
-// Ended reports whether the stream has ended, and how.
+// Ended reports whether the stream has ended and the funcs registered before its end have
+// run (what they account for is done), and how it ended.
 func (w *Stream) Ended() (End, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.end, w.ended
+	return w.end, w.ran
 }
 
 // RecvMsg ends the stream on an error or on the one reply of a stream that is not
@@ -245,5 +247,8 @@ func (w *Stream) fire(e End) func() bool {
 	for _, f := range more {
 		f(e)
 	}
+	w.mu.Lock()
+	w.ran = true
+	w.mu.Unlock()
 	return stop
 }

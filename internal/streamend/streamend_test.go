@@ -283,6 +283,34 @@ func TestOnEndAfterTheEndRunsAtOnce(t *testing.T) {
 	}
 }
 
+// Ended reports an end only once the funcs registered before it have run: a caller that polls
+// Ended (a test waiting for a policy's accounting) then sees what they did.
+func TestEndedAfterTheFuncsRan(t *testing.T) {
+	f := newFake(context.Background())
+	defer f.finish()
+	w := Watch(context.Background(), &grpc.StreamDesc{}, f)
+	running, release := make(chan struct{}), make(chan struct{})
+	w.OnEnd(func(End) {
+		close(running)
+		<-release
+	})
+	f.recv <- nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.RecvMsg(nil)
+	}()
+	<-running
+	if _, ok := w.Ended(); ok {
+		t.Error("Ended reports the end while a func registered before it still runs")
+	}
+	close(release)
+	<-done
+	if e, ok := w.Ended(); !ok || e.Cause != Reply {
+		t.Errorf("Ended() = %+v, %v after the funcs ran; want the Reply end", e, ok)
+	}
+}
+
 func TestManyFuncsRunInOrder(t *testing.T) {
 	f := newFake(context.Background())
 	defer f.finish()
