@@ -17,6 +17,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/bulwarkrpc/bulwark/section"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -63,7 +64,7 @@ func ownWork(b *testing.B, evict int) {
 		return nil
 	}
 	chains := append([]Chain{{Name: "raw"}}, sc...)
-	chains = append(chains, Chain{Name: "policies_direct", Unary: policiesDirect(b)})
+	chains = append(chains, policiesDirectChains(b)...)
 	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
 	const method = "/" + ServiceFaceMatch + "/Compare"
 	srv := StartServer(1)
@@ -202,6 +203,34 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
+// The policies policiesDirect can leave out, and the chain names of BenchmarkSuiteOwn and
+// BenchmarkSuiteOwnCold that leave out each (policiesDirectChains).
+const (
+	withoutDeadline = 1 << iota
+	withoutLimiter
+	withoutBreaker
+	withoutBulkhead
+	withoutEvents // the promobs events and the classifier
+	withoutAll    = withoutDeadline | withoutLimiter | withoutBreaker | withoutBulkhead | withoutEvents
+)
+
+// policiesDirectChains is policies_direct and, for the report's share of each policy in it,
+// policies_direct without each one (policies_no_<policy>) and without all of them
+// (policies_none: the clock readings, the pooled trailer option and the invoker).
+func policiesDirectChains(b *testing.B) []Chain {
+	cs := []Chain{{Name: "policies_direct", Unary: policiesDirect(b, 0)}}
+	for _, w := range []struct {
+		name    string
+		without int
+	}{
+		{"deadline", withoutDeadline}, {"limiter", withoutLimiter}, {"breaker", withoutBreaker},
+		{"bulkhead", withoutBulkhead}, {"events", withoutEvents},
+	} {
+		cs = append(cs, Chain{Name: "policies_no_" + w.name, Unary: policiesDirect(b, w.without)})
+	}
+	return append(cs, Chain{Name: "policies_none", Unary: policiesDirect(b, withoutAll)})
+}
+
 // policiesDirect is the floor of the suite's own work: the policies of BenchConfig's suite
 // called directly in one function, without the suite (its chain, runner or retry loop): the
 // deadline step's DeadlineAt (the 8 s budget as its cap), the rate limiter's EnterAt with the
@@ -209,13 +238,17 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // option on pooled storage, and the AttemptFinished and CallFinished events to promobs, with the
 // DeadlineApplied and the breaker's own. No retry loop, no retry budget. The
 // policies_direct chain of BenchmarkSuiteOwn and BenchmarkSuiteOwnCold: what the suite's own
-// machinery costs around its policies is the difference.
-func policiesDirect(b *testing.B) grpc.UnaryClientInterceptor {
+// machinery costs around its policies is the difference. The policies in without (its bits)
+// are left out, and without withoutEvents nothing is observed.
+func policiesDirect(b *testing.B, without int) grpc.UnaryClientInterceptor {
 	m, err := promobs.New(prometheus.NewRegistry())
 	if err != nil {
 		b.Fatal(err)
 	}
-	sink := m.ForMethod(ServiceFaceMatch, "/"+ServiceFaceMatch+"/Compare")
+	var sink observe.Sink = m.ForMethod(ServiceFaceMatch, "/"+ServiceFaceMatch+"/Compare")
+	if without&withoutEvents != 0 {
+		sink = nil
+	}
 	br, err1 := breaker.New(ServiceFaceMatch, MLBreaker(1), breaker.WithObserver(sink))
 	bh, err2 := bulkhead.New(ServiceFaceMatch, benchBulkhead)
 	rl, err3 := ratelimit.New(ServiceFaceMatch, nil, benchRateLimit)
@@ -230,36 +263,59 @@ func policiesDirect(b *testing.B) grpc.UnaryClientInterceptor {
 			Code: v.Code, Class: v.Class, Duration: end.Sub(start),
 		}
 	}
+	// gate is one of the gates, or nil when left out.
+	gate := func(g section.Gate, bit int) section.Gate {
+		if without&bit != 0 {
+			return nil
+		}
+		return g
+	}
+	gates := [...]section.Gate{gate(br, withoutBreaker), gate(bh, withoutBulkhead)}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		start := time.Now()
-		_, _ = dl.DeadlineAt(ctx, method, start)
-		p1, err := rl.EnterAt(ctx, method, opts, start)
-		if err != nil {
-			return err
+		if without&withoutDeadline == 0 {
+			_, _ = dl.DeadlineAt(ctx, method, start)
 		}
-		p2, err := br.Enter(ctx, method, opts)
-		if err != nil {
-			return err
+		var passes [len(gates) + 1]section.Pass
+		if without&withoutLimiter == 0 {
+			p, err := rl.EnterAt(ctx, method, opts, start)
+			if err != nil {
+				return err
+			}
+			passes[len(gates)] = p
 		}
-		p3, err := bh.Enter(ctx, method, opts)
-		if err != nil {
-			return err
+		for i, g := range gates {
+			if g == nil {
+				continue
+			}
+			p, err := g.Enter(ctx, method, opts)
+			if err != nil {
+				return err
+			}
+			passes[i] = p
 		}
 		sc := scratchPool.Get().(*scratch)
 		o := append(append(sc.opts[:0], opts...), grpc.Trailer(&sc.md))
-		err = invoker(ctx, method, req, reply, cc, o...)
+		err := invoker(ctx, method, req, reply, cc, o...)
 		md := sc.md
 		sc.md = nil
 		clear(o)
 		sc.opts = o[:0]
 		scratchPool.Put(sc)
-		bh.Exit(ctx, method, opts, p3, err, false)
-		br.Exit(ctx, method, opts, p2, err, false)
-		rl.Exit(ctx, method, opts, p1, err, false)
-		v := cl.ClassifyTrailer(err, md)
+		for i := len(gates) - 1; i >= 0; i-- {
+			if gates[i] != nil {
+				gates[i].Exit(ctx, method, opts, passes[i], err, false)
+			}
+		}
+		if without&withoutLimiter == 0 {
+			rl.Exit(ctx, method, opts, passes[len(gates)], err, false)
+		}
 		end := time.Now()
-		sink.Observe(event(observe.AttemptFinished, observe.PolicyRetry, start, end, method, v))
-		sink.Observe(event(observe.CallFinished, observe.PolicySuite, start, end, method, v))
+		if sink != nil {
+			v := cl.ClassifyTrailer(err, md)
+			sink.Observe(event(observe.AttemptFinished, observe.PolicyRetry, start, end, method, v))
+			sink.Observe(event(observe.CallFinished, observe.PolicySuite, start, end, method, v))
+		}
 		return err
 	}
 }

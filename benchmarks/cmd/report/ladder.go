@@ -116,6 +116,48 @@ func (r *report) ownLadder(got map[string]ratioAllocs) {
 		r.printf("budget): %.0f ns hot, %.0f ns cold. The suite's own machinery around its policies (chain,\n", hot, cold)
 		r.printf("retry loop and budget, per-call options and state) costs the rest: %.0f ns cold, %+.1f %% in place.\n", prevCold-cold, (prevCold-cold)*perNs*100)
 		note += fmt.Sprintf(" The policies called directly, without the suite: %.0f → %.0f ns; the suite's machinery around them %.0f ns cold.", hot, cold, prevCold-cold)
+		note += r.policyShares(cold, perNs)
 	}
 	r.sum.notes = append(r.sum.notes, note)
+}
+
+// directPolicies are the policies policies_direct can leave out (the chains
+// policies_no_<name> of BenchmarkSuiteOwnCold), with what each stands for.
+var directPolicies = []struct{ name, what string }{
+	{"deadline", "the deadline step's DeadlineAt"},
+	{"limiter", "the rate limiter's EnterAt and Exit (x/time/rate)"},
+	{"breaker", "the breaker's Enter and Exit"},
+	{"bulkhead", "the bulkhead's Enter and Exit"},
+	{"events", "the classifier and the promobs events (DeadlineApplied, AttemptFinished, CallFinished)"},
+}
+
+// policyShares prints each policy's share of policies_direct's cold own work (cold): the chain
+// without it subtracted from policies_direct, priced in place at perNs, and what is left
+// without any of them (policies_none). It returns the summary's sentence, or "" (and prints
+// nothing) unless every chain was measured.
+func (r *report) policyShares(cold, perNs float64) string {
+	shares := make([]float64, len(directPolicies))
+	for i, p := range directPolicies {
+		without, ok := ownMedian(r.own, "BenchmarkSuiteOwnCold", "policies_no_"+p.name, "cold-ns/op")
+		if !ok {
+			return ""
+		}
+		shares[i] = cold - without
+	}
+	none, ok := ownMedian(r.own, "BenchmarkSuiteOwnCold", "policies_none", "cold-ns/op")
+	if !ok {
+		return ""
+	}
+	r.printf("\nEach policy's share of `policies_direct`, cold: `policies_direct` less the same chain without\n")
+	r.printf("it (`policies_no_<policy>`); `policies_none` is what is left without any of them (two clock\n")
+	r.printf("readings, the pooled trailer option, the invoker). Shares need not add up: a cache line\n")
+	r.printf("two policies share is paid once.\n\n")
+	r.printf("| policy | what | own work, cold (ns) | priced in place |\n| --- | --- | ---: | ---: |\n")
+	var short []string
+	for i, p := range directPolicies {
+		r.printf("| %s | %s | %+.0f | %+.1f %% |\n", p.name, p.what, shares[i], shares[i]*perNs*100)
+		short = append(short, fmt.Sprintf("%s %.0f", p.name, shares[i]))
+	}
+	r.printf("| none | `policies_none` | %.0f | %+.1f %% |\n", none, none*perNs*100)
+	return fmt.Sprintf(" Each policy's share of it, cold: %s ns; without any, %.0f ns.", strings.Join(short, ", "), none)
 }

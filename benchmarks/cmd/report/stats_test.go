@@ -517,7 +517,12 @@ func TestOwnLadder(t *testing.T) {
 	}
 	// Own work over raw (10 ns hot, 50 cold): suite_retry 250 / 750, suite_nosink 400 / 1200,
 	// suite 600 / 1500, the policies called directly 300 / 900; two runs each.
-	own := map[string][2]float64{"raw": {10, 50}, "suite_retry": {260, 800}, "suite_nosink": {410, 1250}, "suite": {610, 1550}, "policies_direct": {310, 950}}
+	// policies_direct without each policy: 800 cold without the deadline (its share 150), 850
+	// without the limiter (100), 880 without the breaker (70), 900 without the bulkhead (50), 700
+	// without the events (250); 250 without any.
+	own := map[string][2]float64{"raw": {10, 50}, "suite_retry": {260, 800}, "suite_nosink": {410, 1250}, "suite": {610, 1550}, "policies_direct": {310, 950},
+		"policies_no_deadline": {250, 800}, "policies_no_limiter": {260, 850}, "policies_no_breaker": {270, 880},
+		"policies_no_bulkhead": {280, 900}, "policies_no_events": {200, 700}, "policies_none": {60, 300}}
 	var b strings.Builder
 	for range 2 {
 		for c, v := range own {
@@ -553,9 +558,17 @@ func TestOwnLadder(t *testing.T) {
 	if v[0] != 300 || v[1] != 900 || v[2] != 600 || math.Abs(v[3]-3.6) > 0.15 {
 		t.Errorf("policies_direct line %v, want 300, 900, 600, +3.6 %%", v)
 	}
+	shares := map[string][2]float64{"deadline": {150, 0.9}, "limiter": {100, 0.6}, "breaker": {70, 0.42}, "bulkhead": {50, 0.3}, "events": {250, 1.5}, "none": {250, 1.5}}
+	for p, w := range shares {
+		v := numbersIn(t, out.String(), "\\| "+p+" \\| [^|]* \\| ([+-]?[0-9]+) \\| ([+-][0-9.]+) % \\|", "policy share "+p)
+		if v[0] != w[0] || math.Abs(v[1]-w[1]) > 0.051 {
+			t.Errorf("policy share %s: %v, want %v", p, v, w)
+		}
+	}
 	noted := false
 	for _, n := range r.sum.notes {
-		noted = noted || strings.HasPrefix(n, "Own work per rung without gRPC, hot → cold")
+		noted = noted || strings.HasPrefix(n, "Own work per rung without gRPC, hot → cold") &&
+			strings.Contains(n, "Each policy's share of it, cold: deadline 150, limiter 100, breaker 70, bulkhead 50, events 250 ns; without any, 250 ns.")
 	}
 	if !noted {
 		t.Errorf("no own-work line in the summary's notes: %q", r.sum.notes)
