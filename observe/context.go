@@ -1,8 +1,17 @@
 package observe
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 type callSinkKey struct{}
+
+// callSinks is set once WithCallSink has given a context a call sink. Until then no context
+// carries one and CallSinkFrom answers without asking the context, whose Value walks its
+// whole chain of parents to the root for a key it does not hold: a cache miss or more per
+// layer on every call's path, and a server handler's context is often ten layers deep.
+var callSinks atomic.Bool
 
 // WithCallSink returns a copy of ctx that carries a call sink: a bulwark suite serving a call
 // made with that context sends the call's own events — AttemptFinished, RetryScheduled,
@@ -15,11 +24,19 @@ func WithCallSink(ctx context.Context, s Sink) context.Context {
 	if s == nil {
 		return ctx
 	}
+	if !callSinks.Load() {
+		// Before the context exists: a call made with it, in any goroutine, comes after.
+		callSinks.Store(true)
+	}
 	return context.WithValue(ctx, callSinkKey{}, s)
 }
 
-// CallSinkFrom returns the call sink set by WithCallSink, or nil.
+// CallSinkFrom returns the call sink set by WithCallSink, or nil. Until the process first
+// calls WithCallSink it returns nil without reading ctx.
 func CallSinkFrom(ctx context.Context) Sink {
+	if !callSinks.Load() {
+		return nil
+	}
 	s, _ := ctx.Value(callSinkKey{}).(Sink)
 	return s
 }
