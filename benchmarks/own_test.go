@@ -248,7 +248,7 @@ func policiesDirect(b *testing.B, without int) grpc.UnaryClientInterceptor {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sink observe.Sink = m.ForMethod(ServiceFaceMatch, "/"+ServiceFaceMatch+"/Compare")
+	sink := m.ForMethod(ServiceFaceMatch, "/"+ServiceFaceMatch+"/Compare")
 	if without&withoutEvents != 0 {
 		sink = nil
 	}
