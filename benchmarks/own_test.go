@@ -241,8 +241,8 @@ func policiesDirectChains(b *testing.B) []Chain {
 // option on pooled storage, and the AttemptFinished and CallFinished events to promobs, with the
 // DeadlineApplied and the breaker's own. No retry loop, no retry budget. The
 // policies_direct chain of BenchmarkSuiteOwn and BenchmarkSuiteOwnCold: what the suite's own
-// machinery costs around its policies is the difference. The policies in without (its bits)
-// are left out, and without withoutEvents nothing is observed.
+// machinery costs around its policies is the difference. The policies whose bits are set in
+// without are left out; with withoutEvents set nothing is classified or observed.
 func policiesDirect(b *testing.B, without int) grpc.UnaryClientInterceptor {
 	m, err := promobs.New(prometheus.NewRegistry())
 	if err != nil {
