@@ -409,7 +409,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 			(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap)
 	}
 	short := measured(gap)
-	if len(perProc) > 1 && !agree(perProc) {
+	// With enough processes for the spread, the verdict reads the spread, and each process's
+	// own figure is in the table of processes: listed only when the verdict rests on them.
+	if _, spread := acrossProcesses(d, perProc); !spread && len(perProc) > 1 && !agree(perProc) {
 		var ps []string
 		for i, e := range perProc {
 			mark := ""
