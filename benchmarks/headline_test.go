@@ -2,20 +2,13 @@ package benchmarks
 
 import (
 	"context"
-	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
-	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
-	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -66,116 +59,14 @@ func BenchmarkUnaryDL(b *testing.B) {
 	}
 }
 
-// servicesConfig is BenchConfig with n services configured in all: the two the server has,
-// and n-2 more (bench.v1.SvcNNNNN, one configured method each). n below 2 configures
-// FaceMatchService alone. It returns the extra methods, for the warm-up to call.
-func servicesConfig(n int) (*config.Config, []string) {
-	cfg := BenchConfig()
-	if n < 2 {
-		delete(cfg.Services, ServiceLiveness)
-	}
-	var extra []string
-	for i := 2; i < n; i++ {
-		svc := fmt.Sprintf("bench.v1.Svc%05d", i)
-		cfg.Services[svc] = config.Service{Profile: "bench", Methods: map[string]config.Method{"Call": {}}}
-		extra = append(extra, "/"+svc+"/Call")
-	}
-	return cfg, extra
-}
-
-// methodsConfig is BenchConfig with FaceMatchService alone, with n methods configured in all:
-// Compare and n-1 more (MNNNNN, each with a retry setting of its own, so that each has a chain
-// and policy objects of its own). It returns the extra methods, for the warm-up to call.
-func methodsConfig(n int) (*config.Config, []string) {
-	cfg := BenchConfig()
-	delete(cfg.Services, ServiceLiveness)
-	svc := cfg.Services[ServiceFaceMatch]
-	svc.Methods = map[string]config.Method{"Compare": {}}
-	var extra []string
-	for i := 1; i < n; i++ {
-		name := fmt.Sprintf("M%05d", i)
-		svc.Methods[name] = config.Method{Overrides: config.Overrides{
-			Retry: config.Set(retry.Config{MaxAttempts: 2 + i%3}, "max_attempts")}}
-		extra = append(extra, "/"+ServiceFaceMatch+"/"+name)
-	}
-	cfg.Services[ServiceFaceMatch] = svc
-	return cfg, extra
-}
-
-// configuredSuite is the suite of BenchConfig + promobs with n methods (kind "methods") or n
-// services (kind "services") configured, and the extra methods to call once before measuring
-// (see methodsConfig and servicesConfig).
+// configuredSuite is ConfiguredSuite for a benchmark, which it fails on an error.
 func configuredSuite(b *testing.B, kind string, n int) (*interceptors.Suite, []string) {
 	b.Helper()
-	cfg, extra := methodsConfig(n)
-	if kind == "services" {
-		cfg, extra = servicesConfig(n)
-	}
-	m, err := promobs.New(prometheus.NewRegistry())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithObserver(m))
+	s, extra, err := ConfiguredSuite(kind, n)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s, extra
-}
-
-// BenchmarkMethods measures the suite (BenchConfig + promobs, caller deadline, dialed with its
-// service config) on one method while 1, 100 or 10 000 methods (of the called service:
-// configured=methods) or services (configured=services) are configured and every one of them
-// has been called once, against the raw call in the same run: the per-call cost must not grow
-// with the configuration.
-//
-// With 10 000 services the live heap is hundreds of megabytes and a collection comes only
-// every few tens of thousands of calls, so whether a run of 10 000 calls pays for a whole one
-// is a matter of phase (testing collects before each run): measured at GOGC 100, the suite's
-// 7 % more bytes per call took its run over a collection that raw's run stayed under, +16 µs
-// a call over raw against +7 µs with one service; with the collector off the two were +6.6
-// and +6.8 µs. Timing with the collector off is no cure (the heap then grows by the run's
-// allocation, and fresh pages slowed each later run: 27 → 41 µs for raw), so those rows carry
-// that luck; BenchmarkSuiteOwnConfigured measures the suite's own work against the size
-// without it. The bytes allocated per call (B/op, exact) are the same for every size, so the
-// collector's cost per call does not grow with it either.
-func BenchmarkMethods(b *testing.B) {
-	srv := StartServer(1)
-	b.Cleanup(srv.Stop)
-	req := &kycv1.CompareRequest{Selfie: []byte("selfie"), DocumentFace: []byte("face")}
-	for _, kind := range []string{"methods", "services"} {
-		for _, n := range []int{1, 100, 10000} {
-			s, extra := configuredSuite(b, kind, n)
-			so, err := s.ServiceConfigOption("")
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, c := range []Chain{{Name: "raw"}, {Name: "suite", Unary: s.Unary(), Dial: []grpc.DialOption{so}}} {
-				cc, err := srv.Dial(c.DialOptions()...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				client := kycv1.NewFaceMatchServiceClient(cc)
-				// The measured method first, so that it keeps a method label of its own (see
-				// BenchmarkSuiteOwnConfigured); then every configured method once (the server
-				// answers Unimplemented), so that per-method state exists for all of them.
-				if _, err := client.Compare(context.Background(), req); err != nil {
-					b.Fatal(err)
-				}
-				reply := new(kycv1.CompareResponse)
-				for _, method := range extra {
-					_ = cc.Invoke(context.Background(), method, req, reply)
-				}
-				for range warmCalls {
-					if _, err := client.Compare(context.Background(), req); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.Run("configured="+kind+"/n="+strconv.Itoa(n)+"/chain="+c.Name+"/mode=serial", serialCompare(client, req))
-				_ = cc.Close()
-			}
-			_ = s.Close()
-		}
-	}
 }
 
 // inflightCalls is how many calls BenchmarkInflight holds at the server at once.

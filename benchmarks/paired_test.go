@@ -93,6 +93,8 @@ func TestRunPairedFails(t *testing.T) {
 		{PairedConfig{Chains: []string{"raw", "raw"}}, `chain "raw": named twice`},
 		{PairedConfig{Latency: -time.Millisecond}, "latency -1ms"},
 		{PairedConfig{Latency: 2 * time.Second}, "latency 2s"},
+		{PairedConfig{Configured: "methodz"}, `configured "methodz": must be one of`},
+		{PairedConfig{Configured: "methods", Size: -5}, "size -5"},
 	}
 	for _, tt := range tests {
 		tt.cfg.Server = srv
@@ -103,6 +105,43 @@ func TestRunPairedFails(t *testing.T) {
 	}
 	if srv.Requests() != 0 {
 		t.Errorf("%d requests: a bad setting must be refused before any call", srv.Requests())
+	}
+}
+
+// TestRunPairedConfigured runs the configured-size layout briefly: the suite chain is a suite
+// (its calls reach the server and allocate more than raw's), and every chain calls the measured
+// method once more than its warm-up, first (the configured ones, which the server answers
+// Unimplemented, are not among its requests).
+func TestRunPairedConfigured(t *testing.T) {
+	srv := startServer(t)
+	const calls, rounds, warmup, size = 10, 2, 5, 4
+	chains := []string{"raw", "suite"}
+	var out bytes.Buffer
+	cfg := PairedConfig{Calls: calls, Rounds: rounds, Warmup: warmup, Chains: chains, Server: srv, Configured: "methods", Size: size}
+	if err := RunPaired(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	// Per chain: the measured method once, the size-1 others (Unimplemented), the warm-up and
+	// every block.
+	if got, want := srv.Requests(), int64(len(chains)*(1+warmup+rounds*calls)); got != want {
+		t.Errorf("server got %d Compare requests, want %d", got, want)
+	}
+	allocs := map[string]float64{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 10 || !strings.HasPrefix(f[0], PairedBenchmark+"/chain=") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], PairedBenchmark+"/chain=")
+		name = name[:strings.LastIndex(name, "-")]
+		v, err := strconv.ParseFloat(f[len(f)-2], 64)
+		if err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		allocs[name] = v
+	}
+	if len(allocs) != 2 || allocs["suite"] <= allocs["raw"] {
+		t.Errorf("allocations per call %v: want raw and suite, the suite above raw", allocs)
 	}
 }
 

@@ -13,6 +13,7 @@ SHARED_PROCS=${SHARED_PROCS:-8}
 SLOW_ROUNDS=${SLOW_ROUNDS:-80}
 SLOW_PROCS=${SLOW_PROCS:-4}
 SLOW_N=${SLOW_N:-200}
+METHODS_ROUNDS=${METHODS_ROUNDS:-40}
 DL_TIME=${DL_TIME:-15000x}
 ND_TIME=${ND_TIME:-10000x}
 HOT_TIME=${HOT_TIME:-200000x}
@@ -51,11 +52,12 @@ if [ -n "$(git status --porcelain -- .. ':!results' 2>/dev/null)" ]; then commit
 	echo "headline layout (verdicts): paired, every chain in one process, ${PAIRED_ROUNDS} rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order shuffled each round (seeded), a GC and a dithered collector phase before every block, untimed"
 	echo "shared-deadline layout: paired as above with one caller deadline per 500 calls, ${SHARED_ROUNDS} rounds in ${SHARED_PROCS} processes"
 	echo "1 ms layout: paired as above, the server answering each call after 1 ms, ${SLOW_ROUNDS} rounds of ${SLOW_N} calls per chain in ${SLOW_PROCS} processes"
+	echo "configured-size layout: paired as above with raw, raw2 and the suite, ${METHODS_ROUNDS} rounds in one process per configuration"
 	echo "headline layout (cross-check): per process, ${ROUNDS} rounds; each round runs every chain in its own process (-benchtime ${DL_TIME}, -cpu 1,2), chain order rotated by one each round"
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
-rm -f "$OUT/own.out" "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/paired_1ms.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT/methods.out" "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
+rm -f "$OUT/own.out" "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/paired_1ms.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT"/methods*.out "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
 per=$((PAIRED_ROUNDS / PAIRED_PROCS))
 if ((per < 1)); then
 	echo "report.sh: PAIRED_ROUNDS ($PAIRED_ROUNDS) must be at least PAIRED_PROCS ($PAIRED_PROCS)" >&2
@@ -94,7 +96,17 @@ for ((r = 0; r < ROUNDS; r++)); do
 		-test.benchmem -test.benchtime "$ND_TIME" >> "$OUT/nodeadline.out"
 	echo "round $((r + 1)) of $ROUNDS done"
 done
-"$bin" -test.run '^$' -test.bench '^BenchmarkMethods$' -test.benchmem -test.benchtime "$ND_TIME" -test.count 3 >> "$OUT/methods.out"
+# The cost against the configuration's size: the paired layout of raw, raw2 and the suite with
+# 1, 100 and 10 000 methods or services configured, one process per configuration.
+seed=301
+for kind in methods services; do
+	for size in 1 100 10000; do
+		"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$METHODS_ROUNDS" -seed $seed -chains raw,raw2,suite \
+			-configured $kind -size $size > "$OUT/methods_${kind}_${size}.out"
+		seed=$((seed + 1))
+		echo "configured $kind $size done"
+	done
+done
 "$bin" -test.run '^$' -test.bench '^BenchmarkSuiteOwn$' -test.benchmem -test.benchtime 200000x -test.count 5 >> "$OUT/own.out"
 # Cold, in 9 processes: a chain's cold figure differs from one process to the next by up to
 # 100 ns (where its objects and code land), more than within one, so its median is taken over

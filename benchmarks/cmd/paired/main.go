@@ -26,11 +26,13 @@ func main() {
 	warmup := flag.Int("warmup", 3000, "calls per chain before the first round")
 	every := flag.Int("deadline-every", 0, "calls that share one 10 s caller deadline (0 or 1: a fresh one per call; benchmarks.SharedDeadlineCalls for the shared layout)")
 	latency := flag.Duration("latency", 0, "how long the server takes to answer each call (0: at once; 1ms: the ML services' regime)")
+	configured := flag.String("configured", "", "methods or services: the suite chain is BenchConfig with -size of them configured (the cost against the configuration's size)")
+	size := flag.Int("size", 1, "how many methods or services -configured configures")
 	chains := flag.String("chains", strings.Join(benchmarks.HeadlineChains, ","), "comma-separated chains, raw (the baseline) among them")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr, DeadlineEvery: *every, Latency: *latency}
+	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr, DeadlineEvery: *every, Latency: *latency, Configured: *configured, Size: *size}
 	for _, c := range strings.Split(*chains, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			cfg.Chains = append(cfg.Chains, c)

@@ -352,8 +352,8 @@ func main() {
 		}
 		return ss
 	}
-	paired, head, nodl, methods, inflight, stack, hot := load("paired.out"), load("headline.out"), load("nodeadline.out"),
-		load("methods.out"), load("inflight.out"), load("stack.out"), load("hotpath.out")
+	paired, head, nodl, inflight, stack, hot := load("paired.out"), load("headline.out"), load("nodeadline.out"),
+		load("inflight.out"), load("stack.out"), load("hotpath.out")
 	shared, slow := load("paired_shared.out"), load("paired_1ms.out")
 	ownConf := load("ownconfigured.out")
 	r.own = load("own.out")
@@ -400,33 +400,7 @@ func main() {
 	r.printf("one benchmark run per chain per round, the chain order rotated each round.\n\n")
 	r.overheadTable(nodl, "BenchmarkUnary", "serial", 2)
 
-	r.printf("\n## Cost against the number of configured methods and services\n\n")
-	r.printf("`BenchmarkMethods`: the suite (BenchConfig + promobs, caller deadline, dialed with its service\n")
-	r.printf("config) calling one method while\n")
-	r.printf("1, 100 or 10 000 methods of its service (each with a retry override, so each has a chain and a\n")
-	r.printf("retry policy of its own), or 1, 100 or 10 000 services, are configured, each called once before\n")
-	r.printf("the measurement; raw in the same run, -count 3. *CPU × raw* as in the headline. With 10 000\n")
-	r.printf("services the live heap is hundreds of MB and a collection comes every few tens of thousands\n")
-	r.printf("of calls, so whether a run pays for one is luck of phase (see `BenchmarkMethods`): read\n")
-	r.printf("those rows with the table after this one, the suite's own work without gRPC. B/op, the same\n")
-	r.printf("at every size, is what the collector's cost per call follows.\n\n")
-	r.printf("| configured | n | raw ns/op | suite ns/op | × raw | CPU × raw | suite allocs over raw | suite B/op over raw |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, kind := range []string{"methods", "services"} {
-		for _, n := range []string{"1", "100", "10000"} {
-			raw := filter(methods, "BenchmarkMethods", 0, map[string]string{"configured": kind, "n": n, "chain": "raw"})
-			su := filter(methods, "BenchmarkMethods", 0, map[string]string{"configured": kind, "n": n, "chain": "suite"})
-			if len(raw) == 0 || len(su) == 0 {
-				continue
-			}
-			rn, sn := median(values(raw, "ns/op")), median(values(su, "ns/op"))
-			cpu := "—"
-			if rc, sc := median(values(raw, "cpu-ns/op")), median(values(su, "cpu-ns/op")); rc > 0 && sc > 0 {
-				cpu = fmt.Sprintf("%.3f", sc/rc)
-			}
-			r.printf("| %s | %s | %.0f | %.0f | %.3f | %s | %+.0f | %+.0f |\n", kind, n, rn, sn, sn/rn, cpu,
-				median(values(su, "allocs/op"))-median(values(raw, "allocs/op")), median(values(su, "B/op"))-median(values(raw, "B/op")))
-		}
-	}
+	r.configured(configuredRows(*dir))
 
 	if len(ownConf) > 0 {
 		r.printf("\nThe gRPC round trip's noise hides a change of a few hundred nanoseconds in the table above.\n")
@@ -515,7 +489,6 @@ func main() {
 	r.benchstatOf("caller deadline shared by 500 calls, paired", "paired_shared.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("headline, each chain in its own process (caller deadline)", "headline.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	r.benchstatOf("without a caller deadline", "nodeadline.out", "-col", "/chain", "-filter", ".unit:sec/op")
-	r.benchstatOf("configured methods and services", "methods.out", "-col", "/chain", "-filter", ".unit:sec/op")
 	if *sum != "" {
 		if err := updateSummary(*sum, &r.sum, r.envs); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+)
+
+// configuredKinds and configuredSizes are the configurations scripts/report.sh measures
+// (benchmarks.ConfiguredKinds and ConfiguredSizes), each in its file methods_<kind>_<size>.out.
+var (
+	configuredKinds = []string{"methods", "services"}
+	configuredSizes = []int{1, 100, 10000}
+)
+
+// configuredRow is one configuration's paired figures.
+type configuredRow struct {
+	kind           string
+	size           int
+	rawNs, suiteNs float64
+	time, cpu, aa  estimate
+	allocs, bytes  float64 // the suite's over raw
+}
+
+// configuredRows reads the configured-size files in dir; a missing file is left out.
+func configuredRows(dir string) []configuredRow {
+	var rows []configuredRow
+	for _, kind := range configuredKinds {
+		for _, size := range configuredSizes {
+			ss, err := parse(filepath.Join(dir, fmt.Sprintf("methods_%s_%d.out", kind, size)))
+			if err != nil || len(ss) == 0 {
+				continue
+			}
+			rows = append(rows, configuredRowOf(kind, size, ss))
+		}
+	}
+	return rows
+}
+
+// configuredRowOf is the row of one configuration's paired samples (raw, raw2, suite).
+func configuredRowOf(kind string, size int, ss []sample) configuredRow {
+	raw := filter(ss, pairedBench, 0, map[string]string{"chain": "raw"})
+	su := filter(ss, pairedBench, 0, map[string]string{"chain": "suite"})
+	return configuredRow{
+		kind: kind, size: size,
+		rawNs: median(values(raw, "ns/op")), suiteNs: median(values(su, "ns/op")),
+		time:   pairedRatio(ss, "suite", "ns/op").ci(),
+		cpu:    pairedRatio(ss, "suite", "cpu-ns/op").ci(),
+		aa:     pairedRatio(ss, controlChain, "ns/op").ci(),
+		allocs: median(values(su, "allocs/op")) - median(values(raw, "allocs/op")),
+		bytes:  median(values(su, "B/op")) - median(values(raw, "B/op")),
+	}
+}
+
+// configured prints the cost against the configuration's size: the table of rows and, for
+// each kind, whether the largest size's interval overlaps the smallest's.
+func (r *report) configured(rows []configuredRow) {
+	r.printf("\n## Cost against the number of configured methods and services\n\n")
+	r.printf("The suite (BenchConfig + promobs, dialed with its service config) calling\n")
+	r.printf("FaceMatchService.Compare while 1, 100 or 10 000 methods of its service (each with a retry\n")
+	r.printf("override, so each has a chain and a retry policy of its own) or 1, 100 or 10 000 services\n")
+	r.printf("are configured, every one of them called once first (the measured method before them, so\n")
+	r.printf("that it keeps a method label of its own: promobs labels the first 1 000 method names it\n")
+	r.printf("sees). Each configuration in a process of its own (`cmd/paired -configured <kind> -size\n")
+	r.printf("<n>`), in the paired layout of the headline with raw, raw2 and the suite: the suite's time\n")
+	r.printf("over raw per round, median [95 %% CI]. With 10 000 of either the live heap is hundreds of\n")
+	r.printf("megabytes and a collection's marking runs through many blocks, which makes their rounds\n")
+	r.printf("noisier; raw and the suite share that heap and its collections, as the dithered phase\n")
+	r.printf("before each block shares them fairly. B/op, the same at every size, is what the collector's\n")
+	r.printf("cost per call follows.\n\n")
+	if len(rows) == 0 {
+		r.printf("Not measured.\n")
+		return
+	}
+	r.printf("| configured | n | raw ns/op | suite ns/op | suite × raw (median [95 %% CI]) | CPU × raw | raw2 ÷ raw (A/A) | suite allocs over raw | suite B/op over raw |\n")
+	r.printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, c := range rows {
+		r.printf("| %s | %s | %.0f | %.0f | %s | %s | %s | %+.0f | %+.0f |\n", c.kind, strconv.Itoa(c.size),
+			c.rawNs, c.suiteNs, c.time, c.cpu, c.aa, c.allocs, c.bytes)
+	}
+	if v := configuredVerdict(rows); v != "" {
+		r.printf("\n%s\n", v)
+	}
+}
+
+// configuredVerdict says, for each kind, whether the largest size's interval of the suite's
+// time over raw overlaps the smallest size's: no growth measured, or growth.
+func configuredVerdict(rows []configuredRow) string {
+	out := ""
+	for _, kind := range configuredKinds {
+		var first, last *configuredRow
+		for i := range rows {
+			if rows[i].kind != kind || !rows[i].time.ok {
+				continue
+			}
+			if first == nil || rows[i].size < first.size {
+				first = &rows[i]
+			}
+			if last == nil || rows[i].size > last.size {
+				last = &rows[i]
+			}
+		}
+		if first == nil || last == first {
+			continue
+		}
+		a, b := first.time, last.time
+		verb := "overlaps"
+		if b.lo > a.hi || b.hi < a.lo {
+			verb = "does not overlap"
+		}
+		if out != "" {
+			out += " "
+		}
+		out += fmt.Sprintf("With %d %s configured the suite's time over raw, %s, %s the interval with %d, %s.",
+			last.size, kind, pctCI(b), verb, first.size, pctCI(a))
+	}
+	return out
+}

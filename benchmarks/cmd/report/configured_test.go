@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeConfigured writes methods_<kind>_<size>.out in dir: raw around 30 µs with a drift the
+// round shares, raw2 at raw's time and the suite at over times raw, each times a per-round
+// wobble of ±spread.
+func writeConfigured(t *testing.T, dir, kind string, size, rounds int, over, spread float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(size), 7))
+	var b bytes.Buffer
+	for r := range rounds {
+		fmt.Fprintf(&b, "# round %d\n", r)
+		base := 30000 * (1 + 0.3*rng.Float64())
+		for _, c := range []string{"suite", "raw", "raw2"} {
+			f, allocs := 1.0, 163.0
+			if c == "suite" {
+				f, allocs = over, 166
+			}
+			ns := base * f * (1 + spread*(2*rng.Float64()-1))
+			fmt.Fprintf(&b, "BenchmarkUnaryDLPaired/chain=%s-2\t2000\t%.0f ns/op\t%.0f cpu-ns/op\t%.0f B/op\t%.2f allocs/op\n",
+				c, ns, ns*1.1, allocs*60, allocs)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("methods_%s_%d.out", kind, size)), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConfigured reads generated configured-size files: each row's ratio, the A/A control and
+// the allocations over raw, a missing file left out, and the verdict of the largest size
+// against the smallest, which names growth only when the intervals part.
+func TestConfigured(t *testing.T) {
+	dir := t.TempDir()
+	writeConfigured(t, dir, "methods", 1, 60, 1.07, 0.02)
+	writeConfigured(t, dir, "methods", 10000, 60, 1.07, 0.02)
+	writeConfigured(t, dir, "services", 1, 60, 1.07, 0.02)
+	writeConfigured(t, dir, "services", 100, 60, 1.07, 0.02)
+	writeConfigured(t, dir, "services", 10000, 60, 1.30, 0.02)
+	rows := configuredRows(dir)
+	if len(rows) != 5 {
+		t.Fatalf("%d rows, want 5 (methods 100 has no file)", len(rows))
+	}
+	for _, c := range rows {
+		want := map[string]float64{"methods/1": 1.07, "methods/10000": 1.07, "services/1": 1.07, "services/100": 1.07, "services/10000": 1.30}[fmt.Sprintf("%s/%d", c.kind, c.size)]
+		if !c.time.ok || math.Abs(c.time.med-want) > 0.01 || c.time.lo > want || c.time.hi < want {
+			t.Errorf("%s %d: suite × raw %v, want about %.2f inside its interval", c.kind, c.size, c.time, want)
+		}
+		if math.Abs(c.aa.med-1) > 0.01 || c.allocs != 3 {
+			t.Errorf("%s %d: A/A %v and %+.0f allocs, want about 1.000 and +3", c.kind, c.size, c.aa, c.allocs)
+		}
+	}
+	got := configuredVerdict(rows)
+	for _, want := range []string{"With 10000 methods configured the suite's time over raw, +7.", "overlaps the interval with 1, +7.",
+		"With 10000 services configured the suite's time over raw, +30.", "does not overlap the interval with 1, +7."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("verdict %q does not say %q", got, want)
+		}
+	}
+	var out bytes.Buffer
+	r := &report{w: &out}
+	r.configured(rows)
+	if n := strings.Count(out.String(), "\n| methods |") + strings.Count(out.String(), "\n| services |"); n != 5 {
+		t.Errorf("%d table rows, want 5:\n%s", n, out.String())
+	}
+	out.Reset()
+	r.configured(nil)
+	if !strings.Contains(out.String(), "Not measured.") {
+		t.Errorf("no rows: %q, want Not measured.", out.String())
+	}
+}
