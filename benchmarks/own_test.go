@@ -129,9 +129,9 @@ func readEvery(p []byte, stride int) byte {
 
 // BenchmarkSuiteOwnConfigured is BenchmarkSuiteOwn's suite chain (BenchConfig + promobs, on a
 // connection dialed with its service config) while 1, 100 or 10 000 methods or services are
-// configured and each has been called once, as in the report's configured-size layout (cmd/paired -configured) but without gRPC: the
-// suite's own work per call must not grow with the configuration, and without the gRPC round
-// trip's noise a growth of 100 ns shows.
+// configured and each has been called once, as in the report's configured-size layout
+// (cmd/paired -configured) but without gRPC: the suite's own work per call must not grow with
+// the configuration, and without the gRPC round trip's noise a growth of 100 ns shows.
 func BenchmarkSuiteOwnConfigured(b *testing.B) {
 	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
 		_ = ctx.Done()
