@@ -14,9 +14,6 @@ import (
 // ConfiguredKinds are what ConfiguredSuite can configure many of.
 var ConfiguredKinds = []string{"methods", "services"}
 
-// ConfiguredSizes are the sizes the report measures ConfiguredSuite at.
-var ConfiguredSizes = []int{1, 100, 10000}
-
 // ConfiguredSuite is the suite of BenchConfig + promobs with n methods (kind "methods") or n
 // services (kind "services") configured, and the extra methods, which a measurement calls once
 // before it starts so that each has its state (see methodsConfig and servicesConfig). The

@@ -1,17 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
-// configuredKinds and configuredSizes are the configurations scripts/report.sh measures
-// (benchmarks.ConfiguredKinds and ConfiguredSizes), each in its file methods_<kind>_<size>.out.
-var (
-	configuredKinds = []string{"methods", "services"}
-	configuredSizes = []int{1, 100, 10000}
-)
+// configuredFile names a configuration's file (scripts/report.sh writes one per kind and size).
+var configuredFile = regexp.MustCompile(`^methods_([a-z]+)_([0-9]+)\.out$`)
 
 // configuredRow is one configuration's paired figures.
 type configuredRow struct {
@@ -22,18 +23,29 @@ type configuredRow struct {
 	allocs, bytes  float64 // the suite's over raw
 }
 
-// configuredRows reads the configured-size files in dir; a missing file is left out.
+// configuredRows reads the configured-size files in dir (methods_<kind>_<size>.out), by kind,
+// then by size.
 func configuredRows(dir string) []configuredRow {
+	entries, _ := os.ReadDir(dir)
 	var rows []configuredRow
-	for _, kind := range configuredKinds {
-		for _, size := range configuredSizes {
-			ss, err := parse(filepath.Join(dir, fmt.Sprintf("methods_%s_%d.out", kind, size)))
-			if err != nil || len(ss) == 0 {
-				continue
-			}
-			rows = append(rows, configuredRowOf(kind, size, ss))
+	for _, e := range entries {
+		m := configuredFile.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
 		}
+		size, err := strconv.Atoi(m[2])
+		if err != nil {
+			continue
+		}
+		ss, err := parse(filepath.Join(dir, e.Name()))
+		if err != nil || len(ss) == 0 {
+			continue
+		}
+		rows = append(rows, configuredRowOf(m[1], size, ss))
 	}
+	slices.SortFunc(rows, func(a, b configuredRow) int {
+		return cmp.Or(strings.Compare(a.kind, b.kind), cmp.Compare(a.size, b.size))
+	})
 	return rows
 }
 
@@ -75,7 +87,7 @@ func (r *report) configured(rows []configuredRow) {
 	r.printf("| configured | n | raw ns/op | suite ns/op | suite × raw (median [95 %% CI]) | CPU × raw | raw2 ÷ raw (A/A) | suite allocs over raw | suite B/op over raw |\n")
 	r.printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range rows {
-		r.printf("| %s | %s | %.0f | %.0f | %s | %s | %s | %+.0f | %+.0f |\n", c.kind, strconv.Itoa(c.size),
+		r.printf("| %s | %d | %.0f | %.0f | %s | %s | %s | %+.0f | %+.0f |\n", c.kind, c.size,
 			c.rawNs, c.suiteNs, c.time, c.cpu, c.aa, c.allocs, c.bytes)
 	}
 	if v := configuredVerdict(rows); v != "" {
@@ -86,33 +98,26 @@ func (r *report) configured(rows []configuredRow) {
 // configuredVerdict says, for each kind, whether the largest size's interval of the suite's
 // time over raw overlaps the smallest size's: no growth measured, or growth.
 func configuredVerdict(rows []configuredRow) string {
-	out := ""
-	for _, kind := range configuredKinds {
-		var first, last *configuredRow
-		for i := range rows {
-			if rows[i].kind != kind || !rows[i].time.ok {
-				continue
-			}
-			if first == nil || rows[i].size < first.size {
-				first = &rows[i]
-			}
-			if last == nil || rows[i].size > last.size {
-				last = &rows[i]
-			}
+	var out []string
+	for i := 0; i < len(rows); {
+		// rows are sorted by kind, then size: the kind's rows run from i to j.
+		j := i
+		for j < len(rows) && rows[j].kind == rows[i].kind {
+			j++
 		}
-		if first == nil || last == first {
+		kind := slices.DeleteFunc(slices.Clone(rows[i:j]), func(c configuredRow) bool { return !c.time.ok })
+		i = j
+		if len(kind) < 2 {
 			continue
 		}
+		first, last := kind[0], kind[len(kind)-1]
 		a, b := first.time, last.time
 		verb := "overlaps"
 		if b.lo > a.hi || b.hi < a.lo {
 			verb = "does not overlap"
 		}
-		if out != "" {
-			out += " "
-		}
-		out += fmt.Sprintf("With %d %s configured the suite's time over raw, %s, %s the interval with %d, %s.",
-			last.size, kind, pctCI(b), verb, first.size, pctCI(a))
+		out = append(out, fmt.Sprintf("With %d %s configured the suite's time over raw, %s, %s the interval with %d, %s.",
+			last.size, last.kind, pctCI(b), verb, first.size, pctCI(a)))
 	}
-	return out
+	return strings.Join(out, " ")
 }
