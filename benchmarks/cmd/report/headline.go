@@ -249,15 +249,27 @@ func (r *report) perProcess(ss []sample, procs []int) {
 	}
 }
 
+// processes is one measure split by process: each process's median with its own interval, and
+// its per-round values.
+type processes struct {
+	est  []estimate
+	vals [][]float64
+}
+
+// processValues returns chain's per-round time ratios split by process.
+func processValues(ss []sample, chain string, procs []int) processes {
+	return perProcessOf(ss, procs, func(in []sample) []float64 { return pairedRatio(in, chain, "ns/op").inOrder() })
+}
+
 // processEstimates returns chain's median time ratio with its interval for each of procs,
 // over that process's rounds alone.
 func processEstimates(ss []sample, chain string, procs []int) []estimate {
-	return perProcessOf(ss, procs, func(in []sample) estimate { return pairedRatio(in, chain, "ns/op").ci() })
+	return processValues(ss, chain, procs).est
 }
 
-// perProcessOf returns of(the samples of p) for each p of procs.
-func perProcessOf(ss []sample, procs []int, of func([]sample) estimate) []estimate {
-	out := make([]estimate, len(procs))
+// perProcessOf returns of(the samples of p), and its median with interval, for each p of procs.
+func perProcessOf(ss []sample, procs []int, of func([]sample) []float64) processes {
+	out := processes{est: make([]estimate, len(procs)), vals: make([][]float64, len(procs))}
 	for i, p := range procs {
 		var in []sample
 		for _, s := range ss {
@@ -265,7 +277,8 @@ func perProcessOf(ss []sample, procs []int, of func([]sample) estimate) []estima
 				in = append(in, s)
 			}
 		}
-		out[i] = of(in)
+		out.vals[i] = of(in)
+		out.est[i] = medianCI(out.vals[i])
 	}
 	return out
 }
@@ -291,37 +304,45 @@ func agree(es []estimate) bool {
 	return true
 }
 
-// acrossProcesses widens the pooled estimate by the processes' spread. The pooled interval
-// treats rounds as independent, but a process's state (heap layout, which core the server
-// lands on) moves all its rounds together, so with several processes the interval used is the
-// union of the pooled one and the process-level one: the sign-test interval of the processes'
-// own medians, which holds whatever the processes' spread (it needs 6 processes at 95 %).
-// ok is false with fewer processes: there is no process-level interval.
-func acrossProcesses(pooled estimate, procs []estimate) (estimate, bool) {
-	meds := make([]float64, 0, len(procs))
-	for _, e := range procs {
+// acrossProcesses widens the pooled estimate by the processes' own spread. The pooled
+// interval treats rounds as independent, but a process's state (heap layout, which core the
+// server lands on) can move all its rounds together, so with minClusters processes or more the
+// interval used is the union of the pooled one and the cluster bootstrap's (clusterCI:
+// processes resampled whole), which holds whatever the processes' spread. ok is false with
+// fewer processes: there is no process-level interval.
+func acrossProcesses(pooled estimate, p processes) (estimate, bool) {
+	cl := clusterCI(p.vals, bootstrapResamples)
+	if !cl.ok || !pooled.ok {
+		return pooled, false
+	}
+	u := pooled
+	u.lo, u.hi = min(pooled.lo, cl.lo), max(pooled.hi, cl.hi)
+	return u, true
+}
+
+// processMedians is the sign-test interval of the processes' own medians: the process-level
+// interval the report judged until 55b19fb, now printed beside the cluster bootstrap's. It is
+// as valid, but it rests each process on one median of its few rounds, so it is wider.
+func processMedians(p processes) estimate {
+	var meds []float64
+	for _, e := range p.est {
 		if e.n > 0 {
 			meds = append(meds, e.med)
 		}
 	}
-	pl := medianCI(meds)
-	if !pl.ok || !pooled.ok {
-		return pooled, false
-	}
-	u := pooled
-	u.lo, u.hi = min(pooled.lo, pl.lo), max(pooled.hi, pl.hi)
-	return u, true
+	return medianCI(meds)
 }
 
 // verdictAcross is the goal rule with several processes. With enough processes for a
-// process-level interval, goalVerdict on the union of the pooled and the process-level
+// process-level interval, goalVerdict on the union of the pooled and the cluster bootstrap's
 // intervals (acrossProcesses). With fewer: goalVerdict on the pooled interval when the
 // processes' own intervals overlap; when they do not (†), the pooled interval is too narrow,
 // and a verdict is given only when every process's own interval gives it.
-func verdictAcross(pooled estimate, procs []estimate, goal float64) string {
-	if u, ok := acrossProcesses(pooled, procs); ok {
+func verdictAcross(pooled estimate, p processes, goal float64) string {
+	if u, ok := acrossProcesses(pooled, p); ok {
 		return goalVerdict(u, goal)
 	}
+	procs := p.est
 	if len(procs) < 2 || agree(procs) {
 		return goalVerdict(pooled, goal)
 	}
@@ -334,10 +355,12 @@ func verdictAcross(pooled estimate, procs []estimate, goal float64) string {
 	return first + ", in every process (they disagree, †)"
 }
 
-// spanText describes the interval verdictAcross uses, when it is not the pooled one.
-func spanText(pooled estimate, procs []estimate) string {
-	if u, ok := acrossProcesses(pooled, procs); ok {
-		return fmt.Sprintf("; with the %d processes' spread [%+.1f – %+.1f %%]", len(procs), (u.lo-1)*100, (u.hi-1)*100)
+// spanText describes the interval verdictAcross uses, when it is not the pooled one; x shifts
+// the figures printed (1 for a difference printed as a ratio).
+func spanText(pooled estimate, p processes, x float64) string {
+	if u, ok := acrossProcesses(pooled, p); ok {
+		u = shift(u, x)
+		return fmt.Sprintf("; with the %d processes resampled whole [%+.1f – %+.1f %%]", len(p.vals), (u.lo-1)*100, (u.hi-1)*100)
 	}
 	return ""
 }
@@ -347,10 +370,13 @@ func spanText(pooled estimate, procs []estimate) string {
 func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sample) {
 	r.printf("\n### Goals (issue 20)\n\n")
 	r.printf("Time verdicts use the %s layout's median ratio and its 95 %% interval: %s.\n", layout, verdictExplanation)
-	if k := len(procsIn(paired)); k >= 6 {
-		r.printf("The pooled interval treats rounds as independent, but a process's state moves all its rounds\n")
-		r.printf("together, so the interval judged is the union of the pooled one and the process-level one\n")
-		r.printf("(the sign-test interval of the %d processes' own medians), the processes' spread.\n", k)
+	if k := len(procsIn(paired)); k >= minClusters {
+		r.printf("The pooled interval treats rounds as independent, but a process's state can move all its\n")
+		r.printf("rounds together, so the interval judged is the union of the pooled one and a cluster\n")
+		r.printf("bootstrap's: the %d processes resampled whole, %d times (seeded), the pooled median of each\n", k, bootstrapResamples)
+		r.printf("resample, its 2.5th and 97.5th percentiles. Until 55b19fb the report took the sign-test\n")
+		r.printf("interval of the processes' own medians instead, which is as valid but rests each process on\n")
+		r.printf("one median of its %d or so rounds, so it is wider; it is given below, after the goals.\n", len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}))/max(k, 1))
 	} else if k > 1 {
 		r.printf("When the processes' own intervals miss each other (†), the pooled interval is too narrow,\n")
 		r.printf("and a verdict is given only when every process's own interval gives it (6 processes or more\n")
@@ -378,8 +404,8 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
-		pe := processEstimates(paired, "suite", procsIn(paired))
-		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, pe))
+		pe := processValues(paired, "suite", procsIn(paired))
+		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, pe, 0))
 		row(fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw", (goalSuiteTime-1)*100), m, m,
 			verdictAcross(e, pe, goalSuiteTime))
 	}
@@ -400,10 +426,10 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 {
 		share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
 	}
-	perProc := perProcessOf(paired, procsIn(paired), func(in []sample) estimate {
-		return halfGap(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
+	perProc := perProcessOf(paired, procsIn(paired), func(in []sample) []float64 {
+		return halfGapValues(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
 	})
-	gap := pctCI(shift(d, 1)) + spanText(shift(d, 1), shiftAll(perProc, 1))
+	gap := pctCI(shift(d, 1)) + spanText(d, perProc, 1)
 	measured := func(gap string) string {
 		return fmt.Sprintf("suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
 			(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap)
@@ -411,11 +437,11 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	short := measured(gap)
 	// With enough processes for the spread, the verdict reads the spread, and each process's
 	// own figure is in the table of processes: listed only when the verdict rests on them.
-	if _, spread := acrossProcesses(d, perProc); !spread && len(perProc) > 1 && !agree(perProc) {
+	if _, spread := acrossProcesses(d, perProc); !spread && len(perProc.est) > 1 && !agree(perProc.est) {
 		var ps []string
-		for i, e := range perProc {
+		for i, e := range perProc.est {
 			mark := ""
-			if !overlapsAll(perProc, i) {
+			if !overlapsAll(perProc.est, i) {
 				mark = " †"
 			}
 			ps = append(ps, pctCI(shift(e, 1))+mark)
@@ -428,6 +454,11 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
 	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
 	r.printf("when that interval lies at or below 0.\n")
+	if k := len(perProc.vals); k >= minClusters {
+		sm, gm := processMedians(processValues(paired, "suite", procsIn(paired))), shift(processMedians(perProc), 1)
+		r.printf("\nThe process-level interval the report judged until 55b19fb, the sign-test interval of the\n")
+		r.printf("%d processes' own medians: the suite %s, the suite's overhead − ½ failsafe-go's %s.\n", k, pctCI(sm), pctCI(gm))
+	}
 	if t, ok := got["grpc_timeout"]; ok {
 		floor := halfGap(s.r, t.r, 1)
 		r.printf("\nFor reading the goals, not a goal: the suite's overhead above the `grpc_timeout` chain's\n")
@@ -491,7 +522,10 @@ func pctCIOf(got map[string]ratioAllocs, chain string) string {
 // halfGap returns, for every round holding both ratios, (s − 1) − share·(f − 1) (the suite's
 // overhead minus share of failsafe-go's, as a fraction of raw's time), as a median with its
 // interval. The goal is met when it is at most 0.
-func halfGap(s, f ratio, share float64) estimate {
+func halfGap(s, f ratio, share float64) estimate { return medianCI(halfGapValues(s, f, share)) }
+
+// halfGapValues returns halfGap's per-round values, in round order.
+func halfGapValues(s, f ratio, share float64) []float64 {
 	rounds := make([]int, 0, len(s.byRound))
 	for k := range s.byRound {
 		if _, ok := f.byRound[k]; ok {
@@ -503,16 +537,7 @@ func halfGap(s, f ratio, share float64) estimate {
 	for i, k := range rounds {
 		ds[i] = (s.byRound[k] - 1) - share*(f.byRound[k]-1)
 	}
-	return medianCI(ds)
-}
-
-// shiftAll is shift of each of es.
-func shiftAll(es []estimate, x float64) []estimate {
-	out := make([]estimate, len(es))
-	for i, e := range es {
-		out[i] = shift(e, x)
-	}
-	return out
+	return ds
 }
 
 // shift returns e with every bound plus x.

@@ -93,11 +93,7 @@ func median(xs []float64) float64 {
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return sortedMedian(s)
 }
 
 // filter returns the samples of bench whose keys match want and whose GOMAXPROCS is procs

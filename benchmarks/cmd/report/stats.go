@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -121,4 +122,64 @@ func lag1(xs []float64) float64 {
 		return 0
 	}
 	return num / den
+}
+
+// Cluster bootstrap: the interval of a pooled median whose values come in groups (processes)
+// that may each sit apart from the others.
+const (
+	// minClusters is the fewest groups a cluster bootstrap is given: with fewer, resampling
+	// the groups says little about the spread between them.
+	minClusters = 10
+	// bootstrapResamples is how many resamples the interval is read from.
+	bootstrapResamples = 4000
+	// bootstrapSeed seeds the resampling, so that the same data give the same report.
+	bootstrapSeed = 20
+)
+
+// clusterCI returns the median of every value of groups with a percentile cluster-bootstrap
+// interval at confidence: each of resamples draws len(groups) groups with replacement, whole,
+// and takes the median of their values pooled. Values within a group may move together (a
+// process's heap layout, which core its server lands on), which the sign-test interval of the
+// pooled values cannot see; resampling whole groups carries that into the interval, and uses
+// every value where an interval of the groups' own medians rests on one noisy median per
+// group. ok is false with fewer than minClusters non-empty groups.
+func clusterCI(groups [][]float64, resamples int) estimate {
+	var gs [][]float64
+	var all []float64
+	for _, g := range groups {
+		if len(g) > 0 {
+			gs = append(gs, g)
+			all = append(all, g...)
+		}
+	}
+	e := estimate{n: len(all), med: median(all)}
+	if len(gs) < minClusters || resamples < 1 {
+		return e
+	}
+	rng := rand.New(rand.NewPCG(bootstrapSeed, uint64(len(all))))
+	meds := make([]float64, resamples)
+	buf := make([]float64, 0, len(all)*2)
+	for i := range meds {
+		buf = buf[:0]
+		for range gs {
+			buf = append(buf, gs[rng.IntN(len(gs))]...)
+		}
+		slices.Sort(buf)
+		meds[i] = sortedMedian(buf)
+	}
+	slices.Sort(meds)
+	tail := (1 - confidence) / 2
+	e.lo = meds[int(math.Floor(tail*float64(resamples-1)))]
+	e.hi = meds[int(math.Ceil((1-tail)*float64(resamples-1)))]
+	e.ok = true
+	return e
+}
+
+// sortedMedian is the median of s, which is sorted and not empty.
+func sortedMedian(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -434,43 +434,106 @@ func TestVerdictAcross(t *testing.T) {
 		{"processes apart, met and missed", []estimate{in(1.00, 1.03), in(1.09, 1.12)}, verdictUnknown + ": the processes disagree (†)"},
 	}
 	for _, tt := range tests {
-		if got := verdictAcross(pooled, tt.procs, 1.08); got != tt.want {
+		if got := verdictAcross(pooled, processes{est: tt.procs}, 1.08); got != tt.want {
 			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	if got := verdictAcross(in(1.09, 1.10), []estimate{in(1.085, 1.088), in(1.095, 1.11)}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
+	if got := verdictAcross(in(1.09, 1.10), processes{est: []estimate{in(1.085, 1.088), in(1.095, 1.11)}}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
 		t.Errorf("processes apart, each missed: %q", got)
 	}
 }
 
-// TestAcrossProcesses checks the process-level interval: with 6 processes or more the verdict
-// judges the union of the pooled interval and the processes' medians' sign-test interval.
+// randomEffects returns k processes of n rounds each around med: each process shifted by a
+// normal draw of sd between, each round by one of sd within.
+func randomEffects(rng *rand.Rand, k, n int, med, between, within float64) processes {
+	var p processes
+	for range k {
+		shift := rng.NormFloat64() * between
+		vs := make([]float64, n)
+		for j := range vs {
+			vs[j] = med + shift + rng.NormFloat64()*within
+		}
+		p.vals = append(p.vals, vs)
+		p.est = append(p.est, medianCI(vs))
+	}
+	return p
+}
+
+// pooledOf is the sign-test estimate of every value of p.
+func pooledOf(p processes) estimate { return medianCI(slices.Concat(p.vals...)) }
+
+// TestClusterCI checks the cluster bootstrap's coverage where it matters: when processes sit
+// apart (a random shift per process), the pooled sign-test interval misses the true median
+// far more often than 5 % of the time, and the bootstrap's does not; when they do not, the two
+// intervals are about as wide. It also checks that the same data give the same interval.
+func TestClusterCI(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const datasets, truth = 200, 1.06
+	covered := func(e estimate) bool { return e.ok && e.lo <= truth && truth <= e.hi }
+	var pooledIn, clusterIn int
+	for range datasets {
+		p := randomEffects(rng, 16, 10, truth, 0.03, 0.03)
+		if covered(pooledOf(p)) {
+			pooledIn++
+		}
+		if covered(clusterCI(p.vals, 500)) {
+			clusterIn++
+		}
+	}
+	t.Logf("coverage: pooled %d, cluster %d of %d", pooledIn, clusterIn, datasets)
+	if got := float64(clusterIn) / datasets; got < 0.88 {
+		t.Errorf("processes apart: the cluster bootstrap covers the median in %.0f %% of %d datasets, want about 95 %%", got*100, datasets)
+	}
+	if got := float64(pooledIn) / datasets; got > 0.85 {
+		t.Errorf("processes apart: the pooled sign-test interval covers it in %.0f %%, want it too narrow (the case for the bootstrap)", got*100)
+	}
+
+	p := randomEffects(rng, 32, 10, truth, 0, 0.03)
+	pooled, cl := pooledOf(p), clusterCI(p.vals, bootstrapResamples)
+	if w, pw := cl.hi-cl.lo, pooled.hi-pooled.lo; w > 1.5*pw || w < pw/1.5 {
+		t.Errorf("processes alike: bootstrap interval %v against pooled %v, want about as wide", cl, pooled)
+	}
+	if again := clusterCI(p.vals, bootstrapResamples); again != cl {
+		t.Errorf("the same data gave %v, then %v", cl, again)
+	}
+	if cl.med != pooled.med || cl.n != pooled.n {
+		t.Errorf("bootstrap median %v (n %d), want the pooled one %v (n %d)", cl.med, cl.n, pooled.med, pooled.n)
+	}
+	if e := clusterCI(p.vals[:minClusters-1], bootstrapResamples); e.ok {
+		t.Errorf("%d processes: an interval %v, want none", minClusters-1, e)
+	}
+}
+
+// TestAcrossProcesses checks the process-level rule: with minClusters processes or more the
+// verdict judges the union of the pooled interval and the cluster bootstrap's, so processes
+// that sit apart widen it past the goal where rounds alike keep the pooled verdict; with fewer
+// processes the pooled interval is judged, or each process's when they disagree.
 func TestAcrossProcesses(t *testing.T) {
-	in := func(med float64) estimate { return estimate{med: med, lo: med - 0.02, hi: med + 0.02, n: 34, ok: true} }
-	pooled := estimate{med: 1.06, lo: 1.05, hi: 1.07, n: 204, ok: true}
 	tests := []struct {
 		name           string
-		meds           []float64
-		wantLo, wantHi float64
+		k              int
+		between        float64
 		wantOK         bool
 		want           string
+		wantWiderThan2 bool
 	}{
-		{"processes within the pooled interval", []float64{1.055, 1.06, 1.06, 1.065, 1.06, 1.058}, 1.05, 1.07, true, verdictMet},
-		{"one process beyond the goal", []float64{1.04, 1.05, 1.06, 1.06, 1.07, 1.09}, 1.04, 1.09, true, verdictUnknown},
-		{"all processes beyond the goal", []float64{1.09, 1.10, 1.11, 1.09, 1.12, 1.10}, 1.05, 1.12, true, verdictUnknown},
-		{"5 processes: no process-level interval", []float64{1.04, 1.05, 1.06, 1.06, 1.07}, 1.05, 1.07, false, verdictMet},
+		{"processes alike", 32, 0, true, verdictMet, false},
+		{"processes apart", 32, 0.03, true, verdictUnknown, true},
+		{"too few processes, alike: the pooled interval", minClusters - 1, 0, false, verdictMet, false},
+		{"too few processes, apart: each process's own", minClusters - 1, 0.03, false, verdictUnknown + ": the processes disagree (†)", false},
 	}
 	for _, tt := range tests {
-		var procs []estimate
-		for _, m := range tt.meds {
-			procs = append(procs, in(m))
+		p := randomEffects(rand.New(rand.NewPCG(5, 6)), tt.k, 10, 1.06, tt.between, 0.005)
+		pooled := pooledOf(p)
+		u, ok := acrossProcesses(pooled, p)
+		if ok != tt.wantOK || u.med != pooled.med || u.lo > pooled.lo || u.hi < pooled.hi {
+			t.Errorf("%s: acrossProcesses = %v, %v; want %v and an interval holding the pooled %v", tt.name, u, ok, tt.wantOK, pooled)
 		}
-		u, ok := acrossProcesses(pooled, procs)
-		if ok != tt.wantOK || math.Abs(u.lo-tt.wantLo) > 1e-9 || math.Abs(u.hi-tt.wantHi) > 1e-9 || u.med != pooled.med {
-			t.Errorf("%s: acrossProcesses = %v, %v; want [%.3f–%.3f], %v, the pooled median", tt.name, u, ok, tt.wantLo, tt.wantHi, tt.wantOK)
+		if wider := u.hi-u.lo > 2*(pooled.hi-pooled.lo); wider != tt.wantWiderThan2 {
+			t.Errorf("%s: interval %v against pooled %v: more than twice as wide %v, want %v", tt.name, u, pooled, wider, tt.wantWiderThan2)
 		}
-		if got := verdictAcross(pooled, procs, 1.08); got != tt.want {
-			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
+		if got := verdictAcross(pooled, p, 1.08); got != tt.want {
+			t.Errorf("%s: verdictAcross = %q (interval %v), want %q", tt.name, got, u, tt.want)
 		}
 	}
 }
