@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -441,5 +442,47 @@ func forModes(t *testing.T, test func(t *testing.T, newBulkhead newFunc)) {
 				return bulkhead.New(n, cfg, opts...)
 			})
 		})
+	}
+}
+
+// TestFixedHotPathAllocs: a fixed bulkhead's slot taken and given back, by Acquire, TryAcquire
+// and the unary interceptor around a call that does nothing, allocates nothing, and leaves
+// every slot free.
+func TestFixedHotPathAllocs(t *testing.T) {
+	bh, err := bulkhead.New(svc, bulkhead.Config{MaxConcurrent: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ic := bh.Unary()
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	for _, tt := range []struct {
+		name string
+		f    func()
+	}{
+		{"Acquire+Release", func() {
+			if err := bh.Acquire(ctx); err != nil {
+				t.Fatal(err)
+			}
+			bh.Release()
+		}},
+		{"TryAcquire+Release", func() {
+			if !bh.TryAcquire() {
+				t.Fatal("TryAcquire refused a free slot")
+			}
+			bh.Release()
+		}},
+		{"Unary", func() {
+			if err := ic(ctx, testkit.MethodCompare, nil, nil, nil, invoker); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		if n := testing.AllocsPerRun(200, tt.f); n != 0 {
+			t.Errorf("%s: %v allocs per call, want 0", tt.name, n)
+		}
+		if got := bh.InFlight(); got != 0 {
+			t.Errorf("%s: %d slots held after the calls, want 0", tt.name, got)
+		}
 	}
 }

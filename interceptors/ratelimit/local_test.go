@@ -11,7 +11,9 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -234,5 +236,42 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("same bucket = %v, want %v", b == a, tt.wantSame)
 			}
 		})
+	}
+}
+
+// TestHotPathAllocs: a token taken from a Local limiter, by Take, by a policy's Allow and by
+// its unary interceptor around a call that does nothing, allocates nothing.
+func TestHotPathAllocs(t *testing.T) {
+	ctx := context.Background()
+	l := ratelimit.NewLocal(1e9, 1e9)
+	p, err := ratelimit.New(svc, l, ratelimit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := p.Unary()
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	for _, tt := range []struct {
+		name string
+		f    func()
+	}{
+		{"Local.Take", func() {
+			if d, err := l.Take(ctx, 0); err != nil || !d.Allowed {
+				t.Fatalf("Take = %+v, %v; want a token", d, err)
+			}
+		}},
+		{"Policy.Allow", func() {
+			if err := p.Allow(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Unary", func() {
+			if err := ic(ctx, testkit.MethodCompare, nil, nil, nil, invoker); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		if n := testing.AllocsPerRun(200, tt.f); n != 0 {
+			t.Errorf("%s: %v allocs per call, want 0", tt.name, n)
+		}
 	}
 }
