@@ -379,7 +379,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.printf("one median of its %d or so rounds, so it is wider; it is given below, after the goals.\n", len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}))/max(k, 1))
 	} else if k > 1 {
 		r.printf("When the processes' own intervals miss each other (†), the pooled interval is too narrow,\n")
-		r.printf("and a verdict is given only when every process's own interval gives it (6 processes or more\n")
+		r.printf("and a verdict is given only when every process's own interval gives it (%d processes or more\n", minClusters)
 		r.printf("would give a process-level interval instead).\n")
 	}
 	if layout == "paired" {
