@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -640,5 +641,127 @@ func TestOwnLadder(t *testing.T) {
 	r.headline(ss, nil)
 	if s := r.w.(*bytes.Buffer).String(); strings.Contains(s, "own work, cold") {
 		t.Errorf("an own-work table without the cold runs:\n%s", s)
+	}
+}
+
+// TestAcrossRuns checks the verdict across runs: with fewer than minRuns, met or missed only
+// when every run's own verdict is; from minRuns on, on the sign-test interval of the runs'
+// medians, so that one run straddling the goal among many within it does not decide.
+func TestAcrossRuns(t *testing.T) {
+	r := func(med, lo, hi float64) run {
+		return run{commit: "abc1234", e: estimate{med: med, lo: lo, hi: hi, n: 1, ok: true}}
+	}
+	met, straddles, missed := r(1.05, 1.04, 1.07), r(1.075, 1.065, 1.09), r(1.10, 1.09, 1.11)
+	tests := []struct {
+		name string
+		runs []run
+		want string
+	}{
+		{"none", nil, verdictNoMeasure},
+		{"one run met", []run{met}, verdictMet + " in each of the 1 runs (fewer than 6: no interval across runs)"},
+		{"two runs, met and straddling", []run{met, straddles}, verdictUnknown + ": the runs disagree"},
+		{"three runs missed", []run{missed, missed, missed}, verdictMissed + " in each of the 3 runs (fewer than 6: no interval across runs)"},
+		{"three runs straddling", []run{straddles, straddles, straddles}, verdictUnknown},
+		{"six runs, one straddling", []run{met, met, straddles, met, met, met}, verdictMet},
+		{"six runs across the goal", []run{met, missed, met, missed, straddles, missed}, verdictUnknown},
+	}
+	for _, tt := range tests {
+		if _, got := acrossRuns(tt.runs, 1.08); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestParseRun reads a run's commit and suite figure from a report, and refuses a report run
+// on uncommitted changes or without the figure.
+func TestParseRun(t *testing.T) {
+	row := "| full suite + promobs: ≤ +8 % time over raw | +8.5 % [+6.8 – +9.9 %] (paired, 320 rounds); with the 32 processes resampled whole [+6.7 – +10.2 %] | not established |\n"
+	got, ok := parseRun("| commit | d486950 |\n" + row)
+	if !ok || got.commit != "d486950" || math.Abs(got.e.med-1.085) > 1e-9 || math.Abs(got.e.lo-1.068) > 1e-9 || math.Abs(got.e.hi-1.099) > 1e-9 {
+		t.Errorf("parseRun = %+v, %v; want d486950 at 1.085 [1.068–1.099]", got, ok)
+	}
+	if _, ok := parseRun("| commit | d486950 (with uncommitted changes) |\n" + row); ok {
+		t.Error("a run on uncommitted changes was read")
+	}
+	if _, ok := parseRun("| commit | d486950 |\n"); ok {
+		t.Error("a report without the suite's figure was read")
+	}
+}
+
+// TestPastRuns builds a repository whose report is committed three times, twice for one version
+// of the code and once after a change to it, and checks that the runs of each code are found,
+// without the run given as this one's.
+func TestPastRuns(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	top := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", top}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	write := func(path, text string) {
+		t.Helper()
+		p := filepath.Join(top, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := func(msg string) string {
+		run("add", "-A")
+		run("commit", "-q", "-m", msg)
+		return run("rev-parse", "--short", "HEAD")
+	}
+	report := func(commit string, pct float64) string {
+		return fmt.Sprintf("| commit | %s |\n| full suite + promobs: ≤ +8 %% time over raw | %+.1f %% [%+.1f – %+.1f %%] (paired, 320 rounds) | met |\n", commit, pct, pct-1, pct+1)
+	}
+	const path = "benchmarks/results/report.md"
+	run("init", "-q")
+	write("lib.go", "package lib\n")
+	c1 := commit("code 1")
+	write(path, report(c1, 5))
+	r1 := commit("report at c1")
+	write("docs/notes.md", "notes\n") // not measured code
+	d1 := commit("docs")
+	write(path, report(d1, 7))
+	commit("report at d1")
+	write("lib.go", "package lib\n\nconst X = 1\n")
+	c2 := commit("code 2")
+	write(path, report(c2, 9))
+	commit("report at c2")
+
+	code1, err := codeOf(top, r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full, _ := codeOf(top, c1); code1 != full || !strings.HasPrefix(code1, c1) {
+		t.Fatalf("code of %s is %s, want %s's", r1, code1, c1)
+	}
+	got, err := pastRuns(top, path, code1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meds []string
+	for _, r := range got {
+		meds = append(meds, fmt.Sprintf("%s %.2f", r.commit, r.e.med))
+	}
+	if want := []string{c1 + " 1.05", d1 + " 1.07"}; !slices.Equal(meds, want) {
+		t.Errorf("runs of code 1: %v, want %v", meds, want)
+	}
+	if got, _ := pastRuns(top, path, code1, d1); len(got) != 1 || got[0].commit != c1 {
+		t.Errorf("runs of code 1 but d1's own: %+v, want c1's alone", got)
+	}
+	code2, _ := codeOf(top, c2)
+	if got, _ := pastRuns(top, path, code2, ""); len(got) != 1 || got[0].commit != c2 {
+		t.Errorf("runs of code 2: %+v, want c2's alone", got)
 	}
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// A report's interval covers the rounds of one run; whole runs of the same code, minutes apart,
+// differ by more than that on a shared VM. So the headline's time goal is also judged across
+// the runs of the measured code: every committed version of report.md whose run measured it.
+
+// measuredCode is the pathspec of what the headline's time figure measures: the Go code that
+// is not a test (the library, its dependencies' versions, and the paired layout's harness) and
+// the script and Makefile that lay the run out; not the report's own code.
+var measuredCode = []string{":(glob)**/*.go", ":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile",
+	":(exclude,glob)**/*_test.go", ":(exclude)benchmarks/cmd/report"}
+
+// minRuns is the fewest runs the across-run interval is read from: the sign-test interval of the
+// runs' medians needs 6 at 95 %.
+const minRuns = 6
+
+// run is one report run's figure for the suite's time over raw.
+type run struct {
+	commit string
+	e      estimate
+}
+
+// git runs git in dir and returns its trimmed output.
+func git(dir string, args ...string) (string, error) {
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// codeOf returns the last commit at or before commit that changed the measured code.
+func codeOf(top, commit string) (string, error) {
+	return git(top, append([]string{"log", "-1", "--format=%H", commit, "--"}, measuredCode...)...)
+}
+
+var (
+	commitRow = regexp.MustCompile(`(?m)^\| commit \| ([0-9a-f]{7,40})( \(with uncommitted changes\))? \|`)
+	suiteRow  = regexp.MustCompile(`(?m)^\| full suite \+ promobs: ≤ \+8 % time over raw \| ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\] \(paired`)
+)
+
+// parseRun reads a report's commit and its suite time figure; ok is false when the report has
+// no such figure or was run on uncommitted changes.
+func parseRun(text string) (run, bool) {
+	c := commitRow.FindStringSubmatch(text)
+	m := suiteRow.FindStringSubmatch(text)
+	if c == nil || c[2] != "" || m == nil {
+		return run{}, false
+	}
+	var v [3]float64
+	for i := range v {
+		x, err := strconv.ParseFloat(m[i+1], 64)
+		if err != nil {
+			return run{}, false
+		}
+		v[i] = 1 + x/100
+	}
+	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}}, true
+}
+
+// pastRuns returns the runs of the committed versions of the report at path (relative to top)
+// that measured code, oldest first, leaving out the run of commit skip (this report's own).
+func pastRuns(top, path, code, skip string) ([]run, error) {
+	versions, err := git(top, "log", "--reverse", "--format=%H", "--", path)
+	if err != nil || versions == "" {
+		return nil, err
+	}
+	var out []run
+	for _, v := range strings.Fields(versions) {
+		text, err := git(top, "show", v+":"+path)
+		if err != nil {
+			continue // the file was deleted in v
+		}
+		r, ok := parseRun(text)
+		if !ok || sameCommit(r.commit, skip) {
+			continue
+		}
+		if c, err := codeOf(top, r.commit); err == nil && c == code {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// acrossRuns judges goal on runs: with minRuns or more, on the sign-test interval of their
+// medians; with fewer, met (or missed) only when every run's own verdict is.
+func acrossRuns(runs []run, goal float64) (estimate, string) {
+	meds := make([]float64, len(runs))
+	for i, r := range runs {
+		meds[i] = r.e.med
+	}
+	e := medianCI(meds)
+	if len(runs) >= minRuns {
+		return e, goalVerdict(e, goal)
+	}
+	if len(runs) == 0 {
+		return e, verdictNoMeasure
+	}
+	first := goalVerdict(runs[0].e, goal)
+	for _, r := range runs[1:] {
+		if goalVerdict(r.e, goal) != first {
+			return e, verdictUnknown + ": the runs disagree"
+		}
+	}
+	if first != verdictMet && first != verdictMissed {
+		return e, first
+	}
+	return e, fmt.Sprintf("%s in each of the %d runs (fewer than %d: no interval across runs)", first, len(runs), minRuns)
+}
+
+// runsOfThisCode returns this report's run (now, of commit) with the committed runs of the same
+// measured code, oldest first, and that code's commit; ok is false when they cannot be told
+// (commit unknown or with uncommitted changes, no git).
+func (r *report) runsOfThisCode(now estimate) (runs []run, code string, ok bool) {
+	commit := r.envs["commit"]
+	if commit == "" || strings.Contains(commit, "uncommitted") {
+		return nil, "", false
+	}
+	abs, err := filepath.Abs(r.dir)
+	if err != nil {
+		return nil, "", false
+	}
+	top, err := git(abs, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, "", false
+	}
+	if code, err = codeOf(top, commit); err != nil || code == "" {
+		return nil, "", false
+	}
+	rel, err := filepath.Rel(top, filepath.Join(abs, "report.md"))
+	if err != nil {
+		return nil, "", false
+	}
+	past, err := pastRuns(top, filepath.ToSlash(rel), code, commit)
+	if err != nil {
+		return nil, "", false
+	}
+	return append(past, run{commit: commit, e: now}), code, true
+}
+
+// acrossRunsRow adds the goal row of the suite's time across the runs of this code.
+func (r *report) acrossRunsRow(now estimate, row func(goal, measured, short, verdict string)) {
+	runs, code, ok := r.runsOfThisCode(now)
+	if !ok {
+		return
+	}
+	e, verdict := acrossRuns(runs, goalSuiteTime)
+	var fs []string
+	for _, x := range runs {
+		fs = append(fs, fmt.Sprintf("%s %+.1f %%", short(x.commit), (x.e.med-1)*100))
+	}
+	m := fmt.Sprintf("%d runs of the code of %s: %s", len(runs), short(code), strings.Join(fs, ", "))
+	if e.ok {
+		m += fmt.Sprintf("; their medians' interval [%+.1f – %+.1f %%]", (e.lo-1)*100, (e.hi-1)*100)
+	}
+	row(fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw, across runs", (goalSuiteTime-1)*100), m, m, verdict)
+}
+
+// sameCommit says whether two commit names, full or abbreviated, name the same commit.
+func sameCommit(a, b string) bool {
+	return a != "" && b != "" && (strings.HasPrefix(a, b) || strings.HasPrefix(b, a))
+}
+
+// short is a commit's first 7 characters.
+func short(c string) string { return c[:min(7, len(c))] }
