@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -68,7 +69,9 @@ func parseRun(text string) (run, bool) {
 }
 
 // pastRuns returns the runs of the committed versions of the report at path (relative to top)
-// that measured code, oldest first, leaving out the run of commit skip (this report's own).
+// that measured code, oldest first, leaving out the run of commit skip (this report's own). A
+// run whose report was committed more than once (re-rendered by a later cmd/report) counts
+// once, as its last version reads it.
 func pastRuns(top, path, code, skip string) ([]run, error) {
 	versions, err := git(top, "log", "--reverse", "--format=%H", "--", path)
 	if err != nil || versions == "" {
@@ -85,6 +88,7 @@ func pastRuns(top, path, code, skip string) ([]run, error) {
 			continue
 		}
 		if c, err := codeOf(top, r.commit); err == nil && c == code {
+			out = slices.DeleteFunc(out, func(o run) bool { return o.commit == r.commit })
 			out = append(out, r)
 		}
 	}

@@ -688,9 +688,9 @@ func TestParseRun(t *testing.T) {
 	}
 }
 
-// TestPastRuns builds a repository whose report is committed three times, twice for one version
-// of the code and once after a change to it, and checks that the runs of each code are found,
-// without the run given as this one's.
+// TestPastRuns builds a repository whose report is committed for three runs, two of one version
+// of the code (one of them re-rendered and committed again) and one after a change to it, and
+// checks that the runs of each code are found, each once, without the run given as this one's.
 func TestPastRuns(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
@@ -732,8 +732,10 @@ func TestPastRuns(t *testing.T) {
 	r1 := commit("report at c1")
 	write("docs/notes.md", "notes\n") // not measured code
 	d1 := commit("docs")
-	write(path, report(d1, 7))
+	write(path, report(d1, 6.5))
 	commit("report at d1")
+	write(path, report(d1, 7)) // the same run re-rendered: counted once, as last read
+	commit("report at d1, re-rendered")
 	write("lib.go", "package lib\n\nconst X = 1\n")
 	c2 := commit("code 2")
 	write(path, report(c2, 9))
