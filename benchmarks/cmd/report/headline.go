@@ -392,7 +392,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	r.printf("committed run of the code measured (the last commit that changed Go code other than tests and\n")
 	r.printf("the report's, a go.mod or go.sum, or the run's script), this one included; from %d runs on,\n", minRuns)
 	r.printf("on the sign-test interval of the runs' medians, before that met or missed only when every\n")
-	r.printf("run's own verdict is.\n")
+	r.printf("run's own verdict is, and never on one run.\n")
 	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
 	r.printf("| goal | measured | verdict |\n| --- | --- | --- |\n")
 	// row prints a goal's row and keeps it for the summary, measured in short there.

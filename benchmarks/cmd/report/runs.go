@@ -96,7 +96,8 @@ func pastRuns(top, path, code, skip string) ([]run, error) {
 }
 
 // acrossRuns judges goal on runs: with minRuns or more, on the sign-test interval of their
-// medians; with fewer, met (or missed) only when every run's own verdict is.
+// medians; with fewer, met (or missed) only when every run's own verdict is, and never on one
+// run, whose interval does not cover what moves between runs.
 func acrossRuns(runs []run, goal float64) (estimate, string) {
 	meds := make([]float64, len(runs))
 	for i, r := range runs {
@@ -106,8 +107,11 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 	if len(runs) >= minRuns {
 		return e, goalVerdict(e, goal)
 	}
-	if len(runs) == 0 {
+	switch len(runs) {
+	case 0:
 		return e, verdictNoMeasure
+	case 1:
+		return e, verdictUnknown + ": one run"
 	}
 	first := goalVerdict(runs[0].e, goal)
 	for _, r := range runs[1:] {

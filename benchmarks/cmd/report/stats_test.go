@@ -644,8 +644,8 @@ func TestOwnLadder(t *testing.T) {
 	}
 }
 
-// TestAcrossRuns checks the verdict across runs: with fewer than minRuns, met or missed only
-// when every run's own verdict is; from minRuns on, on the sign-test interval of the runs'
+// TestAcrossRuns checks the verdict across runs: never on one run; with fewer than minRuns, met
+// or missed only when every run's own verdict is; from minRuns on, on the sign-test interval of the runs'
 // medians, so that one run straddling the goal among many within it does not decide.
 func TestAcrossRuns(t *testing.T) {
 	r := func(med, lo, hi float64) run {
@@ -658,7 +658,8 @@ func TestAcrossRuns(t *testing.T) {
 		want string
 	}{
 		{"none", nil, verdictNoMeasure},
-		{"one run met", []run{met}, verdictMet + " in each of the 1 runs (fewer than 6: no interval across runs)"},
+		{"one run met", []run{met}, verdictUnknown + ": one run"},
+		{"two runs met", []run{met, met}, verdictMet + " in each of the 2 runs (fewer than 6: no interval across runs)"},
 		{"two runs, met and straddling", []run{met, straddles}, verdictUnknown + ": the runs disagree"},
 		{"three runs missed", []run{missed, missed, missed}, verdictMissed + " in each of the 3 runs (fewer than 6: no interval across runs)"},
 		{"three runs straddling", []run{straddles, straddles, straddles}, verdictUnknown},
