@@ -44,16 +44,22 @@ func codeOf(top, commit string) (string, error) {
 	return git(top, append([]string{"log", "-1", "--format=%H", commit, "--"}, measuredCode...)...)
 }
 
+var commitRow = regexp.MustCompile(`(?m)^\| commit \| ([0-9a-f]{7,40})( \(with uncommitted changes\))? \|`)
+
+// A time goal's figure in a report's goals table: the percentage and its interval, read as
+// 1 + x/100.
 var (
-	commitRow = regexp.MustCompile(`(?m)^\| commit \| ([0-9a-f]{7,40})( \(with uncommitted changes\))? \|`)
-	suiteRow  = regexp.MustCompile(`(?m)^\| full suite \+ promobs: ≤ \+8 % time over raw \| ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\] \(paired`)
+	// suiteTime is the suite's time over raw.
+	suiteTime = regexp.MustCompile(`(?m)^\| full suite \+ promobs: ≤ \+8 % time over raw \| ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\] \(paired`)
+	// halfGapTime is the suite's overhead less half of failsafe-go's, per round.
+	halfGapTime = regexp.MustCompile(`(?m)^\| suite's overhead ≤ ½ failsafe-go's: time \| [^|]*in raw's time: ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\]`)
 )
 
-// parseRun reads a report's commit and its suite time figure; ok is false when the report has
-// no such figure or was run on uncommitted changes.
-func parseRun(text string) (run, bool) {
+// parseRun reads a report's commit and the time figure fig matches; ok is false when the
+// report has no such figure or was run on uncommitted changes.
+func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 	c := commitRow.FindStringSubmatch(text)
-	m := suiteRow.FindStringSubmatch(text)
+	m := fig.FindStringSubmatch(text)
 	if c == nil || c[2] != "" || m == nil {
 		return run{}, false
 	}
@@ -68,11 +74,11 @@ func parseRun(text string) (run, bool) {
 	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}}, true
 }
 
-// pastRuns returns the runs of the committed versions of the report at path (relative to top)
-// that measured code, oldest first, leaving out the run of commit skip (this report's own). A
+// pastRuns returns the runs, with their figure fig, of the committed versions of the report at
+// path (relative to top) that measured code, oldest first, leaving out the run of commit skip (this report's own). A
 // run whose report was committed more than once (re-rendered by a later cmd/report) counts
 // once, as its last version reads it.
-func pastRuns(top, path, code, skip string) ([]run, error) {
+func pastRuns(top, path, code, skip string, fig *regexp.Regexp) ([]run, error) {
 	versions, err := git(top, "log", "--reverse", "--format=%H", "--", path)
 	if err != nil || versions == "" {
 		return nil, err
@@ -83,7 +89,7 @@ func pastRuns(top, path, code, skip string) ([]run, error) {
 		if err != nil {
 			continue // the file was deleted in v
 		}
-		r, ok := parseRun(text)
+		r, ok := parseRun(text, fig)
 		if !ok || sameCommit(r.commit, skip) {
 			continue
 		}
@@ -125,10 +131,10 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 	return e, fmt.Sprintf("%s in each of the %d runs (fewer than %d: no interval across runs)", first, len(runs), minRuns)
 }
 
-// runsOfThisCode returns this report's run (now, of commit) with the committed runs of the same
-// measured code, oldest first, and that code's commit; ok is false when they cannot be told
-// (commit unknown or with uncommitted changes, no git).
-func (r *report) runsOfThisCode(now estimate) (runs []run, code string, ok bool) {
+// runsOfThisCode returns this report's run (its figure now, fig's in the committed reports)
+// with the committed runs of the same measured code, oldest first, and that code's commit; ok
+// is false when they cannot be told (commit unknown or with uncommitted changes, no git).
+func (r *report) runsOfThisCode(now estimate, fig *regexp.Regexp) (runs []run, code string, ok bool) {
 	commit := r.envs["commit"]
 	if commit == "" || strings.Contains(commit, "uncommitted") {
 		return nil, "", false
@@ -148,20 +154,21 @@ func (r *report) runsOfThisCode(now estimate) (runs []run, code string, ok bool)
 	if err != nil {
 		return nil, "", false
 	}
-	past, err := pastRuns(top, filepath.ToSlash(rel), code, commit)
+	past, err := pastRuns(top, filepath.ToSlash(rel), code, commit, fig)
 	if err != nil {
 		return nil, "", false
 	}
 	return append(past, run{commit: commit, e: now}), code, true
 }
 
-// acrossRunsRow adds the goal row of the suite's time across the runs of this code.
-func (r *report) acrossRunsRow(now estimate, row func(goal, measured, short, verdict string)) {
-	runs, code, ok := r.runsOfThisCode(now)
+// acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run) judged across
+// the runs of this code.
+func (r *report) acrossRunsRow(name string, now estimate, fig *regexp.Regexp, goal float64, row func(goal, measured, short, verdict string)) {
+	runs, code, ok := r.runsOfThisCode(now, fig)
 	if !ok {
 		return
 	}
-	e, verdict := acrossRuns(runs, goalSuiteTime)
+	e, verdict := acrossRuns(runs, goal)
 	var fs []string
 	for _, x := range runs {
 		fs = append(fs, fmt.Sprintf("%s %+.1f %%", short(x.commit), (x.e.med-1)*100))
@@ -170,7 +177,7 @@ func (r *report) acrossRunsRow(now estimate, row func(goal, measured, short, ver
 	if e.ok {
 		m += fmt.Sprintf("; their medians' interval [%+.1f – %+.1f %%]", (e.lo-1)*100, (e.hi-1)*100)
 	}
-	row(fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw, across runs", (goalSuiteTime-1)*100), m, m, verdict)
+	row(name+", across runs", m, m, verdict)
 }
 
 // sameCommit says whether two commit names, full or abbreviated, name the same commit.

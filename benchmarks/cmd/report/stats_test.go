@@ -673,19 +673,25 @@ func TestAcrossRuns(t *testing.T) {
 	}
 }
 
-// TestParseRun reads a run's commit and suite figure from a report, and refuses a report run
-// on uncommitted changes or without the figure.
+// TestParseRun reads a run's commit and its time figures (the suite's, the half gap to
+// failsafe-go's) from a report, and refuses a report run on uncommitted changes or without the
+// figure.
 func TestParseRun(t *testing.T) {
 	row := "| full suite + promobs: ≤ +8 % time over raw | +8.5 % [+6.8 – +9.9 %] (paired, 320 rounds); with the 32 processes resampled whole [+6.7 – +10.2 %] | not established |\n"
-	got, ok := parseRun("| commit | d486950 |\n" + row)
+	got, ok := parseRun("| commit | d486950 |\n"+row, suiteTime)
 	if !ok || got.commit != "d486950" || math.Abs(got.e.med-1.085) > 1e-9 || math.Abs(got.e.lo-1.068) > 1e-9 || math.Abs(got.e.hi-1.099) > 1e-9 {
 		t.Errorf("parseRun = %+v, %v; want d486950 at 1.085 [1.068–1.099]", got, ok)
 	}
-	if _, ok := parseRun("| commit | d486950 (with uncommitted changes) |\n" + row); ok {
+	if _, ok := parseRun("| commit | d486950 (with uncommitted changes) |\n"+row, suiteTime); ok {
 		t.Error("a run on uncommitted changes was read")
 	}
-	if _, ok := parseRun("| commit | d486950 |\n"); ok {
+	if _, ok := parseRun("| commit | d486950 |\n", suiteTime); ok {
 		t.Error("a report without the suite's figure was read")
+	}
+	gap := "| suite's overhead ≤ ½ failsafe-go's: time | suite +8.5 %, failsafe-go +28.1 % (medians; overheads 0.30×); per round, suite's overhead − ½ failsafe-go's, in raw's time: -6.3 % [-7.4 – -4.6 %]; with the 32 processes resampled whole [-7.4 – -4.4 %] | met |\n"
+	got, ok = parseRun("| commit | 290e515 |\n"+row+gap, halfGapTime)
+	if !ok || got.commit != "290e515" || math.Abs(got.e.med-0.937) > 1e-9 || math.Abs(got.e.lo-0.926) > 1e-9 || math.Abs(got.e.hi-0.954) > 1e-9 {
+		t.Errorf("parseRun of the half-gap row = %+v, %v; want 290e515 at 0.937 [0.926–0.954]", got, ok)
 	}
 }
 
@@ -749,7 +755,7 @@ func TestPastRuns(t *testing.T) {
 	if full, _ := codeOf(top, c1); code1 != full || !strings.HasPrefix(code1, c1) {
 		t.Fatalf("code of %s is %s, want %s's", r1, code1, c1)
 	}
-	got, err := pastRuns(top, path, code1, "")
+	got, err := pastRuns(top, path, code1, "", suiteTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,11 +766,11 @@ func TestPastRuns(t *testing.T) {
 	if want := []string{c1 + " 1.05", d1 + " 1.07"}; !slices.Equal(meds, want) {
 		t.Errorf("runs of code 1: %v, want %v", meds, want)
 	}
-	if got, _ := pastRuns(top, path, code1, d1); len(got) != 1 || got[0].commit != c1 {
+	if got, _ := pastRuns(top, path, code1, d1, suiteTime); len(got) != 1 || got[0].commit != c1 {
 		t.Errorf("runs of code 1 but d1's own: %+v, want c1's alone", got)
 	}
 	code2, _ := codeOf(top, c2)
-	if got, _ := pastRuns(top, path, code2, ""); len(got) != 1 || got[0].commit != c2 {
+	if got, _ := pastRuns(top, path, code2, "", suiteTime); len(got) != 1 || got[0].commit != c2 {
 		t.Errorf("runs of code 2: %+v, want c2's alone", got)
 	}
 }
