@@ -254,6 +254,17 @@ func (r *report) perProcess(ss []sample, procs []int) {
 type processes struct {
 	est  []estimate
 	vals [][]float64
+
+	cl     estimate // clusterCI of vals, once read (cluster)
+	clRead bool
+}
+
+// cluster returns the cluster bootstrap's interval of p's values, computed once.
+func (p *processes) cluster() estimate {
+	if !p.clRead {
+		p.cl, p.clRead = clusterCI(p.vals, bootstrapResamples), true
+	}
+	return p.cl
 }
 
 // processValues returns chain's per-round time ratios split by process.
@@ -310,8 +321,8 @@ func agree(es []estimate) bool {
 // interval used is the union of the pooled one and the cluster bootstrap's (clusterCI:
 // processes resampled whole), which holds whatever the processes' spread. ok is false with
 // fewer processes: there is no process-level interval.
-func acrossProcesses(pooled estimate, p processes) (estimate, bool) {
-	cl := clusterCI(p.vals, bootstrapResamples)
+func acrossProcesses(pooled estimate, p *processes) (estimate, bool) {
+	cl := p.cluster()
 	if !cl.ok || !pooled.ok {
 		return pooled, false
 	}
@@ -323,7 +334,7 @@ func acrossProcesses(pooled estimate, p processes) (estimate, bool) {
 // processMedians is the sign-test interval of the processes' own medians: the process-level
 // interval the report judged until 55b19fb, now printed beside the cluster bootstrap's. It is
 // as valid, but it rests each process on one median of its few rounds, so it is wider.
-func processMedians(p processes) estimate {
+func processMedians(p *processes) estimate {
 	var meds []float64
 	for _, e := range p.est {
 		if e.n > 0 {
@@ -338,7 +349,7 @@ func processMedians(p processes) estimate {
 // intervals (acrossProcesses). With fewer: goalVerdict on the pooled interval when the
 // processes' own intervals overlap; when they do not (†), the pooled interval is too narrow,
 // and a verdict is given only when every process's own interval gives it.
-func verdictAcross(pooled estimate, p processes, goal float64) string {
+func verdictAcross(pooled estimate, p *processes, goal float64) string {
 	if u, ok := acrossProcesses(pooled, p); ok {
 		return goalVerdict(u, goal)
 	}
@@ -357,7 +368,7 @@ func verdictAcross(pooled estimate, p processes, goal float64) string {
 
 // spanText describes the interval verdictAcross uses, when it is not the pooled one; x shifts
 // the figures printed (1 for a difference printed as a ratio).
-func spanText(pooled estimate, p processes, x float64) string {
+func spanText(pooled estimate, p *processes, x float64) string {
 	if u, ok := acrossProcesses(pooled, p); ok {
 		u = shift(u, x)
 		return fmt.Sprintf("; with the %d processes resampled whole [%+.1f – %+.1f %%]", len(p.vals), (u.lo-1)*100, (u.hi-1)*100)
@@ -408,12 +419,12 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		}
 	}
 	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
+	suiteProcs := processValues(paired, "suite", procsIn(paired))
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
-		pe := processValues(paired, "suite", procsIn(paired))
-		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, pe, 0))
+		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, &suiteProcs, 0))
 		name := fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw", (goalSuiteTime-1)*100)
-		row(name, m, m, verdictAcross(e, pe, goalSuiteTime))
+		row(name, m, m, verdictAcross(e, &suiteProcs, goalSuiteTime))
 		r.acrossRunsRow(name, e, suiteTime, goalSuiteTime, row)
 	}
 	allocGoal("built-in ml profile + promobs", "suite_builtin", goalBuiltinAllocs)
@@ -436,7 +447,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	perProc := perProcessOf(paired, procsIn(paired), func(in []sample) []float64 {
 		return halfGapValues(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
 	})
-	gap := pctCI(shift(d, 1)) + spanText(d, perProc, 1)
+	gap := pctCI(shift(d, 1)) + spanText(d, &perProc, 1)
 	measured := func(gap string) string {
 		return fmt.Sprintf("suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
 			(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap)
@@ -444,7 +455,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	short := measured(gap)
 	// With enough processes for the spread, the verdict reads the spread, and each process's
 	// own figure is in the table of processes: listed only when the verdict rests on them.
-	if _, spread := acrossProcesses(d, perProc); !spread && len(perProc.est) > 1 && !agree(perProc.est) {
+	if _, spread := acrossProcesses(d, &perProc); !spread && len(perProc.est) > 1 && !agree(perProc.est) {
 		var ps []string
 		for i, e := range perProc.est {
 			mark := ""
@@ -455,7 +466,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		}
 		gap += "; per process: " + strings.Join(ps, ", ")
 	}
-	row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, verdictAcross(d, perProc, 0))
+	row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, verdictAcross(d, &perProc, 0))
 	r.acrossRunsRow("suite's overhead ≤ ½ failsafe-go's: time", shift(d, 1), halfGapTime, 1, row)
 	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
 	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
@@ -463,7 +474,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
 	r.printf("when that interval lies at or below 0.\n")
 	if k := len(perProc.vals); k >= minClusters {
-		sm, gm := processMedians(processValues(paired, "suite", procsIn(paired))), shift(processMedians(perProc), 1)
+		sm, gm := processMedians(&suiteProcs), shift(processMedians(&perProc), 1)
 		r.printf("\nThe process-level interval the report judged until 55b19fb, the sign-test interval of the\n")
 		r.printf("%d processes' own medians: the suite %s, the suite's overhead − ½ failsafe-go's %s.\n", k, pctCI(sm), pctCI(gm))
 	}

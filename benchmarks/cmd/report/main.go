@@ -256,6 +256,7 @@ type report struct {
 	dir       string
 	benchstat string
 	envs      map[string]string // env.txt's lines, by key
+	same      sameCode          // the committed reports of the same measured code (readSameCode)
 	sum       summary           // what BENCHMARKS.md shows of the report (see summary)
 	own       []sample          // BenchmarkSuiteOwn and BenchmarkSuiteOwnCold (own.out), for the ladder
 }

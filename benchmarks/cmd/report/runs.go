@@ -11,8 +11,8 @@ import (
 )
 
 // A report's interval covers the rounds of one run; whole runs of the same code, minutes apart,
-// differ by more than that on a shared VM. So the headline's time goal is also judged across
-// the runs of the measured code: every committed version of report.md whose run measured it.
+// differ by more than that on a shared VM. So the time goals are also judged across the runs
+// of the measured code: every committed version of report.md whose run measured it.
 
 // measuredCode is the pathspec of what the headline's time figure measures: the Go code that
 // is not a test (the library, its dependencies' versions, and the paired layout's harness) and
@@ -24,7 +24,7 @@ var measuredCode = []string{":(glob)**/*.go", ":(glob)**/go.mod", ":(glob)**/go.
 // runs' medians needs 6 at 95 %.
 const minRuns = 6
 
-// run is one report run's figure for the suite's time over raw.
+// run is one report run's figure for a time goal, as a ratio (1 + x/100).
 type run struct {
 	commit string
 	e      estimate
@@ -74,31 +74,45 @@ func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}}, true
 }
 
-// pastRuns returns the runs, with their figure fig, of the committed versions of the report at
-// path (relative to top) that measured code, oldest first, leaving out the run of commit skip (this report's own). A
-// run whose report was committed more than once (re-rendered by a later cmd/report) counts
-// once, as its last version reads it.
-func pastRuns(top, path, code, skip string, fig *regexp.Regexp) ([]run, error) {
+// pastReport is a committed version of report.md: its run's commit and its text.
+type pastReport struct{ commit, text string }
+
+// pastReports returns the committed versions of the report at path (relative to top) whose
+// run measured code, oldest first, leaving out the run of commit skip (this report's own) and
+// runs on uncommitted changes. A run whose report was committed more than once (re-rendered by
+// a later cmd/report) counts once, as its last version reads it.
+func pastReports(top, path, code, skip string) ([]pastReport, error) {
 	versions, err := git(top, "log", "--reverse", "--format=%H", "--", path)
 	if err != nil || versions == "" {
 		return nil, err
 	}
-	var out []run
+	var out []pastReport
 	for _, v := range strings.Fields(versions) {
 		text, err := git(top, "show", v+":"+path)
 		if err != nil {
 			continue // the file was deleted in v
 		}
-		r, ok := parseRun(text, fig)
-		if !ok || sameCommit(r.commit, skip) {
+		c := commitRow.FindStringSubmatch(text)
+		if c == nil || c[2] != "" || sameCommit(c[1], skip) {
 			continue
 		}
-		if c, err := codeOf(top, r.commit); err == nil && c == code {
-			out = slices.DeleteFunc(out, func(o run) bool { return o.commit == r.commit })
-			out = append(out, r)
+		if mc, err := codeOf(top, c[1]); err == nil && mc == code {
+			out = slices.DeleteFunc(out, func(o pastReport) bool { return o.commit == c[1] })
+			out = append(out, pastReport{commit: c[1], text: text})
 		}
 	}
 	return out, nil
+}
+
+// runsOf returns the runs of reports that hold the figure fig, in their order.
+func runsOf(reports []pastReport, fig *regexp.Regexp) []run {
+	var out []run
+	for _, p := range reports {
+		if r, ok := parseRun(p.text, fig); ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // acrossRuns judges goal on runs: with minRuns or more, on the sign-test interval of their
@@ -131,49 +145,62 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 	return e, fmt.Sprintf("%s in each of the %d runs (fewer than %d: no interval across runs)", first, len(runs), minRuns)
 }
 
-// runsOfThisCode returns this report's run (its figure now, fig's in the committed reports)
-// with the committed runs of the same measured code, oldest first, and that code's commit; ok
-// is false when they cannot be told (commit unknown or with uncommitted changes, no git).
-func (r *report) runsOfThisCode(now estimate, fig *regexp.Regexp) (runs []run, code string, ok bool) {
+// sameCode is what the committed reports of this run's measured code hold (readSameCode).
+type sameCode struct {
+	read    bool
+	ok      bool // the code could be told: a known commit without uncommitted changes, git
+	code    string
+	reports []pastReport
+}
+
+// readSameCode finds, once, the committed reports of the code this report's run measured.
+func (r *report) readSameCode() *sameCode {
+	s := &r.same
+	if s.read {
+		return s
+	}
+	s.read = true
 	commit := r.envs["commit"]
 	if commit == "" || strings.Contains(commit, "uncommitted") {
-		return nil, "", false
+		return s
 	}
 	abs, err := filepath.Abs(r.dir)
 	if err != nil {
-		return nil, "", false
+		return s
 	}
 	top, err := git(abs, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return nil, "", false
+		return s
 	}
-	if code, err = codeOf(top, commit); err != nil || code == "" {
-		return nil, "", false
+	code, err := codeOf(top, commit)
+	if err != nil || code == "" {
+		return s
 	}
 	rel, err := filepath.Rel(top, filepath.Join(abs, "report.md"))
 	if err != nil {
-		return nil, "", false
+		return s
 	}
-	past, err := pastRuns(top, filepath.ToSlash(rel), code, commit, fig)
-	if err != nil {
-		return nil, "", false
+	if s.reports, err = pastReports(top, filepath.ToSlash(rel), code, commit); err != nil {
+		return s
 	}
-	return append(past, run{commit: commit, e: now}), code, true
+	s.code, s.ok = code, true
+	return s
 }
 
 // acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run) judged across
 // the runs of this code.
 func (r *report) acrossRunsRow(name string, now estimate, fig *regexp.Regexp, goal float64, row func(goal, measured, short, verdict string)) {
-	runs, code, ok := r.runsOfThisCode(now, fig)
-	if !ok {
+	same := r.readSameCode()
+	if !same.ok {
 		return
 	}
+	runs := append(runsOf(same.reports, fig), run{commit: r.envs["commit"], e: now})
 	e, verdict := acrossRuns(runs, goal)
 	var fs []string
 	for _, x := range runs {
 		fs = append(fs, fmt.Sprintf("%s %+.1f %%", short(x.commit), (x.e.med-1)*100))
 	}
-	m := fmt.Sprintf("%d runs of the code of %s: %s", len(runs), short(code), strings.Join(fs, ", "))
+	m := fmt.Sprintf("%d runs of the code of %s: %s", len(runs), short(same.code), strings.Join(fs, ", "))
 	if e.ok {
 		m += fmt.Sprintf("; their medians' interval [%+.1f – %+.1f %%]", (e.lo-1)*100, (e.hi-1)*100)
 	}

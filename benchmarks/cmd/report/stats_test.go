@@ -435,11 +435,11 @@ func TestVerdictAcross(t *testing.T) {
 		{"processes apart, met and missed", []estimate{in(1.00, 1.03), in(1.09, 1.12)}, verdictUnknown + ": the processes disagree (†)"},
 	}
 	for _, tt := range tests {
-		if got := verdictAcross(pooled, processes{est: tt.procs}, 1.08); got != tt.want {
+		if got := verdictAcross(pooled, &processes{est: tt.procs}, 1.08); got != tt.want {
 			t.Errorf("%s: verdictAcross = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	if got := verdictAcross(in(1.09, 1.10), processes{est: []estimate{in(1.085, 1.088), in(1.095, 1.11)}}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
+	if got := verdictAcross(in(1.09, 1.10), &processes{est: []estimate{in(1.085, 1.088), in(1.095, 1.11)}}, 1.08); got != verdictMissed+", in every process (they disagree, †)" {
 		t.Errorf("processes apart, each missed: %q", got)
 	}
 }
@@ -526,14 +526,14 @@ func TestAcrossProcesses(t *testing.T) {
 	for _, tt := range tests {
 		p := randomEffects(rand.New(rand.NewPCG(5, 6)), tt.k, 10, 1.06, tt.between, 0.005)
 		pooled := pooledOf(p)
-		u, ok := acrossProcesses(pooled, p)
+		u, ok := acrossProcesses(pooled, &p)
 		if ok != tt.wantOK || u.med != pooled.med || u.lo > pooled.lo || u.hi < pooled.hi {
 			t.Errorf("%s: acrossProcesses = %v, %v; want %v and an interval holding the pooled %v", tt.name, u, ok, tt.wantOK, pooled)
 		}
 		if wider := u.hi-u.lo > 2*(pooled.hi-pooled.lo); wider != tt.wantWiderThan2 {
 			t.Errorf("%s: interval %v against pooled %v: more than twice as wide %v, want %v", tt.name, u, pooled, wider, tt.wantWiderThan2)
 		}
-		if got := verdictAcross(pooled, p, 1.08); got != tt.want {
+		if got := verdictAcross(pooled, &p, 1.08); got != tt.want {
 			t.Errorf("%s: verdictAcross = %q (interval %v), want %q", tt.name, got, u, tt.want)
 		}
 	}
@@ -695,6 +695,12 @@ func TestParseRun(t *testing.T) {
 	}
 }
 
+// pastRunsOf is the suite's time figure of pastReports.
+func pastRunsOf(top, path, code, skip string) ([]run, error) {
+	reports, err := pastReports(top, path, code, skip)
+	return runsOf(reports, suiteTime), err
+}
+
 // TestPastRuns builds a repository whose report is committed for three runs, two of one version
 // of the code (one of them re-rendered and committed again) and one after a change to it, and
 // checks that the runs of each code are found, each once, without the run given as this one's.
@@ -755,7 +761,7 @@ func TestPastRuns(t *testing.T) {
 	if full, _ := codeOf(top, c1); code1 != full || !strings.HasPrefix(code1, c1) {
 		t.Fatalf("code of %s is %s, want %s's", r1, code1, c1)
 	}
-	got, err := pastRuns(top, path, code1, "", suiteTime)
+	got, err := pastRunsOf(top, path, code1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -766,11 +772,11 @@ func TestPastRuns(t *testing.T) {
 	if want := []string{c1 + " 1.05", d1 + " 1.07"}; !slices.Equal(meds, want) {
 		t.Errorf("runs of code 1: %v, want %v", meds, want)
 	}
-	if got, _ := pastRuns(top, path, code1, d1, suiteTime); len(got) != 1 || got[0].commit != c1 {
+	if got, _ := pastRunsOf(top, path, code1, d1); len(got) != 1 || got[0].commit != c1 {
 		t.Errorf("runs of code 1 but d1's own: %+v, want c1's alone", got)
 	}
 	code2, _ := codeOf(top, c2)
-	if got, _ := pastRuns(top, path, code2, "", suiteTime); len(got) != 1 || got[0].commit != c2 {
+	if got, _ := pastRunsOf(top, path, code2, ""); len(got) != 1 || got[0].commit != c2 {
 		t.Errorf("runs of code 2: %+v, want c2's alone", got)
 	}
 }
