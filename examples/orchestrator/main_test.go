@@ -235,7 +235,7 @@ func TestRateOpenLoopOutage(t *testing.T) {
 	}
 	// Every applicant is genuine and OCR is down: nothing can be decided.
 	if sum.Failed != 40 || sum.DecidedPct != 0 || sum.ArrivalsLostS != 0.4 {
-		t.Errorf("failed %d decided %v%% lost %vs, want 40, 0, 0.4s\n%s", sum.Failed, sum.DecidedPct, sum.ArrivalsLostS, stderr)
+		t.Errorf("failed %d decided %v%% lost %vs, want 40, 0, 0.4s; rejected for %v, failed for %v\n%s", sum.Failed, sum.DecidedPct, sum.ArrivalsLostS, sum.RejectedReasons, sum.FailedReasons, stderr)
 	}
 	// 40 arrivals 10 ms apart take at least 390 ms, however fast each verification is.
 	if sum.ElapsedMs < 390 {

@@ -455,19 +455,26 @@ func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
 }
 
 // scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
-// it if it has not started.
+// it if it has not started. An outage at 0 is in force when scheduleOutage returns, before
+// the batch's first call: a timer's goroutine, on a busy machine, could let the first calls
+// through.
 func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() {
 	if f.outageFor <= 0 {
 		return func() {}
 	}
-	t := time.AfterFunc(f.outageAt, func() {
+	start := func() {
 		for _, svc := range f.outageServices {
 			if s := stubs[svc]; s != nil {
 				s.OutageFor(f.outageFor)
 			}
 		}
 		log.Info("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
-	})
+	}
+	if f.outageAt <= 0 {
+		start()
+		return func() {}
+	}
+	t := time.AfterFunc(f.outageAt, start)
 	return func() { t.Stop() }
 }
 
