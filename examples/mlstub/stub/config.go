@@ -240,6 +240,11 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 			if err != nil {
 				return fmt.Errorf("fail: %w", err)
 			}
+			if _, dup := out.Fail[c]; dup {
+				// Names are read case-insensitively: "unavailable" and "UNAVAILABLE" are one
+				// code, and which rate won would depend on the map's order.
+				return fmt.Errorf("fail: code %s given twice", CodeName(c))
+			}
 			out.Fail[c] = r
 		}
 	}

@@ -1,0 +1,116 @@
+package stub
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+)
+
+// FuzzParseFailSpec: the -fail flag's parser never panics; what it accepts is a valid fault
+// profile, and FormatFailSpec writes it back so that it reads the same.
+func FuzzParseFailSpec(f *testing.F) {
+	for _, s := range []string{"", "unavailable=0.2", "unavailable=0.2,deadline_exceeded=0.05", "UNAVAILABLE = 1",
+		"ok=0.1", "unavailable=0.6,internal=0.6", "unavailable=NaN", "unavailable=1e-320", "unavailable", ",", "unavailable=0.1,unavailable=0.2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		m, err := ParseFailSpec(spec)
+		if err != nil {
+			if m != nil {
+				t.Errorf("ParseFailSpec(%q) = %v with error %v", spec, m, err)
+			}
+			return
+		}
+		if err := (Faults{Fail: m}).Validate(); err != nil {
+			t.Fatalf("ParseFailSpec(%q) = %v, which Validate refuses: %v", spec, m, err)
+		}
+		again, err := ParseFailSpec(FormatFailSpec(m))
+		if err != nil || !maps.Equal(again, m) {
+			t.Errorf("ParseFailSpec(%q) = %v; written %q it reads %v, %v", spec, m, FormatFailSpec(m), again, err)
+		}
+	})
+}
+
+// fuzzStub starts a stub for a fuzz target's admin requests, on a fake clock that does not
+// move (an outage of 1ns is still under way when its answer is written); it stops with f.
+func fuzzStub(f *testing.F) *Stub {
+	s, err := Start(context.Background(), Config{Services: []string{ServiceOCR}, StopTimeout: time.Second},
+		WithClock(clocktest.New(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Stop)
+	return s
+}
+
+// admin sends one request to s's admin handler, without a listener.
+func admin(s *Stub, method, target, body string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	s.AdminHandler().ServeHTTP(w, httptest.NewRequest(method, target, strings.NewReader(body)))
+	return w
+}
+
+// FuzzAdminFaults: PUT /faults answers 200 with the profile it set, exactly when the body
+// reads as a valid profile, and 400 otherwise; nothing panics, and a profile it answers
+// reads back the same.
+func FuzzAdminFaults(f *testing.F) {
+	for _, s := range []string{`{"fail":{"unavailable":1}}`, `{"fail":{},"latency":"20ms","spike_rate":0.01,"spike":"300ms","pushback":"200ms","capacity":4}`,
+		`{"fail":{"unavailable":0.5,"UNAVAILABLE":0.25}}`, `{"fail":{"ok":1}}`, `{"latency":"-1s"}`, `{"spike_rate":2}`, `{"bogus":1}`,
+		`{"fail":{}} {}`, `{"latency":"9999999999h"}`, `null`, `[]`, ``} {
+		f.Add(s)
+	}
+	s := fuzzStub(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		var want Faults
+		valid := json.Unmarshal([]byte(body), &want) == nil && want.Validate() == nil
+		w := admin(s, http.MethodPut, "/faults", body)
+		switch {
+		case w.Code != http.StatusOK && w.Code != http.StatusBadRequest:
+			t.Fatalf("PUT /faults %q: %d %s", body, w.Code, w.Body)
+		case (w.Code == http.StatusOK) != valid:
+			t.Fatalf("PUT /faults %q: %d %s; the body reads as a valid profile: %v", body, w.Code, w.Body, valid)
+		case w.Code == http.StatusBadRequest:
+			return
+		}
+		var got Faults
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Validate() != nil {
+			t.Fatalf("PUT /faults %q answered %s, which does not read back: %v", body, w.Body, err)
+		}
+		if !maps.Equal(got.Fail, want.Fail) || got.Latency != want.Latency || got.SpikeRate != want.SpikeRate ||
+			got.Spike != want.Spike || got.Pushback != want.Pushback || got.Capacity != want.Capacity {
+			t.Errorf("PUT /faults %q answered %+v, want %+v", body, got, want)
+		}
+	})
+}
+
+// FuzzAdminOutage: POST /outage?for= starts an outage exactly for a positive duration, and
+// answers 400 for anything else; nothing panics.
+func FuzzAdminOutage(f *testing.F) {
+	for _, s := range []string{"5s", "1ns", "0", "-1s", "2562047h", "9999999999h", "1.5m", "", "5", "s"} {
+		f.Add(s)
+	}
+	s := fuzzStub(f)
+	f.Fuzz(func(t *testing.T, v string) {
+		s.Up()
+		d, err := time.ParseDuration(v)
+		w := admin(s, http.MethodPost, "/outage?for="+url.QueryEscape(v), "")
+		if err != nil || d <= 0 {
+			if w.Code != http.StatusBadRequest || s.IsDown() {
+				t.Errorf("POST /outage?for=%q: %d %s, down %v; want 400 and no outage", v, w.Code, w.Body, s.IsDown())
+			}
+			return
+		}
+		var st OutageState
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &st) != nil || !st.Down || st.Until == "" {
+			t.Errorf("POST /outage?for=%q: %d %s; want 200, down, until set", v, w.Code, w.Body)
+		}
+	})
+}
