@@ -237,10 +237,18 @@ func (b Batch) inFlightLimit() int {
 }
 
 // DefaultInFlightLimit is the open loop's default bound on verifications in flight at rate
-// (per second) for verifications bounded by budget: rate × budget × 1.25, at least 1.
+// (per second) for verifications bounded by budget: rate × budget × 1.25, at least 1 and at
+// most MaxInFlightLimit (a rate of 1e300 would otherwise overflow the int).
 func DefaultInFlightLimit(rate float64, budget time.Duration) int {
-	return max(1, int(math.Ceil(rate*budget.Seconds()*1.25)))
+	n := math.Ceil(rate * budget.Seconds() * 1.25)
+	if !(n < MaxInFlightLimit) { // NaN too
+		return MaxInFlightLimit
+	}
+	return max(1, int(n))
 }
+
+// MaxInFlightLimit caps DefaultInFlightLimit: far more verifications than a process can hold.
+const MaxInFlightLimit = 1 << 30
 
 func (b Batch) tick(mu *sync.Mutex, done *int, total int) {
 	if b.Progress == nil {
