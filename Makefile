@@ -61,6 +61,10 @@ fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfig$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseFailSpec$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminFaults$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminOutage$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 
 ## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
 ## benchstat, then the comparison module's report
