@@ -105,13 +105,7 @@ func TestUnary(t *testing.T) {
 			// for. Otherwise, on a loaded machine, a hedge still on its way when answered
 			// checks makes it skip the attempt that waits for it, the release lets the hedge
 			// win at once, and the waiting attempt is canceled before it answers.
-			for n := 1; n <= tt.wantAttempts; n++ {
-				select {
-				case <-st.arrival(n):
-				case <-time.After(5 * time.Second):
-					t.Fatalf("attempt %d did not reach the server within 5s", n)
-				}
-			}
+			st.arrivedAll(t, tt.wantAttempts)
 			st.answered(t)
 			close(st.release)
 			r := <-done

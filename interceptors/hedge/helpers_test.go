@@ -92,6 +92,18 @@ func (s *stub) answered(t *testing.T) {
 	})
 }
 
+// arrivedAll waits until attempts 1 to n have reached the stub.
+func (s *stub) arrivedAll(t *testing.T, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		select {
+		case <-s.arrival(i):
+		case <-time.After(5 * time.Second):
+			t.Fatalf("attempt %d did not reach the server within 5s", i)
+		}
+	}
+}
+
 func (s *stub) arrival(n int) chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -55,7 +55,7 @@ func TestStream(t *testing.T) {
 		{name: "hedge wins after the delay", frames: 5, size: 100, acts: map[int]act{1: hang, 2: ok}, steps: []int{1},
 			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}, wantCanceled: []int{1}},
 		{name: "a failure after the hedge went: the hedge answers", frames: 5, size: 100,
-			acts: map[int]act{1: {wait: 2, code: grpccodes.Unavailable}, 2: ok}, steps: []int{1},
+			acts: map[int]act{1: {wait: 2, code: grpccodes.Unavailable}, 2: {hold: true}}, steps: []int{1},
 			wantAttempts: 2, wantWinner: 2, wantReasons: []string{"delay"}},
 		{name: "over the replay buffer: not hedged", frames: 3, size: 100 << 10, acts: map[int]act{1: unavailable, 2: ok},
 			wantAttempts: 1, wantCode: grpccodes.Unavailable},
@@ -98,6 +98,13 @@ func TestStream(t *testing.T) {
 				s.clk.BlockUntil(1)
 				s.clk.Advance(delay)
 			}
+			// As in TestHedge: once every attempt has arrived, the held ones are released only
+			// after the others have answered. Otherwise, on a loaded machine, a hedge that
+			// answers at once can win before the attempt that waited for it is scheduled, which
+			// then sees a cancellation instead of answering.
+			st.arrivedAll(t, tt.wantAttempts)
+			st.answered(t)
+			close(st.release)
 			r := <-done
 			st.settle(t)
 			if got := status.Code(r.err); got != tt.wantCode {
