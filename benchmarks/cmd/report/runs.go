@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,11 +16,49 @@ import (
 // differ by more than that on a shared VM. So the time goals are also judged across the runs
 // of the measured code: every committed version of report.md whose run measured it.
 
-// measuredCode is the pathspec of what the headline's time figure measures: the Go code that
-// is not a test (the library, its dependencies' versions, and the paired layout's harness) and
-// the script and Makefile that lay the run out; not the report's own code.
+// measuredCode is the pathspec of what the headline's time figure measures, when the packages
+// the run links cannot be listed (linkedCode): the Go code that is not a test (the library, its
+// dependencies' versions, and the paired layout's harness) and the script and Makefile that lay
+// the run out; not the report's own code.
 var measuredCode = []string{":(glob)**/*.go", ":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile",
 	":(exclude,glob)**/*_test.go", ":(exclude)benchmarks/cmd/report"}
+
+// measuredPackages are the run's programs (scripts/report.sh): the benchmarks' test binary and
+// cmd/paired, relative to the benchmarks module.
+var measuredPackages = []string{".", "./cmd/paired"}
+
+// linkedCode is measuredCode narrowed to the packages the run's programs link (go list, in the
+// benchmarks module at dir): the non-test Go files of their directories in the repository at
+// top, every go.mod and go.sum (the dependencies' versions), and the script and Makefile. A
+// change elsewhere, to the examples or the documents, leaves the measured code as it was. The
+// set is today's; a package that joined or left it did so through an import in a file of the
+// set, so a commit that changed the set changed the measured code too.
+func linkedCode(top, dir string) ([]string, error) {
+	cmd := exec.Command("go", append([]string{"list", "-deps", "-test", "-f", "{{if not .Standard}}{{.Dir}}{{end}}"}, measuredPackages...)...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("go list in %s: %w: %s", dir, err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return nil, fmt.Errorf("go list in %s: %w", dir, err)
+	}
+	spec := []string{":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile", ":(exclude,glob)**/*_test.go"}
+	seen := map[string]bool{}
+	for _, d := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(top, d)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || seen[rel] {
+			continue // a dependency's module, outside the repository
+		}
+		seen[rel] = true
+		spec = append(spec, ":(glob)"+filepath.ToSlash(filepath.Join(rel, "*.go")))
+	}
+	if len(seen) == 0 {
+		return nil, fmt.Errorf("go list in %s: no package of the repository at %s", dir, top)
+	}
+	return spec, nil
+}
 
 // minRuns is the fewest runs the across-run interval is read from: the sign-test interval of the
 // runs' medians needs 6 at 95 %.
@@ -39,9 +79,10 @@ func git(dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// codeOf returns the last commit at or before commit that changed the measured code.
-func codeOf(top, commit string) (string, error) {
-	return git(top, append([]string{"log", "-1", "--format=%H", commit, "--"}, measuredCode...)...)
+// codeOf returns the last commit at or before commit that changed the measured code, the
+// paths of spec (measuredCode, linkedCode).
+func codeOf(top, commit string, spec []string) (string, error) {
+	return git(top, append([]string{"log", "-1", "--format=%H", commit, "--"}, spec...)...)
 }
 
 var commitRow = regexp.MustCompile(`(?m)^\| commit \| ([0-9a-f]{7,40})( \(with uncommitted changes\))? \|`)
@@ -81,7 +122,7 @@ type pastReport struct{ commit, text string }
 // run measured code, oldest first, leaving out the run of commit skip (this report's own) and
 // runs on uncommitted changes. A run whose report was committed more than once (re-rendered by
 // a later cmd/report) counts once, as its last version reads it.
-func pastReports(top, path, code, skip string) ([]pastReport, error) {
+func pastReports(top, path string, spec []string, code, skip string) ([]pastReport, error) {
 	versions, err := git(top, "log", "--reverse", "--format=%H", "--", path)
 	if err != nil || versions == "" {
 		return nil, err
@@ -96,7 +137,7 @@ func pastReports(top, path, code, skip string) ([]pastReport, error) {
 		if c == nil || c[2] != "" || sameCommit(c[1], skip) {
 			continue
 		}
-		if mc, err := codeOf(top, c[1]); err == nil && mc == code {
+		if mc, err := codeOf(top, c[1], spec); err == nil && mc == code {
 			out = slices.DeleteFunc(out, func(o pastReport) bool { return o.commit == c[1] })
 			out = append(out, pastReport{commit: c[1], text: text})
 		}
@@ -149,6 +190,7 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 type sameCode struct {
 	read    bool
 	ok      bool // the code could be told: a known commit without uncommitted changes, git
+	linked  bool // the measured code is the packages the run links (linkedCode), not measuredCode
 	code    string
 	reports []pastReport
 }
@@ -172,7 +214,11 @@ func (r *report) readSameCode() *sameCode {
 	if err != nil {
 		return s
 	}
-	code, err := codeOf(top, commit)
+	spec, err := linkedCode(top, moduleDir(abs))
+	if s.linked = err == nil; !s.linked {
+		spec = measuredCode
+	}
+	code, err := codeOf(top, commit, spec)
 	if err != nil || code == "" {
 		return s
 	}
@@ -180,11 +226,24 @@ func (r *report) readSameCode() *sameCode {
 	if err != nil {
 		return s
 	}
-	if s.reports, err = pastReports(top, filepath.ToSlash(rel), code, commit); err != nil {
+	if s.reports, err = pastReports(top, filepath.ToSlash(rel), spec, code, commit); err != nil {
 		return s
 	}
 	s.code, s.ok = code, true
 	return s
+}
+
+// moduleDir returns the directory of the Go module that holds dir (absolute): the nearest with a
+// go.mod, dir itself when none has.
+func moduleDir(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
 }
 
 // acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run) judged across

@@ -697,7 +697,12 @@ func TestParseRun(t *testing.T) {
 
 // pastRunsOf is the suite's time figure of pastReports.
 func pastRunsOf(top, path, code, skip string) ([]run, error) {
-	reports, err := pastReports(top, path, code, skip)
+	return pastRunsIn(top, path, measuredCode, code, skip)
+}
+
+// pastRunsIn is pastRunsOf with the measured code's pathspec spec.
+func pastRunsIn(top, path string, spec []string, code, skip string) ([]run, error) {
+	reports, err := pastReports(top, path, spec, code, skip)
 	return runsOf(reports, suiteTime), err
 }
 
@@ -754,11 +759,11 @@ func TestPastRuns(t *testing.T) {
 	write(path, report(c2, 9))
 	commit("report at c2")
 
-	code1, err := codeOf(top, r1)
+	code1, err := codeOf(top, r1, measuredCode)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full, _ := codeOf(top, c1); code1 != full || !strings.HasPrefix(code1, c1) {
+	if full, _ := codeOf(top, c1, measuredCode); code1 != full || !strings.HasPrefix(code1, c1) {
 		t.Fatalf("code of %s is %s, want %s's", r1, code1, c1)
 	}
 	got, err := pastRunsOf(top, path, code1, "")
@@ -775,8 +780,65 @@ func TestPastRuns(t *testing.T) {
 	if got, _ := pastRunsOf(top, path, code1, d1); len(got) != 1 || got[0].commit != c1 {
 		t.Errorf("runs of code 1 but d1's own: %+v, want c1's alone", got)
 	}
-	code2, _ := codeOf(top, c2)
+	code2, _ := codeOf(top, c2, measuredCode)
 	if got, _ := pastRunsOf(top, path, code2, ""); len(got) != 1 || got[0].commit != c2 {
 		t.Errorf("runs of code 2: %+v, want c2's alone", got)
+	}
+
+	// Go code the run does not link (an example) changes the code by measuredCode, not by the
+	// pathspec linkedCode gives for a run that links the top directory's package alone.
+	write("examples/app/app.go", "package app\n")
+	e1 := commit("an example")
+	write(path, report(e1, 8))
+	commit("report at e1")
+	linked := []string{":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile", ":(exclude,glob)**/*_test.go", ":(glob)*.go"}
+	if code, _ := codeOf(top, e1, linked); code != code2 {
+		t.Errorf("code of %s by the linked pathspec is %s, want code 2's %s", e1, code, code2)
+	}
+	if code, _ := codeOf(top, e1, measuredCode); code == code2 {
+		t.Errorf("code of %s by measuredCode is code 2's, want its own", e1)
+	}
+	got, _ = pastRunsIn(top, path, linked, code2, "")
+	meds = nil
+	for _, r := range got {
+		meds = append(meds, r.commit)
+	}
+	if want := []string{c2, e1}; !slices.Equal(meds, want) {
+		t.Errorf("runs of code 2 by the linked pathspec: %v, want %v", meds, want)
+	}
+}
+
+// TestLinkedCode: the pathspec of the benchmarks' own run names the directories of the library
+// packages it links, and neither the examples nor the report's code.
+func TestLinkedCode(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skip("not in a git checkout")
+	}
+	top := strings.TrimSpace(string(out))
+	here, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := linkedCode(top, moduleDir(here))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{":(glob)interceptors/retry/*.go", ":(glob)observe/promobs/*.go", ":(glob)benchmarks/*.go",
+		":(glob)benchmarks/cmd/paired/*.go", ":(glob)**/go.sum", "benchmarks/scripts", ":(exclude,glob)**/*_test.go"} {
+		if !slices.Contains(spec, want) {
+			t.Errorf("linked pathspec lacks %s: %v", want, spec)
+		}
+	}
+	for _, p := range spec {
+		if strings.Contains(p, "examples/") || strings.Contains(p, "cmd/report") {
+			t.Errorf("linked pathspec holds %s", p)
+		}
+	}
+	if _, err := codeOf(top, "HEAD", spec); err != nil {
+		t.Errorf("git log with the linked pathspec: %v", err)
 	}
 }
