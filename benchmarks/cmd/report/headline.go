@@ -400,14 +400,12 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	}
 	r.printf("A run's interval covers its own rounds only, and runs of the same code minutes apart differ\n")
 	r.printf("by more than that on this VM, so the time goals are also judged *across runs*: on every\n")
+	code := "Go code other than tests and\nthe report's"
 	if r.readSameCode().linked {
-		r.printf("committed run of the code measured (the last commit that changed the Go code, tests aside, of\n")
-		r.printf("a package the run's programs link, a go.mod or go.sum, or the run's script), this one\n")
-		r.printf("included; from %d runs on,\n", minRuns)
-	} else {
-		r.printf("committed run of the code measured (the last commit that changed Go code other than tests and\n")
-		r.printf("the report's, a go.mod or go.sum, or the run's script), this one included; from %d runs on,\n", minRuns)
+		code = "the Go code, tests aside, of\na package the run's programs link"
 	}
+	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod or go.sum,\n", code)
+	r.printf("or the run's script), this one included; from %d runs on,\n", minRuns)
 	r.printf("on the sign-test interval of the runs' medians, before that met or missed only when every\n")
 	r.printf("run's own verdict is, and never on one run.\n")
 	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
