@@ -100,14 +100,8 @@ func TestUnary(t *testing.T) {
 			if b != nil {
 				eventually(t, func() bool { return b.asked.Load() >= int64(tt.wantAsked) })
 			}
-			// Every attempt that will reach the server has been sent by now (by the steps);
-			// wait until each has arrived, so that answered sees the arrival an attempt waits
-			// for. Otherwise, on a loaded machine, a hedge still on its way when answered
-			// checks makes it skip the attempt that waits for it, the release lets the hedge
-			// win at once, and the waiting attempt is canceled before it answers.
-			st.arrivedAll(t, tt.wantAttempts)
-			st.answered(t)
-			close(st.release)
+			// Every attempt that will reach the server has been sent by now (by the steps).
+			st.releaseHeld(t, tt.wantAttempts)
 			r := <-done
 			st.settle(t)
 

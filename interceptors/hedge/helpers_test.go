@@ -92,8 +92,12 @@ func (s *stub) answered(t *testing.T) {
 	})
 }
 
-// arrivedAll waits until attempts 1 to n have reached the stub.
-func (s *stub) arrivedAll(t *testing.T, n int) {
+// releaseHeld waits until attempts 1 to n have reached the stub and every one that needs
+// nothing more from the test has answered (answered), then releases the held ones. Waiting for
+// the arrivals first lets answered see the arrival an attempt waits for: otherwise, on a loaded
+// machine, a hedge still on its way makes answered skip the attempt that waits for it, the
+// release lets the hedge win at once, and the waiting attempt is canceled before it answers.
+func (s *stub) releaseHeld(t *testing.T, n int) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
 		select {
@@ -102,6 +106,8 @@ func (s *stub) arrivedAll(t *testing.T, n int) {
 			t.Fatalf("attempt %d did not reach the server within 5s", i)
 		}
 	}
+	s.answered(t)
+	close(s.release)
 }
 
 func (s *stub) arrival(n int) chan struct{} {
