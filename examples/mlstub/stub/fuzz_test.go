@@ -51,10 +51,10 @@ func fuzzStub(f *testing.F) *Stub {
 	return s
 }
 
-// admin sends one request to s's admin handler, without a listener.
-func admin(s *Stub, method, target, body string) *httptest.ResponseRecorder {
+// admin sends one request to an admin handler (Stub.AdminHandler), without a listener.
+func admin(h http.Handler, method, target, body string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
-	s.AdminHandler().ServeHTTP(w, httptest.NewRequest(method, target, strings.NewReader(body)))
+	h.ServeHTTP(w, httptest.NewRequest(method, target, strings.NewReader(body)))
 	return w
 }
 
@@ -67,11 +67,11 @@ func FuzzAdminFaults(f *testing.F) {
 		`{"fail":{}} {}`, `{"latency":"9999999999h"}`, `null`, `[]`, ``} {
 		f.Add(s)
 	}
-	s := fuzzStub(f)
+	h := fuzzStub(f).AdminHandler()
 	f.Fuzz(func(t *testing.T, body string) {
 		var want Faults
 		valid := json.Unmarshal([]byte(body), &want) == nil && want.Validate() == nil
-		w := admin(s, http.MethodPut, "/faults", body)
+		w := admin(h, http.MethodPut, "/faults", body)
 		switch {
 		case w.Code != http.StatusOK && w.Code != http.StatusBadRequest:
 			t.Fatalf("PUT /faults %q: %d %s", body, w.Code, w.Body)
@@ -98,10 +98,11 @@ func FuzzAdminOutage(f *testing.F) {
 		f.Add(s)
 	}
 	s := fuzzStub(f)
+	h := s.AdminHandler()
 	f.Fuzz(func(t *testing.T, v string) {
 		s.Up()
 		d, err := time.ParseDuration(v)
-		w := admin(s, http.MethodPost, "/outage?for="+url.QueryEscape(v), "")
+		w := admin(h, http.MethodPost, "/outage?for="+url.QueryEscape(v), "")
 		if err != nil || d <= 0 {
 			if w.Code != http.StatusBadRequest || s.IsDown() {
 				t.Errorf("POST /outage?for=%q: %d %s, down %v; want 400 and no outage", v, w.Code, w.Body, s.IsDown())
