@@ -501,10 +501,21 @@ func TestRejectedReloadLeavesSharedObjects(t *testing.T) {
 // in the chain — a slow first attempt is hedged and the hedge's answer counted by the throttle
 // — and their objects are kept across a reload that does not change them.
 func TestAdaptiveSections(t *testing.T) {
+	// The first attempt never answers: the hedge must. The hedge answers only once the first has
+	// reached the handler; on a busy machine the first could otherwise still be on its way when
+	// the hedge wins, be canceled before the server runs it, and the server would see one call.
+	firstArrived := make(chan struct{})
+	var once sync.Once
 	srv := &testkit.Server{CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		if len(md.Get(hedge.PreviousAttemptsKey)) == 0 {
-			<-ctx.Done() // the first attempt never answers: the hedge must
+			once.Do(func() { close(firstArrived) })
+			<-ctx.Done()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		select {
+		case <-firstArrived:
+		case <-ctx.Done():
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}
 		return &kycv1.CompareResponse{Similarity: 0.9}, nil
