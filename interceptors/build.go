@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -128,6 +129,9 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 		}
 		b := st.built
 		earlier[st.sec.Key()] = b
+		if st.sec.Rank() == section.RankHedge {
+			c.hedged = true
+		}
 		// Special wiring: the retry rank is where the attempt loop is, or would be; the steps
 		// after it act on each attempt (see unaryChain's AttemptFinished).
 		if st.sec.Rank() > section.RankRetry && attemptAt == len(p.steps) {
@@ -496,6 +500,7 @@ type unaryRunner struct {
 	next     []grpc.UnaryInvoker
 	attempts atomic.Int32
 	timing   section.Timing // the call's, when the chain is timed (see runner); else zero
+	round    attempt.Round  // observed's, in a hedged chain (see chain.hedged)
 }
 
 // RunStep runs the chain from step i (section.Runner: a flat step's next).
@@ -566,8 +571,17 @@ func (r *unaryRunner) gates(i int) (*section.Gates, grpc.UnaryInvoker, *time.Tim
 // observed calls step i and emits the AttemptFinished of a chain without an attempt loop.
 func (r *unaryRunner) observed(i int, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption) error {
 	t0 := r.uc.clk.Now()
-	err := r.call(i, ctx, method, req, reply, cc, opts)
-	r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
+	if !r.uc.c.hedged {
+		err := r.call(i, ctx, method, req, reply, cc, opts)
+		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
+		return err
+	}
+	// A hedging policy reports the attempts of a call it hedges (see chain.hedged).
+	r.round.Reset(0, nil)
+	err := r.call(i, ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], &r.round))
+	if r.round.Reported() == 0 {
+		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)
+	}
 	return err
 }
 

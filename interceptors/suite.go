@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
@@ -69,6 +70,10 @@ type chain struct {
 	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
 	sink       observe.Sink                         // the suite's sink scoped to the chain (observe.ForMethod)
 	err        error                                // the chain could not be built; calls fail with it
+	// hedged: a hedging policy in the chain reports the attempts of the calls it hedges
+	// itself. Without an attempt loop, the suite then passes an attempt.Round to learn
+	// whether it did, and reports the call's one attempt only when it did not.
+	hedged bool
 }
 
 // New builds a suite from cfg (nil means config.Builtin()). It builds at once the chains of
@@ -387,6 +392,10 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 			return c.sc.interceptor(ctx, desc, cc, method, streamer, opts...)
 		}
 		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now()}
+		if c.hedged && !c.sc.loop {
+			o.round = new(attempt.Round)
+			opts = append(opts[:len(opts):len(opts)], o.round)
+		}
 		r, cs, err := c.sc.open(ctx, desc, cc, method, streamer, opts)
 		o.r = r
 		if err != nil {
@@ -428,7 +437,8 @@ type observedStream struct {
 	c      *chain
 	method string
 	start  time.Time
-	r      *streamRunner // counts the attempts
+	r      *streamRunner  // counts the attempts
+	round  *attempt.Round // what a hedging policy reported of the attempts (see chain.hedged), or nil
 }
 
 func (o *observedStream) ended(e streamend.End) {
@@ -438,8 +448,8 @@ func (o *observedStream) ended(e streamend.End) {
 }
 
 func (o *observedStream) finish(err error) {
-	if !o.c.sc.loop {
-		// The stream was the one attempt (see unaryChain).
+	if !o.c.sc.loop && (o.round == nil || o.round.Reported() == 0) {
+		// The stream was the one attempt (see unaryChain), which no hedging policy reported.
 		o.c.attemptFinished(o.sink, o.s.clk, o.method, o.start, err)
 	}
 	o.s.emitCall(o.sink, o.c, o.method, o.start, time.Time{}, int(o.r.attempts.Load()), err)

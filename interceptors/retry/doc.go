@@ -181,8 +181,14 @@
 // CloseAndRecv: the receive then reopens, replays, closes and receives again, so the caller
 // sees one call. A send that fails on a dead attempt (io.EOF) is kept for the replay and
 // reported as sent; the failure surfaces at the next receive. Messages must not be modified
-// after SendMsg, as grpc already requires. The per-attempt timeout applies to a stream only
-// until it commits; the budget bounds the whole stream. Abandoned attempts are canceled.
+// after SendMsg, as grpc already requires. Any other error of a send (the client's own, such as
+// a message over the send limit) ends the stream, as it does in grpc, without a retry. The
+// per-attempt timeout applies to a stream only until it commits, and an attempt it ends reads
+// as DeadlineExceeded to the policies below, as a unary attempt's does; the budget bounds the
+// whole stream. Abandoned attempts are canceled. The committed attempt is reported (its
+// AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
+// server stream that fails after its first message is a failed attempt. A panic while an
+// attempt opens ends the stream (later calls return Internal) and goes on to the caller.
 //
 // # Events
 //

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // errAttemptTimeout is the cause set on a stream attempt's context when its per-attempt
@@ -47,10 +48,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0, false); b.Needed {
 			s.callCtx, s.callCancel = clock.WithDeadline(ctx, p.s.Clock, b.End)
 		}
-		s.mu.Lock()
-		err := s.openLocked(1)
-		s.mu.Unlock()
-		if err != nil {
+		if _, err := s.open(1); err != nil {
 			if err = s.retry(err, nil); err != nil {
 				return nil, err
 			}
@@ -111,12 +109,14 @@ type retryStream struct {
 func (s *retryStream) openLocked(n int) error {
 	s.n, s.t0 = n, s.loop.clk.Now()
 	s.round.Reset(s.loop.sent, nil) // a stream's hedges outlive a decision: no shared cancel
-	actx, cancel := context.WithCancelCause(s.loop.outgoing(s.callCtx, n))
+	parent := s.loop.outgoing(s.callCtx, n)
+	actx, cancel := context.WithCancelCause(parent)
 	var (
 		at clock.Timer
 		to *atomic.Bool
 	)
 	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout, false); b.Needed {
+		actx = &attemptContext{parent: parent, inner: actx}
 		to = new(atomic.Bool)
 		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), func() {
 			to.Store(true)
@@ -147,6 +147,64 @@ func (s *retryStream) openLocked(n int) error {
 		_ = st.CloseSend()
 	}
 	return nil
+}
+
+// open opens attempt n (see openLocked) unless the stream committed in the meantime, which it
+// reports. When the streamer panics, the stream ends for good before the panic goes on to the
+// caller: nothing is left locked, and the attempt's context and timer are released.
+func (s *retryStream) open(n int) (committed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return true, nil
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			s.final = errOpenPanicked
+			s.broken = true
+			s.accounted = true
+			s.releaseLocked()
+			s.loop.stop()
+		}
+	}()
+	err = s.openLocked(n)
+	opened = true
+	return false, err
+}
+
+// errOpenPanicked is what a stream whose attempt's open panicked returns from then on.
+var errOpenPanicked = status.Error(grpccodes.Internal, "retry: opening an attempt panicked")
+
+// attemptContext is the context of a stream attempt with a per-attempt timeout: inner, canceled
+// by the timer with errAttemptTimeout, reads as context.DeadlineExceeded then, so that the
+// policies under the retry loop count a timed-out attempt as they count a unary one. It has
+// no deadline of its own: the timeout is lifted when the stream commits. Value answers from
+// the parent, so that contexts derived from it do not attach to inner (whose Err is
+// Canceled): they are canceled through AfterFunc and read Err.
+type attemptContext struct {
+	parent context.Context
+	inner  context.Context
+}
+
+func (c *attemptContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+
+func (c *attemptContext) Done() <-chan struct{} { return c.inner.Done() }
+
+func (c *attemptContext) Value(key any) any { return c.parent.Value(key) }
+
+// AfterFunc lets context.WithCancel and its kin attach to c without a goroutine.
+func (c *attemptContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.inner, f) }
+
+// Err reports context.DeadlineExceeded when the per-attempt timeout ended the attempt, even if
+// the parent ended since (the retry loop releases the call's context once the attempt that
+// timed out was its last); otherwise inner's error.
+func (c *attemptContext) Err() error {
+	err := c.inner.Err()
+	if err != nil && context.Cause(c.inner) == errAttemptTimeout {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // stopAttemptLocked stops the current attempt's timeout and cancels its context.
@@ -211,9 +269,27 @@ func (s *retryStream) SendMsg(m any) error {
 		return nil
 	}
 	err := s.cur.SendMsg(m)
-	if errors.Is(err, io.EOF) && !s.committed {
-		s.broken = true
-		return nil
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		if !s.committed {
+			s.broken = true
+			return nil
+		}
+	default:
+		// The client's own error (a message over the size limit, say): grpc ended the attempt
+		// with it, and the stream with the attempt, as it would without the retry loop. Not
+		// retried: another attempt would fail alike. The receiver, if one is waiting, gets
+		// the same error from final.
+		s.final = err
+		if !s.accounted {
+			s.accounted = true
+			v := s.p.s.Classifier.Classify(err)
+			s.loop.finished(s.n, s.t0, v, s.round.Reported())
+			s.loop.report(s.n, v)
+			s.loop.stop()
+		}
+		s.releaseLocked()
 	}
 	return err
 }
@@ -271,31 +347,20 @@ func (s *retryStream) RecvMsg(m any) error {
 			s.mu.Unlock()
 			return err
 		}
-		st, committed, accounted, n, t0 := s.cur, s.committed, s.accounted, s.n, s.t0
+		st, committed, n, t0 := s.cur, s.committed, s.n, s.t0
 		s.mu.Unlock()
 		err := st.RecvMsg(m)
-		if committed && accounted {
-			if err != nil || !s.desc.ServerStreams {
-				s.release()
-			}
-			return err
-		}
 		if err == nil || errors.Is(err, io.EOF) || committed {
-			// The first outcome decides: a message or a clean end commits the stream.
-			s.mu.Lock()
-			s.commitLocked()
-			s.accounted = true
-			s.mu.Unlock()
-			var v codes.Verdict
-			if err == nil || errors.Is(err, io.EOF) {
-				v = codes.Verdict{Class: codes.Success, Code: grpccodes.OK}
-			} else {
-				v = s.p.s.Classifier.ClassifyTrailer(err, st.Trailer())
+			// A message or a clean end commits the stream; the attempt's outcome is the
+			// stream's end: an error, io.EOF, or the one response of a call without server
+			// streaming.
+			if !committed {
+				s.mu.Lock()
+				s.commitLocked()
+				s.mu.Unlock()
 			}
-			s.loop.finished(n, t0, v, s.round.Reported())
-			s.loop.report(n, v)
 			if err != nil || !s.desc.ServerStreams {
-				s.release()
+				s.end(st, n, t0, err)
 			}
 			return err
 		}
@@ -303,6 +368,24 @@ func (s *retryStream) RecvMsg(m any) error {
 			return ferr
 		}
 	}
+}
+
+// end accounts the committed attempt n (stream st, started at t0), which ended with err (nil or
+// io.EOF: success), unless SendMsg did, and releases the stream.
+func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) {
+	s.mu.Lock()
+	mine := !s.accounted
+	s.accounted = true
+	s.mu.Unlock()
+	if mine {
+		v := codes.Verdict{Class: codes.Success, Code: grpccodes.OK}
+		if err != nil && !errors.Is(err, io.EOF) {
+			v = s.p.s.Classifier.ClassifyTrailer(err, st.Trailer())
+		}
+		s.loop.finished(n, t0, v, s.round.Reported())
+		s.loop.report(n, v)
+	}
+	s.release()
 }
 
 // committedNow reports whether the stream committed (the caller outgrew the replay buffer).
@@ -318,6 +401,12 @@ func (s *retryStream) committedNow() bool {
 func (s *retryStream) retry(err error, trailer metadata.MD) error {
 	for {
 		s.mu.Lock()
+		if s.final != nil {
+			// SendMsg ended the stream, and accounted the attempt, meanwhile.
+			err := s.final
+			s.mu.Unlock()
+			return err
+		}
 		n, t0, to := s.n, s.t0, s.timedOut
 		s.broken = true
 		s.stopAttemptLocked()
@@ -330,16 +419,13 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
 			return s.fail(ferr)
 		}
-		s.mu.Lock()
-		if s.committed {
+		committed, oerr := s.open(n + 1)
+		if committed {
 			// The caller outgrew the replay buffer since the check after the sleep.
-			s.mu.Unlock()
 			s.loop.report(n, v)
 			return s.fail(err)
 		}
-		err = s.openLocked(n + 1)
-		s.mu.Unlock()
-		if err == nil {
+		if err = oerr; err == nil {
 			return nil
 		}
 		trailer = nil
