@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -58,5 +59,45 @@ func TestSharedRegistryBreakerFollowsTheRegistry(t *testing.T) {
 	}
 	if got, old := second.Stats().Calls, first.Stats().Calls; got != 1 || old != 0 {
 		t.Fatalf("b's call reached the registry's breaker %d times and the replaced one %d, want 1 and 0", got, old)
+	}
+}
+
+// A reload that turns a service's breaker off forgets it; a later reload that turns it back on
+// starts a fresh, closed breaker, not the one that was open (the suite's objects start afresh
+// once forgotten, and the breaker lives in a registry that would otherwise hand it back).
+func TestBreakerTurnedOffAndOnStartsAfresh(t *testing.T) {
+	const svc = "test.v1.Toggled"
+	const method = "/" + svc + "/Do"
+	cfg := func(withBreaker bool) *config.Config {
+		p := config.Profile{Retry: quickRetry(1)}
+		if withBreaker {
+			p.Breaker = &breaker.Config{ConsecutiveFailures: 2, RecoveryTimeout: time.Hour}
+		}
+		return &config.Config{Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{svc: {Profile: "p"}}}
+	}
+	s, err := interceptors.New(cfg(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for range 2 {
+		_ = s.Unary()(context.Background(), method, nil, nil, nil, fail.Invoke)
+	}
+	if err := s.Unary()(context.Background(), method, nil, nil, nil, fail.Invoke); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("after 2 failures: %v, want the breaker open", err)
+	}
+	if err := s.Reload(cfg(false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(cfg(true)); err != nil {
+		t.Fatal(err)
+	}
+	ok := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), method, nil, nil, nil, ok.Invoke); err != nil {
+		t.Fatalf("first call after the breaker was turned off and on again: %v, want a fresh (closed) breaker", err)
+	}
+	if b, _ := s.Breakers().Lookup(svc); b == nil || b.Stats().Calls != 1 {
+		t.Fatalf("registry's breaker %v: want a fresh one that saw the one call", b)
 	}
 }

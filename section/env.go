@@ -37,7 +37,9 @@ type Env struct {
 	// hedge step finds the retry step's budget there.
 	Earlier map[Key]Built
 	// Replacing is true when an object of this section and name was built before with
-	// another fingerprint and is being replaced (a breaker drops it from its registry).
+	// another fingerprint and is being replaced, or was built before and forgotten by a
+	// reload that turned its section off (a breaker drops it from its registry, so that it
+	// starts afresh).
 	Replacing bool
 	// OnClose registers a func to run when the object leaves the suite: on Close, also for
 	// an object replaced by a reload (calls in flight may still use it until then). Nil for

@@ -52,7 +52,8 @@ func sameOverrides(a, b codes.Overrides) bool {
 // Cache holds objects of type V by Key. The zero value is empty and ready.
 type Cache[V any] struct {
 	entries map[Key]*entry[V]
-	retired []func() error // closers of replaced objects
+	retired []func() error   // closers of replaced objects
+	pruned  map[Key]struct{} // keys Prune forgot, not built since
 }
 
 type entry[V any] struct {
@@ -62,7 +63,9 @@ type entry[V any] struct {
 }
 
 // Builder builds an object. replacing is true when an object of its key exists with another
-// fingerprint; onClose registers a func to run when the cache closes.
+// fingerprint, or existed until Prune forgot it: an object that lives in a store of its own
+// (a breaker registry) must then be made afresh, not taken back with its old state. onClose
+// registers a func to run when the cache closes.
 type Builder[V any] func(replacing bool, onClose func(close func() error)) (V, error)
 
 // Get returns the object cached under k when it was built from the same fingerprint as fp
@@ -80,7 +83,8 @@ func (c *Cache[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh
 		return old.v, nil
 	}
 	var closers []func() error
-	v, err := build(ok && !same, func(f func() error) { closers = append(closers, f) })
+	_, pruned := c.pruned[k]
+	v, err := build((ok && !same) || pruned, func(f func() error) { closers = append(closers, f) })
 	if err != nil {
 		for _, f := range closers {
 			_ = f()
@@ -95,6 +99,7 @@ func (c *Cache[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh
 		c.entries = map[Key]*entry[V]{}
 	}
 	c.entries[k] = &entry[V]{fp: fp, v: v, closers: closers}
+	delete(c.pruned, k)
 	return v, nil
 }
 
@@ -118,6 +123,10 @@ func (c *Cache[V]) Prune(keep func(Key) bool) {
 		if !keep(k) {
 			c.retired = append(c.retired, e.closers...)
 			delete(c.entries, k)
+			if c.pruned == nil {
+				c.pruned = map[Key]struct{}{}
+			}
+			c.pruned[k] = struct{}{}
 		}
 	}
 }

@@ -143,10 +143,20 @@ func TestPruneRetiresWhatItForgets(t *testing.T) {
 	if c.Len() != 1 || closed != 0 {
 		t.Fatalf("after Prune: %d objects, %d closed; want 1 and none closed yet", c.Len(), closed)
 	}
-	if got, _ := c.Get(keep, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)); got != kept {
-		t.Fatal("Prune dropped the object it was told to keep")
+	if got, _ := c.Get(keep, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)); got != kept || replacing {
+		t.Fatalf("Prune dropped the object it was told to keep (replacing %v)", replacing)
 	}
-	if err := c.Close(); err != nil || closed != 2 {
-		t.Fatalf("Close ran %d closers (%v), want both objects'", closed, err)
+	// A key forgotten and needed again is built as a replacement (its store, if any, must
+	// make it afresh), once: the next Get finds it.
+	again, _ := c.Get(drop, objcache.Fingerprint{Value: 1}, equal, false, builder(4, &closed, &replacing))
+	if again.n != 4 || !replacing {
+		t.Fatalf("forgotten key built again: obj %d, replacing %v; want obj 4, replacing", again.n, replacing)
+	}
+	replacing = false
+	if got, _ := c.Get(drop, objcache.Fingerprint{Value: 1}, equal, true, builder(5, &closed, &replacing)); got.n != 5 || replacing {
+		t.Fatalf("refresh after the rebuild: obj %d, replacing %v; want obj 5, not replacing", got.n, replacing)
+	}
+	if err := c.Close(); err != nil || closed != 4 {
+		t.Fatalf("Close ran %d closers (%v), want the four objects'", closed, err)
 	}
 }
