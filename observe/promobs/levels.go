@@ -172,6 +172,11 @@ type levels struct {
 	sources   []observe.LevelSource            // Guarded by mu; only appended to.
 	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
 	lastState map[breakerKey]string            // Guarded by mu. From BreakerStateChanged events.
+	// sourced holds the breakers a Scrape source has read: their state is the source's, and
+	// their events no longer count, so that a breaker a reload removed, which the source no
+	// longer reads, has no series left. Guarded by mu.
+	sourced map[breakerKey]struct{}
+	method  func(name string) string // the method label of a full method name (Metrics.method)
 }
 
 func newLevels(cl prometheus.Labels) *levels {
@@ -190,6 +195,8 @@ func newLevels(cl prometheus.Labels) *levels {
 			[]string{labelService}, cl),
 		tracked:   map[trackKey]observe.LevelSource{},
 		lastState: map[breakerKey]string{},
+		sourced:   map[breakerKey]struct{}{},
+		method:    func(name string) string { return name },
 	}
 }
 
@@ -210,7 +217,9 @@ func (l *levels) breakerChanged(service, method, to string) {
 	}
 	k := breakerKey{service, method}
 	l.mu.Lock()
-	l.lastState[k] = to
+	if _, ok := l.sourced[k]; !ok {
+		l.lastState[k] = to
+	}
 	l.mu.Unlock()
 }
 
@@ -232,20 +241,34 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	for _, src := range l.tracked {
 		tracked = append(tracked, src)
 	}
-	events := make([]observe.Level, 0, len(l.lastState))
-	for k, st := range l.lastState {
-		events = append(events, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st})
-	}
 	l.mu.Unlock()
 
 	var readings []observe.Level
 	read := func(lv observe.Level) bool {
+		if lv.Kind == observe.LevelBreakerState {
+			lv.Method = l.method(lv.Method) // bounded as the events' (MaxMethods)
+		}
 		readings = append(readings, lv)
 		return true
 	}
 	observe.LevelSources(sources).Levels(read)
+	scraped := len(readings)
 	observe.LevelSources(tracked).Levels(read)
-	readings = append(readings, events...)
+
+	// The events' states stand in for the breakers no Scrape source has read (a tracked
+	// breaker's events are kept: they take over when it is no longer tracked).
+	l.mu.Lock()
+	for _, r := range readings[:scraped] {
+		if r.Kind == observe.LevelBreakerState {
+			k := breakerKey{r.Service, r.Method}
+			l.sourced[k] = struct{}{}
+			delete(l.lastState, k)
+		}
+	}
+	for k, st := range l.lastState {
+		readings = append(readings, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st})
+	}
+	l.mu.Unlock()
 
 	seen := make(map[trackKey]struct{}, len(readings))
 	for _, r := range readings {

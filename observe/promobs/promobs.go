@@ -326,6 +326,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 			labelService, labelMethod),
 		levels: newLevels(cl),
 	}
+	m.levels.method = m.method
 	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{
 		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.transitions,
@@ -357,7 +358,7 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.get(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, newTransitionCounter).Inc()
-		m.levels.breakerChanged(e.Service, e.Method, e.To)
+		m.levels.breakerChanged(e.Service, m.method(e.Method), e.To)
 	case observe.Rejected:
 		m.rejectionCache.get(m, rejectionKey{e.Service, e.Policy, e.Reason}, newRejectionCounter).Inc()
 	case observe.FallbackServed:
