@@ -69,9 +69,10 @@
 // own series. A breaker is told apart by service and method, as its events are: method is empty
 // for a breaker that serves the whole service (breaker.ScopeService) and the full method for a
 // method-scoped one. For a breaker a source given to Scrape reads, the state is read at scrape
-// time; for the others it is the To of the last BreakerStateChanged event seen (the breaker
+// time, and once read, its events no longer count: a breaker a reload removed has no series
+// left. For the others it is the To of the last BreakerStateChanged event seen (the breaker
 // emits its events outside its lock, so under a race of transitions the last event seen may be
-// an older one: prefer Scrape).
+// an older one: prefer Scrape). The method label is bounded by MaxMethods, as everywhere.
 //
 // # Levels
 //
