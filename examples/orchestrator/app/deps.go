@@ -17,13 +17,14 @@ import (
 )
 
 // depErrors remembers, per dependency, the last error an attempt that left the client got (a
-// transport error such as "connection refused", or the service's own failure), so that the
-// summary and the logs can name what a dependency answered. Business answers and local
+// transport error such as "connection refused", or the service's own failure, by its code
+// only: see clientDetail), so that the summary and the logs can name what a dependency
+// answered. Business answers and local
 // rejections are not errors of the dependency and are not recorded. Safe for concurrent use.
 type depErrors struct {
 	log   *zap.Logger
 	mu    sync.Mutex
-	last  map[string]string // Guarded by mu: service key → "CODE: message (address)".
+	last  map[string]string // Guarded by mu: service key → "CODE[: grpc's message] (address)".
 	addrs map[string]string // read-only: service key → address
 }
 
@@ -47,15 +48,40 @@ func (d *depErrors) record(fullMethod string, err error) {
 	if key == "" {
 		return
 	}
-	msg := fmt.Sprintf("%s: %s (%s)", kyc.CodeName(v.Code), status.Convert(err).Message(), d.addrs[key])
+	code, detail := kyc.CodeName(v.Code), clientDetail(err)
+	msg := fmt.Sprintf("%s (%s)", code, d.addrs[key])
+	if detail != "" {
+		msg = fmt.Sprintf("%s: %s (%s)", code, detail, d.addrs[key])
+	}
 	d.mu.Lock()
 	changed := d.last[key] != msg
 	d.last[key] = msg
 	d.mu.Unlock()
 	if changed {
-		d.log.Warn("dependency error", zap.String("dependency", key), zap.String("addr", d.addrs[key]),
-			zap.String("code", kyc.CodeName(v.Code)), zap.String("error", status.Convert(err).Message()))
+		fields := []zap.Field{zap.String("dependency", key), zap.String("addr", d.addrs[key]), zap.String("code", code)}
+		if detail != "" {
+			fields = append(fields, zap.String("error", detail))
+		}
+		d.log.Warn("dependency error", fields...)
 	}
+}
+
+// grpcWording are the starts of the status messages grpc-go writes itself when a request
+// could not reach a server: a connection that could not be made, a name that did not resolve.
+var grpcWording = []string{"connection error:", "last connection error:", "name resolver error:", "last resolver error:", "produced zero addresses"}
+
+// clientDetail returns what of err's status message the logs and the summary may carry: grpc's
+// own words for a request that never reached a server ("connection refused"), else nothing.
+// A server's message is its own text and may quote the request (a name on a document, a
+// document number): only its code is shown.
+func clientDetail(err error) string {
+	msg := status.Convert(err).Message()
+	for _, w := range grpcWording {
+		if strings.HasPrefix(msg, w) {
+			return msg
+		}
+	}
+	return ""
 }
 
 // snapshot returns the last error per service key.
