@@ -41,6 +41,7 @@ var badInputs = []struct {
 	{"bad_retry_budget", "profiles:\n  p:\n    retry: {throttle: {ratio: 0.5, max_tokens: 10, window: 500ms}}\n  q:\n    retry: {throttle: {ratio: 11, min_per_second: 0, window: 0}}\n  r:\n    retry: {fit_schedule: maybe, throttle: {min_per_second: 5, ratio: -1}}\n"},
 	{"bad_hedge", "profiles:\n  p:\n    hedge: {max_attempts: 9, percentile: 1.5, min_delay: 2s, max_delay: 1s, window: 5, delay: -1ms}\n  q:\n    hedge: {window: 20, min_samples: 50, dealy: 1s}\n"},
 	{"bad_adaptive_throttle", "profiles:\n  p:\n    adaptive_throttle: {k: 0.5, window: 10ms, max_reject_probability: 2, min_requests: -1}\nservices:\n  kyc.v1.OCRService:\n    adaptive_throttle: {k: 500}\n"},
+	{"shared_bucket_two_rates", "profiles:\n  p:\n    rate_limit: {rate: 10, shared: ml}\n  q:\n    rate_limit: {rate: 10, burst: 4, shared: ml}\nservices:\n  kyc.v1.OCRService:\n    profile: p\n    rate_limit: {rate: 20}\n    methods:\n      Extract: {}\n"},
 	{"bad_adaptive_bulkhead", "profiles:\n  p:\n    bulkhead:\n      max_concurrent: 8\n      adaptive: {algorithm: vegas, min_limit: 10, initial_limit: 4, smoothing: 1.5, tolerance: 0.5, backoff_ratio: 0.2}\n  q:\n    bulkhead:\n      adaptive: {algorithm: aimd, min_limit: 0, long_window: 5}\n"},
 }
 

@@ -2,10 +2,13 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -14,7 +17,8 @@ import (
 // errors.Join) whose paths are yaml key paths: each section's own Validate, classifier
 // entries, profile and service names, methods that are not identifiers, services bound to
 // profiles that do not exist, override fields that do not exist, and overrides that make the
-// effective section invalid (reported at the service or method that overrides).
+// effective section invalid (reported at the service or method that overrides), and a
+// rate_limit.shared name given two rates or bursts.
 func (c *Config) Validate() error {
 	var v fielderr.Checker
 	var errs []error
@@ -30,6 +34,50 @@ func (c *Config) Validate() error {
 	}
 	for _, name := range c.ServiceNames() {
 		errs = append(errs, c.validateService(name))
+	}
+	errs = append(errs, c.checkSharedBuckets())
+	return errors.Join(errs...)
+}
+
+// checkSharedBuckets refuses a rate_limit.shared name given two rates or bursts (after
+// defaults) by the profiles, services and methods of c: a shared name is one in-process
+// bucket, with one rate and burst. (A reload may change them: the suite then replaces the
+// bucket.) Fleet-wide limits (with a redis section) are Redis's keys, not checked here.
+func (c *Config) checkSharedBuckets() error {
+	type use struct {
+		path  string
+		rate  float64
+		burst int
+	}
+	first := map[string]use{}
+	reported := map[use]bool{} // a conflict once per shared name (in path) and settings
+	var errs []error
+	see := func(path string, rl *ratelimit.Config) {
+		if rl == nil || rl.Shared == "" || rl.Redis != nil {
+			return
+		}
+		n := ratelimit.Normalize(*rl)
+		u, ok := first[rl.Shared]
+		if !ok {
+			first[rl.Shared] = use{path: path, rate: n.Rate, burst: n.Burst}
+			return
+		}
+		if k := (use{path: rl.Shared, rate: n.Rate, burst: n.Burst}); (u.rate != n.Rate || u.burst != n.Burst) && !reported[k] {
+			reported[k] = true
+			errs = append(errs, fielderr.New(path+".rate_limit.shared", rl.Shared, fmt.Sprintf(
+				"is the bucket %s gives rate %s/s burst %d, here rate %s/s burst %d: a shared bucket has one rate and burst",
+				u.path, prose.Float(u.rate), u.burst, prose.Float(n.Rate), n.Burst)))
+		}
+	}
+	for _, name := range c.ProfileNames() {
+		see("profiles."+fielderr.Key(name), c.Profiles[name].RateLimit)
+	}
+	for _, name := range c.ServiceNames() {
+		path := "services." + fielderr.Key(name)
+		see(path, c.resolve(name, "", false).RateLimit)
+		for _, m := range c.MethodNames(name) {
+			see(path+".methods."+fielderr.Key(m), c.resolve(name, m, false).RateLimit)
+		}
 	}
 	return errors.Join(errs...)
 }

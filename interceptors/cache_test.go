@@ -3,13 +3,16 @@ package interceptors_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -99,5 +102,51 @@ func TestBreakerTurnedOffAndOnStartsAfresh(t *testing.T) {
 	}
 	if b, _ := s.Breakers().Lookup(svc); b == nil || b.Stats().Calls != 1 {
 		t.Fatalf("registry's breaker %v: want a fresh one that saw the one call", b)
+	}
+}
+
+// A reload that changes the rate of a bucket two services share takes effect (the bucket is
+// replaced, and both services share the new one); a configuration that gives the shared name
+// two rates is refused, and the one in force goes on.
+func TestReloadChangesASharedBucketsRate(t *testing.T) {
+	cfg := func(rate, other float64) *config.Config {
+		return &config.Config{
+			Profiles: map[string]config.Profile{
+				"p": {RateLimit: &ratelimit.Config{Rate: rate, Shared: "b"}},
+				"q": {RateLimit: &ratelimit.Config{Rate: other, Shared: "b"}},
+			},
+			Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}, svcOCR: {Profile: "q"}},
+		}
+	}
+	clk := clocktest.New(time.Unix(1700000000, 0)) // no refill while the test runs
+	reg := ratelimit.NewRegistry(ratelimit.WithClock(clk))
+	s, err := interceptors.New(cfg(10, 10), interceptors.WithLimiterRegistry(reg), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Reload(cfg(20, 20)); err != nil {
+		t.Fatalf("reload to rate 20: %v", err)
+	}
+	// The new bucket holds 20 tokens, and both services take from it.
+	ok := &testkit.CountingInvoker{}
+	for i := range 20 {
+		m := "/" + svcFaceMatch + "/Compare"
+		if i%2 == 1 {
+			m = "/" + svcOCR + "/Extract"
+		}
+		if err := s.Unary()(context.Background(), m, nil, nil, nil, ok.Invoke); err != nil {
+			t.Fatalf("call %d of the new burst of 20: %v", i+1, err)
+		}
+	}
+	if err := s.Unary()(context.Background(), "/"+svcOCR+"/Extract", nil, nil, nil, ok.Invoke); !errors.Is(err, ratelimit.ErrLimited) {
+		t.Fatalf("call 21: %v, want the shared bucket empty", err)
+	}
+	if err := s.Reload(cfg(20, 30)); err == nil || !strings.Contains(err.Error(), "profiles.q.rate_limit.shared") {
+		t.Fatalf("a configuration with two rates for one shared bucket: %v, want it refused at profiles.q", err)
+	}
+	// The refused configuration left the one in force: the bucket is still the empty one.
+	if err := s.Unary()(context.Background(), "/"+svcFaceMatch+"/Compare", nil, nil, nil, ok.Invoke); !errors.Is(err, ratelimit.ErrLimited) {
+		t.Fatalf("a call after the refused reload: %v, want the shared bucket still empty", err)
 	}
 }

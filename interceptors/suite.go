@@ -128,9 +128,15 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Special wiring: a shared token bucket whose settings this configuration changed is
+	// replaced, not refused as configured twice (ratelimit.Registry.Reconfigure). After a
+	// rejected configuration, the one in force may take its buckets back.
+	limiters, _ := value[*ratelimit.Registry](&s.o)
+	limiters.Reconfigure()
 	for _, p := range ps {
 		c := s.finishLocked(p)
 		if c.err != nil {
+			limiters.Reconfigure()
 			return c.err
 		}
 		st.chains.Store(p.fullMethod, c)

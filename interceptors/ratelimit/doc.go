@@ -21,12 +21,19 @@
 //	| next token later than maxWait or deadline   | not Allowed at once, RetryAfter          |
 //	| next token within both                      | Allowed, after waiting for it            |
 //	| the context ends while waiting              | ctx.Err(), the reservation given back    |
+//	| the context has ended before the take       | ctx.Err(), no token taken                |
 //
 // # Shared buckets
 //
 // A Registry hands out one Local per Config.Shared name, so several services or methods can draw
 // from one bucket. Asking for a shared name with another rate or burst is an error
-// (ErrSharedConflict).
+// (ErrSharedConflict) within one configuration; after Registry.Reconfigure (a suite's Reload)
+// it replaces the bucket, so that a reload can change a shared bucket's rate. config.Validate
+// refuses a configuration that gives a shared name two rates or bursts.
+//
+// A caller whose context has ended takes no token. Local keeps the latest time it was asked
+// at: a take at an earlier time (a call that read the clock before another but reached the
+// bucket after it) is made at that latest time, so that no span of time refills twice.
 //
 // # Policy and rejections
 //

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -11,10 +12,12 @@ import (
 
 // Local is an in-process token bucket. It is safe for concurrent use.
 type Local struct {
-	lim   *rate.Limiter
-	rate  float64
-	burst int
-	clock clock.Clock
+	lim    *rate.Limiter
+	rate   float64
+	burst  int
+	clock  clock.Clock
+	base   time.Time    // when the bucket was made, by clock
+	latest atomic.Int64 // the latest time a take used, as an offset from base (see notBefore)
 }
 
 var _ Limiter = (*Local)(nil)
@@ -25,7 +28,8 @@ var _ Limiter = (*Local)(nil)
 func NewLocal(r float64, burst int, opts ...Option) *Local {
 	burst = defaultBurst(r, burst)
 	limit := rate.Limit(max(r, 0))
-	return &Local{lim: rate.NewLimiter(limit, burst), rate: max(r, 0), burst: burst, clock: buildOptions(opts).Clock}
+	c := buildOptions(opts).Clock
+	return &Local{lim: rate.NewLimiter(limit, burst), rate: max(r, 0), burst: burst, clock: c, base: c.Now()}
 }
 
 // Rate returns the refill rate in tokens per second.
@@ -43,8 +47,13 @@ func (l *Local) Take(ctx context.Context, maxWait time.Duration) (Decision, erro
 	return l.take(ctx, maxWait, l.clock.Now())
 }
 
-// take is Take at now, a reading of l's clock.
+// take is Take at now, a reading of l's clock. A caller whose context has ended takes
+// nothing: its call would not be made.
 func (l *Local) take(ctx context.Context, maxWait time.Duration, now time.Time) (Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return Decision{}, err
+	}
+	now = l.notBefore(now)
 	if l.lim.AllowN(now, 1) {
 		return Decision{Allowed: true}, nil
 	}
@@ -67,9 +76,32 @@ func (l *Local) retryAfter(now time.Time) time.Duration {
 	return ceilDuration(need / l.rate * float64(time.Second))
 }
 
+// notBefore returns now, or the latest time a take used when now is earlier: a caller may read
+// the clock before another and reach the bucket after it (EnterAt takes the call's start),
+// and x/time/rate, given a time before the last it saw, moves its clock back and refills the
+// same span twice.
+// Times are kept as offsets from the bucket's creation, on the monotonic clock when both
+// readings have it, so that a step of the wall clock does not stop the bucket.
+func (l *Local) notBefore(now time.Time) time.Time {
+	n := int64(now.Sub(l.base))
+	for {
+		h := l.latest.Load()
+		if n < h {
+			return l.base.Add(time.Duration(h))
+		}
+		if n == h || l.latest.CompareAndSwap(h, n) {
+			return now
+		}
+	}
+}
+
 // ceilDuration rounds ns up to a whole nanosecond, but first forgives float error far below a
-// nanosecond, so that 1ms computed as 1000000.0000001ns stays 1ms.
+// nanosecond, so that 1ms computed as 1000000.0000001ns stays 1ms. A wait past what a Duration
+// holds is the longest one.
 func ceilDuration(ns float64) time.Duration {
+	if ns >= math.MaxInt64 {
+		return math.MaxInt64
+	}
 	if r := math.Round(ns); math.Abs(ns-r) < 1e-3 {
 		return time.Duration(r)
 	}

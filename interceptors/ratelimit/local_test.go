@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,6 +237,92 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("same bucket = %v, want %v", b == a, tt.wantSame)
 			}
 		})
+	}
+}
+
+// A configuration that changes a shared bucket's settings replaces the bucket, once: its other
+// users in the same configuration share the new one, and asking for the old settings in that
+// configuration is a conflict again.
+func TestRegistryReconfigure(t *testing.T) {
+	reg := ratelimit.NewRegistry()
+	old, err := reg.Local(ratelimit.Config{Rate: 10, Shared: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Reconfigure()
+	first, err := reg.Local(ratelimit.Config{Rate: 20, Shared: "b"})
+	if err != nil || first == old || first.Rate() != 20 {
+		t.Fatalf("after Reconfigure, rate 20: %v (same bucket %v), want a new bucket at 20/s", err, first == old)
+	}
+	if second, err := reg.Local(ratelimit.Config{Rate: 20, Shared: "b"}); err != nil || second != first {
+		t.Fatalf("second user of the new settings: %v (same bucket %v), want the new bucket", err, second == first)
+	}
+	if _, err := reg.Local(ratelimit.Config{Rate: 10, Shared: "b"}); !errors.Is(err, ratelimit.ErrSharedConflict) {
+		t.Fatalf("old settings in the same configuration: %v, want ErrSharedConflict", err)
+	}
+	reg.Reconfigure()
+	if same, err := reg.Local(ratelimit.Config{Rate: 20, Shared: "b"}); err != nil || same != first {
+		t.Fatalf("unchanged settings after Reconfigure: %v (same bucket %v), want the bucket kept", err, same == first)
+	}
+	var none *ratelimit.Registry
+	none.Reconfigure() // a suite without a registry
+}
+
+// A caller whose context has ended takes no token; a rate so low that the wait overflows a
+// Duration is refused by Validate, and a bucket built at such a rate anyway reports the
+// longest wait, not a negative one.
+func TestTakeEdges(t *testing.T) {
+	clk := clocktest.New(time.Unix(1700000000, 0))
+	l := ratelimit.NewLocal(1, 1, ratelimit.WithClock(clk))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if d, err := l.Take(ctx, 0); !errors.Is(err, context.Canceled) || d.Allowed {
+		t.Fatalf("canceled caller: %+v, %v; want context.Canceled", d, err)
+	}
+	if d, err := l.Take(context.Background(), 0); err != nil || !d.Allowed {
+		t.Fatalf("next caller: %+v, %v; want the token the canceled one left", d, err)
+	}
+
+	if err := (ratelimit.Config{Rate: 1e-12}).Validate(); err == nil || !strings.Contains(err.Error(), "rate: 1e-12 is below one call per century") {
+		t.Fatalf("Validate(rate 1e-12) = %v, want it refused", err)
+	}
+	tiny := ratelimit.NewLocal(1e-12, 1, ratelimit.WithClock(clk))
+	tiny.Take(context.Background(), 0) //nolint:errcheck // the one token
+	if d, err := tiny.Take(context.Background(), 0); err != nil || d.Allowed || d.RetryAfter <= 0 {
+		t.Fatalf("second take at 1e-12/s = %+v, %v; want refused with a positive RetryAfter", d, err)
+	}
+	if _, err := ratelimit.New("kyc.v1.OCRService", ratelimit.NewLocal(10, 10), ratelimit.Config{Rate: 10, MaxWait: -250 * time.Millisecond}); err == nil || err.Error() != "max_wait: -250ms is negative" {
+		t.Fatalf("New with max_wait -250ms: %v, want the field, value and rule", err)
+	}
+}
+
+// Two calls that read the clock in one order and reach the bucket in the other do not refill
+// the span between the readings twice (EnterAt takes the call's start): 50ms at 1000/s after a
+// drained burst of 100 admits 50 calls, not 60.
+func TestEnterAtEarlierTimeDoesNotRefillTwice(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	clk := clocktest.New(t0)
+	p, err := ratelimit.New("kyc.v1.OCRService", nil, ratelimit.Config{Rate: 1000, Burst: 100}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted := 0
+	enter := func(now time.Time) {
+		if _, err := p.EnterAt(context.Background(), "/kyc.v1.OCRService/Extract", nil, now); err == nil {
+			admitted++
+		}
+	}
+	for range 100 {
+		enter(t0)
+	}
+	clk.Advance(50 * time.Millisecond)
+	enter(t0.Add(50 * time.Millisecond)) // B read the clock last and enters first
+	enter(t0.Add(40 * time.Millisecond)) // A read it 10ms earlier
+	for range 200 {
+		enter(t0.Add(50 * time.Millisecond))
+	}
+	if admitted != 150 {
+		t.Fatalf("%d calls admitted in 50ms at 1000/s with a burst of 100, want 150", admitted)
 	}
 }
 

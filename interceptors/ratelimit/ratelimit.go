@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
@@ -31,7 +32,7 @@ type Policy struct {
 func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	o := buildOptions(opts)
 	if cfg.MaxWait < 0 {
-		return nil, errors.New("ratelimit: max_wait is negative")
+		return nil, fielderr.New("max_wait", cfg.MaxWait, "is negative")
 	}
 	if l == nil {
 		var err error
