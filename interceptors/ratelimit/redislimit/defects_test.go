@@ -31,18 +31,26 @@ func TestRedisBadStateIsAFaultAndRepaired(t *testing.T) {
 		for _, tt := range []struct {
 			name  string
 			value func(now float64) string
+			list  bool // the key is a list holding the value, not a string
 		}{
-			{"nan", func(float64) string { return "nan" }},
-			{"inf", func(float64) string { return "inf" }},
-			{"garbage", func(float64) string { return "not a time" }},
-			{"far future", func(now float64) string { return strconv.FormatFloat(now+1e12, 'f', -1, 64) }},
+			{"nan", func(float64) string { return "nan" }, false},
+			{"inf", func(float64) string { return "inf" }, false},
+			{"garbage", func(float64) string { return "not a time" }, false},
+			{"far future", func(now float64) string { return strconv.FormatFloat(now+1e12, 'f', -1, 64) }, false},
+			{"a list", func(now float64) string { return strconv.FormatFloat(now, 'f', -1, 64) }, true},
 		} {
 			t.Run(tt.name+map[bool]string{false: "/fail closed", true: "/fail open"}[failOpen], func(t *testing.T) {
 				cfg := config(addr, prefix(t), 10, 1)
 				cfg.Redis.FailOpen = failOpen
 				l := testLimiter(t, "ocr", cfg)
 				ctx := context.Background()
-				if err := l.client.Set(ctx, l.Key(), tt.value(redisNow(t, l)), 0).Err(); err != nil {
+				var err error
+				if v := tt.value(redisNow(t, l)); tt.list {
+					err = l.client.RPush(ctx, l.Key(), v).Err()
+				} else {
+					err = l.client.Set(ctx, l.Key(), v, 0).Err()
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 

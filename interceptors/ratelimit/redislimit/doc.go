@@ -28,7 +28,8 @@
 // intervals ahead of it, and moves the TAT one interval (1/Rate) further. The script runs
 // atomically in Redis, so concurrent replicas never both take the last token.
 //
-// The script does not trust the key: a value that is not a finite number, or a TAT further
+// The script does not trust the key: a key that holds no string (a list, a hash, another
+// program's), a value that is not a finite number, or a TAT further
 // ahead of Redis's clock than twice the limit's span (Burst intervals) plus a second, is no
 // state this limit writes. The script deletes the key and the Take is a limiter fault,
 // answered by the fail mode below; the next Take starts from a full bucket. A wait read back

@@ -20,8 +20,8 @@ var errBadState = errors.New("redis key held no valid GCRA state; the key was re
 
 // gcraScript is one GCRA step. It keeps redis_rate's layout (the key's value is the TAT in
 // seconds since 2017-01-01 on Redis's clock, with an expiry), so that limiters built on
-// redis_rate and this one share a bucket, but it does not trust the value it reads: a value
-// that is not a finite number, or a TAT more than twice the limit's span (Burst emission
+// redis_rate and this one share a bucket, but it does not trust the key it reads: a key that
+// holds no string (a list, a hash), a value that is not a finite number, or a TAT more than twice the limit's span (Burst emission
 // intervals) plus a second ahead of now, is no state this limit writes. The script deletes
 // such a key and answers -1.
 //
@@ -37,6 +37,11 @@ local span = interval * burst
 local t = redis.call("TIME")
 local now = (t[1] - 1483228800) + t[2] / 1000000
 local tat = now
+local kind = redis.call("TYPE", key).ok
+if kind ~= "none" and kind ~= "string" then
+  redis.call("DEL", key)
+  return {-1, "0"}
+end
 local raw = redis.call("GET", key)
 if raw then
   local v = tonumber(raw)
