@@ -203,7 +203,12 @@ func retryInfoPushback(ri *errdetails.RetryInfo) Pushback {
 	return Pushback{Delay: min(d, maxPushback), Set: true}
 }
 
+// rejected is the verdict of rejection r; a nil r (held in an error: a policy's bug) is an
+// unnamed rejection, Unavailable.
 func rejected(r *Rejection) Verdict {
+	if r == nil {
+		return Verdict{Class: Rejected, Code: grpccodes.Unavailable}
+	}
 	v := Verdict{Class: Rejected, Code: r.Code, Reason: r.Reason}
 	if v.Code == grpccodes.OK {
 		v.Code = grpccodes.Unavailable

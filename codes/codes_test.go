@@ -355,3 +355,18 @@ func TestClassNames(t *testing.T) {
 		t.Fatalf("String = %q", got)
 	}
 }
+
+// A nil *Rejection held in an error (a policy's bug) is an unnamed rejection, directly or
+// wrapped: classifying it, printing it or asking its status does not panic.
+func TestNilRejection(t *testing.T) {
+	var r *codes.Rejection
+	for _, err := range []error{r, fmt.Errorf("wrapped: %w", r)} {
+		v := codes.Default().Classify(err)
+		if v.Class != codes.Rejected || v.Code != grpccodes.Unavailable {
+			t.Errorf("Classify(%v) = %+v, want Rejected, Unavailable", err, v)
+		}
+	}
+	if st := r.GRPCStatus(); st.Code() != grpccodes.Unavailable || r.Error() != "bulwark: call rejected" || r.Unwrap() != nil {
+		t.Errorf("nil rejection: status %v, error %q, unwrap %v", st, r.Error(), r.Unwrap())
+	}
+}

@@ -34,8 +34,11 @@ type Rejection struct {
 	RetryAfter time.Duration
 }
 
-// Error implements error.
+// Error implements error. A nil *Rejection (a policy's bug) reads as an unnamed rejection.
 func (r *Rejection) Error() string {
+	if r == nil {
+		return "bulwark: call rejected"
+	}
 	msg := "bulwark: " + r.Policy + " rejected call to " + r.Service
 	if r.Err != nil {
 		msg += ": " + r.Err.Error()
@@ -47,10 +50,18 @@ func (r *Rejection) Error() string {
 }
 
 // Unwrap returns the policy's sentinel.
-func (r *Rejection) Unwrap() error { return r.Err }
+func (r *Rejection) Unwrap() error {
+	if r == nil {
+		return nil
+	}
+	return r.Err
+}
 
 // GRPCStatus returns the status a gRPC caller sees, with ErrorInfo and RetryInfo details.
 func (r *Rejection) GRPCStatus() *status.Status {
+	if r == nil {
+		return status.New(grpccodes.Unavailable, r.Error())
+	}
 	code := r.Code
 	if code == grpccodes.OK {
 		code = grpccodes.Unavailable
