@@ -126,8 +126,8 @@
 //	| name {} (the default config)          | profile "default" (only services the config names use it)   |
 //	| timeout                               | deadline {default, max}: a ceiling, like gRPC's             |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
-//	| initialBackoff, maxBackoff            | retry.initial_backoff, retry.max_backoff                    |
-//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d))      |
+//	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
+//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 with a warning |
 //	| perAttemptRecvTimeout                 | retry.per_attempt_timeout                                   |
 //	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
 //	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5)                            |
@@ -137,5 +137,7 @@
 //
 // Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
 // warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a
-// retryPolicy gRPC would reject, or a service name that is not fully qualified is an error.
+// retryPolicy or retryThrottling gRPC would reject, or a service name that is not fully
+// qualified is an error. Durations are read exactly as grpc-go reads them (decimal seconds,
+// at most nine decimals; past what a time.Duration holds, the longest one).
 package config

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,13 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	if kt := doc.V.RetryThrottling; kt != nil {
 		c.unknown("retryThrottling", kt.raw, "maxTokens", "tokenRatio")
 		t := kt.V
+		// gRFC A6's bounds, which grpc-go enforces: out of them the config is refused.
+		if !(t.MaxTokens > 0 && t.MaxTokens <= 1000) {
+			c.fail("retryThrottling.maxTokens", t.MaxTokens, "must be more than 0 and at most 1000")
+		}
+		if !(t.TokenRatio > 0) {
+			c.fail("retryThrottling.tokenRatio", t.TokenRatio, "must be more than 0")
+		}
 		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
 	}
@@ -131,13 +139,50 @@ func (d *scDur) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("duration %s: want a string such as \"1.5s\"", b)
 	}
-	num, ok := strings.CutSuffix(s, "s")
-	f, err := strconv.ParseFloat(num, 64)
-	if !ok || err != nil || f < 0 || f > 315576000000 {
+	v, ok := parseSeconds(s)
+	if !ok {
 		return fmt.Errorf("duration %q: want non-negative decimal seconds with an s suffix, such as \"1.5s\"", s)
 	}
-	*d = scDur(time.Duration(f * float64(time.Second)))
+	*d = scDur(v)
 	return nil
+}
+
+// maxProtoSeconds is the largest number of seconds a google.protobuf.Duration holds.
+const maxProtoSeconds = 315576000000
+
+// parseSeconds reads s, whole seconds and at most nine decimals with an "s" suffix (either
+// part may be empty, not both: ".01s", "1.s"), exactly, as grpc-go does: no sign, exponent or
+// hexadecimal, and a value past what a time.Duration holds taken as the longest one.
+func parseSeconds(s string) (time.Duration, bool) {
+	num, ok := strings.CutSuffix(s, "s")
+	whole, frac, _ := strings.Cut(num, ".")
+	if !ok || !digits(whole) || !digits(frac) || len(frac) > 9 || whole+frac == "" {
+		return 0, false
+	}
+	var sec, ns int64
+	if whole != "" {
+		var err error
+		if sec, err = strconv.ParseInt(whole, 10, 64); err != nil || sec > maxProtoSeconds {
+			return 0, false
+		}
+	}
+	if frac != "" {
+		ns, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+	}
+	if sec > (math.MaxInt64-ns)/int64(time.Second) {
+		return math.MaxInt64, true
+	}
+	return time.Duration(sec)*time.Second + time.Duration(ns), true
+}
+
+// digits reports whether s is ASCII digits only (or empty).
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // scCode is a status code, by name ("UNAVAILABLE") or number (14).
@@ -292,11 +337,20 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		c.warn(path+".maxAttempts", fmt.Sprintf("%d is capped at %d, as grpc-go does", attempts, grpcMaxAttempts))
 		attempts = grpcMaxAttempts
 	}
+	// gRFC A6's sleeps are random(0, min(initialBackoff·multiplier^n, maxBackoff)): an initial
+	// backoff above the maximum is the maximum, exactly. A multiplier below 1 (sleeps that
+	// shrink) bulwark's schedule does not take: it is 1, sleeps up to initialBackoff, longer.
+	initial, maxBackoff, mult := time.Duration(r.InitialBackoff), time.Duration(r.MaxBackoff), r.BackoffMultiplier
+	initial = min(initial, maxBackoff)
+	if mult > 0 && mult < 1 {
+		c.warn(path+".backoffMultiplier", fmt.Sprintf("%v shrinks the sleeps, which bulwark's backoff does not: taken as 1, every sleep up to %v", mult, initial))
+		mult = 1
+	}
 	rc := &retry.Config{
 		MaxAttempts:    attempts,
-		InitialBackoff: time.Duration(r.InitialBackoff),
-		MaxBackoff:     time.Duration(r.MaxBackoff),
-		Multiplier:     r.BackoffMultiplier,
+		InitialBackoff: initial,
+		MaxBackoff:     maxBackoff,
+		Multiplier:     mult,
 		// gRFC A6 sleeps random(0, min(initialBackoff·multiplier^n, maxBackoff)).
 		Jitter:   retry.JitterFull,
 		Throttle: throttle,

@@ -1,0 +1,94 @@
+package config_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+)
+
+// A protobuf JSON duration is exact decimal seconds; grpc-go reads "1.005s" as 1.005s (and
+// ".01s" as 10ms: either part may be left out).
+func TestServiceConfigDurationIsExact(t *testing.T) {
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"1.005s"}]}`
+	cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Resolve("/a.v1.S/M")
+	if p.Deadline == nil || p.Deadline.Max != 1005*time.Millisecond {
+		t.Errorf("timeout 1.005s: deadline %+v, want max 1.005s", p.Deadline)
+	}
+}
+
+// grpc-go accepts a maxBackoff of 10000000000s (it saturates at the largest time.Duration);
+// the conversion must not report it as a negative duration.
+func TestServiceConfigHugeDurationSaturates(t *testing.T) {
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"10000000000s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+	cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatalf("a maxBackoff grpc-go takes is refused: %v", err)
+	}
+	if got := cfg.Resolve("/a.v1.S/M").Retry.MaxBackoff; got != math.MaxInt64 {
+		t.Errorf("maxBackoff 10000000000s = %v, want the longest Duration", got)
+	}
+}
+
+// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted.
+func TestServiceConfigMalformedDurationRefused(t *testing.T) {
+	for _, d := range []string{"NaNs", "0x1p-2s", "Infs", "1e3s", "+1s", "-1s", ".s", "s", "1..5s", "1.0000000001s", "1", "315576000001s"} {
+		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"` + d + `"}]}`
+		cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
+		if err == nil {
+			t.Errorf("timeout %q accepted (deadline %+v); grpc-go rejects it", d, cfg.Resolve("/a.v1.S/M").Deadline)
+		}
+	}
+}
+
+// grpc-go accepts any backoffMultiplier > 0 and does not require maxBackoff >= initialBackoff
+// (A6: min(initialBackoff*multiplier^n, maxBackoff)). The package documents that only a
+// retryPolicy gRPC would reject is an error; and an error must name the JSON field.
+func TestServiceConfigTakesWhatGRPCTakes(t *testing.T) {
+	for _, tt := range []struct {
+		name, policy      string
+		initial, maxDelay time.Duration
+		mult              float64
+		warn              string
+	}{
+		{"multiplier 0.5", `"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":0.5`, 100 * time.Millisecond, time.Second, 1, "backoffMultiplier: 0.5 shrinks the sleeps"},
+		{"initial above max", `"initialBackoff":"2s","maxBackoff":"1s","backoffMultiplier":2`, time.Second, time.Second, 2, ""},
+	} {
+		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,` + tt.policy + `,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+		cfg, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+		if err != nil {
+			t.Errorf("%s: a retryPolicy grpc-go accepts is refused: %v", tt.name, err)
+			continue
+		}
+		r := cfg.Resolve("/a.v1.S/M").Retry
+		if r.InitialBackoff != tt.initial || r.MaxBackoff != tt.maxDelay || r.Multiplier != tt.mult {
+			t.Errorf("%s: retry %v..%v ×%v, want %v..%v ×%v", tt.name, r.InitialBackoff, r.MaxBackoff, r.Multiplier, tt.initial, tt.maxDelay, tt.mult)
+		}
+		var all []string
+		for _, w := range warns {
+			all = append(all, w.String())
+		}
+		if tt.warn != "" && !strings.Contains(strings.Join(all, "\n"), tt.warn) {
+			t.Errorf("%s: warnings %q lack %q", tt.name, all, tt.warn)
+		}
+	}
+}
+
+// retryThrottling with maxTokens outside (0, 1000] or tokenRatio <= 0 is rejected by gRPC.
+func TestServiceConfigBadThrottlingRefused(t *testing.T) {
+	for _, rt := range []string{`{"maxTokens":0,"tokenRatio":0.1}`, `{"maxTokens":10,"tokenRatio":0}`, `{"maxTokens":2000,"tokenRatio":0.1}`} {
+		sc := `{"retryThrottling":` + rt + `,"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+		cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
+		if err == nil {
+			t.Errorf("retryThrottling %s accepted: retry %+v", rt, cfg.Resolve("/a.v1.S/M").Retry.Throttle)
+		} else if !strings.Contains(err.Error(), "retryThrottling.") {
+			t.Errorf("retryThrottling %s: %v, want the field named", rt, err)
+		}
+	}
+}
