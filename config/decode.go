@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding"
 	"errors"
 	"fmt"
@@ -151,6 +152,10 @@ func (d *decoder) mapping(n *yaml.Node, path, what string, known []string, fn fu
 			d.add(v, join(path, key), "*"+v.Value, "aliases are not supported")
 			continue
 		}
+		if a := cmp.Or(k.Anchor, v.Anchor); a != "" {
+			d.add(v, join(path, key), "&"+a, "anchors are not supported")
+			continue
+		}
 		fn(key, k, v)
 	}
 }
@@ -261,6 +266,10 @@ func (d *decoder) top(doc *yaml.Node, cfg *Config) {
 		doc = doc.Content[0]
 	}
 	if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
+		return
+	}
+	if doc.Anchor != "" {
+		d.add(doc, "", "&"+doc.Anchor, "anchors are not supported")
 		return
 	}
 	d.mapping(doc, "", "the configuration", topKeys, func(key string, k, v *yaml.Node) {
@@ -477,6 +486,11 @@ func (d *decoder) scalar(n *yaml.Node, path, ruleKey string, v reflect.Value) bo
 			d.mark(ep, e)
 			if e.Kind == yaml.AliasNode {
 				d.add(e, ep, "*"+e.Value, "aliases are not supported")
+				ok = false
+				continue
+			}
+			if e.Anchor != "" {
+				d.add(e, ep, "&"+e.Anchor, "anchors are not supported")
 				ok = false
 				continue
 			}

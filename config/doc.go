@@ -28,7 +28,7 @@
 //	        deadline: {max: 2s}       # overrides on top of the service's
 //
 // Durations are written with a unit ("500ms", "2s"); a bare number other than 0 is an error.
-// Unknown keys are errors at every level. YAML anchors and aliases are not accepted.
+// Unknown keys are errors at every level. YAML anchors, aliases and merge keys are not accepted.
 //
 // # Sections
 //
