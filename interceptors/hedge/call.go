@@ -68,6 +68,9 @@ type call struct {
 	failN    int                             // Guarded by mu: the attempt whose retryable failure is the call's, if none wins.
 	failErr  error                           // Guarded by mu
 	failV    codes.Verdict                   // Guarded by mu
+	rejN     int                             // Guarded by mu: the first hedge refused locally, the call's failure if nothing else is.
+	rejErr   error                           // Guarded by mu
+	rejV     codes.Verdict                   // Guarded by mu
 	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
 	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
 	panicV   any                             // Guarded by mu
@@ -206,6 +209,7 @@ func (c *call) reserveLocked() int {
 		return 0
 	}
 	if b := c.p.s.budget; b != nil && !b.Withdraw() {
+		c.m.hedges.refund() // not sent: it takes nothing from the allowance
 		c.closed = true
 		c.disarmLocked()
 		return 0
@@ -355,6 +359,17 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 	callerLive := c.ctx.Err() == nil || c.canceled
 	switch {
 	case lost:
+	case v.Class == codes.Rejected && n > 1:
+		// A hedge refused on this side of the wire (a full bulkhead, the throttle, an open
+		// breaker below): it never reached the service, and it does not decide the call, whose
+		// attempts in flight go on. Later hedges would be refused alike: none is sent. It is
+		// the call's outcome only if nothing else is (see below).
+		if c.rejN == 0 {
+			c.rejN, c.rejErr, c.rejV = n, err, v
+		}
+		c.m.hedges.refund()
+		c.closed = true
+		c.disarmLocked()
 	case !v.Class.Retryable():
 		c.winner, c.winErr, c.winV = n, err, v
 		if n > 1 {
@@ -382,6 +397,9 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 		// Every attempt sent has failed: the call fails with failErr.
 		c.closed = true
 		c.disarmLocked()
+		if c.failN == 0 {
+			c.failN, c.failErr, c.failV = c.rejN, c.rejErr, c.rejV
+		}
 	}
 	c.mu.Unlock()
 

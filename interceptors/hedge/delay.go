@@ -63,10 +63,11 @@ func (e *estimator) clamp(d time.Duration) time.Duration {
 // current returns the hedging delay now.
 func (e *estimator) current() time.Duration { return time.Duration(e.delay.Load()) }
 
-// record adds one latency sample.
+// record adds one latency sample. A slot holds its sample plus one, so that a slot taken by a
+// recorder that has not stored yet (0) is no sample to the recomputation.
 func (e *estimator) record(d time.Duration) {
 	n := e.count.Add(1)
-	e.ring[(n-1)%uint64(len(e.ring))].Store(int64(d))
+	e.ring[(n-1)%uint64(len(e.ring))].Store(int64(max(d, 0)) + 1)
 	if n >= e.next.Load() && e.mu.TryLock() {
 		e.recomputeLocked()
 		e.mu.Unlock()
@@ -80,10 +81,15 @@ func (e *estimator) recomputeLocked() {
 	if n < e.next.Load() {
 		return
 	}
-	k := int(min(n, uint64(len(e.ring))))
-	s := e.scratch[:k]
-	for i := range s {
-		s[i] = e.ring[i].Load()
+	s := e.scratch[:0]
+	for i := range int(min(n, uint64(len(e.ring)))) {
+		if v := e.ring[i].Load(); v > 0 {
+			s = append(s, v-1)
+		}
+	}
+	k := len(s)
+	if k == 0 {
+		return
 	}
 	d := time.Duration(selectRank(s, rank(e.pct, k)))
 	if e.mult > 0 {

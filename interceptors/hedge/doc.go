@@ -20,7 +20,10 @@
 //	|-----------------------------------------------|--------------------------------|--------------------------------------------|
 //	| success                                       | success                        | it wins                                    |
 //	| a fatal outcome                               | business, server_fault,        | it wins: the caller gets the error as it is|
-//	|                                               | canceled, rejected             |                                            |
+//	|                                               | canceled, rejected (attempt 1) |                                            |
+//	| a hedge refused on this side (a full bulkhead,| rejected                       | the attempts in flight go on; no further   |
+//	| the throttle, an open breaker below)          |                                | hedge is sent; the call's error only if    |
+//	|                                               |                                | every other attempt is gone without one    |
 //	| a non-fatal (retryable) outcome               | transient, throttled           | the attempts still in flight go on, and    |
 //	|                                               |                                | hedges still go at their delay; when none  |
 //	|                                               |                                | is left in flight, the call fails (below)  |
