@@ -1,48 +1,57 @@
 package promobs_test
 
 import (
-	"context"
 	"strconv"
+	"sync"
 	"testing"
 
-	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"google.golang.org/grpc"
 )
 
-// A suite both observed and scraped (as the example orchestrator wires it): a reload that
-// turns a breaker off leaves no state series for it, although its last event said "open".
-func TestBreakerSeriesGoneAfterReloadRemovesIt(t *testing.T) {
-	m, reg := newMetrics(t)
-	parse := func(doc string) *config.Config {
-		t.Helper()
-		c, _, err := config.Parse("test.yaml", []byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	withBreaker := parse("profiles:\n  p:\n    breaker:\n      consecutive_failures: 2\nservices:\n  kyc.v1.OCRService:\n    profile: p\n")
-	without := parse("profiles:\n  p:\n    deadline:\n      default: 1s\nservices:\n  kyc.v1.OCRService:\n    profile: p\n")
-	suite, err := interceptors.New(withBreaker, interceptors.WithObserver(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer suite.Close()
-	m.Scrape(suite)
+// breakerSource is a Scrape source of breaker states by service, which a test changes as a
+// suite's reload would.
+type breakerSource struct {
+	mu     sync.Mutex
+	states map[string]string
+}
 
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return errDown }
-	for range 2 {
-		_ = suite.Unary()(context.Background(), extract, nil, nil, nil, fail)
+func (s *breakerSource) set(service, state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == "" {
+		delete(s.states, service)
+		return
 	}
+	s.states[service] = state
+}
+
+func (s *breakerSource) Levels(yield func(observe.Level) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for svc, st := range s.states {
+		if !yield(observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: svc, State: st}) {
+			return
+		}
+	}
+}
+
+// A breaker both observed and scraped (as the example orchestrator wires a suite): once its
+// source no longer reads it (a reload turned it off), no state series is left, although its
+// last event said "open".
+func TestBreakerSeriesGoneWhenItsSourceDropsIt(t *testing.T) {
+	m, reg := newMetrics(t)
+	src := &breakerSource{states: map[string]string{ocr: "closed"}}
+	m.Scrape(src)
+	m.Observe(observe.Event{Kind: observe.BreakerStateChanged, Service: ocr, From: "closed", To: "open"})
+	src.set(ocr, "open")
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(ocr, "open"))
 
-	if err := suite.Reload(without); err != nil {
-		t.Fatal(err)
-	}
+	src.set(ocr, "")
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
+	// Later events of that breaker do not bring it back either.
+	m.Observe(observe.Event{Kind: observe.BreakerStateChanged, Service: ocr, From: "open", To: "half_open"})
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
 }
 
