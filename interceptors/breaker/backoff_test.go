@@ -121,3 +121,22 @@ func TestOpenIntervalDefaults(t *testing.T) {
 		})
 	}
 }
+
+// A minimum_calls the count window can never hold is refused whether window_size is written or
+// left at its default (10): otherwise a breaker built from the Go API would never judge its rate.
+func TestMinimumCallsAboveTheWindowRefused(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		rule string
+	}{
+		{Config{FailureRateThreshold: 0.5, WindowSize: 10, MinimumCalls: 20}, "minimum_calls: 20 is above window_size, so the rate would never be judged"},
+		{Config{FailureRateThreshold: 0.5, MinimumCalls: 20}, "minimum_calls: 20 is above window_size's default, 10, so the rate would never be judged"},
+	} {
+		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.rule {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.cfg, err, tt.rule)
+		}
+	}
+	if err := (Config{FailureRateThreshold: 0.5, MinimumCalls: 10}).Validate(); err != nil {
+		t.Errorf("minimum_calls 10 with the default window: %v", err)
+	}
+}

@@ -68,7 +68,8 @@
 //
 // The window is the last WindowSize outcomes (WindowCount) or the outcomes of the last
 // WindowDuration (WindowTime), kept in ten buckets, so it slides in steps of a tenth of its
-// duration. Ignored outcomes never enter it.
+// duration (a duration that is not a whole multiple of 10 ns takes an eleventh, and holds an
+// outcome up to a tenth longer). Ignored outcomes never enter it.
 //
 // # Brownout or outage
 //
@@ -128,8 +129,8 @@
 // next trip after the breaker closes (or after Reset) starts again from InitialRecoveryTimeout.
 // Polly's BreakDurationGenerator, Resilience4j's interval function in the open state and
 // Envoy's ejection time × times ejected do the same. With the built-ins (0.75 s, ×2, up to 30 s
-// for ml) an outage is probed 0.75, 2.25, 5.25, 11.25, 23.25 s after the trip and every 30 s
-// from then on: a 5 s outage costs about 5.5 s of arrivals, not 30 (a first interval of 1 s
+// for ml) an outage is probed 0.75, 2.25, 5.25, 11.25, 23.25 and 47.25 s after the trip and
+// every 30 s from then on: a 5 s outage costs about 5.5 s of arrivals, not 30 (a first interval of 1 s
 // would probe at 1, 3 and 7 s, and cost about 7), and a long one is probed gently. Without
 // InitialRecoveryTimeout every open interval is RecoveryTimeout, as before.
 //

@@ -1,6 +1,10 @@
 package breaker
 
-import "github.com/bulwarkrpc/bulwark/internal/fielderr"
+import (
+	"strconv"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
 
 // Validate reports every field of c that is out of range (see retry.Config.Validate).
 func (c Config) Validate() error {
@@ -27,8 +31,13 @@ func (c Config) Validate() error {
 	v.Check(c.WindowDuration >= 0, "window_duration", c.WindowDuration, "is negative")
 	v.Check(c.WindowDuration <= 3600e9, "window_duration", c.WindowDuration, "is above 1h0m0s")
 	v.Check(c.MinimumCalls >= 0, "minimum_calls", c.MinimumCalls, "is negative")
-	if c.WindowType != WindowTime && c.WindowSize > 0 {
-		v.Check(c.MinimumCalls <= c.WindowSize, "minimum_calls", c.MinimumCalls, "is above window_size, so the rate would never be judged")
+	if c.WindowType != WindowTime {
+		switch def := Normalize(Config{}).WindowSize; {
+		case c.WindowSize > 0:
+			v.Check(c.MinimumCalls <= c.WindowSize, "minimum_calls", c.MinimumCalls, "is above window_size, so the rate would never be judged")
+		case c.WindowSize == 0:
+			v.Check(c.MinimumCalls <= def, "minimum_calls", c.MinimumCalls, "is above window_size's default, "+strconv.Itoa(def)+", so the rate would never be judged")
+		}
 	}
 	v.Check(c.SlowCallDuration >= 0, "slow_call_duration", c.SlowCallDuration, "is negative")
 	v.Check(c.SlowCallRateThreshold >= 0 && c.SlowCallRateThreshold <= 1, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is outside [0, 1]")
