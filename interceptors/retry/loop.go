@@ -268,16 +268,22 @@ func interrupted(ctx context.Context) (reason string, raw bool) {
 // fits says why a sleep of d starting at now cannot be followed by an attempt of at least
 // MinAttemptTime before the caller's deadline or the budget's end, or "" when it can.
 func fits(ctx context.Context, b bounds, now time.Time, d time.Duration) string {
-	end := now.Add(d + MinAttemptTime)
 	dl, ok := b.deadline(ctx)
 	if !b.budgetEnd.IsZero() && (!ok || b.budgetEnd.Before(dl)) {
-		if end.After(b.budgetEnd) {
+		if !room(now, d, b.budgetEnd) {
 			return observe.ReasonBudget
 		}
 		return ""
 	}
-	if ok && end.After(dl) {
+	if ok && !room(now, d, dl) {
 		return observe.ReasonDeadline
 	}
 	return ""
+}
+
+// room reports whether a sleep of d from now leaves MinAttemptTime before end, in durations
+// that saturate (a backoff near the longest Duration must not wrap into the past).
+func room(now time.Time, d time.Duration, end time.Time) bool {
+	left := end.Sub(now)
+	return left >= MinAttemptTime && d <= left-MinAttemptTime
 }
