@@ -65,7 +65,9 @@ type methodInfo struct {
 }
 
 // New returns a retry policy for cfg, with the zero fields of cfg set to their defaults.
-// It returns the error of cfg.Validate when cfg is out of range.
+// It returns the error of cfg.Validate when cfg is out of range, or, with the defaults set
+// (Normalize), when the two no longer fit together (a max_backoff of 50ms below the default
+// initial_backoff of 100ms, say).
 func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
