@@ -73,59 +73,40 @@ func TestStreamRetryOpenPanicReachesCaller(t *testing.T) {
 	}
 }
 
-// TestStreamSendErrorReportsAttempt: gRPC documents a non-io.EOF error from SendMsg as an
-// end of the stream (the caller need do nothing more). The suite then emits CallFinished; the
-// call's one attempt must be reported too (AttemptFinished), with or without a retry step.
+// gRPC documents a non-io.EOF error from SendMsg as an end of the stream (the caller need do
+// nothing more). The suite then emits CallFinished, and the call's one attempt is reported
+// too (AttemptFinished), with or without a retry step.
 func TestStreamSendErrorReportsAttempt(t *testing.T) {
-	srv := &testkit.Server{CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
-		<-st.Context().Done()
-		return st.Context().Err()
-	}}
-	e := newEnv(t, threeProfiles(), srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := e.live.Check(ctx, grpc.MaxCallSendMsgSize(16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = st.Send(&kycv1.CheckRequest{Image: make([]byte, 64)})
-	if status.Code(err) != grpccodes.ResourceExhausted {
-		t.Fatalf("Send = %v, want ResourceExhausted", err)
-	}
-	// The stream is over for gRPC; the caller does nothing more with it.
-	testkit.Eventually(t, "no CallFinished", func() bool { return len(e.rec.Events(observe.CallFinished)) > 0 })
-	calls := len(e.rec.Events(observe.CallFinished))
-	attempts := len(e.rec.Events(observe.AttemptFinished))
-	if calls != 1 || attempts != 1 {
-		t.Fatalf("%d CallFinished, %d AttemptFinished after a failed SendMsg; want 1 and 1", calls, attempts)
-	}
-}
-
-func TestStreamSendErrorReportsAttemptWithoutRetry(t *testing.T) {
-	srv := &testkit.Server{CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
-		<-st.Context().Done()
-		return st.Context().Err()
-	}}
-	cfg := threeProfiles()
-	p := cfg.Profiles["fast"]
-	p.Retry = nil
-	cfg.Profiles["fast"] = p
-	e := newEnv(t, cfg, srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := e.live.Check(ctx, grpc.MaxCallSendMsgSize(16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = st.Send(&kycv1.CheckRequest{Image: make([]byte, 64)})
-	if status.Code(err) != grpccodes.ResourceExhausted {
-		t.Fatalf("Send = %v, want ResourceExhausted", err)
-	}
-	testkit.Eventually(t, "no CallFinished", func() bool { return len(e.rec.Events(observe.CallFinished)) > 0 })
-	calls := len(e.rec.Events(observe.CallFinished))
-	attempts := len(e.rec.Events(observe.AttemptFinished))
-	if calls != 1 || attempts != 1 {
-		t.Fatalf("%d CallFinished, %d AttemptFinished after a failed SendMsg; want 1 and 1", calls, attempts)
+	for _, withRetry := range []bool{true, false} {
+		t.Run("retry="+strconv.FormatBool(withRetry), func(t *testing.T) {
+			srv := &testkit.Server{CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
+				<-st.Context().Done()
+				return st.Context().Err()
+			}}
+			cfg := threeProfiles()
+			if !withRetry {
+				p := cfg.Profiles["fast"]
+				p.Retry = nil
+				cfg.Profiles["fast"] = p
+			}
+			e := newEnv(t, cfg, srv)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			st, err := e.live.Check(ctx, grpc.MaxCallSendMsgSize(16))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Send(&kycv1.CheckRequest{Image: make([]byte, 64)}); status.Code(err) != grpccodes.ResourceExhausted {
+				t.Fatalf("Send = %v, want ResourceExhausted", err)
+			}
+			// The stream is over for gRPC; the caller does nothing more with it.
+			testkit.Eventually(t, "no CallFinished", func() bool { return len(e.rec.Events(observe.CallFinished)) > 0 })
+			calls := len(e.rec.Events(observe.CallFinished))
+			attempts := len(e.rec.Events(observe.AttemptFinished))
+			if calls != 1 || attempts != 1 {
+				t.Fatalf("%d CallFinished, %d AttemptFinished after a failed SendMsg; want 1 and 1", calls, attempts)
+			}
+		})
 	}
 }
 
