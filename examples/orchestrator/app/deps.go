@@ -19,8 +19,8 @@ import (
 // depErrors remembers, per dependency, the last error an attempt that left the client got (a
 // transport error such as "connection refused", or the service's own failure, by its code
 // only: see clientDetail), so that the summary and the logs can name what a dependency
-// answered. Business answers and local
-// rejections are not errors of the dependency and are not recorded. Safe for concurrent use.
+// answered. Business answers and local rejections are not errors of the dependency and are
+// not recorded. Safe for concurrent use.
 type depErrors struct {
 	log   *zap.Logger
 	mu    sync.Mutex
