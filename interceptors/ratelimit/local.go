@@ -79,8 +79,8 @@ func (l *Local) retryAfter(now time.Time) time.Duration {
 // notBefore returns now, or the latest time a take used when now is earlier: a caller may read
 // the clock before another and reach the bucket after it (EnterAt takes the call's start),
 // and x/time/rate, given a time before the last it saw, moves its clock back and refills the
-// same span twice. Times are kept as offsets from the bucket's creation, on the monotonic clock when both
-// readings have it, so that a step of the wall clock does not stop the bucket.
+// same span twice. Times are kept as offsets from the bucket's creation, on the monotonic
+// clock when both readings have it, so that a step of the wall clock does not stop the bucket.
 func (l *Local) notBefore(now time.Time) time.Time {
 	n := int64(now.Sub(l.base))
 	for {
