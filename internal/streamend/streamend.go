@@ -9,14 +9,16 @@
 //   - RecvMsg returns the one reply of a stream that is not server-streaming: Reply;
 //   - SendMsg fails with an error other than io.EOF (io.EOF means the server ended the
 //     stream; its status comes from RecvMsg): Send;
-//   - the caller's context ends first (the stream is abandoned): Caller;
+//   - the caller's context ends first while no RecvMsg or SendMsg is running (the stream is
+//     abandoned): Caller;
 //   - gRPC ends the stream's context (it finished the stream) while the caller's is still
 //     live and no RecvMsg or SendMsg is running to report the end itself: Transport.
 //
 // The stream's context ends with the caller's and on every end gRPC sees, so one
-// context.AfterFunc on it watches the last two. A RecvMsg or SendMsg under way when gRPC ends
-// the stream's context reports the end itself, with the status, when it returns; the
-// Transport end is only for a stream nobody is reading.
+// context.AfterFunc on it watches the last two. A RecvMsg or SendMsg under way when either
+// context ends reports the end itself, with what it returns (the status, or the caller's
+// cancellation), when it returns: Caller and Transport are only for a stream nobody is
+// reading or writing, so that a stream's end does not depend on which goroutine wins.
 //
 // # Sharing
 //
@@ -184,22 +186,30 @@ func (w *Stream) SendMsg(m any) error {
 }
 
 // leave ends a RecvMsg or SendMsg call; the last one out after the stream's context ended
-// reports the Transport end, if nothing ended the stream before.
+// reports the Caller or Transport end, if nothing ended the stream before.
 func (w *Stream) leave() {
 	if w.state.Add(^uint32(inCall-1)) == ctxEnded {
-		w.transport()
+		w.ctxEnd()
 	}
 }
 
-// ctxDone runs when the stream's context ends.
+// ctxDone runs when the stream's context ends. A RecvMsg or SendMsg under way reports the end
+// itself when it returns, with what it returns (the caller's cancellation, say): one outcome
+// whoever wins the race between the call and this callback.
 func (w *Stream) ctxDone() {
+	if w.state.Or(ctxEnded) == 0 { // No call running that would report the end.
+		w.ctxEnd()
+	}
+}
+
+// ctxEnd reports the end of a stream whose context ended while no call was running: the
+// caller's (Caller), else gRPC's (Transport).
+func (w *Stream) ctxEnd() {
 	if err := w.caller.Err(); err != nil {
 		w.finish(End{Err: err, Cause: Caller})
 		return
 	}
-	if w.state.Or(ctxEnded) == 0 { // No call running that would report the end.
-		w.transport()
-	}
+	w.transport()
 }
 
 // transport reports the Transport end, unless the stream's Context moved on to another, live

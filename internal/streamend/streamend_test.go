@@ -207,6 +207,51 @@ func TestEnds(t *testing.T) {
 			},
 			wantCause: Transport, wantErr: is(context.Canceled),
 		},
+		{
+			name: "the caller cancels under a RecvMsg: the RecvMsg reports what it returns", serverStreams: true,
+			act: func(t *testing.T, w *Stream, f *fakeStream, cancelCaller context.CancelFunc, _ *recorder) {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = w.RecvMsg(nil)
+				}()
+				for w.state.Load() != inCall {
+					time.Sleep(time.Millisecond)
+				}
+				cancelCaller()
+				for w.state.Load()&ctxEnded == 0 { // The callback ran, and left the end to RecvMsg.
+					time.Sleep(time.Millisecond)
+				}
+				if _, ended := w.Ended(); ended {
+					t.Error("ended before RecvMsg returned")
+				}
+				f.recv <- status.Error(grpccodes.Canceled, context.Canceled.Error())
+				<-done
+			},
+			wantCause: Recv, wantErr: func(err error) bool { return status.Code(err) == grpccodes.Canceled },
+		},
+		{
+			name: "the caller cancels under a SendMsg that returns io.EOF: Caller when it returns",
+			act: func(t *testing.T, w *Stream, f *fakeStream, cancelCaller context.CancelFunc, _ *recorder) {
+				f.sendErr, f.sendGo = io.EOF, make(chan struct{})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = w.SendMsg(nil)
+				}()
+				for w.state.Load() != inCall {
+					time.Sleep(time.Millisecond)
+				}
+				cancelCaller()
+				for w.state.Load()&ctxEnded == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				close(f.sendGo)
+				<-done
+				f.sendGo = nil
+			},
+			wantCause: Caller, wantErr: is(context.Canceled),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

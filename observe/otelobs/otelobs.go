@@ -146,6 +146,7 @@ func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
 		if r == nil {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
+		defer r.endOnPanic()
 		err := invoker(ctx, method, req, reply, cc, opts...)
 		r.end(err)
 		return err
@@ -160,12 +161,35 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 		if r == nil {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		r.endOnFinish = true
+		defer r.endOnPanic()
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
+			// A stream refused as it opens: its rejection, then the span (the suite's
+			// CallFinished, sent from inside streamer, left the span open for it).
 			r.end(err)
+			return nil, err
+		}
+		// From now on the stream's CallFinished ends the span; it may have come already (a
+		// stream that ended while it opened).
+		r.mu.Lock()
+		r.endOnFinish = true
+		finished := r.finished
+		r.mu.Unlock()
+		if finished {
+			r.finish()
 		}
 		return cs, err
+	}
+}
+
+// endOnPanic ends the span of a call that panicked below the interceptor, and lets the panic
+// go on: otherwise the span would never end, and the attempts' spans would point at a parent
+// that never appears.
+func (r *recorder) endOnPanic() {
+	if p := recover(); p != nil {
+		r.span.SetStatus(otelcodes.Error, "panic")
+		r.finish()
+		panic(p)
 	}
 }
 
@@ -176,11 +200,10 @@ type recorder struct {
 	span        trace.Span
 	own         bool // the span is the recorder's to end
 	method      string
-	endOnFinish bool // a stream: CallFinished ends the span
-
-	mu       sync.Mutex
-	finished bool // Guarded by mu: CallFinished was recorded.
-	ended    bool // Guarded by mu.
+	mu          sync.Mutex
+	endOnFinish bool // Guarded by mu: a stream that opened: CallFinished ends the span.
+	finished    bool // Guarded by mu: CallFinished was recorded.
+	ended       bool // Guarded by mu.
 }
 
 func (r *recorder) Observe(e observe.Event) {
@@ -208,6 +231,7 @@ func (r *recorder) Observe(e observe.Event) {
 	case observe.CallFinished:
 		r.mu.Lock()
 		r.finished = true
+		endNow := r.endOnFinish
 		r.mu.Unlock()
 		r.span.SetAttributes(
 			KeyClass.String(e.Class.String()), KeyCode.Int(int(e.Code)), KeyAttempts.Int(e.Attempt),
@@ -217,7 +241,7 @@ func (r *recorder) Observe(e observe.Event) {
 			// The code's name only: a status message may quote the request.
 			r.span.SetStatus(otelcodes.Error, e.Code.String())
 		}
-		if r.endOnFinish {
+		if endNow {
 			r.finish()
 		}
 	}
