@@ -102,10 +102,20 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 }
 
 // shares reports whether a method (policy mp) resolves section k as its service (sp) does,
-// with the same classifier and budget: its object for k is then the service's.
+// with the same classifier and budget where the section uses them: its object for k is then
+// the service's. (A method whose classifier alone differs shares the service's bulkhead.)
 func shares(mp, sp config.Policy, k section.Key) bool {
-	return mp.Budget == sp.Budget && mp.SameSection(sp.Profile, config.Section(k)) &&
-		mp.SameSection(sp.Profile, config.SectionClassifier)
+	if !mp.SameSection(sp.Profile, config.Section(k)) {
+		return false
+	}
+	var uses section.Uses
+	if sec, ok := section.Lookup(k); ok {
+		if v := mp.Value(k); v != nil {
+			uses = sec.Uses(v)
+		}
+	}
+	return (uses&section.UsesBudget == 0 || mp.Budget == sp.Budget) &&
+		(uses&section.UsesClassifier == 0 || mp.SameSection(sp.Profile, config.SectionClassifier))
 }
 
 // finishLocked takes the chain's stateful objects from the object cache — kept from earlier

@@ -12,8 +12,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -148,5 +150,43 @@ func TestReloadChangesASharedBucketsRate(t *testing.T) {
 	// The refused configuration left the one in force: the bucket is still the empty one.
 	if err := s.Unary()(context.Background(), "/"+svcFaceMatch+"/Compare", nil, nil, nil, ok.Invoke); !errors.Is(err, ratelimit.ErrLimited) {
 		t.Fatalf("a call after the refused reload: %v, want the shared bucket still empty", err)
+	}
+}
+
+// A method whose only override is a classifier entry keeps the service's bulkhead: the
+// bulkhead does not classify, so the service's concurrency cap is not split in two.
+func TestClassifierOverrideKeepsTheServiceBulkhead(t *testing.T) {
+	const svc = "test.v1.Slots"
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Bulkhead: &bulkhead.Config{MaxConcurrent: 1}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{
+			"Special": {Overrides: config.Overrides{Classifier: codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.NotFound: codes.Business}}}},
+		}}},
+	}
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entered, release := make(chan struct{}), make(chan struct{})
+	hold := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		close(entered)
+		<-release
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, hold) }()
+	<-entered
+	inv := &testkit.CountingInvoker{}
+	err = s.Unary()(context.Background(), "/"+svc+"/Special", nil, nil, nil, inv.Invoke)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if bhs := s.Bulkheads(); len(bhs) != 1 || bhs[svc] == nil {
+		t.Errorf("bulkheads %v, want the service's alone", bhs)
+	}
+	if !errors.Is(err, bulkhead.ErrFull) {
+		t.Errorf("a call of Special while Do holds the service's one slot: %v, want bulkhead.ErrFull", err)
 	}
 }

@@ -37,16 +37,20 @@ const (
 	Idempotent   = descriptorpb.MethodOptions_IDEMPOTENT
 )
 
-var cache sync.Map // full method → Idempotency
+var cache sync.Map // full method of a registered method → Idempotency
 
 // IdempotencyOf returns the idempotency level declared by the method's descriptor in the global
-// protobuf registry, or Unknown when the method is not registered. Results are cached.
+// protobuf registry, or Unknown when the method is not registered. The levels of registered
+// methods are cached; a name that is not registered is looked up again each time, so that
+// callers with unbounded method names (a proxy) grow no memory here.
 func IdempotencyOf(fullMethod string) Idempotency {
 	if v, ok := cache.Load(fullMethod); ok {
 		return v.(Idempotency)
 	}
-	lvl := lookup(fullMethod)
-	cache.Store(fullMethod, lvl)
+	lvl, found := lookup(fullMethod)
+	if found {
+		cache.Store(fullMethod, lvl)
+	}
 	return lvl
 }
 
@@ -56,26 +60,28 @@ func SafeToRetry(fullMethod string) bool {
 	return lvl == NoSideEffect || lvl == Idempotent
 }
 
-func lookup(fullMethod string) Idempotency {
+// lookup returns the level the descriptor of fullMethod declares, and whether the method is
+// registered.
+func lookup(fullMethod string) (Idempotency, bool) {
 	svc, m := Split(fullMethod)
 	if svc == "" {
-		return Unknown
+		return Unknown, false
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if err != nil {
-		return Unknown
+		return Unknown, false
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	if !ok {
-		return Unknown
+		return Unknown, false
 	}
 	md := sd.Methods().ByName(protoreflect.Name(m))
 	if md == nil {
-		return Unknown
+		return Unknown, false
 	}
 	opts, ok := md.Options().(*descriptorpb.MethodOptions)
 	if !ok || opts == nil {
-		return Unknown
+		return Unknown, true
 	}
-	return opts.GetIdempotencyLevel()
+	return opts.GetIdempotencyLevel(), true
 }

@@ -1,6 +1,8 @@
 package grpcmethod_test
 
 import (
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -48,5 +50,24 @@ func TestIdempotencyOf(t *testing.T) {
 				t.Errorf("SafeToRetry(%q) = %v, want %v", tt.method, got, tt.safe)
 			}
 		}
+	}
+}
+
+// Names that are not registered are not kept: a caller with unbounded method names (a proxy)
+// grows no memory here.
+func TestUnknownNamesAreNotKept(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for i := range 100000 {
+		grpcmethod.IdempotencyOf("/no.such.Service/M" + strconv.Itoa(i))
+	}
+	if grown := int64(heap()) - int64(before); grown > 1<<20 {
+		t.Fatalf("100000 unknown names kept %d bytes, want none", grown)
 	}
 }
