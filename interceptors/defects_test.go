@@ -12,8 +12,11 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -157,5 +160,30 @@ func TestUnboundedMethodNamesShareOneChain(t *testing.T) {
 	breakers.Each(func(string, *breaker.Breaker) { nBreakers++ })
 	if nBreakers != 1 || len(s.Bulkheads()) != 1 {
 		t.Errorf("%d names made %d breakers and %d bulkheads, want 1 and 1", names, nBreakers, len(s.Bulkheads()))
+	}
+}
+
+// The suite emits CallFinished for every logical call (interceptors/doc.go), a call whose chain
+// could not be built included: it failed, and the metrics and logs must see it.
+func TestCallFinishedWhenTheChainFailsToBuild(t *testing.T) {
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Retry: quickRetry(2), Fallback: &fallback.Config{ReplyJSON: `{}`}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}},
+	}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	srv := testkit.Start(t, &testkit.Server{})
+	cc := srv.Dial(t, s.DialOptions()...)
+	const method = "/" + svcFaceMatch + "/NotInTheDescriptor"
+	err = cc.Invoke(context.Background(), method, &kycv1.CompareRequest{}, &kycv1.CompareResponse{})
+	if status.Code(err) != grpccodes.FailedPrecondition {
+		t.Fatalf("Invoke: %v, want the chain's FailedPrecondition", err)
+	}
+	if n := rec.Count(observe.CallFinished); n != 1 {
+		t.Fatalf("%d CallFinished events for the failed call, want 1 (events: %+v)", n, rec.Events())
 	}
 }

@@ -334,7 +334,7 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		c := s.state.Load().chain(s, method)
 		if c.err != nil {
-			return c.failed()
+			return s.failedCall(ctx, c, method)
 		}
 		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
@@ -387,7 +387,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		c := s.state.Load().chain(s, method)
 		if c.err != nil {
-			return nil, c.failed()
+			return nil, s.failedCall(ctx, c, method)
 		}
 		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
@@ -412,6 +412,26 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		w.OnEnd(o.ended)
 		return w, nil
 	}
+}
+
+// failedCall returns the error of a call through c, a chain that could not be built, and
+// reports the call (CallFinished, as for every call) to the chain's and the call's sinks.
+func (s *Suite) failedCall(ctx context.Context, c *chain, method string) error {
+	err := c.failed()
+	sink := c.sink
+	if cs := observe.CallSinkFrom(ctx); cs != nil {
+		sink = observe.Multi(sink, cs)
+	}
+	if sink != nil {
+		if c.classifier == nil { // the classifier is what could not be built
+			fc := *c
+			fc.classifier = codes.Default()
+			c = &fc
+		}
+		now := s.clk.Now()
+		s.emitCall(sink, c, method, now, now, 1, err)
+	}
+	return err
 }
 
 // emitRun sends the CallFinished of the unary call r ran (see emitCall).
