@@ -228,7 +228,8 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 
 	go func() {
 		defer close(s.serveDone)
-		if err := s.srv.Serve(s.lis); err != nil {
+		// Stop before Serve began is a normal stop, not an error.
+		if err := s.srv.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			s.log.Error("grpc serve", zap.Error(err))
 		}
 	}()

@@ -174,8 +174,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "-max-in-flight needs -rate (a closed loop's bound is -concurrency)"
 	case set["concurrency"] && f.batch.Rate > 0:
 		problem = "-concurrency is the closed loop's bound; with -rate use -max-in-flight"
-	case f.outageFor < 0 || f.outageAt < 0:
-		problem = "-outage and -outage-at must not be negative"
+	case f.outageFor < 0:
+		problem = fmt.Sprintf("-outage %v is negative", f.outageFor)
+	case f.outageAt < 0:
+		problem = fmt.Sprintf("-outage-at %v is negative", f.outageAt)
+	case f.configPath != "" && f.scPath != "":
+		problem = "-config and -service-config exclude each other (-service-config replaces the configuration)"
 	case f.outageFor == 0 && (set["outage-at"] || set["outage-service"]):
 		problem = "-outage-at and -outage-service need -outage"
 	case f.digest < 0:
@@ -186,10 +190,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "-metrics-linger needs -metrics"
 	case f.stopAfter < 0:
 		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
-	case !rate(f.batch.UnreadableRate) || !rate(f.batch.SpoofRate) || !rate(f.batch.MismatchRate) || !rate(f.batch.ExpiredRate):
-		problem = "case rates must lie in [0,1]"
-	case f.batch.UnreadableRate+f.batch.SpoofRate+f.batch.MismatchRate+f.batch.ExpiredRate > 1+1e-9:
-		problem = "case rates add up to more than 1"
+	case badCaseRate(f) != "":
+		problem = badCaseRate(f)
 	}
 	if problem == "" {
 		if err := f.faults.Validate(); err != nil {
@@ -216,6 +218,28 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 }
 
 func rate(r float64) bool { return r >= 0 && r <= 1 }
+
+// badCaseRate names the case-rate flag out of [0,1], or the sum over 1, or returns "".
+func badCaseRate(f *flags) string {
+	rates := []struct {
+		flag string
+		v    float64
+	}{
+		{"-unreadable-rate", f.batch.UnreadableRate}, {"-spoof-rate", f.batch.SpoofRate},
+		{"-mismatch-rate", f.batch.MismatchRate}, {"-expired-rate", f.batch.ExpiredRate},
+	}
+	sum := 0.0
+	for _, r := range rates {
+		if !rate(r.v) {
+			return fmt.Sprintf("%s %v is outside [0,1]", r.flag, r.v)
+		}
+		sum += r.v
+	}
+	if sum > 1+1e-9 {
+		return fmt.Sprintf("-unreadable-rate + -spoof-rate + -mismatch-rate + -expired-rate = %v, more than 1", sum)
+	}
+	return ""
+}
 
 // Run runs the orchestrator command with args (without the program name). It writes results
 // on stdout and logs, warnings and progress on stderr. It returns flag.ErrHelp for -h, an
@@ -325,7 +349,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stopStubs()
 
 	checkReachable(ctx, f.addrs, stderr)
-	deps := newDepErrors(addrs, log)
+	classifier := classifiers(suite)
+	deps := newDepErrors(addrs, classifier, log)
 	conns := map[string]*grpc.ClientConn{}
 	defer func() {
 		for _, c := range conns {
@@ -354,6 +379,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	v := kyc.NewVerifier(cc[0], cc[1], cc[2])
 	v.Budget = cfg.Budget
+	v.Classifier = classifier
 
 	if f.serve != "" {
 		defer scheduleOutage(f, stubs, log)()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/interceptors"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -23,13 +24,14 @@ import (
 // not recorded. Safe for concurrent use.
 type depErrors struct {
 	log   *zap.Logger
+	cl    func(fullMethod string) *codes.Classifier // the suite's, per method (see classifiers)
 	mu    sync.Mutex
 	last  map[string]string // Guarded by mu: service key → "CODE[: grpc's message] (address)".
 	addrs map[string]string // read-only: service key → address
 }
 
-func newDepErrors(addrs map[string]string, log *zap.Logger) *depErrors {
-	return &depErrors{log: log, last: map[string]string{}, addrs: addrs}
+func newDepErrors(addrs map[string]string, cl func(string) *codes.Classifier, log *zap.Logger) *depErrors {
+	return &depErrors{log: log, cl: cl, last: map[string]string{}, addrs: addrs}
 }
 
 // record notes err from an attempt on fullMethod; a new message is logged once at warn, so a
@@ -38,7 +40,7 @@ func (d *depErrors) record(fullMethod string, err error) {
 	if err == nil {
 		return
 	}
-	v := codes.Default().Classify(err)
+	v := d.cl(fullMethod).Classify(err)
 	if v.Class == codes.Business || v.Class == codes.Rejected || v.Class == codes.Canceled {
 		return
 	}
@@ -163,4 +165,26 @@ func checkReachable(ctx context.Context, external map[string]string, stderr io.W
 		}()
 	}
 	wg.Wait()
+}
+
+// classifiers returns the classifier of each full method as the suite's policies have it (so
+// that the verifier and the dependency errors class an error as the retry and breaker
+// policies do), read once per method; codes.Default for a method whose classifier cannot be
+// built (the suite refuses its calls then).
+func classifiers(suite *interceptors.Suite) func(fullMethod string) *codes.Classifier {
+	var mu sync.Mutex
+	known := map[string]*codes.Classifier{}
+	return func(fullMethod string) *codes.Classifier {
+		mu.Lock()
+		defer mu.Unlock()
+		if c, ok := known[fullMethod]; ok {
+			return c
+		}
+		c, err := suite.Policy(fullMethod).NewClassifier()
+		if err != nil {
+			c = codes.Default()
+		}
+		known[fullMethod] = c
+		return c
+	}
 }

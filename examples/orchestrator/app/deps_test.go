@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"go.uber.org/zap"
@@ -18,7 +19,7 @@ import (
 // case against a closed port).
 func TestDependencyErrorLeavesOutTheServersMessage(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, zap.New(core))
+	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
 	const pii = "SPECIMEN ALEX A12345678"
 	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Internal, "cannot normalise fields of "+pii))
 	for _, e := range logs.All() {

@@ -44,6 +44,21 @@ type Verifier struct {
 	Budget time.Duration
 	// Now tells the date against which document expiry is judged. Nil means time.Now.
 	Now func() time.Time
+	// Classifier returns the classifier of a full method: the one the bulwark suite's policies
+	// use for it, so that an error the configuration classes transient (and the suite
+	// retried) is a failure of the step, not a rejection of the applicant, and the other way
+	// round. Nil means codes.Default for every method.
+	Classifier func(fullMethod string) *codes.Classifier
+}
+
+// classifier returns the classifier of fullMethod (see Verifier.Classifier).
+func (v *Verifier) classifier(fullMethod string) *codes.Classifier {
+	if v.Classifier != nil {
+		if c := v.Classifier(fullMethod); c != nil {
+			return c
+		}
+	}
+	return codes.Default()
 }
 
 // NewVerifier returns a Verifier whose clients use the three connections (they may be one and
@@ -135,6 +150,7 @@ func appendUnique(s []string, v string) []string {
 type call struct {
 	info  retry.Info
 	start time.Time
+	cl    *codes.Classifier // the method's (Verifier.classifier)
 }
 
 // finish builds the step outcome of a call that ended with err (nil when the service
@@ -155,7 +171,7 @@ func (c *call) finish(st kycv1.Step, err error, passReason string) step {
 		out.Reason = passReason
 		return step{outcome: out, reason: passReason}
 	}
-	verdict := codes.Default().Classify(err)
+	verdict := c.cl.Classify(err)
 	out.Code = CodeName(verdict.Code)
 	out.Reason = verdict.Reason
 	if verdict.Class == codes.Business {
@@ -174,7 +190,7 @@ func (c *call) finish(st kycv1.Step, err error, passReason string) step {
 }
 
 func (v *Verifier) liveness(ctx context.Context, req *kycv1.VerifyRequest) step {
-	c := &call{start: time.Now()}
+	c := &call{start: time.Now(), cl: v.classifier(kycv1.LivenessService_Check_FullMethodName)}
 	resp, err := v.check(ctx, req.GetLivenessFrames(), retry.Report(&c.info))
 	reason := ""
 	if err == nil && resp.GetVerdict() != kycv1.LivenessVerdict_LIVENESS_VERDICT_LIVE {
@@ -203,7 +219,7 @@ func (v *Verifier) check(ctx context.Context, frames [][]byte, opts ...grpc.Call
 }
 
 func (v *Verifier) faceMatch(ctx context.Context, req *kycv1.VerifyRequest) step {
-	c := &call{start: time.Now()}
+	c := &call{start: time.Now(), cl: v.classifier(kycv1.FaceMatchService_Compare_FullMethodName)}
 	resp, err := v.FaceMatch.Compare(ctx, &kycv1.CompareRequest{
 		Selfie: req.GetSelfie(), DocumentFace: req.GetDocumentImage(),
 	}, retry.Report(&c.info))
@@ -215,7 +231,7 @@ func (v *Verifier) faceMatch(ctx context.Context, req *kycv1.VerifyRequest) step
 }
 
 func (v *Verifier) ocr(ctx context.Context, req *kycv1.VerifyRequest) step {
-	c := &call{start: time.Now()}
+	c := &call{start: time.Now(), cl: v.classifier(kycv1.OCRService_Extract_FullMethodName)}
 	resp, err := v.OCR.Extract(ctx, &kycv1.ExtractRequest{
 		DocumentImage: req.GetDocumentImage(), DocumentType: req.GetDocumentType(),
 	}, retry.Report(&c.info))

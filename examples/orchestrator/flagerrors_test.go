@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
+)
+
+// TestBadFlagNamesFlagAndValue: a bad value is reported with the flag that carries it and the
+// value given.
+func TestBadFlagNamesFlagAndValue(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-unreadable-rate", "2"}, []string{"-unreadable-rate", "2"}},
+		{[]string{"-expired-rate", "-0.5"}, []string{"-expired-rate", "-0.5"}},
+		{[]string{"-unreadable-rate", "0.7", "-spoof-rate", "0.5"}, []string{"-unreadable-rate", "-spoof-rate", "1.2"}},
+		{[]string{"-outage-at", "-2s", "-outage", "1s"}, []string{"-outage-at", "-2s"}},
+		{[]string{"-outage", "-1s"}, []string{"-outage", "-1s"}},
+		{[]string{"-config", "a.yaml", "-service-config", "b.json"}, []string{"-config", "-service-config"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), tt.args, &stdout, &stderr)
+		if !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v: err %v, want a usage error", tt.args, err)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("%v: stderr %q does not name %q", tt.args, strings.TrimSpace(stderr.String()), w)
+			}
+		}
+	}
+}
