@@ -42,6 +42,9 @@ type preparedStep struct {
 
 // buildLocked composes the chain of one full method under cfg. s.mu must be held.
 func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
+	if s.closed {
+		return &chain{method: fullMethod, err: fmt.Errorf("%s: suite closed", fullMethod)}
+	}
 	p := s.prepare(cfg, fullMethod)
 	if p.c.err != nil {
 		return p.c

@@ -3,7 +3,9 @@ package interceptors_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Suites that share a breaker registry take its breaker on every build, as each chain takes
@@ -188,5 +191,47 @@ func TestClassifierOverrideKeepsTheServiceBulkhead(t *testing.T) {
 	}
 	if !errors.Is(err, bulkhead.ErrFull) {
 		t.Errorf("a call of Special while Do holds the service's one slot: %v, want bulkhead.ErrFull", err)
+	}
+}
+
+// After Close the suite builds nothing: a method first called then (a connection still in
+// use while the program shuts down) opens no fleet-wide limiter that nothing would close, and
+// Reload is refused.
+func TestNothingOpenedAfterClose(t *testing.T) {
+	cfg := &config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {
+		RateLimit: &ratelimit.Config{Rate: 1000, Redis: &ratelimit.RedisConfig{Addr: "127.0.0.1:1"}},
+	}}}
+	var (
+		mu      sync.Mutex
+		closers []*closeCounter
+	)
+	factory := func(string, ratelimit.Config, ratelimit.RemoteEnv) (ratelimit.Limiter, io.Closer, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		c := &closeCounter{}
+		closers = append(closers, c)
+		return ratelimit.NewLocal(1000, 1000), c, nil
+	}
+	s, err := interceptors.New(cfg, interceptors.WithRemoteLimiter(factory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := &testkit.CountingInvoker{}
+	_ = s.Unary()(context.Background(), "/a.v1.Before/Do", nil, nil, nil, inv.Invoke)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unary()(context.Background(), "/b.v1.After/Do", nil, nil, nil, inv.Invoke); status.Code(err) != grpccodes.FailedPrecondition {
+		t.Errorf("a first call after Close: %v, want FailedPrecondition", err)
+	}
+	if err := s.Reload(cfg); !errors.Is(err, interceptors.ErrClosed) {
+		t.Errorf("Reload after Close: %v, want ErrClosed", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, c := range closers {
+		if c.count() != 1 {
+			t.Errorf("remote limiter %d of %d: closed %d times after Close, want 1", i+1, len(closers), c.count())
+		}
 	}
 }

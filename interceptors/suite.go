@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,8 +38,9 @@ type Suite struct {
 	clk   clock.Clock
 	state atomic.Pointer[state]
 
-	mu   sync.Mutex                    // serialises building chains and reloads.
-	objs objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
+	mu     sync.Mutex                    // serialises building chains and reloads.
+	objs   objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
+	closed bool                          // Guarded by mu: Close ran; nothing is built any more.
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 }
@@ -128,6 +130,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
 	// Special wiring: a shared token bucket whose settings this configuration changed is
 	// replaced, not refused as configured twice (ratelimit.Registry.Reconfigure). After a
 	// rejected configuration, the one in force may take its buckets back.
@@ -227,12 +232,20 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 	return s.state.Load().cfg.Resolve(fullMethod)
 }
 
-// Close releases what the suite opened (connections of fleet-wide rate limiters).
+// Close releases what the suite opened (connections of fleet-wide rate limiters). After it,
+// the suite builds nothing: Reload returns ErrClosed, and a call whose chain was not built
+// yet (a method first called after Close) fails with FailedPrecondition. Calls through
+// chains built before go on, with what Close released (a fleet-wide limiter then answers as
+// its fail mode says).
 func (s *Suite) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	return s.objs.Close()
 }
+
+// ErrClosed is what Reload returns after Close.
+var ErrClosed = errors.New("bulwark: suite closed")
 
 // DialOptions returns the options that install the suite on a connection.
 func (s *Suite) DialOptions() []grpc.DialOption {
