@@ -187,3 +187,31 @@ func TestCallFinishedWhenTheChainFailsToBuild(t *testing.T) {
 		t.Fatalf("%d CallFinished events for the failed call, want 1 (events: %+v)", n, rec.Events())
 	}
 }
+
+// observe documents ReasonBudget for DeadlineApplied ("the total time budget"): a suite whose
+// only bound is its call budget (no deadline section) must say so, not "cap" (a configured
+// max) or "default".
+func TestBudgetDeadlineSaysBudget(t *testing.T) {
+	cfg := &config.Config{
+		Budget:   5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Retry: quickRetry(2)}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}},
+	}
+	e := newEnv(t, cfg, &testkit.Server{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, c := range []context.Context{context.Background(), ctx} {
+		if _, err := e.face.Compare(c, &kycv1.CompareRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.rec.Events(observe.DeadlineApplied)
+	if len(evs) != 2 {
+		t.Fatalf("%d DeadlineApplied events, want 2", len(evs))
+	}
+	for i, ev := range evs {
+		if ev.Reason != observe.ReasonBudget || ev.Delay != 5*time.Second {
+			t.Errorf("call %d: DeadlineApplied reason %q delay %v, want %q 5s (the call budget set it)", i+1, ev.Reason, ev.Delay, observe.ReasonBudget)
+		}
+	}
+}

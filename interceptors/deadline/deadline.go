@@ -16,6 +16,16 @@ type Policy struct {
 	cfg   Config
 	clock clock.Clock
 	sink  observe.Sink
+	// In a suite: the call budget, not the section, set Max (or Default); see ReasonBudget.
+	maxByBudget, defaultByBudget bool
+}
+
+// reason is r, or ReasonBudget when byBudget.
+func (p *Policy) reason(r string, byBudget bool) string {
+	if byBudget {
+		return ReasonBudget
+	}
+	return r
 }
 
 // The reasons of the DeadlineApplied events a Policy emits, in observe.Event.Reason.
@@ -24,6 +34,9 @@ const (
 	ReasonDefault = observe.ReasonDefault
 	// ReasonCap: the call's deadline was further than Config.Max and was brought in.
 	ReasonCap = observe.ReasonCap
+	// ReasonBudget: in a suite, the deadline set (a default or a cap) is the call budget's,
+	// which was shorter than the section's, or the only one.
+	ReasonBudget = observe.ReasonBudget
 )
 
 // New returns a deadline policy for cfg, or the error of cfg.Validate.
@@ -80,14 +93,14 @@ func (p *Policy) DeadlineAt(ctx context.Context, method string, now time.Time) (
 	}
 	switch {
 	case !ok && p.cfg.Default > 0:
-		timeout, reason = p.cfg.Default, ReasonDefault
+		timeout, reason = p.cfg.Default, p.reason(ReasonDefault, p.defaultByBudget)
 	case !ok:
-		timeout, reason = p.cfg.Max, ReasonCap
+		timeout, reason = p.cfg.Max, p.reason(ReasonCap, p.maxByBudget)
 	default:
 		if dl.Sub(now) <= p.cfg.Max {
 			return time.Time{}, false
 		}
-		timeout, reason = p.cfg.Max, ReasonCap
+		timeout, reason = p.cfg.Max, p.reason(ReasonCap, p.maxByBudget)
 	}
 	if p.sink != nil {
 		p.sink.Observe(observe.Event{

@@ -14,7 +14,8 @@
 //	| any                       | both 0          | unchanged                      | —            |
 //
 // Each change emits an observe.DeadlineApplied event (Delay: the timeout set; Reason:
-// ReasonDefault or ReasonCap). Deadlines are
+// ReasonDefault or ReasonCap; in a bulwark suite, ReasonBudget when the call budget, shorter
+// than the section's setting or the only one, set it). Deadlines are
 // set with clock.WithDeadline on the injected clock (WithClock), so tests run on a fake clock.
 //
 // # Use

@@ -19,11 +19,19 @@ func init() {
 }
 
 // build makes the deadline step of a suite's chain: the call budget caps the section's Max
-// (and so its Default).
+// (and so its Default). A deadline the budget set, not the section, is applied with
+// ReasonBudget, so that an operator tells the two apart.
 func build(env *section.Env, c Config) (section.Built, error) {
-	c.Max = env.Capped(c.Max)
+	capped := env.Capped(c.Max)
+	byBudget := capped != c.Max
+	c.Max = capped
+	defaultByBudget := byBudget && c.Default > c.Max
 	c.Default = min(c.Default, c.Max)
-	return section.Step(New(c, WithClock(env.Clock), WithObserver(env.Sink)))
+	p, err := New(c, WithClock(env.Clock), WithObserver(env.Sink))
+	if err == nil {
+		p.maxByBudget, p.defaultByBudget = byBudget, defaultByBudget
+	}
+	return section.Step(p, err)
 }
 
 // Explain describes c in one line.
