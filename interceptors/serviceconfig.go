@@ -78,6 +78,9 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 			return "", fmt.Errorf("interceptors: service config base: %q is not a JSON object", clip(base))
 		}
 	}
+	if err := canonicalKeys(doc, "the config", "methodConfig"); err != nil {
+		return "", err
+	}
 	var entries []any
 	if mc, ok := doc["methodConfig"]; ok {
 		if entries, ok = mc.([]any); !ok {
@@ -170,11 +173,17 @@ func namesIn(entries []any) (map[methodName]map[string]any, error) {
 		if !ok {
 			return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d] is %T, want an object", i, e)
 		}
+		if err := canonicalKeys(obj, fmt.Sprintf("methodConfig[%d]", i), "name", "timeout"); err != nil {
+			return nil, err
+		}
 		names, _ := obj["name"].([]any)
 		for j, n := range names {
 			no, ok := n.(map[string]any)
 			if !ok {
 				return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d].name[%d] is %T, want an object", i, j, n)
+			}
+			if err := canonicalKeys(no, fmt.Sprintf("methodConfig[%d].name[%d]", i, j), "service", "method"); err != nil {
+				return nil, err
 			}
 			svc, _ := no["service"].(string)
 			m, _ := no["method"].(string)
@@ -182,6 +191,30 @@ func namesIn(entries []any) (map[methodName]map[string]any, error) {
 		}
 	}
 	return named, nil
+}
+
+// canonicalKeys renames in obj a key that matches one of keys but for case to that key's
+// spelling: grpc-go reads a service config with encoding/json, which matches keys without
+// regard to case, so "Timeout" is its timeout. Two spellings of one key (grpc takes the later
+// in the text, which a map does not keep) are an error.
+func canonicalKeys(obj map[string]any, where string, keys ...string) error {
+	for _, k := range keys {
+		var found []string
+		for key := range obj {
+			if strings.EqualFold(key, k) {
+				found = append(found, key)
+			}
+		}
+		slices.Sort(found)
+		switch {
+		case len(found) > 1:
+			return fmt.Errorf("interceptors: service config base: %s has %q and %q, one key to grpc: write it once", where, found[0], found[1])
+		case len(found) == 1 && found[0] != k:
+			obj[k] = obj[found[0]]
+			delete(obj, found[0])
+		}
+	}
+	return nil
 }
 
 // protoDuration formats d as a google.protobuf.Duration in JSON ("5s", "0.250s").
