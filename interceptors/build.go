@@ -83,6 +83,9 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 			}
 			st.built, st.done = b, true
 			earlier[sec.Key()] = b
+		} else if err := sec.Check(s.env(p, sec, v, earlier), v); err != nil {
+			p.c.err = fmt.Errorf("%s: %s: %w", fullMethod, sec.Key(), err)
+			return p
 		}
 		p.steps = append(p.steps, st)
 	}

@@ -235,3 +235,97 @@ func TestNothingOpenedAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// A configuration refused by Reload (here: a rate_limit.redis section with no remote limiter
+// factory, refused when its limiter is built) must change nothing: the breaker of another
+// service, whose settings that configuration also changed, must stay the one in force, open.
+func TestRejectedReloadKeepsObjects(t *testing.T) {
+	const a, z = "a.v1.First", "z.v1.Last" // a's chains are finished before z's
+	cfg := func(failures int, redis bool) *config.Config {
+		c := &config.Config{
+			Profiles: map[string]config.Profile{
+				"p": {Breaker: &breaker.Config{ConsecutiveFailures: failures, RecoveryTimeout: time.Hour}},
+				"q": {RateLimit: &ratelimit.Config{Rate: 100}},
+			},
+			Services: map[string]config.Service{
+				a: {Profile: "p", Methods: map[string]config.Method{"Do": {}}},
+				z: {Profile: "q", Methods: map[string]config.Method{"Do": {}}},
+			},
+		}
+		if redis {
+			q := c.Profiles["q"]
+			q.RateLimit.Redis = &ratelimit.RedisConfig{Addr: "127.0.0.1:1"}
+			c.Profiles["q"] = q
+		}
+		return c
+	}
+	s, err := interceptors.New(cfg(2, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for range 2 {
+		_ = s.Unary()(context.Background(), "/"+a+"/Do", nil, nil, nil, fail.Invoke)
+	}
+	open, _ := s.Breakers().Lookup(a)
+	if open == nil || open.State() != breaker.Open {
+		t.Fatalf("breaker of %s: %v, want open", a, open)
+	}
+	if err := s.Reload(cfg(3, true)); err == nil {
+		t.Fatal("a configuration with rate_limit.redis and no remote factory was accepted")
+	}
+	if got, _ := s.Breakers().Lookup(a); got != open {
+		t.Errorf("after a rejected reload the registry's breaker of %s is %p (state %v), want the one in force %p (open)", a, got, got.State(), open)
+	}
+	// Reloading the configuration in force keeps its objects, with their state.
+	if err := s.Reload(cfg(2, false)); err != nil {
+		t.Fatal(err)
+	}
+	ok := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), "/"+a+"/Do", nil, nil, nil, ok.Invoke); !errors.Is(err, breaker.ErrOpen) {
+		t.Errorf("call after a rejected reload and a reload of the configuration in force: %v, want the breaker still open", err)
+	}
+}
+
+// The same for a shared token bucket: after a rejected reload that would have changed its
+// rate, the services of the configuration in force still share one bucket, first-call builds
+// included.
+func TestRejectedReloadKeepsSharedBucket(t *testing.T) {
+	const a, z = "a.v1.First", "z.v1.Last"
+	cfg := func(rate float64, redis bool) *config.Config {
+		c := &config.Config{
+			Profiles: map[string]config.Profile{
+				config.DefaultProfile: {RateLimit: &ratelimit.Config{Rate: rate, Burst: 10, Shared: "b"}},
+				"q":                   {RateLimit: &ratelimit.Config{Rate: 100}},
+			},
+			Services: map[string]config.Service{
+				a: {Methods: map[string]config.Method{"Do": {}}},
+				z: {Profile: "q", Methods: map[string]config.Method{"Do": {}}},
+			},
+		}
+		if redis {
+			c.Profiles["q"].RateLimit.Redis = &ratelimit.RedisConfig{Addr: "127.0.0.1:1"}
+		}
+		return c
+	}
+	clk := clocktest.New(time.Unix(1700000000, 0)) // no refill
+	s, err := interceptors.New(cfg(10, false), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Reload(cfg(20, true)); err == nil {
+		t.Fatal("a configuration with rate_limit.redis and no remote factory was accepted")
+	}
+	ok := &testkit.CountingInvoker{}
+	for i := range 10 {
+		if err := s.Unary()(context.Background(), "/"+a+"/Do", nil, nil, nil, ok.Invoke); err != nil {
+			t.Fatalf("call %d of the burst of 10: %v", i+1, err)
+		}
+	}
+	// Bucket b is empty: a service first called now (default profile, same bucket) is limited.
+	if err := s.Unary()(context.Background(), "/other.v1.Svc/Do", nil, nil, nil, ok.Invoke); !errors.Is(err, ratelimit.ErrLimited) {
+		t.Errorf("first call of another service sharing the emptied bucket b: %v, want ratelimit.ErrLimited", err)
+	}
+}

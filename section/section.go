@@ -69,6 +69,11 @@ type Spec[C any] struct {
 	// section (see Env). Nil: the section is configuration only, and no chain has a step
 	// for it.
 	Build func(env *Env, c C) (Built, error)
+	// Check, if set, reports before any stateful object of a configuration is taken or
+	// replaced what Build would refuse for a reason outside c (a fleet-wide limiter without
+	// its factory), so that such a configuration is refused whole and changes nothing. Build
+	// must still refuse it.
+	Check func(env *Env, c C) error
 	// Name names the object Build makes for a chain of fullMethod: objects of one name (and
 	// section) are one object, shared by the chains that name it and kept across reloads
 	// while its fingerprint holds (see Uses). shared is true when the method resolves the
@@ -130,6 +135,8 @@ type Section interface {
 	CanBuild() bool
 	// Build is Spec.Build of *v; a nil v is the zero C.
 	Build(env *Env, v any) (Built, error)
+	// Check is Spec.Check of *v, nil when Check is unset.
+	Check(env *Env, v any) error
 	// Name is Spec.Name, or its default, of *v.
 	Name(v any, service, fullMethod string, shared bool) string
 	// Uses is Spec.Uses of *v.
@@ -213,6 +220,13 @@ func (e erased[C]) Build(env *Env, v any) (Built, error) {
 		return Built{}, fmt.Errorf("section: %s has no Build", e.s.Key)
 	}
 	return e.s.Build(env, value[C](v))
+}
+
+func (e erased[C]) Check(env *Env, v any) error {
+	if e.s.Check == nil {
+		return nil
+	}
+	return e.s.Check(env, value[C](v))
 }
 
 func (e erased[C]) Name(v any, service, fullMethod string, shared bool) string {

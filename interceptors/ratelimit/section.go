@@ -13,8 +13,23 @@ func init() {
 		Key:       "rate_limit",
 		Rank:      section.RankRateLimit,
 		Normalize: Normalize,
+		Check:     check,
 		Build:     build,
 	})
+}
+
+// check refuses, before a reload touches anything, a fleet-wide limit without a factory.
+func check(env *section.Env, c Config) error {
+	if c.Redis != nil {
+		if remote, _ := section.Value[RemoteFactory](env); remote == nil {
+			return errNoFactory(env.Name)
+		}
+	}
+	return nil
+}
+
+func errNoFactory(name string) error {
+	return fmt.Errorf("interceptors: %s: rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New", name)
 }
 
 // build makes the rate limit step of a suite's chain. Shared buckets come from the suite's
@@ -34,7 +49,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		}
 		remote, _ := section.Value[RemoteFactory](env)
 		if remote == nil {
-			return section.Built{}, fmt.Errorf("interceptors: %s: rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New", env.Name)
+			return section.Built{}, errNoFactory(env.Name)
 		}
 		rl, cl, err := remote(key, c, RemoteEnv{Service: env.Service, Clock: env.Clock, Sink: env.Sink})
 		if err != nil {
