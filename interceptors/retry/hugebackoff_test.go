@@ -34,7 +34,7 @@ func TestHugeBackoffDoesNotOutlastTheBudget(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		cancel()
-		<-done
-		t.Fatalf("call still sleeping past its 8s budget: scheduled %v", s.delays())
+		err := <-done
+		t.Fatalf("call still sleeping past its 8s budget: scheduled %v (once canceled: %v)", s.delays(), err)
 	}
 }
