@@ -162,21 +162,7 @@ func TestEnds(t *testing.T) {
 		{
 			name: "gRPC ends the stream's context under a RecvMsg: the RecvMsg reports the status", serverStreams: true,
 			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					_ = w.RecvMsg(nil)
-				}()
-				for w.state.Load() != inCall { // The RecvMsg is running.
-					time.Sleep(time.Millisecond)
-				}
-				f.finish()
-				for w.state.Load()&ctxEnded == 0 { // The context callback ran, and left the end to RecvMsg.
-					time.Sleep(time.Millisecond)
-				}
-				if _, ended := w.Ended(); ended {
-					t.Error("ended before RecvMsg returned")
-				}
+				done := underCall(t, w, func() { _ = w.RecvMsg(nil) }, f.finish)
 				f.recv <- errUnavailable
 				<-done
 			},
@@ -184,23 +170,9 @@ func TestEnds(t *testing.T) {
 		},
 		{
 			name: "gRPC ends the stream's context under a SendMsg that returns io.EOF: Transport when it returns",
-			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, r *recorder) {
+			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
 				f.sendErr, f.sendGo = io.EOF, make(chan struct{})
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					_ = w.SendMsg(nil)
-				}()
-				for w.state.Load() != inCall {
-					time.Sleep(time.Millisecond)
-				}
-				f.finish()
-				for w.state.Load()&ctxEnded == 0 {
-					time.Sleep(time.Millisecond)
-				}
-				if _, ended := w.Ended(); ended {
-					t.Error("ended under a running call")
-				}
+				done := underCall(t, w, func() { _ = w.SendMsg(nil) }, f.finish)
 				close(f.sendGo)
 				<-done
 				f.sendGo = nil
@@ -210,21 +182,7 @@ func TestEnds(t *testing.T) {
 		{
 			name: "the caller cancels under a RecvMsg: the RecvMsg reports what it returns", serverStreams: true,
 			act: func(t *testing.T, w *Stream, f *fakeStream, cancelCaller context.CancelFunc, _ *recorder) {
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					_ = w.RecvMsg(nil)
-				}()
-				for w.state.Load() != inCall {
-					time.Sleep(time.Millisecond)
-				}
-				cancelCaller()
-				for w.state.Load()&ctxEnded == 0 { // The callback ran, and left the end to RecvMsg.
-					time.Sleep(time.Millisecond)
-				}
-				if _, ended := w.Ended(); ended {
-					t.Error("ended before RecvMsg returned")
-				}
+				done := underCall(t, w, func() { _ = w.RecvMsg(nil) }, cancelCaller)
 				f.recv <- status.Error(grpccodes.Canceled, context.Canceled.Error())
 				<-done
 			},
@@ -234,18 +192,7 @@ func TestEnds(t *testing.T) {
 			name: "the caller cancels under a SendMsg that returns io.EOF: Caller when it returns",
 			act: func(t *testing.T, w *Stream, f *fakeStream, cancelCaller context.CancelFunc, _ *recorder) {
 				f.sendErr, f.sendGo = io.EOF, make(chan struct{})
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					_ = w.SendMsg(nil)
-				}()
-				for w.state.Load() != inCall {
-					time.Sleep(time.Millisecond)
-				}
-				cancelCaller()
-				for w.state.Load()&ctxEnded == 0 {
-					time.Sleep(time.Millisecond)
-				}
+				done := underCall(t, w, func() { _ = w.SendMsg(nil) }, cancelCaller)
 				close(f.sendGo)
 				<-done
 				f.sendGo = nil
@@ -294,6 +241,29 @@ func TestEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// underCall runs call (a RecvMsg or SendMsg of w) on a goroutine, waits until it is under
+// way, runs end (a context's end), and waits until the context callback has run and left the
+// end to the call, which must not have ended the stream yet; it returns the call's done.
+func underCall(t *testing.T, w *Stream, call, end func()) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		call()
+	}()
+	for w.state.Load() != inCall {
+		time.Sleep(time.Millisecond)
+	}
+	end()
+	for w.state.Load()&ctxEnded == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, ended := w.Ended(); ended {
+		t.Error("ended under a running call")
+	}
+	return done
 }
 
 func isNil(err error) bool { return err == nil }
