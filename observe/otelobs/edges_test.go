@@ -9,15 +9,11 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe/otelobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -31,7 +27,7 @@ func TestRejectedStreamMarksTheCall(t *testing.T) {
 	srv := &testkit.Server{CheckF: func(int, kycv1.LivenessService_CheckServer) error {
 		return status.Error(grpccodes.Unavailable, "down")
 	}}
-	e := newStreamEnv(t, config.Profile{Retry: quickRetry(1), Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Hour}}, srv)
+	e := newEnv(t, config.Profile{Retry: quickRetry(1), Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Hour}}, srv)
 	ctx, parent := e.tp.Tracer("test").Start(context.Background(), "verification")
 	st, err := e.live.Check(ctx)
 	if err != nil {
@@ -67,45 +63,13 @@ func TestRejectedStreamMarksTheCall(t *testing.T) {
 	}
 }
 
-// streamEnv is env with a Liveness (streaming) client and the Tracer.
-type streamEnv struct {
-	*env
-	live kycv1.LivenessServiceClient
-	tr   *otelobs.Tracer
-}
-
-func newStreamEnv(t *testing.T, mp config.Profile, srv *testkit.Server, extra ...grpc.DialOption) *streamEnv {
-	t.Helper()
-	e := &env{exp: tracetest.NewInMemoryExporter(), srv: testkit.Start(t, srv)}
-	e.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(e.exp))
-	t.Cleanup(func() { _ = e.tp.Shutdown(context.Background()) })
-	tr := otelobs.New(otelobs.WithTracerProvider(e.tp))
-	cfg := &config.Config{
-		Budget:   5 * time.Second,
-		Profiles: map[string]config.Profile{"p": mp},
-		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}, svcOCR: {Profile: "p"}, "kyc.v1.LivenessService": {Profile: "p"}},
-	}
-	s, err := interceptors.New(cfg, interceptors.WithObserver(tr))
-	if err != nil {
-		t.Fatalf("interceptors.New: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	e.suite = s
-	opts := append(tr.DialOptions(), s.DialOptions()...)
-	opts = append(opts, extra...)
-	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(e.tp))))
-	cc := e.srv.Dial(t, opts...)
-	e.face, e.ocr = kycv1.NewFaceMatchServiceClient(cc), kycv1.NewOCRServiceClient(cc)
-	return &streamEnv{env: e, live: kycv1.NewLivenessServiceClient(cc), tr: tr}
-}
-
 // A call whose attempt panics still ends: the panic goes on to the caller, and the call's span
 // must end (with an error status), not stay open forever.
 func TestPanickingCallEndsItsSpan(t *testing.T) {
 	boom := grpc.WithChainUnaryInterceptor(func(context.Context, string, any, any, *grpc.ClientConn, grpc.UnaryInvoker, ...grpc.CallOption) error {
 		panic("codec exploded")
 	})
-	e := newStreamEnv(t, config.Profile{Retry: quickRetry(2)}, &testkit.Server{}, boom)
+	e := newEnv(t, config.Profile{Retry: quickRetry(2)}, &testkit.Server{}, boom)
 	ctx, parent := e.tp.Tracer("test").Start(context.Background(), "verification")
 	func() {
 		defer func() {
@@ -135,7 +99,7 @@ func TestCanceledStreamEndsItsSpan(t *testing.T) {
 		<-st.Context().Done()
 		return st.Context().Err()
 	}}
-	e := newStreamEnv(t, config.Profile{Retry: quickRetry(1)}, srv)
+	e := newEnv(t, config.Profile{Retry: quickRetry(1)}, srv)
 	for range streams {
 		cctx, cancel := context.WithCancel(context.Background())
 		st, err := e.live.Check(cctx)
@@ -179,7 +143,7 @@ func TestHedgeWinnerUnderRetry(t *testing.T) {
 		}
 		return &kycv1.CompareResponse{Similarity: 0.9}, nil
 	}}
-	e := newStreamEnv(t, config.Profile{Retry: quickRetry(3), Hedge: &hedge.Config{MaxAttempts: 2, Delay: 10 * time.Millisecond}}, srv)
+	e := newEnv(t, config.Profile{Retry: quickRetry(3), Hedge: &hedge.Config{MaxAttempts: 2, Delay: 10 * time.Millisecond}}, srv)
 	spans, err := e.compare(t)
 	if err != nil {
 		t.Fatalf("Compare: %v", err)

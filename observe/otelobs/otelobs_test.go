@@ -49,9 +49,13 @@ type env struct {
 	suite *interceptors.Suite
 	face  kycv1.FaceMatchServiceClient
 	ocr   kycv1.OCRServiceClient
+	live  kycv1.LivenessServiceClient
+	tr    *otelobs.Tracer
 }
 
-func newEnv(t *testing.T, mp config.Profile, srv *testkit.Server) *env {
+// newEnv dials srv through the tracer, the suite (the three KYC services on profile mp),
+// extra and otelgrpc's stats handler, in that order.
+func newEnv(t *testing.T, mp config.Profile, srv *testkit.Server, extra ...grpc.DialOption) *env {
 	t.Helper()
 	e := &env{exp: tracetest.NewInMemoryExporter(), srv: testkit.Start(t, srv)}
 	e.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(e.exp))
@@ -60,18 +64,19 @@ func newEnv(t *testing.T, mp config.Profile, srv *testkit.Server) *env {
 	cfg := &config.Config{
 		Budget:   5 * time.Second,
 		Profiles: map[string]config.Profile{"p": mp},
-		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}, svcOCR: {Profile: "p"}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}, svcOCR: {Profile: "p"}, "kyc.v1.LivenessService": {Profile: "p"}},
 	}
 	s, err := interceptors.New(cfg, interceptors.WithObserver(tr))
 	if err != nil {
 		t.Fatalf("interceptors.New: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	e.suite = s
+	e.suite, e.tr = s, tr
 	opts := append(tr.DialOptions(), s.DialOptions()...)
+	opts = append(opts, extra...)
 	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(e.tp))))
 	cc := e.srv.Dial(t, opts...)
-	e.face, e.ocr = kycv1.NewFaceMatchServiceClient(cc), kycv1.NewOCRServiceClient(cc)
+	e.face, e.ocr, e.live = kycv1.NewFaceMatchServiceClient(cc), kycv1.NewOCRServiceClient(cc), kycv1.NewLivenessServiceClient(cc)
 	return e
 }
 
