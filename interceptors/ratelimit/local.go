@@ -76,23 +76,28 @@ func (l *Local) retryAfter(now time.Time) time.Duration {
 	return ceilDuration(need / l.rate * float64(time.Second))
 }
 
-// notBefore returns now, or the latest time a take used when now is earlier: a caller may read
+// notBefore returns now, or a time a take used before when now is earlier: a caller may read
 // the clock before another and reach the bucket after it (EnterAt takes the call's start),
 // and x/time/rate, given a time before the last it saw, moves its clock back and refills the
-// same span twice. Times are kept as offsets from the bucket's creation, on the monotonic
-// clock when both readings have it, so that a step of the wall clock does not stop the bucket.
+// same span twice. The mark moves in steps of latestStep, so that the takes of many cores do
+// not all write it: a span refilled twice is at most that step (a tenth of a token at 1000/s).
+// Times are offsets from the bucket's creation, on the monotonic clock when both readings
+// have it, so that a step of the wall clock does not stop the bucket.
 func (l *Local) notBefore(now time.Time) time.Time {
 	n := int64(now.Sub(l.base))
 	for {
 		h := l.latest.Load()
-		if n < h {
+		switch {
+		case n < h:
 			return l.base.Add(time.Duration(h))
-		}
-		if n == h || l.latest.CompareAndSwap(h, n) {
+		case n < h+int64(latestStep) || l.latest.CompareAndSwap(h, n):
 			return now
 		}
 	}
 }
+
+// latestStep is how far the time of a take must pass the mark before it moves (see notBefore).
+const latestStep = 100 * time.Microsecond
 
 // ceilDuration rounds ns up to a whole nanosecond, but first forgives float error far below a
 // nanosecond, so that 1ms computed as 1000000.0000001ns stays 1ms. A wait past what a Duration
