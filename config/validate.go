@@ -44,25 +44,33 @@ func (c *Config) Validate() error {
 // bucket, with one rate and burst. (A reload may change them: the suite then replaces the
 // bucket.) Fleet-wide limits (with a redis section) are Redis's keys, not checked here.
 func (c *Config) checkSharedBuckets() error {
-	type use struct {
-		path  string
+	type settings struct {
 		rate  float64
 		burst int
 	}
+	type use struct {
+		path string
+		settings
+	}
+	type conflict struct {
+		name string
+		settings
+	}
 	first := map[string]use{}
-	reported := map[use]bool{} // a conflict once per shared name (in path) and settings
+	reported := map[conflict]bool{} // each name and settings once, not at every method
 	var errs []error
 	see := func(path string, rl *ratelimit.Config) {
 		if rl == nil || rl.Shared == "" || rl.Redis != nil {
 			return
 		}
 		n := ratelimit.Normalize(*rl)
+		here := settings{n.Rate, n.Burst}
 		u, ok := first[rl.Shared]
 		if !ok {
-			first[rl.Shared] = use{path: path, rate: n.Rate, burst: n.Burst}
+			first[rl.Shared] = use{path, here}
 			return
 		}
-		if k := (use{path: rl.Shared, rate: n.Rate, burst: n.Burst}); (u.rate != n.Rate || u.burst != n.Burst) && !reported[k] {
+		if k := (conflict{rl.Shared, here}); u.settings != here && !reported[k] {
 			reported[k] = true
 			errs = append(errs, fielderr.New(path+".rate_limit.shared", rl.Shared, fmt.Sprintf(
 				"is the bucket %s gives rate %s/s burst %d, here rate %s/s burst %d: a shared bucket has one rate and burst",
