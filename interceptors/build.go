@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -43,7 +44,7 @@ type preparedStep struct {
 // buildLocked composes the chain of one full method under cfg. s.mu must be held.
 func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	if s.closed {
-		return &chain{method: fullMethod, err: fmt.Errorf("%s: suite closed", fullMethod)}
+		return &chain{method: fullMethod, classifier: codes.Default(), err: fmt.Errorf("%s: suite closed", fullMethod)}
 	}
 	p := s.prepare(cfg, fullMethod)
 	if p.c.err != nil {
@@ -63,7 +64,8 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	p := &prepared{c: c, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
 	cl, err := mp.NewClassifier()
 	if err != nil {
-		p.c.err = fmt.Errorf("%s: classifier: %w", fullMethod, err)
+		// A failed chain still classifies its own error, for the call's CallFinished.
+		p.c.err, p.c.classifier = fmt.Errorf("%s: classifier: %w", fullMethod, err), codes.Default()
 		return p
 	}
 	p.c.classifier = cl

@@ -436,11 +436,6 @@ func (s *Suite) failedCall(ctx context.Context, c *chain, method string) error {
 		sink = observe.Multi(sink, cs)
 	}
 	if sink != nil {
-		if c.classifier == nil { // the classifier is what could not be built
-			fc := *c
-			fc.classifier = codes.Default()
-			c = &fc
-		}
 		now := s.clk.Now()
 		s.emitCall(sink, c, method, now, now, 1, err)
 	}

@@ -285,8 +285,7 @@ func (s *retryStream) SendMsg(m any) error {
 		if !s.accounted {
 			s.accounted = true
 			v := s.p.s.Classifier.Classify(err)
-			s.loop.finished(s.n, s.t0, v, s.round.Reported())
-			s.loop.report(s.n, v)
+			s.account(s.n, s.t0, v)
 			s.loop.stop()
 		}
 		s.releaseLocked()
@@ -382,10 +381,16 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 		if err != nil && !errors.Is(err, io.EOF) {
 			v = s.p.s.Classifier.ClassifyTrailer(err, st.Trailer())
 		}
-		s.loop.finished(n, t0, v, s.round.Reported())
-		s.loop.report(n, v)
+		s.account(n, t0, v)
 	}
 	s.release()
+}
+
+// account reports the committed attempt n, started at t0, which ended with verdict v: its
+// AttemptFinished (unless a hedging policy below reported it), the retry budget, Report.
+func (s *retryStream) account(n int, t0 time.Time, v codes.Verdict) {
+	s.loop.finished(n, t0, v, s.round.Reported())
+	s.loop.report(n, v)
 }
 
 // committedNow reports whether the stream committed (the caller outgrew the replay buffer).
