@@ -44,7 +44,9 @@
 // # Scope
 //
 // A Fallback is built for a full method ("/kyc.v1.OCRService/Extract") or, with a Func reply
-// only, for a whole service ("kyc.v1.OCRService"). Its interceptors pass every other method
+// only, for a whole service ("kyc.v1.OCRService"). A full method whose method is "*"
+// ("/kyc.v1.OCRService/*") covers every method of the service, with any reply: a Message is then
+// checked at call time, and a ReplyJSON has no method to be decoded for. Its interceptors pass every other method
 // through untouched, so several Fallbacks, one per method, can be chained on one connection.
 //
 // # Interceptors and options

@@ -25,6 +25,8 @@ var DefaultClasses = []codes.Class{codes.Transient, codes.Throttled, codes.Serve
 type Fallback struct {
 	target     string // full method, or service when !isMethod
 	isMethod   bool
+	service    string // the service whose every method it covers: a service target, or "/<service>/*"
+	anyMethod  bool   // the target is "/<service>/*"
 	reply      Reply
 	classes    uint32 // bit per codes.Class
 	codes      uint32 // bit per gRPC code
@@ -35,7 +37,11 @@ type Fallback struct {
 }
 
 // New returns the fallback named name, the calls it answers: a full method
-// ("/kyc.v1.OCRService/Extract") or, with a Func reply, a service ("kyc.v1.OCRService"). reply may be nil when cfg.ReplyJSON is set; a
+// ("/kyc.v1.OCRService/Extract") or, with a Func reply, a service ("kyc.v1.OCRService"). A full
+// method whose method is "*" ("/kyc.v1.OCRService/*", which names no method) answers every
+// method of its service, as a service does, with a reply checked as for a method missing from
+// the registry (the chain a suite builds for a service's methods past its bound on unlisted names).
+// reply may be nil when cfg.ReplyJSON is set; a
 // reply given wins over cfg.ReplyJSON. See the package documentation for the checks New makes.
 func New(name string, cfg Config, reply Reply, opts ...Option) (*Fallback, error) {
 	if err := cfg.Validate(); err != nil {
@@ -70,11 +76,15 @@ func (f *Fallback) setTarget(target string) error {
 			return fmt.Errorf("fallback: %q is not a full method name (/package.Service/Method)", target)
 		}
 		f.isMethod = true
+		if m == "*" {
+			f.anyMethod, f.service = true, svc
+		}
 		return nil
 	}
 	if target == "" || strings.Contains(target, "/") {
 		return fmt.Errorf("fallback: %q is neither a full method (/package.Service/Method) nor a service (package.Service)", target)
 	}
+	f.service = target
 	return nil
 }
 
@@ -152,10 +162,10 @@ func (f *Fallback) Served() uint64 { return f.served.Load() }
 
 // Covers reports whether the fallback applies to calls of the full method.
 func (f *Fallback) Covers(method string) bool {
-	if f.isMethod {
+	if f.isMethod && !f.anyMethod {
 		return method == f.target
 	}
-	return grpcmethod.Service(method) == f.target
+	return grpcmethod.Service(method) == f.service
 }
 
 // Replaces reports whether the fallback answers in place of err (nil never is).

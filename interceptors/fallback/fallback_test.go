@@ -265,6 +265,11 @@ func TestCovers(t *testing.T) {
 		{target: "kyc.v1.OCRService", method: "/kyc.v1.OCRService/Other", want: true},
 		{target: "kyc.v1.OCRService", method: testkit.MethodCompare},
 		{target: "kyc.v1.OCR", method: testkit.MethodExtract},
+		// "*" names no method: "/<service>/*" covers every method of the service.
+		{target: "/kyc.v1.OCRService/*", method: testkit.MethodExtract, want: true},
+		{target: "/kyc.v1.OCRService/*", method: "/kyc.v1.OCRService/Other", want: true},
+		{target: "/kyc.v1.OCRService/*", method: testkit.MethodCompare},
+		{target: "/kyc.v1.OCR/*", method: testkit.MethodExtract},
 	}
 	for _, tt := range tests {
 		f, err := fallback.New(tt.target, fallback.Config{}, fn)
