@@ -71,6 +71,17 @@
 // budget per service. A method with its own overrides
 // gets its own object for each section it changes, named by its full method.
 //
+// Names outside the configuration and the registered descriptors (a generic proxy forwards
+// any; names can come from input) resolve as their service does and share its chain, unless
+// its policy has a part per method (a method-scoped breaker, a fallback): then each such name
+// has a chain and objects of its own. A service outside both has a chain and objects of its own
+// too. Such names and services are bounded, at DefaultUnlistedLimit (1024) per suite unless
+// WithUnlistedLimit says otherwise, the first ones kept for the suite's life; past the bound, a
+// name goes through its service's overflow chain ("/<service>/*", one method-scoped breaker
+// for them all), and a name of a service outside both through the suite's ("/*/*", service
+// "*"), so that calls stay protected and the memory, the objects and the level sources
+// (Levels) stay bounded.
+//
 // # Reload
 //
 // Reload applies a new configuration atomically: calls in flight keep the chain they started

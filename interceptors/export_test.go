@@ -55,3 +55,10 @@ func Direct(s *Suite, fullMethod string) bool {
 func DisableDirect(s *Suite, fullMethod string) {
 	s.state.Load().chain(s, fullMethod).uc.gated = nil
 }
+
+// ObjectCount returns how many policy objects the suite's object cache holds.
+func ObjectCount(s *Suite) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.objs.Len()
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -23,6 +24,10 @@ type options struct {
 	rand  func() float64
 	// values are the suite's values for particular policies, by type (section.Env.Values).
 	values map[reflect.Type]any
+	// unlistedLimit is WithUnlistedLimit's bound; unlistedSet says it was given.
+	unlistedLimit int
+	unlistedSet   bool
+	errs          []error // options given invalid values; New refuses them
 }
 
 // WithValue gives the sections' Build functions a value of type T (section.Value[T] reads
@@ -91,4 +96,48 @@ func WithLimiterRegistry(r *ratelimit.Registry) Option {
 // It replaces WithRedisClient(c), which is WithRemoteLimiter(redislimit.Factory(c)).
 func WithRemoteLimiter(f ratelimit.RemoteFactory) Option {
 	return optionFunc(func(o *options) { setValue(o, f) })
+}
+
+// DefaultUnlistedLimit is the bound on unlisted names without WithUnlistedLimit. It is far
+// above the methods a program calls through a proxy (an API of a few services has tens to a
+// few hundred methods), about promobs.MaxMethods (past which the metrics count methods under
+// one label anyway), and small enough that what the names keep stays a few MB: about 3.5 KB a
+// name for a chain of every policy but hedging and fallback with a method-scoped breaker, 6 KB
+// a service outside the configuration (its breaker, bulkhead, limiter and retry budget too).
+const DefaultUnlistedLimit = 1024
+
+// WithUnlistedLimit sets how many unlisted method names and services get a chain and policy
+// objects of their own: DefaultUnlistedLimit without it; 0 gives none; New refuses a negative n.
+//
+// A method name is unlisted when the configuration does not name it, no registered descriptor
+// declares it and no WithFallback reply is given for it (a generic proxy forwards any name;
+// names can come from input). A service is unlisted when the configuration does not name it,
+// its descriptor is not registered and WithFallback names neither it nor its methods. The
+// bound counts:
+//   - each unlisted name of a service whose policy has a part per method (a breaker with
+//     scope: method; a fallback), which has a chain and objects of its own (a method-scoped
+//     breaker). The unlisted names of other services share their service's chain and cost
+//     nothing of their own;
+//   - each unlisted service, which has a chain and objects of its own.
+//
+// Past the bound, calls stay protected, by coarser objects: an unlisted name of a listed
+// service goes through its service's overflow chain, built for "/<service>/*" (one
+// method-scoped breaker for all such names), and a name of an unlisted service through the
+// suite's overflow chain, built for the service "*" ("/*/*") with the policy of every service
+// outside the configuration; the events of that chain and its objects name the service "*". A
+// fallback's reply_json cannot be decoded for a name no descriptor declares: such chains fail
+// to build, within the bound or past it, and their calls fail with FailedPrecondition.
+//
+// The names and services admitted are the suite's for its life: after a reload their chains
+// are built again on their next call, with their objects' state where the settings did not
+// change, and no others are admitted. (A reload keeps those objects, so a bound counted afresh
+// on each reload would let another n names' objects in each time.)
+func WithUnlistedLimit(n int) Option {
+	return optionFunc(func(o *options) {
+		if n < 0 {
+			o.errs = append(o.errs, fielderr.New("WithUnlistedLimit", n, "is negative"))
+			return
+		}
+		o.unlistedLimit, o.unlistedSet = n, true
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
@@ -33,6 +34,10 @@ import (
 
 // Suite holds the policies of every service a configuration names and serves them as client
 // interceptors. Build it with New; it is safe for concurrent use.
+//
+// What a suite keeps is bounded by its configuration, the registered descriptors and its
+// options, whatever names calls bring: the chains and objects of method names and services
+// outside them are bounded by WithUnlistedLimit; past it, their calls share overflow chains.
 type Suite struct {
 	o     options
 	clk   clock.Clock
@@ -41,6 +46,11 @@ type Suite struct {
 	mu     sync.Mutex                    // serialises building chains and reloads.
 	objs   objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
 	closed bool                          // Guarded by mu: Close ran; nothing is built any more.
+
+	unlisted unlisted // the unlisted names and services given chains of their own (see chain)
+	// targets are the full methods and services WithFallback gives replies for, and the
+	// services of those methods: they are listed (see listed).
+	targets map[string]bool
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 }
@@ -52,6 +62,8 @@ type state struct {
 	chains sync.Map // full method → *chain
 	// shared holds, by service, the one chain of the service's methods that have no entry of
 	// their own in cfg (see chain): however many such names calls bring, they cost one chain.
+	// It also holds the overflow chains of the names past the suite's bound on unlisted
+	// names: a service's, and the suite's under otherService (see chain).
 	shared sync.Map // service → *chain
 	// front finds chains' entries by the address of the method name a call brings (the
 	// generated client's constant), without hashing the name or walking the map.
@@ -61,6 +73,50 @@ type state struct {
 // otherMethod is the method name a service's shared chain is built for: no method entry can
 // have it, as it is not an identifier.
 const otherMethod = "*"
+
+// otherService is the service the suite's overflow chain is built for (see chain), "/*/*":
+// no service entry can have it, and it resolves as every service outside the configuration.
+const otherService = "*"
+
+// unlisted holds what state.chain admitted to chains of their own within the suite's bound on
+// unlisted names (WithUnlistedLimit): unlisted full methods of services whose policy has a
+// part per method, and unlisted services. They are kept for the suite's life: their objects
+// outlive reloads (Reload keeps an object while a configuration may use it), so a bound
+// counted afresh on each reload would let another bound's worth of objects in each time.
+type unlisted struct {
+	methods  sync.Map    // full method → struct{}
+	services sync.Map    // service → struct{}
+	n        int         // Guarded by Suite.mu: entries in methods and services.
+	limit    int         // the bound (WithUnlistedLimit)
+	full     atomic.Bool // n reached limit: nothing more is admitted (written under Suite.mu)
+}
+
+// admitLocked reports whether key (of m, methods or services) has a chain of its own: it had
+// one, or it takes one now, within the bound. Suite.mu must be held.
+func (u *unlisted) admitLocked(m *sync.Map, key string) bool {
+	if _, ok := m.Load(key); ok {
+		return true
+	}
+	if u.n >= u.limit {
+		u.full.Store(true)
+		return false
+	}
+	m.Store(key, struct{}{})
+	u.n++
+	if u.n >= u.limit {
+		u.full.Store(true)
+	}
+	return true
+}
+
+// has reports whether the service or the full method has a chain of its own.
+func (u *unlisted) has(service, fullMethod string) bool {
+	if _, ok := u.services.Load(service); ok {
+		return true
+	}
+	_, ok := u.methods.Load(fullMethod)
+	return ok
+}
 
 // chain is the composed policies of one full method.
 type chain struct {
@@ -76,18 +132,39 @@ type chain struct {
 	// itself. Without an attempt loop, the suite then passes an attempt.Round to learn
 	// whether it did, and reports the call's one attempt only when it did not.
 	hedged bool
+	// overflow: the chain serves the names of a service that are not admitted (see chain):
+	// "/<service>/*" of a service whose policy has a part per method, or "/*/*".
+	overflow bool
 }
 
 // New builds a suite from cfg (nil means config.Builtin()). It builds at once the chains of
 // every method of every service cfg names whose descriptor is registered, so that their
 // breakers and bulkheads exist (for metrics) before the first call; other methods are built on
-// their first call.
+// their first call (see WithUnlistedLimit for those outside the configuration and the
+// registered descriptors). An option given an invalid value is an error.
 func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	s := &Suite{}
 	for _, o := range opts {
 		o.apply(&s.o)
 	}
+	if err := errors.Join(s.o.errs...); err != nil {
+		return nil, fmt.Errorf("bulwark: invalid option: %w", err)
+	}
 	s.clk = clock.OrReal(s.o.clock)
+	s.unlisted.limit = DefaultUnlistedLimit
+	if s.o.unlistedSet {
+		s.unlisted.limit = s.o.unlistedLimit
+	}
+	s.unlisted.full.Store(s.unlisted.limit == 0)
+	s.targets = map[string]bool{}
+	if rs, ok := value[fallback.Replies](&s.o); ok {
+		for t := range rs {
+			s.targets[t] = true
+			if strings.HasPrefix(t, "/") {
+				s.targets[grpcmethod.Service(t)] = true
+			}
+		}
+	}
 	// Special wiring: each suite has registries of its own unless given some, a breaker
 	// registry because Breakers returns it, a limiter registry because its buckets are
 	// shared between the suite's chains (rate_limit.shared) and need the suite's clock.
@@ -259,17 +336,47 @@ func (s *Suite) DialOptions() []grpc.DialOption {
 // those the configuration names.
 func methodsOf(cfg *config.Config, svc string) []string {
 	out := cfg.MethodNames(svc)
-	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc)); err == nil {
-		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
-			ms := sd.Methods()
-			for i := range ms.Len() {
-				if m := string(ms.Get(i).Name()); !slices.Contains(out, m) {
-					out = append(out, m)
-				}
+	if sd := descriptorOf(svc); sd != nil {
+		ms := sd.Methods()
+		for i := range ms.Len() {
+			if m := string(ms.Get(i).Name()); !slices.Contains(out, m) {
+				out = append(out, m)
 			}
 		}
 	}
 	return out
+}
+
+// descriptorOf returns the registered descriptor of svc, or nil.
+func descriptorOf(svc string) protoreflect.ServiceDescriptor {
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil
+	}
+	sd, _ := d.(protoreflect.ServiceDescriptor)
+	return sd
+}
+
+// listed reports whether a call of fullMethod (of svc) gets a chain of its own without counting
+// towards the bound on unlisted names: a registered descriptor declares it, or WithFallback
+// gives a reply for it. (The methods the configuration names have their chains from Reload.)
+func (s *Suite) listed(svc, fullMethod string) bool {
+	if s.targets[fullMethod] {
+		return true
+	}
+	sd := descriptorOf(svc)
+	_, m := grpcmethod.Split(fullMethod)
+	return sd != nil && sd.Methods().ByName(protoreflect.Name(m)) != nil
+}
+
+// knownService reports whether svc is listed as a whole: the configuration names it, its
+// descriptor is registered, or WithFallback gives replies for it or its methods. Its methods
+// past the bound share its overflow chain; those of other services, the suite's.
+func (s *Suite) knownService(cfg *config.Config, svc string) bool {
+	if _, ok := cfg.Services[svc]; ok || s.targets[svc] {
+		return true
+	}
+	return descriptorOf(svc) != nil
 }
 
 // shareable reports whether the methods of svc without entries of their own share one chain:
@@ -296,11 +403,30 @@ func (st *state) shareable(svc string) bool {
 // under s.mu is the one in force until the build is stored.
 //
 // Reload builds every method with an entry of its own and every method of a registered
-// descriptor of a configured service. The others resolve to their
-// service's policy: unless that policy has a part per method (see shareable), they share one
-// chain per service, so that names from outside the configuration and the registered
-// descriptors (a generic proxy, names from user input) cost no state, objects or cache
-// entries of their own. Calls of such a method take two lookups that miss and hit.
+// descriptor of a configured service. The others resolve to their service's policy: unless
+// that policy has a part per method (see shareable), they share one chain per service, so
+// that names from outside the configuration and the registered descriptors (a generic proxy,
+// names from user input) cost no state, objects or cache entries of their own. Calls of such a
+// method take two lookups that miss and hit.
+//
+// What is not bounded by the program is bounded by the suite (WithUnlistedLimit): the unlisted
+// names (see listed) of a service whose policy has a part per method, each of which would
+// otherwise have a chain and objects of its own, and the services outside the configuration
+// and the registered descriptors (see knownService), each of which would otherwise have a
+// chain and objects of its own however its methods share them. The first of them, up to the
+// bound, are admitted (see unlisted) and get their own; past it, a name goes through its
+// service's overflow chain, built for "/<service>/*" as a shared chain is, so that its part per
+// method (a method-scoped breaker) is one for all of them; and a name of an unlisted service
+// through the suite's overflow chain, "/*/*", built for a service outside the configuration.
+// Both are kept in shared, marked overflow: an admitted name whose chain this state has not
+// built yet passes them by. A call of a name past the bound takes a few lookups more, and,
+// for an unlisted service, one in the protobuf registry; calls found in front or chains take
+// none.
+//
+// A fallback is a part per method: the overflow chain's fallback covers every method of its
+// service (fallback.New of "/<service>/*"), with WithFallback's reply for the service. With a
+// reply_json, such a chain fails to build, as the chain of a name no registered descriptor
+// declares does: its calls fail with FailedPrecondition either way.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
 	h := front.Hint(fullMethod)
 	if c := st.front.Load(h); c != nil && c.method == fullMethod {
@@ -313,7 +439,13 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 	}
 	svc := grpcmethod.Service(fullMethod)
 	if c, ok := st.shared.Load(svc); ok {
-		return c.(*chain)
+		if ch := c.(*chain); !ch.overflow || !s.unlisted.has(svc, fullMethod) {
+			return ch
+		}
+	} else if s.unlisted.full.Load() {
+		if c, ok := st.shared.Load(otherService); ok && !s.unlisted.has(svc, fullMethod) && !s.knownService(st.cfg, svc) {
+			return c.(*chain)
+		}
 	}
 	if s.beforeBuild != nil {
 		s.beforeBuild()
@@ -325,15 +457,42 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		return c.(*chain)
 	}
 	if c, ok := cur.shared.Load(svc); ok {
-		return c.(*chain)
+		if ch := c.(*chain); !ch.overflow || !s.unlisted.has(svc, fullMethod) {
+			return ch
+		}
 	}
+	known := s.knownService(cur.cfg, svc)
 	if cur.shareable(svc) {
+		if !known && !s.unlisted.admitLocked(&s.unlisted.services, svc) {
+			return s.otherLocked(cur)
+		}
 		c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
 		cur.shared.Store(svc, c)
 		return c
 	}
-	c := s.buildLocked(cur.cfg, fullMethod)
-	cur.chains.Store(fullMethod, c)
+	if s.listed(svc, fullMethod) || s.unlisted.admitLocked(&s.unlisted.methods, fullMethod) {
+		c := s.buildLocked(cur.cfg, fullMethod)
+		cur.chains.Store(fullMethod, c)
+		return c
+	}
+	if !known {
+		return s.otherLocked(cur)
+	}
+	c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
+	c.overflow = true
+	cur.shared.Store(svc, c)
+	return c
+}
+
+// otherLocked returns the suite's overflow chain under st (see chain), building it on its
+// first call. s.mu must be held.
+func (s *Suite) otherLocked(st *state) *chain {
+	if c, ok := st.shared.Load(otherService); ok {
+		return c.(*chain)
+	}
+	c := s.buildLocked(st.cfg, "/"+otherService+"/"+otherMethod)
+	c.overflow = true
+	st.shared.Store(otherService, c)
 	return c
 }
 
