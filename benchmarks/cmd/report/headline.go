@@ -428,8 +428,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		e := g.r.ci()
 		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, &suiteProcs, 0))
 		name := fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw", (goalSuiteTime-1)*100)
-		row(name, m, m, verdictAcross(e, &suiteProcs, goalSuiteTime))
-		r.acrossRunsRow(name, e, suiteTime, goalSuiteTime, row)
+		v := verdictAcross(e, &suiteProcs, goalSuiteTime)
+		row(name, m, m, v)
+		r.acrossRunsRow(name, e, v, suiteTime, goalSuiteTime, row)
 	}
 	allocGoal("built-in ml profile + promobs", "suite_builtin", goalBuiltinAllocs)
 	s, ok1 := got["suite"]
@@ -470,8 +471,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		}
 		gap += "; per process: " + strings.Join(ps, ", ")
 	}
-	row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, verdictAcross(d, &perProc, 0))
-	r.acrossRunsRow("suite's overhead ≤ ½ failsafe-go's: time", shift(d, 1), halfGapTime, 1, row)
+	gapVerdict := verdictAcross(d, &perProc, 0)
+	row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, gapVerdict)
+	r.acrossRunsRow("suite's overhead ≤ ½ failsafe-go's: time", shift(d, 1), gapVerdict, halfGapTime, 1, row)
 	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
 	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
 	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,10 +65,18 @@ func linkedCode(top, dir string) ([]string, error) {
 // runs' medians needs 6 at 95 %.
 const minRuns = 6
 
-// run is one report run's figure for a time goal, as a ratio (1 + x/100).
+// run is one report run's figure for a time goal, as a ratio (1 + x/100), and the verdict
+// the run gave the goal itself.
 type run struct {
 	commit string
 	e      estimate
+	// verdict is the run's own verdict of the goal, as its goals table gives it: judged on
+	// the interval the run's rule uses (with the processes resampled whole, or each process's
+	// own), which may be wider than e's pooled one.
+	verdict string
+	// slack is how far e's figures may be from what the run measured: half the last digit
+	// printed, for a run read back from its report (0 for this run's own, exact figures).
+	slack float64
 }
 
 // git runs git in dir and returns its trimmed output.
@@ -96,23 +105,37 @@ var (
 	halfGapTime = regexp.MustCompile(`(?m)^\| suite's overhead ≤ ½ failsafe-go's: time \| [^|]*in raw's time: ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\]`)
 )
 
-// parseRun reads a report's commit and the time figure fig matches; ok is false when the
-// report has no such figure or was run on uncommitted changes.
+// parseRun reads a report's commit, the time figure fig matches and the verdict of its row;
+// ok is false when the report has no such figure or was run on uncommitted changes.
 func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 	c := commitRow.FindStringSubmatch(text)
-	m := fig.FindStringSubmatch(text)
+	m := fig.FindStringSubmatchIndex(text)
 	if c == nil || c[2] != "" || m == nil {
 		return run{}, false
 	}
 	var v [3]float64
+	slack := 0.0
 	for i := range v {
-		x, err := strconv.ParseFloat(m[i+1], 64)
+		num := text[m[2*i+2]:m[2*i+3]]
+		x, err := strconv.ParseFloat(num, 64)
 		if err != nil {
 			return run{}, false
 		}
 		v[i] = 1 + x/100
+		decimals := 0
+		if _, frac, ok := strings.Cut(num, "."); ok {
+			decimals = len(frac)
+		}
+		slack = max(slack, 0.5*math.Pow(10, -float64(decimals))/100)
 	}
-	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}}, true
+	// The row's verdict is its last cell.
+	line := text[m[0]:]
+	if end := strings.IndexByte(line, '\n'); end >= 0 {
+		line = line[:end]
+	}
+	cells := strings.Split(strings.TrimSuffix(strings.TrimSpace(line), "|"), "|")
+	verdict := strings.TrimSpace(cells[len(cells)-1])
+	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}, verdict: verdict, slack: slack}, true
 }
 
 // pastReport is a committed version of report.md: its run's commit and its text.
@@ -157,16 +180,21 @@ func runsOf(reports []pastReport, fig *regexp.Regexp) []run {
 }
 
 // acrossRuns judges goal on runs: with minRuns or more, on the sign-test interval of their
-// medians; with fewer, met (or missed) only when every run's own verdict is, and never on one
-// run, whose interval does not cover what moves between runs.
+// medians, widened by the figures' rounding (a median read back as +8.0 % may be +8.04 %);
+// with fewer, met (or missed) only when every run's own verdict is, and never on one run,
+// whose interval does not cover what moves between runs.
 func acrossRuns(runs []run, goal float64) (estimate, string) {
 	meds := make([]float64, len(runs))
+	slack := 0.0
 	for i, r := range runs {
 		meds[i] = r.e.med
+		slack = max(slack, r.slack)
 	}
 	e := medianCI(meds)
 	if len(runs) >= minRuns {
-		return e, goalVerdict(e, goal)
+		judged := e
+		judged.lo, judged.hi = e.lo-slack, e.hi+slack
+		return e, goalVerdict(judged, goal)
 	}
 	switch len(runs) {
 	case 0:
@@ -174,16 +202,27 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 	case 1:
 		return e, verdictUnknown + ": one run"
 	}
-	first := goalVerdict(runs[0].e, goal)
+	first := verdictClass(runs[0].verdict)
 	for _, r := range runs[1:] {
-		if goalVerdict(r.e, goal) != first {
+		if verdictClass(r.verdict) != first {
 			return e, verdictUnknown + ": the runs disagree"
 		}
 	}
 	if first != verdictMet && first != verdictMissed {
-		return e, first
+		return e, verdictUnknown
 	}
 	return e, fmt.Sprintf("%s in each of the %d runs (fewer than %d: no interval across runs)", first, len(runs), minRuns)
+}
+
+// verdictClass is verdictMet or verdictMissed for a verdict that says so (", in every process"
+// may follow), verdictUnknown for any other.
+func verdictClass(v string) string {
+	for _, c := range []string{verdictMet, verdictMissed} {
+		if v == c || strings.HasPrefix(v, c+",") {
+			return c
+		}
+	}
+	return verdictUnknown
 }
 
 // sameCode is what the committed reports of this run's measured code hold (readSameCode).
@@ -246,14 +285,14 @@ func moduleDir(dir string) string {
 	}
 }
 
-// acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run) judged across
-// the runs of this code.
-func (r *report) acrossRunsRow(name string, now estimate, fig *regexp.Regexp, goal float64, row func(goal, measured, short, verdict string)) {
+// acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run, whose own
+// verdict is verdict) judged across the runs of this code.
+func (r *report) acrossRunsRow(name string, now estimate, verdict string, fig *regexp.Regexp, goal float64, row func(goal, measured, short, verdict string)) {
 	same := r.readSameCode()
 	if !same.ok {
 		return
 	}
-	runs := append(runsOf(same.reports, fig), run{commit: r.envs["commit"], e: now})
+	runs := append(runsOf(same.reports, fig), run{commit: r.envs["commit"], e: now, verdict: verdict})
 	e, verdict := acrossRuns(runs, goal)
 	var fs []string
 	for _, x := range runs {
@@ -262,6 +301,9 @@ func (r *report) acrossRunsRow(name string, now estimate, fig *regexp.Regexp, go
 	m := fmt.Sprintf("%d runs of the code of %s: %s", len(runs), short(same.code), strings.Join(fs, ", "))
 	if e.ok {
 		m += fmt.Sprintf("; their medians' interval [%+.1f – %+.1f %%]", (e.lo-1)*100, (e.hi-1)*100)
+		if len(runs) >= minRuns && len(runs) > 1 {
+			m += " (judged ± 0.05, the figures read back from the reports being rounded to 0.1)"
+		}
 	}
 	row(name+", across runs", m, m, verdict)
 }

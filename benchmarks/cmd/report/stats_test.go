@@ -649,7 +649,8 @@ func TestOwnLadder(t *testing.T) {
 // medians, so that one run straddling the goal among many within it does not decide.
 func TestAcrossRuns(t *testing.T) {
 	r := func(med, lo, hi float64) run {
-		return run{commit: "abc1234", e: estimate{med: med, lo: lo, hi: hi, n: 1, ok: true}}
+		e := estimate{med: med, lo: lo, hi: hi, n: 1, ok: true}
+		return run{commit: "abc1234", e: e, verdict: goalVerdict(e, 1.08)}
 	}
 	met, straddles, missed := r(1.05, 1.04, 1.07), r(1.075, 1.065, 1.09), r(1.10, 1.09, 1.11)
 	tests := []struct {
@@ -840,5 +841,43 @@ func TestLinkedCode(t *testing.T) {
 	}
 	if _, err := codeOf(top, "HEAD", spec); err != nil {
 		t.Errorf("git log with the linked pathspec: %v", err)
+	}
+}
+
+// TestAcrossRunsOwnVerdict: with fewer than minRuns runs a goal is met across runs only when
+// every run's own verdict is met. A run's own verdict judges the union of its pooled interval
+// and the cluster bootstrap's (or each process's interval): a run whose pooled interval is
+// within the goal but whose verdict is "not established" is not a met run (the row of the run
+// at 55b19fb).
+func TestAcrossRunsOwnVerdict(t *testing.T) {
+	wide := "| commit | %s |\n| full suite + promobs: ≤ +8 % time over raw | +6.3 % [+5.0 – +7.5 %] (paired, 320 rounds); with the 32 processes resampled whole [+5.0 – +8.9 %] | not established |\n"
+	var runs []run
+	for _, c := range []string{"55b19fb", "4ff7f21"} {
+		r, ok := parseRun(strings.Replace(wide, "%s", c, 1), suiteTime)
+		if !ok {
+			t.Fatalf("run %s not read", c)
+		}
+		runs = append(runs, r)
+	}
+	if _, got := acrossRuns(runs, goalSuiteTime); strings.HasPrefix(got, verdictMet) {
+		t.Errorf("two runs whose own verdict is %q: across runs %q, want no met", verdictUnknown, got)
+	}
+}
+
+// TestAcrossRunsRounding: a report prints its figures to 0.1 point, so a run read back as
+// +8.0 % may have measured up to +8.05 %; six runs whose highest median reads +8.0 % do not
+// show that the median across runs is within +8 %.
+func TestAcrossRunsRounding(t *testing.T) {
+	var runs []run
+	for i, pct := range []string{"+7.0", "+7.5", "+7.8", "+8.0", "+7.9", "+7.6"} {
+		text := fmt.Sprintf("| commit | %07x |\n| full suite + promobs: ≤ +8 %% time over raw | %s %% [+6.0 – +9.0 %%] (paired, 320 rounds) | not established |\n", 0xabc0000+i, pct)
+		r, ok := parseRun(text, suiteTime)
+		if !ok {
+			t.Fatalf("run %d not read", i)
+		}
+		runs = append(runs, r)
+	}
+	if _, got := acrossRuns(runs, goalSuiteTime); got != verdictUnknown {
+		t.Errorf("six runs up to a printed +8.0 %%: across runs %q, want %q", got, verdictUnknown)
 	}
 }
