@@ -404,9 +404,10 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	if r.readSameCode().linked {
 		code = "the Go code, tests aside, of\na package the run's programs link"
 	}
-	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod or go.sum,\n", code)
-	r.printf("or the run's script), this one included; from %d runs on,\n", minRuns)
-	r.printf("on the sign-test interval of the runs' medians, before that met or missed only when every\n")
+	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod, go.sum\n", code)
+	r.printf("or go.work, or the run's script) with the same Go toolchain, machine and headline layout, this\n")
+	r.printf("one included; from %d runs on, on the sign-test interval of the runs' medians (widened by the\n", minRuns)
+	r.printf("0.05 points the reports' rounding may hide), before that met or missed only when every\n")
 	r.printf("run's own verdict is, and never on one run.\n")
 	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
 	r.printf("| goal | measured | verdict |\n| --- | --- | --- |\n")

@@ -21,8 +21,38 @@ import (
 // the run links cannot be listed (linkedCode): the Go code that is not a test (the library, its
 // dependencies' versions, and the paired layout's harness) and the script and Makefile that lay
 // the run out; not the report's own code.
-var measuredCode = []string{":(glob)**/*.go", ":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile",
-	":(exclude,glob)**/*_test.go", ":(exclude)benchmarks/cmd/report"}
+var measuredCode = append([]string{":(glob)**/*.go", ":(exclude)benchmarks/cmd/report"}, buildFiles...)
+
+// buildFiles is the pathspec of what, besides the Go code, decides the binaries a run measures:
+// the modules' requirements, the workspace (the benchmarks build in workspace mode: go.work
+// picks the modules and, by their requirements, the versions), the script and the Makefile.
+var buildFiles = []string{":(glob)**/go.mod", ":(glob)**/go.sum", ":(glob)**/go.work", ":(glob)**/go.work.sum",
+	"benchmarks/scripts", "benchmarks/Makefile", ":(exclude,glob)**/*_test.go"}
+
+// settingKeys are the rows of a report's machine table that must match for two runs of the same
+// code to measure the same thing: the toolchain that compiled it, the machine, the headline's
+// layout (its rounds, processes and calls per block).
+var settingKeys = []string{"go", "cpu", "nproc", "headline layout (verdicts)"}
+
+// settingsOf returns the rows settingKeys of env, as a report's table prints them.
+func settingsOf(env map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range settingKeys {
+		out[k] = strings.ReplaceAll(env[k], "|", "\\|")
+	}
+	return out
+}
+
+// sameSettings says whether the report text's rows of want's keys hold want's values.
+func sameSettings(text string, want map[string]string) bool {
+	for k, v := range want {
+		row := "\n| " + k + " | " + v + " |\n"
+		if !strings.Contains("\n"+text, row) {
+			return false
+		}
+	}
+	return true
+}
 
 // measuredPackages are the run's programs (scripts/report.sh): the benchmarks' test binary and
 // cmd/paired, relative to the benchmarks module.
@@ -45,7 +75,7 @@ func linkedCode(top, dir string) ([]string, error) {
 		}
 		return nil, fmt.Errorf("go list in %s: %w", dir, err)
 	}
-	spec := []string{":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile", ":(exclude,glob)**/*_test.go"}
+	spec := slices.Clone(buildFiles)
 	seen := map[string]bool{}
 	for _, d := range strings.Fields(string(out)) {
 		rel, err := filepath.Rel(top, d)
@@ -142,10 +172,11 @@ func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 type pastReport struct{ commit, text string }
 
 // pastReports returns the committed versions of the report at path (relative to top) whose
-// run measured code, oldest first, leaving out the run of commit skip (this report's own) and
-// runs on uncommitted changes. A run whose report was committed more than once (re-rendered by
-// a later cmd/report) counts once, as its last version reads it.
-func pastReports(top, path string, spec []string, code, skip string) ([]pastReport, error) {
+// run measured code with the settings want (settingsOf), oldest first, leaving out the run of
+// commit skip (this report's own) and runs on uncommitted changes. A run whose report was
+// committed more than once (re-rendered by a later cmd/report) counts once, as its last
+// version reads it.
+func pastReports(top, path string, spec []string, code, skip string, want map[string]string) ([]pastReport, error) {
 	versions, err := git(top, "log", "--reverse", "--format=%H", "--", path)
 	if err != nil || versions == "" {
 		return nil, err
@@ -157,7 +188,7 @@ func pastReports(top, path string, spec []string, code, skip string) ([]pastRepo
 			continue // the file was deleted in v
 		}
 		c := commitRow.FindStringSubmatch(text)
-		if c == nil || c[2] != "" || sameCommit(c[1], skip) {
+		if c == nil || c[2] != "" || sameCommit(c[1], skip) || !sameSettings(text, want) {
 			continue
 		}
 		if mc, err := codeOf(top, c[1], spec); err == nil && mc == code {
@@ -265,7 +296,7 @@ func (r *report) readSameCode() *sameCode {
 	if err != nil {
 		return s
 	}
-	if s.reports, err = pastReports(top, filepath.ToSlash(rel), spec, code, commit); err != nil {
+	if s.reports, err = pastReports(top, filepath.ToSlash(rel), spec, code, commit, settingsOf(r.envs)); err != nil {
 		return s
 	}
 	s.code, s.ok = code, true

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -703,7 +704,7 @@ func pastRunsOf(top, path, code, skip string) ([]run, error) {
 
 // pastRunsIn is pastRunsOf with the measured code's pathspec spec.
 func pastRunsIn(top, path string, spec []string, code, skip string) ([]run, error) {
-	reports, err := pastReports(top, path, spec, code, skip)
+	reports, err := pastReports(top, path, spec, code, skip, nil)
 	return runsOf(reports, suiteTime), err
 }
 
@@ -792,7 +793,7 @@ func TestPastRuns(t *testing.T) {
 	e1 := commit("an example")
 	write(path, report(e1, 8))
 	commit("report at e1")
-	linked := []string{":(glob)**/go.mod", ":(glob)**/go.sum", "benchmarks/scripts", "benchmarks/Makefile", ":(exclude,glob)**/*_test.go", ":(glob)*.go"}
+	linked := append(slices.Clone(buildFiles), ":(glob)*.go")
 	if code, _ := codeOf(top, e1, linked); code != code2 {
 		t.Errorf("code of %s by the linked pathspec is %s, want code 2's %s", e1, code, code2)
 	}
@@ -879,5 +880,91 @@ func TestAcrossRunsRounding(t *testing.T) {
 	}
 	if _, got := acrossRuns(runs, goalSuiteTime); got != verdictUnknown {
 		t.Errorf("six runs up to a printed +8.0 %%: across runs %q, want %q", got, verdictUnknown)
+	}
+}
+
+// TestSameCodeSettings: runs of the same commits are of the same measured code only when they
+// were built by the same Go toolchain, on the same machine, in the same headline layout (the
+// report's env rows); and go.work, which picks the workspace's modules and their versions in
+// the benchmarks' build, is measured code like a go.mod.
+func TestSameCodeSettings(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	top := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", top}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	write := func(path, text string) {
+		t.Helper()
+		p := filepath.Join(top, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := func(msg string) string {
+		git("add", "-A")
+		git("commit", "-q", "-m", msg)
+		return git("rev-parse", "--short", "HEAD")
+	}
+	env := map[string]string{"go": "go1.26.8 linux/amd64", "cpu": "AMD EPYC", "nproc": "2",
+		"headline layout (verdicts)": "paired, every chain in one process, 320 rounds in all (32 such processes one after another, their rounds pooled)"}
+	reportOf := func(commit string, pct float64, change map[string]string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "| | |\n| --- | --- |\n| commit | %s |\n", commit)
+		for _, k := range []string{"go", "cpu", "nproc", "headline layout (verdicts)"} {
+			v := env[k]
+			if c, ok := change[k]; ok {
+				v = c
+			}
+			fmt.Fprintf(&b, "| %s | %s |\n", k, v)
+		}
+		fmt.Fprintf(&b, "\n| full suite + promobs: ≤ +8 %% time over raw | %+.1f %% [%+.1f – %+.1f %%] (paired, 320 rounds) | met |\n", pct, pct-1, pct+1)
+		return b.String()
+	}
+	const path = "benchmarks/results/report.md"
+	git("init", "-q")
+	write("lib.go", "package lib\n")
+	write("go.work", "go 1.26.0\n\nuse .\n")
+	c1 := commit("code")
+	write(path, reportOf(c1, 5, nil))
+	d1 := commit("report at c1")
+	write(path, reportOf(d1, 6, map[string]string{"go": "go1.27.0 linux/amd64"}))
+	d2 := commit("report at d1, another toolchain")
+	write(path, reportOf(d2, 6.5, map[string]string{"headline layout (verdicts)": "paired, every chain in one process, 60 rounds in all (6 such processes one after another, their rounds pooled)"}))
+	d3 := commit("report at d2, another layout")
+
+	sameOf := func(at string) *sameCode {
+		e := maps.Clone(env)
+		e["commit"] = at
+		r := &report{dir: filepath.Join(top, "benchmarks", "results"), envs: e}
+		return r.readSameCode()
+	}
+	s := sameOf(d3)
+	if !s.ok {
+		t.Fatal("the code of this run not told")
+	}
+	var got []string
+	for _, p := range s.reports {
+		got = append(got, p.commit)
+	}
+	if want := []string{c1}; !slices.Equal(got, want) {
+		t.Errorf("runs of the same code and settings: %v, want %v (not the other toolchain's %s, nor the other layout's %s)", got, want, d1, d2)
+	}
+
+	write("go.work", "go 1.26.0\n\nuse (\n\t.\n\t./other\n)\n")
+	w := commit("go.work: another module in the workspace")
+	if s := sameOf(w); !s.ok || strings.HasPrefix(s.code, c1) || len(s.reports) != 0 {
+		t.Errorf("after a go.work change: code %s with %d past runs, want a new series", s.code, len(s.reports))
 	}
 }
