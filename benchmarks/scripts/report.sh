@@ -6,8 +6,8 @@ set -euo pipefail
 OUT=${OUT:-results}
 ROUNDS=${ROUNDS:-6}
 PAIRED_N=${PAIRED_N:-2000}
-PAIRED_ROUNDS=${PAIRED_ROUNDS:-210}
-PAIRED_PROCS=${PAIRED_PROCS:-6}
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-320}
+PAIRED_PROCS=${PAIRED_PROCS:-32}
 SHARED_ROUNDS=${SHARED_ROUNDS:-80}
 SHARED_PROCS=${SHARED_PROCS:-8}
 SLOW_ROUNDS=${SLOW_ROUNDS:-80}
@@ -35,6 +35,24 @@ SLOW_CHAINS=raw,suite,raw2,suite_builtin,failsafe
 # The no-deadline chains, measured together in one process per round.
 ND_CHAINS=raw,retry,deadline,suite,suite_nosink,suite_builtin,failsafe,grpcmw_retry
 
+# Each process of a paired layout runs ROUNDS / PROCS rounds: at least one, and the rounds written
+# to env.txt are those run (the division's remainder is not).
+per=$((PAIRED_ROUNDS / PAIRED_PROCS))
+sper=$((SHARED_ROUNDS / SHARED_PROCS))
+lper=$((SLOW_ROUNDS / SLOW_PROCS))
+for v in "PAIRED_ROUNDS $per PAIRED_PROCS" "SHARED_ROUNDS $sper SHARED_PROCS" "SLOW_ROUNDS $lper SLOW_PROCS"; do
+	set -- $v
+	if (($2 < 1)); then
+		echo "report.sh: $1 (${!1}) must be at least $3 (${!3})" >&2
+		exit 1
+	fi
+done
+# cmd/paired reads -rounds 0 as its default of 200.
+if ((METHODS_ROUNDS < 1 || PAIRED_N < 1 || SLOW_N < 1)); then
+	echo "report.sh: METHODS_ROUNDS ($METHODS_ROUNDS), PAIRED_N ($PAIRED_N) and SLOW_N ($SLOW_N) must be at least 1" >&2
+	exit 1
+fi
+
 mkdir -p "$OUT"
 $GO test -c -o "$OUT/benchmarks.test" .
 $GO build -o "$OUT/paired" ./cmd/paired
@@ -49,34 +67,27 @@ if [ -n "$(git status --porcelain -- .. ':!results' 2>/dev/null)" ]; then commit
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
 	echo "nproc: $(nproc)"
 	echo "load before (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "headline layout (verdicts): paired, every chain in one process, ${PAIRED_ROUNDS} rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order shuffled each round (seeded), a GC and a dithered collector phase before every block, untimed"
-	echo "shared-deadline layout: paired as above with one caller deadline per 500 calls, ${SHARED_ROUNDS} rounds in ${SHARED_PROCS} processes"
-	echo "1 ms layout: paired as above, the server answering each call after 1 ms, ${SLOW_ROUNDS} rounds of ${SLOW_N} calls per chain in ${SLOW_PROCS} processes"
+	echo "headline layout (verdicts): paired, every chain in one process, $((per * PAIRED_PROCS)) rounds in all (${PAIRED_PROCS} such processes one after another, their rounds pooled), each round one block of ${PAIRED_N} serial calls per chain (raw2: raw on a second connection, an A/A control), chain order shuffled each round (seeded), a GC and a dithered collector phase before every block, untimed"
+	echo "shared-deadline layout: paired as above with one caller deadline per 500 calls, $((sper * SHARED_PROCS)) rounds in ${SHARED_PROCS} processes"
+	echo "1 ms layout: paired as above, the server answering each call after 1 ms, $((lper * SLOW_PROCS)) rounds of ${SLOW_N} calls per chain in ${SLOW_PROCS} processes"
 	echo "configured-size layout: paired as above with raw, raw2 and the suite, ${METHODS_ROUNDS} rounds in one process per configuration"
 	echo "headline layout (cross-check): per process, ${ROUNDS} rounds; each round runs every chain in its own process (-benchtime ${DL_TIME}, -cpu 1,2), chain order rotated by one each round"
 	echo "no-deadline layout: in one process per round, ${ROUNDS} rounds, every chain once per round (-benchtime ${ND_TIME}), order rotated"
 } > "$OUT/env.txt"
 
 rm -f "$OUT/own.out" "$OUT/ownconfigured.out" "$OUT/paired.out" "$OUT/paired_shared.out" "$OUT/paired_1ms.out" "$OUT/headline.out" "$OUT/nodeadline.out" "$OUT"/methods*.out "$OUT/inflight.out" "$OUT/stack.out" "$OUT/hotpath.out"
-per=$((PAIRED_ROUNDS / PAIRED_PROCS))
-if ((per < 1)); then
-	echo "report.sh: PAIRED_ROUNDS ($PAIRED_ROUNDS) must be at least PAIRED_PROCS ($PAIRED_PROCS)" >&2
-	exit 1
-fi
 for ((p = 0; p < PAIRED_PROCS; p++)); do
 	echo "# process $p" >> "$OUT/paired.out"
 	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$per" -first-round $((p * per)) -seed $((p + 1)) \
 		>> "$OUT/paired.out"
 	echo "paired process $((p + 1)) of $PAIRED_PROCS done"
 done
-sper=$((SHARED_ROUNDS / SHARED_PROCS))
 for ((p = 0; p < SHARED_PROCS; p++)); do
 	echo "# process $p" >> "$OUT/paired_shared.out"
 	"$OUT/paired" -shuffle -n "$PAIRED_N" -rounds "$sper" -first-round $((p * sper)) -seed $((p + 101)) \
 		-deadline-every 500 -chains "$SHARED_CHAINS" >> "$OUT/paired_shared.out"
 	echo "shared-deadline process $((p + 1)) of $SHARED_PROCS done"
 done
-lper=$((SLOW_ROUNDS / SLOW_PROCS))
 for ((p = 0; p < SLOW_PROCS; p++)); do
 	echo "# process $p" >> "$OUT/paired_1ms.out"
 	"$OUT/paired" -shuffle -n "$SLOW_N" -rounds "$lper" -first-round $((p * lper)) -seed $((p + 201)) \
@@ -122,5 +133,7 @@ BENCH_CHAINS=raw,suite,suite_nosink,failsafe,grpcmw_retry "$bin" -test.run '^$' 
 "$bin" -test.run '^$' -test.bench '^Benchmark(Breaker|Bulkhead|Limiter|Classify)$' -test.benchmem \
 	-test.benchtime "$HOT_TIME" -test.count 3 >> "$OUT/hotpath.out"
 echo "load after (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"
-$GO run ./cmd/report -dir "$OUT" -benchstat "$BENCHSTAT" -summary "$SUMMARY" > "$OUT/report.md"
+# Into a temporary file first: a failing cmd/report leaves the committed report.md as it was.
+$GO run ./cmd/report -dir "$OUT" -benchstat "$BENCHSTAT" -summary "$SUMMARY" > "$OUT/report.md.tmp"
+mv "$OUT/report.md.tmp" "$OUT/report.md"
 echo "wrote $OUT/report.md${SUMMARY:+ and the summary in $SUMMARY}"

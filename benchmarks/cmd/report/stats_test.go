@@ -19,7 +19,41 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(asCommand) == "1" {
+		main() // the test binary run as cmd/report (TestMissingInput)
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// asCommand, set to 1, makes the test binary run main.
+const asCommand = "BULWARK_REPORT_TEST_AS_COMMAND"
+
+// TestMissingInput: an output of make report that cannot be read (here paired.out, the
+// verdicts' layout) ends cmd/report with an error before it writes anything, instead of a
+// report whose verdicts silently fall back to another layout, or lack a section.
+func TestMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	writePaired(t, dir, 20, map[string]float64{"suite": 1.05, "failsafe": 1.14}, 0.01)
+	if err := os.Rename(filepath.Join(dir, "paired.out"), filepath.Join(dir, "headline.out")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-dir", dir)
+	cmd.Env = append(os.Environ(), asCommand+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		t.Errorf("cmd/report on a directory without paired.out exited 0 and wrote %d bytes", stdout.Len())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("cmd/report wrote %d bytes of a report without its inputs", stdout.Len())
+	}
+	if !strings.Contains(stderr.String(), "paired.out") {
+		t.Errorf("stderr %q does not name the missing file", stderr.String())
+	}
+}
 
 // binomTail returns P(B ≤ j) for B ~ Binomial(n, ½), exactly.
 func binomTail(n, j int) float64 {
