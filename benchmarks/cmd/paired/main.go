@@ -1,7 +1,8 @@
 // Command paired runs the headline's paired layout (benchmarks.RunPaired): one process, one
 // bufconn server, one connection per chain, and for each round one block of serial calls per
-// chain, the order rotated each round and the garbage collected between blocks. It writes Go
-// benchmark lines with "# round N" markers to stdout, for cmd/report and benchstat.
+// chain, the order rotated each round (or shuffled: -shuffle) and the garbage collected between
+// blocks. It writes Go benchmark lines with "# round N" markers to stdout, for cmd/report and
+// benchstat.
 //
 //	go run ./cmd/paired -n 2000 -rounds 200 > results/paired.out
 package main
@@ -30,6 +31,17 @@ func main() {
 	size := flag.Int("size", 1, "how many methods or services -configured configures")
 	chains := flag.String("chains", strings.Join(benchmarks.HeadlineChains, ","), "comma-separated chains, raw (the baseline) among them")
 	flag.Parse()
+	// benchmarks.PairedConfig reads a zero field as its default (200 rounds, 2000 calls, 3000
+	// warm-up calls, one method): a zero given here is refused, not run as that default.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"n", *n}, {"rounds", *rounds}, {"warmup", *warmup}, {"size", *size}} {
+		if f.v < 1 {
+			fmt.Fprintf(os.Stderr, "paired: -%s %d: must be at least 1\n", f.name, f.v)
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := benchmarks.PairedConfig{Calls: *n, Rounds: *rounds, FirstRound: *first, Warmup: *warmup, Seed: *seed, Shuffle: *shuffle, Progress: os.Stderr, DeadlineEvery: *every, Latency: *latency, Configured: *configured, Size: *size}
