@@ -47,7 +47,7 @@ type PairedConfig struct {
 	Warmup int
 	// Chains names the chains measured, in the order of round 0 [HeadlineChains].
 	Chains []string
-	// Seed fixes the collector's dither (gcDither) [0].
+	// Seed fixes the collector's dither (gcDither) and, with Shuffle, the chain orders [0].
 	Seed uint64
 	// Server is the server called [a new one, stopped at the end].
 	Server *Server
@@ -119,8 +119,8 @@ type block struct {
 	mallocs, bytes uint64
 }
 
-// RunPaired measures the headline call (FaceMatchService.Compare over bufconn with a 10 s
-// caller deadline renewed every 500 calls, as BenchmarkUnaryDL) through every chain of cfg in
+// RunPaired measures the headline call (FaceMatchService.Compare over bufconn with a fresh 10 s
+// caller deadline per call, or one per cfg.DeadlineEvery calls) through every chain of cfg in
 // one process: one server, one connection per chain. After a warm-up, each round runs one block
 // of cfg.Calls serial calls per chain, the chain order rotated by one each round (or shuffled:
 // cfg.Shuffle). Before every block, untimed, runtime.GC collects the garbage so far, so that no
