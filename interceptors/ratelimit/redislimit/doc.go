@@ -29,12 +29,15 @@
 // atomically in Redis, so concurrent replicas never both take the last token.
 //
 // The script does not trust the key: a key that holds no string (a list, a hash, another
-// program's), a value that is not a finite number, or a TAT further
-// ahead of Redis's clock than twice the limit's span (Burst intervals) plus a second, is no
-// state this limit writes. The script deletes the key and the Take is a limiter fault,
-// answered by the fail mode below; the next Take starts from a full bucket. A wait read back
-// from Redis is checked the same way (a positive number of seconds below a century), so
-// RetryAfter never overflows and a denial always waits before asking again.
+// program's) or a value that is not a finite number is no state this limit writes. The script
+// deletes the key and the Take is a limiter fault, answered by the fail mode below; the next
+// Take starts from a full bucket. A TAT further ahead of Redis's clock than the limit's span
+// (Burst intervals) is the bucket in debt under a larger limit (the one before a reload that
+// lowered the rate or burst, or a replica still running it in a rolling deploy): it is
+// clamped to the span, an empty bucket under this limit, and the call is denied; the debt is
+// kept, no fresh burst is given and no fault is counted. A wait read back from Redis is
+// checked too (a positive number of seconds below a century), so RetryAfter never overflows
+// and a denial always waits before asking again.
 //
 // Config.Rate is in calls per second and may be fractional: a whole rate is sent as Rate calls
 // per second, any other as one call per 1/Rate, to the nanosecond (0.5/s is one call per 2s,

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// errBadState: the key held something that is not a TAT this limit could have written (not a
-// number, not finite, or further ahead of Redis's clock than the limit ever sets it). The
+// errBadState: the key held something that is not a TAT (not a string, not a number, not
+// finite). The
 // script deleted the key, so the next Take starts from a full bucket; this one is a limiter
 // fault, which the fail mode answers.
 var errBadState = errors.New("redis key held no valid GCRA state; the key was reset")
@@ -21,9 +21,14 @@ var errBadState = errors.New("redis key held no valid GCRA state; the key was re
 // gcraScript is one GCRA step. It keeps redis_rate's layout (the key's value is the TAT in
 // seconds since 2017-01-01 on Redis's clock, with an expiry), so that limiters built on
 // redis_rate and this one share a bucket, but it does not trust the key it reads: a key that
-// holds no string (a list, a hash), a value that is not a finite number, or a TAT more than twice the limit's span (Burst emission
-// intervals) plus a second ahead of now, is no state this limit writes. The script deletes
-// such a key and answers -1.
+// holds no string (a list, a hash) or a value that is not a finite number is no state this
+// limit writes. The script deletes such a key and answers -1.
+//
+// A TAT further ahead than the limit's span (Burst emission intervals) is the bucket in debt
+// under a larger limit: the one before a reload that lowered the rate or the burst, or a
+// replica that still runs it during a rolling deploy (or a value too far ahead to be anything
+// else). It is clamped to now + span, an empty bucket under this limit, and written back, so
+// that the debt is kept (no fresh burst) and the key expires within the span.
 //
 // KEYS[1] is the bucket; ARGV is burst, rate, period in seconds. It answers {1, 0} when the
 // call is admitted (the TAT moved one interval on), {0, wait} when it is not (wait: seconds
@@ -43,11 +48,16 @@ if kind ~= "none" and kind ~= "string" then
   return {-1, "0"}
 end
 local raw = redis.call("GET", key)
+local clamped = false
 if raw then
   local v = tonumber(raw)
-  if v == nil or v ~= v or v == math.huge or v == -math.huge or v - now > 2 * span + 1 then
+  if v == nil or v ~= v or v == math.huge or v == -math.huge then
     redis.call("DEL", key)
     return {-1, "0"}
+  end
+  if v > now + span then
+    v = now + span
+    clamped = true
   end
   if v > now then
     tat = v
@@ -56,6 +66,11 @@ end
 local next_tat = tat + interval
 local wait = next_tat - span - now
 if wait > 0 then
+  if clamped then
+    -- next_tat - span - now is one interval, give or take the rounding of now + span
+    redis.call("SET", key, tat, "EX", math.ceil(span))
+    wait = interval
+  end
   return {0, tostring(wait)}
 end
 redis.call("SET", key, next_tat, "EX", math.ceil(next_tat - now))

@@ -1,0 +1,73 @@
+package redislimit
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// A limit whose span (Burst emission intervals) shrank, by a reload or while a rolling deploy
+// runs replicas of both configurations, finds the TAT the larger limit wrote ahead of what it
+// sets itself. That is the shared bucket in debt, not a broken key: the smaller limit must
+// deny (the fleet just spent the burst), not answer by its fail mode (a fail-closed limiter
+// would refuse the call as Unavailable and count it degraded) and reset the bucket to full.
+func TestSmallerLimitKeepsTheDebt(t *testing.T) {
+	addr := sharedAddr(t)
+	p := prefix(t)
+	// Before: 10/s with a burst of 100, a span of 10s. After: 10/s with a burst of 10 (1s).
+	before := testLimiter(t, "ocr", config(addr, p, 10, 100))
+	after := testLimiter(t, "ocr", config(addr, p, 10, 10)) // fail-closed
+
+	start := time.Now()
+	for i := range 100 {
+		if d := take(t, before); !d.Allowed && time.Since(start) < 100*time.Millisecond {
+			t.Fatalf("take %d of the large burst: denied", i+1)
+		}
+	}
+	admitted := 0
+	for i := range 10 {
+		d, err := after.Take(context.Background(), 0)
+		if err != nil {
+			t.Fatalf("smaller limit, take %d: %v; want a denial (the bucket is in debt), not the fail mode", i+1, err)
+		}
+		if d.Allowed {
+			admitted++
+		} else if d.RetryAfter <= 0 || d.RetryAfter > 100*time.Millisecond {
+			t.Errorf("smaller limit, take %d: RetryAfter %v, want within (0, 100ms] (one interval)", i+1, d.RetryAfter)
+		}
+	}
+	// The bucket is empty under either limit: a token comes back every 100ms, so a quick run
+	// of 10 Takes is admitted at most once or twice, not the fresh burst of 10 a reset gives.
+	if admitted > 2 || after.Degraded() != 0 {
+		t.Errorf("smaller limit: %d of 10 admitted, %d degraded; want at most 2 and none", admitted, after.Degraded())
+	}
+	if ttl, err := after.client.PTTL(context.Background(), after.Key()).Result(); err != nil || ttl <= 0 || ttl > 2*time.Second {
+		t.Errorf("key PTTL %v, %v; want within (0, 2s]: the smaller limit's span, rounded up", ttl, err)
+	}
+}
+
+// A TAT absurdly far ahead (another program's number, a clock that jumped) is clamped to the
+// limit's span like any debt: denied for at most one interval, then the limit is in force,
+// never locked for the value's distance and never a fault.
+func TestTATFarAheadIsClamped(t *testing.T) {
+	l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), 10, 1)) // fail-closed
+	ctx := context.Background()
+	if err := l.client.Set(ctx, l.Key(), strconv.FormatFloat(redisNow(t, l)+1e12, 'f', -1, 64), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Take(ctx, 0)
+	if err != nil || d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > 100*time.Millisecond {
+		t.Fatalf("Take on a far TAT = %+v, %v; want denied for at most one interval (100ms)", d, err)
+	}
+	if ttl, err := l.client.PTTL(ctx, l.Key()).Result(); err != nil || ttl <= 0 || ttl > time.Second {
+		t.Fatalf("key PTTL %v, %v; want within (0, 1s]", ttl, err)
+	}
+	// One interval on, a token is back: maxWait covers it.
+	if d, err := l.Take(ctx, time.Second); err != nil || !d.Allowed {
+		t.Fatalf("Take with maxWait = %+v, %v; want admitted after one interval", d, err)
+	}
+	if l.Degraded() != 0 {
+		t.Errorf("Degraded %d, want 0: a clamped TAT is no fault", l.Degraded())
+	}
+}
