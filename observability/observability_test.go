@@ -375,3 +375,42 @@ func TestRetryAlertWarnsBeforeBreaker(t *testing.T) {
 	}
 	t.Error("no test evaluates BulwarkRetryRateHigh firing and BulwarkBreakerOpen not firing at the same time")
 }
+
+// The alert table of the package documentation lists every alert of alerts.yml, with its for:
+// duration and severity.
+func TestDocTableMatchesAlerts(t *testing.T) {
+	b, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^//\s+\|\s*(Bulwark\w+)\s*\|[^|]*\|\s*([^|\s]*)\s*\|\s*(\w+)\s*\|$`)
+	type entry struct{ forDur, severity string }
+	doc := map[string]entry{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		doc[m[1]] = entry{m[2], m[3]}
+	}
+	var rf ruleFile
+	readYAML(t, "alerts.yml", &rf)
+	rules := map[string]entry{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				rules[r.Alert] = entry{r.For, r.Labels["severity"]}
+			}
+		}
+	}
+	for name, r := range rules {
+		d, ok := doc[name]
+		switch {
+		case !ok:
+			t.Errorf("doc.go's alert table does not list %s", name)
+		case d != r:
+			t.Errorf("doc.go lists %s with for %q, severity %q; alerts.yml has %q, %q", name, d.forDur, d.severity, r.forDur, r.severity)
+		}
+	}
+	for name := range doc {
+		if _, ok := rules[name]; !ok {
+			t.Errorf("doc.go lists %s, which alerts.yml does not define", name)
+		}
+	}
+}
