@@ -17,7 +17,7 @@
 //	| BulwarkBreakerOpen               | a breaker was open or half-open at some point of the last 2m       | 1m  | critical |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted calls / calls > 0.05 over 5m, per reason (≥ 6 calls/min) | 5m  | warning  |
-//	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in the last 5m        | 5m  | warning  |
+//	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
 //	| BulwarkAdaptiveThrottleRejecting | a service's adaptive throttling rejects with probability > 0.5     | 5m  | critical |
 //
 // BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its
