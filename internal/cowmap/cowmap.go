@@ -81,19 +81,39 @@ func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) V {
 		m.dirty[k] = v
 	}
 	if len(m.dirty) >= n || m.misses >= max(n/8, 8) {
-		next := make(map[K]V, n+len(m.dirty))
-		if read != nil {
-			for rk, rv := range *read {
-				next[rk] = rv
-			}
-		}
-		for dk, dv := range m.dirty {
-			next[dk] = dv
-		}
-		m.p.Store(&next)
-		m.dirty, m.misses = nil, 0
+		m.mergeLocked(read)
 	}
 	return v
+}
+
+// Flush merges the keys added recently into the read-only map, so that Load finds every key
+// stored so far. A caller that stops calling LoadOrMake (a bound reached) calls it once, else
+// the keys added last would be found by LoadOrMake only.
+func (m *Map[K, V]) Flush() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.dirty) > 0 {
+		m.mergeLocked(m.p.Load())
+	}
+}
+
+// mergeLocked stores a read-only map of read's keys and the dirty ones. m.mu must be held.
+func (m *Map[K, V]) mergeLocked(read *map[K]V) {
+	n := 0
+	if read != nil {
+		n = len(*read)
+	}
+	next := make(map[K]V, n+len(m.dirty))
+	if read != nil {
+		for rk, rv := range *read {
+			next[rk] = rv
+		}
+	}
+	for dk, dv := range m.dirty {
+		next[dk] = dv
+	}
+	m.p.Store(&next)
+	m.dirty, m.misses = nil, 0
 }
 
 // Len returns the number of keys the map holds.

@@ -154,3 +154,21 @@ func TestManyKeysMadeOnceAndReadWithoutLock(t *testing.T) {
 		t.Fatalf("%d keys made, want %d", len(made), n)
 	}
 }
+
+// Flush makes every key stored so far visible to Load, the last ones added included.
+func TestFlush(t *testing.T) {
+	var m Map[int, int]
+	for i := range 100 {
+		m.LoadOrMake(i, func(k int) int { return k * 2 })
+	}
+	m.Flush()
+	for i := range 100 {
+		if v, ok := m.Load(i); !ok || v != i*2 {
+			t.Fatalf("Load(%d) after Flush = %d, %v; want %d, true", i, v, ok, i*2)
+		}
+	}
+	m.Flush() // nothing new: a no-op
+	if m.Len() != 100 {
+		t.Fatalf("Len = %d, want 100", m.Len())
+	}
+}

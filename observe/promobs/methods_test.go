@@ -49,3 +49,29 @@ func TestMethodLabelBoundedPastMaxMethods(t *testing.T) {
 		t.Fatalf("method=%q counts %v calls, want %d", promobs.OtherMethod, other, names-promobs.MaxMethods)
 	}
 }
+
+// A name that got a label value of its own keeps it: the names learnt last before the bound
+// was reached (MaxMethods names in all) are counted under their own label on every later call
+// too, not under OtherMethod once the bound is reached.
+func TestMethodLabelStableAtTheBound(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := promobs.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for i := range promobs.MaxMethods {
+			m.Observe(observe.Event{Kind: observe.CallFinished, Service: "s.v1.S", Method: "/s.v1.S/M" + strconv.Itoa(i),
+				Code: grpccodes.OK, Class: codes.Success})
+		}
+	}
+	got := scrape(t, reg, promobs.NameCalls)
+	if len(got) != promobs.MaxMethods {
+		t.Errorf("%d series, want MaxMethods (%d): none under %q", len(got), promobs.MaxMethods, promobs.OtherMethod)
+	}
+	for series, v := range got {
+		if v != 2 {
+			t.Errorf("%s = %v, want 2 (both calls under the method's own label)", series, v)
+		}
+	}
+}

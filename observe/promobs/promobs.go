@@ -143,12 +143,22 @@ func (m *Metrics) method(name string) string {
 	if m.methodCount.Load() >= MaxMethods {
 		return OtherMethod
 	}
-	return m.methods.LoadOrMake(name, func(k string) string {
-		if m.methodCount.Add(1) > MaxMethods {
+	full := false
+	v := m.methods.LoadOrMake(name, func(k string) string {
+		n := m.methodCount.Add(1)
+		if n > MaxMethods {
 			return OtherMethod
 		}
+		full = n == MaxMethods
 		return k
 	})
+	if full {
+		// No name is added from now on, so the map would not merge the names added last
+		// into its read-only part, where the check above looks: they would be OtherMethod
+		// from their second use on.
+		m.methods.Flush()
+	}
+	return v
 }
 
 var _ observe.Sink = (*Metrics)(nil)
