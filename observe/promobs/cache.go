@@ -44,6 +44,32 @@ func (c *cache[K, V]) getHinted(h uintptr, m *Metrics, k K, mk func(*Metrics, K)
 	return e.v
 }
 
+// getBounded is get for a key whose service may come from outside the configuration: a key
+// in the map is found as it is; a new one is stored under bound(m, k), so that keys past
+// MaxServices share their bounded key's entry and the cache keeps no key of their own.
+func (c *cache[K, V]) getBounded(m *Metrics, k K, bound func(*Metrics, K) K, mk func(*Metrics, K) V) V {
+	if e, ok := c.m.Load(k); ok {
+		return e.v
+	}
+	return c.entry(m, bound(m, k), mk).v
+}
+
+// getHintedBounded is getHinted with getBounded's bound; only an entry stored under k itself
+// takes the front slot over.
+func (c *cache[K, V]) getHintedBounded(h uintptr, m *Metrics, k K, bound func(*Metrics, K) K, mk func(*Metrics, K) V) V {
+	if e := c.front.Load(h); e != nil && e.k == k {
+		return e.v
+	}
+	e, ok := c.m.Load(k)
+	if !ok {
+		e = c.entry(m, bound(m, k), mk)
+	}
+	if e.k == k {
+		c.front.Store(h, e)
+	}
+	return e.v
+}
+
 func (c *cache[K, V]) entry(m *Metrics, k K, mk func(*Metrics, K) V) *entry[K, V] {
 	if e, ok := c.m.Load(k); ok {
 		return e

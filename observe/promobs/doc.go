@@ -47,17 +47,17 @@
 // Label values are bounded; no per-request value (time, duration, payload, metadata) is ever a
 // label, and events carry no payload to begin with.
 //
-//	| label   | values                                                                                                                           |
-//	|---------|----------------------------------------------------------------------------------------------------------------------------------|
-//	| service | the fully qualified gRPC service, e.g. kyc.v1.OCRService                                                                         |
-//	| method  | the full gRPC method, e.g. /kyc.v1.OCRService/Extract: its first MaxMethods (1000) distinct names, then "other" (OtherMethod)    |
-//	| code    | the gRPC code name: OK, Unavailable, DeadlineExceeded, ...                                                                       |
-//	| class   | the codes.Class name: success, transient, throttled, business, canceled, server_fault, rejected                                  |
-//	| attempt | the attempt that failed before a retry: 1, 2, 3, 4, then 5+                                                                      |
-//	| state   | BreakerStates: closed, open, half_open, forced_open, disabled                                                                    |
-//	| from,to | breaker states, as in state                                                                                                      |
-//	| policy  | the observe.Policy* constant of the refusing policy: breaker, bulkhead, rate_limit, retry, deadline, adaptive_throttle           |
-//	| reason  | the observe.Reason* constants; for rejections the ErrorInfo reason (CIRCUIT_OPEN, ...); for the limiter fail_open or fail_closed |
+//	| label   | values                                                                                                                             |
+//	|---------|------------------------------------------------------------------------------------------------------------------------------------|
+//	| service | the fully qualified gRPC service, e.g. kyc.v1.OCRService: its first MaxServices (1000) distinct names, then "other" (OtherService) |
+//	| method  | the full gRPC method, e.g. /kyc.v1.OCRService/Extract: its first MaxMethods (1000) distinct names, then "other" (OtherMethod)      |
+//	| code    | the gRPC code name: OK, Unavailable, DeadlineExceeded, ...                                                                         |
+//	| class   | the codes.Class name: success, transient, throttled, business, canceled, server_fault, rejected                                    |
+//	| attempt | the attempt that failed before a retry: 1, 2, 3, 4, then 5+                                                                        |
+//	| state   | BreakerStates: closed, open, half_open, forced_open, disabled                                                                      |
+//	| from,to | breaker states, as in state                                                                                                        |
+//	| policy  | the observe.Policy* constant of the refusing policy: breaker, bulkhead, rate_limit, retry, deadline, adaptive_throttle             |
+//	| reason  | the observe.Reason* constants; for rejections the ErrorInfo reason (CIRCUIT_OPEN, ...); for the limiter fail_open or fail_closed   |
 //
 // Invalid UTF-8 in a label value is replaced by U+FFFD.
 //

@@ -177,6 +177,7 @@ type levels struct {
 	// longer reads, has no series left. Guarded by mu.
 	sourced map[breakerKey]struct{}
 	method  func(name string) string // the method label of a full method name (Metrics.method)
+	service func(name string) string // the service label of a service name (Metrics.service)
 }
 
 func newLevels(cl prometheus.Labels) *levels {
@@ -197,6 +198,7 @@ func newLevels(cl prometheus.Labels) *levels {
 		lastState: map[breakerKey]string{},
 		sourced:   map[breakerKey]struct{}{},
 		method:    func(name string) string { return name },
+		service:   func(name string) string { return name },
 	}
 }
 
@@ -245,6 +247,7 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 
 	var readings []observe.Level
 	read := func(lv observe.Level) bool {
+		lv.Service = l.service(lv.Service) // bounded as the events' (MaxServices)
 		if lv.Kind == observe.LevelBreakerState {
 			lv.Method = l.method(lv.Method) // bounded as the events' (MaxMethods)
 		}

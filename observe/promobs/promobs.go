@@ -116,9 +116,46 @@ type Metrics struct {
 	rejectionCache  cache[rejectionKey, prometheus.Counter]
 	transitionCache cache[transitionKey, prometheus.Counter]
 
-	// methods holds the method label values in use, at most MaxMethods; methodCount counts them.
-	methods     cowmap.Map[string, string]
-	methodCount atomic.Int64
+	// methods and services hold the method and service label values in use, at most
+	// MaxMethods and MaxServices.
+	methods  boundedLabel
+	services boundedLabel
+}
+
+// boundedLabel holds the values of a label whose names may come from outside the
+// configuration: the first max distinct names are values of their own, every later one is
+// other. A known name costs one atomic load and one map lookup.
+type boundedLabel struct {
+	values cowmap.Map[string, string]
+	count  atomic.Int64
+}
+
+func (b *boundedLabel) value(name string, max int64, other string) string {
+	if name == "" {
+		return ""
+	}
+	if v, ok := b.values.Load(name); ok {
+		return v
+	}
+	if b.count.Load() >= max {
+		return other
+	}
+	full := false
+	v := b.values.LoadOrMake(name, func(k string) string {
+		n := b.count.Add(1)
+		if n > max {
+			return other
+		}
+		full = n == max
+		return k
+	})
+	if full {
+		// No name is added from now on, so the map would not merge the names added last
+		// into its read-only part, where the check above looks: they would be other from
+		// their second use on.
+		b.values.Flush()
+	}
+	return v
 }
 
 // MaxMethods bounds the method label: the first MaxMethods distinct method names a Metrics
@@ -133,32 +170,22 @@ const OtherMethod = "other"
 
 // method returns the method label for name: name itself while fewer than MaxMethods names have
 // been seen, else OtherMethod. A known name costs one atomic load and one map lookup.
-func (m *Metrics) method(name string) string {
-	if name == "" {
-		return ""
-	}
-	if v, ok := m.methods.Load(name); ok {
-		return v
-	}
-	if m.methodCount.Load() >= MaxMethods {
-		return OtherMethod
-	}
-	full := false
-	v := m.methods.LoadOrMake(name, func(k string) string {
-		n := m.methodCount.Add(1)
-		if n > MaxMethods {
-			return OtherMethod
-		}
-		full = n == MaxMethods
-		return k
-	})
-	if full {
-		// No name is added from now on, so the map would not merge the names added last
-		// into its read-only part, where the check above looks: they would be OtherMethod
-		// from their second use on.
-		m.methods.Flush()
-	}
-	return v
+func (m *Metrics) method(name string) string { return m.methods.value(name, MaxMethods, OtherMethod) }
+
+// MaxServices bounds the service label as MaxMethods bounds the method label. A suite labels
+// the calls of a service it has no entry for with the service's own name, taken from the
+// method name: with names from outside the proto API (a generic proxy, names from user input)
+// the first MaxServices distinct services are label values of their own, and every later one
+// is counted under OtherService, in every family.
+const MaxServices = 1000
+
+// OtherService is the service label of the names past MaxServices.
+const OtherService = "other"
+
+// service returns the service label for name: name itself while fewer than MaxServices names
+// have been seen, else OtherService.
+func (m *Metrics) service(name string) string {
+	return m.services.value(name, MaxServices, OtherService)
 }
 
 var _ observe.Sink = (*Metrics)(nil)
@@ -224,7 +251,7 @@ func (m *Metrics) series(service, method string) *methodSeries {
 	if s, ok := m.methodCache.loadHinted(front.Hint(service, method), k); ok {
 		return s
 	}
-	k.method = m.method(method)
+	k.service, k.method = m.service(service), m.method(method)
 	return m.methodCache.get(m, k, newMethodSeries)
 }
 
@@ -337,6 +364,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		levels: newLevels(cl),
 	}
 	m.levels.method = m.method
+	m.levels.service = m.service
 	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{
 		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.transitions,
@@ -361,26 +389,26 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.AttemptFinished:
 		m.attemptOf(e).Inc()
 	case observe.RetryScheduled:
-		s := m.retryCache.get(m, retryKey{e.Service, attemptBucket(e.Attempt)}, newRetrySeries)
+		s := m.retryCache.getBounded(m, retryKey{e.Service, attemptBucket(e.Attempt)}, boundRetry, newRetrySeries)
 		s.count.Inc()
 		s.backoff.Observe(e.Delay.Seconds())
 	case observe.RetriesExhausted:
-		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
-		m.transitionCache.get(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, newTransitionCounter).Inc()
-		m.levels.breakerChanged(e.Service, m.method(e.Method), e.To)
+		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
+		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To)
 	case observe.Rejected:
-		m.rejectionCache.get(m, rejectionKey{e.Service, e.Policy, e.Reason}, newRejectionCounter).Inc()
+		m.rejectionCache.getBounded(m, rejectionKey{e.Service, e.Policy, e.Reason}, boundRejection, newRejectionCounter).Inc()
 	case observe.FallbackServed:
-		m.pairCache.get(m, pairKey{m.fallbacks, e.Service, m.method(e.Method)}, newPairCounter).Inc()
+		m.pairCache.getBounded(m, pairKey{m.fallbacks, e.Service, m.method(e.Method)}, boundPair, newPairCounter).Inc()
 	case observe.DeadlineApplied:
 		m.deadlineOf(e).Inc()
 	case observe.LimiterDegraded:
-		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.degraded, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.degraded, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.HedgeSent:
-		m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.hedges, e.Service, e.Reason}, newPairCounter).Inc()
+		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.hedges, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.HedgeWon:
-		m.pairCache.get(m, pairKey{m.hedgeWins, e.Service, m.method(e.Method)}, newPairCounter).Inc()
+		m.pairCache.getBounded(m, pairKey{m.hedgeWins, e.Service, m.method(e.Method)}, boundPair, newPairCounter).Inc()
 	}
 }
 
@@ -402,7 +430,24 @@ func (m *Metrics) attemptOf(e observe.Event) prometheus.Counter {
 
 // deadlineOf returns the counter of DeadlineApplied event e.
 func (m *Metrics) deadlineOf(e observe.Event) prometheus.Counter {
-	return m.pairCache.getHinted(front.Hint(e.Service, e.Reason), m, pairKey{m.deadlines, e.Service, e.Reason}, newPairCounter)
+	return m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.deadlines, e.Service, e.Reason}, boundPair, newPairCounter)
+}
+
+// The bounds below turn a key not in its cache yet into the key it is stored under: its
+// service bounded by MaxServices (its method was bounded when the key was built).
+
+func boundRetry(m *Metrics, k retryKey) retryKey { k.service = m.service(k.service); return k }
+
+func boundPair(m *Metrics, k pairKey) pairKey { k.service = m.service(k.service); return k }
+
+func boundRejection(m *Metrics, k rejectionKey) rejectionKey {
+	k.service = m.service(k.service)
+	return k
+}
+
+func boundTransition(m *Metrics, k transitionKey) transitionKey {
+	k.service = m.service(k.service)
+	return k
 }
 
 // The makers below run once per new key, under the cache's lock.
