@@ -51,7 +51,7 @@
 //	|---------|------------------------------------------------------------------------------------------------------------------------------------|
 //	| service | the fully qualified gRPC service, e.g. kyc.v1.OCRService: its first MaxServices (1000) distinct names, then "other" (OtherService) |
 //	| method  | the full gRPC method, e.g. /kyc.v1.OCRService/Extract: its first MaxMethods (1000) distinct names, then "other" (OtherMethod)      |
-//	| code    | the gRPC code name: OK, Unavailable, DeadlineExceeded, ...                                                                         |
+//	| code    | the gRPC code name: OK, Unavailable, DeadlineExceeded, ...; "other" (OtherCode) for a code past Unauthenticated                    |
 //	| class   | the codes.Class name: success, transient, throttled, business, canceled, server_fault, rejected                                    |
 //	| attempt | the attempt that failed before a retry: 1, 2, 3, 4, then 5+                                                                        |
 //	| state   | BreakerStates: closed, open, half_open, forced_open, disabled                                                                      |

@@ -259,19 +259,43 @@ func newMethodSeries(_ *Metrics, k methodKey) *methodSeries {
 	return &methodSeries{service: clean(k.service), method: clean(k.method)}
 }
 
+// codeOther stands for every code past the canonical ones (grpc-go passes a server's
+// grpc-status on as any int32): they share one series, labelled OtherCode.
+const codeOther = grpccodes.Code(1<<32 - 1)
+
+// OtherCode is the code label of the codes outside the canonical 17 (OK to Unauthenticated),
+// which a server may send: they share it, so that the label stays bounded.
+const OtherCode = "other"
+
+func boundCode(c grpccodes.Code) grpccodes.Code {
+	if c > grpccodes.Unauthenticated {
+		return codeOther
+	}
+	return c
+}
+
+func codeLabel(c grpccodes.Code) string {
+	if c == codeOther {
+		return OtherCode
+	}
+	return c.String()
+}
+
 func (s *methodSeries) call(m *Metrics, code grpccodes.Code, class codes.Class) callSeries {
+	code = boundCode(code)
 	return find(&s.mu, &s.calls, code, class, func() callSeries {
 		cl := class.String()
 		return callSeries{
-			count:    m.calls.WithLabelValues(s.service, s.method, code.String(), cl),
+			count:    m.calls.WithLabelValues(s.service, s.method, codeLabel(code), cl),
 			duration: m.callDur.WithLabelValues(s.service, s.method, cl),
 		}
 	})
 }
 
 func (s *methodSeries) attempt(m *Metrics, code grpccodes.Code, class codes.Class) prometheus.Counter {
+	code = boundCode(code)
 	return find(&s.mu, &s.attempts, code, class, func() prometheus.Counter {
-		return m.attempts.WithLabelValues(s.service, s.method, code.String(), class.String())
+		return m.attempts.WithLabelValues(s.service, s.method, codeLabel(code), class.String())
 	})
 }
 
