@@ -2,9 +2,12 @@ package redislimit
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 )
 
 // A limit whose span (Burst emission intervals) shrank, by a reload or while a rolling deploy
@@ -69,5 +72,35 @@ func TestTATFarAheadIsClamped(t *testing.T) {
 	}
 	if l.Degraded() != 0 {
 		t.Errorf("Degraded %d, want 0: a clamped TAT is no fault", l.Degraded())
+	}
+}
+
+// A probe that finds Redis answering ends the pause, even when the key it read was broken
+// (a fault of that call only, which the script repaired): the next call asks Redis again
+// instead of answering by the fail mode for another probe interval.
+func TestProbeOnBadStateEndsThePause(t *testing.T) {
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	l := testLimiter(t, "ocr", config(srv.addr, prefix(t), 10, 2), WithClock(fake)) // fail-closed
+	healthy(t, fake, l)
+
+	srv.kill()
+	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Take with Redis down: %v, want ErrUnavailable", err)
+	}
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := newClient(t, srv.addr).Set(context.Background(), l.Key(), "not a time", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fake.Advance(DefaultProbeInterval)
+	if _, err := l.Take(context.Background(), 0); !errors.Is(err, errBadState) {
+		t.Fatalf("probe on a broken key: %v, want the bad state's ErrUnavailable", err)
+	}
+	trips := l.trips.Load()
+	d, err := l.Take(context.Background(), 0)
+	if err != nil || !d.Allowed || l.trips.Load() != trips+1 {
+		t.Fatalf("Take after the probe = %+v, %v after %d round trips; want admitted by Redis (1 round trip)", d, err, l.trips.Load()-trips)
 	}
 }

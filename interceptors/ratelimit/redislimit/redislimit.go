@@ -228,7 +228,8 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 		}
 		if errors.Is(err, errBadState) {
 			// Redis answers, but the key's state was unusable: a fault of this call only; the
-			// script reset the key, so there is no pause.
+			// script reset the key, so there is no pause, and a probe's ends.
+			l.resume()
 			return l.fail(ctx, l.clk.Now(), waitUntil, &timer, err)
 		}
 		if err != nil {
