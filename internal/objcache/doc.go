@@ -21,5 +21,14 @@
 // Closers registered while an object is built run when the cache closes, also for objects
 // replaced before: calls in flight may still use a replaced object.
 //
+// # Transactions
+//
+// A reload takes many objects, and must change nothing when one of them fails to build.
+// Begin starts a transaction whose Gets stage what they build instead of caching it: Commit
+// publishes the staged objects (replacing and retiring the cached ones), Rollback drops them
+// and runs their closers at once, leaving the cache, its retired closers and the keys Prune
+// forgot as they were. Within a transaction, the chains that name one key with one fingerprint
+// get one object, staged or kept.
+//
 // A Cache is not safe for concurrent use: its owner guards it (the suite's lock).
 package objcache

@@ -65,7 +65,8 @@ type entry[V any] struct {
 // Builder builds an object. replacing is true when an object of its key exists with another
 // fingerprint, or existed until Prune forgot it: an object that lives in a store of its own
 // (a breaker registry) must then be made afresh, not taken back with its old state. onClose
-// registers a func to run when the cache closes.
+// registers a func to run when the cache closes (or at once, when the object is dropped by a
+// Rollback).
 type Builder[V any] func(replacing bool, onClose func(close func() error)) (V, error)
 
 // Get returns the object cached under k when it was built from the same fingerprint as fp
@@ -76,15 +77,67 @@ type Builder[V any] func(replacing bool, onClose func(close func() error)) (V, e
 // With refresh, build runs even when the fingerprint holds (replacing false), and what it
 // returns takes the cached object's place: for objects that live in a store other owners
 // share, which may have replaced them.
+//
+// Get is a transaction of one Get, committed when build succeeds (see Begin).
 func (c *Cache[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh bool, build Builder[V]) (V, error) {
-	old, ok := c.entries[k]
-	same := ok && old.fp.Same(fp, equal)
-	if same && !refresh {
-		return old.v, nil
+	t := c.Begin()
+	v, err := t.Get(k, fp, equal, refresh, build)
+	if err != nil {
+		_ = t.Rollback() // nothing staged: the failed build's closers ran already
+		return v, err
+	}
+	t.Commit()
+	return v, nil
+}
+
+// Txn is a staged change of a Cache: the objects built by its Gets, which the cache holds
+// only once Commit publishes them, so that a reload whose later objects fail to build leaves
+// the cache as it was (Rollback). Begin makes one.
+type Txn[V any] struct {
+	c      *Cache[V]
+	staged map[Key]*entry[V] // built in the transaction, by key
+	order  []Key             // staged's keys, in the order first built
+	// dropped are the closers of objects built in the transaction and replaced in it by
+	// another of the same key and another fingerprint: a chain built in the transaction may
+	// use them, so Commit retires them; Rollback runs them.
+	dropped []func() error
+	closers []func() error // of every object built in the transaction, in the order registered
+	done    bool
+}
+
+// Begin starts a transaction on c. Until it ends (Commit or Rollback), its Gets leave c as
+// it is; c must not be changed by other means (Get, Prune, Close) meanwhile, and at most one
+// transaction of c may be open at a time. Each reads what c holds, not what is staged.
+func (c *Cache[V]) Begin() *Txn[V] { return &Txn[V]{c: c} }
+
+// Get is Cache.Get within t: an object built is staged, not cached, and the object it would
+// replace stays cached (and not retired) until Commit. An object staged under k by an earlier
+// Get of t with the same fingerprint is returned as it is, also with refresh (the store that
+// refresh reads was read in this transaction, and what t's builds put in such a store is
+// published at Commit, not before), so that every chain of a reload that shares an object
+// gets the same one. A staged object replaced by a later Get of t with another fingerprint is
+// dropped (see Txn.dropped).
+func (t *Txn[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh bool, build Builder[V]) (V, error) {
+	if t.done {
+		panic("objcache: Get on a transaction that has ended")
+	}
+	var replacing bool
+	if st, ok := t.staged[k]; ok {
+		if st.fp.Same(fp, equal) {
+			return st.v, nil
+		}
+		replacing = true
+	} else {
+		old, ok := t.c.entries[k]
+		same := ok && old.fp.Same(fp, equal)
+		if same && !refresh {
+			return old.v, nil
+		}
+		_, pruned := t.c.pruned[k]
+		replacing = (ok && !same) || pruned
 	}
 	var closers []func() error
-	_, pruned := c.pruned[k]
-	v, err := build((ok && !same) || pruned, func(f func() error) { closers = append(closers, f) })
+	v, err := build(replacing, func(f func() error) { closers = append(closers, f) })
 	if err != nil {
 		for _, f := range closers {
 			_ = f()
@@ -92,15 +145,57 @@ func (c *Cache[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh
 		var zero V
 		return zero, err
 	}
-	if ok {
-		c.retired = append(c.retired, old.closers...)
+	t.closers = append(t.closers, closers...)
+	if st, ok := t.staged[k]; ok {
+		t.dropped = append(t.dropped, st.closers...)
+	} else {
+		t.order = append(t.order, k)
 	}
-	if c.entries == nil {
-		c.entries = map[Key]*entry[V]{}
+	if t.staged == nil {
+		t.staged = map[Key]*entry[V]{}
 	}
-	c.entries[k] = &entry[V]{fp: fp, v: v, closers: closers}
-	delete(c.pruned, k)
+	t.staged[k] = &entry[V]{fp: fp, v: v, closers: closers}
 	return v, nil
+}
+
+// Commit publishes what t staged: each staged object takes its key's place in the cache, and
+// the objects it replaces are retired, as Cache.Get does. t ends.
+func (t *Txn[V]) Commit() {
+	t.end()
+	c := t.c
+	for _, k := range t.order {
+		st := t.staged[k]
+		if old, ok := c.entries[k]; ok {
+			c.retired = append(c.retired, old.closers...)
+		}
+		if c.entries == nil {
+			c.entries = map[Key]*entry[V]{}
+		}
+		c.entries[k] = st
+		delete(c.pruned, k)
+	}
+	c.retired = append(c.retired, t.dropped...)
+	t.staged, t.order, t.dropped, t.closers = nil, nil, nil, nil
+}
+
+// Rollback drops what t staged: the cache stays as it was before Begin, and the closers of the
+// objects t built run at once, in the order they were registered. It returns their errors
+// joined. t ends.
+func (t *Txn[V]) Rollback() error {
+	t.end()
+	var errs []error
+	for _, f := range t.closers {
+		errs = append(errs, f())
+	}
+	t.staged, t.order, t.dropped, t.closers = nil, nil, nil, nil
+	return errors.Join(errs...)
+}
+
+func (t *Txn[V]) end() {
+	if t.done {
+		panic("objcache: a transaction ended twice")
+	}
+	t.done = true
 }
 
 // Each calls yield for every cached object, by section then name, until yield returns false.

@@ -160,3 +160,118 @@ func TestPruneRetiresWhatItForgets(t *testing.T) {
 		t.Fatalf("Close ran %d closers (%v), want the four objects'", closed, err)
 	}
 }
+
+// retiredOf returns how many closers Close runs beyond those of the objects cached now: the
+// retired ones. It closes c.
+func retiredOf(t *testing.T, c *objcache.Cache[*obj], closed *int) int {
+	t.Helper()
+	before := *closed
+	cachedClosers := 0
+	c.Each(func(objcache.Key, *obj) bool { cachedClosers++; return true }) // one closer each (builder)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return *closed - before - cachedClosers
+}
+
+// A transaction's Gets stage what they build: the cache keeps its objects until Commit, which
+// publishes the staged ones and retires those they replace.
+func TestTxnCommitPublishes(t *testing.T) {
+	var c objcache.Cache[*obj]
+	closed, replacing := 0, false
+	a, b := objcache.Key{Section: "breaker", Name: "a"}, objcache.Key{Section: "bulkhead", Name: "b"}
+	oldA, _ := c.Get(a, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing))
+	keptB, _ := c.Get(b, objcache.Fingerprint{Value: 1}, equal, false, builder(2, &closed, &replacing))
+
+	tx := c.Begin()
+	newA, err := tx.Get(a, objcache.Fingerprint{Value: 2}, equal, false, builder(3, &closed, &replacing))
+	if err != nil || newA == oldA || !replacing {
+		t.Fatalf("changed fingerprint in a transaction: %v, new object %v, replacing %v; want a new object, replacing", err, newA != oldA, replacing)
+	}
+	if got, _ := tx.Get(b, objcache.Fingerprint{Value: 1}, equal, false, builder(4, &closed, &replacing)); got != keptB {
+		t.Fatal("a transaction rebuilt an object whose fingerprint holds")
+	}
+	// A second chain of the transaction naming a with the same fingerprint gets the staged
+	// object, also with refresh.
+	if got, _ := tx.Get(a, objcache.Fingerprint{Value: 2}, equal, true, builder(5, &closed, &replacing)); got != newA {
+		t.Fatal("a second Get of the staged key in the transaction built again")
+	}
+	// Until Commit, the cache holds what it held.
+	var cached []int
+	c.Each(func(_ objcache.Key, o *obj) bool { cached = append(cached, o.n); return true })
+	if len(cached) != 2 || cached[0] != 1 || cached[1] != 2 || closed != 0 {
+		t.Fatalf("cache during the transaction: %v, %d closed; want [1 2], none closed", cached, closed)
+	}
+	tx.Commit()
+	if got, _ := c.Get(a, objcache.Fingerprint{Value: 2}, equal, false, builder(6, &closed, &replacing)); got != newA {
+		t.Fatal("Commit did not publish the staged object")
+	}
+	if closed != 0 {
+		t.Fatalf("Commit ran %d closers, want none (the replaced object is retired, for Close)", closed)
+	}
+	if n := retiredOf(t, &c, &closed); n != 1 {
+		t.Fatalf("%d retired closers after Commit, want 1 (the replaced object's)", n)
+	}
+}
+
+// Rollback leaves the cache, its retired closers and the keys Prune forgot as they were, and
+// runs the closers of everything the transaction built at once.
+func TestTxnRollbackChangesNothing(t *testing.T) {
+	var c objcache.Cache[*obj]
+	closed, replacing := 0, false
+	a, b, gone := objcache.Key{Section: "breaker", Name: "a"}, objcache.Key{Section: "breaker", Name: "b"}, objcache.Key{Section: "breaker", Name: "gone"}
+	oldA, _ := c.Get(a, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing))
+	c.Get(a, objcache.Fingerprint{Value: 2}, equal, false, builder(2, &closed, &replacing))    //nolint:errcheck // cannot fail; retires obj 1
+	c.Get(gone, objcache.Fingerprint{Value: 1}, equal, false, builder(3, &closed, &replacing)) //nolint:errcheck // cannot fail
+	c.Prune(func(k objcache.Key) bool { return k != gone })                                    // retires obj 3
+	cachedA, _ := c.Get(a, objcache.Fingerprint{Value: 2}, equal, false, builder(9, &closed, &replacing))
+
+	tx := c.Begin()
+	tx.Get(a, objcache.Fingerprint{Value: 3}, equal, false, builder(4, &closed, &replacing))    //nolint:errcheck // cannot fail
+	tx.Get(a, objcache.Fingerprint{Value: 4}, equal, false, builder(5, &closed, &replacing))    //nolint:errcheck // replaces the staged obj 4
+	tx.Get(b, objcache.Fingerprint{Value: 1}, equal, false, builder(6, &closed, &replacing))    //nolint:errcheck // a new key
+	tx.Get(gone, objcache.Fingerprint{Value: 1}, equal, false, builder(7, &closed, &replacing)) //nolint:errcheck // a forgotten key
+	boom := errors.New("boom")
+	if _, err := tx.Get(objcache.Key{Section: "rate_limit", Name: "c"}, objcache.Fingerprint{Value: 1}, equal, false,
+		func(_ bool, onClose func(func() error)) (*obj, error) {
+			onClose(func() error { closed++; return nil })
+			return nil, boom
+		}); !errors.Is(err, boom) || closed != 1 {
+		t.Fatalf("failed build in a transaction: %v, %d closed; want boom, its closer run at once", err, closed)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if closed != 5 {
+		t.Fatalf("Rollback ran %d closers in all, want 5 (the failed build's and the four objects the transaction built)", closed)
+	}
+	if c.Len() != 1 {
+		t.Fatalf("%d objects cached after Rollback, want 1", c.Len())
+	}
+	if got, _ := c.Get(a, objcache.Fingerprint{Value: 2}, equal, false, builder(10, &closed, &replacing)); got != cachedA || got == oldA {
+		t.Fatal("Rollback changed the cached object")
+	}
+	// The forgotten key is still built as a replacement: its store must make it afresh.
+	c.Get(gone, objcache.Fingerprint{Value: 1}, equal, false, builder(11, &closed, &replacing)) //nolint:errcheck // cannot fail
+	if !replacing {
+		t.Fatal("after Rollback, the key Prune forgot is no longer built as a replacement")
+	}
+	closed = 0
+	if n := retiredOf(t, &c, &closed); n != 2 {
+		t.Fatalf("%d retired closers after Rollback, want 2 (obj 1's and obj 3's, retired before the transaction)", n)
+	}
+}
+
+// A transaction ends once: Gets after its end are programming errors.
+func TestTxnEnds(t *testing.T) {
+	var c objcache.Cache[*obj]
+	tx := c.Begin()
+	tx.Commit()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Get after Commit did not panic")
+		}
+	}()
+	closed, replacing := 0, false
+	tx.Get(objcache.Key{Section: "breaker", Name: "a"}, objcache.Fingerprint{}, equal, false, builder(1, &closed, &replacing)) //nolint:errcheck // panics
+}
