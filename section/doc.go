@@ -49,9 +49,15 @@
 //
 // Build gets an Env: the chain's service and method, the object's name (Spec.Name), the call
 // budget, the suite's clock, sink, random source and classifier, the suite's values for
-// particular policies (Value), the steps already built for the chain (Env.Earlier) and
-// OnClose. A suite keeps what Build returns across reloads while its fingerprint holds: the
-// section's value (Equal), what it Uses (the classifier, the budget) and its Deps by
-// identity. Stateless sections are built afresh for every chain, before any kept object is
-// touched.
+// particular policies (Value), the steps already built for the chain (Env.Earlier),
+// OnClose and the reload's Stage. A suite keeps what Build returns across reloads while its
+// fingerprint holds: the section's value (Equal), what it Uses (the classifier, the budget)
+// and its Deps by identity. Stateless sections are built afresh for every chain, before any
+// kept object is touched.
+//
+// A reload is all or nothing: when one chain of it fails to build, what its other chains built
+// is dropped (their OnClose funcs run) and the suite keeps the objects it had. A Build whose
+// object lives in a store outside the suite (the breaker registry) therefore leaves the store
+// alone and registers the change with Env.Stage.OnCommit, which runs once the whole reload is
+// built.
 package section

@@ -45,6 +45,72 @@ type Env struct {
 	// an object replaced by a reload (calls in flight may still use it until then). Nil for
 	// stateless sections.
 	OnClose func(close func() error)
+	// Stage is the reload, or the build of one chain on its method's first call, that this
+	// Build is part of. A Build must not change a store outside the suite that others read (a
+	// breaker registry, a limiter registry's shared buckets) itself: it hands its object to the
+	// chain and registers the store's change with Stage.OnCommit, which the suite runs only
+	// once every object of the reload is built, so that a rejected reload leaves the store as
+	// it was. Nil where nothing is staged (a stateless section, Check): OnCommit then runs
+	// the change at once.
+	Stage *Stage
+}
+
+// Stage is what the builds of one reload of a suite (or of the chain of a method first called)
+// change in stores outside the suite, held until every chain of the reload is built: the suite
+// then calls Commit, which makes the changes, in the order they were registered; a rejected
+// reload drops the stage, and the stores stay as they were. Builds of one stage that share an
+// object of such a store (a shared token bucket that two services name) find it with Load
+// once one of them made it and kept it with Store. A Stage is not safe for concurrent use (a
+// suite builds under its lock); its zero value is ready.
+type Stage struct {
+	publish []func()
+	staged  map[any]any
+	done    bool
+}
+
+// OnCommit registers publish to run at Commit. On a nil Stage it runs publish at once.
+func (st *Stage) OnCommit(publish func()) {
+	if st == nil {
+		publish()
+		return
+	}
+	if st.done {
+		panic("section: OnCommit on a committed stage")
+	}
+	st.publish = append(st.publish, publish)
+}
+
+// Load returns the value a build of st kept under key (Store). A nil Stage holds none.
+func (st *Stage) Load(key any) (any, bool) {
+	if st == nil {
+		return nil, false
+	}
+	v, ok := st.staged[key]
+	return v, ok
+}
+
+// Store keeps v under key for the later builds of st (Load): key is of a type of the caller's
+// own, so that two sections' keys never meet. On a nil Stage it does nothing.
+func (st *Stage) Store(key, v any) {
+	if st == nil {
+		return
+	}
+	if st.staged == nil {
+		st.staged = map[any]any{}
+	}
+	st.staged[key] = v
+}
+
+// Commit runs the funcs registered with OnCommit, in order, once.
+func (st *Stage) Commit() {
+	if st.done {
+		panic("section: a stage committed twice")
+	}
+	st.done = true
+	for _, f := range st.publish {
+		f()
+	}
+	st.publish, st.staged = nil, nil
 }
 
 // Value returns the suite's value of type T (see Env.Values), if it has one.

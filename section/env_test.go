@@ -42,3 +42,40 @@ func TestNextInvokesStepOrInvoker(t *testing.T) {
 		t.Errorf("NextInvoker(inv).Invoke allocates %v times, want 0", n)
 	}
 }
+
+// A stage holds the changes registered with OnCommit until Commit, which runs them in order,
+// once; a nil stage (no reload to wait for) runs them at once. Load finds what Store kept.
+func TestStageDefersUntilCommit(t *testing.T) {
+	var ran []int
+	var none *section.Stage
+	none.OnCommit(func() { ran = append(ran, 0) })
+	none.Store("k", 1)
+	if _, ok := none.Load("k"); ok || len(ran) != 1 {
+		t.Fatalf("nil stage: ran %v, Load found a value %v; want the change run at once, nothing kept", ran, ok)
+	}
+
+	st := &section.Stage{}
+	st.OnCommit(func() { ran = append(ran, 1) })
+	st.OnCommit(func() { ran = append(ran, 2) })
+	type key struct{ name string }
+	st.Store(key{"a"}, 7)
+	if v, ok := st.Load(key{"a"}); !ok || v != 7 {
+		t.Fatalf("Load after Store = %v, %v; want 7", v, ok)
+	}
+	if _, ok := st.Load(key{"b"}); ok {
+		t.Fatal("Load found a key never stored")
+	}
+	if len(ran) != 1 {
+		t.Fatalf("changes ran before Commit: %v", ran)
+	}
+	st.Commit()
+	if len(ran) != 3 || ran[1] != 1 || ran[2] != 2 {
+		t.Fatalf("after Commit ran %v, want [0 1 2]", ran)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a second Commit did not panic")
+		}
+	}()
+	st.Commit()
+}
