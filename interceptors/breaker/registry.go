@@ -53,6 +53,29 @@ func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
 	return b
 }
 
+// take is Get without the registry's change: it returns the registry's breaker named name when
+// it holds one of cfg and fresh is false, else a new breaker made with opts (made true), which
+// the registry holds only once put puts it there.
+func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *Breaker, made bool, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, false, err
+	}
+	cfg = Normalize(cfg)
+	if v, ok := r.entries.Load(name); ok && !fresh {
+		if b := v.(*Breaker); b.cfg == cfg {
+			return b, false, nil
+		}
+	}
+	return newBreaker(name, cfg, buildOptions(opts)), true, nil
+}
+
+// put makes b the breaker named name, in place of the one the registry holds, if any.
+func (r *Registry) put(name string, b *Breaker) {
+	r.mu.Lock()
+	r.entries.Store(name, b)
+	r.mu.Unlock()
+}
+
 // Lookup returns the breaker named name, if the registry holds one.
 func (r *Registry) Lookup(name string) (*Breaker, bool) {
 	v, ok := r.entries.Load(name)

@@ -1,9 +1,13 @@
 package breaker
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 func TestRegistryGet(t *testing.T) {
@@ -104,5 +108,58 @@ func TestRegistryConcurrentGet(t *testing.T) {
 		if got[i] != got[0] {
 			t.Fatalf("Get %d returned another breaker", i)
 		}
+	}
+}
+
+// A suite's build of the breaker section hands its chain a new breaker without putting it in
+// the registry: the registry takes it when the suite's reload commits (Env.Stage), so that a
+// rejected reload leaves the registry's breaker, and its state, as they were.
+func TestSectionBuildPutsInTheRegistryAtCommit(t *testing.T) {
+	reg := &Registry{}
+	env := func(st *section.Stage, replacing bool) *section.Env {
+		return &section.Env{
+			Service: svc, FullMethod: "/" + svc + "/Compare", Name: svc, Classifier: codes.Default(),
+			Values: map[reflect.Type]any{reflect.TypeFor[*Registry](): reg}, Replacing: replacing, Stage: st,
+		}
+	}
+	base := Config{ConsecutiveFailures: 2}
+	first := &section.Stage{}
+	b, err := build(env(first, false), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Lookup(svc); ok {
+		t.Fatal("the registry holds the new breaker before its reload committed")
+	}
+	first.Commit()
+	kept, ok := reg.Lookup(svc)
+	if !ok || kept != b.Object {
+		t.Fatal("the registry does not hold the breaker its reload committed")
+	}
+	_ = kept.Execute(func() error { return errFail })
+	_ = kept.Execute(func() error { return errFail })
+
+	// The same settings: the registry's breaker, with its state; nothing to commit.
+	if b, err := build(env(&section.Stage{}, false), base); err != nil || b.Object != kept {
+		t.Fatalf("build with the same settings: %v, same breaker %v; want the registry's", err, b.Object == kept)
+	}
+	// Other settings, or the suite replacing the breaker: a new one, which a rejected reload
+	// (its stage dropped, not committed) never puts in the registry.
+	for _, tt := range []struct {
+		cfg       Config
+		replacing bool
+	}{{Config{ConsecutiveFailures: 3}, false}, {base, true}} {
+		b, err := build(env(&section.Stage{}, tt.replacing), tt.cfg)
+		if err != nil || b.Object == kept {
+			t.Fatalf("build of %+v (replacing %v): %v, same breaker %v; want a new one", tt.cfg, tt.replacing, err, b.Object == kept)
+		}
+		if got, _ := reg.Lookup(svc); got != kept || got.State() != Open {
+			t.Fatal("a build whose reload did not commit changed the registry's breaker")
+		}
+	}
+	// Without a stage (not in a reload), the build puts its breaker in the registry at once.
+	b, err = build(env(nil, true), base)
+	if got, _ := reg.Lookup(svc); err != nil || got != b.Object || got == kept {
+		t.Fatalf("build without a stage: %v, registry holds it %v", err, got == b.Object)
 	}
 }

@@ -32,17 +32,23 @@ func init() {
 
 // build takes the breaker of a suite's chain from the suite's registry (a *Registry in
 // env.Values), which keeps a breaker whose settings are unchanged. When the suite replaces
-// the breaker for another reason (the classifier changed), it is dropped from the registry
-// first, so that it is made afresh.
+// the breaker for another reason (the classifier changed), a new one is made, so that it
+// starts afresh. A breaker made here goes into the registry when the suite's reload commits
+// (env.Stage), so that a rejected reload leaves the registry as it was.
 func build(env *section.Env, c Config) (section.Built, error) {
 	r, ok := section.Value[*Registry](env)
 	if !ok {
 		r = new(Registry)
 	}
-	if env.Replacing {
-		r.Delete(env.Name)
+	name := env.Name
+	b, made, err := r.take(name, c, env.Replacing, []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service)})
+	if err != nil {
+		return section.Built{}, err
 	}
-	return section.Step(r.Get(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service)))
+	if made {
+		env.Stage.OnCommit(func() { r.put(name, b) })
+	}
+	return section.Step(b, nil)
 }
 
 // explicit refuses consecutive_failures: 0 written without a failure rate: 0 then means the

@@ -28,8 +28,10 @@
 // A Registry hands out one Local per Config.Shared name, so several services or methods can draw
 // from one bucket. Asking for a shared name with another rate or burst is an error
 // (ErrSharedConflict) within one configuration; after Registry.Reconfigure (a suite's Reload)
-// it replaces the bucket, so that a reload can change a shared bucket's rate. config.Validate
-// refuses a configuration that gives a shared name two rates or bursts.
+// it replaces the bucket, so that a reload can change a shared bucket's rate; a suite's reload
+// puts the new bucket in the registry only once all its chains are built, so that a rejected
+// reload leaves the registry as it was. config.Validate refuses a configuration that gives a
+// shared name two rates or bursts.
 //
 // A caller whose context has ended takes no token. Local keeps the latest time it was asked
 // at: a take at an earlier time (a call that read the clock before another but reached the

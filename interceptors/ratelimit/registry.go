@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 // Registry hands out one Local per shared bucket name. It is safe for concurrent use.
@@ -53,23 +54,77 @@ func (r *Registry) Local(cfg Config) (*Local, error) {
 	if cfg.Shared == "" {
 		return NewLocal(cfg.Rate, cfg.Burst, WithClock(r.clock)), nil
 	}
-	burst := defaultBurst(cfg.Rate, cfg.Burst)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	l, made, err := r.takeLocked(cfg)
+	if made {
+		r.buckets[cfg.Shared] = sharedBucket{l, r.config}
+	}
+	return l, err
+}
+
+// stagedBucket is the key under which a suite's stage (section.Stage) keeps a shared bucket
+// made for it and not in its registry yet.
+type stagedBucket struct {
+	r    *Registry
+	name string
+}
+
+// staged is Local for a build of a suite's reload (st): a bucket made in place of the
+// registry's goes into the registry when st commits, and until then the reload's other builds
+// that name it get it from st. Without a stage, it is Local.
+func (r *Registry) staged(cfg Config, st *section.Stage) (*Local, error) {
+	if st == nil || cfg.Shared == "" {
+		return r.Local(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key := stagedBucket{r, cfg.Shared}
+	if v, ok := st.Load(key); ok {
+		l := v.(*Local)
+		if burst := defaultBurst(cfg.Rate, cfg.Burst); l.rate != cfg.Rate || l.burst != burst {
+			return nil, errConflict(cfg.Shared, l, cfg.Rate, burst)
+		}
+		return l, nil
+	}
+	r.mu.Lock()
+	l, made, err := r.takeLocked(cfg)
+	config := r.config
+	r.mu.Unlock()
+	if made {
+		st.Store(key, l)
+		st.OnCommit(func() {
+			r.mu.Lock()
+			r.buckets[cfg.Shared] = sharedBucket{l, config}
+			r.mu.Unlock()
+		})
+	}
+	return l, err
+}
+
+// takeLocked returns the bucket of the valid cfg, which names a shared bucket: the registry's
+// when its settings are cfg's (the configuration in force asks for it, see Reconfigure), else
+// a new one (made true) that the caller puts in the registry, or an error when the name was
+// asked for with other settings in the configuration in force. r.mu must be held.
+func (r *Registry) takeLocked(cfg Config) (l *Local, made bool, err error) {
+	burst := defaultBurst(cfg.Rate, cfg.Burst)
 	if b, ok := r.buckets[cfg.Shared]; ok {
 		l := b.l
 		switch {
 		case l.rate == cfg.Rate && l.burst == burst:
 			r.buckets[cfg.Shared] = sharedBucket{l, r.config}
-			return l, nil
+			return l, false, nil
 		case b.config == r.config:
-			return nil, fmt.Errorf("ratelimit: shared bucket %q has rate %s/s burst %d, asked for rate %s/s burst %d: %w",
-				cfg.Shared, fmtRate(l.rate), l.burst, fmtRate(cfg.Rate), burst, ErrSharedConflict)
+			return nil, false, errConflict(cfg.Shared, l, cfg.Rate, burst)
 		}
 	}
-	l := NewLocal(cfg.Rate, burst, WithClock(r.clock))
-	r.buckets[cfg.Shared] = sharedBucket{l, r.config}
-	return l, nil
+	return NewLocal(cfg.Rate, burst, WithClock(r.clock)), true, nil
+}
+
+func errConflict(name string, l *Local, rate float64, burst int) error {
+	return fmt.Errorf("ratelimit: shared bucket %q has rate %s/s burst %d, asked for rate %s/s burst %d: %w",
+		name, fmtRate(l.rate), l.burst, fmtRate(rate), burst, ErrSharedConflict)
 }
 
 func fmtRate(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }

@@ -34,15 +34,24 @@ func errNoFactory(name string) error {
 
 // build makes the rate limit step of a suite's chain. Shared buckets come from the suite's
 // *Registry, fleet-wide limiters from its RemoteFactory (both in env.Values); a remote
-// limiter's closer is registered with env.OnClose.
+// limiter's closer is registered with env.OnClose. A shared bucket made in place of the
+// registry's goes into the registry when the suite's reload commits (env.Stage).
 func build(env *section.Env, c Config) (section.Built, error) {
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink)}
-	if r, ok := section.Value[*Registry](env); ok {
+	r, _ := section.Value[*Registry](env)
+	if r != nil {
 		opts = append(opts, WithRegistry(r))
 	}
 	var l Limiter
 	var closer io.Closer
-	if c.Redis != nil {
+	switch {
+	case c.Redis == nil && c.Shared != "" && r != nil:
+		bucket, err := r.staged(c, env.Stage)
+		if err != nil {
+			return section.Built{}, err
+		}
+		l = bucket
+	case c.Redis != nil:
 		key := env.Name
 		if c.Shared != "" {
 			key = c.Shared
