@@ -41,7 +41,33 @@ type preparedStep struct {
 	done  bool // built is set
 }
 
-// buildLocked composes the chain of one full method under cfg. s.mu must be held.
+// txn is one build of the suite — a reload, or the chain of a method built on its first call —
+// which is all or nothing: the objects it takes from the object cache are staged there
+// (objcache.Txn), and the changes its sections make to stores outside the suite (a breaker
+// in the breaker registry, a shared token bucket) wait in its section.Stage. commit publishes
+// both once every chain of the build is built; rollback drops them and runs the closers of
+// what the build made, and the cache and the stores stay as they were.
+type txn struct {
+	objs  *objcache.Txn[section.Built]
+	stage *section.Stage
+}
+
+// beginLocked starts a build. s.mu must be held until it ends.
+func (s *Suite) beginLocked() *txn {
+	return &txn{objs: s.objs.Begin(), stage: &section.Stage{}}
+}
+
+func (t *txn) commit() {
+	t.objs.Commit()
+	t.stage.Commit()
+}
+
+// rollback drops what t built. The closers' errors are dropped: the build's own error is what
+// its caller reports, as for an object whose build failed (objcache.Cache.Get).
+func (t *txn) rollback() { _ = t.objs.Rollback() }
+
+// buildLocked composes the chain of one full method under cfg, all or nothing (see txn). s.mu
+// must be held.
 func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	if s.closed {
 		return &chain{method: fullMethod, classifier: codes.Default(), err: fmt.Errorf("%s: suite closed", fullMethod)}
@@ -50,7 +76,14 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 	if p.c.err != nil {
 		return p.c
 	}
-	return s.finishLocked(p)
+	t := s.beginLocked()
+	c := s.finishLocked(p, t)
+	if c.err != nil {
+		t.rollback()
+		return c
+	}
+	t.commit()
+	return c
 }
 
 // prepare builds the classifier and the stateless steps of a chain — which can fail on
@@ -126,10 +159,10 @@ func shares(mp, sp config.Policy, k section.Key) bool {
 		(uses&section.UsesClassifier == 0 || mp.SameSection(sp.Profile, config.SectionClassifier))
 }
 
-// finishLocked takes the chain's stateful objects from the object cache — kept from earlier
-// configurations where their fingerprint did not change — and composes the chain. s.mu must
-// be held.
-func (s *Suite) finishLocked(p *prepared) *chain {
+// finishLocked takes the chain's stateful objects from the object cache within t — kept from
+// earlier configurations where their fingerprint did not change — and composes the chain. On
+// failure c.err is set, and the caller rolls t back. s.mu must be held.
+func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 	c := p.c
 	earlier := map[section.Key]section.Built{}
 	unary := make([]unaryStep, 0, len(p.steps))
@@ -138,7 +171,7 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 	for i := range p.steps {
 		st := &p.steps[i]
 		if !st.done {
-			b, err := s.objectLocked(p, st.sec, st.v, earlier)
+			b, err := s.objectLocked(p, st.sec, st.v, earlier, t)
 			if err != nil {
 				c.err = fmt.Errorf("%s: %s: %w", p.fullMethod, st.sec.Key(), err)
 				return c
@@ -171,9 +204,11 @@ func (s *Suite) finishLocked(p *prepared) *chain {
 }
 
 // objectLocked returns the object of section sec (value v) for chain p from the suite's
-// object cache, building it when the cache has none of its name with the same fingerprint.
-func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built) (section.Built, error) {
+// object cache, building it, staged in t, when neither the cache nor t has one of its name
+// with the same fingerprint.
+func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built, t *txn) (section.Built, error) {
 	env := s.env(p, sec, v, earlier)
+	env.Stage = t.stage
 	mp := p.c.policy
 	fp := objcache.Fingerprint{
 		Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: sec.Deps(env, v),
@@ -184,7 +219,7 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 		}
 		return sec.Equal(a, b)
 	}
-	return s.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, equal, sec.Refresh(),
+	return t.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, equal, sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
 			env.Replacing, env.OnClose = replacing, onClose
 			return sec.Build(env, v)

@@ -90,6 +90,12 @@
 // kept, so a breaker's state, a bulkhead's slots in use, a limiter's tokens and a retry budget
 // survive a reload that does not touch them. Levels reads the objects' levels live.
 //
+// A reload is all or nothing. A configuration rejected for its content (by Validate, by a
+// step that does not fit its method, by a fleet-wide limiter's factory) changes nothing: the
+// objects the reload built for its other chains are dropped, their closers run, and the
+// suite's objects, its breaker registry and its limiter registry's shared buckets stay as
+// they were, states included. A chain built on a method's first call is all or nothing too.
+//
 // # Per-call options
 //
 // The grpc.CallOptions of the policy packages (retry.WithMax, retry.Disable, retry.Report,

@@ -192,9 +192,12 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	st := &state{cfg: cfg.Clone()}
 	// First every chain's stateless steps, which is where a configuration that passed
-	// Validate can still fail (a fallback reply that does not fit its method); only when all
-	// succeed are shared objects (breakers in the registry, bulkheads, limiters, retry
-	// budgets) taken or replaced, so a rejected configuration leaves them as they were.
+	// Validate most often fails (a fallback reply that does not fit its method), outside s.mu.
+	// Then, under it, every chain's stateful objects (breakers, bulkheads, limiters, retry
+	// budgets), in one build (txn) that publishes them, and the registries' changes, only when
+	// every chain is built: one that fails for a reason no check could see (a fleet-wide
+	// limiter's factory returns an error) rolls the build back, and the cache, the breaker
+	// registry and the limiter registry stay as they were.
 	var ps []*prepared
 	for _, svc := range st.cfg.ServiceNames() {
 		for _, m := range methodsOf(st.cfg, svc) {
@@ -212,17 +215,21 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	// Special wiring: a shared token bucket whose settings this configuration changed is
 	// replaced, not refused as configured twice (ratelimit.Registry.Reconfigure). After a
-	// rejected configuration, the one in force may take its buckets back.
+	// rejected configuration, Reconfigure again: what it asked for does not count as asked for
+	// by the configuration in force, whose chains built on a first call may still ask.
 	limiters, _ := value[*ratelimit.Registry](&s.o)
 	limiters.Reconfigure()
+	t := s.beginLocked()
 	for _, p := range ps {
-		c := s.finishLocked(p)
+		c := s.finishLocked(p, t)
 		if c.err != nil {
+			t.rollback()
 			limiters.Reconfigure()
 			return c.err
 		}
 		st.chains.Store(p.fullMethod, c)
 	}
+	t.commit()
 	s.state.Store(st)
 	s.objs.Prune(st.mayUse)
 	return nil
