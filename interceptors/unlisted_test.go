@@ -39,8 +39,8 @@ func perMethod(svc string) *config.Config {
 	}
 }
 
-// breakerLevels counts the breakers Levels reads (the suite's object cache).
-func breakerLevels(s *interceptors.Suite) int {
+// breakerLevelCount counts the breakers Levels reads (the suite's object cache).
+func breakerLevelCount(s *interceptors.Suite) int {
 	n := 0
 	for l := range s.Levels {
 		if l.Kind == observe.LevelBreakerState {
@@ -60,7 +60,7 @@ func registryBreakers(s *interceptors.Suite) int {
 // counts returns the suite's chains, cached objects, breakers read by Levels and breakers in
 // its registry.
 func counts(s *interceptors.Suite) [4]int {
-	return [4]int{interceptors.ChainCount(s), interceptors.ObjectCount(s), breakerLevels(s), registryBreakers(s)}
+	return [4]int{interceptors.ChainCount(s), interceptors.ObjectCount(s), breakerLevelCount(s), registryBreakers(s)}
 }
 
 // atMost fails t when any count of got exceeds base's by more than extra.
