@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
+	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
@@ -29,17 +30,33 @@ func NewMethod(name string) Method {
 }
 
 // Methods is a policy's table of per-method state T, learnt on first use. Lookups of known
-// methods take no lock and allocate nothing.
+// methods take no lock and allocate nothing. A front table (internal/front) finds the state of
+// a name a call site passes again and again (a generated client's method constant) by the
+// name's address, without hashing it or reading the map, which a gRPC round trip has pushed
+// out of the CPU's caches by the next call.
 type Methods[T any] struct {
-	m cowmap.Map[string, T]
+	front front.Table[methodEntry[T]]
+	m     cowmap.Map[string, *methodEntry[T]]
+}
+
+// methodEntry is one method's state with its name, for the front table's callers to check.
+type methodEntry[T any] struct {
+	name string
+	v    T
 }
 
 // Get returns the state of the full method name, made by mk on first use.
 func (t *Methods[T]) Get(name string, mk func(string) T) T {
-	if v, ok := t.m.Load(name); ok {
-		return v
+	h := front.Hint(name)
+	if e := t.front.Load(h); e != nil && e.name == name {
+		return e.v
 	}
-	return t.m.LoadOrMake(name, mk)
+	e, ok := t.m.Load(name)
+	if !ok {
+		e = t.m.LoadOrMake(name, func(name string) *methodEntry[T] { return &methodEntry[T]{name: name, v: mk(name)} })
+	}
+	t.front.Store(h, e)
+	return e.v
 }
 
 // Eligible reports whether the idempotency rule lets a call be repeated (retried or hedged):

@@ -3,6 +3,8 @@ package attempt
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -226,5 +229,32 @@ func TestFinished(t *testing.T) {
 	if len(evs) != 1 || evs[0].Attempt != 3 || evs[0].Duration != time.Second || evs[0].Policy != observe.PolicyHedge ||
 		evs[0].Method != m.Name || evs[0].Service != m.Service || evs[0].Code != grpccodes.Unavailable || evs[0].Reason != observe.ReasonHedgeDelay {
 		t.Fatalf("events = %+v", evs)
+	}
+}
+
+// Names that share a front slot take it in turn: each still gets its own state, made once.
+func TestMethodsFrontCollisions(t *testing.T) {
+	names := make([]string, 300)
+	for i := range names {
+		names[i] = "/svc.S/M" + strconv.Itoa(i)
+	}
+	a, b, ok := front.Colliding(names...)
+	if !ok {
+		t.Fatal("no two names share a slot")
+	}
+	var tab Methods[*Method]
+	made := map[string]int{}
+	mk := func(name string) *Method { made[name]++; m := NewMethod(name); return &m }
+	for range 3 {
+		for _, n := range []string{a, b} {
+			if got := tab.Get(n, mk); got.Name != n {
+				t.Fatalf("Get(%q) = state of %q", n, got.Name)
+			}
+		}
+	}
+	// An equal name at another address finds the same state.
+	c := strings.Clone(a)
+	if tab.Get(c, mk) != tab.Get(a, mk) || made[a] != 1 || made[b] != 1 {
+		t.Fatalf("made %v", made)
 	}
 }
