@@ -174,10 +174,13 @@ func TestFractionalRates(t *testing.T) {
 }
 
 func TestGCRALimitRejects(t *testing.T) {
-	for _, r := range []float64{0, -1, 1e-12} {
+	for _, r := range []float64{0, -1, 1e-12, 2e6, 1e9} {
 		if _, err := gcraLimit(r, 0); err == nil {
 			t.Errorf("gcraLimit(%v): no error", r)
 		}
+	}
+	if _, err := gcraLimit(MaxRate, 0); err != nil {
+		t.Errorf("gcraLimit(MaxRate): %v", err)
 	}
 }
 
