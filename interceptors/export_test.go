@@ -62,3 +62,7 @@ func ObjectCount(s *Suite) int {
 	defer s.mu.Unlock()
 	return s.objs.Len()
 }
+
+// ChainOf returns the chain serving fullMethod under the configuration in force, to compare
+// chains by identity.
+func ChainOf(s *Suite, fullMethod string) any { return s.state.Load().chain(s, fullMethod) }

@@ -114,6 +114,12 @@ func (u *unlisted) has(service, fullMethod string) bool {
 	if _, ok := u.services.Load(service); ok {
 		return true
 	}
+	return u.hasMethod(fullMethod)
+}
+
+// hasMethod reports whether the full method was admitted: of a service whose policy has a
+// part per method, the one way for an unlisted name to have a chain of its own.
+func (u *unlisted) hasMethod(fullMethod string) bool {
 	_, ok := u.methods.Load(fullMethod)
 	return ok
 }
@@ -446,7 +452,9 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 	}
 	svc := grpcmethod.Service(fullMethod)
 	if c, ok := st.shared.Load(svc); ok {
-		if ch := c.(*chain); !ch.overflow || !s.unlisted.has(svc, fullMethod) {
+		// An overflow chain is kept under a service only when its policy has a part per
+		// method in st: of its names, only those admitted by name have chains of their own.
+		if ch := c.(*chain); !ch.overflow || !s.unlisted.hasMethod(fullMethod) {
 			return ch
 		}
 	} else if s.unlisted.full.Load() {
@@ -464,14 +472,21 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		return c.(*chain)
 	}
 	if c, ok := cur.shared.Load(svc); ok {
-		if ch := c.(*chain); !ch.overflow || !s.unlisted.has(svc, fullMethod) {
+		if ch := c.(*chain); !ch.overflow || !s.unlisted.hasMethod(fullMethod) {
 			return ch
 		}
 	}
 	known := s.knownService(cur.cfg, svc)
 	if cur.shareable(svc) {
 		if !known && !s.unlisted.admitLocked(&s.unlisted.services, svc) {
-			return s.otherLocked(cur)
+			o := s.otherLocked(cur)
+			if s.unlisted.hasMethod(fullMethod) {
+				// A name admitted under a configuration where its service's policy had a part
+				// per method: the fast path would take it for a name whose chain cur has not
+				// built yet. Kept by name, within the bound.
+				cur.chains.Store(fullMethod, o)
+			}
+			return o
 		}
 		c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
 		cur.shared.Store(svc, c)
@@ -483,7 +498,14 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		return c
 	}
 	if !known {
-		return s.otherLocked(cur)
+		o := s.otherLocked(cur)
+		if _, ok := s.unlisted.services.Load(svc); ok {
+			// A service admitted under a configuration where its methods shared its chain:
+			// its names not admitted go through the suite's overflow chain, kept under the
+			// service (within the bound) as a listed service's own overflow chain is.
+			cur.shared.Store(svc, o)
+		}
+		return o
 	}
 	c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
 	c.overflow = true

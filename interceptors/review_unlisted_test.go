@@ -1,0 +1,92 @@
+package interceptors_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+)
+
+// scoped is a configuration whose default profile has a breaker of scope; with svc not empty,
+// svc is named with the profile "p", whose breaker has scope svcScope.
+func scoped(scope breaker.Scope, svc string, svcScope breaker.Scope) *config.Config {
+	cfg := &config.Config{Profiles: map[string]config.Profile{
+		config.DefaultProfile: {Breaker: &breaker.Config{Scope: scope, ConsecutiveFailures: 2, RecoveryTimeout: time.Hour}},
+	}}
+	if svc != "" {
+		cfg.Profiles["p"] = config.Profile{Breaker: &breaker.Config{Scope: svcScope, ConsecutiveFailures: 2, RecoveryTimeout: time.Hour}}
+		cfg.Services = map[string]config.Service{svc: {Profile: "p"}}
+	}
+	return cfg
+}
+
+// settled calls fullMethod until its chain is found without a build: it fails t when a
+// call after the first still misses the chain cache (takes the suite's lock) or gets
+// another chain than the one before.
+func settled(t *testing.T, s *interceptors.Suite, fullMethod, want string) {
+	t.Helper()
+	var misses atomic.Int32
+	interceptors.SetBeforeBuild(s, func() { misses.Add(1) })
+	defer interceptors.SetBeforeBuild(s, nil)
+	ok := &testkit.CountingInvoker{}
+	_ = s.Unary()(context.Background(), fullMethod, nil, nil, nil, ok.Invoke)
+	if got := interceptors.ChainMethod(s, fullMethod); got != want {
+		t.Errorf("%s is served by the chain of %q, want %q", fullMethod, got, want)
+	}
+	first := interceptors.ChainOf(s, fullMethod)
+	misses.Store(0)
+	for range 3 {
+		_ = s.Unary()(context.Background(), fullMethod, nil, nil, nil, ok.Invoke)
+		if interceptors.ChainOf(s, fullMethod) != first {
+			t.Fatalf("%s: each call gets a chain built anew", fullMethod)
+		}
+	}
+	if n := misses.Load(); n != 0 {
+		t.Errorf("%s: %d of 6 later lookups missed the chain cache and took the suite's lock, want 0", fullMethod, n)
+	}
+}
+
+// A service admitted while it was outside the configuration (its methods shared its chain),
+// then configured with a method-scoped breaker: its names past the bound go through its
+// overflow chain, built once, not once per call.
+func TestOverflowAfterServiceAdmittedThenConfigured(t *testing.T) {
+	const svc = "test.v1.Later"
+	s := newClocked(t, scoped(breaker.ScopeService, "", ""), interceptors.WithUnlistedLimit(1))
+	_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, (&testkit.CountingInvoker{}).Invoke) // admits svc
+	if err := s.Reload(scoped(breaker.ScopeService, svc, breaker.ScopeMethod)); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, s, "/"+svc+"/B", "/"+svc+"/*")
+}
+
+// A service outside the configuration admitted while its methods shared its chain; after a
+// reload gives the default profile a method-scoped breaker, its names past the bound go
+// through the suite's overflow chain without taking the suite's lock on every call.
+func TestOverflowAfterServiceAdmittedThenPerMethod(t *testing.T) {
+	const svc = "test.v1.Later"
+	s := newClocked(t, scoped(breaker.ScopeService, "", ""), interceptors.WithUnlistedLimit(1))
+	_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, (&testkit.CountingInvoker{}).Invoke) // admits svc
+	if err := s.Reload(scoped(breaker.ScopeMethod, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, s, "/"+svc+"/B", "/*/*")
+}
+
+// A name of a service outside the configuration admitted while the default profile had a
+// method-scoped breaker; after a reload makes its methods share one chain, the service (not
+// admitted) goes through the suite's overflow chain, and so does the name, without taking the
+// suite's lock on every call.
+func TestOverflowAfterMethodAdmittedThenShared(t *testing.T) {
+	const svc = "test.v1.Later"
+	s := newClocked(t, scoped(breaker.ScopeMethod, "", ""), interceptors.WithUnlistedLimit(1))
+	_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, (&testkit.CountingInvoker{}).Invoke) // admits the name
+	if err := s.Reload(scoped(breaker.ScopeService, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, s, "/"+svc+"/A", "/*/*")
+}
