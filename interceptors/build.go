@@ -50,6 +50,7 @@ type preparedStep struct {
 type txn struct {
 	objs  *objcache.Txn[section.Built]
 	stage *section.Stage
+	ended bool // committed or rolled back
 }
 
 // beginLocked starts a build. s.mu must be held until it ends.
@@ -58,13 +59,28 @@ func (s *Suite) beginLocked() *txn {
 }
 
 func (t *txn) commit() {
+	t.ended = true
 	t.objs.Commit()
 	t.stage.Commit()
 }
 
 // rollback drops what t built. The closers' errors are dropped: the build's own error is what
 // its caller reports, as for an object whose build failed (objcache.Cache.Get).
-func (t *txn) rollback() { _ = t.objs.Rollback() }
+func (t *txn) rollback() {
+	t.ended = true
+	_ = t.objs.Rollback()
+}
+
+// abandoned rolls t back unless it ended, and reports whether it did so: deferred by the
+// owner of a build, so that a Build that panics (a policy of the program's) releases what the
+// build made before it, as a Build that fails does.
+func (t *txn) abandoned() bool {
+	if t.ended {
+		return false
+	}
+	t.rollback()
+	return true
+}
 
 // buildLocked composes the chain of one full method under cfg, all or nothing (see txn). s.mu
 // must be held.
@@ -77,6 +93,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 		return p.c
 	}
 	t := s.beginLocked()
+	defer t.abandoned()
 	c := s.finishLocked(p, t)
 	if c.err != nil {
 		t.rollback()

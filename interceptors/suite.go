@@ -226,11 +226,14 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	limiters, _ := value[*ratelimit.Registry](&s.o)
 	limiters.Reconfigure()
 	t := s.beginLocked()
+	defer func() {
+		if t.abandoned() { // an error, or a Build that panicked
+			limiters.Reconfigure()
+		}
+	}()
 	for _, p := range ps {
 		c := s.finishLocked(p, t)
 		if c.err != nil {
-			t.rollback()
-			limiters.Reconfigure()
 			return c.err
 		}
 		st.chains.Store(p.fullMethod, c)
