@@ -9,7 +9,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // scoped is a configuration whose default profile has a breaker of scope; with svc not empty,
@@ -89,4 +92,43 @@ func TestOverflowAfterMethodAdmittedThenShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	settled(t, s, "/"+svc+"/A", "/*/*")
+}
+
+// A listed name (a registered descriptor declares it) counts towards no bound and has a chain
+// of its own, also when first called after its service's overflow chain was built.
+func TestListedMethodAfterOverflowBuilt(t *testing.T) {
+	s := newClocked(t, scoped(breaker.ScopeMethod, "", ""), interceptors.WithUnlistedLimit(1))
+	ok := &testkit.CountingInvoker{}
+	for _, m := range []string{"/" + svcOCR + "/Unknown1", "/" + svcOCR + "/Unknown2"} {
+		_ = s.Unary()(context.Background(), m, nil, nil, nil, ok.Invoke)
+	}
+	if got := interceptors.ChainMethod(s, "/"+svcOCR+"/Unknown2"); got != "/"+svcOCR+"/*" {
+		t.Fatalf("a name past the bound is served by the chain of %q, want the overflow chain", got)
+	}
+	settled(t, s, testkit.MethodExtract, testkit.MethodExtract)
+}
+
+// A name WithFallback gives a reply for is listed: first called after its service's overflow
+// chain was built, it still gets its chain and its reply.
+func TestFallbackTargetAfterOverflowBuilt(t *testing.T) {
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Retry: quickRetry(1), Fallback: &fallback.Config{}}},
+		Services: map[string]config.Service{svcUnlisted: {Profile: "p"}},
+	}
+	special := "/" + svcUnlisted + "/Special"
+	reply := fallback.Func(func(context.Context, string, any, error) proto.Message {
+		return &kycv1.CompareResponse{Similarity: 0.5}
+	})
+	s := newClocked(t, cfg, interceptors.WithUnlistedLimit(1), interceptors.WithFallback(special, reply))
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for _, m := range []string{"/" + svcUnlisted + "/A", "/" + svcUnlisted + "/B"} {
+		_ = s.Unary()(context.Background(), m, nil, &kycv1.CompareResponse{}, nil, fail.Invoke)
+	}
+	var out kycv1.CompareResponse
+	if err := s.Unary()(context.Background(), special, nil, &out, nil, fail.Invoke); err != nil || out.Similarity != 0.5 {
+		t.Fatalf("%s after the overflow chain was built: %v, score %v; want its fallback's reply", special, err, out.Similarity)
+	}
+	if got := interceptors.ChainMethod(s, special); got != special {
+		t.Errorf("%s is served by the chain of %q, want its own", special, got)
+	}
 }

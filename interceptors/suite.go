@@ -141,6 +141,23 @@ type chain struct {
 	// overflow: the chain serves the names of a service that are not admitted (see chain):
 	// "/<service>/*" of a service whose policy has a part per method, or "/*/*".
 	overflow bool
+	// desc is the registered descriptor of the service whose overflow chain this is, if any:
+	// the names it declares are listed, and pass the overflow chain by (see passedBy).
+	desc protoreflect.ServiceDescriptor
+}
+
+// passedBy reports whether a call of fullMethod, a name of the service whose overflow chain c
+// is (see chain), has a chain of its own instead: it was admitted, or it is listed (a name
+// WithFallback gives a reply for, or one c's service's registered descriptor declares).
+func (s *Suite) passedBy(c *chain, fullMethod string) bool {
+	if s.unlisted.hasMethod(fullMethod) || s.targets[fullMethod] {
+		return true
+	}
+	if c.desc == nil {
+		return false
+	}
+	_, m := grpcmethod.Split(fullMethod)
+	return c.desc.Methods().ByName(protoreflect.Name(m)) != nil
 }
 
 // New builds a suite from cfg (nil means config.Builtin()). It builds at once the chains of
@@ -434,8 +451,8 @@ func (st *state) shareable(svc string) bool {
 // service's overflow chain, built for "/<service>/*" as a shared chain is, so that its part per
 // method (a method-scoped breaker) is one for all of them; and a name of an unlisted service
 // through the suite's overflow chain, "/*/*", built for a service outside the configuration.
-// Both are kept in shared, marked overflow: an admitted name whose chain this state has not
-// built yet passes them by. A call of a name past the bound takes a few lookups more, and,
+// Both are kept in shared, marked overflow: an admitted or listed name whose chain this state
+// has not built yet passes them by. A call of a name past the bound takes a few lookups more, and,
 // for an unlisted service, one in the protobuf registry; calls found in front or chains take
 // none.
 //
@@ -456,8 +473,9 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 	svc := grpcmethod.Service(fullMethod)
 	if c, ok := st.shared.Load(svc); ok {
 		// An overflow chain is kept under a service only when its policy has a part per
-		// method in st: of its names, only those admitted by name have chains of their own.
-		if ch := c.(*chain); !ch.overflow || !s.unlisted.hasMethod(fullMethod) {
+		// method in st: of its names, those admitted by name and those listed have chains of
+		// their own.
+		if ch := c.(*chain); !ch.overflow || !s.passedBy(ch, fullMethod) {
 			return ch
 		}
 	} else if s.unlisted.full.Load() {
@@ -475,7 +493,7 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		return c.(*chain)
 	}
 	if c, ok := cur.shared.Load(svc); ok {
-		if ch := c.(*chain); !ch.overflow || !s.unlisted.hasMethod(fullMethod) {
+		if ch := c.(*chain); !ch.overflow || !s.passedBy(ch, fullMethod) {
 			return ch
 		}
 	}
@@ -511,7 +529,7 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		return o
 	}
 	c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
-	c.overflow = true
+	c.overflow, c.desc = true, descriptorOf(svc)
 	cur.shared.Store(svc, c)
 	return c
 }
