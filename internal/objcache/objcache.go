@@ -71,8 +71,8 @@ type Builder[V any] func(replacing bool, onClose func(close func() error)) (V, e
 
 // Get returns the object cached under k when it was built from the same fingerprint as fp
 // (equal compares the values); else it builds one, caches it under k with fp, and returns
-// it. The object replaced, if any, is retired: its closers run at Close. When build fails,
-// the cache is unchanged and the closers build registered run at once.
+// it. The object replaced, if any, is retired: its closers run at Close. When build fails (or
+// panics), the cache is unchanged and the closers build registered run at once.
 //
 // With refresh, build runs even when the fingerprint holds (replacing false), and what it
 // returns takes the cached object's place: for objects that live in a store other owners
@@ -137,14 +137,20 @@ func (t *Txn[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh b
 		replacing = (ok && !same) || pruned
 	}
 	var closers []func() error
+	built := false
+	defer func() {
+		if !built { // build failed, or panicked: what it registered is released at once
+			for _, f := range closers {
+				_ = f()
+			}
+		}
+	}()
 	v, err := build(replacing, func(f func() error) { closers = append(closers, f) })
 	if err != nil {
-		for _, f := range closers {
-			_ = f()
-		}
 		var zero V
 		return zero, err
 	}
+	built = true
 	t.closers = append(t.closers, closers...)
 	if st, ok := t.staged[k]; ok {
 		t.dropped = append(t.dropped, st.closers...)

@@ -275,3 +275,33 @@ func TestTxnEnds(t *testing.T) {
 	closed, replacing := 0, false
 	tx.Get(objcache.Key{Section: "breaker", Name: "a"}, objcache.Fingerprint{}, equal, false, builder(1, &closed, &replacing)) //nolint:errcheck // panics
 }
+
+// A build that panics after registering a closer is a build that failed: its closer runs once,
+// and the transaction's Rollback runs the closers of what it built before, once.
+func TestTxnPanickingBuildRunsItsClosers(t *testing.T) {
+	var c objcache.Cache[*obj]
+	closed, replacing := 0, false
+	tx := c.Begin()
+	tx.Get(objcache.Key{Section: "breaker", Name: "a"}, objcache.Fingerprint{Value: 1}, equal, false, builder(1, &closed, &replacing)) //nolint:errcheck // cannot fail
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the build's panic did not reach Get's caller")
+			}
+		}()
+		tx.Get(objcache.Key{Section: "rate_limit", Name: "b"}, objcache.Fingerprint{Value: 1}, equal, false, //nolint:errcheck // panics
+			func(_ bool, onClose func(func() error)) (*obj, error) {
+				onClose(func() error { closed++; return nil })
+				panic("build")
+			})
+	}()
+	if closed != 1 {
+		t.Fatalf("%d closers ran after the panicking build, want 1 (its own)", closed)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if closed != 2 {
+		t.Fatalf("%d closers ran after Rollback, want 2 (each once)", closed)
+	}
+}
