@@ -132,6 +132,11 @@ const DefaultUnlistedLimit = 1024
 // are built again on their next call, with their objects' state where the settings did not
 // change, and no others are admitted. (A reload keeps those objects, so a bound counted afresh
 // on each reload would let another n names' objects in each time.)
+//
+// A service and a method name are admitted apart: a service admitted while its methods shared
+// one chain does not admit its method names when a later configuration gives it a part per
+// method (they count then, or go through "/<service>/*" past the bound), nor does a method
+// name admitted under such a policy admit its service.
 func WithUnlistedLimit(n int) Option {
 	return optionFunc(func(o *options) {
 		if n < 0 {
