@@ -750,31 +750,7 @@ func TestPastRuns(t *testing.T) {
 		t.Skip("no git")
 	}
 	top := t.TempDir()
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", top}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	write := func(path, text string) {
-		t.Helper()
-		p := filepath.Join(top, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	commit := func(msg string) string {
-		run("add", "-A")
-		run("commit", "-q", "-m", msg)
-		return run("rev-parse", "--short", "HEAD")
-	}
+	run, write, commit := gitRepo(t, top)
 	report := func(commit string, pct float64) string {
 		return fmt.Sprintf("| commit | %s |\n| full suite + promobs: ≤ +8 %% time over raw | %+.1f %% [%+.1f – %+.1f %%] (paired, 320 rounds) | met |\n", commit, pct, pct-1, pct+1)
 	}
@@ -926,31 +902,7 @@ func TestSameCodeSettings(t *testing.T) {
 		t.Skip("no git")
 	}
 	top := t.TempDir()
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", top}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	write := func(path, text string) {
-		t.Helper()
-		p := filepath.Join(top, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	commit := func(msg string) string {
-		git("add", "-A")
-		git("commit", "-q", "-m", msg)
-		return git("rev-parse", "--short", "HEAD")
-	}
+	git, write, commit := gitRepo(t, top)
 	env := map[string]string{"go": "go1.26.8 linux/amd64", "cpu": "AMD EPYC", "nproc": "2",
 		"headline layout (verdicts)": "paired, every chain in one process, 320 rounds in all (32 such processes one after another, their rounds pooled)"}
 	reportOf := func(commit string, pct float64, change map[string]string) string {
@@ -1001,4 +953,36 @@ func TestSameCodeSettings(t *testing.T) {
 	if s := sameOf(w); !s.ok || strings.HasPrefix(s.code, c1) || len(s.reports) != 0 {
 		t.Errorf("after a go.work change: code %s with %d past runs, want a new series", s.code, len(s.reports))
 	}
+}
+
+// gitRepo returns helpers on a git repository at top (to be made with git("init")): git runs a
+// git command in it and returns its output, write writes a file of it, commit commits every
+// change and returns the short commit.
+func gitRepo(t *testing.T, top string) (git func(args ...string) string, write func(path, text string), commit func(msg string) string) {
+	git = func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", top}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	write = func(path, text string) {
+		t.Helper()
+		p := filepath.Join(top, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit = func(msg string) string {
+		git("add", "-A")
+		git("commit", "-q", "-m", msg)
+		return git("rev-parse", "--short", "HEAD")
+	}
+	return git, write, commit
 }
