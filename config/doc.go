@@ -4,7 +4,7 @@
 //
 // # Schema
 //
-//	budget: 8s                        # bounds every call; 0 or absent means 8s
+//	budget: 8s                        # bounds every call; absent means 8s (a written 0 is an error)
 //	profiles:
 //	  <name>:                         # letters, digits, '_' and '-'
 //	    retry:       {...}            # retry.Config keys; "off", null or absence: no retries
@@ -88,6 +88,7 @@
 //	| bulkhead.max_concurrent                                 | bulkhead.max_wait              |
 //	|                                                         | rate_limit.max_wait            |
 //	| rate_limit.burst, redis.timeout, redis.key_prefix ("")  | deadline.default, deadline.max |
+//	| hedge.replay_buffer_bytes                               |                                |
 //
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a
