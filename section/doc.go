@@ -17,9 +17,10 @@
 //		})
 //	}
 //
-//	// build makes the section's step of one chain.
+//	// build makes the section's step of one chain (here a local bucket of the chain's own; the
+//	// real one also takes shared buckets and fleet-wide limiters from env.Values).
 //	func build(env *section.Env, c Config) (section.Built, error) {
-//		return section.Step(New(env.Service, c, WithClock(env.Clock), WithObserver(env.Sink)))
+//		return section.Step(New(env.Service, nil, c, WithClock(env.Clock), WithObserver(env.Sink)))
 //	}
 //
 // A Spec states only what is particular to its section. Where it leaves Validate, Explain or

@@ -30,7 +30,7 @@
 // (ErrSharedConflict) within one configuration; after Registry.Reconfigure (a suite's Reload)
 // it replaces the bucket, so that a reload can change a shared bucket's rate; a suite's reload
 // puts the new bucket in the registry only once all its chains are built, so that a rejected
-// reload leaves the registry as it was. config.Validate refuses a configuration that gives a
+// reload leaves the registry as it was. config.Config.Validate refuses a configuration that gives a
 // shared name two rates or bursts.
 //
 // A caller whose context has ended takes no token. Local keeps the latest time it was asked
