@@ -231,3 +231,36 @@ func TestUnmarshalYAML(t *testing.T) {
 		})
 	}
 }
+
+// config/doc.go: writing 0 where 0 means the default is an error, in every section, so that
+// hedge: {max_attempts: 0} does not silently mean 2. Where 0 means none or off it is accepted.
+func TestWrittenZeroMeaningTheDefault(t *testing.T) {
+	refused := map[string]string{
+		"hedge: {max_attempts: 0}":                       "profiles.p.hedge.max_attempts: 0 is below 2",
+		"hedge: {delay: 0s}":                             "profiles.p.hedge.delay: 0s is not positive (leave it out for the default 100ms)",
+		"hedge: {median_multiple: 0}":                    "profiles.p.hedge.median_multiple: 0 is below 1",
+		"hedge: {min_delay: 0s}":                         "profiles.p.hedge.min_delay: 0s is not positive (leave it out for the default 1ms)",
+		"hedge: {window: 0}":                             "profiles.p.hedge.window: 0 is below 10",
+		"hedge: {min_samples: 0}":                        "profiles.p.hedge.min_samples: 0 is below 1",
+		"adaptive_throttle: {k: 0}":                      "profiles.p.adaptive_throttle.k: 0 is below 1",
+		"adaptive_throttle: {window: 0s}":                "profiles.p.adaptive_throttle.window: 0s is not positive (leave it out for the default 2m)",
+		"adaptive_throttle: {max_reject_probability: 0}": "profiles.p.adaptive_throttle.max_reject_probability: 0 is not in (0, 1] (leave it out for the default 0.9)",
+		"bulkhead: {max_concurrent: 8, adaptive: {algorithm: gradient, smoothing: 0}}": "profiles.p.bulkhead.adaptive.smoothing: 0 is not in (0, 1]",
+		"bulkhead: {max_concurrent: 8, adaptive: {algorithm: gradient, tolerance: 0}}": "profiles.p.bulkhead.adaptive.tolerance: 0 is below 1",
+		"bulkhead: {max_concurrent: 8, adaptive: {algorithm: aimd, backoff_ratio: 0}}": "profiles.p.bulkhead.adaptive.backoff_ratio: 0 is below 0.5",
+	}
+	for section, want := range refused {
+		_, _, err := config.Parse("p.yaml", []byte("profiles:\n  p:\n    "+section+"\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", section, err, want)
+		}
+	}
+	for _, section := range []string{
+		"hedge: {percentile: 0, delay: 50ms}", "hedge: {max_delay: 0s}", "adaptive_throttle: {min_requests: 0}",
+		"bulkhead: {max_concurrent: 8, adaptive: {algorithm: aimd, latency_threshold: 0s}}",
+	} {
+		if _, _, err := config.Parse("p.yaml", []byte("profiles:\n  p:\n    "+section+"\n")); err != nil {
+			t.Errorf("%s: %v", section, err)
+		}
+	}
+}

@@ -88,7 +88,11 @@
 //	| bulkhead.max_concurrent                                 | bulkhead.max_wait              |
 //	|                                                         | rate_limit.max_wait            |
 //	| rate_limit.burst, redis.timeout, redis.key_prefix ("")  | deadline.default, deadline.max |
-//	| hedge.replay_buffer_bytes                               |                                |
+//	| hedge.max_attempts, delay, median_multiple, min_delay,  | hedge.percentile, max_delay    |
+//	|   window, min_samples, replay_buffer_bytes              |                                |
+//	| adaptive_throttle.k, window, max_reject_probability     | adaptive_throttle.min_requests |
+//	| bulkhead.adaptive.min_limit, initial_limit, smoothing,  | bulkhead.adaptive.algorithm    |
+//	|   tolerance, long_window, backoff_ratio                 |   (""), latency_threshold      |
 //
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a

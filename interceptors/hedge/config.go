@@ -8,11 +8,11 @@ import "time"
 type Config struct {
 	// MaxAttempts is the most attempts of one call, the first included, in [2, 5] (gRFC A6's
 	// cap). 0 means 2.
-	MaxAttempts int `yaml:"max_attempts" json:"max_attempts"`
+	MaxAttempts int `yaml:"max_attempts" json:"max_attempts" zero:"is below 2"`
 	// Delay is the hedging delay: the next attempt is sent when Delay passes with no answer.
 	// With Percentile 0 and Delay set, the delay is fixed; otherwise the delay is adaptive and
 	// Delay is the one used until MinSamples latencies are known (0 means 100ms).
-	Delay time.Duration `yaml:"delay" json:"delay"`
+	Delay time.Duration `yaml:"delay" json:"delay" zero:"is not positive (leave it out for the default 100ms)"`
 	// Percentile, in (0, 1), makes the delay adaptive: the given percentile of the latencies
 	// of recent answered attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay
 	// when Delay is set, else 0.95.
@@ -20,18 +20,18 @@ type Config struct {
 	// MedianMultiple caps the adaptive delay at this multiple of the median of the same
 	// samples, so that it stays below latency spikes even when they are more common than
 	// 1-Percentile (see the package documentation). At least 1; 0 means 3.
-	MedianMultiple float64 `yaml:"median_multiple" json:"median_multiple"`
+	MedianMultiple float64 `yaml:"median_multiple" json:"median_multiple" zero:"is below 1"`
 	// MinDelay is the floor of the adaptive delay. 0 means 1ms.
-	MinDelay time.Duration `yaml:"min_delay" json:"min_delay"`
+	MinDelay time.Duration `yaml:"min_delay" json:"min_delay" zero:"is not positive (leave it out for the default 1ms)"`
 	// MaxDelay is the ceiling of the adaptive delay. 0 means none.
 	MaxDelay time.Duration `yaml:"max_delay" json:"max_delay"`
 	// Window is how many recent latencies the adaptive delay is computed from, in [10, 100000].
 	// 0 means 500.
-	Window int `yaml:"window" json:"window"`
+	Window int `yaml:"window" json:"window" zero:"is below 10"`
 	// MinSamples is how many latencies must be known before the adaptive delay may exceed
 	// Delay, in [1, Window]: before that it is learnt from the first answers on, but capped
 	// at Delay. 0 means 50 (or Window, if smaller).
-	MinSamples int `yaml:"min_samples" json:"min_samples"`
+	MinSamples int `yaml:"min_samples" json:"min_samples" zero:"is below 1"`
 	// Idempotent marks the methods this policy governs as safe to hedge even when their
 	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.
 	Idempotent bool `yaml:"idempotent" json:"idempotent"`
