@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // asCommand, set to 1, makes the test binary run main.
@@ -16,7 +18,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // TestZeroRefused: benchmarks.PairedConfig reads a zero field as its default, so -rounds 0
