@@ -258,6 +258,7 @@ func TestHalfOpen(t *testing.T) {
 			probes:     []probe{{admit: true, finish: []int{0}}},
 			wantState:  Closed,
 			wantReason: ReasonProbesSucceeded,
+			wantStats:  Stats{Calls: 1, Successes: 1},
 		},
 		{
 			name:       "excess probes are rejected",
@@ -265,6 +266,7 @@ func TestHalfOpen(t *testing.T) {
 			probes:     []probe{{admit: true}, {admit: true}, {admit: false}, {admit: false, finish: []int{0, 1}}},
 			wantState:  Closed,
 			wantReason: ReasonProbesSucceeded,
+			wantStats:  Stats{Calls: 2, Successes: 2, Rejections: 2},
 		},
 		{
 			name:       "success threshold below max closes early",
@@ -272,6 +274,7 @@ func TestHalfOpen(t *testing.T) {
 			probes:     []probe{{admit: true}, {admit: true, finish: []int{1}}},
 			wantState:  Closed,
 			wantReason: ReasonProbesSucceeded,
+			wantStats:  Stats{Calls: 1, Successes: 1},
 		},
 		{
 			name:       "successes add up across probes",
@@ -279,12 +282,14 @@ func TestHalfOpen(t *testing.T) {
 			probes:     []probe{{admit: true, finish: []int{0}}, {admit: true, finish: []int{1}}},
 			wantState:  Closed,
 			wantReason: ReasonProbesSucceeded,
+			wantStats:  Stats{Calls: 2, Successes: 2},
 		},
 		{
 			name:       "a business error is a successful probe",
 			probes:     []probe{{admit: true, err: errBiz, finish: []int{0}}},
 			wantState:  Closed,
 			wantReason: ReasonProbesSucceeded,
+			wantStats:  Stats{Calls: 1, Successes: 1},
 		},
 		{
 			name:       "a failed probe re-opens",
@@ -292,6 +297,7 @@ func TestHalfOpen(t *testing.T) {
 			probes:     []probe{{admit: true}, {admit: true, err: errFail, finish: []int{1}}},
 			wantState:  Open,
 			wantReason: ReasonProbeFailed,
+			wantStats:  Stats{Calls: 1, Failures: 1},
 		},
 		{
 			name:       "a slow probe re-opens",
@@ -299,18 +305,21 @@ func TestHalfOpen(t *testing.T) {
 			probes:     []probe{{admit: true, took: 2 * time.Second, finish: []int{0}}},
 			wantState:  Open,
 			wantReason: ReasonProbeSlow,
+			wantStats:  Stats{Calls: 1, Successes: 1, SlowCalls: 1},
 		},
 		{
 			name:       "a cancelled probe frees its slot",
 			probes:     []probe{{admit: true, err: errCancel, finish: []int{0}}, {admit: true}, {admit: false}},
 			wantState:  HalfOpen,
 			wantReason: ReasonRecoveryTimeout,
+			wantStats:  Stats{Calls: 1, Ignored: 1, Rejections: 1},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, clk, rec := newTest(t, tt.cfg)
 			halfOpen(t, b, clk)
+			before := b.Stats()
 			var permits []Permit
 			for i, pr := range tt.probes {
 				p, err := b.Allow()
@@ -334,6 +343,17 @@ func TestHalfOpen(t *testing.T) {
 			}
 			if ev := lastChange(rec); ev.Reason != tt.wantReason || ev.To != tt.wantState.String() {
 				t.Fatalf("last event %s→%s (%s), want →%v (%s)", ev.From, ev.To, ev.Reason, tt.wantState, tt.wantReason)
+			}
+			// The probes' outcomes and rejections, counted over the half-open period.
+			after := b.Stats()
+			got := Stats{
+				Calls: after.Calls - before.Calls, Successes: after.Successes - before.Successes,
+				Failures: after.Failures - before.Failures, Ignored: after.Ignored - before.Ignored,
+				SlowCalls: after.SlowCalls - before.SlowCalls, Dropped: after.Dropped - before.Dropped,
+				Rejections: after.Rejections - before.Rejections,
+			}
+			if got != tt.wantStats {
+				t.Errorf("stats over the probes = %+v, want %+v", got, tt.wantStats)
 			}
 			if tt.wantState == Open {
 				// A new recovery timeout starts at the failed probe.
