@@ -73,12 +73,18 @@ func TestInvokeWithinDeclaredDeadline(t *testing.T) {
 		s := newSetup(t, retry.Config{PerAttemptTimeout: 5 * time.Second, Jitter: retry.JitterNone, Budget: 8 * time.Second}, -1)
 		srv := testkit.Start(t, &testkit.Server{CompareF: hangUntil("never")})
 		cc := srv.Dial(t, grpc.WithUnaryInterceptor(s.within(2*time.Second)))
-		go func() {
-			if got := s.clk.AdvanceWhenWaiting(); got != 2*time.Second {
+		advanced := make(chan time.Duration, 1)
+		go func() { advanced <- s.clk.AdvanceWhenWaiting() }()
+		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+		// Checked here, not in the goroutine: an Errorf there could come after the test ended.
+		select {
+		case got := <-advanced:
+			if got != 2*time.Second {
 				t.Errorf("advanced %v, want the declared 2s", got)
 			}
-		}()
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the call ended (%v) without the clock moved: no timer was set", err)
+		}
 		info, ok := retry.InfoOf(err)
 		if status.Code(err) != grpccodes.DeadlineExceeded || !ok || info.Attempts != 1 || info.Reason != observe.ReasonDeadline {
 			t.Fatalf("err = %v, info %+v", err, info)
@@ -94,12 +100,18 @@ func TestInvokeWithinDeclaredDeadline(t *testing.T) {
 		s := newSetup(t, retry.Config{Jitter: retry.JitterNone, Budget: time.Second}, -1)
 		srv := testkit.Start(t, &testkit.Server{CompareF: hangUntil("never")})
 		cc := srv.Dial(t, grpc.WithUnaryInterceptor(s.within(5*time.Second)))
-		go func() {
-			if got := s.clk.AdvanceWhenWaiting(); got != time.Second {
+		advanced := make(chan time.Duration, 1)
+		go func() { advanced <- s.clk.AdvanceWhenWaiting() }()
+		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+		// Checked here, not in the goroutine: an Errorf there could come after the test ended.
+		select {
+		case got := <-advanced:
+			if got != time.Second {
 				t.Errorf("advanced %v, want the 1s budget", got)
 			}
-		}()
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the call ended (%v) without the clock moved: no timer was set", err)
+		}
 		if info, ok := retry.InfoOf(err); status.Code(err) != grpccodes.DeadlineExceeded || !ok || info.Attempts != 1 || info.Reason != observe.ReasonBudget {
 			t.Fatalf("err = %v, info %+v", err, info)
 		}
