@@ -114,7 +114,12 @@ func TestDenialCarriesRetryAfter(t *testing.T) {
 	}
 	d := take(t, l)
 	if d.Allowed {
-		t.Fatal("take 3: admitted past the burst")
+		// Redis refills by its own clock: past 500ms a token is back, which a busy machine
+		// can take that long to reach (as in TestFractionalRates).
+		if time.Since(start) < 500*time.Millisecond {
+			t.Fatal("take 3: admitted past the burst")
+		}
+		t.Skip("the machine took over 500ms for three takes: a token was back; RetryAfter not checked")
 	}
 	if lo := 500*time.Millisecond - time.Since(start) - time.Millisecond; d.RetryAfter < lo || d.RetryAfter > 500*time.Millisecond {
 		t.Errorf("RetryAfter = %v, want in [%v, 500ms] (one token per 500ms)", d.RetryAfter, lo)
