@@ -321,6 +321,7 @@ func TestHalfOpen(t *testing.T) {
 			halfOpen(t, b, clk)
 			before := b.Stats()
 			var permits []Permit
+			finished := map[int]bool{}
 			for i, pr := range tt.probes {
 				p, err := b.Allow()
 				if (err == nil) != pr.admit {
@@ -336,6 +337,7 @@ func TestHalfOpen(t *testing.T) {
 				clk.Advance(pr.took)
 				for _, j := range pr.finish {
 					permits[j].Done(tt.probes[j].err)
+					finished[j] = true
 				}
 			}
 			if s := b.State(); s != tt.wantState {
@@ -354,6 +356,25 @@ func TestHalfOpen(t *testing.T) {
 			}
 			if got != tt.wantStats {
 				t.Errorf("stats over the probes = %+v, want %+v", got, tt.wantStats)
+			}
+			// Every permit is released. A probe that ends after the half-open period did
+			// (closed or re-opened) is dropped: it changes neither the state nor the counts
+			// of the new period.
+			unfinished := 0
+			for i, pr := range tt.probes {
+				if pr.admit && !finished[i] {
+					unfinished++
+					if tt.wantState == HalfOpen {
+						permits[i].Done(errCancel)
+					} else {
+						permits[i].Done(errFail)
+					}
+				}
+			}
+			if tt.wantState != HalfOpen {
+				if d := b.Stats().Dropped - after.Dropped; d != uint64(unfinished) || b.State() != tt.wantState {
+					t.Errorf("late probes: %d dropped, state %v; want %d dropped, state %v", d, b.State(), unfinished, tt.wantState)
+				}
 			}
 			if tt.wantState == Open {
 				// A new recovery timeout starts at the failed probe.
