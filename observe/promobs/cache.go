@@ -14,7 +14,7 @@ import (
 // the metric vector's lock) would make the cost of recording grow with the number of services
 // configured.
 //
-// In front of the map sits a front.Table (getHinted, loadHinted) for the label sets events
+// In front of the map sits a front.Table (getHintedBounded, loadHinted) for the label sets events
 // bring again and again, found by the addresses of their strings.
 type cache[K comparable, V any] struct {
 	m     cowmap.Map[K, *entry[K, V]]
@@ -33,17 +33,6 @@ type entry[K comparable, V any] struct {
 // known.
 func (c *cache[K, V]) get(m *Metrics, k K, mk func(*Metrics, K) V) V { return c.entry(m, k, mk).v }
 
-// getHinted is get, looking k up first in the front table's slot h (front.Hint). A key that
-// misses takes the slot over: the entry exists already, so that allocates nothing.
-func (c *cache[K, V]) getHinted(h uintptr, m *Metrics, k K, mk func(*Metrics, K) V) V {
-	if e := c.front.Load(h); e != nil && e.k == k {
-		return e.v
-	}
-	e := c.entry(m, k, mk)
-	c.front.Store(h, e)
-	return e.v
-}
-
 // getBounded is get for a key whose service may come from outside the configuration: a key
 // in the map is found as it is; a new one is stored under bound(m, k), so that keys past
 // MaxServices share their bounded key's entry and the cache keeps no key of their own.
@@ -54,8 +43,10 @@ func (c *cache[K, V]) getBounded(m *Metrics, k K, bound func(*Metrics, K) K, mk 
 	return c.entry(m, bound(m, k), mk).v
 }
 
-// getHintedBounded is getHinted with getBounded's bound; only an entry stored under k itself
-// takes the front slot over.
+// getHintedBounded is getBounded, looking k up first in the front table's slot h (front.Hint).
+// A key found under itself takes the slot over (the entry exists already, so that allocates
+// nothing); one stored under its bounded key does not, so that the slot never answers for
+// another key.
 func (c *cache[K, V]) getHintedBounded(h uintptr, m *Metrics, k K, bound func(*Metrics, K) K, mk func(*Metrics, K) V) V {
 	if e := c.front.Load(h); e != nil && e.k == k {
 		return e.v

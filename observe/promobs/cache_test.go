@@ -113,6 +113,7 @@ func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
 		made++
 		return "v-" + k
 	}
+	same := func(_ *Metrics, k string) string { return k }
 	keys := make([]string, 10*front.Slots)
 	for i := range keys {
 		keys[i] = "key" + strconv.Itoa(i)
@@ -123,8 +124,8 @@ func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
 	}
 	for range 3 {
 		for _, k := range []string{a, b} {
-			if v := c.getHinted(front.Hint(k), nil, k, mk); v != "v-"+k {
-				t.Fatalf("getHinted(%q) = %q, want %q", k, v, "v-"+k)
+			if v := c.getHintedBounded(front.Hint(k), nil, k, same, mk); v != "v-"+k {
+				t.Fatalf("getHintedBounded(%q) = %q, want %q", k, v, "v-"+k)
 			}
 			if v, ok := c.loadHinted(front.Hint(k), k); !ok || v != "v-"+k {
 				t.Fatalf("loadHinted(%q) = %q, %v; want %q", k, v, ok, "v-"+k)
@@ -135,8 +136,8 @@ func TestCacheFrontSharesSlotsWithoutAllocating(t *testing.T) {
 		t.Fatalf("made %d values for 2 keys", made)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		c.getHinted(front.Hint(a), nil, a, mk)
-		c.getHinted(front.Hint(b), nil, b, mk)
+		c.getHintedBounded(front.Hint(a), nil, a, same, mk)
+		c.getHintedBounded(front.Hint(b), nil, b, same, mk)
 		c.loadHinted(front.Hint(a), a)
 		c.loadHinted(front.Hint(b), b)
 	})
