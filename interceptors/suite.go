@@ -153,11 +153,7 @@ func (s *Suite) passedBy(c *chain, fullMethod string) bool {
 	if s.unlisted.hasMethod(fullMethod) || s.targets[fullMethod] {
 		return true
 	}
-	if c.desc == nil {
-		return false
-	}
-	_, m := grpcmethod.Split(fullMethod)
-	return c.desc.Methods().ByName(protoreflect.Name(m)) != nil
+	return declares(c.desc, fullMethod)
 }
 
 // New builds a suite from cfg (nil means config.Builtin()). It builds at once the chains of
@@ -397,9 +393,16 @@ func (s *Suite) listed(svc, fullMethod string) bool {
 	if s.targets[fullMethod] {
 		return true
 	}
-	sd := descriptorOf(svc)
+	return declares(descriptorOf(svc), fullMethod)
+}
+
+// declares reports whether sd (nil: no descriptor) declares the method of fullMethod.
+func declares(sd protoreflect.ServiceDescriptor, fullMethod string) bool {
+	if sd == nil {
+		return false
+	}
 	_, m := grpcmethod.Split(fullMethod)
-	return sd != nil && sd.Methods().ByName(protoreflect.Name(m)) != nil
+	return sd.Methods().ByName(protoreflect.Name(m)) != nil
 }
 
 // knownService reports whether svc is listed as a whole: the configuration names it, its
