@@ -44,6 +44,16 @@ func (t realTimer) C() <-chan time.Time        { return t.t.C }
 func (t realTimer) Stop() bool                 { return t.t.Stop() }
 func (t realTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }
 
+// Since returns the time elapsed since t by c. With the real clock and a t that carries a
+// monotonic reading (as Now's do) it is time.Since, which reads only the monotonic clock: about
+// half the cost of Now, which reads the wall clock too.
+func Since(c Clock, t time.Time) time.Duration {
+	if c == Real {
+		return time.Since(t)
+	}
+	return c.Now().Sub(t)
+}
+
 // OrReal returns c, or Real when c is nil.
 func OrReal(c Clock) Clock {
 	if c == nil {

@@ -146,3 +146,49 @@ func TestWithDeadlineFakePropagatesToChildren(t *testing.T) {
 		t.Fatal("Value not passed through")
 	}
 }
+
+func TestSinceFake(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	start := clk.Now()
+	clk.Advance(1500 * time.Millisecond)
+	if got := clock.Since(clk, start); got != 1500*time.Millisecond {
+		t.Fatalf("Since = %v, want 1.5s", got)
+	}
+}
+
+func TestSinceReal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+	}{
+		{"monotonic", time.Now()},
+		{"wall only", time.Now().Round(0)}, // no monotonic reading: time.Since reads the wall clock
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := clock.Since(clock.Real, tc.start)
+			if later := time.Since(tc.start); d < 0 || d > later {
+				t.Fatalf("Since = %v, want within [0, %v] (a later time.Since)", d, later)
+			}
+		})
+	}
+}
+
+var sinkTime time.Time
+
+var sinkDuration time.Duration
+
+// BenchmarkReadings prices the two readings of the real clock policies take: Now (the wall
+// and monotonic clocks) and Since (the monotonic clock alone).
+func BenchmarkReadings(b *testing.B) {
+	start := time.Now()
+	b.Run("Now", func(b *testing.B) {
+		for b.Loop() {
+			sinkTime = clock.Real.Now()
+		}
+	})
+	b.Run("Since", func(b *testing.B) {
+		for b.Loop() {
+			sinkDuration = clock.Since(clock.Real, start)
+		}
+	})
+}

@@ -232,7 +232,7 @@ func (b *Breaker) allow(method string) (Permit, error) {
 	case Closed:
 		p := Permit{b: b, gen: w >> stateBits}
 		if b.slowOn {
-			p.start = b.clock.Now().Sub(b.origin)
+			p.start = clock.Since(b.clock, b.origin)
 		}
 		return p, nil
 	case Disabled:
@@ -322,13 +322,9 @@ type change struct {
 }
 
 func (b *Breaker) record(p Permit, class codes.Class) {
-	var (
-		now     time.Time
-		elapsed time.Duration
-	)
+	var elapsed time.Duration
 	if b.slowOn || b.win.buckets != nil {
-		now = b.clock.Now()
-		elapsed = now.Sub(b.origin)
+		elapsed = clock.Since(b.clock, b.origin)
 	}
 	slow := b.slowOn && !class.Ignored() && elapsed-p.start > b.cfg.SlowCallDuration
 	failure := class.Failure()

@@ -172,7 +172,7 @@ func (b *RetryBudget) Tokens() float64 {
 }
 
 func (b *RetryBudget) epochNow() int64 {
-	return max(int64(b.clk.Now().Sub(b.base)), 0) / b.slotDur
+	return max(int64(clock.Since(b.clk, b.base)), 0) / b.slotDur
 }
 
 // slotLocked returns the slot of epoch e, emptied if it last held an older epoch.

@@ -23,7 +23,6 @@ type Throttle struct {
 	classifier *codes.Classifier
 	rand       func() float64
 	origin     time.Time // The window's zero.
-	realClock  bool      // The clock is clock.Real: elapsed time is read from the monotonic clock alone.
 
 	win *window
 }
@@ -60,7 +59,6 @@ func New(name string, cfg Config, opts ...Option) (*Throttle, error) {
 		classifier: o.Classifier,
 		rand:       o.Rand,
 		origin:     o.Clock.Now(),
-		realClock:  o.Clock == clock.Real,
 		win:        newWindow(cfg.Window),
 	}, nil
 }
@@ -71,14 +69,9 @@ func (t *Throttle) Name() string { return t.service }
 // Config returns the throttle's configuration with its defaults filled in.
 func (t *Throttle) Config() Config { return t.cfg }
 
-// epochNow returns the window's current epoch. With the real clock it reads only the
-// monotonic clock (time.Since), half the cost of time.Now, which reads the wall clock too.
-func (t *Throttle) epochNow() int64 {
-	if t.realClock {
-		return t.win.epoch(time.Since(t.origin))
-	}
-	return t.win.epoch(t.clock.Now().Sub(t.origin))
-}
+// epochNow returns the window's current epoch (see clock.Since: with the real clock, a reading
+// of the monotonic clock alone).
+func (t *Throttle) epochNow() int64 { return t.win.epoch(clock.Since(t.clock, t.origin)) }
 
 // probability is the rejection probability at counts requests and accepts: the SRE formula,
 // zero below MinRequests, and capped at MaxRejectProbability.
