@@ -135,8 +135,9 @@ const DefaultUnlistedLimit = 1024
 //
 // A service and a method name are admitted apart: a service admitted while its methods shared
 // one chain does not admit its method names when a later configuration gives it a part per
-// method (they count then, or go through "/<service>/*" past the bound), nor does a method
-// name admitted under such a policy admit its service.
+// method (they count then; past the bound they go through "/<service>/*" when that
+// configuration names the service, else, the service still unlisted, through "/*/*"), nor does
+// a method name admitted under such a policy admit its service.
 func WithUnlistedLimit(n int) Option {
 	return optionFunc(func(o *options) {
 		if n < 0 {
