@@ -215,3 +215,24 @@ func TestBudgetDeadlineSaysBudget(t *testing.T) {
 		}
 	}
 }
+
+// A nil registry given to WithBreakerRegistry or WithLimiterRegistry is the default, the
+// suite's own: New must not panic on it, and the suite works.
+func TestNilRegistriesAreTheDefault(t *testing.T) {
+	cfg := suitecfg.DefaultProfile(2, 4)
+	s, err := interceptors.New(cfg, interceptors.WithBreakerRegistry(nil), interceptors.WithLimiterRegistry(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Breakers() == nil {
+		t.Fatal("Breakers() = nil with WithBreakerRegistry(nil), want the suite's own registry")
+	}
+	ok := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), "/"+svcUnlisted+"/M", nil, nil, nil, ok.Invoke); err != nil {
+		t.Fatal(err)
+	}
+	if got := ok.Count("/" + svcUnlisted + "/M"); got != 1 {
+		t.Fatalf("invoker calls = %d, want 1", got)
+	}
+}

@@ -75,12 +75,14 @@ func WithFallback(target string, reply fallback.Reply) Option {
 
 // WithBreakerRegistry makes the suite take its breakers from r, so that several suites calling
 // one service share one breaker. By default each suite has its own registry: every connection
-// the suite is installed on shares its breakers, but another suite's breakers are apart.
+// the suite is installed on shares its breakers, but another suite's breakers are apart. A nil
+// r is the default.
 func WithBreakerRegistry(r *breaker.Registry) Option {
 	return optionFunc(func(o *options) { setValue(o, r) })
 }
 
 // WithLimiterRegistry makes the suite take its shared token buckets (rate_limit.shared) from r.
+// By default each suite has its own registry; a nil r is the default.
 func WithLimiterRegistry(r *ratelimit.Registry) Option {
 	return optionFunc(func(o *options) { setValue(o, r) })
 }

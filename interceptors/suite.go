@@ -186,11 +186,12 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	}
 	// Special wiring: each suite has registries of its own unless given some, a breaker
 	// registry because Breakers returns it, a limiter registry because its buckets are
-	// shared between the suite's chains (rate_limit.shared) and need the suite's clock.
-	if _, ok := value[*breaker.Registry](&s.o); !ok {
+	// shared between the suite's chains (rate_limit.shared) and need the suite's clock. A nil
+	// registry given is none given.
+	if r, _ := value[*breaker.Registry](&s.o); r == nil {
 		setValue(&s.o, &breaker.Registry{})
 	}
-	if _, ok := value[*ratelimit.Registry](&s.o); !ok {
+	if r, _ := value[*ratelimit.Registry](&s.o); r == nil {
 		setValue(&s.o, ratelimit.NewRegistry(ratelimit.WithClock(s.clk)))
 	}
 	if err := s.Reload(cfg); err != nil {
