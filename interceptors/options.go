@@ -60,7 +60,9 @@ func WithObserver(sink observe.Sink) Option {
 func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.rand = f }) }
 
 // WithFallback gives the reply that the fallback section of target's profile serves. target is
-// a full method ("/kyc.v1.OCRService/Extract") or a service. Without it, a fallback section
+// a full method ("/kyc.v1.OCRService/Extract"), every method of a service
+// ("/kyc.v1.OCRService/*") or a service ("kyc.v1.OCRService"); a method's own reply comes
+// first, then its service's "/<service>/*", then the service's. Without one, a fallback section
 // needs a reply_json.
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {

@@ -314,3 +314,24 @@ func TestUnlistedFallbackPastTheBound(t *testing.T) {
 		}
 	}
 }
+
+// WithFallback("/<service>/*") gives a reply for every method of the service, as a fallback
+// built for that target does (package fallback): names within the bound and past it get it.
+func TestFallbackServiceWildcardTarget(t *testing.T) {
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Retry: quickRetry(1), Fallback: &fallback.Config{}}},
+		Services: map[string]config.Service{svcUnlisted: {Profile: "p"}},
+	}
+	reply := fallback.Func(func(_ context.Context, method string, _ any, _ error) proto.Message {
+		return &kycv1.CompareResponse{Similarity: float32(len(method))}
+	})
+	s := newClocked(t, cfg, interceptors.WithUnlistedLimit(2), interceptors.WithFallback("/"+svcUnlisted+"/*", reply))
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for i := range 5 {
+		m := "/" + svcUnlisted + "/M" + strconv.Itoa(i)
+		var out kycv1.CompareResponse
+		if err := s.Unary()(context.Background(), m, nil, &out, nil, fail.Invoke); err != nil || out.Similarity != float32(len(m)) {
+			t.Fatalf("%s: %v, score %v; want the reply given for /%s/*", m, err, out.Similarity, svcUnlisted)
+		}
+	}
+}

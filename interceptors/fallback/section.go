@@ -24,10 +24,14 @@ func init() {
 type Replies map[string]Reply
 
 // build makes the fallback step of a suite's chain, with the reply given for its method, else
-// for its service, else the section's reply_json.
+// for every method of its service ("/<service>/*", as New's target), else for its service,
+// else the section's reply_json.
 func build(env *section.Env, c Config) (section.Built, error) {
 	rs, _ := section.Value[Replies](env)
 	reply := rs[env.FullMethod]
+	if reply == nil && len(rs) > 0 {
+		reply = rs["/"+env.Service+"/*"]
+	}
 	if reply == nil {
 		reply = rs[env.Service]
 	}
