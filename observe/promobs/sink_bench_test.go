@@ -9,15 +9,23 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 )
 
-// sinkCallEvents are the three events a suite chain sends its sink for a call that succeeds
-// at once, in the order the suite emits them.
-func sinkCallEvents() [3]observe.Event {
-	d := 3 * time.Millisecond
-	return [3]observe.Event{
-		attempt(ocr, extract, 1, grpccodes.OK, codes.Success, d),
-		{Kind: observe.DeadlineApplied, Service: ocr, Method: extract, Policy: observe.PolicyDeadline,
-			Reason: observe.ReasonDefault, Delay: time.Second},
-		call(ocr, extract, grpccodes.OK, codes.Success, 1, d),
+// emitCallEvent sends a chain's sink event k of the three of a call that succeeds at once, in
+// the order the suite emits them: 0 AttemptFinished, 1 DeadlineApplied, 2 CallFinished. It
+// builds the event on its stack at each call, as a policy does, so that a benchmark that
+// evicts the caches does not also time the misses of events held in memory.
+//
+//go:noinline
+func emitCallEvent(s observe.Sink, k int, d time.Duration) {
+	switch k {
+	case 0:
+		s.Observe(observe.Event{Kind: observe.AttemptFinished, Service: ocr, Method: extract, Policy: observe.PolicyRetry,
+			Attempt: 1, Code: grpccodes.OK, Class: codes.Success, Duration: d})
+	case 1:
+		s.Observe(observe.Event{Kind: observe.DeadlineApplied, Service: ocr, Method: extract, Policy: observe.PolicyDeadline,
+			Reason: observe.ReasonDefault, Delay: time.Second})
+	case 2:
+		s.Observe(observe.Event{Kind: observe.CallFinished, Service: ocr, Method: extract, Policy: observe.PolicyRetry,
+			Attempt: 1, Code: grpccodes.OK, Class: codes.Success, Duration: d})
 	}
 }
 
@@ -49,19 +57,28 @@ func readEvery(p []byte, stride int) byte {
 // it): cold-ns/op. cold/timed=all times the three, cold/timed=attempt, deadline and call
 // each one of them (in place, after the events before it), cold/timed=none the two clock
 // readings alone, the floor to subtract from the others.
+//
+// What it showed (2-core VM under load, binaries alternated 16 times, medians): the three
+// events cost 415 ns cold, 58 ns of it the clock readings (timed alone, clock included:
+// CallFinished 226 ns, AttemptFinished 183 ns, DeadlineApplied 135 ns), and 123 ns hot. A
+// prototype that kept the four families of a successful call (calls, call duration, attempts,
+// deadlines) as plain atomics in place of client_golang's children took the three to 314 ns
+// cold (-24 %); the same sink updating no series at all, to 252 ns (-39 %). Most of the cold
+// cost is the sink's dispatch of three events and the code it runs, not the metric objects:
+// no other storage of the series can save much more than the prototype did.
 func BenchmarkMethodSinkCall(b *testing.B) {
-	evs := sinkCallEvents()
+	const d = 3 * time.Millisecond
 	b.Run("hot", func(b *testing.B) {
 		m := benchMetrics(b)
 		s := m.ForMethod(ocr, extract)
-		for _, e := range evs {
-			s.Observe(e)
+		for k := range 3 {
+			emitCallEvent(s, k, d)
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			s.Observe(evs[0])
-			s.Observe(evs[1])
-			s.Observe(evs[2])
+			emitCallEvent(s, 0, d)
+			emitCallEvent(s, 1, d)
+			emitCallEvent(s, 2, d)
 		}
 	})
 	other := make([]byte, coldEvictBytes)
@@ -70,7 +87,7 @@ func BenchmarkMethodSinkCall(b *testing.B) {
 	}
 	for _, tc := range []struct {
 		name     string
-		from, to int // the events timed: evs[from:to]
+		from, to int // the events timed: from to to-1
 	}{
 		{"all", 0, 3},
 		{"attempt", 0, 1},
@@ -81,22 +98,22 @@ func BenchmarkMethodSinkCall(b *testing.B) {
 		b.Run("cold/timed="+tc.name, func(b *testing.B) {
 			m := benchMetrics(b)
 			s := m.ForMethod(ocr, extract)
-			for _, e := range evs {
-				s.Observe(e)
+			for k := range 3 {
+				emitCallEvent(s, k, d)
 			}
 			var timed time.Duration
 			for b.Loop() {
 				evictSink += readEvery(other, 64)
-				for _, e := range evs[:tc.from] {
-					s.Observe(e)
+				for k := range tc.from {
+					emitCallEvent(s, k, d)
 				}
 				t0 := time.Now()
-				for _, e := range evs[tc.from:tc.to] {
-					s.Observe(e)
+				for k := tc.from; k < tc.to; k++ {
+					emitCallEvent(s, k, d)
 				}
 				timed += time.Since(t0)
-				for _, e := range evs[tc.to:] {
-					s.Observe(e)
+				for k := tc.to; k < 3; k++ {
+					emitCallEvent(s, k, d)
 				}
 			}
 			b.ReportMetric(float64(timed.Nanoseconds())/float64(b.N), "cold-ns/op")
