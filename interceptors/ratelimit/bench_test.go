@@ -48,6 +48,17 @@ func BenchmarkTake(b *testing.B) {
 		})
 	})
 	p, _ := ratelimit.New("kyc.v1.OCRService", l, ratelimit.Config{})
+	b.Run("policy/enterat", func(b *testing.B) {
+		// A suite's path: the runner's reading of the clock, a nanosecond (a token) apart.
+		now := time.Now()
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(1)
+			if _, err := p.EnterAt(ctx, "/kyc.v1.OCRService/Extract", nil, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("policy/parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
