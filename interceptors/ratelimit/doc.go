@@ -5,13 +5,15 @@
 //
 // A Limiter hands out tokens; it is one method (Take) so that a fleet-wide store can implement
 // it (see the redislimit package). Local is the in-process token bucket: it holds up to Burst
-// tokens and refills at Rate tokens per second, by the injected clock. Its arithmetic is
-// golang.org/x/time/rate's, which takes the time as an argument, so a fake clock drives it
-// exactly.
+// tokens and refills at Rate tokens per second, by the injected clock, so a fake clock drives
+// it exactly. It answers as golang.org/x/time/rate's bucket does (its tests compare the two on
+// random runs of times), from one atomic number, the time at which it is full again, that a
+// take moves with a compare-and-swap: no lock, no float arithmetic on a free token (the
+// generic cell rate algorithm; see Local).
 //
 // Take answers at once when a token is free, or when maxWait is 0 (fail fast). Otherwise it
 // reserves the next token and waits for it with one timer, unless the wait would exceed maxWait
-// or outlive the context's deadline, in which case it answers at once, as
+// or outlive the context's deadline, in which case it reserves nothing and answers at once, as
 // x/time/rate's WaitN does:
 //
 //	| situation                                   | Take returns                             |
@@ -20,8 +22,12 @@
 //	| no token, maxWait 0                         | not Allowed, RetryAfter = time to refill |
 //	| next token later than maxWait or deadline   | not Allowed at once, RetryAfter          |
 //	| next token within both                      | Allowed, after waiting for it            |
-//	| the context ends while waiting              | ctx.Err(), the reservation given back    |
+//	| the context ends while waiting              | ctx.Err(), the token given back          |
 //	| the context has ended before the take       | ctx.Err(), no token taken                |
+//
+// A waiter gives its token back as x/time/rate's does: not once the token is due, nor when
+// another take has reserved a later token since (a reservation gives back its tokens less
+// those reserved after it).
 //
 // # Shared buckets
 //
@@ -33,9 +39,10 @@
 // reload leaves the registry as it was. config.Config.Validate refuses a configuration that gives a
 // shared name two rates or bursts.
 //
-// A caller whose context has ended takes no token. Local keeps the latest time it was asked
-// at: a take at an earlier time (a call that read the clock before another but reached the
-// bucket after it) is made at that latest time, so that no span of time refills twice.
+// A caller whose context has ended takes no token. A take at an earlier time than one before
+// it (a call that read the clock before another but reached the bucket after it) finds the
+// tokens that one took gone, since the time at which the bucket is full again never moves
+// back: no span of time refills twice.
 //
 // # Policy and rejections
 //
@@ -64,5 +71,5 @@
 // # Concurrency and allocations
 //
 // Local, Registry and Policy are safe for concurrent use. Taking a free token allocates nothing
-// (see bench_test.go); a wait allocates its reservation and timer.
+// (see bench_test.go); a wait allocates its timer.
 package ratelimit

@@ -3,33 +3,90 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"math/bits"
 	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
-	"golang.org/x/time/rate"
 )
 
 // Local is an in-process token bucket. It is safe for concurrent use.
+//
+// Its state is one number, full: the time at which the bucket is full again if nothing more is
+// taken (the generic cell rate algorithm's theoretical arrival time). The bucket holds
+// burst - (full-now)/interval tokens at now, at most burst. A take moves full one token later,
+// from now when full has passed; it is allowed when the token it takes is due by now, that is
+// when full, so moved, is at most burst tokens past now. Takes swap full atomically, without a
+// lock, and full never moves back but for a waiter that gives its token back: a take at an
+// earlier time than another's finds the tokens that one took gone, so no span of time refills
+// twice.
+//
+// Times are ticks since base: a tick is 1/per of a token's time, per being the token's time in
+// whole nanoseconds rounded up, so that a tick is at most a nanosecond and a token exactly per
+// ticks (no drift over a long run, whatever the rate). mul converts nanoseconds to ticks.
 type Local struct {
-	lim    *rate.Limiter
-	rate   float64
-	burst  int
-	clock  clock.Clock
-	base   time.Time    // when the bucket was made, by clock
-	latest atomic.Int64 // the latest time a take used, as an offset from base (see notBefore)
+	full  atomic.Int64 // when the bucket is full again, in ticks since base
+	mul   uint64       // ticks per nanosecond, in units of 2^-62
+	slack uint64       // added to ns×mul to bound the due time of an allowed token (see ticks)
+	per   int64        // ticks per token; 0: the bucket never runs out
+	depth int64        // ticks of burst tokens: how far past now full may be
+	base  time.Time    // when the bucket was made, by clock
+	clock clock.Clock
+	rate  float64
+	burst int
 }
 
 var _ Limiter = (*Local)(nil)
 
+// Bounds that keep the ticks' arithmetic within an int64 (see scale).
+const (
+	// maxDepth bounds a bucket's depth (2^60 ticks, 36 years at a nanosecond a tick).
+	maxDepth = 1 << 60
+	// maxOffset is the latest time after base the bucket refills to (2^61 ns, 73 years); with
+	// at most 2 ticks a nanosecond, times stay below 2^62 ticks.
+	maxOffset = 1 << 61
+	// maxAhead bounds how far past now a waiter may reserve (2^61 ticks).
+	maxAhead = 1 << 61
+	// one is 1 in ticks per nanosecond (mul's fixed point).
+	one = 1 << 62
+)
+
 // NewLocal returns a bucket of burst tokens, full, that refills at r tokens per second.
 // A burst below 1 means max(1, ceil(r)), as in Config. A rate of 0 or less never refills: the
-// bucket serves its burst and then nothing, with an unknown RetryAfter.
+// bucket serves its burst and then nothing, with an unknown RetryAfter. A rate above 1e9 (more
+// than a token a nanosecond, above Config's largest) never runs out.
 func NewLocal(r float64, burst int, opts ...Option) *Local {
 	burst = defaultBurst(r, burst)
-	limit := rate.Limit(max(r, 0))
 	c := buildOptions(opts).Clock
-	return &Local{lim: rate.NewLimiter(limit, burst), rate: max(r, 0), burst: burst, clock: c, base: c.Now()}
+	l := &Local{rate: max(r, 0), burst: burst, clock: c, base: c.Now()}
+	l.per, l.depth, l.mul = scale(r, burst)
+	l.slack = max(l.mul, one) - 1
+	return l
+}
+
+// scale returns the ticks of a token (per) and of the bucket (depth), and mul (see Local), for
+// rate r and burst. A token is ceil(1e9/r) ticks, so that a tick is between half a nanosecond
+// and one, unless burst such tokens would pass maxDepth: then a token is fewer ticks, each
+// longer than a nanosecond (a bucket that takes over 36 years to fill has no use for finer
+// times). A rate of 0 or less has mul 0 (time never refills it); a rate above 1e9, or NaN,
+// has per 0 (a take moves nothing).
+func scale(r float64, burst int) (per, depth int64, mul uint64) {
+	switch {
+	case r <= 0:
+		return 1, min(int64(burst), maxDepth), 0
+	case !(r <= 1e9):
+		return 0, maxDepth, one
+	}
+	interval := 1e9 / r // nanoseconds a token, at least 1
+	per = max(1, maxDepth/int64(burst))
+	if c := math.Ceil(interval); c < float64(per) {
+		per = int64(c)
+	}
+	depth = min(per*int64(burst), maxDepth)
+	// float64(per)/interval is below 2; so rounded to 62 bits it fits a uint64. Its error, a few
+	// parts in 1e16, is the rate's, as in x/time/rate's float arithmetic.
+	mul = uint64(math.Round(float64(per) / interval * one))
+	return per, depth, mul
 }
 
 // Rate returns the refill rate in tokens per second.
@@ -39,65 +96,87 @@ func (l *Local) Rate() float64 { return l.rate }
 func (l *Local) Burst() int { return l.burst }
 
 // Tokens returns the tokens in the bucket now; it is negative while waiters hold reservations.
-func (l *Local) Tokens() float64 { return l.lim.TokensAt(l.clock.Now()) }
+// It counts to the tick that takes count to (see ticks), which may be less than a tick's worth
+// of a token (1/per) below x/time/rate's count.
+func (l *Local) Tokens() float64 {
+	if l.per == 0 {
+		return float64(l.burst)
+	}
+	now, _ := l.ticks(clock.Since(l.clock, l.base))
+	return min(float64(l.burst), float64(now+l.depth-l.full.Load())/float64(l.per))
+}
 
 // Take implements Limiter (see the package documentation for each outcome). The only error it
 // returns is the context's, when the context ends during a wait.
 func (l *Local) Take(ctx context.Context, maxWait time.Duration) (Decision, error) {
-	return l.take(ctx, maxWait, l.clock.Now())
+	return l.takeAfter(ctx, maxWait, clock.Since(l.clock, l.base))
 }
 
-// take is Take at now, a reading of l's clock. A caller whose context has ended takes
-// nothing: its call would not be made.
+// take is Take at now, a reading of l's clock.
 func (l *Local) take(ctx context.Context, maxWait time.Duration, now time.Time) (Decision, error) {
+	return l.takeAfter(ctx, maxWait, now.Sub(l.base))
+}
+
+// takeAfter is Take at t after base. Times are offsets from base, on the monotonic clock when
+// both readings have it, so that a step of the wall clock does not stop the bucket. A caller
+// whose context has ended takes nothing: its call would not be made.
+func (l *Local) takeAfter(ctx context.Context, maxWait, t time.Duration) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
-	now = l.notBefore(now)
-	if l.lim.AllowN(now, 1) {
-		return Decision{Allowed: true}, nil
+	now, due := l.ticks(t)
+	for {
+		full := l.full.Load()
+		next := max(full, now) + l.per
+		if next-l.depth > due {
+			break
+		}
+		if l.full.CompareAndSwap(full, next) {
+			return Decision{Allowed: true}, nil
+		}
 	}
 	if maxWait <= 0 {
-		return Decision{RetryAfter: l.retryAfter(now)}, nil
+		return Decision{RetryAfter: l.retryAfter(t)}, nil
 	}
-	return l.wait(ctx, now, maxWait)
+	return l.wait(ctx, t, maxWait)
 }
 
-// retryAfter is how long until one token is in the bucket, rounded up to the nanosecond, or 0
-// when the bucket never refills.
-func (l *Local) retryAfter(now time.Time) time.Duration {
+// ticks returns, for t after base, now: the tick t is in, rounded up (a take from a full bucket
+// moves full there, so that a take is never allowed before x/time/rate allows it); and due:
+// the last tick a token allowed at t may be due at. x/time/rate allows a token due less than a
+// nanosecond after t (it truncates the wait to whole nanoseconds), so due is the last tick
+// before t+1ns: ceil((t+1ns)×mul) - 1, that is floor((t×mul + mul - 1) / 2^62). For a tick
+// longer than a nanosecond (mul below one) that would be before now; slack makes due now.
+// Times before base are base; times past maxOffset are maxOffset.
+func (l *Local) ticks(t time.Duration) (now, due int64) {
+	hi, lo := bits.Mul64(uint64(min(max(t, 0), maxOffset)), l.mul)
+	nlo, nc := bits.Add64(lo, one-1, 0)
+	dlo, dc := bits.Add64(lo, l.slack, 0)
+	return int64((hi+nc)<<2 | nlo>>62), int64((hi+dc)<<2 | dlo>>62)
+}
+
+// exact returns t after base in ticks: the whole ticks, rounded down, and the fraction of a
+// tick beyond them.
+func (l *Local) exact(t time.Duration) (ticks int64, frac float64) {
+	hi, lo := bits.Mul64(uint64(min(max(t, 0), maxOffset)), l.mul)
+	return int64(hi<<2 | lo>>62), float64(lo&(one-1)) / one
+}
+
+// delay returns how long after t a token due at tick at comes, rounded up to the nanosecond
+// (see ceilDuration); the longest Duration when time never brings it (mul 0).
+func (l *Local) delay(at int64, t time.Duration) time.Duration {
+	now, frac := l.exact(t)
+	return ceilDuration((float64(at-now) - frac) * (one / float64(l.mul)))
+}
+
+// retryAfter is how long after t until one token is in the bucket, or 0 when the bucket never
+// refills.
+func (l *Local) retryAfter(t time.Duration) time.Duration {
 	if l.rate <= 0 {
 		return 0
 	}
-	need := 1 - l.lim.TokensAt(now)
-	if need <= 0 {
-		return 0
-	}
-	return ceilDuration(need / l.rate * float64(time.Second))
+	return max(0, l.delay(l.full.Load()+l.per-l.depth, t))
 }
-
-// notBefore returns now, or a time a take used before when now is earlier: a caller may read
-// the clock before another and reach the bucket after it (EnterAt takes the call's start),
-// and x/time/rate, given a time before the last it saw, moves its clock back and refills the
-// same span twice. The mark moves in steps of latestStep, so that the takes of many cores do
-// not all write it: a span refilled twice is at most that step (a tenth of a token at 1000/s).
-// Times are offsets from the bucket's creation, on the monotonic clock when both readings
-// have it, so that a step of the wall clock does not stop the bucket.
-func (l *Local) notBefore(now time.Time) time.Time {
-	n := int64(now.Sub(l.base))
-	for {
-		h := l.latest.Load()
-		switch {
-		case n < h:
-			return l.base.Add(time.Duration(h))
-		case n < h+int64(latestStep) || l.latest.CompareAndSwap(h, n):
-			return now
-		}
-	}
-}
-
-// latestStep is how far the time of a take must pass the mark before it moves (see notBefore).
-const latestStep = 100 * time.Microsecond
 
 // ceilDuration rounds ns up to a whole nanosecond, but first forgives float error far below a
 // nanosecond, so that 1ms computed as 1000000.0000001ns stays 1ms. A wait past what a Duration
@@ -112,30 +191,58 @@ func ceilDuration(ns float64) time.Duration {
 	return time.Duration(math.Ceil(ns))
 }
 
-func (l *Local) wait(ctx context.Context, now time.Time, maxWait time.Duration) (Decision, error) {
+// wait reserves the next token for a take at t after base that found none, and waits for it
+// unless it comes later than maxWait or the context's deadline; then it reserves nothing and
+// answers at once with the delay.
+func (l *Local) wait(ctx context.Context, t, maxWait time.Duration) (Decision, error) {
 	if l.rate <= 0 {
 		return Decision{}, nil
 	}
-	r := l.lim.ReserveN(now, 1)
-	delay := r.DelayFrom(now)
-	if delay == 0 {
-		return Decision{Allowed: true}, nil
+	now, due := l.ticks(t)
+	var next, at int64
+	var delay time.Duration
+	for {
+		full := l.full.Load()
+		next = max(full, now) + l.per
+		at = next - l.depth
+		if at <= due { // a waiter gave its token back since the take looked
+			if l.full.CompareAndSwap(full, next) {
+				return Decision{Allowed: true}, nil
+			}
+			continue
+		}
+		delay = l.delay(at, t)
+		tooLate := delay > maxWait || at-now > maxAhead
+		if dl, ok := ctx.Deadline(); ok && l.base.Add(t).Add(delay).After(dl) {
+			tooLate = true
+		}
+		if tooLate {
+			return Decision{RetryAfter: delay}, nil
+		}
+		if l.full.CompareAndSwap(full, next) {
+			break
+		}
 	}
-	tooLate := delay > maxWait
-	if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
-		tooLate = true
-	}
-	if tooLate {
-		r.CancelAt(now)
-		return Decision{RetryAfter: delay}, nil
-	}
-	t := l.clock.NewTimer(delay)
-	defer t.Stop()
+	timer := l.clock.NewTimer(delay)
+	defer timer.Stop()
 	select {
-	case <-t.C():
+	case <-timer.C():
 		return Decision{Allowed: true}, nil
 	case <-ctx.Done():
-		r.CancelAt(l.clock.Now())
+		l.giveBack(next, at)
 		return Decision{}, ctx.Err()
 	}
+}
+
+// giveBack returns the token of a waiter that stops waiting (its context ended), which moved
+// full to next for a token due at tick at, as x/time/rate's CancelAt does: once the token is
+// due it is spent, and while it is not, full moves back one token only if no take came after
+// the waiter's (full is still next). A take after it holds a later token; moving full back
+// would let a new take have that token too, so the waiter's token stays spent, as x/time/rate
+// gives back a reservation's tokens less those reserved after it.
+func (l *Local) giveBack(next, at int64) {
+	if now, _ := l.ticks(clock.Since(l.clock, l.base)); now > at {
+		return
+	}
+	l.full.CompareAndSwap(next, next-l.per)
 }

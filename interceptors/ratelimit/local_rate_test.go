@@ -35,6 +35,7 @@ type diffPair struct {
 	l     *ratelimit.Local
 	ref   *rate.Limiter
 	ties  int // takes the two answered differently within the tolerance (see step)
+	tick  int // ties whose token x/time/rate had due within the nanosecond, not at its end (±1e-3ns)
 	takes int
 }
 
@@ -60,7 +61,8 @@ func (p *diffPair) due() float64 {
 // due within a nanosecond (it truncates the wait to whole nanoseconds), and Local, whose times
 // are ticks of at most a nanosecond, may refuse one due in the last tick of that nanosecond;
 // float rounding in x/time/rate can move a token due exactly 1ns away to either side. Such a
-// take is a tie: both buckets are made anew, since they now hold different tokens.
+// take is a tie: both buckets are made anew, since they now hold different tokens. Ties of the
+// first kind (tick ties) need a rate whose token is not a whole number of nanoseconds.
 func (p *diffPair) step(t testing.TB, d time.Duration) {
 	t.Helper()
 	p.clk.Advance(d)
@@ -74,6 +76,9 @@ func (p *diffPair) step(t testing.TB, d time.Duration) {
 	if got.Allowed != want {
 		if due > 0 && due <= 1.001 {
 			p.ties++
+			if math.Abs(due-1) > 1e-3 {
+				p.tick++
+			}
 			p.restart()
 			return
 		}
@@ -135,15 +140,22 @@ func TestLocalMatchesRate(t *testing.T) {
 			for range steps {
 				p.step(t, p.advance(rnd))
 			}
-			if p.ties > steps/20 {
-				t.Errorf("rate %v burst %d: %d ties in %d takes, want a few", r, b, p.ties, steps)
+			if wholeNanos(r) && p.tick > 0 || p.tick > steps/20 || p.ties > steps/10 {
+				t.Errorf("rate %v burst %d: %d ties in %d takes, %d of them within the nanosecond; want a few, and none within it for a token of whole nanoseconds",
+					r, b, p.ties, steps, p.tick)
 			}
+			t.Logf("rate %v burst %d: %d ties, %d within the nanosecond", r, b, p.ties, p.tick)
 		}
 	}
 }
 
+// wholeNanos reports whether a token of rate r is a whole number of nanoseconds: then Local's
+// ticks are nanoseconds, and it ties with x/time/rate only on a token due exactly 1ns away.
+func wholeNanos(r float64) bool { return 1e9/r == math.Trunc(1e9/r) }
+
 // FuzzLocalMatchesRate is TestLocalMatchesRate driven by the fuzzer: the first two bytes pick
-// the rate and burst, and each further pair of bytes one advance of the clock and one take.
+// the rate and burst, and each further pair of bytes one advance of the clock and one take,
+// up to the first tie.
 func FuzzLocalMatchesRate(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{1, 2, 10, 200, 20, 3, 30, 255, 40, 1})
@@ -172,6 +184,9 @@ func FuzzLocalMatchesRate(f *testing.F) {
 				d = time.Duration(float64(n) / 16 * interval)
 			}
 			p.step(t, d)
+		}
+		if wholeNanos(p.rate) && p.tick > 0 {
+			t.Fatalf("rate %v burst %d: a tie on a token due within the nanosecond, at a rate of whole nanoseconds", p.rate, p.burst)
 		}
 	})
 }
@@ -395,5 +410,50 @@ func TestEarlierReadingsNeverRefillTwice(t *testing.T) {
 	}
 	if admitted != 99 {
 		t.Fatalf("%d calls admitted in 99µs at 1e6/s after the burst, want 99", admitted)
+	}
+}
+
+// TestLocalEdgeRates: buckets at the ends of what NewLocal takes. The slowest valid rate with
+// the largest valid burst (a bucket that takes 1e11 years to fill), a rate of 0 (never
+// refills, RetryAfter unknown) and a rate above 1e9 (never runs out).
+func TestLocalEdgeRates(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktest.New(time.Unix(1700000000, 0))
+
+	slow := ratelimit.NewLocal(ratelimit.MinRate, 1, ratelimit.WithClock(clk))
+	if d, _ := slow.Take(ctx, 0); !d.Allowed {
+		t.Fatalf("slowest rate, first take = %+v", d)
+	}
+	century := 100 * 365 * 24 * time.Hour
+	if d, _ := slow.Take(ctx, 0); d.Allowed || math.Abs(float64(d.RetryAfter-century)) > 1e-9*float64(century) {
+		t.Fatalf("slowest rate, second take = %+v, want refused for a century", d)
+	}
+	deep := ratelimit.NewLocal(ratelimit.MinRate, 1e9, ratelimit.WithClock(clk))
+	if got := deep.Tokens(); got != 1e9 {
+		t.Fatalf("slowest rate, burst 1e9: Tokens() = %v, want 1e9", got)
+	}
+	if d, _ := deep.Take(ctx, 0); !d.Allowed || deep.Tokens() != 1e9-1 {
+		t.Fatalf("slowest rate, burst 1e9: take = %+v, Tokens() = %v; want a token and 1e9-1 left", d, deep.Tokens())
+	}
+
+	never := ratelimit.NewLocal(0, 2, ratelimit.WithClock(clk))
+	for i, want := range []bool{true, true, false} {
+		if d, _ := never.Take(ctx, 0); d.Allowed != want || d.RetryAfter != 0 {
+			t.Fatalf("rate 0, take %d = %+v, want Allowed %v and no RetryAfter", i, d, want)
+		}
+	}
+	clk.Advance(time.Hour)
+	if d, _ := never.Take(ctx, time.Second); d.Allowed || d.RetryAfter != 0 {
+		t.Fatalf("rate 0, an hour on, waiting = %+v; want refused at once, no RetryAfter", d)
+	}
+
+	fast := ratelimit.NewLocal(2e9, 1, ratelimit.WithClock(clk))
+	for range 1000 {
+		if d, _ := fast.Take(ctx, 0); !d.Allowed {
+			t.Fatalf("rate 2e9 with the clock stopped: %+v, want every take allowed", d)
+		}
+	}
+	if got := fast.Tokens(); got != 1 {
+		t.Fatalf("rate 2e9: Tokens() = %v, want the burst", got)
 	}
 }

@@ -125,7 +125,7 @@ func (r *report) ownLadder(got map[string]ratioAllocs) {
 // policies_no_<name> of BenchmarkSuiteOwnCold), with what each stands for.
 var directPolicies = []struct{ name, what string }{
 	{"deadline", "the deadline step's DeadlineAt"},
-	{"limiter", "the rate limiter's EnterAt and Exit (x/time/rate)"},
+	{"limiter", "the rate limiter's EnterAt and Exit (a lock-free bucket)"},
 	{"breaker", "the breaker's Enter and Exit"},
 	{"bulkhead", "the bulkhead's Enter and Exit"},
 	{"events", "the classifier and the promobs events (DeadlineApplied, AttemptFinished, CallFinished)"},
