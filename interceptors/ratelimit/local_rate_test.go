@@ -387,29 +387,15 @@ func TestLocalRefusedWaitTakesNothing(t *testing.T) {
 // readings refills, however close the readings are: 99µs at 1e6/s after a drained burst admit
 // 99 calls, whatever the order of the readings.
 func TestEarlierReadingsNeverRefillTwice(t *testing.T) {
-	t0 := time.Unix(1700000000, 0)
-	clk := clocktest.New(t0)
-	p, err := ratelimit.New("kyc.v1.OCRService", nil, ratelimit.Config{Rate: 1e6, Burst: 100}, ratelimit.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admitted := 0
-	enter := func(now time.Time) {
-		if _, err := p.EnterAt(context.Background(), "/kyc.v1.OCRService/Extract", nil, now); err == nil {
-			admitted++
-		}
-	}
-	for range 100 {
-		enter(t0)
-	}
-	admitted = 0
+	clk, t0, enter, admitted := drainedAt(t, 1e6, 100)
+	*admitted = 0
 	clk.Advance(99 * time.Microsecond)
 	for range 1000 {
 		enter(t0.Add(99 * time.Microsecond))
 		enter(t0.Add(time.Microsecond))
 	}
-	if admitted != 99 {
-		t.Fatalf("%d calls admitted in 99µs at 1e6/s after the burst, want 99", admitted)
+	if *admitted != 99 {
+		t.Fatalf("%d calls admitted in 99µs at 1e6/s after the burst, want 99", *admitted)
 	}
 }
 

@@ -300,30 +300,39 @@ func TestTakeEdges(t *testing.T) {
 // the span between the readings twice (EnterAt takes the call's start): 50ms at 1000/s after a
 // drained burst of 100 admits 50 calls, not 60.
 func TestEnterAtEarlierTimeDoesNotRefillTwice(t *testing.T) {
-	t0 := time.Unix(1700000000, 0)
-	clk := clocktest.New(t0)
-	p, err := ratelimit.New("kyc.v1.OCRService", nil, ratelimit.Config{Rate: 1000, Burst: 100}, ratelimit.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admitted := 0
-	enter := func(now time.Time) {
-		if _, err := p.EnterAt(context.Background(), "/kyc.v1.OCRService/Extract", nil, now); err == nil {
-			admitted++
-		}
-	}
-	for range 100 {
-		enter(t0)
-	}
+	clk, t0, enter, admitted := drainedAt(t, 1000, 100)
 	clk.Advance(50 * time.Millisecond)
 	enter(t0.Add(50 * time.Millisecond)) // B read the clock last and enters first
 	enter(t0.Add(40 * time.Millisecond)) // A read it 10ms earlier
 	for range 200 {
 		enter(t0.Add(50 * time.Millisecond))
 	}
-	if admitted != 150 {
-		t.Fatalf("%d calls admitted in 50ms at 1000/s with a burst of 100, want 150", admitted)
+	if *admitted != 150 {
+		t.Fatalf("%d calls admitted in 50ms at 1000/s with a burst of 100, want 150", *admitted)
 	}
+}
+
+// drainedAt returns a fake clock at t0 and a function that enters a limiter policy of rate
+// and burst at a given time, counting the calls admitted, once it has admitted burst calls at
+// t0 (the count includes them).
+func drainedAt(t *testing.T, rate float64, burst int) (clk *clocktest.Fake, t0 time.Time, enter func(time.Time), admitted *int) {
+	t.Helper()
+	t0 = time.Unix(1700000000, 0)
+	clk = clocktest.New(t0)
+	p, err := ratelimit.New("kyc.v1.OCRService", nil, ratelimit.Config{Rate: rate, Burst: burst}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted = new(int)
+	enter = func(now time.Time) {
+		if _, err := p.EnterAt(context.Background(), "/kyc.v1.OCRService/Extract", nil, now); err == nil {
+			*admitted++
+		}
+	}
+	for range burst {
+		enter(t0)
+	}
+	return clk, t0, enter, admitted
 }
 
 // TestHotPathAllocs: a token taken from a Local limiter, by Take, by a policy's Allow and by
