@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -34,12 +35,8 @@ import (
 // measured without the noise of the whole gRPC round trip.
 func BenchmarkSuiteOwn(b *testing.B) { ownWork(b, 0) }
 
-// coldEvictBytes is what BenchmarkSuiteOwnCold reads between two calls: four times the 512 KB
-// L2 cache of this machine's cores (the VM does not report its cache sizes), within its L3.
-const coldEvictBytes = 2 << 20
-
 // BenchmarkSuiteOwnCold is BenchmarkSuiteOwn with the caches as a gRPC round trip leaves
-// them: before each call, untimed, the caller reads coldEvictBytes of other memory, which
+// them: before each call, untimed, the caller reads testkit.ColdBytes of other memory, which
 // evicts the suite's code and data from the core's L1 and L2 caches, as the ~35 µs of grpc's
 // client, transport and server work between two calls does. Only the interceptor call is
 // timed (two clock readings around it, the same for every chain): the cold-ns/op metric.
@@ -47,7 +44,7 @@ const coldEvictBytes = 2 << 20
 // BenchmarkSuiteOwn keeps everything in L1 and prices the suite's work at what it costs in
 // place only when nothing else runs between calls; the difference is the price of the
 // suite's footprint, the cache lines of code and data a call touches.
-func BenchmarkSuiteOwnCold(b *testing.B) { ownWork(b, coldEvictBytes) }
+func BenchmarkSuiteOwnCold(b *testing.B) { ownWork(b, testkit.ColdBytes) }
 
 // ownWork runs BenchmarkSuiteOwn, reading evict bytes of other memory before each call when
 // evict is not 0 (BenchmarkSuiteOwnCold).
@@ -69,10 +66,7 @@ func ownWork(b *testing.B, evict int) {
 	const method = "/" + ServiceFaceMatch + "/Compare"
 	srv := StartServer(1)
 	defer srv.Stop()
-	other := make([]byte, evict)
-	for i := range other { // written, so that its pages are its own, not the kernel's shared zero page
-		other[i] = byte(i)
-	}
+	ev := testkit.NewEvictor(evict)
 	for _, c := range chains {
 		cc := warmConn(b, srv, req, c.Dial...)
 		// The garbage of the chains before collected first, so that no chain pays for the
@@ -105,7 +99,7 @@ func ownWork(b *testing.B, evict int) {
 			}
 			var timed time.Duration
 			for b.Loop() {
-				evictSink += readEvery(other, 64)
+				ev.Evict()
 				t0 := time.Now()
 				call()
 				timed += time.Since(t0)
@@ -113,18 +107,6 @@ func ownWork(b *testing.B, evict int) {
 			b.ReportMetric(float64(timed.Nanoseconds())/float64(b.N), "cold-ns/op")
 		})
 	}
-}
-
-// evictSink keeps readEvery's sum alive.
-var evictSink byte
-
-// readEvery reads every stride-th byte of p and returns their sum.
-func readEvery(p []byte, stride int) byte {
-	var s byte
-	for i := 0; i < len(p); i += stride {
-		s += p[i]
-	}
-	return s
 }
 
 // BenchmarkSuiteOwnConfigured is BenchmarkSuiteOwn's suite chain (BenchConfig + promobs, on a

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -29,29 +30,12 @@ func emitCallEvent(s observe.Sink, k int, d time.Duration) {
 	}
 }
 
-// coldEvictBytes is what the cold variants of BenchmarkMethodSinkCall read between two calls,
-// as the benchmarks module's BenchmarkSuiteOwnCold does: four times the 512 KB L2 cache of the
-// cores of the machine the numbers come from, within its L3.
-const coldEvictBytes = 2 << 20
-
-// evictSink keeps readEvery's sum alive.
-var evictSink byte
-
-// readEvery reads every stride-th byte of p and returns their sum.
-func readEvery(p []byte, stride int) byte {
-	var s byte
-	for i := 0; i < len(p); i += stride {
-		s += p[i]
-	}
-	return s
-}
-
 // BenchmarkMethodSinkCall records the three events of a successful call (AttemptFinished,
 // DeadlineApplied, CallFinished) through a chain's sink (ForMethod) whose series are known,
 // which is where a suite's promobs rung spends its time.
 //
-// hot runs them back to back, everything in L1. The cold variants first read coldEvictBytes
-// of other memory, untimed, so that the sink's code and data and client_golang's metric
+// hot runs them back to back, everything in L1. The cold variants first read testkit.ColdBytes
+// of other memory (as the benchmarks module's BenchmarkSuiteOwnCold does), untimed, so that the sink's code and data and client_golang's metric
 // children are out of L1 and L2, as a gRPC round trip between two calls leaves them; then
 // they record all three events but time only what the name says (two clock readings around
 // it): cold-ns/op. cold/timed=all times the three, cold/timed=attempt, deadline and call
@@ -81,10 +65,7 @@ func BenchmarkMethodSinkCall(b *testing.B) {
 			emitCallEvent(s, 2, d)
 		}
 	})
-	other := make([]byte, coldEvictBytes)
-	for i := range other { // written, so that its pages are its own, not the kernel's shared zero page
-		other[i] = byte(i)
-	}
+	ev := testkit.NewEvictor(testkit.ColdBytes)
 	for _, tc := range []struct {
 		name     string
 		from, to int // the events timed: from to to-1
@@ -103,7 +84,7 @@ func BenchmarkMethodSinkCall(b *testing.B) {
 			}
 			var timed time.Duration
 			for b.Loop() {
-				evictSink += readEvery(other, 64)
+				ev.Evict()
 				for k := range tc.from {
 					emitCallEvent(s, k, d)
 				}
