@@ -97,7 +97,8 @@
 // 0 allocs, serial or parallel. After 10 000 services were recorded, a call of a later service
 // (past MaxServices, its method past MaxMethods) costs more: its key is not in the caches, so
 // its service and method names are looked up, then the OtherService and OtherMethod series
-// (about 330 ns when only the method label was bounded, before MaxServices; not measured since).
+// (BenchmarkObserveManyServices: a median of 288 ns at 10 000 services against 77 ns at 1 and
+// 100, 5 runs on a loaded 2-core machine).
 //
 // A bulwark suite sends a chain's call, attempt and deadline events to the chain's own sink
 // (ForMethod, observe.Scoper), which keeps the series of its method's successful calls and
