@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -78,13 +79,38 @@ func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) 
 // DeadlineAt is Deadline for a call that started at now, read by its caller (zero: Deadline
 // reads the clock), so that the call path reads the clock once for both.
 func (p *Policy) DeadlineAt(ctx context.Context, method string, now time.Time) (time.Time, bool) {
+	d, h, now := p.held(ctx, now)
+	if h.Reason == "" {
+		return time.Time{}, false
+	}
+	if p.sink != nil {
+		p.sink.Observe(h.Event(grpcmethod.Service(method), method, now))
+	}
+	return d, true
+}
+
+func init() {
+	fastobs.Deadline = func(p any, ctx context.Context, _ string, now time.Time) (time.Time, fastobs.Held, bool) {
+		dp, ok := p.(*Policy)
+		if !ok {
+			return time.Time{}, fastobs.Held{}, false
+		}
+		d, h, _ := dp.held(ctx, now)
+		return d, h, true
+	}
+}
+
+// held is DeadlineAt without its event: the deadline it sets (zero: none), the
+// DeadlineApplied it holds (Reason "": none), and now, read from the clock when zero and a
+// deadline may apply.
+func (p *Policy) held(ctx context.Context, now time.Time) (time.Time, fastobs.Held, time.Time) {
 	var (
 		timeout time.Duration
 		reason  string
 	)
 	dl, ok := ctx.Deadline()
 	if ok && p.cfg.Max <= 0 || !ok && p.cfg.Default <= 0 && p.cfg.Max <= 0 {
-		return time.Time{}, false
+		return time.Time{}, fastobs.Held{}, now
 	}
 	// One reading of the clock serves both the comparison with the caller's deadline and the
 	// deadline set: the call path reads it often enough already.
@@ -98,15 +124,9 @@ func (p *Policy) DeadlineAt(ctx context.Context, method string, now time.Time) (
 		timeout, reason = p.cfg.Max, p.reason(ReasonCap, p.maxByBudget)
 	default:
 		if dl.Sub(now) <= p.cfg.Max {
-			return time.Time{}, false
+			return time.Time{}, fastobs.Held{}, now
 		}
 		timeout, reason = p.cfg.Max, p.reason(ReasonCap, p.maxByBudget)
 	}
-	if p.sink != nil {
-		p.sink.Observe(observe.Event{
-			Kind: observe.DeadlineApplied, Time: now, Service: grpcmethod.Service(method), Method: method,
-			Policy: observe.PolicyDeadline, Reason: reason, Delay: timeout,
-		})
-	}
-	return now.Add(timeout), true
+	return now.Add(timeout), fastobs.Held{Reason: reason, Delay: timeout}, now
 }
