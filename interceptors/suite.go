@@ -19,6 +19,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
@@ -133,7 +134,11 @@ type chain struct {
 	sc         *streamChain
 	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
 	sink       observe.Sink                         // the suite's sink scoped to the chain (observe.ForMethod)
-	err        error                                // the chain could not be built; calls fail with it
+	// quiet, when sink records a first attempt's success in one call (fastobs.SuccessRecorder)
+	// and the chain is run direct (unaryChain.gated), is sink for the attempt loop on the fused
+	// path (see Suite.fused); else nil.
+	quiet *fastobs.Quiet
+	err   error // the chain could not be built; calls fail with it
 	// hedged: a hedging policy in the chain reports the attempts of the calls it hedges
 	// itself. Without an attempt loop, the suite then passes an attempt.Round to learn
 	// whether it did, and reports the call's one attempt only when it did not.
@@ -568,6 +573,9 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 			opts = c.callSinkOptions(opts, sink)
 		}
 		if c.uc.gated != nil {
+			if c.quiet != nil && sink == c.sink {
+				return s.fused(ctx, c, method, req, reply, cc, invoker, opts)
+			}
 			return s.direct(ctx, c, sink, method, req, reply, cc, invoker, opts)
 		}
 		if sink == nil {
@@ -606,6 +614,78 @@ func (s *Suite) direct(ctx context.Context, c *chain, sink observe.Sink, method 
 		s.emitCall(sink, c, method, start, end, attempts, err)
 	}
 	return err
+}
+
+// fused is direct for a chain whose sink records a first attempt's success in one call
+// (fastobs.SuccessRecorder, c.quiet), for a call without a sink of its own: the deadline step's
+// DeadlineApplied is held, the attempt loop leaves out the AttemptFinished of a first attempt
+// that succeeds, and such a call is recorded with one ObserveSuccess. On any other outcome the
+// held DeadlineApplied is sent after the loop's events, then CallFinished (see package
+// fastobs); a call that panics sends it as the panic goes on.
+func (s *Suite) fused(ctx context.Context, c *chain, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	h := heldCall{start: s.clk.Now()}
+	declared, kept := h.prepare(ctx, c, method, cc, opts)
+	defer h.send(c, method)
+	end, attempts, err := c.uc.gated.InvokeGated(ctx, c.uc.tail, h.start, c.quiet, declared, kept, method, req, reply, cc, invoker, opts)
+	if attempts == 0 && err == nil {
+		c.quiet.Sink.ObserveSuccess(c.policy.Service, method, end.Sub(h.start), h.held.Reason, h.held.Delay)
+		h.held.Reason = ""
+		return nil
+	}
+	s.unfused(c, method, &h, end, attempts, err)
+	return err
+}
+
+// heldCall is what fused holds of a call: its start, and the DeadlineApplied it has not sent
+// yet (Reason "": none).
+type heldCall struct {
+	start time.Time
+	held  fastobs.Held
+}
+
+// prepare computes what direct does before its attempt loop, for fused's call h of method
+// through c: the deadline declared to the loop, its DeadlineApplied held in h, and grpc's kept
+// per-attempt timeout. Apart, so that fused's frame, under the call, holds none of it.
+//
+//go:noinline
+func (h *heldCall) prepare(ctx context.Context, c *chain, method string, cc *grpc.ClientConn, opts []grpc.CallOption) (declared time.Time, kept time.Duration) {
+	uc := c.uc
+	if dl := uc.steps[0].dl; dl != nil {
+		var ok bool
+		if declared, h.held, ok = fastobs.Deadline(dl, ctx, method, h.start); !ok {
+			declared, _ = dl.DeadlineAt(ctx, method, h.start)
+		}
+	}
+	if uc.keptAt == 0 {
+		kept = uc.kept(cc, method, opts, h.start)
+	}
+	return declared, kept
+}
+
+// send sends to c's sink the DeadlineApplied h holds of a call of method, if it still holds
+// one.
+func (h *heldCall) send(c *chain, method string) {
+	if h.held.Reason != "" {
+		h.sendHeld(c, method)
+	}
+}
+
+// sendHeld is send's event, apart: the event is not in the frames of send's callers.
+//
+//go:noinline
+func (h *heldCall) sendHeld(c *chain, method string) {
+	c.sink.Observe(h.held.Event(grpcmethod.Service(method), method, h.start))
+	h.held.Reason = ""
+}
+
+// unfused ends fused's call h of method through c, which did not succeed at its first attempt
+// (attempts, err): the held DeadlineApplied, then CallFinished. Apart, so that fused's frame,
+// under the call, holds no event.
+//
+//go:noinline
+func (s *Suite) unfused(c *chain, method string, h *heldCall, end time.Time, attempts int, err error) {
+	h.send(c, method)
+	s.emitCall(c.sink, c, method, h.start, end, attempts, err)
 }
 
 // Stream returns the suite's stream client interceptor.

@@ -28,7 +28,9 @@ var heavy = []string{
 var providerInternals = map[string][]string{
 	// promobs' label caches are the core's copy-on-write map with the core's front table in
 	// front of it (the suite's chain lookup uses the same table): one implementation of each.
-	"observe/promobs":                   {module + "/internal/cowmap", module + "/internal/front"},
+	// fastobs: the fused record of a call that succeeds at once (fastobs.SuccessRecorder),
+	// which only a provider's chain sink can implement, and which no user should.
+	"observe/promobs":                   {module + "/internal/cowmap", module + "/internal/fastobs", module + "/internal/front"},
 	"observe/zapobs":                    nil,
 	"observe/otelobs":                   nil,
 	"interceptors/ratelimit/redislimit": {module + "/internal/fielderr"},
