@@ -22,7 +22,9 @@ import (
 // (BenchmarkInflight, BenchmarkStackDepth and the paired experiments in BENCHMARKS.md: about
 // 2 % of a call). Measured 2026-12-02 (go1.26): the full suite 1432 B dialed with its service
 // config, 2192 B without (the retry loop then makes each attempt's context), the built-in ml
-// profile 2392 B (hedging adds its frame).
+// profile 2392 B (hedging adds its frame). Since promobs' chain sinks take a call that
+// succeeds at once in one call (internal/fastobs), the full suite's frame under the call is the
+// suite's fused one: 1496 B and 2256 B (2026-12-03).
 const (
 	maxFullSuiteStack = 2304 // suitecfg.Full + promobs
 	maxBuiltinStack   = 2400 // config.Builtin()'s ml profile + promobs

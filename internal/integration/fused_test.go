@@ -1,0 +1,281 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/fastobs"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+const faceMatch = "kyc.v1.FaceMatchService"
+
+// eventsOnly is promobs' Metrics as a suite's observer whose chain sinks take events alone: it
+// hides their fastobs.SuccessRecorder, so that the suite sends them the three events of a call
+// that succeeds at once.
+type eventsOnly struct{ m *promobs.Metrics }
+
+func (e eventsOnly) Observe(ev observe.Event) { e.m.Observe(ev) }
+func (e eventsOnly) ForMethod(service, fullMethod string) observe.Sink {
+	return struct{ observe.Sink }{e.m.ForMethod(service, fullMethod)}
+}
+
+// createdStamp is the creation time of a series, which differs between two registries.
+var createdStamp = regexp.MustCompile(`created_timestamp:\{[^}]*\}`)
+
+// exposed is what reg exposes, one series a line, creation times and the families drop names
+// left out.
+func exposed(t *testing.T, reg *prometheus.Registry, drop ...string) []string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		if slices.Contains(drop, mf.GetName()) {
+			continue
+		}
+		s := createdStamp.ReplaceAllString(mf.String(), "")
+		out = append(out, strings.Split(strings.ReplaceAll(s, " metric:", "\nmetric:"), "\n")...)
+	}
+	return out
+}
+
+// firstDiff reports the first line where a and b differ.
+func firstDiff(t *testing.T, what string, a, b []string) {
+	t.Helper()
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			t.Errorf("%s: line %d:\nfused:  %s\nevents: %s", what, i, a[i], b[i])
+			return
+		}
+	}
+	if len(a) != len(b) {
+		t.Errorf("%s: %d lines fused, %d from the events", what, len(a), len(b))
+	}
+}
+
+// scripted answers a call's attempts in turn with errs, the last one for every attempt after,
+// each attemptTime long on clk.
+type scripted struct {
+	clk  *clocktest.Fake
+	errs []error
+	mu   sync.Mutex
+	n    int
+}
+
+const attemptTime = 7 * time.Millisecond
+
+func (s *scripted) invoke(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	if s.clk != nil {
+		s.clk.Advance(attemptTime)
+	}
+	return s.errs[min(s.n, len(s.errs))-1]
+}
+
+type promCase struct {
+	name     string
+	errs     []error
+	caller   time.Duration
+	opts     []grpc.CallOption
+	before   int // calls that fail (one attempt each) before
+	profile  func(*config.Profile)
+	sleeps   int
+	inflight bool
+	flood    bool // MaxMethods other methods are recorded first
+}
+
+// runProm makes tc's call, then two more like it unless it fails, through a suite of deadline, retry, breaker,
+// limiter and bulkhead on a fake clock, observed by obs (Metrics m, fused or not).
+func runProm(t *testing.T, tc promCase, m *promobs.Metrics, obs observe.Sink) {
+	t.Helper()
+	p := config.Profile{
+		Deadline:  &deadline.Config{Default: 2 * time.Second, Max: 10 * time.Second},
+		Retry:     &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone},
+		Breaker:   &breaker.Config{ConsecutiveFailures: 3, RecoveryTimeout: time.Hour},
+		RateLimit: &ratelimit.Config{Rate: 1e6, Burst: 1000},
+		Bulkhead:  &bulkhead.Config{MaxConcurrent: 8},
+	}
+	if tc.profile != nil {
+		tc.profile(&p)
+	}
+	cfg := &config.Config{Budget: time.Minute, Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{faceMatch: {Profile: "p"}}}
+	clk := clocktest.New(time.Now())
+	s, err := interceptors.New(cfg, interceptors.WithObserver(obs), interceptors.WithClock(clk), interceptors.WithBreakerRegistry(&breaker.Registry{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if tc.flood {
+		for j := range promobs.MaxMethods {
+			m.Observe(observe.Event{Kind: observe.CallFinished, Service: faceMatch, Method: fmt.Sprintf("/%s/M%d", faceMatch, j), Code: grpccodes.OK, Class: codes.Success})
+		}
+	}
+	ctx := context.Background()
+	if tc.caller > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, clk.Now().Add(tc.caller))
+		defer cancel()
+	}
+	for range tc.before {
+		inv := &scripted{errs: []error{status.Error(grpccodes.Unavailable, "down")}}
+		_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, inv.invoke, retry.WithMax(1))
+	}
+	var held sync.WaitGroup
+	release := make(chan struct{})
+	defer func() { close(release); held.Wait() }()
+	if tc.inflight {
+		entered := make(chan struct{})
+		held.Go(func() {
+			_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				close(entered)
+				<-release
+				return nil
+			})
+		})
+		<-entered
+	}
+	calls := 3
+	if tc.errs[len(tc.errs)-1] != nil {
+		calls = 1 // the breaker would open after the first (3 failures)
+	}
+	for range calls {
+		inv := &scripted{clk: clk, errs: tc.errs}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, inv.invoke, tc.opts...)
+		}()
+		for range tc.sleeps {
+			clk.AdvanceWhenWaiting()
+		}
+		<-done
+	}
+}
+
+// Prometheus metrics fed a call that succeeds at once in one ObserveSuccess (the suite's fused
+// path) expose exactly what the same Metrics fed the call's events expose, for every kind of
+// call: successes with and without a deadline set, retries, failures, rejections, calls that
+// turn retrying off, a method past MaxMethods.
+func TestFusedPromobsMatchesTheEvents(t *testing.T) {
+	unavailable := status.Error(grpccodes.Unavailable, "down")
+	cases := []promCase{
+		{name: "success, caller's deadline within the cap", errs: []error{nil}, caller: 3 * time.Second},
+		{name: "success, no caller's deadline", errs: []error{nil}},
+		{name: "success, caller's deadline beyond the cap", errs: []error{nil}, caller: time.Hour},
+		{name: "retried once", errs: []error{unavailable, nil}, caller: 3 * time.Second, sleeps: 1},
+		{name: "exhausted", errs: []error{unavailable}, caller: 3 * time.Second, sleeps: 2},
+		{name: "business error", errs: []error{status.Error(grpccodes.InvalidArgument, "unreadable")}, caller: 3 * time.Second},
+		{name: "breaker open", errs: []error{nil}, before: 3},
+		{name: "rate limited", errs: []error{nil}, caller: 3 * time.Second, profile: func(p *config.Profile) {
+			p.RateLimit = &ratelimit.Config{Rate: 0.001, Burst: 1}
+		}},
+		{name: "bulkhead full", errs: []error{nil}, caller: 3 * time.Second, inflight: true, profile: func(p *config.Profile) {
+			p.Bulkhead = &bulkhead.Config{MaxConcurrent: 1}
+		}},
+		{name: "disabled", errs: []error{nil}, opts: []grpc.CallOption{retry.Disable()}},
+		{name: "past MaxMethods", errs: []error{nil}, caller: 3 * time.Second, flood: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2][]string
+			for i, fused := range []bool{true, false} {
+				reg := prometheus.NewRegistry()
+				m, err := promobs.New(reg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var obs observe.Sink = m
+				if !fused {
+					obs = eventsOnly{m}
+				} else if _, ok := m.ForMethod(faceMatch, testkit.MethodCompare).(fastobs.SuccessRecorder); !ok {
+					t.Fatal("promobs' chain sink is no fastobs.SuccessRecorder")
+				}
+				runProm(t, tc, m, obs)
+				got[i] = exposed(t, reg)
+			}
+			firstDiff(t, tc.name, got[0], got[1])
+		})
+	}
+}
+
+// On the real clock, with grpc keeping the per-attempt timeout (the suite's service config), a
+// call that succeeds at once takes the fused path with the deadline step's DeadlineApplied held:
+// the same metrics as the events', call durations aside (they are the real clock's).
+func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{})
+	p := config.Profile{
+		Deadline: &deadline.Config{Default: 2 * time.Second, Max: 10 * time.Second},
+		Retry:    &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, PerAttemptTimeout: time.Second},
+	}
+	cfg := &config.Config{Budget: time.Minute, Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{faceMatch: {Profile: "p"}}}
+	var got [2][]string
+	for i, fused := range []bool{true, false} {
+		reg := prometheus.NewRegistry()
+		m, err := promobs.New(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obs observe.Sink = m
+		if !fused {
+			obs = eventsOnly{m}
+		}
+		s, err := interceptors.New(cfg, interceptors.WithObserver(obs), interceptors.WithBreakerRegistry(&breaker.Registry{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := srv.Dial(t, serviceConfigOptions(t, s, true)...)
+		unary := s.Unary()
+		do := func(ctx context.Context) {
+			reply := new(kycv1.CompareResponse)
+			invoke := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+				return cc.Invoke(ctx, method, req, reply, opts...)
+			}
+			if err := unary(ctx, testkit.MethodCompare, &kycv1.CompareRequest{}, reply, cc, invoke); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctxCap, cancel := context.WithTimeout(context.Background(), time.Hour)
+		ctxWithin, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+		for range 3 {
+			do(context.Background()) // the default
+			do(ctxCap)               // the cap
+			do(ctxWithin)            // none
+		}
+		cancel()
+		cancel2()
+		_ = s.Close()
+		got[i] = exposed(t, reg, "bulwark_call_duration_seconds")
+	}
+	firstDiff(t, "real clock", got[0], got[1])
+	want := `metric:{label:{name:"reason" value:"default"} label:{name:"service" value:"kyc.v1.FaceMatchService"} counter:{value:3 }}`
+	if !slices.ContainsFunc(got[0], func(l string) bool { return strings.Contains(l, `value:"default"`) && strings.Contains(l, "value:3") }) {
+		t.Errorf("no deadlines_applied_total{reason=default} of 3 in:\n%s\n(want a line like %s)", strings.Join(got[0], "\n"), want)
+	}
+}
