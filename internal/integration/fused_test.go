@@ -250,7 +250,11 @@ func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cc := srv.Dial(t, serviceConfigOptions(t, s, true)...)
+		so, err := s.ServiceConfigOption("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := srv.Dial(t, so)
 		unary := s.Unary()
 		do := func(ctx context.Context) {
 			reply := new(kycv1.CompareResponse)
