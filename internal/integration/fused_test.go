@@ -204,22 +204,7 @@ func TestFusedPromobsMatchesTheEvents(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var got [2][]string
-			for i, fused := range []bool{true, false} {
-				reg := prometheus.NewRegistry()
-				m, err := promobs.New(reg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var obs observe.Sink = m
-				if !fused {
-					obs = eventsOnly{m}
-				} else if _, ok := m.ForMethod(faceMatch, testkit.MethodCompare).(fastobs.SuccessRecorder); !ok {
-					t.Fatal("promobs' chain sink is no fastobs.SuccessRecorder")
-				}
-				runProm(t, tc, m, obs)
-				got[i] = exposed(t, reg)
-			}
+			got := fusedAndPlain(t, func(m *promobs.Metrics, obs observe.Sink) { runProm(t, tc, m, obs) })
 			firstDiff(t, tc.name, got[0], got[1])
 		})
 	}
@@ -235,17 +220,7 @@ func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 		Retry:    &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, PerAttemptTimeout: time.Second},
 	}
 	cfg := &config.Config{Budget: time.Minute, Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{faceMatch: {Profile: "p"}}}
-	var got [2][]string
-	for i, fused := range []bool{true, false} {
-		reg := prometheus.NewRegistry()
-		m, err := promobs.New(reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var obs observe.Sink = m
-		if !fused {
-			obs = eventsOnly{m}
-		}
+	got := fusedAndPlain(t, func(_ *promobs.Metrics, obs observe.Sink) {
 		s, err := interceptors.New(cfg, interceptors.WithObserver(obs), interceptors.WithBreakerRegistry(&breaker.Registry{}))
 		if err != nil {
 			t.Fatal(err)
@@ -275,11 +250,35 @@ func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 		cancel()
 		cancel2()
 		_ = s.Close()
-		got[i] = exposed(t, reg, "bulwark_call_duration_seconds")
-	}
+	}, "bulwark_call_duration_seconds")
 	firstDiff(t, "real clock", got[0], got[1])
 	want := `metric:{label:{name:"reason" value:"default"} label:{name:"service" value:"kyc.v1.FaceMatchService"} counter:{value:3 }}`
 	if !slices.ContainsFunc(got[0], func(l string) bool { return strings.Contains(l, `value:"default"`) && strings.Contains(l, "value:3") }) {
 		t.Errorf("no deadlines_applied_total{reason=default} of 3 in:\n%s\n(want a line like %s)", strings.Join(got[0], "\n"), want)
 	}
+}
+
+// fusedAndPlain runs run twice, each time with a promobs Metrics on a registry of its own and
+// the observer to give the suite: first m itself (its chain sinks take the fused path), then
+// m behind eventsOnly (the plain events); it returns what each registry exposed, without the
+// families named in skip.
+func fusedAndPlain(t *testing.T, run func(m *promobs.Metrics, obs observe.Sink), skip ...string) [2][]string {
+	t.Helper()
+	var got [2][]string
+	for i, fused := range []bool{true, false} {
+		reg := prometheus.NewRegistry()
+		m, err := promobs.New(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obs observe.Sink = m
+		if !fused {
+			obs = eventsOnly{m}
+		} else if _, ok := m.ForMethod(faceMatch, testkit.MethodCompare).(fastobs.SuccessRecorder); !ok {
+			t.Fatal("promobs' chain sink is no fastobs.SuccessRecorder")
+		}
+		run(m, obs)
+		got[i] = exposed(t, reg, skip...)
+	}
+	return got
 }
