@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
-	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -23,11 +20,7 @@ import (
 // set by the deadline step and held) allocates nothing: the invoker here does no gRPC.
 func TestFusedPathAllocatesNothing(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
-	p := config.Profile{
-		Deadline: &deadline.Config{Default: 2 * time.Second, Max: 10 * time.Second},
-		Retry:    &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, PerAttemptTimeout: time.Second},
-	}
-	cfg := &config.Config{Budget: time.Minute, Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{faceMatch: {Profile: "p"}}}
+	cfg := heldDeadlineConfig()
 	m, err := promobs.New(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -215,11 +215,7 @@ func TestFusedPromobsMatchesTheEvents(t *testing.T) {
 // the same metrics as the events', call durations aside (they are the real clock's).
 func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
-	p := config.Profile{
-		Deadline: &deadline.Config{Default: 2 * time.Second, Max: 10 * time.Second},
-		Retry:    &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, PerAttemptTimeout: time.Second},
-	}
-	cfg := &config.Config{Budget: time.Minute, Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{faceMatch: {Profile: "p"}}}
+	cfg := heldDeadlineConfig()
 	got := fusedAndPlain(t, func(_ *promobs.Metrics, obs observe.Sink) {
 		s, err := interceptors.New(cfg, interceptors.WithObserver(obs), interceptors.WithBreakerRegistry(&breaker.Registry{}))
 		if err != nil {
@@ -281,4 +277,15 @@ func fusedAndPlain(t *testing.T, run func(m *promobs.Metrics, obs observe.Sink),
 		got[i] = exposed(t, reg, skip...)
 	}
 	return got
+}
+
+// heldDeadlineConfig is FaceMatchService with a deadline step (default 2 s, max 10 s) and a
+// retry loop with a per-attempt timeout that grpc keeps once the connection is dialed with the
+// suite's service config: the real-clock fused path, with its DeadlineApplied held.
+func heldDeadlineConfig() *config.Config {
+	p := config.Profile{
+		Deadline: &deadline.Config{Default: 2 * time.Second, Max: 10 * time.Second},
+		Retry:    &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, PerAttemptTimeout: time.Second},
+	}
+	return &config.Config{Budget: time.Minute, Profiles: map[string]config.Profile{"p": p}, Services: map[string]config.Service{faceMatch: {Profile: "p"}}}
 }
