@@ -242,6 +242,7 @@ func TestWrittenZeroMeaningTheDefault(t *testing.T) {
 		"hedge: {min_delay: 0s}":                         "profiles.p.hedge.min_delay: 0s is not positive (leave it out for the default 1ms)",
 		"hedge: {window: 0}":                             "profiles.p.hedge.window: 0 is below 10",
 		"hedge: {min_samples: 0}":                        "profiles.p.hedge.min_samples: 0 is below 1",
+		"hedge: {percentile: 0}":                         "profiles.p.hedge.percentile: 0 is outside (0, 1) (0 makes the delay fixed only beside a delay; leave it out for the default 0.95)",
 		"adaptive_throttle: {k: 0}":                      "profiles.p.adaptive_throttle.k: 0 is below 1",
 		"adaptive_throttle: {window: 0s}":                "profiles.p.adaptive_throttle.window: 0s is not positive (leave it out for the default 2m)",
 		"adaptive_throttle: {max_reject_probability: 0}": "profiles.p.adaptive_throttle.max_reject_probability: 0 is not in (0, 1] (leave it out for the default 0.9)",

@@ -15,7 +15,8 @@ type Config struct {
 	Delay time.Duration `yaml:"delay" json:"delay" zero:"is not positive (leave it out for the default 100ms)"`
 	// Percentile, in (0, 1), makes the delay adaptive: the given percentile of the latencies
 	// of recent answered attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay
-	// when Delay is set, else 0.95.
+	// when Delay is set, else 0.95; in a config file, a written 0 without a delay is an
+	// error.
 	Percentile float64 `yaml:"percentile" json:"percentile"`
 	// MedianMultiple caps the adaptive delay at this multiple of the median of the same
 	// samples, so that it stays below latency spikes even when they are more common than

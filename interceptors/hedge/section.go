@@ -2,9 +2,11 @@ package hedge
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -16,11 +18,21 @@ func init() {
 		Key:       "hedge",
 		Rank:      section.RankHedge,
 		Normalize: Normalize,
+		Explicit:  explicit,
 		Uses:      func(Config) section.Uses { return section.UsesClassifier },
 		Deps:      func(env *section.Env, _ Config) []any { return []any{retryBudget(env)} },
 		CallSink:  func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
 		Build:     build,
 	})
+}
+
+// explicit refuses a written percentile: 0 without a delay beside it: 0 makes the delay fixed
+// only when there is a delay to fix, and alone it would silently mean the adaptive default.
+func explicit(c Config, written []string) error {
+	if c.Percentile == 0 && c.Delay == 0 && slices.Contains(written, "percentile") {
+		return fielderr.New("percentile", 0, "is outside (0, 1) (0 makes the delay fixed only beside a delay; leave it out for the default "+prose.Float(DefaultPercentile)+")")
+	}
+	return nil
 }
 
 // retryBudget returns the budget of the chain's retry step, which the hedges draw on, or nil
