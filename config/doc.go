@@ -89,7 +89,7 @@
 //	|                                                         | rate_limit.max_wait            |
 //	| rate_limit.burst, redis.timeout, redis.key_prefix ("")  | deadline.default, deadline.max |
 //	| hedge.max_attempts, delay, median_multiple, min_delay,  | hedge.max_delay,               |
-//	|   window, min_samples, replay_buffer_bytes              | hedge.percentile (with a delay)|
+//	|   window, min_samples, replay_buffer_bytes              | hedge.percentile, with a delay |
 //	| adaptive_throttle.k, window, max_reject_probability     | adaptive_throttle.min_requests |
 //	| bulkhead.adaptive.min_limit, initial_limit, smoothing,  | bulkhead.adaptive.algorithm    |
 //	|   tolerance, long_window, backoff_ratio                 |   (""), latency_threshold      |
