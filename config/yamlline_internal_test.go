@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -124,4 +125,35 @@ func TestSyntaxErrorLineMatchesTheDefinition(t *testing.T) {
 	if compared < 200 {
 		t.Fatalf("%d documents compared, want at least 200", compared)
 	}
+}
+
+// FuzzSyntaxErrorLine: on a document of at most mistakeLookahead+1 lines the lookahead sees
+// every line below a candidate, so syntaxErrorLine must give exactly the definition's line;
+// on any document it must give a line of the document (or the reported one) without panicking.
+func FuzzSyntaxErrorLine(f *testing.F) {
+	f.Add([]byte("profiles:\n  p:\n    retry: {max_attempts: 2,\n      initial_backoff: 1s}\n    breaker:\n      a: 1\n     b: 2\n"))
+	f.Add([]byte("a: \"two\n  lines\"\nb: [1,\n  2]\n c: 3\n"))
+	f.Add([]byte("budget: 8s\nprofiles: @x\n"))
+	f.Add([]byte("a: [1,\n  2,\n  3,\n  4,\n  5,\n  6,\n  7,\n  8]\nb:\n  c: 1\n d: 2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := bytes.Count(data, []byte("\n")) + 1
+		if lines > maxLinesToLocate {
+			return
+		}
+		got := syntaxErrorLine(data, -1)
+		if got == -1 {
+			if yamlFails(data) {
+				t.Fatalf("reported line kept for a document that fails:\n%q", data)
+			}
+			return
+		}
+		if got < 1 || got > lines {
+			t.Fatalf("line %d of a %d-line document:\n%q", got, lines, data)
+		}
+		if lines <= mistakeLookahead+1 {
+			if want := exactMistakeLine(data); got != want {
+				t.Fatalf("line %d, want %d:\n%q", got, want, data)
+			}
+		}
+	})
 }
