@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // bigDocument is a valid configuration-like document of about n lines: profiles of three
@@ -40,10 +38,7 @@ func withMistake(lines []string, at int) []byte {
 func exactMistakeLine(data []byte) int {
 	lines := strings.SplitAfter(string(data), "\n")
 	n := len(lines)
-	fails := func(l int) bool {
-		var node yaml.Node
-		return yaml.Unmarshal([]byte(strings.Join(lines[:l], "")), &node) != nil
-	}
+	fails := func(l int) bool { return yamlFails([]byte(strings.Join(lines[:l], ""))) }
 	l := n
 	for l > 1 && fails(l-1) {
 		l--
@@ -113,8 +108,7 @@ func TestSyntaxErrorLineMatchesTheDefinition(t *testing.T) {
 		at := 1 + r.IntN(len(lines))
 		doc := append(append(append([]string{}, lines[:at-1]...), mistakes[r.IntN(len(mistakes))]), lines[at-1:]...)
 		data := []byte(strings.Join(doc, "\n") + "\n")
-		var n yaml.Node
-		if yaml.Unmarshal(data, &n) == nil {
+		if !yamlFails(data) {
 			continue // the mistake happened to be valid where it fell
 		}
 		if got, want := syntaxErrorLine(data, 1), exactMistakeLine(data); got != want {
