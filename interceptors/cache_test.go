@@ -17,7 +17,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
-	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -171,19 +170,10 @@ func TestClassifierOverrideKeepsTheServiceBulkhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	entered, release := make(chan struct{}), make(chan struct{})
-	hold := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		close(entered)
-		<-release
-		return nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, hold) }()
-	<-entered
+	release := testkit.Hold(context.Background(), s.Unary(), "/"+svc+"/Do")
 	inv := &testkit.CountingInvoker{}
 	err = s.Unary()(context.Background(), "/"+svc+"/Special", nil, nil, nil, inv.Invoke)
-	close(release)
-	if err := <-done; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	if bhs := s.Bulkheads(); len(bhs) != 1 || bhs[svc] == nil {

@@ -153,18 +153,9 @@ func runFused(t *testing.T, tc fusedCase, sink interface {
 		}
 		_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, inv.invoke, o...)
 	}
-	var held sync.WaitGroup
-	release := make(chan struct{})
+	release := func() error { return nil }
 	if tc.inflight {
-		entered := make(chan struct{})
-		held.Go(func() {
-			_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-				close(entered)
-				<-release
-				return nil
-			})
-		})
-		<-entered
+		release = testkit.Hold(ctx, s.Unary(), testkit.MethodCompare)
 	}
 	skip := len(sink.lines())
 	inv := &scriptedInvoker{errs: tc.errs}
@@ -191,8 +182,7 @@ func runFused(t *testing.T, tc fusedCase, sink interface {
 		t.Fatalf("panic %v, want one: %v", r, tc.panics)
 	}
 	out := sink.lines()[skip:]
-	close(release)
-	held.Wait()
+	_ = release()
 	return out
 }
 

@@ -147,19 +147,9 @@ func runProm(t *testing.T, tc promCase, m *promobs.Metrics, obs observe.Sink) {
 		inv := &scripted{errs: []error{status.Error(grpccodes.Unavailable, "down")}}
 		_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, inv.invoke, retry.WithMax(1))
 	}
-	var held sync.WaitGroup
-	release := make(chan struct{})
-	defer func() { close(release); held.Wait() }()
 	if tc.inflight {
-		entered := make(chan struct{})
-		held.Go(func() {
-			_ = s.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-				close(entered)
-				<-release
-				return nil
-			})
-		})
-		<-entered
+		release := testkit.Hold(ctx, s.Unary(), testkit.MethodCompare)
+		defer func() { _ = release() }()
 	}
 	calls := 3
 	if tc.errs[len(tc.errs)-1] != nil {

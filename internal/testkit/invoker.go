@@ -33,3 +33,22 @@ func (c *CountingInvoker) Count(method string) int {
 	defer c.mu.Unlock()
 	return c.calls[method]
 }
+
+// Hold starts a call of method through unary in a goroutine of its own, with an invoker that
+// does not return until released, and returns once the call has reached that invoker: the call
+// holds whatever its gates gave it (a bulkhead slot, a limiter's token). release lets the
+// invoker return nil and gives back the call's error once the call has returned.
+func Hold(ctx context.Context, unary grpc.UnaryClientInterceptor, method string) (release func() error) {
+	entered, free, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	held := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		close(entered)
+		<-free
+		return nil
+	}
+	go func() { done <- unary(ctx, method, nil, nil, nil, held) }()
+	<-entered
+	return func() error {
+		close(free)
+		return <-done
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"google.golang.org/grpc"
@@ -98,20 +99,12 @@ func TestScrapeBulkheadDuringHeldCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Scrape(bh)
-	entered, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
-	held := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		close(entered)
-		<-release
-		return nil
-	}
-	go func() { done <- bh.Unary()(context.Background(), extract, nil, nil, nil, held) }()
-	<-entered
+	release := testkit.Hold(context.Background(), bh.Unary(), extract)
 	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), map[string]float64{
 		`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`: 1,
 		`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:  4,
 	})
-	close(release)
-	if err := <-done; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), map[string]float64{
