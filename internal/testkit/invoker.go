@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -37,7 +38,9 @@ func (c *CountingInvoker) Count(method string) int {
 // Hold starts a call of method through unary in a goroutine of its own, with an invoker that
 // does not return until released, and returns once the call has reached that invoker: the call
 // holds whatever its gates gave it (a bulkhead slot, a limiter's token). release lets the
-// invoker return nil and gives back the call's error once the call has returned.
+// invoker return nil and gives back the call's error once the call has returned. A call that
+// returns without reaching the invoker (a gate refused it) does not hang Hold: it returns at
+// once, and release gives back an error that says so.
 func Hold(ctx context.Context, unary grpc.UnaryClientInterceptor, method string) (release func() error) {
 	entered, free, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	held := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
@@ -46,7 +49,13 @@ func Hold(ctx context.Context, unary grpc.UnaryClientInterceptor, method string)
 		return nil
 	}
 	go func() { done <- unary(ctx, method, nil, nil, nil, held) }()
-	<-entered
+	select {
+	case <-entered:
+	case err := <-done:
+		return func() error {
+			return fmt.Errorf("testkit.Hold: the call of %s returned before its invoker: %w", method, err)
+		}
+	}
 	return func() error {
 		close(free)
 		return <-done
