@@ -42,7 +42,8 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 
 // Invoke enters the gates in order, calls next unless one refuses, and exits the gates it
 // entered in reverse order with the outcome (a refusal's error for the gates before it), or
-// as panicked when next panics; the panic goes on. start, when not nil, is a reading of the
+// as panicked when next panics; the panic goes on. A gate whose Enter or Exit panics is not
+// exited (again), and the gates before it exit as panicked, as with nested InvokeGates. start, when not nil, is a reading of the
 // clock taken with nothing since that could have waited (an attempt loop's call start, for
 // its first attempt): a gate that reads the clock (Clocked) takes it as its now, as long as
 // the gates before it admitted at once (Instant). (A pointer: a word in the frames of Invoke's
@@ -51,7 +52,7 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	var passes [MaxGates]Pass
 	entered := 0
 	defer func() {
-		for k := entered - 1; k >= 0; k-- { // next panicked.
+		for k := entered - 1; k >= 0; k-- { // next, a gate's Enter or a later gate's Exit panicked.
 			g.gate[k].Exit(ctx, method, opts, passes[k], nil, true)
 		}
 	}()
@@ -67,10 +68,12 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	if err == nil {
 		err = next(ctx, method, req, reply, cc, opts...)
 	}
-	n := entered
-	entered = 0
-	for k := n - 1; k >= 0; k-- {
-		g.gate[k].Exit(ctx, method, opts, passes[k], err, false)
+	// A gate is no longer counted as entered once its Exit begins: should that Exit panic (an
+	// event it sends reaches a sink that panics), the deferred loop exits the gates before it
+	// as panicked, as nested InvokeGates would, and none twice.
+	for entered > 0 {
+		entered--
+		g.gate[entered].Exit(ctx, method, opts, passes[entered], err, false)
 	}
 	return err
 }
