@@ -134,9 +134,10 @@ func (g *exitPanicGate) InvokeStep(ctx context.Context, method string, req, repl
 
 // A gate's Exit that panics does in a Gates what it does in nested InvokeGates: the gates
 // entered before it exit as panicked (a breaker gets its half-open probe's slot back), none
-// exits twice, and the panic goes on.
+// exits twice, and the panic goes on; also when the rest panicked first, and the gate's Exit
+// panics as it exits as panicked.
 func TestGatesExitPanicExitsTheGatesBefore(t *testing.T) {
-	run := func(nested bool) []string {
+	run := func(nested bool, rest func() error) []string {
 		log := new(testkit.GateLog)
 		gs := []section.Gate{
 			&testkit.Gate{Name: "a", ID: 1, Log: log},
@@ -144,33 +145,51 @@ func TestGatesExitPanicExitsTheGatesBefore(t *testing.T) {
 			&exitPanicGate{testkit.Gate{Name: "c", ID: 3, Log: log}},
 			&testkit.Gate{Name: "d", ID: 4, Log: log},
 		}
-		rest := restOf(log, func() error { return nil })
+		next := restOf(log, rest)
 		panicked, _ := panics(func() error {
 			if !nested {
 				g, _ := section.NewGates(gs...)
-				return g.Invoke(context.Background(), nil, "/s/M", nil, nil, nil, rest, nil)
+				return g.Invoke(context.Background(), nil, "/s/M", nil, nil, nil, next, nil)
 			}
-			next := section.NextInvoker(rest)
+			n := section.NextInvoker(next)
 			for i := len(gs) - 1; i > 0; i-- {
-				g, n := gs[i], next
-				next = section.NextInvoker(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-					return g.InvokeStep(ctx, method, req, reply, cc, opts, n)
+				g, after := gs[i], n
+				n = section.NextInvoker(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+					return g.InvokeStep(ctx, method, req, reply, cc, opts, after)
 				})
 			}
-			return gs[0].InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, next)
+			return gs[0].InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, n)
 		})
 		if !panicked {
-			t.Errorf("nested %v: the Exit's panic did not go on", nested)
+			t.Errorf("nested %v: the panic did not go on", nested)
 		}
 		return log.Lines()
 	}
-	want := []string{"enter a", "enter b", "enter c", "enter d", "rest",
-		"exit d pass=4 err=<nil> panicked=false", "exit c pass=3 err=<nil> panicked=false",
-		"exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"}
-	for _, nested := range []bool{true, false} {
-		if got := run(nested); !slices.Equal(got, want) {
-			t.Errorf("nested %v: the gates saw\n%q\nwant\n%q", nested, got, want)
-		}
+	for _, tc := range []struct {
+		name string
+		rest func() error
+		want []string
+	}{
+		{
+			name: "the rest returns", rest: func() error { return nil },
+			want: []string{"enter a", "enter b", "enter c", "enter d", "rest",
+				"exit d pass=4 err=<nil> panicked=false", "exit c pass=3 err=<nil> panicked=false",
+				"exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"},
+		},
+		{
+			name: "the rest panics", rest: func() error { panic("rest") },
+			want: []string{"enter a", "enter b", "enter c", "enter d", "rest",
+				"exit d pass=4 err=<nil> panicked=true", "exit c pass=3 err=<nil> panicked=true",
+				"exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, nested := range []bool{true, false} {
+				if got := run(nested, tc.rest); !slices.Equal(got, tc.want) {
+					t.Errorf("nested %v: the gates saw\n%q\nwant\n%q", nested, got, tc.want)
+				}
+			}
+		})
 	}
 }
 
