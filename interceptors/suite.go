@@ -621,15 +621,15 @@ func (s *Suite) direct(ctx context.Context, c *chain, sink observe.Sink, method 
 // DeadlineApplied is held, the attempt loop leaves out the AttemptFinished of a first attempt
 // that succeeds, and such a call is recorded with one ObserveSuccess. On any other outcome the
 // held DeadlineApplied is sent after the loop's events, then CallFinished (see package
-// fastobs); a call that panics sends it as the panic goes on.
+// fastobs); a call that panics sends it as the panic goes on, unless ObserveSuccess, which
+// carries it, is what panicked.
 func (s *Suite) fused(ctx context.Context, c *chain, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
 	h := heldCall{start: s.clk.Now()}
 	declared, kept := h.prepare(ctx, c, method, cc, opts)
 	defer h.send(c, method)
 	end, attempts, err := c.uc.gated.InvokeGated(ctx, c.uc.tail, h.start, c.quiet, declared, kept, method, req, reply, cc, invoker, opts)
 	if attempts == 0 && err == nil {
-		c.quiet.Sink.ObserveSuccess(c.policy.Service, method, end.Sub(h.start), h.held.Reason, h.held.Delay)
-		h.held.Reason = ""
+		h.succeeded(c, method, end)
 		return nil
 	}
 	s.unfused(c, method, &h, end, attempts, err)
@@ -660,6 +660,18 @@ func (h *heldCall) prepare(ctx context.Context, c *chain, method string, cc *grp
 		kept = uc.kept(cc, method, opts, h.start)
 	}
 	return declared, kept
+}
+
+// succeeded records fused's call h of method through c, which succeeded at its first attempt
+// and ended at end, with one ObserveSuccess, which carries the DeadlineApplied h holds: h gives
+// it up first, so that should ObserveSuccess panic, fused's deferred send does not send it
+// again. Apart, so that fused's frame, under the call, holds no copy of it.
+//
+//go:noinline
+func (h *heldCall) succeeded(c *chain, method string, end time.Time) {
+	held := h.held
+	h.held.Reason = ""
+	c.quiet.Sink.ObserveSuccess(c.policy.Service, method, end.Sub(h.start), held.Reason, held.Delay)
 }
 
 // send sends to c's sink the DeadlineApplied h holds of a call of method, if it still holds

@@ -42,17 +42,18 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 
 // Invoke enters the gates in order, calls next unless one refuses, and exits the gates it
 // entered in reverse order with the outcome (a refusal's error for the gates before it), or
-// as panicked when next panics; the panic goes on. start, when not nil, is a reading of the
-// clock taken with nothing since that could have waited (an attempt loop's call start, for
-// its first attempt): a gate that reads the clock (Clocked) takes it as its now, as long as
-// the gates before it admitted at once (Instant). (A pointer: a word in the frames of Invoke's
+// as panicked when next panics; the panic goes on. A gate whose Enter or Exit panics is not
+// exited (again), and the gates before it exit as panicked, as with nested InvokeGates.
+// start, when not nil, is a reading of the clock taken with nothing since that could have
+// waited (an attempt loop's call start, for its first attempt): a gate that reads the clock
+// (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant). (A pointer: a word in the frames of Invoke's
 // callers, which lie under the call, where a time.Time takes three.)
 func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req, reply any, cc *grpc.ClientConn, next grpc.UnaryInvoker, opts []grpc.CallOption) error {
 	var passes [MaxGates]Pass
 	entered := 0
 	defer func() {
-		for k := entered - 1; k >= 0; k-- { // next panicked.
-			g.gate[k].Exit(ctx, method, opts, passes[k], nil, true)
+		if entered > 0 { // next, a gate's Enter or a later gate's Exit panicked.
+			g.unwind(ctx, method, opts, &passes, entered)
 		}
 	}()
 	var err error
@@ -67,12 +68,25 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	if err == nil {
 		err = next(ctx, method, req, reply, cc, opts...)
 	}
-	n := entered
-	entered = 0
-	for k := n - 1; k >= 0; k-- {
-		g.gate[k].Exit(ctx, method, opts, passes[k], err, false)
+	// A gate is no longer counted as entered once its Exit begins: should that Exit panic (an
+	// event it sends reaches a sink that panics), the deferred unwind exits the gates before
+	// it as panicked, as nested InvokeGates would, and none twice.
+	for entered > 0 {
+		entered--
+		g.gate[entered].Exit(ctx, method, opts, passes[entered], err, false)
 	}
 	return err
+}
+
+// unwind exits the first n gates, which a panic passes, as panicked, in reverse order. Each
+// gate's Exit runs with the next one's deferred, so that one that panics too does not keep
+// the gates before it from exiting, as with nested InvokeGates.
+func (g *Gates) unwind(ctx context.Context, method string, opts []grpc.CallOption, passes *[MaxGates]Pass, n int) {
+	if n == 0 {
+		return
+	}
+	defer g.unwind(ctx, method, opts, passes, n-1)
+	g.gate[n-1].Exit(ctx, method, opts, passes[n-1], nil, true)
 }
 
 // enter enters gate i, at *start when start is not nil, and returns the start the gates after

@@ -119,6 +119,80 @@ func TestGatesInvoke(t *testing.T) {
 	}
 }
 
+// exitPanicGate is a testkit.Gate whose Exit panics once it has logged, as the Exit of a gate
+// whose event reaches a sink that panics does (an adaptive bulkhead's LimitChanged).
+type exitPanicGate struct{ testkit.Gate }
+
+func (g *exitPanicGate) Exit(ctx context.Context, method string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	g.Gate.Exit(ctx, method, opts, p, err, panicked)
+	panic("exit " + g.Name)
+}
+
+func (g *exitPanicGate) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeGate(g, ctx, method, req, reply, cc, opts, next)
+}
+
+// A gate's Exit that panics does in a Gates what it does in nested InvokeGates: the gates
+// entered before it exit as panicked (a breaker gets its half-open probe's slot back), none
+// exits twice, and the panic goes on; also when the rest panicked first, and the gate's Exit
+// panics as it exits as panicked.
+func TestGatesExitPanicExitsTheGatesBefore(t *testing.T) {
+	run := func(nested bool, rest func() error) []string {
+		log := new(testkit.GateLog)
+		gs := []section.Gate{
+			&testkit.Gate{Name: "a", ID: 1, Log: log},
+			&testkit.Gate{Name: "b", ID: 2, Log: log},
+			&exitPanicGate{testkit.Gate{Name: "c", ID: 3, Log: log}},
+			&testkit.Gate{Name: "d", ID: 4, Log: log},
+		}
+		next := restOf(log, rest)
+		panicked, _ := panics(func() error {
+			if !nested {
+				g, _ := section.NewGates(gs...)
+				return g.Invoke(context.Background(), nil, "/s/M", nil, nil, nil, next, nil)
+			}
+			n := section.NextInvoker(next)
+			for i := len(gs) - 1; i > 0; i-- {
+				g, after := gs[i], n
+				n = section.NextInvoker(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+					return g.InvokeStep(ctx, method, req, reply, cc, opts, after)
+				})
+			}
+			return gs[0].InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, n)
+		})
+		if !panicked {
+			t.Errorf("nested %v: the panic did not go on", nested)
+		}
+		return log.Lines()
+	}
+	for _, tc := range []struct {
+		name string
+		rest func() error
+		want []string
+	}{
+		{
+			name: "the rest returns", rest: func() error { return nil },
+			want: []string{"enter a", "enter b", "enter c", "enter d", "rest",
+				"exit d pass=4 err=<nil> panicked=false", "exit c pass=3 err=<nil> panicked=false",
+				"exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"},
+		},
+		{
+			name: "the rest panics", rest: func() error { panic("rest") },
+			want: []string{"enter a", "enter b", "enter c", "enter d", "rest",
+				"exit d pass=4 err=<nil> panicked=true", "exit c pass=3 err=<nil> panicked=true",
+				"exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, nested := range []bool{true, false} {
+				if got := run(nested, tc.rest); !slices.Equal(got, tc.want) {
+					t.Errorf("nested %v: the gates saw\n%q\nwant\n%q", nested, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
 // A Gates holds at most MaxGates gates: a longer run is split by its maker.
 func TestNewGatesRefusesTooMany(t *testing.T) {
 	gs := make([]section.Gate, section.MaxGates+1)

@@ -284,7 +284,11 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 		p.start = now.Sub(b.origin)
 	}
 	b.mu.Unlock()
-	b.emitChange(change)
+	if change.reason != "" && p.b != nil {
+		b.emitAdmitted(change, p)
+	} else {
+		b.emitChange(change)
+	}
 	if !rejected {
 		return p, nil
 	}
@@ -521,6 +525,21 @@ func (b *Breaker) emitChange(c change) {
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
 		Delay: c.openFor,
 	})
+}
+
+// emitAdmitted is emitChange for the change made by the call that p admits: the turn to
+// half-open, of which p is the first probe. Should the event panic (a sink's bug), p goes back
+// as a call that counts as neither as the panic goes on, since its caller never gets it: else
+// the breaker would stay half-open with a probe that never ends, and refuse every call.
+func (b *Breaker) emitAdmitted(c change, p Permit) {
+	sent := false
+	defer func() {
+		if !sent {
+			p.Record(codes.Canceled)
+		}
+	}()
+	b.emitChange(c)
+	sent = true
 }
 
 // State returns the breaker's state, making the open → half-open transition if it is due.
