@@ -244,7 +244,10 @@ func (w *Stream) ctxEnd() {
 // watches the caller's context: it watches that context instead.
 func (w *Stream) transport() {
 	w.mu.Lock()
-	if w.ended {
+	if w.ended || w.sctx.Err() == nil {
+		// Ended; or the context watched now is live: this look is a stale one at a context
+		// replaced since (the context callback and a call's leave both saw it end, and the
+		// other one moved on).
 		w.mu.Unlock()
 		return
 	}
