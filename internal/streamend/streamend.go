@@ -239,9 +239,9 @@ func (w *Stream) ctxEnd() {
 	w.transport()
 }
 
-// transport reports the Transport end, unless the stream's Context moved on to another, live
-// context, or gRPC ended the stream in Header (its status waits for RecvMsg), which then
-// watches the caller's context: it watches that context instead.
+// transport reports the Transport end, unless the stream goes on: its Context moved on to
+// another, live context, which it watches instead; or gRPC ended it in Header, and its status
+// waits for RecvMsg while the caller's context is watched instead.
 func (w *Stream) transport() {
 	w.mu.Lock()
 	if w.ended || w.sctx.Err() == nil {
