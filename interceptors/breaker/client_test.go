@@ -510,3 +510,37 @@ func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
 		t.Fatalf("probe slot not returned: %v", err)
 	}
 }
+
+// TestStreamHeaderBeforeRecv: the caller reads the header of streams the server fails at once
+// (gRPC ends such a stream in Header), then receives the status. Every stream's failure is
+// recorded: the end of the stream's context in Header is not taken for a stream gRPC ended
+// unread (which counts as nothing), whichever of the context's callback and RecvMsg comes
+// first.
+func TestStreamHeaderBeforeRecv(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CheckF: func(int, kycv1.LivenessService_CheckServer) error {
+		return testkit.Status(grpccodes.Unavailable, "")
+	}})
+	reg := new(Registry)
+	sic, err := StreamClientInterceptor(Config{ConsecutiveFailures: 1 << 20}, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(sic)))
+	const streams = 200
+	for range streams {
+		stream, err := client.Check(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md, err := stream.Header(); md != nil || err != nil {
+			t.Fatalf("Header = %v, %v; want nil, nil (no header)", md, err)
+		}
+		if _, err := stream.CloseAndRecv(); status.Code(err) != grpccodes.Unavailable {
+			t.Fatalf("CloseAndRecv = %v", err)
+		}
+	}
+	b, _ := reg.Lookup("kyc.v1.LivenessService")
+	if s := b.Stats(); s.Failures != streams || s.Ignored != 0 {
+		t.Fatalf("failures %d, ignored %d; want %d failures", s.Failures, s.Ignored, streams)
+	}
+}

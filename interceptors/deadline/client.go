@@ -32,14 +32,21 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 // Stream returns the policy as a stream client interceptor. The deadline bounds the whole
 // stream; the context it set is released at the stream's first end: RecvMsg returns an error,
 // or the one response of a client-streaming call; SendMsg fails; the caller's context ends; gRPC
-// finishes the stream.
+// finishes the stream. A streamer that panics releases it too.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		nctx, cancel := p.Context(ctx, method)
 		if nctx == ctx {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
+		opened := false
+		defer func() {
+			if !opened {
+				cancel() // The streamer panicked: the panic goes on, the context is released.
+			}
+		}()
 		s, err := streamer(nctx, desc, cc, method, opts...)
+		opened = true
 		if err != nil {
 			cancel()
 			return nil, err

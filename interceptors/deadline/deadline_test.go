@@ -216,3 +216,33 @@ func TestStreamEndedUnreadReleasesTheDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamOpenPanicReleasesTheDeadline: a streamer that panics as the stream opens lets the
+// panic reach the caller, and the deadline's context and its timer are released with it,
+// instead of staying until the deadline passes.
+func TestStreamOpenPanicReleasesTheDeadline(t *testing.T) {
+	clk := clocktest.New(time.Time{}) // The deadline never passes by itself.
+	p, err := deadline.New(deadline.Config{Default: time.Hour}, deadline.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dctx context.Context
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		dctx = ctx
+		panic("boom")
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Fatalf("recovered %v, want the streamer's panic", v)
+			}
+		}()
+		_, _ = p.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+	}()
+	if _, ok := dctx.Deadline(); !ok {
+		t.Fatal("the stream got no deadline")
+	}
+	if dctx.Err() == nil || clk.Timers() != 0 {
+		t.Fatalf("after the panic: context %v, %d timers; want it released, no timer", dctx.Err(), clk.Timers())
+	}
+}

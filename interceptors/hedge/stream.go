@@ -32,7 +32,14 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		actx, cancel := context.WithCancel(ctx)
+		opened := false
+		defer func() {
+			if !opened {
+				cancel() // The streamer panicked: the panic goes on, the context is released.
+			}
+		}()
 		first, err := streamer(actx, desc, cc, method, opts...)
+		opened = true
 		if err != nil {
 			cancel()
 			return nil, err

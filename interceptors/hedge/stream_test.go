@@ -212,3 +212,31 @@ func TestStreamEvents(t *testing.T) {
 		t.Fatal("no trailer from the winner")
 	}
 }
+
+// TestStreamOpenPanicReleasesTheContext: when the streamer panics as a hedged stream opens,
+// the panic reaches the caller and the context made for attempt 1 is released with it,
+// instead of staying among the caller's context's children until that context ends.
+func TestStreamOpenPanicReleasesTheContext(t *testing.T) {
+	s := newSetup(t, hedge.Config{})
+	caller, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var opened context.Context
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		opened = ctx
+		panic("boom")
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Fatalf("recovered %v, want the streamer's panic", v)
+			}
+		}()
+		_, _ = s.p.Stream()(caller, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	}()
+	if opened == nil || opened == caller {
+		t.Fatal("the stream was not hedged: the streamer got the caller's context")
+	}
+	if opened.Err() == nil {
+		t.Fatal("attempt 1's context is still live after the streamer panicked")
+	}
+}

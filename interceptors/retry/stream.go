@@ -67,6 +67,8 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 // the current attempt's context and timer) it releases in releaseLocked, once, when the
 // committed attempt ends; a stream the caller abandons releases the budget context with the
 // caller's context, and the attempt's timer, if any, fires into an already-ended context.
+// Its Context is the call's, not an attempt's, so that the policies above it see its end and
+// not its attempts'.
 type retryStream struct {
 	p        *Policy
 	c        call
@@ -98,6 +100,10 @@ type retryStream struct {
 	buf       attempt.Replay          // Guarded by mu: messages sent so far, until commit.
 	final     error                   // Guarded by mu: the error the stream ended with for good.
 	released  bool                    // Guarded by mu
+
+	ctx       *streamContext     // Guarded by mu: what Context returns, made on first use.
+	ctxCancel context.CancelFunc // Guarded by mu: ends ctx.
+	ctxWatch  func() bool        // Guarded by mu: stops ending ctx with the committed attempt's.
 }
 
 // openLocked opens attempt n and replays the buffered messages on it. On error the attempt's
@@ -230,15 +236,23 @@ func (s *retryStream) commitLocked() {
 		s.attTimer.Stop()
 		s.attTimer = nil
 	}
+	s.watchCommittedLocked()
 }
 
-// releaseLocked frees what the stream holds once it is over.
+// releaseLocked frees what the stream holds once it is over, and ends its context.
 func (s *retryStream) releaseLocked() {
 	if s.released {
 		return
 	}
 	s.released = true
 	s.commitLocked()
+	if s.ctxWatch != nil {
+		s.ctxWatch()
+		s.ctxWatch = nil
+	}
+	if s.ctxCancel != nil {
+		s.ctxCancel()
+	}
 	s.stopAttemptLocked()
 	if s.callCancel != nil {
 		s.callCancel()
@@ -327,12 +341,55 @@ func (s *retryStream) Trailer() metadata.MD {
 	return nil
 }
 
-// Context returns the context of the current attempt's stream.
+// Context returns the stream's context: the call's (bounded by the budget), which ends when
+// the stream is over for good, or with the attempt it committed to, but not with an attempt
+// that the stream may still retry. The policies above the retry loop watch it for the stream's
+// end (internal/streamend): an attempt's context ends when its per-attempt timeout fires, with
+// nobody reading, and the stream goes on with the next attempt at the next RecvMsg. Its values
+// are the call's context's, then the current attempt stream's (the peer, say).
 func (s *retryStream) Context() context.Context {
-	if st := s.current(); st != nil {
-		return st.Context()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		inner, cancel := context.WithCancel(s.callCtx)
+		s.ctx, s.ctxCancel = &streamContext{Context: inner, s: s}, cancel
+		if s.released {
+			cancel()
+		} else {
+			s.watchCommittedLocked()
+		}
 	}
-	return s.callCtx
+	return s.ctx
+}
+
+// watchCommittedLocked ends the stream's context with the context of the attempt the stream
+// committed to, once both exist: gRPC ending that attempt (its connection closed, say) ends the
+// stream, as it ends a stream without a retry loop.
+func (s *retryStream) watchCommittedLocked() {
+	if s.ctx == nil || !s.committed || s.released || s.ctxWatch != nil || s.cur == nil {
+		return
+	}
+	s.ctxWatch = context.AfterFunc(s.cur.Context(), s.ctxCancel)
+}
+
+// streamContext is the retry stream's context (see retryStream.Context): the call's, ended
+// with the stream, with the current attempt stream's values besides.
+type streamContext struct {
+	context.Context
+	s *retryStream
+}
+
+// Value answers from the call's context first, so that a context derived from this one
+// attaches to it (and context.Cause reads its cause), then from the current attempt's stream,
+// whose context holds what gRPC set for the attempt.
+func (c *streamContext) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	if st := c.s.current(); st != nil {
+		return st.Context().Value(key)
+	}
+	return nil
 }
 
 // RecvMsg receives on the current attempt. Before the stream commits, a failure is retried

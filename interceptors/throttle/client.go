@@ -69,9 +69,9 @@ func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p
 // an accept); RecvMsg returns the single reply of a stream that is not server-streaming (an
 // accept); the caller's context ends (cancelled: counts as nothing; deadline passed: classified
 // as DeadlineExceeded is, a request that is not an accept by default). A stream that gRPC ends
-// while no RecvMsg or SendMsg is running (its connection closed, a Header error) counts as
-// nothing, even if the caller reads its status later. A stream opened with the Disable call
-// option bypasses t.
+// while no RecvMsg or SendMsg is running (its connection closed) counts as nothing, even if the
+// caller reads its status later; one it ends in Header (the response had no header) ends when
+// RecvMsg returns its status. A stream opened with the Disable call option bypasses t.
 func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		disabled, classifier := callSettings(t.classifier, opts)

@@ -14,6 +14,10 @@
 //   - gRPC ends the stream's context (it finished the stream) while the caller's is still
 //     live and no RecvMsg or SendMsg is running to report the end itself: Transport.
 //
+// Header is no end: gRPC ends a stream in Header when the response has no header (the server
+// ended the stream at once), and Header then returns nil, nil; the stream's status is for
+// RecvMsg to return, and the stream ends there (Recv), or with the caller's context (Caller).
+//
 // The stream's context ends with the caller's and on every end gRPC sees, so one
 // context.AfterFunc on it watches the last two. A RecvMsg or SendMsg under way when either
 // context ends reports the end itself, with what it returns (the status, or the caller's
@@ -35,6 +39,7 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // Cause says which end came first.
@@ -77,8 +82,8 @@ type Stream struct {
 	caller        context.Context
 	serverStreams bool
 
-	// state is twice the number of RecvMsg and SendMsg calls running, plus 1 once the
-	// stream's context ended (ctxEnded).
+	// state is twice the number of RecvMsg, SendMsg and Header calls running, plus 1 once
+	// the stream's context ended (ctxEnded).
 	state atomic.Uint32
 
 	mu     sync.Mutex
@@ -90,6 +95,10 @@ type Stream struct {
 	n      int             // Guarded by mu: funcs held in inline.
 	inline [4]func(End)
 	more   []func(End)
+
+	// headerless is guarded by mu: gRPC ended the stream in Header, and its status waits
+	// for RecvMsg; the caller's context is watched from then on.
+	headerless bool
 }
 
 const (
@@ -185,8 +194,26 @@ func (w *Stream) SendMsg(m any) error {
 	return err
 }
 
-// leave ends a RecvMsg or SendMsg call; the last one out after the stream's context ended
-// reports the Caller or Transport end, if nothing ended the stream before.
+// Header returns the stream's header. It counts as a call, as RecvMsg and SendMsg do: when
+// gRPC ends the stream in it (see the package documentation), the end of the stream's context
+// is not the stream's, whose status RecvMsg returns; the stream then watches the caller's
+// context instead, for a caller that gives up without reading.
+func (w *Stream) Header() (metadata.MD, error) {
+	w.state.Add(inCall)
+	defer w.leave()
+	md, err := w.ClientStream.Header()
+	if md == nil && err == nil {
+		if c := w.ClientStream.Context(); c != nil && c.Err() != nil {
+			w.mu.Lock()
+			w.headerless = true
+			w.mu.Unlock()
+		}
+	}
+	return md, err
+}
+
+// leave ends a RecvMsg, SendMsg or Header call; the last one out after the stream's context
+// ended reports the Caller or Transport end, if nothing ended the stream before.
 func (w *Stream) leave() {
 	if w.state.Add(^uint32(inCall-1)) == ctxEnded {
 		w.ctxEnd()
@@ -212,24 +239,38 @@ func (w *Stream) ctxEnd() {
 	w.transport()
 }
 
-// transport reports the Transport end, unless the stream's Context moved on to another, live
-// context, which it then watches instead.
+// transport reports the Transport end, unless the stream goes on: its Context moved on to
+// another, live context, which it watches instead; or gRPC ended it in Header, and its status
+// waits for RecvMsg while the caller's context is watched instead.
 func (w *Stream) transport() {
 	w.mu.Lock()
-	if w.ended {
+	if w.ended || w.sctx.Err() == nil {
+		// Ended; or the context watched now is live: this look is a stale one at a context
+		// replaced since (the context callback and a call's leave both saw it end, and the
+		// other one moved on).
 		w.mu.Unlock()
 		return
 	}
 	if cur := w.ClientStream.Context(); cur != nil && cur.Err() == nil && !sameContext(cur, w.sctx) {
-		w.state.And(^uint32(ctxEnded))
-		w.sctx = cur
-		w.stop = context.AfterFunc(cur, w.ctxDone)
+		w.watchLocked(cur)
+		w.mu.Unlock()
+		return
+	}
+	if w.headerless && !sameContext(w.sctx, w.caller) {
+		w.watchLocked(w.caller)
 		w.mu.Unlock()
 		return
 	}
 	err := w.sctx.Err()
 	w.mu.Unlock()
 	w.finish(End{Err: err, Cause: Transport})
+}
+
+// watchLocked watches ctx instead of the stream's context, which ended.
+func (w *Stream) watchLocked(ctx context.Context) {
+	w.state.And(^uint32(ctxEnded))
+	w.sctx = ctx
+	w.stop = context.AfterFunc(ctx, w.ctxDone)
 }
 
 // finish runs the registered funcs with e unless the stream ended already, and then stops the

@@ -1,0 +1,155 @@
+package retry_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// scriptedAttempt is one attempt stream under the retry loop, standing for gRPC's: its context
+// is a child of the attempt's and ends with it, as gRPC's does. SendMsg returns io.EOF once
+// the context has ended; RecvMsg either waits for the end (hang) or answers at once.
+type scriptedAttempt struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	hang   bool
+}
+
+func (a *scriptedAttempt) Header() (metadata.MD, error) { return nil, nil }
+func (a *scriptedAttempt) Trailer() metadata.MD         { return nil }
+func (a *scriptedAttempt) CloseSend() error             { return nil }
+func (a *scriptedAttempt) Context() context.Context     { return a.ctx }
+
+func (a *scriptedAttempt) SendMsg(any) error {
+	if a.ctx.Err() != nil {
+		return io.EOF
+	}
+	return nil
+}
+
+func (a *scriptedAttempt) RecvMsg(any) error {
+	defer a.cancel() // gRPC ends the stream's context when the stream ends
+	if a.hang {
+		<-a.ctx.Done()
+		return status.FromContextError(a.ctx.Err()).Err()
+	}
+	return nil
+}
+
+// TestStreamAttemptTimeoutWithNobodyReading: a client stream's first attempt times out (the
+// per-attempt timer) while the caller is between two sends. The retry stream goes on: the
+// caller's next sends are kept, and its CloseAndRecv retries and gets the second attempt's
+// reply. A policy above the retry loop that watches the stream's end through the stream's
+// Context (the deadline's, the suite's) must not take the first attempt's end for the
+// stream's: it used to (a Transport end), and the deadline then canceled the context of the
+// whole call, which the caller got as the attempt's DeadlineExceeded, never retried.
+func TestStreamAttemptTimeoutWithNobodyReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		p, err := retry.New(retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second, Idempotent: true},
+			retry.WithClock(clk), retry.WithRand(seq(0.5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl, err := deadline.New(deadline.Config{Default: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var opens atomic.Int32
+		attempts := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			sctx, cancel := context.WithCancel(ctx)
+			return &scriptedAttempt{ctx: sctx, cancel: cancel, hang: opens.Add(1) == 1}, nil
+		}
+		desc := &grpc.StreamDesc{ClientStreams: true}
+		retried := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return p.Stream()(ctx, desc, cc, method, attempts, opts...)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cs, err := dl.Stream()(ctx, desc, nil, testkit.MethodCheck, retried)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(5 * time.Second) // attempt 1's timeout, with nobody reading
+		synctest.Wait()              // every context callback has run
+
+		got := make(chan error, 1)
+		go func() {
+			if err := cs.SendMsg(&kycv1.CheckRequest{Index: 1}); err != nil {
+				got <- err
+				return
+			}
+			if err := cs.CloseSend(); err != nil {
+				got <- err
+				return
+			}
+			got <- cs.RecvMsg(new(kycv1.CheckResponse))
+		}()
+		for {
+			synctest.Wait()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatalf("CloseAndRecv = %v after %d attempts, want the second attempt's reply", err, opens.Load())
+				}
+				if n := opens.Load(); n != 2 {
+					t.Fatalf("%d attempts, want 2", n)
+				}
+				return
+			default:
+				clk.AdvanceWhenWaiting() // the backoff sleep
+			}
+		}
+	})
+}
+
+// TestStreamContextValuesAndEnd: the retry stream's Context holds what the attempt's stream
+// context holds (gRPC's peer), and it ends, with the contexts derived from it, when the stream
+// does.
+func TestStreamContextValuesAndEnd(t *testing.T) {
+	p, err := retry.New(retry.Config{MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &peer.Peer{Addr: &net.UnixAddr{Name: "attempt", Net: "unix"}}
+	attempts := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		sctx, cancel := context.WithCancel(peer.NewContext(ctx, want))
+		return &scriptedAttempt{ctx: sctx, cancel: cancel}, nil
+	}
+	cs, err := p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cs.Context()
+	if got, ok := peer.FromContext(ctx); !ok || got != want {
+		t.Fatalf("peer = %v, %v; want the attempt's", got, ok)
+	}
+	derived, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == nil || derived.Err() == nil {
+		t.Fatalf("after the reply: context %v, derived %v; want both ended", ctx.Err(), derived.Err())
+	}
+}

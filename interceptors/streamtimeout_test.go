@@ -1,0 +1,111 @@
+package interceptors_test
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// stubAttempt is an attempt stream standing for gRPC's: its context is a child of the one it
+// was opened with and ends with the stream, as gRPC's does. The first attempt hangs until its
+// context ends; the others answer at once.
+type stubAttempt struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	hang   bool
+}
+
+func (a *stubAttempt) Header() (metadata.MD, error) { return nil, nil }
+func (a *stubAttempt) Trailer() metadata.MD         { return nil }
+func (a *stubAttempt) CloseSend() error             { return nil }
+func (a *stubAttempt) Context() context.Context     { return a.ctx }
+
+func (a *stubAttempt) SendMsg(any) error {
+	if a.ctx.Err() != nil {
+		return io.EOF
+	}
+	return nil
+}
+
+func (a *stubAttempt) RecvMsg(any) error {
+	defer a.cancel()
+	if a.hang {
+		<-a.ctx.Done()
+		return status.FromContextError(a.ctx.Err()).Err()
+	}
+	return nil
+}
+
+// TestStreamAttemptTimeoutUnreadCallFinished: through the suite, a client stream's first
+// attempt times out while the caller is between two sends; the stream goes on and its second
+// attempt answers. The call is reported once, as a success of two attempts: the first
+// attempt's end, with nobody reading, is not the stream's (it used to be taken for it: the
+// call's context was released, and the caller got the first attempt's DeadlineExceeded,
+// unretried).
+func TestStreamAttemptTimeoutUnreadCallFinished(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		r := quickRetry(3)
+		r.PerAttemptTimeout = 5 * time.Second
+		cfg := &config.Config{
+			Profiles: map[string]config.Profile{"p": {Retry: r}},
+			Services: map[string]config.Service{svcLiveness: {Profile: "p"}},
+		}
+		rec := &testkit.Recorder{}
+		s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		var opens atomic.Int32
+		streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			sctx, cancel := context.WithCancel(ctx)
+			return &stubAttempt{ctx: sctx, cancel: cancel, hang: opens.Add(1) == 1}, nil
+		}
+		cs, err := s.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(5 * time.Second) // attempt 1's timeout, with nobody reading
+		synctest.Wait()
+		got := make(chan error, 1)
+		go func() {
+			_ = cs.SendMsg(&kycv1.CheckRequest{Index: 1})
+			_ = cs.CloseSend()
+			got <- cs.RecvMsg(new(kycv1.CheckResponse))
+		}()
+		for {
+			synctest.Wait()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatalf("CloseAndRecv = %v", err)
+				}
+				calls := rec.Events(observe.CallFinished)
+				if len(calls) != 1 || calls[0].Code != grpccodes.OK || calls[0].Attempt != 2 {
+					t.Fatalf("CallFinished %+v, want one: OK after 2 attempts", calls)
+				}
+				return
+			default:
+				clk.AdvanceWhenWaiting() // the backoff sleep
+			}
+		}
+	})
+}
