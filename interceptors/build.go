@@ -166,20 +166,34 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 }
 
 // shares reports whether a method (policy mp) resolves section k as its service (sp) does,
-// with the same classifier and budget where the section uses them: its object for k is then
-// the service's. (A method whose classifier alone differs shares the service's bulkhead.)
+// with the same classifier and budget where the section uses them, and shares the objects of
+// the sections k's object captures (section.Spec.Captures): its object for k is then the
+// service's. (A method whose classifier alone differs shares the service's bulkhead; a method
+// with a retry section of its own has a hedging policy of its own, drawing on its own retry
+// budget.)
 func shares(mp, sp config.Policy, k section.Key) bool {
 	if !mp.SameSection(sp.Profile, config.Section(k)) {
 		return false
 	}
+	sec, ok := section.Lookup(k)
+	if !ok {
+		return true
+	}
 	var uses section.Uses
-	if sec, ok := section.Lookup(k); ok {
-		if v := mp.Value(k); v != nil {
-			uses = sec.Uses(v)
+	if v := mp.Value(k); v != nil {
+		uses = sec.Uses(v)
+	}
+	if (uses&section.UsesBudget != 0 && mp.Budget != sp.Budget) ||
+		(uses&section.UsesClassifier != 0 && !mp.SameSection(sp.Profile, config.SectionClassifier)) {
+		return false
+	}
+	for _, c := range sec.Captures() {
+		// Ranked before k alone, so that the recursion ends.
+		if d, ok := section.Lookup(c); ok && d.Rank() < sec.Rank() && !shares(mp, sp, c) {
+			return false
 		}
 	}
-	return (uses&section.UsesBudget == 0 || mp.Budget == sp.Budget) &&
-		(uses&section.UsesClassifier == 0 || mp.SameSection(sp.Profile, config.SectionClassifier))
+	return true
 }
 
 // finishLocked takes the chain's stateful objects from the object cache within t — kept from

@@ -69,7 +69,9 @@
 // without overrides of their own share their service's policy objects: one breaker, one
 // bulkhead, one rate limiter, one adaptive throttle, one hedging delay estimate and one retry
 // budget per service. A method with its own overrides
-// gets its own object for each section it changes, named by its full method.
+// gets its own object for each section it changes, named by its full method, and for each
+// section whose object captures one of those (a method with retry settings of its own has a
+// hedging policy of its own, drawing on its own retry budget).
 //
 // Names outside the configuration and the registered descriptors (a generic proxy forwards
 // any; names can come from input) resolve as their service does and share its chain, unless

@@ -1,0 +1,79 @@
+package interceptors_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// A service's hedging policy learns its methods' delays; a reload that changes nothing keeps
+// it, with what it learnt, also when one method of the service has retry settings of its own:
+// that method's hedges draw on its own retry budget, so it has a hedging policy of its own,
+// kept too (one object named by the service for both would be replaced by each chain built).
+func TestReloadKeepsHedgeBesideAMethodsOwnRetry(t *testing.T) {
+	const svc = "test.v1.Hedged"
+	cfg := func() *config.Config {
+		r := &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, Jitter: retry.JitterNone,
+			Throttle: retry.RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second}}
+		h := &hedge.Config{MaxAttempts: 2, Delay: 100 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10, Idempotent: true}
+		return &config.Config{
+			Profiles: map[string]config.Profile{"p": {Retry: r, Hedge: h}},
+			Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{
+				"A": {Overrides: config.Overrides{Retry: config.Set(retry.Config{MaxAttempts: 2}, "max_attempts")}},
+				"B": {},
+			}}},
+		}
+	}
+	clk := clocktest.New(time.Unix(1700000000, 0))
+	s, err := interceptors.New(cfg(), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A's calls take 20ms each, B's 10ms (replies are messages: the calls can be hedged). The
+	// hedging policies learn those delays.
+	for _, m := range []struct {
+		name string
+		took time.Duration
+	}{{"A", 20 * time.Millisecond}, {"B", 10 * time.Millisecond}} {
+		slow := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			clk.Advance(m.took)
+			return nil
+		}
+		for range 4 {
+			if err := s.Unary()(context.Background(), "/"+svc+"/"+m.name, nil, new(emptypb.Empty), nil, slow); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// learnt is the delay the hedging policy named name uses for method; 0 when there is no
+	// such policy.
+	learnt := func(name, method string) time.Duration {
+		if h, ok := interceptors.Object(s, "hedge", name).(*hedge.Policy); ok {
+			return h.Delay(method)
+		}
+		return 0
+	}
+	check := func(when string) {
+		t.Helper()
+		if d := learnt(svc, "/"+svc+"/B"); d != 10*time.Millisecond {
+			t.Errorf("%s: the service's hedging delay for B is %v, want the 10ms learnt", when, d)
+		}
+		if d := learnt("/"+svc+"/A", "/"+svc+"/A"); d != 20*time.Millisecond {
+			t.Errorf("%s: A's hedging delay is %v, want the 20ms learnt", when, d)
+		}
+	}
+	check("before the reload")
+	if err := s.Reload(cfg()); err != nil {
+		t.Fatal(err)
+	}
+	check("after a reload that changed nothing")
+}
