@@ -150,6 +150,35 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	return p
 }
 
+// check reports what the Check of a stateful section (section.Spec.Check) refuses in the
+// policy of svc as a whole (otherService: a service outside cfg), which the chains built on a
+// first call resolve to (see Suite.chain). Their stateless steps are not built: a step that
+// does not fit a method (a fallback's reply_json) is for each method's build to refuse.
+func (s *Suite) check(cfg *config.Config, svc string) error {
+	fullMethod := "/" + svc + "/" + otherMethod
+	mp := cfg.ResolveService(svc)
+	name := fullMethod
+	if svc == otherService {
+		name = fmt.Sprintf("services outside the configuration (profile %q)", mp.ProfileName)
+	}
+	cl, err := mp.NewClassifier()
+	if err != nil {
+		return fmt.Errorf("%s: classifier: %w", name, err)
+	}
+	p := &prepared{c: &chain{method: fullMethod, policy: mp, classifier: cl}, service: svc, fullMethod: fullMethod, sp: mp}
+	secs, _ := section.All()
+	for _, sec := range secs {
+		v := mp.Value(sec.Key())
+		if !sec.CanBuild() || sec.Stateless() || (v == nil && !sec.Always()) {
+			continue
+		}
+		if err := sec.Check(s.env(p, sec, v, nil), v); err != nil {
+			return fmt.Errorf("%s: %s: %w", name, sec.Key(), err)
+		}
+	}
+	return nil
+}
+
 // env returns what section sec's Build gets in chain p. A stateless section's step serves
 // this chain alone and gets the chain's sink; an object the cache may share with other chains
 // gets the suite's.

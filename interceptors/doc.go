@@ -97,6 +97,8 @@
 // objects the reload built for its other chains are dropped, their closers run, and the
 // suite's objects, its breaker registry and its limiter registry's shared buckets stay as
 // they were, states included. A chain built on a method's first call is all or nothing too.
+// What would refuse such a chain whatever its method (a fleet-wide limit without a remote
+// limiter factory, in the default profile or a service's) refuses the configuration at once.
 //
 // # Per-call options
 //

@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -76,4 +79,54 @@ func TestReloadKeepsHedgeBesideAMethodsOwnRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a reload that changed nothing")
+}
+
+// A fleet-wide limit without a remote limiter factory is refused whole wherever it is, also
+// where its chains are built on a first call only: in the default profile (services outside
+// the configuration) and in a configured service without a registered descriptor or methods
+// named. A reload that brings one in changes nothing: the calls it would fail go on.
+func TestRemoteLimitWithoutFactoryRefusedForFirstCallChains(t *testing.T) {
+	redis := func() *ratelimit.Config {
+		return &ratelimit.Config{Rate: 5, Redis: &ratelimit.RedisConfig{Addr: "127.0.0.1:1"}}
+	}
+	for name, cfg := range map[string]*config.Config{
+		"default profile": {Profiles: map[string]config.Profile{config.DefaultProfile: {RateLimit: redis()}}},
+		"service without methods": {
+			Profiles: map[string]config.Profile{"p": {RateLimit: redis()}},
+			Services: map[string]config.Service{"a.v1.Lazy": {Profile: "p"}},
+		},
+		"service whose one method turns it off": {
+			Profiles: map[string]config.Profile{"p": {RateLimit: redis()}},
+			Services: map[string]config.Service{"a.v1.Lazy": {Profile: "p", Methods: map[string]config.Method{
+				"Do": {Overrides: config.Overrides{RateLimit: config.Off[ratelimit.Config]()}},
+			}}},
+		},
+	} {
+		s, err := interceptors.New(cfg)
+		if err == nil {
+			inv := &testkit.CountingInvoker{}
+			err := s.Unary()(context.Background(), "/a.v1.Lazy/Other", nil, nil, nil, inv.Invoke)
+			_ = s.Close()
+			t.Errorf("%s: New accepted rate_limit.redis without a remote limiter factory (a first call: %v)", name, err)
+			continue
+		}
+		for _, w := range []string{"rate_limit.redis", "WithRemoteLimiter"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not name %s", name, err, w)
+			}
+		}
+	}
+
+	s, err := interceptors.New(&config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {RateLimit: &ratelimit.Config{Rate: 100}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Reload(&config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {RateLimit: redis()}}}); err == nil {
+		t.Error("Reload accepted a default profile with rate_limit.redis without a remote limiter factory")
+	}
+	inv := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), "/a.v1.Lazy/Do", nil, nil, nil, inv.Invoke); err != nil {
+		t.Errorf("first call of a service outside the configuration after the refused reload: %v, want the configuration in force's chain", err)
+	}
 }
