@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -128,5 +129,74 @@ func TestRemoteLimitWithoutFactoryRefusedForFirstCallChains(t *testing.T) {
 	inv := &testkit.CountingInvoker{}
 	if err := s.Unary()(context.Background(), "/a.v1.Lazy/Do", nil, nil, nil, inv.Invoke); err != nil {
 		t.Errorf("first call of a service outside the configuration after the refused reload: %v, want the configuration in force's chain", err)
+	}
+}
+
+// A Config built in code may hold in its Sections maps what a file never decodes to: a key
+// that is no registered section kept there, a value of another type than the section's *C, a
+// nil one. New and Reload refuse it, naming the entry, the value and the rule, without a
+// panic, and a refused reload leaves the configuration in force.
+func TestSectionValuesOfTheWrongTypeRefused(t *testing.T) {
+	profile := func(k section.Key, v any) *config.Config {
+		return &config.Config{Profiles: map[string]config.Profile{"p": {Sections: map[section.Key]any{k: v}}}}
+	}
+	override := func(v any) *config.Config {
+		return &config.Config{Services: map[string]config.Service{"a.v1.A": {Methods: map[string]config.Method{"Do": {Overrides: config.Overrides{
+			Sections: map[section.Key]*config.Override[any]{"quota": {Value: v, Fields: []string{"limit"}}},
+		}}}}}}
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  *config.Config
+		want string
+	}{
+		{"not a pointer", profile("quota", quotaConfig{Limit: 1}),
+			"profiles.p.quota: a value of type interceptors_test.quotaConfig is not a *interceptors_test.quotaConfig"},
+		{"nil pointer", profile("quota", (*quotaConfig)(nil)),
+			"profiles.p.quota: nil is not a *interceptors_test.quotaConfig (leave the key out to turn the section off)"},
+		{"another section's", profile("quota", &retry.Config{MaxAttempts: 2}),
+			"profiles.p.quota: a value of type *retry.Config is not a *interceptors_test.quotaConfig"},
+		{"misspelt key", profile("qouta", &quotaConfig{Limit: 1}), `profiles.p.qouta: "qouta" is not a registered section`},
+		{"built-in key", profile("retry", &retry.Config{MaxAttempts: 2}), `profiles.p.retry: "retry" has a field of its own, where its value goes`},
+		{"override value", override(1),
+			`services."a.v1.A".methods.Do.quota: a value of type int is not a *interceptors_test.quotaConfig`},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: New panicked: %v", tt.name, r)
+				}
+			}()
+			s, err := interceptors.New(tt.cfg)
+			if err == nil {
+				_ = s.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: New: %v, want an error saying %q", tt.name, err, tt.want)
+			}
+		}()
+	}
+
+	s, err := interceptors.New(&config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {Retry: &retry.Config{MaxAttempts: 2, InitialBackoff: time.Millisecond, Idempotent: true}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bad := profile("quota", quotaConfig{Limit: 1})
+	bad.Profiles[config.DefaultProfile] = config.Profile{Sections: map[section.Key]any{"quota": quotaConfig{Limit: 0}}}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("Reload panicked: %v", r)
+			}
+		}()
+		if err := s.Reload(bad); err == nil {
+			t.Error("Reload accepted a quota section that is not a *quotaConfig")
+		}
+	}()
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	_ = s.Unary()(context.Background(), "/a.v1.A/Do", nil, nil, nil, fail.Invoke)
+	if n := fail.Count("/a.v1.A/Do"); n != 2 {
+		t.Errorf("a call after the refused reload made %d attempts, want the 2 of the configuration in force", n)
 	}
 }
