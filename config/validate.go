@@ -3,6 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -10,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
+	"github.com/bulwarkrpc/bulwark/section"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -17,13 +21,19 @@ import (
 // errors.Join) whose paths are yaml key paths: each section's own Validate, classifier
 // entries, profile and service names, methods that are not identifiers, services bound to
 // profiles that do not exist, override fields that do not exist, and overrides that make the
-// effective section invalid (reported at the service or method that overrides), and a
-// rate_limit.shared name given two rates or bursts.
+// effective section invalid (reported at the service or method that overrides), a
+// rate_limit.shared name given two rates or bursts, and entries of the Sections maps that are
+// no registered section's or hold a value of another type than its *C (alone, as the rest
+// would read them).
 func (c *Config) Validate() error {
 	var v fielderr.Checker
 	var errs []error
 	v.Check(c.Budget >= 0, "budget", c.Budget, "is negative")
 	errs = append(errs, v.Err())
+	if err := c.checkSectionValues(); err != nil {
+		// The rest reads those values: alone, they are what is wrong.
+		return errors.Join(append(errs, err)...)
+	}
 
 	for _, name := range c.ProfileNames() {
 		path := "profiles." + fielderr.Key(name)
@@ -36,6 +46,57 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.validateService(name))
 	}
 	errs = append(errs, c.checkSharedBuckets())
+	return errors.Join(errs...)
+}
+
+// checkSectionValues reports the entries of the Sections maps of c's profiles, services and
+// methods that no policy can be resolved from: a key that is no registered section kept there
+// (a built-in section's value goes in its own field), and a value that is not a non-nil *C of
+// its section's Config type C (an Override's Value may also be nil: the section's defaults).
+// A file decodes to the right types; a Config built in code may not, and resolving such a
+// value would panic, or leave the section silently off.
+func (c *Config) checkSectionValues() error {
+	var errs []error
+	check := func(path string, k section.Key, v any, override bool) {
+		path += "." + fielderr.Key(string(k))
+		sl, ok := slotOf(k)
+		switch {
+		case !ok:
+			errs = append(errs, fielderr.New(path, string(k), "is not a registered section"))
+		case sl.pField >= 0:
+			errs = append(errs, fielderr.New(path, string(k), "has a field of its own, where its value goes"))
+		case v == nil && override:
+		case v == nil || (reflect.TypeOf(v) == reflect.PointerTo(sl.sec.Type()) && reflect.ValueOf(v).IsNil()):
+			errs = append(errs, &fielderr.Error{Path: path, Value: "nil", Rule: "is not a *" + sl.sec.Type().String() + " (leave the key out to turn the section off)"})
+		case reflect.TypeOf(v) != reflect.PointerTo(sl.sec.Type()):
+			errs = append(errs, &fielderr.Error{Path: path, Value: "a value of type " + reflect.TypeOf(v).String(), Rule: "is not a *" + sl.sec.Type().String()})
+		}
+	}
+	overrides := func(path string, o Overrides) {
+		for _, k := range slices.Sorted(maps.Keys(o.Sections)) {
+			if ov := o.Sections[k]; ov != nil {
+				var v any
+				if !ov.Off {
+					v = ov.Value
+				}
+				check(path, k, v, true)
+			}
+		}
+	}
+	for _, name := range c.ProfileNames() {
+		p := c.Profiles[name]
+		for _, k := range slices.Sorted(maps.Keys(p.Sections)) {
+			check("profiles."+fielderr.Key(name), k, p.Sections[k], false)
+		}
+	}
+	for _, name := range c.ServiceNames() {
+		path := "services." + fielderr.Key(name)
+		svc := c.Services[name]
+		overrides(path, svc.Overrides)
+		for _, m := range c.MethodNames(name) {
+			overrides(path+".methods."+fielderr.Key(m), svc.Methods[m].Overrides)
+		}
+	}
 	return errors.Join(errs...)
 }
 

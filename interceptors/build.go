@@ -150,6 +150,35 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	return p
 }
 
+// check reports what the Check of a stateful section (section.Spec.Check) refuses in the
+// policy of svc as a whole (otherService: a service outside cfg), which the chains built on a
+// first call resolve to (see Suite.chain). Their stateless steps are not built: a step that
+// does not fit a method (a fallback's reply_json) is for each method's build to refuse.
+func (s *Suite) check(cfg *config.Config, svc string) error {
+	fullMethod := "/" + svc + "/" + otherMethod
+	mp := cfg.ResolveService(svc)
+	name := fullMethod
+	if svc == otherService {
+		name = fmt.Sprintf("services outside the configuration (profile %q)", mp.ProfileName)
+	}
+	cl, err := mp.NewClassifier()
+	if err != nil {
+		return fmt.Errorf("%s: classifier: %w", name, err)
+	}
+	p := &prepared{c: &chain{method: fullMethod, policy: mp, classifier: cl}, service: svc, fullMethod: fullMethod, sp: mp}
+	secs, _ := section.All()
+	for _, sec := range secs {
+		v := mp.Value(sec.Key())
+		if !sec.CanBuild() || sec.Stateless() || (v == nil && !sec.Always()) {
+			continue
+		}
+		if err := sec.Check(s.env(p, sec, v, nil), v); err != nil {
+			return fmt.Errorf("%s: %s: %w", name, sec.Key(), err)
+		}
+	}
+	return nil
+}
+
 // env returns what section sec's Build gets in chain p. A stateless section's step serves
 // this chain alone and gets the chain's sink; an object the cache may share with other chains
 // gets the suite's.
@@ -166,20 +195,34 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 }
 
 // shares reports whether a method (policy mp) resolves section k as its service (sp) does,
-// with the same classifier and budget where the section uses them: its object for k is then
-// the service's. (A method whose classifier alone differs shares the service's bulkhead.)
+// with the same classifier and budget where the section uses them, and shares the objects of
+// the sections k's object captures (section.Spec.Captures): its object for k is then the
+// service's. (A method whose classifier alone differs shares the service's bulkhead; a method
+// with a retry section of its own has a hedging policy of its own, drawing on its own retry
+// budget.)
 func shares(mp, sp config.Policy, k section.Key) bool {
 	if !mp.SameSection(sp.Profile, config.Section(k)) {
 		return false
 	}
+	sec, ok := section.Lookup(k)
+	if !ok {
+		return true
+	}
 	var uses section.Uses
-	if sec, ok := section.Lookup(k); ok {
-		if v := mp.Value(k); v != nil {
-			uses = sec.Uses(v)
+	if v := mp.Value(k); v != nil {
+		uses = sec.Uses(v)
+	}
+	if (uses&section.UsesBudget != 0 && mp.Budget != sp.Budget) ||
+		(uses&section.UsesClassifier != 0 && !mp.SameSection(sp.Profile, config.SectionClassifier)) {
+		return false
+	}
+	for _, c := range sec.Captures() {
+		// Ranked before k alone, so that the recursion ends.
+		if d, ok := section.Lookup(c); ok && d.Rank() < sec.Rank() && !shares(mp, sp, c) {
+			return false
 		}
 	}
-	return (uses&section.UsesBudget == 0 || mp.Budget == sp.Budget) &&
-		(uses&section.UsesClassifier == 0 || mp.SameSection(sp.Profile, config.SectionClassifier))
+	return true
 }
 
 // finishLocked takes the chain's stateful objects from the object cache within t — kept from

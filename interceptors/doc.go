@@ -69,7 +69,9 @@
 // without overrides of their own share their service's policy objects: one breaker, one
 // bulkhead, one rate limiter, one adaptive throttle, one hedging delay estimate and one retry
 // budget per service. A method with its own overrides
-// gets its own object for each section it changes, named by its full method.
+// gets its own object for each section it changes, named by its full method, and for each
+// section whose object captures one of those (a method with retry settings of its own has a
+// hedging policy of its own, drawing on its own retry budget).
 //
 // Names outside the configuration and the registered descriptors (a generic proxy forwards
 // any; names can come from input) resolve as their service does and share its chain, unless
@@ -95,6 +97,8 @@
 // objects the reload built for its other chains are dropped, their closers run, and the
 // suite's objects, its breaker registry and its limiter registry's shared buckets stay as
 // they were, states included. A chain built on a method's first call is all or nothing too.
+// What would refuse such a chain whatever its method (a fleet-wide limit without a remote
+// limiter factory, in the default profile or a service's) refuses the configuration at once.
 //
 // # Per-call options
 //

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/objcache"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 )
 
@@ -66,3 +68,19 @@ func ObjectCount(s *Suite) int {
 // ChainOf returns the chain serving fullMethod under the configuration in force, to compare
 // chains by identity.
 func ChainOf(s *Suite, fullMethod string) any { return s.state.Load().chain(s, fullMethod) }
+
+// Object returns the policy object of section sec named name in the suite's object cache, or
+// nil.
+func Object(s *Suite, sec, name string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out any
+	s.objs.Each(func(k objcache.Key, b section.Built) bool {
+		if string(k.Section) == sec && k.Name == name {
+			out = b.Object
+			return false
+		}
+		return true
+	})
+	return out
+}

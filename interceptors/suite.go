@@ -233,6 +233,16 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			ps = append(ps, p)
 		}
 	}
+	// The chains built on a first call (see chain), of a configured service's methods without
+	// chains of their own and of services outside the configuration, are checked too: a
+	// configuration that their builds would refuse for a reason outside the sections' values
+	// (section.Spec.Check: a fleet-wide limiter without its factory) is refused whole, as it is
+	// for the chains built here, instead of failing every such call.
+	for _, svc := range append(st.cfg.ServiceNames(), otherService) {
+		if err := s.check(st.cfg, svc); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

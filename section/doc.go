@@ -53,8 +53,9 @@
 // particular policies (Value), the steps already built for the chain (Env.Earlier),
 // OnClose and the reload's Stage. A suite keeps what Build returns across reloads while its
 // fingerprint holds: the section's value (Equal), what it Uses (the classifier, the budget)
-// and its Deps by identity. Stateless sections are built afresh for every chain, before any
-// kept object is touched.
+// and its Deps by identity. An object that captures the objects of earlier sections
+// (Spec.Captures) is its service's only where they are too. Stateless sections are built
+// afresh for every chain, before any kept object is touched.
 //
 // A reload is all or nothing: when one chain of it fails to build, what its other chains built
 // is dropped (their OnClose funcs run) and the suite keeps the objects it had. A Build whose

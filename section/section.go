@@ -77,8 +77,8 @@ type Spec[C any] struct {
 	// Name names the object Build makes for a chain of fullMethod: objects of one name (and
 	// section) are one object, shared by the chains that name it and kept across reloads
 	// while its fingerprint holds (see Uses). shared is true when the method resolves the
-	// section, the classifier and the budget as its service does. Nil: service when shared,
-	// else fullMethod.
+	// section, the classifier and the budget as its service does, and the sections it
+	// Captures likewise. Nil: service when shared, else fullMethod.
 	Name func(c C, service, fullMethod string, shared bool) string
 	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
 	// any of it changes. Nil: nothing.
@@ -87,6 +87,13 @@ type Spec[C any] struct {
 	// env.Earlier) that Build will capture; they join the fingerprint by identity, so that
 	// the object is rebuilt when one of them is replaced. Nil: none.
 	Deps func(env *Env, c C) []any
+	// Captures lists the sections, ranked before this one, whose objects Build captures
+	// (those Deps returns come from them): the object is its service's only where the method
+	// resolves each of them as its service does (see Name's shared), since the methods that
+	// share one object must capture the same objects. Otherwise the chains of one service
+	// would name one object with two fingerprints, and each build would replace it, losing
+	// its state. Sections ranked after this one are ignored. Nil: none.
+	Captures []Key
 	// Stateless says that Build's step holds no state worth keeping and none shared between
 	// chains: it is built afresh for every chain, before any stateful object is taken or
 	// replaced, so that a configuration whose stateless steps fail to build (a fallback
@@ -143,6 +150,8 @@ type Section interface {
 	Uses(v any) Uses
 	// Deps is Spec.Deps of *v.
 	Deps(env *Env, v any) []any
+	// Captures is Spec.Captures.
+	Captures() []Key
 	Stateless() bool
 	Always() bool
 	Refresh() bool
@@ -203,6 +212,7 @@ func (e erased[C]) CanBuild() bool  { return e.s.Build != nil }
 func (e erased[C]) Stateless() bool { return e.s.Stateless }
 func (e erased[C]) Always() bool    { return e.s.Always }
 func (e erased[C]) Refresh() bool   { return e.s.Refresh }
+func (e erased[C]) Captures() []Key { return e.s.Captures }
 
 func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
 

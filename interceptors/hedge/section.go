@@ -21,6 +21,7 @@ func init() {
 		Explicit:  explicit,
 		Uses:      func(Config) section.Uses { return section.UsesClassifier },
 		Deps:      func(env *section.Env, _ Config) []any { return []any{retryBudget(env)} },
+		Captures:  []section.Key{"retry"},
 		CallSink:  func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
 		Build:     build,
 	})
