@@ -46,8 +46,9 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 // exited (again), and the gates before it exit as panicked, as with nested InvokeGates.
 // start, when not nil, is a reading of the clock taken with nothing since that could have
 // waited (an attempt loop's call start, for its first attempt): a gate that reads the clock
-// (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant). (A pointer: a word in the frames of Invoke's
-// callers, which lie under the call, where a time.Time takes three.)
+// (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant).
+// (A pointer: a word in the frames of Invoke's callers, which lie under the call, where a
+// time.Time takes three.)
 func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req, reply any, cc *grpc.ClientConn, next grpc.UnaryInvoker, opts []grpc.CallOption) error {
 	var passes [MaxGates]Pass
 	entered := 0
