@@ -2,7 +2,6 @@ package interceptors_test
 
 import (
 	"context"
-	"io"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -16,39 +15,7 @@ import (
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
-
-// stubAttempt is an attempt stream standing for gRPC's: its context is a child of the one it
-// was opened with and ends with the stream, as gRPC's does. The first attempt hangs until its
-// context ends; the others answer at once.
-type stubAttempt struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	hang   bool
-}
-
-func (a *stubAttempt) Header() (metadata.MD, error) { return nil, nil }
-func (a *stubAttempt) Trailer() metadata.MD         { return nil }
-func (a *stubAttempt) CloseSend() error             { return nil }
-func (a *stubAttempt) Context() context.Context     { return a.ctx }
-
-func (a *stubAttempt) SendMsg(any) error {
-	if a.ctx.Err() != nil {
-		return io.EOF
-	}
-	return nil
-}
-
-func (a *stubAttempt) RecvMsg(any) error {
-	defer a.cancel()
-	if a.hang {
-		<-a.ctx.Done()
-		return status.FromContextError(a.ctx.Err()).Err()
-	}
-	return nil
-}
 
 // TestStreamAttemptTimeoutUnreadCallFinished: through the suite, a client stream's first
 // attempt times out while the caller is between two sends; the stream goes on and its second
@@ -73,8 +40,7 @@ func TestStreamAttemptTimeoutUnreadCallFinished(t *testing.T) {
 		defer func() { _ = s.Close() }()
 		var opens atomic.Int32
 		streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-			sctx, cancel := context.WithCancel(ctx)
-			return &stubAttempt{ctx: sctx, cancel: cancel, hang: opens.Add(1) == 1}, nil
+			return testkit.NewScriptedStream(ctx, opens.Add(1) == 1), nil
 		}
 		cs, err := s.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
 		if err != nil {

@@ -2,7 +2,6 @@ package retry_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -15,40 +14,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 )
-
-// scriptedAttempt is one attempt stream under the retry loop, standing for gRPC's: its context
-// is a child of the attempt's and ends with it, as gRPC's does. SendMsg returns io.EOF once
-// the context has ended; RecvMsg either waits for the end (hang) or answers at once.
-type scriptedAttempt struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	hang   bool
-}
-
-func (a *scriptedAttempt) Header() (metadata.MD, error) { return nil, nil }
-func (a *scriptedAttempt) Trailer() metadata.MD         { return nil }
-func (a *scriptedAttempt) CloseSend() error             { return nil }
-func (a *scriptedAttempt) Context() context.Context     { return a.ctx }
-
-func (a *scriptedAttempt) SendMsg(any) error {
-	if a.ctx.Err() != nil {
-		return io.EOF
-	}
-	return nil
-}
-
-func (a *scriptedAttempt) RecvMsg(any) error {
-	defer a.cancel() // gRPC ends the stream's context when the stream ends
-	if a.hang {
-		<-a.ctx.Done()
-		return status.FromContextError(a.ctx.Err()).Err()
-	}
-	return nil
-}
 
 // TestStreamAttemptTimeoutWithNobodyReading: a client stream's first attempt times out (the
 // per-attempt timer) while the caller is between two sends. The retry stream goes on: the
@@ -71,8 +38,7 @@ func TestStreamAttemptTimeoutWithNobodyReading(t *testing.T) {
 		}
 		var opens atomic.Int32
 		attempts := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-			sctx, cancel := context.WithCancel(ctx)
-			return &scriptedAttempt{ctx: sctx, cancel: cancel, hang: opens.Add(1) == 1}, nil
+			return testkit.NewScriptedStream(ctx, opens.Add(1) == 1), nil
 		}
 		desc := &grpc.StreamDesc{ClientStreams: true}
 		retried := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -130,8 +96,7 @@ func TestStreamContextValuesAndEnd(t *testing.T) {
 	}
 	want := &peer.Peer{Addr: &net.UnixAddr{Name: "attempt", Net: "unix"}}
 	attempts := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-		sctx, cancel := context.WithCancel(peer.NewContext(ctx, want))
-		return &scriptedAttempt{ctx: sctx, cancel: cancel}, nil
+		return testkit.NewScriptedStream(peer.NewContext(ctx, want), false), nil
 	}
 	cs, err := p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, attempts)
 	if err != nil {
