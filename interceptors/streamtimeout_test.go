@@ -51,27 +51,12 @@ func TestStreamAttemptTimeoutUnreadCallFinished(t *testing.T) {
 		}
 		clk.Advance(5 * time.Second) // attempt 1's timeout, with nobody reading
 		synctest.Wait()
-		got := make(chan error, 1)
-		go func() {
-			_ = cs.SendMsg(&kycv1.CheckRequest{Index: 1})
-			_ = cs.CloseSend()
-			got <- cs.RecvMsg(new(kycv1.CheckResponse))
-		}()
-		for {
-			synctest.Wait()
-			select {
-			case err := <-got:
-				if err != nil {
-					t.Fatalf("CloseAndRecv = %v", err)
-				}
-				calls := rec.Events(observe.CallFinished)
-				if len(calls) != 1 || calls[0].Code != grpccodes.OK || calls[0].Attempt != 2 {
-					t.Fatalf("CallFinished %+v, want one: OK after 2 attempts", calls)
-				}
-				return
-			default:
-				clk.AdvanceWhenWaiting() // the backoff sleep
-			}
+		if err := testkit.CloseAndRecvInBubble(cs, clk, &kycv1.CheckRequest{Index: 1}, new(kycv1.CheckResponse)); err != nil {
+			t.Fatalf("CloseAndRecv = %v", err)
+		}
+		calls := rec.Events(observe.CallFinished)
+		if len(calls) != 1 || calls[0].Code != grpccodes.OK || calls[0].Attempt != 2 {
+			t.Fatalf("CallFinished %+v, want one: OK after 2 attempts", calls)
 		}
 	})
 }

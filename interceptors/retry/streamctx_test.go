@@ -56,32 +56,12 @@ func TestStreamAttemptTimeoutWithNobodyReading(t *testing.T) {
 		clk.Advance(5 * time.Second) // attempt 1's timeout, with nobody reading
 		synctest.Wait()              // every context callback has run
 
-		got := make(chan error, 1)
-		go func() {
-			if err := cs.SendMsg(&kycv1.CheckRequest{Index: 1}); err != nil {
-				got <- err
-				return
-			}
-			if err := cs.CloseSend(); err != nil {
-				got <- err
-				return
-			}
-			got <- cs.RecvMsg(new(kycv1.CheckResponse))
-		}()
-		for {
-			synctest.Wait()
-			select {
-			case err := <-got:
-				if err != nil {
-					t.Fatalf("CloseAndRecv = %v after %d attempts, want the second attempt's reply", err, opens.Load())
-				}
-				if n := opens.Load(); n != 2 {
-					t.Fatalf("%d attempts, want 2", n)
-				}
-				return
-			default:
-				clk.AdvanceWhenWaiting() // the backoff sleep
-			}
+		err = testkit.CloseAndRecvInBubble(cs, clk, &kycv1.CheckRequest{Index: 1}, new(kycv1.CheckResponse))
+		if err != nil {
+			t.Fatalf("CloseAndRecv = %v after %d attempts, want the second attempt's reply", err, opens.Load())
+		}
+		if n := opens.Load(); n != 2 {
+			t.Fatalf("%d attempts, want 2", n)
 		}
 	})
 }

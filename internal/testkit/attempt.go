@@ -3,6 +3,9 @@ package testkit
 import (
 	"context"
 	"io"
+	"testing/synctest"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -51,4 +54,32 @@ func (s *ScriptedStream) RecvMsg(any) error {
 		return status.FromContextError(s.ctx.Err()).Err()
 	}
 	return nil
+}
+
+// CloseAndRecvInBubble sends last on cs, closes its send side and receives its reply into
+// reply, in a goroutine of the caller's synctest bubble, moving clk to its next timer whenever
+// every goroutine of the bubble is blocked (a retry's backoff sleep, say), and returns the
+// first error: the send's, CloseSend's or RecvMsg's. Call it inside synctest.Test.
+func CloseAndRecvInBubble(cs grpc.ClientStream, clk *clocktest.Fake, last, reply any) error {
+	got := make(chan error, 1)
+	go func() {
+		if err := cs.SendMsg(last); err != nil {
+			got <- err
+			return
+		}
+		if err := cs.CloseSend(); err != nil {
+			got <- err
+			return
+		}
+		got <- cs.RecvMsg(reply)
+	}()
+	for {
+		synctest.Wait()
+		select {
+		case err := <-got:
+			return err
+		default:
+			clk.AdvanceWhenWaiting()
+		}
+	}
 }
