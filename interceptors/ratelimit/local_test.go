@@ -371,3 +371,23 @@ func TestHotPathAllocs(t *testing.T) {
 		}
 	}
 }
+
+// A fleet-wide limit above MaxFleetRate is refused by Validate, naming the field, the value and
+// the rule, so that a configuration no fleet-wide limiter could serve does not load; the same
+// rate is a local bucket's to take.
+func TestValidateFleetRate(t *testing.T) {
+	redis := &ratelimit.RedisConfig{Addr: "r:6379"}
+	if err := (ratelimit.Config{Rate: ratelimit.MaxFleetRate, Redis: redis}).Validate(); err != nil {
+		t.Fatalf("Validate(fleet-wide rate 1e6) = %v, want nil", err)
+	}
+	err := (ratelimit.Config{Rate: 2e6, Redis: redis}).Validate()
+	if err == nil || !strings.HasPrefix(err.Error(), "rate: 2e+06 is above 1e6, the highest fleet-wide rate") {
+		t.Fatalf("Validate(fleet-wide rate 2e6) = %v, want it refused", err)
+	}
+	if err := (ratelimit.Config{Rate: 2e6}).Validate(); err != nil {
+		t.Fatalf("Validate(local rate 2e6) = %v, want nil", err)
+	}
+	if err := (ratelimit.Config{Rate: 2e9, Redis: redis}).Validate(); err == nil || err.Error() != "rate: 2e+09 is above 1e9" {
+		t.Fatalf("Validate(fleet-wide rate 2e9) = %v, want the one rule that is broken first", err)
+	}
+}

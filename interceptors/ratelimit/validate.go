@@ -10,6 +10,15 @@ import (
 // MinRate is the lowest rate a Config takes: one call per century.
 const MinRate = 1 / (100 * 365 * 24 * 3600.0)
 
+// MaxFleetRate is the highest rate, in calls per second, of a fleet-wide limit (a Config with
+// Redis set). The bucket's state in Redis is a time in float seconds since 2017, whose step is
+// 2⁻²⁴ s, about 60 ns, from mid-2025 to 2034: at 1e6 calls per second (an interval of 1 µs)
+// the interval is off by up to half a step, 3 %, at 1e7 by a third, and above about 3e7 the
+// bucket never refills. One Redis instance serves about 1e5 scripts per second anyway.
+// Validate refuses a higher rate, so that a configuration that no fleet-wide limiter could
+// serve is refused as it loads, not at every call of the methods it covers.
+const MaxFleetRate = 1e6
+
 // Validate reports every field of c that is out of range (see retry.Config.Validate).
 func (c Config) Validate() error {
 	var v fielderr.Checker
@@ -24,6 +33,8 @@ func (c Config) Validate() error {
 			v.Add("redis.addr", r.Addr, "is not host:port")
 		}
 		v.Check(r.Timeout >= 0, "redis.timeout", r.Timeout, "is negative")
+		v.Check(!(c.Rate > MaxFleetRate) || c.Rate > 1e9, "rate", c.Rate,
+			"is above 1e6, the highest fleet-wide rate (rate_limit.redis): past it a bucket's times in Redis, float seconds, are too coarse for its interval")
 	}
 	return v.Err()
 }

@@ -42,8 +42,8 @@
 // Config.Rate is in calls per second and may be fractional: a whole rate is sent as Rate calls
 // per second, any other as one call per 1/Rate, to the nanosecond (0.5/s is one call per 2s,
 // 2.5/s one per 400ms). Config.Burst 0 means max(1, ceil(Rate)), as for the local bucket. A
-// rate above MaxRate (1e6 per second) is refused: the times the bucket keeps in Redis are too
-// coarse for shorter intervals.
+// rate above MaxRate (1e6 per second) is refused, by the configuration's validation already:
+// the times the bucket keeps in Redis are too coarse for shorter intervals.
 //
 // When Redis denies a call it says how long until a token is free. Take returns that delay as
 // Decision.RetryAfter (the ratelimit policy puts it in the rejection's RetryInfo, which the

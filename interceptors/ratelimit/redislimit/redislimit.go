@@ -179,13 +179,9 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 	return l, nil
 }
 
-// MaxRate is the highest rate, in calls per second, of a fleet-wide bucket. The bucket's
-// state in Redis is a time in float seconds since 2017, whose step is 2⁻²⁴ s, about 60 ns,
-// from mid-2025 to 2034 (30 ns before): at 1e6 calls per second (an interval of 1 µs) the
-// interval is off by up to half a step, 3 %, at 1e7 by a third, and above about 3e7 the bucket
-// never refills. One Redis instance serves
-// about 1e5 scripts per second anyway.
-const MaxRate = 1e6
+// MaxRate is the highest rate, in calls per second, of a fleet-wide bucket: the core's
+// ratelimit.MaxFleetRate, which says why, and which ratelimit.Config.Validate enforces.
+const MaxRate = ratelimit.MaxFleetRate
 
 // gcraLimit expresses rate calls per second with the given burst (0: max(1, ceil(rate))) as a
 // redis_rate.Limit, whose rate is a whole number of calls per Period. A whole rate is kept as
