@@ -482,6 +482,8 @@ func TestStreamOpenedOnDoneContext(t *testing.T) {
 // Regression: a half-open probe held by a stream that gRPC ended (its context done: the
 // connection closed, a Header error) while the caller neither read its end nor cancelled was
 // held until the caller's context ended. It now counts as neither, and the slot comes back.
+// The caller asked for the stream's context, which commits it in gRPC as its response
+// starting does: the stream's context is watched only from then on (see streamend).
 func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
 	b, clk, _ := newTest(t, Config{})
 	halfOpen(t, b, clk)
@@ -491,13 +493,15 @@ func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
 	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
 		return &fakeStream{ctx: sctx}, nil
 	}
-	if _, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); err != nil {
+	cs, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
 		t.Fatalf("a second probe was admitted while the stream is open (err %v)", err)
 	}
-	finish() // gRPC ends the stream.
+	_ = cs.Context() // gRPC commits the stream.
+	finish()         // gRPC ends the stream.
 	deadline := time.Now().Add(10 * time.Second)
 	for b.Stats().Calls == before.Calls && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
