@@ -548,3 +548,47 @@ func TestStreamHeaderBeforeRecv(t *testing.T) {
 		t.Fatalf("failures %d, ignored %d; want %d failures", s.Failures, s.Ignored, streams)
 	}
 }
+
+// retryServiceConfig has gRPC retry LivenessService's streams that fail with Unavailable.
+const retryServiceConfig = `{"methodConfig": [{
+	"name": [{"service": "kyc.v1.LivenessService"}],
+	"retryPolicy": {"maxAttempts": 2, "initialBackoff": "0.001s", "maxBackoff": "0.001s",
+		"backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}
+}]}`
+
+// Regression: watching a stream for its end read its Context as it opened, which commits a
+// gRPC stream to its first attempt and so turned off gRPC's own retries (the service
+// config's retry policy, and transparent retries of streams refused unprocessed) for every
+// stream under the breaker. A stream whose first attempt fails with a retryable status is
+// retried by gRPC, succeeds, and counts as one success.
+func TestStreamKeepsGRPCRetries(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CheckF: func(call int, stream kycv1.LivenessService_CheckServer) error {
+		if call == 1 {
+			return testkit.Status(grpccodes.Unavailable, "")
+		}
+		return testkit.DrainCheck(stream, 0.9)
+	}})
+	reg := new(Registry)
+	sic, err := StreamClientInterceptor(Config{}, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(sic), grpc.WithDefaultServiceConfig(retryServiceConfig)))
+	stream, err := client.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&kycv1.CheckRequest{Index: 1}); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		t.Fatalf("CloseAndRecv = %v, want gRPC's retry to succeed", err)
+	}
+	if n := srv.Calls(testkit.MethodCheck); n != 2 {
+		t.Fatalf("the server saw %d attempts, want 2", n)
+	}
+	b, _ := reg.Lookup("kyc.v1.LivenessService")
+	if s := b.Stats(); s.Calls != 1 || s.Successes != 1 {
+		t.Fatalf("stats = %+v, want one success", s)
+	}
+}
