@@ -24,7 +24,10 @@ func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
 // io.EOF (or the single response of a client-streaming call) is a success, another error is
 // classified, and a stream the caller abandons by cancelling its context counts as neither. A
 // half-open probe's slot is held for the life of the stream. A stream gRPC ends while nobody
-// reads it (the connection closes) counts as neither too: its status was never seen.
+// reads it (the connection closes) counts as neither too: its status was never seen. gRPC's
+// end is seen only once the stream's response has started (a RecvMsg or Header returned), as
+// reading the stream's context sooner turns off gRPC's own retries of it; before that, the
+// stream ends with the status RecvMsg returns, or with the caller's context.
 //
 // As with any gRPC stream, a caller that neither reads to the end nor cancels the context leaks
 // the stream, and with it the probe slot.

@@ -482,6 +482,8 @@ func TestStreamOpenedOnDoneContext(t *testing.T) {
 // Regression: a half-open probe held by a stream that gRPC ended (its context done: the
 // connection closed, a Header error) while the caller neither read its end nor cancelled was
 // held until the caller's context ended. It now counts as neither, and the slot comes back.
+// The caller asked for the stream's context, which commits it in gRPC as its response
+// starting does: the stream's context is watched only from then on (see streamend).
 func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
 	b, clk, _ := newTest(t, Config{})
 	halfOpen(t, b, clk)
@@ -491,13 +493,15 @@ func TestStreamEndedByGRPCUnreadReturnsTheProbe(t *testing.T) {
 	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
 		return &fakeStream{ctx: sctx}, nil
 	}
-	if _, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); err != nil {
+	cs, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
 		t.Fatalf("a second probe was admitted while the stream is open (err %v)", err)
 	}
-	finish() // gRPC ends the stream.
+	_ = cs.Context() // gRPC commits the stream.
+	finish()         // gRPC ends the stream.
 	deadline := time.Now().Add(10 * time.Second)
 	for b.Stats().Calls == before.Calls && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -542,5 +546,49 @@ func TestStreamHeaderBeforeRecv(t *testing.T) {
 	b, _ := reg.Lookup("kyc.v1.LivenessService")
 	if s := b.Stats(); s.Failures != streams || s.Ignored != 0 {
 		t.Fatalf("failures %d, ignored %d; want %d failures", s.Failures, s.Ignored, streams)
+	}
+}
+
+// retryServiceConfig has gRPC retry LivenessService's streams that fail with Unavailable.
+const retryServiceConfig = `{"methodConfig": [{
+	"name": [{"service": "kyc.v1.LivenessService"}],
+	"retryPolicy": {"maxAttempts": 2, "initialBackoff": "0.001s", "maxBackoff": "0.001s",
+		"backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}
+}]}`
+
+// Regression: watching a stream for its end read its Context as it opened, which commits a
+// gRPC stream to its first attempt and so turned off gRPC's own retries (the service
+// config's retry policy, and transparent retries of streams refused unprocessed) for every
+// stream under the breaker. A stream whose first attempt fails with a retryable status is
+// retried by gRPC, succeeds, and counts as one success.
+func TestStreamKeepsGRPCRetries(t *testing.T) {
+	srv := testkit.Start(t, &testkit.Server{CheckF: func(call int, stream kycv1.LivenessService_CheckServer) error {
+		if call == 1 {
+			return testkit.Status(grpccodes.Unavailable, "")
+		}
+		return testkit.DrainCheck(stream, 0.9)
+	}})
+	reg := new(Registry)
+	sic, err := StreamClientInterceptor(Config{}, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kycv1.NewLivenessServiceClient(srv.Dial(t, grpc.WithStreamInterceptor(sic), grpc.WithDefaultServiceConfig(retryServiceConfig)))
+	stream, err := client.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&kycv1.CheckRequest{Index: 1}); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		t.Fatalf("CloseAndRecv = %v, want gRPC's retry to succeed", err)
+	}
+	if n := srv.Calls(testkit.MethodCheck); n != 2 {
+		t.Fatalf("the server saw %d attempts, want 2", n)
+	}
+	b, _ := reg.Lookup("kyc.v1.LivenessService")
+	if s := b.Stats(); s.Calls != 1 || s.Successes != 1 {
+		t.Fatalf("stats = %+v, want one success", s)
 	}
 }

@@ -167,15 +167,20 @@ func (s *deadlineStream) Context() context.Context { return s.ctx }
 func (s *deadlineStream) SendMsg(any) error        { return s.send }
 
 // Regression: the deadline's context of a stream was released only by RecvMsg; a stream that
-// ended otherwise (a SendMsg failure, gRPC finishing a stream nobody reads) held the context
-// and its timer until the deadline or the caller's context ended.
+// ended otherwise (a SendMsg failure, gRPC finishing a committed stream nobody reads) held the
+// context and its timer until the deadline or the caller's context ended.
 func TestStreamEndedUnreadReleasesTheDeadline(t *testing.T) {
 	tests := []struct {
 		name string
 		end  func(cs grpc.ClientStream, s *deadlineStream)
 	}{
 		{name: "SendMsg fails", end: func(cs grpc.ClientStream, _ *deadlineStream) { _ = cs.SendMsg(nil) }},
-		{name: "gRPC finishes the stream", end: func(_ grpc.ClientStream, s *deadlineStream) { s.end() }},
+		{name: "gRPC finishes the stream", end: func(cs grpc.ClientStream, s *deadlineStream) {
+			// Reading the stream's context commits it in gRPC, as its response starting
+			// does: the stream's context is watched from then on.
+			_ = cs.Context()
+			s.end()
+		}},
 		{name: "the caller cancels", end: nil},
 	}
 	for _, tt := range tests {

@@ -315,9 +315,12 @@ func TestStreamAccounting(t *testing.T) {
 				waitDone(t, cs)
 			}},
 		// gRPC ended the stream (its connection closed, a Header error) while nobody read it:
-		// its status was never seen, and a RecvMsg after that does not count it either.
+		// its status was never seen, and a RecvMsg after that does not count it either. The
+		// caller asked for the stream's context first, which commits it in gRPC, as its
+		// response starting does: the stream's context is watched only from then on.
 		{name: "gRPC ends the stream nobody reads: counts nothing", serverStreams: true, recv: []error{errRE}, wantOpened: true,
 			use: func(t *testing.T, cs grpc.ClientStream, f *fakeStream, _ context.CancelFunc) {
+				_ = cs.Context()
 				f.end()
 				waitDone(t, cs)
 			}},

@@ -104,6 +104,7 @@ func TestStaleContextEnd(t *testing.T) {
 				defer end2()
 				m := &movingStream{ctx: a1, recv: make(chan error, 4)}
 				w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, eofStream{m})
+				commitStream(w)
 				r := newRecorder()
 				w.OnEnd(r.f)
 				if headerless {

@@ -12,17 +12,33 @@
 //   - the caller's context ends first while no RecvMsg or SendMsg is running (the stream is
 //     abandoned): Caller;
 //   - gRPC ends the stream's context (it finished the stream) while the caller's is still
-//     live and no RecvMsg or SendMsg is running to report the end itself: Transport.
+//     live and no RecvMsg or SendMsg is running to report the end itself, once the stream's
+//     context is watched (see Commit): Transport.
 //
 // Header is no end: gRPC ends a stream in Header when the response has no header (the server
 // ended the stream at once), and Header then returns nil, nil; the stream's status is for
 // RecvMsg to return, and the stream ends there (Recv), or with the caller's context (Caller).
 //
 // The stream's context ends with the caller's and on every end gRPC sees, so one
-// context.AfterFunc on it watches the last two. A RecvMsg or SendMsg under way when either
-// context ends reports the end itself, with what it returns (the status, or the caller's
+// context.AfterFunc on it watches the last two once it is known; until then one on the
+// caller's context watches the caller's end. A RecvMsg or SendMsg under way when the context
+// watched ends reports the end itself, with what it returns (the status, or the caller's
 // cancellation), when it returns: Caller and Transport are only for a stream nobody is
 // reading or writing, so that a stream's end does not depend on which goroutine wins.
+//
+// # Commit
+//
+// Reading a gRPC stream's Context commits the stream to its current attempt, which turns off
+// gRPC's retries of it: transparent ones (of a stream the server refused before processing
+// it, as with GOAWAY or REFUSED_STREAM) and a service config's retry policy. So the stream's
+// Context is not read before gRPC has committed the stream itself, which it does when its
+// response starts or it ends: once a RecvMsg or Header has returned, or when the caller asks
+// for the stream's Context (Stream.Context). Until then the caller's context is watched
+// instead, and a stream gRPC finishes (a connection closed, a service config's timeout) is
+// not seen until a RecvMsg returns its status or the caller's context ends. gRPC requires a
+// stream's caller to read it to its end or cancel its context, so only a caller that does
+// neither holds what a policy holds for the stream (a breaker's permit, a bulkhead's slot, a
+// deadline's context) until its context ends.
 //
 // # Sharing
 //
@@ -83,11 +99,17 @@ type Stream struct {
 	serverStreams bool
 
 	// state is twice the number of RecvMsg, SendMsg and Header calls running, plus 1 once
-	// the stream's context ended (ctxEnded).
+	// the context watched ended (ctxEnded).
 	state atomic.Uint32
 
+	onCtxDone func() // ctxDone, the func of every context.AfterFunc
+
+	// uncommitted is set until the stream's context is read, which is not before gRPC has
+	// committed the stream (see commit); the caller's context is watched until then.
+	uncommitted atomic.Bool
+
 	mu     sync.Mutex
-	sctx   context.Context // Guarded by mu: the stream's context watched.
+	sctx   context.Context // Guarded by mu: the context watched, the stream's or the caller's.
 	stop   func() bool     // Guarded by mu: stops the context.AfterFunc on sctx.
 	ended  bool            // Guarded by mu.
 	end    End             // Guarded by mu; set when ended.
@@ -110,16 +132,18 @@ const (
 // end of the stream; caller is the context the stream was opened with by the interceptor
 // that calls Watch, and cs.Context() must end when it does (gRPC's stream contexts do). When
 // cs is a *Stream watched for the same caller, Watch returns it.
+//
+// Watch does not call cs.Context(): it watches caller until the stream's context is known
+// (see Stream.Context and the package documentation).
 func Watch(caller context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) *Stream {
 	if w, ok := cs.(*Stream); ok && w.serverStreams == desc.ServerStreams && sameContext(w.caller, caller) {
 		return w
 	}
-	w := &Stream{ClientStream: cs, caller: caller, sctx: cs.Context(), serverStreams: desc.ServerStreams}
-	if w.sctx == nil {
-		w.sctx = caller
-	}
+	w := &Stream{ClientStream: cs, caller: caller, sctx: caller, serverStreams: desc.ServerStreams}
+	w.onCtxDone = w.ctxDone // One func value for every context watched in turn.
+	w.uncommitted.Store(true)
 	w.mu.Lock() // The callback may run at once; it waits for stop to be set.
-	w.stop = context.AfterFunc(w.sctx, w.ctxDone)
+	w.stop = context.AfterFunc(caller, w.onCtxDone)
 	w.mu.Unlock()
 	return w
 }
@@ -165,7 +189,8 @@ func (w *Stream) Ended() (End, bool) {
 }
 
 // RecvMsg ends the stream on an error or on the one reply of a stream that is not
-// server-streaming.
+// server-streaming. Once it returns, gRPC has committed the stream, and the stream's context
+// is watched (see commit).
 func (w *Stream) RecvMsg(m any) error {
 	w.state.Add(inCall)
 	defer w.leave()
@@ -180,6 +205,7 @@ func (w *Stream) RecvMsg(m any) error {
 	default:
 		w.finish(End{Err: err, Cause: Recv})
 	}
+	w.commit(false)
 	return err
 }
 
@@ -197,19 +223,60 @@ func (w *Stream) SendMsg(m any) error {
 // Header returns the stream's header. It counts as a call, as RecvMsg and SendMsg do: when
 // gRPC ends the stream in it (see the package documentation), the end of the stream's context
 // is not the stream's, whose status RecvMsg returns; the stream then watches the caller's
-// context instead, for a caller that gives up without reading.
+// context instead, for a caller that gives up without reading. Else, once it returns, gRPC
+// has committed the stream, and the stream's context is watched (see commit).
 func (w *Stream) Header() (metadata.MD, error) {
 	w.state.Add(inCall)
 	defer w.leave()
 	md, err := w.ClientStream.Header()
-	if md == nil && err == nil {
-		if c := w.ClientStream.Context(); c != nil && c.Err() != nil {
-			w.mu.Lock()
-			w.headerless = true
-			w.mu.Unlock()
-		}
-	}
+	w.commit(md == nil && err == nil)
 	return md, err
+}
+
+// Context returns the stream's context. gRPC commits the stream to its attempt when it is
+// asked for it, so the stream's context is watched from now on (see commit).
+func (w *Stream) Context() context.Context {
+	w.commit(false)
+	return w.ClientStream.Context()
+}
+
+// commit runs once gRPC has committed the stream to its attempt: a RecvMsg or Header has
+// returned (gRPC commits when the response starts, or the stream ends), or the stream's
+// Context was asked for (which commits it). Until then the stream's Context is not read, for
+// reading it commits the stream at once and turns off gRPC's retries (transparent ones, of a
+// stream the server refused unprocessed, and a service config's retry policy). From the
+// first commit on, the stream's context is watched instead of the caller's; noHeader is set
+// for a Header that returned nil, nil, which may have ended the stream (see Header).
+func (w *Stream) commit(noHeader bool) {
+	if !noHeader && !w.uncommitted.Load() {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ended { // Nothing left to watch.
+		w.uncommitted.Store(false)
+		return
+	}
+	c := w.ClientStream.Context()
+	if noHeader && c != nil && c.Err() != nil {
+		w.headerless = true
+	}
+	if !w.uncommitted.Load() {
+		return
+	}
+	w.uncommitted.Store(false)
+	if w.headerless || c == nil || sameContext(c, w.caller) {
+		// Nothing to watch, or the caller's context stays watched: a stream ended in
+		// Header waits for RecvMsg or the caller.
+		return
+	}
+	if !w.stop() {
+		// The caller's context ended, and its callback ran or runs: the end is the
+		// caller's, reported by the callback or by the leave of the call under way.
+		return
+	}
+	w.sctx = c
+	w.stop = context.AfterFunc(c, w.onCtxDone)
 }
 
 // leave ends a RecvMsg, SendMsg or Header call; the last one out after the stream's context
@@ -270,7 +337,7 @@ func (w *Stream) transport() {
 func (w *Stream) watchLocked(ctx context.Context) {
 	w.state.And(^uint32(ctxEnded))
 	w.sctx = ctx
-	w.stop = context.AfterFunc(ctx, w.ctxDone)
+	w.stop = context.AfterFunc(ctx, w.onCtxDone)
 }
 
 // finish runs the registered funcs with e unless the stream ended already, and then stops the
