@@ -37,9 +37,13 @@ type codeOnlyTracer struct {
 }
 
 // Start starts the span with the wrapped tracer and puts the span that drops descriptions in
-// the context returned, where otelgrpc finds it when the request ends.
+// the context returned, where otelgrpc finds it when the request ends. A span that records
+// nothing is returned as it is.
 func (t codeOnlyTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	ctx, s := t.tr.Start(ctx, name, opts...)
+	if !s.IsRecording() {
+		return ctx, s
+	}
 	cs := codeOnlySpan{Span: s, p: t.p}
 	return trace.ContextWithSpan(ctx, cs), cs
 }
