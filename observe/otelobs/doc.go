@@ -7,7 +7,7 @@
 //	tracer := otelobs.New(otelobs.WithTracerProvider(tp))
 //	suite, _ := interceptors.New(cfg, interceptors.WithObserver(metrics), interceptors.WithObserver(tracer))
 //	conn, _ := grpc.NewClient(addr, append(append(tracer.DialOptions(), suite.DialOptions()...),
-//		grpc.WithStatsHandler(otelgrpc.NewClientHandler()), creds)...)
+//		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(otelobs.StatusCodeOnly(tp)))), creds)...)
 //
 // # What a trace shows
 //
@@ -57,6 +57,10 @@
 // Attributes hold method names, numbers, codes, classes and policy reasons. Request and
 // response messages are never read, and a status message, which a service may fill with the
 // request's content, is never recorded: the span status carries the code's name only.
+//
+// otelgrpc's client stats handler describes the status of each failed request's span by the
+// server's status message. Give it StatusCodeOnly(tp), as above, rather than tp: its spans keep
+// the Error status and otelgrpc's status code attribute, and drop the description.
 //
 // # Module
 //

@@ -56,11 +56,14 @@ func startTracing(ctx context.Context, spec string, stderr io.Writer) (*tracing,
 }
 
 // dialOptions go before the suite's: the call span, then the suite, then a span per request.
+// The request spans' status leaves out the server's status message (otelobs.StatusCodeOnly):
+// a service may quote the request in it.
 func (t *tracing) dialOptions() []grpc.DialOption {
 	if t == nil {
 		return nil
 	}
-	return append(t.tracer.DialOptions(), grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(t.tp))))
+	return append(t.tracer.DialOptions(),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(otelobs.StatusCodeOnly(t.tp)))))
 }
 
 // shutdown flushes the spans still buffered.

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 )
@@ -49,4 +50,30 @@ func DefaultProfile(failures, slots int) *config.Config {
 		Breaker:  &breaker.Config{ConsecutiveFailures: failures, RecoveryTimeout: time.Hour},
 		Bulkhead: &bulkhead.Config{MaxConcurrent: slots},
 	}}}
+}
+
+// Personal is a configuration under which the calls of testkit.CallPersonal to
+// testkit.PersonalServer meet every policy that reports on a failed call: FaceMatch retries,
+// with a deadline, a bulkhead and a breaker that opens after two failures and then rejects;
+// OCR retries and then serves a fallback reply; Liveness retries what is retryable (its stub
+// answers InvalidArgument, which is not).
+func Personal() *config.Config {
+	r := &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}
+	return &config.Config{
+		Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{
+			"face": {
+				Retry: r, Deadline: &deadline.Config{Default: 2 * time.Second, Max: 4 * time.Second},
+				Bulkhead: &bulkhead.Config{MaxConcurrent: 4},
+				Breaker:  &breaker.Config{ConsecutiveFailures: 2, RecoveryTimeout: time.Hour},
+			},
+			"ocr":      {Retry: r, Fallback: &fallback.Config{ReplyJSON: `{"confidence": 0}`}},
+			"liveness": {Retry: r},
+		},
+		Services: map[string]config.Service{
+			"kyc.v1.FaceMatchService": {Profile: "face"},
+			"kyc.v1.OCRService":       {Profile: "ocr"},
+			"kyc.v1.LivenessService":  {Profile: "liveness"},
+		},
+	}
 }

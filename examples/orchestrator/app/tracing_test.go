@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe/otelobs"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// A service's status message may quote the request (a name or a document number on the
+// document): no span of the -trace setup carries it, otelgrpc's span per request included,
+// whose status keeps the Error code.
+func TestTracingLeavesOutTheServersMessage(t *testing.T) {
+	const pii = "PII-MARKER-DOE-1970"
+	srv := testkit.Start(t, &testkit.Server{ExtractF: func(context.Context, int, *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) {
+		return nil, status.Error(grpccodes.Unavailable, "document number "+pii+" unreadable")
+	}})
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr := &tracing{tp: tp, tracer: otelobs.New(otelobs.WithTracerProvider(tp))}
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Jitter: retry.JitterNone}}},
+		Services: map[string]config.Service{kycv1.OCRService_ServiceDesc.ServiceName: {Profile: "p"}},
+	}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(tr.tracer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	cc := srv.Dial(t, append(tr.dialOptions(), s.DialOptions()...)...)
+	_, err = kycv1.NewOCRServiceClient(cc).Extract(context.Background(), &kycv1.ExtractRequest{DocumentImage: []byte(pii)})
+	if status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("Extract: %v, want Unavailable", err)
+	}
+	spans := exp.GetSpans()
+	requests := 0
+	for _, sp := range spans {
+		text := []string{sp.Name, sp.Status.Description}
+		for _, kv := range sp.Attributes {
+			text = append(text, kv.Value.Emit())
+		}
+		for _, ev := range sp.Events {
+			text = append(text, ev.Name)
+			for _, kv := range ev.Attributes {
+				text = append(text, kv.Value.Emit())
+			}
+		}
+		for _, x := range text {
+			if strings.Contains(x, pii) {
+				t.Errorf("span %q (scope %s) carries the status message: %q", sp.Name, sp.InstrumentationScope.Name, x)
+			}
+		}
+		if sp.InstrumentationScope.Name != otelobs.ScopeName {
+			requests++
+			if sp.Status.Code != otelcodes.Error {
+				t.Errorf("request span %q status %v, want Error", sp.Name, sp.Status)
+			}
+		}
+	}
+	if requests != 2 {
+		t.Errorf("%d request spans, want 2 (one per attempt)", requests)
+	}
+}

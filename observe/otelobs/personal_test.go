@@ -1,0 +1,62 @@
+package otelobs_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
+	"github.com/bulwarkrpc/bulwark/observe/otelobs"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
+)
+
+// Calls whose requests, metadata, status messages, status details, headers and trailers all
+// quote personal data, through the suite with retries, a deadline, a bulkhead, a breaker that
+// opens and a fallback, traced as the package documentation shows (otelgrpc beneath, given
+// StatusCodeOnly): no span carries it, in its name, attributes, events or status.
+func TestNoPersonalDataInSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr := otelobs.New(otelobs.WithTracerProvider(tp))
+	s, err := interceptors.New(suitecfg.Personal(), interceptors.WithObserver(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	srv := testkit.Start(t, testkit.PersonalServer())
+	opts := append(tr.DialOptions(), s.DialOptions()...)
+	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(otelobs.StatusCodeOnly(tp)))))
+	testkit.CallPersonal(context.Background(), srv.Dial(t, opts...))
+
+	spans := exp.GetSpans()
+	events := map[string]bool{}
+	for _, sp := range spans {
+		text := []string{sp.Name, sp.Status.Description}
+		for _, kv := range sp.Attributes {
+			text = append(text, string(kv.Key), kv.Value.Emit())
+		}
+		for _, ev := range sp.Events {
+			events[ev.Name] = true
+			text = append(text, ev.Name)
+			for _, kv := range ev.Attributes {
+				text = append(text, string(kv.Key), kv.Value.Emit())
+			}
+		}
+		for _, x := range text {
+			if strings.Contains(x, testkit.Personal) {
+				t.Errorf("span %q (scope %s) carries personal data: %q", sp.Name, sp.InstrumentationScope.Name, x)
+			}
+		}
+	}
+	for _, name := range []string{otelobs.EventAttempt, otelobs.EventRetry, otelobs.EventExhausted, otelobs.EventRejected} {
+		if !events[name] {
+			t.Errorf("no %s event: the calls did not meet every policy", name)
+		}
+	}
+}
