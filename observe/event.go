@@ -23,7 +23,9 @@ type Kind uint8
 // Service, Method and Policy.
 const (
 	// CallFinished: a logical call ended, retries included. Attempt (attempts made), Code, Class,
-	// Duration (whole call).
+	// Duration (whole call), Reason (the google.rpc.ErrorInfo reason of the status, when it
+	// carried one: a constant of the server's, such as DOCUMENT_UNREADABLE, which a server
+	// should not fill with the request's content; the bundled observers do not record it).
 	CallFinished Kind = iota + 1
 	// AttemptFinished: one attempt ended. Attempt (1-based, over the call's retries and
 	// hedges), Code, Class, Duration (the attempt), Reason (ReasonHedgeDelay for a hedge, an
