@@ -489,8 +489,10 @@ func (c *call) wait(err1 error) (int, error) {
 		}
 		return failN, failErr
 	}
+	// Attempt 1, canceled, may still have written the caller's reply (its answer was on the
+	// wire): the caller gets the winner's reply, or an empty one with the winner's error.
+	proto.Reset(c.reply)
 	if winErr == nil {
-		proto.Reset(c.reply)
 		proto.Merge(c.reply, c.winReply)
 	}
 	c.copyOut(winner)
