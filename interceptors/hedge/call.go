@@ -274,7 +274,9 @@ func (c *call) runHedge(n int) {
 	t0 := c.clk.Now()
 	var err error
 	if decided {
-		// Decided between the hedge's start and now: it never goes out.
+		// Decided between the hedge's start and now: it never goes out, and takes nothing
+		// from the allowance, as a hedge refused by the budget does.
+		c.m.hedges.refund()
 		err = status.FromContextError(context.Canceled).Err()
 	} else {
 		err = c.attempt(actx, n, reply)
