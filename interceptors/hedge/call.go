@@ -236,10 +236,7 @@ func (c *call) onTimer() {
 		return
 	}
 	if c.sent < c.limit {
-		// The next hedge is due a delay after this one was (hedge k at (k-1)·delay from the
-		// start, unless pushback held one back), however late this callback runs.
-		now := c.clk.Now()
-		c.armLocked(now, max(c.nextAt.Add(c.delay).Sub(now), 0))
+		c.armLocked(c.clk.Now(), c.delay)
 	}
 	c.mu.Unlock()
 	c.hedgeSent(n, observe.ReasonHedgeDelay)
