@@ -219,3 +219,25 @@ func TestCanceledAttemptsAreNoSamples(t *testing.T) {
 		})
 	})
 }
+
+// Before any latency is known, an adaptive policy's delay is Config.Delay kept within
+// [MinDelay, MaxDelay], as Policy.Delay says; a fixed one is Config.Delay as it is.
+func TestStartingDelayWithinBounds(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want time.Duration
+	}{
+		{Config{Delay: 100 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Percentile: 0.95}, 50 * time.Millisecond},
+		{Config{Delay: time.Millisecond, Percentile: 0.9, MinDelay: 5 * time.Millisecond}, 5 * time.Millisecond},
+		{Config{MaxDelay: 50 * time.Millisecond}, 50 * time.Millisecond},                                 // adaptive from the default 100ms
+		{Config{Delay: 100 * time.Millisecond, MaxDelay: 50 * time.Millisecond}, 100 * time.Millisecond}, // fixed
+	} {
+		p, err := New(tt.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Delay(compare); got != tt.want {
+			t.Errorf("%+v: Delay = %v, want %v", tt.cfg, got, tt.want)
+		}
+	}
+}
