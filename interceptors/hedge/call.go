@@ -271,7 +271,9 @@ func (c *call) runHedge(n int) {
 	t0 := c.clk.Now()
 	var err error
 	if decided {
-		// Decided between the hedge's start and now: it never goes out.
+		// Decided between the hedge's start and now: it never goes out, and takes nothing
+		// from the allowance, as a hedge refused by the budget does.
+		c.m.hedges.refund()
 		err = status.FromContextError(context.Canceled).Err()
 	} else {
 		err = c.attempt(actx, n, reply)
@@ -489,8 +491,10 @@ func (c *call) wait(err1 error) (int, error) {
 		}
 		return failN, failErr
 	}
+	// Attempt 1, canceled, may still have written the caller's reply (its answer was on the
+	// wire): the caller gets the winner's reply, or an empty one with the winner's error.
+	proto.Reset(c.reply)
 	if winErr == nil {
-		proto.Reset(c.reply)
 		proto.Merge(c.reply, c.winReply)
 	}
 	c.copyOut(winner)

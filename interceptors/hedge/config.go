@@ -10,8 +10,9 @@ type Config struct {
 	// cap). 0 means 2.
 	MaxAttempts int `yaml:"max_attempts" json:"max_attempts" zero:"is below 2"`
 	// Delay is the hedging delay: the next attempt is sent when Delay passes with no answer.
-	// With Percentile 0 and Delay set, the delay is fixed; otherwise the delay is adaptive and
-	// Delay is the one used until MinSamples latencies are known (0 means 100ms).
+	// With Percentile 0 and Delay set, the delay is fixed; otherwise the delay is adaptive:
+	// Delay is the one used until the first latency is known, and the ceiling of the learnt
+	// one until MinSamples are (0 means 100ms).
 	Delay time.Duration `yaml:"delay" json:"delay" zero:"is not positive (leave it out for the default 100ms)"`
 	// Percentile, in (0, 1), makes the delay adaptive: the given percentile of the latencies
 	// of recent answered attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay

@@ -76,7 +76,9 @@
 // The adaptive delay is learnt per full method, from the first call on, and shared by all
 // calls of the Policy; Policy.Delay tells what it is now. The starting Delay is also kept
 // within [MinDelay, MaxDelay]. A call uses the delay in force when it starts, for all of its
-// hedges: hedge k goes (k-1)·delay after the call started, unless pushback holds it back.
+// hedges: each goes a delay after the one before it was sent (gRFC A6), so hedge k goes
+// (k-1)·delay after the call started unless pushback held one back, or a stall of the client
+// sent one late: the hedges a stall made overdue are not sent all at once.
 //
 // Why the median rule. Latency spikes (a GPU replica stalled for a second while the others
 // answer in 20ms) make a distribution with two modes. A percentile alone sits on the spikes

@@ -152,7 +152,8 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 func (p *Policy) Config() Config { return p.cfg }
 
 // Delay returns the hedging delay a call of the full method would use now: Config.Delay when
-// the delay is fixed or no latency of the method is known yet, else the learnt one.
+// the delay is fixed; when it is adaptive, the learnt one, or Config.Delay kept within
+// [MinDelay, MaxDelay] while no latency of the method is known yet.
 func (p *Policy) Delay(method string) time.Duration {
 	if p.fixed {
 		return p.cfg.Delay

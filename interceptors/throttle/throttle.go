@@ -93,7 +93,7 @@ func (t *Throttle) probability(requests, accepts int64) float64 {
 // ErrThrottled (code Unavailable, reason ADAPTIVE_THROTTLE); the caller must not Record it.
 // method is the full gRPC method, carried in the event; it may be empty.
 //
-// Allow takes no lock, and allocates only to reject.
+// Allow takes the window's mutex for a few additions, and allocates only to reject.
 func (t *Throttle) Allow(method string) error {
 	e := t.epochNow()
 	p := t.probability(t.win.counts(e))
@@ -117,7 +117,7 @@ func (t *Throttle) reject(method string, p float64) error {
 // unless the class is a failure (transient, throttled, server_fault): a business error is the
 // service's answer, so it is an accept.
 //
-// Record takes no lock and allocates nothing.
+// Record takes the window's mutex for a few additions, and allocates nothing.
 func (t *Throttle) Record(v codes.Verdict) { t.record(v.Class) }
 
 func (t *Throttle) record(class codes.Class) {
