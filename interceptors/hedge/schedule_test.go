@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -55,7 +56,9 @@ func TestHedgeGoesADelayAfterThePrevious(t *testing.T) {
 		}()
 		defer func() {
 			cancel()
-			<-done
+			if err := <-done; status.Code(err) != grpccodes.Canceled {
+				t.Errorf("the call ended with %v, want Canceled (the caller's)", err)
+			}
 		}()
 		s.waitFor(t, 1)
 		clk.Advance(d) // hedge 2 is due; its timer's goroutine is held up...

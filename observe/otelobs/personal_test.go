@@ -39,13 +39,13 @@ func TestNoPersonalDataInSpans(t *testing.T) {
 	for _, sp := range spans {
 		text := []string{sp.Name, sp.Status.Description}
 		for _, kv := range sp.Attributes {
-			text = append(text, string(kv.Key), kv.Value.Emit())
+			text = append(text, string(kv.Key), kv.Value.String())
 		}
 		for _, ev := range sp.Events {
 			events[ev.Name] = true
 			text = append(text, ev.Name)
 			for _, kv := range ev.Attributes {
-				text = append(text, string(kv.Key), kv.Value.Emit())
+				text = append(text, string(kv.Key), kv.Value.String())
 			}
 		}
 		for _, x := range text {

@@ -50,12 +50,12 @@ func TestTracingLeavesOutTheServersMessage(t *testing.T) {
 	for _, sp := range spans {
 		text := []string{sp.Name, sp.Status.Description}
 		for _, kv := range sp.Attributes {
-			text = append(text, kv.Value.Emit())
+			text = append(text, kv.Value.String())
 		}
 		for _, ev := range sp.Events {
 			text = append(text, ev.Name)
 			for _, kv := range ev.Attributes {
-				text = append(text, kv.Value.Emit())
+				text = append(text, kv.Value.String())
 			}
 		}
 		for _, x := range text {
