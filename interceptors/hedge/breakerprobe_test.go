@@ -5,12 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -19,11 +15,7 @@ import (
 // both slots are free again, and the winner's success alone has counted.
 func TestLoserGivesBackItsBreakerProbe(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := clocktest.New(time.Time{})
-	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, clk := hedged(t, Config{MaxAttempts: 2, Delay: d})
 	br, err := breaker.New("kyc.v1.FaceMatchService", breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second,
 		HalfOpenMaxCalls: 2, SuccessThreshold: 2}, breaker.WithClock(clk))
 	if err != nil {
@@ -40,21 +32,10 @@ func TestLoserGivesBackItsBreakerProbe(t *testing.T) {
 	}
 	down := br.Unary()
 	arrived := make(chan int, 2)
-	invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-		return down(ctx, method, req, reply, cc, func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
-				arrived <- 2
-				return nil
-			}
-			arrived <- 1
-			<-ctx.Done()
-			return status.FromContextError(ctx.Err()).Err()
-		}, opts...)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker)
-	}()
+	invoker := below(down, arrived, func() error {
+		return nil
+	})
+	done := startCompare(context.Background(), p, invoker)
 	<-arrived
 	clk.BlockUntil(1)
 	clk.Advance(d)

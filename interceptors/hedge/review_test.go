@@ -8,8 +8,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -20,11 +18,7 @@ import (
 // caller gets the error.
 func TestFirstBusinessErrorEndsTheCall(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := clocktest.New(time.Time{})
-	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, clk := hedged(t, Config{MaxAttempts: 3, Delay: d})
 	release := make(chan struct{})
 	hedgeCanceled := make(chan struct{})
 	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
@@ -38,10 +32,7 @@ func TestFirstBusinessErrorEndsTheCall(t *testing.T) {
 			return nil, status.FromContextError(ctx.Err()).Err()
 		},
 	})
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-	}()
+	done := startCompare(context.Background(), p, s.invoke)
 	s.waitFor(t, 1)
 	clk.BlockUntil(1)
 	clk.Advance(d)
@@ -65,11 +56,7 @@ func TestFirstBusinessErrorEndsTheCall(t *testing.T) {
 // hedge's answer did. Nor is a loser canceled before it had run the delay a latency sample.
 func TestLosersReleaseWhatTheyHeld(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := clocktest.New(time.Time{})
-	p, err := New(Config{MaxAttempts: 2, Delay: d, Percentile: 0.95, MinSamples: 1, Window: 10}, WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, clk := hedged(t, Config{MaxAttempts: 2, Delay: d, Percentile: 0.95, MinSamples: 1, Window: 10})
 	bh, err := bulkhead.New("kyc.v1.FaceMatchService", bulkhead.Config{MaxConcurrent: 8,
 		Adaptive: bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmAIMD, InitialLimit: 2, LatencyThreshold: time.Hour}},
 		bulkhead.WithClock(clk))
@@ -79,22 +66,11 @@ func TestLosersReleaseWhatTheyHeld(t *testing.T) {
 	down := bh.Unary()
 	arrived := make(chan int, 2)
 	answer := make(chan struct{})
-	invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-		return down(ctx, method, req, reply, cc, func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
-				arrived <- 2
-				<-answer
-				return nil
-			}
-			arrived <- 1
-			<-ctx.Done()
-			return status.FromContextError(ctx.Err()).Err()
-		}, opts...)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker)
-	}()
+	invoker := below(down, arrived, func() error {
+		<-answer
+		return nil
+	})
+	done := startCompare(context.Background(), p, invoker)
 	<-arrived
 	clk.BlockUntil(1)
 	clk.Advance(d)
@@ -143,10 +119,7 @@ func TestCanceledAttemptsAreNoSamples(t *testing.T) {
 		s := newScripted(map[int]func(context.Context) (metadata.MD, error){1: hangs, 2: hangs})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		done := make(chan error, 1)
-		go func() {
-			done <- p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-		}()
+		done := startCompare(ctx, p, s.invoke)
 		s.waitFor(t, 1)
 		clk.BlockUntil(1)
 		clk.Advance(d)
@@ -165,10 +138,7 @@ func TestCanceledAttemptsAreNoSamples(t *testing.T) {
 		p := newPolicy(t, clk)
 		release := make(chan struct{})
 		s := slowFirst(release)
-		done := make(chan error, 1)
-		go func() {
-			done <- p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-		}()
+		done := startCompare(context.Background(), p, s.invoke)
 		s.waitFor(t, 1)
 		clk.BlockUntil(1)
 		clk.Advance(d)
@@ -199,10 +169,7 @@ func TestCanceledAttemptsAreNoSamples(t *testing.T) {
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				done <- p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-			}()
+			done := startCompare(ctx, p, s.invoke)
 			s.waitFor(t, 1)
 			clk.BlockUntil(1)
 			cancel()

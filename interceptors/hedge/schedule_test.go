@@ -9,7 +9,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -50,10 +49,7 @@ func TestHedgeGoesADelayAfterThePrevious(t *testing.T) {
 		}
 		s := newScripted(map[int]func(context.Context) (metadata.MD, error){1: hangs, 2: hangs, 3: hangs})
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			done <- p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-		}()
+		done := startCompare(ctx, p, s.invoke)
 		defer func() {
 			cancel()
 			if err := <-done; status.Code(err) != grpccodes.Canceled {

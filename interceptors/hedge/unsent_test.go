@@ -7,7 +7,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/observe"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -40,10 +39,7 @@ func TestHedgeDecidedBeforeItStartsKeepsTheAllowance(t *testing.T) {
 		},
 		2: func(ctx context.Context) (metadata.MD, error) { return nil, nil },
 	})
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-	}()
+	done := startCompare(context.Background(), p, s.invoke)
 	s.waitFor(t, 1)
 	clk.BlockUntil(1)
 	clk.Advance(d)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
@@ -20,11 +19,7 @@ import (
 // documentation: when a hedge wins, the caller's reply is reset and the winner's merged in.
 func TestHedgeErrorWinsWithNoLoserReply(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := clocktest.New(time.Time{})
-	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, clk := hedged(t, Config{MaxAttempts: 2, Delay: d})
 	arrived := make(chan int, 2)
 	invoker := func(ctx context.Context, _ string, _, reply any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
 		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
@@ -48,7 +43,7 @@ func TestHedgeErrorWinsWithNoLoserReply(t *testing.T) {
 	if got := <-arrived; got != 2 {
 		t.Fatalf("attempt %d arrived, want the hedge", got)
 	}
-	err = <-done
+	err := <-done
 	if got := status.Code(err); got != grpccodes.NotFound {
 		t.Fatalf("call: %v, want the winning hedge's NotFound", err)
 	}
