@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -125,13 +126,8 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 		return p
 	}
 	p.c.classifier = cl
-	secs, _ := section.All()
 	earlier := map[section.Key]section.Built{}
-	for _, sec := range secs {
-		v := mp.Value(sec.Key())
-		if !sec.CanBuild() || (v == nil && !sec.Always()) {
-			continue
-		}
+	for sec, v := range sectionsOf(mp) {
 		st := preparedStep{sec: sec, v: v}
 		if sec.Stateless() {
 			b, err := sec.Build(s.env(p, sec, v, earlier), v)
@@ -150,6 +146,23 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
 	return p
 }
 
+// sectionsOf yields the sections that make a step in a chain of policy mp, in rank order,
+// each with its value in mp (nil for an Always section that mp leaves off).
+func sectionsOf(mp config.Policy) iter.Seq2[section.Section, any] {
+	return func(yield func(section.Section, any) bool) {
+		secs, _ := section.All()
+		for _, sec := range secs {
+			v := mp.Value(sec.Key())
+			if !sec.CanBuild() || (v == nil && !sec.Always()) {
+				continue
+			}
+			if !yield(sec, v) {
+				return
+			}
+		}
+	}
+}
+
 // check reports what the Check of a stateful section (section.Spec.Check) refuses in the
 // policy of svc as a whole (otherService: a service outside cfg), which the chains built on a
 // first call resolve to (see Suite.chain). Their stateless steps are not built: a step that
@@ -166,10 +179,8 @@ func (s *Suite) check(cfg *config.Config, svc string) error {
 		return fmt.Errorf("%s: classifier: %w", name, err)
 	}
 	p := &prepared{c: &chain{method: fullMethod, policy: mp, classifier: cl}, service: svc, fullMethod: fullMethod, sp: mp}
-	secs, _ := section.All()
-	for _, sec := range secs {
-		v := mp.Value(sec.Key())
-		if !sec.CanBuild() || sec.Stateless() || (v == nil && !sec.Always()) {
+	for sec, v := range sectionsOf(mp) {
+		if sec.Stateless() {
 			continue
 		}
 		if err := sec.Check(s.env(p, sec, v, nil), v); err != nil {
