@@ -275,8 +275,7 @@ func (w *Stream) commit(noHeader bool) {
 		// caller's, reported by the callback or by the leave of the call under way.
 		return
 	}
-	w.sctx = c
-	w.stop = context.AfterFunc(c, w.onCtxDone)
+	w.watchLocked(c)
 }
 
 // leave ends a RecvMsg, SendMsg or Header call; the last one out after the stream's context
@@ -333,7 +332,8 @@ func (w *Stream) transport() {
 	w.finish(End{Err: err, Cause: Transport})
 }
 
-// watchLocked watches ctx instead of the stream's context, which ended.
+// watchLocked watches ctx instead of the context watched so far, whose callback has run
+// (the context ended) or was stopped.
 func (w *Stream) watchLocked(ctx context.Context) {
 	w.state.And(^uint32(ctxEnded))
 	w.sctx = ctx
