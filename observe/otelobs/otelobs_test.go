@@ -158,23 +158,28 @@ func attemptSpans(spans tracetest.SpanStubs) tracetest.SpanStubs {
 }
 
 // checkNoPayload fails when the request's personal data shows in any span of any origin
-// (names, attributes, events, status description; otelgrpc's spans have StatusCodeOnly).
-func checkNoPayload(t *testing.T, spans tracetest.SpanStubs) {
+// (names, attribute keys and values, events, status description; otelgrpc's spans have
+// StatusCodeOnly).
+func checkNoPayload(t *testing.T, spans tracetest.SpanStubs) { checkNoText(t, spans, secret) }
+
+// checkNoText fails when marker shows in any text of spans: a span's name, its status
+// description, and the names, keys and values of its attributes and events.
+func checkNoText(t *testing.T, spans tracetest.SpanStubs, marker string) {
 	t.Helper()
 	for _, s := range spans {
 		text := []string{s.Name, s.Status.Description}
 		for _, kv := range s.Attributes {
-			text = append(text, kv.Value.String())
+			text = append(text, string(kv.Key), kv.Value.String())
 		}
 		for _, ev := range s.Events {
 			text = append(text, ev.Name)
 			for _, kv := range ev.Attributes {
-				text = append(text, kv.Value.String())
+				text = append(text, string(kv.Key), kv.Value.String())
 			}
 		}
 		for _, x := range text {
-			if strings.Contains(x, secret) {
-				t.Errorf("span %q carries the payload: %q", s.Name, x)
+			if strings.Contains(x, marker) {
+				t.Errorf("span %q (scope %s) carries personal data: %q", s.Name, s.InstrumentationScope.Name, x)
 			}
 		}
 	}
