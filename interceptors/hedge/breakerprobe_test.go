@@ -1,7 +1,6 @@
 package hedge
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -30,16 +29,7 @@ func TestLoserGivesBackItsBreakerProbe(t *testing.T) {
 	if s := br.State(); s != breaker.HalfOpen {
 		t.Fatalf("breaker %v, want half_open", s)
 	}
-	down := br.Unary()
-	arrived := make(chan int, 2)
-	invoker := below(down, arrived, func() error {
-		return nil
-	})
-	done := startCompare(context.Background(), p, invoker)
-	<-arrived
-	clk.BlockUntil(1)
-	clk.Advance(d)
-	<-arrived
+	done := hedgedBelow(p, clk, d, br.Unary(), func() error { return nil })
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

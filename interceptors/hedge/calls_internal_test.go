@@ -22,21 +22,29 @@ func startCompare(ctx context.Context, p *Policy, invoker grpc.UnaryInvoker) <-c
 	return done
 }
 
-// below returns an invoker that sends each attempt through down, a policy below the hedging
-// one: attempt 1 arrives (1 on arrived) and waits for its context to end, the canceled loser;
-// a hedge arrives (2 on arrived) and returns what hedge returns.
-func below(down grpc.UnaryClientInterceptor, arrived chan<- int, hedge func() error) grpc.UnaryInvoker {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+// hedgedBelow starts a call of compare through p whose attempts go through down, a policy
+// below the hedging one, and returns, with the channel the call's error comes on, once
+// attempt 1 and the hedge, sent when clk has moved past delay, have both reached the
+// service: attempt 1 waits for its context to end (the canceled loser); the hedge returns
+// what hedge returns.
+func hedgedBelow(p *Policy, clk *clocktest.Fake, delay time.Duration, down grpc.UnaryClientInterceptor, hedge func() error) <-chan error {
+	arrived := make(chan struct{}, 2)
+	invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 		return down(ctx, method, req, reply, cc, func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+			arrived <- struct{}{}
 			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
-				arrived <- 2
 				return hedge()
 			}
-			arrived <- 1
 			<-ctx.Done()
 			return status.FromContextError(ctx.Err()).Err()
 		}, opts...)
 	}
+	done := startCompare(context.Background(), p, invoker)
+	<-arrived
+	clk.BlockUntil(1)
+	clk.Advance(delay)
+	<-arrived
+	return done
 }
 
 // hedged returns a policy of cfg on a fake clock at the zero time, and the clock.

@@ -63,18 +63,11 @@ func TestLosersReleaseWhatTheyHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := bh.Unary()
-	arrived := make(chan int, 2)
 	answer := make(chan struct{})
-	invoker := below(down, arrived, func() error {
+	done := hedgedBelow(p, clk, d, bh.Unary(), func() error {
 		<-answer
 		return nil
 	})
-	done := startCompare(context.Background(), p, invoker)
-	<-arrived
-	clk.BlockUntil(1)
-	clk.Advance(d)
-	<-arrived
 	if got := bh.InFlight(); got != 2 {
 		t.Fatalf("%d bulkhead slots held by the two attempts, want 2", got)
 	}
