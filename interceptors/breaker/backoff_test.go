@@ -140,3 +140,27 @@ func TestMinimumCallsAboveTheWindowRefused(t *testing.T) {
 		t.Errorf("minimum_calls 10 with the default window: %v", err)
 	}
 }
+
+// A failure-rate rule whose evidence a full count window can never give is refused: with
+// failure_rate_confidence, even window_size failures out of window_size fall short of the
+// threshold when the window is small (the Wilson lower bound of n failures in n is n/(n+z²)),
+// and a breaker built from it would never trip on its rate, whatever the service does (and,
+// with a failure rate set, consecutive tripping is off by default).
+func TestRateThatCanNeverTripRefused(t *testing.T) {
+	never := Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, WindowSize: 5, MinimumCalls: 5}
+	const rule = "failure_rate_confidence: 0.999 is set with window_size 5, so even 5 failures of 5 would never trip failure_rate_threshold 0.5"
+	if err := never.Validate(); err == nil || err.Error() != rule {
+		t.Errorf("Validate(%+v) = %v, want %q", never, err, rule)
+	}
+	// The same through the default window (10 calls): 10 of 10 trip 0.5 but not 0.6.
+	if err := (Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, MinimumCalls: 10}).Validate(); err != nil {
+		t.Errorf("a rule that 10 failures of 10 trip: %v", err)
+	}
+	if err := (Config{FailureRateThreshold: 0.6, FailureRateConfidence: 0.999}).Validate(); err == nil {
+		t.Error("Validate accepted a rule that the default window of 10 calls never trips")
+	}
+	// A time window holds as many calls as arrive: enough of them always trip.
+	if err := (Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, WindowType: WindowTime, MinimumCalls: 5}).Validate(); err != nil {
+		t.Errorf("time window: %v", err)
+	}
+}

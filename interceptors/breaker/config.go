@@ -48,6 +48,9 @@ type Config struct {
 	// confidence level, reaches FailureRateThreshold. 0 means the share itself is compared (a
 	// window that crosses the threshold by chance trips). 0.999 lets a random failure rate below
 	// the threshold trip about once in 1 000 windows at the threshold itself, and far less below.
+	// A count window too short to give that evidence even when every call in it fails (the
+	// bound of n failures out of n is n/(n+z²)) is refused by Validate: 0.999 with threshold 0.5
+	// needs a window of at least 10 calls.
 	FailureRateConfidence float64 `yaml:"failure_rate_confidence" json:"failure_rate_confidence"`
 	// WindowType is how the window is measured. Empty means WindowCount.
 	WindowType WindowType `yaml:"window_type" json:"window_type" zero:"is not one of count, time"`

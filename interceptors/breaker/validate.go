@@ -20,6 +20,7 @@ func (c Config) Validate() error {
 	if c.FailureRateConfidence > 0 {
 		v.Check(c.FailureRateThreshold > 0, "failure_rate_confidence", c.FailureRateConfidence, "is set but failure_rate_threshold is not")
 		v.Check(c.FailureRateThreshold < 1, "failure_rate_confidence", c.FailureRateConfidence, "is set with failure_rate_threshold 1, which a lower confidence bound never reaches")
+		neverTrips(&v, c)
 	}
 	switch c.WindowType {
 	case "", WindowCount, WindowTime:
@@ -52,4 +53,23 @@ func (c Config) Validate() error {
 		v.Check(c.SuccessThreshold <= probes, "success_threshold", c.SuccessThreshold, "is above half_open_max_calls, so the breaker could never close")
 	}
 	return v.Err()
+}
+
+// neverTrips refuses a failure-rate rule with a confidence that a full count window cannot
+// satisfy: the Wilson lower bound of n failures out of n is n/(n+z²), below the threshold when
+// the window is small, and a breaker built from it would never trip on its rate. A time window
+// holds as many calls as arrive, so enough of them always trip.
+func neverTrips(v *fielderr.Checker, c Config) {
+	n, size := c.WindowSize, "window_size "+strconv.Itoa(c.WindowSize)+","
+	if n == 0 {
+		n = Normalize(Config{}).WindowSize
+		size = "window_size's default, " + strconv.Itoa(n) + ","
+	}
+	if c.WindowType == WindowTime || n < 1 || n > 10000 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
+		return // Out of range, and said so by the other checks.
+	}
+	if !rateTrips(n, n, 1, c.FailureRateThreshold, quantile(c.FailureRateConfidence)) {
+		v.Add("failure_rate_confidence", c.FailureRateConfidence, "is set with "+size+" so even "+strconv.Itoa(n)+" failures of "+
+			strconv.Itoa(n)+" would never trip failure_rate_threshold "+strconv.FormatFloat(c.FailureRateThreshold, 'g', -1, 64))
+	}
 }
