@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -162,5 +163,34 @@ func TestRateThatCanNeverTripRefused(t *testing.T) {
 	// A time window holds as many calls as arrive: enough of them always trip.
 	if err := (Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, WindowType: WindowTime, MinimumCalls: 5}).Validate(); err != nil {
 		t.Errorf("time window: %v", err)
+	}
+}
+
+// TestOpenIntervalCapNeverOverflows grows the interval by the largest multiplier towards the
+// longest recovery timeout a Duration holds: each interval is the last times 1000 until the cap,
+// then the cap, and a rejection's RetryAfter stays that interval, never a wrapped negative.
+func TestOpenIntervalCapNeverOverflows(t *testing.T) {
+	const longest = time.Duration(math.MaxInt64)
+	b, clk, rec := newTest(t, Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 1000, RecoveryTimeout: longest})
+	trip(t, b, clk)
+	want := time.Second
+	for i := range 8 {
+		if ev := lastChange(rec); ev.To != "open" || ev.Delay != want {
+			t.Fatalf("step %d: last change %+v, want open for %v", i, ev, want)
+		}
+		if _, err := b.Allow(); err == nil || rejection(t, err).RetryAfter != want {
+			t.Fatalf("step %d: Allow = %v, want RetryAfter %v", i, err, want)
+		}
+		clk.Advance(want)
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("step %d: probe rejected after %v: %v", i, want, err)
+		}
+		p.Done(errFail)
+		if float64(want)*1000 >= float64(longest) {
+			want = longest
+		} else {
+			want *= 1000
+		}
 	}
 }
