@@ -1,0 +1,260 @@
+package breaker
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+)
+
+// model is the breaker as the package documentation describes it, written plainly: a count
+// window of failure flags, a period number for the generations, the open interval's growth.
+type model struct {
+	cfg                    Config // Normalized.
+	now                    time.Duration
+	state                  State
+	period                 int
+	openFor, openUntil     time.Duration
+	consec                 int
+	window                 []bool // failure flags, oldest first
+	probes, probeOK        int
+	calls, succ, fail, ign uint64
+	dropped, rejections    uint64
+	changes                uint64
+}
+
+// modelPermit is a call the model admitted: in period, or none (a disabled breaker's).
+type modelPermit struct {
+	none   bool
+	period int
+}
+
+func (m *model) to(s State) {
+	m.state = s
+	m.period++
+	m.changes++
+	m.probes, m.probeOK = 0, 0
+	if s == Closed || s == Disabled {
+		m.consec, m.window = 0, nil
+	}
+}
+
+func (m *model) next() time.Duration {
+	if m.openFor <= 0 {
+		return m.cfg.InitialRecoveryTimeout
+	}
+	return min(time.Duration(float64(m.openFor)*m.cfg.RecoveryMultiplier), m.cfg.RecoveryTimeout)
+}
+
+func (m *model) open() {
+	if m.state == HalfOpen {
+		m.openFor = m.next()
+	} else {
+		m.openFor = m.cfg.InitialRecoveryTimeout
+	}
+	m.openUntil = m.now + m.openFor
+	m.to(Open)
+}
+
+func (m *model) tick() {
+	if m.state == Open && m.now >= m.openUntil {
+		m.to(HalfOpen)
+	}
+}
+
+// allow returns the permit, or the rejection's RetryAfter and false.
+func (m *model) allow() (modelPermit, time.Duration, bool) {
+	m.tick()
+	switch m.state {
+	case Closed:
+		return modelPermit{period: m.period}, 0, true
+	case Disabled:
+		return modelPermit{none: true}, 0, true
+	case HalfOpen:
+		if m.probes < m.cfg.HalfOpenMaxCalls {
+			m.probes++
+			return modelPermit{period: m.period}, 0, true
+		}
+		m.rejections++
+		return modelPermit{}, m.next(), false
+	case Open:
+		m.rejections++
+		return modelPermit{}, m.openUntil - m.now, false
+	}
+	m.rejections++
+	return modelPermit{}, 0, false
+}
+
+func (m *model) record(p modelPermit, class codes.Class) {
+	if p.none {
+		return
+	}
+	m.calls++
+	switch {
+	case class.Ignored():
+		m.ign++
+	case class.Failure():
+		m.fail++
+	default:
+		m.succ++
+	}
+	if p.period != m.period {
+		m.dropped++
+		return
+	}
+	failure := class.Failure()
+	switch m.state {
+	case Closed:
+		if class.Ignored() {
+			return
+		}
+		if failure {
+			m.consec++
+		} else {
+			m.consec = 0
+		}
+		m.window = append(m.window, failure)
+		if len(m.window) > m.cfg.WindowSize {
+			m.window = m.window[1:]
+		}
+		fails := 0
+		for _, f := range m.window {
+			if f {
+				fails++
+			}
+		}
+		switch {
+		case failure && m.cfg.ConsecutiveFailures > 0 && m.consec >= m.cfg.ConsecutiveFailures:
+			m.open()
+		case failure && m.cfg.FailureRateThreshold > 0 && len(m.window) >= m.cfg.MinimumCalls &&
+			float64(fails)/float64(len(m.window)) >= m.cfg.FailureRateThreshold:
+			m.open()
+		}
+	case HalfOpen:
+		m.probes--
+		switch {
+		case class.Ignored():
+		case failure:
+			m.open()
+		default:
+			m.probeOK++
+			if m.probeOK >= m.cfg.SuccessThreshold {
+				m.to(Closed)
+			}
+		}
+	}
+}
+
+// TestBreakerAgainstModel drives breakers with seeded random sequences of calls (held and
+// reported out of order, with every class of outcome), clock moves and operator calls, and
+// checks every admission, RetryAfter, state and count against the model.
+func TestBreakerAgainstModel(t *testing.T) {
+	configs := []Config{
+		{ConsecutiveFailures: 3, InitialRecoveryTimeout: time.Second, RecoveryTimeout: 8 * time.Second},
+		{FailureRateThreshold: 0.5, WindowSize: 6, MinimumCalls: 4, HalfOpenMaxCalls: 3, SuccessThreshold: 2, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 3, RecoveryTimeout: 20 * time.Second},
+		{ConsecutiveFailures: 2, FailureRateThreshold: 0.3, WindowSize: 10, MinimumCalls: 5, HalfOpenMaxCalls: 2, RecoveryTimeout: 5 * time.Second},
+		{FailureRateThreshold: 1, WindowSize: 1, MinimumCalls: 1, HalfOpenMaxCalls: 1},
+	}
+	classes := []codes.Class{codes.Success, codes.Business, codes.Transient, codes.ServerFault, codes.Throttled, codes.Canceled, codes.Rejected}
+	for ci, cfg := range configs {
+		for seed := range uint64(20) {
+			rng := rand.New(rand.NewPCG(seed, uint64(ci)))
+			b, clk, _ := newTest(t, cfg)
+			m := &model{cfg: b.Config()}
+			type held struct {
+				p  Permit
+				mp modelPermit
+			}
+			var out []held
+			for step := range 3000 {
+				where := func() string { return fmt.Sprintf("config %d seed %d step %d", ci, seed, step) }
+				switch r := rng.IntN(100); {
+				case r < 40:
+					p, err := b.Allow()
+					mp, retry, ok := m.allow()
+					if (err == nil) != ok {
+						t.Fatalf("%s: Allow = %v, model admits %v (state %v)", where(), err, ok, m.state)
+					}
+					if err != nil {
+						var rej *codes.Rejection
+						if !errors.As(err, &rej) || rej.RetryAfter != retry {
+							t.Fatalf("%s: rejection %v, want RetryAfter %v", where(), err, retry)
+						}
+						continue
+					}
+					out = append(out, held{p, mp})
+				case r < 80:
+					if len(out) == 0 {
+						continue
+					}
+					i := rng.IntN(len(out))
+					h := out[i]
+					out = append(out[:i], out[i+1:]...)
+					class := classes[rng.IntN(len(classes))]
+					h.p.Record(class)
+					m.record(h.mp, class)
+				case r < 92:
+					var d time.Duration
+					switch rng.IntN(4) {
+					case 0:
+						d = time.Duration(rng.IntN(int(time.Second)))
+					case 1:
+						d = max(m.openUntil-m.now, 0)
+					case 2:
+						d = time.Duration(rng.IntN(40)) * time.Second
+					}
+					clk.Advance(d)
+					m.now += d
+				case r < 97:
+					m.tick()
+					st := b.Stats()
+					fails := 0
+					for _, f := range m.window {
+						if f {
+							fails++
+						}
+					}
+					want := Stats{State: m.state, Calls: m.calls, Successes: m.succ, Failures: m.fail, Ignored: m.ign, Dropped: m.dropped,
+						Rejections: m.rejections, StateChanges: m.changes, ConsecutiveFailures: m.consec}
+					if m.cfg.FailureRateThreshold > 0 {
+						want.WindowCalls, want.WindowFailures = len(m.window), fails
+					}
+					if st != want {
+						t.Fatalf("%s: stats\n%+v, want\n%+v", where(), st, want)
+					}
+				default:
+					switch rng.IntN(3) {
+					case 0:
+						b.Reset()
+						if m.state != Closed {
+							m.to(Closed)
+						} else {
+							m.period++
+							m.consec, m.window = 0, nil
+						}
+						m.calls, m.succ, m.fail, m.ign, m.dropped, m.rejections, m.changes = 0, 0, 0, 0, 0, 0, 0
+					case 1:
+						b.ForceOpen()
+						if m.state != ForcedOpen {
+							m.to(ForcedOpen)
+						}
+					case 2:
+						if rng.IntN(3) == 0 { // Rarely: a disabled breaker records nothing.
+							b.Disable()
+							if m.state != Disabled {
+								m.to(Disabled)
+							}
+						}
+					}
+				}
+				m.tick()
+				if s := b.State(); s != m.state {
+					t.Fatalf("%s: state %v, model %v", where(), s, m.state)
+				}
+			}
+		}
+	}
+}
