@@ -194,3 +194,31 @@ func TestOpenIntervalCapNeverOverflows(t *testing.T) {
 		}
 	}
 }
+
+// Probes of one half-open period add up, one at a time as well as at once: one probe at a time
+// and three successes to close is a breaker that closes after three successful probes in a row,
+// not a configuration that could never close.
+func TestSuccessThresholdAboveConcurrentProbes(t *testing.T) {
+	cfg := Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 1, SuccessThreshold: 3, RecoveryTimeout: time.Second}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	b, clk, _ := newTest(t, cfg)
+	halfOpen(t, b, clk)
+	for i := range 3 {
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("probe %d: %v", i+1, err)
+		}
+		if _, err := b.Allow(); err == nil {
+			t.Fatalf("probe %d in flight: a second probe was admitted", i+1)
+		}
+		if s := b.State(); s != HalfOpen {
+			t.Fatalf("after %d successful probes: state %v, want half_open", i, s)
+		}
+		p.Done(nil)
+	}
+	if s := b.State(); s != Closed {
+		t.Fatalf("after 3 successful probes: state %v, want closed", s)
+	}
+}

@@ -82,6 +82,8 @@ type Config struct {
 	// HalfOpenMaxCalls is how many probe calls the half-open breaker admits at once; further
 	// calls are rejected. 0 means 1.
 	HalfOpenMaxCalls int `yaml:"half_open_max_calls" json:"half_open_max_calls" zero:"is below 1"`
-	// SuccessThreshold is how many successful probes close the breaker. 0 means HalfOpenMaxCalls.
+	// SuccessThreshold is how many successful probes close the breaker. They add up over the
+	// half-open period, as probes end and others take their slots, so it may exceed
+	// HalfOpenMaxCalls. 0 means HalfOpenMaxCalls.
 	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold" zero:"is below 1"`
 }

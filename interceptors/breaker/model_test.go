@@ -157,6 +157,7 @@ func TestBreakerAgainstModel(t *testing.T) {
 		{FailureRateThreshold: 0.5, WindowSize: 6, MinimumCalls: 4, HalfOpenMaxCalls: 3, SuccessThreshold: 2, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 3, RecoveryTimeout: 20 * time.Second},
 		{ConsecutiveFailures: 2, FailureRateThreshold: 0.3, WindowSize: 10, MinimumCalls: 5, HalfOpenMaxCalls: 2, RecoveryTimeout: 5 * time.Second},
 		{FailureRateThreshold: 1, WindowSize: 1, MinimumCalls: 1, HalfOpenMaxCalls: 1},
+		{ConsecutiveFailures: 2, HalfOpenMaxCalls: 2, SuccessThreshold: 5, InitialRecoveryTimeout: 500 * time.Millisecond, RecoveryTimeout: 4 * time.Second},
 	}
 	classes := []codes.Class{codes.Success, codes.Business, codes.Transient, codes.ServerFault, codes.Throttled, codes.Canceled, codes.Rejected}
 	for ci, cfg := range configs {

@@ -48,10 +48,6 @@ func (c Config) Validate() error {
 	fielderr.ZeroOrWithin(&v, "recovery_multiplier", c.RecoveryMultiplier, 1, 1000)
 	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
 	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
-	if c.SuccessThreshold > 0 {
-		probes := max(c.HalfOpenMaxCalls, 1)
-		v.Check(c.SuccessThreshold <= probes, "success_threshold", c.SuccessThreshold, "is above half_open_max_calls, so the breaker could never close")
-	}
 	return v.Err()
 }
 
