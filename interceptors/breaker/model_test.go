@@ -10,8 +10,9 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 )
 
-// model is the breaker as the package documentation describes it, written plainly: a count
-// window of failure flags, a period number for the generations, the open interval's growth.
+// model is the breaker as the package documentation describes it, written plainly: a window
+// of outcomes (the last WindowSize, or those of the last ten tenths of WindowDuration), a
+// period number for the generations, the open interval's growth.
 type model struct {
 	cfg                    Config // Normalized.
 	now                    time.Duration
@@ -19,11 +20,42 @@ type model struct {
 	period                 int
 	openFor, openUntil     time.Duration
 	consec                 int
-	window                 []bool // failure flags, oldest first
+	window                 []modelOutcome // oldest first
+	head                   int64          // time window: the newest epoch seen
 	probes, probeOK        int
 	calls, succ, fail, ign uint64
 	dropped, rejections    uint64
 	changes                uint64
+}
+
+// modelOutcome is one outcome in the model's window: a failure or not, in the time window's epoch
+// (a tenth of the window's duration since the start).
+type modelOutcome struct {
+	epoch   int64
+	failure bool
+}
+
+// slide moves the time window's newest epoch to now's, if later, and forgets the outcomes of
+// the epochs that leave it.
+func (m *model) slide() {
+	if m.cfg.WindowType != WindowTime {
+		return
+	}
+	width := int64(m.cfg.WindowDuration) / 10
+	m.head = max(m.head, int64(m.now)/width)
+	for len(m.window) > 0 && m.window[0].epoch <= m.head-10 {
+		m.window = m.window[1:]
+	}
+}
+
+func (m *model) fails() int {
+	n := 0
+	for _, o := range m.window {
+		if o.failure {
+			n++
+		}
+	}
+	return n
 }
 
 // modelPermit is a call the model admitted: in period, or none (a disabled breaker's).
@@ -116,16 +148,12 @@ func (m *model) record(p modelPermit, class codes.Class) {
 		} else {
 			m.consec = 0
 		}
-		m.window = append(m.window, failure)
-		if len(m.window) > m.cfg.WindowSize {
+		m.slide()
+		m.window = append(m.window, modelOutcome{m.head, failure})
+		if m.cfg.WindowType != WindowTime && len(m.window) > m.cfg.WindowSize {
 			m.window = m.window[1:]
 		}
-		fails := 0
-		for _, f := range m.window {
-			if f {
-				fails++
-			}
-		}
+		fails := m.fails()
 		switch {
 		case failure && m.cfg.ConsecutiveFailures > 0 && m.consec >= m.cfg.ConsecutiveFailures:
 			m.open()
@@ -157,6 +185,8 @@ func TestBreakerAgainstModel(t *testing.T) {
 		{FailureRateThreshold: 0.5, WindowSize: 6, MinimumCalls: 4, HalfOpenMaxCalls: 3, SuccessThreshold: 2, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 3, RecoveryTimeout: 20 * time.Second},
 		{ConsecutiveFailures: 2, FailureRateThreshold: 0.3, WindowSize: 10, MinimumCalls: 5, HalfOpenMaxCalls: 2, RecoveryTimeout: 5 * time.Second},
 		{FailureRateThreshold: 1, WindowSize: 1, MinimumCalls: 1, HalfOpenMaxCalls: 1},
+		{FailureRateThreshold: 0.5, WindowType: WindowTime, WindowDuration: 10 * time.Second, MinimumCalls: 4, HalfOpenMaxCalls: 2, RecoveryTimeout: 3 * time.Second},
+		{ConsecutiveFailures: 4, FailureRateThreshold: 0.7, WindowType: WindowTime, WindowDuration: 2 * time.Second, MinimumCalls: 3, RecoveryTimeout: time.Second},
 		{ConsecutiveFailures: 2, HalfOpenMaxCalls: 2, SuccessThreshold: 5, InitialRecoveryTimeout: 500 * time.Millisecond, RecoveryTimeout: 4 * time.Second},
 	}
 	classes := []codes.Class{codes.Success, codes.Business, codes.Transient, codes.ServerFault, codes.Throttled, codes.Canceled, codes.Rejected}
@@ -211,13 +241,9 @@ func TestBreakerAgainstModel(t *testing.T) {
 					m.now += d
 				case r < 97:
 					m.tick()
+					m.slide()
 					st := b.Stats()
-					fails := 0
-					for _, f := range m.window {
-						if f {
-							fails++
-						}
-					}
+					fails := m.fails()
 					want := Stats{State: m.state, Calls: m.calls, Successes: m.succ, Failures: m.fail, Ignored: m.ign, Dropped: m.dropped,
 						Rejections: m.rejections, StateChanges: m.changes, ConsecutiveFailures: m.consec}
 					if m.cfg.FailureRateThreshold > 0 {
