@@ -25,6 +25,7 @@ type model struct {
 	probes, probeOK        int
 	calls, succ, fail, ign uint64
 	dropped, rejections    uint64
+	slowCalls              uint64
 	changes                uint64
 }
 
@@ -33,6 +34,7 @@ type model struct {
 type modelOutcome struct {
 	epoch   int64
 	failure bool
+	slow    bool
 }
 
 // slide moves the time window's newest epoch to now's, if later, and forgets the outcomes of
@@ -46,6 +48,16 @@ func (m *model) slide() {
 	for len(m.window) > 0 && m.window[0].epoch <= m.head-10 {
 		m.window = m.window[1:]
 	}
+}
+
+func (m *model) slows() int {
+	n := 0
+	for _, o := range m.window {
+		if o.slow {
+			n++
+		}
+	}
+	return n
 }
 
 func (m *model) fails() int {
@@ -62,6 +74,7 @@ func (m *model) fails() int {
 type modelPermit struct {
 	none   bool
 	period int
+	start  time.Duration
 }
 
 func (m *model) to(s State) {
@@ -102,13 +115,13 @@ func (m *model) allow() (modelPermit, time.Duration, bool) {
 	m.tick()
 	switch m.state {
 	case Closed:
-		return modelPermit{period: m.period}, 0, true
+		return modelPermit{period: m.period, start: m.now}, 0, true
 	case Disabled:
 		return modelPermit{none: true}, 0, true
 	case HalfOpen:
 		if m.probes < m.cfg.HalfOpenMaxCalls {
 			m.probes++
-			return modelPermit{period: m.period}, 0, true
+			return modelPermit{period: m.period, start: m.now}, 0, true
 		}
 		m.rejections++
 		return modelPermit{}, m.next(), false
@@ -125,6 +138,10 @@ func (m *model) record(p modelPermit, class codes.Class) {
 		return
 	}
 	m.calls++
+	slow := m.cfg.SlowCallDuration > 0 && !class.Ignored() && m.now-p.start > m.cfg.SlowCallDuration
+	if slow {
+		m.slowCalls++
+	}
 	switch {
 	case class.Ignored():
 		m.ign++
@@ -149,7 +166,7 @@ func (m *model) record(p modelPermit, class codes.Class) {
 			m.consec = 0
 		}
 		m.slide()
-		m.window = append(m.window, modelOutcome{m.head, failure})
+		m.window = append(m.window, modelOutcome{m.head, failure, slow})
 		if m.cfg.WindowType != WindowTime && len(m.window) > m.cfg.WindowSize {
 			m.window = m.window[1:]
 		}
@@ -160,12 +177,14 @@ func (m *model) record(p modelPermit, class codes.Class) {
 		case failure && m.cfg.FailureRateThreshold > 0 && len(m.window) >= m.cfg.MinimumCalls &&
 			float64(fails)/float64(len(m.window)) >= m.cfg.FailureRateThreshold:
 			m.open()
+		case slow && len(m.window) >= m.cfg.MinimumCalls && float64(m.slows())/float64(len(m.window)) >= m.cfg.SlowCallRateThreshold:
+			m.open()
 		}
 	case HalfOpen:
 		m.probes--
 		switch {
 		case class.Ignored():
-		case failure:
+		case failure, slow:
 			m.open()
 		default:
 			m.probeOK++
@@ -177,8 +196,8 @@ func (m *model) record(p modelPermit, class codes.Class) {
 }
 
 // TestBreakerAgainstModel drives breakers with seeded random sequences of calls (held and
-// reported out of order, with every class of outcome), clock moves and operator calls, and
-// checks every admission, RetryAfter, state and count against the model.
+// reported out of order, with every class of outcome, slow or not), clock moves and operator
+// calls, and checks every admission, RetryAfter, state and count against the model.
 func TestBreakerAgainstModel(t *testing.T) {
 	configs := []Config{
 		{ConsecutiveFailures: 3, InitialRecoveryTimeout: time.Second, RecoveryTimeout: 8 * time.Second},
@@ -187,6 +206,8 @@ func TestBreakerAgainstModel(t *testing.T) {
 		{FailureRateThreshold: 1, WindowSize: 1, MinimumCalls: 1, HalfOpenMaxCalls: 1},
 		{FailureRateThreshold: 0.5, WindowType: WindowTime, WindowDuration: 10 * time.Second, MinimumCalls: 4, HalfOpenMaxCalls: 2, RecoveryTimeout: 3 * time.Second},
 		{ConsecutiveFailures: 4, FailureRateThreshold: 0.7, WindowType: WindowTime, WindowDuration: 2 * time.Second, MinimumCalls: 3, RecoveryTimeout: time.Second},
+		{ConsecutiveFailures: 3, SlowCallDuration: 300 * time.Millisecond, SlowCallRateThreshold: 0.6, WindowSize: 5, MinimumCalls: 3, HalfOpenMaxCalls: 2, RecoveryTimeout: 2 * time.Second},
+		{FailureRateThreshold: 0.5, SlowCallDuration: time.Second, WindowType: WindowTime, WindowDuration: 5 * time.Second, MinimumCalls: 3, RecoveryTimeout: time.Second},
 		{ConsecutiveFailures: 2, HalfOpenMaxCalls: 2, SuccessThreshold: 5, InitialRecoveryTimeout: 500 * time.Millisecond, RecoveryTimeout: 4 * time.Second},
 	}
 	classes := []codes.Class{codes.Success, codes.Business, codes.Transient, codes.ServerFault, codes.Throttled, codes.Canceled, codes.Rejected}
@@ -245,9 +266,9 @@ func TestBreakerAgainstModel(t *testing.T) {
 					st := b.Stats()
 					fails := m.fails()
 					want := Stats{State: m.state, Calls: m.calls, Successes: m.succ, Failures: m.fail, Ignored: m.ign, Dropped: m.dropped,
-						Rejections: m.rejections, StateChanges: m.changes, ConsecutiveFailures: m.consec}
-					if m.cfg.FailureRateThreshold > 0 {
-						want.WindowCalls, want.WindowFailures = len(m.window), fails
+						Rejections: m.rejections, StateChanges: m.changes, ConsecutiveFailures: m.consec, SlowCalls: m.slowCalls}
+					if m.cfg.FailureRateThreshold > 0 || m.cfg.SlowCallDuration > 0 {
+						want.WindowCalls, want.WindowFailures, want.WindowSlowCalls = len(m.window), fails, m.slows()
 					}
 					if st != want {
 						t.Fatalf("%s: stats\n%+v, want\n%+v", where(), st, want)
@@ -262,7 +283,7 @@ func TestBreakerAgainstModel(t *testing.T) {
 							m.period++
 							m.consec, m.window = 0, nil
 						}
-						m.calls, m.succ, m.fail, m.ign, m.dropped, m.rejections, m.changes = 0, 0, 0, 0, 0, 0, 0
+						m.calls, m.succ, m.fail, m.ign, m.dropped, m.rejections, m.changes, m.slowCalls = 0, 0, 0, 0, 0, 0, 0, 0
 					case 1:
 						b.ForceOpen()
 						if m.state != ForcedOpen {
