@@ -17,6 +17,8 @@ func (c Config) Validate() error {
 	v.Check(c.ConsecutiveFailures >= 0, "consecutive_failures", c.ConsecutiveFailures, "is negative")
 	v.Check(c.FailureRateThreshold >= 0 && c.FailureRateThreshold <= 1, "failure_rate_threshold", c.FailureRateThreshold, "is outside [0, 1]")
 	v.Check(c.FailureRateConfidence >= 0 && c.FailureRateConfidence < 1, "failure_rate_confidence", c.FailureRateConfidence, "is outside [0, 1)")
+	v.Check(c.FailureRateConfidence <= 0 || c.FailureRateConfidence >= 0.5, "failure_rate_confidence", c.FailureRateConfidence,
+		"is below 0.5: it is a confidence level (0.999), not a significance level (0.001), and below one half the rule would trip under its threshold")
 	if c.FailureRateConfidence > 0 {
 		v.Check(c.FailureRateThreshold > 0, "failure_rate_confidence", c.FailureRateConfidence, "is set but failure_rate_threshold is not")
 		v.Check(c.FailureRateThreshold < 1, "failure_rate_confidence", c.FailureRateConfidence, "is set with failure_rate_threshold 1, which a lower confidence bound never reaches")
@@ -61,7 +63,7 @@ func neverTrips(v *fielderr.Checker, c Config) {
 		n = Normalize(Config{}).WindowSize
 		size = "window_size's default, " + strconv.Itoa(n) + ","
 	}
-	if c.WindowType == WindowTime || n < 1 || n > 10000 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
+	if c.WindowType == WindowTime || n < 1 || n > 10000 || c.FailureRateConfidence < 0.5 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
 		return // Out of range, and said so by the other checks.
 	}
 	if !rateTrips(n, n, 1, c.FailureRateThreshold, quantile(c.FailureRateConfidence)) {
