@@ -63,7 +63,7 @@ func neverTrips(v *fielderr.Checker, c Config) {
 		n = Normalize(Config{}).WindowSize
 		size = "window_size's default, " + strconv.Itoa(n) + ","
 	}
-	if c.WindowType == WindowTime || n < 1 || n > 10000 || c.FailureRateConfidence < 0.5 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
+	if (c.WindowType != "" && c.WindowType != WindowCount) || n < 1 || n > 10000 || c.FailureRateConfidence < 0.5 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
 		return // Out of range, and said so by the other checks.
 	}
 	if !rateTrips(n, n, 1, c.FailureRateThreshold, quantile(c.FailureRateConfidence)) {
