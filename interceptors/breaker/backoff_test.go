@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -138,5 +139,86 @@ func TestMinimumCallsAboveTheWindowRefused(t *testing.T) {
 	}
 	if err := (Config{FailureRateThreshold: 0.5, MinimumCalls: 10}).Validate(); err != nil {
 		t.Errorf("minimum_calls 10 with the default window: %v", err)
+	}
+}
+
+// A failure-rate rule whose evidence a full count window can never give is refused: with
+// failure_rate_confidence, even window_size failures out of window_size fall short of the
+// threshold when the window is small (the Wilson lower bound of n failures in n is n/(n+z²)),
+// and a breaker built from it would never trip on its rate, whatever the service does (and,
+// with a failure rate set, consecutive tripping is off by default).
+func TestRateThatCanNeverTripRefused(t *testing.T) {
+	never := Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, WindowSize: 5, MinimumCalls: 5}
+	const rule = "failure_rate_confidence: 0.999 is set with window_size 5, so even 5 failures of 5 would never trip failure_rate_threshold 0.5"
+	if err := never.Validate(); err == nil || err.Error() != rule {
+		t.Errorf("Validate(%+v) = %v, want %q", never, err, rule)
+	}
+	// The same through the default window (10 calls): 10 of 10 trip 0.5 but not 0.6.
+	if err := (Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, MinimumCalls: 10}).Validate(); err != nil {
+		t.Errorf("a rule that 10 failures of 10 trip: %v", err)
+	}
+	if err := (Config{FailureRateThreshold: 0.6, FailureRateConfidence: 0.999}).Validate(); err == nil {
+		t.Error("Validate accepted a rule that the default window of 10 calls never trips")
+	}
+	// A time window holds as many calls as arrive: enough of them always trip.
+	if err := (Config{FailureRateThreshold: 0.5, FailureRateConfidence: 0.999, WindowType: WindowTime, MinimumCalls: 5}).Validate(); err != nil {
+		t.Errorf("time window: %v", err)
+	}
+}
+
+// TestOpenIntervalCapNeverOverflows grows the interval by the largest multiplier towards the
+// longest recovery timeout a Duration holds: each interval is the last times 1000 until the cap,
+// then the cap, and a rejection's RetryAfter stays that interval, never a wrapped negative.
+func TestOpenIntervalCapNeverOverflows(t *testing.T) {
+	const longest = time.Duration(math.MaxInt64)
+	b, clk, rec := newTest(t, Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 1000, RecoveryTimeout: longest})
+	trip(t, b, clk)
+	want := time.Second
+	for i := range 8 {
+		if ev := lastChange(rec); ev.To != "open" || ev.Delay != want {
+			t.Fatalf("step %d: last change %+v, want open for %v", i, ev, want)
+		}
+		if _, err := b.Allow(); err == nil || rejection(t, err).RetryAfter != want {
+			t.Fatalf("step %d: Allow = %v, want RetryAfter %v", i, err, want)
+		}
+		clk.Advance(want)
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("step %d: probe rejected after %v: %v", i, want, err)
+		}
+		p.Done(errFail)
+		if float64(want)*1000 >= float64(longest) {
+			want = longest
+		} else {
+			want *= 1000
+		}
+	}
+}
+
+// Probes of one half-open period add up, one at a time as well as at once: one probe at a time
+// and three successes to close is a breaker that closes after three successful probes in a row,
+// not a configuration that could never close.
+func TestSuccessThresholdAboveConcurrentProbes(t *testing.T) {
+	cfg := Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 1, SuccessThreshold: 3, RecoveryTimeout: time.Second}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	b, clk, _ := newTest(t, cfg)
+	halfOpen(t, b, clk)
+	for i := range 3 {
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("probe %d: %v", i+1, err)
+		}
+		if _, err := b.Allow(); err == nil {
+			t.Fatalf("probe %d in flight: a second probe was admitted", i+1)
+		}
+		if s := b.State(); s != HalfOpen {
+			t.Fatalf("after %d successful probes: state %v, want half_open", i, s)
+		}
+		p.Done(nil)
+	}
+	if s := b.State(); s != Closed {
+		t.Fatalf("after 3 successful probes: state %v, want closed", s)
 	}
 }

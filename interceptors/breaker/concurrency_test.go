@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -166,5 +167,61 @@ func TestConcurrentStateMachine(t *testing.T) {
 	b.Reset()
 	if err := b.Execute(func() error { return nil }); err != nil {
 		t.Fatalf("after Reset: %v", err)
+	}
+}
+
+// TestOpenToHalfOpenRace lets many goroutines find the same open breaker whose interval has
+// passed, the lazy open → half-open move not yet made: exactly HalfOpenMaxCalls of them get a
+// probe, the rest are rejected, and the move is made (and announced) once.
+func TestOpenToHalfOpenRace(t *testing.T) {
+	const (
+		maxProbes  = 3
+		goroutines = 16
+		rounds     = 30
+	)
+	b, clk, rec := newTest(t, Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: maxProbes, RecoveryTimeout: time.Second})
+	for round := range rounds {
+		trip(t, b, clk)
+		clk.Advance(time.Second) // Due, but nothing has looked at the state yet.
+		var (
+			wg       sync.WaitGroup
+			start    = make(chan struct{})
+			mu       sync.Mutex
+			permits  []Permit
+			rejected int
+		)
+		for range goroutines {
+			wg.Go(func() {
+				<-start
+				p, err := b.Allow()
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					rejected++
+					return
+				}
+				permits = append(permits, p)
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(permits) != maxProbes || rejected != goroutines-maxProbes {
+			t.Fatalf("round %d: %d probes admitted and %d rejected, want %d and %d", round, len(permits), rejected, maxProbes, goroutines-maxProbes)
+		}
+		var toHalfOpen int
+		for _, e := range rec.Events(observe.BreakerStateChanged) {
+			if e.To == HalfOpen.String() {
+				toHalfOpen++
+			}
+		}
+		if toHalfOpen != round+1 {
+			t.Fatalf("round %d: %d moves to half_open announced in all, want %d", round, toHalfOpen, round+1)
+		}
+		for _, p := range permits {
+			p.Done(nil)
+		}
+		if s := b.State(); s != Closed {
+			t.Fatalf("round %d: state %v after the probes succeeded, want closed", round, s)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package breaker
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +117,24 @@ func TestClosedPathAllocs(t *testing.T) {
 		}
 		if st := b.Stats(); st.Failures == 0 || st.StateChanges != 0 {
 			t.Errorf("%s: stats %+v, want failures judged and no trip", bc.name, st)
+		}
+	}
+}
+
+// A confidence below one half is refused: its "lower bound" lies above the window's share, so
+// the rule would trip below its threshold (at 0.05, read as a significance level, 7 failures of
+// 20 trip a threshold of 50%), the opposite of asking for evidence.
+func TestConfidenceBelowOneHalfRefused(t *testing.T) {
+	for _, c := range []float64{0.001, 0.05, 0.3, 0.4999} {
+		cfg := Config{FailureRateThreshold: 0.5, FailureRateConfidence: c, WindowSize: 20, MinimumCalls: 20}
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "failure_rate_confidence: "+strconv.FormatFloat(c, 'g', -1, 64)+" is below 0.5") {
+			t.Errorf("Validate(confidence %v) = %v, want a refusal of a confidence below 0.5", c, err)
+		}
+	}
+	for _, c := range []float64{0, 0.5, 0.95, 0.999} {
+		if err := (Config{FailureRateThreshold: 0.5, FailureRateConfidence: c, WindowSize: 20, MinimumCalls: 20}).Validate(); err != nil {
+			t.Errorf("Validate(confidence %v) = %v", c, err)
 		}
 	}
 }

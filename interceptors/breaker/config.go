@@ -43,11 +43,16 @@ type Config struct {
 	// FailureRateThreshold trips the breaker when the share of failures in the window reaches it,
 	// in (0, 1]. 0 means rate-based tripping is off.
 	FailureRateThreshold float64 `yaml:"failure_rate_threshold" json:"failure_rate_threshold"`
-	// FailureRateConfidence, in [0, 1), makes the failure-rate rule ask for evidence: it trips
-	// only when the Wilson score lower bound of the window's failure rate, at this one-sided
-	// confidence level, reaches FailureRateThreshold. 0 means the share itself is compared (a
+	// FailureRateConfidence, 0 or in [0.5, 1), makes the failure-rate rule ask for evidence: it
+	// trips only when the Wilson score lower bound of the window's failure rate, at this
+	// one-sided confidence level, reaches FailureRateThreshold. 0 means the share itself is compared (a
 	// window that crosses the threshold by chance trips). 0.999 lets a random failure rate below
 	// the threshold trip about once in 1 000 windows at the threshold itself, and far less below.
+	// A count window too short to give that evidence even when every call in it fails (the
+	// bound of n failures out of n is n/(n+z²)) is refused by Validate: 0.999 with threshold 0.5
+	// needs a window of at least 10 calls. It is a confidence level, not a significance level:
+	// below 0.5 the bound would lie above the share and the rule trip under its threshold, so
+	// Validate refuses it.
 	FailureRateConfidence float64 `yaml:"failure_rate_confidence" json:"failure_rate_confidence"`
 	// WindowType is how the window is measured. Empty means WindowCount.
 	WindowType WindowType `yaml:"window_type" json:"window_type" zero:"is not one of count, time"`
@@ -79,6 +84,8 @@ type Config struct {
 	// HalfOpenMaxCalls is how many probe calls the half-open breaker admits at once; further
 	// calls are rejected. 0 means 1.
 	HalfOpenMaxCalls int `yaml:"half_open_max_calls" json:"half_open_max_calls" zero:"is below 1"`
-	// SuccessThreshold is how many successful probes close the breaker. 0 means HalfOpenMaxCalls.
+	// SuccessThreshold is how many successful probes close the breaker. They add up over the
+	// half-open period, as probes end and others take their slots, so it may exceed
+	// HalfOpenMaxCalls. 0 means HalfOpenMaxCalls.
 	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold" zero:"is below 1"`
 }

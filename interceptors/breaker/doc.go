@@ -62,7 +62,9 @@
 //     partial count window is never judged and the call that completes the window must itself
 //     be a failure to trip it. With FailureRateConfidence the share must be significantly over
 //     the threshold: the Wilson score lower bound of the window's rate, at that one-sided
-//     confidence, must reach it (see Brownout or outage; FailuresToTrip gives the counts);
+//     confidence, must reach it (see Brownout or outage; FailuresToTrip gives the counts). A
+//     count window too short for that evidence even when every call in it fails is refused
+//     by Validate;
 //   - SlowCallRateThreshold: the share of calls slower than SlowCallDuration reaches the
 //     threshold, judged when a slow call is recorded, with the same minimum.
 //

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
@@ -161,5 +164,38 @@ func TestSectionBuildPutsInTheRegistryAtCommit(t *testing.T) {
 	b, err = build(env(nil, true), base)
 	if got, _ := reg.Lookup(svc); err != nil || got != b.Object || got == kept {
 		t.Fatalf("build without a stage: %v, registry holds it %v", err, got == b.Object)
+	}
+}
+
+// A suite's breaker of one method (scope method, or a method with a breaker of its own) is
+// named by its full method; its state changes and rejections carry that method, as its Levels
+// do, so that an observer tells it from its service's breaker (promobs' state set and the
+// otelobs tracer key breakers by service and method).
+func TestSectionMethodBreakerEventsNameTheMethod(t *testing.T) {
+	const method = "/" + svc + "/Compare"
+	clk := clocktest.New(time.Time{})
+	rec := new(testkit.Recorder)
+	built, err := build(&section.Env{
+		Service: svc, FullMethod: method, Name: method, Classifier: codes.Default(), Clock: clk, Sink: rec,
+		Values: map[reflect.Type]any{reflect.TypeFor[*Registry](): &Registry{}},
+	}, Config{Scope: ScopeMethod, ConsecutiveFailures: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := built.Object.(*Breaker)
+	_ = b.Execute(func() error { return errFail })
+	if _, err := b.Allow(); err == nil {
+		t.Fatal("Allow admitted a call on an open breaker")
+	}
+	var lv observe.Level
+	b.Levels(func(l observe.Level) bool { lv = l; return false })
+	if lv.Service != svc || lv.Method != method {
+		t.Fatalf("level service %q method %q, want %q %q", lv.Service, lv.Method, svc, method)
+	}
+	for _, kind := range []observe.Kind{observe.BreakerStateChanged, observe.Rejected} {
+		evs := rec.Events(kind)
+		if len(evs) != 1 || evs[0].Service != lv.Service || evs[0].Method != lv.Method {
+			t.Fatalf("%v events %+v, want one naming service %q and method %q, as the level does", kind, evs, lv.Service, lv.Method)
+		}
 	}
 }

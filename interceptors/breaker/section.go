@@ -31,17 +31,25 @@ func init() {
 }
 
 // build takes the breaker of a suite's chain from the suite's registry (a *Registry in
-// env.Values), which keeps a breaker whose settings are unchanged. When the suite replaces
-// the breaker for another reason (the classifier changed), a new one is made, so that it
-// starts afresh. A breaker made here goes into the registry when the suite's reload commits
-// (env.Stage), so that a rejected reload leaves the registry as it was.
+// env.Values), which keeps a breaker whose settings are unchanged. When the suite replaces the
+// breaker for another reason (the classifier changed), a new one is made, so that it starts
+// afresh. A breaker made here goes into the registry when the suite's reload commits
+// (env.Stage), so that a rejected reload leaves the registry as it was. A breaker named by a
+// full method (scope method, or a method with a breaker of its own) names that method in its
+// events.
 func build(env *section.Env, c Config) (section.Built, error) {
 	r, ok := section.Value[*Registry](env)
 	if !ok {
 		r = new(Registry)
 	}
 	name := env.Name
-	b, made, err := r.take(name, c, env.Replacing, []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service)})
+	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier), WithService(env.Service)}
+	if strings.HasPrefix(name, "/") {
+		// A breaker of one method: its events name the method, as its Levels do, so that an
+		// observer keyed by service and method tells it from its service's breaker.
+		opts = append(opts, withMethod(name))
+	}
+	b, made, err := r.take(name, c, env.Replacing, opts)
 	if err != nil {
 		return section.Built{}, err
 	}

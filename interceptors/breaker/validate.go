@@ -17,9 +17,12 @@ func (c Config) Validate() error {
 	v.Check(c.ConsecutiveFailures >= 0, "consecutive_failures", c.ConsecutiveFailures, "is negative")
 	v.Check(c.FailureRateThreshold >= 0 && c.FailureRateThreshold <= 1, "failure_rate_threshold", c.FailureRateThreshold, "is outside [0, 1]")
 	v.Check(c.FailureRateConfidence >= 0 && c.FailureRateConfidence < 1, "failure_rate_confidence", c.FailureRateConfidence, "is outside [0, 1)")
+	v.Check(c.FailureRateConfidence <= 0 || c.FailureRateConfidence >= 0.5, "failure_rate_confidence", c.FailureRateConfidence,
+		"is below 0.5: it is a confidence level (0.999), not a significance level (0.001), and below one half the rule would trip under its threshold")
 	if c.FailureRateConfidence > 0 {
 		v.Check(c.FailureRateThreshold > 0, "failure_rate_confidence", c.FailureRateConfidence, "is set but failure_rate_threshold is not")
 		v.Check(c.FailureRateThreshold < 1, "failure_rate_confidence", c.FailureRateConfidence, "is set with failure_rate_threshold 1, which a lower confidence bound never reaches")
+		neverTrips(&v, c)
 	}
 	switch c.WindowType {
 	case "", WindowCount, WindowTime:
@@ -47,9 +50,24 @@ func (c Config) Validate() error {
 	fielderr.ZeroOrWithin(&v, "recovery_multiplier", c.RecoveryMultiplier, 1, 1000)
 	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
 	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
-	if c.SuccessThreshold > 0 {
-		probes := max(c.HalfOpenMaxCalls, 1)
-		v.Check(c.SuccessThreshold <= probes, "success_threshold", c.SuccessThreshold, "is above half_open_max_calls, so the breaker could never close")
-	}
 	return v.Err()
+}
+
+// neverTrips refuses a failure-rate rule with a confidence that a full count window cannot
+// satisfy: the Wilson lower bound of n failures out of n is n/(n+z²), below the threshold when
+// the window is small, and a breaker built from it would never trip on its rate. A time window
+// holds as many calls as arrive, so enough of them always trip.
+func neverTrips(v *fielderr.Checker, c Config) {
+	n, size := c.WindowSize, "window_size "+strconv.Itoa(c.WindowSize)+","
+	if n == 0 {
+		n = Normalize(Config{}).WindowSize
+		size = "window_size's default, " + strconv.Itoa(n) + ","
+	}
+	if (c.WindowType != "" && c.WindowType != WindowCount) || n < 1 || n > 10000 || c.FailureRateConfidence < 0.5 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
+		return // Out of range, and said so by the other checks.
+	}
+	if !rateTrips(n, n, 1, c.FailureRateThreshold, quantile(c.FailureRateConfidence)) {
+		v.Add("failure_rate_confidence", c.FailureRateConfidence, "is set with "+size+" so even "+strconv.Itoa(n)+" failures of "+
+			strconv.Itoa(n)+" would never trip failure_rate_threshold "+strconv.FormatFloat(c.FailureRateThreshold, 'g', -1, 64))
+	}
 }

@@ -38,6 +38,9 @@ func TestTimeWindowExpiry(t *testing.T) {
 		{name: "the oldest bucket expires at the window's length", adds: []time.Duration{0, time.Second, 9 * time.Second}, at: 10 * time.Second, wantCalls: 2},
 		{name: "everything expires", adds: []time.Duration{0, time.Second}, at: time.Hour, wantCalls: 0},
 		{name: "a clock going back stands still", adds: []time.Duration{5 * time.Second, time.Second}, at: 0, wantCalls: 2},
+		{name: "a clock standing still keeps one bucket", adds: []time.Duration{3 * time.Second, 3 * time.Second, 3 * time.Second}, at: 3 * time.Second, wantCalls: 3},
+		{name: "a clock jumping centuries ahead empties it", adds: []time.Duration{0, 9 * time.Second}, at: 200 * 365 * 24 * time.Hour, wantCalls: 0},
+		{name: "adds after a jump count from the jump", adds: []time.Duration{0, 1000 * time.Hour, 1000*time.Hour + 9*time.Second}, at: 1000*time.Hour + 9*time.Second, wantCalls: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

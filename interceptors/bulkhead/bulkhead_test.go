@@ -70,8 +70,11 @@ func checkRejection(t *testing.T, err error) {
 	}
 	var info *errdetails.ErrorInfo
 	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			info = ei
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.RetryInfo: // A bulkhead cannot tell when a slot frees.
+			t.Errorf("RetryInfo %v in a bulkhead rejection", d)
 		}
 	}
 	if info == nil {

@@ -23,7 +23,8 @@
 //
 // A rejection is a *codes.Rejection with code ResourceExhausted, reason BULKHEAD_FULL, policy
 // "bulkhead", the bulkhead's name as the service, and Err ErrFull, so that both
-// errors.Is(err, bulkhead.ErrFull) and status.Code(err) answer. Every rejection emits an
+// errors.Is(err, bulkhead.ErrFull) and status.Code(err) answer. It carries no RetryInfo: a
+// bulkhead cannot tell when a call in flight will end. Every rejection emits an
 // observe.Rejected event to the sink given by WithObserver; with no sink nothing is built.
 //
 // # Interceptors
