@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -389,5 +390,14 @@ func TestValidateFleetRate(t *testing.T) {
 	}
 	if err := (ratelimit.Config{Rate: 2e9, Redis: redis}).Validate(); err == nil || err.Error() != "rate: 2e+09 is above 1e9" {
 		t.Fatalf("Validate(fleet-wide rate 2e9) = %v, want the one rule that is broken first", err)
+	}
+}
+
+// A rate that is not a number (yaml's .nan) breaks one rule, that it be a positive number of
+// calls per second; it is not also "above 1e9".
+func TestValidateNaNRate(t *testing.T) {
+	err := (ratelimit.Config{Rate: math.NaN()}).Validate()
+	if err == nil || err.Error() != "rate: NaN is not a positive number of calls per second" {
+		t.Fatalf("Validate(rate NaN) = %v, want the one rule it breaks", err)
 	}
 }
