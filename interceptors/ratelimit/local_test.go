@@ -401,3 +401,21 @@ func TestValidateNaNRate(t *testing.T) {
 		t.Fatalf("Validate(rate NaN) = %v, want the one rule it breaks", err)
 	}
 }
+
+// A Registry's zero value is empty and ready, as breaker.Registry's is: a shared bucket asked
+// of one is made on first use and shared after (it panicked on a nil map).
+func TestRegistryZeroValue(t *testing.T) {
+	var reg ratelimit.Registry
+	cfg := ratelimit.Config{Rate: 5, Shared: "ml"}
+	a, err := reg.Local(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := reg.Local(cfg); err != nil || b != a {
+		t.Fatalf("second ask: %v (same bucket %v), want the first's bucket", err, b == a)
+	}
+	reg.Reconfigure()
+	if c, err := reg.Local(ratelimit.Config{Rate: 6, Shared: "ml"}); err != nil || c == a {
+		t.Fatalf("after Reconfigure, rate 6: %v (same bucket %v), want a new bucket", err, c == a)
+	}
+}
