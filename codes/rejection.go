@@ -28,7 +28,8 @@ type Rejection struct {
 	Code grpccodes.Code
 	// Reason is the ErrorInfo reason, an UPPER_SNAKE_CASE constant such as CIRCUIT_OPEN.
 	Reason string
-	// Policy names the policy that refused: breaker, bulkhead, ratelimit, retry, deadline.
+	// Policy names the policy that refused, by its observe label: breaker, adaptive_throttle,
+	// rate_limit or bulkhead for bulwark's own (observe.PolicyBreaker, ...).
 	Policy string
 	// Service is the fully qualified gRPC service the call was for.
 	Service string
