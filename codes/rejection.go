@@ -18,7 +18,9 @@ const Domain = "bulwark.bulwarkrpc.github.com"
 // status.Code(err) and errors.Is(err, bulkhead.ErrFull) answer correctly.
 //
 // The status carries a google.rpc.ErrorInfo (Domain, Reason, and metadata "policy" and
-// "service") and, when RetryAfter is set, a google.rpc.RetryInfo.
+// "service") and, when RetryAfter is set, a google.rpc.RetryInfo with it and the ErrorInfo
+// metadata "retry_after_ms": RetryAfter in whole milliseconds, rounded up, so that a wait
+// shorter than a millisecond (a rate limiter's above 1000 calls per second) never reads as 0.
 type Rejection struct {
 	// Err is the policy's sentinel, such as breaker.ErrOpen.
 	Err error
@@ -26,7 +28,8 @@ type Rejection struct {
 	Code grpccodes.Code
 	// Reason is the ErrorInfo reason, an UPPER_SNAKE_CASE constant such as CIRCUIT_OPEN.
 	Reason string
-	// Policy names the policy that refused: breaker, bulkhead, ratelimit, retry, deadline.
+	// Policy names the policy that refused, by its observe label: breaker, adaptive_throttle,
+	// rate_limit or bulkhead for bulwark's own (observe.PolicyBreaker, ...).
 	Policy string
 	// Service is the fully qualified gRPC service the call was for.
 	Service string
@@ -57,6 +60,15 @@ func (r *Rejection) Unwrap() error {
 	return r.Err
 }
 
+// ceilMillis returns d, which is positive, in whole milliseconds, rounded up.
+func ceilMillis(d time.Duration) int64 {
+	ms := d.Milliseconds()
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
+}
+
 // GRPCStatus returns the status a gRPC caller sees, with ErrorInfo and RetryInfo details.
 func (r *Rejection) GRPCStatus() *status.Status {
 	if r == nil {
@@ -73,7 +85,7 @@ func (r *Rejection) GRPCStatus() *status.Status {
 		Metadata: map[string]string{"policy": r.Policy, "service": r.Service},
 	}
 	if r.RetryAfter > 0 {
-		info.Metadata["retry_after_ms"] = strconv.FormatInt(r.RetryAfter.Milliseconds(), 10)
+		info.Metadata["retry_after_ms"] = strconv.FormatInt(ceilMillis(r.RetryAfter), 10)
 		if withDetails, err := st.WithDetails(info, &errdetails.RetryInfo{RetryDelay: durationpb.New(r.RetryAfter)}); err == nil {
 			return withDetails
 		}

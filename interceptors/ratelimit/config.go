@@ -12,8 +12,11 @@ type Config struct {
 	// MaxWait is how long a call may wait for a token, never past its own deadline (it fails at
 	// once when the wait would outlive the deadline). 0 means fail fast.
 	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`
-	// Shared names a bucket shared by every service or method whose limiter has the same name.
-	// Empty means the limiter is the service's own.
+	// Shared names a bucket shared by every service or method whose limiter has the same name
+	// and the same store: without Redis, one bucket in the process (with one rate and burst);
+	// with Redis, the Redis key of that name under the key prefix, in place of the service's.
+	// A local and a fleet-wide limiter of one name are two buckets. Empty means the limiter is
+	// the service's own.
 	Shared string `yaml:"shared" json:"shared"`
 	// Redis, when set, makes the limit fleet-wide: every process sharing the Redis server and
 	// key prefix draws from one bucket.

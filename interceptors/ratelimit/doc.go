@@ -39,6 +39,11 @@
 // reload leaves the registry as it was. config.Config.Validate refuses a configuration that gives a
 // shared name two rates or bursts.
 //
+// A bucket made anew, shared or a service's own (a suite's reload that changes a
+// rate_limit section replaces the service's policy and its bucket), starts full: the tokens
+// taken from the one it replaces are not carried over. A fleet-wide bucket keeps its state in
+// Redis across such a reload (see redislimit).
+//
 // A caller whose context has ended takes no token. A take at an earlier time than one before
 // it (a call that read the clock before another but reached the bucket after it) finds the
 // tokens that one took gone, since the time at which the bucket is full again never moves

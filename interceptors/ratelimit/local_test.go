@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -389,5 +390,32 @@ func TestValidateFleetRate(t *testing.T) {
 	}
 	if err := (ratelimit.Config{Rate: 2e9, Redis: redis}).Validate(); err == nil || err.Error() != "rate: 2e+09 is above 1e9" {
 		t.Fatalf("Validate(fleet-wide rate 2e9) = %v, want the one rule that is broken first", err)
+	}
+}
+
+// A rate that is not a number (yaml's .nan) breaks one rule, that it be a positive number of
+// calls per second; it is not also "above 1e9".
+func TestValidateNaNRate(t *testing.T) {
+	err := (ratelimit.Config{Rate: math.NaN()}).Validate()
+	if err == nil || err.Error() != "rate: NaN is not a positive number of calls per second" {
+		t.Fatalf("Validate(rate NaN) = %v, want the one rule it breaks", err)
+	}
+}
+
+// A Registry's zero value is empty and ready, as breaker.Registry's is: a shared bucket asked
+// of one is made on first use and shared after (it panicked on a nil map).
+func TestRegistryZeroValue(t *testing.T) {
+	var reg ratelimit.Registry
+	cfg := ratelimit.Config{Rate: 5, Shared: "ml"}
+	a, err := reg.Local(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := reg.Local(cfg); err != nil || b != a {
+		t.Fatalf("second ask: %v (same bucket %v), want the first's bucket", err, b == a)
+	}
+	reg.Reconfigure()
+	if c, err := reg.Local(ratelimit.Config{Rate: 6, Shared: "ml"}); err != nil || c == a {
+		t.Fatalf("after Reconfigure, rate 6: %v (same bucket %v), want a new bucket", err, c == a)
 	}
 }

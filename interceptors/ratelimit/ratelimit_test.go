@@ -388,3 +388,34 @@ func TestEnterAt(t *testing.T) {
 		t.Errorf("EnterAt an hour later on the policy's clock: %v, want ResourceExhausted (the bucket's own clock has not moved)", err)
 	}
 }
+
+// A rejection whose token comes back in less than a millisecond (any rate above 1000/s) tells
+// the caller to wait in its ErrorInfo's retry_after_ms too, rounded up: "0" would read as "come
+// back now", and a caller that did would be refused again. The RetryInfo keeps the exact delay.
+func TestRejectionRetryAfterMsRoundsUp(t *testing.T) {
+	for _, tt := range []struct {
+		rate   float64
+		delay  time.Duration
+		wantMs string
+	}{
+		{rate: 1e4, delay: 100 * time.Microsecond, wantMs: "1"},
+		{rate: 1e9 / 1500000, delay: 1500 * time.Microsecond, wantMs: "2"},
+		{rate: 10, delay: 100 * time.Millisecond, wantMs: "100"},
+	} {
+		clk := clocktest.New(time.Unix(1700000000, 0))
+		p, err := ratelimit.New(svc, ratelimit.NewLocal(tt.rate, 1, ratelimit.WithClock(clk)), ratelimit.Config{}, ratelimit.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Allow(context.Background()); err != nil {
+			t.Fatalf("rate %v: first Allow = %v", tt.rate, err)
+		}
+		_, info, retry := rejectionDetails(t, p.Allow(context.Background()))
+		if retry == nil || retry.GetRetryDelay().AsDuration() != tt.delay {
+			t.Errorf("rate %v: RetryInfo = %v, want %v", tt.rate, retry, tt.delay)
+		}
+		if got := info.GetMetadata()["retry_after_ms"]; got != tt.wantMs {
+			t.Errorf("rate %v: retry_after_ms = %q for a RetryAfter of %v, want %q", tt.rate, got, tt.delay, tt.wantMs)
+		}
+	}
+}

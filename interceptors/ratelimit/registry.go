@@ -9,7 +9,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
-// Registry hands out one Local per shared bucket name. It is safe for concurrent use.
+// Registry hands out one Local per shared bucket name. It is safe for concurrent use; its zero
+// value is empty and ready, its buckets on the real clock.
 type Registry struct {
 	clock clock.Clock
 
@@ -58,9 +59,17 @@ func (r *Registry) Local(cfg Config) (*Local, error) {
 	defer r.mu.Unlock()
 	l, made, err := r.takeLocked(cfg)
 	if made {
-		r.buckets[cfg.Shared] = sharedBucket{l, r.config}
+		r.setLocked(cfg.Shared, sharedBucket{l, r.config})
 	}
 	return l, err
+}
+
+// setLocked makes b the bucket of the shared name. r.mu must be held.
+func (r *Registry) setLocked(name string, b sharedBucket) {
+	if r.buckets == nil {
+		r.buckets = map[string]sharedBucket{}
+	}
+	r.buckets[name] = b
 }
 
 // stagedBucket is the key under which a suite's stage (section.Stage) keeps a shared bucket
@@ -96,7 +105,7 @@ func (r *Registry) staged(cfg Config, st *section.Stage) (*Local, error) {
 		st.Store(key, l)
 		st.OnCommit(func() {
 			r.mu.Lock()
-			r.buckets[cfg.Shared] = sharedBucket{l, config}
+			r.setLocked(cfg.Shared, sharedBucket{l, config})
 			r.mu.Unlock()
 		})
 	}
@@ -113,7 +122,7 @@ func (r *Registry) takeLocked(cfg Config) (l *Local, made bool, err error) {
 		l := b.l
 		switch {
 		case l.rate == cfg.Rate && l.burst == burst:
-			r.buckets[cfg.Shared] = sharedBucket{l, r.config}
+			r.setLocked(cfg.Shared, sharedBucket{l, r.config})
 			return l, false, nil
 		case b.config == r.config:
 			return nil, false, errConflict(cfg.Shared, l, cfg.Rate, burst)

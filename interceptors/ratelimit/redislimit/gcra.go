@@ -30,6 +30,11 @@ var errBadState = errors.New("redis key held no valid GCRA state; the key was re
 // else). It is clamped to now + span, an empty bucket under this limit, and written back, so
 // that the debt is kept (no fresh burst) and the key expires within the span.
 //
+// The key expires once the bucket is full again (the TAT), but at most 1e15 seconds (31
+// million years) on: Redis refuses an expiry whose milliseconds do not fit an int64, and the
+// span of a valid limit reaches 3e18 seconds (a call per century, a burst of 1e9). Such a key
+// expires early, giving a full bucket after 31 million years instead of failing every write.
+//
 // KEYS[1] is the bucket; ARGV is burst, rate, period in seconds. It answers {1, 0} when the
 // call is admitted (the TAT moved one interval on), {0, wait} when it is not (wait: seconds
 // until it would be, as a string), {-1, 0} for a bad state.
@@ -39,6 +44,7 @@ local key = KEYS[1]
 local burst = tonumber(ARGV[1])
 local interval = tonumber(ARGV[3]) / tonumber(ARGV[2])
 local span = interval * burst
+local max_ex = 1e15
 local t = redis.call("TIME")
 local now = (t[1] - 1483228800) + t[2] / 1000000
 local tat = now
@@ -68,12 +74,12 @@ local wait = next_tat - span - now
 if wait > 0 then
   if clamped then
     -- next_tat - span - now is one interval, give or take the rounding of now + span
-    redis.call("SET", key, tat, "EX", math.ceil(span))
+    redis.call("SET", key, tat, "EX", math.min(math.ceil(span), max_ex))
     wait = interval
   end
   return {0, tostring(wait)}
 end
-redis.call("SET", key, next_tat, "EX", math.ceil(next_tat - now))
+redis.call("SET", key, next_tat, "EX", math.min(math.ceil(next_tat - now), max_ex))
 return {1, "0"}
 `)
 

@@ -104,3 +104,38 @@ func TestProbeOnBadStateEndsThePause(t *testing.T) {
 		t.Fatalf("Take after the probe = %+v, %v after %d round trips; want admitted by Redis (1 round trip)", d, err, l.trips.Load()-trips)
 	}
 }
+
+// The key's expiry is the time until the bucket is full again, at most the limit's span, and
+// Redis refuses an expiry past about 9.2e15 seconds (its milliseconds must fit an int64). A
+// valid limit's span reaches 3e18 seconds (a call per century, a burst of 1e9): once such a
+// bucket owes more than that (3 million calls), a SET with the span as its expiry failed, so
+// every Take was a Redis fault for good (the script's write never happened) instead of an
+// admission, and a TAT clamped to such a span a fault instead of a denial. The expiry is
+// capped: such a key expires early, after 31 million years, and never fails.
+func TestExpiryBeyondRedisLimitIsCapped(t *testing.T) {
+	const century = 100 * 365 * 24 * 3600.0 // the interval at MinRate, in seconds
+	for _, tt := range []struct {
+		name    string
+		ahead   float64 // the TAT's distance ahead of Redis's clock, in seconds
+		allowed bool
+	}{
+		{"in debt within the span", 3e6 * century, true},
+		{"clamped to the span", 2e9 * century, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), 1/century, 1e9)) // fail-closed
+			ctx := context.Background()
+			if err := l.client.Set(ctx, l.Key(), strconv.FormatFloat(redisNow(t, l)+tt.ahead, 'f', -1, 64), 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			d, err := l.Take(ctx, 0)
+			if err != nil || d.Allowed != tt.allowed || !d.Allowed && d.RetryAfter <= 0 {
+				t.Fatalf("Take = %+v, %v; want Allowed %v, and no fault", d, err, tt.allowed)
+			}
+			// In seconds, as Redis answers: 1e15s overflows a Duration.
+			if ttl, err := l.client.Do(ctx, "TTL", l.Key()).Int64(); err != nil || ttl <= 0 || ttl > 1e15 {
+				t.Fatalf("key TTL %ds, %v; want an expiry of at most 1e15s", ttl, err)
+			}
+		})
+	}
+}
