@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,8 @@ type Timeline struct {
 	Steps []Step
 	// Attempts is the number of attempts the retry policy allows (1 when retry is off).
 	Attempts int
-	// Total is the end of the last attempt; meaningless when Unbounded.
+	// Total is the end of the last attempt; meaningless when Unbounded. Offsets saturate at
+	// the longest time.Duration rather than wrap around.
 	Total time.Duration
 	// Unbounded reports that an attempt has no bound of its own.
 	Unbounded bool
@@ -96,10 +98,10 @@ func (p Policy) timeline(fit, failFast bool) Timeline {
 	}
 	var wait, run time.Duration
 	if p.RateLimit != nil {
-		wait += p.RateLimit.MaxWait
+		wait = addSat(wait, p.RateLimit.MaxWait)
 	}
 	if p.Bulkhead != nil {
-		wait += p.Bulkhead.MaxWait
+		wait = addSat(wait, p.Bulkhead.MaxWait)
 	}
 	switch {
 	case p.Retry != nil && p.Retry.PerAttemptTimeout > 0:
@@ -125,10 +127,10 @@ func (p Policy) timeline(fit, failFast bool) Timeline {
 				// To the millisecond below, for a readable timeline.
 				s = max(min(s, ((t.Limit-at)/(2*left)).Truncate(time.Millisecond)), 0)
 			}
-			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: at + s})
-			at += s
+			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: addSat(at, s)})
+			at = addSat(at, s)
 		}
-		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: at + wait + run, Wait: wait, Unbounded: unbounded, AtOnce: failFast}
+		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: addSat(at, addSat(wait, run)), Wait: wait, Unbounded: unbounded, AtOnce: failFast}
 		t.Steps = append(t.Steps, st)
 		if st.Unbounded {
 			t.Unbounded = true
@@ -151,7 +153,7 @@ func sleepBounds(r retry.Config, n int) []time.Duration {
 		var s time.Duration
 		switch r.Jitter {
 		case retry.JitterAdditive:
-			s = min(base+r.JitterAmount, r.MaxBackoff)
+			s = min(addSat(base, r.JitterAmount), r.MaxBackoff)
 		case retry.JitterDecorrelated:
 			s = time.Duration(min(3*float64(prev), maxB))
 			prev = s
@@ -162,6 +164,16 @@ func sleepBounds(r retry.Config, n int) []time.Duration {
 		d *= r.Multiplier
 	}
 	return out
+}
+
+// addSat returns a+b for non-negative durations, or the longest time.Duration where the sum
+// would overflow: a timeline of durations near that limit is longer than any budget, never
+// one that wraps around to a negative total that fits.
+func addSat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // Over reports by how much the worst case outlasts the limit (0 when it fits; the whole
