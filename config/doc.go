@@ -129,7 +129,7 @@
 //	| name {service}                        | services.<service>.profile                                  |
 //	| name {service, method}                | services.<service>.methods.<method>.profile                 |
 //	| name {} (the default config)          | profile "default" (only services the config names use it)   |
-//	| timeout                               | deadline {default, max}: a ceiling, like gRPC's             |
+//	| timeout                               | deadline {default, max}: a ceiling, like gRPC's; 0s (every call fails at once in gRPC) none, with a warning |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
 //	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 with a warning |
@@ -143,6 +143,7 @@
 // Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
 // warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a
 // retryPolicy or retryThrottling gRPC would reject, or a service name that is not fully
-// qualified is an error. Durations are read exactly as grpc-go reads them (decimal seconds,
-// at most nine decimals; past what a time.Duration holds, the longest one).
+// qualified is an error. Durations are read as grpc-go reads them (decimal seconds, at most
+// nine decimals; past what a time.Duration holds, the longest one), except that a sign is
+// refused: grpc-go takes "+1s" as 1s and "-1s" as a negative duration (a timeout it ignores).
 package config

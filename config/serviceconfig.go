@@ -151,8 +151,9 @@ func (d *scDur) UnmarshalJSON(b []byte) error {
 const maxProtoSeconds = 315576000000
 
 // parseSeconds reads s, whole seconds and at most nine decimals with an "s" suffix (either
-// part may be empty, not both: ".01s", "1.s"), exactly, as grpc-go does: no sign, exponent or
-// hexadecimal, and a value past what a time.Duration holds taken as the longest one.
+// part may be empty, not both: ".01s", "1.s"), exactly, as grpc-go does: no exponent or
+// hexadecimal, and a value past what a time.Duration holds taken as the longest one. Unlike
+// grpc-go, which takes "+1s" as 1s and "-1s" as a negative duration, it refuses a sign.
 func parseSeconds(s string) (time.Duration, bool) {
 	num, ok := strings.CutSuffix(s, "s")
 	whole, frac, _ := strings.Cut(num, ".")
@@ -273,6 +274,10 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	}
 	pname := ServiceConfigProfilePrefix + strconv.Itoa(i)
 	var p Profile
+	if mc.Timeout != nil && *mc.Timeout == 0 {
+		// grpc-go applies every timeout >= 0: a deadline of now, which no call meets.
+		c.warn(path+".timeout", "0s fails every call at once with DEADLINE_EXCEEDED in gRPC; bulwark sets no deadline")
+	}
 	if mc.Timeout != nil && *mc.Timeout > 0 {
 		t := time.Duration(*mc.Timeout)
 		// gRPC's timeout is a ceiling: the call's deadline is the earlier of the caller's and

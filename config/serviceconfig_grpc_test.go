@@ -36,13 +36,15 @@ func TestServiceConfigHugeDurationSaturates(t *testing.T) {
 	}
 }
 
-// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted.
+// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted. A
+// sign, which grpc-go takes ("+1s" is 1s, "-1s" a timeout it ignores), is refused too: the
+// package documents it.
 func TestServiceConfigMalformedDurationRefused(t *testing.T) {
 	for _, d := range []string{"NaNs", "0x1p-2s", "Infs", "1e3s", "+1s", "-1s", ".s", "s", "1..5s", "1.0000000001s", "1", "315576000001s"} {
 		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"` + d + `"}]}`
 		cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
 		if err == nil {
-			t.Errorf("timeout %q accepted (deadline %+v); grpc-go rejects it", d, cfg.Resolve("/a.v1.S/M").Deadline)
+			t.Errorf("timeout %q accepted (deadline %+v), want it refused", d, cfg.Resolve("/a.v1.S/M").Deadline)
 		}
 	}
 }
@@ -90,5 +92,28 @@ func TestServiceConfigBadThrottlingRefused(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "retryThrottling.") {
 			t.Errorf("retryThrottling %s: %v, want the field named", rt, err)
 		}
+	}
+}
+
+// grpc-go takes a timeout of "0s" as a deadline of now: every call of the method fails at once
+// with DEADLINE_EXCEEDED (it applies any timeout >= 0). bulwark has no such deadline and sets
+// none; that must not pass in silence.
+func TestServiceConfigZeroTimeoutWarns(t *testing.T) {
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"0s"}]}`
+	cfg, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Resolve("/a.v1.S/M").Deadline; d != nil {
+		t.Errorf("deadline %+v, want none", d)
+	}
+	var msgs []string
+	for _, w := range warns {
+		if w.Path == "methodConfig[0].timeout" {
+			msgs = append(msgs, w.Message)
+		}
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "DEADLINE_EXCEEDED") {
+		t.Errorf("warnings at methodConfig[0].timeout: %q, want one saying gRPC fails every call with DEADLINE_EXCEEDED (all: %v)", msgs, warns)
 	}
 }
