@@ -97,7 +97,8 @@
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a
 // method name that is not an identifier, and an override that makes its section invalid
-// (reported at the override: max_backoff below the profile's initial_backoff).
+// (reported at the override: max_backoff below the profile's initial_backoff; a service's
+// override that does not fit the profile a method names for itself, at the method).
 //
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, every
