@@ -25,6 +25,7 @@ var badInputs = []struct {
 	{"bad_jitter", "profiles:\n  p:\n    retry: {jitter: wild, jitter_amount: 1s}\n  q:\n    retry: {jitter: \"\"}\n"},
 	{"bad_class", "profiles:\n  p:\n    classifier:\n      reasons: {DOCUMENT_UNREADABLE: bussiness}\n      codes: {UNAVAILABLE: flaky}\n    fallback: {on_classes: [transient, oops]}\n"},
 	{"bad_code_name", "profiles:\n  p:\n    fallback:\n      on_codes: [UNAVAILABLE, Unavailable, TIMEOUT]\n    classifier:\n      codes: {NOPE: business}\n"},
+	{"ok_overridden", "profiles:\n  p:\n    classifier:\n      codes: {OK: transient}\nservices:\n  kyc.v1.OCRService:\n    classifier:\n      codes: {OK: business}\n"},
 	{"fleet_rate_above_1e6", "profiles:\n  p:\n    rate_limit:\n      rate: 2e6\n      redis: {addr: \"r:6379\"}\n  local:\n    rate_limit: {rate: 2e6}\n"},
 	{"rate_limit_without_rate", "profiles:\n  p:\n    rate_limit: {burst: 5}\n  q:\n    rate_limit:\n      rate: 10\n      redis: {addr: nohost}\n"},
 	{"service_override", "services:\n  kyc.v1.OCRService:\n    retry:\n      max_backoff: 100ms\n    breaker:\n      minimum_calls: 150\n"},

@@ -248,6 +248,7 @@ func validateClassifier(o codes.Overrides) error {
 	var v fielderr.Checker
 	for code, cl := range o.Codes {
 		v.Check(code <= grpccodes.Unauthenticated, "codes", code, "is not a gRPC code")
+		v.Check(code != grpccodes.OK, "codes.OK", cl, "is not allowed for OK: OK is the code of every success")
 		v.Check(cl.Valid(), "codes."+codeName(code), cl, "is not a class")
 	}
 	for r, cl := range o.Reasons {
