@@ -86,7 +86,7 @@ type scDoc struct {
 }
 
 type scMethod struct {
-	Name          []scName          `json:"name"`
+	Name          []keyed[scName]   `json:"name"`
 	Timeout       *scDur            `json:"timeout"`
 	RetryPolicy   *keyed[scRetry]   `json:"retryPolicy"`
 	HedgingPolicy *keyed[scHedging] `json:"hedgingPolicy"`
@@ -291,8 +291,10 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 		c.hedging(path+".hedgingPolicy", h, throttle, &p)
 	}
 	c.cfg.Profiles[pname] = p
-	for j, n := range mc.Name {
+	for j, kn := range mc.Name {
 		npath := fmt.Sprintf("%s.name[%d]", path, j)
+		c.unknown(npath, kn.raw, "service", "method")
+		n := kn.V
 		key := n.Service + "/" + n.Method
 		if prev, dup := seen[key]; dup {
 			c.fail(npath, key, "is named twice (also at "+prev+"); gRPC rejects the config")

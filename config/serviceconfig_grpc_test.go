@@ -117,3 +117,19 @@ func TestServiceConfigZeroTimeoutWarns(t *testing.T) {
 		t.Errorf("warnings at methodConfig[0].timeout: %q, want one saying gRPC fails every call with DEADLINE_EXCEEDED (all: %v)", msgs, warns)
 	}
 }
+
+// A key of a name that bulwark (and gRPC) does not read, such as a misspelt "method", must
+// not pass in silence: the name then covers the whole service.
+func TestServiceConfigUnknownNameKeyWarns(t *testing.T) {
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S","methd":"M"}],"timeout":"1s"}]}`
+	_, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range warns {
+		if w.Path == "methodConfig[0].name[0].methd" {
+			return
+		}
+	}
+	t.Errorf("no warning at methodConfig[0].name[0].methd; got %v", warns)
+}
