@@ -186,7 +186,8 @@ func digits(s string) bool {
 	return true
 }
 
-// scCode is a status code, by name ("UNAVAILABLE") or number (14).
+// scCode is a status code, by its upper-case name ("UNAVAILABLE") or number (14), as grpc-go
+// reads one.
 type scCode grpccodes.Code
 
 func (c *scCode) UnmarshalJSON(b []byte) error {
@@ -203,8 +204,9 @@ func (c *scCode) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("status code %s: want a name such as \"UNAVAILABLE\" or a number", b)
 	}
 	var code grpccodes.Code
-	if err := code.UnmarshalJSON([]byte(strconv.Quote(strings.ToUpper(s)))); err != nil {
-		return fmt.Errorf("status code %q: not a gRPC code name", s)
+	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case.
+	if err := code.UnmarshalJSON([]byte(strconv.Quote(s))); err != nil {
+		return fmt.Errorf("status code %q: not a gRPC code name (such as \"UNAVAILABLE\", as gRPC spells it)", s)
 	}
 	*c = scCode(code)
 	return nil

@@ -133,3 +133,15 @@ func TestServiceConfigUnknownNameKeyWarns(t *testing.T) {
 	}
 	t.Errorf("no warning at methodConfig[0].name[0].methd; got %v", warns)
 }
+
+// grpc-go reads a status code as its exact upper-case name or a number: it refuses the whole
+// config for "unavailable", and so must the conversion (the package documents that a
+// retryPolicy gRPC would reject is an error), rather than retry where gRPC never did.
+func TestServiceConfigCodeNameIsExact(t *testing.T) {
+	for _, code := range []string{`"unavailable"`, `"Unavailable"`, `" UNAVAILABLE"`} {
+		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":[` + code + `]}}]}`
+		if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || !strings.Contains(err.Error(), "not a gRPC code name") {
+			t.Errorf("retryableStatusCodes [%s]: error %v, want the code refused", code, err)
+		}
+	}
+}
