@@ -133,13 +133,13 @@
 //	| timeout                               | deadline {default, max}: a ceiling, like gRPC's; 0s (every call fails at once in gRPC) none, with a warning |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
-//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 with a warning |
+//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 and above 100, 100, with a warning |
 //	| perAttemptRecvTimeout                 | retry.per_attempt_timeout                                   |
 //	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
 //	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5)                            |
 //	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
 //	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |
-//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel) |
+//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel); a tokenRatio above maxTokens refills as maxTokens |
 //
 // Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
 // warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a

@@ -24,6 +24,9 @@ const ServiceConfigProfilePrefix = "grpc-"
 // grpcMaxAttempts is the cap grpc-go puts on retryPolicy and hedgingPolicy maxAttempts.
 const grpcMaxAttempts = 5
 
+// maxMultiplier is the largest retry.multiplier (retry.Config.Validate); gRPC has no bound.
+const maxMultiplier = 100.0
+
 // LoadServiceConfig reads a gRPC service config JSON file; see ParseServiceConfig.
 func LoadServiceConfig(path string) (*Config, []Warning, error) {
 	return loadFile(path, ParseServiceConfig)
@@ -59,7 +62,9 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		if !(t.TokenRatio > 0) {
 			c.fail("retryThrottling.tokenRatio", t.TokenRatio, "must be more than 0")
 		}
-		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
+		// A6 refills min(maxTokens, tokens + tokenRatio): a ratio above maxTokens refills as
+		// maxTokens does, which is the most bulwark's bucket takes.
+		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: min(t.TokenRatio, t.MaxTokens)}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
 	}
 	seen := map[string]string{}
@@ -354,6 +359,10 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 	if mult > 0 && mult < 1 {
 		c.warn(path+".backoffMultiplier", fmt.Sprintf("%v shrinks the sleeps, which bulwark's backoff does not: taken as 1, every sleep up to %v", mult, initial))
 		mult = 1
+	}
+	if mult > maxMultiplier {
+		c.warn(path+".backoffMultiplier", fmt.Sprintf("%v is above bulwark's %v: taken as %v, sleeps below maxBackoff may be shorter than gRPC's", mult, maxMultiplier, maxMultiplier))
+		mult = maxMultiplier
 	}
 	rc := &retry.Config{
 		MaxAttempts:    attempts,

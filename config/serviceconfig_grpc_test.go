@@ -145,3 +145,23 @@ func TestServiceConfigCodeNameIsExact(t *testing.T) {
 		}
 	}
 }
+
+// grpc-go takes any backoffMultiplier > 0 and any tokenRatio > 0; bulwark's sections bound
+// them (multiplier at most 100, token_ratio at most max_tokens). The conversion must not
+// refuse what gRPC takes: a ratio above maxTokens refills the bucket as maxTokens does (A6:
+// tokens = min(maxTokens, tokens + tokenRatio)), and a multiplier above 100 is taken as 100,
+// with a warning.
+func TestServiceConfigBeyondSectionBounds(t *testing.T) {
+	sc := `{"retryThrottling":{"maxTokens":2,"tokenRatio":5},"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.001s","maxBackoff":"10s","backoffMultiplier":1000,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+	cfg, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatalf("a service config grpc-go takes is refused: %v", err)
+	}
+	r := cfg.Resolve("/a.v1.S/M").Retry
+	if r.Multiplier != 100 || r.Throttle.MaxTokens != 2 || r.Throttle.TokenRatio != 2 {
+		t.Errorf("multiplier %v, throttle %+v; want 100 and a ratio of 2 (the bucket's size)", r.Multiplier, r.Throttle)
+	}
+	if !warned(warns, "methodConfig[0].retryPolicy.backoffMultiplier") {
+		t.Errorf("no warning at methodConfig[0].retryPolicy.backoffMultiplier; got %v", warns)
+	}
+}
