@@ -39,7 +39,7 @@ var badInputs = []struct {
 	{"consecutive_zero", "profiles:\n  p:\n    breaker: {consecutive_failures: 0}\n  rate_only:\n    breaker: {consecutive_failures: 0, failure_rate_threshold: 0.5}\nservices:\n  kyc.v1.OCRService:\n    breaker: {consecutive_failures: 0}\n  acme.v1.Geo:\n    profile: p\n    breaker: {consecutive_failures: 0}\n"},
 	{"quoted_bare_duration", "profiles:\n  p:\n    deadline: {max: \"5\"}\n"},
 	{"out_of_range", "budget: 9999999999h\nprofiles:\n  p:\n    retry:\n      max_attempts: 99999999999999999999\n      multiplier: 1e400\n      initial_backoff: -3000000h\n      max_backoff: 1e400s\n"},
-	{"service_override_on_method_profile", "services:\n  kyc.v1.OCRService:\n    retry: {max_backoff: 600ms}\n    methods:\n      Extract: {profile: ml}\n      Check: {profile: ocr}\n"},
+	{"service_override_on_method_profile", "services:\n  kyc.v1.OCRService:\n    retry: {max_backoff: 600ms}\n    methods:\n      Extract: {profile: ml}\n      Check: {profile: ocr}\n  kyc.v1.FaceMatchService:\n    retry: {per_attempt_timeout: -1s}\n    methods:\n      Compare: {profile: fast}\n"},
 	{"null_value", "profiles:\n  p:\n    retry:\n      max_attempts:\n"},
 	{"bad_breaker", "profiles:\n  p:\n    breaker: {failure_rate_threshold: 1, failure_rate_confidence: 0.99, initial_recovery_timeout: -1s, recovery_multiplier: 0.5}\n  q:\n    breaker: {consecutive_failures: 3, failure_rate_confidence: 1, recovery_timeout: 5s, initial_recovery_timeout: 0s, recovery_multiplier: 0}\n"},
 	{"bad_retry_budget", "profiles:\n  p:\n    retry: {throttle: {ratio: 0.5, max_tokens: 10, window: 500ms}}\n  q:\n    retry: {throttle: {ratio: 11, min_per_second: 0, window: 0}}\n  r:\n    retry: {fit_schedule: maybe, throttle: {min_per_second: 5, ratio: -1}}\n"},

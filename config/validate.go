@@ -163,7 +163,12 @@ func (c *Config) validateService(name string) error {
 	errs = append(errs, fielderr.Prefix(path, svc.Overrides.validateFields()))
 	// The service's effective sections, against its profile's.
 	eff := c.resolve(name, "", false)
-	errs = append(errs, fielderr.Prefix(path, effectiveErrors(c.Profiles[eff.ProfileName], eff.Profile, svc.Overrides)))
+	svcErrs := effectiveErrors(c.Profiles[eff.ProfileName], eff.Profile, svc.Overrides)
+	errs = append(errs, fielderr.Prefix(path, svcErrs))
+	reported := map[string]bool{}
+	for _, e := range fielderr.Flatten(svcErrs) {
+		reported[e.Error()] = true
+	}
 
 	for _, m := range c.MethodNames(name) {
 		meth := svc.Methods[m]
@@ -179,6 +184,9 @@ func (c *Config) validateService(name string) error {
 			onMethod := *c
 			onMethod.Services = map[string]Service{name: {Profile: meth.Profile, Overrides: svc.Overrides}}
 			for _, e := range fielderr.Flatten(effectiveErrors(mp, onMethod.resolve(name, "", false).Profile, svc.Overrides)) {
+				if reported[e.Error()] {
+					continue // wrong whatever the profile: reported at the service
+				}
 				var fe *fielderr.Error
 				if errors.As(e, &fe) {
 					e = &fielderr.Error{Path: fe.Path, Value: fe.Value,
