@@ -134,9 +134,9 @@
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
 //	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 and above 100, 100, with a warning |
-//	| perAttemptRecvTimeout                 | retry.per_attempt_timeout                                   |
+//	| perAttemptRecvTimeout                 | retry.per_attempt_timeout (grpc-go ignores it: a warning)   |
 //	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
-//	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5)                            |
+//	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5); grpc-go ignores hedgingPolicy: a warning |
 //	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
 //	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |
 //	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel); a tokenRatio above maxTokens refills as maxTokens |

@@ -375,6 +375,7 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 	}
 	if r.PerAttemptRecvTimeout != nil {
 		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
+		c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark applies it as gRFC A6 defines it: retry.per_attempt_timeout "+rc.PerAttemptTimeout.String())
 	}
 	p.Retry = rc
 	p.Classifier = c.onlyRetryable(path+".retryableStatusCodes", r.RetryableStatusCodes)
@@ -397,6 +398,7 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 		c.warn(path+".hedgingDelay", "0s sends every attempt at once in gRPC; bulwark hedges after a delay, here 1ms")
 	}
 	p.Hedge = &hedge.Config{MaxAttempts: attempts, Delay: delay}
+	c.warn(path, "grpc-go does not implement hedging (it ignores hedgingPolicy); bulwark hedges as gRFC A6 defines it, which sends extra attempts a grpc-go client never sent")
 	if throttle.MaxTokens > 0 {
 		// Hedges draw on the retry policy's token bucket: one attempt, no retries, the bucket.
 		p.Retry = &retry.Config{MaxAttempts: 1, Throttle: throttle}

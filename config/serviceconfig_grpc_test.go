@@ -165,3 +165,25 @@ func TestServiceConfigBeyondSectionBounds(t *testing.T) {
 		t.Errorf("no warning at methodConfig[0].retryPolicy.backoffMultiplier; got %v", warns)
 	}
 }
+
+// grpc-go implements neither hedgingPolicy nor retryPolicy.perAttemptRecvTimeout (it ignores
+// both); bulwark applies them as gRFC A6 defines them. A client moving over from grpc-go's
+// retries starts hedging, or timing attempts out, where it did not before: the conversion must
+// say so.
+func TestServiceConfigWarnsOfWhatGrpcGoIgnores(t *testing.T) {
+	_, warns, err := config.ParseServiceConfig("a6.json", []byte(a6Hedging))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !warned(warns, "methodConfig[0].hedgingPolicy") {
+		t.Errorf("no warning at methodConfig[0].hedgingPolicy; got %v", warns)
+	}
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"],"perAttemptRecvTimeout":"0.5s"}}]}`
+	_, warns, err = config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !warned(warns, "methodConfig[0].retryPolicy.perAttemptRecvTimeout") {
+		t.Errorf("no warning at methodConfig[0].retryPolicy.perAttemptRecvTimeout; got %v", warns)
+	}
+}
