@@ -105,7 +105,9 @@
 // backoff sleep at its longest) does not fit the budget, and which attempts the budget will
 // cut. A profile with retry.fit_schedule is judged instead on a brownout, every attempt failing
 // at once after its longest waits: its sleeps are fitted to the time left, so only waits
-// that alone outlast the budget can keep its attempts from running. [Explain] prints the
+// that alone outlast the budget can keep its attempts from running. A worst case that fits
+// the budget (or deadline.max) but not a shorter deadline.default is warned about too: every
+// call without a deadline of its own gets that default. [Explain] prints the
 // resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones
 // beside the nominal worst case; [Policy.WorstCase] and [Policy.Fitted] compute them.
 //

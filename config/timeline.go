@@ -88,14 +88,48 @@ func (p Policy) checked() Timeline {
 	return p.WorstCase()
 }
 
+// limit returns when p cuts a call at the latest, and its name (see Timeline.Limit).
+func (p Policy) limit() (time.Duration, string) {
+	limit, name := p.Budget, "the budget "+p.Budget.String()
+	if p.Retry != nil && p.Retry.Budget > 0 && p.Retry.Budget < limit {
+		limit, name = p.Retry.Budget, "retry.budget "+p.Retry.Budget.String()
+	}
+	if p.Deadline != nil && p.Deadline.Max > 0 && p.Deadline.Max < limit {
+		limit, name = p.Deadline.Max, "deadline.max "+p.Deadline.Max.String()
+	}
+	return limit, name
+}
+
+// checkedWithoutDeadline is checked for a call without a deadline of its own, which
+// deadline.default cuts: the timeline judged against that default, and true, when it is
+// shorter than the limit; else false. (Sleeps fitted at run time are fitted to it.)
+func (p Policy) checkedWithoutDeadline() (Timeline, bool) {
+	limit, _ := p.limit()
+	if p.Deadline == nil || p.Deadline.Default <= 0 || p.Deadline.Default >= limit {
+		return Timeline{}, false
+	}
+	fit := p.Retry != nil && p.Retry.FitSchedule
+	return p.timelineTo(fit, fit, p.Deadline.Default, "deadline.default "+p.Deadline.Default.String()), true
+}
+
+// withoutDeadlineWarning returns what Warnings says of a call without a deadline of its own
+// under p, or "".
+func (p Policy) withoutDeadlineWarning() string {
+	t, ok := p.checkedWithoutDeadline()
+	if !ok || t.warning() == "" {
+		return ""
+	}
+	return "for calls without a deadline of their own: " + t.warning()
+}
+
 func (p Policy) timeline(fit, failFast bool) Timeline {
-	t := Timeline{Attempts: 1, Limit: p.Budget, LimitName: "the budget " + p.Budget.String()}
-	if p.Retry != nil && p.Retry.Budget > 0 && p.Retry.Budget < t.Limit {
-		t.Limit, t.LimitName = p.Retry.Budget, "retry.budget "+p.Retry.Budget.String()
-	}
-	if p.Deadline != nil && p.Deadline.Max > 0 && p.Deadline.Max < t.Limit {
-		t.Limit, t.LimitName = p.Deadline.Max, "deadline.max "+p.Deadline.Max.String()
-	}
+	limit, name := p.limit()
+	return p.timelineTo(fit, failFast, limit, name)
+}
+
+// timelineTo is timeline against the given limit.
+func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName string) Timeline {
+	t := Timeline{Attempts: 1, Limit: limit, LimitName: limitName}
 	var wait, run time.Duration
 	if p.RateLimit != nil {
 		wait = addSat(wait, p.RateLimit.MaxWait)
@@ -250,8 +284,10 @@ func (t Timeline) warning() string {
 
 // Warnings returns what Parse warns about: every profile, service and method whose
 // worst-case timeline does not fit its limit (for a fitted schedule, retry.fit_schedule: whose
-// attempts do not all fit even when each fails at once after its longest waits). A service or method is warned about only when
-// its overrides change the timeline of its profile. Paths are yaml paths; File and Line are
+// attempts do not all fit even when each fails at once after its longest waits), or, when it
+// does, does not fit a deadline.default shorter than that limit, which every call without a
+// deadline of its own gets. A service or method is warned about only when
+// its overrides change the timelines of its profile. Paths are yaml paths; File and Line are
 // left empty.
 func (c *Config) Warnings() []Warning {
 	var out []Warning
@@ -259,30 +295,34 @@ func (c *Config) Warnings() []Warning {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	timelineOf := func(name string) (Timeline, bool) {
+	profile := func(name string) (Policy, bool) {
 		p, ok := c.Profiles[name]
-		if !ok {
-			return Timeline{}, false
-		}
-		return Policy{Budget: budget, Profile: p.withDefaults()}.checked(), true
+		return Policy{Budget: budget, Profile: p.withDefaults()}, ok
 	}
 	for _, name := range c.ProfileNames() {
-		t, _ := timelineOf(name)
-		if msg := t.warning(); msg != "" {
+		p, _ := profile(name)
+		if msg := p.warning(); msg != "" {
 			out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
 		}
 	}
 	for _, pol := range c.Policies() {
-		t := pol.checked()
-		base, ok := timelineOf(pol.ProfileName)
-		if ok && sameTimeline(t, base) {
+		if base, ok := profile(pol.ProfileName); ok && sameTimelines(pol, base) {
 			continue
 		}
-		if msg := t.warning(); msg != "" {
+		if msg := pol.warning(); msg != "" {
 			out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
 		}
 	}
 	return out
+}
+
+// warning is what Warnings says of p: that its checked timeline does not fit its limit, else
+// that it does not fit deadline.default, or "".
+func (p Policy) warning() string {
+	if msg := p.checked().warning(); msg != "" {
+		return msg
+	}
+	return p.withoutDeadlineWarning()
 }
 
 func sameTimeline(a, b Timeline) bool {
