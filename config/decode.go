@@ -534,7 +534,14 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 	case v.Type() == durationType:
 		if n.Tag == "!!int" || n.Tag == "!!float" {
 			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-			if err != nil || f != 0 {
+			switch {
+			case n.Style&yaml.TaggedStyle != 0:
+				d.add(n, path, n.Tag+" "+n.Value, "is tagged "+n.Tag+": a duration takes no tag (such as 500ms or 2s)")
+				return false
+			case !floatRE.MatchString(n.Value): // 0x10, .inf: no unit makes a duration of it
+				d.add(n, path, n.Value, "is not a duration (such as 500ms or 2s)")
+				return false
+			case err != nil || f != 0:
 				d.add(n, path, n.Value, "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
 				return false
 			}
