@@ -74,6 +74,14 @@ func (d *decoder) add(n *yaml.Node, path, value, rule string) {
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Path: path, Value: value, Rule: rule})
 }
 
+// number records the text of the number written at path (see source.numbers).
+func (d *decoder) number(path, text string) {
+	if d.src.numbers == nil {
+		d.src.numbers = map[string]string{}
+	}
+	d.src.numbers[path] = text
+}
+
 func (d *decoder) mark(path string, n *yaml.Node) {
 	if _, ok := d.src.lines[path]; !ok {
 		d.src.lines[path] = n.Line
@@ -575,6 +583,7 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			return false
 		}
 		v.SetInt(int64(i))
+		d.number(path, n.Value)
 	case v.Kind() == reflect.Float64:
 		var f float64
 		if _, err := strconv.ParseFloat(n.Value, 64); n.Tag == "!!str" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 &&
@@ -592,6 +601,7 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			return false
 		}
 		v.SetFloat(f)
+		d.number(path, n.Value)
 	case v.Kind() == reflect.Bool:
 		if n.Tag != "!!bool" {
 			d.add(n, path, show(n), "is not true or false")

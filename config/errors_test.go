@@ -41,6 +41,7 @@ var badInputs = []struct {
 	{"out_of_range", "budget: 9999999999h\nprofiles:\n  p:\n    retry:\n      max_attempts: 99999999999999999999\n      multiplier: 1e400\n      initial_backoff: -3000000h\n      max_backoff: 1e400s\n"},
 	{"service_override_on_method_profile", "services:\n  kyc.v1.OCRService:\n    retry: {max_backoff: 600ms}\n    methods:\n      Extract: {profile: ml}\n      Check: {profile: ocr}\n  kyc.v1.FaceMatchService:\n    retry: {per_attempt_timeout: -1s}\n    methods:\n      Compare: {profile: fast}\n"},
 	{"odd_durations", "budget: 0x10\nprofiles:\n  p:\n    retry: {initial_backoff: !!int 5s, max_backoff: !!str 5}\n"},
+	{"numbers_as_written", "profiles:\n  p:\n    retry: {multiplier: 1000000}\n    breaker: {failure_rate_threshold: 1_500_000}\n"},
 	{"null_value", "profiles:\n  p:\n    retry:\n      max_attempts:\n"},
 	{"bad_breaker", "profiles:\n  p:\n    breaker: {failure_rate_threshold: 1, failure_rate_confidence: 0.99, initial_recovery_timeout: -1s, recovery_multiplier: 0.5}\n  q:\n    breaker: {consecutive_failures: 3, failure_rate_confidence: 1, recovery_timeout: 5s, initial_recovery_timeout: 0s, recovery_multiplier: 0}\n"},
 	{"bad_retry_budget", "profiles:\n  p:\n    retry: {throttle: {ratio: 0.5, max_tokens: 10, window: 500ms}}\n  q:\n    retry: {throttle: {ratio: 11, min_per_second: 0, window: 0}}\n  r:\n    retry: {fit_schedule: maybe, throttle: {min_per_second: 5, ratio: -1}}\n"},
