@@ -187,3 +187,16 @@ func TestServiceConfigWarnsOfWhatGrpcGoIgnores(t *testing.T) {
 		t.Errorf("no warning at methodConfig[0].retryPolicy.perAttemptRecvTimeout; got %v", warns)
 	}
 }
+
+// grpc-go reads a service config with json.Unmarshal, which refuses anything after the
+// object; the conversion must not read the first object and drop the rest.
+func TestServiceConfigTrailingDataRefused(t *testing.T) {
+	for _, doc := range []string{
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"1s"}]} {"methodConfig":[]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"1s"}]} x`,
+	} {
+		if _, _, err := config.ParseServiceConfig("sc.json", []byte(doc)); err == nil || !strings.Contains(err.Error(), "not a gRPC service config") {
+			t.Errorf("%s: error %v, want it refused as gRPC does", doc, err)
+		}
+	}
+}
