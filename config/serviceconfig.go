@@ -271,6 +271,11 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	c.unknown(path, km.raw, "name", "timeout", "retryPolicy", "hedgingPolicy")
 	mc := km.V
 	if len(mc.Name) == 0 {
+		if mc.Name != nil && mc.RetryPolicy != nil {
+			// gRPC skips a config without a name, but checks the retryPolicy of one whose
+			// list of names is empty.
+			c.retry(path+".retryPolicy", mc.RetryPolicy, throttle, &Profile{})
+		}
 		c.warn(path, "has no name and applies to nothing (gRPC skips it)")
 		return
 	}

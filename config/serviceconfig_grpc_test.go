@@ -200,3 +200,15 @@ func TestServiceConfigTrailingDataRefused(t *testing.T) {
 		}
 	}
 }
+
+// grpc-go skips a methodConfig without a name, but checks the retryPolicy of one whose name
+// list is empty, and refuses the config when it is invalid.
+func TestServiceConfigEmptyNameListChecked(t *testing.T) {
+	bad := `"retryPolicy":{"maxAttempts":1,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}`
+	if _, _, err := config.ParseServiceConfig("sc.json", []byte(`{"methodConfig":[{"name":[],`+bad+`}]}`)); err == nil || !strings.Contains(err.Error(), "maxAttempts") {
+		t.Errorf("empty name list: error %v, want the retryPolicy refused", err)
+	}
+	if _, warns, err := config.ParseServiceConfig("sc.json", []byte(`{"methodConfig":[{`+bad+`}]}`)); err != nil || !warned(warns, "methodConfig[0]") {
+		t.Errorf("no name: error %v, warnings %v; want it skipped with a warning, as gRPC skips it", err, warns)
+	}
+}
