@@ -306,7 +306,7 @@ func (c *Config) Warnings() []Warning {
 		}
 	}
 	for _, pol := range c.Policies() {
-		if base, ok := profile(pol.ProfileName); ok && sameTimelines(pol, base) {
+		if base, ok := profile(pol.ProfileName); ok && sameJudged(pol, base) {
 			continue
 		}
 		if msg := pol.warning(); msg != "" {
@@ -314,6 +314,13 @@ func (c *Config) Warnings() []Warning {
 		}
 	}
 	return out
+}
+
+// sameJudged reports whether Warnings judges a and b on the same timelines.
+func sameJudged(a, b Policy) bool {
+	da, oka := a.checkedWithoutDeadline()
+	db, okb := b.checkedWithoutDeadline()
+	return sameTimeline(a.checked(), b.checked()) && oka == okb && sameTimeline(da, db)
 }
 
 // warning is what Warnings says of p: that its checked timeline does not fit its limit, else
