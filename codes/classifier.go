@@ -61,7 +61,8 @@ func (v Verdict) Failure() bool { return v.Class.Failure() }
 // Overrides change a classifier's answers. Reasons are matched against the google.rpc.ErrorInfo
 // reason of a status and win over its code.
 type Overrides struct {
-	// Codes maps a gRPC code to the class it should get instead of the default.
+	// Codes maps a gRPC code to the class it should get instead of the default. OK cannot
+	// be overridden.
 	Codes map[grpccodes.Code]Class `yaml:"codes"`
 	// Reasons maps an ErrorInfo reason (such as DOCUMENT_UNREADABLE) to a class.
 	Reasons map[string]Class `yaml:"reasons"`
@@ -81,12 +82,17 @@ var defaultClassifier = &Classifier{byCode: defaultTable}
 func Default() *Classifier { return defaultClassifier }
 
 // With returns a new classifier that answers as c does except where o says otherwise.
-// c is not changed. Invalid classes in o are reported as an error naming the entry.
+// c is not changed. Invalid classes in o, an unknown code and an override for OK (the code
+// of every success) are reported as an error naming the entry.
 func (c *Classifier) With(o Overrides) (*Classifier, error) {
 	n := &Classifier{byCode: c.byCode}
 	for code, cl := range o.Codes {
 		if int(code) >= numCodes {
 			return nil, errors.New("codes: override for unknown code " + code.String())
+		}
+		if code == grpccodes.OK {
+			// Classify(nil) is always Success: a class for OK would hold for an OK status only.
+			return nil, errors.New("codes: OK cannot be overridden: it is the code of every success")
 		}
 		if !cl.Valid() {
 			return nil, errors.New("codes: override for " + code.String() + " has invalid class " + cl.String())

@@ -153,6 +153,9 @@ func TestOverrideErrors(t *testing.T) {
 		{"unknown code", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Code(40): codes.Business}}, "codes: override for unknown code Code(40)"},
 		{"invalid class for code", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Internal: codes.Class(42)}}, "codes: override for Internal has invalid class class(42)"},
 		{"empty reason", codes.Overrides{Reasons: map[string]codes.Class{"": codes.Business}}, "codes: reason override with an empty reason"},
+		// OK is every successful call's code (Classify(nil) is always success): a class for it
+		// would hold for an OK status and not for a nil error.
+		{"OK", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.OK: codes.Transient}}, "codes: OK cannot be overridden: it is the code of every success"},
 		{"invalid class for reason", codes.Overrides{Reasons: map[string]codes.Class{"X": codes.Class(9)}}, "codes: override for reason X has invalid class class(9)"},
 	}
 	for _, tt := range tests {

@@ -50,7 +50,8 @@ func TestExamplesLoad(t *testing.T) {
 		wantWarnings []string
 	}{
 		{"examples/kyc.yaml", nil},
-		{"examples/strict.yaml", nil},
+		// Its default profile fits deadline.max 5s but not deadline.default 2s.
+		{"examples/strict.yaml", []string{"profiles.default"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -51,6 +51,12 @@ var (
 	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	profileRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// durationRE is the syntax time.ParseDuration reads, whatever the size of the numbers.
+	durationRE = regexp.MustCompile(`^[-+]?(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+	// intRE is a plain decimal integer, as YAML writes one.
+	intRE = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+	// floatRE is a plain decimal number, as YAML writes a float.
+	floatRE = regexp.MustCompile(`^[-+]?([0-9][0-9_]*\.?[0-9_]*|\.[0-9_]+)([eE][-+]?[0-9]+)?$`)
 )
 
 // decoder reads a yaml.Node tree into a Config, collecting every error with its line and
@@ -66,6 +72,14 @@ func (d *decoder) add(n *yaml.Node, path, value, rule string) {
 		line = n.Line
 	}
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Path: path, Value: value, Rule: rule})
+}
+
+// number records the text of the number written at path (see source.numbers).
+func (d *decoder) number(path, text string) {
+	if d.src.numbers == nil {
+		d.src.numbers = map[string]string{}
+	}
+	d.src.numbers[path] = text
 }
 
 func (d *decoder) mark(path string, n *yaml.Node) {
@@ -528,7 +542,14 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 	case v.Type() == durationType:
 		if n.Tag == "!!int" || n.Tag == "!!float" {
 			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-			if err != nil || f != 0 {
+			switch {
+			case n.Style&yaml.TaggedStyle != 0:
+				d.add(n, path, n.Tag+" "+n.Value, "is tagged "+n.Tag+": a duration takes no tag (such as 500ms or 2s)")
+				return false
+			case !floatRE.MatchString(n.Value): // 0x10, .inf: no unit makes a duration of it
+				d.add(n, path, n.Value, "is not a duration (such as 500ms or 2s)")
+				return false
+			case err != nil || f != 0:
 				d.add(n, path, n.Value, "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
 				return false
 			}
@@ -540,6 +561,11 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			d.add(n, path, strconv.Quote(n.Value), "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
 			return false
 		}
+		if err != nil && durationRE.MatchString(n.Value) {
+			// Well formed, so too long: ParseDuration says "invalid duration" of both.
+			d.add(n, path, strconv.Quote(n.Value), "is out of range (a duration is at most "+time.Duration(math.MaxInt64).String()+" either way)")
+			return false
+		}
 		if err != nil {
 			d.add(n, path, strconv.Quote(n.Value), "is not a duration (such as 500ms or 2s)")
 			return false
@@ -547,13 +573,25 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		v.SetInt(int64(dur))
 	case v.Kind() == reflect.Int:
 		var i int
-		if n.Tag != "!!int" || n.Decode(&i) != nil {
+		// YAML reads a plain integer too large for an int64 as a float, or fails to decode it.
+		if plain := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0; plain && intRE.MatchString(n.Value) && n.Decode(&i) != nil {
+			d.add(n, path, n.Value, "is out of range (a whole number is at most "+strconv.Itoa(math.MaxInt)+" either way)")
+			return false
+		}
+		if n.Tag != "!!int" {
 			d.add(n, path, show(n), "is not a whole number")
 			return false
 		}
 		v.SetInt(int64(i))
+		d.number(path, n.Value)
 	case v.Kind() == reflect.Float64:
 		var f float64
+		if _, err := strconv.ParseFloat(n.Value, 64); n.Tag == "!!str" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 &&
+			errors.Is(err, strconv.ErrRange) && floatRE.MatchString(n.Value) {
+			// YAML reads a plain number too large for a float64 as a string.
+			d.add(n, path, n.Value, "is out of range (a number is at most "+strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64)+" either way)")
+			return false
+		}
 		if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
 			d.add(n, path, show(n), "is not a number")
 			return false
@@ -563,6 +601,7 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			return false
 		}
 		v.SetFloat(f)
+		d.number(path, n.Value)
 	case v.Kind() == reflect.Bool:
 		if n.Tag != "!!bool" {
 			d.add(n, path, show(n), "is not true or false")

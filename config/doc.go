@@ -97,14 +97,17 @@
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a
 // method name that is not an identifier, and an override that makes its section invalid
-// (reported at the override: max_backoff below the profile's initial_backoff).
+// (reported at the override: max_backoff below the profile's initial_backoff; a service's
+// override that does not fit the profile a method names for itself, at the method).
 //
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, every
 // backoff sleep at its longest) does not fit the budget, and which attempts the budget will
 // cut. A profile with retry.fit_schedule is judged instead on a brownout, every attempt failing
 // at once after its longest waits: its sleeps are fitted to the time left, so only waits
-// that alone outlast the budget can keep its attempts from running. [Explain] prints the
+// that alone outlast the budget can keep its attempts from running. A worst case that fits
+// the budget (or deadline.max) but not a shorter deadline.default is warned about too: every
+// call without a deadline of its own gets that default. [Explain] prints the
 // resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones
 // beside the nominal worst case; [Policy.WorstCase] and [Policy.Fitted] compute them.
 //
@@ -129,20 +132,21 @@
 //	| name {service}                        | services.<service>.profile                                  |
 //	| name {service, method}                | services.<service>.methods.<method>.profile                 |
 //	| name {} (the default config)          | profile "default" (only services the config names use it)   |
-//	| timeout                               | deadline {default, max}: a ceiling, like gRPC's             |
+//	| timeout                               | deadline {default, max}: a ceiling, like gRPC's; 0s (every call fails at once in gRPC) none, with a warning |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
-//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 with a warning |
-//	| perAttemptRecvTimeout                 | retry.per_attempt_timeout                                   |
+//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 and above 100, 100, with a warning |
+//	| perAttemptRecvTimeout                 | retry.per_attempt_timeout (grpc-go ignores it: a warning)   |
 //	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
-//	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5)                            |
+//	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5); grpc-go ignores hedgingPolicy: a warning |
 //	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
 //	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |
-//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel) |
+//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel); a tokenRatio above maxTokens refills as maxTokens |
 //
 // Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
 // warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a
 // retryPolicy or retryThrottling gRPC would reject, or a service name that is not fully
-// qualified is an error. Durations are read exactly as grpc-go reads them (decimal seconds,
-// at most nine decimals; past what a time.Duration holds, the longest one).
+// qualified is an error. Durations are read as grpc-go reads them (decimal seconds, at most
+// nine decimals; past what a time.Duration holds, the longest one), except that a sign is
+// refused: grpc-go takes "+1s" as 1s and "-1s" as a negative duration (a timeout it ignores).
 package config

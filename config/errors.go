@@ -79,6 +79,29 @@ func writePlace(b *strings.Builder, file string, line int, lineAlone bool) {
 type source struct {
 	file  string
 	lines map[string]int
+	// numbers holds the text of each number written, by path, so that a message quotes the
+	// number as written (1000000) rather than as Go prints it (1e+06).
+	numbers map[string]string
+}
+
+// asWritten returns value, a number as an error spells it, as written at path in one of srcs
+// when it is the same number there; else value.
+func asWritten(path, value string, srcs ...*source) string {
+	want, err := strconv.ParseFloat(value, 64)
+	if err != nil {
+		return value
+	}
+	for _, s := range srcs {
+		if s == nil {
+			continue
+		}
+		if raw, ok := s.numbers[path]; ok {
+			if got, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64); err == nil && got == want {
+				return raw
+			}
+		}
+	}
+	return value
 }
 
 // locate returns the file and line of the longest prefix of path that one of the sources
@@ -140,7 +163,7 @@ func located(err error, srcs ...*source) []*Error {
 			out = append(out, ce)
 		case errors.As(e, &fe):
 			file, line := locate(fe.Path, srcs...)
-			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: fe.Value, Rule: fe.Rule})
+			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: asWritten(fe.Path, fe.Value, srcs...), Rule: fe.Rule})
 		default:
 			file, _ := locate("", srcs...)
 			out = append(out, &Error{File: file, Rule: e.Error()})

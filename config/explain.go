@@ -135,6 +135,11 @@ func sectionText(p Profile, s Section) string {
 // timelines writes p's nominal worst case and, for a fitted schedule, its fitted timelines
 // beside it: attempts failing at once (a brownout) and attempts running to their timeouts.
 func timelines(ew *errWriter, ind string, p Policy) {
+	defer func() {
+		if msg := p.withoutDeadlineWarning(); msg != "" && p.checked().warning() == "" {
+			ew.printf("%s%s\n", ind, msg)
+		}
+	}()
 	fast, ok := p.Fitted(true)
 	if !ok {
 		timeline(ew, ind, "worst case", p.WorstCase())
@@ -149,7 +154,9 @@ func timelines(ew *errWriter, ind string, p Policy) {
 func sameTimelines(a, b Policy) bool {
 	fa, oka := a.Fitted(true)
 	fb, okb := b.Fitted(true)
-	return sameTimeline(a.WorstCase(), b.WorstCase()) && oka == okb && sameTimeline(fa, fb)
+	da, dka := a.checkedWithoutDeadline()
+	db, dkb := b.checkedWithoutDeadline()
+	return sameTimeline(a.WorstCase(), b.WorstCase()) && oka == okb && sameTimeline(fa, fb) && dka == dkb && sameTimeline(da, db)
 }
 
 func timeline(ew *errWriter, ind, title string, t Timeline) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/config"
@@ -36,6 +38,57 @@ func FuzzLoad(f *testing.F) {
 		}
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
+		}
+		for _, p := range cfg.Policies() {
+			_ = p.WorstCase().Cut()
+			if _, err := p.NewClassifier(); err != nil {
+				t.Fatalf("%s: classifier: %v", p.FullMethod(), err)
+			}
+			if err := validSections(p.Profile); err != nil {
+				t.Fatalf("%s: accepted config resolves to an invalid policy: %v", p.FullMethod(), err)
+			}
+		}
+		if err := config.Explain(&bytes.Buffer{}, cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// validSections runs the Validate of each section p has on, as the policies' New would.
+func validSections(p config.Profile) error {
+	var errs []error
+	for _, s := range []interface{ Validate() error }{p.Retry, p.Hedge, p.Breaker, p.AdaptiveThrottle, p.Bulkhead, p.RateLimit, p.Deadline, p.Fallback} {
+		if v := reflect.ValueOf(s); !v.IsNil() {
+			errs = append(errs, s.Validate())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FuzzParseServiceConfig checks that ParseServiceConfig never panics, that it returns either
+// an error naming the file or a valid configuration, and that a configuration it returns
+// resolves and explains.
+func FuzzParseServiceConfig(f *testing.F) {
+	for _, s := range []string{a6Retry, a6Hedging, grpcGoRetry,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"0s"}]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S","method":"M"},{}],"timeout":"315576000000.999999999s","retryPolicy":{"maxAttempts":9,"initialBackoff":"10000000000s","maxBackoff":"1s","backoffMultiplier":0.5,"retryableStatusCodes":["CANCELLED",1,"unavailable"],"perAttemptRecvTimeout":".5s"}}]}`,
+		`{"retryThrottling":{"maxTokens":1000,"tokenRatio":1e-9},"methodConfig":[{"name":[{"service":"a.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"0s","nonFatalStatusCodes":[16]}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, warns, err := config.ParseServiceConfig("sc.json", data)
+		if err != nil {
+			if cfg != nil || warns != nil {
+				t.Fatal("config or warnings returned with an error")
+			}
+			if !strings.HasPrefix(err.Error(), "sc.json: ") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("returned config does not validate: %v", err)
 		}
 		for _, p := range cfg.Policies() {
 			_ = p.WorstCase().Cut()

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -24,6 +23,9 @@ const ServiceConfigProfilePrefix = "grpc-"
 // grpcMaxAttempts is the cap grpc-go puts on retryPolicy and hedgingPolicy maxAttempts.
 const grpcMaxAttempts = 5
 
+// maxMultiplier is the largest retry.multiplier (retry.Config.Validate); gRPC has no bound.
+const maxMultiplier = 100.0
+
 // LoadServiceConfig reads a gRPC service config JSON file; see ParseServiceConfig.
 func LoadServiceConfig(path string) (*Config, []Warning, error) {
 	return loadFile(path, ParseServiceConfig)
@@ -42,8 +44,8 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // documentation's "gRPC service config" section.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
+	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, fmt.Errorf("%s: not a gRPC service config: %w", name, err)
 	}
 	c := &scConv{file: name, cfg: &Config{Profiles: map[string]Profile{}, Services: map[string]Service{}}}
@@ -59,7 +61,9 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		if !(t.TokenRatio > 0) {
 			c.fail("retryThrottling.tokenRatio", t.TokenRatio, "must be more than 0")
 		}
-		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: t.TokenRatio}
+		// A6 refills min(maxTokens, tokens + tokenRatio): a ratio above maxTokens refills as
+		// maxTokens does, which is the most bulwark's bucket takes.
+		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: min(t.TokenRatio, t.MaxTokens)}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
 	}
 	seen := map[string]string{}
@@ -86,7 +90,7 @@ type scDoc struct {
 }
 
 type scMethod struct {
-	Name          []scName          `json:"name"`
+	Name          []keyed[scName]   `json:"name"`
 	Timeout       *scDur            `json:"timeout"`
 	RetryPolicy   *keyed[scRetry]   `json:"retryPolicy"`
 	HedgingPolicy *keyed[scHedging] `json:"hedgingPolicy"`
@@ -151,8 +155,9 @@ func (d *scDur) UnmarshalJSON(b []byte) error {
 const maxProtoSeconds = 315576000000
 
 // parseSeconds reads s, whole seconds and at most nine decimals with an "s" suffix (either
-// part may be empty, not both: ".01s", "1.s"), exactly, as grpc-go does: no sign, exponent or
-// hexadecimal, and a value past what a time.Duration holds taken as the longest one.
+// part may be empty, not both: ".01s", "1.s"), exactly, as grpc-go does: no exponent or
+// hexadecimal, and a value past what a time.Duration holds taken as the longest one. Unlike
+// grpc-go, which takes "+1s" as 1s and "-1s" as a negative duration, it refuses a sign.
 func parseSeconds(s string) (time.Duration, bool) {
 	num, ok := strings.CutSuffix(s, "s")
 	whole, frac, _ := strings.Cut(num, ".")
@@ -185,7 +190,8 @@ func digits(s string) bool {
 	return true
 }
 
-// scCode is a status code, by name ("UNAVAILABLE") or number (14).
+// scCode is a status code, by its upper-case name ("UNAVAILABLE") or number (14), as grpc-go
+// reads one.
 type scCode grpccodes.Code
 
 func (c *scCode) UnmarshalJSON(b []byte) error {
@@ -202,8 +208,9 @@ func (c *scCode) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("status code %s: want a name such as \"UNAVAILABLE\" or a number", b)
 	}
 	var code grpccodes.Code
-	if err := code.UnmarshalJSON([]byte(strconv.Quote(strings.ToUpper(s)))); err != nil {
-		return fmt.Errorf("status code %q: not a gRPC code name", s)
+	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case.
+	if err := code.UnmarshalJSON([]byte(strconv.Quote(s))); err != nil {
+		return fmt.Errorf("status code %q: not a gRPC code name (such as \"UNAVAILABLE\", as gRPC spells it)", s)
 	}
 	*c = scCode(code)
 	return nil
@@ -264,6 +271,11 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	c.unknown(path, km.raw, "name", "timeout", "retryPolicy", "hedgingPolicy")
 	mc := km.V
 	if len(mc.Name) == 0 {
+		if mc.Name != nil && mc.RetryPolicy != nil {
+			// gRPC skips a config without a name, but checks the retryPolicy of one whose
+			// list of names is empty.
+			c.retry(path+".retryPolicy", mc.RetryPolicy, throttle, &Profile{})
+		}
 		c.warn(path, "has no name and applies to nothing (gRPC skips it)")
 		return
 	}
@@ -273,6 +285,10 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	}
 	pname := ServiceConfigProfilePrefix + strconv.Itoa(i)
 	var p Profile
+	if mc.Timeout != nil && *mc.Timeout == 0 {
+		// grpc-go applies every timeout >= 0: a deadline of now, which no call meets.
+		c.warn(path+".timeout", "0s fails every call at once with DEADLINE_EXCEEDED in gRPC; bulwark sets no deadline")
+	}
 	if mc.Timeout != nil && *mc.Timeout > 0 {
 		t := time.Duration(*mc.Timeout)
 		// gRPC's timeout is a ceiling: the call's deadline is the earlier of the caller's and
@@ -286,8 +302,10 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 		c.hedging(path+".hedgingPolicy", h, throttle, &p)
 	}
 	c.cfg.Profiles[pname] = p
-	for j, n := range mc.Name {
+	for j, kn := range mc.Name {
 		npath := fmt.Sprintf("%s.name[%d]", path, j)
+		c.unknown(npath, kn.raw, "service", "method")
+		n := kn.V
 		key := n.Service + "/" + n.Method
 		if prev, dup := seen[key]; dup {
 			c.fail(npath, key, "is named twice (also at "+prev+"); gRPC rejects the config")
@@ -346,6 +364,10 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		c.warn(path+".backoffMultiplier", fmt.Sprintf("%v shrinks the sleeps, which bulwark's backoff does not: taken as 1, every sleep up to %v", mult, initial))
 		mult = 1
 	}
+	if mult > maxMultiplier {
+		c.warn(path+".backoffMultiplier", fmt.Sprintf("%v is above bulwark's %v: taken as %v, sleeps below maxBackoff may be shorter than gRPC's", mult, maxMultiplier, maxMultiplier))
+		mult = maxMultiplier
+	}
 	rc := &retry.Config{
 		MaxAttempts:    attempts,
 		InitialBackoff: initial,
@@ -357,6 +379,7 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 	}
 	if r.PerAttemptRecvTimeout != nil {
 		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
+		c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark applies it as gRFC A6 defines it: retry.per_attempt_timeout "+rc.PerAttemptTimeout.String())
 	}
 	p.Retry = rc
 	p.Classifier = c.onlyRetryable(path+".retryableStatusCodes", r.RetryableStatusCodes)
@@ -379,6 +402,7 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 		c.warn(path+".hedgingDelay", "0s sends every attempt at once in gRPC; bulwark hedges after a delay, here 1ms")
 	}
 	p.Hedge = &hedge.Config{MaxAttempts: attempts, Delay: delay}
+	c.warn(path, "grpc-go does not implement hedging (it ignores hedgingPolicy); bulwark hedges as gRFC A6 defines it, which sends extra attempts a grpc-go client never sent")
 	if throttle.MaxTokens > 0 {
 		// Hedges draw on the retry policy's token bucket: one attempt, no retries, the bucket.
 		p.Retry = &retry.Config{MaxAttempts: 1, Throttle: throttle}

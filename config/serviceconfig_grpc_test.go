@@ -36,13 +36,15 @@ func TestServiceConfigHugeDurationSaturates(t *testing.T) {
 	}
 }
 
-// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted.
+// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted. A
+// sign, which grpc-go takes ("+1s" is 1s, "-1s" a timeout it ignores), is refused too: the
+// package documents it.
 func TestServiceConfigMalformedDurationRefused(t *testing.T) {
 	for _, d := range []string{"NaNs", "0x1p-2s", "Infs", "1e3s", "+1s", "-1s", ".s", "s", "1..5s", "1.0000000001s", "1", "315576000001s"} {
 		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"` + d + `"}]}`
 		cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
 		if err == nil {
-			t.Errorf("timeout %q accepted (deadline %+v); grpc-go rejects it", d, cfg.Resolve("/a.v1.S/M").Deadline)
+			t.Errorf("timeout %q accepted (deadline %+v), want it refused", d, cfg.Resolve("/a.v1.S/M").Deadline)
 		}
 	}
 }
@@ -90,5 +92,123 @@ func TestServiceConfigBadThrottlingRefused(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "retryThrottling.") {
 			t.Errorf("retryThrottling %s: %v, want the field named", rt, err)
 		}
+	}
+}
+
+// grpc-go takes a timeout of "0s" as a deadline of now: every call of the method fails at once
+// with DEADLINE_EXCEEDED (it applies any timeout >= 0). bulwark has no such deadline and sets
+// none; that must not pass in silence.
+func TestServiceConfigZeroTimeoutWarns(t *testing.T) {
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"0s"}]}`
+	cfg, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Resolve("/a.v1.S/M").Deadline; d != nil {
+		t.Errorf("deadline %+v, want none", d)
+	}
+	var msgs []string
+	for _, w := range warns {
+		if w.Path == "methodConfig[0].timeout" {
+			msgs = append(msgs, w.Message)
+		}
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "DEADLINE_EXCEEDED") {
+		t.Errorf("warnings at methodConfig[0].timeout: %q, want one saying gRPC fails every call with DEADLINE_EXCEEDED (all: %v)", msgs, warns)
+	}
+}
+
+// A key of a name that bulwark (and gRPC) does not read, such as a misspelt "method", must
+// not pass in silence: the name then covers the whole service.
+func TestServiceConfigUnknownNameKeyWarns(t *testing.T) {
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S","methd":"M"}],"timeout":"1s"}]}`
+	_, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range warns {
+		if w.Path == "methodConfig[0].name[0].methd" {
+			return
+		}
+	}
+	t.Errorf("no warning at methodConfig[0].name[0].methd; got %v", warns)
+}
+
+// grpc-go reads a status code as its exact upper-case name or a number: it refuses the whole
+// config for "unavailable", and so must the conversion (the package documents that a
+// retryPolicy gRPC would reject is an error), rather than retry where gRPC never did.
+func TestServiceConfigCodeNameIsExact(t *testing.T) {
+	for _, code := range []string{`"unavailable"`, `"Unavailable"`, `" UNAVAILABLE"`} {
+		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":[` + code + `]}}]}`
+		if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || !strings.Contains(err.Error(), "not a gRPC code name") {
+			t.Errorf("retryableStatusCodes [%s]: error %v, want the code refused", code, err)
+		}
+	}
+}
+
+// grpc-go takes any backoffMultiplier > 0 and any tokenRatio > 0; bulwark's sections bound
+// them (multiplier at most 100, token_ratio at most max_tokens). The conversion must not
+// refuse what gRPC takes: a ratio above maxTokens refills the bucket as maxTokens does (A6:
+// tokens = min(maxTokens, tokens + tokenRatio)), and a multiplier above 100 is taken as 100,
+// with a warning.
+func TestServiceConfigBeyondSectionBounds(t *testing.T) {
+	sc := `{"retryThrottling":{"maxTokens":2,"tokenRatio":5},"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.001s","maxBackoff":"10s","backoffMultiplier":1000,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+	cfg, warns, err := config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatalf("a service config grpc-go takes is refused: %v", err)
+	}
+	r := cfg.Resolve("/a.v1.S/M").Retry
+	if r.Multiplier != 100 || r.Throttle.MaxTokens != 2 || r.Throttle.TokenRatio != 2 {
+		t.Errorf("multiplier %v, throttle %+v; want 100 and a ratio of 2 (the bucket's size)", r.Multiplier, r.Throttle)
+	}
+	if !warned(warns, "methodConfig[0].retryPolicy.backoffMultiplier") {
+		t.Errorf("no warning at methodConfig[0].retryPolicy.backoffMultiplier; got %v", warns)
+	}
+}
+
+// grpc-go implements neither hedgingPolicy nor retryPolicy.perAttemptRecvTimeout (it ignores
+// both); bulwark applies them as gRFC A6 defines them. A client moving over from grpc-go's
+// retries starts hedging, or timing attempts out, where it did not before: the conversion must
+// say so.
+func TestServiceConfigWarnsOfWhatGrpcGoIgnores(t *testing.T) {
+	_, warns, err := config.ParseServiceConfig("a6.json", []byte(a6Hedging))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !warned(warns, "methodConfig[0].hedgingPolicy") {
+		t.Errorf("no warning at methodConfig[0].hedgingPolicy; got %v", warns)
+	}
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"],"perAttemptRecvTimeout":"0.5s"}}]}`
+	_, warns, err = config.ParseServiceConfig("sc.json", []byte(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !warned(warns, "methodConfig[0].retryPolicy.perAttemptRecvTimeout") {
+		t.Errorf("no warning at methodConfig[0].retryPolicy.perAttemptRecvTimeout; got %v", warns)
+	}
+}
+
+// grpc-go reads a service config with json.Unmarshal, which refuses anything after the
+// object; the conversion must not read the first object and drop the rest.
+func TestServiceConfigTrailingDataRefused(t *testing.T) {
+	for _, doc := range []string{
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"1s"}]} {"methodConfig":[]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"1s"}]} x`,
+	} {
+		if _, _, err := config.ParseServiceConfig("sc.json", []byte(doc)); err == nil || !strings.Contains(err.Error(), "not a gRPC service config") {
+			t.Errorf("%s: error %v, want it refused as gRPC does", doc, err)
+		}
+	}
+}
+
+// grpc-go skips a methodConfig without a name, but checks the retryPolicy of one whose name
+// list is empty, and refuses the config when it is invalid.
+func TestServiceConfigEmptyNameListChecked(t *testing.T) {
+	bad := `"retryPolicy":{"maxAttempts":1,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}`
+	if _, _, err := config.ParseServiceConfig("sc.json", []byte(`{"methodConfig":[{"name":[],`+bad+`}]}`)); err == nil || !strings.Contains(err.Error(), "maxAttempts") {
+		t.Errorf("empty name list: error %v, want the retryPolicy refused", err)
+	}
+	if _, warns, err := config.ParseServiceConfig("sc.json", []byte(`{"methodConfig":[{`+bad+`}]}`)); err != nil || !warned(warns, "methodConfig[0]") {
+		t.Errorf("no name: error %v, warnings %v; want it skipped with a warning, as gRPC skips it", err, warns)
 	}
 }

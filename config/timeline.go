@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,8 @@ type Timeline struct {
 	Steps []Step
 	// Attempts is the number of attempts the retry policy allows (1 when retry is off).
 	Attempts int
-	// Total is the end of the last attempt; meaningless when Unbounded.
+	// Total is the end of the last attempt; meaningless when Unbounded. Offsets saturate at
+	// the longest time.Duration rather than wrap around.
 	Total time.Duration
 	// Unbounded reports that an attempt has no bound of its own.
 	Unbounded bool
@@ -86,20 +88,54 @@ func (p Policy) checked() Timeline {
 	return p.WorstCase()
 }
 
+// limit returns when p cuts a call at the latest, and its name (see Timeline.Limit).
+func (p Policy) limit() (time.Duration, string) {
+	limit, name := p.Budget, "the budget "+p.Budget.String()
+	if p.Retry != nil && p.Retry.Budget > 0 && p.Retry.Budget < limit {
+		limit, name = p.Retry.Budget, "retry.budget "+p.Retry.Budget.String()
+	}
+	if p.Deadline != nil && p.Deadline.Max > 0 && p.Deadline.Max < limit {
+		limit, name = p.Deadline.Max, "deadline.max "+p.Deadline.Max.String()
+	}
+	return limit, name
+}
+
+// checkedWithoutDeadline is checked for a call without a deadline of its own, which
+// deadline.default cuts: the timeline judged against that default, and true, when it is
+// shorter than the limit; else false. (Sleeps fitted at run time are fitted to it.)
+func (p Policy) checkedWithoutDeadline() (Timeline, bool) {
+	limit, _ := p.limit()
+	if p.Deadline == nil || p.Deadline.Default <= 0 || p.Deadline.Default >= limit {
+		return Timeline{}, false
+	}
+	fit := p.Retry != nil && p.Retry.FitSchedule
+	return p.timelineTo(fit, fit, p.Deadline.Default, "deadline.default "+p.Deadline.Default.String()), true
+}
+
+// withoutDeadlineWarning returns what Warnings says of a call without a deadline of its own
+// under p, or "".
+func (p Policy) withoutDeadlineWarning() string {
+	t, ok := p.checkedWithoutDeadline()
+	if !ok || t.warning() == "" {
+		return ""
+	}
+	return "for calls without a deadline of their own: " + t.warning()
+}
+
 func (p Policy) timeline(fit, failFast bool) Timeline {
-	t := Timeline{Attempts: 1, Limit: p.Budget, LimitName: "the budget " + p.Budget.String()}
-	if p.Retry != nil && p.Retry.Budget > 0 && p.Retry.Budget < t.Limit {
-		t.Limit, t.LimitName = p.Retry.Budget, "retry.budget "+p.Retry.Budget.String()
-	}
-	if p.Deadline != nil && p.Deadline.Max > 0 && p.Deadline.Max < t.Limit {
-		t.Limit, t.LimitName = p.Deadline.Max, "deadline.max "+p.Deadline.Max.String()
-	}
+	limit, name := p.limit()
+	return p.timelineTo(fit, failFast, limit, name)
+}
+
+// timelineTo is timeline against the given limit.
+func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName string) Timeline {
+	t := Timeline{Attempts: 1, Limit: limit, LimitName: limitName}
 	var wait, run time.Duration
 	if p.RateLimit != nil {
-		wait += p.RateLimit.MaxWait
+		wait = addSat(wait, p.RateLimit.MaxWait)
 	}
 	if p.Bulkhead != nil {
-		wait += p.Bulkhead.MaxWait
+		wait = addSat(wait, p.Bulkhead.MaxWait)
 	}
 	switch {
 	case p.Retry != nil && p.Retry.PerAttemptTimeout > 0:
@@ -125,10 +161,10 @@ func (p Policy) timeline(fit, failFast bool) Timeline {
 				// To the millisecond below, for a readable timeline.
 				s = max(min(s, ((t.Limit-at)/(2*left)).Truncate(time.Millisecond)), 0)
 			}
-			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: at + s})
-			at += s
+			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: addSat(at, s)})
+			at = addSat(at, s)
 		}
-		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: at + wait + run, Wait: wait, Unbounded: unbounded, AtOnce: failFast}
+		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: addSat(at, addSat(wait, run)), Wait: wait, Unbounded: unbounded, AtOnce: failFast}
 		t.Steps = append(t.Steps, st)
 		if st.Unbounded {
 			t.Unbounded = true
@@ -151,7 +187,7 @@ func sleepBounds(r retry.Config, n int) []time.Duration {
 		var s time.Duration
 		switch r.Jitter {
 		case retry.JitterAdditive:
-			s = min(base+r.JitterAmount, r.MaxBackoff)
+			s = min(addSat(base, r.JitterAmount), r.MaxBackoff)
 		case retry.JitterDecorrelated:
 			s = time.Duration(min(3*float64(prev), maxB))
 			prev = s
@@ -162,6 +198,16 @@ func sleepBounds(r retry.Config, n int) []time.Duration {
 		d *= r.Multiplier
 	}
 	return out
+}
+
+// addSat returns a+b for non-negative durations, or the longest time.Duration where the sum
+// would overflow: a timeline of durations near that limit is longer than any budget, never
+// one that wraps around to a negative total that fits.
+func addSat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // Over reports by how much the worst case outlasts the limit (0 when it fits; the whole
@@ -238,8 +284,10 @@ func (t Timeline) warning() string {
 
 // Warnings returns what Parse warns about: every profile, service and method whose
 // worst-case timeline does not fit its limit (for a fitted schedule, retry.fit_schedule: whose
-// attempts do not all fit even when each fails at once after its longest waits). A service or method is warned about only when
-// its overrides change the timeline of its profile. Paths are yaml paths; File and Line are
+// attempts do not all fit even when each fails at once after its longest waits), or, when it
+// does, does not fit a deadline.default shorter than that limit, which every call without a
+// deadline of its own gets. A service or method is warned about only when
+// its overrides change the timelines of its profile. Paths are yaml paths; File and Line are
 // left empty.
 func (c *Config) Warnings() []Warning {
 	var out []Warning
@@ -247,30 +295,41 @@ func (c *Config) Warnings() []Warning {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	timelineOf := func(name string) (Timeline, bool) {
+	profile := func(name string) (Policy, bool) {
 		p, ok := c.Profiles[name]
-		if !ok {
-			return Timeline{}, false
-		}
-		return Policy{Budget: budget, Profile: p.withDefaults()}.checked(), true
+		return Policy{Budget: budget, Profile: p.withDefaults()}, ok
 	}
 	for _, name := range c.ProfileNames() {
-		t, _ := timelineOf(name)
-		if msg := t.warning(); msg != "" {
+		p, _ := profile(name)
+		if msg := p.warning(); msg != "" {
 			out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
 		}
 	}
 	for _, pol := range c.Policies() {
-		t := pol.checked()
-		base, ok := timelineOf(pol.ProfileName)
-		if ok && sameTimeline(t, base) {
+		if base, ok := profile(pol.ProfileName); ok && sameJudged(pol, base) {
 			continue
 		}
-		if msg := t.warning(); msg != "" {
+		if msg := pol.warning(); msg != "" {
 			out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
 		}
 	}
 	return out
+}
+
+// sameJudged reports whether Warnings judges a and b on the same timelines.
+func sameJudged(a, b Policy) bool {
+	da, oka := a.checkedWithoutDeadline()
+	db, okb := b.checkedWithoutDeadline()
+	return sameTimeline(a.checked(), b.checked()) && oka == okb && sameTimeline(da, db)
+}
+
+// warning is what Warnings says of p: that its checked timeline does not fit its limit, else
+// that it does not fit deadline.default, or "".
+func (p Policy) warning() string {
+	if msg := p.checked().warning(); msg != "" {
+		return msg
+	}
+	return p.withoutDeadlineWarning()
 }
 
 func sameTimeline(a, b Timeline) bool {

@@ -21,7 +21,8 @@ import (
 // errors.Join) whose paths are yaml key paths: each section's own Validate, classifier
 // entries, profile and service names, methods that are not identifiers, services bound to
 // profiles that do not exist, override fields that do not exist, and overrides that make the
-// effective section invalid (reported at the service or method that overrides), a
+// effective section invalid (reported at the service or method that overrides; a service's
+// overrides that do not fit the profile of a method with one of its own, at the method), a
 // rate_limit.shared name given two rates or bursts, and entries of the Sections maps that are
 // no registered section's or hold a value of another type than its *C (alone, as the rest
 // would read them).
@@ -162,7 +163,12 @@ func (c *Config) validateService(name string) error {
 	errs = append(errs, fielderr.Prefix(path, svc.Overrides.validateFields()))
 	// The service's effective sections, against its profile's.
 	eff := c.resolve(name, "", false)
-	errs = append(errs, fielderr.Prefix(path, effectiveErrors(c.Profiles[eff.ProfileName], eff.Profile, svc.Overrides)))
+	svcErrs := effectiveErrors(c.Profiles[eff.ProfileName], eff.Profile, svc.Overrides)
+	errs = append(errs, fielderr.Prefix(path, svcErrs))
+	reported := map[string]bool{}
+	for _, e := range fielderr.Flatten(svcErrs) {
+		reported[e.Error()] = true
+	}
 
 	for _, m := range c.MethodNames(name) {
 		meth := svc.Methods[m]
@@ -172,6 +178,23 @@ func (c *Config) validateService(name string) error {
 		}
 		errs = append(errs, c.checkProfileRef(mpath+".profile", meth.Profile))
 		errs = append(errs, fielderr.Prefix(mpath, meth.Overrides.validateFields()))
+		// A method with a profile of its own gets the service's overrides on top of it: those
+		// were checked against the service's profile, and may not fit the method's.
+		if mp, ok := c.Profiles[meth.Profile]; ok && meth.Profile != eff.ProfileName {
+			onMethod := *c
+			onMethod.Services = map[string]Service{name: {Profile: meth.Profile, Overrides: svc.Overrides}}
+			for _, e := range fielderr.Flatten(effectiveErrors(mp, onMethod.resolve(name, "", false).Profile, svc.Overrides)) {
+				if reported[e.Error()] {
+					continue // wrong whatever the profile: reported at the service
+				}
+				var fe *fielderr.Error
+				if errors.As(e, &fe) {
+					e = &fielderr.Error{Path: fe.Path, Value: fe.Value,
+						Rule: fe.Rule + ": the service's override does not fit the method's profile " + meth.Profile}
+				}
+				errs = append(errs, fielderr.Prefix(mpath, e))
+			}
+		}
 		// Against what the method would get without overrides of its own.
 		without := *c
 		without.Services = map[string]Service{name: {Profile: svc.Profile, Overrides: svc.Overrides,
@@ -233,6 +256,7 @@ func validateClassifier(o codes.Overrides) error {
 	var v fielderr.Checker
 	for code, cl := range o.Codes {
 		v.Check(code <= grpccodes.Unauthenticated, "codes", code, "is not a gRPC code")
+		v.Check(code != grpccodes.OK, "codes.OK", cl, "is not allowed for OK: OK is the code of every success")
 		v.Check(cl.Valid(), "codes."+codeName(code), cl, "is not a class")
 	}
 	for r, cl := range o.Reasons {

@@ -31,9 +31,10 @@ func (p *Policy) reason(r string, byBudget bool) string {
 
 // The reasons of the DeadlineApplied events a Policy emits, in observe.Event.Reason.
 const (
-	// ReasonDefault: the call had no deadline; Config.Default (or Max) was set.
+	// ReasonDefault: the call had no deadline; Config.Default was set.
 	ReasonDefault = observe.ReasonDefault
-	// ReasonCap: the call's deadline was further than Config.Max and was brought in.
+	// ReasonCap: the call's deadline was further than Config.Max and was brought in, or the
+	// call had none, Config.Default is 0, and Config.Max was set (see the package's rules).
 	ReasonCap = observe.ReasonCap
 	// ReasonBudget: in a suite, the deadline set (a default or a cap) is the call budget's,
 	// which was shorter than the section's, or the only one.

@@ -22,7 +22,8 @@
 // # What
 //
 // The reply is given in code, as Message (a fixed message) or Func (a function of the context,
-// full method, request and error that returns the reply, or nil to let the error stand), or in
+// full method, request and error that returns the reply, or nil, also a nil pointer of a
+// message type, to let the error stand), or in
 // configuration as Config.ReplyJSON, decoded with protojson into the method's response type,
 // found from the method's descriptor in the global protobuf registry. A reply given in code
 // wins over ReplyJSON. New fails, naming the method and the type, when the ReplyJSON does not

@@ -115,7 +115,7 @@ func (f *Fallback) setReply(replyJSON string, reply Reply) error {
 		f.reply = r
 		return nil
 	case fixedReply:
-		if r.m == nil {
+		if r.m == nil || !r.m.ProtoReflect().IsValid() {
 			return fmt.Errorf("fallback: %s: Message(nil) is not a reply", f.target)
 		}
 		if !f.isMethod {
@@ -197,7 +197,8 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 		return err
 	}
 	m := f.reply.reply(ctx, method, req, err)
-	if m == nil {
+	// A nil pointer of a message type (a Func's "var r *T; return r") declines as nil does.
+	if m == nil || !m.ProtoReflect().IsValid() {
 		return err
 	}
 	src := m.ProtoReflect()

@@ -12,11 +12,12 @@ type Reply interface {
 }
 
 // Message returns a Reply that always answers m. New checks m against the method's response
-// type and keeps a copy of it.
+// type and keeps a copy of it; a nil m, or a nil pointer of a message type, is refused.
 func Message(m proto.Message) Reply { return fixedReply{m: m} }
 
 // Func returns a Reply that asks f. f gets the call's context, full method, request (nil for
-// streams) and error, and returns the reply, or nil to let the error stand. It must be safe for
+// streams) and error, and returns the reply, or nil (also a nil pointer of a message type) to
+// let the error stand. It must be safe for
 // concurrent use, must not keep the request, and should not log the request or the error: in a
 // KYC pipeline they hold personal data.
 func Func(f func(ctx context.Context, method string, req any, err error) proto.Message) Reply {
