@@ -12,6 +12,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -130,5 +132,44 @@ func TestFallbackTargetAfterOverflowBuilt(t *testing.T) {
 	}
 	if got := interceptors.ChainMethod(s, special); got != special {
 		t.Errorf("%s is served by the chain of %q, want its own", special, got)
+	}
+}
+
+// A call may name the service "*" ("/*/Foo"), which the suite's overflow chain is built for
+// ("/*/*"). That service is a service as any other: with WithFallback("*"), its names past
+// the bound go through its own overflow chain, with its reply, while the names of services
+// outside the configuration past the bound go through the suite's, which takes no reply of
+// WithFallback's (its fallback without reply_json then fails to build, as it does without
+// WithFallback("*")), whichever of the two chains is built first.
+func TestServiceNamedStarApartFromSuiteOverflow(t *testing.T) {
+	const star, outside = "/*/Foo", "/test.v1.Outside/Do"
+	for _, order := range [][]string{{outside, star}, {star, outside}} {
+		t.Run(order[0], func(t *testing.T) {
+			cfg := &config.Config{Profiles: map[string]config.Profile{
+				config.DefaultProfile: {Retry: quickRetry(1), Fallback: &fallback.Config{}},
+			}}
+			reply := fallback.Func(func(context.Context, string, any, error) proto.Message {
+				return &kycv1.CompareResponse{Similarity: 0.25}
+			})
+			s := newClocked(t, cfg, interceptors.WithUnlistedLimit(0), interceptors.WithFallback("*", reply))
+			fail := &testkit.CountingInvoker{Err: unavailable()}
+			for _, m := range order {
+				var out kycv1.CompareResponse
+				err := s.Unary()(context.Background(), m, nil, &out, nil, fail.Invoke)
+				switch m {
+				case star:
+					if err != nil || out.Similarity != 0.25 {
+						t.Errorf("%s: %v, score %v; want the reply WithFallback gives the service *", m, err, out.Similarity)
+					}
+				case outside:
+					if status.Code(err) != grpccodes.FailedPrecondition {
+						t.Errorf("%s: %v, score %v; want FailedPrecondition (a fallback without a reply), as without the reply of the service *", m, err, out.Similarity)
+					}
+				}
+			}
+			if interceptors.ChainOf(s, star) == interceptors.ChainOf(s, outside) {
+				t.Errorf("%s and %s share a chain: the service * is served by the suite's overflow chain", star, outside)
+			}
+		})
 	}
 }
