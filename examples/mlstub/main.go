@@ -40,7 +40,8 @@ func main() {
 	}
 }
 
-// errUsage marks a command-line error, already reported by the flag set.
+// errUsage marks a command-line error, already reported on stderr: one line after "mlstub: ",
+// then a hint to run mlstub -h.
 var errUsage = errors.New("usage error")
 
 // parseFlags reads the command line into a stub configuration; each extra function registers
@@ -85,15 +86,46 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
 	}
+	problem := flagProblem(cfg)
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
-		return cfg, false, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintln(stderr, err)
-		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
+	if problem == "" {
+		if err := cfg.Validate(); err != nil {
+			problem = err.Error()
+		}
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "mlstub: %s\nRun 'mlstub -h' for the flags.\n", problem)
+		return cfg, false, fmt.Errorf("%w: %s", errUsage, problem)
 	}
 	return cfg, *verbose, nil
+}
+
+// flagProblem names, by its flag, a value the flags parsed that the stub refuses
+// (stub.Config.Validate, which names configuration fields), or returns "".
+func flagProblem(cfg stub.Config) string {
+	negative := []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"-latency", cfg.Faults.Latency}, {"-spike", cfg.Faults.Spike}, {"-pushback", cfg.Faults.Pushback},
+		{"-outage-after", cfg.Outage.After}, {"-outage-for", cfg.Outage.For}, {"-stop-timeout", cfg.StopTimeout},
+	}
+	for _, n := range negative {
+		if n.d < 0 {
+			return fmt.Sprintf("%s %v is negative", n.flag, n.d)
+		}
+	}
+	switch r := cfg.Faults.SpikeRate; {
+	case !(r >= 0 && r <= 1):
+		return fmt.Sprintf("-spike-rate %v is outside [0,1]", r)
+	case cfg.Faults.Capacity < 0:
+		return fmt.Sprintf("-capacity %d is negative", cfg.Faults.Capacity)
+	case cfg.Outage.After > 0 && cfg.Outage.For == 0:
+		return "-outage-after needs -outage-for"
+	}
+	return ""
 }
 
 // run serves until ctx is done, then stops gracefully. started, when not nil, is called once
@@ -106,7 +138,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 	}
 	tlsOpts, err := tf.ServerOptions()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	level := zapcore.InfoLevel
