@@ -105,27 +105,18 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 // flagProblem names, by its flag, a value the flags parsed that the stub refuses
 // (stub.Config.Validate, which names configuration fields), or returns "".
 func flagProblem(cfg stub.Config) string {
-	negative := []struct {
+	for _, d := range []struct {
 		flag string
-		d    time.Duration
-	}{
-		{"-latency", cfg.Faults.Latency}, {"-spike", cfg.Faults.Spike}, {"-pushback", cfg.Faults.Pushback},
-		{"-outage-after", cfg.Outage.After}, {"-outage-for", cfg.Outage.For}, {"-stop-timeout", cfg.StopTimeout},
-	}
-	for _, n := range negative {
-		if n.d < 0 {
-			return fmt.Sprintf("%s %v is negative", n.flag, n.d)
+		v    time.Duration
+	}{{"-outage-after", cfg.Outage.After}, {"-outage-for", cfg.Outage.For}, {"-stop-timeout", cfg.StopTimeout}} {
+		if d.v < 0 {
+			return fmt.Sprintf("%s %v is negative", d.flag, d.v)
 		}
 	}
-	switch r := cfg.Faults.SpikeRate; {
-	case !(r >= 0 && r <= 1):
-		return fmt.Sprintf("-spike-rate %v is outside [0,1]", r)
-	case cfg.Faults.Capacity < 0:
-		return fmt.Sprintf("-capacity %d is negative", cfg.Faults.Capacity)
-	case cfg.Outage.After > 0 && cfg.Outage.For == 0:
+	if cfg.Outage.After > 0 && cfg.Outage.For == 0 {
 		return "-outage-after needs -outage-for"
 	}
-	return ""
+	return cfg.Faults.FlagProblem()
 }
 
 // run serves until ctx is done, then stops gracefully. started, when not nil, is called once

@@ -23,6 +23,12 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		{[]string{"-outage-at", "-2s", "-outage", "1s"}, []string{"-outage-at", "-2s"}},
 		{[]string{"-outage", "-1s"}, []string{"-outage", "-1s"}},
 		{[]string{"-config", "a.yaml", "-service-config", "b.json"}, []string{"-config", "-service-config"}},
+		// The embedded stubs' fault flags, which the stub's profile checks.
+		{[]string{"-spike-rate", "2"}, []string{"-spike-rate", "2"}},
+		{[]string{"-latency", "-1s"}, []string{"-latency", "-1s"}},
+		{[]string{"-spike", "-1s"}, []string{"-spike", "-1s"}},
+		{[]string{"-pushback", "-1s"}, []string{"-pushback", "-1s"}},
+		{[]string{"-capacity", "-2"}, []string{"-capacity", "-2"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tt.args, &stdout, &stderr)

@@ -194,9 +194,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = badCaseRate(f)
 	}
 	if problem == "" {
-		if err := f.faults.Validate(); err != nil {
-			problem = err.Error()
-		}
+		problem = f.faults.FlagProblem()
 	}
 	if problem != "" {
 		fmt.Fprintln(stderr, "orchestrator:", problem)
