@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -171,5 +172,40 @@ func TestServiceNamedStarApartFromSuiteOverflow(t *testing.T) {
 				t.Errorf("%s and %s share a chain: the service * is served by the suite's overflow chain", star, outside)
 			}
 		})
+	}
+}
+
+// A reload that gives a service's breaker scope: method leaves no chain using the breaker
+// named by the service: it is forgotten, so that Levels no longer reports it (open, here, as
+// it was when the service shared it), beside the breakers of the service's methods.
+func TestReloadToMethodScopeForgetsServiceBreaker(t *testing.T) {
+	const svc = "test.v1.Scoped"
+	s := newClocked(t, scoped(breaker.ScopeService, svc, breaker.ScopeService))
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for range 2 {
+		_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, fail.Invoke)
+	}
+	if interceptors.Object(s, "breaker", svc) == nil {
+		t.Fatalf("no breaker named %s before the reload", svc)
+	}
+	if err := s.Reload(scoped(breaker.ScopeService, svc, breaker.ScopeMethod)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, (&testkit.CountingInvoker{}).Invoke)
+	if interceptors.Object(s, "breaker", svc) != nil {
+		t.Errorf("after the reload to scope: method, the breaker named %s is still kept", svc)
+	}
+	for l := range s.Levels {
+		if l.Kind == observe.LevelBreakerState && l.Service == svc && l.Method == "" {
+			t.Errorf("after the reload to scope: method, Levels reports the service's breaker (%s), which no chain uses", l.State)
+		}
+	}
+	// Back to scope: service, the service's breaker starts afresh.
+	if err := s.Reload(scoped(breaker.ScopeService, svc, breaker.ScopeService)); err != nil {
+		t.Fatal(err)
+	}
+	ok := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), "/"+svc+"/B", nil, nil, nil, ok.Invoke); err != nil {
+		t.Errorf("back to scope: service, a call: %v, want the service's breaker closed (afresh)", err)
 	}
 }

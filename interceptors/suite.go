@@ -288,17 +288,20 @@ func (s *Suite) Reload(cfg *config.Config) error {
 }
 
 // mayUse reports whether a chain under st can use the object k: its section is on for the
-// service it is named after, or on for the full method it is named after and still named so
-// (the method's settings still differ from its service's). Other objects are forgotten, so
-// that Levels no longer reads them and a later configuration that needs them again starts
-// afresh.
+// service it is named after and still named so (not per method: a breaker of scope method),
+// or on for the full method it is named after and still named so (the method's settings
+// still differ from its service's). Other objects are forgotten, so that Levels no longer
+// reads them and a later configuration that needs them again starts afresh.
 func (st *state) mayUse(k objcache.Key) bool {
 	sec, ok := section.Lookup(k.Section)
 	if !ok || sec.Always() {
 		return ok
 	}
 	if !strings.HasPrefix(k.Name, "/") {
-		return st.cfg.ResolveService(k.Name).Value(k.Section) != nil
+		// A method that resolves the section as its service does names the service's object;
+		// one that does not, its own (see shares).
+		v := st.cfg.ResolveService(k.Name).Value(k.Section)
+		return v != nil && sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name
 	}
 	mp := st.cfg.Resolve(k.Name)
 	v := mp.Value(k.Section)
