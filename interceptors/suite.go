@@ -504,7 +504,12 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 	}
 	if c, ok := st.chains.Load(fullMethod); ok {
 		ch := c.(*chain)
-		st.front.Store(h, ch)
+		// Not a chain kept under a name it was not built for (the suite's overflow chain, for
+		// an admitted name): front would never find it for that name, and would for a call
+		// of the name it was built for ("/*/*"), whose chain may be another.
+		if ch.method == fullMethod {
+			st.front.Store(h, ch)
+		}
 		return ch
 	}
 	svc := grpcmethod.Service(fullMethod)
