@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -207,5 +208,31 @@ func TestReloadToMethodScopeForgetsServiceBreaker(t *testing.T) {
 	ok := &testkit.CountingInvoker{}
 	if err := s.Unary()(context.Background(), "/"+svc+"/B", nil, nil, nil, ok.Invoke); err != nil {
 		t.Errorf("back to scope: service, a call: %v, want the service's breaker closed (afresh)", err)
+	}
+}
+
+// The services past the bound share the suite's overflow chain and so its retry budget: one
+// budget, the service "*"'s, as its hedges draw on, not one per service a call names (which
+// names from input would add without end). A retry budget spent by one such service throttles
+// the retries of the next.
+func TestOverflowServicesShareOneRetryBudget(t *testing.T) {
+	rc := quickRetry(3)
+	rc.Idempotent = true
+	rc.Throttle = retry.RetryBudgetConfig{MaxTokens: 3} // retries while above 1.5 tokens; a failure takes 1
+	cfg := &config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {Retry: rc}}}
+	s, err := interceptors.New(cfg, interceptors.WithUnlistedLimit(0), interceptors.WithBreakerRegistry(new(breaker.Registry)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	a, b := "/test.v1.FirstOutside/Do", "/test.v1.SecondOutside/Do"
+	_ = s.Unary()(context.Background(), a, nil, nil, nil, fail.Invoke)
+	if n := fail.Count(a); n != 2 {
+		t.Fatalf("%s made %d attempts, want 2 (the budget allows one retry)", a, n)
+	}
+	_ = s.Unary()(context.Background(), b, nil, nil, nil, fail.Invoke)
+	if n := fail.Count(b); n != 1 {
+		t.Errorf("%s made %d attempts after %s spent the overflow chain's retry budget, want 1 (no retry)", b, n, a)
 	}
 }
