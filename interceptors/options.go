@@ -121,7 +121,9 @@ const DefaultUnlistedLimit = 1024
 //   - each unlisted name of a service whose policy has a part per method (a breaker with
 //     scope: method; a fallback), which has a chain and objects of its own (a method-scoped
 //     breaker). The unlisted names of other services share their service's chain and cost
-//     nothing of their own;
+//     no chain or object of their own (the retry and hedging policies keep, within bounds
+//     of their own, each name and a few hundred bytes for it, and learn hedging delays for
+//     the first names only);
 //   - each unlisted service, which has a chain and objects of its own.
 //
 // Past the bound, calls stay protected, by coarser objects: an unlisted name of a listed
