@@ -494,8 +494,9 @@ func (st *state) shareable(svc string) bool {
 // none.
 //
 // A fallback is a part per method: the overflow chain's fallback covers every method of its
-// service (fallback.New of "/<service>/*"), with WithFallback's reply for the service. With a
-// reply_json, such a chain fails to build, as the chain of a name no registered descriptor
+// service (fallback.New of "/<service>/*"), with WithFallback's reply for the service (the
+// suite's overflow chain with none: its services are those WithFallback does not name, and a
+// reply for "*" is for the service "*"). With a reply_json, such a chain fails to build, as the chain of a name no registered descriptor
 // declares does: its calls fail with FailedPrecondition either way.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
 	h := front.Hint(fullMethod)
