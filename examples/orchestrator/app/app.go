@@ -197,8 +197,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = f.faults.FlagProblem()
 	}
 	if problem != "" {
-		fmt.Fprintln(stderr, "orchestrator:", problem)
-		return nil, fmt.Errorf("%w: %s", ErrUsage, problem)
+		return nil, usage(stderr, problem)
 	}
 	f.batch.Seed = f.seed
 	if f.outageFor > 0 && len(f.outageServices) == 0 {
@@ -208,11 +207,17 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			}
 		}
 		if len(f.outageServices) == 0 {
-			fmt.Fprintln(stderr, "orchestrator: -outage needs an embedded stub, and every service has an external address")
-			return nil, fmt.Errorf("%w: -outage without embedded stubs", ErrUsage)
+			return nil, usage(stderr, "-outage needs an embedded stub, and every service has an external address")
 		}
 	}
 	return f, nil
+}
+
+// usage reports problem, a bad command line, on stderr as a flag the flag set refuses is: one
+// line and the hint to run orchestrator -h. It returns the error wrapping ErrUsage.
+func usage(stderr io.Writer, problem string) error {
+	fmt.Fprintf(stderr, "orchestrator: %s\nRun 'orchestrator -h' for the flags.\n", problem)
+	return fmt.Errorf("%w: %s", ErrUsage, problem)
 }
 
 func rate(r float64) bool { return r >= 0 && r <= 1 }
