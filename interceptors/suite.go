@@ -489,15 +489,15 @@ func (st *state) shareable(svc string) bool {
 // through the suite's overflow chain, "/*/*", built for a service outside the configuration.
 // Both are marked overflow, a service's kept in shared, the suite's in other (apart: a call
 // may name the service "*"): an admitted or listed name whose chain this state has not built
-// yet passes them by. A call of a name past the bound takes a few lookups more, and,
-// for an unlisted service, one in the protobuf registry; calls found in front or chains take
-// none.
+// yet passes them by. A call of a name past the bound takes a few lookups more, and, for an
+// unlisted service, one in the protobuf registry; calls found in front or chains take none.
 //
 // A fallback is a part per method: the overflow chain's fallback covers every method of its
 // service (fallback.New of "/<service>/*"), with WithFallback's reply for the service (the
 // suite's overflow chain with none: its services are those WithFallback does not name, and a
-// reply for "*" is for the service "*"). With a reply_json, such a chain fails to build, as the chain of a name no registered descriptor
-// declares does: its calls fail with FailedPrecondition either way.
+// reply for "*" is for the service "*"). With a reply_json, such a chain fails to build, as
+// the chain of a name no registered descriptor declares does: its calls fail with
+// FailedPrecondition either way.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
 	h := front.Hint(fullMethod)
 	if c := st.front.Load(h); c != nil && c.method == fullMethod {
