@@ -196,6 +196,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	if problem == "" {
 		problem = f.faults.FlagProblem()
 	}
+	if problem == "" {
+		problem = tlsProblem(f)
+	}
 	if problem != "" {
 		return nil, usage(stderr, problem)
 	}
@@ -211,6 +214,23 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		}
 	}
 	return f, nil
+}
+
+// tlsProblem names what is wrong with the TLS flags on the command line, or returns "": they
+// go together and name files (tlsflags.Flags.Validate), and TLS needs external services, the
+// embedded stubs serving plaintext (see setupTLS). What the files hold is setupTLS's to read.
+func tlsProblem(f *flags) string {
+	if err := f.tls.Validate(); err != nil {
+		return err.Error()
+	}
+	if f.tls.Enabled() {
+		for _, svc := range stub.AllServices() {
+			if f.addrs[svc] == "" {
+				return errTLSEmbedded.Error()
+			}
+		}
+	}
+	return ""
 }
 
 // usage reports problem, a bad command line, on stderr as a flag the flag set refuses is: one
