@@ -33,6 +33,7 @@ type prepared struct {
 	service, fullMethod string
 	sp                  config.Policy // the service's own policy, to tell which objects to share
 	steps               []preparedStep
+	other               bool // the suite's overflow chain (see Suite.chain), not the service "*"'s
 }
 
 // preparedStep is one section of a chain.
@@ -84,13 +85,13 @@ func (t *txn) abandoned() bool {
 	return true
 }
 
-// buildLocked composes the chain of one full method under cfg, all or nothing (see txn). s.mu
-// must be held.
-func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
+// buildLocked composes the chain of one full method under cfg, all or nothing (see txn); other:
+// the suite's overflow chain, for fullMethod "/*/*" (see Suite.chain). s.mu must be held.
+func (s *Suite) buildLocked(cfg *config.Config, fullMethod string, other bool) *chain {
 	if s.closed {
 		return &chain{method: fullMethod, classifier: codes.Default(), err: fmt.Errorf("%s: suite closed", fullMethod)}
 	}
-	p := s.prepare(cfg, fullMethod)
+	p := s.prepare(cfg, fullMethod, other)
 	if p.c.err != nil {
 		return p.c
 	}
@@ -108,17 +109,18 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string) *chain {
 // prepare builds the classifier and the stateless steps of a chain — which can fail on
 // configuration (a fallback reply that does not fit the method, say) and hold no state
 // shared with other chains — so that a configuration can be checked whole before any shared
-// object is replaced. On failure p.c.err is set.
-func (s *Suite) prepare(cfg *config.Config, fullMethod string) *prepared {
+// object is replaced. On failure p.c.err is set. other: the chain is the suite's overflow
+// chain (see Suite.chain).
+func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prepared {
 	service, _ := grpcmethod.Split(fullMethod)
 	mp := cfg.Resolve(fullMethod)
 	c := &chain{method: fullMethod, policy: mp, sink: observe.ForMethod(s.o.sink, service, fullMethod)}
 	// Not for the suite's overflow chain, whose CallFinished names service "*" where its
 	// attempts and deadlines name their own: one ObserveSuccess names one service.
-	if rec, ok := c.sink.(fastobs.SuccessRecorder); ok && service != otherService && fastobs.Deadline != nil {
+	if rec, ok := c.sink.(fastobs.SuccessRecorder); ok && !other && fastobs.Deadline != nil {
 		c.quiet = &fastobs.Quiet{Sink: rec}
 	}
-	p := &prepared{c: c, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service)}
+	p := &prepared{c: c, service: service, fullMethod: fullMethod, sp: cfg.ResolveService(service), other: other}
 	cl, err := mp.NewClassifier()
 	if err != nil {
 		// A failed chain still classifies its own error, for the call's CallFinished.
@@ -198,10 +200,14 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 	if sec.Stateless() {
 		sink = p.c.sink
 	}
+	values := s.o.values
+	if p.other {
+		values = s.otherValues
+	}
 	return &section.Env{
 		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shares(p.c.policy, p.sp, sec.Key())),
 		Budget: p.c.policy.Budget, Clock: s.clk, Sink: sink, Rand: s.o.rand, Classifier: p.c.classifier,
-		Values: s.o.values, Earlier: earlier,
+		Values: values, Earlier: earlier,
 	}
 }
 

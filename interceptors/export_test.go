@@ -20,6 +20,9 @@ func ChainCount(s *Suite) int {
 	count := func(any, any) bool { n++; return true }
 	st.chains.Range(count)
 	st.shared.Range(count)
+	if st.other.Load() != nil {
+		n++
+	}
 	return n
 }
 

@@ -121,14 +121,18 @@ const DefaultUnlistedLimit = 1024
 //   - each unlisted name of a service whose policy has a part per method (a breaker with
 //     scope: method; a fallback), which has a chain and objects of its own (a method-scoped
 //     breaker). The unlisted names of other services share their service's chain and cost
-//     nothing of their own;
+//     no chain or object of their own (the retry and hedging policies keep, within bounds
+//     of their own, each name and a few hundred bytes for it, and learn hedging delays for
+//     the first names only);
 //   - each unlisted service, which has a chain and objects of its own.
 //
 // Past the bound, calls stay protected, by coarser objects: an unlisted name of a listed
 // service goes through its service's overflow chain, built for "/<service>/*" (one
 // method-scoped breaker for all such names), and a name of an unlisted service through the
 // suite's overflow chain, built for the service "*" ("/*/*") with the policy of every service
-// outside the configuration; the events of that chain and its objects name the service "*". A
+// outside the configuration and no WithFallback reply; the events of that chain and its objects
+// name the service "*". (A call may name the service "*" itself: it has chains of its own, as
+// another service does, whose objects named after it are those of the overflow chain.) A
 // fallback's reply_json cannot be decoded for a name no descriptor declares: such chains fail
 // to build, within the bound or past it, and their calls fail with FailedPrecondition.
 //

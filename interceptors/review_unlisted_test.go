@@ -10,8 +10,12 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -130,5 +134,105 @@ func TestFallbackTargetAfterOverflowBuilt(t *testing.T) {
 	}
 	if got := interceptors.ChainMethod(s, special); got != special {
 		t.Errorf("%s is served by the chain of %q, want its own", special, got)
+	}
+}
+
+// A call may name the service "*" ("/*/Foo"), which the suite's overflow chain is built for
+// ("/*/*"). That service is a service as any other: with WithFallback("*"), its names past
+// the bound go through its own overflow chain, with its reply, while the names of services
+// outside the configuration past the bound go through the suite's, which takes no reply of
+// WithFallback's (its fallback without reply_json then fails to build, as it does without
+// WithFallback("*")), whichever of the two chains is built first.
+func TestServiceNamedStarApartFromSuiteOverflow(t *testing.T) {
+	const star, outside = "/*/Foo", "/test.v1.Outside/Do"
+	for _, order := range [][]string{{outside, star}, {star, outside}} {
+		t.Run(order[0], func(t *testing.T) {
+			cfg := &config.Config{Profiles: map[string]config.Profile{
+				config.DefaultProfile: {Retry: quickRetry(1), Fallback: &fallback.Config{}},
+			}}
+			reply := fallback.Func(func(context.Context, string, any, error) proto.Message {
+				return &kycv1.CompareResponse{Similarity: 0.25}
+			})
+			s := newClocked(t, cfg, interceptors.WithUnlistedLimit(0), interceptors.WithFallback("*", reply))
+			fail := &testkit.CountingInvoker{Err: unavailable()}
+			for _, m := range order {
+				var out kycv1.CompareResponse
+				err := s.Unary()(context.Background(), m, nil, &out, nil, fail.Invoke)
+				switch m {
+				case star:
+					if err != nil || out.Similarity != 0.25 {
+						t.Errorf("%s: %v, score %v; want the reply WithFallback gives the service *", m, err, out.Similarity)
+					}
+				case outside:
+					if status.Code(err) != grpccodes.FailedPrecondition {
+						t.Errorf("%s: %v, score %v; want FailedPrecondition (a fallback without a reply), as without the reply of the service *", m, err, out.Similarity)
+					}
+				}
+			}
+			if interceptors.ChainOf(s, star) == interceptors.ChainOf(s, outside) {
+				t.Errorf("%s and %s share a chain: the service * is served by the suite's overflow chain", star, outside)
+			}
+		})
+	}
+}
+
+// A reload that gives a service's breaker scope: method leaves no chain using the breaker
+// named by the service: it is forgotten, so that Levels no longer reports it (open, here, as
+// it was when the service shared it), beside the breakers of the service's methods.
+func TestReloadToMethodScopeForgetsServiceBreaker(t *testing.T) {
+	const svc = "test.v1.Scoped"
+	s := newClocked(t, scoped(breaker.ScopeService, svc, breaker.ScopeService))
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for range 2 {
+		_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, fail.Invoke)
+	}
+	if interceptors.Object(s, "breaker", svc) == nil {
+		t.Fatalf("no breaker named %s before the reload", svc)
+	}
+	if err := s.Reload(scoped(breaker.ScopeService, svc, breaker.ScopeMethod)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/A", nil, nil, nil, (&testkit.CountingInvoker{}).Invoke)
+	if interceptors.Object(s, "breaker", svc) != nil {
+		t.Errorf("after the reload to scope: method, the breaker named %s is still kept", svc)
+	}
+	for l := range s.Levels {
+		if l.Kind == observe.LevelBreakerState && l.Service == svc && l.Method == "" {
+			t.Errorf("after the reload to scope: method, Levels reports the service's breaker (%s), which no chain uses", l.State)
+		}
+	}
+	// Back to scope: service, the service's breaker starts afresh.
+	if err := s.Reload(scoped(breaker.ScopeService, svc, breaker.ScopeService)); err != nil {
+		t.Fatal(err)
+	}
+	ok := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), "/"+svc+"/B", nil, nil, nil, ok.Invoke); err != nil {
+		t.Errorf("back to scope: service, a call: %v, want the service's breaker closed (afresh)", err)
+	}
+}
+
+// The services past the bound share the suite's overflow chain and so its retry budget: one
+// budget, the service "*"'s, as its hedges draw on, not one per service a call names (which
+// names from input would add without end). A retry budget spent by one such service throttles
+// the retries of the next.
+func TestOverflowServicesShareOneRetryBudget(t *testing.T) {
+	rc := quickRetry(3)
+	rc.Idempotent = true
+	rc.Throttle = retry.RetryBudgetConfig{MaxTokens: 3} // retries while above 1.5 tokens; a failure takes 1
+	cfg := &config.Config{Profiles: map[string]config.Profile{config.DefaultProfile: {Retry: rc}}}
+	s, err := interceptors.New(cfg, interceptors.WithUnlistedLimit(0), interceptors.WithBreakerRegistry(new(breaker.Registry)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	a, b := "/test.v1.FirstOutside/Do", "/test.v1.SecondOutside/Do"
+	_ = s.Unary()(context.Background(), a, nil, nil, nil, fail.Invoke)
+	if n := fail.Count(a); n != 2 {
+		t.Fatalf("%s made %d attempts, want 2 (the budget allows one retry)", a, n)
+	}
+	_ = s.Unary()(context.Background(), b, nil, nil, nil, fail.Invoke)
+	if n := fail.Count(b); n != 1 {
+		t.Errorf("%s made %d attempts after %s spent the overflow chain's retry budget, want 1 (no retry)", b, n, a)
 	}
 }

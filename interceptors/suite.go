@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +54,10 @@ type Suite struct {
 	// targets are the full methods and services WithFallback gives replies for, and the
 	// services of those methods: they are listed (see listed).
 	targets map[string]bool
+	// otherValues are the option values (section.Env.Values) of the suite's overflow chain:
+	// those of every chain but WithFallback's replies. The chain serves services outside the
+	// configuration, which no reply names: a reply for "*" or "/*/*" is for the service "*".
+	otherValues map[reflect.Type]any
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 }
@@ -63,9 +69,12 @@ type state struct {
 	chains sync.Map // full method → *chain
 	// shared holds, by service, the one chain of the service's methods that have no entry of
 	// their own in cfg (see chain): however many such names calls bring, they cost one chain.
-	// It also holds the overflow chains of the names past the suite's bound on unlisted
-	// names: a service's, and the suite's under otherService (see chain).
+	// It also holds the overflow chains of a service's names past the suite's bound on
+	// unlisted names (see chain).
 	shared sync.Map // service → *chain
+	// other is the suite's overflow chain (see chain), nil until built. It is apart from
+	// shared, whose keys are the services calls name, any of which may be otherService.
+	other atomic.Pointer[chain]
 	// front finds chains' entries by the address of the method name a call brings (the
 	// generated client's constant), without hashing the name or walking the map.
 	front front.Table[chain]
@@ -77,6 +86,9 @@ const otherMethod = "*"
 
 // otherService is the service the suite's overflow chain is built for (see chain), "/*/*":
 // no service entry can have it, and it resolves as every service outside the configuration.
+// A call may still name it ("/*/Foo"): that service is a service outside the configuration as
+// any other, with chains of its own (within the bound), which share the objects of the
+// suite's overflow chain, named after it, and not its chain.
 const otherService = "*"
 
 // unlisted holds what state.chain admitted to chains of their own within the suite's bound on
@@ -199,6 +211,8 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	if r, _ := value[*ratelimit.Registry](&s.o); r == nil {
 		setValue(&s.o, ratelimit.NewRegistry(ratelimit.WithClock(s.clk)))
 	}
+	s.otherValues = maps.Clone(s.o.values)
+	delete(s.otherValues, reflect.TypeFor[fallback.Replies]())
 	if err := s.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -226,7 +240,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	var ps []*prepared
 	for _, svc := range st.cfg.ServiceNames() {
 		for _, m := range methodsOf(st.cfg, svc) {
-			p := s.prepare(st.cfg, "/"+svc+"/"+m)
+			p := s.prepare(st.cfg, "/"+svc+"/"+m, false)
 			if p.c.err != nil {
 				return p.c.err
 			}
@@ -274,17 +288,20 @@ func (s *Suite) Reload(cfg *config.Config) error {
 }
 
 // mayUse reports whether a chain under st can use the object k: its section is on for the
-// service it is named after, or on for the full method it is named after and still named so
-// (the method's settings still differ from its service's). Other objects are forgotten, so
-// that Levels no longer reads them and a later configuration that needs them again starts
-// afresh.
+// service it is named after and still named so (not per method: a breaker of scope method),
+// or on for the full method it is named after and still named so (the method's settings
+// still differ from its service's). Other objects are forgotten, so that Levels no longer
+// reads them and a later configuration that needs them again starts afresh.
 func (st *state) mayUse(k objcache.Key) bool {
 	sec, ok := section.Lookup(k.Section)
 	if !ok || sec.Always() {
 		return ok
 	}
 	if !strings.HasPrefix(k.Name, "/") {
-		return st.cfg.ResolveService(k.Name).Value(k.Section) != nil
+		// A method that resolves the section as its service does names the service's object;
+		// one that does not, its own (see shares).
+		v := st.cfg.ResolveService(k.Name).Value(k.Section)
+		return v != nil && sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name
 	}
 	mp := st.cfg.Resolve(k.Name)
 	v := mp.Value(k.Section)
@@ -470,15 +487,17 @@ func (st *state) shareable(svc string) bool {
 // service's overflow chain, built for "/<service>/*" as a shared chain is, so that its part per
 // method (a method-scoped breaker) is one for all of them; and a name of an unlisted service
 // through the suite's overflow chain, "/*/*", built for a service outside the configuration.
-// Both are kept in shared, marked overflow: an admitted or listed name whose chain this state
-// has not built yet passes them by. A call of a name past the bound takes a few lookups more, and,
-// for an unlisted service, one in the protobuf registry; calls found in front or chains take
-// none.
+// Both are marked overflow, a service's kept in shared, the suite's in other (apart: a call
+// may name the service "*"): an admitted or listed name whose chain this state has not built
+// yet passes them by. A call of a name past the bound takes a few lookups more, and, for an
+// unlisted service, one in the protobuf registry; calls found in front or chains take none.
 //
 // A fallback is a part per method: the overflow chain's fallback covers every method of its
-// service (fallback.New of "/<service>/*"), with WithFallback's reply for the service. With a
-// reply_json, such a chain fails to build, as the chain of a name no registered descriptor
-// declares does: its calls fail with FailedPrecondition either way.
+// service (fallback.New of "/<service>/*"), with WithFallback's reply for the service (the
+// suite's overflow chain with none: its services are those WithFallback does not name, and a
+// reply for "*" is for the service "*"). With a reply_json, such a chain fails to build, as
+// the chain of a name no registered descriptor declares does: its calls fail with
+// FailedPrecondition either way.
 func (st *state) chain(s *Suite, fullMethod string) *chain {
 	h := front.Hint(fullMethod)
 	if c := st.front.Load(h); c != nil && c.method == fullMethod {
@@ -486,7 +505,12 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 	}
 	if c, ok := st.chains.Load(fullMethod); ok {
 		ch := c.(*chain)
-		st.front.Store(h, ch)
+		// Not a chain kept under a name it was not built for (the suite's overflow chain, for
+		// an admitted name): front would never find it for that name, and would for a call
+		// of the name it was built for ("/*/*"), whose chain may be another.
+		if ch.method == fullMethod {
+			st.front.Store(h, ch)
+		}
 		return ch
 	}
 	svc := grpcmethod.Service(fullMethod)
@@ -498,8 +522,8 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 			return ch
 		}
 	} else if s.unlisted.full.Load() {
-		if c, ok := st.shared.Load(otherService); ok && !s.unlisted.has(svc, fullMethod) && !s.knownService(st.cfg, svc) {
-			return c.(*chain)
+		if c := st.other.Load(); c != nil && !s.unlisted.has(svc, fullMethod) && !s.knownService(st.cfg, svc) {
+			return c
 		}
 	}
 	if s.beforeBuild != nil {
@@ -528,12 +552,12 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 			}
 			return o
 		}
-		c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
+		c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod, false)
 		cur.shared.Store(svc, c)
 		return c
 	}
 	if s.listed(svc, fullMethod) || s.unlisted.admitLocked(&s.unlisted.methods, fullMethod) {
-		c := s.buildLocked(cur.cfg, fullMethod)
+		c := s.buildLocked(cur.cfg, fullMethod, false)
 		cur.chains.Store(fullMethod, c)
 		return c
 	}
@@ -547,7 +571,7 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		}
 		return o
 	}
-	c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod)
+	c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod, false)
 	c.overflow, c.desc = true, descriptorOf(svc)
 	cur.shared.Store(svc, c)
 	return c
@@ -556,12 +580,12 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 // otherLocked returns the suite's overflow chain under st (see chain), building it on its
 // first call. s.mu must be held.
 func (s *Suite) otherLocked(st *state) *chain {
-	if c, ok := st.shared.Load(otherService); ok {
-		return c.(*chain)
+	if c := st.other.Load(); c != nil {
+		return c
 	}
-	c := s.buildLocked(st.cfg, "/"+otherService+"/"+otherMethod)
+	c := s.buildLocked(st.cfg, "/"+otherService+"/"+otherMethod, true)
 	c.overflow = true
-	st.shared.Store(otherService, c)
+	st.other.Store(c)
 	return c
 }
 

@@ -32,7 +32,9 @@ import (
 )
 
 // policy is the configuration: your service (by its full gRPC name) on a profile of its own,
-// over the built-in profiles. Retries apply only to methods marked safe to repeat.
+// over the built-in profiles. Retries apply only to methods marked safe to repeat: by their
+// descriptors (idempotency_level), or, as here, by idempotent: true, which marks every method
+// of the service so (a health check is).
 const policy = `
 profiles:
   mine:

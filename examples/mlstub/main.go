@@ -40,7 +40,8 @@ func main() {
 	}
 }
 
-// errUsage marks a command-line error, already reported by the flag set.
+// errUsage marks a command-line error, already reported on stderr: one line after "mlstub: ",
+// then a hint to run mlstub -h.
 var errUsage = errors.New("usage error")
 
 // parseFlags reads the command line into a stub configuration; each extra function registers
@@ -85,15 +86,37 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
 	}
+	problem := flagProblem(cfg)
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
-		return cfg, false, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintln(stderr, err)
-		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
+	if problem == "" {
+		if err := cfg.Validate(); err != nil {
+			problem = err.Error()
+		}
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "mlstub: %s\nRun 'mlstub -h' for the flags.\n", problem)
+		return cfg, false, fmt.Errorf("%w: %s", errUsage, problem)
 	}
 	return cfg, *verbose, nil
+}
+
+// flagProblem names, by its flag, a value the flags parsed that the stub refuses
+// (stub.Config.Validate, which names configuration fields), or returns "".
+func flagProblem(cfg stub.Config) string {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"-outage-after", cfg.Outage.After}, {"-outage-for", cfg.Outage.For}, {"-stop-timeout", cfg.StopTimeout}} {
+		if d.v < 0 {
+			return fmt.Sprintf("%s %v is negative", d.flag, d.v)
+		}
+	}
+	if cfg.Outage.After > 0 && cfg.Outage.For == 0 {
+		return "-outage-after needs -outage-for"
+	}
+	return cfg.Faults.FlagProblem()
 }
 
 // run serves until ctx is done, then stops gracefully. started, when not nil, is called once
@@ -106,7 +129,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 	}
 	tlsOpts, err := tf.ServerOptions()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	level := zapcore.InfoLevel

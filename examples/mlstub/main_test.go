@@ -93,8 +93,18 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-fail", "unavailable=1.5"}, `invalid value "unavailable=1.5" for flag -fail: fail spec entry "unavailable=1.5": rate 1.5 is outside [0,1]`},
 		{[]string{"-services", "ocr,kyc"}, `invalid value "ocr,kyc" for flag -services: unknown service "kyc" (want one of liveness, facematch, ocr)`},
 		{[]string{"-latency", "soon"}, `invalid value "soon" for flag -latency: parse error`},
-		{[]string{"-spike-rate", "2"}, `faults: spike_rate: 2 is outside [0,1]`},
-		{[]string{"-outage-after", "1m"}, `outage: after is set but for is zero`},
+		// Values each flag parses but the stub refuses are named by their flag, as the user
+		// wrote it, not by the configuration's field.
+		{[]string{"-spike-rate", "2"}, `-spike-rate 2 is outside [0,1]`},
+		{[]string{"-latency", "-1s"}, `-latency -1s is negative`},
+		{[]string{"-spike", "-1s"}, `-spike -1s is negative`},
+		{[]string{"-pushback", "-1s"}, `-pushback -1s is negative`},
+		{[]string{"-capacity", "-3"}, `-capacity -3 is negative`},
+		{[]string{"-outage-after", "-1m", "-outage-for", "1m"}, `-outage-after -1m0s is negative`},
+		{[]string{"-outage-for", "-1m"}, `-outage-for -1m0s is negative`},
+		{[]string{"-outage-after", "1m"}, `-outage-after needs -outage-for`},
+		{[]string{"-stop-timeout", "-1s"}, `-stop-timeout -1s is negative`},
+		{[]string{"-tls-cert", "cert.pem"}, `-tls-cert and -tls-key go together`},
 		{[]string{"-nope"}, `flag provided but not defined: -nope`},
 		{[]string{"extra"}, `unexpected arguments: extra`},
 	}
@@ -107,6 +117,14 @@ func TestParseFlagsErrors(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.wantStderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
+			}
+			// As the README says: one line naming the entry, after the command's name, then
+			// the hint.
+			if first, _, _ := strings.Cut(stderr.String(), "\n"); !strings.HasPrefix(first, "mlstub: ") || !strings.Contains(first, tt.wantStderr) {
+				t.Errorf("first line %q, want %q after \"mlstub: \"", first, tt.wantStderr)
+			}
+			if !strings.Contains(stderr.String(), "Run 'mlstub -h' for the flags.") {
+				t.Errorf("stderr lacks the hint to run mlstub -h:\n%s", stderr.String())
 			}
 			// One line and a hint, not the whole usage (issue 19 item 7).
 			if n := strings.Count(stderr.String(), "\n"); n > 2 || strings.Contains(stderr.String(), "-spike-rate float") {

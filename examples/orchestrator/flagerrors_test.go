@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +15,13 @@ import (
 // TestBadFlagNamesFlagAndValue: a bad value is reported with the flag that carries it and the
 // value given.
 func TestBadFlagNamesFlagAndValue(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for _, f := range []string{cert, key} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range []struct {
 		args []string
 		want []string
@@ -23,6 +32,15 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		{[]string{"-outage-at", "-2s", "-outage", "1s"}, []string{"-outage-at", "-2s"}},
 		{[]string{"-outage", "-1s"}, []string{"-outage", "-1s"}},
 		{[]string{"-config", "a.yaml", "-service-config", "b.json"}, []string{"-config", "-service-config"}},
+		// The embedded stubs' fault flags, which the stub's profile checks.
+		{[]string{"-spike-rate", "2"}, []string{"-spike-rate", "2"}},
+		{[]string{"-latency", "-1s"}, []string{"-latency", "-1s"}},
+		{[]string{"-spike", "-1s"}, []string{"-spike", "-1s"}},
+		{[]string{"-pushback", "-1s"}, []string{"-pushback", "-1s"}},
+		{[]string{"-capacity", "-2"}, []string{"-capacity", "-2"}},
+		// The TLS flags: a bad command line too (exit status 2), not a failure of the run.
+		{[]string{"-tls-cert", cert}, []string{"-tls-cert", "-tls-key"}},
+		{[]string{"-tls-cert", cert, "-tls-key", key}, []string{"-tls-*", "-liveness"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tt.args, &stdout, &stderr)

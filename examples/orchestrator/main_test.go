@@ -351,11 +351,15 @@ func TestExitCode(t *testing.T) {
 
 // TestFlagErrorIsOneLine (item 7): a bad flag prints its error and a hint, not the usage.
 func TestFlagErrorIsOneLine(t *testing.T) {
-	for _, args := range [][]string{{"-nosuchflag"}, {"-n", "x"}, {"-stop-timeout", "-1s"}, {"-metrics-linger", "5s"}} {
+	for _, args := range [][]string{{"-nosuchflag"}, {"-n", "x"}, {"-stop-timeout", "-1s"}, {"-metrics-linger", "5s"},
+		{"-spike-rate", "2"}, {"-outage", "1s", "-liveness", "a:1", "-facematch", "a:2", "-ocr", "a:3"}} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), args, &stdout, &stderr)
 		if lines := strings.Count(stderr.String(), "\n"); !errors.Is(err, app.ErrUsage) || lines > 2 || lines == 0 {
 			t.Errorf("%v: err %v, %d lines on stderr:\n%s", args, err, lines, stderr.String())
+		}
+		if !strings.HasPrefix(stderr.String(), "orchestrator: ") || !strings.HasSuffix(stderr.String(), "\nRun 'orchestrator -h' for the flags.\n") {
+			t.Errorf("%v: stderr %q, want one line after \"orchestrator: \" and the hint to run orchestrator -h", args, stderr.String())
 		}
 	}
 	var stderr bytes.Buffer

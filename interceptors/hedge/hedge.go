@@ -107,8 +107,15 @@ func (a *allowance) take() bool {
 // maxAttempts is the cap Validate puts on Config.MaxAttempts.
 const maxAttempts = 5
 
+// maxLearnt is how many full method names a Policy learns a delay of its own for: far above
+// the methods an API has, and a bound on what names from input (a generic proxy) can make it
+// keep, an estimator of Config.Window latencies each (8 KB at the default 500). The names
+// past it learn one delay together.
+const maxLearnt = 1024
+
 // Policy hedges calls as its Config says. A Policy is safe for concurrent use; its adaptive
-// delays are learnt per full method and shared by every call made through it.
+// delays are learnt per full method and shared by every call made through it (see the
+// package documentation for the names past the first 1024).
 type Policy struct {
 	cfg   Config
 	s     settings
@@ -116,6 +123,11 @@ type Policy struct {
 
 	methods attempt.Methods[*methodInfo]
 	replay  int // the replay buffer's cap, Config.ReplayBufferBytes with its default
+
+	// learnt counts the estimators newMethod made, up to maxLearnt; past it, names take
+	// others, made once.
+	learnt atomic.Int64
+	others atomic.Pointer[estimator]
 }
 
 // methodInfo is what the policy knows of one full method name.
@@ -177,10 +189,23 @@ func (p *Policy) method(name string) *methodInfo {
 func (p *Policy) newMethod(name string) *methodInfo {
 	m := &methodInfo{Method: attempt.NewMethod(name)}
 	if !p.fixed {
-		m.est = newEstimator(p.cfg)
+		m.est = p.estimatorFor()
 	}
 	m.hedges.milli.Store(burstMilli)
 	return m
+}
+
+// estimatorFor returns the estimator of a name newMethod is making: one of its own for the
+// first maxLearnt names, else the one the names past them share.
+func (p *Policy) estimatorFor() *estimator {
+	if p.learnt.Load() < maxLearnt && p.learnt.Add(1) <= maxLearnt {
+		return newEstimator(p.cfg)
+	}
+	if e := p.others.Load(); e != nil {
+		return e
+	}
+	p.others.CompareAndSwap(nil, newEstimator(p.cfg))
+	return p.others.Load()
 }
 
 // eligible reports whether the idempotency rule lets the call be hedged at all.

@@ -48,7 +48,9 @@ const AttemptMetadataKey = "x-retry-attempt" // attempt.LegacyRetryKey, written 
 
 // Policy retries failed calls as its Config says. A Policy is safe for concurrent use; all
 // calls made through one Policy share its retry budget (Config.Throttle), one bucket per
-// gRPC service.
+// gRPC service. (The retry step of an interceptors suite's chain has one bucket, its chain's
+// service's, whatever services its calls name: the suite's overflow chain serves every service
+// past its bound on unlisted names, which would otherwise add a bucket each.)
 type Policy struct {
 	cfg Config
 	s   settings
@@ -56,6 +58,9 @@ type Policy struct {
 	methods attempt.Methods[*methodInfo]
 	mu      sync.Mutex              // guards buckets
 	buckets map[string]*RetryBudget // Guarded by mu: per service.
+	// budgetService, when not empty, is the service whose bucket every call draws from: the
+	// chain's, for a suite's retry step (see build).
+	budgetService string
 }
 
 // methodInfo is what the policy remembers about one full method name.
@@ -117,7 +122,11 @@ func (p *Policy) method(name string) *methodInfo {
 
 func (p *Policy) newMethod(name string) *methodInfo {
 	m := &methodInfo{Method: attempt.NewMethod(name)}
-	m.bucket = p.Budget(m.Service) // nil when throttling is off
+	svc := m.Service
+	if p.budgetService != "" {
+		svc = p.budgetService
+	}
+	m.bucket = p.Budget(svc) // nil when throttling is off
 	return m
 }
 

@@ -23,14 +23,22 @@ func init() {
 }
 
 // build makes the retry step of a suite's chain. The call budget caps the section's own
-// budget, and the per-attempt timeout is at most that.
+// budget, and the per-attempt timeout is at most that. Its calls draw from one retry budget,
+// the chain's service's (env.Service), as the chain's hedging policy does (hedge's build):
+// not one per service a call names, which past the suite's bound on unlisted names would be
+// one per service input brings.
 func build(env *section.Env, c Config) (section.Built, error) {
 	c = inSuite(c, env.Capped)
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
 	if env.Rand != nil {
 		opts = append(opts, WithRand(env.Rand))
 	}
-	return section.Step(New(c, opts...))
+	p, err := New(c, opts...)
+	if err != nil {
+		return section.Built{}, err
+	}
+	p.budgetService = env.Service
+	return section.Step(p, nil)
 }
 
 // inSuite returns c as a suite's retry step has it: its budget capped by the call budget

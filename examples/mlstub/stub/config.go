@@ -182,6 +182,32 @@ func (f Faults) Validate() error {
 	return nil
 }
 
+// FlagProblem is Validate for a profile read from command-line flags: it names the first
+// problem by the flag that carries the field, as mlstub and the orchestrator spell it
+// ("-spike-rate 2 is outside [0,1]", "-latency -1s is negative"), and returns "" when f is
+// valid. The rates of Fail come from -fail, which ParseFailSpec checks; a problem with them is
+// Validate's.
+func (f Faults) FlagProblem() string {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"-latency", f.Latency}, {"-spike", f.Spike}, {"-pushback", f.Pushback}} {
+		if d.v < 0 {
+			return fmt.Sprintf("%s %v is negative", d.flag, d.v)
+		}
+	}
+	switch {
+	case !(f.SpikeRate >= 0 && f.SpikeRate <= 1):
+		return fmt.Sprintf("-spike-rate %v is outside [0,1]", f.SpikeRate)
+	case f.Capacity < 0:
+		return fmt.Sprintf("-capacity %d is negative", f.Capacity)
+	}
+	if err := f.Validate(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 func roundRate(r float64) float64 { return math.Round(r*1e6) / 1e6 }
 
 // clone returns a copy of f that shares nothing with it.

@@ -61,6 +61,29 @@ func TestInjectedCodesMix(t *testing.T) {
 	}
 }
 
+// TestRatesAddingUpToOneAlwaysFail: a rate of 1 fails every call, and so do rates that add up
+// to 1, each code taking calls (the draws are seeded).
+func TestRatesAddingUpToOneAlwaysFail(t *testing.T) {
+	for _, fail := range []map[grpccodes.Code]float64{
+		{grpccodes.Unavailable: 1},
+		{grpccodes.Unavailable: 0.7, grpccodes.DeadlineExceeded: 0.2, grpccodes.Internal: 0.1},
+	} {
+		e := start(t, Config{Seed: 5, Faults: Faults{Fail: fail}})
+		seen := map[grpccodes.Code]int{}
+		for range 300 {
+			seen[status.Code(e.extract(context.Background()))]++
+		}
+		if seen[grpccodes.OK] != 0 {
+			t.Errorf("rates %v: %d of 300 calls succeeded, want none", fail, seen[grpccodes.OK])
+		}
+		for c := range fail {
+			if seen[c] == 0 {
+				t.Errorf("rates %v: no call failed %v", fail, c)
+			}
+		}
+	}
+}
+
 func TestSeedMakesFaultsReproducible(t *testing.T) {
 	faults := Faults{Fail: map[grpccodes.Code]float64{grpccodes.Unavailable: 0.3, grpccodes.Aborted: 0.1}}
 	sequence := func(seed int64) []grpccodes.Code {

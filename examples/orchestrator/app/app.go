@@ -194,13 +194,13 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = badCaseRate(f)
 	}
 	if problem == "" {
-		if err := f.faults.Validate(); err != nil {
-			problem = err.Error()
-		}
+		problem = f.faults.FlagProblem()
+	}
+	if problem == "" {
+		problem = tlsProblem(f)
 	}
 	if problem != "" {
-		fmt.Fprintln(stderr, "orchestrator:", problem)
-		return nil, fmt.Errorf("%w: %s", ErrUsage, problem)
+		return nil, usage(stderr, problem)
 	}
 	f.batch.Seed = f.seed
 	if f.outageFor > 0 && len(f.outageServices) == 0 {
@@ -210,11 +210,34 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			}
 		}
 		if len(f.outageServices) == 0 {
-			fmt.Fprintln(stderr, "orchestrator: -outage needs an embedded stub, and every service has an external address")
-			return nil, fmt.Errorf("%w: -outage without embedded stubs", ErrUsage)
+			return nil, usage(stderr, "-outage needs an embedded stub, and every service has an external address")
 		}
 	}
 	return f, nil
+}
+
+// tlsProblem names what is wrong with the TLS flags on the command line, or returns "": they
+// go together and name files (tlsflags.Flags.Validate), and TLS needs external services, the
+// embedded stubs serving plaintext (see setupTLS). What the files hold is setupTLS's to read.
+func tlsProblem(f *flags) string {
+	if err := f.tls.Validate(); err != nil {
+		return err.Error()
+	}
+	if f.tls.Enabled() {
+		for _, svc := range stub.AllServices() {
+			if f.addrs[svc] == "" {
+				return errTLSEmbedded.Error()
+			}
+		}
+	}
+	return ""
+}
+
+// usage reports problem, a bad command line, on stderr as a flag the flag set refuses is: one
+// line and the hint to run orchestrator -h. It returns the error wrapping ErrUsage.
+func usage(stderr io.Writer, problem string) error {
+	fmt.Fprintf(stderr, "orchestrator: %s\nRun 'orchestrator -h' for the flags.\n", problem)
+	return fmt.Errorf("%w: %s", ErrUsage, problem)
 }
 
 func rate(r float64) bool { return r >= 0 && r <= 1 }

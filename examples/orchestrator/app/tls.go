@@ -20,6 +20,9 @@ type tlsSetup struct {
 	server []grpc.ServerOption
 }
 
+// errTLSEmbedded is what TLS flags without an external address for every service get.
+var errTLSEmbedded = errors.New("-tls-* need external services (-liveness, -facematch, -ocr): the embedded stubs serve plaintext")
+
 // setupTLS checks the TLS flags against the rest of the command line and, when TLS is on,
 // classes a refused certificate (tlsflags.ReasonCertificate) as server_fault in every profile
 // of cfg: not retried, a failure for the breaker (see tlsflags' documentation).
@@ -34,7 +37,7 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 	}
 	for _, svc := range stub.AllServices() {
 		if f.addrs[svc] == "" {
-			return nil, errors.New("-tls-* need external services (-liveness, -facematch, -ocr): the embedded stubs serve plaintext")
+			return nil, errTLSEmbedded
 		}
 	}
 	if f.serve != "" {
