@@ -124,9 +124,9 @@ func (s *stream) RecvMsg(m any) error {
 	s.mu.Unlock()
 	msg, ok := m.(proto.Message)
 	if !hedge || !ok {
-		err := s.first.RecvMsg(m)
-		s.done(nil)
-		return err
+		// Released as the receive returns, or as a panic of it passes on to the caller.
+		defer s.done(nil)
+		return s.first.RecvMsg(m)
 	}
 	c := s.p.newCall(s.ctx, s.m, &s.pc, s.opts, msg)
 	c.st, c.opts = s, s.opts
