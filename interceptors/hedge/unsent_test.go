@@ -2,6 +2,8 @@ package hedge
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,24 +12,59 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// A hedge whose call was decided between its timer and its start (here attempt 1 answers
-// while the hedge's HedgeSent event is being observed) never goes out: it reaches no server
-// and, as any hedge not sent, takes nothing from the method's allowance of losing hedges.
-func TestHedgeDecidedBeforeItStartsKeepsTheAllowance(t *testing.T) {
+// pausingClock is a fake clock whose first reading after pause waits, in the goroutine that
+// reads it, until resume is closed; paused is closed once that reading has begun.
+type pausingClock struct {
+	*clocktest.Fake
+	armed  atomic.Bool
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func (c *pausingClock) pause() {
+	c.paused, c.resume = make(chan struct{}), make(chan struct{})
+	c.armed.Store(true)
+}
+
+func (c *pausingClock) Now() time.Time {
+	if c.armed.CompareAndSwap(true, false) {
+		close(c.paused)
+		<-c.resume
+	}
+	return c.Fake.Now()
+}
+
+// granting is a retry budget that grants every Withdraw, and counts them.
+type granting struct{ taken atomic.Int32 }
+
+func (b *granting) Withdraw() bool {
+	b.taken.Add(1)
+	return true
+}
+
+// A hedge whose timer has fired, but whose call attempt 1 decided before the hedge started
+// (here the hedge's goroutine is held up as it starts: a stall of the client), never goes out
+// and spends nothing: it reaches no server, takes nothing from the method's allowance of
+// losing hedges nor from the retry budget, and sends no event (no HedgeSent, no
+// AttemptFinished): the call was made of attempt 1 alone.
+func TestHedgeDecidedBeforeItStartsSpendsNothing(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := clocktest.New(time.Time{})
-	sending := make(chan struct{})   // the hedge's HedgeSent is being observed
-	firstDone := make(chan struct{}) // attempt 1 has finished
+	clk := &pausingClock{Fake: clocktest.New(time.Time{})}
+	firstDone := make(chan struct{}) // attempt 1's AttemptFinished was sent
+	var (
+		mu     sync.Mutex
+		events []observe.Event
+	)
 	sink := observe.SinkFunc(func(e observe.Event) {
-		switch {
-		case e.Kind == observe.HedgeSent:
-			close(sending)
-			<-firstDone
-		case e.Kind == observe.AttemptFinished && e.Attempt == 1:
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+		if e.Kind == observe.AttemptFinished && e.Attempt == 1 {
 			close(firstDone)
 		}
 	})
-	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk), WithObserver(sink))
+	b := &granting{}
+	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk), WithObserver(sink), WithBudget(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +79,27 @@ func TestHedgeDecidedBeforeItStartsKeepsTheAllowance(t *testing.T) {
 	done := startCompare(context.Background(), p, s.invoke)
 	s.waitFor(t, 1)
 	clk.BlockUntil(1)
+	clk.pause()
 	clk.Advance(d)
-	<-sending
+	<-clk.paused   // the hedge's timer has fired: the hedge is on its way
 	close(release) // attempt 1 answers: the call is decided before the hedge starts
+	<-firstDone
+	close(clk.resume)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	s.none(t)
 	if got := p.method(compare).hedges.milli.Load(); got != burstMilli {
-		t.Fatalf("allowance %d milli-hedges after a hedge that never went out, want the whole %d", got, burstMilli)
+		t.Errorf("allowance %d milli-hedges after a hedge that never went out, want the whole %d", got, burstMilli)
+	}
+	if got := b.taken.Load(); got != 0 {
+		t.Errorf("%d retry-budget tokens taken for a hedge that never went out, want 0", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range events {
+		if e.Kind == observe.HedgeSent || e.Attempt != 1 {
+			t.Errorf("event %v of attempt %d, want only attempt 1's: the hedge never went out", e.Kind, e.Attempt)
+		}
 	}
 }
