@@ -5,10 +5,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -102,4 +104,53 @@ func TestHedgeDecidedBeforeItStartsSpendsNothing(t *testing.T) {
 			t.Errorf("event %v of attempt %d, want only attempt 1's: the hedge never went out", e.Kind, e.Attempt)
 		}
 	}
+}
+
+// A hedge on its way when attempt 1 panics does not start: the panic reaches the caller once
+// the call has stopped its hedges, and a hedge that started after that (its context no longer
+// canceled by anyone) would have held the caller's panic until the hedge's own end.
+func TestHedgeNotStartedAfterAttemptOnePanicked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const d = 10 * time.Millisecond
+		clk := &pausingClock{Fake: clocktest.New(time.Time{})}
+		// With an observer, the hedge's HedgeSent used to be on the way too: it read the clock.
+		p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk), WithObserver(observe.SinkFunc(func(observe.Event) {})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		s := newScripted(map[int]func(context.Context) (metadata.MD, error){
+			1: func(context.Context) (metadata.MD, error) {
+				<-release
+				panic("boom")
+			},
+			2: func(ctx context.Context) (metadata.MD, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			},
+		})
+		recovered := make(chan any, 1)
+		go func() {
+			defer func() { recovered <- recover() }()
+			_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
+		}()
+		s.waitFor(t, 1)
+		clk.BlockUntil(1)
+		clk.pause()
+		clk.Advance(d)
+		<-clk.paused    // the hedge's timer has fired: the hedge is on its way
+		close(release)  // attempt 1 panics
+		synctest.Wait() // the call has stopped its hedges and waits for them
+		close(clk.resume)
+		synctest.Wait()
+		select {
+		case v := <-recovered:
+			if v != "boom" {
+				t.Fatalf("recovered %v, want attempt 1's panic", v)
+			}
+		default:
+			t.Fatal("attempt 1's panic has not reached the caller: a hedge started after the call stopped its hedges runs on")
+		}
+		s.none(t)
+	})
 }
