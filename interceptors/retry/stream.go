@@ -36,6 +36,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			p: p, c: c, desc: desc, cc: cc, method: method, streamer: streamer,
 			parent: ctx, callCtx: ctx,
 		}
+		s.changed.L = &s.mu
 		s.loop = p.newLoop(ctx, p.method(method), &s.c, time.Time{})
 		s.buf.Cap = p.cfg.ReplayBufferBytes
 		if !s.loop.eligible {
@@ -82,11 +83,14 @@ type retryStream struct {
 	callCtx    context.Context // parent, bounded by the budget
 	callCancel context.CancelFunc
 
-	// Used only by the goroutine that retries (the opener, then the receiver).
+	// Used only by the goroutine that retries: the opener, then the one receiving (see
+	// receiving).
 	loop  loop
 	round attempt.Round
 
 	mu        sync.Mutex
+	receiving bool                    // Guarded by mu: before commit, a RecvMsg, or a Header retrying, receives or retries.
+	changed   sync.Cond               // On mu: broadcast when receiving ends, the attempt changes, the stream commits or ends.
 	cur       grpc.ClientStream       // Guarded by mu: the current attempt's stream.
 	cancel    context.CancelCauseFunc // Guarded by mu: cancels the current attempt.
 	attTimer  clock.Timer             // Guarded by mu: the current attempt's timeout, until commit.
@@ -137,6 +141,7 @@ func (s *retryStream) openLocked(n int) error {
 		return err
 	}
 	s.cur, s.broken = st, false
+	s.changed.Broadcast()
 	for _, msg := range s.buf.Msgs() {
 		if err := st.SendMsg(msg); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -231,6 +236,7 @@ func (s *retryStream) commitLocked() {
 		return
 	}
 	s.committed = true
+	s.changed.Broadcast()
 	s.buf.Drop()
 	if s.attTimer != nil {
 		s.attTimer.Stop()
@@ -245,6 +251,7 @@ func (s *retryStream) releaseLocked() {
 		return
 	}
 	s.released = true
+	s.changed.Broadcast()
 	s.commitLocked()
 	if s.ctxWatch != nil {
 		s.ctxWatch()
@@ -325,12 +332,79 @@ func (s *retryStream) current() grpc.ClientStream {
 	return s.cur
 }
 
-// Header returns the header metadata of the current attempt.
+// Header returns the header metadata of the current attempt. Before the stream commits, an
+// attempt that ended without a header (the server failed it at once: gRPC's Header returns
+// nil, nil) is handled as RecvMsg handles its failure, as grpc-go's own retries do in Header:
+// when the policy retries its status, Header opens the next attempt, replays the messages
+// sent, and returns that attempt's header; when it does not, the stream is over, and Header
+// returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg under way retries the
+// attempt itself: Header waits for it, and reads the header of the attempt it moved on to.
 func (s *retryStream) Header() (metadata.MD, error) {
-	if st := s.current(); st != nil {
-		return st.Header()
+	for {
+		s.mu.Lock()
+		st, settled, final := s.cur, s.committed || s.final != nil, s.final
+		s.mu.Unlock()
+		if st == nil {
+			return nil, final
+		}
+		md, err := st.Header()
+		if settled || md != nil || err != nil || st.Context().Err() == nil {
+			// A header, the committed attempt's outcome, or no end (a stream that is not
+			// gRPC's may say nothing yet).
+			return md, err
+		}
+		if !s.retryHeaderless(st) {
+			return nil, nil
+		}
 	}
-	return nil, s.final
+}
+
+// retryHeaderless handles the end of attempt st, which ended without a header, for Header:
+// it reads the attempt's status and retries it as RecvMsg would, or ends the stream. When a
+// RecvMsg is receiving, it waits for it to do so instead. It reports whether the stream went
+// on with another attempt, whose header Header reads.
+func (s *retryStream) retryHeaderless(st grpc.ClientStream) bool {
+	s.mu.Lock()
+	for s.receiving && s.cur == st && !s.committed && s.final == nil {
+		s.changed.Wait()
+	}
+	if s.cur != st || s.committed || s.final != nil {
+		moved := s.cur != st
+		s.mu.Unlock()
+		return moved
+	}
+	s.receiving = true
+	n, t0 := s.n, s.t0
+	s.mu.Unlock()
+	defer s.doneReceiving()
+	// No header, so no message either: RecvMsg returns the attempt's status alone, and is
+	// given nothing to receive into.
+	err := st.RecvMsg(nil)
+	if err == nil || errors.Is(err, io.EOF) {
+		// The attempt ended well (a server stream's io.EOF): the stream commits to it, and
+		// ends with it, which the next RecvMsg returns. (A message, nil, cannot come without
+		// a header: the stream would only commit.)
+		s.mu.Lock()
+		s.commitLocked()
+		if err != nil {
+			s.final = err
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.end(st, n, t0, err)
+		}
+		return false
+	}
+	return s.retry(err, st.Trailer()) == nil
+}
+
+// doneReceiving ends the turn of a RecvMsg, or of a Header retrying, at receiving before the
+// stream commits.
+func (s *retryStream) doneReceiving() {
+	s.mu.Lock()
+	s.receiving = false
+	s.changed.Broadcast()
+	s.mu.Unlock()
 }
 
 // Trailer returns the trailer metadata of the current attempt.
@@ -394,10 +468,18 @@ func (c *streamContext) Value(key any) any {
 
 // RecvMsg receives on the current attempt. Before the stream commits, a failure is retried
 // as the policy says: a new attempt is opened, the sent messages replayed, and RecvMsg
-// receives from it.
+// receives from it. Until the stream commits, RecvMsg takes its turn at receiving, so that
+// Header does not retry the same attempt meanwhile (see Header).
 func (s *retryStream) RecvMsg(m any) error {
+	s.mu.Lock()
+	if !s.committed && s.final == nil {
+		for s.receiving { // Header retries an attempt that ended without a header
+			s.changed.Wait()
+		}
+		s.receiving = true
+		defer s.doneReceiving()
+	}
 	for {
-		s.mu.Lock()
 		if s.final != nil {
 			err := s.final
 			s.mu.Unlock()
@@ -423,6 +505,7 @@ func (s *retryStream) RecvMsg(m any) error {
 		if ferr := s.retry(err, st.Trailer()); ferr != nil {
 			return ferr
 		}
+		s.mu.Lock()
 	}
 }
 
