@@ -172,11 +172,7 @@ func (s *retryStream) open(n int) (committed bool, err error) {
 	opened := false
 	defer func() {
 		if !opened {
-			s.final = errOpenPanicked
-			s.broken = true
-			s.accounted = true
-			s.releaseLocked()
-			s.loop.stop()
+			s.endPanickedLocked(errOpenPanicked)
 		}
 	}()
 	err = s.openLocked(n)
@@ -186,6 +182,29 @@ func (s *retryStream) open(n int) (committed bool, err error) {
 
 // errOpenPanicked is what a stream whose attempt's open panicked returns from then on.
 var errOpenPanicked = status.Error(grpccodes.Internal, "retry: opening an attempt panicked")
+
+// errRecvPanicked is what a stream whose attempt's RecvMsg panicked returns from then on.
+var errRecvPanicked = status.Error(grpccodes.Internal, "retry: an attempt's receive panicked")
+
+// endPanickedLocked ends the stream for good with err (unless it had ended already) as a
+// panic of its attempt's open or receive goes on to the caller: what the stream holds is
+// released, and the attempt is not reported.
+func (s *retryStream) endPanickedLocked(err error) {
+	if s.final == nil {
+		s.final = err
+	}
+	s.broken = true
+	s.accounted = true
+	s.releaseLocked()
+	s.loop.stop()
+}
+
+// endPanicked is endPanickedLocked for a panic of an attempt's RecvMsg.
+func (s *retryStream) endPanicked() {
+	s.mu.Lock()
+	s.endPanickedLocked(errRecvPanicked)
+	s.mu.Unlock()
+}
 
 // attemptContext is the context of a stream attempt with a per-attempt timeout: inner, canceled
 // by the timer with errAttemptTimeout, reads as context.DeadlineExceeded then, so that the
@@ -377,9 +396,16 @@ func (s *retryStream) retryHeaderless(st grpc.ClientStream) bool {
 	n, t0 := s.n, s.t0
 	s.mu.Unlock()
 	defer s.doneReceiving()
+	received := false
+	defer func() {
+		if !received {
+			s.endPanicked()
+		}
+	}()
 	// No header, so no message either: RecvMsg returns the attempt's status alone, and is
 	// given nothing to receive into.
 	err := st.RecvMsg(nil)
+	received = true
 	if err == nil || errors.Is(err, io.EOF) {
 		// The attempt ended well (a server stream's io.EOF): the stream commits to it, and
 		// ends with it, which the next RecvMsg returns. (A message, nil, cannot come without
@@ -469,7 +495,9 @@ func (c *streamContext) Value(key any) any {
 // RecvMsg receives on the current attempt. Before the stream commits, a failure is retried
 // as the policy says: a new attempt is opened, the sent messages replayed, and RecvMsg
 // receives from it. Until the stream commits, RecvMsg takes its turn at receiving, so that
-// Header does not retry the same attempt meanwhile (see Header).
+// Header does not retry the same attempt meanwhile (see Header). When the attempt's RecvMsg
+// panics, the stream ends for good, what it holds released, before the panic goes on to the
+// caller; later calls return Internal.
 func (s *retryStream) RecvMsg(m any) error {
 	s.mu.Lock()
 	if !s.committed && s.final == nil {
@@ -479,6 +507,12 @@ func (s *retryStream) RecvMsg(m any) error {
 		s.receiving = true
 		defer s.doneReceiving()
 	}
+	receiving := false // in the attempt's RecvMsg
+	defer func() {
+		if receiving {
+			s.endPanicked()
+		}
+	}()
 	for {
 		if s.final != nil {
 			err := s.final
@@ -487,7 +521,9 @@ func (s *retryStream) RecvMsg(m any) error {
 		}
 		st, committed, n, t0 := s.cur, s.committed, s.n, s.t0
 		s.mu.Unlock()
+		receiving = true
 		err := st.RecvMsg(m)
+		receiving = false
 		if err == nil || errors.Is(err, io.EOF) || committed {
 			// A message or a clean end commits the stream; the attempt's outcome is the
 			// stream's end: an error, io.EOF, or the one response of a call without server
