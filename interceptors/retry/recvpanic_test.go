@@ -63,3 +63,50 @@ func TestStreamRecvPanicReleases(t *testing.T) {
 		t.Errorf("RecvMsg after the panic = %v, want Internal", err)
 	}
 }
+
+// sendPanicking is an attempt stream whose SendMsg panics with "boom".
+type sendPanicking struct{ *testkit.ScriptedStream }
+
+func (sendPanicking) SendMsg(any) error { panic("boom") }
+
+// TestStreamSendPanicReleases: when an attempt's SendMsg panics, the stream ends for good and
+// releases what it holds before the panic goes on to the caller, as for a panic of its
+// RecvMsg: nothing is left locked, the attempt's and the budget's contexts and timers are
+// released, and RecvMsg then returns Internal.
+func TestStreamSendPanicReleases(t *testing.T) {
+	clk := clocktest.New(time.Now())
+	p, err := retry.New(retry.Config{MaxAttempts: 3, Idempotent: true, PerAttemptTimeout: 5 * time.Second, Budget: 10 * time.Second},
+		retry.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened context.Context
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		opened = ctx
+		return sendPanicking{testkit.NewScriptedStream(ctx, false)}, nil
+	}
+	cs, err := p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Fatalf("recovered %v, want the attempt's panic", v)
+			}
+		}()
+		_ = cs.SendMsg(&kycv1.CheckRequest{Index: 0})
+	}()
+	if opened.Err() == nil {
+		t.Error("the attempt's context is still live after its SendMsg panicked")
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers still armed after the attempt's SendMsg panicked, want 0", n)
+	}
+	if cs.Context().Err() == nil {
+		t.Error("the stream's context is still live after its SendMsg panicked")
+	}
+	if err := cs.RecvMsg(new(kycv1.CheckResponse)); status.Code(err) != grpccodes.Internal {
+		t.Errorf("RecvMsg after the panic = %v, want Internal", err)
+	}
+}

@@ -186,8 +186,11 @@ var errOpenPanicked = status.Error(grpccodes.Internal, "retry: opening an attemp
 // errRecvPanicked is what a stream whose attempt's RecvMsg panicked returns from then on.
 var errRecvPanicked = status.Error(grpccodes.Internal, "retry: an attempt's receive panicked")
 
+// errSendPanicked is what a stream whose attempt's SendMsg panicked returns from then on.
+var errSendPanicked = status.Error(grpccodes.Internal, "retry: an attempt's send panicked")
+
 // endPanickedLocked ends the stream for good with err (unless it had ended already) as a
-// panic of its attempt's open or receive goes on to the caller: what the stream holds is
+// panic of its attempt's open, send or receive goes on to the caller: what the stream holds is
 // released, and the attempt is not reported.
 func (s *retryStream) endPanickedLocked(err error) {
 	if s.final == nil {
@@ -292,10 +295,17 @@ func (s *retryStream) release() {
 }
 
 // SendMsg sends m on the current attempt and keeps it for replay until the stream commits.
-// As grpc requires, m must not be modified after SendMsg returns.
+// As grpc requires, m must not be modified after SendMsg returns. When the attempt's SendMsg
+// panics, the stream ends for good, what it holds released, before the panic goes on.
 func (s *retryStream) SendMsg(m any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	sending := false // in the attempt's SendMsg
+	defer func() {
+		if sending {
+			s.endPanickedLocked(errSendPanicked)
+		}
+	}()
 	if s.final != nil {
 		return io.EOF
 	}
@@ -308,7 +318,9 @@ func (s *retryStream) SendMsg(m any) error {
 		}
 		return nil
 	}
+	sending = true
 	err := s.cur.SendMsg(m)
+	sending = false
 	switch {
 	case err == nil:
 	case errors.Is(err, io.EOF):
