@@ -56,3 +56,44 @@ func TestStreamRecvPanicUnhedgedReleases(t *testing.T) {
 		t.Errorf("%d sent messages still kept for replay after attempt 1's RecvMsg panicked", kept)
 	}
 }
+
+// sendPanickingStream is a stream whose SendMsg panics with "boom".
+type sendPanickingStream struct{ *testkit.ScriptedStream }
+
+func (sendPanickingStream) SendMsg(any) error { panic("boom") }
+
+// When attempt 1's SendMsg panics, the panic reaches the caller and the stream releases what
+// it held for hedging, as for a panic of its RecvMsg: attempt 1's context and the replay
+// buffer.
+func TestStreamSendPanicReleases(t *testing.T) {
+	p, _ := hedged(t, Config{})
+	caller, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var opened context.Context
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		opened = ctx
+		return sendPanickingStream{testkit.NewScriptedStream(ctx, false)}, nil
+	}
+	cs, err := p.Stream()(caller, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Fatalf("recovered %v, want attempt 1's panic", v)
+			}
+		}()
+		_ = cs.SendMsg(&kycv1.CheckRequest{Index: 0})
+	}()
+	if opened.Err() == nil {
+		t.Error("attempt 1's context is still live after its SendMsg panicked")
+	}
+	s := cs.(*stream)
+	s.mu.Lock()
+	kept := len(s.buf.Msgs())
+	s.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("%d sent messages still kept for replay after attempt 1's SendMsg panicked", kept)
+	}
+}

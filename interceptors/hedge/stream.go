@@ -77,14 +77,36 @@ type stream struct {
 }
 
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
-// grpc requires, m must not be modified after SendMsg returns.
+// grpc requires, m must not be modified after SendMsg returns. When attempt 1's SendMsg
+// panics before the reply phase, attempt 1's context and the buffer are released as the panic
+// passes (see done): the stream is no longer hedged.
 func (s *stream) SendMsg(m any) error {
 	s.mu.Lock()
 	if !s.closeSent && !s.received {
 		s.buf.Add(m) // past the cap, the stream is no longer hedged
 	}
 	s.mu.Unlock()
-	return s.first.SendMsg(m)
+	sent := false
+	defer func() {
+		if !sent {
+			s.sendPanicked()
+		}
+	}()
+	err := s.first.SendMsg(m)
+	sent = true
+	return err
+}
+
+// sendPanicked releases what the stream holds for hedging when attempt 1's SendMsg panicked,
+// unless the reply phase has begun: it releases them as it ends, once its hedges, which read
+// the buffer, have returned.
+func (s *stream) sendPanicked() {
+	s.mu.Lock()
+	replying := s.received
+	s.mu.Unlock()
+	if !replying {
+		s.done(nil)
+	}
 }
 
 // CloseSend closes the send side of attempt 1. Hedges close theirs after their replay.
