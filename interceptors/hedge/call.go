@@ -57,8 +57,8 @@ type call struct {
 	mu       sync.Mutex
 	armed    bool                            // Guarded by mu: the timer will start the next hedge.
 	stale    int                             // Guarded by mu: timer firings to ignore (Stop came too late).
-	sent     int                             // Guarded by mu: attempts numbered (started, or hedges about to start), the first included.
-	inflight int                             // Guarded by mu: attempts numbered and not finished (a hedge that does not start is finished).
+	sent     int                             // Guarded by mu: attempts numbered (a hedge, as it is due), the first included.
+	inflight int                             // Guarded by mu: attempts numbered, and neither finished nor left unstarted.
 	closed   bool                            // Guarded by mu: no further hedge may start.
 	winner   int                             // Guarded by mu: the attempt whose outcome is the call's, or 0.
 	winErr   error                           // Guarded by mu
@@ -294,13 +294,13 @@ func (c *call) runHedge(n int) {
 	if !start {
 		return
 	}
-	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	returned := false
 	defer func() {
 		if !returned {
 			c.abort(recover())
 		}
 	}()
+	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	reply := c.typ.New().Interface()
 	err := c.attempt(actx, n, reply)
 	returned = true

@@ -154,3 +154,38 @@ func TestHedgeNotStartedAfterAttemptOnePanicked(t *testing.T) {
 		s.none(t)
 	})
 }
+
+// An observer that panics on a hedge's HedgeSent makes the call panic on the caller's
+// goroutine, as a panic of the hedge's attempt does, and the hedge is not sent; the panic used
+// to be raised in the timer's goroutine, which killed the process.
+func TestHedgeSentObserverPanicReachesTheCaller(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	sink := observe.SinkFunc(func(e observe.Event) {
+		if e.Kind == observe.HedgeSent {
+			panic("observer boom")
+		}
+	})
+	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk), WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
+		1: func(ctx context.Context) (metadata.MD, error) {
+			<-ctx.Done() // canceled as the call stops, on the hedge's panic
+			return nil, ctx.Err()
+		},
+	})
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
+	}()
+	s.waitFor(t, 1)
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	if v := <-recovered; v != "observer boom" {
+		t.Fatalf("recovered %v, want the observer's panic", v)
+	}
+	s.none(t)
+}
