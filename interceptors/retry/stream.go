@@ -60,7 +60,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 
 // retryStream is the grpc.ClientStream the caller holds; it stands for a sequence of attempt
 // streams, one at a time. As with any grpc.ClientStream, one goroutine may send while another
-// receives.
+// receives, and Header may be called meanwhile (see Header).
 //
 // It is the one stream wrapper that does not end through internal/streamend: streamend watches
 // one stream's context, and here each attempt's stream (and context) ends when that attempt
