@@ -369,7 +369,8 @@ func (s *retryStream) current() grpc.ClientStream {
 // when the policy retries its status, Header opens the next attempt, replays the messages
 // sent, and returns that attempt's header; when it does not, the stream is over, and Header
 // returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg under way retries the
-// attempt itself: Header waits for it, and reads the header of the attempt it moved on to.
+// attempt itself: Header waits for it, and reads the header of the attempt it moved on to, or
+// committed to.
 func (s *retryStream) Header() (metadata.MD, error) {
 	for {
 		s.mu.Lock()
@@ -384,25 +385,22 @@ func (s *retryStream) Header() (metadata.MD, error) {
 			// gRPC's may say nothing yet).
 			return md, err
 		}
-		if !s.retryHeaderless(st) {
-			return nil, nil
-		}
+		s.retryHeaderless(st)
 	}
 }
 
 // retryHeaderless handles the end of attempt st, which ended without a header, for Header:
 // it reads the attempt's status and retries it as RecvMsg would, or ends the stream. When a
-// RecvMsg is receiving, it waits for it to do so instead. It reports whether the stream went
-// on with another attempt, whose header Header reads.
-func (s *retryStream) retryHeaderless(st grpc.ClientStream) bool {
+// RecvMsg is receiving, it waits for it to do so instead. Either way, when it returns the
+// stream has moved on to another attempt, committed or ended, and Header reads again.
+func (s *retryStream) retryHeaderless(st grpc.ClientStream) {
 	s.mu.Lock()
 	for s.receiving && s.cur == st && !s.committed && s.final == nil {
 		s.changed.Wait()
 	}
 	if s.cur != st || s.committed || s.final != nil {
-		moved := s.cur != st
 		s.mu.Unlock()
-		return moved
+		return
 	}
 	s.receiving = true
 	n, t0 := s.n, s.t0
@@ -431,9 +429,9 @@ func (s *retryStream) retryHeaderless(st grpc.ClientStream) bool {
 		if err != nil {
 			s.end(st, n, t0, err)
 		}
-		return false
+		return
 	}
-	return s.retry(err, st.Trailer()) == nil
+	_ = s.retry(err, st.Trailer()) // the error, if the stream ends, is RecvMsg's to return
 }
 
 // doneReceiving ends the turn of a RecvMsg, or of a Header retrying, at receiving before the
