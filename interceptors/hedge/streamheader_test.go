@@ -96,3 +96,53 @@ func TestStreamHeaderUnderRetryGetsTheWinners(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamHeaderGetsTheWinners: as TestStreamHeaderUnderRetryGetsTheWinners, with the
+// hedging policy alone: a Header waiting on attempt 1 while a hedge wins the reply phase
+// returns the winner's header, not attempt 1's nil, nil (canceled without a header).
+func TestStreamHeaderGetsTheWinners(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := metadata.Pairs("attempt", "2")
+		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
+				return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
+			}
+			return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
+		}
+		cs, err := hp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, bottom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		recvErr := make(chan error, 1)
+		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+		var (
+			md   metadata.MD
+			herr error
+		)
+		headerDone := make(chan struct{})
+		go func() {
+			defer close(headerDone)
+			md, herr = cs.Header()
+		}()
+		synctest.Wait() // both wait for attempt 1
+		clk.Advance(delay)
+		<-headerDone
+		if err := <-recvErr; err != nil {
+			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
+		}
+		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
+			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
+		}
+	})
+}
