@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -58,8 +57,8 @@ type call struct {
 	mu       sync.Mutex
 	armed    bool                            // Guarded by mu: the timer will start the next hedge.
 	stale    int                             // Guarded by mu: timer firings to ignore (Stop came too late).
-	sent     int                             // Guarded by mu: attempts started, the first included.
-	inflight int                             // Guarded by mu: attempts started and not finished.
+	sent     int                             // Guarded by mu: attempts numbered (a hedge, as it is due), the first included.
+	inflight int                             // Guarded by mu: attempts numbered, and neither finished nor left unstarted.
 	closed   bool                            // Guarded by mu: no further hedge may start.
 	winner   int                             // Guarded by mu: the attempt whose outcome is the call's, or 0.
 	winErr   error                           // Guarded by mu
@@ -196,27 +195,53 @@ func (c *call) closeLocked() {
 }
 
 // reserveLocked takes the number of the next hedge, or returns 0 when none may start: the call
-// is decided or closed, MaxAttempts were sent, the caller is gone, or the method's hedge
-// allowance (MaxHedgeShare) or the budget refuses (which closes the call to further hedges).
+// is decided or closed, MaxAttempts were sent, or the caller is gone. The hedge pays for
+// itself only as it starts (startLocked).
 func (c *call) reserveLocked() int {
 	if c.closed || c.winner != 0 || c.sent >= c.limit || c.ctx.Err() != nil {
-		return 0
-	}
-	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
-	if !c.m.hedges.take() {
-		c.closed = true
-		c.disarmLocked()
-		return 0
-	}
-	if b := c.p.s.budget; b != nil && !b.Withdraw() {
-		c.m.hedges.refund() // not sent: it takes nothing from the allowance
-		c.closed = true
-		c.disarmLocked()
 		return 0
 	}
 	c.sent++
 	c.inflight++
 	return c.sent
+}
+
+// startLocked reports whether a hedge reserved by reserveLocked goes out now, and pays for it
+// when it does. It does not when the call was closed since (decided, told to send no further
+// hedge, or unwound by a panic) or the caller is gone, nor when the method's hedge allowance
+// (MaxHedgeShare) or the retry budget refuses it, which closes the call to further hedges. A
+// hedge that does not go out takes nothing from either.
+func (c *call) startLocked() bool {
+	if c.closed || c.ctx.Err() != nil {
+		return false
+	}
+	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
+	if !c.m.hedges.take() {
+		c.closed = true
+		c.disarmLocked()
+		return false
+	}
+	if b := c.p.s.budget; b != nil && !b.Withdraw() {
+		c.m.hedges.refund() // not sent: it takes nothing from the allowance
+		c.closed = true
+		c.disarmLocked()
+		return false
+	}
+	return true
+}
+
+// leaveLocked counts an attempt out of those in flight, once its outcome is taken (or, for a
+// hedge, once it did not start). When it was the last and none won, every attempt sent has
+// failed: the call fails with failErr, or the first local refusal when nothing else failed.
+func (c *call) leaveLocked() {
+	c.inflight--
+	if c.inflight == 0 && c.winner == 0 {
+		c.closed = true
+		c.disarmLocked()
+		if c.failN == 0 {
+			c.failN, c.failErr, c.failV = c.rejN, c.rejErr, c.rejV
+		}
+	}
 }
 
 // onTimer is the timer's callback: the hedging delay passed with no answer.
@@ -239,14 +264,14 @@ func (c *call) onTimer() {
 		c.armLocked(c.clk.Now(), c.delay)
 	}
 	c.mu.Unlock()
-	c.hedgeSent(n, observe.ReasonHedgeDelay)
 	c.runHedge(n) // the timer's count of wg passes to the attempt
 }
 
-// runHedge runs hedge n (≥ 2) into a fresh reply and reports its outcome. A panic of the
-// attempt is recovered here, ends the call as a fatal outcome would, and is raised again on
-// the caller's goroutine by wait: a hedge's panic reaches the caller as attempt 1's does,
-// instead of killing the process from a timer goroutine.
+// runHedge starts hedge n (≥ 2), reserved by the timer, runs it into a fresh reply and reports
+// its outcome. A hedge that may no longer start (see startLocked) never goes out: it spends
+// nothing and sends no event. A panic of the attempt is recovered here, ends the call as a
+// fatal outcome would, and is raised again on the caller's goroutine by wait: a hedge's panic
+// reaches the caller as attempt 1's does, instead of killing the process from a timer goroutine.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
 	// The attempts of the call before this one: the retry loop's before the round, and the
@@ -255,29 +280,29 @@ func (c *call) runHedge(n int) {
 	if c.round != nil {
 		prev += c.round.Prev()
 	}
+	t0 := c.clk.Now()
 	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
 	defer cancel()
+	c.mu.Lock()
+	start := c.startLocked()
+	if start {
+		c.cancels[n-1] = cancel // from now on, a decision of the call cancels the hedge
+	} else {
+		c.leaveLocked()
+	}
+	c.mu.Unlock()
+	if !start {
+		return
+	}
 	returned := false
 	defer func() {
 		if !returned {
 			c.abort(recover())
 		}
 	}()
-	c.mu.Lock()
-	c.cancels[n-1] = cancel
-	decided := c.winner != 0
-	c.mu.Unlock()
+	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	reply := c.typ.New().Interface()
-	t0 := c.clk.Now()
-	var err error
-	if decided {
-		// Decided between the hedge's start and now: it never goes out, and takes nothing
-		// from the allowance, as a hedge refused by the budget does.
-		c.m.hedges.refund()
-		err = status.FromContextError(context.Canceled).Err()
-	} else {
-		err = c.attempt(actx, n, reply)
-	}
+	err := c.attempt(actx, n, reply)
 	returned = true
 	trailer := c.outs[n-1].trailer
 	if st := c.outs[n-1].stream; st != nil {
@@ -394,15 +419,7 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 			c.armLocked(now, v.Pushback.Delay)
 		}
 	}
-	c.inflight--
-	if c.inflight == 0 && c.winner == 0 {
-		// Every attempt sent has failed: the call fails with failErr.
-		c.closed = true
-		c.disarmLocked()
-		if c.failN == 0 {
-			c.failN, c.failErr, c.failV = c.rejN, c.rejErr, c.rejV
-		}
-	}
+	c.leaveLocked()
 	c.mu.Unlock()
 
 	d := now.Sub(t0)
@@ -456,9 +473,9 @@ func (c *call) number(n int) int {
 	return n
 }
 
-func (c *call) hedgeSent(n int, reason string) {
+// hedgeSent sends the HedgeSent event of hedge n, which went out at now.
+func (c *call) hedgeSent(n int, now time.Time, reason string) {
 	if sink := c.sink; sink != nil {
-		now := c.clk.Now()
 		sink.Observe(observe.Event{
 			Kind: observe.HedgeSent, Time: now, Service: c.m.Service, Method: c.m.Name,
 			Policy: observe.PolicyHedge, Attempt: c.number(n), Delay: now.Sub(c.start), Reason: reason,

@@ -74,17 +74,41 @@ type stream struct {
 	buf       attempt.Replay    // Guarded by mu: messages sent, while the stream may be hedged.
 	closeSent bool              // Guarded by mu
 	received  bool              // Guarded by mu: the reply phase has begun.
+	replied   bool              // Guarded by mu: the reply phase has ended (see done).
+	repliedCh chan struct{}     // Guarded by mu: closed by done; made by a Header that waits for it.
 }
 
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
-// grpc requires, m must not be modified after SendMsg returns.
+// grpc requires, m must not be modified after SendMsg returns. When attempt 1's SendMsg
+// panics before the reply phase, attempt 1's context and the buffer are released as the panic
+// passes (see done): the stream is no longer hedged.
 func (s *stream) SendMsg(m any) error {
 	s.mu.Lock()
 	if !s.closeSent && !s.received {
 		s.buf.Add(m) // past the cap, the stream is no longer hedged
 	}
 	s.mu.Unlock()
-	return s.first.SendMsg(m)
+	sent := false
+	defer func() {
+		if !sent {
+			s.sendPanicked()
+		}
+	}()
+	err := s.first.SendMsg(m)
+	sent = true
+	return err
+}
+
+// sendPanicked releases what the stream holds for hedging when attempt 1's SendMsg panicked,
+// unless the reply phase has begun: it releases them as it ends, once its hedges, which read
+// the buffer, have returned.
+func (s *stream) sendPanicked() {
+	s.mu.Lock()
+	replying := s.received
+	s.mu.Unlock()
+	if !replying {
+		s.done(nil)
+	}
 }
 
 // CloseSend closes the send side of attempt 1. Hedges close theirs after their replay.
@@ -102,7 +126,32 @@ func (s *stream) current() grpc.ClientStream {
 }
 
 // Header returns the header metadata of attempt 1, or of the winner once RecvMsg returned.
-func (s *stream) Header() (metadata.MD, error) { return s.current().Header() }
+// When attempt 1 ends without a header while the reply phase runs (a hedge won, and attempt 1
+// was canceled), Header waits for the phase to end and returns the header of the stream the
+// caller then sees, the winner's.
+func (s *stream) Header() (metadata.MD, error) {
+	st := s.current()
+	md, err := st.Header()
+	if md != nil || err != nil || st != s.first {
+		return md, err
+	}
+	s.mu.Lock()
+	if s.received && !s.replied {
+		if s.repliedCh == nil {
+			s.repliedCh = make(chan struct{})
+		}
+		ch := s.repliedCh
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
+	cur := s.cur
+	s.mu.Unlock()
+	if cur == st {
+		return md, err
+	}
+	return cur.Header()
+}
 
 // Trailer returns the trailer metadata of attempt 1, or of the winner once RecvMsg returned.
 func (s *stream) Trailer() metadata.MD { return s.current().Trailer() }
@@ -124,9 +173,9 @@ func (s *stream) RecvMsg(m any) error {
 	s.mu.Unlock()
 	msg, ok := m.(proto.Message)
 	if !hedge || !ok {
-		err := s.first.RecvMsg(m)
-		s.done(nil)
-		return err
+		// Released as the receive returns, or as a panic of it passes on to the caller.
+		defer s.done(nil)
+		return s.first.RecvMsg(m)
 	}
 	c := s.p.newCall(s.ctx, s.m, &s.pc, s.opts, msg)
 	c.st, c.opts = s, s.opts
@@ -161,13 +210,19 @@ func (s *stream) RecvMsg(m any) error {
 	return err
 }
 
-// done ends the reply phase: the buffer is dropped, attempt 1's context released, and won (if
-// not nil) becomes the stream the caller sees.
+// done ends the reply phase: the buffer is dropped, attempt 1's context released, won (if not
+// nil) becomes the stream the caller sees, and a Header waiting for the phase's end goes on.
 func (s *stream) done(won grpc.ClientStream) {
 	s.mu.Lock()
 	s.buf.Drop()
 	if won != nil {
 		s.cur = won
+	}
+	if !s.replied {
+		s.replied = true
+		if s.repliedCh != nil {
+			close(s.repliedCh)
+		}
 	}
 	s.mu.Unlock()
 	s.cancel()

@@ -179,7 +179,10 @@
 // stream on which the kept messages are sent again in order, and the send side closed again
 // if the caller had closed it. For a client-streaming call the failure usually shows at
 // CloseAndRecv: the receive then reopens, replays, closes and receives again, so the caller
-// sees one call. A send that fails on a dead attempt (io.EOF) is kept for the replay and
+// sees one call. Header, before the stream commits, does the same with an attempt the server
+// ended without a header, as grpc's own retries do: it returns the header of the attempt it
+// retried to (or nil, nil, as grpc does, when the failure is not retried: the status is the
+// receive's). A send that fails on a dead attempt (io.EOF) is kept for the replay and
 // reported as sent; the failure surfaces at the next receive. Messages must not be modified
 // after SendMsg, as grpc already requires. Any other error of a send (the client's own, such as
 // a message over the send limit) ends the stream, as it does in grpc, without a retry. The
@@ -188,7 +191,8 @@
 // whole stream. Abandoned attempts are canceled. The committed attempt is reported (its
 // AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
 // server stream that fails after its first message is a failed attempt. A panic while an
-// attempt opens ends the stream (later calls return Internal) and goes on to the caller.
+// attempt opens, sends or receives ends the stream, what it holds released (later calls
+// return Internal), and goes on to the caller.
 //
 // # Events
 //

@@ -36,6 +36,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			p: p, c: c, desc: desc, cc: cc, method: method, streamer: streamer,
 			parent: ctx, callCtx: ctx,
 		}
+		s.changed.L = &s.mu
 		s.loop = p.newLoop(ctx, p.method(method), &s.c, time.Time{})
 		s.buf.Cap = p.cfg.ReplayBufferBytes
 		if !s.loop.eligible {
@@ -59,7 +60,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 
 // retryStream is the grpc.ClientStream the caller holds; it stands for a sequence of attempt
 // streams, one at a time. As with any grpc.ClientStream, one goroutine may send while another
-// receives.
+// receives, and Header may be called meanwhile (see Header).
 //
 // It is the one stream wrapper that does not end through internal/streamend: streamend watches
 // one stream's context, and here each attempt's stream (and context) ends when that attempt
@@ -82,11 +83,14 @@ type retryStream struct {
 	callCtx    context.Context // parent, bounded by the budget
 	callCancel context.CancelFunc
 
-	// Used only by the goroutine that retries (the opener, then the receiver).
+	// Used only by the goroutine that retries: the opener, then the one receiving (see
+	// receiving).
 	loop  loop
 	round attempt.Round
 
 	mu        sync.Mutex
+	receiving bool                    // Guarded by mu: before commit, a RecvMsg, or a Header retrying, receives or retries.
+	changed   sync.Cond               // On mu: broadcast when receiving ends, the attempt changes, the stream commits or ends.
 	cur       grpc.ClientStream       // Guarded by mu: the current attempt's stream.
 	cancel    context.CancelCauseFunc // Guarded by mu: cancels the current attempt.
 	attTimer  clock.Timer             // Guarded by mu: the current attempt's timeout, until commit.
@@ -137,6 +141,7 @@ func (s *retryStream) openLocked(n int) error {
 		return err
 	}
 	s.cur, s.broken = st, false
+	s.changed.Broadcast()
 	for _, msg := range s.buf.Msgs() {
 		if err := st.SendMsg(msg); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -167,11 +172,7 @@ func (s *retryStream) open(n int) (committed bool, err error) {
 	opened := false
 	defer func() {
 		if !opened {
-			s.final = errOpenPanicked
-			s.broken = true
-			s.accounted = true
-			s.releaseLocked()
-			s.loop.stop()
+			s.endPanickedLocked(errOpenPanicked)
 		}
 	}()
 	err = s.openLocked(n)
@@ -181,6 +182,32 @@ func (s *retryStream) open(n int) (committed bool, err error) {
 
 // errOpenPanicked is what a stream whose attempt's open panicked returns from then on.
 var errOpenPanicked = status.Error(grpccodes.Internal, "retry: opening an attempt panicked")
+
+// errRecvPanicked is what a stream whose attempt's RecvMsg panicked returns from then on.
+var errRecvPanicked = status.Error(grpccodes.Internal, "retry: an attempt's receive panicked")
+
+// errSendPanicked is what a stream whose attempt's SendMsg panicked returns from then on.
+var errSendPanicked = status.Error(grpccodes.Internal, "retry: an attempt's send panicked")
+
+// endPanickedLocked ends the stream for good with err (unless it had ended already) as a
+// panic of its attempt's open, send or receive goes on to the caller: what the stream holds is
+// released, and the attempt is not reported.
+func (s *retryStream) endPanickedLocked(err error) {
+	if s.final == nil {
+		s.final = err
+	}
+	s.broken = true
+	s.accounted = true
+	s.releaseLocked()
+	s.loop.stop()
+}
+
+// endPanicked is endPanickedLocked for a panic of an attempt's RecvMsg.
+func (s *retryStream) endPanicked() {
+	s.mu.Lock()
+	s.endPanickedLocked(errRecvPanicked)
+	s.mu.Unlock()
+}
 
 // attemptContext is the context of a stream attempt with a per-attempt timeout: inner, canceled
 // by the timer with errAttemptTimeout, reads as context.DeadlineExceeded then, so that the
@@ -231,6 +258,7 @@ func (s *retryStream) commitLocked() {
 		return
 	}
 	s.committed = true
+	s.changed.Broadcast()
 	s.buf.Drop()
 	if s.attTimer != nil {
 		s.attTimer.Stop()
@@ -245,6 +273,7 @@ func (s *retryStream) releaseLocked() {
 		return
 	}
 	s.released = true
+	s.changed.Broadcast()
 	s.commitLocked()
 	if s.ctxWatch != nil {
 		s.ctxWatch()
@@ -266,10 +295,17 @@ func (s *retryStream) release() {
 }
 
 // SendMsg sends m on the current attempt and keeps it for replay until the stream commits.
-// As grpc requires, m must not be modified after SendMsg returns.
+// As grpc requires, m must not be modified after SendMsg returns. When the attempt's SendMsg
+// panics, the stream ends for good, what it holds released, before the panic goes on.
 func (s *retryStream) SendMsg(m any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	sending := false // in the attempt's SendMsg
+	defer func() {
+		if sending {
+			s.endPanickedLocked(errSendPanicked)
+		}
+	}()
 	if s.final != nil {
 		return io.EOF
 	}
@@ -282,7 +318,9 @@ func (s *retryStream) SendMsg(m any) error {
 		}
 		return nil
 	}
+	sending = true
 	err := s.cur.SendMsg(m)
+	sending = false
 	switch {
 	case err == nil:
 	case errors.Is(err, io.EOF):
@@ -325,12 +363,84 @@ func (s *retryStream) current() grpc.ClientStream {
 	return s.cur
 }
 
-// Header returns the header metadata of the current attempt.
+// Header returns the header metadata of the current attempt. Before the stream commits, an
+// attempt that ended without a header (the server failed it at once: gRPC's Header returns
+// nil, nil) is handled as RecvMsg handles its failure, as grpc-go's own retries do in Header:
+// when the policy retries its status, Header opens the next attempt, replays the messages
+// sent, and returns that attempt's header; when it does not, the stream is over, and Header
+// returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg under way retries the
+// attempt itself: Header waits for it, and reads the header of the attempt it moved on to, or
+// committed to.
 func (s *retryStream) Header() (metadata.MD, error) {
-	if st := s.current(); st != nil {
-		return st.Header()
+	for {
+		s.mu.Lock()
+		st, settled, final := s.cur, s.committed || s.final != nil, s.final
+		s.mu.Unlock()
+		if st == nil {
+			return nil, final
+		}
+		md, err := st.Header()
+		if settled || md != nil || err != nil || st.Context().Err() == nil {
+			// A header, the committed attempt's outcome, or no end (a stream that is not
+			// gRPC's may say nothing yet).
+			return md, err
+		}
+		s.retryHeaderless(st)
 	}
-	return nil, s.final
+}
+
+// retryHeaderless handles the end of attempt st, which ended without a header, for Header:
+// it reads the attempt's status and retries it as RecvMsg would, or ends the stream. When a
+// RecvMsg is receiving, it waits for it to do so instead. Either way, when it returns the
+// stream has moved on to another attempt, committed or ended, and Header reads again.
+func (s *retryStream) retryHeaderless(st grpc.ClientStream) {
+	s.mu.Lock()
+	for s.receiving && s.cur == st && !s.committed && s.final == nil {
+		s.changed.Wait()
+	}
+	if s.cur != st || s.committed || s.final != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.receiving = true
+	n, t0 := s.n, s.t0
+	s.mu.Unlock()
+	defer s.doneReceiving()
+	received := false
+	defer func() {
+		if !received {
+			s.endPanicked()
+		}
+	}()
+	// No header, so no message either: RecvMsg returns the attempt's status alone, and is
+	// given nothing to receive into.
+	err := st.RecvMsg(nil)
+	received = true
+	if err == nil || errors.Is(err, io.EOF) {
+		// The attempt ended well (a server stream's io.EOF): the stream commits to it, and
+		// ends with it, which the next RecvMsg returns. (A message, nil, cannot come without
+		// a header: the stream would only commit.)
+		s.mu.Lock()
+		s.commitLocked()
+		if err != nil {
+			s.final = err
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.end(st, n, t0, err)
+		}
+		return
+	}
+	_ = s.retry(err, st.Trailer()) // the error, if the stream ends, is RecvMsg's to return
+}
+
+// doneReceiving ends the turn of a RecvMsg, or of a Header retrying, at receiving before the
+// stream commits.
+func (s *retryStream) doneReceiving() {
+	s.mu.Lock()
+	s.receiving = false
+	s.changed.Broadcast()
+	s.mu.Unlock()
 }
 
 // Trailer returns the trailer metadata of the current attempt.
@@ -394,10 +504,26 @@ func (c *streamContext) Value(key any) any {
 
 // RecvMsg receives on the current attempt. Before the stream commits, a failure is retried
 // as the policy says: a new attempt is opened, the sent messages replayed, and RecvMsg
-// receives from it.
+// receives from it. Until the stream commits, RecvMsg takes its turn at receiving, so that
+// Header does not retry the same attempt meanwhile (see Header). When the attempt's RecvMsg
+// panics, the stream ends for good, what it holds released, before the panic goes on to the
+// caller; later calls return Internal.
 func (s *retryStream) RecvMsg(m any) error {
+	s.mu.Lock()
+	if !s.committed && s.final == nil {
+		for s.receiving { // Header retries an attempt that ended without a header
+			s.changed.Wait()
+		}
+		s.receiving = true
+		defer s.doneReceiving()
+	}
+	receiving := false // in the attempt's RecvMsg
+	defer func() {
+		if receiving {
+			s.endPanicked()
+		}
+	}()
 	for {
-		s.mu.Lock()
 		if s.final != nil {
 			err := s.final
 			s.mu.Unlock()
@@ -405,7 +531,9 @@ func (s *retryStream) RecvMsg(m any) error {
 		}
 		st, committed, n, t0 := s.cur, s.committed, s.n, s.t0
 		s.mu.Unlock()
+		receiving = true
 		err := st.RecvMsg(m)
+		receiving = false
 		if err == nil || errors.Is(err, io.EOF) || committed {
 			// A message or a clean end commits the stream; the attempt's outcome is the
 			// stream's end: an error, io.EOF, or the one response of a call without server
@@ -423,6 +551,7 @@ func (s *retryStream) RecvMsg(m any) error {
 		if ferr := s.retry(err, st.Trailer()); ferr != nil {
 			return ferr
 		}
+		s.mu.Lock()
 	}
 }
 

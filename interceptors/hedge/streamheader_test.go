@@ -1,0 +1,148 @@
+package hedge_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// slowAttempt is an attempt stream whose header and reply never come: Header and RecvMsg wait
+// for its context to end, and Header then returns nil, nil, as gRPC's does for a stream that
+// ended without a header.
+type slowAttempt struct{ *testkit.ScriptedStream }
+
+func (a slowAttempt) Header() (metadata.MD, error) {
+	<-a.Context().Done()
+	return nil, nil
+}
+
+func (a slowAttempt) RecvMsg(any) error {
+	<-a.Context().Done()
+	return status.FromContextError(a.Context().Err()).Err()
+}
+
+// fastAttempt is an attempt stream that answers at once, with header.
+type fastAttempt struct {
+	*testkit.ScriptedStream
+	header metadata.MD
+}
+
+func (a fastAttempt) Header() (metadata.MD, error) { return a.header, nil }
+
+// TestStreamHeaderUnderRetryGetsTheWinners: a client stream hedged inside a retry loop (the
+// suite's arrangement), whose caller waits for the header while CloseAndRecv runs. Attempt 1
+// is slow; its hedge answers, with a header, and wins; attempt 1, canceled, ends without a
+// header. Header returns the winner's header: it used to return attempt 1's nil, nil.
+func TestStreamHeaderUnderRetryGetsTheWinners(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		rp, err := retry.New(retry.Config{MaxAttempts: 3}, retry.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := metadata.Pairs("attempt", "2")
+		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
+				return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
+			}
+			return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
+		}
+		hedged := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return hp.Stream()(ctx, desc, cc, method, bottom, opts...)
+		}
+		cs, err := rp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, hedged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		recvErr := make(chan error, 1)
+		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+		var (
+			md   metadata.MD
+			herr error
+		)
+		headerDone := make(chan struct{})
+		go func() {
+			defer close(headerDone)
+			md, herr = cs.Header()
+		}()
+		synctest.Wait() // both wait for attempt 1
+		clk.Advance(delay)
+		<-headerDone
+		if err := <-recvErr; err != nil {
+			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
+		}
+		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
+			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
+		}
+	})
+}
+
+// TestStreamHeaderGetsTheWinners: as TestStreamHeaderUnderRetryGetsTheWinners, with the
+// hedging policy alone: a Header waiting on attempt 1 while a hedge wins the reply phase
+// returns the winner's header, not attempt 1's nil, nil (canceled without a header).
+func TestStreamHeaderGetsTheWinners(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := metadata.Pairs("attempt", "2")
+		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
+				return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
+			}
+			return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
+		}
+		cs, err := hp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, bottom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		recvErr := make(chan error, 1)
+		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+		var (
+			md   metadata.MD
+			herr error
+		)
+		headerDone := make(chan struct{})
+		go func() {
+			defer close(headerDone)
+			md, herr = cs.Header()
+		}()
+		synctest.Wait() // both wait for attempt 1
+		clk.Advance(delay)
+		<-headerDone
+		if err := <-recvErr; err != nil {
+			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
+		}
+		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
+			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
+		}
+	})
+}
