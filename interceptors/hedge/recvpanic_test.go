@@ -14,86 +14,78 @@ type panickingStream struct{ *testkit.ScriptedStream }
 
 func (panickingStream) RecvMsg(any) error { panic("boom") }
 
-// When attempt 1's RecvMsg panics on the path that sends no hedge (the caller receives before
-// closing the send side), the panic reaches the caller and the stream releases what it held
-// for hedging, as the hedged path does: attempt 1's context, which would otherwise stay among
-// the caller's context's children until that context ends, and the replay buffer.
-func TestStreamRecvPanicUnhedgedReleases(t *testing.T) {
-	p, _ := hedged(t, Config{})
-	caller, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var opened context.Context
-	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-		opened = ctx
-		return panickingStream{testkit.NewScriptedStream(ctx, false)}, nil
-	}
-	cs, err := p.Stream()(caller, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-		t.Fatal(err)
-	}
-	func() {
-		defer func() {
-			if v := recover(); v != "boom" {
-				t.Fatalf("recovered %v, want attempt 1's panic", v)
-			}
-		}()
-		_ = cs.RecvMsg(&kycv1.CheckResponse{}) // the send side is open: no hedge
-	}()
-	if opened == nil || opened == caller {
-		t.Fatal("the stream was not hedged: the streamer got the caller's context")
-	}
-	if opened.Err() == nil {
-		t.Error("attempt 1's context is still live after its RecvMsg panicked")
-	}
-	s := cs.(*stream)
-	s.mu.Lock()
-	kept := len(s.buf.Msgs())
-	s.mu.Unlock()
-	if kept != 0 {
-		t.Errorf("%d sent messages still kept for replay after attempt 1's RecvMsg panicked", kept)
-	}
-}
-
 // sendPanickingStream is a stream whose SendMsg panics with "boom".
 type sendPanickingStream struct{ *testkit.ScriptedStream }
 
 func (sendPanickingStream) SendMsg(any) error { panic("boom") }
 
-// When attempt 1's SendMsg panics, the panic reaches the caller and the stream releases what
-// it held for hedging, as for a panic of its RecvMsg: attempt 1's context and the replay
-// buffer.
-func TestStreamSendPanicReleases(t *testing.T) {
+// openPanicking opens a client stream of a hedging policy whose attempts are wrap's streams,
+// under a context the test cancels at its end, and returns it with attempt 1's context.
+func openPanicking(t *testing.T, wrap func(*testkit.ScriptedStream) grpc.ClientStream) (grpc.ClientStream, func() context.Context) {
+	t.Helper()
 	p, _ := hedged(t, Config{})
 	caller, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	var opened context.Context
 	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 		opened = ctx
-		return sendPanickingStream{testkit.NewScriptedStream(ctx, false)}, nil
+		return wrap(testkit.NewScriptedStream(ctx, false)), nil
 	}
 	cs, err := p.Stream()(caller, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cs, func() context.Context {
+		if opened == nil || opened == caller {
+			t.Fatal("the stream was not hedged: the streamer got the caller's context")
+		}
+		return opened
+	}
+}
+
+// panicsAndReleases runs call, which must panic with attempt 1's "boom" (what: the method
+// that panics), then checks that cs released what it held for hedging: attempt 1's context
+// and the replay buffer.
+func panicsAndReleases(t *testing.T, cs grpc.ClientStream, opened func() context.Context, what string, call func()) {
+	t.Helper()
 	func() {
 		defer func() {
 			if v := recover(); v != "boom" {
 				t.Fatalf("recovered %v, want attempt 1's panic", v)
 			}
 		}()
-		_ = cs.SendMsg(&kycv1.CheckRequest{Index: 0})
+		call()
 	}()
-	if opened.Err() == nil {
-		t.Error("attempt 1's context is still live after its SendMsg panicked")
+	if opened().Err() == nil {
+		t.Errorf("attempt 1's context is still live after its %s panicked", what)
 	}
 	s := cs.(*stream)
 	s.mu.Lock()
 	kept := len(s.buf.Msgs())
 	s.mu.Unlock()
 	if kept != 0 {
-		t.Errorf("%d sent messages still kept for replay after attempt 1's SendMsg panicked", kept)
+		t.Errorf("%d sent messages still kept for replay after attempt 1's %s panicked", kept, what)
 	}
+}
+
+// When attempt 1's RecvMsg panics on the path that sends no hedge (the caller receives before
+// closing the send side), the panic reaches the caller and the stream releases what it held
+// for hedging, as the hedged path does: attempt 1's context, which would otherwise stay among
+// the caller's context's children until that context ends, and the replay buffer.
+func TestStreamRecvPanicUnhedgedReleases(t *testing.T) {
+	cs, opened := openPanicking(t, func(s *testkit.ScriptedStream) grpc.ClientStream { return panickingStream{s} })
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	panicsAndReleases(t, cs, opened, "RecvMsg", func() {
+		_ = cs.RecvMsg(&kycv1.CheckResponse{}) // the send side is open: no hedge
+	})
+}
+
+// When attempt 1's SendMsg panics, the panic reaches the caller and the stream releases what
+// it held for hedging, as for a panic of its RecvMsg: attempt 1's context and the replay
+// buffer.
+func TestStreamSendPanicReleases(t *testing.T) {
+	cs, opened := openPanicking(t, func(s *testkit.ScriptedStream) grpc.ClientStream { return sendPanickingStream{s} })
+	panicsAndReleases(t, cs, opened, "SendMsg", func() { _ = cs.SendMsg(&kycv1.CheckRequest{Index: 0}) })
 }
