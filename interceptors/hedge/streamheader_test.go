@@ -54,46 +54,12 @@ func TestStreamHeaderUnderRetryGetsTheWinners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := metadata.Pairs("attempt", "2")
-		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
-				return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
+		headerOfTheWinner(t, clk, func(bottom grpc.Streamer) (grpc.ClientStream, error) {
+			hedged := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+				return hp.Stream()(ctx, desc, cc, method, bottom, opts...)
 			}
-			return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
-		}
-		hedged := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			return hp.Stream()(ctx, desc, cc, method, bottom, opts...)
-		}
-		cs, err := rp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, hedged)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
-		recvErr := make(chan error, 1)
-		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
-		var (
-			md   metadata.MD
-			herr error
-		)
-		headerDone := make(chan struct{})
-		go func() {
-			defer close(headerDone)
-			md, herr = cs.Header()
-		}()
-		synctest.Wait() // both wait for attempt 1
-		clk.Advance(delay)
-		<-headerDone
-		if err := <-recvErr; err != nil {
-			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
-		}
-		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
-			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
-		}
+			return rp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, hedged)
+		})
 	})
 }
 
@@ -107,42 +73,54 @@ func TestStreamHeaderGetsTheWinners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := metadata.Pairs("attempt", "2")
-		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
-				return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
-			}
-			return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
-		}
-		cs, err := hp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, bottom)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
-		recvErr := make(chan error, 1)
-		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
-		var (
-			md   metadata.MD
-			herr error
-		)
-		headerDone := make(chan struct{})
-		go func() {
-			defer close(headerDone)
-			md, herr = cs.Header()
-		}()
-		synctest.Wait() // both wait for attempt 1
-		clk.Advance(delay)
-		<-headerDone
-		if err := <-recvErr; err != nil {
-			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
-		}
-		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
-			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
-		}
+		headerOfTheWinner(t, clk, func(bottom grpc.Streamer) (grpc.ClientStream, error) {
+			return hp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, bottom)
+		})
 	})
+}
+
+// headerOfTheWinner opens a client stream through open over attempts of which the first is
+// slow and its hedges answer at once with a header; sends, closes the send side and calls
+// RecvMsg and Header at once, each on a goroutine of its own (in a synctest bubble, with
+// clk the policies' clock), lets the hedge delay pass, and checks that RecvMsg gets the
+// hedge's reply and Header the hedge's header.
+func headerOfTheWinner(t *testing.T, clk *clocktest.Fake, open func(bottom grpc.Streamer) (grpc.ClientStream, error)) {
+	t.Helper()
+	want := metadata.Pairs("attempt", "2")
+	bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
+			return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
+		}
+		return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
+	}
+	cs, err := open(bottom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	recvErr := make(chan error, 1)
+	go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+	var (
+		md   metadata.MD
+		herr error
+	)
+	headerDone := make(chan struct{})
+	go func() {
+		defer close(headerDone)
+		md, herr = cs.Header()
+	}()
+	synctest.Wait() // both wait for attempt 1
+	clk.Advance(delay)
+	<-headerDone
+	if err := <-recvErr; err != nil {
+		t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
+	}
+	if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
+		t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
+	}
 }
