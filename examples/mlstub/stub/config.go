@@ -152,60 +152,58 @@ func DefaultMildFaults() Faults {
 
 // Validate reports the first problem with f, naming the field.
 func (f Faults) Validate() error {
-	sum := 0.0
-	for _, c := range sortedCodes(f.Fail) {
-		r := f.Fail[c]
-		name := CodeName(c)
-		if c == grpccodes.OK || name == "" {
-			return fmt.Errorf("fail: %v is not an error code", c)
-		}
-		if !(r >= 0 && r <= 1) {
-			return fmt.Errorf("fail: rate %v for %s is outside [0,1]", r, name)
-		}
-		sum += r
-	}
-	if sum > 1+1e-9 {
-		return fmt.Errorf("fail: rates add up to %v, more than 1", roundRate(sum))
-	}
-	switch {
-	case f.Latency < 0:
-		return fmt.Errorf("latency: %v is negative", f.Latency)
-	case !(f.SpikeRate >= 0 && f.SpikeRate <= 1):
-		return fmt.Errorf("spike_rate: %v is outside [0,1]", f.SpikeRate)
-	case f.Spike < 0:
-		return fmt.Errorf("spike: %v is negative", f.Spike)
-	case f.Pushback < 0:
-		return fmt.Errorf("pushback: %v is negative", f.Pushback)
-	case f.Capacity < 0:
-		return fmt.Errorf("capacity: %d is negative", f.Capacity)
-	}
-	return nil
+	return f.check(func(field string) string { return field + ":" })
 }
 
 // FlagProblem is Validate for a profile read from command-line flags: it names the first
 // problem by the flag that carries the field, as mlstub and the orchestrator spell it
 // ("-spike-rate 2 is outside [0,1]", "-latency -1s is negative"), and returns "" when f is
 // valid. The rates of Fail come from -fail, which ParseFailSpec checks; a problem with them is
-// Validate's.
+// named as Validate names it.
 func (f Faults) FlagProblem() string {
-	for _, d := range []struct {
-		flag string
-		v    time.Duration
-	}{{"-latency", f.Latency}, {"-spike", f.Spike}, {"-pushback", f.Pushback}} {
-		if d.v < 0 {
-			return fmt.Sprintf("%s %v is negative", d.flag, d.v)
+	err := f.check(func(field string) string {
+		if field == "fail" {
+			return field + ":"
 		}
-	}
-	switch {
-	case !(f.SpikeRate >= 0 && f.SpikeRate <= 1):
-		return fmt.Sprintf("-spike-rate %v is outside [0,1]", f.SpikeRate)
-	case f.Capacity < 0:
-		return fmt.Sprintf("-capacity %d is negative", f.Capacity)
-	}
-	if err := f.Validate(); err != nil {
+		return "-" + strings.ReplaceAll(field, "_", "-")
+	})
+	if err != nil {
 		return err.Error()
 	}
 	return ""
+}
+
+// check reports the first problem with f, naming its field by name(field), the field as the
+// configuration spells it.
+func (f Faults) check(name func(field string) string) error {
+	sum := 0.0
+	for _, c := range sortedCodes(f.Fail) {
+		r := f.Fail[c]
+		code := CodeName(c)
+		if c == grpccodes.OK || code == "" {
+			return fmt.Errorf("%s %v is not an error code", name("fail"), c)
+		}
+		if !(r >= 0 && r <= 1) {
+			return fmt.Errorf("%s rate %v for %s is outside [0,1]", name("fail"), r, code)
+		}
+		sum += r
+	}
+	if sum > 1+1e-9 {
+		return fmt.Errorf("%s rates add up to %v, more than 1", name("fail"), roundRate(sum))
+	}
+	switch {
+	case f.Latency < 0:
+		return fmt.Errorf("%s %v is negative", name("latency"), f.Latency)
+	case !(f.SpikeRate >= 0 && f.SpikeRate <= 1):
+		return fmt.Errorf("%s %v is outside [0,1]", name("spike_rate"), f.SpikeRate)
+	case f.Spike < 0:
+		return fmt.Errorf("%s %v is negative", name("spike"), f.Spike)
+	case f.Pushback < 0:
+		return fmt.Errorf("%s %v is negative", name("pushback"), f.Pushback)
+	case f.Capacity < 0:
+		return fmt.Errorf("%s %d is negative", name("capacity"), f.Capacity)
+	}
+	return nil
 }
 
 func roundRate(r float64) float64 { return math.Round(r*1e6) / 1e6 }
