@@ -156,7 +156,8 @@ type UnaryStep interface {
 type Gate interface {
 	UnaryStep
 	// Enter admits one call (one attempt, below an attempt loop) of method: it returns what
-	// Exit needs, or the error the call ends with (Exit is then not called).
+	// Exit needs, or the error the call ends with (Exit is then not called). Runners do not
+	// call it for a call whose context has already ended (see InvokeGate).
 	Enter(ctx context.Context, method string, opts []grpc.CallOption) (Pass, error)
 	// Exit accounts for a call that Enter admitted with p and that ended with err (from the
 	// rest of the chain, or a later gate's refusal). panicked says that the rest panicked
@@ -216,8 +217,15 @@ type Pass struct {
 }
 
 // InvokeGate is a Gate's InvokeStep: g.Enter, then next.Invoke unless Enter refused, then
-// g.Exit, also when next panics.
+// g.Exit, also when next panics. A call whose context has already ended when it reaches the
+// gate goes to next without g: grpc fails such a call at once with the context's code, before
+// anything is sent, so it takes no slot, token or probe, and its outcome says nothing about
+// the service (a caller whose deadline passed before the call is not evidence of a slow
+// service, as one that passes during the call is).
 func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	if ctx.Err() != nil {
+		return next.Invoke(ctx, method, req, reply, cc, opts)
+	}
 	p, err := g.Enter(ctx, method, opts)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -19,6 +20,7 @@ func TestInvokeGate(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		refuse  error
+		ended   bool // the caller's context has ended before the call
 		rest    func() error
 		wantErr error
 		panics  bool
@@ -36,12 +38,17 @@ func TestInvokeGate(t *testing.T) {
 			name: "rest panics", rest: func() error { panic("boom") }, panics: true,
 			want: []string{"enter g", "rest", "exit g pass=7 err=<nil> panicked=true"},
 		},
+		{
+			// grpc fails such a call before sending it: the gate neither admits nor counts it.
+			name: "context ended before the call", ended: true, rest: func() error { return errRest }, wantErr: errRest,
+			want: []string{"rest"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := new(testkit.GateLog)
 			g := &testkit.Gate{Name: "g", ID: 7, Log: log, Refuse: tc.refuse}
 			panicked, err := panics(func() error {
-				return g.InvokeStep(context.Background(), "/s/M", nil, nil, nil, nil, section.NextInvoker(restOf(log, tc.rest)))
+				return g.InvokeStep(callContext(t, tc.ended), "/s/M", nil, nil, nil, nil, section.NextInvoker(restOf(log, tc.rest)))
 			})
 			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
 				t.Errorf("InvokeStep = %v, panicked %v; want %v, panicked %v", err, panicked, tc.wantErr, tc.panics)
@@ -51,6 +58,16 @@ func TestInvokeGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// callContext is a call's context: one whose deadline has passed when ended is set.
+func callContext(t *testing.T, ended bool) context.Context {
+	if !ended {
+		return context.Background()
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // restOf is the rest of a call under test: it logs "rest" and returns what f returns.

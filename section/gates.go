@@ -41,7 +41,8 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 }
 
 // Invoke enters the gates in order, calls next unless one refuses, and exits the gates it
-// entered in reverse order with the outcome (a refusal's error for the gates before it), or
+// entered in reverse order; a call whose context has ended goes to next past every gate (see
+// InvokeGate) with the outcome (a refusal's error for the gates before it), or
 // as panicked when next panics; the panic goes on. A gate whose Enter or Exit panics is not
 // exited (again), and the gates before it exit as panicked, as with nested InvokeGates.
 // start, when not nil, is a reading of the clock taken with nothing since that could have
@@ -50,6 +51,9 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 // (A pointer: a word in the frames of Invoke's callers, which lie under the call, where a
 // time.Time takes three.)
 func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req, reply any, cc *grpc.ClientConn, next grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	if ctx.Err() != nil {
+		return next(ctx, method, req, reply, cc, opts...)
+	}
 	var passes [MaxGates]Pass
 	entered := 0
 	defer func() {

@@ -47,6 +47,7 @@ func TestGatesInvoke(t *testing.T) {
 		name    string
 		gates   func(*testkit.GateLog) []section.Gate
 		start   *time.Time
+		ended   bool // the caller's context has ended before the call
 		rest    func() error
 		wantErr error
 		panics  bool
@@ -99,6 +100,14 @@ func TestGatesInvoke(t *testing.T) {
 			},
 			want: []string{"enter a", "enter b", "rest", "exit b pass=2 err=<nil> panicked=true", "exit a pass=1 err=<nil> panicked=true"},
 		},
+		{
+			name: "context ended before the call: past every gate", start: &start, ended: true,
+			rest: func() error { return errRest }, wantErr: errRest,
+			gates: func(l *testkit.GateLog) []section.Gate {
+				return []section.Gate{&clockedGate{Gate: testkit.Gate{Name: "a", ID: 1, Log: l}}, &testkit.Gate{Name: "b", ID: 2, Log: l}}
+			},
+			want: []string{"rest"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := new(testkit.GateLog)
@@ -107,7 +116,7 @@ func TestGatesInvoke(t *testing.T) {
 				t.Fatal("NewGates refused the gates")
 			}
 			panicked, err := panics(func() error {
-				return g.Invoke(context.Background(), tc.start, "/s/M", nil, nil, nil, restOf(log, tc.rest), nil)
+				return g.Invoke(callContext(t, tc.ended), tc.start, "/s/M", nil, nil, nil, restOf(log, tc.rest), nil)
 			})
 			if panicked != tc.panics || (!tc.panics && !errors.Is(err, tc.wantErr)) {
 				t.Errorf("Invoke = %v, panicked %v; want %v, panicked %v", err, panicked, tc.wantErr, tc.panics)

@@ -163,6 +163,9 @@ func (b *Breaker) classOf(ctx context.Context, err error, opts []grpc.CallOption
 }
 
 func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	if ctx.Err() != nil {
+		return streamer(ctx, desc, cc, method, opts...) // Ended already (see section.InvokeGate).
+	}
 	p, err := b.allow(method)
 	if err != nil {
 		return nil, err

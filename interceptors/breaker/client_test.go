@@ -91,7 +91,9 @@ func TestUnaryOutcomes(t *testing.T) {
 		{name: "throttled", serverErr: testkit.Throttled(time.Second), wantCode: grpccodes.ResourceExhausted, wantCounts: [3]uint64{0, 1, 0}},
 		{name: "server says canceled", serverErr: testkit.Status(grpccodes.Canceled, ""), wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
 		{name: "caller cancels", cancel: true, wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}},
-		{name: "caller deadline passed", expired: true, wantCode: grpccodes.DeadlineExceeded, wantCounts: [3]uint64{0, 1, 0}},
+		// Not a call the breaker counts: grpc fails it before sending it (see
+		// TestCallerDeadlineBeforeAndDuringTheCall).
+		{name: "caller deadline passed", expired: true, wantCode: grpccodes.DeadlineExceeded, wantCounts: [3]uint64{0, 0, 0}},
 		{name: "per-call classifier", serverErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithCallClassifier(unavailableIsBusiness)}, wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{1, 0, 0}},
 	}
 	for _, tt := range tests {
@@ -124,8 +126,12 @@ func TestUnaryOutcomes(t *testing.T) {
 				t.Fatalf("code = %v (%v), want %v", got, err, tt.wantCode)
 			}
 			st := b.Stats()
-			if got := [3]uint64{st.Successes, st.Failures, st.Ignored}; got != tt.wantCounts || st.Calls != 1 {
-				t.Fatalf("successes, failures, ignored = %v of %d calls, want %v of 1", got, st.Calls, tt.wantCounts)
+			wantCalls := uint64(1)
+			if tt.expired {
+				wantCalls = 0
+			}
+			if got := [3]uint64{st.Successes, st.Failures, st.Ignored}; got != tt.wantCounts || st.Calls != wantCalls {
+				t.Fatalf("successes, failures, ignored = %v of %d calls, want %v of %d", got, st.Calls, tt.wantCounts, wantCalls)
 			}
 		})
 	}
@@ -453,15 +459,16 @@ func since(st, before Stats) [3]uint64 {
 	return [3]uint64{st.Successes - before.Successes, st.Failures - before.Failures, st.Ignored - before.Ignored}
 }
 
-// Regression: a stream opened on a context that is already done has its abandonment callback
-// run at once on another goroutine, before the interceptor has stored the callback's stop
-// function; the callback must not call it (a data race and a nil call before the fix).
+// Regression: a stream whose context is done by the time it is watched (cancelled while it
+// opened) has its abandonment callback run at once on another goroutine, before the
+// interceptor has stored the callback's stop function; the callback must not call it (a data
+// race and a nil call before the fix).
 func TestStreamOpenedOnDoneContext(t *testing.T) {
 	for range 50 {
 		b, _, _ := newTest(t, Config{})
 		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
 		streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			cancel()
 			return &fakeStream{ctx: ctx, recv: []error{io.EOF}}, nil
 		}
 		cs, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
@@ -590,5 +597,62 @@ func TestStreamKeepsGRPCRetries(t *testing.T) {
 	b, _ := reg.Lookup("kyc.v1.LivenessService")
 	if s := b.Stats(); s.Calls != 1 || s.Successes != 1 {
 		t.Fatalf("stats = %+v, want one success", s)
+	}
+}
+
+// A call whose caller's deadline had passed before it began says nothing about the service:
+// grpc fails it before sending it. The breaker neither counts it nor lets it take a half-open
+// probe's slot, for unary calls and streams (before the fix each was a failure, and five of
+// them opened the breaker of a healthy service). One whose deadline passes while it runs is
+// a failure, as before.
+func TestCallerDeadlineBeforeAndDuringTheCall(t *testing.T) {
+	deadlineExceeded := status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded")
+	ended, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	unary := func(b *Breaker, ctx context.Context, during func()) error {
+		return b.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			during()
+			return deadlineExceeded
+		})
+	}
+	stream := func(b *Breaker, ctx context.Context, during func()) error {
+		_, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			during()
+			return nil, deadlineExceeded
+		})
+		return err
+	}
+	for name, call := range map[string]func(*Breaker, context.Context, func()) error{"unary": unary, "stream": stream} {
+		t.Run(name, func(t *testing.T) {
+			b, clk, _ := newTest(t, Config{})
+			for range 2 * b.Config().ConsecutiveFailures {
+				if err := call(b, ended, func() {}); status.Code(err) != grpccodes.DeadlineExceeded {
+					t.Fatalf("call = %v, want DeadlineExceeded", err)
+				}
+			}
+			if st := b.Stats(); st.State != Closed || st.Calls != 0 {
+				t.Fatalf("after calls that began past their deadline: %+v, want closed with no call counted", st)
+			}
+			halfOpen(t, b, clk)
+			before := b.Stats()
+			for range b.Config().HalfOpenMaxCalls + 1 {
+				_ = call(b, ended, func() {})
+			}
+			if p, err := b.Allow(); err != nil {
+				t.Fatalf("a probe after calls that began past their deadline: %v (they took its slot)", err)
+			} else {
+				p.Done(nil)
+			}
+			if st := b.Stats(); st.Calls != before.Calls+1 {
+				t.Errorf("calls = %d, want %d (the probe alone)", st.Calls, before.Calls+1)
+			}
+
+			b, _, _ = newTest(t, Config{})
+			expiring := testkit.NewExpiring(t, context.Background())
+			_ = call(b, expiring, expiring.Expire)
+			if st := b.Stats(); st.Calls != 1 || st.Failures != 1 {
+				t.Errorf("a deadline that passes during the call: %+v, want one failure", st)
+			}
+		})
 	}
 }

@@ -410,7 +410,7 @@ func TestAdaptiveStreamSamples(t *testing.T) {
 		name      string
 		openErr   error
 		recv      []error
-		deadline  bool // end the stream by its context's deadline instead
+		deadline  bool // end the stream by its context's deadline, passing after it opened, instead
 		cancel    bool // end it by canceling its context
 		wantLimit int
 	}{
@@ -421,18 +421,19 @@ func TestAdaptiveStreamSamples(t *testing.T) {
 		{name: "caller cancels", cancel: true, wantLimit: 2},
 		{name: "deadline passes", deadline: true, wantLimit: 1},
 	}
+	// A stream whose deadline had passed before it opened is no sample: see
+	// TestEndedContextTakesNoSlot.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clocktest.New(time.Time{})
 			b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{
 				Algorithm: "aimd", InitialLimit: 2, BackoffRatio: 0.5,
 			}}, bulkhead.WithClock(clk))
+			expiring := testkit.NewExpiring(t, context.Background())
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			if tt.deadline {
-				var c2 context.CancelFunc
-				ctx, c2 = context.WithDeadline(ctx, time.Now().Add(-time.Second))
-				defer c2()
+				ctx = expiring
 			}
 			streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 				if tt.openErr != nil {
@@ -447,7 +448,9 @@ func TestAdaptiveStreamSamples(t *testing.T) {
 			switch {
 			case tt.cancel:
 				cancel()
-			case cs != nil && !tt.deadline:
+			case tt.deadline:
+				expiring.Expire()
+			case cs != nil:
 				for range len(tt.recv) + 1 {
 					_ = cs.RecvMsg(nil)
 				}

@@ -68,6 +68,9 @@ func (b *Bulkhead) Exit(_ context.Context, method string, _ []grpc.CallOption, p
 // passed deadline a drop; a failed send is this side's and no sample).
 func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if ctx.Err() != nil {
+			return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
+		}
 		if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
 			return nil, grpcError(err)
 		}

@@ -461,3 +461,45 @@ func TestInstant(t *testing.T) {
 		t.Error("MaxWait 1s: want not instant, but instant for a call that may not wait")
 	}
 }
+
+// A call whose caller's deadline had passed before it began goes to grpc, which fails it
+// before sending anything, without the bulkhead: it takes no slot (so it is not refused as
+// BULKHEAD_FULL, and ends with its own DeadlineExceeded), and an adaptive limit takes no
+// sample from it (a drop before the fix: five such calls halved the limit five times).
+func TestEndedContextTakesNoSlot(t *testing.T) {
+	ended, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	forModes(t, func(t *testing.T, newBulkhead newFunc) {
+		b, err := newBulkhead(svc, bulkhead.Config{MaxConcurrent: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.TryAcquire() {
+			t.Fatal("no free slot")
+		}
+		defer b.Release()
+		if err := b.Unary()(ended, testkit.MethodCompare, nil, nil, nil, invoker); status.Code(err) != grpccodes.DeadlineExceeded {
+			t.Errorf("unary call = %v, want the invoker's DeadlineExceeded", err)
+		}
+		if _, err := b.Stream()(ended, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); status.Code(err) != grpccodes.DeadlineExceeded {
+			t.Errorf("stream open = %v, want the streamer's DeadlineExceeded", err)
+		}
+		if n := b.InFlight(); n != 1 {
+			t.Errorf("InFlight = %d, want 1 (the slot the test holds)", n)
+		}
+	})
+	b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{Algorithm: "aimd", InitialLimit: 2, BackoffRatio: 0.5}})
+	for range 5 {
+		_ = b.Unary()(ended, testkit.MethodCompare, nil, nil, nil, invoker)
+		_, _ = b.Stream()(ended, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+	}
+	if got := b.Capacity(); got != 2 {
+		t.Errorf("adaptive limit = %d after calls that began past their deadline, want 2 (no sample)", got)
+	}
+}

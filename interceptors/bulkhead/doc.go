@@ -17,7 +17,10 @@
 //	| the context's deadline      | *codes.Rejection (BULKHEAD_FULL)         |
 //	| the context is canceled     | ctx.Err() (context.Canceled)             |
 //
-// A context whose deadline has already passed is rejected at once when no slot is free.
+// A context whose deadline has already passed is rejected at once when no slot is free. The
+// interceptors pass a call or stream whose context had already ended before it began to grpc,
+// which fails it before sending anything, without taking a slot (so not as BULKHEAD_FULL, and
+// no sample for an adaptive limit).
 //
 // # Rejections
 //

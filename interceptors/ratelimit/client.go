@@ -67,8 +67,10 @@ func (p *Policy) Exit(context.Context, string, []grpc.CallOption, section.Pass, 
 // Stream returns an interceptor that takes one token when a stream opens.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
-			return nil, grpcError(err)
+		if ctx.Err() == nil { // Ended already: no token (see section.InvokeGate).
+			if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
+				return nil, grpcError(err)
+			}
 		}
 		return streamer(ctx, desc, cc, method, opts...)
 	}

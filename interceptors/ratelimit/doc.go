@@ -44,10 +44,12 @@
 // taken from the one it replaces are not carried over. A fleet-wide bucket keeps its state in
 // Redis across such a reload (see redislimit).
 //
-// A caller whose context has ended takes no token. A take at an earlier time than one before
-// it (a call that read the clock before another but reached the bucket after it) finds the
-// tokens that one took gone, since the time at which the bucket is full again never moves
-// back: no span of time refills twice.
+// A caller whose context has ended takes no token; the interceptors pass its call or stream to
+// grpc, which fails it before sending anything, with the context's code.
+//
+// A take at an earlier time than one before it (a call that read the clock before another but
+// reached the bucket after it) finds the tokens that one took gone, since the time at which the
+// bucket is full again never moves back: no span of time refills twice.
 //
 // # Policy and rejections
 //

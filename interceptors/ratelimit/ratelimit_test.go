@@ -419,3 +419,34 @@ func TestRejectionRetryAfterMsRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+// A call whose caller's deadline had passed before it began, which grpc fails before sending
+// it, takes no token: unary or stream, it ends with grpc's DeadlineExceeded, and the next
+// live call still finds the token.
+func TestEndedContextTakesNoToken(t *testing.T) {
+	ended, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	deadlineExceeded := status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded")
+	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		if ctx.Err() != nil {
+			return deadlineExceeded
+		}
+		return nil
+	}
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		return nil, invoker(ctx, "", nil, nil, nil)
+	}
+	p, err := ratelimit.New(svc, nil, ratelimit.Config{Rate: 1, Burst: 1}, ratelimit.WithClock(clocktest.New(time.Time{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Unary()(ended, testkit.MethodCompare, nil, nil, nil, invoker); !errors.Is(err, deadlineExceeded) {
+		t.Errorf("unary call = %v, want the invoker's DeadlineExceeded", err)
+	}
+	if _, err := p.Stream()(ended, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); !errors.Is(err, deadlineExceeded) {
+		t.Errorf("stream open = %v, want the streamer's DeadlineExceeded", err)
+	}
+	if err := p.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker); err != nil {
+		t.Errorf("a live call after the ended ones = %v, want the token they did not take", err)
+	}
+}

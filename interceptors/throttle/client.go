@@ -75,7 +75,7 @@ func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p
 func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		disabled, classifier := callSettings(t.classifier, opts)
-		if disabled {
+		if disabled || ctx.Err() != nil { // Ended already: uncounted (see section.InvokeGate).
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		if err := t.Allow(method); err != nil {

@@ -140,6 +140,7 @@ func TestUnaryAccounting(t *testing.T) {
 		invokerErr                error
 		overloaded                bool // the window holds 100 failures and every draw rejects
 		cancel                    bool // the caller's context is cancelled when the call ends
+		expired                   bool // the caller's deadline passed before the call
 		opts                      []grpc.CallOption
 		wantInvoked               bool
 		wantRequests, wantAccepts int64 // what the call added to the window
@@ -153,6 +154,8 @@ func TestUnaryAccounting(t *testing.T) {
 		{name: "rejected by an inner policy", invokerErr: &codes.Rejection{Code: grpccodes.ResourceExhausted, Reason: "BULKHEAD_FULL", Policy: observe.PolicyBulkhead}, wantInvoked: true},
 		{name: "per-call classifier", invokerErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{WithCallClassifier(unavailableIsBusiness)}, wantInvoked: true, wantRequests: 1, wantAccepts: 1},
 		{name: "throttled locally", overloaded: true, wantRequests: 1},
+		// grpc fails such a call before sending it: neither throttled nor counted.
+		{name: "caller deadline passed before the call", invokerErr: status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded"), expired: true, overloaded: true, wantInvoked: true},
 		{name: "Disable bypasses an overloaded throttle", overloaded: true, opts: []grpc.CallOption{Disable()}, wantInvoked: true},
 		{name: "Disable counts nothing", invokerErr: testkit.Status(grpccodes.Unavailable, ""), opts: []grpc.CallOption{Disable()}, wantInvoked: true},
 	}
@@ -169,6 +172,10 @@ func TestUnaryAccounting(t *testing.T) {
 			r0, a0 := th.Counts()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			if tt.expired {
+				ctx, cancel = context.WithDeadline(ctx, time.Unix(1, 0))
+				defer cancel()
+			}
 			invoked := false
 			invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 				invoked = true
@@ -380,20 +387,40 @@ func TestStreamAccounting(t *testing.T) {
 	}
 }
 
+// A stream whose caller's deadline passes while it is open is a request that was not
+// accepted; one whose deadline had passed before it opened, which grpc fails before sending
+// anything, is neither throttled nor counted (before the fix it was throttled by an
+// overloaded window, and counted).
 func TestStreamDeadline(t *testing.T) {
 	th, _, _ := newTest(t, Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
 	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 		return &fakeStream{ctx: ctx}, nil
 	}
-	cs, err := th.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+	expiring := testkit.NewExpiring(t, context.Background())
+	cs, err := th.Stream()(expiring, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	expiring.Expire()
 	waitDone(t, cs) // The caller's deadline passes with the stream open.
 	if r, a := th.Counts(); r != 1 || a != 0 {
 		t.Fatalf("Counts() = %d, %d, want 1 request that was not accepted", r, a)
+	}
+
+	th, _, _ = newTest(t, Config{}, WithRand(constRand(0)))
+	fill(th, 100, 0)
+	r0, a0 := th.Counts()
+	ended, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	deadlineExceeded := status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded")
+	_, err = th.Stream()(ended, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return nil, deadlineExceeded
+	})
+	if !errors.Is(err, deadlineExceeded) {
+		t.Fatalf("open past the deadline = %v, want the streamer's DeadlineExceeded", err)
+	}
+	if r, a := th.Counts(); r != r0 || a != a0 {
+		t.Fatalf("Counts() = %d, %d after a stream opened past its deadline, want %d, %d", r, a, r0, a0)
 	}
 }
 

@@ -64,7 +64,9 @@
 // the caller cancelled says nothing about the service, and a rejection by another bulwark
 // policy (an open breaker, a full bulkhead) never reached it: neither counts. The interceptors
 // also count nothing for a call whose invoker panics, or whose context the caller cancelled,
-// whatever its error.
+// whatever its error, and pass a call or stream whose context had already ended before it
+// began (its deadline passed) to grpc, which fails it before sending anything, unthrottled and
+// uncounted.
 //
 // A stream is admitted when it opens and counted once, when it ends: opening fails; SendMsg
 // fails other than with io.EOF; RecvMsg returns an error (io.EOF is the normal end: an accept);
