@@ -265,7 +265,7 @@ func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v code
 	l := &u.loop
 	p.initLoop(l, ctx, m, &u.c, u.t.Sink, u.declared, u.t.Start)
 	l.kept, l.made = p.keeps(u.kept), 1
-	l.finished(1, u.t.Start, v, reported)
+	l.finished(ctx, 1, u.t.Start, v, reported)
 	if retry, ferr := l.next(ctx, ctx, 1, v, err, nil); !retry {
 		l.finish(&u.t)
 		return p.gatedEnd(u, ferr)

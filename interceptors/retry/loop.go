@@ -79,11 +79,12 @@ func (l *loop) outgoing(ctx context.Context, n int) context.Context {
 	return attempt.Outgoing(ctx, l.sent, n, false)
 }
 
-// finished accounts for attempt n of the loop, started at t0 and ended with v: the retry
-// budget records it, and unless a hedging policy below reported the round's attempts
-// (reported of them), its AttemptFinished is sent.
-func (l *loop) finished(n int, t0 time.Time, v codes.Verdict, reported int) {
-	if l.m.bucket != nil {
+// finished accounts for attempt n of the loop, started at t0 and ended with v, of a call
+// whose caller's context is ctx: the retry budget records it, unless it began after the
+// call's deadline had passed (see lateStart), and unless a hedging policy below reported the
+// round's attempts (reported of them), its AttemptFinished is sent.
+func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdict, reported int) {
+	if l.m.bucket != nil && !(v.Class.Failure() && l.lateStart(ctx, t0)) {
 		l.m.bucket.record(v, n == 1)
 	}
 	if reported > 0 {
@@ -94,6 +95,15 @@ func (l *loop) finished(n int, t0 time.Time, v codes.Verdict, reported int) {
 	if l.sink != nil {
 		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.now(), v, "")
 	}
+}
+
+// lateStart reports whether an attempt that began at t0 began when the call's deadline
+// (ctx's, or the declared one) had already passed: grpc fails such an attempt before sending
+// it, with DeadlineExceeded, which then says nothing about the service (one whose deadline
+// passes while it runs does). Asked of failures only, it costs a success nothing.
+func (l *loop) lateStart(ctx context.Context, t0 time.Time) bool {
+	dl, ok := l.b.deadline(ctx)
+	return ok && !t0.Before(dl)
 }
 
 // next handles the failure err (verdict v) of attempt n of a call whose caller's context is

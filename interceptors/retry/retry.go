@@ -262,7 +262,7 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 			cancel()
 		}
 		v := p.s.Classifier.ClassifyTrailer(err, trailer)
-		l.finished(n, t0, v, reported)
+		l.finished(ctx, n, t0, v, reported)
 		if err == nil {
 			l.report(n, v)
 			return nil

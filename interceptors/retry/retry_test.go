@@ -532,3 +532,34 @@ func TestNew(t *testing.T) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
 }
+
+// A call whose caller's deadline had passed before it began, which grpc fails before sending
+// it, takes nothing from the retry budget (before the fix each took a token, as a failure of
+// the service: a caller past its deadline drained the bucket and stopped the retries of
+// everyone else's calls). One whose deadline passes during the attempt still takes one.
+func TestDeadlineBeforeTheCallSparesTheBudget(t *testing.T) {
+	s := newSetup(t, retry.Config{Jitter: retry.JitterNone, Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1}}, -1)
+	deadlineExceeded := status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded")
+	ended, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	budget := s.p.Budget("kyc.v1.FaceMatchService")
+	for range 10 {
+		err := s.p.Unary()(ended, testkit.MethodCompare, nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			return deadlineExceeded
+		})
+		if !errors.Is(err, deadlineExceeded) {
+			t.Fatalf("call = %v, want the invoker's DeadlineExceeded", err)
+		}
+	}
+	if got := budget.Tokens(); got != 10 {
+		t.Fatalf("tokens = %v after calls that began past their deadline, want 10", got)
+	}
+	expiring := testkit.NewExpiring(t, context.Background())
+	_ = s.p.Unary()(expiring, testkit.MethodCompare, nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		expiring.Expire()
+		return deadlineExceeded
+	})
+	if got := budget.Tokens(); got != 9 {
+		t.Fatalf("tokens = %v after a call whose deadline passed during its attempt, want 9", got)
+	}
+}

@@ -575,7 +575,7 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 // account reports the committed attempt n, started at t0, which ended with verdict v: its
 // AttemptFinished (unless a hedging policy below reported it), the retry budget, Report.
 func (s *retryStream) account(n int, t0 time.Time, v codes.Verdict) {
-	s.loop.finished(n, t0, v, s.round.Reported())
+	s.loop.finished(s.parent, n, t0, v, s.round.Reported())
 	s.loop.report(n, v)
 }
 
@@ -606,7 +606,7 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 			err = attemptTimedOut(err, s.p.cfg.PerAttemptTimeout)
 		}
 		v := s.p.s.Classifier.ClassifyTrailer(err, trailer)
-		s.loop.finished(n, t0, v, s.round.Reported())
+		s.loop.finished(s.parent, n, t0, v, s.round.Reported())
 		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
 			return s.fail(ferr)
 		}
