@@ -218,7 +218,10 @@
 // of a stream method are measured from the same point, so they are the server's time to
 // answer, not the client's upload. Header, Trailer and Context answer from the winning
 // attempt once RecvMsg has returned. Messages must not be modified after SendMsg, as grpc
-// already requires. A RecvMsg before CloseSend is a plain receive on attempt 1.
+// already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
+// of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
+// panic goes on to the caller once the kept messages and attempt 1's context are released,
+// and the hedges of a reply phase canceled and returned.
 //
 // Server-streaming and bidirectional streams are not hedged: their replies reach the caller
 // one message at a time, so after the first message there is nothing left to race, and a
