@@ -189,7 +189,10 @@
 // other attempts are canceled and awaited), and is raised again with the same value on the
 // caller's goroutine when the call returns: it reaches the caller as attempt 1's does, with
 // the caller's stack rather than the hedge's. A hedge that calls runtime.Goexit is raised as
-// a panic too.
+// a panic too. So is a panic of what runs for a hedge on its goroutine besides its attempt:
+// the observer on the hedge's HedgeSent or AttemptFinished, the classifier, a stream hedge's
+// Trailer. The hedge is still counted once: an observer's panic on its AttemptFinished comes
+// after its outcome was taken, and the event is not sent again.
 //
 // # Metadata
 //

@@ -2,7 +2,9 @@ package hedge
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -149,5 +151,55 @@ func TestStreamMetadataPanicReleases(t *testing.T) {
 			}
 			panicsAndReleases(t, cs, opened, tc.name, func() { tc.call(cs) })
 		})
+	}
+}
+
+// A hedge of a client stream whose Trailer panics, read on the hedge's goroutine once its
+// receive returned, makes the caller's RecvMsg panic, as a panic of the hedge's receive does,
+// once attempt 1 has been canceled and the stream released; the panic used to be raised in
+// the hedge's goroutine, which killed the process.
+func TestStreamHedgeTrailerPanicReachesTheCaller(t *testing.T) {
+	const d = 10 * time.Millisecond
+	p, clk := hedged(t, Config{MaxAttempts: 2, Delay: d})
+	var (
+		mu     sync.Mutex
+		opened []context.Context
+	)
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opened = append(opened, ctx)
+		if len(opened) == 1 {
+			return testkit.NewScriptedStream(ctx, true), nil // attempt 1 answers only when canceled
+		}
+		return trailerPanickingStream{testkit.NewScriptedStream(ctx, false)}, nil
+	}
+	cs, err := p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = cs.RecvMsg(&kycv1.CheckResponse{})
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	if v := <-recovered; v != "boom" {
+		t.Fatalf("recovered %v, want the hedge's panic", v)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(opened) != 2 {
+		t.Fatalf("%d attempts opened, want 2", len(opened))
+	}
+	if opened[0].Err() == nil {
+		t.Error("attempt 1's context is still live after the hedge's Trailer panicked")
 	}
 }
