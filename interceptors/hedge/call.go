@@ -272,6 +272,10 @@ func (c *call) onTimer() {
 // nothing and sends no event. A panic of the attempt is recovered here, ends the call as a
 // fatal outcome would, and is raised again on the caller's goroutine by wait: a hedge's panic
 // reaches the caller as attempt 1's does, instead of killing the process from a timer goroutine.
+// So does a panic of what runs on this goroutine for the hedge: the observer, on its HedgeSent
+// or its AttemptFinished, the classifier, the stream's Trailer. A panic after the outcome was
+// taken (the observer's, on AttemptFinished) leaves the accounting as it is: the attempt has
+// left those in flight, and its AttemptFinished is not sent again.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
 	// The attempts of the call before this one: the retry loop's before the round, and the
@@ -294,26 +298,30 @@ func (c *call) runHedge(n int) {
 	if !start {
 		return
 	}
-	returned := false
+	returned, settled := false, false
 	defer func() {
 		if !returned {
-			c.abort(recover())
+			c.abort(recover(), settled)
 		}
 	}()
 	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	reply := c.typ.New().Interface()
 	err := c.attempt(actx, n, reply)
-	returned = true
 	trailer := c.outs[n-1].trailer
 	if st := c.outs[n-1].stream; st != nil {
 		trailer = st.Trailer()
 	}
-	c.finish(n, t0, err, reply, trailer)
+	o := c.settle(n, err, reply, trailer)
+	settled = true
+	c.report(n, t0, o)
+	returned = true
 }
 
 // abort ends the call after a hedge panicked with v (nil for runtime.Goexit): no further
 // attempt starts, every other one is canceled, and wait raises v on the caller's goroutine.
-func (c *call) abort(v any) {
+// settled tells that the hedge's outcome was taken (settle) before the panic: the hedge has
+// already left those in flight.
+func (c *call) abort(v any, settled bool) {
 	if v == nil {
 		v = errGoexit
 	}
@@ -321,7 +329,9 @@ func (c *call) abort(v any) {
 	if !c.panicked {
 		c.panicked, c.panicV = true, v
 	}
-	c.inflight--
+	if !settled {
+		c.inflight--
+	}
 	c.closeLocked()
 	c.mu.Unlock()
 }
@@ -368,17 +378,33 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 	return c.invoker(ctx, c.method, c.req, reply, c.cc, opts...)
 }
 
-// finish takes the outcome of attempt n, started at t0, with the trailer it got: the first
-// success or fatal outcome wins and cancels the others. A retryable failure does not start a
-// hedge early: the attempts still in flight go on, and when none is left the call fails with
-// the failure that binds the retry loop around the hedge most (see failBeatsLocked), for that
-// loop to handle with its backoff, its pushback rules and its budget. Failures are the retry
-// policy's business; hedging is for answers that are slow to come.
+// finish takes the outcome of attempt n, started at t0, and reports it: settle, then report.
+func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trailer metadata.MD) {
+	c.report(n, t0, c.settle(n, err, reply, trailer))
+}
+
+// outcome is what settle took of an attempt's end, for report.
+type outcome struct {
+	now        time.Time
+	v          codes.Verdict
+	lost       bool // the call was decided before
+	callerLive bool // the caller's context had not ended, or the call canceled attempt 1's
+}
+
+// settle takes the outcome of attempt n with the trailer it got: the first success or fatal
+// outcome wins and cancels the others. A retryable failure does not start a hedge early: the
+// attempts still in flight go on, and when none is left the call fails with the failure that
+// binds the retry loop around the hedge most (see failBeats), for that loop to handle with its
+// backoff, its pushback rules and its budget. Failures are the retry policy's business;
+// hedging is for answers that are slow to come.
 //
 // The server's pushback on a retryable failure governs the hedges still to come (gRFC A6): a
 // request to stop sends no further hedge, and a delay holds the next one back until it has
 // passed.
-func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trailer metadata.MD) {
+//
+// Whatever settle takes (the attempt leaving those in flight, the allowance refunded) is taken
+// once: it calls nothing but the classifier, before it takes anything.
+func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD) outcome {
 	now := c.clk.Now()
 	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
 	c.mu.Lock()
@@ -421,13 +447,19 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 	}
 	c.leaveLocked()
 	c.mu.Unlock()
+	return outcome{now: now, v: v, lost: lost, callerLive: callerLive}
+}
 
+// report records the latency sample of attempt n, started at t0, whose outcome settle took,
+// and sends its AttemptFinished.
+func (c *call) report(n int, t0 time.Time, o outcome) {
+	now, v := o.now, o.v
 	d := now.Sub(t0)
 	if est := c.m.est; est != nil {
 		switch {
 		case v.Class == codes.Success || v.Class == codes.Business:
 			est.record(d)
-		case lost && d >= c.delay && callerLive:
+		case o.lost && d >= c.delay && o.callerLive:
 			// A loser canceled after the delay: its latency is longer than d, which is
 			// already past the delay. Counting d keeps the slow tail in the window; leaving
 			// it out would drag the percentile down with every hedge that wins.

@@ -189,7 +189,10 @@
 // other attempts are canceled and awaited), and is raised again with the same value on the
 // caller's goroutine when the call returns: it reaches the caller as attempt 1's does, with
 // the caller's stack rather than the hedge's. A hedge that calls runtime.Goexit is raised as
-// a panic too.
+// a panic too. So is a panic of what runs for a hedge on its goroutine besides its attempt:
+// the observer on the hedge's HedgeSent or AttemptFinished, the classifier, a stream hedge's
+// Trailer. The hedge is still counted once: an observer's panic on its AttemptFinished comes
+// after its outcome was taken, and the event is not sent again.
 //
 // # Metadata
 //
@@ -218,7 +221,10 @@
 // of a stream method are measured from the same point, so they are the server's time to
 // answer, not the client's upload. Header, Trailer and Context answer from the winning
 // attempt once RecvMsg has returned. Messages must not be modified after SendMsg, as grpc
-// already requires. A RecvMsg before CloseSend is a plain receive on attempt 1.
+// already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
+// of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
+// panic goes on to the caller once the kept messages and attempt 1's context are released,
+// and the hedges of a reply phase canceled and returned.
 //
 // Server-streaming and bidirectional streams are not hedged: their replies reach the caller
 // one message at a time, so after the first message there is nothing left to race, and a

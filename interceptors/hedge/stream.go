@@ -81,7 +81,7 @@ type stream struct {
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
 // grpc requires, m must not be modified after SendMsg returns. When attempt 1's SendMsg
 // panics before the reply phase, attempt 1's context and the buffer are released as the panic
-// passes (see done): the stream is no longer hedged.
+// passes (see attemptPanicked): the stream is no longer hedged.
 func (s *stream) SendMsg(m any) error {
 	s.mu.Lock()
 	if !s.closeSent && !s.received {
@@ -91,7 +91,7 @@ func (s *stream) SendMsg(m any) error {
 	sent := false
 	defer func() {
 		if !sent {
-			s.sendPanicked()
+			s.attemptPanicked()
 		}
 	}()
 	err := s.first.SendMsg(m)
@@ -99,10 +99,10 @@ func (s *stream) SendMsg(m any) error {
 	return err
 }
 
-// sendPanicked releases what the stream holds for hedging when attempt 1's SendMsg panicked,
-// unless the reply phase has begun: it releases them as it ends, once its hedges, which read
-// the buffer, have returned.
-func (s *stream) sendPanicked() {
+// attemptPanicked releases what the stream holds for hedging when a method of the stream the
+// caller sees (SendMsg, CloseSend, Header, Trailer) panicked, unless the reply phase has begun:
+// it releases them as it ends, once its hedges, which read the buffer, have returned.
+func (s *stream) attemptPanicked() {
 	s.mu.Lock()
 	replying := s.received
 	s.mu.Unlock()
@@ -111,12 +111,22 @@ func (s *stream) sendPanicked() {
 	}
 }
 
-// CloseSend closes the send side of attempt 1. Hedges close theirs after their replay.
+// CloseSend closes the send side of attempt 1. Hedges close theirs after their replay. When
+// attempt 1's CloseSend panics, what the stream holds for hedging is released as for a panic
+// of SendMsg.
 func (s *stream) CloseSend() error {
 	s.mu.Lock()
 	s.closeSent = true
 	s.mu.Unlock()
-	return s.first.CloseSend()
+	closed := false
+	defer func() {
+		if !closed {
+			s.attemptPanicked()
+		}
+	}()
+	err := s.first.CloseSend()
+	closed = true
+	return err
 }
 
 func (s *stream) current() grpc.ClientStream {
@@ -128,8 +138,22 @@ func (s *stream) current() grpc.ClientStream {
 // Header returns the header metadata of attempt 1, or of the winner once RecvMsg returned.
 // When attempt 1 ends without a header while the reply phase runs (a hedge won, and attempt 1
 // was canceled), Header waits for the phase to end and returns the header of the stream the
-// caller then sees, the winner's.
+// caller then sees, the winner's. When that stream's Header panics, what the stream holds for
+// hedging is released as for a panic of SendMsg.
 func (s *stream) Header() (metadata.MD, error) {
+	read := false
+	defer func() {
+		if !read {
+			s.attemptPanicked()
+		}
+	}()
+	md, err := s.header()
+	read = true
+	return md, err
+}
+
+// header is Header without its panic handling.
+func (s *stream) header() (metadata.MD, error) {
 	st := s.current()
 	md, err := st.Header()
 	if md != nil || err != nil || st != s.first {
@@ -154,7 +178,19 @@ func (s *stream) Header() (metadata.MD, error) {
 }
 
 // Trailer returns the trailer metadata of attempt 1, or of the winner once RecvMsg returned.
-func (s *stream) Trailer() metadata.MD { return s.current().Trailer() }
+// When its Trailer panics, what the stream holds for hedging is released as for a panic of
+// SendMsg.
+func (s *stream) Trailer() metadata.MD {
+	read := false
+	defer func() {
+		if !read {
+			s.attemptPanicked()
+		}
+	}()
+	md := s.current().Trailer()
+	read = true
+	return md
+}
 
 // Context returns the context of attempt 1's stream, or of the winner's once RecvMsg returned.
 func (s *stream) Context() context.Context { return s.current().Context() }
@@ -183,18 +219,19 @@ func (s *stream) RecvMsg(m any) error {
 	returned := false
 	defer func() {
 		if !returned {
-			// Attempt 1 panicked: the panic goes on to the caller, once the hedges have
-			// been canceled and have returned. The call is not reused.
+			// Attempt 1 panicked (its RecvMsg, or its Trailer read for the server's
+			// pushback): the panic goes on to the caller, once the hedges have been canceled
+			// and have returned. The call is not reused.
 			c.unwind()
 			s.done(nil)
 		}
 	}()
 	err := s.first.RecvMsg(m)
-	returned = true
 	var trailer metadata.MD
 	if err != nil {
 		trailer = s.first.Trailer()
 	}
+	returned = true
 	c.finish(1, c.start, err, nil, trailer)
 	decider, err := c.wait(err)
 	var won grpc.ClientStream

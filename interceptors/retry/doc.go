@@ -191,8 +191,8 @@
 // whole stream. Abandoned attempts are canceled. The committed attempt is reported (its
 // AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
 // server stream that fails after its first message is a failed attempt. A panic while an
-// attempt opens, sends or receives ends the stream, what it holds released (later calls
-// return Internal), and goes on to the caller.
+// attempt opens, sends or receives, or in its Header, Trailer or CloseSend, ends the stream,
+// what it holds released (later calls return Internal), and goes on to the caller.
 //
 // # Events
 //

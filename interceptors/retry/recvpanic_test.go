@@ -11,6 +11,7 @@ import (
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -24,11 +25,38 @@ type sendPanicking struct{ *testkit.ScriptedStream }
 
 func (sendPanicking) SendMsg(any) error { panic("boom") }
 
-// TestStreamAttemptPanicReleases: when an attempt's RecvMsg or SendMsg panics, the panic goes
-// on to the caller and the stream ends for good first, as when an attempt's open panics:
+// headerPanicking is an attempt stream whose Header panics with "boom".
+type headerPanicking struct{ *testkit.ScriptedStream }
+
+func (headerPanicking) Header() (metadata.MD, error) { panic("boom") }
+
+// trailerPanicking is an attempt stream whose Trailer panics with "boom".
+type trailerPanicking struct{ *testkit.ScriptedStream }
+
+func (trailerPanicking) Trailer() metadata.MD { panic("boom") }
+
+// closeSendPanicking is an attempt stream whose CloseSend panics with "boom".
+type closeSendPanicking struct{ *testkit.ScriptedStream }
+
+func (closeSendPanicking) CloseSend() error { panic("boom") }
+
+// failedTrailerPanicking is an attempt stream that fails with Unavailable, a status the
+// policy retries, and whose Trailer, which the retry loop reads for the server's pushback,
+// panics with "boom".
+type failedTrailerPanicking struct{ *testkit.ScriptedStream }
+
+func (failedTrailerPanicking) RecvMsg(any) error {
+	return status.Error(grpccodes.Unavailable, "down")
+}
+
+func (failedTrailerPanicking) Trailer() metadata.MD { panic("boom") }
+
+// TestStreamAttemptPanicReleases: when an attempt's RecvMsg, SendMsg, Header, Trailer or
+// CloseSend panics (the Trailer also as the retry loop reads it after a failure), the panic
+// goes on to the caller and the stream ends for good first, as when an attempt's open panics:
 // nothing is left locked, the attempt's context and timeout and the budget's context and
 // timer are released, instead of staying until the caller's context ends, and later calls
-// return Internal.
+// return Internal without calling the attempt again.
 func TestStreamAttemptPanicReleases(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -39,6 +67,14 @@ func TestStreamAttemptPanicReleases(t *testing.T) {
 			func(cs grpc.ClientStream) { _ = cs.RecvMsg(new(kycv1.CheckResponse)) }},
 		{"SendMsg", func(s *testkit.ScriptedStream) grpc.ClientStream { return sendPanicking{s} },
 			func(cs grpc.ClientStream) { _ = cs.SendMsg(&kycv1.CheckRequest{Index: 0}) }},
+		{"Header", func(s *testkit.ScriptedStream) grpc.ClientStream { return headerPanicking{s} },
+			func(cs grpc.ClientStream) { _, _ = cs.Header() }},
+		{"Trailer", func(s *testkit.ScriptedStream) grpc.ClientStream { return trailerPanicking{s} },
+			func(cs grpc.ClientStream) { _ = cs.Trailer() }},
+		{"CloseSend", func(s *testkit.ScriptedStream) grpc.ClientStream { return closeSendPanicking{s} },
+			func(cs grpc.ClientStream) { _ = cs.CloseSend() }},
+		{"RecvMsgTrailer", func(s *testkit.ScriptedStream) grpc.ClientStream { return failedTrailerPanicking{s} },
+			func(cs grpc.ClientStream) { _ = cs.RecvMsg(new(kycv1.CheckResponse)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := clocktest.New(time.Now())
@@ -76,9 +112,34 @@ func TestStreamAttemptPanicReleases(t *testing.T) {
 			if cs.Context().Err() == nil {
 				t.Errorf("the stream's context is still live after its %s panicked", tc.name)
 			}
-			if err := cs.RecvMsg(new(kycv1.CheckResponse)); status.Code(err) != grpccodes.Internal {
-				t.Errorf("RecvMsg after the panic = %v, want Internal", err)
+			later := func(what string, call func()) {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Errorf("%s after the panic called the attempt again, which panicked: %v", what, v)
+					}
+				}()
+				call()
 			}
+			later("RecvMsg", func() {
+				if err := cs.RecvMsg(new(kycv1.CheckResponse)); status.Code(err) != grpccodes.Internal {
+					t.Errorf("RecvMsg after the panic = %v, want Internal", err)
+				}
+			})
+			later("Header", func() {
+				if md, err := cs.Header(); md != nil || status.Code(err) != grpccodes.Internal {
+					t.Errorf("Header after the panic = %v, %v, want nil, Internal", md, err)
+				}
+			})
+			later("Trailer", func() {
+				if md := cs.Trailer(); md != nil {
+					t.Errorf("Trailer after the panic = %v, want nil", md)
+				}
+			})
+			later("CloseSend", func() {
+				if err := cs.CloseSend(); err != nil {
+					t.Errorf("CloseSend after the panic = %v, want nil", err)
+				}
+			})
 		})
 	}
 }

@@ -103,6 +103,7 @@ type retryStream struct {
 	closeSent bool                    // Guarded by mu: the caller closed the send side.
 	buf       attempt.Replay          // Guarded by mu: messages sent so far, until commit.
 	final     error                   // Guarded by mu: the error the stream ended with for good.
+	panicked  bool                    // Guarded by mu: a method of an attempt panicked; the stream answers from final.
 	released  bool                    // Guarded by mu
 
 	ctx       *streamContext     // Guarded by mu: what Context returns, made on first use.
@@ -189,23 +190,34 @@ var errRecvPanicked = status.Error(grpccodes.Internal, "retry: an attempt's rece
 // errSendPanicked is what a stream whose attempt's SendMsg panicked returns from then on.
 var errSendPanicked = status.Error(grpccodes.Internal, "retry: an attempt's send panicked")
 
+// errHeaderPanicked is what a stream whose attempt's Header panicked returns from then on.
+var errHeaderPanicked = status.Error(grpccodes.Internal, "retry: an attempt's header panicked")
+
+// errTrailerPanicked is what a stream whose attempt's Trailer panicked returns from then on.
+var errTrailerPanicked = status.Error(grpccodes.Internal, "retry: an attempt's trailer panicked")
+
+// errCloseSendPanicked is what a stream whose attempt's CloseSend panicked returns from then on.
+var errCloseSendPanicked = status.Error(grpccodes.Internal, "retry: an attempt's close of the send side panicked")
+
 // endPanickedLocked ends the stream for good with err (unless it had ended already) as a
-// panic of its attempt's open, send or receive goes on to the caller: what the stream holds is
-// released, and the attempt is not reported.
+// panic of its attempt's open, send, receive, Header, Trailer or CloseSend goes on to the
+// caller: what the stream holds is released, and the attempt is not reported. From then on
+// the stream no longer calls the attempt: its Header returns final, its Trailer nil.
 func (s *retryStream) endPanickedLocked(err error) {
 	if s.final == nil {
 		s.final = err
 	}
+	s.panicked = true
 	s.broken = true
 	s.accounted = true
 	s.releaseLocked()
 	s.loop.stop()
 }
 
-// endPanicked is endPanickedLocked for a panic of an attempt's RecvMsg.
-func (s *retryStream) endPanicked() {
+// endPanicked is endPanickedLocked, for a caller that does not hold mu.
+func (s *retryStream) endPanicked(err error) {
 	s.mu.Lock()
-	s.endPanickedLocked(errRecvPanicked)
+	s.endPanickedLocked(err)
 	s.mu.Unlock()
 }
 
@@ -345,7 +357,9 @@ func (s *retryStream) SendMsg(m any) error {
 	return err
 }
 
-// CloseSend closes the send side of the current attempt, and of every later one.
+// CloseSend closes the send side of the current attempt, and of every later one. When the
+// attempt's CloseSend panics, the stream ends for good, what it holds released, before the
+// panic goes on.
 func (s *retryStream) CloseSend() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -353,7 +367,15 @@ func (s *retryStream) CloseSend() error {
 	if s.broken || s.final != nil {
 		return nil
 	}
-	return s.cur.CloseSend()
+	closing := true // in the attempt's CloseSend
+	defer func() {
+		if closing {
+			s.endPanickedLocked(errCloseSendPanicked)
+		}
+	}()
+	err := s.cur.CloseSend()
+	closing = false
+	return err
 }
 
 // current returns the current attempt's stream, nil when there is none.
@@ -370,17 +392,30 @@ func (s *retryStream) current() grpc.ClientStream {
 // sent, and returns that attempt's header; when it does not, the stream is over, and Header
 // returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg under way retries the
 // attempt itself: Header waits for it, and reads the header of the attempt it moved on to, or
-// committed to.
+// committed to. When the attempt's Header panics, the stream ends for good, what it holds
+// released, before the panic goes on; Header returns Internal from then on.
 func (s *retryStream) Header() (metadata.MD, error) {
+	reading := false // in the attempt's Header (or Context)
+	defer func() {
+		if reading {
+			s.endPanicked(errHeaderPanicked)
+		}
+	}()
 	for {
 		s.mu.Lock()
 		st, settled, final := s.cur, s.committed || s.final != nil, s.final
+		if s.panicked {
+			st = nil
+		}
 		s.mu.Unlock()
 		if st == nil {
 			return nil, final
 		}
+		reading = true
 		md, err := st.Header()
-		if settled || md != nil || err != nil || st.Context().Err() == nil {
+		ended := !settled && md == nil && err == nil && st.Context().Err() != nil
+		reading = false
+		if !ended {
 			// A header, the committed attempt's outcome, or no end (a stream that is not
 			// gRPC's may say nothing yet).
 			return md, err
@@ -409,7 +444,7 @@ func (s *retryStream) retryHeaderless(st grpc.ClientStream) {
 	received := false
 	defer func() {
 		if !received {
-			s.endPanicked()
+			s.endPanicked(errRecvPanicked)
 		}
 	}()
 	// No header, so no message either: RecvMsg returns the attempt's status alone, and is
@@ -431,7 +466,7 @@ func (s *retryStream) retryHeaderless(st grpc.ClientStream) {
 		}
 		return
 	}
-	_ = s.retry(err, st.Trailer()) // the error, if the stream ends, is RecvMsg's to return
+	_ = s.retry(err, s.attemptTrailer(st)) // the error, if the stream ends, is RecvMsg's to return
 }
 
 // doneReceiving ends the turn of a RecvMsg, or of a Header retrying, at receiving before the
@@ -443,12 +478,31 @@ func (s *retryStream) doneReceiving() {
 	s.mu.Unlock()
 }
 
-// Trailer returns the trailer metadata of the current attempt.
+// Trailer returns the trailer metadata of the current attempt: nil when there is none, or
+// when a method of an attempt panicked (see attemptTrailer).
 func (s *retryStream) Trailer() metadata.MD {
-	if st := s.current(); st != nil {
-		return st.Trailer()
+	s.mu.Lock()
+	st, panicked := s.cur, s.panicked
+	s.mu.Unlock()
+	if st == nil || panicked {
+		return nil
 	}
-	return nil
+	return s.attemptTrailer(st)
+}
+
+// attemptTrailer returns the trailer of attempt st, for the caller or for the retry loop's
+// classification. When the attempt's Trailer panics, the stream ends for good, what it holds
+// released, before the panic goes on.
+func (s *retryStream) attemptTrailer(st grpc.ClientStream) metadata.MD {
+	read := false
+	defer func() {
+		if !read {
+			s.endPanicked(errTrailerPanicked)
+		}
+	}()
+	md := st.Trailer()
+	read = true
+	return md
 }
 
 // Context returns the stream's context: the call's (bounded by the budget), which ends when
@@ -520,7 +574,7 @@ func (s *retryStream) RecvMsg(m any) error {
 	receiving := false // in the attempt's RecvMsg
 	defer func() {
 		if receiving {
-			s.endPanicked()
+			s.endPanicked(errRecvPanicked)
 		}
 	}()
 	for {
@@ -548,7 +602,7 @@ func (s *retryStream) RecvMsg(m any) error {
 			}
 			return err
 		}
-		if ferr := s.retry(err, st.Trailer()); ferr != nil {
+		if ferr := s.retry(err, s.attemptTrailer(st)); ferr != nil {
 			return ferr
 		}
 		s.mu.Lock()
@@ -565,7 +619,7 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 	if mine {
 		v := codes.Verdict{Class: codes.Success, Code: grpccodes.OK}
 		if err != nil && !errors.Is(err, io.EOF) {
-			v = s.p.s.Classifier.ClassifyTrailer(err, st.Trailer())
+			v = s.p.s.Classifier.ClassifyTrailer(err, s.attemptTrailer(st))
 		}
 		s.account(n, t0, v)
 	}
