@@ -662,7 +662,7 @@ func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
 			if key == "codes" {
 				code, ok := fallback.ParseCode(name)
 				if !ok {
-					d.add(k, sp, strconv.Quote(name), "is not a gRPC code name (such as UNAVAILABLE)")
+					d.add(k, sp, strconv.Quote(name), codeNameRule(name))
 					return
 				}
 				if o.Codes == nil {
