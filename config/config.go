@@ -33,6 +33,11 @@ type Config struct {
 	Profiles map[string]Profile `yaml:"profiles" json:"profiles"`
 	// Services maps a fully qualified gRPC service name ("kyc.v1.OCRService") to its binding.
 	Services map[string]Service `yaml:"services" json:"services"`
+
+	// srcs are the sources a parsed Config was read from (the file's, then builtin.yaml's),
+	// to locate what a check after parsing (CheckNames) finds; nil for a Config built in Go.
+	// They are never changed, so copies share them.
+	srcs []*source
 }
 
 // Profile is a set of policies. A nil section means that policy is off (YAML: the key is

@@ -690,6 +690,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if len(errs) > 0 {
 		return joinErrors(errs)
 	}
+	cfg.srcs = []*source{d.src}
 	*c = cfg
 	return nil
 }
