@@ -33,6 +33,11 @@ type Config struct {
 	Profiles map[string]Profile `yaml:"profiles" json:"profiles"`
 	// Services maps a fully qualified gRPC service name ("kyc.v1.OCRService") to its binding.
 	Services map[string]Service `yaml:"services" json:"services"`
+
+	// srcs are the sources a parsed Config was read from (the file's, then builtin.yaml's),
+	// to locate what a check after parsing (CheckNames) finds; nil for a Config built in Go.
+	// They are never changed, so copies share them.
+	srcs []*source
 }
 
 // Profile is a set of policies. A nil section means that policy is off (YAML: the key is
@@ -62,7 +67,8 @@ type Profile struct {
 // Service binds a gRPC service to a profile, with overrides.
 type Service struct {
 	// Profile names the profile. Empty means the profile named "default" if there is one,
-	// else none (only the overrides apply).
+	// else none (only the overrides apply). In YAML, leave the key out for that: an explicit
+	// profile: "" is an error.
 	Profile string `yaml:"profile" json:"profile"`
 	// Overrides change the profile for every method of the service.
 	Overrides `yaml:",inline" json:",inline"`
@@ -73,7 +79,7 @@ type Service struct {
 // Method is one method's own profile and overrides.
 type Method struct {
 	// Profile, when set, replaces the service's profile for this method; the service's
-	// overrides still apply on top of it.
+	// overrides still apply on top of it. In YAML, an explicit profile: "" is an error.
 	Profile string `yaml:"profile" json:"profile"`
 	// Overrides change the method's policies after the service's overrides.
 	Overrides `yaml:",inline" json:",inline"`

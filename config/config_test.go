@@ -266,3 +266,22 @@ func TestWrittenZeroMeaningTheDefault(t *testing.T) {
 		}
 	}
 }
+
+// An explicit profile: "" used to mean the default profile silently (for a method, the
+// service's): config/doc.go's rule is that a written zero meaning the default is an error,
+// and the way to the default is to leave the field out.
+func TestEmptyProfileRefused(t *testing.T) {
+	for yml, want := range map[string]string{
+		"services:\n  acme.v1.Geo: {profile: \"\"}\n":                          `e.yaml:2: services."acme.v1.Geo".profile: "" is not a profile name: leave the field out for the default (the built-in binding's profile, else the profile named "default")`,
+		"services:\n  acme.v1.Geo:\n    methods:\n      Find: {profile: ''}\n": `e.yaml:4: services."acme.v1.Geo".methods.Find.profile: "" is not a profile name: leave the field out for the service's profile`,
+	} {
+		_, _, err := config.Parse("e.yaml", []byte(yml))
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: err = %v, want %q", yml, err, want)
+		}
+	}
+	// Left out, the field still means the default.
+	if _, _, err := config.Parse("e.yaml", []byte("services:\n  acme.v1.Geo:\n    methods:\n      Find: {}\n")); err != nil {
+		t.Errorf("profile left out: %v", err)
+	}
+}

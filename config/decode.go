@@ -27,6 +27,9 @@ import (
 // it explicitly is an error with this rule. A section's own rules are its section.Spec.Zero.
 var zeroRules = map[string]string{
 	"budget": "is not positive (leave it out for the default 8s)",
+	// An empty profile name is not a name: left out, the field means the default.
+	"service.profile": `is not a profile name: leave the field out for the default (the built-in binding's profile, else the profile named "default")`,
+	"method.profile":  "is not a profile name: leave the field out for the service's profile",
 }
 
 // zeroRule returns the rule an explicit zero breaks at ruleKey (budget, or section.field).
@@ -355,7 +358,7 @@ func (d *decoder) service(n *yaml.Node, path string, s *Service) {
 	d.fields(n, path, "a service", serviceKeys(), func(key, sp string, v *yaml.Node) {
 		switch key {
 		case "profile":
-			d.scalar(v, sp, "profile", reflect.ValueOf(&s.Profile).Elem())
+			d.scalar(v, sp, "service.profile", reflect.ValueOf(&s.Profile).Elem())
 		case "methods":
 			s.Methods = named(d, v, sp, "methods", d.method)
 		default:
@@ -367,7 +370,7 @@ func (d *decoder) service(n *yaml.Node, path string, s *Service) {
 func (d *decoder) method(n *yaml.Node, path string, m *Method) {
 	d.fields(n, path, "a method", methodKeys(), func(key, sp string, v *yaml.Node) {
 		if key == "profile" {
-			d.scalar(v, sp, "profile", reflect.ValueOf(&m.Profile).Elem())
+			d.scalar(v, sp, "method.profile", reflect.ValueOf(&m.Profile).Elem())
 			return
 		}
 		d.override(key, v, sp, &m.Overrides)
@@ -659,7 +662,7 @@ func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
 			if key == "codes" {
 				code, ok := fallback.ParseCode(name)
 				if !ok {
-					d.add(k, sp, strconv.Quote(name), "is not a gRPC code name (such as UNAVAILABLE)")
+					d.add(k, sp, strconv.Quote(name), codeNameRule(name))
 					return
 				}
 				if o.Codes == nil {
@@ -687,6 +690,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if len(errs) > 0 {
 		return joinErrors(errs)
 	}
+	cfg.srcs = []*source{d.src}
 	*c = cfg
 	return nil
 }

@@ -71,7 +71,8 @@
 //	ocr.yaml:12: services."kyc.v1.OCRService".retry.max_attempts: 0 is below 1
 //
 // In YAML, writing 0 (or "") in a field where the zero value means "use the default" is an
-// error, since it would silently mean something else than it says; leave the field out.
+// error, since it would silently mean something else than it says; leave the field out. So is
+// an empty profile name (profile: "") in a service or a method.
 // Where 0 means "none" or "off" it is accepted, so that an override can switch a thing off.
 //
 //	| written 0 is an error                                   | written 0 is accepted          |
@@ -103,9 +104,13 @@
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, every
 // backoff sleep at its longest) does not fit the budget, and which attempts the budget will
-// cut. A profile with retry.fit_schedule is judged instead on a brownout, every attempt failing
-// at once after its longest waits: its sleeps are fitted to the time left, so only waits
-// that alone outlast the budget can keep its attempts from running. A worst case that fits
+// cut. The retry policy starts no retry whose sleep would leave less than
+// retry.MinAttemptTime (5ms) before the budget: such an attempt never runs, and is warned
+// about even in a worst case that ends within the budget. A profile with retry.fit_schedule
+// is judged instead on a brownout, every attempt failing at once after its longest waits: its
+// sleeps are fitted to the time left, so only waits that alone outlast the budget (or a
+// budget so short that the fitted sleeps leave under 5ms) can keep its attempts from running.
+// A worst case that fits
 // the budget (or deadline.max) but not a shorter deadline.default is warned about too: every
 // call without a deadline of its own gets that default. [Explain] prints the
 // resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones

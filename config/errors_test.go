@@ -21,6 +21,7 @@ var badInputs = []struct {
 	{"negative_values", "budget: -1s\nprofiles:\n  p:\n    retry: {max_attempts: -1, initial_backoff: -1s}\n    bulkhead: {max_concurrent: -4}\n    breaker: {failure_rate_threshold: -0.5}\n"},
 	{"explicit_zero", "budget: 0s\nprofiles:\n  p:\n    retry:\n      max_attempts: 0\n      multiplier: 0\n      max_backoff: 0s\n      per_attempt_timeout: 0s\n    breaker: {window_size: 0, recovery_timeout: 0s, failure_rate_threshold: 0}\n    bulkhead: {max_concurrent: 0, max_wait: 0s}\n"},
 	{"explicit_zero_in_service", "services:\n  kyc.v1.OCRService:\n    retry:\n      max_attempts: 0\n"},
+	{"empty_profile", "services:\n  kyc.v1.OCRService:\n    profile: \"\"\n    methods:\n      Extract: {profile: ''}\n  acme.v1.Geo: {profile: \"\"}\n"},
 	{"unknown_profile", "services:\n  kyc.v1.OCRService:\n    profile: orc\n    methods:\n      Extract: {profile: fastest}\n"},
 	{"bad_jitter", "profiles:\n  p:\n    retry: {jitter: wild, jitter_amount: 1s}\n  q:\n    retry: {jitter: \"\"}\n"},
 	{"bad_class", "profiles:\n  p:\n    classifier:\n      reasons: {DOCUMENT_UNREADABLE: bussiness}\n      codes: {UNAVAILABLE: flaky}\n    fallback: {on_classes: [transient, oops]}\n"},

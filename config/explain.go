@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
@@ -170,6 +171,7 @@ func timeline(ew *errWriter, ind, title string, t Timeline) {
 	}
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	neverRun := t.firstNeverRun()
 	for _, s := range t.Steps {
 		var what, span string
 		switch {
@@ -188,6 +190,10 @@ func timeline(ew *errWriter, ind, title string, t Timeline) {
 		note := ""
 		switch {
 		case s.Start >= t.Limit:
+			note = "never runs"
+		case neverRun > 0 && s.Attempt == neverRun && s.Kind == StepSleep && s.End <= t.Limit:
+			note = "not slept: less than " + retry.MinAttemptTime.String() + " would be left (retry.MinAttemptTime)"
+		case neverRun > 0 && (s.Attempt > neverRun || s.Attempt == neverRun && s.Kind == StepAttempt):
 			note = "never runs"
 		case s.Unbounded || s.End > t.Limit:
 			note = "<- cut at " + t.Limit.String()

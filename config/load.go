@@ -90,6 +90,7 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 	for i := range warns {
 		warns[i].File, warns[i].Line = locate(warns[i].Path, src, bsrc)
 	}
+	cfg.srcs = []*source{src, bsrc}
 	return cfg, warns, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
 
 // KnownNames is what a program knows of gRPC services: each fully qualified service name
@@ -18,7 +20,9 @@ type KnownNames map[string][]string
 // its path, with the closest known name when one is near ("did you mean"); file names the
 // configuration in the errors (it may be empty). Services listed in external are services the
 // program reaches without linking their descriptors: they and their methods are accepted as
-// written. The errors are joined with errors.Join, in name order.
+// written. The errors are joined with errors.Join, in name order. For a Config that Load,
+// Parse or yaml.Unmarshal read, each error has the line of the name (in builtin.yaml, named
+// so, for a built-in binding); for one built in Go, no line.
 func (c *Config) CheckNames(file string, known KnownNames, external []string) error {
 	services := make([]string, 0, len(known))
 	for s := range known {
@@ -30,9 +34,11 @@ func (c *Config) CheckNames(file string, known KnownNames, external []string) er
 		if slices.Contains(external, svc) {
 			continue
 		}
+		path := "services." + fielderr.Key(svc)
 		methods, ok := known[svc]
 		if !ok {
-			errs = append(errs, &Error{File: file, Path: "services." + strconv.Quote(svc), Value: strconv.Quote(svc),
+			f, line := c.place(file, path)
+			errs = append(errs, &Error{File: f, Line: line, Path: path, Value: strconv.Quote(svc),
 				Rule: "is not a service this program knows" + didYouMean(svc, services) +
 					"; a service it reaches without its descriptors must be declared external"})
 			continue
@@ -41,11 +47,29 @@ func (c *Config) CheckNames(file string, known KnownNames, external []string) er
 			if slices.Contains(methods, m) {
 				continue
 			}
-			errs = append(errs, &Error{File: file, Path: "services." + strconv.Quote(svc) + ".methods." + m, Value: strconv.Quote(m),
+			mpath := path + ".methods." + fielderr.Key(m)
+			f, line := c.place(file, mpath)
+			errs = append(errs, &Error{File: f, Line: line, Path: mpath, Value: strconv.Quote(m),
 				Rule: "is not a method of " + svc + didYouMean(m, methods) + " (methods: " + strings.Join(methods, ", ") + ")"})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// place returns where the key at path was written in the sources c was read from: file and
+// its line in the first source (the file's own, which file names), another source's name and
+// line (builtin.yaml), or file and 0 when no source holds exactly path (c was built in Go, or
+// changed since it was read).
+func (c *Config) place(file, path string) (string, int) {
+	for i, s := range c.srcs {
+		if line, ok := s.lines[path]; ok {
+			if i == 0 {
+				return file, line
+			}
+			return s.file, line
+		}
+	}
+	return file, 0
 }
 
 // didYouMean returns ` (did you mean "X"?)` for the candidate closest to name, when it is

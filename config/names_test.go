@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -19,33 +20,40 @@ func TestCheckNames(t *testing.T) {
 		name     string
 		yaml     string
 		external []string
-		want     []string // substrings of the errors, in order; none: no error
+		known    config.KnownNames // nil: kycNames
+		want     []string          // substrings of the errors, in order; none: no error
 	}{
-		{"builtins", ``, nil, nil},
+		{"builtins", ``, nil, nil, nil},
 		{"service typo", `
 services:
   kyc.v1.OCRServce: {profile: fast}
-`, nil, []string{`c.yaml: services."kyc.v1.OCRServce": "kyc.v1.OCRServce" is not a service this program knows (did you mean "kyc.v1.OCRService"?)`}},
+`, nil, nil, []string{`c.yaml:3: services."kyc.v1.OCRServce": "kyc.v1.OCRServce" is not a service this program knows (did you mean "kyc.v1.OCRService"?)`}},
 		{"method typo", `
 services:
   kyc.v1.OCRService:
     methods:
       Chek: {retry: {max_attempts: 2}}
-`, nil, []string{`services."kyc.v1.OCRService".methods.Chek: "Chek" is not a method of kyc.v1.OCRService (methods: Extract)`}},
+`, nil, nil, []string{`c.yaml:5: services."kyc.v1.OCRService".methods.Chek: "Chek" is not a method of kyc.v1.OCRService (methods: Extract)`}},
 		{"method typo near", `
 services:
   kyc.v1.LivenessService:
     methods:
       Chek: {retry: {max_attempts: 2}}
-`, nil, []string{`(did you mean "Check"?)`}},
+`, nil, nil, []string{`(did you mean "Check"?)`}},
 		{"far name has no suggestion", `
 services:
   acme.Billing: {profile: fast}
-`, nil, []string{`"acme.Billing" is not a service this program knows; a service it reaches`}},
+`, nil, nil, []string{`c.yaml:3: services."acme.Billing": "acme.Billing" is not a service this program knows; a service it reaches`}},
 		{"external service accepted", `
 services:
   acme.Billing: {profile: fast, methods: {Charge: {profile: fast}}}
-`, []string{"acme.Billing"}, nil},
+`, []string{"acme.Billing"}, nil, nil},
+		// A built-in binding the program does not link is located in builtin.yaml.
+		{"built-in binding", `
+services:
+  kyc.v1.OCRService: {profile: fast}
+`, []string{"kyc.v1.FaceMatchService"}, config.KnownNames{"kyc.v1.OCRService": {"Extract"}},
+			[]string{`builtin.yaml:268: services."kyc.v1.LivenessService": "kyc.v1.LivenessService" is not a service`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +61,11 @@ services:
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = cfg.CheckNames("c.yaml", kycNames, tt.external)
+			known := tt.known
+			if known == nil {
+				known = kycNames
+			}
+			err = cfg.CheckNames("c.yaml", known, tt.external)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Errorf("unexpected error: %v", err)
@@ -70,5 +82,27 @@ services:
 				}
 			}
 		})
+	}
+}
+
+// CheckNames errors carry the line of the name, as the other errors of a parsed
+// configuration do (before, they had none); a copy keeps them, and a configuration built in
+// Go, with no file, has no line.
+func TestCheckNamesLines(t *testing.T) {
+	cfg, _, err := config.Parse("c.yaml", []byte("budget: 5s\nservices:\n  kyc.v1.OCRService:\n    methods:\n      Extract: {}\n      Chek: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*config.Config{cfg, cfg.Clone()} {
+		var e *config.Error
+		if err := c.CheckNames("c.yaml", kycNames, nil); !errors.As(err, &e) || e.Line != 6 || e.File != "c.yaml" {
+			t.Errorf("CheckNames = %v (%+v), want an *Error at c.yaml line 6", err, e)
+		}
+	}
+	built := &config.Config{Services: map[string]config.Service{"kyc.v1.OCRServce": {}}}
+	var e *config.Error
+	if err := built.CheckNames("c.yaml", kycNames, nil); !errors.As(err, &e) || e.Line != 0 ||
+		!strings.HasPrefix(err.Error(), `c.yaml: services."kyc.v1.OCRServce": "kyc.v1.OCRServce" is not a service`) {
+		t.Errorf("CheckNames of a built config = %v", err)
 	}
 }

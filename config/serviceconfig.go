@@ -210,6 +210,9 @@ func (c *scCode) UnmarshalJSON(b []byte) error {
 	var code grpccodes.Code
 	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case.
 	if err := code.UnmarshalJSON([]byte(strconv.Quote(s))); err != nil {
+		if near := nearCode(s); near != "" {
+			return fmt.Errorf("status code %q: not a gRPC code name (did you mean %q? gRPC takes a name only as it spells it)", s, near)
+		}
 		return fmt.Errorf("status code %q: not a gRPC code name (such as \"UNAVAILABLE\", as gRPC spells it)", s)
 	}
 	*c = scCode(code)

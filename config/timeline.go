@@ -41,7 +41,10 @@ type Step struct {
 
 // Timeline is a policy's worst case: every attempt fails at its timeout after the longest
 // waits, and every backoff sleep is at its longest (jitter at its upper bound, capped by
-// max_backoff). Steps stop at the first unbounded attempt.
+// max_backoff). Steps stop at the first unbounded attempt. Steps go on past the limit, and past
+// an attempt the retry policy never starts: it begins no sleep, and so no retry, unless
+// retry.MinAttemptTime would remain before the limit once the sleep is over (the call ends at
+// the failure before it); Cut says which.
 type Timeline struct {
 	Steps []Step
 	// Attempts is the number of attempts the retry policy allows (1 when retry is off).
@@ -210,6 +213,18 @@ func addSat(a, b time.Duration) time.Duration {
 	return a + b
 }
 
+// firstNeverRun returns the first attempt the retry policy never starts in t, 0 when it starts
+// them all (the limit may still cut one): the attempt after the first sleep that would not
+// leave retry.MinAttemptTime before the limit once over (a sleep past the limit included).
+func (t Timeline) firstNeverRun() int {
+	for _, s := range t.Steps {
+		if s.Kind == StepSleep && s.End > t.Limit-retry.MinAttemptTime {
+			return s.Attempt
+		}
+	}
+	return 0
+}
+
 // Over reports by how much the worst case outlasts the limit (0 when it fits; the whole
 // limit is reported cut when unbounded with retries left).
 func (t Timeline) Over() time.Duration {
@@ -220,7 +235,9 @@ func (t Timeline) Over() time.Duration {
 }
 
 // Cut describes what the limit cuts in the worst case, or "" when the whole worst case fits
-// (an unbounded single attempt fits: the limit is its bound).
+// (an unbounded single attempt fits: the limit is its bound). An attempt whose sleep before it
+// would leave less than retry.MinAttemptTime before the limit never runs, even when the
+// timeline ends within the limit.
 func (t Timeline) Cut() string {
 	if t.Unbounded {
 		last := t.Steps[len(t.Steps)-1]
@@ -230,21 +247,21 @@ func (t Timeline) Cut() string {
 		return "attempt " + strconv.Itoa(last.Attempt) + " has no timeout (no retry.per_attempt_timeout or deadline.max), so in the worst case it runs until " +
 			t.LimitName + " ends the call, and " + never(last.Attempt+1, t.Attempts)
 	}
-	if t.Total <= t.Limit {
-		return ""
-	}
+	limitName := strings.TrimSuffix(t.LimitName, " "+t.Limit.String())
 	for _, s := range t.Steps {
-		if s.End <= t.Limit {
-			continue
+		switch {
+		case s.Kind == StepSleep && s.End > t.Limit:
+			return limitName + " ends during the sleep before attempt " + strconv.Itoa(s.Attempt) + ", so " + never(s.Attempt, t.Attempts)
+		case s.Kind == StepSleep && s.End > t.Limit-retry.MinAttemptTime:
+			return "the sleep before attempt " + strconv.Itoa(s.Attempt) + " would leave less than " + retry.MinAttemptTime.String() +
+				" (retry.MinAttemptTime) before " + limitName + " ends, so " + never(s.Attempt, t.Attempts)
+		case s.Kind == StepAttempt && s.End > t.Limit:
+			msg := limitName + " cuts attempt " + strconv.Itoa(s.Attempt)
+			if s.Attempt < t.Attempts {
+				msg += ", and " + never(s.Attempt+1, t.Attempts)
+			}
+			return msg
 		}
-		if s.Kind == StepSleep {
-			return strings.TrimSuffix(t.LimitName, " "+t.Limit.String()) + " ends during the sleep before attempt " + strconv.Itoa(s.Attempt) + ", so " + never(s.Attempt, t.Attempts)
-		}
-		msg := strings.TrimSuffix(t.LimitName, " "+t.Limit.String()) + " cuts attempt " + strconv.Itoa(s.Attempt)
-		if s.Attempt < t.Attempts {
-			msg += ", and " + never(s.Attempt+1, t.Attempts)
-		}
-		return msg
 	}
 	return ""
 }
@@ -278,6 +295,9 @@ func (t Timeline) warning() string {
 	}
 	if t.Unbounded {
 		return cut
+	}
+	if t.Over() == 0 {
+		return "worst case " + t.Total.String() + " is within " + t.LimitName + ", but " + cut
 	}
 	return "worst case " + t.Total.String() + " exceeds " + t.LimitName + " by " + t.Over().String() + ": " + cut
 }

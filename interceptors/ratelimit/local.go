@@ -125,21 +125,29 @@ func (l *Local) takeAfter(ctx context.Context, maxWait, t time.Duration) (Decisi
 		return Decision{}, err
 	}
 	now, due := l.ticks(t)
+	var at int64 // when the token the take would have had falls due
 	for {
 		full := l.full.Load()
 		next := max(full, now) + l.per
-		if next-l.depth > due {
+		if at = next - l.depth; at > due {
 			break
 		}
 		if l.full.CompareAndSwap(full, next) {
 			return Decision{Allowed: true}, nil
 		}
 	}
+	if testHookRefused != nil {
+		testHookRefused()
+	}
 	if maxWait <= 0 {
-		return Decision{RetryAfter: l.retryAfter(t)}, nil
+		return Decision{RetryAfter: l.retryAfter(at, t)}, nil
 	}
 	return l.wait(ctx, t, maxWait)
 }
+
+// testHookRefused, when not nil, runs once a take found no token, before it answers: a test
+// moves the bucket there as a take of another goroutine could.
+var testHookRefused func()
 
 // ticks returns, for t after base, now: the tick t is in, rounded up (a take from a full bucket
 // moves full there, so that a take is never allowed before x/time/rate allows it); and due:
@@ -169,13 +177,16 @@ func (l *Local) delay(at int64, t time.Duration) time.Duration {
 	return ceilDuration((float64(at-now) - frac) * (one / float64(l.mul)))
 }
 
-// retryAfter is how long after t until one token is in the bucket, or 0 when the bucket never
-// refills.
-func (l *Local) retryAfter(t time.Duration) time.Duration {
+// retryAfter is how long after t until the token due at tick at, which a take at t was
+// refused, comes: from the reading that refused the take, not a second one (a waiter giving
+// its token back in between would make that one find a token due now, and RetryAfter 0, on
+// which a caller would spin). It is at least a nanosecond, and 0 only when the bucket never
+// refills (unknown).
+func (l *Local) retryAfter(at int64, t time.Duration) time.Duration {
 	if l.rate <= 0 {
 		return 0
 	}
-	return max(0, l.delay(l.full.Load()+l.per-l.depth, t))
+	return max(time.Nanosecond, l.delay(at, t))
 }
 
 // ceilDuration rounds ns up to a whole nanosecond, but first forgives float error far below a
