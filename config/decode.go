@@ -17,7 +17,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -196,34 +196,11 @@ func unknownKey(what, key string, known []string) string {
 func closest(key string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
-		if dist := levenshtein(key, k); dist < bestD {
+		if dist := fielderr.Distance(key, k); dist < bestD {
 			best, bestD = k, dist
 		}
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func contains(list []string, s string) bool {
@@ -660,9 +637,9 @@ func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
 				return
 			}
 			if key == "codes" {
-				code, ok := fallback.ParseCode(name)
+				code, ok := codename.Parse(name)
 				if !ok {
-					d.add(k, sp, strconv.Quote(name), codeNameRule(name))
+					d.add(k, sp, strconv.Quote(name), codename.Rule(name))
 					return
 				}
 				if o.Codes == nil {

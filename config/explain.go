@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
@@ -114,7 +115,7 @@ func sectionText(p Profile, s Section) string {
 	if s == SectionClassifier {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(p.Classifier.Codes)) {
-			parts = append(parts, codeName(c)+"="+p.Classifier.Codes[c].String())
+			parts = append(parts, codename.Name(c)+"="+p.Classifier.Codes[c].String())
 		}
 		for _, r := range slices.Sorted(maps.Keys(p.Classifier.Reasons)) {
 			parts = append(parts, r+"="+p.Classifier.Reasons[r].String())

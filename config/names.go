@@ -77,7 +77,7 @@ func (c *Config) place(file, path string) (string, int) {
 func didYouMean(name string, candidates []string) string {
 	best, bestD := "", len(name)/3+1
 	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(name), strings.ToLower(c)); d < bestD {
+		if d := fielderr.Distance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/codename"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -210,7 +211,7 @@ func (c *scCode) UnmarshalJSON(b []byte) error {
 	var code grpccodes.Code
 	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case.
 	if err := code.UnmarshalJSON([]byte(strconv.Quote(s))); err != nil {
-		if near := nearCode(s); near != "" {
+		if near := codename.Near(s); near != "" {
 			return fmt.Errorf("status code %q: not a gRPC code name (did you mean %q? gRPC takes a name only as it spells it)", s, near)
 		}
 		return fmt.Errorf("status code %q: not a gRPC code name (such as \"UNAVAILABLE\", as gRPC spells it)", s)

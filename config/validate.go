@@ -6,11 +6,11 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
@@ -246,7 +246,7 @@ func (p Profile) validate() error {
 			if err == nil {
 				err = sl.sec.Validate(sl.sec.Normalize(v))
 			}
-			errs = append(errs, fielderr.Prefix(string(sl.key), suggestCodes(err)))
+			errs = append(errs, fielderr.Prefix(string(sl.key), err))
 		}
 	}
 	errs = append(errs, fielderr.Prefix(string(SectionClassifier), validateClassifier(p.Classifier)))
@@ -258,7 +258,7 @@ func validateClassifier(o codes.Overrides) error {
 	for code, cl := range o.Codes {
 		v.Check(code <= grpccodes.Unauthenticated, "codes", code, "is not a gRPC code")
 		v.Check(code != grpccodes.OK, "codes.OK", cl, "is not allowed for OK: OK is the code of every success")
-		v.Check(cl.Valid(), "codes."+codeName(code), cl, "is not a class")
+		v.Check(cl.Valid(), "codes."+codename.Name(code), cl, "is not a class")
 	}
 	for r, cl := range o.Reasons {
 		v.Check(r != "", "reasons", r, "is not a reason: it is empty")
@@ -316,85 +316,4 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 		}
 	}
 	return errors.Join(out...)
-}
-
-// codeNames are the canonical gRPC code names, as configuration spells them.
-var codeNames = [...]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
-
-// codeName returns the canonical name of c (UNAVAILABLE), or its number.
-func codeName(c grpccodes.Code) string {
-	if int(c) < len(codeNames) {
-		return codeNames[c]
-	}
-	return c.String()
-}
-
-// notACodeName is the rule a section's list of code names (fallback.on_codes) and the
-// classifier's codes report a name that is no code with.
-const notACodeName = "is not a gRPC code name (such as UNAVAILABLE)"
-
-// codeNameRule is the rule name, not a gRPC code name, breaks: with the code it is a near miss
-// of ("did you mean"), else with an example.
-func codeNameRule(name string) string {
-	if near := nearCode(name); near != "" {
-		return "is not a gRPC code name (did you mean " + near + "?)"
-	}
-	return notACodeName
-}
-
-// nearCode returns the canonical code name that name is a near miss of, or "": the same name
-// in another case or with underscores left out or spelled as '-' or ' ' (Unavailable,
-// deadline_exceeded, DeadlineExceeded), or, once so folded, within a few edits of one (a
-// quarter of its length: UNAVAILABEL, deadline_exceed, CANCELED).
-func nearCode(name string) string {
-	fold := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			switch r {
-			case '_', '-', ' ':
-				return -1
-			}
-			return r
-		}, strings.ToUpper(s))
-	}
-	n := fold(name)
-	if n == "" {
-		return ""
-	}
-	best, bestD := "", len(n)/4+1
-	for _, c := range codeNames {
-		if d := levenshtein(n, fold(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// suggestCodes gives each error of err that reports a value as no gRPC code name (a section's
-// list of codes, such as fallback.on_codes) the code the value is a near miss of, if any.
-func suggestCodes(err error) error {
-	if err == nil {
-		return nil
-	}
-	errs := fielderr.Flatten(err)
-	changed := false
-	for i, e := range errs {
-		var fe *fielderr.Error
-		if !errors.As(e, &fe) || fe.Rule != notACodeName {
-			continue
-		}
-		name, uerr := strconv.Unquote(fe.Value)
-		if uerr != nil {
-			continue
-		}
-		if rule := codeNameRule(name); rule != fe.Rule {
-			errs[i] = &fielderr.Error{Path: fe.Path, Value: fe.Value, Rule: rule}
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return errors.Join(errs...)
 }

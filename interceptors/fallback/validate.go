@@ -1,6 +1,7 @@
 package fallback
 
 import (
+	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -14,19 +15,13 @@ func (c Config) Validate() error {
 	}
 	for i, name := range c.OnCodes {
 		_, ok := ParseCode(name)
-		v.Check(ok, "on_codes["+itoa(i)+"]", name, "is not a gRPC code name (such as UNAVAILABLE)")
+		v.Check(ok, "on_codes["+itoa(i)+"]", name, codename.Rule(name))
 	}
 	return v.Err()
 }
 
 // ParseCode returns the gRPC code with the given canonical name (UNAVAILABLE, DEADLINE_EXCEEDED).
-func ParseCode(name string) (grpccodes.Code, bool) {
-	var c grpccodes.Code
-	if err := c.UnmarshalJSON([]byte(`"` + name + `"`)); err != nil {
-		return 0, false
-	}
-	return c, true
-}
+func ParseCode(name string) (grpccodes.Code, bool) { return codename.Parse(name) }
 
 func itoa(i int) string {
 	if i < 10 {
