@@ -33,7 +33,8 @@ const (
 // lower confidence bound reaches it), not merely above it by chance.
 //
 // Recovery: the first open interval after a trip is InitialRecoveryTimeout; each failed probe
-// multiplies it by RecoveryMultiplier, up to RecoveryTimeout; closing starts over.
+// multiplies it by RecoveryMultiplier, up to RecoveryTimeout; closing starts over. Probes that
+// hold every slot for HalfOpenMaxWait without reporting count as a failed probe.
 type Config struct {
 	// Scope is which calls share a breaker. Empty means ScopeService.
 	Scope Scope `yaml:"scope" json:"scope" zero:"is not one of service, method"`
@@ -88,4 +89,23 @@ type Config struct {
 	// half-open period, as probes end and others take their slots, so it may exceed
 	// HalfOpenMaxCalls. 0 means HalfOpenMaxCalls.
 	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold" zero:"is below 1"`
+	// HalfOpenMaxWait is how long the half-open breaker waits, with every probe slot taken, for
+	// a probe to report. Once that long has passed with none reporting, it gives up on them and
+	// reopens (reason half_open_max_wait), for the next, longer interval, as after a failed
+	// probe; their reports, when they come, are dropped (see Stats.Dropped). Without it, probes
+	// that never report (a stream nobody reads, a call with no deadline, a Permit never
+	// returned) would hold the breaker half-open, refusing every other call, for ever.
+	//
+	// 0 means 1m, or SlowCallDuration when that is longer: a probe still out after
+	// SlowCallDuration will count as slow and reopen the breaker anyway. There is no "off".
+	// One minute is longer than the deadline of nearly any RPC (gRPC calls are bounded in
+	// seconds, the built-in profiles' deadlines at 8s), so a probe that is merely slow gets to
+	// answer, and it is twice the default RecoveryTimeout, so probes that hang cost the
+	// pipeline about as much as one or two failed probes' open intervals, not all of it. Set it
+	// above the longest call a probe may legitimately make, and near a small multiple of the
+	// calls' deadline. It is timed from when the last free slot was taken, not from the start
+	// of the half-open period, so probes that report one after another (SuccessThreshold above
+	// HalfOpenMaxCalls) may take longer in all. Validate refuses a value below SlowCallDuration,
+	// which would give up on probes the breaker would count as fast.
+	HalfOpenMaxWait time.Duration `yaml:"half_open_max_wait" json:"half_open_max_wait" zero:"is not positive (leave it out for the default 1m0s)"`
 }
