@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,5 +230,31 @@ func TestHalfOpenMaxWaitUnreadStream(t *testing.T) {
 	p.Done(nil)
 	if s := b.State(); s != Closed {
 		t.Fatalf("state = %v, want closed", s)
+	}
+}
+
+func TestHalfOpenMaxWaitValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{name: "negative", cfg: Config{HalfOpenMaxWait: -time.Second}, wantErr: "half_open_max_wait: -1s is negative"},
+		{name: "below the slow-call duration", cfg: Config{SlowCallDuration: 5 * time.Second, HalfOpenMaxWait: 4 * time.Second},
+			wantErr: "half_open_max_wait: 4s is below slow_call_duration 5s, so the breaker would give up on a probe it would count as fast"},
+		{name: "equal to the slow-call duration", cfg: Config{SlowCallDuration: 5 * time.Second, HalfOpenMaxWait: 5 * time.Second}},
+		{name: "zero: the default", cfg: Config{}},
+		{name: "short", cfg: Config{HalfOpenMaxWait: time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(svc, tt.cfg)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("New err = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }
