@@ -90,22 +90,16 @@ type Config struct {
 	// HalfOpenMaxCalls. 0 means HalfOpenMaxCalls.
 	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold" zero:"is below 1"`
 	// HalfOpenMaxWait is how long the half-open breaker waits, with every probe slot taken, for
-	// a probe to report. Once that long has passed with none reporting, it gives up on them and
-	// reopens (reason half_open_max_wait), for the next, longer interval, as after a failed
-	// probe; their reports, when they come, are dropped (see Stats.Dropped). Without it, probes
-	// that never report (a stream nobody reads, a call with no deadline, a Permit never
-	// returned) would hold the breaker half-open, refusing every other call, for ever.
-	//
-	// 0 means 1m, or SlowCallDuration when that is longer: a probe still out after
-	// SlowCallDuration will count as slow and reopen the breaker anyway. There is no "off".
-	// One minute is longer than the deadline of nearly any RPC (gRPC calls are bounded in
-	// seconds, the built-in profiles' deadlines at 8s), so a probe that is merely slow gets to
-	// answer, and it is twice the default RecoveryTimeout, so probes that hang cost the
-	// pipeline about as much as one or two failed probes' open intervals, not all of it. Set it
-	// above the longest call a probe may legitimately make, and near a small multiple of the
-	// calls' deadline. It is timed from when the last free slot was taken, not from the start
-	// of the half-open period, so probes that report one after another (SuccessThreshold above
-	// HalfOpenMaxCalls) may take longer in all. Validate refuses a value below SlowCallDuration,
-	// which would give up on probes the breaker would count as fast.
+	// a probe to report: then it gives up on them and reopens, as after a failed probe (reason
+	// half_open_max_wait), and their reports, when they come, are dropped. It is timed from when
+	// the last free slot was taken. Without it, probes that never report (a stream nobody reads,
+	// a call with no deadline, a Permit never returned) would hold the breaker half-open,
+	// refusing every other call, for ever; so there is no "off". 0 means 1m, or
+	// SlowCallDuration when that is longer: above the deadline of nearly any RPC, so that a
+	// merely slow probe gets to answer, and twice the default RecoveryTimeout, so that hung
+	// probes cost about one or two open intervals more than a failed one. Set it above the
+	// longest call a probe may legitimately make (a small multiple of the calls' deadline);
+	// below SlowCallDuration it is refused. See the package documentation, "Probes that never
+	// report".
 	HalfOpenMaxWait time.Duration `yaml:"half_open_max_wait" json:"half_open_max_wait" zero:"is not positive (leave it out for the default 1m0s)"`
 }
