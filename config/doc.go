@@ -84,8 +84,9 @@
 //	| breaker.window_size, window_duration, minimum_calls,    | breaker.failure_rate_threshold,|
 //	|   recovery_timeout, initial_recovery_timeout,           |   failure_rate_confidence,     |
 //	|   recovery_multiplier, half_open_max_calls,             |   slow_call_duration           |
-//	|   success_threshold, slow_call_rate_threshold,          | breaker.consecutive_failures   |
-//	|   scope (""), window_type ("")                          |   (with a failure rate)        |
+//	|   half_open_max_wait, success_threshold,                | breaker.consecutive_failures   |
+//	|   slow_call_rate_threshold, scope (""),                 |   (with a failure rate)        |
+//	|   window_type ("")                                      |                                |
 //	| bulkhead.max_concurrent                                 | bulkhead.max_wait              |
 //	|                                                         | rate_limit.max_wait            |
 //	| rate_limit.burst, redis.timeout, redis.key_prefix ("")  | deadline.default, deadline.max |

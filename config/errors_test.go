@@ -45,6 +45,7 @@ var badInputs = []struct {
 	{"numbers_as_written", "profiles:\n  p:\n    retry: {multiplier: 1000000}\n    breaker: {failure_rate_threshold: 1_500_000}\n"},
 	{"null_value", "profiles:\n  p:\n    retry:\n      max_attempts:\n"},
 	{"bad_breaker", "profiles:\n  p:\n    breaker: {failure_rate_threshold: 1, failure_rate_confidence: 0.99, initial_recovery_timeout: -1s, recovery_multiplier: 0.5}\n  q:\n    breaker: {consecutive_failures: 3, failure_rate_confidence: 1, recovery_timeout: 5s, initial_recovery_timeout: 0s, recovery_multiplier: 0}\n"},
+	{"bad_half_open_max_wait", "profiles:\n  p:\n    breaker: {half_open_max_wait: 0s}\n  q:\n    breaker: {half_open_max_wait: -5s}\n  r:\n    breaker: {slow_call_duration: 10s, half_open_max_wait: 5s}\nservices:\n  kyc.v1.OCRService:\n    breaker: {slow_call_duration: 1m}\n"},
 	{"bad_retry_budget", "profiles:\n  p:\n    retry: {throttle: {ratio: 0.5, max_tokens: 10, window: 500ms}}\n  q:\n    retry: {throttle: {ratio: 11, min_per_second: 0, window: 0}}\n  r:\n    retry: {fit_schedule: maybe, throttle: {min_per_second: 5, ratio: -1}}\n"},
 	{"bad_hedge", "profiles:\n  p:\n    hedge: {max_attempts: 9, percentile: 1.5, min_delay: 2s, max_delay: 1s, window: 5, delay: -1ms}\n  q:\n    hedge: {window: 20, min_samples: 50, dealy: 1s}\n"},
 	{"percentile_zero", "profiles:\n  adaptive:\n    hedge: {percentile: 0}\n  fixed:\n    hedge: {percentile: 0, delay: 50ms}\nservices:\n  kyc.v1.OCRService:\n    profile: fixed\n    hedge: {percentile: 0}\n  acme.v1.Geo:\n    profile: adaptive\n    hedge: {percentile: 0}\n"},

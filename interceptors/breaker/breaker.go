@@ -74,16 +74,17 @@ type Breaker struct {
 	// atomic load. Written only under mu.
 	word atomic.Uint64
 
-	mu          sync.Mutex
-	state       State         // Guarded by mu.
-	gen         uint64        // Guarded by mu: bumped on every state change.
-	openUntil   time.Time     // Guarded by mu: when Open turns HalfOpen.
-	openFor     time.Duration // Guarded by mu: the interval of the current (or last) open period.
-	consecFails int           // Guarded by mu.
-	win         window        // Guarded by mu.
-	probes      int           // Guarded by mu: probes in flight in this half-open period.
-	probeOK     int           // Guarded by mu: successful probes in this half-open period.
-	stats       Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
+	mu            sync.Mutex
+	state         State         // Guarded by mu.
+	gen           uint64        // Guarded by mu: bumped on every state change.
+	openUntil     time.Time     // Guarded by mu: when Open turns HalfOpen.
+	openFor       time.Duration // Guarded by mu: the interval of the current (or last) open period.
+	consecFails   int           // Guarded by mu.
+	win           window        // Guarded by mu.
+	probes        int           // Guarded by mu: probes in flight in this half-open period.
+	probeWaitEnds time.Time     // Guarded by mu: with every probe slot taken, when the wait for one to report ends.
+	probeOK       int           // Guarded by mu: successful probes in this half-open period.
+	stats         Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -115,6 +116,10 @@ type Stats struct {
 
 // defaultRecoveryTimeout is RecoveryTimeout's default.
 const defaultRecoveryTimeout = 30 * time.Second
+
+// defaultHalfOpenMaxWait is HalfOpenMaxWait's default (unless SlowCallDuration is longer); see
+// Config.HalfOpenMaxWait for why.
+const defaultHalfOpenMaxWait = time.Minute
 
 // Normalize returns cfg with every documented default filled in, so that two configurations
 // that mean the same compare equal. It does not validate.
@@ -160,6 +165,9 @@ func Normalize(cfg Config) Config {
 	}
 	if cfg.SuccessThreshold == 0 {
 		cfg.SuccessThreshold = cfg.HalfOpenMaxCalls
+	}
+	if cfg.HalfOpenMaxWait == 0 {
+		cfg.HalfOpenMaxWait = max(defaultHalfOpenMaxWait, cfg.SlowCallDuration)
 	}
 	return cfg
 }
@@ -245,13 +253,14 @@ func (b *Breaker) allow(method string) (Permit, error) {
 // the breaker moved to since the caller's atomic load).
 func (b *Breaker) allowSlow(method string) (Permit, error) {
 	b.mu.Lock()
-	// The clock is read only when the answer needs it: to end the open state, or to time a
-	// call for slow-call accounting. Rejection events read it after the lock.
+	// The clock is read only when the answer needs it: to end the open state, to time the
+	// half-open wait for probes, or to time a call for slow-call accounting. Rejection events
+	// read it after the lock.
 	var (
 		now    time.Time
 		change change
 	)
-	if b.state == Open || b.slowOn {
+	if b.state == Open || b.state == HalfOpen || b.slowOn {
 		now = b.clock.Now()
 		change = b.tickLocked(now)
 	}
@@ -267,6 +276,11 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 	case HalfOpen:
 		if b.probes < b.cfg.HalfOpenMaxCalls {
 			b.probes++
+			if b.probes == b.cfg.HalfOpenMaxCalls {
+				// The last free slot: from now on every other call is refused until a
+				// probe reports, for HalfOpenMaxWait at most (tickLocked).
+				b.probeWaitEnds = now.Add(b.cfg.HalfOpenMaxWait)
+			}
 			p = Permit{b: b, gen: b.gen}
 		} else {
 			// The probes in flight decide what comes next; should one fail, the breaker
@@ -456,7 +470,11 @@ func wilsonLower(k, n int, z float64) float64 {
 // state, for the last interval times RecoveryMultiplier (at most RecoveryTimeout) after a failed
 // probe.
 func (b *Breaker) openLocked(reason string) change {
-	now := b.clock.Now()
+	return b.openAtLocked(reason, b.clock.Now())
+}
+
+// openAtLocked is openLocked at now.
+func (b *Breaker) openAtLocked(reason string, now time.Time) change {
 	if b.state == HalfOpen {
 		b.openFor = b.nextOpenForLocked()
 	} else {
@@ -481,10 +499,19 @@ func (b *Breaker) nextOpenForLocked() time.Duration {
 	return time.Duration(next)
 }
 
-// tickLocked makes the lazy open → half-open transition once RecoveryTimeout has passed.
+// tickLocked makes the lazy transitions that time alone decides: open → half-open once the open
+// interval has passed, and half-open → open once every probe slot has been taken for
+// HalfOpenMaxWait with no probe reporting (as after a failed probe: the next, longer interval).
 func (b *Breaker) tickLocked(now time.Time) change {
-	if b.state == Open && !now.Before(b.openUntil) {
-		return b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)
+	switch b.state {
+	case Open:
+		if !now.Before(b.openUntil) {
+			return b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)
+		}
+	case HalfOpen:
+		if b.probes >= b.cfg.HalfOpenMaxCalls && !now.Before(b.probeWaitEnds) {
+			return b.openAtLocked(ReasonHalfOpenMaxWait, now)
+		}
 	}
 	return change{}
 }
@@ -542,10 +569,11 @@ func (b *Breaker) emitAdmitted(c change, p Permit) {
 	sent = true
 }
 
-// State returns the breaker's state, making the open → half-open transition if it is due.
+// State returns the breaker's state, making the open → half-open (or half-open → open, when
+// the probes have held every slot for HalfOpenMaxWait) transition if it is due.
 func (b *Breaker) State() State {
 	w := b.word.Load()
-	if s := State(w & (1<<stateBits - 1)); s != Open {
+	if s := State(w & (1<<stateBits - 1)); s != Open && s != HalfOpen {
 		return s
 	}
 	now := b.clock.Now()
@@ -557,8 +585,8 @@ func (b *Breaker) State() State {
 	return s
 }
 
-// Stats returns a snapshot of the breaker's counters, making the open → half-open transition if
-// it is due.
+// Stats returns a snapshot of the breaker's counters, making the transition State makes if it
+// is due.
 func (b *Breaker) Stats() Stats {
 	now := b.clock.Now()
 	b.mu.Lock()

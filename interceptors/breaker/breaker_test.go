@@ -587,14 +587,21 @@ func TestNew(t *testing.T) {
 			name: "zero is the documented defaults",
 			want: Config{Scope: ScopeService, ConsecutiveFailures: 5, WindowType: WindowCount, WindowSize: 10, WindowDuration: 10 * time.Second,
 				MinimumCalls: 10, RecoveryTimeout: 30 * time.Second, InitialRecoveryTimeout: 30 * time.Second, RecoveryMultiplier: 2,
-				HalfOpenMaxCalls: 1, SuccessThreshold: 1},
+				HalfOpenMaxCalls: 1, SuccessThreshold: 1, HalfOpenMaxWait: time.Minute},
 		},
 		{
 			name: "rate based: consecutive off, time window minimum 10, slow threshold 1, success threshold follows max",
 			cfg:  Config{FailureRateThreshold: 0.5, WindowType: WindowTime, SlowCallDuration: time.Second, HalfOpenMaxCalls: 3},
 			want: Config{Scope: ScopeService, FailureRateThreshold: 0.5, WindowType: WindowTime, WindowSize: 10, WindowDuration: 10 * time.Second,
 				MinimumCalls: 10, SlowCallDuration: time.Second, SlowCallRateThreshold: 1, RecoveryTimeout: 30 * time.Second,
-				InitialRecoveryTimeout: 30 * time.Second, RecoveryMultiplier: 2, HalfOpenMaxCalls: 3, SuccessThreshold: 3},
+				InitialRecoveryTimeout: 30 * time.Second, RecoveryMultiplier: 2, HalfOpenMaxCalls: 3, SuccessThreshold: 3, HalfOpenMaxWait: time.Minute},
+		},
+		{
+			name: "the half-open wait is at least the slow-call duration",
+			cfg:  Config{SlowCallDuration: 2 * time.Minute},
+			want: Config{Scope: ScopeService, ConsecutiveFailures: 5, WindowType: WindowCount, WindowSize: 10, WindowDuration: 10 * time.Second,
+				MinimumCalls: 10, SlowCallDuration: 2 * time.Minute, SlowCallRateThreshold: 1, RecoveryTimeout: 30 * time.Second,
+				InitialRecoveryTimeout: 30 * time.Second, RecoveryMultiplier: 2, HalfOpenMaxCalls: 1, SuccessThreshold: 1, HalfOpenMaxWait: 2 * time.Minute},
 		},
 		{name: "invalid", cfg: Config{HalfOpenMaxCalls: -1}, wantErr: "half_open_max_calls: -1 is negative"},
 	}

@@ -33,7 +33,8 @@ const (
 // lower confidence bound reaches it), not merely above it by chance.
 //
 // Recovery: the first open interval after a trip is InitialRecoveryTimeout; each failed probe
-// multiplies it by RecoveryMultiplier, up to RecoveryTimeout; closing starts over.
+// multiplies it by RecoveryMultiplier, up to RecoveryTimeout; closing starts over. Probes that
+// hold every slot for HalfOpenMaxWait without reporting count as a failed probe.
 type Config struct {
 	// Scope is which calls share a breaker. Empty means ScopeService.
 	Scope Scope `yaml:"scope" json:"scope" zero:"is not one of service, method"`
@@ -88,4 +89,17 @@ type Config struct {
 	// half-open period, as probes end and others take their slots, so it may exceed
 	// HalfOpenMaxCalls. 0 means HalfOpenMaxCalls.
 	SuccessThreshold int `yaml:"success_threshold" json:"success_threshold" zero:"is below 1"`
+	// HalfOpenMaxWait is how long the half-open breaker waits, with every probe slot taken, for
+	// a probe to report: then it gives up on them and reopens, as after a failed probe (reason
+	// half_open_max_wait), and their reports, when they come, are dropped. It is timed from when
+	// the last free slot was taken. Without it, probes that never report (a stream nobody reads,
+	// a call with no deadline, a Permit never returned) would hold the breaker half-open,
+	// refusing every other call, for ever; so there is no "off". 0 means 1m, or
+	// SlowCallDuration when that is longer: above the deadline of nearly any RPC, so that a
+	// merely slow probe gets to answer, and twice the default RecoveryTimeout, so that hung
+	// probes cost about one or two open intervals more than a failed one. Set it above the
+	// longest call a probe may legitimately make (a small multiple of the calls' deadline);
+	// below SlowCallDuration it is refused. See the package documentation, "Probes that never
+	// report".
+	HalfOpenMaxWait time.Duration `yaml:"half_open_max_wait" json:"half_open_max_wait" zero:"is not positive (leave it out for the default 1m0s)"`
 }

@@ -31,12 +31,35 @@
 //	| closed      | every call                      | to open when a tripping rule fires                       |
 //	| open        | nothing (RetryAfter: time left) | to half_open once the open interval has passed           |
 //	| half_open   | HalfOpenMaxCalls probes at once | to closed after SuccessThreshold successful probes;      |
-//	|             |                                 | to open (a longer interval) on a failed or slow probe    |
+//	|             |                                 | to open (a longer interval) on a failed or slow probe,   |
+//	|             |                                 | or when every slot has been taken for HalfOpenMaxWait    |
 //	| forced_open | nothing                         | only by Reset (to closed) or Disable                     |
 //	| disabled    | every call, counting nothing    | only by Reset (to closed) or ForceOpen                   |
 //
 // The open → half_open move is lazy: it happens on the first Allow, State or Stats at or after
-// the deadline. No goroutine or timer runs in the background.
+// the deadline. So is the move back to open when the probes never report. No goroutine or
+// timer runs in the background.
+//
+// # Probes that never report
+//
+// A probe holds its slot until its outcome is reported, and a probe may never report: a stream
+// nobody reads, a call with no deadline to a service that hangs, a Permit from Allow that is
+// never returned. With every slot held so, the half-open breaker would refuse every call for
+// ever. HalfOpenMaxWait bounds that: once every slot has been taken for that long (timed from
+// the taking of the last free one) with no probe reporting, the breaker gives up on them and
+// reopens, as after a failed probe, for the next, longer interval, with reason
+// half_open_max_wait (ReasonHalfOpenMaxWait); the next interval admits fresh probes, and the
+// given-up probes' reports, when they come, are dropped (see Generations). A free slot admits
+// calls however long the half-open period lasts, so probes that report one after another
+// (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
+//
+// The default, 1m (or SlowCallDuration, if longer), is above the deadline of nearly any RPC, so
+// a probe that is merely slow gets to answer, and twice the default RecoveryTimeout, so probes
+// that hang cost about one or two open intervals more than a failed probe does. There is no
+// "off": a wait too short gives up on healthy probes (Validate refuses one below
+// SlowCallDuration), but no wait at all lets one lost Permit stop the pipeline. Resilience4j
+// has a like bound (maxWaitDurationInHalfOpenState), off by default and timed from the start of
+// the half-open state.
 //
 // # What counts
 //
@@ -144,8 +167,8 @@
 //
 // Every state change starts a new generation. An outcome reported for a call admitted in an
 // earlier generation is counted in Stats (Dropped) but does not move the breaker, so a slow call
-// from before a trip cannot close or re-open the circuit later, and a stale probe cannot free a
-// slot of a later half-open period.
+// from before a trip cannot close or re-open the circuit later, and a stale probe (one given up
+// on after HalfOpenMaxWait among them) cannot free a slot of a later half-open period.
 //
 // # Events and errors
 //
@@ -164,6 +187,8 @@
 // # Cost
 //
 // Allow on a closed breaker is one atomic load; Done takes the breaker's mutex, and with
-// FailureRateConfidence a recorded failure costs one square root more. Neither allocates. The clock is read only when slow calls are counted or the window is time based, and
-// on state changes. A rejection allocates its error.
+// FailureRateConfidence a recorded failure costs one square root more. Neither allocates. The
+// clock is read only when slow calls are counted or the window is time based, on state
+// changes, and by the half-open breaker's Allow, State and Stats (to time HalfOpenMaxWait). A
+// rejection allocates its error.
 package breaker

@@ -19,6 +19,7 @@ const (
 	ReasonRecoveryTimeout     = "recovery_timeout"     // open → half_open: RecoveryTimeout passed.
 	ReasonProbeFailed         = "probe_failed"         // half_open → open: a probe failed.
 	ReasonProbeSlow           = "probe_slow"           // half_open → open: a probe was slow.
+	ReasonHalfOpenMaxWait     = "half_open_max_wait"   // half_open → open: every probe slot taken for HalfOpenMaxWait, none reporting.
 	ReasonProbesSucceeded     = "probes_succeeded"     // half_open → closed: SuccessThreshold probes succeeded.
 	ReasonForcedOpen          = "forced_open"          // any → forced_open: ForceOpen.
 	ReasonDisabled            = "disabled"             // any → disabled: Disable.

@@ -23,6 +23,7 @@ type model struct {
 	window                 []modelOutcome // oldest first
 	head                   int64          // time window: the newest epoch seen
 	probes, probeOK        int
+	probesFullAt           time.Duration // when the last free probe slot was taken
 	calls, succ, fail, ign uint64
 	dropped, rejections    uint64
 	slowCalls              uint64
@@ -108,6 +109,9 @@ func (m *model) tick() {
 	if m.state == Open && m.now >= m.openUntil {
 		m.to(HalfOpen)
 	}
+	if m.state == HalfOpen && m.probes == m.cfg.HalfOpenMaxCalls && m.now-m.probesFullAt >= m.cfg.HalfOpenMaxWait {
+		m.open()
+	}
 }
 
 // allow returns the permit, or the rejection's RetryAfter and false.
@@ -121,6 +125,9 @@ func (m *model) allow() (modelPermit, time.Duration, bool) {
 	case HalfOpen:
 		if m.probes < m.cfg.HalfOpenMaxCalls {
 			m.probes++
+			if m.probes == m.cfg.HalfOpenMaxCalls {
+				m.probesFullAt = m.now
+			}
 			return modelPermit{period: m.period, start: m.now}, 0, true
 		}
 		m.rejections++
@@ -200,7 +207,7 @@ func (m *model) record(p modelPermit, class codes.Class) {
 // calls, and checks every admission, RetryAfter, state and count against the model.
 func TestBreakerAgainstModel(t *testing.T) {
 	configs := []Config{
-		{ConsecutiveFailures: 3, InitialRecoveryTimeout: time.Second, RecoveryTimeout: 8 * time.Second},
+		{ConsecutiveFailures: 3, InitialRecoveryTimeout: time.Second, RecoveryTimeout: 8 * time.Second, HalfOpenMaxWait: 5 * time.Second},
 		{FailureRateThreshold: 0.5, WindowSize: 6, MinimumCalls: 4, HalfOpenMaxCalls: 3, SuccessThreshold: 2, InitialRecoveryTimeout: time.Second, RecoveryMultiplier: 3, RecoveryTimeout: 20 * time.Second},
 		{ConsecutiveFailures: 2, FailureRateThreshold: 0.3, WindowSize: 10, MinimumCalls: 5, HalfOpenMaxCalls: 2, RecoveryTimeout: 5 * time.Second},
 		{FailureRateThreshold: 1, WindowSize: 1, MinimumCalls: 1, HalfOpenMaxCalls: 1},
@@ -209,6 +216,8 @@ func TestBreakerAgainstModel(t *testing.T) {
 		{ConsecutiveFailures: 3, SlowCallDuration: 300 * time.Millisecond, SlowCallRateThreshold: 0.6, WindowSize: 5, MinimumCalls: 3, HalfOpenMaxCalls: 2, RecoveryTimeout: 2 * time.Second},
 		{FailureRateThreshold: 0.5, SlowCallDuration: time.Second, WindowType: WindowTime, WindowDuration: 5 * time.Second, MinimumCalls: 3, RecoveryTimeout: time.Second},
 		{ConsecutiveFailures: 2, HalfOpenMaxCalls: 2, SuccessThreshold: 5, InitialRecoveryTimeout: 500 * time.Millisecond, RecoveryTimeout: 4 * time.Second},
+		{ConsecutiveFailures: 2, HalfOpenMaxCalls: 3, SuccessThreshold: 4, InitialRecoveryTimeout: time.Second, RecoveryTimeout: 6 * time.Second, HalfOpenMaxWait: 2 * time.Second},
+		{ConsecutiveFailures: 3, SlowCallDuration: time.Second, WindowSize: 5, HalfOpenMaxCalls: 2, RecoveryTimeout: 2 * time.Second, HalfOpenMaxWait: 1500 * time.Millisecond},
 	}
 	classes := []codes.Class{codes.Success, codes.Business, codes.Transient, codes.ServerFault, codes.Throttled, codes.Canceled, codes.Rejected}
 	for ci, cfg := range configs {
@@ -255,6 +264,10 @@ func TestBreakerAgainstModel(t *testing.T) {
 						d = time.Duration(rng.IntN(int(time.Second)))
 					case 1:
 						d = max(m.openUntil-m.now, 0)
+					case 3: // To the end of the wait for stuck probes, when it is on.
+						if m.state == HalfOpen && m.probes == m.cfg.HalfOpenMaxCalls {
+							d = max(m.probesFullAt+m.cfg.HalfOpenMaxWait-m.now, 0)
+						}
 					case 2:
 						d = time.Duration(rng.IntN(40)) * time.Second
 					}

@@ -110,6 +110,7 @@ func (c Config) Explain() string {
 	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
 		open = fmt.Sprintf("%s (x%s after each failed probe, up to %s)", c.InitialRecoveryTimeout, prose.Float(c.RecoveryMultiplier), c.RecoveryTimeout)
 	}
-	return fmt.Sprintf("per %s; opens on %s; half-opens after %s with %s at once; %s",
-		c.Scope, strings.Join(trips, " or "), open, prose.Plural(c.HalfOpenMaxCalls, "probe", "probes"), prose.Plural(c.SuccessThreshold, "success closes it", "successes close it"))
+	return fmt.Sprintf("per %s; opens on %s; half-opens after %s with %s at once (reopens when every slot is held %s); %s",
+		c.Scope, strings.Join(trips, " or "), open, prose.Plural(c.HalfOpenMaxCalls, "probe", "probes"), c.HalfOpenMaxWait,
+		prose.Plural(c.SuccessThreshold, "success closes it", "successes close it"))
 }

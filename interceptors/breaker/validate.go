@@ -50,6 +50,9 @@ func (c Config) Validate() error {
 	fielderr.ZeroOrWithin(&v, "recovery_multiplier", c.RecoveryMultiplier, 1, 1000)
 	v.Check(c.HalfOpenMaxCalls >= 0, "half_open_max_calls", c.HalfOpenMaxCalls, "is negative")
 	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
+	v.Check(c.HalfOpenMaxWait >= 0, "half_open_max_wait", c.HalfOpenMaxWait, "is negative")
+	v.Check(c.HalfOpenMaxWait <= 0 || c.SlowCallDuration <= 0 || c.HalfOpenMaxWait >= c.SlowCallDuration, "half_open_max_wait", c.HalfOpenMaxWait,
+		"is below slow_call_duration "+c.SlowCallDuration.String()+", so the breaker would give up on a probe it would count as fast")
 	return v.Err()
 }
 

@@ -1,0 +1,260 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+)
+
+// stuckCfg opens for 1s after a trip and 2s after a failed (or given up) probe, and gives up
+// on probes that hold every slot for 10s.
+var stuckCfg = Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: time.Second, RecoveryTimeout: 30 * time.Second, HalfOpenMaxWait: 10 * time.Second}
+
+// A probe that never reports (a Permit taken and never returned) holds the half-open breaker
+// for HalfOpenMaxWait only: then the breaker reopens, as after a failed probe, with its own
+// reason, whichever of Allow, State or Stats looks first; the next interval admits a fresh
+// probe, and the stuck probe's late report is dropped (its generation is over), freeing no
+// slot of the new period and deciding nothing. Before the fix the breaker stayed half-open,
+// refusing every call, for ever.
+func TestHalfOpenMaxWaitReopens(t *testing.T) {
+	for _, look := range []struct {
+		name string
+		fn   func(b *Breaker)
+	}{
+		{"Allow", func(b *Breaker) { _, _ = b.Allow() }},
+		{"State", func(b *Breaker) { b.State() }},
+		{"Stats", func(b *Breaker) { b.Stats() }},
+	} {
+		for _, late := range []error{nil, errFail} {
+			t.Run(look.name+"/late "+errString(late), func(t *testing.T) {
+				b, clk, rec := newTest(t, stuckCfg)
+				trip(t, b, clk)
+				clk.Advance(time.Second)
+				stuck, err := b.Allow()
+				if err != nil {
+					t.Fatalf("probe: %v", err)
+				}
+				halfOpenAt := clk.Now()
+				before := b.Stats()
+
+				clk.Advance(10 * time.Second)
+				look.fn(b)
+				ev := lastChange(rec)
+				want := observe.Event{Kind: observe.BreakerStateChanged, Time: halfOpenAt.Add(10 * time.Second), Service: svc,
+					Policy: observe.PolicyBreaker, From: "half_open", To: "open", Reason: ReasonHalfOpenMaxWait, Delay: 2 * time.Second}
+				if ev != want {
+					t.Fatalf("event %+v,\nwant %+v", ev, want)
+				}
+				st := b.Stats()
+				if st.State != Open || st.StateChanges != before.StateChanges+1 || st.Calls != before.Calls || st.Dropped != 0 {
+					t.Fatalf("stats = %+v, want open after one more change, no outcome counted (before %+v)", st, before)
+				}
+				// Open for the next interval, as after a failed probe.
+				_, err = b.Allow()
+				if got := rejection(t, err).RetryAfter; got != 2*time.Second {
+					t.Fatalf("RetryAfter = %v, want 2s", got)
+				}
+
+				// The next interval admits a fresh probe.
+				clk.Advance(2 * time.Second)
+				fresh, err := b.Allow()
+				if err != nil {
+					t.Fatalf("fresh probe after the interval: %v", err)
+				}
+				if ev := lastChange(rec); ev.From != "open" || ev.To != "half_open" || ev.Reason != ReasonRecoveryTimeout {
+					t.Fatalf("event %+v, want open→half_open (recovery_timeout)", ev)
+				}
+
+				// The stuck probe reports at last: dropped, it decides nothing and frees no slot.
+				changes := b.Stats().StateChanges
+				stuck.Done(late)
+				st = b.Stats()
+				if st.State != HalfOpen || st.Dropped != 1 || st.StateChanges != changes {
+					t.Fatalf("after the late report: stats %+v, want half_open, 1 dropped, no change", st)
+				}
+				if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
+					t.Fatalf("a second probe was admitted beside the fresh one (err %v): the late report freed its slot", err)
+				}
+				fresh.Done(nil)
+				if s := b.State(); s != Closed {
+					t.Fatalf("state = %v after the fresh probe succeeded, want closed", s)
+				}
+			})
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "success"
+	}
+	return "failure"
+}
+
+// The wait runs only while every probe slot is taken, from when the last free one was taken:
+// short of HalfOpenMaxWait nothing changes (the state, the RetryAfter of a refused call, the
+// counts), a free slot admits calls however long the period, and a report restarts the wait
+// once the slots fill again. Each case ends by reaching the wait, 1ns after the last check,
+// which reopens the breaker (and before the fix did not).
+func TestHalfOpenMaxWaitNotReached(t *testing.T) {
+	type step struct {
+		advance time.Duration
+		allow   bool // Allow: expect it admitted (true) or refused (false)
+		report  int  // > 0: report the success of probe report-1 (by admission order) instead
+	}
+	tests := []struct {
+		name  string
+		cfg   Config
+		steps []step
+		retry time.Duration // A refused call's RetryAfter: the next open interval.
+		until time.Duration // From the last step, when the wait ends.
+	}{
+		{
+			name:  "one probe, 1ns short",
+			cfg:   stuckCfg,
+			steps: []step{{allow: true}, {advance: 10*time.Second - 1, allow: false}},
+			retry: 2 * time.Second,
+			until: 1,
+		},
+		{
+			name: "timed from the last free slot, not from half-open",
+			cfg:  Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 2, SuccessThreshold: 3, HalfOpenMaxWait: 10 * time.Second},
+			steps: []step{
+				{allow: true},                           // 0: half-opens at t = 0
+				{advance: 8 * time.Second, allow: true}, // 1: slots full at 8s
+				{advance: 4 * time.Second, allow: false},
+				{advance: 6*time.Second - 1, allow: false}, // 18s - 1ns
+			},
+			retry: 30 * time.Second,
+			until: 1,
+		},
+		{
+			name: "a free slot admits calls however long the period",
+			cfg:  Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 2, HalfOpenMaxWait: 10 * time.Second},
+			steps: []step{
+				{allow: true},                     // 0: stuck
+				{advance: time.Hour, allow: true}, // 1: the free slot, an hour later
+				{advance: 10*time.Second - 1, allow: false},
+			},
+			retry: 30 * time.Second,
+			until: 1,
+		},
+		{
+			name: "a report restarts the wait",
+			cfg:  Config{ConsecutiveFailures: 1, SuccessThreshold: 3, HalfOpenMaxWait: 10 * time.Second},
+			steps: []step{
+				{allow: true},                           // 0
+				{advance: 9 * time.Second, report: 1},   // 0 succeeds: 1 of 3
+				{advance: 5 * time.Second, allow: true}, // 1: full again at 14s
+				{advance: 10*time.Second - 1, allow: false},
+			},
+			retry: 30 * time.Second,
+			until: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk, rec := newTest(t, tt.cfg)
+			halfOpen(t, b, clk)
+			var permits []Permit
+			for i, s := range tt.steps {
+				clk.Advance(s.advance)
+				if s.report > 0 {
+					permits[s.report-1].Done(nil)
+					continue
+				}
+				p, err := b.Allow()
+				if (err == nil) != s.allow {
+					t.Fatalf("step %d: Allow err = %v, want admitted %v", i, err, s.allow)
+				}
+				if err != nil {
+					if got := rejection(t, err).RetryAfter; got != tt.retry {
+						t.Fatalf("step %d: RetryAfter = %v, want the next interval %v", i, got, tt.retry)
+					}
+					continue
+				}
+				permits = append(permits, p)
+			}
+			st := b.Stats()
+			if st.State != HalfOpen || lastChange(rec).Reason != ReasonRecoveryTimeout || st.StateChanges != 2 || st.Dropped != 0 {
+				t.Fatalf("short of the wait: stats %+v, last event %+v; want half_open since recovery_timeout", st, lastChange(rec))
+			}
+			clk.Advance(tt.until)
+			if s := b.State(); s != Open || lastChange(rec).Reason != ReasonHalfOpenMaxWait {
+				t.Fatalf("at the wait's end: state %v, last event %+v; want open (half_open_max_wait)", s, lastChange(rec))
+			}
+			for _, p := range permits {
+				p.Done(nil) // Late: dropped.
+			}
+			if s := b.State(); s != Open {
+				t.Fatalf("state = %v after late reports, want open", s)
+			}
+		})
+	}
+}
+
+// A stream nobody reads is a probe that never reports: it too holds the breaker half-open for
+// HalfOpenMaxWait only.
+func TestHalfOpenMaxWaitUnreadStream(t *testing.T) {
+	b, clk, rec := newTest(t, stuckCfg)
+	trip(t, b, clk)
+	clk.Advance(time.Second)
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		return &fakeStream{ctx: ctx}, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil || cs == nil {
+		t.Fatalf("probe stream: %v", err)
+	}
+	clk.Advance(10*time.Second - 1)
+	if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
+		t.Fatalf("Allow beside the unread stream = %v, want refused", err)
+	}
+	clk.Advance(1)
+	if s := b.State(); s != Open || lastChange(rec).Reason != ReasonHalfOpenMaxWait {
+		t.Fatalf("state %v, last event %+v; want open (half_open_max_wait)", s, lastChange(rec))
+	}
+	clk.Advance(2 * time.Second)
+	p, err := b.Allow()
+	if err != nil {
+		t.Fatalf("fresh probe: %v", err)
+	}
+	p.Done(nil)
+	if s := b.State(); s != Closed {
+		t.Fatalf("state = %v, want closed", s)
+	}
+}
+
+func TestHalfOpenMaxWaitValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{name: "negative", cfg: Config{HalfOpenMaxWait: -time.Second}, wantErr: "half_open_max_wait: -1s is negative"},
+		{name: "below the slow-call duration", cfg: Config{SlowCallDuration: 5 * time.Second, HalfOpenMaxWait: 4 * time.Second},
+			wantErr: "half_open_max_wait: 4s is below slow_call_duration 5s, so the breaker would give up on a probe it would count as fast"},
+		{name: "equal to the slow-call duration", cfg: Config{SlowCallDuration: 5 * time.Second, HalfOpenMaxWait: 5 * time.Second}},
+		{name: "zero: the default", cfg: Config{}},
+		{name: "short", cfg: Config{HalfOpenMaxWait: time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(svc, tt.cfg)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("New err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
