@@ -159,18 +159,22 @@ func (b *Bulkhead) classify(err error) sampleKind {
 	}
 }
 
-// finish gives back an adaptive permit with a sample of a call that ended at now, and emits
-// LimitChanged if the limit moved. now is only read with a sample.
+// finish gives back an adaptive permit with a sample of a call of method (the bulkhead's own
+// for "": Release and ReleaseWith know no call) that ended at now, and emits LimitChanged if
+// the limit moved. now is only read with a sample.
 func (b *Bulkhead) finish(method string, kind sampleKind, latency time.Duration, now time.Time) {
 	before, after, ok := b.ad.release(kind, latency, now)
 	if !ok {
 		panic("bulkhead: Release of " + b.name + " without a slot held")
 	}
 	if before != after && b.sink != nil {
+		if method == "" {
+			method = b.method
+		}
 		b.sink.Observe(observe.Event{
 			Kind:     observe.LimitChanged,
 			Time:     now,
-			Service:  b.name,
+			Service:  b.service,
 			Method:   method,
 			Policy:   observe.PolicyBulkhead,
 			Reason:   string(b.ad.alg.algorithm),

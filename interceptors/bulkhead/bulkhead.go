@@ -3,11 +3,12 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
@@ -21,6 +22,8 @@ import (
 // guards a count, the limit and a queue of waiters (see adaptive.go).
 type Bulkhead struct {
 	name       string
+	service    string    // named in rejections, events and levels
+	method     string    // the full method of a bulkhead of one method; "" for a service's
 	cfg        Config    // Normalize(the Config given to New)
 	fx         *fixed    // fixed limit; nil in adaptive mode
 	ad         *adaptive // adaptive limit; nil in fixed mode
@@ -31,16 +34,21 @@ type Bulkhead struct {
 	classifier *codes.Classifier
 }
 
-// New returns a bulkhead for cfg. name is put in rejections and events as the service (the
-// gRPC service the bulkhead guards, or the name of a bulkhead shared by several). cfg must be
-// valid (see Config.Validate).
+// New returns a bulkhead for cfg named name: the gRPC service the bulkhead guards, the full
+// method "/pkg.Service/Method" of a bulkhead of one method (as a suite names the bulkhead of a
+// method with one of its own), or the name of a bulkhead shared by several. Rejections, events
+// and levels name the service (Service) and, for a bulkhead of one method, that method
+// (Method): a full method's service and the full method, else name (or WithService's) and no
+// method, so that an observer tells a method's bulkhead from its service's. cfg must be valid
+// (see Config.Validate).
 func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = Normalize(cfg)
-	o := optkit.Build(opts, func(o Option) optkit.Option { return o.o })
+	o := buildOptions(opts)
 	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
+	b.service, b.method = serviceAndMethod(name, o.service)
 	if cfg.Adaptive.Algorithm != AlgorithmNone {
 		b.ad = newAdaptive(cfg.Adaptive, cfg.MaxConcurrent)
 		b.origin = b.clock.Now()
@@ -48,6 +56,25 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 		b.fx = newFixed(cfg.MaxConcurrent)
 	}
 	return b, nil
+}
+
+// serviceAndMethod returns what a bulkhead named name names as its service and method: a full
+// method "/pkg.Service/Method" is a method of its service; any other name is a service, or
+// stands for one. service, when set (WithService), is the service either way.
+func serviceAndMethod(name, service string) (string, string) {
+	var method string
+	if strings.HasPrefix(name, "/") {
+		if svc, _ := grpcmethod.Split(name); svc != "" {
+			method = name
+			if service == "" {
+				service = svc
+			}
+		}
+	}
+	if service == "" {
+		service = name
+	}
+	return service, method
 }
 
 // Name returns the name given to New.
@@ -100,7 +127,7 @@ func (b *Bulkhead) TryAcquire() bool {
 // Acquire takes a slot, waiting up to MaxWait and never past ctx's deadline when none is free
 // (see the package documentation for what each outcome returns). A nil error means the caller
 // holds a slot and must Release it.
-func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, "", b.maxWait) }
+func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, b.method, b.maxWait) }
 
 // Release gives back a slot taken by Acquire or TryAcquire. Releasing a slot that is not held
 // is a bug in the caller and panics. In adaptive mode it gives the limit no sample; use
@@ -213,6 +240,6 @@ func (b *Bulkhead) ended(ctx context.Context, method string) error {
 func (b *Bulkhead) reject(method string) error {
 	return outcome.Reject(b.sink, b.clock, method, &codes.Rejection{
 		Err: ErrFull, Code: grpccodes.ResourceExhausted, Reason: ReasonFull,
-		Policy: observe.PolicyBulkhead, Service: b.name,
+		Policy: observe.PolicyBulkhead, Service: b.service,
 	}, 0)
 }

@@ -25,10 +25,21 @@
 // # Rejections
 //
 // A rejection is a *codes.Rejection with code ResourceExhausted, reason BULKHEAD_FULL, policy
-// "bulkhead", the bulkhead's name as the service, and Err ErrFull, so that both
+// "bulkhead", the bulkhead's service as the service, and Err ErrFull, so that both
 // errors.Is(err, bulkhead.ErrFull) and status.Code(err) answer. It carries no RetryInfo: a
 // bulkhead cannot tell when a call in flight will end. Every rejection emits an
-// observe.Rejected event to the sink given by WithObserver; with no sink nothing is built.
+// observe.Rejected event to the sink given by WithObserver, naming that service and the call's
+// method (Acquire's: the bulkhead's own, if any); with no sink nothing is built.
+//
+// # Names
+//
+// The name given to New says which bulkhead it is: a service's ("kyc.v1.OCRService"), one
+// method's (the full method "/kyc.v1.OCRService/Extract", as a suite names the bulkhead of a
+// method with a bulkhead of its own), or one shared by several (any other name). Rejections,
+// events and levels name a service and, for a method's bulkhead, the method: the full method's
+// service and the full method itself, so that a method's bulkhead and its service's are told
+// apart (promobs labels their gauges with service and method), never one full method taken for
+// a service. Any other name is the service, unless WithService names one.
 //
 // # Interceptors
 //
@@ -44,7 +55,7 @@
 //
 // # Options
 //
-// An Option (WithClock, WithObserver, WithClassifier) is given to New and is not a
+// An Option (WithClock, WithObserver, WithClassifier, WithService) is given to New and is not a
 // grpc.CallOption: passing one to a call does not compile. What one call may change is a
 // CallOption: WithMaxWait, passed to a call, sets how long that call may wait for a slot
 // instead of Config.MaxWait. Reading it allocates nothing.

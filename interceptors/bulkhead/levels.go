@@ -5,9 +5,12 @@ import "github.com/bulwarkrpc/bulwark/observe"
 var _ observe.LevelSource = (*Bulkhead)(nil)
 
 // Levels implements observe.LevelSource: it yields observe.LevelInFlight (InFlight) and then
-// observe.LevelCapacity (Capacity), both with Policy observe.PolicyBulkhead and Service the
-// name given to New, read together: an adaptive bulkhead's pair comes from one look at its
-// state. It stops early when yield returns false, and allocates nothing.
+// observe.LevelCapacity (Capacity), read together: an adaptive bulkhead's pair comes from one
+// look at its state. Both have Policy observe.PolicyBulkhead, and Service and Method say which
+// bulkhead it is, as its events do and as promobs labels it: a bulkhead named by a full method
+// "/pkg.Service/Method" reads that method and its service, any other the name given to New
+// (or WithService's) and no method (see New). It stops early when yield returns false, and
+// allocates nothing.
 func (b *Bulkhead) Levels(yield func(observe.Level) bool) {
 	var limit, inFlight int
 	if b.ad != nil {
@@ -15,7 +18,7 @@ func (b *Bulkhead) Levels(yield func(observe.Level) bool) {
 	} else {
 		limit, inFlight = b.fx.state()
 	}
-	l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: b.name, Value: float64(inFlight)}
+	l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: b.service, Method: b.method, Value: float64(inFlight)}
 	if !yield(l) {
 		return
 	}

@@ -2,11 +2,17 @@ package bulkhead_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // inFlightAndCapacity reads b's levels and checks their shape.
@@ -80,5 +86,72 @@ func TestLevelsStopAndDoNotAllocate(t *testing.T) {
 	}
 	if sum == 0 {
 		t.Fatal("capacity was never read")
+	}
+}
+
+// A bulkhead named by a full method "/pkg.Service/Method" (as a suite names the bulkhead of a
+// method with a bulkhead of its own) guards that method of that service: its rejections, its
+// events and its levels name the service as the service and the full method as the method, as
+// a method's breaker does, not the full method as a service. WithService names the service of
+// a bulkhead whose name is not a service (one shared by several): no method then.
+func TestBulkheadNamedByAFullMethodNamesItsServiceAndMethod(t *testing.T) {
+	const method = "/" + svc + "/Compare"
+	for _, tt := range []struct {
+		name, bulkhead          string
+		opts                    []bulkhead.Option
+		wantService, wantMethod string
+	}{
+		{name: "service", bulkhead: svc, wantService: svc},
+		{name: "full method", bulkhead: method, wantService: svc, wantMethod: method},
+		{name: "full method, WithService", bulkhead: method, opts: []bulkhead.Option{bulkhead.WithService(svc)}, wantService: svc, wantMethod: method},
+		{name: "shared, WithService", bulkhead: "shared-pool", opts: []bulkhead.Option{bulkhead.WithService(svc)}, wantService: svc},
+		{name: "shared", bulkhead: "shared-pool", wantService: "shared-pool"},
+		{name: "malformed", bulkhead: "/NoService", wantService: "/NoService"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := new(testkit.Recorder)
+			b, err := bulkhead.New(tt.bulkhead, bulkhead.Config{
+				MaxConcurrent: 8, Adaptive: bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmAIMD, MinLimit: 1, InitialLimit: 2},
+			}, append(tt.opts, bulkhead.WithObserver(rec))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Name() != tt.bulkhead {
+				t.Errorf("Name() = %q, want %q", b.Name(), tt.bulkhead)
+			}
+			ctx := context.Background()
+			for range 2 {
+				if err := b.Acquire(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var levels []observe.Level
+			b.Levels(func(l observe.Level) bool { levels = append(levels, l); return true })
+			err = b.Acquire(ctx)
+			var rej *codes.Rejection
+			if !errors.As(err, &rej) || rej.Service != tt.wantService {
+				t.Errorf("Acquire on a full bulkhead: %#v, want a rejection of service %q", err, tt.wantService)
+			}
+			// A drop moves the limit (2 x 0.9 rounds down to 1): LimitChanged.
+			b.ReleaseWith(time.Millisecond, status.Error(grpccodes.Unavailable, "down"))
+			b.Release()
+			evs := rec.Events(observe.Rejected, observe.LimitChanged)
+			if len(evs) != 2 {
+				t.Fatalf("events %+v, want a rejection and a limit change", evs)
+			}
+			for _, e := range evs {
+				if e.Service != tt.wantService || e.Method != tt.wantMethod {
+					t.Errorf("%v event names service %q method %q, want %q %q", e.Kind, e.Service, e.Method, tt.wantService, tt.wantMethod)
+				}
+			}
+			if len(levels) != 2 {
+				t.Fatalf("levels %+v, want in flight and capacity", levels)
+			}
+			for _, l := range levels {
+				if l.Service != tt.wantService || l.Method != tt.wantMethod {
+					t.Errorf("%v level names service %q method %q, want %q %q", l.Kind, l.Service, l.Method, tt.wantService, tt.wantMethod)
+				}
+			}
+		})
 	}
 }

@@ -25,9 +25,12 @@ func uses(c Config) section.Uses {
 	return 0
 }
 
-// build makes the bulkhead step of a suite's chain.
+// build makes the bulkhead step of a suite's chain, named by the chain's service, or by its
+// full method for a method with a bulkhead of its own: such a bulkhead names the chain's
+// service as its service and the full method as its method in rejections, events and levels
+// (see New), as a method's breaker does.
 func build(env *section.Env, c Config) (section.Built, error) {
-	return section.Step(New(env.Name, c, WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
+	return section.Step(New(env.Name, c, WithService(env.Service), WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

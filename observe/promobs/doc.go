@@ -24,8 +24,8 @@
 //	| bulwark_retries_exhausted_total   | counter   | service, reason              | RetriesExhausted                   |
 //	| bulwark_breaker_state             | gauge     | service, method, state       | Scrape / BreakerStateChanged       |
 //	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged                |
-//	| bulwark_bulkhead_in_flight        | gauge     | service                      | Scrape                             |
-//	| bulwark_bulkhead_capacity         | gauge     | service                      | Scrape                             |
+//	| bulwark_bulkhead_in_flight        | gauge     | service, method              | Scrape                             |
+//	| bulwark_bulkhead_capacity         | gauge     | service, method              | Scrape                             |
 //	| bulwark_rejections_total          | counter   | service, policy, reason      | Rejected                           |
 //	| bulwark_fallbacks_total           | counter   | service, method              | FallbackServed                     |
 //	| bulwark_deadlines_applied_total   | counter   | service, reason              | DeadlineApplied                    |
@@ -35,8 +35,14 @@
 //	| bulwark_adaptive_throttle_probability | gauge | service                      | Scrape                             |
 //
 // The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity
-// follows the limit as it moves. bulwark_hedge_wins_total over bulwark_hedges_total is how often
-// a hedge pays off; hedges that rarely win are load for nothing.
+// follows the limit as it moves. A bulkhead is told apart by service and method, as a breaker
+// is: method is empty for a bulkhead that serves the whole service and the full method for the
+// bulkhead of one method (a method with a bulkhead of its own in a suite's configuration), so
+// that a service's bulkhead and its method's are two series, both labelled with the service;
+// the method label is bounded by MaxMethods, as everywhere.
+//
+// bulwark_hedge_wins_total over bulwark_hedges_total is how often a hedge pays off; hedges
+// that rarely win are load for nothing.
 //
 // The retry rate, sum by (service) (rate(bulwark_retries_total[5m])) over the same of
 // bulwark_calls_total, is the early warning to watch: it rises while a service sickens, before

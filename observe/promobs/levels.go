@@ -29,8 +29,8 @@ var breakerStates = BreakerStates()
 // A nil src is ignored; a typed nil (a nil *breaker.Registry) is not detected, and panics at
 // the scrape.
 //
-// Which reading wins: a series (a metric and its labels: service, and method for a breaker) is
-// exposed once per scrape, never twice, from the first of, in this order:
+// Which reading wins: a series (a metric and its labels: service, and method for a breaker or a
+// bulkhead) is exposed once per scrape, never twice, from the first of, in this order:
 //
 //  1. the sources given to Scrape, in the order added, and within one source its first
 //     reading of that series;
@@ -57,19 +57,23 @@ type Bulkhead interface {
 	Capacity() int
 }
 
-// TrackBulkhead exposes b as bulwark_bulkhead_in_flight and bulwark_bulkhead_capacity with the
-// given service label, read at each scrape: a bulkhead is a level, not a stream of events.
-// Tracking a service again replaces its bulkhead; a nil b stops tracking it. A source given to
-// Scrape that reads the same service wins over it (see Scrape).
+// TrackBulkhead exposes b as bulwark_bulkhead_in_flight and bulwark_bulkhead_capacity, read at
+// each scrape: a bulkhead is a level, not a stream of events. name is the bulkhead's name as
+// given to bulkhead.New: the service (for a bulkhead that serves the whole service, labelled
+// method="") or the full method "/pkg.Service/Method" (for the bulkhead of one method,
+// labelled with its service and method). Tracking a name again replaces its bulkhead; a nil b
+// stops tracking it. A source given to Scrape that reads the same bulkhead wins over it (see
+// Scrape).
 //
 // Deprecated: use Scrape, with the bulkhead itself or with the suite that holds it: it shows
 // the bulkhead that serves calls now, even after a reload.
-func (m *Metrics) TrackBulkhead(service string, b Bulkhead) {
+func (m *Metrics) TrackBulkhead(name string, b Bulkhead) {
+	k := breakerKeyOf(name)
 	var src observe.LevelSource
 	if b != nil {
-		src = trackedBulkhead{service, b}
+		src = trackedBulkhead{k, b}
 	}
-	m.levels.track(trackKey{observe.LevelInFlight, breakerKey{service: service}}, src)
+	m.levels.track(trackKey{observe.LevelInFlight, k}, src)
 }
 
 // TrackBreaker exposes the state that state returns as bulwark_breaker_state, read at each
@@ -114,12 +118,12 @@ func (m *Metrics) TrackThrottle(service string, probability func() float64) {
 // The Track* registrations, as level sources.
 
 type trackedBulkhead struct {
-	service string
-	b       Bulkhead
+	k breakerKey
+	b Bulkhead
 }
 
 func (t trackedBulkhead) Levels(yield func(observe.Level) bool) {
-	l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: t.service, Value: float64(t.b.InFlight())}
+	l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: t.k.service, Method: t.k.method, Value: float64(t.b.InFlight())}
 	if yield(l) {
 		l.Kind, l.Value = observe.LevelCapacity, float64(t.b.Capacity())
 		yield(l)
@@ -144,8 +148,8 @@ func (t trackedThrottle) Levels(yield func(observe.Level) bool) {
 	yield(observe.Level{Kind: observe.LevelThrottleProbability, Policy: observe.PolicyAdaptiveThrottle, Service: t.service, Value: t.probability()})
 }
 
-// breakerKey identifies a breaker as its events do: by service, and by method when it is
-// method-scoped.
+// breakerKey identifies a breaker (or a bulkhead) as its events do: by service, and by method
+// when it is method-scoped (the bulkhead of one method).
 type breakerKey struct{ service, method string }
 
 func breakerKeyOf(name string) breakerKey {
@@ -186,11 +190,11 @@ func newLevels(cl prometheus.Labels) *levels {
 			"Circuit breaker state: one series per state, 1 for the current state and 0 for the others; method is empty for a breaker that serves the whole service.",
 			[]string{labelService, labelMethod, labelState}, cl),
 		inFlightDesc: prometheus.NewDesc(NameBulkheadInFlight,
-			"Calls holding a bulkhead slot.",
-			[]string{labelService}, cl),
+			"Calls holding a bulkhead slot; method is empty for a bulkhead that serves the whole service.",
+			[]string{labelService, labelMethod}, cl),
 		capacityDesc: prometheus.NewDesc(NameBulkheadCapacity,
-			"Bulkhead slots in all: the current limit of an adaptive bulkhead.",
-			[]string{labelService}, cl),
+			"Bulkhead slots in all: the current limit of an adaptive bulkhead; method is empty for a bulkhead that serves the whole service.",
+			[]string{labelService, labelMethod}, cl),
 		throttleDesc: prometheus.NewDesc(NameThrottleProbability,
 			"Probability with which client-side adaptive throttling rejects a call now.",
 			[]string{labelService}, cl),
@@ -248,7 +252,8 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	var readings []observe.Level
 	read := func(lv observe.Level) bool {
 		lv.Service = l.service(lv.Service) // bounded as the events' (MaxServices)
-		if lv.Kind == observe.LevelBreakerState {
+		switch lv.Kind {
+		case observe.LevelBreakerState, observe.LevelInFlight, observe.LevelCapacity:
 			lv.Method = l.method(lv.Method) // bounded as the events' (MaxMethods)
 		}
 		readings = append(readings, lv)
@@ -291,6 +296,7 @@ func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[tra
 		if r.Policy != observe.PolicyBulkhead && r.Policy != "" {
 			return
 		}
+		k.method = clean(r.Method)
 		desc = l.inFlightDesc
 		if r.Kind == observe.LevelCapacity {
 			desc = l.capacityDesc
@@ -304,8 +310,12 @@ func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[tra
 		return
 	}
 	seen[k] = struct{}{}
-	if desc != nil {
+	if desc == l.throttleDesc {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, r.Value, k.service)
+		return
+	}
+	if desc != nil { // a bulkhead's
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, r.Value, k.service, k.method)
 		return
 	}
 	cur := clean(r.State)

@@ -58,14 +58,14 @@ func TestWithRealPolicies(t *testing.T) {
 		t.Fatalf("Acquire on a full bulkhead = %v; want ErrFull", err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity, promobs.NameRejections), map[string]float64{
-		`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`:                                        2,
-		`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:                                         2,
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:                              2,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:                               2,
 		`bulwark_rejections_total{policy="breaker",reason="CIRCUIT_OPEN",service="kyc.v1.OCRService"}`:   1,
 		`bulwark_rejections_total{policy="bulkhead",reason="BULKHEAD_FULL",service="kyc.v1.OCRService"}`: 1,
 	})
 	bh.Release()
 	bh.Release()
 	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight), map[string]float64{
-		`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`: 0,
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`: 0,
 	})
 }

@@ -501,20 +501,20 @@ func TestTrackBulkhead(t *testing.T) {
 			name: "idle",
 			do:   func() {},
 			want: map[string]float64{
-				`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`:       0,
-				`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:        10,
-				`bulwark_bulkhead_in_flight{service="kyc.v1.FaceMatchService"}`: 0,
-				`bulwark_bulkhead_capacity{service="kyc.v1.FaceMatchService"}`:  4,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:       0,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:        10,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`: 0,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:  4,
 			},
 		},
 		{
 			name: "read at scrape time",
 			do:   func() { ocrBH.inFlight.Store(9); faceBH.inFlight.Store(1) },
 			want: map[string]float64{
-				`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`:       9,
-				`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:        10,
-				`bulwark_bulkhead_in_flight{service="kyc.v1.FaceMatchService"}`: 1,
-				`bulwark_bulkhead_capacity{service="kyc.v1.FaceMatchService"}`:  4,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:       9,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:        10,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`: 1,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:  4,
 			},
 		},
 		{
@@ -526,18 +526,18 @@ func TestTrackBulkhead(t *testing.T) {
 				m.TrackBulkhead(ocr, b)
 			},
 			want: map[string]float64{
-				`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`:       3,
-				`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:        20,
-				`bulwark_bulkhead_in_flight{service="kyc.v1.FaceMatchService"}`: 1,
-				`bulwark_bulkhead_capacity{service="kyc.v1.FaceMatchService"}`:  4,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:       3,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:        20,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`: 1,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:  4,
 			},
 		},
 		{
 			name: "nil stops tracking",
 			do:   func() { m.TrackBulkhead(face, nil) },
 			want: map[string]float64{
-				`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`: 3,
-				`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:  20,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`: 3,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:  20,
 			},
 		},
 	}
@@ -660,7 +660,7 @@ func TestConstLabels(t *testing.T) {
 	assertSamples(t, scrape(t, reg, promobs.NameCalls, promobs.NameBulkheadCapacity), map[string]float64{
 		`bulwark_calls_total{class="success",client="a",code="OK",method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`: 1,
 		`bulwark_calls_total{class="success",client="b",code="OK",method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`: 2,
-		`bulwark_bulkhead_capacity{client="a",service="kyc.v1.OCRService"}`:                                                         2,
+		`bulwark_bulkhead_capacity{client="a",method="",service="kyc.v1.OCRService"}`:                                               2,
 	})
 }
 
@@ -814,6 +814,7 @@ func TestLint(t *testing.T) {
 		m.Observe(e)
 	}
 	m.TrackBulkhead(ocr, &fakeBulkhead{})
+	m.TrackBulkhead(compare, &fakeBulkhead{})
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {

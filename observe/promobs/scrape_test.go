@@ -101,15 +101,15 @@ func TestScrapeBulkheadDuringHeldCall(t *testing.T) {
 	m.Scrape(bh)
 	release := testkit.Hold(context.Background(), bh.Unary(), extract)
 	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), map[string]float64{
-		`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`: 1,
-		`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:  4,
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`: 1,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:  4,
 	})
 	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), map[string]float64{
-		`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`: 0,
-		`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:  4,
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`: 0,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:  4,
 	})
 }
 
@@ -140,14 +140,14 @@ func TestScrapeSourceReplaced(t *testing.T) {
 	m.Scrape(src)
 	names := []string{promobs.NameBreakerState, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity}
 	assertSamples(t, scrape(t, reg, names...), merge(stateSamples(ocr, "open"), map[string]float64{
-		`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`: 2,
-		`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:  8,
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`: 2,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:  8,
 	}))
 
 	src.set(append(bulkheadLevels(face, 1, 3), stateLevel(face, compare, "closed"))...)
 	assertSamples(t, scrape(t, reg, names...), merge(methodStateSamples(face, compare, "closed"), map[string]float64{
-		`bulwark_bulkhead_in_flight{service="kyc.v1.FaceMatchService"}`: 1,
-		`bulwark_bulkhead_capacity{service="kyc.v1.FaceMatchService"}`:  3,
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`: 1,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:  3,
 	}))
 }
 
@@ -193,10 +193,10 @@ func TestScrapePrecedenceAndNoDuplicates(t *testing.T) {
 			stateSamples(face, "half_open"),                  // Track over the event
 			stateSamples("kyc.v1.LivenessService", "open"),   // the event alone
 			map[string]float64{
-				`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`:                  1,
-				`bulwark_bulkhead_capacity{service="kyc.v1.OCRService"}`:                   10,
-				`bulwark_bulkhead_in_flight{service="kyc.v1.FaceMatchService"}`:            3,
-				`bulwark_bulkhead_capacity{service="kyc.v1.FaceMatchService"}`:             30,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:        1,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:         10,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`:  3,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:   30,
 				`bulwark_adaptive_throttle_probability{service="kyc.v1.OCRService"}`:       0.25,
 				`bulwark_adaptive_throttle_probability{service="kyc.v1.FaceMatchService"}`: 0.5,
 			}))
@@ -265,7 +265,7 @@ func TestScrapeConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	got := scrape(t, reg, promobs.NameBreakerState, promobs.NameBulkheadInFlight)
-	if got[`bulwark_bulkhead_in_flight{service="kyc.v1.OCRService"}`] != 0 {
+	if got[`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`] != 0 {
 		t.Errorf("in flight after all calls = %v, want 0", got)
 	}
 	// The source added mid-way wins over the Track registration for ocr.

@@ -24,17 +24,20 @@
 //	| LimiterDegraded     | warn  | rate limiter degraded | service, method, reason                                 |
 //	| HedgeSent           | debug | hedge sent            | service, method, attempt, reason, after                 |
 //	| HedgeWon            | debug | hedge won             | service, method, attempt, code, duration                |
-//	| LimitChanged        | info  | concurrency limit changed | service, limit, algorithm, latency                  |
+//	| LimitChanged        | info  | concurrency limit changed | service, [method], limit, algorithm, latency        |
 //
 // A Rejected line from the adaptive throttle carries probability (the rejection probability at
-// the time) in place of retry_after.
+// the time) in place of retry_after. A LimitChanged line carries method when the event names
+// one: the bulkhead's own method for the bulkhead of one method (whose service is then its
+// method's, so that its line is told from its service's bulkhead's), else the method of the
+// call whose sample moved the limit.
 //
 // The fields:
 //
 //	| field       | what                                                                                                                     |
 //	|-------------|--------------------------------------------------------------------------------------------------------------------------|
 //	| service     | the fully qualified gRPC service, e.g. kyc.v1.OCRService                                                                 |
-//	| method      | the full gRPC method; on breaker lines only for a method-scoped breaker                                                  |
+//	| method      | the full gRPC method; on breaker lines only for a method-scoped breaker, on limit lines only when the event names one    |
 //	| attempt     | the 1-based attempt that finished (or failed, before a retry)                                                            |
 //	| attempts    | how many attempts the call made                                                                                          |
 //	| code        | the gRPC code name, e.g. Unavailable                                                                                     |

@@ -42,7 +42,7 @@ var lines = [...]line{
 	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded, []field{fService, fMethod, fReason}},
 	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent, []field{fService, fMethod, fAttempt, fReason, fAfter}},
 	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon, []field{fService, fMethod, fAttempt, fCode, fDuration}},
-	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fLimit, fAlgorithm, fLatency}},
+	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fScopedMethod, fLimit, fAlgorithm, fLatency}},
 }
 
 // maxFields is the most fields a line has.
@@ -86,7 +86,7 @@ type when uint8
 
 const (
 	always     when = iota
-	withMethod      // the event names a method: on a breaker line, a method-scoped breaker
+	withMethod      // the event names a method (a method-scoped breaker; a limit line, see the package doc)
 	toOpen          // the event is a breaker's transition to open
 )
 

@@ -165,10 +165,21 @@ func TestLines(t *testing.T) {
 		{
 			name: "limit changed",
 			event: with(full(observe.LimitChanged), func(e *observe.Event) {
-				e.Policy, e.Reason, e.Value, e.Duration = observe.PolicyBulkhead, "gradient", 12, 30*time.Millisecond
+				e.Method, e.Policy, e.Reason, e.Value, e.Duration = "", observe.PolicyBulkhead, "gradient", 12, 30*time.Millisecond
 			}),
 			wantLevel: zapcore.InfoLevel, wantMsg: "concurrency limit changed",
 			wantFields: []field{{"service", ocr}, {"limit", int64(12)}, {"algorithm", "gradient"},
+				{"latency", 30 * time.Millisecond}},
+		},
+		{
+			// A method's bulkhead names its service and its method: the line keeps them apart
+			// from its service's bulkhead's.
+			name: "method limit changed",
+			event: with(full(observe.LimitChanged), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Value, e.Duration = observe.PolicyBulkhead, "aimd", 3, 30*time.Millisecond
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "concurrency limit changed",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"limit", int64(3)}, {"algorithm", "aimd"},
 				{"latency", 30 * time.Millisecond}},
 		},
 	}

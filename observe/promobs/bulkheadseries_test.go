@@ -1,0 +1,101 @@
+package promobs_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// A service with a bulkhead and a method with a bulkhead of its own (a suite names it by its
+// full method) have two series of each bulkhead gauge, told apart by method ("" for the
+// service's), both labelled with the service: not the method's bulkhead labelled as a service
+// "/pkg.Service/Method", nor one series overwritten by the other.
+func TestBulkheadSeriesOfAServiceAndItsMethod(t *testing.T) {
+	m, reg := newMetrics(t)
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{"p": {Bulkhead: &bulkhead.Config{MaxConcurrent: 4}}},
+		Services: map[string]config.Service{face: {Profile: "p", Methods: map[string]config.Method{
+			"Compare": {Overrides: config.Overrides{Bulkhead: config.Set(bulkhead.Config{MaxConcurrent: 2}, "max_concurrent")}},
+		}}},
+	}, interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	m.Scrape(s)
+
+	var releases []func() error
+	releases = append(releases, testkit.Hold(context.Background(), s.Unary(), "/"+face+"/Match"))
+	for range 2 {
+		releases = append(releases, testkit.Hold(context.Background(), s.Unary(), compare))
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), map[string]float64{
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`:                                 1,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:                                  4,
+		`bulwark_bulkhead_in_flight{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`: 2,
+		`bulwark_bulkhead_capacity{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`:  2,
+	})
+	for _, release := range releases {
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TrackBulkhead takes the bulkhead's name as TrackBreaker does: a full method is labelled
+// with its service and method.
+func TestTrackBulkheadOfAMethod(t *testing.T) {
+	m, reg := newMetrics(t)
+	svcBH, methodBH := &fakeBulkhead{}, &fakeBulkhead{}
+	svcBH.capacity.Store(10)
+	methodBH.capacity.Store(3)
+	methodBH.inFlight.Store(1)
+	m.TrackBulkhead(face, svcBH)
+	m.TrackBulkhead(compare, methodBH)
+	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), map[string]float64{
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`:                                 0,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:                                  10,
+		`bulwark_bulkhead_in_flight{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`: 1,
+		`bulwark_bulkhead_capacity{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`:  3,
+	})
+	m.TrackBulkhead(compare, nil)
+	assertSamples(t, scrape(t, reg, promobs.NameBulkheadInFlight), map[string]float64{
+		`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`: 0,
+	})
+}
+
+// methodBulkheads is a Scrape source of one bulkhead per method of one service.
+type methodBulkheads int
+
+func (n methodBulkheads) Levels(yield func(observe.Level) bool) {
+	for i := range int(n) {
+		l := observe.Level{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: "s.v1.S", Method: "/s.v1.S/M" + strconv.Itoa(i), Value: 1}
+		if !yield(l) {
+			return
+		}
+		l.Kind = observe.LevelCapacity
+		if !yield(l) {
+			return
+		}
+	}
+}
+
+// The bulkhead gauges' method label is bounded as every other method label is (MaxMethods).
+func TestBulkheadMethodLabelBounded(t *testing.T) {
+	m, reg := newMetrics(t)
+	const names = promobs.MaxMethods + 500
+	m.Scrape(methodBulkheads(names))
+	for _, name := range []string{promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity} {
+		if n, limit := testutil.CollectAndCount(reg, name), promobs.MaxMethods+1; n > limit {
+			t.Errorf("%d method bulkheads gave %d %s series, want at most %d", names, n, name, limit)
+		}
+	}
+}
