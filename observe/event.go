@@ -189,13 +189,15 @@ func (m multi) Observe(e Event) {
 	}
 }
 
-// ForMethod scopes each of m's sinks to the method (see Scoper).
+// ForMethod scopes each of m's sinks to the method (see Scoper). A Scoper may give no sink
+// (nil) for a method: the Multi of the scoped sinks leaves it out, as Multi leaves out any nil
+// sink, and is nil when no sink is left.
 func (m multi) ForMethod(service, fullMethod string) Sink {
-	out := make(multi, len(m))
+	out := make([]Sink, len(m))
 	for i, s := range m {
 		out[i] = ForMethod(s, service, fullMethod)
 	}
-	return out
+	return Multi(out...)
 }
 
 // A Scoper is a Sink that records one method's events faster through a sink of their own: a
