@@ -159,8 +159,9 @@ type SinkFunc func(Event)
 // Observe calls f(e).
 func (f SinkFunc) Observe(e Event) { f(e) }
 
-// Multi returns a Sink that passes each event to every non-nil sink in order. It returns nil
-// when there is none, so that policies can skip building events nobody reads.
+// Multi returns a Sink that passes each event to every non-nil sink in order, even when one of
+// them panics (the panic goes on after the others have the event). It returns nil when there
+// is none, so that policies can skip building events nobody reads.
 func Multi(sinks ...Sink) Sink {
 	var kept multi
 	for _, s := range sinks {
@@ -183,9 +184,18 @@ func Multi(sinks ...Sink) Sink {
 
 type multi []Sink
 
+// Observe passes e to each sink in turn. Should one panic (a sink's bug), the sinks after it
+// still get e, and the panic then goes on, unrecovered, with its own stack: one sink's bug
+// must not leave another's record short of an event (a breaker's change, say).
 func (m multi) Observe(e Event) {
-	for _, s := range m {
-		s.Observe(e)
+	i := 0
+	defer func() {
+		if i < len(m) { // m[i] panicked
+			m[i+1:].Observe(e)
+		}
+	}()
+	for ; i < len(m); i++ {
+		m[i].Observe(e)
 	}
 }
 

@@ -97,3 +97,25 @@ func TestForMethodOfMultiSkipsNilScopes(t *testing.T) {
 		t.Fatalf("ForMethod of a Multi none of whose sinks records the method = %#v, want nil", s)
 	}
 }
+
+// A sink of a Multi that panics (a sink's bug) does not keep the event from the sinks after
+// it: they see it, and the panic goes on to the caller, as it would without Multi.
+func TestMultiPanickingSinkStillFeedsTheOthers(t *testing.T) {
+	var before, after []observe.Kind
+	m := observe.Multi(
+		observe.SinkFunc(func(e observe.Event) { before = append(before, e.Kind) }),
+		observe.SinkFunc(func(observe.Event) { panic("sink bug") }),
+		observe.SinkFunc(func(e observe.Event) { after = append(after, e.Kind) }),
+	)
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		m.Observe(observe.Event{Kind: observe.BreakerStateChanged})
+	}()
+	if got != "sink bug" {
+		t.Errorf("Observe's panic = %v, want the sink's, passed on", got)
+	}
+	if len(before) != 1 || len(after) != 1 {
+		t.Errorf("the sinks before and after the panicking one got %v and %v, want the event each", before, after)
+	}
+}
