@@ -46,7 +46,7 @@
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
 //	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |
-//	| policy      | the refusing policy: breaker, bulkhead, rate_limit, retry, deadline, adaptive_throttle                                    |
+//	| policy      | the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                                                    |
 //	| retry_after | when the caller may come back; 0 when the policy cannot tell                                                             |
 //	| timeout     | the deadline the deadline policy set                                                                                     |
 //	| after       | how long after the call's first attempt a hedge was sent                                                                 |
