@@ -254,6 +254,11 @@ func (r *recorder) Observe(e observe.Event) {
 func (r *recorder) end(err error) {
 	var rej *codes.Rejection
 	if errors.As(err, &rej) {
+		if rej == nil {
+			// A nil *codes.Rejection (a policy's bug) reads as an unnamed rejection, as
+			// its Error and GRPCStatus do, rather than panicking the caller's call here.
+			rej = &codes.Rejection{}
+		}
 		attrs := []attribute.KeyValue{KeyRejectedBy.String(rej.Policy), KeyReason.String(rej.Reason)}
 		if rej.RetryAfter > 0 {
 			attrs = append(attrs, KeyRetryAfter.Float64(ms(rej.RetryAfter)))

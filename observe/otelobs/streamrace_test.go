@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/otelobs"
 	"go.opentelemetry.io/otel/attribute"
@@ -100,5 +101,37 @@ func TestStreamEndedWhileOpeningKeepsItsOutcome(t *testing.T) {
 	wantAttr(t, "call", spans[0].Attributes, otelobs.KeyCode, int64(grpccodes.Canceled))
 	if spans[0].Status.Code != otelcodes.Error || spans[0].Status.Description != "Canceled" {
 		t.Errorf("call span status %+v, want Error, Canceled", spans[0].Status)
+	}
+}
+
+// A nil *codes.Rejection (a policy's bug, which codes reads as an unnamed rejection) ends the
+// call like any other error: the tracer records it as a rejection by no named policy and does
+// not turn it into a panic of the caller's call.
+func TestNilRejectionDoesNotPanic(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr := otelobs.New(otelobs.WithTracerProvider(tp))
+	var nilRej *codes.Rejection
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nilRej }
+
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("the call panicked: %v", p)
+			}
+		}()
+		err = tr.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
+	}()
+	if err != error(nilRej) {
+		t.Errorf("the call returned %v, want the policy's error as it is", err)
+	}
+	call := find(t, exp.GetSpans(), callSpanName)
+	if call.Status.Code != otelcodes.Error || call.Status.Description != "Unavailable" {
+		t.Errorf("call span status %+v, want Error, Unavailable", call.Status)
+	}
+	if n := len(events(call, otelobs.EventRejected)); n != 1 {
+		t.Errorf("%d rejected events, want 1", n)
 	}
 }
