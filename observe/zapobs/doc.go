@@ -40,8 +40,8 @@
 //	| code        | the gRPC code name, e.g. Unavailable                                                                                     |
 //	| class       | the codes.Class name: success, transient, throttled, business, ...                                                       |
 //	| duration    | how long the attempt, or the whole call, took                                                                            |
-//	| delay       | the sleep before the next attempt: the backoff schedule's, or the server's pushback (then reason is pushback)             |
-//	| reason      | why: an observe.Reason* constant, a breaker reason, an ErrorInfo reason such as CIRCUIT_OPEN, or fail_open / fail_closed; |
+//	| delay       | the sleep before the next attempt: the backoff schedule's, or the server's pushback (then reason is pushback)            |
+//	| reason      | why: an observe.Reason* constant, a breaker reason, an ErrorInfo reason such as CIRCUIT_OPEN, or fail_open / fail_closed |
 //	|             | on a retry line only when the server's pushback (RetryInfo, grpc-retry-pushback-ms) chose the delay: pushback            |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
