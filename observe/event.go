@@ -159,8 +159,9 @@ type SinkFunc func(Event)
 // Observe calls f(e).
 func (f SinkFunc) Observe(e Event) { f(e) }
 
-// Multi returns a Sink that passes each event to every non-nil sink in order. It returns nil
-// when there is none, so that policies can skip building events nobody reads.
+// Multi returns a Sink that passes each event to every non-nil sink in order, even when one of
+// them panics (the panic goes on after the others have the event). It returns nil when there
+// is none, so that policies can skip building events nobody reads.
 func Multi(sinks ...Sink) Sink {
 	var kept multi
 	for _, s := range sinks {
@@ -183,19 +184,30 @@ func Multi(sinks ...Sink) Sink {
 
 type multi []Sink
 
+// Observe passes e to each sink in turn. Should one panic (a sink's bug), the sinks after it
+// still get e, and the panic then goes on, unrecovered, with its own stack: one sink's bug
+// must not leave another's record short of an event (a breaker's change, say).
 func (m multi) Observe(e Event) {
-	for _, s := range m {
-		s.Observe(e)
+	i := 0
+	defer func() {
+		if i < len(m) { // m[i] panicked
+			m[i+1:].Observe(e)
+		}
+	}()
+	for ; i < len(m); i++ {
+		m[i].Observe(e)
 	}
 }
 
-// ForMethod scopes each of m's sinks to the method (see Scoper).
+// ForMethod scopes each of m's sinks to the method (see Scoper). A Scoper may give no sink
+// (nil) for a method: the Multi of the scoped sinks leaves it out, as Multi leaves out any nil
+// sink, and is nil when no sink is left.
 func (m multi) ForMethod(service, fullMethod string) Sink {
-	out := make(multi, len(m))
+	out := make([]Sink, len(m))
 	for i, s := range m {
 		out[i] = ForMethod(s, service, fullMethod)
 	}
-	return out
+	return Multi(out...)
 }
 
 // A Scoper is a Sink that records one method's events faster through a sink of their own: a

@@ -38,10 +38,11 @@ type LevelSource interface {
 	Levels(yield func(Level) bool)
 }
 
-// LevelSources is a LevelSource that reads each of its sources in turn.
+// LevelSources is a LevelSource that reads each of its sources in turn, skipping nil ones.
 type LevelSources []LevelSource
 
-// Levels implements LevelSource.
+// Levels implements LevelSource. Once yield has returned false it is not called again, even
+// by a source that goes on yielding (a source's bug): the consumer may have left its range.
 func (ls LevelSources) Levels(yield func(Level) bool) {
 	for _, s := range ls {
 		if s == nil {
@@ -49,7 +50,7 @@ func (ls LevelSources) Levels(yield func(Level) bool) {
 		}
 		stop := false
 		s.Levels(func(l Level) bool {
-			if !yield(l) {
+			if stop || !yield(l) {
 				stop = true
 			}
 			return !stop

@@ -229,10 +229,9 @@ func (r *recorder) Observe(e observe.Event) {
 	case observe.HedgeWon:
 		r.span.SetAttributes(KeyHedgeWinner.Int(e.Attempt))
 	case observe.CallFinished:
-		r.mu.Lock()
-		r.finished = true
-		endNow := r.endOnFinish
-		r.mu.Unlock()
+		// The outcome goes on the span before the call is marked finished: from then on the
+		// stream interceptor may end the span (a stream whose end was reported from another
+		// goroutine while it opened), and an ended span drops what is set on it.
 		r.span.SetAttributes(
 			KeyClass.String(e.Class.String()), KeyCode.Int(int(e.Code)), KeyAttempts.Int(e.Attempt),
 			KeyDurationMs.Float64(ms(e.Duration)),
@@ -241,6 +240,10 @@ func (r *recorder) Observe(e observe.Event) {
 			// The code's name only: a status message may quote the request.
 			r.span.SetStatus(otelcodes.Error, e.Code.String())
 		}
+		r.mu.Lock()
+		r.finished = true
+		endNow := r.endOnFinish
+		r.mu.Unlock()
 		if endNow {
 			r.finish()
 		}
@@ -251,6 +254,11 @@ func (r *recorder) Observe(e observe.Event) {
 func (r *recorder) end(err error) {
 	var rej *codes.Rejection
 	if errors.As(err, &rej) {
+		if rej == nil {
+			// A nil *codes.Rejection (a policy's bug) reads as an unnamed rejection, as
+			// its Error and GRPCStatus do, rather than panicking the caller's call here.
+			rej = &codes.Rejection{}
+		}
 		attrs := []attribute.KeyValue{KeyRejectedBy.String(rej.Policy), KeyReason.String(rej.Reason)}
 		if rej.RetryAfter > 0 {
 			attrs = append(attrs, KeyRetryAfter.Float64(ms(rej.RetryAfter)))

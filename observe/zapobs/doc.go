@@ -15,7 +15,7 @@
 //	|---------------------|-------|-----------------------|---------------------------------------------------------|
 //	| AttemptFinished     | debug | attempt finished      | service, method, attempt, code, class, duration         |
 //	| CallFinished        | debug | call finished         | service, method, attempts, code, class, duration        |
-//	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay            |
+//	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay, [reason]  |
 //	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed |
 //	| BreakerStateChanged | info  | breaker state changed | service, [method], from, to, reason, [open_for]         |
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after      |
@@ -43,12 +43,13 @@
 //	| code        | the gRPC code name, e.g. Unavailable                                                                                     |
 //	| class       | the codes.Class name: success, transient, throttled, business, ...                                                       |
 //	| duration    | how long the attempt, or the whole call, took                                                                            |
-//	| delay       | the backoff sleep before the next attempt                                                                                |
+//	| delay       | the sleep before the next attempt: the backoff schedule's, or the server's pushback (then reason is pushback)            |
 //	| reason      | why: an observe.Reason* constant, a breaker reason, an ErrorInfo reason such as CIRCUIT_OPEN, or fail_open / fail_closed |
+//	|             | on a retry line only when the server's pushback (RetryInfo, grpc-retry-pushback-ms) chose the delay: pushback            |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
 //	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |
-//	| policy      | the refusing policy: breaker, bulkhead, rate_limit, retry, deadline, adaptive_throttle                                    |
+//	| policy      | the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                                                    |
 //	| retry_after | when the caller may come back; 0 when the policy cannot tell                                                             |
 //	| timeout     | the deadline the deadline policy set                                                                                     |
 //	| after       | how long after the call's first attempt a hedge was sent                                                                 |

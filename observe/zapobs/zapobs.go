@@ -33,7 +33,7 @@ type line struct {
 var lines = [...]line{
 	{observe.AttemptFinished, zapcore.DebugLevel, MsgAttemptFinished, []field{fService, fMethod, fAttempt, fCode, fClass, fDuration}},
 	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished, []field{fService, fMethod, fAttempts, fCode, fClass, fDuration}},
-	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay}},
+	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay, fPushback}},
 	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}},
 	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor}},
 	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}},
@@ -88,6 +88,7 @@ const (
 	always     when = iota
 	withMethod      // the event names a method (a method-scoped breaker; a limit line, see the package doc)
 	toOpen          // the event is a breaker's transition to open
+	pushback        // the event's Reason is observe.ReasonPushback: the server chose the delay
 )
 
 var (
@@ -108,6 +109,7 @@ var (
 	fTimeout      = field{"timeout", vDelay, always}
 	fAfter        = field{"after", vDelay, always}
 	fOpenFor      = field{"open_for", vDelay, toOpen}
+	fPushback     = field{"reason", vReason, pushback}
 	fFrom         = field{"from", vFrom, always}
 	fTo           = field{"to", vTo, always}
 	fLimit        = field{"limit", vLimit, always}
@@ -116,7 +118,8 @@ var (
 
 // of returns f's zap field for e, and false when e's line leaves f out.
 func (f field) of(e *observe.Event) (zap.Field, bool) {
-	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" {
+	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" ||
+		f.when == pushback && e.Reason != observe.ReasonPushback {
 		return zap.Skip(), false
 	}
 	return f.val(f.key, e), true

@@ -81,6 +81,15 @@ func TestLines(t *testing.T) {
 				{"code", "Unavailable"}, {"class", "transient"}, {"delay", 250 * time.Millisecond}},
 		},
 		{
+			name: "retry scheduled by the server's pushback",
+			event: with(full(observe.RetryScheduled), func(e *observe.Event) {
+				e.Reason, e.Delay = observe.ReasonPushback, 30*time.Second
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "retry scheduled",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(3)},
+				{"code", "Unavailable"}, {"class", "transient"}, {"delay", 30 * time.Second}, {"reason", "pushback"}},
+		},
+		{
 			name:      "retries exhausted",
 			event:     full(observe.RetriesExhausted),
 			wantLevel: zapcore.ErrorLevel, wantMsg: "retries exhausted",
