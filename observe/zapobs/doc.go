@@ -17,7 +17,7 @@
 //	| CallFinished        | debug | call finished         | service, method, attempts, code, class, duration        |
 //	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay, [reason]  |
 //	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed |
-//	| BreakerStateChanged | info  | breaker state changed | service, [method], from, to, reason, [open_for]         |
+//	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for]         |
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after      |
 //	| FallbackServed      | info  | fallback served       | service, method, code, class                            |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
@@ -25,6 +25,14 @@
 //	| HedgeSent           | debug | hedge sent            | service, method, attempt, reason, after                 |
 //	| HedgeWon            | debug | hedge won             | service, method, attempt, code, duration                |
 //	| LimitChanged        | info  | concurrency limit changed | service, [method], limit, algorithm, latency        |
+//
+// * warn for a change to open or forced_open: the line that explains the rejections that
+// follow it, kept at least as visible as they are (WithLevel sets every transition's level).
+//
+// Retry, rejection and exhausted lines come one per call: under a brownout, by the thousand.
+// A program that wants its log to stay readable then moves them to debug and reads the rates
+// from metrics, keeping the breaker's and the limiter's state changes at warn, as the example
+// orchestrator does (examples/orchestrator/app/digest.go).
 //
 // A Rejected line from the adaptive throttle carries probability (the rejection probability at
 // the time) in place of retry_after. A LimitChanged line carries method when the event names

@@ -38,7 +38,7 @@ func ExampleNew() {
 	// {"level":"warn","msg":"retry scheduled","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempt":1,"code":"Unavailable","class":"transient","delay":"100ms"}
 	// {"level":"debug","msg":"attempt finished","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempt":2,"code":"Unavailable","class":"transient","duration":"9ms"}
 	// {"level":"error","msg":"retries exhausted","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempts":2,"code":"Unavailable","class":"transient","reason":"max_attempts","elapsed":"121ms"}
-	// {"level":"info","msg":"breaker state changed","service":"kyc.v1.OCRService","from":"closed","to":"open","reason":"consecutive_failures","open_for":"1s"}
+	// {"level":"warn","msg":"breaker state changed","service":"kyc.v1.OCRService","from":"closed","to":"open","reason":"consecutive_failures","open_for":"1s"}
 	// {"level":"warn","msg":"call rejected","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","policy":"breaker","reason":"CIRCUIT_OPEN","code":"Unavailable","retry_after":"1s"}
 }
 

@@ -16,6 +16,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	levels [numKinds]zapcore.Level
+	// opened is the level of a BreakerStateChanged line to open or forced_open (levels has the
+	// other transitions'): the line that explains the rejections that follow.
+	opened zapcore.Level
 }
 
 // numKinds bounds the Kind values zapobs knows: CallFinished through LimitChanged.
@@ -32,11 +35,13 @@ func defaultConfig() config {
 	for _, l := range lines {
 		c.levels[l.kind] = l.level
 	}
+	c.opened = zapcore.WarnLevel
 	return c
 }
 
 // WithLevel sets the level of the line written for events of kind k (see the table in the
-// package documentation for the defaults). zapcore.InvalidLevel turns the line off; so do
+// package documentation for the defaults); for BreakerStateChanged, of every transition's
+// line, to open as to the other states. zapcore.InvalidLevel turns the line off; so do
 // DPanic, Panic and Fatal, as a sink must never panic nor end the process. A kind zapobs does
 // not know is ignored.
 func WithLevel(k observe.Kind, level zapcore.Level) Option {
@@ -48,5 +53,8 @@ func WithLevel(k observe.Kind, level zapcore.Level) Option {
 			level = off
 		}
 		c.levels[k] = level
+		if k == observe.BreakerStateChanged {
+			c.opened = level
+		}
 	})
 }

@@ -36,7 +36,7 @@ func TestWithRealBreaker(t *testing.T) {
 		fields map[string]any
 	}
 	want := []line{
-		{zapcore.InfoLevel, "breaker state changed", at, map[string]any{
+		{zapcore.WarnLevel, "breaker state changed", at, map[string]any{
 			"service": ocr, "from": "closed", "to": "open", "reason": breaker.ReasonConsecutiveFailures,
 			"open_for": 10 * time.Second}},
 		{zapcore.WarnLevel, "call rejected", at.Add(4 * time.Second), map[string]any{

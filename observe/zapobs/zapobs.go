@@ -135,6 +135,13 @@ var byKind = func() (m [numKinds]*line) {
 	return m
 }()
 
+// The breaker states whose lines are written at the opened level (breaker.Open.String(),
+// breaker.ForcedOpen.String(): zapobs does not import the breaker).
+const (
+	stateOpen       = "open"
+	stateForcedOpen = "forced_open"
+)
+
 // never enables no level: no stack traces.
 var never = zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })
 
@@ -142,6 +149,7 @@ var never = zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })
 type sink struct {
 	log    *zap.Logger
 	levels [numKinds]zapcore.Level
+	opened zapcore.Level // a breaker's line to open or forced_open (see config)
 }
 
 // New returns an observe.Sink writing to logger, at the levels of the table in the package
@@ -160,6 +168,7 @@ func New(logger *zap.Logger, opts ...Option) observe.Sink {
 	return &sink{
 		log:    logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never)),
 		levels: cfg.levels,
+		opened: cfg.opened,
 	}
 }
 
@@ -170,6 +179,9 @@ func (s *sink) Observe(e observe.Event) {
 		return
 	}
 	lvl, l := s.levels[e.Kind], byKind[e.Kind]
+	if e.Kind == observe.BreakerStateChanged && (e.To == stateOpen || e.To == stateForcedOpen) {
+		lvl = s.opened
+	}
 	if lvl == off || l == nil {
 		return
 	}

@@ -98,11 +98,11 @@ func TestLines(t *testing.T) {
 				{"elapsed", 1500 * time.Millisecond}},
 		},
 		{
-			name: "service breaker state changed",
+			name: "service breaker opens",
 			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
 				e.Method, e.Policy, e.Reason = "", observe.PolicyBreaker, "failure_rate"
 			}),
-			wantLevel: zapcore.InfoLevel, wantMsg: "breaker state changed",
+			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
 			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "failure_rate"},
 				{"open_for", 250 * time.Millisecond}},
 		},
@@ -275,7 +275,7 @@ func TestLevels(t *testing.T) {
 		{name: "info", level: zapcore.InfoLevel, want: []string{"retry scheduled", "retries exhausted",
 			"breaker state changed", "call rejected", "fallback served", "rate limiter degraded"}},
 		{name: "warn", level: zapcore.WarnLevel, want: []string{"retry scheduled", "retries exhausted",
-			"call rejected", "rate limiter degraded"}},
+			"breaker state changed", "call rejected", "rate limiter degraded"}}, // the breaker opens
 		{name: "error", level: zapcore.ErrorLevel, want: []string{"retries exhausted"}},
 		{name: "raised and lowered", level: zapcore.InfoLevel,
 			opts: []zapobs.Option{
@@ -387,3 +387,34 @@ func TestDisabledLevelAllocs(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// A breaker's line to open or forced_open is a warning, the others info: the opening explains
+// the warnings (rejections) that follow it, and an operator filtering at warn must see it
+// (before, every transition was info, below the rejections it caused). WithLevel sets every
+// transition's level.
+func TestBreakerOpeningIsAWarning(t *testing.T) {
+	transitions := [][2]string{{"closed", "open"}, {"open", "half_open"}, {"half_open", "open"}, {"half_open", "closed"}, {"closed", "forced_open"}, {"forced_open", "closed"}}
+	for _, tt := range []struct {
+		name string
+		opts []zapobs.Option
+		want []zapcore.Level // per transition
+	}{
+		{name: "defaults", want: []zapcore.Level{zapcore.WarnLevel, zapcore.InfoLevel, zapcore.WarnLevel, zapcore.InfoLevel, zapcore.WarnLevel, zapcore.InfoLevel}},
+		{name: "WithLevel", opts: []zapobs.Option{zapobs.WithLevel(observe.BreakerStateChanged, zapcore.DebugLevel)},
+			want: []zapcore.Level{zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, logs := observed(zapcore.DebugLevel, tt.opts...)
+			for _, tr := range transitions {
+				s.Observe(with(full(observe.BreakerStateChanged), func(e *observe.Event) { e.From, e.To = tr[0], tr[1] }))
+			}
+			var got []zapcore.Level
+			for _, l := range logs.All() {
+				got = append(got, l.Level)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("levels = %v, want %v for %v", got, tt.want, transitions)
+			}
+		})
+	}
+}
