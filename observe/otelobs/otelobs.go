@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -58,6 +59,30 @@ type Tracer struct {
 	// breakers holds the last known state of each breaker, keyed by service + "\x00" + method
 	// (method empty for a service-wide breaker), from BreakerStateChanged events.
 	breakers sync.Map
+	// names holds the call span's name of each method, "bulwark " + method, for the first
+	// maxNames methods: made once, not on every call.
+	names  sync.Map
+	nnames atomic.Int64
+}
+
+// maxNames bounds names: past it a call's span name is made for the call.
+const maxNames = 4096
+
+// callSpanOptions are the options of every call span, made once.
+var callSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
+
+// spanName returns the call span's name for method.
+func (t *Tracer) spanName(method string) string {
+	if v, ok := t.names.Load(method); ok {
+		return v.(string)
+	}
+	name := "bulwark " + method
+	if t.nnames.Load() < maxNames {
+		if _, loaded := t.names.LoadOrStore(method, name); !loaded {
+			t.nnames.Add(1)
+		}
+	}
+	return name
 }
 
 // Option configures a Tracer.
@@ -130,7 +155,7 @@ func (t *Tracer) DialOptions() []grpc.DialOption {
 func (t *Tracer) start(ctx context.Context, method string) (context.Context, *recorder) {
 	span := trace.SpanFromContext(ctx)
 	if t.callSpan {
-		ctx, span = t.tracer.Start(ctx, "bulwark "+method, trace.WithSpanKind(trace.SpanKindInternal))
+		ctx, span = t.tracer.Start(ctx, t.spanName(method), callSpanOptions...)
 	}
 	if !span.IsRecording() {
 		return ctx, nil
