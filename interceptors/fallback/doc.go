@@ -70,5 +70,5 @@
 // # Observability
 //
 // Each reply served emits observe.FallbackServed with the Code and Class of the error replaced,
-// and counts in Served. A Fallback is safe for concurrent use.
+// to the policy's observer and to the call's sink (observe.WithCallSink), and counts in Served. A Fallback is safe for concurrent use.
 package fallback

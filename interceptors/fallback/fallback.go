@@ -213,8 +213,10 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 	proto.Reset(dst)
 	proto.Merge(dst, m)
 	f.served.Add(1)
-	if f.sink != nil {
-		f.sink.Observe(observe.Event{
+	// The call's own event: to the call's sink too (observe.WithCallSink), so that a tracer
+	// tells a call a fallback answered from one that succeeded.
+	if cs := observe.CallSinkFrom(ctx); f.sink != nil || cs != nil {
+		e := observe.Event{
 			Kind:    observe.FallbackServed,
 			Time:    f.clock.Now(),
 			Service: grpcmethod.Service(method),
@@ -222,7 +224,13 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 			Policy:  observe.PolicyFallback,
 			Code:    v.Code,
 			Class:   v.Class,
-		})
+		}
+		if f.sink != nil {
+			f.sink.Observe(e)
+		}
+		if cs != nil {
+			cs.Observe(e)
+		}
 	}
 	return nil
 }

@@ -347,3 +347,32 @@ func TestConcurrentServed(t *testing.T) {
 		t.Errorf("Served = %d, want %d", f.Served(), workers*each)
 	}
 }
+
+// A reply served is the call's own event: it reaches the call's sink (observe.WithCallSink) as
+// well as the policy's observer, even with no observer, so that a tracer tells a call a
+// fallback answered from one that succeeded (before, only the policy's observer heard of it).
+func TestServedReachesTheCallSink(t *testing.T) {
+	down := testkit.Status(grpccodes.Unavailable, "")
+	for _, withObserver := range []bool{false, true} {
+		rec, call := &testkit.Recorder{}, &testkit.Recorder{}
+		opts := []fallback.Option{}
+		if withObserver {
+			opts = append(opts, fallback.WithObserver(rec))
+		}
+		f, err := fallback.New(testkit.MethodCompare, fallback.Config{}, fallback.Message(degraded), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := observe.WithCallSink(context.Background(), call)
+		if err := f.Recover(ctx, testkit.MethodCompare, nil, &kycv1.CompareResponse{}, down); err != nil {
+			t.Fatal(err)
+		}
+		evs := call.Events(observe.FallbackServed)
+		if len(evs) != 1 || evs[0].Method != testkit.MethodCompare || evs[0].Code != grpccodes.Unavailable {
+			t.Errorf("observer %v: the call's sink got %+v, want one FallbackServed for Unavailable", withObserver, evs)
+		}
+		if n := len(rec.Events(observe.FallbackServed)); withObserver && n != 1 {
+			t.Errorf("the observer got %d FallbackServed, want 1", n)
+		}
+	}
+}

@@ -22,10 +22,12 @@
 //	| bulwark.retries_exhausted| retrying stopped               | bulwark.attempts, bulwark.reason (max_attempts, budget, deadline, ...)  |
 //	| bulwark.hedge_sent       | a hedge left                   | bulwark.attempt, bulwark.hedge.after_ms, bulwark.reason                |
 //	| bulwark.rejected         | a policy of ours refused       | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
+//	| bulwark.fallback_served  | a fallback answered instead    | rpc.grpc.status_code, bulwark.class (of the error it replaced)          |
 //
 // and, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
 // final outcome), rpc.grpc.status_code, bulwark.attempts, bulwark.duration_ms,
-// bulwark.hedge.winner, and for a rejected call the bulwark.rejected event's attributes. The
+// bulwark.hedge.winner, bulwark.fallback (true when a fallback answered: the call then ends OK,
+// its class success), and for a rejected call the bulwark.rejected event's attributes. The
 // span's status is Error, described by the code's name alone, when the call did not end OK.
 //
 // WithCallSpan(false) records all this on the caller's active span instead of a span of its

@@ -38,6 +38,7 @@ const (
 	KeyRejectedBy  = attribute.Key("bulwark.rejected_by")  // string, call span: the policy that refused
 	KeyRetryAfter  = attribute.Key("bulwark.retry_after_ms")
 	KeyBreaker     = attribute.Key("bulwark.breaker.state") // string, call span: the breaker's state at a breaker rejection
+	KeyFallback    = attribute.Key("bulwark.fallback")      // bool, call span: a fallback answered in place of an error
 )
 
 // Span event names.
@@ -47,6 +48,7 @@ const (
 	EventExhausted = "bulwark.retries_exhausted"
 	EventHedge     = "bulwark.hedge_sent"
 	EventRejected  = "bulwark.rejected"
+	EventFallback  = "bulwark.fallback_served"
 )
 
 // Tracer records bulwark's per-call events on OpenTelemetry spans. Install its interceptors
@@ -253,6 +255,11 @@ func (r *recorder) Observe(e observe.Event) {
 		))
 	case observe.HedgeWon:
 		r.span.SetAttributes(KeyHedgeWinner.Int(e.Attempt))
+	case observe.FallbackServed:
+		r.span.AddEvent(EventFallback, trace.WithTimestamp(e.Time), trace.WithAttributes(
+			KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String()),
+		))
+		r.span.SetAttributes(KeyFallback.Bool(true))
 	case observe.CallFinished:
 		// The outcome goes on the span before the call is marked finished: from then on the
 		// stream interceptor may end the span (a stream whose end was reported from another

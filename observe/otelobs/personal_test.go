@@ -36,12 +36,21 @@ func TestNoPersonalDataInSpans(t *testing.T) {
 	spans := exp.GetSpans()
 	checkNoText(t, spans, testkit.Personal)
 	events := map[string]bool{}
+	fallback := false // a call span says a fallback answered (OCR's)
 	for _, sp := range spans {
 		for _, ev := range sp.Events {
 			events[ev.Name] = true
 		}
+		for _, a := range sp.Attributes {
+			if a.Key == otelobs.KeyFallback && a.Value.AsBool() {
+				fallback = true
+			}
+		}
 	}
-	for _, name := range []string{otelobs.EventAttempt, otelobs.EventRetry, otelobs.EventExhausted, otelobs.EventRejected} {
+	if !fallback {
+		t.Errorf("no call span with %s: a call a fallback answered looks like a success", otelobs.KeyFallback)
+	}
+	for _, name := range []string{otelobs.EventAttempt, otelobs.EventRetry, otelobs.EventExhausted, otelobs.EventRejected, otelobs.EventFallback} {
 		if !events[name] {
 			t.Errorf("no %s event: the calls did not meet every policy", name)
 		}
