@@ -89,17 +89,7 @@ func TestAttemptFinishedObserverPanicReachesTheCaller(t *testing.T) {
 		},
 		2: func(context.Context) (metadata.MD, error) { return nil, nil },
 	})
-	recovered := make(chan any, 1)
-	go func() {
-		defer func() { recovered <- recover() }()
-		_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-	}()
-	s.waitFor(t, 1)
-	clk.BlockUntil(1)
-	clk.Advance(d)
-	if v := <-recovered; v != "observer boom" {
-		t.Fatalf("recovered %v, want the observer's panic", v)
-	}
+	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
 	s.waitFor(t, 2)
 	s.none(t)
 	obs.checkOnce(t)
@@ -169,5 +159,22 @@ func TestAttemptFinishedObserverPanicLeavesOnce(t *testing.T) {
 	}
 	if got := m.hedges.milli.Load(); got != burstMilli {
 		t.Errorf("allowance %d milli-hedges, want %d (the hedge won: refunded)", got, burstMilli)
+	}
+}
+
+// raisesOnceTheDelayPasses makes a call of p over s, lets the hedging delay d pass on clk once
+// attempt 1 is under way, and checks that the call raised want on the caller's goroutine.
+func raisesOnceTheDelayPasses(t *testing.T, p *Policy, s *scripted, clk *clocktest.Fake, d time.Duration, want any) {
+	t.Helper()
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
+	}()
+	s.waitFor(t, 1)
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	if v := <-recovered; v != want {
+		t.Fatalf("recovered %v, want %v", v, want)
 	}
 }

@@ -176,16 +176,6 @@ func TestHedgeSentObserverPanicReachesTheCaller(t *testing.T) {
 			return nil, ctx.Err()
 		},
 	})
-	recovered := make(chan any, 1)
-	go func() {
-		defer func() { recovered <- recover() }()
-		_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
-	}()
-	s.waitFor(t, 1)
-	clk.BlockUntil(1)
-	clk.Advance(d)
-	if v := <-recovered; v != "observer boom" {
-		t.Fatalf("recovered %v, want the observer's panic", v)
-	}
+	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
 	s.none(t)
 }
