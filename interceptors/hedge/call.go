@@ -529,6 +529,15 @@ func (c *call) wait(err1 error) (int, error) {
 	failN, failErr := c.failN, c.failErr
 	panicked := c.panicked
 	c.mu.Unlock()
+	if c.round != nil && !panicked {
+		// The retry loop around names the request whose outcome it handles by it (see
+		// attempt.Round.Decide): the winner's, or after a failed round failN's.
+		decider := winner
+		if decider == 0 {
+			decider = failN
+		}
+		c.round.Decide(decider)
+	}
 	switch {
 	case panicked:
 		return 0, nil // the caller raises the panic (see raised)

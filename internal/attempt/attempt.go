@@ -303,6 +303,7 @@ type Round struct {
 	prev     int
 	cancel   context.CancelFunc
 	reported atomic.Int32
+	decided  atomic.Int32
 }
 
 // Reset readies r for a round after prev attempts of the call, whose context cancel ends
@@ -310,6 +311,7 @@ type Round struct {
 func (r *Round) Reset(prev int, cancel context.CancelFunc) {
 	r.prev, r.cancel = prev, cancel
 	r.reported.Store(0)
+	r.decided.Store(0)
 }
 
 // Cancel returns the cancel of the context the round's attempt runs on, or nil. A hedging
@@ -331,6 +333,19 @@ func (r *Round) Report(k int) int {
 // Reported is how many of the round's attempts the policy below reported: 0 when it reported
 // none, and the retry loop must report its attempt itself.
 func (r *Round) Reported() int { return int(r.reported.Load()) }
+
+// Decide records that the outcome the policy below returns for the round is its attempt k's
+// (the winner, or the failure it chose among the round's).
+func (r *Round) Decide(k int) { r.decided.Store(int32(k)) }
+
+// Decided is the number over the call of the attempt whose outcome the round returned (see
+// Decide), or 0 when the policy below told none.
+func (r *Round) Decided() int {
+	if k := int(r.decided.Load()); k > 0 {
+		return r.prev + k
+	}
+	return 0
+}
 
 // RoundOf returns the Round among opts, or nil.
 func RoundOf(opts []grpc.CallOption) *Round {

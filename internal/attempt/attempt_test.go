@@ -209,12 +209,19 @@ func TestRound(t *testing.T) {
 	if !slices.Equal(got, []int{3, 4, 5}) || r.Reported() != 3 || r.Prev() != 2 {
 		t.Fatalf("numbers %v, reported %d", got, r.Reported())
 	}
+	if r.Decided() != 0 {
+		t.Fatalf("Decided = %d before Decide, want 0", r.Decided())
+	}
+	r.Decide(2)
+	if r.Decided() != 4 {
+		t.Fatalf("Decided = %d after Decide(2) in a round after 2, want 4 (over the call)", r.Decided())
+	}
 	r.Cancel()()
 	if !canceled {
 		t.Fatal("Cancel is not the round's")
 	}
 	r.Reset(5, nil)
-	if r.Reported() != 0 || r.Prev() != 5 || r.Cancel() != nil {
+	if r.Reported() != 0 || r.Decided() != 0 || r.Prev() != 5 || r.Cancel() != nil {
 		t.Fatal("Reset kept the last round")
 	}
 }
