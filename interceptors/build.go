@@ -718,7 +718,7 @@ func (r *unaryRunner) observed(i int, ctx context.Context, method string, req, r
 		return err
 	}
 	// A hedging policy reports the attempts of a call it hedges (see chain.hedged).
-	r.round.Reset(0, nil)
+	r.round.Reset(0, time.Time{}, nil) // the hedge measures the call from its own start
 	err := r.call(i, ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], &r.round))
 	if r.round.Reported() == 0 {
 		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)

@@ -55,12 +55,16 @@ const (
 	// answered instead. Reason (fail_open, fail_closed).
 	LimiterDegraded
 	// HedgeSent: the hedging policy started one more attempt of a call while earlier ones were
-	// still in flight or had failed non-fatally. Attempt (the new attempt's number, from 2),
-	// Delay (time since the call's first attempt started), Reason (ReasonHedgeDelay: the hedging
-	// delay passed with no answer).
+	// still in flight or had failed non-fatally. Attempt (the new attempt's number, over the
+	// call's retries and hedges, from 2), Delay (time since the first attempt of the hedged
+	// round started: under a retry loop the retry's attempt, not the call's first, so that it
+	// is the hedging delay waited, comparable with the policy's; for a client stream, since
+	// its reply phase began), Reason (ReasonHedgeDelay: the hedging delay passed with no
+	// answer).
 	HedgeSent
 	// HedgeWon: a hedged call was answered by an attempt other than the first. Attempt (the
-	// winner's number), Code, Class, Duration (whole call).
+	// winner's number, over the call's retries and hedges), Code, Class, Duration (whole call:
+	// from the call's start, earlier retries and their sleeps included).
 	HedgeWon
 	// LimitChanged: an adaptive concurrency limit (a bulkhead in adaptive mode) moved. Value
 	// (the new limit), Reason (the algorithm: aimd, gradient), Duration (the latency sample

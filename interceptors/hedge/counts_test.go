@@ -118,3 +118,84 @@ func TestUnderRetryCountsRequestsNotRounds(t *testing.T) {
 		t.Errorf("RetryScheduled = %+v, want one, attempt 2 (the hedge whose pushback the round returned)", ev)
 	}
 }
+
+// TestHedgeWonUnderRetryTimesTheWholeCall: round 1 fails at once, the retry sleeps 10ms, and
+// in round 2 the hedge, sent a hedging delay after the round's first request, wins. HedgeWon's
+// Duration is the whole call's (10ms + delay), as observe documents it, not the round's;
+// HedgeSent's Delay is the hedging delay waited within the round (delay), not the time since
+// the call began.
+func TestHedgeWonUnderRetryTimesTheWholeCall(t *testing.T) {
+	clk, rec, scheduled, rp, hp := retryAroundHedge(t, 0)
+	arrivals := make(chan int, 8)
+	last := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		k := requestOf(ctx)
+		arrivals <- k
+		switch k {
+		case 1:
+			return status.Error(grpccodes.Unavailable, "down")
+		case 2:
+			<-ctx.Done() // stalls until the hedge wins
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		return nil
+	}
+	hedged := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+		return hp.Unary()(ctx, method, req, reply, cc, last, opts...)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- rp.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, hedged)
+	}()
+	<-arrivals
+	<-scheduled
+	clk.BlockUntil(1)
+	clk.Advance(10 * time.Millisecond)
+	<-arrivals
+	clk.Advance(delay)
+	<-arrivals
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if won := rec.Events(observe.HedgeWon); len(won) != 1 || won[0].Attempt != 3 || won[0].Duration != 10*time.Millisecond+delay {
+		t.Fatalf("HedgeWon = %+v, want one, attempt 3, duration %v (the whole call)", won, 10*time.Millisecond+delay)
+	}
+	if sent := rec.Events(observe.HedgeSent); len(sent) != 1 || sent[0].Attempt != 3 || sent[0].Delay != delay {
+		t.Fatalf("HedgeSent = %+v, want one, attempt 3, delay %v (the hedging delay in its round)", sent, delay)
+	}
+}
+
+// TestStreamHedgeWonTimesTheWholeStream: a client stream spends 30ms sending before its reply
+// phase, where its hedge goes a delay later and wins. HedgeWon's Duration is the whole call's,
+// from the stream's open (30ms + delay); HedgeSent's Delay is the hedging delay waited, from
+// the reply phase's start.
+func TestStreamHedgeWonTimesTheWholeStream(t *testing.T) {
+	s := newSetup(t, hedge.Config{Delay: delay})
+	st := newStub(map[int]act{1: hang, 2: ok})
+	srv := testkit.Start(t, &testkit.Server{CheckF: st.check})
+	cs, err := kycv1.NewLivenessServiceClient(s.dial(t, srv)).Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Send(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	s.clk.Advance(30 * time.Millisecond) // the caller takes its time sending
+	done := make(chan error, 1)
+	go func() {
+		_, err := cs.CloseAndRecv()
+		done <- err
+	}()
+	<-st.arrival(1)
+	s.clk.BlockUntil(1)
+	s.clk.Advance(delay)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st.settle(t)
+	if won := s.rec.Events(observe.HedgeWon); len(won) != 1 || won[0].Attempt != 2 || won[0].Duration != 30*time.Millisecond+delay {
+		t.Fatalf("HedgeWon = %+v, want one, attempt 2, duration %v (from the stream's open)", won, 30*time.Millisecond+delay)
+	}
+	if sent := s.rec.Events(observe.HedgeSent); len(sent) != 1 || sent[0].Delay != delay {
+		t.Fatalf("HedgeSent = %+v, want one, delay %v", sent, delay)
+	}
+}

@@ -62,10 +62,15 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 }
 
 // options readies u's call options for an attempt after prev others: the caller's, the
-// attempt's Round (cancel: how a hedging policy below cancels it) and, when a retry could
-// follow (more), a trailer option of u's own.
+// attempt's Round (cancel: how a hedging policy below cancels it; the call's start, the
+// loop's, or InvokeGated's before the loop is set up) and, when a retry could follow (more), a
+// trailer option of u's own.
 func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
-	u.round.Reset(prev, cancel)
+	start := u.loop.start
+	if start.IsZero() {
+		start = u.t.Start
+	}
+	u.round.Reset(prev, start, cancel)
 	u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
 	if more {
 		// Only when a retry could follow: grpc copies the trailer for the option, and its
@@ -79,7 +84,7 @@ func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
 func (u *unaryCall) outcome() (metadata.MD, tally) {
 	md, t := u.md, tallyOf(&u.round)
 	u.md = nil
-	u.round.Reset(0, nil)
+	u.round.Reset(0, time.Time{}, nil)
 	clear(u.opts)
 	u.opts = u.opts[:0]
 	return md, t

@@ -119,7 +119,7 @@ type retryStream struct {
 // timer that cancels it, because it is lifted when the stream commits.
 func (s *retryStream) openLocked(n int) error {
 	s.n, s.t0 = n, s.loop.clk.Now()
-	s.round.Reset(s.loop.sent, nil) // a stream's hedges outlive a decision: no shared cancel
+	s.round.Reset(s.loop.sent, s.loop.start, nil) // a stream's hedges outlive a decision: no shared cancel
 	parent := s.loop.outgoing(s.callCtx, n)
 	actx, cancel := context.WithCancelCause(parent)
 	var (

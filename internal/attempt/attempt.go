@@ -301,15 +301,17 @@ func (b Bound) Context(ctx context.Context, clk clock.Clock, cancelable bool) (c
 type Round struct {
 	grpc.EmptyCallOption
 	prev     int
+	start    time.Time
 	cancel   context.CancelFunc
 	reported atomic.Int32
 	decided  atomic.Int32
 }
 
-// Reset readies r for a round after prev attempts of the call, whose context cancel ends
-// (nil: the attempt runs on the caller's context, which the retry loop cannot cancel).
-func (r *Round) Reset(prev int, cancel context.CancelFunc) {
-	r.prev, r.cancel = prev, cancel
+// Reset readies r for a round after prev attempts of the call, which started at start (zero:
+// not known), whose context cancel ends (nil: the attempt runs on the caller's context, which
+// the retry loop cannot cancel).
+func (r *Round) Reset(prev int, start time.Time, cancel context.CancelFunc) {
+	r.prev, r.start, r.cancel = prev, start, cancel
 	r.reported.Store(0)
 	r.decided.Store(0)
 }
@@ -322,6 +324,10 @@ func (r *Round) Cancel() context.CancelFunc { return r.cancel }
 
 // Prev is how many attempts of the call were sent before this round.
 func (r *Round) Prev() int { return r.prev }
+
+// Start is when the call began, before its first round (zero: not known): what a hedging
+// policy below measures a whole call's duration from (HedgeWon).
+func (r *Round) Start() time.Time { return r.start }
 
 // Report counts one attempt of the round reported by the policy below the retry loop, and
 // returns its number over the call.

@@ -31,5 +31,7 @@
 // Every other number and count of attempts follows the same rule, so that all of them speak of
 // requests sent: the retry loop's RetryScheduled names the attempt whose failure the round
 // returned (Round.Decide: the hedging policy tells which), its RetriesExhausted and its Info
-// count every request of the call, hedges included, and the suite's CallFinished does too.
+// count every request of the call, hedges included, and the suite's CallFinished does too. The
+// Round also carries the call's start (Round.Start), from which the hedging policy measures
+// the whole call (HedgeWon's Duration), its earlier rounds and backoff sleeps included.
 package attempt
