@@ -271,7 +271,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 		if st.sec.Rank() > section.RankRetry && attemptAt == len(p.steps) {
 			attemptAt = i
 		}
-		u := unaryStep{ic: b.Unary, flat: b.Flat}
+		u := unaryStep{ic: b.Unary, flat: b.Flat, hedge: st.sec.Rank() == section.RankHedge}
 		u.gate, _ = b.Flat.(section.Gate)
 		u.dl, _ = b.Object.(deadliner)
 		u.loop, _ = b.Object.(attemptLoop)
@@ -337,6 +337,9 @@ type unaryStep struct {
 	gate section.Gate      // flat's Enter and Exit: run with the gates after it in one frame
 	dl   deadliner         // a step that declares a deadline; folded into the attempt loop after it
 	loop attemptLoop       // an attempt loop
+	// hedge says the step is the hedging policy's (section.RankHedge), which sends several
+	// requests for each attempt it is given: the runner counts attempts after it (countAt).
+	hedge bool
 }
 
 // foldDeadline merges a deadline step followed at once by an attempt loop into one step: the
@@ -375,12 +378,14 @@ func (c *chain) attemptFinished(sink observe.Sink, clk clock.Clock, method strin
 	})
 }
 
-// countAt returns the step whose entries are a call's attempts: the one after the attempt
-// loop (len(steps): the invoker), or, with no loop, the first, entered once per call.
+// countAt returns the step whose entries are a call's attempts, the requests it sends: the one
+// after the last step that makes attempts, the attempt loop or the hedging policy below it
+// (len(steps): the invoker), or, with neither, the first, entered once per call. After the
+// loop alone, a hedged round would count as one attempt however many requests it sent.
 func countAt(steps []unaryStep) int {
 	n := 0
 	for i, st := range steps {
-		if st.loop != nil {
+		if st.loop != nil || st.hedge {
 			n = i + 1
 		}
 	}
@@ -396,8 +401,8 @@ func countAt(steps []unaryStep) int {
 // one frame (see gates); another flat step (section.UnaryStep) is called with the runner as
 // its next step; the invokers that link an interceptor step to the next are bound once per
 // pooled runner. So a call allocates nothing for the chain, and the
-// runner counts the attempts of the attempt loop (see countAt): retry.Info's count (attempts
-// rejected by a later step included, hedges not) without a retry.Report per call. A runner
+// runner counts the attempts of the call (see countAt): retry.Info's count, the requests sent
+// (attempts rejected by a later step and hedges included), without a retry.Report per call. A runner
 // goes back to the pool when the call returns: no unary step keeps its invoker after
 // returning (hedge waits for every attempt it started), and a call that panics drops its
 // runner.
@@ -713,7 +718,7 @@ func (r *unaryRunner) observed(i int, ctx context.Context, method string, req, r
 		return err
 	}
 	// A hedging policy reports the attempts of a call it hedges (see chain.hedged).
-	r.round.Reset(0, nil)
+	r.round.Reset(0, time.Time{}, nil) // the hedge measures the call from its own start
 	err := r.call(i, ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], &r.round))
 	if r.round.Reported() == 0 {
 		r.uc.c.attemptFinished(r.sink, r.uc.clk, method, t0, err)

@@ -108,10 +108,12 @@
 //
 // # Events
 //
-// The suite emits observe.CallFinished for every logical call (attempts made, final code and
-// class, whole duration); its policies emit the rest of the event stream to the same sink.
-// Observing changes nothing a call does: the attempts are counted by the chain's runner (or, in
-// a chain without one, by the retry loop), and a
+// The suite emits observe.CallFinished for every logical call (attempts made: the requests
+// sent, retries and hedges alike, as AttemptFinished numbers them; final code and class, whole
+// duration); its policies emit the rest of the event stream to the same sink. Observing changes
+// nothing a call does: the attempts are counted by the chain's runner, as entries to the step
+// after the retry loop and the hedging policy (or, in a chain without a runner, by the retry
+// loop), and a
 // chain without a retry section has no retry step, observed or not (the suite then emits the
 // AttemptFinished of its one attempt itself).
 //

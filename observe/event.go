@@ -21,24 +21,33 @@ type Kind uint8
 
 // The kinds of event. The comment on each says which Event fields it sets besides Kind, Time,
 // Service, Method and Policy.
+//
+// Every Attempt number and count is over the requests a call sent, retries and hedges alike:
+// AttemptFinished numbers each request 1, 2, ... over the call, HedgeSent, HedgeWon and
+// RetryScheduled name a request by that number, and CallFinished and RetriesExhausted count
+// them. A retry of 2 attempts around a hedge of 2 that all fail reports 4, not its 2 rounds.
 const (
-	// CallFinished: a logical call ended, retries included. Attempt (attempts made), Code, Class,
-	// Duration (whole call), Reason (the google.rpc.ErrorInfo reason of the status, when it
-	// carried one: a constant of the server's, such as DOCUMENT_UNREADABLE, which a server
-	// should not fill with the request's content; the bundled observers do not record it).
+	// CallFinished: a logical call ended, retries included. Attempt (attempts made: the requests
+	// sent, retries and hedges included), Code, Class, Duration (whole call), Reason (the
+	// google.rpc.ErrorInfo reason of the status, when it carried one: a constant of the
+	// server's, such as DOCUMENT_UNREADABLE, which a server should not fill with the request's
+	// content; the bundled observers do not record it).
 	CallFinished Kind = iota + 1
 	// AttemptFinished: one attempt ended. Attempt (1-based, over the call's retries and
 	// hedges), Code, Class, Duration (the attempt), Reason (ReasonHedgeDelay for a hedge, an
 	// attempt sent because the hedging delay passed; else empty). Each attempt sent is
 	// reported once.
 	AttemptFinished
-	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed), Code,
-	// Class, Delay (the sleep), Reason (ReasonPushback when the server chose the delay, else
-	// empty: the backoff schedule chose it).
+	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed, numbered
+	// as AttemptFinished numbers it; after a hedged round, the request whose failure the round
+	// returned, whose Code and Class these are), Code, Class, Delay (the sleep), Reason
+	// (ReasonPushback when the server chose the delay, else empty: the backoff schedule chose
+	// it).
 	RetryScheduled
 	// RetriesExhausted: the call failed for good after a retryable outcome. Attempt (attempts
-	// made), Code, Class, Duration (whole call), Reason (why no further attempt:
-	// ReasonMaxAttempts, ReasonBudget, ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
+	// made: the requests sent, hedges included, as CallFinished's), Code, Class, Duration
+	// (whole call), Reason (why no further attempt: ReasonMaxAttempts, ReasonBudget,
+	// ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
 	RetriesExhausted
 	// BreakerStateChanged: a breaker moved between states. From, To, Reason (what moved it),
 	// Delay (when To is open: how long it stays open before it half-opens).
@@ -55,12 +64,16 @@ const (
 	// answered instead. Reason (fail_open, fail_closed).
 	LimiterDegraded
 	// HedgeSent: the hedging policy started one more attempt of a call while earlier ones were
-	// still in flight or had failed non-fatally. Attempt (the new attempt's number, from 2),
-	// Delay (time since the call's first attempt started), Reason (ReasonHedgeDelay: the hedging
-	// delay passed with no answer).
+	// still in flight or had failed non-fatally. Attempt (the new attempt's number, over the
+	// call's retries and hedges, from 2), Delay (time since the first attempt of the hedged
+	// round started: under a retry loop the retry's attempt, not the call's first, so that it
+	// is the hedging delay waited, comparable with the policy's; for a client stream, since
+	// its reply phase began), Reason (ReasonHedgeDelay: the hedging delay passed with no
+	// answer).
 	HedgeSent
 	// HedgeWon: a hedged call was answered by an attempt other than the first. Attempt (the
-	// winner's number), Code, Class, Duration (whole call).
+	// winner's number, over the call's retries and hedges), Code, Class, Duration (whole call:
+	// from the call's start, earlier retries and their sleeps included).
 	HedgeWon
 	// LimitChanged: an adaptive concurrency limit (a bulkhead in adaptive mode) moved. Value
 	// (the new limit), Reason (the algorithm: aimd, gradient), Duration (the latency sample

@@ -36,9 +36,13 @@ type call struct {
 	ctx   context.Context          // the caller's
 	reply proto.Message            // the caller's: written only by attempt 1, until every attempt returned
 	typ   protoreflect.MessageType // of reply, read before attempt 1 starts: hedges' replies
-	start time.Time
-	delay time.Duration
-	limit int
+	// start is attempt 1's (the round's first, under a retry loop): HedgeSent's Delay is from
+	// it. callStart is the whole call's, HedgeWon's Duration is from it: the retry loop's
+	// (attempt.Round.Start) under one, the stream's open for a client stream, else start.
+	start     time.Time
+	callStart time.Time
+	delay     time.Duration
+	limit     int
 
 	// What a hedge runs: a unary call (invoker set) or a client stream's replay (st set).
 	method  string
@@ -140,9 +144,17 @@ func (c *call) firstTrailer(opts []grpc.CallOption) metadata.MD {
 }
 
 // begin records attempt 1 (started now by the caller, canceled by cancel1) and arms the timer
-// of the first hedge.
-func (c *call) begin(cancel1 context.CancelFunc) {
+// of the first hedge. opened, when not zero, is when the call began before attempt 1 (a client
+// stream's open); a retry loop's start around the call (attempt.Round) comes first.
+func (c *call) begin(cancel1 context.CancelFunc, opened time.Time) {
 	c.start = c.clk.Now()
+	c.callStart = c.start
+	switch {
+	case c.round != nil && !c.round.Start().IsZero():
+		c.callStart = c.round.Start()
+	case !opened.IsZero():
+		c.callStart = opened
+	}
 	c.delay = c.p.delay(c.m)
 	c.m.hedges.deposit()
 	c.mu.Lock()
@@ -505,7 +517,9 @@ func (c *call) number(n int) int {
 	return n
 }
 
-// hedgeSent sends the HedgeSent event of hedge n, which went out at now.
+// hedgeSent sends the HedgeSent event of hedge n, which went out at now. Its Delay is from
+// attempt 1's start, the round's under a retry loop: the hedging delays (and pushback) the
+// call waited before the hedge, not the retries' sleeps before the round.
 func (c *call) hedgeSent(n int, now time.Time, reason string) {
 	if sink := c.sink; sink != nil {
 		sink.Observe(observe.Event{
@@ -529,6 +543,15 @@ func (c *call) wait(err1 error) (int, error) {
 	failN, failErr := c.failN, c.failErr
 	panicked := c.panicked
 	c.mu.Unlock()
+	if c.round != nil && !panicked {
+		// The retry loop around names the request whose outcome it handles by it (see
+		// attempt.Round.Decide): the winner's, or after a failed round failN's.
+		decider := winner
+		if decider == 0 {
+			decider = failN
+		}
+		c.round.Decide(decider)
+	}
 	switch {
 	case panicked:
 		return 0, nil // the caller raises the panic (see raised)
@@ -551,7 +574,7 @@ func (c *call) wait(err1 error) (int, error) {
 		now := c.clk.Now()
 		sink.Observe(observe.Event{
 			Kind: observe.HedgeWon, Time: now, Service: c.m.Service, Method: c.m.Name,
-			Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.start),
+			Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.callStart),
 		})
 	}
 	return winner, winErr

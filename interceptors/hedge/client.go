@@ -2,6 +2,7 @@ package hedge
 
 import (
 	"context"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
@@ -73,7 +74,7 @@ func (p *Policy) prepare(ctx context.Context, method string, req, reply any, cc 
 	} else {
 		actx, cancel = context.WithCancel(ctx)
 	}
-	c.begin(cancel)
+	c.begin(cancel, time.Time{})
 	c.first = c.firstOpts(opts)
 	return c, actx, cancel
 }

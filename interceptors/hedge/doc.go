@@ -237,8 +237,8 @@
 //
 //	| event           | when                               | fields                                              |
 //	|-----------------|------------------------------------|-----------------------------------------------------|
-//	| HedgeSent       | a hedge starts                     | Attempt (its number, from 2), Delay (since the call |
-//	|                 |                                    | started), Reason (delay)                            |
+//	| HedgeSent       | a hedge starts                     | Attempt (its number, from 2), Delay (since the      |
+//	|                 |                                    | first attempt of its round started), Reason (delay) |
 //	| AttemptFinished | an attempt ends, the first         | Attempt, Code, Class (canceled for the losers),     |
 //	|                 | included                           | Duration (the attempt's own)                        |
 //	| HedgeWon        | an attempt other than the first    | Attempt (the winner), Code, Class, Duration (the    |
@@ -248,6 +248,14 @@
 // request sent exactly once. Under a retry loop the policy finds the loop's round among the
 // call options (see internal/attempt): it numbers its attempts over the call (HedgeSent and
 // HedgeWon too) and the loop reports none of the round's attempts itself.
+//
+// The two times differ in where they start. HedgeSent's Delay is the hedging delay the policy
+// waited before that hedge (with pushback, and k-1 delays for hedge k): it runs from the first
+// attempt of the hedged round, the call's first attempt when no retry loop is around, and for
+// a client stream from its reply phase (CloseAndRecv), where hedging begins, so that it reads
+// against Policy.Delay whatever the retries before. HedgeWon's Duration is the whole call's:
+// from the retry loop's start under one (its earlier rounds and sleeps included), else from
+// the call's start (a client stream's open).
 //
 // # Options
 //

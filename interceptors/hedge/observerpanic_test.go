@@ -124,9 +124,9 @@ func TestAttemptFinishedObserverPanicLeavesOnce(t *testing.T) {
 	}
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	defer cancel1()
-	c.begin(cancel1) // attempt 1 is under way
-	clk.Advance(d)   // the hedge goes out, wins, and its AttemptFinished panics
-	c.wg.Wait()      // the hedge has returned
+	c.begin(cancel1, time.Time{}) // attempt 1 is under way
+	clk.Advance(d)                // the hedge goes out, wins, and its AttemptFinished panics
+	c.wg.Wait()                   // the hedge has returned
 	c.mu.Lock()
 	inflight, winner, panicked := c.inflight, c.winner, c.panicked
 	c.mu.Unlock()

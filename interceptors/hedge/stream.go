@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"google.golang.org/grpc"
@@ -31,6 +32,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		if !p.eligible(m, &pc) || p.replay <= 0 {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
+		start := p.s.Clock.Now()
 		actx, cancel := context.WithCancel(ctx)
 		opened := false
 		defer func() {
@@ -46,7 +48,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		}
 		s := &stream{
 			p: p, pc: pc, m: m, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
-			first: first, cancel: cancel, cur: first,
+			first: first, cancel: cancel, cur: first, opened: start,
 		}
 		s.buf.Cap = p.replay
 		return s, nil
@@ -68,6 +70,7 @@ type stream struct {
 	opts     []grpc.CallOption
 	first    grpc.ClientStream
 	cancel   context.CancelFunc // attempt 1's
+	opened   time.Time          // when the stream was opened: the call's start (HedgeWon)
 
 	mu        sync.Mutex
 	cur       grpc.ClientStream // Guarded by mu: attempt 1, then the winner.
@@ -215,7 +218,7 @@ func (s *stream) RecvMsg(m any) error {
 	}
 	c := s.p.newCall(s.ctx, s.m, &s.pc, s.opts, msg)
 	c.st, c.opts = s, s.opts
-	c.begin(s.cancel)
+	c.begin(s.cancel, s.opened)
 	returned := false
 	defer func() {
 		if !returned {

@@ -96,8 +96,8 @@ func TestUnderRetryCountsEachAttemptOnce(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if info.Attempts != 2 {
-				t.Errorf("retry.Info.Attempts = %d, want 2 (the loop's rounds)", info.Attempts)
+			if info.Attempts != 3 {
+				t.Errorf("retry.Info.Attempts = %d, want 3 (the requests sent, the hedge included)", info.Attempts)
 			}
 			var got []string
 			for _, e := range rec.Events(observe.AttemptFinished) {

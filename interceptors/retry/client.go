@@ -49,7 +49,7 @@ type unaryCall struct {
 var unaryCallPool = sync.Pool{New: func() any { return new(unaryCall) }}
 
 // attempt is the call's attemptFunc.
-func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, int, error) {
+func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, prev int, more bool) (metadata.MD, tally, error) {
 	u.options(prev, cancel, more)
 	var err error
 	if u.gates != nil {
@@ -57,15 +57,20 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 	} else {
 		err = u.invoker(actx, u.method, u.req, u.reply, u.cc, u.opts...)
 	}
-	md, reported := u.outcome()
-	return md, reported, err
+	md, t := u.outcome()
+	return md, t, err
 }
 
 // options readies u's call options for an attempt after prev others: the caller's, the
-// attempt's Round (cancel: how a hedging policy below cancels it) and, when a retry could
-// follow (more), a trailer option of u's own.
+// attempt's Round (cancel: how a hedging policy below cancels it; the call's start, the
+// loop's, or InvokeGated's before the loop is set up) and, when a retry could follow (more), a
+// trailer option of u's own.
 func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
-	u.round.Reset(prev, cancel)
+	start := u.loop.start
+	if start.IsZero() {
+		start = u.t.Start
+	}
+	u.round.Reset(prev, start, cancel)
 	u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
 	if more {
 		// Only when a retry could follow: grpc copies the trailer for the option, and its
@@ -74,15 +79,15 @@ func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
 	}
 }
 
-// outcome returns what the attempt options left: the trailer, and the attempts a hedging
-// policy below reported; it clears the options for the next attempt.
-func (u *unaryCall) outcome() (metadata.MD, int) {
-	md, reported := u.md, u.round.Reported()
+// outcome returns what the attempt options left: the trailer, and what a hedging policy below
+// told of the attempt's requests; it clears the options for the next attempt.
+func (u *unaryCall) outcome() (metadata.MD, tally) {
+	md, t := u.md, tallyOf(&u.round)
 	u.md = nil
-	u.round.Reset(0, nil)
+	u.round.Reset(0, time.Time{}, nil)
 	clear(u.opts)
 	u.opts = u.opts[:0]
-	return md, reported
+	return md, t
 }
 
 // throughGates makes u's attempt, after prev others, through its gates (see InvokeGated): the
@@ -182,7 +187,8 @@ func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unar
 // no context of its own, see InvokeKept) and that asks for no retry.Report is made before the
 // loop's state is set up, which only a failed attempt needs: a call that succeeds at once,
 // most calls, does the least. It returns when the loop saw the call's outcome (zero: it read
-// no clock for it), the attempts it made (hedges below not counted) and the call's error.
+// no clock for it), the requests the call sent (its attempts, with the hedges of a hedging
+// policy below, were there one) and the call's error.
 //
 // A suite's fused path (internal/fastobs) passes a *fastobs.Quiet as sink: the AttemptFinished
 // of a first attempt made so that succeeds is then not sent, and InvokeGated returns 0
@@ -213,12 +219,12 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	// under the call.
 	u.options(0, nil, 1 < limit && attempt.Eligible(m.Safe, p.cfg.Idempotent, u.c.Idempotent))
 	err := g.Invoke(ctx, &u.t.Start, method, req, reply, cc, invoker, u.opts)
-	trailer, reported := u.outcome()
+	trailer, tl := u.outcome()
 	v := p.s.Classifier.ClassifyTrailer(err, trailer)
 	if err != nil {
-		return p.resume(ctx, u, m, v, reported, err)
+		return p.resume(ctx, u, m, v, tl, err)
 	}
-	return p.gatedOK(u, m, v, reported)
+	return p.gatedOK(u, m, v, tl)
 }
 
 // bounded reports whether the attempts of u's call need a context of their own (see
@@ -238,14 +244,14 @@ func (p *Policy) keeps(kept time.Duration) bool {
 	return kept > 0 && kept == p.cfg.PerAttemptTimeout && p.s.Clock == clock.Real
 }
 
-// gatedOK ends InvokeGated's call of u, whose first attempt succeeded (verdict v; reported
-// attempts of a hedging policy below), as the loop's finished, report and finish would.
-func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, reported int) (time.Time, int, error) {
+// gatedOK ends InvokeGated's call of u, whose first attempt succeeded (verdict v; t: what a
+// hedging policy below told of it), as the loop's finished, report and finish would.
+func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) (time.Time, int, error) {
 	if m.bucket != nil {
 		m.bucket.record(v, true)
 	}
 	var end time.Time
-	if sink := u.c.SinkOr(u.t.Sink); sink != nil && reported == 0 {
+	if sink := u.c.SinkOr(u.t.Sink); sink != nil && t.reported == 0 {
 		end = p.s.Clock.Now()
 		if _, ok := sink.(*fastobs.Quiet); ok {
 			// A suite's fused path (package fastobs): the suite records the attempt with
@@ -256,16 +262,16 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, reported 
 		attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, u.t.Start, end, v, "")
 	}
 	u.release()
-	return end, 1, nil
+	return end, max(int(t.reported), 1), nil
 }
 
 // resume goes on with InvokeGated's call of u in the retry loop after its first attempt
-// failed with err (verdict v; reported attempts of a hedging policy below).
-func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v codes.Verdict, reported int, err error) (time.Time, int, error) {
+// failed with err (verdict v; t: what a hedging policy below told of it).
+func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v codes.Verdict, t tally, err error) (time.Time, int, error) {
 	l := &u.loop
 	p.initLoop(l, ctx, m, &u.c, u.t.Sink, u.declared, u.t.Start)
-	l.kept, l.made = p.keeps(u.kept), 1
-	l.finished(ctx, 1, u.t.Start, v, reported)
+	l.kept = p.keeps(u.kept)
+	l.finished(ctx, 1, u.t.Start, v, t)
 	if retry, ferr := l.next(ctx, ctx, 1, v, err, nil); !retry {
 		l.finish(&u.t)
 		return p.gatedEnd(u, ferr)
@@ -275,7 +281,7 @@ func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v code
 
 // gatedEnd returns what InvokeGated returns for u's call, which ended with err, and releases u.
 func (p *Policy) gatedEnd(u *unaryCall, err error) (time.Time, int, error) {
-	end, made := u.t.End, u.loop.made
+	end, sent := u.t.End, u.loop.sent
 	u.release() // Not when an attempt panics: the pool does without u.
-	return end, made, err
+	return end, sent, err
 }

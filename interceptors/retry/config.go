@@ -25,7 +25,9 @@ const (
 // Config is a usable policy. Validate reports what is out of range.
 type Config struct {
 	// MaxAttempts is the most attempts per call, the first one included. 0 means 3; 1 disables
-	// retries but keeps attempt accounting.
+	// retries but keeps attempt accounting. A hedging policy below the loop may make each
+	// attempt a round of several requests: they are not bounded here (Info.Attempts counts
+	// them all).
 	MaxAttempts int `yaml:"max_attempts" json:"max_attempts" zero:"is below 1"`
 	// InitialBackoff is the delay before the first retry, before jitter. 0 means 100ms.
 	InitialBackoff time.Duration `yaml:"initial_backoff" json:"initial_backoff" zero:"is not positive (leave it out for the default 100ms)"`

@@ -197,15 +197,22 @@
 // # Events
 //
 // With an observe.Sink (WithObserver, or WithCallObserver for one call), the policy emits
-// AttemptFinished for every attempt, RetryScheduled before each sleep (Attempt: the failed
-// attempt of the loop; Delay: the sleep) and RetriesExhausted when it gives up after a
-// retryable outcome (Reason as in the table above). Without a sink, no event is built.
+// AttemptFinished for every attempt, RetryScheduled before each sleep (Attempt: the request
+// that failed; Delay: the sleep) and RetriesExhausted when it gives up after a retryable
+// outcome (Attempt: the requests sent; Reason as in the table above). Without a sink, no event
+// is built.
 //
 // Each request sent is reported by exactly one AttemptFinished, numbered over the call. When a
 // hedging policy below the loop hedges a round (the suite's arrangement), it reports every
 // attempt of the round, its first included, and the loop reports none of them; the next
-// round's attempts are numbered after them. Info.Attempts and the Attempt of RetryScheduled and
-// RetriesExhausted count the loop's rounds.
+// round's attempts are numbered after them. Every other number and count follows suit, over
+// the requests sent rather than the loop's rounds: RetryScheduled's Attempt is the request
+// whose failure the round returned (the hedging policy tells which: the one whose pushback
+// binds the loop most, else the last to fail), RetriesExhausted's Attempt, Info.Attempts and
+// the ExhaustedError's "(after N attempts)" count every request, hedges included, as the
+// suite's CallFinished does. A retry of 2 attempts around a hedge of 2 that all fail says 4
+// (TestUnderRetryCountsRequestsNotRounds). MaxAttempts still bounds the loop's attempts, each
+// of which a hedging policy below may make a round of several requests.
 //
 // # Options
 //

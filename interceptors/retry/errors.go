@@ -15,7 +15,10 @@ var ErrExhausted = errors.New("retry: retries exhausted")
 
 // Info is what the retry policy did for one call.
 type Info struct {
-	// Attempts is how many attempts were made, the first one included.
+	// Attempts is how many requests the call sent, the first one included: its attempts, and,
+	// when a hedging policy below the loop hedged them (as in the interceptors suite), every
+	// hedge too, as AttemptFinished numbers them. So it may exceed Config.MaxAttempts, which
+	// bounds the loop's attempts (rounds), not the hedges within them.
 	Attempts int
 	// Elapsed is the time from the start of the call to its return, sleeps included.
 	Elapsed time.Duration

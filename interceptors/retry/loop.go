@@ -29,7 +29,7 @@ type loop struct {
 	eligible bool
 	kept     bool // grpc ends every attempt at the per-attempt timeout (see InvokeKept)
 	sent     int  // attempts sent so far, over retries and the hedges below (see attempt.Round)
-	made     int  // attempts the loop made (hedges below not counted)
+	failed   int  // the number over the call of the request whose outcome the last attempt returned
 	timer    clock.Timer
 	sched    schedule
 }
@@ -82,16 +82,22 @@ func (l *loop) outgoing(ctx context.Context, n int) context.Context {
 // finished accounts for attempt n of the loop, started at t0 and ended with v, of a call
 // whose caller's context is ctx: the retry budget records it, unless it began after the
 // call's deadline had passed (see lateStart), and unless a hedging policy below reported the
-// round's attempts (reported of them), its AttemptFinished is sent.
-func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdict, reported int) {
+// round's requests (t), its AttemptFinished is sent. The requests of the attempt are counted
+// in sent either way, and failed numbers the one whose outcome v is.
+func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdict, t tally) {
 	if l.m.bucket != nil && !(v.Class.Failure() && l.lateStart(ctx, t0)) {
 		l.m.bucket.record(v, n == 1)
 	}
-	if reported > 0 {
-		l.sent += reported
+	if t.reported > 0 {
+		l.sent += int(t.reported)
+		l.failed = l.sent
+		if t.decided > 0 {
+			l.failed = int(t.decided)
+		}
 		return
 	}
 	l.sent++
+	l.failed = l.sent
 	if l.sink != nil {
 		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.now(), v, "")
 	}
@@ -118,15 +124,17 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	}
 	switch {
 	case raw:
-		l.report(n, v)
+		l.report(v)
 		return false, err
 	case reason != "":
-		return false, l.exhausted(n, v, reason, err)
+		return false, l.exhausted(v, reason, err)
 	}
 	if l.sink != nil {
+		// The request that failed, numbered over the call as AttemptFinished numbers it: after
+		// a hedged round, the one whose failure the round returned (v), not the round.
 		l.sink.Observe(observe.Event{
 			Kind: observe.RetryScheduled, Time: l.now(), Service: l.m.Service, Method: l.m.Name,
-			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Delay: delay,
+			Policy: observe.PolicyRetry, Attempt: l.failed, Code: v.Code, Class: v.Class, Delay: delay,
 			Reason: delayReason(v),
 		})
 	}
@@ -134,14 +142,14 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	// the caller can cut it short.
 	if !l.sleep(sleepCtx, delay) {
 		if reason, raw := interrupted(ctx); !raw {
-			return false, l.exhausted(n, v, reason, err)
+			return false, l.exhausted(v, reason, err)
 		}
-		l.report(n, v)
+		l.report(v)
 		return false, err
 	}
 	l.sched = l.sched.next(delay, v.Pushback.Set)
 	if committed != nil && committed() {
-		l.report(n, v)
+		l.report(v)
 		return false, err
 	}
 	return true, nil
@@ -226,22 +234,23 @@ func (l *loop) finish(t *section.Timing) {
 }
 
 // report writes the call's Info to its Report options, for a call that ends without
-// exhausting retries.
-func (l *loop) report(n int, v codes.Verdict) {
+// exhausting retries, whose last outcome is v. Its Attempts is the requests sent (see Info).
+func (l *loop) report(v codes.Verdict) {
 	if l.reports[0] != nil {
-		l.setReport(Info{Attempts: n, Elapsed: l.now().Sub(l.start), Code: v.Code})
+		l.setReport(Info{Attempts: l.sent, Elapsed: l.now().Sub(l.start), Code: v.Code})
 	}
 }
 
-// exhausted ends a call that stops after a retryable outcome.
-func (l *loop) exhausted(n int, v codes.Verdict, reason string, err error) error {
+// exhausted ends a call that stops after a retryable outcome v, for reason. Info.Attempts and
+// RetriesExhausted's Attempt are the requests sent, hedges below included, as CallFinished's.
+func (l *loop) exhausted(v codes.Verdict, reason string, err error) error {
 	now := l.now()
-	info := Info{Attempts: n, Elapsed: now.Sub(l.start), Code: v.Code, Reason: reason}
+	info := Info{Attempts: l.sent, Elapsed: now.Sub(l.start), Code: v.Code, Reason: reason}
 	l.setReport(info)
 	if l.sink != nil {
 		l.sink.Observe(observe.Event{
 			Kind: observe.RetriesExhausted, Time: now, Service: l.m.Service, Method: l.m.Name,
-			Policy: observe.PolicyRetry, Attempt: n, Code: v.Code, Class: v.Class, Duration: info.Elapsed, Reason: reason,
+			Policy: observe.PolicyRetry, Attempt: l.sent, Code: v.Code, Class: v.Class, Duration: info.Elapsed, Reason: reason,
 		})
 	}
 	return &ExhaustedError{Info: info, Err: err}

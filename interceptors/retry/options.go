@@ -75,7 +75,8 @@ func Disable() CallOption { return CallOption{s: attempt.Disable()} }
 func WithCallObserver(sink observe.Sink) CallOption { return CallOption{s: attempt.Sink(sink)} }
 
 // Report makes the call write what the retry policy did to *info every time it returns,
-// success or failure: attempts made, total elapsed time, last code and why retrying stopped.
+// success or failure: requests sent (Info.Attempts: hedges below included), total elapsed
+// time, last code and why retrying stopped.
 // For streams, *info is written once the stream commits or fails for good. Up to two Report
 // options on one call are each written (a suite's and its caller's).
 func Report(info *Info) CallOption { return CallOption{report: info} }

@@ -110,8 +110,8 @@ func (p *Policy) Do(ctx context.Context, method string, fn func(ctx context.Cont
 		return fn(ctx)
 	}
 	var l loop
-	return p.run(&l, ctx, nil, time.Time{}, 0, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, int, error) {
-		return nil, 0, fn(ctx)
+	return p.run(&l, ctx, nil, time.Time{}, 0, p.method(method), &c, func(ctx context.Context, _ context.CancelFunc, _ int, _ bool) (metadata.MD, tally, error) {
+		return nil, tally{}, fn(ctx)
 	}, 1)
 }
 
@@ -148,13 +148,24 @@ func (p *Policy) Budget(service string) *RetryBudget {
 }
 
 // attemptFunc runs one attempt with its context, after prev attempts of the call, and returns
-// the trailers the server sent (when it has them), how many attempts a hedging policy below
-// reported for it (see attempt.Round; 0: none, the loop reports the attempt) and its error.
+// the trailers the server sent (when it has them), what a hedging policy below told of the
+// requests it sent for it (see tally) and its error.
 // more says whether a retry could follow the attempt, which is when its trailers (pushback)
 // matter.
 //
 // cancel, when not nil, ends ctx: a hedging policy below may end the attempt with it.
-type attemptFunc func(ctx context.Context, cancel context.CancelFunc, prev int, more bool) (trailer metadata.MD, reported int, err error)
+type attemptFunc func(ctx context.Context, cancel context.CancelFunc, prev int, more bool) (trailer metadata.MD, t tally, err error)
+
+// tally is what a hedging policy below the loop told of one of its attempts, a round of
+// requests (see attempt.Round): how many it reported (0: none, and the loop reports the
+// attempt itself, one request), and the number over the call of the request whose outcome the
+// round returned (0: not told; the round's last).
+type tally struct{ reported, decided int32 }
+
+// tallyOf reads what r was told of its round.
+func tallyOf(r *attempt.Round) tally {
+	return tally{reported: int32(r.Reported()), decided: int32(r.Decided())}
+}
 
 // bounds is what ends a call besides its attempts' outcomes and the caller's context: the
 // budget's end, and a deadline declared for the call without a context of its own (see
@@ -245,7 +256,6 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 	}
 	defer l.finish(t)
 	for ; ; n++ {
-		l.made = n
 		// The first attempt starts when the call does: one reading of the clock less per call.
 		t0 := l.start
 		if n > 1 {
@@ -254,7 +264,7 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
 		actx, cancel := bound.Context(ctx, l.clk, false)
 		actx = l.outgoing(actx, n)
-		trailer, reported, err := fn(actx, cancel, l.sent, l.more(n))
+		trailer, tl, err := fn(actx, cancel, l.sent, l.more(n))
 		if cancel != nil {
 			if bound.PerAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)
@@ -262,9 +272,9 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 			cancel()
 		}
 		v := p.s.Classifier.ClassifyTrailer(err, trailer)
-		l.finished(ctx, n, t0, v, reported)
+		l.finished(ctx, n, t0, v, tl)
 		if err == nil {
-			l.report(n, v)
+			l.report(v)
 			return nil
 		}
 		if retry, ferr := l.next(ctx, ctx, n, v, err, nil); !retry {

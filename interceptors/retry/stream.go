@@ -119,7 +119,7 @@ type retryStream struct {
 // timer that cancels it, because it is lifted when the stream commits.
 func (s *retryStream) openLocked(n int) error {
 	s.n, s.t0 = n, s.loop.clk.Now()
-	s.round.Reset(s.loop.sent, nil) // a stream's hedges outlive a decision: no shared cancel
+	s.round.Reset(s.loop.sent, s.loop.start, nil) // a stream's hedges outlive a decision: no shared cancel
 	parent := s.loop.outgoing(s.callCtx, n)
 	actx, cancel := context.WithCancelCause(parent)
 	var (
@@ -629,8 +629,8 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 // account reports the committed attempt n, started at t0, which ended with verdict v: its
 // AttemptFinished (unless a hedging policy below reported it), the retry budget, Report.
 func (s *retryStream) account(n int, t0 time.Time, v codes.Verdict) {
-	s.loop.finished(s.parent, n, t0, v, s.round.Reported())
-	s.loop.report(n, v)
+	s.loop.finished(s.parent, n, t0, v, tallyOf(&s.round))
+	s.loop.report(v)
 }
 
 // committedNow reports whether the stream committed (the caller outgrew the replay buffer).
@@ -660,14 +660,14 @@ func (s *retryStream) retry(err error, trailer metadata.MD) error {
 			err = attemptTimedOut(err, s.p.cfg.PerAttemptTimeout)
 		}
 		v := s.p.s.Classifier.ClassifyTrailer(err, trailer)
-		s.loop.finished(s.parent, n, t0, v, s.round.Reported())
+		s.loop.finished(s.parent, n, t0, v, tallyOf(&s.round))
 		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
 			return s.fail(ferr)
 		}
 		committed, oerr := s.open(n + 1)
 		if committed {
 			// The caller outgrew the replay buffer since the check after the sleep.
-			s.loop.report(n, v)
+			s.loop.report(v)
 			return s.fail(err)
 		}
 		if err = oerr; err == nil {

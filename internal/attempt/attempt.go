@@ -301,15 +301,19 @@ func (b Bound) Context(ctx context.Context, clk clock.Clock, cancelable bool) (c
 type Round struct {
 	grpc.EmptyCallOption
 	prev     int
+	start    time.Time
 	cancel   context.CancelFunc
 	reported atomic.Int32
+	decided  atomic.Int32
 }
 
-// Reset readies r for a round after prev attempts of the call, whose context cancel ends
-// (nil: the attempt runs on the caller's context, which the retry loop cannot cancel).
-func (r *Round) Reset(prev int, cancel context.CancelFunc) {
-	r.prev, r.cancel = prev, cancel
+// Reset readies r for a round after prev attempts of the call, which started at start (zero:
+// not known), whose context cancel ends (nil: the attempt runs on the caller's context, which
+// the retry loop cannot cancel).
+func (r *Round) Reset(prev int, start time.Time, cancel context.CancelFunc) {
+	r.prev, r.start, r.cancel = prev, start, cancel
 	r.reported.Store(0)
+	r.decided.Store(0)
 }
 
 // Cancel returns the cancel of the context the round's attempt runs on, or nil. A hedging
@@ -321,6 +325,10 @@ func (r *Round) Cancel() context.CancelFunc { return r.cancel }
 // Prev is how many attempts of the call were sent before this round.
 func (r *Round) Prev() int { return r.prev }
 
+// Start is when the call began, before its first round (zero: not known): what a hedging
+// policy below measures a whole call's duration from (HedgeWon).
+func (r *Round) Start() time.Time { return r.start }
+
 // Report counts one attempt of the round reported by the policy below the retry loop, and
 // returns its number over the call.
 func (r *Round) Report(k int) int {
@@ -331,6 +339,19 @@ func (r *Round) Report(k int) int {
 // Reported is how many of the round's attempts the policy below reported: 0 when it reported
 // none, and the retry loop must report its attempt itself.
 func (r *Round) Reported() int { return int(r.reported.Load()) }
+
+// Decide records that the outcome the policy below returns for the round is its attempt k's
+// (the winner, or the failure it chose among the round's).
+func (r *Round) Decide(k int) { r.decided.Store(int32(k)) }
+
+// Decided is the number over the call of the attempt whose outcome the round returned (see
+// Decide), or 0 when the policy below told none.
+func (r *Round) Decided() int {
+	if k := int(r.decided.Load()); k > 0 {
+		return r.prev + k
+	}
+	return 0
+}
 
 // RoundOf returns the Round among opts, or nil.
 func RoundOf(opts []grpc.CallOption) *Round {

@@ -194,7 +194,8 @@ func TestBoundOf(t *testing.T) {
 func TestRound(t *testing.T) {
 	var r Round
 	canceled := false
-	r.Reset(2, func() { canceled = true })
+	start := time.Unix(100, 0)
+	r.Reset(2, start, func() { canceled = true })
 	opts := []grpc.CallOption{grpc.WaitForReady(true), &r}
 	if RoundOf(opts) != &r || RoundOf(opts[:1]) != nil {
 		t.Fatal("RoundOf does not find the round")
@@ -206,15 +207,22 @@ func TestRound(t *testing.T) {
 		go func() { defer wg.Done(); got[k-1] = r.Report(k) }()
 	}
 	wg.Wait()
-	if !slices.Equal(got, []int{3, 4, 5}) || r.Reported() != 3 || r.Prev() != 2 {
-		t.Fatalf("numbers %v, reported %d", got, r.Reported())
+	if !slices.Equal(got, []int{3, 4, 5}) || r.Reported() != 3 || r.Prev() != 2 || !r.Start().Equal(start) {
+		t.Fatalf("numbers %v, reported %d, start %v", got, r.Reported(), r.Start())
+	}
+	if r.Decided() != 0 {
+		t.Fatalf("Decided = %d before Decide, want 0", r.Decided())
+	}
+	r.Decide(2)
+	if r.Decided() != 4 {
+		t.Fatalf("Decided = %d after Decide(2) in a round after 2, want 4 (over the call)", r.Decided())
 	}
 	r.Cancel()()
 	if !canceled {
 		t.Fatal("Cancel is not the round's")
 	}
-	r.Reset(5, nil)
-	if r.Reported() != 0 || r.Prev() != 5 || r.Cancel() != nil {
+	r.Reset(5, time.Time{}, nil)
+	if r.Reported() != 0 || r.Decided() != 0 || r.Prev() != 5 || r.Cancel() != nil || !r.Start().IsZero() {
 		t.Fatal("Reset kept the last round")
 	}
 }

@@ -27,4 +27,11 @@
 // numbers the next round after them. Without a hedging policy below (or when it does not
 // hedge the call) the retry loop reports its attempt itself. A hedging policy with no Round
 // reports all of its attempts, numbered from 1.
+//
+// Every other number and count of attempts follows the same rule, so that all of them speak of
+// requests sent: the retry loop's RetryScheduled names the attempt whose failure the round
+// returned (Round.Decide: the hedging policy tells which), its RetriesExhausted and its Info
+// count every request of the call, hedges included, and the suite's CallFinished does too. The
+// Round also carries the call's start (Round.Start), from which the hedging policy measures
+// the whole call (HedgeWon's Duration), its earlier rounds and backoff sleeps included.
 package attempt
