@@ -32,7 +32,7 @@ const (
 	KeyPushback    = attribute.Key("bulwark.pushback")     // bool: the server's pushback chose the sleep
 	KeyReason      = attribute.Key("bulwark.reason")       // string: why (retries exhausted, hedge sent, rejection)
 	KeyHedge       = attribute.Key("bulwark.hedge")        // bool: the attempt was a hedge
-	KeyHedgeAfter  = attribute.Key("bulwark.hedge.after_ms")
+	KeyHedgeAfter  = attribute.Key("bulwark.hedge.after_ms") // float: since the first attempt of the hedge's round
 	KeyAttempts    = attribute.Key("bulwark.attempts")     // int, call span: attempts made
 	KeyHedgeWinner = attribute.Key("bulwark.hedge.winner") // int, call span: the attempt that answered
 	KeyRejectedBy  = attribute.Key("bulwark.rejected_by")  // string, call span: the policy that refused

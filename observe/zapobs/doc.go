@@ -60,7 +60,7 @@
 //	| policy      | the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                                                    |
 //	| retry_after | when the caller may come back; 0 when the policy cannot tell                                                             |
 //	| timeout     | the deadline the deadline policy set                                                                                     |
-//	| after       | how long after the call's first attempt a hedge was sent                                                                 |
+//	| after       | how long after the first attempt of its round (the call's first, unless a retry began the round) a hedge was sent        |
 //	| limit       | an adaptive bulkhead's new concurrency limit                                                                             |
 //	| algorithm   | the adaptive limit's algorithm: aimd, gradient                                                                           |
 //	| latency     | the latency sample that moved the limit                                                                                  |
