@@ -23,19 +23,19 @@ const ScopeName = "github.com/bulwarkrpc/bulwark/observe/otelobs"
 
 // Attribute keys. Span event names are the Event* constants.
 const (
-	KeyAttempt     = attribute.Key("bulwark.attempt")      // int: attempt number, from 1
-	KeyPolicy      = attribute.Key("bulwark.policy")       // string: the policy that reports it
-	KeyCode        = attribute.Key("rpc.grpc.status_code") // int: the gRPC status code
-	KeyClass       = attribute.Key("bulwark.class")        // string: the classifier's class
-	KeyDurationMs  = attribute.Key("bulwark.duration_ms")  // float: an attempt's or the call's duration
-	KeyBackoffMs   = attribute.Key("bulwark.backoff_ms")   // float: the sleep before the next attempt
-	KeyPushback    = attribute.Key("bulwark.pushback")     // bool: the server's pushback chose the sleep
-	KeyReason      = attribute.Key("bulwark.reason")       // string: why (retries exhausted, hedge sent, rejection)
-	KeyHedge       = attribute.Key("bulwark.hedge")        // bool: the attempt was a hedge
+	KeyAttempt     = attribute.Key("bulwark.attempt")        // int: attempt number, from 1
+	KeyPolicy      = attribute.Key("bulwark.policy")         // string: the policy that reports it
+	KeyCode        = attribute.Key("rpc.grpc.status_code")   // int: the gRPC status code
+	KeyClass       = attribute.Key("bulwark.class")          // string: the classifier's class
+	KeyDurationMs  = attribute.Key("bulwark.duration_ms")    // float: an attempt's or the call's duration
+	KeyBackoffMs   = attribute.Key("bulwark.backoff_ms")     // float: the sleep before the next attempt
+	KeyPushback    = attribute.Key("bulwark.pushback")       // bool: the server's pushback chose the sleep
+	KeyReason      = attribute.Key("bulwark.reason")         // string: why (retries exhausted, hedge sent, rejection)
+	KeyHedge       = attribute.Key("bulwark.hedge")          // bool: the attempt was a hedge
 	KeyHedgeAfter  = attribute.Key("bulwark.hedge.after_ms") // float: since the first attempt of the hedge's round
-	KeyAttempts    = attribute.Key("bulwark.attempts")     // int, call span: attempts made
-	KeyHedgeWinner = attribute.Key("bulwark.hedge.winner") // int, call span: the attempt that answered
-	KeyRejectedBy  = attribute.Key("bulwark.rejected_by")  // string, call span: the policy that refused
+	KeyAttempts    = attribute.Key("bulwark.attempts")       // int, call span: attempts made
+	KeyHedgeWinner = attribute.Key("bulwark.hedge.winner")   // int, call span: the attempt that answered
+	KeyRejectedBy  = attribute.Key("bulwark.rejected_by")    // string, call span: the policy that refused
 	KeyRetryAfter  = attribute.Key("bulwark.retry_after_ms")
 	KeyBreaker     = attribute.Key("bulwark.breaker.state") // string, call span: the breaker's state at a breaker rejection
 	KeyFallback    = attribute.Key("bulwark.fallback")      // bool, call span: a fallback answered in place of an error
