@@ -94,7 +94,7 @@ func TestAttemptFinishedObserverPanicReachesTheCaller(t *testing.T) {
 	s.none(t)
 	obs.checkOnce(t)
 	// The call's deposit, the hedge's take, the refund of the hedge that won.
-	if got, want := p.method(compare).hedges.milli.Load(), int64(before+shareMilli-1000+1000); got != want {
+	if got, want := p.method(compare).hedges.milli.Load(), before+shareMilli-1000+1000; got != want {
 		t.Errorf("allowance %d milli-hedges, want %d", got, want)
 	}
 	if got := b.taken.Load(); got != 1 {

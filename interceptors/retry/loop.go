@@ -85,7 +85,7 @@ func (l *loop) outgoing(ctx context.Context, n int) context.Context {
 // round's requests (t), its AttemptFinished is sent. The requests of the attempt are counted
 // in sent either way, and failed numbers the one whose outcome v is.
 func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdict, t tally) {
-	if l.m.bucket != nil && !(v.Class.Failure() && l.lateStart(ctx, t0)) {
+	if l.m.bucket != nil && (!v.Class.Failure() || !l.lateStart(ctx, t0)) {
 		l.m.bucket.record(v, n == 1)
 	}
 	if t.reported > 0 {
