@@ -19,13 +19,13 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 	return optkit.Stream(New(cfg, opts...))
 }
 
-// Unary returns the policy as a unary client interceptor.
+// Unary returns the policy as a unary client interceptor. The context it set is released when
+// the invoker returns, or as a panic of it passes on to the caller.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, cancel := p.Context(ctx, method)
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		cancel()
-		return err
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }
 
