@@ -3,6 +3,7 @@ package deadline
 import (
 	"context"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
@@ -35,10 +36,14 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 // finishes the stream. A streamer that panics releases it too.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		nctx, cancel := p.Context(ctx, method)
-		if nctx == ctx {
+		// Deadline, not Context: whether the policy set a deadline is its answer, not a
+		// comparison of contexts with ==, which panics on a context type that cannot be
+		// compared.
+		d, set := p.Deadline(ctx, method)
+		if !set {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
+		nctx, cancel := clock.WithDeadline(ctx, p.clock, d)
 		opened := false
 		defer func() {
 			if !opened {
