@@ -341,32 +341,41 @@ func (w *Stream) watchLocked(ctx context.Context) {
 }
 
 // finish runs the registered funcs with e unless the stream ended already, and then stops the
-// context callback.
+// context callback. A func that panics keeps none of the others from running (what they hold
+// for the stream is released all the same): the panic goes on once they have run.
 func (w *Stream) finish(e End) {
-	if stop := w.fire(e); stop != nil {
-		stop()
-	}
-}
-
-// fire runs the registered funcs with e unless the stream ended already, and returns the
-// context callback's stop func when it did.
-func (w *Stream) fire(e End) func() bool {
 	w.mu.Lock()
 	if w.ended {
 		w.mu.Unlock()
-		return nil
+		return
 	}
 	w.ended, w.end = true, e
 	inline, n, more, stop := w.inline, w.n, w.more, w.stop
 	w.mu.Unlock()
-	for _, f := range inline[:n] {
-		f(e)
-	}
-	for _, f := range more {
-		f(e)
-	}
+	defer w.ranAll(stop)
+	defer callAll(more, e) // After inline's, as a panic of one of them passes too.
+	callAll(inline[:n], e)
+}
+
+// ranAll notes that the funcs registered before the end have run, and stops the context
+// callback.
+func (w *Stream) ranAll(stop func() bool) {
 	w.mu.Lock()
 	w.ran = true
 	w.mu.Unlock()
-	return stop
+	stop()
+}
+
+// callAll calls fs with e, in order; when one panics, the ones after it run as the panic goes
+// on.
+func callAll(fs []func(End), e End) {
+	i := 0
+	defer func() {
+		if i < len(fs) { // fs[i] panicked.
+			callAll(fs[i+1:], e)
+		}
+	}()
+	for ; i < len(fs); i++ {
+		fs[i](e)
+	}
 }
