@@ -18,6 +18,8 @@
 // Header is no end: gRPC ends a stream in Header when the response has no header (the server
 // ended the stream at once), and Header then returns nil, nil; the stream's status is for
 // RecvMsg to return, and the stream ends there (Recv), or with the caller's context (Caller).
+// The same holds for a stream that wraps gRPC's and returns an error from Header as it ends (a
+// retry's, once it is over).
 //
 // The stream's context ends with the caller's and on every end gRPC sees, so one
 // context.AfterFunc on it watches the last two once it is known; until then one on the
@@ -221,15 +223,16 @@ func (w *Stream) SendMsg(m any) error {
 }
 
 // Header returns the stream's header. It counts as a call, as RecvMsg and SendMsg do: when
-// gRPC ends the stream in it (see the package documentation), the end of the stream's context
-// is not the stream's, whose status RecvMsg returns; the stream then watches the caller's
+// gRPC ends the stream in it (see the package documentation), returning no header, with an
+// error or without, the end of the stream's context is not the stream's, whose status RecvMsg
+// returns; the stream then watches the caller's
 // context instead, for a caller that gives up without reading. Else, once it returns, gRPC
 // has committed the stream, and the stream's context is watched (see commit).
 func (w *Stream) Header() (metadata.MD, error) {
 	w.state.Add(inCall)
 	defer w.leave()
 	md, err := w.ClientStream.Header()
-	w.commit(md == nil && err == nil)
+	w.commit(md == nil)
 	return md, err
 }
 
@@ -246,7 +249,7 @@ func (w *Stream) Context() context.Context {
 // reading it commits the stream at once and turns off gRPC's retries (transparent ones, of a
 // stream the server refused unprocessed, and a service config's retry policy). From the
 // first commit on, the stream's context is watched instead of the caller's; noHeader is set
-// for a Header that returned nil, nil, which may have ended the stream (see Header).
+// for a Header that returned no header, which may have ended the stream (see Header).
 func (w *Stream) commit(noHeader bool) {
 	if !noHeader && !w.uncommitted.Load() {
 		return
