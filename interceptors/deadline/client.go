@@ -3,6 +3,7 @@ package deadline
 import (
 	"context"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
@@ -19,26 +20,33 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 	return optkit.Stream(New(cfg, opts...))
 }
 
-// Unary returns the policy as a unary client interceptor.
+// Unary returns the policy as a unary client interceptor. The context it set is released when
+// the invoker returns, or as a panic of it passes on to the caller.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, cancel := p.Context(ctx, method)
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		cancel()
-		return err
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }
 
 // Stream returns the policy as a stream client interceptor. The deadline bounds the whole
-// stream; the context it set is released at the stream's first end: RecvMsg returns an error,
-// or the one response of a client-streaming call; SendMsg fails; the caller's context ends; gRPC
-// finishes the stream. A streamer that panics releases it too.
+// stream; the context it set is released at the stream's first end (see internal/streamend):
+// RecvMsg returns an error or io.EOF, or the one response of a client-streaming call; SendMsg
+// fails; the caller's context ends; gRPC finishes the stream once its response has started (or
+// the caller asked for its Context), a stream gRPC finishes before that being released when
+// its status is read, the caller's context ends, or the deadline passes. A streamer that
+// panics releases it too.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		nctx, cancel := p.Context(ctx, method)
-		if nctx == ctx {
+		// Deadline, not Context: whether the policy set a deadline is its answer, not a
+		// comparison of contexts with ==, which panics on a context type that cannot be
+		// compared.
+		d, set := p.Deadline(ctx, method)
+		if !set {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
+		nctx, cancel := clock.WithDeadline(ctx, p.clock, d)
 		opened := false
 		defer func() {
 			if !opened {

@@ -136,3 +136,49 @@ func TestStaleContextEnd(t *testing.T) {
 		})
 	}
 }
+
+// failingHeaderStream is a fakeStream whose Header ends the stream and returns its error, as a
+// stream that wraps gRPC's may (a retry's, once it is over): the status is RecvMsg's too.
+type failingHeaderStream struct{ *fakeStream }
+
+func (h failingHeaderStream) Header() (metadata.MD, error) {
+	h.finish()
+	return nil, errUnavailable
+}
+
+// Regression: a Header that returned an error as the stream's context ended was taken for a
+// header read: the stream's context was watched, and its end, seen as Header returned, ended
+// the stream as Transport (which the breaker and the suite count as nothing) before RecvMsg
+// returned the status. A Header without a header is no end, with an error or without.
+func TestHeaderErrorEndsTheStreamAtRecv(t *testing.T) {
+	for _, committed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "first call", true: "after Context"}[committed], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				caller, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				f := newFake(caller)
+				w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, failingHeaderStream{f})
+				if committed {
+					commitStream(w)
+				}
+				r := newRecorder()
+				w.OnEnd(r.f)
+				if md, err := w.Header(); md != nil || err != errUnavailable {
+					t.Fatalf("Header = %v, %v", md, err)
+				}
+				synctest.Wait()
+				if e, ended := w.Ended(); ended {
+					t.Fatalf("ended (%+v) by Header, before the status was read", e)
+				}
+				f.recv <- errUnavailable
+				if err := w.RecvMsg(nil); err != errUnavailable {
+					t.Fatalf("RecvMsg = %v", err)
+				}
+				want := End{Err: errUnavailable, Cause: Recv}
+				if e := r.snapshot(); len(e) != 1 || e[0] != want {
+					t.Fatalf("ends = %+v, want [%+v]", e, want)
+				}
+			})
+		})
+	}
+}

@@ -18,6 +18,8 @@
 // Header is no end: gRPC ends a stream in Header when the response has no header (the server
 // ended the stream at once), and Header then returns nil, nil; the stream's status is for
 // RecvMsg to return, and the stream ends there (Recv), or with the caller's context (Caller).
+// The same holds for a stream that wraps gRPC's and returns an error from Header as it ends (a
+// retry's, once it is over).
 //
 // The stream's context ends with the caller's and on every end gRPC sees, so one
 // context.AfterFunc on it watches the last two once it is known; until then one on the
@@ -221,15 +223,16 @@ func (w *Stream) SendMsg(m any) error {
 }
 
 // Header returns the stream's header. It counts as a call, as RecvMsg and SendMsg do: when
-// gRPC ends the stream in it (see the package documentation), the end of the stream's context
-// is not the stream's, whose status RecvMsg returns; the stream then watches the caller's
+// gRPC ends the stream in it (see the package documentation), returning no header, with an
+// error or without, the end of the stream's context is not the stream's, whose status RecvMsg
+// returns; the stream then watches the caller's
 // context instead, for a caller that gives up without reading. Else, once it returns, gRPC
 // has committed the stream, and the stream's context is watched (see commit).
 func (w *Stream) Header() (metadata.MD, error) {
 	w.state.Add(inCall)
 	defer w.leave()
 	md, err := w.ClientStream.Header()
-	w.commit(md == nil && err == nil)
+	w.commit(md == nil)
 	return md, err
 }
 
@@ -246,7 +249,7 @@ func (w *Stream) Context() context.Context {
 // reading it commits the stream at once and turns off gRPC's retries (transparent ones, of a
 // stream the server refused unprocessed, and a service config's retry policy). From the
 // first commit on, the stream's context is watched instead of the caller's; noHeader is set
-// for a Header that returned nil, nil, which may have ended the stream (see Header).
+// for a Header that returned no header, which may have ended the stream (see Header).
 func (w *Stream) commit(noHeader bool) {
 	if !noHeader && !w.uncommitted.Load() {
 		return
@@ -341,32 +344,41 @@ func (w *Stream) watchLocked(ctx context.Context) {
 }
 
 // finish runs the registered funcs with e unless the stream ended already, and then stops the
-// context callback.
+// context callback. A func that panics keeps none of the others from running (what they hold
+// for the stream is released all the same): the panic goes on once they have run.
 func (w *Stream) finish(e End) {
-	if stop := w.fire(e); stop != nil {
-		stop()
-	}
-}
-
-// fire runs the registered funcs with e unless the stream ended already, and returns the
-// context callback's stop func when it did.
-func (w *Stream) fire(e End) func() bool {
 	w.mu.Lock()
 	if w.ended {
 		w.mu.Unlock()
-		return nil
+		return
 	}
 	w.ended, w.end = true, e
 	inline, n, more, stop := w.inline, w.n, w.more, w.stop
 	w.mu.Unlock()
-	for _, f := range inline[:n] {
-		f(e)
-	}
-	for _, f := range more {
-		f(e)
-	}
+	defer w.ranAll(stop)
+	defer callAll(more, e) // After inline's, as a panic of one of them passes too.
+	callAll(inline[:n], e)
+}
+
+// ranAll notes that the funcs registered before the end have run, and stops the context
+// callback.
+func (w *Stream) ranAll(stop func() bool) {
 	w.mu.Lock()
 	w.ran = true
 	w.mu.Unlock()
-	return stop
+	stop()
+}
+
+// callAll calls fs with e, in order; when one panics, the ones after it run as the panic goes
+// on.
+func callAll(fs []func(End), e End) {
+	i := 0
+	defer func() {
+		if i < len(fs) { // fs[i] panicked.
+			callAll(fs[i+1:], e)
+		}
+	}()
+	for ; i < len(fs); i++ {
+		fs[i](e)
+	}
 }
