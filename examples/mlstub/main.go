@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"go.uber.org/zap"
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 			fs.PrintDefaults()
 			return cfg, false, err
 		}
+		err = flagrule.Explain(fs, err) // "parse error" says which rule
 		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
 	}

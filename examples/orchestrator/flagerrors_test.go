@@ -55,3 +55,35 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		}
 	}
 }
+
+// TestBadValueNamesRule: a value the flag package cannot parse (a duration without a unit, a
+// word for a number) is reported with the rule it broke, not flag's bare "parse error".
+func TestBadValueNamesRule(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-latency", "5"}, []string{"-latency", `"5"`, "duration", "ms"}},
+		{[]string{"-outage", "10"}, []string{"-outage", `"10"`, "duration"}},
+		{[]string{"-n", "abc"}, []string{"-n", `"abc"`, "whole number"}},
+		{[]string{"-n", "99999999999999999999"}, []string{"-n", "out of range"}},
+		{[]string{"-rate", "fast"}, []string{"-rate", `"fast"`, "number"}},
+		{[]string{"-json=maybe"}, []string{"-json", `"maybe"`, "true or false"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), tt.args, &stdout, &stderr)
+		if !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v: err %v, want a usage error", tt.args, err)
+			continue
+		}
+		line, _, _ := strings.Cut(stderr.String(), "\n")
+		if strings.Contains(line, "parse error") {
+			t.Errorf("%v: %q says parse error without the rule", tt.args, line)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%v: first line %q does not say %q", tt.args, line, w)
+			}
+		}
+	}
+}

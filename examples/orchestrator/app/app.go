@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
@@ -146,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			fs.PrintDefaults()
 			return nil, err
 		}
+		err = flagrule.Explain(fs, err) // "parse error" says which rule
 		fmt.Fprintf(stderr, "orchestrator: %v\nRun 'orchestrator -h' for the flags.\n", err)
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
