@@ -194,6 +194,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
 	case badCaseRate(f) != "":
 		problem = badCaseRate(f)
+	case traceProblem(f.trace) != "":
+		problem = traceProblem(f.trace)
 	}
 	if problem == "" {
 		problem = f.faults.FlagProblem()
