@@ -98,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
 	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
-	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this `long` for a last scrape (Ctrl-C ends it early)")
+	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this long for a last scrape (Ctrl-C ends it early)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the batch summary as one JSON object")
 	fs.StringVar(&f.serve, "serve", "", "serve kyc.v1.KYCService (with health and reflection) on this `address` instead of running a batch")
 	fs.DurationVar(&f.stopAfter, "stop-timeout", 5*time.Second, "in -serve mode, how long a graceful stop may take before calls are cut")
@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	fs.IntVar(&f.batch.N, "n", 200, "verifications in the batch")
 	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "closed loop: verifications in flight at once (each starts the next when it ends)")
-	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per `second`, -n in all, whether or not earlier ones ended (0: closed loop)")
+	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per second, -n in all, whether or not earlier ones ended (0: closed loop)")
 	fs.IntVar(&f.batch.MaxInFlight, "max-in-flight", 0, "open loop: verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
 	fs.Float64Var(&f.batch.UnreadableRate, "unreadable-rate", 0.05, "share of applicants with an unreadable document")
 	fs.Float64Var(&f.batch.SpoofRate, "spoof-rate", 0.02, "share of applicants failing liveness (spoofs)")
@@ -129,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.faults.Spike, "spike", mild.Spike, "embedded stubs: extra delay of a latency spike")
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
-	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this `long` (0: none)")
+	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this long (0: none)")
 	fs.DurationVar(&f.outageAt, "outage-at", 0, "embedded stubs: start of the -outage, counted from the start of the batch or server")
 	fs.Func("outage-service", "embedded stubs: `list` of services the -outage hits, liveness,facematch,ocr (default all)", func(v string) error {
 		s, err := stub.ParseServices(v)
