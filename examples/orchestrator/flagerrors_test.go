@@ -69,6 +69,7 @@ func TestBadValueNamesRule(t *testing.T) {
 		{[]string{"-n", "99999999999999999999"}, []string{"-n", "out of range"}},
 		{[]string{"-rate", "fast"}, []string{"-rate", `"fast"`, "number"}},
 		{[]string{"-json=maybe"}, []string{"-json", `"maybe"`, "true or false"}},
+		{[]string{"-log-level", "verbose"}, []string{"-log-level", `"verbose"`, "debug, info, warn or error"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tt.args, &stdout, &stderr)

@@ -95,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil
 	})
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
-	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
+	fs.Var(levelFlag{&f.logLevel}, "log-level", "log `level` on stderr: debug, info, warn, error")
 	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
 	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this long for a last scrape (Ctrl-C ends it early)")
@@ -218,6 +218,24 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		}
 	}
 	return f, nil
+}
+
+// levelFlag is -log-level: zap's level, whose own error ("unrecognized level") does not say
+// which levels there are.
+type levelFlag struct{ l *zapcore.Level }
+
+func (v levelFlag) String() string {
+	if v.l == nil {
+		return ""
+	}
+	return v.l.String()
+}
+
+func (v levelFlag) Set(s string) error {
+	if s == "" || v.l.Set(s) != nil || *v.l < zapcore.DebugLevel || *v.l > zapcore.ErrorLevel {
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
 }
 
 // tlsProblem names what is wrong with the TLS flags on the command line, or returns "": they
