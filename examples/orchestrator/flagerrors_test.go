@@ -88,3 +88,28 @@ func TestBadValueNamesRule(t *testing.T) {
 		}
 	}
 }
+
+// TestStubFlagsNeedAnEmbeddedStub: the fault flags shape the embedded stubs only; with every
+// service at an external address they did nothing, silently, and a run meant as a brownout
+// measured healthy services. They are a usage error then, as -outage is.
+func TestStubFlagsNeedAnEmbeddedStub(t *testing.T) {
+	external := []string{"-liveness", "127.0.0.1:1", "-facematch", "127.0.0.1:1", "-ocr", "127.0.0.1:1"}
+	for _, fl := range [][]string{{"-fail", "unavailable=0.2"}, {"-latency", "1s"}, {"-spike-rate", "0.5"}, {"-spike", "1s"}, {"-pushback", "1s"}, {"-capacity", "4"}} {
+		var stderr bytes.Buffer
+		args := append(append([]string{}, external...), fl...)
+		err := run(context.Background(), append(args, "-n", "0"), new(bytes.Buffer), &stderr)
+		if !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v with every service external: err %v, want a usage error", fl, err)
+			continue
+		}
+		if first, _, _ := strings.Cut(stderr.String(), "\n"); !strings.Contains(first, fl[0]) || !strings.Contains(first, "embedded") {
+			t.Errorf("%v: first line %q, want the flag and why", fl, first)
+		}
+	}
+	// One embedded stub is enough for them to mean something.
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"-liveness", "127.0.0.1:1", "-fail", "unavailable=0.2", "-explain"}, new(bytes.Buffer), &stderr)
+	if err != nil {
+		t.Errorf("-fail with an embedded stub: %v\n%s", err, stderr.String())
+	}
+}

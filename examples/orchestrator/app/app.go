@@ -158,8 +158,19 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			set["outage-external"] = true
 		}
 	}
+	stubFlag := "" // a flag that shapes the embedded stubs, when none will run
+	if len(f.addrs) == len(stub.AllServices()) {
+		for _, name := range []string{"fail", "latency", "spike-rate", "spike", "pushback", "capacity"} {
+			if set[name] {
+				stubFlag = name
+				break
+			}
+		}
+	}
 	problem := ""
 	switch {
+	case stubFlag != "":
+		problem = "-" + stubFlag + " shapes the embedded stubs only, and every service has an external address (use mlstub's flags there)"
 	case set["outage-external"]:
 		problem = "-outage-service names a service given an external address; only embedded stubs can be taken down"
 	case fs.NArg() > 0:
