@@ -115,6 +115,10 @@ func flagProblem(cfg stub.Config) string {
 			return fmt.Sprintf("%s %v is negative", d.flag, d.v)
 		}
 	}
+	if cfg.StopTimeout == 0 {
+		// stub.Config reads 0 as its default (5s): "-stop-timeout 0" would not cut at once.
+		return "-stop-timeout 0s is not positive: give the time a graceful stop may take, such as 1ms"
+	}
 	if cfg.Outage.After > 0 && cfg.Outage.For == 0 {
 		return "-outage-after needs -outage-for"
 	}

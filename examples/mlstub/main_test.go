@@ -109,6 +109,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-outage-for", "-1m"}, `-outage-for -1m0s is negative`},
 		{[]string{"-outage-after", "1m"}, `-outage-after needs -outage-for`},
 		{[]string{"-stop-timeout", "-1s"}, `-stop-timeout -1s is negative`},
+		// 0 is the stub's "default": it stopped within 5s, not at once, as the flag's 0 read.
+		{[]string{"-stop-timeout", "0"}, `-stop-timeout 0s is not positive`},
 		{[]string{"-tls-cert", "cert.pem"}, `-tls-cert and -tls-key go together`},
 		{[]string{"-nope"}, `flag provided but not defined: -nope`},
 		{[]string{"extra"}, `unexpected arguments: extra`},
