@@ -550,7 +550,8 @@ func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func
 				s.OutageFor(f.outageFor)
 			}
 		}
-		log.Info("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
+		// A state change: shown at the default level (warn), as the README says.
+		log.Warn("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
 	}
 	if f.outageAt <= 0 {
 		start()
