@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"go.uber.org/zap"
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 			fs.PrintDefaults()
 			return cfg, false, err
 		}
+		err = flagrule.Explain(fs, err) // "parse error" says which rule
 		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -112,6 +114,10 @@ func flagProblem(cfg stub.Config) string {
 		if d.v < 0 {
 			return fmt.Sprintf("%s %v is negative", d.flag, d.v)
 		}
+	}
+	if cfg.StopTimeout == 0 {
+		// stub.Config reads 0 as its default (5s): "-stop-timeout 0" would not cut at once.
+		return "-stop-timeout 0s is not positive: give the time a graceful stop may take, such as 1ms"
 	}
 	if cfg.Outage.After > 0 && cfg.Outage.For == 0 {
 		return "-outage-after needs -outage-for"

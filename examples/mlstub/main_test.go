@@ -92,7 +92,12 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-fail", "bogus=0.1"}, `invalid value "bogus=0.1" for flag -fail: fail spec entry "bogus=0.1": unknown code "bogus" (want a gRPC code in snake_case, such as unavailable or deadline_exceeded)`},
 		{[]string{"-fail", "unavailable=1.5"}, `invalid value "unavailable=1.5" for flag -fail: fail spec entry "unavailable=1.5": rate 1.5 is outside [0,1]`},
 		{[]string{"-services", "ocr,kyc"}, `invalid value "ocr,kyc" for flag -services: unknown service "kyc" (want one of liveness, facematch, ocr)`},
-		{[]string{"-latency", "soon"}, `invalid value "soon" for flag -latency: parse error`},
+		// A value flag cannot parse says what the flag wants, not flag's bare "parse error".
+		{[]string{"-latency", "soon"}, `invalid value "soon" for flag -latency: want a duration with a unit, such as 300ms, 2s or 1m30s`},
+		{[]string{"-outage-for", "5"}, `invalid value "5" for flag -outage-for: want a duration with a unit, such as 300ms, 2s or 1m30s`},
+		{[]string{"-seed", "x"}, `invalid value "x" for flag -seed: want a whole number`},
+		{[]string{"-spike-rate", "often"}, `invalid value "often" for flag -spike-rate: want a number`},
+		{[]string{"-v=maybe"}, `invalid boolean value "maybe" for -v: want true or false`},
 		// Values each flag parses but the stub refuses are named by their flag, as the user
 		// wrote it, not by the configuration's field.
 		{[]string{"-spike-rate", "2"}, `-spike-rate 2 is outside [0,1]`},
@@ -104,6 +109,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-outage-for", "-1m"}, `-outage-for -1m0s is negative`},
 		{[]string{"-outage-after", "1m"}, `-outage-after needs -outage-for`},
 		{[]string{"-stop-timeout", "-1s"}, `-stop-timeout -1s is negative`},
+		// 0 is the stub's "default": it stopped within 5s, not at once, as the flag's 0 read.
+		{[]string{"-stop-timeout", "0"}, `-stop-timeout 0s is not positive`},
 		{[]string{"-tls-cert", "cert.pem"}, `-tls-cert and -tls-key go together`},
 		{[]string{"-nope"}, `flag provided but not defined: -nope`},
 		{[]string{"extra"}, `unexpected arguments: extra`},

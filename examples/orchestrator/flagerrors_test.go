@@ -55,3 +55,61 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		}
 	}
 }
+
+// TestBadValueNamesRule: a value the flag package cannot parse (a duration without a unit, a
+// word for a number) is reported with the rule it broke, not flag's bare "parse error".
+func TestBadValueNamesRule(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-latency", "5"}, []string{"-latency", `"5"`, "duration", "ms"}},
+		{[]string{"-outage", "10"}, []string{"-outage", `"10"`, "duration"}},
+		{[]string{"-n", "abc"}, []string{"-n", `"abc"`, "whole number"}},
+		{[]string{"-n", "99999999999999999999"}, []string{"-n", "out of range"}},
+		{[]string{"-rate", "fast"}, []string{"-rate", `"fast"`, "number"}},
+		{[]string{"-json=maybe"}, []string{"-json", `"maybe"`, "true or false"}},
+		{[]string{"-log-level", "verbose"}, []string{"-log-level", `"verbose"`, "debug, info, warn or error"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), tt.args, &stdout, &stderr)
+		if !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v: err %v, want a usage error", tt.args, err)
+			continue
+		}
+		line, _, _ := strings.Cut(stderr.String(), "\n")
+		if strings.Contains(line, "parse error") {
+			t.Errorf("%v: %q says parse error without the rule", tt.args, line)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%v: first line %q does not say %q", tt.args, line, w)
+			}
+		}
+	}
+}
+
+// TestStubFlagsNeedAnEmbeddedStub: the fault flags shape the embedded stubs only; with every
+// service at an external address they did nothing, silently, and a run meant as a brownout
+// measured healthy services. They are a usage error then, as -outage is.
+func TestStubFlagsNeedAnEmbeddedStub(t *testing.T) {
+	external := []string{"-liveness", "127.0.0.1:1", "-facematch", "127.0.0.1:1", "-ocr", "127.0.0.1:1"}
+	for _, fl := range [][]string{{"-fail", "unavailable=0.2"}, {"-latency", "1s"}, {"-spike-rate", "0.5"}, {"-spike", "1s"}, {"-pushback", "1s"}, {"-capacity", "4"}} {
+		var stderr bytes.Buffer
+		args := append(append([]string{}, external...), fl...)
+		err := run(context.Background(), append(args, "-n", "0"), new(bytes.Buffer), &stderr)
+		if !errors.Is(err, app.ErrUsage) {
+			t.Errorf("%v with every service external: err %v, want a usage error", fl, err)
+			continue
+		}
+		if first, _, _ := strings.Cut(stderr.String(), "\n"); !strings.Contains(first, fl[0]) || !strings.Contains(first, "embedded") {
+			t.Errorf("%v: first line %q, want the flag and why", fl, first)
+		}
+	}
+	// One embedded stub is enough for them to mean something.
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"-liveness", "127.0.0.1:1", "-fail", "unavailable=0.2", "-explain"}, new(bytes.Buffer), &stderr)
+	if err != nil {
+		t.Errorf("-fail with an embedded stub: %v\n%s", err, stderr.String())
+	}
+}

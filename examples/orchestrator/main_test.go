@@ -455,3 +455,23 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpPlaceholdersSayUnits: -h names each flag's value by what it is. A duration flag
+// showed "-outage long" and "-metrics-linger long", and -rate "-rate second": read as a
+// word to type, they hide that a duration needs a unit (5s) and that -rate takes a number.
+func TestHelpPlaceholdersSayUnits(t *testing.T) {
+	var stderr bytes.Buffer
+	_ = run(context.Background(), []string{"-h"}, new(bytes.Buffer), &stderr)
+	lines := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)(?: (\S+))?$`).FindAllStringSubmatch(stderr.String(), -1) {
+		lines[m[1]] = m[2]
+	}
+	for _, name := range []string{"outage", "outage-at", "metrics-linger", "latency", "spike", "pushback", "stop-timeout", "log-digest"} {
+		if got := lines[name]; got != "duration" {
+			t.Errorf("-h shows -%s %q, want -%s duration", name, got, name)
+		}
+	}
+	if got := lines["rate"]; got != "float" {
+		t.Errorf("-h shows -rate %q, want -rate float (verifications per second)", got)
+	}
+}

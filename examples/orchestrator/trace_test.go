@@ -32,6 +32,26 @@ func TestTraceBadSpec(t *testing.T) {
 	}
 }
 
+// TestTraceBadSpecIsUsage: a bad -trace value is a bad command line like any other flag's:
+// exit status 2, one line naming the flag and the value with the hint, found before anything
+// starts; it was a run failure (status 1) without the hint.
+func TestTraceBadSpecIsUsage(t *testing.T) {
+	for _, spec := range []string{"jaeger", "otlp="} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), []string{"-trace", spec, "-n", "1"}, new(bytes.Buffer), &stderr)
+		if code := exitCode(err); code != 2 {
+			t.Errorf("-trace %q: exit status %d (%v), want 2", spec, code, err)
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if !strings.Contains(first, "-trace") || !strings.Contains(first, spec) || !strings.Contains(first, "otlp=HOST:PORT") {
+			t.Errorf("-trace %q: first line %q, want the flag, the value and the rule", spec, first)
+		}
+		if !strings.Contains(stderr.String(), "orchestrator -h") {
+			t.Errorf("-trace %q: stderr lacks the hint:\n%s", spec, stderr.String())
+		}
+	}
+}
+
 // -service-config converts a gRPC service config; -explain prints the profiles and, on
 // stderr, what has no equivalent.
 func TestServiceConfigExplain(t *testing.T) {

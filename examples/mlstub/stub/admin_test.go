@@ -12,6 +12,9 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -261,5 +264,60 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	_, err = Start(context.Background(), Config{Listen: "127.0.0.1:notaport"})
 	if err == nil {
 		t.Error("Start on a bad address succeeded")
+	}
+}
+
+// TestScheduledOutageIsLogged: a scheduled window (-outage-after, -outage-for) and the end of
+// a timed one (POST /outage?for=) were silent: the logs said nothing when the service went
+// down or came back, only the health status changed. Each edge is now an info line.
+func TestScheduledOutageIsLogged(t *testing.T) {
+	fake := clocktest.New(time.Time{})
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := Start(context.Background(), Config{Outage: OutageWindow{After: time.Minute, For: 10 * time.Second}},
+		WithClock(fake), WithLogger(zap.New(core)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	// The timer's function runs on a goroutine of its own: wait for its line, however long.
+	waitFor := func(msg string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); logs.FilterMessage(msg).Len() < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q line; logged: %v", msg, logs.All())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	fake.Advance(time.Minute)
+	waitFor("outage started", 1)
+	fake.Advance(10 * time.Second)
+	waitFor("outage ended", 1)
+	if s.IsDown() {
+		t.Error("still down after the window")
+	}
+	s.OutageFor(time.Second) // logs its start itself
+	fake.Advance(time.Second)
+	waitFor("outage ended", 2)
+}
+
+// TestOutageFromStartIsLogged: a window that starts with the stub (-outage-for alone) is
+// logged when it starts and when it ends.
+func TestOutageFromStartIsLogged(t *testing.T) {
+	fake := clocktest.New(time.Time{})
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := Start(context.Background(), Config{Outage: OutageWindow{For: 10 * time.Second}}, WithClock(fake), WithLogger(zap.New(core)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if logs.FilterMessage("outage started").Len() != 1 {
+		t.Errorf("no \"outage started\" line at start: %v", logs.All())
+	}
+	fake.Advance(10 * time.Second)
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessage("outage ended").Len() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"outage ended\" line: %v", logs.All())
+		}
 	}
 }

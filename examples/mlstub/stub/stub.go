@@ -120,6 +120,7 @@ type Stub struct {
 	from       time.Time   // Guarded by mu: start of the outage window.
 	until      time.Time   // Guarded by mu: end of the outage window (exclusive).
 	healthDown bool        // Guarded by mu: what the health service says.
+	loggedDown bool        // Guarded by mu: the outage state the log last told.
 	timer      clock.Timer // Guarded by mu: next window transition.
 	closed     bool        // Guarded by mu.
 
@@ -223,6 +224,9 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 	}
 	s.healthDown = !s.isDownLocked(s.clk.Now()) // force the first sync to write every status
 	s.syncHealthLocked()
+	if s.loggedDown = s.healthDown; s.loggedDown {
+		s.log.Info("outage started", zap.Time("until", s.until))
+	}
 	s.scheduleLocked()
 	s.mu.Unlock()
 
@@ -326,6 +330,7 @@ func (s *Stub) Down() {
 	defer s.mu.Unlock()
 	s.manualDown = true
 	s.syncHealthLocked()
+	s.loggedDown = true
 	s.scheduleLocked()
 	s.log.Info("outage started")
 }
@@ -338,6 +343,7 @@ func (s *Stub) OutageFor(d time.Duration) {
 	s.from = s.clk.Now()
 	s.until = s.from.Add(d)
 	s.syncHealthLocked()
+	s.loggedDown = d > 0
 	s.scheduleLocked()
 	s.log.Info("outage started", zap.Duration("for", d))
 }
@@ -349,6 +355,7 @@ func (s *Stub) Up() {
 	s.manualDown = false
 	s.from, s.until = time.Time{}, time.Time{}
 	s.syncHealthLocked()
+	s.loggedDown = false
 	s.scheduleLocked()
 	s.log.Info("outage ended")
 }
@@ -414,6 +421,17 @@ func (s *Stub) scheduleLocked() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.syncHealthLocked()
+		// An edge of a window no call made: say so, as Down, OutageFor and Up do for theirs.
+		// Compared with what was last logged, not with the health status, which a request at
+		// the edge may have flipped first.
+		if down := s.healthDown; down != s.loggedDown && !s.closed {
+			s.loggedDown = down
+			if down {
+				s.log.Info("outage started", zap.Time("until", s.until))
+			} else {
+				s.log.Info("outage ended")
+			}
+		}
 		s.scheduleLocked()
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
@@ -94,10 +95,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil
 	})
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
-	fs.Var(&f.logLevel, "log-level", "log `level` on stderr: debug, info, warn, error")
+	fs.Var(levelFlag{&f.logLevel}, "log-level", "log `level` on stderr: debug, info, warn, error")
 	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
-	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this `long` for a last scrape (Ctrl-C ends it early)")
+	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this long for a last scrape (Ctrl-C ends it early)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the batch summary as one JSON object")
 	fs.StringVar(&f.serve, "serve", "", "serve kyc.v1.KYCService (with health and reflection) on this `address` instead of running a batch")
 	fs.DurationVar(&f.stopAfter, "stop-timeout", 5*time.Second, "in -serve mode, how long a graceful stop may take before calls are cut")
@@ -112,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	fs.IntVar(&f.batch.N, "n", 200, "verifications in the batch")
 	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "closed loop: verifications in flight at once (each starts the next when it ends)")
-	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per `second`, -n in all, whether or not earlier ones ended (0: closed loop)")
+	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per second, -n in all, whether or not earlier ones ended (0: closed loop)")
 	fs.IntVar(&f.batch.MaxInFlight, "max-in-flight", 0, "open loop: verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
 	fs.Float64Var(&f.batch.UnreadableRate, "unreadable-rate", 0.05, "share of applicants with an unreadable document")
 	fs.Float64Var(&f.batch.SpoofRate, "spoof-rate", 0.02, "share of applicants failing liveness (spoofs)")
@@ -128,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.faults.Spike, "spike", mild.Spike, "embedded stubs: extra delay of a latency spike")
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
 	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
-	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this `long` (0: none)")
+	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this long (0: none)")
 	fs.DurationVar(&f.outageAt, "outage-at", 0, "embedded stubs: start of the -outage, counted from the start of the batch or server")
 	fs.Func("outage-service", "embedded stubs: `list` of services the -outage hits, liveness,facematch,ocr (default all)", func(v string) error {
 		s, err := stub.ParseServices(v)
@@ -146,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			fs.PrintDefaults()
 			return nil, err
 		}
+		err = flagrule.Explain(fs, err) // "parse error" says which rule
 		fmt.Fprintf(stderr, "orchestrator: %v\nRun 'orchestrator -h' for the flags.\n", err)
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
@@ -156,8 +158,19 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			set["outage-external"] = true
 		}
 	}
+	stubFlag := "" // a flag that shapes the embedded stubs, when none will run
+	if len(f.addrs) == len(stub.AllServices()) {
+		for _, name := range []string{"fail", "latency", "spike-rate", "spike", "pushback", "capacity"} {
+			if set[name] {
+				stubFlag = name
+				break
+			}
+		}
+	}
 	problem := ""
 	switch {
+	case stubFlag != "":
+		problem = "-" + stubFlag + " shapes the embedded stubs only, and every service has an external address (use mlstub's flags there)"
 	case set["outage-external"]:
 		problem = "-outage-service names a service given an external address; only embedded stubs can be taken down"
 	case fs.NArg() > 0:
@@ -192,6 +205,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
 	case badCaseRate(f) != "":
 		problem = badCaseRate(f)
+	case traceProblem(f.trace) != "":
+		problem = traceProblem(f.trace)
 	}
 	if problem == "" {
 		problem = f.faults.FlagProblem()
@@ -214,6 +229,24 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		}
 	}
 	return f, nil
+}
+
+// levelFlag is -log-level: zap's level, whose own error ("unrecognized level") does not say
+// which levels there are.
+type levelFlag struct{ l *zapcore.Level }
+
+func (v levelFlag) String() string {
+	if v.l == nil {
+		return ""
+	}
+	return v.l.String()
+}
+
+func (v levelFlag) Set(s string) error {
+	if s == "" || v.l.Set(s) != nil || *v.l < zapcore.DebugLevel || *v.l > zapcore.ErrorLevel {
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
 }
 
 // tlsProblem names what is wrong with the TLS flags on the command line, or returns "": they
@@ -517,7 +550,8 @@ func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func
 				s.OutageFor(f.outageFor)
 			}
 		}
-		log.Info("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
+		// A state change: shown at the default level (warn), as the README says.
+		log.Warn("outage started", zap.Strings("services", f.outageServices), zap.Duration("for", f.outageFor))
 	}
 	if f.outageAt <= 0 {
 		start()

@@ -41,18 +41,23 @@ func digestLine(prev, now map[string]kyc.ServiceStats) (fields []zap.Field, ok b
 
 // startDigest logs, every period, a warn line summing up each service's retries, local
 // rejections, breaker openings and hedges since the last line, when there were any. The
-// returned func stops it and writes the last digest.
+// returned func stops it and writes the last digest. A line's "period" is the time it
+// covers, as measured: the last one, written when the batch ends, covers less than period.
 func startDigest(counters *kyc.Counters, period time.Duration, log *zap.Logger) func() {
 	if period <= 0 {
 		return func() {}
 	}
-	prev := counters.Snapshot()
+	prev, since := counters.Snapshot(), time.Now()
 	emit := func() {
-		now := counters.Snapshot()
-		if fields, ok := digestLine(prev, now); ok {
-			log.Warn("digest", append([]zap.Field{zap.Duration("period", period)}, fields...)...)
+		now, at := counters.Snapshot(), time.Now()
+		covered := at.Sub(since)
+		if covered > time.Millisecond {
+			covered = covered.Round(time.Millisecond)
 		}
-		prev = now
+		if fields, ok := digestLine(prev, now); ok {
+			log.Warn("digest", append([]zap.Field{zap.Duration("period", covered)}, fields...)...)
+		}
+		prev, since = now, at
 	}
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {

@@ -3,8 +3,13 @@ package app
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"go.uber.org/goleak"
 )
@@ -44,5 +49,24 @@ func TestDigestLine(t *testing.T) {
 	fields, ok := digestLine(prev, now)
 	if !ok || len(fields) != 1 || fields[0].Key != kyc.KeyOCR {
 		t.Errorf("fields %v, ok %v; want one for ocr", fields, ok)
+	}
+}
+
+// TestDigestPeriodIsMeasured: the last digest, written when the batch ends, covers the time
+// since the one before, not a whole -log-digest period; it said "period": "5s" after a batch
+// of 1.7 s, so that counts divided by the period gave a rate three times too low.
+func TestDigestPeriodIsMeasured(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	counters := kyc.NewCounters()
+	stop := startDigest(counters, time.Hour, zap.New(core))
+	counters.Observe(observe.Event{Kind: observe.RetryScheduled, Service: "kyc.v1.OCRService"})
+	stop() // long before the hour: the last digest
+	entries := logs.FilterMessage("digest").All()
+	if len(entries) != 1 {
+		t.Fatalf("%d digest lines, want 1", len(entries))
+	}
+	d, ok := entries[0].ContextMap()["period"].(time.Duration)
+	if !ok || d <= 0 || d >= time.Hour {
+		t.Errorf("last digest period %v, want the time since the start (well under the 1h period)", entries[0].ContextMap()["period"])
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,23 +28,36 @@ type tracing struct {
 	tracer *otelobs.Tracer
 }
 
+// traceProblem names what is wrong with a -trace spec, or returns "": parseFlags reports it
+// as a bad command line.
+func traceProblem(spec string) string {
+	switch {
+	case spec == "", spec == "stdout":
+		return ""
+	case strings.HasPrefix(spec, "otlp="):
+		if strings.TrimPrefix(spec, "otlp=") == "" {
+			return fmt.Sprintf("-trace %q: want otlp=HOST:PORT", spec)
+		}
+		return ""
+	default:
+		return fmt.Sprintf("-trace %q: want stdout or otlp=HOST:PORT", spec)
+	}
+}
+
 // startTracing builds the exporter that spec names; an empty spec is no tracing (nil).
 func startTracing(ctx context.Context, spec string, stderr io.Writer) (*tracing, error) {
+	if p := traceProblem(spec); p != "" {
+		return nil, errors.New(p)
+	}
 	var exp sdktrace.SpanExporter
 	var err error
-	switch {
-	case spec == "":
+	switch spec {
+	case "":
 		return nil, nil
-	case spec == "stdout":
+	case "stdout":
 		exp, err = stdouttrace.New(stdouttrace.WithWriter(stderr), stdouttrace.WithPrettyPrint())
-	case strings.HasPrefix(spec, "otlp="):
-		addr := strings.TrimPrefix(spec, "otlp=")
-		if addr == "" {
-			return nil, fmt.Errorf("-trace %q: want otlp=HOST:PORT", spec)
-		}
-		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
 	default:
-		return nil, fmt.Errorf("-trace %q: want stdout or otlp=HOST:PORT", spec)
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(strings.TrimPrefix(spec, "otlp=")), otlptracegrpc.WithInsecure())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("-trace: %w", err)

@@ -1,0 +1,71 @@
+// Package flagrule gives the example commands (orchestrator, mlstub) error messages that say
+// what a flag wants. The flag package reports a value it cannot parse as a bare "parse error"
+// ("invalid value "5" for flag -latency: parse error"), which leaves an operator guessing that
+// a duration needs a unit; Explain replaces those words by the rule of the flag's type.
+package flagrule
+
+import (
+	"errors"
+	"flag"
+	"regexp"
+	"time"
+)
+
+// Rules of the flag package's own value types, as Explain writes them.
+const (
+	RuleDuration = "want a duration with a unit, such as 300ms, 2s or 1m30s"
+	RuleInt      = "want a whole number"
+	RuleFloat    = "want a number"
+	RuleBool     = "want true or false"
+	RuleRange    = "out of range"
+)
+
+// parseFailure matches the end of the flag package's messages for a value its own types
+// refuse: "... for flag -NAME: parse error" and, for a boolean, "... for -NAME: parse error".
+var parseFailure = regexp.MustCompile(`for (?:flag )?-([A-Za-z0-9_.-]+): (parse error|value out of range)$`)
+
+// Explain returns err, an error of fs.Parse, with flag's "parse error" replaced by the rule
+// of the flag's type (RuleDuration, RuleInt, RuleFloat, RuleBool) and "value out of range" by
+// RuleRange and the rule; any other error is returned as it is.
+func Explain(fs *flag.FlagSet, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	m := parseFailure.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return err
+	}
+	name, what := msg[m[2]:m[3]], msg[m[4]:m[5]]
+	fl := fs.Lookup(name)
+	if fl == nil {
+		return err
+	}
+	rule := ruleOf(fl.Value)
+	if rule == "" {
+		return err
+	}
+	if what == "value out of range" {
+		rule = RuleRange + ": " + rule
+	}
+	return errors.New(msg[:m[4]] + rule)
+}
+
+// ruleOf is the rule of a value of the flag package's own types, "" for any other.
+func ruleOf(v flag.Value) string {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return RuleDuration
+	case int, int64, uint, uint64:
+		return RuleInt
+	case float64:
+		return RuleFloat
+	case bool:
+		return RuleBool
+	}
+	return ""
+}
