@@ -76,6 +76,7 @@ type call struct {
 	rejV     codes.Verdict                   // Guarded by mu
 	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
 	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
+	settled1 bool                            // Guarded by mu: attempt 1's outcome was taken (settle).
 	panicV   any                             // Guarded by mu
 	shared   bool                            // attempt 1's cancel is the retry attempt's context's (Unary)
 	canceled bool                            // Guarded by mu: with shared, the call canceled that context itself
@@ -351,12 +352,16 @@ func (c *call) abort(v any, settled bool) {
 // errGoexit is what wait raises when a hedge's invoker called runtime.Goexit.
 var errGoexit = errors.New("hedge: a hedged attempt's invoker called runtime.Goexit")
 
-// unwind is the end of the call when attempt 1 panicked: on its way up to the caller, the
-// panic (left as it is, with its stack) first stops hedging, cancels the hedges and waits for
-// them, so that nothing the call started outlives it. A hedge's own panic is then dropped.
+// unwind is the end of the call when attempt 1 panicked, or what runs for it on the caller's
+// goroutine once it returned (the classifier, the observer on its AttemptFinished or on the
+// call's HedgeWon): on its way up to the caller, the panic (left as it is, with its stack)
+// first stops hedging, cancels the hedges and waits for them, so that nothing the call started
+// outlives it. A hedge's own panic is then dropped.
 func (c *call) unwind() {
 	c.mu.Lock()
-	c.inflight--
+	if !c.settled1 {
+		c.inflight--
+	}
 	c.closeLocked()
 	c.mu.Unlock()
 	c.wg.Wait()
@@ -458,6 +463,9 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 		}
 	}
 	c.leaveLocked()
+	if n == 1 {
+		c.settled1 = true
+	}
 	c.mu.Unlock()
 	return outcome{now: now, v: v, lost: lost, callerLive: callerLive}
 }
