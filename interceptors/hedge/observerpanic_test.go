@@ -238,6 +238,44 @@ func TestAttemptOneFinishedObserverPanicStopsTheHedges(t *testing.T) {
 	s.none(t)
 }
 
+// hedgeSentPanicking is an observer that panics with "observer boom" on HedgeSent.
+var hedgeSentPanicking = observe.SinkFunc(func(e observe.Event) {
+	if e.Kind == observe.HedgeSent {
+		panic("observer boom")
+	}
+})
+
+// A hedge whose HedgeSent panics in the observer never goes out: what it took from the
+// method's allowance of losing hedges is given back. The retry-budget token it took stays
+// taken (Budget has no way to give one back).
+func TestHedgeSentObserverPanicRefundsTheAllowance(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	b := &granting{}
+	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk), WithObserver(hedgeSentPanicking), WithBudget(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Below the cap, so that the refund shows.
+	const before = 5000
+	p.method(compare).hedges.milli.Store(before)
+	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
+		1: func(ctx context.Context) (metadata.MD, error) {
+			<-ctx.Done() // canceled as the call stops, on the hedge's panic
+			return nil, ctx.Err()
+		},
+	})
+	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
+	s.none(t)
+	// The call's deposit only: the hedge's take was refunded.
+	if got, want := p.method(compare).hedges.milli.Load(), before+shareMilli; got != want {
+		t.Errorf("allowance %d milli-hedges, want %d (the unsent hedge's refunded)", got, want)
+	}
+	if got := b.taken.Load(); got != 1 {
+		t.Errorf("%d retry-budget tokens taken, want 1", got)
+	}
+}
+
 // replyFailing is an attempt stream whose RecvMsg waits for release, then fails with
 // Unavailable, a status the hedged reply phase does not decide on.
 type replyFailing struct {
