@@ -76,6 +76,7 @@ type call struct {
 	rejV     codes.Verdict                   // Guarded by mu
 	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
 	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
+	settled1 bool                            // Guarded by mu: attempt 1's outcome was taken (settle).
 	panicV   any                             // Guarded by mu
 	shared   bool                            // attempt 1's cancel is the retry attempt's context's (Unary)
 	canceled bool                            // Guarded by mu: with shared, the call canceled that context itself
@@ -222,7 +223,9 @@ func (c *call) reserveLocked() int {
 // when it does. It does not when the call was closed since (decided, told to send no further
 // hedge, or unwound by a panic) or the caller is gone, nor when the method's hedge allowance
 // (MaxHedgeShare) or the retry budget refuses it, which closes the call to further hedges. A
-// hedge that does not go out takes nothing from either.
+// hedge that does not go out takes nothing from either; one paid for here whose HedgeSent
+// then panics in the observer does not go out either, and gets its allowance back, but not its
+// retry-budget token (see runHedge).
 func (c *call) startLocked() bool {
 	if c.closed || c.ctx.Err() != nil {
 		return false
@@ -287,7 +290,10 @@ func (c *call) onTimer() {
 // So does a panic of what runs on this goroutine for the hedge: the observer, on its HedgeSent
 // or its AttemptFinished, the classifier, the stream's Trailer. A panic after the outcome was
 // taken (the observer's, on AttemptFinished) leaves the accounting as it is: the attempt has
-// left those in flight, and its AttemptFinished is not sent again.
+// left those in flight, and its AttemptFinished is not sent again. A panic of the observer on
+// HedgeSent comes before the hedge goes out, which it then never does: what it took from the
+// method's allowance is given back, but the retry-budget token it took stays taken, since a
+// Budget has no way to take one back.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
 	// The attempts of the call before this one: the retry loop's before the round, and the
@@ -310,13 +316,14 @@ func (c *call) runHedge(n int) {
 	if !start {
 		return
 	}
-	returned, settled := false, false
+	returned, sent, settled := false, false, false
 	defer func() {
 		if !returned {
-			c.abort(recover(), settled)
+			c.abort(recover(), sent, settled)
 		}
 	}()
 	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
+	sent = true
 	reply := c.typ.New().Interface()
 	err := c.attempt(actx, n, reply)
 	trailer := c.outs[n-1].trailer
@@ -331,11 +338,15 @@ func (c *call) runHedge(n int) {
 
 // abort ends the call after a hedge panicked with v (nil for runtime.Goexit): no further
 // attempt starts, every other one is canceled, and wait raises v on the caller's goroutine.
-// settled tells that the hedge's outcome was taken (settle) before the panic: the hedge has
-// already left those in flight.
-func (c *call) abort(v any, settled bool) {
+// sent tells that the hedge went out (its HedgeSent did not panic): one that did not gives
+// back what it took from the method's allowance. settled tells that the hedge's outcome was
+// taken (settle) before the panic: the hedge has already left those in flight.
+func (c *call) abort(v any, sent, settled bool) {
 	if v == nil {
 		v = errGoexit
+	}
+	if !sent {
+		c.m.hedges.refund()
 	}
 	c.mu.Lock()
 	if !c.panicked {
@@ -351,12 +362,16 @@ func (c *call) abort(v any, settled bool) {
 // errGoexit is what wait raises when a hedge's invoker called runtime.Goexit.
 var errGoexit = errors.New("hedge: a hedged attempt's invoker called runtime.Goexit")
 
-// unwind is the end of the call when attempt 1 panicked: on its way up to the caller, the
-// panic (left as it is, with its stack) first stops hedging, cancels the hedges and waits for
-// them, so that nothing the call started outlives it. A hedge's own panic is then dropped.
+// unwind is the end of the call when attempt 1 panicked, or what runs for it on the caller's
+// goroutine once it returned (the classifier, the observer on its AttemptFinished or on the
+// call's HedgeWon): on its way up to the caller, the panic (left as it is, with its stack)
+// first stops hedging, cancels the hedges and waits for them, so that nothing the call started
+// outlives it. A hedge's own panic is then dropped.
 func (c *call) unwind() {
 	c.mu.Lock()
-	c.inflight--
+	if !c.settled1 {
+		c.inflight--
+	}
 	c.closeLocked()
 	c.mu.Unlock()
 	c.wg.Wait()
@@ -458,6 +473,9 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 		}
 	}
 	c.leaveLocked()
+	if n == 1 {
+		c.settled1 = true
+	}
 	c.mu.Unlock()
 	return outcome{now: now, v: v, lost: lost, callerLive: callerLive}
 }

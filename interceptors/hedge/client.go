@@ -32,17 +32,18 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 		if c == nil {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		returned := false
+		decided := false
 		defer func() {
-			if !returned {
-				// Attempt 1 panicked: the panic goes on to the caller, once the hedges have
-				// been canceled and have returned. The call is not reused.
+			if !decided {
+				// Attempt 1 panicked, or what ran for it here once it returned (the observer,
+				// the classifier): the panic goes on to the caller, once the hedges have been
+				// canceled and have returned. The call is not reused.
 				c.unwind()
 				cancel()
 			}
 		}()
-		err := invoker(actx, method, req, reply, cc, c.first...)
-		returned = true
+		err := c.decide(invoker(actx, method, req, reply, cc, c.first...))
+		decided = true
 		return c.end(err, cancel)
 	}
 }
@@ -79,11 +80,17 @@ func (p *Policy) prepare(ctx context.Context, method string, req, reply any, cc 
 	return c, actx, cancel
 }
 
-// end decides a unary call whose attempt 1 returned err: it waits for the hedges, ends attempt
-// 1's context unless it is shared, releases the call, and raises a hedge's panic as attempt 1's.
-func (c *call) end(err error, cancel context.CancelFunc) error {
+// decide decides a unary call whose attempt 1 returned err: it finishes attempt 1, waits for
+// the hedges, and returns the call's error.
+func (c *call) decide(err error) error {
 	c.finish(1, c.start, err, nil, c.firstTrailer(c.opts))
 	_, err = c.wait(err)
+	return err
+}
+
+// end ends a unary call that decide decided with err: it ends attempt 1's context unless it is
+// shared, releases the call, and raises a hedge's panic as attempt 1's.
+func (c *call) end(err error, cancel context.CancelFunc) error {
 	if !c.shared {
 		cancel()
 	}

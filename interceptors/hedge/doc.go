@@ -192,7 +192,12 @@
 // a panic too. So is a panic of what runs for a hedge on its goroutine besides its attempt:
 // the observer on the hedge's HedgeSent or AttemptFinished, the classifier, a stream hedge's
 // Trailer. The hedge is still counted once: an observer's panic on its AttemptFinished comes
-// after its outcome was taken, and the event is not sent again.
+// after its outcome was taken, and the event is not sent again. A hedge whose HedgeSent panics
+// is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), but
+// not the retry-budget token it took (a Budget cannot take one back). A panic of what runs
+// for attempt 1 on the caller's goroutine once it returned (the observer on its
+// AttemptFinished or on the call's HedgeWon, the classifier) ends the call as a panic of
+// attempt 1 does.
 //
 // # Metadata
 //

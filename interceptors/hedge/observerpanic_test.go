@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
@@ -176,5 +177,207 @@ func raisesOnceTheDelayPasses(t *testing.T, p *Policy, s *scripted, clk *clockte
 	clk.Advance(d)
 	if v := <-recovered; v != want {
 		t.Fatalf("recovered %v, want %v", v, want)
+	}
+}
+
+// An observer that panics on attempt 1's AttemptFinished, sent on the caller's goroutine once
+// attempt 1 has failed, abandons the call on the panic's way to the caller, as a panic of
+// attempt 1 itself does: the hedge still running is canceled and has returned, no further
+// hedge stays armed, and none is sent. The panic used to leave the hedge running, and the
+// timer armed for the next one.
+func TestAttemptOneFinishedObserverPanicStopsTheHedges(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	sink := observe.SinkFunc(func(e observe.Event) {
+		if e.Kind == observe.AttemptFinished && e.Attempt == 1 {
+			panic("observer boom")
+		}
+	})
+	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ends what the call leaves running should it not end it: goleak is not the first to tell.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	release := make(chan struct{})
+	hedgeReturned := make(chan struct{})
+	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
+		1: func(context.Context) (metadata.MD, error) {
+			<-release
+			return nil, errUnavailable // retryable: the hedge goes on
+		},
+		2: func(ctx context.Context) (metadata.MD, error) {
+			defer close(hedgeReturned)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	})
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, s.invoke)
+	}()
+	s.waitFor(t, 1)
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	s.waitFor(t, 2) // the hedge is out, and the timer armed for the next
+	close(release)
+	if v := <-recovered; v != "observer boom" {
+		t.Fatalf("recovered %v, want the observer's panic", v)
+	}
+	select {
+	case <-hedgeReturned:
+	default:
+		t.Error("the hedge still runs after the call panicked")
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers armed after the call panicked, want 0", n)
+	}
+	clk.Advance(d)
+	s.none(t)
+}
+
+// hedgeSentPanicking is an observer that panics with "observer boom" on HedgeSent.
+var hedgeSentPanicking = observe.SinkFunc(func(e observe.Event) {
+	if e.Kind == observe.HedgeSent {
+		panic("observer boom")
+	}
+})
+
+// A hedge whose HedgeSent panics in the observer never goes out: what it took from the
+// method's allowance of losing hedges is given back. The retry-budget token it took stays
+// taken (Budget has no way to give one back).
+func TestHedgeSentObserverPanicRefundsTheAllowance(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	b := &granting{}
+	p, err := New(Config{MaxAttempts: 2, Delay: d}, WithClock(clk), WithObserver(hedgeSentPanicking), WithBudget(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Below the cap, so that the refund shows.
+	const before = 5000
+	p.method(compare).hedges.milli.Store(before)
+	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
+		1: func(ctx context.Context) (metadata.MD, error) {
+			<-ctx.Done() // canceled as the call stops, on the hedge's panic
+			return nil, ctx.Err()
+		},
+	})
+	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
+	s.none(t)
+	// The call's deposit only: the hedge's take was refunded.
+	if got, want := p.method(compare).hedges.milli.Load(), before+shareMilli; got != want {
+		t.Errorf("allowance %d milli-hedges, want %d (the unsent hedge's refunded)", got, want)
+	}
+	if got := b.taken.Load(); got != 1 {
+		t.Errorf("%d retry-budget tokens taken, want 1", got)
+	}
+}
+
+// replyFailing is an attempt stream whose RecvMsg waits for release, then fails with
+// Unavailable, a status the hedged reply phase does not decide on.
+type replyFailing struct {
+	*testkit.ScriptedStream
+	release chan struct{}
+}
+
+func (s replyFailing) RecvMsg(any) error {
+	<-s.release
+	return errUnavailable
+}
+
+// recvNoting is an attempt stream whose RecvMsg closes returned once it has returned.
+type recvNoting struct {
+	*testkit.ScriptedStream
+	returned chan struct{}
+}
+
+func (s recvNoting) RecvMsg(m any) error {
+	defer close(s.returned)
+	return s.ScriptedStream.RecvMsg(m)
+}
+
+// An observer that panics on attempt 1's AttemptFinished in the hedged reply phase of a client
+// stream, sent on the caller's goroutine once attempt 1's receive failed, abandons the phase
+// on the panic's way to the caller, as a panic of attempt 1's receive does: the hedge still
+// receiving is canceled and has returned, no further hedge stays armed, and the stream
+// releases attempt 1's context and the replay buffer. The panic used to leave the hedge
+// running, the timer armed, and the buffer kept.
+func TestStreamReplyObserverPanicReleases(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	sink := observe.SinkFunc(func(e observe.Event) {
+		if e.Kind == observe.AttemptFinished && e.Attempt == 1 {
+			panic("observer boom")
+		}
+	})
+	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	release := make(chan struct{})
+	hedgeReturned := make(chan struct{})
+	hedgeOpened := make(chan struct{}, 1)
+	var (
+		mu     sync.Mutex
+		opened []context.Context
+	)
+	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opened = append(opened, ctx)
+		if len(opened) == 1 {
+			return replyFailing{testkit.NewScriptedStream(ctx, false), release}, nil
+		}
+		hedgeOpened <- struct{}{}
+		return recvNoting{testkit.NewScriptedStream(ctx, true), hedgeReturned}, nil // answers only when canceled
+	}
+	cs, err := p.Stream()(caller, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = cs.RecvMsg(&kycv1.CheckResponse{})
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	<-hedgeOpened     // the hedge is out
+	clk.BlockUntil(1) // and the timer armed for the next
+	close(release)
+	if v := <-recovered; v != "observer boom" {
+		t.Fatalf("recovered %v, want the observer's panic", v)
+	}
+	select {
+	case <-hedgeReturned:
+	default:
+		t.Error("the hedge still receives after the reply phase panicked")
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers armed after the reply phase panicked, want 0", n)
+	}
+	mu.Lock()
+	first := opened[0]
+	mu.Unlock()
+	if first.Err() == nil {
+		t.Error("attempt 1's context is still live after the reply phase panicked")
+	}
+	s := cs.(*stream)
+	s.mu.Lock()
+	kept := len(s.buf.Msgs())
+	s.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("%d sent messages still kept for replay after the reply phase panicked", kept)
 	}
 }

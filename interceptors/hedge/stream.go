@@ -219,12 +219,13 @@ func (s *stream) RecvMsg(m any) error {
 	c := s.p.newCall(s.ctx, s.m, &s.pc, s.opts, msg)
 	c.st, c.opts = s, s.opts
 	c.begin(s.cancel, s.opened)
-	returned := false
+	decided := false
 	defer func() {
-		if !returned {
+		if !decided {
 			// Attempt 1 panicked (its RecvMsg, or its Trailer read for the server's
-			// pushback): the panic goes on to the caller, once the hedges have been canceled
-			// and have returned. The call is not reused.
+			// pushback), or what ran for it here once it returned (the observer, the
+			// classifier): the panic goes on to the caller, once the hedges have been
+			// canceled and have returned. The call is not reused.
 			c.unwind()
 			s.done(nil)
 		}
@@ -234,9 +235,9 @@ func (s *stream) RecvMsg(m any) error {
 	if err != nil {
 		trailer = s.first.Trailer()
 	}
-	returned = true
 	c.finish(1, c.start, err, nil, trailer)
 	decider, err := c.wait(err)
+	decided = true
 	var won grpc.ClientStream
 	if decider > 1 {
 		won = c.outs[decider-1].stream

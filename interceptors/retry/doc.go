@@ -192,7 +192,9 @@
 // AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
 // server stream that fails after its first message is a failed attempt. A panic while an
 // attempt opens, sends or receives, or in its Header, Trailer or CloseSend, ends the stream,
-// what it holds released (later calls return Internal), and goes on to the caller.
+// what it holds released (later calls return Internal), and goes on to the caller. So does a
+// panic of the observer or the classifier on an attempt's outcome: the stream is not retried
+// at the next call. Neither is called with the stream's lock held.
 //
 // # Events
 //

@@ -199,10 +199,15 @@ var errTrailerPanicked = status.Error(grpccodes.Internal, "retry: an attempt's t
 // errCloseSendPanicked is what a stream whose attempt's CloseSend panicked returns from then on.
 var errCloseSendPanicked = status.Error(grpccodes.Internal, "retry: an attempt's close of the send side panicked")
 
+// errReportPanicked is what a stream returns from then on when the observer or the classifier
+// panicked on an attempt's outcome (see retry and end).
+var errReportPanicked = status.Error(grpccodes.Internal, "retry: the observer or the classifier panicked on an attempt's outcome")
+
 // endPanickedLocked ends the stream for good with err (unless it had ended already) as a
-// panic of its attempt's open, send, receive, Header, Trailer or CloseSend goes on to the
-// caller: what the stream holds is released, and the attempt is not reported. From then on
-// the stream no longer calls the attempt: its Header returns final, its Trailer nil.
+// panic of its attempt's open, send, receive, Header, Trailer or CloseSend, or of the observer
+// or the classifier on an attempt's outcome, goes on to the caller: what the stream holds is
+// released, and the attempt is not reported (again). From then on the stream no longer calls
+// the attempt: its Header returns final, its Trailer nil.
 func (s *retryStream) endPanickedLocked(err error) {
 	if s.final == nil {
 		s.final = err
@@ -308,8 +313,21 @@ func (s *retryStream) release() {
 
 // SendMsg sends m on the current attempt and keeps it for replay until the stream commits.
 // As grpc requires, m must not be modified after SendMsg returns. When the attempt's SendMsg
-// panics, the stream ends for good, what it holds released, before the panic goes on.
+// panics, the stream ends for good, what it holds released, before the panic goes on. When
+// the send's own error ends the stream (see send), the attempt is reported once the stream is
+// released, without its lock held: the classifier and the observer may panic, or call the
+// stream.
 func (s *retryStream) SendMsg(m any) error {
+	n, t0, ended, err := s.send(m)
+	if ended {
+		s.account(n, t0, s.p.s.Classifier.Classify(err))
+	}
+	return err
+}
+
+// send is SendMsg under the stream's lock. ended says that the send's error ended the stream,
+// which is released, and that attempt n, started at t0, is the caller's to report.
+func (s *retryStream) send(m any) (n int, t0 time.Time, ended bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sending := false // in the attempt's SendMsg
@@ -319,42 +337,40 @@ func (s *retryStream) SendMsg(m any) error {
 		}
 	}()
 	if s.final != nil {
-		return io.EOF
+		return 0, time.Time{}, false, io.EOF
 	}
 	if !s.committed && !s.buf.Add(m) {
 		s.commitLocked()
 	}
 	if s.broken {
 		if s.committed {
-			return io.EOF
+			return 0, time.Time{}, false, io.EOF
 		}
-		return nil
+		return 0, time.Time{}, false, nil
 	}
 	sending = true
-	err := s.cur.SendMsg(m)
+	err = s.cur.SendMsg(m)
 	sending = false
 	switch {
 	case err == nil:
 	case errors.Is(err, io.EOF):
 		if !s.committed {
 			s.broken = true
-			return nil
+			return 0, time.Time{}, false, nil
 		}
 	default:
 		// The client's own error (a message over the size limit, say): grpc ended the attempt
 		// with it, and the stream with the attempt, as it would without the retry loop. Not
 		// retried: another attempt would fail alike. The receiver, if one is waiting, gets
-		// the same error from final.
+		// the same error from final, and reports nothing: the attempt is SendMsg's to report.
 		s.final = err
 		if !s.accounted {
-			s.accounted = true
-			v := s.p.s.Classifier.Classify(err)
-			s.account(s.n, s.t0, v)
+			s.accounted, ended = true, true
 			s.loop.stop()
 		}
 		s.releaseLocked()
 	}
-	return err
+	return s.n, s.t0, ended, err
 }
 
 // CloseSend closes the send side of the current attempt, and of every later one. When the
@@ -610,18 +626,26 @@ func (s *retryStream) RecvMsg(m any) error {
 }
 
 // end accounts the committed attempt n (stream st, started at t0), which ended with err (nil or
-// io.EOF: success), unless SendMsg did, and releases the stream.
+// io.EOF: success), unless SendMsg did, and releases the stream. When the classifier or the
+// observer panics, the stream ends for good (errReportPanicked) before the panic goes on.
 func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) {
 	s.mu.Lock()
 	mine := !s.accounted
 	s.accounted = true
 	s.mu.Unlock()
 	if mine {
+		reported := false
+		defer func() {
+			if !reported {
+				s.endPanicked(errReportPanicked)
+			}
+		}()
 		v := codes.Verdict{Class: codes.Success, Code: grpccodes.OK}
 		if err != nil && !errors.Is(err, io.EOF) {
 			v = s.p.s.Classifier.ClassifyTrailer(err, s.attemptTrailer(st))
 		}
 		s.account(n, t0, v)
+		reported = true
 	}
 	s.release()
 }
@@ -642,8 +666,24 @@ func (s *retryStream) committedNow() bool {
 
 // retry handles the failure err of the current attempt before commit: it opens the next
 // attempt (after the backoff sleep) and returns nil, or ends the stream and returns the error
-// the caller gets. What follows the failure is the loop's decision, as for unary calls.
+// the caller gets. What follows the failure is the loop's decision, as for unary calls. When
+// the classifier or the observer panics on the way (on the attempt's AttemptFinished, on
+// RetryScheduled, on RetriesExhausted), the stream ends for good (errReportPanicked) before
+// the panic goes on: it is not retried again at the next call.
 func (s *retryStream) retry(err error, trailer metadata.MD) error {
+	decided := false
+	defer func() {
+		if !decided {
+			s.endPanicked(errReportPanicked)
+		}
+	}()
+	err = s.retryLoop(err, trailer)
+	decided = true
+	return err
+}
+
+// retryLoop is retry without its panic handling.
+func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 	for {
 		s.mu.Lock()
 		if s.final != nil {
