@@ -188,12 +188,7 @@ func raisesOnceTheDelayPasses(t *testing.T, p *Policy, s *scripted, clk *clockte
 func TestAttemptOneFinishedObserverPanicStopsTheHedges(t *testing.T) {
 	const d = 10 * time.Millisecond
 	clk := clocktest.New(time.Time{})
-	sink := observe.SinkFunc(func(e observe.Event) {
-		if e.Kind == observe.AttemptFinished && e.Attempt == 1 {
-			panic("observer boom")
-		}
-	})
-	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(sink))
+	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(firstFinishedPanicking))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +232,14 @@ func TestAttemptOneFinishedObserverPanicStopsTheHedges(t *testing.T) {
 	clk.Advance(d)
 	s.none(t)
 }
+
+// firstFinishedPanicking is an observer that panics with "observer boom" on attempt 1's
+// AttemptFinished, which the caller's goroutine sends.
+var firstFinishedPanicking = observe.SinkFunc(func(e observe.Event) {
+	if e.Kind == observe.AttemptFinished && e.Attempt == 1 {
+		panic("observer boom")
+	}
+})
 
 // hedgeSentPanicking is an observer that panics with "observer boom" on HedgeSent.
 var hedgeSentPanicking = observe.SinkFunc(func(e observe.Event) {
@@ -308,12 +311,7 @@ func (s recvNoting) RecvMsg(m any) error {
 func TestStreamReplyObserverPanicReleases(t *testing.T) {
 	const d = 10 * time.Millisecond
 	clk := clocktest.New(time.Time{})
-	sink := observe.SinkFunc(func(e observe.Event) {
-		if e.Kind == observe.AttemptFinished && e.Attempt == 1 {
-			panic("observer boom")
-		}
-	})
-	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(sink))
+	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(firstFinishedPanicking))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,21 +334,7 @@ func TestStreamReplyObserverPanicReleases(t *testing.T) {
 		hedgeOpened <- struct{}{}
 		return recvNoting{testkit.NewScriptedStream(ctx, true), hedgeReturned}, nil // answers only when canceled
 	}
-	cs, err := p.Stream()(caller, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	recovered := make(chan any, 1)
-	go func() {
-		defer func() { recovered <- recover() }()
-		_ = cs.RecvMsg(&kycv1.CheckResponse{})
-	}()
+	cs, recovered := receiveOne(t, caller, p, streamer)
 	clk.BlockUntil(1)
 	clk.Advance(d)
 	<-hedgeOpened     // the hedge is out
@@ -380,4 +364,27 @@ func TestStreamReplyObserverPanicReleases(t *testing.T) {
 	if kept != 0 {
 		t.Errorf("%d sent messages still kept for replay after the reply phase panicked", kept)
 	}
+}
+
+// receiveOne opens a client stream of MethodCheck through p on streamer, sends one message,
+// closes the send side and receives the reply on a goroutine of its own. It returns the
+// stream and a channel that gives the panic RecvMsg raised (nil: none) once it has returned.
+func receiveOne(t *testing.T, ctx context.Context, p *Policy, streamer grpc.Streamer) (grpc.ClientStream, <-chan any) {
+	t.Helper()
+	cs, err := p.Stream()(ctx, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = cs.RecvMsg(&kycv1.CheckResponse{})
+	}()
+	return cs, recovered
 }

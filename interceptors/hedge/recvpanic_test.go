@@ -174,21 +174,7 @@ func TestStreamHedgeTrailerPanicReachesTheCaller(t *testing.T) {
 		}
 		return trailerPanickingStream{testkit.NewScriptedStream(ctx, false)}, nil
 	}
-	cs, err := p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	recovered := make(chan any, 1)
-	go func() {
-		defer func() { recovered <- recover() }()
-		_ = cs.RecvMsg(&kycv1.CheckResponse{})
-	}()
+	_, recovered := receiveOne(t, context.Background(), p, streamer)
 	clk.BlockUntil(1)
 	clk.Advance(d)
 	if v := <-recovered; v != "boom" {
