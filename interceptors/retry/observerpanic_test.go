@@ -97,38 +97,13 @@ func TestStreamObserverPanicEndsTheStream(t *testing.T) {
 			if n := clk.Timers(); n != 2 {
 				t.Fatalf("%d timers after the open, want 2 (the budget's, the attempt's timeout)", n)
 			}
-			func() {
-				defer func() {
-					if v := recover(); v != "observer boom" {
-						t.Fatalf("recovered %v, want the observer's panic", v)
-					}
-				}()
-				tc.call(cs)
-			}()
-			if opened.Err() == nil {
-				t.Error("the attempt's context is still live after the observer panicked")
-			}
-			if n := clk.Timers(); n != 0 {
-				t.Errorf("%d timers still armed after the observer panicked, want 0", n)
-			}
-			if cs.Context().Err() == nil {
-				t.Error("the stream's context is still live after the observer panicked")
-			}
-			later := func(what string, call func()) {
-				t.Helper()
-				defer func() {
-					if v := recover(); v != nil {
-						t.Errorf("%s after the panic went on with the stream, and the observer panicked again: %v", what, v)
-					}
-				}()
-				call()
-			}
-			later("RecvMsg", func() {
+			PanicsAndEnds(t, clk, cs, opened, "the observer", "observer boom", tc.call)
+			CallsNoMore(t, "RecvMsg", func() {
 				if err := cs.RecvMsg(new(kycv1.CheckResponse)); status.Code(err) != tc.recv {
 					t.Errorf("RecvMsg after the panic = %v, want %v", err, tc.recv)
 				}
 			})
-			later("SendMsg", func() {
+			CallsNoMore(t, "SendMsg", func() {
 				if err := cs.SendMsg(&kycv1.CheckRequest{Index: 1}); err != io.EOF {
 					t.Errorf("SendMsg after the panic = %v, want io.EOF", err)
 				}
@@ -174,4 +149,41 @@ func TestStreamOpenObserverPanicReleases(t *testing.T) {
 	if n := opens.Load(); n != 1 {
 		t.Errorf("%d attempts opened, want 1", n)
 	}
+}
+
+// PanicsAndEnds (tests only) calls call on cs, a stream of the policy on clk whose attempt was
+// opened with the context opened, which must panic with want, the panic of who; and checks that
+// the stream ended for good first: the attempt's context, every timer of clk (the attempt's
+// timeout, the budget's) and the stream's context are released.
+func PanicsAndEnds(t *testing.T, clk *clocktest.Fake, cs grpc.ClientStream, opened context.Context, who string, want any, call func(grpc.ClientStream)) {
+	t.Helper()
+	func() {
+		defer func() {
+			if v := recover(); v != want {
+				t.Fatalf("recovered %v, want the panic of %s, %v", v, who, want)
+			}
+		}()
+		call(cs)
+	}()
+	if opened.Err() == nil {
+		t.Errorf("the attempt's context is still live after %s panicked", who)
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers still armed after %s panicked, want 0", n, who)
+	}
+	if cs.Context().Err() == nil {
+		t.Errorf("the stream's context is still live after %s panicked", who)
+	}
+}
+
+// CallsNoMore (tests only) runs call, a later call (what) of a stream that a panic ended, and
+// fails t if it panics: the stream went on with its attempt, or its observer, again.
+func CallsNoMore(t *testing.T, what string, call func()) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("%s after the panic went on with the stream, which panicked again: %v", what, v)
+		}
+	}()
+	call()
 }

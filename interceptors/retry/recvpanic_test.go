@@ -95,47 +95,23 @@ func TestStreamAttemptPanicReleases(t *testing.T) {
 			if n := clk.Timers(); n != 2 {
 				t.Fatalf("%d timers after the open, want 2 (the budget's, the attempt's timeout)", n)
 			}
-			func() {
-				defer func() {
-					if v := recover(); v != "boom" {
-						t.Fatalf("recovered %v, want the attempt's panic", v)
-					}
-				}()
-				tc.call(cs)
-			}()
-			if opened.Err() == nil {
-				t.Errorf("the attempt's context is still live after its %s panicked", tc.name)
-			}
-			if n := clk.Timers(); n != 0 {
-				t.Errorf("%d timers still armed after the attempt's %s panicked, want 0", n, tc.name)
-			}
-			if cs.Context().Err() == nil {
-				t.Errorf("the stream's context is still live after its %s panicked", tc.name)
-			}
-			later := func(what string, call func()) {
-				defer func() {
-					if v := recover(); v != nil {
-						t.Errorf("%s after the panic called the attempt again, which panicked: %v", what, v)
-					}
-				}()
-				call()
-			}
-			later("RecvMsg", func() {
+			retry.PanicsAndEnds(t, clk, cs, opened, "its "+tc.name, "boom", tc.call)
+			retry.CallsNoMore(t, "RecvMsg", func() {
 				if err := cs.RecvMsg(new(kycv1.CheckResponse)); status.Code(err) != grpccodes.Internal {
 					t.Errorf("RecvMsg after the panic = %v, want Internal", err)
 				}
 			})
-			later("Header", func() {
+			retry.CallsNoMore(t, "Header", func() {
 				if md, err := cs.Header(); md != nil || status.Code(err) != grpccodes.Internal {
 					t.Errorf("Header after the panic = %v, %v, want nil, Internal", md, err)
 				}
 			})
-			later("Trailer", func() {
+			retry.CallsNoMore(t, "Trailer", func() {
 				if md := cs.Trailer(); md != nil {
 					t.Errorf("Trailer after the panic = %v, want nil", md)
 				}
 			})
-			later("CloseSend", func() {
+			retry.CallsNoMore(t, "CloseSend", func() {
 				if err := cs.CloseSend(); err != nil {
 					t.Errorf("CloseSend after the panic = %v, want nil", err)
 				}
