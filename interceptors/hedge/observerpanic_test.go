@@ -163,6 +163,21 @@ func TestAttemptFinishedObserverPanicLeavesOnce(t *testing.T) {
 	}
 }
 
+// hedgePanicStopsTheCall makes a call of p whose attempt 1 answers only when canceled, lets the
+// hedging delay d pass on clk, and checks that the hedge's panic, "observer boom", reached the
+// caller, attempt 1 canceled, and that no further request was sent.
+func hedgePanicStopsTheCall(t *testing.T, p *Policy, clk *clocktest.Fake, d time.Duration) {
+	t.Helper()
+	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
+		1: func(ctx context.Context) (metadata.MD, error) {
+			<-ctx.Done() // canceled as the call stops, on the hedge's panic
+			return nil, ctx.Err()
+		},
+	})
+	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
+	s.none(t)
+}
+
 // raisesOnceTheDelayPasses makes a call of p over s, lets the hedging delay d pass on clk once
 // attempt 1 is under way, and checks that the call raised want on the caller's goroutine.
 func raisesOnceTheDelayPasses(t *testing.T, p *Policy, s *scripted, clk *clocktest.Fake, d time.Duration, want any) {
@@ -262,14 +277,7 @@ func TestHedgeSentObserverPanicRefundsTheAllowance(t *testing.T) {
 	// Below the cap, so that the refund shows.
 	const before = 5000
 	p.method(compare).hedges.milli.Store(before)
-	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
-		1: func(ctx context.Context) (metadata.MD, error) {
-			<-ctx.Done() // canceled as the call stops, on the hedge's panic
-			return nil, ctx.Err()
-		},
-	})
-	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
-	s.none(t)
+	hedgePanicStopsTheCall(t, p, clk, d)
 	// The call's deposit only: the hedge's take was refunded.
 	if got, want := p.method(compare).hedges.milli.Load(), before+shareMilli; got != want {
 		t.Errorf("allowance %d milli-hedges, want %d (the unsent hedge's refunded)", got, want)

@@ -170,12 +170,5 @@ func TestHedgeSentObserverPanicReachesTheCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newScripted(map[int]func(context.Context) (metadata.MD, error){
-		1: func(ctx context.Context) (metadata.MD, error) {
-			<-ctx.Done() // canceled as the call stops, on the hedge's panic
-			return nil, ctx.Err()
-		},
-	})
-	raisesOnceTheDelayPasses(t, p, s, clk, d, "observer boom")
-	s.none(t)
+	hedgePanicStopsTheCall(t, p, clk, d)
 }
