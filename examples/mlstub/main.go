@@ -6,6 +6,9 @@
 // See package stub for the behaviour, the metadata that scripts faults per request, and the
 // admin endpoint (GET/PUT /faults, POST /outage?for=5s, POST /down, POST /up) served with
 // /metrics on the -metrics address.
+//
+// The first SIGINT (Ctrl-C) or SIGTERM stops the stub gracefully: requests in service get up to
+// -stop-timeout to finish. A second one exits at once with status 130.
 package main
 
 import (
@@ -28,9 +31,21 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		// The first signal stops gracefully, waiting up to -stop-timeout for the requests in
+		// service; a second one is the operator saying not to wait.
+		<-sigs
+		fmt.Fprintln(os.Stderr, "mlstub: interrupted again; exiting at once")
+		os.Exit(exitInterrupted)
+	}()
 	err := run(ctx, os.Args[1:], os.Stderr, nil)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
@@ -40,6 +55,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// exitInterrupted is the status after a second SIGINT or SIGTERM cut a graceful stop short:
+// 128 + SIGINT, as shells do.
+const exitInterrupted = 130
 
 // errUsage marks a command-line error, already reported on stderr: one line after "mlstub: ",
 // then a hint to run mlstub -h.
@@ -150,10 +169,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 	if err != nil {
 		return err
 	}
-	log.Info("faults", zap.String("fail", stub.FormatFailSpec(cfg.Faults.Fail)),
-		zap.Duration("latency", cfg.Faults.Latency), zap.Float64("spike_rate", cfg.Faults.SpikeRate),
-		zap.Duration("spike", cfg.Faults.Spike), zap.Duration("pushback", cfg.Faults.Pushback), zap.Int("capacity", cfg.Faults.Capacity),
-		zap.Int64("seed", cfg.Seed))
+	log.Info("faults", append(cfg.Faults.LogFields(), zap.Int64("seed", cfg.Seed))...)
 	if started != nil {
 		started(s)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"reflect"
 	"regexp"
 	"strings"
@@ -21,10 +22,102 @@ import (
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// TestSecondSIGINTExitsAtOnce runs this test binary as the command itself.
+	if args, ok := os.LookupEnv("MLSTUB_TEST_MAIN"); ok {
+		os.Args = append([]string{"mlstub"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// TestSecondSIGINTExitsAtOnce: the first SIGINT starts a graceful stop that waits for the
+// request in service (here up to the 1m stop timeout); a second one was swallowed, so Ctrl-C
+// could not cut a stop short. It now exits at once with status 130.
+func TestSecondSIGINTExitsAtOnce(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MLSTUB_TEST_MAIN=-listen 127.0.0.1:0 -services ocr -latency 1m -stop-timeout 1m")
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	re := regexp.MustCompile(`"addr": "([^"]+)"`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no started line:\n%s", stderr.String())
+		}
+	}
+	// The request is in service once its message is written: the server reads it before the
+	// acknowledgement of the ping that a graceful stop waits for, so the stop waits for it.
+	sent := &sentHandler{sent: make(chan struct{})}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(sent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	called := make(chan struct{})
+	go func() {
+		defer close(called)
+		_, _ = kycv1.NewOCRServiceClient(conn).Extract(ctx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
+	}()
+	<-sent.sent
+	_ = cmd.Process.Signal(os.Interrupt)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "mlstub stopping"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no stopping line after the first SIGINT:\n%s", stderr.String())
+		}
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		t.Fatalf("exited after the first SIGINT with a request in service: %v\n%s", err, stderr.String())
+	default:
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+		exited <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10s after a second SIGINT:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit status %d after a second SIGINT, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	cancel()
+	<-called
+}
+
+// sentHandler closes sent once the client has written a request's message.
+type sentHandler struct {
+	once sync.Once
+	sent chan struct{}
+}
+
+func (h *sentHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (h *sentHandler) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.OutPayload); ok {
+		h.once.Do(func() { close(h.sent) })
+	}
+}
+func (h *sentHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (h *sentHandler) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
 type lockedBuffer struct {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -319,5 +320,35 @@ func TestOutageFromStartIsLogged(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no \"outage ended\" line: %v", logs.All())
 		}
+	}
+}
+
+// TestFaultsChangedLogsEveryField: the "faults changed" line of a PUT /faults left out the
+// capacity, so a log reader could not tell that a change made the service saturate. The line
+// now carries every field of the admin endpoint's format, by its JSON name.
+func TestFaultsChangedLogsEveryField(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	e := start(t, Config{MetricsListen: "127.0.0.1:0"}, WithLogger(zap.New(core)))
+	defer http.DefaultClient.CloseIdleConnections()
+	if code, body := do(t, e, "PUT", "/faults", `{"fail":{"unavailable":0.5},"latency":"2ms","capacity":3}`); code != http.StatusOK {
+		t.Fatalf("PUT /faults = %d %s", code, body)
+	}
+	lines := logs.FilterMessage("faults changed").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d \"faults changed\" lines, want 1: %v", len(lines), logs.All())
+	}
+	got := lines[0].ContextMap()
+	ft := reflect.TypeFor[faultsJSON]()
+	for i := range ft.NumField() {
+		name, _, _ := strings.Cut(ft.Field(i).Tag.Get("json"), ",")
+		if _, ok := got[name]; !ok {
+			t.Errorf("the line lacks %q: %v", name, got)
+		}
+	}
+	if len(got) != ft.NumField() {
+		t.Errorf("the line has %d fields, the format %d: %v", len(got), ft.NumField(), got)
+	}
+	if got["capacity"] != int64(3) || got["fail"] != "unavailable=0.5" {
+		t.Errorf("capacity %v, fail %v; want 3, unavailable=0.5", got["capacity"], got["fail"])
 	}
 }

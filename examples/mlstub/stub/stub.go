@@ -305,9 +305,18 @@ func (s *Stub) SetFaults(f Faults) error {
 	s.mu.Lock()
 	s.setFaultsLocked(f.clone())
 	s.mu.Unlock()
-	s.log.Info("faults changed", zap.String("fail", FormatFailSpec(f.Fail)), zap.Duration("latency", f.Latency),
-		zap.Float64("spike_rate", f.SpikeRate), zap.Duration("spike", f.Spike), zap.Duration("pushback", f.Pushback))
+	s.log.Info("faults changed", f.LogFields()...)
 	return nil
+}
+
+// LogFields returns the profile as log fields, one per field of Faults: what mlstub logs at
+// start and the stub logs when the profile changes.
+func (f Faults) LogFields() []zap.Field {
+	return []zap.Field{
+		zap.String("fail", FormatFailSpec(f.Fail)), zap.Duration("latency", f.Latency),
+		zap.Float64("spike_rate", f.SpikeRate), zap.Duration("spike", f.Spike),
+		zap.Duration("pushback", f.Pushback), zap.Int("capacity", f.Capacity),
+	}
 }
 
 func (s *Stub) setFaultsLocked(f Faults) {
@@ -590,6 +599,7 @@ func (s *Stub) Stop() {
 			s.timer = nil
 		}
 		s.mu.Unlock()
+		s.log.Info("mlstub stopping", zap.Duration("stop_timeout", s.cfg.StopTimeout))
 		s.health.Shutdown()
 
 		graceful := make(chan struct{})
