@@ -175,7 +175,7 @@ func TestExplain(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-fail", "bogus=0.1"}, {"-n", "-1"}, {"-concurrency", "0"}, {"-unreadable-rate", "0.7", "-spoof-rate", "0.5"},
+		{"-fail", "bogus=0.1"}, {"-n", "-1"}, {"-n", "1000001"}, {"-n", "100000000000"}, {"-concurrency", "0"}, {"-unreadable-rate", "0.7", "-spoof-rate", "0.5"},
 		{"extra"}, {"-nosuchflag"},
 	} {
 		var stdout, stderr bytes.Buffer

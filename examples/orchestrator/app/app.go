@@ -50,6 +50,11 @@ var ErrInterrupted = errors.New("batch interrupted")
 // ErrUsage marks a command-line error, already reported on stderr; the command exits 2.
 var ErrUsage = errors.New("usage error")
 
+// MaxBatch bounds -n: a batch holds every response until its summary (measured: about 2 kB
+// of resident memory per verification against the embedded stubs), so a million stays near
+// 2 GB, where a mistyped -n ran the process out of memory.
+const MaxBatch = 1_000_000
+
 // flags are the parsed command line.
 type flags struct {
 	configPath string
@@ -111,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			return nil
 		})
 	}
-	fs.IntVar(&f.batch.N, "n", 200, "verifications in the batch")
+	fs.IntVar(&f.batch.N, "n", 200, fmt.Sprintf("verifications in the batch (at most %d)", MaxBatch))
 	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "closed loop: verifications in flight at once (each starts the next when it ends)")
 	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per second, -n in all, whether or not earlier ones ended (0: closed loop)")
 	fs.IntVar(&f.batch.MaxInFlight, "max-in-flight", 0, "open loop: verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
@@ -177,6 +182,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	case f.batch.N < 0:
 		problem = fmt.Sprintf("-n %d is negative", f.batch.N)
+	case f.batch.N > MaxBatch:
+		problem = fmt.Sprintf("-n %d is above %d: a batch keeps every response for its summary (for a longer run use -serve)", f.batch.N, MaxBatch)
 	case f.batch.Concurrency < 1:
 		problem = fmt.Sprintf("-concurrency %d is below 1", f.batch.Concurrency)
 	case !(f.batch.Rate >= 0) || math.IsInf(f.batch.Rate, 0):
