@@ -264,7 +264,7 @@ func TestRateShedsPastInFlightBound(t *testing.T) {
 
 func TestRateFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-rate", "-1"}, {"-rate", "NaN"}, {"-max-in-flight", "5"}, {"-rate", "10", "-concurrency", "4"},
+		{"-rate", "-1"}, {"-rate", "NaN"}, {"-rate", "1e-300"}, {"-rate", "0.0009"}, {"-max-in-flight", "5"}, {"-rate", "10", "-concurrency", "4"},
 		{"-outage", "-1s"}, {"-outage-at", "1s"}, {"-outage", "1s", "-outage-service", "nosuch"},
 		{"-outage", "1s", "-ocr", "127.0.0.1:1", "-outage-service", "ocr"},
 	} {

@@ -188,6 +188,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = fmt.Sprintf("-concurrency %d is below 1", f.batch.Concurrency)
 	case !(f.batch.Rate >= 0) || math.IsInf(f.batch.Rate, 0):
 		problem = fmt.Sprintf("-rate %v is not a rate: want verifications per second, 0 or more", f.batch.Rate)
+	case f.batch.Rate > 0 && f.batch.Rate < kyc.MinRate:
+		problem = fmt.Sprintf("-rate %v is below %v: want at least one verification every %v (0: closed loop)", f.batch.Rate, kyc.MinRate, time.Duration(float64(time.Second)/kyc.MinRate))
 	case f.batch.MaxInFlight < 0:
 		problem = fmt.Sprintf("-max-in-flight %d is negative", f.batch.MaxInFlight)
 	case f.batch.MaxInFlight > 0 && f.batch.Rate == 0:

@@ -176,7 +176,7 @@ func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 		defer t.Stop()
 	arrivals:
 		for i := range cases {
-			if wait := time.Until(start.Add(time.Duration(float64(i) * interval))); wait > 0 {
+			if wait := time.Until(start.Add(arrivalOffset(i, interval))); wait > 0 {
 				t.Reset(wait)
 				select {
 				case <-t.C:
@@ -236,6 +236,19 @@ func (b Batch) inFlightLimit() int {
 	return DefaultInFlightLimit(b.Rate, DefaultBudget)
 }
 
+// arrivalOffset is when arrival i of an open loop starts, counted from the start, with interval
+// nanoseconds between arrivals: saturated at the longest time.Duration, which a slow enough
+// rate overflowed into a negative offset (every arrival at once).
+func arrivalOffset(i int, interval float64) time.Duration {
+	if i == 0 {
+		return 0 // even when interval is +Inf (a rate below 1e-300), where 0·Inf is NaN
+	}
+	if off := float64(i) * interval; off < math.MaxInt64 {
+		return time.Duration(off)
+	}
+	return math.MaxInt64
+}
+
 // DefaultInFlightLimit is the open loop's default bound on verifications in flight at rate
 // (per second) for verifications bounded by budget: rate × budget × 1.25, at least 1 and at
 // most MaxInFlightLimit (a rate of 1e300 would otherwise overflow the int).
@@ -246,6 +259,10 @@ func DefaultInFlightLimit(rate float64, budget time.Duration) int {
 	}
 	return max(1, int(n))
 }
+
+// MinRate is the slowest open loop the command accepts, in verifications per second: one every
+// 1000 s, so that a batch of any size the command allows ends within a time.Duration.
+const MinRate = 0.001
 
 // MaxInFlightLimit caps DefaultInFlightLimit: far more verifications than a process can hold.
 const MaxInFlightLimit = 1 << 30

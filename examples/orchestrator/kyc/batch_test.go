@@ -23,3 +23,24 @@ func TestDefaultInFlightLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestArrivalOffsetSaturates: at a slow enough rate, arrival i's offset overflowed
+// time.Duration into a negative one, and every arrival of the batch started at once (a -rate of
+// 1e-300 shed nine of ten arrivals "past the in-flight bound" and reported 9e300 s lost).
+func TestArrivalOffsetSaturates(t *testing.T) {
+	for _, tt := range []struct {
+		i        int
+		interval float64
+		want     time.Duration
+	}{
+		{0, math.Inf(1), 0}, // a rate below 1e-300: the first arrival is still at once
+		{1, float64(time.Second) / 50, 20 * time.Millisecond},
+		{999_999, float64(time.Second) / kyc.MinRate, 999_999 * 1000 * time.Second},
+		{1, 1e300, math.MaxInt64},
+		{2, math.MaxInt64, math.MaxInt64},
+	} {
+		if got := kyc.ArrivalOffset(tt.i, tt.interval); got != tt.want {
+			t.Errorf("arrivalOffset(%d, %g) = %v, want %v", tt.i, tt.interval, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,4 @@
+package kyc
+
+// ArrivalOffset is arrivalOffset, for the external tests.
+var ArrivalOffset = arrivalOffset
