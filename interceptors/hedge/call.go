@@ -553,11 +553,12 @@ func (c *call) hedgeSent(n int, now time.Time, reason string) {
 // A winning hedge's reply is merged into the caller's; the header, trailer and peer call
 // options get the deciding attempt's, so that a retry loop around the hedge reads the
 // pushback of the failure it is given. When a hedge panicked, the caller must raise its
-// panic (raised) after wait.
+// panic (raised) after wait. The call's HedgeWon is the caller's to send (hedgeWon), once it
+// has taken the winner on.
 func (c *call) wait(err1 error) (int, error) {
 	c.wg.Wait()
 	c.mu.Lock()
-	winner, winErr, v := c.winner, c.winErr, c.winV
+	winner, winErr := c.winner, c.winErr
 	failN, failErr := c.failN, c.failErr
 	panicked := c.panicked
 	c.mu.Unlock()
@@ -588,14 +589,29 @@ func (c *call) wait(err1 error) (int, error) {
 		proto.Merge(c.reply, c.winReply)
 	}
 	c.copyOut(winner)
-	if sink := c.sink; sink != nil && v.Class != codes.Canceled {
-		now := c.clk.Now()
-		sink.Observe(observe.Event{
-			Kind: observe.HedgeWon, Time: now, Service: c.m.Service, Method: c.m.Name,
-			Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.callStart),
-		})
-	}
 	return winner, winErr
+}
+
+// hedgeWon sends the call's HedgeWon when wait returned n, a hedge that decided the call (not
+// by the caller's cancellation). The caller sends it once it has taken the winner on (the
+// winner's reply merged into its own, a client stream's winner made the stream it sees): a
+// panic of the observer on it goes on to the caller with the call decided as the event says.
+func (c *call) hedgeWon(n int) {
+	sink := c.sink
+	if n < 2 || sink == nil {
+		return
+	}
+	c.mu.Lock()
+	winner, v := c.winner, c.winV
+	c.mu.Unlock()
+	if winner != n || v.Class == codes.Canceled {
+		return
+	}
+	now := c.clk.Now()
+	sink.Observe(observe.Event{
+		Kind: observe.HedgeWon, Time: now, Service: c.m.Service, Method: c.m.Name,
+		Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.callStart),
+	})
 }
 
 // raised returns the value a hedge panicked with, and whether one did. The caller raises it

@@ -197,7 +197,11 @@
 // not the retry-budget token it took (a Budget cannot take one back). A panic of what runs
 // for attempt 1 on the caller's goroutine once it returned (the observer on its
 // AttemptFinished or on the call's HedgeWon, the classifier) ends the call as a panic of
-// attempt 1 does.
+// attempt 1 does. HedgeWon is sent once the call has taken the winner on: when the observer
+// panics on it, the caller's reply, and the grpc.Header, grpc.Trailer and grpc.Peer call
+// options, are the winning hedge's, and a client stream that a hedge won is the winner's
+// stream for a caller that recovers the panic and reads on (RecvMsg, Header, Trailer,
+// Context), with attempt 1's context and the kept messages released.
 //
 // # Metadata
 //
@@ -229,7 +233,8 @@
 // already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
 // of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
 // panic goes on to the caller once the kept messages and attempt 1's context are released,
-// and the hedges of a reply phase canceled and returned.
+// and the hedges of a reply phase canceled and returned. A panic of the observer on the reply
+// phase's HedgeWon comes once the winner is the stream the caller sees (see Panics).
 //
 // Server-streaming and bidirectional streams are not hedged: their replies reach the caller
 // one message at a time, so after the first message there is nothing left to race, and a
