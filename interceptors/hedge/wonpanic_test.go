@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,6 +129,76 @@ func TestStreamHedgeWonObserverPanicKeepsTheWinner(t *testing.T) {
 	mu.Unlock()
 	if n != 2 {
 		t.Errorf("%d attempts opened, want 2: an attempt went out after the call was won", n)
+	}
+}
+
+// An observer that panics on a unary call's HedgeWon, sent on the caller's goroutine once the
+// hedge has won, reaches the caller after the call took the winner: the caller's reply is the
+// winner's (not attempt 1's late answer), and so are the header and trailer call options.
+// Attempt 1 was canceled, no timer stays armed and no further attempt is sent.
+func TestHedgeWonObserverPanicKeepsTheWinnersReply(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	obs := &wonPanicking{}
+	p, err := New(Config{MaxAttempts: 3, Delay: d}, WithClock(clk), WithObserver(obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived := make(chan int, 3)
+	var first context.Context
+	invoker := func(ctx context.Context, _ string, _, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+		n, sim := 1, float32(0.1)
+		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
+			n, sim = 2, 0.2
+		} else {
+			first = ctx
+			<-ctx.Done() // canceled as the hedge wins; its answer was on the wire already
+		}
+		for _, o := range opts {
+			switch o := o.(type) {
+			case grpc.HeaderCallOption:
+				*o.HeaderAddr = metadata.Pairs("attempt", strconv.Itoa(n))
+			case grpc.TrailerCallOption:
+				*o.TrailerAddr = metadata.Pairs("attempt", strconv.Itoa(n))
+			}
+		}
+		reply.(*kycv1.CompareResponse).Similarity = sim
+		arrived <- n
+		return nil
+	}
+	var header, trailer metadata.MD
+	reply := &kycv1.CompareResponse{}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, reply, nil, invoker,
+			grpc.Header(&header), grpc.Trailer(&trailer))
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	if v := <-recovered; v != "observer boom" {
+		t.Fatalf("recovered %v, want the observer's panic", v)
+	}
+	if n := obs.won.Load(); n != 1 {
+		t.Fatalf("%d HedgeWon events, want 1", n)
+	}
+	if got := reply.GetSimilarity(); got != 0.2 {
+		t.Errorf("the caller's reply has similarity %v, want the winner's 0.2", got)
+	}
+	for name, md := range map[string]metadata.MD{"header": header, "trailer": trailer} {
+		if got := md.Get("attempt"); len(got) != 1 || got[0] != "2" {
+			t.Errorf("the caller's %s = %v, want the winner's", name, md)
+		}
+	}
+	if first == nil || first.Err() == nil {
+		t.Error("attempt 1's context is still live after HedgeWon panicked")
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers armed after HedgeWon panicked, want 0", n)
+	}
+	clk.Advance(2 * d)
+	if got := len(arrived); got != 2 {
+		t.Errorf("%d attempts sent, want 2: an attempt went out after the call was won", got)
 	}
 }
 
