@@ -259,6 +259,19 @@
 // call options (see internal/attempt): it numbers its attempts over the call (HedgeSent and
 // HedgeWon too) and the loop reports none of the round's attempts itself.
 //
+// A hedge refused by a policy below the hedge (a full bulkhead, the rate limit, the throttle,
+// an open breaker) ends with class rejected. That policy sends its own Rejected event to its
+// sink, knowing neither the call nor the attempt; the hedge sends the call's sink
+// (observe.WithCallSink), and that sink alone, a Rejected event of its own for the hedge, so
+// that a tracer can show on the call's trace why the hedge went nowhere while the call went on
+// without it. It is not sent to the policy's sink (WithObserver, WithCallObserver): the
+// rejection is counted once there, by the policy that refused.
+//
+//	| event    | when                                | fields                                                |
+//	|----------|-------------------------------------|-------------------------------------------------------|
+//	| Rejected | a policy below refused a hedge (to  | Attempt (the hedge's), Policy, Reason, Delay (retry   |
+//	|          | the call's sink only)               | after) of the refusal, Code, Class (rejected)         |
+//
 // The two times differ in where they start. HedgeSent's Delay is the hedging delay the policy
 // waited before that hedge (with pushback, and k-1 delays for hedge k): it runs from the first
 // attempt of the hedged round, the call's first attempt when no retry loop is around, and for
