@@ -20,7 +20,9 @@ var callSinks atomic.Bool
 // Events carry no context, so this is how a consumer that needs to know which call an event
 // belongs to (a tracer recording attempts on the call's span, say) gets them one call at a
 // time. Events of shared objects (breaker state changes, rejections, limit changes) still go
-// to the suite's sink only. A nil s returns ctx unchanged.
+// to the suite's sink only; but a hedge that a policy below the hedging policy refused is
+// told to s alone, as a Rejected event with the hedge's Attempt (see package hedge). A nil s
+// returns ctx unchanged.
 func WithCallSink(ctx context.Context, s Sink) context.Context {
 	if s == nil {
 		return ctx

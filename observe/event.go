@@ -53,7 +53,10 @@ const (
 	// Delay (when To is open: how long it stays open before it half-opens).
 	BreakerStateChanged
 	// Rejected: a policy refused an attempt before it reached the service. Code, Reason (the
-	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known).
+	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known). Policy is the
+	// policy that refused. The refusing policy sends it without Attempt. The hedging policy
+	// sends a call's sink (WithCallSink), and it alone, one more for each hedge a policy below
+	// it refused, with Attempt, the hedge's number (see package hedge).
 	Rejected
 	// FallbackServed: a fallback answered in place of an error. Code and Class of the error.
 	FallbackServed

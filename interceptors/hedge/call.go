@@ -414,8 +414,9 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 type outcome struct {
 	now        time.Time
 	v          codes.Verdict
-	lost       bool // the call was decided before
-	callerLive bool // the caller's context had not ended, or the call canceled attempt 1's
+	err        error // the attempt's error, as it returned
+	lost       bool  // the call was decided before
+	callerLive bool  // the caller's context had not ended, or the call canceled attempt 1's
 }
 
 // settle takes the outcome of attempt n with the trailer it got: the first success or fatal
@@ -477,7 +478,7 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 		c.settled1 = true
 	}
 	c.mu.Unlock()
-	return outcome{now: now, v: v, lost: lost, callerLive: callerLive}
+	return outcome{now: now, v: v, err: err, lost: lost, callerLive: callerLive}
 }
 
 // report records the latency sample of attempt n, started at t0, whose outcome settle took,
@@ -510,6 +511,38 @@ func (c *call) report(n int, t0 time.Time, o outcome) {
 		}
 		attempt.Finished(c.sink, observe.PolicyHedge, &c.m.Method, number, t0, now, v, reason)
 	}
+	if n > 1 && v.Class == codes.Rejected {
+		c.refused(number, now, o.err, v)
+	}
+}
+
+// refused sends the Rejected event of hedge number, refused on this side of the wire by a
+// policy below the hedge (a full bulkhead, the throttle, an open breaker) with err at now, to
+// the call's sink (observe.WithCallSink), and to it alone. The refusing policy sent its own
+// Rejected to its sink, without the call or the attempt it refused, which it cannot know; a
+// tracer that records the call on its trace has no other way to say why the hedge went
+// nowhere, while the call goes on without it. The event carries what the rejection says (the
+// policy, its reason, when to come back), and the hedge's number; never the request's content.
+func (c *call) refused(number int, now time.Time, err error, v codes.Verdict) {
+	cs := observe.CallSinkFrom(c.ctx)
+	if cs == nil {
+		return
+	}
+	e := observe.Event{
+		Kind: observe.Rejected, Time: now, Service: c.m.Service, Method: c.m.Name,
+		Attempt: number, Code: v.Code, Class: codes.Rejected, Reason: v.Reason,
+	}
+	if v.Pushback.Set {
+		e.Delay = v.Pushback.Delay
+	}
+	var r *codes.Rejection
+	if errors.As(err, &r) && r != nil {
+		e.Policy, e.Reason, e.Delay = r.Policy, r.Reason, r.RetryAfter
+		if r.Service != "" {
+			e.Service = r.Service
+		}
+	}
+	cs.Observe(e)
 }
 
 // failBeats reports whether the retryable failure v, coming after old, should be the call's
@@ -553,11 +586,12 @@ func (c *call) hedgeSent(n int, now time.Time, reason string) {
 // A winning hedge's reply is merged into the caller's; the header, trailer and peer call
 // options get the deciding attempt's, so that a retry loop around the hedge reads the
 // pushback of the failure it is given. When a hedge panicked, the caller must raise its
-// panic (raised) after wait.
+// panic (raised) after wait. The call's HedgeWon is the caller's to send (hedgeWon), once it
+// has taken the winner on.
 func (c *call) wait(err1 error) (int, error) {
 	c.wg.Wait()
 	c.mu.Lock()
-	winner, winErr, v := c.winner, c.winErr, c.winV
+	winner, winErr := c.winner, c.winErr
 	failN, failErr := c.failN, c.failErr
 	panicked := c.panicked
 	c.mu.Unlock()
@@ -588,14 +622,29 @@ func (c *call) wait(err1 error) (int, error) {
 		proto.Merge(c.reply, c.winReply)
 	}
 	c.copyOut(winner)
-	if sink := c.sink; sink != nil && v.Class != codes.Canceled {
-		now := c.clk.Now()
-		sink.Observe(observe.Event{
-			Kind: observe.HedgeWon, Time: now, Service: c.m.Service, Method: c.m.Name,
-			Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.callStart),
-		})
-	}
 	return winner, winErr
+}
+
+// hedgeWon sends the call's HedgeWon when wait returned n, a hedge that decided the call (not
+// by the caller's cancellation). The caller sends it once it has taken the winner on (the
+// winner's reply merged into its own, a client stream's winner made the stream it sees): a
+// panic of the observer on it goes on to the caller with the call decided as the event says.
+func (c *call) hedgeWon(n int) {
+	sink := c.sink
+	if n < 2 || sink == nil {
+		return
+	}
+	c.mu.Lock()
+	winner, v := c.winner, c.winV
+	c.mu.Unlock()
+	if winner != n || v.Class == codes.Canceled {
+		return
+	}
+	now := c.clk.Now()
+	sink.Observe(observe.Event{
+		Kind: observe.HedgeWon, Time: now, Service: c.m.Service, Method: c.m.Name,
+		Policy: observe.PolicyHedge, Attempt: c.number(winner), Code: v.Code, Class: v.Class, Duration: now.Sub(c.callStart),
+	})
 }
 
 // raised returns the value a hedge panicked with, and whether one did. The caller raises it

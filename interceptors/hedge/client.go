@@ -81,10 +81,12 @@ func (p *Policy) prepare(ctx context.Context, method string, req, reply any, cc 
 }
 
 // decide decides a unary call whose attempt 1 returned err: it finishes attempt 1, waits for
-// the hedges, and returns the call's error.
+// the hedges, and returns the call's error. A winning hedge's HedgeWon is sent once its reply
+// is the caller's: a panic of the observer on it leaves the caller with the winner's reply.
 func (c *call) decide(err error) error {
 	c.finish(1, c.start, err, nil, c.firstTrailer(c.opts))
-	_, err = c.wait(err)
+	n, err := c.wait(err)
+	c.hedgeWon(n)
 	return err
 }
 

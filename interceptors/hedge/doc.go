@@ -197,7 +197,11 @@
 // not the retry-budget token it took (a Budget cannot take one back). A panic of what runs
 // for attempt 1 on the caller's goroutine once it returned (the observer on its
 // AttemptFinished or on the call's HedgeWon, the classifier) ends the call as a panic of
-// attempt 1 does.
+// attempt 1 does. HedgeWon is sent once the call has taken the winner on: when the observer
+// panics on it, the caller's reply, and the grpc.Header, grpc.Trailer and grpc.Peer call
+// options, are the winning hedge's, and a client stream that a hedge won is the winner's
+// stream for a caller that recovers the panic and reads on (RecvMsg, Header, Trailer,
+// Context), with attempt 1's context and the kept messages released.
 //
 // # Metadata
 //
@@ -229,7 +233,8 @@
 // already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
 // of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
 // panic goes on to the caller once the kept messages and attempt 1's context are released,
-// and the hedges of a reply phase canceled and returned.
+// and the hedges of a reply phase canceled and returned. A panic of the observer on the reply
+// phase's HedgeWon comes once the winner is the stream the caller sees (see Panics).
 //
 // Server-streaming and bidirectional streams are not hedged: their replies reach the caller
 // one message at a time, so after the first message there is nothing left to race, and a
@@ -253,6 +258,19 @@
 // request sent exactly once. Under a retry loop the policy finds the loop's round among the
 // call options (see internal/attempt): it numbers its attempts over the call (HedgeSent and
 // HedgeWon too) and the loop reports none of the round's attempts itself.
+//
+// A hedge refused by a policy below the hedge (a full bulkhead, the rate limit, the throttle,
+// an open breaker) ends with class rejected. That policy sends its own Rejected event to its
+// sink, knowing neither the call nor the attempt; the hedge sends the call's sink
+// (observe.WithCallSink), and that sink alone, a Rejected event of its own for the hedge, so
+// that a tracer can show on the call's trace why the hedge went nowhere while the call went on
+// without it. It is not sent to the policy's sink (WithObserver, WithCallObserver): the
+// rejection is counted once there, by the policy that refused.
+//
+//	| event    | when                                | fields                                                |
+//	|----------|-------------------------------------|-------------------------------------------------------|
+//	| Rejected | a policy below refused a hedge (to  | Attempt (the hedge's), Policy, Reason, Delay (retry   |
+//	|          | the call's sink only)               | after) of the refusal, Code, Class (rejected)         |
 //
 // The two times differ in where they start. HedgeSent's Delay is the hedging delay the policy
 // waited before that hedge (with pushback, and k-1 delays for hedge k): it runs from the first

@@ -374,25 +374,8 @@ func TestStreamReplyObserverPanicReleases(t *testing.T) {
 	}
 }
 
-// receiveOne opens a client stream of MethodCheck through p on streamer, sends one message,
-// closes the send side and receives the reply on a goroutine of its own. It returns the
-// stream and a channel that gives the panic RecvMsg raised (nil: none) once it has returned.
+// receiveOne is receiveInto with a reply of its own.
 func receiveOne(t *testing.T, ctx context.Context, p *Policy, streamer grpc.Streamer) (grpc.ClientStream, <-chan any) {
 	t.Helper()
-	cs, err := p.Stream()(ctx, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	recovered := make(chan any, 1)
-	go func() {
-		defer func() { recovered <- recover() }()
-		_ = cs.RecvMsg(&kycv1.CheckResponse{})
-	}()
-	return cs, recovered
+	return receiveInto(t, ctx, p, streamer, &kycv1.CheckResponse{})
 }

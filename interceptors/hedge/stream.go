@@ -225,7 +225,8 @@ func (s *stream) RecvMsg(m any) error {
 			// Attempt 1 panicked (its RecvMsg, or its Trailer read for the server's
 			// pushback), or what ran for it here once it returned (the observer, the
 			// classifier): the panic goes on to the caller, once the hedges have been
-			// canceled and have returned. The call is not reused.
+			// canceled and have returned. The call is not reused. After a panic of the
+			// observer on HedgeWon, the winner stays the stream the caller sees.
 			c.unwind()
 			s.done(nil)
 		}
@@ -237,14 +238,18 @@ func (s *stream) RecvMsg(m any) error {
 	}
 	c.finish(1, c.start, err, nil, trailer)
 	decider, err := c.wait(err)
-	decided = true
 	var won grpc.ClientStream
 	if decider > 1 {
 		won = c.outs[decider-1].stream
 	}
+	// The winner is the stream the caller sees before HedgeWon is sent: when the observer
+	// panics on it, a caller that recovers reads on from the winner (the deferred done(nil)
+	// leaves the stream the caller sees as it is).
+	s.done(won)
+	c.hedgeWon(decider)
+	decided = true
 	pv, panicked := c.raised()
 	c.release()
-	s.done(won)
 	if panicked {
 		panic(pv) // a hedge's, raised here as attempt 1's would be
 	}

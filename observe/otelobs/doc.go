@@ -21,7 +21,8 @@
 //	| bulwark.retry_scheduled  | a retry will follow a sleep    | bulwark.attempt (the failed one), code, class, bulwark.backoff_ms, bulwark.pushback |
 //	| bulwark.retries_exhausted| retrying stopped               | bulwark.attempts, bulwark.reason (max_attempts, budget, deadline, ...)  |
 //	| bulwark.hedge_sent       | a hedge left                   | bulwark.attempt, bulwark.hedge.after_ms, bulwark.reason                |
-//	| bulwark.rejected         | a policy of ours refused       | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
+//	| bulwark.rejected         | a policy of ours refused the   | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
+//	|                          | call, or a hedge (see below)   | (and bulwark.attempt, for a hedge)                                      |
 //	| bulwark.fallback_served  | a fallback answered instead    | rpc.grpc.status_code, bulwark.class (of the error it replaced)          |
 //
 // and, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
@@ -29,6 +30,14 @@
 // bulwark.hedge.winner, bulwark.fallback (true when a fallback answered: the call then ends OK,
 // its class success), and for a rejected call the bulwark.rejected event's attributes. The
 // span's status is Error, described by the code's name alone, when the call did not end OK.
+//
+// A hedge that a policy below the hedging one refused (a full bulkhead, an empty rate limit,
+// an open breaker), while the call went on without it, gets a bulwark.rejected event of its
+// own, with the hedge's bulwark.attempt, at the time of the refusal: beside the hedge's
+// bulwark.attempt event (class rejected), it says who refused the hedge and why. The call
+// span's attributes stay those of the call's end. The hedging policy sends it to the call's
+// recorder (see package hedge), one at most per hedge sent, so these events are bounded by
+// the call's attempts, as the attempt events are.
 //
 // WithCallSpan(false) records all this on the caller's active span instead of a span of its
 // own, for a caller that already opens one span per call.

@@ -255,6 +255,15 @@ func (r *recorder) Observe(e observe.Event) {
 		))
 	case observe.HedgeWon:
 		r.span.SetAttributes(KeyHedgeWinner.Int(e.Attempt))
+	case observe.Rejected:
+		// A hedge a policy below the hedging one refused, while the call went on without it
+		// (the only Rejected a call's sink is sent): an event, not the span's attributes,
+		// which say how the call ended. A rejection that ends the call is recorded by end.
+		attrs := r.rejection(e.Policy, e.Reason, e.Service, e.Delay)
+		if e.Attempt > 0 {
+			attrs = append(attrs, KeyAttempt.Int(e.Attempt))
+		}
+		r.span.AddEvent(EventRejected, trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
 	case observe.FallbackServed:
 		r.span.AddEvent(EventFallback, trace.WithTimestamp(e.Time), trace.WithAttributes(
 			KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String()),
@@ -291,13 +300,7 @@ func (r *recorder) end(err error) {
 			// its Error and GRPCStatus do, rather than panicking the caller's call here.
 			rej = &codes.Rejection{}
 		}
-		attrs := []attribute.KeyValue{KeyRejectedBy.String(rej.Policy), KeyReason.String(rej.Reason)}
-		if rej.RetryAfter > 0 {
-			attrs = append(attrs, KeyRetryAfter.Float64(ms(rej.RetryAfter)))
-		}
-		if rej.Policy == observe.PolicyBreaker {
-			attrs = append(attrs, KeyBreaker.String(r.t.breakerState(rej.Service, r.method)))
-		}
+		attrs := r.rejection(rej.Policy, rej.Reason, rej.Service, rej.RetryAfter)
 		r.span.AddEvent(EventRejected, trace.WithAttributes(attrs...))
 		r.span.SetAttributes(attrs...)
 	}
@@ -309,6 +312,20 @@ func (r *recorder) end(err error) {
 		r.span.SetStatus(otelcodes.Error, status.Code(err).String())
 	}
 	r.finish()
+}
+
+// rejection returns the attributes of a rejection by policy, for reason, of a call of the
+// call's method to service, which may come back after retryAfter (0: unknown): the
+// bulwark.rejected event's, and a rejected call span's.
+func (r *recorder) rejection(policy, reason, service string, retryAfter time.Duration) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{KeyRejectedBy.String(policy), KeyReason.String(reason)}
+	if retryAfter > 0 {
+		attrs = append(attrs, KeyRetryAfter.Float64(ms(retryAfter)))
+	}
+	if policy == observe.PolicyBreaker {
+		attrs = append(attrs, KeyBreaker.String(r.t.breakerState(service, r.method)))
+	}
+	return attrs
 }
 
 func (r *recorder) finish() {

@@ -58,6 +58,13 @@ type env struct {
 // order.
 func newEnv(t *testing.T, mp config.Profile, srv *testkit.Server, extra ...grpc.DialOption) *env {
 	t.Helper()
+	return newEnvWith(t, mp, srv, nil, extra...)
+}
+
+// newEnvWith is newEnv with options of the suite's besides the tracer as its observer (a fake
+// clock, another observer).
+func newEnvWith(t *testing.T, mp config.Profile, srv *testkit.Server, suiteOpts []interceptors.Option, extra ...grpc.DialOption) *env {
+	t.Helper()
 	e := &env{exp: tracetest.NewInMemoryExporter(), srv: testkit.Start(t, srv)}
 	e.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(e.exp))
 	t.Cleanup(func() { _ = e.tp.Shutdown(context.Background()) })
@@ -67,7 +74,7 @@ func newEnv(t *testing.T, mp config.Profile, srv *testkit.Server, extra ...grpc.
 		Profiles: map[string]config.Profile{"p": mp},
 		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}, svcOCR: {Profile: "p"}, "kyc.v1.LivenessService": {Profile: "p"}},
 	}
-	s, err := interceptors.New(cfg, interceptors.WithObserver(tr))
+	s, err := interceptors.New(cfg, append([]interceptors.Option{interceptors.WithObserver(tr)}, suiteOpts...)...)
 	if err != nil {
 		t.Fatalf("interceptors.New: %v", err)
 	}
