@@ -85,6 +85,7 @@ type Breaker struct {
 	probeWaitEnds time.Time     // Guarded by mu: with every probe slot taken, when the wait for one to report ends.
 	probeOK       int           // Guarded by mu: successful probes in this half-open period.
 	stats         Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
+	changes       changeQueue   // Guarded by mu: state changes made and not yet sent to the sink.
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -297,11 +298,14 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 	} else if b.slowOn && p.b != nil {
 		p.start = now.Sub(b.origin)
 	}
+	emit := b.queueLocked(change)
 	b.mu.Unlock()
-	if change.reason != "" && p.b != nil {
-		b.emitAdmitted(change, p)
-	} else {
-		b.emitChange(change)
+	if emit {
+		if p.b != nil {
+			b.emitAdmitted(p)
+		} else {
+			b.emitQueued()
+		}
 	}
 	if !rejected {
 		return p, nil
@@ -331,7 +335,7 @@ func (p Permit) Record(class codes.Class) {
 	p.b.record(p, class)
 }
 
-// change is a state transition to announce once the lock is released.
+// change is a state transition to announce once the lock is released (queueLocked).
 type change struct {
 	from, to State
 	reason   string
@@ -386,9 +390,10 @@ func (b *Breaker) record(p Permit, class codes.Class) {
 			}
 		}
 	}
+	emit := b.queueLocked(ch)
 	b.mu.Unlock()
-	if ch.reason != "" {
-		b.emitChange(ch)
+	if emit {
+		b.emitQueued()
 	}
 }
 
@@ -542,11 +547,117 @@ func (b *Breaker) publishLocked() {
 	b.word.Store(b.gen<<stateBits | uint64(b.state))
 }
 
+// maxQueuedChanges bounds the state changes a breaker keeps while its sink is busy with an
+// earlier one (see changeQueue.push).
+const maxQueuedChanges = 16
+
+// changeQueue holds the state changes made and not yet sent to the sink, oldest first, in a
+// ring made on the first change of a breaker with a sink and reused; and whether a goroutine is
+// sending them (Breaker.emitQueued).
+type changeQueue struct {
+	ring    *[maxQueuedChanges]change
+	head    int // The oldest.
+	n       int
+	sending bool
+}
+
+// push adds c, the change made after every change queued (c.from is the newest's to), and
+// reports whether the caller is to send the queue: no other goroutine is sending it.
+//
+// With the ring full (a sink held in Observe) it folds c into the newest change instead: that
+// one then leads from its own from to c's to, with c's reason, time and open interval; should it
+// lead back where it came from, the two cancel out and c is folded into the one before, which
+// leads to c's to already. Either way the queue stays a chain that ends in the breaker's state.
+func (q *changeQueue) push(c change) (send bool) {
+	if q.ring == nil {
+		q.ring = new([maxQueuedChanges]change)
+	}
+	if q.n < maxQueuedChanges {
+		q.ring[(q.head+q.n)%maxQueuedChanges] = c
+		q.n++
+	} else {
+		newest := &q.ring[(q.head+q.n-1)%maxQueuedChanges]
+		if newest.from == c.to {
+			q.n--
+			newest = &q.ring[(q.head+q.n-1)%maxQueuedChanges]
+		}
+		c.from = newest.from
+		*newest = c
+	}
+	send = !q.sending
+	q.sending = true
+	return send
+}
+
+// pop removes and returns the oldest change; with none left, the sending is over.
+func (q *changeQueue) pop() (change, bool) {
+	if q.n == 0 {
+		q.sending = false
+		return change{}, false
+	}
+	c := q.ring[q.head]
+	q.head = (q.head + 1) % maxQueuedChanges
+	q.n--
+	return c, true
+}
+
+// queueLocked queues c, when it is a change and there is a sink, and reports whether the
+// caller is to send the queue (emitQueued) once it releases the lock: no other goroutine is
+// sending it. The changes are queued in the order they are made, under the lock, and one
+// goroutine at a time sends them, so the sink gets them in that order; the sink is never called
+// under the lock, and a sink that calls back into the breaker from Observe (State, Stats, Reset)
+// only queues the changes it makes, for the goroutine sending to send next. Their times never
+// go back either: each is read under the lock, but for the changes that time alone decides
+// (tickLocked), whose time is past a deadline set with or after the change before.
+func (b *Breaker) queueLocked(c change) bool {
+	if c.reason == "" || b.sink == nil {
+		return false
+	}
+	return b.changes.push(c)
+}
+
+// unlockEmit queues c, releases the lock and, unless another goroutine is at it, sends the
+// queued changes.
+func (b *Breaker) unlockEmit(c change) {
+	emit := b.queueLocked(c)
+	b.mu.Unlock()
+	if emit {
+		b.emitQueued()
+	}
+}
+
+// emitQueued sends the queued changes, oldest first, until none is left; the caller took the
+// sending over in queueLocked, and gives it up here. Changes queued meanwhile, by other
+// goroutines or by the sink itself, are sent in turn.
+func (b *Breaker) emitQueued() {
+	for {
+		b.mu.Lock()
+		c, ok := b.changes.pop()
+		b.mu.Unlock()
+		if !ok {
+			return
+		}
+		b.emitNext(c)
+	}
+}
+
+// emitNext sends c, taken from the queue. Should the sink panic (a sink's bug) or end the
+// goroutine, the changes still queued are sent all the same, from a deferred call, and the panic
+// then goes on with its own stack, as observe.Multi passes an event on past a sink that panics:
+// the sending is given up only with an empty queue, so no change waits for the next one.
+func (b *Breaker) emitNext(c change) {
+	sent := false
+	defer func() {
+		if !sent {
+			b.emitQueued()
+		}
+	}()
+	b.emitChange(c)
+	sent = true
+}
+
 // emitChange sends a state-change event, outside the lock.
 func (b *Breaker) emitChange(c change) {
-	if c.reason == "" || b.sink == nil {
-		return
-	}
 	b.sink.Observe(observe.Event{
 		Kind: observe.BreakerStateChanged, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
@@ -554,18 +665,19 @@ func (b *Breaker) emitChange(c change) {
 	})
 }
 
-// emitAdmitted is emitChange for the change made by the call that p admits: the turn to
-// half-open, of which p is the first probe. Should the event panic (a sink's bug), p goes back
-// as a call that counts as neither as the panic goes on, since its caller never gets it: else
-// the breaker would stay half-open with a probe that never ends, and refuse every call.
-func (b *Breaker) emitAdmitted(c change, p Permit) {
+// emitAdmitted is emitQueued for a call that Allow admits as it makes a change: the turn to
+// half-open, of which p is the first probe. Should an event panic (a sink's bug) on the
+// admitted caller's goroutine, p goes back as a call that counts as neither as the panic goes
+// on, since its caller never gets it: else the breaker would stay half-open with a probe that
+// never ends, and refuse every call.
+func (b *Breaker) emitAdmitted(p Permit) {
 	sent := false
 	defer func() {
 		if !sent {
 			p.Record(codes.Canceled)
 		}
 	}()
-	b.emitChange(c)
+	b.emitQueued()
 	sent = true
 }
 
@@ -580,8 +692,7 @@ func (b *Breaker) State() State {
 	b.mu.Lock()
 	ch := b.tickLocked(now)
 	s := b.state
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockEmit(ch)
 	return s
 }
 
@@ -598,8 +709,7 @@ func (b *Breaker) Stats() Stats {
 	s.State = b.state
 	s.ConsecutiveFailures = b.consecFails
 	s.WindowCalls, s.WindowFailures, s.WindowSlowCalls = b.win.calls, b.win.failures, b.win.slow
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockEmit(ch)
 	return s
 }
 
@@ -624,8 +734,7 @@ func (b *Breaker) Reset() {
 		b.publishLocked()
 	}
 	b.stats = Stats{}
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockEmit(ch)
 }
 
 func (b *Breaker) operate(to State, reason string) {
@@ -634,8 +743,7 @@ func (b *Breaker) operate(to State, reason string) {
 	if b.state != to {
 		ch = b.toLocked(to, reason, time.Time{})
 	}
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockEmit(ch)
 }
 
 // Execute runs fn if the breaker admits it and reports fn's error as Permit.Done does. It
