@@ -258,12 +258,12 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 	// half-open wait for probes, or to time a call for slow-call accounting. Rejection events
 	// read it after the lock.
 	var (
-		now    time.Time
-		change change
+		now  time.Time
+		send bool
 	)
 	if b.state == Open || b.state == HalfOpen || b.slowOn {
 		now = b.clock.Now()
-		change = b.tickLocked(now)
+		send = b.tickLocked(now)
 	}
 	var (
 		p          Permit
@@ -298,9 +298,8 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 	} else if b.slowOn && p.b != nil {
 		p.start = now.Sub(b.origin)
 	}
-	emit := b.queueLocked(change)
 	b.mu.Unlock()
-	if emit {
+	if send {
 		if p.b != nil {
 			b.emitAdmitted(p)
 		} else {
@@ -369,13 +368,25 @@ func (b *Breaker) record(p Permit, class codes.Class) {
 		b.mu.Unlock()
 		return
 	}
-	var ch change
+	var (
+		ch   change
+		send bool
+	)
 	switch b.state {
 	case Closed:
 		if !class.Ignored() {
 			ch = b.closedOutcomeLocked(failure, slow, elapsed)
 		}
 	case HalfOpen:
+		if b.probes >= b.cfg.HalfOpenMaxCalls {
+			// Every slot was taken: a report after the wait for one has ended comes too
+			// late, whether or not anything has looked at the breaker since. The breaker
+			// gives up on the probes as of the wait's end (tickLocked), and drops the report.
+			if send = b.tickLocked(b.clock.Now()); p.gen != b.gen {
+				b.stats.Dropped++
+				break
+			}
+		}
 		b.probes--
 		switch {
 		case class.Ignored():
@@ -390,7 +401,7 @@ func (b *Breaker) record(p Permit, class codes.Class) {
 			}
 		}
 	}
-	emit := b.queueLocked(ch)
+	emit := b.queueLocked(ch) || send
 	b.mu.Unlock()
 	if emit {
 		b.emitQueued()
@@ -504,21 +515,20 @@ func (b *Breaker) nextOpenForLocked() time.Duration {
 	return time.Duration(next)
 }
 
-// tickLocked makes the lazy transitions that time alone decides: open → half-open once the open
-// interval has passed, and half-open → open once every probe slot has been taken for
-// HalfOpenMaxWait with no probe reporting (as after a failed probe: the next, longer interval).
-func (b *Breaker) tickLocked(now time.Time) change {
-	switch b.state {
-	case Open:
-		if !now.Before(b.openUntil) {
-			return b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)
-		}
-	case HalfOpen:
-		if b.probes >= b.cfg.HalfOpenMaxCalls && !now.Before(b.probeWaitEnds) {
-			return b.openAtLocked(ReasonHalfOpenMaxWait, now)
-		}
+// tickLocked makes the lazy transitions that time alone decides, queues them (queueLocked) and
+// reports whether the caller is to send the queue: half-open → open once every probe slot has
+// been taken for HalfOpenMaxWait with no probe reporting (as after a failed probe: for the
+// next, longer interval), and open → half-open once the open interval has passed. The first is
+// made as of the wait's end, whenever it is looked at, so that the next interval runs from
+// then and may have passed too: then the second follows.
+func (b *Breaker) tickLocked(now time.Time) (send bool) {
+	if b.state == HalfOpen && b.probes >= b.cfg.HalfOpenMaxCalls && !now.Before(b.probeWaitEnds) {
+		send = b.queueLocked(b.openAtLocked(ReasonHalfOpenMaxWait, b.probeWaitEnds))
 	}
-	return change{}
+	if b.state == Open && !now.Before(b.openUntil) {
+		send = b.queueLocked(b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)) || send
+	}
+	return send
 }
 
 // toLocked moves the breaker to state to, starting a new generation: outcomes of calls admitted
@@ -608,7 +618,7 @@ func (q *changeQueue) pop() (change, bool) {
 // under the lock, and a sink that calls back into the breaker from Observe (State, Stats, Reset)
 // only queues the changes it makes, for the goroutine sending to send next. Their times never
 // go back either: each is read under the lock, but for the changes that time alone decides
-// (tickLocked), whose time is past a deadline set with or after the change before.
+// (tickLocked), timed at or past a deadline set with or after the change before.
 func (b *Breaker) queueLocked(c change) bool {
 	if c.reason == "" || b.sink == nil {
 		return false
@@ -616,12 +626,11 @@ func (b *Breaker) queueLocked(c change) bool {
 	return b.changes.push(c)
 }
 
-// unlockEmit queues c, releases the lock and, unless another goroutine is at it, sends the
+// unlockSend releases the lock and, when send is set (queueLocked, tickLocked), sends the
 // queued changes.
-func (b *Breaker) unlockEmit(c change) {
-	emit := b.queueLocked(c)
+func (b *Breaker) unlockSend(send bool) {
 	b.mu.Unlock()
-	if emit {
+	if send {
 		b.emitQueued()
 	}
 }
@@ -690,9 +699,9 @@ func (b *Breaker) State() State {
 	}
 	now := b.clock.Now()
 	b.mu.Lock()
-	ch := b.tickLocked(now)
+	send := b.tickLocked(now)
 	s := b.state
-	b.unlockEmit(ch)
+	b.unlockSend(send)
 	return s
 }
 
@@ -701,7 +710,7 @@ func (b *Breaker) State() State {
 func (b *Breaker) Stats() Stats {
 	now := b.clock.Now()
 	b.mu.Lock()
-	ch := b.tickLocked(now)
+	send := b.tickLocked(now)
 	if b.win.buckets != nil {
 		b.win.advance(now.Sub(b.origin))
 	}
@@ -709,7 +718,7 @@ func (b *Breaker) Stats() Stats {
 	s.State = b.state
 	s.ConsecutiveFailures = b.consecFails
 	s.WindowCalls, s.WindowFailures, s.WindowSlowCalls = b.win.calls, b.win.failures, b.win.slow
-	b.unlockEmit(ch)
+	b.unlockSend(send)
 	return s
 }
 
@@ -734,7 +743,7 @@ func (b *Breaker) Reset() {
 		b.publishLocked()
 	}
 	b.stats = Stats{}
-	b.unlockEmit(ch)
+	b.unlockSend(b.queueLocked(ch))
 }
 
 func (b *Breaker) operate(to State, reason string) {
@@ -743,7 +752,7 @@ func (b *Breaker) operate(to State, reason string) {
 	if b.state != to {
 		ch = b.toLocked(to, reason, time.Time{})
 	}
-	b.unlockEmit(ch)
+	b.unlockSend(b.queueLocked(ch))
 }
 
 // Execute runs fn if the breaker admits it and reports fn's error as Permit.Done does. It

@@ -37,8 +37,9 @@
 //	| disabled    | every call, counting nothing    | only by Reset (to closed) or ForceOpen                   |
 //
 // The open → half_open move is lazy: it happens on the first Allow, State or Stats at or after
-// the deadline. So is the move back to open when the probes never report. No goroutine or
-// timer runs in the background.
+// the deadline. So is the move back to open when the probes never report (a probe's late report
+// makes it too), but as of the wait's end: see below. No goroutine or timer runs in the
+// background.
 //
 // # Probes that never report
 //
@@ -49,8 +50,11 @@
 // the taking of the last free one) with no probe reporting, the breaker gives up on them and
 // reopens, as after a failed probe, for the next, longer interval, with reason
 // half_open_max_wait (ReasonHalfOpenMaxWait); the next interval admits fresh probes, and the
-// given-up probes' reports, when they come, are dropped (see Generations). A free slot admits
-// calls however long the half-open period lasts, so probes that report one after another
+// given-up probes' reports, when they come, are dropped (see Generations). The breaker gives up
+// as of the wait's end, whenever something next looks at it: the next interval runs from then,
+// the event is timed then, and a report that comes after it is dropped even when nothing has
+// looked in between: what the breaker does does not hang on when it is looked at. A free slot
+// admits calls however long the half-open period lasts, so probes that report one after another
 // (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
 //
 // The default, 1m (or SlowCallDuration, if longer), is above the deadline of nearly any RPC, so

@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -254,6 +255,90 @@ func TestHalfOpenMaxWaitValidation(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("New err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The half-open breaker gives up on probes that hold every slot as of the end of the wait for
+// them, whenever it is looked at: the next open interval runs from the wait's end, and a
+// probe's report after the wait's end is dropped, whether or not anything has looked at the
+// breaker since. So a refused caller that comes back when told (RetryAfter) gets in even when
+// no call came in between. Before the fix the move was made, and the interval timed, from the
+// first look or report after the wait: a lone caller that came back when told found the
+// breaker just reopened, and a probe that reported late, with nothing in between, still
+// closed it or reopened it from then.
+func TestHalfOpenMaxWaitRunsFromTheWaitsEnd(t *testing.T) {
+	allow := func(b *Breaker, _ Permit) error { _, err := b.Allow(); return err }
+	tests := []struct {
+		name        string
+		after       time.Duration // From the stuck probe's admission, with nothing looking.
+		act         func(b *Breaker, stuck Permit) error
+		wantErr     time.Duration // > 0: act is refused with this RetryAfter.
+		wantState   State
+		wantEvents  []string // From→To (reason) at (since the probe's admission), for Delay.
+		wantDropped uint64
+	}{
+		{
+			name: "Allow after the wait and the interval", after: 12 * time.Second, act: allow,
+			wantState:  HalfOpen,
+			wantEvents: []string{"half_open→open (half_open_max_wait) at 10s for 2s", "open→half_open (recovery_timeout) at 12s for 0s"},
+		},
+		{
+			name: "Allow within the interval", after: 11 * time.Second, act: allow, wantErr: time.Second,
+			wantState:  Open,
+			wantEvents: []string{"half_open→open (half_open_max_wait) at 10s for 2s"},
+		},
+		{
+			name: "Stats after the wait and the interval", after: 12 * time.Second, act: func(b *Breaker, _ Permit) error { b.Stats(); return nil },
+			wantState:  HalfOpen,
+			wantEvents: []string{"half_open→open (half_open_max_wait) at 10s for 2s", "open→half_open (recovery_timeout) at 12s for 0s"},
+		},
+		{
+			name: "the probe succeeds after the wait", after: 11 * time.Second, act: func(_ *Breaker, p Permit) error { p.Done(nil); return nil },
+			wantState:   Open,
+			wantEvents:  []string{"half_open→open (half_open_max_wait) at 10s for 2s"},
+			wantDropped: 1,
+		},
+		{
+			name: "the probe fails after the wait", after: 11 * time.Second, act: func(_ *Breaker, p Permit) error { p.Done(errFail); return nil },
+			wantState:   Open,
+			wantEvents:  []string{"half_open→open (half_open_max_wait) at 10s for 2s"},
+			wantDropped: 1,
+		},
+		{
+			name: "the probe succeeds after the wait and the interval", after: 12 * time.Second, act: func(_ *Breaker, p Permit) error { p.Done(nil); return nil },
+			wantState:   HalfOpen,
+			wantEvents:  []string{"half_open→open (half_open_max_wait) at 10s for 2s", "open→half_open (recovery_timeout) at 12s for 0s"},
+			wantDropped: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk, rec := newTest(t, stuckCfg) // Open 1s, then 2s; probes given up on after 10s.
+			trip(t, b, clk)
+			clk.Advance(time.Second)
+			stuck := allowed(t, b)
+			at := clk.Now()
+			rec.Reset()
+
+			clk.Advance(tt.after)
+			err := tt.act(b, stuck)
+			switch {
+			case tt.wantErr == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr > 0 && (err == nil || rejection(t, err).RetryAfter != tt.wantErr):
+				t.Fatalf("err = %v, want a rejection with RetryAfter %v", err, tt.wantErr)
+			}
+			var got []string
+			for _, e := range rec.Events(observe.BreakerStateChanged) {
+				got = append(got, fmt.Sprintf("%s→%s (%s) at %v for %v", e.From, e.To, e.Reason, e.Time.Sub(at), e.Delay))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantEvents) {
+				t.Fatalf("events %q,\nwant %q", got, tt.wantEvents)
+			}
+			if st := b.Stats(); st.State != tt.wantState || st.Dropped != tt.wantDropped {
+				t.Fatalf("state %v with %d dropped, want %v with %d", st.State, st.Dropped, tt.wantState, tt.wantDropped)
 			}
 		})
 	}
