@@ -230,9 +230,9 @@ type Permit struct {
 }
 
 // Allow asks to make one call. It returns a Permit when the call may go ahead, or a
-// *codes.Rejection wrapping ErrOpen (code Unavailable, reason CIRCUIT_OPEN, RetryAfter the time
-// until the next probe is admitted, when known) when it may not. Allow in the closed state takes
-// no lock and allocates nothing.
+// *codes.Rejection wrapping ErrOpen (code Unavailable, reason CIRCUIT_OPEN, RetryAfter, when
+// known, the longest wait until a probe is admitted) when it may not. Allow in the closed state
+// takes no lock and allocates nothing.
 func (b *Breaker) Allow() (Permit, error) { return b.allow(b.method) }
 
 func (b *Breaker) allow(method string) (Permit, error) {
@@ -284,9 +284,12 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 			}
 			p = Permit{b: b, gen: b.gen}
 		} else {
-			// The probes in flight decide what comes next; should one fail, the breaker
-			// reopens for the next, longer interval: the longest a caller may have to wait.
-			rejected, retryAfter = true, b.nextOpenForLocked()
+			// The probes in flight decide what comes next. The longest a caller may have
+			// to wait is while none of them reports, until the breaker gives up on them
+			// (probeWaitEnds, later than now: else tickLocked would have), and then for the
+			// next, longer open interval. A probe that fails reopens it for that interval
+			// sooner; one that succeeds or gives its slot back admits a call at once.
+			rejected, retryAfter = true, addDurations(b.probeWaitEnds.Sub(now), b.nextOpenForLocked())
 		}
 	case Open:
 		rejected, retryAfter = true, b.openUntil.Sub(now)
@@ -515,12 +518,20 @@ func (b *Breaker) nextOpenForLocked() time.Duration {
 	return time.Duration(next)
 }
 
+// addDurations returns a+b, for a and b not negative, at most the longest Duration.
+func addDurations(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
 // tickLocked makes the lazy transitions that time alone decides, queues them (queueLocked) and
 // reports whether the caller is to send the queue: half-open → open once every probe slot has
 // been taken for HalfOpenMaxWait with no probe reporting (as after a failed probe: for the
 // next, longer interval), and open → half-open once the open interval has passed. The first is
 // made as of the wait's end, whenever it is looked at, so that the next interval runs from
-// then and may have passed too: then the second follows.
+// then (as a refused caller was told) and may have passed too: then the second follows.
 func (b *Breaker) tickLocked(now time.Time) (send bool) {
 	if b.state == HalfOpen && b.probes >= b.cfg.HalfOpenMaxCalls && !now.Before(b.probeWaitEnds) {
 		send = b.queueLocked(b.openAtLocked(ReasonHalfOpenMaxWait, b.probeWaitEnds))

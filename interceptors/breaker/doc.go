@@ -53,9 +53,9 @@
 // given-up probes' reports, when they come, are dropped (see Generations). The breaker gives up
 // as of the wait's end, whenever something next looks at it: the next interval runs from then,
 // the event is timed then, and a report that comes after it is dropped even when nothing has
-// looked in between: what the breaker does does not hang on when it is looked at. A free slot
-// admits calls however long the half-open period lasts, so probes that report one after another
-// (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
+// looked in between, so that a caller told when to come back (RetryAfter, below) finds fresh
+// probes admitted. A free slot admits calls however long the half-open period lasts, so probes
+// that report one after another (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
 //
 // The default, 1m (or SlowCallDuration, if longer), is above the deadline of nearly any RPC, so
 // a probe that is merely slow gets to answer, and twice the default RecoveryTimeout, so probes
@@ -209,9 +209,11 @@
 // A rejection is a *codes.Rejection: status.Code(err) is Unavailable, errors.Is(err, ErrOpen) is
 // true, and the status carries a google.rpc.ErrorInfo (reason CIRCUIT_OPEN, domain
 // codes.Domain, metadata policy=breaker and service) and, when the wait is known, a
-// google.rpc.RetryInfo. RetryAfter is the time left in the open state; in half-open with every
-// probe slot taken it is the next open interval (the longest wait, should a probe fail); a
-// forced-open breaker gives none.
+// google.rpc.RetryInfo. RetryAfter is the time left in the open state. In half-open with every
+// probe slot taken it is the longest a caller may have to wait: should no probe report, the
+// time left until HalfOpenMaxWait gives up on them, plus the next open interval that follows
+// (a probe that fails reopens the breaker for that interval sooner; one that succeeds, or
+// gives its slot back, admits a call at once). A forced-open breaker gives none.
 //
 // # Cost
 //

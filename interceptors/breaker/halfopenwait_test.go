@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -106,21 +107,20 @@ func errString(err error) string {
 func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 	type step struct {
 		advance time.Duration
-		allow   bool // Allow: expect it admitted (true) or refused (false)
-		report  int  // > 0: report the success of probe report-1 (by admission order) instead
+		allow   bool          // Allow: expect it admitted (true) or refused (false)
+		retry   time.Duration // Refused: its RetryAfter, the rest of the wait, then the next open interval
+		report  int           // > 0: report the success of probe report-1 (by admission order) instead
 	}
 	tests := []struct {
 		name  string
 		cfg   Config
 		steps []step
-		retry time.Duration // A refused call's RetryAfter: the next open interval.
 		until time.Duration // From the last step, when the wait ends.
 	}{
 		{
 			name:  "one probe, 1ns short",
 			cfg:   stuckCfg,
-			steps: []step{{allow: true}, {advance: 10*time.Second - 1, allow: false}},
-			retry: 2 * time.Second,
+			steps: []step{{allow: true}, {advance: 10*time.Second - 1, allow: false, retry: 1 + 2*time.Second}},
 			until: 1,
 		},
 		{
@@ -129,10 +129,9 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 			steps: []step{
 				{allow: true},                           // 0: half-opens at t = 0
 				{advance: 8 * time.Second, allow: true}, // 1: slots full at 8s
-				{advance: 4 * time.Second, allow: false},
-				{advance: 6*time.Second - 1, allow: false}, // 18s - 1ns
+				{advance: 4 * time.Second, allow: false, retry: 6*time.Second + 30*time.Second},
+				{advance: 6*time.Second - 1, allow: false, retry: 1 + 30*time.Second}, // 18s - 1ns
 			},
-			retry: 30 * time.Second,
 			until: 1,
 		},
 		{
@@ -141,9 +140,8 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 			steps: []step{
 				{allow: true},                     // 0: stuck
 				{advance: time.Hour, allow: true}, // 1: the free slot, an hour later
-				{advance: 10*time.Second - 1, allow: false},
+				{advance: 10*time.Second - 1, allow: false, retry: 1 + 30*time.Second},
 			},
-			retry: 30 * time.Second,
 			until: 1,
 		},
 		{
@@ -153,9 +151,8 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 				{allow: true},                           // 0
 				{advance: 9 * time.Second, report: 1},   // 0 succeeds: 1 of 3
 				{advance: 5 * time.Second, allow: true}, // 1: full again at 14s
-				{advance: 10*time.Second - 1, allow: false},
+				{advance: 10*time.Second - 1, allow: false, retry: 1 + 30*time.Second},
 			},
-			retry: 30 * time.Second,
 			until: 1,
 		},
 	}
@@ -175,8 +172,8 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 					t.Fatalf("step %d: Allow err = %v, want admitted %v", i, err, s.allow)
 				}
 				if err != nil {
-					if got := rejection(t, err).RetryAfter; got != tt.retry {
-						t.Fatalf("step %d: RetryAfter = %v, want the next interval %v", i, got, tt.retry)
+					if got := rejection(t, err).RetryAfter; got != s.retry {
+						t.Fatalf("step %d: RetryAfter = %v, want %v", i, got, s.retry)
 					}
 					continue
 				}
@@ -257,6 +254,61 @@ func TestHalfOpenMaxWaitValidation(t *testing.T) {
 				t.Fatalf("New err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A call refused by a half-open breaker whose every probe slot is taken is told the longest it
+// may have to wait: should the probes never report, the breaker gives up on them when
+// HalfOpenMaxWait has passed since the last slot was taken and reopens for the next interval,
+// so RetryAfter is the time left of that wait plus that interval. A caller that comes back
+// then gets in (here as the fresh probe); 1ns sooner it is refused. Before the fix RetryAfter
+// was the next interval alone (2s), and a caller that came back after it was refused again,
+// for up to HalfOpenMaxWait more.
+func TestHalfOpenRetryAfterCountsTheProbeWait(t *testing.T) {
+	b, clk, _ := newTest(t, stuckCfg) // Open 1s, then 2s, 4s...; probes given up on after 10s.
+	trip(t, b, clk)
+	clk.Advance(time.Second)
+	allowed(t, b) // The probe takes every slot, and never reports.
+
+	refused := func(step string, want time.Duration) {
+		t.Helper()
+		_, err := b.Allow()
+		if got := rejection(t, err).RetryAfter; got != want {
+			t.Fatalf("%s: RetryAfter = %v, want %v", step, got, want)
+		}
+	}
+	refused("slots just filled", 10*time.Second+2*time.Second)
+	clk.Advance(3 * time.Second)
+	refused("3s into the wait", 7*time.Second+2*time.Second)
+
+	// The caller told 9s comes back 1ns early: refused (open since the wait ended, 2s left
+	// then, 1ns now); on time: admitted.
+	clk.Advance(9*time.Second - 1)
+	refused("1ns before the RetryAfter", 1)
+	clk.Advance(1)
+	fresh := allowed(t, b)
+
+	// The next period: its wait, then the next interval, 4s.
+	refused("fresh probe in flight", 10*time.Second+4*time.Second)
+	// A probe that fails reopens sooner: for the next interval from now, within what was said.
+	fresh.Done(errFail)
+	refused("after the fresh probe failed", 4*time.Second)
+}
+
+// RetryAfter adds the wait and the interval without wrapping: with both as long as a Duration
+// holds, a refused call is told the longest Duration, never a negative one.
+func TestHalfOpenRetryAfterNeverOverflows(t *testing.T) {
+	const longest = time.Duration(math.MaxInt64)
+	b, clk, _ := newTest(t, Config{ConsecutiveFailures: 1, RecoveryTimeout: longest, HalfOpenMaxWait: longest})
+	trip(t, b, clk)
+	clk.Advance(longest)
+	allowed(t, b)
+	for _, d := range []time.Duration{0, time.Hour, 100 * 365 * 24 * time.Hour} {
+		clk.Advance(d)
+		_, err := b.Allow()
+		if got := rejection(t, err).RetryAfter; got != longest {
+			t.Fatalf("after %v: RetryAfter = %v, want %v", d, got, longest)
+		}
 	}
 }
 

@@ -140,8 +140,9 @@ func (m *model) allow() (modelPermit, time.Duration, bool) {
 			}
 			return modelPermit{period: m.period, start: m.now}, 0, true
 		}
+		// The longest wait: the rest of the wait for the probes, then the next interval.
 		m.rejections++
-		return modelPermit{}, m.next(), false
+		return modelPermit{}, m.probesFullAt + m.cfg.HalfOpenMaxWait - m.now + m.next(), false
 	case Open:
 		m.rejections++
 		return modelPermit{}, m.openUntil - m.now, false
