@@ -381,34 +381,45 @@ func (b *Breaker) record(p Permit, class codes.Class) {
 			ch = b.closedOutcomeLocked(failure, slow, elapsed)
 		}
 	case HalfOpen:
-		if b.probes >= b.cfg.HalfOpenMaxCalls {
-			// Every slot was taken: a report after the wait for one has ended comes too
-			// late, whether or not anything has looked at the breaker since. The breaker
-			// gives up on the probes as of the wait's end (tickLocked), and drops the report.
-			if send = b.tickLocked(b.clock.Now()); p.gen != b.gen {
-				b.stats.Dropped++
-				break
-			}
-		}
-		b.probes--
-		switch {
-		case class.Ignored():
-		case failure:
-			ch = b.openLocked(ReasonProbeFailed)
-		case slow:
-			ch = b.openLocked(ReasonProbeSlow)
-		default:
-			b.probeOK++
-			if b.probeOK >= b.cfg.SuccessThreshold {
-				ch = b.toLocked(Closed, ReasonProbesSucceeded, time.Time{})
-			}
-		}
+		ch, send = b.probeOutcomeLocked(p.gen, class, slow)
 	}
-	emit := b.queueLocked(ch) || send
+	if ch.reason != "" {
+		send = b.queueLocked(ch) || send
+	}
 	b.mu.Unlock()
-	if emit {
+	if send {
 		b.emitQueued()
 	}
+}
+
+// probeOutcomeLocked counts the outcome of a half-open probe admitted in generation gen: its
+// slot is freed, and it closes or reopens the breaker when the rules say so. It reports the
+// change, and whether the caller is to send the queue for the changes it queued itself
+// (tickLocked).
+func (b *Breaker) probeOutcomeLocked(gen uint64, class codes.Class, slow bool) (ch change, send bool) {
+	if b.probes >= b.cfg.HalfOpenMaxCalls {
+		// Every slot was taken: a report after the wait for one has ended comes too late,
+		// whether or not anything has looked at the breaker since. The breaker gives up on
+		// the probes as of the wait's end (tickLocked), and drops the report.
+		if send = b.tickLocked(b.clock.Now()); gen != b.gen {
+			b.stats.Dropped++
+			return change{}, send
+		}
+	}
+	b.probes--
+	switch {
+	case class.Ignored():
+	case class.Failure():
+		ch = b.openLocked(ReasonProbeFailed)
+	case slow:
+		ch = b.openLocked(ReasonProbeSlow)
+	default:
+		b.probeOK++
+		if b.probeOK >= b.cfg.SuccessThreshold {
+			ch = b.toLocked(Closed, ReasonProbesSucceeded, time.Time{})
+		}
+	}
+	return ch, send
 }
 
 // closedOutcomeLocked counts a success or failure in the closed state and trips when a rule says
