@@ -192,12 +192,12 @@
 // Observe (State or Stats, which make a due change, Reset, Allow): the changes so made are
 // queued and reach it after the event it is observing.
 //
-// Should the sink panic, the changes still queued are sent all the same, and the panic then
-// goes on, with its own stack, on the goroutine that was sending (as observe.Multi passes an
-// event on past a sink that panics); the breaker goes on working, and the next change is sent
-// by the call that makes it. When the panicking goroutine's Allow had admitted a call (the turn
-// to half-open, whose first probe it is), that call goes back as one that counts as neither,
-// since its caller never gets it.
+// Should the sink panic (or end its goroutine: runtime.Goexit), the changes still queued are
+// sent all the same, and the panic then goes on, with its own stack, on the goroutine that was
+// sending (as observe.Multi passes an event on past a sink that panics); the breaker goes on
+// working, and the next change is sent by the call that makes it. When the panicking
+// goroutine's Allow had admitted a call (the turn to half-open, whose first probe it is), that
+// call goes back as one that counts as neither, since its caller never gets it.
 //
 // At most 16 changes wait while the sink is busy with an earlier one (a sink that blocks). Past
 // that, a change is folded into the newest waiting one, which then leads from its own From to

@@ -341,6 +341,45 @@ func TestPanickingSinkKeepsOrderAndTheBreaker(t *testing.T) {
 	}
 }
 
+// A sink that ends the goroutine sending (runtime.Goexit: a test's sink calling t.FailNow) with
+// another change waiting: as with a panic, the waiting change still reaches the sink, and the
+// breaker sends its later changes as they are made.
+func TestSinkEndingItsGoroutineKeepsOrderAndTheBreaker(t *testing.T) {
+	log := &changeLog{}
+	b, clk := newLogged(t, orderCfg, log)
+	g := newGate()
+	log.before = g.hold
+	var armed atomic.Bool
+	armed.Store(true)
+	log.after = func(e observe.Event) {
+		if e.To == "open" && armed.CompareAndSwap(true, false) {
+			runtime.Goexit()
+		}
+	}
+	p := allowed(t, b)
+	var (
+		wg       sync.WaitGroup
+		returned bool
+	)
+	wg.Go(func() {
+		p.Done(errFail) // closed → open: held, then the goroutine ends.
+		returned = true
+	})
+	<-g.entered
+	clk.Advance(time.Second)
+	b.State() // open → half_open: waits behind the held event.
+	close(g.release)
+	wg.Wait()
+	if returned {
+		t.Fatal("Done returned: the sink's Goexit did not end the goroutine")
+	}
+	assertChain(t, log.Events(), Closed, HalfOpen)
+	allowed(t, b).Done(nil)
+	if e := log.Events(); len(e) != 3 || e[2].To != "closed" {
+		t.Fatalf("after a successful probe the sink saw %s, want a third event to closed", chain(e))
+	}
+}
+
 // A sink whose Observe is held for a long time (a blocked writer) does not make the breaker
 // keep every change made meanwhile: past maxQueuedChanges waiting, changes are folded into
 // the newest waiting event, so that the sink, once free, sees at most that many more events,
