@@ -48,13 +48,14 @@ func TestOpenIntervalGrows(t *testing.T) {
 	trip(t, b, clk)
 	expectOpen("trip", time.Second)
 	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
-		// While a probe is in flight, a caller is told the wait should it fail: the next interval.
+		// While a probe is in flight, a caller is told the longest wait: should the probe never
+		// report, the wait for it (HalfOpenMaxWait, 1m), then the next interval.
 		p, err := b.Allow()
 		if err != nil {
 			t.Fatalf("probe %d rejected: %v", i+1, err)
 		}
-		if _, err := b.Allow(); err == nil || rejection(t, err).RetryAfter != want {
-			t.Fatalf("probe %d in flight: Allow = %v, want RetryAfter %v", i+1, err, want)
+		if _, err := b.Allow(); err == nil || rejection(t, err).RetryAfter != time.Minute+want {
+			t.Fatalf("probe %d in flight: Allow = %v, want RetryAfter %v", i+1, err, time.Minute+want)
 		}
 		p.Done(errFail)
 		if ev := lastChange(rec); ev.Reason != ReasonProbeFailed {

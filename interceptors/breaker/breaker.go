@@ -85,6 +85,7 @@ type Breaker struct {
 	probeWaitEnds time.Time     // Guarded by mu: with every probe slot taken, when the wait for one to report ends.
 	probeOK       int           // Guarded by mu: successful probes in this half-open period.
 	stats         Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
+	changes       changeQueue   // Guarded by mu: state changes made and not yet sent to the sink.
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -229,9 +230,9 @@ type Permit struct {
 }
 
 // Allow asks to make one call. It returns a Permit when the call may go ahead, or a
-// *codes.Rejection wrapping ErrOpen (code Unavailable, reason CIRCUIT_OPEN, RetryAfter the time
-// until the next probe is admitted, when known) when it may not. Allow in the closed state takes
-// no lock and allocates nothing.
+// *codes.Rejection wrapping ErrOpen (code Unavailable, reason CIRCUIT_OPEN, RetryAfter, when
+// known, the longest wait until a probe is admitted) when it may not. Allow in the closed state
+// takes no lock and allocates nothing.
 func (b *Breaker) Allow() (Permit, error) { return b.allow(b.method) }
 
 func (b *Breaker) allow(method string) (Permit, error) {
@@ -257,12 +258,12 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 	// half-open wait for probes, or to time a call for slow-call accounting. Rejection events
 	// read it after the lock.
 	var (
-		now    time.Time
-		change change
+		now  time.Time
+		send bool
 	)
 	if b.state == Open || b.state == HalfOpen || b.slowOn {
 		now = b.clock.Now()
-		change = b.tickLocked(now)
+		send = b.tickLocked(now)
 	}
 	var (
 		p          Permit
@@ -283,9 +284,12 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 			}
 			p = Permit{b: b, gen: b.gen}
 		} else {
-			// The probes in flight decide what comes next; should one fail, the breaker
-			// reopens for the next, longer interval: the longest a caller may have to wait.
-			rejected, retryAfter = true, b.nextOpenForLocked()
+			// The probes in flight decide what comes next. The longest a caller may have
+			// to wait is while none of them reports, until the breaker gives up on them
+			// (probeWaitEnds, later than now: else tickLocked would have), and then for the
+			// next, longer open interval. A probe that fails reopens it for that interval
+			// sooner; one that succeeds or gives its slot back admits a call at once.
+			rejected, retryAfter = true, addDurations(b.probeWaitEnds.Sub(now), b.nextOpenForLocked())
 		}
 	case Open:
 		rejected, retryAfter = true, b.openUntil.Sub(now)
@@ -298,10 +302,12 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 		p.start = now.Sub(b.origin)
 	}
 	b.mu.Unlock()
-	if change.reason != "" && p.b != nil {
-		b.emitAdmitted(change, p)
-	} else {
-		b.emitChange(change)
+	if send {
+		if p.b != nil {
+			b.emitAdmitted(p)
+		} else {
+			b.emitQueued()
+		}
 	}
 	if !rejected {
 		return p, nil
@@ -331,7 +337,7 @@ func (p Permit) Record(class codes.Class) {
 	p.b.record(p, class)
 }
 
-// change is a state transition to announce once the lock is released.
+// change is a state transition to announce once the lock is released (queueLocked).
 type change struct {
 	from, to State
 	reason   string
@@ -365,31 +371,55 @@ func (b *Breaker) record(p Permit, class codes.Class) {
 		b.mu.Unlock()
 		return
 	}
-	var ch change
+	var (
+		ch   change
+		send bool
+	)
 	switch b.state {
 	case Closed:
 		if !class.Ignored() {
 			ch = b.closedOutcomeLocked(failure, slow, elapsed)
 		}
 	case HalfOpen:
-		b.probes--
-		switch {
-		case class.Ignored():
-		case failure:
-			ch = b.openLocked(ReasonProbeFailed)
-		case slow:
-			ch = b.openLocked(ReasonProbeSlow)
-		default:
-			b.probeOK++
-			if b.probeOK >= b.cfg.SuccessThreshold {
-				ch = b.toLocked(Closed, ReasonProbesSucceeded, time.Time{})
-			}
-		}
+		ch, send = b.probeOutcomeLocked(p.gen, class, slow)
+	}
+	if ch.reason != "" {
+		send = b.queueLocked(ch) || send
 	}
 	b.mu.Unlock()
-	if ch.reason != "" {
-		b.emitChange(ch)
+	if send {
+		b.emitQueued()
 	}
+}
+
+// probeOutcomeLocked counts the outcome of a half-open probe admitted in generation gen: its
+// slot is freed, and it closes or reopens the breaker when the rules say so. It reports the
+// change, and whether the caller is to send the queue for the changes it queued itself
+// (tickLocked).
+func (b *Breaker) probeOutcomeLocked(gen uint64, class codes.Class, slow bool) (ch change, send bool) {
+	if b.probes >= b.cfg.HalfOpenMaxCalls {
+		// Every slot was taken: a report after the wait for one has ended comes too late,
+		// whether or not anything has looked at the breaker since. The breaker gives up on
+		// the probes as of the wait's end (tickLocked), and drops the report.
+		if send = b.tickLocked(b.clock.Now()); gen != b.gen {
+			b.stats.Dropped++
+			return change{}, send
+		}
+	}
+	b.probes--
+	switch {
+	case class.Ignored():
+	case class.Failure():
+		ch = b.openLocked(ReasonProbeFailed)
+	case slow:
+		ch = b.openLocked(ReasonProbeSlow)
+	default:
+		b.probeOK++
+		if b.probeOK >= b.cfg.SuccessThreshold {
+			ch = b.toLocked(Closed, ReasonProbesSucceeded, time.Time{})
+		}
+	}
+	return ch, send
 }
 
 // closedOutcomeLocked counts a success or failure in the closed state and trips when a rule says
@@ -499,21 +529,28 @@ func (b *Breaker) nextOpenForLocked() time.Duration {
 	return time.Duration(next)
 }
 
-// tickLocked makes the lazy transitions that time alone decides: open → half-open once the open
-// interval has passed, and half-open → open once every probe slot has been taken for
-// HalfOpenMaxWait with no probe reporting (as after a failed probe: the next, longer interval).
-func (b *Breaker) tickLocked(now time.Time) change {
-	switch b.state {
-	case Open:
-		if !now.Before(b.openUntil) {
-			return b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)
-		}
-	case HalfOpen:
-		if b.probes >= b.cfg.HalfOpenMaxCalls && !now.Before(b.probeWaitEnds) {
-			return b.openAtLocked(ReasonHalfOpenMaxWait, now)
-		}
+// addDurations returns a+b, for a and b not negative, at most the longest Duration.
+func addDurations(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
 	}
-	return change{}
+	return a + b
+}
+
+// tickLocked makes the lazy transitions that time alone decides, queues them (queueLocked) and
+// reports whether the caller is to send the queue: half-open → open once every probe slot has
+// been taken for HalfOpenMaxWait with no probe reporting (as after a failed probe: for the
+// next, longer interval), and open → half-open once the open interval has passed. The first is
+// made as of the wait's end, whenever it is looked at, so that the next interval runs from
+// then (as a refused caller was told) and may have passed too: then the second follows.
+func (b *Breaker) tickLocked(now time.Time) (send bool) {
+	if b.state == HalfOpen && b.probes >= b.cfg.HalfOpenMaxCalls && !now.Before(b.probeWaitEnds) {
+		send = b.queueLocked(b.openAtLocked(ReasonHalfOpenMaxWait, b.probeWaitEnds))
+	}
+	if b.state == Open && !now.Before(b.openUntil) {
+		send = b.queueLocked(b.toLocked(HalfOpen, ReasonRecoveryTimeout, now)) || send
+	}
+	return send
 }
 
 // toLocked moves the breaker to state to, starting a new generation: outcomes of calls admitted
@@ -542,11 +579,116 @@ func (b *Breaker) publishLocked() {
 	b.word.Store(b.gen<<stateBits | uint64(b.state))
 }
 
+// maxQueuedChanges bounds the state changes a breaker keeps while its sink is busy with an
+// earlier one (see changeQueue.push).
+const maxQueuedChanges = 16
+
+// changeQueue holds the state changes made and not yet sent to the sink, oldest first, in a
+// ring made on the first change of a breaker with a sink and reused; and whether a goroutine is
+// sending them (Breaker.emitQueued).
+type changeQueue struct {
+	ring    *[maxQueuedChanges]change
+	head    int // The oldest.
+	n       int
+	sending bool
+}
+
+// push adds c, the change made after every change queued (c.from is the newest's to), and
+// reports whether the caller is to send the queue: no other goroutine is sending it.
+//
+// With the ring full (a sink held in Observe) it folds c into the newest change instead: that
+// one then leads from its own from to c's to, with c's reason, time and open interval; should it
+// lead back where it came from, the two cancel out and c is folded into the one before, which
+// leads to c's to already. Either way the queue stays a chain that ends in the breaker's state.
+func (q *changeQueue) push(c change) (send bool) {
+	if q.ring == nil {
+		q.ring = new([maxQueuedChanges]change)
+	}
+	if q.n < maxQueuedChanges {
+		q.ring[(q.head+q.n)%maxQueuedChanges] = c
+		q.n++
+	} else {
+		newest := &q.ring[(q.head+q.n-1)%maxQueuedChanges]
+		if newest.from == c.to {
+			q.n--
+			newest = &q.ring[(q.head+q.n-1)%maxQueuedChanges]
+		}
+		c.from = newest.from
+		*newest = c
+	}
+	send = !q.sending
+	q.sending = true
+	return send
+}
+
+// pop removes and returns the oldest change; with none left, the sending is over.
+func (q *changeQueue) pop() (change, bool) {
+	if q.n == 0 {
+		q.sending = false
+		return change{}, false
+	}
+	c := q.ring[q.head]
+	q.head = (q.head + 1) % maxQueuedChanges
+	q.n--
+	return c, true
+}
+
+// queueLocked queues c, when it is a change and there is a sink, and reports whether the
+// caller is to send the queue (emitQueued) once it releases the lock: no other goroutine is
+// sending it. The changes are queued in the order they are made, under the lock, and one
+// goroutine at a time sends them, so the sink gets them in that order; the sink is never called
+// under the lock, and a sink that calls back into the breaker from Observe (State, Stats, Reset)
+// only queues the changes it makes, for the goroutine sending to send next. Their times never
+// go back either: each is read under the lock, but for the changes that time alone decides
+// (tickLocked), timed at or past a deadline set with or after the change before.
+func (b *Breaker) queueLocked(c change) bool {
+	if c.reason == "" || b.sink == nil {
+		return false
+	}
+	return b.changes.push(c)
+}
+
+// unlockSend releases the lock and, when send is set (queueLocked, tickLocked), sends the
+// queued changes.
+func (b *Breaker) unlockSend(send bool) {
+	b.mu.Unlock()
+	if send {
+		b.emitQueued()
+	}
+}
+
+// emitQueued sends the queued changes, oldest first, until none is left; the caller took the
+// sending over in queueLocked, and gives it up here. Changes queued meanwhile, by other
+// goroutines or by the sink itself, are sent in turn.
+func (b *Breaker) emitQueued() {
+	for {
+		b.mu.Lock()
+		c, ok := b.changes.pop()
+		b.mu.Unlock()
+		if !ok {
+			return
+		}
+		b.emitNext(c)
+	}
+}
+
+// emitNext sends c, taken from the queue. Should the sink panic (a sink's bug) or end the
+// goroutine, the changes still queued are sent all the same, from a deferred call, and the panic
+// then goes on with its own stack, as observe.Multi passes an event on past a sink that panics:
+// the sending is given up only with an empty queue, so no change waits for the next one.
+func (b *Breaker) emitNext(c change) {
+	sent := false
+	defer func() {
+		if !sent {
+			b.emitQueued()
+		}
+	}()
+	b.emitChange(c)
+	sent = true
+}
+
 // emitChange sends a state-change event, outside the lock.
 func (b *Breaker) emitChange(c change) {
-	if c.reason == "" || b.sink == nil {
-		return
-	}
 	b.sink.Observe(observe.Event{
 		Kind: observe.BreakerStateChanged, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
@@ -554,18 +696,19 @@ func (b *Breaker) emitChange(c change) {
 	})
 }
 
-// emitAdmitted is emitChange for the change made by the call that p admits: the turn to
-// half-open, of which p is the first probe. Should the event panic (a sink's bug), p goes back
-// as a call that counts as neither as the panic goes on, since its caller never gets it: else
-// the breaker would stay half-open with a probe that never ends, and refuse every call.
-func (b *Breaker) emitAdmitted(c change, p Permit) {
+// emitAdmitted is emitQueued for a call that Allow admits as it makes a change: the turn to
+// half-open, of which p is the first probe. Should an event panic (a sink's bug) on the
+// admitted caller's goroutine, p goes back as a call that counts as neither as the panic goes
+// on, since its caller never gets it: else the breaker would stay half-open with a probe that
+// never ends, and refuse every call.
+func (b *Breaker) emitAdmitted(p Permit) {
 	sent := false
 	defer func() {
 		if !sent {
 			p.Record(codes.Canceled)
 		}
 	}()
-	b.emitChange(c)
+	b.emitQueued()
 	sent = true
 }
 
@@ -578,10 +721,9 @@ func (b *Breaker) State() State {
 	}
 	now := b.clock.Now()
 	b.mu.Lock()
-	ch := b.tickLocked(now)
+	send := b.tickLocked(now)
 	s := b.state
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockSend(send)
 	return s
 }
 
@@ -590,7 +732,7 @@ func (b *Breaker) State() State {
 func (b *Breaker) Stats() Stats {
 	now := b.clock.Now()
 	b.mu.Lock()
-	ch := b.tickLocked(now)
+	send := b.tickLocked(now)
 	if b.win.buckets != nil {
 		b.win.advance(now.Sub(b.origin))
 	}
@@ -598,8 +740,7 @@ func (b *Breaker) Stats() Stats {
 	s.State = b.state
 	s.ConsecutiveFailures = b.consecFails
 	s.WindowCalls, s.WindowFailures, s.WindowSlowCalls = b.win.calls, b.win.failures, b.win.slow
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockSend(send)
 	return s
 }
 
@@ -624,8 +765,7 @@ func (b *Breaker) Reset() {
 		b.publishLocked()
 	}
 	b.stats = Stats{}
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockSend(b.queueLocked(ch))
 }
 
 func (b *Breaker) operate(to State, reason string) {
@@ -634,8 +774,7 @@ func (b *Breaker) operate(to State, reason string) {
 	if b.state != to {
 		ch = b.toLocked(to, reason, time.Time{})
 	}
-	b.mu.Unlock()
-	b.emitChange(ch)
+	b.unlockSend(b.queueLocked(ch))
 }
 
 // Execute runs fn if the breaker admits it and reports fn's error as Permit.Done does. It

@@ -328,8 +328,10 @@ func TestHalfOpen(t *testing.T) {
 					t.Fatalf("probe %d: Allow err = %v, want admitted %v", i, err, pr.admit)
 				}
 				if err != nil {
+					// Every slot was taken just now: the longest wait is the wait for the probes
+					// (HalfOpenMaxWait), then the next interval.
 					r := rejection(t, err)
-					if r.Reason != ReasonCircuitOpen || r.RetryAfter != b.Config().RecoveryTimeout || !errors.Is(err, ErrOpen) {
+					if r.Reason != ReasonCircuitOpen || r.RetryAfter != b.Config().HalfOpenMaxWait+b.Config().RecoveryTimeout || !errors.Is(err, ErrOpen) {
 						t.Fatalf("probe %d rejection = %+v", i, r)
 					}
 				}

@@ -37,8 +37,9 @@
 //	| disabled    | every call, counting nothing    | only by Reset (to closed) or ForceOpen                   |
 //
 // The open → half_open move is lazy: it happens on the first Allow, State or Stats at or after
-// the deadline. So is the move back to open when the probes never report. No goroutine or
-// timer runs in the background.
+// the deadline. So is the move back to open when the probes never report (a probe's late report
+// makes it too), but as of the wait's end: see below. No goroutine or timer runs in the
+// background.
 //
 // # Probes that never report
 //
@@ -49,9 +50,12 @@
 // the taking of the last free one) with no probe reporting, the breaker gives up on them and
 // reopens, as after a failed probe, for the next, longer interval, with reason
 // half_open_max_wait (ReasonHalfOpenMaxWait); the next interval admits fresh probes, and the
-// given-up probes' reports, when they come, are dropped (see Generations). A free slot admits
-// calls however long the half-open period lasts, so probes that report one after another
-// (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
+// given-up probes' reports, when they come, are dropped (see Generations). The breaker gives up
+// as of the wait's end, whenever something next looks at it: the next interval runs from then,
+// the event is timed then, and a report that comes after it is dropped even when nothing has
+// looked in between, so that a caller told when to come back (RetryAfter, below) finds fresh
+// probes admitted. A free slot admits calls however long the half-open period lasts, so probes
+// that report one after another (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
 //
 // The default, 1m (or SlowCallDuration, if longer), is above the deadline of nearly any RPC, so
 // a probe that is merely slow gets to answer, and twice the default RecoveryTimeout, so probes
@@ -173,16 +177,43 @@
 // # Events and errors
 //
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
-// Reason constants; Delay, when To is open, the open interval chosen) after each state change, and observe.Rejected (Reason CIRCUIT_OPEN, Delay the
-// RetryAfter) for each rejection. Events are emitted outside the breaker's lock; events of
-// concurrent changes may reach the sink out of order, and From and To tell each one apart.
+// Reason constants; Delay, when To is open, the open interval chosen) after each state change,
+// and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
+// rejected call sends itself.
+//
+// State changes reach the sink one at a time, in the order they were made: each event's From is
+// the To before it and their Times never go back, so a consumer that keeps the last state seen
+// (otelobs, promobs' bulwark_breaker_state without Scrape) keeps the breaker's. The sink is
+// never called under the breaker's lock. A change is queued under it, and the call that made it
+// sends the queue once it has let go of the lock, unless another call is sending it already:
+// then that call sends this change too, after the earlier ones, and this one returns at once.
+// So a call may return before its change has reached the sink, and a call whose sink is slow
+// may send the changes others made meanwhile. A sink may call back into the breaker from
+// Observe (State or Stats, which make a due change, Reset, Allow): the changes so made are
+// queued and reach it after the event it is observing.
+//
+// Should the sink panic (or end its goroutine: runtime.Goexit), the changes still queued are
+// sent all the same, and the panic then goes on, with its own stack, on the goroutine that was
+// sending (as observe.Multi passes an event on past a sink that panics); the breaker goes on
+// working, and the next change is sent by the call that makes it. When the panicking
+// goroutine's Allow had admitted a call (the turn to half-open, whose first probe it is), that
+// call goes back as one that counts as neither, since its caller never gets it.
+//
+// At most 16 changes wait while the sink is busy with an earlier one (a sink that blocks). Past
+// that, a change is folded into the newest waiting one, which then leads from its own From to
+// the new To, with the new Reason, Time and Delay (two that cancel out, open → half_open →
+// open, say, leave the one before them with the new Reason, Time and Delay), so a held sink
+// costs no more memory and, once free, still sees a chain of changes ending in the breaker's
+// state. Stats.StateChanges counts every change, folded or not.
 //
 // A rejection is a *codes.Rejection: status.Code(err) is Unavailable, errors.Is(err, ErrOpen) is
 // true, and the status carries a google.rpc.ErrorInfo (reason CIRCUIT_OPEN, domain
 // codes.Domain, metadata policy=breaker and service) and, when the wait is known, a
-// google.rpc.RetryInfo. RetryAfter is the time left in the open state; in half-open with every
-// probe slot taken it is the next open interval (the longest wait, should a probe fail); a
-// forced-open breaker gives none.
+// google.rpc.RetryInfo. RetryAfter is the time left in the open state. In half-open with every
+// probe slot taken it is the longest a caller may have to wait: should no probe report, the
+// time left until HalfOpenMaxWait gives up on them, plus the next open interval that follows
+// (a probe that fails reopens the breaker for that interval sooner; one that succeeds, or
+// gives its slot back, admits a call at once). A forced-open breaker gives none.
 //
 // # Cost
 //
@@ -190,5 +221,6 @@
 // FailureRateConfidence a recorded failure costs one square root more. Neither allocates. The
 // clock is read only when slow calls are counted or the window is time based, on state
 // changes, and by the half-open breaker's Allow, State and Stats (to time HalfOpenMaxWait). A
-// rejection allocates its error.
+// rejection allocates its error; a breaker with an observer, its queue of changes, once, on its
+// first change.
 package breaker

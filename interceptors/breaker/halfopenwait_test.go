@@ -3,6 +3,8 @@ package breaker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -105,21 +107,20 @@ func errString(err error) string {
 func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 	type step struct {
 		advance time.Duration
-		allow   bool // Allow: expect it admitted (true) or refused (false)
-		report  int  // > 0: report the success of probe report-1 (by admission order) instead
+		allow   bool          // Allow: expect it admitted (true) or refused (false)
+		retry   time.Duration // Refused: its RetryAfter, the rest of the wait, then the next open interval
+		report  int           // > 0: report the success of probe report-1 (by admission order) instead
 	}
 	tests := []struct {
 		name  string
 		cfg   Config
 		steps []step
-		retry time.Duration // A refused call's RetryAfter: the next open interval.
 		until time.Duration // From the last step, when the wait ends.
 	}{
 		{
 			name:  "one probe, 1ns short",
 			cfg:   stuckCfg,
-			steps: []step{{allow: true}, {advance: 10*time.Second - 1, allow: false}},
-			retry: 2 * time.Second,
+			steps: []step{{allow: true}, {advance: 10*time.Second - 1, allow: false, retry: 1 + 2*time.Second}},
 			until: 1,
 		},
 		{
@@ -128,10 +129,9 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 			steps: []step{
 				{allow: true},                           // 0: half-opens at t = 0
 				{advance: 8 * time.Second, allow: true}, // 1: slots full at 8s
-				{advance: 4 * time.Second, allow: false},
-				{advance: 6*time.Second - 1, allow: false}, // 18s - 1ns
+				{advance: 4 * time.Second, allow: false, retry: 6*time.Second + 30*time.Second},
+				{advance: 6*time.Second - 1, allow: false, retry: 1 + 30*time.Second}, // 18s - 1ns
 			},
-			retry: 30 * time.Second,
 			until: 1,
 		},
 		{
@@ -140,9 +140,8 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 			steps: []step{
 				{allow: true},                     // 0: stuck
 				{advance: time.Hour, allow: true}, // 1: the free slot, an hour later
-				{advance: 10*time.Second - 1, allow: false},
+				{advance: 10*time.Second - 1, allow: false, retry: 1 + 30*time.Second},
 			},
-			retry: 30 * time.Second,
 			until: 1,
 		},
 		{
@@ -152,9 +151,8 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 				{allow: true},                           // 0
 				{advance: 9 * time.Second, report: 1},   // 0 succeeds: 1 of 3
 				{advance: 5 * time.Second, allow: true}, // 1: full again at 14s
-				{advance: 10*time.Second - 1, allow: false},
+				{advance: 10*time.Second - 1, allow: false, retry: 1 + 30*time.Second},
 			},
-			retry: 30 * time.Second,
 			until: 1,
 		},
 	}
@@ -174,8 +172,8 @@ func TestHalfOpenMaxWaitNotReached(t *testing.T) {
 					t.Fatalf("step %d: Allow err = %v, want admitted %v", i, err, s.allow)
 				}
 				if err != nil {
-					if got := rejection(t, err).RetryAfter; got != tt.retry {
-						t.Fatalf("step %d: RetryAfter = %v, want the next interval %v", i, got, tt.retry)
+					if got := rejection(t, err).RetryAfter; got != s.retry {
+						t.Fatalf("step %d: RetryAfter = %v, want %v", i, got, s.retry)
 					}
 					continue
 				}
@@ -254,6 +252,145 @@ func TestHalfOpenMaxWaitValidation(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("New err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// A call refused by a half-open breaker whose every probe slot is taken is told the longest it
+// may have to wait: should the probes never report, the breaker gives up on them when
+// HalfOpenMaxWait has passed since the last slot was taken and reopens for the next interval,
+// so RetryAfter is the time left of that wait plus that interval. A caller that comes back
+// then gets in (here as the fresh probe); 1ns sooner it is refused. Before the fix RetryAfter
+// was the next interval alone (2s), and a caller that came back after it was refused again,
+// for up to HalfOpenMaxWait more.
+func TestHalfOpenRetryAfterCountsTheProbeWait(t *testing.T) {
+	b, clk, _ := newTest(t, stuckCfg) // Open 1s, then 2s, 4s...; probes given up on after 10s.
+	trip(t, b, clk)
+	clk.Advance(time.Second)
+	allowed(t, b) // The probe takes every slot, and never reports.
+
+	refused := func(step string, want time.Duration) {
+		t.Helper()
+		_, err := b.Allow()
+		if got := rejection(t, err).RetryAfter; got != want {
+			t.Fatalf("%s: RetryAfter = %v, want %v", step, got, want)
+		}
+	}
+	refused("slots just filled", 10*time.Second+2*time.Second)
+	clk.Advance(3 * time.Second)
+	refused("3s into the wait", 7*time.Second+2*time.Second)
+
+	// The caller told 9s comes back 1ns early: refused (open since the wait ended, 2s left
+	// then, 1ns now); on time: admitted.
+	clk.Advance(9*time.Second - 1)
+	refused("1ns before the RetryAfter", 1)
+	clk.Advance(1)
+	fresh := allowed(t, b)
+
+	// The next period: its wait, then the next interval, 4s.
+	refused("fresh probe in flight", 10*time.Second+4*time.Second)
+	// A probe that fails reopens sooner: for the next interval from now, within what was said.
+	fresh.Done(errFail)
+	refused("after the fresh probe failed", 4*time.Second)
+}
+
+// RetryAfter adds the wait and the interval without wrapping: with both as long as a Duration
+// holds, a refused call is told the longest Duration, never a negative one.
+func TestHalfOpenRetryAfterNeverOverflows(t *testing.T) {
+	const longest = time.Duration(math.MaxInt64)
+	b, clk, _ := newTest(t, Config{ConsecutiveFailures: 1, RecoveryTimeout: longest, HalfOpenMaxWait: longest})
+	trip(t, b, clk)
+	clk.Advance(longest)
+	allowed(t, b)
+	for _, d := range []time.Duration{0, time.Hour, 100 * 365 * 24 * time.Hour} {
+		clk.Advance(d)
+		_, err := b.Allow()
+		if got := rejection(t, err).RetryAfter; got != longest {
+			t.Fatalf("after %v: RetryAfter = %v, want %v", d, got, longest)
+		}
+	}
+}
+
+// The half-open breaker gives up on probes that hold every slot as of the end of the wait for
+// them, whenever it is looked at: the next open interval runs from the wait's end, and a
+// probe's report after the wait's end is dropped, whether or not anything has looked at the
+// breaker since. So a refused caller that comes back when told (RetryAfter) gets in even when
+// no call came in between. Before the fix the move was made, and the interval timed, from the
+// first look or report after the wait: a lone caller that came back when told found the
+// breaker just reopened, and a probe that reported late, with nothing in between, still
+// closed it or reopened it from then.
+func TestHalfOpenMaxWaitRunsFromTheWaitsEnd(t *testing.T) {
+	allow := func(b *Breaker, _ Permit) error { _, err := b.Allow(); return err }
+	tests := []struct {
+		name        string
+		after       time.Duration // From the stuck probe's admission, with nothing looking.
+		act         func(b *Breaker, stuck Permit) error
+		wantErr     time.Duration // > 0: act is refused with this RetryAfter.
+		wantState   State
+		wantEvents  []string // From→To (reason) at (since the probe's admission), for Delay.
+		wantDropped uint64
+	}{
+		{
+			name: "Allow after the wait and the interval", after: 12 * time.Second, act: allow,
+			wantState:  HalfOpen,
+			wantEvents: []string{"half_open→open (half_open_max_wait) at 10s for 2s", "open→half_open (recovery_timeout) at 12s for 0s"},
+		},
+		{
+			name: "Allow within the interval", after: 11 * time.Second, act: allow, wantErr: time.Second,
+			wantState:  Open,
+			wantEvents: []string{"half_open→open (half_open_max_wait) at 10s for 2s"},
+		},
+		{
+			name: "Stats after the wait and the interval", after: 12 * time.Second, act: func(b *Breaker, _ Permit) error { b.Stats(); return nil },
+			wantState:  HalfOpen,
+			wantEvents: []string{"half_open→open (half_open_max_wait) at 10s for 2s", "open→half_open (recovery_timeout) at 12s for 0s"},
+		},
+		{
+			name: "the probe succeeds after the wait", after: 11 * time.Second, act: func(_ *Breaker, p Permit) error { p.Done(nil); return nil },
+			wantState:   Open,
+			wantEvents:  []string{"half_open→open (half_open_max_wait) at 10s for 2s"},
+			wantDropped: 1,
+		},
+		{
+			name: "the probe fails after the wait", after: 11 * time.Second, act: func(_ *Breaker, p Permit) error { p.Done(errFail); return nil },
+			wantState:   Open,
+			wantEvents:  []string{"half_open→open (half_open_max_wait) at 10s for 2s"},
+			wantDropped: 1,
+		},
+		{
+			name: "the probe succeeds after the wait and the interval", after: 12 * time.Second, act: func(_ *Breaker, p Permit) error { p.Done(nil); return nil },
+			wantState:   HalfOpen,
+			wantEvents:  []string{"half_open→open (half_open_max_wait) at 10s for 2s", "open→half_open (recovery_timeout) at 12s for 0s"},
+			wantDropped: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk, rec := newTest(t, stuckCfg) // Open 1s, then 2s; probes given up on after 10s.
+			trip(t, b, clk)
+			clk.Advance(time.Second)
+			stuck := allowed(t, b)
+			at := clk.Now()
+			rec.Reset()
+
+			clk.Advance(tt.after)
+			err := tt.act(b, stuck)
+			switch {
+			case tt.wantErr == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr > 0 && (err == nil || rejection(t, err).RetryAfter != tt.wantErr):
+				t.Fatalf("err = %v, want a rejection with RetryAfter %v", err, tt.wantErr)
+			}
+			var got []string
+			for _, e := range rec.Events(observe.BreakerStateChanged) {
+				got = append(got, fmt.Sprintf("%s→%s (%s) at %v for %v", e.From, e.To, e.Reason, e.Time.Sub(at), e.Delay))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantEvents) {
+				t.Fatalf("events %q,\nwant %q", got, tt.wantEvents)
+			}
+			if st := b.Stats(); st.State != tt.wantState || st.Dropped != tt.wantDropped {
+				t.Fatalf("state %v with %d dropped, want %v with %d", st.State, st.Dropped, tt.wantState, tt.wantDropped)
 			}
 		})
 	}

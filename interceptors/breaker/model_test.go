@@ -95,22 +95,32 @@ func (m *model) next() time.Duration {
 	return min(time.Duration(float64(m.openFor)*m.cfg.RecoveryMultiplier), m.cfg.RecoveryTimeout)
 }
 
-func (m *model) open() {
+func (m *model) open() { m.openAt(m.now) }
+
+func (m *model) openAt(at time.Duration) {
 	if m.state == HalfOpen {
 		m.openFor = m.next()
 	} else {
 		m.openFor = m.cfg.InitialRecoveryTimeout
 	}
-	m.openUntil = m.now + m.openFor
+	m.openUntil = at + m.openFor
 	m.to(Open)
 }
 
+// waitEnded reports whether the half-open breaker has waited out HalfOpenMaxWait with every
+// probe slot taken.
+func (m *model) waitEnded() bool {
+	return m.state == HalfOpen && m.probes == m.cfg.HalfOpenMaxCalls && m.now-m.probesFullAt >= m.cfg.HalfOpenMaxWait
+}
+
+// tick gives up on the probes as of the end of the wait for them, whenever it is looked at,
+// then half-opens if the open interval has passed.
 func (m *model) tick() {
+	if m.waitEnded() {
+		m.openAt(m.probesFullAt + m.cfg.HalfOpenMaxWait)
+	}
 	if m.state == Open && m.now >= m.openUntil {
 		m.to(HalfOpen)
-	}
-	if m.state == HalfOpen && m.probes == m.cfg.HalfOpenMaxCalls && m.now-m.probesFullAt >= m.cfg.HalfOpenMaxWait {
-		m.open()
 	}
 }
 
@@ -130,8 +140,9 @@ func (m *model) allow() (modelPermit, time.Duration, bool) {
 			}
 			return modelPermit{period: m.period, start: m.now}, 0, true
 		}
+		// The longest wait: the rest of the wait for the probes, then the next interval.
 		m.rejections++
-		return modelPermit{}, m.next(), false
+		return modelPermit{}, m.probesFullAt + m.cfg.HalfOpenMaxWait - m.now + m.next(), false
 	case Open:
 		m.rejections++
 		return modelPermit{}, m.openUntil - m.now, false
@@ -156,6 +167,9 @@ func (m *model) record(p modelPermit, class codes.Class) {
 		m.fail++
 	default:
 		m.succ++
+	}
+	if m.waitEnded() { // A report after the wait comes too late.
+		m.tick()
 	}
 	if p.period != m.period {
 		m.dropped++
