@@ -18,12 +18,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
+	"github.com/bulwarkrpc/bulwark/examples/internal/interrupt"
 	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"go.uber.org/zap"
@@ -31,21 +30,11 @@ import (
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		cancel()
-		// The first signal stops gracefully, waiting up to -stop-timeout for the requests in
-		// service; a second one is the operator saying not to wait.
-		<-sigs
-		fmt.Fprintln(os.Stderr, "mlstub: interrupted again; exiting at once")
-		os.Exit(exitInterrupted)
-	}()
+	// The first signal stops gracefully, waiting up to -stop-timeout for the requests in
+	// service; a second one is the operator saying not to wait.
+	ctx, stop := interrupt.Context("mlstub", os.Stderr)
 	err := run(ctx, os.Args[1:], os.Stderr, nil)
-	signal.Stop(sigs)
-	cancel()
+	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
@@ -55,10 +44,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// exitInterrupted is the status after a second SIGINT or SIGTERM cut a graceful stop short:
-// 128 + SIGINT, as shells do.
-const exitInterrupted = 130
 
 // errUsage marks a command-line error, already reported on stderr: one line after "mlstub: ",
 // then a hint to run mlstub -h.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/interrupt"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"go.uber.org/goleak"
@@ -47,8 +48,8 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{}) // closed once cmd has exited and cmd.ProcessState is set
+	go func() { _ = cmd.Wait(); close(exited) }()
 	defer func() {
 		_ = cmd.Process.Kill()
 		<-exited
@@ -85,20 +86,18 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 		}
 	}
 	select {
-	case err := <-exited:
-		exited <- err
-		t.Fatalf("exited after the first SIGINT with a request in service: %v\n%s", err, stderr.String())
+	case <-exited:
+		t.Fatalf("exited (%v) after the first SIGINT with a request in service\n%s", cmd.ProcessState, stderr.String())
 	default:
 	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-exited:
-		exited <- nil
 	case <-time.After(10 * time.Second):
 		t.Fatalf("still running 10s after a second SIGINT:\n%s", stderr.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Errorf("exit status %d after a second SIGINT, want %d\n%s", code, exitInterrupted, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != interrupt.ExitCode {
+		t.Errorf("exit status %d after a second SIGINT, want %d\n%s", code, interrupt.ExitCode, stderr.String())
 	}
 	cancel()
 	<-called

@@ -22,25 +22,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/interrupt"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		cancel()
-		<-sigs
-		fmt.Fprintln(os.Stderr, "orchestrator: interrupted again; exiting at once")
-		os.Exit(exitInterrupted)
-	}()
+	ctx, stop := interrupt.Context("orchestrator", os.Stderr)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	signal.Stop(sigs)
+	stop()
 	if code := exitCode(err); code != 0 {
 		if code == 1 {
 			fmt.Fprintln(os.Stderr, "orchestrator:", err)
@@ -49,8 +39,8 @@ func main() {
 	}
 }
 
-// exitInterrupted is the status of a batch cut short by a signal: 128 + SIGINT, as shells do.
-const exitInterrupted = 130
+// exitInterrupted is the status of a batch cut short by a signal.
+const exitInterrupted = interrupt.ExitCode
 
 // exitCode maps run's error to the exit status: 0 for success and -h, 2 for a command-line
 // error (already reported), 130 for an interrupted batch (summary printed), 1 otherwise.

@@ -1,0 +1,42 @@
+// Package interrupt is the example commands' signal handling: the first SIGINT (Ctrl-C) or
+// SIGTERM cancels the command's context, so that it can stop gracefully; a second one exits the
+// process at once, for an operator who will not wait.
+package interrupt
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// ExitCode is the status of a command cut short by a signal: 128 + SIGINT, as shells give.
+const ExitCode = 130
+
+// Context returns a context that the first SIGINT or SIGTERM cancels; on a second, name is
+// written to stderr with "interrupted again; exiting at once" and the process exits with
+// ExitCode. stop ends the handling (signals get their default behaviour back) and cancels the
+// context.
+func Context(name string, stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		cancel()
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "%s: interrupted again; exiting at once\n", name)
+		os.Exit(ExitCode)
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel()
+	}
+}
