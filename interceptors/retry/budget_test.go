@@ -1,13 +1,15 @@
 package retry
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 )
 
 func TestBudgetWithdraw(t *testing.T) {
@@ -237,6 +239,113 @@ func BenchmarkBudget(b *testing.B) {
 				bud.Allow()
 				bud.Withdraw()
 			}
+		})
+	}
+}
+
+// BenchmarkBudgetRatio is the ratio budget (the built-ins' kind) under the real clock, one
+// budget shared by every goroutine as a service's is: Record of a call (every call of a
+// policy with a ratio budget makes one), Withdraw (refused here once the floor and the calls'
+// share are spent, as they soon are: the cost of the check), and a mix of one withdrawal per
+// four calls.
+func BenchmarkBudgetRatio(b *testing.B) {
+	th := RetryBudgetConfig{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
+	ok := codes.Verdict{Class: codes.Success}
+	budget := func(b *testing.B) *RetryBudget {
+		p, err := New(Config{Throttle: th})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		return p.Budget("s")
+	}
+	b.Run("record/serial", func(b *testing.B) {
+		bud := budget(b)
+		for b.Loop() {
+			bud.Record(ok)
+		}
+	})
+	b.Run("record/parallel", func(b *testing.B) {
+		bud := budget(b)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				bud.Record(ok)
+			}
+		})
+	})
+	b.Run("withdraw/serial", func(b *testing.B) {
+		bud := budget(b)
+		for b.Loop() {
+			bud.Withdraw()
+		}
+	})
+	b.Run("withdraw/parallel", func(b *testing.B) {
+		bud := budget(b)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				bud.Withdraw()
+			}
+		})
+	})
+	b.Run("mixed/serial", func(b *testing.B) {
+		bud := budget(b)
+		i := 0
+		for b.Loop() {
+			bud.Record(ok)
+			if i++; i%4 == 0 {
+				bud.Withdraw()
+			}
+		}
+	})
+	b.Run("mixed/parallel", func(b *testing.B) {
+		bud := budget(b)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				bud.Record(ok)
+				if i++; i%4 == 0 {
+					bud.Withdraw()
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkBudgetDo is the policy alone on a first-try success under a ratio budget, as the
+// built-ins configure it, without and with an observer (which reads the clock at the
+// attempt's end), serial and parallel.
+func BenchmarkBudgetDo(b *testing.B) {
+	th := RetryBudgetConfig{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	for _, obs := range []bool{false, true} {
+		var opts []Option
+		name := "quiet"
+		if obs {
+			opts, name = append(opts, WithObserver(observe.SinkFunc(func(observe.Event) {}))), "observed"
+		}
+		p, err := New(Config{Throttle: th}, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.Do(ctx, testkit.MethodCompare, fn); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := p.Do(ctx, testkit.MethodCompare, fn); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
