@@ -2,7 +2,11 @@ package retry
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,6 +245,226 @@ func BenchmarkBudget(b *testing.B) {
 			}
 		})
 	}
+}
+
+// counted returns the calls and retries a ratio budget counts in its window now.
+func (b *RetryBudget) counted() (calls, retries int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sumLocked(b.epochNow())
+}
+
+// TestRatioBudgetSlotsRotate pins the window's slots at the edges of epochs (a slot of 1s
+// here): a count leaves the window exactly a Window after the start of its slot, a slot
+// reused a window later starts from nothing, and after an idle gap of any length, including
+// those at which a slot's epoch kept in fewer bits would alias (2^32 slots for a 32-bit epoch,
+// 2^33 rounds of 10 slots for a round of 32 or 33 bits, near the longest time.Duration),
+// nothing old is counted and the first call counts 1.
+func TestRatioBudgetSlotsRotate(t *testing.T) {
+	th := RetryBudgetConfig{Ratio: 1, MinPerSecond: 0.1, Window: 10 * time.Second} // floor 1
+	b, clk := ratioBudget(t, th)
+	base := clk.Now()
+	at := func(d time.Duration) { clk.Set(base.Add(d)) }
+	want := func(what string, calls, retries int64) {
+		t.Helper()
+		if got, want := b.Tokens(), max(float64(calls+1-retries), 0); got != want {
+			t.Fatalf("%s: Tokens = %v, want %v", what, got, want)
+		}
+		if c, r := b.counted(); c != calls || r != retries {
+			t.Fatalf("%s: %d calls and %d retries counted, want %d and %d", what, c, r, calls, retries)
+		}
+	}
+	ok := codes.Verdict{Class: codes.Success}
+
+	at(time.Second - 1) // the last instant of epoch 0
+	b.Record(ok)
+	at(time.Second) // the first of epoch 1
+	b.Record(ok)
+	b.Record(ok)
+	if !b.Withdraw() {
+		t.Fatal("withdrawal refused with 3 calls counted")
+	}
+	want("epochs 0 and 1", 3, 1)
+	at(10*time.Second - 1)
+	want("the last instant of the window that holds epoch 0", 3, 1)
+	at(10 * time.Second)
+	want("epoch 10: epoch 0 left the window", 2, 1)
+	b.Record(ok) // epoch 10 reuses epoch 0's slot
+	want("epoch 10's first call", 3, 1)
+	at(11*time.Second - 1)
+	want("the last instant of the window that holds epoch 1", 3, 1)
+	at(11 * time.Second)
+	want("epoch 11: epoch 1 left the window, its withdrawal with it", 1, 0)
+
+	// Every slot full, then idle gaps.
+	now := 11 * time.Second
+	for i := range int64(budgetSlots) {
+		at(now + time.Duration(i)*time.Second)
+		for range i + 1 {
+			b.Record(ok)
+		}
+	}
+	want("every slot of the window full", 55, 0)
+	now += 9 * time.Second
+	for _, gap := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"a window", 10 * time.Second},
+		{"1000 windows and 3 slots", 10003 * time.Second},
+		{"2^32 slots (a 32-bit epoch tag aliases)", (1 << 32) * time.Second},
+	} {
+		b.Record(ok)
+		b.Record(ok)
+		now += gap.d
+		at(now)
+		want("after "+gap.name, 0, 0)
+		b.Record(ok)
+		want("the first call after "+gap.name, 1, 0)
+	}
+
+	// The shortest window has the most epochs: 2^33 rounds of 10 slots of 100ms come near the
+	// longest time.Duration, and a round tag of 32 or 33 bits would alias there.
+	b, clk = ratioBudget(t, RetryBudgetConfig{Ratio: 1, MinPerSecond: 1, Window: time.Second})
+	for range 5 {
+		b.Record(ok)
+	}
+	clk.Advance((1 << 33) * time.Second)
+	if c, _ := b.counted(); c != 0 {
+		t.Fatalf("after 2^33 rounds: %d calls counted, want 0", c)
+	}
+	b.Record(ok)
+	if c, _ := b.counted(); c != 1 {
+		t.Fatalf("the first call after 2^33 rounds: %d calls counted, want 1", c)
+	}
+	// Past the longest time.Duration since the budget began, time stands still for it.
+	clk.Advance(time.Duration(math.MaxInt64))
+	b.Record(ok)
+	b.Record(ok)
+	if c, _ := b.counted(); c != 2 {
+		t.Fatalf("past the longest Duration: %d calls counted, want 2", c)
+	}
+}
+
+// TestRatioBudgetConcurrent races goroutines that count calls and withdraw retries (more
+// than the budget allows) on one ratio budget, under -race, and checks the budget's rule:
+// every call is counted, and the retries withdrawn never exceed Ratio·calls + floor in a
+// window. In "steps" the clock stands still while they run and moves one slot between
+// rounds, so that each window's counts are known; in "moving" it moves on while they run,
+// within one window, across slots left from an older round that the calls replace.
+func TestRatioBudgetConcurrent(t *testing.T) {
+	const (
+		workers = 8
+		calls   = 500 // per worker and round
+	)
+	th := RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second} // floor 10
+	ok := codes.Verdict{Class: codes.Success}
+	// run has every worker count calls and ask for two retries after each, and returns the
+	// retries allowed.
+	run := func(b budgetUser, during func()) int64 {
+		var wg sync.WaitGroup
+		var allowed atomic.Int64
+		for range workers {
+			wg.Go(func() {
+				for range calls {
+					b.Record(ok)
+					for range 2 {
+						if b.Withdraw() {
+							allowed.Add(1)
+						}
+					}
+				}
+			})
+		}
+		if during != nil {
+			during()
+		}
+		wg.Wait()
+		return allowed.Load()
+	}
+	// limit is the most retries calls allow in a window: ⌊Ratio·calls + floor⌋.
+	limit := func(calls int64) int64 { return (calls*500 + 10_000) / 1000 }
+
+	t.Run("steps", func(t *testing.T) {
+		b, clk := ratioBudget(t, th)
+		var perRound, allowedPerRound []int64
+		for round := range 2 * budgetSlots {
+			allowed := run(b, nil)
+			perRound = append(perRound, workers*calls)
+			allowedPerRound = append(allowedPerRound, allowed)
+			var inWindow, allowedInWindow int64
+			for i := max(0, round-budgetSlots+1); i <= round; i++ {
+				inWindow += perRound[i]
+				allowedInWindow += allowedPerRound[i]
+			}
+			c, r := b.counted()
+			if c != inWindow || r != allowedInWindow {
+				t.Fatalf("round %d: %d calls and %d retries counted, want %d and %d", round, c, r, inWindow, allowedInWindow)
+			}
+			if r > limit(c) {
+				t.Fatalf("round %d: %d retries in the window of %d calls, limit %d", round, r, c, limit(c))
+			}
+			if got, want := b.Tokens(), max(float64(c*500+10_000-r*1000)/1000, 0); got != want {
+				t.Fatalf("round %d: Tokens = %v, want %v", round, got, want)
+			}
+			// Nothing of the allowance was lost: what remains can still be withdrawn.
+			for b.Withdraw() {
+				allowedPerRound[round]++
+			}
+			if _, r := b.counted(); r != limit(c) {
+				t.Fatalf("round %d: %d retries once drained, want %d", round, r, limit(c))
+			}
+			clk.Advance(time.Second)
+		}
+	})
+
+	t.Run("moving", func(t *testing.T) {
+		b, clk := ratioBudget(t, th)
+		// Calls of an older round in every slot, out of the window by the time the workers
+		// start (epoch 20), for their calls to replace.
+		for range budgetSlots {
+			for range 7 {
+				b.Record(ok)
+			}
+			clk.Advance(time.Second)
+		}
+		clk.Advance(10 * time.Second)
+		var recorded atomic.Int64
+		rec := &countingBudget{b, &recorded}
+		allowed := run(rec, func() {
+			// The clock moves 5 slots while the workers run: one at each sixth of their calls.
+			for i := range int64(5) {
+				for recorded.Load() < (i+1)*workers*calls/6 {
+					runtime.Gosched()
+				}
+				clk.Advance(time.Second)
+			}
+		})
+		c, r := b.counted()
+		if c != workers*calls || r != allowed {
+			t.Fatalf("%d calls and %d retries counted, want %d and %d", c, r, workers*calls, allowed)
+		}
+		if r > limit(c) {
+			t.Fatalf("%d retries in the window of %d calls, limit %d", r, c, limit(c))
+		}
+	})
+}
+
+// budgetUser is what TestRatioBudgetConcurrent's workers call.
+type budgetUser interface {
+	Record(codes.Verdict)
+	Withdraw() bool
+}
+
+// countingBudget is a budget whose recorded calls are counted as they are made.
+type countingBudget struct {
+	*RetryBudget
+	n *atomic.Int64
+}
+
+func (b *countingBudget) Record(v codes.Verdict) {
+	b.RetryBudget.Record(v)
+	b.n.Add(1)
 }
 
 // BenchmarkBudgetRatio is the ratio budget (the built-ins' kind) under the real clock, one
