@@ -14,6 +14,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func TestBudgetWithdraw(t *testing.T) {
@@ -94,7 +96,7 @@ func TestRatioBudgetBurst(t *testing.T) {
 		t.Fatalf("cold budget holds %v retries, want the floor 20", got)
 	}
 	for range 32 {
-		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.record(codes.Verdict{Class: codes.Transient}, true, time.Time{})
 	}
 	for i := range 39 {
 		if !b.Allow() {
@@ -105,7 +107,7 @@ func TestRatioBudgetBurst(t *testing.T) {
 		t.Fatalf("retry 40 allowed; %v left", b.Tokens())
 	}
 	// Retries are not calls: their outcomes deposit nothing.
-	b.record(codes.Verdict{Class: codes.Success}, false)
+	b.record(codes.Verdict{Class: codes.Success}, false, time.Time{})
 	if b.Withdraw() {
 		t.Fatal("a retry's success paid for another retry")
 	}
@@ -152,7 +154,7 @@ func simulate(t *testing.T, b *RetryBudget, clk *clocktest.Fake, f float64, atte
 			if r.Float64() < f {
 				v.Class = codes.Transient
 			}
-			b.record(v, n == 1)
+			b.record(v, n == 1, time.Time{})
 			if v.Class == codes.Success || n == attempts {
 				break
 			}
@@ -206,7 +208,7 @@ func TestA6BucketDrainsInABurst(t *testing.T) {
 	p, _ := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.5}})
 	b := p.Budget("s")
 	for range 5 {
-		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.record(codes.Verdict{Class: codes.Transient}, true, time.Time{})
 	}
 	if b.Allow() {
 		t.Fatalf("A6 bucket at %v tokens after 5 failures still allows retries", b.Tokens())
@@ -217,7 +219,7 @@ func TestRatioBudgetAllocs(t *testing.T) {
 	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 0.5})
 	n := testing.AllocsPerRun(1000, func() {
 		b.Record(codes.Verdict{Class: codes.Success})
-		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.record(codes.Verdict{Class: codes.Transient}, true, time.Time{})
 		b.Allow()
 		b.Withdraw()
 		_ = b.Tokens()
@@ -343,6 +345,20 @@ func TestRatioBudgetSlotsRotate(t *testing.T) {
 	b.Record(ok)
 	if c, _ := b.counted(); c != 2 {
 		t.Fatalf("past the longest Duration: %d calls counted, want 2", c)
+	}
+}
+
+// TestRatioBudgetLateReading: the retry loop passes the budget a reading of the clock it took
+// before the budget's lock, so a call held up a whole window between the two finds its slot
+// already moved on to a later epoch: it counts there, and the later epoch's calls are kept.
+func TestRatioBudgetLateReading(t *testing.T) {
+	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 1, MinPerSecond: 0.1, Window: 10 * time.Second}) // floor 1
+	read := clk.Now()                                                                                  // epoch 0, slot 0
+	clk.Advance(10 * time.Second)                                                                      // epoch 10, slot 0 again
+	b.Record(codes.Verdict{Class: codes.Success})
+	b.record(codes.Verdict{Class: codes.Success}, true, read)
+	if c, _ := b.counted(); c != 2 {
+		t.Fatalf("%d calls counted, want 2 (the late call in epoch 10's slot, which keeps its own)", c)
 	}
 }
 
@@ -571,5 +587,67 @@ func BenchmarkBudgetDo(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// readingClock is a fake clock that counts its readings.
+type readingClock struct {
+	*clocktest.Fake
+	n atomic.Int64
+}
+
+func (c *readingClock) Now() time.Time {
+	c.n.Add(1)
+	return c.Fake.Now()
+}
+
+// TestRatioBudgetTakesTheEndsReading: a call observed through a sink reads the clock at its
+// first attempt's end for the AttemptFinished, and a ratio budget counts the call with that
+// reading instead of one of its own, in the loop (Do) and in InvokeGated's first attempt: a
+// first-try success reads the clock twice (its start and end), with or without a sink.
+func TestRatioBudgetTakesTheEndsReading(t *testing.T) {
+	th := RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second}
+	g, _ := section.NewGates()
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	for _, observed := range []bool{false, true} {
+		clk := &readingClock{Fake: clocktest.New(time.Time{})}
+		opts := []Option{WithClock(clk)}
+		var finished int
+		if observed {
+			opts = append(opts, WithObserver(observe.SinkFunc(func(e observe.Event) {
+				if e.Kind == observe.AttemptFinished {
+					finished++
+				}
+			})))
+		}
+		p, err := New(Config{Throttle: th}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := p.Budget("kyc.v1.FaceMatchService")
+		for _, path := range []struct {
+			name string
+			call func()
+		}{
+			{"Do", func() {
+				_ = p.Do(context.Background(), testkit.MethodCompare, func(context.Context) error { return nil })
+			}},
+			{"InvokeGated", func() {
+				_, _, _ = p.InvokeGated(context.Background(), g, time.Time{}, nil, time.Time{}, 0, testkit.MethodCompare, nil, nil, nil, ok, nil)
+			}},
+		} {
+			calls0, _ := b.counted()
+			finished0, before := finished, clk.n.Load()
+			path.call()
+			if got := clk.n.Load() - before; got != 2 {
+				t.Errorf("observed %v, %s: %d readings of the clock for a first-try success, want 2", observed, path.name, got)
+			}
+			if calls, _ := b.counted(); calls != calls0+1 {
+				t.Errorf("observed %v, %s: %d calls counted, want %d", observed, path.name, calls, calls0+1)
+			}
+			if observed && finished != finished0+1 {
+				t.Errorf("%s: %d AttemptFinished, want 1", path.name, finished-finished0)
+			}
+		}
 	}
 }
