@@ -84,16 +84,25 @@ func newBudget(t RetryBudgetConfig, clk clock.Clock) *RetryBudget {
 // counts one call for any outcome that reached the service (success, business answer or
 // failure; not a cancellation or a local rejection). The retry policy itself counts only
 // first attempts as calls; a caller of Record should call it once per call.
-func (b *RetryBudget) Record(v codes.Verdict) { b.record(v, true) }
+func (b *RetryBudget) Record(v codes.Verdict) { b.record(v, true, time.Time{}) }
 
 // record is Record for attempt outcomes of the retry loop: first says whether the attempt was
-// the call's first, the only one a ratio budget counts as a call.
-func (b *RetryBudget) record(v codes.Verdict, first bool) {
+// the call's first, the only one a ratio budget counts as a call. now, when not zero, is a
+// reading of the budget's clock that the caller took once the outcome was known, for its own
+// use: a ratio budget counts the call then rather than read the clock again.
+func (b *RetryBudget) record(v codes.Verdict, first bool, now time.Time) {
 	if b.ratioMode {
 		if first && (v.Class == codes.Success || v.Class == codes.Business || v.Class.Failure()) {
-			b.mu.Lock()
-			b.slotLocked(b.epochNow()).calls++
-			b.mu.Unlock()
+			if now.IsZero() {
+				b.mu.Lock()
+				b.callSlotLocked(b.epochNow()).calls++
+				b.mu.Unlock()
+			} else {
+				e := b.epochOf(now)
+				b.mu.Lock()
+				b.callSlotLocked(e).calls++
+				b.mu.Unlock()
+			}
 		}
 		return
 	}
@@ -107,6 +116,22 @@ func (b *RetryBudget) record(v codes.Verdict, first bool) {
 		return
 	}
 	b.add(delta)
+}
+
+// callSlotLocked returns the slot a call whose reading of the clock is in epoch e counts in:
+// e's, emptied if it last held an earlier epoch. A reading the caller took before the lock
+// (record's now) may reach it out of order: a slot that already holds a later epoch (the
+// caller was held up a whole window between its reading and the lock) keeps it, and the call
+// counts there, as if it had read the clock as late as the call that moved the slot on;
+// emptying the slot would lose that epoch's counts. A call that counts in a slot after a
+// withdrawal summed it is seen by the next withdrawal, which reads the clock under the lock,
+// so never in an epoch before a call's.
+func (b *RetryBudget) callSlotLocked(e int64) *budgetSlot {
+	s := &b.slots[e%budgetSlots]
+	if s.epoch < e {
+		*s = budgetSlot{epoch: e}
+	}
+	return s
 }
 
 func (b *RetryBudget) add(delta int64) {
@@ -173,6 +198,12 @@ func (b *RetryBudget) Tokens() float64 {
 
 func (b *RetryBudget) epochNow() int64 {
 	return max(int64(clock.Since(b.clk, b.base)), 0) / b.slotDur
+}
+
+// epochOf returns the epoch of now, a reading of the budget's clock. With the real clock, Sub
+// reads the monotonic clock as Since does.
+func (b *RetryBudget) epochOf(now time.Time) int64 {
+	return max(int64(now.Sub(b.base)), 0) / b.slotDur
 }
 
 // slotLocked returns the slot of epoch e, emptied if it last held an older epoch.

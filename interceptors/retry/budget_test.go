@@ -1,13 +1,21 @@
 package retry
 
 import (
+	"context"
+	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func TestBudgetWithdraw(t *testing.T) {
@@ -88,7 +96,7 @@ func TestRatioBudgetBurst(t *testing.T) {
 		t.Fatalf("cold budget holds %v retries, want the floor 20", got)
 	}
 	for range 32 {
-		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.record(codes.Verdict{Class: codes.Transient}, true, time.Time{})
 	}
 	for i := range 39 {
 		if !b.Allow() {
@@ -99,7 +107,7 @@ func TestRatioBudgetBurst(t *testing.T) {
 		t.Fatalf("retry 40 allowed; %v left", b.Tokens())
 	}
 	// Retries are not calls: their outcomes deposit nothing.
-	b.record(codes.Verdict{Class: codes.Success}, false)
+	b.record(codes.Verdict{Class: codes.Success}, false, time.Time{})
 	if b.Withdraw() {
 		t.Fatal("a retry's success paid for another retry")
 	}
@@ -146,7 +154,7 @@ func simulate(t *testing.T, b *RetryBudget, clk *clocktest.Fake, f float64, atte
 			if r.Float64() < f {
 				v.Class = codes.Transient
 			}
-			b.record(v, n == 1)
+			b.record(v, n == 1, time.Time{})
 			if v.Class == codes.Success || n == attempts {
 				break
 			}
@@ -200,7 +208,7 @@ func TestA6BucketDrainsInABurst(t *testing.T) {
 	p, _ := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.5}})
 	b := p.Budget("s")
 	for range 5 {
-		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.record(codes.Verdict{Class: codes.Transient}, true, time.Time{})
 	}
 	if b.Allow() {
 		t.Fatalf("A6 bucket at %v tokens after 5 failures still allows retries", b.Tokens())
@@ -211,7 +219,7 @@ func TestRatioBudgetAllocs(t *testing.T) {
 	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 0.5})
 	n := testing.AllocsPerRun(1000, func() {
 		b.Record(codes.Verdict{Class: codes.Success})
-		b.record(codes.Verdict{Class: codes.Transient}, true)
+		b.record(codes.Verdict{Class: codes.Transient}, true, time.Time{})
 		b.Allow()
 		b.Withdraw()
 		_ = b.Tokens()
@@ -238,5 +246,408 @@ func BenchmarkBudget(b *testing.B) {
 				bud.Withdraw()
 			}
 		})
+	}
+}
+
+// counted returns the calls and retries a ratio budget counts in its window now.
+func (b *RetryBudget) counted() (calls, retries int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sumLocked(b.epochNow())
+}
+
+// TestRatioBudgetSlotsRotate pins the window's slots at the edges of epochs (a slot of 1s
+// here): a count leaves the window exactly a Window after the start of its slot, a slot
+// reused a window later starts from nothing, and after an idle gap of any length, including
+// those at which a slot's epoch kept in fewer bits would alias (2^32 slots for a 32-bit epoch,
+// 2^33 rounds of 10 slots for a round of 32 or 33 bits, near the longest time.Duration),
+// nothing old is counted and the first call counts 1.
+func TestRatioBudgetSlotsRotate(t *testing.T) {
+	th := RetryBudgetConfig{Ratio: 1, MinPerSecond: 0.1, Window: 10 * time.Second} // floor 1
+	b, clk := ratioBudget(t, th)
+	base := clk.Now()
+	at := func(d time.Duration) { clk.Set(base.Add(d)) }
+	want := func(what string, calls, retries int64) {
+		t.Helper()
+		if got, want := b.Tokens(), max(float64(calls+1-retries), 0); got != want {
+			t.Fatalf("%s: Tokens = %v, want %v", what, got, want)
+		}
+		if c, r := b.counted(); c != calls || r != retries {
+			t.Fatalf("%s: %d calls and %d retries counted, want %d and %d", what, c, r, calls, retries)
+		}
+	}
+	ok := codes.Verdict{Class: codes.Success}
+
+	at(time.Second - 1) // the last instant of epoch 0
+	b.Record(ok)
+	at(time.Second) // the first of epoch 1
+	b.Record(ok)
+	b.Record(ok)
+	if !b.Withdraw() {
+		t.Fatal("withdrawal refused with 3 calls counted")
+	}
+	want("epochs 0 and 1", 3, 1)
+	at(10*time.Second - 1)
+	want("the last instant of the window that holds epoch 0", 3, 1)
+	at(10 * time.Second)
+	want("epoch 10: epoch 0 left the window", 2, 1)
+	b.Record(ok) // epoch 10 reuses epoch 0's slot
+	want("epoch 10's first call", 3, 1)
+	at(11*time.Second - 1)
+	want("the last instant of the window that holds epoch 1", 3, 1)
+	at(11 * time.Second)
+	want("epoch 11: epoch 1 left the window, its withdrawal with it", 1, 0)
+
+	// Every slot full, then idle gaps.
+	now := 11 * time.Second
+	for i := range int64(budgetSlots) {
+		at(now + time.Duration(i)*time.Second)
+		for range i + 1 {
+			b.Record(ok)
+		}
+	}
+	want("every slot of the window full", 55, 0)
+	now += 9 * time.Second
+	for _, gap := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"a window", 10 * time.Second},
+		{"1000 windows and 3 slots", 10003 * time.Second},
+		{"2^32 slots (a 32-bit epoch tag aliases)", (1 << 32) * time.Second},
+	} {
+		b.Record(ok)
+		b.Record(ok)
+		now += gap.d
+		at(now)
+		want("after "+gap.name, 0, 0)
+		b.Record(ok)
+		want("the first call after "+gap.name, 1, 0)
+	}
+
+	// The shortest window has the most epochs: 2^33 rounds of 10 slots of 100ms come near the
+	// longest time.Duration, and a round tag of 32 or 33 bits would alias there.
+	b, clk = ratioBudget(t, RetryBudgetConfig{Ratio: 1, MinPerSecond: 1, Window: time.Second})
+	for range 5 {
+		b.Record(ok)
+	}
+	clk.Advance((1 << 33) * time.Second)
+	if c, _ := b.counted(); c != 0 {
+		t.Fatalf("after 2^33 rounds: %d calls counted, want 0", c)
+	}
+	b.Record(ok)
+	if c, _ := b.counted(); c != 1 {
+		t.Fatalf("the first call after 2^33 rounds: %d calls counted, want 1", c)
+	}
+	// Past the longest time.Duration since the budget began, time stands still for it.
+	clk.Advance(time.Duration(math.MaxInt64))
+	b.Record(ok)
+	b.Record(ok)
+	if c, _ := b.counted(); c != 2 {
+		t.Fatalf("past the longest Duration: %d calls counted, want 2", c)
+	}
+}
+
+// TestRatioBudgetLateReading: the retry loop passes the budget a reading of the clock it took
+// before the budget's lock, so a call held up a whole window between the two finds its slot
+// already moved on to a later epoch: it counts there, and the later epoch's calls are kept.
+func TestRatioBudgetLateReading(t *testing.T) {
+	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 1, MinPerSecond: 0.1, Window: 10 * time.Second}) // floor 1
+	read := clk.Now()                                                                                  // epoch 0, slot 0
+	clk.Advance(10 * time.Second)                                                                      // epoch 10, slot 0 again
+	b.Record(codes.Verdict{Class: codes.Success})
+	b.record(codes.Verdict{Class: codes.Success}, true, read)
+	if c, _ := b.counted(); c != 2 {
+		t.Fatalf("%d calls counted, want 2 (the late call in epoch 10's slot, which keeps its own)", c)
+	}
+}
+
+// TestRatioBudgetConcurrent races goroutines that count calls and withdraw retries (more
+// than the budget allows) on one ratio budget, under -race, and checks the budget's rule:
+// every call is counted, and the retries withdrawn never exceed Ratio·calls + floor in a
+// window. In "steps" the clock stands still while they run and moves one slot between
+// rounds, so that each window's counts are known; in "moving" it moves on while they run,
+// within one window, across slots left from an older round that the calls replace.
+func TestRatioBudgetConcurrent(t *testing.T) {
+	const (
+		workers = 8
+		calls   = 500 // per worker and round
+	)
+	th := RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second} // floor 10
+	ok := codes.Verdict{Class: codes.Success}
+	// run has every worker count calls and ask for two retries after each, and returns the
+	// retries allowed.
+	run := func(b budgetUser, during func()) int64 {
+		var wg sync.WaitGroup
+		var allowed atomic.Int64
+		for range workers {
+			wg.Go(func() {
+				for range calls {
+					b.Record(ok)
+					for range 2 {
+						if b.Withdraw() {
+							allowed.Add(1)
+						}
+					}
+				}
+			})
+		}
+		if during != nil {
+			during()
+		}
+		wg.Wait()
+		return allowed.Load()
+	}
+	// limit is the most retries calls allow in a window: ⌊Ratio·calls + floor⌋.
+	limit := func(calls int64) int64 { return (calls*500 + 10_000) / 1000 }
+
+	t.Run("steps", func(t *testing.T) {
+		b, clk := ratioBudget(t, th)
+		var perRound, allowedPerRound []int64
+		for round := range 2 * budgetSlots {
+			allowed := run(b, nil)
+			perRound = append(perRound, workers*calls)
+			allowedPerRound = append(allowedPerRound, allowed)
+			var inWindow, allowedInWindow int64
+			for i := max(0, round-budgetSlots+1); i <= round; i++ {
+				inWindow += perRound[i]
+				allowedInWindow += allowedPerRound[i]
+			}
+			c, r := b.counted()
+			if c != inWindow || r != allowedInWindow {
+				t.Fatalf("round %d: %d calls and %d retries counted, want %d and %d", round, c, r, inWindow, allowedInWindow)
+			}
+			if r > limit(c) {
+				t.Fatalf("round %d: %d retries in the window of %d calls, limit %d", round, r, c, limit(c))
+			}
+			if got, want := b.Tokens(), max(float64(c*500+10_000-r*1000)/1000, 0); got != want {
+				t.Fatalf("round %d: Tokens = %v, want %v", round, got, want)
+			}
+			// Nothing of the allowance was lost: what remains can still be withdrawn.
+			for b.Withdraw() {
+				allowedPerRound[round]++
+			}
+			if _, r := b.counted(); r != limit(c) {
+				t.Fatalf("round %d: %d retries once drained, want %d", round, r, limit(c))
+			}
+			clk.Advance(time.Second)
+		}
+	})
+
+	t.Run("moving", func(t *testing.T) {
+		b, clk := ratioBudget(t, th)
+		// Calls of an older round in every slot, out of the window by the time the workers
+		// start (epoch 20), for their calls to replace.
+		for range budgetSlots {
+			for range 7 {
+				b.Record(ok)
+			}
+			clk.Advance(time.Second)
+		}
+		clk.Advance(10 * time.Second)
+		var recorded atomic.Int64
+		rec := &countingBudget{b, &recorded}
+		allowed := run(rec, func() {
+			// The clock moves 5 slots while the workers run: one at each sixth of their calls.
+			for i := range int64(5) {
+				for recorded.Load() < (i+1)*workers*calls/6 {
+					runtime.Gosched()
+				}
+				clk.Advance(time.Second)
+			}
+		})
+		c, r := b.counted()
+		if c != workers*calls || r != allowed {
+			t.Fatalf("%d calls and %d retries counted, want %d and %d", c, r, workers*calls, allowed)
+		}
+		if r > limit(c) {
+			t.Fatalf("%d retries in the window of %d calls, limit %d", r, c, limit(c))
+		}
+	})
+}
+
+// budgetUser is what TestRatioBudgetConcurrent's workers call.
+type budgetUser interface {
+	Record(codes.Verdict)
+	Withdraw() bool
+}
+
+// countingBudget is a budget whose recorded calls are counted as they are made.
+type countingBudget struct {
+	*RetryBudget
+	n *atomic.Int64
+}
+
+func (b *countingBudget) Record(v codes.Verdict) {
+	b.RetryBudget.Record(v)
+	b.n.Add(1)
+}
+
+// BenchmarkBudgetRatio is the ratio budget (the built-ins' kind) under the real clock, one
+// budget shared by every goroutine as a service's is: Record of a call (every call of a
+// policy with a ratio budget makes one), Withdraw (refused here once the floor and the calls'
+// share are spent, as they soon are: the cost of the check), and a mix of one withdrawal per
+// four calls.
+func BenchmarkBudgetRatio(b *testing.B) {
+	th := RetryBudgetConfig{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
+	ok := codes.Verdict{Class: codes.Success}
+	budget := func(b *testing.B) *RetryBudget {
+		p, err := New(Config{Throttle: th})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		return p.Budget("s")
+	}
+	b.Run("record/serial", func(b *testing.B) {
+		bud := budget(b)
+		for b.Loop() {
+			bud.Record(ok)
+		}
+	})
+	b.Run("record/parallel", func(b *testing.B) {
+		bud := budget(b)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				bud.Record(ok)
+			}
+		})
+	})
+	b.Run("withdraw/serial", func(b *testing.B) {
+		bud := budget(b)
+		for b.Loop() {
+			bud.Withdraw()
+		}
+	})
+	b.Run("withdraw/parallel", func(b *testing.B) {
+		bud := budget(b)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				bud.Withdraw()
+			}
+		})
+	})
+	b.Run("mixed/serial", func(b *testing.B) {
+		bud := budget(b)
+		i := 0
+		for b.Loop() {
+			bud.Record(ok)
+			if i++; i%4 == 0 {
+				bud.Withdraw()
+			}
+		}
+	})
+	b.Run("mixed/parallel", func(b *testing.B) {
+		bud := budget(b)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				bud.Record(ok)
+				if i++; i%4 == 0 {
+					bud.Withdraw()
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkBudgetDo is the policy alone on a first-try success under a ratio budget, as the
+// built-ins configure it, without and with an observer (which reads the clock at the
+// attempt's end), serial and parallel.
+func BenchmarkBudgetDo(b *testing.B) {
+	th := RetryBudgetConfig{Ratio: 0.6, MinPerSecond: 2, Window: 10 * time.Second}
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	for _, obs := range []bool{false, true} {
+		var opts []Option
+		name := "quiet"
+		if obs {
+			opts, name = append(opts, WithObserver(observe.SinkFunc(func(observe.Event) {}))), "observed"
+		}
+		p, err := New(Config{Throttle: th}, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.Do(ctx, testkit.MethodCompare, fn); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := p.Do(ctx, testkit.MethodCompare, fn); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// readingClock is a fake clock that counts its readings.
+type readingClock struct {
+	*clocktest.Fake
+	n atomic.Int64
+}
+
+func (c *readingClock) Now() time.Time {
+	c.n.Add(1)
+	return c.Fake.Now()
+}
+
+// TestRatioBudgetTakesTheEndsReading: a call observed through a sink reads the clock at its
+// first attempt's end for the AttemptFinished, and a ratio budget counts the call with that
+// reading instead of one of its own, in the loop (Do) and in InvokeGated's first attempt: a
+// first-try success reads the clock twice (its start and end), with or without a sink.
+func TestRatioBudgetTakesTheEndsReading(t *testing.T) {
+	th := RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second}
+	g, _ := section.NewGates()
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	for _, observed := range []bool{false, true} {
+		clk := &readingClock{Fake: clocktest.New(time.Time{})}
+		opts := []Option{WithClock(clk)}
+		var finished int
+		if observed {
+			opts = append(opts, WithObserver(observe.SinkFunc(func(e observe.Event) {
+				if e.Kind == observe.AttemptFinished {
+					finished++
+				}
+			})))
+		}
+		p, err := New(Config{Throttle: th}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := p.Budget("kyc.v1.FaceMatchService")
+		for _, path := range []struct {
+			name string
+			call func()
+		}{
+			{"Do", func() {
+				_ = p.Do(context.Background(), testkit.MethodCompare, func(context.Context) error { return nil })
+			}},
+			{"InvokeGated", func() {
+				_, _, _ = p.InvokeGated(context.Background(), g, time.Time{}, nil, time.Time{}, 0, testkit.MethodCompare, nil, nil, nil, ok, nil)
+			}},
+		} {
+			calls0, _ := b.counted()
+			finished0, before := finished, clk.n.Load()
+			path.call()
+			if got := clk.n.Load() - before; got != 2 {
+				t.Errorf("observed %v, %s: %d readings of the clock for a first-try success, want 2", observed, path.name, got)
+			}
+			if calls, _ := b.counted(); calls != calls0+1 {
+				t.Errorf("observed %v, %s: %d calls counted, want %d", observed, path.name, calls, calls0+1)
+			}
+			if observed && finished != finished0+1 {
+				t.Errorf("%s: %d AttemptFinished, want 1", path.name, finished-finished0)
+			}
+		}
 	}
 }

@@ -247,12 +247,15 @@ func (p *Policy) keeps(kept time.Duration) bool {
 // gatedOK ends InvokeGated's call of u, whose first attempt succeeded (verdict v; t: what a
 // hedging policy below told of it), as the loop's finished, report and finish would.
 func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) (time.Time, int, error) {
-	if m.bucket != nil {
-		m.bucket.record(v, true)
-	}
 	var end time.Time
-	if sink := u.c.SinkOr(u.t.Sink); sink != nil && t.reported == 0 {
-		end = p.s.Clock.Now()
+	sink := u.c.SinkOr(u.t.Sink)
+	if sink != nil && t.reported == 0 {
+		end = p.s.Clock.Now() // before the budget records, which takes it (see loop.finished)
+	}
+	if m.bucket != nil {
+		m.bucket.record(v, true, end)
+	}
+	if sink != nil && t.reported == 0 {
 		if _, ok := sink.(*fastobs.Quiet); ok {
 			// A suite's fused path (package fastobs): the suite records the attempt with
 			// the call.

@@ -84,9 +84,18 @@ func (l *loop) outgoing(ctx context.Context, n int) context.Context {
 // call's deadline had passed (see lateStart), and unless a hedging policy below reported the
 // round's requests (t), its AttemptFinished is sent. The requests of the attempt are counted
 // in sent either way, and failed numbers the one whose outcome v is.
+//
+// The AttemptFinished's end is read before the budget records, which then takes it as its
+// own reading of the clock: one reading per observed call less. Without an event to send,
+// nothing here reads the clock but the budget (t0, the attempt's start, would count a call
+// in the slot it began in, a window ago for a call as long as the window).
 func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdict, t tally) {
+	var end time.Time
+	if l.sink != nil && t.reported == 0 {
+		end = l.now()
+	}
 	if l.m.bucket != nil && (!v.Class.Failure() || !l.lateStart(ctx, t0)) {
-		l.m.bucket.record(v, n == 1)
+		l.m.bucket.record(v, n == 1, end)
 	}
 	if t.reported > 0 {
 		l.sent += int(t.reported)
@@ -99,7 +108,7 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 	l.sent++
 	l.failed = l.sent
 	if l.sink != nil {
-		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, l.now(), v, "")
+		attempt.Finished(l.sink, observe.PolicyRetry, &l.m.Method, l.sent, t0, end, v, "")
 	}
 }
 
