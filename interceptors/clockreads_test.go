@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit/suitecfg"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -42,21 +44,28 @@ func TestClockReadsPerCall(t *testing.T) {
 	// reads no clock of its own (events carry their time); promobs itself is a module of its own,
 	// which the core's tests do not import.
 	m := observe.SinkFunc(func(observe.Event) {})
-	t.Run("observed", func(t *testing.T) { clockReads(t, interceptors.WithObserver(m), maxClockReads) })
+	t.Run("observed", func(t *testing.T) { clockReads(t, suitecfg.Full(), interceptors.WithObserver(m), maxClockReads) })
 	// Without an observer nothing needs the call's end: the call's start and the attempt
 	// context's timer.
-	t.Run("not observed", func(t *testing.T) { clockReads(t, nil, maxClockReads-1) })
+	t.Run("not observed", func(t *testing.T) { clockReads(t, suitecfg.Full(), nil, maxClockReads-1) })
+	// The built-ins' ratio retry budget counts each call in a slot of its window, which needs
+	// the time: an observed call's budget takes the reading its AttemptFinished takes (it read
+	// the clock once more, 4 times a call, before); without an observer it reads its own.
+	ratio := suitecfg.Full()
+	ratio.Profiles["bench"].Retry.Throttle = retry.RetryBudgetConfig{Ratio: 0.1, MinPerSecond: 10, Window: 10 * time.Second}
+	t.Run("ratio budget, observed", func(t *testing.T) { clockReads(t, ratio, interceptors.WithObserver(m), maxClockReads) })
+	t.Run("ratio budget, not observed", func(t *testing.T) { clockReads(t, ratio, nil, maxClockReads) })
 }
 
-// clockReads checks that a successful call through suitecfg.Full with obs reads the clock at
-// most most times.
-func clockReads(t *testing.T, obs interceptors.Option, most int) {
+// clockReads checks that a successful call through cfg (suitecfg.Full or a variant) with obs
+// reads the clock at most most times.
+func clockReads(t *testing.T, cfg *config.Config, obs interceptors.Option, most int) {
 	clk := &countingClock{}
 	opts := []interceptors.Option{interceptors.WithClock(clk), interceptors.WithBreakerRegistry(new(breaker.Registry))}
 	if obs != nil {
 		opts = append(opts, obs)
 	}
-	s, err := interceptors.New(suitecfg.Full(), opts...)
+	s, err := interceptors.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
