@@ -29,6 +29,21 @@ func (o *wonPanicking) Observe(e observe.Event) {
 	}
 }
 
+// hedgeWinsAndPanics lets the hedge go out after d on clk (the call waits on its timer), and
+// checks that the panic the caller recovered (recovered) is the observer's, raised on the
+// call's one HedgeWon.
+func (o *wonPanicking) hedgeWinsAndPanics(t *testing.T, clk *clocktest.Fake, d time.Duration, recovered <-chan any) {
+	t.Helper()
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	if v := <-recovered; v != "observer boom" {
+		t.Fatalf("recovered %v, want the observer's panic", v)
+	}
+	if n := o.won.Load(); n != 1 {
+		t.Fatalf("%d HedgeWon events, want 1", n)
+	}
+}
+
 // winningAttempt is an attempt stream that answers at once with Score 0.2 and the trailer
 // attempt: 2, then ends: a later RecvMsg returns io.EOF, as gRPC's does once a
 // client-streaming call has its reply.
@@ -82,14 +97,7 @@ func TestStreamHedgeWonObserverPanicKeepsTheWinner(t *testing.T) {
 	}
 	reply := &kycv1.CheckResponse{}
 	cs, recovered := receiveInto(t, caller, p, streamer, reply)
-	clk.BlockUntil(1)
-	clk.Advance(d)
-	if v := <-recovered; v != "observer boom" {
-		t.Fatalf("recovered %v, want the observer's panic", v)
-	}
-	if n := obs.won.Load(); n != 1 {
-		t.Fatalf("%d HedgeWon events, want 1", n)
-	}
+	obs.hedgeWinsAndPanics(t, clk, d, recovered)
 	if got := reply.GetScore(); got != 0.2 {
 		t.Errorf("the caller's reply has score %v, want the winner's 0.2", got)
 	}
@@ -174,14 +182,7 @@ func TestHedgeWonObserverPanicKeepsTheWinnersReply(t *testing.T) {
 		_ = p.Unary()(context.Background(), compare, &kycv1.CompareRequest{}, reply, nil, invoker,
 			grpc.Header(&header), grpc.Trailer(&trailer))
 	}()
-	clk.BlockUntil(1)
-	clk.Advance(d)
-	if v := <-recovered; v != "observer boom" {
-		t.Fatalf("recovered %v, want the observer's panic", v)
-	}
-	if n := obs.won.Load(); n != 1 {
-		t.Fatalf("%d HedgeWon events, want 1", n)
-	}
+	obs.hedgeWinsAndPanics(t, clk, d, recovered)
 	if got := reply.GetSimilarity(); got != 0.2 {
 		t.Errorf("the caller's reply has similarity %v, want the winner's 0.2", got)
 	}
