@@ -111,6 +111,15 @@
 // the latency of a call that timed out or was shed is the caller's deadline or the time to be
 // refused, not the service's.
 //
+// A sample counts at most Tolerance/0.5 times the baseline, the latency at which the gradient
+// reaches its least: a longer one says no more about a queue. Without that cap one outlier (a
+// request held for a second by a stalled replica, among 20 ms answers) lifted the short-term
+// average ten-fold, and with it the next few samples halved the limit, so that calls waited
+// for slots behind the requests a spike held: one spike in a thousand calls, not a queue. With
+// it a single sample from a short-term average at the baseline never shrinks the limit (for a
+// Tolerance of 1.3 and up), a run of them does, and a queue that lasts gets the full response
+// as before.
+//
 // The baseline learns quickly (at the short-term rate) from samples below it, slowly (over
 // LongWindow) from calls that found the limit not in use (no queue of ours), and not at all
 // from queued calls: an average that followed them would follow the queue it is meant to

@@ -103,6 +103,12 @@ func (l *limit) gradient(drop bool, latency time.Duration, inUse bool) {
 	if l.short == 0 {
 		l.short, l.long = s, s
 	} else {
+		// A sample counts at most tolerance/minGradient times the baseline, the latency at
+		// which the gradient reaches its least: a queue that long already gets the full
+		// response, and one outlier (a request stuck on a stalled replica, a pause of the
+		// client) would otherwise lift the short-term average as far as a queue does and
+		// halve the limit on its own (see "Gradient" in the package documentation).
+		s = min(s, l.tolerance/minGradient*l.long)
 		l.short += l.shortAlpha * (s - l.short)
 		switch {
 		case s < l.long:

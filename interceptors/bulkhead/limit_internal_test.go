@@ -90,7 +90,15 @@ func TestGradientSteps(t *testing.T) {
 	grow := func(est float64) float64 { return est*0.8 + (est+math.Sqrt(est))*0.2 }
 	e1 := grow(16)           // flat latency, in use
 	e2 := grow(e1)           // same
-	e3 := e2*0.8 + e2*.5*0.2 // latency far above the baseline: gradient at its least, 0.5
+	// Latency far above the baseline (10 ms) counts as 3x it, 30 ms (tolerance/0.5). Short-term
+	// averages: 10 + (2/11)(30-10) = 13.64 ms, gradient min(1, 1.5·10/13.64) = 1, so one such
+	// sample grows the limit; then 16.61 ms (gradient 0.903) and 19.04 ms (0.788).
+	s1 := 10 + 2.0/11*(30-10)
+	s2 := s1 + 2.0/11*(30-s1)
+	s3 := s2 + 2.0/11*(30-s2)
+	e3 := grow(e2)
+	e4 := e3*0.8 + e3*(1.5*10/s2)*0.2
+	e5 := e4*0.8 + e4*(1.5*10/s3)*0.2
 	tests := []struct {
 		name  string
 		cfg   Adaptive
@@ -111,13 +119,14 @@ func TestGradientSteps(t *testing.T) {
 			steps: []step{{sampleOK, 10 * ms, 16, e1}, {sampleOK, 14 * ms, 16, e2}},
 		},
 		{
-			name: "slow samples shrink it", cfg: Adaptive{InitialLimit: 16}, ceil: 100,
+			name: "one slow sample does not shrink it, a run of them does", cfg: Adaptive{InitialLimit: 16}, ceil: 100,
 			steps: []step{
 				{sampleOK, 10 * ms, 16, e1},
 				{sampleOK, 10 * ms, 16, e2},
-				// short = 10 + (2/11)(1000-10) = 190 ms, long stays 10 ms (in use, above it):
-				// gradient max(0.5, 1.5·10/190) = 0.5.
+				// The baseline stays 10 ms (in use, above it); 1 s counts as 30 ms.
 				{sampleOK, time.Second, 16, e3},
+				{sampleOK, time.Second, 16, e4},
+				{sampleOK, 30 * ms, 16, e5}, // at the cap: the same as 1 s
 			},
 		},
 		{
@@ -138,6 +147,33 @@ func TestGradientSteps(t *testing.T) {
 			tt.cfg.Algorithm = AlgorithmGradient
 			runSteps(t, newLimit(tt.cfg, tt.ceil), tt.steps)
 		})
+	}
+}
+
+// TestGradientOutlier checks that one very slow answer among fast ones (a request held by a
+// stalled replica) leaves the limit where it was, where it used to halve it over the next
+// samples, and that slow answers that go on still take the limit to its floor.
+func TestGradientOutlier(t *testing.T) {
+	for _, tolerance := range []float64{0, 2} { // the default, 1.5, and the ml profile's
+		l := newLimit(Adaptive{Algorithm: AlgorithmGradient, InitialLimit: 16, MinLimit: 8, Tolerance: tolerance}, 16)
+		for range 50 {
+			l.sample(sampleOK, 20*time.Millisecond, 16)
+		}
+		l.sample(sampleOK, time.Second, 16)
+		least := l.current()
+		for range 30 {
+			l.sample(sampleOK, 20*time.Millisecond, 16)
+			least = min(least, l.current())
+		}
+		if least != 16 {
+			t.Errorf("tolerance %v: one 1s answer among 20ms ones took the limit to %d, want 16", tolerance, least)
+		}
+		for range 30 {
+			l.sample(sampleOK, time.Second, 16)
+		}
+		if got := l.current(); got != 8 {
+			t.Errorf("tolerance %v: 30 answers of 1s in a row left the limit at %d, want the floor 8", tolerance, got)
+		}
 	}
 }
 
