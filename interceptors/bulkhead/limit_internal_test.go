@@ -88,8 +88,8 @@ func TestGradientSteps(t *testing.T) {
 	// With the defaults: smoothing 0.2, tolerance 1.5, queue allowance sqrt(estimate) when the
 	// gradient is 1.
 	grow := func(est float64) float64 { return est*0.8 + (est+math.Sqrt(est))*0.2 }
-	e1 := grow(16)           // flat latency, in use
-	e2 := grow(e1)           // same
+	e1 := grow(16) // flat latency, in use
+	e2 := grow(e1) // same
 	// Latency far above the baseline (10 ms) counts as 3x it, 30 ms (tolerance/0.5). Short-term
 	// averages: 10 + (2/11)(30-10) = 13.64 ms, gradient min(1, 1.5·10/13.64) = 1, so one such
 	// sample grows the limit; then 16.61 ms (gradient 0.903) and 19.04 ms (0.788).
