@@ -386,10 +386,7 @@ func (b *Breaker) record(p Permit, class codes.Class) {
 	if ch.reason != "" {
 		send = b.queueLocked(ch) || send
 	}
-	b.mu.Unlock()
-	if send {
-		b.emitQueued()
-	}
+	b.unlockSend(send)
 }
 
 // probeOutcomeLocked counts the outcome of a half-open probe admitted in generation gen: its
