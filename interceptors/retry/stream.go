@@ -22,8 +22,9 @@ import (
 var errAttemptTimeout = errors.New("retry: per-attempt timeout")
 
 // Stream returns the policy as a stream client interceptor. A stream is retried until it
-// commits: when its first response message arrives, when it ends without error, or when the
-// messages it sent outgrow Config.ReplayBufferBytes. A retry opens a new stream through the
+// commits: when its first response message arrives, when the caller reads a header from it
+// (Header), when it ends without error, or when the messages it sent outgrow
+// Config.ReplayBufferBytes. A retry opens a new stream through the
 // rest of the chain (streamer), replays every message sent so far, in order, and closes the
 // send side again if the caller had closed it. See the package documentation.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
@@ -401,15 +402,18 @@ func (s *retryStream) current() grpc.ClientStream {
 	return s.cur
 }
 
-// Header returns the header metadata of the current attempt. Before the stream commits, an
-// attempt that ended without a header (the server failed it at once: gRPC's Header returns
-// nil, nil) is handled as RecvMsg handles its failure, as grpc-go's own retries do in Header:
-// when the policy retries its status, Header opens the next attempt, replays the messages
-// sent, and returns that attempt's header; when it does not, the stream is over, and Header
-// returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg under way retries the
-// attempt itself: Header waits for it, and reads the header of the attempt it moved on to, or
-// committed to. When the attempt's Header panics, the stream ends for good, what it holds
-// released, before the panic goes on; Header returns Internal from then on.
+// Header returns the header metadata of the current attempt, and commits the stream to it:
+// once the caller has read an attempt's header, no other attempt follows (gRFC A6 commits a
+// call when its response headers arrive; grpc-go's Header commits too). Before the stream
+// commits, an attempt that ended without a header (the server failed it at once: gRPC's
+// Header returns nil, nil) is handled as RecvMsg handles its failure, as grpc-go's own
+// retries do in Header: when the policy retries its status, Header opens the next attempt,
+// replays the messages sent, and returns that attempt's header; when it does not, the stream
+// is over, and Header returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg
+// under way retries the attempt itself: Header waits for it, and reads the header of the
+// attempt it moved on to, or committed to. When the attempt's Header panics, the stream ends
+// for good, what it holds released, before the panic goes on; Header returns Internal from
+// then on.
 func (s *retryStream) Header() (metadata.MD, error) {
 	reading := false // in the attempt's Header (or Context)
 	defer func() {
@@ -433,11 +437,33 @@ func (s *retryStream) Header() (metadata.MD, error) {
 		reading = false
 		if !ended {
 			// A header, the committed attempt's outcome, or no end (a stream that is not
-			// gRPC's may say nothing yet).
+			// gRPC's may say nothing yet). A header commits the stream to its attempt,
+			// unless the stream has moved on meanwhile: Header then reads the next one's.
+			if md != nil && !settled && !s.commitTo(st) {
+				continue
+			}
 			return md, err
 		}
 		s.retryHeaderless(st)
 	}
+}
+
+// commitTo commits the stream to attempt st, whose header Header read, and reports true, unless
+// the stream has moved on to another attempt meanwhile (a RecvMsg retried st), when it reports
+// false. A stream that ended for good meanwhile stays as it ended: st was its last attempt.
+// Committing is what grpc-go's Header does too: what the caller read of one attempt is not
+// followed by another attempt's messages. A retry under way on st (its backoff) sees the
+// commit and ends the stream with st's failure.
+func (s *retryStream) commitTo(st grpc.ClientStream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != st {
+		return false
+	}
+	if s.final == nil {
+		s.commitLocked()
+	}
+	return true
 }
 
 // retryHeaderless handles the end of attempt st, which ended without a header, for Header:

@@ -3,6 +3,8 @@ package retry_test
 import (
 	"context"
 	"io"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -11,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -19,9 +22,10 @@ import (
 )
 
 // headerAttempt is an attempt stream of a client-streaming call, as gRPC's behaves: with
-// header set, its Header returns it and its RecvMsg the one reply; without, the server ended
-// it at once, with no header: its context has ended, Header returns nil, nil, SendMsg io.EOF,
-// and RecvMsg, once gate (if any) is closed, the attempt's status err.
+// header set, its Header returns it and its RecvMsg, once gate (if any) is closed, the one
+// reply, or err when set (the server failed the call after sending its header); without, the
+// server ended it at once, with no header: its context has ended, Header returns nil, nil,
+// SendMsg io.EOF, and RecvMsg, once gate (if any) is closed, the attempt's status err.
 type headerAttempt struct {
 	ctx    context.Context
 	header metadata.MD
@@ -59,10 +63,7 @@ func (a *headerAttempt) RecvMsg(any) error {
 	if a.gate != nil {
 		<-a.gate
 	}
-	if a.header == nil {
-		return a.err
-	}
-	return nil
+	return a.err
 }
 
 // headerStreams opens the attempts of a retry stream of p from script, by attempt (1-based),
@@ -309,4 +310,125 @@ func TestStreamHeaderRetriesOverGRPC(t *testing.T) {
 	if got := srv.Frames(); len(got) != 2 {
 		t.Fatalf("%d attempts reached the server, want 2", len(got))
 	}
+}
+
+// TestStreamHeaderCommits: a header the caller has read commits the stream to its attempt, as
+// grpc-go's Header does (gRFC A6 commits on response headers): the caller never gets one
+// attempt's header and another's messages. The server sends attempt 1's header, then fails
+// the call with Unavailable; attempt 2 would answer. A caller that read attempt 1's header
+// gets its Unavailable, with one attempt sent and reported; one that did not read it gets
+// attempt 2's reply (the stream had not committed: no message had arrived). Over gRPC.
+func TestStreamHeaderCommits(t *testing.T) {
+	for _, read := range []bool{true, false} {
+		name := "header read"
+		if !read {
+			name = "header not read"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := newSetup(t, retry.Config{Jitter: retry.JitterNone}, 0)
+			srv := testkit.Start(t, &testkit.Server{CheckF: func(call int, st kycv1.LivenessService_CheckServer) error {
+				if err := st.SendHeader(metadata.Pairs("attempt", strconv.Itoa(call))); err != nil {
+					return err
+				}
+				if call == 1 {
+					return status.Error(grpccodes.Unavailable, "GPU restarting")
+				}
+				return testkit.DrainCheck(st, 0.9)
+			}})
+			cs, err := kycv1.NewLivenessServiceClient(s.dial(t, srv)).Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.Send(&kycv1.CheckRequest{Index: 0}); err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+			if read {
+				md, err := cs.Header()
+				if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "1" {
+					t.Fatalf("Header = %v, %v; want attempt 1's header", md, err)
+				}
+			}
+			resp, err := cs.CloseAndRecv()
+			s.drv.stop()
+			wantAttempts, wantCodes := 2, []grpccodes.Code{grpccodes.Unavailable, grpccodes.OK}
+			if read {
+				wantAttempts, wantCodes = 1, []grpccodes.Code{grpccodes.Unavailable}
+				if status.Code(err) != grpccodes.Unavailable {
+					t.Fatalf("CloseAndRecv = %v, %v; want attempt 1's Unavailable", resp, err)
+				}
+			} else if err != nil || resp.GetFramesAnalyzed() != 1 {
+				t.Fatalf("CloseAndRecv = %v, %v; want attempt 2's reply", resp, err)
+			}
+			if got := len(srv.Frames()); got != wantAttempts {
+				t.Fatalf("%d attempts reached the server, want %d", got, wantAttempts)
+			}
+			var codes []grpccodes.Code
+			for _, e := range s.rec.Events(observe.AttemptFinished) {
+				codes = append(codes, e.Code)
+			}
+			if !slices.Equal(codes, wantCodes) {
+				t.Fatalf("AttemptFinished codes = %v, want %v", codes, wantCodes)
+			}
+			if got := len(s.rec.Events(observe.RetryScheduled)); got != wantAttempts-1 {
+				t.Fatalf("%d RetryScheduled, want %d", got, wantAttempts-1)
+			}
+		})
+	}
+}
+
+// TestStreamHeaderCommitsDuringTheBackoff: a RecvMsg's attempt failed after its header, and the
+// stream sleeps its backoff before attempt 2; a Header read meanwhile returns attempt 1's
+// header and commits the stream, which then ends with attempt 1's failure: attempt 2 is never
+// opened, and the failure is reported once.
+func TestStreamHeaderCommitsDuringTheBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		rec := &testkit.Recorder{}
+		p, err := retry.New(retry.Config{MaxAttempts: 3, Idempotent: true}, retry.WithClock(clk), retry.WithRand(seq(0.5)), retry.WithObserver(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unavailable := status.Error(grpccodes.Unavailable, "GPU restarting")
+		h := &headerStreams{script: []func(context.Context) *headerAttempt{
+			func(ctx context.Context) *headerAttempt {
+				return newHeaderAttempt(ctx, metadata.Pairs("attempt", "1"), unavailable, nil)
+			},
+			func(ctx context.Context) *headerAttempt {
+				return newHeaderAttempt(ctx, metadata.Pairs("attempt", "2"), nil, nil)
+			},
+		}}
+		cs := h.open(t, p)
+		if err := cs.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		recvErr := make(chan error, 1)
+		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+		synctest.Wait() // RecvMsg got attempt 1's failure and sleeps its backoff
+		if got := len(rec.Events(observe.RetryScheduled)); got != 1 {
+			t.Fatalf("%d RetryScheduled before Header, want 1 (the backoff under way)", got)
+		}
+		md, err := cs.Header()
+		if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "1" {
+			t.Fatalf("Header = %v, %v; want attempt 1's header", md, err)
+		}
+		clk.Advance(time.Minute)
+		if err := <-recvErr; status.Code(err) != grpccodes.Unavailable {
+			t.Fatalf("RecvMsg = %v, want attempt 1's Unavailable", err)
+		}
+		if got := len(h.opened); got != 1 {
+			t.Fatalf("%d attempts opened, want 1", got)
+		}
+		if got := len(rec.Events(observe.AttemptFinished)); got != 1 {
+			t.Fatalf("%d AttemptFinished, want 1", got)
+		}
+		if err := cs.RecvMsg(new(kycv1.CheckResponse)); status.Code(err) != grpccodes.Unavailable {
+			t.Fatalf("second RecvMsg = %v, want the stream's end again", err)
+		}
+		if cs.Context().Err() == nil {
+			t.Fatal("the stream's context is live after its end")
+		}
+		if clk.Timers() != 0 {
+			t.Fatal("a timer is left armed")
+		}
+	})
 }
