@@ -138,11 +138,14 @@ func (s *stream) current() grpc.ClientStream {
 	return s.cur
 }
 
-// Header returns the header metadata of attempt 1, or of the winner once RecvMsg returned.
-// When attempt 1 ends without a header while the reply phase runs (a hedge won, and attempt 1
-// was canceled), Header waits for the phase to end and returns the header of the stream the
-// caller then sees, the winner's. When that stream's Header panics, what the stream holds for
-// hedging is released as for a panic of SendMsg.
+// Header returns the header metadata of attempt 1, or of the winner once RecvMsg returned. A
+// header of attempt 1 read before the reply phase commits the stream to attempt 1: the reply
+// phase is not hedged, so that the caller never gets one attempt's header and another's reply
+// (gRFC A6 commits a call when its response headers arrive). While the reply phase runs,
+// Header waits for it to end and returns the header of the stream the caller then sees, the
+// winner's, whether attempt 1 had sent a header or ended without one (a hedge won, and attempt
+// 1 was canceled). When that stream's Header panics, what the stream holds for hedging is
+// released as for a panic of SendMsg.
 func (s *stream) Header() (metadata.MD, error) {
 	read := false
 	defer func() {
@@ -159,10 +162,13 @@ func (s *stream) Header() (metadata.MD, error) {
 func (s *stream) header() (metadata.MD, error) {
 	st := s.current()
 	md, err := st.Header()
-	if md != nil || err != nil || st != s.first {
+	if err != nil || st != s.first {
 		return md, err
 	}
 	s.mu.Lock()
+	if !s.received && md != nil {
+		s.buf.Drop() // committed to attempt 1: RecvMsg does not hedge
+	}
 	if s.received && !s.replied {
 		if s.repliedCh == nil {
 			s.repliedCh = make(chan struct{})

@@ -2,6 +2,8 @@ package hedge_test
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -122,5 +124,158 @@ func headerOfTheWinner(t *testing.T, clk *clocktest.Fake, open func(bottom grpc.
 	}
 	if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
 		t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
+	}
+}
+
+// headedAttempt is an attempt stream that sends its header at once and its reply when gate is
+// closed, or ends with its context (canceled: it lost) when gate is nil.
+type headedAttempt struct {
+	*testkit.ScriptedStream
+	header metadata.MD
+	gate   chan struct{}
+}
+
+func (a *headedAttempt) Header() (metadata.MD, error) { return a.header, nil }
+
+func (a *headedAttempt) RecvMsg(m any) error {
+	select {
+	case <-a.gate:
+		return a.ScriptedStream.RecvMsg(m)
+	case <-a.Context().Done():
+		return status.FromContextError(a.Context().Err()).Err()
+	}
+}
+
+// TestStreamHeaderCommitsToAttemptOne: a caller that reads attempt 1's header before
+// CloseAndRecv (after CloseSend) has committed the stream to attempt 1, as a retry stream's
+// Header commits it: attempt 1 is slow to reply, and the hedge delay passes, but no hedge is
+// sent, and the reply is attempt 1's. The old Header left the reply phase hedged: a hedge
+// answered, and the caller got attempt 1's header with the hedge's reply. With the hedging
+// policy alone, and under a retry loop (the suite's arrangement).
+func TestStreamHeaderCommitsToAttemptOne(t *testing.T) {
+	for _, underRetry := range []bool{false, true} {
+		name := "alone"
+		if underRetry {
+			name = "under retry"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := clocktest.New(time.Now())
+				open := hedgedStream(t, clk, underRetry)
+				gate := make(chan struct{})
+				var opened atomic.Int32
+				bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+					n := opened.Add(1)
+					return &headedAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", strconv.Itoa(int(n))), gate}, nil
+				}
+				cs, err := open(bottom)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+					t.Fatal(err)
+				}
+				if err := cs.CloseSend(); err != nil {
+					t.Fatal(err)
+				}
+				md, err := cs.Header()
+				if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "1" {
+					t.Fatalf("Header = %v, %v; want attempt 1's header", md, err)
+				}
+				recvErr := make(chan error, 1)
+				go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+				synctest.Wait()
+				clk.Advance(10 * delay)
+				synctest.Wait()
+				if got := opened.Load(); got != 1 {
+					t.Errorf("%d attempts opened, want attempt 1 alone", got)
+				}
+				close(gate)
+				if err := <-recvErr; err != nil {
+					t.Fatalf("RecvMsg = %v, want attempt 1's reply", err)
+				}
+				if md, err := cs.Header(); err != nil || md.Get("attempt")[0] != "1" {
+					t.Fatalf("Header after the reply = %v, %v; want attempt 1's", md, err)
+				}
+			})
+		})
+	}
+}
+
+// TestStreamHeaderDuringTheReplyGetsTheWinners: a Header called while the reply phase runs,
+// on an attempt 1 that has sent its header but is slow to reply, waits for the phase and
+// returns the header of the winner, a hedge, whose reply the caller gets. The old Header
+// returned attempt 1's header at once, which the caller then paired with the hedge's reply.
+func TestStreamHeaderDuringTheReplyGetsTheWinners(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		open := hedgedStream(t, clk, false)
+		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
+				return fastAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", "2")}, nil
+			}
+			return &headedAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", "1"), nil}, nil
+		}
+		cs, err := open(bottom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		recvErr := make(chan error, 1)
+		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+		synctest.Wait() // the reply phase waits for the hedge delay
+		var (
+			md   metadata.MD
+			herr error
+		)
+		headerDone := make(chan struct{})
+		go func() {
+			defer close(headerDone)
+			md, herr = cs.Header()
+		}()
+		synctest.Wait()
+		select {
+		case <-headerDone:
+			t.Errorf("Header returned %v, %v before the reply phase ended", md, herr)
+		default:
+		}
+		clk.Advance(delay)
+		<-headerDone
+		if err := <-recvErr; err != nil {
+			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
+		}
+		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
+			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
+		}
+	})
+}
+
+// hedgedStream returns a func that opens a client stream hedged by a policy on clk (delay),
+// under a retry loop of 3 attempts if underRetry, over the attempts bottom opens.
+func hedgedStream(t *testing.T, clk *clocktest.Fake, underRetry bool) func(bottom grpc.Streamer) (grpc.ClientStream, error) {
+	t.Helper()
+	hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !underRetry {
+		return func(bottom grpc.Streamer) (grpc.ClientStream, error) {
+			return hp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, bottom)
+		}
+	}
+	rp, err := retry.New(retry.Config{MaxAttempts: 3}, retry.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(bottom grpc.Streamer) (grpc.ClientStream, error) {
+		hedged := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return hp.Stream()(ctx, desc, cc, method, bottom, opts...)
+		}
+		return rp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, hedged)
 	}
 }
