@@ -32,6 +32,7 @@ type loop struct {
 	failed   int  // the number over the call of the request whose outcome the last attempt returned
 	timer    clock.Timer
 	sched    schedule
+	cancel   context.CancelFunc // the current attempt's context, until the attempt returns (see run)
 }
 
 func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
@@ -232,11 +233,18 @@ func (l *loop) stop() {
 	}
 }
 
-// finish ends a unary call's loop: it releases the timer and gives t, when not nil, the call's
+// finish ends a unary call's loop: it releases the timer, and the context of an attempt that
+// panicked, and gives t, when not nil, the call's
 // end if the loop read the clock once the outcome was known (see run); else t's End stays zero,
 // and its reader reads the clock.
 func (l *loop) finish(t *section.Timing) {
 	l.stop()
+	if l.cancel != nil {
+		// The attempt panicked (the invoker below, or a policy under the loop): its context,
+		// and the timer of its per-attempt timeout, go with the panic.
+		l.cancel()
+		l.cancel = nil
+	}
 	if t != nil {
 		t.End = l.end
 	}

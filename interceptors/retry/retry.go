@@ -264,7 +264,9 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
 		actx, cancel := bound.Context(ctx, l.clk, false)
 		actx = l.outgoing(actx, n)
+		l.cancel = cancel // for finish, should fn panic
 		trailer, tl, err := fn(actx, cancel, l.sent, l.more(n))
+		l.cancel = nil
 		if cancel != nil {
 			if bound.PerAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)

@@ -2,6 +2,7 @@ package retry_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -96,6 +97,54 @@ func TestUnaryObserverPanicReleases(t *testing.T) {
 				if ctx.Err() == nil {
 					t.Errorf("attempt %d's context is still live after the observer panicked", i+1)
 				}
+			}
+		})
+	}
+}
+
+// TestUnaryAttemptPanicReleasesItsContext: an attempt that panics (the invoker below the loop,
+// on the first attempt or on a retry) takes its per-attempt context and that context's timer
+// with it: the context is canceled and no timer stays armed once the panic has reached the
+// caller. They used to live on until the per-attempt timeout fired.
+func TestUnaryAttemptPanicReleasesItsContext(t *testing.T) {
+	unavailable := status.Error(grpccodes.Unavailable, "down")
+	for _, panicAt := range []int{1, 2} {
+		t.Run("attempt "+strconv.Itoa(panicAt), func(t *testing.T) {
+			clk := clocktest.New(time.Now())
+			drv := newDriver(t, clk, 0)
+			p, err := retry.New(retry.Config{MaxAttempts: 3, Idempotent: true, PerAttemptTimeout: 5 * time.Second, Budget: 10 * time.Second},
+				retry.WithClock(clk), retry.WithRand(seq(0.5)), retry.WithObserver(drv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ctxs []context.Context
+			invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+				ctxs = append(ctxs, ctx)
+				if len(ctxs) == panicAt {
+					panic("invoker boom")
+				}
+				return unavailable
+			}
+			func() {
+				defer func() {
+					if v := recover(); v != "invoker boom" {
+						t.Fatalf("recovered %v, want the invoker's panic", v)
+					}
+				}()
+				_ = p.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
+			}()
+			drv.stop()
+			if len(ctxs) != panicAt {
+				t.Fatalf("%d attempts made, want %d", len(ctxs), panicAt)
+			}
+			if _, ok := ctxs[panicAt-1].Deadline(); !ok {
+				t.Fatal("the attempt had no deadline: the test does not reach a per-attempt context")
+			}
+			if ctxs[panicAt-1].Err() == nil {
+				t.Error("the panicking attempt's context is still live")
+			}
+			if n := clk.Timers(); n != 0 {
+				t.Errorf("%d timers still armed after the attempt panicked, want 0", n)
 			}
 		})
 	}
