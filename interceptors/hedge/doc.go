@@ -226,13 +226,13 @@
 // more is not hedged, and a negative value turns the hedging of client streams off). The
 // reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged like a unary call:
 // the delay runs from there, and each hedge opens a new stream through the rest of the chain,
-// sends every kept message in order, closes its send side and receives. The latency samples
-// of a stream method are measured from the same point, so they are the server's time to
-// answer, not the client's upload. Header, Trailer and Context answer from the winning
-// attempt once RecvMsg has returned; a Header called while the reply phase runs waits for
-// its winner. A header of attempt 1 read before the reply phase commits the stream to
-// attempt 1, which is then not hedged: the caller never gets one attempt's header and
-// another's reply. Messages must not be modified after SendMsg, as grpc
+// sends every kept message in order, closes its send side and receives. The latency samples of
+// a stream method are measured from the same point, so they are the server's time to answer,
+// not the client's upload. Header, Trailer and Context answer from the winning attempt once
+// RecvMsg has returned; a Header called while the reply phase runs waits for its winner. A
+// header of attempt 1 read before the reply phase commits the stream to attempt 1, which is
+// then not hedged: the caller never gets one attempt's header and another's reply. Messages
+// must not be modified after SendMsg, as grpc
 // already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
 // of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
 // panic goes on to the caller once the kept messages and attempt 1's context are released,

@@ -234,9 +234,8 @@ func (l *loop) stop() {
 }
 
 // finish ends a unary call's loop: it releases the timer, and the context of an attempt that
-// panicked, and gives t, when not nil, the call's
-// end if the loop read the clock once the outcome was known (see run); else t's End stays zero,
-// and its reader reads the clock.
+// panicked, and gives t, when not nil, the call's end if the loop read the clock once the
+// outcome was known (see run); else t's End stays zero, and its reader reads the clock.
 func (l *loop) finish(t *section.Timing) {
 	l.stop()
 	if l.cancel != nil {

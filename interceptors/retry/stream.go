@@ -24,9 +24,9 @@ var errAttemptTimeout = errors.New("retry: per-attempt timeout")
 // Stream returns the policy as a stream client interceptor. A stream is retried until it
 // commits: when its first response message arrives, when the caller reads a header from it
 // (Header), when it ends without error, or when the messages it sent outgrow
-// Config.ReplayBufferBytes. A retry opens a new stream through the
-// rest of the chain (streamer), replays every message sent so far, in order, and closes the
-// send side again if the caller had closed it. See the package documentation.
+// Config.ReplayBufferBytes. A retry opens a new stream through the rest of the chain
+// (streamer), replays every message sent so far, in order, and closes the send side again if
+// the caller had closed it. See the package documentation.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		c := callOf(opts)
