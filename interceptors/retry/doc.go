@@ -175,29 +175,29 @@
 // A stream is retried until it commits, and never after. It commits when its first response
 // message arrives, when the caller reads a header from it (Header, as in grpc-go: the caller
 // never gets one attempt's header and another's messages), when it ends cleanly, or when the
-// messages sent so far outgrow Config.ReplayBufferBytes (measured with proto.Size; default
-// 256 KiB, negative: never buffer). A caller that does not read the header keeps an attempt that
+// messages sent so far outgrow Config.ReplayBufferBytes (measured with proto.Size; default 256
+// KiB, negative: never buffer). A caller that does not read the header keeps an attempt that
 // fails after sending its header (before its first message) retryable. Before that, every
 // message sent is kept; a failed attempt is replaced by a new stream on which the kept
-// messages are sent again in order, and the send side closed again
-// if the caller had closed it. For a client-streaming call the failure usually shows at
-// CloseAndRecv: the receive then reopens, replays, closes and receives again, so the caller
-// sees one call. Header, before the stream commits, does the same with an attempt the server
-// ended without a header, as grpc's own retries do: it returns the header of the attempt it
-// retried to (or nil, nil, as grpc does, when the failure is not retried: the status is the
-// receive's). A send that fails on a dead attempt (io.EOF) is kept for the replay and
-// reported as sent; the failure surfaces at the next receive. Messages must not be modified
-// after SendMsg, as grpc already requires. Any other error of a send (the client's own, such as
-// a message over the send limit) ends the stream, as it does in grpc, without a retry. The
-// per-attempt timeout applies to a stream only until it commits, and an attempt it ends reads
-// as DeadlineExceeded to the policies below, as a unary attempt's does; the budget bounds the
-// whole stream. Abandoned attempts are canceled. The committed attempt is reported (its
-// AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
-// server stream that fails after its first message is a failed attempt. A panic while an
-// attempt opens, sends or receives, or in its Header, Trailer or CloseSend, ends the stream,
-// what it holds released (later calls return Internal), and goes on to the caller. So does a
-// panic of the observer or the classifier on an attempt's outcome: the stream is not retried
-// at the next call. Neither is called with the stream's lock held.
+// messages are sent again in order, and the send side closed again if the caller had closed
+// it. For a client-streaming call the failure usually shows at CloseAndRecv: the receive then
+// reopens, replays, closes and receives again, so the caller sees one call. Header, before the
+// stream commits, does the same with an attempt the server ended without a header, as grpc's
+// own retries do: it returns the header of the attempt it retried to (or nil, nil, as grpc
+// does, when the failure is not retried: the status is the receive's). A send that fails on a
+// dead attempt (io.EOF) is kept for the replay and reported as sent; the failure surfaces at
+// the next receive. Messages must not be modified after SendMsg, as grpc already requires. Any
+// other error of a send (the client's own, such as a message over the send limit) ends the
+// stream, as it does in grpc, without a retry. The per-attempt timeout applies to a stream
+// only until it commits, and an attempt it ends reads as DeadlineExceeded to the policies
+// below, as a unary attempt's does; the budget bounds the whole stream. Abandoned attempts are
+// canceled. The committed attempt is reported (its AttemptFinished, the retry budget) when the
+// stream ends, with the status it ends with: a server stream that fails after its first
+// message is a failed attempt. A panic while an attempt opens, sends or receives, or in its
+// Header, Trailer or CloseSend, ends the stream, what it holds released (later calls return
+// Internal), and goes on to the caller. So does a panic of the observer or the classifier on
+// an attempt's outcome: the stream is not retried at the next call. Neither is called with the
+// stream's lock held.
 //
 // # Events
 //
