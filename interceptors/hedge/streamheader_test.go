@@ -88,25 +88,26 @@ func TestStreamHeaderGetsTheWinners(t *testing.T) {
 // hedge's reply and Header the hedge's header.
 func headerOfTheWinner(t *testing.T, clk *clocktest.Fake, open func(bottom grpc.Streamer) (grpc.ClientStream, error)) {
 	t.Helper()
+	headerOfTheWinnerOver(t, clk, open, func(ctx context.Context) grpc.ClientStream {
+		return slowAttempt{testkit.NewScriptedStream(ctx, false)}
+	})
+}
+
+// headerOfTheWinnerOver is headerOfTheWinner with attempt 1 opened by first, which is slow to
+// reply. RecvMsg starts the reply phase before Header is called.
+func headerOfTheWinnerOver(t *testing.T, clk *clocktest.Fake, open func(bottom grpc.Streamer) (grpc.ClientStream, error), first func(context.Context) grpc.ClientStream) {
+	t.Helper()
 	want := metadata.Pairs("attempt", "2")
 	bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
 			return fastAttempt{testkit.NewScriptedStream(ctx, false), want}, nil
 		}
-		return slowAttempt{testkit.NewScriptedStream(ctx, false)}, nil
+		return first(ctx), nil
 	}
-	cs, err := open(bottom)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
+	cs := sentAndClosed(t, open, bottom)
 	recvErr := make(chan error, 1)
 	go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+	synctest.Wait() // the reply phase waits for the hedge delay
 	var (
 		md   metadata.MD
 		herr error
@@ -116,7 +117,7 @@ func headerOfTheWinner(t *testing.T, clk *clocktest.Fake, open func(bottom grpc.
 		defer close(headerDone)
 		md, herr = cs.Header()
 	}()
-	synctest.Wait() // both wait for attempt 1
+	synctest.Wait() // both wait for attempt 1 (or, Header, for the reply phase)
 	clk.Advance(delay)
 	<-headerDone
 	if err := <-recvErr; err != nil {
@@ -168,16 +169,7 @@ func TestStreamHeaderCommitsToAttemptOne(t *testing.T) {
 					n := opened.Add(1)
 					return &headedAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", strconv.Itoa(int(n))), gate}, nil
 				}
-				cs, err := open(bottom)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-					t.Fatal(err)
-				}
-				if err := cs.CloseSend(); err != nil {
-					t.Fatal(err)
-				}
+				cs := sentAndClosed(t, open, bottom)
 				md, err := cs.Header()
 				if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "1" {
 					t.Fatalf("Header = %v, %v; want attempt 1's header", md, err)
@@ -204,54 +196,15 @@ func TestStreamHeaderCommitsToAttemptOne(t *testing.T) {
 
 // TestStreamHeaderDuringTheReplyGetsTheWinners: a Header called while the reply phase runs,
 // on an attempt 1 that has sent its header but is slow to reply, waits for the phase and
-// returns the header of the winner, a hedge, whose reply the caller gets. The old Header
-// returned attempt 1's header at once, which the caller then paired with the hedge's reply.
+// returns the header of the winner, a hedge, whose reply the caller gets (headerOfTheWinner).
+// The old Header returned attempt 1's header at once, which the caller then paired with the
+// hedge's reply.
 func TestStreamHeaderDuringTheReplyGetsTheWinners(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Now())
-		open := hedgedStream(t, clk, false)
-		bottom := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(hedge.PreviousAttemptsKey)) > 0 {
-				return fastAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", "2")}, nil
-			}
-			return &headedAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", "1"), nil}, nil
-		}
-		cs, err := open(bottom)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
-		recvErr := make(chan error, 1)
-		go func() { recvErr <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
-		synctest.Wait() // the reply phase waits for the hedge delay
-		var (
-			md   metadata.MD
-			herr error
-		)
-		headerDone := make(chan struct{})
-		go func() {
-			defer close(headerDone)
-			md, herr = cs.Header()
-		}()
-		synctest.Wait()
-		select {
-		case <-headerDone:
-			t.Errorf("Header returned %v, %v before the reply phase ended", md, herr)
-		default:
-		}
-		clk.Advance(delay)
-		<-headerDone
-		if err := <-recvErr; err != nil {
-			t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
-		}
-		if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
-			t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
-		}
+		headerOfTheWinnerOver(t, clk, hedgedStream(t, clk, false), func(ctx context.Context) grpc.ClientStream {
+			return &headedAttempt{testkit.NewScriptedStream(ctx, false), metadata.Pairs("attempt", "1"), nil}
+		})
 	})
 }
 
@@ -278,4 +231,21 @@ func hedgedStream(t *testing.T, clk *clocktest.Fake, underRetry bool) func(botto
 		}
 		return rp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, hedged)
 	}
+}
+
+// sentAndClosed opens a client stream with open over the attempts bottom opens, sends it one
+// frame and closes its send side.
+func sentAndClosed(t *testing.T, open func(bottom grpc.Streamer) (grpc.ClientStream, error), bottom grpc.Streamer) grpc.ClientStream {
+	t.Helper()
+	cs, err := open(bottom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }

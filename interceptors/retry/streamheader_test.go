@@ -291,13 +291,7 @@ func TestStreamHeaderRetriesOverGRPC(t *testing.T) {
 		}
 		return testkit.DrainCheck(st, 0.9)
 	}})
-	cs, err := kycv1.NewLivenessServiceClient(s.dial(t, srv)).Check(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.Send(&kycv1.CheckRequest{Index: 0}); err != nil && err != io.EOF {
-		t.Fatal(err)
-	}
+	cs := checkSent(t, s, srv)
 	md, err := cs.Header()
 	if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
 		t.Fatalf("Header = %v, %v; want the second attempt's header", md, err)
@@ -335,13 +329,7 @@ func TestStreamHeaderCommits(t *testing.T) {
 				}
 				return testkit.DrainCheck(st, 0.9)
 			}})
-			cs, err := kycv1.NewLivenessServiceClient(s.dial(t, srv)).Check(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cs.Send(&kycv1.CheckRequest{Index: 0}); err != nil && err != io.EOF {
-				t.Fatal(err)
-			}
+			cs := checkSent(t, s, srv)
 			if read {
 				md, err := cs.Header()
 				if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "1" {
@@ -431,4 +419,18 @@ func TestStreamHeaderCommitsDuringTheBackoff(t *testing.T) {
 			t.Fatal("a timer is left armed")
 		}
 	})
+}
+
+// checkSent opens a Check stream to srv through s's policy and sends it frame 0; a send that
+// meets the attempt's end (io.EOF) is kept for the replay, as the package says.
+func checkSent(t *testing.T, s *setup, srv *testkit.Server) kycv1.LivenessService_CheckClient {
+	t.Helper()
+	cs, err := kycv1.NewLivenessServiceClient(s.dial(t, srv)).Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Send(&kycv1.CheckRequest{Index: 0}); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	return cs
 }
