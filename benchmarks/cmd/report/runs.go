@@ -325,11 +325,7 @@ func (r *report) acrossRunsRow(name string, now estimate, verdict string, fig *r
 	}
 	runs := append(runsOf(same.reports, fig), run{commit: r.envs["commit"], e: now, verdict: verdict})
 	e, verdict := acrossRuns(runs, goal)
-	var fs []string
-	for _, x := range runs {
-		fs = append(fs, fmt.Sprintf("%s %+.1f %%", short(x.commit), (x.e.med-1)*100))
-	}
-	m := fmt.Sprintf("%d runs of the code of %s: %s", len(runs), short(same.code), strings.Join(fs, ", "))
+	m := runsLine(runs, same.code)
 	if e.ok {
 		m += fmt.Sprintf("; their medians' interval [%+.1f – %+.1f %%]", (e.lo-1)*100, (e.hi-1)*100)
 		if len(runs) >= minRuns && len(runs) > 1 {
@@ -346,3 +342,16 @@ func sameCommit(a, b string) bool {
 
 // short is a commit's first 7 characters.
 func short(c string) string { return c[:min(7, len(c))] }
+
+// runsLine names runs, the runs of the code code, with each one's median over raw.
+func runsLine(runs []run, code string) string {
+	var fs []string
+	for _, x := range runs {
+		fs = append(fs, fmt.Sprintf("%s %+.1f %%", short(x.commit), (x.e.med-1)*100))
+	}
+	noun := "runs"
+	if len(runs) == 1 {
+		noun = "run"
+	}
+	return fmt.Sprintf("%d %s of the code of %s: %s", len(runs), noun, short(code), strings.Join(fs, ", "))
+}

@@ -986,3 +986,16 @@ func gitRepo(t *testing.T, top string) (git func(args ...string) string, write f
 	}
 	return git, write, commit
 }
+
+// TestRunsLine: the runs named across runs, in the singular for one.
+func TestRunsLine(t *testing.T) {
+	code := "b287c2f0123456789"
+	one := []run{{commit: "737a351aaaa", e: estimate{med: 1.077}}}
+	if got, want := runsLine(one, code), "1 run of the code of b287c2f: 737a351 +7.7 %"; got != want {
+		t.Errorf("runsLine = %q, want %q", got, want)
+	}
+	two := append(one, run{commit: "0123456bbbb", e: estimate{med: 0.95}})
+	if got, want := runsLine(two, code), "2 runs of the code of b287c2f: 737a351 +7.7 %, 0123456 -5.0 %"; got != want {
+		t.Errorf("runsLine = %q, want %q", got, want)
+	}
+}
