@@ -73,14 +73,7 @@ func TestUnaryObserverPanicReleases(t *testing.T) {
 			invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 				return bh.Unary()(ctx, method, req, reply, cc, attempt, opts...)
 			}
-			func() {
-				defer func() {
-					if v := recover(); v != "observer boom" {
-						t.Fatalf("recovered %v, want the observer's panic", v)
-					}
-				}()
-				_ = p.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
-			}()
+			callPanicking(t, p, invoker, "observer boom")
 			drv.stop()
 			if n := bh.InFlight(); n != 0 {
 				t.Errorf("%d bulkhead permits held after the observer panicked, want 0", n)
@@ -125,14 +118,7 @@ func TestUnaryAttemptPanicReleasesItsContext(t *testing.T) {
 				}
 				return unavailable
 			}
-			func() {
-				defer func() {
-					if v := recover(); v != "invoker boom" {
-						t.Fatalf("recovered %v, want the invoker's panic", v)
-					}
-				}()
-				_ = p.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
-			}()
+			callPanicking(t, p, invoker, "invoker boom")
 			drv.stop()
 			if len(ctxs) != panicAt {
 				t.Fatalf("%d attempts made, want %d", len(ctxs), panicAt)
@@ -148,4 +134,16 @@ func TestUnaryAttemptPanicReleasesItsContext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// callPanicking makes a unary call of Compare through p over invoker, and checks that it
+// panics with want.
+func callPanicking(t *testing.T, p *retry.Policy, invoker grpc.UnaryInvoker, want string) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != want {
+			t.Fatalf("recovered %v, want the panic %q", v, want)
+		}
+	}()
+	_ = p.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
 }
