@@ -48,20 +48,7 @@ func (a fastAttempt) Header() (metadata.MD, error) { return a.header, nil }
 func TestStreamHeaderUnderRetryGetsTheWinners(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Now())
-		rp, err := retry.New(retry.Config{MaxAttempts: 3}, retry.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		headerOfTheWinner(t, clk, func(bottom grpc.Streamer) (grpc.ClientStream, error) {
-			hedged := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-				return hp.Stream()(ctx, desc, cc, method, bottom, opts...)
-			}
-			return rp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, hedged)
-		})
+		headerOfTheWinner(t, clk, hedgedStream(t, clk, true))
 	})
 }
 
@@ -71,13 +58,7 @@ func TestStreamHeaderUnderRetryGetsTheWinners(t *testing.T) {
 func TestStreamHeaderGetsTheWinners(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Now())
-		hp, err := hedge.New(hedge.Config{Delay: delay}, hedge.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		headerOfTheWinner(t, clk, func(bottom grpc.Streamer) (grpc.ClientStream, error) {
-			return hp.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, bottom)
-		})
+		headerOfTheWinner(t, clk, hedgedStream(t, clk, false))
 	})
 }
 
@@ -123,7 +104,7 @@ func headerOfTheWinnerOver(t *testing.T, clk *clocktest.Fake, open func(bottom g
 	if err := <-recvErr; err != nil {
 		t.Fatalf("RecvMsg = %v, want the hedge's reply", err)
 	}
-	if herr != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "2" {
+	if herr != nil || attemptInHeader(md) != "2" {
 		t.Fatalf("Header = %v, %v; want the winning hedge's header", md, herr)
 	}
 }
@@ -171,7 +152,7 @@ func TestStreamHeaderCommitsToAttemptOne(t *testing.T) {
 				}
 				cs := sentAndClosed(t, open, bottom)
 				md, err := cs.Header()
-				if err != nil || len(md.Get("attempt")) != 1 || md.Get("attempt")[0] != "1" {
+				if err != nil || attemptInHeader(md) != "1" {
 					t.Fatalf("Header = %v, %v; want attempt 1's header", md, err)
 				}
 				recvErr := make(chan error, 1)
@@ -186,7 +167,7 @@ func TestStreamHeaderCommitsToAttemptOne(t *testing.T) {
 				if err := <-recvErr; err != nil {
 					t.Fatalf("RecvMsg = %v, want attempt 1's reply", err)
 				}
-				if md, err := cs.Header(); err != nil || md.Get("attempt")[0] != "1" {
+				if md, err := cs.Header(); err != nil || attemptInHeader(md) != "1" {
 					t.Fatalf("Header after the reply = %v, %v; want attempt 1's", md, err)
 				}
 			})
@@ -248,4 +229,13 @@ func sentAndClosed(t *testing.T, open func(bottom grpc.Streamer) (grpc.ClientStr
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// attemptInHeader returns the one "attempt" value of the header md, or "" when it has none or
+// more than one.
+func attemptInHeader(md metadata.MD) string {
+	if v := md.Get("attempt"); len(v) == 1 {
+		return v[0]
+	}
+	return ""
 }
