@@ -515,7 +515,7 @@ func startStubs(ctx context.Context, f *flags, log *zap.Logger) (map[string]stri
 			continue
 		}
 		s, err := stub.Start(ctx, stub.Config{
-			Listen: "127.0.0.1:0", Services: []string{svc}, Faults: f.faults, Seed: f.seed + int64(i), StopTimeout: time.Second,
+			Listen: "127.0.0.1:0", Services: []string{svc}, Faults: f.faults, Seed: stubSeed(f.seed, i), StopTimeout: time.Second,
 		}, stub.WithLogger(log.Named("mlstub."+svc)))
 		if err != nil {
 			stopAll()
@@ -525,6 +525,14 @@ func startStubs(ctx context.Context, f *flags, log *zap.Logger) (map[string]stri
 		addrs[svc] = s.Addr()
 	}
 	return addrs, stubs, stopAll, nil
+}
+
+// stubSeed is the seed of the embedded stub of the i-th of stub.AllServices in a run of seed:
+// seed × the number of services + i, so that no two stubs of any two runs share a seed (with
+// seed + i, the face match stub of seed 1 drew the faults of the liveness stub of seed 2, and
+// runs of adjacent seeds were not independent).
+func stubSeed(seed int64, i int) int64 {
+	return seed*int64(len(stub.AllServices())) + int64(i)
 }
 
 // stubMethods maps a service to the method its stub counts.
