@@ -60,7 +60,10 @@
 // context with observe.WithCallSink; the suite sends that call's own events (attempts,
 // retries, hedges, the call's end) to it as well as to its usual sink. Events of shared
 // objects (breaker transitions) reach the Tracer through interceptors.WithObserver: it keeps
-// each breaker's last state, which it reports when a breaker rejects a call. A call that
+// each breaker's last state, which it reports when a breaker rejects a call. A call of another
+// method made with the call's context through a suite the tracer does not front (a fallback's
+// Func asking another service, say) sends its events to the same recorder: they are left off
+// the span, which records its own call's alone. A call that
 // nothing records costs one context lookup and nothing else with WithCallSpan(false); with
 // the default call span, it costs the provider's Start of a span its sampler drops (with the
 // OpenTelemetry SDK, two allocations).

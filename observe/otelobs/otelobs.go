@@ -234,6 +234,13 @@ type recorder struct {
 }
 
 func (r *recorder) Observe(e observe.Event) {
+	if e.Method != r.method {
+		// Another call's: one made with this call's context through a suite this tracer does
+		// not front (a fallback's Func asking another service, say), which sends its own
+		// events to the context's call sink, this recorder. Its attempts are not this call's,
+		// and its end must not end this call's span nor set its status.
+		return
+	}
 	switch e.Kind {
 	case observe.AttemptFinished:
 		r.span.AddEvent(EventAttempt, trace.WithTimestamp(e.Time), trace.WithAttributes(
