@@ -63,10 +63,10 @@
 // each breaker's last state, which it reports when a breaker rejects a call. A call of another
 // method made with the call's context through a suite the tracer does not front (a fallback's
 // Func asking another service, say) sends its events to the same recorder: they are left off
-// the span, which records its own call's alone. A call that
-// nothing records costs one context lookup and nothing else with WithCallSpan(false); with
-// the default call span, it costs the provider's Start of a span its sampler drops (with the
-// OpenTelemetry SDK, two allocations).
+// the span, which records its own call's alone. A call that nothing records costs one
+// context lookup and nothing else with WithCallSpan(false); with the default call span, it
+// costs the provider's Start and End of a span its sampler drops (with the OpenTelemetry SDK,
+// two allocations).
 //
 // # No personal data
 //

@@ -153,7 +153,10 @@ func (t *Tracer) DialOptions() []grpc.DialOption {
 }
 
 // start opens the call's span (or takes the caller's) and the call's recorder; it returns a
-// nil recorder when nothing records.
+// nil recorder when nothing records. The call span of a call that nothing records (its
+// sampler dropped it) is in the context returned, and the interceptor ends it all the same:
+// the OpenTelemetry API asks that every span started be ended, and a provider may hold
+// resources for a span until it is.
 func (t *Tracer) start(ctx context.Context, method string) (context.Context, *recorder) {
 	span := trace.SpanFromContext(ctx)
 	if t.callSpan {
@@ -171,6 +174,9 @@ func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, r := t.start(ctx, method)
 		if r == nil {
+			if t.callSpan {
+				defer trace.SpanFromContext(ctx).End() // see start
+			}
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
 		defer r.endOnPanic()
@@ -186,6 +192,10 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		ctx, r := t.start(ctx, method)
 		if r == nil {
+			if t.callSpan {
+				// Ended as the stream opens: it records nothing, so when matters not.
+				defer trace.SpanFromContext(ctx).End() // see start
+			}
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		defer r.endOnPanic()
