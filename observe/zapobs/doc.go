@@ -29,10 +29,12 @@
 // * warn for a change to open or forced_open: the line that explains the rejections that
 // follow it, kept at least as visible as they are (WithLevel sets every transition's level).
 //
-// Retry, rejection and exhausted lines come one per call: under a brownout, by the thousand.
-// A program that wants its log to stay readable then moves them to debug and reads the rates
+// Retry, rejection, exhausted and fallback-served lines come one per call: under a brownout,
+// by the thousand (a fallback answers every call its breaker refuses, each with a line). A
+// program that wants its log to stay readable then moves them to debug and reads the rates
 // from metrics, keeping the breaker's and the limiter's state changes at warn, as the example
-// orchestrator does (examples/orchestrator/app/digest.go).
+// orchestrator does for the first three (examples/orchestrator/app/digest.go; it has no
+// fallback).
 //
 // A Rejected line from the adaptive throttle carries probability (the rejection probability at
 // the time) in place of retry_after. A LimitChanged line carries method when the event names
