@@ -226,11 +226,15 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 		}
 	}()
 	for {
-		if !l.mayAsk(now) {
+		ok, claim := l.mayAsk(now)
+		if !ok {
 			return l.fail(ctx, now, waitUntil, &timer, errProbePause)
 		}
 		res, fromCaller, err := l.ask(ctx)
 		if fromCaller {
+			// The caller gave up: Redis is not blamed, and a probe that learned nothing gives
+			// the probe back, so that the next call asks Redis instead of the fail mode.
+			l.unclaim(claim)
 			return ratelimit.Decision{}, err
 		}
 		if errors.Is(err, errBadState) {
@@ -311,17 +315,31 @@ func isTimeout(err error) bool {
 
 // mayAsk reports whether Redis should be asked now: always while it answers; during the pause
 // after a failure, not at all; once the pause is over, for one caller (the probe), whose claim
-// starts a new pause that its success ends.
-func (l *Limiter) mayAsk(now time.Time) bool {
+// starts a new pause that its success ends. claim is the probe's (the pause it started), 0
+// when the caller is no probe.
+func (l *Limiter) mayAsk(now time.Time) (ok bool, claim int64) {
 	until := l.pausedUntil.Load()
 	if until == 0 {
-		return true
+		return true, 0
 	}
 	n := now.UnixNano()
 	if n < until {
-		return false
+		return false, 0
 	}
-	return l.pausedUntil.CompareAndSwap(until, n+int64(l.probe))
+	claim = n + int64(l.probe)
+	if !l.pausedUntil.CompareAndSwap(until, claim) {
+		return false, 0
+	}
+	return true, claim
+}
+
+// unclaim gives a probe's claim back when its round trip said nothing about Redis (the
+// caller's context ended): the pause is over again, so the next call probes. A claim that a
+// failure, a success or another probe has replaced since is left alone.
+func (l *Limiter) unclaim(claim int64) {
+	if claim != 0 {
+		l.pausedUntil.CompareAndSwap(claim, claim-int64(l.probe))
+	}
 }
 
 func (l *Limiter) pause(now time.Time) {

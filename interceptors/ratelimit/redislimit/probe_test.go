@@ -1,0 +1,66 @@
+package redislimit
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+)
+
+// A probe whose caller gives up (its context canceled while the round trip is in flight, as a
+// hedged attempt that lost is) learned nothing about Redis: Take returns ctx.Err() and Redis
+// is not blamed, so the probe must not keep the other calls on the fail mode for another probe
+// interval. The next call probes at once. (The claim used to stay: a fail-closed limiter went
+// on refusing every call as Unavailable for a whole interval while Redis answered.)
+func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	cfg := config(srv.addr, prefix(t), 10, 2)
+	// A canceled round trip ends at the Redis timeout (1s here): go-redis bounds a blocked read
+	// by the context's deadline, not by its cancel. Take still reports the caller's cancel.
+	l := testLimiter(t, "ocr", cfg, WithClock(fake)) // fail-closed
+	healthy(t, fake, l)
+
+	srv.kill()
+	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Take with Redis down: %v, want ErrUnavailable", err)
+	}
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	srv.stall() // the probe's round trip is in flight when its caller cancels it
+	fake.Advance(DefaultProbeInterval)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	trips := l.trips.Load()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Take(ctx, 0)
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); l.trips.Load() == trips; {
+		if time.Now().After(deadline) {
+			t.Fatal("the probe never asked Redis")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled probe: %v, want context.Canceled", err)
+	}
+	srv.resume()
+
+	degraded := l.Degraded()
+	trips = l.trips.Load()
+	d, err := l.Take(context.Background(), 0)
+	if err != nil || !d.Allowed || l.trips.Load() != trips+1 {
+		t.Fatalf("Take after the canceled probe = %+v, %v after %d round trips; want it to probe Redis (1 round trip) and be admitted",
+			d, err, l.trips.Load()-trips)
+	}
+	if l.Degraded() != degraded {
+		t.Errorf("Degraded rose by %d, want 0", l.Degraded()-degraded)
+	}
+}
