@@ -104,6 +104,8 @@
 // bucket's state. The rate and burst are not stored: each call sends its own, so replicas must
 // be configured alike, or each reads the shared TAT through its own limit. Not shared: the
 // fail-open guard, the probe pause, Degraded() and maxWait waits, which are each process's own.
+// The limiters one Factory builds for a bucket (the services of a rate_limit.shared name, with
+// the same rate and burst) share one guard; each has its own probe pause and Degraded().
 //
 // # Clocks
 //
