@@ -15,47 +15,33 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/embedded"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
-// gatedProvider's spans hold the first SetAttributes that sets bulwark.class until release
-// is closed, after telling entered: the moment a call's end is being written on its span.
-type gatedProvider struct {
-	embedded.TracerProvider
-	tp               trace.TracerProvider
+// gate holds the first SetAttributes that sets bulwark.class on a gatedSpan until release is
+// closed, after telling entered: the moment a call's end is being written on its span.
+type gate struct {
 	once             sync.Once
 	entered, release chan struct{}
 }
 
-func (p *gatedProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
-	return gatedTracer{p: p, tr: p.tp.Tracer(name, opts...)}
-}
-
-type gatedTracer struct {
-	embedded.Tracer
-	p  *gatedProvider
-	tr trace.Tracer
-}
-
-func (t gatedTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	ctx, s := t.tr.Start(ctx, name, opts...)
-	g := gatedSpan{Span: s, p: t.p}
-	return trace.ContextWithSpan(ctx, g), g
+// provider returns a provider of tp's spans that g holds.
+func (g *gate) provider(tp trace.TracerProvider) trace.TracerProvider {
+	return &wrappingProvider{tp: tp, wrap: func(s trace.Span) trace.Span { return gatedSpan{Span: s, g: g} }}
 }
 
 type gatedSpan struct {
 	trace.Span
-	p *gatedProvider
+	g *gate
 }
 
 func (s gatedSpan) SetAttributes(kv ...attribute.KeyValue) {
 	for _, a := range kv {
 		if a.Key == otelobs.KeyClass {
-			s.p.once.Do(func() {
-				close(s.p.entered)
-				<-s.p.release
+			s.g.once.Do(func() {
+				close(s.g.entered)
+				<-s.g.release
 			})
 			break
 		}
@@ -71,8 +57,8 @@ func TestStreamEndedWhileOpeningKeepsItsOutcome(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	gp := &gatedProvider{tp: tp, entered: make(chan struct{}), release: make(chan struct{})}
-	tr := otelobs.New(otelobs.WithTracerProvider(gp))
+	gp := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	tr := otelobs.New(otelobs.WithTracerProvider(gp.provider(tp)))
 
 	var reported sync.WaitGroup
 	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, method string, _ ...grpc.CallOption) (grpc.ClientStream, error) {

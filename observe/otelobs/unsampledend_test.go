@@ -9,43 +9,29 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe/otelobs"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/embedded"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// countingProvider counts the spans its tracers start and the spans ended.
-type countingProvider struct {
-	embedded.TracerProvider
-	tp             trace.TracerProvider
-	started, ended atomic.Int64
-}
+// spanCounts counts the spans a provider (see provider) starts and the spans ended.
+type spanCounts struct{ started, ended atomic.Int64 }
 
-func (p *countingProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
-	return countingTracer{p: p, tr: p.tp.Tracer(name, opts...)}
-}
-
-type countingTracer struct {
-	embedded.Tracer
-	p  *countingProvider
-	tr trace.Tracer
-}
-
-func (t countingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	ctx, s := t.tr.Start(ctx, name, opts...)
-	t.p.started.Add(1)
-	c := countingSpan{Span: s, p: t.p}
-	return trace.ContextWithSpan(ctx, c), c
+// provider returns a provider of tp's spans that c counts.
+func (c *spanCounts) provider(tp trace.TracerProvider) trace.TracerProvider {
+	return &wrappingProvider{tp: tp, wrap: func(s trace.Span) trace.Span {
+		c.started.Add(1)
+		return countingSpan{Span: s, c: c}
+	}}
 }
 
 type countingSpan struct {
 	trace.Span
-	p *countingProvider
+	c *spanCounts
 }
 
 func (s countingSpan) End(opts ...trace.SpanEndOption) {
-	s.p.ended.Add(1)
+	s.c.ended.Add(1)
 	s.Span.End(opts...)
 }
 
@@ -56,8 +42,8 @@ func (s countingSpan) End(opts ...trace.SpanEndOption) {
 func TestUnsampledCallSpanIsEnded(t *testing.T) {
 	sdk := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
 	t.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
-	cp := &countingProvider{tp: sdk}
-	tr := otelobs.New(otelobs.WithTracerProvider(cp))
+	cp := &spanCounts{}
+	tr := otelobs.New(otelobs.WithTracerProvider(cp.provider(sdk)))
 	down := status.Error(grpccodes.Unavailable, "down")
 
 	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
