@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 )
 
 // A probe whose caller gives up (its context canceled while the round trip is in flight, as a
@@ -15,21 +13,9 @@ import (
 // interval. The next call probes at once. (The claim used to stay: a fail-closed limiter went
 // on refusing every call as Unavailable for a whole interval while Redis answered.)
 func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
-	srv := ownServer(t)
-	fake := clocktest.New(time.Time{})
-	cfg := config(srv.addr, prefix(t), 10, 2)
 	// A canceled round trip ends at the Redis timeout (1s here): go-redis bounds a blocked read
 	// by the context's deadline, not by its cancel. Take still reports the caller's cancel.
-	l := testLimiter(t, "ocr", cfg, WithClock(fake)) // fail-closed
-	healthy(t, fake, l)
-
-	srv.kill()
-	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Take with Redis down: %v, want ErrUnavailable", err)
-	}
-	if err := srv.start(); err != nil {
-		t.Fatal(err)
-	}
+	srv, fake, l := pausedThenRestarted(t)
 	srv.stall() // the probe's round trip is in flight when its caller cancels it
 	fake.Advance(DefaultProbeInterval)
 

@@ -79,18 +79,7 @@ func TestTATFarAheadIsClamped(t *testing.T) {
 // (a fault of that call only, which the script repaired): the next call asks Redis again
 // instead of answering by the fail mode for another probe interval.
 func TestProbeOnBadStateEndsThePause(t *testing.T) {
-	srv := ownServer(t)
-	fake := clocktest.New(time.Time{})
-	l := testLimiter(t, "ocr", config(srv.addr, prefix(t), 10, 2), WithClock(fake)) // fail-closed
-	healthy(t, fake, l)
-
-	srv.kill()
-	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Take with Redis down: %v, want ErrUnavailable", err)
-	}
-	if err := srv.start(); err != nil {
-		t.Fatal(err)
-	}
+	srv, fake, l := pausedThenRestarted(t)
 	if err := newClient(t, srv.addr).Set(context.Background(), l.Key(), "not a time", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +92,25 @@ func TestProbeOnBadStateEndsThePause(t *testing.T) {
 	if err != nil || !d.Allowed || l.trips.Load() != trips+1 {
 		t.Fatalf("Take after the probe = %+v, %v after %d round trips; want admitted by Redis (1 round trip)", d, err, l.trips.Load()-trips)
 	}
+}
+
+// pausedThenRestarted returns a fail-closed limiter of "ocr" (rate 10, burst 2) on a fake
+// clock and its own Redis server, which answered a call, went down for the next (which found
+// it down and began the probe pause) and is up again; the pause is still on.
+func pausedThenRestarted(t *testing.T) (*server, *clocktest.Fake, *Limiter) {
+	t.Helper()
+	srv := ownServer(t)
+	fake := clocktest.New(time.Time{})
+	l := testLimiter(t, "ocr", config(srv.addr, prefix(t), 10, 2), WithClock(fake)) // fail-closed
+	healthy(t, fake, l)
+	srv.kill()
+	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Take with Redis down: %v, want ErrUnavailable", err)
+	}
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	return srv, fake, l
 }
 
 // The key's expiry is the time until the bucket is full again, at most the limit's span, and
