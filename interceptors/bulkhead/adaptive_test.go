@@ -506,3 +506,35 @@ func TestAdaptiveAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestAIMDBackoffRoundsDownTheExactProduct checks that a drop takes the limit to the whole part
+// of limit × BackoffRatio as written, not one less when the product in floating point falls a
+// hair below a whole number: 90 × 0.7 is 63 (62.99999999999999 in float64), 50 × 0.58 is 29.
+func TestAIMDBackoffRoundsDownTheExactProduct(t *testing.T) {
+	tests := []struct {
+		limit int
+		ratio float64
+		want  int
+	}{
+		{limit: 90, ratio: 0.7, want: 63},
+		{limit: 50, ratio: 0.58, want: 29},
+		{limit: 100, ratio: 0.57, want: 57},
+		{limit: 150, ratio: 0.82, want: 123},
+		{limit: 10, ratio: 0.9, want: 9},
+		{limit: 89, ratio: 0.7, want: 62}, // 62.3: rounded down as ever
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d×%v", tt.limit, tt.ratio), func(t *testing.T) {
+			clk := clocktest.New(time.Time{})
+			b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 200,
+				Adaptive: bulkhead.Adaptive{Algorithm: "aimd", InitialLimit: tt.limit, BackoffRatio: tt.ratio}}, bulkhead.WithClock(clk))
+			if !b.TryAcquire() {
+				t.Fatal("TryAcquire on an empty bulkhead failed")
+			}
+			b.ReleaseWith(time.Millisecond, status.Error(grpccodes.Unavailable, "")) // a drop
+			if got := b.Capacity(); got != tt.want {
+				t.Fatalf("limit after a drop from %d at ratio %v = %d, want %d", tt.limit, tt.ratio, got, tt.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,8 @@ const (
 	// the long-term one is pulled down by driftFactor per sample.
 	driftRatio  = 2
 	driftFactor = 0.95
+	// backoffSlack is added to AIMD's backed-off limit before it is rounded down (see aimd).
+	backoffSlack = 1e-9
 )
 
 // sampleKind is what one finished call says about the service.
@@ -86,7 +88,12 @@ func (l *limit) sample(kind sampleKind, latency time.Duration, inFlight int) {
 func (l *limit) aimd(drop, inUse bool) {
 	switch {
 	case drop:
-		l.est = max(l.floor, math.Floor(l.est*l.backoff))
+		// l.est is a whole number, but l.est·backoff in float64 may fall a hair below the whole
+		// number the product makes as written (90 × 0.7 is 62.99999999999999), and rounding
+		// down would take one slot too many. The nudge is far above that error (about 1e-10
+		// at the largest ceiling) and far below the fraction of any product of a ratio with
+		// fewer than nine decimals.
+		l.est = max(l.floor, math.Floor(l.est*l.backoff+backoffSlack))
 	case inUse:
 		l.est = min(l.ceiling, l.est+1)
 	}
