@@ -73,6 +73,13 @@ func (t *Throttle) Config() Config { return t.cfg }
 // of the monotonic clock alone).
 func (t *Throttle) epochNow() int64 { return t.win.epoch(clock.Since(t.clock, t.origin)) }
 
+// minProbability is the largest p read as 0. With requests exactly K·accepts as written, the
+// formula's 0 comes out of float64 as the rounding error of K·accepts when K has no exact
+// binary form (1.1e-16 for K 1.4, 45 accepts and 63 requests), and a draw of 0 fell below it.
+// That error stays under 1e-15 at any count, and a real excess of a request or a hundredth of
+// one makes p above 1e-12 up to ten billion requests in the window.
+const minProbability = 1e-12
+
 // probability is the rejection probability at counts requests and accepts: the SRE formula,
 // zero below MinRequests, and capped at MaxRejectProbability.
 func (t *Throttle) probability(requests, accepts int64) float64 {
@@ -80,7 +87,7 @@ func (t *Throttle) probability(requests, accepts int64) float64 {
 		return 0
 	}
 	p := (float64(requests) - t.cfg.K*float64(accepts)) / float64(requests+1)
-	if p <= 0 {
+	if p <= minProbability {
 		return 0
 	}
 	return min(p, t.cfg.MaxRejectProbability)

@@ -331,3 +331,37 @@ func TestHotPathAllocs(t *testing.T) {
 		t.Errorf("Allow+Record with p = 0: %v allocs, want 0", n)
 	}
 }
+
+// TestNoRejectionAtExactlyKTimesAccepts checks the formula's boundary with a K that float64
+// cannot hold exactly: with requests exactly K·accepts as written, p is 0 (the doc: requests at
+// most K·accepts cost nothing), not the rounding error of K·accepts (1.1e-16 for K = 1.4, 45
+// accepts and 63 requests), which a draw of 0, in [0, 1), fell below.
+func TestNoRejectionAtExactlyKTimesAccepts(t *testing.T) {
+	tests := []struct {
+		k                 float64
+		requests, accepts int
+	}{
+		{k: 1.4, requests: 63, accepts: 45},
+		{k: 1.13, requests: 113, accepts: 100},
+		{k: 1.15, requests: 115, accepts: 100},
+	}
+	for _, tt := range tests {
+		th, _, rec := newTest(t, Config{K: tt.k}, WithRand(constRand(0)))
+		fill(th, tt.requests, tt.accepts)
+		if p := th.Probability(); p != 0 {
+			t.Errorf("K %v, %d requests, %d accepts: Probability() = %g, want 0", tt.k, tt.requests, tt.accepts, p)
+		}
+		if err := th.Allow(method); err != nil {
+			t.Errorf("K %v, %d requests, %d accepts: Allow rejected a draw of 0: %v", tt.k, tt.requests, tt.accepts, err)
+		}
+		if n := len(rec.Events()); n != 0 {
+			t.Errorf("K %v: %d events, want none", tt.k, n)
+		}
+		// One request more than K·accepts is past the boundary: p is the formula's again.
+		th.Record(failed)
+		want := (float64(tt.requests+1) - tt.k*float64(tt.accepts)) / float64(tt.requests+2)
+		if p := th.Probability(); !near(p, want) || p <= 0 {
+			t.Errorf("K %v, one request past K·accepts: Probability() = %g, want %g", tt.k, p, want)
+		}
+	}
+}
