@@ -507,8 +507,8 @@ func TestAdaptiveAllocs(t *testing.T) {
 	}
 }
 
-// TestAIMDBackoffRoundsDownTheExactProduct checks that a drop takes the limit to the whole part
-// of limit × BackoffRatio as written, not one less when the product in floating point falls a
+// TestAIMDBackoffRoundsDownTheExactProduct checks that a drop takes the limit (AIMD's, and the
+// gradient's, which backs off as AIMD does) to the whole part of limit × BackoffRatio as written, not one less when the product in floating point falls a
 // hair below a whole number: 90 × 0.7 is 63 (62.99999999999999 in float64), 50 × 0.58 is 29.
 func TestAIMDBackoffRoundsDownTheExactProduct(t *testing.T) {
 	tests := []struct {
@@ -523,18 +523,20 @@ func TestAIMDBackoffRoundsDownTheExactProduct(t *testing.T) {
 		{limit: 10, ratio: 0.9, want: 9},
 		{limit: 89, ratio: 0.7, want: 62}, // 62.3: rounded down as ever
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d×%v", tt.limit, tt.ratio), func(t *testing.T) {
-			clk := clocktest.New(time.Time{})
-			b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 200,
-				Adaptive: bulkhead.Adaptive{Algorithm: "aimd", InitialLimit: tt.limit, BackoffRatio: tt.ratio}}, bulkhead.WithClock(clk))
-			if !b.TryAcquire() {
-				t.Fatal("TryAcquire on an empty bulkhead failed")
-			}
-			b.ReleaseWith(time.Millisecond, status.Error(grpccodes.Unavailable, "")) // a drop
-			if got := b.Capacity(); got != tt.want {
-				t.Fatalf("limit after a drop from %d at ratio %v = %d, want %d", tt.limit, tt.ratio, got, tt.want)
-			}
-		})
+	for _, alg := range []bulkhead.Algorithm{bulkhead.AlgorithmAIMD, bulkhead.AlgorithmGradient} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s %d×%v", alg, tt.limit, tt.ratio), func(t *testing.T) {
+				clk := clocktest.New(time.Time{})
+				b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 200,
+					Adaptive: bulkhead.Adaptive{Algorithm: alg, InitialLimit: tt.limit, BackoffRatio: tt.ratio}}, bulkhead.WithClock(clk))
+				if !b.TryAcquire() {
+					t.Fatal("TryAcquire on an empty bulkhead failed")
+				}
+				b.ReleaseWith(time.Millisecond, status.Error(grpccodes.Unavailable, "")) // a drop
+				if got := b.Capacity(); got != tt.want {
+					t.Fatalf("limit after a drop from %d at ratio %v = %d, want %d", tt.limit, tt.ratio, got, tt.want)
+				}
+			})
+		}
 	}
 }

@@ -15,7 +15,8 @@ const (
 	// the long-term one is pulled down by driftFactor per sample.
 	driftRatio  = 2
 	driftFactor = 0.95
-	// backoffSlack is added to AIMD's backed-off limit before it is rounded down (see aimd).
+	// backoffSlack is how far below a whole number a backed-off limit is read as that number
+	// (see aimd).
 	backoffSlack = 1e-9
 )
 
@@ -103,7 +104,12 @@ func (l *limit) gradient(drop bool, latency time.Duration, inUse bool) {
 	if drop {
 		// The latency of a call that timed out or was shed says nothing about the service's
 		// queue (it is the caller's deadline, or the time to be refused): back off as AIMD does.
-		l.est = max(l.floor, l.est*l.backoff)
+		// A product a hair below a whole number is that number, as in aimd.
+		next := l.est * l.backoff
+		if whole := math.Ceil(next); whole-next < backoffSlack {
+			next = whole
+		}
+		l.est = max(l.floor, next)
 		return
 	}
 	s := float64(max(latency, 1))
