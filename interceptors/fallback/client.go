@@ -44,7 +44,7 @@ func (f *Fallback) Stream() grpc.StreamClientInterceptor {
 		}
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
-			if !f.Replaces(err) {
+			if !f.chosen(f.verdict(ctx, err)) {
 				return nil, err
 			}
 			return &failedStream{ctx: ctx, f: f, method: method, err: err}, nil

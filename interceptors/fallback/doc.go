@@ -19,6 +19,10 @@
 // (*) DeadlineExceeded is replaced whoever's deadline it was, the caller's own included: a
 // caller out of time gets the degraded reply rather than an error.
 //
+// A call whose caller canceled its context is of the canceled class (code Canceled) whatever
+// error reached the fallback: a retry policy cut short in its backoff sleep returns its last
+// attempt's error (Unavailable, say), and the call still ended because the caller gave up.
+//
 // # What
 //
 // The reply is given in code, as Message (a fixed message) or Func (a function of the context,

@@ -2,6 +2,7 @@ package fallback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -168,12 +170,26 @@ func (f *Fallback) Covers(method string) bool {
 	return grpcmethod.Service(method) == f.service
 }
 
-// Replaces reports whether the fallback answers in place of err (nil never is).
+// Replaces reports whether the fallback answers in place of err (nil never is), judging by
+// err alone: a call whose caller canceled its context is judged as canceled whatever its
+// error (see the package documentation).
 func (f *Fallback) Replaces(err error) bool {
 	if err == nil {
 		return false
 	}
 	return f.chosen(f.classifier.Classify(err))
+}
+
+// verdict classifies err, the error of a call made with ctx. A call whose caller canceled ctx
+// ended for that reason, whatever error the policies below it returned (a retry policy cut
+// short in its backoff sleep returns its last attempt's, Unavailable say): its verdict is
+// Canceled.
+func (f *Fallback) verdict(ctx context.Context, err error) codes.Verdict {
+	v := f.classifier.Classify(err)
+	if v.Class != codes.Canceled && ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return codes.Verdict{Class: codes.Canceled, Code: grpccodes.Canceled}
+	}
+	return v
 }
 
 func (f *Fallback) chosen(v codes.Verdict) bool {
@@ -192,7 +208,7 @@ func (f *Fallback) Recover(ctx context.Context, method string, req, reply any, e
 }
 
 func (f *Fallback) recover(ctx context.Context, method string, req, reply any, err error) error {
-	v := f.classifier.Classify(err)
+	v := f.verdict(ctx, err)
 	if !f.chosen(v) {
 		return err
 	}
