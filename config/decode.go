@@ -77,7 +77,7 @@ func (d *decoder) add(n *yaml.Node, path, value, rule string) {
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Path: path, Value: value, Rule: rule})
 }
 
-// number records the text of the number written at path (see source.numbers).
+// number records the text of the number or duration written at path (see source.numbers).
 func (d *decoder) number(path, text string) {
 	if d.src.numbers == nil {
 		d.src.numbers = map[string]string{}
@@ -551,6 +551,7 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			return false
 		}
 		v.SetInt(int64(dur))
+		d.number(path, n.Value)
 	case v.Kind() == reflect.Int:
 		var i int
 		// YAML reads a plain integer too large for an int64 as a float, or fails to decode it.

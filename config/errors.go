@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
@@ -79,29 +80,50 @@ func writePlace(b *strings.Builder, file string, line int, lineAlone bool) {
 type source struct {
 	file  string
 	lines map[string]int
-	// numbers holds the text of each number written, by path, so that a message quotes the
-	// number as written (1000000) rather than as Go prints it (1e+06).
+	// numbers holds the text of each number and duration written, by path, so that a message
+	// quotes the value as written (1000000, 90s) rather than as Go prints it (1e+06, 1m30s).
 	numbers map[string]string
 }
 
-// asWritten returns value, a number as an error spells it, as written at path in one of srcs
-// when it is the same number there; else value.
+// asWritten returns value, a number or a duration as an error spells it, as written at path
+// in one of srcs when it is the same number or duration there; else value.
 func asWritten(path, value string, srcs ...*source) string {
-	want, err := strconv.ParseFloat(value, 64)
-	if err != nil {
-		return value
+	same := sameNumber
+	if _, err := strconv.ParseFloat(value, 64); err != nil {
+		if _, err := time.ParseDuration(value); err != nil {
+			return value
+		}
+		same = sameDuration
 	}
 	for _, s := range srcs {
 		if s == nil {
 			continue
 		}
-		if raw, ok := s.numbers[path]; ok {
-			if got, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64); err == nil && got == want {
-				return raw
-			}
+		if raw, ok := s.numbers[path]; ok && same(raw, value) {
+			return raw
 		}
 	}
 	return value
+}
+
+// sameNumber reports whether raw, a number as written, is the number value.
+func sameNumber(raw, value string) bool {
+	want, err := strconv.ParseFloat(value, 64)
+	if err != nil {
+		return false
+	}
+	got, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64)
+	return err == nil && got == want
+}
+
+// sameDuration reports whether raw, a duration as written, is the duration value.
+func sameDuration(raw, value string) bool {
+	want, err := time.ParseDuration(value)
+	if err != nil {
+		return false
+	}
+	got, err := time.ParseDuration(raw)
+	return err == nil && got == want
 }
 
 // locate returns the file and line of the longest prefix of path that one of the sources
