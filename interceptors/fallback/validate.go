@@ -1,6 +1,7 @@
 package fallback
 
 import (
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	grpccodes "google.golang.org/grpc/codes"
@@ -10,12 +11,16 @@ import (
 // Whether ReplyJSON fits a method's response type is checked when the policy is built.
 func (c Config) Validate() error {
 	var v fielderr.Checker
+	// A success is never replaced: a fallback on it would answer nothing, and, naming a class
+	// or a code, would leave the default classes out too.
 	for i, cl := range c.OnClasses {
 		v.Check(cl.Valid(), "on_classes["+itoa(i)+"]", cl, "is not a class")
+		v.Check(cl != codes.Success, "on_classes["+itoa(i)+"]", cl, "is the class of a success: a fallback answers failures only")
 	}
 	for i, name := range c.OnCodes {
-		_, ok := ParseCode(name)
+		code, ok := ParseCode(name)
 		v.Check(ok, "on_codes["+itoa(i)+"]", name, codename.Rule(name))
+		v.Check(!ok || code != grpccodes.OK, "on_codes["+itoa(i)+"]", name, "is the code of a success: a fallback answers failures only")
 	}
 	return v.Err()
 }
