@@ -1,7 +1,10 @@
 package fallback
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/section"
@@ -61,7 +64,20 @@ func (c Config) Explain() string {
 	on = append(on, c.OnCodes...)
 	t := "on " + strings.Join(on, ", ")
 	if c.ReplyJSON != "" {
-		t += "; reply " + c.ReplyJSON
+		t += "; reply " + oneLine(c.ReplyJSON)
 	}
 	return t
+}
+
+// oneLine returns s, reply JSON as written, on one line: compacted when it spans several lines
+// (a YAML block scalar), quoted when it is not JSON.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\n\r") {
+		return s
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(s)) == nil {
+		return b.String()
+	}
+	return strconv.Quote(s)
 }
