@@ -508,8 +508,9 @@ func TestAdaptiveAllocs(t *testing.T) {
 }
 
 // TestAIMDBackoffRoundsDownTheExactProduct checks that a drop takes the limit (AIMD's, and the
-// gradient's, which backs off as AIMD does) to the whole part of limit × BackoffRatio as written, not one less when the product in floating point falls a
-// hair below a whole number: 90 × 0.7 is 63 (62.99999999999999 in float64), 50 × 0.58 is 29.
+// gradient's, which backs off as AIMD does) to the whole part of limit × BackoffRatio as
+// written, not one less when the product in floating point falls a hair below a whole number:
+// 90 × 0.7 is 63 (62.99999999999999 in float64), 50 × 0.58 is 29.
 func TestAIMDBackoffRoundsDownTheExactProduct(t *testing.T) {
 	tests := []struct {
 		limit int
