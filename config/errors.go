@@ -88,42 +88,37 @@ type source struct {
 // asWritten returns value, a number or a duration as an error spells it, as written at path
 // in one of srcs when it is the same number or duration there; else value.
 func asWritten(path, value string, srcs ...*source) string {
-	same := sameNumber
-	if _, err := strconv.ParseFloat(value, 64); err != nil {
-		if _, err := time.ParseDuration(value); err != nil {
-			return value
-		}
-		same = sameDuration
+	same := sameAs(value)
+	if same == nil {
+		return value
 	}
 	for _, s := range srcs {
 		if s == nil {
 			continue
 		}
-		if raw, ok := s.numbers[path]; ok && same(raw, value) {
+		if raw, ok := s.numbers[path]; ok && same(raw) {
 			return raw
 		}
 	}
 	return value
 }
 
-// sameNumber reports whether raw, a number as written, is the number value.
-func sameNumber(raw, value string) bool {
-	want, err := strconv.ParseFloat(value, 64)
-	if err != nil {
-		return false
+// sameAs returns a test of whether a text as written is the number or the duration value,
+// parsed once; nil when value is neither.
+func sameAs(value string) func(raw string) bool {
+	if n, err := strconv.ParseFloat(value, 64); err == nil {
+		return func(raw string) bool {
+			got, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64)
+			return err == nil && got == n
+		}
 	}
-	got, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64)
-	return err == nil && got == want
-}
-
-// sameDuration reports whether raw, a duration as written, is the duration value.
-func sameDuration(raw, value string) bool {
-	want, err := time.ParseDuration(value)
-	if err != nil {
-		return false
+	if d, err := time.ParseDuration(value); err == nil {
+		return func(raw string) bool {
+			got, err := time.ParseDuration(raw)
+			return err == nil && got == d
+		}
 	}
-	got, err := time.ParseDuration(raw)
-	return err == nil && got == want
+	return nil
 }
 
 // locate returns the file and line of the longest prefix of path that one of the sources
