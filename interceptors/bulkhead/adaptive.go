@@ -159,6 +159,21 @@ func (b *Bulkhead) classify(err error) sampleKind {
 	}
 }
 
+// classifyHeld is classify for a call of method that holds a slot: if the classifier panics
+// (an error whose GRPCStatus panics), the slot goes back with no sample before the panic goes
+// on, so that no path leaks it.
+func (b *Bulkhead) classifyHeld(method string, err error) sampleKind {
+	classified := false
+	defer func() {
+		if !classified {
+			b.finish(method, sampleNone, 0, time.Time{})
+		}
+	}()
+	kind := b.classify(err)
+	classified = true
+	return kind
+}
+
 // finish gives back an adaptive permit with a sample of a call of method (the bulkhead's own
 // for "": Release and ReleaseWith know no call) that ended at now, and emits LimitChanged if
 // the limit moved. now is only read with a sample.

@@ -541,3 +541,58 @@ func TestAIMDBackoffRoundsDownTheExactProduct(t *testing.T) {
 		}
 	}
 }
+
+// nilStatusErr is an error type whose GRPCStatus reads its receiver: a typed nil pointer of
+// it, returned as an error, makes the classifier's reading of the error panic.
+type nilStatusErr struct{ code grpccodes.Code }
+
+func (e *nilStatusErr) Error() string              { return "nil status error" }
+func (e *nilStatusErr) GRPCStatus() *status.Status { return status.New(e.code, "") }
+
+// TestAdaptiveClassifierPanicGivesTheSlotBack checks that a call whose error makes the
+// classifier panic after the invoker returned still gives its slot back, with no sample, and
+// that the panic reaches the caller: a leaked slot would shrink the bulkhead for good.
+func TestAdaptiveClassifierPanicGivesTheSlotBack(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{
+		Algorithm: "aimd", InitialLimit: 2, LatencyThreshold: 20 * time.Millisecond,
+	}}, bulkhead.WithClock(clk))
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		clk.Advance(time.Millisecond)
+		var e *nilStatusErr
+		return e
+	}
+	for range 3 { // more calls than the limit: each must find a slot
+		func() {
+			defer func() {
+				if p := recover(); p == nil {
+					t.Fatal("no panic reached the caller")
+				}
+			}()
+			_ = b.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
+		}()
+		if b.InFlight() != 0 || b.Capacity() != 2 {
+			t.Fatalf("in flight %d limit %d after a classifier panic, want 0 2", b.InFlight(), b.Capacity())
+		}
+	}
+}
+
+// TestReleaseWithClassifierPanicGivesTheSlotBack is the same for ReleaseWith.
+func TestReleaseWithClassifierPanicGivesTheSlotBack(t *testing.T) {
+	b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{Algorithm: "aimd", InitialLimit: 2}})
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Fatal("no panic reached the caller")
+			}
+		}()
+		var e *nilStatusErr
+		b.ReleaseWith(time.Millisecond, e)
+	}()
+	if b.InFlight() != 0 {
+		t.Fatalf("in flight %d after a classifier panic in ReleaseWith, want 0", b.InFlight())
+	}
+}

@@ -150,11 +150,12 @@ func (b *Bulkhead) releaseFixed() {
 // sample: the call held the slot for latency and ended with err. The bulkhead's classifier
 // (WithClassifier) reads err: a transient or throttled outcome is an overload drop, a canceled
 // or rejected one is no sample, anything else (success, business error, server fault) is a
-// latency sample. With a fixed limit it is Release. It allocates nothing for a nil err or a
+// latency sample; a classifier that panics on err gives the slot back, with no sample, before
+// the panic goes on. With a fixed limit it is Release. It allocates nothing for a nil err or a
 // status without details.
 func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	if b.ad != nil {
-		kind := b.classify(err)
+		kind := b.classifyHeld("", err)
 		var now time.Time
 		if kind != sampleNone {
 			now = b.clock.Now()

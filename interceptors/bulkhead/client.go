@@ -104,7 +104,8 @@ func (b *Bulkhead) began() time.Time {
 
 // end gives back the slot of a call that began at start and ended with err. With a fixed limit
 // that is all; in adaptive mode the call is the limit's sample when sample is set and its
-// outcome is not ignored (see ReleaseWith).
+// outcome is not ignored (see ReleaseWith). A classifier that panics on err (an error whose
+// GRPCStatus panics) still gives the slot back, with no sample.
 func (b *Bulkhead) end(method string, start time.Time, err error, sample bool) {
 	if b.ad == nil {
 		b.releaseFixed()
@@ -112,7 +113,7 @@ func (b *Bulkhead) end(method string, start time.Time, err error, sample bool) {
 	}
 	kind := sampleNone
 	if sample {
-		kind = b.classify(err)
+		kind = b.classifyHeld(method, err)
 	}
 	var (
 		now     time.Time
