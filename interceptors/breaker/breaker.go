@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"context"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -326,7 +327,25 @@ func (p Permit) Done(err error) {
 	if p.b == nil {
 		return
 	}
-	p.b.record(p, p.b.classifier.Classify(err).Class)
+	p.doneWith(context.Background(), err, p.b.classifier)
+}
+
+// doneWith reports a call made with ctx that ended with err, of the class outcome.Class gives
+// with c. A classifier that panics on err (an error whose GRPCStatus panics) records Canceled
+// before the panic goes on, so that a half-open probe's slot is given back.
+func (p Permit) doneWith(ctx context.Context, err error, c *codes.Classifier) {
+	if p.b == nil {
+		return
+	}
+	classified := false
+	defer func() {
+		if !classified {
+			p.b.record(p, codes.Canceled)
+		}
+	}()
+	class := outcome.Class(ctx, err, c)
+	classified = true
+	p.b.record(p, class)
 }
 
 // Record reports the call's outcome as an already classified class, as Done does.

@@ -5,7 +5,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
-	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
@@ -150,16 +149,18 @@ func (b *Breaker) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps
 		p.Record(codes.Canceled)
 		return
 	}
-	p.Record(b.classOf(ctx, err, opts))
+	b.recordCall(p, ctx, err, opts)
 }
 
-// classOf classifies a call's outcome: the caller's cancellation is Canceled whatever the
-// error says, as the call's end says nothing about the service then.
-func (b *Breaker) classOf(ctx context.Context, err error, opts []grpc.CallOption) codes.Class {
+// recordCall records a call's outcome on p: a success, or err classified; the caller's
+// cancellation is Canceled whatever the error says, as the call's end says nothing about the
+// service then (see Permit.doneWith for a classifier that panics).
+func (b *Breaker) recordCall(p Permit, ctx context.Context, err error, opts []grpc.CallOption) {
 	if err == nil {
-		return codes.Success // Without reading opts.
+		p.Record(codes.Success) // Without reading opts.
+		return
 	}
-	return outcome.Class(ctx, err, callClassifier(b.classifier, opts))
+	p.doneWith(ctx, err, callClassifier(b.classifier, opts))
 }
 
 func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {
@@ -179,26 +180,27 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	finished = true
 	if err != nil {
-		p.Record(b.classOf(ctx, err, opts))
+		b.recordCall(p, ctx, err, opts)
 		return nil, err
 	}
 	if p.b == nil {
 		return cs, nil // Disabled: nothing to record.
 	}
 	w := streamend.Watch(ctx, desc, cs)
-	w.OnEnd(func(e streamend.End) { p.Record(b.endClass(ctx, e, opts)) })
+	w.OnEnd(func(e streamend.End) { b.recordEnd(p, ctx, e, opts) })
 	return w, nil
 }
 
-// endClass classifies how a stream ended: a success, or its error as classOf does; an
-// abandoned stream gives its caller's context's error (a cancellation counts as neither, an
-// expired deadline is classified), and a stream gRPC ended while nobody read it counts as
-// neither, as its status was never seen.
-func (b *Breaker) endClass(ctx context.Context, e streamend.End, opts []grpc.CallOption) codes.Class {
+// recordEnd records how a stream ended: a success, or its error as recordCall does; an abandoned
+// stream gives its caller's context's error (a cancellation counts as neither, an expired
+// deadline is classified), and a stream gRPC ended while nobody read it counts as neither, as
+// its status was never seen.
+func (b *Breaker) recordEnd(p Permit, ctx context.Context, e streamend.End, opts []grpc.CallOption) {
 	if e.Cause == streamend.Transport {
-		return codes.Canceled
+		p.Record(codes.Canceled)
+		return
 	}
-	return b.classOf(ctx, e.Err, opts)
+	b.recordCall(p, ctx, e.Err, opts)
 }
 
 // Instant reports that Enter returns at once: a breaker admits or refuses from its state (see
