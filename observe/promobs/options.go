@@ -35,7 +35,8 @@ func defaultConfig() config {
 
 // WithConstLabels adds labels with fixed values to every metric, such as the name of the
 // client when one process runs several. The names must not clash with the labels promobs
-// sets (service, method, code, class, attempt, state, from, to, policy, reason).
+// sets (service, method, code, class, attempt, state, from, to, policy, reason, and the
+// histograms' le).
 func WithConstLabels(labels prometheus.Labels) Option {
 	return optionFunc(func(c *config) error {
 		for name := range labels {

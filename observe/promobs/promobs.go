@@ -63,9 +63,13 @@ const (
 	labelReason  = "reason"
 )
 
+// ownLabels are the label names a const label must not take: promobs' own, and "le", the
+// bucket label of the histograms, which Prometheus refuses there (it panics when a histogram
+// child is first made, on a call's path, not when the collector is registered).
 var ownLabels = map[string]struct{}{
 	labelService: {}, labelMethod: {}, labelCode: {}, labelClass: {}, labelAttempt: {},
 	labelState: {}, labelFrom: {}, labelTo: {}, labelPolicy: {}, labelReason: {},
+	"le": {},
 }
 
 // maxAttemptLabel is the attempt label's last bucket: attempts from it on share "5+".

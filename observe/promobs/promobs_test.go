@@ -116,6 +116,10 @@ func TestNewErrors(t *testing.T) {
 		{name: "repeated bucket", opts: []promobs.Option{promobs.WithDurationBuckets(0.1, 0.1)}, wantIs: promobs.ErrBadBuckets},
 		{name: "const label clash", opts: []promobs.Option{promobs.WithConstLabels(prometheus.Labels{"service": "x"})},
 			wantErr: `promobs: const label "service" clashes with a label promobs sets`},
+		// The histograms' bucket label: New took it, and the first call's event then panicked
+		// in WithLabelValues ("le" is not allowed as label name in histograms).
+		{name: "const label le", opts: []promobs.Option{promobs.WithConstLabels(prometheus.Labels{"le": "x"})},
+			wantErr: `promobs: const label "le" clashes with a label promobs sets`},
 		{name: "registered twice", reg: func() prometheus.Registerer {
 			reg := prometheus.NewRegistry()
 			if _, err := promobs.New(reg); err != nil {
