@@ -133,6 +133,9 @@ type Metrics struct {
 type boundedLabel struct {
 	values cowmap.Map[string, string]
 	count  atomic.Int64
+	// full is set once the bound is reached and every name learnt is in the map's read-only
+	// part, where value's first check looks: from then on a name not found there is other.
+	full atomic.Bool
 }
 
 func (b *boundedLabel) value(name string, max int64, other string) string {
@@ -142,7 +145,7 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 	if v, ok := b.values.Load(name); ok {
 		return v
 	}
-	if b.count.Load() >= max {
+	if b.full.Load() {
 		return other
 	}
 	full := false
@@ -157,8 +160,10 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 	if full {
 		// No name is added from now on, so the map would not merge the names added last
 		// into its read-only part, where the check above looks: they would be other from
-		// their second use on.
+		// their second use on. Until the Flush, a name is looked up in the recent keys too
+		// (LoadOrMake), a name past the bound made other there.
 		b.values.Flush()
+		b.full.Store(true)
 	}
 	return v
 }
