@@ -2,6 +2,8 @@ package promobs
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +77,10 @@ func WithBackoffBuckets(buckets ...float64) Option {
 func checkBuckets(b []float64) ([]float64, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: none given", ErrBadBuckets)
+	}
+	if slices.ContainsFunc(b, math.IsNaN) {
+		// NaN compares false both ways: the checks below would pass it.
+		return nil, fmt.Errorf("%w: %v has NaN", ErrBadBuckets, b)
 	}
 	if !sort.SliceIsSorted(b, func(i, j int) bool { return b[i] < b[j] }) {
 		return nil, fmt.Errorf("%w: %v is not increasing", ErrBadBuckets, b)

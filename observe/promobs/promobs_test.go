@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -114,6 +115,9 @@ func TestNewErrors(t *testing.T) {
 		{name: "no buckets", opts: []promobs.Option{promobs.WithDurationBuckets()}, wantIs: promobs.ErrBadBuckets},
 		{name: "decreasing buckets", opts: []promobs.Option{promobs.WithBackoffBuckets(1, 0.5)}, wantIs: promobs.ErrBadBuckets},
 		{name: "repeated bucket", opts: []promobs.Option{promobs.WithDurationBuckets(0.1, 0.1)}, wantIs: promobs.ErrBadBuckets},
+		// NaN compares false both ways, so it passed the order checks and was exposed as a
+		// bucket le="NaN".
+		{name: "NaN bucket", opts: []promobs.Option{promobs.WithBackoffBuckets(0.1, math.NaN(), 1)}, wantIs: promobs.ErrBadBuckets},
 		{name: "const label clash", opts: []promobs.Option{promobs.WithConstLabels(prometheus.Labels{"service": "x"})},
 			wantErr: `promobs: const label "service" clashes with a label promobs sets`},
 		// The histograms' bucket label: New took it, and the first call's event then panicked
