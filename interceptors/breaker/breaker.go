@@ -3,12 +3,14 @@ package breaker
 import (
 	"context"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
@@ -199,6 +201,17 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 	}
 	if b.service == "" {
 		b.service = name
+	}
+	// A breaker named by a full method by other means than the registry interceptors (a
+	// suite, New) may not know its method: its name does. Its events and its Levels name the
+	// same method and service.
+	if b.method == "" && strings.HasPrefix(name, "/") {
+		if svc, _ := grpcmethod.Split(name); svc != "" {
+			b.method = name
+			if b.service == name {
+				b.service = svc
+			}
+		}
 	}
 	b.rateOn = cfg.FailureRateThreshold > 0 || b.slowOn
 	b.z = quantile(cfg.FailureRateConfidence)

@@ -1,9 +1,6 @@
 package breaker
 
 import (
-	"strings"
-
-	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -23,22 +20,11 @@ func (b *Breaker) Levels(yield func(observe.Level) bool) {
 }
 
 func (b *Breaker) level() observe.Level {
-	service, method := b.service, b.method
-	// A breaker named by a full method by other means than the registry interceptors (a
-	// suite, breaker.New) may not know its method: its name does.
-	if method == "" && strings.HasPrefix(b.name, "/") {
-		if svc, _ := grpcmethod.Split(b.name); svc != "" {
-			method = b.name
-			if service == b.name {
-				service = svc
-			}
-		}
-	}
 	return observe.Level{
 		Kind:    observe.LevelBreakerState,
 		Policy:  observe.PolicyBreaker,
-		Service: service,
-		Method:  method,
+		Service: b.service,
+		Method:  b.method,
 		State:   b.State().String(),
 	}
 }

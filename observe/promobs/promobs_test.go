@@ -140,7 +140,7 @@ func TestNewErrors(t *testing.T) {
 			}
 			m, err := promobs.New(reg, tt.opts...)
 			if err == nil || m != nil {
-				t.Fatalf("New = %v, %v; want nil and an error", m, err)
+				t.Fatalf("New returned %p, %v; want nil and an error", m, err)
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("err = %v; want errors.Is %v", err, tt.wantIs)
