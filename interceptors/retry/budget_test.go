@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -16,6 +17,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestBudgetWithdraw(t *testing.T) {
@@ -649,5 +652,31 @@ func TestRatioBudgetTakesTheEndsReading(t *testing.T) {
 				t.Errorf("%s: %d AttemptFinished, want 1", path.name, finished-finished0)
 			}
 		}
+	}
+}
+
+// TestCommittedStreamTakesNoRetryFromTheBudget: a stream that committed before the loop
+// decided on its failure (its sends outgrew the replay buffer while it received) is not
+// retried, and a ratio budget, asked last "once the retry is otherwise certain", counts no
+// retry for it. Before the fix the loop asked the budget first, which counted a retry that
+// was never made, and only then saw the commit.
+func TestCommittedStreamTakesNoRetryFromTheBudget(t *testing.T) {
+	clk := clocktest.New(time.Unix(1e9, 0))
+	p, err := New(Config{Idempotent: true, Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second}}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.method("/kyc.v1.LivenessService/Check")
+	var c call
+	l := p.newLoop(context.Background(), m, &c, time.Time{})
+	defer l.stop()
+	unavailable := status.Error(grpccodes.Unavailable, "GPU restarting")
+	v := codes.Verdict{Class: codes.Transient, Code: grpccodes.Unavailable}
+	retried, ferr := l.next(context.Background(), context.Background(), 1, v, unavailable, func() bool { return true })
+	if retried || !errors.Is(ferr, unavailable) {
+		t.Fatalf("committed stream: retried %v, err %v; want no retry, the attempt's error", retried, ferr)
+	}
+	if _, retries := m.bucket.counted(); retries != 0 {
+		t.Fatalf("committed stream: %d retries counted in the budget, want 0", retries)
 	}
 }

@@ -128,10 +128,7 @@ func (l *loop) lateStart(ctx context.Context, t0 time.Time) bool {
 // when not nil, reports whether the call can no longer be retried (a stream that outgrew its
 // replay buffer); it is asked before and after the sleep.
 func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err error, committed func() bool) (bool, error) {
-	delay, reason, raw := l.decide(ctx, v, n)
-	if !raw && reason == "" && committed != nil && committed() {
-		raw = true
-	}
+	delay, reason, raw := l.decide(ctx, v, n, committed)
 	switch {
 	case raw:
 		l.report(v)
@@ -168,9 +165,10 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 // decide says what follows the failed attempt n with verdict v: a retry after delay, the end
 // of retrying for reason after a retryable outcome, or (raw) the end of the call with the
 // error as it is, because the outcome is never retried, the caller canceled, or the method
-// may not be retried. The retry budget is asked last, once the retry is otherwise certain,
-// because a ratio budget counts the retry it allows.
-func (l *loop) decide(ctx context.Context, v codes.Verdict, n int) (delay time.Duration, reason string, raw bool) {
+// may not be retried, or the call committed (committed, when not nil, says so). The retry
+// budget is asked last, once the retry is otherwise certain (the commit checked), because a
+// ratio budget counts the retry it allows.
+func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed func() bool) (delay time.Duration, reason string, raw bool) {
 	now := l.now()
 	switch {
 	case !v.Class.Retryable(), !l.eligible, errors.Is(ctx.Err(), context.Canceled):
@@ -198,6 +196,9 @@ func (l *loop) decide(ctx context.Context, v codes.Verdict, n int) (delay time.D
 	}
 	if reason := fits(ctx, l.b, now, delay); reason != "" {
 		return delay, reason, false
+	}
+	if committed != nil && committed() {
+		return 0, "", true
 	}
 	if l.m.bucket != nil && !l.m.bucket.Allow() {
 		return 0, observe.ReasonRetryBudget, false
