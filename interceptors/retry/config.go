@@ -85,9 +85,11 @@ type Config struct {
 //
 // Setting both is an error; the zero value disables the retry budget.
 type RetryBudgetConfig struct {
-	// MaxTokens is the token bucket's size, in (0, 1000]. 0: no token bucket.
+	// MaxTokens is the token bucket's size, in (0, 1000], counted in thousandths of a token
+	// (so at least 0.0005). 0: no token bucket.
 	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
-	// TokenRatio is what each success puts back, in (0, MaxTokens]. 0 means 0.1.
+	// TokenRatio is what each success puts back, in (0, MaxTokens], counted in thousandths of
+	// a token (so at least 0.0005). 0 means 0.1.
 	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio" zero:"is not positive (leave it out for the default 0.1)"`
 	// Ratio is the ratio budget's share: retries and hedges per call over the window, in
 	// (0, 10]. 0: no ratio budget.

@@ -563,3 +563,28 @@ func TestDeadlineBeforeTheCallSparesTheBudget(t *testing.T) {
 		t.Fatalf("tokens = %v after a call whose deadline passed during its attempt, want 9", got)
 	}
 }
+
+// TestTokenBucketRefusesFractionsItCannotCount: the token bucket counts thousandths of a
+// token, so a positive token_ratio or max_tokens below half a thousandth counted as 0: a
+// token_ratio of 0.0001 was accepted and gave a bucket that successes never refilled (after
+// one outage, retries stopped for the life of the process), a max_tokens of 0.0001 one that
+// never allowed a retry. Validate refuses them, naming the field, the value and the rule.
+func TestTokenBucketRefusesFractionsItCannotCount(t *testing.T) {
+	for _, tt := range []struct {
+		th    retry.RetryBudgetConfig
+		field string
+	}{
+		{retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.0001}, "throttle.token_ratio: 0.0001 "},
+		{retry.RetryBudgetConfig{MaxTokens: 0.0001}, "throttle.max_tokens: 0.0001 "},
+	} {
+		if _, err := retry.New(retry.Config{Throttle: tt.th}); err == nil || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("%+v: err = %v, want one naming %q", tt.th, err, tt.field)
+		}
+	}
+	// Three decimals (and what rounds to them) stay valid.
+	for _, th := range []retry.RetryBudgetConfig{{MaxTokens: 0.001, TokenRatio: 0.001}, {MaxTokens: 10, TokenRatio: 0.0005}} {
+		if _, err := retry.New(retry.Config{Throttle: th}); err != nil {
+			t.Errorf("%+v: %v", th, err)
+		}
+	}
+}

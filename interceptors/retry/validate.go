@@ -7,6 +7,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
 
+// minTokenFraction is the least positive max_tokens or token_ratio the token bucket can
+// count: it counts thousandths of a token, rounded to the nearest.
+const minTokenFraction = 0.0005
+
 // Validate reports every field of c that is out of range, as errors naming the yaml field, the
 // value and the rule (joined with errors.Join). Zero values, which mean defaults, are valid.
 func (c Config) Validate() error {
@@ -33,6 +37,10 @@ func (c Config) Validate() error {
 	if c.Throttle.MaxTokens > 0 {
 		v.Check(c.Throttle.TokenRatio <= c.Throttle.MaxTokens, "throttle.token_ratio", c.Throttle.TokenRatio, "is above throttle.max_tokens")
 	}
+	// The bucket counts thousandths of a token: a positive value that rounds to none would
+	// make a bucket that never allows a retry (max_tokens) or that successes never refill.
+	v.Check(c.Throttle.MaxTokens <= 0 || c.Throttle.MaxTokens >= minTokenFraction, "throttle.max_tokens", c.Throttle.MaxTokens, "is below 0.0005 (the bucket counts thousandths of a token)")
+	v.Check(c.Throttle.TokenRatio <= 0 || c.Throttle.TokenRatio >= minTokenFraction, "throttle.token_ratio", c.Throttle.TokenRatio, "is below 0.0005 (the bucket counts thousandths of a token)")
 	t := c.Throttle
 	v.Check(t.Ratio >= 0, "throttle.ratio", t.Ratio, "is negative")
 	v.Check(t.Ratio <= 10, "throttle.ratio", t.Ratio, "is above 10")
