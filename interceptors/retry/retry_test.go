@@ -588,3 +588,14 @@ func TestTokenBucketRefusesFractionsItCannotCount(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainNamesTheTimeBudget: Config.Budget is a time (the call's total, attempts and
+// sleeps), not the retry budget (Throttle), as its doc insists; Explain called it "retry
+// budget 8s", which next to a throttle's "retries and hedges at most 0.6 per call" read as a
+// second retry budget.
+func TestExplainNamesTheTimeBudget(t *testing.T) {
+	got := retry.Normalize(retry.Config{Budget: 8 * time.Second, Throttle: retry.RetryBudgetConfig{Ratio: 0.6}}).Explain()
+	if strings.Contains(got, "retry budget") || !strings.Contains(got, "time budget 8s") {
+		t.Fatalf("Explain() = %q, want the 8s named a time budget, not a retry budget", got)
+	}
+}

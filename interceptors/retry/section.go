@@ -68,7 +68,7 @@ func (c Config) Explain() string {
 	}
 	fmt.Fprintf(&b, "; per attempt %s", prose.OrNone(c.PerAttemptTimeout))
 	if c.Budget > 0 {
-		fmt.Fprintf(&b, "; retry budget %s", c.Budget)
+		fmt.Fprintf(&b, "; time budget %s", c.Budget)
 	}
 	if c.FitSchedule {
 		b.WriteString("; sleeps fitted to the time left")
