@@ -76,9 +76,9 @@ func WithCallObserver(sink observe.Sink) CallOption { return CallOption{s: attem
 
 // Report makes the call write what the retry policy did to *info every time it returns,
 // success or failure: requests sent (Info.Attempts: hedges below included), total elapsed
-// time, last code and why retrying stopped.
-// For streams, *info is written once the stream commits or fails for good. Up to two Report
-// options on one call are each written (a suite's and its caller's).
+// time, last code and why retrying stopped. For streams, *info is written when the stream
+// ends (the package documentation says what ends one), so a stream its caller abandons writes
+// nothing. Up to two Report options on one call are each written (a suite's and its caller's).
 func Report(info *Info) CallOption { return CallOption{report: info} }
 
 // call is what one call changes of the policy's settings. The zero value changes nothing.
