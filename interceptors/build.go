@@ -89,7 +89,15 @@ func (t *txn) abandoned() bool {
 // the suite's overflow chain, for fullMethod "/*/*" (see Suite.chain). s.mu must be held.
 func (s *Suite) buildLocked(cfg *config.Config, fullMethod string, other bool) *chain {
 	if s.closed {
-		return &chain{method: fullMethod, classifier: codes.Default(), err: fmt.Errorf("%s: suite closed", fullMethod)}
+		// A chain that fails its calls, which still report them (CallFinished) to the sink,
+		// under their policy's service, as a chain that fails to build does (see prepare).
+		mp := cfg.Resolve(fullMethod)
+		cl, err := mp.NewClassifier()
+		if err != nil {
+			cl = codes.Default()
+		}
+		return &chain{method: fullMethod, policy: mp, classifier: cl, sink: observe.ForMethod(s.o.sink, mp.Service, fullMethod),
+			err: fmt.Errorf("%s: suite closed", fullMethod)}
 	}
 	p := s.prepare(cfg, fullMethod, other)
 	if p.c.err != nil {
