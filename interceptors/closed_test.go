@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/config"
@@ -40,5 +41,23 @@ func TestCallFinishedForAFirstCallAfterClose(t *testing.T) {
 	}
 	if e := got[0]; e.Service != "b.v1.After" || e.Method != method || e.Code != grpccodes.FailedPrecondition {
 		t.Errorf("CallFinished %+v, want service b.v1.After, method %s, code FailedPrecondition", e, method)
+	}
+}
+
+// After Close, Reload returns ErrClosed (Suite.Close), whatever the configuration: a program
+// that reloads until the suite is closed stops on ErrClosed, also when the file it reloads is
+// broken at the time.
+func TestReloadAfterCloseIsErrClosed(t *testing.T) {
+	s, err := interceptors.New(config.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bad := config.Builtin()
+	bad.Budget = -1
+	if err := s.Reload(bad); !errors.Is(err, interceptors.ErrClosed) {
+		t.Errorf("Reload of an invalid configuration after Close: %v, want ErrClosed", err)
 	}
 }

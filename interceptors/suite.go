@@ -223,6 +223,13 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 // they started with. Policy objects whose settings did not change are kept, with their state.
 // A configuration rejected for its content changes nothing.
 func (s *Suite) Reload(cfg *config.Config) error {
+	// Checked again under s.mu before anything is published: Close may come in between.
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if cfg == nil {
 		cfg = config.Builtin()
 	}
