@@ -82,7 +82,7 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 		return "", err
 	}
 	var entries []any
-	if mc, ok := doc["methodConfig"]; ok {
+	if mc, ok := doc["methodConfig"]; ok && mc != nil { // null: none, to grpc's encoding/json
 		if entries, ok = mc.([]any); !ok {
 			return "", fmt.Errorf("interceptors: service config base: methodConfig is %T, want a list", mc)
 		}
@@ -169,6 +169,9 @@ func unaryMethods(cfg *config.Config) []methodName {
 func namesIn(entries []any) (map[methodName]map[string]any, error) {
 	named := map[methodName]map[string]any{}
 	for i, e := range entries {
+		if e == nil { // to grpc, a method config that names no method
+			continue
+		}
 		obj, ok := e.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d] is %T, want an object", i, e)
@@ -178,6 +181,10 @@ func namesIn(entries []any) (map[methodName]map[string]any, error) {
 		}
 		names, _ := obj["name"].([]any)
 		for j, n := range names {
+			if n == nil { // to grpc, {}: every method
+				named[methodName{}] = obj
+				continue
+			}
 			no, ok := n.(map[string]any)
 			if !ok {
 				return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d].name[%d] is %T, want an object", i, j, n)

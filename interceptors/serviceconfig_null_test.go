@@ -1,0 +1,73 @@
+package interceptors_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+)
+
+// grpc-go reads a service config with encoding/json, to which a null is the zero value: a
+// methodConfig of null is none (what json.Marshal writes for a nil slice of a program's own
+// struct), a method config of null names no method, and a name of null is {}, every method.
+// ServiceConfig must read such a base as grpc does (see TestServiceConfigBaseAsGRPCReadsIt):
+// accept it, and let a timeout it gives win.
+func TestServiceConfigBaseWithNulls(t *testing.T) {
+	cfg := &config.Config{
+		Budget:   8 * time.Second,
+		Profiles: map[string]config.Profile{"ml": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "ml"}},
+	}
+	s := suiteOf(t, cfg)
+	const m = "/" + svcFaceMatch + "/Compare"
+	r := manual.NewBuilderWithScheme("nulls")
+	cc, err := grpc.NewClient(r.Scheme()+":///x", grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Connect()
+	apply := func(what, sc string) {
+		t.Helper()
+		pr := r.CC().ParseServiceConfig(sc)
+		if pr.Err != nil {
+			t.Fatalf("grpc refuses %s %s: %v", what, sc, pr.Err)
+		}
+		r.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: "x.invalid:1"}}, ServiceConfig: pr})
+	}
+	timeout := func() time.Duration {
+		if mc := cc.GetMethodConfig(m); mc.Timeout != nil {
+			return *mc.Timeout
+		}
+		return 0
+	}
+	for _, tt := range []struct {
+		name, base string
+		want       time.Duration // grpc's timeout for Compare under ServiceConfig(base)
+	}{
+		{"methodConfig null", `{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":null}`, 5 * time.Second},
+		{"a method config null", `{"methodConfig":[null,{"name":[{"service":"kyc.v1.OCRService"}],"waitForReady":true}]}`, 5 * time.Second},
+		{"a name null: every method's timeout", `{"methodConfig":[{"name":[null],"timeout":"3s"}]}`, 3 * time.Second},
+	} {
+		apply("the base", tt.base)
+		got, err := s.ServiceConfig(tt.base)
+		if err != nil {
+			t.Errorf("%s: grpc accepts the base, ServiceConfig refuses it: %v", tt.name, err)
+			continue
+		}
+		pr := r.CC().ParseServiceConfig(got)
+		if pr.Err != nil {
+			t.Errorf("%s: grpc accepts the base but refuses ServiceConfig(base) = %s: %v", tt.name, got, pr.Err)
+			continue
+		}
+		apply("ServiceConfig(base)", got)
+		if d := timeout(); d != tt.want {
+			t.Errorf("%s: grpc's timeout for Compare under ServiceConfig(base) = %s is %v, want %v", tt.name, got, d, tt.want)
+		}
+	}
+}
