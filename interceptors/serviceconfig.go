@@ -109,7 +109,7 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 				own = named[methodName{}]
 			}
 		}
-		if _, has := own["timeout"]; has {
+		if t, has := own["timeout"]; has && t != nil { // null: none, to grpc
 			continue
 		}
 		if exact {

@@ -14,7 +14,8 @@ import (
 
 // grpc-go reads a service config with encoding/json, to which a null is the zero value: a
 // methodConfig of null is none (what json.Marshal writes for a nil slice of a program's own
-// struct), a method config of null names no method, and a name of null is {}, every method.
+// struct), a method config of null names no method, a name of null is {}, every method, and a
+// timeout of null is none.
 // ServiceConfig must read such a base as grpc does (see TestServiceConfigBaseAsGRPCReadsIt):
 // accept it, and let a timeout it gives win.
 func TestServiceConfigBaseWithNulls(t *testing.T) {
@@ -53,6 +54,8 @@ func TestServiceConfigBaseWithNulls(t *testing.T) {
 		{"methodConfig null", `{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":null}`, 5 * time.Second},
 		{"a method config null", `{"methodConfig":[null,{"name":[{"service":"kyc.v1.OCRService"}],"waitForReady":true}]}`, 5 * time.Second},
 		{"a name null: every method's timeout", `{"methodConfig":[{"name":[null],"timeout":"3s"}]}`, 3 * time.Second},
+		{"a timeout null: none", `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":null,"waitForReady":true}]}`, 5 * time.Second},
+		{"the method's own timeout null: none", `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService","method":"Compare"}],"timeout":null}]}`, 5 * time.Second},
 	} {
 		apply("the base", tt.base)
 		got, err := s.ServiceConfig(tt.base)
