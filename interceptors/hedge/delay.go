@@ -113,10 +113,20 @@ func (e *estimator) recomputeLocked() {
 
 // rank returns the 0-based index, in ascending order, of the p-th percentile of n samples by
 // the nearest-rank definition: the smallest sample with at least p·n samples at or below it.
+//
+// p is the percentile as written, a decimal that a float64 only nears: p·n may come out a hair
+// above the whole number the decimal makes (0.55×100 = 55.00000000000001), which rounded up
+// would take the next sample. The product is off by at most about 1e-11 (n ≤ 100000), and a
+// decimal of up to nine places that makes no whole number is at least 1e-9 past one: what is
+// within rankSlack above a whole number is that number.
 func rank(p float64, n int) int {
-	r := int(math.Ceil(p*float64(n))) - 1
+	r := int(math.Ceil(p*float64(n)-rankSlack)) - 1
 	return min(max(r, 0), n-1)
 }
+
+// rankSlack is how far above a whole number p·n may come out of the float64 product and still be
+// read as that number (see rank).
+const rankSlack = 1e-10
 
 // selectRank reorders s so that s[k] is the value it would hold were s sorted, and returns it:
 // a quickselect with median-of-three pivots (linear expected time) that sorts what is left
