@@ -3,6 +3,7 @@ package hedge
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
@@ -63,7 +64,7 @@ func (c Config) Explain() string {
 		fmt.Fprintf(&b, "; next one after %s", c.Delay)
 	} else {
 		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
-			prose.Float(c.Percentile*100), c.Window, prose.Float(c.MedianMultiple), c.Delay, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
+			percent(c.Percentile), c.Window, prose.Float(c.MedianMultiple), c.Delay, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
 	}
 	b.WriteString("; draws on the retry budget")
 	if c.Idempotent {
@@ -71,3 +72,8 @@ func (c Config) Explain() string {
 	}
 	return b.String()
 }
+
+// percent writes p as a percentage, as the configuration writes it: to ten significant digits,
+// so that the float64 product p×100, a hair off for many percentiles (0.55×100 is
+// 55.00000000000001), reads as the number written.
+func percent(p float64) string { return strconv.FormatFloat(p*100, 'g', 10, 64) }
