@@ -192,3 +192,31 @@ func BenchmarkReadings(b *testing.B) {
 		}
 	})
 }
+
+// uncomparable is a Clock of a type == cannot compare.
+type uncomparable struct {
+	clock.Clock
+	f func()
+}
+
+func TestSame(t *testing.T) {
+	fake, other := clocktest.New(time.Time{}), clocktest.New(time.Time{})
+	u := uncomparable{Clock: fake, f: func() {}}
+	for _, tt := range []struct {
+		name string
+		a, b clock.Clock
+		want bool
+	}{
+		{"one fake", fake, fake, true},
+		{"two fakes", fake, other, false},
+		{"real", clock.Real, clock.Real, true},
+		{"real and a fake", clock.Real, fake, false},
+		{"uncomparable and itself", u, u, false},
+		{"uncomparable and the real clock", u, clock.Real, false},
+		{"nil", nil, nil, true},
+	} {
+		if got := clock.Same(tt.a, tt.b); got != tt.want {
+			t.Errorf("%s: Same = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -171,20 +171,11 @@ func (c *call) armLocked(now time.Time, d time.Duration) {
 	c.armed = true
 	c.nextAt = now.Add(d)
 	clk := c.clk
-	if c.timer == nil || !sameClock(c.timerClock, clk) {
+	if c.timer == nil || !clock.Same(c.timerClock, clk) {
 		c.timer, c.timerClock = clk.AfterFunc(d, c.fire), clk
 		return
 	}
 	c.timer.Reset(d)
-}
-
-// sameClock reports whether a and b are one clock, whose timers serve either. It compares them
-// with ==, which panics on a clock of a type that == cannot compare (a struct value holding a
-// func, say: nothing in clock.Clock's contract asks for ==). Such a clock is no clock's same: a
-// call on it makes a timer of its own instead of reusing a pooled call's.
-func sameClock(a, b clock.Clock) (same bool) {
-	defer func() { _ = recover() }()
-	return a == b
 }
 
 // disarmLocked stops the timer. When it has already fired, its callback is on its way and

@@ -41,7 +41,7 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 		}
 	}
 	p := &Policy{service: name, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
-	if loc, ok := l.(*Local); ok && clock.OrReal(loc.clock) == clock.OrReal(p.clock) {
+	if loc, ok := l.(*Local); ok && clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
 		p.local = loc
 	}
 	return p, nil
