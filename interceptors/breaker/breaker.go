@@ -3,7 +3,6 @@ package breaker
 import (
 	"context"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,8 +189,6 @@ func New(name string, cfg Config, opts ...Option) (*Breaker, error) {
 func newBreaker(name string, cfg Config, o options) *Breaker {
 	b := &Breaker{
 		name:        name,
-		service:     o.service,
-		method:      o.method,
 		cfg:         cfg,
 		clock:       o.Clock,
 		sink:        o.Sink,
@@ -199,19 +196,12 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 		slowOn:      cfg.SlowCallDuration > 0,
 		consecutive: cfg.ConsecutiveFailures,
 	}
-	if b.service == "" {
-		b.service = name
-	}
 	// A breaker named by a full method by other means than the registry interceptors (a
 	// suite, New) may not know its method: its name does. Its events and its Levels name the
 	// same method and service.
-	if b.method == "" && strings.HasPrefix(name, "/") {
-		if svc, _ := grpcmethod.Split(name); svc != "" {
-			b.method = name
-			if b.service == name {
-				b.service = svc
-			}
-		}
+	b.service, b.method = grpcmethod.Owner(name, o.service)
+	if o.method != "" {
+		b.method = o.method
 	}
 	b.rateOn = cfg.FailureRateThreshold > 0 || b.slowOn
 	b.z = quantile(cfg.FailureRateConfidence)

@@ -3,7 +3,6 @@ package bulkhead
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -48,7 +47,7 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
 	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
-	b.service, b.method = serviceAndMethod(name, o.service)
+	b.service, b.method = grpcmethod.Owner(name, o.service)
 	if cfg.Adaptive.Algorithm != AlgorithmNone {
 		b.ad = newAdaptive(cfg.Adaptive, cfg.MaxConcurrent)
 		b.origin = b.clock.Now()
@@ -56,25 +55,6 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 		b.fx = newFixed(cfg.MaxConcurrent)
 	}
 	return b, nil
-}
-
-// serviceAndMethod returns what a bulkhead named name names as its service and method: a full
-// method "/pkg.Service/Method" is a method of its service; any other name is a service, or
-// stands for one. service, when set (WithService), is the service either way.
-func serviceAndMethod(name, service string) (string, string) {
-	var method string
-	if strings.HasPrefix(name, "/") {
-		if svc, _ := grpcmethod.Split(name); svc != "" {
-			method = name
-			if service == "" {
-				service = svc
-			}
-		}
-	}
-	if service == "" {
-		service = name
-	}
-	return service, method
 }
 
 // Name returns the name given to New.

@@ -18,13 +18,14 @@ func init() {
 }
 
 // build makes the adaptive throttle step of a suite's chain: after the breaker, so that an
-// open breaker's rejections are not counted as requests the service refused.
+// open breaker's rejections are not counted as requests the service refused. It is named by
+// the chain's service, or by its full method for a method with a throttle of its own (see New).
 func build(env *section.Env, c Config) (section.Built, error) {
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
 	if env.Rand != nil {
 		opts = append(opts, WithRand(env.Rand))
 	}
-	return section.Step(New(env.Service, c, opts...))
+	return section.Step(New(env.Name, c, opts...))
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

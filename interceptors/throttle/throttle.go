@@ -5,6 +5,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
@@ -15,7 +16,9 @@ import (
 //
 // A Throttle is safe for concurrent use.
 type Throttle struct {
-	service string
+	name    string
+	service string // named in rejections, events and levels
+	method  string // the full method of a throttle of one method; "" for a service's
 	cfg     Config // Normalized: every default filled in.
 
 	clock      clock.Clock
@@ -42,17 +45,24 @@ func Normalize(cfg Config) Config {
 	return cfg
 }
 
-// New returns a throttle named name (the fully qualified gRPC service it guards, carried in
-// rejections and events), configured by cfg with its documented defaults filled in, and an empty window.
-// It returns cfg.Validate's error when cfg is out of range.
+// New returns a throttle named name, configured by cfg with its documented defaults filled in,
+// and an empty window. name is the fully qualified gRPC service the throttle guards, or the
+// full method "/pkg.Service/Method" of a throttle of one method (as a suite names the throttle
+// of a method with one of its own): rejections, events and levels name that method's service
+// as the service and the full method as the method, so that an observer tells a method's
+// throttle from its service's; any other name is the service, with no method. It returns
+// cfg.Validate's error when cfg is out of range.
 func New(name string, cfg Config, opts ...Option) (*Throttle, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
+	service, method := grpcmethod.Owner(name, "")
 	return &Throttle{
-		service:    name,
+		name:       name,
+		service:    service,
+		method:     method,
 		cfg:        cfg,
 		clock:      o.Clock,
 		sink:       o.Sink,
@@ -64,7 +74,7 @@ func New(name string, cfg Config, opts ...Option) (*Throttle, error) {
 }
 
 // Name returns the name given to New.
-func (t *Throttle) Name() string { return t.service }
+func (t *Throttle) Name() string { return t.name }
 
 // Config returns the throttle's configuration with its defaults filled in.
 func (t *Throttle) Config() Config { return t.cfg }

@@ -27,6 +27,27 @@ func Service(fullMethod string) string {
 	return s
 }
 
+// Owner returns the service and method a policy object named name stands for, as its
+// rejections, events and levels name them: a full method "/pkg.Service/Method" is that method
+// of its service (the object of one method, as a suite names it); any other name is a service,
+// or stands for one, with no method. service, when set (a WithService option), is the service
+// either way.
+func Owner(name, service string) (string, string) {
+	var method string
+	if strings.HasPrefix(name, "/") {
+		if svc, _ := Split(name); svc != "" {
+			method = name
+			if service == "" {
+				service = svc
+			}
+		}
+	}
+	if service == "" {
+		service = name
+	}
+	return service, method
+}
+
 // Idempotency is a method's idempotency level as its descriptor declares it.
 type Idempotency = descriptorpb.MethodOptions_IdempotencyLevel
 

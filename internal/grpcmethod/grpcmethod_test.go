@@ -71,3 +71,19 @@ func TestUnknownNamesAreNotKept(t *testing.T) {
 		t.Fatalf("100000 unknown names kept %d bytes, want none", grown)
 	}
 }
+
+func TestOwner(t *testing.T) {
+	for _, tt := range []struct{ name, service, wantService, wantMethod string }{
+		{"kyc.v1.OCRService", "", "kyc.v1.OCRService", ""},
+		{"/kyc.v1.OCRService/Extract", "", "kyc.v1.OCRService", "/kyc.v1.OCRService/Extract"},
+		{"/kyc.v1.OCRService/Extract", "other.Svc", "other.Svc", "/kyc.v1.OCRService/Extract"},
+		{"shared-ml", "", "shared-ml", ""},
+		{"shared-ml", "kyc.v1.OCRService", "kyc.v1.OCRService", ""},
+		{"/malformed", "", "/malformed", ""},
+		{"*", "", "*", ""},
+	} {
+		if s, m := grpcmethod.Owner(tt.name, tt.service); s != tt.wantService || m != tt.wantMethod {
+			t.Errorf("Owner(%q, %q) = %q %q, want %q %q", tt.name, tt.service, s, m, tt.wantService, tt.wantMethod)
+		}
+	}
+}

@@ -32,14 +32,14 @@
 //	| bulwark_limiter_degraded_total    | counter   | service, reason              | LimiterDegraded                    |
 //	| bulwark_hedges_total              | counter   | service, reason              | HedgeSent                          |
 //	| bulwark_hedge_wins_total          | counter   | service, method              | HedgeWon                           |
-//	| bulwark_adaptive_throttle_probability | gauge | service                      | Scrape                             |
+//	| bulwark_adaptive_throttle_probability | gauge | service, method              | Scrape                             |
 //
 // The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity
 // follows the limit as it moves. A bulkhead is told apart by service and method, as a breaker
-// is: method is empty for a bulkhead that serves the whole service and the full method for the
-// bulkhead of one method (a method with a bulkhead of its own in a suite's configuration), so
-// that a service's bulkhead and its method's are two series, both labelled with the service;
-// the method label is bounded by MaxMethods, as everywhere.
+// and an adaptive throttle are: method is empty for a bulkhead that serves the whole service
+// and the full method for the bulkhead of one method (a method with a bulkhead of its own in a
+// suite's configuration), so that a service's bulkhead and its method's are two series, both
+// labelled with the service; the method label is bounded by MaxMethods, as everywhere.
 //
 // bulwark_hedge_wins_total over bulwark_hedges_total is how often a hedge pays off; hedges
 // that rarely win are load for nothing.

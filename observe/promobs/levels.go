@@ -101,8 +101,8 @@ func (m *Metrics) TrackBreaker(name string, state func() string) {
 }
 
 // TrackThrottle exposes the rejection probability that probability returns (an adaptive
-// throttle's Probability) as bulwark_adaptive_throttle_probability with the given service label,
-// read at each scrape. Tracking a service again replaces its function; a nil probability stops
+// throttle's Probability) as bulwark_adaptive_throttle_probability with the given service label
+// and no method, read at each scrape. Tracking a service again replaces its function; a nil probability stops
 // tracking it. A source given to Scrape that reads the same service wins over it (see Scrape).
 //
 // Deprecated: use Scrape, with the throttle or the suite: it shows the throttle that serves
@@ -148,8 +148,8 @@ func (t trackedThrottle) Levels(yield func(observe.Level) bool) {
 	yield(observe.Level{Kind: observe.LevelThrottleProbability, Policy: observe.PolicyAdaptiveThrottle, Service: t.service, Value: t.probability()})
 }
 
-// breakerKey identifies a breaker (or a bulkhead) as its events do: by service, and by method
-// when it is method-scoped (the bulkhead of one method).
+// breakerKey identifies a breaker (or a bulkhead, or a throttle) as its events do: by service,
+// and by method when it is method-scoped (the bulkhead of one method).
 type breakerKey struct{ service, method string }
 
 func breakerKeyOf(name string) breakerKey {
@@ -196,8 +196,8 @@ func newLevels(cl prometheus.Labels) *levels {
 			"Bulkhead slots in all: the current limit of an adaptive bulkhead; method is empty for a bulkhead that serves the whole service.",
 			[]string{labelService, labelMethod}, cl),
 		throttleDesc: prometheus.NewDesc(NameThrottleProbability,
-			"Probability with which client-side adaptive throttling rejects a call now.",
-			[]string{labelService}, cl),
+			"Probability with which client-side adaptive throttling rejects a call now; method is empty for a throttle that serves the whole service.",
+			[]string{labelService, labelMethod}, cl),
 		tracked:   map[trackKey]observe.LevelSource{},
 		lastState: map[breakerKey]string{},
 		sourced:   map[breakerKey]struct{}{},
@@ -253,7 +253,7 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	read := func(lv observe.Level) bool {
 		lv.Service = l.service(lv.Service) // bounded as the events' (MaxServices)
 		switch lv.Kind {
-		case observe.LevelBreakerState, observe.LevelInFlight, observe.LevelCapacity:
+		case observe.LevelBreakerState, observe.LevelInFlight, observe.LevelCapacity, observe.LevelThrottleProbability:
 			lv.Method = l.method(lv.Method) // bounded as the events' (MaxMethods)
 		}
 		readings = append(readings, lv)
@@ -302,6 +302,7 @@ func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[tra
 			desc = l.capacityDesc
 		}
 	case observe.LevelThrottleProbability:
+		k.method = clean(r.Method)
 		desc = l.throttleDesc
 	default:
 		return
@@ -310,11 +311,7 @@ func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[tra
 		return
 	}
 	seen[k] = struct{}{}
-	if desc == l.throttleDesc {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, r.Value, k.service)
-		return
-	}
-	if desc != nil { // a bulkhead's
+	if desc != nil { // a bulkhead's or a throttle's
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, r.Value, k.service, k.method)
 		return
 	}

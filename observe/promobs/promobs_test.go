@@ -862,9 +862,9 @@ bulwark_hedges_total{reason="other",service="kyc.v1.FaceMatchService"} 1
 # HELP bulwark_hedge_wins_total Hedged calls answered by an attempt other than the first.
 # TYPE bulwark_hedge_wins_total counter
 bulwark_hedge_wins_total{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"} 1
-# HELP bulwark_adaptive_throttle_probability Probability with which client-side adaptive throttling rejects a call now.
+# HELP bulwark_adaptive_throttle_probability Probability with which client-side adaptive throttling rejects a call now; method is empty for a throttle that serves the whole service.
 # TYPE bulwark_adaptive_throttle_probability gauge
-bulwark_adaptive_throttle_probability{service="kyc.v1.OCRService"} 0.5
+bulwark_adaptive_throttle_probability{method="",service="kyc.v1.OCRService"} 0.5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), promobs.NameHedges, promobs.NameHedgeWins, promobs.NameThrottleProbability); err != nil {
 		t.Error(err)

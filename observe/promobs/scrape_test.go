@@ -121,14 +121,14 @@ func TestScrapeThrottle(t *testing.T) {
 	}
 	m.Scrape(th)
 	assertSamples(t, scrape(t, reg, promobs.NameThrottleProbability), map[string]float64{
-		`bulwark_adaptive_throttle_probability{service="kyc.v1.OCRService"}`: 0,
+		`bulwark_adaptive_throttle_probability{method="",service="kyc.v1.OCRService"}`: 0,
 	})
 	for range 9 {
 		th.Record(codes.Verdict{Class: codes.Throttled, Code: grpccodes.ResourceExhausted})
 	}
 	// 9 requests, none accepted: 9 / 10.
 	assertSamples(t, scrape(t, reg, promobs.NameThrottleProbability), map[string]float64{
-		`bulwark_adaptive_throttle_probability{service="kyc.v1.OCRService"}`: 0.9,
+		`bulwark_adaptive_throttle_probability{method="",service="kyc.v1.OCRService"}`: 0.9,
 	})
 }
 
@@ -193,12 +193,12 @@ func TestScrapePrecedenceAndNoDuplicates(t *testing.T) {
 			stateSamples(face, "half_open"),                  // Track over the event
 			stateSamples("kyc.v1.LivenessService", "open"),   // the event alone
 			map[string]float64{
-				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:        1,
-				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:         10,
-				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`:  3,
-				`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:   30,
-				`bulwark_adaptive_throttle_probability{service="kyc.v1.OCRService"}`:       0.25,
-				`bulwark_adaptive_throttle_probability{service="kyc.v1.FaceMatchService"}`: 0.5,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.OCRService"}`:                  1,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:                   10,
+				`bulwark_bulkhead_in_flight{method="",service="kyc.v1.FaceMatchService"}`:            3,
+				`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:             30,
+				`bulwark_adaptive_throttle_probability{method="",service="kyc.v1.OCRService"}`:       0.25,
+				`bulwark_adaptive_throttle_probability{method="",service="kyc.v1.FaceMatchService"}`: 0.5,
 			}))
 }
 
@@ -279,4 +279,26 @@ func TestScrapeConcurrent(t *testing.T) {
 	if faceStates != 1 {
 		t.Errorf("face states sum to %v, want 1", faceStates)
 	}
+}
+
+// A throttle of one method and its service's are two series, told apart by method.
+func TestScrapeMethodThrottle(t *testing.T) {
+	m, reg := newMetrics(t)
+	clk := clocktest.New(time.Time{})
+	svcThrottle, err := throttle.New(ocr, throttle.Config{}, throttle.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	methodThrottle, err := throttle.New("/"+ocr+"/Extract", throttle.Config{}, throttle.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Scrape(observe.LevelSources{svcThrottle, methodThrottle})
+	for range 9 {
+		methodThrottle.Record(codes.Verdict{Class: codes.Throttled, Code: grpccodes.ResourceExhausted})
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameThrottleProbability), map[string]float64{
+		`bulwark_adaptive_throttle_probability{method="",service="kyc.v1.OCRService"}`:                           0,
+		`bulwark_adaptive_throttle_probability{method="/kyc.v1.OCRService/Extract",service="kyc.v1.OCRService"}`: 0.9,
+	})
 }
