@@ -437,14 +437,26 @@ type unaryChain struct {
 	pool  sync.Pool
 }
 
-// keptMemo is what kept last read of grpc's timeout for one method on one connection, trusted
-// until until. It holds that connection until a later read replaces it.
+// keptMemo is what kept last read of grpc's timeout for the methods of a chain on the
+// connections it serves: up to keptMethods of them (a chain shared by a service's methods
+// serves several), each trusted until its until. Stored, it is not changed: a read that
+// changes it stores a copy. It holds its connections until later reads replace them.
 type keptMemo struct {
+	n       int
+	entries [keptMethods]keptEntry
+}
+
+// keptEntry is grpc's timeout for one method on one connection, trusted until until.
+type keptEntry struct {
 	cc      *grpc.ClientConn
 	method  string
 	timeout time.Duration
 	until   time.Time
 }
+
+// keptMethods bounds the methods and connections one chain's memo holds; past it, the entry
+// that expires first makes way.
+const keptMethods = 8
 
 // keptFor is how long kept trusts what it read of a connection's method config. grpc-go's
 // GetMethodConfig takes the connection's lock and looks the method up in maps: a tenth of the
@@ -585,22 +597,54 @@ func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallO
 		}
 	}
 	m := uc.memo.Load()
-	fresh := m != nil && !now.IsZero() && now.Before(m.until)
-	if fresh && m.cc == cc && m.method == method {
-		return m.timeout
+	if m != nil && !now.IsZero() {
+		for i := range m.n {
+			if e := &m.entries[i]; e.cc == cc && e.method == method {
+				if now.Before(e.until) {
+					return e.timeout
+				}
+				break
+			}
+		}
 	}
 	var t time.Duration
 	if mc := cc.GetMethodConfig(method); mc.Timeout != nil {
 		t = *mc.Timeout
 	}
 	// No timeout is not remembered: a connection's first calls come before its resolver has
-	// given grpc the service config. A fresh memo of another connection or method (a chain
-	// shared by a service's methods) stays: calls that alternate would otherwise replace it
-	// every time.
-	if t > 0 && !fresh && !now.IsZero() {
-		uc.memo.Store(&keptMemo{cc: cc, method: method, timeout: t, until: now.Add(keptFor)})
+	// given grpc the service config.
+	if t > 0 && !now.IsZero() {
+		uc.memo.Store(m.with(keptEntry{cc: cc, method: method, timeout: t, until: now.Add(keptFor)}, now))
 	}
 	return t
+}
+
+// with returns a copy of m (nil: empty) that holds e in place of its method and connection's
+// entry and of expired ones; when full, e takes the place of the entry that expires first.
+// Two calls that store at once may lose one's entry: it is read again at its next call.
+func (m *keptMemo) with(e keptEntry, now time.Time) *keptMemo {
+	out := new(keptMemo)
+	if m != nil {
+		for _, old := range m.entries[:m.n] {
+			if (old.cc != e.cc || old.method != e.method) && now.Before(old.until) {
+				out.entries[out.n] = old
+				out.n++
+			}
+		}
+	}
+	if out.n == keptMethods {
+		first := 0
+		for i := range out.entries {
+			if out.entries[i].until.Before(out.entries[first].until) {
+				first = i
+			}
+		}
+		out.entries[first] = e
+		return out
+	}
+	out.entries[out.n] = e
+	out.n++
+	return out
 }
 
 // runner returns a pooled runner for one call, which the caller started at start (zero: the

@@ -58,7 +58,8 @@
 // makes no context when grpc's timeout for the method is its own per-attempt timeout: 2
 // objects per call over a raw call instead of 7, and about half of what the deadline costs in
 // time. grpc's timeout is read from the connection (ClientConn.GetMethodConfig, under its
-// lock) at most once a second per chain, connection and method while it is set; a service
+// lock) at most once a second per chain, connection and method while it is set (for up to
+// eight methods and connections per chain, as a chain shared by a service's methods serves); a service
 // config a resolver changes is followed within that second. The server sees the same
 // deadline; the attempt's timeout then starts when grpc opens the stream, after the gates,
 // instead of before them.

@@ -44,6 +44,9 @@ func ChainMethod(s *Suite, fullMethod string) string {
 	return s.state.Load().chain(s, fullMethod).method
 }
 
+// KeptMethods is how many methods and connections a chain's memo of grpc's timeouts holds.
+const KeptMethods = keptMethods
+
 // KeptTimeout is what the unary chain of fullMethod reads of grpc's timeout for a call on cc
 // that started at now (see unaryChain.kept).
 func KeptTimeout(s *Suite, cc *grpc.ClientConn, fullMethod string, now time.Time) time.Duration {

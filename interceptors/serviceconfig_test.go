@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -447,5 +448,57 @@ func TestKeptTimeoutFollowsTheServiceConfig(t *testing.T) {
 	other := dial()
 	if got := interceptors.KeptTimeout(s, other, m, t0.Add(2*time.Second)); got != 0 {
 		t.Errorf("another connection without a service config: %v, want 0 (not the memo's 5s)", got)
+	}
+}
+
+// TestKeptTimeoutOfMethodsCalledInTurn: a chain shared by a service's methods remembers grpc's
+// timeout for each of them, so that methods called in turn read the connection once a second
+// each; it remembered one, and the others read the connection (its lock, its maps) at every
+// call, for as long as that one was called within the second.
+func TestKeptTimeoutOfMethodsCalledInTurn(t *testing.T) {
+	cfg := &config.Config{Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s := suiteOf(t, cfg)
+	r := manual.NewBuilderWithScheme("turns")
+	cc, err := grpc.NewClient(r.Scheme()+":///faces", grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Connect()
+	push := func(timeout string) {
+		sc := `{"methodConfig":[{"name":[{"service":"` + svcFaceMatch + `"}],"timeout":"` + timeout + `"}]}`
+		r.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: "faces.invalid:1"}}, ServiceConfig: r.CC().ParseServiceConfig(sc)})
+	}
+	methods := make([]string, interceptors.KeptMethods+1)
+	for i := range methods {
+		methods[i] = fmt.Sprintf("/%s/M%d", svcFaceMatch, i)
+	}
+	t0 := time.Now()
+	push("5s")
+	for i, m := range methods[:interceptors.KeptMethods] {
+		if got := interceptors.KeptTimeout(s, cc, m, t0.Add(time.Duration(i)*time.Millisecond)); got != 5*time.Second {
+			t.Fatalf("%s: %v, want 5s", m, got)
+		}
+	}
+	push("3s")
+	// Within the second, every method called in turn answers from the memo: no read.
+	for i, m := range methods[:interceptors.KeptMethods] {
+		if got := interceptors.KeptTimeout(s, cc, m, t0.Add(500*time.Millisecond+time.Duration(i)*time.Millisecond)); got != 5*time.Second {
+			t.Errorf("%s half a second after its read: %v, want the 5s read (not read again)", m, got)
+		}
+	}
+	// One more method than the memo holds is read, and takes the place of the oldest entry.
+	last := methods[interceptors.KeptMethods]
+	if got := interceptors.KeptTimeout(s, cc, last, t0.Add(600*time.Millisecond)); got != 3*time.Second {
+		t.Errorf("%s: %v, want the resolver's 3s", last, got)
+	}
+	second := methods[interceptors.KeptMethods-1]
+	if got := interceptors.KeptTimeout(s, cc, second, t0.Add(700*time.Millisecond)); got != 5*time.Second {
+		t.Errorf("%s, still held: %v, want the 5s read", second, got)
+	}
+	if got := interceptors.KeptTimeout(s, cc, methods[0], t0.Add(700*time.Millisecond)); got != 3*time.Second {
+		t.Errorf("%s, the oldest entry, after it made way: %v, want the 3s read again", methods[0], got)
 	}
 }
