@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,13 +143,13 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prep
 		if sec.Stateless() {
 			b, err := sec.Build(s.env(p, sec, v, earlier), v)
 			if err != nil {
-				p.c.err = fmt.Errorf("%s: %s: %w", fullMethod, sec.Key(), err)
+				p.c.err = sectionErr(fullMethod, sec.Key(), err)
 				return p
 			}
 			st.built, st.done = b, true
 			earlier[sec.Key()] = b
 		} else if err := sec.Check(s.env(p, sec, v, earlier), v); err != nil {
-			p.c.err = fmt.Errorf("%s: %s: %w", fullMethod, sec.Key(), err)
+			p.c.err = sectionErr(fullMethod, sec.Key(), err)
 			return p
 		}
 		p.steps = append(p.steps, st)
@@ -194,7 +195,7 @@ func (s *Suite) check(cfg *config.Config, svc string) error {
 			continue
 		}
 		if err := sec.Check(s.env(p, sec, v, nil), v); err != nil {
-			return fmt.Errorf("%s: %s: %w", name, sec.Key(), err)
+			return sectionErr(name, sec.Key(), err)
 		}
 	}
 	return nil
@@ -366,6 +367,16 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 		out = append(out, st)
 	}
 	return out
+}
+
+// sectionErr is err of section k in the chain or configuration named name: "name: k: err",
+// with k once when err starts with it already (a policy package's errors start with its name,
+// "fallback: reply_json for ...", or name a field of the section, "rate_limit.redis ...").
+func sectionErr(name string, k section.Key, err error) error {
+	if msg := err.Error(); strings.HasPrefix(msg, string(k)+": ") || strings.HasPrefix(msg, string(k)+".") {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return fmt.Errorf("%s: %s: %w", name, k, err)
 }
 
 // hasLoop reports whether steps have an attempt loop.

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -22,15 +23,15 @@ func init() {
 func check(env *section.Env, c Config) error {
 	if c.Redis != nil {
 		if remote, _ := section.Value[RemoteFactory](env); remote == nil {
-			return errNoFactory(env.Name)
+			return errNoFactory
 		}
 	}
 	return nil
 }
 
-func errNoFactory(name string) error {
-	return fmt.Errorf("interceptors: %s: rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New", name)
-}
+// errNoFactory is the error of a fleet-wide limit without a factory; the suite names the chain
+// and the section before it.
+var errNoFactory = errors.New("rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New")
 
 // build makes the rate limit step of a suite's chain. Shared buckets come from the suite's
 // *Registry, fleet-wide limiters from its RemoteFactory (both in env.Values); a remote
@@ -58,7 +59,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		}
 		remote, _ := section.Value[RemoteFactory](env)
 		if remote == nil {
-			return section.Built{}, errNoFactory(env.Name)
+			return section.Built{}, errNoFactory
 		}
 		rl, cl, err := remote(key, c, RemoteEnv{Service: env.Service, Clock: env.Clock, Sink: env.Sink})
 		if err != nil {
