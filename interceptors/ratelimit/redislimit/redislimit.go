@@ -78,9 +78,22 @@ func New(name string, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	timeout := ratelimit.Normalize(cfg).Redis.Timeout
-	client := redis.NewClient(&redis.Options{
-		Addr:                  cfg.Redis.Addr,
+	client := dial(cfg.Redis.Addr, ratelimit.Normalize(cfg).Redis.Timeout)
+	l, err := newLimiter(name, client, cfg, opts)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	l.owned = true
+	return l, nil
+}
+
+// dial returns a client of the Redis at addr whose every wait is bounded by timeout, with no
+// command retries: New's client, and the one a Factory without a client shares between the
+// limiters of one address and timeout.
+func dial(addr string, timeout time.Duration) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                  addr,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
 		DialerRetries:         1,
@@ -93,13 +106,6 @@ func New(name string, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
 			Mode: maintnotifications.ModeDisabled,
 		},
 	})
-	l, err := newLimiter(name, client, cfg, opts)
-	if err != nil {
-		_ = client.Close()
-		return nil, err
-	}
-	l.owned = true
-	return l, nil
 }
 
 // NewWithClient returns a Limiter named name that asks Redis through client, which stays the
