@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -87,6 +88,7 @@ type call struct {
 	// gave none: the trailer's pushback is read. Reused from the pool.
 	opts1    [8]grpc.CallOption // backs attempt 1's options when they fit
 	first    []grpc.CallOption  // attempt 1's options (Unary)
+	onFinish bool               // the caller's options hold a grpc.OnFinish, which the call calls once (Unary)
 	trailer1 metadata.MD
 }
 
@@ -123,14 +125,26 @@ func (c *call) release() {
 
 // firstOpts returns the call options of attempt 1 (a unary call): the caller's, with a
 // trailer option of the call's own added when the caller gave none, so that the server's
-// pushback is read (see firstTrailer).
+// pushback is read (see firstTrailer), and without grpc.OnFinish options, which the call
+// calls once when it ends (see end) instead of grpc once per attempt.
 func (c *call) firstOpts(opts []grpc.CallOption) []grpc.CallOption {
+	trailer := false
 	for _, o := range opts {
-		if _, ok := o.(grpc.TrailerCallOption); ok {
-			return opts
+		switch o.(type) {
+		case grpc.TrailerCallOption:
+			trailer = true
+		case grpc.OnFinishCallOption:
+			c.onFinish = true
 		}
 	}
-	return append(append(c.opts1[:0], opts...), grpc.Trailer(&c.trailer1))
+	if trailer && !c.onFinish {
+		return opts
+	}
+	first := calloption.WithoutOnFinish(c.opts1[:0], opts)
+	if !trailer {
+		first = append(first, grpc.Trailer(&c.trailer1))
+	}
+	return first
 }
 
 // firstTrailer returns attempt 1's trailer, once it has returned: what grpc wrote back
@@ -380,11 +394,12 @@ func (c *call) unwind() {
 // attempt runs hedge n.
 func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 	out := &c.outs[n-1]
-	opts := make([]grpc.CallOption, len(c.opts), len(c.opts)+1)
+	opts := make([]grpc.CallOption, 0, len(c.opts)+1)
 	trailer := false
-	for i, o := range c.opts {
+	for _, o := range c.opts {
 		// Call options that write back to the caller are given the hedge's own targets: the
-		// winner's are copied to the caller's at the end.
+		// winner's are copied to the caller's at the end. A unary call's grpc.OnFinish is
+		// the call's to call, once.
 		switch o.(type) {
 		case grpc.HeaderCallOption:
 			o = grpc.Header(&out.header)
@@ -392,8 +407,12 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 			o, trailer = grpc.Trailer(&out.trailer), true
 		case grpc.PeerCallOption:
 			o = grpc.Peer(&out.peer)
+		case grpc.OnFinishCallOption:
+			if c.onFinish {
+				continue
+			}
 		}
-		opts[i] = o
+		opts = append(opts, o)
 	}
 	if !trailer && c.st == nil {
 		// The trailer is read for the server's pushback in any case.

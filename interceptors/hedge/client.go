@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -75,8 +76,8 @@ func (p *Policy) prepare(ctx context.Context, method string, req, reply any, cc 
 	} else {
 		actx, cancel = context.WithCancel(ctx)
 	}
+	c.first = c.firstOpts(opts) // before begin arms the hedges' timer: they read c.onFinish
 	c.begin(cancel, time.Time{})
-	c.first = c.firstOpts(opts)
 	return c, actx, cancel
 }
 
@@ -91,12 +92,17 @@ func (c *call) decide(err error) error {
 }
 
 // end ends a unary call that decide decided with err: it ends attempt 1's context unless it is
-// shared, releases the call, and raises a hedge's panic as attempt 1's.
+// shared, calls the caller's grpc.OnFinish options with err (once for the call, where grpc
+// would call them once per attempt), releases the call, and raises a hedge's panic as attempt
+// 1's.
 func (c *call) end(err error, cancel context.CancelFunc) error {
 	if !c.shared {
 		cancel()
 	}
 	pv, panicked := c.raised()
+	if c.onFinish && !panicked {
+		calloption.OnFinish(c.opts, err)
+	}
 	c.release()
 	if panicked {
 		panic(pv) // a hedge's, raised here as attempt 1's would be

@@ -59,8 +59,10 @@
 // in a goroutine of its own and writes into a fresh message of the same type. When a hedge
 // wins, attempt 1 is canceled and awaited, then the caller's reply is reset and the winner's
 // merged into it: no two attempts ever write the caller's reply. The grpc.Header,
-// grpc.Trailer and grpc.Peer call options likewise end up holding the winner's. Replies that
-// are not proto messages (another codec) cannot be copied: such calls are not hedged.
+// grpc.Trailer and grpc.Peer call options likewise end up holding the winner's, and a
+// grpc.OnFinish callback runs once, with the call's outcome, when the call returns (grpc would
+// run it at the end of every attempt; on a stream it still does). Replies that are not proto
+// messages (another codec) cannot be copied: such calls are not hedged.
 //
 // # The hedging delay
 //

@@ -8,6 +8,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -71,7 +72,11 @@ func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
 		start = u.t.Start
 	}
 	u.round.Reset(prev, start, cancel)
-	u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
+	if u.c.onFinish {
+		u.opts = append(calloption.WithoutOnFinish(u.opts[:0], u.callerOpts), &u.round)
+	} else {
+		u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
+	}
 	if more {
 		// Only when a retry could follow: grpc copies the trailer for the option, and its
 		// pushback would go unread.
@@ -155,6 +160,9 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 		return p.invokeDisabled(ctx, declared, u)
 	}
 	err := p.run(&u.loop, ctx, t, declared, kept, p.method(method), &u.c, u.attempt, 1)
+	if u.c.onFinish {
+		calloption.OnFinish(u.callerOpts, err)
+	}
 	u.release() // Not when an attempt panics: the pool does without u.
 	return err
 }
@@ -207,8 +215,11 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 		u.t.Sink = p.s.Sink
 	}
 	m := p.method(method)
-	if u.c.report != nil || p.bounded(ctx, u) {
+	if u.c.report != nil || u.c.onFinish || p.bounded(ctx, u) {
 		err := p.run(&u.loop, ctx, &u.t, declared, kept, m, &u.c, u.attempt, 1)
+		if u.c.onFinish {
+			calloption.OnFinish(u.callerOpts, err)
+		}
 		return p.gatedEnd(u, err)
 	}
 	limit := p.cfg.MaxAttempts

@@ -170,6 +170,10 @@
 // (AttemptMetadataKey), for one more release: it is deprecated; read
 // grpc-previous-rpc-attempts.
 //
+// A unary call's grpc.OnFinish callbacks run once, with the call's outcome, when the call
+// returns, as grpc's own retries run them: the attempts are made without them. A stream's
+// attempts still carry them, so they run at the end of each attempt stream.
+//
 // # Streams
 //
 // A stream is retried until it commits, and never after. It commits when its first response

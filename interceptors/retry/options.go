@@ -4,7 +4,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
-	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -86,6 +85,9 @@ type call struct {
 	attempt.PerCall
 	// reports receive Info on return; two slots so that a suite and its caller can both ask.
 	report, report2 *Info
+	// onFinish says that the caller's options hold a grpc.OnFinish: the unary loop gives the
+	// attempts the options without it and calls it once, when the call ends.
+	onFinish bool
 }
 
 func (c *call) apply(o CallOption) {
@@ -111,5 +113,12 @@ func callOf(opts []grpc.CallOption) (c call) {
 //
 //go:noinline
 func (c *call) read(opts []grpc.CallOption) {
-	calloption.Scan(opts, func(o CallOption) { c.apply(o) })
+	for _, o := range opts {
+		switch o := o.(type) {
+		case CallOption:
+			c.apply(o)
+		case grpc.OnFinishCallOption:
+			c.onFinish = true
+		}
+	}
 }

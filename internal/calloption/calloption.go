@@ -49,3 +49,25 @@ func Last[O grpc.CallOption, T any](opts []grpc.CallOption, def T, value func(O)
 	})
 	return def
 }
+
+// WithoutOnFinish appends to dst the options of opts but grpc.OnFinish's, in order. A policy
+// that makes several attempts of one call passes them to each attempt and calls the callbacks
+// itself, once, when the call ends (OnFinish): grpc calls them when each attempt ends.
+func WithoutOnFinish(dst, opts []grpc.CallOption) []grpc.CallOption {
+	for _, o := range opts {
+		if _, ok := o.(grpc.OnFinishCallOption); !ok {
+			dst = append(dst, o)
+		}
+	}
+	return dst
+}
+
+// OnFinish calls the callback of each grpc.OnFinish option among opts with err, in order, as
+// grpc does once a call has finished.
+func OnFinish(opts []grpc.CallOption, err error) {
+	for _, o := range opts {
+		if f, ok := o.(grpc.OnFinishCallOption); ok && f.OnFinish != nil {
+			f.OnFinish(err)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package hedge_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+)
+
+// TestOnFinishOncePerCall: a caller's grpc.OnFinish runs once per hedged call, with the call's
+// outcome, as grpc documents it; each attempt passed it on to grpc, so the canceled attempt 1
+// ran it too, with Canceled, concurrently with the winner.
+func TestOnFinishOncePerCall(t *testing.T) {
+	p, err := hedge.New(hedge.Config{MaxAttempts: 2, Delay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan struct{})
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, call int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if call == 1 { // held until the hedge arrives, then until canceled
+			select {
+			case <-second:
+			case <-time.After(10 * time.Second):
+			}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		close(second)
+		return &kycv1.CompareResponse{}, nil
+	}})
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	cc := srv.Dial(t, grpc.WithUnaryInterceptor(p.Unary()))
+	_, err = kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, grpc.OnFinish(func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls(testkit.MethodCompare); n != 2 {
+		t.Fatalf("%d attempts reached the server, want 2 (the hedge)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("OnFinish ran %d times with %v, want once with nil", len(errs), errs)
+	}
+}
