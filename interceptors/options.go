@@ -130,8 +130,10 @@ const DefaultUnlistedLimit = 1024
 // service goes through its service's overflow chain, built for "/<service>/*" (one
 // method-scoped breaker for all such names), and a name of an unlisted service through the
 // suite's overflow chain, built for the service "*" ("/*/*") with the policy of every service
-// outside the configuration and no WithFallback reply; the events of that chain and its objects
-// name the service "*". (A call may name the service "*" itself: it has chains of its own, as
+// outside the configuration and no WithFallback reply; its objects (breaker, bulkhead, limiter)
+// and its calls' CallFinished events name the service "*", while their attempts, retries and
+// deadlines name the call's own service and method (so a retry rate per service counts those
+// retries against no call of their service). (A call may name the service "*" itself: it has chains of its own, as
 // another service does, whose objects named after it are those of the overflow chain.) A
 // fallback's reply_json cannot be decoded for a name no descriptor declares: such chains fail
 // to build, within the bound or past it, and their calls fail with FailedPrecondition.
