@@ -94,7 +94,9 @@ func (e *estimator) recomputeLocked() {
 	d := time.Duration(selectRank(s, rank(e.pct, k)))
 	if e.mult > 0 {
 		med := selectRank(s, rank(0.5, k))
-		d = min(d, time.Duration(float64(med)*e.mult))
+		if m := float64(med) * e.mult; m < float64(d) { // compared as floats: the product may pass an int64
+			d = time.Duration(m)
+		}
 	}
 	if n < e.minSamples {
 		d = min(d, e.start)

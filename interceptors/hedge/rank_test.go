@@ -41,3 +41,17 @@ func TestLearntDelayIsThePercentileAsWritten(t *testing.T) {
 		t.Fatalf("delay %v, want 55ms (the p55 of 1..100ms)", got)
 	}
 }
+
+// TestMedianCapDoesNotOverflow: the median rule caps the delay at MedianMultiple × the median,
+// compared as floats: a product past what a Duration holds (a median of 200 days × 1000) wrapped
+// negative and took the delay down to MinDelay.
+func TestMedianCapDoesNotOverflow(t *testing.T) {
+	e := newEstimator(Config{Percentile: 0.95, MedianMultiple: 1000, MinDelay: time.Millisecond, Window: 16, MinSamples: 1, Delay: time.Second})
+	long := 200 * 24 * time.Hour
+	for range 16 {
+		e.record(long)
+	}
+	if got := e.current(); got != long {
+		t.Fatalf("delay %v, want the samples' %v", got, long)
+	}
+}
