@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +104,33 @@ func asWritten(path, value string, srcs ...*source) string {
 	return value
 }
 
+// otherField finds, in a rule, another field of the same section and its value: "is above
+// max (1m0s)".
+var otherField = regexp.MustCompile(`\b([a-z_]+) \(([^()]+)\)`)
+
+// ruleAsWritten returns rule, the rule an error at path breaks, with the value of another field
+// it names quoted as a source writes that field (a sibling of path, or of one of its parents):
+// "is above max (60s)", not "(1m0s)".
+func ruleAsWritten(path, rule string, srcs ...*source) string {
+	segs := splitPath(path)
+	return otherField.ReplaceAllStringFunc(rule, func(m string) string {
+		sub := otherField.FindStringSubmatch(m)
+		name, value := sub[1], sub[2]
+		for n := len(segs) - 1; n > 0; n-- {
+			field := strings.Join(segs[:n], "") + "." + name
+			for _, s := range srcs {
+				if s == nil {
+					continue
+				}
+				if _, ok := s.numbers[field]; ok {
+					return name + " (" + asWritten(field, value, srcs...) + ")"
+				}
+			}
+		}
+		return m
+	})
+}
+
 // sameAs returns a test of whether a text as written is the number or the duration value,
 // parsed once; nil when value is neither.
 func sameAs(value string) func(raw string) bool {
@@ -180,7 +208,7 @@ func located(err error, srcs ...*source) []*Error {
 			out = append(out, ce)
 		case errors.As(e, &fe):
 			file, line := locate(fe.Path, srcs...)
-			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: asWritten(fe.Path, fe.Value, srcs...), Rule: fe.Rule})
+			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: asWritten(fe.Path, fe.Value, srcs...), Rule: ruleAsWritten(fe.Path, fe.Rule, srcs...)})
 		default:
 			file, _ := locate("", srcs...)
 			out = append(out, &Error{File: file, Rule: e.Error()})

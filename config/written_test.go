@@ -34,3 +34,17 @@ func TestDurationsAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesQuoteOtherFieldsAsWritten: a rule that names another field quotes its value as the
+// file writes it too: "is above max (60s)", not "(1m0s)".
+func TestRulesQuoteOtherFieldsAsWritten(t *testing.T) {
+	data := "profiles:\n  p:\n    deadline: {default: 90s, max: 60s}\n"
+	_, _, err := config.Parse("d.yaml", []byte(data))
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Path != "profiles.p.deadline.default" {
+		t.Fatalf("Parse = %v, want the deadline's default refused", err)
+	}
+	if ce.Rule != "is above max (60s)" {
+		t.Fatalf("rule %q, want %q", ce.Rule, "is above max (60s)")
+	}
+}
