@@ -172,8 +172,21 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			}
 		}
 	}
+	modeFlag := "" // a flag that the other mode (batch or -serve) alone reads
+	if f.serve != "" {
+		for _, name := range batchFlags {
+			if set[name] {
+				modeFlag = name
+				break
+			}
+		}
+	}
 	problem := ""
 	switch {
+	case modeFlag != "":
+		problem = "-" + modeFlag + " shapes a batch, and -serve runs none"
+	case f.serve == "" && set["stop-timeout"]:
+		problem = "-stop-timeout is the graceful stop of -serve; a batch does not read it"
 	case stubFlag != "":
 		problem = "-" + stubFlag + " shapes the embedded stubs only, and every service has an external address (use mlstub's flags there)"
 	case set["outage-external"]:
@@ -239,6 +252,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	return f, nil
 }
+
+// batchFlags are the flags only a batch reads: given with -serve they would do nothing.
+var batchFlags = []string{"n", "concurrency", "rate", "max-in-flight", "json", "metrics-linger",
+	"unreadable-rate", "spoof-rate", "mismatch-rate", "expired-rate"}
 
 // levelFlag is -log-level: zap's level, whose own error ("unrecognized level") does not say
 // which levels there are.
