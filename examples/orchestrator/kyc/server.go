@@ -2,6 +2,7 @@ package kyc
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ const DefaultRetryAfter = time.Second
 // (some step got no answer) is a gRPC error the caller can retry: DeadlineExceeded when every
 // failed step ran out of time, else Unavailable, with a RetryInfo, an ErrorInfo whose
 // metadata names each failed step and its code, and the VerifyResponse itself (steps and codes,
-// no applicant data). Safe for concurrent use.
+// no applicant data). A verification left undecided because its caller cancelled is answered
+// Canceled and not counted in the metrics. Safe for concurrent use.
 type Server struct {
 	kycv1.UnimplementedKYCServiceServer
 
@@ -47,6 +49,12 @@ func NewServer(v *Verifier, metrics *Metrics, retryAfter time.Duration) *Server 
 // Verify runs one verification; see Server.
 func (s *Server) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
 	resp, _ := s.v.Verify(ctx, req)
+	if resp.GetDecision() == kycv1.Decision_DECISION_FAILED && errors.Is(ctx.Err(), context.Canceled) {
+		// The caller went away (a hedge it no longer needs, a client that gave up): the
+		// verification is neither decided nor failed by the dependencies, as a batch does not
+		// count one an interruption cancelled.
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	s.metrics.Observe(resp)
 	if resp.GetDecision() != kycv1.Decision_DECISION_FAILED {
 		return resp, nil
