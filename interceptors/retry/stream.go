@@ -209,6 +209,11 @@ var errReportPanicked = status.Error(grpccodes.Internal, "retry: the observer or
 // or the classifier on an attempt's outcome, goes on to the caller: what the stream holds is
 // released, and the attempt is not reported (again). From then on the stream no longer calls
 // the attempt: its Header returns final, its Trailer nil.
+//
+// The retry loop's timer is left alone: it is armed only while the goroutine that retries
+// sleeps on it (loop.sleep stops or drains it before returning), and a panic of Header or
+// Trailer (or of SendMsg, on the sender's goroutine) may come during that sleep, which then
+// ends as it would and finds the stream ended (see fail).
 func (s *retryStream) endPanickedLocked(err error) {
 	if s.final == nil {
 		s.final = err
@@ -217,7 +222,6 @@ func (s *retryStream) endPanickedLocked(err error) {
 	s.broken = true
 	s.accounted = true
 	s.releaseLocked()
-	s.loop.stop()
 }
 
 // endPanicked is endPanickedLocked, for a caller that does not hold mu.
@@ -743,10 +747,16 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 	}
 }
 
-// fail ends the stream for good with err, the call already reported.
+// fail ends the stream for good with err, the call already reported, and returns the error
+// the caller gets: err, or what the stream ended with meanwhile (a panic of the attempt's
+// Header, say, during the backoff sleep).
 func (s *retryStream) fail(err error) error {
 	s.mu.Lock()
-	s.final = err
+	if s.final == nil {
+		s.final = err
+	} else {
+		err = s.final
+	}
 	s.releaseLocked()
 	s.loop.stop()
 	s.mu.Unlock()
