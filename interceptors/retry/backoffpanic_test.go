@@ -58,7 +58,7 @@ func (a *panicsLater) RecvMsg(any) error {
 // panicking goroutine: a data race, and RecvMsg slept on until the caller's context ended,
 // to return the attempt's Unavailable instead.
 func TestStreamPanicDuringTheBackoff(t *testing.T) {
-	for _, method := range []string{"Header", "Trailer"} {
+	for _, method := range []string{"Header", "Trailer", "SendMsg"} {
 		t.Run(method, func(t *testing.T) { testPanicDuringTheBackoff(t, method) })
 	}
 }

@@ -330,34 +330,60 @@ func (s *retryStream) SendMsg(m any) error {
 	return err
 }
 
-// send is SendMsg under the stream's lock. ended says that the send's error ended the stream,
-// which is released, and that attempt n, started at t0, is the caller's to report.
+// send is SendMsg. ended says that the send's error ended the stream, which is released, and
+// that attempt n, started at t0, is the caller's to report.
+//
+// The attempt's SendMsg runs without the stream's lock, as grpc-go's own retries send: it may
+// block on flow control until the caller receives (a bidirectional stream whose server reads
+// on once its replies are read), and RecvMsg, on another goroutine, takes the lock. The
+// message is kept before the send, so a retry that replaces the attempt meanwhile replays it.
 func (s *retryStream) send(m any) (n int, t0 time.Time, ended bool, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	sending := false // in the attempt's SendMsg
-	defer func() {
-		if sending {
-			s.endPanickedLocked(errSendPanicked)
-		}
-	}()
 	if s.final != nil {
+		s.mu.Unlock()
 		return 0, time.Time{}, false, io.EOF
 	}
 	if !s.committed && !s.buf.Add(m) {
 		s.commitLocked()
 	}
 	if s.broken {
-		if s.committed {
+		committed := s.committed
+		s.mu.Unlock()
+		if committed {
 			return 0, time.Time{}, false, io.EOF
 		}
 		return 0, time.Time{}, false, nil
 	}
-	sending = true
-	err = s.cur.SendMsg(m)
-	sending = false
+	st := s.cur
+	s.mu.Unlock()
+	sent := false // out of the attempt's SendMsg
+	defer func() {
+		if !sent {
+			s.endPanicked(errSendPanicked)
+		}
+	}()
+	err = st.SendMsg(m)
+	sent = true
+	if err == nil {
+		return 0, time.Time{}, false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
-	case err == nil:
+	case s.cur != st:
+		// A retry replaced the attempt meanwhile, and replayed m on the next one: m was kept,
+		// since the stream had not committed when it was sent.
+		return 0, time.Time{}, false, nil
+	case s.final != nil:
+		// The stream ended meanwhile; its outcome is reported, its status RecvMsg's.
+		return 0, time.Time{}, false, err
+	case s.broken:
+		// The attempt failed meanwhile and RecvMsg handles its failure: a retry replays m,
+		// kept unless the stream committed.
+		if !s.committed {
+			return 0, time.Time{}, false, nil
+		}
+		return 0, time.Time{}, false, err
 	case errors.Is(err, io.EOF):
 		if !s.committed {
 			s.broken = true
