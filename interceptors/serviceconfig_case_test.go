@@ -15,8 +15,11 @@ import (
 
 // grpc-go reads a service config's JSON with encoding/json into structs without tags, so its
 // field names match case-insensitively ("Service", "Timeout" and "MethodConfig" are what
-// "service", "timeout" and "methodConfig" are). ServiceConfig must read a base as grpc does:
-// a base grpc accepts must give a config grpc accepts, and a timeout of the base must win.
+// "service", "timeout" and "methodConfig" are), and a null is the zero value: a methodConfig
+// of null is none (what json.Marshal writes for a nil slice of a program's own struct), a
+// method config of null names no method, a name of null is {}, every method, and a timeout of
+// null is none. ServiceConfig must read a base as grpc does: a base grpc accepts must give a
+// config grpc accepts, and a timeout of the base must win.
 func TestServiceConfigBaseAsGRPCReadsIt(t *testing.T) {
 	cfg := &config.Config{
 		Budget:   8 * time.Second,
@@ -55,11 +58,17 @@ func TestServiceConfigBaseAsGRPCReadsIt(t *testing.T) {
 		{"method named with capitalised keys", `{"methodConfig":[{"name":[{"Service":"kyc.v1.FaceMatchService","Method":"Compare"}],"waitForReady":true}]}`, 5 * time.Second},
 		{"service's timeout with a capitalised key", `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"Timeout":"3s"}]}`, 3 * time.Second},
 		{"capitalised methodConfig", `{"MethodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":"3s"}]}`, 3 * time.Second},
+		{"methodConfig null", `{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":null}`, 5 * time.Second},
+		{"a method config null", `{"methodConfig":[null,{"name":[{"service":"kyc.v1.OCRService"}],"waitForReady":true}]}`, 5 * time.Second},
+		{"a name null: every method's timeout", `{"methodConfig":[{"name":[null],"timeout":"3s"}]}`, 3 * time.Second},
+		{"a timeout null: none", `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService"}],"timeout":null,"waitForReady":true}]}`, 5 * time.Second},
+		{"the method's own timeout null: none", `{"methodConfig":[{"name":[{"service":"kyc.v1.FaceMatchService","method":"Compare"}],"timeout":null}]}`, 5 * time.Second},
 	} {
 		apply("the base", tt.base)
 		got, err := s.ServiceConfig(tt.base)
 		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
+			t.Errorf("%s: grpc accepts the base, ServiceConfig refuses it: %v", tt.name, err)
+			continue
 		}
 		pr := r.CC().ParseServiceConfig(got)
 		if pr.Err != nil {
