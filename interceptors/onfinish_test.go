@@ -2,7 +2,6 @@ package interceptors_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -55,20 +53,12 @@ func TestSuiteOnFinishOncePerCall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &config.Config{Profiles: map[string]config.Profile{"p": tt.profile}, Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
 			e := newEnv(t, cfg, tt.srv())
-			var (
-				mu   sync.Mutex
-				errs []error
-			)
-			_, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{}, grpc.OnFinish(func(err error) {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}))
+			var f testkit.Finishes
+			_, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{}, f.Option())
 			if err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			errs := f.Errs()
 			if len(errs) != 1 || errs[0] != nil {
 				t.Fatalf("OnFinish ran %d times with %v, want once with nil", len(errs), errs)
 			}

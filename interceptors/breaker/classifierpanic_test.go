@@ -7,23 +7,14 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"google.golang.org/grpc"
-	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
-
-// nilStatusErr is an error type whose GRPCStatus reads its receiver: a typed nil pointer of
-// it, returned as an error, makes the classifier's reading of the error panic.
-type nilStatusErr struct{ code grpccodes.Code }
-
-func (e *nilStatusErr) Error() string              { return "nil status error" }
-func (e *nilStatusErr) GRPCStatus() *status.Status { return status.New(e.code, "") }
 
 // A half-open probe whose error makes the classifier panic is given back, as a canceled
 // call's is, before the panic goes on: the next call may probe at once instead of every call
 // being refused until HalfOpenMaxWait. Unary calls, streams that fail to open and streams
 // that end with such an error alike.
 func TestClassifierPanicGivesTheProbeBack(t *testing.T) {
-	var typedNil *nilStatusErr
+	typedNil := testkit.PanickingStatus()
 	for _, path := range []struct {
 		name string
 		call func(b *Breaker)
@@ -97,8 +88,7 @@ func TestDoneClassifierPanicGivesTheProbeBack(t *testing.T) {
 				t.Fatal("no panic reached the caller")
 			}
 		}()
-		var typedNil *nilStatusErr
-		probe.Done(typedNil)
+		probe.Done(testkit.PanickingStatus())
 	}()
 	if _, err := b.Allow(); err != nil {
 		t.Fatalf("next probe: %v (state %v)", err, b.State())

@@ -542,13 +542,6 @@ func TestAIMDBackoffRoundsDownTheExactProduct(t *testing.T) {
 	}
 }
 
-// nilStatusErr is an error type whose GRPCStatus reads its receiver: a typed nil pointer of
-// it, returned as an error, makes the classifier's reading of the error panic.
-type nilStatusErr struct{ code grpccodes.Code }
-
-func (e *nilStatusErr) Error() string              { return "nil status error" }
-func (e *nilStatusErr) GRPCStatus() *status.Status { return status.New(e.code, "") }
-
 // TestAdaptiveClassifierPanicGivesTheSlotBack checks that a call whose error makes the
 // classifier panic after the invoker returned still gives its slot back, with no sample, and
 // that the panic reaches the caller: a leaked slot would shrink the bulkhead for good.
@@ -559,8 +552,7 @@ func TestAdaptiveClassifierPanicGivesTheSlotBack(t *testing.T) {
 	}}, bulkhead.WithClock(clk))
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		clk.Advance(time.Millisecond)
-		var e *nilStatusErr
-		return e
+		return testkit.PanickingStatus()
 	}
 	for range 3 { // more calls than the limit: each must find a slot
 		func() {
@@ -589,8 +581,7 @@ func TestReleaseWithClassifierPanicGivesTheSlotBack(t *testing.T) {
 				t.Fatal("no panic reached the caller")
 			}
 		}()
-		var e *nilStatusErr
-		b.ReleaseWith(time.Millisecond, e)
+		b.ReleaseWith(time.Millisecond, testkit.PanickingStatus())
 	}()
 	if b.InFlight() != 0 {
 		t.Fatalf("in flight %d after a classifier panic in ReleaseWith, want 0", b.InFlight())

@@ -2,7 +2,6 @@ package hedge_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,24 +32,16 @@ func TestOnFinishOncePerCall(t *testing.T) {
 		close(second)
 		return &kycv1.CompareResponse{}, nil
 	}})
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
+	var f testkit.Finishes
 	cc := srv.Dial(t, grpc.WithUnaryInterceptor(p.Unary()))
-	_, err = kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, grpc.OnFinish(func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}))
+	_, err = kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, f.Option())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.Calls(testkit.MethodCompare); n != 2 {
 		t.Fatalf("%d attempts reached the server, want 2 (the hedge)", n)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	errs := f.Errs()
 	if len(errs) != 1 || errs[0] != nil {
 		t.Fatalf("OnFinish ran %d times with %v, want once with nil", len(errs), errs)
 	}

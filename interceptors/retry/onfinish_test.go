@@ -2,36 +2,14 @@ package retry_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// finishes records the calls of a grpc.OnFinish callback.
-type finishes struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (f *finishes) option() grpc.CallOption {
-	return grpc.OnFinish(func(err error) {
-		f.mu.Lock()
-		f.errs = append(f.errs, err)
-		f.mu.Unlock()
-	})
-}
-
-func (f *finishes) get() []error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]error(nil), f.errs...)
-}
 
 // TestOnFinishOncePerCall: a caller's grpc.OnFinish runs once for the call, with the call's
 // error, however many attempts the policy makes, as grpc documents it and as grpc's own
@@ -54,13 +32,13 @@ func TestOnFinishOncePerCall(t *testing.T) {
 				}
 				return &kycv1.CompareResponse{}, nil
 			}})
-			var f finishes
-			_, err := kycv1.NewFaceMatchServiceClient(s.dial(t, srv)).Compare(context.Background(), &kycv1.CompareRequest{}, f.option())
+			var f testkit.Finishes
+			_, err := kycv1.NewFaceMatchServiceClient(s.dial(t, srv)).Compare(context.Background(), &kycv1.CompareRequest{}, f.Option())
 			s.drv.stop()
 			if status.Code(err) != tt.want {
 				t.Fatalf("code %v, want %v", status.Code(err), tt.want)
 			}
-			got := f.get()
+			got := f.Errs()
 			if len(got) != 1 || status.Code(got[0]) != tt.want {
 				t.Fatalf("OnFinish ran %d times with %v, want once with %v", len(got), got, tt.want)
 			}

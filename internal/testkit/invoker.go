@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // CountingInvoker is a grpc.UnaryInvoker (its Invoke method) that answers every call with Err
@@ -60,4 +62,20 @@ func Hold(ctx context.Context, unary grpc.UnaryClientInterceptor, method string)
 		close(free)
 		return <-done
 	}
+}
+
+// StatusPanics is an error type whose GRPCStatus reads its receiver: PanickingStatus, a typed
+// nil pointer of it returned as an error, makes any reading of its status panic (the
+// classifier's too), as a buggy error type of a program's may.
+type StatusPanics struct{ code int }
+
+func (e *StatusPanics) Error() string { return "an error whose status panics" }
+
+// GRPCStatus panics on a nil e.
+func (e *StatusPanics) GRPCStatus() *status.Status { return status.New(grpccodes.Code(e.code), "") }
+
+// PanickingStatus returns a typed nil *StatusPanics as an error.
+func PanickingStatus() error {
+	var e *StatusPanics
+	return e
 }

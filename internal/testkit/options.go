@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -47,4 +48,26 @@ func MaxWaitOption[O grpc.CallOption](t *testing.T, withMaxWait func(time.Durati
 			}
 		})
 	}
+}
+
+// Finishes records the calls of a grpc.OnFinish callback; safe for concurrent use.
+type Finishes struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// Option returns the grpc.OnFinish call option that records into f.
+func (f *Finishes) Option() grpc.CallOption {
+	return grpc.OnFinish(func(err error) {
+		f.mu.Lock()
+		f.errs = append(f.errs, err)
+		f.mu.Unlock()
+	})
+}
+
+// Errs returns the errors the callback was called with, in order.
+func (f *Finishes) Errs() []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]error(nil), f.errs...)
 }
