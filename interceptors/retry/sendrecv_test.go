@@ -96,9 +96,8 @@ func TestStreamSendDoesNotBlockRecv(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				// Deadlocked: let the send go so that no goroutine is left behind.
 				close(a.read)
-				<-sent
-				<-received
-				t.Fatal("RecvMsg blocked while SendMsg waited for a receive (flow control): deadlock")
+				sendErr, recvErr := <-sent, <-received
+				t.Fatalf("RecvMsg blocked while SendMsg waited for a receive (flow control): deadlock (then SendMsg %v, RecvMsg %v)", sendErr, recvErr)
 			}
 			if err := <-sent; err != nil {
 				t.Fatalf("SendMsg = %v", err)
@@ -153,8 +152,7 @@ func TestStreamBidiEchoOverGRPC(t *testing.T) {
 		m := new(kycv1.CheckRequest)
 		if err := cs.RecvMsg(m); err != nil {
 			cancel()
-			<-sent
-			t.Fatalf("RecvMsg of echo %d = %v, want it", i, err)
+			t.Fatalf("RecvMsg of echo %d = %v, want it (SendMsg: %v)", i, err, <-sent)
 		}
 		if m.GetIndex() != uint32(i) {
 			t.Fatalf("echo %d carries index %d", i, m.GetIndex())
