@@ -132,9 +132,15 @@ func (t *Tracer) Observe(e observe.Event) {
 	}
 }
 
-// breakerState is the last known state of the breaker that serves method of service.
+// breakerState is the last known state of the breaker that serves method of service: the
+// method's own, else the method-scoped breaker of the overflow chain that serves a name past
+// the suite's bound ("/<service>/*"; "/*/*", of the service "*", for a service past it), whose
+// changes name that chain and not the call's method, else the service's.
 func (t *Tracer) breakerState(service, method string) string {
 	if v, ok := t.breakers.Load(service + "\x00" + method); ok {
+		return v.(string)
+	}
+	if v, ok := t.breakers.Load(service + "\x00/" + service + "/*"); ok {
 		return v.(string)
 	}
 	if v, ok := t.breakers.Load(service + "\x00"); ok {
