@@ -63,7 +63,10 @@
 // each breaker's last state, which it reports when a breaker rejects a call. A call of another
 // method made with the call's context through a suite the tracer does not front (a fallback's
 // Func asking another service, say) sends its events to the same recorder: they are left off
-// the span, which records its own call's alone. A call that nothing records costs one
+// the span, which records its own call's alone. A call sink the caller's context already
+// carries (observe.WithCallSink: the caller's own per-call consumer) still gets every event
+// the suite sends: the recorder, which takes its place in the call's context, passes them on.
+// A call that nothing records costs one
 // context lookup and nothing else with WithCallSpan(false); with the default call span, it
 // costs the provider's Start and End of a span its sampler drops (with the OpenTelemetry SDK,
 // two allocations).

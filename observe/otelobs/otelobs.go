@@ -171,8 +171,21 @@ func (t *Tracer) start(ctx context.Context, method string) (context.Context, *re
 	if !span.IsRecording() {
 		return ctx, nil
 	}
-	r := &recorder{t: t, span: span, own: t.callSpan, method: method}
+	r := &recorder{t: t, span: span, own: t.callSpan, method: method, next: callerSink(ctx)}
 	return observe.WithCallSink(ctx, r), r
+}
+
+// callerSink is the call sink the caller's context carries (observe.WithCallSink), to which
+// the call's recorder, which takes its place in the call's context, passes every event on, as
+// the suite would have sent them there without the tracer. The recorder of a traced call that
+// this one is nested in is not: that call's span is not this call's; the sink it passes its
+// events on to is.
+func callerSink(ctx context.Context) observe.Sink {
+	s := observe.CallSinkFrom(ctx)
+	if r, ok := s.(*recorder); ok {
+		return r.next
+	}
+	return s
 }
 
 // Unary returns the tracer's unary client interceptor.
@@ -243,6 +256,7 @@ type recorder struct {
 	span        trace.Span
 	own         bool // the span is the recorder's to end
 	method      string
+	next        observe.Sink // the caller's call sink, which gets every event too (see callerSink)
 	mu          sync.Mutex
 	endOnFinish bool // Guarded by mu: a stream that opened: CallFinished ends the span.
 	finished    bool // Guarded by mu: CallFinished was recorded.
@@ -250,6 +264,9 @@ type recorder struct {
 }
 
 func (r *recorder) Observe(e observe.Event) {
+	if r.next != nil {
+		defer r.next.Observe(e) // also when recording panics, as observe.Multi would
+	}
 	if e.Method != r.method {
 		// Another call's: one made with this call's context through a suite this tracer does
 		// not front (a fallback's Func asking another service, say), which sends its own
