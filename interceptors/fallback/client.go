@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"google.golang.org/grpc"
@@ -60,11 +61,24 @@ type stream struct {
 	f        *Fallback
 	method   string
 	received bool // a message came: later errors are returned as they are
-	served   bool // the fallback was the reply: the stream is over
+	// served: the fallback was the reply, and the stream's end is the io.EOF that follows.
+	// Atomic: Context reads it, and may be called from another goroutine (see Context).
+	served atomic.Bool
+}
+
+// Context returns the stream's context: gRPC's, or the caller's once the fallback answered.
+// gRPC ended its own context with the stream that failed, while the stream answered goes on
+// to its io.EOF: an interceptor above that watches the stream's context for its end (see
+// internal/streamend) would take it for gRPC's end of a stream nobody reads.
+func (s *stream) Context() context.Context {
+	if s.served.Load() {
+		return s.ctx
+	}
+	return s.ClientStream.Context()
 }
 
 func (s *stream) RecvMsg(m any) error {
-	if s.served {
+	if s.served.Load() {
 		return io.EOF
 	}
 	err := s.ClientStream.RecvMsg(m)
@@ -78,7 +92,7 @@ func (s *stream) RecvMsg(m any) error {
 	if err := s.f.recover(s.ctx, s.method, nil, m, err); err != nil {
 		return err
 	}
-	s.served = true
+	s.served.Store(true)
 	return nil
 }
 

@@ -1,0 +1,79 @@
+package interceptors_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+)
+
+// failedServerStream is a server stream that fails its first RecvMsg and, as gRPC's does, ends
+// its context as it does.
+type failedServerStream struct {
+	grpc.ClientStream
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (s *failedServerStream) Context() context.Context { return s.ctx }
+func (s *failedServerStream) SendMsg(any) error        { return nil }
+func (s *failedServerStream) CloseSend() error         { return nil }
+func (s *failedServerStream) RecvMsg(any) error {
+	s.cancel()
+	return testkit.Status(grpccodes.Unavailable, "down")
+}
+
+// Regression: a server stream that failed before its first message and that the fallback
+// answered (its reply, then io.EOF) emitted no CallFinished when the caller did not call
+// RecvMsg again at once: the fallback's stream gave the failed gRPC stream's ended context as
+// its own, and the suite took its end for a stream gRPC ended with nobody reading.
+func TestServerStreamFallbackReportsTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const method = "/bulwark.test.Lister/List"
+		cfg := &config.Config{Budget: 5 * time.Second,
+			Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
+			Services: map[string]config.Service{"bulwark.test.Lister": {Profile: "p"}}}
+		reply := &kycv1.CheckResponse{Score: 0.5}
+		rec := &testkit.Recorder{}
+		s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithFallback(method, fallback.Message(reply)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		open := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			sctx, cancel := context.WithCancel(ctx)
+			return &failedServerStream{ctx: sctx, cancel: cancel}, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		st, err := s.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, method, open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := new(kycv1.CheckResponse)
+		if err := st.RecvMsg(got); err != nil || !proto.Equal(got, reply) {
+			t.Fatalf("RecvMsg = %v, %v; want the fallback", got, err)
+		}
+		synctest.Wait() // the caller works on the reply; every context callback runs
+		if err := st.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
+			t.Fatalf("RecvMsg after the fallback = %v, want io.EOF", err)
+		}
+		synctest.Wait()
+		calls := rec.Events(observe.CallFinished)
+		if len(calls) != 1 || calls[0].Code != grpccodes.OK || rec.Count(observe.FallbackServed) != 1 {
+			t.Fatalf("CallFinished %+v, %d FallbackServed; want one CallFinished OK and one FallbackServed", calls, rec.Count(observe.FallbackServed))
+		}
+	})
+}
