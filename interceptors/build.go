@@ -17,6 +17,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
@@ -291,7 +292,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 		}
 	}
 	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)
-	c.sc = newStreamChain(unary, stream)
+	c.sc = newStreamChain(unary, stream, attemptAt)
 	return c
 }
 
@@ -832,25 +833,36 @@ type streamChain struct {
 	steps   []grpc.StreamClientInterceptor
 	countAt int
 	loop    bool // the chain has an attempt loop; else the suite emits AttemptFinished at the end
+	// observeAt, in a chain without an attempt loop, is the step from which the stream is its
+	// one attempt (unaryChain's observeAt): an observed stream's attempt ends there, below the
+	// steps before it (a fallback that answers in its place); -1: none.
+	observeAt int
 }
 
 // newStreamChain returns the chain of steps; unary holds the same steps' unary side, which
-// tells where the attempt loop is.
-func newStreamChain(unary []unaryStep, steps []grpc.StreamClientInterceptor) *streamChain {
-	return &streamChain{steps: steps, countAt: countAt(unary), loop: hasLoop(unary)}
+// tells where the attempt loop is, and attemptAt the first step that acts on each attempt.
+func newStreamChain(unary []unaryStep, steps []grpc.StreamClientInterceptor, attemptAt int) *streamChain {
+	sc := &streamChain{steps: steps, countAt: countAt(unary), loop: hasLoop(unary), observeAt: -1}
+	if !sc.loop {
+		sc.observeAt = attemptAt
+	}
+	return sc
 }
 
-// open opens a stream through the chain. The runner lives as long as the stream: an attempt
-// loop opens later attempts while the caller reads.
+// open opens a stream through the chain, noting how its one attempt ends when the chain has
+// no attempt loop (see streamRunner.attemptErr). The runner lives as long as the stream: an
+// attempt loop opens later attempts while the caller reads.
 func (sc *streamChain) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (*streamRunner, grpc.ClientStream, error) {
-	r := &streamRunner{sc: sc, streamer: streamer}
+	r := &streamRunner{sc: sc, streamer: streamer, observed: true}
 	cs, err := r.step(0, ctx, desc, cc, method, opts)
 	return r, cs, err
 }
 
+// interceptor opens a stream through the chain for a suite without a sink: nothing reports
+// its attempts.
 func (sc *streamChain) interceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	_, cs, err := sc.open(ctx, desc, cc, method, streamer, opts)
-	return cs, err
+	r := &streamRunner{sc: sc, streamer: streamer}
+	return r.step(0, ctx, desc, cc, method, opts)
 }
 
 // streamRunner is one stream's pass through a streamChain.
@@ -858,12 +870,50 @@ type streamRunner struct {
 	sc       *streamChain
 	streamer grpc.Streamer
 	attempts atomic.Int32
+	observed bool                  // the suite reports the stream's attempt (see observe)
+	attempt  atomic.Pointer[error] // how the stream's one attempt ended, once it has (see observe)
+}
+
+// attemptErr returns the error the stream's one attempt ended with, when the runner saw it end
+// (see observe), else err, the stream's.
+func (r *streamRunner) attemptErr(err error) error {
+	if p := r.attempt.Load(); p != nil {
+		return *p
+	}
+	return err
+}
+
+// observe opens the stream's one attempt from step i, observeAt, and notes how it ends: its
+// open error, or the end of the stream below the steps before it (a fallback that answered
+// may have replaced its error). An abandoned stream's end (Caller, Transport) is not noted:
+// the stream the caller holds tells it.
+func (r *streamRunner) observe(i int, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := r.next(i, ctx, desc, cc, method, opts)
+	if err != nil {
+		r.attempt.Store(&err)
+		return nil, err
+	}
+	w := streamend.Watch(ctx, desc, cs)
+	w.OnEnd(func(e streamend.End) {
+		if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
+			r.attempt.Store(&e.Err)
+		}
+	})
+	return w, nil
 }
 
 func (r *streamRunner) step(i int, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
 	if i == r.sc.countAt {
 		r.attempts.Add(1)
 	}
+	if i == r.sc.observeAt && r.observed {
+		return r.observe(i, ctx, desc, cc, method, opts)
+	}
+	return r.next(i, ctx, desc, cc, method, opts)
+}
+
+// next runs step i (the streamer after the last).
+func (r *streamRunner) next(i int, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
 	if i == len(r.sc.steps) {
 		return r.streamer(ctx, desc, cc, method, opts...)
 	}

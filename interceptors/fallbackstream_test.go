@@ -77,3 +77,51 @@ func TestServerStreamFallbackReportsTheCall(t *testing.T) {
 		}
 	})
 }
+
+// Regression: a stream whose chain has no attempt loop reports its one attempt
+// (AttemptFinished) as a retry loop of one attempt would, with the attempt's outcome, as a
+// unary call does. The suite took that outcome from the stream the caller reads, above the
+// fallback: a Check the service failed and the fallback answered counted as a successful
+// attempt (bulwark_attempts_total code OK), the unary Compare beside it as an Unavailable one.
+func TestStreamFallbackReportsTheFailedAttempt(t *testing.T) {
+	srv := &testkit.Server{
+		CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+			return nil, unavailable()
+		},
+		CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
+			for {
+				if _, err := st.Recv(); err != nil {
+					return unavailable()
+				}
+			}
+		},
+	}
+	cfg := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}}, // no retry section
+		Services: map[string]config.Service{svcLiveness: {Profile: "p"}, svcFaceMatch: {Profile: "p"}}}
+	e := newEnv(t, cfg, srv,
+		interceptors.WithFallback(testkit.MethodCheck, fallback.Message(&kycv1.CheckResponse{Score: 0.5})),
+		interceptors.WithFallback(testkit.MethodCompare, fallback.Message(&kycv1.CompareResponse{Similarity: 0.5})))
+	if _, err := e.face.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil {
+		t.Fatalf("Compare = %v, want the fallback", err)
+	}
+	if _, err := e.check(context.Background(), 2); err != nil {
+		t.Fatalf("Check = %v, want the fallback", err)
+	}
+	for _, method := range []string{testkit.MethodCompare, testkit.MethodCheck} {
+		var atts, calls []observe.Event
+		for _, ev := range e.rec.Events(observe.AttemptFinished) {
+			if ev.Method == method {
+				atts = append(atts, ev)
+			}
+		}
+		for _, ev := range e.rec.Events(observe.CallFinished) {
+			if ev.Method == method {
+				calls = append(calls, ev)
+			}
+		}
+		if len(atts) != 1 || atts[0].Code != grpccodes.Unavailable || len(calls) != 1 || calls[0].Code != grpccodes.OK {
+			t.Errorf("%s: AttemptFinished %+v\nCallFinished %+v\nwant one attempt Unavailable (the service's answer) and one call OK (the fallback's)", method, atts, calls)
+		}
+	}
+}

@@ -829,8 +829,10 @@ func (o *observedStream) ended(e streamend.End) {
 
 func (o *observedStream) finish(err error) {
 	if !o.c.sc.loop && (o.round == nil || o.round.Reported() == 0) {
-		// The stream was the one attempt (see unaryChain), which no hedging policy reported.
-		o.c.attemptFinished(o.sink, o.s.clk, o.method, o.start, err)
+		// The stream was the one attempt (see unaryChain), which no hedging policy reported;
+		// it ended as the runner saw it below the steps before it, which may have answered in
+		// its place (a fallback).
+		o.c.attemptFinished(o.sink, o.s.clk, o.method, o.start, o.r.attemptErr(err))
 	}
 	o.s.emitCall(o.sink, o.c, o.method, o.start, time.Time{}, int(o.r.attempts.Load()), err)
 }
