@@ -88,12 +88,8 @@ func lookup(fullMethod string) (Idempotency, bool) {
 	if svc == "" {
 		return Unknown, false
 	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	if err != nil {
-		return Unknown, false
-	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
+	sd := ServiceDescriptor(svc)
+	if sd == nil {
 		return Unknown, false
 	}
 	md := sd.Methods().ByName(protoreflect.Name(m))
@@ -105,4 +101,21 @@ func lookup(fullMethod string) (Idempotency, bool) {
 		return Unknown, true
 	}
 	return opts.GetIdempotencyLevel(), true
+}
+
+// ServiceDescriptor returns the descriptor of the service named service ("pkg.Service") in the
+// global protobuf registry, or nil. It costs time in proportion to the name's length, whatever
+// the name: protoregistry.GlobalFiles.FindDescriptorByName tries every parent of a name it does
+// not know (a.b.c, a.b, a), a cost quadratic in the length of a name with many dots, which a
+// caller forwarding method names it was sent (a proxy) would pay on every unknown one. A
+// service is declared at the top level of a file of its package: the files of that package are
+// looked up once, and the service by its short name in each.
+func ServiceDescriptor(service string) protoreflect.ServiceDescriptor {
+	name := protoreflect.FullName(service)
+	var sd protoreflect.ServiceDescriptor
+	protoregistry.GlobalFiles.RangeFilesByPackage(name.Parent(), func(fd protoreflect.FileDescriptor) bool {
+		sd = fd.Services().ByName(name.Name())
+		return sd == nil
+	})
+	return sd
 }

@@ -3,11 +3,17 @@ package grpcmethod_test
 import (
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	_ "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -84,6 +90,54 @@ func TestOwner(t *testing.T) {
 	} {
 		if s, m := grpcmethod.Owner(tt.name, tt.service); s != tt.wantService || m != tt.wantMethod {
 			t.Errorf("Owner(%q, %q) = %q %q, want %q %q", tt.name, tt.service, s, m, tt.wantService, tt.wantMethod)
+		}
+	}
+}
+
+// A name's lookup costs time in proportion to its length, however many dots it has: a proxy
+// forwarding method names from its callers (a :path of a megabyte passes grpc's header limit)
+// must not spend seconds on one. protoregistry's FindDescriptorByName tries every parent of a
+// name it does not know, which is quadratic in the number of dots.
+func TestLongNamesAreLookedUpInLinearTime(t *testing.T) {
+	svc := strings.Repeat("a.", 1<<19) + "Service" // 1 MiB, half a million dots
+	for _, name := range []string{"/" + svc + "/Method", "/" + svc + ".Deeper/Method"} {
+		start := time.Now()
+		if got := grpcmethod.IdempotencyOf(name); got != grpcmethod.Unknown {
+			t.Fatalf("IdempotencyOf(a long unknown name) = %v, want Unknown", got)
+		}
+		// Linear: a few milliseconds, even under the race detector on a busy machine.
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("IdempotencyOf of a %d-byte name took %v, want a few milliseconds", len(name), took)
+		}
+	}
+}
+
+// ServiceDescriptor finds a registered service by its full name, in a package or in none, and
+// nothing else: not a method, a message, a package, or a name under a service.
+func TestServiceDescriptor(t *testing.T) {
+	const path = "grpcmethod_test/nopackage.proto"
+	if _, err := protoregistry.GlobalFiles.FindFileByPath(path); err != nil { // once per process (-count)
+		fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+			Name:    proto.String(path),
+			Syntax:  proto.String("proto3"),
+			Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("GrpcmethodTestNoPackage")}},
+		}, protoregistry.GlobalFiles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := protoregistry.GlobalFiles.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"kyc.v1.OCRService", "kyc.v1.FaceMatchService", "GrpcmethodTestNoPackage"} {
+		if sd := grpcmethod.ServiceDescriptor(name); sd == nil || string(sd.FullName()) != name {
+			t.Errorf("ServiceDescriptor(%q) = %v, want the service", name, sd)
+		}
+	}
+	for _, name := range []string{"", "kyc", "kyc.v1", "kyc.v1.OCRService.Extract", "kyc.v1.OCRService.", ".kyc.v1.OCRService",
+		"kyc.v1.CompareRequest", "kyc.v1.NoSuchService", "other.v1.OCRService", "OCRService"} {
+		if sd := grpcmethod.ServiceDescriptor(name); sd != nil {
+			t.Errorf("ServiceDescriptor(%q) = %v, want nil", name, sd.FullName())
 		}
 	}
 }
