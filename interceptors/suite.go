@@ -32,7 +32,6 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Suite holds the policies of every service a configuration names and serves them as client
@@ -416,14 +415,10 @@ func methodsOf(cfg *config.Config, svc string) []string {
 	return out
 }
 
-// descriptorOf returns the registered descriptor of svc, or nil.
+// descriptorOf returns the registered descriptor of svc, or nil, in time linear in the length
+// of svc, a name a call may bring (see grpcmethod.ServiceDescriptor).
 func descriptorOf(svc string) protoreflect.ServiceDescriptor {
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	if err != nil {
-		return nil
-	}
-	sd, _ := d.(protoreflect.ServiceDescriptor)
-	return sd
+	return grpcmethod.ServiceDescriptor(svc)
 }
 
 // listed reports whether a call of fullMethod (of svc) gets a chain of its own without counting
