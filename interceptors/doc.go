@@ -116,7 +116,9 @@
 // after the retry loop and the hedging policy (or, in a chain without a runner, by the retry
 // loop), and a
 // chain without a retry section has no retry step, observed or not (the suite then emits the
-// AttemptFinished of its one attempt itself).
+// AttemptFinished of its one attempt itself). A call that panics (its invoker, a policy or a
+// sink of the program's) ends without CallFinished: the panic goes on, after the suite has
+// released what the call held.
 //
 // A Suite is safe for concurrent use.
 package interceptors

@@ -34,21 +34,7 @@ func TestSuiteOnFinishOncePerCall(t *testing.T) {
 				}}
 			}},
 		{"hedge wins over a stuck attempt 1", config.Profile{Retry: quickRetry(2), Hedge: &hedge.Config{MaxAttempts: 2, Delay: time.Millisecond}},
-			func() *testkit.Server {
-				second := make(chan struct{})
-				return &testkit.Server{CompareF: func(ctx context.Context, call int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-					if call == 1 { // held until the hedge arrives, then until canceled
-						select {
-						case <-second:
-						case <-time.After(10 * time.Second):
-						}
-						<-ctx.Done()
-						return nil, ctx.Err()
-					}
-					close(second)
-					return &kycv1.CompareResponse{}, nil
-				}}
-			}},
+			testkit.FirstHeldUntilHedged},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &config.Config{Profiles: map[string]config.Profile{"p": tt.profile}, Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}

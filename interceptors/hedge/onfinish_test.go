@@ -19,19 +19,7 @@ func TestOnFinishOncePerCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := make(chan struct{})
-	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, call int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-		if call == 1 { // held until the hedge arrives, then until canceled
-			select {
-			case <-second:
-			case <-time.After(10 * time.Second):
-			}
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}
-		close(second)
-		return &kycv1.CompareResponse{}, nil
-	}})
+	srv := testkit.Start(t, testkit.FirstHeldUntilHedged())
 	var f testkit.Finishes
 	cc := srv.Dial(t, grpc.WithUnaryInterceptor(p.Unary()))
 	_, err = kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, f.Option())

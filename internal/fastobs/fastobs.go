@@ -18,8 +18,9 @@
 //   - the suite then calls ObserveSuccess once, for the three events; on any other outcome
 //     (the first attempt failed, a retry, a rejection, Disabled, an attempt loop that sent the
 //     first attempt's AttemptFinished itself — to a sink the call set for it, or because the
-//     attempt needed a context of its own —, a panic) it sends the held DeadlineApplied, then
-//     CallFinished, as without fusion.
+//     attempt needed a context of its own —) it sends the held DeadlineApplied, then
+//     CallFinished, as without fusion; a call that panics sends the held DeadlineApplied as the
+//     panic goes on and, as without fusion, no CallFinished.
 //
 // So a SuccessRecorder sees the DeadlineApplied of a call that did not succeed at once after
 // the call's attempt events (AttemptFinished, RetryScheduled, Rejected, …), just before its

@@ -34,7 +34,8 @@ const (
 
 // Option is one construction option: a common one made by Clock, Observer, Classifier or Rand,
 // or, with a Kind from KindLocal on, the tag of a package's own option whose value the package
-// keeps beside it. It is a comparable value; building one allocates nothing.
+// keeps beside it. It is a small value, not comparable (it holds a func); building one
+// allocates nothing.
 type Option struct {
 	Kind       Kind
 	clock      clock.Clock

@@ -101,9 +101,10 @@ func (m *Metrics) TrackBreaker(name string, state func() string) {
 }
 
 // TrackThrottle exposes the rejection probability that probability returns (an adaptive
-// throttle's Probability) as bulwark_adaptive_throttle_probability with the given service label
-// and no method, read at each scrape. Tracking a service again replaces its function; a nil probability stops
-// tracking it. A source given to Scrape that reads the same service wins over it (see Scrape).
+// throttle's Probability) as bulwark_adaptive_throttle_probability with the given service
+// label and no method, read at each scrape. Tracking a service again replaces its function; a
+// nil probability stops tracking it. A source given to Scrape that reads the same service wins
+// over it (see Scrape).
 //
 // Deprecated: use Scrape, with the throttle or the suite: it shows the throttle that serves
 // calls now, even after a reload.
