@@ -554,13 +554,19 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		d.number(path, n.Value)
 	case v.Kind() == reflect.Int:
 		var i int
-		// YAML reads a plain integer too large for an int64 as a float, or fails to decode it.
-		if plain := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0; plain && intRE.MatchString(n.Value) && n.Decode(&i) != nil {
-			d.add(n, path, n.Value, "is out of range (a whole number is at most "+strconv.Itoa(math.MaxInt)+" either way)")
+		outOfRange := "is out of range (a whole number is at most " + strconv.Itoa(math.MaxInt) + " either way)"
+		// YAML reads a plain integer too large for an int64 as a float.
+		if plain := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.TaggedStyle) == 0; plain && intRE.MatchString(n.Value) && n.Tag != "!!int" {
+			d.add(n, path, n.Value, outOfRange)
 			return false
 		}
 		if n.Tag != "!!int" {
 			d.add(n, path, show(n), "is not a whole number")
+			return false
+		}
+		// Every !!int, whatever its base (0x14, 0o24, 0b10100); it fails past an int64.
+		if n.Decode(&i) != nil {
+			d.add(n, path, n.Value, outOfRange)
 			return false
 		}
 		v.SetInt(int64(i))
