@@ -139,11 +139,13 @@
 //	| name {service, method}                | services.<service>.methods.<method>.profile                 |
 //	| name {} (the default config)          | profile "default" (only services the config names use it)   |
 //	| timeout                               | deadline {default, max}: a ceiling, like gRPC's; 0s (every call fails at once in gRPC) none, with a warning |
+//	| retryPolicy                           | retry, idempotent (gRPC retries every method it names)      |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
 //	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 and above 100, 100, with a warning |
 //	| perAttemptRecvTimeout                 | retry.per_attempt_timeout (grpc-go ignores it: a warning)   |
 //	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
+//	| hedgingPolicy                         | hedge, idempotent (A6 hedges every method it names)         |
 //	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5); grpc-go ignores hedgingPolicy: a warning |
 //	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
 //	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |

@@ -380,6 +380,8 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		// gRFC A6 sleeps random(0, min(initialBackoff·multiplier^n, maxBackoff)).
 		Jitter:   retry.JitterFull,
 		Throttle: throttle,
+		// gRPC retries every method the config names, whatever its descriptor says.
+		Idempotent: true,
 	}
 	if r.PerAttemptRecvTimeout != nil {
 		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
@@ -405,7 +407,8 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 		delay = time.Millisecond
 		c.warn(path+".hedgingDelay", "0s sends every attempt at once in gRPC; bulwark hedges after a delay, here 1ms")
 	}
-	p.Hedge = &hedge.Config{MaxAttempts: attempts, Delay: delay}
+	// gRFC A6 hedges every method the config names, whatever its descriptor says.
+	p.Hedge = &hedge.Config{MaxAttempts: attempts, Delay: delay, Idempotent: true}
 	c.warn(path, "grpc-go does not implement hedging (it ignores hedgingPolicy); bulwark hedges as gRFC A6 defines it, which sends extra attempts a grpc-go client never sent")
 	if throttle.MaxTokens > 0 {
 		// Hedges draw on the retry policy's token bucket: one attempt, no retries, the bucket.

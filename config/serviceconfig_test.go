@@ -92,7 +92,7 @@ func TestServiceConfigA6Retry(t *testing.T) {
 	}
 	p := cfg.Profiles["grpc-0"]
 	want := retry.Config{MaxAttempts: 4, InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, Multiplier: 2,
-		Jitter: retry.JitterFull, Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1}}
+		Jitter: retry.JitterFull, Throttle: retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.1}, Idempotent: true}
 	if p.Retry == nil || *p.Retry != want {
 		t.Errorf("retry %+v, want %+v", p.Retry, want)
 	}
@@ -128,7 +128,7 @@ func TestServiceConfigA6Hedging(t *testing.T) {
 		t.Fatalf("EchoService bound to %q, want grpc-0", got)
 	}
 	p := cfg.Profiles["grpc-0"]
-	if p.Hedge == nil || *p.Hedge != (hedge.Config{MaxAttempts: 4, Delay: 500 * time.Millisecond}) {
+	if p.Hedge == nil || *p.Hedge != (hedge.Config{MaxAttempts: 4, Delay: 500 * time.Millisecond, Idempotent: true}) {
 		t.Errorf("hedge %+v, want 4 attempts at a fixed 0.5s", p.Hedge)
 	}
 	// No retries, but hedges draw on the throttling bucket, as in gRPC.
