@@ -60,7 +60,7 @@ func ExampleSet() {
 	tl := p.WorstCase()
 	fmt.Println(p.Retry.MaxAttempts, p.Retry.JitterAmount, tl.Total, tl.Over())
 	// Output:
-	// 2 3s 10s 2s
+	// 2 3s 8s 0s
 }
 
 func ExampleExplain() {

@@ -178,6 +178,8 @@ func timeline(ew *errWriter, ind, title string, t Timeline) {
 		switch {
 		case s.Kind == StepSleep:
 			what = fmt.Sprintf("sleep up to %s", s.End-s.Start)
+		case s.Wait > 0 && t.perAttempt > 0 && !s.AtOnce:
+			what = fmt.Sprintf("attempt %d (up to %s waiting, all within its %s timeout)", s.Attempt, s.Wait, t.perAttempt)
 		case s.Wait > 0:
 			what = fmt.Sprintf("attempt %d (up to %s waiting, then %s)", s.Attempt, s.Wait, runText(s))
 		default:

@@ -15,7 +15,7 @@ type StepKind uint8
 // The step kinds.
 const (
 	// StepAttempt is one attempt: waits for a rate-limit token and a bulkhead slot, then the
-	// call itself.
+	// call itself, all within the per-attempt timeout when there is one.
 	StepAttempt StepKind = iota
 	// StepSleep is the backoff sleep before a retry.
 	StepSleep
@@ -30,7 +30,7 @@ type Step struct {
 	// Start and End are offsets from the call's start. End is meaningless when Unbounded.
 	Start, End time.Duration
 	// Wait is, for an attempt, the longest wait for a rate-limit token and a bulkhead slot
-	// (part of End - Start).
+	// (part of End - Start, and so at most the per-attempt timeout).
 	Wait time.Duration
 	// Unbounded marks an attempt that neither a per-attempt timeout nor a deadline cap bounds.
 	Unbounded bool
@@ -58,11 +58,16 @@ type Timeline struct {
 	// and deadline.max; LimitName names it ("the budget 8s").
 	Limit     time.Duration
 	LimitName string
+
+	// perAttempt is the per-attempt timeout that bounds each attempt, its waits included
+	// (0: none).
+	perAttempt time.Duration
 }
 
 // WorstCase returns p's worst-case timeline under the nominal schedule (the configured
 // numbers, whether or not retry.fit_schedule shapes them at run time). Each attempt is
-// bounded by per_attempt_timeout, or else by deadline.max; the sleep before retry n+1 is the
+// bounded by per_attempt_timeout, which its waits for a rate-limit token and a bulkhead slot
+// count against, or else by deadline.max after those waits; the sleep before retry n+1 is the
 // jitter's upper bound for min(initial_backoff * multiplier^n, max_backoff).
 func (p Policy) WorstCase() Timeline { return p.timeline(false, false) }
 
@@ -140,9 +145,12 @@ func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName st
 	if p.Bulkhead != nil {
 		wait = addSat(wait, p.Bulkhead.MaxWait)
 	}
+	// perAttempt bounds an attempt, waits included: the retry step sets the attempt's deadline
+	// before the steps below it wait, and their waits are cut to it.
+	var perAttempt time.Duration
 	switch {
 	case p.Retry != nil && p.Retry.PerAttemptTimeout > 0:
-		run = p.Retry.PerAttemptTimeout
+		run, perAttempt = p.Retry.PerAttemptTimeout, p.Retry.PerAttemptTimeout
 	case p.Deadline != nil && p.Deadline.Max > 0:
 		run = p.Deadline.Max
 	}
@@ -150,6 +158,12 @@ func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName st
 	if failFast {
 		run, unbounded = 0, false
 	}
+	span := addSat(wait, run)
+	if perAttempt > 0 {
+		span = min(span, perAttempt)
+		t.perAttempt = perAttempt
+	}
+	wait = min(wait, span)
 	var sleeps []time.Duration
 	if p.Retry != nil {
 		t.Attempts = max(p.Retry.MaxAttempts, 1)
@@ -167,7 +181,7 @@ func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName st
 			t.Steps = append(t.Steps, Step{Kind: StepSleep, Attempt: i + 1, Start: at, End: addSat(at, s)})
 			at = addSat(at, s)
 		}
-		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: addSat(at, addSat(wait, run)), Wait: wait, Unbounded: unbounded, AtOnce: failFast}
+		st := Step{Kind: StepAttempt, Attempt: i + 1, Start: at, End: addSat(at, span), Wait: wait, Unbounded: unbounded, AtOnce: failFast}
 		t.Steps = append(t.Steps, st)
 		if st.Unbounded {
 			t.Unbounded = true

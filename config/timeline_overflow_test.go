@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 )
@@ -23,7 +24,8 @@ func TestWorstCaseHugeDurationsDoNotWrap(t *testing.T) {
 		{"per-attempt timeouts", config.Profile{Retry: &retry.Config{MaxAttempts: 3, Jitter: retry.JitterNone, PerAttemptTimeout: huge}}},
 		{"additive jitter", config.Profile{Retry: &retry.Config{MaxAttempts: 3, InitialBackoff: huge, MaxBackoff: 2_562_047 * time.Hour,
 			Jitter: retry.JitterAdditive, JitterAmount: huge, PerAttemptTimeout: time.Second}}},
-		{"waits", config.Profile{Retry: &retry.Config{MaxAttempts: 2, Jitter: retry.JitterNone, PerAttemptTimeout: time.Second},
+		// Waits count against a per-attempt timeout: without one, deadline.max bounds the call.
+		{"waits", config.Profile{Retry: &retry.Config{MaxAttempts: 2, Jitter: retry.JitterNone}, Deadline: &deadline.Config{Max: time.Second},
 			RateLimit: &ratelimit.Config{Rate: 1, MaxWait: huge}, Bulkhead: &bulkhead.Config{MaxWait: huge}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
