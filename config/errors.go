@@ -136,7 +136,13 @@ func ruleAsWritten(path, rule string, srcs ...*source) string {
 func sameAs(value string) func(raw string) bool {
 	if n, err := strconv.ParseFloat(value, 64); err == nil {
 		return func(raw string) bool {
-			got, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64)
+			raw = strings.ReplaceAll(raw, "_", "")
+			got, err := strconv.ParseFloat(raw, 64)
+			if err != nil {
+				// A whole number in another base (0x14, 0o24, 0b10100), as YAML reads one.
+				i, ierr := strconv.ParseInt(raw, 0, 64)
+				got, err = float64(i), ierr
+			}
 			return err == nil && got == n
 		}
 	}

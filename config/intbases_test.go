@@ -50,3 +50,16 @@ func TestWholeNumberTaggedStringIsNotOutOfRange(t *testing.T) {
 		t.Fatalf("error %q, want the value refused as not a whole number", ce)
 	}
 }
+
+// TestWholeNumberInOtherBaseQuotedAsWritten: an error names a number written in another base
+// as the file writes it, so that it can be found there: -0x14, not -20.
+func TestWholeNumberInOtherBaseQuotedAsWritten(t *testing.T) {
+	_, _, err := config.Parse("neg.yaml", []byte("profiles:\n  p:\n    retry: {max_attempts: -0x14}\n"))
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Path != "profiles.p.retry.max_attempts" {
+		t.Fatalf("Parse = %v, want max_attempts refused", err)
+	}
+	if ce.Value != "-0x14" {
+		t.Fatalf("value %q, want -0x14 as written (error %q)", ce.Value, ce)
+	}
+}
