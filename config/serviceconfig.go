@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/codename"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -65,6 +67,22 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		// A6 refills min(maxTokens, tokens + tokenRatio): a ratio above maxTokens refills as
 		// maxTokens does, which is the most bulwark's bucket takes.
 		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: min(t.TokenRatio, t.MaxTokens)}
+		// What gRPC takes and bulwark's bucket cannot count, by the fields written here.
+		for _, e := range fielderr.Flatten((retry.Config{Throttle: throttle}).Validate()) {
+			var fe *fielderr.Error
+			if !errors.As(e, &fe) {
+				c.fail("retryThrottling", "", e.Error())
+				continue
+			}
+			switch fe.Path {
+			case "throttle.max_tokens":
+				c.fail("retryThrottling.maxTokens", t.MaxTokens, fe.Rule)
+			case "throttle.token_ratio":
+				c.fail("retryThrottling.tokenRatio", t.TokenRatio, fe.Rule)
+			default:
+				c.fail("retryThrottling", fe.Path+" "+fe.Value, fe.Rule)
+			}
+		}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
 	}
 	seen := map[string]string{}
