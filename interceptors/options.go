@@ -2,13 +2,16 @@ package interceptors
 
 import (
 	"reflect"
+	"strings"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Option configures a Suite.
@@ -63,9 +66,15 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // a full method ("/kyc.v1.OCRService/Extract"), every method of a service
 // ("/kyc.v1.OCRService/*") or a service ("kyc.v1.OCRService"); a method's own reply comes
 // first, then its service's "/<service>/*", then the service's. Without one, a fallback section
-// needs a reply_json.
+// needs a reply_json. New refuses a target of another form (a full method without its leading
+// slash), and a method or service the registered descriptors tell does not exist (a method its
+// service's descriptor does not declare; a method named as a service).
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
+		if err := checkFallbackTarget(target); err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
 		rs, _ := value[fallback.Replies](o)
 		if rs == nil {
 			rs = fallback.Replies{}
@@ -156,4 +165,45 @@ func WithUnlistedLimit(n int) Option {
 		}
 		o.unlistedLimit, o.unlistedSet = n, true
 	})
+}
+
+// checkFallbackTarget returns why WithFallback's target is refused, naming it as written, or
+// nil. A target the suite would never look up (see fallback's section build) gives no reply:
+// a call of the method it was meant for fails to build its fallback without a reply_json, and
+// serves the reply_json with one, the reply given unused.
+func checkFallbackTarget(target string) error {
+	const (
+		wantMethod = "/package.Service/Method, or /package.Service/* for every method of the service"
+		rule       = "is neither a full method (" + wantMethod + ") nor a service (package.Service)"
+	)
+	rest, isMethod := strings.CutPrefix(target, "/")
+	if !isMethod {
+		if target == "" || strings.Contains(target, "/") {
+			return fielderr.New("WithFallback", target, rule)
+		}
+		// A method named as a service ("pkg.Service.Method"): no call names that service.
+		name := protoreflect.FullName(target)
+		if grpcmethod.ServiceDescriptor(target) == nil {
+			if sd := grpcmethod.ServiceDescriptor(string(name.Parent())); sd != nil && sd.Methods().ByName(name.Name()) != nil {
+				return fielderr.New("WithFallback", target, "is a method of "+string(name.Parent())+", not a service: want /"+string(name.Parent())+"/"+string(name.Name()))
+			}
+		}
+		return nil
+	}
+	svc, m, ok := strings.Cut(rest, "/")
+	if !ok || svc == "" || m == "" || strings.Contains(m, "/") {
+		return fielderr.New("WithFallback", target, "is not a full method (want "+wantMethod+")")
+	}
+	if m == "*" {
+		return nil
+	}
+	if sd := grpcmethod.ServiceDescriptor(svc); sd != nil && sd.Methods().ByName(protoreflect.Name(m)) == nil {
+		ms := sd.Methods()
+		names := make([]string, ms.Len())
+		for i := range names {
+			names[i] = string(ms.Get(i).Name())
+		}
+		return fielderr.New("WithFallback", target, "names no method of "+svc+", whose registered descriptor declares "+strings.Join(names, ", "))
+	}
+	return nil
 }

@@ -1,0 +1,71 @@
+package interceptors_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Regression: WithFallback took any target. One the suite never looks up (a full method
+// without its leading slash, a method its registered service does not declare, a method
+// named as a service) gave no reply: with a reply_json the suite served it, the reply given
+// unused; without one, New failed with "no reply: give Message, Func or reply_json" for the
+// method meant, naming neither the target given nor what was wrong with it.
+func TestWithFallbackRefusesTargetsNeverLookedUp(t *testing.T) {
+	reply := fallback.Func(func(context.Context, string, any, error) proto.Message {
+		return &kycv1.CompareResponse{Similarity: 0.5}
+	})
+	yaml := `
+profiles:
+  p:
+    fallback: {reply_json: '{"similarity": 0.1}'}
+services:
+  kyc.v1.FaceMatchService: {profile: p}
+`
+	cfg, _, err := config.Parse("fb.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noJSON := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	for _, tt := range []struct{ target, want string }{
+		{"kyc.v1.FaceMatchService/Compare", "is neither a full method (/package.Service/Method"},
+		{"/kyc.v1.FaceMatchService/Compar", "names no method of kyc.v1.FaceMatchService, whose registered descriptor declares Compare"},
+		{"/kyc.v1.FaceMatchService", "is not a full method (want /package.Service/Method"},
+		{"/kyc.v1.FaceMatchService/", "is not a full method"},
+		{"//kyc.v1.FaceMatchService/Compare", "is not a full method"},
+		{"/kyc.v1.FaceMatchService/Compare/", "is not a full method"},
+		{"kyc.v1.FaceMatchService.Compare", "is a method of kyc.v1.FaceMatchService, not a service: want /kyc.v1.FaceMatchService/Compare"},
+		{"", "is neither a full method"},
+	} {
+		for _, c := range []*config.Config{cfg, noJSON} {
+			s, err := interceptors.New(c, interceptors.WithFallback(tt.target, reply))
+			if s != nil {
+				_ = s.Close()
+			}
+			if want := "WithFallback: " + strconv.Quote(tt.target) + " " + tt.want; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("WithFallback(%q), reply_json %q: New = %v; want an error containing %q", tt.target, c.Profiles["p"].Fallback.ReplyJSON, err, want)
+			}
+		}
+	}
+	// What the suite looks up is taken as before, a service or method of a service no
+	// registered descriptor declares included.
+	for _, target := range []string{testkit.MethodCompare, "/" + svcFaceMatch + "/*", svcFaceMatch, svcUnlisted, "/" + svcUnlisted + "/Any", "*", "/*/*"} {
+		s, err := interceptors.New(noJSON, interceptors.WithFallback(target, reply), interceptors.WithFallback(testkit.MethodCompare, reply))
+		if err != nil {
+			t.Errorf("WithFallback(%q): New = %v, want a suite", target, err)
+			continue
+		}
+		_ = s.Close()
+	}
+}
