@@ -125,3 +125,46 @@ func TestStreamFallbackReportsTheFailedAttempt(t *testing.T) {
 		}
 	}
 }
+
+// Regression: a client stream whose send failed with an error the fallback answers (a message
+// over the size limit: ResourceExhausted, throttled) returned that error from SendMsg, and the
+// suite reported the call finished with it; CloseAndRecv then returned the fallback, and
+// FallbackServed followed: the observer saw the call fail and be answered, the caller got both.
+// SendMsg now returns io.EOF, as gRPC does for a stream whose status RecvMsg returns, and the
+// call finishes once, with the fallback.
+func TestClientStreamSendFailureFallbackReportsTheCall(t *testing.T) {
+	srv := &testkit.Server{
+		CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
+			for {
+				if _, err := st.Recv(); err != nil {
+					return st.SendAndClose(&kycv1.CheckResponse{Score: 1})
+				}
+			}
+		},
+	}
+	reply := &kycv1.CheckResponse{Score: 0.5}
+	for _, retry := range []bool{false, true} {
+		p := config.Profile{Fallback: &fallback.Config{}}
+		if retry { // a retry loop below the fallback ends its stream on the send's error too
+			p.Retry = config.Builtin().Profiles["ml"].Retry
+		}
+		cfg := &config.Config{Budget: 5 * time.Second,
+			Profiles: map[string]config.Profile{"p": p},
+			Services: map[string]config.Service{svcLiveness: {Profile: "p"}}}
+		e := newEnv(t, cfg, srv, interceptors.WithFallback(testkit.MethodCheck, fallback.Message(reply)))
+		st, err := e.live.Check(context.Background(), grpc.MaxCallSendMsgSize(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendErr := st.Send(&kycv1.CheckRequest{Image: make([]byte, 100)})
+		got, err := st.CloseAndRecv()
+		if !errors.Is(sendErr, io.EOF) || err != nil || !proto.Equal(got, reply) {
+			t.Errorf("retry %v: Send = %v, CloseAndRecv = %v, %v; want io.EOF, then the fallback", retry, sendErr, got, err)
+		}
+		calls := e.rec.Events(observe.CallFinished)
+		served := e.rec.Events(observe.FallbackServed)
+		if len(calls) != 1 || calls[0].Code != grpccodes.OK || len(served) != 1 || served[0].Code != grpccodes.ResourceExhausted {
+			t.Errorf("retry %v: CallFinished %+v\nFallbackServed %+v\nwant one CallFinished OK (the fallback the caller got) and one FallbackServed ResourceExhausted", retry, calls, served)
+		}
+	}
+}

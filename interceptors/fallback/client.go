@@ -50,17 +50,18 @@ func (f *Fallback) Stream() grpc.StreamClientInterceptor {
 			}
 			return &failedStream{ctx: ctx, f: f, method: method, err: err}, nil
 		}
-		return &stream{ClientStream: cs, ctx: ctx, f: f, method: method}, nil
+		return &stream{ClientStream: cs, ctx: ctx, f: f, method: method, clientStreams: desc.ClientStreams}, nil
 	}
 }
 
 // stream serves the fallback when the reply fails before any message came.
 type stream struct {
 	grpc.ClientStream
-	ctx      context.Context
-	f        *Fallback
-	method   string
-	received bool // a message came: later errors are returned as they are
+	ctx           context.Context
+	f             *Fallback
+	method        string
+	clientStreams bool
+	received      bool // a message came: later errors are returned as they are
 	// served: the fallback was the reply, and the stream's end is the io.EOF that follows.
 	// Atomic: Context reads it, and may be called from another goroutine (see Context).
 	served atomic.Bool
@@ -75,6 +76,20 @@ func (s *stream) Context() context.Context {
 		return s.ctx
 	}
 	return s.ClientStream.Context()
+}
+
+// SendMsg returns io.EOF in place of an error the fallback answers, of a client-streaming
+// call: as gRPC's io.EOF, it says that the stream is over and that RecvMsg (CloseAndRecv)
+// returns its outcome, there the fallback (gRPC returns the send's error from RecvMsg too).
+// Returned as it is, the error would be the call's outcome for the caller that stops at it and
+// for the interceptors above, which take a send's error for the stream's end, while the
+// caller that goes on to CloseAndRecv, as it does on io.EOF, got the fallback.
+func (s *stream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err == nil || !s.clientStreams || errors.Is(err, io.EOF) || !s.f.chosen(s.f.verdict(s.ctx, err)) {
+		return err
+	}
+	return io.EOF
 }
 
 func (s *stream) RecvMsg(m any) error {
