@@ -168,3 +168,53 @@ func TestClientStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 		}
 	}
 }
+
+// Regression: a server-streaming call whose request could not be sent, with an error the
+// fallback answers (a request over the size limit), failed with that error: its generated
+// code returns SendMsg's error as the call's, and SendMsg returned it, while a unary call
+// failing alike gets the fallback, as does a server stream failing before its first message.
+// (A caller going on to RecvMsg got the fallback after the error, and the suite reported the
+// call finished with the error beside FallbackServed.)
+func TestServerStreamSendFailureFallbackReportsTheCall(t *testing.T) {
+	const method = "/bulwark.test.Lister/List"
+	srv := testkit.Start(t, &testkit.Server{}, grpc.UnknownServiceHandler(func(_ any, st grpc.ServerStream) error {
+		if err := st.RecvMsg(new(kycv1.CheckRequest)); err != nil {
+			return err
+		}
+		return st.SendMsg(&kycv1.CheckResponse{Score: 1})
+	}))
+	cfg := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
+		Services: map[string]config.Service{"bulwark.test.Lister": {Profile: "p"}}}
+	reply := &kycv1.CheckResponse{Score: 0.5}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithFallback(method, fallback.Message(reply)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	cc := srv.Dial(t, s.DialOptions()...)
+	// As generated code opens a server stream.
+	st, err := cc.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, method, grpc.MaxCallSendMsgSize(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SendMsg(&kycv1.CheckRequest{Image: make([]byte, 100)}); err != nil {
+		t.Fatalf("SendMsg = %v, want nil: the stream's status (the fallback) is RecvMsg's", err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	got := new(kycv1.CheckResponse)
+	if err := st.RecvMsg(got); err != nil || !proto.Equal(got, reply) {
+		t.Fatalf("RecvMsg = %v, %v; want the fallback", got, err)
+	}
+	if err := st.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
+		t.Fatalf("RecvMsg after the fallback = %v, want io.EOF", err)
+	}
+	calls := rec.Events(observe.CallFinished)
+	served := rec.Events(observe.FallbackServed)
+	if len(calls) != 1 || calls[0].Code != grpccodes.OK || len(served) != 1 || served[0].Code != grpccodes.ResourceExhausted {
+		t.Errorf("CallFinished %+v\nFallbackServed %+v\nwant one CallFinished OK (the fallback the caller got) and one FallbackServed ResourceExhausted", calls, served)
+	}
+}

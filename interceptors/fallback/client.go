@@ -78,16 +78,20 @@ func (s *stream) Context() context.Context {
 	return s.ClientStream.Context()
 }
 
-// SendMsg returns io.EOF in place of an error the fallback answers, of a client-streaming
-// call: as gRPC's io.EOF, it says that the stream is over and that RecvMsg (CloseAndRecv)
-// returns its outcome, there the fallback (gRPC returns the send's error from RecvMsg too).
+// SendMsg returns, in place of an error the fallback answers, what gRPC's returns for a stream
+// whose status RecvMsg returns: io.EOF for a client-streaming call, nil for a server-streaming
+// one (its generated code returns SendMsg's error as the call's). RecvMsg (CloseAndRecv) then
+// returns the outcome, there the fallback (gRPC returns the send's error from RecvMsg too).
 // Returned as it is, the error would be the call's outcome for the caller that stops at it and
 // for the interceptors above, which take a send's error for the stream's end, while the
-// caller that goes on to CloseAndRecv, as it does on io.EOF, got the fallback.
+// caller that goes on to RecvMsg got the fallback.
 func (s *stream) SendMsg(m any) error {
 	err := s.ClientStream.SendMsg(m)
-	if err == nil || !s.clientStreams || errors.Is(err, io.EOF) || !s.f.chosen(s.f.verdict(s.ctx, err)) {
+	if err == nil || errors.Is(err, io.EOF) || !s.f.chosen(s.f.verdict(s.ctx, err)) {
 		return err
+	}
+	if !s.clientStreams {
+		return nil
 	}
 	return io.EOF
 }

@@ -67,10 +67,12 @@
 // For a client-streaming call (liveness Check) whose reply fails with a chosen error, RecvMsg
 // (CloseAndRecv) returns the fallback reply; when a send fails with a chosen error (a message
 // over the size limit), SendMsg returns io.EOF instead, as gRPC's does for a stream whose
-// status RecvMsg returns, and CloseAndRecv the fallback reply. For a server-streaming call that fails before its
-// first message, the fallback is the only message, followed by io.EOF; a failure after the first
-// message is returned as is. A stream that cannot be opened with a chosen error is replaced by
-// one that discards what is sent and answers the fallback as above. Bidirectional streams pass
+// status RecvMsg returns, and CloseAndRecv the fallback reply. For a server-streaming call
+// that fails before its first message, the fallback is the only message, followed by io.EOF,
+// also when its request could not be sent (SendMsg then returns nil, as gRPC's does for a
+// stream whose status RecvMsg returns); a failure after the first message is returned as is. A
+// stream that cannot be opened with a chosen error is replaced by one that discards what is
+// sent and answers the fallback as above. Bidirectional streams pass
 // through. A Func sees a nil request for streams.
 //
 // # Observability
