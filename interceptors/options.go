@@ -131,8 +131,8 @@ const DefaultUnlistedLimit = 1024
 //     scope: method; a fallback), which has a chain and objects of its own (a method-scoped
 //     breaker). The unlisted names of other services share their service's chain and cost
 //     no chain or object of their own (the retry and hedging policies keep, within bounds
-//     of their own, each name and a few hundred bytes for it, and learn hedging delays for
-//     the first names only);
+//     of their own, each name of up to 1024 bytes and a few hundred bytes for it, and learn
+//     hedging delays for the first names only; a longer name is kept by none of them);
 //   - each unlisted service, which has a chain and objects of its own.
 //
 // Past the bound, calls stay protected, by coarser objects: an unlisted name of a listed

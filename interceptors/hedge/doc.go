@@ -78,7 +78,8 @@
 // The adaptive delay is learnt per full method, from the first call on, and shared by all
 // calls of the Policy; Policy.Delay tells what it is now. A Policy learns a delay of its own
 // for the first 1024 full methods it sees; the names past them (a generic proxy, names from
-// input) learn one together, so that what it keeps stays bounded. The starting Delay is also kept
+// input) learn one together, so that what it keeps stays bounded, and so do names longer than
+// 1024 bytes, which it does not keep (a :path may be megabytes long). The starting Delay is also kept
 // within [MinDelay, MaxDelay]. A call uses the delay in force when it starts, for all of its
 // hedges: each goes a delay after the one before it was sent (gRFC A6), so hedge k goes
 // (k-1)·delay after the call started unless pushback held one back, or a stall of the client

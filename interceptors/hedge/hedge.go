@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 )
 
 // Defaults filled in by New for zero fields of Config.
@@ -189,16 +190,18 @@ func (p *Policy) method(name string) *methodInfo {
 func (p *Policy) newMethod(name string) *methodInfo {
 	m := &methodInfo{Method: attempt.NewMethod(name)}
 	if !p.fixed {
-		m.est = p.estimatorFor()
+		m.est = p.estimatorFor(name)
 	}
 	m.hedges.milli.Store(burstMilli)
 	return m
 }
 
 // estimatorFor returns the estimator of a name newMethod is making: one of its own for the
-// first maxLearnt names, else the one the names past them share.
-func (p *Policy) estimatorFor() *estimator {
-	if p.learnt.Load() < maxLearnt && p.learnt.Add(1) <= maxLearnt {
+// first maxLearnt names, else the one the names past them share. A name too long to be kept
+// (grpcmethod.MaxKeptName), whose methodInfo is made on every call, shares that one too and
+// takes none of the first maxLearnt.
+func (p *Policy) estimatorFor(name string) *estimator {
+	if grpcmethod.Keepable(name) && p.learnt.Load() < maxLearnt && p.learnt.Add(1) <= maxLearnt {
 		return newEstimator(p.cfg)
 	}
 	if e := p.others.Load(); e != nil {

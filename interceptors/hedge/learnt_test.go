@@ -3,6 +3,9 @@ package hedge
 import (
 	"strconv"
 	"testing"
+
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 )
 
 // A stream of distinct method names (a generic proxy, names from input) through one policy
@@ -31,5 +34,31 @@ func TestDistinctNamesShareOneEstimatorPastTheBound(t *testing.T) {
 	}
 	if first := p.method("/test.v1.Proxy/M0"); first.est == p.method("/test.v1.Proxy/M"+strconv.Itoa(names-1)).est {
 		t.Error("a name within the bound shares the estimator of the names past it")
+	}
+}
+
+// A name too long to be kept (grpcmethod.MaxKeptName; a proxy forwards a :path of megabytes)
+// is not kept by the policy and learns no delay of its own, however many calls bring such
+// names: they share the estimator of the names past maxLearnt, and take none of the first
+// maxLearnt from the names of the API.
+func TestLongNamesAreNotKeptNorLearnt(t *testing.T) {
+	p, err := New(Config{MaxAttempts: 2, Percentile: 0.95})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxLearnt + 100 {
+		name := testkit.LongName("/test.v1.Proxy/M", i, grpcmethod.MaxKeptName+1)
+		if m := p.method(name); m.est == nil || m.Name != name {
+			t.Fatalf("long name %d: estimator %p, name of %d bytes", i, m.est, len(m.Name))
+		}
+	}
+	if n := p.methods.Len(); n != 0 {
+		t.Errorf("the policy keeps %d long names, want none", n)
+	}
+	if n := p.learnt.Load(); n != 0 {
+		t.Errorf("long names took %d of the estimators of their own, want none", n)
+	}
+	if m := p.method("/test.v1.Proxy/Short"); m.est == p.others.Load() {
+		t.Error("a name of the API shares the estimator of the names past the bound after long names")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 	grpccodes "google.golang.org/grpc/codes"
@@ -58,6 +59,9 @@ type Policy struct {
 	methods attempt.Methods[*methodInfo]
 	mu      sync.Mutex              // guards buckets
 	buckets map[string]*RetryBudget // Guarded by mu: per service.
+	// long is the bucket of the services too long to be kept (grpcmethod.MaxKeptName), which
+	// they share: a proxy forwarding long names would otherwise keep each name and a bucket.
+	long *RetryBudget // Guarded by mu
 	// budgetService, when not empty, is the service whose bucket every call draws from: the
 	// chain's, for a suite's retry step (see build).
 	budgetService string
@@ -132,13 +136,21 @@ func (p *Policy) newMethod(name string) *methodInfo {
 
 // Budget returns the retry budget (Config.Throttle) shared by every call of this policy to
 // service, the fully qualified gRPC service name, or nil when throttling is off. Hedging
-// policies draw from it so that hedges and retries together stay within one budget.
+// policies draw from it so that hedges and retries together stay within one budget. The
+// services whose names are longer than 1024 bytes (grpcmethod.MaxKeptName: names from input a
+// proxy forwards) share one budget, which keeps none of them.
 func (p *Policy) Budget(service string) *RetryBudget {
 	if p.cfg.Throttle.MaxTokens <= 0 && p.cfg.Throttle.Ratio <= 0 {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !grpcmethod.Keepable(service) {
+		if p.long == nil {
+			p.long = newBudget(p.cfg.Throttle, p.s.Clock)
+		}
+		return p.long
+	}
 	b, ok := p.buckets[service]
 	if !ok {
 		b = newBudget(p.cfg.Throttle, p.s.Clock)

@@ -34,6 +34,10 @@ func NewMethod(name string) Method {
 // a name a call site passes again and again (a generated client's method constant) by the
 // name's address, without hashing it or reading the map, which a gRPC round trip has pushed
 // out of the CPU's caches by the next call.
+//
+// A name longer than grpcmethod.MaxKeptName is not kept, in the table or its front: its state
+// is made on each call, as a name's past cowmap.MaxKeys is, so that names forwarded from input
+// (a :path may be megabytes long) keep no memory however long they are.
 type Methods[T any] struct {
 	front front.Table[methodEntry[T]]
 	m     cowmap.Map[string, *methodEntry[T]]
@@ -53,11 +57,17 @@ func (t *Methods[T]) Get(name string, mk func(string) T) T {
 	}
 	e, ok := t.m.Load(name)
 	if !ok {
+		if !grpcmethod.Keepable(name) {
+			return mk(name) // not kept (see Methods)
+		}
 		e = t.m.LoadOrMake(name, func(name string) *methodEntry[T] { return &methodEntry[T]{name: name, v: mk(name)} })
 	}
 	t.front.Store(h, e)
 	return e.v
 }
+
+// Len returns the number of names the table keeps.
+func (t *Methods[T]) Len() int { return t.m.Len() }
 
 // Eligible reports whether the idempotency rule lets a call be repeated (retried or hedged):
 // perCall, when not 0, decides (1 yes, -1 no); otherwise a safe method or a policy configured

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/front"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -264,5 +265,43 @@ func TestMethodsFrontCollisions(t *testing.T) {
 	c := strings.Clone(a)
 	if tab.Get(c, mk) != tab.Get(a, mk) || made[a] != 1 || made[b] != 1 {
 		t.Fatalf("made %v", made)
+	}
+}
+
+// A name longer than grpcmethod.MaxKeptName is not kept, in the table or its front: its state
+// is made on every call, and a proxy forwarding long names (a :path may be megabytes) grows no
+// memory. A name within the bound is kept as before.
+func TestMethodsDoNotKeepLongNames(t *testing.T) {
+	var tab Methods[*Method]
+	made := 0
+	mk := func(name string) *Method { made++; m := NewMethod(name); return &m }
+	short := "/svc.S/M"
+	tab.Get(short, mk)
+	before := testkit.Heap()
+	for i := range 100 {
+		name := testkit.LongName("/svc.S/M", i, 64<<10)
+		for range 2 {
+			if got := tab.Get(name, mk); got.Name != name || got.Service != "svc.S" {
+				t.Fatalf("Get of long name %d = state of %q", i, got.Service)
+			}
+		}
+	}
+	grown := int64(testkit.Heap()) - int64(before)
+	if n := tab.m.Len(); n != 1 {
+		t.Fatalf("the table holds %d names after 100 long ones, want 1 (the short one)", n)
+	}
+	for i := range front.Slots {
+		if e := tab.front.Load(uintptr(i)); e != nil && len(e.name) > grpcmethod.MaxKeptName {
+			t.Fatalf("front slot %d holds a name of %d bytes", i, len(e.name))
+		}
+	}
+	if grown > 1<<20 {
+		t.Fatalf("100 names of 64 KiB kept %d bytes, want none", grown)
+	}
+	if made != 1+200 {
+		t.Fatalf("made %d states, want 201: the short name's, one per call of a long name", made)
+	}
+	if tab.Get(short, mk); made != 201 {
+		t.Fatal("the short name is made again")
 	}
 }
