@@ -80,7 +80,8 @@
 // has a chain and objects of its own. A service outside both has a chain and objects of its own
 // too. Such names and services are bounded, at DefaultUnlistedLimit (1024) per suite unless
 // WithUnlistedLimit says otherwise, the first ones kept for the suite's life; past the bound, a
-// name goes through its service's overflow chain ("/<service>/*", one method-scoped breaker
+// name (and, within it, a name or service longer than 1024 bytes, which is never kept: a
+// :path may be megabytes long) goes through its service's overflow chain ("/<service>/*", one method-scoped breaker
 // for them all), and a name of a service outside both through the suite's ("/*/*", service
 // "*"), so that calls stay protected and the memory, the objects and the level sources
 // (Levels) stay bounded.

@@ -135,6 +135,9 @@ const DefaultUnlistedLimit = 1024
 //     hedging delays for the first names only; a longer name is kept by none of them);
 //   - each unlisted service, which has a chain and objects of its own.
 //
+// A name or service longer than 1024 bytes (a :path may be megabytes long) is never admitted:
+// it is served as one past the bound, and keeps nothing.
+//
 // Past the bound, calls stay protected, by coarser objects: an unlisted name of a listed
 // service goes through its service's overflow chain, built for "/<service>/*" (one
 // method-scoped breaker for all such names), and a name of an unlisted service through the

@@ -104,13 +104,18 @@ type unlisted struct {
 }
 
 // admitLocked reports whether key (of m, methods or services) has a chain of its own: it had
-// one, or it takes one now, within the bound. Suite.mu must be held.
+// one, or it takes one now, within the bound. A key longer than grpcmethod.MaxKeptName takes
+// none, as a key past the bound: a :path may be megabytes long, and what a suite keeps of the
+// names it admits is bounded by their number alone. Suite.mu must be held.
 func (u *unlisted) admitLocked(m *sync.Map, key string) bool {
 	if _, ok := m.Load(key); ok {
 		return true
 	}
 	if u.n >= u.limit {
 		u.full.Store(true)
+		return false
+	}
+	if !grpcmethod.Keepable(key) {
 		return false
 	}
 	m.Store(key, struct{}{})
@@ -164,9 +169,13 @@ type chain struct {
 
 // passedBy reports whether a call of fullMethod, a name of the service whose overflow chain c
 // is (see chain), has a chain of its own instead: it was admitted, or it is listed (a name
-// WithFallback gives a reply for, or one c's service's registered descriptor declares).
+// WithFallback gives a reply for, or one c's service's registered descriptor declares), or it
+// may still be admitted (the bound is not reached: c serves the names too long to be kept).
 func (s *Suite) passedBy(c *chain, fullMethod string) bool {
 	if s.unlisted.hasMethod(fullMethod) || s.targets[fullMethod] {
+		return true
+	}
+	if !s.unlisted.full.Load() && grpcmethod.Keepable(fullMethod) {
 		return true
 	}
 	return declares(c.desc, fullMethod)
@@ -523,7 +532,8 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		if ch := c.(*chain); !ch.overflow || !s.passedBy(ch, fullMethod) {
 			return ch
 		}
-	} else if s.unlisted.full.Load() {
+	} else if s.unlisted.full.Load() || !grpcmethod.Keepable(svc) {
+		// Past the bound, or a service too long to be admitted (see unlisted.admitLocked).
 		if c := st.other.Load(); c != nil && !s.unlisted.has(svc, fullMethod) && !s.knownService(st.cfg, svc) {
 			return c
 		}
