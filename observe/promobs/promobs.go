@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/front"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -145,8 +146,8 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 	if v, ok := b.values.Load(name); ok {
 		return v
 	}
-	if b.full.Load() {
-		return other
+	if b.full.Load() || !grpcmethod.Keepable(name) {
+		return other // a name too long to keep (a :path may be megabytes) is other too
 	}
 	full := false
 	v := b.values.LoadOrMake(name, func(k string) string {
@@ -172,7 +173,8 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 // sees are label values of their own; every later one is counted under OtherMethod. Method
 // names come from the proto API and are bounded, unless calls bring names from outside it (a
 // generic proxy, names from user input): then the series stay bounded, and adding a name costs
-// the same however many came before.
+// the same however many came before. A name longer than 1024 bytes (grpcmethod.MaxKeptName) is
+// counted under OtherMethod too, and not kept, however few came before.
 const MaxMethods = 1000
 
 // OtherMethod is the method label of the names past MaxMethods.
@@ -186,7 +188,7 @@ func (m *Metrics) method(name string) string { return m.methods.value(name, MaxM
 // the calls of a service it has no entry for with the service's own name, taken from the
 // method name: with names from outside the proto API (a generic proxy, names from user input)
 // the first MaxServices distinct services are label values of their own, and every later one
-// is counted under OtherService, in every family.
+// is counted under OtherService, in every family, as is a service longer than 1024 bytes.
 const MaxServices = 1000
 
 // OtherService is the service label of the names past MaxServices.
