@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -62,12 +63,13 @@ type Tracer struct {
 	// (method empty for a service-wide breaker), from BreakerStateChanged events.
 	breakers sync.Map
 	// names holds the call span's name of each method, "bulwark " + method, for the first
-	// maxNames methods: made once, not on every call.
+	// maxNames methods of up to grpcmethod.MaxKeptName bytes: made once, not on every call.
 	names  sync.Map
 	nnames atomic.Int64
 }
 
-// maxNames bounds names: past it a call's span name is made for the call.
+// maxNames bounds names: past it, or for a name longer than grpcmethod.MaxKeptName, a call's
+// span name is made for the call.
 const maxNames = 4096
 
 // callSpanOptions are the options of every call span, made once.
@@ -79,7 +81,7 @@ func (t *Tracer) spanName(method string) string {
 		return v.(string)
 	}
 	name := "bulwark " + method
-	if t.nnames.Load() < maxNames {
+	if t.nnames.Load() < maxNames && grpcmethod.Keepable(method) {
 		if _, loaded := t.names.LoadOrStore(method, name); !loaded {
 			t.nnames.Add(1)
 		}

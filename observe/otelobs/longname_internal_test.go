@@ -1,0 +1,29 @@
+package otelobs
+
+import (
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+)
+
+// A method name longer than 1024 bytes (a proxy forwards the :path it is sent, which may be
+// megabytes) gets its call span's name made for the call, as a name past maxNames does: the
+// tracer keeps neither, however few names came before.
+func TestLongNamesAreNotKept(t *testing.T) {
+	tr := New()
+	tr.spanName("/s.v1.S/Short")
+	before := testkit.Heap()
+	for i := range 100 {
+		name := "/s.v1.S/" + testkit.LongName("M", i, 64<<10)
+		if got := tr.spanName(name); got != "bulwark "+name {
+			t.Fatalf("span name of long name %d: %.40q", i, got)
+		}
+	}
+	grown := int64(testkit.Heap()) - int64(before)
+	if n := tr.nnames.Load(); n != 1 {
+		t.Errorf("the tracer keeps %d span names, want 1 (the short name's)", n)
+	}
+	if grown > 2<<20 {
+		t.Errorf("100 long names kept %d bytes, want none", grown)
+	}
+}
