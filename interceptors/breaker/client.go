@@ -39,7 +39,8 @@ func (b *Breaker) Stream() grpc.StreamClientInterceptor {
 // UnaryClientInterceptor returns a unary client interceptor that guards each call with the
 // breaker of its service (or of its method, with ScopeMethod), found or made in a Registry
 // (DefaultRegistry unless WithRegistry) with cfg and opts. Connections that name the same
-// service share its breaker. It returns cfg.Validate's error when cfg is not valid.
+// service share its breaker; names longer than 1024 bytes share the breakers the package doc
+// tells. It returns cfg.Validate's error when cfg is not valid.
 func UnaryClientInterceptor(cfg Config, opts ...Option) (grpc.UnaryClientInterceptor, error) {
 	rs, err := newResolver(cfg, opts)
 	if err != nil {
@@ -113,8 +114,27 @@ func (rs *resolver) breaker(method string) *Breaker {
 	return rs.make(name, method)
 }
 
-// make creates (or finds, after a race) the breaker named name.
+// make creates (or finds, after a race) the breaker named name. A name longer than
+// grpcmethod.MaxKeptName (a proxy forwards the :path it is sent, which may be megabytes) is not
+// kept: its call takes the breaker of the names too long to keep, as a suite's overflow chain
+// names it: "/<service>/*" of a method of a service of a name short enough (ScopeMethod), else
+// "/*/*" (ScopeMethod) or "*" (ScopeService).
 func (rs *resolver) make(name, method string) *Breaker {
+	if !grpcmethod.Keepable(name) {
+		svc := grpcmethod.Service(method)
+		name, method = "*", "/*/*"
+		if rs.cfg.Scope == ScopeMethod {
+			name = method
+			if svc != "" && grpcmethod.Keepable(svc) {
+				name, method = "/"+svc+"/*", "/"+svc+"/*"
+			}
+		}
+		if v, ok := rs.registry.entries.Load(name); ok {
+			if b := v.(*Breaker); b.cfg == rs.cfg {
+				return b
+			}
+		}
+	}
 	opts := append(append(make([]Option, 0, len(rs.opts)+2), rs.opts...), WithService(grpcmethod.Service(method)))
 	if rs.cfg.Scope == ScopeMethod {
 		opts = append(opts, withMethod(method))

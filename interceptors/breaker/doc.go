@@ -16,7 +16,11 @@
 // or in one, b.Execute(call). For gRPC, b.Unary() and b.Stream() guard a connection with one
 // breaker; UnaryClientInterceptor and StreamClientInterceptor find the breaker of each call's
 // service (or method, with ScopeMethod) in a Registry, so that every connection to a service
-// shares its breaker (they take no name: it is the call's). They return cfg's error; the
+// shares its breaker (they take no name: it is the call's). A name longer than 1024 bytes (a
+// proxy forwards the :path it is sent, which may be megabytes) is not kept: its calls share the
+// breaker "/<service>/*" of their service's long method names (ScopeMethod), or "/*/*"
+// (ScopeMethod) or "*" (ScopeService) when the service's name is the long one, as a suite's
+// overflow chains name theirs. They return cfg's error; the
 // MustUnaryClientInterceptor and MustStreamClientInterceptor forms that panic are deprecated.
 //
 // An Option (WithClock, WithObserver, WithClassifier, WithService, WithRegistry) is given to
