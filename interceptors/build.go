@@ -624,8 +624,9 @@ func (uc *unaryChain) kept(cc *grpc.ClientConn, method string, opts []grpc.CallO
 		t = *mc.Timeout
 	}
 	// No timeout is not remembered: a connection's first calls come before its resolver has
-	// given grpc the service config.
-	if t > 0 && !now.IsZero() {
+	// given grpc the service config. Nor is a method too long to keep (a :path may be
+	// megabytes long): its calls read the connection each time.
+	if t > 0 && !now.IsZero() && grpcmethod.Keepable(method) {
 		uc.memo.Store(m.with(keptEntry{cc: cc, method: method, timeout: t, until: now.Add(keptFor)}, now))
 	}
 	return t

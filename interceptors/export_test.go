@@ -53,6 +53,18 @@ func KeptTimeout(s *Suite, cc *grpc.ClientConn, fullMethod string, now time.Time
 	return s.state.Load().chain(s, fullMethod).uc.kept(cc, fullMethod, nil, now)
 }
 
+// KeptNames returns the methods the memo of grpc's timeouts of the unary chain of fullMethod
+// holds.
+func KeptNames(s *Suite, fullMethod string) []string {
+	var out []string
+	if m := s.state.Load().chain(s, fullMethod).uc.memo.Load(); m != nil {
+		for _, e := range m.entries[:m.n] {
+			out = append(out, e.method)
+		}
+	}
+	return out
+}
+
 // Direct reports whether the unary chain of fullMethod runs without a runner (Suite.direct).
 func Direct(s *Suite, fullMethod string) bool {
 	return s.state.Load().chain(s, fullMethod).uc.gated != nil

@@ -502,3 +502,36 @@ func TestKeptTimeoutOfMethodsCalledInTurn(t *testing.T) {
 		t.Errorf("%s, the oldest entry, after it made way: %v, want the 3s read again", methods[0], got)
 	}
 }
+
+// TestKeptTimeoutKeepsNoLongName: the memo of grpc's timeouts keeps no method name longer than
+// 1024 bytes (a proxy forwards the :path it is sent, which may be megabytes), else a chain
+// shared by a service's methods would keep keptMethods of them: their calls read the
+// connection each time, and get its timeout as any call does.
+func TestKeptTimeoutKeepsNoLongName(t *testing.T) {
+	cfg := &config.Config{Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s := suiteOf(t, cfg)
+	r := manual.NewBuilderWithScheme("longkept")
+	cc, err := grpc.NewClient(r.Scheme()+":///faces", grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Connect()
+	sc := `{"methodConfig":[{"name":[{"service":"` + svcFaceMatch + `"}],"timeout":"5s"}]}`
+	r.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: "faces.invalid:1"}}, ServiceConfig: r.CC().ParseServiceConfig(sc)})
+	t0 := time.Now()
+	for i := range 100 {
+		m := "/" + svcFaceMatch + "/" + testkit.LongName("M", i, 64<<10)
+		if got := interceptors.KeptTimeout(s, cc, m, t0.Add(time.Duration(i)*time.Millisecond)); got != 5*time.Second {
+			t.Fatalf("long name %d: %v, want 5s", i, got)
+		}
+	}
+	m := "/" + svcFaceMatch + "/" + testkit.LongName("M", 0, 64<<10)
+	for _, kept := range interceptors.KeptNames(s, m) {
+		if len(kept) > 1024 {
+			t.Fatalf("the memo of the chain of long names holds a name of %d bytes", len(kept))
+		}
+	}
+}
