@@ -11,6 +11,9 @@
 // the value of a new key every time, without storing it, at a cost that does not depend on how
 // many keys came before. MaxKeys is far above the methods a real configuration has, so that the
 // per-call cost of a policy does not change with the number of methods it serves (issue 20).
+// MaxKeys bounds the number of keys, not their size: callers whose keys are names a call
+// brings keep those longer than grpcmethod.MaxKeptName out of a Map (attempt.Methods makes
+// their values on every call, as past MaxKeys), so that what a Map keeps stays bounded in bytes.
 package cowmap
 
 import (
