@@ -6,19 +6,15 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// MaxKeptName is the longest name, in bytes, that bulwark keeps past a call: a full method name
-// or a service name it would store as a key (a policy's table of methods, a suite's unlisted
-// names, a breaker registry's entry, a metrics label value). A gRPC :path may be as long as
-// the peer's header limit allows (16 MiB by default in grpc-go), and a proxy forwards the
-// names it was sent: the bounds on how many names are kept would not bound their memory. A
-// longer name is served as a name past those bounds is: it keeps nothing and shares what names
-// past them share. Real full method names are well under 256 bytes.
-const MaxKeptName = 1024
+// MaxKeptName is the longest name bulwark keeps past a call: observe.MaxKeptName, where the
+// observers, modules of their own, read it too.
+const MaxKeptName = observe.MaxKeptName
 
 // Keepable reports whether name is short enough to be kept (MaxKeptName).
 func Keepable(name string) bool { return len(name) <= MaxKeptName }

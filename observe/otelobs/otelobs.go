@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -63,12 +62,12 @@ type Tracer struct {
 	// (method empty for a service-wide breaker), from BreakerStateChanged events.
 	breakers sync.Map
 	// names holds the call span's name of each method, "bulwark " + method, for the first
-	// maxNames methods of up to grpcmethod.MaxKeptName bytes: made once, not on every call.
+	// maxNames methods of up to observe.MaxKeptName bytes: made once, not on every call.
 	names  sync.Map
 	nnames atomic.Int64
 }
 
-// maxNames bounds names: past it, or for a name longer than grpcmethod.MaxKeptName, a call's
+// maxNames bounds names: past it, or for a name longer than observe.MaxKeptName, a call's
 // span name is made for the call.
 const maxNames = 4096
 
@@ -81,7 +80,7 @@ func (t *Tracer) spanName(method string) string {
 		return v.(string)
 	}
 	name := "bulwark " + method
-	if t.nnames.Load() < maxNames && grpcmethod.Keepable(method) {
+	if t.nnames.Load() < maxNames && len(method) <= observe.MaxKeptName {
 		if _, loaded := t.names.LoadOrStore(method, name); !loaded {
 			t.nnames.Add(1)
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/front"
-	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -146,7 +145,7 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 	if v, ok := b.values.Load(name); ok {
 		return v
 	}
-	if b.full.Load() || !grpcmethod.Keepable(name) {
+	if b.full.Load() || len(name) > observe.MaxKeptName {
 		return other // a name too long to keep (a :path may be megabytes) is other too
 	}
 	full := false
@@ -173,7 +172,7 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 // sees are label values of their own; every later one is counted under OtherMethod. Method
 // names come from the proto API and are bounded, unless calls bring names from outside it (a
 // generic proxy, names from user input): then the series stay bounded, and adding a name costs
-// the same however many came before. A name longer than 1024 bytes (grpcmethod.MaxKeptName) is
+// the same however many came before. A name longer than 1024 bytes (observe.MaxKeptName) is
 // counted under OtherMethod too, and not kept, however few came before.
 const MaxMethods = 1000
 

@@ -1,0 +1,10 @@
+package observe
+
+// MaxKeptName is the longest service or method name, in bytes, that bulwark keeps past a call,
+// and that a sink should: a key of a policy's table of methods, a suite's unlisted names, a
+// breaker registry's entry, a metrics label value, a cached span name. A gRPC :path may be as
+// long as the peer's header limit allows (16 MiB by default in grpc-go), and a proxy forwards
+// the names it was sent, so bounds on how many names are kept would not bound their memory. A
+// longer name is served as a name past those bounds is: it keeps nothing and shares what names
+// past them share (promobs labels it other). Real full method names are well under 256 bytes.
+const MaxKeptName = 1024
