@@ -1,0 +1,230 @@
+package observability_test
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"github.com/prometheus/client_golang/prometheus"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// levelFunc is an observe.LevelSource made of a function.
+type levelFunc func(yield func(observe.Level) bool)
+
+func (f levelFunc) Levels(yield func(observe.Level) bool) { f(yield) }
+
+// promobsLabels returns the label names of each metric family promobs exposes, as a scrape
+// shows them: a Metrics fed one event of every kind and read one level of every kind, then
+// gathered. A histogram's family has "le" too, for its _bucket series.
+func promobsLabels(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := promobs.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const svc, method = "kyc.v1.OCRService", "/kyc.v1.OCRService/Extract"
+	for k := observe.Kind(1); k.String() != "unknown"; k++ {
+		m.Observe(observe.Event{
+			Kind: k, Time: time.Unix(1, 0), Service: svc, Method: method, Policy: observe.PolicyBreaker,
+			Attempt: 2, Code: grpccodes.Unavailable, Class: codes.Transient, Duration: time.Second,
+			Delay: time.Second, Reason: "some_reason", From: "closed", To: "open", Value: 1,
+		})
+	}
+	m.Scrape(levelFunc(func(yield func(observe.Level) bool) {
+		for _, l := range []observe.Level{
+			{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: svc, Method: method, State: "open"},
+			{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: svc, Method: method, Value: 1},
+			{Kind: observe.LevelCapacity, Policy: observe.PolicyBulkhead, Service: svc, Method: method, Value: 2},
+			{Kind: observe.LevelThrottleProbability, Policy: observe.PolicyAdaptiveThrottle, Service: svc, Method: method, Value: 0.5},
+		} {
+			if !yield(l) {
+				return
+			}
+		}
+	}))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]bool{}
+	for _, f := range fams {
+		labels := map[string]bool{}
+		for _, mt := range f.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				labels[lp.GetName()] = true
+			}
+		}
+		if f.GetType().String() == "HISTOGRAM" {
+			labels["le"] = true
+		}
+		out[f.GetName()] = labels
+	}
+	for _, name := range promobs.MetricNames() {
+		if out[name] == nil {
+			t.Fatalf("promobs exposed no %s after an event and a level of every kind: the test feeds it too little", name)
+		}
+	}
+	return out
+}
+
+var (
+	selectorRef = regexp.MustCompile(`\b(bulwark_[a-z0-9_]+)\{([^}]*)\}`)
+	matcherRef  = regexp.MustCompile(`(\w+)\s*(?:=~|!~|!=|=)\s*"([^"]*)"`)
+	groupingRef = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
+	grafanaRef  = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`) // a legend's {{label}}
+	templateRef = regexp.MustCompile(`\$labels\.(\w+)`)     // a rule annotation's $labels.label
+)
+
+// submatches returns the first group of every match of re in s.
+func submatches(re *regexp.Regexp, s string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// family returns the metric family of a series name: a histogram's _bucket, _sum and _count
+// series are the histogram's.
+func family(name string, known map[string]map[string]bool) string {
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok && known[base] != nil {
+			return base
+		}
+	}
+	return name
+}
+
+// closingParen returns the index of the parenthesis that closes the one at open.
+func closingParen(q string, open int) int {
+	depth := 0
+	for i := open; i < len(q); i++ {
+		switch q[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(q)
+}
+
+// labelProblems returns what query q asks of promobs' labels that no series of it has: a
+// matcher on a label its metric lacks, or a value of state or class no series takes; a
+// grouping (by, on, ...) on a label one of the metrics it groups lacks (for by and without,
+// the metrics of the aggregated expression; for on and ignoring, every metric of q). The
+// labels its legend shows (Grafana's {{label}}, a rule's $labels.label) must be labels of the
+// query's metrics.
+func labelProblems(q string, shown []string, labels map[string]map[string]bool) []string {
+	var problems []string
+	metricsIn := func(s string) []string {
+		var out []string
+		for _, n := range metricRef.FindAllString(s, -1) {
+			out = append(out, family(n, labels))
+		}
+		return out
+	}
+	states := promobs.BreakerStates()
+	var classes []string
+	for _, c := range codes.Classes() {
+		classes = append(classes, c.String())
+	}
+	for _, m := range selectorRef.FindAllStringSubmatch(q, -1) {
+		fam := family(m[1], labels)
+		have := labels[fam]
+		for _, mm := range matcherRef.FindAllStringSubmatch(m[2], -1) {
+			name, value := mm[1], mm[2]
+			if name == "le" && !strings.HasSuffix(m[1], "_bucket") || !have[name] {
+				problems = append(problems, m[1]+" has no label "+name)
+				continue
+			}
+			var allowed []string
+			switch name {
+			case "state":
+				allowed = states
+			case "class":
+				allowed = classes
+			}
+			if allowed == nil || strings.HasPrefix(value, "$") {
+				continue
+			}
+			for _, v := range strings.Split(value, "|") {
+				if !slices.Contains(allowed, v) {
+					problems = append(problems, m[1]+"'s "+name+" is never "+v+" (values: "+strings.Join(allowed, ", ")+")")
+				}
+			}
+		}
+	}
+	for _, loc := range groupingRef.FindAllStringSubmatchIndex(q, -1) {
+		clause, list := q[loc[2]:loc[3]], q[loc[4]:loc[5]]
+		scope := q
+		if clause == "by" || clause == "without" {
+			// sum by (a) (expr): the expression in the parentheses that follow.
+			rest := q[loc[1]:]
+			if open := strings.IndexByte(rest, '('); open >= 0 && strings.TrimSpace(rest[:open]) == "" {
+				scope = rest[open : closingParen(rest, open)+1]
+			}
+		}
+		for _, l := range strings.Split(list, ",") {
+			l = strings.TrimSpace(l)
+			if l == "" {
+				continue
+			}
+			for _, fam := range metricsIn(scope) {
+				if !labels[fam][l] && !(l == "le" && strings.Contains(scope, fam+"_bucket")) {
+					problems = append(problems, clause+" ("+list+"): "+fam+" has no label "+l)
+				}
+			}
+		}
+	}
+	all := map[string]bool{}
+	for _, fam := range metricsIn(q) {
+		for l := range labels[fam] {
+			all[l] = true
+		}
+	}
+	for _, l := range shown {
+		if !all[l] {
+			problems = append(problems, "the legend names "+l+", which none of "+strings.Join(metricsIn(q), ", ")+" has")
+		}
+	}
+	return problems
+}
+
+// The dashboard's queries and the alert rules ask only for labels, and breaker states and
+// classes, that promobs' series have: a query grouping by a label its metric lacks still
+// parses and runs, and shows one unlabelled line or fires no alert.
+func TestReferencedLabelsExist(t *testing.T) {
+	labels := promobsLabels(t)
+	d := readDashboard(t)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, problem := range labelProblems(tg.Expr, submatches(grafanaRef, tg.LegendFormat), labels) {
+				t.Errorf("dashboard.json panel %q query %s: %s", p.Title, tg.RefID, problem)
+			}
+		}
+	}
+	var rf ruleFile
+	readYAML(t, "alerts.yml", &rf)
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			var shown []string
+			for _, a := range r.Annotations {
+				shown = append(shown, submatches(templateRef, a)...)
+			}
+			for _, problem := range labelProblems(r.Expr, shown, labels) {
+				t.Errorf("alerts.yml %s: %s", r.Alert, problem)
+			}
+		}
+	}
+}
