@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzSyntaxErrorLine$$' -fuzztime $(FUZZTIME); fi
+	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzParseServiceConfig$$' -fuzztime $(FUZZTIME); fi
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfig$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./interceptors/ratelimit -run '^$$' -fuzz '^FuzzLocalMatchesRate$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseFailSpec$$' -fuzztime $(FUZZTIME)

@@ -1,4 +1,5 @@
-// Package depcheck holds the tests of the core's dependency boundary.
+// Package depcheck holds the tests of the core's dependency boundary and of the repository's
+// layout (TestMakeFuzzRunsEveryTarget: make fuzz runs every fuzz target, in its package).
 //
 // # Packages
 //
