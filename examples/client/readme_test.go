@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,31 @@ func TestREADMESnippetCompiles(t *testing.T) {
 	out, err := exec.Command(goBin, "build", "-o", os.DevNull, "./"+dir).CombinedOutput()
 	if err != nil {
 		t.Errorf("the README snippet does not build: %v\n%s\n%s", err, out, m[1])
+	}
+}
+
+// TestREADMESnippetScrapesTheSuite: the README's snippet, which gives promobs' metrics to the
+// suite, also registers the suite with them as a level source (Metrics.Scrape). Events alone
+// make no bulwark_bulkhead_in_flight, bulwark_bulkhead_capacity or
+// bulwark_adaptive_throttle_probability series, so a program copied from the snippet without
+// it shows empty bulkhead and throttle panels on observability/dashboard.json, and
+// BulwarkBulkheadSaturated and BulwarkAdaptiveThrottleRejecting can never fire.
+func TestREADMESnippetScrapesTheSuite(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no Go snippet")
+	}
+	snippet := string(m[1])
+	metrics := regexp.MustCompile(`(\w+), err := promobs\.New\(`).FindStringSubmatch(snippet)
+	suite := regexp.MustCompile(`(\w+), err := interceptors\.New\(`).FindStringSubmatch(snippet)
+	if metrics == nil || suite == nil {
+		t.Fatalf("the README snippet makes no promobs metrics or no suite:\n%s", snippet)
+	}
+	if call := metrics[1] + ".Scrape(" + suite[1] + ")"; !strings.Contains(snippet, call) {
+		t.Errorf("the README snippet gives promobs' metrics to the suite but does not call %s: no bulkhead or throttle gauges\n%s", call, snippet)
 	}
 }
