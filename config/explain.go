@@ -65,7 +65,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			continue
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
-		describe(ew, ind, pol.Profile, changed)
+		describe(ew, ind, pol.Profile, withHedge(changed, pol.Profile, base.Profile))
 		if !sameTimelines(pol, base) {
 			timelines(ew, ind, pol)
 		}
@@ -127,10 +127,39 @@ func sectionText(p Profile, s Section) string {
 	}
 	if sl, ok := slotOf(section.Key(s)); ok {
 		if v := sl.get(&p); v != nil {
-			return sl.sec.Explain(v)
+			text := sl.sec.Explain(v)
+			if s == SectionHedge && !hasRetryBudget(p) {
+				// The hedge's own text says what it does in a chain whose retry step has a
+				// budget; without one (retry.Policy.Budget is nil) its hedges draw on nothing.
+				text = strings.Replace(text, hedgeDraws, hedgeDrawsNothing, 1)
+			}
+			return text
 		}
 	}
 	return "off"
+}
+
+const (
+	hedgeDraws        = "; draws on the retry budget"
+	hedgeDrawsNothing = "; no retry budget to draw on (retry or retry.throttle is off): bounded by max_attempts and the allowance of losing hedges alone"
+)
+
+// hasRetryBudget reports whether p's retry step has a retry budget for its hedges to draw on,
+// as retry.Policy.Budget decides.
+func hasRetryBudget(p Profile) bool {
+	return p.Retry != nil && (p.Retry.Throttle.MaxTokens > 0 || p.Retry.Throttle.Ratio > 0)
+}
+
+// withHedge returns changed, the sections an override changes, with the hedge section after
+// retry when the override gives or takes away the retry budget that pol's hedges draw on, so
+// that the hedge line says what it draws on for pol rather than for its profile.
+func withHedge(changed []Section, pol, base Profile) []Section {
+	if pol.Hedge == nil || !slices.Contains(changed, SectionRetry) || slices.Contains(changed, SectionHedge) ||
+		hasRetryBudget(pol) == hasRetryBudget(base) {
+		return changed
+	}
+	i := slices.Index(changed, SectionRetry) + 1
+	return slices.Insert(slices.Clone(changed), i, SectionHedge)
 }
 
 // timeline writes t as a table of steps, and what the limit does to it.
