@@ -68,8 +68,8 @@
 //
 // Each call's full method is resolved once (config.Config.Resolve) and its chain cached. Methods
 // without overrides of their own share their service's policy objects: one breaker, one
-// bulkhead, one rate limiter, one adaptive throttle, one hedging delay estimate and one retry
-// budget per service. A method with its own overrides
+// bulkhead, one rate limiter, one adaptive throttle, one hedging policy (which learns a delay
+// per method: package hedge) and one retry budget per service. A method with its own overrides
 // gets its own object for each section it changes, named by its full method, and for each
 // section whose object captures one of those (a method with retry settings of its own has a
 // hedging policy of its own, drawing on its own retry budget).

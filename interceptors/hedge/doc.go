@@ -160,9 +160,11 @@
 // WithBudget makes every hedge draw from a Budget (Withdraw must succeed, else the hedge is not
 // sent and no further hedge of that call is either). Pass the retry policy's per-service
 // budget, retry.Policy.Budget(service) (the interceptors suite does), so that retries and
-// hedges of one service together stay within gRFC A6's throttling: a hedge costs a token as a
-// failure does, successes pay it back. Every hedge, the second attempt as the MaxAttempts-th,
-// draws. Without a budget hedges are bounded by MaxAttempts and the allowance below only.
+// hedges of one service together stay within one budget: a ratio budget (the built-ins')
+// counts a hedge as a retry, against Ratio·calls + MinPerSecond·Window; gRFC A6's token
+// bucket takes a token for it, as for a failure, and successes pay it back. Every hedge, the
+// second attempt as the MaxAttempts-th, draws. A retry policy without a budget
+// (Config.Throttle unset) gives none: Budget returns nil. Without a budget hedges are bounded by MaxAttempts and the allowance below only.
 //
 // # Hedges that lose
 //
