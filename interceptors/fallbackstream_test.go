@@ -42,16 +42,7 @@ func (s *failedServerStream) RecvMsg(any) error {
 func TestServerStreamFallbackReportsTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const method = "/bulwark.test.Lister/List"
-		cfg := &config.Config{Budget: 5 * time.Second,
-			Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
-			Services: map[string]config.Service{"bulwark.test.Lister": {Profile: "p"}}}
-		reply := &kycv1.CheckResponse{Score: 0.5}
-		rec := &testkit.Recorder{}
-		s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithFallback(method, fallback.Message(reply)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
+		s, rec, reply := listerFallback(t, method)
 		open := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 			sctx, cancel := context.WithCancel(ctx)
 			return &failedServerStream{ctx: sctx, cancel: cancel}, nil
@@ -183,16 +174,7 @@ func TestServerStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 		}
 		return st.SendMsg(&kycv1.CheckResponse{Score: 1})
 	}))
-	cfg := &config.Config{Budget: 5 * time.Second,
-		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
-		Services: map[string]config.Service{"bulwark.test.Lister": {Profile: "p"}}}
-	reply := &kycv1.CheckResponse{Score: 0.5}
-	rec := &testkit.Recorder{}
-	s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithFallback(method, fallback.Message(reply)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	s, rec, reply := listerFallback(t, method)
 	cc := srv.Dial(t, s.DialOptions()...)
 	// As generated code opens a server stream.
 	st, err := cc.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, method, grpc.MaxCallSendMsgSize(50))
@@ -217,4 +199,21 @@ func TestServerStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 	if len(calls) != 1 || calls[0].Code != grpccodes.OK || len(served) != 1 || served[0].Code != grpccodes.ResourceExhausted {
 		t.Errorf("CallFinished %+v\nFallbackServed %+v\nwant one CallFinished OK (the fallback the caller got) and one FallbackServed ResourceExhausted", calls, served)
 	}
+}
+
+// listerFallback returns a suite whose fallback answers method, a server stream of
+// bulwark.test.Lister, with reply, and the recorder of its events; it is closed with t.
+func listerFallback(t *testing.T, method string) (*interceptors.Suite, *testkit.Recorder, *kycv1.CheckResponse) {
+	t.Helper()
+	cfg := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
+		Services: map[string]config.Service{"bulwark.test.Lister": {Profile: "p"}}}
+	reply := &kycv1.CheckResponse{Score: 0.5}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithFallback(method, fallback.Message(reply)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, rec, reply
 }

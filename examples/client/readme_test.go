@@ -19,14 +19,7 @@ func TestREADMESnippetCompiles(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command")
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README has no Go snippet")
-	}
+	snippet := readmeSnippet(t)
 	// A directory starting with _ inside the module: the build sees the module's
 	// dependencies, and ./... never does.
 	dir, err := os.MkdirTemp(".", "_readme")
@@ -38,12 +31,12 @@ func TestREADMESnippetCompiles(t *testing.T) {
 			t.Errorf("removing %s: %v", dir, err)
 		}
 	}()
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), m[1], 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), snippet, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(goBin, "build", "-o", os.DevNull, "./"+dir).CombinedOutput()
 	if err != nil {
-		t.Errorf("the README snippet does not build: %v\n%s\n%s", err, out, m[1])
+		t.Errorf("the README snippet does not build: %v\n%s\n%s", err, out, snippet)
 	}
 }
 
@@ -54,15 +47,7 @@ func TestREADMESnippetCompiles(t *testing.T) {
 // it shows empty bulkhead and throttle panels on observability/dashboard.json, and
 // BulwarkBulkheadSaturated and BulwarkAdaptiveThrottleRejecting can never fire.
 func TestREADMESnippetScrapesTheSuite(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README has no Go snippet")
-	}
-	snippet := string(m[1])
+	snippet := string(readmeSnippet(t))
 	metrics := regexp.MustCompile(`(\w+), err := promobs\.New\(`).FindStringSubmatch(snippet)
 	suite := regexp.MustCompile(`(\w+), err := interceptors\.New\(`).FindStringSubmatch(snippet)
 	if metrics == nil || suite == nil {
@@ -71,4 +56,18 @@ func TestREADMESnippetScrapesTheSuite(t *testing.T) {
 	if call := metrics[1] + ".Scrape(" + suite[1] + ")"; !strings.Contains(snippet, call) {
 		t.Errorf("the README snippet gives promobs' metrics to the suite but does not call %s: no bulkhead or throttle gauges\n%s", call, snippet)
 	}
+}
+
+// readmeSnippet returns the README's first Go snippet.
+func readmeSnippet(t *testing.T) []byte {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no Go snippet")
+	}
+	return m[1]
 }
