@@ -18,7 +18,10 @@ require github.com/bulwarkrpc/bulwark v0.0.0-00010101000000-000000000000
 
 require github.com/bulwarkrpc/bulwark/examples v0.0.0-00010101000000-000000000000
 
-require github.com/bulwarkrpc/bulwark/observe/promobs v0.0.0-00010101000000-000000000000
+require (
+	github.com/bulwarkrpc/bulwark/observe/promobs v0.0.0-00010101000000-000000000000
+	github.com/prometheus/client_golang v1.25.0
+)
 
 require github.com/bulwarkrpc/bulwark/observe/zapobs v0.0.0-00010101000000-000000000000 // indirect
 
@@ -41,7 +44,6 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
-	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
