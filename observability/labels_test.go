@@ -181,7 +181,7 @@ func labelProblems(q string, shown []string, labels map[string]map[string]bool) 
 				continue
 			}
 			for _, fam := range metricsIn(scope) {
-				if !labels[fam][l] && !(l == "le" && strings.Contains(scope, fam+"_bucket")) {
+				if !labels[fam][l] && (l != "le" || !strings.Contains(scope, fam+"_bucket")) {
 					problems = append(problems, clause+" ("+list+"): "+fam+" has no label "+l)
 				}
 			}
