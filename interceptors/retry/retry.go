@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -49,7 +50,7 @@ const AttemptMetadataKey = "x-retry-attempt" // attempt.LegacyRetryKey, written 
 
 // Policy retries failed calls as its Config says. A Policy is safe for concurrent use; all
 // calls made through one Policy share its retry budget (Config.Throttle), one bucket per
-// gRPC service. (The retry step of an interceptors suite's chain has one bucket, its chain's
+// gRPC service, up to 16384 services (see Budget). (The retry step of an interceptors suite's chain has one bucket, its chain's
 // service's, whatever services its calls name: the suite's overflow chain serves every service
 // past its bound on unlisted names, which would otherwise add a bucket each.)
 type Policy struct {
@@ -59,9 +60,10 @@ type Policy struct {
 	methods attempt.Methods[*methodInfo]
 	mu      sync.Mutex              // guards buckets
 	buckets map[string]*RetryBudget // Guarded by mu: per service.
-	// long is the bucket of the services too long to be kept (grpcmethod.MaxKeptName), which
-	// they share: a proxy forwarding long names would otherwise keep each name and a bucket.
-	long *RetryBudget // Guarded by mu
+	// rest is the bucket of the services not kept: those whose names are too long
+	// (grpcmethod.MaxKeptName) and those past cowmap.MaxKeys services, which share it: a proxy
+	// forwarding the names it is sent would otherwise keep a bucket per name.
+	rest *RetryBudget // Guarded by mu
 	// budgetService, when not empty, is the service whose bucket every call draws from: the
 	// chain's, for a suite's retry step (see build).
 	budgetService string
@@ -138,24 +140,26 @@ func (p *Policy) newMethod(name string) *methodInfo {
 // service, the fully qualified gRPC service name, or nil when throttling is off. Hedging
 // policies draw from it so that hedges and retries together stay within one budget. The
 // services whose names are longer than 1024 bytes (grpcmethod.MaxKeptName: names from input a
-// proxy forwards) share one budget, which keeps none of them.
+// proxy forwards), and the services named after the policy has budgets for cowmap.MaxKeys
+// (16384) of them, share one budget, which keeps none of them.
 func (p *Policy) Budget(service string) *RetryBudget {
 	if p.cfg.Throttle.MaxTokens <= 0 && p.cfg.Throttle.Ratio <= 0 {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !grpcmethod.Keepable(service) {
-		if p.long == nil {
-			p.long = newBudget(p.cfg.Throttle, p.s.Clock)
-		}
-		return p.long
-	}
 	b, ok := p.buckets[service]
-	if !ok {
-		b = newBudget(p.cfg.Throttle, p.s.Clock)
-		p.buckets[service] = b
+	if ok {
+		return b
 	}
+	if !grpcmethod.Keepable(service) || len(p.buckets) >= cowmap.MaxKeys {
+		if p.rest == nil {
+			p.rest = newBudget(p.cfg.Throttle, p.s.Clock)
+		}
+		return p.rest
+	}
+	b = newBudget(p.cfg.Throttle, p.s.Clock)
+	p.buckets[service] = b
 	return b
 }
 
