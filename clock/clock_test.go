@@ -173,12 +173,45 @@ func TestSinceReal(t *testing.T) {
 	}
 }
 
+func TestLaterFake(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	start := clk.Now()
+	clk.Advance(1500 * time.Millisecond)
+	if got := clock.Later(clk, start); !got.Equal(clk.Now()) {
+		t.Fatalf("Later = %v, want the fake clock's now %v", got, clk.Now())
+	}
+}
+
+func TestLaterReal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+	}{
+		{"monotonic", time.Now()},
+		{"wall only", time.Now().Round(0)}, // no monotonic reading: Later is Now
+		{"zero", time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := time.Now()
+			got := clock.Later(clock.Real, tc.start)
+			after := time.Now()
+			if got.Round(0) == got {
+				t.Fatalf("Later = %v carries no monotonic reading", got)
+			}
+			// Compared by their monotonic readings: got is between two readings around it.
+			if got.Before(before) || got.After(after) {
+				t.Fatalf("Later = %v, want within [%v, %v]", got, before, after)
+			}
+		})
+	}
+}
+
 var sinkTime time.Time
 
 var sinkDuration time.Duration
 
-// BenchmarkReadings prices the two readings of the real clock policies take: Now (the wall
-// and monotonic clocks) and Since (the monotonic clock alone).
+// BenchmarkReadings prices the readings of the real clock policies take: Now (the wall and
+// monotonic clocks), Since and Later (the monotonic clock alone).
 func BenchmarkReadings(b *testing.B) {
 	start := time.Now()
 	b.Run("Now", func(b *testing.B) {
@@ -189,6 +222,11 @@ func BenchmarkReadings(b *testing.B) {
 	b.Run("Since", func(b *testing.B) {
 		for b.Loop() {
 			sinkDuration = clock.Since(clock.Real, start)
+		}
+	})
+	b.Run("Later", func(b *testing.B) {
+		for b.Loop() {
+			sinkTime = clock.Later(clock.Real, start)
 		}
 	})
 }

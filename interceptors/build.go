@@ -391,7 +391,7 @@ func hasLoop(steps []unaryStep) bool {
 // section is on or not.
 func (c *chain) attemptFinished(sink observe.Sink, clk clock.Clock, method string, t0 time.Time, err error) {
 	v := c.classifier.Classify(err)
-	now := clk.Now()
+	now := clock.Later(clk, t0)
 	sink.Observe(observe.Event{
 		Kind: observe.AttemptFinished, Time: now, Service: c.policy.Service, Method: method,
 		Policy: observe.PolicyRetry, Attempt: 1, Code: v.Code, Class: v.Class, Duration: now.Sub(t0),

@@ -261,7 +261,7 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) 
 	var end time.Time
 	sink := u.c.SinkOr(u.t.Sink)
 	if sink != nil && t.reported == 0 {
-		end = p.s.Clock.Now() // before the budget records, which takes it (see loop.finished)
+		end = clock.Later(p.s.Clock, u.t.Start) // before the budget records, which takes it (see loop.finished)
 	}
 	if m.bucket != nil {
 		m.bucket.record(v, true, end)

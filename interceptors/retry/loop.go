@@ -65,7 +65,7 @@ func (p *Policy) initLoop(l *loop, ctx context.Context, m *methodInfo, c *call, 
 // now reads the clock, after an attempt's outcome is known, as the loop's last reading (see
 // run).
 func (l *loop) now() time.Time {
-	l.end = l.clk.Now()
+	l.end = clock.Later(l.clk, l.start)
 	return l.end
 }
 
