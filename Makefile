@@ -27,7 +27,7 @@ TEST_PKGS    ?= $(call modpkgs,$(filter-out benchmarks,$(MODULES))) ./benchmarks
 # The committed go.work, whatever GOWORK the environment sets (tidy-check turns it off per module).
 export GOWORK := $(CURDIR)/go.work
 
-.PHONY: all test test-short race vet fmt-check fuzz bench generate generate-check lint tidy-check work-check demo tools clean
+.PHONY: all test test-short vet fmt-check fuzz bench generate generate-check lint tidy-check work-check demo tools clean
 
 all: test
 

@@ -64,7 +64,7 @@
 //	| attempt | the attempt that failed before a retry: 1, 2, 3, 4, then 5+                                                                        |
 //	| state   | BreakerStates: closed, open, half_open, forced_open, disabled                                                                      |
 //	| from,to | breaker states, as in state                                                                                                        |
-//	| policy  | the observe.Policy* constant of the refusing policy: breaker, bulkhead, rate_limit, retry, deadline, adaptive_throttle             |
+//	| policy  | the observe.Policy* constant of the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                              |
 //	| reason  | the observe.Reason* constants; for rejections the ErrorInfo reason (CIRCUIT_OPEN, ...); for the limiter fail_open or fail_closed   |
 //
 // Invalid UTF-8 in a label value is replaced by U+FFFD.
