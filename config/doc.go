@@ -33,7 +33,8 @@
 // # Sections
 //
 // In a profile, a nil section (YAML absent, null, or "off") means the policy is off. In a
-// service or method, a section is an [Override]: "off" turns the policy off there, a mapping
+// service or method, a section is an [Override]: "off" (or null, or false) turns the policy
+// off there, while leaving the key out keeps the profile's; a mapping
 // changes only the keys it writes and turns the policy on (with defaults for the rest) when
 // the profile had it off. Classifier overrides are merged entry by entry.
 //

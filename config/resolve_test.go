@@ -337,3 +337,25 @@ func validate[T interface{ Validate() error }](p *T) error {
 	}
 	return (*p).Validate()
 }
+
+// An override turns a policy off with "off", null or false (config's doc says so), and leaves
+// the profile's section when the key is left out.
+func TestOverrideOffSpellings(t *testing.T) {
+	for _, spelling := range []string{"off", "null", "~", "false"} {
+		t.Run(spelling, func(t *testing.T) {
+			cfg := mustParse(t, `
+services:
+  kyc.v1.FaceMatchService:
+    retry: `+spelling+`
+  kyc.v1.OCRService:
+    bulkhead: {max_concurrent: 3}
+`)
+			if p := cfg.Resolve("/kyc.v1.FaceMatchService/Compare"); p.Retry != nil {
+				t.Errorf("retry: %s left retry on: %+v", spelling, *p.Retry)
+			}
+			if p := cfg.Resolve("/kyc.v1.OCRService/Extract"); p.Retry == nil {
+				t.Errorf("an override without a retry key turned the profile's retry off")
+			}
+		})
+	}
+}
