@@ -13,7 +13,8 @@
 //
 // The tracer's interceptor, installed before (outside) the suite's, starts one span per
 // logical call, "bulwark /kyc.v1.OCRService/Extract", of kind internal, a child of the caller's
-// span. On it:
+// span (a method name longer than observe.MaxKeptName, which only a proxy forwarding what it
+// is sent would pass, is clipped in it: observe.Clip). On it:
 //
 //	| span event               | when                           | attributes                                                              |
 //	| ------------------------ | ------------------------------ | ----------------------------------------------------------------------- |

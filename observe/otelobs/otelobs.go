@@ -74,12 +74,13 @@ const maxNames = 4096
 // callSpanOptions are the options of every call span, made once.
 var callSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
 
-// spanName returns the call span's name for method.
+// spanName returns the call span's name for method: "bulwark " and the method, clipped when it
+// is longer than observe.MaxKeptName (observe.Clip).
 func (t *Tracer) spanName(method string) string {
 	if v, ok := t.names.Load(method); ok {
 		return v.(string)
 	}
-	name := "bulwark " + method
+	name := "bulwark " + observe.Clip(method)
 	if t.nnames.Load() < maxNames && len(method) <= observe.MaxKeptName {
 		if _, loaded := t.names.LoadOrStore(method, name); !loaded {
 			t.nnames.Add(1)

@@ -42,6 +42,10 @@
 // method's, so that its line is told from its service's bulkhead's), else the method of the
 // call whose sample moved the limit.
 //
+// A service or method name longer than observe.MaxKeptName (1024 bytes; a proxy forwards the
+// :path it is sent, which may be megabytes long) is written clipped (observe.Clip): its first
+// 1024 bytes, then "…(+N bytes)".
+//
 // The fields:
 //
 //	| field       | what                                                                                                                     |

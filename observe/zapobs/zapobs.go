@@ -59,8 +59,8 @@ type field struct {
 // value makes a line's field under key from the event field it shows.
 type value func(key string, e *observe.Event) zap.Field
 
-func vService(k string, e *observe.Event) zap.Field  { return zap.String(k, e.Service) }
-func vMethod(k string, e *observe.Event) zap.Field   { return zap.String(k, e.Method) }
+func vService(k string, e *observe.Event) zap.Field  { return zap.String(k, observe.Clip(e.Service)) }
+func vMethod(k string, e *observe.Event) zap.Field   { return zap.String(k, observe.Clip(e.Method)) }
 func vPolicy(k string, e *observe.Event) zap.Field   { return zap.String(k, e.Policy) }
 func vAttempt(k string, e *observe.Event) zap.Field  { return zap.Int(k, e.Attempt) }
 func vCode(k string, e *observe.Event) zap.Field     { return zap.String(k, e.Code.String()) }

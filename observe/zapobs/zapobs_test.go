@@ -2,6 +2,7 @@ package zapobs_test
 
 import (
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -416,5 +417,30 @@ func TestBreakerOpeningIsAWarning(t *testing.T) {
 				t.Errorf("levels = %v, want %v for %v", got, tt.want, transitions)
 			}
 		})
+	}
+}
+
+// A name a proxy forwards may be megabytes long: a line writes it clipped (observe.Clip), its
+// first observe.MaxKeptName bytes and how many were left out, not whole on every line.
+func TestLongNamesAreClipped(t *testing.T) {
+	sink, logs := observed(zapcore.DebugLevel)
+	svc := strings.Repeat("s", 64<<10)
+	method := "/" + svc + "/M"
+	for _, k := range []observe.Kind{observe.CallFinished, observe.BreakerStateChanged, observe.Rejected} {
+		sink.Observe(with(full(k), func(e *observe.Event) { e.Service, e.Method = svc, method }))
+	}
+	for _, l := range logs.All() {
+		for _, key := range []string{"service", "method"} {
+			v, ok := l.ContextMap()[key].(string)
+			if !ok {
+				t.Fatalf("%q: no %s field", l.Message, key)
+			}
+			if len(v) > observe.MaxKeptName+32 {
+				t.Errorf("%q: %s field of %d bytes, want it clipped to about %d", l.Message, key, len(v), observe.MaxKeptName)
+			}
+			if v != observe.Clip(map[string]string{"service": svc, "method": method}[key]) {
+				t.Errorf("%q: %s field is not the clipped name", l.Message, key)
+			}
+		}
 	}
 }
