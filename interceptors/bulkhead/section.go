@@ -46,8 +46,8 @@ func (c Config) Explain() string {
 			limit += " or calls over " + a.LatencyThreshold.String()
 		}
 	default:
-		limit = fmt.Sprintf("adaptive (%s) %d..%d at once, from %d; tolerance %s, smoothing %s, long window %d",
-			a.Algorithm, a.MinLimit, c.MaxConcurrent, a.InitialLimit, prose.Float(a.Tolerance), prose.Float(a.Smoothing), a.LongWindow)
+		limit = fmt.Sprintf("adaptive (%s) %d..%d at once, from %d; tolerance %s, smoothing %s, long window %d; x%s on overload",
+			a.Algorithm, a.MinLimit, c.MaxConcurrent, a.InitialLimit, prose.Float(a.Tolerance), prose.Float(a.Smoothing), a.LongWindow, prose.Float(a.BackoffRatio))
 	}
 	return limit + "; " + prose.Wait(c.MaxWait, "a slot")
 }
