@@ -5,9 +5,11 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -37,15 +39,32 @@ func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, 
 
 // Enter takes one token for a call (see section.Gate), waiting for it up to the call's max wait.
 func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	return entered(p.allow(ctx, method, callMaxWait(p.maxWait, opts)))
+	return p.entered(method, p.allow(ctx, method, callMaxWait(p.maxWait, opts)))
 }
 
 // entered is Enter's result for allow's error.
-func entered(err error) (section.Pass, error) {
+func (p *Policy) entered(method string, err error) (section.Pass, error) {
 	if err != nil {
-		return section.Pass{}, grpcError(err)
+		return section.Pass{}, p.refused(method, err)
 	}
 	return section.Pass{}, nil
+}
+
+// refused is the error of a call or stream of method that allow refused with err: a rejection
+// as it is, the caller's cancellation as grpc's status, and a deadline that passed while the
+// call waited for its token (a fleet-wide store that answered late) as the rejection of a
+// token that would come after the deadline, which the bucket gives at once when it can tell
+// (as a bulkhead's wait ends at the deadline). The call never reached the service: as a
+// context error it would be a transient failure of the service to the policies above that
+// learn from outcomes (a breaker, an adaptive throttle), and a slow store would open a healthy
+// service's circuit.
+func (p *Policy) refused(method string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		if _, isStatus := err.(interface{ GRPCStatus() *status.Status }); !isStatus {
+			return p.reject(method, &codes.Rejection{Err: ErrLimited, Code: grpccodes.ResourceExhausted, Reason: ReasonLimited})
+		}
+	}
+	return grpcError(err)
 }
 
 var _ section.Clocked = (*Policy)(nil)
@@ -58,7 +77,7 @@ func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOpt
 		return p.Enter(ctx, method, opts)
 	}
 	d, err := p.local.take(ctx, callMaxWait(p.maxWait, opts), now)
-	return entered(p.decided(ctx, method, d, err))
+	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
 // Exit does nothing: a token taken is spent whatever the call's outcome (see section.Gate).
@@ -69,7 +88,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if ctx.Err() == nil { // Ended already: no token (see section.InvokeGate).
 			if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
-				return nil, grpcError(err)
+				return nil, p.refused(method, err)
 			}
 		}
 		return streamer(ctx, desc, cc, method, opts...)

@@ -64,6 +64,10 @@
 // # Interceptors
 //
 // Unary takes one token per call; Stream takes one token when a stream opens, none per message.
+// A call or stream whose deadline passes while it waits for its token (a fleet-wide store that
+// answers late) is rejected as one whose token would come after its deadline (RATE_LIMITED),
+// not failed with the deadline's error: it never reached the service, and the policies above
+// that learn from outcomes (a breaker, an adaptive throttle) must not count it against it.
 // UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of
 // their own and return its interceptor (or the error of New), the shape every bulwark policy
 // package shares.
