@@ -6,10 +6,12 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -24,6 +26,10 @@ const (
 	ReasonDocumentExpired       = "DOCUMENT_EXPIRED"
 	ReasonDocumentExpiryInvalid = "DOCUMENT_EXPIRY_INVALID"
 )
+
+// ReasonFallback is the reason of a FAILED step whose call a fallback policy answered in the
+// service's place: its code is that of the error the fallback replaced.
+const ReasonFallback = "FALLBACK"
 
 // DefaultBudget is the time a whole verification may take: the KYC SLO.
 const DefaultBudget = 8 * time.Second
@@ -99,7 +105,8 @@ type step struct {
 //
 // The decision: REJECTED when any step gave a business answer against the applicant (a
 // retry later would get the same answer, so it wins over an infrastructure failure of
-// another step); else FAILED when any step got no answer; else APPROVED. Steps do not cancel
+// another step); else FAILED when any step got no answer (a reply a fallback policy made up in
+// the service's place is none: that step is FAILED, reason FALLBACK); else APPROVED. Steps do not cancel
 // one another, so the rejection reasons do not depend on timing.
 func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
 	start := time.Now()
@@ -148,9 +155,35 @@ func appendUnique(s []string, v string) []string {
 
 // call is what one step's gRPC call produced.
 type call struct {
-	info  retry.Info
-	start time.Time
-	cl    *codes.Classifier // the method's (Verifier.classifier)
+	info     retry.Info
+	start    time.Time
+	cl       *codes.Classifier // the method's (Verifier.classifier)
+	fallback fallbackSeen
+}
+
+// newCall starts the step's call of fullMethod: it returns the call and the context to make
+// it with, which carries the call's sink (observe.WithCallSink) so that a reply a fallback
+// policy gave in place of the service's (a -config with a fallback section) is known.
+func (v *Verifier) newCall(ctx context.Context, fullMethod string) (*call, context.Context) {
+	c := &call{start: time.Now(), cl: v.classifier(fullMethod)}
+	return c, observe.WithCallSink(ctx, &c.fallback)
+}
+
+// fallbackSeen is a call sink that notes the call's FallbackServed event: the code of the
+// error the fallback replaced, plus one; zero while none was served.
+type fallbackSeen struct{ code atomic.Uint32 }
+
+// Observe implements observe.Sink.
+func (f *fallbackSeen) Observe(e observe.Event) {
+	if e.Kind == observe.FallbackServed {
+		f.code.Store(uint32(e.Code) + 1)
+	}
+}
+
+// served returns the code of the error a fallback replaced, and whether one was.
+func (f *fallbackSeen) served() (grpccodes.Code, bool) {
+	c := f.code.Load()
+	return grpccodes.Code(c - 1), c != 0
 }
 
 // finish builds the step outcome of a call that ended with err (nil when the service
@@ -160,6 +193,14 @@ func (c *call) finish(st kycv1.Step, err error, passReason string) step {
 		Step:     st,
 		Attempts: uint32(max(c.info.Attempts, 1)),
 		Duration: durationpb.New(time.Since(c.start)),
+	}
+	if code, ok := c.fallback.served(); ok && err == nil {
+		// The service did not answer: the reply is the fallback's, made up, and neither
+		// passes the applicant nor rejects them.
+		out.Code = CodeName(code)
+		out.Reason = ReasonFallback
+		out.Status = kycv1.StepStatus_STEP_STATUS_FAILED
+		return step{outcome: out}
 	}
 	if err == nil {
 		out.Code = CodeName(grpccodes.OK)
@@ -190,7 +231,7 @@ func (c *call) finish(st kycv1.Step, err error, passReason string) step {
 }
 
 func (v *Verifier) liveness(ctx context.Context, req *kycv1.VerifyRequest) step {
-	c := &call{start: time.Now(), cl: v.classifier(kycv1.LivenessService_Check_FullMethodName)}
+	c, ctx := v.newCall(ctx, kycv1.LivenessService_Check_FullMethodName)
 	resp, err := v.check(ctx, req.GetLivenessFrames(), retry.Report(&c.info))
 	reason := ""
 	if err == nil && resp.GetVerdict() != kycv1.LivenessVerdict_LIVENESS_VERDICT_LIVE {
@@ -219,7 +260,7 @@ func (v *Verifier) check(ctx context.Context, frames [][]byte, opts ...grpc.Call
 }
 
 func (v *Verifier) faceMatch(ctx context.Context, req *kycv1.VerifyRequest) step {
-	c := &call{start: time.Now(), cl: v.classifier(kycv1.FaceMatchService_Compare_FullMethodName)}
+	c, ctx := v.newCall(ctx, kycv1.FaceMatchService_Compare_FullMethodName)
 	resp, err := v.FaceMatch.Compare(ctx, &kycv1.CompareRequest{
 		Selfie: req.GetSelfie(), DocumentFace: req.GetDocumentImage(),
 	}, retry.Report(&c.info))
@@ -231,7 +272,7 @@ func (v *Verifier) faceMatch(ctx context.Context, req *kycv1.VerifyRequest) step
 }
 
 func (v *Verifier) ocr(ctx context.Context, req *kycv1.VerifyRequest) step {
-	c := &call{start: time.Now(), cl: v.classifier(kycv1.OCRService_Extract_FullMethodName)}
+	c, ctx := v.newCall(ctx, kycv1.OCRService_Extract_FullMethodName)
 	resp, err := v.OCR.Extract(ctx, &kycv1.ExtractRequest{
 		DocumentImage: req.GetDocumentImage(), DocumentType: req.GetDocumentType(),
 	}, retry.Report(&c.info))
