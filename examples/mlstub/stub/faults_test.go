@@ -3,6 +3,7 @@ package stub
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -556,5 +557,44 @@ func TestCapacityStretchesLatency(t *testing.T) {
 		if r := <-ch; r.err != nil {
 			t.Fatal(r.err)
 		}
+	}
+}
+
+// readCounter is a fake clock that counts its readings, so that a test can tell when a request
+// has passed the stub's decision (which reads the clock) without a sleep.
+type readCounter struct {
+	*clocktest.Fake
+	reads atomic.Int64
+}
+
+func (c *readCounter) Now() time.Time { c.reads.Add(1); return c.Fake.Now() }
+
+// TestCapacityCountsARequestFromItsDecision: a request is in service from the moment its
+// delay is decided. Before, it was counted only after the decision and the scripted attempt
+// count, so a request decided in between found one fewer in service than there were and was
+// not stretched: here, with capacity 1, a second request while a scripted one was being
+// admitted waited 100ms, not 200ms.
+func TestCapacityCountsARequestFromItsDecision(t *testing.T) {
+	clk := &readCounter{Fake: clocktest.New(time.Time{})}
+	e := start(t, Config{Faults: Faults{Latency: 100 * time.Millisecond, Capacity: 1}}, WithClock(clk))
+	e.s.attempts.mu.Lock() // holds the scripted request A between its decision and its wait
+	before := clk.reads.Load()
+	a := goExtract(e, withScript(context.Background(), MDRequestID, "a"))
+	// A reads the clock three times up to its decision: its start, and twice in decide.
+	eventually(t, "request A's decision", func() bool { return clk.reads.Load() >= before+3 })
+	b := goExtract(e, context.Background())
+	clk.BlockUntil(1) // B waits
+	e.s.attempts.mu.Unlock()
+	clk.BlockUntil(2) // A waits too
+	clk.Advance(100 * time.Millisecond)
+	if r := <-a; r.err != nil {
+		t.Fatal(r.err)
+	}
+	if n := clk.Timers(); n != 1 {
+		t.Fatalf("at 100ms %d requests still wait, want 1: the second request, admitted while the first was in service, waits 200ms", n)
+	}
+	clk.Advance(100 * time.Millisecond)
+	if r := <-b; r.err != nil {
+		t.Fatal(r.err)
 	}
 }

@@ -454,7 +454,8 @@ type decision struct {
 }
 
 // decide draws the random faults of one request: always two draws (spike, then failure), so the
-// sequence of decisions depends only on the seed and the order of requests.
+// sequence of decisions depends only on the seed and the order of requests. A request not
+// refused by an outage is counted in service (inService) from here: the caller releases it.
 func (s *Stub) decide() decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -467,8 +468,11 @@ func (s *Stub) decide() decision {
 	if uSpike < s.faults.SpikeRate {
 		d.wait += s.faults.Spike
 	}
+	// In service from its decision on, under the lock that orders the decisions: counted only
+	// after the attempt count, a request decided in between found one fewer than there were.
+	n := s.inService.Add(1)
 	if c := s.faults.Capacity; c > 0 {
-		if n := s.inService.Load() + 1; n > int64(c) {
+		if n > int64(c) {
 			d.wait = time.Duration(float64(d.wait) * float64(n) / float64(c))
 		}
 	}
@@ -492,12 +496,11 @@ func (s *Stub) admit(ctx context.Context, method string) error {
 	if d.down {
 		return status.Error(grpccodes.Unavailable, "mlstub: service is down (outage)")
 	}
+	defer s.inService.Add(-1) // counted by decide
 	attempt := 0
 	if sc.id != "" {
 		attempt = s.attempts.next(scriptKey(method, sc.id))
 	}
-	s.inService.Add(1)
-	defer s.inService.Add(-1)
 	wait := d.wait
 	if sc.delay > 0 && (sc.delayFirst == 0 || attempt <= sc.delayFirst) {
 		wait += sc.delay
