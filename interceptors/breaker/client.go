@@ -118,15 +118,22 @@ func (rs *resolver) breaker(method string) *Breaker {
 // grpcmethod.MaxKeptName (a proxy forwards the :path it is sent, which may be megabytes) is not
 // kept: its call takes the breaker of the names too long to keep, as a suite's overflow chain
 // names it: "/<service>/*" of a method of a service of a name short enough (ScopeMethod), else
-// "/*/*" (ScopeMethod) or "*" (ScopeService).
+// "/*/*" (ScopeMethod) or "*" (ScopeService). So does a new name once the registry holds
+// cowmap.MaxKeys (16384) names, so that a proxy naming ever new services or methods does not
+// grow it without end: it takes "/*/*" or "*", or its service's "/<service>/*" when the
+// registry holds that one already.
 func (rs *resolver) make(name, method string) *Breaker {
-	if !grpcmethod.Keepable(name) {
+	_, known := rs.registry.entries.Load(name)
+	if full := !known && rs.registry.full(); full || !grpcmethod.Keepable(name) {
 		svc := grpcmethod.Service(method)
 		name, method = "*", "/*/*"
 		if rs.cfg.Scope == ScopeMethod {
 			name = method
 			if svc != "" && grpcmethod.Keepable(svc) {
-				name, method = "/"+svc+"/*", "/"+svc+"/*"
+				own := "/" + svc + "/*"
+				if _, ok := rs.registry.entries.Load(own); ok || !full {
+					name, method = own, own
+				}
 			}
 		}
 		if v, ok := rs.registry.entries.Load(name); ok {

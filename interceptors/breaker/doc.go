@@ -20,7 +20,9 @@
 // proxy forwards the :path it is sent, which may be megabytes) is not kept: its calls share the
 // breaker "/<service>/*" of their service's long method names (ScopeMethod), or "/*/*"
 // (ScopeMethod) or "*" (ScopeService) when the service's name is the long one, as a suite's
-// overflow chains name theirs. They return cfg's error; the
+// overflow chains name theirs. Nor is a new name once the registry holds 16384 (a proxy may
+// name ever new services): it shares "*", "/*/*", or its service's "/<service>/*" if that
+// breaker exists already. They return cfg's error; the
 // MustUnaryClientInterceptor and MustStreamClientInterceptor forms that panic are deprecated.
 //
 // An Option (WithClock, WithObserver, WithClassifier, WithService, WithRegistry) is given to

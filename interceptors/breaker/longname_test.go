@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"google.golang.org/grpc"
@@ -73,6 +75,46 @@ func TestRegistryKeepsNoLongName(t *testing.T) {
 				if err := ic(context.Background(), name(300), nil, nil, nil, succeed); !errors.Is(err, ErrOpen) {
 					t.Errorf("a new long name after two failures of others: %v, want ErrOpen", err)
 				}
+			}
+		})
+	}
+}
+
+// A proxy forwarding the :path it is sent can name any number of services: past
+// cowmap.MaxKeys breakers, the registry interceptors give a new name the breaker of the names
+// not kept ("*", or "/*/*" and "/<service>/*" with ScopeMethod), as they do a long name.
+func TestRegistryBoundsItsBreakers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		scope Scope
+		past  string // the breaker a name past the bound takes
+	}{
+		{"service", ScopeService, "*"},
+		{"method", ScopeMethod, "/*/*"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reg Registry
+			ic, err := UnaryClientInterceptor(Config{Scope: tc.scope, ConsecutiveFailures: 2, RecoveryTimeout: time.Hour}, WithRegistry(&reg), WithClock(clocktest.New(time.Unix(1700000000, 0))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			succeed := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+			for i := range cowmap.MaxKeys + 300 {
+				if err := ic(context.Background(), "/svc"+strconv.Itoa(i)+".S/M", nil, nil, nil, succeed); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			n := 0
+			reg.Each(func(string, *Breaker) { n++ })
+			if n > cowmap.MaxKeys+1 {
+				t.Errorf("the registry holds %d breakers after %d names, want at most %d and the shared one", n, cowmap.MaxKeys+300, cowmap.MaxKeys)
+			}
+			if _, ok := reg.Lookup(tc.past); !ok {
+				t.Errorf("no breaker %q for the names past the bound", tc.past)
+			}
+			// A name kept before the bound keeps its own breaker; one past it shares.
+			if _, ok := reg.Lookup(map[Scope]string{ScopeService: "svc1.S", ScopeMethod: "/svc1.S/M"}[tc.scope]); !ok {
+				t.Errorf("the first names lost their breakers")
 			}
 		})
 	}

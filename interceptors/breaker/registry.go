@@ -3,6 +3,9 @@ package breaker
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
+
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 )
 
 // Registry holds breakers by name, so that every connection that names the same service (or
@@ -10,7 +13,8 @@ import (
 // value is empty and ready.
 type Registry struct {
 	mu      sync.Mutex
-	entries sync.Map // name → *Breaker; written only under mu.
+	entries sync.Map     // name → *Breaker; written only under mu.
+	n       atomic.Int64 // the names entries holds; written only under mu.
 }
 
 // DefaultRegistry is the Registry that UnaryClientInterceptor and StreamClientInterceptor use
@@ -49,9 +53,21 @@ func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
 		}
 	}
 	b := newBreaker(name, cfg, buildOptions(opts))
-	r.entries.Store(name, b)
+	r.storeLocked(name, b)
 	return b
 }
+
+// storeLocked makes b the breaker named name, counting a new name. r.mu must be held.
+func (r *Registry) storeLocked(name string, b *Breaker) {
+	if _, loaded := r.entries.Swap(name, b); !loaded {
+		r.n.Add(1)
+	}
+}
+
+// full reports whether the registry holds cowmap.MaxKeys names or more: the registry
+// interceptors then give a name they have no breaker for the breaker of the names not kept
+// (see resolver.make).
+func (r *Registry) full() bool { return r.n.Load() >= cowmap.MaxKeys }
 
 // take is Get without the registry's change: it returns the registry's breaker named name when
 // it holds one of cfg and fresh is false, else a new breaker made with opts (made true), which
@@ -72,7 +88,7 @@ func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *
 // put makes b the breaker named name, in place of the one the registry holds, if any.
 func (r *Registry) put(name string, b *Breaker) {
 	r.mu.Lock()
-	r.entries.Store(name, b)
+	r.storeLocked(name, b)
 	r.mu.Unlock()
 }
 
@@ -89,7 +105,9 @@ func (r *Registry) Lookup(name string) (*Breaker, bool) {
 // their next call resolves a new one.
 func (r *Registry) Delete(name string) {
 	r.mu.Lock()
-	r.entries.Delete(name)
+	if _, loaded := r.entries.LoadAndDelete(name); loaded {
+		r.n.Add(-1)
+	}
 	r.mu.Unlock()
 }
 
