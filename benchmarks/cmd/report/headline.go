@@ -402,7 +402,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	r.printf("by more than that on this VM, so the time goals are also judged *across runs*: on every\n")
 	code := "Go code other than tests and\nthe report's"
 	if r.readSameCode().linked {
-		code = "the Go code, tests aside, of\na package the run's programs link"
+		code = "the Go code, tests aside, or an embedded\nfile of a package the run's programs link"
 	}
 	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod, go.sum\n", code)
 	r.printf("or go.work, or the run's script) with the same Go toolchain, machine and headline layout, this\n")

@@ -60,12 +60,16 @@ var measuredPackages = []string{".", "./cmd/paired"}
 
 // linkedCode is measuredCode narrowed to the packages the run's programs link (go list, in the
 // benchmarks module at dir): the non-test Go files of their directories in the repository at
-// top, every go.mod and go.sum (the dependencies' versions), and the script and Makefile. A
+// top, the files they embed (//go:embed: config's builtin.yaml, the suite_builtin chain's
+// profile, is compiled into the programs as much as its Go code is), every go.mod and go.sum
+// (the dependencies' versions), and the script and Makefile. A
 // change elsewhere, to the examples or the documents, leaves the measured code as it was. The
 // set is today's; a package that joined or left it did so through an import in a file of the
 // set, so a commit that changed the set changed the measured code too.
 func linkedCode(top, dir string) ([]string, error) {
-	cmd := exec.Command("go", append([]string{"list", "-deps", "-test", "-f", "{{if not .Standard}}{{.Dir}}{{end}}"}, measuredPackages...)...)
+	// One line per package: its directory, then its embed patterns, tab-separated.
+	format := `{{if not .Standard}}{{.Dir}}{{range .EmbedPatterns}}{{"\t"}}{{.}}{{end}}{{end}}`
+	cmd := exec.Command("go", append([]string{"list", "-deps", "-test", "-f", format}, measuredPackages...)...)
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
@@ -77,13 +81,24 @@ func linkedCode(top, dir string) ([]string, error) {
 	}
 	spec := slices.Clone(buildFiles)
 	seen := map[string]bool{}
-	for _, d := range strings.Fields(string(out)) {
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Split(line, "\t")
+		d := fields[0]
+		if d == "" {
+			continue
+		}
 		rel, err := filepath.Rel(top, d)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || seen[rel] {
-			continue // a dependency's module, outside the repository
+			continue // a dependency's module, outside the repository, or a package seen
 		}
 		seen[rel] = true
 		spec = append(spec, ":(glob)"+filepath.ToSlash(filepath.Join(rel, "*.go")))
+		// An embed pattern names files or directories (embedded whole) relative to the
+		// package's directory, in path.Match's syntax, which git's glob magic reads alike;
+		// "all:" only says that hidden files count.
+		for _, p := range fields[1:] {
+			spec = append(spec, ":(glob)"+filepath.ToSlash(filepath.Join(rel, strings.TrimPrefix(p, "all:"))))
+		}
 	}
 	if len(seen) == 0 {
 		return nil, fmt.Errorf("go list in %s: no package of the repository at %s", dir, top)

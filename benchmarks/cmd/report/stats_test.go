@@ -999,3 +999,36 @@ func TestRunsLine(t *testing.T) {
 		t.Errorf("runsLine = %q, want %q", got, want)
 	}
 }
+
+// TestLinkedCodeEmbeds: a file a linked package embeds (//go:embed, as config embeds
+// builtin.yaml, the suite_builtin chain's profile) is compiled into the run's programs, so a
+// commit that changes it alone changes the measured code and starts a new series.
+func TestLinkedCodeEmbeds(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "-mod=mod")
+	top := t.TempDir()
+	git, write, commit := gitRepo(t, top)
+	git("init", "-q")
+	write("go.mod", "module example.com/m\n\ngo 1.21\n")
+	write("lib/lib.go", "package lib\n\nimport _ \"embed\"\n\n//go:embed profile.yaml\nvar Profile string\n")
+	write("lib/profile.yaml", "timeout: 5s\n")
+	write("bench/bench.go", "package bench\n\nimport \"example.com/m/lib\"\n\nvar P = lib.Profile\n")
+	write("bench/cmd/paired/main.go", "package main\n\nimport _ \"example.com/m/bench\"\n\nfunc main() {}\n")
+	commit("code")
+	write("lib/profile.yaml", "timeout: 3s\n")
+	c2 := commit("the embedded profile alone")
+	spec, err := linkedCode(top, filepath.Join(top, "bench"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := codeOf(top, "HEAD", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(code, c2) {
+		t.Errorf("code after a change to an embedded file alone is %s, want %s (pathspec %v)", short(code), c2, spec)
+	}
+}
