@@ -3,6 +3,7 @@ package hedge_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 )
@@ -15,6 +16,30 @@ func TestExplainNamesThePercentileAsWritten(t *testing.T) {
 		got := hedge.Normalize(hedge.Config{Percentile: pct}).Explain()
 		if !strings.Contains(got, want) {
 			t.Errorf("percentile %v: Explain() = %q, want it to name %q", pct, got, strings.TrimSpace(want))
+		}
+	}
+}
+
+// TestExplainNamesTheStartingDelayItRuns: Explain names the delay a call uses until the first
+// answer (and the cap until MinSamples are known) as the policy runs it, Delay kept within
+// [MinDelay, MaxDelay]. It named Delay as written: with max_delay 50ms and the default delay,
+// "100ms until the first answer ... within 1ms .. 50ms", while Policy.Delay said 50ms.
+func TestExplainNamesTheStartingDelayItRuns(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  hedge.Config
+		want string
+	}{
+		{hedge.Config{MaxDelay: 50 * time.Millisecond}, "(50ms until the first answer"},
+		{hedge.Config{MinDelay: 200 * time.Millisecond}, "(200ms until the first answer"},
+		{hedge.Config{Percentile: 0.99, Delay: 150 * time.Millisecond, MinDelay: 50 * time.Millisecond, MaxDelay: time.Second}, "(150ms until the first answer"},
+	} {
+		p, err := hedge.New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.Config().Explain()
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%+v: Explain() = %q, want it to say %q (Policy.Delay: %v)", tc.cfg, got, tc.want, p.Delay("/kyc.v1.FaceMatchService/Compare"))
 		}
 	}
 }

@@ -63,8 +63,13 @@ func (c Config) Explain() string {
 	if c.Percentile == 0 {
 		fmt.Fprintf(&b, "; next one after %s", c.Delay)
 	} else {
+		// The starting delay as the policy runs it: Delay kept within [MinDelay, MaxDelay].
+		start := max(c.Delay, c.MinDelay)
+		if c.MaxDelay > 0 {
+			start = min(start, c.MaxDelay)
+		}
 		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
-			percent(c.Percentile), c.Window, prose.Float(c.MedianMultiple), c.Delay, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
+			percent(c.Percentile), c.Window, prose.Float(c.MedianMultiple), start, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
 	}
 	b.WriteString("; draws on the retry budget")
 	if c.Idempotent {
