@@ -21,6 +21,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -611,7 +612,7 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		c := s.state.Load().chain(s, method)
 		if c.err != nil {
-			return s.failedCall(ctx, c, method)
+			return s.failedCall(ctx, c, method, opts)
 		}
 		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
@@ -751,7 +752,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		c := s.state.Load().chain(s, method)
 		if c.err != nil {
-			return nil, s.failedCall(ctx, c, method)
+			return nil, s.failedCall(ctx, c, method, opts)
 		}
 		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
@@ -778,10 +779,12 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 	}
 }
 
-// failedCall returns the error of a call through c, a chain that could not be built, and
-// reports the call (CallFinished, as for every call) to the chain's and the call's sinks.
-func (s *Suite) failedCall(ctx context.Context, c *chain, method string) error {
+// failedCall returns the error of a call through c, a chain that could not be built, runs
+// the call's grpc.OnFinish callbacks (opts) with it, as grpc would have once the call ended,
+// and reports the call (CallFinished, as for every call) to the chain's and the call's sinks.
+func (s *Suite) failedCall(ctx context.Context, c *chain, method string, opts []grpc.CallOption) error {
 	err := c.failed()
+	calloption.OnFinish(opts, err)
 	sink := c.sink
 	if cs := observe.CallSinkFrom(ctx); cs != nil {
 		sink = observe.Multi(sink, cs)
