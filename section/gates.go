@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"google.golang.org/grpc"
 )
 
@@ -45,6 +46,8 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 // InvokeGate) with the outcome (a refusal's error for the gates before it), or
 // as panicked when next panics; the panic goes on. A gate whose Enter or Exit panics is not
 // exited (again), and the gates before it exit as panicked, as with nested InvokeGates.
+// A refused call runs the grpc.OnFinish callbacks among opts with the refusal, as grpc would
+// have once the call ended (see refused).
 // start, when not nil, is a reading of the clock taken with nothing since that could have
 // waited (an attempt loop's call start, for its first attempt): a gate that reads the clock
 // (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant).
@@ -72,6 +75,8 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	}
 	if err == nil {
 		err = next(ctx, method, req, reply, cc, opts...)
+	} else {
+		refused(opts, err)
 	}
 	// A gate is no longer counted as entered once its Exit begins: should that Exit panic (an
 	// event it sends reaches a sink that panics), the deferred unwind exits the gates before
@@ -81,6 +86,18 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 		g.gate[entered].Exit(ctx, method, opts, passes[entered], err, false)
 	}
 	return err
+}
+
+// refused runs the grpc.OnFinish callbacks among opts with err, the refusal of a call that a
+// gate kept from next, and so from grpc, which would have run them once it ended: whoever
+// passes them on (a caller, a policy that does not run them itself) expects them run once.
+// An attempt loop or a hedging policy that runs them itself once for the call passes its
+// attempts none. As grpc runs them in next, before the gates exit: should one panic, the
+// gates entered exit as panicked. Not inlined: its frame is not Invoke's.
+//
+//go:noinline
+func refused(opts []grpc.CallOption, err error) {
+	calloption.OnFinish(opts, err)
 }
 
 // unwind exits the first n gates, which a panic passes, as panicked, in reverse order. Each

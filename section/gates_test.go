@@ -229,3 +229,29 @@ func TestGRPCOptions(t *testing.T) {
 		t.Error("GRPCOptions took an option of another package for grpc's")
 	}
 }
+
+// A call a gate refuses never reaches next, nor grpc, which runs the call's grpc.OnFinish
+// callbacks once it ends: Gates runs them once with the refusal. A call next takes is left to
+// next (grpc) alone.
+func TestGatesRunOnFinishOfARefusedCall(t *testing.T) {
+	errRefused := errors.New("refused")
+	for _, refuse := range []bool{false, true} {
+		var l testkit.GateLog
+		a := &testkit.Gate{Name: "a", ID: 1, Log: &l}
+		b := &testkit.Gate{Name: "b", ID: 2, Log: &l}
+		if refuse {
+			b.Refuse = errRefused
+		}
+		g, _ := section.NewGates(a, b)
+		var got []error
+		opts := []grpc.CallOption{grpc.OnFinish(func(err error) { got = append(got, err) })}
+		next := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+		err := g.Invoke(context.Background(), nil, "/s/M", nil, nil, nil, next, opts)
+		switch {
+		case refuse && (err != errRefused || !slices.Equal(got, []error{errRefused})):
+			t.Errorf("refused: Invoke = %v, OnFinish ran with %v; want it once with the refusal", err, got)
+		case !refuse && (err != nil || len(got) != 0):
+			t.Errorf("admitted: Invoke = %v, OnFinish ran with %v; want it left to next", err, got)
+		}
+	}
+}
