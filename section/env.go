@@ -221,13 +221,16 @@ type Pass struct {
 // gate goes to next without g: grpc fails such a call at once with the context's code, before
 // anything is sent, so it takes no slot, token or probe, and its outcome says nothing about
 // the service (a caller whose deadline passed before the call is not evidence of a slow
-// service, as one that passes during the call is).
+// service, as one that passes during the call is). A call g refuses runs the grpc.OnFinish
+// callbacks among opts with the refusal, as grpc would have once the call ended (see
+// Gates.Invoke).
 func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
 	if ctx.Err() != nil {
 		return next.Invoke(ctx, method, req, reply, cc, opts)
 	}
 	p, err := g.Enter(ctx, method, opts)
 	if err != nil {
+		refused(opts, err)
 		return err
 	}
 	returned := false

@@ -255,3 +255,21 @@ func TestGatesRunOnFinishOfARefusedCall(t *testing.T) {
 		}
 	}
 }
+
+// InvokeGate, a gate's interceptor on its own, runs the grpc.OnFinish callbacks of a call the
+// gate refuses once, with the refusal, as Gates does.
+func TestInvokeGateRunsOnFinishOfARefusedCall(t *testing.T) {
+	errRefused := errors.New("refused")
+	var l testkit.GateLog
+	g := &testkit.Gate{Name: "a", ID: 1, Log: &l, Refuse: errRefused}
+	var got []error
+	opts := []grpc.CallOption{grpc.OnFinish(func(err error) { got = append(got, err) })}
+	next := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		t.Fatal("next reached past a refusal")
+		return nil
+	}
+	err := section.InvokeGate(g, context.Background(), "/s/M", nil, nil, nil, opts, section.NextInvoker(next))
+	if err != errRefused || !slices.Equal(got, []error{errRefused}) {
+		t.Errorf("InvokeGate = %v, OnFinish ran with %v; want it once with the refusal", err, got)
+	}
+}
