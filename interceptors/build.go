@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -887,7 +888,11 @@ func (r *streamRunner) attemptErr(err error) error {
 // observe opens the stream's one attempt from step i, observeAt, and notes how it ends: its
 // open error, or the end of the stream below the steps before it (a fallback that answered
 // may have replaced its error). An abandoned stream's end (Caller, Transport) is not noted:
-// the stream the caller holds tells it.
+// the stream the caller holds tells it. But ctx is the context of the steps before i: one
+// that ends by its deadline (the deadline step's, while nobody was in a call on the stream)
+// ended the attempt DeadlineExceeded whether or not the caller goes on reading, and a fallback
+// may answer that read in its place; that end is noted. (Should the deadline be the caller's
+// own, the stream the caller holds is abandoned, and reports nothing.)
 func (r *streamRunner) observe(i int, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
 	cs, err := r.next(i, ctx, desc, cc, method, opts)
 	if err != nil {
@@ -896,7 +901,13 @@ func (r *streamRunner) observe(i int, ctx context.Context, desc *grpc.StreamDesc
 	}
 	w := streamend.Watch(ctx, desc, cs)
 	w.OnEnd(func(e streamend.End) {
-		if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
+		switch e.Cause {
+		case streamend.Transport:
+		case streamend.Caller:
+			if errors.Is(e.Err, context.DeadlineExceeded) {
+				r.attempt.Store(&e.Err)
+			}
+		default:
 			r.attempt.Store(&e.Err)
 		}
 	})
