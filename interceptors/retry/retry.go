@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -303,10 +304,12 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 
 // attemptTimedOut returns the error of an attempt whose own timeout expired. Contexts derived
 // from a fake-clock deadline context report Canceled rather than DeadlineExceeded (see
-// clock.WithDeadline), so grpc may say Canceled: the attempt is reported as DeadlineExceeded,
-// which it is.
+// clock.WithDeadline), so grpc may say Canceled, and Do's function return context.Canceled:
+// the attempt is reported as DeadlineExceeded, which it is. Any other error is the attempt's
+// own answer (a business status, a plain error from work that did not watch its context),
+// which arrived after the timeout: it is kept, and classified as it is.
 func attemptTimedOut(err error, d time.Duration) error {
-	if c := status.Code(err); c == grpccodes.Canceled || c == grpccodes.Unknown {
+	if status.Code(err) == grpccodes.Canceled || errors.Is(err, context.Canceled) {
 		return status.Error(grpccodes.DeadlineExceeded, "retry: per-attempt timeout ("+d.String()+") exceeded")
 	}
 	return err
