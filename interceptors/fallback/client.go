@@ -65,14 +65,20 @@ type stream struct {
 	// served: the fallback was the reply, and the stream's end is the io.EOF that follows.
 	// Atomic: Context reads it, and may be called from another goroutine (see Context).
 	served atomic.Bool
+	// sendFailed: a send failed with an error the fallback answers; gRPC finished the stream
+	// there, ending its context, and RecvMsg returns the outcome (see SendMsg). Atomic, as
+	// served.
+	sendFailed atomic.Bool
 }
 
-// Context returns the stream's context: gRPC's, or the caller's once the fallback answered.
-// gRPC ended its own context with the stream that failed, while the stream answered goes on
-// to its io.EOF: an interceptor above that watches the stream's context for its end (see
-// internal/streamend) would take it for gRPC's end of a stream nobody reads.
+// Context returns the stream's context: gRPC's, or the caller's once the fallback answered, or
+// once a send failed with an error the fallback answers. gRPC ended its own context with the
+// stream that failed, while the stream answered goes on to its io.EOF (or, after a failed
+// send, to RecvMsg's outcome, the fallback): an interceptor above that watches the stream's
+// context for its end (see internal/streamend) would take it for gRPC's end of a stream
+// nobody reads, and a caller would see its call done before reading its answer.
 func (s *stream) Context() context.Context {
-	if s.served.Load() {
+	if s.served.Load() || s.sendFailed.Load() {
 		return s.ctx
 	}
 	return s.ClientStream.Context()
@@ -90,6 +96,7 @@ func (s *stream) SendMsg(m any) error {
 	if err == nil || errors.Is(err, io.EOF) || !s.f.chosen(s.f.verdict(s.ctx, err)) {
 		return err
 	}
+	s.sendFailed.Store(true)
 	if !s.clientStreams {
 		return nil
 	}

@@ -72,7 +72,9 @@
 // also when its request could not be sent (SendMsg then returns nil, as gRPC's does for a
 // stream whose status RecvMsg returns); a failure after the first message is returned as is. A
 // stream that cannot be opened with a chosen error is replaced by one that discards what is
-// sent and answers the fallback as above. Bidirectional streams pass
+// sent and answers the fallback as above. Once the fallback answered, or a send failed with
+// a chosen error, the stream's Context is the caller's: gRPC's, which it ended with the
+// stream, would tell an interceptor above that the stream is over. Bidirectional streams pass
 // through. A Func sees a nil request for streams.
 //
 // # Observability
