@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/observe/otelobs"
@@ -21,11 +22,38 @@ import (
 // traceUsage is the -trace flag's help.
 const traceUsage = "export traces: `stdout` (pretty JSON on stderr, a demo) or otlp=HOST:PORT (OTLP/gRPC, plaintext); off by default"
 
+// traceFlushTimeout bounds the flush of the spans still buffered when the command ends.
+var traceFlushTimeout = 5 * time.Second
+
 // tracing is what -trace sets up: a tracer provider, the bulwark tracer (an observer of the
 // suite and an interceptor before it) and otelgrpc's client stats handler (a span per request).
 type tracing struct {
 	tp     *sdktrace.TracerProvider
 	tracer *otelobs.Tracer
+	spec   string    // the -trace value, for the warning of shutdown
+	stderr io.Writer // where shutdown warns of spans not exported
+	exp    *countingExporter
+}
+
+// countingExporter counts the spans its exporter failed to export, and keeps the last error:
+// the batcher only hands such errors to OpenTelemetry's global error handler, and a collector
+// that cannot be reached at the end is not reported at all.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	mu   sync.Mutex
+	lost int   // Guarded by mu.
+	err  error // Guarded by mu: the last export error.
+}
+
+func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	if err != nil {
+		e.mu.Lock()
+		e.lost += len(spans)
+		e.err = err
+		e.mu.Unlock()
+	}
+	return err
 }
 
 // traceProblem names what is wrong with a -trace spec, or returns "": parseFlags reports it
@@ -62,11 +90,14 @@ func startTracing(ctx context.Context, spec string, stderr io.Writer) (*tracing,
 	if err != nil {
 		return nil, fmt.Errorf("-trace: %w", err)
 	}
+	counted := &countingExporter{SpanExporter: exp}
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		// An export ends within the final flush, so that its error is known to shutdown and
+		// no export outlives the command.
+		sdktrace.WithBatcher(counted, sdktrace.WithExportTimeout(traceFlushTimeout*9/10)),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("kyc-orchestrator"))),
 	)
-	return &tracing{tp: tp, tracer: otelobs.New(otelobs.WithTracerProvider(tp))}, nil
+	return &tracing{tp: tp, tracer: otelobs.New(otelobs.WithTracerProvider(tp)), spec: spec, stderr: stderr, exp: counted}, nil
 }
 
 // dialOptions go before the suite's: the call span, then the suite, then a span per request.
@@ -80,12 +111,30 @@ func (t *tracing) dialOptions() []grpc.DialOption {
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(otelobs.StatusCodeOnly(t.tp)))))
 }
 
-// shutdown flushes the spans still buffered.
+// shutdown flushes the spans still buffered, and warns on stderr when spans could not be
+// exported (a collector down or at a wrong address): the trace is then incomplete or missing.
 func (t *tracing) shutdown() {
 	if t == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
 	defer cancel()
-	_ = t.tp.Shutdown(ctx)
+	err := t.tp.Shutdown(ctx)
+	lost, lastErr := 0, error(nil)
+	if t.exp != nil {
+		t.exp.mu.Lock()
+		lost, lastErr = t.exp.lost, t.exp.err
+		t.exp.mu.Unlock()
+	}
+	if lost == 0 && err == nil {
+		return
+	}
+	if lastErr == nil {
+		lastErr = err
+	}
+	what := "spans not exported"
+	if lost > 0 {
+		what = fmt.Sprintf("%d spans not exported", lost)
+	}
+	fmt.Fprintf(t.stderr, "orchestrator: warning: -trace %s: %s: %v\n", t.spec, what, lastErr)
 }

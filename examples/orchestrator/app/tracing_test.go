@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +74,31 @@ func TestTracingLeavesOutTheServersMessage(t *testing.T) {
 	}
 	if requests != 2 {
 		t.Errorf("%d request spans, want 2 (one per attempt)", requests)
+	}
+}
+
+// With -trace otlp=HOST:PORT and no collector answering there, the spans buffered at the end
+// cannot be exported: the command says so on stderr, naming the flag and its value, instead
+// of waiting out the flush and exiting as if the trace had been sent.
+func TestTracingShutdownReportsSpansNotExported(t *testing.T) {
+	// A port that accepts connections and never answers: no collector.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	defer func(d time.Duration) { traceFlushTimeout = d }(traceFlushTimeout)
+	traceFlushTimeout = 200 * time.Millisecond
+	spec := "otlp=" + lis.Addr().String()
+	var stderr bytes.Buffer
+	tr, err := startTracing(context.Background(), spec, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sp := tr.tp.Tracer("test").Start(context.Background(), "call")
+	sp.End()
+	tr.shutdown()
+	if got := stderr.String(); !strings.Contains(got, "-trace "+spec) || !strings.Contains(got, "not exported") {
+		t.Errorf("stderr after a flush that exported nothing: %q, want a warning naming -trace %s and the spans not exported", got, spec)
 	}
 }
