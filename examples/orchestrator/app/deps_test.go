@@ -39,3 +39,27 @@ func TestDependencyErrorLeavesOutTheServersMessage(t *testing.T) {
 		t.Errorf("summary last error %q, want grpc's words for the refused connection", last)
 	}
 }
+
+// A server refusing the client's certificate under TLS 1.3 closes the connection after the
+// client's side of the handshake is over: as often as not grpc-go's status is then its
+// transport's own I/O error, without the "connection error:" prefix. The summary and the log
+// line named only UNAVAILABLE, leaving an operator with a mutual TLS misconfiguration nothing
+// to go on; those words are grpc's, not the server's, and are kept.
+func TestDependencyErrorKeepsGrpcsTransportWords(t *testing.T) {
+	for _, msg := range []string{
+		"write tcp 127.0.0.1:34706->127.0.0.1:46241: write: broken pipe",
+		"write tcp 127.0.0.1:34694->127.0.0.1:46241: write: connection reset by peer",
+		"read tcp6 [::1]:40000->[::1]:50051: read: connection reset by peer",
+		"transport is closing",
+	} {
+		core, logs := observer.New(zap.DebugLevel)
+		d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg))
+		if last, want := d.snapshot()[kyc.KeyOCR], "UNAVAILABLE: "+msg+" (ocr.internal:443)"; last != want {
+			t.Errorf("summary last error %q, want %q", last, want)
+		}
+		if e := logs.All(); len(e) != 1 || e[0].ContextMap()["error"] != msg {
+			t.Errorf("log lines %+v, want one with error %q", e, msg)
+		}
+	}
+}
