@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags/tlstest"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/app"
 )
 
@@ -22,6 +23,7 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ca := tlstest.Write(t).CA
 	for _, tt := range []struct {
 		args []string
 		want []string
@@ -41,6 +43,10 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		// The TLS flags: a bad command line too (exit status 2), not a failure of the run.
 		{[]string{"-tls-cert", cert}, []string{"-tls-cert", "-tls-key"}},
 		{[]string{"-tls-cert", cert, "-tls-key", key}, []string{"-tls-*", "-liveness"}},
+		// A -serve server speaking TLS presents a certificate: -tls-ca alone was found only
+		// after the configuration was loaded, and exited 1 without the hint.
+		{[]string{"-serve", "127.0.0.1:0", "-tls-ca", ca, "-liveness", "127.0.0.1:1", "-facematch", "127.0.0.1:1", "-ocr", "127.0.0.1:1"},
+			[]string{"-serve", "-tls-cert", "-tls-key", "orchestrator -h"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tt.args, &stdout, &stderr)

@@ -276,8 +276,8 @@ func (v levelFlag) Set(s string) error {
 }
 
 // tlsProblem names what is wrong with the TLS flags on the command line, or returns "": they
-// go together and name files (tlsflags.Flags.Validate), and TLS needs external services, the
-// embedded stubs serving plaintext (see setupTLS). What the files hold is setupTLS's to read.
+// go together and name files (tlsflags.Flags.Validate), TLS needs external services, the
+// embedded stubs serving plaintext (see setupTLS), and -serve over TLS needs a certificate. What the files hold is setupTLS's to read.
 func tlsProblem(f *flags) string {
 	if err := f.tls.Validate(); err != nil {
 		return err.Error()
@@ -287,6 +287,9 @@ func tlsProblem(f *flags) string {
 			if f.addrs[svc] == "" {
 				return errTLSEmbedded.Error()
 			}
+		}
+		if f.serve != "" && f.tls.Cert == "" {
+			return "-serve with TLS needs -tls-cert and -tls-key: a TLS server presents a certificate (-tls-ca alone is TLS to the services only)"
 		}
 	}
 	return ""
