@@ -81,7 +81,7 @@ func (f Flags) keyPair() ([]tls.Certificate, error) {
 	}
 	c, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 	if err != nil {
-		return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		return nil, fmt.Errorf("-tls-cert %s, -tls-key %s: %w", f.Cert, f.Key, err)
 	}
 	return []tls.Certificate{c}, nil
 }

@@ -123,6 +123,14 @@ func TestFlagErrors(t *testing.T) {
 			t.Errorf("%+v: %v, want an error containing %q", tc.flags, err, tc.want)
 		}
 	}
+	// A key pair that does not load names both files: which of the flags' values is wrong is
+	// not in crypto/tls's words ("private key does not match public key").
+	for _, fl := range []tlsflags.Flags{{Cert: f.ServerCert, Key: f.ClientKey}, {Cert: f.ServerCert, Key: f.ServerCert}} {
+		_, err := fl.ClientCredentials()
+		if err == nil || !strings.Contains(err.Error(), "-tls-cert "+fl.Cert) || !strings.Contains(err.Error(), "-tls-key "+fl.Key) {
+			t.Errorf("%+v: %v, want an error naming -tls-cert %s and -tls-key %s", fl, err, fl.Cert, fl.Key)
+		}
+	}
 	if _, err := (tlsflags.Flags{CA: f.CA}).ServerOptions(); err == nil {
 		t.Error("a server with -tls-ca alone: no error")
 	}
