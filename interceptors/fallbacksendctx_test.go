@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
-	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -83,10 +82,7 @@ func TestSendFailureFallbackContextStaysLive(t *testing.T) {
 					}
 				}
 				synctest.Wait()
-				calls := rec.Events(observe.CallFinished)
-				if len(calls) != 1 || calls[0].Code != grpccodes.OK || rec.Count(observe.FallbackServed) != 1 {
-					t.Fatalf("CallFinished %+v, %d FallbackServed; want one CallFinished OK and one FallbackServed", calls, rec.Count(observe.FallbackServed))
-				}
+				wantOneAnsweredCall(t, rec)
 			})
 		})
 	}

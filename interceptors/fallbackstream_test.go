@@ -62,10 +62,7 @@ func TestServerStreamFallbackReportsTheCall(t *testing.T) {
 			t.Fatalf("RecvMsg after the fallback = %v, want io.EOF", err)
 		}
 		synctest.Wait()
-		calls := rec.Events(observe.CallFinished)
-		if len(calls) != 1 || calls[0].Code != grpccodes.OK || rec.Count(observe.FallbackServed) != 1 {
-			t.Fatalf("CallFinished %+v, %d FallbackServed; want one CallFinished OK and one FallbackServed", calls, rec.Count(observe.FallbackServed))
-		}
+		wantOneAnsweredCall(t, rec)
 	})
 }
 
@@ -216,4 +213,14 @@ func listerFallback(t *testing.T, method string) (*interceptors.Suite, *testkit.
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s, rec, reply
+}
+
+// wantOneAnsweredCall fails t unless rec holds one CallFinished, OK, and one FallbackServed:
+// a call the fallback answered, reported once.
+func wantOneAnsweredCall(t *testing.T, rec *testkit.Recorder) {
+	t.Helper()
+	calls := rec.Events(observe.CallFinished)
+	if len(calls) != 1 || calls[0].Code != grpccodes.OK || rec.Count(observe.FallbackServed) != 1 {
+		t.Fatalf("CallFinished %+v, %d FallbackServed; want one CallFinished OK and one FallbackServed", calls, rec.Count(observe.FallbackServed))
+	}
 }
