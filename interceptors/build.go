@@ -274,6 +274,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 		}
 		b := st.built
 		earlier[st.sec.Key()] = b
+		b = passBy(b)
 		if st.sec.Rank() == section.RankHedge {
 			c.hedged = true
 		}
@@ -295,6 +296,28 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)
 	c.sc = newStreamChain(unary, stream, attemptAt)
 	return c
+}
+
+// passBy returns b with a step that passes calls by for the kind of call b has no interceptor
+// for: a section's Build may intercept unary calls alone, or streams alone (section.Built).
+func passBy(b section.Built) section.Built {
+	if b.Unary == nil && b.Flat == nil {
+		if _, loop := b.Object.(attemptLoop); !loop {
+			b.Unary = passUnary
+		}
+	}
+	if b.Stream == nil {
+		b.Stream = passStream
+	}
+	return b
+}
+
+func passUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+func passStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(ctx, desc, cc, method, opts...)
 }
 
 // objectLocked returns the object of section sec (value v) for chain p from the suite's

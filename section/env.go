@@ -121,6 +121,9 @@ func Value[T any](env *Env) (T, bool) {
 
 // Built is a step of a chain: what Build returns.
 type Built struct {
+	// Unary and Stream are the step's interceptors. A step may intercept one kind of call
+	// alone: calls of a kind whose interceptor is nil (Unary and Flat both, for unary calls)
+	// pass the step by.
 	Unary  grpc.UnaryClientInterceptor
 	Stream grpc.StreamClientInterceptor
 	// Object is the policy object behind the step, if any. The suite asks it for what it
