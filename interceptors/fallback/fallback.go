@@ -230,9 +230,10 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 	proto.Merge(dst, m)
 	f.served.Add(1)
 	// The call's own event: to the call's sink too (observe.WithCallSink), so that a tracer
-	// tells a call a fallback answered from one that succeeded.
-	if cs := observe.CallSinkFrom(ctx); f.sink != nil || cs != nil {
-		e := observe.Event{
+	// tells a call a fallback answered from one that succeeded; through Multi, so that the
+	// call's sink has it even when the policy's observer panics.
+	if sink := observe.Multi(f.sink, observe.CallSinkFrom(ctx)); sink != nil {
+		sink.Observe(observe.Event{
 			Kind:    observe.FallbackServed,
 			Time:    f.clock.Now(),
 			Service: grpcmethod.Service(method),
@@ -240,13 +241,7 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 			Policy:  observe.PolicyFallback,
 			Code:    v.Code,
 			Class:   v.Class,
-		}
-		if f.sink != nil {
-			f.sink.Observe(e)
-		}
-		if cs != nil {
-			cs.Observe(e)
-		}
+		})
 	}
 	return nil
 }

@@ -376,3 +376,28 @@ func TestServedReachesTheCallSink(t *testing.T) {
 		}
 	}
 }
+
+// The call's sink gets the reply's FallbackServed even when the policy's observer panics on it
+// (observe.Multi's promise): the observer's bug must not leave a tracer's record of the call
+// short of the event. The panic goes on to the caller.
+func TestServedReachesTheCallSinkPastAPanickingObserver(t *testing.T) {
+	down := testkit.Status(grpccodes.Unavailable, "")
+	bad := observe.SinkFunc(func(observe.Event) { panic("observer bug") })
+	f, err := fallback.New(testkit.MethodCompare, fallback.Config{}, fallback.Message(degraded), fallback.WithObserver(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := &testkit.Recorder{}
+	ctx := observe.WithCallSink(context.Background(), call)
+	func() {
+		defer func() {
+			if r := recover(); r != "observer bug" {
+				t.Errorf("recovered %v, want the observer's panic", r)
+			}
+		}()
+		_ = f.Recover(ctx, testkit.MethodCompare, nil, &kycv1.CompareResponse{}, down)
+	}()
+	if evs := call.Events(observe.FallbackServed); len(evs) != 1 {
+		t.Errorf("the call's sink got %+v, want one FallbackServed", evs)
+	}
+}
