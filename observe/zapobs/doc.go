@@ -21,7 +21,7 @@
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after      |
 //	| FallbackServed      | info  | fallback served       | service, method, code, class                            |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
-//	| LimiterDegraded     | warn  | rate limiter degraded | service, method, reason                                 |
+//	| LimiterDegraded     | warn  | rate limiter degraded | service, [method], reason                               |
 //	| HedgeSent           | debug | hedge sent            | service, method, attempt, reason, after                 |
 //	| HedgeWon            | debug | hedge won             | service, method, attempt, code, duration                |
 //	| LimitChanged        | info  | concurrency limit changed | service, [method], limit, algorithm, latency        |
@@ -40,7 +40,8 @@
 // the time) in place of retry_after. A LimitChanged line carries method when the event names
 // one: the bulkhead's own method for the bulkhead of one method (whose service is then its
 // method's, so that its line is told from its service's bulkhead's), else the method of the
-// call whose sample moved the limit.
+// call whose sample moved the limit. A LimiterDegraded line carries method when the event
+// names one; a fleet-wide limiter's (redislimit) names its service alone.
 //
 // A service or method name longer than observe.MaxKeptName (1024 bytes; a proxy forwards the
 // :path it is sent, which may be megabytes long) is written clipped (observe.Clip): its first

@@ -148,6 +148,16 @@ func TestLines(t *testing.T) {
 			wantFields: []field{{"service", ocr}, {"method", extract}, {"reason", "fail_open"}},
 		},
 		{
+			// A remote limiter's event names no method (redislimit): the line leaves the
+			// field out rather than write method="".
+			name: "limiter degraded, no method",
+			event: with(full(observe.LimiterDegraded), func(e *observe.Event) {
+				e.Policy, e.Reason, e.Method = observe.PolicyRateLimit, "fail_closed", ""
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "rate limiter degraded",
+			wantFields: []field{{"service", ocr}, {"reason", "fail_closed"}},
+		},
+		{
 			name: "throttle rejected",
 			event: with(full(observe.Rejected), func(e *observe.Event) {
 				e.Policy, e.Reason, e.Value = observe.PolicyAdaptiveThrottle, "ADAPTIVE_THROTTLE", 0.75
