@@ -12,9 +12,30 @@ func init() {
 		Key:       "bulkhead",
 		Rank:      section.RankBulkhead,
 		Normalize: Normalize,
+		Equal:     equal,
 		Uses:      uses,
 		Build:     build,
 	})
+}
+
+// equal reports whether bulkheads of a and b behave the same: a suite's reload keeps a
+// bulkhead, with its slots in use, when only fields its algorithm ignores changed (a fixed
+// limit keeps the adaptive fields it is given, a service that turns its profile's adaptive
+// limit off inherits them; see Normalize).
+func equal(a, b Config) bool { return effective(a) == effective(b) }
+
+// effective returns c with the fields its algorithm ignores zeroed.
+func effective(c Config) Config {
+	a := &c.Adaptive
+	switch a.Algorithm {
+	case AlgorithmNone:
+		*a = Adaptive{}
+	case AlgorithmAIMD:
+		a.Smoothing, a.Tolerance, a.LongWindow = 0, 0, 0
+	case AlgorithmGradient:
+		a.LatencyThreshold = 0
+	}
+	return c
 }
 
 // uses: the classifier matters only to an adaptive limit, which tells overload from the rest.
