@@ -139,7 +139,7 @@
 //	| methodConfig[i]                       | profile "grpc-<i>"                                          |
 //	| name {service}                        | services.<service>.profile                                  |
 //	| name {service, method}                | services.<service>.methods.<method>.profile                 |
-//	| name {} (the default config)          | profile "default" (only services the config names use it)   |
+//	| name {} (the default config)          | profile "default" (every service and method not named)      |
 //	| timeout                               | deadline {default, max}: a ceiling, like gRPC's; 0s (every call fails at once in gRPC) none, with a warning |
 //	| retryPolicy                           | retry, idempotent (gRPC retries every method it names)      |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |

@@ -338,10 +338,9 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 		case n.Service == "" && n.Method != "":
 			c.fail(npath+".method", n.Method, "is set without a service; gRPC rejects the config")
 		case n.Service == "":
-			// The default method config. bulwark's "default" profile serves the services
-			// the configuration names without a profile; others pass through unprotected.
+			// The default method config: bulwark's "default" profile, which Resolve gives every
+			// service and method that has no profile of its own, as gRPC applies it.
 			c.cfg.Profiles[DefaultProfile] = p
-			c.warn(npath, "the default method config becomes profile \"default\": it applies to services this configuration names, and services it does not name pass through the suite unprotected (gRPC applies it to every service)")
 		case n.Method == "":
 			s := c.cfg.Services[n.Service]
 			s.Profile = pname
