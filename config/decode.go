@@ -58,6 +58,9 @@ var (
 	durationRE = regexp.MustCompile(`^[-+]?(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 	// intRE is a plain decimal integer, as YAML writes one.
 	intRE = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+	// leadingZeroRE is a whole number written with a leading zero (010, -0_12), which YAML
+	// reads as octal when its digits allow it and as a decimal number when they do not (09).
+	leadingZeroRE = regexp.MustCompile(`^[-+]?0[0-9_]*[0-9][0-9_]*$`)
 	// floatRE is a plain decimal number, as YAML writes a float.
 	floatRE = regexp.MustCompile(`^[-+]?([0-9][0-9_]*\.?[0-9_]*|\.[0-9_]+)([eE][-+]?[0-9]+)?$`)
 )
@@ -518,6 +521,10 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		}
 		return true
 	}
+	if (v.Kind() == reflect.Int || v.Kind() == reflect.Float64) && v.Type() != durationType && leadingZero(n) {
+		d.add(n, path, n.Value, leadingZeroRule(n.Value))
+		return false
+	}
 	switch {
 	case v.Type() == durationType:
 		if n.Tag == "!!int" || n.Tag == "!!float" {
@@ -616,6 +623,34 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		return false
 	}
 	return true
+}
+
+// leadingZero reports whether n is a number written with a leading zero (see leadingZeroRE),
+// unquoted.
+func leadingZero(n *yaml.Node) bool {
+	return (n.Tag == "!!int" || n.Tag == "!!float") && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 &&
+		leadingZeroRE.MatchString(n.Value)
+}
+
+// leadingZeroRule is the rule a number with a leading zero breaks, with what to write instead:
+// the decimal number, and the octal one when the digits make one.
+func leadingZeroRule(value string) string {
+	sign := ""
+	if value[0] == '-' || value[0] == '+' {
+		sign, value = value[:1], value[1:]
+	}
+	if sign == "+" {
+		sign = ""
+	}
+	digits := strings.TrimLeft(strings.ReplaceAll(value, "_", ""), "0")
+	if digits == "" {
+		digits = "0"
+	}
+	rule := "has a leading zero, which YAML reads as octal where the digits allow it (010 is 8): write " + sign + digits
+	if strings.Trim(digits, "01234567") == "" {
+		rule += ", or " + sign + "0o" + digits + " for the octal number"
+	}
+	return rule
 }
 
 func classList() string {
