@@ -400,7 +400,11 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		// gRPC retries every method the config names, whatever its descriptor says.
 		Idempotent: true,
 	}
-	if r.PerAttemptRecvTimeout != nil {
+	switch {
+	case r.PerAttemptRecvTimeout != nil && *r.PerAttemptRecvTimeout == 0:
+		// retry.per_attempt_timeout 0 is none: say so rather than that 0s is applied.
+		c.warn(path+".perAttemptRecvTimeout", "0s sets no per-attempt timeout (gRFC A6 wants more than 0; grpc-go ignores the key)")
+	case r.PerAttemptRecvTimeout != nil:
 		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
 		c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark applies it as gRFC A6 defines it: retry.per_attempt_timeout "+rc.PerAttemptTimeout.String())
 	}
