@@ -66,8 +66,8 @@ type Timeline struct {
 
 // WorstCase returns p's worst-case timeline under the nominal schedule (the configured
 // numbers, whether or not retry.fit_schedule shapes them at run time). Each attempt is
-// bounded by per_attempt_timeout, which its waits for a rate-limit token and a bulkhead slot
-// count against, or else by deadline.max after those waits; the sleep before retry n+1 is the
+// bounded by per_attempt_timeout, or else by deadline.max (the call's deadline), which its
+// waits for a rate-limit token and a bulkhead slot count against; the sleep before retry n+1 is the
 // jitter's upper bound for min(initial_backoff * multiplier^n, max_backoff).
 func (p Policy) WorstCase() Timeline { return p.timeline(false, false) }
 
@@ -145,24 +145,26 @@ func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName st
 	if p.Bulkhead != nil {
 		wait = addSat(wait, p.Bulkhead.MaxWait)
 	}
-	// perAttempt bounds an attempt, waits included: the retry step sets the attempt's deadline
-	// before the steps below it wait, and their waits are cut to it.
-	var perAttempt time.Duration
+	// bound bounds an attempt, waits included. perAttempt: the retry step sets the attempt's
+	// deadline before the steps below it wait, and their waits are cut to it. Else
+	// deadline.max: the deadline step sets the call's deadline before anything waits (an
+	// attempt after the first starts past it).
+	var perAttempt, bound time.Duration
 	switch {
 	case p.Retry != nil && p.Retry.PerAttemptTimeout > 0:
-		run, perAttempt = p.Retry.PerAttemptTimeout, p.Retry.PerAttemptTimeout
+		run, perAttempt, bound = p.Retry.PerAttemptTimeout, p.Retry.PerAttemptTimeout, p.Retry.PerAttemptTimeout
 	case p.Deadline != nil && p.Deadline.Max > 0:
-		run = p.Deadline.Max
+		run, bound = p.Deadline.Max, p.Deadline.Max
 	}
 	unbounded := run == 0
 	if failFast {
 		run, unbounded = 0, false
 	}
 	span := addSat(wait, run)
-	if perAttempt > 0 {
-		span = min(span, perAttempt)
-		t.perAttempt = perAttempt
+	if bound > 0 {
+		span = min(span, bound)
 	}
+	t.perAttempt = perAttempt
 	wait = min(wait, span)
 	var sleeps []time.Duration
 	if p.Retry != nil {
