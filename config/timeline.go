@@ -117,7 +117,8 @@ func (p Policy) checkedWithoutDeadline() (Timeline, bool) {
 		return Timeline{}, false
 	}
 	fit := p.Retry != nil && p.Retry.FitSchedule
-	return p.timelineTo(fit, fit, p.Deadline.Default, "deadline.default "+p.Deadline.Default.String()), true
+	// The default is such a call's deadline: it bounds the attempts deadline.max bounds in others.
+	return p.timelineTo(fit, fit, p.Deadline.Default, "deadline.default "+p.Deadline.Default.String(), p.Deadline.Default), true
 }
 
 // withoutDeadlineWarning returns what Warnings says of a call without a deadline of its own
@@ -132,11 +133,16 @@ func (p Policy) withoutDeadlineWarning() string {
 
 func (p Policy) timeline(fit, failFast bool) Timeline {
 	limit, name := p.limit()
-	return p.timelineTo(fit, failFast, limit, name)
+	var deadline time.Duration
+	if p.Deadline != nil {
+		deadline = p.Deadline.Max
+	}
+	return p.timelineTo(fit, failFast, limit, name, deadline)
 }
 
-// timelineTo is timeline against the given limit.
-func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName string) Timeline {
+// timelineTo is timeline against the given limit, for a call whose deadline the deadline step
+// sets to deadline from its start (0: none).
+func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName string, deadline time.Duration) Timeline {
 	t := Timeline{Attempts: 1, Limit: limit, LimitName: limitName}
 	var wait, run time.Duration
 	if p.RateLimit != nil {
@@ -147,14 +153,14 @@ func (p Policy) timelineTo(fit, failFast bool, limit time.Duration, limitName st
 	}
 	// bound bounds an attempt, waits included. perAttempt: the retry step sets the attempt's
 	// deadline before the steps below it wait, and their waits are cut to it. Else
-	// deadline.max: the deadline step sets the call's deadline before anything waits (an
-	// attempt after the first starts past it).
+	// deadline: the deadline step sets the call's deadline (deadline.max, or deadline.default
+	// for a call without one) before anything waits (an attempt after the first starts past it).
 	var perAttempt, bound time.Duration
 	switch {
 	case p.Retry != nil && p.Retry.PerAttemptTimeout > 0:
 		run, perAttempt, bound = p.Retry.PerAttemptTimeout, p.Retry.PerAttemptTimeout, p.Retry.PerAttemptTimeout
-	case p.Deadline != nil && p.Deadline.Max > 0:
-		run, bound = p.Deadline.Max, p.Deadline.Max
+	case deadline > 0:
+		run, bound = deadline, deadline
 	}
 	unbounded := run == 0
 	if failFast {

@@ -28,3 +28,22 @@ func TestWorstCaseWaitsCountAgainstDeadlineMax(t *testing.T) {
 		t.Errorf("worst case %v (cut %q, steps %+v), want 8s: 1s waiting, then the rest of deadline.max", tl.Total, tl.Cut(), tl.Steps)
 	}
 }
+
+// TestWithoutDeadlineSingleAttemptNotWarned: a call without a deadline of its own gets
+// deadline.default as its deadline, which bounds its attempts as deadline.max bounds those of
+// a call with one. The timeline for such calls ran each attempt to deadline.max, so every
+// profile or service with a deadline.default below its max and one attempt (retry off) was
+// warned about: "for calls without a deadline of their own: worst case 2s exceeds
+// deadline.default 1s by 1s: deadline.default cuts attempt 1", which is the deadline doing
+// what it was set for.
+func TestWithoutDeadlineSingleAttemptNotWarned(t *testing.T) {
+	data := "profiles:\n  p:\n    deadline: {default: 1s, max: 2s}\n" +
+		"services:\n  kyc.v1.S:\n    profile: fast\n    retry: off\n"
+	_, warns, err := config.Parse("w.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 0 {
+		t.Errorf("warnings %v, want none", warns)
+	}
+}
