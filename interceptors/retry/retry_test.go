@@ -599,3 +599,16 @@ func TestExplainNamesTheTimeBudget(t *testing.T) {
 		t.Fatalf("Explain() = %q, want the 8s named a time budget, not a retry budget", got)
 	}
 }
+
+// TestExplainOfOneAttempt: with max_attempts 1 (an imported hedging policy, or a method that
+// may not be retried) no retry follows, so no backoff: Explain said "1 attempts; backoff 100ms
+// x2 up to 10s", describing sleeps that never happen.
+func TestExplainOfOneAttempt(t *testing.T) {
+	got := retry.Normalize(retry.Config{MaxAttempts: 1, PerAttemptTimeout: time.Second}).Explain()
+	if !strings.HasPrefix(got, "1 attempt (no retry); per attempt 1s") || strings.Contains(got, "backoff") || strings.Contains(got, "jitter") {
+		t.Fatalf("Explain() = %q, want it to start \"1 attempt (no retry); per attempt 1s\", without a backoff", got)
+	}
+	if got := retry.Normalize(retry.Config{MaxAttempts: 3}).Explain(); !strings.HasPrefix(got, "3 attempts; backoff ") {
+		t.Fatalf("Explain() = %q, want it to start \"3 attempts; backoff \"", got)
+	}
+}

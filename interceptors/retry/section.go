@@ -60,11 +60,15 @@ func AttemptTimeout(c Config, callBudget time.Duration) time.Duration {
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
-	if c.Jitter == JitterAdditive {
-		fmt.Fprintf(&b, ", additive jitter up to %s", c.JitterAmount)
+	if c.MaxAttempts == 1 {
+		b.WriteString("1 attempt (no retry)") // no sleep follows, so no backoff
 	} else {
-		fmt.Fprintf(&b, ", %s jitter", c.Jitter)
+		fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
+		if c.Jitter == JitterAdditive {
+			fmt.Fprintf(&b, ", additive jitter up to %s", c.JitterAmount)
+		} else {
+			fmt.Fprintf(&b, ", %s jitter", c.Jitter)
+		}
 	}
 	fmt.Fprintf(&b, "; per attempt %s", prose.OrNone(c.PerAttemptTimeout))
 	if c.Budget > 0 {
