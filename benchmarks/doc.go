@@ -12,10 +12,20 @@
 //	| chains.go        | the client chains measured: raw, each bulwark policy, the suite, peers |
 //	| behaviour.go     | the fault harness: attempts per call, success share, fail-fast cost    |
 //	| paired.go        | the headline's paired layout: every chain in one process, in blocks    |
+//	| adaptive.go      | a server slowing past a knee of concurrency, and the bulkhead variants |
+//	| configured.go    | suites configuring many methods or services, for the per-call cost     |
 //	| overhead_test.go | success-path cost of each chain over bufconn, unary and stream         |
 //	| hotpath_test.go  | policy hot paths without gRPC, against the peers' equivalents          |
+//	| headline_test.go | the headline: each chain with a caller deadline; calls in flight       |
+//	| own_test.go      | the suite's own work per call, without gRPC                            |
+//	| stack_test.go    | how much of the caller's stack a chain's call uses                     |
+//	| methods_test.go  | allocations per call independent of the methods configured             |
+//	| adaptive_test.go | the adaptive bulkhead under the knee server                            |
 //	| fixtures_test.go | goleak; every chain answers; the harness gives sane figures            |
 //	| cmd/behaviour    | prints the behaviour tables                                            |
+//	| cmd/adaptive     | prints results/adaptive.md: adaptive, fixed and no bulkhead compared   |
+//	| cmd/brownout     | prints results/brownout.md: the orchestrator under fast failures       |
+//	| cmd/tail         | prints results/tail.md: the orchestrator under latency spikes          |
 //	| cmd/overhead     | turns `go test -bench` output into the ratio-to-raw tables             |
 //	| cmd/paired       | runs the paired layout, for make report                                |
 //	| cmd/report       | writes results/report.md, with the paired layout's intervals           |
