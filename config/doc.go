@@ -105,9 +105,9 @@
 //
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, a wait
-// that counts against retry.per_attempt_timeout, every backoff sleep at its longest) does
-// not fit the budget, and which attempts the budget will
-// cut. The retry policy starts no retry whose sleep would leave less than
+// that counts against retry.per_attempt_timeout, or else against deadline.max, every backoff
+// sleep at its longest) does not fit the budget, and which attempts the budget will cut.
+// The retry policy starts no retry whose sleep would leave less than
 // retry.MinAttemptTime (5ms) before the budget: such an attempt never runs, and is warned
 // about even in a worst case that ends within the budget. A profile with retry.fit_schedule
 // is judged instead on a brownout, every attempt failing at once after its longest waits: its
