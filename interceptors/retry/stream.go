@@ -472,9 +472,26 @@ func (s *retryStream) Header() (metadata.MD, error) {
 			if md != nil && !settled && !s.commitTo(st) {
 				continue
 			}
+			if md == nil && settled {
+				s.endedInHeader(st)
+			}
 			return md, err
 		}
 		s.retryHeaderless(st)
+	}
+}
+
+// endedInHeader ends the stream's context now when the attempt st it committed to ended in
+// Header (no header: gRPC has ended the attempt's context and left its status for RecvMsg),
+// rather than a moment later from the context.AfterFunc that follows the attempt's context
+// (watchCommittedLocked): as with gRPC's own stream, the stream's context has ended by the time
+// Header returns no header, which is how the policies above (internal/streamend) tell a stream
+// ended in Header, whose status RecvMsg returns, from one gRPC ended while nobody read it.
+func (s *retryStream) endedInHeader(st grpc.ClientStream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx != nil && s.committed && !s.released && s.cur == st && st.Context().Err() != nil {
+		s.ctxCancel()
 	}
 }
 
@@ -605,7 +622,12 @@ func (s *retryStream) watchCommittedLocked() {
 	if s.ctx == nil || !s.committed || s.released || s.ctxWatch != nil || s.cur == nil {
 		return
 	}
-	s.ctxWatch = context.AfterFunc(s.cur.Context(), s.ctxCancel)
+	c := s.cur.Context()
+	if c.Err() != nil {
+		s.ctxCancel() // ended already: at once, not from a callback a moment later (see endedInHeader)
+		return
+	}
+	s.ctxWatch = context.AfterFunc(c, s.ctxCancel)
 }
 
 // streamContext is the retry stream's context (see retryStream.Context): the call's, ended
