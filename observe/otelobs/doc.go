@@ -29,7 +29,8 @@
 // and, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
 // final outcome), rpc.grpc.status_code, bulwark.attempts, bulwark.duration_ms,
 // bulwark.hedge.winner, bulwark.fallback (true when a fallback answered: the call then ends OK,
-// its class success), and for a rejected call the bulwark.rejected event's attributes. The
+// its class success), bulwark.abandoned (a stream that ended unread, below), and for a
+// rejected call the bulwark.rejected event's attributes. The
 // span's status is Error, described by the code's name alone, when the call did not end OK.
 //
 // A hedge that a policy below the hedging one refused (a full bulkhead, an empty rate limit,
@@ -90,8 +91,12 @@
 // core's go.mod requires none of its dependencies (TestCoreGoModRequires).
 //
 // A streaming call's span ends with the suite's CallFinished (the stream read to its end or
-// failed); a stream the caller abandons without reading to its end leaves its span unended,
-// as it leaves the call unreported in the metrics.
+// failed), or with the stream's own end when no suite below reported it. A stream that ends
+// unread, its context ended while no RecvMsg or SendMsg ran (the caller gave up on it, or gRPC
+// ended it with nobody reading), is not reported by the suite, since the caller never saw how
+// it ended (the metrics leave it out); its span ends then all the same, with
+// bulwark.abandoned set and the code of the context's end (Canceled or DeadlineExceeded), so
+// that the spans of its attempts never point at a parent that never appears.
 //
 // Tracer is safe for concurrent use.
 package otelobs

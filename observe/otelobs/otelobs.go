@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -39,6 +40,7 @@ const (
 	KeyRetryAfter  = attribute.Key("bulwark.retry_after_ms")
 	KeyBreaker     = attribute.Key("bulwark.breaker.state") // string, call span: the breaker's state at a breaker rejection
 	KeyFallback    = attribute.Key("bulwark.fallback")      // bool, call span: a fallback answered in place of an error
+	KeyAbandoned   = attribute.Key("bulwark.abandoned")     // bool, call span: a stream that ended unread (see Stream)
 )
 
 // Span event names.
@@ -208,7 +210,12 @@ func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
 }
 
 // Stream returns the tracer's stream client interceptor. The call span ends when the stream
-// does: the suite's CallFinished, or a failure to open it.
+// does: with the suite's CallFinished, which puts the call's outcome on it, else (no suite
+// below reported the call) with the stream's own end, RecvMsg's or SendMsg's error, or the
+// failure to open it. A stream that ends while nobody reads it, its context ended with no
+// RecvMsg or SendMsg running (the caller gave up on it, or gRPC ended it unread), has no
+// outcome the caller saw, and the suite reports none: its span ends then, with
+// bulwark.abandoned set and the code of the context's end (Canceled, DeadlineExceeded).
 func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		ctx, r := t.start(ctx, method)
@@ -235,9 +242,32 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 		r.mu.Unlock()
 		if finished {
 			r.finish()
+			return cs, nil
 		}
-		return cs, err
+		w := streamend.Watch(ctx, desc, cs)
+		w.OnEnd(r.streamEnded)
+		return w, nil
 	}
+}
+
+// streamEnded ends the span of a stream at its end, unless the suite's CallFinished, which
+// the suite sends before the end reaches the tracer's stream, ended it already.
+func (r *recorder) streamEnded(e streamend.End) {
+	r.mu.Lock()
+	finished := r.finished
+	r.mu.Unlock()
+	if !finished {
+		code := status.Code(e.Err)
+		if e.Cause == streamend.Caller || e.Cause == streamend.Transport {
+			code = status.FromContextError(e.Err).Code()
+			r.span.SetAttributes(KeyAbandoned.Bool(true))
+		}
+		r.span.SetAttributes(KeyCode.Int(int(code)))
+		if code != grpccodes.OK {
+			r.span.SetStatus(otelcodes.Error, code.String()) // the code's name only, as Observe
+		}
+	}
+	r.finish()
 }
 
 // endOnPanic ends the span of a call that panicked below the interceptor, and lets the panic
