@@ -241,7 +241,8 @@
 // already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
 // of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
 // panic goes on to the caller once the kept messages and attempt 1's context are released,
-// and the hedges of a reply phase canceled and returned. A panic of the observer on the reply
+// and the hedges of a reply phase canceled and returned. A SendMsg that fails other than with
+// io.EOF (grpc ends the stream with the client's own error) releases them as well. A panic of the observer on the reply
 // phase's HedgeWon comes once the winner is the stream the caller sees (see Panics).
 //
 // Server-streaming and bidirectional streams are not hedged: their replies reach the caller

@@ -84,7 +84,9 @@ type stream struct {
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
 // grpc requires, m must not be modified after SendMsg returns. When attempt 1's SendMsg
 // panics before the reply phase, attempt 1's context and the buffer are released as the panic
-// passes (see attemptPanicked): the stream is no longer hedged.
+// passes (see attemptPanicked): the stream is no longer hedged. So they are when it fails
+// other than with io.EOF: grpc has ended the stream with the client's own error, and the
+// caller need not call RecvMsg after it.
 func (s *stream) SendMsg(m any) error {
 	s.mu.Lock()
 	if !s.closeSent && !s.received {
@@ -99,19 +101,27 @@ func (s *stream) SendMsg(m any) error {
 	}()
 	err := s.first.SendMsg(m)
 	sent = true
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.attemptPanicked() // not a panic, but the stream ended as well
+	}
 	return err
 }
 
 // attemptPanicked releases what the stream holds for hedging when a method of the stream the
-// caller sees (SendMsg, CloseSend, Header, Trailer) panicked, unless the reply phase has begun:
-// it releases them as it ends, once its hedges, which read the buffer, have returned.
+// caller sees (SendMsg, CloseSend, Header, Trailer) panicked, or SendMsg failed other than with
+// io.EOF, unless the reply phase has begun: it releases them as it ends, once its hedges, which
+// read the buffer, have returned. The check and the release are one step under the lock, so
+// that a RecvMsg on another goroutine either begins the reply phase first, or finds the buffer
+// dropped and does not hedge: its hedges never read a buffer being dropped.
 func (s *stream) attemptPanicked() {
 	s.mu.Lock()
-	replying := s.received
-	s.mu.Unlock()
-	if !replying {
-		s.done(nil)
+	if s.received {
+		s.mu.Unlock()
+		return
 	}
+	s.endLocked(nil)
+	s.mu.Unlock()
+	s.cancel()
 }
 
 // CloseSend closes the send side of attempt 1. Hedges close theirs after their replay. When
@@ -266,6 +276,13 @@ func (s *stream) RecvMsg(m any) error {
 // nil) becomes the stream the caller sees, and a Header waiting for the phase's end goes on.
 func (s *stream) done(won grpc.ClientStream) {
 	s.mu.Lock()
+	s.endLocked(won)
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// endLocked is done's work under the lock; the caller then releases attempt 1's context.
+func (s *stream) endLocked(won grpc.ClientStream) {
 	s.buf.Drop()
 	if won != nil {
 		s.cur = won
@@ -276,8 +293,6 @@ func (s *stream) done(won grpc.ClientStream) {
 			close(s.repliedCh)
 		}
 	}
-	s.mu.Unlock()
-	s.cancel()
 }
 
 // replay is one hedge of the stream: it opens a stream with ctx and opts, sends every kept
