@@ -96,8 +96,10 @@
 //   - ConsecutiveFailures failures in a row (checked when a failure is recorded);
 //   - FailureRateThreshold: the share of failures in the window reaches the threshold, judged
 //     when a failure is recorded and only once the window holds MinimumCalls outcomes, so a
-//     partial count window is never judged and the call that completes the window must itself
-//     be a failure to trip it. With FailureRateConfidence the share must be significantly over
+//     window holding fewer is never judged and the call that brings it to MinimumCalls must
+//     itself be a failure to trip it. MinimumCalls defaults to a count window's size (a partial
+//     window is then never judged); set lower (the built-in profiles judge a window of 100 from
+//     20 calls), a count window is judged while it fills. With FailureRateConfidence the share must be significantly over
 //     the threshold: the Wilson score lower bound of the window's rate, at that one-sided
 //     confidence, must reach it (see Brownout or outage; FailuresToTrip gives the counts). A
 //     count window too short for that evidence even when every call in it fails is refused
@@ -226,7 +228,8 @@
 // Allow on a closed breaker is one atomic load; Done takes the breaker's mutex, and with
 // FailureRateConfidence a recorded failure costs one square root more. Neither allocates. The
 // clock is read only when slow calls are counted or the window is time based, on state
-// changes, and by the half-open breaker's Allow, State and Stats (to time HalfOpenMaxWait). A
+// changes, by Stats, by the open and half-open breaker's Allow and State (to end the open
+// interval, to time HalfOpenMaxWait), and by a probe's report while every slot is taken. A
 // rejection allocates its error; a breaker with an observer, its queue of changes, once, on its
 // first change.
 package breaker
