@@ -157,7 +157,7 @@ func TestBuiltinZeroRules(t *testing.T) {
 		{"rate_limit", "redis.timeout", "is not positive (leave it out for the default 50ms)"},
 		{"hedge", "replay_buffer_bytes", "means the default 256 KiB: leave it out, or write -1 to never buffer"},
 		{"breaker", "success_threshold", "is below 1"},
-		{"breaker", "half_open_max_wait", "is not positive (leave it out for the default 1m0s)"},
+		{"breaker", "half_open_max_wait", "is not positive (leave it out for the default: 1m0s, or slow_call_duration when longer)"},
 		{"bulkhead", "max_concurrent", "is below 1"},
 	} {
 		s, ok := section.Lookup(section.Key(c.key))

@@ -101,5 +101,5 @@ type Config struct {
 	// longest call a probe may legitimately make (a small multiple of the calls' deadline);
 	// below SlowCallDuration it is refused. See the package documentation, "Probes that never
 	// report".
-	HalfOpenMaxWait time.Duration `yaml:"half_open_max_wait" json:"half_open_max_wait" zero:"is not positive (leave it out for the default 1m0s)"`
+	HalfOpenMaxWait time.Duration `yaml:"half_open_max_wait" json:"half_open_max_wait" zero:"is not positive (leave it out for the default: 1m0s, or slow_call_duration when longer)"`
 }
