@@ -65,7 +65,10 @@ type Config struct {
 	// full window for WindowCount (WindowSize), and 10 for WindowTime.
 	MinimumCalls int `yaml:"minimum_calls" json:"minimum_calls" zero:"is below 1"`
 	// SlowCallDuration makes a call that takes longer a slow call. 0 means slow calls are not
-	// counted.
+	// counted. A call's time runs from the breaker's admission, so in the suite (breaker, then
+	// adaptive throttle, rate limiter and bulkhead) it includes a wait for a rate-limit token or
+	// a bulkhead slot: set it above those waits (max_wait), or a queue of the client's own can
+	// trip the breaker of a healthy service.
 	SlowCallDuration time.Duration `yaml:"slow_call_duration" json:"slow_call_duration"`
 	// SlowCallRateThreshold trips the breaker when the share of slow calls in the window reaches
 	// it, in (0, 1]. 0 means 1 when SlowCallDuration is set.

@@ -105,7 +105,9 @@
 //     count window too short for that evidence even when every call in it fails is refused
 //     by Validate;
 //   - SlowCallRateThreshold: the share of calls slower than SlowCallDuration reaches the
-//     threshold, judged when a slow call is recorded, with the same minimum.
+//     threshold, judged when a slow call is recorded, with the same minimum. A call's time
+//     runs from its admission, and includes what it waits below the breaker (a rate-limit
+//     token, a bulkhead slot): SlowCallDuration belongs above those waits.
 //
 // The window is the last WindowSize outcomes (WindowCount) or the outcomes of the last
 // WindowDuration (WindowTime), kept in ten buckets, so it slides in steps of a tenth of its
