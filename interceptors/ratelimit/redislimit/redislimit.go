@@ -53,8 +53,11 @@ type Limiter struct {
 	service  string
 	probe    time.Duration
 
-	// pausedUntil is the clock's UnixNano until which Redis is not asked after a failure;
-	// 0 while Redis answers.
+	// base is a reading of clk when the Limiter was made. pausedUntil is the time after base,
+	// in nanoseconds, until which Redis is not asked after a failure; 0 while Redis answers.
+	// It is measured from base (on the monotonic clock, with the real clock's readings), not
+	// as a wall time: a step of the system's clock is no time passing.
+	base        time.Time
 	pausedUntil atomic.Int64
 	degraded    atomic.Uint64
 	trips       atomic.Uint64 // Redis round trips begun (for tests)
@@ -175,6 +178,7 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 		timeout:  rc.Timeout,
 		failOpen: rc.FailOpen,
 		clk:      s.clock,
+		base:     s.clock.Now(),
 		sink:     s.sink,
 		service:  s.service,
 		probe:    s.probe,
@@ -328,7 +332,7 @@ func (l *Limiter) mayAsk(now time.Time) (ok bool, claim int64) {
 	if until == 0 {
 		return true, 0
 	}
-	n := now.UnixNano()
+	n := l.since(now)
 	if n < until {
 		return false, 0
 	}
@@ -350,9 +354,12 @@ func (l *Limiter) unclaim(claim int64) {
 
 func (l *Limiter) pause(now time.Time) {
 	if l.probe > 0 {
-		l.pausedUntil.Store(now.UnixNano() + int64(l.probe))
+		l.pausedUntil.Store(l.since(now) + int64(l.probe))
 	}
 }
+
+// since returns now, a reading of l's clock, as nanoseconds after base (see pausedUntil).
+func (l *Limiter) since(now time.Time) int64 { return max(int64(now.Sub(l.base)), 0) }
 
 func (l *Limiter) resume() {
 	if l.pausedUntil.Load() != 0 {
