@@ -419,3 +419,22 @@ func TestRegistryZeroValue(t *testing.T) {
 		t.Fatalf("after Reconfigure, rate 6: %v (same bucket %v), want a new bucket", err, c == a)
 	}
 }
+
+// A Redis address without a port ("redis:", a port forgotten) or with a port no server listens
+// on (0, past 65535) is no host:port a limiter can dial: net.SplitHostPort takes it, but every
+// dial fails, so every call of the methods it covers would take the fail mode. Validate
+// refuses it as it loads, as it refuses an address without a colon; a port named as in
+// /etc/services ("redis") is dialable and kept.
+func TestValidateRedisAddrPort(t *testing.T) {
+	for _, addr := range []string{"redis:", ":", "10.0.0.1:0", "redis:65536", "redis:-1", "[::1]:"} {
+		err := (ratelimit.Config{Rate: 1, Redis: &ratelimit.RedisConfig{Addr: addr}}).Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), "redis.addr: ") || !strings.HasSuffix(err.Error(), " is not host:port") {
+			t.Errorf("Validate(redis.addr %q) = %v, want it refused as not host:port", addr, err)
+		}
+	}
+	for _, addr := range []string{"redis:6379", ":6379", "[::1]:6379", "localhost:redis", "r:65535"} {
+		if err := (ratelimit.Config{Rate: 1, Redis: &ratelimit.RedisConfig{Addr: addr}}).Validate(); err != nil {
+			t.Errorf("Validate(redis.addr %q) = %v, want nil", addr, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"math"
 	"net"
+	"strconv"
 
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
@@ -29,7 +30,7 @@ func (c Config) Validate() error {
 	v.Check(c.Burst <= 1e9, "burst", c.Burst, "is above 1e9")
 	v.Check(c.MaxWait >= 0, "max_wait", c.MaxWait, "is negative")
 	if r := c.Redis; r != nil {
-		if _, _, err := net.SplitHostPort(r.Addr); err != nil {
+		if _, port, err := net.SplitHostPort(r.Addr); err != nil || !dialablePort(port) {
 			v.Add("redis.addr", r.Addr, "is not host:port")
 		}
 		v.Check(r.Timeout >= 0, "redis.timeout", r.Timeout, "is negative")
@@ -37,4 +38,20 @@ func (c Config) Validate() error {
 			"is above 1e6, the highest fleet-wide rate (rate_limit.redis): past it a bucket's times in Redis, float seconds, are too coarse for its interval")
 	}
 	return v.Err()
+}
+
+// dialablePort reports whether port, of an address net.SplitHostPort took, is one a dial can
+// reach: a number from 1 to 65535, or a service name (such as "redis", which the resolver
+// looks up), which begins with a letter. An empty port (an address "redis:") or port 0 would
+// fail every dial.
+func dialablePort(port string) bool {
+	if port == "" {
+		return false
+	}
+	if c := port[0]; c >= '0' && c <= '9' {
+		n, err := strconv.ParseUint(port, 10, 16)
+		return err == nil && n > 0
+	}
+	c := port[0] | 0x20
+	return c >= 'a' && c <= 'z'
 }
