@@ -612,3 +612,17 @@ func TestExplainOfOneAttempt(t *testing.T) {
 		t.Fatalf("Explain() = %q, want it to start \"3 attempts; backoff \"", got)
 	}
 }
+
+// TestExplainOfDecorrelatedJitter: decorrelated jitter draws each sleep from InitialBackoff
+// to three times the previous one and never reads Multiplier; Explain said "backoff 100ms x2
+// up to 10s, decorrelated jitter" (x5 with multiplier 5), a growth the sleeps do not have.
+func TestExplainOfDecorrelatedJitter(t *testing.T) {
+	got := retry.Normalize(retry.Config{Jitter: retry.JitterDecorrelated, Multiplier: 5}).Explain()
+	want := "3 attempts; backoff 100ms to 3x the previous sleep, up to 10s, decorrelated jitter; "
+	if !strings.HasPrefix(got, want) || strings.Contains(got, "x5") {
+		t.Fatalf("Explain() = %q, want it to start %q, without the multiplier it does not use", got, want)
+	}
+	if got := retry.Normalize(retry.Config{Multiplier: 5}).Explain(); !strings.HasPrefix(got, "3 attempts; backoff 100ms x5 up to 10s, full jitter; ") {
+		t.Fatalf("Explain() = %q, want the multiplier named for full jitter", got)
+	}
+}

@@ -63,7 +63,12 @@ func (c Config) Explain() string {
 	if c.MaxAttempts == 1 {
 		b.WriteString("1 attempt (no retry)") // no sleep follows, so no backoff
 	} else {
-		fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
+		if c.Jitter == JitterDecorrelated {
+			// Each sleep is drawn up to three times the previous one: Multiplier is not read.
+			fmt.Fprintf(&b, "%d attempts; backoff %s to 3x the previous sleep, up to %s", c.MaxAttempts, c.InitialBackoff, c.MaxBackoff)
+		} else {
+			fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
+		}
 		if c.Jitter == JitterAdditive {
 			fmt.Fprintf(&b, ", additive jitter up to %s", c.JitterAmount)
 		} else {
