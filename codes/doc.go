@@ -27,8 +27,10 @@
 //	Canceled             canceled
 //	Unknown              server_fault
 //	InvalidArgument      business
-//	DeadlineExceeded     transient (the retry policy retries it only when its own per-attempt
-//	                     timeout expired, never when the caller's deadline did)
+//	DeadlineExceeded     transient (the retry policy never retries it when the caller's
+//	                     deadline, a declared deadline or the time budget ended the
+//	                     attempt; it does when its per-attempt timeout did, or when the
+//	                     server sent it with time left for another attempt)
 //	NotFound             business
 //	AlreadyExists        business
 //	PermissionDenied     business
