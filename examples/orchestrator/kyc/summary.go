@@ -106,8 +106,10 @@ type ServiceStats struct {
 	ReachedPerCall float64 `json:"reached_per_call"`
 	// ReachedSource says where Reached was counted: "stub" or "client".
 	ReachedSource string `json:"reached_source"`
-	// LastError is the last error the service (or the transport to it) answered a failed
-	// step with, "" when none: "UNAVAILABLE: connection refused (127.0.0.1:1)".
+	// LastError is the last error the service (or the transport to it) answered an attempt
+	// with, "" when none: an attempt a retry or a hedge then got past counts too, so a run
+	// without a failed step may have one. Business answers and local rejections are not
+	// errors of the service. "UNAVAILABLE: connection refused (127.0.0.1:1)".
 	LastError string `json:"last_error,omitempty"`
 }
 
