@@ -158,16 +158,22 @@ type Summary struct {
 	Services     map[string]ServiceStats `json:"services"`
 }
 
-// Summarize builds the summary of a batch's responses (nil responses, from a batch cut short,
-// are left out), its wall time, and the service counters.
+// Summarize builds the summary of a batch's responses, its wall time, and the service
+// counters. Nil responses, from a batch cut short (Batch.Run), are left out as not started
+// and mark the summary Interrupted. The responses alone do not tell a verification that an
+// interruption cancelled in flight from one that failed: Summarize counts it failed, where
+// SummarizeResult of Batch.RunResult counts it cancelled.
 func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *Counters) Summary {
 	arrivals := make([]Arrival, len(resps))
+	interrupted := false
 	for i, r := range resps {
 		if r != nil {
 			arrivals[i] = ArrivalDone
+		} else {
+			interrupted = true
 		}
 	}
-	return SummarizeResult(Result{Responses: resps, Arrivals: arrivals, Elapsed: elapsed}, counters)
+	return SummarizeResult(Result{Responses: resps, Arrivals: arrivals, Elapsed: elapsed, Interrupted: interrupted}, counters)
 }
 
 // SummarizeResult builds the summary of a batch run and the service counters (nil: zeros).

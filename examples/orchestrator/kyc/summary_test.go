@@ -58,3 +58,17 @@ func TestSummarizeCountsEveryArrival(t *testing.T) {
 		t.Errorf("mode %q, interrupted %v; want open, true", s.Mode, s.Interrupted)
 	}
 }
+
+// TestSummarizeMarksACutShortBatch: Summarize leaves out the nil responses of a batch that
+// Batch.Run stopped early, and says the summary is partial, as SummarizeResult does for the
+// same batch: it reported interrupted false, and WriteTable printed a short batch as complete.
+func TestSummarizeMarksACutShortBatch(t *testing.T) {
+	done := &kycv1.VerifyResponse{Decision: kycv1.Decision_DECISION_APPROVED, Elapsed: durationpb.New(time.Millisecond)}
+	s := kyc.Summarize([]*kycv1.VerifyResponse{done, nil}, time.Second, nil)
+	if s.Total != 1 || s.NotStarted != 1 || !s.Interrupted {
+		t.Errorf("total %d, not started %d, interrupted %v; want 1, 1, true", s.Total, s.NotStarted, s.Interrupted)
+	}
+	if s := kyc.Summarize([]*kycv1.VerifyResponse{done}, time.Second, nil); s.Interrupted {
+		t.Error("a whole batch is summarized as interrupted")
+	}
+}
