@@ -37,7 +37,7 @@
 // error: events carry only the code and class.
 //
 // The reply is copied into the caller's reply message (proto.Reset, then proto.Merge); a
-// Message is cloned by New and never changed.
+// Message is copied when Message is called, and the copy is never changed.
 //
 // # Reply type mismatch
 //

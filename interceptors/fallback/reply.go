@@ -11,9 +11,11 @@ type Reply interface {
 	reply(ctx context.Context, method string, req any, err error) proto.Message
 }
 
-// Message returns a Reply that always answers m. New checks m against the method's response
-// type and keeps a copy of it; a nil m, or a nil pointer of a message type, is refused.
-func Message(m proto.Message) Reply { return fixedReply{m: m} }
+// Message returns a Reply that always answers m as it is now: Message keeps a copy of m, so
+// that changing m afterwards changes no reply (a suite builds its fallbacks from the Reply
+// again on each reload). New checks the copy against the method's response type; a nil m, or
+// a nil pointer of a message type, is refused.
+func Message(m proto.Message) Reply { return fixedReply{m: proto.Clone(m)} }
 
 // Func returns a Reply that asks f. f gets the call's context, full method, request (nil for
 // streams) and error, and returns the reply, or nil (also a nil pointer of a message type) to
