@@ -199,7 +199,8 @@ func (f *Fallback) chosen(v codes.Verdict) bool {
 // Recover is the policy without gRPC: given the error of a call of method (with its request and
 // the caller's reply message), it fills reply with the fallback and returns nil, or returns err
 // when the error is not one to replace, the method is not covered or the reply declines; a
-// reply of the wrong type gives a *ReplyTypeError.
+// reply of the wrong type gives a *ReplyTypeError. A nil ctx is a call not canceled, with no
+// call sink (observe.WithCallSink).
 func (f *Fallback) Recover(ctx context.Context, method string, req, reply any, err error) error {
 	if err == nil || !f.Covers(method) {
 		return err
@@ -231,8 +232,13 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 	f.served.Add(1)
 	// The call's own event: to the call's sink too (observe.WithCallSink), so that a tracer
 	// tells a call a fallback answered from one that succeeded; through Multi, so that the
-	// call's sink has it even when the policy's observer panics.
-	if sink := observe.Multi(f.sink, observe.CallSinkFrom(ctx)); sink != nil {
+	// call's sink has it even when the policy's observer panics. Recover may be given a nil
+	// ctx (see verdict), which carries no call sink.
+	var callSink observe.Sink
+	if ctx != nil {
+		callSink = observe.CallSinkFrom(ctx)
+	}
+	if sink := observe.Multi(f.sink, callSink); sink != nil {
 		sink.Observe(observe.Event{
 			Kind:    observe.FallbackServed,
 			Time:    f.clock.Now(),
