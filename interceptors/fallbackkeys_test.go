@@ -69,3 +69,29 @@ services:
 		_ = s.Close()
 	}
 }
+
+// Regression: WithFallback refused a method named as a service ("pkg.Service.Method") only in
+// a target of the service form: in a full method's ("/pkg.Service.Method/*", every method of
+// a "service" that is a method; "/pkg.Service.Method/Other") the service part was taken as
+// any unregistered service, and the reply given was never served, the suite's calls of
+// pkg.Service naming pkg.Service, as the doc's "a method named as a service" is refused.
+func TestWithFallbackRefusesAMethodNamedAsServiceInAFullMethod(t *testing.T) {
+	reply := fallback.Func(func(context.Context, string, any, error) proto.Message {
+		return &kycv1.CompareResponse{Similarity: 0.5}
+	})
+	cfg := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{ReplyJSON: `{"similarity": 0.1}`}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	for _, tt := range []struct{ target, want string }{
+		{"/kyc.v1.FaceMatchService.Compare/*", "names a method of kyc.v1.FaceMatchService as its service: want /kyc.v1.FaceMatchService/Compare"},
+		{"/kyc.v1.FaceMatchService.Compare/Other", "names a method of kyc.v1.FaceMatchService as its service"},
+	} {
+		s, err := interceptors.New(cfg, interceptors.WithFallback(tt.target, reply))
+		if s != nil {
+			_ = s.Close()
+		}
+		if want := "WithFallback: " + strconv.Quote(tt.target) + " " + tt.want; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("WithFallback(%q): New = %v; want an error containing %q", tt.target, err, want)
+		}
+	}
+}

@@ -185,17 +185,21 @@ func checkFallbackTarget(target string) error {
 			return fielderr.New("WithFallback", target, rule)
 		}
 		// A method named as a service ("pkg.Service.Method"): no call names that service.
-		name := protoreflect.FullName(target)
-		if grpcmethod.ServiceDescriptor(target) == nil {
-			if sd := grpcmethod.ServiceDescriptor(string(name.Parent())); sd != nil && sd.Methods().ByName(name.Name()) != nil {
-				return fielderr.New("WithFallback", target, "is a method of "+string(name.Parent())+", not a service: want /"+string(name.Parent())+"/"+string(name.Name()))
-			}
+		if owner, method, ok := methodAsService(target); ok {
+			return fielderr.New("WithFallback", target, "is a method of "+owner+", not a service: want /"+owner+"/"+method)
 		}
 		return nil
 	}
 	svc, m, ok := strings.Cut(rest, "/")
 	if !ok || svc == "" || m == "" || strings.Contains(m, "/") {
 		return fielderr.New("WithFallback", target, "is not a full method (want "+wantMethod+")")
+	}
+	if owner, method, ok := methodAsService(svc); ok {
+		rule := "names a method of " + owner + " as its service"
+		if m == "*" {
+			rule += ": want /" + owner + "/" + method
+		}
+		return fielderr.New("WithFallback", target, rule)
 	}
 	if m == "*" {
 		return nil
@@ -209,4 +213,18 @@ func checkFallbackTarget(target string) error {
 		return fielderr.New("WithFallback", target, "names no method of "+svc+", whose registered descriptor declares "+strings.Join(names, ", "))
 	}
 	return nil
+}
+
+// methodAsService reports whether svc, a service name of a WithFallback target, is a method of
+// a registered service ("pkg.Service.Method") instead: no call names such a service. It
+// returns the service and the method.
+func methodAsService(svc string) (owner, method string, ok bool) {
+	if grpcmethod.ServiceDescriptor(svc) != nil {
+		return "", "", false
+	}
+	name := protoreflect.FullName(svc)
+	if sd := grpcmethod.ServiceDescriptor(string(name.Parent())); sd != nil && sd.Methods().ByName(name.Name()) != nil {
+		return string(name.Parent()), string(name.Name()), true
+	}
+	return "", "", false
 }
