@@ -12,6 +12,9 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -92,6 +95,50 @@ func TestWithFallbackRefusesAMethodNamedAsServiceInAFullMethod(t *testing.T) {
 		}
 		if want := "WithFallback: " + strconv.Quote(tt.target) + " " + tt.want; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("WithFallback(%q): New = %v; want an error containing %q", tt.target, err, want)
+		}
+	}
+}
+
+// Regression: WithFallback wrote its reply into the fallback.Replies map given by WithValue,
+// which is the caller's: a program that builds several suites over one table of replies gave
+// each suite the replies of the WithFallback options of the others (and wrote the map while
+// another suite's builds read it).
+func TestWithFallbackLeavesTheCallersRepliesAlone(t *testing.T) {
+	replyOf := func(sim float32) fallback.Reply {
+		return fallback.Func(func(context.Context, string, any, error) proto.Message {
+			return &kycv1.CompareResponse{Similarity: sim}
+		})
+	}
+	cfg := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	base := fallback.Replies{svcFaceMatch: replyOf(0.1)}
+	s1, err := interceptors.New(cfg, interceptors.WithValue(base), interceptors.WithFallback(testkit.MethodCompare, replyOf(0.5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2, err := interceptors.New(cfg, interceptors.WithValue(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if len(base) != 1 {
+		t.Errorf("the caller's replies hold %d entries after New, want the 1 given", len(base))
+	}
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	for _, tt := range []struct {
+		s    *interceptors.Suite
+		want float32
+	}{{s1, 0.5}, {s2, 0.1}} {
+		out := new(kycv1.CompareResponse)
+		if err := tt.s.Unary()(context.Background(), testkit.MethodCompare, &kycv1.CompareRequest{}, out, nil, fail); err != nil {
+			t.Fatal(err)
+		}
+		if out.GetSimilarity() != tt.want {
+			t.Errorf("fallback reply similarity %v, want %v", out.GetSimilarity(), tt.want)
 		}
 	}
 }

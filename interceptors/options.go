@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 
@@ -75,12 +76,14 @@ func WithFallback(target string, reply fallback.Reply) Option {
 			o.errs = append(o.errs, err)
 			return
 		}
+		// A copy: a map given by WithValue is the caller's, who may give it to other suites.
 		rs, _ := value[fallback.Replies](o)
+		rs = maps.Clone(rs)
 		if rs == nil {
 			rs = fallback.Replies{}
-			setValue(o, rs)
 		}
 		rs[target] = reply
+		setValue(o, rs)
 	})
 }
 
