@@ -36,7 +36,8 @@ const (
 // fields carry yaml tags, decoded by reflection.
 type Spec[C any] struct {
 	// Key is the yaml key of the section. It must be a lower-case identifier and must not be
-	// "profile", "methods" or "classifier".
+	// one of the keys a configuration uses otherwise: "profile", "methods", "classifier",
+	// "budget", "profiles" or "services" (Register panics on those).
 	Key Key
 	// Rank is the section's place in a chain; no two sections share one.
 	Rank Rank
