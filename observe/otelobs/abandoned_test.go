@@ -117,8 +117,12 @@ func TestStreamWithoutTheSuiteEndsItsSpan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.RecvMsg(nil); status.Code(err) != tc.code && !(tc.err == nil && err == io.EOF) {
-				t.Fatalf("RecvMsg = %v", err)
+			want := tc.err
+			if want == nil {
+				want = io.EOF
+			}
+			if err := st.RecvMsg(nil); err != want {
+				t.Fatalf("RecvMsg = %v, want %v", err, want)
 			}
 			spans := exp.GetSpans()
 			if len(spans) != 1 {
