@@ -602,7 +602,11 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			return false
 		}
 		var b bool
-		_ = n.Decode(&b)
+		// A tagged word that is not true or false (!!bool yes) fails to decode, leaving false.
+		if n.Decode(&b) != nil {
+			d.add(n, path, n.Tag+" "+n.Value, "is not true or false")
+			return false
+		}
 		v.SetBool(b)
 	case v.Kind() == reflect.String:
 		if n.Tag != "!!str" {
