@@ -527,12 +527,14 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 	}
 	switch {
 	case v.Type() == durationType:
+		// A tag would say how to read the text, which is read as a duration whatever it says.
+		if n.Style&yaml.TaggedStyle != 0 && n.Tag != "!!str" {
+			d.add(n, path, n.Tag+" "+n.Value, "is tagged "+n.Tag+": a duration takes no tag (such as 500ms or 2s)")
+			return false
+		}
 		if n.Tag == "!!int" || n.Tag == "!!float" {
 			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
 			switch {
-			case n.Style&yaml.TaggedStyle != 0:
-				d.add(n, path, n.Tag+" "+n.Value, "is tagged "+n.Tag+": a duration takes no tag (such as 500ms or 2s)")
-				return false
 			case !floatRE.MatchString(n.Value): // 0x10, .inf: no unit makes a duration of it
 				d.add(n, path, n.Value, "is not a duration (such as 500ms or 2s)")
 				return false
