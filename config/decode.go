@@ -573,9 +573,14 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			d.add(n, path, show(n), "is not a whole number")
 			return false
 		}
-		// Every !!int, whatever its base (0x14, 0o24, 0b10100); it fails past an int64.
+		// Every !!int, whatever its base (0x14, 0o24, 0b10100); it fails past an int64, and on
+		// a text tagged !!int that is no whole number (!!int 3.5).
 		if n.Decode(&i) != nil {
-			d.add(n, path, n.Value, outOfRange)
+			rule := "is not a whole number"
+			if _, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); errors.Is(err, strconv.ErrRange) {
+				rule = outOfRange
+			}
+			d.add(n, path, n.Value, rule)
 			return false
 		}
 		v.SetInt(int64(i))
@@ -585,11 +590,15 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		if _, err := strconv.ParseFloat(n.Value, 64); n.Tag == "!!str" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 &&
 			errors.Is(err, strconv.ErrRange) && floatRE.MatchString(n.Value) {
 			// YAML reads a plain number too large for a float64 as a string.
-			d.add(n, path, n.Value, "is out of range (a number is at most "+strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64)+" either way)")
+			d.add(n, path, n.Value, floatOutOfRange)
 			return false
 		}
 		if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
-			d.add(n, path, show(n), "is not a number")
+			rule := "is not a number"
+			if _, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); n.Tag == "!!float" && errors.Is(err, strconv.ErrRange) {
+				rule = floatOutOfRange // !!float 1e400
+			}
+			d.add(n, path, show(n), rule)
 			return false
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -630,6 +639,9 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 	}
 	return true
 }
+
+// floatOutOfRange is the rule a number too large for a float64 breaks.
+var floatOutOfRange = "is out of range (a number is at most " + strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64) + " either way)"
 
 // leadingZero reports whether n is a number written with a leading zero (see leadingZeroRE),
 // unquoted.
