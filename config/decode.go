@@ -106,6 +106,9 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 		}
 		e := yamlError(name, err)
 		e.Line = syntaxErrorLine(data, e.Line)
+		if strings.HasSuffix(e.Rule, "found character that cannot start any token") && tabIndented(data, e.Line) {
+			e.Rule += ": the line is indented with a tab, and YAML indents with spaces only"
+		}
 		d.errs = append(d.errs, e)
 		return nil, d.src, d.errs
 	}
@@ -121,6 +124,20 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 	cfg := &Config{}
 	d.top(&doc, cfg)
 	return cfg, d.src, d.errs
+}
+
+// tabIndented reports whether line (1-based) of data has a tab in its indentation: the
+// parser says only that it "found character that cannot start any token".
+func tabIndented(data []byte, line int) bool {
+	if line < 1 {
+		return false
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if i == line-1 {
+			return strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t")
+		}
+	}
+	return false
 }
 
 func yamlError(name string, err error) *Error {
