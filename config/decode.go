@@ -739,8 +739,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	d := &decoder{src: &source{lines: map[string]int{}}}
 	var cfg Config
 	d.top(n, &cfg)
-	errs := append(d.errs, located(cfg.Validate(), d.src)...)
-	sortErrors(errs, d.src)
+	errs := withValidation(d.errs, &cfg, d.src)
 	if len(errs) > 0 {
 		return joinErrors(errs)
 	}

@@ -72,17 +72,7 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 		return nil, nil, joinErrors(errs)
 	}
 	cfg := merge(base, user)
-	// A value that could not be decoded was left zero: leave out what Validate says of it.
-	bad := map[string]bool{}
-	for _, e := range errs {
-		bad[e.Path] = true
-	}
-	for _, e := range located(cfg.Validate(), src, bsrc) {
-		if !bad[e.Path] {
-			errs = append(errs, e)
-		}
-	}
-	sortErrors(errs, src, bsrc)
+	errs = withValidation(errs, cfg, src, bsrc)
 	if len(errs) > 0 {
 		return nil, nil, joinErrors(errs)
 	}
@@ -92,6 +82,23 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 	}
 	cfg.srcs = []*source{src, bsrc}
 	return cfg, warns, nil
+}
+
+// withValidation returns errs, the errors decoding found, with what cfg.Validate finds, located
+// in srcs and sorted. A value that could not be decoded was left zero: what Validate says of
+// it is left out.
+func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Path] = true
+	}
+	for _, e := range located(cfg.Validate(), srcs...) {
+		if !bad[e.Path] {
+			errs = append(errs, e)
+		}
+	}
+	sortErrors(errs, srcs...)
+	return errs
 }
 
 // merge returns over merged over base (see Parse); neither is changed.
