@@ -71,6 +71,7 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 	if user == nil {
 		return nil, nil, joinErrors(errs)
 	}
+	bsrc = bsrc.without(src)
 	cfg := merge(base, user)
 	errs = withValidation(errs, cfg, src, bsrc)
 	if len(errs) > 0 {
@@ -99,6 +100,32 @@ func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	}
 	sortErrors(errs, srcs...)
 	return errs
+}
+
+// without returns a copy of s (builtin.yaml's source) without the paths of the profiles and
+// services that file (the file's source) defines: those replace the built-in ones as a whole,
+// so nothing under them is located in s.
+func (s *source) without(file *source) *source {
+	out := &source{file: s.file, lines: map[string]int{}, numbers: map[string]string{}}
+	replaced := func(path string) bool {
+		segs := splitPath(path)
+		if len(segs) < 2 || (segs[0] != "profiles" && segs[0] != "services") {
+			return false
+		}
+		_, ok := file.lines[segs[0]+segs[1]]
+		return ok
+	}
+	for p, l := range s.lines {
+		if !replaced(p) {
+			out.lines[p] = l
+		}
+	}
+	for p, n := range s.numbers {
+		if !replaced(p) {
+			out.numbers[p] = n
+		}
+	}
+	return out
 }
 
 // merge returns over merged over base (see Parse); neither is changed.
