@@ -340,7 +340,8 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 		case n.Service == "":
 			// The default method config: bulwark's "default" profile, which Resolve gives every
 			// service and method that has no profile of its own, as gRPC applies it.
-			c.cfg.Profiles[DefaultProfile] = p
+			// A copy: the two profiles share nothing, as those of a parsed file do.
+			c.cfg.Profiles[DefaultProfile] = p.clone()
 		case n.Method == "":
 			s := c.cfg.Services[n.Service]
 			s.Profile = pname
