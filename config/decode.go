@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"encoding"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"go.yaml.in/yaml/v3"
 	grpccodes "google.golang.org/grpc/codes"
@@ -105,8 +107,9 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 			return &Config{}, d.src, nil
 		}
 		e := yamlError(name, err)
-		e.Line = syntaxErrorLine(data, e.Line)
-		if strings.HasSuffix(e.Rule, "found character that cannot start any token") && tabIndented(data, e.Line) {
+		text := utf8Text(data)
+		e.Line = syntaxErrorLine(text, e.Line)
+		if strings.HasSuffix(e.Rule, "found character that cannot start any token") && tabIndented(text, e.Line) {
 			e.Rule += ": the line is indented with a tab, and YAML indents with spaces only"
 		}
 		d.errs = append(d.errs, e)
@@ -124,6 +127,29 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 	cfg := &Config{}
 	d.top(&doc, cfg)
 	return cfg, d.src, d.errs
+}
+
+// utf8Text returns data, which YAML reads in UTF-16 when it starts with a byte order mark, as
+// UTF-8 with the same lines, for what looks at its lines: cut at '\n' bytes, UTF-16 text
+// breaks into halves of characters.
+func utf8Text(data []byte) []byte {
+	if len(data) < 2 {
+		return data
+	}
+	var order binary.ByteOrder
+	switch {
+	case data[0] == 0xff && data[1] == 0xfe:
+		order = binary.LittleEndian
+	case data[0] == 0xfe && data[1] == 0xff:
+		order = binary.BigEndian
+	default:
+		return data
+	}
+	units := make([]uint16, 0, len(data)/2)
+	for i := 2; i+1 < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return []byte(string(utf16.Decode(units)))
 }
 
 // tabIndented reports whether line (1-based) of data has a tab in its indentation: the
