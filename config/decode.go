@@ -82,6 +82,16 @@ func (d *decoder) add(n *yaml.Node, path, value, rule string) {
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Path: path, Value: value, Rule: rule})
 }
 
+// addKey records an error about a key of the mapping at path: the mapping's values are
+// decoded all the same (see source.keyErrors).
+func (d *decoder) addKey(n *yaml.Node, path, value, rule string) {
+	d.add(n, path, value, rule)
+	if d.src.keyErrors == nil {
+		d.src.keyErrors = map[*Error]bool{}
+	}
+	d.src.keyErrors[d.errs[len(d.errs)-1]] = true
+}
+
 // number records the text of the number or duration written at path (see source.numbers).
 func (d *decoder) number(path, text string) {
 	if d.src.numbers == nil {
@@ -194,21 +204,21 @@ func (d *decoder) mapping(n *yaml.Node, path, what string, known []string, fn fu
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.add(k, path, show(k), "is not a valid key")
+			d.addKey(k, path, show(k), "is not a valid key")
 			continue
 		}
 		if k.Tag == "!!merge" {
-			d.add(k, path, "<<", "merge keys are not supported")
+			d.addKey(k, path, "<<", "merge keys are not supported")
 			continue
 		}
 		key := k.Value
 		if first, ok := seen[key]; ok {
-			d.add(k, path, strconv.Quote(key), "is written twice (first on line "+strconv.Itoa(first)+")")
+			d.addKey(k, path, strconv.Quote(key), "is written twice (first on line "+strconv.Itoa(first)+")")
 			continue
 		}
 		seen[key] = k.Line
 		if known != nil && !contains(known, key) {
-			d.add(k, path, strconv.Quote(key), unknownKey(what, key, known))
+			d.addKey(k, path, strconv.Quote(key), unknownKey(what, key, known))
 			continue
 		}
 		if v.Kind == yaml.AliasNode {

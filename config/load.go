@@ -85,13 +85,15 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 	return cfg, warns, nil
 }
 
-// withValidation returns errs, the errors decoding found, with what cfg.Validate finds, located
-// in srcs and sorted. A value that could not be decoded was left zero: what Validate says of
-// it is left out.
+// withValidation returns errs, the errors decoding srcs[0] found, with what cfg.Validate finds,
+// located in srcs and sorted. A value that could not be decoded was left zero: what Validate
+// says of it is left out.
 func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	bad := map[string]bool{}
 	for _, e := range errs {
-		bad[e.Path] = true
+		if !srcs[0].keyErrors[e] {
+			bad[e.Path] = true
+		}
 	}
 	for _, e := range located(cfg.Validate(), srcs...) {
 		if !bad[e.Path] {
