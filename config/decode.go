@@ -83,13 +83,18 @@ func (d *decoder) add(n *yaml.Node, path, value, rule string) {
 }
 
 // addKey records an error about a key of the mapping at path: the mapping's values are
-// decoded all the same (see source.keyErrors).
+// decoded all the same (see source.keepValidation).
 func (d *decoder) addKey(n *yaml.Node, path, value, rule string) {
 	d.add(n, path, value, rule)
-	if d.src.keyErrors == nil {
-		d.src.keyErrors = map[*Error]bool{}
+	d.keepValidation(d.errs[len(d.errs)-1])
+}
+
+// keepValidation records that e leaves nothing Validate checks at its path undecoded.
+func (d *decoder) keepValidation(e *Error) {
+	if d.src.keepValidation == nil {
+		d.src.keepValidation = map[*Error]bool{}
 	}
-	d.src.keyErrors[d.errs[len(d.errs)-1]] = true
+	d.src.keepValidation[e] = true
 }
 
 // number records the text of the number or duration written at path (see source.numbers).
@@ -345,8 +350,15 @@ func named[T any](d *decoder, n *yaml.Node, path, what string, decode func(n *ya
 	d.mapping(n, path, what, nil, func(name string, k, v *yaml.Node) {
 		p := join(path, name)
 		d.mark(p, k)
+		before := len(d.errs)
 		var x T
 		decode(v, p, &x)
+		// At p itself Validate checks only the name, which an undecoded value leaves as it is.
+		for _, e := range d.errs[before:] {
+			if e.Path == p {
+				d.keepValidation(e)
+			}
+		}
 		out[name] = x
 	})
 	return out

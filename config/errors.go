@@ -84,10 +84,11 @@ type source struct {
 	// numbers holds the text of each number and duration written, by path, so that a message
 	// quotes the value as written (1000000, 90s) rather than as Go prints it (1e+06, 1m30s).
 	numbers map[string]string
-	// keyErrors are the errors about a key of a mapping (unknown, written twice), at the
-	// mapping's path: unlike the other errors decoding finds, they leave no value there
-	// undecoded, so what Validate says at that path is reported too.
-	keyErrors map[*Error]bool
+	// keepValidation holds the errors decoding found that leave nothing Validate checks at
+	// their path undecoded, so that what Validate says there is reported too: those about a
+	// key of a mapping (unknown, written twice), at the mapping's path, and those about the
+	// value of a profile, service or method, at the path where Validate checks its name.
+	keepValidation map[*Error]bool
 }
 
 // asWritten returns value, a number or a duration as an error spells it, as written at path

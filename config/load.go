@@ -91,7 +91,7 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	bad := map[string]bool{}
 	for _, e := range errs {
-		if !srcs[0].keyErrors[e] {
+		if !srcs[0].keepValidation[e] {
 			bad[e.Path] = true
 		}
 	}
