@@ -251,8 +251,11 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 }
 
 // streamEnded ends the span of a stream at its end, unless the suite's CallFinished, which
-// the suite sends before the end reaches the tracer's stream, ended it already.
+// the suite sends before the end reaches the tracer's stream, ended it already; a rejected
+// stream's it leaves for streamEnded, which records the rejection, the error the stream ended
+// with, first.
 func (r *recorder) streamEnded(e streamend.End) {
+	r.rejected(e.Err)
 	r.mu.Lock()
 	finished := r.finished
 	r.mu.Unlock()
@@ -353,9 +356,12 @@ func (r *recorder) Observe(e observe.Event) {
 			// The code's name only: a status message may quote the request.
 			r.span.SetStatus(otelcodes.Error, e.Code.String())
 		}
+		// A rejected stream's span waits for the stream's end, which follows at once with
+		// the rejection (the suite reports the end it sees first), so that streamEnded
+		// records who refused it, as end does for a unary call, before the span ends.
 		r.mu.Lock()
 		r.finished = true
-		endNow := r.endOnFinish
+		endNow := r.endOnFinish && e.Class != codes.Rejected
 		r.mu.Unlock()
 		if endNow {
 			r.finish()
@@ -365,6 +371,19 @@ func (r *recorder) Observe(e observe.Event) {
 
 // end closes the call: the rejection that ended it, if any, then the span.
 func (r *recorder) end(err error) {
+	r.rejected(err)
+	r.mu.Lock()
+	finished := r.finished
+	r.mu.Unlock()
+	if !finished && err != nil {
+		// The suite did not report the call (it had no sink).
+		r.span.SetStatus(otelcodes.Error, status.Code(err).String())
+	}
+	r.finish()
+}
+
+// rejected records on the span the rejection err is, if it is one: what ended the call.
+func (r *recorder) rejected(err error) {
 	var rej *codes.Rejection
 	if errors.As(err, &rej) {
 		if rej == nil {
@@ -376,14 +395,6 @@ func (r *recorder) end(err error) {
 		r.span.AddEvent(EventRejected, trace.WithAttributes(attrs...))
 		r.span.SetAttributes(attrs...)
 	}
-	r.mu.Lock()
-	finished := r.finished
-	r.mu.Unlock()
-	if !finished && err != nil {
-		// The suite did not report the call (it had no sink).
-		r.span.SetStatus(otelcodes.Error, status.Code(err).String())
-	}
-	r.finish()
 }
 
 // rejection returns the attributes of a rejection by policy, for reason, of a call of the
