@@ -30,9 +30,12 @@ var providerInternals = map[string][]string{
 	// front of it (the suite's chain lookup uses the same table): one implementation of each.
 	// fastobs: the fused record of a call that succeeds at once (fastobs.SuccessRecorder),
 	// which only a provider's chain sink can implement, and which no user should.
-	"observe/promobs":                   {module + "/internal/cowmap", module + "/internal/fastobs", module + "/internal/front"},
-	"observe/zapobs":                    nil,
-	"observe/otelobs":                   nil,
+	"observe/promobs": {module + "/internal/cowmap", module + "/internal/fastobs", module + "/internal/front"},
+	"observe/zapobs":  nil,
+	// streamend: when a stream is over (read to its end, failed, or abandoned unread), as
+	// the suite's policies and its CallFinished see it; the tracer ends a stream's span at
+	// the same end, which a second reading of gRPC's stream rules would drift from.
+	"observe/otelobs":                   {module + "/internal/streamend"},
 	"interceptors/ratelimit/redislimit": {module + "/internal/fielderr"},
 }
 
