@@ -332,13 +332,19 @@ func moduleDir(dir string) string {
 }
 
 // acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run, whose own
-// verdict is verdict) judged across the runs of this code.
+// verdict is verdict) judged across the runs of this code; this run is one of them only when it
+// measured the goal (now holds values).
 func (r *report) acrossRunsRow(name string, now estimate, verdict string, fig *regexp.Regexp, goal float64, row func(goal, measured, short, verdict string)) {
 	same := r.readSameCode()
 	if !same.ok {
 		return
 	}
-	runs := append(runsOf(same.reports, fig), run{commit: r.envs["commit"], e: now, verdict: verdict})
+	runs := runsOf(same.reports, fig)
+	if now.n > 0 {
+		// A run that measured nothing of the goal (no round holds both figures) is no run of
+		// it: its median would read 0, or −100 %.
+		runs = append(runs, run{commit: r.envs["commit"], e: now, verdict: verdict})
+	}
 	e, verdict := acrossRuns(runs, goal)
 	m := runsLine(runs, same.code)
 	if e.ok {

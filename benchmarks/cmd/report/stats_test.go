@@ -1032,3 +1032,24 @@ func TestLinkedCodeEmbeds(t *testing.T) {
 		t.Errorf("code after a change to an embedded file alone is %s, want %s (pathspec %v)", short(code), c2, spec)
 	}
 }
+
+// TestAcrossRunsUnmeasured: a run that did not measure the goal (no round holds both the chain
+// and raw) is no run of it across runs: five committed runs within the goal whose own verdicts
+// are not established stay not established, instead of a sixth, empty run (read as a median
+// of −100 %) opening the interval across runs and making them met.
+func TestAcrossRunsUnmeasured(t *testing.T) {
+	var reports []pastReport
+	for i, pct := range []string{"+7.0", "+7.5", "+7.8", "+7.9", "+7.6"} {
+		text := fmt.Sprintf("| commit | %07x |\n| full suite + promobs: ≤ +8 %% time over raw | %s %% [+6.0 – +9.0 %%] (paired, 320 rounds) | not established |\n", 0xabc0000+i, pct)
+		reports = append(reports, pastReport{commit: fmt.Sprintf("%07x", 0xabc0000+i), text: text})
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, envs: map[string]string{"commit": "def0000"},
+		same: sameCode{read: true, ok: true, code: "abc0000", reports: reports}}
+	var got []string
+	row := func(goal, measured, short, verdict string) { got = append(got, measured+" | "+verdict) }
+	r.acrossRunsRow("full suite + promobs: ≤ +8 % time over raw", medianCI(nil), verdictNoMeasure, suiteTime, goalSuiteTime, row)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "5 runs ") || !strings.HasSuffix(got[0], "| "+verdictUnknown) {
+		t.Errorf("five runs not established and one that measured nothing: across runs %q, want the five alone, %q", got, verdictUnknown)
+	}
+}
