@@ -1053,3 +1053,38 @@ func TestAcrossRunsUnmeasured(t *testing.T) {
 		t.Errorf("five runs not established and one that measured nothing: across runs %q, want the five alone, %q", got, verdictUnknown)
 	}
 }
+
+// TestAcrossRunsLayout: without the paired layout the goals fall back to the per-process one,
+// whose figure the committed runs (all paired: the across-run series reads the paired figure
+// alone) are not of; the fallback run is no run of that series.
+func TestAcrossRunsLayout(t *testing.T) {
+	var head bytes.Buffer
+	for r := range 8 {
+		fmt.Fprintf(&head, "# round %d\n", r)
+		for c, x := range map[string]float64{"raw": 1, "suite": 1.20, "failsafe": 1.30} {
+			fmt.Fprintf(&head, "BenchmarkUnaryDL/chain=%s/mode=serial-2\t15000\t%.0f ns/op\t160 allocs/op\n", c, 30000*x*(1+0.001*float64(r)))
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "headline.out"), head.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "headline.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []pastReport
+	for i, pct := range []string{"+7.0", "+7.5", "+7.8", "+7.9", "+7.6"} {
+		text := fmt.Sprintf("| commit | %07x |\n| full suite + promobs: ≤ +8 %% time over raw | %s %% [+6.0 – +7.9 %%] (paired, 320 rounds) | met |\n", 0xabc0000+i, pct)
+		reports = append(reports, pastReport{commit: fmt.Sprintf("%07x", 0xabc0000+i), text: text})
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir, envs: map[string]string{"commit": "def0000"},
+		same: sameCode{read: true, ok: true, code: "abc0000", reports: reports}}
+	r.headline(nil, ss)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "| full suite + promobs: ≤ +8 % time over raw, across runs") && !strings.Contains(line, "5 runs of the code") {
+			t.Errorf("the per-process run joined the paired runs across runs: %s", line)
+		}
+	}
+}
