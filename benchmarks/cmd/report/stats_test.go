@@ -1088,3 +1088,31 @@ func TestAcrossRunsLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestFailsafeAllocsGoal: the suite's allocations over raw are judged against half of
+// failsafe-go's even when failsafe-go's are none over raw: a suite that allocates more than
+// failsafe-go then misses the goal, rather than the goal going unjudged.
+func TestFailsafeAllocsGoal(t *testing.T) {
+	ratioOf := func(x float64) ratio {
+		by := map[int]float64{}
+		for i := range 10 {
+			by[i] = x
+		}
+		return ratio{med: x, lo: x, hi: x, rounds: 10, byRound: by}
+	}
+	for _, tt := range []struct {
+		suite, failsafe float64
+		want            string
+	}{
+		{3, 0, "| suite's overhead ≤ ½ failsafe-go's: allocs | +3.00 against +0.00 | " + verdictMissed + " |"},
+		{0, 0, "| suite's overhead ≤ ½ failsafe-go's: allocs | +0.00 against +0.00 | " + verdictMet + " |"},
+		{3, 40, "| suite's overhead ≤ ½ failsafe-go's: allocs | +3.00 against +40.00: 0.07× | " + verdictMet + " |"},
+	} {
+		var out bytes.Buffer
+		r := &report{w: &out}
+		r.goals(map[string]ratioAllocs{"suite": {ratioOf(1.05), tt.suite}, "failsafe": {ratioOf(1.3), tt.failsafe}}, "paired", nil)
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("suite %+.0f, failsafe-go %+.0f allocs: no row %q in\n%s", tt.suite, tt.failsafe, tt.want, out.String())
+		}
+	}
+}
