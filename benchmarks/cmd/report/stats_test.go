@@ -1116,3 +1116,41 @@ func TestFailsafeAllocsGoal(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDeadlineGOMAXPROCS: the no-deadline layout runs at the machine's GOMAXPROCS (no -cpu
+// flag in scripts/report.sh), so its table is there on a machine of any core count, not only
+// on one of 2.
+func TestNoDeadlineGOMAXPROCS(t *testing.T) {
+	for _, suffix := range []string{"", "-4"} {
+		dir := t.TempDir()
+		for _, f := range []string{"paired.out", "headline.out", "inflight.out", "stack.out", "hotpath.out", "paired_shared.out", "paired_1ms.out", "ownconfigured.out", "own.out"} {
+			if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var nodl bytes.Buffer
+		for r := range 3 {
+			fmt.Fprintf(&nodl, "# round %d\n", r)
+			for c, x := range map[string]float64{"raw": 1, "suite": 1.10} {
+				fmt.Fprintf(&nodl, "BenchmarkUnary/chain=%s/mode=serial%s\t10000\t%.0f ns/op\t160 allocs/op\n", c, suffix, 30000*x)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "nodeadline.out"), nodl.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "env.txt"), []byte("nproc: 4\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-dir", dir)
+		cmd.Env = append(os.Environ(), asCommand+"=1")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("cmd/report: %v", err)
+		}
+		_, section, _ := strings.Cut(string(out), "## Without a caller deadline")
+		section, _, _ = strings.Cut(section, "\n## ")
+		if !strings.Contains(section, "| suite | ") || !strings.Contains(section, "+10.0 %") {
+			t.Errorf("GOMAXPROCS suffix %q: no suite row at +10 %% in the no-deadline section:\n%s", suffix, section)
+		}
+	}
+}
