@@ -460,7 +460,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	}
 	d := halfGap(s.r, f.r, goalFailsafeShare)
 	share := "—"
-	if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 {
+	if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 && s.r.rounds > 0 {
 		share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
 	}
 	perProc := perProcessOf(paired, procsIn(paired), func(in []sample) []float64 {
@@ -468,8 +468,8 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	})
 	gap := pctCI(shift(d, 1)) + spanText(d, &perProc, 1)
 	measured := func(gap string) string {
-		return fmt.Sprintf("suite %+.1f %%, failsafe-go %+.1f %% (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
-			(s.r.ci().med-1)*100, (f.r.ci().med-1)*100, share, gap)
+		return fmt.Sprintf("suite %s, failsafe-go %s (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
+			medPct(s.r.ci()), medPct(f.r.ci()), share, gap)
 	}
 	short := measured(gap)
 	// With enough processes for the spread, the verdict reads the spread, and each process's
@@ -548,6 +548,14 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Work or wrapping: the suite's work done beside the call instead of around it (`offpath`) costs %s%s; what wrapping the call adds to it, per round: %s.",
 			pctCI(o.r.ci()), cpu, pctCI(shift(wrap, 1))))
 	}
+}
+
+// medPct prints a ratio's median as a percentage over raw, +5.1 %, or "—" without one.
+func medPct(e estimate) string {
+	if e.n == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%+.1f %%", (e.med-1)*100)
 }
 
 // pctCIOf is chain's ratio to raw as pctCI prints it, or "not measured".

@@ -1154,3 +1154,26 @@ func TestNoDeadlineGOMAXPROCS(t *testing.T) {
 		}
 	}
 }
+
+// TestFailsafeGoalUnmeasured: a chain without a round in common with raw has no median; the
+// failsafe-go goal's row says so, rather than printing it as −100 %.
+func TestFailsafeGoalUnmeasured(t *testing.T) {
+	by := map[int]float64{}
+	for i := range 10 {
+		by[i] = 1.05
+	}
+	var out bytes.Buffer
+	r := &report{w: &out}
+	r.goals(map[string]ratioAllocs{"suite": {ratio{med: 1.05, rounds: 10, byRound: by}, 3}, "failsafe": {ratio{}, 40}}, "paired", nil)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "| suite's overhead ≤ ½ failsafe-go's: time |") &&
+			(strings.Contains(line, "-100.0 %") || !strings.Contains(line, "failsafe-go — (medians") || !strings.HasSuffix(line, "| "+verdictNoMeasure+" |")) {
+			t.Errorf("failsafe-go not measured: %s", line)
+		}
+	}
+	out.Reset()
+	r.goals(map[string]ratioAllocs{"suite": {ratio{}, 3}, "failsafe": {ratio{med: 1.05, rounds: 10, byRound: by}, 40}}, "paired", nil)
+	if want := "suite —, failsafe-go +5.0 % (medians; overheads —)"; !strings.Contains(out.String(), want) {
+		t.Errorf("suite not measured: no %q in\n%s", want, out.String())
+	}
+}
