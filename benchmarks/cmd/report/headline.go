@@ -404,8 +404,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	if r.readSameCode().linked {
 		code = "the Go code, tests aside, or an embedded\nfile of a package the run's programs link"
 	}
-	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod, go.sum\n", code)
-	r.printf("or go.work, or the run's script) with the same Go toolchain, machine and headline layout, this\n")
+	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod, go.sum,\n", code)
+	r.printf("go.work or go.work.sum, or the run's script or Makefile) with the same Go toolchain, machine and\n")
+	r.printf("headline layout, this\n")
 	r.printf("one included; from %d runs on, on the sign-test interval of the runs' medians (widened by the\n", minRuns)
 	r.printf("0.05 points the reports' rounding may hide), before that met or missed only when every\n")
 	r.printf("run's own verdict is, and never on one run.\n")
