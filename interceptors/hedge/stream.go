@@ -77,6 +77,7 @@ type stream struct {
 	buf       attempt.Replay    // Guarded by mu: messages sent, while the stream may be hedged.
 	closeSent bool              // Guarded by mu
 	received  bool              // Guarded by mu: the reply phase has begun.
+	hedged    bool              // Guarded by mu: the reply phase is hedged (a winner may replace attempt 1).
 	replied   bool              // Guarded by mu: the reply phase has ended (see done).
 	repliedCh chan struct{}     // Guarded by mu: closed by done; made by a Header that waits for it.
 }
@@ -151,11 +152,14 @@ func (s *stream) current() grpc.ClientStream {
 // Header returns the header metadata of attempt 1, or of the winner once RecvMsg returned. A
 // header of attempt 1 read before the reply phase commits the stream to attempt 1: the reply
 // phase is not hedged, so that the caller never gets one attempt's header and another's reply
-// (gRFC A6 commits a call when its response headers arrive). While the reply phase runs,
+// (gRFC A6 commits a call when its response headers arrive). While a hedged reply phase runs,
 // Header waits for it to end and returns the header of the stream the caller then sees, the
 // winner's, whether attempt 1 had sent a header or ended without one (a hedge won, and attempt
-// 1 was canceled). When that stream's Header panics, what the stream holds for hedging is
-// released as for a panic of SendMsg.
+// 1 was canceled). During a reply phase that is not hedged (a receive before CloseSend, or
+// past the replay buffer) attempt 1 stays the stream the caller sees, and Header returns its
+// header as it comes, as gRPC's does: the caller may need it before it sends on and closes the
+// send side, which that receive waits for. When that stream's Header panics, what the stream
+// holds for hedging is released as for a panic of SendMsg.
 func (s *stream) Header() (metadata.MD, error) {
 	read := false
 	defer func() {
@@ -179,7 +183,7 @@ func (s *stream) header() (metadata.MD, error) {
 	if !s.received && md != nil {
 		s.buf.Drop() // committed to attempt 1: RecvMsg does not hedge
 	}
-	if s.received && !s.replied {
+	if s.hedged && !s.replied {
 		if s.repliedCh == nil {
 			s.repliedCh = make(chan struct{})
 		}
@@ -224,10 +228,11 @@ func (s *stream) RecvMsg(m any) error {
 		return st.RecvMsg(m)
 	}
 	s.received = true
-	hedge := !s.buf.Over() && s.closeSent
-	s.mu.Unlock()
 	msg, ok := m.(proto.Message)
-	if !hedge || !ok {
+	hedge := !s.buf.Over() && s.closeSent && ok
+	s.hedged = hedge
+	s.mu.Unlock()
+	if !hedge {
 		// Released as the receive returns, or as a panic of it passes on to the caller.
 		defer s.done(nil)
 		return s.first.RecvMsg(m)
