@@ -250,10 +250,10 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 	}
 }
 
-// streamEnded ends the span of a stream at its end, unless the suite's CallFinished, which
-// the suite sends before the end reaches the tracer's stream, ended it already; a rejected
-// stream's it leaves for streamEnded, which records the rejection, the error the stream ended
-// with, first.
+// streamEnded ends a stream's span at the stream's end. It records the rejection the stream
+// ended with, if any (a rejected stream's CallFinished leaves the span open for this: see
+// Observe). Unless the suite's CallFinished, which the suite sends before the end reaches the
+// tracer's stream, put the outcome on the span, it puts the end's own there.
 func (r *recorder) streamEnded(e streamend.End) {
 	r.rejected(e.Err)
 	r.mu.Lock()
