@@ -487,16 +487,16 @@ func (s *Stub) decide() decision {
 
 // admit applies outage, delays and failures to one request, before its handler runs.
 func (s *Stub) admit(ctx context.Context, method string) error {
+	d := s.decide()
+	if d.down { // first: a request with a bad script is down too
+		return status.Error(grpccodes.Unavailable, "mlstub: service is down (outage)")
+	}
+	defer s.inService.Add(-1) // counted by decide
 	md, _ := metadata.FromIncomingContext(ctx)
 	sc, err := readScript(md)
 	if err != nil {
 		return err
 	}
-	d := s.decide()
-	if d.down {
-		return status.Error(grpccodes.Unavailable, "mlstub: service is down (outage)")
-	}
-	defer s.inService.Add(-1) // counted by decide
 	attempt := 0
 	if sc.id != "" {
 		attempt = s.attempts.next(scriptKey(method, sc.id))
