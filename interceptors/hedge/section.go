@@ -3,7 +3,6 @@ package hedge
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
@@ -69,7 +68,7 @@ func (c Config) Explain() string {
 			start = min(start, c.MaxDelay)
 		}
 		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
-			percent(c.Percentile), c.Window, prose.Float(c.MedianMultiple), start, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
+			prose.Percent(c.Percentile), c.Window, prose.Float(c.MedianMultiple), start, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
 	}
 	b.WriteString("; draws on the retry budget")
 	if c.Idempotent {
@@ -77,8 +76,3 @@ func (c Config) Explain() string {
 	}
 	return b.String()
 }
-
-// percent writes p as a percentage, as the configuration writes it: to ten significant digits,
-// so that the float64 product p×100, a hair off for many percentiles (0.55×100 is
-// 55.00000000000001), reads as the number written.
-func percent(p float64) string { return strconv.FormatFloat(p*100, 'g', 10, 64) }

@@ -85,7 +85,7 @@ type stream struct {
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
 // grpc requires, m must not be modified after SendMsg returns. When attempt 1's SendMsg
 // panics before the reply phase, attempt 1's context and the buffer are released as the panic
-// passes (see attemptPanicked): the stream is no longer hedged. So they are when it fails
+// passes (see releaseUnlessReplying): the stream is no longer hedged. So they are when it fails
 // other than with io.EOF: grpc has ended the stream with the client's own error, and the
 // caller need not call RecvMsg after it.
 func (s *stream) SendMsg(m any) error {
@@ -97,24 +97,25 @@ func (s *stream) SendMsg(m any) error {
 	sent := false
 	defer func() {
 		if !sent {
-			s.attemptPanicked()
+			s.releaseUnlessReplying()
 		}
 	}()
 	err := s.first.SendMsg(m)
 	sent = true
 	if err != nil && !errors.Is(err, io.EOF) {
-		s.attemptPanicked() // not a panic, but the stream ended as well
+		s.releaseUnlessReplying() // not a panic, but the stream ended as well
 	}
 	return err
 }
 
-// attemptPanicked releases what the stream holds for hedging when a method of the stream the
-// caller sees (SendMsg, CloseSend, Header, Trailer) panicked, or SendMsg failed other than with
-// io.EOF, unless the reply phase has begun: it releases them as it ends, once its hedges, which
-// read the buffer, have returned. The check and the release are one step under the lock, so
-// that a RecvMsg on another goroutine either begins the reply phase first, or finds the buffer
-// dropped and does not hedge: its hedges never read a buffer being dropped.
-func (s *stream) attemptPanicked() {
+// releaseUnlessReplying releases what the stream holds for hedging when a method of the
+// stream the caller sees (SendMsg, CloseSend, Header, Trailer) panicked, or SendMsg failed
+// other than with io.EOF, unless the reply phase has begun: it releases them as it ends, once
+// its hedges, which read the buffer, have returned. The check and the release are one step
+// under the lock, so that a RecvMsg on another goroutine either begins the reply phase first,
+// or finds the buffer dropped and does not hedge: its hedges never read a buffer being
+// dropped.
+func (s *stream) releaseUnlessReplying() {
 	s.mu.Lock()
 	if s.received {
 		s.mu.Unlock()
@@ -135,7 +136,7 @@ func (s *stream) CloseSend() error {
 	closed := false
 	defer func() {
 		if !closed {
-			s.attemptPanicked()
+			s.releaseUnlessReplying()
 		}
 	}()
 	err := s.first.CloseSend()
@@ -164,7 +165,7 @@ func (s *stream) Header() (metadata.MD, error) {
 	read := false
 	defer func() {
 		if !read {
-			s.attemptPanicked()
+			s.releaseUnlessReplying()
 		}
 	}()
 	md, err := s.header()
@@ -207,7 +208,7 @@ func (s *stream) Trailer() metadata.MD {
 	read := false
 	defer func() {
 		if !read {
-			s.attemptPanicked()
+			s.releaseUnlessReplying()
 		}
 	}()
 	md := s.current().Trailer()

@@ -2,7 +2,6 @@ package throttle
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -31,14 +30,9 @@ func build(env *section.Env, c Config) (section.Built, error) {
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {
-	txt := fmt.Sprintf("reject locally past K=%s x accepts over %s, at most %s%%", prose.Float(c.K), c.Window, percent(c.MaxRejectProbability))
+	txt := fmt.Sprintf("reject locally past K=%s x accepts over %s, at most %s%%", prose.Float(c.K), c.Window, prose.Percent(c.MaxRejectProbability))
 	if c.MinRequests > 0 {
 		txt += fmt.Sprintf(", from %d requests", c.MinRequests)
 	}
 	return txt
 }
-
-// percent writes p as a percentage to ten significant digits, so that the float64 product
-// p×100, a hair off for many values (0.07×100 is 7.000000000000001), reads as the number
-// written.
-func percent(p float64) string { return strconv.FormatFloat(p*100, 'g', 10, 64) }

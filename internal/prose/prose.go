@@ -32,3 +32,7 @@ func Plural(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
+
+// Percent writes the fraction p as a percentage, rounded to ten significant digits so that
+// 0.07 reads 7, not 7.000000000000001.
+func Percent(p float64) string { return strconv.FormatFloat(p*100, 'g', 10, 64) }
