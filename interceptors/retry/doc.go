@@ -37,7 +37,9 @@
 //	| the retry budget (Config.Throttle) is spent        | *ExhaustedError                | retry_budget   |
 //
 // The retry budget is asked last, once the retry is otherwise certain, because a ratio budget
-// counts the retry it allows.
+// counts the retry it allows. A unary call does not read its last attempt's trailer (see
+// Deadlines of an attempt), so a grpc-retry-pushback-ms there that asks not to retry ends the
+// call with max_attempts, not pushback_stop.
 //
 // A DeadlineExceeded caused by a per-attempt timeout (Config.PerAttemptTimeout, a fresh child
 // deadline per attempt) is retried; one caused by the caller's own deadline is not. An

@@ -626,3 +626,21 @@ func TestExplainOfDecorrelatedJitter(t *testing.T) {
 		t.Fatalf("Explain() = %q, want the multiplier named for full jitter", got)
 	}
 }
+
+// TestPushbackStopOnTheLastAttempt: a unary call does not read its last attempt's trailer, so
+// a pushback there asking not to retry ends the call as max_attempts, as the package doc says.
+func TestPushbackStopOnTheLastAttempt(t *testing.T) {
+	s := newSetup(t, retry.Config{Jitter: retry.JitterNone, MaxAttempts: 2}, 0)
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, call int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if call == 2 {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(codes.PushbackKey, "-1"))
+		}
+		return nil, status.Error(grpccodes.Unavailable, "busy")
+	}})
+	var info retry.Info
+	_, err := kycv1.NewFaceMatchServiceClient(s.dial(t, srv)).Compare(context.Background(), &kycv1.CompareRequest{}, retry.Report(&info))
+	s.drv.stop()
+	if info.Attempts != 2 || info.Reason != observe.ReasonMaxAttempts || status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("info = %+v, err %v; want 2 attempts ended by %s", info, err, observe.ReasonMaxAttempts)
+	}
+}
