@@ -1,6 +1,7 @@
 package section
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"reflect"
@@ -357,7 +358,7 @@ func Register[C any](s Spec[C]) {
 		}
 	}
 	sections = append(sections, erased[C]{s})
-	slices.SortFunc(sections, func(a, b Section) int { return int(a.Rank() - b.Rank()) })
+	slices.SortFunc(sections, func(a, b Section) int { return cmp.Compare(a.Rank(), b.Rank()) })
 	version++
 }
 
