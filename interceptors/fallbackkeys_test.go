@@ -142,3 +142,34 @@ func TestWithFallbackLeavesTheCallersRepliesAlone(t *testing.T) {
 		}
 	}
 }
+
+// Regression: replies given as a fallback.Replies value (WithValue) skipped the target check
+// WithFallback makes, so a target the suite never looks up was taken and its reply never
+// served.
+func TestRepliesGivenByValueAreChecked(t *testing.T) {
+	reply := fallback.Func(func(context.Context, string, any, error) proto.Message {
+		return &kycv1.CompareResponse{Similarity: 0.5}
+	})
+	cfg := &config.Config{Budget: 5 * time.Second,
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{ReplyJSON: `{"similarity": 0.1}`}}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
+	s, err := interceptors.New(cfg, interceptors.WithValue(fallback.Replies{
+		testkit.MethodCompare:             reply,
+		"kyc.v1.FaceMatchService.Compare": reply,
+		"kyc.v1.FaceMatchService/Compare": reply,
+	}))
+	if s != nil {
+		_ = s.Close()
+	}
+	for _, want := range []string{
+		`WithValue(fallback.Replies): "kyc.v1.FaceMatchService.Compare" is a method of kyc.v1.FaceMatchService, not a service`,
+		`WithValue(fallback.Replies): "kyc.v1.FaceMatchService/Compare" is neither a full method`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New = %v; want an error containing %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), strconv.Quote(testkit.MethodCompare)) {
+		t.Errorf("New = %v; the valid target %s is named", err, testkit.MethodCompare)
+	}
+}

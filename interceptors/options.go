@@ -72,7 +72,7 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // service's descriptor does not declare; a method named as a service).
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
-		if err := checkFallbackTarget(target); err != nil {
+		if err := checkFallbackTarget("WithFallback", target); err != nil {
 			o.errs = append(o.errs, err)
 			return
 		}
@@ -173,11 +173,11 @@ func WithUnlistedLimit(n int) Option {
 	})
 }
 
-// checkFallbackTarget returns why WithFallback's target is refused, naming it as written, or
-// nil. A target the suite would never look up (see fallback's section build) gives no reply:
+// checkFallbackTarget returns why a fallback reply's target, given by option, is refused,
+// naming it as written, or nil. A target the suite would never look up (see fallback's section build) gives no reply:
 // a call of the method it was meant for fails to build its fallback without a reply_json, and
 // serves the reply_json with one, the reply given unused.
-func checkFallbackTarget(target string) error {
+func checkFallbackTarget(option, target string) error {
 	const (
 		wantMethod = "/package.Service/Method, or /package.Service/* for every method of the service"
 		rule       = "is neither a full method (" + wantMethod + ") nor a service (package.Service)"
@@ -185,24 +185,24 @@ func checkFallbackTarget(target string) error {
 	rest, isMethod := strings.CutPrefix(target, "/")
 	if !isMethod {
 		if target == "" || strings.Contains(target, "/") {
-			return fielderr.New("WithFallback", target, rule)
+			return fielderr.New(option, target, rule)
 		}
 		// A method named as a service ("pkg.Service.Method"): no call names that service.
 		if owner, method, ok := methodAsService(target); ok {
-			return fielderr.New("WithFallback", target, "is a method of "+owner+", not a service: want /"+owner+"/"+method)
+			return fielderr.New(option, target, "is a method of "+owner+", not a service: want /"+owner+"/"+method)
 		}
 		return nil
 	}
 	svc, m, ok := strings.Cut(rest, "/")
 	if !ok || svc == "" || m == "" || strings.Contains(m, "/") {
-		return fielderr.New("WithFallback", target, "is not a full method (want "+wantMethod+")")
+		return fielderr.New(option, target, "is not a full method (want "+wantMethod+")")
 	}
 	if owner, method, ok := methodAsService(svc); ok {
 		rule := "names a method of " + owner + " as its service"
 		if m == "*" {
 			rule += ": want /" + owner + "/" + method
 		}
-		return fielderr.New("WithFallback", target, rule)
+		return fielderr.New(option, target, rule)
 	}
 	if m == "*" {
 		return nil
@@ -213,7 +213,7 @@ func checkFallbackTarget(target string) error {
 		for i := range names {
 			names[i] = string(ms.Get(i).Name())
 		}
-		return fielderr.New("WithFallback", target, "names no method of "+svc+", whose registered descriptor declares "+strings.Join(names, ", "))
+		return fielderr.New(option, target, "names no method of "+svc+", whose registered descriptor declares "+strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -203,6 +203,14 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	s.unlisted.full.Store(s.unlisted.limit == 0)
 	s.targets = map[string]bool{}
 	if rs, ok := value[fallback.Replies](&s.o); ok {
+		// WithFallback checked its own targets; these may come from WithValue.
+		var errs []error
+		for _, t := range slices.Sorted(maps.Keys(rs)) {
+			errs = append(errs, checkFallbackTarget("WithValue(fallback.Replies)", t))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("bulwark: invalid option: %w", err)
+		}
 		for t := range rs {
 			s.targets[t] = true
 			if strings.HasPrefix(t, "/") {
