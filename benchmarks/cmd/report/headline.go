@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -21,7 +22,12 @@ const (
 // headline prints the headline in both layouts, paired first, and the goal verdicts, which use
 // the paired layout when there is one.
 func (r *report) headline(paired, head []sample) {
-	r.printf("`FaceMatchService.Compare` over bufconn, one caller, GOMAXPROCS 2, every call with a 10 s\n")
+	// The paired layout runs at the machine's GOMAXPROCS; the per-process table reads 2.
+	procs := "2"
+	if hasPaired(paired) {
+		procs = gomaxprocsIn(paired)
+	}
+	r.printf("`FaceMatchService.Compare` over bufconn, one caller, GOMAXPROCS %s, every call with a 10 s\n", procs)
 	r.printf("caller deadline of its own, made right before it (`context.WithTimeout` at the call site),\n")
 	r.printf("measured in two layouts. Why a fresh deadline per call, and what a deadline shared by many\n")
 	r.printf("calls changes, is in the next section.\n\n")
@@ -205,6 +211,29 @@ same paired layout, shorter, with the server answering each call after 1 ms (a t
 an inference service's GPU wait: the cores are idle meanwhile) and a fresh caller deadline
 per call:
 `
+
+// gomaxprocsIn writes the GOMAXPROCS settings the samples ss ran at ("1 and 2" for two).
+func gomaxprocsIn(ss []sample) string {
+	var ps []int
+	for _, s := range ss {
+		if !slices.Contains(ps, s.procs) {
+			ps = append(ps, s.procs)
+		}
+	}
+	slices.Sort(ps)
+	out := ""
+	for i, p := range ps {
+		switch {
+		case i == 0:
+		case i == len(ps)-1:
+			out += " and "
+		default:
+			out += ", "
+		}
+		out += strconv.Itoa(p)
+	}
+	return out
+}
 
 // procsIn returns the process numbers of ss ("# process N" markers), in order.
 func procsIn(ss []sample) []int {

@@ -1177,3 +1177,28 @@ func TestFailsafeGoalUnmeasured(t *testing.T) {
 		t.Errorf("suite not measured: no %q in\n%s", want, out.String())
 	}
 }
+
+// TestHeadlineGOMAXPROCS: the headline names the GOMAXPROCS the paired layout ran at, the
+// machine's, not 2 whatever it was.
+func TestHeadlineGOMAXPROCS(t *testing.T) {
+	dir := t.TempDir()
+	writePaired(t, dir, 20, map[string]float64{"suite": 1.05, "failsafe": 1.2}, 0.01)
+	path := filepath.Join(dir, "paired.out")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.ReplaceAll(b, []byte("-2\t"), []byte("-4\t")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir}
+	r.headline(ss, nil)
+	if !strings.Contains(out.String(), "one caller, GOMAXPROCS 4, every call") {
+		t.Fatalf("headline:\n%s\nwant GOMAXPROCS 4", strings.SplitN(out.String(), "\n", 2)[0])
+	}
+}
