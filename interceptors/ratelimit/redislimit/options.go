@@ -42,7 +42,8 @@ func WithObserver(sink observe.Sink) Option {
 }
 
 // WithService sets the service name carried by the events (Event.Service), such as
-// kyc.v1.OCRService.
+// kyc.v1.OCRService, when it differs from the limiter's name, the default (an empty name
+// keeps it). A Factory sets the service of the suite's chain.
 func WithService(name string) Option {
 	return Option{apply: func(s *settings) { s.service = name }}
 }

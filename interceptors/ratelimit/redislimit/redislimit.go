@@ -169,6 +169,9 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 		}
 	}
 	rc := *cfg.Redis
+	if s.service == "" {
+		s.service = name // the package's own example names a limiter after its service
+	}
 	l := &Limiter{
 		name:     name,
 		cfg:      cfg,
