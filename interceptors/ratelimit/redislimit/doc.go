@@ -93,10 +93,10 @@
 // Its value is the TAT, in seconds since 2017-01-01 on Redis's clock, and it expires once the
 // bucket would be full again (at most 1e15 seconds on, the longest expiry Redis takes with
 // room to spare), so idle limiters leave nothing behind. A Redis ACL for the limiter's user
-// needs the key pattern rate:<prefix>* and the commands EVALSHA and EVAL, and those the
-// script calls, which Redis checks against the same user: TIME, TYPE, GET, SET and DEL. In
-// Redis Cluster the single key lives on one slot. Names are service or bucket names, never
-// anything about a request.
+// (one the program's own client logs in as: see Factory) needs the key pattern
+// rate:<prefix>* and the commands EVALSHA and EVAL, and those the script calls, which Redis
+// checks against the same user: TIME, TYPE, GET, SET and DEL. In Redis Cluster the single key
+// lives on one slot. Names are service or bucket names, never anything about a request.
 //
 // # What is shared
 //

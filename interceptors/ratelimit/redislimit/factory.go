@@ -18,7 +18,9 @@ import (
 // timeout, shared by the limiters it builds for them and closed when the last of them is:
 // services of one Redis share a pool, and a reload that replaces a limiter (a new rate, say)
 // reuses its pool instead of opening one more until the suite closes. With a client, every
-// limiter asks Redis through it (see NewWithClient) and the suite leaves it open. opts apply
+// limiter asks Redis through it (see NewWithClient) and the suite leaves it open: a Redis that
+// needs a user, a password or TLS is reached this way, since rate_limit.redis names only an
+// address, and a client this factory dials sends no credentials. opts apply
 // to every limiter, after the suite's clock, observer and service name.
 //
 // A suite asks for a limiter per service, so services that share a bucket
