@@ -339,7 +339,7 @@ func (l *Limiter) mayAsk(now time.Time) (ok bool, claim int64) {
 	if n < until {
 		return false, 0
 	}
-	claim = n + int64(l.probe)
+	claim = l.pauseEnd(n)
 	if !l.pausedUntil.CompareAndSwap(until, claim) {
 		return false, 0
 	}
@@ -357,8 +357,17 @@ func (l *Limiter) unclaim(claim int64) {
 
 func (l *Limiter) pause(now time.Time) {
 	if l.probe > 0 {
-		l.pausedUntil.Store(l.since(now) + int64(l.probe))
+		l.pausedUntil.Store(l.pauseEnd(l.since(now)))
 	}
+}
+
+// pauseEnd returns when a pause that starts at n (see since) ends: the probe interval later,
+// or at the end of time for an interval that would run past it.
+func (l *Limiter) pauseEnd(n int64) int64 {
+	if int64(l.probe) > math.MaxInt64-n {
+		return math.MaxInt64
+	}
+	return n + int64(l.probe)
 }
 
 // since returns now, a reading of l's clock, as nanoseconds after base (see pausedUntil).
