@@ -1,12 +1,24 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestREADMESnippetCompiles (issue 19 item 8): the Go snippet of the repository's README is a
@@ -70,4 +82,65 @@ func readmeSnippet(t *testing.T) []byte {
 		t.Fatal("README has no Go snippet")
 	}
 	return m[1]
+}
+
+// TestREADMEOwnServiceConfigRetries: the README's configuration for one's own service
+// ("For your own service, name it in a configuration (`...`)") retries a transient failure of
+// a method whose descriptor declares no idempotency_level, as most services' methods are. The
+// retry policy retries only methods safe to repeat, so `{profile: fast}` alone retried
+// nothing, and the README did not say so.
+func TestREADMEOwnServiceConfigRetries(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("For your own service, name it in a configuration[^`]*`([^`]*)`").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README names no configuration for one's own service")
+	}
+	cfg, _, err := config.Parse("README.md", m[1])
+	if err != nil {
+		t.Fatalf("the README's configuration %q: %v", m[1], err)
+	}
+	services := cfg.ServiceNames()
+	var service string
+	for _, s := range services {
+		if !strings.HasPrefix(s, "kyc.v1.") {
+			service = s
+		}
+	}
+	if service == "" {
+		t.Fatalf("the README's configuration %q names no service of one's own: %v", m[1], services)
+	}
+	retried := make(chan struct{})
+	var once sync.Once
+	sink := observe.SinkFunc(func(e observe.Event) {
+		if e.Kind == observe.RetryScheduled {
+			once.Do(func() { close(retried) })
+		}
+	})
+	// The fake clock never moves: the retry is seen scheduled, then the call canceled.
+	suite, err := interceptors.New(cfg, interceptors.WithObserver(sink),
+		interceptors.WithClock(clocktest.New(time.Time{})), interceptors.WithRand(func() float64 { return 0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = suite.Close() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int32
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		calls.Add(1)
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	method := "/" + service + "/Get"
+	done := make(chan error, 1)
+	go func() { done <- suite.Unary()(ctx, method, nil, nil, nil, invoker) }()
+	select {
+	case <-retried:
+		cancel()
+		<-done
+	case err := <-done:
+		t.Errorf("with the README's configuration %q, %s failed with %v after %d attempt, not retried", m[1], method, err, calls.Load())
+	}
 }
