@@ -781,8 +781,14 @@ func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
 	})
 }
 
-// UnmarshalYAML implements yaml.Unmarshaler: it decodes and validates a configuration as
-// Parse does, without merging it over the built-ins. Errors name lines, not a file.
+// UnmarshalYAML implements yaml.Unmarshaler of go.yaml.in/yaml/v3, the YAML package this one
+// uses: it decodes and validates a configuration as Parse does, without merging it over the
+// built-ins. Errors name lines, not a file.
+//
+// Another YAML package, such as gopkg.in/yaml.v3 (whose Node is another type), does not call
+// it: it fills a Config field by field without any of these checks, dropping unknown keys and
+// taking a written 0 for a default. Decode the document with go.yaml.in/yaml/v3, or give the
+// configuration's own text to Parse.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	d := &decoder{src: &source{lines: map[string]int{}}}
 	var cfg Config

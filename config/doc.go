@@ -125,7 +125,8 @@
 // [Config.Resolve] answers for any full method name, listed or not. A [Policy] is plain data
 // sharing nothing with its Config; on reload, [Profile.SameSection] tells which policies'
 // state (breaker counts, limiter tokens) can be kept. [Config.UnmarshalYAML] lets a Config be
-// a field of a larger YAML document (decoded and validated, without the built-ins).
+// a field of a larger YAML document decoded with go.yaml.in/yaml/v3 (decoded and validated,
+// without the built-ins; another YAML package skips it, and every check with it).
 //
 // # gRPC service config
 //
