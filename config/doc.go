@@ -30,6 +30,12 @@
 // Durations are written with a unit ("500ms", "2s"); a bare number other than 0 is an error.
 // Unknown keys are errors at every level. YAML anchors, aliases and merge keys are not accepted.
 //
+// The budget bounds every call through the suite, a stream's whole life included, whatever
+// its service: one the configuration does not name, or whose deadline section is off, is
+// bounded too, and a caller's own later deadline is cut to it. A long-lived stream (a watch,
+// a subscription) ends with DeadlineExceeded when the budget runs out: raise the budget, or
+// open such streams on a connection without the suite.
+//
 // # Sections
 //
 // In a profile, a nil section (YAML absent, null, or "off") means the policy is off. In a
