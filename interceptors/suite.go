@@ -186,11 +186,14 @@ func (s *Suite) passedBy(c *chain, fullMethod string) bool {
 // every method of every service cfg names whose descriptor is registered, so that their
 // breakers and bulkheads exist (for metrics) before the first call; other methods are built on
 // their first call (see WithUnlistedLimit for those outside the configuration and the
-// registered descriptors). An option given an invalid value is an error.
+// registered descriptors). An option given an invalid value is an error; a nil option is
+// ignored.
 func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	s := &Suite{}
 	for _, o := range opts {
-		o.apply(&s.o)
+		if o != nil {
+			o.apply(&s.o)
+		}
 	}
 	if err := errors.Join(s.o.errs...); err != nil {
 		return nil, fmt.Errorf("bulwark: invalid option: %w", err)

@@ -113,11 +113,13 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // caller's active span itself, which suits a caller that opens one span per call.
 func WithCallSpan(on bool) Option { return optionFunc(func(t *Tracer) { t.callSpan = on }) }
 
-// New returns a Tracer.
+// New returns a Tracer. A nil option is ignored.
 func New(opts ...Option) *Tracer {
 	t := &Tracer{callSpan: true}
 	for _, o := range opts {
-		o.apply(t)
+		if o != nil {
+			o.apply(t)
+		}
 	}
 	if t.tracer == nil {
 		t.tracer = otel.GetTracerProvider().Tracer(ScopeName)

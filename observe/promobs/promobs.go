@@ -335,13 +335,16 @@ type transitionKey struct{ service, method, from, to string }
 // New makes the metrics, registers them on reg and returns them, ready to be passed to the
 // policies as their observe.Sink. It returns an error, and registers nothing, when an option
 // is invalid or when reg refuses a collector (for instance because a Metrics with the same
-// const labels is already registered on it).
+// const labels is already registered on it). A nil option is ignored.
 func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	if reg == nil {
 		return nil, ErrNilRegisterer
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
+		if o == nil {
+			continue
+		}
 		if err := o.apply(&cfg); err != nil {
 			return nil, err
 		}

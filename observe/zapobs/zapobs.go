@@ -156,14 +156,16 @@ type sink struct {
 // documentation unless WithLevel says otherwise. The lines carry neither the caller nor a stack
 // trace, whatever logger's options: both would point into zapobs, not at the failing call. A nil
 // logger gives a sink that writes nothing. The sink is safe for concurrent use, as the
-// zap.Logger it wraps is.
+// zap.Logger it wraps is. A nil option is ignored.
 func New(logger *zap.Logger, opts ...Option) observe.Sink {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
-		o.apply(&cfg)
+		if o != nil {
+			o.apply(&cfg)
+		}
 	}
 	return &sink{
 		log:    logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never)),
