@@ -3,6 +3,7 @@ package stub
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -466,14 +467,14 @@ func (s *Stub) decide() decision {
 	uSpike, uFail := s.rng.Float64(), s.rng.Float64()
 	d := decision{wait: s.faults.Latency, pushback: s.faults.Pushback}
 	if uSpike < s.faults.SpikeRate {
-		d.wait += s.faults.Spike
+		d.wait = addDelay(d.wait, s.faults.Spike)
 	}
 	// In service from its decision on, under the lock that orders the decisions: counted only
 	// after the attempt count, a request decided in between found one fewer than there were.
 	n := s.inService.Add(1)
 	if c := s.faults.Capacity; c > 0 {
 		if n > int64(c) {
-			d.wait = time.Duration(float64(d.wait) * float64(n) / float64(c))
+			d.wait = stretch(d.wait, float64(n)/float64(c))
 		}
 	}
 	for _, cr := range s.failTable {
@@ -503,7 +504,7 @@ func (s *Stub) admit(ctx context.Context, method string) error {
 	}
 	wait := d.wait
 	if sc.delay > 0 && (sc.delayFirst == 0 || attempt <= sc.delayFirst) {
-		wait += sc.delay
+		wait = addDelay(wait, sc.delay)
 	}
 	if err := s.sleep(ctx, wait); err != nil {
 		return err
@@ -519,6 +520,24 @@ func (s *Stub) admit(ctx context.Context, method string) error {
 		return injected(d.fail, d.pushback, "injected")
 	}
 	return nil
+}
+
+// addDelay is a + b for non-negative delays, saturated at the longest time.Duration: the sum
+// of delays the flags accept one by one may not fit, and wrapped around to a negative wait (no
+// wait at all).
+func addDelay(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// stretch is d × k (k ≥ 1), saturated at the longest time.Duration as addDelay is.
+func stretch(d time.Duration, k float64) time.Duration {
+	if v := float64(d) * k; v < math.MaxInt64 {
+		return time.Duration(v)
+	}
+	return math.MaxInt64
 }
 
 // injected builds an injected error; a ResourceExhausted one carries RetryInfo when pushback
