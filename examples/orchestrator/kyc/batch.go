@@ -126,7 +126,9 @@ type Result struct {
 }
 
 // Run runs the batch through v and returns every response, in request order. It stops early
-// (the remaining responses are nil) when ctx is done.
+// (the remaining responses are nil) when ctx is done. In an open loop (Rate positive) the
+// responses of shed arrivals are nil too, and Summarize would count them as not started by an
+// interruption: use RunResult and SummarizeResult there.
 func (b Batch) Run(ctx context.Context, v *Verifier) []*kycv1.VerifyResponse {
 	return b.RunResult(ctx, v).Responses
 }

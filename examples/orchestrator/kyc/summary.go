@@ -160,7 +160,8 @@ type Summary struct {
 
 // Summarize builds the summary of a batch's responses, its wall time, and the service
 // counters. Nil responses, from a batch cut short (Batch.Run), are left out as not started
-// and mark the summary Interrupted. The responses alone do not tell a verification that an
+// and mark the summary Interrupted; so are those of arrivals an open loop shed, which only
+// SummarizeResult of Batch.RunResult counts as shed. The responses alone do not tell a verification that an
 // interruption cancelled in flight from one that failed: Summarize counts it failed, where
 // SummarizeResult of Batch.RunResult counts it cancelled.
 func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *Counters) Summary {
