@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 )
 
@@ -150,8 +152,8 @@ func checkReachable(ctx context.Context, external map[string]string, stderr io.W
 		if !ok {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil || strings.Contains(addr, "://") {
-			continue // a gRPC target such as dns:///host:port: leave it to the resolver
+		if _, _, err := net.SplitHostPort(addr); err != nil || strings.Contains(addr, "://") || hasScheme(addr) {
+			continue // a gRPC target such as dns:///host:port or unix:/path: leave it to the resolver
 		}
 		wg.Add(1)
 		go func() {
@@ -169,6 +171,14 @@ func checkReachable(ctx context.Context, external map[string]string, stderr io.W
 		}()
 	}
 	wg.Wait()
+}
+
+// hasScheme reports whether addr starts with the scheme of a registered gRPC resolver (unix:,
+// unix-abstract:, dns:, passthrough:), as grpc.NewClient reads it: such a target splits as a
+// host:port ("unix", "/path/to/socket") that no TCP dial can reach.
+func hasScheme(addr string) bool {
+	u, err := url.Parse(addr)
+	return err == nil && u.Scheme != "" && resolver.Get(u.Scheme) != nil
 }
 
 // classifiers returns the classifier of each full method as the suite's policies have it (so

@@ -1,6 +1,10 @@
 package app
 
 import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,5 +65,25 @@ func TestDependencyErrorKeepsGrpcsTransportWords(t *testing.T) {
 		if e := logs.All(); len(e) != 1 || e[0].ContextMap()["error"] != msg {
 			t.Errorf("log lines %+v, want one with error %q", e, msg)
 		}
+	}
+}
+
+// TestReachableSkipsGRPCTargets: only a plain host:port is dialled at startup. A gRPC target
+// with a resolver scheme, such as unix:/path/to/socket, split as host "unix" and port
+// "/path/to/socket", was dialled over TCP and reported as unreachable while the service
+// listened on that socket.
+func TestReachableSkipsGRPCTargets(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "ocr.sock")
+	lis, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no unix sockets here: %v", err)
+	}
+	defer lis.Close()
+	var stderr bytes.Buffer
+	checkReachable(context.Background(), map[string]string{
+		kyc.KeyOCR: "unix:" + sock, kyc.KeyLiveness: "unix-abstract:bulwark-test-none", kyc.KeyFaceMatch: "dns:localhost:1",
+	}, &stderr)
+	if stderr.Len() != 0 {
+		t.Errorf("gRPC targets dialled as host:port:\n%s", stderr.String())
 	}
 }
