@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -150,8 +151,28 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(stderr), level))
 	defer func() { _ = log.Sync() }()
 
-	s, err := stub.Start(ctx, cfg, stub.WithLogger(log), stub.WithServerOptions(tlsOpts...))
+	// The listeners are made here, so that an address that cannot be listened on is named by
+	// its flag: the stub's own error would not say whether -listen or -metrics was wrong.
+	lc := &net.ListenConfig{}
+	lis, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
+		return fmt.Errorf("-listen %s: %w", cfg.Listen, err)
+	}
+	opts := []stub.Option{stub.WithLogger(log), stub.WithServerOptions(tlsOpts...), stub.WithListener(lis)}
+	var metricsLis net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLis, err = lc.Listen(ctx, "tcp", cfg.MetricsListen); err != nil {
+			_ = lis.Close()
+			return fmt.Errorf("-metrics %s: %w", cfg.MetricsListen, err)
+		}
+		opts = append(opts, stub.WithMetricsListener(metricsLis))
+	}
+	s, err := stub.Start(ctx, cfg, opts...)
+	if err != nil {
+		_ = lis.Close()
+		if metricsLis != nil {
+			_ = metricsLis.Close()
+		}
 		return err
 	}
 	log.Info("faults", append(cfg.Faults.LogFields(), zap.Int64("seed", cfg.Seed))...)

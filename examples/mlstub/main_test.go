@@ -332,3 +332,21 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestListenErrorNamesFlag: an address that cannot be listened on is named by its flag. Both
+// -listen and -metrics failed with the same bare "listen tcp: address ...", which did not say
+// which of the two was wrong.
+func TestListenErrorNamesFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-listen", "nonsense"}, "-listen"},
+		{[]string{"-listen", "127.0.0.1:0", "-metrics", "nonsense"}, "-metrics"},
+	} {
+		err := run(context.Background(), tt.args, io.Discard, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.flag+" nonsense: ") {
+			t.Errorf("run %v = %v, want an error starting %q", tt.args, err, tt.flag+" nonsense: ")
+		}
+	}
+}
