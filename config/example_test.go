@@ -87,7 +87,7 @@ services:
 	// budget 8s
 	//
 	// profile geo
-	//   retry              3 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 500ms; no throttle
+	//   retry              3 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 500ms; no throttle; retries only methods declared idempotent
 	//   hedge              off
 	//   breaker            off
 	//   adaptive_throttle  off
@@ -105,7 +105,7 @@ services:
 	//
 	// service acme.geo.v1.GeoService: profile geo, no overrides
 	//   method Lookup (/acme.geo.v1.GeoService/Lookup): profile geo, overriding retry
-	//     retry  5 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 500ms; no throttle
+	//     retry  5 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 500ms; no throttle; retries only methods declared idempotent
 	//     worst case: 4s, over deadline.max 2s by 2s
 	//       0s .. 500ms     attempt 1 (up to 500ms)
 	//       500ms .. 600ms  sleep up to 100ms

@@ -43,3 +43,14 @@ func TestExplainNamesTheStartingDelayItRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainSaysWhoIsHedged: a policy without idempotent: true hedges only methods whose
+// descriptors declare an idempotency level; Explain did not say so.
+func TestExplainSaysWhoIsHedged(t *testing.T) {
+	if got := hedge.Normalize(hedge.Config{}).Explain(); !strings.HasSuffix(got, "; hedges only methods declared idempotent") {
+		t.Errorf("Explain() = %q, want it to end \"; hedges only methods declared idempotent\"", got)
+	}
+	if got := hedge.Normalize(hedge.Config{Idempotent: true}).Explain(); !strings.HasSuffix(got, "; idempotent") {
+		t.Errorf("idempotent: Explain() = %q, want it to end \"; idempotent\"", got)
+	}
+}

@@ -73,6 +73,9 @@ func (c Config) Explain() string {
 	b.WriteString("; draws on the retry budget")
 	if c.Idempotent {
 		b.WriteString("; idempotent")
+	} else {
+		// Most services declare no idempotency level: say why their calls are not hedged.
+		b.WriteString("; hedges only methods declared idempotent")
 	}
 	return b.String()
 }

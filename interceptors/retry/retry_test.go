@@ -644,3 +644,23 @@ func TestPushbackStopOnTheLastAttempt(t *testing.T) {
 		t.Fatalf("info = %+v, err %v; want 2 attempts ended by %s", info, err, observe.ReasonMaxAttempts)
 	}
 }
+
+// TestExplainSaysWhoIsRetried: a policy without idempotent: true retries only methods whose
+// descriptors declare an idempotency level, which most services do not; Explain said "3
+// attempts" alone, and a user reading it expected their calls retried.
+func TestExplainSaysWhoIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		cfg      retry.Config
+		want     string
+		wantNone string
+	}{
+		{retry.Config{MaxAttempts: 3}, "; retries only methods declared idempotent", "; idempotent"},
+		{retry.Config{MaxAttempts: 3, Idempotent: true}, "; idempotent", "declared"},
+		{retry.Config{MaxAttempts: 1}, "1 attempt (no retry)", "declared"},
+	} {
+		got := retry.Normalize(tc.cfg).Explain()
+		if !strings.HasSuffix(got, tc.want) && !strings.HasPrefix(got, tc.want) || strings.Contains(got, tc.wantNone) {
+			t.Errorf("%+v: Explain() = %q, want %q and not %q", tc.cfg, got, tc.want, tc.wantNone)
+		}
+	}
+}

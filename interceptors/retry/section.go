@@ -96,8 +96,12 @@ func (c Config) Explain() string {
 	default:
 		b.WriteString("; no throttle")
 	}
-	if c.Idempotent {
+	switch {
+	case c.Idempotent:
 		b.WriteString("; idempotent")
+	case c.MaxAttempts > 1:
+		// Most services declare no idempotency level: say why their calls are not retried.
+		b.WriteString("; retries only methods declared idempotent")
 	}
 	return b.String()
 }
