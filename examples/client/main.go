@@ -64,20 +64,37 @@ func protect(addr string) (*grpc.ClientConn, *interceptors.Suite, error) {
 }
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "client:", err)
-			os.Exit(1)
-		}
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
 	}
 }
 
+// errUsage marks a command-line error, already reported on stderr in one line and a hint.
+var errUsage = errors.New("usage error")
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // a bad flag gets one line and a hint, not the whole usage
 	addr := fs.String("addr", "", "`address` of a server of grpc.health.v1.Health (default: an in-process demo server)")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "Usage of client:")
+		fs.PrintDefaults()
 		return err
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q: the address goes in -addr", fs.Arg(0))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "client: %v\nRun 'client -h' for the flags.\n", err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *addr == "" {
 		a, stop, err := demoServer(2)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -32,5 +33,21 @@ func TestUnreachableFailsWithAttempts(t *testing.T) {
 	err = run(context.Background(), []string{"-addr", addr}, new(bytes.Buffer), new(bytes.Buffer))
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "Unavailable") {
 		t.Errorf("err %v: want Unavailable after 3 attempts", err)
+	}
+}
+
+// Regression: a bad flag printed the error twice (by the flag package with the whole usage,
+// then by main) and extra arguments were ignored; each is now one line and a hint, and a
+// usage error, which main exits 2 for.
+func TestUsageErrors(t *testing.T) {
+	for args, want := range map[string]string{
+		"-bogus":        "client: flag provided but not defined: -bogus\n",
+		"localhost:443": "client: unexpected argument \"localhost:443\": the address goes in -addr\n",
+	} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), strings.Fields(args), new(bytes.Buffer), &stderr)
+		if !errors.Is(err, errUsage) || stderr.String() != want+"Run 'client -h' for the flags.\n" {
+			t.Errorf("run %s = %v, stderr %q; want a usage error and %q and the hint", args, err, stderr.String(), want)
+		}
 	}
 }
