@@ -700,6 +700,7 @@ func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breake
 
 	select {
 	case err := <-served:
+		srv.Stop() // Serve failed (its listener's Accept did): close what it had accepted
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
