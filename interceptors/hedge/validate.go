@@ -22,7 +22,9 @@ func (c Config) Validate() error {
 	if window == 0 {
 		window = DefaultWindow
 	}
-	v.Check(c.MinSamples <= window, "min_samples", c.MinSamples, "is above window ("+strconv.Itoa(window)+")")
+	// A zero MinSamples means its default, which never exceeds the window: nothing to report
+	// there, whatever is wrong with the window itself.
+	v.Check(c.MinSamples == 0 || c.MinSamples <= window, "min_samples", c.MinSamples, "is above window ("+strconv.Itoa(window)+")")
 	v.Check(c.ReplayBufferBytes <= attempt.MaxReplayBytes, "replay_buffer_bytes", c.ReplayBufferBytes, "is above 1 GiB")
 	return v.Err()
 }

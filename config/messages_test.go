@@ -1,0 +1,29 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+)
+
+// parseErrors returns the lines of the error Parse gives for src ("" when it accepts it).
+func parseErrors(t *testing.T, src string) []string {
+	t.Helper()
+	_, _, err := config.Parse("t.yaml", []byte(src))
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+// TestNegativeHedgeWindowOneError: a negative hedge.window was reported, and so was
+// min_samples, left out, as "0 is above window (-1)": a second error about a field the file
+// does not set.
+func TestNegativeHedgeWindowOneError(t *testing.T) {
+	got := parseErrors(t, "profiles:\n  p:\n    hedge: {window: -1}\n")
+	want := []string{"t.yaml:3: profiles.p.hedge.window: -1 is below 10"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
