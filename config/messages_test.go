@@ -27,3 +27,13 @@ func TestNegativeHedgeWindowOneError(t *testing.T) {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestNegativeThrottleWindowOneError: retry.throttle.window: -1s was reported twice, as
+// negative and as below 1s.
+func TestNegativeThrottleWindowOneError(t *testing.T) {
+	got := parseErrors(t, "profiles:\n  p:\n    retry:\n      throttle: {window: -1s}\n")
+	want := []string{"t.yaml:4: profiles.p.retry.throttle.window: -1s is negative"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -49,7 +49,7 @@ func (c Config) Validate() error {
 	v.Check(t.MinPerSecond >= 0, "throttle.min_per_second", t.MinPerSecond, "is negative")
 	v.Check(t.MinPerSecond <= 1000, "throttle.min_per_second", t.MinPerSecond, "is above 1000")
 	v.Check(t.Window >= 0, "throttle.window", t.Window, "is negative")
-	v.Check(t.Window == 0 || t.Window >= time.Second, "throttle.window", t.Window, "is below 1s")
+	v.Check(t.Window <= 0 || t.Window >= time.Second, "throttle.window", t.Window, "is below 1s")
 	v.Check(t.Window <= 10*time.Minute, "throttle.window", t.Window, "is above 10m")
 	v.Check(c.ReplayBufferBytes <= attempt.MaxReplayBytes, "replay_buffer_bytes", c.ReplayBufferBytes, "is above 1 GiB")
 	return v.Err()
