@@ -130,18 +130,41 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 		d.errs = append(d.errs, e)
 		return nil, d.src, d.errs
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		d.add(&extra, "", "", "a second YAML document is not allowed: a configuration file holds one")
-		return nil, d.src, d.errs
-	case !errors.Is(err, io.EOF):
-		d.errs = append(d.errs, yamlError(name, err))
-		return nil, d.src, d.errs
+	// A file holds one document. Empty ones (a bare "---", as tools that join documents
+	// leave at the end) are no documents: they are skipped, wherever they are.
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			d.errs = append(d.errs, yamlError(name, err))
+			return nil, d.src, d.errs
+		}
+		switch {
+		case emptyDocument(&extra):
+		case emptyDocument(&doc):
+			doc = extra
+		default:
+			d.add(&extra, "", "", "a second YAML document is not allowed: a configuration file holds one")
+			return nil, d.src, d.errs
+		}
 	}
 	cfg := &Config{}
 	d.top(&doc, cfg)
 	return cfg, d.src, d.errs
+}
+
+// emptyDocument reports whether n is a document with nothing written in it but comments: no
+// value, not even an explicit null (~, null or a tag).
+func emptyDocument(n *yaml.Node) bool {
+	if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+		return n.Kind == yaml.DocumentNode
+	}
+	c := n.Content[0]
+	return len(n.Content) == 1 && c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == "" &&
+		c.Style == 0 && c.Anchor == ""
 }
 
 // utf8Text returns data, which YAML reads in UTF-16 when it starts with a byte order mark, as

@@ -37,3 +37,35 @@ func TestNegativeThrottleWindowOneError(t *testing.T) {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestTrailingEmptyDocument: a file ending in a bare "---" line (as tools that join
+// documents leave one) was refused as holding "a second YAML document"; an empty document
+// is no document, and a second one with content is still refused.
+func TestTrailingEmptyDocument(t *testing.T) {
+	for _, src := range []string{
+		"budget: 2s\n---\n",
+		"budget: 2s\n---",
+		"budget: 2s\n--- # joined\n",
+		"budget: 2s\n---\n---\n",
+		"budget: 2s\n---\n...\n",
+		"---\n---\nbudget: 2s\n",
+	} {
+		cfg, _, err := config.Parse("t.yaml", []byte(src))
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if cfg.Budget != 2e9 {
+			t.Errorf("%q: budget %v, want 2s", src, cfg.Budget)
+		}
+	}
+	for src, want := range map[string]string{
+		"budget: 2s\n---\nbudget: 3s\n":      "t.yaml:2: a second YAML document is not allowed: a configuration file holds one",
+		"budget: 2s\n---\n---\nbudget: 3s\n": "t.yaml:3: a second YAML document is not allowed: a configuration file holds one",
+		"budget: 2s\n---\n~\n":               "t.yaml:2: a second YAML document is not allowed: a configuration file holds one",
+	} {
+		if _, _, err := config.Parse("t.yaml", []byte(src)); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %q", src, err, want)
+		}
+	}
+}
