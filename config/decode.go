@@ -389,12 +389,14 @@ func named[T any](d *decoder, n *yaml.Node, path, what string, decode func(n *ya
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
-// isOff reports whether n turns a section off: null, "off" or false.
+// isOff reports whether n turns a section off: null, "off" or false (as YAML reads the
+// boolean, also False and FALSE).
 func isOff(n *yaml.Node) bool {
 	if n.Kind != yaml.ScalarNode {
 		return false
 	}
-	return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "off") || (n.Tag == "!!bool" && n.Value == "false")
+	var b bool
+	return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "off") || (n.Tag == "!!bool" && n.Decode(&b) == nil && !b)
 }
 
 // fields decodes n, a mapping of what's known keys at path (a profile, a service, a method),

@@ -69,3 +69,24 @@ func TestTrailingEmptyDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestSectionOffCapitalisedFalse: YAML reads False and FALSE as the boolean false, as it reads
+// false, and false turns a section off; but a section written "retry: False" was refused with
+// "False is not a mapping of retry", which neither says what the key takes nor that the
+// boolean was read.
+func TestSectionOffCapitalisedFalse(t *testing.T) {
+	cfg, _, err := config.Parse("t.yaml", []byte("profiles:\n  p:\n    retry: False\n    hedge: FALSE\n    deadline: {max: 1s}\n"+
+		"services:\n  kyc.v1.OCRService:\n    retry: False\n  acme.v1.Geo:\n    profile: p\n    rate_limit: {rate: 5, redis: False}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Profiles["p"]; p.Retry != nil || p.Hedge != nil {
+		t.Errorf("profile p: retry %v, hedge %v, want both off", p.Retry, p.Hedge)
+	}
+	if p := cfg.ResolveService("kyc.v1.OCRService"); p.Retry != nil {
+		t.Errorf("kyc.v1.OCRService: retry %+v, want it off", *p.Retry)
+	}
+	if p := cfg.ResolveService("acme.v1.Geo"); p.RateLimit == nil || p.RateLimit.Redis != nil {
+		t.Errorf("acme.v1.Geo: rate_limit %+v, want a local one", p.RateLimit)
+	}
+}
