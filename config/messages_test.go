@@ -90,3 +90,23 @@ func TestSectionOffCapitalisedFalse(t *testing.T) {
 		t.Errorf("acme.v1.Geo: rate_limit %+v, want a local one", p.RateLimit)
 	}
 }
+
+// TestMethodWithServiceTimelineNotWarnedAgain: a method whose entry only overrides its
+// classifier runs its service's timeline, yet the service's budget warning was printed again
+// for the method.
+func TestMethodWithServiceTimelineNotWarnedAgain(t *testing.T) {
+	_, warns, err := config.Parse("t.yaml", []byte("services:\n  kyc.v1.OCRService:\n    profile: ml\n    retry: {max_attempts: 9}\n"+
+		"    methods:\n      Extract:\n        classifier: {codes: {UNAVAILABLE: business}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range warns {
+		if strings.HasPrefix(w.Path, "services.") {
+			got = append(got, w.String())
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], `t.yaml:2: services."kyc.v1.OCRService": worst case`) {
+		t.Fatalf("warnings about the service and its methods:\n%s\nwant one, about the service", strings.Join(got, "\n"))
+	}
+}

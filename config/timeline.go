@@ -329,8 +329,8 @@ func (t Timeline) warning() string {
 // attempts do not all fit even when each fails at once after its longest waits), or, when it
 // does, does not fit a deadline.default shorter than that limit, which every call without a
 // deadline of its own gets. A service or method is warned about only when
-// its overrides change the timelines of its profile. Paths are yaml paths; File and Line are
-// left empty.
+// its overrides change the timelines of its profile, and a method only when its profile or
+// overrides also change its service's. Paths are yaml paths; File and Line are left empty.
 func (c *Config) Warnings() []Warning {
 	var out []Warning
 	budget := c.Budget
@@ -347,8 +347,17 @@ func (c *Config) Warnings() []Warning {
 			out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
 		}
 	}
+	var service Policy // the service of the methods that follow it in Policies
 	for _, pol := range c.Policies() {
+		if pol.Method == "" {
+			service = pol
+		}
 		if base, ok := profile(pol.ProfileName); ok && sameJudged(pol, base) {
+			continue
+		}
+		// A method on its service's timelines is what the service's warning (or, when the
+		// service has its profile's, the profile's) already says.
+		if pol.Method != "" && service.Service == pol.Service && sameJudged(pol, service) {
 			continue
 		}
 		if msg := pol.warning(); msg != "" {
