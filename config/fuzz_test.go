@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 )
 
 // FuzzLoad checks that Parse never panics, that it returns either a valid configuration or
@@ -30,9 +31,20 @@ func FuzzLoad(f *testing.F) {
 			if cfg != nil || warns != nil {
 				t.Fatal("config or warnings returned with an error")
 			}
-			var ce *config.Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *config.Error", err)
+			for _, e := range fielderr.Flatten(err) {
+				var ce *config.Error
+				if !errors.As(e, &ce) {
+					t.Fatalf("error %v is not a *config.Error", e)
+				}
+				if ce.Rule == "" {
+					t.Fatalf("error %q says no rule", ce)
+				}
+				if ce.Path != "" && ce.Line == 0 {
+					t.Fatalf("error %q about a field has no line", ce)
+				}
+				if ce.File != "fuzz.yaml" {
+					t.Fatalf("error %q is not located in the file", ce)
+				}
 			}
 			return
 		}

@@ -1,0 +1,56 @@
+package interceptors_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+)
+
+// nopLimiter is a fleet-wide limiter that always allows: the factory a redis section needs.
+type nopLimiter struct{}
+
+func (nopLimiter) Take(context.Context, time.Duration) (ratelimit.Decision, error) {
+	return ratelimit.Decision{Allowed: true}, nil
+}
+
+// FuzzLoadBuilds checks that a configuration file config.Parse accepts builds a suite: the
+// parser's checks are the configuration's, and a file that passes them must not be refused
+// later by New (a fleet-wide limiter's factory given).
+func FuzzLoadBuilds(f *testing.F) {
+	for _, name := range []string{"../config/examples/kyc.yaml", "../config/examples/strict.yaml", "../config/builtin.yaml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, s := range []string{
+		"profiles:\n  p:\n    rate_limit: {rate: 5, shared: a}\n    hedge: {window: 10, min_samples: 10}\nservices:\n  a.v1.S:\n    profile: p\n    methods:\n      M: {rate_limit: {burst: 3}}\n",
+		"profiles:\n  p:\n    rate_limit:\n      rate: 10\n      redis: {addr: \"r:6379\"}\n    bulkhead: {adaptive: {algorithm: vegas}}\nservices:\n  a.v1.S: {profile: p}\n",
+		"services:\n  kyc.v1.OCRService:\n    retry: False\n    breaker: {consecutive_failures: 3}\n---\n",
+	} {
+		f.Add([]byte(s))
+	}
+	factory := ratelimit.RemoteFactory(func(string, ratelimit.Config, ratelimit.RemoteEnv) (ratelimit.Limiter, io.Closer, error) {
+		return nopLimiter{}, nil, nil
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, _, err := config.Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		s, err := interceptors.New(cfg, interceptors.WithRemoteLimiter(factory))
+		if err != nil {
+			t.Fatalf("Parse accepts the file, New refuses it: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
