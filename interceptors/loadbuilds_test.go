@@ -54,3 +54,28 @@ func FuzzLoadBuilds(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServiceConfigBuilds checks that a gRPC service config config.ParseServiceConfig accepts
+// builds a suite.
+func FuzzServiceConfigBuilds(f *testing.F) {
+	for _, s := range []string{
+		`{"methodConfig":[{"name":[{"service":"kyc.v1.OCRService"}],"timeout":"1s","retryPolicy":{"maxAttempts":4,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`,
+		`{"retryThrottling":{"maxTokens":10,"tokenRatio":0.1},"methodConfig":[{"name":[{}],"hedgingPolicy":{"maxAttempts":3,"hedgingDelay":"0.5s","nonFatalStatusCodes":["UNAVAILABLE"]}}]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S","method":"M"},{"service":"a.v1.S"}],"timeout":"0s"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, _, err := config.ParseServiceConfig("sc.json", data)
+		if err != nil {
+			return
+		}
+		s, err := interceptors.New(cfg)
+		if err != nil {
+			t.Fatalf("ParseServiceConfig accepts the file, New refuses it: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
