@@ -28,6 +28,17 @@ func TestNegativeHedgeWindowOneError(t *testing.T) {
 	}
 }
 
+// TestOverriddenHedgeWindowOneError: a service's negative hedge.window was reported, and so
+// was the min_samples its profile sets (ocr's 20, "is above window (-1)"), a field the
+// service does not write and that is right for any valid window.
+func TestOverriddenHedgeWindowOneError(t *testing.T) {
+	got := parseErrors(t, "services:\n  kyc.v1.OCRService:\n    hedge: {window: -1}\n")
+	want := []string{`t.yaml:3: services."kyc.v1.OCRService".hedge.window: -1 is below 10`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestNegativeThrottleWindowOneError: retry.throttle.window: -1s was reported twice, as
 // negative and as below 1s.
 func TestNegativeThrottleWindowOneError(t *testing.T) {
