@@ -41,7 +41,7 @@ type Config struct {
 }
 
 // Profile is a set of policies. A nil section means that policy is off (YAML: the key is
-// absent, null or "off"); a non-nil zero section is the policy with its package's defaults.
+// absent, null, off or false); a non-nil zero section is the policy with its package's defaults.
 type Profile struct {
 	Retry *retry.Config `yaml:"retry" json:"retry"`
 	// Hedge sends extra attempts of idempotent calls that are slow to answer (see

@@ -396,7 +396,19 @@ func isOff(n *yaml.Node) bool {
 		return false
 	}
 	var b bool
-	return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "off") || (n.Tag == "!!bool" && n.Decode(&b) == nil && !b)
+	return n.Tag == "!!null" || (n.Tag == "!!str" && (n.Value == "off" || n.Value == "Off" || n.Value == "OFF")) ||
+		(n.Tag == "!!bool" && n.Decode(&b) == nil && !b)
+}
+
+// onlyOff reports, for n, the value of a section or sub-section that isOff did not turn off,
+// a scalar (true, on, 5): it is neither off nor a mapping, and the error says what turns the
+// section off, which such a value often means to do.
+func (d *decoder) onlyOff(n *yaml.Node, path, what string) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	d.add(n, path, show(n), "is not a mapping of "+what+" (off, false or null turns it off)")
+	return true
 }
 
 // fields decodes n, a mapping of what's known keys at path (a profile, a service, a method),
@@ -460,6 +472,9 @@ func (d *decoder) override(key string, v *yaml.Node, path string, o *Overrides) 
 		sl.setOverride(o, override{off: true})
 		return
 	}
+	if d.onlyOff(v, path, key) {
+		return
+	}
 	val := sl.sec.New()
 	var fields []string
 	d.structure(v, path, key, "", reflect.ValueOf(val).Elem(), &fields)
@@ -469,7 +484,7 @@ func (d *decoder) override(key string, v *yaml.Node, path string, o *Overrides) 
 // profileSection decodes a profile's section: nil when it is off, else a *C checked against
 // the section's rules on explicit fields.
 func (d *decoder) profileSection(sl slot, n *yaml.Node, path string) any {
-	if isOff(n) {
+	if isOff(n) || d.onlyOff(n, path, string(sl.key)) {
 		return nil
 	}
 	v := sl.sec.New()
@@ -540,6 +555,9 @@ func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.V
 				if fields != nil {
 					*fields = append(*fields, frel)
 				}
+				return
+			}
+			if d.onlyOff(val, fp, section+"."+frel) {
 				return
 			}
 			fv.Set(reflect.New(fv.Type().Elem()))

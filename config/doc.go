@@ -38,11 +38,11 @@
 //
 // # Sections
 //
-// In a profile, a nil section (YAML absent, null, or "off") means the policy is off. In a
-// service or method, a section is an [Override]: "off" (or null, or false) turns the policy
-// off there, while leaving the key out keeps the profile's; a mapping
-// changes only the keys it writes and turns the policy on (with defaults for the rest) when
-// the profile had it off. Classifier overrides are merged entry by entry.
+// In a profile, a nil section (YAML absent, null, off or false; Off, OFF, False and FALSE too)
+// means the policy is off. In a service or method, a section is an [Override]: off (or null,
+// or false) turns the policy off there, while leaving the key out keeps the profile's; a
+// mapping changes only the keys it writes and turns the policy on (with defaults for the rest)
+// when the profile had it off. Classifier overrides are merged entry by entry.
 //
 // The sections are those registered with package section: each policy package describes its
 // own (key, defaults, validation, the fields where a written 0 is an error, equality, explain

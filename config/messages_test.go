@@ -121,3 +121,25 @@ func TestMethodWithServiceTimelineNotWarnedAgain(t *testing.T) {
 		t.Fatalf("warnings about the service and its methods:\n%s\nwant one, about the service", strings.Join(got, "\n"))
 	}
 }
+
+// TestSectionOffWordsAndHint: Off and OFF turn a section off as off does (YAML 1.1's
+// spellings of the word); a scalar that does not, true say, is refused with what does, since
+// such a value often means to switch the section.
+func TestSectionOffWordsAndHint(t *testing.T) {
+	cfg, _, err := config.Parse("t.yaml", []byte("profiles:\n  p:\n    retry: Off\n    hedge: OFF\n    deadline: {max: 1s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Profiles["p"]; p.Retry != nil || p.Hedge != nil {
+		t.Errorf("profile p: retry %v, hedge %v, want both off", p.Retry, p.Hedge)
+	}
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    retry: true\n":                       "t.yaml:3: profiles.p.retry: true is not a mapping of retry (off, false or null turns it off)",
+		"services:\n  kyc.v1.OCRService:\n    breaker: on\n":       `t.yaml:3: services."kyc.v1.OCRService".breaker: "on" is not a mapping of breaker (off, false or null turns it off)`,
+		"profiles:\n  p:\n    rate_limit: {rate: 5, redis: yes}\n": "t.yaml:3: profiles.p.rate_limit.redis: \"yes\" is not a mapping of rate_limit.redis (off, false or null turns it off)",
+	} {
+		if _, _, err := config.Parse("t.yaml", []byte(src)); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v\nwant %q", src, err, want)
+		}
+	}
+}
