@@ -139,7 +139,7 @@ func TestREADMEOwnServiceConfigRetries(t *testing.T) {
 	select {
 	case <-retried:
 		cancel()
-		<-done
+		t.Logf("the call, canceled: %v", <-done)
 	case err := <-done:
 		t.Errorf("with the README's configuration %q, %s failed with %v after %d attempt, not retried", m[1], method, err, calls.Load())
 	}
