@@ -18,7 +18,7 @@
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted calls / calls > 0.05 over 5m, per reason (≥ 6 calls/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
-//	| BulwarkAdaptiveThrottleRejecting | a service's adaptive throttling rejects with probability > 0.5     | 5m  | critical |
+//	| BulwarkAdaptiveThrottleRejecting | a service's (a method's) throttling rejects with probability > 0.5 | 5m  | critical |
 //
 // BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its
 // breaker opens. alerts_test.yml holds a scenario in which it fires while BulwarkBreakerOpen
