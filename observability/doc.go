@@ -22,7 +22,13 @@
 //
 // BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its
 // breaker opens. alerts_test.yml holds a scenario in which it fires while BulwarkBreakerOpen
-// does not yet.
+// does not yet. It comes first with breakers that trip on a brownout's failure rate, as the
+// built-in ones do not: its 5m window and 2m wait put it about four minutes after a sudden
+// failure, while a breaker that trips on the first failures is open after one.
+//
+// BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
+// is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
+// for such a throttle.
 //
 // # Checks
 //
