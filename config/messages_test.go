@@ -17,35 +17,21 @@ func parseErrors(t *testing.T, src string) []string {
 	return strings.Split(err.Error(), "\n")
 }
 
-// TestNegativeHedgeWindowOneError: a negative hedge.window was reported, and so was
-// min_samples, left out, as "0 is above window (-1)": a second error about a field the file
-// does not set.
-func TestNegativeHedgeWindowOneError(t *testing.T) {
-	got := parseErrors(t, "profiles:\n  p:\n    hedge: {window: -1}\n")
-	want := []string{"t.yaml:3: profiles.p.hedge.window: -1 is below 10"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-// TestOverriddenHedgeWindowOneError: a service's negative hedge.window was reported, and so
-// was the min_samples its profile sets (ocr's 20, "is above window (-1)"), a field the
-// service does not write and that is right for any valid window.
-func TestOverriddenHedgeWindowOneError(t *testing.T) {
-	got := parseErrors(t, "services:\n  kyc.v1.OCRService:\n    hedge: {window: -1}\n")
-	want := []string{`t.yaml:3: services."kyc.v1.OCRService".hedge.window: -1 is below 10`}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-// TestNegativeThrottleWindowOneError: retry.throttle.window: -1s was reported twice, as
-// negative and as below 1s.
-func TestNegativeThrottleWindowOneError(t *testing.T) {
-	got := parseErrors(t, "profiles:\n  p:\n    retry:\n      throttle: {window: -1s}\n")
-	want := []string{"t.yaml:4: profiles.p.retry.throttle.window: -1s is negative"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+// TestWrongWindowOneError: a wrong window was reported, and so was a field beside it that the
+// file does not set or that is right for any valid window:
+//   - a negative hedge.window, and min_samples, left out, as "0 is above window (-1)";
+//   - a service's negative hedge.window, and the min_samples its profile sets (ocr's 20, "is
+//     above window (-1)");
+//   - retry.throttle.window: -1s, twice, as negative and as below 1s.
+func TestWrongWindowOneError(t *testing.T) {
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    hedge: {window: -1}\n":                   "t.yaml:3: profiles.p.hedge.window: -1 is below 10",
+		"services:\n  kyc.v1.OCRService:\n    hedge: {window: -1}\n":   `t.yaml:3: services."kyc.v1.OCRService".hedge.window: -1 is below 10`,
+		"profiles:\n  p:\n    retry:\n      throttle: {window: -1s}\n": "t.yaml:4: profiles.p.retry.throttle.window: -1s is negative",
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
 	}
 }
 

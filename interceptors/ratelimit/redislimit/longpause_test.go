@@ -3,8 +3,6 @@ package redislimit
 import (
 	"context"
 	"math"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -16,11 +14,7 @@ import (
 // then lay in the past: no pause held, and every call asked Redis, the opposite of what so
 // long an interval asks for. No Redis is needed: nothing listens on the address.
 func TestLongestProbeIntervalPauses(t *testing.T) {
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) // closed: every dial is refused
+	addr := closedAddr(t)
 	cfg := ratelimit.Config{Rate: 1, Redis: &ratelimit.RedisConfig{Addr: addr, Timeout: time.Second}}
 	c := clocktest.New(time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 	l, err := New("kyc.v1.OCRService", cfg, WithClock(c), WithProbeInterval(math.MaxInt64))

@@ -2,8 +2,6 @@ package redislimit
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -18,11 +16,7 @@ import (
 // wrote service="" while the ratelimit policy's rejections of the same calls named the service.
 // WithService still sets another name. No Redis is needed: nothing listens on the address.
 func TestDegradedEventsNameTheLimitersService(t *testing.T) {
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) // closed: every dial is refused
+	addr := closedAddr(t)
 	cfg := ratelimit.Config{Rate: 1, Redis: &ratelimit.RedisConfig{Addr: addr, Timeout: time.Second}}
 	for name, tc := range map[string]struct {
 		opts []Option
