@@ -85,9 +85,11 @@ type Spec[C any] struct {
 	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
 	// any of it changes. Nil: nothing.
 	Uses func(c C) Uses
-	// Deps returns, before Build runs, the objects of earlier steps of the chain (from
-	// env.Earlier) that Build will capture; they join the fingerprint by identity, so that
-	// the object is rebuilt when one of them is replaced. Nil: none.
+	// Deps returns, before Build runs, the objects Build will capture that it does not make:
+	// those of earlier steps of the chain (from env.Earlier), and those it takes from a store
+	// outside the suite (a shared token bucket, which it may make in env.Stage for Build to
+	// take); they join the fingerprint by identity, so that the object is rebuilt when one
+	// of them is replaced. Nil: none.
 	Deps func(env *Env, c C) []any
 	// Captures lists the sections, ranked before this one, whose objects Build captures
 	// (those Deps returns come from them): the object is its service's only where the method

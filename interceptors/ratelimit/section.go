@@ -15,8 +15,27 @@ func init() {
 		Rank:      section.RankRateLimit,
 		Normalize: Normalize,
 		Check:     check,
+		Deps:      deps,
 		Build:     build,
 	})
+}
+
+// deps returns the shared bucket the limiter of c takes (see build), by identity: a limiter
+// kept from an earlier configuration holds the bucket it was built with, which a reload since
+// may have replaced in the registry (its rate changed, and changed back), and such a limiter
+// must be rebuilt, not taken back with a bucket no other chain shares. The bucket is the one
+// build takes: the reload's stage keeps one made for it (see Registry.staged). None for a
+// limiter without a shared local bucket.
+func deps(env *section.Env, c Config) []any {
+	r, _ := section.Value[*Registry](env)
+	if c.Redis != nil || c.Shared == "" || r == nil {
+		return nil
+	}
+	l, err := r.staged(c, env.Stage)
+	if err != nil {
+		return []any{nil} // build refuses it
+	}
+	return []any{l}
 }
 
 // check refuses, before a reload touches anything, a fleet-wide limit without a factory.

@@ -13,7 +13,7 @@
 // A fingerprint is everything an object is built from that changes how it behaves: the
 // section's value (compared with the section's Equal), the classifier overrides when the
 // object classifies outcomes, the call budget when the object bounds itself by it, and the
-// shared objects it captures, by identity (the hedge's retry budget). What is the same for
+// shared objects it captures, by identity (the hedge's retry budget, a shared token bucket). What is the same for
 // every object of a suite (its clock, sink and random source) is left out.
 //
 // # Closing
