@@ -21,7 +21,9 @@ type RemoteEnv struct {
 // RemoteFactory builds the fleet-wide Limiter of a rate_limit section with a remote store
 // (cfg.Redis set). key names the bucket: cfg.Shared when set, else the limiter's object name
 // (section.Env.Name): its service ("kyc.v1.OCRService"), or the full method for a method
-// that resolves rate_limit, the classifier or the budget otherwise than its service does. The
+// that resolves rate_limit otherwise than its service does (a rate limit neither classifies
+// outcomes nor bounds itself by the budget: a method that overrides only those shares its
+// service's limiter). The
 // Closer, when not nil, releases what the limiter opened (its own connections); the suite
 // calls it when it closes.
 //
