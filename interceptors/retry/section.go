@@ -88,7 +88,7 @@ func (c Config) Explain() string {
 		if c.MaxAttempts > 1 && float64(c.MaxAttempts) > 1+th.Ratio {
 			// Why the attempts may exceed what the load would bear: the budget, not
 			// max_attempts, bounds the load once failures are common (issue 15).
-			fmt.Fprintf(&b, ", so %s attempts per call (+ the floor) at any failure rate, whatever max_attempts",
+			fmt.Fprintf(&b, ", so at most %s attempts per call (+ the floor) at any failure rate, whatever max_attempts",
 				prose.Float(1+th.Ratio))
 		}
 	case th.MaxTokens > 0:
