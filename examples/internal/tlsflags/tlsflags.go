@@ -157,13 +157,18 @@ var certificateFailures = []string{
 }
 
 // IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
-// certificate made fail. grpc-go says so only in the status message.
+// certificate made fail. grpc-go says so only in the status message, which for a connection
+// it could not make begins "connection error: "; a server's own Unavailable (one about its
+// backend's certificate, say) is not the client's handshake failing.
 func IsCertificateFailure(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != grpccodes.Unavailable {
 		return false
 	}
-	msg := st.Message()
+	msg, ok := strings.CutPrefix(st.Message(), "connection error: ")
+	if !ok {
+		return false
+	}
 	for _, s := range certificateFailures {
 		if strings.Contains(msg, s) {
 			return true

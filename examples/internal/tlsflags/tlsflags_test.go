@@ -135,3 +135,18 @@ func TestFlagErrors(t *testing.T) {
 		t.Error("a server with -tls-ca alone: no error")
 	}
 }
+
+// Regression: a server's own Unavailable whose message names a certificate (its backend's)
+// was taken for the client's handshake failing, and so, under the orchestrator's rule, not
+// retried.
+func TestServersCertificateMessageIsNotAHandshakeFailure(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"backend unavailable: x509: certificate has expired or is not yet valid": false,
+		"tls: bad certificate from the upstream":                                 false,
+		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`: true,
+	} {
+		if got := tlsflags.IsCertificateFailure(status.Error(grpccodes.Unavailable, msg)); got != want {
+			t.Errorf("IsCertificateFailure(Unavailable %q) = %v, want %v", msg, got, want)
+		}
+	}
+}
