@@ -63,6 +63,8 @@ fuzz:
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzSyntaxErrorLine$$' -fuzztime $(FUZZTIME); fi
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzParseServiceConfig$$' -fuzztime $(FUZZTIME); fi
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfig$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzLoadBuilds$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfigBuilds$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./interceptors/ratelimit -run '^$$' -fuzz '^FuzzLocalMatchesRate$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseFailSpec$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminFaults$$' -fuzztime $(FUZZTIME)
