@@ -106,10 +106,13 @@
 // its bucket. Buckets expire lazily when the throttle is next used; no goroutine or timer runs.
 //
 // Recovery is gradual when traffic continues: the requests the throttle rejects still count,
-// so once the service accepts everything again the share let through grows by up to a factor
-// K per window, from 1 − MaxRejectProbability, until accepts catch up; with K = 1.5 that takes
-// about three windows. When traffic stops, the old counts simply expire. Reset empties the
-// window at once (for an operator who knows the service is back).
+// so once the service accepts everything again the share let through grows from
+// 1 − MaxRejectProbability until accepts catch up. The window slides, so the accepts it
+// gathers count at once and the growth compounds: by more than K per window under steady
+// demand (about 1.2-fold for K = 1.1, 2.4-fold for K = 1.5), and with K = 1.5 the throttle is
+// back to p = 0 within about three windows (TestRecoveryPace). When traffic stops, the old
+// counts simply expire. Reset empties the window at once (for an operator who knows the
+// service is back).
 //
 // # Events and errors
 //
