@@ -125,8 +125,9 @@
 //
 //   - ConsecutiveFailures 20. Parallel callers interleave their outcomes, but random failures
 //     are independent whoever reports them, so a run of L arises by chance at a rate of
-//     (1-F)·F^L per outcome: at 100 outcomes/s, 380 times an hour for L = 5 and F = 0.2, and
-//     3e-9 for L = 20 (9e-6 at F = 0.3). Concurrency changes only the outcomes per second, by
+//     (1-F)·F^L per outcome: at 100 outcomes/s, about 90 times an hour for L = 5 and F = 0.2
+//     (the reference's 380 in the table below adds its failure-rate rule), and 3e-9 for
+//     L = 20 (9e-6 at F = 0.3). Concurrency changes only the outcomes per second, by
 //     which those figures scale. A real outage still trips in 20 calls: 0.2 s at that rate.
 //   - The failure rate over 100 calls (fast: 200), judged from 20 (fast: 40), at
 //     FailureRateConfidence 0.999: it trips at 17 failures of 20, 36 of 50, 66 of 100 (fast:
