@@ -13,14 +13,14 @@
 //
 // Take answers at once when a token is free, or when maxWait is 0 (fail fast). Otherwise it
 // reserves the next token and waits for it with one timer, unless the wait would exceed maxWait
-// or outlive the context's deadline, in which case it reserves nothing and answers at once, as
-// x/time/rate's WaitN does:
+// or last until the context's deadline or past it, in which case it reserves nothing and
+// answers at once, as x/time/rate's WaitN does:
 //
 //	| situation                                   | Take returns                             |
 //	| ------------------------------------------- | ---------------------------------------- |
 //	| a token is free                             | Allowed                                  |
 //	| no token, maxWait 0                         | not Allowed, RetryAfter = time to refill |
-//	| next token later than maxWait or deadline   | not Allowed at once, RetryAfter          |
+//	| next token after maxWait, at/after deadline | not Allowed at once, RetryAfter          |
 //	| next token within both                      | Allowed, after waiting for it            |
 //	| the context ends while waiting              | ctx.Err(), the token given back          |
 //	| the context has ended before the take       | ctx.Err(), no token taken                |

@@ -224,7 +224,9 @@ func (l *Local) wait(ctx context.Context, t, maxWait time.Duration) (Decision, e
 		}
 		delay = l.delay(at, t)
 		tooLate := delay > maxWait || at-now > maxAhead
-		if dl, ok := ctx.Deadline(); ok && l.base.Add(t).Add(delay).After(dl) {
+		// A token due at the deadline leaves the call no time: the call would fail with
+		// DeadlineExceeded, counted against the service by the policies above.
+		if dl, ok := ctx.Deadline(); ok && !l.base.Add(t).Add(delay).Before(dl) {
 			tooLate = true
 		}
 		if tooLate {

@@ -92,6 +92,9 @@ func TestLocalWait(t *testing.T) {
 		{name: "max wait too short", maxWait: 50 * time.Millisecond, wantRetryAfter: 100 * time.Millisecond},
 		{name: "deadline too near", maxWait: time.Second, deadline: 50 * time.Millisecond, wantRetryAfter: 100 * time.Millisecond},
 		{name: "within deadline", maxWait: time.Second, deadline: 150 * time.Millisecond, wantWait: true, wantAllowed: true},
+		// The token due at the deadline would leave the call no time (it waited, and then
+		// the timer and the deadline fired together).
+		{name: "token at the deadline", maxWait: time.Second, deadline: 100 * time.Millisecond, wantRetryAfter: 100 * time.Millisecond},
 		{name: "canceled while waiting", maxWait: time.Second, cancel: true, wantWait: true, wantErr: context.Canceled},
 	}
 	for _, tt := range tests {

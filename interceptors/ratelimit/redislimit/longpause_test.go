@@ -33,3 +33,18 @@ func TestLongestProbeIntervalPauses(t *testing.T) {
 		t.Fatalf("%d round trips over 3 takes, want 1: the pause after the first failure holds", n)
 	}
 }
+
+// A token due at the caller's deadline leaves the call no time: Take does not wait for it, as
+// the local bucket does not.
+func TestTokenAtTheDeadlineDoesNotFit(t *testing.T) {
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(100*time.Millisecond))
+	defer cancel()
+	far := now.Add(time.Hour)
+	if fits(ctx, now, 100*time.Millisecond, far) {
+		t.Error("a token due at the deadline fits")
+	}
+	if !fits(ctx, now, 99*time.Millisecond, far) {
+		t.Error("a token due before the deadline does not fit")
+	}
+}

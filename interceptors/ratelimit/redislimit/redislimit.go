@@ -445,7 +445,7 @@ func fits(ctx context.Context, now time.Time, d time.Duration, waitUntil time.Ti
 	if end.After(waitUntil) {
 		return false
 	}
-	if dl, ok := ctx.Deadline(); ok && end.After(dl) {
+	if dl, ok := ctx.Deadline(); ok && !end.Before(dl) { // at the deadline the call has no time
 		return false
 	}
 	return true
