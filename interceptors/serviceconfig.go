@@ -34,10 +34,13 @@ import (
 // per-attempt deadline: the retry step then makes no context of its own for an attempt whose
 // way to grpc cannot wait (breaker, adaptive throttle, a local rate limiter and a bulkhead
 // without a wait; see section.Instant), which saves its context, timer and allocations on
-// every call. The server sees the same deadline. The retry step checks grpc's timeout for the
-// method on every call (ClientConn.GetMethodConfig) and makes its own context whenever it
-// differs: with a service config from the name resolver, which replaces the default, or
-// before the first one applies. A chain with a hedging policy makes its contexts as before.
+// every call. The server sees the same deadline. The retry step reads grpc's timeout for the
+// method from the connection (ClientConn.GetMethodConfig) at most once a second per chain,
+// connection and method while it is set, and every call while it is not, and makes its own
+// context whenever it differs: before the first service config applies, or with one from the
+// name resolver, which replaces the default (followed within that second: until then the
+// attempts may go by the timeout read before). A chain with a hedging policy, and a suite
+// with a clock of its own (WithClock), make their contexts as before.
 //
 // A unary call made with retry.Disable makes one attempt, which grpc then ends at the timeout
 // too. Interceptors placed after the suite run before grpc starts its timer: a wait of theirs
