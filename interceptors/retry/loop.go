@@ -176,6 +176,11 @@ func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed fun
 	case ctx.Err() != nil:
 		return 0, observe.ReasonDeadline, false
 	}
+	// The caller's deadline may have passed before its timer fired (timers fire in goroutines
+	// of their own): told from the time, as the declared deadline and the budget are.
+	if dl, ok := ctx.Deadline(); ok && !now.Before(dl) {
+		return 0, observe.ReasonDeadline, false
+	}
 	if reason := l.b.over(now); reason != "" {
 		return 0, reason, false
 	}
