@@ -23,7 +23,8 @@ type Config struct {
 	// samples, so that it stays below latency spikes even when they are more common than
 	// 1-Percentile (see the package documentation). At least 1; 0 means 3.
 	MedianMultiple float64 `yaml:"median_multiple" json:"median_multiple" zero:"is below 1"`
-	// MinDelay is the floor of the adaptive delay. 0 means 1ms.
+	// MinDelay is the floor of the adaptive delay. 0 means 1ms, or MaxDelay when that is
+	// shorter.
 	MinDelay time.Duration `yaml:"min_delay" json:"min_delay" zero:"is not positive (leave it out for the default 1ms)"`
 	// MaxDelay is the ceiling of the adaptive delay. 0 means none.
 	MaxDelay time.Duration `yaml:"max_delay" json:"max_delay"`

@@ -54,3 +54,14 @@ func TestExplainSaysWhoIsHedged(t *testing.T) {
 		t.Errorf("idempotent: Explain() = %q, want it to end \"; idempotent\"", got)
 	}
 }
+
+// TestNormalizeMinDelayUnderMaxDelay pins min_delay's default under a max_delay shorter than
+// it: the max_delay, which Validate would refuse to see exceeded.
+func TestNormalizeMinDelayUnderMaxDelay(t *testing.T) {
+	if got := hedge.Normalize(hedge.Config{MaxDelay: 500 * time.Microsecond}).MinDelay; got != 500*time.Microsecond {
+		t.Errorf("MinDelay = %v, want max_delay's 500µs", got)
+	}
+	if got := hedge.Normalize(hedge.Config{}).MinDelay; got != hedge.DefaultMinDelay {
+		t.Errorf("MinDelay = %v, want %v", got, hedge.DefaultMinDelay)
+	}
+}

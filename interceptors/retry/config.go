@@ -31,7 +31,8 @@ type Config struct {
 	MaxAttempts int `yaml:"max_attempts" json:"max_attempts" zero:"is below 1"`
 	// InitialBackoff is the delay before the first retry, before jitter. 0 means 100ms.
 	InitialBackoff time.Duration `yaml:"initial_backoff" json:"initial_backoff" zero:"is not positive (leave it out for the default 100ms)"`
-	// MaxBackoff caps every delay, jitter included. 0 means 10s.
+	// MaxBackoff caps every delay, jitter included. 0 means 10s, or InitialBackoff when that
+	// is longer (a 20s initial backoff means a 20s ceiling).
 	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff" zero:"is not positive (leave it out for the default 10s)"`
 	// Multiplier grows the delay after each retry. 0 means 2.
 	Multiplier float64 `yaml:"multiplier" json:"multiplier" zero:"is below 1"`
@@ -89,7 +90,7 @@ type RetryBudgetConfig struct {
 	// (so at least 0.0005). 0: no token bucket.
 	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
 	// TokenRatio is what each success puts back, in (0, MaxTokens], counted in thousandths of
-	// a token (so at least 0.0005). 0 means 0.1.
+	// a token (so at least 0.0005). 0 means 0.1, or MaxTokens when that is smaller.
 	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio" zero:"is not positive (leave it out for the default 0.1)"`
 	// Ratio is the ratio budget's share: retries and hedges per call over the window, in
 	// (0, 10]. 0: no ratio budget.

@@ -101,3 +101,19 @@ func TestExhaustedReasonOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestNormalizeDefaultsThatFollowOtherFields pins the defaults of Config's fields that depend
+// on another field: max_backoff is never below initial_backoff, token_ratio never above
+// max_tokens.
+func TestNormalizeDefaultsThatFollowOtherFields(t *testing.T) {
+	got := retry.Normalize(retry.Config{InitialBackoff: 20 * time.Second, Throttle: retry.RetryBudgetConfig{MaxTokens: 0.05}})
+	if got.MaxBackoff != 20*time.Second {
+		t.Errorf("MaxBackoff = %v, want the 20s initial backoff", got.MaxBackoff)
+	}
+	if got.Throttle.TokenRatio != 0.05 {
+		t.Errorf("TokenRatio = %v, want max_tokens' 0.05", got.Throttle.TokenRatio)
+	}
+	if got := retry.Normalize(retry.Config{}); got.MaxBackoff != retry.DefaultMaxBackoff {
+		t.Errorf("MaxBackoff = %v, want %v", got.MaxBackoff, retry.DefaultMaxBackoff)
+	}
+}
