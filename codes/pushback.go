@@ -24,9 +24,9 @@ type Pushback struct {
 	Stop bool
 }
 
-// maxPushback bounds a RetryInfo delay so that absurd values cannot overflow time.Duration.
-// A trailer cannot exceed it: its largest valid value, math.MaxInt32 ms, is about 24.9 days,
-// and ParsePushbackValue refuses anything larger.
+// maxPushback bounds a pushback delay so that absurd values cannot overflow time.Duration: a
+// RetryInfo delay, and a trailer's, whose largest valid value, math.MaxInt32 ms (about 24.9
+// days; ParsePushbackValue refuses anything larger), is above it too.
 const maxPushback = 24 * time.Hour
 
 // ParsePushback reads the grpc-retry-pushback-ms trailer from md. It never panics: anything that

@@ -119,7 +119,9 @@
 // chain without a retry section has no retry step, observed or not (the suite then emits the
 // AttemptFinished of its one attempt itself). A call that panics (its invoker, a policy or a
 // sink of the program's) ends without CallFinished: the panic goes on, after the suite has
-// released what the call held.
+// released what the call held. So does a stream that ends while no RecvMsg or SendMsg of its
+// caller runs (its caller gave it up, or grpc ended it unread): the suite cannot tell how it
+// ended.
 //
 // A Suite is safe for concurrent use.
 package interceptors

@@ -151,7 +151,7 @@
 // Hedging sends the same request more than once, possibly all of them to completion. A method
 // is hedged only when its descriptor declares idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT
 // (FaceMatchService.Compare, OCRService.Extract, LivenessService.Check), or when
-// Config.Idempotent is set; WithIdempotent overrides both, per policy or per call. Any other
+// Config.Idempotent is set; the CallOption WithIdempotent overrides both for one call. Any other
 // method (KYCService.Verify) goes straight to the invoker: one attempt, no timer, no event,
 // no sample. So does a call with Disable.
 //

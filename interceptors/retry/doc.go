@@ -50,8 +50,8 @@
 // # Idempotency
 //
 // By default a method is retried only when its descriptor declares idempotency_level
-// NO_SIDE_EFFECTS or IDEMPOTENT, or when Config.Idempotent is set (WithIdempotent overrides
-// both, per policy or per call). Any other method (KYCService.Verify) is never retried by
+// NO_SIDE_EFFECTS or IDEMPOTENT, or when Config.Idempotent is set; the CallOption
+// WithIdempotent overrides both for one call. Any other method (KYCService.Verify) is never retried by
 // this package. A retry of such a method would be safe only if the request provably never
 // left the client, and nothing the client API returns proves that: an Unavailable may come
 // before or after the server received the request. The one case that is provable — the
