@@ -14,7 +14,7 @@ import (
 // then lay in the past: no pause held, and every call asked Redis, the opposite of what so
 // long an interval asks for. No Redis is needed: nothing listens on the address.
 func TestLongestProbeIntervalPauses(t *testing.T) {
-	addr := closedAddr(t)
+	addr := deadAddr(t)
 	cfg := ratelimit.Config{Rate: 1, Redis: &ratelimit.RedisConfig{Addr: addr, Timeout: time.Second}}
 	c := clocktest.New(time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 	l, err := New("kyc.v1.OCRService", cfg, WithClock(c), WithProbeInterval(math.MaxInt64))

@@ -129,16 +129,6 @@ func launch(bin string) (*server, error) {
 	return nil, err
 }
 
-// closedAddr returns a local address nothing listens on: every dial to it is refused.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-}
-
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

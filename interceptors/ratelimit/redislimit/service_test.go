@@ -16,7 +16,7 @@ import (
 // wrote service="" while the ratelimit policy's rejections of the same calls named the service.
 // WithService still sets another name. No Redis is needed: nothing listens on the address.
 func TestDegradedEventsNameTheLimitersService(t *testing.T) {
-	addr := closedAddr(t)
+	addr := deadAddr(t)
 	cfg := ratelimit.Config{Rate: 1, Redis: &ratelimit.RedisConfig{Addr: addr, Timeout: time.Second}}
 	for name, tc := range map[string]struct {
 		opts []Option
