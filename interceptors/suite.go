@@ -284,6 +284,10 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	// Deferred before the unlock, so that it runs after it: the retired objects' levels are
+	// read, and their events sent, outside s.mu, as Levels reads them.
+	var retired []observe.LevelSource
+	defer func() { s.reportRetired(retired) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -310,8 +314,34 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	t.commit()
 	s.state.Store(st)
+	s.objs.Each(func(k objcache.Key, b section.Built) bool {
+		if src, ok := b.Object.(observe.LevelSource); ok && !st.mayUse(k) {
+			retired = append(retired, src)
+		}
+		return true
+	})
 	s.objs.Prune(st.mayUse)
 	return nil
+}
+
+// reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
+// reload retired (Prune forgot), named as its first level reading names it.
+func (s *Suite) reportRetired(retired []observe.LevelSource) {
+	if len(retired) == 0 || s.o.sink == nil {
+		return
+	}
+	now := s.clk.Now()
+	for _, src := range retired {
+		var l observe.Level
+		read := false
+		src.Levels(func(lv observe.Level) bool {
+			l, read = lv, true
+			return false
+		})
+		if read {
+			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: now, Service: l.Service, Method: l.Method, Policy: l.Policy})
+		}
+	}
 }
 
 // mayUse reports whether a chain under st can use the object k: its section is on for the

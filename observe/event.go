@@ -7,6 +7,10 @@
 //
 // A sink that records a method's events faster with state of its own per method implements
 // Scoper: a suite asks it for a sink per chain, once, and sends the chain's calls' events there.
+//
+// Events say what happened, levels (LevelSource) how things stand. A consumer that keeps a
+// state from events in place of a level (promobs a breaker's last state, for a breaker no
+// source reads) drops it at the object's Retired: a suite's reload no longer uses the object.
 package observe
 
 import (
@@ -82,6 +86,16 @@ const (
 	// (the new limit), Reason (the algorithm: aimd, gradient), Duration (the latency sample
 	// that moved it).
 	LimitChanged
+	// Retired: a suite's reload retired a policy object whose levels the suite's Levels read
+	// (a breaker, a bulkhead, an adaptive throttle): no chain of the configuration now in
+	// force can use it, so Levels no longer reads it, and what its events said of it (a
+	// breaker's last state) is stale. Policy (the object's: PolicyBreaker, PolicyBulkhead,
+	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for
+	// an object that serves a whole service). The suite sends it to its own sink
+	// (WithObserver), once per object, after the reload took effect; an object the reload
+	// replaced by another of the same name is not retired. Calls still in flight through
+	// the object may send events of it after its Retired.
+	Retired
 )
 
 var kindNames = [...]string{
@@ -97,6 +111,7 @@ var kindNames = [...]string{
 	HedgeSent:           "hedge_sent",
 	HedgeWon:            "hedge_won",
 	LimitChanged:        "limit_changed",
+	Retired:             "retired",
 }
 
 // String returns the kind's snake_case name.

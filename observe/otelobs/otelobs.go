@@ -130,11 +130,17 @@ func New(opts ...Option) *Tracer {
 var _ observe.Sink = (*Tracer)(nil)
 
 // Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
-// each breaker, read when a breaker rejects a call. Other events are ignored here; a call's
-// own events reach the call's recorder through observe.WithCallSink.
+// each breaker, read when a breaker rejects a call, and forgets it when a reload retires the
+// breaker (observe.Retired). Other events are ignored here; a call's own events reach the
+// call's recorder through observe.WithCallSink.
 func (t *Tracer) Observe(e observe.Event) {
-	if e.Kind == observe.BreakerStateChanged {
+	switch e.Kind {
+	case observe.BreakerStateChanged:
 		t.breakers.Store(e.Service+"\x00"+e.Method, e.To)
+	case observe.Retired:
+		if e.Policy == observe.PolicyBreaker {
+			t.breakers.Delete(e.Service + "\x00" + e.Method)
+		}
 	}
 }
 

@@ -230,6 +230,15 @@ func (l *levels) breakerChanged(service, method, to string) {
 	l.mu.Unlock()
 }
 
+// breakerRetired forgets the state the events of a breaker a suite's reload retired
+// (observe.Retired) said: no source reads it any more, and its last event would stand in for
+// it for good.
+func (l *levels) breakerRetired(service, method string) {
+	l.mu.Lock()
+	delete(l.lastState, breakerKey{service, method})
+	l.mu.Unlock()
+}
+
 // Describe implements prometheus.Collector.
 func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.stateDesc

@@ -435,6 +435,10 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.BreakerStateChanged:
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
 		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To)
+	case observe.Retired:
+		if e.Policy == observe.PolicyBreaker {
+			m.levels.breakerRetired(m.service(e.Service), m.method(e.Method))
+		}
 	case observe.Rejected:
 		m.rejectionCache.getBounded(m, rejectionKey{e.Service, e.Policy, e.Reason}, boundRejection, newRejectionCounter).Inc()
 	case observe.FallbackServed:

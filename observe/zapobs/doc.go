@@ -25,6 +25,7 @@
 //	| HedgeSent           | debug | hedge sent            | service, method, attempt, reason, after                 |
 //	| HedgeWon            | debug | hedge won             | service, method, attempt, code, duration                |
 //	| LimitChanged        | info  | concurrency limit changed | service, [method], limit, algorithm, latency        |
+//	| Retired             | info  | policy object retired | service, [method], policy                               |
 //
 // * warn for a change to open or forced_open: the line that explains the rejections that
 // follow it, kept at least as visible as they are (WithLevel sets every transition's level).
@@ -41,7 +42,9 @@
 // one: the bulkhead's own method for the bulkhead of one method (whose service is then its
 // method's, so that its line is told from its service's bulkhead's), else the method of the
 // call whose sample moved the limit. A LimiterDegraded line carries method when the event
-// names one; a fleet-wide limiter's (redislimit) names its service alone.
+// names one; a fleet-wide limiter's (redislimit) names its service alone. A Retired line (a
+// suite's reload retired a breaker, a bulkhead or an adaptive throttle) carries method for the
+// object of one method.
 //
 // A service or method name longer than observe.MaxKeptName (1024 bytes; a proxy forwards the
 // :path it is sent, which may be megabytes long) is written clipped (observe.Clip): its first

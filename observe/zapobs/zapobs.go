@@ -20,6 +20,7 @@ const (
 	MsgHedgeSent        = "hedge sent"
 	MsgHedgeWon         = "hedge won"
 	MsgLimitChanged     = "concurrency limit changed"
+	MsgRetired          = "policy object retired"
 )
 
 // line is one row of the table in the package documentation.
@@ -43,6 +44,7 @@ var lines = [...]line{
 	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent, []field{fService, fMethod, fAttempt, fReason, fAfter}},
 	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon, []field{fService, fMethod, fAttempt, fCode, fDuration}},
 	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fScopedMethod, fLimit, fAlgorithm, fLatency}},
+	{observe.Retired, zapcore.InfoLevel, MsgRetired, []field{fService, fScopedMethod, fPolicy}},
 }
 
 // maxFields is the most fields a line has.

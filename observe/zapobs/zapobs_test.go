@@ -192,6 +192,20 @@ func TestLines(t *testing.T) {
 				{"latency", 30 * time.Millisecond}},
 		},
 		{
+			name: "breaker retired",
+			event: with(full(observe.Retired), func(e *observe.Event) {
+				e.Method, e.Policy = "", observe.PolicyBreaker
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "policy object retired",
+			wantFields: []field{{"service", ocr}, {"policy", "breaker"}},
+		},
+		{
+			name:      "method bulkhead retired",
+			event:     with(full(observe.Retired), func(e *observe.Event) { e.Policy = observe.PolicyBulkhead }),
+			wantLevel: zapcore.InfoLevel, wantMsg: "policy object retired",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"policy", "bulkhead"}},
+		},
+		{
 			// A method's bulkhead names its service and its method: the line keeps them apart
 			// from its service's bulkhead's.
 			name: "method limit changed",
@@ -252,7 +266,7 @@ func TestNoUndocumentedFields(t *testing.T) {
 	for k := observe.Kind(0); k < 20; k++ {
 		s.Observe(full(k))
 	}
-	if got, want := logs.Len(), 12; got != want {
+	if got, want := logs.Len(), 13; got != want {
 		t.Fatalf("lines = %d; want one per known kind, %d", got, want)
 	}
 	e := full(0)

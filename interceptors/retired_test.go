@@ -1,0 +1,87 @@
+package interceptors_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+)
+
+// A reload reports each level object it retires (observe.Retired), named as its levels name
+// it, once, after the reload; not an object it keeps or replaces under the same name, and
+// nothing for a configuration it refuses.
+func TestReloadReportsRetiredObjects(t *testing.T) {
+	const svc = "test.v1.Retire"
+	cfg := func(methodBulkhead int) *config.Config {
+		m := config.Method{}
+		if methodBulkhead > 0 {
+			m.Overrides.Bulkhead = config.Set(bulkhead.Config{MaxConcurrent: methodBulkhead}, "max_concurrent")
+		}
+		return &config.Config{
+			Profiles: map[string]config.Profile{"p": {
+				Breaker:  &breaker.Config{ConsecutiveFailures: 3},
+				Bulkhead: &bulkhead.Config{MaxConcurrent: 4},
+			}},
+			Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": m}}},
+		}
+	}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg(2), interceptors.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inv := &testkit.CountingInvoker{}
+	if err := s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke); err != nil {
+		t.Fatal(err)
+	}
+
+	// The method's bulkhead changes: replaced, not retired.
+	if err := s.Reload(cfg(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Events(observe.Retired); len(got) != 0 {
+		t.Fatalf("a reload that replaced an object reported %+v retired", got)
+	}
+	// A refused configuration retires nothing.
+	bad := cfg(0)
+	bad.Services[svc].Methods["Do"] = config.Method{Overrides: config.Overrides{Bulkhead: config.Set(bulkhead.Config{MaxConcurrent: -1}, "max_concurrent")}}
+	if err := s.Reload(bad); err == nil {
+		t.Fatal("a bulkhead of -1 slots was accepted")
+	}
+	if got := rec.Events(observe.Retired); len(got) != 0 {
+		t.Fatalf("a refused reload reported %+v retired", got)
+	}
+	// The method's own bulkhead goes.
+	if err := s.Reload(cfg(0)); err != nil {
+		t.Fatal(err)
+	}
+	want := []observe.Event{{Kind: observe.Retired, Service: svc, Method: "/" + svc + "/Do", Policy: observe.PolicyBulkhead}}
+	check := func(when string) {
+		t.Helper()
+		got := rec.Events(observe.Retired)
+		if len(got) != len(want) {
+			t.Fatalf("%s: retired %+v, want %+v", when, got, want)
+		}
+		for i := range got {
+			g := got[i]
+			if g.Service != want[i].Service || g.Method != want[i].Method || g.Policy != want[i].Policy || g.Time.IsZero() {
+				t.Errorf("%s: retired %+v, want %+v at a time", when, g, want[i])
+			}
+		}
+	}
+	check("after the method's bulkhead went")
+	// The service goes: its breaker and bulkhead, in the cache's order (section, then name).
+	if err := s.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want,
+		observe.Event{Service: svc, Policy: observe.PolicyBreaker},
+		observe.Event{Service: svc, Policy: observe.PolicyBulkhead})
+	check("after the service went")
+}
