@@ -330,17 +330,21 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	fp := objcache.Fingerprint{
 		Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: sec.Deps(env, v),
 	}
-	equal := func(a, b any) bool {
+	return t.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, valuesEqual(sec), sec.Refresh(),
+		func(replacing bool, onClose func(func() error)) (section.Built, error) {
+			env.Replacing, env.OnClose = replacing, onClose
+			return sec.Build(env, v)
+		})
+}
+
+// valuesEqual compares two values of section sec, as an object's fingerprint does.
+func valuesEqual(sec section.Section) func(a, b any) bool {
+	return func(a, b any) bool {
 		if a == nil || b == nil { // an Always section that is off
 			return a == nil && b == nil
 		}
 		return sec.Equal(a, b)
 	}
-	return t.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, equal, sec.Refresh(),
-		func(replacing bool, onClose func(func() error)) (section.Built, error) {
-			env.Replacing, env.OnClose = replacing, onClose
-			return sec.Build(env, v)
-		})
 }
 
 // deadliner is a step that can declare its deadline to an attempt loop right after it,

@@ -314,14 +314,46 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	t.commit()
 	s.state.Store(st)
+	// Forgotten: the objects no chain under st can use, and the objects Levels reads that a
+	// chain under st would replace (their settings changed): a chain built on a first call,
+	// which this reload did not rebuild, takes its new one at its next build, and until then
+	// Levels would read the old one.
+	drop := map[objcache.Key]bool{}
 	s.objs.Each(func(k objcache.Key, b section.Built) bool {
-		if src, ok := b.Object.(observe.LevelSource); ok && !st.mayUse(k) {
+		src, level := b.Object.(observe.LevelSource)
+		if st.mayUse(k) && (!level || s.holdsLocked(st, k)) {
+			return true
+		}
+		drop[k] = true
+		if level {
 			retired = append(retired, src)
 		}
 		return true
 	})
-	s.objs.Prune(st.mayUse)
+	s.objs.Prune(func(k objcache.Key) bool { return !drop[k] })
 	return nil
+}
+
+// holdsLocked reports whether the object cached under k is one a chain under st would get:
+// the fingerprint it was built from has the section's value, and the classifier and budget
+// where the object uses them, as st resolves them for its name (mayUse must hold). The shared
+// objects it captures (Deps), which only a build can tell, count as unchanged. s.mu must be
+// held.
+func (s *Suite) holdsLocked(st *state, k objcache.Key) bool {
+	fp, ok := s.objs.Fingerprint(k)
+	sec, found := section.Lookup(k.Section)
+	if !ok || !found {
+		return true
+	}
+	var mp config.Policy
+	if strings.HasPrefix(k.Name, "/") {
+		mp = st.cfg.Resolve(k.Name)
+	} else {
+		mp = st.cfg.ResolveService(k.Name)
+	}
+	v := mp.Value(k.Section)
+	now := objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: fp.Deps}
+	return fp.Same(now, valuesEqual(sec))
 }
 
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
@@ -407,9 +439,13 @@ func objectsOf[T any](s *Suite) map[string]T {
 	return out
 }
 
-// Levels implements observe.LevelSource: it reads the levels of the suite's policy objects
-// (breaker states, bulkhead slots, throttle probabilities), those that serve the
-// configuration in force and those kept from earlier ones, live.
+// Levels implements observe.LevelSource: it reads live the levels of the suite's policy
+// objects (breaker states, bulkhead slots, throttle probabilities) that the configuration in
+// force uses or may use: those of its chains, and those kept from earlier configurations for
+// the chains it builds on a method's first call, while their settings hold. From a reload on,
+// an object it changed or removed is no longer read (the reload reports it: observe.Retired);
+// the new object of a chain built on a first call is read once the chain is built, at the
+// method's next call.
 func (s *Suite) Levels(yield func(observe.Level) bool) {
 	var srcs observe.LevelSources
 	s.mu.Lock()

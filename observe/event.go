@@ -88,8 +88,9 @@ const (
 	LimitChanged
 	// Retired: a suite's reload retired a policy object whose levels the suite's Levels read
 	// (a breaker, a bulkhead, an adaptive throttle): no chain of the configuration now in
-	// force can use it, so Levels no longer reads it, and what its events said of it (a
-	// breaker's last state) is stale. Policy (the object's: PolicyBreaker, PolicyBulkhead,
+	// force can use it (its section is off there, or its settings changed, and a chain built
+	// later gets a new object), so Levels no longer reads it, and what its events said of it
+	// (a breaker's last state) is stale. Policy (the object's: PolicyBreaker, PolicyBulkhead,
 	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for
 	// an object that serves a whole service). The suite sends it to its own sink
 	// (WithObserver), once per object, after the reload took effect; an object the reload

@@ -232,6 +232,15 @@ func (c *Cache[V]) Prune(keep func(Key) bool) {
 	}
 }
 
+// Fingerprint returns the fingerprint the object cached under k was built from, if one is.
+func (c *Cache[V]) Fingerprint(k Key) (Fingerprint, bool) {
+	e, ok := c.entries[k]
+	if !ok {
+		return Fingerprint{}, false
+	}
+	return e.fp, true
+}
+
 // Len returns the number of cached objects.
 func (c *Cache[V]) Len() int { return len(c.entries) }
 
