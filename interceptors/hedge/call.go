@@ -473,10 +473,11 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 	case !v.Class.Retryable():
 		c.winner, c.winErr, c.winV = n, err, v
 		if n > 1 {
+			// A hedge that decides the call won it, with any fatal outcome (a server
+			// fault, a Canceled of the server's): only a hedge beaten by an attempt sent
+			// before it is charged to the allowance.
 			c.winReply = reply
-			if v.Class == codes.Success || v.Class == codes.Business {
-				c.m.hedges.refund() // a hedge that won: what hedging is for
-			}
+			c.m.hedges.refund()
 		}
 		c.closeLocked()
 	default:
