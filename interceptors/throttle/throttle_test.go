@@ -365,3 +365,23 @@ func TestNoRejectionAtExactlyKTimesAccepts(t *testing.T) {
 		}
 	}
 }
+
+// An outcome leaves the window once Window has passed since it was recorded, also for a
+// Window that is not a whole multiple of 20 ns (it used to count up to 19 ns longer).
+func TestOutcomeLeavesAfterWindow(t *testing.T) {
+	const d = time.Second + 1
+	clk := clocktest.New(time.Time{})
+	th, err := New("pkg.Svc", Config{Window: d}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.Record(codes.Verdict{Class: codes.Success})
+	clk.Advance(d - 1)
+	if r, _ := th.Counts(); r != 1 {
+		t.Fatalf("%d requests 1 ns before the window passed, want 1", r)
+	}
+	clk.Advance(1)
+	if r, a := th.Counts(); r != 0 || a != 0 {
+		t.Fatalf("counts %d, %d once the window %v passed since the outcome, want 0, 0", r, a, d)
+	}
+}

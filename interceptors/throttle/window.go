@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"math/bits"
 	"sync"
 	"time"
 
@@ -17,13 +18,15 @@ type bucket struct {
 }
 
 // window counts requests and accepts over the last numBuckets epochs, an epoch being a
-// width-long stretch of time since the throttle's origin. It keeps running totals, so reading
-// it costs no scan, and expires buckets lazily as the clock moves. It is safe for concurrent
+// twentieth of the window's duration d since the throttle's origin: epoch k starts at k·d/20
+// rounded up to the nanosecond, so that numBuckets epochs span d exactly, whatever d. It
+// keeps running totals, so reading it costs no scan, and expires buckets lazily as the clock
+// moves. It is safe for concurrent
 // use (a short mutex: measured against a lock-free window of per-bucket atomic words, it was
 // faster serially and under contention, see BenchmarkAllowRecord) and never allocates after
 // newWindow.
 type window struct {
-	width int64 // Nanoseconds per epoch.
+	d uint64 // The window's duration, in nanoseconds: numBuckets epochs.
 
 	mu                sync.Mutex
 	head              int64              // Guarded by mu: the newest epoch seen.
@@ -32,12 +35,18 @@ type window struct {
 }
 
 func newWindow(d time.Duration) *window {
-	return &window{width: max((int64(d)+numBuckets-1)/numBuckets, 1)}
+	return &window{d: uint64(max(d, numBuckets))}
 }
 
-// epoch returns the epoch of elapsed time since the origin. A clock that reads before the
-// origin is read as the origin.
-func (w *window) epoch(elapsed time.Duration) int64 { return max(int64(elapsed), 0) / w.width }
+// epoch returns the epoch of elapsed time since the origin: elapsed·20/d, in 128 bits so that
+// no elapsed time overflows (the high word, below 20, is below d, and the quotient below
+// 2^63). A clock that reads before the origin is read as the origin. An epoch of a whole
+// twentieth rounded up would make the window up to 19 ns longer than d.
+func (w *window) epoch(elapsed time.Duration) int64 {
+	hi, lo := bits.Mul64(uint64(max(elapsed, 0)), numBuckets)
+	e, _ := bits.Div64(hi, lo, w.d)
+	return int64(e)
+}
 
 // add counts one request at epoch e, and one accept when accepted. A request from an epoch
 // older than the newest seen (a caller that read the clock earlier than another) counts in the

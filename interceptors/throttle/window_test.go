@@ -1,22 +1,30 @@
 package throttle
 
 import (
+	"math"
 	"testing"
 	"time"
 )
 
 func TestWindowShape(t *testing.T) {
 	tests := []struct {
-		d         time.Duration
-		wantWidth int64
+		d       time.Duration
+		elapsed time.Duration
+		want    int64
 	}{
-		{d: 2 * time.Minute, wantWidth: int64(6 * time.Second)},
-		{d: time.Second, wantWidth: int64(50 * time.Millisecond)},
-		{d: time.Second + 1, wantWidth: int64(50*time.Millisecond) + 1}, // Rounded up: the buckets cover d.
+		{d: 2 * time.Minute, elapsed: 6*time.Second - 1, want: 0},
+		{d: 2 * time.Minute, elapsed: 6 * time.Second, want: 1},
+		{d: time.Second, elapsed: 50 * time.Millisecond, want: 1},
+		// Epoch 1 of a window of 1s+1ns starts at 50ms+1ns (rounded up), epoch 20 at 1s+1ns.
+		{d: time.Second + 1, elapsed: 50 * time.Millisecond, want: 0},
+		{d: time.Second + 1, elapsed: 50*time.Millisecond + 1, want: 1},
+		{d: time.Second + 1, elapsed: time.Second, want: 19},
+		{d: time.Second + 1, elapsed: time.Second + 1, want: 20},
+		{d: time.Second, elapsed: math.MaxInt64, want: math.MaxInt64 / int64(50*time.Millisecond)},
 	}
 	for _, tt := range tests {
-		if w := newWindow(tt.d); w.width != tt.wantWidth {
-			t.Errorf("newWindow(%v).width = %d, want %d", tt.d, w.width, tt.wantWidth)
+		if e := newWindow(tt.d).epoch(tt.elapsed); e != tt.want {
+			t.Errorf("newWindow(%v).epoch(%v) = %d, want %d", tt.d, tt.elapsed, e, tt.want)
 		}
 	}
 }
@@ -61,5 +69,33 @@ func TestWindowClockBeforeOrigin(t *testing.T) {
 	}
 	if e := w.epoch(59 * time.Second); e != 59 {
 		t.Fatalf("epoch(59s) = %d, want 59", e)
+	}
+}
+
+// The package documentation: an outcome counts for between 95 % and 100 % of Window after it
+// was recorded. A window that is not a whole multiple of 20 ns used to be cut into buckets of
+// its twentieth rounded up, so that the 20 buckets spanned up to 19 ns more than Window and an
+// outcome recorded at a bucket's start still counted a whole Window after it.
+func TestWindowLifetimeWithinWindow(t *testing.T) {
+	for _, d := range []time.Duration{time.Second, time.Second + 1, time.Second + 7, time.Second + 19, 2*time.Minute + 13, time.Hour - 1} {
+		w := newWindow(d)
+		tw := d / numBuckets
+		for _, at := range []time.Duration{0, 1, tw - 1, tw, tw + 1, 37*tw + 5, 1234567 * tw, 1<<62 + 3} {
+			e := w.epoch(at)
+			// leave is the first time whose epoch is numBuckets past at's: the outcome
+			// recorded at at has left the window by then, and counts until just before.
+			lo, hi := at, at+2*d
+			for lo < hi {
+				mid := lo + (hi-lo)/2
+				if w.epoch(mid) >= e+numBuckets {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			if life := lo - at; life > d || 20*life < 19*d {
+				t.Errorf("window %v: an outcome recorded at %v counts for %v, want within [95 %%, 100 %%] of the window", d, at, life)
+			}
+		}
 	}
 }
