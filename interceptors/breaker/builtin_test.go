@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,5 +211,48 @@ func TestBuiltinOutageTripsFast(t *testing.T) {
 			}
 			t.Logf("opened after %d outcomes at 100%%", n)
 		})
+	}
+}
+
+// The probe schedule of the built-in ml breaker, as the package documentation gives it: an
+// outage is probed 0.75, 2.25, 5.25, 11.25, 23.25 and 47.25 s after the trip, then every 30 s;
+// one of 5 s from the trip is over at the third probe, 5.25 s after the trip.
+func TestBuiltinOutageProbeSchedule(t *testing.T) {
+	const step = 250 * time.Millisecond // every probe time is a multiple of it
+	for _, outage := range []time.Duration{5 * time.Second, time.Hour} {
+		b, clk := builtinBreaker(t, "ml")
+		for b.State() == breaker.Closed {
+			p, err := b.Allow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Record(codes.Transient)
+		}
+		trip := clk.Now()
+		var probes []time.Duration
+		for len(probes) < 8 && b.State() != breaker.Closed {
+			clk.Advance(step)
+			p, err := b.Allow()
+			if err != nil {
+				continue
+			}
+			since := clk.Now().Sub(trip)
+			probes = append(probes, since)
+			if since < outage {
+				p.Record(codes.Transient)
+			} else {
+				p.Record(codes.Success)
+			}
+		}
+		want := []time.Duration{750 * time.Millisecond, 2250 * time.Millisecond, 5250 * time.Millisecond}
+		if outage == time.Hour {
+			want = append(want, 11250*time.Millisecond, 23250*time.Millisecond, 47250*time.Millisecond, 77250*time.Millisecond, 107250*time.Millisecond)
+		}
+		if !slices.Equal(probes, want) {
+			t.Errorf("outage of %v: probes %v after the trip, want %v", outage, probes, want)
+		}
+		if closed := b.State() == breaker.Closed; closed != (outage < time.Hour) {
+			t.Errorf("outage of %v: state %v after the probes", outage, b.State())
+		}
 	}
 }
