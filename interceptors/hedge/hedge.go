@@ -129,13 +129,18 @@ type Policy struct {
 	// others, made once.
 	learnt atomic.Int64
 	others atomic.Pointer[estimator]
+
+	// unkept is the hedge allowance of the names too long to be kept, whose methodInfo is
+	// made on every call: they share it, as they share a learnt delay.
+	unkept allowance
 }
 
 // methodInfo is what the policy knows of one full method name.
 type methodInfo struct {
 	attempt.Method
 	est    *estimator // nil when the delay is fixed
-	hedges allowance  // see MaxHedgeShare
+	hedges *allowance // see MaxHedgeShare: own, or the Policy's unkept
+	own    allowance
 }
 
 // New returns a hedging policy for cfg, with the zero fields of cfg set to their defaults.
@@ -155,6 +160,7 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		s:     settings{Base: attempt.NewBase()},
 	}
 	p.replay = cfg.ReplayBufferBytes
+	p.unkept.milli.Store(burstMilli)
 	for _, o := range opts {
 		p.s.apply(o)
 	}
@@ -192,7 +198,13 @@ func (p *Policy) newMethod(name string) *methodInfo {
 	if !p.fixed {
 		m.est = p.estimatorFor(name)
 	}
-	m.hedges.milli.Store(burstMilli)
+	if grpcmethod.Keepable(name) {
+		m.hedges = &m.own
+		m.own.milli.Store(burstMilli)
+	} else {
+		// Made on every call: a fresh allowance would let every call of the name hedge.
+		m.hedges = &p.unkept
+	}
 	return m
 }
 
