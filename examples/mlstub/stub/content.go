@@ -88,9 +88,9 @@ func documentImage(seed int64, readable, expired bool) []byte {
 }
 
 // Frames returns n fake video frames of the person seed. Liveness answers LIVE for frames built
-// with live true and SPOOF for frames built with live false.
+// with live true and SPOOF for frames built with live false. For n below 1 it returns no frame.
 func Frames(seed int64, n int, live bool) [][]byte {
-	out := make([][]byte, n)
+	out := make([][]byte, max(n, 0))
 	for i := range out {
 		out[i] = buildImage("frame", seed, map[string]string{
 			"index": strconv.Itoa(i), "face": "1", "live": flag01(live),

@@ -234,3 +234,20 @@ func TestReadTagsIgnoresForeignBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestFramesNegativeCount: Frames has no error to return, and a negative count panicked (make
+// with a negative length). Below 1 it returns no frame, as documented.
+func TestFramesNegativeCount(t *testing.T) {
+	for _, n := range []int{0, -1, -1 << 62} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Frames(1, %d, true): panic %v", n, p)
+				}
+			}()
+			if f := Frames(1, n, true); len(f) != 0 {
+				t.Errorf("Frames(1, %d, true) = %d frames, want none", n, len(f))
+			}
+		}()
+	}
+}

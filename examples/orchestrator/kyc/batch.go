@@ -49,7 +49,7 @@ func Request(seed int64, c Case) *kycv1.VerifyRequest {
 
 // Batch describes a batch run.
 type Batch struct {
-	// N is the number of verifications.
+	// N is the number of verifications. Below 0 means 0: an empty batch.
 	N int
 	// Concurrency is how many verifications run at once in a closed loop (Rate zero). Below 1
 	// means 1.
@@ -73,7 +73,7 @@ type Batch struct {
 // Cases draws the case of every request of the batch.
 func (b Batch) Cases() []Case {
 	r := rand.New(rand.NewPCG(uint64(b.Seed), 0x6b7963)) // "kyc"
-	out := make([]Case, b.N)
+	out := make([]Case, max(b.N, 0))
 	for i := range out {
 		u := r.Float64()
 		switch {

@@ -1,6 +1,7 @@
 package kyc_test
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -42,5 +43,27 @@ func TestArrivalOffsetSaturates(t *testing.T) {
 		if got := kyc.ArrivalOffset(tt.i, tt.interval); got != tt.want {
 			t.Errorf("arrivalOffset(%d, %g) = %v, want %v", tt.i, tt.interval, got, tt.want)
 		}
+	}
+}
+
+// TestNegativeBatchIsEmpty: a Batch is a plain struct a caller fills in, and RunResult has no
+// error to return; a negative N panicked in Cases (make with a negative length). It is an
+// empty batch, as documented on N.
+func TestNegativeBatchIsEmpty(t *testing.T) {
+	for _, b := range []kyc.Batch{{N: -1}, {N: -1, Rate: 10}, {N: math.MinInt}} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Batch{N: %d, Rate: %v}: panic %v", b.N, b.Rate, p)
+				}
+			}()
+			if c := b.Cases(); len(c) != 0 {
+				t.Errorf("Batch{N: %d}.Cases() = %v, want none", b.N, c)
+			}
+			res := b.RunResult(context.Background(), nil)
+			if len(res.Responses) != 0 || len(res.Arrivals) != 0 || res.Interrupted {
+				t.Errorf("Batch{N: %d, Rate: %v}.RunResult = %+v, want an empty batch", b.N, b.Rate, res)
+			}
+		}()
 	}
 }
