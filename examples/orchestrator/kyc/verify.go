@@ -48,7 +48,9 @@ type Verifier struct {
 	// Budget bounds a whole verification (a context deadline over the three steps). Zero means
 	// DefaultBudget.
 	Budget time.Duration
-	// Now tells the date against which document expiry is judged. Nil means time.Now.
+	// Now tells the date against which document expiry is judged: a document is valid through
+	// its expiry date, a calendar day in the time zone of Now's time (the local zone with
+	// time.Now). Nil means time.Now.
 	Now func() time.Time
 	// Classifier returns the classifier of a full method: the one the bulwark suite's policies
 	// use for it, so that an error the configuration classes transient (and the suite
@@ -285,12 +287,15 @@ func (v *Verifier) ocr(ctx context.Context, req *kycv1.VerifyRequest) step {
 
 // expiryReason judges a document's expiry date (YYYY-MM-DD): "" when it is still valid.
 func (v *Verifier) expiryReason(date string) string {
-	exp, err := time.Parse(time.DateOnly, date)
+	now := v.now()
+	// The expiry date is a calendar day, not an instant: read it in the check's zone (as UTC
+	// it ended hours early west of UTC and late east of it).
+	exp, err := time.ParseInLocation(time.DateOnly, date, now.Location())
 	if err != nil {
 		return ReasonDocumentExpiryInvalid
 	}
 	// A document is valid through its expiry day.
-	if !v.now().Before(exp.AddDate(0, 0, 1)) {
+	if !now.Before(exp.AddDate(0, 0, 1)) {
 		return ReasonDocumentExpired
 	}
 	return ""

@@ -159,3 +159,28 @@ kyc_verifications_total{decision="rejected"} 0
 		t.Errorf("%d duration series, want 3", n)
 	}
 }
+
+// TestExpiryJudgedOnTheLocalDate: a document is valid through its expiry date, the calendar day
+// where the check runs (the zone of Verifier.Now's time). The date was read as UTC midnight, so
+// east of UTC a document stayed valid into the morning after its expiry day, and west of UTC it
+// was refused on the evening of its last valid day.
+func TestExpiryJudgedOnTheLocalDate(t *testing.T) {
+	east := time.FixedZone("UTC+10", 10*3600)
+	west := time.FixedZone("UTC-8", -8*3600)
+	for _, tt := range []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 3, 11, 5, 0, 0, 0, east), kyc.ReasonDocumentExpired}, // the day after, 2026-03-10 19:00 UTC
+		{time.Date(2026, 3, 10, 23, 59, 0, 0, east), ""},
+		{time.Date(2026, 3, 10, 20, 0, 0, 0, west), ""}, // the expiry day, 2026-03-11 04:00 UTC
+		{time.Date(2026, 3, 11, 0, 0, 0, 0, west), kyc.ReasonDocumentExpired},
+		{time.Date(2026, 3, 10, 23, 59, 59, 0, time.UTC), ""},
+		{time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC), kyc.ReasonDocumentExpired},
+	} {
+		v := &kyc.Verifier{Now: func() time.Time { return tt.now }}
+		if got := v.ExpiryReason("2026-03-10"); got != tt.want {
+			t.Errorf("expiry 2026-03-10 judged at %v: reason %q, want %q", tt.now, got, tt.want)
+		}
+	}
+}
