@@ -185,7 +185,10 @@ func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 				case <-ctx.Done():
 					break arrivals
 				}
-			} else if ctx.Err() != nil {
+			}
+			if ended(ctx) {
+				// Also when the timer won a select the end was ready for too: started now,
+				// the arrival would count as cut short in flight, though it came after the end.
 				break
 			}
 			if inFlight.Load() >= int64(res.InFlightLimit) {
@@ -205,7 +208,7 @@ func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for ctx.Err() == nil {
+				for !ended(ctx) {
 					i := int(next.Add(1)) - 1
 					if i >= len(cases) {
 						return
@@ -226,6 +229,16 @@ func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 		}
 	}
 	return res
+}
+
+// ended reports that ctx is done or its deadline has come: a context's deadline passes before
+// its timer cancels it.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // inFlightLimit is MaxInFlight, or by default enough for every arrival of one budget (8 s) to
