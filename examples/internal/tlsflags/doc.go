@@ -20,7 +20,6 @@
 //	| -------------------------------------------------- | ------------------------------------------------------------ | ------------ |
 //	| the client does not trust the server's certificate | authentication handshake failed: tls: failed to verify certificate: x509: ... | server_fault |
 //	| the server refuses the client's certificate        | remote error: tls: certificate required / bad certificate    | server_fault |
-//	|   (same, when the connection closes first)         | write: broken pipe, error reading server preface: EOF        | transient    |
 //	| TLS client, plaintext server                       | tls: first record does not look like a TLS handshake         | transient    |
 //	| plaintext client, TLS server                       | error reading server preface: EOF                            | transient    |
 //
@@ -34,9 +33,13 @@
 // BulwarkBreakerOpen alert, which is what an operator needs to hear.
 //
 // Under TLS 1.3 the server checks the client's certificate after the client's side of the
-// handshake is over; the client then reads the server's alert or, if the server closed the
-// connection first, a bare broken pipe or EOF. The second looks like any connection loss and is
-// classed transient: it is retried up to max_attempts within the budget, and after the
-// breaker's consecutive failures the breaker opens. Either way a bad certificate is never
-// retried without bound.
+// handshake is over, then sends its alert and closes the connection; grpc-go reports either
+// its reader's error (the alert) or its writer's, a bare "write: broken pipe" or "connection
+// reset by peer", whichever comes first. ClientCredentials' connections settle that race: a
+// write that fails on a reset connection reads what the server sent last, and when it is the
+// alert, the write's error begins with it ("remote error: tls: certificate required (write tcp
+// ...: broken pipe)"), which IsCertificateFailure recognises too. A server that closes without
+// an alert still reads as a connection loss, transient: retried up to max_attempts within the
+// budget, and after the breaker's consecutive failures the breaker opens, so a bad certificate
+// is never retried without bound.
 package tlsflags

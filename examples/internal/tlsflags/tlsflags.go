@@ -7,8 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
+	"syscall"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -124,8 +127,115 @@ func (f Flags) ClientCredentials() (credentials.TransportCredentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	return credentials.NewTLS(&tls.Config{Certificates: certs, RootCAs: pool, MinVersion: tls.VersionTLS12}), nil
+	creds := credentials.NewTLS(&tls.Config{Certificates: certs, RootCAs: pool, MinVersion: tls.VersionTLS12})
+	return alertCreds{creds}, nil
 }
+
+// alertCreds are a client's TLS credentials whose connections report the server's refusal of
+// the client certificate when a write meets the connection it reset (see alertConn).
+type alertCreds struct {
+	credentials.TransportCredentials
+}
+
+func (c alertCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		return conn, info, err
+	}
+	return newAlertConn(conn), info, nil
+}
+
+func (c alertCreds) Clone() credentials.TransportCredentials {
+	return alertCreds{c.TransportCredentials.Clone()}
+}
+
+// alertConn is a client's TLS connection. Under TLS 1.3 the server checks the client's
+// certificate after the client's side of the handshake is over; refusing it, the server sends
+// an alert and closes the connection, which the client's next write then meets as "broken
+// pipe" or "connection reset by peer". grpc-go reports whichever of its writer and its reader
+// fails first, and the writer's error says nothing of the certificate. So a write that fails
+// on a reset connection reads what the server sent last: the read in progress (grpc-go's
+// reader) when there is one, else a read of its own, whose bytes, if any, the next Read
+// returns. When that read met the server's alert, the write returns the alert with its error.
+type alertConn struct {
+	net.Conn
+	turn    chan struct{} // holds one token, which each read takes while it reads
+	pending []byte        // read by a failed write, for the next Read (under turn)
+	readErr error         // the first error a read met (under turn)
+}
+
+// alertWait bounds how long a failed write waits to read: the connection was reset, so a read
+// ends at once; the bound only keeps a stuck one from holding the write.
+const alertWait = time.Second
+
+func newAlertConn(c net.Conn) *alertConn {
+	a := &alertConn{Conn: c, turn: make(chan struct{}, 1)}
+	a.turn <- struct{}{}
+	return a
+}
+
+func (c *alertConn) Read(b []byte) (int, error) {
+	<-c.turn
+	defer func() { c.turn <- struct{}{} }()
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.read(b)
+}
+
+// read reads from the connection, noting the first error; the caller holds the turn.
+func (c *alertConn) read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && c.readErr == nil {
+		c.readErr = err
+	}
+	return n, err
+}
+
+func (c *alertConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err == nil || !(errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+		return n, err
+	}
+	var readErr error
+	t := time.NewTimer(alertWait)
+	defer t.Stop()
+	select {
+	case <-c.turn: // no read in progress, or it has ended
+		if c.readErr == nil && len(c.pending) == 0 {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(alertWait))
+			buf := make([]byte, 512)
+			m, _ := c.read(buf)
+			c.pending = buf[:m]
+		}
+		readErr = c.readErr
+		c.turn <- struct{}{}
+	case <-t.C:
+	}
+	if op := (*net.OpError)(nil); errors.As(readErr, &op) && op.Op == "remote error" {
+		return n, &refusedError{alert: readErr, write: err}
+	}
+	return n, err
+}
+
+// SyscallConn is the TLS connection's own, as credentials.NewTLS gives it (channelz reads the
+// socket's options through it).
+func (c *alertConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("tlsflags: the connection has no syscall.Conn")
+}
+
+// refusedError is a write that met a connection the server reset after its TLS alert.
+type refusedError struct{ alert, write error }
+
+// Error begins with the alert, "remote error: tls: certificate required", as
+// IsCertificateFailure looks for it.
+func (e *refusedError) Error() string   { return e.alert.Error() + " (" + e.write.Error() + ")" }
+func (e *refusedError) Unwrap() []error { return []error{e.alert, e.write} }
 
 // material reads the key pair (none without -tls-cert) and the CA pool (nil without -tls-ca).
 func (f Flags) material() ([]tls.Certificate, *x509.CertPool, error) {
@@ -158,15 +268,17 @@ var certificateFailures = []string{
 
 // IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
 // certificate made fail. grpc-go says so only in the status message, which for a connection
-// it could not make begins "connection error: "; a server's own Unavailable (one about its
-// backend's certificate, say) is not the client's handshake failing.
+// it could not make begins "connection error: ", or, for the server's refusal of the client's
+// certificate met by a write (ClientCredentials' connections find the alert then), "remote
+// error: tls: "; a server's own Unavailable (one about its backend's certificate, say) is not
+// the client's handshake failing.
 func IsCertificateFailure(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != grpccodes.Unavailable {
 		return false
 	}
 	msg, ok := strings.CutPrefix(st.Message(), "connection error: ")
-	if !ok {
+	if !ok && !strings.HasPrefix(msg, "remote error: tls: ") {
 		return false
 	}
 	for _, s := range certificateFailures {

@@ -73,10 +73,11 @@ func (d *depErrors) record(fullMethod string, err error) {
 // grpcWording are the starts of the status messages grpc-go writes itself when a request
 // could not reach a server: a connection that could not be made, a name that did not resolve,
 // or a connection lost under it, whose transport's own I/O error grpc-go gives as it is ("write
-// tcp A->B: write: broken pipe": what a client whose certificate the server refuses reads as
-// often as not under TLS 1.3; see package tlsflags).
+// tcp A->B: write: broken pipe"). A client whose certificate the server refuses under TLS 1.3
+// reads that as often as not, which the -tls connections give with the server's alert first
+// ("remote error: tls: certificate required (write tcp ...)"; see package tlsflags).
 var grpcWording = []string{"connection error:", "last connection error:", "name resolver error:", "last resolver error:", "produced zero addresses",
-	"transport is closing", "read tcp", "write tcp", "read unix", "write unix"}
+	"transport is closing", "read tcp", "write tcp", "read unix", "write unix", "remote error: tls: "}
 
 // clientDetail returns what of err's status message the logs and the summary may carry: grpc's
 // own words for a request that never reached a server ("connection refused"), else nothing.

@@ -55,6 +55,7 @@ func TestDependencyErrorKeepsGrpcsTransportWords(t *testing.T) {
 		"write tcp 127.0.0.1:34694->127.0.0.1:46241: write: connection reset by peer",
 		"read tcp6 [::1]:40000->[::1]:50051: read: connection reset by peer",
 		"transport is closing",
+		"remote error: tls: certificate required (write tcp 127.0.0.1:34694->127.0.0.1:46241: write: broken pipe)",
 	} {
 		core, logs := observer.New(zap.DebugLevel)
 		d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
