@@ -129,3 +129,25 @@ func TestSectionOffWordsAndHint(t *testing.T) {
 		}
 	}
 }
+
+// TestOutOfRangeValueOneError: a jitter_amount or slow_call_rate_threshold out of range was
+// also reported as set without the field it goes with (jitter: additive, slow_call_duration),
+// two rules at once where a wrong window reports only its own.
+func TestOutOfRangeValueOneError(t *testing.T) {
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    retry: {jitter_amount: -1s}\n":              "t.yaml:3: profiles.p.retry.jitter_amount: -1s is negative",
+		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: -1}\n":  "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: -1 is outside [0, 1]",
+		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: 1.5}\n": "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: 1.5 is outside [0, 1]",
+		"profiles:\n  p:\n    breaker: {failure_rate_confidence: 1}\n":    "t.yaml:3: profiles.p.breaker.failure_rate_confidence: 1 is outside [0, 1)",
+		// A partner field out of range is reported alone, not as unset.
+		"profiles:\n  p:\n    breaker: {failure_rate_threshold: -0.5, failure_rate_confidence: 0.99}\n": "t.yaml:3: profiles.p.breaker.failure_rate_threshold: -0.5 is outside [0, 1]",
+		"profiles:\n  p:\n    breaker: {slow_call_duration: -1s, slow_call_rate_threshold: 0.5}\n":      "t.yaml:3: profiles.p.breaker.slow_call_duration: -1s is negative",
+		// In range, the rule that pairs them still holds.
+		"profiles:\n  p:\n    retry: {jitter_amount: 1s}\n":               "t.yaml:3: profiles.p.retry.jitter_amount: 1s is set but jitter is not additive",
+		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: 0.5}\n": "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: 0.5 is set but slow_call_duration is not",
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+}

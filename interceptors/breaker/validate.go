@@ -19,9 +19,10 @@ func (c Config) Validate() error {
 	v.Check(c.FailureRateConfidence >= 0 && c.FailureRateConfidence < 1, "failure_rate_confidence", c.FailureRateConfidence, "is outside [0, 1)")
 	v.Check(c.FailureRateConfidence <= 0 || c.FailureRateConfidence >= 0.5, "failure_rate_confidence", c.FailureRateConfidence,
 		"is below 0.5: it is a confidence level (0.999), not a significance level (0.001), and below one half the rule would trip under its threshold")
-	if c.FailureRateConfidence > 0 {
-		v.Check(c.FailureRateThreshold > 0, "failure_rate_confidence", c.FailureRateConfidence, "is set but failure_rate_threshold is not")
-		v.Check(c.FailureRateThreshold < 1, "failure_rate_confidence", c.FailureRateConfidence, "is set with failure_rate_threshold 1, which a lower confidence bound never reaches")
+	// A confidence out of range is wrong whatever the threshold: that rule alone is reported.
+	if c.FailureRateConfidence >= 0.5 && c.FailureRateConfidence < 1 {
+		v.Check(c.FailureRateThreshold != 0, "failure_rate_confidence", c.FailureRateConfidence, "is set but failure_rate_threshold is not")
+		v.Check(c.FailureRateThreshold != 1, "failure_rate_confidence", c.FailureRateConfidence, "is set with failure_rate_threshold 1, which a lower confidence bound never reaches")
 		neverTrips(&v, c)
 	}
 	switch c.WindowType {
@@ -44,7 +45,8 @@ func (c Config) Validate() error {
 	}
 	v.Check(c.SlowCallDuration >= 0, "slow_call_duration", c.SlowCallDuration, "is negative")
 	v.Check(c.SlowCallRateThreshold >= 0 && c.SlowCallRateThreshold <= 1, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is outside [0, 1]")
-	v.Check(c.SlowCallRateThreshold == 0 || c.SlowCallDuration > 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
+	// Likewise a threshold out of range, whatever slow_call_duration.
+	v.Check(c.SlowCallRateThreshold <= 0 || c.SlowCallRateThreshold > 1 || c.SlowCallDuration != 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
 	v.Check(c.RecoveryTimeout >= 0, "recovery_timeout", c.RecoveryTimeout, "is negative")
 	v.Check(c.InitialRecoveryTimeout >= 0, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is negative")
 	fielderr.ZeroOrWithin(&v, "recovery_multiplier", c.RecoveryMultiplier, 1, 1000)

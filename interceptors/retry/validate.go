@@ -25,7 +25,8 @@ func (c Config) Validate() error {
 		v.Add("jitter", string(c.Jitter), "is not one of none, full, equal, decorrelated, additive")
 	}
 	v.Check(c.JitterAmount >= 0, "jitter_amount", c.JitterAmount, "is negative")
-	v.Check(c.JitterAmount == 0 || c.Jitter == JitterAdditive, "jitter_amount", c.JitterAmount, "is set but jitter is not additive")
+	// A negative amount is wrong whatever the jitter: that rule alone is reported.
+	v.Check(c.JitterAmount <= 0 || c.Jitter == JitterAdditive, "jitter_amount", c.JitterAmount, "is set but jitter is not additive")
 	v.Check(c.PerAttemptTimeout >= 0, "per_attempt_timeout", c.PerAttemptTimeout, "is negative")
 	v.Check(c.Budget >= 0, "budget", c.Budget, "is negative")
 	if c.Budget > 0 && c.PerAttemptTimeout > 0 {
