@@ -121,13 +121,7 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 		if errors.Is(err, io.EOF) {
 			return &Config{}, d.src, nil
 		}
-		e := yamlError(name, err)
-		text := utf8Text(data)
-		e.Line = syntaxErrorLine(text, e.Line)
-		if strings.HasSuffix(e.Rule, "found character that cannot start any token") && tabIndented(text, e.Line) {
-			e.Rule += ": the line is indented with a tab, and YAML indents with spaces only"
-		}
-		d.errs = append(d.errs, e)
+		d.errs = append(d.errs, syntaxError(name, data, err))
 		return nil, d.src, d.errs
 	}
 	// A file holds one document. Empty ones (a bare "---", as tools that join documents
@@ -139,7 +133,7 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 			break
 		}
 		if err != nil {
-			d.errs = append(d.errs, yamlError(name, err))
+			d.errs = append(d.errs, syntaxError(name, data, err))
 			return nil, d.src, d.errs
 		}
 		switch {
@@ -154,6 +148,18 @@ func parseFile(name string, data []byte) (*Config, *source, []*Error) {
 	cfg := &Config{}
 	d.top(&doc, cfg)
 	return cfg, d.src, d.errs
+}
+
+// syntaxError returns the error for err, the parser's error reading data (a file named
+// name), at the line of the mistake (see syntaxErrorLine), in whichever document it is.
+func syntaxError(name string, data []byte, err error) *Error {
+	e := yamlError(name, err)
+	text := utf8Text(data)
+	e.Line = syntaxErrorLine(text, e.Line)
+	if strings.HasSuffix(e.Rule, "found character that cannot start any token") && tabIndented(text, e.Line) {
+		e.Rule += ": the line is indented with a tab, and YAML indents with spaces only"
+	}
+	return e
 }
 
 // emptyDocument reports whether n is a document with nothing written in it but comments: no

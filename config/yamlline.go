@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"io"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -26,10 +28,19 @@ func syntaxErrorLine(data []byte, reported int) int {
 	return locateMistake(data, reported, yamlFails)
 }
 
-// yamlFails reports whether data fails to parse as YAML.
+// yamlFails reports whether data fails to parse as YAML: any of its documents, as a
+// mistake in a second one is located too (yaml.Unmarshal reads the first only).
 func yamlFails(data []byte) bool {
-	var n yaml.Node
-	return yaml.Unmarshal(data, &n) != nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		switch err := dec.Decode(&n); {
+		case errors.Is(err, io.EOF):
+			return false
+		case err != nil:
+			return true
+		}
+	}
 }
 
 // locateMistake is syntaxErrorLine with fails as the parser. Rather than parse every prefix
