@@ -151,3 +151,23 @@ func TestOutOfRangeValueOneError(t *testing.T) {
 		}
 	}
 }
+
+// TestOverrideErrorAtWrittenField: an override that writes one end of a pair of fields, which
+// the other end (from the profile) no longer fits, was reported at the end it did not write,
+// with the profile's value: a service writing retry.initial_backoff: 30s over ocr's max_backoff
+// 10s read `services."kyc.v1.OCRService".retry.max_backoff: 10s is below initial_backoff
+// (30s)`, a field the service does not have. It is reported at the field written.
+func TestOverrideErrorAtWrittenField(t *testing.T) {
+	for src, want := range map[string]string{
+		"services:\n  kyc.v1.OCRService:\n    retry:\n      max_attempts: 2\n      initial_backoff: 30s\n": `t.yaml:5: services."kyc.v1.OCRService".retry.initial_backoff: 30s is above max_backoff (10s)`,
+		"services:\n  kyc.v1.OCRService:\n    retry: {budget: 1s}\n":                                       `t.yaml:3: services."kyc.v1.OCRService".retry.budget: 1s is below per_attempt_timeout (1.25s)`,
+		"services:\n  kyc.v1.OCRService:\n    hedge: {min_delay: 5s}\n":                                    `t.yaml:3: services."kyc.v1.OCRService".hedge.min_delay: 5s is above max_delay (1s)`,
+		"services:\n  kyc.v1.OCRService:\n    methods:\n      Extract:\n        deadline: {max: 2s}\n":     `t.yaml:5: services."kyc.v1.OCRService".methods.Extract.deadline.max: 2s is below default (8s)`,
+		// The end written is still the one reported.
+		"services:\n  kyc.v1.OCRService:\n    retry: {max_backoff: 100ms}\n": `t.yaml:3: services."kyc.v1.OCRService".retry.max_backoff: 100ms is below initial_backoff (500ms)`,
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -290,6 +291,7 @@ func (o Overrides) validateFields() error {
 // explicit fields are checked against the effective section (section.Spec.Explicit).
 func effectiveErrors(parent, eff Profile, o Overrides) error {
 	overridden := map[string]bool{}
+	written := map[string]bool{} // the fields o writes, by their path from the profile
 	var out []error
 	for _, sl := range slots() {
 		ov := sl.getOverride(&o)
@@ -297,6 +299,9 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 			continue
 		}
 		overridden[string(sl.key)] = true
+		for _, f := range ov.fields {
+			written[string(sl.key)+"."+f] = true
+		}
 		if v := sl.get(&eff); v != nil && !ov.off {
 			out = append(out, fielderr.Prefix(string(sl.key), sl.sec.Explicit(v, ov.fields)))
 		}
@@ -312,8 +317,29 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 		}
 		sec, _, _ := strings.Cut(fe.Path, ".")
 		if overridden[sec] {
-			out = append(out, e)
+			out = append(out, atWritten(fe, sec, written))
 		}
 	}
 	return errors.Join(out...)
+}
+
+// pairRule is a rule between two fields of a section, naming the other one and its value:
+// "is below initial_backoff (30s)".
+var pairRule = regexp.MustCompile(`^is (below|above) ([a-z_.]+) \(([^()]+)\)$`)
+
+// atWritten returns fe, an error of section sec that an override brought about, at the
+// other field its rule names when the override wrote that one and not fe's: an override
+// of initial_backoff: 30s over max_backoff 10s is "initial_backoff: 30s is above
+// max_backoff (10s)", not an error at a max_backoff it does not write.
+func atWritten(fe *fielderr.Error, sec string, written map[string]bool) error {
+	m := pairRule.FindStringSubmatch(fe.Rule)
+	if m == nil || written[fe.Path] || !written[sec+"."+m[2]] {
+		return fe
+	}
+	field := strings.TrimPrefix(fe.Path, sec+".")
+	rule := "is above "
+	if m[1] == "above" {
+		rule = "is below "
+	}
+	return &fielderr.Error{Path: sec + "." + m[2], Value: m[3], Rule: rule + field + " (" + fe.Value + ")"}
 }
