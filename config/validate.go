@@ -323,9 +323,10 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 	return errors.Join(out...)
 }
 
-// pairRule is a rule between two fields of a section, naming the other one and its value:
-// "is below initial_backoff (30s)".
-var pairRule = regexp.MustCompile(`^is (below|above) ([a-z_.]+) \(([^()]+)\)$`)
+// pairRule is a rule between two fields of a section, naming the other one and its value,
+// and what follows from it: "is below initial_backoff (30s)", "is above window_size (10), so
+// the rate would never be judged".
+var pairRule = regexp.MustCompile(`^is (below|above) ([a-z_.]+) \(([^()]+)\)(,.*)?$`)
 
 // atWritten returns fe, an error of section sec that an override brought about, at the
 // other field its rule names when the override wrote that one and not fe's: an override
@@ -341,5 +342,5 @@ func atWritten(fe *fielderr.Error, sec string, written map[string]bool) error {
 	if m[1] == "above" {
 		rule = "is below "
 	}
-	return &fielderr.Error{Path: sec + "." + m[2], Value: m[3], Rule: rule + field + " (" + fe.Value + ")"}
+	return &fielderr.Error{Path: sec + "." + m[2], Value: m[3], Rule: rule + field + " (" + fe.Value + ")" + m[4]}
 }

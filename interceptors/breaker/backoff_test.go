@@ -131,7 +131,7 @@ func TestMinimumCallsAboveTheWindowRefused(t *testing.T) {
 		cfg  Config
 		rule string
 	}{
-		{Config{FailureRateThreshold: 0.5, WindowSize: 10, MinimumCalls: 20}, "minimum_calls: 20 is above window_size, so the rate would never be judged"},
+		{Config{FailureRateThreshold: 0.5, WindowSize: 10, MinimumCalls: 20}, "minimum_calls: 20 is above window_size (10), so the rate would never be judged"},
 		{Config{FailureRateThreshold: 0.5, MinimumCalls: 20}, "minimum_calls: 20 is above window_size's default, 10, so the rate would never be judged"},
 	} {
 		if err := tt.cfg.Validate(); err == nil || err.Error() != tt.rule {

@@ -239,7 +239,7 @@ func TestHalfOpenMaxWaitValidation(t *testing.T) {
 	}{
 		{name: "negative", cfg: Config{HalfOpenMaxWait: -time.Second}, wantErr: "half_open_max_wait: -1s is negative"},
 		{name: "below the slow-call duration", cfg: Config{SlowCallDuration: 5 * time.Second, HalfOpenMaxWait: 4 * time.Second},
-			wantErr: "half_open_max_wait: 4s is below slow_call_duration 5s, so the breaker would give up on a probe it would count as fast"},
+			wantErr: "half_open_max_wait: 4s is below slow_call_duration (5s), so the breaker would give up on a probe it would count as fast"},
 		{name: "equal to the slow-call duration", cfg: Config{SlowCallDuration: 5 * time.Second, HalfOpenMaxWait: 5 * time.Second}},
 		{name: "zero: the default", cfg: Config{}},
 		{name: "short", cfg: Config{HalfOpenMaxWait: time.Millisecond}},

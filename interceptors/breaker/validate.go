@@ -38,7 +38,7 @@ func (c Config) Validate() error {
 	if c.WindowType != WindowTime {
 		switch def := Normalize(Config{}).WindowSize; {
 		case c.WindowSize > 0:
-			v.Check(c.MinimumCalls <= c.WindowSize, "minimum_calls", c.MinimumCalls, "is above window_size, so the rate would never be judged")
+			v.Check(c.MinimumCalls <= c.WindowSize, "minimum_calls", c.MinimumCalls, "is above window_size ("+strconv.Itoa(c.WindowSize)+"), so the rate would never be judged")
 		case c.WindowSize == 0:
 			v.Check(c.MinimumCalls <= def, "minimum_calls", c.MinimumCalls, "is above window_size's default, "+strconv.Itoa(def)+", so the rate would never be judged")
 		}
@@ -54,7 +54,7 @@ func (c Config) Validate() error {
 	v.Check(c.SuccessThreshold >= 0, "success_threshold", c.SuccessThreshold, "is negative")
 	v.Check(c.HalfOpenMaxWait >= 0, "half_open_max_wait", c.HalfOpenMaxWait, "is negative")
 	v.Check(c.HalfOpenMaxWait <= 0 || c.SlowCallDuration <= 0 || c.HalfOpenMaxWait >= c.SlowCallDuration, "half_open_max_wait", c.HalfOpenMaxWait,
-		"is below slow_call_duration "+c.SlowCallDuration.String()+", so the breaker would give up on a probe it would count as fast")
+		"is below slow_call_duration ("+c.SlowCallDuration.String()+"), so the breaker would give up on a probe it would count as fast")
 	return v.Err()
 }
 

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
@@ -36,7 +37,7 @@ func (c Config) Validate() error {
 	v.Check(c.Throttle.MaxTokens <= 1000, "throttle.max_tokens", c.Throttle.MaxTokens, "is above 1000")
 	v.Check(c.Throttle.TokenRatio >= 0, "throttle.token_ratio", c.Throttle.TokenRatio, "is negative")
 	if c.Throttle.MaxTokens > 0 {
-		v.Check(c.Throttle.TokenRatio <= c.Throttle.MaxTokens, "throttle.token_ratio", c.Throttle.TokenRatio, "is above throttle.max_tokens")
+		v.Check(c.Throttle.TokenRatio <= c.Throttle.MaxTokens, "throttle.token_ratio", c.Throttle.TokenRatio, "is above throttle.max_tokens ("+strconv.FormatFloat(c.Throttle.MaxTokens, 'g', -1, 64)+")")
 	}
 	// The bucket counts thousandths of a token: a positive value that rounds to none would
 	// make a bucket that never allows a retry (max_tokens) or that successes never refill.
