@@ -653,20 +653,20 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 				d.add(n, path, n.Value, "is not a duration (such as 500ms or 2s)")
 				return false
 			case err != nil || f != 0:
-				d.add(n, path, n.Value, "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
+				d.add(n, path, n.Value, bareNumberRule(n.Value))
 				return false
 			}
 			v.SetInt(0)
 			break
 		}
 		dur, err := time.ParseDuration(n.Value)
-		if _, nerr := strconv.ParseFloat(n.Value, 64); err != nil && nerr == nil {
-			d.add(n, path, strconv.Quote(n.Value), "is a bare number: add a unit, such as "+n.Value+"s or "+n.Value+"ms")
+		if f, nerr := strconv.ParseFloat(n.Value, 64); err != nil && nerr == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			d.add(n, path, strconv.Quote(n.Value), bareNumberRule(n.Value))
 			return false
 		}
 		if err != nil && durationRE.MatchString(n.Value) {
 			// Well formed, so too long: ParseDuration says "invalid duration" of both.
-			d.add(n, path, strconv.Quote(n.Value), "is out of range (a duration is at most "+time.Duration(math.MaxInt64).String()+" either way)")
+			d.add(n, path, strconv.Quote(n.Value), durationOutOfRange)
 			return false
 		}
 		if err != nil {
@@ -753,6 +753,25 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 	}
 	return true
 }
+
+// bareNumberRule is the rule a duration written as value, a finite number without a unit,
+// breaks, with durations to write instead: the number as time.ParseDuration reads it (no '_',
+// no exponent), with a unit.
+func bareNumberRule(value string) string {
+	num := strings.ReplaceAll(value, "_", "")
+	if !durationRE.MatchString(num + "s") {
+		if f, err := strconv.ParseFloat(num, 64); err == nil {
+			num = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+	}
+	if _, err := time.ParseDuration(num + "ms"); err != nil {
+		return durationOutOfRange // 1e400: with any unit
+	}
+	return "is a bare number: add a unit, such as " + num + "s or " + num + "ms"
+}
+
+// durationOutOfRange is the rule a duration too long for a time.Duration breaks.
+var durationOutOfRange = "is out of range (a duration is at most " + time.Duration(math.MaxInt64).String() + " either way)"
 
 // floatOutOfRange is the rule a number too large for a float64 breaks.
 var floatOutOfRange = "is out of range (a number is at most " + strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64) + " either way)"

@@ -1,8 +1,10 @@
 package config_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
 )
@@ -170,6 +172,47 @@ func TestOverrideErrorAtWrittenField(t *testing.T) {
 	} {
 		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
 			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+}
+
+// TestBareNumberHintParses: a duration written as a bare number is refused with units to add
+// ("such as 2s or 2ms"), but the hint appended the unit to the text as written, which
+// time.ParseDuration does not read when it has '_' or an exponent (1_000s, 1e3s), and a word
+// ParseFloat reads (inf, NaN) was called a bare number ("such as infs or infms"). The hint
+// names durations that parse, and a word is not a duration.
+func TestBareNumberHintParses(t *testing.T) {
+	hint := regexp.MustCompile(`is a bare number: add a unit, such as (\S+) or (\S+)$`)
+	for value, want := range map[string]string{
+		"2":        "2s",
+		"1_000":    "1000s",
+		"1e3":      "1000s",
+		"\"2e-3\"": "0.002s",
+		"-1_5.5":   "-15.5s",
+		"\"+.5\"":  "+.5s",
+		"1e400":    "",
+		"inf":      "",
+		"\"NaN\"":  "",
+		"Infinity": "",
+	} {
+		got := parseErrors(t, "profiles:\n  p:\n    retry: {initial_backoff: "+value+"}\n")
+		if len(got) != 1 {
+			t.Errorf("%s: errors %q, want one", value, got)
+			continue
+		}
+		m := hint.FindStringSubmatch(got[0])
+		switch {
+		case want == "" && m != nil:
+			t.Errorf("%s: %s, want no bare-number hint for a word", value, got[0])
+		case want == "":
+		case m == nil || m[1] != want:
+			t.Errorf("%s: %s, want the hint %s", value, got[0], want)
+		default:
+			for _, d := range m[1:] {
+				if _, err := time.ParseDuration(d); err != nil {
+					t.Errorf("%s: hint %s does not parse: %v", value, d, err)
+				}
+			}
 		}
 	}
 }
