@@ -75,7 +75,7 @@ func (c *Config) place(file, path string) (string, int) {
 // didYouMean returns ` (did you mean "X"?)` for the candidate closest to name, when it is
 // close enough to be a typo: at most a third of the name's length in edits, and at least one.
 func didYouMean(name string, candidates []string) string {
-	best, bestD := "", len(name)/3+1
+	best, bestD := "", max(len(name)/3, 1)+1
 	for _, c := range candidates {
 		if d := fielderr.Distance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d

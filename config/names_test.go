@@ -41,6 +41,14 @@ services:
     methods:
       Chek: {retry: {max_attempts: 2}}
 `, nil, nil, []string{`(did you mean "Check"?)`}},
+		// A typo of one letter in a name of two is still one edit: the doc promises at least
+		// one, where a third of the length, rounded down, allowed none.
+		{"short method typo", `
+services:
+  kyc.v1.OCRService:
+    methods:
+      Du: {retry: {max_attempts: 2}}
+`, []string{"kyc.v1.LivenessService", "kyc.v1.FaceMatchService"}, config.KnownNames{"kyc.v1.OCRService": {"Do", "Extract"}}, []string{`"Du" is not a method of kyc.v1.OCRService (did you mean "Do"?)`}},
 		{"far name has no suggestion", `
 services:
   acme.Billing: {profile: fast}
