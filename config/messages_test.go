@@ -137,10 +137,14 @@ func TestSectionOffWordsAndHint(t *testing.T) {
 // two rules at once where a wrong window reports only its own.
 func TestOutOfRangeValueOneError(t *testing.T) {
 	for src, want := range map[string]string{
-		"profiles:\n  p:\n    retry: {jitter_amount: -1s}\n":              "t.yaml:3: profiles.p.retry.jitter_amount: -1s is negative",
-		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: -1}\n":  "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: -1 is outside [0, 1]",
-		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: 1.5}\n": "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: 1.5 is outside [0, 1]",
-		"profiles:\n  p:\n    breaker: {failure_rate_confidence: 1}\n":    "t.yaml:3: profiles.p.breaker.failure_rate_confidence: 1 is outside [0, 1)",
+		"profiles:\n  p:\n    retry: {jitter_amount: -1s}\n":                      "t.yaml:3: profiles.p.retry.jitter_amount: -1s is negative",
+		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: -1}\n":          "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: -1 is outside [0, 1]",
+		"profiles:\n  p:\n    breaker: {slow_call_rate_threshold: 1.5}\n":         "t.yaml:3: profiles.p.breaker.slow_call_rate_threshold: 1.5 is outside [0, 1]",
+		"profiles:\n  p:\n    breaker: {failure_rate_confidence: 1}\n":            "t.yaml:3: profiles.p.breaker.failure_rate_confidence: 1 is outside [0, 1)",
+		"profiles:\n  p:\n    retry: {throttle: {ratio: -1, max_tokens: 10}}\n":   "t.yaml:3: profiles.p.retry.throttle.ratio: -1 is negative",
+		"profiles:\n  p:\n    retry: {throttle: {token_ratio: -1, ratio: 0.5}}\n": "t.yaml:3: profiles.p.retry.throttle.token_ratio: -1 is negative",
+		"profiles:\n  p:\n    retry: {throttle: {token_ratio: 0.0001, max_tokens: 0.00001}}\n": "t.yaml:3: profiles.p.retry.throttle.max_tokens: 0.00001 is below 0.0005 (the bucket counts thousandths of a token)\n" +
+			"t.yaml:3: profiles.p.retry.throttle.token_ratio: 0.0001 is below 0.0005 (the bucket counts thousandths of a token)",
 		// A partner field out of range is reported alone, not as unset.
 		"profiles:\n  p:\n    breaker: {failure_rate_threshold: -0.5, failure_rate_confidence: 0.99}\n": "t.yaml:3: profiles.p.breaker.failure_rate_threshold: -0.5 is outside [0, 1]",
 		"profiles:\n  p:\n    breaker: {slow_call_duration: -1s, slow_call_rate_threshold: 0.5}\n":      "t.yaml:3: profiles.p.breaker.slow_call_duration: -1s is negative",

@@ -36,7 +36,8 @@ func (c Config) Validate() error {
 	v.Check(c.Throttle.MaxTokens >= 0, "throttle.max_tokens", c.Throttle.MaxTokens, "is negative")
 	v.Check(c.Throttle.MaxTokens <= 1000, "throttle.max_tokens", c.Throttle.MaxTokens, "is above 1000")
 	v.Check(c.Throttle.TokenRatio >= 0, "throttle.token_ratio", c.Throttle.TokenRatio, "is negative")
-	if c.Throttle.MaxTokens > 0 {
+	// Against a max_tokens out of range, which has its own error, token_ratio is not judged.
+	if c.Throttle.MaxTokens >= minTokenFraction && c.Throttle.MaxTokens <= 1000 {
 		v.Check(c.Throttle.TokenRatio <= c.Throttle.MaxTokens, "throttle.token_ratio", c.Throttle.TokenRatio, "is above throttle.max_tokens ("+strconv.FormatFloat(c.Throttle.MaxTokens, 'g', -1, 64)+")")
 	}
 	// The bucket counts thousandths of a token: a positive value that rounds to none would
@@ -46,8 +47,9 @@ func (c Config) Validate() error {
 	t := c.Throttle
 	v.Check(t.Ratio >= 0, "throttle.ratio", t.Ratio, "is negative")
 	v.Check(t.Ratio <= 10, "throttle.ratio", t.Ratio, "is above 10")
-	v.Check(t.Ratio == 0 || t.MaxTokens == 0, "throttle.ratio", t.Ratio, "is set with throttle.max_tokens (choose the ratio budget or the token bucket)")
-	v.Check(t.TokenRatio == 0 || t.Ratio == 0, "throttle.token_ratio", t.TokenRatio, "is set with throttle.ratio (token_ratio belongs to the token bucket)")
+	// A ratio or token_ratio out of range is reported by its own rule alone.
+	v.Check(t.Ratio <= 0 || t.Ratio > 10 || t.MaxTokens == 0, "throttle.ratio", t.Ratio, "is set with throttle.max_tokens (choose the ratio budget or the token bucket)")
+	v.Check(t.TokenRatio <= 0 || t.Ratio == 0, "throttle.token_ratio", t.TokenRatio, "is set with throttle.ratio (token_ratio belongs to the token bucket)")
 	v.Check(t.MinPerSecond >= 0, "throttle.min_per_second", t.MinPerSecond, "is negative")
 	v.Check(t.MinPerSecond <= 1000, "throttle.min_per_second", t.MinPerSecond, "is above 1000")
 	v.Check(t.Window >= 0, "throttle.window", t.Window, "is negative")
