@@ -145,6 +145,9 @@ func TestOutOfRangeValueOneError(t *testing.T) {
 		"profiles:\n  p:\n    retry: {throttle: {token_ratio: -1, ratio: 0.5}}\n": "t.yaml:3: profiles.p.retry.throttle.token_ratio: -1 is negative",
 		"profiles:\n  p:\n    retry: {throttle: {token_ratio: 0.0001, max_tokens: 0.00001}}\n": "t.yaml:3: profiles.p.retry.throttle.max_tokens: 0.00001 is below 0.0005 (the bucket counts thousandths of a token)\n" +
 			"t.yaml:3: profiles.p.retry.throttle.token_ratio: 0.0001 is below 0.0005 (the bucket counts thousandths of a token)",
+		// Nor are other fields judged against one out of range: initial_limit, left out, was
+		// "0 is above max_concurrent (-8)".
+		"profiles:\n  p:\n    bulkhead: {max_concurrent: -8, adaptive: {algorithm: gradient, min_limit: 4}}\n": "t.yaml:3: profiles.p.bulkhead.max_concurrent: -8 is below 1",
 		// A partner field out of range is reported alone, not as unset.
 		"profiles:\n  p:\n    breaker: {failure_rate_threshold: -0.5, failure_rate_confidence: 0.99}\n": "t.yaml:3: profiles.p.breaker.failure_rate_threshold: -0.5 is outside [0, 1]",
 		"profiles:\n  p:\n    breaker: {slow_call_duration: -1s, slow_call_rate_threshold: 0.5}\n":      "t.yaml:3: profiles.p.breaker.slow_call_duration: -1s is negative",

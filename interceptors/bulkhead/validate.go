@@ -26,10 +26,13 @@ func (c Config) Validate() error {
 	if ceiling == 0 {
 		ceiling = DefaultMaxConcurrent
 	}
+	// Against a max_concurrent out of range, which has its own error, the limits are not
+	// judged: max_concurrent is what is wrong.
+	ceilingValid := c.MaxConcurrent >= 0 && c.MaxConcurrent <= 1<<20
 	v.Check(a.MinLimit >= 0, "adaptive.min_limit", a.MinLimit, "is below 1")
-	v.Check(a.MinLimit <= ceiling, "adaptive.min_limit", a.MinLimit, "is above max_concurrent ("+strconv.Itoa(ceiling)+")")
+	v.Check(!ceilingValid || a.MinLimit <= ceiling, "adaptive.min_limit", a.MinLimit, "is above max_concurrent ("+strconv.Itoa(ceiling)+")")
 	v.Check(a.InitialLimit >= 0, "adaptive.initial_limit", a.InitialLimit, "is below 1")
-	v.Check(a.InitialLimit <= ceiling, "adaptive.initial_limit", a.InitialLimit, "is above max_concurrent ("+strconv.Itoa(ceiling)+")")
+	v.Check(!ceilingValid || a.InitialLimit <= ceiling, "adaptive.initial_limit", a.InitialLimit, "is above max_concurrent ("+strconv.Itoa(ceiling)+")")
 	if a.InitialLimit > 0 {
 		v.Check(a.InitialLimit >= a.MinLimit, "adaptive.initial_limit", a.InitialLimit, "is below adaptive.min_limit ("+strconv.Itoa(a.MinLimit)+")")
 	}
