@@ -734,7 +734,10 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		}
 		v.SetBool(b)
 	case v.Kind() == reflect.String:
-		if n.Tag != "!!str" {
+		// A named string type (retry.Jitter, breaker.Scope) takes one of a few words, which
+		// its section's Validate lists: a number or a boolean is taken as its text and left to
+		// that rule, since quoting it would not make it one of them.
+		if n.Tag != "!!str" && v.Type() == reflect.TypeFor[string]() {
 			d.add(n, path, n.Value, "is not a string (quote it)")
 			return false
 		}

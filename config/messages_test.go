@@ -223,3 +223,22 @@ func TestBareNumberHintParses(t *testing.T) {
 		}
 	}
 }
+
+// TestNotAStringHint: a number or boolean where a word is expected was refused with "is not
+// a string (quote it)", but for a field that takes one of a few words (jitter, scope,
+// window_type, algorithm) quoting it only gave a second error; the rule says what the field
+// takes. A code given by its number, as a gRPC service config may, is told its name.
+func TestNotAStringHint(t *testing.T) {
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    retry: {jitter: 5}\n":                        `t.yaml:3: profiles.p.retry.jitter: "5" is not one of none, full, equal, decorrelated, additive`,
+		"profiles:\n  p:\n    breaker: {scope: true}\n":                    `t.yaml:3: profiles.p.breaker.scope: "true" is not one of service, method`,
+		"profiles:\n  p:\n    bulkhead: {adaptive: {algorithm: 1}}\n":      `t.yaml:3: profiles.p.bulkhead.adaptive.algorithm: "1" is not one of aimd, gradient`,
+		"profiles:\n  p:\n    classifier:\n      codes: {14: transient}\n": `t.yaml:4: profiles.p.classifier.codes: "14" is a code's number: write its name, UNAVAILABLE`,
+		"profiles:\n  p:\n    fallback: {on_codes: [\"4\"]}\n":             `t.yaml:3: profiles.p.fallback.on_codes[0]: "4" is a code's number: write its name, DEADLINE_EXCEEDED`,
+		"profiles:\n  p:\n    rate_limit: {rate: 5, shared: 12}\n":         `t.yaml:3: profiles.p.rate_limit.shared: 12 is not a string (quote it)`,
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+}

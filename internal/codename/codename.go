@@ -4,6 +4,7 @@
 package codename
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
@@ -34,9 +35,14 @@ func Parse(name string) (grpccodes.Code, bool) {
 	return 0, false
 }
 
-// Rule is the rule a name that is no gRPC code name breaks, for a field error: with the code
-// it is a near miss of (see Near), else with an example.
+// Rule is the rule a name that is no gRPC code name breaks, for a field error: with the name
+// of the code it is the number of, or else it is a near miss of (see Near), else with an
+// example.
 func Rule(name string) string {
+	// A code by its number, as a gRPC service config may give it.
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(names) {
+		return "is a code's number: write its name, " + names[n]
+	}
 	if near := Near(name); near != "" {
 		return "is not a gRPC code name (did you mean " + near + "?)"
 	}
