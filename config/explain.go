@@ -162,7 +162,6 @@ func withHedge(changed []Section, pol, base Profile) []Section {
 	return slices.Insert(slices.Clone(changed), i, SectionHedge)
 }
 
-// timeline writes t as a table of steps, and what the limit does to it.
 // timelines writes p's nominal worst case and, for a fitted schedule, its fitted timelines
 // beside it: attempts failing at once (a brownout) and attempts running to their timeouts.
 func timelines(ew *errWriter, ind string, p Policy) {
@@ -190,6 +189,7 @@ func sameTimelines(a, b Policy) bool {
 	return sameTimeline(a.WorstCase(), b.WorstCase()) && oka == okb && sameTimeline(fa, fb) && dka == dkb && sameTimeline(da, db)
 }
 
+// timeline writes t as a table of steps, and what the limit does to it.
 func timeline(ew *errWriter, ind, title string, t Timeline) {
 	switch {
 	case t.Unbounded:
