@@ -247,8 +247,9 @@ func (t Timeline) firstNeverRun() int {
 	return 0
 }
 
-// Over reports by how much the worst case outlasts the limit (0 when it fits; the whole
-// limit is reported cut when unbounded with retries left).
+// Over reports by how much the worst case outlasts the limit: 0 when it fits, and 0 when
+// unbounded, which has no total (Cut then says that the limit ends the unbounded attempt and
+// which attempts never run).
 func (t Timeline) Over() time.Duration {
 	if t.Unbounded || t.Total <= t.Limit {
 		return 0
