@@ -269,16 +269,17 @@ var certificateFailures = []string{
 // IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
 // certificate made fail. grpc-go says so only in the status message, which for a connection
 // it could not make begins "connection error: ", or, for the server's refusal of the client's
-// certificate met by a write (ClientCredentials' connections find the alert then), "remote
-// error: tls: "; a server's own Unavailable (one about its backend's certificate, say) is not
-// the client's handshake failing.
+// certificate met by a write (ClientCredentials' connections find the alert then), is a
+// refusedError's "remote error: tls: <alert> (write ...)"; a server's own Unavailable (one
+// about its backend's certificate, say, such as crypto/tls's bare "remote error: tls: bad
+// certificate") is not the client's handshake failing.
 func IsCertificateFailure(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != grpccodes.Unavailable {
 		return false
 	}
 	msg, ok := strings.CutPrefix(st.Message(), "connection error: ")
-	if !ok && !strings.HasPrefix(msg, "remote error: tls: ") {
+	if !ok && !isRefusal(msg) {
 		return false
 	}
 	for _, s := range certificateFailures {
@@ -287,6 +288,18 @@ func IsCertificateFailure(err error) bool {
 		}
 	}
 	return false
+}
+
+// isRefusal reports whether msg has the shape of a refusedError's text: the alert, then the
+// failed write in parentheses, "remote error: tls: certificate required (write tcp A->B:
+// write: broken pipe)".
+func isRefusal(msg string) bool {
+	rest, ok := strings.CutPrefix(msg, "remote error: tls: ")
+	if !ok {
+		return false
+	}
+	_, write, ok := strings.Cut(rest, " (")
+	return ok && strings.HasPrefix(write, "write ") && strings.HasSuffix(write, ")")
 }
 
 // markCertificate adds ErrorInfo{Reason: ReasonCertificate} to a certificate failure.
