@@ -90,7 +90,8 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // WithBreakerRegistry makes the suite take its breakers from r, so that several suites calling
 // one service share one breaker. By default each suite has its own registry: every connection
 // the suite is installed on shares its breakers, but another suite's breakers are apart. A nil
-// r is the default.
+// r is the default. A reload that stops using a breaker r still holds does not report it
+// retired (observe.Retired): another suite may still use it.
 func WithBreakerRegistry(r *breaker.Registry) Option {
 	return optionFunc(func(o *options) { setValue(o, r) })
 }

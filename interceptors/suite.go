@@ -60,6 +60,9 @@ type Suite struct {
 	otherValues map[reflect.Type]any
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
+	// givenBreakers is the breaker registry WithBreakerRegistry gave, nil for the suite's
+	// own: one other suites may share, whose breakers a reload does not report retired.
+	givenBreakers *breaker.Registry
 }
 
 // state is one configuration's chains. It never changes once published, except for its cache
@@ -227,6 +230,8 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	// registry given is none given.
 	if r, _ := value[*breaker.Registry](&s.o); r == nil {
 		setValue(&s.o, &breaker.Registry{})
+	} else {
+		s.givenBreakers = r
 	}
 	if r, _ := value[*ratelimit.Registry](&s.o); r == nil {
 		setValue(&s.o, ratelimit.NewRegistry(ratelimit.WithClock(s.clk)))
@@ -325,7 +330,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			return true
 		}
 		drop[k] = true
-		if level {
+		if level && !s.servedLocked(k, b) {
 			retired = append(retired, src)
 		}
 		return true
@@ -354,6 +359,20 @@ func (s *Suite) holdsLocked(st *state, k objcache.Key) bool {
 	v := mp.Value(k.Section)
 	now := objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: fp.Deps}
 	return fp.Same(now, valuesEqual(sec))
+}
+
+// servedLocked reports whether the object b, cached under k, may still serve other suites: a
+// breaker that a registry given by WithBreakerRegistry, which other suites may share, still
+// holds under its name. It is not retired: another suite's calls may go through it, and its
+// events (which go to the sink of the suite that made it) are still its state. s.mu must be
+// held.
+func (s *Suite) servedLocked(k objcache.Key, b section.Built) bool {
+	br, ok := b.Object.(*breaker.Breaker)
+	if !ok || s.givenBreakers == nil {
+		return false
+	}
+	held, ok := s.givenBreakers.Lookup(k.Name)
+	return ok && held == br
 }
 
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a

@@ -94,8 +94,9 @@ const (
 	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for
 	// an object that serves a whole service). The suite sends it to its own sink
 	// (WithObserver), once per object, after the reload took effect; an object the reload
-	// replaced by another of the same name is not retired. Calls still in flight through
-	// the object may send events of it after its Retired.
+	// replaced by another of the same name is not retired, nor is a breaker that a registry
+	// given to the suite (WithBreakerRegistry), which other suites may share, still holds.
+	// Calls still in flight through the object may send events of it after its Retired.
 	Retired
 )
 

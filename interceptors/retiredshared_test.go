@@ -1,0 +1,86 @@
+package interceptors_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Two suites share a breaker registry (WithBreakerRegistry), and so the breaker of the service
+// both call. When one suite's reload stops using it, the breaker is not retired: the other
+// suite's calls still go through it. A Retired for it made the observers drop its state
+// (promobs' bulwark_breaker_state, otelobs' breaker attribute) while it was open and
+// rejecting the other suite's calls.
+func TestReloadRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
+	const svc = "test.v1.SharedRetire"
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}
+	clk := clocktest.New(time.Unix(1700000000, 0)) // the open breaker stays open
+	r := &breaker.Registry{}
+	rec := &testkit.Recorder{}
+	a, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+
+	if err := a.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Events(observe.Retired); len(got) != 0 {
+		t.Errorf("a reload reported %+v retired, though the shared registry's breaker still serves the other suite", got)
+	}
+	inv := &testkit.CountingInvoker{}
+	if err := b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke); status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("the other suite's call: %v, want its open breaker's rejection", err)
+	}
+
+	// A breaker the registry no longer holds (the other suite's reload replaced it there) is
+	// retired with the last suite that used it.
+	r = &breaker.Registry{}
+	a, err = interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err = interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Reload(&config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 2}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec.Reset()
+	if err := a.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.Events(observe.Retired)
+	if len(got) != 1 || got[0].Service != svc || got[0].Policy != observe.PolicyBreaker {
+		t.Errorf("retired %+v, want the breaker of %s that the registry no longer holds", got, svc)
+	}
+}
