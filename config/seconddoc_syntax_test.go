@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/config"
@@ -24,7 +25,10 @@ func TestSyntaxErrorInSecondDocumentLine(t *testing.T) {
 		if first == nil || second == nil {
 			t.Fatalf("%q: errors %v and %v, want both refused", bad, first, second)
 		}
-		f, s := first.(interface{ Unwrap() []error }).Unwrap()[0].(*config.Error), second.(interface{ Unwrap() []error }).Unwrap()[0].(*config.Error)
+		var f, s *config.Error
+		if !errors.As(first, &f) || !errors.As(second, &s) {
+			t.Fatalf("%q: errors %v and %v, want *config.Error", bad, first, second)
+		}
 		if s.Line != f.Line+3 || s.Rule != f.Rule {
 			t.Errorf("%q in the second document: %q, want line %d: %s", bad, s, f.Line+3, f.Rule)
 		}

@@ -51,7 +51,7 @@ func TestFatalHedgeWinRefundsTheAllowance(t *testing.T) {
 				t.Fatalf("call ended with %v, want the hedge's %v", got, code)
 			}
 			// The call's deposit, the hedge's take, the refund of the hedge that won.
-			if got, want := p.method(compare).hedges.milli.Load(), int64(before+shareMilli); got != want {
+			if got, want := p.method(compare).hedges.milli.Load(), before+shareMilli; got != want {
 				t.Fatalf("allowance %d milli-hedges after a hedge decided the call with %v, want %d (refunded)", got, code, want)
 			}
 		})

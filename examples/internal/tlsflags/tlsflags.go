@@ -196,7 +196,7 @@ func (c *alertConn) read(b []byte) (int, error) {
 
 func (c *alertConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
-	if err == nil || !(errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+	if err == nil || !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 		return n, err
 	}
 	var readErr error
