@@ -333,16 +333,18 @@ func moduleDir(dir string) string {
 
 // acrossRunsRow adds the row of goal (a bound on fig's figure, now in this run, whose own
 // verdict is verdict) judged across the runs of this code; this run is one of them only when it
-// measured the goal (now holds values).
+// measured the goal with an interval (now.ok), as its report, read back, is one.
 func (r *report) acrossRunsRow(name string, now estimate, verdict string, fig *regexp.Regexp, goal float64, row func(goal, measured, short, verdict string)) {
 	same := r.readSameCode()
 	if !same.ok {
 		return
 	}
 	runs := runsOf(same.reports, fig)
-	if now.n > 0 {
+	if now.ok {
 		// A run that measured nothing of the goal (no round holds both figures) is no run of
-		// it: its median would read 0, or −100 %.
+		// it: its median would read 0, or −100 %. Nor is one of too few rounds for an
+		// interval (one to five): its bare median would count as much as a run's that has
+		// one, and its report, read back later (the figure then has no interval), is none.
 		runs = append(runs, run{commit: r.envs["commit"], e: now, verdict: verdict})
 	}
 	e, verdict := acrossRuns(runs, goal)

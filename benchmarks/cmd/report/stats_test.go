@@ -1202,3 +1202,28 @@ func TestHeadlineGOMAXPROCS(t *testing.T) {
 		t.Fatalf("headline:\n%s\nwant GOMAXPROCS 4", strings.SplitN(out.String(), "\n", 2)[0])
 	}
 }
+
+// TestAcrossRunsFewRounds: a run of too few rounds for an interval (one to five) gives its own
+// goal no verdict, and read back from its report (whose figure then has no interval) it is no
+// run of the series; so it is none as this run either: five committed runs within the goal and
+// a sixth of three rounds give no interval across runs, where its bare median made a sixth run
+// and an across-run verdict as if the run had an interval.
+func TestAcrossRunsFewRounds(t *testing.T) {
+	var reports []pastReport
+	for i, pct := range []string{"+5.0", "+5.5", "+5.8", "+5.9", "+5.6"} {
+		text := fmt.Sprintf("| commit | %07x |\n| full suite + promobs: ≤ +8 %% time over raw | %s %% [+4.0 – +6.9 %%] (paired, 320 rounds) | met |\n", 0xabc0000+i, pct)
+		reports = append(reports, pastReport{commit: fmt.Sprintf("%07x", 0xabc0000+i), text: text})
+	}
+	for rounds := 1; rounds < 6; rounds++ {
+		now := medianCI(slices.Repeat([]float64{1.052}, rounds))
+		var out bytes.Buffer
+		r := &report{w: &out, envs: map[string]string{"commit": "def0000"},
+			same: sameCode{read: true, ok: true, code: "abc0000", reports: reports}}
+		var got []string
+		row := func(goal, measured, short, verdict string) { got = append(got, measured+" | "+verdict) }
+		r.acrossRunsRow("full suite + promobs: ≤ +8 % time over raw", now, goalVerdict(now, goalSuiteTime), suiteTime, goalSuiteTime, row)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "5 runs ") || strings.HasSuffix(got[0], "| "+verdictMet) {
+			t.Errorf("five runs met and one of %d rounds: across runs %q, want the five alone and no interval across runs", rounds, got)
+		}
+	}
+}
