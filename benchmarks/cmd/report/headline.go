@@ -543,14 +543,16 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.sum.notes = append(r.sum.notes, fmt.Sprintf("What the service config saves: the suite dialed without it (`suite_ownctx`) costs %s (%+.2f allocs), per round %s over the suite.",
 			pctCI(o.r.ci()), o.allocs, pctCI(shift(saved, 1))))
 	}
-	if sp, ok := got["spin1us"]; ok {
+	// The calibration needs spin1us's rounds and raw's time in the paired layout: without
+	// either (no round holds both spin1us and raw, or the per-process layout) it has no figure.
+	raw := median(values(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}), "ns/op"))
+	if sp, ok := got["spin1us"]; ok && sp.r.rounds > 0 && raw > 0 {
 		e := sp.r.ci()
-		raw := median(values(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}), "ns/op"))
 		r.printf("\nCalibration: 1 µs that the caller spins before each call (`spin1us`) costs %s of raw's\n", pctCI(e))
 		r.printf("time here, about %.1f µs of a %.0f µs call: a microsecond of the suite's own CPU time\n", (e.med-1)*raw/1000, raw/1000)
 		r.printf("(`BenchmarkSuiteOwn`) weighs about that much in place.\n")
 		note := fmt.Sprintf("Calibration: 1 µs the caller spins before each call (`spin1us`) costs %s, about %.1f µs of a %.0f µs call", pctCI(e), (e.med-1)*raw/1000, raw/1000)
-		if sp2, ok := got["spin2us"]; ok {
+		if sp2, ok := got["spin2us"]; ok && sp2.r.rounds > 0 {
 			e2, d := sp2.r.ci(), shift(halfGap(sp2.r, sp.r, 1), 1)
 			r.printf("Spinning 2 µs (`spin2us`) costs %s, about %.1f µs; its second microsecond, per round,\n", pctCI(e2), (e2.med-1)*raw/1000)
 			r.printf("%s (spin2us − spin1us), the first %s.\n", pctCI(d), pctCI(e))

@@ -63,11 +63,11 @@ func ownMedian(own []sample, bench, chain, unit string) (float64, bool) {
 // ownLadder prints, for the ladder's rungs above the first, the layer's own work without gRPC,
 // hot (BenchmarkSuiteOwn) and cold (BenchmarkSuiteOwnCold), and what the cold figure predicts
 // in place through the spin1us calibration, against the rung's measured cost. It prints
-// nothing unless every rung has both figures.
+// nothing unless every rung has both figures and spin1us was measured.
 func (r *report) ownLadder(got map[string]ratioAllocs) {
 	spin, ok := got["spin1us"]
-	if !ok {
-		return
+	if !ok || spin.r.rounds == 0 {
+		return // no calibration to price the own work with
 	}
 	type rung struct {
 		chain     string

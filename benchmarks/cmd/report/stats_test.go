@@ -1227,3 +1227,54 @@ func TestAcrossRunsFewRounds(t *testing.T) {
 		}
 	}
 }
+
+// TestCalibrationUnmeasured: a spin1us chain with no round shared with raw (its blocks in a
+// round raw has none of) measured no calibration: the report gives no calibration line, note
+// or pricing, rather than "costs —, about −33 µs of a 33 µs call" and the own-work table
+// priced at −0.1 % of raw's time per nanosecond. Likewise a spin2us of no round.
+func TestCalibrationUnmeasured(t *testing.T) {
+	dir := t.TempDir()
+	over := map[string]float64{"suite": 1.12, "failsafe": 1.22, "grpc_timeout": 1.04, "suite_retry": 1.08, "suite_nosink": 1.10}
+	writePaired(t, dir, 40, over, 0.01)
+	f, err := os.OpenFile(filepath.Join(dir, "paired.out"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("# round 999\nBenchmarkUnaryDLPaired/chain=spin1us-2\t2000\t31000 ns/op\t34100 cpu-ns/op\t9420 B/op\t157.00 allocs/op\n" +
+		"BenchmarkUnaryDLPaired/chain=spin2us-2\t2000\t32000 ns/op\t35200 cpu-ns/op\t9420 B/op\t157.00 allocs/op\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own strings.Builder
+	for c, v := range map[string][2]float64{"raw": {10, 50}, "suite_retry": {260, 800}, "suite_nosink": {410, 1250}, "suite": {610, 1550}} {
+		fmt.Fprintf(&own, "BenchmarkSuiteOwn/chain=%s-2\t200000\t%.1f ns/op\n", c, v[0])
+		fmt.Fprintf(&own, "BenchmarkSuiteOwnCold/chain=%s-2\t20000\t26000 ns/op\t%.1f cold-ns/op\n", c, v[1])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "own.out"), []byte(own.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ownSS, err := parse(filepath.Join(dir, "own.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir, own: ownSS}
+	r.headline(ss, nil)
+	for _, bad := range []string{"Calibration:", "Spinning 2 µs", "priced by the calibration", "priced in place"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("no spin1us round, yet the report has %q:\n%s", bad, out.String())
+		}
+	}
+	for _, n := range r.sum.notes {
+		if strings.HasPrefix(n, "Calibration:") || strings.Contains(n, "calibration prices") {
+			t.Errorf("no spin1us round, yet the summary notes %q", n)
+		}
+	}
+}
