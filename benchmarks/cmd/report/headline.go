@@ -288,6 +288,18 @@ type processes struct {
 	clRead bool
 }
 
+// measured returns how many of p's processes hold values: those the cluster bootstrap
+// resamples and whose medians processMedians takes.
+func (p *processes) measured() int {
+	n := 0
+	for _, v := range p.vals {
+		if len(v) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // cluster returns the cluster bootstrap's interval of p's values, computed once.
 func (p *processes) cluster() estimate {
 	if !p.clRead {
@@ -400,7 +412,7 @@ func verdictAcross(pooled estimate, p *processes, goal float64) string {
 func spanText(pooled estimate, p *processes, x float64) string {
 	if u, ok := acrossProcesses(pooled, p); ok {
 		u = shift(u, x)
-		return fmt.Sprintf("; with the %d processes resampled whole [%+.1f – %+.1f %%]", len(p.vals), (u.lo-1)*100, (u.hi-1)*100)
+		return fmt.Sprintf("; with the %d processes resampled whole [%+.1f – %+.1f %%]", p.measured(), (u.lo-1)*100, (u.hi-1)*100)
 	}
 	return ""
 }
@@ -410,13 +422,16 @@ func spanText(pooled estimate, p *processes, x float64) string {
 func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sample) {
 	r.printf("\n### Goals (issue 20)\n\n")
 	r.printf("Time verdicts use the %s layout's median ratio and its 95 %% interval: %s.\n", layout, verdictExplanation)
-	if k := len(procsIn(paired)); k >= minClusters {
+	// The processes that measured the suite: those its interval is drawn from (a process cut
+	// short before its first suite block has none).
+	suiteProcs := processValues(paired, "suite", procsIn(paired))
+	if k := suiteProcs.measured(); k >= minClusters {
 		r.printf("The pooled interval treats rounds as independent, but a process's state can move all its\n")
 		r.printf("rounds together, so the interval judged is the union of the pooled one and a cluster\n")
 		r.printf("bootstrap's: the %d processes resampled whole, %d times (seeded), the pooled median of each\n", k, bootstrapResamples)
 		r.printf("resample, its 2.5th and 97.5th percentiles. Until 55b19fb the report took the sign-test\n")
 		r.printf("interval of the processes' own medians instead, which is as valid but rests each process on\n")
-		r.printf("one median of its %d or so rounds, so it is wider; it is given below, after the goals.\n", len(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}))/max(k, 1))
+		r.printf("one median of its %d or so rounds, so it is wider; it is given below, after the goals.\n", len(slices.Concat(suiteProcs.vals...))/k)
 	} else if k > 1 {
 		r.printf("When the processes' own intervals miss each other (†), the pooled interval is too narrow,\n")
 		r.printf("and a verdict is given only when every process's own interval gives it (%d processes or more\n", minClusters)
@@ -463,7 +478,6 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		return e
 	}
 	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
-	suiteProcs := processValues(paired, "suite", procsIn(paired))
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
 		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, &suiteProcs, 0))
@@ -523,7 +537,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
 	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
 	r.printf("when that interval lies at or below 0.\n")
-	if k := len(perProc.vals); k >= minClusters {
+	if k := perProc.measured(); k >= minClusters {
 		sm, gm := processMedians(&suiteProcs), shift(processMedians(&perProc), 1)
 		r.printf("\nThe process-level interval the report judged until 55b19fb, the sign-test interval of the\n")
 		r.printf("%d processes' own medians: the suite %s, the suite's overhead − ½ failsafe-go's %s.\n", k, pctCI(sm), pctCI(gm))

@@ -1278,3 +1278,47 @@ func TestCalibrationUnmeasured(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessCount: the processes the text says were resampled whole, or whose own medians
+// were taken, are those that measured the figure: 12 processes of which 2 have no suite
+// block (cut short, say) give the suite's figures from 10, and the text says 10, not 12.
+func TestProcessCount(t *testing.T) {
+	dir := t.TempDir()
+	writePaired(t, dir, 120, map[string]float64{"suite": 1.05, "failsafe": 1.14}, 0.02, make([]float64, 12)...)
+	data, err := os.ReadFile(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	proc := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "# process") {
+			proc = l
+		}
+		if (proc == "# process 10" || proc == "# process 11") && strings.Contains(l, "chain=suite-") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "paired.out"), []byte(strings.Join(keep, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	(&report{w: &out, dir: dir}).headline(ss, nil)
+	text := out.String()
+	if n := strings.Count(text, "with the 10 processes resampled whole"); n != 2 {
+		t.Errorf("%d goal rows say the 10 processes that measured the suite were resampled, want 2:\n%s", n, text)
+	}
+	for _, want := range []string{"bootstrap's: the 10 processes resampled whole", "the sign-test interval of the\n10 processes' own medians"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "12 processes resampled") || strings.Contains(text, "12 processes' own") {
+		t.Errorf("the text counts the 2 processes without a suite block among those resampled:\n%s", text)
+	}
+}
