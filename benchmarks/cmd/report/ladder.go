@@ -15,12 +15,12 @@ var ladderSteps = []struct{ chain, adds string }{
 	{"suite", "promobs: the Prometheus metrics of every call"},
 }
 
-// ladder prints where the suite's overhead goes, layer by layer, when the headline holds every
-// rung, and keeps a one-line form for the summary.
+// ladder prints where the suite's overhead goes, layer by layer, when the headline measured
+// every rung (a round of it with raw), and keeps a one-line form for the summary.
 func (r *report) ladder(got map[string]ratioAllocs) {
 	for _, s := range ladderSteps {
-		if _, ok := got[s.chain]; !ok {
-			return
+		if g, ok := got[s.chain]; !ok || g.r.rounds == 0 {
+			return // a rung of no round would read as −100 %, its difference as 0
 		}
 	}
 	r.printf("\n### Where the suite's overhead goes: a ladder\n\n")

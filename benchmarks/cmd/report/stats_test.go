@@ -1322,3 +1322,29 @@ func TestProcessCount(t *testing.T) {
 		t.Errorf("the text counts the 2 processes without a suite block among those resampled:\n%s", text)
 	}
 }
+
+// TestLadderUnmeasuredRung: a rung's chain in the run but in no round with raw has no median;
+// the ladder is then not given (as without the chain), rather than a rung at −100 % over raw
+// and the goal leaving 108 points above it.
+func TestLadderUnmeasuredRung(t *testing.T) {
+	by := func(x float64) ratio {
+		m := map[int]float64{}
+		for i := range 20 {
+			m[i] = x * (1 + 0.001*float64(i%3))
+		}
+		return ratio{med: x, lo: x, hi: x * 1.002, rounds: 20, byRound: m}
+	}
+	for _, empty := range []string{"grpc_timeout", "suite_retry", "suite"} {
+		got := map[string]ratioAllocs{"grpc_timeout": {by(1.04), 2}, "suite_retry": {by(1.08), 7}, "suite_nosink": {by(1.10), 7}, "suite": {by(1.12), 7}}
+		got[empty] = ratioAllocs{ratio{}, got[empty].allocs}
+		var out bytes.Buffer
+		r := &report{w: &out}
+		r.ladder(got)
+		if s := out.String(); strings.Contains(s, "Where the suite's overhead goes") || strings.Contains(s, "-100.0 %") {
+			t.Errorf("a ladder with %s unmeasured:\n%s", empty, s)
+		}
+		if len(r.sum.notes) != 0 {
+			t.Errorf("%s unmeasured: summary notes %q", empty, r.sum.notes)
+		}
+	}
+}
