@@ -21,6 +21,7 @@ type configuredRow struct {
 	rawNs, suiteNs float64
 	time, cpu, aa  estimate
 	allocs, bytes  float64 // the suite's over raw
+	suite          bool    // the file holds suite samples (suiteNs, allocs and bytes are figures)
 }
 
 // configuredRows reads the configured-size files in dir (methods_<kind>_<size>.out), by kind,
@@ -61,6 +62,7 @@ func configuredRowOf(kind string, size int, ss []sample) configuredRow {
 		aa:     pairedRatio(ss, controlChain, "ns/op").ci(),
 		allocs: median(values(su, "allocs/op")) - median(values(raw, "allocs/op")),
 		bytes:  median(values(su, "B/op")) - median(values(raw, "B/op")),
+		suite:  len(su) > 0,
 	}
 }
 
@@ -87,8 +89,13 @@ func (r *report) configured(rows []configuredRow) {
 	r.printf("| configured | n | raw ns/op | suite ns/op | suite × raw (median [95 %% CI]) | CPU × raw | raw2 ÷ raw (A/A) | suite allocs over raw | suite B/op over raw |\n")
 	r.printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range rows {
-		r.printf("| %s | %d | %.0f | %.0f | %s | %s | %s | %+.0f | %+.0f |\n", c.kind, c.size,
-			c.rawNs, c.suiteNs, c.time, c.cpu, c.aa, c.allocs, c.bytes)
+		// Without suite samples (a process cut short) the suite's columns are no figures.
+		suiteNs, allocs, bytes := "—", "—", "—"
+		if c.suite {
+			suiteNs, allocs, bytes = fmt.Sprintf("%.0f", c.suiteNs), fmt.Sprintf("%+.0f", c.allocs), fmt.Sprintf("%+.0f", c.bytes)
+		}
+		r.printf("| %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n", c.kind, c.size,
+			c.rawNs, suiteNs, c.time, c.cpu, c.aa, allocs, bytes)
 	}
 	if v := configuredVerdict(rows); v != "" {
 		r.printf("\n%s\n", v)

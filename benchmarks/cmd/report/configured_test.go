@@ -78,3 +78,42 @@ func TestConfigured(t *testing.T) {
 		t.Errorf("no rows: %q, want Not measured.", out.String())
 	}
 }
+
+// TestConfiguredNoSuite: a configuration whose file holds no suite block (its process cut
+// short after raw's) has no suite figures: its row says so, rather than a suite of 0 ns/op and
+// −163 allocations over raw.
+func TestConfiguredNoSuite(t *testing.T) {
+	dir := t.TempDir()
+	writeConfigured(t, dir, "methods", 100, 20, 1.07, 0.02)
+	path := filepath.Join(dir, "methods_methods_100.out")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if !strings.Contains(l, "chain=suite-") {
+			keep = append(keep, l)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(keep, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	(&report{w: &out}).configured(configuredRows(dir))
+	var row string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "| methods | 100 |") {
+			row = l
+		}
+	}
+	cells := strings.Split(row, "|")
+	if len(cells) != 11 {
+		t.Fatalf("no methods 100 row:\n%s", out.String())
+	}
+	for i, name := range map[int]string{4: "suite ns/op", 8: "allocs over raw", 9: "B/op over raw"} {
+		if c := strings.TrimSpace(cells[i]); c != "—" {
+			t.Errorf("%s of an unmeasured suite is %q, want —: %s", name, c, row)
+		}
+	}
+}
