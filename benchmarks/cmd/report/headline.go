@@ -204,13 +204,24 @@ own deadline is priced at what it costs. The same paired layout, shorter, with o
 per 500 calls:
 `
 
-// slowText says what the 1 ms layout is for: the regime of the ML services bulwark protects.
-const slowText = `The headline's 30 µs bufconn call is the harshest case for a client library: its own
-work is a tenth of the call. The ML services bulwark protects answer in milliseconds. The
+// slowTextOf says what the 1 ms layout is for: the regime of the ML services bulwark protects.
+// rawNs is raw's median call in the paired headline and suite the full suite's ratio to raw
+// there (0 and estimate{} when the run has none: the text then gives no figure).
+func slowTextOf(rawNs float64, suite estimate) string {
+	call, share := "bufconn call", "work is a large share of the call"
+	if rawNs > 0 {
+		call = fmt.Sprintf("%.0f µs bufconn call", rawNs/1000)
+	}
+	if suite.n > 0 {
+		share = fmt.Sprintf("work adds %.0f %% to the call", (suite.med-1)*100)
+	}
+	return "The headline's " + call + ` is the harshest case for a client library: its own
+` + share + `. The ML services bulwark protects answer in milliseconds. The
 same paired layout, shorter, with the server answering each call after 1 ms (a timer, as
 an inference service's GPU wait: the cores are idle meanwhile) and a fresh caller deadline
 per call:
 `
+}
 
 // gomaxprocsIn writes the GOMAXPROCS settings the samples ss ran at ("1 and 2" for two).
 func gomaxprocsIn(ss []sample) string {

@@ -379,7 +379,12 @@ func main() {
 	r.printf("\n## Headline: unary call with a 10 s caller deadline, serial\n\n")
 	r.headline(paired, head)
 	r.sum.shared = r.pairedSection(shared, "A caller deadline shared by 500 calls: the HPACK effect", sharedText)
-	r.sum.slow = r.pairedSection(slow, "A 1 ms call: the services' regime", slowText)
+	rawNs := median(values(filter(paired, pairedBench, 0, map[string]string{"chain": "raw"}), "ns/op"))
+	var suite estimate
+	if g, ok := r.sum.paired["suite"]; ok {
+		suite = g.r.ci()
+	}
+	r.sum.slow = r.pairedSection(slow, "A 1 ms call: the services' regime", slowTextOf(rawNs, suite))
 
 	r.printf("\n## GOMAXPROCS 1 and 2\n\n")
 	r.printf("The same calls at `-cpu 1,2` (same processes as the headline): serial (one caller) and under\n")

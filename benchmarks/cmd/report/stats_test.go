@@ -1348,3 +1348,51 @@ func TestLadderUnmeasuredRung(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowTextFigures: the 1 ms section's opening gives the headline's call time and the
+// suite's share of it from the run, not a fixed "30 µs" and "a tenth" whatever was measured.
+func TestSlowTextFigures(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"headline.out", "nodeadline.out", "inflight.out", "stack.out", "hotpath.out", "paired_shared.out", "ownconfigured.out", "own.out"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePaired(t, dir, 40, map[string]float64{"suite": 1.25, "failsafe": 1.4}, 0.01)
+	data, err := os.ReadFile(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// raw at 60–78 µs: twice writePaired's.
+	data = regexp.MustCompile(`\t([0-9]+) ns/op`).ReplaceAllFunc(data, func(m []byte) []byte {
+		v, _ := strconv.Atoi(strings.Fields(string(m))[0])
+		return []byte(fmt.Sprintf("\t%d ns/op", 2*v))
+	})
+	for _, f := range []string{"paired.out", "paired_1ms.out"} {
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "env.txt"), []byte("nproc: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := median(values(filter(ss, pairedBench, 0, map[string]string{"chain": "raw"}), "ns/op"))
+	cmd := exec.Command(os.Args[0], "-dir", dir)
+	cmd.Env = append(os.Environ(), asCommand+"=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cmd/report: %v", err)
+	}
+	_, section, _ := strings.Cut(string(out), "## A 1 ms call: the services' regime")
+	section, _, _ = strings.Cut(section, "\n|")
+	if want := fmt.Sprintf("The headline's %.0f µs bufconn call", raw/1000); !strings.Contains(section, want) {
+		t.Errorf("1 ms section's opening does not say %q:\n%s", want, section)
+	}
+	if want := "its own\nwork adds 25 % to the call"; !strings.Contains(section, want) {
+		t.Errorf("1 ms section's opening does not say %q:\n%s", want, section)
+	}
+}

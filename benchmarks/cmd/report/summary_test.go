@@ -36,7 +36,7 @@ func TestSummaryBlock(t *testing.T) {
 	r := &report{w: &out, dir: dir}
 	r.env()
 	r.headline(ss, nil)
-	r.sum.slow = r.pairedSection(slow, "A 1 ms call: the services' regime", slowText)
+	r.sum.slow = r.pairedSection(slow, "A 1 ms call: the services' regime", slowTextOf(0, estimate{}))
 	if !strings.Contains(out.String(), "## A 1 ms call") {
 		t.Fatalf("no 1 ms section in the report:\n%s", out.String())
 	}
