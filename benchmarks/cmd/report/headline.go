@@ -500,67 +500,67 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	allocGoal("built-in ml profile + promobs", "suite_builtin", goalBuiltinAllocs)
 	s, ok1 := got["suite"]
 	f, ok2 := got["failsafe"]
-	if !ok1 || !ok2 {
-		return
-	}
-	{
-		// Judged as a product, so that failsafe-go's allocating no more than raw still judges
-		// the suite; the share is printed when it is one.
-		m := fmt.Sprintf("%+.2f against %+.2f", s.allocs, f.allocs)
-		if f.allocs > 0 {
-			m += fmt.Sprintf(": %.2f×", s.allocs/f.allocs)
-		}
-		row("suite's overhead ≤ ½ failsafe-go's: allocs", m, m,
-			map[bool]string{true: verdictMet, false: verdictMissed}[s.allocs <= goalFailsafeShare*f.allocs])
-	}
-	d := halfGap(s.r, f.r, goalFailsafeShare)
-	share := "—"
-	if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 && s.r.rounds > 0 {
-		share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
-	}
-	perProc := perProcessOf(paired, procsIn(paired), func(in []sample) []float64 {
-		return halfGapValues(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
-	})
-	gap := pctCI(shift(d, 1)) + spanText(d, &perProc, 1)
-	measured := func(gap string) string {
-		return fmt.Sprintf("suite %s, failsafe-go %s (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
-			medPct(s.r.ci()), medPct(f.r.ci()), share, gap)
-	}
-	short := measured(gap)
-	// With enough processes for the spread, the verdict reads the spread, and each process's
-	// own figure is in the table of processes: listed only when the verdict rests on them.
-	if _, spread := acrossProcesses(d, &perProc); !spread && len(perProc.est) > 1 && !agree(perProc.est) {
-		var ps []string
-		for i, e := range perProc.est {
-			mark := ""
-			if !overlapsAll(perProc.est, i) {
-				mark = " †"
+	// The failsafe-go goal needs both chains; the lines after it read the suite at most.
+	if ok1 && ok2 {
+		{
+			// Judged as a product, so that failsafe-go's allocating no more than raw still judges
+			// the suite; the share is printed when it is one.
+			m := fmt.Sprintf("%+.2f against %+.2f", s.allocs, f.allocs)
+			if f.allocs > 0 {
+				m += fmt.Sprintf(": %.2f×", s.allocs/f.allocs)
 			}
-			ps = append(ps, pctCI(shift(e, 1))+mark)
+			row("suite's overhead ≤ ½ failsafe-go's: allocs", m, m,
+				map[bool]string{true: verdictMet, false: verdictMissed}[s.allocs <= goalFailsafeShare*f.allocs])
 		}
-		gap += "; per process: " + strings.Join(ps, ", ")
+		d := halfGap(s.r, f.r, goalFailsafeShare)
+		share := "—"
+		if sm, fm := s.r.ci().med, f.r.ci().med; fm > 1 && s.r.rounds > 0 {
+			share = fmt.Sprintf("%.2f×", (sm-1)/(fm-1))
+		}
+		perProc := perProcessOf(paired, procsIn(paired), func(in []sample) []float64 {
+			return halfGapValues(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
+		})
+		gap := pctCI(shift(d, 1)) + spanText(d, &perProc, 1)
+		measured := func(gap string) string {
+			return fmt.Sprintf("suite %s, failsafe-go %s (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
+				medPct(s.r.ci()), medPct(f.r.ci()), share, gap)
+		}
+		short := measured(gap)
+		// With enough processes for the spread, the verdict reads the spread, and each process's
+		// own figure is in the table of processes: listed only when the verdict rests on them.
+		if _, spread := acrossProcesses(d, &perProc); !spread && len(perProc.est) > 1 && !agree(perProc.est) {
+			var ps []string
+			for i, e := range perProc.est {
+				mark := ""
+				if !overlapsAll(perProc.est, i) {
+					mark = " †"
+				}
+				ps = append(ps, pctCI(shift(e, 1))+mark)
+			}
+			gap += "; per process: " + strings.Join(ps, ", ")
+		}
+		gapVerdict := verdictAcross(d, &perProc, 0)
+		row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, gapVerdict)
+		r.acrossRunsRow("suite's overhead ≤ ½ failsafe-go's: time", inSeries(shift(d, 1)), gapVerdict, halfGapTime, 1, row)
+		r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
+		r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
+		r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
+		r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
+		r.printf("when that interval lies at or below 0.\n")
+		if k := perProc.measured(); k >= minClusters {
+			sm, gm := processMedians(&suiteProcs), shift(processMedians(&perProc), 1)
+			r.printf("\nThe process-level interval the report judged until 55b19fb, the sign-test interval of the\n")
+			r.printf("%d processes' own medians: the suite %s, the suite's overhead − ½ failsafe-go's %s.\n", k, pctCI(sm), pctCI(gm))
+		}
 	}
-	gapVerdict := verdictAcross(d, &perProc, 0)
-	row("suite's overhead ≤ ½ failsafe-go's: time", measured(gap), short, gapVerdict)
-	r.acrossRunsRow("suite's overhead ≤ ½ failsafe-go's: time", inSeries(shift(d, 1)), gapVerdict, halfGapTime, 1, row)
-	r.printf("\nThe time half of the failsafe-go goal is judged on the per-round difference of overheads,\n")
-	r.printf("(suite − raw) − ½ (failsafe-go − raw) over raw, all three from the same round, rather than on\n")
-	r.printf("a ratio of two overheads: a ratio's denominator is itself noisy and the ratio has no useful\n")
-	r.printf("interval, where the difference is a plain per-round value with a sign-test interval. Met\n")
-	r.printf("when that interval lies at or below 0.\n")
-	if k := perProc.measured(); k >= minClusters {
-		sm, gm := processMedians(&suiteProcs), shift(processMedians(&perProc), 1)
-		r.printf("\nThe process-level interval the report judged until 55b19fb, the sign-test interval of the\n")
-		r.printf("%d processes' own medians: the suite %s, the suite's overhead − ½ failsafe-go's %s.\n", k, pctCI(sm), pctCI(gm))
-	}
-	if t, ok := got["grpc_timeout"]; ok {
+	if t, ok := got["grpc_timeout"]; ok && ok1 {
 		floor := halfGap(s.r, t.r, 1)
 		r.printf("\nFor reading the goals, not a goal: the suite's overhead above the `grpc_timeout` chain's\n")
 		r.printf("(grpc's own 5 s deadline from the service config, which the suite's per-attempt timeout\n")
 		r.printf("becomes), per round, in raw's time: %s; the `grpc_timeout` chain itself %s.\n", pctCI(shift(floor, 1)), pctCI(t.r.ci()))
 		r.sum.notes = append(r.sum.notes, fmt.Sprintf("The suite's overhead above the `grpc_timeout` chain's, per round: %s.", pctCI(shift(floor, 1))))
 	}
-	if o, ok := got["suite_ownctx"]; ok {
+	if o, ok := got["suite_ownctx"]; ok && ok1 {
 		saved := halfGap(o.r, s.r, 1)
 		r.printf("\nWhat the service config saves: the same suite dialed without it (`suite_ownctx`, a context\n")
 		r.printf("per attempt of its own) costs %s and %+.2f allocations; per round, over the suite:\n", pctCI(o.r.ci()), o.allocs)
@@ -585,7 +585,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		}
 		r.sum.notes = append(r.sum.notes, note+".")
 	}
-	if o, ok := got["offpath"]; ok {
+	if o, ok := got["offpath"]; ok && ok1 {
 		// offpath's suite runs without a connection, so it makes its own attempt contexts: it
 		// is compared with the suite dialed without its service config when there is one.
 		around, name := s, "suite"

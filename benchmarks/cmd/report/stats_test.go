@@ -1396,3 +1396,18 @@ func TestSlowTextFigures(t *testing.T) {
 		t.Errorf("1 ms section's opening does not say %q:\n%s", want, section)
 	}
 }
+
+// TestNotesWithoutFailsafe: a run without the failsafe chain has no failsafe-go goal, but the
+// lines that do not read failsafe-go (the grpc_timeout floor, what the service config saves,
+// the calibration, work or wrapping) are still given, not dropped with the goal.
+func TestNotesWithoutFailsafe(t *testing.T) {
+	out := pairedHeadline(t, map[string]float64{"suite": 1.10, "grpc_timeout": 1.04, "suite_ownctx": 1.14, "timeout": 1.05, "spin1us": 1.06, "offpath": 1.08})
+	for _, want := range []string{"`grpc_timeout` chain itself", "What the service config saves", "Calibration: 1 µs", "Work or wrapping"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no failsafe chain: no %q line in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "½ failsafe-go's") {
+		t.Errorf("a failsafe-go goal without the failsafe chain:\n%s", out)
+	}
+}
