@@ -3,6 +3,7 @@ package otelobs
 import (
 	"context"
 
+	"go.opentelemetry.io/otel"
 	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
@@ -13,8 +14,12 @@ import (
 // Give it to otelgrpc's stats handler (otelgrpc.WithTracerProvider): otelgrpc describes the
 // status of a failed request by the server's status message, which a service may fill with
 // the request's content (a name or a document number on the document). The request spans keep
-// the Error status, and the code as otelgrpc's status code attribute.
+// the Error status, and the code as otelgrpc's status code attribute. A nil tp is the global
+// provider (otel.GetTracerProvider()), as it is to WithTracerProvider and to otelgrpc's.
 func StatusCodeOnly(tp trace.TracerProvider) trace.TracerProvider {
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
 	if q, ok := tp.(codeOnlyProvider); ok {
 		return q
 	}
