@@ -383,9 +383,14 @@ func (r *recorder) end(err error) {
 	r.mu.Lock()
 	finished := r.finished
 	r.mu.Unlock()
-	if !finished && err != nil {
-		// The suite did not report the call (it had no sink).
-		r.span.SetStatus(otelcodes.Error, status.Code(err).String())
+	if !finished {
+		// No suite below reported the call: its outcome is the invoker's, as a stream's
+		// is its end's (streamEnded).
+		code := status.Code(err)
+		r.span.SetAttributes(KeyCode.Int(int(code)))
+		if err != nil {
+			r.span.SetStatus(otelcodes.Error, code.String())
+		}
 	}
 	r.finish()
 }
