@@ -574,7 +574,7 @@ func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
 }
 
 // scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
-// it if it has not started. An outage at 0 is in force when scheduleOutage returns, before
+// it if it has not started, and returns once a start under way is over. An outage at 0 is in force when scheduleOutage returns, before
 // the batch's first call: a timer's goroutine, on a busy machine, could let the first calls
 // through.
 func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() {
@@ -594,8 +594,15 @@ func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func
 		start()
 		return func() {}
 	}
-	t := time.AfterFunc(f.outageAt, start)
-	return func() { t.Stop() }
+	// Stop waits for a start its timer already fired: else the outage could start on stubs
+	// being stopped, and its line show after the batch's summary.
+	started := make(chan struct{})
+	t := time.AfterFunc(f.outageAt, func() { defer close(started); start() })
+	return sync.OnceFunc(func() {
+		if !t.Stop() {
+			<-started
+		}
+	})
 }
 
 func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (string, func(), error) {
