@@ -35,26 +35,52 @@ type tracing struct {
 	exp    *countingExporter
 }
 
-// countingExporter counts the spans its exporter failed to export, and keeps the last error:
-// the batcher only hands such errors to OpenTelemetry's global error handler, and a collector
-// that cannot be reached at the end is not reported at all.
+// countingExporter counts the spans ended (as its endCounter sees them) and those its
+// exporter exported, and keeps the last export error: the batcher only hands such errors to
+// OpenTelemetry's global error handler, drops the spans that find its queue full without a
+// word, and a collector that cannot be reached at the end is not reported at all. The spans
+// not exported are the difference, whichever way they were lost.
 type countingExporter struct {
 	sdktrace.SpanExporter
-	mu   sync.Mutex
-	lost int   // Guarded by mu.
-	err  error // Guarded by mu: the last export error.
+	mu       sync.Mutex
+	ended    int   // Guarded by mu: sampled spans ended, which the batcher was handed.
+	exported int   // Guarded by mu: spans exported.
+	err      error // Guarded by mu: the last export error.
 }
 
 func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	err := e.SpanExporter.ExportSpans(ctx, spans)
+	e.mu.Lock()
 	if err != nil {
-		e.mu.Lock()
-		e.lost += len(spans)
 		e.err = err
-		e.mu.Unlock()
+	} else {
+		e.exported += len(spans)
 	}
+	e.mu.Unlock()
 	return err
 }
+
+// lost returns the spans ended and not exported, and the last export error.
+func (e *countingExporter) lost() (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ended - e.exported, e.err
+}
+
+// endCounter is a span processor that counts, for its countingExporter, the spans that the
+// batcher is handed: sampled spans, when they end.
+type endCounter struct{ e *countingExporter }
+
+func (c endCounter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (c endCounter) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanContext().IsSampled() {
+		c.e.mu.Lock()
+		c.e.ended++
+		c.e.mu.Unlock()
+	}
+}
+func (c endCounter) Shutdown(context.Context) error   { return nil }
+func (c endCounter) ForceFlush(context.Context) error { return nil }
 
 // traceProblem names what is wrong with a -trace spec, or returns "": parseFlags reports it
 // as a bad command line.
@@ -95,6 +121,7 @@ func startTracing(ctx context.Context, spec string, stderr io.Writer) (*tracing,
 		// An export ends within the final flush, so that its error is known to shutdown and
 		// no export outlives the command.
 		sdktrace.WithBatcher(counted, sdktrace.WithExportTimeout(traceFlushTimeout*9/10)),
+		sdktrace.WithSpanProcessor(endCounter{counted}),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("kyc-orchestrator"))),
 	)
 	return &tracing{tp: tp, tracer: otelobs.New(otelobs.WithTracerProvider(tp)), spec: spec, stderr: stderr, exp: counted}, nil
@@ -122,15 +149,16 @@ func (t *tracing) shutdown() {
 	err := t.tp.Shutdown(ctx)
 	lost, lastErr := 0, error(nil)
 	if t.exp != nil {
-		t.exp.mu.Lock()
-		lost, lastErr = t.exp.lost, t.exp.err
-		t.exp.mu.Unlock()
+		lost, lastErr = t.exp.lost()
 	}
 	if lost == 0 && err == nil {
 		return
 	}
 	if lastErr == nil {
 		lastErr = err
+	}
+	if lastErr == nil {
+		lastErr = errors.New("dropped on the batcher's full queue (a collector too slow for the spans)")
 	}
 	what := "spans not exported"
 	if lost > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +101,50 @@ func TestTracingShutdownReportsSpansNotExported(t *testing.T) {
 	tr.shutdown()
 	if got := stderr.String(); !strings.Contains(got, "-trace "+spec) || !strings.Contains(got, "not exported") {
 		t.Errorf("stderr after a flush that exported nothing: %q, want a warning naming -trace %s and the spans not exported", got, spec)
+	}
+}
+
+// gateWriter blocks its first Write until release, signalling entered.
+type gateWriter struct {
+	entered, release chan struct{}
+	once             sync.Once
+	mu               sync.Mutex
+	buf              bytes.Buffer
+}
+
+func (w *gateWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.entered); <-w.release })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// A collector slower than the spans come (or one that is down, each export waiting out its
+// timeout) fills the batcher's queue, and the batcher drops the spans that find it full
+// without telling the exporter. The shutdown warning counted only the spans of failed
+// exports: spans dropped were not reported at all, and the trace looked complete.
+func TestTracingShutdownCountsSpansDroppedOnAFullQueue(t *testing.T) {
+	t.Setenv("OTEL_BSP_MAX_QUEUE_SIZE", "1")
+	t.Setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1")
+	out := &gateWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	var stderr bytes.Buffer
+	tr, err := startTracing(context.Background(), "stdout", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.stderr = &stderr
+	end := func(name string) {
+		_, sp := tr.tp.Tracer("test").Start(context.Background(), name)
+		sp.End()
+	}
+	end("first")
+	<-out.entered // the first span is being exported; the queue is empty
+	end("queued") // fills the queue
+	end("dropped-1")
+	end("dropped-2")
+	close(out.release)
+	tr.shutdown()
+	if got, want := stderr.String(), "-trace stdout: 2 spans not exported"; !strings.Contains(got, want) {
+		t.Errorf("stderr after 2 spans dropped on a full queue: %q, want it to contain %q", got, want)
 	}
 }
