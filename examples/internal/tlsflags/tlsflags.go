@@ -279,7 +279,7 @@ func IsCertificateFailure(err error) bool {
 		return false
 	}
 	msg, ok := strings.CutPrefix(st.Message(), "connection error: ")
-	if !ok && !isRefusal(msg) {
+	if !ok && !IsRefusal(msg) {
 		return false
 	}
 	for _, s := range certificateFailures {
@@ -290,10 +290,11 @@ func IsCertificateFailure(err error) bool {
 	return false
 }
 
-// isRefusal reports whether msg has the shape of a refusedError's text: the alert, then the
+// IsRefusal reports whether msg has the shape of a refusedError's text: the alert, then the
 // failed write in parentheses, "remote error: tls: certificate required (write tcp A->B:
-// write: broken pipe)".
-func isRefusal(msg string) bool {
+// write: broken pipe)". A server's own message that merely begins with an alert ("remote
+// error: tls: bad certificate", about its backend's certificate) does not.
+func IsRefusal(msg string) bool {
 	rest, ok := strings.CutPrefix(msg, "remote error: tls: ")
 	if !ok {
 		return false

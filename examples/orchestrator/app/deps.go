@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"go.uber.org/zap"
@@ -75,9 +76,10 @@ func (d *depErrors) record(fullMethod string, err error) {
 // or a connection lost under it, whose transport's own I/O error grpc-go gives as it is ("write
 // tcp A->B: write: broken pipe"). A client whose certificate the server refuses under TLS 1.3
 // reads that as often as not, which the -tls connections give with the server's alert first
-// ("remote error: tls: certificate required (write tcp ...)"; see package tlsflags).
+// ("remote error: tls: certificate required (write tcp ...)"): clientDetail keeps that shape
+// alone (tlsflags.IsRefusal), as a service's own Unavailable may begin with an alert too.
 var grpcWording = []string{"connection error:", "last connection error:", "name resolver error:", "last resolver error:", "produced zero addresses",
-	"transport is closing", "read tcp", "write tcp", "read unix", "write unix", "remote error: tls: "}
+	"transport is closing", "read tcp", "write tcp", "read unix", "write unix"}
 
 // clientDetail returns what of err's status message the logs and the summary may carry: grpc's
 // own words for a request that never reached a server ("connection refused"), else nothing.
@@ -85,6 +87,9 @@ var grpcWording = []string{"connection error:", "last connection error:", "name 
 // document number): only its code is shown.
 func clientDetail(err error) string {
 	msg := status.Convert(err).Message()
+	if tlsflags.IsRefusal(msg) {
+		return msg
+	}
 	for _, w := range grpcWording {
 		if strings.HasPrefix(msg, w) {
 			return msg

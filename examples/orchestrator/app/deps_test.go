@@ -88,3 +88,28 @@ func TestReachableSkipsGRPCTargets(t *testing.T) {
 		t.Errorf("gRPC targets dialled as host:port:\n%s", stderr.String())
 	}
 }
+
+// A service's own Unavailable may begin with crypto/tls's words, about its backend's
+// certificate ("remote error: tls: bad certificate", as package tlsflags notes), and go on
+// with whatever the service adds: it is the server's text, not grpc's, and only its code is
+// shown. grpc's own form of the client's refused certificate, the alert then the failed
+// write in parentheses, is kept (TestDependencyErrorKeepsGrpcsTransportWords).
+func TestDependencyErrorLeavesOutAServersTLSMessage(t *testing.T) {
+	const pii = "SPECIMEN ALEX A12345678"
+	for _, msg := range []string{
+		"remote error: tls: bad certificate",
+		"remote error: tls: bad certificate from the registry asked for " + pii,
+	} {
+		core, logs := observer.New(zap.DebugLevel)
+		d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg))
+		if last := d.snapshot()[kyc.KeyOCR]; last != "UNAVAILABLE (ocr.internal:443)" {
+			t.Errorf("server message %q: summary last error %q, want the code and the address alone", msg, last)
+		}
+		for _, e := range logs.All() {
+			if v, ok := e.ContextMap()["error"]; ok {
+				t.Errorf("server message %q: log line %q carries it: error=%q", msg, e.Message, v)
+			}
+		}
+	}
+}
