@@ -40,6 +40,10 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		{[]string{"-spike", "-1s"}, []string{"-spike", "-1s"}},
 		{[]string{"-pushback", "-1s"}, []string{"-pushback", "-1s"}},
 		{[]string{"-capacity", "-2"}, []string{"-capacity", "-2"}},
+		// An OTLP endpoint without a port, or given as a URL, was taken and dialled (port 443,
+		// or a name that cannot resolve): the spans were reported lost only at the end.
+		{[]string{"-trace", "otlp=localhost"}, []string{"-trace", "otlp=localhost", "HOST:PORT"}},
+		{[]string{"-trace", "otlp=http://localhost:4317"}, []string{"-trace", "otlp=http://localhost:4317", "HOST:PORT"}},
 		// The TLS flags: a bad command line too (exit status 2), not a failure of the run.
 		{[]string{"-tls-cert", cert}, []string{"-tls-cert", "-tls-key"}},
 		{[]string{"-tls-cert", cert, "-tls-key", key}, []string{"-tls-*", "-liveness"}},

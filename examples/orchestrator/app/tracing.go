@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -89,7 +90,14 @@ func traceProblem(spec string) string {
 	case spec == "", spec == "stdout":
 		return ""
 	case strings.HasPrefix(spec, "otlp="):
-		if strings.TrimPrefix(spec, "otlp=") == "" {
+		// The exporter dials the value as a gRPC target: a host without a port went to port
+		// 443, and a URL (http://HOST:PORT) did not resolve, found only when the spans were
+		// reported lost at the end. A target with a resolver's scheme (unix:/path) is taken.
+		addr := strings.TrimPrefix(spec, "otlp=")
+		if hasScheme(addr) {
+			return ""
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || strings.Contains(addr, "/") {
 			return fmt.Sprintf("-trace %q: want otlp=HOST:PORT", spec)
 		}
 		return ""

@@ -148,3 +148,12 @@ func TestTracingShutdownCountsSpansDroppedOnAFullQueue(t *testing.T) {
 		t.Errorf("stderr after 2 spans dropped on a full queue: %q, want it to contain %q", got, want)
 	}
 }
+
+// An OTLP endpoint is a host and port, or a gRPC target with a resolver's scheme.
+func TestTraceProblemAcceptsEndpoints(t *testing.T) {
+	for _, spec := range []string{"", "stdout", "otlp=collector:4317", "otlp=[::1]:4317", "otlp=:4317", "otlp=unix:/run/otel.sock", "otlp=dns:///collector:4317"} {
+		if p := traceProblem(spec); p != "" {
+			t.Errorf("traceProblem(%q) = %q, want none", spec, p)
+		}
+	}
+}
