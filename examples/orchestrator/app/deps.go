@@ -23,8 +23,8 @@ import (
 // depErrors remembers, per dependency, the last error an attempt that left the client got (a
 // transport error such as "connection refused", or the service's own failure, by its code
 // only: see clientDetail), so that the summary and the logs can name what a dependency
-// answered. Business answers and local rejections are not errors of the dependency and are
-// not recorded. Safe for concurrent use.
+// answered. Business answers are not errors of the dependency and are not recorded, nor are
+// local rejections, which never leave the client. Safe for concurrent use.
 type depErrors struct {
 	log   *zap.Logger
 	cl    func(fullMethod string) *codes.Classifier // the suite's, per method (see classifiers)
@@ -44,7 +44,10 @@ func (d *depErrors) record(fullMethod string, err error) {
 		return
 	}
 	v := d.cl(fullMethod).Classify(err)
-	if v.Class == codes.Business || v.Class == codes.Rejected || v.Class == codes.Canceled {
+	// A Rejected verdict here is the dependency's own bulwark refusing (its ErrorInfo crossed
+	// the wire): the interceptors are innermost, and the suite's local rejections never
+	// reach them. It is an error the dependency answered with, and is recorded.
+	if v.Class == codes.Business || v.Class == codes.Canceled {
 		return
 	}
 	svc := strings.TrimPrefix(fullMethod, "/")

@@ -113,3 +113,21 @@ func TestDependencyErrorLeavesOutAServersTLSMessage(t *testing.T) {
 		}
 	}
 }
+
+// The innermost interceptor sees only attempts that left the client: a bulwark rejection
+// there is the dependency's own (a service refusing through its own bulwark suite, its
+// breaker open), an error it answered with, not a local rejection. It was not recorded: no
+// "dependency error" line and no last error for a dependency refusing every call.
+func TestDependencyErrorRecordsARemoteRejection(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+	local := &codes.Rejection{Code: grpccodes.Unavailable, Reason: "CIRCUIT_OPEN", Policy: "breaker", Service: "ocr.backend.v1.Store"}
+	remote := status.FromProto(status.Convert(local).Proto()).Err() // as it crosses the wire
+	d.record(kycv1.OCRService_Extract_FullMethodName, remote)
+	if last := d.snapshot()[kyc.KeyOCR]; last != "UNAVAILABLE (ocr.internal:443)" {
+		t.Errorf("summary last error %q, want the code and the address", last)
+	}
+	if n := logs.FilterMessage("dependency error").Len(); n != 1 {
+		t.Errorf("%d \"dependency error\" lines, want 1", n)
+	}
+}
