@@ -25,7 +25,8 @@ var errTLSEmbedded = errors.New("-tls-* need external services (-liveness, -face
 
 // setupTLS checks the TLS flags against the rest of the command line and, when TLS is on,
 // classes a refused certificate (tlsflags.ReasonCertificate) as server_fault in every profile
-// of cfg: not retried, a failure for the breaker (see tlsflags' documentation).
+// of cfg, and in the overrides of every service without a profile: not retried, a failure for
+// the breaker (see tlsflags' documentation).
 func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 	creds, err := f.tls.ClientCredentials()
 	if err != nil {
@@ -54,6 +55,22 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 		reasons[tlsflags.ReasonCertificate] = codes.ServerFault
 		p.Classifier.Reasons = reasons
 		cfg.Profiles[name] = p
+	}
+	// A service without a profile (none named, and no "default") has only its overrides:
+	// they get the reason too, unless they class it themselves.
+	if _, ok := cfg.Profiles["default"]; !ok {
+		for name, svc := range cfg.Services {
+			if _, set := svc.Classifier.Reasons[tlsflags.ReasonCertificate]; svc.Profile != "" || set {
+				continue
+			}
+			reasons := maps.Clone(svc.Classifier.Reasons)
+			if reasons == nil {
+				reasons = map[string]codes.Class{}
+			}
+			reasons[tlsflags.ReasonCertificate] = codes.ServerFault
+			svc.Classifier.Reasons = reasons
+			cfg.Services[name] = svc
+		}
 	}
 	return t, nil
 }
