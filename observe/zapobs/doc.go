@@ -55,7 +55,8 @@
 //	| field       | what                                                                                                                     |
 //	|-------------|--------------------------------------------------------------------------------------------------------------------------|
 //	| service     | the fully qualified gRPC service, e.g. kyc.v1.OCRService                                                                 |
-//	| method      | the full gRPC method; on breaker lines only for a method-scoped breaker, on limit lines only when the event names one    |
+//	| method      | the full gRPC method; on breaker lines only for a method-scoped breaker, on limit lines only when the event names one,   |
+//	|             | on retired lines only for the object of one method                                                                       |
 //	| attempt     | the 1-based attempt that finished (or failed, before a retry)                                                            |
 //	| attempts    | how many attempts the call made                                                                                          |
 //	| code        | the gRPC code name, e.g. Unavailable                                                                                     |
@@ -68,6 +69,7 @@
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
 //	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |
 //	| policy      | the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                                                    |
+//	|             | on a retired line, the retired object's: breaker, bulkhead, adaptive_throttle                                            |
 //	| retry_after | when the caller may come back; 0 when the policy cannot tell                                                             |
 //	| timeout     | the deadline the deadline policy set                                                                                     |
 //	| after       | how long after the first attempt of its round (the call's first, unless a retry began the round) a hedge was sent        |
