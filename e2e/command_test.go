@@ -263,6 +263,16 @@ func TestLogNoise(t *testing.T) {
 	if !strings.Contains(stderr.String(), "WARN\tdigest") {
 		t.Errorf("no digest at the default level:\n%s", stderr.String())
 	}
+	// The breaker's state changes stay at the default level. At 30% the run above opens no
+	// breaker; an OCR outage opens its breaker within the first verifications.
+	stderr.Reset()
+	outage := append(args[:len(args):len(args)], "-outage", "1h", "-outage-service", "ocr")
+	if err := app.Run(context.Background(), outage, new(bytes.Buffer), &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "WARN\tbreaker state changed") || strings.Contains(stderr.String(), "retry scheduled") {
+		t.Errorf("an OCR outage at the default level: want the breaker's state changes and no per-retry line:\n%s", stderr.String())
+	}
 	stderr.Reset()
 	if err := app.Run(context.Background(), append(args, "-log-level", "debug"), new(bytes.Buffer), &stderr); err != nil {
 		t.Fatal(err)
