@@ -36,8 +36,9 @@ var allSteps = []kycv1.Step{kycv1.Step_STEP_LIVENESS, kycv1.Step_STEP_FACE_MATCH
 
 // TestScriptedTransientFailuresAreAllRetried scripts every fifth verification so that each of
 // its three calls fails twice with Unavailable (fewer than every profile's max_attempts - 1:
-// ml allows 4 attempts, ocr 3): a retry can save each of them, so none may fail, and the
-// stub's per-request counters must show exactly the attempts the steps report.
+// the built-in ml and ocr profiles both allow 4 attempts): a retry can save each of them, so
+// none may fail, and the stub's per-request counters must show exactly the attempts the steps
+// report.
 //
 // The breakers are off here: this test is about what retries save. With them on, the slow
 // scripted verifications (each sleeping through two backoffs) come to fill all four workers at
@@ -101,9 +102,9 @@ func TestScriptedTransientFailuresAreAllRetried(t *testing.T) {
 }
 
 // TestRandomUnavailableFailsOnlyWhenRetriesRunOut has the stubs fail 20% of all calls with
-// Unavailable at random, under the built-in attempt counts (ml 4, ocr 3). Every verification
-// must end within the budget, and a step may fail only once the stub has seen the profile's
-// max_attempts for it: no call a retry could have saved is given up.
+// Unavailable at random, under the built-in attempt counts (4 for ml and for ocr). Every
+// verification must end within the budget, and a step may fail only once the stub has seen
+// the profile's max_attempts for it: no call a retry could have saved is given up.
 func TestRandomUnavailableFailsOnlyWhenRetriesRunOut(t *testing.T) {
 	// Ten failures in a row would open a breaker: at 20% that is a 1e-7 chance per attempt.
 	yaml := strings.ReplaceAll(quickRetries, "}}\n", "}}\n    breaker: {consecutive_failures: 10}\n")
