@@ -253,6 +253,8 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 		return reached() - before, throttled
 	}
 	batch(100) // warm-up: the throttle learns the accept rate
+	throttleRejections := map[string]string{"service": svcFaceMatch, "policy": observe.PolicyAdaptiveThrottle}
+	rejectedBefore := metric(t, h.reg, "bulwark_rejections_total", throttleRejections)
 	sent, throttled := batch(200)
 	p, ok := h.throttleProbability(svcFaceMatch)
 	if !ok {
@@ -266,8 +268,8 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 	if sent+throttled != 200 {
 		t.Errorf("sent %d + throttled %d != 200", sent, throttled)
 	}
-	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcFaceMatch, "policy": observe.PolicyAdaptiveThrottle}); got < float64(throttled) {
-		t.Errorf("bulwark_rejections_total{policy=adaptive_throttle} = %v, want at least %d", got, throttled)
+	if got := metric(t, h.reg, "bulwark_rejections_total", throttleRejections) - rejectedBefore; got != float64(throttled) {
+		t.Errorf("bulwark_rejections_total{policy=adaptive_throttle} rose by %v over the batch, want %d (the calls throttled)", got, throttled)
 	}
 	if got := metric(t, h.reg, "bulwark_adaptive_throttle_probability", map[string]string{"service": svcFaceMatch}); got < 0.5 {
 		t.Errorf("bulwark_adaptive_throttle_probability = %v, want above 0.5", got)
