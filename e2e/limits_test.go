@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
+	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
@@ -148,11 +150,17 @@ func TestBulkheadRejectsBurst(t *testing.T) {
 	}
 }
 
-// TestRateLimitRejectsBurst: face match's bucket holds 2 tokens; of a quick burst of 5 calls
-// the first 2 pass and the other 3 are refused with ResourceExhausted / RATE_LIMITED, without
+// TestRateLimitRejectsBurst: face match's bucket holds 2 tokens; of a burst of 5 calls the
+// first 2 pass and the other 3 are refused with ResourceExhausted / RATE_LIMITED, without
 // reaching the stub.
+//
+// The suite runs on a fake clock, so the bucket refills only when the test says: on the real
+// clock a stall of a loaded machine of a second anywhere in the burst (one token a second)
+// let a third call through. The fake clock is an hour ahead of the real one, so that the
+// calls' deadlines (budget from the fake now) are far in the real future.
 func TestRateLimitRejectsBurst(t *testing.T) {
-	h := newHarness(t, limitsConfig, stub.Faults{})
+	fake := clocktest.New(time.Now().Add(time.Hour))
+	h := newHarnessWith(t, limitsConfig, stub.Faults{}, []interceptors.Option{interceptors.WithClock(fake)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	client := kycv1.NewFaceMatchServiceClient(h.conns[svcFaceMatch])
@@ -185,5 +193,13 @@ func TestRateLimitRejectsBurst(t *testing.T) {
 	}
 	if got := h.counters.Snapshot()[kyc.KeyFaceMatch].Rejections; got != 3 {
 		t.Errorf("summary rejections{facematch} = %d, want 3", got)
+	}
+	// A second later the bucket holds one token: one call passes, the next is refused.
+	fake.Advance(time.Second)
+	if _, err := client.Compare(ctx, req); err != nil {
+		t.Errorf("a second after the burst: %v, want a refilled token", err)
+	}
+	if _, err := client.Compare(ctx, req); !errors.Is(err, ratelimit.ErrLimited) {
+		t.Errorf("a second call a second after the burst: %v, want RATE_LIMITED (1 token a second)", err)
 	}
 }
