@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,11 +82,24 @@ func TestBatchJSON(t *testing.T) {
 
 // TestBatchTable runs the default output: a table on stdout, no progress bar when stderr is
 // not a terminal, and no warning about the built-in profiles (TestLogNoise shows it at info).
+// Stderr is a file, as os.Stderr redirected is: the bar is drawn on an *os.File that is a
+// terminal, and any other writer never is one.
 func TestBatchTable(t *testing.T) {
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	errFile, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errFile.Close()
 	args := []string{"-n", "10", "-fail", "unavailable=0", "-latency", "1ms", "-spike-rate", "0"}
-	if err := app.Run(context.Background(), args, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
+	runErr := app.Run(context.Background(), args, &stdout, errFile)
+	errBytes, err := os.ReadFile(errFile.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := bytes.NewBuffer(errBytes)
+	if runErr != nil {
+		t.Fatalf("run: %v\n%s", runErr, stderr.String())
 	}
 	out := stdout.String()
 	for _, want := range []string{"verifications  10", "approved", "rejected", "failed", "latency", "liveness", "facematch", "ocr", "breaker opens"} {
