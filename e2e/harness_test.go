@@ -225,10 +225,17 @@ func (h *harness) verify(t *testing.T, req *kycv1.VerifyRequest, kv ...string) *
 	return resp
 }
 
-// parallel runs fn(i) for i in [0, n) on workers goroutines.
+// parallel runs fn(i) for i in [0, n) on workers goroutines. The indices are queued before
+// the workers start: a worker that fn ends early (t.Fatal, as in verify) leaves the rest to
+// the others, or unrun when none is left, instead of blocking the queue until the test times
+// out.
 func parallel(n, workers int, fn func(i int)) {
 	var wg sync.WaitGroup
-	next := make(chan int)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -238,10 +245,6 @@ func parallel(n, workers int, fn func(i int)) {
 			}
 		}()
 	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
 
