@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -174,8 +175,13 @@ func (c *Classifier) ClassifyStatus(st *status.Status) Verdict {
 func (c *Classifier) classifyStatus(st *status.Status) Verdict {
 	code := st.Code()
 	v := Verdict{Class: c.ClassOf(code), Code: code}
-	if code == grpccodes.OK {
+	switch code {
+	case grpccodes.OK:
 		return v
+	case grpccodes.ResourceExhausted:
+		if overSizeLimit(st.Message()) {
+			v.Class = Business
+		}
 	}
 	// Details unmarshals each google.protobuf.Any; with no details it allocates nothing.
 	for _, d := range st.Details() {
@@ -192,6 +198,17 @@ func (c *Classifier) classifyStatus(st *status.Status) Verdict {
 		}
 	}
 	return v
+}
+
+// overSizeLimit reports whether msg, a ResourceExhausted status's message, is a gRPC
+// library's for a message over a size limit: the receiver's (grpc-go on either side, gRPC's C
+// core as Python and C++ servers use it, grpc-java) or the sender's own (grpc-go). The same
+// message fails again, and the peer is not overloaded: no retry, no failure. A server's quota
+// or rate refusal does not say so.
+func overSizeLimit(msg string) bool {
+	return strings.Contains(msg, "essage larger than max") || // grpc-go received/send, C core
+		strings.Contains(msg, "decompression larger than max") || // grpc-go, decompressed
+		strings.Contains(msg, "message exceeds maximum size") // grpc-java
 }
 
 func retryInfoPushback(ri *errdetails.RetryInfo) Pushback {

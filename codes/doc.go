@@ -34,7 +34,7 @@
 //	NotFound             business
 //	AlreadyExists        business
 //	PermissionDenied     business
-//	ResourceExhausted    throttled
+//	ResourceExhausted    throttled (business for a message over a size limit: see below)
 //	FailedPrecondition   business
 //	Aborted              transient
 //	OutOfRange           business
@@ -51,6 +51,17 @@
 // document is business whatever code it comes with. An ErrorInfo in bulwark's own Domain
 // marks a rejection by one of bulwark's policies (Rejected), also when it crossed a process
 // boundary.
+//
+// # Messages over a size limit
+//
+// A message larger than the receiver's limit, or than the sender's own, fails with
+// ResourceExhausted too, from the gRPC library on either side: grpc-go's "received message
+// larger than max" and "trying to send message larger than max", the C core's (Python and C++
+// servers) and grpc-java's "message exceeds maximum size". The same message fails again on every
+// attempt, and the peer is not overloaded, so such a status is business whatever the code
+// overrides say (an ErrorInfo reason's override still wins): an OCR reply over the client's
+// receive limit is neither retried nor counted against a healthy service. The classifier tells it
+// by its message, the only place those libraries say it.
 //
 // # Pushback
 //

@@ -115,7 +115,7 @@ func TestStreamFallbackReportsTheFailedAttempt(t *testing.T) {
 }
 
 // Regression: a client stream whose send failed with an error the fallback answers (a message
-// over the size limit: ResourceExhausted, throttled) returned that error from SendMsg, and the
+// over the size limit: ResourceExhausted, which on_codes names) returned that error from SendMsg, and the
 // suite reported the call finished with it; CloseAndRecv then returned the fallback, and
 // FallbackServed followed: the observer saw the call fail and be answered, the caller got both.
 // SendMsg now returns io.EOF, as gRPC does for a stream whose status RecvMsg returns, and the
@@ -132,7 +132,8 @@ func TestClientStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 	}
 	reply := &kycv1.CheckResponse{Score: 0.5}
 	for _, retry := range []bool{false, true} {
-		p := config.Profile{Fallback: &fallback.Config{}}
+		// A message over a size limit is business (not replaced by default): on_codes asks.
+		p := config.Profile{Fallback: &fallback.Config{OnCodes: []string{"RESOURCE_EXHAUSTED"}}}
 		if retry { // a retry loop below the fallback ends its stream on the send's error too
 			p.Retry = config.Builtin().Profiles["ml"].Retry
 		}
@@ -158,7 +159,7 @@ func TestClientStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 }
 
 // Regression: a server-streaming call whose request could not be sent, with an error the
-// fallback answers (a request over the size limit), failed with that error: its generated
+// fallback answers (a request over the size limit, which on_codes names), failed with that error: its generated
 // code returns SendMsg's error as the call's, and SendMsg returned it, while a unary call
 // failing alike gets the fallback, as does a server stream failing before its first message.
 // (A caller going on to RecvMsg got the fallback after the error, and the suite reported the
@@ -171,7 +172,7 @@ func TestServerStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 		}
 		return st.SendMsg(&kycv1.CheckResponse{Score: 1})
 	}))
-	s, rec, reply := listerFallback(t, method)
+	s, rec, reply := listerFallback(t, method, "RESOURCE_EXHAUSTED")
 	cc := srv.Dial(t, s.DialOptions()...)
 	// As generated code opens a server stream.
 	st, err := cc.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, method, grpc.MaxCallSendMsgSize(50))
@@ -199,11 +200,12 @@ func TestServerStreamSendFailureFallbackReportsTheCall(t *testing.T) {
 }
 
 // listerFallback returns a suite whose fallback answers method, a server stream of
-// bulwark.test.Lister, with reply, and the recorder of its events; it is closed with t.
-func listerFallback(t *testing.T, method string) (*interceptors.Suite, *testkit.Recorder, *kycv1.CheckResponse) {
+// bulwark.test.Lister, with reply (on the codes onCodes names, else on its default classes),
+// and the recorder of its events; it is closed with t.
+func listerFallback(t *testing.T, method string, onCodes ...string) (*interceptors.Suite, *testkit.Recorder, *kycv1.CheckResponse) {
 	t.Helper()
 	cfg := &config.Config{Budget: 5 * time.Second,
-		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{}}},
+		Profiles: map[string]config.Profile{"p": {Fallback: &fallback.Config{OnCodes: onCodes}}},
 		Services: map[string]config.Service{"bulwark.test.Lister": {Profile: "p"}}}
 	reply := &kycv1.CheckResponse{Score: 0.5}
 	rec := &testkit.Recorder{}

@@ -16,7 +16,7 @@
 //	|--------------|---------------------------------------------------------|---------|
 //	| success      | OK                                                      | —       |
 //	| transient    | Unavailable, DeadlineExceeded, Aborted                  | yes     |
-//	| throttled    | ResourceExhausted                                       | yes     |
+//	| throttled    | ResourceExhausted (not for a message over a size limit) | yes     |
 //	| business     | InvalidArgument, NotFound, PermissionDenied, ...        | never   |
 //	| canceled     | Canceled                                                | never   |
 //	| server_fault | Internal, Unknown, DataLoss                             | never   |
