@@ -48,11 +48,13 @@ func BenchmarkClassify(b *testing.B) {
 func TestClassifyAllocations(t *testing.T) {
 	unavailable := status.Error(grpccodes.Unavailable, "down")
 	trailer := metadata.Pairs(codes.PushbackKey, "250")
+	tooLarge := status.Error(grpccodes.ResourceExhausted, "grpc: received message larger than max (5000000 vs. 4194304)")
 	c := codes.Default()
 	for name, f := range map[string]func(){
-		"nil":            func() { sinkVerdict = c.Classify(nil) },
-		"plain status":   func() { sinkVerdict = c.Classify(unavailable) },
-		"status+trailer": func() { sinkVerdict = c.ClassifyTrailer(unavailable, trailer) },
+		"nil":               func() { sinkVerdict = c.Classify(nil) },
+		"plain status":      func() { sinkVerdict = c.Classify(unavailable) },
+		"status+trailer":    func() { sinkVerdict = c.ClassifyTrailer(unavailable, trailer) },
+		"over a size limit": func() { sinkVerdict = c.Classify(tooLarge) },
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocs per classification, want 0", name, n)
