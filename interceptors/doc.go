@@ -95,9 +95,10 @@
 // survive a reload that does not touch them. Levels reads the objects' levels live. A reload
 // forgets the objects no chain of the new configuration can use, and the objects with levels
 // whose settings it changed but no chain of it has taken yet (a chain built on a first call
-// takes its new ones at its next call), and reports each object with levels it forgets to the
-// suite's sink (observe.Retired), so that an observer drops what it kept of it (not a breaker
-// that a registry given by WithBreakerRegistry still holds: other suites may use it).
+// takes its new ones at its next call), and reports each object with levels it forgets or
+// replaces to the suite's sink (observe.Retired), so that an observer drops what it kept of it
+// (not a breaker that a registry given by WithBreakerRegistry still holds: other suites may
+// use it).
 //
 // A reload is all or nothing. A configuration rejected for its content (by Validate, by a
 // step that does not fit its method, by a fleet-wide limiter's factory) changes nothing: the

@@ -13,7 +13,8 @@ import (
 )
 
 // A reload reports each level object it retires (observe.Retired), named as its levels name
-// it, once, after the reload; not an object it keeps or replaces under the same name, and
+// it, once, after the reload: one it removes and one it replaces under the same name (an
+// observer's state of the old object would stand for the new one), not one it keeps, and
 // nothing for a configuration it refuses.
 func TestReloadReportsRetiredObjects(t *testing.T) {
 	const svc = "test.v1.Retire"
@@ -41,27 +42,14 @@ func TestReloadReportsRetiredObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The method's bulkhead changes: replaced, not retired.
-	if err := s.Reload(cfg(3)); err != nil {
+	// A reload that changes nothing retires nothing.
+	if err := s.Reload(cfg(2)); err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.Events(observe.Retired); len(got) != 0 {
-		t.Fatalf("a reload that replaced an object reported %+v retired", got)
+		t.Fatalf("a reload that kept every object reported %+v retired", got)
 	}
-	// A refused configuration retires nothing.
-	bad := cfg(0)
-	bad.Services[svc].Methods["Do"] = config.Method{Overrides: config.Overrides{Bulkhead: config.Set(bulkhead.Config{MaxConcurrent: -1}, "max_concurrent")}}
-	if err := s.Reload(bad); err == nil {
-		t.Fatal("a bulkhead of -1 slots was accepted")
-	}
-	if got := rec.Events(observe.Retired); len(got) != 0 {
-		t.Fatalf("a refused reload reported %+v retired", got)
-	}
-	// The method's own bulkhead goes.
-	if err := s.Reload(cfg(0)); err != nil {
-		t.Fatal(err)
-	}
-	want := []observe.Event{{Kind: observe.Retired, Service: svc, Method: "/" + svc + "/Do", Policy: observe.PolicyBulkhead}}
+	var want []observe.Event
 	check := func(when string) {
 		t.Helper()
 		got := rec.Events(observe.Retired)
@@ -75,6 +63,25 @@ func TestReloadReportsRetiredObjects(t *testing.T) {
 			}
 		}
 	}
+	// The method's bulkhead changes: the old one is replaced, and retired.
+	if err := s.Reload(cfg(3)); err != nil {
+		t.Fatal(err)
+	}
+	methodBulkhead := observe.Event{Kind: observe.Retired, Service: svc, Method: "/" + svc + "/Do", Policy: observe.PolicyBulkhead}
+	want = append(want, methodBulkhead)
+	check("after the method's bulkhead was replaced")
+	// A refused configuration retires nothing.
+	bad := cfg(0)
+	bad.Services[svc].Methods["Do"] = config.Method{Overrides: config.Overrides{Bulkhead: config.Set(bulkhead.Config{MaxConcurrent: -1}, "max_concurrent")}}
+	if err := s.Reload(bad); err == nil {
+		t.Fatal("a bulkhead of -1 slots was accepted")
+	}
+	check("after a refused reload")
+	// The method's own bulkhead goes.
+	if err := s.Reload(cfg(0)); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, methodBulkhead)
 	check("after the method's bulkhead went")
 	// The service goes: its breaker and bulkhead, in the cache's order (section, then name).
 	if err := s.Reload(&config.Config{}); err != nil {

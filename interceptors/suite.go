@@ -304,6 +304,15 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	// by the configuration in force, whose chains built on a first call may still ask.
 	limiters, _ := value[*ratelimit.Registry](&s.o)
 	limiters.Reconfigure()
+	// The objects with levels before the reload: one the reload replaces under its name is
+	// retired too, so that an observer drops the state it kept of the old one.
+	before := map[objcache.Key]section.Built{}
+	s.objs.Each(func(k objcache.Key, b section.Built) bool {
+		if _, level := b.Object.(observe.LevelSource); level {
+			before[k] = b
+		}
+		return true
+	})
 	t := s.beginLocked()
 	defer func() {
 		if t.abandoned() { // an error, or a Build that panicked
@@ -325,6 +334,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	// Levels would read the old one.
 	drop := map[objcache.Key]bool{}
 	s.objs.Each(func(k objcache.Key, b section.Built) bool {
+		if old, ok := before[k]; ok && !sameObject(old.Object, b.Object) && !s.servedLocked(k, old) {
+			retired = append(retired, old.Object.(observe.LevelSource))
+		}
 		src, level := b.Object.(observe.LevelSource)
 		if st.mayUse(k) && (!level || s.holdsLocked(st, k)) {
 			return true
@@ -373,6 +385,18 @@ func (s *Suite) servedLocked(k objcache.Key, b section.Built) bool {
 	}
 	held, ok := s.givenBreakers.Lookup(k.Name)
 	return ok && held == br
+}
+
+// sameObject reports whether a and b are the same policy object (the built-in sections'
+// objects are pointers). Objects of a type that cannot be compared (a section's own) count as
+// the same: such an object is not reported retired when replaced.
+func sameObject(a, b any) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = true
+		}
+	}()
+	return a == b
 }
 
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
@@ -462,7 +486,8 @@ func objectsOf[T any](s *Suite) map[string]T {
 // objects (breaker states, bulkhead slots, throttle probabilities) that the configuration in
 // force uses or may use: those of its chains, and those kept from earlier configurations for
 // the chains it builds on a method's first call, while their settings hold. From a reload on,
-// an object it changed or removed is no longer read (the reload reports it: observe.Retired);
+// an object it replaced, changed or removed is no longer read (the reload reports it:
+// observe.Retired);
 // the new object of a chain built on a first call is read once the chain is built, at the
 // method's next call.
 func (s *Suite) Levels(yield func(observe.Level) bool) {

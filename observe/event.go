@@ -88,15 +88,18 @@ const (
 	LimitChanged
 	// Retired: a suite's reload retired a policy object whose levels the suite's Levels read
 	// (a breaker, a bulkhead, an adaptive throttle): no chain of the configuration now in
-	// force can use it (its section is off there, or its settings changed, and a chain built
-	// later gets a new object), so Levels no longer reads it, and what its events said of it
-	// (a breaker's last state) is stale. Policy (the object's: PolicyBreaker, PolicyBulkhead,
-	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for
-	// an object that serves a whole service). The suite sends it to its own sink
-	// (WithObserver), once per object, after the reload took effect; an object the reload
-	// replaced by another of the same name is not retired, nor is a breaker that a registry
-	// given to the suite (WithBreakerRegistry), which other suites may share, still holds.
-	// Calls still in flight through the object may send events of it after its Retired.
+	// force can use it (its section is off there, or its settings changed: the reload built
+	// its replacement under the same name, or a chain built later gets one), so Levels no
+	// longer reads it, and what its events said of it (a breaker's last state) is stale.
+	// Policy (the object's: PolicyBreaker, PolicyBulkhead, PolicyAdaptiveThrottle), Service
+	// and Method as its levels name them (Method empty for an object that serves a whole
+	// service). The suite sends it to its own sink (WithObserver), once per object, after the
+	// reload took effect; not for a breaker that a registry given to the suite
+	// (WithBreakerRegistry), which other suites may share, still holds. Calls still in flight
+	// through the object may send events of it after its Retired, and a replacement's first
+	// events (of calls that start after the reload) may come before it: an observer that keeps
+	// a state from events then drops the replacement's too, until its next event. A level
+	// source read at scrape time (promobs' Scrape) has neither race.
 	Retired
 )
 

@@ -80,10 +80,11 @@
 // time, and once read, its events no longer count: a breaker a reload removed has no series
 // left. For the others it is the To of the last BreakerStateChanged event seen (the breaker
 // emits its events outside its lock, so under a race of transitions the last event seen may be
-// an older one: prefer Scrape), until a suite's reload retires the breaker (observe.Retired):
-// then that state is dropped, and the breaker has no series left, unless a later event of it
-// (a call that was in flight through it at the reload) or of a breaker of the same service and
-// method brings one back. The method label is bounded by MaxMethods, as everywhere.
+// an older one: prefer Scrape), until a suite's reload retires the breaker (observe.Retired:
+// it removed the breaker or replaced it under its name): then that state is dropped, and the
+// breaker has no series left, unless a later event of it (a call that was in flight through it
+// at the reload) or of a breaker of the same service and method brings one back; a
+// replacement's event sent before the Retired is dropped with it (see observe.Retired). The method label is bounded by MaxMethods, as everywhere.
 //
 // # Levels
 //

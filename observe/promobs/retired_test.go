@@ -39,3 +39,36 @@ func TestRetiredBreakerUnscrapedLeavesNoSeries(t *testing.T) {
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
 }
+
+// With events alone (no Scrape), a breaker that opened and that a reload replaces under the
+// same name (its settings changed; the reload builds the new one for the chains of its listed
+// methods) leaves no "open" standing for the new, closed breaker: the reload reports the old
+// one retired, as it does a breaker it removes. Before, the old breaker's last event stayed
+// the series for good, and BulwarkBreakerOpen kept firing for a breaker serving calls.
+func TestReplacedBreakerEventsOnlyLeavesNoStaleOpen(t *testing.T) {
+	const svc = "test.v1.Replaced"
+	cfg := func(failures int) *config.Config {
+		return &config.Config{
+			Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: failures}}},
+			Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+		}
+	}
+	m, reg := newMetrics(t)
+	s, err := interceptors.New(cfg(1), interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	if got := scrape(t, reg, promobs.NameBreakerState); len(got) == 0 {
+		t.Fatal("the open breaker has no state series")
+	}
+	if err := s.Reload(cfg(5)); err != nil {
+		t.Fatal(err)
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
+}
