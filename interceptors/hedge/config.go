@@ -38,9 +38,9 @@ type Config struct {
 	// Idempotent marks the methods this policy governs as safe to hedge even when their
 	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.
 	Idempotent bool `yaml:"idempotent" json:"idempotent"`
-	// ReplayBufferBytes caps the bytes (by proto.Size) of the messages a client-streaming call
-	// keeps for replay to its hedges; a stream that sends more is not hedged. It means what
-	// retry's replay_buffer_bytes means: 0 means 256 KiB; negative means never buffer (client
-	// streams are not hedged).
+	// ReplayBufferBytes caps the bytes (by proto.Size, plus 5 a message) of the messages a
+	// client-streaming call keeps for replay to its hedges; a stream that sends more is not
+	// hedged. It means what retry's replay_buffer_bytes means: 0 means 256 KiB; negative means
+	// never buffer (client streams are not hedged).
 	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes" zero:"means the default 256 KiB: leave it out, or write -1 to never buffer"`
 }

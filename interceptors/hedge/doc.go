@@ -228,8 +228,9 @@
 //	| server-streaming, bidirectional                   | no: passed through                |
 //
 // A client stream runs as attempt 1 while the caller sends; every message sent is kept (up to
-// Config.ReplayBufferBytes, 256 KiB by default, by proto.Size, as retry's; a stream that sends
-// more is not hedged, and a negative value turns the hedging of client streams off). The
+// Config.ReplayBufferBytes, 256 KiB by default, by proto.Size plus 5 a message, as retry's; a
+// stream that sends more is not hedged, and a negative value turns the hedging of client
+// streams off). The
 // reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged like a unary call:
 // the delay runs from there, and each hedge opens a new stream through the rest of the chain,
 // sends every kept message in order, closes its send side and receives. The latency samples of

@@ -23,8 +23,8 @@ const (
 // DefaultReplayBufferBytes is Config.ReplayBufferBytes's default, as retry's.
 const DefaultReplayBufferBytes = attempt.DefaultReplayBytes
 
-// ReplayBufferBytes is the default bound of the request messages (by proto.Size) a client
-// stream keeps for replay to its hedges.
+// ReplayBufferBytes is the default bound of the request messages (by proto.Size, plus 5 a
+// message) a client stream keeps for replay to its hedges.
 //
 // Deprecated: the bound is Config.ReplayBufferBytes; this is its default,
 // DefaultReplayBufferBytes.

@@ -66,7 +66,8 @@ type Config struct {
 	// descriptors do not say NO_SIDE_EFFECTS or IDEMPOTENT.
 	Idempotent bool `yaml:"idempotent" json:"idempotent"`
 	// ReplayBufferBytes caps the bytes of sent messages a client- or bidi-streaming call keeps
-	// for replay on retry; past it, the stream is committed and no longer retried.
+	// for replay on retry, each counted as on the wire (proto.Size plus gRPC's 5-byte message
+	// header); past it, the stream is committed and no longer retried.
 	// 0 means 256 KiB; negative means never buffer (streams with client messages are not retried).
 	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes" zero:"means the default 256 KiB: leave it out, or write -1 to never buffer"`
 }

@@ -181,8 +181,9 @@
 // A stream is retried until it commits, and never after. It commits when its first response
 // message arrives, when the caller reads a header from it (Header, as in grpc-go: the caller
 // never gets one attempt's header and another's messages), when it ends cleanly, or when the
-// messages sent so far outgrow Config.ReplayBufferBytes (measured with proto.Size; default
-// 256 KiB, negative: never buffer). A caller that does not read the header keeps an attempt
+// messages sent so far outgrow Config.ReplayBufferBytes (measured as on the wire: each
+// message's proto.Size plus gRPC's 5-byte message header; default 256 KiB, negative: never
+// buffer). A caller that does not read the header keeps an attempt
 // that fails after sending its header (before its first message) retryable. Before that, every
 // message sent is kept; a failed attempt is replaced by a new stream on which the kept
 // messages are sent again in order, and the send side closed again if the caller had closed

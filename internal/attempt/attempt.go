@@ -154,16 +154,22 @@ func (p *PerCall) SinkOr(def observe.Sink) observe.Sink {
 	return def
 }
 
-// DefaultReplayBytes is the default cap of a Replay, in bytes of proto.Size.
+// DefaultReplayBytes is the default cap of a Replay, in bytes (see Replay.Cap).
 const DefaultReplayBytes = 256 << 10
 
 // MaxReplayBytes is the largest cap a configuration may set (1 GiB).
 const MaxReplayBytes = 1 << 30
 
+// MessageOverhead is what each kept message counts for in a Replay besides its proto.Size:
+// gRPC's length-prefixed message header (a flag byte and a 4-byte length), which every message
+// carries on the wire. It keeps the count of messages bounded too, empty ones included.
+const MessageOverhead = 5
+
 // Replay keeps the messages a client stream sent, for replay on a later attempt, within a cap
 // of bytes. Its zero value keeps nothing until Cap is set. Not safe for concurrent use.
 type Replay struct {
-	// Cap is the most bytes (by proto.Size) kept; ≤ 0 keeps nothing.
+	// Cap is the most bytes kept, each message counted as on the wire: its proto.Size plus
+	// MessageOverhead; ≤ 0 keeps nothing.
 	Cap   int
 	msgs  []any
 	bytes int
@@ -171,14 +177,15 @@ type Replay struct {
 }
 
 // Add keeps m and reports whether it fits. A message that is not a proto.Message, or that
-// takes the buffer past Cap, drops everything kept: from then on Add reports false.
+// takes the buffer past Cap (counted with MessageOverhead: a message of no proto.Size is not
+// free), drops everything kept: from then on Add reports false.
 func (r *Replay) Add(m any) bool {
 	if r.over {
 		return false
 	}
 	size := -1
 	if pm, ok := m.(proto.Message); ok {
-		size = proto.Size(pm)
+		size = proto.Size(pm) + MessageOverhead
 	}
 	if size < 0 || r.Cap <= 0 || r.bytes+size > r.Cap {
 		r.Drop()

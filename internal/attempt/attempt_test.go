@@ -305,3 +305,21 @@ func TestMethodsDoNotKeepLongNames(t *testing.T) {
 		t.Fatal("the short name is made again")
 	}
 }
+
+// TestReplayBoundsEmptyMessages: messages of no proto.Size (an empty heartbeat, a request
+// whose fields are all defaults) still count against the cap, as on the wire, where each
+// carries gRPC's 5-byte message header: a stream sending them without end is not kept without
+// end.
+func TestReplayBoundsEmptyMessages(t *testing.T) {
+	r := Replay{Cap: 1 << 10}
+	kept := 0
+	for range 1 << 12 {
+		if !r.Add(&kycv1.CompareRequest{}) {
+			break
+		}
+		kept++
+	}
+	if !r.Over() || kept != (1<<10)/5 {
+		t.Fatalf("a 1 KiB replay buffer kept %d empty messages (over %v), want %d then over", kept, r.Over(), (1<<10)/5)
+	}
+}
