@@ -8,6 +8,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -124,5 +125,54 @@ func testPanicDuringTheBackoff(t *testing.T, method string) {
 	}
 	if opened != 1 {
 		t.Fatalf("%d attempts opened, want 1", opened)
+	}
+}
+
+// TestStreamPanicDuringTheBackoffUnderABudget: with a time budget (Config.Budget), which the
+// stream's context carries, an attempt's Header that panics during the backoff sleep ends the
+// stream as it does without one: the call is reported as ended, not as retries exhausted for
+// the budget, which was far from spent. The end of the stream released the budget's context,
+// which cut the sleep short, and the cut was taken for the budget's end.
+func TestStreamPanicDuringTheBackoffUnderABudget(t *testing.T) {
+	clk := clocktest.New(time.Now())
+	rec := &testkit.Recorder{}
+	p, err := retry.New(retry.Config{MaxAttempts: 3, Idempotent: true, Budget: time.Hour},
+		retry.WithClock(clk), retry.WithRand(seq(0.5)), retry.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := &panicsLater{ctx: ctx, panicIn: "Header", calling: make(chan struct{}), boom: make(chan struct{})}
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return a, nil
+	}
+	var info retry.Info
+	desc := &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
+	cs, err := p.Stream()(ctx, desc, nil, testkit.MethodCheck, streamer, retry.Report(&info))
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan error, 1)
+	go func() { received <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+	clk.BlockUntil(2) // the budget's timer, and the backoff sleep's
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_, _ = cs.Header()
+	}()
+	<-a.calling
+	close(a.boom)
+	if v := <-recovered; v != "boom" {
+		t.Fatalf("Header's panic = %v, want boom", v)
+	}
+	if err := <-received; status.Code(err) != grpccodes.Internal {
+		t.Fatalf("RecvMsg = %v, want Internal: the stream ended with the panic", err)
+	}
+	if ex := rec.Events(observe.RetriesExhausted); len(ex) != 0 {
+		t.Fatalf("RetriesExhausted = %+v, want none: the stream ended with the panic", ex)
+	}
+	if info.Reason != "" || info.Attempts != 1 {
+		t.Fatalf("Report = %+v, want 1 attempt and no reason", info)
 	}
 }

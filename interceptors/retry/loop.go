@@ -146,8 +146,14 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 		})
 	}
 	// The sleep ends before the deadline and the budget (decide checked that it fits): only
-	// the caller can cut it short.
+	// the caller can cut it short, or, for a stream (sleepCtx: its context, bounded by the
+	// budget), the stream's end for good, which releases that context: a stream that ended
+	// (committed) is not a budget spent.
 	if !l.sleep(sleepCtx, delay) {
+		if committed != nil && ctx.Err() == nil && committed() {
+			l.report(v)
+			return false, err
+		}
 		if reason, raw := interrupted(ctx); !raw {
 			return false, l.exhausted(v, reason, err)
 		}
