@@ -50,7 +50,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0, false); b.Needed {
 			s.callCtx, s.callCancel = clock.WithDeadline(ctx, p.s.Clock, b.End)
 		}
-		if _, err := s.open(1); err != nil {
+		if _, _, err := s.open(1); err != nil {
 			if err = s.retry(err, nil); err != nil {
 				return nil, err
 			}
@@ -113,12 +113,14 @@ type retryStream struct {
 }
 
 // openLocked opens attempt n and replays the buffered messages on it. On error the attempt's
-// context is canceled and the previous stream is kept, marked broken.
+// context is canceled and the stream is marked broken; replayed says the error is a replayed
+// send's own (not io.EOF: the client's, such as a message over the send limit), which ends the
+// stream as SendMsg's does.
 //
 // The attempt's one context is a cancelable one, so that an attempt that failed is released
 // at once; its per-attempt timeout, decided by attempt.BoundOf as for unary calls, is a
 // timer that cancels it, because it is lifted when the stream commits.
-func (s *retryStream) openLocked(n int) error {
+func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	s.n, s.t0 = n, s.loop.clk.Now()
 	s.round.Reset(s.loop.sent, s.loop.start, nil) // a stream's hedges outlive a decision: no shared cancel
 	parent := s.loop.outgoing(s.callCtx, n)
@@ -140,7 +142,7 @@ func (s *retryStream) openLocked(n int) error {
 	if err != nil {
 		s.stopAttemptLocked()
 		s.broken = true
-		return err
+		return false, err
 	}
 	s.cur, s.broken = st, false
 	s.changed.Broadcast()
@@ -149,27 +151,27 @@ func (s *retryStream) openLocked(n int) error {
 			if errors.Is(err, io.EOF) {
 				// The attempt failed; RecvMsg will tell how.
 				s.broken = true
-				return nil
+				return false, nil
 			}
 			s.stopAttemptLocked()
 			s.broken = true
-			return err
+			return true, err
 		}
 	}
 	if s.closeSent {
 		_ = st.CloseSend()
 	}
-	return nil
+	return false, nil
 }
 
 // open opens attempt n (see openLocked) unless the stream committed in the meantime, which it
 // reports. When the streamer panics, the stream ends for good before the panic goes on to the
 // caller: nothing is left locked, and the attempt's context and timer are released.
-func (s *retryStream) open(n int) (committed bool, err error) {
+func (s *retryStream) open(n int) (committed, replayed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.committed {
-		return true, nil
+		return true, false, nil
 	}
 	opened := false
 	defer func() {
@@ -177,9 +179,9 @@ func (s *retryStream) open(n int) (committed bool, err error) {
 			s.endPanickedLocked(errOpenPanicked)
 		}
 	}()
-	err = s.openLocked(n)
+	replayed, err = s.openLocked(n)
 	opened = true
-	return false, err
+	return false, replayed, err
 }
 
 // errOpenPanicked is what a stream whose attempt's open panicked returns from then on.
@@ -782,7 +784,7 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
 			return s.fail(ferr)
 		}
-		committed, oerr := s.open(n + 1)
+		committed, replayed, oerr := s.open(n + 1)
 		if committed {
 			// The caller outgrew the replay buffer since the check after the sleep.
 			s.loop.report(v)
@@ -791,8 +793,26 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 		if err = oerr; err == nil {
 			return nil
 		}
+		if replayed {
+			// A kept message, sent while the attempt it was meant for had failed, met the
+			// client's own limit (its size, say) in the replay: the stream ends with that
+			// error, as SendMsg's ends it, without a retry, which would fail alike.
+			return s.failReplay(err)
+		}
 		trailer = nil
 	}
+}
+
+// failReplay ends the stream for good with err, the client's own error of a replayed send on
+// the attempt just opened, which it reports.
+func (s *retryStream) failReplay(err error) error {
+	s.mu.Lock()
+	n, t0 := s.n, s.t0
+	s.mu.Unlock()
+	v := s.p.s.Classifier.Classify(err)
+	s.loop.finished(s.parent, n, t0, v, tallyOf(&s.round))
+	s.loop.report(v)
+	return s.fail(err)
 }
 
 // fail ends the stream for good with err, the call already reported, and returns the error
