@@ -16,9 +16,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// limitAttempt is a client-streaming attempt stream with gRPC's send limit: a message over
-// limit bytes fails its SendMsg with the client's own ResourceExhausted, before anything is
-// sent. With deadAfter > 0 the server ends the attempt after that many messages: later sends
+// limitAttempt is a client-streaming attempt stream with a client-side send check: a message
+// over limit bytes fails its SendMsg with the client's own error, before anything is sent.
+// gRPC's own are a size limit's ResourceExhausted (business, by the classifier) and a marshal
+// failure's Internal; this one is an Unavailable, which a retry would take for transient, so
+// that only the rule that a send's own error is never retried keeps it from another attempt. With deadAfter > 0 the server ends the attempt after that many messages: later sends
 // return io.EOF, and RecvMsg the attempt's Unavailable.
 type limitAttempt struct {
 	ctx       context.Context
@@ -34,7 +36,7 @@ func (a *limitAttempt) Context() context.Context     { return a.ctx }
 
 func (a *limitAttempt) SendMsg(m any) error {
 	if len(m.(*kycv1.CheckRequest).GetImage()) > a.limit {
-		return status.Error(grpccodes.ResourceExhausted, "grpc: trying to send message larger than max")
+		return status.Error(grpccodes.Unavailable, "client-side send check failed")
 	}
 	if a.deadAfter > 0 && a.sent >= a.deadAfter {
 		return io.EOF
@@ -51,11 +53,11 @@ func (a *limitAttempt) RecvMsg(any) error {
 }
 
 // TestStreamReplayOverTheSendLimitIsNotRetried: a message sent while the attempt had failed
-// (its SendMsg said io.EOF) is kept unsent, and first meets gRPC's send limit when the retry
-// replays it. The client's own error of a send ends the stream without a retry (the package
-// documentation), in the replay as in SendMsg: another attempt would fail alike. It was
-// retried as the ResourceExhausted it reads as, every attempt opening a stream and replaying
-// the messages before it to the server, until max_attempts.
+// (its SendMsg said io.EOF) is kept unsent, and first meets the client's send check when the
+// retry replays it. The client's own error of a send ends the stream without a retry (the
+// package documentation), in the replay as in SendMsg: another attempt would fail alike. It
+// was retried by its class, every attempt opening a stream and replaying the messages before
+// it to the server, until max_attempts.
 func TestStreamReplayOverTheSendLimitIsNotRetried(t *testing.T) {
 	s := newSetup(t, retry.Config{MaxAttempts: 4, Idempotent: true, Jitter: retry.JitterNone}, 0)
 	var opened atomic.Int32
@@ -82,13 +84,13 @@ func TestStreamReplayOverTheSendLimitIsNotRetried(t *testing.T) {
 	}
 	err = cs.RecvMsg(new(kycv1.CheckResponse))
 	s.drv.stop()
-	if status.Code(err) != grpccodes.ResourceExhausted {
-		t.Fatalf("RecvMsg = %v, want the send limit's ResourceExhausted", err)
+	if status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("RecvMsg = %v, want the send's own Unavailable", err)
 	}
 	if _, exhausted := retry.InfoOf(err); exhausted || opened.Load() != 2 {
 		t.Fatalf("RecvMsg = %v after %d attempts, want the send's error as it is after 2: the replay's own error is not retried", err, opened.Load())
 	}
-	if n := s.rec.Count(observe.AttemptFinished); n != 2 || info.Attempts != 2 || info.Code != grpccodes.ResourceExhausted || info.Reason != "" {
-		t.Fatalf("%d AttemptFinished, Report %+v; want 2, and 2 attempts ending in ResourceExhausted", n, info)
+	if n := s.rec.Count(observe.AttemptFinished); n != 2 || info.Attempts != 2 || info.Code != grpccodes.Unavailable || info.Reason != "" {
+		t.Fatalf("%d AttemptFinished, Report %+v; want 2, and 2 attempts ending in the send's Unavailable", n, info)
 	}
 }
