@@ -48,12 +48,7 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 	}
 	t.inner = tlsflags.MarkCertificateErrors()
 	for name, p := range cfg.Profiles {
-		reasons := maps.Clone(p.Classifier.Reasons)
-		if reasons == nil {
-			reasons = map[string]codes.Class{}
-		}
-		reasons[tlsflags.ReasonCertificate] = codes.ServerFault
-		p.Classifier.Reasons = reasons
+		p.Classifier.Reasons = withCertificateReason(p.Classifier.Reasons)
 		cfg.Profiles[name] = p
 	}
 	// A service without a profile (none named, and no "default") has only its overrides:
@@ -63,14 +58,20 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 			if _, set := svc.Classifier.Reasons[tlsflags.ReasonCertificate]; svc.Profile != "" || set {
 				continue
 			}
-			reasons := maps.Clone(svc.Classifier.Reasons)
-			if reasons == nil {
-				reasons = map[string]codes.Class{}
-			}
-			reasons[tlsflags.ReasonCertificate] = codes.ServerFault
-			svc.Classifier.Reasons = reasons
+			svc.Classifier.Reasons = withCertificateReason(svc.Classifier.Reasons)
 			cfg.Services[name] = svc
 		}
 	}
 	return t, nil
+}
+
+// withCertificateReason returns a copy of reasons that classes a refused certificate
+// (tlsflags.ReasonCertificate) as a server fault: never retried.
+func withCertificateReason(reasons map[string]codes.Class) map[string]codes.Class {
+	out := maps.Clone(reasons)
+	if out == nil {
+		out = map[string]codes.Class{}
+	}
+	out[tlsflags.ReasonCertificate] = codes.ServerFault
+	return out
 }
