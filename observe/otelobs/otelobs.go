@@ -60,7 +60,7 @@ const (
 type Tracer struct {
 	tracer   trace.Tracer
 	callSpan bool
-	// breakers holds the last known state of each breaker, keyed by service + "\x00" + method
+	// breakers holds the last known state of each breaker, keyed by breakerKey
 	// (method empty for a service-wide breaker), from BreakerStateChanged events.
 	breakers sync.Map
 	// names holds the call span's name of each method, "bulwark " + method, for the first
@@ -136,10 +136,10 @@ var _ observe.Sink = (*Tracer)(nil)
 func (t *Tracer) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.BreakerStateChanged:
-		t.breakers.Store(e.Service+"\x00"+e.Method, e.To)
+		t.breakers.Store(breakerKey(e.Service, e.Method), e.To)
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
-			t.breakers.Delete(e.Service + "\x00" + e.Method)
+			t.breakers.Delete(breakerKey(e.Service, e.Method))
 		}
 	}
 }
@@ -149,17 +149,21 @@ func (t *Tracer) Observe(e observe.Event) {
 // the suite's bound ("/<service>/*"; "/*/*", of the service "*", for a service past it), whose
 // changes name that chain and not the call's method, else the service's.
 func (t *Tracer) breakerState(service, method string) string {
-	if v, ok := t.breakers.Load(service + "\x00" + method); ok {
+	if v, ok := t.breakers.Load(breakerKey(service, method)); ok {
 		return v.(string)
 	}
-	if v, ok := t.breakers.Load(service + "\x00/" + service + "/*"); ok {
+	if v, ok := t.breakers.Load(breakerKey(service, "/"+service+"/*")); ok {
 		return v.(string)
 	}
-	if v, ok := t.breakers.Load(service + "\x00"); ok {
+	if v, ok := t.breakers.Load(breakerKey(service, "")); ok {
 		return v.(string)
 	}
 	return "open" // a breaker that rejects without a recorded change has opened unseen
 }
+
+// breakerKey is the key of Tracer.breakers for the breaker of service and method (empty for
+// a breaker of the whole service).
+func breakerKey(service, method string) string { return service + "\x00" + method }
 
 // DialOptions returns the options that install the tracer's interceptors. Put them before the
 // suite's: append(tracer.DialOptions(), suite.DialOptions()...).

@@ -574,9 +574,9 @@ func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
 }
 
 // scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
-// it if it has not started, and returns once a start under way is over. An outage at 0 is in force when scheduleOutage returns, before
-// the batch's first call: a timer's goroutine, on a busy machine, could let the first calls
-// through.
+// it if it has not started, and returns once a start under way is over. An outage at 0 is in
+// force when scheduleOutage returns, before the batch's first call: a timer's goroutine, on a
+// busy machine, could let the first calls through.
 func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() {
 	if f.outageFor <= 0 {
 		return func() {}
