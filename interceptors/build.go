@@ -326,15 +326,18 @@ func passStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn,
 func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built, t *txn) (section.Built, error) {
 	env := s.env(p, sec, v, earlier)
 	env.Stage = t.stage
-	mp := p.c.policy
-	fp := objcache.Fingerprint{
-		Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: sec.Deps(env, v),
-	}
+	fp := fingerprint(sec, v, p.c.policy, sec.Deps(env, v))
 	return t.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, valuesEqual(sec), sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
 			env.Replacing, env.OnClose = replacing, onClose
 			return sec.Build(env, v)
 		})
+}
+
+// fingerprint is the fingerprint of section sec's object of value v, built for a chain of
+// policy mp and capturing the shared objects deps.
+func fingerprint(sec section.Section, v any, mp config.Policy, deps []any) objcache.Fingerprint {
+	return objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: deps}
 }
 
 // valuesEqual compares two values of section sec, as an object's fingerprint does.

@@ -362,15 +362,18 @@ func (s *Suite) holdsLocked(st *state, k objcache.Key) bool {
 	if !ok || !found {
 		return true
 	}
-	var mp config.Policy
-	if strings.HasPrefix(k.Name, "/") {
-		mp = st.cfg.Resolve(k.Name)
-	} else {
-		mp = st.cfg.ResolveService(k.Name)
-	}
+	mp := st.policyOf(k.Name)
 	v := mp.Value(k.Section)
-	now := objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: fp.Deps}
-	return fp.Same(now, valuesEqual(sec))
+	return fp.Same(fingerprint(sec, v, mp, fp.Deps), valuesEqual(sec))
+}
+
+// policyOf is the policy in force under st for the name of an object: a full method's
+// ("/pkg.Service/Method") or a service's.
+func (st *state) policyOf(name string) config.Policy {
+	if strings.HasPrefix(name, "/") {
+		return st.cfg.Resolve(name)
+	}
+	return st.cfg.ResolveService(name)
 }
 
 // servedLocked reports whether the object b, cached under k, may still serve other suites: a
@@ -429,16 +432,15 @@ func (st *state) mayUse(k objcache.Key) bool {
 	if !ok || sec.Always() {
 		return ok
 	}
-	if !strings.HasPrefix(k.Name, "/") {
-		// A method that resolves the section as its service does names the service's object;
-		// one that does not, its own (see shares).
-		v := st.cfg.ResolveService(k.Name).Value(k.Section)
-		return v != nil && sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name
-	}
-	mp := st.cfg.Resolve(k.Name)
+	mp := st.policyOf(k.Name)
 	v := mp.Value(k.Section)
 	if v == nil {
 		return false
+	}
+	if !strings.HasPrefix(k.Name, "/") {
+		// A method that resolves the section as its service does names the service's object;
+		// one that does not, its own (see shares).
+		return sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name
 	}
 	svc := grpcmethod.Service(k.Name)
 	return sec.Name(v, svc, k.Name, shares(mp, st.cfg.ResolveService(svc), k.Section)) == k.Name
@@ -487,9 +489,8 @@ func objectsOf[T any](s *Suite) map[string]T {
 // force uses or may use: those of its chains, and those kept from earlier configurations for
 // the chains it builds on a method's first call, while their settings hold. From a reload on,
 // an object it replaced, changed or removed is no longer read (the reload reports it:
-// observe.Retired);
-// the new object of a chain built on a first call is read once the chain is built, at the
-// method's next call.
+// observe.Retired); the new object of a chain built on a first call is read once the chain
+// is built, at the method's next call.
 func (s *Suite) Levels(yield func(observe.Level) bool) {
 	var srcs observe.LevelSources
 	s.mu.Lock()
