@@ -97,7 +97,11 @@ func WithBreakerRegistry(r *breaker.Registry) Option {
 }
 
 // WithLimiterRegistry makes the suite take its shared token buckets (rate_limit.shared) from r.
-// By default each suite has its own registry; a nil r is the default.
+// By default each suite has its own registry; a nil r is the default. The suite is a user of r
+// of its own (ratelimit.Registry.User): suites that ask for a shared name with the same rate and
+// burst share one bucket, and a suite's reload that changes them is a conflict for none of the
+// others, which keep their bucket until they reload to the new settings too (the settings of
+// one name are refused as configured twice only within one suite's configuration).
 func WithLimiterRegistry(r *ratelimit.Registry) Option {
 	return optionFunc(func(o *options) { setValue(o, r) })
 }

@@ -235,6 +235,10 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	}
 	if r, _ := value[*ratelimit.Registry](&s.o); r == nil {
 		setValue(&s.o, ratelimit.NewRegistry(ratelimit.WithClock(s.clk)))
+	} else {
+		// A user of its own (its configuration is the suite's), so that the suites sharing r
+		// reload apart.
+		setValue(&s.o, r.User())
 	}
 	s.otherValues = maps.Clone(s.o.values)
 	delete(s.otherValues, reflect.TypeFor[fallback.Replies]())

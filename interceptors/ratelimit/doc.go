@@ -36,7 +36,9 @@
 // (ErrSharedConflict) within one configuration; after Registry.Reconfigure (a suite's Reload)
 // it replaces the bucket, so that a reload can change a shared bucket's rate; a suite's reload
 // puts the new bucket in the registry only once all its chains are built, so that a rejected
-// reload leaves the registry as it was. config.Config.Validate refuses a configuration that gives a
+// reload leaves the registry as it was. Each user of a registry (Registry.User: each suite
+// given one registry) has a configuration of its own: users with the same settings share one
+// bucket, and a user that changes them leaves the others their bucket until they change too. config.Config.Validate refuses a configuration that gives a
 // shared name two rates or bursts.
 //
 // A bucket made anew, shared or a service's own (a suite's reload that changes a

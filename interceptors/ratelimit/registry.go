@@ -4,22 +4,45 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"weak"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
-// Registry hands out one Local per shared bucket name. It is safe for concurrent use; its zero
-// value is empty and ready, its buckets on the real clock.
+// Registry hands out one Local per shared bucket name and settings. It is safe for concurrent
+// use; its zero value is empty and ready, its buckets on the real clock.
+//
+// A registry has users, each with a configuration of its own (see Reconfigure): the registry
+// itself, and each registry that User returns (a suite given a registry by
+// interceptors.WithLimiterRegistry is a user of its own). A user whose configuration in force
+// asks for a shared name with some settings gets the bucket of that name and settings that any
+// user's configuration in force (or a reload being built) asks for, so that users with the same
+// settings share one bucket; a new one when none does. Asking for a name with two settings is
+// an error only within one user's one configuration: a user that changes a name's settings
+// leaves the other users' configurations their bucket until they change them too. A user
+// holds, per shared name, the bucket it took last, and the registry holds its users weakly: a
+// bucket that no user still referenced holds is forgotten.
 type Registry struct {
 	clock clock.Clock
+	// root is the registry whose buckets a user made by User shares; nil on the registry
+	// itself.
+	root *Registry
 
-	mu      sync.Mutex
-	buckets map[string]sharedBucket // Guarded by mu: shared name → bucket.
-	config  uint64                  // Guarded by mu: the configuration in force (see Reconfigure).
+	mu    sync.Mutex               // Of the root: guards the fields below, of the root and of its users.
+	users []weak.Pointer[Registry] // Of the root: the users made by User.
+
+	buckets map[string]sharedBucket // Shared name → the bucket this user's configuration asks for.
+	config  uint64                  // This user's configuration in force (see Reconfigure).
+	// pending holds, by shared name, the buckets made or taken for this user's stage (a
+	// reload, or the build of a chain on its method's first call) that its buckets do not hold
+	// yet: other users' builds share them.
+	pending      map[string]*Local
+	pendingStage *section.Stage
 }
 
-// sharedBucket is a shared name's bucket and the last configuration that asked for it.
+// sharedBucket is a shared name's bucket and the last configuration of its user that asked
+// for it.
 type sharedBucket struct {
 	l      *Local
 	config uint64
@@ -30,41 +53,73 @@ func NewRegistry(opts ...Option) *Registry {
 	return &Registry{clock: buildOptions(opts).Clock, buckets: map[string]sharedBucket{}}
 }
 
-// Reconfigure starts a new configuration of the buckets' users (a suite calls it at every
-// Reload). A shared name asked for with other settings than its bucket's replaces the bucket
-// when nothing asked for the bucket as it is since Reconfigure (the configuration changed its
-// rate or burst); asked for with two settings within one configuration, it is still an error.
-// Calls in flight keep the bucket they took.
+// User returns a new user of r's buckets (a user's User is its registry's): a Registry with a
+// configuration of its own (Reconfigure), which shares with r and r's other users the buckets
+// of the settings they ask for. The registry holds it weakly: a user no longer referenced is
+// gone with the buckets only it asked for.
+func (r *Registry) User() *Registry {
+	root := r.rootOf()
+	u := &Registry{root: root}
+	root.mu.Lock()
+	live := root.users[:0]
+	for _, w := range root.users {
+		if w.Value() != nil {
+			live = append(live, w)
+		}
+	}
+	clear(root.users[len(live):])
+	root.users = append(live, weak.Make(u))
+	root.mu.Unlock()
+	return u
+}
+
+func (r *Registry) rootOf() *Registry {
+	if r.root != nil {
+		return r.root
+	}
+	return r
+}
+
+// Reconfigure starts a new configuration of this user of the buckets (a suite calls it at
+// every Reload). A shared name asked for with other settings than this user's bucket's takes
+// a bucket of those settings (another user's, or a new one) in place of it when nothing asked
+// for the bucket as it is since Reconfigure (the configuration changed its rate or burst);
+// asked for with two settings within one configuration, it is still an error. Other users
+// keep the bucket they have. Calls in flight keep the bucket they took.
 func (r *Registry) Reconfigure() {
 	if r == nil {
 		return
 	}
-	r.mu.Lock()
+	root := r.rootOf()
+	root.mu.Lock()
 	r.config++
-	r.mu.Unlock()
+	clear(r.pending) // of stages over: committed, or abandoned
+	root.mu.Unlock()
 }
 
 // Local returns the bucket for cfg: when cfg.Shared is empty, a new bucket of its own; else the
-// bucket of that name, made on first use. A shared name already asked for with another rate or
-// burst (after defaults) since the last Reconfigure is an error wrapping ErrSharedConflict; asked
-// for before it, the bucket is replaced. cfg must be valid.
+// bucket of that name and settings (after defaults), made on first use. A shared name this
+// user already asked for with another rate or burst since its last Reconfigure is an error
+// wrapping ErrSharedConflict; asked for before it, the user's bucket is replaced. cfg must be
+// valid.
 func (r *Registry) Local(cfg Config) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	root := r.rootOf()
 	if cfg.Shared == "" {
-		return NewLocal(cfg.Rate, cfg.Burst, WithClock(r.clock)), nil
+		return NewLocal(cfg.Rate, cfg.Burst, WithClock(root.clock)), nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, made, err := r.takeLocked(cfg)
-	if made {
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	l, taken, err := r.takeLocked(cfg)
+	if taken {
 		r.setLocked(cfg.Shared, sharedBucket{l, r.config})
 	}
 	return l, err
 }
 
-// setLocked makes b the bucket of the shared name. r.mu must be held.
+// setLocked makes b the bucket of the shared name for this user. The root's mu must be held.
 func (r *Registry) setLocked(name string, b sharedBucket) {
 	if r.buckets == nil {
 		r.buckets = map[string]sharedBucket{}
@@ -73,15 +128,15 @@ func (r *Registry) setLocked(name string, b sharedBucket) {
 }
 
 // stagedBucket is the key under which a suite's stage (section.Stage) keeps a shared bucket
-// made for it and not in its registry yet.
+// taken for it and not in its registry yet.
 type stagedBucket struct {
 	r    *Registry
 	name string
 }
 
-// staged is Local for a build of a suite's reload (st): a bucket made in place of the
-// registry's goes into the registry when st commits, and until then the reload's other builds
-// that name it get it from st. Without a stage, it is Local.
+// staged is Local for a build of a suite's reload (st): a bucket taken in place of the user's
+// goes into its buckets when st commits, and until then the reload's other builds that name
+// it get it from st (and other users' builds may share it). Without a stage, it is Local.
 func (r *Registry) staged(cfg Config, st *section.Stage) (*Local, error) {
 	if st == nil || cfg.Shared == "" {
 		return r.Local(cfg)
@@ -97,26 +152,41 @@ func (r *Registry) staged(cfg Config, st *section.Stage) (*Local, error) {
 		}
 		return l, nil
 	}
-	r.mu.Lock()
-	l, made, err := r.takeLocked(cfg)
+	root := r.rootOf()
+	root.mu.Lock()
+	l, taken, err := r.takeLocked(cfg)
 	config := r.config
-	r.mu.Unlock()
-	if made {
+	if taken {
+		if r.pendingStage != st {
+			clear(r.pending)
+			r.pendingStage = st
+		}
+		if r.pending == nil {
+			r.pending = map[string]*Local{}
+		}
+		r.pending[cfg.Shared] = l
+	}
+	root.mu.Unlock()
+	if taken {
 		st.Store(key, l)
 		st.OnCommit(func() {
-			r.mu.Lock()
+			root.mu.Lock()
 			r.setLocked(cfg.Shared, sharedBucket{l, config})
-			r.mu.Unlock()
+			if r.pending[cfg.Shared] == l {
+				delete(r.pending, cfg.Shared)
+			}
+			root.mu.Unlock()
 		})
 	}
 	return l, err
 }
 
-// takeLocked returns the bucket of the valid cfg, which names a shared bucket: the registry's
-// when its settings are cfg's (the configuration in force asks for it, see Reconfigure), else
-// a new one (made true) that the caller puts in the registry, or an error when the name was
-// asked for with other settings in the configuration in force. r.mu must be held.
-func (r *Registry) takeLocked(cfg Config) (l *Local, made bool, err error) {
+// takeLocked returns this user's bucket for the valid cfg, which names a shared bucket: its
+// own when its settings are cfg's (its configuration in force asks for it, see Reconfigure),
+// else one of cfg's settings (taken true) that the caller makes its own: another user's, or a
+// new one. It is an error when the user's configuration in force asked for the name with
+// other settings. The root's mu must be held.
+func (r *Registry) takeLocked(cfg Config) (l *Local, taken bool, err error) {
 	burst := defaultBurst(cfg.Rate, cfg.Burst)
 	if b, ok := r.buckets[cfg.Shared]; ok {
 		l := b.l
@@ -128,7 +198,37 @@ func (r *Registry) takeLocked(cfg Config) (l *Local, made bool, err error) {
 			return nil, false, errConflict(cfg.Shared, l, cfg.Rate, burst)
 		}
 	}
-	return NewLocal(cfg.Rate, burst, WithClock(r.clock)), true, nil
+	root := r.rootOf()
+	if l := root.findLocked(cfg.Shared, cfg.Rate, burst); l != nil {
+		return l, true, nil
+	}
+	return NewLocal(cfg.Rate, burst, WithClock(root.clock)), true, nil
+}
+
+// findLocked returns the bucket of the shared name and settings that the root or one of its
+// users holds or has pending, nil when none does. r is the root; its mu must be held.
+func (r *Registry) findLocked(name string, rate float64, burst int) *Local {
+	match := func(l *Local) bool { return l != nil && l.rate == rate && l.burst == burst }
+	in := func(u *Registry) *Local {
+		if b := u.buckets[name]; match(b.l) {
+			return b.l
+		}
+		if l := u.pending[name]; match(l) {
+			return l
+		}
+		return nil
+	}
+	if l := in(r); l != nil {
+		return l
+	}
+	for _, w := range r.users {
+		if u := w.Value(); u != nil {
+			if l := in(u); l != nil {
+				return l
+			}
+		}
+	}
+	return nil
 }
 
 func errConflict(name string, l *Local, rate float64, burst int) error {
