@@ -389,23 +389,7 @@ func main() {
 	r.printf("\n## GOMAXPROCS 1 and 2\n\n")
 	r.printf("The same calls at `-cpu 1,2` (same processes as the headline): serial (one caller) and under\n")
 	r.printf("`b.RunParallel` (GOMAXPROCS callers).\n\n")
-	r.printf("| chain | mode | ns/op at 1 | × raw at 1 | ns/op at 2 | × raw at 2 | speed-up 1 → 2 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, mode := range []string{"serial", "parallel"} {
-		for _, c := range chainsIn(filter(head, "BenchmarkUnaryDL", 0, map[string]string{"mode": mode})) {
-			var ns [3]float64
-			var rt [3]ratio
-			for _, p := range []int{1, 2} {
-				cs := filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": c, "mode": mode})
-				ns[p] = median(values(cs, "ns/op"))
-				rt[p] = ratioOf(cs, filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": "raw", "mode": mode}))
-			}
-			sp := 0.0
-			if ns[2] > 0 {
-				sp = ns[1] / ns[2]
-			}
-			r.printf("| %s | %s | %.0f | %s | %.0f | %s | %.2f× |\n", c, mode, ns[1], rt[1], ns[2], rt[2], sp)
-		}
-	}
+	r.gomaxprocsTable(head)
 
 	r.printf("\n## Without a caller deadline\n\n")
 	r.printf("`BenchmarkUnary`, serial: the call has no deadline, so the suite's deadline step sets one\n")
@@ -508,6 +492,34 @@ func main() {
 		if err := updateSummary(*sum, &r.sum, r.envs); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(1)
+		}
+	}
+}
+
+// gomaxprocsTable prints the headline's chains at GOMAXPROCS 1 and 2, serial and parallel.
+func (r *report) gomaxprocsTable(head []sample) {
+	r.printf("| chain | mode | ns/op at 1 | × raw at 1 | ns/op at 2 | × raw at 2 | speed-up 1 → 2 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, mode := range []string{"serial", "parallel"} {
+		for _, c := range chainsIn(filter(head, "BenchmarkUnaryDL", 0, map[string]string{"mode": mode})) {
+			var ns [3]float64
+			var rt [3]ratio
+			for _, p := range []int{1, 2} {
+				cs := filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": c, "mode": mode})
+				ns[p] = median(values(cs, "ns/op"))
+				rt[p] = ratioOf(cs, filter(head, "BenchmarkUnaryDL", p, map[string]string{"chain": "raw", "mode": mode}))
+			}
+			// A chain measured at one setting only has no time at the other: "—", as its ratio.
+			nsText := func(v float64) string {
+				if v > 0 {
+					return fmt.Sprintf("%.0f", v)
+				}
+				return "—"
+			}
+			sp := "—"
+			if ns[1] > 0 && ns[2] > 0 {
+				sp = fmt.Sprintf("%.2f×", ns[1]/ns[2])
+			}
+			r.printf("| %s | %s | %s | %s | %s | %s | %s |\n", c, mode, nsText(ns[1]), rt[1], nsText(ns[2]), rt[2], sp)
 		}
 	}
 }

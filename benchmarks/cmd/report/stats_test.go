@@ -1411,3 +1411,37 @@ func TestNotesWithoutFailsafe(t *testing.T) {
 		t.Errorf("a failsafe-go goal without the failsafe chain:\n%s", out)
 	}
 }
+
+// TestGOMAXPROCSTableUnmeasured: a chain measured at one GOMAXPROCS only has no time at the
+// other; its cells read "—" (unmeasured), as its ratio's does, not 0 ns/op and a 0.00× speed-up.
+func TestGOMAXPROCSTableUnmeasured(t *testing.T) {
+	var b bytes.Buffer
+	for r := range 3 {
+		fmt.Fprintf(&b, "# round %d\n", r)
+		for _, p := range []string{"1", "2"} {
+			fmt.Fprintf(&b, "BenchmarkUnaryDL/chain=raw/mode=serial-%s\t10000\t30000 ns/op\t160 allocs/op\n", p)
+		}
+		fmt.Fprintf(&b, "BenchmarkUnaryDL/chain=suite/mode=serial-2\t10000\t33000 ns/op\t166 allocs/op\n")
+		fmt.Fprintf(&b, "BenchmarkUnaryDL/chain=failsafe/mode=serial-1\t10000\t36000 ns/op\t200 allocs/op\n")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "headline.out"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "headline.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out}
+	r.gomaxprocsTable(ss)
+	for _, want := range []string{
+		"| raw | serial | 30000 | 1.000 [1.000–1.000] | 30000 | 1.000 [1.000–1.000] | 1.00× |",
+		"| suite | serial | — | — | 33000 | 1.100 [1.100–1.100] | — |",
+		"| failsafe | serial | 36000 | 1.200 [1.200–1.200] | — | — | — |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no row %q in:\n%s", want, out.String())
+		}
+	}
+}
