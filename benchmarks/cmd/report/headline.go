@@ -71,7 +71,7 @@ func (r *report) headline(paired, head []sample) {
 		return
 	}
 	r.goals(got, layout, paired)
-	r.ladder(got)
+	r.ladder(got, goalSuiteTime)
 }
 
 // controlChain is raw again on a connection of its own (benchmarks.ControlChain).

@@ -16,8 +16,9 @@ var ladderSteps = []struct{ chain, adds string }{
 }
 
 // ladder prints where the suite's overhead goes, layer by layer, when the headline measured
-// every rung (a round of it with raw), and keeps a one-line form for the summary.
-func (r *report) ladder(got map[string]ratioAllocs) {
+// every rung (a round of it with raw), with the room the suite's time goal (goal, as a ratio
+// to raw: goalSuiteTime) leaves above the first rung, and keeps a one-line form for the summary.
+func (r *report) ladder(got map[string]ratioAllocs, goal float64) {
 	for _, s := range ladderSteps {
 		if g, ok := got[s.chain]; !ok || g.r.rounds == 0 {
 			return // a rung of no round would read as −100 %, its difference as 0
@@ -43,7 +44,7 @@ func (r *report) ladder(got map[string]ratioAllocs) {
 	first := ladderSteps[0].chain
 	floor := (got[first].r.ci().med - 1) * 100
 	above := (shift(halfGap(got["suite"].r, got[first].r, 1), 1).med - 1) * 100
-	r.printf("\nAbove the `%s` rung, the ≤ +8 %% goal leaves %.1f points of raw's time; the %d rungs\n", first, 8-floor, len(ladderSteps)-1)
+	r.printf("\nAbove the `%s` rung, the ≤ %+.0f %% goal leaves %.1f points of raw's time; the %d rungs\n", first, (goal-1)*100, (goal-1)*100-floor, len(ladderSteps)-1)
 	r.printf("above it take %+.1f (suite − %s, per round).\n", above, first)
 	r.sum.notes = append(r.sum.notes, "Where it goes, rung by rung (per round, in raw's time, each over the one before): "+strings.Join(short, ", ")+" %.")
 	r.ownLadder(got)

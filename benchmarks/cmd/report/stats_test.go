@@ -1339,7 +1339,7 @@ func TestLadderUnmeasuredRung(t *testing.T) {
 		got[empty] = ratioAllocs{ratio{}, got[empty].allocs}
 		var out bytes.Buffer
 		r := &report{w: &out}
-		r.ladder(got)
+		r.ladder(got, goalSuiteTime)
 		if s := out.String(); strings.Contains(s, "Where the suite's overhead goes") || strings.Contains(s, "-100.0 %") {
 			t.Errorf("a ladder with %s unmeasured:\n%s", empty, s)
 		}
@@ -1443,5 +1443,20 @@ func TestGOMAXPROCSTableUnmeasured(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no row %q in:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestLadderGoal: the ladder's room above its first rung is read against the time goal it is
+// given (goalSuiteTime in the report), not a figure of its own: with a +10 % goal, 6 points
+// are left above a +4 % grpc_timeout rung, and the text names +10 %.
+func TestLadderGoal(t *testing.T) {
+	over := map[string]float64{"suite": 1.12, "failsafe": 1.22, "grpc_timeout": 1.04, "suite_retry": 1.08, "suite_nosink": 1.10}
+	_, r := pairedReport(t, over)
+	var out bytes.Buffer
+	r.w = &out
+	r.ladder(r.sum.paired, 1.10)
+	v := numbersIn(t, out.String(), "Above the `grpc_timeout` rung, the ≤ \\+10 % goal leaves ([0-9.]+) points", "room line")
+	if math.Abs(v[0]-6) > 0.4 {
+		t.Errorf("room above the grpc_timeout rung under a +10 %% goal %.1f points, want about 6", v[0])
 	}
 }
