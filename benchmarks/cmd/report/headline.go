@@ -419,11 +419,12 @@ func verdictAcross(pooled estimate, p *processes, goal float64) string {
 }
 
 // spanText describes the interval verdictAcross uses, when it is not the pooled one; x shifts
-// the figures printed (1 for a difference printed as a ratio).
-func spanText(pooled estimate, p *processes, x float64) string {
+// the figures printed (1 for a difference printed as a ratio), which are printed against goal
+// (shifted by x too: pctAt).
+func spanText(pooled estimate, p *processes, x, goal float64) string {
 	if u, ok := acrossProcesses(pooled, p); ok {
 		u = shift(u, x)
-		return fmt.Sprintf("; with the %d processes resampled whole [%+.1f – %+.1f %%]", p.measured(), (u.lo-1)*100, (u.hi-1)*100)
+		return fmt.Sprintf("; with the %d processes resampled whole [%s – %s %%]", p.measured(), pctAt(u.lo, goal+x), pctAt(u.hi, goal+x))
 	}
 	return ""
 }
@@ -491,7 +492,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
-		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCI(e), layout, e.n, spanText(e, &suiteProcs, 0))
+		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCIAt(e, goalSuiteTime), layout, e.n, spanText(e, &suiteProcs, 0, goalSuiteTime))
 		name := fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw", (goalSuiteTime-1)*100)
 		v := verdictAcross(e, &suiteProcs, goalSuiteTime)
 		row(name, m, m, v)
@@ -520,7 +521,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		perProc := perProcessOf(paired, procsIn(paired), func(in []sample) []float64 {
 			return halfGapValues(pairedRatio(in, "suite", "ns/op"), pairedRatio(in, "failsafe", "ns/op"), goalFailsafeShare)
 		})
-		gap := pctCI(shift(d, 1)) + spanText(d, &perProc, 1)
+		gap := pctCIAt(shift(d, 1), 1) + spanText(d, &perProc, 1, 0)
 		measured := func(gap string) string {
 			return fmt.Sprintf("suite %s, failsafe-go %s (medians; overheads %s); per round, suite's overhead − ½ failsafe-go's, in raw's time: %s",
 				medPct(s.r.ci()), medPct(f.r.ci()), share, gap)
@@ -535,7 +536,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 				if !overlapsAll(perProc.est, i) {
 					mark = " †"
 				}
-				ps = append(ps, pctCI(shift(e, 1))+mark)
+				ps = append(ps, pctCIAt(shift(e, 1), 1)+mark)
 			}
 			gap += "; per process: " + strings.Join(ps, ", ")
 		}
@@ -659,4 +660,33 @@ func pctCI(e estimate) string {
 		return fmt.Sprintf("%+.1f %% (no interval: %d rounds)", (e.med-1)*100, e.n)
 	}
 	return fmt.Sprintf("%+.1f %% [%+.1f – %+.1f %%]", (e.med-1)*100, (e.lo-1)*100, (e.hi-1)*100)
+}
+
+// pctAt prints a ratio x as a percentage over raw, +5.1 %'s figure without the sign of
+// percent, to one decimal, or to as many more (up to 6) as it takes for the figure printed to
+// lie on the same side of goal (a bound on the ratio, as goalVerdict reads it) as x does: an
+// upper bound of 1.0804 against ≤ 1.08 reads +8.04, not +8.0, which would say it is within.
+func pctAt(x, goal float64) string {
+	g := math.Round((goal-1)*100*1e9) / 1e9 // the goal in per cent, without the float's tail
+	s := ""
+	for d := 1; d <= 6; d++ {
+		s = fmt.Sprintf("%+.*f", d, (x-1)*100)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || (v <= g) == (x <= goal) {
+			break
+		}
+	}
+	return s
+}
+
+// pctCIAt is pctCI with every figure printed by pctAt against goal, so that none contradicts
+// the verdict goalVerdict gives e against goal.
+func pctCIAt(e estimate, goal float64) string {
+	switch {
+	case e.n == 0:
+		return "—"
+	case !e.ok:
+		return fmt.Sprintf("%s %% (no interval: %d rounds)", pctAt(e.med, goal), e.n)
+	}
+	return fmt.Sprintf("%s %% [%s – %s %%]", pctAt(e.med, goal), pctAt(e.lo, goal), pctAt(e.hi, goal))
 }

@@ -1460,3 +1460,79 @@ func TestLadderGoal(t *testing.T) {
 		t.Errorf("room above the grpc_timeout rung under a +10 %% goal %.1f points, want about 6", v[0])
 	}
 }
+
+// headlineOfRatios returns the headline of a paired.out whose chains have the per-round time
+// ratios to raw given (raw at 30 µs every round).
+func headlineOfRatios(t *testing.T, ratios map[string][]float64) string {
+	t.Helper()
+	var b bytes.Buffer
+	for r := range len(ratios["suite"]) {
+		fmt.Fprintf(&b, "# round %d\nBenchmarkUnaryDLPaired/chain=raw-2\t2000\t30000 ns/op\t9420 B/op\t157.00 allocs/op\n", r)
+		for _, c := range []string{"suite", "failsafe"} {
+			if xs, ok := ratios[c]; ok {
+				fmt.Fprintf(&b, "BenchmarkUnaryDLPaired/chain=%s-2\t2000\t%.4f ns/op\t9840 B/op\t164.00 allocs/op\n", c, 30000*xs[r])
+			}
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "paired.out"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "paired.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir}
+	r.headline(ss, nil)
+	return out.String()
+}
+
+// TestGoalFiguresAgreeWithVerdict: a bound just beyond the goal is printed with the digits
+// that show it beyond, so the row's figures never contradict its verdict: an upper bound of
+// 1.0804 (not established against ≤ +8 %) read "+8.0 %", a lower bound of 1.08004 (missed)
+// read "+8.0 %" too, and a median of 1.0804 read "+8.0 %"; the failsafe-go row likewise at 0.
+func TestGoalFiguresAgreeWithVerdict(t *testing.T) {
+	// 20 rounds: the sign-test interval is the 6th to the 15th of the sorted ratios.
+	with := func(lo, mid, hi float64) []float64 {
+		xs := slices.Repeat([]float64{lo - 0.01}, 5)
+		xs = append(xs, slices.Repeat([]float64{lo}, 5)...)
+		xs = append(xs, slices.Repeat([]float64{mid}, 4)...)
+		xs = append(xs, hi)
+		return append(xs, slices.Repeat([]float64{hi + 0.01}, 5)...)
+	}
+	tests := []struct {
+		name    string
+		suite   []float64
+		want    string
+		verdict string
+	}{
+		{"upper bound just beyond", with(1.07, 1.075, 1.0804), "+7.3 % [+7.0 – +8.04 %]", verdictUnknown},
+		{"lower bound just beyond", with(1.08004, 1.085, 1.09), "+8.3 % [+8.004 – +9.0 %]", verdictMissed},
+		{"median just beyond", append(slices.Repeat([]float64{1.0804}, 10), slices.Repeat([]float64{1.0804}, 10)...), "+8.04 % [+8.04 – +8.04 %]", verdictMissed},
+		{"upper bound at the goal", with(1.07, 1.075, 1.08), "+7.3 % [+7.0 – +8.0 %]", verdictMet},
+		{"upper bound just within", with(1.07, 1.075, 1.07996), "+7.3 % [+7.0 – +8.0 %]", verdictMet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := headlineOfRatios(t, map[string][]float64{"suite": tt.suite})
+			want := "| full suite + promobs: ≤ +8 % time over raw | " + tt.want + " (paired, 20 rounds) | " + tt.verdict + " |"
+			if !strings.Contains(out, want) {
+				row := regexp.MustCompile(`(?m)^\| full suite \+ promobs: ≤ \+8 % time over raw \|.*$`).FindString(out)
+				t.Errorf("time goal row\n%s\nwant\n%s", row, want)
+			}
+		})
+	}
+	// The failsafe-go row: suite's overhead − ½ failsafe-go's, goal 0; an upper bound of
+	// +0.04 % is not within it.
+	suite := with(1.07, 1.075, 1.0804)
+	fs := make([]float64, len(suite))
+	for i := range fs {
+		fs[i] = 1.16 // ½ of its overhead: 8 %
+	}
+	out := headlineOfRatios(t, map[string][]float64{"suite": suite, "failsafe": fs})
+	row := regexp.MustCompile(`(?m)^\| suite's overhead ≤ ½ failsafe-go's: time \|.*$`).FindString(out)
+	if !strings.Contains(row, "in raw's time: -0.7 % [-1.0 – +0.04 %] | "+verdictUnknown+" |") {
+		t.Errorf("failsafe-go time row\n%s\nwant its interval's upper bound +0.04 %%, not established", row)
+	}
+}
