@@ -462,8 +462,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	}
 	r.printf("committed run of the code measured (the last commit that changed %s, a go.mod, go.sum,\n", code)
 	r.printf("go.work or go.work.sum, or the run's script or Makefile) with the same Go toolchain, machine and\n")
-	r.printf("headline layout, this\n")
-	r.printf("one included; from %d runs on, on the sign-test interval of the runs' medians (widened by the\n", minRuns)
+	r.printf("headline layout, %s; from %d runs on, on the sign-test interval of the runs' medians (widened by the\n", r.thisRunInSeries(got, layout), minRuns)
 	r.printf("0.05 points the reports' rounding may hide), before that met or missed only when every\n")
 	r.printf("run's own verdict is, and never on one run.\n")
 	r.printf("Allocation counts are exact: met or missed as measured.\n\n")
@@ -480,15 +479,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 				map[bool]string{true: verdictMet, false: verdictMissed}[g.allocs <= max])
 		}
 	}
-	// inSeries is this run's figure for the runs across which a time goal is judged, which are
-	// of the paired layout (suiteTime and halfGapTime read its figures alone): a run of the
-	// per-process layout is none of them (estimate{}: no run).
-	inSeries := func(e estimate) estimate {
-		if layout != "paired" {
-			return estimate{}
-		}
-		return e
-	}
+	inSeries := func(e estimate) estimate { return inSeries(e, layout) }
 	allocGoal("full suite + promobs", "suite", goalSuiteAllocs)
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
@@ -606,6 +597,54 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Work or wrapping: the suite's work done beside the call instead of around it (`offpath`) costs %s%s; what wrapping the call adds to it, per round: %s.",
 			pctCI(o.r.ci()), cpu, pctCI(shift(wrap, 1))))
 	}
+}
+
+// inSeries is this run's figure e, measured in layout, for the runs across which a time goal
+// is judged, which are of the paired layout (suiteTime and halfGapTime read its figures
+// alone): a run of the per-process layout is none of them (estimate{}: no run).
+// acrossRunsRow counts it as a run only when it has an interval.
+func inSeries(e estimate, layout string) estimate {
+	if layout != "paired" {
+		return estimate{}
+	}
+	return e
+}
+
+// thisRunInSeries says, for the goals' text, whether this run is one of the runs the time
+// goals (those got measures) are judged across, as acrossRunsRow counts it, and why not.
+func (r *report) thisRunInSeries(got map[string]ratioAllocs, layout string) string {
+	if !r.readSameCode().ok {
+		return "this\none would be included, but its code cannot be told (its commit is unknown or has\nuncommitted changes, or there is no git history): this report has no across-run rows"
+	}
+	var in, out []string
+	add := func(name string, e estimate) {
+		if inSeries(e, layout).ok {
+			in = append(in, name)
+		} else {
+			out = append(out, name)
+		}
+	}
+	s, ok1 := got["suite"]
+	f, ok2 := got["failsafe"]
+	if ok1 {
+		add("the suite's time", s.r.ci())
+	}
+	if ok1 && ok2 {
+		add("the failsafe-go time goal", shift(halfGap(s.r, f.r, goalFailsafeShare), 1))
+	}
+	why := "too few rounds for an interval"
+	if layout != "paired" {
+		why = "its figures are of the " + layout + " layout, the series' of the paired one"
+	}
+	switch {
+	case len(in) == 0 && len(out) == 0:
+		return "this\none none of them: it measured no time goal (no across-run rows)"
+	case len(out) == 0:
+		return "this\none included"
+	case len(in) == 0:
+		return "this\none left out (" + why + ")"
+	}
+	return "this\none left out of the series of " + strings.Join(out, " and ") + " (" + why + "), included in\nthe others"
 }
 
 // medPct prints a ratio's median as a percentage over raw, +5.1 %, or "—" without one.

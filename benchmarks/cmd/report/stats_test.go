@@ -1536,3 +1536,48 @@ func TestGoalFiguresAgreeWithVerdict(t *testing.T) {
 		t.Errorf("failsafe-go time row\n%s\nwant its interval's upper bound +0.04 %%, not established", row)
 	}
 }
+
+// goalsText returns the goals' explanation of what the across-run series holds: the text from
+// "judged *across runs*" to the goals table.
+func goalsText(out string) string {
+	_, s, _ := strings.Cut(out, "judged *across runs*")
+	s, _, _ = strings.Cut(s, "| goal | measured | verdict |")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// TestAcrossRunsText: the goals' text says whether this run is in the series of runs the time
+// goals are judged across, as the across-run rows count it: "this one included" only when it
+// is, and why it is not otherwise (too few rounds for an interval, the per-process layout, or
+// a run whose code cannot be told, which has no across-run rows at all).
+func TestAcrossRunsText(t *testing.T) {
+	past := func() sameCode {
+		var reports []pastReport
+		for i, pct := range []string{"+5.0", "+5.5", "+5.8", "+5.9", "+5.6"} {
+			text := fmt.Sprintf("| commit | %07x |\n| full suite + promobs: ≤ +8 %% time over raw | %s %% [+4.0 – +6.9 %%] (paired, 320 rounds) | met |\n", 0xabc0000+i, pct)
+			reports = append(reports, pastReport{commit: fmt.Sprintf("%07x", 0xabc0000+i), text: text})
+		}
+		return sameCode{read: true, ok: true, code: "abc0000", reports: reports}
+	}
+	run := func(rounds int, same sameCode) string {
+		dir := t.TempDir()
+		writePaired(t, dir, rounds, map[string]float64{"suite": 1.05, "failsafe": 1.14}, 0.01)
+		ss, err := parse(filepath.Join(dir, "paired.out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		r := &report{w: &out, dir: dir, envs: map[string]string{"commit": "def0000"}, same: same}
+		r.headline(ss, nil)
+		return out.String()
+	}
+	if s := goalsText(run(40, past())); !strings.Contains(s, "this one included") {
+		t.Errorf("a run of 40 rounds, in the series: text %q does not say it is included", s)
+	}
+	out := run(3, past())
+	if s := goalsText(out); strings.Contains(s, "this one included") || !strings.Contains(s, "this one left out") {
+		t.Errorf("a run of 3 rounds, left out of the series (%q): text %q", regexp.MustCompile(`(?m)^\| .*, across runs .*$`).FindString(out), s)
+	}
+	if s := goalsText(run(40, sameCode{read: true})); strings.Contains(s, "this one included") || !strings.Contains(s, "no across-run") {
+		t.Errorf("a run whose code cannot be told (no across-run rows): text %q", s)
+	}
+}
