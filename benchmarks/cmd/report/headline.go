@@ -57,6 +57,9 @@ func (r *report) headline(paired, head []sample) {
 		got = r.pairedTable(paired, true)
 		layout = "paired"
 		r.sum.paired, r.sum.rounds, r.sum.procs = got, got["raw"].r.rounds, max(len(procsIn(paired)), 1)
+	} else {
+		r.printf("**%s** (paired.out holds no round of raw): no paired figures; the goals, when\n", pairedEmpty)
+		r.printf("the per-process layout below measured them, are judged on it.\n")
 	}
 	r.printf("\n### Each chain alone in its own process\n\n")
 	r.printf("`BenchmarkUnaryDL`: one process per chain per round, the chain order rotated each round;\n")
@@ -73,6 +76,9 @@ func (r *report) headline(paired, head []sample) {
 	r.goals(got, layout, paired)
 	r.ladder(got, goalSuiteTime)
 }
+
+// pairedEmpty says that the paired headline has no figures (paired.out holds no round).
+const pairedEmpty = "The paired run is empty"
 
 // controlChain is raw again on a connection of its own (benchmarks.ControlChain).
 const controlChain = "raw2"

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -112,5 +114,52 @@ func TestSpliceNeedsOneBlock(t *testing.T) {
 	out, err := splice([]byte("a\n"+summaryBegin+"\nold\n"+summaryEnd), block)
 	if err != nil || string(out) != "a\n"+string(block) {
 		t.Errorf("block at the end of a file without a final newline: %q, %v", out, err)
+	}
+}
+
+// TestEmptyPaired: a paired.out without rounds (the paired run failed or was cut before its
+// first) is said to be empty, in the report and in the summary, rather than read as a paired
+// layout of "0 rounds in 0 processes" whose goals the summary then lists; the goals come from
+// the per-process layout and say so.
+func TestEmptyPaired(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"paired.out", "nodeadline.out", "inflight.out", "stack.out", "hotpath.out", "paired_shared.out", "paired_1ms.out", "ownconfigured.out", "own.out"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("goos: linux\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var head bytes.Buffer
+	for r := range 8 {
+		fmt.Fprintf(&head, "# round %d\n", r)
+		for _, c := range []string{"raw", "suite", "failsafe"} {
+			x := map[string]float64{"raw": 1, "suite": 1.05, "failsafe": 1.3}[c]
+			fmt.Fprintf(&head, "BenchmarkUnaryDL/chain=%s/mode=serial-2\t15000\t%.0f ns/op\t160 allocs/op\n", c, 30000*x*(1+0.001*float64(r)))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "headline.out"), head.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "env.txt"), []byte("commit: abc1234\nnproc: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(dir, "BENCHMARKS.md")
+	if err := os.WriteFile(doc, []byte(summaryBegin+"\n"+summaryEnd+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-dir", dir, "-summary", doc)
+	cmd.Env = append(os.Environ(), asCommand+"=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cmd/report: %v", err)
+	}
+	if !strings.Contains(string(out), "The paired run is empty") {
+		t.Errorf("the report does not say the paired run is empty:\n%s", out)
+	}
+	sum, _ := os.ReadFile(doc)
+	if strings.Contains(string(sum), "0 rounds in 0 processes") || !strings.Contains(string(sum), "The paired run is empty") {
+		t.Errorf("summary of an empty paired run:\n%s", sum)
+	}
+	if !strings.Contains(string(sum), "per-process layout") {
+		t.Errorf("summary's goals do not say they are of the per-process layout:\n%s", sum)
 	}
 }
