@@ -137,8 +137,12 @@ func (r *report) pairedTable(ss []sample, perProcess bool) map[string]ratioAlloc
 		if cpu {
 			col = " " + pairedRatio(ss, c, "cpu-ns/op").ci().String() + " |"
 		}
+		time := rt.ci().String()
+		if c == controlChain {
+			time = rt.ci().againstOne() // read for whether it holds 1
+		}
 		r.printf("| %s | %s | %.0f | %s | %s |%s %.2f | %+.2f | %+.0f |\n", c, chainText[c],
-			median(values(cs, "ns/op")), rt.ci(), pct(rt), col, a, a-ra, b-rb)
+			median(values(cs, "ns/op")), time, pct(rt), col, a, a-ra, b-rb)
 		got[c] = ratioAllocs{rt, a - ra}
 		if c != "raw" {
 			lags = append(lags, fmt.Sprintf("%s %+.2f", c, lag1(rt.inOrder())))
@@ -165,7 +169,7 @@ func (r *report) pairedTable(ss []sample, perProcess bool) map[string]ratioAlloc
 	r.printf("independent; well above 0 would mean the intervals are too narrow): %s.\n", strings.Join(lags, ", "))
 	if aa, ok := got[controlChain]; ok {
 		if e := aa.r.ci(); e.ok && (e.lo > 1 || e.hi < 1) {
-			r.printf("\n**The A/A control's interval, %s, does not hold 1.000**: two identical chains differ by\n", e)
+			r.printf("\n**The A/A control's interval, %s, does not hold 1.000**: two identical chains differ by\n", e.againstOne())
 			r.printf("%+.1f %% in this layout (a connection's or a position's bias), more than its noise. The\n", (e.med-1)*100)
 			r.printf("baseline, the geometric mean of both, halves that bias; read differences between chains of\n")
 			r.printf("that size as within the layout's error.\n")
@@ -734,4 +738,28 @@ func pctCIAt(e estimate, goal float64) string {
 		return fmt.Sprintf("%s %% (no interval: %d rounds)", pctAt(e.med, goal), e.n)
 	}
 	return fmt.Sprintf("%s %% [%s – %s %%]", pctAt(e.med, goal), pctAt(e.lo, goal), pctAt(e.hi, goal))
+}
+
+// ratioAt prints a ratio to three decimals, or to as many more (up to 6) as it takes not to
+// print 1.000 for a ratio that is not 1: whether an interval holds 1 is read from its figures.
+func ratioAt(x float64) string {
+	s := ""
+	for d := 3; d <= 6; d++ {
+		s = fmt.Sprintf("%.*f", d, x)
+		if v, err := strconv.ParseFloat(s, 64); err != nil || (v == 1) == (x == 1) {
+			break
+		}
+	}
+	return s
+}
+
+// againstOne is String with every figure printed by ratioAt.
+func (e estimate) againstOne() string {
+	switch {
+	case e.n == 0:
+		return "—"
+	case !e.ok:
+		return fmt.Sprintf("%s (no interval: %d values)", ratioAt(e.med), e.n)
+	}
+	return fmt.Sprintf("%s [%s–%s]", ratioAt(e.med), ratioAt(e.lo), ratioAt(e.hi))
 }

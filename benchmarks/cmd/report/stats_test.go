@@ -1468,7 +1468,7 @@ func headlineOfRatios(t *testing.T, ratios map[string][]float64) string {
 	var b bytes.Buffer
 	for r := range len(ratios["suite"]) {
 		fmt.Fprintf(&b, "# round %d\nBenchmarkUnaryDLPaired/chain=raw-2\t2000\t30000 ns/op\t9420 B/op\t157.00 allocs/op\n", r)
-		for _, c := range []string{"suite", "failsafe"} {
+		for _, c := range []string{"suite", "failsafe", "raw2"} {
 			if xs, ok := ratios[c]; ok {
 				fmt.Fprintf(&b, "BenchmarkUnaryDLPaired/chain=%s-2\t2000\t%.4f ns/op\t9840 B/op\t164.00 allocs/op\n", c, 30000*xs[r])
 			}
@@ -1579,5 +1579,29 @@ func TestAcrossRunsText(t *testing.T) {
 	}
 	if s := goalsText(run(40, sameCode{read: true})); strings.Contains(s, "this one included") || !strings.Contains(s, "no across-run") {
 		t.Errorf("a run whose code cannot be told (no across-run rows): text %q", s)
+	}
+}
+
+// TestControlNoteDigits: the A/A control's interval is printed with the digits that show it
+// missing 1: a lower bound of 1.0004 read "1.000" beside "does not hold 1.000".
+func TestControlNoteDigits(t *testing.T) {
+	suite := slices.Repeat([]float64{1.05}, 20)
+	for _, tt := range []struct {
+		name string
+		aa   []float64
+		want string
+	}{
+		{"above", append(slices.Repeat([]float64{1.0002}, 5), slices.Repeat([]float64{1.0004}, 15)...), "1.0004 [1.0004–1.0004]"},
+		{"below", append(slices.Repeat([]float64{0.9996}, 15), slices.Repeat([]float64{0.9998}, 5)...), "0.9996 [0.9996–0.9996]"},
+	} {
+		out := headlineOfRatios(t, map[string][]float64{"suite": suite, "raw2": tt.aa})
+		_, note, ok := strings.Cut(out, "**The A/A control's interval, ")
+		if !ok {
+			t.Errorf("%s: no note that the A/A control's interval misses 1", tt.name)
+			continue
+		}
+		if note, _, _ = strings.Cut(note, ", does not hold"); note != tt.want {
+			t.Errorf("%s: the A/A control's interval printed %q beside \"does not hold 1.000\", want %q", tt.name, note, tt.want)
+		}
 	}
 }
