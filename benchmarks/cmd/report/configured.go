@@ -120,11 +120,31 @@ func configuredVerdict(rows []configuredRow) string {
 		first, last := kind[0], kind[len(kind)-1]
 		a, b := first.time, last.time
 		verb := "overlaps"
-		if b.lo > a.hi || b.hi < a.lo {
+		// The facing bounds of intervals that miss each other are printed with the digits
+		// that show the gap (pctAt), where one decimal may print them equal.
+		bt, at := pctCI(b), pctCI(a)
+		switch {
+		case b.lo > a.hi:
 			verb = "does not overlap"
+			bt, at = pctCIBounds(b, pctAt(b.lo, a.hi), ""), pctCIBounds(a, "", pctAt(a.hi, b.lo))
+		case b.hi < a.lo:
+			verb = "does not overlap"
+			bt, at = pctCIBounds(b, "", pctAt(b.hi, a.lo)), pctCIBounds(a, pctAt(a.lo, b.hi), "")
 		}
 		out = append(out, fmt.Sprintf("With %d %s configured the suite's time over raw, %s, %s the interval with %d, %s.",
-			last.size, last.kind, pctCI(b), verb, first.size, pctCI(a)))
+			last.size, last.kind, bt, verb, first.size, at))
 	}
 	return strings.Join(out, " ")
+}
+
+// pctCIBounds is pctCI of e (which has an interval) with its bounds printed as lo and hi
+// when given ("" for pctCI's own).
+func pctCIBounds(e estimate, lo, hi string) string {
+	if lo == "" {
+		lo = fmt.Sprintf("%+.1f", (e.lo-1)*100)
+	}
+	if hi == "" {
+		hi = fmt.Sprintf("%+.1f", (e.hi-1)*100)
+	}
+	return fmt.Sprintf("%+.1f %% [%s – %s %%]", (e.med-1)*100, lo, hi)
 }

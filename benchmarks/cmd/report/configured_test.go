@@ -117,3 +117,24 @@ func TestConfiguredNoSuite(t *testing.T) {
 		}
 	}
 }
+
+// TestConfiguredVerdictDigits: intervals said not to overlap are printed with the digits that
+// show the gap: [+6.0 – +8.01 %] and [+8.04 – +9.0 %] read "+8.0 %" at both ends, touching.
+func TestConfiguredVerdictDigits(t *testing.T) {
+	est := func(lo, med, hi float64) estimate { return estimate{med: med, lo: lo, hi: hi, n: 20, ok: true} }
+	rows := []configuredRow{
+		{kind: "methods", size: 1, time: est(1.06, 1.07, 1.0801)},
+		{kind: "methods", size: 10000, time: est(1.0804, 1.085, 1.09)},
+		{kind: "services", size: 1, time: est(1.0804, 1.085, 1.09)},
+		{kind: "services", size: 10000, time: est(1.06, 1.07, 1.0801)},
+	}
+	v := configuredVerdict(rows)
+	for _, want := range []string{
+		"With 10000 methods configured the suite's time over raw, +8.5 % [+8.04 – +9.0 %], does not overlap the interval with 1, +7.0 % [+6.0 – +8.0 %].",
+		"With 10000 services configured the suite's time over raw, +7.0 % [+6.0 – +8.0 %], does not overlap the interval with 1, +8.5 % [+8.04 – +9.0 %].",
+	} {
+		if !strings.Contains(v, want) {
+			t.Errorf("verdict\n%s\nwant it to hold\n%s", v, want)
+		}
+	}
+}
