@@ -68,7 +68,7 @@ func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p
 // SendMsg fails other than with io.EOF; RecvMsg returns an error (io.EOF, the normal end, is
 // an accept); RecvMsg returns the single reply of a stream that is not server-streaming (an
 // accept); the caller's context ends (cancelled: counts as nothing; deadline passed: classified
-// as DeadlineExceeded is, a request that is not an accept by default). A stream that gRPC ends
+// as DeadlineExceeded: by default a request that is not an accept). A stream that gRPC ends
 // while no RecvMsg or SendMsg is running (its connection closed) counts as nothing, even if the
 // caller reads its status later; one it ends in Header (the response had no header) ends when
 // RecvMsg returns its status. A stream opened with the Disable call option bypasses t.
