@@ -6,7 +6,7 @@ import "time"
 // values are the documented defaults, so an empty Config is usable: K = 2 over a two-minute
 // window, rejecting at most 90 % of requests.
 type Config struct {
-	// K is the multiplier of accepts: the client keeps sending while its requests stay below K
+	// K is the multiplier of accepts: the client keeps sending while its requests stay at most K
 	// times the requests the service accepted, and past that rejects locally with probability
 	// max(0, (requests − K·accepts) / (requests + 1)). Lower is more aggressive. In [1, 100];
 	// 0 means 2.

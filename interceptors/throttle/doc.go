@@ -131,9 +131,9 @@
 // # Concurrency and cost
 //
 // A Throttle is safe for concurrent use; so is the function given to WithRand, which must be.
-// Allow and Record each read the clock once (with clock.Real, the monotonic clock alone) and
-// take the window's mutex for a few additions: about 100 ns for the pair on a 2-core machine,
-// no allocation. The window keeps running totals, so neither scans it. A lock-free window was
-// measured against this one and was not faster (bench_test.go). A local rejection allocates its
-// error.
+// Allow and Record each read the clock once (with clock.Real, the monotonic clock alone; a
+// local rejection with an observer reads it again for its event) and take the window's mutex
+// for a few additions: about 100 ns for the pair on a 2-core machine, no allocation. The
+// window keeps running totals, so neither scans it. A lock-free window was measured against
+// this one and was not faster (bench_test.go). A local rejection allocates its error.
 package throttle
