@@ -109,6 +109,10 @@ func (c Config) Explain() string {
 	open := c.RecoveryTimeout.String()
 	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
 		open = fmt.Sprintf("%s (x%s after each failed probe, up to %s)", c.InitialRecoveryTimeout, prose.Float(c.RecoveryMultiplier), c.RecoveryTimeout)
+		if c.RecoveryMultiplier == 1 {
+			// A failed probe does not lengthen the interval: it never reaches RecoveryTimeout.
+			open = c.InitialRecoveryTimeout.String()
+		}
 	}
 	return fmt.Sprintf("per %s; opens on %s; half-opens after %s with %s at once (reopens when every slot is held %s); %s",
 		c.Scope, strings.Join(trips, " or "), open, prose.Plural(c.HalfOpenMaxCalls, "probe", "probes"), c.HalfOpenMaxWait,
