@@ -664,3 +664,23 @@ func TestExplainSaysWhoIsRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainNamesEveryJitter: Explain wrote the jitter mode before the word "jitter", so
+// jitter: none read "none jitter". Every mode now reads as prose.
+func TestExplainNamesEveryJitter(t *testing.T) {
+	for j, want := range map[retry.Jitter]string{
+		retry.JitterNone:         ", no jitter;",
+		retry.JitterFull:         ", full jitter;",
+		retry.JitterEqual:        ", equal jitter;",
+		retry.JitterDecorrelated: ", decorrelated jitter;",
+		retry.JitterAdditive:     ", additive jitter up to 50ms;",
+	} {
+		c := retry.Config{Jitter: j}
+		if j == retry.JitterAdditive {
+			c.JitterAmount = 50 * time.Millisecond
+		}
+		if got := retry.Normalize(c).Explain(); !strings.Contains(got, want) {
+			t.Errorf("jitter %s: Explain() = %q, want it to contain %q", j, got, want)
+		}
+	}
+}

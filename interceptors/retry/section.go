@@ -69,9 +69,12 @@ func (c Config) Explain() string {
 		} else {
 			fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
 		}
-		if c.Jitter == JitterAdditive {
+		switch c.Jitter {
+		case JitterAdditive:
 			fmt.Fprintf(&b, ", additive jitter up to %s", c.JitterAmount)
-		} else {
+		case JitterNone:
+			b.WriteString(", no jitter")
+		default:
 			fmt.Fprintf(&b, ", %s jitter", c.Jitter)
 		}
 	}
