@@ -684,3 +684,15 @@ func TestExplainNamesEveryJitter(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainOfAConstantBackoff: with multiplier 1 the backoff does not grow; Explain said
+// "backoff 100ms x1 up to 10s", a growth that never happens.
+func TestExplainOfAConstantBackoff(t *testing.T) {
+	got := retry.Normalize(retry.Config{Multiplier: 1, Jitter: retry.JitterNone}).Explain()
+	if !strings.HasPrefix(got, "3 attempts; backoff 100ms each time, up to 10s, no jitter;") {
+		t.Fatalf("Explain() = %q, want it to start \"3 attempts; backoff 100ms each time, up to 10s, no jitter;\"", got)
+	}
+	if got := retry.Normalize(retry.Config{Multiplier: 1.5}).Explain(); !strings.HasPrefix(got, "3 attempts; backoff 100ms x1.5 up to 10s,") {
+		t.Fatalf("Explain() = %q, want the x1.5 growth kept", got)
+	}
+}

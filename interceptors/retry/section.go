@@ -66,6 +66,8 @@ func (c Config) Explain() string {
 		if c.Jitter == JitterDecorrelated {
 			// Each sleep is drawn up to three times the previous one: Multiplier is not read.
 			fmt.Fprintf(&b, "%d attempts; backoff %s to 3x the previous sleep, up to %s", c.MaxAttempts, c.InitialBackoff, c.MaxBackoff)
+		} else if c.Multiplier == 1 {
+			fmt.Fprintf(&b, "%d attempts; backoff %s each time, up to %s", c.MaxAttempts, c.InitialBackoff, c.MaxBackoff)
 		} else {
 			fmt.Fprintf(&b, "%d attempts; backoff %s x%s up to %s", c.MaxAttempts, c.InitialBackoff, prose.Float(c.Multiplier), c.MaxBackoff)
 		}
