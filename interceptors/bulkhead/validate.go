@@ -36,9 +36,13 @@ func (c Config) Validate() error {
 	if a.InitialLimit > 0 {
 		v.Check(a.InitialLimit >= a.MinLimit, "adaptive.initial_limit", a.InitialLimit, "is below adaptive.min_limit ("+strconv.Itoa(a.MinLimit)+")")
 	}
-	v.Check(a.Smoothing >= 0 && a.Smoothing <= 1, "adaptive.smoothing", a.Smoothing, "is outside (0, 1]")
-	fielderr.ZeroOrWithin(&v, "adaptive.tolerance", a.Tolerance, 1, 10)
-	fielderr.ZeroOrWithin(&v, "adaptive.long_window", a.LongWindow, 10, 100000)
+	if a.Algorithm != AlgorithmAIMD {
+		// The gradient's own fields: aimd ignores them (see Normalize and effective), as a
+		// fixed limit ignores them all.
+		v.Check(a.Smoothing >= 0 && a.Smoothing <= 1, "adaptive.smoothing", a.Smoothing, "is outside (0, 1]")
+		fielderr.ZeroOrWithin(&v, "adaptive.tolerance", a.Tolerance, 1, 10)
+		fielderr.ZeroOrWithin(&v, "adaptive.long_window", a.LongWindow, 10, 100000)
+	}
 	v.Check(a.LatencyThreshold >= 0, "adaptive.latency_threshold", a.LatencyThreshold, "is negative")
 	v.Check(a.BackoffRatio == 0 || (a.BackoffRatio >= 0.5 && a.BackoffRatio < 1), "adaptive.backoff_ratio", a.BackoffRatio, "is outside [0.5, 1)")
 	return v.Err()
