@@ -62,7 +62,9 @@ const (
 	// sends a call's sink (WithCallSink), and it alone, one more for each hedge a policy below
 	// it refused, with Attempt, the hedge's number (see package hedge).
 	Rejected
-	// FallbackServed: a fallback answered in place of an error. Code and Class of the error.
+	// FallbackServed: a fallback answered in place of an error. Code, Class and Reason of the
+	// error: Reason is its google.rpc.ErrorInfo reason, when it carried one, as CallFinished's
+	// (a policy's refusal, such as CIRCUIT_OPEN, or the server's own constant).
 	FallbackServed
 	// DeadlineApplied: the deadline policy set or shortened a call's deadline. Delay (the
 	// timeout set), Reason (ReasonDefault, ReasonCap, ReasonBudget).

@@ -79,6 +79,6 @@
 //
 // # Observability
 //
-// Each reply served emits observe.FallbackServed with the Code and Class of the error replaced,
-// to the policy's observer and to the call's sink (observe.WithCallSink), and counts in Served. A Fallback is safe for concurrent use.
+// Each reply served emits observe.FallbackServed with the Code, Class and ErrorInfo reason (such
+// as CIRCUIT_OPEN for an open breaker's refusal) of the error replaced, to the policy's observer and to the call's sink (observe.WithCallSink), and counts in Served. A Fallback is safe for concurrent use.
 package fallback

@@ -247,6 +247,7 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 			Policy:  observe.PolicyFallback,
 			Code:    v.Code,
 			Class:   v.Class,
+			Reason:  v.Reason,
 		})
 	}
 	return nil
