@@ -19,7 +19,7 @@
 //	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed |
 //	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for]         |
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after      |
-//	| FallbackServed      | info  | fallback served       | service, method, code, class                            |
+//	| FallbackServed      | info  | fallback served       | service, method, code, class, [reason]                  |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
 //	| LimiterDegraded     | warn  | rate limiter degraded | service, [method], reason                               |
 //	| HedgeSent           | debug | hedge sent            | service, method, attempt, reason, after                 |
@@ -65,6 +65,7 @@
 //	| delay       | the sleep before the next attempt: the backoff schedule's, or the server's pushback (then reason is pushback)            |
 //	| reason      | why: an observe.Reason* constant, a breaker reason, an ErrorInfo reason such as CIRCUIT_OPEN, or fail_open / fail_closed |
 //	|             | on a retry line only when the server's pushback (RetryInfo, grpc-retry-pushback-ms) chose the delay: pushback            |
+//	|             | on a fallback line only when the fallback answered a policy's refusal (class rejected): its reason, e.g. CIRCUIT_OPEN    |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
 //	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |

@@ -1,6 +1,7 @@
 package zapobs
 
 import (
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -38,7 +39,7 @@ var lines = [...]line{
 	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}},
 	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor}},
 	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}},
-	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass}},
+	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass, fRefusal}},
 	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied, []field{fService, fMethod, fTimeout, fReason}},
 	{observe.LimiterDegraded, zapcore.WarnLevel, MsgLimiterDegraded, []field{fService, fScopedMethod, fReason}},
 	{observe.HedgeSent, zapcore.DebugLevel, MsgHedgeSent, []field{fService, fMethod, fAttempt, fReason, fAfter}},
@@ -91,6 +92,7 @@ const (
 	withMethod      // the event names a method (a method-scoped breaker; a limit line, see the package doc)
 	toOpen          // the event is a breaker's transition to open
 	pushback        // the event's Reason is observe.ReasonPushback: the server chose the delay
+	refusal         // the event is of a policy's refusal (class rejected) and has a Reason
 )
 
 var (
@@ -112,6 +114,7 @@ var (
 	fAfter        = field{"after", vDelay, always}
 	fOpenFor      = field{"open_for", vDelay, toOpen}
 	fPushback     = field{"reason", vReason, pushback}
+	fRefusal      = field{"reason", vReason, refusal}
 	fFrom         = field{"from", vFrom, always}
 	fTo           = field{"to", vTo, always}
 	fLimit        = field{"limit", vLimit, always}
@@ -121,7 +124,7 @@ var (
 // of returns f's zap field for e, and false when e's line leaves f out.
 func (f field) of(e *observe.Event) (zap.Field, bool) {
 	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" ||
-		f.when == pushback && e.Reason != observe.ReasonPushback {
+		f.when == pushback && e.Reason != observe.ReasonPushback || f.when == refusal && (e.Class != codes.Rejected || e.Reason == "") {
 		return zap.Skip(), false
 	}
 	return f.val(f.key, e), true

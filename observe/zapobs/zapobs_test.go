@@ -126,8 +126,21 @@ func TestLines(t *testing.T) {
 				{"reason", "CIRCUIT_OPEN"}, {"code", "Unavailable"}, {"retry_after", 3 * time.Second}},
 		},
 		{
-			name:      "fallback served",
-			event:     with(full(observe.FallbackServed), func(e *observe.Event) { e.Policy = observe.PolicyFallback }),
+			// The reason of the error the fallback answered: here an open breaker's refusal.
+			name: "fallback served",
+			event: with(full(observe.FallbackServed), func(e *observe.Event) {
+				e.Policy, e.Class, e.Reason = observe.PolicyFallback, codes.Rejected, "CIRCUIT_OPEN"
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "fallback served",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"code", "Unavailable"}, {"class", "rejected"}, {"reason", "CIRCUIT_OPEN"}},
+		},
+		{
+			// A server's error: its ErrorInfo reason is not written, as a call finished line
+			// does not write it (observe.CallFinished).
+			name: "fallback served for a server's error",
+			event: with(full(observe.FallbackServed), func(e *observe.Event) {
+				e.Policy, e.Reason = observe.PolicyFallback, "DOCUMENT_UNREADABLE"
+			}),
 			wantLevel: zapcore.InfoLevel, wantMsg: "fallback served",
 			wantFields: []field{{"service", ocr}, {"method", extract}, {"code", "Unavailable"}, {"class", "transient"}},
 		},
