@@ -64,7 +64,8 @@ const (
 	Rejected
 	// FallbackServed: a fallback answered in place of an error. Code, Class and Reason of the
 	// error: Reason is its google.rpc.ErrorInfo reason, when it carried one, as CallFinished's
-	// (a policy's refusal, such as CIRCUIT_OPEN, or the server's own constant).
+	// (a policy's refusal, such as CIRCUIT_OPEN, or the server's own constant; the bundled
+	// observers record it for a refusal, class Rejected, alone).
 	FallbackServed
 	// DeadlineApplied: the deadline policy set or shortened a call's deadline. Delay (the
 	// timeout set), Reason (ReasonDefault, ReasonCap, ReasonBudget).

@@ -24,7 +24,8 @@
 //	| bulwark.hedge_sent       | a hedge left                   | bulwark.attempt, bulwark.hedge.after_ms, bulwark.reason                |
 //	| bulwark.rejected         | a policy of ours refused the   | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
 //	|                          | call, or a hedge (see below)   | (and bulwark.attempt, for a hedge)                                      |
-//	| bulwark.fallback_served  | a fallback answered instead    | rpc.grpc.status_code, bulwark.class (of the error it replaced)          |
+//	| bulwark.fallback_served  | a fallback answered instead    | rpc.grpc.status_code, bulwark.class (of the error it replaced), and     |
+//	|                          |                                | bulwark.reason when that was a policy's refusal (CIRCUIT_OPEN, ...)     |
 //
 // and, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
 // final outcome), rpc.grpc.status_code, bulwark.attempts, bulwark.duration_ms,

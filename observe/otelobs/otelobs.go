@@ -352,9 +352,13 @@ func (r *recorder) Observe(e observe.Event) {
 		}
 		r.span.AddEvent(EventRejected, trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
 	case observe.FallbackServed:
-		r.span.AddEvent(EventFallback, trace.WithTimestamp(e.Time), trace.WithAttributes(
-			KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String()),
-		))
+		attrs := []attribute.KeyValue{KeyCode.Int(int(e.Code)), KeyClass.String(e.Class.String())}
+		if e.Class == codes.Rejected && e.Reason != "" {
+			// A policy's refusal, which the call's end no longer shows: who refused. A
+			// server's own ErrorInfo reason stays off the span, as on the call's end.
+			attrs = append(attrs, KeyReason.String(e.Reason))
+		}
+		r.span.AddEvent(EventFallback, trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
 		r.span.SetAttributes(KeyFallback.Bool(true))
 	case observe.CallFinished:
 		// The outcome goes on the span before the call is marked finished: from then on the
