@@ -67,13 +67,19 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // a full method ("/kyc.v1.OCRService/Extract"), every method of a service
 // ("/kyc.v1.OCRService/*") or a service ("kyc.v1.OCRService"); a method's own reply comes
 // first, then its service's "/<service>/*", then the service's. Without one, a fallback section
-// needs a reply_json. New refuses a target of another form (a full method without its leading
+// needs a reply_json. New refuses a reply that answers nothing (nil, Func(nil), Message(nil):
+// see fallback.CheckReply), a target of another form (a full method without its leading
 // slash), and a method or service the registered descriptors tell does not exist (a method its
 // service's descriptor does not declare; a method named as a service).
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
 		if err := checkFallbackTarget("WithFallback", target); err != nil {
 			o.errs = append(o.errs, err)
+			return
+		}
+		if err := fallback.CheckReply(reply); err != nil {
+			// Else a chain built at a call (an unlisted service's) would fail every call.
+			o.errs = append(o.errs, fielderr.New("WithFallback", target, "has no reply: "+err.Error()))
 			return
 		}
 		// A copy: a map given by WithValue is the caller's, who may give it to other suites.

@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestServedCarriesTheReason: FallbackServed said the code and class of the error it answered
@@ -40,5 +41,27 @@ func TestServedCarriesTheReason(t *testing.T) {
 				t.Fatalf("FallbackServed events %+v, want one with Reason %q", evs, tt.want)
 			}
 		})
+	}
+}
+
+// CheckReply refuses the replies that answer nothing, and those alone.
+func TestCheckReply(t *testing.T) {
+	var nilResp *kycv1.CompareResponse
+	fn := func(context.Context, string, any, error) proto.Message { return nil }
+	for _, tt := range []struct {
+		name  string
+		reply fallback.Reply
+		ok    bool
+	}{
+		{"nil", nil, false},
+		{"Func(nil)", fallback.Func(nil), false},
+		{"Message(nil)", fallback.Message(nil), false},
+		{"Message of a nil pointer", fallback.Message(nilResp), false},
+		{"Func", fallback.Func(fn), true},
+		{"Message", fallback.Message(degraded), true},
+	} {
+		if err := fallback.CheckReply(tt.reply); (err == nil) != tt.ok {
+			t.Errorf("CheckReply(%s) = %v, want ok %v", tt.name, err, tt.ok)
+		}
 	}
 }

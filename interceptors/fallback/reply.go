@@ -2,6 +2,7 @@ package fallback
 
 import (
 	"context"
+	"errors"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -24,6 +25,25 @@ func Message(m proto.Message) Reply { return fixedReply{m: proto.Clone(m)} }
 // KYC pipeline they hold personal data.
 func Func(f func(ctx context.Context, method string, req any, err error) proto.Message) Reply {
 	return funcReply(f)
+}
+
+// CheckReply reports a Reply that answers nothing: a nil Reply, Func(nil), or Message of a nil
+// message (or of a nil pointer of a message type). New refuses these (a nil Reply only without
+// reply_json); CheckReply lets an option that takes a Reply refuse them when it is given.
+func CheckReply(r Reply) error {
+	switch r := r.(type) {
+	case nil:
+		return errors.New("a nil Reply answers nothing: give Message or Func")
+	case funcReply:
+		if r == nil {
+			return errors.New("Func(nil) is not a reply")
+		}
+	case fixedReply:
+		if r.m == nil || !r.m.ProtoReflect().IsValid() {
+			return errors.New("Message(nil) is not a reply")
+		}
+	}
+	return nil
 }
 
 type fixedReply struct{ m proto.Message }
