@@ -36,3 +36,22 @@ func TestWithFallbackRefusesANilReply(t *testing.T) {
 		}
 	}
 }
+
+// Regression: the replies given by WithValue(fallback.Replies{...}) took a reply that answers
+// nothing as WithFallback did, with the same effect (every call of an unlisted service failed).
+// New refuses it, naming the option and the target.
+func TestWithValueRepliesRefusesANilReply(t *testing.T) {
+	cfg := &config.Config{Budget: 5 * time.Second}
+	for _, tt := range []struct {
+		name  string
+		reply fallback.Reply
+	}{{"nil", nil}, {"Func(nil)", fallback.Func(nil)}, {"Message(nil)", fallback.Message(nil)}} {
+		s, err := interceptors.New(cfg, interceptors.WithValue(fallback.Replies{svcFaceMatch: tt.reply}))
+		if s != nil {
+			_ = s.Close()
+		}
+		if want := "WithValue(fallback.Replies): " + strconv.Quote(svcFaceMatch) + " "; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nil") {
+			t.Errorf("WithValue(fallback.Replies{%q: %s}): New = %v; want an error containing %q and naming the nil reply", svcFaceMatch, tt.name, err, want)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
@@ -209,10 +210,17 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	s.unlisted.full.Store(s.unlisted.limit == 0)
 	s.targets = map[string]bool{}
 	if rs, ok := value[fallback.Replies](&s.o); ok {
-		// WithFallback checked its own targets; these may come from WithValue.
+		// WithFallback checked its own targets and replies; these may come from WithValue.
 		var errs []error
+		const option = "WithValue(fallback.Replies)"
 		for _, t := range slices.Sorted(maps.Keys(rs)) {
-			errs = append(errs, checkFallbackTarget("WithValue(fallback.Replies)", t))
+			err := checkFallbackTarget(option, t)
+			if err == nil {
+				if rerr := fallback.CheckReply(rs[t]); rerr != nil {
+					err = fielderr.New(option, t, "has no reply: "+rerr.Error())
+				}
+			}
+			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("bulwark: invalid option: %w", err)
