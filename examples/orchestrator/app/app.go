@@ -91,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	mild := stub.DefaultMildFaults()
 	f := &flags{addrs: map[string]string{}, faults: mild, logLevel: zapcore.WarnLevel}
 	fs.StringVar(&f.configPath, "config", "", "policy configuration `file` (YAML, merged over the built-in profiles; default: built-ins only)")
-	fs.Func("external-service", "comma-separated full gRPC `names` of services the -config may configure although this binary does not link their descriptors (other names are checked)", func(v string) error {
+	fs.Func("external-service", "comma-separated full gRPC `names` of services the -config or -service-config may configure although this binary does not link their descriptors (other names are checked)", func(v string) error {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				f.external = append(f.external, name)
@@ -348,6 +348,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if f.configPath != "" {
 		if err := cfg.CheckNames(f.configPath, linkedServices(), f.external); err != nil {
+			return fmt.Errorf("%w\n(a service this binary does not link may be named with -external-service)", err)
+		}
+	}
+	if f.scPath != "" {
+		if err := checkServiceConfigNames(f.scPath, cfg, linkedServices(), f.external); err != nil {
 			return fmt.Errorf("%w\n(a service this binary does not link may be named with -external-service)", err)
 		}
 	}
