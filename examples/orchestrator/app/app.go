@@ -476,8 +476,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer startDigest(counters, f.digest, log)()
 		return serve(ctx, f, kyc.NewServer(v, decisions, 0), breakers, stderr, log, tlsc.server...)
 	}
-	stopDigest := startDigest(counters, f.digest, log)
-	err = runBatch(ctx, f, v, stubs, stopStubs, counters, deps, decisions, bar, stdout, logOut, log)
+	// runBatch stops the digest before the summary, so that its last line shows above it.
+	stopDigest := sync.OnceFunc(startDigest(counters, f.digest, log))
+	err = runBatch(ctx, f, v, stubs, stopStubs, stopDigest, counters, deps, decisions, bar, stdout, logOut, log)
 	stopDigest()
 	if err == nil && f.linger > 0 {
 		fmt.Fprintf(stderr, "orchestrator: metrics stay up on http://%s/metrics for %v (Ctrl-C ends it)\n", metricsAddr, f.linger)
@@ -636,8 +637,9 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 	}, nil
 }
 
-// runBatch runs the batch and prints its summary.
-func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs func(), counters *kyc.Counters, deps *depErrors, decisions *kyc.Metrics, bar *progress,
+// runBatch runs the batch and prints its summary. It calls stopDigest before the summary: the
+// digest's last line, written when it stops, would otherwise come after it.
+func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*stub.Stub, stopStubs, stopDigest func(), counters *kyc.Counters, deps *depErrors, decisions *kyc.Metrics, bar *progress,
 	stdout, stderr io.Writer, log *zap.Logger) error {
 	b := f.batch
 	if b.Rate > 0 && b.MaxInFlight == 0 {
@@ -656,6 +658,7 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 		fmt.Fprintln(stderr, "orchestrator: interrupted; in-flight verifications cancelled")
 	}
 	stopOutage()
+	stopDigest()
 	if bar != nil {
 		bar.finish()
 	}
