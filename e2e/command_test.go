@@ -255,8 +255,13 @@ func TestServeUndecidedIsAnError(t *testing.T) {
 		}
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("run: %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop within 10s of its context's cancel")
 	}
 }
 
