@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,9 +26,11 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
 )
 
 const faceMatch = "kyc.v1.FaceMatchService"
@@ -238,9 +241,64 @@ func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 		_ = s.Close()
 	}, "bulwark_call_duration_seconds")
 	firstDiff(t, "real clock", got[0], got[1])
-	want := `metric:{label:{name:"reason" value:"default"} label:{name:"service" value:"kyc.v1.FaceMatchService"} counter:{value:3 }}`
-	if !slices.ContainsFunc(got[0], func(l string) bool { return strings.Contains(l, `value:"default"`) && strings.Contains(l, "value:3") }) {
-		t.Errorf("no deadlines_applied_total{reason=default} of 3 in:\n%s\n(want a line like %s)", strings.Join(got[0], "\n"), want)
+	labels := map[string]string{"reason": "default", "service": faceMatch}
+	if v, ok := counterValue(t, got[0], promobs.NameDeadlinesApplied, labels); !ok || v != 3 {
+		t.Errorf("%s%v = %v (found: %v), want 3, in:\n%s", promobs.NameDeadlinesApplied, labels, v, ok, strings.Join(got[0], "\n"))
+	}
+}
+
+// counterValue returns the value of the counter of family whose labels are exactly labels, in
+// lines as exposed returns them (each family's header, then one line per metric), read as the
+// protobuf text they are: not a match of a "value:3" that "value:30" or another family's
+// metric would pass too.
+func counterValue(t *testing.T, lines []string, family string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	var name string
+	for _, l := range lines {
+		var mf dto.MetricFamily
+		if err := prototext.Unmarshal([]byte(l), &mf); err != nil {
+			t.Fatalf("exposed line %q: %v", l, err)
+		}
+		if mf.Name != nil {
+			name = mf.GetName()
+		}
+		if name != family {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			if m.GetCounter() != nil && maps.Equal(have, labels) {
+				return m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestCounterValueIsStructural: counterValue reads the family, the labels and the value, where
+// the text match it replaces took any line with value:"default" and "value:3" in it.
+func TestCounterValueIsStructural(t *testing.T) {
+	header := `name:"` + promobs.NameDeadlinesApplied + `" help:"h" type:COUNTER`
+	line := func(v string) string {
+		return `metric:{label:{name:"reason" value:"default"} label:{name:"service" value:"` + faceMatch + `"} counter:{value:` + v + `}}`
+	}
+	labels := map[string]string{"reason": "default", "service": faceMatch}
+	for _, tt := range []struct {
+		lines []string
+		want  float64
+		found bool
+	}{
+		{[]string{header, line("3")}, 3, true},
+		{[]string{header, line("30")}, 30, true},
+		{[]string{header, line("3.5")}, 3.5, true},
+		{[]string{`name:"bulwark_other_total" help:"h" type:COUNTER`, line("3")}, 0, false},
+	} {
+		if v, ok := counterValue(t, tt.lines, promobs.NameDeadlinesApplied, labels); v != tt.want || ok != tt.found {
+			t.Errorf("%q: %v, %v; want %v, %v", tt.lines, v, ok, tt.want, tt.found)
+		}
 	}
 }
 
