@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,32 +76,74 @@ func (d *depErrors) record(fullMethod string, err error) {
 	}
 }
 
-// grpcWording are the starts of the status messages grpc-go writes itself when a request
-// could not reach a server: a connection that could not be made, a name that did not resolve,
-// or a connection lost under it, whose transport's own I/O error grpc-go gives as it is ("write
-// tcp A->B: write: broken pipe"). A client whose certificate the server refuses under TLS 1.3
-// reads that as often as not, which the -tls connections give with the server's alert first
-// ("remote error: tls: certificate required (write tcp ...)"): clientDetail keeps that shape
-// alone (tlsflags.IsRefusal), as a service's own Unavailable may begin with an alert too.
-var grpcWording = []string{"connection error:", "last connection error:", "name resolver error:", "last resolver error:", "produced zero addresses",
-	"transport is closing", "read tcp", "write tcp", "read unix", "write unix"}
-
 // clientDetail returns what of err's status message the logs and the summary may carry: grpc's
 // own words for a request that never reached a server ("connection refused"), else nothing.
 // A server's message is its own text and may quote the request (a name on a document, a
 // document number): only its code is shown.
 func clientDetail(err error) string {
 	msg := status.Convert(err).Message()
-	if tlsflags.IsRefusal(msg) {
+	if tlsflags.IsRefusal(msg) || grpcWords(msg) {
 		return msg
-	}
-	for _, w := range grpcWording {
-		if strings.HasPrefix(msg, w) {
-			return msg
-		}
 	}
 	return ""
 }
+
+// grpcWords reports whether msg is, whole, one of the status messages grpc-go writes itself
+// when a request could not reach a server: a connection that could not be made
+// (`connection error: desc = "transport: ..."`), a name that did not resolve ("name resolver
+// error: produced zero addresses"), or a connection lost under it, whose transport's own I/O
+// error grpc-go gives as it is ("write tcp A->B: write: broken pipe"). A client whose
+// certificate the server refuses under TLS 1.3 reads that as often as not, which the -tls
+// connections give with the server's alert first ("remote error: tls: certificate required
+// (write tcp ...)"): clientDetail keeps that shape alone (tlsflags.IsRefusal), as a service's
+// own Unavailable may begin with an alert too. Each shape is matched to its end, not by its
+// start: a server's own message that merely begins as one of these ("name resolver error: no
+// entry for <a name>") is the server's text.
+func grpcWords(msg string) bool {
+	switch {
+	case msg == "transport is closing", msg == "produced zero addresses", isConnectionError(msg), transportIO.MatchString(msg):
+		return true
+	}
+	if rest, ok := strings.CutPrefix(msg, "name resolver error: "); ok {
+		return isResolverError(rest)
+	}
+	if rest, ok := strings.CutPrefix(msg, "last resolver error: "); ok {
+		return isResolverError(rest)
+	}
+	if rest, ok := strings.CutPrefix(msg, "last connection error: "); ok {
+		conn, res, both := strings.Cut(rest, "; last resolver error: ")
+		return isConnectionError(conn) && (!both || isResolverError(res))
+	}
+	return false
+}
+
+// isConnectionError reports whether msg is a grpc-go transport ConnectionError's text:
+// `connection error: desc = ` then its description, quoted, which grpc-go's own begin with
+// "transport".
+func isConnectionError(msg string) bool {
+	q, ok := strings.CutPrefix(msg, "connection error: desc = ")
+	if !ok {
+		return false
+	}
+	desc, err := strconv.Unquote(q)
+	return err == nil && strconv.Quote(desc) == q && strings.HasPrefix(desc, "transport")
+}
+
+// isResolverError reports whether msg is an error of grpc-go's own resolvers or balancers
+// about a name: no address at all, or its DNS resolver's lookup failure.
+func isResolverError(msg string) bool {
+	return msg == "produced zero addresses" || dnsLookupError.MatchString(msg)
+}
+
+// dnsLookupError is grpc-go's DNS resolver's failed lookup: "dns: A record lookup error:
+// lookup HOST on SERVER: no such host".
+var dnsLookupError = regexp.MustCompile(`^dns: (A|SRV|TXT) record lookup error: lookup \S+( on \S+)?: [a-z][a-z /]*$`)
+
+// transportIO is a net.OpError's text for a read or a write on a TCP or unix connection, its
+// addresses, then the system's own words ("write tcp A->B: write: broken pipe", "read unix
+// ->/run/ocr.sock: read: connection reset by peer", "write tcp A->B: use of closed network
+// connection"): lower-case words, nothing a server adds.
+var transportIO = regexp.MustCompile(`^(read|write) (tcp[46]?|unix) (\S*->)?\S+: ((read|write): )?[a-z][a-z /]*$`)
 
 // snapshot returns the last error per service key.
 func (d *depErrors) snapshot() map[string]string {
