@@ -119,7 +119,8 @@
 // With WithObserver, each local rejection emits an observe.Rejected event with Policy
 // adaptive_throttle, Code Unavailable, Class rejected, Reason ADAPTIVE_THROTTLE, the full method,
 // the service, and Value the rejection probability at the time. Events carry nothing of the
-// request. Probability is what a gauge reads (observe/promobs TrackThrottle).
+// request. Probability is what a gauge reads: a Throttle is an observe.LevelSource, which
+// observe/promobs's Scrape reads (alone or through the suite that holds it).
 //
 // A rejection is a *codes.Rejection: status.Code(err) is Unavailable (the service is treated
 // as unable to take the request), errors.Is(err, ErrThrottled) is true, and the status carries
