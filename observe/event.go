@@ -138,7 +138,7 @@ const (
 	ReasonRetryBudget  = "retry_budget"  // RetriesExhausted: the retry budget (throttling) is spent.
 	ReasonPushbackStop = "pushback_stop" // RetriesExhausted: the server asked not to retry.
 	ReasonDefault      = "default"       // DeadlineApplied: the call had no deadline; the default was set.
-	ReasonCap          = "cap"           // DeadlineApplied: the call's deadline was too far and was capped.
+	ReasonCap          = "cap"           // DeadlineApplied: the call's deadline was too far, or it had none and no default: max was set.
 	ReasonHedgeDelay   = "delay"         // HedgeSent: the hedging delay passed with no answer.
 	ReasonPushback     = "pushback"      // RetryScheduled: the server's pushback set the delay.
 )
