@@ -754,12 +754,4 @@ func ratioAt(x float64) string {
 }
 
 // againstOne is String with every figure printed by ratioAt.
-func (e estimate) againstOne() string {
-	switch {
-	case e.n == 0:
-		return "—"
-	case !e.ok:
-		return fmt.Sprintf("%s (no interval: %d values)", ratioAt(e.med), e.n)
-	}
-	return fmt.Sprintf("%s [%s–%s]", ratioAt(e.med), ratioAt(e.lo), ratioAt(e.hi))
-}
+func (e estimate) againstOne() string { return e.format(ratioAt) }

@@ -63,13 +63,18 @@ func medianCI(xs []float64) estimate {
 
 // String prints the median and its interval: 1.052 [1.041–1.063].
 func (e estimate) String() string {
+	return e.format(func(x float64) string { return fmt.Sprintf("%.3f", x) })
+}
+
+// format prints the median and its interval with each figure printed by f.
+func (e estimate) format(f func(float64) string) string {
 	switch {
 	case e.n == 0:
 		return "—"
 	case !e.ok:
-		return fmt.Sprintf("%.3f (no interval: %d values)", e.med, e.n)
+		return fmt.Sprintf("%s (no interval: %d values)", f(e.med), e.n)
 	}
-	return fmt.Sprintf("%.3f [%.3f–%.3f]", e.med, e.lo, e.hi)
+	return fmt.Sprintf("%s [%s–%s]", f(e.med), f(e.lo), f(e.hi))
 }
 
 // Goal verdicts of a measured median against a bound it must not exceed.
