@@ -302,9 +302,15 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 	}
 	// Deferred before the unlock, so that it runs after it: the retired objects' levels are
-	// read, and their events sent, outside s.mu, as Levels reads them.
-	var retired []observe.LevelSource
-	defer func() { s.reportRetired(retired) }()
+	// read, and their events sent, outside s.mu, as Levels reads them. Their Time is at, when
+	// the reload took effect (read under s.mu before st is published): a call that goes
+	// through a replacement loads st after that reading, so its events are later, and an
+	// observer tells them from the retired object's (see observe.Retired).
+	var (
+		retired []observe.LevelSource
+		at      time.Time
+	)
+	defer func() { s.reportRetired(retired, at) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -339,6 +345,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		st.chains.Store(p.fullMethod, c)
 	}
 	t.commit()
+	if s.o.sink != nil {
+		at = s.clk.Now()
+	}
 	s.state.Store(st)
 	// Forgotten: the objects no chain under st can use, and the objects Levels reads that a
 	// chain under st would replace (their settings changed): a chain built on a first call,
@@ -415,12 +424,12 @@ func sameObject(a, b any) (same bool) {
 }
 
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
-// reload retired (Prune forgot), named as its first level reading names it.
-func (s *Suite) reportRetired(retired []observe.LevelSource) {
+// reload retired (Prune forgot), named as its first level reading names it, at the time at
+// which the reload took effect.
+func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time) {
 	if len(retired) == 0 || s.o.sink == nil {
 		return
 	}
-	now := s.clk.Now()
 	for _, src := range retired {
 		var l observe.Level
 		read := false
@@ -429,7 +438,7 @@ func (s *Suite) reportRetired(retired []observe.LevelSource) {
 			return false
 		})
 		if read {
-			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: now, Service: l.Service, Method: l.Method, Policy: l.Policy})
+			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: at, Service: l.Service, Method: l.Method, Policy: l.Policy})
 		}
 	}
 }

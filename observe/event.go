@@ -10,7 +10,8 @@
 //
 // Events say what happened, levels (LevelSource) how things stand. A consumer that keeps a
 // state from events in place of a level (promobs a breaker's last state, for a breaker no
-// source reads) drops it at the object's Retired: a suite's reload no longer uses the object.
+// source reads) drops it at the object's Retired, unless its last event is later than the
+// Retired's Time: a suite's reload no longer uses the object.
 package observe
 
 import (
@@ -98,11 +99,17 @@ const (
 	// and Method as its levels name them (Method empty for an object that serves a whole
 	// service). The suite sends it to its own sink (WithObserver), once per object, after the
 	// reload took effect; not for a breaker that a registry given to the suite
-	// (WithBreakerRegistry), which other suites may share, still holds. Calls still in flight
-	// through the object may send events of it after its Retired, and a replacement's first
-	// events (of calls that start after the reload) may come before it: an observer that keeps
-	// a state from events then drops the replacement's too, until its next event. A level
-	// source read at scrape time (promobs' Scrape) has neither race.
+	// (WithBreakerRegistry), which other suites may share, still holds. Its Time is when the
+	// reload took effect (read on the suite's clock, which its policies' events read too, just
+	// before the new configuration is published), not when it is sent: a replacement's first
+	// events (of calls that start after the reload) may come before it, but their Time is
+	// later, so an observer that keeps a state from events drops at a Retired only a state
+	// whose last event's Time is not after the Retired's, and keeps a replacement's. What
+	// remains: calls still in flight through the retired object may send events of it after
+	// its Retired, later than it, which an observer keeps until the next event of that name;
+	// and an event whose Time equals the Retired's (a clock that does not move, as a fake one
+	// in a test) is dropped, the replacement's too, until its next event. A level source read
+	// at scrape time (promobs' Scrape) has neither race.
 	Retired
 )
 
