@@ -83,8 +83,11 @@
 // an older one: prefer Scrape), until a suite's reload retires the breaker (observe.Retired:
 // it removed the breaker or replaced it under its name): then that state is dropped, and the
 // breaker has no series left, unless a later event of it (a call that was in flight through it
-// at the reload) or of a breaker of the same service and method brings one back; a
-// replacement's event sent before the Retired is dropped with it (see observe.Retired). The method label is bounded by MaxMethods, as everywhere.
+// at the reload) or of a breaker of the same service and method brings one back. A state whose
+// event's Time is after the Retired's (the time at which the reload took effect) is kept: a
+// replacement's, of a call that started after the reload, whose event reached the sink before
+// the Retired; one at the same Time is dropped with it (see observe.Retired). The method label
+// is bounded by MaxMethods, as everywhere.
 //
 // # Levels
 //

@@ -3,6 +3,7 @@ package promobs
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/prometheus/client_golang/prometheus"
@@ -176,7 +177,7 @@ type levels struct {
 	mu        sync.Mutex
 	sources   []observe.LevelSource            // Guarded by mu; only appended to.
 	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
-	lastState map[breakerKey]string            // Guarded by mu. From BreakerStateChanged events.
+	lastState map[breakerKey]eventState        // Guarded by mu. From BreakerStateChanged events.
 	// sourced holds the breakers a Scrape source has read: their state is the source's, and
 	// their events no longer count, so that a breaker a reload removed, which the source no
 	// longer reads, has no series left. Guarded by mu.
@@ -200,7 +201,7 @@ func newLevels(cl prometheus.Labels) *levels {
 			"Probability with which client-side adaptive throttling rejects a call now; method is empty for a throttle that serves the whole service.",
 			[]string{labelService, labelMethod}, cl),
 		tracked:   map[trackKey]observe.LevelSource{},
-		lastState: map[breakerKey]string{},
+		lastState: map[breakerKey]eventState{},
 		sourced:   map[breakerKey]struct{}{},
 		method:    func(name string) string { return name },
 		service:   func(name string) string { return name },
@@ -218,24 +219,35 @@ func (l *levels) track(k trackKey, src observe.LevelSource) {
 	l.tracked[k] = src
 }
 
-func (l *levels) breakerChanged(service, method, to string) {
+// eventState is a breaker's state as its last BreakerStateChanged said, and that event's Time.
+type eventState struct {
+	state string
+	at    time.Time
+}
+
+func (l *levels) breakerChanged(service, method, to string, at time.Time) {
 	if to == "" {
 		return
 	}
 	k := breakerKey{service, method}
 	l.mu.Lock()
 	if _, ok := l.sourced[k]; !ok {
-		l.lastState[k] = to
+		l.lastState[k] = eventState{to, at}
 	}
 	l.mu.Unlock()
 }
 
 // breakerRetired forgets the state the events of a breaker a suite's reload retired
-// (observe.Retired) said: no source reads it any more, and its last event would stand in for
-// it for good.
-func (l *levels) breakerRetired(service, method string) {
+// (observe.Retired, at the time at which the reload took effect) said: no source reads it any
+// more, and its last event would stand in for it for good. A state from an event after at is
+// kept: a replacement's under the same name (a call that started after the reload), whose
+// event may reach the sink before the Retired.
+func (l *levels) breakerRetired(service, method string, at time.Time) {
+	k := breakerKey{service, method}
 	l.mu.Lock()
-	delete(l.lastState, breakerKey{service, method})
+	if st, ok := l.lastState[k]; ok && !st.at.After(at) {
+		delete(l.lastState, k)
+	}
 	l.mu.Unlock()
 }
 
@@ -284,7 +296,7 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for k, st := range l.lastState {
-		readings = append(readings, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st})
+		readings = append(readings, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st.state})
 	}
 	l.mu.Unlock()
 

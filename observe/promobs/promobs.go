@@ -434,10 +434,10 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
-		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To)
+		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time)
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
-			m.levels.breakerRetired(m.service(e.Service), m.method(e.Method))
+			m.levels.breakerRetired(m.service(e.Service), m.method(e.Method), e.Time)
 		}
 	case observe.Rejected:
 		m.rejectionCache.getBounded(m, rejectionKey{e.Service, e.Policy, e.Reason}, boundRejection, newRejectionCounter).Inc()

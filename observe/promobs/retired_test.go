@@ -3,10 +3,12 @@ package promobs_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -71,4 +73,30 @@ func TestReplacedBreakerEventsOnlyLeavesNoStaleOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
+}
+
+// With events alone, a reload that replaced a breaker under its name sends the old one's
+// Retired after the reload took effect, and a call through the replacement may trip it first:
+// the replacement's "open" reaches the sink before the Retired, with a later Time (the
+// Retired's is when the reload took effect). The open breaker keeps its series; the retired
+// breaker's state, from before the reload, is dropped. Before, the Retired dropped the
+// replacement's "open" too, and BulwarkBreakerOpen missed an open breaker until its next
+// change.
+func TestRetiredKeepsReplacementsLaterState(t *testing.T) {
+	const svc = "test.v1.Reordered"
+	m, reg := newMetrics(t)
+	reload := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	// The old breaker opened before the reload.
+	m.Observe(observe.Event{Kind: observe.BreakerStateChanged, Time: reload.Add(-time.Minute), Service: svc, Policy: observe.PolicyBreaker, From: "closed", To: "open"})
+	// The replacement opens after the reload, its event sent before the old one's Retired.
+	m.Observe(observe.Event{Kind: observe.BreakerStateChanged, Time: reload.Add(time.Millisecond), Service: svc, Policy: observe.PolicyBreaker, From: "closed", To: "open"})
+	m.Observe(observe.Event{Kind: observe.Retired, Time: reload, Service: svc, Policy: observe.PolicyBreaker})
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+
+	// A state whose last event is not after the Retired's Time (the old breaker's own, or one
+	// at the same time) is dropped.
+	const other = "test.v1.Same"
+	m.Observe(observe.Event{Kind: observe.BreakerStateChanged, Time: reload, Service: other, Policy: observe.PolicyBreaker, From: "closed", To: "open"})
+	m.Observe(observe.Event{Kind: observe.Retired, Time: reload, Service: other, Policy: observe.PolicyBreaker})
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
 }
