@@ -60,8 +60,8 @@ const (
 type Tracer struct {
 	tracer   trace.Tracer
 	callSpan bool
-	// breakers holds the last known state of each breaker, keyed by breakerKey
-	// (method empty for a service-wide breaker), from BreakerStateChanged events.
+	// breakers holds the last known state of each breaker (a breakerSeen), keyed by
+	// breakerKey (method empty for a service-wide breaker), from BreakerStateChanged events.
 	breakers sync.Map
 	// names holds the call span's name of each method, "bulwark " + method, for the first
 	// maxNames methods of up to observe.MaxKeptName bytes: made once, not on every call.
@@ -131,17 +131,28 @@ var _ observe.Sink = (*Tracer)(nil)
 
 // Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
 // each breaker, read when a breaker rejects a call, and forgets it when a reload retires the
-// breaker (observe.Retired). Other events are ignored here; a call's own events reach the
-// call's recorder through observe.WithCallSink.
+// breaker (observe.Retired), unless the state's event is later than the Retired's Time (when
+// the reload took effect): a replacement's under the same name, whose event came first. Other
+// events are ignored here; a call's own events reach the call's recorder through
+// observe.WithCallSink.
 func (t *Tracer) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.BreakerStateChanged:
-		t.breakers.Store(breakerKey(e.Service, e.Method), e.To)
+		t.breakers.Store(breakerKey(e.Service, e.Method), breakerSeen{e.To, e.Time})
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
-			t.breakers.Delete(breakerKey(e.Service, e.Method))
+			k := breakerKey(e.Service, e.Method)
+			if v, ok := t.breakers.Load(k); ok && !v.(breakerSeen).at.After(e.Time) {
+				t.breakers.CompareAndDelete(k, v) // not a later state stored since
+			}
 		}
 	}
+}
+
+// breakerSeen is a breaker's state as its last BreakerStateChanged said, and that event's Time.
+type breakerSeen struct {
+	state string
+	at    time.Time
 }
 
 // breakerState is the last known state of the breaker that serves method of service: the
@@ -150,13 +161,13 @@ func (t *Tracer) Observe(e observe.Event) {
 // changes name that chain and not the call's method, else the service's.
 func (t *Tracer) breakerState(service, method string) string {
 	if v, ok := t.breakers.Load(breakerKey(service, method)); ok {
-		return v.(string)
+		return v.(breakerSeen).state
 	}
 	if v, ok := t.breakers.Load(breakerKey(service, "/"+service+"/*")); ok {
-		return v.(string)
+		return v.(breakerSeen).state
 	}
 	if v, ok := t.breakers.Load(breakerKey(service, "")); ok {
-		return v.(string)
+		return v.(breakerSeen).state
 	}
 	return "open" // a breaker that rejects without a recorded change has opened unseen
 }
