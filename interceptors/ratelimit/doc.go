@@ -58,9 +58,10 @@
 // A Policy applies a Limiter to a service's calls. A call that gets no token is rejected with a
 // *codes.Rejection: code ResourceExhausted, reason RATE_LIMITED, Err ErrLimited and RetryAfter
 // from the limiter, so the status carries a google.rpc.RetryInfo with the delay. A limiter that
-// cannot decide (a remote store is down; a remote limiter in fail-open mode answers Allowed
-// instead) gives code Unavailable, reason RATE_LIMITER_UNAVAILABLE, and an Err that wraps
-// ErrUnavailable and the limiter's error. Each rejection emits an observe.Rejected event
+// cannot decide (a remote store is down and the limiter fails closed) gives code Unavailable,
+// reason RATE_LIMITER_UNAVAILABLE, and an Err that wraps ErrUnavailable and the limiter's
+// error. A remote limiter that fails open decides by a local bucket instead: Allowed, or
+// RATE_LIMITED with that bucket's RetryAfter. Each rejection emits an observe.Rejected event
 // (Delay is the RetryAfter).
 //
 // # Interceptors

@@ -18,8 +18,10 @@ type Decision struct {
 type Limiter interface {
 	// Take takes one token if one is free now or, when maxWait > 0, waits up to maxWait (and
 	// never past ctx's deadline: it answers at once when the wait would outlive it) for one.
-	// When no token can be had in time it returns Allowed false with RetryAfter. An error means
-	// the limiter could not decide (a remote store is slow or down); the caller's fail mode
-	// decides then.
+	// When no token can be had in time it returns Allowed false with RetryAfter. When ctx ends
+	// first it returns ctx.Err(). Any other error means the limiter could not decide (a remote
+	// store is slow or down): the Policy applies no fail mode of its own and rejects the call
+	// with code Unavailable, so a limiter that should fail open answers a Decision instead (as
+	// redislimit's does with RedisConfig.FailOpen).
 	Take(ctx context.Context, maxWait time.Duration) (Decision, error)
 }
