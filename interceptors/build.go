@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -54,20 +55,26 @@ type preparedStep struct {
 // both once every chain of the build is built; rollback drops them and runs the closers of
 // what the build made, and the cache and the stores stay as they were.
 type txn struct {
+	s     *Suite
 	objs  *objcache.Txn[section.Built]
 	stage *section.Stage
-	ended bool // committed or rolled back
+	took  map[objcache.Key]string // the objects the build's chains took, each with one's full method
+	ended bool                    // committed or rolled back
 }
 
 // beginLocked starts a build. s.mu must be held until it ends.
 func (s *Suite) beginLocked() *txn {
-	return &txn{objs: s.objs.Begin(), stage: &section.Stage{}}
+	return &txn{s: s, objs: s.objs.Begin(), stage: &section.Stage{}}
 }
 
 func (t *txn) commit() {
 	t.ended = true
 	t.objs.Commit()
 	t.stage.Commit()
+	if t.s.origins == nil {
+		t.s.origins = map[objcache.Key]string{}
+	}
+	maps.Copy(t.s.origins, t.took)
 }
 
 // rollback drops what t built. The closers' errors are dropped: the build's own error is what
@@ -327,11 +334,19 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	env := s.env(p, sec, v, earlier)
 	env.Stage = t.stage
 	fp := fingerprint(sec, v, p.c.policy, sec.Deps(env, v))
-	return t.objs.Get(objcache.Key{Section: sec.Key(), Name: env.Name}, fp, valuesEqual(sec), sec.Refresh(),
+	k := objcache.Key{Section: sec.Key(), Name: env.Name}
+	b, err := t.objs.Get(k, fp, valuesEqual(sec), sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
 			env.Replacing, env.OnClose = replacing, onClose
 			return sec.Build(env, v)
 		})
+	if err == nil {
+		if t.took == nil {
+			t.took = map[objcache.Key]string{}
+		}
+		t.took[k] = p.fullMethod
+	}
+	return b, err
 }
 
 // fingerprint is the fingerprint of section sec's object of value v, built for a chain of

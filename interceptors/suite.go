@@ -50,6 +50,10 @@ type Suite struct {
 	mu     sync.Mutex                    // serialises building chains and reloads.
 	objs   objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
 	closed bool                          // Guarded by mu: Close ran; nothing is built any more.
+	// origins holds, for the objects in objs, the full method of a chain that last took each:
+	// where a section names its objects otherwise than after a service or a full method
+	// (section.Spec.Name), a reload finds there a chain that may use one still (see mayUse).
+	origins map[objcache.Key]string // Guarded by mu.
 
 	unlisted unlisted // the unlisted names and services given chains of their own (see chain)
 	// targets are the full methods and services WithFallback gives replies for, and the
@@ -359,10 +363,11 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			retired = append(retired, old.Object.(observe.LevelSource))
 		}
 		src, level := b.Object.(observe.LevelSource)
-		if st.mayUse(k) && (!level || s.holdsLocked(st, k)) {
+		if mp, ok := st.mayUse(k, s.origins[k]); ok && (!level || s.holdsLocked(k, mp)) {
 			return true
 		}
 		drop[k] = true
+		delete(s.origins, k)
 		if level && !s.servedLocked(k, b) {
 			retired = append(retired, src)
 		}
@@ -372,18 +377,17 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	return nil
 }
 
-// holdsLocked reports whether the object cached under k is one a chain under st would get:
-// the fingerprint it was built from has the section's value, and the classifier and budget
-// where the object uses them, as st resolves them for its name (mayUse must hold). The shared
+// holdsLocked reports whether the object cached under k is one a chain of policy mp (which
+// mayUse returned) would get: the fingerprint it was built from has the section's value, and
+// the classifier and budget where the object uses them, as mp resolves them. The shared
 // objects it captures (Deps), which only a build can tell, count as unchanged. s.mu must be
 // held.
-func (s *Suite) holdsLocked(st *state, k objcache.Key) bool {
+func (s *Suite) holdsLocked(k objcache.Key, mp config.Policy) bool {
 	fp, ok := s.objs.Fingerprint(k)
 	sec, found := section.Lookup(k.Section)
 	if !ok || !found {
 		return true
 	}
-	mp := st.policyOf(k.Name)
 	v := mp.Value(k.Section)
 	return fp.Same(fingerprint(sec, v, mp, fp.Deps), valuesEqual(sec))
 }
@@ -443,28 +447,46 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time) {
 	}
 }
 
-// mayUse reports whether a chain under st can use the object k: its section is on for the
-// service it is named after and still named so (not per method: a breaker of scope method),
-// or on for the full method it is named after and still named so (the method's settings
-// still differ from its service's). Other objects are forgotten, so that Levels no longer
-// reads them and a later configuration that needs them again starts afresh.
-func (st *state) mayUse(k objcache.Key) bool {
+// mayUse reports whether a chain under st can use the object k, and the policy of such a
+// chain: its section is on for the service it is named after and still named so (not per
+// method: a breaker of scope method), or on for the full method it is named after and still
+// named so (the method's settings still differ from its service's), or else on for origin,
+// the full method of a chain that took it (none: ""), which still names it so (a section's
+// own Name may name its objects after neither). Other objects are forgotten, so that Levels
+// no longer reads them and a later configuration that needs them again starts afresh.
+func (st *state) mayUse(k objcache.Key, origin string) (config.Policy, bool) {
 	sec, ok := section.Lookup(k.Section)
 	if !ok || sec.Always() {
-		return ok
+		return st.policyOf(k.Name), ok
 	}
 	mp := st.policyOf(k.Name)
+	if v := mp.Value(k.Section); v != nil {
+		if !strings.HasPrefix(k.Name, "/") {
+			// A method that resolves the section as its service does names the service's
+			// object; one that does not, its own (see shares).
+			if sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name {
+				return mp, true
+			}
+		} else if st.names(sec, k, k.Name, mp) {
+			return mp, true
+		}
+	}
+	if origin == "" || origin == k.Name {
+		return config.Policy{}, false
+	}
+	mp = st.cfg.Resolve(origin)
+	return mp, st.names(sec, k, origin, mp)
+}
+
+// names reports whether the chain of fullMethod under st, of policy mp, names its object of
+// section sec k (as Suite.env does).
+func (st *state) names(sec section.Section, k objcache.Key, fullMethod string, mp config.Policy) bool {
 	v := mp.Value(k.Section)
 	if v == nil {
 		return false
 	}
-	if !strings.HasPrefix(k.Name, "/") {
-		// A method that resolves the section as its service does names the service's object;
-		// one that does not, its own (see shares).
-		return sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name
-	}
-	svc := grpcmethod.Service(k.Name)
-	return sec.Name(v, svc, k.Name, shares(mp, st.cfg.ResolveService(svc), k.Section)) == k.Name
+	svc := grpcmethod.Service(fullMethod)
+	return sec.Name(v, svc, fullMethod, shares(mp, st.cfg.ResolveService(svc), k.Section)) == k.Name
 }
 
 // Config returns a copy of the configuration in force.
