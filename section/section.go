@@ -36,9 +36,9 @@ const (
 // Spec describes one policy section. C is the policy package's Config: plain data whose
 // fields carry yaml tags, decoded by reflection.
 type Spec[C any] struct {
-	// Key is the yaml key of the section. It must be a lower-case identifier and must not be
-	// one of the keys a configuration uses otherwise: "profile", "methods", "classifier",
-	// "budget", "profiles" or "services" (Register panics on those).
+	// Key is the yaml key of the section. It must be a lower-case identifier ("rate_limit")
+	// and must not be one of the keys a configuration uses otherwise: "profile", "methods",
+	// "classifier", "budget", "profiles" or "services" (Register panics on other keys).
 	Key Key
 	// Rank is the section's place in a chain; no two sections share one.
 	Rank Rank
@@ -314,12 +314,25 @@ var (
 	version  int
 )
 
+// lowerIdent reports whether k is a lower-case identifier, as a section's key must be.
+func lowerIdent(k string) bool {
+	for i, r := range k {
+		letter := r >= 'a' && r <= 'z' || r == '_'
+		digit := i > 0 && r >= '0' && r <= '9'
+		if !letter && !digit {
+			return false
+		}
+	}
+	return k != ""
+}
+
 // reserved are keys a section cannot take: they mean something else where sections are written.
 var reserved = []Key{"profile", "methods", "classifier", "budget", "profiles", "services"}
 
 // Register adds a section. Policy packages call it from an init function, so that a program
 // has the sections of the packages it links. It panics when the key or rank is taken, the key
-// is reserved or empty, or C is not a struct: those are programming errors.
+// is reserved, empty or not a lower-case identifier, or C is not a struct: those are
+// programming errors.
 //
 // Validate, Equal and Explain left nil are taken from C's methods of those names and
 // signatures (Validate() error, Equal(C) bool, Explain() string), declared on C or *C, so
@@ -331,6 +344,11 @@ func Register[C any](s Spec[C]) {
 	}
 	if s.Key == "" || slices.Contains(reserved, s.Key) {
 		panic(fmt.Sprintf("section: key %q is reserved", s.Key))
+	}
+	if !lowerIdent(string(s.Key)) {
+		// Config reads a dot as the step into a field, and writes paths with other keys
+		// quoted: a section's errors would lose their place, or their section.
+		panic(fmt.Sprintf("section: key %q is not a lower-case identifier (letters a-z, digits and '_', not first a digit)", s.Key))
 	}
 	for path := range s.Zero {
 		// A misspelt path would silently turn its rule off.
