@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -333,7 +334,15 @@ func passStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn,
 func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built, t *txn) (section.Built, error) {
 	env := s.env(p, sec, v, earlier)
 	env.Stage = t.stage
-	fp := fingerprint(sec, v, p.c.policy, sec.Deps(env, v))
+	deps := sec.Deps(env, v)
+	for _, d := range deps {
+		// Compared by identity with the cached object's: one that cannot be compared would
+		// panic in the runtime at that comparison.
+		if d != nil && !reflect.TypeOf(d).Comparable() {
+			return section.Built{}, fmt.Errorf("its Deps returned a value of type %T, which cannot be compared by identity (return pointers, such as an earlier step's Built.Object)", d)
+		}
+	}
+	fp := fingerprint(sec, v, p.c.policy, deps)
 	k := objcache.Key{Section: sec.Key(), Name: env.Name}
 	b, err := t.objs.Get(k, fp, valuesEqual(sec), sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {

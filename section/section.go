@@ -88,8 +88,9 @@ type Spec[C any] struct {
 	// Deps returns, before Build runs, the objects Build will capture that it does not make:
 	// those of earlier steps of the chain (from env.Earlier), and those it takes from a store
 	// outside the suite (a shared token bucket, which it may make in env.Stage for Build to
-	// take); they join the fingerprint by identity, so that the object is rebuilt when one
-	// of them is replaced. Nil: none.
+	// take); they join the fingerprint by identity (==), so that the object is rebuilt when
+	// one of them is replaced: return pointers (an earlier step's Built.Object, not the
+	// Built), as a suite refuses a value that cannot be compared. Nil: none.
 	Deps func(env *Env, c C) []any
 	// Captures lists the sections, ranked before this one, whose objects Build captures
 	// (those Deps returns come from them): the object is its service's only where the method

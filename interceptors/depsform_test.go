@@ -1,0 +1,60 @@
+package interceptors_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/section"
+)
+
+// The follower section captures the retry step's: its Deps hands over the step itself, as
+// env.Earlier holds it, a section.Built of funcs, which no fingerprint can compare.
+type followerConfig struct {
+	On bool `yaml:"on"`
+}
+
+func init() {
+	section.Register(section.Spec[followerConfig]{
+		Key:      "follower",
+		Rank:     section.RankRetry + 30,
+		Captures: []section.Key{"retry"},
+		Deps:     func(env *section.Env, _ followerConfig) []any { return []any{env.Earlier["retry"]} },
+		Build: func(*section.Env, followerConfig) (section.Built, error) {
+			return section.Built{}, nil
+		},
+	})
+}
+
+// A Deps value that cannot be compared is refused as the section's error, naming the section
+// and the value's type: comparing it with the fingerprint of the object cached under its name
+// panicked with the runtime's "comparing uncomparable type section.Built" from inside the
+// suite's build.
+func TestUncomparableDepsAreRefusedByName(t *testing.T) {
+	cfg, _, err := config.Parse("follower.yaml", []byte(`
+profiles:
+  p:
+    retry: {max_attempts: 2}
+    follower: {on: true}
+services:
+  kyc.v1.OCRService:
+    profile: p
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *interceptors.Suite
+	if r := recovered(func() { s, err = interceptors.New(cfg) }); r != nil {
+		t.Fatalf("New panicked: %v", r)
+	}
+	if s != nil {
+		defer s.Close()
+		if r := recovered(func() { err = s.Reload(cfg) }); r != nil {
+			t.Fatalf("New took the section; an unchanged Reload panicked: %v", r)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "follower: its Deps returned") || !strings.Contains(err.Error(), "section.Built") {
+		t.Fatalf("New: %v, want an error naming follower's Deps and the type section.Built", err)
+	}
+}
