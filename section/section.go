@@ -34,7 +34,11 @@ const (
 )
 
 // Spec describes one policy section. C is the policy package's Config: plain data whose
-// fields carry yaml tags, decoded by reflection.
+// fields carry yaml tags, decoded by reflection. Fields without a yaml tag are not read. A
+// field is an int, float64, bool or string (or a type defined on one), a time.Duration, a
+// type whose pointer implements encoding.TextUnmarshaler, a slice of those, or a struct or
+// pointer to a struct of such fields: a configuration that writes a field of another type
+// (int64, uint, float32, a map) is refused, as a value that cannot be decoded into it.
 type Spec[C any] struct {
 	// Key is the yaml key of the section. It must be a lower-case identifier ("rate_limit")
 	// and must not be one of the keys a configuration uses otherwise: "profile", "methods",
