@@ -259,3 +259,39 @@ func TestSame(t *testing.T) {
 		}
 	}
 }
+
+// A fake timer that fired but whose value was not received stops as a time.Timer does since
+// Go 1.23 (this module's go line is later): Stop and Reset report it active, and no stale value
+// is received after Stop.
+func TestFakeStopOfAFiredUnreceivedTimer(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	tm := clk.NewTimer(time.Second)
+	clk.Advance(time.Second)
+	if !tm.Stop() {
+		t.Error("Stop of a fired timer whose value was not received = false, want true as time.Timer's")
+	}
+	select {
+	case at := <-tm.C():
+		t.Errorf("received a stale value %v after Stop", at)
+	default:
+	}
+	if tm.Stop() {
+		t.Error("second Stop = true, want false")
+	}
+
+	tm2 := clk.NewTimer(time.Second)
+	clk.Advance(time.Second)
+	if !tm2.Reset(time.Second) {
+		t.Error("Reset of a fired timer whose value was not received = false, want true as time.Timer's")
+	}
+	clk.Advance(time.Second)
+	select {
+	case <-tm2.C():
+	default:
+		t.Fatal("the Reset timer did not fire")
+	}
+	if tm2.Reset(time.Second) {
+		t.Error("Reset of a fired and received timer = true, want false")
+	}
+	tm2.Stop()
+}

@@ -87,9 +87,8 @@ func (f *Fake) setLocked(target time.Time) {
 			f.now = t.when
 		}
 		t.active = false
-		now := f.now
-		f.mu.Unlock()
-		t.fire(now)
+		t.fireLocked(f.now) // under f.mu: a Stop or Reset that follows finds the value to drain
+		f.mu.Unlock()       // between two timers, let in whom the last one woke
 		f.mu.Lock()
 	}
 	if target.After(f.now) {
@@ -160,7 +159,7 @@ type fakeTimer struct {
 
 func (t *fakeTimer) C() <-chan time.Time { return t.ch }
 
-func (t *fakeTimer) fire(now time.Time) {
+func (t *fakeTimer) fireLocked(now time.Time) {
 	if t.fn != nil {
 		go t.fn()
 		return
@@ -177,8 +176,18 @@ func (t *fakeTimer) Stop() bool {
 	return t.removeLocked()
 }
 
+// removeLocked stops t and reports whether it was active. As with time.Timer since Go 1.23, a
+// timer that fired but whose value was not received counts as active, and its value is drained:
+// none is received after Stop or Reset.
 func (t *fakeTimer) removeLocked() bool {
 	if !t.active {
+		if t.ch != nil {
+			select {
+			case <-t.ch:
+				return true
+			default:
+			}
+		}
 		return false
 	}
 	t.active = false
@@ -194,14 +203,7 @@ func (t *fakeTimer) removeLocked() bool {
 func (t *fakeTimer) Reset(d time.Duration) bool {
 	f := t.f
 	f.mu.Lock()
-	was := t.removeLocked()
-	// As with time.Timer since Go 1.23, no stale value is received after Reset.
-	if t.ch != nil {
-		select {
-		case <-t.ch:
-		default:
-		}
-	}
+	was := t.removeLocked() // drains a value not received: none is received after Reset
 	t.when = f.now.Add(d)
 	t.active = true
 	f.timers = append(f.timers, t)
