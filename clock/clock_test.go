@@ -315,3 +315,24 @@ func TestWithDeadlineFakeDoneAsAdvanceReturns(t *testing.T) {
 		cancel()
 	}
 }
+
+// AdvanceWhenWaiting waits on, rather than panics, when the timer it waited for is stopped
+// before it looks at the timers.
+func TestFakeAdvanceWhenWaitingAfterAStop(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	for range 200 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			clk.NewTimer(time.Second).Stop() // a wait that ended another way at once
+			clk.NewTimer(time.Second)        // the one AdvanceWhenWaiting fires
+		}()
+		if d := clk.AdvanceWhenWaiting(); d != time.Second {
+			t.Fatalf("AdvanceWhenWaiting = %v, want 1s", d)
+		}
+		<-done
+		for clk.Timers() > 0 { // the second timer, when the first was the one fired
+			clk.AdvanceWhenWaiting()
+		}
+	}
+}

@@ -121,8 +121,12 @@ func (f *Fake) BlockUntil(n int) {
 // AdvanceWhenWaiting waits until at least one timer is waiting, then advances the time to the
 // earliest timer's deadline, firing it. It returns how far the time moved.
 func (f *Fake) AdvanceWhenWaiting() time.Duration {
-	f.BlockUntil(1)
 	f.mu.Lock()
+	for len(f.timers) == 0 { // none yet, or the one BlockUntil saw was stopped since
+		f.mu.Unlock()
+		f.BlockUntil(1)
+		f.mu.Lock()
+	}
 	earliest := f.timers[0].when
 	for _, t := range f.timers[1:] {
 		if t.when.Before(earliest) {
