@@ -50,14 +50,21 @@ func (f *Fake) NewTimer(d time.Duration) clock.Timer {
 	return t
 }
 
-// AfterFunc calls fn in its own goroutine when the fake time reaches Now()+d.
+// AfterFunc calls fn in its own goroutine when the fake time reaches Now()+d. Advance and Set
+// do not wait for fn: they may have moved the time on, to their target, before fn runs, so a
+// timer fn sets counts from that later time and fires at the earliest in a later Advance (with
+// the real clock it would count from fn's own time). A test of a chain of timers set from
+// callbacks advances one step at a time, with BlockUntil before each Advance (or with
+// AdvanceWhenWaiting).
 func (f *Fake) AfterFunc(d time.Duration, fn func()) clock.Timer {
 	t := &fakeTimer{f: f, fn: fn}
 	t.Reset(d)
 	return t
 }
 
-// Advance moves the fake time forward by d and fires every timer due by then, earliest first.
+// Advance moves the fake time forward by d and fires every timer due by then, earliest first:
+// every timer set before Advance was called, or set while it runs from the time it has reached
+// (see AfterFunc for those that callbacks set). A d ≤ 0 leaves the time as it is.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	f.setLocked(f.now.Add(d))
