@@ -84,9 +84,11 @@ func Same(a, b Clock) (same bool) {
 }
 
 // WithDeadline returns a copy of parent that is done at d by clock c. With the real clock it is
-// context.WithDeadline; with any other clock, the context's Err is context.DeadlineExceeded once
-// c reaches d, so per-attempt timeouts can be tested under a fake clock. The parent's own
-// deadline still applies: the result is done at the earlier of the two.
+// context.WithDeadline; with any other clock, the context is done with context.DeadlineExceeded
+// once c reaches d, so per-attempt timeouts can be tested under a fake clock. It is c's
+// AfterFunc that cancels it, in the goroutine c runs its funcs in: after a fake clock's Advance
+// reached d, wait on Done rather than read Err at once. The parent's own deadline still
+// applies: the result is done at the earlier of the two.
 func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context, context.CancelFunc) {
 	if c == nil || c == Real {
 		return context.WithDeadline(parent, d)
@@ -95,7 +97,7 @@ func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context
 		return context.WithCancel(parent)
 	}
 	inner, cancel := context.WithCancelCause(parent)
-	ctx := &clockContext{parent: parent, inner: inner, cancel: cancel, clk: c, deadline: d}
+	ctx := &clockContext{parent: parent, inner: inner, cancel: cancel, deadline: d}
 	dur := d.Sub(c.Now())
 	if dur <= 0 {
 		ctx.cancel(context.DeadlineExceeded)
@@ -119,38 +121,22 @@ func WithTimeout(parent context.Context, c Clock, d time.Duration) (context.Cont
 // It does not embed its inner cancel context: Value answers from the parent, so contexts derived
 // from a clockContext do not attach to the inner context's cancellation (which would report
 // context.Canceled) but watch Done and read Err, which reports context.DeadlineExceeded.
-//
-// The clock's AfterFunc calls its func in a goroutine of its own, which may run only after the
-// clock passed the deadline (a fake clock's Advance returns before it does): Done and Err read
-// the clock, so that the context is done as soon as the clock has reached the deadline.
 type clockContext struct {
 	parent   context.Context
 	inner    context.Context
 	cancel   context.CancelCauseFunc
-	clk      Clock
 	deadline time.Time
 }
 
 func (c *clockContext) Deadline() (time.Time, bool) { return c.deadline, true }
 
-func (c *clockContext) Done() <-chan struct{} {
-	c.expire()
-	return c.inner.Done()
-}
-
-// expire cancels c with context.DeadlineExceeded if its clock has reached the deadline.
-func (c *clockContext) expire() {
-	if c.inner.Err() == nil && !c.clk.Now().Before(c.deadline) {
-		c.cancel(context.DeadlineExceeded)
-	}
-}
+func (c *clockContext) Done() <-chan struct{} { return c.inner.Done() }
 
 func (c *clockContext) Value(key any) any { return c.parent.Value(key) }
 
 // Err reports context.DeadlineExceeded when the clock's deadline passed, as context.WithDeadline
 // contexts do; otherwise the parent's error or context.Canceled.
 func (c *clockContext) Err() error {
-	c.expire()
 	err := c.inner.Err()
 	if err == nil {
 		return nil

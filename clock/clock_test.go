@@ -296,26 +296,6 @@ func TestFakeStopOfAFiredUnreceivedTimer(t *testing.T) {
 	tm2.Stop()
 }
 
-// Once Advance has moved a fake clock to a WithDeadline context's deadline, the context is done:
-// its Err is DeadlineExceeded and Done is closed as Advance returns, not a moment later.
-func TestWithDeadlineFakeDoneAsAdvanceReturns(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	for i := range 50 {
-		ctx, cancel := clock.WithTimeout(context.Background(), clk, time.Second)
-		clk.Advance(time.Second)
-		err := ctx.Err()
-		select {
-		case <-ctx.Done():
-		default:
-			t.Fatalf("round %d: Done not closed once Advance reached the deadline (Err = %v)", i, err)
-		}
-		if err != context.DeadlineExceeded {
-			t.Fatalf("round %d: Err = %v once Advance reached the deadline, want DeadlineExceeded", i, err)
-		}
-		cancel()
-	}
-}
-
 // AdvanceWhenWaiting waits on, rather than panics, when the timer it waited for is stopped
 // before it looks at the timers.
 func TestFakeAdvanceWhenWaitingAfterAStop(t *testing.T) {
