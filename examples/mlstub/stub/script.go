@@ -28,7 +28,8 @@ const (
 	// profile's latency. The wait ends early when the caller cancels (the stub then counts the
 	// call as Canceled, or DeadlineExceeded when the caller's deadline expired).
 	MDDelay = "x-mlstub-delay"
-	// MDDelayFirst is N: only the first N attempts of the request are delayed by MDDelay.
+	// MDDelayFirst is N: only the first N attempts of the request are delayed by MDDelay (0:
+	// none, as MDFailFirst 0 fails none).
 	MDDelayFirst = "x-mlstub-delay-first"
 	// MDPushback is a Go duration: the RetryInfo delay of a scripted ResourceExhausted failure,
 	// instead of the profile's Pushback.
@@ -37,13 +38,14 @@ const (
 
 // script is what one request's metadata asks for.
 type script struct {
-	id          string
-	failFirst   int
-	failCode    grpccodes.Code
-	delay       time.Duration
-	delayFirst  int // 0: every attempt
-	pushback    time.Duration
-	hasPushback bool
+	id            string
+	failFirst     int
+	failCode      grpccodes.Code
+	delay         time.Duration
+	delayFirst    int // with hasDelayFirst: only attempts up to it are delayed
+	hasDelayFirst bool
+	pushback      time.Duration
+	hasPushback   bool
 }
 
 func badMetadata(key, want, got string) error {
@@ -94,6 +96,7 @@ func readScript(md metadata.MD) (script, error) {
 	if sc.delayFirst, err = count(MDDelayFirst); err != nil {
 		return sc, err
 	}
+	_, sc.hasDelayFirst = get(MDDelayFirst)
 	if v, ok := get(MDFailCode); ok {
 		c, perr := ParseCode(v)
 		if perr != nil {

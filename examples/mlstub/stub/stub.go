@@ -503,7 +503,7 @@ func (s *Stub) admit(ctx context.Context, method string) error {
 		attempt = s.attempts.next(scriptKey(method, sc.id))
 	}
 	wait := d.wait
-	if sc.delay > 0 && (sc.delayFirst == 0 || attempt <= sc.delayFirst) {
+	if sc.delay > 0 && (!sc.hasDelayFirst || attempt > 0 && attempt <= sc.delayFirst) {
 		wait = addDelay(wait, sc.delay)
 	}
 	if err := s.sleep(ctx, wait); err != nil {
