@@ -42,8 +42,9 @@
 //  4. random failures by code (Faults.Fail); an injected ResourceExhausted carries a
 //     google.rpc.RetryInfo of Faults.Pushback when that is positive.
 //
-// Random draws come from one generator seeded with Config.Seed, two per request, so a given
-// seed and order of requests always give the same faults.
+// Random draws come from one generator seeded with Config.Seed, two per request past the
+// outage check (a request an outage refuses draws none), so a given seed, order of requests
+// and outage timing always give the same faults.
 //
 // # Metrics and admin endpoint
 //
