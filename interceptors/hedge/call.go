@@ -80,7 +80,7 @@ type call struct {
 	settled1 bool                            // Guarded by mu: attempt 1's outcome was taken (settle).
 	panicV   any                             // Guarded by mu
 	shared   bool                            // attempt 1's cancel is the retry attempt's context's (Unary)
-	canceled bool                            // Guarded by mu: with shared, the call canceled that context itself
+	canceled bool                            // Guarded by mu: with shared, the call canceled that context itself, while it was live
 	cancels  [maxAttempts]context.CancelFunc // Guarded by mu: each attempt's, by attempt-1.
 	outs     [maxAttempts]attemptOut         // each hedge's own; written by it, read after wg.Wait
 
@@ -213,7 +213,9 @@ func (c *call) closeLocked() {
 	c.disarmLocked()
 	for i, cancel := range c.cancels[:c.sent] {
 		if i+1 != c.winner && cancel != nil {
-			if i == 0 && c.shared {
+			if i == 0 && c.shared && c.ctx.Err() == nil {
+				// The call ends a context the caller has not: attempt 1 is canceled because
+				// the call was decided. One the caller canceled first stays the caller's.
 				c.canceled = true
 			}
 			cancel()
