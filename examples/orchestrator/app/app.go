@@ -352,8 +352,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if f.scPath != "" {
-		if err := checkServiceConfigNames(f.scPath, cfg, linkedServices(), f.external); err != nil {
-			return fmt.Errorf("%w\n(a service this binary does not link may be named with -external-service)", err)
+		// The methodConfig names, converted into services and methods, checked as -config's.
+		if err := cfg.CheckNames(f.scPath, linkedServices(), f.external); err != nil {
+			return fmt.Errorf("-service-config: %w\n(a service this binary does not link may be named with -external-service)", err)
 		}
 	}
 	if f.explain {
