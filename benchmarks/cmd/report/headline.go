@@ -702,13 +702,19 @@ func shift(e estimate, x float64) estimate {
 
 // pctCI prints a ratio's median and interval as percentages over raw: +5.1 % [+4.0 – +6.3 %].
 func pctCI(e estimate) string {
+	return e.formatPct(func(x float64) string { return fmt.Sprintf("%+.1f", (x-1)*100) })
+}
+
+// formatPct prints the median and its interval as percentages over raw, each figure printed
+// by f (without the sign of percent).
+func (e estimate) formatPct(f func(float64) string) string {
 	switch {
 	case e.n == 0:
 		return "—"
 	case !e.ok:
-		return fmt.Sprintf("%+.1f %% (no interval: %d rounds)", (e.med-1)*100, e.n)
+		return fmt.Sprintf("%s %% (no interval: %d rounds)", f(e.med), e.n)
 	}
-	return fmt.Sprintf("%+.1f %% [%+.1f – %+.1f %%]", (e.med-1)*100, (e.lo-1)*100, (e.hi-1)*100)
+	return fmt.Sprintf("%s %% [%s – %s %%]", f(e.med), f(e.lo), f(e.hi))
 }
 
 // pctAt prints a ratio x as a percentage over raw, +5.1 %'s figure without the sign of
@@ -731,13 +737,7 @@ func pctAt(x, goal float64) string {
 // pctCIAt is pctCI with every figure printed by pctAt against goal, so that none contradicts
 // the verdict goalVerdict gives e against goal.
 func pctCIAt(e estimate, goal float64) string {
-	switch {
-	case e.n == 0:
-		return "—"
-	case !e.ok:
-		return fmt.Sprintf("%s %% (no interval: %d rounds)", pctAt(e.med, goal), e.n)
-	}
-	return fmt.Sprintf("%s %% [%s – %s %%]", pctAt(e.med, goal), pctAt(e.lo, goal), pctAt(e.hi, goal))
+	return e.formatPct(func(x float64) string { return pctAt(x, goal) })
 }
 
 // ratioAt prints a ratio to three decimals, or to as many more (up to 6) as it takes not to
