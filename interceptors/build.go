@@ -52,11 +52,10 @@ type preparedStep struct {
 // txn is one build of the suite — a reload, or the chain of a method built on its first call —
 // which is all or nothing: the objects it takes from the object cache are staged there
 // (objcache.Txn), and the changes its sections make to stores outside the suite (a breaker
-// in the breaker registry, a shared token bucket) wait in its section.Stage. commit publishes
+// in the breaker registry, a shared token bucket) wait in its section.Stage. Committing (Suite.commitLocked) publishes
 // both once every chain of the build is built; rollback drops them and runs the closers of
 // what the build made, and the cache and the stores stay as they were.
 type txn struct {
-	s     *Suite
 	objs  *objcache.Txn[section.Built]
 	stage *section.Stage
 	took  map[objcache.Key]string // the objects the build's chains took, each with one's full method
@@ -65,17 +64,19 @@ type txn struct {
 
 // beginLocked starts a build. s.mu must be held until it ends.
 func (s *Suite) beginLocked() *txn {
-	return &txn{s: s, objs: s.objs.Begin(), stage: &section.Stage{}}
+	return &txn{objs: s.objs.Begin(), stage: &section.Stage{}}
 }
 
-func (t *txn) commit() {
+// commitLocked commits t, a build of s, and keeps in s.origins the full method of a chain
+// that took each of its objects. s.mu is held.
+func (s *Suite) commitLocked(t *txn) {
 	t.ended = true
 	t.objs.Commit()
 	t.stage.Commit()
-	if t.s.origins == nil {
-		t.s.origins = map[objcache.Key]string{}
+	if s.origins == nil {
+		s.origins = map[objcache.Key]string{}
 	}
-	maps.Copy(t.s.origins, t.took)
+	maps.Copy(s.origins, t.took)
 }
 
 // rollback drops what t built. The closers' errors are dropped: the build's own error is what
@@ -121,7 +122,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string, other bool) *
 		t.rollback()
 		return c
 	}
-	t.commit()
+	s.commitLocked(t)
 	return c
 }
 

@@ -73,13 +73,8 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // service's descriptor does not declare; a method named as a service).
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
-		if err := checkFallbackTarget("WithFallback", target); err != nil {
+		if err := checkFallback("WithFallback", target, reply); err != nil {
 			o.errs = append(o.errs, err)
-			return
-		}
-		if err := fallback.CheckReply(reply); err != nil {
-			// Else a chain built at a call (an unlisted service's) would fail every call.
-			o.errs = append(o.errs, fielderr.New("WithFallback", target, "has no reply: "+err.Error()))
 			return
 		}
 		// A copy: a map given by WithValue is the caller's, who may give it to other suites.
@@ -182,6 +177,19 @@ func WithUnlistedLimit(n int) Option {
 		}
 		o.unlistedLimit, o.unlistedSet = n, true
 	})
+}
+
+// checkFallback checks a fallback reply that option gives for target: target's form
+// (checkFallbackTarget) and a reply that answers something (fallback.CheckReply). Checked when
+// the suite is made: else a chain built at a call (an unlisted service's) would fail every call.
+func checkFallback(option, target string, reply fallback.Reply) error {
+	if err := checkFallbackTarget(option, target); err != nil {
+		return err
+	}
+	if err := fallback.CheckReply(reply); err != nil {
+		return fielderr.New(option, target, "has no reply: "+err.Error())
+	}
+	return nil
 }
 
 // checkFallbackTarget returns why a fallback reply's target, given by option, is refused,

@@ -23,7 +23,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
-	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
@@ -218,13 +217,7 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 		var errs []error
 		const option = "WithValue(fallback.Replies)"
 		for _, t := range slices.Sorted(maps.Keys(rs)) {
-			err := checkFallbackTarget(option, t)
-			if err == nil {
-				if rerr := fallback.CheckReply(rs[t]); rerr != nil {
-					err = fielderr.New(option, t, "has no reply: "+rerr.Error())
-				}
-			}
-			errs = append(errs, err)
+			errs = append(errs, checkFallback(option, t, rs[t]))
 		}
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("bulwark: invalid option: %w", err)
@@ -348,7 +341,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 		st.chains.Store(p.fullMethod, c)
 	}
-	t.commit()
+	s.commitLocked(t)
 	if s.o.sink != nil {
 		at = s.clk.Now()
 	}
