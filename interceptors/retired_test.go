@@ -92,3 +92,50 @@ func TestReloadReportsRetiredObjects(t *testing.T) {
 		observe.Event{Service: svc, Policy: observe.PolicyBulkhead})
 	check("after the service went")
 }
+
+// Close reports each level object of the suite retired, once (a second Close reports none),
+// and the closed suite's Levels read nothing: a suite that replaces it shows its own levels,
+// and an observer drops the states it kept of the closed suite's objects.
+func TestCloseRetiresLevels(t *testing.T) {
+	const svc = "test.v1.CloseRetire"
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{"p": {
+			Breaker:  &breaker.Config{ConsecutiveFailures: 3},
+			Bulkhead: &bulkhead.Config{MaxConcurrent: 4},
+		}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}, interceptors.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := func() (n int) {
+		s.Levels(func(observe.Level) bool { n++; return true })
+		return n
+	}
+	if levels() == 0 {
+		t.Fatal("an open suite read no levels")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := levels(); n != 0 {
+		t.Errorf("a closed suite read %d levels, want none", n)
+	}
+	got := rec.Events(observe.Retired)
+	want := []observe.Event{{Service: svc, Policy: observe.PolicyBreaker}, {Service: svc, Policy: observe.PolicyBulkhead}}
+	if len(got) != len(want) {
+		t.Fatalf("Close reported %+v retired, want %+v", got, want)
+	}
+	for i := range got {
+		if got[i].Service != want[i].Service || got[i].Method != want[i].Method || got[i].Policy != want[i].Policy || got[i].Time.IsZero() {
+			t.Errorf("retired %+v, want %+v at a time", got[i], want[i])
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.Events(observe.Retired)); n != len(want) {
+		t.Errorf("a second Close reported %d more retired", n-len(want))
+	}
+}

@@ -526,10 +526,14 @@ func objectsOf[T any](s *Suite) map[string]T {
 // the chains it builds on a method's first call, while their settings hold. From a reload on,
 // an object it replaced, changed or removed is no longer read (the reload reports it:
 // observe.Retired); the new object of a chain built on a first call is read once the chain
-// is built, at the method's next call.
+// is built, at the method's next call. A closed suite reads none (see Close).
 func (s *Suite) Levels(yield func(observe.Level) bool) {
 	var srcs observe.LevelSources
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	s.objs.Each(func(_ objcache.Key, b section.Built) bool {
 		if src, ok := b.Object.(observe.LevelSource); ok {
 			srcs = append(srcs, src)
@@ -550,10 +554,33 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // yet (a method first called after Close) fails with FailedPrecondition. Calls through
 // chains built before go on, with what Close released (a fleet-wide limiter then answers as
 // its fail mode says).
+//
+// A closed suite reads no levels (Levels), and Close reports the objects they read retired
+// (observe.Retired), as a reload does for the objects it retires: a suite that replaces it
+// shows its own levels where both are read (promobs' Scrape takes a series from its first
+// source that reads it), and an observer drops the states it kept from the closed suite's
+// events.
 func (s *Suite) Close() error {
+	var (
+		retired []observe.LevelSource
+		at      time.Time
+	)
+	// Deferred before the unlock, so that it runs after it (see Reload).
+	defer func() { s.reportRetired(retired, at) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
+	if !s.closed {
+		s.closed = true
+		if s.o.sink != nil {
+			at = s.clk.Now()
+		}
+		s.objs.Each(func(k objcache.Key, b section.Built) bool {
+			if src, ok := b.Object.(observe.LevelSource); ok && !s.servedLocked(k, b) {
+				retired = append(retired, src)
+			}
+			return true
+		})
+	}
 	return s.objs.Close()
 }
 

@@ -39,7 +39,9 @@ var breakerStates = BreakerStates()
 //  3. for bulwark_breaker_state only, the To of the last BreakerStateChanged event seen.
 //
 // A source reads the objects that serve calls now, while a Track registration holds the one it
-// was given, which a reload may since have replaced; an event is only the last thing heard.
+// was given, which a reload may since have replaced; an event is only the last thing heard. A
+// closed suite reads nothing: a suite that replaced it, given to Scrape too, shows its own
+// objects' levels, though the closed one was added first.
 // A bulkhead's in-flight and capacity are separate series: each is taken from the first
 // reading of its own kind.
 func (m *Metrics) Scrape(src observe.LevelSource) {

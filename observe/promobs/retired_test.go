@@ -100,3 +100,38 @@ func TestRetiredKeepsReplacementsLaterState(t *testing.T) {
 	m.Observe(observe.Event{Kind: observe.Retired, Time: reload, Service: other, Policy: observe.PolicyBreaker})
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
 }
+
+// A suite closed and replaced by a new one, both given to Scrape, no longer shows its levels:
+// the breaker state series is the new suite's breaker's (closed), not the closed suite's
+// breaker's last state (open), which no call reaches any more. Before, the closed suite, the
+// first source added, won every series the two shared, and BulwarkBreakerOpen kept firing for
+// a service whose calls went through a closed breaker.
+func TestClosedSuiteLeavesItsReplacementsLevels(t *testing.T) {
+	const svc = "test.v1.Replaced"
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}
+	m, reg := newMetrics(t)
+	old, err := interceptors.New(cfg, interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Scrape(old)
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = old.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	m.Scrape(s)
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+}
