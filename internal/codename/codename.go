@@ -60,12 +60,21 @@ func Near(name string) string {
 	}
 	best, bestD := "", len(n)/4+1
 	for _, c := range names {
-		if d := fielderr.Distance(n, fold(c)); d < bestD {
+		// The names' lengths differ by no more edits than it takes from one to the other:
+		// a name that much longer is no near miss, whatever Distance says of it (it does not
+		// measure names past 64 bytes, and says 99 of them).
+		fc := fold(c)
+		if abs(len(n)-len(fc)) >= bestD {
+			continue
+		}
+		if d := fielderr.Distance(n, fc); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
 }
+
+func abs(n int) int { return max(n, -n) }
 
 // fold is s in upper case without '_', '-' or ' '.
 func fold(s string) string {

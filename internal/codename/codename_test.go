@@ -2,6 +2,7 @@ package codename
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -44,5 +45,20 @@ func TestNear(t *testing.T) {
 	}
 	if got := Rule("BANANA"); got != "is not a gRPC code name (such as UNAVAILABLE)" {
 		t.Errorf("Rule = %q", got)
+	}
+}
+
+// Regression: a name too long for fielderr.Distance to measure (it returns 99 for any name
+// past 64 bytes) was taken for a near miss of OK once a quarter of its length passed 99, and
+// its error said "did you mean OK?".
+func TestNearLongName(t *testing.T) {
+	for _, n := range []int{65, 200, 400, 1000} {
+		name := strings.Repeat("Z", n)
+		if got := Near(name); got != "" {
+			t.Errorf("Near(%d Zs) = %q, want none", n, got)
+		}
+		if got := Rule(name); got != "is not a gRPC code name (such as UNAVAILABLE)" {
+			t.Errorf("Rule(%d Zs) = %q", n, got)
+		}
 	}
 }
