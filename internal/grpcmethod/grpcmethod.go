@@ -19,8 +19,10 @@ const MaxKeptName = observe.MaxKeptName
 // Keepable reports whether name is short enough to be kept (MaxKeptName).
 func Keepable(name string) bool { return len(name) <= MaxKeptName }
 
-// Split returns the service ("pkg.Service") and method ("Method") of a full method name.
-// A malformed name gives an empty service and the whole name as the method. It does not allocate.
+// Split returns the service ("pkg.Service") and method ("Method") of a full method name: what
+// comes before and after its last '/', once a leading '/' is left out. A name with nothing
+// before that '/' (or no '/') gives an empty service and the name without its leading '/' as
+// the method ("/Extract": "", "Extract"). It does not allocate.
 func Split(fullMethod string) (service, method string) {
 	name := strings.TrimPrefix(fullMethod, "/")
 	if i := strings.LastIndexByte(name, '/'); i > 0 {
