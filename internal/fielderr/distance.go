@@ -1,10 +1,12 @@
 package fielderr
 
-// Distance is the Levenshtein distance between a and b, in bytes, for "did you mean" hints:
-// 99 when either is longer than 64 bytes (no hint is worth the quadratic work then).
+// Distance is the Levenshtein distance between a and b, in bytes, for "did you mean" hints.
+// When either is longer than 64 bytes (no hint is worth the quadratic work then) it is the
+// longer one's length, the most it can be: no threshold that a name's length scales takes it
+// for a typo.
 func Distance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
-		return 99
+		return max(len(a), len(b))
 	}
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

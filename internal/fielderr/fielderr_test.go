@@ -2,6 +2,7 @@ package fielderr_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,23 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// Distance never reads two names closer than their lengths allow, long ones included: a
+// caller's "did you mean" threshold that grows with the name's length (a third of it, a
+// quarter) must not pass a long name off as a typo of a short one. Before, any name longer
+// than 64 bytes was at 99, which a third of a 297-byte name's length accepts.
+func TestDistanceOfLongNames(t *testing.T) {
+	for _, n := range []int{65, 300, 1000} {
+		long := strings.Repeat("Z", n)
+		if d := fielderr.Distance(long, "OK"); d < n-2 {
+			t.Errorf("Distance(%d Zs, OK) = %d, want at least %d", n, d, n-2)
+		}
+		if d := fielderr.Distance("OK", long); d < n-2 {
+			t.Errorf("Distance(OK, %d Zs) = %d, want at least %d", n, d, n-2)
+		}
+	}
+	if d := fielderr.Distance("kyc.v1.OCRService", "kyc.v1.OCRServce"); d != 1 {
+		t.Errorf("Distance of a one-letter typo = %d, want 1", d)
+	}
 }
