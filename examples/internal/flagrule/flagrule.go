@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"regexp"
+	"strconv"
 	"time"
 )
 
@@ -18,6 +19,9 @@ const (
 	RuleFloat    = "want a number"
 	RuleBool     = "want true or false"
 	RuleRange    = "out of range"
+	// RuleDurationRange follows RuleRange for a duration written with its unit that
+	// time.Duration cannot hold (past about 292 years either way).
+	RuleDurationRange = "want a duration of at most 2562047h, either way"
 )
 
 // parseFailure matches the end of the flag package's messages for a value its own types
@@ -26,7 +30,9 @@ var parseFailure = regexp.MustCompile(`for (?:flag )?-([A-Za-z0-9_.-]+): (parse 
 
 // Explain returns err, an error of fs.Parse, with flag's "parse error" replaced by the rule
 // of the flag's type (RuleDuration, RuleInt, RuleFloat, RuleBool) and "value out of range" by
-// RuleRange and the rule; any other error is returned as it is.
+// RuleRange and the rule; a duration written with its units but too long for time.Duration,
+// which flag calls a "parse error" too, gets RuleRange and RuleDurationRange. Any other error
+// is returned as it is.
 func Explain(fs *flag.FlagSet, err error) error {
 	if err == nil {
 		return nil
@@ -45,10 +51,31 @@ func Explain(fs *flag.FlagSet, err error) error {
 	if rule == "" {
 		return err
 	}
-	if what == "value out of range" {
+	switch {
+	case rule == RuleDuration && durationOverflows(msg):
+		rule = RuleRange + ": " + RuleDurationRange
+	case what == "value out of range":
 		rule = RuleRange + ": " + rule
 	}
 	return errors.New(msg[:m[4]] + rule)
+}
+
+// durationSyntax is a duration as time.ParseDuration reads it: numbers, each with its unit.
+var durationSyntax = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
+
+// quotedValue is the value flag's message quotes: `invalid value "VALUE" for flag -NAME: ...`.
+var quotedValue = regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -`)
+
+// durationOverflows reports whether msg, flag's refusal of a duration, quotes a value written
+// as a duration, with its units, that time.Duration cannot hold: flag says "parse error" for
+// both, and only this one is not a missing unit.
+func durationOverflows(msg string) bool {
+	m := quotedValue.FindStringSubmatch(msg)
+	if m == nil {
+		return false
+	}
+	v, err := strconv.Unquote(m[1])
+	return err == nil && durationSyntax.MatchString(v)
 }
 
 // ruleOf is the rule of a value of the flag package's own types, "" for any other.

@@ -16,6 +16,11 @@ func TestExplain(t *testing.T) {
 		want string
 	}{
 		{[]string{"-d", "5"}, `invalid value "5" for flag -d: ` + RuleDuration},
+		// A duration with its unit that time.Duration cannot hold: flag's "parse error" too,
+		// but the value has the unit the duration rule asks for.
+		{[]string{"-d", "9999999999h"}, `invalid value "9999999999h" for flag -d: ` + RuleRange + ": " + RuleDurationRange},
+		{[]string{"-d", "-3000000h"}, `invalid value "-3000000h" for flag -d: ` + RuleRange + ": " + RuleDurationRange},
+		{[]string{"-d", "1.5.5s"}, `invalid value "1.5.5s" for flag -d: ` + RuleDuration},
 		{[]string{"-i", "x"}, `invalid value "x" for flag -i: ` + RuleInt},
 		{[]string{"-i", "99999999999999999999"}, `invalid value "99999999999999999999" for flag -i: ` + RuleRange + ": " + RuleInt},
 		{[]string{"-f", "y"}, `invalid value "y" for flag -f: ` + RuleFloat},
