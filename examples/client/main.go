@@ -113,11 +113,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var info retry.Info
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, retry.Report(&info))
-	if err != nil {
-		return fmt.Errorf("after %d attempts: %w", info.Attempts, err)
+	if errors.Is(err, retry.ErrExhausted) {
+		return err // its message ends "(after N attempts, reason)"
 	}
-	fmt.Fprintf(stdout, "%s after %d attempts\n", resp.GetStatus(), info.Attempts)
+	if err != nil {
+		return fmt.Errorf("after %s: %w", attempts(info.Attempts), err)
+	}
+	fmt.Fprintf(stdout, "%s after %s\n", resp.GetStatus(), attempts(info.Attempts))
 	return nil
+}
+
+// attempts is "1 attempt" or "N attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // demoServer serves the health service on a loopback port, failing its first n calls.

@@ -51,3 +51,33 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// Regression: the output for a server that answers at once, the usual case for -addr, read
+// "SERVING after 1 attempts", and a call whose retries ran out said its attempts twice,
+// "after 3 attempts: ... (after 3 attempts, max_attempts)", once from the retry policy's
+// error and once from the client.
+func TestAttemptsSaidOnceAndInTheSingular(t *testing.T) {
+	addr, stop, err := demoServer(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-addr", addr}, &stdout, new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); got != "SERVING after 1 attempt\n" {
+		t.Errorf("stdout %q, want %q", got, "SERVING after 1 attempt\n")
+	}
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := lis.Addr().String()
+	_ = lis.Close()
+	err = run(context.Background(), []string{"-addr", closed}, new(bytes.Buffer), new(bytes.Buffer))
+	if err == nil || strings.Count(err.Error(), "after 3 attempts") != 1 {
+		t.Errorf("err %v: want the attempts said once", err)
+	}
+}
