@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
@@ -71,7 +72,9 @@ func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p
 // as DeadlineExceeded: by default a request that is not an accept). A stream that gRPC ends
 // while no RecvMsg or SendMsg is running (its connection closed) counts as nothing, even if the
 // caller reads its status later; one it ends in Header (the response had no header) ends when
-// RecvMsg returns its status. A stream opened with the Disable call option bypasses t.
+// RecvMsg returns its status. A stream opened with the Disable call option bypasses t. A
+// rejected stream runs the grpc.OnFinish callbacks among its call options with the rejection,
+// as grpc would have once the stream ended (as Unary does for a rejected call).
 func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		disabled, classifier := callSettings(t.classifier, opts)
@@ -79,6 +82,7 @@ func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		if err := t.Allow(method); err != nil {
+			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
 			return nil, err
 		}
 		cs, err := streamer(ctx, desc, cc, method, opts...)

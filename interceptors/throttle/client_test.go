@@ -475,3 +475,30 @@ func TestStreamOverBufconn(t *testing.T) {
 		t.Fatalf("the stub saw %d streams, want 2", n)
 	}
 }
+
+// TestRefusedStreamRunsOnFinish: a stream the throttle rejects never reaches grpc, which would
+// have run the caller's grpc.OnFinish callbacks once the stream ended; the interceptor runs
+// them once, with the rejection, as Unary does for a rejected call. A stream interceptor before
+// the throttle that ends its bookkeeping on OnFinish (an in-flight count, a span) otherwise
+// never ends it for such a stream.
+func TestRefusedStreamRunsOnFinish(t *testing.T) {
+	th, err := New("kyc.v1.OCRService", Config{}, WithRand(func() float64 { return 0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		th.Record(codes.Verdict{Class: codes.Transient})
+	}
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		t.Fatal("the streamer was reached")
+		return nil, nil
+	}
+	var f testkit.Finishes
+	_, err = th.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, "/kyc.v1.OCRService/Watch", streamer, f.Option())
+	if !errors.Is(err, ErrThrottled) {
+		t.Fatalf("stream: %v, want ErrThrottled", err)
+	}
+	if errs := f.Errs(); len(errs) != 1 || errs[0] != err {
+		t.Fatalf("rejected stream: OnFinish ran %d times with %v, want once with %v", len(errs), errs, err)
+	}
+}
