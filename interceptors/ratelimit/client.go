@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
@@ -83,12 +84,16 @@ func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOpt
 // Exit does nothing: a token taken is spent whatever the call's outcome (see section.Gate).
 func (p *Policy) Exit(context.Context, string, []grpc.CallOption, section.Pass, error, bool) {}
 
-// Stream returns an interceptor that takes one token when a stream opens.
+// Stream returns an interceptor that takes one token when a stream opens. A stream refused
+// its token runs the grpc.OnFinish callbacks among its call options with the refusal, as grpc
+// would have once the stream ended (as Unary does for a refused call).
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if ctx.Err() == nil { // Ended already: no token (see section.InvokeGate).
 			if err := p.allow(ctx, method, callMaxWait(p.maxWait, opts)); err != nil {
-				return nil, p.refused(method, err)
+				err = p.refused(method, err)
+				calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+				return nil, err
 			}
 		}
 		return streamer(ctx, desc, cc, method, opts...)

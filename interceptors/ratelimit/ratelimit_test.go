@@ -450,3 +450,34 @@ func TestEndedContextTakesNoToken(t *testing.T) {
 		t.Errorf("a live call after the ended ones = %v, want the token they did not take", err)
 	}
 }
+
+// TestRefusedStreamRunsOnFinish: a stream refused a token never reaches grpc, which would have
+// run the caller's grpc.OnFinish callbacks once the stream ended; the interceptor runs them
+// once, with the refusal, as Unary does for a refused call. A stream interceptor before the
+// limiter that ends its bookkeeping on OnFinish (an in-flight count, a span) otherwise never
+// ends it for such a stream.
+func TestRefusedStreamRunsOnFinish(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	ic, err := ratelimit.StreamClientInterceptor("kyc.v1.LivenessService", nil, ratelimit.Config{Rate: 1, Burst: 1}, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := 0
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		opened++
+		return nil, nil
+	}
+	desc := &grpc.StreamDesc{ClientStreams: true}
+	const method = "/kyc.v1.LivenessService/Check"
+	if _, err := ic(context.Background(), desc, nil, method, streamer); err != nil {
+		t.Fatal(err)
+	}
+	var f testkit.Finishes
+	_, err = ic(context.Background(), desc, nil, method, streamer, f.Option())
+	if !errors.Is(err, ratelimit.ErrLimited) || opened != 1 {
+		t.Fatalf("second open: %v, streamer reached %d times; want ErrLimited, once", err, opened)
+	}
+	if errs := f.Errs(); len(errs) != 1 || errs[0] != err {
+		t.Fatalf("refused stream: OnFinish ran %d times with %v, want once with %v", len(errs), errs, err)
+	}
+}
