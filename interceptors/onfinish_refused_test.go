@@ -55,3 +55,33 @@ func TestOnFinishOfARefusedCall(t *testing.T) {
 		})
 	}
 }
+
+// A stream that the suite's breaker refuses at its open never reaches grpc: the suite runs
+// the caller's grpc.OnFinish callbacks once, with the refusal, as for a refused unary call.
+// A stream interceptor before the suite that ends its bookkeeping on OnFinish (an in-flight
+// count, a span) otherwise never ended it.
+func TestOnFinishOfARefusedStream(t *testing.T) {
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Hour}}},
+		Services: map[string]config.Service{svcLiveness: {Profile: "p"}},
+	}
+	e := newEnv(t, cfg, &testkit.Server{CheckF: func(int, kycv1.LivenessService_CheckServer) error {
+		return unavailable()
+	}})
+	// The first stream reaches the server and trips the breaker when it ends.
+	st, err := e.live.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CloseAndRecv(); status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("first stream: %v, want Unavailable", err)
+	}
+	var f testkit.Finishes
+	_, err = e.live.Check(context.Background(), f.Option())
+	if err == nil {
+		t.Fatal("second stream opened, want the open breaker's refusal")
+	}
+	if errs := f.Errs(); len(errs) != 1 || errs[0] != err {
+		t.Fatalf("refused stream (%v): OnFinish ran %d times with %v, want once with the stream's error", err, len(errs), errs)
+	}
+}

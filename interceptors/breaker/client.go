@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -29,7 +30,9 @@ func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
 // stream ends with the status RecvMsg returns, or with the caller's context.
 //
 // As with any gRPC stream, a caller that neither reads to the end nor cancels the context leaks
-// the stream, and with it the probe slot.
+// the stream, and with it the probe slot. A refused stream runs the grpc.OnFinish callbacks
+// among its call options with the refusal, as grpc would have once the stream ended (as a
+// refused unary call does).
 func (b *Breaker) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return b.newStream(ctx, desc, cc, method, streamer, opts)
@@ -196,6 +199,7 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	}
 	p, err := b.allow(method)
 	if err != nil {
+		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
 		return nil, err
 	}
 	finished := false

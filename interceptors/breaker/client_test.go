@@ -656,3 +656,27 @@ func TestCallerDeadlineBeforeAndDuringTheCall(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedStreamRunsOnFinish: a stream the breaker refuses never reaches grpc, which would
+// have run the caller's grpc.OnFinish callbacks once the stream ended; the interceptor runs
+// them once, with the refusal, as a refused unary call does (section.InvokeGate). A stream
+// interceptor before the breaker that ends its bookkeeping on OnFinish otherwise never ends it.
+func TestRefusedStreamRunsOnFinish(t *testing.T) {
+	b, err := New("kyc.v1.OCRService", Config{ConsecutiveFailures: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ForceOpen()
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		t.Fatal("the streamer was reached")
+		return nil, nil
+	}
+	var f testkit.Finishes
+	_, err = b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, "/kyc.v1.OCRService/Watch", streamer, f.Option())
+	if err == nil {
+		t.Fatal("a forced-open breaker let a stream through")
+	}
+	if errs := f.Errs(); len(errs) != 1 || errs[0] != err {
+		t.Fatalf("refused stream: OnFinish ran %d times with %v, want once with %v", len(errs), errs, err)
+	}
+}

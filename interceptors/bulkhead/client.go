@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -65,14 +66,18 @@ func (b *Bulkhead) Exit(_ context.Context, method string, _ []grpc.CallOption, p
 // (see the package documentation for what ends it). In adaptive mode the sample is the time
 // from the slot taken to the end of the stream, with the error that ended it (io.EOF is a
 // success; a stream ended by its context gives that context's error: canceled is no sample, a
-// passed deadline a drop; a failed send is this side's and no sample).
+// passed deadline a drop; a failed send is this side's and no sample). A stream refused a slot
+// runs the grpc.OnFinish callbacks among its call options with the refusal, as grpc would have
+// once the stream ended (as a refused unary call does).
 func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if ctx.Err() != nil {
 			return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 		}
 		if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
-			return nil, grpcError(err)
+			err = grpcError(err)
+			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+			return nil, err
 		}
 		start := b.began()
 		returned := false

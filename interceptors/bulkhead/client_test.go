@@ -503,3 +503,30 @@ func TestEndedContextTakesNoSlot(t *testing.T) {
 		t.Errorf("adaptive limit = %d after calls that began past their deadline, want 2 (no sample)", got)
 	}
 }
+
+// TestRefusedStreamRunsOnFinish: a stream the bulkhead refuses (no slot) never reaches grpc,
+// which would have run the caller's grpc.OnFinish callbacks once the stream ended; the
+// interceptor runs them once, with the refusal, as a refused unary call does. A stream
+// interceptor before the bulkhead that ends its bookkeeping on OnFinish otherwise never ends it.
+func TestRefusedStreamRunsOnFinish(t *testing.T) {
+	b, err := bulkhead.New("kyc.v1.OCRService", bulkhead.Config{MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		t.Fatal("the streamer was reached")
+		return nil, nil
+	}
+	var f testkit.Finishes
+	_, err = b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, "/kyc.v1.OCRService/Watch", streamer, f.Option())
+	if !errors.Is(err, bulkhead.ErrFull) {
+		t.Fatalf("stream: %v, want ErrFull", err)
+	}
+	if errs := f.Errs(); len(errs) != 1 || errs[0] != err {
+		t.Fatalf("refused stream: OnFinish ran %d times with %v, want once with %v", len(errs), errs, err)
+	}
+}
