@@ -184,12 +184,16 @@ func (c *Classifier) classifyStatus(st *status.Status) Verdict {
 		}
 	}
 	// Details unmarshals each google.protobuf.Any; with no details it allocates nothing.
+	own := false // bulwark's own ErrorInfo seen: it decides the reason and the class
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
+			if own {
+				continue
+			}
 			v.Reason = d.GetReason()
 			if d.GetDomain() == Domain {
-				v.Class = Rejected
+				v.Class, own = Rejected, true
 			} else if cl, ok := c.reasons[v.Reason]; ok {
 				v.Class = cl
 			}

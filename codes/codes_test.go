@@ -373,3 +373,21 @@ func TestNilRejection(t *testing.T) {
 		t.Errorf("nil rejection: status %v, error %q, unwrap %v", st, r.Error(), r.Unwrap())
 	}
 }
+
+// A status that carries bulwark's own ErrorInfo (a refusal relayed by a server that runs
+// bulwark too) stays a rejection with bulwark's reason, whatever ErrorInfo follows it: a later
+// one of another domain neither replaces the reason (which observers log and label as
+// bulwark's own) nor, through a reason override, the class.
+func TestBulwarkErrorInfoKeepsItsReason(t *testing.T) {
+	kyc, err := codes.Default().With(codes.Overrides{Reasons: map[string]codes.Class{"MODEL_WARMING_UP": codes.Transient}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = withDetails(t, grpccodes.Unavailable,
+		&errdetails.ErrorInfo{Reason: "CIRCUIT_OPEN", Domain: codes.Domain},
+		&errdetails.ErrorInfo{Reason: "MODEL_WARMING_UP", Domain: "ml"})
+	v := kyc.Classify(err)
+	if v.Class != codes.Rejected || v.Reason != "CIRCUIT_OPEN" {
+		t.Fatalf("Classify = class %v reason %q, want rejected CIRCUIT_OPEN", v.Class, v.Reason)
+	}
+}

@@ -50,7 +50,8 @@
 // with Overrides{Reasons: {"DOCUMENT_UNREADABLE": Business}} an OCR service's unreadable
 // document is business whatever code it comes with. An ErrorInfo in bulwark's own Domain
 // marks a rejection by one of bulwark's policies (Rejected), also when it crossed a process
-// boundary.
+// boundary; its reason is the verdict's, whatever other ErrorInfo the status carries. Of
+// several ErrorInfo of other domains, the last decides.
 //
 // # Messages over a size limit
 //
