@@ -737,9 +737,18 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 		// A named string type (retry.Jitter, breaker.Scope) takes one of a few words, which
 		// its section's Validate lists: a number or a boolean is taken as its text and left to
 		// that rule, since quoting it would not make it one of them.
+		// A number or a boolean in a plain string field is taken as its text, so that the
+		// field's own rule judges it: where that rule refuses the text too (on_codes: [14], a
+		// Redis address, a profile that does not exist), quoting would not help, and the rule
+		// is the error (see source.quoteHints).
 		if n.Tag != "!!str" && v.Type() == reflect.TypeFor[string]() {
+			v.SetString(n.Value)
 			d.add(n, path, n.Value, "is not a string (quote it)")
-			return false
+			if d.src.quoteHints == nil {
+				d.src.quoteHints = map[*Error]bool{}
+			}
+			d.src.quoteHints[d.errs[len(d.errs)-1]] = true
+			return true
 		}
 		v.SetString(n.Value)
 	default:

@@ -89,6 +89,10 @@ type source struct {
 	// key of a mapping (unknown, written twice), at the mapping's path, and those about the
 	// value of a profile, service or method, at the path where Validate checks its name.
 	keepValidation map[*Error]bool
+	// quoteHints holds the errors "is not a string (quote it)" about a number or a boolean
+	// decoded as its text into a plain string field: each is reported only when Validate
+	// finds nothing wrong at its path, else what Validate finds is.
+	quoteHints map[*Error]bool
 }
 
 // asWritten returns value, a number or a duration as an error spells it, as written at path

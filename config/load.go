@@ -3,6 +3,7 @@ package config
 import (
 	_ "embed"
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -87,19 +88,30 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 
 // withValidation returns errs, the errors decoding srcs[0] found, with what cfg.Validate finds,
 // located in srcs and sorted. A value that could not be decoded was left zero: what Validate
-// says of it is left out.
+// says of it is left out. A number or a boolean in a string field was decoded as its text:
+// what Validate says of it replaces the hint to quote it (see source.quoteHints).
 func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	bad := map[string]bool{}
+	hints := map[string]*Error{}
 	for _, e := range errs {
-		if !srcs[0].keepValidation[e] {
+		switch {
+		case srcs[0].quoteHints[e]:
+			hints[e.Path] = e
+		case !srcs[0].keepValidation[e]:
 			bad[e.Path] = true
 		}
 	}
+	replaced := map[*Error]bool{}
 	for _, e := range located(cfg.Validate(), srcs...) {
-		if !bad[e.Path] {
-			errs = append(errs, e)
+		if bad[e.Path] {
+			continue
 		}
+		if h, ok := hints[e.Path]; ok {
+			replaced[h] = true // quoting would not help: the rule is the error
+		}
+		errs = append(errs, e)
 	}
+	errs = slices.DeleteFunc(errs, func(e *Error) bool { return replaced[e] })
 	sortErrors(errs, srcs...)
 	return errs
 }
