@@ -51,7 +51,7 @@
 // document is business whatever code it comes with. An ErrorInfo in bulwark's own Domain
 // marks a rejection by one of bulwark's policies (Rejected), also when it crossed a process
 // boundary; its reason is the verdict's, whatever other ErrorInfo the status carries. Of
-// several ErrorInfo of other domains, the last decides.
+// several ErrorInfo of other domains, the verdict carries the last one's reason.
 //
 // # Messages over a size limit
 //
