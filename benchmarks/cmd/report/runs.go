@@ -119,6 +119,9 @@ type run struct {
 	// the interval the run's rule uses (with the processes resampled whole, or each process's
 	// own), which may be wider than e's pooled one.
 	verdict string
+	// goal is the bound verdict was given against, as a ratio, when the run's row names one
+	// (0: the goal the runs are judged against now).
+	goal float64
 	// slack is how far e's figures may be from what the run measured: half the last digit
 	// printed, for a run read back from its report (0 for this run's own, exact figures).
 	slack float64
@@ -141,13 +144,15 @@ func codeOf(top, commit string, spec []string) (string, error) {
 
 var commitRow = regexp.MustCompile(`(?m)^\| commit \| ([0-9a-f]{7,40})( \(with uncommitted changes\))? \|`)
 
-// A time goal's figure in a report's goals table: the percentage and its interval, read as
-// 1 + x/100.
+// A time goal's figure in a report's goals table: the percentage (med) and its interval (lo,
+// hi), read as 1 + x/100, and the bound the row names (goal), when it names one.
 var (
-	// suiteTime is the suite's time over raw.
-	suiteTime = regexp.MustCompile(`(?m)^\| full suite \+ promobs: ≤ \+8 % time over raw \| ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\] \(paired`)
-	// halfGapTime is the suite's overhead less half of failsafe-go's, per round.
-	halfGapTime = regexp.MustCompile(`(?m)^\| suite's overhead ≤ ½ failsafe-go's: time \| [^|]*in raw's time: ([+-]?[0-9.]+) % \[([+-]?[0-9.]+) – ([+-]?[0-9.]+) %\]`)
+	// suiteTime is the suite's time over raw. The goal's figure is read, not written into the
+	// pattern: the suite's time is the same measurement whatever bound it was judged against,
+	// so a report rendered before the goal changed is still a run of its code.
+	suiteTime = regexp.MustCompile(`(?m)^\| full suite \+ promobs: ≤ (?P<goal>[+-]?[0-9.]+) % time over raw \| (?P<med>[+-]?[0-9.]+) % \[(?P<lo>[+-]?[0-9.]+) – (?P<hi>[+-]?[0-9.]+) %\] \(paired`)
+	// halfGapTime is the suite's overhead less half of failsafe-go's, per round; its bound is 0.
+	halfGapTime = regexp.MustCompile(`(?m)^\| suite's overhead ≤ ½ failsafe-go's: time \| [^|]*in raw's time: (?P<med>[+-]?[0-9.]+) % \[(?P<lo>[+-]?[0-9.]+) – (?P<hi>[+-]?[0-9.]+) %\]`)
 )
 
 // parseRun reads a report's commit, the time figure fig matches and the verdict of its row;
@@ -158,10 +163,25 @@ func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 	if c == nil || c[2] != "" || m == nil {
 		return run{}, false
 	}
+	// sub returns the text of fig's group name, "" when fig has none or it matched nothing.
+	sub := func(name string) string {
+		if i := fig.SubexpIndex(name); i > 0 && m[2*i] >= 0 {
+			return text[m[2*i]:m[2*i+1]]
+		}
+		return ""
+	}
+	goal := 0.0
+	if g := sub("goal"); g != "" {
+		x, err := strconv.ParseFloat(g, 64)
+		if err != nil {
+			return run{}, false
+		}
+		goal = 1 + x/100
+	}
 	var v [3]float64
 	slack := 0.0
-	for i := range v {
-		num := text[m[2*i+2]:m[2*i+3]]
+	for i, name := range []string{"med", "lo", "hi"} {
+		num := sub(name)
 		x, err := strconv.ParseFloat(num, 64)
 		if err != nil {
 			return run{}, false
@@ -180,7 +200,7 @@ func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 	}
 	cells := strings.Split(strings.TrimSuffix(strings.TrimSpace(line), "|"), "|")
 	verdict := strings.TrimSpace(cells[len(cells)-1])
-	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}, verdict: verdict, slack: slack}, true
+	return run{commit: c[1], e: estimate{med: v[0], lo: v[1], hi: v[2], n: 1, ok: true}, verdict: verdict, goal: goal, slack: slack}, true
 }
 
 // pastReport is a committed version of report.md: its run's commit and its text.
@@ -227,8 +247,8 @@ func runsOf(reports []pastReport, fig *regexp.Regexp) []run {
 
 // acrossRuns judges goal on runs: with minRuns or more, on the sign-test interval of their
 // medians, widened by the figures' rounding (a median read back as +8.0 % may be +8.04 %);
-// with fewer, met (or missed) only when every run's own verdict is, and never on one run,
-// whose interval does not cover what moves between runs.
+// with fewer, met (or missed) only when every run's own verdict is (read against goal:
+// verdictAt), and never on one run, whose interval does not cover what moves between runs.
 func acrossRuns(runs []run, goal float64) (estimate, string) {
 	meds := make([]float64, len(runs))
 	slack := 0.0
@@ -248,9 +268,9 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 	case 1:
 		return e, verdictUnknown + ": one run"
 	}
-	first := verdictClass(runs[0].verdict)
+	first := runs[0].verdictAt(goal)
 	for _, r := range runs[1:] {
-		if verdictClass(r.verdict) != first {
+		if r.verdictAt(goal) != first {
 			return e, verdictUnknown + ": the runs disagree"
 		}
 	}
@@ -258,6 +278,22 @@ func acrossRuns(runs []run, goal float64) (estimate, string) {
 		return e, verdictUnknown
 	}
 	return e, fmt.Sprintf("%s in each of the %d runs (fewer than %d: no interval across runs)", first, len(runs), minRuns)
+}
+
+// verdictAt is the class (verdictClass) of the run's own verdict against goal: as given when it
+// was given against goal; when against another bound, met only if that bound is at most goal
+// (an interval within it is within goal), missed only if it is at least goal, else
+// verdictUnknown.
+func (r run) verdictAt(goal float64) string {
+	c := verdictClass(r.verdict)
+	if r.goal == 0 || math.Abs(r.goal-goal) < 1e-9 {
+		return c
+	}
+	switch {
+	case c == verdictMet && r.goal <= goal, c == verdictMissed && r.goal >= goal:
+		return c
+	}
+	return verdictUnknown
 }
 
 // verdictClass is verdictMet or verdictMissed for a verdict that says so (", in every process"

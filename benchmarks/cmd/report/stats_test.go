@@ -1605,3 +1605,54 @@ func TestControlNoteDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestAcrossRunsGoalFigure: the suite's time figure is read from a past report whatever goal
+// figure its row names (a report rendered when the goal was another is still a run of the same
+// code, its median the same measurement), and a run's own verdict, given against its goal,
+// counts against this one only where it still holds: met within a goal at most this one's,
+// missed beyond a goal at least this one's.
+func TestAcrossRunsGoalFigure(t *testing.T) {
+	rowAt := func(commit, goal, verdict string) string {
+		return fmt.Sprintf("| commit | %s |\n| full suite + promobs: ≤ %s %% time over raw | +6.5 %% [+6.0 – +6.9 %%] (paired, 320 rounds) | %s |\n", commit, goal, verdict)
+	}
+	read := func(goal, verdict string) []run {
+		var runs []run
+		for _, c := range []string{"abc1234", "abc5678"} {
+			r, ok := parseRun(rowAt(c, goal, verdict), suiteTime)
+			if !ok {
+				t.Fatalf("a report whose goal row reads ≤ %s %% was not read", goal)
+			}
+			runs = append(runs, r)
+		}
+		return runs
+	}
+	tests := []struct {
+		goal, verdict, want string
+	}{
+		{"+8", verdictMet, verdictMet + " in each of the 2 runs (fewer than 6: no interval across runs)"},
+		{"+7", verdictMet, verdictMet + " in each of the 2 runs (fewer than 6: no interval across runs)"},
+		{"+6.5", verdictUnknown, verdictUnknown},
+		// Met within +10 % says nothing of +8 %.
+		{"+10", verdictMet, verdictUnknown},
+		// Missed beyond +7 % says nothing of +8 %; missed beyond +9 % is missed beyond +8 %.
+		{"+7", verdictMissed, verdictUnknown},
+		{"+9", verdictMissed, verdictMissed + " in each of the 2 runs (fewer than 6: no interval across runs)"},
+	}
+	for _, tt := range tests {
+		if _, got := acrossRuns(read(tt.goal, tt.verdict), goalSuiteTime); got != tt.want {
+			t.Errorf("two runs %s against ≤ %s %%: across runs against ≤ +8 %% %q, want %q", tt.verdict, tt.goal, got, tt.want)
+		}
+	}
+	// From minRuns on the medians decide, whatever goal each run was judged against.
+	var runs []run
+	for i, goal := range []string{"+8", "+10", "+7", "+8", "+12", "+8"} {
+		r, ok := parseRun(rowAt(fmt.Sprintf("%07x", 0xabc0000+i), goal, verdictMet), suiteTime)
+		if !ok {
+			t.Fatalf("run %d (≤ %s %%) not read", i, goal)
+		}
+		runs = append(runs, r)
+	}
+	if _, got := acrossRuns(runs, goalSuiteTime); got != verdictMet {
+		t.Errorf("six runs at +6.5 %% read from rows of several goals: %q, want %q", got, verdictMet)
+	}
+}
