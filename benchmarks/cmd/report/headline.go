@@ -755,3 +755,20 @@ func ratioAt(x float64) string {
 
 // againstOne is String with every figure printed by ratioAt.
 func (e estimate) againstOne() string { return e.format(ratioAt) }
+
+// pctAtOne prints a ratio x as a percentage over raw, as pctAt does, to one decimal or to as
+// many more (up to 6) as it takes not to print 0.0 for a ratio that is not 1: ratioAt's
+// percentage, for a figure read for whether its interval holds 0 %.
+func pctAtOne(x float64) string {
+	s := ""
+	for d := 1; d <= 6; d++ {
+		s = fmt.Sprintf("%+.*f", d, (x-1)*100)
+		if v, err := strconv.ParseFloat(s, 64); err != nil || (v == 0) == (x == 1) {
+			break
+		}
+	}
+	return s
+}
+
+// pctAgainstOne is pctCI with every figure printed by pctAtOne.
+func (e estimate) pctAgainstOne() string { return e.formatPct(pctAtOne) }

@@ -56,7 +56,7 @@ func (s *summary) write(w io.Writer, env map[string]string) {
 			if !ok {
 				continue
 			}
-			p("| %s | %s | %+.2f | %s | %s | %s |\n", c, chainText[c], g.allocs, pctCI(g.r.ci()), ciOf(s.shared, c), ciOf(s.slow, c))
+			p("| %s | %s | %+.2f | %s | %s | %s |\n", c, chainText[c], g.allocs, pctOf(g.r.ci(), c), ciOf(s.shared, c), ciOf(s.slow, c))
 		}
 	}
 	if len(s.goals) > 0 {
@@ -75,9 +75,22 @@ func (s *summary) write(w io.Writer, env map[string]string) {
 // ciOf returns chain c's time over raw in m, or a dash.
 func ciOf(m map[string]ratioAllocs, c string) string {
 	if v, ok := m[c]; ok {
-		return pctCI(v.r.ci())
+		return pctOf(v.r.ci(), c)
 	}
 	return "—"
+}
+
+// pctOf prints chain c's time over raw, e, as the summary's table gives it: to one decimal
+// (pctCI), as the report's table gives it to three decimals of the ratio; the goals' verdicts
+// are judged in the goals table below it, whose figures carry the digits their verdicts rest
+// on. The A/A control's row (raw2) is judged where it stands, by whether its interval holds
+// 0 % (the report's note when it does not, its table's figures printed by ratioAt), so its
+// figures are printed with the digits that tell (pctAgainstOne): -0.04 %, not -0.0 %.
+func pctOf(e estimate, c string) string {
+	if c == controlChain {
+		return e.pctAgainstOne()
+	}
+	return pctCI(e)
 }
 
 func orDash(s string) string {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -161,5 +162,27 @@ func TestEmptyPaired(t *testing.T) {
 	}
 	if !strings.Contains(string(sum), "per-process layout") {
 		t.Errorf("summary's goals do not say they are of the per-process layout:\n%s", sum)
+	}
+}
+
+// TestSummaryControlDigits: the summary's A/A control row (raw2) is read, as the report's, for
+// whether its interval holds 0 %: an interval of -0.04 % throughout (the report's note: "does
+// not hold 1.000") must not print as -0.0 %, which reads as 0, in any of the row's layouts.
+func TestSummaryControlDigits(t *testing.T) {
+	of := func(xs ...float64) map[string]ratioAllocs {
+		by := map[int]float64{}
+		for i, x := range xs {
+			by[i+1] = x
+		}
+		return map[string]ratioAllocs{"raw2": {r: ratio{med: median(xs), rounds: len(xs), byRound: by}}}
+	}
+	below := append(slices.Repeat([]float64{0.9996}, 15), slices.Repeat([]float64{0.9998}, 5)...)
+	above := append(slices.Repeat([]float64{1.0002}, 5), slices.Repeat([]float64{1.0004}, 15)...)
+	s := &summary{paired: of(below...), shared: of(above...), slow: of(slices.Repeat([]float64{1}, 20)...), rounds: 20, procs: 1}
+	var out bytes.Buffer
+	s.write(&out, nil)
+	want := "| raw2 | " + chainText["raw2"] + " | +0.00 | -0.04 % [-0.04 – -0.04 %] | +0.04 % [+0.04 – +0.04 %] | +0.0 % [+0.0 – +0.0 %] |"
+	if !strings.Contains(out.String(), want+"\n") {
+		t.Errorf("the A/A control's row, want\n%s\nin\n%s", want, out.String())
 	}
 }
