@@ -126,15 +126,40 @@ func configuredVerdict(rows []configuredRow) string {
 		switch {
 		case b.lo > a.hi:
 			verb = "does not overlap"
-			bt, at = pctCIBounds(b, pctAt(b.lo, a.hi), ""), pctCIBounds(a, "", pctAt(a.hi, b.lo))
+			below, above := gapBounds(a.hi, b.lo)
+			bt, at = pctCIBounds(b, above, ""), pctCIBounds(a, "", below)
 		case b.hi < a.lo:
 			verb = "does not overlap"
-			bt, at = pctCIBounds(b, "", pctAt(b.hi, a.lo)), pctCIBounds(a, pctAt(a.lo, b.hi), "")
+			below, above := gapBounds(b.hi, a.lo)
+			bt, at = pctCIBounds(b, "", below), pctCIBounds(a, above, "")
 		}
 		out = append(out, fmt.Sprintf("With %d %s configured the suite's time over raw, %s, %s the interval with %d, %s.",
 			last.size, last.kind, bt, verb, first.size, at))
 	}
 	return strings.Join(out, " ")
+}
+
+// gapBounds prints the facing bounds of two intervals that miss each other, the upper bound hi
+// of the lower one and the lower bound lo (> hi) of the upper one, as percentages over raw that
+// show the gap: each on its side of the other's value (pctAt) and, printed, apart. Each printed
+// on its side of the other's exact value may still print equal (1.0506 and 1.0512 both read
+// +5.1); then both are printed to the fewest decimals that tell them apart (+5.06, +5.12).
+func gapBounds(hi, lo float64) (hiText, loText string) {
+	hiText, loText = pctAt(hi, lo), pctAt(lo, hi)
+	h, err1 := strconv.ParseFloat(hiText, 64)
+	l, err2 := strconv.ParseFloat(loText, 64)
+	if err1 != nil || err2 != nil || l > h {
+		return hiText, loText
+	}
+	for d := 1; d <= 6; d++ {
+		hiText, loText = fmt.Sprintf("%+.*f", d, (hi-1)*100), fmt.Sprintf("%+.*f", d, (lo-1)*100)
+		h, _ = strconv.ParseFloat(hiText, 64)
+		l, _ = strconv.ParseFloat(loText, 64)
+		if l > h {
+			break
+		}
+	}
+	return hiText, loText
 }
 
 // pctCIBounds is pctCI of e (which has an interval) with its bounds printed as lo and hi

@@ -138,3 +138,26 @@ func TestConfiguredVerdictDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestConfiguredVerdictGap: each facing bound printed on its side of the other's exact value is
+// not enough: an upper bound of +5.06 % reads +5.1 (within a lower bound of +5.12 %), and +5.12
+// reads +5.1 (beyond +5.06 %), so the intervals said not to overlap read [… – +5.1 %] and
+// [+5.1 – … %], touching. The facing bounds must print apart.
+func TestConfiguredVerdictGap(t *testing.T) {
+	est := func(lo, med, hi float64) estimate { return estimate{med: med, lo: lo, hi: hi, n: 20, ok: true} }
+	rows := []configuredRow{
+		{kind: "methods", size: 1, time: est(1.03, 1.04, 1.0506)},
+		{kind: "methods", size: 10000, time: est(1.0512, 1.06, 1.07)},
+		{kind: "services", size: 1, time: est(1.0512, 1.06, 1.07)},
+		{kind: "services", size: 10000, time: est(1.03, 1.04, 1.0506)},
+	}
+	v := configuredVerdict(rows)
+	for _, want := range []string{
+		"With 10000 methods configured the suite's time over raw, +6.0 % [+5.12 – +7.0 %], does not overlap the interval with 1, +4.0 % [+3.0 – +5.06 %].",
+		"With 10000 services configured the suite's time over raw, +4.0 % [+3.0 – +5.06 %], does not overlap the interval with 1, +6.0 % [+5.12 – +7.0 %].",
+	} {
+		if !strings.Contains(v, want) {
+			t.Errorf("verdict\n%s\nwant it to hold\n%s", v, want)
+		}
+	}
+}
