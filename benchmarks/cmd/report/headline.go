@@ -170,7 +170,7 @@ func (r *report) pairedTable(ss []sample, perProcess bool) map[string]ratioAlloc
 	if aa, ok := got[controlChain]; ok {
 		if e := aa.r.ci(); e.ok && (e.lo > 1 || e.hi < 1) {
 			r.printf("\n**The A/A control's interval, %s, does not hold 1.000**: two identical chains differ by\n", e.againstOne())
-			r.printf("%+.1f %% in this layout (a connection's or a position's bias), more than its noise. The\n", (e.med-1)*100)
+			r.printf("%s %% in this layout (a connection's or a position's bias), more than its noise. The\n", pctAtOne(e.med))
 			r.printf("baseline, the geometric mean of both, halves that bias; read differences between chains of\n")
 			r.printf("that size as within the layout's error.\n")
 		}

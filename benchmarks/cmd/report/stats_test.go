@@ -1656,3 +1656,14 @@ func TestAcrossRunsGoalFigure(t *testing.T) {
 		t.Errorf("six runs at +6.5 %% read from rows of several goals: %q, want %q", got, verdictMet)
 	}
 }
+
+// TestControlNoteDifference: the A/A control's note says by how much the two identical chains
+// differ with the digits that show it, not "+0.0 %" beside an interval that misses 1.
+func TestControlNoteDifference(t *testing.T) {
+	suite := slices.Repeat([]float64{1.05}, 20)
+	aa := append(slices.Repeat([]float64{1.0002}, 5), slices.Repeat([]float64{1.0004}, 15)...)
+	out := headlineOfRatios(t, map[string][]float64{"suite": suite, "raw2": aa})
+	if !strings.Contains(out, "two identical chains differ by\n+0.04 % in this layout") {
+		t.Errorf("the A/A control's note, want it to say they differ by +0.04 %%:\n%s", out)
+	}
+}
