@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,10 +26,15 @@ type configuredRow struct {
 }
 
 // configuredRows reads the configured-size files in dir (methods_<kind>_<size>.out), by kind,
-// then by size.
-func configuredRows(dir string) []configuredRow {
-	entries, _ := os.ReadDir(dir)
+// then by size. A file without samples (its process cut short) has no row; one that cannot be
+// read is an error, as any output of scripts/report.sh is (main).
+func configuredRows(dir string) ([]configuredRow, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	var rows []configuredRow
+	var errs []error
 	for _, e := range entries {
 		m := configuredFile.FindStringSubmatch(e.Name())
 		if m == nil {
@@ -39,15 +45,22 @@ func configuredRows(dir string) []configuredRow {
 			continue
 		}
 		ss, err := parse(filepath.Join(dir, e.Name()))
-		if err != nil || len(ss) == 0 {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", filepath.Join(dir, e.Name()), err))
+			continue
+		}
+		if len(ss) == 0 {
 			continue
 		}
 		rows = append(rows, configuredRowOf(m[1], size, ss))
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	slices.SortFunc(rows, func(a, b configuredRow) int {
 		return cmp.Or(strings.Compare(a.kind, b.kind), cmp.Compare(a.size, b.size))
 	})
-	return rows
+	return rows, nil
 }
 
 // configuredRowOf is the row of one configuration's paired samples (raw, raw2, suite).

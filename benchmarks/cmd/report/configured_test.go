@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +47,10 @@ func TestConfigured(t *testing.T) {
 	writeConfigured(t, dir, "services", 1, 60, 1.07, 0.02)
 	writeConfigured(t, dir, "services", 100, 60, 1.07, 0.02)
 	writeConfigured(t, dir, "services", 10000, 60, 1.30, 0.02)
-	rows := configuredRows(dir)
+	rows, err := configuredRows(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(rows) != 5 {
 		t.Fatalf("%d rows, want 5 (methods 100 has no file)", len(rows))
 	}
@@ -100,7 +104,11 @@ func TestConfiguredNoSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	(&report{w: &out}).configured(configuredRows(dir))
+	rows, err := configuredRows(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&report{w: &out}).configured(rows)
 	var row string
 	for _, l := range strings.Split(out.String(), "\n") {
 		if strings.HasPrefix(l, "| methods | 100 |") {
@@ -159,5 +167,36 @@ func TestConfiguredVerdictGap(t *testing.T) {
 		if !strings.Contains(v, want) {
 			t.Errorf("verdict\n%s\nwant it to hold\n%s", v, want)
 		}
+	}
+}
+
+// TestConfiguredUnreadable: a configured-size output that cannot be read ends the command before
+// anything is written, as every other output of scripts/report.sh does (main), rather than a
+// report whose table silently lacks the configuration's row.
+func TestConfiguredUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"paired.out", "headline.out", "nodeadline.out", "inflight.out", "stack.out", "hotpath.out",
+		"paired_shared.out", "paired_1ms.out", "ownconfigured.out", "own.out", "env.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A line longer than the scanner's buffer: parse fails on it.
+	long := "# " + strings.Repeat("x", 128<<10) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "methods_methods_1.out"), []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-dir", dir)
+	cmd.Env = append(os.Environ(), asCommand+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err == nil {
+		t.Errorf("cmd/report with an unreadable methods_methods_1.out exited 0 and wrote %d bytes", stdout.Len())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("cmd/report wrote %d bytes of a report with an unreadable input", stdout.Len())
+	}
+	if !strings.Contains(stderr.String(), "methods_methods_1.out") {
+		t.Errorf("stderr %q does not name the unreadable file", stderr.String())
 	}
 }

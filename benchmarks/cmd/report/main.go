@@ -359,6 +359,10 @@ func main() {
 	shared, slow := load("paired_shared.out"), load("paired_1ms.out")
 	ownConf := load("ownconfigured.out")
 	r.own = load("own.out")
+	configured, err := configuredRows(*dir)
+	if err != nil {
+		failed = append(failed, err.Error())
+	}
 	if _, err := os.Stat(filepath.Join(*dir, "env.txt")); err != nil {
 		failed = append(failed, err.Error())
 	}
@@ -399,7 +403,7 @@ func main() {
 	// The layout runs without -cpu, at the machine's GOMAXPROCS: its one setting, whatever it is.
 	r.overheadTable(nodl, "BenchmarkUnary", "serial", 0)
 
-	r.configured(configuredRows(*dir))
+	r.configured(configured)
 
 	if len(ownConf) > 0 {
 		r.printf("\nThe gRPC round trip's noise hides a change of a few hundred nanoseconds in the table above.\n")
