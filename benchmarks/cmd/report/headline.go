@@ -484,7 +484,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	}
 	allocGoal := func(name, chain string, max float64) {
 		if g, ok := got[chain]; ok {
-			m := fmt.Sprintf("%+.2f allocs", g.allocs)
+			m := fmt.Sprintf("%s allocs", numAt(g.allocs, max, 2, "%+.*f"))
 			row(fmt.Sprintf("%s: ≤ %+.0f allocs over raw", name, max), m, m,
 				map[bool]string{true: verdictMet, false: verdictMissed}[g.allocs <= max])
 		}
@@ -507,9 +507,9 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		{
 			// Judged as a product, so that failsafe-go's allocating no more than raw still judges
 			// the suite; the share is printed when it is one.
-			m := fmt.Sprintf("%+.2f against %+.2f", s.allocs, f.allocs)
+			m := fmt.Sprintf("%s against %+.2f", numAt(s.allocs, goalFailsafeShare*f.allocs, 2, "%+.*f"), f.allocs)
 			if f.allocs > 0 {
-				m += fmt.Sprintf(": %.2f×", s.allocs/f.allocs)
+				m += fmt.Sprintf(": %s×", numAt(s.allocs/f.allocs, goalFailsafeShare, 2, "%.*f"))
 			}
 			row("suite's overhead ≤ ½ failsafe-go's: allocs", m, m,
 				map[bool]string{true: verdictMet, false: verdictMissed}[s.allocs <= goalFailsafeShare*f.allocs])
@@ -728,6 +728,21 @@ func pctAt(x, goal float64) string {
 		s = fmt.Sprintf("%+.*f", d, (x-1)*100)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || (v <= g) == (x <= goal) {
+			break
+		}
+	}
+	return s
+}
+
+// numAt prints x by format (a verb taking the decimals, "%+.*f") to from decimals, or to as
+// many more (up to 6) as it takes for the figure printed to lie on the same side of goal (at or
+// below it, or beyond it) as x does: the allocation goals judge the medians as measured, and a
+// median of 12.004 allocations over raw, missed against ≤ +12, reads +12.004, not +12.00.
+func numAt(x, goal float64, from int, format string) string {
+	s := ""
+	for d := from; d <= 6; d++ {
+		s = fmt.Sprintf(format, d, x)
+		if v, err := strconv.ParseFloat(s, 64); err != nil || (v <= goal) == (x <= goal) {
 			break
 		}
 	}

@@ -1667,3 +1667,29 @@ func TestControlNoteDifference(t *testing.T) {
 		t.Errorf("the A/A control's note, want it to say they differ by +0.04 %%:\n%s", out)
 	}
 }
+
+// TestAllocGoalFiguresAgreeWithVerdict: allocations per call are medians of MemStats deltas,
+// fractional, and the goal rows judge them as measured: +12.004 allocs against ≤ +12 is missed,
+// and must not read "+12.00 allocs" beside its verdict; nor a suite at 10.005 allocs against
+// failsafe-go's 20 read a share of "0.50×" beside a missed ½.
+func TestAllocGoalFiguresAgreeWithVerdict(t *testing.T) {
+	ratioOf := func(x float64) ratio {
+		by := map[int]float64{}
+		for i := range 10 {
+			by[i] = x
+		}
+		return ratio{med: x, lo: x, hi: x, rounds: 10, byRound: by}
+	}
+	var out bytes.Buffer
+	r := &report{w: &out}
+	r.goals(map[string]ratioAllocs{"suite": {ratioOf(1.05), 12.004}, "failsafe": {ratioOf(1.3), 24}, "suite_builtin": {ratioOf(1.1), 14.003}}, "paired", nil)
+	for _, want := range []string{
+		"| full suite + promobs: ≤ +12 allocs over raw | +12.004 allocs | " + verdictMissed + " |",
+		"| built-in ml profile + promobs: ≤ +14 allocs over raw | +14.003 allocs | " + verdictMissed + " |",
+		"| suite's overhead ≤ ½ failsafe-go's: allocs | +12.004 against +24.00: 0.5002× | " + verdictMissed + " |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no row %q in\n%s", want, out.String())
+		}
+	}
+}
