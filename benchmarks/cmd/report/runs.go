@@ -155,12 +155,20 @@ var (
 	halfGapTime = regexp.MustCompile(`(?m)^\| suite's overhead ≤ ½ failsafe-go's: time \| [^|]*in raw's time: (?P<med>[+-]?[0-9.]+) % \[(?P<lo>[+-]?[0-9.]+) – (?P<hi>[+-]?[0-9.]+) %\]`)
 )
 
+// verdictLayout is the line of a report's goals that names the layout its time verdicts use.
+var verdictLayout = regexp.MustCompile(`(?m)^Time verdicts use the (\S+) layout's`)
+
 // parseRun reads a report's commit, the time figure fig matches and the verdict of its row;
-// ok is false when the report has no such figure or was run on uncommitted changes.
+// ok is false when the report has no such figure, was run on uncommitted changes, or judged
+// its goals on a layout other than the paired one, the series' (inSeries): the failsafe-go
+// row's figures do not name their layout.
 func parseRun(text string, fig *regexp.Regexp) (run, bool) {
 	c := commitRow.FindStringSubmatch(text)
 	m := fig.FindStringSubmatchIndex(text)
 	if c == nil || c[2] != "" || m == nil {
+		return run{}, false
+	}
+	if l := verdictLayout.FindStringSubmatch(text); l != nil && l[1] != "paired" {
 		return run{}, false
 	}
 	// sub returns the text of fig's group name, "" when fig has none or it matched nothing.

@@ -1693,3 +1693,37 @@ func TestAllocGoalFiguresAgreeWithVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRunLayout: a past report whose goals were judged on the per-process layout (its
+// paired run empty) holds the failsafe-go time row too, with no layout in its figures; its
+// figure is no run of the paired series the across-run rows judge (inSeries), for either goal.
+func TestParseRunLayout(t *testing.T) {
+	var head bytes.Buffer
+	for r := range 8 {
+		fmt.Fprintf(&head, "# round %d\n", r)
+		for _, c := range []string{"raw", "suite", "failsafe"} {
+			x := map[string]float64{"raw": 1, "suite": 1.20, "failsafe": 1.30}[c]
+			fmt.Fprintf(&head, "BenchmarkUnaryDL/chain=%s/mode=serial-2\t15000\t%.0f ns/op\t160 allocs/op\n", c, 30000*x*(1+0.001*float64(r)))
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "headline.out"), head.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, "headline.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &report{w: &out, dir: dir}
+	r.headline(nil, ss)
+	text := "| commit | abc1234 |\n" + out.String()
+	if !strings.Contains(text, "| suite's overhead ≤ ½ failsafe-go's: time |") {
+		t.Fatalf("no failsafe-go time row in the per-process report:\n%s", text)
+	}
+	for name, fig := range map[string]*regexp.Regexp{"suite": suiteTime, "half gap": halfGapTime} {
+		if got, ok := parseRun(text, fig); ok {
+			t.Errorf("%s: a per-process report read as a paired run: %+v", name, got)
+		}
+	}
+}
