@@ -485,7 +485,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	allocGoal := func(name, chain string, max float64) {
 		if g, ok := got[chain]; ok {
 			m := fmt.Sprintf("%s allocs", numAt(g.allocs, max, 2, "%+.*f"))
-			row(fmt.Sprintf("%s: ≤ %+.0f allocs over raw", name, max), m, m,
+			row(fmt.Sprintf("%s: ≤ %s allocs over raw", name, goalFigure(max)), m, m,
 				map[bool]string{true: verdictMet, false: verdictMissed}[g.allocs <= max])
 		}
 	}
@@ -494,7 +494,7 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 	if g, ok := got["suite"]; ok {
 		e := g.r.ci()
 		m := fmt.Sprintf("%s (%s, %d rounds)%s", pctCIAt(e, goalSuiteTime), layout, e.n, spanText(e, &suiteProcs, 0, goalSuiteTime))
-		name := fmt.Sprintf("full suite + promobs: ≤ %+.0f %% time over raw", (goalSuiteTime-1)*100)
+		name := suiteTimeGoal(goalSuiteTime)
 		v := verdictAcross(e, &suiteProcs, goalSuiteTime)
 		row(name, m, m, v)
 		r.acrossRunsRow(name, inSeries(e), v, suiteTime, goalSuiteTime, row)
@@ -607,6 +607,24 @@ func (r *report) goals(got map[string]ratioAllocs, layout string, paired []sampl
 		r.sum.notes = append(r.sum.notes, fmt.Sprintf("Work or wrapping: the suite's work done beside the call instead of around it (`offpath`) costs %s%s; what wrapping the call adds to it, per round: %s.",
 			pctCI(o.r.ci()), cpu, pctCI(shift(wrap, 1))))
 	}
+}
+
+// goalFigure prints a goal's bound x (allocations, or per cent over raw) with its sign and as
+// many decimals as it has (up to 6, without the float's tail): +8, +7.5. A bound rounded to a
+// whole number would name a goal other than the one judged, and the across-run series reads
+// a past run's goal back from its row (parseRun).
+func goalFigure(x float64) string {
+	s := strconv.FormatFloat(math.Round(x*1e6)/1e6, 'f', -1, 64)
+	if !strings.HasPrefix(s, "-") {
+		s = "+" + s
+	}
+	return s
+}
+
+// suiteTimeGoal is the name of the suite's time goal, a bound goal on its ratio to raw, as its
+// row in the goals table gives it (suiteTime reads it back).
+func suiteTimeGoal(goal float64) string {
+	return fmt.Sprintf("full suite + promobs: ≤ %s %% time over raw", goalFigure((goal-1)*100))
 }
 
 // inSeries is this run's figure e, measured in layout, for the runs across which a time goal

@@ -44,7 +44,7 @@ func (r *report) ladder(got map[string]ratioAllocs, goal float64) {
 	first := ladderSteps[0].chain
 	floor := (got[first].r.ci().med - 1) * 100
 	above := (shift(halfGap(got["suite"].r, got[first].r, 1), 1).med - 1) * 100
-	r.printf("\nAbove the `%s` rung, the ≤ %+.0f %% goal leaves %.1f points of raw's time; the %d rungs\n", first, (goal-1)*100, (goal-1)*100-floor, len(ladderSteps)-1)
+	r.printf("\nAbove the `%s` rung, the ≤ %s %% goal leaves %.1f points of raw's time; the %d rungs\n", first, goalFigure((goal-1)*100), (goal-1)*100-floor, len(ladderSteps)-1)
 	r.printf("above it take %+.1f (suite − %s, per round).\n", above, first)
 	r.sum.notes = append(r.sum.notes, "Where it goes, rung by rung (per round, in raw's time, each over the one before): "+strings.Join(short, ", ")+" %.")
 	r.ownLadder(got)

@@ -1727,3 +1727,29 @@ func TestParseRunLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestGoalFigure: a goal is printed as the figure it is judged against, not rounded to a whole
+// number: a bound of 1.075 is "≤ +7.5 %", which the across-run series reads back as the bound
+// its runs' verdicts were given against (parseRun), and 12.5 allocations "≤ +12.5".
+func TestGoalFigure(t *testing.T) {
+	for _, tt := range []struct {
+		x    float64
+		want string
+	}{{(1.08 - 1) * 100, "+8"}, {(1.075 - 1) * 100, "+7.5"}, {12, "+12"}, {12.5, "+12.5"}, {-2, "-2"}} {
+		if got := goalFigure(tt.x); got != tt.want {
+			t.Errorf("goalFigure(%v) = %q, want %q", tt.x, got, tt.want)
+		}
+	}
+	over := map[string]float64{"suite": 1.07, "failsafe": 1.22, "grpc_timeout": 1.02, "suite_retry": 1.04, "suite_nosink": 1.06}
+	_, rep := pairedReport(t, over)
+	var out bytes.Buffer
+	rep.w = &out
+	rep.ladder(rep.sum.paired, 1.075)
+	if !strings.Contains(out.String(), "the ≤ +7.5 % goal leaves") {
+		t.Errorf("the ladder under a goal of 1.075 does not name it ≤ +7.5 %%:\n%s", out.String())
+	}
+	r, ok := parseRun("| commit | abc1234 |\n| "+suiteTimeGoal(1.075)+" | +7.0 % [+6.0 – +8.0 %] (paired, 320 rounds) | not established |\n", suiteTime)
+	if !ok || math.Abs(r.goal-1.075) > 1e-9 {
+		t.Errorf("the row of a goal of 1.075 read back as %+v, %v; want its goal 1.075", r, ok)
+	}
+}
