@@ -125,3 +125,18 @@ func builtinLine(prefix string) string {
 	}
 	return "none"
 }
+
+// A long unknown name gets no "did you mean" either: a name longer than the edit distance
+// measures (64 bytes) was at a distance of 99, which a third of a 297-byte name accepts, so
+// any such name was offered the first known service.
+func TestCheckNamesLongNameNoSuggestion(t *testing.T) {
+	long := "acme." + strings.Repeat("Z", 300)
+	cfg, _, err := config.Parse("c.yaml", []byte("services:\n  "+long+": {profile: fast}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.CheckNames("c.yaml", kycNames, nil)
+	if err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("CheckNames(%d-byte name) = %v, want an unknown service without a suggestion", len(long), err)
+	}
+}
