@@ -580,8 +580,9 @@ func TestCapacityCountsARequestFromItsDecision(t *testing.T) {
 	e.s.attempts.mu.Lock() // holds the scripted request A between its decision and its wait
 	before := clk.reads.Load()
 	a := goExtract(e, withScript(context.Background(), MDRequestID, "a"))
-	// A reads the clock three times up to its decision: its start, and twice in decide.
-	eventually(t, "request A's decision", func() bool { return clk.reads.Load() >= before+3 })
+	// A reads the clock twice up to its decision: its start, and once in decide, under the
+	// lock that orders the decisions (B's comes after it).
+	eventually(t, "request A's decision", func() bool { return clk.reads.Load() >= before+2 })
 	b := goExtract(e, context.Background())
 	clk.BlockUntil(1) // B waits
 	e.s.attempts.mu.Unlock()

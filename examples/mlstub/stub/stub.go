@@ -219,16 +219,20 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 	reflection.Register(s.srv)
 
 	s.mu.Lock()
+	// One reading of the clock places the window, writes the health and arms the timer: with
+	// a reading each, an edge between two of them left the statuses unwritten, or no timer
+	// armed for the edge that follows.
+	now := s.clk.Now()
 	if cfg.Outage.For > 0 {
-		s.from = s.clk.Now().Add(cfg.Outage.After)
+		s.from = now.Add(cfg.Outage.After)
 		s.until = s.from.Add(cfg.Outage.For)
 	}
-	s.healthDown = !s.isDownLocked(s.clk.Now()) // force the first sync to write every status
-	s.syncHealthLocked()
+	s.healthDown = !s.isDownLocked(now) // force the first sync to write every status
+	s.syncHealthLocked(now)
 	if s.loggedDown = s.healthDown; s.loggedDown {
 		s.log.Info("outage started", zap.Time("until", s.until))
 	}
-	s.scheduleLocked()
+	s.scheduleLocked(now)
 	s.mu.Unlock()
 
 	go func() {
@@ -339,9 +343,10 @@ func (s *Stub) Down() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.manualDown = true
-	s.syncHealthLocked()
+	now := s.clk.Now()
+	s.syncHealthLocked(now)
 	s.loggedDown = true
-	s.scheduleLocked()
+	s.scheduleLocked(now)
 	s.log.Info("outage started")
 }
 
@@ -350,11 +355,12 @@ func (s *Stub) OutageFor(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.manualDown = false
-	s.from = s.clk.Now()
+	now := s.clk.Now()
+	s.from = now
 	s.until = s.from.Add(d)
-	s.syncHealthLocked()
+	s.syncHealthLocked(now)
 	s.loggedDown = d > 0
-	s.scheduleLocked()
+	s.scheduleLocked(now)
 	s.log.Info("outage started", zap.Duration("for", d))
 }
 
@@ -364,9 +370,10 @@ func (s *Stub) Up() {
 	defer s.mu.Unlock()
 	s.manualDown = false
 	s.from, s.until = time.Time{}, time.Time{}
-	s.syncHealthLocked()
+	now := s.clk.Now()
+	s.syncHealthLocked(now)
 	s.loggedDown = false
-	s.scheduleLocked()
+	s.scheduleLocked(now)
 	s.log.Info("outage ended")
 }
 
@@ -390,9 +397,9 @@ func (s *Stub) outageUntilLocked(now time.Time) time.Time {
 	return s.until
 }
 
-// syncHealthLocked makes the health service agree with the outage state.
-func (s *Stub) syncHealthLocked() {
-	down := s.isDownLocked(s.clk.Now())
+// syncHealthLocked makes the health service agree with the outage state at now.
+func (s *Stub) syncHealthLocked(now time.Time) {
+	down := s.isDownLocked(now)
 	if down == s.healthDown || s.closed {
 		return
 	}
@@ -407,9 +414,10 @@ func (s *Stub) syncHealthLocked() {
 	}
 }
 
-// scheduleLocked arms a timer for the next edge of the outage window, so that the health
-// service flips without waiting for a request.
-func (s *Stub) scheduleLocked() {
+// scheduleLocked arms a timer for the next edge of the outage window after now, so that the
+// health service flips without waiting for a request. now is the reading the health was last
+// synced at: an edge passed since then still gets its timer (due at once).
+func (s *Stub) scheduleLocked(now time.Time) {
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
@@ -417,7 +425,6 @@ func (s *Stub) scheduleLocked() {
 	if s.closed || s.manualDown {
 		return
 	}
-	now := s.clk.Now()
 	var next time.Time
 	switch {
 	case now.Before(s.from):
@@ -430,7 +437,8 @@ func (s *Stub) scheduleLocked() {
 	s.timer = s.clk.AfterFunc(next.Sub(now), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.syncHealthLocked()
+		now := s.clk.Now()
+		s.syncHealthLocked(now)
 		// An edge of a window no call made: say so, as Down, OutageFor and Up do for theirs.
 		// Compared with what was last logged, not with the health status, which a request at
 		// the edge may have flipped first.
@@ -442,7 +450,7 @@ func (s *Stub) scheduleLocked() {
 				s.log.Info("outage ended")
 			}
 		}
-		s.scheduleLocked()
+		s.scheduleLocked(now)
 	})
 }
 
@@ -460,8 +468,9 @@ type decision struct {
 func (s *Stub) decide() decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.syncHealthLocked()
-	if s.isDownLocked(s.clk.Now()) {
+	now := s.clk.Now()
+	s.syncHealthLocked(now)
+	if s.isDownLocked(now) {
 		return decision{down: true}
 	}
 	uSpike, uFail := s.rng.Float64(), s.rng.Float64()
