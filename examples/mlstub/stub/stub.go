@@ -350,18 +350,28 @@ func (s *Stub) Down() {
 	s.log.Info("outage started")
 }
 
-// OutageFor starts an outage that lasts d by the stub's clock, replacing any other.
+// OutageFor starts an outage that lasts d by the stub's clock, replacing any other. A d ≤ 0
+// starts none: it only ends the outage under way, if any, as Up does.
 func (s *Stub) OutageFor(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.manualDown = false
 	now := s.clk.Now()
-	s.from = now
-	s.until = s.from.Add(d)
+	s.from, s.until = time.Time{}, time.Time{}
+	if d > 0 {
+		s.from = now
+		s.until = s.from.Add(d)
+	}
 	s.syncHealthLocked(now)
+	wasDown := s.loggedDown
 	s.loggedDown = d > 0
 	s.scheduleLocked(now)
-	s.log.Info("outage started", zap.Duration("for", d))
+	switch {
+	case d > 0:
+		s.log.Info("outage started", zap.Duration("for", d))
+	case wasDown:
+		s.log.Info("outage ended")
+	}
 }
 
 // Up ends any outage, scheduled or not.
