@@ -3,6 +3,7 @@ package stub
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -624,8 +625,21 @@ func (s *Stub) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo
 	if err == nil {
 		err = handler(srv, ss)
 	}
-	s.record(info.FullMethod, status.Code(err), s.clk.Now().Sub(start))
+	s.record(info.FullMethod, streamCode(ss.Context(), err), s.clk.Now().Sub(start))
 	return err
+}
+
+// streamCode is the code a stream's end is counted under. io.EOF from SendAndClose means the
+// client went away before the answer: counted as the wait counts a caller that left (Canceled,
+// or DeadlineExceeded when its deadline expired), not as Unknown, a fault of the stub.
+func streamCode(ctx context.Context, err error) grpccodes.Code {
+	if !errors.Is(err, io.EOF) {
+		return status.Code(err)
+	}
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Code()
+	}
+	return grpccodes.Canceled
 }
 
 // Stop stops the stub: the health service turns NOT_SERVING, in-flight calls get
