@@ -126,6 +126,7 @@ type Stub struct {
 	timer      clock.Timer // Guarded by mu: next window transition.
 	closed     bool        // Guarded by mu.
 
+	stopping  chan struct{} // closed when Stop begins: ends health watches
 	serveDone chan struct{}
 	httpDone  chan struct{}
 	stopOnce  sync.Once
@@ -166,6 +167,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 		counts:    make(map[string]*[numCodes]atomic.Int64, len(allMethods)),
 		attempts:  newAttempts(cfg.ScriptCapacity),
 		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6d6c73747562)), // "mlstub"
+		stopping:  make(chan struct{}),
 		serveDone: make(chan struct{}),
 		httpDone:  make(chan struct{}),
 	}
@@ -216,7 +218,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 		}
 		s.services = append(s.services, serviceNames[name])
 	}
-	healthpb.RegisterHealthServer(s.srv, s.health)
+	healthpb.RegisterHealthServer(s.srv, healthServer{Server: s.health, stopping: s.stopping})
 	reflection.Register(s.srv)
 
 	s.mu.Lock()
@@ -642,9 +644,9 @@ func streamCode(ctx context.Context, err error) grpccodes.Code {
 	return grpccodes.Canceled
 }
 
-// Stop stops the stub: the health service turns NOT_SERVING, in-flight calls get
-// Config.StopTimeout to finish (real time), then are cut; the HTTP listener shuts down.
-// Stop is idempotent.
+// Stop stops the stub: the health service turns NOT_SERVING and its Watch streams end with
+// Unavailable, in-flight calls get Config.StopTimeout to finish (real time), then are cut; the
+// HTTP listener shuts down. Stop is idempotent.
 func (s *Stub) Stop() {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
@@ -656,6 +658,7 @@ func (s *Stub) Stop() {
 		s.mu.Unlock()
 		s.log.Info("mlstub stopping", zap.Duration("stop_timeout", s.cfg.StopTimeout))
 		s.health.Shutdown()
+		close(s.stopping)
 
 		graceful := make(chan struct{})
 		go func() {
@@ -684,3 +687,39 @@ func (s *Stub) Stop() {
 		s.log.Info("mlstub stopped")
 	})
 }
+
+// healthServer is the standard health service whose Watch streams end when the stub stops. A
+// watch lasts as long as its client wants (gRPC's client-side health checking keeps one open
+// per connection): left open, it held every graceful stop for the whole StopTimeout, and then
+// the stop cut the calls.
+type healthServer struct {
+	*health.Server
+	stopping <-chan struct{}
+}
+
+func (h healthServer) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := h.Server.Watch(req, watchStream{Health_WatchServer: stream, ctx: ctx})
+	select {
+	case <-h.stopping:
+		return status.Error(grpccodes.Unavailable, "mlstub: stopping")
+	default:
+		return err
+	}
+}
+
+// watchStream is a health watch stream with the context of healthServer.Watch.
+type watchStream struct {
+	healthpb.Health_WatchServer
+	ctx context.Context
+}
+
+func (w watchStream) Context() context.Context { return w.ctx }
