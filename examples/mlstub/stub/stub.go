@@ -385,9 +385,12 @@ func (s *Stub) Up() {
 	s.from, s.until = time.Time{}, time.Time{}
 	now := s.clk.Now()
 	s.syncHealthLocked(now)
+	wasDown := s.loggedDown
 	s.loggedDown = false
 	s.scheduleLocked(now)
-	s.log.Info("outage ended")
+	if wasDown { // with none under way, there is no end to tell
+		s.log.Info("outage ended")
+	}
 }
 
 // IsDown reports whether an outage is under way.
