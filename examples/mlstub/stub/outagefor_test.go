@@ -16,13 +16,7 @@ import (
 // "outage started", so a log reader saw a service go down that never did.
 func TestOutageForNonPositiveStartsNone(t *testing.T) {
 	for _, d := range []time.Duration{0, -time.Second} {
-		core, logs := observer.New(zapcore.InfoLevel)
-		fake := clocktest.New(time.Time{})
-		s, err := Start(context.Background(), Config{}, WithClock(fake), WithLogger(zap.New(core)),
-			WithListener(bufconn.Listen(1<<16)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, logs := startLogged(t)
 		s.OutageFor(d)
 		if s.IsDown() {
 			t.Errorf("OutageFor(%v): down", d)
@@ -41,4 +35,33 @@ func TestOutageForNonPositiveStartsNone(t *testing.T) {
 		}
 		s.Stop()
 	}
+}
+
+// Regression: Up (POST /up) logged "outage ended" even when no outage was under way, so an
+// operator who sent /up to be sure read in the log that the service had been down.
+func TestUpWithoutOutageLogsNoEnd(t *testing.T) {
+	s, logs := startLogged(t)
+	defer s.Stop()
+	s.Up()
+	if n := logs.FilterMessage("outage ended").Len(); n != 0 {
+		t.Errorf("Up with no outage logged \"outage ended\" %d times: %v", n, logs.All())
+	}
+	s.Down()
+	s.Up()
+	s.Up()
+	if n := logs.FilterMessage("outage ended").Len(); n != 1 {
+		t.Errorf("Down, Up, Up: %d \"outage ended\" lines, want 1: %v", n, logs.All())
+	}
+}
+
+// startLogged starts a stub on a fake clock and a bufconn listener, its Info lines kept.
+func startLogged(t *testing.T) (*Stub, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := Start(context.Background(), Config{}, WithClock(clocktest.New(time.Time{})), WithLogger(zap.New(core)),
+		WithListener(bufconn.Listen(1<<16)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, logs
 }
