@@ -1093,13 +1093,6 @@ func TestAcrossRunsLayout(t *testing.T) {
 // failsafe-go's even when failsafe-go's are none over raw: a suite that allocates more than
 // failsafe-go then misses the goal, rather than the goal going unjudged.
 func TestFailsafeAllocsGoal(t *testing.T) {
-	ratioOf := func(x float64) ratio {
-		by := map[int]float64{}
-		for i := range 10 {
-			by[i] = x
-		}
-		return ratio{med: x, lo: x, hi: x, rounds: 10, byRound: by}
-	}
 	for _, tt := range []struct {
 		suite, failsafe float64
 		want            string
@@ -1110,7 +1103,7 @@ func TestFailsafeAllocsGoal(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		r := &report{w: &out}
-		r.goals(map[string]ratioAllocs{"suite": {ratioOf(1.05), tt.suite}, "failsafe": {ratioOf(1.3), tt.failsafe}}, "paired", nil)
+		r.goals(map[string]ratioAllocs{"suite": {flatRatio(1.05), tt.suite}, "failsafe": {flatRatio(1.3), tt.failsafe}}, "paired", nil)
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("suite %+.0f, failsafe-go %+.0f allocs: no row %q in\n%s", tt.suite, tt.failsafe, tt.want, out.String())
 		}
@@ -1673,16 +1666,9 @@ func TestControlNoteDifference(t *testing.T) {
 // and must not read "+12.00 allocs" beside its verdict; nor a suite at 10.005 allocs against
 // failsafe-go's 20 read a share of "0.50×" beside a missed ½.
 func TestAllocGoalFiguresAgreeWithVerdict(t *testing.T) {
-	ratioOf := func(x float64) ratio {
-		by := map[int]float64{}
-		for i := range 10 {
-			by[i] = x
-		}
-		return ratio{med: x, lo: x, hi: x, rounds: 10, byRound: by}
-	}
 	var out bytes.Buffer
 	r := &report{w: &out}
-	r.goals(map[string]ratioAllocs{"suite": {ratioOf(1.05), 12.004}, "failsafe": {ratioOf(1.3), 24}, "suite_builtin": {ratioOf(1.1), 14.003}}, "paired", nil)
+	r.goals(map[string]ratioAllocs{"suite": {flatRatio(1.05), 12.004}, "failsafe": {flatRatio(1.3), 24}, "suite_builtin": {flatRatio(1.1), 14.003}}, "paired", nil)
 	for _, want := range []string{
 		"| full suite + promobs: ≤ +12 allocs over raw | +12.004 allocs | " + verdictMissed + " |",
 		"| built-in ml profile + promobs: ≤ +14 allocs over raw | +14.003 allocs | " + verdictMissed + " |",
@@ -1752,4 +1738,13 @@ func TestGoalFigure(t *testing.T) {
 	if !ok || math.Abs(r.goal-1.075) > 1e-9 {
 		t.Errorf("the row of a goal of 1.075 read back as %+v, %v; want its goal 1.075", r, ok)
 	}
+}
+
+// flatRatio is a ratio of x in each of 10 rounds, its interval x too.
+func flatRatio(x float64) ratio {
+	by := map[int]float64{}
+	for i := range 10 {
+		by[i] = x
+	}
+	return ratio{med: x, lo: x, hi: x, rounds: 10, byRound: by}
 }
