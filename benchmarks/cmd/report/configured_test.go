@@ -128,45 +128,36 @@ func TestConfiguredNoSuite(t *testing.T) {
 
 // TestConfiguredVerdictDigits: intervals said not to overlap are printed with the digits that
 // show the gap: [+6.0 – +8.01 %] and [+8.04 – +9.0 %] read "+8.0 %" at both ends, touching.
+// Each facing bound printed on its side of the other's exact value is not enough either: an
+// upper bound of +5.06 % reads +5.1 (within a lower bound of +5.12 %), and +5.12 reads +5.1
+// (beyond +5.06 %), so the intervals read [… – +5.1 %] and [+5.1 – … %], touching. The
+// facing bounds must print apart.
 func TestConfiguredVerdictDigits(t *testing.T) {
 	est := func(lo, med, hi float64) estimate { return estimate{med: med, lo: lo, hi: hi, n: 20, ok: true} }
-	rows := []configuredRow{
-		{kind: "methods", size: 1, time: est(1.06, 1.07, 1.0801)},
-		{kind: "methods", size: 10000, time: est(1.0804, 1.085, 1.09)},
-		{kind: "services", size: 1, time: est(1.0804, 1.085, 1.09)},
-		{kind: "services", size: 10000, time: est(1.06, 1.07, 1.0801)},
-	}
-	v := configuredVerdict(rows)
-	for _, want := range []string{
-		"With 10000 methods configured the suite's time over raw, +8.5 % [+8.04 – +9.0 %], does not overlap the interval with 1, +7.0 % [+6.0 – +8.0 %].",
-		"With 10000 services configured the suite's time over raw, +7.0 % [+6.0 – +8.0 %], does not overlap the interval with 1, +8.5 % [+8.04 – +9.0 %].",
+	for _, tt := range []struct {
+		name        string
+		low, high   estimate
+		lowS, highS string
+	}{
+		{"touching at one decimal", est(1.06, 1.07, 1.0801), est(1.0804, 1.085, 1.09), "+7.0 % [+6.0 – +8.0 %]", "+8.5 % [+8.04 – +9.0 %]"},
+		{"each on its side", est(1.03, 1.04, 1.0506), est(1.0512, 1.06, 1.07), "+4.0 % [+3.0 – +5.06 %]", "+6.0 % [+5.12 – +7.0 %]"},
 	} {
-		if !strings.Contains(v, want) {
-			t.Errorf("verdict\n%s\nwant it to hold\n%s", v, want)
-		}
-	}
-}
-
-// TestConfiguredVerdictGap: each facing bound printed on its side of the other's exact value is
-// not enough: an upper bound of +5.06 % reads +5.1 (within a lower bound of +5.12 %), and +5.12
-// reads +5.1 (beyond +5.06 %), so the intervals said not to overlap read [… – +5.1 %] and
-// [+5.1 – … %], touching. The facing bounds must print apart.
-func TestConfiguredVerdictGap(t *testing.T) {
-	est := func(lo, med, hi float64) estimate { return estimate{med: med, lo: lo, hi: hi, n: 20, ok: true} }
-	rows := []configuredRow{
-		{kind: "methods", size: 1, time: est(1.03, 1.04, 1.0506)},
-		{kind: "methods", size: 10000, time: est(1.0512, 1.06, 1.07)},
-		{kind: "services", size: 1, time: est(1.0512, 1.06, 1.07)},
-		{kind: "services", size: 10000, time: est(1.03, 1.04, 1.0506)},
-	}
-	v := configuredVerdict(rows)
-	for _, want := range []string{
-		"With 10000 methods configured the suite's time over raw, +6.0 % [+5.12 – +7.0 %], does not overlap the interval with 1, +4.0 % [+3.0 – +5.06 %].",
-		"With 10000 services configured the suite's time over raw, +4.0 % [+3.0 – +5.06 %], does not overlap the interval with 1, +6.0 % [+5.12 – +7.0 %].",
-	} {
-		if !strings.Contains(v, want) {
-			t.Errorf("verdict\n%s\nwant it to hold\n%s", v, want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			v := configuredVerdict([]configuredRow{
+				{kind: "methods", size: 1, time: tt.low},
+				{kind: "methods", size: 10000, time: tt.high},
+				{kind: "services", size: 1, time: tt.high},
+				{kind: "services", size: 10000, time: tt.low},
+			})
+			for _, want := range []string{
+				"With 10000 methods configured the suite's time over raw, " + tt.highS + ", does not overlap the interval with 1, " + tt.lowS + ".",
+				"With 10000 services configured the suite's time over raw, " + tt.lowS + ", does not overlap the interval with 1, " + tt.highS + ".",
+			} {
+				if !strings.Contains(v, want) {
+					t.Errorf("verdict\n%s\nwant it to hold\n%s", v, want)
+				}
+			}
+		})
 	}
 }
 
