@@ -1066,13 +1066,7 @@ func TestAcrossRunsLayout(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "headline.out"), head.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ss, err := parse(filepath.Join(dir, "headline.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss := writeParse(t, dir, "headline.out", head.Bytes())
 	var reports []pastReport
 	for i, pct := range []string{"+7.0", "+7.5", "+7.8", "+7.9", "+7.6"} {
 		text := fmt.Sprintf("| commit | %07x |\n| full suite + promobs: ≤ +8 %% time over raw | %s %% [+6.0 – +7.9 %%] (paired, 320 rounds) | met |\n", 0xabc0000+i, pct)
@@ -1418,13 +1412,7 @@ func TestGOMAXPROCSTableUnmeasured(t *testing.T) {
 		fmt.Fprintf(&b, "BenchmarkUnaryDL/chain=failsafe/mode=serial-1\t10000\t36000 ns/op\t200 allocs/op\n")
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "headline.out"), b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ss, err := parse(filepath.Join(dir, "headline.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss := writeParse(t, dir, "headline.out", b.Bytes())
 	var out bytes.Buffer
 	r := &report{w: &out}
 	r.gomaxprocsTable(ss)
@@ -1468,13 +1456,7 @@ func headlineOfRatios(t *testing.T, ratios map[string][]float64) string {
 		}
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "paired.out"), b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ss, err := parse(filepath.Join(dir, "paired.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss := writeParse(t, dir, "paired.out", b.Bytes())
 	var out bytes.Buffer
 	r := &report{w: &out, dir: dir}
 	r.headline(ss, nil)
@@ -1693,13 +1675,7 @@ func TestParseRunLayout(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "headline.out"), head.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ss, err := parse(filepath.Join(dir, "headline.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss := writeParse(t, dir, "headline.out", head.Bytes())
 	var out bytes.Buffer
 	r := &report{w: &out, dir: dir}
 	r.headline(nil, ss)
@@ -1747,4 +1723,17 @@ func flatRatio(x float64) ratio {
 		by[i] = x
 	}
 	return ratio{med: x, lo: x, hi: x, rounds: 10, byRound: by}
+}
+
+// writeParse writes data as the benchmark output name in dir and returns its samples.
+func writeParse(t *testing.T, dir, name string, data []byte) []sample {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := parse(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
 }
