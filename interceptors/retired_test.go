@@ -3,13 +3,18 @@ package interceptors_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // A reload reports each level object it retires (observe.Retired), named as its levels name
@@ -95,17 +100,23 @@ func TestReloadReportsRetiredObjects(t *testing.T) {
 
 // Close reports each level object of the suite retired, once (a second Close reports none),
 // and the closed suite's Levels read nothing: a suite that replaces it shows its own levels,
-// and an observer drops the states it kept of the closed suite's objects.
+// and an observer drops the states it kept of the closed suite's objects. A breaker is retired
+// at its last state change, not at the Close (a replacement built before the Close may have
+// sent later events under the same name), and one that never changed is not reported.
 func TestCloseRetiresLevels(t *testing.T) {
-	const svc = "test.v1.CloseRetire"
+	const svc, quiet = "test.v1.CloseRetire", "test.v1.CloseQuiet"
 	rec := &testkit.Recorder{}
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, err := interceptors.New(&config.Config{
 		Profiles: map[string]config.Profile{"p": {
-			Breaker:  &breaker.Config{ConsecutiveFailures: 3},
+			Breaker:  &breaker.Config{ConsecutiveFailures: 1},
 			Bulkhead: &bulkhead.Config{MaxConcurrent: 4},
 		}},
-		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
-	}, interceptors.WithObserver(rec))
+		Services: map[string]config.Service{
+			svc:   {Profile: "p", Methods: map[string]config.Method{"Do": {}}},
+			quiet: {Profile: "p", Methods: map[string]config.Method{"Do": {}}},
+		},
+	}, interceptors.WithObserver(rec), interceptors.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +127,13 @@ func TestCloseRetiresLevels(t *testing.T) {
 	if levels() == 0 {
 		t.Fatal("an open suite read no levels")
 	}
+	tripped := clk.Now()
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	clk.Advance(time.Minute)
+	closed := clk.Now()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -123,13 +141,17 @@ func TestCloseRetiresLevels(t *testing.T) {
 		t.Errorf("a closed suite read %d levels, want none", n)
 	}
 	got := rec.Events(observe.Retired)
-	want := []observe.Event{{Service: svc, Policy: observe.PolicyBreaker}, {Service: svc, Policy: observe.PolicyBulkhead}}
+	want := []observe.Event{
+		{Service: svc, Policy: observe.PolicyBreaker, Time: tripped},
+		{Service: quiet, Policy: observe.PolicyBulkhead, Time: closed},
+		{Service: svc, Policy: observe.PolicyBulkhead, Time: closed},
+	}
 	if len(got) != len(want) {
 		t.Fatalf("Close reported %+v retired, want %+v", got, want)
 	}
 	for i := range got {
-		if got[i].Service != want[i].Service || got[i].Method != want[i].Method || got[i].Policy != want[i].Policy || got[i].Time.IsZero() {
-			t.Errorf("retired %+v, want %+v at a time", got[i], want[i])
+		if got[i].Service != want[i].Service || got[i].Method != want[i].Method || got[i].Policy != want[i].Policy || !got[i].Time.Equal(want[i].Time) {
+			t.Errorf("retired %+v, want %+v", got[i], want[i])
 		}
 	}
 	if err := s.Close(); err != nil {

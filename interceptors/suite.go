@@ -307,7 +307,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		retired []observe.LevelSource
 		at      time.Time
 	)
-	defer func() { s.reportRetired(retired, at) }()
+	defer func() { s.reportRetired(retired, at, false) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -421,13 +421,23 @@ func sameObject(a, b any) (same bool) {
 }
 
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
-// reload retired (Prune forgot), named as its first level reading names it, at the time at
-// which the reload took effect.
-func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time) {
+// reload or Close retired, named as its first level reading names it, at the time at which
+// the reload took effect (at) — or, for closed (Close), a breaker's at its last state change,
+// and none for a breaker that made none.
+func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, closed bool) {
 	if len(retired) == 0 || s.o.sink == nil {
 		return
 	}
 	for _, src := range retired {
+		t := at
+		if br, ok := src.(*breaker.Breaker); ok && closed {
+			// A suite that replaces this one may exist already, its breaker's events under
+			// the same name later than this one's last change but earlier than the Close:
+			// retired at the Close, an observer would drop the replacement's state too.
+			if t = br.LastChange(); t.IsZero() {
+				continue // no event of it: no state of it kept
+			}
+		}
 		var l observe.Level
 		read := false
 		src.Levels(func(lv observe.Level) bool {
@@ -435,7 +445,7 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time) {
 			return false
 		})
 		if read {
-			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: at, Service: l.Service, Method: l.Method, Policy: l.Policy})
+			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: t, Service: l.Service, Method: l.Method, Policy: l.Policy})
 		}
 	}
 }
@@ -559,14 +569,16 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // (observe.Retired), as a reload does for the objects it retires: a suite that replaces it
 // shows its own levels where both are read (promobs' Scrape takes a series from its first
 // source that reads it), and an observer drops the states it kept from the closed suite's
-// events.
+// events. A breaker is retired at its last state change (Breaker.LastChange), not at the
+// Close, and one that made none is not reported: a suite built to replace this one before
+// the Close keeps the states its own breakers' later events gave.
 func (s *Suite) Close() error {
 	var (
 		retired []observe.LevelSource
 		at      time.Time
 	)
 	// Deferred before the unlock, so that it runs after it (see Reload).
-	defer func() { s.reportRetired(retired, at) }()
+	defer func() { s.reportRetired(retired, at, true) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {

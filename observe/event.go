@@ -90,28 +90,29 @@ const (
 	// (the new limit), Reason (the algorithm: aimd, gradient), Duration (the latency sample
 	// that moved it).
 	LimitChanged
-	// Retired: a suite's reload retired a policy object whose levels the suite's Levels read
-	// (a breaker, a bulkhead, an adaptive throttle): no chain of the configuration now in
-	// force can use it (its section is off there, or its settings changed: the reload built
-	// its replacement under the same name, or a chain built later gets one), so Levels no
-	// longer reads it, and what its events said of it (a breaker's last state) is stale. A
-	// suite's Close retires each of its objects so (its Levels then read none).
-	// Policy (the object's: PolicyBreaker, PolicyBulkhead, PolicyAdaptiveThrottle), Service
-	// and Method as its levels name them (Method empty for an object that serves a whole
-	// service). The suite sends it to its own sink (WithObserver), once per object, after the
-	// reload (or Close) took effect; not for a breaker that a registry given to the suite
-	// (WithBreakerRegistry), which other suites may share, still holds. Its Time is when the
-	// reload (or Close) took effect (read on the suite's clock, which its policies' events
-	// read too, just before the new configuration is published), not when it is sent: a
-	// replacement's first events (of calls that start after the reload) may come before it,
-	// but their Time is later, so an observer that keeps a state from events drops at a
+	// Retired: a suite's reload retired a policy object whose levels the suite's Levels read (a
+	// breaker, a bulkhead, an adaptive throttle): no chain of the configuration now in force can
+	// use it (its section is off there, or its settings changed: the reload built its
+	// replacement under the same name, or a chain built later gets one), so Levels no longer
+	// reads it, and what its events said of it (a breaker's last state) is stale. A suite's
+	// Close retires each of its objects so (its Levels then read none), a breaker at the Time of
+	// its last state change (none that made none: no state of it to drop), not at the Close: a
+	// suite built to replace the closed one may have sent later events under the same names
+	// before the Close. Policy (the object's: PolicyBreaker, PolicyBulkhead,
+	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for an
+	// object that serves a whole service). The suite sends it to its own sink (WithObserver),
+	// once per object, after the reload (or Close) took effect; not for a breaker that a
+	// registry given to the suite (WithBreakerRegistry), which other suites may share, still
+	// holds. Its Time is when the reload took effect (read on the suite's clock, which its
+	// policies' events read too, just before the new configuration is published), not when it is
+	// sent: a replacement's first events (of calls that start after the reload) may come before
+	// it, but their Time is later, so an observer that keeps a state from events drops at a
 	// Retired only a state whose last event's Time is not after the Retired's, and keeps a
-	// replacement's. What
-	// remains: calls still in flight through the retired object may send events of it after
-	// its Retired, later than it, which an observer keeps until the next event of that name;
-	// and an event whose Time equals the Retired's (a clock that does not move, as a fake one
-	// in a test) is dropped, the replacement's too, until its next event. A level source read
-	// at scrape time (promobs' Scrape) has neither race.
+	// replacement's. What remains: calls still in flight through the retired object may send
+	// events of it after its Retired, later than it, which an observer keeps until the next
+	// event of that name; and an event whose Time equals the Retired's (a clock that does not
+	// move, as a fake one in a test) is dropped, the replacement's too, until its next event. A
+	// level source read at scrape time (promobs' Scrape) has neither race.
 	Retired
 )
 

@@ -88,6 +88,7 @@ type Breaker struct {
 	probeOK       int           // Guarded by mu: successful probes in this half-open period.
 	stats         Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
 	changes       changeQueue   // Guarded by mu: state changes made and not yet sent to the sink.
+	lastChange    time.Time     // Guarded by mu: the Time of the last state change's event (with a sink).
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -591,7 +592,18 @@ func (b *Breaker) toLocked(to State, reason string, at time.Time) change {
 	if at.IsZero() {
 		at = b.clock.Now()
 	}
+	b.lastChange = at
 	return change{from: from, to: to, reason: reason, at: at}
+}
+
+// LastChange returns the Time of the BreakerStateChanged event of the breaker's last state
+// change, sent or queued for its observer (WithObserver): the zero time for a breaker without
+// an observer, or that has not changed state. A suite's Close retires its breakers at it (see
+// observe.Retired). It reads no clock and changes no state.
+func (b *Breaker) LastChange() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastChange
 }
 
 func (b *Breaker) publishLocked() {

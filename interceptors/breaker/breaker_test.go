@@ -691,3 +691,33 @@ func TestRecordClass(t *testing.T) {
 		t.Fatalf("stats = %+v, want open with 2 failures and 1 ignored", st)
 	}
 }
+
+// LastChange is the Time of the last state change's event: zero before any, the trip's after
+// it, the recovery's after that; it moves no state (read after the open interval, it is still
+// the trip's until a call or State reads the clock and moves the breaker to half-open).
+func TestLastChange(t *testing.T) {
+	b, clk, rec := newTest(t, Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second})
+	if got := b.LastChange(); !got.IsZero() {
+		t.Fatalf("LastChange before any change = %v, want zero", got)
+	}
+	clk.Advance(time.Minute)
+	p, err := b.Allow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Record(codes.Transient)
+	if got, want := b.LastChange(), lastChange(rec).Time; !got.Equal(want) || want.IsZero() {
+		t.Fatalf("LastChange after the trip = %v, want the event's %v", got, want)
+	}
+	tripped := b.LastChange()
+	clk.Advance(time.Hour)
+	if got := b.LastChange(); !got.Equal(tripped) {
+		t.Fatalf("LastChange after the open interval = %v, want %v: it moved the breaker", got, tripped)
+	}
+	if b.State() != HalfOpen {
+		t.Fatalf("state %v after the open interval, want half_open", b.State())
+	}
+	if got, want := b.LastChange(), clk.Now(); !got.Equal(want) {
+		t.Fatalf("LastChange after the recovery = %v, want %v", got, want)
+	}
+}

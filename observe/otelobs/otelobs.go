@@ -132,8 +132,8 @@ var _ observe.Sink = (*Tracer)(nil)
 // Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
 // each breaker, read when a breaker rejects a call, and forgets it when a reload, or the
 // suite's Close, retires the breaker (observe.Retired), unless the state's event is later than
-// the Retired's Time (when the reload or Close took effect): a replacement's under the same
-// name, whose event came first. Other events are ignored here; a call's own events reach the
+// the Retired's Time (when the reload took effect; for a Close, the breaker's last state
+// change): a replacement's under the same name, whose event came first. Other events are ignored here; a call's own events reach the
 // call's recorder through observe.WithCallSink.
 func (t *Tracer) Observe(e observe.Event) {
 	switch e.Kind {

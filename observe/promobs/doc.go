@@ -85,13 +85,12 @@
 // was closed): then that state is dropped, and the breaker has no series left, unless a later
 // event of it (a call that was in flight through it at the reload) or of a breaker of the same
 // service and method brings one back. A state whose event's Time is after the Retired's (the
-// time at which the reload or Close took effect) is kept: a replacement's, of a call that
-// started after the reload, whose event reached the sink before the Retired; one at the same
-// Time is dropped with it (see observe.Retired). Events name a breaker by service and method
-// only, so a state from before the Retired is dropped whichever breaker of that name sent it:
-// with events alone, a suite made to replace another before that one is closed, or another
-// suite that names the same breakers, loses its breakers' states at the Close until their next
-// change (Scrape reads the replacement's). The method label is bounded by MaxMethods, as
+// time at which the reload took effect; for a Close, the breaker's own last state change) is
+// kept: a replacement's, of a call that started after the reload, whose event reached the sink
+// before the Retired, or of a suite made to replace the closed one before the Close; one at
+// the same Time is dropped with it (see observe.Retired). Events name a breaker by service and
+// method only, so a state from before the Retired is dropped whichever breaker of that name
+// sent it (Scrape reads each suite's own). The method label is bounded by MaxMethods, as
 // everywhere.
 //
 // # Levels

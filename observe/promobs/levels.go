@@ -239,11 +239,12 @@ func (l *levels) breakerChanged(service, method, to string, at time.Time) {
 	l.mu.Unlock()
 }
 
-// breakerRetired forgets the state the events of a breaker a suite's reload retired
-// (observe.Retired, at the time at which the reload took effect) said: no source reads it any
-// more, and its last event would stand in for it for good. A state from an event after at is
-// kept: a replacement's under the same name (a call that started after the reload), whose
-// event may reach the sink before the Retired.
+// breakerRetired forgets the state the events of a breaker a suite's reload or Close retired
+// (observe.Retired, at the time at which the reload took effect, or of the breaker's last
+// change) said: no source reads it any more, and its last event would stand in for it for
+// good. A state from an event after at is kept: a replacement's under the same name (a call
+// that started after the reload, a suite made before the Close), whose event may reach the
+// sink before the Retired.
 func (l *levels) breakerRetired(service, method string, at time.Time) {
 	k := breakerKey{service, method}
 	l.mu.Lock()

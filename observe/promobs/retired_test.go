@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
@@ -134,4 +135,39 @@ func TestClosedSuiteLeavesItsReplacementsLevels(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	m.Scrape(s)
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+}
+
+// With events alone (no Scrape), a suite built to replace another before that one is closed
+// (build the new, swap, close the old) keeps the state its breaker reached before the Close:
+// the closed suite's breaker is retired at its own last change, not at the Close, so the
+// replacement's "open", an event later than that, stands. Before, the Close's Retired dropped
+// it, and BulwarkBreakerOpen missed an open breaker serving calls.
+func TestCloseAfterReplacementKeepsItsState(t *testing.T) {
+	const svc = "test.v1.BlueGreen"
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	m, reg := newMetrics(t)
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	old, err := interceptors.New(cfg, interceptors.WithObserver(m), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = old.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail) // the old breaker opens
+	clk.Advance(time.Second)
+	s, err := interceptors.New(cfg, interceptors.WithObserver(m), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail) // the new one opens
+	clk.Advance(time.Second)
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
 }
