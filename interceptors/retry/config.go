@@ -31,8 +31,10 @@ type Config struct {
 	MaxAttempts int `yaml:"max_attempts" json:"max_attempts" zero:"is below 1"`
 	// InitialBackoff is the delay before the first retry, before jitter. 0 means 100ms.
 	InitialBackoff time.Duration `yaml:"initial_backoff" json:"initial_backoff" zero:"is not positive (leave it out for the default 100ms)"`
-	// MaxBackoff caps every delay, jitter included. 0 means 10s, or InitialBackoff when that
-	// is longer (a 20s initial backoff means a 20s ceiling).
+	// MaxBackoff caps every delay the schedule computes, jitter included; a server's pushback,
+	// which replaces the computed delay, is not capped by it (only by the deadline and Budget).
+	// 0 means 10s, or InitialBackoff when that is longer (a 20s initial backoff means a 20s
+	// ceiling).
 	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff" zero:"is not positive (leave it out for the default 10s)"`
 	// Multiplier grows the delay after each retry. 0 means 2.
 	Multiplier float64 `yaml:"multiplier" json:"multiplier" zero:"is below 1"`
