@@ -109,9 +109,10 @@
 // sleep's upper bound u (its jitter at the top) exceeds cap, the drawn sleep d becomes
 // d·cap/u: the whole jitter range is scaled into [.., cap], so callers that failed together
 // still spread out instead of all waking at cap, and when even the longest draw fits, the
-// sleep is the nominal one. Attempts that fail at once then all run: for ml in 8s the sleeps
-// are at most 1.33s, 1.67s and 2.5s, leaving the last attempt at least 2.5s. Attempts that
-// take time shrink R, and the later caps with it. Pushback delays are not fitted. Without a
+// sleep is the nominal one. Attempts that fail at once then all run: for ml in 8s, after the
+// longest draws, the sleeps are 1.33s, 1.67s and 2.5s; a shorter sleep leaves more of R to
+// the later caps (up to about 1.92s and 3.45s), and whatever the draws the last attempt keeps
+// at least 2.5s. Attempts that take time shrink R, and the later caps with it. Pushback delays are not fitted. Without a
 // deadline or budget there is nothing to fit to, and the nominal schedule applies.
 //
 // # Time

@@ -158,3 +158,28 @@ func TestFitScheduleSlowAttempts(t *testing.T) {
 		t.Fatalf("elapsed %v", info.Elapsed)
 	}
 }
+
+// TestFitScheduleCapsFollowTheDraws: the fitted caps 1.33s, 1.67s and 2.5s of the package
+// documentation's ml example are those after the longest draws; a short first sleep leaves more
+// time, and the next cap grows with it (the documentation called them the most the sleeps could
+// be). What holds whatever the draws is that the last attempt keeps at least 2.5s.
+func TestFitScheduleCapsFollowTheDraws(t *testing.T) {
+	s := newSetup(t, mlRetry(true), 0, retry.WithRand(seq(0, 0.999, 0.999)))
+	var n int
+	_ = s.p.Do(context.Background(), testkit.MethodCompare, func(ctx context.Context) error {
+		n++
+		return testkit.Status(grpccodes.Unavailable, "")
+	})
+	s.drv.stop()
+	d := s.delays()
+	if n != 4 || len(d) != 3 {
+		t.Fatalf("%d attempts, sleeps %v; want 4 attempts", n, d)
+	}
+	// 1s·(4/3s)/4s; then cap (8s-333ms)/4 = 1.917s, 4.997s scaled by cap/5s.
+	if d[0] != 333333333 || d[1] <= 1900*time.Millisecond {
+		t.Fatalf("sleeps %v; want 333.333333ms, then above 1.9s", d)
+	}
+	if left := 8*time.Second - (d[0] + d[1] + d[2]); left < 2500*time.Millisecond {
+		t.Fatalf("sleeps %v leave the last attempt %v, want at least 2.5s", d, left)
+	}
+}
