@@ -126,7 +126,8 @@
 // honoured, no command retries, one dial attempt, dial, read, write and pool waits bounded by
 // the timeout), and Close closes it. NewWithClient takes a client the caller owns (a
 // redis.UniversalClient: single node, Sentinel, Cluster), which must honour context deadlines
-// (ContextTimeoutEnabled); Close leaves it open. A suite's Factory(nil) dials as New does, one
+// (ContextTimeoutEnabled, and no ReadTimeout or WriteTimeout of -2, which sets no socket
+// deadline at all); Close leaves it open. A suite's Factory(nil) dials as New does, one
 // client per address and timeout shared by the limiters it builds, closed with the last of
 // them (see Factory).
 //

@@ -115,17 +115,17 @@ func dial(addr string, timeout time.Duration) *redis.Client {
 // caller's: Close leaves it open. cfg.Redis may be nil (every RedisConfig default then
 // applies); its Addr is ignored.
 //
-// The client must honour context deadlines (redis.Options.ContextTimeoutEnabled), or a
-// stalled Redis would hold Take past the Redis timeout and the caller's deadline: for a
-// *redis.Client, *redis.ClusterClient or *redis.Ring without it NewWithClient returns an
-// error. Command retries (MaxRetries) and dial retries are the client's own, bounded by the
+// The client must honour context deadlines (redis.Options.ContextTimeoutEnabled, and no
+// ReadTimeout or WriteTimeout of -2, which turns socket deadlines off), or a stalled Redis
+// would hold Take past the Redis timeout and the caller's deadline: for a *redis.Client,
+// *redis.ClusterClient or *redis.Ring that does not, NewWithClient returns an error. Command retries (MaxRetries) and dial retries are the client's own, bounded by the
 // timeout.
 func NewWithClient(name string, client redis.UniversalClient, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
 	if client == nil {
 		return nil, errors.New("redislimit: nil client")
 	}
-	if !honoursContext(client) {
-		return nil, errors.New("redislimit: the client's ContextTimeoutEnabled is off, so a stalled Redis could hold calls past their deadline")
+	if err := honoursContext(client); err != nil {
+		return nil, err
 	}
 	check := cfg
 	check.Redis = nil
@@ -138,16 +138,36 @@ func NewWithClient(name string, client redis.UniversalClient, cfg ratelimit.Conf
 	return newLimiter(name, client, cfg, opts)
 }
 
-func honoursContext(c redis.UniversalClient) bool {
+// honoursContext returns an error when c would not bound a round trip by its context's
+// deadline: ContextTimeoutEnabled off (the socket deadlines come from the client's own
+// timeouts alone), or a ReadTimeout or WriteTimeout of -2, with which go-redis sets no socket
+// deadline at all, the context's included. A -1 (no timeout of the client's own) still sets
+// the context's deadline.
+func honoursContext(c redis.UniversalClient) error {
+	var ctxOn, deadlinesOff bool
 	switch c := c.(type) {
 	case *redis.Client:
-		return c.Options().ContextTimeoutEnabled
+		// Options.init has turned -2 into -1, and -1 into 0: a negative timeout here is -2.
+		o := c.Options()
+		ctxOn, deadlinesOff = o.ContextTimeoutEnabled, o.ReadTimeout < 0 || o.WriteTimeout < 0
 	case *redis.ClusterClient:
-		return c.Options().ContextTimeoutEnabled
+		// ClusterOptions.init turns -1 into 0 and keeps -2.
+		o := c.Options()
+		ctxOn, deadlinesOff = o.ContextTimeoutEnabled, o.ReadTimeout < 0 || o.WriteTimeout < 0
 	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
+		// RingOptions are kept as given: -1 (no timeout) is fine, -2 is not.
+		o := c.Options()
+		ctxOn, deadlinesOff = o.ContextTimeoutEnabled, o.ReadTimeout < -1 || o.WriteTimeout < -1
+	default:
+		return nil
 	}
-	return true
+	if !ctxOn {
+		return errors.New("redislimit: the client's ContextTimeoutEnabled is off, so a stalled Redis could hold calls past their deadline")
+	}
+	if deadlinesOff {
+		return errors.New("redislimit: the client's ReadTimeout or WriteTimeout is -2, which sets no socket deadline, so a stalled Redis could hold calls past their deadline")
+	}
+	return nil
 }
 
 func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config, opts []Option) (*Limiter, error) {
