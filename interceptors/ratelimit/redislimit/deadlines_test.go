@@ -48,3 +48,25 @@ func TestNewWithClientNeedsSocketDeadlines(t *testing.T) {
 		}
 	}
 }
+
+// A nil *redis.Client (or cluster or ring client) in the interface, the usual result of a
+// client variable left unset, is a nil client: NewWithClient reports it, as it does a nil
+// interface, instead of panicking on the client's options.
+func TestNewWithClientTypedNil(t *testing.T) {
+	for kind, c := range map[string]redis.UniversalClient{
+		"client":  (*redis.Client)(nil),
+		"cluster": (*redis.ClusterClient)(nil),
+		"ring":    (*redis.Ring)(nil),
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: NewWithClient panicked: %v", kind, r)
+				}
+			}()
+			if _, err := NewWithClient("ocr", c, ratelimit.Config{Rate: 1}); err == nil {
+				t.Errorf("%s: NewWithClient accepted a nil client", kind)
+			}
+		}()
+	}
+}

@@ -121,7 +121,7 @@ func dial(addr string, timeout time.Duration) *redis.Client {
 // *redis.ClusterClient or *redis.Ring that does not, NewWithClient returns an error. Command retries (MaxRetries) and dial retries are the client's own, bounded by the
 // timeout.
 func NewWithClient(name string, client redis.UniversalClient, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
-	if client == nil {
+	if isNil(client) {
 		return nil, errors.New("redislimit: nil client")
 	}
 	if err := honoursContext(client); err != nil {
@@ -136,6 +136,22 @@ func NewWithClient(name string, client redis.UniversalClient, cfg ratelimit.Conf
 		return nil, fielderr.New("redis.timeout", cfg.Redis.Timeout, "is negative")
 	}
 	return newLimiter(name, client, cfg, opts)
+}
+
+// isNil reports a nil client: the interface's nil, or a nil pointer of a client type this
+// package knows (a client variable left unset), whose options cannot be read.
+func isNil(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
 }
 
 // honoursContext returns an error when c would not bound a round trip by its context's
