@@ -245,8 +245,10 @@ func shares(mp, sp config.Policy, k section.Key) bool {
 	if !ok {
 		return true
 	}
+	// An Always section that is off uses what its zero value does, as its object's
+	// fingerprint says (see fingerprint).
 	var uses section.Uses
-	if v := mp.Value(k); v != nil {
+	if v := mp.Value(k); v != nil || sec.Always() {
 		uses = sec.Uses(v)
 	}
 	if (uses&section.UsesBudget != 0 && mp.Budget != sp.Budget) ||
