@@ -256,8 +256,9 @@ func shares(mp, sp config.Policy, k section.Key) bool {
 		return false
 	}
 	for _, c := range sec.Captures() {
-		// Ranked before k alone, so that the recursion ends.
-		if d, ok := section.Lookup(c); ok && d.Rank() < sec.Rank() && !shares(mp, sp, c) {
+		// Ranked before k alone, so that the recursion ends. A stateless section's step is
+		// built afresh for every chain: no two chains capture the same one.
+		if d, ok := section.Lookup(c); ok && d.Rank() < sec.Rank() && (d.Stateless() || !shares(mp, sp, c)) {
 			return false
 		}
 	}

@@ -101,7 +101,9 @@ type Spec[C any] struct {
 	// resolves each of them as its service does (see Name's shared), since the methods that
 	// share one object must capture the same objects. Otherwise the chains of one service
 	// would name one object with two fingerprints, and each build would replace it, losing
-	// its state. Sections ranked after this one are ignored. Nil: none.
+	// its state. Sections ranked after this one are ignored. An object that captures the step
+	// of a Stateless section, which every chain builds afresh, is its method's own, and is
+	// rebuilt whenever its chain is. Nil: none.
 	Captures []Key
 	// Stateless says that Build's step holds no state worth keeping and none shared between
 	// chains: it is built afresh for every chain, before any stateful object is taken or
