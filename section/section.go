@@ -298,8 +298,11 @@ func (s Spec[C]) withMethods() Spec[C] {
 
 // zeroTags calls add with the path and rule of every field of struct type t, and of the
 // structs it holds (directly or by pointer), that has a zero tag. A path is prefix followed by
-// the yaml keys that lead to the field.
-func zeroTags(t reflect.Type, prefix string, add func(path, rule string)) {
+// the yaml keys that lead to the field. outer are the struct types that lead to t: a struct
+// among them, which holds the path's structs again (by pointer), is not entered again, so that
+// types that hold each other end the walk.
+func zeroTags(t reflect.Type, prefix string, outer []reflect.Type, add func(path, rule string)) {
+	outer = append(outer, t)
 	for _, f := range yamlfield.Fields(t) {
 		sf := t.Field(f.Index)
 		if rule, ok := sf.Tag.Lookup("zero"); ok {
@@ -309,8 +312,8 @@ func zeroTags(t reflect.Type, prefix string, add func(path, rule string)) {
 		if ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
-		if ft.Kind() == reflect.Struct && ft != t {
-			zeroTags(ft, prefix+f.Name+".", add)
+		if ft.Kind() == reflect.Struct && !slices.Contains(outer, ft) {
+			zeroTags(ft, prefix+f.Name+".", outer, add)
 		}
 	}
 }
@@ -364,7 +367,7 @@ func Register[C any](s Spec[C]) {
 		}
 	}
 	zero := maps.Clone(s.Zero)
-	zeroTags(reflect.TypeFor[C](), "", func(path, rule string) {
+	zeroTags(reflect.TypeFor[C](), "", nil, func(path, rule string) {
 		if _, ok := zero[path]; ok {
 			panic(fmt.Sprintf("section: %s: %q has a zero rule both in Zero and in a tag", s.Key, path))
 		}
