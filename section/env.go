@@ -130,7 +130,7 @@ type Built struct {
 	// can do besides intercepting: observe.LevelSource (live levels); a deadline it can
 	// declare to the attempt loop after it, instead of setting it in a context
 	// (DeadlineAt(ctx, method, now) (time.Time, bool)); an attempt loop that takes such a deadline
-	// (InvokeTimed, see retry.Policy).
+	// (InvokeKept, see retry.Policy: the suite runs the object's loop with it instead of Unary).
 	Object any
 	// Flat, when not nil, does what Unary does, called by a chain's runner directly (see
 	// UnaryStep). Step sets it when the object implements UnaryStep.
