@@ -114,8 +114,10 @@ type Spec[C any] struct {
 	// gets the zero C (the deadline step, as the call budget caps every call).
 	Always bool
 	// Refresh says that the object lives in a store outside the suite that other suites may
-	// share (the breaker registry): Build runs for every chain, also when the fingerprint
-	// holds (with Env.Replacing false), and returns the store's object.
+	// share (the breaker registry): Build runs at every build of the suite that takes the
+	// object (a reload, the chain of a method on its first call; once for the chains of one
+	// build that share it), also when the fingerprint holds (with Env.Replacing false), and
+	// returns the store's object.
 	Refresh bool
 	// CallSink, if set, returns the call option by which the step sends one call's own
 	// events (attempts, retries, hedges) to that call's sink too (observe.WithCallSink).
