@@ -34,7 +34,9 @@ type Env struct {
 	// breaker registry, a remote limiter factory); read them with Value. Do not change it.
 	Values map[reflect.Type]any
 	// Earlier holds the steps already built for this chain, outer ones, by section: the
-	// hedge step finds the retry step's budget there.
+	// hedge step finds the retry step's budget there. A Stateless section's Build, which runs
+	// before any stateful object of the chain is taken, finds only the outer stateless steps,
+	// and Check at most those (none when a reload checks a service as a whole).
 	Earlier map[Key]Built
 	// Replacing is true when an object of this section and name was built before with
 	// another fingerprint and is being replaced, or was built before and forgotten by a
