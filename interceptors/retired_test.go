@@ -132,7 +132,7 @@ func TestCloseRetiresLevels(t *testing.T) {
 		return status.Error(grpccodes.Unavailable, "down")
 	}
 	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
-	clk.Advance(time.Minute)
+	clk.Advance(time.Second) // Within the open interval: Close moves the breaker no more.
 	closed := clk.Now()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -159,5 +159,50 @@ func TestCloseRetiresLevels(t *testing.T) {
 	}
 	if n := len(rec.Events(observe.Retired)); n != len(want) {
 		t.Errorf("a second Close reported %d more retired", n-len(want))
+	}
+}
+
+// Close names a breaker by reading its level, which makes its due open → half_open change: the
+// Retired must come at or after that change's event, or an observer that keeps a breaker's last
+// state keeps the closed suite's half_open (its last event is later than the Retired).
+func TestCloseRetiresBreakerAfterItsLastEvent(t *testing.T) {
+	const svc = "test.v1.CloseRetireDue"
+	rec := &testkit.Recorder{}
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{"p": {
+			Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second},
+		}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	clk.Advance(time.Minute) // The open interval is over: the next look half-opens the breaker.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var last, retired *observe.Event
+	for _, e := range rec.Events(observe.BreakerStateChanged, observe.Retired) {
+		if e.Service != svc || e.Policy != observe.PolicyBreaker {
+			continue
+		}
+		switch e.Kind {
+		case observe.BreakerStateChanged:
+			last = &e
+		case observe.Retired:
+			retired = &e
+		}
+	}
+	if last == nil || retired == nil {
+		t.Fatalf("last change %+v, retired %+v: want both", last, retired)
+	}
+	if last.Time.After(retired.Time) {
+		t.Fatalf("the breaker's last event (%s → %s) at %v is after its Retired at %v: an observer keeps the closed suite's state",
+			last.From, last.To, last.Time, retired.Time)
 	}
 }

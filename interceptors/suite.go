@@ -429,21 +429,23 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, close
 		return
 	}
 	for _, src := range retired {
-		t := at
-		if br, ok := src.(*breaker.Breaker); ok && closed {
-			// A suite that replaces this one may exist already, its breaker's events under
-			// the same name later than this one's last change but earlier than the Close:
-			// retired at the Close, an observer would drop the replacement's state too.
-			if t = br.LastChange(); t.IsZero() {
-				continue // no event of it: no state of it kept
-			}
-		}
 		var l observe.Level
 		read := false
 		src.Levels(func(lv observe.Level) bool {
 			l, read = lv, true
 			return false
 		})
+		t := at
+		if br, ok := src.(*breaker.Breaker); ok && closed {
+			// A suite that replaces this one may exist already, its breaker's events under
+			// the same name later than this one's last change but earlier than the Close:
+			// retired at the Close, an observer would drop the replacement's state too.
+			// Read after its level, which makes a change that is due (open → half_open)
+			// and sends its event: retired before it, its state would be kept.
+			if t = br.LastChange(); t.IsZero() {
+				continue // no event of it: no state of it kept
+			}
+		}
 		if read {
 			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: t, Service: l.Service, Method: l.Method, Policy: l.Policy})
 		}
