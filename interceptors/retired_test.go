@@ -206,3 +206,51 @@ func TestCloseRetiresBreakerAfterItsLastEvent(t *testing.T) {
 			last.From, last.To, last.Time, retired.Time)
 	}
 }
+
+// A reload names a retired breaker by reading its level after the reload took effect, which
+// makes its due open → half_open change, timed then: the Retired must not come before that
+// event, or an observer that keeps a breaker's last state keeps the retired breaker's half_open.
+func TestReloadRetiresBreakerAfterItsLastEvent(t *testing.T) {
+	const svc = "test.v1.ReloadRetireDue"
+	rec := &testkit.Recorder{}
+	clk := &tickingClock{timers: clocktest.New(time.Time{}), now: time.Unix(1700000000, 0)} // 1ms a reading
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{"p": {
+			Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second},
+		}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	clk.mu.Lock()
+	clk.now = clk.now.Add(time.Minute) // The open interval is over: the next look half-opens the breaker.
+	clk.mu.Unlock()
+	if err := s.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var last, retired *observe.Event
+	for _, e := range rec.Events(observe.BreakerStateChanged, observe.Retired) {
+		if e.Service != svc || e.Policy != observe.PolicyBreaker {
+			continue
+		}
+		switch e.Kind {
+		case observe.BreakerStateChanged:
+			last = &e
+		case observe.Retired:
+			retired = &e
+		}
+	}
+	if last == nil || retired == nil {
+		t.Fatalf("last change %+v, retired %+v: want both", last, retired)
+	}
+	if last.Time.After(retired.Time) {
+		t.Fatalf("the breaker's last event (%s → %s) at %v is after its Retired at %v: an observer keeps the retired breaker's state",
+			last.From, last.To, last.Time, retired.Time)
+	}
+}

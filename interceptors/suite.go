@@ -423,7 +423,8 @@ func sameObject(a, b any) (same bool) {
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
 // reload or Close retired, named as its first level reading names it, at the time at which
 // the reload took effect (at) — or, for closed (Close), a breaker's at its last state change,
-// and none for a breaker that made none.
+// and none for a breaker that made none. A breaker whose last change is later than at (made
+// since, as by the level reading that names it) is retired at that change.
 func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, closed bool) {
 	if len(retired) == 0 || s.o.sink == nil {
 		return
@@ -436,14 +437,22 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, close
 			return false
 		})
 		t := at
-		if br, ok := src.(*breaker.Breaker); ok && closed {
-			// A suite that replaces this one may exist already, its breaker's events under
-			// the same name later than this one's last change but earlier than the Close:
-			// retired at the Close, an observer would drop the replacement's state too.
+		if br, ok := src.(*breaker.Breaker); ok {
 			// Read after its level, which makes a change that is due (open → half_open)
-			// and sends its event: retired before it, its state would be kept.
-			if t = br.LastChange(); t.IsZero() {
-				continue // no event of it: no state of it kept
+			// and sends its event, timed now: retired before that event, its state would
+			// be kept.
+			last := br.LastChange()
+			switch {
+			case closed:
+				// A suite that replaces this one may exist already, its breaker's events
+				// under the same name later than this one's last change but earlier than
+				// the Close: retired at the Close, an observer would drop the
+				// replacement's state too.
+				if t = last; t.IsZero() {
+					continue // no event of it: no state of it kept
+				}
+			case last.After(t):
+				t = last
 			}
 		}
 		if read {
