@@ -104,17 +104,17 @@ const (
 	// once per object, after the reload (or Close) took effect; not for a breaker that a
 	// registry given to the suite (WithBreakerRegistry), which other suites may share, still
 	// holds. Its Time is when the reload took effect (read on the suite's clock, which its
-	// policies' events read too, just before the new configuration is published), or a
-	// breaker's last state change when that is later (reading its level to name it makes a
-	// change that is due, open → half_open, timed then), not when it is
-	// sent: a replacement's first events (of calls that start after the reload) may come before
-	// it, but their Time is later, so an observer that keeps a state from events drops at a
-	// Retired only a state whose last event's Time is not after the Retired's, and keeps a
-	// replacement's. What remains: calls still in flight through the retired object may send
-	// events of it after its Retired, later than it, which an observer keeps until the next
-	// event of that name; and an event whose Time equals the Retired's (a clock that does not
-	// move, as a fake one in a test) is dropped, the replacement's too, until its next event. A
-	// level source read at scrape time (promobs' Scrape) has neither race.
+	// policies' events read too, just before the new configuration is published), or a breaker's
+	// last state change when that is later (reading its level to name it makes a change that is
+	// due, open → half_open, timed then), not when it is sent: a replacement's first events (of
+	// calls that start after the reload) may come before it, but their Time is later, so an
+	// observer that keeps a state from events drops at a Retired only a state whose last event's
+	// Time is not after the Retired's, and keeps a replacement's. What remains: calls still in
+	// flight through the retired object may send events of it after its Retired, later than it,
+	// which an observer keeps until the next event of that name; and an event whose Time equals
+	// the Retired's (a clock that does not move, as a fake one in a test) is dropped, the
+	// replacement's too, until its next event. A level source read at scrape time (promobs'
+	// Scrape) has neither race.
 	Retired
 )
 
