@@ -302,11 +302,14 @@ func (v *Verifier) expiryReason(date string) string {
 }
 
 // CodeName returns the canonical name of a gRPC code, as StepOutcome.code carries it:
-// "OK", "UNAVAILABLE", "DEADLINE_EXCEEDED".
+// "OK", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED".
 func CodeName(c grpccodes.Code) string {
 	s := c.String()
-	if c == grpccodes.OK {
+	switch c {
+	case grpccodes.OK:
 		return "OK"
+	case grpccodes.Canceled:
+		return "CANCELLED" // the canonical spelling; grpc-go's String says "Canceled"
 	}
 	var b strings.Builder
 	for i, r := range s {

@@ -104,6 +104,19 @@ func TestCodeName(t *testing.T) {
 	}
 }
 
+// TestCodeNameCanonical: StepOutcome.code is documented as the canonical gRPC code name, which
+// spells code 1 CANCELLED (grpc-go's Go identifier, Canceled, does not).
+func TestCodeNameCanonical(t *testing.T) {
+	canonical := []string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+	for c, want := range canonical {
+		if got := kyc.CodeName(grpccodes.Code(c)); got != want {
+			t.Errorf("CodeName(%d) = %q, want %q", c, got, want)
+		}
+	}
+}
+
 func TestSummarizeQuantiles(t *testing.T) {
 	var resps []*kycv1.VerifyResponse
 	for i := 1; i <= 100; i++ {
