@@ -4,6 +4,7 @@ package clock
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -100,13 +101,13 @@ func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context
 	ctx := &clockContext{parent: parent, inner: inner, cancel: cancel, deadline: d}
 	dur := d.Sub(c.Now())
 	if dur <= 0 {
-		ctx.cancel(context.DeadlineExceeded)
-		return ctx, func() { ctx.cancel(context.Canceled) }
+		ctx.cancel(errClockDeadline)
+		return ctx, func() { ctx.cancel(nil) }
 	}
-	t := c.AfterFunc(dur, func() { ctx.cancel(context.DeadlineExceeded) })
+	t := c.AfterFunc(dur, func() { ctx.cancel(errClockDeadline) })
 	return ctx, func() {
 		t.Stop()
-		ctx.cancel(context.Canceled)
+		ctx.cancel(nil)
 	}
 }
 
@@ -134,17 +135,17 @@ func (c *clockContext) Done() <-chan struct{} { return c.inner.Done() }
 
 func (c *clockContext) Value(key any) any { return c.parent.Value(key) }
 
+// errClockDeadline is the cause with which a clockContext's inner context is cancelled when the
+// clock reaches its deadline. It never leaves the package (Cause of a clockContext answers from
+// the parent), so it tells the deadline apart from a parent cancelled with any cause.
+var errClockDeadline = errors.New("clock: deadline exceeded")
+
 // Err reports context.DeadlineExceeded when the clock's deadline passed, as context.WithDeadline
-// contexts do; otherwise the parent's error or context.Canceled.
+// contexts do; otherwise the parent's error or context.Canceled. Whichever came first stays, as
+// the Context contract asks: a parent cancelled after the deadline does not change it.
 func (c *clockContext) Err() error {
 	err := c.inner.Err()
-	if err == nil {
-		return nil
-	}
-	if perr := c.parent.Err(); perr != nil {
-		return perr
-	}
-	if cause := context.Cause(c.inner); cause == context.DeadlineExceeded {
+	if err != nil && context.Cause(c.inner) == errClockDeadline {
 		return context.DeadlineExceeded
 	}
 	return err

@@ -316,3 +316,33 @@ func TestFakeAdvanceWhenWaitingAfterAStop(t *testing.T) {
 		}
 	}
 }
+
+// A fake-clock deadline context's Err, once non-nil, stays what it was (the Context contract,
+// as with context.WithDeadline): a parent cancelled after the fake deadline passed, or after
+// the context's own cancel, does not change it.
+func TestWithDeadlineFakeErrStaysAfterParentCancel(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	parent, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	ctx, cancel := clock.WithTimeout(parent, clk, time.Second)
+	defer cancel()
+	clk.Advance(time.Second)
+	<-ctx.Done()
+	if err := ctx.Err(); err != context.DeadlineExceeded {
+		t.Fatalf("Err after the deadline = %v, want DeadlineExceeded", err)
+	}
+	pcancel()
+	if err := ctx.Err(); err != context.DeadlineExceeded {
+		t.Fatalf("Err after the parent's cancel = %v, want DeadlineExceeded still", err)
+	}
+
+	// A parent cancelled first with a DeadlineExceeded cause: Err is the parent's, Canceled.
+	parent3, pcancel3 := context.WithCancelCause(context.Background())
+	ctx3, cancel3 := clock.WithTimeout(parent3, clk, time.Second)
+	defer cancel3()
+	pcancel3(context.DeadlineExceeded)
+	<-ctx3.Done()
+	if err := ctx3.Err(); err != context.Canceled {
+		t.Fatalf("Err after the parent's cancel with a cause = %v, want Canceled", err)
+	}
+}
