@@ -267,16 +267,30 @@ func (c *Classifier) classifySlow(err error) Verdict {
 }
 
 func isConnectionError(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return true
+	}
+	for _, errno := range connErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return true
+		// A syscall.Errno has net.Error's methods whatever call failed (a file's open or
+		// write too): one that is not a connection's, above, is no network error.
+		if _, ok := ne.(syscall.Errno); !ok {
+			return true
+		}
 	}
 	var oe *net.OpError
 	return errors.As(err, &oe)
+}
+
+// connErrnos are the errnos of a connection that failed, was refused or could not be made.
+var connErrnos = [...]syscall.Errno{
+	syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED,
+	syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ETIMEDOUT,
 }
 
 // Delay returns the pushback delay in v, or zero.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -389,5 +390,37 @@ func TestBulwarkErrorInfoKeepsItsReason(t *testing.T) {
 	v := kyc.Classify(err)
 	if v.Class != codes.Rejected || v.Reason != "CIRCUIT_OPEN" {
 		t.Fatalf("Classify = class %v reason %q, want rejected CIRCUIT_OPEN", v.Class, v.Reason)
+	}
+}
+
+// A syscall.Errno has the methods of a net.Error (Timeout and Temporary), but most are not a
+// connection's: a file that cannot be opened or written is not a transient network failure,
+// and retrying it or counting it against the service's health is wrong. Only the errnos of a
+// connection are Transient; any other is a plain error.
+func TestSyscallErrnoIsNotANetworkError(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		wantClass codes.Class
+		wantCode  grpccodes.Code
+	}{
+		{"file not found", &os.PathError{Op: "open", Path: "/etc/kyc/model.bin", Err: syscall.ENOENT}, codes.ServerFault, grpccodes.Unknown},
+		{"permission denied", &os.PathError{Op: "open", Path: "/etc/kyc/key.pem", Err: syscall.EACCES}, codes.ServerFault, grpccodes.Unknown},
+		{"disk full", fmt.Errorf("save: %w", &os.PathError{Op: "write", Path: "/tmp/x", Err: syscall.ENOSPC}), codes.ServerFault, grpccodes.Unknown},
+		{"bare EINVAL", syscall.EINVAL, codes.ServerFault, grpccodes.Unknown},
+		{"connection aborted", fmt.Errorf("read: %w", syscall.ECONNABORTED), codes.Transient, grpccodes.Unavailable},
+		{"network unreachable", syscall.ENETUNREACH, codes.Transient, grpccodes.Unavailable},
+		{"host unreachable", syscall.EHOSTUNREACH, codes.Transient, grpccodes.Unavailable},
+		{"timed out", syscall.ETIMEDOUT, codes.Transient, grpccodes.Unavailable},
+		{"errno in an OpError", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.EINVAL)}, codes.Transient, grpccodes.Unavailable},
+		{"errno beside an OpError", errors.Join(&os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("x")}), codes.Transient, grpccodes.Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := codes.Default().Classify(tt.err)
+			if v.Class != tt.wantClass || v.Code != tt.wantCode {
+				t.Fatalf("Classify(%v) = %v/%v, want %v/%v", tt.err, v.Class, v.Code, tt.wantClass, tt.wantCode)
+			}
+		})
 	}
 }

@@ -82,7 +82,9 @@
 //	context.Canceled                                   canceled       Canceled
 //	context.DeadlineExceeded                           transient      DeadlineExceeded
 //	io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
-//	ECONNREFUSED, ECONNRESET, EPIPE, any net.Error     transient      Unavailable
+//	ECONNREFUSED, ECONNRESET, EPIPE, ECONNABORTED,
+//	ENETUNREACH, EHOSTUNREACH, ETIMEDOUT,
+//	any net.Error but another syscall.Errno            transient      Unavailable
 //	a wrapped status error                             by its status
 //	anything else                                      server_fault   Unknown
 //
