@@ -22,7 +22,7 @@
 //	| FaceMatch.Compare      | Selfie(a, true), DocumentImage(a, ...) | MATCH                                    |
 //	| FaceMatch.Compare      | Selfie(a, true), DocumentImage(b, ...) | NO_MATCH (a ≠ b)                         |
 //	| FaceMatch.Compare      | Selfie(a, false) or unreadable doc     | InvalidArgument, FACE_NOT_DETECTED       |
-//	| OCR.Extract            | DocumentImage(a, false)                | fields from the bytes, expiry after 2030 |
+//	| OCR.Extract            | DocumentImage(a, false)                | fields, expiry in 5 to 10 years          |
 //	| OCR.Extract            | ExpiredDocumentImage(a)                | expiry date before 2020                  |
 //	| OCR.Extract            | DocumentImage(a, true) or empty bytes  | InvalidArgument, DOCUMENT_UNREADABLE     |
 //

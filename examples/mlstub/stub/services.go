@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strconv"
+	"time"
 
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -139,7 +140,8 @@ var (
 )
 
 // Extract reads fields derived from the image's hash. A marked unreadable (or an empty) image is
-// DOCUMENT_UNREADABLE; a marked expired one has an expiry date before 2020, others after 2030.
+// DOCUMENT_UNREADABLE; a marked expired one has an expiry date before 2020, others one five to
+// ten years after the current year.
 func (ocrServer) Extract(_ context.Context, req *kycv1.ExtractRequest) (*kycv1.ExtractResponse, error) {
 	img := req.GetDocumentImage()
 	t := readTags(img)
@@ -157,7 +159,10 @@ func (ocrServer) Extract(_ context.Context, req *kycv1.ExtractRequest) (*kycv1.E
 	number := fmt.Sprintf("%c%08d", 'A'+rune(r.IntN(26)), r.IntN(100_000_000))
 	date := func(y int) string { return fmt.Sprintf("%04d-%02d-%02d", y, 1+r.IntN(12), 1+r.IntN(28)) }
 	birth := date(1950 + r.IntN(55))
-	issueYear := 2021 + r.IntN(5)
+	// Issued in the last five years, so valid for five to ten more: expiry is judged against
+	// the real date (the orchestrator's), so a genuine document must not age into an expired
+	// one as the calendar moves. The fields of an image change with the year, not within it.
+	issueYear := time.Now().Year() - 4 + r.IntN(5)
 	if t.expired {
 		issueYear = 2000 + r.IntN(10)
 	}
