@@ -69,8 +69,9 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // first, then its service's "/<service>/*", then the service's. Without one, a fallback section
 // needs a reply_json. New refuses a reply that answers nothing (nil, Func(nil), Message(nil):
 // see fallback.CheckReply), a target of another form (a full method without its leading
-// slash), and a method or service the registered descriptors tell does not exist (a method its
-// service's descriptor does not declare; a method named as a service).
+// slash), a method or service the registered descriptors tell does not exist (a method its
+// service's descriptor does not declare; a method named as a service), and a Message that is
+// not of a registered method's response type.
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
 		if err := checkFallback("WithFallback", target, reply); err != nil {
@@ -188,6 +189,14 @@ func checkFallback(option, target string, reply fallback.Reply) error {
 	}
 	if err := fallback.CheckReply(reply); err != nil {
 		return fielderr.New(option, target, "has no reply: "+err.Error())
+	}
+	// A Message not of a registered method's response type would never be served: the
+	// chain of every call of the method would fail to build. fallback.New checks it (and
+	// takes any Func, and a Message for a method missing from the registry).
+	if svc, m := grpcmethod.Split(target); strings.HasPrefix(target, "/") && m != "*" && declares(descriptorOf(svc), target) {
+		if _, err := fallback.New(target, fallback.Config{}, reply); err != nil {
+			return fielderr.New(option, target, "has a reply that does not fit: "+err.Error())
+		}
 	}
 	return nil
 }
