@@ -173,8 +173,9 @@
 // hedges: MaxHedgeShare (a quarter) of its calls, plus HedgeBurst (32). Every call adds a
 // quarter of a hedge (up to 32), every hedge takes one, a hedge that wins gives it back, and a
 // hedge the allowance cannot pay is not sent, nor any further hedge of that call. It is
-// checked before the budget, and allocates nothing (an atomic counter). The names longer than
-// 1024 bytes, which the Policy does not keep, share one allowance.
+// checked before the budget, and allocates nothing (an atomic counter). The names the Policy
+// does not keep, those longer than 1024 bytes and those past the first 16384 it sees (a generic
+// proxy), share one allowance.
 //
 // It is what bounds a warm service that suddenly slows down for everyone: its window still
 // holds the fast answers, so the median, and the delay, stay low until half of Window is

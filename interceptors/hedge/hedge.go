@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 )
 
@@ -130,9 +131,13 @@ type Policy struct {
 	learnt atomic.Int64
 	others atomic.Pointer[estimator]
 
-	// unkept is the hedge allowance of the names too long to be kept, whose methodInfo is
-	// made on every call: they share it, as they share a learnt delay.
+	// unkept is the hedge allowance of the names not kept, whose methodInfo is made on every
+	// call: those too long to be kept, and those past the cowmap.MaxKeys names the table
+	// keeps. They share it, as they share a learnt delay.
 	unkept allowance
+	// owned counts the allowances of their own newMethod gave keepable names: the table keeps
+	// each of the first cowmap.MaxKeys, and keeps none past them (see attempt.Methods).
+	owned atomic.Int64
 }
 
 // methodInfo is what the policy knows of one full method name.
@@ -198,11 +203,13 @@ func (p *Policy) newMethod(name string) *methodInfo {
 	if !p.fixed {
 		m.est = p.estimatorFor(name)
 	}
-	if grpcmethod.Keepable(name) {
+	// newMethod runs once for each name the table keeps, and on every call of a name it does
+	// not: one too long, or past the cowmap.MaxKeys it keeps. A fresh allowance made on every
+	// call would let every call of such a name hedge: they share one.
+	if grpcmethod.Keepable(name) && p.owned.Load() < cowmap.MaxKeys && p.owned.Add(1) <= cowmap.MaxKeys {
 		m.hedges = &m.own
 		m.own.milli.Store(burstMilli)
 	} else {
-		// Made on every call: a fresh allowance would let every call of the name hedge.
 		m.hedges = &p.unkept
 	}
 	return m
