@@ -242,8 +242,15 @@ func (c *call) reserveLocked() int {
 // hedge that does not go out takes nothing from either; one paid for here whose HedgeSent
 // then panics in the observer does not go out either, and gets its allowance back, but not its
 // retry-budget token (see runHedge).
-func (c *call) startLocked() bool {
+//
+// The caller is gone too when its deadline has passed at now, the hedge's start, though its
+// context does not say so yet: the hedge's timer and the context's fire in goroutines of their
+// own, and a hedge due at the deadline may run first. It could only fail, before it is sent.
+func (c *call) startLocked(now time.Time) bool {
 	if c.closed || c.ctx.Err() != nil {
+		return false
+	}
+	if dl, ok := c.ctx.Deadline(); ok && !now.Before(dl) {
 		return false
 	}
 	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
@@ -322,7 +329,7 @@ func (c *call) runHedge(n int) {
 	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
 	defer cancel()
 	c.mu.Lock()
-	start := c.startLocked()
+	start := c.startLocked(t0)
 	if start {
 		c.cancels[n-1] = cancel // from now on, a decision of the call cancels the hedge
 	} else {

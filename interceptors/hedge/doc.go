@@ -47,8 +47,9 @@
 // hedge (as in the interceptors suite), with its backoff, the server's pushback and its
 // budget. A hedge sent at once on an Unavailable or a ResourceExhausted with RetryInfo would
 // ignore all three. Hedging is for answers slow to come, not for errors. No further attempt starts
-// once the call is decided, MaxAttempts were sent, the caller's context is done, or the
-// method's allowance of losing hedges or the budget refused one (see Budget).
+// once the call is decided, MaxAttempts were sent, the caller's context is done (or its
+// deadline has passed), or the method's allowance of losing hedges or the budget refused one
+// (see Budget).
 //
 // The caller's deadline and cancellation apply to every attempt. When the caller cancels,
 // every attempt ends at once and the call returns the cancellation. A call returns only
