@@ -316,7 +316,7 @@ func (c *call) onTimer() {
 // left those in flight, and its AttemptFinished is not sent again. A panic of the observer on
 // HedgeSent comes before the hedge goes out, which it then never does: what it took from the
 // method's allowance is given back, but the retry-budget token it took stays taken, since a
-// Budget has no way to take one back.
+// Budget has no way to take one back. So is it when the Budget's Withdraw panics.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
 	// The attempts of the call before this one: the retry loop's before the round, and the
@@ -328,6 +328,17 @@ func (c *call) runHedge(n int) {
 	t0 := c.clk.Now()
 	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
 	defer cancel()
+	returned, sent, settled, locked := false, false, false, true
+	defer func() {
+		if !returned {
+			if locked {
+				// The budget's Withdraw panicked, under the lock, once the allowance paid:
+				// abort gives that back, as for a hedge that was not sent.
+				c.mu.Unlock()
+			}
+			c.abort(recover(), sent, settled)
+		}
+	}()
 	c.mu.Lock()
 	start := c.startLocked(t0)
 	if start {
@@ -335,16 +346,12 @@ func (c *call) runHedge(n int) {
 	} else {
 		c.leaveLocked()
 	}
+	locked = false
 	c.mu.Unlock()
 	if !start {
+		returned = true
 		return
 	}
-	returned, sent, settled := false, false, false
-	defer func() {
-		if !returned {
-			c.abort(recover(), sent, settled)
-		}
-	}()
 	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	sent = true
 	reply := c.typ.New().Interface()

@@ -199,7 +199,8 @@
 // the caller's stack rather than the hedge's. A hedge that calls runtime.Goexit is raised as
 // a panic too. So is a panic of what runs for a hedge on its goroutine besides its attempt:
 // the observer on the hedge's HedgeSent or AttemptFinished, the classifier, a stream hedge's
-// Trailer. The hedge is still counted once: an observer's panic on its AttemptFinished comes
+// Trailer, the Budget's Withdraw (the hedge is then not sent, and gives back what it took from
+// the method's allowance). The hedge is still counted once: an observer's panic on its AttemptFinished comes
 // after its outcome was taken, and the event is not sent again. A hedge whose HedgeSent panics
 // is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), but
 // not the retry-budget token it took (a Budget cannot take one back). A panic of what runs
