@@ -186,25 +186,7 @@ func TestCloseRetiresBreakerAfterItsLastEvent(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var last, retired *observe.Event
-	for _, e := range rec.Events(observe.BreakerStateChanged, observe.Retired) {
-		if e.Service != svc || e.Policy != observe.PolicyBreaker {
-			continue
-		}
-		switch e.Kind {
-		case observe.BreakerStateChanged:
-			last = &e
-		case observe.Retired:
-			retired = &e
-		}
-	}
-	if last == nil || retired == nil {
-		t.Fatalf("last change %+v, retired %+v: want both", last, retired)
-	}
-	if last.Time.After(retired.Time) {
-		t.Fatalf("the breaker's last event (%s → %s) at %v is after its Retired at %v: an observer keeps the closed suite's state",
-			last.From, last.To, last.Time, retired.Time)
-	}
+	retiredAfterLastChange(t, rec, svc, "the closed suite's")
 }
 
 // A reload names a retired breaker by reading its level after the reload took effect, which
@@ -234,6 +216,14 @@ func TestReloadRetiresBreakerAfterItsLastEvent(t *testing.T) {
 	if err := s.Reload(&config.Config{}); err != nil {
 		t.Fatal(err)
 	}
+	retiredAfterLastChange(t, rec, svc, "the retired breaker's")
+}
+
+// retiredAfterLastChange fails t unless the Retired rec holds for svc's breaker comes no
+// earlier than that breaker's last state change: else an observer that keeps a breaker's last
+// state keeps whose state (the closed suite's, the retired breaker's).
+func retiredAfterLastChange(t *testing.T, rec *testkit.Recorder, svc, whose string) {
+	t.Helper()
 	var last, retired *observe.Event
 	for _, e := range rec.Events(observe.BreakerStateChanged, observe.Retired) {
 		if e.Service != svc || e.Policy != observe.PolicyBreaker {
@@ -250,7 +240,7 @@ func TestReloadRetiresBreakerAfterItsLastEvent(t *testing.T) {
 		t.Fatalf("last change %+v, retired %+v: want both", last, retired)
 	}
 	if last.Time.After(retired.Time) {
-		t.Fatalf("the breaker's last event (%s → %s) at %v is after its Retired at %v: an observer keeps the retired breaker's state",
-			last.From, last.To, last.Time, retired.Time)
+		t.Fatalf("the breaker's last event (%s → %s) at %v is after its Retired at %v: an observer keeps %s state",
+			last.From, last.To, last.Time, retired.Time, whose)
 	}
 }
