@@ -23,9 +23,11 @@
 // BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its
 // breaker opens. alerts_test.yml holds a scenario in which it fires while BulwarkBreakerOpen
 // does not yet. That order holds for breakers that, like the built-in ones, trip on an outage
-// and not on a brownout's failure rate. Its 5m window and 2m wait put it about four minutes
-// after a sudden failure, while BulwarkBreakerOpen fires a minute after a trip: with a breaker
-// that trips on the first failures, the breaker alert comes first.
+// and not on a brownout's failure rate. Its 5m window and 2m wait put it 2 + 1/r minutes after
+// a sudden failure that makes r retries per call (the window's rate crosses 0.2 after a fifth
+// of it over r): about 2.5 minutes in an outage retried twice per call, about 6 in a brownout
+// of a quarter of the calls retried once. BulwarkBreakerOpen fires a minute after a trip: with
+// a breaker that trips on the first failures, the breaker alert comes first.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
