@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
@@ -169,19 +170,7 @@ func TestCloseRetiresBreakerAfterItsLastEvent(t *testing.T) {
 	const svc = "test.v1.CloseRetireDue"
 	rec := &testkit.Recorder{}
 	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, err := interceptors.New(&config.Config{
-		Profiles: map[string]config.Profile{"p": {
-			Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second},
-		}},
-		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
-	}, interceptors.WithObserver(rec), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(grpccodes.Unavailable, "down")
-	}
-	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	s := trippedSuite(t, svc, rec, clk)
 	clk.Advance(time.Minute) // The open interval is over: the next look half-opens the breaker.
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -196,20 +185,8 @@ func TestReloadRetiresBreakerAfterItsLastEvent(t *testing.T) {
 	const svc = "test.v1.ReloadRetireDue"
 	rec := &testkit.Recorder{}
 	clk := &tickingClock{timers: clocktest.New(time.Time{}), now: time.Unix(1700000000, 0)} // 1ms a reading
-	s, err := interceptors.New(&config.Config{
-		Profiles: map[string]config.Profile{"p": {
-			Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second},
-		}},
-		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
-	}, interceptors.WithObserver(rec), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := trippedSuite(t, svc, rec, clk)
 	defer s.Close()
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(grpccodes.Unavailable, "down")
-	}
-	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
 	clk.mu.Lock()
 	clk.now = clk.now.Add(time.Minute) // The open interval is over: the next look half-opens the breaker.
 	clk.mu.Unlock()
@@ -243,4 +220,24 @@ func retiredAfterLastChange(t *testing.T, rec *testkit.Recorder, svc, whose stri
 		t.Fatalf("the breaker's last event (%s → %s) at %v is after its Retired at %v: an observer keeps %s state",
 			last.From, last.To, last.Time, retired.Time, whose)
 	}
+}
+
+// trippedSuite is a suite on clk whose service svc has a breaker that one failure opens for a
+// second, and which one failed call of svc has opened.
+func trippedSuite(t *testing.T, svc string, rec *testkit.Recorder, clk clock.Clock) *interceptors.Suite {
+	t.Helper()
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{"p": {
+			Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second},
+		}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	return s
 }
