@@ -65,3 +65,22 @@ func startLogged(t *testing.T) (*Stub, *observer.ObservedLogs) {
 	}
 	return s, logs
 }
+
+// Regression: Down (POST /down) while an outage was already under way logged "outage
+// started" a second time, so a log reader counted two outages where there was one.
+func TestDownWhileDownLogsNoSecondStart(t *testing.T) {
+	s, logs := startLogged(t)
+	defer s.Stop()
+	s.Down()
+	s.Down()
+	s.OutageFor(time.Minute)
+	s.Down()
+	if n := logs.FilterMessage("outage started").Len(); n != 2 {
+		t.Errorf("Down, Down, OutageFor, Down: %d \"outage started\" lines, want 2 (Down, then OutageFor's own): %v", n, logs.All())
+	}
+	s.Up()
+	s.Down()
+	if n := logs.FilterMessage("outage started").Len(); n != 3 {
+		t.Errorf("after Up, Down: %d \"outage started\" lines, want 3: %v", n, logs.All())
+	}
+}

@@ -341,16 +341,20 @@ func (s *Stub) setFaultsLocked(f Faults) {
 }
 
 // Down starts an outage that lasts until Up: every call fails with Unavailable and the health
-// service reports NOT_SERVING.
+// service reports NOT_SERVING. During an outage already under way it only makes that one last
+// until Up.
 func (s *Stub) Down() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.manualDown = true
 	now := s.clk.Now()
 	s.syncHealthLocked(now)
+	wasDown := s.loggedDown
 	s.loggedDown = true
 	s.scheduleLocked(now)
-	s.log.Info("outage started")
+	if !wasDown { // one under way goes on: it did not start again
+		s.log.Info("outage started")
+	}
 }
 
 // OutageFor starts an outage that lasts d by the stub's clock, replacing any other. A d ≤ 0
