@@ -32,7 +32,7 @@ type Config struct {
 	// endpoints (/faults, /outage, /down, /up). Empty means no HTTP listener.
 	MetricsListen string `json:"metrics_listen"`
 	// Services selects the services to serve (ServiceLiveness, ServiceFaceMatch, ServiceOCR).
-	// Empty means all three.
+	// Empty means all three; each is named once.
 	Services []string `json:"services"`
 	// Faults is the initial fault profile; SetFaults changes it at run time.
 	Faults Faults `json:"faults"`
@@ -64,9 +64,12 @@ const (
 
 // Validate reports the first problem with c, naming the field.
 func (c Config) Validate() error {
-	for _, s := range c.Services {
+	for i, s := range c.Services {
 		if !slices.Contains(AllServices(), s) {
 			return fmt.Errorf("services: unknown service %q (want one of %s)", s, strings.Join(AllServices(), ", "))
+		}
+		if slices.Contains(c.Services[:i], s) {
+			return fmt.Errorf("services: service %q given twice", s)
 		}
 	}
 	if err := c.Faults.Validate(); err != nil {

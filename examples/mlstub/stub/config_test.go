@@ -125,6 +125,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "mild", cfg: Config{Faults: DefaultMildFaults()}},
 		{name: "unknown service", cfg: Config{Services: []string{"kyc"}},
 			wantErr: `services: unknown service "kyc" (want one of liveness, facematch, ocr)`},
+		// As -services refuses it: the stub serves each once, so a list naming one twice
+		// (logged as given at start) was taken as it read.
+		{name: "service twice", cfg: Config{Services: []string{"ocr", "liveness", "ocr"}},
+			wantErr: `services: service "ocr" given twice`},
 		{name: "rate", cfg: Config{Faults: Faults{Fail: map[grpccodes.Code]float64{grpccodes.Unavailable: 2}}},
 			wantErr: "faults: fail: rate 2 for unavailable is outside [0,1]"},
 		{name: "ok code", cfg: Config{Faults: Faults{Fail: map[grpccodes.Code]float64{grpccodes.OK: 0.1}}},
