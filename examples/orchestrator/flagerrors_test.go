@@ -34,6 +34,11 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		{[]string{"-outage-at", "-2s", "-outage", "1s"}, []string{"-outage-at", "-2s"}},
 		{[]string{"-outage", "-1s"}, []string{"-outage", "-1s"}},
 		{[]string{"-config", "a.yaml", "-service-config", "b.json"}, []string{"-config", "-service-config"}},
+		// A file that cannot be read is a bad command line: it was reported as the bare
+		// "open …: no such file or directory" (exit status 1), naming no flag.
+		{[]string{"-config", filepath.Join(dir, "missing.yaml")}, []string{"-config", "missing.yaml", "no such file", "orchestrator -h"}},
+		{[]string{"-service-config", filepath.Join(dir, "missing.json")}, []string{"-service-config", "missing.json", "no such file"}},
+		{[]string{"-config", dir}, []string{"-config", "is a directory"}},
 		// The embedded stubs' fault flags, which the stub's profile checks.
 		{[]string{"-spike-rate", "2"}, []string{"-spike-rate", "2"}},
 		{[]string{"-latency", "-1s"}, []string{"-latency", "-1s"}},

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net"
 	"net/http"
@@ -336,8 +337,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg, warnings, err := loadConfig(f.configPath)
+	flagName := "-config"
 	if f.scPath != "" && err == nil {
 		cfg, warnings, err = importServiceConfig(f.scPath, stderr)
+		flagName = "-service-config"
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		// The file could not be read: the flag names a file that is not there (or not a
+		// file), a bad command line as much as a bad value is.
+		return usage(stderr, flagName+": "+err.Error())
 	}
 	if err != nil {
 		return err
