@@ -522,7 +522,8 @@ func (s *Suite) Breakers() *breaker.Registry {
 func (s *Suite) Bulkheads() map[string]*bulkhead.Bulkhead { return objectsOf[*bulkhead.Bulkhead](s) }
 
 // Throttles returns the suite's adaptive throttles by name (service, or full method for a
-// method with adaptive_throttle settings of its own).
+// method with adaptive_throttle settings or classifier entries of its own: a throttle counts
+// accepts by its classifier, so such a method does not share its service's).
 //
 // Deprecated: use Levels for the throttles' levels.
 func (s *Suite) Throttles() map[string]*throttle.Throttle { return objectsOf[*throttle.Throttle](s) }
