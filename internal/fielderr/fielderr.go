@@ -106,8 +106,13 @@ func (c *Checker) Check(ok bool, path string, value any, rule string) {
 }
 
 // ZeroOrWithin checks a field where 0 means the default: v is 0, or in [lo, hi]. It records
-// "is below lo" or "is above hi", the bounds spelt as configuration spells them.
+// "is below lo" or "is above hi", the bounds spelt as configuration spells them, or "is not a
+// number" for a NaN, which no bound holds.
 func ZeroOrWithin[T cmp.Ordered](c *Checker, path string, v, lo, hi T) {
+	if v != v { // only a floating-point NaN differs from itself
+		c.Add(path, v, "is not a number")
+		return
+	}
 	var zero T
 	c.Check(v == zero || v >= lo, path, v, "is below "+Format(lo))
 	c.Check(v <= hi, path, v, "is above "+Format(hi))

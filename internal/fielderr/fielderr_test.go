@@ -2,6 +2,7 @@ package fielderr_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ func TestZeroOrWithin(t *testing.T) {
 		{0.5, "k: 0.5 is below 1"},
 		{-1, "k: -1 is below 1"},
 		{101, "k: 101 is above 100"},
+		// A NaN (from Go; YAML refuses it earlier) was told both "is below 1" and "is above 100".
+		{math.NaN(), "k: NaN is not a number"},
 	} {
 		var v fielderr.Checker
 		fielderr.ZeroOrWithin(&v, "k", c.v, 1, 100)
