@@ -25,14 +25,17 @@ type Policy struct {
 }
 
 // New returns the policy named name (the fully qualified gRPC service it guards, put in
-// rejections and events). With a nil l it builds the bucket from cfg, which must then be valid: from the
-// registry given by WithRegistry when cfg.Shared is set (without a registry that is an error),
-// else a Local of its own; cfg.Redis needs a fleet-wide Limiter passed as l. With l given, only
-// cfg.MaxWait is read.
+// rejections and events). With a nil l (a nil *Local too) it builds the bucket from cfg, which
+// must then be valid: from the registry given by WithRegistry when cfg.Shared is set (without a
+// registry that is an error), else a Local of its own; cfg.Redis needs a fleet-wide Limiter
+// passed as l. With l given, only cfg.MaxWait is read.
 func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	o := buildOptions(opts)
 	if cfg.MaxWait < 0 {
 		return nil, fielderr.New("max_wait", cfg.MaxWait, "is negative")
+	}
+	if loc, ok := l.(*Local); ok && loc == nil {
+		l = nil // a *Local variable left unset: New would read its clock
 	}
 	if l == nil {
 		var err error

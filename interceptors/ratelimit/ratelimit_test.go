@@ -59,6 +59,35 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// A nil *Local given to New is a nil limiter, as the documentation of New has it ("with a nil
+// l it builds the bucket from cfg"): a variable of type *Local left unset must not make New
+// dereference it.
+func TestNewWithNilLocalBuildsFromConfig(t *testing.T) {
+	var unset *ratelimit.Local
+	var (
+		p   *ratelimit.Policy
+		err error
+	)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("New with a nil *Local panicked: %v", r)
+			}
+		}()
+		p, err = ratelimit.New(svc, unset, ratelimit.Config{Rate: 10, Burst: 1})
+	}()
+	if err != nil {
+		t.Fatalf("New with a nil *Local: %v, want the bucket built from the config", err)
+	}
+	l, ok := p.Limiter().(*ratelimit.Local)
+	if !ok || l == nil || l.Rate() != 10 || l.Burst() != 1 {
+		t.Fatalf("limiter %#v, want a bucket of rate 10 and burst 1", p.Limiter())
+	}
+	if err := p.Allow(context.Background()); err != nil {
+		t.Fatalf("first call: %v, want a token", err)
+	}
+}
+
 // rejectionDetails reads back what a gRPC caller sees of a rejection.
 func rejectionDetails(t *testing.T, err error) (grpccodes.Code, *errdetails.ErrorInfo, *errdetails.RetryInfo) {
 	t.Helper()
