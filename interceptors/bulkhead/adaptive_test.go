@@ -587,3 +587,67 @@ func TestReleaseWithClassifierPanicGivesTheSlotBack(t *testing.T) {
 		t.Fatalf("in flight %d after a classifier panic in ReleaseWith, want 0", b.InFlight())
 	}
 }
+
+// TestAdaptiveCallerCancelIsNoSample checks that a call the caller canceled is no sample,
+// whatever error it ends with: per-RPC credentials may answer a token fetch the cancellation
+// cut short with Unavailable (gRFC A54 lets them), and grpc fails the call with it, which says
+// nothing about the service's load (as the breaker and the throttle read it).
+func TestAdaptiveCallerCancelIsNoSample(t *testing.T) {
+	unavailable := status.Error(grpccodes.Unavailable, "fetching token: context canceled")
+	cfg := bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{Algorithm: "aimd", InitialLimit: 2, BackoffRatio: 0.5}}
+	t.Run("unary", func(t *testing.T) {
+		clk := clocktest.New(time.Time{})
+		b := newAdaptive(t, cfg, bulkhead.WithClock(clk))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			clk.Advance(time.Millisecond)
+			cancel()
+			return unavailable
+		}
+		if err := b.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, invoker); !errors.Is(err, unavailable) {
+			t.Fatalf("Unary = %v", err)
+		}
+		if b.Capacity() != 2 || b.InFlight() != 0 {
+			t.Errorf("limit %d in flight %d, want 2 0: a canceled call moved the limit", b.Capacity(), b.InFlight())
+		}
+	})
+	t.Run("stream open", func(t *testing.T) {
+		clk := clocktest.New(time.Time{})
+		b := newAdaptive(t, cfg, bulkhead.WithClock(clk))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			clk.Advance(time.Millisecond)
+			cancel()
+			return nil, unavailable
+		}
+		if _, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer); !errors.Is(err, unavailable) {
+			t.Fatalf("open = %v", err)
+		}
+		if b.Capacity() != 2 || b.InFlight() != 0 {
+			t.Errorf("limit %d in flight %d, want 2 0: a canceled stream moved the limit", b.Capacity(), b.InFlight())
+		}
+	})
+	t.Run("stream recv", func(t *testing.T) {
+		clk := clocktest.New(time.Time{})
+		b := newAdaptive(t, cfg, bulkhead.WithClock(clk))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		fs := &fakeStream{ctx: ctx, recv: []error{unavailable}}
+		streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			return fs, nil
+		}
+		cs, err := b.Stream()(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCheck, streamer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs.onRecv = func() { clk.Advance(time.Millisecond); cancel() }
+		if err := cs.RecvMsg(nil); !errors.Is(err, unavailable) {
+			t.Fatalf("RecvMsg = %v", err)
+		}
+		if b.Capacity() != 2 || b.InFlight() != 0 {
+			t.Errorf("limit %d in flight %d, want 2 0: a canceled stream moved the limit", b.Capacity(), b.InFlight())
+		}
+	})
+}

@@ -54,12 +54,12 @@ func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOpt
 
 // Exit gives back the slot of a call Enter admitted, with the call as the adaptive limit's
 // sample unless the invoker panicked (see section.Gate).
-func (b *Bulkhead) Exit(_ context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
+func (b *Bulkhead) Exit(ctx context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
 	var start time.Time
 	if b.ad != nil {
 		start = b.origin.Add(p.Since)
 	}
-	b.end(method, start, err, !panicked)
+	b.end(ctx, method, start, err, !panicked)
 }
 
 // Stream returns an interceptor that holds a slot of b from stream open until the stream ends
@@ -83,17 +83,17 @@ func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 		returned := false
 		defer func() {
 			if !returned { // streamer panicked
-				b.end(method, start, nil, false)
+				b.end(ctx, method, start, nil, false)
 			}
 		}()
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		returned = true
 		if err != nil {
-			b.end(method, start, err, true)
+			b.end(ctx, method, start, err, true)
 			return nil, err
 		}
 		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(func(e streamend.End) { b.end(method, start, e.Err, e.Cause != streamend.Send) })
+		w.OnEnd(func(e streamend.End) { b.end(ctx, method, start, e.Err, e.Cause != streamend.Send) })
 		return w, nil
 	}
 }
@@ -107,16 +107,22 @@ func (b *Bulkhead) began() time.Time {
 	return b.clock.Now()
 }
 
-// end gives back the slot of a call that began at start and ended with err. With a fixed limit
-// that is all; in adaptive mode the call is the limit's sample when sample is set and its
-// outcome is not ignored (see ReleaseWith). A classifier that panics on err (an error whose
-// GRPCStatus panics) still gives the slot back, with no sample.
-func (b *Bulkhead) end(method string, start time.Time, err error, sample bool) {
+// end gives back the slot of a call made with ctx that began at start and ended with err. With
+// a fixed limit that is all; in adaptive mode the call is the limit's sample when sample is set
+// and its outcome is not ignored (see ReleaseWith): a call whose caller canceled ctx is ignored
+// whatever err says (per-RPC credentials that answer a token fetch cut short Unavailable, as
+// gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for the breaker and the
+// throttle. A classifier that
+// panics on err (an error whose GRPCStatus panics) still gives the slot back, with no sample.
+func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool) {
 	if b.ad == nil {
 		b.releaseFixed()
 		return
 	}
 	kind := sampleNone
+	if sample && err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		sample = false // The caller stopped listening: the outcome says nothing of the service.
+	}
 	if sample {
 		kind = b.classifyHeld(method, err)
 	}

@@ -256,12 +256,17 @@ type fakeStream struct {
 	recv []error
 	n    int
 	send error
+	// onRecv, when set, runs as RecvMsg begins (a caller canceling while it reads, say).
+	onRecv func()
 }
 
 func (f *fakeStream) Context() context.Context { return f.ctx }
 func (f *fakeStream) SendMsg(any) error        { return f.send }
 
 func (f *fakeStream) RecvMsg(any) error {
+	if f.onRecv != nil {
+		f.onRecv()
+	}
 	if f.n >= len(f.recv) {
 		return io.EOF
 	}

@@ -71,8 +71,9 @@
 //
 // Each call that ends is a sample: its latency and its outcome, read by the classifier
 // (WithClassifier, default codes.Default()). A transient or throttled outcome (Unavailable,
-// DeadlineExceeded, ResourceExhausted, ...) is a drop, a sign of overload. A canceled call, or
-// one refused by a bulwark policy, is no sample. Anything else (success, business error,
+// DeadlineExceeded, ResourceExhausted, ...) is a drop, a sign of overload. A canceled call (one
+// whose caller canceled its context, whatever error it ended with), or one refused by a
+// bulwark policy, is no sample. Anything else (success, business error,
 // server fault) is an answer, whose latency counts. Unary measures from the slot taken to the
 // invoker's return, Stream from the slot taken to the end of the stream; a panicking call is
 // no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
