@@ -50,8 +50,12 @@
 // opening the stream fails; RecvMsg returns an error (io.EOF included); RecvMsg returns the only
 // reply of a stream that is not server-streaming; SendMsg fails other than with io.EOF; the
 // stream's context ends (the caller canceled it, its deadline passed, or gRPC finished the
-// stream; a RecvMsg or SendMsg running then gives the slot back when it returns). A caller that abandons a stream
-// without canceling its context holds the slot until gRPC ends the stream, as grpc-go requires.
+// stream; a RecvMsg or SendMsg running then gives the slot back when it returns). gRPC's end
+// of the stream is watched only once the stream is committed (a RecvMsg or Header returned,
+// or its Context was asked for): watching it sooner would turn off gRPC's retries of the
+// stream (see internal/streamend). A caller that abandons a stream without canceling its
+// context, which grpc-go forbids, holds the slot until gRPC ends a committed stream, and
+// until its context ends one it never read.
 //
 // # Options
 //
