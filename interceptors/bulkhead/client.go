@@ -112,8 +112,8 @@ func (b *Bulkhead) began() time.Time {
 // and its outcome is not ignored (see ReleaseWith): a call whose caller canceled ctx is ignored
 // whatever err says (per-RPC credentials that answer a token fetch cut short Unavailable, as
 // gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for the breaker and the
-// throttle. A classifier that
-// panics on err (an error whose GRPCStatus panics) still gives the slot back, with no sample.
+// throttle. A classifier that panics on err (an error whose GRPCStatus panics) still gives the
+// slot back, with no sample.
 func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool) {
 	if b.ad == nil {
 		b.releaseFixed()
