@@ -19,7 +19,7 @@
 //	| what went wrong                                    | grpc-go's message contains                                   | class        |
 //	| -------------------------------------------------- | ------------------------------------------------------------ | ------------ |
 //	| the client does not trust the server's certificate | authentication handshake failed: tls: failed to verify certificate: x509: ... | server_fault |
-//	| the server refuses the client's certificate        | remote error: tls: certificate required / bad certificate    | server_fault |
+//	| the server refuses the client's certificate        | remote error: tls: certificate required / bad certificate / expired certificate | server_fault |
 //	| TLS client, plaintext server                       | tls: first record does not look like a TLS handshake         | transient    |
 //	| plaintext client, TLS server                       | error reading server preface: EOF                            | transient    |
 //

@@ -253,7 +253,9 @@ func (f Flags) material() ([]tls.Certificate, *x509.CertPool, error) {
 // certificateFailures are the texts grpc-go's Unavailable carries when a TLS handshake was
 // refused over a certificate, on either side: the client did not trust the server's
 // ("x509: ...", "tls: failed to verify certificate"), or the server refused the client's
-// (the alerts "bad certificate", "unknown certificate authority", "certificate required"...).
+// (the alerts "bad certificate", "unknown certificate authority", "certificate required"...,
+// as crypto/tls words them: a Go server refuses an expired client certificate with
+// "expired certificate").
 var certificateFailures = []string{
 	"x509: ",
 	"tls: failed to verify certificate",
@@ -261,8 +263,8 @@ var certificateFailures = []string{
 	"tls: unknown certificate authority",
 	"tls: certificate required",
 	"tls: unsupported certificate",
-	"tls: certificate revoked",
-	"tls: certificate expired",
+	"tls: revoked certificate",
+	"tls: expired certificate",
 	"tls: unknown certificate",
 }
 

@@ -78,6 +78,10 @@ func TestHandshakeFailures(t *testing.T) {
 			wantCert: ptr(true), wantMsg: "remote error: tls: certificate required"},
 		{name: "client certificate from another CA", flags: tlsflags.Flags{Cert: f.RogueCert, Key: f.RogueKey, CA: f.CA}, addr: mtls,
 			wantCert: ptr(true), wantMsg: "remote error: tls: certificate required"},
+		// A Go server refuses an expired client certificate with its own alert, whose text
+		// crypto/tls words "expired certificate".
+		{name: "expired client certificate", flags: tlsflags.Flags{Cert: f.ExpiredCert, Key: f.ExpiredKey, CA: f.CA}, addr: mtls,
+			wantCert: ptr(true), wantMsg: "remote error: tls: expired certificate"},
 		// Plaintext to a TLS server is refused.
 		{name: "plaintext client", flags: tlsflags.Flags{}, addr: mtls, wantCert: ptr(false)},
 		// TLS to a plaintext server: a handshake failure that is not about a certificate.
@@ -160,6 +164,25 @@ func TestServersCertificateMessageIsNotAHandshakeFailure(t *testing.T) {
 	} {
 		if got := tlsflags.IsCertificateFailure(status.Error(grpccodes.Unavailable, msg)); got != want {
 			t.Errorf("IsCertificateFailure(Unavailable %q) = %v, want %v", msg, got, want)
+		}
+	}
+}
+
+// The certificate alerts as crypto/tls words them (its alert texts: "expired certificate",
+// "revoked certificate"), in both shapes grpc-go gives a refused handshake, are certificate
+// failures. The list had "certificate expired" and "certificate revoked", which no alert
+// reads: an expired client certificate, which a Go server refuses with its own alert, was
+// taken for a transient failure and retried.
+func TestCertificateAlertsAreCertificateFailures(t *testing.T) {
+	for _, alert := range []string{"bad certificate", "unsupported certificate", "revoked certificate", "expired certificate",
+		"unknown certificate", "unknown certificate authority", "certificate required"} {
+		for _, msg := range []string{
+			`connection error: desc = "error reading server preface: remote error: tls: ` + alert + `"`,
+			"remote error: tls: " + alert + " (write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe)",
+		} {
+			if !tlsflags.IsCertificateFailure(status.Error(grpccodes.Unavailable, msg)) {
+				t.Errorf("IsCertificateFailure(Unavailable %q) = false, want true", msg)
+			}
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package tlstest writes throwaway certificates for tests: a CA, a server and a client
-// certificate it signed, and a second, untrusted CA with its own client certificate. Keys are
-// ECDSA P-256, generated at run time; certificates are valid for an hour, for 127.0.0.1,
-// ::1 and localhost.
+// certificate it signed, a client certificate it signed that has expired, and a second,
+// untrusted CA with its own client certificate. Keys are ECDSA P-256, generated at run time;
+// certificates (but the expired one) are valid for an hour, for 127.0.0.1, ::1 and localhost.
 package tlstest
 
 import (
@@ -24,6 +24,8 @@ type Files struct {
 	CA                    string // the trusted CA's certificate
 	ServerCert, ServerKey string // signed by CA, for 127.0.0.1 / localhost
 	ClientCert, ClientKey string // signed by CA, for client authentication
+	ExpiredCert           string // signed by CA, for client authentication, expired an hour ago
+	ExpiredKey            string // its key
 	RogueCA               string // another CA, trusted by nobody
 	RogueCert, RogueKey   string // a server and client certificate signed by RogueCA
 }
@@ -40,11 +42,12 @@ func Write(tb testing.TB) Files {
 	f := Files{}
 	ca := newCA(tb, "bulwark test CA", filepath.Join(dir, "ca.pem"))
 	f.CA = filepath.Join(dir, "ca.pem")
-	f.ServerCert, f.ServerKey = leaf(tb, ca, "server", dir, x509.ExtKeyUsageServerAuth)
-	f.ClientCert, f.ClientKey = leaf(tb, ca, "client", dir, x509.ExtKeyUsageClientAuth)
+	f.ServerCert, f.ServerKey = leaf(tb, ca, "server", dir, false, x509.ExtKeyUsageServerAuth)
+	f.ClientCert, f.ClientKey = leaf(tb, ca, "client", dir, false, x509.ExtKeyUsageClientAuth)
+	f.ExpiredCert, f.ExpiredKey = leaf(tb, ca, "expired", dir, true, x509.ExtKeyUsageClientAuth)
 	rogue := newCA(tb, "rogue CA", filepath.Join(dir, "rogue-ca.pem"))
 	f.RogueCA = filepath.Join(dir, "rogue-ca.pem")
-	f.RogueCert, f.RogueKey = leaf(tb, rogue, "rogue", dir, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+	f.RogueCert, f.RogueKey = leaf(tb, rogue, "rogue", dir, false, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	return f
 }
 
@@ -80,10 +83,13 @@ func newCA(tb testing.TB, cn, path string) issuer {
 	return issuer{cert: cert, key: key}
 }
 
-func leaf(tb testing.TB, ca issuer, name, dir string, usage ...x509.ExtKeyUsage) (certPath, keyPath string) {
+func leaf(tb testing.TB, ca issuer, name, dir string, expired bool, usage ...x509.ExtKeyUsage) (certPath, keyPath string) {
 	tb.Helper()
 	key := genKey(tb)
 	tpl := template(name)
+	if expired {
+		tpl.NotBefore, tpl.NotAfter = tpl.NotBefore.Add(-2*time.Hour), tpl.NotBefore.Add(-time.Hour)
+	}
 	tpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tpl.ExtKeyUsage = usage
 	tpl.DNSNames = []string{"localhost"}
