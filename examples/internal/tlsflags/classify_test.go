@@ -2,6 +2,7 @@ package tlsflags_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -14,7 +15,11 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 )
 
 // Through the suite, with the orchestrator's rule (ReasonCertificate is server_fault), a server
@@ -75,5 +80,156 @@ func TestSuiteClassesTLSFailures(t *testing.T) {
 				t.Fatalf("CallFinished %+v, want one of class %v", calls, tc.wantClass)
 			}
 		})
+	}
+}
+
+// relayingHealth answers every Check and Watch with err, as a Go server that returns its own
+// upstream call's error as it is.
+type relayingHealth struct {
+	healthpb.UnimplementedHealthServer
+	err error
+}
+
+func (h relayingHealth) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	return nil, h.err
+}
+
+func (h relayingHealth) Watch(*healthpb.HealthCheckRequest, healthpb.Health_WatchServer) error {
+	return h.err
+}
+
+// callBoth makes one Check (unary) and one Watch (a stream, read to its end) through the suite
+// with the marker inside it, and returns the recorder of each.
+func callBoth(t *testing.T, addr string, fl tlsflags.Flags) map[string]*testkit.Recorder {
+	t.Helper()
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {
+			Retry:      &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone, Idempotent: true},
+			Classifier: codes.Overrides{Reasons: map[string]codes.Class{tlsflags.ReasonCertificate: codes.ServerFault}},
+		}},
+		Services: map[string]config.Service{"grpc.health.v1.Health": {Profile: "p"}},
+	}
+	creds, err := fl.ClientCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*testkit.Recorder{}
+	for _, kind := range []string{"unary", "stream"} {
+		rec := &testkit.Recorder{}
+		s, err := interceptors.New(cfg, interceptors.WithObserver(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := append(append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.DialOptions()...), tlsflags.MarkCertificateErrors()...)
+		cc, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A server handler's context, as the orchestrator's -serve calls with: it carries the
+		// peer of the handler's own caller.
+		in := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 9}})
+		ctx, cancel := context.WithTimeout(in, 5*time.Second)
+		hc := healthpb.NewHealthClient(cc)
+		if kind == "unary" {
+			_, err = hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		} else {
+			var w healthpb.Health_WatchClient
+			if w, err = hc.Watch(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+				_, err = w.Recv()
+			}
+		}
+		cancel()
+		_ = cc.Close()
+		_ = s.Close()
+		if status.Code(err) != grpccodes.Unavailable {
+			t.Fatalf("%s: %v, want Unavailable", kind, err)
+		}
+		out[kind] = rec
+	}
+	return out
+}
+
+// A server that relays its upstream's failed handshake (its own client's Unavailable, in
+// grpc-go's words) answered: the certificate is its backend's, not this client's, and the
+// attempt is transient, retried. The marker went by the text alone and tagged it
+// TLS_CERTIFICATE: not retried, and a failure of this client's certificate for the breaker.
+// A handshake this client's connection failed is still tagged, unary or stream, in a call made
+// with a server handler's context.
+func TestRelayedHandshakeFailureIsNotTagged(t *testing.T) {
+	relayed := status.Error(grpccodes.Unavailable,
+		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, relayingHealth{err: relayed})
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	f := tlstest.Write(t)
+	sopts, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey, CA: f.CA}.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtls := serve(t, sopts...)
+	for _, tc := range []struct {
+		name         string
+		addr         string
+		flags        tlsflags.Flags
+		wantAttempts int
+		wantClass    codes.Class
+	}{
+		{"relayed", lis.Addr().String(), tlsflags.Flags{}, 3, codes.Transient},
+		{"untrusted server certificate", mtls, tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.RogueCA}, 1, codes.ServerFault},
+	} {
+		for kind, rec := range callBoth(t, tc.addr, tc.flags) {
+			if got := rec.Count(observe.AttemptFinished); got != tc.wantAttempts {
+				t.Errorf("%s, %s: %d attempts, want %d", tc.name, kind, got, tc.wantAttempts)
+			}
+			calls := rec.Events(observe.CallFinished)
+			if len(calls) != 1 || calls[0].Class != tc.wantClass {
+				t.Errorf("%s, %s: CallFinished %+v, want one of class %v", tc.name, kind, calls, tc.wantClass)
+			}
+		}
+	}
+}
+
+// unsentStream is a stream that never had a connection: its context is the caller's, as
+// grpc-go's is then, and it fails with a refused handshake.
+type unsentStream struct {
+	grpc.ClientStream
+	ctx context.Context
+	err error
+}
+
+func (s unsentStream) Context() context.Context { return s.ctx }
+func (s unsentStream) SendMsg(any) error        { return nil }
+func (s unsentStream) CloseSend() error         { return nil }
+func (s unsentStream) RecvMsg(any) error        { return s.err }
+
+// A stream that fails with a refused handshake on its first message, made with a server
+// handler's context (which carries that handler's caller as its peer), is tagged: the peer is
+// the caller's, not one the stream reached.
+func TestStreamRefusalWithCallersPeerIsTagged(t *testing.T) {
+	refused := status.Error(grpccodes.Unavailable,
+		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`)
+	opts := append(tlsflags.MarkCertificateErrors(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ grpc.Streamer, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			return unsentStream{ctx: ctx, err: refused}, nil
+		}))
+	cc, err := grpc.NewClient("passthrough:///unused", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 9}})
+	w, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Recv()
+	if st, _ := status.FromError(err); len(st.Details()) == 0 {
+		t.Errorf("Recv: %v with no ErrorInfo, want it tagged %s", err, tlsflags.ReasonCertificate)
 	}
 }

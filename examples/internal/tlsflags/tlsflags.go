@@ -18,6 +18,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -321,26 +322,52 @@ func markCertificate(err error) error {
 // MarkCertificateErrors returns dial options whose interceptors tag each attempt refused over
 // a certificate with the ErrorInfo reason ReasonCertificate, which a profile's classifier can
 // then class (the orchestrator classes it server_fault). Install them after (inside) the
-// suite's, so that each attempt, not the call, is tagged.
+// suite's, so that each attempt, not the call, is tagged. An attempt that reached a server (it
+// has a peer) is not tagged, whatever its message: a refused handshake gives grpc-go no
+// connection to send it on, and a server that relays its own upstream's failed handshake as
+// it is ("connection error: desc = ... x509: ...") speaks of its backend's certificate.
 func MarkCertificateErrors() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			return markCertificate(invoker(ctx, method, req, reply, cc, opts...))
+			var p peer.Peer
+			err := invoker(ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], grpc.Peer(&p))...)
+			if p.Addr != nil {
+				return err // a server's answer
+			}
+			return markCertificate(err)
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			cs, err := streamer(ctx, desc, cc, method, opts...)
 			if err != nil {
 				return nil, markCertificate(err)
 			}
-			return &markedStream{ClientStream: cs}, nil
+			caller, _ := peer.FromContext(ctx)
+			return &markedStream{ClientStream: cs, caller: caller}, nil
 		}),
 	}
 }
 
 // markedStream tags a certificate failure that surfaces on the stream's first message, as
-// grpc-go reports a refused handshake there for streams.
-type markedStream struct{ grpc.ClientStream }
+// grpc-go reports a refused handshake there for streams, unless the stream reached a server
+// (its context has a peer of its own): then the status is the server's. A stream without a
+// connection has the caller's context, whose peer, in a server handler, is the handler's
+// caller.
+type markedStream struct {
+	grpc.ClientStream
+	caller *peer.Peer // in the context the stream was opened with
+}
 
-func (s *markedStream) SendMsg(m any) error { return markCertificate(s.ClientStream.SendMsg(m)) }
-func (s *markedStream) RecvMsg(m any) error { return markCertificate(s.ClientStream.RecvMsg(m)) }
-func (s *markedStream) CloseSend() error    { return markCertificate(s.ClientStream.CloseSend()) }
+func (s *markedStream) SendMsg(m any) error { return s.mark(s.ClientStream.SendMsg(m)) }
+func (s *markedStream) RecvMsg(m any) error { return s.mark(s.ClientStream.RecvMsg(m)) }
+func (s *markedStream) CloseSend() error    { return s.mark(s.ClientStream.CloseSend()) }
+
+func (s *markedStream) mark(err error) error {
+	if !IsCertificateFailure(err) {
+		return err
+	}
+	// Context is read only now, the stream having failed: grpc-go's commits its attempt.
+	if p, ok := peer.FromContext(s.ClientStream.Context()); ok && p != s.caller {
+		return err
+	}
+	return markCertificate(err)
+}
