@@ -179,7 +179,6 @@ func (f Faults) FlagProblem() string {
 // check reports the first problem with f, naming its field by name(field), the field as the
 // configuration spells it.
 func (f Faults) check(name func(field string) string) error {
-	sum := 0.0
 	for _, c := range sortedCodes(f.Fail) {
 		r := f.Fail[c]
 		code := CodeName(c)
@@ -189,9 +188,8 @@ func (f Faults) check(name func(field string) string) error {
 		if !(r >= 0 && r <= 1) {
 			return fmt.Errorf("%s rate %v for %s is outside [0,1]", name("fail"), r, code)
 		}
-		sum += r
 	}
-	if sum > 1+1e-9 {
+	if sum := failSum(f.Fail); sum > 1+1e-9 {
 		return fmt.Errorf("%s rates add up to %v, more than 1", name("fail"), roundRate(sum))
 	}
 	switch {
@@ -207,6 +205,16 @@ func (f Faults) check(name func(field string) string) error {
 		return fmt.Errorf("%s %d is negative", name("capacity"), f.Capacity)
 	}
 	return nil
+}
+
+// failSum is the sum of the rates of m, added in the order of their codes: the sum depends on
+// the order of the additions, and ParseFailSpec and Validate must judge a profile alike.
+func failSum(m map[grpccodes.Code]float64) float64 {
+	sum := 0.0
+	for _, c := range sortedCodes(m) {
+		sum += m[c]
+	}
+	return sum
 }
 
 func roundRate(r float64) float64 { return math.Round(r*1e6) / 1e6 }
@@ -364,7 +372,6 @@ func ParseFailSpec(spec string) (map[grpccodes.Code]float64, error) {
 	if strings.TrimSpace(spec) == "" {
 		return out, nil
 	}
-	sum := 0.0
 	for entry := range strings.SplitSeq(spec, ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -389,9 +396,8 @@ func ParseFailSpec(spec string) (map[grpccodes.Code]float64, error) {
 			return nil, &FailSpecError{Entry: entry, Problem: fmt.Sprintf("code %s given twice", CodeName(c))}
 		}
 		out[c] = rate
-		sum += rate
 	}
-	if sum > 1+1e-9 {
+	if sum := failSum(out); sum > 1+1e-9 {
 		return nil, &FailSpecError{Problem: fmt.Sprintf("rates add up to %v, more than 1", roundRate(sum))}
 	}
 	return out, nil
