@@ -2,6 +2,7 @@ package codes_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,55 @@ func FuzzPushback(f *testing.F) {
 		}
 		if valid && p.Delay != min(time.Duration(n)*time.Millisecond, 24*time.Hour) {
 			t.Fatalf("%q: delay %v", s, p.Delay)
+		}
+	})
+}
+
+// FuzzRejectionWire checks that a Rejection reads the same after a trip over the wire (its
+// status marshalled as a grpc server sends it, which drops every detail of a status that does
+// not marshal, then classified by the caller): class Rejected,
+// its code and reason, and its RetryAfter as pushback (capped at 24 h), with retry_after_ms in
+// whole milliseconds rounded up.
+func FuzzRejectionWire(f *testing.F) {
+	f.Add(uint32(14), "CIRCUIT_OPEN", "breaker", "a.v1.S", int64(1500*time.Millisecond))
+	f.Add(uint32(8), "RATE_LIMITED", "rate_limit", "b.S", int64(1))
+	f.Add(uint32(0), "", "", "", int64(0))
+	f.Add(uint32(99), "X", "p", "s", int64(-5))
+	f.Add(uint32(14), "BULKHEAD_FULL", "bulkhead", "pkg.Svc", int64(1<<62))
+	f.Fuzz(func(t *testing.T, code uint32, reason, policy, service string, retryAfter int64) {
+		r := &codes.Rejection{Code: grpccodes.Code(code), Reason: reason, Policy: policy, Service: service, RetryAfter: time.Duration(retryAfter)}
+		sent := r.GRPCStatus().Proto()
+		p := &spb.Status{}
+		if b, err := proto.Marshal(sent); err != nil {
+			// What grpc-go's server does: code and message in their own trailers, no details.
+			p = &spb.Status{Code: sent.GetCode(), Message: sent.GetMessage()}
+		} else if err := proto.Unmarshal(b, p); err != nil {
+			t.Fatal(err)
+		}
+		v := codes.Default().Classify(status.FromProto(p).Err())
+		wantCode := grpccodes.Code(code)
+		if wantCode == grpccodes.OK {
+			wantCode = grpccodes.Unavailable
+		}
+		// A protobuf string holds UTF-8 only: bytes that are not are sent as U+FFFD.
+		if v.Class != codes.Rejected || v.Code != wantCode || v.Reason != strings.ToValidUTF8(reason, "\uFFFD") {
+			t.Fatalf("%+v over the wire: %+v", r, v)
+		}
+		if want := r.RetryAfter > 0; v.Pushback.Set != want || v.Pushback.Stop ||
+			want && v.Pushback.Delay != min(r.RetryAfter, 24*time.Hour) {
+			t.Fatalf("%+v over the wire: pushback %+v", r, v.Pushback)
+		}
+		for _, d := range status.FromProto(p).Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && r.RetryAfter > 0 {
+				ms, err := strconv.ParseInt(info.GetMetadata()["retry_after_ms"], 10, 64)
+				want := int64(r.RetryAfter / time.Millisecond)
+				if r.RetryAfter%time.Millisecond != 0 {
+					want++
+				}
+				if err != nil || ms != want {
+					t.Fatalf("%+v: retry_after_ms %q", r, info.GetMetadata()["retry_after_ms"])
+				}
+			}
 		}
 	})
 }
