@@ -2,7 +2,9 @@ package codes
 
 import (
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	grpccodes "google.golang.org/grpc/codes"
@@ -69,7 +71,20 @@ func ceilMillis(d time.Duration) int64 {
 	return ms
 }
 
+// validUTF8 returns s with each byte sequence that is not UTF-8 replaced by U+FFFD. A
+// protobuf string holds UTF-8 only: a status whose message or details hold anything else does
+// not marshal, and a gRPC server then sends it without its details, which the caller reads as
+// a plain Unavailable (transient, retried) rather than a rejection.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
 // GRPCStatus returns the status a gRPC caller sees, with ErrorInfo and RetryInfo details.
+// Names that are not UTF-8 (a service forwarded from an unchecked method name) are sent with
+// U+FFFD in place of their invalid bytes.
 func (r *Rejection) GRPCStatus() *status.Status {
 	if r == nil {
 		return status.New(grpccodes.Unavailable, r.Error())
@@ -78,11 +93,11 @@ func (r *Rejection) GRPCStatus() *status.Status {
 	if code == grpccodes.OK {
 		code = grpccodes.Unavailable
 	}
-	st := status.New(code, r.Error())
+	st := status.New(code, validUTF8(r.Error()))
 	info := &errdetails.ErrorInfo{
-		Reason:   r.Reason,
+		Reason:   validUTF8(r.Reason),
 		Domain:   Domain,
-		Metadata: map[string]string{"policy": r.Policy, "service": r.Service},
+		Metadata: map[string]string{"policy": validUTF8(r.Policy), "service": validUTF8(r.Service)},
 	}
 	if r.RetryAfter > 0 {
 		info.Metadata["retry_after_ms"] = strconv.FormatInt(ceilMillis(r.RetryAfter), 10)
