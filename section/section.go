@@ -89,6 +89,15 @@ type Spec[C any] struct {
 	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
 	// any of it changes. Nil: nothing.
 	Uses func(c C) Uses
+	// ServiceClassifier says that an object that classifies outcomes (Uses) classifies them
+	// for its service as a whole: a method that resolves the section (and the budget, where
+	// the object uses it, and what it Captures) as its service does shares the service's
+	// object even where the method's classifier differs, and that object classifies every
+	// method's outcomes with the service's classifier (Env.Classifier, whichever chain builds
+	// it), and is rebuilt when the service's classifier changes, not a method's. A method with
+	// settings of its own for the section has an object of its own, with its own classifier.
+	// (The bulkhead's: its cap is the service's, whatever its methods' classifiers.)
+	ServiceClassifier bool
 	// Deps returns, before Build runs, the objects Build will capture that it does not make:
 	// those of earlier steps of the chain (from env.Earlier), and those it takes from a store
 	// outside the suite (a shared token bucket, which it may make in env.Stage for Build to
@@ -161,6 +170,8 @@ type Section interface {
 	Name(v any, service, fullMethod string, shared bool) string
 	// Uses is Spec.Uses of *v.
 	Uses(v any) Uses
+	// ServiceClassifier is Spec.ServiceClassifier.
+	ServiceClassifier() bool
 	// Deps is Spec.Deps of *v.
 	Deps(env *Env, v any) []any
 	// Captures is Spec.Captures.
@@ -226,6 +237,8 @@ func (e erased[C]) Stateless() bool { return e.s.Stateless }
 func (e erased[C]) Always() bool    { return e.s.Always }
 func (e erased[C]) Refresh() bool   { return e.s.Refresh }
 func (e erased[C]) Captures() []Key { return e.s.Captures }
+
+func (e erased[C]) ServiceClassifier() bool { return e.s.ServiceClassifier }
 
 func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
 
