@@ -39,6 +39,9 @@ type prepared struct {
 	sp                  config.Policy // the service's own policy, to tell which objects to share
 	steps               []preparedStep
 	other               bool // the suite's overflow chain (see Suite.chain), not the service "*"'s
+	// spClassifier is sp's classifier where it differs from the chain's (else nil), for the
+	// service's objects that classify for the whole service (see serviceClassified).
+	spClassifier *codes.Classifier
 }
 
 // preparedStep is one section of a chain.
@@ -148,6 +151,14 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prep
 		return p
 	}
 	p.c.classifier = cl
+	if !mp.SameSection(p.sp.Profile, config.SectionClassifier) {
+		// Validate checked the service's classifier: this fails only where the service's own
+		// chain would.
+		if p.spClassifier, err = p.sp.NewClassifier(); err != nil {
+			p.c.err, p.c.classifier = fmt.Errorf("%s: the service's classifier: %w", fullMethod, err), codes.Default()
+			return p
+		}
+	}
 	earlier := map[section.Key]section.Built{}
 	for sec, v := range sectionsOf(mp) {
 		st := preparedStep{sec: sec, v: v}
@@ -224,19 +235,36 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 	if p.other {
 		values = s.otherValues
 	}
+	shared := shares(p.c.policy, p.sp, sec.Key())
+	classifier := p.c.classifier
+	if p.spClassifier != nil && shared && sec.ServiceClassifier() { // see serviceClassified
+		classifier = p.spClassifier
+	}
 	return &section.Env{
-		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shares(p.c.policy, p.sp, sec.Key())),
-		Budget: p.c.policy.Budget, Clock: s.clk, Sink: sink, Rand: s.o.rand, Classifier: p.c.classifier,
+		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shared),
+		Budget: p.c.policy.Budget, Clock: s.clk, Sink: sink, Rand: s.o.rand, Classifier: classifier,
 		Values: values, Earlier: earlier,
 	}
+}
+
+// serviceClassified reports whether the object of section sec for a method (policy mp) of a
+// service (policy sp) classifies with the service's classifier, not the method's: a section
+// that classifies for its service as a whole (section.Spec.ServiceClassifier) does so in its
+// service's object, whichever chain builds it, so that the chains that share it build it
+// alike, with one fingerprint, and do not replace each other's at every build.
+func serviceClassified(sec section.Section, mp, sp config.Policy) bool {
+	return sec.ServiceClassifier() && shares(mp, sp, sec.Key())
 }
 
 // shares reports whether a method (policy mp) resolves section k as its service (sp) does,
 // with the same classifier and budget where the section uses them, and shares the objects of
 // the sections k's object captures (section.Spec.Captures): its object for k is then the
-// service's. (A method whose classifier alone differs shares the service's bulkhead; a method
-// with a retry section of its own has a hedging policy of its own, drawing on its own retry
-// budget.)
+// service's; a section that classifies for its service as a whole
+// (section.Spec.ServiceClassifier) needs no same classifier. (A method without bulkhead
+// settings of its own shares the service's bulkhead, fixed or adaptive, whatever its
+// classifier: an adaptive one judges every method's calls by the service's classifier. A
+// method with a retry section of its own has a hedging policy of its own, drawing on its own
+// retry budget.)
 func shares(mp, sp config.Policy, k section.Key) bool {
 	if !mp.SameSection(sp.Profile, config.Section(k)) {
 		return false
@@ -252,7 +280,7 @@ func shares(mp, sp config.Policy, k section.Key) bool {
 		uses = sec.Uses(v)
 	}
 	if (uses&section.UsesBudget != 0 && mp.Budget != sp.Budget) ||
-		(uses&section.UsesClassifier != 0 && !mp.SameSection(sp.Profile, config.SectionClassifier)) {
+		(uses&section.UsesClassifier != 0 && !sec.ServiceClassifier() && !mp.SameSection(sp.Profile, config.SectionClassifier)) {
 		return false
 	}
 	for _, c := range sec.Captures() {
@@ -346,7 +374,7 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 			return section.Built{}, fmt.Errorf("its Deps returned a value of type %T, which cannot be compared by identity (return pointers, such as an earlier step's Built.Object)", d)
 		}
 	}
-	fp := fingerprint(sec, v, p.c.policy, deps)
+	fp := fingerprint(sec, v, p.c.policy, p.sp, deps)
 	k := objcache.Key{Section: sec.Key(), Name: env.Name}
 	b, err := t.objs.Get(k, fp, valuesEqual(sec), sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
@@ -363,9 +391,14 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 }
 
 // fingerprint is the fingerprint of section sec's object of value v, built for a chain of
-// policy mp and capturing the shared objects deps.
-func fingerprint(sec section.Section, v any, mp config.Policy, deps []any) objcache.Fingerprint {
-	return objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: mp.Classifier, Budget: mp.Budget, Deps: deps}
+// policy mp (of a service of policy sp) and capturing the shared objects deps. Its classifier
+// is the one the object classifies with (see serviceClassified).
+func fingerprint(sec section.Section, v any, mp, sp config.Policy, deps []any) objcache.Fingerprint {
+	cl := mp.Classifier
+	if serviceClassified(sec, mp, sp) {
+		cl = sp.Classifier
+	}
+	return objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: cl, Budget: mp.Budget, Deps: deps}
 }
 
 // valuesEqual compares two values of section sec, as an object's fingerprint does.

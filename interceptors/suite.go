@@ -356,7 +356,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			retired = append(retired, old.Object.(observe.LevelSource))
 		}
 		src, level := b.Object.(observe.LevelSource)
-		if mp, ok := st.mayUse(k, s.origins[k]); ok && (!level || s.holdsLocked(k, mp)) {
+		if mp, ok := st.mayUse(k, s.origins[k]); ok && (!level || s.holdsLocked(st, k, mp)) {
 			return true
 		}
 		drop[k] = true
@@ -372,17 +372,18 @@ func (s *Suite) Reload(cfg *config.Config) error {
 
 // holdsLocked reports whether the object cached under k is one a chain of policy mp (which
 // mayUse returned) would get: the fingerprint it was built from has the section's value, and
-// the classifier and budget where the object uses them, as mp resolves them. The shared
+// the classifier and budget where the object uses them, as mp resolves them (the service's
+// classifier for an object that classifies for its service, see serviceClassified). The shared
 // objects it captures (Deps), which only a build can tell, count as unchanged. s.mu must be
 // held.
-func (s *Suite) holdsLocked(k objcache.Key, mp config.Policy) bool {
+func (s *Suite) holdsLocked(st *state, k objcache.Key, mp config.Policy) bool {
 	fp, ok := s.objs.Fingerprint(k)
 	sec, found := section.Lookup(k.Section)
 	if !ok || !found {
 		return true
 	}
 	v := mp.Value(k.Section)
-	return fp.Same(fingerprint(sec, v, mp, fp.Deps), valuesEqual(sec))
+	return fp.Same(fingerprint(sec, v, mp, st.cfg.ResolveService(mp.Service), fp.Deps), valuesEqual(sec))
 }
 
 // policyOf is the policy in force under st for the name of an object: a full method's

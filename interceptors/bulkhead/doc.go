@@ -41,6 +41,19 @@
 // apart (promobs labels their gauges with service and method), never one full method taken for
 // a service. Any other name is the service, unless WithService names one.
 //
+// # Shared by a service's methods
+//
+// A suite gives each service one bulkhead, named by the service, which every method of the
+// service without bulkhead settings of its own shares, whatever the method's classifier:
+// MaxConcurrent is the service's cap, fixed or adaptive, and a method whose only override is
+// classifier entries does not get a cap of its own beside it. An adaptive limit shared so
+// tells overload from the rest with the service's classifier (the one the service's own chain
+// has), for every method's calls: an outcome the method's classifier calls business but the
+// service's calls transient is a drop. A reload that changes only a method's classifier keeps
+// the bulkhead, with its slots in use; one that changes the service's classifier replaces an
+// adaptive bulkhead with one that classifies by the new one. A method with bulkhead settings of
+// its own has a bulkhead of its own, named by its full method, judged by its own classifier.
+//
 // # Interceptors
 //
 // Unary and Stream apply a Bulkhead to gRPC calls; UnaryClientInterceptor(name, cfg, opts...)

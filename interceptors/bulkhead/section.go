@@ -15,6 +15,10 @@ func init() {
 		Equal:     equal,
 		Uses:      uses,
 		Build:     build,
+		// A method without bulkhead settings of its own shares its service's bulkhead, whose
+		// cap is the service's, whatever the method's classifier (see "Shared by a service's
+		// methods" in the package documentation).
+		ServiceClassifier: true,
 	})
 }
 
@@ -38,7 +42,8 @@ func effective(c Config) Config {
 	return c
 }
 
-// uses: the classifier matters only to an adaptive limit, which tells overload from the rest.
+// uses: the classifier matters only to an adaptive limit, which tells overload from the rest
+// (with its service's classifier in a bulkhead its methods share: Spec.ServiceClassifier).
 func uses(c Config) section.Uses {
 	if c.Adaptive.Algorithm != AlgorithmNone {
 		return section.UsesClassifier

@@ -1,0 +1,104 @@
+package section_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// The pooltoy section classifies for its service as a whole (Spec.ServiceClassifier): a
+// method whose only override is classifier entries shares its service's object, which gets
+// the service's classifier whichever chain builds it first, and is built once.
+
+type poolConfig struct {
+	Size int `yaml:"size"`
+}
+
+type poolObj struct{}
+
+func (*poolObj) Unary() grpc.UnaryClientInterceptor   { return nil }
+func (*poolObj) Stream() grpc.StreamClientInterceptor { return nil }
+
+// poolBuilds records each build of a pooltoy object: its name and how its classifier classes
+// Unavailable.
+var poolBuilds struct {
+	mu     sync.Mutex
+	builds []string
+}
+
+func init() {
+	section.Register(section.Spec[poolConfig]{
+		Key:               "pooltoy",
+		Rank:              section.RankRateLimit + 40,
+		Uses:              func(poolConfig) section.Uses { return section.UsesClassifier },
+		ServiceClassifier: true,
+		Build: func(env *section.Env, _ poolConfig) (section.Built, error) {
+			poolBuilds.mu.Lock()
+			defer poolBuilds.mu.Unlock()
+			poolBuilds.builds = append(poolBuilds.builds, fmt.Sprintf("%s %v", env.Name, env.Classifier.ClassOf(grpccodes.Unavailable)))
+			return section.Step(&poolObj{}, nil)
+		},
+	})
+}
+
+func TestServiceClassifierSectionSharedAcrossClassifierOverrides(t *testing.T) {
+	cfg, _, err := config.Parse("pool.yaml", []byte(`
+services:
+  kyc.v1.PoolService:
+    pooltoy: {size: 2}
+    methods:
+      Extract:
+        classifier:
+          codes: {UNAVAILABLE: business}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolBuilds.mu.Lock()
+	poolBuilds.builds = nil
+	poolBuilds.mu.Unlock()
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	call := func(method string) {
+		t.Helper()
+		if err := s.Unary()(context.Background(), method, nil, nil, nil, ok); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	// Extract's chain, built at New, comes before the service's, built on Other's first call.
+	call("/kyc.v1.PoolService/Extract")
+	call("/kyc.v1.PoolService/Other")
+	for range 2 {
+		if err := s.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		call("/kyc.v1.PoolService/Extract")
+		call("/kyc.v1.PoolService/Other")
+	}
+	poolBuilds.mu.Lock()
+	defer poolBuilds.mu.Unlock()
+	var got []string
+	for _, b := range poolBuilds.builds {
+		if strings.Contains(b, "PoolService") {
+			got = append(got, b)
+		}
+	}
+	want := []string{fmt.Sprintf("kyc.v1.PoolService %v", codes.Transient)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("PoolService's pooltoy objects built as %q; want %q, once, kept across reloads", got, want)
+	}
+}
