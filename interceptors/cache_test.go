@@ -155,8 +155,9 @@ func TestReloadChangesASharedBucketsRate(t *testing.T) {
 	}
 }
 
-// A method whose only override is a classifier entry keeps the service's bulkhead: the
-// bulkhead does not classify, so the service's concurrency cap is not split in two.
+// A method whose only override is a classifier entry keeps the service's bulkhead, so the
+// service's concurrency cap is not split in two (a fixed limit, which does not classify;
+// bulkheadshare_test.go has the adaptive one, which classifies with the service's).
 func TestClassifierOverrideKeepsTheServiceBulkhead(t *testing.T) {
 	const svc = "test.v1.Slots"
 	cfg := &config.Config{
