@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -192,6 +193,7 @@ func unavailable(f float64) stub.Faults {
 // outcome is what a batch of the brownout tests produced.
 type outcome struct {
 	n, decided, failed, shed int
+	unreadable               int            // verifications rejected, DOCUMENT_UNREADABLE among the reasons
 	outOfTime                int            // failed verifications whose failed steps all ended with DEADLINE
 	reasons                  map[string]int // failed steps by "CODE REASON"
 	maxElapsed               time.Duration
@@ -254,6 +256,10 @@ func runBatch(t *testing.T, h *harness, b kyc.Batch) outcome {
 			continue
 		}
 		o.decided++
+		if r.GetDecision() == kycv1.Decision_DECISION_REJECTED &&
+			slices.Contains(r.GetRejectionReasons(), stub.ReasonDocumentUnreadable) {
+			o.unreadable++
+		}
 	}
 	for st, method := range methods {
 		k := kyc.ServiceKeys[stepService[st]]
@@ -443,8 +449,9 @@ func TestShortOutageCostsItsLength(t *testing.T) {
 }
 
 // TestBusinessErrorsNeitherRetriedNorCounted (issue 15): every applicant's document is
-// unreadable, a business answer: OCR is called once per verification (no retry), and its
-// breaker — which 20 failures in a row would open — stays closed.
+// unreadable, a business answer: every verification is rejected for it, OCR is called once per
+// verification (no retry), and its breaker — which 20 failures in a row would open — stays
+// closed.
 func TestBusinessErrorsNeitherRetriedNorCounted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time batch")
@@ -456,6 +463,14 @@ func TestBusinessErrorsNeitherRetriedNorCounted(t *testing.T) {
 	ocr := o.stats[kyc.ServiceKeys[svcOCR]]
 	if o.decided != n {
 		t.Errorf("%d of %d decided, want all (rejected)", o.decided, n)
+	}
+	// Without this the test would pass as well with no business answer at all: genuine
+	// applicants are decided too, and make no retry.
+	if o.unreadable != n {
+		t.Errorf("%d of %d rejected for %s, want all", o.unreadable, n, stub.ReasonDocumentUnreadable)
+	}
+	if got := h.breakerState(svcOCR); got != "closed" {
+		t.Errorf("OCR breaker %s after %d business answers, want closed", got, n)
 	}
 	if ocr.Retries != 0 || ocr.BreakerOpens != 0 {
 		t.Errorf("ocr: %d retries and %d breaker openings for business answers, want none", ocr.Retries, ocr.BreakerOpens)
