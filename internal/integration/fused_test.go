@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,29 @@ type eventsOnly struct{ m *promobs.Metrics }
 func (e eventsOnly) Observe(ev observe.Event) { e.m.Observe(ev) }
 func (e eventsOnly) ForMethod(service, fullMethod string) observe.Sink {
 	return struct{ observe.Sink }{e.m.ForMethod(service, fullMethod)}
+}
+
+// countedFused is promobs' Metrics as a suite's observer whose chain sinks count the calls they
+// take on the fused path (ObserveSuccess), so that a test comparing the fused path with the
+// events can tell that the fused path was taken at all.
+type countedFused struct {
+	m *promobs.Metrics
+	n *atomic.Int64
+}
+
+func (c countedFused) Observe(ev observe.Event) { c.m.Observe(ev) }
+func (c countedFused) ForMethod(service, fullMethod string) observe.Sink {
+	return countingRecorder{c.m.ForMethod(service, fullMethod).(fastobs.SuccessRecorder), c.n}
+}
+
+type countingRecorder struct {
+	fastobs.SuccessRecorder
+	n *atomic.Int64
+}
+
+func (r countingRecorder) ObserveSuccess(service, method string, d time.Duration, deadline string, delay time.Duration) {
+	r.n.Add(1)
+	r.SuccessRecorder.ObserveSuccess(service, method, d, deadline, delay)
 }
 
 // createdStamp is the creation time of a series, which differs between two registries.
@@ -112,6 +136,7 @@ type promCase struct {
 	sleeps   int
 	inflight bool
 	flood    bool // MaxMethods other methods are recorded first
+	fused    int  // calls recorded on the fused path (ObserveSuccess), when not 0
 }
 
 // runProm makes tc's call, then two more like it unless it fails, through a suite of deadline, retry, breaker,
@@ -175,11 +200,15 @@ func runProm(t *testing.T, tc promCase, m *promobs.Metrics, obs observe.Sink) {
 // Prometheus metrics fed a call that succeeds at once in one ObserveSuccess (the suite's fused
 // path) expose exactly what the same Metrics fed the call's events expose, for every kind of
 // call: successes with and without a deadline set, retries, failures, rejections, calls that
-// turn retrying off, a method past MaxMethods.
+// turn retrying off, a method past MaxMethods. The cases that succeed on the fused path say how
+// many calls it records, so that a suite that stopped taking it (both runs then the events)
+// fails. On this fake clock a success whose deadline the deadline step sets (the default, the
+// cap) needs a context of its own for its attempt and is not fused: the real-clock test below,
+// where grpc keeps the per-attempt timeout, compares those.
 func TestFusedPromobsMatchesTheEvents(t *testing.T) {
 	unavailable := status.Error(grpccodes.Unavailable, "down")
 	cases := []promCase{
-		{name: "success, caller's deadline within the cap", errs: []error{nil}, caller: 3 * time.Second},
+		{name: "success, caller's deadline within the cap", errs: []error{nil}, caller: 3 * time.Second, fused: 3},
 		{name: "success, no caller's deadline", errs: []error{nil}},
 		{name: "success, caller's deadline beyond the cap", errs: []error{nil}, caller: time.Hour},
 		{name: "retried once", errs: []error{unavailable, nil}, caller: 3 * time.Second, sleeps: 1},
@@ -188,17 +217,20 @@ func TestFusedPromobsMatchesTheEvents(t *testing.T) {
 		{name: "breaker open", errs: []error{nil}, before: 3},
 		{name: "rate limited", errs: []error{nil}, caller: 3 * time.Second, profile: func(p *config.Profile) {
 			p.RateLimit = &ratelimit.Config{Rate: 0.001, Burst: 1}
-		}},
+		}, fused: 1},
 		{name: "bulkhead full", errs: []error{nil}, caller: 3 * time.Second, inflight: true, profile: func(p *config.Profile) {
 			p.Bulkhead = &bulkhead.Config{MaxConcurrent: 1}
-		}},
+		}, fused: 1},
 		{name: "disabled", errs: []error{nil}, opts: []grpc.CallOption{retry.Disable()}},
-		{name: "past MaxMethods", errs: []error{nil}, caller: 3 * time.Second, flood: true},
+		{name: "past MaxMethods", errs: []error{nil}, caller: 3 * time.Second, flood: true, fused: 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := fusedAndPlain(t, func(m *promobs.Metrics, obs observe.Sink) { runProm(t, tc, m, obs) })
+			got, fusedCalls := fusedAndPlain(t, func(m *promobs.Metrics, obs observe.Sink) { runProm(t, tc, m, obs) })
 			firstDiff(t, tc.name, got[0], got[1])
+			if tc.fused != 0 && fusedCalls != tc.fused {
+				t.Errorf("%d calls recorded on the fused path, want %d", fusedCalls, tc.fused)
+			}
 		})
 	}
 }
@@ -209,7 +241,7 @@ func TestFusedPromobsMatchesTheEvents(t *testing.T) {
 func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{})
 	cfg := heldDeadlineConfig()
-	got := fusedAndPlain(t, func(_ *promobs.Metrics, obs observe.Sink) {
+	got, fusedCalls := fusedAndPlain(t, func(_ *promobs.Metrics, obs observe.Sink) {
 		s, err := interceptors.New(cfg, interceptors.WithObserver(obs), interceptors.WithBreakerRegistry(&breaker.Registry{}))
 		if err != nil {
 			t.Fatal(err)
@@ -241,6 +273,12 @@ func TestFusedPromobsMatchesTheEventsWithADeadline(t *testing.T) {
 		_ = s.Close()
 	}, "bulwark_call_duration_seconds")
 	firstDiff(t, "real clock", got[0], got[1])
+	// Nine calls, three of each deadline: all but the connection's first, which comes before
+	// grpc has the service config, may take the fused path; 7 is what it takes for each kind
+	// to have taken it at least once.
+	if fusedCalls < 7 {
+		t.Errorf("%d of 9 calls recorded on the fused path, want at least 7", fusedCalls)
+	}
 	labels := map[string]string{"reason": "default", "service": faceMatch}
 	if v, ok := counterValue(t, got[0], promobs.NameDeadlinesApplied, labels); !ok || v != 3 {
 		t.Errorf("%s%v = %v (found: %v), want 3, in:\n%s", promobs.NameDeadlinesApplied, labels, v, ok, strings.Join(got[0], "\n"))
@@ -305,17 +343,17 @@ func TestCounterValueIsStructural(t *testing.T) {
 // fusedAndPlain runs run twice, each time with a promobs Metrics on a registry of its own and
 // the observer to give the suite: first m itself (its chain sinks take the fused path), then
 // m behind eventsOnly (the plain events); it returns what each registry exposed, without the
-// families named in skip.
-func fusedAndPlain(t *testing.T, run func(m *promobs.Metrics, obs observe.Sink), skip ...string) [2][]string {
+// families named in skip, and the calls the first run recorded on the fused path.
+func fusedAndPlain(t *testing.T, run func(m *promobs.Metrics, obs observe.Sink), skip ...string) (got [2][]string, fusedCalls int) {
 	t.Helper()
-	var got [2][]string
+	var n atomic.Int64
 	for i, fused := range []bool{true, false} {
 		reg := prometheus.NewRegistry()
 		m, err := promobs.New(reg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var obs observe.Sink = m
+		var obs observe.Sink = countedFused{m, &n}
 		if !fused {
 			obs = eventsOnly{m}
 		} else if _, ok := m.ForMethod(faceMatch, testkit.MethodCompare).(fastobs.SuccessRecorder); !ok {
@@ -324,7 +362,7 @@ func fusedAndPlain(t *testing.T, run func(m *promobs.Metrics, obs observe.Sink),
 		run(m, obs)
 		got[i] = exposed(t, reg, skip...)
 	}
-	return got
+	return got, int(n.Load())
 }
 
 // heldDeadlineConfig is FaceMatchService with a deadline step (default 2 s, max 10 s) and a
