@@ -195,7 +195,10 @@ func startServe(t *testing.T, ctx context.Context, args ...string) (string, <-ch
 func TestServeUndecidedIsAnError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, done := startServe(t, ctx, "-fail", "", "-latency", "1ms", "-spike-rate", "0", "-outage", "1h", "-outage-service", "ocr")
+	// quickRetries: with the built-in backoffs (a second and more) the OCR breaker took about
+	// 20s of retried verifications to open.
+	addr, done := startServe(t, ctx, "-fail", "", "-latency", "1ms", "-spike-rate", "0", "-outage", "1h", "-outage-service", "ocr",
+		"-config", writeConfig(t, quickRetries))
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
