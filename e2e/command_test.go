@@ -81,7 +81,8 @@ func TestBatchJSON(t *testing.T) {
 }
 
 // TestBatchTable runs the default output: a table on stdout, no progress bar when stderr is
-// not a terminal, and no warning about the built-in profiles (TestLogNoise shows it at info).
+// not a terminal, and no warning about the built-in profiles (TestLogNoise checks there is
+// none at info either, and that a user profile that does not fit is warned about).
 // Stderr is a file, as os.Stderr redirected is: the bar is drawn on an *os.File that is a
 // terminal, and any other writer never is one.
 func TestBatchTable(t *testing.T) {
