@@ -15,7 +15,9 @@ import (
 
 // Explain writes, for an operator checking a configuration against the SLO, the budget, each
 // profile's resolved policies with its worst-case timeline, and each service (and method with
-// an entry of its own) with its profile and whatever its overrides change.
+// an entry of its own) with its profile and whatever its overrides change, and, under a method
+// whose classifier differs from its service's, each object it shares with its service that
+// classifies by the service's classifier (an adaptive bulkhead).
 func Explain(w io.Writer, cfg *Config) error {
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
@@ -28,7 +30,7 @@ func Explain(w io.Writer, cfg *Config) error {
 		pol := Policy{ProfileName: name, Budget: budget, Profile: cfg.Profiles[name].withDefaults()}
 		profiles[name] = pol
 		ew.printf("\nprofile %s\n", name)
-		describe(ew, "  ", pol.Profile, Sections())
+		describe(ew, "  ", pol.Profile, Sections(), nil)
 		timelines(ew, "  ", pol)
 	}
 	pols := cfg.Policies()
@@ -37,8 +39,10 @@ func Explain(w io.Writer, cfg *Config) error {
 	}
 	for _, pol := range pols {
 		ind := "  "
+		var notes []note
 		if pol.Method != "" {
 			ind = "    "
+			notes = serviceClassified(pol, cfg.ResolveService(pol.Service))
 		}
 		if pol.Method == "" {
 			ew.printf("service %s", pol.Service)
@@ -52,7 +56,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			} else {
 				ew.printf(" (%s): no profile\n", pol.FullMethod())
 			}
-			describe(ew, ind, pol.Profile, Sections())
+			describe(ew, ind, pol.Profile, Sections(), notes)
 			timelines(ew, ind, pol)
 			continue
 		}
@@ -62,10 +66,11 @@ func Explain(w io.Writer, cfg *Config) error {
 		changed := pol.Profile.Changed(base.Profile)
 		if len(changed) == 0 {
 			ew.printf(": profile %s, no overrides\n", pol.ProfileName)
+			describe(ew, ind, pol.Profile, nil, notes)
 			continue
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
-		describe(ew, ind, pol.Profile, withHedge(changed, pol.Profile, base.Profile))
+		describe(ew, ind, pol.Profile, withHedge(changed, pol.Profile, base.Profile), notes)
 		if !sameTimelines(pol, base) {
 			timelines(ew, ind, pol)
 		}
@@ -101,13 +106,49 @@ func joinSections(s []Section) string {
 	return strings.Join(names, ", ")
 }
 
-// describe writes one line per section in only, in plain words.
-func describe(ew *errWriter, ind string, p Profile, only []Section) {
+// describe writes one line per section in only, in plain words, then one per note.
+func describe(ew *errWriter, ind string, p Profile, only []Section, notes []note) {
+	if len(only)+len(notes) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, s := range only {
 		fmt.Fprintf(tw, "%s%s\t%s\n", ind, s, sectionText(p, s))
 	}
+	for _, n := range notes {
+		fmt.Fprintf(tw, "%s%s\t%s\n", ind, n.s, n.text)
+	}
 	_ = tw.Flush()
+}
+
+// note is a line about section s of a method that its overrides do not show.
+type note struct {
+	s    Section
+	text string
+}
+
+// serviceClassified returns a note for each section of a method (policy pol) whose object it
+// shares with its service (policy sp) although its classifier differs from the service's: a
+// section that classifies for its service as a whole (section.Spec.ServiceClassifier, an
+// adaptive bulkhead) judges the method's calls by the service's classifier, not the method's,
+// which its classifier line alone would have an operator expect. A section that differs in the
+// budget it uses has an object of its own; one that does not classify outcomes (a fixed
+// bulkhead) needs no note; one that captures other sections' objects (Spec.Captures) is left
+// out, as whether it is shared depends on theirs.
+func serviceClassified(pol, sp Policy) []note {
+	if pol.SameSection(sp.Profile, SectionClassifier) {
+		return nil
+	}
+	var out []note
+	for _, sl := range slots() {
+		v := sl.get(&pol.Profile)
+		if v == nil || !sl.sec.ServiceClassifier() || len(sl.sec.Captures()) > 0 || sl.sec.Uses(v)&section.UsesClassifier == 0 ||
+			!pol.SameSection(sp.Profile, Section(sl.key)) || (sl.sec.Uses(v)&section.UsesBudget != 0 && pol.Budget != sp.Budget) {
+			continue
+		}
+		out = append(out, note{Section(sl.key), "the service's, which judges this method's calls by the service's classifier, not this method's"})
+	}
+	return out
 }
 
 // sectionText describes section s of p: the section's own Explain text, or off.

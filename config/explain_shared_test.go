@@ -1,0 +1,69 @@
+package config_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+)
+
+// methodBlock returns the lines of cfg's explanation under the method entry named header
+// ("  method Special (/svc/Special)").
+func methodBlock(t *testing.T, cfg *config.Config, header string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := config.Explain(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	in := false
+	for line := range strings.Lines(b.String()) {
+		switch {
+		case strings.HasPrefix(line, header):
+			in = true
+		case in && !strings.HasPrefix(line, "    "):
+			in = false
+		}
+		if in {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
+}
+
+// A method whose classifier differs from its service's but whose bulkhead does not shares the
+// service's bulkhead, whose adaptive limit tells overload from the rest by the service's
+// classifier, not the method's (see package bulkhead's "Shared by a service's methods"):
+// -explain says so under the method, where its classifier line alone would have an operator
+// expect the method's classifier to govern its bulkhead too. A method with a bulkhead of its
+// own, and one sharing a fixed bulkhead (which classifies nothing), get no such line.
+func TestExplainSharedAdaptiveBulkheadClassifier(t *testing.T) {
+	cfg, _, err := config.Parse("shared.yaml", []byte(`
+profiles:
+  p: {bulkhead: {max_concurrent: 8, adaptive: {algorithm: aimd}}}
+  f: {bulkhead: {max_concurrent: 8}}
+services:
+  a.v1.Adaptive:
+    profile: p
+    methods:
+      Special: {classifier: {codes: {UNAVAILABLE: business}}}
+      Own: {classifier: {codes: {UNAVAILABLE: business}}, bulkhead: {max_concurrent: 16}}
+  a.v1.Fixed:
+    profile: f
+    methods:
+      Special: {classifier: {codes: {UNAVAILABLE: business}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const note = "the service's classifier"
+	if got := methodBlock(t, cfg, "  method Special (/a.v1.Adaptive/Special)"); !strings.Contains(got, "bulkhead") || !strings.Contains(got, note) {
+		t.Errorf("-explain of a method sharing its service's adaptive bulkhead with a classifier of its own:\n%s\nwant a bulkhead line saying it classifies by %s", got, note)
+	}
+	for _, h := range []string{"  method Own (/a.v1.Adaptive/Own)", "  method Special (/a.v1.Fixed/Special)"} {
+		if got := methodBlock(t, cfg, h); strings.Contains(got, note) {
+			t.Errorf("-explain of %s:\n%s\nwant no line about %s", strings.TrimSpace(h), got, note)
+		}
+	}
+}
