@@ -83,8 +83,9 @@ type Spec[C any] struct {
 	// Name names the object Build makes for a chain of fullMethod: objects of one name (and
 	// section) are one object, shared by the chains that name it and kept across reloads
 	// while its fingerprint holds (see Uses). shared is true when the method resolves the
-	// section, the classifier and the budget as its service does, and the sections it
-	// Captures likewise. Nil: service when shared, else fullMethod.
+	// section as its service does, and the classifier and the budget where the object uses
+	// them (not the classifier for a section that sets ServiceClassifier), and the sections
+	// it Captures likewise. Nil: service when shared, else fullMethod.
 	Name func(c C, service, fullMethod string, shared bool) string
 	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
 	// any of it changes. Nil: nothing.
