@@ -21,3 +21,19 @@ func TestExplainOfAFixedOpenInterval(t *testing.T) {
 		t.Fatalf("Explain() = %q, want the x1.5 growth clause", got)
 	}
 }
+
+// TestExplainPercentages: the rates are fractions, and a fraction times 100 in floating point
+// is not always the percentage it reads as. Explain wrote failure_rate_threshold 0.07 as
+// "7.000000000000001% failures" and slow_call_rate_threshold 0.29 as "28.999999999999996%".
+func TestExplainPercentages(t *testing.T) {
+	got := Normalize(Config{FailureRateThreshold: 0.07, SlowCallDuration: time.Second, SlowCallRateThreshold: 0.29}).Explain()
+	for _, want := range []string{"7% failures over", "29% calls slower than 1s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Explain() = %q, want it to contain %q", got, want)
+		}
+	}
+	got = Normalize(Config{FailureRateThreshold: 0.57, FailureRateConfidence: 0.999, WindowSize: 100, MinimumCalls: 20}).Explain()
+	if !strings.Contains(got, "57% failures over the last 100 calls with 99.9% confidence") {
+		t.Errorf("Explain() = %q, want \"57%% failures over the last 100 calls with 99.9%% confidence\"", got)
+	}
+}

@@ -79,11 +79,11 @@ func (c Config) Explain() string {
 		window = "the last " + c.WindowDuration.String()
 	}
 	if c.FailureRateThreshold > 0 {
-		rate := fmt.Sprintf("%s%% failures over %s (from %d calls)", prose.Float(c.FailureRateThreshold*100), window, c.MinimumCalls)
+		rate := fmt.Sprintf("%s%% failures over %s (from %d calls)", prose.Percent(c.FailureRateThreshold), window, c.MinimumCalls)
 		if c.FailureRateConfidence > 0 {
 			// The counts that trip, at the smallest window judged and at a full count window.
-			rate = fmt.Sprintf("%s%% failures over %s with %s%% confidence (from %d calls", prose.Float(c.FailureRateThreshold*100), window,
-				prose.Float(c.FailureRateConfidence*100), c.MinimumCalls)
+			rate = fmt.Sprintf("%s%% failures over %s with %s%% confidence (from %d calls", prose.Percent(c.FailureRateThreshold), window,
+				prose.Percent(c.FailureRateConfidence), c.MinimumCalls)
 			sizes := []int{c.MinimumCalls}
 			if c.WindowType != WindowTime && c.WindowSize > c.MinimumCalls {
 				sizes = append(sizes, c.WindowSize)
@@ -104,7 +104,7 @@ func (c Config) Explain() string {
 		trips = append(trips, rate)
 	}
 	if c.SlowCallDuration > 0 {
-		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s", prose.Float(c.SlowCallRateThreshold*100), c.SlowCallDuration, window))
+		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s", prose.Percent(c.SlowCallRateThreshold), c.SlowCallDuration, window))
 	}
 	open := c.RecoveryTimeout.String()
 	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
