@@ -104,7 +104,7 @@ func (c Config) Explain() string {
 		trips = append(trips, rate)
 	}
 	if c.SlowCallDuration > 0 {
-		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s", prose.Percent(c.SlowCallRateThreshold), c.SlowCallDuration, window))
+		trips = append(trips, fmt.Sprintf("%s%% calls slower than %s over %s (from %d calls)", prose.Percent(c.SlowCallRateThreshold), c.SlowCallDuration, window, c.MinimumCalls))
 	}
 	open := c.RecoveryTimeout.String()
 	if c.InitialRecoveryTimeout > 0 && c.InitialRecoveryTimeout < c.RecoveryTimeout {
