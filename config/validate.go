@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -317,7 +318,11 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 		}
 		sec, _, _ := strings.Cut(fe.Path, ".")
 		if overridden[sec] {
-			out = append(out, atWritten(fe, sec, written))
+			var val any
+			if sl, ok := slotOf(section.Key(sec)); ok {
+				val = sl.get(&eff)
+			}
+			out = append(out, atWritten(fe, sec, written, val))
 		}
 	}
 	return errors.Join(out...)
@@ -328,19 +333,71 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 // the rate would never be judged".
 var pairRule = regexp.MustCompile(`^is (below|above) ([a-z_.]+) \(([^()]+)\)(,.*)?$`)
 
+// setWithRule and setButRule are rules between two fields of a section that are not bounds:
+// "is set with throttle.max_tokens (choose the ratio budget or the token bucket)", "is set
+// but jitter is not additive", "is set but failure_rate_threshold is not". They do not quote
+// the other field's value, which turning them round reads from the section.
+var (
+	setWithRule = regexp.MustCompile(`^is set with ([a-z_.]+) \(([^()]+)\)$`)
+	setButRule  = regexp.MustCompile(`^is set but ([a-z_.]+) is not( [a-z_]+)?$`)
+)
+
 // atWritten returns fe, an error of section sec that an override brought about, at the
 // other field its rule names when the override wrote that one and not fe's: an override
 // of initial_backoff: 30s over max_backoff 10s is "initial_backoff: 30s is above
-// max_backoff (10s)", not an error at a max_backoff it does not write.
-func atWritten(fe *fielderr.Error, sec string, written map[string]bool) error {
-	m := pairRule.FindStringSubmatch(fe.Rule)
-	if m == nil || written[fe.Path] || !written[sec+"."+m[2]] {
+// max_backoff (10s)", not an error at a max_backoff it does not write. val is the effective
+// section (a *C), where the other field's value is read for the rules that do not quote it.
+func atWritten(fe *fielderr.Error, sec string, written map[string]bool, val any) error {
+	if written[fe.Path] {
 		return fe
 	}
 	field := strings.TrimPrefix(fe.Path, sec+".")
-	rule := "is above "
-	if m[1] == "above" {
-		rule = "is below "
+	if m := pairRule.FindStringSubmatch(fe.Rule); m != nil && written[sec+"."+m[2]] {
+		rule := "is above "
+		if m[1] == "above" {
+			rule = "is below "
+		}
+		return &fielderr.Error{Path: sec + "." + m[2], Value: m[3], Rule: rule + field + " (" + fe.Value + ")" + m[4]}
 	}
-	return &fielderr.Error{Path: sec + "." + m[2], Value: m[3], Rule: rule + field + " (" + fe.Value + ")" + m[4]}
+	if m := setWithRule.FindStringSubmatch(fe.Rule); m != nil && written[sec+"."+m[1]] {
+		if v, ok := fieldText(val, m[1]); ok {
+			return &fielderr.Error{Path: sec + "." + m[1], Value: v, Rule: "is set with " + field + " (" + fe.Value + "): " + m[2]}
+		}
+	}
+	if m := setButRule.FindStringSubmatch(fe.Rule); m != nil && written[sec+"."+m[1]] {
+		if v, ok := fieldText(val, m[1]); ok {
+			not := cmp.Or(m[2], " set")
+			return &fielderr.Error{Path: sec + "." + m[1], Value: v, Rule: "is not" + not + ", but " + field + " (" + fe.Value + ") is set"}
+		}
+	}
+	return fe
+}
+
+// fieldText returns the value of the field at path (yaml keys joined by dots) in v, a *C, as
+// a field error spells it.
+func fieldText(v any, path string) (string, bool) {
+	if v == nil {
+		return "", false
+	}
+	rv := reflect.ValueOf(v)
+	for part := range strings.SplitSeq(path, ".") {
+		for rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return "", false
+			}
+			rv = rv.Elem()
+		}
+		if rv.Kind() != reflect.Struct {
+			return "", false
+		}
+		f, ok := yamlfield.Named(rv.Type(), part)
+		if !ok {
+			return "", false
+		}
+		rv = rv.Field(f.Index)
+	}
+	if rv.Kind() == reflect.String {
+		return fielderr.Format(rv.String()), true
+	}
+	return fielderr.Format(rv.Interface()), true
 }
