@@ -333,13 +333,15 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 // the rate would never be judged".
 var pairRule = regexp.MustCompile(`^is (below|above) ([a-z_.]+) \(([^()]+)\)(,.*)?$`)
 
-// setWithRule and setButRule are rules between two fields of a section that are not bounds:
-// "is set with throttle.max_tokens (choose the ratio budget or the token bucket)", "is set
-// but jitter is not additive", "is set but failure_rate_threshold is not". They do not quote
-// the other field's value, which turning them round reads from the section.
+// setWithRule, setButRule and setWithValueRule are rules between two fields of a section
+// that are not bounds: "is set with throttle.max_tokens (choose the ratio budget or the token
+// bucket)", "is set but jitter is not additive", "is set but failure_rate_threshold is not",
+// "is set with window_size 10, so even 10 failures of 10 would never trip ...". Turning them
+// round reads the other field's value from the section.
 var (
-	setWithRule = regexp.MustCompile(`^is set with ([a-z_.]+) \(([^()]+)\)$`)
-	setButRule  = regexp.MustCompile(`^is set but ([a-z_.]+) is not( [a-z_]+)?$`)
+	setWithRule      = regexp.MustCompile(`^is set with ([a-z_.]+) \(([^()]+)\)$`)
+	setButRule       = regexp.MustCompile(`^is set but ([a-z_.]+) is not( [a-z_]+)?$`)
+	setWithValueRule = regexp.MustCompile(`^is set with ([a-z_.]+) [^ ,()]+(, .*)$`)
 )
 
 // atWritten returns fe, an error of section sec that an override brought about, at the
@@ -362,6 +364,11 @@ func atWritten(fe *fielderr.Error, sec string, written map[string]bool, val any)
 	if m := setWithRule.FindStringSubmatch(fe.Rule); m != nil && written[sec+"."+m[1]] {
 		if v, ok := fieldText(val, m[1]); ok {
 			return &fielderr.Error{Path: sec + "." + m[1], Value: v, Rule: "is set with " + field + " (" + fe.Value + "): " + m[2]}
+		}
+	}
+	if m := setWithValueRule.FindStringSubmatch(fe.Rule); m != nil && written[sec+"."+m[1]] {
+		if v, ok := fieldText(val, m[1]); ok {
+			return &fielderr.Error{Path: sec + "." + m[1], Value: v, Rule: "is set with " + field + " (" + fe.Value + ")" + m[2]}
 		}
 	}
 	if m := setButRule.FindStringSubmatch(fe.Rule); m != nil && written[sec+"."+m[1]] {
