@@ -213,6 +213,10 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	s.unlisted.full.Store(s.unlisted.limit == 0)
 	s.targets = map[string]bool{}
 	if rs, ok := value[fallback.Replies](&s.o); ok {
+		// A copy, which the checks below and the chains' builds read: a map given by
+		// WithValue is the caller's, who may change it after New (for another suite).
+		rs = maps.Clone(rs)
+		setValue(&s.o, rs)
 		// WithFallback checked its own targets and replies; these may come from WithValue.
 		var errs []error
 		const option = "WithValue(fallback.Replies)"
