@@ -577,10 +577,14 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 }
 
 // Close releases what the suite opened (connections of fleet-wide rate limiters). After it,
-// the suite builds nothing: Reload returns ErrClosed, and a call whose chain was not built
-// yet (a method first called after Close) fails with FailedPrecondition. Calls through
-// chains built before go on, with what Close released (a fleet-wide limiter then answers as
-// its fail mode says).
+// the suite builds nothing: Reload returns ErrClosed, and a call whose chain the
+// configuration in force has not built yet fails with FailedPrecondition: a method first
+// called after Close, and also one called before whose chain is built on a first call (see
+// New: a method of a service outside the configuration, or one that neither the
+// configuration nor its service's registered descriptor names) when no call of it came since
+// the last Reload, which builds such chains again on their next call. Calls through chains
+// built before go on, with what Close released (a fleet-wide limiter then answers as its fail
+// mode says).
 //
 // A closed suite reads no levels (Levels), and Close reports the objects they read retired
 // (observe.Retired), as a reload does for the objects it retires: a suite that replaces it
