@@ -51,7 +51,9 @@ func value[T any](o *options) (T, bool) {
 	return v, ok
 }
 
-// WithClock sets the clock of every policy (backoff, recovery timeouts, refill, deadlines).
+// WithClock sets the clock of every policy (backoff, recovery timeouts, refill, deadlines),
+// but for the shared token buckets of a registry given by WithLimiterRegistry, which refill by
+// that registry's clock.
 func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.clock = c }) }
 
 // WithObserver sends the events of every policy, and the suite's CallFinished, to sink.
@@ -99,7 +101,9 @@ func WithBreakerRegistry(r *breaker.Registry) Option {
 }
 
 // WithLimiterRegistry makes the suite take its shared token buckets (rate_limit.shared) from r.
-// By default each suite has its own registry; a nil r is the default. The suite is a user of r
+// By default each suite has its own registry, whose buckets refill by the suite's clock
+// (WithClock); a nil r is the default. r's buckets refill by r's clock (ratelimit.NewRegistry's
+// ratelimit.WithClock), whatever the suite's: give r the suite's clock. The suite is a user of r
 // of its own (ratelimit.Registry.User): suites that ask for a shared name with the same rate and
 // burst share one bucket, and a suite's reload that changes them is a conflict for none of the
 // others, which keep their bucket until they reload to the new settings too (the settings of
