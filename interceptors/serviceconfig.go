@@ -74,7 +74,7 @@ type methodName struct {
 func serviceConfig(cfg *config.Config, base string) (string, error) {
 	doc := map[string]any{}
 	if strings.TrimSpace(base) != "" {
-		if err := json.Unmarshal([]byte(base), &doc); err != nil {
+		if err := decodeNumbers(base, &doc); err != nil {
 			return "", fmt.Errorf("interceptors: service config base: %q is not a JSON object: %w", clip(base), err)
 		}
 		if doc == nil {
@@ -87,7 +87,7 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 	var entries []any
 	if mc, ok := doc["methodConfig"]; ok && mc != nil { // null: none, to grpc's encoding/json
 		if entries, ok = mc.([]any); !ok {
-			return "", fmt.Errorf("interceptors: service config base: methodConfig is %T, want a list", mc)
+			return "", fmt.Errorf("interceptors: service config base: methodConfig is %s, want a list", jsonKind(mc))
 		}
 	}
 	named, err := namesIn(entries)
@@ -177,7 +177,7 @@ func namesIn(entries []any) (map[methodName]map[string]any, error) {
 		}
 		obj, ok := e.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d] is %T, want an object", i, e)
+			return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d] is %s, want an object", i, jsonKind(e))
 		}
 		if err := canonicalKeys(obj, fmt.Sprintf("methodConfig[%d]", i), "name", "timeout"); err != nil {
 			return nil, err
@@ -190,7 +190,7 @@ func namesIn(entries []any) (map[methodName]map[string]any, error) {
 			}
 			no, ok := n.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d].name[%d] is %T, want an object", i, j, n)
+				return nil, fmt.Errorf("interceptors: service config base: methodConfig[%d].name[%d] is %s, want an object", i, j, jsonKind(n))
 			}
 			if err := canonicalKeys(no, fmt.Sprintf("methodConfig[%d].name[%d]", i, j), "service", "method"); err != nil {
 				return nil, err
@@ -235,6 +235,34 @@ func protoDuration(d time.Duration) string {
 	}
 	frac := strings.TrimRight(fmt.Sprintf("%09d", ns), "0")
 	return strconv.FormatInt(sec, 10) + "." + frac + "s"
+}
+
+// decodeNumbers is json.Unmarshal of text into v, but for numbers, which it keeps as written
+// (json.Number): read as float64, an integer above 2^53 would be written back as another.
+func decodeNumbers(text string, v any) error {
+	if !json.Valid([]byte(text)) {
+		return json.Unmarshal([]byte(text), v) // its error
+	}
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// jsonKind names the kind of JSON value v is, as decodeNumbers read it, for an error.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // clip shortens a text quoted in an error.

@@ -153,9 +153,9 @@ func TestServiceConfigBadBase(t *testing.T) {
 	s := suiteOf(t, &config.Config{})
 	for base, want := range map[string]string{
 		`[1, 2]`:                           "is not a JSON object",
-		`{"methodConfig": 3}`:              "methodConfig is float64, want a list",
-		`{"methodConfig": [3]}`:            "methodConfig[0] is float64, want an object",
-		`{"methodConfig": [{"name":[1]}]}`: "methodConfig[0].name[0] is float64, want an object",
+		`{"methodConfig": 3}`:              "methodConfig is a number, want a list",
+		`{"methodConfig": [3]}`:            "methodConfig[0] is a number, want an object",
+		`{"methodConfig": [{"name":[1]}]}`: "methodConfig[0].name[0] is a number, want an object",
 		`{`:                                "is not a JSON object", `null`: "is not a JSON object",
 	} {
 		if _, err := s.ServiceConfig(base); err == nil || !strings.Contains(err.Error(), want) {
