@@ -287,15 +287,18 @@ func (v *Verifier) ocr(ctx context.Context, req *kycv1.VerifyRequest) step {
 
 // expiryReason judges a document's expiry date (YYYY-MM-DD): "" when it is still valid.
 func (v *Verifier) expiryReason(date string) string {
-	now := v.now()
-	// The expiry date is a calendar day, not an instant: read it in the check's zone (as UTC
-	// it ended hours early west of UTC and late east of it).
-	exp, err := time.ParseInLocation(time.DateOnly, date, now.Location())
+	exp, err := time.Parse(time.DateOnly, date)
 	if err != nil {
 		return ReasonDocumentExpiryInvalid
 	}
+	// The expiry date is a calendar day, not an instant: compare it with today's date in the
+	// check's zone (as UTC midnight it ended hours early west of UTC and late east of it), and
+	// as dates (the instant of the midnight that ends the day does not exist where the clocks
+	// go forward then, and time.Date made it an hour early).
+	now := v.now()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	// A document is valid through its expiry day.
-	if !now.Before(exp.AddDate(0, 0, 1)) {
+	if today.After(exp) {
 		return ReasonDocumentExpired
 	}
 	return ""
