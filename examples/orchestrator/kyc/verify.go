@@ -31,6 +31,12 @@ const (
 // service's place: its code is that of the error the fallback replaced.
 const ReasonFallback = "FALLBACK"
 
+// ReasonVerdictUnknown is the reason of a FAILED step whose service answered OK with a verdict
+// that neither passes nor rejects: UNSPECIFIED, which no healthy service returns, or a value
+// this build does not know (a newer service's). Its code is OK. It is no answer about the
+// applicant, who is not rejected on it.
+const ReasonVerdictUnknown = "VERDICT_UNKNOWN"
+
 // DefaultBudget is the time a whole verification may take: the KYC SLO.
 const DefaultBudget = 8 * time.Second
 
@@ -108,7 +114,8 @@ type step struct {
 // The decision: REJECTED when any step gave a business answer against the applicant (a
 // retry later would get the same answer, so it wins over an infrastructure failure of
 // another step); else FAILED when any step got no answer (a reply a fallback policy made up in
-// the service's place is none: that step is FAILED, reason FALLBACK); else APPROVED. Steps do not cancel
+// the service's place is none: that step is FAILED, reason FALLBACK; nor is a verdict neither
+// passing nor rejecting: reason VERDICT_UNKNOWN); else APPROVED. Steps do not cancel
 // one another, so the rejection reasons do not depend on timing.
 func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
 	start := time.Now()
@@ -189,7 +196,8 @@ func (f *fallbackSeen) served() (grpccodes.Code, bool) {
 }
 
 // finish builds the step outcome of a call that ended with err (nil when the service
-// answered; the step's own check then decides through passReason).
+// answered; the step's own check then decides through passReason: "" passes, a business
+// reason rejects, ReasonVerdictUnknown fails the step).
 func (c *call) finish(st kycv1.Step, err error, passReason string) step {
 	out := &kycv1.StepOutcome{
 		Step:     st,
@@ -206,6 +214,11 @@ func (c *call) finish(st kycv1.Step, err error, passReason string) step {
 	}
 	if err == nil {
 		out.Code = CodeName(grpccodes.OK)
+		if passReason == ReasonVerdictUnknown {
+			out.Reason = passReason
+			out.Status = kycv1.StepStatus_STEP_STATUS_FAILED
+			return step{outcome: out}
+		}
 		if passReason == "" {
 			out.Status = kycv1.StepStatus_STEP_STATUS_PASSED
 			return step{outcome: out}
@@ -236,8 +249,14 @@ func (v *Verifier) liveness(ctx context.Context, req *kycv1.VerifyRequest) step 
 	c, ctx := v.newCall(ctx, kycv1.LivenessService_Check_FullMethodName)
 	resp, err := v.check(ctx, req.GetLivenessFrames(), retry.Report(&c.info))
 	reason := ""
-	if err == nil && resp.GetVerdict() != kycv1.LivenessVerdict_LIVENESS_VERDICT_LIVE {
-		reason = ReasonSpoofDetected
+	if err == nil {
+		switch resp.GetVerdict() {
+		case kycv1.LivenessVerdict_LIVENESS_VERDICT_LIVE:
+		case kycv1.LivenessVerdict_LIVENESS_VERDICT_SPOOF:
+			reason = ReasonSpoofDetected
+		default:
+			reason = ReasonVerdictUnknown
+		}
 	}
 	return c.finish(kycv1.Step_STEP_LIVENESS, err, reason)
 }
@@ -267,8 +286,14 @@ func (v *Verifier) faceMatch(ctx context.Context, req *kycv1.VerifyRequest) step
 		Selfie: req.GetSelfie(), DocumentFace: req.GetDocumentImage(),
 	}, retry.Report(&c.info))
 	reason := ""
-	if err == nil && resp.GetVerdict() != kycv1.FaceMatchVerdict_FACE_MATCH_VERDICT_MATCH {
-		reason = ReasonFaceMismatch
+	if err == nil {
+		switch resp.GetVerdict() {
+		case kycv1.FaceMatchVerdict_FACE_MATCH_VERDICT_MATCH:
+		case kycv1.FaceMatchVerdict_FACE_MATCH_VERDICT_NO_MATCH:
+			reason = ReasonFaceMismatch
+		default:
+			reason = ReasonVerdictUnknown
+		}
 	}
 	return c.finish(kycv1.Step_STEP_FACE_MATCH, err, reason)
 }
