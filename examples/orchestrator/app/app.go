@@ -661,6 +661,8 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	if bar != nil {
 		b.Progress = bar.update
 	}
+	// Counted as they end, so that a scrape of -metrics during the batch sees them.
+	b.Decided = decisions.Observe
 	stopOutage := scheduleOutage(f, stubs, log)
 	res := b.RunResult(ctx, v)
 	if res.Interrupted {
@@ -670,11 +672,6 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	stopDigest()
 	if bar != nil {
 		bar.finish()
-	}
-	for i, r := range res.Responses {
-		if res.Arrivals[i] == kyc.ArrivalDone {
-			decisions.Observe(r)
-		}
 	}
 	sum := kyc.SummarizeResult(res, counters)
 	// A stub counts a request when its handler returns, which for a stream may come after the

@@ -68,6 +68,10 @@ type Batch struct {
 	// Progress, when set, is called after each verification with the number done so far
 	// (from one goroutine at a time).
 	Progress func(done, total int)
+	// Decided, when set, is called with the response of each verification that ends
+	// ArrivalDone, as it ends and before its Progress (from several goroutines at once): not
+	// for one an interruption cancelled. Decision metrics count there, live during the batch.
+	Decided func(*kycv1.VerifyResponse)
 }
 
 // Cases draws the case of every request of the batch.
@@ -167,6 +171,8 @@ func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 		res.Arrivals[i] = ArrivalDone
 		if ctx.Err() != nil && resp.GetDecision() == kycv1.Decision_DECISION_FAILED {
 			res.Arrivals[i] = ArrivalCancelled
+		} else if b.Decided != nil {
+			b.Decided(resp)
 		}
 		b.tick(&progress, &done, len(cases))
 	}
