@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,9 +27,11 @@ func TestMakeFuzzRunsEveryTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := map[string]string{} // target → the directory make fuzz runs it in
+	// target → the directories make fuzz runs it in: two packages may each have a target of
+	// one name (FuzzParseFlags: the orchestrator's and mlstub's).
+	run := map[string][]string{}
 	for _, m := range makeFuzz.FindAllStringSubmatch(string(mk), -1) {
-		run[m[3]] = path.Join(m[1], m[2])
+		run[m[3]] = append(run[m[3]], path.Join(m[1], m[2]))
 	}
 	found := 0
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -58,8 +61,8 @@ func TestMakeFuzzRunsEveryTarget(t *testing.T) {
 			switch got, ok := run[m[1]]; {
 			case !ok:
 				t.Errorf("%s (%s) is not run by make fuzz", m[1], filepath.ToSlash(p[len(root)+1:]))
-			case got != dir:
-				t.Errorf("make fuzz runs %s in %s; it is declared in %s", m[1], got, dir)
+			case !slices.Contains(got, dir):
+				t.Errorf("make fuzz runs %s in %s; it is declared in %s", m[1], strings.Join(got, ", "), dir)
 			}
 		}
 		return nil
