@@ -59,9 +59,11 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./codes -run '^$$' -fuzz '^FuzzRejectionWire$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzSyntaxErrorLine$$' -fuzztime $(FUZZTIME); fi
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzParseServiceConfig$$' -fuzztime $(FUZZTIME); fi
+	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzParseSeconds$$' -fuzztime $(FUZZTIME); fi
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfig$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzLoadBuilds$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfigBuilds$$' -fuzztime $(FUZZTIME)
@@ -69,6 +71,9 @@ fuzz:
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseFailSpec$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminFaults$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminOutage$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzReadScript$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseServices$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 
 ## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
