@@ -369,7 +369,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return config.Explain(stdout, cfg)
 	}
 	// Warnings about the user's own file always show; those about the built-in profiles are
-	// the same on every run, so they show from -log-level info on (and always in -explain).
+	// the same on every run, so they show from -log-level info on (-explain, which returned
+	// above, shows the same in its timelines).
 	if f.configPath != "" || f.logLevel <= zapcore.InfoLevel {
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
