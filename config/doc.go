@@ -158,7 +158,7 @@
 //	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5); grpc-go ignores hedgingPolicy: a warning |
 //	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
 //	| nonFatalStatusCodes                   | classifier, as retryableStatusCodes                         |
-//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel); a tokenRatio above maxTokens refills as maxTokens |
+//	| retryThrottling {maxTokens, tokenRatio} | retry.throttle of every profile (per service, not per channel); a tokenRatio above maxTokens refills as maxTokens; every failure takes a token, not only the listed codes' as in grpc-go: a warning |
 //
 // Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
 // warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a

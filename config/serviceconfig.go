@@ -84,6 +84,9 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 			}
 		}
 		c.warn("retryThrottling", "grpc-go keeps one token bucket per channel (server); bulwark keeps one per service and profile")
+		// grpc-go's shouldRetry returns before it throttles for a code the retry policy does not
+		// list; bulwark's bucket takes a token for every failure class, server_fault included.
+		c.warn("retryThrottling", "grpc-go takes a token only for a failure whose code retryableStatusCodes lists; bulwark takes one for every failure (INTERNAL, UNKNOWN, an unlisted UNAVAILABLE...), so the bucket drains sooner and retries stop sooner")
 	}
 	seen := map[string]string{}
 	for i, mc := range doc.V.MethodConfig {
