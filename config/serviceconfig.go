@@ -410,7 +410,13 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		c.warn(path+".perAttemptRecvTimeout", "0s sets no per-attempt timeout (gRFC A6 wants more than 0; grpc-go ignores the key)")
 	case r.PerAttemptRecvTimeout != nil:
 		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
-		c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark applies it as gRFC A6 defines it: retry.per_attempt_timeout "+rc.PerAttemptTimeout.String())
+		// gRFC A6 retries an attempt cut by the timeout whatever the list says; bulwark's cut
+		// attempt ends in DEADLINE_EXCEEDED, retried only when listed (onlyRetryable).
+		if slices.Contains(r.RetryableStatusCodes, scCode(grpccodes.DeadlineExceeded)) {
+			c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark applies it as gRFC A6 defines it: retry.per_attempt_timeout "+rc.PerAttemptTimeout.String())
+		} else {
+			c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark cuts each attempt at "+rc.PerAttemptTimeout.String()+" (retry.per_attempt_timeout), but a cut attempt is not retried: it ends in DEADLINE_EXCEEDED, which retryableStatusCodes does not list, and the call ends with it (gRFC A6 retries it whatever the list says; listing DEADLINE_EXCEEDED retries it, and the server's DEADLINE_EXCEEDED too)")
+		}
 	}
 	p.Retry = rc
 	p.Classifier = c.onlyRetryable(path+".retryableStatusCodes", r.RetryableStatusCodes)

@@ -34,3 +34,30 @@ func TestServiceConfigThrottlingWarnsOfUnlistedFailures(t *testing.T) {
 	}
 	t.Errorf("no warning at retryThrottling that failures of codes not in retryableStatusCodes take tokens; got %v", warns)
 }
+
+// gRFC A6 (gRPC core's retry filter) retries an attempt cut by perAttemptRecvTimeout whatever
+// retryableStatusCodes lists. bulwark's cut attempt ends in DEADLINE_EXCEEDED, which the
+// import makes server_fault when the list leaves it out: the first attempt to time out ends
+// the call. The warning must not then say the timeout is applied as A6 defines it.
+func TestServiceConfigPerAttemptRecvTimeoutWithoutDeadlineExceeded(t *testing.T) {
+	const path = "methodConfig[0].retryPolicy.perAttemptRecvTimeout"
+	sc := func(codes string) string {
+		return `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":[` + codes + `],"perAttemptRecvTimeout":"0.5s"}}]}`
+	}
+	_, warns, err := config.ParseServiceConfig("sc.json", []byte(sc(`"UNAVAILABLE"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := warningsAt(warns, path)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "not retried") || strings.Contains(msgs[0], "as gRFC A6 defines it") {
+		t.Errorf("DEADLINE_EXCEEDED not listed: warnings at %s %q, want one saying a timed-out attempt is not retried", path, msgs)
+	}
+	_, warns, err = config.ParseServiceConfig("sc.json", []byte(sc(`"UNAVAILABLE","DEADLINE_EXCEEDED"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs = warningsAt(warns, path)
+	if len(msgs) != 1 || strings.Contains(msgs[0], "not retried") {
+		t.Errorf("DEADLINE_EXCEEDED listed: warnings at %s %q, want one, not saying a timed-out attempt is not retried", path, msgs)
+	}
+}
