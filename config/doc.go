@@ -151,7 +151,7 @@
 //	| retryPolicy                           | retry, idempotent (gRPC retries every method it names)      |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
-//	| backoffMultiplier                     | retry.multiplier, with jitter full (A6's random(0, d)); below 1, 1 and above 100, 100, with a warning |
+//	| backoffMultiplier                     | retry.multiplier, with jitter full (random(0, d), as A6 first wrote; grpc-go sleeps d·[0.8, 1.2): a warning); below 1, 1 and above 100, 100, with a warning |
 //	| perAttemptRecvTimeout                 | retry.per_attempt_timeout (grpc-go ignores it: a warning); a cut attempt is DEADLINE_EXCEEDED, retried only if listed (A6 retries it always) |
 //	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
 //	| hedgingPolicy                         | hedge, idempotent (A6 hedges every method it names)         |

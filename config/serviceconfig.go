@@ -322,6 +322,7 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	}
 	if r := mc.RetryPolicy; r != nil {
 		c.retry(path+".retryPolicy", r, throttle, &p)
+		c.warn(path+".retryPolicy", "grpc-go sleeps between attempts 0.8 to 1.2 times min(initialBackoff·backoffMultiplier^n, maxBackoff); bulwark's full jitter sleeps 0 to 1 times it, half as long on average")
 	}
 	if h := mc.HedgingPolicy; h != nil {
 		c.hedging(path+".hedgingPolicy", h, throttle, &p)
@@ -398,7 +399,8 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		InitialBackoff: initial,
 		MaxBackoff:     maxBackoff,
 		Multiplier:     mult,
-		// gRFC A6 sleeps random(0, min(initialBackoff·multiplier^n, maxBackoff)).
+		// gRFC A6 as first written sleeps random(0, min(initialBackoff·multiplier^n,
+		// maxBackoff)); grpc-go sleeps that times [0.8, 1.2), which no bulwark jitter is.
 		Jitter:   retry.JitterFull,
 		Throttle: throttle,
 		// gRPC retries every method the config names, whatever its descriptor says.

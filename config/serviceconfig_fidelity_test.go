@@ -61,3 +61,20 @@ func TestServiceConfigPerAttemptRecvTimeoutWithoutDeadlineExceeded(t *testing.T)
 		t.Errorf("DEADLINE_EXCEEDED listed: warnings at %s %q, want one, not saying a timed-out attempt is not retried", path, msgs)
 	}
 }
+
+// grpc-go sleeps min(initialBackoff·multiplier^n, maxBackoff) times a random factor in
+// [0.8, 1.2) (stream.go shouldRetry); the import's full jitter sleeps random(0, that), half as
+// long on average, which no bulwark jitter matches. The difference must be a warning, not
+// passed off as gRPC's schedule.
+func TestServiceConfigWarnsOfJitter(t *testing.T) {
+	_, warns, err := config.ParseServiceConfig("a6.json", []byte(a6Retry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range warningsAt(warns, "methodConfig[0].retryPolicy") {
+		if strings.Contains(m, "0.8") && strings.Contains(m, "1.2") {
+			return
+		}
+	}
+	t.Errorf("no warning at methodConfig[0].retryPolicy that grpc-go's sleeps are 0.8-1.2 times the backoff; got %v", warns)
+}
