@@ -148,7 +148,7 @@
 //	| name {service, method}                | services.<service>.methods.<method>.profile                 |
 //	| name {} (the default config)          | profile "default" (every service and method not named)      |
 //	| timeout                               | deadline {default, max}: a ceiling, like gRPC's; 0s (every call fails at once in gRPC) none, with a warning |
-//	| retryPolicy                           | retry, idempotent (gRPC retries every method it names)      |
+//	| retryPolicy                           | retry, idempotent (gRPC retries every method it names); a unary failure after response headers retried, unlike grpc-go: a warning |
 //	| retryPolicy.maxAttempts               | retry.max_attempts (capped at 5, as grpc-go does)           |
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
 //	| backoffMultiplier                     | retry.multiplier, with jitter full (random(0, d), as A6 first wrote; grpc-go sleeps d·[0.8, 1.2): a warning); below 1, 1 and above 100, 100, with a warning |

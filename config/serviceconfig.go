@@ -323,6 +323,8 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	if r := mc.RetryPolicy; r != nil {
 		c.retry(path+".retryPolicy", r, throttle, &p)
 		c.warn(path+".retryPolicy", "grpc-go sleeps between attempts 0.8 to 1.2 times min(initialBackoff·backoffMultiplier^n, maxBackoff); bulwark's full jitter sleeps 0 to 1 times it, half as long on average")
+		// grpc-go's shouldRetry gives up on an attempt whose response headers arrived.
+		c.warn(path+".retryPolicy", "grpc-go retries only a failure sent without response headers (trailers-only); bulwark retries a unary call's failure whatever headers came before it")
 	}
 	if h := mc.HedgingPolicy; h != nil {
 		c.hedging(path+".hedgingPolicy", h, throttle, &p)

@@ -78,3 +78,20 @@ func TestServiceConfigWarnsOfJitter(t *testing.T) {
 	}
 	t.Errorf("no warning at methodConfig[0].retryPolicy that grpc-go's sleeps are 0.8-1.2 times the backoff; got %v", warns)
 }
+
+// grpc-go retries only a failure the server sent without response headers (trailers-only,
+// stream.go shouldRetry); an attempt whose headers arrived is committed. bulwark's unary
+// retry does not look at headers, so a server or proxy that sends headers and then fails
+// UNAVAILABLE is retried where grpc-go returned the error. The import must say so.
+func TestServiceConfigWarnsOfRetryAfterHeaders(t *testing.T) {
+	_, warns, err := config.ParseServiceConfig("a6.json", []byte(a6Retry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range warningsAt(warns, "methodConfig[0].retryPolicy") {
+		if strings.Contains(m, "headers") {
+			return
+		}
+	}
+	t.Errorf("no warning at methodConfig[0].retryPolicy that grpc-go does not retry after response headers; got %v", warns)
+}
