@@ -21,7 +21,7 @@ type Config struct {
 	Percentile float64 `yaml:"percentile" json:"percentile"`
 	// MedianMultiple caps the adaptive delay at this multiple of the median of the same
 	// samples, so that it stays below latency spikes even when they are more common than
-	// 1-Percentile (see the package documentation). At least 1; 0 means 3.
+	// 1-Percentile (see the package documentation). In [1, 1000]; 0 means 3.
 	MedianMultiple float64 `yaml:"median_multiple" json:"median_multiple" zero:"is below 1"`
 	// MinDelay is the floor of the adaptive delay. 0 means 1ms, or MaxDelay when that is
 	// shorter.
