@@ -14,7 +14,7 @@ import (
 type verdictLiveness struct{ verdict kycv1.LivenessVerdict }
 
 func (l verdictLiveness) Check(context.Context, ...grpc.CallOption) (grpc.ClientStreamingClient[kycv1.CheckRequest, kycv1.CheckResponse], error) {
-	return verdictStream{l.verdict}, nil
+	return verdictStream(l), nil
 }
 
 type verdictStream struct {
