@@ -62,18 +62,21 @@ func TestBatchJSON(t *testing.T) {
 			t.Errorf("services lacks %q: %s", svc, stdout.String())
 			continue
 		}
+		n := map[string]float64{}
 		for _, k := range []string{"calls", "attempts", "retries", "breaker_opens", "rejections"} {
-			if _, ok := s[k]; !ok {
-				t.Errorf("services.%s lacks %q", svc, k)
+			v, ok := s[k].(float64) // a missing or mistyped count is reported, not a panic
+			if !ok {
+				t.Errorf("services.%s.%s = %#v, want a number", svc, k, s[k])
 			}
+			n[k] = v
 		}
-		if s["calls"] != 30.0 {
+		if n["calls"] != 30 {
 			t.Errorf("services.%s.calls = %v, want 30", svc, s["calls"])
 		}
-		if s["attempts"].(float64) != s["calls"].(float64)+s["retries"].(float64) {
+		if n["attempts"] != n["calls"]+n["retries"] {
 			t.Errorf("services.%s: attempts %v != calls %v + retries %v", svc, s["attempts"], s["calls"], s["retries"])
 		}
-		retries += s["retries"].(float64)
+		retries += n["retries"]
 	}
 	if retries == 0 {
 		t.Errorf("no retries at a 10%% fault rate: %s", stdout.String())
