@@ -70,27 +70,7 @@ services:
 	tallyBuilds.mu.Lock()
 	tallyBuilds.names, tallyBuilds.repl = nil, nil
 	tallyBuilds.mu.Unlock()
-	s, err := interceptors.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
-	call := func(method string) {
-		t.Helper()
-		if err := s.Unary()(context.Background(), method, nil, nil, nil, ok); err != nil {
-			t.Fatalf("%s: %v", method, err)
-		}
-	}
-	call("/kyc.v1.OCRService/Extract")
-	call("/kyc.v1.OCRService/Other")
-	for range 2 {
-		if err := s.Reload(cfg); err != nil {
-			t.Fatal(err)
-		}
-		call("/kyc.v1.OCRService/Extract")
-		call("/kyc.v1.OCRService/Other")
-	}
+	callAcrossReloads(t, cfg, "kyc.v1.OCRService")
 	tallyBuilds.mu.Lock()
 	defer tallyBuilds.mu.Unlock()
 	// The configuration's other services (the built-in profiles') build theirs too.
@@ -105,5 +85,33 @@ services:
 	if !slices.Equal(names, want) {
 		t.Fatalf("OCRService's tally objects built under %q (replacing: %v); want %q, each once, kept across reloads",
 			names, repl, want)
+	}
+}
+
+// callAcrossReloads builds a suite of cfg and calls service's Extract, then its Other, once
+// and again after each of two reloads of cfg: Extract's chain (built at New) comes before the
+// service's (built on Other's first call), and the reloads build both again.
+func callAcrossReloads(t *testing.T, cfg *config.Config, service string) {
+	t.Helper()
+	s, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	call := func(method string) {
+		t.Helper()
+		if err := s.Unary()(context.Background(), "/"+service+"/"+method, nil, nil, nil, ok); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	for i := range 3 {
+		if i > 0 {
+			if err := s.Reload(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		call("Extract")
+		call("Other")
 	}
 }

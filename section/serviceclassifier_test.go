@@ -1,7 +1,6 @@
 package section_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -67,28 +65,7 @@ services:
 	poolBuilds.mu.Lock()
 	poolBuilds.builds = nil
 	poolBuilds.mu.Unlock()
-	s, err := interceptors.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
-	call := func(method string) {
-		t.Helper()
-		if err := s.Unary()(context.Background(), method, nil, nil, nil, ok); err != nil {
-			t.Fatalf("%s: %v", method, err)
-		}
-	}
-	// Extract's chain, built at New, comes before the service's, built on Other's first call.
-	call("/kyc.v1.PoolService/Extract")
-	call("/kyc.v1.PoolService/Other")
-	for range 2 {
-		if err := s.Reload(cfg); err != nil {
-			t.Fatal(err)
-		}
-		call("/kyc.v1.PoolService/Extract")
-		call("/kyc.v1.PoolService/Other")
-	}
+	callAcrossReloads(t, cfg, "kyc.v1.PoolService")
 	poolBuilds.mu.Lock()
 	defer poolBuilds.mu.Unlock()
 	var got []string
