@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	grpccodes "google.golang.org/grpc/codes"
@@ -75,12 +74,7 @@ func ceilMillis(d time.Duration) int64 {
 // protobuf string holds UTF-8 only: a status whose message or details hold anything else does
 // not marshal, and a gRPC server then sends it without its details, which the caller reads as
 // a plain Unavailable (transient, retried) rather than a rejection.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") } // s itself when valid
 
 // GRPCStatus returns the status a gRPC caller sees, with ErrorInfo and RetryInfo details.
 // Names that are not UTF-8 (a service forwarded from an unchecked method name) are sent with
