@@ -490,8 +490,9 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 		c.winner, c.winErr, c.winV = n, err, v
 		if n > 1 {
 			// A hedge that decides the call won it, with any fatal outcome (a server
-			// fault, a Canceled of the server's): only a hedge beaten by an attempt sent
-			// before it is charged to the allowance.
+			// fault, a Canceled of the server's): only a hedge that does not win (beaten
+			// by any other attempt, earlier or later, or failed retryably) stays charged
+			// to the allowance.
 			c.winReply = reply
 			c.m.hedges.refund()
 		}

@@ -169,11 +169,13 @@
 //
 // # Hedges that lose
 //
-// A hedge that wins cut a slow answer short; one that loses (the call is won by an attempt
-// sent before it) was load for nothing. Each method of a Policy has an allowance of losing
-// hedges: MaxHedgeShare (a quarter) of its calls, plus HedgeBurst (32). Every call adds a
-// quarter of a hedge (up to 32), every hedge takes one, a hedge that wins gives it back, and a
-// hedge the allowance cannot pay is not sent, nor any further hedge of that call. It is
+// A hedge that wins cut a slow answer short; one that loses (it does not win the call: another
+// attempt, sent before or after it, wins it, or it fails retryably) was load for nothing. A
+// hedge refused on this side of the wire (Rejected: it never reached the service) is not
+// charged. Each method of a Policy has an allowance of losing hedges: MaxHedgeShare (a
+// quarter) of its calls, plus HedgeBurst (32). Every call adds a quarter of a hedge (up to
+// 32), every hedge takes one, a hedge that wins gives it back, and a hedge the allowance
+// cannot pay is not sent, nor any further hedge of that call. It is
 // checked before the budget, and allocates nothing (an atomic counter). The names the Policy
 // does not keep, those longer than 1024 bytes and those past the first 16384 it sees (a generic
 // proxy), share one allowance.

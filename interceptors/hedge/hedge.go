@@ -38,10 +38,11 @@ const ReplayBufferBytes = DefaultReplayBufferBytes
 // alike. The first attempt does not carry it.
 const PreviousAttemptsKey = attempt.PreviousKey
 
-// MaxHedgeShare bounds the hedges of one method of a Policy that lose (the call is won by an
-// attempt sent before them) to this share of its calls, plus HedgeBurst. Each call adds
-// MaxHedgeShare of a hedge to the method's allowance (up to HedgeBurst), each hedge takes one,
-// a hedge that wins gives it back, and a hedge the allowance cannot pay is not sent (nor any
+// MaxHedgeShare bounds the hedges of one method of a Policy that lose (do not win the call:
+// another attempt, sent before or after them, wins it, or they fail retryably) to this share
+// of its calls, plus HedgeBurst. Each call adds MaxHedgeShare of a hedge to the method's
+// allowance (up to HedgeBurst), each hedge takes one, a hedge that wins (or is refused on this
+// side of the wire) gives it back, and a hedge the allowance cannot pay is not sent (nor any
 // further hedge of that call).
 //
 // It caps the extra load hedging can add before the delay has learnt a change: a service that
