@@ -169,10 +169,14 @@ func sectionText(p Profile, s Section) string {
 	if sl, ok := slotOf(section.Key(s)); ok {
 		if v := sl.get(&p); v != nil {
 			text := sl.sec.Explain(v)
-			if s == SectionHedge && !hasRetryBudget(p) {
-				// The hedge's own text says what it does in a chain whose retry step has a
-				// budget; without one (retry.Policy.Budget is nil) its hedges draw on nothing.
-				text = strings.Replace(text, hedgeDraws, hedgeDrawsNothing, 1)
+			if s == SectionHedge {
+				// The hedge's own text says both cases: the profile tells which it is. Without
+				// a budget (retry.Policy.Budget is nil) its hedges draw on nothing.
+				if hasRetryBudget(p) {
+					text = strings.Replace(text, hedgeMaybe, hedgeDraws, 1)
+				} else {
+					text = strings.Replace(text, hedgeMaybe, hedgeDrawsNothing, 1)
+				}
 			}
 			return text
 		}
@@ -181,6 +185,8 @@ func sectionText(p Profile, s Section) string {
 }
 
 const (
+	// hedgeMaybe is what hedge.Config.Explain says of the budget, which a Config cannot know.
+	hedgeMaybe        = "; draws on the retry budget where the chain's retry step has one (without one, bounded by max_attempts and the allowance of losing hedges alone)"
 	hedgeDraws        = "; draws on the retry budget"
 	hedgeDrawsNothing = "; no retry budget to draw on (retry or retry.throttle is off): bounded by max_attempts and the allowance of losing hedges alone"
 )

@@ -55,6 +55,9 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	return section.Step(New(c, opts...))
 }
 
+// explainBudget is what Explain says of the retry budget.
+const explainBudget = "; draws on the retry budget where the chain's retry step has one (without one, bounded by max_attempts and the allowance of losing hedges alone)"
+
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {
 	var b strings.Builder
@@ -70,7 +73,10 @@ func (c Config) Explain() string {
 		fmt.Fprintf(&b, "; next one after the p%s latency of the last %d or %s× their median, the lower (%s until the first answer, at most that until %d are known), within %s .. %s",
 			prose.Percent(c.Percentile), c.Window, prose.Float(c.MedianMultiple), start, c.MinSamples, c.MinDelay, prose.OrNone(c.MaxDelay))
 	}
-	b.WriteString("; draws on the retry budget")
+	// A Config does not know its chain: its hedges draw on the retry step's budget only where
+	// there is one (retry.Policy.Budget not nil; see WithBudget). config's -explain, which
+	// knows the profile, replaces this with what the chain does.
+	b.WriteString(explainBudget)
 	if c.Idempotent {
 		b.WriteString("; idempotent")
 	} else {
