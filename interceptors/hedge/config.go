@@ -41,6 +41,6 @@ type Config struct {
 	// ReplayBufferBytes caps the bytes (by proto.Size, plus 5 a message) of the messages a
 	// client-streaming call keeps for replay to its hedges; a stream that sends more is not
 	// hedged. It means what retry's replay_buffer_bytes means: 0 means 256 KiB; negative means
-	// never buffer (client streams are not hedged).
+	// never buffer (client streams are not hedged); at most 1 GiB (Validate refuses more).
 	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes" zero:"means the default 256 KiB: leave it out, or write -1 to never buffer"`
 }

@@ -70,7 +70,8 @@ type Config struct {
 	// ReplayBufferBytes caps the bytes of sent messages a client- or bidi-streaming call keeps
 	// for replay on retry, each counted as on the wire (proto.Size plus gRPC's 5-byte message
 	// header); past it, the stream is committed and no longer retried.
-	// 0 means 256 KiB; negative means never buffer (streams with client messages are not retried).
+	// 0 means 256 KiB; negative means never buffer (streams with client messages are not
+	// retried); at most 1 GiB (Validate refuses more).
 	ReplayBufferBytes int `yaml:"replay_buffer_bytes" json:"replay_buffer_bytes" zero:"means the default 256 KiB: leave it out, or write -1 to never buffer"`
 }
 
