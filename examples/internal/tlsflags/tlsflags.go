@@ -271,9 +271,11 @@ var certificateFailures = []string{
 
 // IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
 // certificate made fail. grpc-go says so only in the status message, which for a connection
-// it could not make begins "connection error: ", or, for the server's refusal of the client's
-// certificate met by a write (ClientCredentials' connections find the alert then), is a
-// refusedError's "remote error: tls: <alert> (write ...)"; a server's own Unavailable (one
+// it could not make begins "connection error: " (pick_first's and round_robin's wording), or
+// "last connection error: connection error: " (a balancer on grpc-go's balancer/base, whose
+// "; last resolver error: ..." tail is not searched), or, for the server's refusal of the
+// client's certificate met by a write (ClientCredentials' connections find the alert then), is
+// a refusedError's "remote error: tls: <alert> (write ...)"; a server's own Unavailable (one
 // about its backend's certificate, say, such as crypto/tls's bare "remote error: tls: bad
 // certificate") is not the client's handshake failing.
 func IsCertificateFailure(err error) bool {
@@ -281,8 +283,12 @@ func IsCertificateFailure(err error) bool {
 	if !ok || st.Code() != grpccodes.Unavailable {
 		return false
 	}
-	msg, ok := strings.CutPrefix(st.Message(), "connection error: ")
-	if !ok && !IsRefusal(msg) {
+	msg := st.Message()
+	if rest, ok := strings.CutPrefix(msg, "last connection error: connection error: "); ok {
+		msg, _, _ = strings.Cut(rest, "; last resolver error: ")
+	} else if rest, ok := strings.CutPrefix(msg, "connection error: "); ok {
+		msg = rest
+	} else if !IsRefusal(msg) {
 		return false
 	}
 	for _, s := range certificateFailures {
