@@ -166,7 +166,8 @@ type alertConn struct {
 }
 
 // alertWait bounds how long a failed write waits to read: the connection was reset, so a read
-// ends at once; the bound only keeps a stuck one from holding the write.
+// ends at once; the bound only keeps a stuck one from holding the write, and is lifted after
+// that read.
 const alertWait = time.Second
 
 func newAlertConn(c net.Conn) *alertConn {
@@ -210,6 +211,9 @@ func (c *alertConn) Write(b []byte) (int, error) {
 			buf := make([]byte, 512)
 			m, _ := c.read(buf)
 			c.pending = buf[:m]
+			// The bound was this read's: the caller's next reads (of the pending bytes, then
+			// on to the connection's end) are under no deadline it did not set.
+			_ = c.Conn.SetReadDeadline(time.Time{})
 		}
 		readErr = c.readErr
 		c.turn <- struct{}{}
