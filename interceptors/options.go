@@ -119,8 +119,6 @@ func WithLimiterRegistry(r *ratelimit.Registry) Option {
 //
 //	interceptors.WithRemoteLimiter(redislimit.Factory(nil))    // each limiter dials rate_limit.redis.addr
 //	interceptors.WithRemoteLimiter(redislimit.Factory(client)) // one client of the program's, left open
-//
-// It replaces WithRedisClient(c), which is WithRemoteLimiter(redislimit.Factory(c)).
 func WithRemoteLimiter(f ratelimit.RemoteFactory) Option {
 	return optionFunc(func(o *options) { setValue(o, f) })
 }
