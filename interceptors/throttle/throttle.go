@@ -86,8 +86,10 @@ func (t *Throttle) epochNow() int64 { return t.win.epoch(clock.Since(t.clock, t.
 // minProbability is the largest p read as 0. With requests exactly K·accepts as written, the
 // formula's 0 comes out of float64 as the rounding error of K·accepts when K has no exact
 // binary form (1.1e-16 for K 1.4, 45 accepts and 63 requests), and a draw of 0 fell below it.
-// That error stays under 1e-15 at any count, and a real excess of a request or a hundredth of
-// one makes p above 1e-12 up to ten billion requests in the window.
+// That error stays under 1e-15 at any count, while a real excess e of requests over K·accepts
+// makes p = e/(requests+1), above 1e-12 while requests+1 < 1e12·e: a whole request's up to
+// 1e12 − 2 requests in the window, a hundredth of one's up to 1e10 − 2 (at 1e10 − 1 it is
+// exactly 1e-12, read as 0).
 const minProbability = 1e-12
 
 // probability is the rejection probability at counts requests and accepts: the SRE formula,
