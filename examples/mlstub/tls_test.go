@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +71,22 @@ func TestTLSFlagErrors(t *testing.T) {
 		err := run(context.Background(), append([]string{"-listen", "127.0.0.1:0"}, args...), io.Discard, nil)
 		if err == nil {
 			t.Errorf("run %q: no error", args)
+		}
+	}
+}
+
+// TestTLSFilesThatDoNotLoadAreUsageErrors: a key pair or a CA file that does not load is a bad
+// command line (exit status 2, the hint), as in the orchestrator.
+func TestTLSFilesThatDoNotLoadAreUsageErrors(t *testing.T) {
+	f := tlstest.Write(t)
+	for _, args := range [][]string{
+		{"-tls-cert", f.ServerCert, "-tls-key", f.ClientKey},
+		{"-tls-cert", f.ServerCert, "-tls-key", f.ServerKey, "-tls-ca", f.ServerKey},
+	} {
+		var stderr strings.Builder
+		err := run(context.Background(), append([]string{"-listen", "127.0.0.1:0"}, args...), &stderr, nil)
+		if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), "mlstub -h") {
+			t.Errorf("run %q: %v (stderr %q), want a usage error with the hint", args, err, stderr.String())
 		}
 	}
 }

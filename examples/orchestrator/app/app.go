@@ -352,7 +352,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	tlsc, err := setupTLS(f, cfg)
 	if err != nil {
-		return err
+		// The TLS flags name files that do not load (a key that is not the certificate's, a
+		// CA file without a certificate): a bad command line, as an unreadable -config is,
+		// and as mlstub reports the same flags.
+		return usage(stderr, err.Error())
 	}
 	if f.configPath != "" {
 		if err := cfg.CheckNames(f.configPath, linkedServices(), f.external); err != nil {
