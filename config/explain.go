@@ -128,13 +128,11 @@ type note struct {
 }
 
 // serviceClassified returns a note for each section of a method (policy pol) whose object it
-// shares with its service (policy sp) although its classifier differs from the service's: a
-// section that classifies for its service as a whole (section.Spec.ServiceClassifier, an
-// adaptive bulkhead) judges the method's calls by the service's classifier, not the method's,
-// which its classifier line alone would have an operator expect. A section that differs in the
-// budget it uses has an object of its own; one that does not classify outcomes (a fixed
-// bulkhead) needs no note; one that captures other sections' objects (Spec.Captures) is left
-// out, as whether it is shared depends on theirs.
+// shares with its service (policy sp) although its classifier differs from the service's
+// (Policy.ServiceClassified, as a suite decides): an adaptive bulkhead judges the method's
+// calls by the service's classifier, not the method's, which its classifier line alone would
+// have an operator expect. A section that does not classify outcomes (a fixed bulkhead) needs
+// no note.
 func serviceClassified(pol, sp Policy) []note {
 	if pol.SameSection(sp.Profile, SectionClassifier) {
 		return nil
@@ -142,8 +140,7 @@ func serviceClassified(pol, sp Policy) []note {
 	var out []note
 	for _, sl := range slots() {
 		v := sl.get(&pol.Profile)
-		if v == nil || !sl.sec.ServiceClassifier() || len(sl.sec.Captures()) > 0 || sl.sec.Uses(v)&section.UsesClassifier == 0 ||
-			!pol.SameSection(sp.Profile, Section(sl.key)) || (sl.sec.Uses(v)&section.UsesBudget != 0 && pol.Budget != sp.Budget) {
+		if v == nil || sl.sec.Uses(v)&section.UsesClassifier == 0 || !pol.ServiceClassified(sp, sl.key) {
 			continue
 		}
 		out = append(out, note{Section(sl.key), "the service's, which judges this method's calls by the service's classifier, not this method's"})

@@ -237,7 +237,7 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 	}
 	shared := shares(p.c.policy, p.sp, sec.Key())
 	classifier := p.c.classifier
-	if p.spClassifier != nil && shared && sec.ServiceClassifier() { // see serviceClassified
+	if p.spClassifier != nil && shared && serviceClassified(sec, p.c.policy, p.sp) {
 		classifier = p.spClassifier
 	}
 	return &section.Env{
@@ -248,50 +248,16 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 }
 
 // serviceClassified reports whether the object of section sec for a method (policy mp) of a
-// service (policy sp) classifies with the service's classifier, not the method's: a section
-// that classifies for its service as a whole (section.Spec.ServiceClassifier) does so in its
-// service's object, whichever chain builds it, so that the chains that share it build it
-// alike, with one fingerprint, and do not replace each other's at every build.
+// service (policy sp) is its service's object that classifies with the service's classifier,
+// not the method's (config.Policy.ServiceClassified): the chains that share it build it alike,
+// with one fingerprint, and do not replace each other's at every build.
 func serviceClassified(sec section.Section, mp, sp config.Policy) bool {
-	return sec.ServiceClassifier() && shares(mp, sp, sec.Key())
+	return mp.ServiceClassified(sp, sec.Key())
 }
 
-// shares reports whether a method (policy mp) resolves section k as its service (sp) does,
-// with the same classifier and budget where the section uses them, and shares the objects of
-// the sections k's object captures (section.Spec.Captures): its object for k is then the
-// service's; a section that classifies for its service as a whole
-// (section.Spec.ServiceClassifier) needs no same classifier. (A method without bulkhead
-// settings of its own shares the service's bulkhead, fixed or adaptive, whatever its
-// classifier: an adaptive one judges every method's calls by the service's classifier. A
-// method with a retry section of its own has a hedging policy of its own, drawing on its own
-// retry budget.)
-func shares(mp, sp config.Policy, k section.Key) bool {
-	if !mp.SameSection(sp.Profile, config.Section(k)) {
-		return false
-	}
-	sec, ok := section.Lookup(k)
-	if !ok {
-		return true
-	}
-	// An Always section that is off uses what its zero value does, as its object's
-	// fingerprint says (see fingerprint).
-	var uses section.Uses
-	if v := mp.Value(k); v != nil || sec.Always() {
-		uses = sec.Uses(v)
-	}
-	if (uses&section.UsesBudget != 0 && mp.Budget != sp.Budget) ||
-		(uses&section.UsesClassifier != 0 && !sec.ServiceClassifier() && !mp.SameSection(sp.Profile, config.SectionClassifier)) {
-		return false
-	}
-	for _, c := range sec.Captures() {
-		// Ranked before k alone, so that the recursion ends. A stateless section's step is
-		// built afresh for every chain: no two chains capture the same one.
-		if d, ok := section.Lookup(c); ok && d.Rank() < sec.Rank() && (d.Stateless() || !shares(mp, sp, c)) {
-			return false
-		}
-	}
-	return true
-}
+// shares is config.Policy.Shares: whether a method (policy mp) takes its service's (sp) object
+// of section k, as -explain tells too.
+func shares(mp, sp config.Policy, k section.Key) bool { return mp.Shares(sp, k) }
 
 // finishLocked takes the chain's stateful objects from the object cache within t — kept from
 // earlier configurations where their fingerprint did not change — and composes the chain. On
