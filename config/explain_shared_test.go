@@ -67,3 +67,38 @@ services:
 		}
 	}
 }
+
+// Under breaker scope service, a method whose classifier differs from its service's but whose
+// breaker does not goes through the service's breaker, which counts the method's outcomes as
+// the method's classifier judges them: -explain says so under the method. A method with a
+// breaker of its own, and one under scope method, get no such line.
+func TestExplainSharedBreakerClassifier(t *testing.T) {
+	cfg, _, err := config.Parse("shared.yaml", []byte(`
+profiles:
+  p: {breaker: {consecutive_failures: 3}}
+  m: {breaker: {scope: method}}
+services:
+  a.v1.Svc:
+    profile: p
+    methods:
+      Special: {classifier: {codes: {UNAVAILABLE: business}}}
+      Own: {classifier: {codes: {UNAVAILABLE: business}}, breaker: {consecutive_failures: 4}}
+  a.v1.PerMethod:
+    profile: m
+    methods:
+      Special: {classifier: {codes: {UNAVAILABLE: business}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const note = "this method's classifier"
+	if got := methodBlock(t, cfg, "  method Special (/a.v1.Svc/Special)"); !strings.Contains(got, "breaker") || !strings.Contains(got, note) ||
+		!strings.Contains(got, "the service's") {
+		t.Errorf("-explain of a method sharing its service's breaker with a classifier of its own:\n%s\nwant a breaker line saying it is the service's, judging by %s", got, note)
+	}
+	for _, h := range []string{"  method Own (/a.v1.Svc/Own)", "  method Special (/a.v1.PerMethod/Special)"} {
+		if got := methodBlock(t, cfg, h); strings.Contains(got, note) || strings.Contains(got, "service's classifier") {
+			t.Errorf("-explain of %s:\n%s\nwant no line about the shared breaker", strings.TrimSpace(h), got)
+		}
+	}
+}

@@ -8,7 +8,8 @@ import "github.com/bulwarkrpc/bulwark/section"
 // method's chain the service's object for k (unless the section names its objects otherwise,
 // section.Spec.Name: a breaker under scope method). A section that classifies for its service
 // as a whole (section.Spec.ServiceClassifier) needs no same classifier. (A method without
-// bulkhead settings of its own shares the service's bulkhead whatever its classifier. A method with a retry section of its own has a hedging policy of its own,
+// bulkhead or breaker settings of its own shares the service's bulkhead or breaker whatever
+// its classifier. A method with a retry section of its own has a hedging policy of its own,
 // drawing on its own retry budget.) A suite's builds and Explain both decide by it.
 func (p Policy) Shares(sp Policy, k section.Key) bool {
 	if !p.SameSection(sp.Profile, Section(k)) {
@@ -43,7 +44,9 @@ func (p Policy) Shares(sp Policy, k section.Key) bool {
 // (section.Spec.ServiceClassifier): p Shares it, and the section names it as it names the
 // object of the service's own chain (a breaker under scope method does not). Such an object
 // classifies with the service's classifier, whichever chain builds it, and is rebuilt when
-// that one changes, not the method's.
+// that one changes, not the method's; where the method's classifier differs, the section's
+// ForClassifier, if any, gives the method's chain a step that judges its outcomes by the
+// method's classifier.
 func (p Policy) ServiceClassified(sp Policy, k section.Key) bool {
 	sec, ok := section.Lookup(k)
 	if !ok || !sec.ServiceClassifier() || !p.Shares(sp, k) {

@@ -250,7 +250,8 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 // serviceClassified reports whether the object of section sec for a method (policy mp) of a
 // service (policy sp) is its service's object that classifies with the service's classifier,
 // not the method's (config.Policy.ServiceClassified): the chains that share it build it alike,
-// with one fingerprint, and do not replace each other's at every build.
+// with one fingerprint, and do not replace each other's at every build. A method whose
+// classifier differs gets the section's ForClassifier step over it, if any.
 func serviceClassified(sec section.Section, mp, sp config.Policy) bool {
 	return mp.ServiceClassified(sp, sec.Key())
 }
@@ -280,6 +281,11 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 		}
 		b := st.built
 		earlier[st.sec.Key()] = b
+		if f := st.sec.ForClassifier(); f != nil && p.spClassifier != nil && serviceClassified(st.sec, p.c.policy, p.sp) {
+			// The service's object, shared by a method whose classifier differs: the
+			// chain's step judges the method's outcomes by its own classifier.
+			b = f(b, p.c.classifier)
+		}
 		b = passBy(b)
 		if st.sec.Rank() == section.RankHedge {
 			c.hedged = true

@@ -30,7 +30,8 @@ type Env struct {
 	Rand  func() float64
 	// Classifier is the chain's classifier: codes.Default() with the policy's overrides; for
 	// the service's object of a section that classifies for its service as a whole
-	// (Spec.ServiceClassifier), the service's classifier, whichever chain builds it.
+	// (Spec.ServiceClassifier), the service's classifier, whichever chain builds it (a
+	// method's chain judges its own outcomes over it with Spec.ForClassifier, if set).
 	Classifier *codes.Classifier
 	// Values holds the suite's values for particular policies, by type (fallback replies, a
 	// breaker registry, a remote limiter factory); read them with Value. Do not change it.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/yamlfield"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
@@ -96,9 +97,19 @@ type Spec[C any] struct {
 	// object even where the method's classifier differs, and that object classifies every
 	// method's outcomes with the service's classifier (Env.Classifier, whichever chain builds
 	// it), and is rebuilt when the service's classifier changes, not a method's. A method with
-	// settings of its own for the section has an object of its own, with its own classifier.
-	// (The bulkhead's: its cap is the service's, whatever its methods' classifiers.)
+	// settings of its own for the section has an object of its own, with its own classifier,
+	// as has one whose object Name names apart from its service's (a breaker under scope
+	// method). (The bulkhead's: its cap is the service's, whatever its methods' classifiers.) With
+	// ForClassifier, such a method's chain judges its own outcomes instead.
 	ServiceClassifier bool
+	// ForClassifier, with ServiceClassifier, returns the step of a chain that shares its
+	// service's object (built, as Build returned it) but whose classifier c differs from the
+	// service's: a step over the same object (Built.Object unchanged) that judges that chain's
+	// outcomes by c before they reach the object. It runs for every such chain as it is built,
+	// also when the object is kept; the object is still rebuilt only when the service's
+	// classifier changes. (The breaker's: one state for the service, each method's business
+	// errors never failures.) Nil: the object judges every chain's outcomes itself.
+	ForClassifier func(b Built, c *codes.Classifier) Built
 	// Deps returns, before Build runs, the objects Build will capture that it does not make:
 	// those of earlier steps of the chain (from env.Earlier), and those it takes from a store
 	// outside the suite (a shared token bucket, which it may make in env.Stage for Build to
@@ -173,6 +184,8 @@ type Section interface {
 	Uses(v any) Uses
 	// ServiceClassifier is Spec.ServiceClassifier.
 	ServiceClassifier() bool
+	// ForClassifier is Spec.ForClassifier.
+	ForClassifier() func(b Built, c *codes.Classifier) Built
 	// Deps is Spec.Deps of *v.
 	Deps(env *Env, v any) []any
 	// Captures is Spec.Captures.
@@ -240,6 +253,8 @@ func (e erased[C]) Refresh() bool   { return e.s.Refresh }
 func (e erased[C]) Captures() []Key { return e.s.Captures }
 
 func (e erased[C]) ServiceClassifier() bool { return e.s.ServiceClassifier }
+
+func (e erased[C]) ForClassifier() func(Built, *codes.Classifier) Built { return e.s.ForClassifier }
 
 func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
 
@@ -375,6 +390,10 @@ func Register[C any](s Spec[C]) {
 		// Config reads a dot as the step into a field, and writes paths with other keys
 		// quoted: a section's errors would lose their place, or their section.
 		panic(fmt.Sprintf("section: key %q is not a lower-case identifier (letters a-z, digits and '_', not first a digit)", s.Key))
+	}
+	if s.ForClassifier != nil && !s.ServiceClassifier {
+		// Only a service's object shared across classifiers has chains to judge apart.
+		panic(fmt.Sprintf("section: %s: ForClassifier without ServiceClassifier", s.Key))
 	}
 	for path := range s.Zero {
 		// A misspelt path would silently turn its rule off.

@@ -35,7 +35,7 @@ func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
 // refused unary call does).
 func (b *Breaker) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return b.newStream(ctx, desc, cc, method, streamer, opts)
+		return b.newStream(ctx, desc, cc, method, streamer, opts, b.classifier)
 	}
 }
 
@@ -62,7 +62,8 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 		return nil, err
 	}
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return rs.breaker(method).newStream(ctx, desc, cc, method, streamer, opts)
+		b := rs.breaker(method)
+		return b.newStream(ctx, desc, cc, method, streamer, opts, b.classifier)
 	}, nil
 }
 
@@ -179,21 +180,23 @@ func (b *Breaker) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps
 		p.Record(codes.Canceled)
 		return
 	}
-	b.recordCall(p, ctx, err, opts)
+	b.recordCall(p, ctx, err, opts, b.classifier)
 }
 
-// recordCall records a call's outcome on p: a success, or err classified; the caller's
-// cancellation is Canceled whatever the error says, as the call's end says nothing about the
-// service then (see Permit.doneWith for a classifier that panics).
-func (b *Breaker) recordCall(p Permit, ctx context.Context, err error, opts []grpc.CallOption) {
+// recordCall records a call's outcome on p: a success, or err classified with cl (unless a
+// call option gives another classifier); the caller's cancellation is Canceled whatever the
+// error says, as the call's end says nothing about the service then (see Permit.doneWith for a
+// classifier that panics).
+func (b *Breaker) recordCall(p Permit, ctx context.Context, err error, opts []grpc.CallOption, cl *codes.Classifier) {
 	if err == nil {
 		p.Record(codes.Success) // Without reading opts.
 		return
 	}
-	p.doneWith(ctx, err, callClassifier(b.classifier, opts))
+	p.doneWith(ctx, err, callClassifier(cl, opts))
 }
 
-func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {
+// newStream is Stream's work for one stream, whose outcome is classified with cl.
+func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption, cl *codes.Classifier) (grpc.ClientStream, error) {
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already (see section.InvokeGate).
 	}
@@ -211,14 +214,14 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	finished = true
 	if err != nil {
-		b.recordCall(p, ctx, err, opts)
+		b.recordCall(p, ctx, err, opts, cl)
 		return nil, err
 	}
 	if p.b == nil {
 		return cs, nil // Disabled: nothing to record.
 	}
 	w := streamend.Watch(ctx, desc, cs)
-	w.OnEnd(func(e streamend.End) { b.recordEnd(p, ctx, e, opts) })
+	w.OnEnd(func(e streamend.End) { b.recordEnd(p, ctx, e, opts, cl) })
 	return w, nil
 }
 
@@ -226,14 +229,62 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 // stream gives its caller's context's error (a cancellation counts as neither, an expired
 // deadline is classified), and a stream gRPC ended while nobody read it counts as neither, as
 // its status was never seen.
-func (b *Breaker) recordEnd(p Permit, ctx context.Context, e streamend.End, opts []grpc.CallOption) {
+func (b *Breaker) recordEnd(p Permit, ctx context.Context, e streamend.End, opts []grpc.CallOption, cl *codes.Classifier) {
 	if e.Cause == streamend.Transport {
 		p.Record(codes.Canceled)
 		return
 	}
-	b.recordCall(p, ctx, e.Err, opts)
+	b.recordCall(p, ctx, e.Err, opts, cl)
 }
 
 // Instant reports that Enter returns at once: a breaker admits or refuses from its state (see
 // section.Instant).
 func (b *Breaker) Instant([]grpc.CallOption) bool { return true }
+
+// methodJudged is the step of a method's chain over its service's breaker b, shared by the service's
+// methods (ScopeService), for a method whose classifier differs from the breaker's: it admits
+// calls and streams as b does, and records their outcomes on b as the method's classifier
+// judges them, so that the method's business errors are no failures of b and its transient
+// ones are. A call's WithCallClassifier still wins.
+type methodJudged struct {
+	b          *Breaker
+	classifier *codes.Classifier
+}
+
+// judgedBy returns b's step for a chain whose outcomes classifier c judges.
+func (b *Breaker) judgedBy(c *codes.Classifier) *methodJudged {
+	return &methodJudged{b: b, classifier: c}
+}
+
+// InvokeStep is Breaker.InvokeStep with j's classifier.
+func (j *methodJudged) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeGate(j, ctx, method, req, reply, cc, opts, next)
+}
+
+// Enter is Breaker.Enter.
+func (j *methodJudged) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
+	return j.b.Enter(ctx, method, opts)
+}
+
+// Exit is Breaker.Exit with j's classifier.
+func (j *methodJudged) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps section.Pass, err error, panicked bool) {
+	if ps.Word&1 == 0 {
+		return // Disabled: nothing to record.
+	}
+	p := Permit{b: j.b, gen: ps.Word >> 1, start: ps.Since}
+	if panicked {
+		p.Record(codes.Canceled)
+		return
+	}
+	j.b.recordCall(p, ctx, err, opts, j.classifier)
+}
+
+// Instant is Breaker.Instant.
+func (j *methodJudged) Instant(opts []grpc.CallOption) bool { return j.b.Instant(opts) }
+
+// Stream is Breaker.Stream with j's classifier.
+func (j *methodJudged) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return j.b.newStream(ctx, desc, cc, method, streamer, opts, j.classifier)
+	}
+}

@@ -8,9 +8,12 @@ type Scope string
 // The breaker scopes.
 const (
 	// ScopeService gives every method of a service one breaker (the default). In a suite, a
-	// method whose breaker settings or classifier differ from its service's (overrides or a
-	// profile of its own) has a breaker of its own, named by its full method: its outcomes do
-	// not move the service's breaker, and the service's open circuit does not refuse it.
+	// method whose breaker settings differ from its service's (overrides or a profile of its
+	// own) has a breaker of its own, named by its full method: its outcomes do not move the
+	// service's breaker, and the service's open circuit does not refuse it. A method whose
+	// classifier alone differs goes through the service's breaker, which counts that method's
+	// outcomes as the method's classifier judges them: its business errors are no failures,
+	// its transient ones are, and the service's open circuit refuses it.
 	ScopeService Scope = "service"
 	// ScopeMethod gives each method its own breaker.
 	ScopeMethod Scope = "method"

@@ -73,7 +73,9 @@
 //
 // # What counts
 //
-// Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
+// Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise; in a
+// suite, a method sharing its service's breaker with a classifier of its own has its outcomes
+// classified by its own, see ScopeService):
 //
 //	| class                                | counts as                                 |
 //	| ------------------------------------ | ----------------------------------------- |

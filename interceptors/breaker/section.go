@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -23,6 +24,11 @@ func init() {
 			return fullMethod
 		},
 		Uses: func(Config) section.Uses { return section.UsesClassifier },
+		// Under scope service, a method without breaker settings of its own goes through its
+		// service's one breaker whatever its classifier; its chain judges its outcomes by
+		// its own classifier (judgedBy), so that its business errors are no failures.
+		ServiceClassifier: true,
+		ForClassifier:     forClassifier,
 		// The registry may be shared with other suites (interceptors.WithBreakerRegistry):
 		// each chain takes the registry's breaker.
 		Refresh: true,
@@ -33,7 +39,9 @@ func init() {
 // build takes the breaker of a suite's chain from the suite's registry (a *Registry in
 // env.Values), which keeps a breaker whose settings are unchanged. When the suite replaces the
 // breaker for another reason (the classifier changed), a new one is made, so that it starts
-// afresh. A breaker made here goes into the registry when the suite's reload commits
+// afresh. A service's breaker classifies with the service's classifier (env.Classifier,
+// whichever chain builds it); a method sharing it with a classifier of its own judges its
+// outcomes in its chain's step (forClassifier). A breaker made here goes into the registry when the suite's reload commits
 // (env.Stage), so that a rejected reload leaves the registry as it was. A breaker named by a
 // full method (scope method, or a method with a breaker of its own) names that method in its
 // events.
@@ -57,6 +65,17 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		env.Stage.OnCommit(func() { r.put(name, b) })
 	}
 	return section.Step(b, nil)
+}
+
+// forClassifier is the step of a method's chain over its service's breaker (in b) for a method
+// whose classifier c differs from the service's: see Breaker.judgedBy.
+func forClassifier(b section.Built, c *codes.Classifier) section.Built {
+	br, ok := b.Object.(*Breaker)
+	if !ok {
+		return b
+	}
+	j := br.judgedBy(c)
+	return section.Built{Unary: section.Interceptor(j), Stream: j.Stream(), Object: br, Flat: j}
 }
 
 // explicit refuses consecutive_failures: 0 written without a failure rate: 0 then means the
