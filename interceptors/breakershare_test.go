@@ -15,6 +15,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -204,5 +205,45 @@ func TestSharedBreakerRegistryKeepsOneServiceBreaker(t *testing.T) {
 	}
 	if err := brCall(suites[1], "Do", nil); !errors.Is(err, breaker.ErrOpen) {
 		t.Errorf("the other suite's Do after Special failed twice: %v, want breaker.ErrOpen", err)
+	}
+}
+
+// endingStream is a client stream whose RecvMsg ends it with err.
+type endingStream struct {
+	ctx context.Context
+	err error
+}
+
+func (s *endingStream) Header() (metadata.MD, error) { return nil, nil }
+func (s *endingStream) Trailer() metadata.MD         { return nil }
+func (s *endingStream) CloseSend() error             { return nil }
+func (s *endingStream) Context() context.Context     { return s.ctx }
+func (s *endingStream) SendMsg(any) error            { return nil }
+func (s *endingStream) RecvMsg(any) error            { return s.err }
+
+// A stream of Special that ends in RecvMsg is judged by Special's classifier too.
+func TestSharedBreakerJudgesStreamEndsByTheMethodsClassifier(t *testing.T) {
+	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Aborted: codes.Business}))
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	run := func(err error) {
+		t.Helper()
+		cs, e := s.Stream()(context.Background(), desc, nil, "/"+brShareSvc+"/Special",
+			func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+				return &endingStream{ctx: ctx, err: err}, nil
+			})
+		if e != nil {
+			t.Fatalf("opening Special's stream: %v", e)
+		}
+		_ = cs.RecvMsg(nil)
+	}
+	run(status.Error(grpccodes.Aborted, "business"))
+	run(status.Error(grpccodes.Aborted, "business"))
+	if st := sharedBreaker(t, s, "after business stream ends").Stats(); st.Failures != 0 || st.Successes != 2 {
+		t.Errorf("service's breaker after two of Special's streams ended Aborted (business to it): %+v, want 2 successes, no failure", st)
+	}
+	run(unavailable())
+	run(unavailable())
+	if st := sharedBreaker(t, s, "after failed stream ends").Stats(); st.State != breaker.Open {
+		t.Errorf("service's breaker after two of Special's streams ended Unavailable: %+v, want open", st)
 	}
 }
