@@ -41,10 +41,10 @@ func init() {
 // breaker for another reason (the classifier changed), a new one is made, so that it starts
 // afresh. A service's breaker classifies with the service's classifier (env.Classifier,
 // whichever chain builds it); a method sharing it with a classifier of its own judges its
-// outcomes in its chain's step (forClassifier). A breaker made here goes into the registry when the suite's reload commits
-// (env.Stage), so that a rejected reload leaves the registry as it was. A breaker named by a
-// full method (scope method, or a method with a breaker of its own) names that method in its
-// events.
+// outcomes in its chain's step (forClassifier). A breaker made here goes into the registry
+// when the suite's reload commits (env.Stage), so that a rejected reload leaves the registry
+// as it was. A breaker named by a full method (scope method, or a method with a breaker of its
+// own) names that method in its events.
 func build(env *section.Env, c Config) (section.Built, error) {
 	r, ok := section.Value[*Registry](env)
 	if !ok {
