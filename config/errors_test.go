@@ -51,6 +51,7 @@ var badInputs = []struct {
 	{"percentile_zero", "profiles:\n  adaptive:\n    hedge: {percentile: 0}\n  fixed:\n    hedge: {percentile: 0, delay: 50ms}\nservices:\n  kyc.v1.OCRService:\n    profile: fixed\n    hedge: {percentile: 0}\n  acme.v1.Geo:\n    profile: adaptive\n    hedge: {percentile: 0}\n"},
 	{"bad_adaptive_throttle", "profiles:\n  p:\n    adaptive_throttle: {k: 0.5, window: 10ms, max_reject_probability: 2, min_requests: -1}\nservices:\n  kyc.v1.OCRService:\n    adaptive_throttle: {k: 500}\n"},
 	{"shared_bucket_two_rates", "profiles:\n  p:\n    rate_limit: {rate: 10, shared: ml}\n  q:\n    rate_limit: {rate: 10, burst: 4, shared: ml}\nservices:\n  kyc.v1.OCRService:\n    profile: p\n    rate_limit: {rate: 20}\n    methods:\n      Extract: {}\n"},
+	{"method_as_service", "services:\n  /kyc.v1.OCRService/Extract: {profile: ml}\n  kyc.v1.FaceMatchService/Compare:\n    retry: {max_attempts: 2}\n  kyc.v1.OCRService:\n    methods:\n      kyc.v1.OCRService/Extract: {}\n  kyc.v1.OCRService.Check: {}\n"},
 	{"bad_adaptive_bulkhead", "profiles:\n  p:\n    bulkhead:\n      max_concurrent: 8\n      adaptive: {algorithm: vegas, min_limit: 10, initial_limit: 4, smoothing: 1.5, tolerance: 0.5, backoff_ratio: 0.2}\n  q:\n    bulkhead:\n      adaptive: {algorithm: aimd, min_limit: 0, long_window: 5}\n"},
 }
 

@@ -83,6 +83,7 @@ func validSections(p config.Profile) error {
 func FuzzParseServiceConfig(f *testing.F) {
 	for _, s := range []string{a6Retry, a6Hedging, grpcGoRetry,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"0s"}]}`,
+		`{"methodConfig":[{"name":[{"service":"/a.v1.S/M"},{"service":"a.v1.S","method":"a.v1.S/M"}]}]}`,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S","method":"M"},{}],"timeout":"315576000000.999999999s","retryPolicy":{"maxAttempts":9,"initialBackoff":"10000000000s","maxBackoff":"1s","backoffMultiplier":0.5,"retryableStatusCodes":["CANCELLED",1,"unavailable"],"perAttemptRecvTimeout":".5s"}}]}`,
 		`{"retryThrottling":{"maxTokens":1000,"tokenRatio":1e-9},"methodConfig":[{"name":[{"service":"a.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"0s","nonFatalStatusCodes":[16]}}]}`,
 	} {

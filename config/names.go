@@ -17,7 +17,8 @@ type KnownNames map[string][]string
 // CheckNames checks the service and method names c configures against known: a name the
 // program does not know is almost always a typo, and a typo'd binding silently leaves the
 // real service on the default policies. Each unknown service or method is an *Error naming
-// its path, with the closest known name when one is near ("did you mean"); file names the
+// its path, with the closest known name when one is near ("did you mean"), or the known
+// service whose method a service key names ("kyc.v1.OCRService.Extract"); file names the
 // configuration in the errors (it may be empty). Services listed in external are services the
 // program reaches without linking their descriptors: they and their methods are accepted as
 // written. The errors are joined with errors.Join, in name order. For a Config that Load,
@@ -38,6 +39,12 @@ func (c *Config) CheckNames(file string, known KnownNames, external []string) er
 		methods, ok := known[svc]
 		if !ok {
 			f, line := c.place(file, path)
+			if i := strings.LastIndexByte(svc, '.'); i > 0 && slices.Contains(known[svc[:i]], svc[i+1:]) {
+				s, m := svc[:i], svc[i+1:]
+				errs = append(errs, &Error{File: f, Line: line, Path: path, Value: strconv.Quote(svc),
+					Rule: "is the method " + m + " of the service " + s + ", not a service: methods go under the service's methods (" + s + ": {methods: {" + m + ": ...}})"})
+				continue
+			}
 			errs = append(errs, &Error{File: f, Line: line, Path: path, Value: strconv.Quote(svc),
 				Rule: "is not a service this program knows" + didYouMean(svc, services) +
 					"; a service it reaches without its descriptors must be declared external"})

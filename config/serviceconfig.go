@@ -340,6 +340,16 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 			return
 		}
 		seen[key] = npath
+		// grpc-go takes a method's full name here, and applies the config to no call.
+		if m := fullMethodRE.FindStringSubmatch(n.Service); m != nil {
+			c.fail(npath+".service", strconv.Quote(n.Service), fmt.Sprintf(
+				`is a method's full name: "service" is the fully qualified service name and "method" the method's short name ({"service": %q, "method": %q})`, m[1], m[2]))
+			return
+		}
+		if m := fullMethodRE.FindStringSubmatch(n.Method); m != nil {
+			c.fail(npath+".method", strconv.Quote(n.Method), `is a method's full name: "method" is the method's short name (`+m[2]+")")
+			return
+		}
 		switch {
 		case n.Service == "" && n.Method != "":
 			c.fail(npath+".method", n.Method, "is set without a service; gRPC rejects the config")

@@ -22,7 +22,9 @@ import (
 
 // Validate reports every problem in c as field errors (fielderr.Error, joined with
 // errors.Join) whose paths are yaml key paths: each section's own Validate, classifier
-// entries, profile and service names, methods that are not identifiers, services bound to
+// entries, profile and service names, methods that are not identifiers, a method's full name
+// written as a services or methods key ("/kyc.v1.OCRService/Extract", or
+// kyc.v1.OCRService.Extract beside kyc.v1.OCRService: it configures no call), services bound to
 // profiles that do not exist, override fields that do not exist, and overrides that make the
 // effective section invalid (reported at the service or method that overrides; a service's
 // overrides that do not fit the profile of a method with one of its own, at the method), a
@@ -159,7 +161,15 @@ func (c *Config) validateService(name string) error {
 	var errs []error
 	svc := c.Services[name]
 	path := "services." + fielderr.Key(name)
-	if !fullyQualified(name) {
+	if s, m, ok := methodOfKey(name, c.Services); ok {
+		// A method's full name configures no call: say where the method goes.
+		what := "is a method's full name"
+		if !strings.Contains(name, "/") {
+			what = "is the method " + m + " of the service " + s + " (also configured)"
+		}
+		errs = append(errs, fielderr.New(path, name, what+", not a service: a services key is a fully qualified service name; "+
+			"methods go under the service's methods ("+s+": {methods: {"+m+": ...}})"))
+	} else if !fullyQualified(name) {
 		errs = append(errs, fielderr.New(path, name, "is not a fully qualified service name (such as kyc.v1.OCRService)"))
 	}
 	errs = append(errs, c.checkProfileRef(path+".profile", svc.Profile))
@@ -176,7 +186,9 @@ func (c *Config) validateService(name string) error {
 	for _, m := range c.MethodNames(name) {
 		meth := svc.Methods[m]
 		mpath := path + ".methods." + fielderr.Key(m)
-		if !identRE.MatchString(m) {
+		if _, short, ok := methodOfKey(m, nil); ok {
+			errs = append(errs, fielderr.New(mpath, m, "is a method's full name: a methods key is the method's short name ("+short+")"))
+		} else if !identRE.MatchString(m) {
 			errs = append(errs, fielderr.New(mpath, m, "is not a method name (an identifier such as Extract)"))
 		}
 		errs = append(errs, c.checkProfileRef(mpath+".profile", meth.Profile))
@@ -221,6 +233,31 @@ func (c *Config) checkProfileRef(path, name string) error {
 		list = "profiles: " + strings.Join(names, ", ")
 	}
 	return fielderr.New(path, name, "is not a profile ("+list+")")
+}
+
+// fullMethodRE is a method's full name as gRPC writes it ("/kyc.v1.OCRService/Extract"), the
+// leading slash optional: the service and the method.
+var fullMethodRE = regexp.MustCompile(`^/?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/([A-Za-z_][A-Za-z0-9_]*)$`)
+
+// methodOfKey returns the service and the method that key, written where a service's name
+// goes, names instead: a method's full name ("/S/M" or "S/M"), or "S.M" for a service S
+// among services (protobuf does not let a name be a service's and a package's both, so S.M
+// cannot be a service then). A service whose last part starts with a lower-case letter
+// ("acme.v1") is taken for a package (written there by mistake, or not), not for a service.
+func methodOfKey(key string, services map[string]Service) (svc, method string, ok bool) {
+	if m := fullMethodRE.FindStringSubmatch(key); m != nil {
+		return m[1], m[2], true
+	}
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 || !identRE.MatchString(key[i+1:]) {
+		return "", "", false
+	}
+	s := key[:i]
+	last := s[strings.LastIndexByte(s, '.')+1:]
+	if _, found := services[s]; !found || !fullyQualified(s) || last == "" || last[0] < 'A' || last[0] > 'Z' {
+		return "", "", false
+	}
+	return s, key[i+1:], true
 }
 
 // fullyQualified reports whether name is a dotted name of identifiers with a package part.
