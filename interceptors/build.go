@@ -348,6 +348,16 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	}
 	fp := fingerprint(sec, v, p.c.policy, p.sp, deps)
 	k := objcache.Key{Section: sec.Key(), Name: env.Name}
+	// An object whose value changed in settings it takes in place is kept, with its state.
+	if b, ok := t.objs.Retune(k, fp, valuesEqual(sec), func(b section.Built) (func(), bool) {
+		return sec.Retune(b.Object, v)
+	}); ok {
+		if t.took == nil {
+			t.took = map[objcache.Key]string{}
+		}
+		t.took[k] = p.fullMethod
+		return b, nil
+	}
 	b, err := t.objs.Get(k, fp, valuesEqual(sec), sec.Refresh(),
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
 			env.Replacing, env.OnClose = replacing, onClose

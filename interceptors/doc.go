@@ -92,7 +92,9 @@
 // with; new calls use the new one. A policy object whose fingerprint did not change (its
 // section, and the classifier, budget and shared objects it uses; see internal/objcache) is
 // kept, so a breaker's state, a bulkhead's slots in use, a limiter's tokens and a retry budget
-// survive a reload that does not touch them. Levels reads the objects' levels live. A reload
+// survive a reload that does not touch them. A bulkhead whose max_wait alone changed is kept
+// too, with its slots in use: calls that wait for a slot from then on wait up to the new
+// max_wait (section.Spec.Retune). Levels reads the objects' levels live. A reload
 // forgets the objects no chain of the new configuration can use, and the objects with levels
 // whose settings it changed but no chain of it has taken yet (a chain built on a first call
 // takes its new ones at its next call), and reports each object with levels it forgets or

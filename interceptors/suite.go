@@ -378,8 +378,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 // mayUse returned) would get: the fingerprint it was built from has the section's value, and
 // the classifier and budget where the object uses them, as mp resolves them (the service's
 // classifier for an object that classifies for its service, see serviceClassified). The shared
-// objects it captures (Deps), which only a build can tell, count as unchanged. s.mu must be
-// held.
+// objects it captures (Deps), which only a build can tell, count as unchanged. An object whose
+// value changed only in settings it takes in place (section.Spec.Retune) is given them, and
+// held. s.mu must be held.
 func (s *Suite) holdsLocked(st *state, k objcache.Key, mp config.Policy) bool {
 	fp, ok := s.objs.Fingerprint(k)
 	sec, found := section.Lookup(k.Section)
@@ -387,7 +388,13 @@ func (s *Suite) holdsLocked(st *state, k objcache.Key, mp config.Policy) bool {
 		return true
 	}
 	v := mp.Value(k.Section)
-	return fp.Same(fingerprint(sec, v, mp, st.cfg.ResolveService(mp.Service), fp.Deps), valuesEqual(sec))
+	want := fingerprint(sec, v, mp, st.cfg.ResolveService(mp.Service), fp.Deps)
+	if fp.Same(want, valuesEqual(sec)) {
+		return true
+	}
+	// Settings the object takes in place (section.Spec.Retune, the bulkhead's max_wait): it
+	// is given them now, and kept with its state.
+	return s.objs.Retune(k, want, valuesEqual(sec), func(b section.Built) (func(), bool) { return sec.Retune(b.Object, v) })
 }
 
 // policyOf is the policy in force under st for the name of an object: a full method's

@@ -143,6 +143,16 @@ type Spec[C any] struct {
 	// CallSink, if set, returns the call option by which the step sends one call's own
 	// events (attempts, retries, hedges) to that call's sink too (observe.WithCallSink).
 	CallSink func(observe.Sink) grpc.CallOption
+	// Retune, if set, lets a reload keep an object whose section value changed (Equal says
+	// it behaves otherwise) in settings the object can take in place, with its state (the
+	// bulkhead's slots in use when only max_wait changed). It is asked only when all else
+	// the object's fingerprint holds (classifier, budget, Deps) is unchanged, with the object
+	// (Built.Object) and the new value c: it either gives obj c's settings at once and
+	// returns a func that restores those obj had (run when the reload is rejected) and true,
+	// or changes nothing and returns false (the object is rebuilt, as without Retune). Calls
+	// in flight keep their own settings; new ones get c's. Ignored for Refresh and Stateless
+	// sections.
+	Retune func(obj any, c C) (undo func(), ok bool)
 }
 
 // Uses is what a policy object depends on besides its own section.
@@ -195,6 +205,9 @@ type Section interface {
 	Refresh() bool
 	// CallSink is Spec.CallSink.
 	CallSink() func(observe.Sink) grpc.CallOption
+	// Retune is Spec.Retune of obj and *v; false when Retune is unset, for a nil v, and for
+	// a Refresh or Stateless section.
+	Retune(obj, v any) (undo func(), ok bool)
 }
 
 type erased[C any] struct{ s Spec[C] }
@@ -257,6 +270,14 @@ func (e erased[C]) ServiceClassifier() bool { return e.s.ServiceClassifier }
 func (e erased[C]) ForClassifier() func(Built, *codes.Classifier) Built { return e.s.ForClassifier }
 
 func (e erased[C]) CallSink() func(observe.Sink) grpc.CallOption { return e.s.CallSink }
+
+func (e erased[C]) Retune(obj, v any) (func(), bool) {
+	c, ok := v.(*C)
+	if e.s.Retune == nil || e.s.Refresh || e.s.Stateless || !ok || c == nil {
+		return nil, false
+	}
+	return e.s.Retune(obj, *c)
+}
 
 // value returns *v, or the zero C for a nil v.
 func value[C any](v any) C {

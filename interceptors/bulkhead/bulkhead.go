@@ -3,6 +3,7 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -10,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
@@ -21,12 +23,12 @@ import (
 // guards a count, the limit and a queue of waiters (see adaptive.go).
 type Bulkhead struct {
 	name       string
-	service    string    // named in rejections, events and levels
-	method     string    // the full method of a bulkhead of one method; "" for a service's
-	cfg        Config    // Normalize(the Config given to New)
-	fx         *fixed    // fixed limit; nil in adaptive mode
-	ad         *adaptive // adaptive limit; nil in fixed mode
-	maxWait    time.Duration
+	service    string       // named in rejections, events and levels
+	method     string       // the full method of a bulkhead of one method; "" for a service's
+	cfg        Config       // Normalize(the Config given to New); MaxWait is maxWait's
+	fx         *fixed       // fixed limit; nil in adaptive mode
+	ad         *adaptive    // adaptive limit; nil in fixed mode
+	maxWait    atomic.Int64 // a time.Duration: cfg.MaxWait, or what a suite's reload set (retune)
 	clock      clock.Clock
 	origin     time.Time // when New ran: a gate's Pass carries a call's start since it
 	sink       observe.Sink
@@ -46,7 +48,8 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	}
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
-	b := &Bulkhead{name: name, cfg: cfg, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
+	b := &Bulkhead{name: name, cfg: cfg, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
+	b.maxWait.Store(int64(cfg.MaxWait))
 	b.service, b.method = grpcmethod.Owner(name, o.service)
 	if cfg.Adaptive.Algorithm != AlgorithmNone {
 		b.ad = newAdaptive(cfg.Adaptive, cfg.MaxConcurrent)
@@ -61,8 +64,14 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 func (b *Bulkhead) Name() string { return b.name }
 
 // Config returns the configuration the bulkhead runs with: the one given to New with its
-// defaults filled in (see Normalize). A call's WithMaxWait does not change it.
-func (b *Bulkhead) Config() Config { return b.cfg }
+// defaults filled in (see Normalize), and the MaxWait a suite's reload gave it since, if one
+// did (a reload that changes only max_wait keeps the bulkhead). A call's WithMaxWait does not
+// change it.
+func (b *Bulkhead) Config() Config {
+	c := b.cfg
+	c.MaxWait = time.Duration(b.maxWait.Load())
+	return c
+}
 
 // Capacity returns the number of slots: the fixed limit, or the current adaptive limit.
 func (b *Bulkhead) Capacity() int {
@@ -107,7 +116,7 @@ func (b *Bulkhead) TryAcquire() bool {
 // Acquire takes a slot, waiting up to MaxWait and never past ctx's deadline when none is free
 // (see the package documentation for what each outcome returns). A nil error means the caller
 // holds a slot and must Release it.
-func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, b.method, b.maxWait) }
+func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, b.method, nil) }
 
 // Release gives back a slot taken by Acquire or TryAcquire. Releasing a slot that is not held
 // is a bug in the caller and panics. In adaptive mode it gives the limit no sample; use
@@ -146,17 +155,25 @@ func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	b.Release()
 }
 
-func (b *Bulkhead) acquire(ctx context.Context, method string, maxWait time.Duration) error {
+// acquire takes a slot for a call with opts, waiting for one up to the call's max wait
+// (callMaxWait), read only when no slot is free.
+func (b *Bulkhead) acquire(ctx context.Context, method string, opts []grpc.CallOption) error {
 	if b.ad != nil {
 		if b.ad.tryAcquire() {
 			return nil
 		}
-		return b.wait(ctx, method, maxWait, b.ad)
+		return b.wait(ctx, method, b.callMaxWait(opts), b.ad)
 	}
 	if b.fx.tryAcquire() {
 		return nil
 	}
-	return b.wait(ctx, method, maxWait, b.fx)
+	return b.wait(ctx, method, b.callMaxWait(opts), b.fx)
+}
+
+// callMaxWait is how long a call with opts may wait for a slot: its WithMaxWait, else the
+// bulkhead's max wait.
+func (b *Bulkhead) callMaxWait(opts []grpc.CallOption) time.Duration {
+	return callMaxWait(time.Duration(b.maxWait.Load()), opts)
 }
 
 // permits is the state of a bulkhead (fixed or adaptive) as a call that waits for a slot sees

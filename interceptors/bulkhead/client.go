@@ -43,7 +43,7 @@ func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any
 // Enter takes a slot for a call (see section.Gate), waiting for one up to the call's max wait;
 // in adaptive mode the Pass's Since is when the call began, since the bulkhead's origin.
 func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
+	if err := b.acquire(ctx, method, opts); err != nil {
 		return section.Pass{}, grpcError(err)
 	}
 	if b.ad == nil {
@@ -74,7 +74,7 @@ func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 		if ctx.Err() != nil {
 			return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 		}
-		if err := b.acquire(ctx, method, callMaxWait(b.maxWait, opts)); err != nil {
+		if err := b.acquire(ctx, method, opts); err != nil {
 			err = grpcError(err)
 			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
 			return nil, err
@@ -149,4 +149,4 @@ func grpcError(err error) error {
 // Instant reports whether Enter returns at once for a call with opts: when the call may not
 // wait for a slot (MaxWait 0, and no WithMaxWait among opts that says otherwise; see
 // section.Instant).
-func (b *Bulkhead) Instant(opts []grpc.CallOption) bool { return callMaxWait(b.maxWait, opts) <= 0 }
+func (b *Bulkhead) Instant(opts []grpc.CallOption) bool { return b.callMaxWait(opts) <= 0 }

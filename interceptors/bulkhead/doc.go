@@ -51,7 +51,10 @@
 // has), for every method's calls: an outcome the method's classifier calls business but the
 // service's calls transient is a drop. A reload that changes only a method's classifier keeps
 // the bulkhead, with its slots in use; one that changes the service's classifier replaces an
-// adaptive bulkhead with one that classifies by the new one. A method with bulkhead settings of
+// adaptive bulkhead with one that classifies by the new one. A reload that changes only
+// max_wait keeps the bulkhead, fixed or adaptive, with its slots in use and its limit: calls
+// that wait for a slot from then on wait up to the new max_wait (Config says it), calls
+// waiting already keep theirs. A method with bulkhead settings of
 // its own has a bulkhead of its own, named by its full method, judged by its own classifier.
 //
 // # Interceptors

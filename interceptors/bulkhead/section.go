@@ -19,7 +19,26 @@ func init() {
 		// cap is the service's, whatever the method's classifier (see "Shared by a service's
 		// methods" in the package documentation).
 		ServiceClassifier: true,
+		Retune:            retune,
 	})
+}
+
+// retune keeps a suite's bulkhead b at a reload that changes only its max_wait (to c's): the
+// slots in use stay taken, and a call that waits for a slot from now on waits up to the new
+// max wait (see Config). Calls waiting already keep their wait. It returns how to give b its
+// former max wait back (the reload is rejected).
+func retune(obj any, c Config) (func(), bool) {
+	b, ok := obj.(*Bulkhead)
+	if !ok {
+		return nil, false
+	}
+	same := b.cfg
+	same.MaxWait = c.MaxWait
+	if !equal(same, c) {
+		return nil, false
+	}
+	prev := b.maxWait.Swap(int64(c.MaxWait))
+	return func() { b.maxWait.Store(prev) }, true
 }
 
 // equal reports whether bulkheads of a and b behave the same: a suite's reload keeps a

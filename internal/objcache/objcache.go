@@ -60,6 +60,7 @@ type entry[V any] struct {
 	fp      Fingerprint
 	v       V
 	closers []func() error
+	kept    bool // staged by Retune: v and closers are the cached entry's
 }
 
 // Builder builds an object. replacing is true when an object of its key exists with another
@@ -153,7 +154,9 @@ func (t *Txn[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh b
 	built = true
 	t.closers = append(t.closers, closers...)
 	if st, ok := t.staged[k]; ok {
-		t.dropped = append(t.dropped, st.closers...)
+		if !st.kept { // a kept object's closers are the cached one's, which Commit retires
+			t.dropped = append(t.dropped, st.closers...)
+		}
 	} else {
 		t.order = append(t.order, k)
 	}
@@ -164,6 +167,54 @@ func (t *Txn[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh b
 	return v, nil
 }
 
+// Retune keeps the object cached under k for fp, when nothing is staged under k yet and the
+// fingerprint it was built from differs from fp in its Value alone (equal says the values
+// differ; Uses, Classifier where used, Budget where used and Deps are the same): retune then
+// gives the object fp's Value in place, or says it cannot (false). A kept object is staged
+// under fp with the closers it registered when built (Commit does not retire them: they run
+// once, as a cached object's do), and returned with true; undo, which retune returns, runs if
+// t rolls back. Otherwise Retune changes nothing and returns false: Get builds the object.
+func (t *Txn[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune func(v V) (undo func(), ok bool)) (V, bool) {
+	var zero V
+	if t.done {
+		panic("objcache: Retune on a transaction that has ended")
+	}
+	if _, ok := t.staged[k]; ok {
+		return zero, false
+	}
+	old, ok := t.c.entries[k]
+	if !ok || old.fp.Same(fp, equal) {
+		return zero, false
+	}
+	others := old.fp
+	others.Value = fp.Value
+	if !others.Same(fp, equal) {
+		return zero, false
+	}
+	undo, ok := retune(old.v)
+	if !ok {
+		return zero, false
+	}
+	if undo != nil {
+		t.closers = append(t.closers, func() error { undo(); return nil })
+	}
+	if t.staged == nil {
+		t.staged = map[Key]*entry[V]{}
+	}
+	t.order = append(t.order, k)
+	t.staged[k] = &entry[V]{fp: fp, v: old.v, closers: old.closers, kept: true}
+	return old.v, true
+}
+
+// Retune is Txn.Retune in a transaction of its own, committed at once: it reports whether the
+// object cached under k was kept for fp, given fp's Value in place.
+func (c *Cache[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune func(v V) (undo func(), ok bool)) bool {
+	t := c.Begin()
+	_, ok := t.Retune(k, fp, equal, retune)
+	t.Commit()
+	return ok
+}
+
 // Commit publishes what t staged: each staged object takes its key's place in the cache, and
 // the objects it replaces are retired, as Cache.Get does. t ends.
 func (t *Txn[V]) Commit() {
@@ -171,7 +222,7 @@ func (t *Txn[V]) Commit() {
 	c := t.c
 	for _, k := range t.order {
 		st := t.staged[k]
-		if old, ok := c.entries[k]; ok {
+		if old, ok := c.entries[k]; ok && !st.kept {
 			c.retired = append(c.retired, old.closers...)
 		}
 		if c.entries == nil {

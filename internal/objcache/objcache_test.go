@@ -305,3 +305,46 @@ func TestTxnPanickingBuildRunsItsClosers(t *testing.T) {
 		t.Fatalf("%d closers ran after Rollback, want 2 (each once)", closed)
 	}
 }
+
+// Retune keeps a cached object for a fingerprint that differs in its Value alone, when retune
+// agrees: the object is the same, under the new fingerprint, and its closers run once (at
+// Close), not at the Retune. A rolled-back Retune runs undo and leaves the cache as it was.
+// Another difference (Deps) or retune's refusal keeps nothing.
+func TestRetuneKeepsTheObject(t *testing.T) {
+	var c objcache.Cache[*obj]
+	k := objcache.Key{Section: "bulkhead", Name: "svc"}
+	cfg := func(n int) any { v := n; return &v }
+	closed, replacing := 0, false
+	a, _ := c.Get(k, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
+	yes := func(o *obj) (func(), bool) { old := o.n; o.n = 5; return func() { o.n = old }, true }
+
+	if ok := c.Retune(k, objcache.Fingerprint{Value: cfg(1)}, equal, yes); ok || a.n != 1 {
+		t.Fatalf("Retune for the same fingerprint: %v (n=%d), want false and nothing changed", ok, a.n)
+	}
+	if ok := c.Retune(k, objcache.Fingerprint{Value: cfg(2), Deps: []any{a}}, equal, yes); ok || a.n != 1 {
+		t.Fatalf("Retune with other Deps: %v (n=%d), want false and nothing changed", ok, a.n)
+	}
+	if ok := c.Retune(k, objcache.Fingerprint{Value: cfg(2)}, equal, func(*obj) (func(), bool) { return nil, false }); ok {
+		t.Fatal("Retune kept an object its retune refused")
+	}
+	tx := c.Begin()
+	if got, ok := tx.Retune(k, objcache.Fingerprint{Value: cfg(2)}, equal, yes); !ok || got != a || a.n != 5 {
+		t.Fatalf("Txn.Retune: %p %v (n=%d), want the object, true, n=5", got, ok, a.n)
+	}
+	if err := tx.Rollback(); err != nil || a.n != 1 || closed != 0 {
+		t.Fatalf("after a rolled-back Retune: err %v, n=%d, closed %d; want n=1 and no closer run", err, a.n, closed)
+	}
+	if fp, _ := c.Fingerprint(k); !equal(fp.Value, cfg(1)) {
+		t.Fatalf("a rolled-back Retune changed the fingerprint to %v", fp.Value)
+	}
+	if ok := c.Retune(k, objcache.Fingerprint{Value: cfg(2)}, equal, yes); !ok || a.n != 5 || closed != 0 {
+		t.Fatalf("Retune: %v (n=%d, closed %d), want true, n=5, no closer run", ok, a.n, closed)
+	}
+	got, _ := c.Get(k, objcache.Fingerprint{Value: cfg(2)}, equal, false, builder(3, &closed, &replacing))
+	if got != a {
+		t.Fatal("Get after a Retune for its fingerprint built another object")
+	}
+	if err := c.Close(); err != nil || closed != 1 {
+		t.Fatalf("Close: %v, closed %d times, want once", err, closed)
+	}
+}
