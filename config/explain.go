@@ -31,7 +31,7 @@ func Explain(w io.Writer, cfg *Config) error {
 		pol := Policy{ProfileName: name, Budget: budget, Profile: cfg.Profiles[name].withDefaults()}
 		profiles[name] = pol
 		ew.printf("\nprofile %s\n", name)
-		describe(ew, "  ", pol.Profile, Sections(), nil)
+		describe(ew, "  ", pol, Sections(), nil)
 		timelines(ew, "  ", pol)
 	}
 	pols := cfg.Policies()
@@ -57,7 +57,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			} else {
 				ew.printf(" (%s): no profile\n", pol.FullMethod())
 			}
-			describe(ew, ind, pol.Profile, Sections(), notes)
+			describe(ew, ind, pol, Sections(), notes)
 			timelines(ew, ind, pol)
 			continue
 		}
@@ -67,11 +67,11 @@ func Explain(w io.Writer, cfg *Config) error {
 		changed := pol.Profile.Changed(base.Profile)
 		if len(changed) == 0 {
 			ew.printf(": profile %s, no overrides\n", pol.ProfileName)
-			describe(ew, ind, pol.Profile, nil, notes)
+			describe(ew, ind, pol, nil, notes)
 			continue
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
-		describe(ew, ind, pol.Profile, withHedge(changed, pol.Profile, base.Profile), notes)
+		describe(ew, ind, pol, withHedge(changed, pol.Profile, base.Profile), notes)
 		if !sameTimelines(pol, base) {
 			timelines(ew, ind, pol)
 		}
@@ -107,19 +107,39 @@ func joinSections(s []Section) string {
 	return strings.Join(names, ", ")
 }
 
-// describe writes one line per section in only, in plain words, then one per note.
-func describe(ew *errWriter, ind string, p Profile, only []Section, notes []note) {
+// describe writes one line per section of pol in only, in plain words, then one per note.
+func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []note) {
 	if len(only)+len(notes) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, s := range only {
-		fmt.Fprintf(tw, "%s%s\t%s\n", ind, s, sectionText(p, s))
+		text := sectionText(pol.Profile, s)
+		if s == SectionRetry {
+			text = perAttemptRuns(text, pol)
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\n", ind, s, text)
 	}
 	for _, n := range notes {
 		fmt.Fprintf(tw, "%s%s\t%s\n", ind, n.s, n.text)
 	}
 	_ = tw.Flush()
+}
+
+// perAttemptRuns returns text, pol's retry line, saying the per-attempt timeout that runs
+// where the call budget cuts the one configured (retry.AttemptTimeout): "per attempt 10s (cut
+// to 8s by the budget)".
+func perAttemptRuns(text string, pol Policy) string {
+	r := pol.Retry
+	if r == nil || r.PerAttemptTimeout <= 0 || pol.Budget <= 0 {
+		return text
+	}
+	runs := retry.AttemptTimeout(*r, pol.Budget)
+	if runs >= r.PerAttemptTimeout {
+		return text
+	}
+	at := "; per attempt " + r.PerAttemptTimeout.String()
+	return strings.Replace(text, at, at+" (cut to "+runs.String()+" by the budget)", 1)
 }
 
 // note is a line about section s of a method that its overrides do not show.

@@ -1,0 +1,44 @@
+package config_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+)
+
+// A per-attempt timeout above the call budget runs as the budget (retry.AttemptTimeout): the
+// retry line says what runs, beside what is configured, for a profile and for a service's
+// override; one within the budget is written as it is.
+func TestExplainPerAttemptCutByTheBudget(t *testing.T) {
+	cfg, _, err := config.Parse("x.yaml", []byte(`
+budget: 8s
+profiles:
+  p:
+    retry: {max_attempts: 2, per_attempt_timeout: 10s}
+  q:
+    retry: {max_attempts: 2, per_attempt_timeout: 8s}
+services:
+  a.v1.T:
+    profile: q
+    retry: {per_attempt_timeout: 9s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := config.Explain(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"\nprofile p\n  retry              2 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 10s (cut to 8s by the budget); no throttle",
+		"\nprofile q\n  retry              2 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 8s; no throttle",
+		"\nservice a.v1.T: profile q, overriding retry\n  retry  2 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 9s (cut to 8s by the budget); no throttle",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Explain does not say\n%s\nin\n%s", want, out)
+		}
+	}
+}
