@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -231,24 +232,34 @@ type Pass struct {
 // the service (a caller whose deadline passed before the call is not evidence of a slow
 // service, as one that passes during the call is). A call g refuses runs the grpc.OnFinish
 // callbacks among opts with the refusal, as grpc would have once the call ended (see
-// Gates.Invoke).
+// Gates.Invoke); one whose Enter panics runs them with calloption.ErrPanicked.
 func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
 	if ctx.Err() != nil {
 		return next.Invoke(ctx, method, req, reply, cc, opts)
 	}
-	p, err := g.Enter(ctx, method, opts)
-	if err != nil {
-		refused(opts, err)
-		return err
-	}
-	returned := false
+	// 0: entering g (should Enter panic, the call never reaches grpc, which would have run
+	// its OnFinish callbacks: see Gates.panicked), 1: in next, 2: returned.
+	var (
+		p     Pass
+		phase int
+	)
 	defer func() {
-		if !returned {
+		switch phase {
+		case 0:
+			calloption.Panicked(opts)
+		case 1:
 			g.Exit(ctx, method, opts, p, nil, true)
 		}
 	}()
+	p, err := g.Enter(ctx, method, opts)
+	if err != nil {
+		phase = 2
+		refused(opts, err)
+		return err
+	}
+	phase = 1
 	err = next.Invoke(ctx, method, req, reply, cc, opts)
-	returned = true
+	phase = 2
 	g.Exit(ctx, method, opts, p, err, false)
 	return err
 }

@@ -47,7 +47,8 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 // as panicked when next panics; the panic goes on. A gate whose Enter or Exit panics is not
 // exited (again), and the gates before it exit as panicked, as with nested InvokeGates.
 // A refused call runs the grpc.OnFinish callbacks among opts with the refusal, as grpc would
-// have once the call ended (see refused).
+// have once the call ended (see refused); one that a gate's Enter panics on runs them with
+// calloption.ErrPanicked (see panicked), and the panic goes on.
 // start, when not nil, is a reading of the clock taken with nothing since that could have
 // waited (an attempt loop's call start, for its first attempt): a gate that reads the clock
 // (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant).
@@ -59,9 +60,10 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	}
 	var passes [MaxGates]Pass
 	entered := 0
+	ended := false // the call went on to next, or was refused: what ends it runs its OnFinish.
 	defer func() {
-		if entered > 0 { // next, a gate's Enter or a later gate's Exit panicked.
-			g.unwind(ctx, method, opts, &passes, entered)
+		if entered > 0 || !ended { // next, a gate's Enter or a later gate's Exit panicked.
+			g.panicked(ctx, method, opts, &passes, entered, !ended)
 		}
 	}()
 	var err error
@@ -73,6 +75,7 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 		passes[entered] = p
 		entered++
 	}
+	ended = true
 	if err == nil {
 		err = next(ctx, method, req, reply, cc, opts...)
 	} else {
@@ -98,6 +101,19 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 //go:noinline
 func refused(opts []grpc.CallOption, err error) {
 	calloption.OnFinish(opts, err)
+}
+
+// panicked ends a call that a panic passes with n gates entered: when a gate's Enter panicked
+// (unended: an observer that panicked on the Rejected of a refusal, or on an event of an
+// admission), the call never reached next, and grpc, which would have run the grpc.OnFinish
+// callbacks among opts, never sees it: they run here, once, with calloption.ErrPanicked, as
+// refused runs them, before the gates entered exit as panicked (see unwind), which they do
+// should a callback panic too.
+func (g *Gates) panicked(ctx context.Context, method string, opts []grpc.CallOption, passes *[MaxGates]Pass, n int, unended bool) {
+	defer g.unwind(ctx, method, opts, passes, n)
+	if unended {
+		calloption.Panicked(opts)
+	}
 }
 
 // unwind exits the first n gates, which a panic passes, as panicked, in reverse order. Each

@@ -200,19 +200,27 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already (see section.InvokeGate).
 	}
-	p, err := b.allow(method)
-	if err != nil {
-		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
-		return nil, err
-	}
-	finished := false
+	var (
+		p     Permit
+		phase int // 0: asking the breaker, 1: opening the stream, 2: done
+	)
 	defer func() {
-		if !finished {
+		switch phase {
+		case 0: // allow panicked (an observer, on the Rejected): grpc never sees the stream.
+			calloption.Panicked(opts)
+		case 1:
 			p.Record(codes.Canceled) // The streamer panicked.
 		}
 	}()
+	p, err := b.allow(method)
+	if err != nil {
+		phase = 2
+		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+		return nil, err
+	}
+	phase = 1
 	cs, err := streamer(ctx, desc, cc, method, opts...)
-	finished = true
+	phase = 2
 	if err != nil {
 		b.recordCall(p, ctx, err, opts, cl)
 		return nil, err

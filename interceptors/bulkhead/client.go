@@ -74,20 +74,28 @@ func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 		if ctx.Err() != nil {
 			return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 		}
+		var (
+			start time.Time
+			phase int // 0: acquiring a slot, 1: opening the stream, 2: done
+		)
+		defer func() {
+			switch phase {
+			case 0: // acquire panicked (an observer, on the Rejected): grpc never sees the stream.
+				calloption.Panicked(opts)
+			case 1: // streamer panicked
+				b.end(ctx, method, start, nil, false)
+			}
+		}()
 		if err := b.acquire(ctx, method, opts); err != nil {
+			phase = 2
 			err = grpcError(err)
 			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
 			return nil, err
 		}
-		start := b.began()
-		returned := false
-		defer func() {
-			if !returned { // streamer panicked
-				b.end(ctx, method, start, nil, false)
-			}
-		}()
+		start = b.began()
+		phase = 1
 		cs, err := streamer(ctx, desc, cc, method, opts...)
-		returned = true
+		phase = 2
 		if err != nil {
 			b.end(ctx, method, start, err, true)
 			return nil, err

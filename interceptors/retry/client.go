@@ -159,11 +159,31 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 	if u.c.read(opts); u.c.Disabled {
 		return p.invokeDisabled(ctx, declared, u)
 	}
-	err := p.run(&u.loop, ctx, t, declared, kept, p.method(method), &u.c, u.attempt, 1)
+	var err error
 	if u.c.onFinish {
-		calloption.OnFinish(u.callerOpts, err)
+		err = p.runFinishing(ctx, u, t, declared, kept, p.method(method))
+	} else {
+		err = p.run(&u.loop, ctx, t, declared, kept, p.method(method), &u.c, u.attempt, 1)
 	}
 	u.release() // Not when an attempt panics: the pool does without u.
+	return err
+}
+
+// runFinishing runs the loop for u's call, whose caller's options hold a grpc.OnFinish: the
+// loop runs the callbacks itself, once for the call, with its error (its attempts are given
+// none, see options). Should the call panic (an attempt, or an observer on one of the loop's
+// events or on a gate's Rejected), they run with calloption.ErrPanicked as the panic goes on:
+// grpc, which would have run them, was never given them.
+func (p *Policy) runFinishing(ctx context.Context, u *unaryCall, t *section.Timing, declared time.Time, kept time.Duration, m *methodInfo) error {
+	finished := false
+	defer func() {
+		if !finished {
+			calloption.Panicked(u.callerOpts)
+		}
+	}()
+	err := p.run(&u.loop, ctx, t, declared, kept, m, &u.c, u.attempt, 1)
+	finished = true
+	calloption.OnFinish(u.callerOpts, err)
 	return err
 }
 
@@ -216,9 +236,11 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	}
 	m := p.method(method)
 	if u.c.report != nil || u.c.onFinish || p.bounded(ctx, u) {
-		err := p.run(&u.loop, ctx, &u.t, declared, kept, m, &u.c, u.attempt, 1)
+		var err error
 		if u.c.onFinish {
-			calloption.OnFinish(u.callerOpts, err)
+			err = p.runFinishing(ctx, u, &u.t, declared, kept, m)
+		} else {
+			err = p.run(&u.loop, ctx, &u.t, declared, kept, m, &u.c, u.attempt, 1)
 		}
 		return p.gatedEnd(u, err)
 	}

@@ -174,7 +174,9 @@
 // grpc-previous-rpc-attempts.
 //
 // A unary call's grpc.OnFinish callbacks run once, with the call's outcome, when the call
-// returns, as grpc's own retries run them: the attempts are made without them. A stream's
+// returns, as grpc's own retries run them: the attempts are made without them. A call that
+// panics (an attempt, an observer on one of the call's events) runs them with
+// an Internal error as the panic goes on to the caller. A stream's
 // attempts still carry them, so they run at the end of each attempt stream.
 //
 // # Streams

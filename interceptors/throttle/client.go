@@ -81,7 +81,7 @@ func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 		if disabled || ctx.Err() != nil { // Ended already: uncounted (see section.InvokeGate).
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		if err := t.Allow(method); err != nil {
+		if err := t.allowStream(method, opts); err != nil {
 			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
 			return nil, err
 		}
@@ -103,3 +103,18 @@ func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 // Instant reports that Enter returns at once: the throttle admits or refuses from its counts
 // (see section.Instant).
 func (t *Throttle) Instant([]grpc.CallOption) bool { return true }
+
+// allowStream is Allow for a stream opened with opts: should Allow panic (an observer that
+// panics on the Rejected), grpc, which would have run the grpc.OnFinish callbacks among opts,
+// never sees the stream: they run with calloption.ErrPanicked, and the panic goes on.
+func (t *Throttle) allowStream(method string, opts []grpc.CallOption) error {
+	decided := false
+	defer func() {
+		if !decided {
+			calloption.Panicked(opts)
+		}
+	}()
+	err := t.Allow(method)
+	decided = true
+	return err
+}

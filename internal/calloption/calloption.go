@@ -1,7 +1,11 @@
 // Package calloption reads a policy's own options out of the grpc.CallOptions of one call.
 package calloption
 
-import "google.golang.org/grpc"
+import (
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
 
 // Settings returns base when opts hold no option of type O that changes settings (change(o)
 // returns nil for one that does not); otherwise a copy of *base changed by each such option in
@@ -70,4 +74,17 @@ func OnFinish(opts []grpc.CallOption, err error) {
 			f.OnFinish(err)
 		}
 	}
+}
+
+// ErrPanicked is the error with which a policy runs a call's grpc.OnFinish callbacks when the
+// call ended by a panic before grpc, which would have run them, ended it (a gate that panicked
+// as it admitted or refused the call: an observer that panics on its Rejected), or when the
+// policy runs them itself once for the call (an attempt loop) and the call panicked: the
+// callbacks still run once, as grpc promises, and the panic goes on to the caller.
+var ErrPanicked = status.Error(codes.Internal, "bulwark: the call panicked")
+
+// Panicked runs the grpc.OnFinish callbacks among opts with ErrPanicked (see OnFinish). A
+// policy defers it only where the call may end by a panic without grpc seeing it.
+func Panicked(opts []grpc.CallOption) {
+	OnFinish(opts, ErrPanicked)
 }
