@@ -38,9 +38,14 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 			if !decided {
 				// Attempt 1 panicked, or what ran for it here once it returned (the observer,
 				// the classifier): the panic goes on to the caller, once the hedges have been
-				// canceled and have returned. The call is not reused.
+				// canceled and have returned, and the caller's grpc.OnFinish callbacks, which
+				// no attempt was given, have run (with calloption.ErrPanicked). The call is
+				// not reused.
 				c.unwind()
 				cancel()
+				if c.onFinish {
+					calloption.Panicked(c.opts)
+				}
 			}
 		}()
 		err := c.decide(invoker(actx, method, req, reply, cc, c.first...))

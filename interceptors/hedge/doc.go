@@ -62,7 +62,9 @@
 // merged into it: no two attempts ever write the caller's reply. The grpc.Header,
 // grpc.Trailer and grpc.Peer call options likewise end up holding the winner's, and a
 // grpc.OnFinish callback runs once, with the call's outcome, when the call returns (grpc would
-// run it at the end of every attempt; on a stream it still does). Replies that are not proto
+// run it at the end of every attempt; on a stream it still does), or, when attempt 1 or the
+// observer on attempt 1's events or on HedgeWon panics, with an Internal error as the panic goes
+// on to the caller. Replies that are not proto
 // messages (another codec) cannot be copied: such calls are not hedged.
 //
 // # The hedging delay
