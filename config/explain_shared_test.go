@@ -102,3 +102,31 @@ services:
 		}
 	}
 }
+
+// A method whose classifier differs from its service's but whose adaptive throttle does not
+// goes through the service's throttle, which counts the method's outcomes as the method's
+// classifier judges them: -explain says so under the method. A method with a throttle of its
+// own gets no such line.
+func TestExplainSharedThrottleClassifier(t *testing.T) {
+	cfg, _, err := config.Parse("shared.yaml", []byte(`
+profiles:
+  p: {adaptive_throttle: {k: 2}}
+services:
+  a.v1.Svc:
+    profile: p
+    methods:
+      Special: {classifier: {codes: {UNAVAILABLE: business}}}
+      Own: {classifier: {codes: {UNAVAILABLE: business}}, adaptive_throttle: {k: 1.5}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const note = "this method's classifier"
+	if got := methodBlock(t, cfg, "  method Special (/a.v1.Svc/Special)"); !strings.Contains(got, "adaptive_throttle") || !strings.Contains(got, note) ||
+		!strings.Contains(got, "the service's") {
+		t.Errorf("-explain of a method sharing its service's throttle with a classifier of its own:\n%s\nwant an adaptive_throttle line saying it is the service's, judging by %s", got, note)
+	}
+	if got := methodBlock(t, cfg, "  method Own (/a.v1.Svc/Own)"); strings.Contains(got, note) || strings.Contains(got, "service's classifier") {
+		t.Errorf("-explain of method Own:\n%s\nwant no line about the shared throttle", got)
+	}
+}

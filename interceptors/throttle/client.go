@@ -53,6 +53,12 @@ func (t *Throttle) Enter(_ context.Context, method string, opts []grpc.CallOptio
 // Exit records the outcome of a call Enter let through (see section.Gate); a call whose
 // invoker panicked counts as nothing.
 func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	t.exit(ctx, opts, p, err, panicked, t.classifier)
+}
+
+// exit is Exit with the outcome classified with cl (unless a call option gives another
+// classifier).
+func (t *Throttle) exit(ctx context.Context, opts []grpc.CallOption, p section.Pass, err error, panicked bool, cl *codes.Classifier) {
 	if panicked || p.Word == passBypass {
 		return
 	}
@@ -60,7 +66,7 @@ func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p
 		t.record(codes.Success) // Without reading opts again: Enter did that.
 		return
 	}
-	_, classifier := callSettings(t.classifier, opts)
+	_, classifier := callSettings(cl, opts)
 	t.record(outcome.Class(ctx, err, classifier))
 }
 
@@ -77,27 +83,33 @@ func (t *Throttle) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p
 // as grpc would have once the stream ended (as Unary does for a rejected call).
 func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		disabled, classifier := callSettings(t.classifier, opts)
-		if disabled || ctx.Err() != nil { // Ended already: uncounted (see section.InvokeGate).
-			return streamer(ctx, desc, cc, method, opts...)
-		}
-		if err := t.allowStream(method, opts); err != nil {
-			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
-			return nil, err
-		}
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		if err != nil {
-			t.record(outcome.Class(ctx, err, classifier))
-			return nil, err
-		}
-		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(func(e streamend.End) {
-			if e.Cause != streamend.Transport { // One gRPC ended while nobody read it counts as nothing.
-				t.record(outcome.Class(ctx, e.Err, classifier))
-			}
-		})
-		return w, nil
+		return t.newStream(ctx, desc, cc, method, streamer, opts, t.classifier)
 	}
+}
+
+// newStream is Stream's work for one stream, whose outcome is classified with cl (unless a
+// call option gives another classifier).
+func (t *Throttle) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption, cl *codes.Classifier) (grpc.ClientStream, error) {
+	disabled, classifier := callSettings(cl, opts)
+	if disabled || ctx.Err() != nil { // Ended already: uncounted (see section.InvokeGate).
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	if err := t.allowStream(method, opts); err != nil {
+		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+		return nil, err
+	}
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		t.record(outcome.Class(ctx, err, classifier))
+		return nil, err
+	}
+	w := streamend.Watch(ctx, desc, cs)
+	w.OnEnd(func(e streamend.End) {
+		if e.Cause != streamend.Transport { // One gRPC ended while nobody read it counts as nothing.
+			t.record(outcome.Class(ctx, e.Err, classifier))
+		}
+	})
+	return w, nil
 }
 
 // Instant reports that Enter returns at once: the throttle admits or refuses from its counts
@@ -117,4 +129,44 @@ func (t *Throttle) allowStream(method string, opts []grpc.CallOption) error {
 	err := t.Allow(method)
 	decided = true
 	return err
+}
+
+// methodJudged is the step of a method's chain over its service's throttle t, shared by the
+// service's methods, for a method whose classifier differs from the throttle's: it admits
+// calls and streams as t does, and records their outcomes on t as the method's classifier
+// judges them, so that the method's business errors are accepts and its transient ones are
+// not. A call's WithCallClassifier still wins.
+type methodJudged struct {
+	t          *Throttle
+	classifier *codes.Classifier
+}
+
+// judgedBy returns t's step for a chain whose outcomes classifier c judges.
+func (t *Throttle) judgedBy(c *codes.Classifier) *methodJudged {
+	return &methodJudged{t: t, classifier: c}
+}
+
+// InvokeStep is Throttle.InvokeStep with j's classifier.
+func (j *methodJudged) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeGate(j, ctx, method, req, reply, cc, opts, next)
+}
+
+// Enter is Throttle.Enter.
+func (j *methodJudged) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
+	return j.t.Enter(ctx, method, opts)
+}
+
+// Exit is Throttle.Exit with j's classifier.
+func (j *methodJudged) Exit(ctx context.Context, _ string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	j.t.exit(ctx, opts, p, err, panicked, j.classifier)
+}
+
+// Instant is Throttle.Instant.
+func (j *methodJudged) Instant(opts []grpc.CallOption) bool { return j.t.Instant(opts) }
+
+// Stream is Throttle.Stream with j's classifier.
+func (j *methodJudged) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return j.t.newStream(ctx, desc, cc, method, streamer, opts, j.classifier)
+	}
 }

@@ -29,6 +29,17 @@
 // health check or an operator's probe; WithCallClassifier classifies its outcome with another
 // classifier. Reading them allocates nothing.
 //
+// # Shared by a service's methods
+//
+// A suite gives each service one throttle, named by the service, which every method of the
+// service without throttle settings of its own shares, whatever the method's classifier: a
+// method whose only override is classifier entries counts on the service's throttle, and the
+// service's throttling covers its calls. The shared throttle counts each method's outcomes as
+// that method's classifier judges them: an outcome the method's classifier calls business is an
+// accept, whatever the service's classifier calls it. A reload that changes only a method's
+// classifier keeps the throttle and its counts. A method with throttle settings of its own has
+// a throttle of its own, named by its full method, judged by its own classifier.
+//
 // # Algorithm
 //
 // Over a sliding window (Config.Window, two minutes by default) the throttle counts requests,
@@ -49,7 +60,8 @@
 // # What counts
 //
 // Outcomes are classified by a codes.Classifier (WithClassifier, also as a call option;
-// codes.Default otherwise):
+// codes.Default otherwise; in a suite, a method sharing its service's throttle with a
+// classifier of its own has its outcomes classified by its own):
 //
 //	| class                                 | counts as                               |
 //	| ------------------------------------- | --------------------------------------- |

@@ -3,6 +3,7 @@ package throttle
 import (
 	"fmt"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
 )
@@ -14,18 +15,37 @@ func init() {
 		Normalize: Normalize,
 		Uses:      func(Config) section.Uses { return section.UsesClassifier },
 		Build:     build,
+		// A method without throttle settings of its own goes through its service's one
+		// throttle whatever its classifier; its chain judges its outcomes by its own
+		// classifier (forClassifier), so that its business errors are accepts.
+		ServiceClassifier: true,
+		ForClassifier:     forClassifier,
 	})
 }
 
 // build makes the adaptive throttle step of a suite's chain: after the breaker, so that an
 // open breaker's rejections are not counted as requests the service refused. It is named by
 // the chain's service, or by its full method for a method with a throttle of its own (see New).
+// A service's throttle classifies with the service's classifier (env.Classifier, whichever
+// chain builds it); a method sharing it with a classifier of its own judges its outcomes in
+// its chain's step (forClassifier).
 func build(env *section.Env, c Config) (section.Built, error) {
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)}
 	if env.Rand != nil {
 		opts = append(opts, WithRand(env.Rand))
 	}
 	return section.Step(New(env.Name, c, opts...))
+}
+
+// forClassifier is the step of a method's chain over its service's throttle (in b) for a
+// method whose classifier c differs from the service's: see Throttle.judgedBy.
+func forClassifier(b section.Built, c *codes.Classifier) section.Built {
+	t, ok := b.Object.(*Throttle)
+	if !ok {
+		return b
+	}
+	j := t.judgedBy(c)
+	return section.Built{Unary: section.Interceptor(j), Stream: j.Stream(), Object: t, Flat: j}
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
