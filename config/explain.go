@@ -17,8 +17,8 @@ import (
 // profile's resolved policies with its worst-case timeline, and each service (and method with
 // an entry of its own) with its profile and whatever its overrides change, and, under a method
 // whose classifier differs from its service's, each object it shares with its service that
-// classifies outcomes (an adaptive bulkhead, by the service's classifier; a breaker or an
-// adaptive throttle, by the method's).
+// classifies outcomes (an adaptive bulkhead, a breaker, an adaptive throttle: each judges the
+// method's calls by the method's classifier).
 func Explain(w io.Writer, cfg *Config) error {
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
@@ -150,11 +150,12 @@ type note struct {
 
 // serviceClassified returns a note for each section of a method (policy pol) whose object it
 // shares with its service (policy sp) although its classifier differs from the service's
-// (Policy.ServiceClassified, as a suite decides): an adaptive bulkhead judges the method's
-// calls by the service's classifier, not the method's, which its classifier line alone would
-// have an operator expect; a breaker or a throttle (section.Spec.ForClassifier) judges them by
-// the method's, but is the service's, which its classifier line alone would have an operator
-// doubt. A section that does not classify outcomes (a fixed bulkhead) needs no note.
+// (Policy.ServiceClassified, as a suite decides): a section with section.Spec.ForClassifier
+// (an adaptive bulkhead, a breaker, an adaptive throttle) judges the method's calls by the
+// method's classifier, but its object is the service's, which the method's classifier line
+// alone would have an operator doubt; one without it judges them by the service's classifier,
+// not the method's, which that line alone would have an operator expect. A section that does
+// not classify outcomes (a fixed bulkhead) needs no note.
 func serviceClassified(pol, sp Policy) []note {
 	if pol.SameSection(sp.Profile, SectionClassifier) {
 		return nil

@@ -12,14 +12,14 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 )
 
 // An adaptive bulkhead is its service's, as a fixed one is, for a method whose only override
 // is classifier entries: the service's cap (max_concurrent) holds whatever its methods'
-// classifiers, and the shared bulkhead tells overload from the rest with the service's
-// classifier, for every method's calls (see package bulkhead's "Shared by a service's
-// methods").
+// classifiers, and the shared bulkhead tells overload from the rest in each method's calls
+// with that method's classifier (see package bulkhead's "Shared by a service's methods").
 
 const shareSvc = "test.v1.ShareAdaptive"
 
@@ -75,21 +75,60 @@ func TestClassifierOverrideKeepsTheServiceAdaptiveBulkhead(t *testing.T) {
 	sharedBulkhead(t, s, "after the calls")
 }
 
-// The shared bulkhead classifies Special's outcome with the service's classifier: Unavailable,
-// business to Special's override but transient to the service, is an overload drop that backs
-// the service's limit off (8 × 0.9 → 7).
-func TestSharedAdaptiveBulkheadClassifiesWithTheServices(t *testing.T) {
+// The shared bulkhead judges each method's outcome by the method's classifier: Unavailable,
+// business to Special's override, is no overload drop of the service's limit; the same code
+// from Do, transient to the service, is one that backs the limit off (8 × 0.9 → 7).
+func TestSharedAdaptiveBulkheadJudgesEachMethodByItsClassifier(t *testing.T) {
 	s := newShareSuite(t, shareCfg(8, nil, map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
-	ok := &testkit.CountingInvoker{}
-	if err := s.Unary()(context.Background(), "/"+shareSvc+"/Do", nil, nil, nil, ok.Invoke); err != nil {
+	fail := &testkit.CountingInvoker{Err: unavailable()}
+	for range 3 {
+		_ = s.Unary()(context.Background(), "/"+shareSvc+"/Special", nil, nil, nil, fail.Invoke)
+	}
+	if got := sharedBulkhead(t, s, "after Special's calls").Capacity(); got != 8 {
+		t.Errorf("service's limit %d after Special failed Unavailable (business to it) 3 times, want 8: no drop", got)
+	}
+	_ = s.Unary()(context.Background(), "/"+shareSvc+"/Do", nil, nil, nil, fail.Invoke)
+	if got := sharedBulkhead(t, s, "after Do's call").Capacity(); got != 7 {
+		t.Errorf("service's limit %d after Do failed Unavailable, want 7: a drop by the service's classifier", got)
+	}
+}
+
+// Special's streams are judged by Special's classifier too, at open and at their end.
+func TestSharedAdaptiveBulkheadJudgesStreamsByTheMethodsClassifier(t *testing.T) {
+	s := newShareSuite(t, shareCfg(8, nil, map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	_, _ = s.Stream()(context.Background(), desc, nil, "/"+shareSvc+"/Special",
+		func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			return nil, unavailable()
+		})
+	cs, err := s.Stream()(context.Background(), desc, nil, "/"+shareSvc+"/Special",
+		func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			return &endingStream{ctx: ctx, err: unavailable()}, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cs.RecvMsg(nil)
+	bh := sharedBulkhead(t, s, "after Special's streams")
+	if got := bh.Capacity(); got != 8 || bh.InFlight() != 0 {
+		t.Errorf("service's limit %d (%d in flight) after Special's streams failed Unavailable (business to it), want 8, none in flight", got, bh.InFlight())
+	}
+}
+
+// After a reload of Special's classifier alone, the kept bulkhead judges Special's calls by
+// the new classifier: Unavailable, now transient to Special, is a drop.
+func TestReloadOfAMethodsClassifierJudgesByTheNewOne(t *testing.T) {
+	s := newShareSuite(t, shareCfg(8, nil, map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
+	before := sharedBulkhead(t, s, "before the reload")
+	if err := s.Reload(shareCfg(8, nil, map[grpccodes.Code]codes.Class{grpccodes.DeadlineExceeded: codes.Business})); err != nil {
 		t.Fatal(err)
 	}
 	fail := &testkit.CountingInvoker{Err: unavailable()}
 	_ = s.Unary()(context.Background(), "/"+shareSvc+"/Special", nil, nil, nil, fail.Invoke)
-	if got := s.Bulkheads()[shareSvc].Capacity(); got != 7 {
-		t.Errorf("service's limit %d after Special failed Unavailable, want 7: a drop by the service's classifier", got)
+	after := sharedBulkhead(t, s, "after the reload")
+	if after != before || after.Capacity() != 7 {
+		t.Errorf("after a reload of Special's classifier and its Unavailable: bulkhead %p limit %d, want the same %p, 7", after, after.Capacity(), before)
 	}
-	sharedBulkhead(t, s, "after the calls")
 }
 
 // A reload that changes Special's classifier alone keeps the service's bulkhead, with its slot

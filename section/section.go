@@ -107,8 +107,9 @@ type Spec[C any] struct {
 	// service's: a step over the same object (Built.Object unchanged) that judges that chain's
 	// outcomes by c before they reach the object. It runs for every such chain as it is built,
 	// also when the object is kept; the object is still rebuilt only when the service's
-	// classifier changes. (The breaker's: one state for the service, each method's business
-	// errors never failures.) Nil: the object judges every chain's outcomes itself.
+	// classifier changes. (The breaker's, the adaptive throttle's and the adaptive bulkhead's:
+	// one state for the service, each method's business errors never failures or overload.)
+	// Nil: the object judges every chain's outcomes itself.
 	ForClassifier func(b Built, c *codes.Classifier) Built
 	// Deps returns, before Build runs, the objects Build will capture that it does not make:
 	// those of earlier steps of the chain (from env.Earlier), and those it takes from a store

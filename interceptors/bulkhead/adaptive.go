@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -146,9 +147,9 @@ func (a *adaptive) state() (limit, inFlight int) {
 	return a.limit, a.inFlight
 }
 
-// classify turns the outcome of a call into a sample kind.
-func (b *Bulkhead) classify(err error) sampleKind {
-	c := b.classifier.Classify(err).Class
+// classify turns the outcome of a call into a sample kind, as cl classifies it.
+func classify(err error, cl *codes.Classifier) sampleKind {
+	c := cl.Classify(err).Class
 	switch {
 	case c.Ignored():
 		return sampleNone
@@ -159,17 +160,17 @@ func (b *Bulkhead) classify(err error) sampleKind {
 	}
 }
 
-// classifyHeld is classify for a call of method that holds a slot: if the classifier panics
+// classifyHeld is classify for a call of method that holds a slot: if the classifier cl panics
 // (an error whose GRPCStatus panics), the slot goes back with no sample before the panic goes
 // on, so that no path leaks it.
-func (b *Bulkhead) classifyHeld(method string, err error) sampleKind {
+func (b *Bulkhead) classifyHeld(method string, err error, cl *codes.Classifier) sampleKind {
 	classified := false
 	defer func() {
 		if !classified {
 			b.finish(method, sampleNone, 0, time.Time{})
 		}
 	}()
-	kind := b.classify(err)
+	kind := classify(err, cl)
 	classified = true
 	return kind
 }

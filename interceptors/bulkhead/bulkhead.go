@@ -144,7 +144,7 @@ func (b *Bulkhead) releaseFixed() {
 // status without details.
 func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	if b.ad != nil {
-		kind := b.classifyHeld("", err)
+		kind := b.classifyHeld("", err, b.classifier)
 		var now time.Time
 		if kind != sampleNone {
 			now = b.clock.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
@@ -55,11 +56,16 @@ func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOpt
 // Exit gives back the slot of a call Enter admitted, with the call as the adaptive limit's
 // sample unless the invoker panicked (see section.Gate).
 func (b *Bulkhead) Exit(ctx context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	b.exit(ctx, method, p, err, panicked, b.classifier)
+}
+
+// exit is Exit with the call's outcome classified with cl.
+func (b *Bulkhead) exit(ctx context.Context, method string, p section.Pass, err error, panicked bool, cl *codes.Classifier) {
 	var start time.Time
 	if b.ad != nil {
 		start = b.origin.Add(p.Since)
 	}
-	b.end(ctx, method, start, err, !panicked)
+	b.end(ctx, method, start, err, !panicked, cl)
 }
 
 // Stream returns an interceptor that holds a slot of b from stream open until the stream ends
@@ -71,39 +77,44 @@ func (b *Bulkhead) Exit(ctx context.Context, method string, _ []grpc.CallOption,
 // once the stream ended (as a refused unary call does).
 func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if ctx.Err() != nil {
-			return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
-		}
-		var (
-			start time.Time
-			phase int // 0: acquiring a slot, 1: opening the stream, 2: done
-		)
-		defer func() {
-			switch phase {
-			case 0: // acquire panicked (an observer, on the Rejected): grpc never sees the stream.
-				calloption.Panicked(opts)
-			case 1: // streamer panicked
-				b.end(ctx, method, start, nil, false)
-			}
-		}()
-		if err := b.acquire(ctx, method, opts); err != nil {
-			phase = 2
-			err = grpcError(err)
-			calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
-			return nil, err
-		}
-		start = b.began()
-		phase = 1
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		phase = 2
-		if err != nil {
-			b.end(ctx, method, start, err, true)
-			return nil, err
-		}
-		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(func(e streamend.End) { b.end(ctx, method, start, e.Err, e.Cause != streamend.Send) })
-		return w, nil
+		return b.newStream(ctx, desc, cc, method, streamer, opts, b.classifier)
 	}
+}
+
+// newStream is Stream's work for one stream, whose outcome is classified with cl.
+func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption, cl *codes.Classifier) (grpc.ClientStream, error) {
+	if ctx.Err() != nil {
+		return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
+	}
+	var (
+		start time.Time
+		phase int // 0: acquiring a slot, 1: opening the stream, 2: done
+	)
+	defer func() {
+		switch phase {
+		case 0: // acquire panicked (an observer, on the Rejected): grpc never sees the stream.
+			calloption.Panicked(opts)
+		case 1: // streamer panicked
+			b.end(ctx, method, start, nil, false, cl)
+		}
+	}()
+	if err := b.acquire(ctx, method, opts); err != nil {
+		phase = 2
+		err = grpcError(err)
+		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+		return nil, err
+	}
+	start = b.began()
+	phase = 1
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	phase = 2
+	if err != nil {
+		b.end(ctx, method, start, err, true, cl)
+		return nil, err
+	}
+	w := streamend.Watch(ctx, desc, cs)
+	w.OnEnd(func(e streamend.End) { b.end(ctx, method, start, e.Err, e.Cause != streamend.Send, cl) })
+	return w, nil
 }
 
 // began returns when a call that took a slot began, the start of its latency sample: the zero
@@ -117,12 +128,13 @@ func (b *Bulkhead) began() time.Time {
 
 // end gives back the slot of a call made with ctx that began at start and ended with err. With
 // a fixed limit that is all; in adaptive mode the call is the limit's sample when sample is set
-// and its outcome is not ignored (see ReleaseWith): a call whose caller canceled ctx is ignored
+// and its outcome, as cl classifies it, is not ignored (see ReleaseWith): a call whose caller
+// canceled ctx is ignored
 // whatever err says (per-RPC credentials that answer a token fetch cut short Unavailable, as
 // gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for the breaker and the
 // throttle. A classifier that panics on err (an error whose GRPCStatus panics) still gives the
 // slot back, with no sample.
-func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool) {
+func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool, cl *codes.Classifier) {
 	if b.ad == nil {
 		b.releaseFixed()
 		return
@@ -132,7 +144,7 @@ func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err 
 		sample = false // The caller stopped listening: the outcome says nothing of the service.
 	}
 	if sample {
-		kind = b.classifyHeld(method, err)
+		kind = b.classifyHeld(method, err, cl)
 	}
 	var (
 		now     time.Time
@@ -158,3 +170,43 @@ func grpcError(err error) error {
 // wait for a slot (MaxWait 0, and no WithMaxWait among opts that says otherwise; see
 // section.Instant).
 func (b *Bulkhead) Instant(opts []grpc.CallOption) bool { return b.callMaxWait(opts) <= 0 }
+
+// methodJudged is the step of a method's chain over its service's adaptive bulkhead b, shared
+// by the service's methods, for a method whose classifier differs from the bulkhead's: it
+// takes and gives back slots as b does, and feeds b's limit the method's calls as the method's
+// classifier judges them, so that the method's business errors are no overload drops and its
+// transient ones are.
+type methodJudged struct {
+	b          *Bulkhead
+	classifier *codes.Classifier
+}
+
+// judgedBy returns b's step for a chain whose outcomes classifier c judges.
+func (b *Bulkhead) judgedBy(c *codes.Classifier) *methodJudged {
+	return &methodJudged{b: b, classifier: c}
+}
+
+// InvokeStep is Bulkhead.InvokeStep with j's classifier.
+func (j *methodJudged) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeGate(j, ctx, method, req, reply, cc, opts, next)
+}
+
+// Enter is Bulkhead.Enter.
+func (j *methodJudged) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
+	return j.b.Enter(ctx, method, opts)
+}
+
+// Exit is Bulkhead.Exit with j's classifier.
+func (j *methodJudged) Exit(ctx context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
+	j.b.exit(ctx, method, p, err, panicked, j.classifier)
+}
+
+// Instant is Bulkhead.Instant.
+func (j *methodJudged) Instant(opts []grpc.CallOption) bool { return j.b.Instant(opts) }
+
+// Stream is Bulkhead.Stream with j's classifier.
+func (j *methodJudged) Stream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return j.b.newStream(ctx, desc, cc, method, streamer, opts, j.classifier)
+	}
+}

@@ -47,11 +47,12 @@
 // service without bulkhead settings of its own shares, whatever the method's classifier:
 // MaxConcurrent is the service's cap, fixed or adaptive, and a method whose only override is
 // classifier entries does not get a cap of its own beside it. An adaptive limit shared so
-// tells overload from the rest with the service's classifier (the one the service's own chain
-// has), for every method's calls: an outcome the method's classifier calls business but the
-// service's calls transient is a drop. A reload that changes only a method's classifier keeps
-// the bulkhead, with its slots in use; one that changes the service's classifier replaces an
-// adaptive bulkhead with one that classifies by the new one. A reload that changes only
+// tells overload from the rest in each method's calls with that method's classifier: an
+// outcome a method's classifier calls business is no drop, whatever the service's classifier
+// calls it, and the same outcome of a method that leaves it transient is one. A reload that
+// changes only a method's classifier keeps the bulkhead, with its slots in use, and judges the
+// method's later calls by the new classifier; one that changes the service's classifier
+// replaces an adaptive bulkhead (its limit starts afresh). A reload that changes only
 // max_wait keeps the bulkhead, fixed or adaptive, with its slots in use and its limit: calls
 // that wait for a slot from then on wait up to the new max_wait (Config says it), calls
 // waiting already keep theirs. A method with bulkhead settings of
@@ -90,7 +91,8 @@
 // the algorithm, Duration the latency of the call that moved it): at most one per call.
 //
 // Each call that ends is a sample: its latency and its outcome, read by the classifier
-// (WithClassifier, default codes.Default()). A transient or throttled outcome (Unavailable,
+// (WithClassifier, default codes.Default(); in a suite, a method sharing its service's
+// bulkhead with a classifier of its own has its outcomes read by its own). A transient or throttled outcome (Unavailable,
 // DeadlineExceeded, ResourceExhausted, ...) is a drop, a sign of overload. A canceled call (one
 // whose caller canceled its context, whatever error it ended with), or one refused by a
 // bulwark policy, is no sample. Anything else (success, business error,

@@ -3,6 +3,7 @@ package bulkhead
 import (
 	"fmt"
 
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
 )
@@ -16,10 +17,12 @@ func init() {
 		Uses:      uses,
 		Build:     build,
 		// A method without bulkhead settings of its own shares its service's bulkhead, whose
-		// cap is the service's, whatever the method's classifier (see "Shared by a service's
-		// methods" in the package documentation).
+		// cap is the service's, whatever the method's classifier; its chain feeds an adaptive
+		// limit its outcomes as its own classifier judges them (forClassifier; see "Shared by
+		// a service's methods" in the package documentation).
 		ServiceClassifier: true,
 		Retune:            retune,
+		ForClassifier:     forClassifier,
 	})
 }
 
@@ -62,7 +65,9 @@ func effective(c Config) Config {
 }
 
 // uses: the classifier matters only to an adaptive limit, which tells overload from the rest
-// (with its service's classifier in a bulkhead its methods share: Spec.ServiceClassifier).
+// (in a bulkhead its methods share, Spec.ServiceClassifier, its service's classifier for the
+// service's calls, and each method's own for a method whose classifier differs:
+// forClassifier).
 func uses(c Config) section.Uses {
 	if c.Adaptive.Algorithm != AlgorithmNone {
 		return section.UsesClassifier
@@ -76,6 +81,18 @@ func uses(c Config) section.Uses {
 // (see New), as a method's breaker does.
 func build(env *section.Env, c Config) (section.Built, error) {
 	return section.Step(New(env.Name, c, WithService(env.Service), WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
+}
+
+// forClassifier is the step of a method's chain over its service's bulkhead (in b) for a
+// method whose classifier c differs from the service's: with an adaptive limit, see
+// Bulkhead.judgedBy; a fixed limit classifies nothing, and b is the step.
+func forClassifier(b section.Built, c *codes.Classifier) section.Built {
+	bh, ok := b.Object.(*Bulkhead)
+	if !ok || bh.ad == nil {
+		return b
+	}
+	j := bh.judgedBy(c)
+	return section.Built{Unary: section.Interceptor(j), Stream: j.Stream(), Object: bh, Flat: j}
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
