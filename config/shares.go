@@ -8,9 +8,11 @@ import "github.com/bulwarkrpc/bulwark/section"
 // method's chain the service's object for k (unless the section names its objects otherwise,
 // section.Spec.Name: a breaker under scope method). A section that classifies for its service
 // as a whole (section.Spec.ServiceClassifier) needs no same classifier. (A method without
-// bulkhead or breaker settings of its own shares the service's bulkhead or breaker whatever
-// its classifier. A method with a retry section of its own has a hedging policy of its own,
-// drawing on its own retry budget.) A suite's builds and Explain both decide by it.
+// bulkhead, breaker or adaptive_throttle settings of its own shares the service's object
+// whatever its classifier, and its chain judges its own outcomes by its own classifier where
+// the object classifies: section.Spec.ForClassifier. A method with a retry section of its own
+// has a hedging policy of its own, drawing on its own retry budget.) A suite's builds and
+// Explain both decide by it.
 func (p Policy) Shares(sp Policy, k section.Key) bool {
 	if !p.SameSection(sp.Profile, Section(k)) {
 		return false
