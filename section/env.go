@@ -346,3 +346,32 @@ func Step[O Interceptors](o O, err error) (Built, error) {
 	b.Flat, _ = any(o).(UnaryStep)
 	return b, nil
 }
+
+// ExitFunc is a Gate's Exit.
+type ExitFunc func(ctx context.Context, method string, opts []grpc.CallOption, p Pass, err error, panicked bool)
+
+// Judged returns the step of a chain over g, its service's gate (obj, Built.Object: the
+// object Build made) shared with the service's other methods, for a method whose classifier
+// differs from g's (Spec.ForClassifier): the step admits calls as g does and accounts for
+// them with exit, g's Exit judging outcomes by the method's classifier; stream is g's stream
+// interceptor judging them so.
+func Judged(obj any, g Instant, exit ExitFunc, stream grpc.StreamClientInterceptor) Built {
+	j := &judged{Instant: g, exit: exit}
+	return Built{Unary: Interceptor(j), Stream: stream, Object: obj, Flat: j}
+}
+
+// judged is Judged's step: g's Enter and Instant, exit for Exit.
+type judged struct {
+	Instant
+	exit ExitFunc
+}
+
+// InvokeStep is InvokeGate through j.
+func (j *judged) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	return InvokeGate(j, ctx, method, req, reply, cc, opts, next)
+}
+
+// Exit is the gate's Exit, judging outcomes by the chain's classifier.
+func (j *judged) Exit(ctx context.Context, method string, opts []grpc.CallOption, p Pass, err error, panicked bool) {
+	j.exit(ctx, method, opts, p, err, panicked)
+}

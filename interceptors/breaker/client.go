@@ -172,6 +172,12 @@ func (b *Breaker) Enter(_ context.Context, method string, _ []grpc.CallOption) (
 // Exit records the outcome of a call Enter admitted (see section.Gate): a call whose invoker
 // panicked returns its permit and counts nothing.
 func (b *Breaker) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps section.Pass, err error, panicked bool) {
+	b.exit(ctx, opts, ps, err, panicked, b.classifier)
+}
+
+// exit is Exit with the call's outcome classified with cl (unless a call option gives another
+// classifier).
+func (b *Breaker) exit(ctx context.Context, opts []grpc.CallOption, ps section.Pass, err error, panicked bool, cl *codes.Classifier) {
 	if ps.Word&1 == 0 {
 		return // Disabled: nothing to record.
 	}
@@ -180,7 +186,7 @@ func (b *Breaker) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps
 		p.Record(codes.Canceled)
 		return
 	}
-	b.recordCall(p, ctx, err, opts, b.classifier)
+	b.recordCall(p, ctx, err, opts, cl)
 }
 
 // recordCall records a call's outcome on p: a success, or err classified with cl (unless a
@@ -248,51 +254,3 @@ func (b *Breaker) recordEnd(p Permit, ctx context.Context, e streamend.End, opts
 // Instant reports that Enter returns at once: a breaker admits or refuses from its state (see
 // section.Instant).
 func (b *Breaker) Instant([]grpc.CallOption) bool { return true }
-
-// methodJudged is the step of a method's chain over its service's breaker b, shared by the service's
-// methods (ScopeService), for a method whose classifier differs from the breaker's: it admits
-// calls and streams as b does, and records their outcomes on b as the method's classifier
-// judges them, so that the method's business errors are no failures of b and its transient
-// ones are. A call's WithCallClassifier still wins.
-type methodJudged struct {
-	b          *Breaker
-	classifier *codes.Classifier
-}
-
-// judgedBy returns b's step for a chain whose outcomes classifier c judges.
-func (b *Breaker) judgedBy(c *codes.Classifier) *methodJudged {
-	return &methodJudged{b: b, classifier: c}
-}
-
-// InvokeStep is Breaker.InvokeStep with j's classifier.
-func (j *methodJudged) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
-	return section.InvokeGate(j, ctx, method, req, reply, cc, opts, next)
-}
-
-// Enter is Breaker.Enter.
-func (j *methodJudged) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	return j.b.Enter(ctx, method, opts)
-}
-
-// Exit is Breaker.Exit with j's classifier.
-func (j *methodJudged) Exit(ctx context.Context, _ string, opts []grpc.CallOption, ps section.Pass, err error, panicked bool) {
-	if ps.Word&1 == 0 {
-		return // Disabled: nothing to record.
-	}
-	p := Permit{b: j.b, gen: ps.Word >> 1, start: ps.Since}
-	if panicked {
-		p.Record(codes.Canceled)
-		return
-	}
-	j.b.recordCall(p, ctx, err, opts, j.classifier)
-}
-
-// Instant is Breaker.Instant.
-func (j *methodJudged) Instant(opts []grpc.CallOption) bool { return j.b.Instant(opts) }
-
-// Stream is Breaker.Stream with j's classifier.
-func (j *methodJudged) Stream() grpc.StreamClientInterceptor {
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return j.b.newStream(ctx, desc, cc, method, streamer, opts, j.classifier)
-	}
-}

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func init() {
@@ -26,7 +28,7 @@ func init() {
 		Uses: func(Config) section.Uses { return section.UsesClassifier },
 		// Under scope service, a method without breaker settings of its own goes through its
 		// service's one breaker whatever its classifier; its chain judges its outcomes by
-		// its own classifier (judgedBy), so that its business errors are no failures.
+		// its own classifier (forClassifier), so that its business errors are no failures.
 		ServiceClassifier: true,
 		ForClassifier:     forClassifier,
 		// The registry may be shared with other suites (interceptors.WithBreakerRegistry):
@@ -67,15 +69,23 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	return section.Step(b, nil)
 }
 
-// forClassifier is the step of a method's chain over its service's breaker (in b) for a method
-// whose classifier c differs from the service's: see Breaker.judgedBy.
+// forClassifier is the step of a method's chain over its service's breaker (in b), shared by
+// the service's methods (ScopeService), for a method whose classifier c differs from the
+// service's: it admits calls and streams as the breaker does and records their outcomes on it
+// as c judges them, so that the method's business errors are no failures of the breaker and
+// its transient ones are. A call's WithCallClassifier still wins.
 func forClassifier(b section.Built, c *codes.Classifier) section.Built {
 	br, ok := b.Object.(*Breaker)
 	if !ok {
 		return b
 	}
-	j := br.judgedBy(c)
-	return section.Built{Unary: section.Interceptor(j), Stream: j.Stream(), Object: br, Flat: j}
+	return section.Judged(br, br,
+		func(ctx context.Context, _ string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
+			br.exit(ctx, opts, p, err, panicked, c)
+		},
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return br.newStream(ctx, desc, cc, method, streamer, opts, c)
+		})
 }
 
 // explicit refuses consecutive_failures: 0 written without a failure rate: 0 then means the

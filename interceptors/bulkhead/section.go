@@ -1,11 +1,13 @@
 package bulkhead
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func init() {
@@ -83,16 +85,23 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	return section.Step(New(env.Name, c, WithService(env.Service), WithClock(env.Clock), WithObserver(env.Sink), WithClassifier(env.Classifier)))
 }
 
-// forClassifier is the step of a method's chain over its service's bulkhead (in b) for a
-// method whose classifier c differs from the service's: with an adaptive limit, see
-// Bulkhead.judgedBy; a fixed limit classifies nothing, and b is the step.
+// forClassifier is the step of a method's chain over its service's bulkhead (in b), shared by
+// the service's methods, for a method whose classifier c differs from the service's: with an
+// adaptive limit, it takes and gives back slots as the bulkhead does and feeds its limit the
+// method's calls as c judges them, so that the method's business errors are no overload
+// drops and its transient ones are; a fixed limit classifies nothing, and b is the step.
 func forClassifier(b section.Built, c *codes.Classifier) section.Built {
 	bh, ok := b.Object.(*Bulkhead)
 	if !ok || bh.ad == nil {
 		return b
 	}
-	j := bh.judgedBy(c)
-	return section.Built{Unary: section.Interceptor(j), Stream: j.Stream(), Object: bh, Flat: j}
+	return section.Judged(bh, bh,
+		func(ctx context.Context, method string, _ []grpc.CallOption, p section.Pass, err error, panicked bool) {
+			bh.exit(ctx, method, p, err, panicked, c)
+		},
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return bh.newStream(ctx, desc, cc, method, streamer, opts, c)
+		})
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.

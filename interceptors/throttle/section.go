@@ -1,11 +1,13 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
 )
 
 func init() {
@@ -37,15 +39,23 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	return section.Step(New(env.Name, c, opts...))
 }
 
-// forClassifier is the step of a method's chain over its service's throttle (in b) for a
-// method whose classifier c differs from the service's: see Throttle.judgedBy.
+// forClassifier is the step of a method's chain over its service's throttle (in b), shared by
+// the service's methods, for a method whose classifier c differs from the service's: it
+// admits calls and streams as the throttle does and records their outcomes on it as c judges
+// them, so that the method's business errors are accepts and its transient ones are not. A
+// call's WithCallClassifier still wins.
 func forClassifier(b section.Built, c *codes.Classifier) section.Built {
 	t, ok := b.Object.(*Throttle)
 	if !ok {
 		return b
 	}
-	j := t.judgedBy(c)
-	return section.Built{Unary: section.Interceptor(j), Stream: j.Stream(), Object: t, Flat: j}
+	return section.Judged(t, t,
+		func(ctx context.Context, _ string, opts []grpc.CallOption, p section.Pass, err error, panicked bool) {
+			t.exit(ctx, opts, p, err, panicked, c)
+		},
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return t.newStream(ctx, desc, cc, method, streamer, opts, c)
+		})
 }
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
