@@ -62,16 +62,16 @@ func TestRejectedSinkPanicRunsOnFinish(t *testing.T) {
 					interceptors.DisableDirect(s, testkit.MethodCompare)
 				}
 				unary := s.Unary()
-				call := func(invoke grpc.UnaryInvoker, opts ...grpc.CallOption) (err error, panicked any) {
+				call := func(invoke grpc.UnaryInvoker, opts ...grpc.CallOption) (panicked any, err error) {
 					defer func() { panicked = recover() }()
-					return unary(context.Background(), testkit.MethodCompare, nil, nil, nil, invoke, opts...), nil
+					return nil, unary(context.Background(), testkit.MethodCompare, nil, nil, nil, invoke, opts...)
 				}
 				ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
 				var f testkit.Finishes
 				refused := func() {
 					sink.armed.Store(true)
 					defer sink.armed.Store(false)
-					if err, pv := call(ok, f.Option()); pv != "sink: Rejected" {
+					if pv, err := call(ok, f.Option()); pv != "sink: Rejected" {
 						t.Fatalf("refused call: error %v, panic %v; want the sink's panic", err, pv)
 					}
 				}
@@ -80,7 +80,7 @@ func TestRejectedSinkPanicRunsOnFinish(t *testing.T) {
 					fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 						return unavailable()
 					}
-					if err, _ := call(fail); err == nil {
+					if _, err := call(fail); err == nil {
 						t.Fatal("the failing call succeeded")
 					}
 					refused()
@@ -90,11 +90,11 @@ func TestRejectedSinkPanicRunsOnFinish(t *testing.T) {
 						refused()
 						return nil
 					}
-					if err, pv := call(inner); err != nil || pv != nil {
+					if pv, err := call(inner); err != nil || pv != nil {
 						t.Fatalf("the call holding the slot: %v, panic %v", err, pv)
 					}
 				case "rate limit":
-					if err, pv := call(ok); err != nil || pv != nil {
+					if pv, err := call(ok); err != nil || pv != nil {
 						t.Fatalf("the call taking the token: %v, panic %v", err, pv)
 					}
 					refused()
@@ -104,7 +104,7 @@ func TestRejectedSinkPanicRunsOnFinish(t *testing.T) {
 					t.Fatalf("refused call whose Rejected panicked: OnFinish ran %d times (%v), want once", len(errs), errs)
 				}
 				if rc.name != "breaker" {
-					if err, pv := call(ok); err != nil || pv != nil {
+					if pv, err := call(ok); err != nil || pv != nil {
 						t.Fatalf("a call after the refusal: %v, panic %v; want it admitted", err, pv)
 					}
 				}
@@ -135,10 +135,10 @@ func TestRejectedSinkPanicRunsOnFinishStream(t *testing.T) {
 			sink := &rejectPanicSink{}
 			s := suiteOf(t, cfg, interceptors.WithObserver(sink), interceptors.WithClock(clk), interceptors.WithBreakerRegistry(&breaker.Registry{}))
 			stream := s.Stream()
-			open := func(streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, err error, panicked any) {
+			open := func(streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, panicked any, err error) {
 				defer func() { panicked = recover() }()
 				cs, err = stream(context.Background(), desc, nil, testkit.MethodCheck, streamer, opts...)
-				return cs, err, nil
+				return cs, nil, err
 			}
 			ok := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 				return &eofStream{ctx: ctx}, nil
@@ -149,19 +149,19 @@ func TestRejectedSinkPanicRunsOnFinishStream(t *testing.T) {
 				fail := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
 					return nil, unavailable()
 				}
-				if _, err, _ := open(fail); err == nil {
+				if _, _, err := open(fail); err == nil {
 					t.Fatal("the failing stream opened")
 				}
 			default:
 				var err error
 				var pv any
-				if held, err, pv = open(ok); err != nil || pv != nil {
+				if held, pv, err = open(ok); err != nil || pv != nil {
 					t.Fatalf("the stream holding the slot or token: %v, panic %v", err, pv)
 				}
 			}
 			var f testkit.Finishes
 			sink.armed.Store(true)
-			if _, err, pv := open(ok, f.Option()); pv != "sink: Rejected" {
+			if _, pv, err := open(ok, f.Option()); pv != "sink: Rejected" {
 				t.Fatalf("refused stream: error %v, panic %v; want the sink's panic", err, pv)
 			}
 			sink.armed.Store(false)
@@ -173,7 +173,7 @@ func TestRejectedSinkPanicRunsOnFinishStream(t *testing.T) {
 					t.Fatalf("ending the stream that held the slot: %v", err)
 				}
 				clk.Advance(time.Second)
-				cs, err, pv := open(ok)
+				cs, pv, err := open(ok)
 				if err != nil || pv != nil {
 					t.Fatalf("a stream after the refusal: %v, panic %v; want it admitted", err, pv)
 				}
