@@ -28,22 +28,7 @@ const brShareSvc = "test.v1.ShareBreaker"
 // brShareCfg is a configuration whose service trips its breaker after two failures in a row
 // and has a method Special whose only override is the classifier special.
 func brShareCfg(special map[grpccodes.Code]codes.Class) *config.Config {
-	return &config.Config{
-		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 2}}},
-		Services: map[string]config.Service{brShareSvc: {Profile: "p", Methods: map[string]config.Method{
-			"Special": {Overrides: config.Overrides{Classifier: codes.Overrides{Codes: special}}},
-		}}},
-	}
-}
-
-func newBrShareSuite(t *testing.T, cfg *config.Config) *interceptors.Suite {
-	t.Helper()
-	s, err := interceptors.New(cfg, interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return specialClassifierCfg(brShareSvc, config.Profile{Breaker: &breaker.Config{ConsecutiveFailures: 2}}, special)
 }
 
 func brCall(s *interceptors.Suite, method string, err error) error {
@@ -67,7 +52,7 @@ func sharedBreaker(t *testing.T, s *interceptors.Suite, when string) *breaker.Br
 // Special's transient failures (Unavailable, which its override leaves transient) open the
 // service's breaker: Do's next call is refused.
 func TestClassifierOverrideTripsTheServiceBreaker(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.NotFound: codes.Transient}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.NotFound: codes.Transient}))
 	for range 2 {
 		_ = brCall(s, "Special", unavailable())
 	}
@@ -79,7 +64,7 @@ func TestClassifierOverrideTripsTheServiceBreaker(t *testing.T) {
 
 // The service's open breaker refuses Special's calls too.
 func TestServiceOpenBreakerRefusesClassifierOverrideMethod(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.NotFound: codes.Transient}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.NotFound: codes.Transient}))
 	for range 2 {
 		_ = brCall(s, "Do", unavailable())
 	}
@@ -92,7 +77,7 @@ func TestServiceOpenBreakerRefusesClassifierOverrideMethod(t *testing.T) {
 // Special's Unavailable, business to its classifier, is no failure of the shared breaker; Do's
 // Unavailable, transient to the service, is.
 func TestSharedBreakerJudgesEachMethodByItsClassifier(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
 	for range 3 {
 		_ = brCall(s, "Special", unavailable())
 	}
@@ -113,7 +98,7 @@ func TestSharedBreakerJudgesEachMethodByItsClassifier(t *testing.T) {
 // Special's streams: an Unavailable stream failure opens the service's breaker, a business
 // one (to Special) does not count.
 func TestSharedBreakerJudgesStreamsByTheMethodsClassifier(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Aborted: codes.Business}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Aborted: codes.Business}))
 	desc := &grpc.StreamDesc{ServerStreams: true}
 	open := func(method string, err error) error {
 		_, e := s.Stream()(context.Background(), desc, nil, "/"+brShareSvc+"/"+method,
@@ -139,7 +124,7 @@ func TestSharedBreakerJudgesStreamsByTheMethodsClassifier(t *testing.T) {
 // A reload that changes Special's classifier alone keeps the service's breaker and its count:
 // one failure of Do before the reload and one of Special after it open it.
 func TestReloadOfAMethodsClassifierKeepsTheSharedBreaker(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
 	_ = brCall(s, "Special", nil)
 	_ = brCall(s, "Do", unavailable())
 	before := sharedBreaker(t, s, "before the reload")
@@ -155,7 +140,7 @@ func TestReloadOfAMethodsClassifierKeepsTheSharedBreaker(t *testing.T) {
 
 // The suite's Levels show the one breaker.
 func TestSharedBreakerIsOneLevel(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business}))
 	_ = brCall(s, "Special", nil)
 	_ = brCall(s, "Do", nil)
 	var got []string
@@ -174,7 +159,7 @@ func TestMethodWithOwnBreakerSettingsKeepsItsBreaker(t *testing.T) {
 	cfg := brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Unavailable: codes.Business})
 	svc := cfg.Services[brShareSvc]
 	svc.Methods["Own"] = config.Method{Overrides: config.Overrides{Breaker: config.Set(breaker.Config{ConsecutiveFailures: 3}, "consecutive_failures")}}
-	s := newBrShareSuite(t, cfg)
+	s := newShareSuite(t, cfg)
 	for range 3 {
 		_ = brCall(s, "Own", unavailable())
 	}
@@ -223,7 +208,7 @@ func (s *endingStream) RecvMsg(any) error            { return s.err }
 
 // A stream of Special that ends in RecvMsg is judged by Special's classifier too.
 func TestSharedBreakerJudgesStreamEndsByTheMethodsClassifier(t *testing.T) {
-	s := newBrShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Aborted: codes.Business}))
+	s := newShareSuite(t, brShareCfg(map[grpccodes.Code]codes.Class{grpccodes.Aborted: codes.Business}))
 	desc := &grpc.StreamDesc{ServerStreams: true}
 	run := func(err error) {
 		t.Helper()

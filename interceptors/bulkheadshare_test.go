@@ -31,9 +31,16 @@ func shareCfg(max int, service, special map[grpccodes.Code]codes.Class) *config.
 	if service != nil {
 		p.Classifier = codes.Overrides{Codes: service}
 	}
+	return specialClassifierCfg(shareSvc, p, special)
+}
+
+// specialClassifierCfg is a configuration of service svc on profile p, with a method Special
+// whose only override is the classifier special (the share tests of the breaker, the throttle
+// and the bulkhead).
+func specialClassifierCfg(svc string, p config.Profile, special map[grpccodes.Code]codes.Class) *config.Config {
 	return &config.Config{
 		Profiles: map[string]config.Profile{"p": p},
-		Services: map[string]config.Service{shareSvc: {Profile: "p", Methods: map[string]config.Method{
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{
 			"Special": {Overrides: config.Overrides{Classifier: codes.Overrides{Codes: special}}},
 		}}},
 	}

@@ -26,12 +26,7 @@ const thShareSvc = "test.v1.ShareThrottle"
 // thShareCfg is a configuration whose service has an adaptive throttle and a method Special
 // whose only override is the classifier special.
 func thShareCfg(special map[grpccodes.Code]codes.Class) *config.Config {
-	return &config.Config{
-		Profiles: map[string]config.Profile{"p": {AdaptiveThrottle: &throttle.Config{K: 2}}},
-		Services: map[string]config.Service{thShareSvc: {Profile: "p", Methods: map[string]config.Method{
-			"Special": {Overrides: config.Overrides{Classifier: codes.Overrides{Codes: special}}},
-		}}},
-	}
+	return specialClassifierCfg(thShareSvc, config.Profile{AdaptiveThrottle: &throttle.Config{K: 2}}, special)
 }
 
 // newThShareSuite returns a suite of cfg whose throttles draw 0.999: none rejects unless its
