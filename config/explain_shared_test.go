@@ -32,6 +32,29 @@ func methodBlock(t *testing.T, cfg *config.Config, header string) string {
 	return out.String()
 }
 
+// checkSharedNote parses yml and checks that -explain says, in the block of the method entry
+// shared (a method sharing its service's object of section sec with a classifier of its own),
+// that the object is the service's and judges by this method's classifier, and says nothing
+// of the kind in the blocks of the method entries apart.
+func checkSharedNote(t *testing.T, yml, sec, shared string, apart ...string) {
+	t.Helper()
+	cfg, _, err := config.Parse("shared.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const note = "this method's classifier"
+	if got := methodBlock(t, cfg, shared); !strings.Contains(got, sec) || !strings.Contains(got, note) ||
+		!strings.Contains(got, "the service's") {
+		t.Errorf("-explain of %s, sharing its service's %s with a classifier of its own:\n%s\nwant a %s line saying it is the service's, judging by %s",
+			strings.TrimSpace(shared), sec, got, sec, note)
+	}
+	for _, h := range apart {
+		if got := methodBlock(t, cfg, h); strings.Contains(got, note) || strings.Contains(got, "service's classifier") {
+			t.Errorf("-explain of %s:\n%s\nwant no line about %s", strings.TrimSpace(h), got, note)
+		}
+	}
+}
+
 // A method whose classifier differs from its service's but whose bulkhead does not shares the
 // service's bulkhead, whose adaptive limit tells overload from the rest in the method's calls
 // by the method's classifier (see package bulkhead's "Shared by a service's methods"):
@@ -40,7 +63,7 @@ func methodBlock(t *testing.T, cfg *config.Config, header string) string {
 // method with a bulkhead of its own, and one sharing a fixed bulkhead (which classifies
 // nothing), get no such line.
 func TestExplainSharedAdaptiveBulkheadClassifier(t *testing.T) {
-	cfg, _, err := config.Parse("shared.yaml", []byte(`
+	checkSharedNote(t, `
 profiles:
   p: {bulkhead: {max_concurrent: 8, adaptive: {algorithm: aimd}}}
   f: {bulkhead: {max_concurrent: 8}}
@@ -54,20 +77,7 @@ services:
     profile: f
     methods:
       Special: {classifier: {codes: {UNAVAILABLE: business}}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const note = "this method's classifier"
-	if got := methodBlock(t, cfg, "  method Special (/a.v1.Adaptive/Special)"); !strings.Contains(got, "bulkhead") || !strings.Contains(got, note) ||
-		!strings.Contains(got, "the service's") {
-		t.Errorf("-explain of a method sharing its service's adaptive bulkhead with a classifier of its own:\n%s\nwant a bulkhead line saying it is the service's, judging by %s", got, note)
-	}
-	for _, h := range []string{"  method Own (/a.v1.Adaptive/Own)", "  method Special (/a.v1.Fixed/Special)"} {
-		if got := methodBlock(t, cfg, h); strings.Contains(got, note) || strings.Contains(got, "service's classifier") {
-			t.Errorf("-explain of %s:\n%s\nwant no line about %s", strings.TrimSpace(h), got, note)
-		}
-	}
+`, "bulkhead", "  method Special (/a.v1.Adaptive/Special)", "  method Own (/a.v1.Adaptive/Own)", "  method Special (/a.v1.Fixed/Special)")
 }
 
 // Under breaker scope service, a method whose classifier differs from its service's but whose
@@ -75,7 +85,7 @@ services:
 // the method's classifier judges them: -explain says so under the method. A method with a
 // breaker of its own, and one under scope method, get no such line.
 func TestExplainSharedBreakerClassifier(t *testing.T) {
-	cfg, _, err := config.Parse("shared.yaml", []byte(`
+	checkSharedNote(t, `
 profiles:
   p: {breaker: {consecutive_failures: 3}}
   m: {breaker: {scope: method}}
@@ -89,20 +99,7 @@ services:
     profile: m
     methods:
       Special: {classifier: {codes: {UNAVAILABLE: business}}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const note = "this method's classifier"
-	if got := methodBlock(t, cfg, "  method Special (/a.v1.Svc/Special)"); !strings.Contains(got, "breaker") || !strings.Contains(got, note) ||
-		!strings.Contains(got, "the service's") {
-		t.Errorf("-explain of a method sharing its service's breaker with a classifier of its own:\n%s\nwant a breaker line saying it is the service's, judging by %s", got, note)
-	}
-	for _, h := range []string{"  method Own (/a.v1.Svc/Own)", "  method Special (/a.v1.PerMethod/Special)"} {
-		if got := methodBlock(t, cfg, h); strings.Contains(got, note) || strings.Contains(got, "service's classifier") {
-			t.Errorf("-explain of %s:\n%s\nwant no line about the shared breaker", strings.TrimSpace(h), got)
-		}
-	}
+`, "breaker", "  method Special (/a.v1.Svc/Special)", "  method Own (/a.v1.Svc/Own)", "  method Special (/a.v1.PerMethod/Special)")
 }
 
 // A method whose classifier differs from its service's but whose adaptive throttle does not
@@ -110,7 +107,7 @@ services:
 // classifier judges them: -explain says so under the method. A method with a throttle of its
 // own gets no such line.
 func TestExplainSharedThrottleClassifier(t *testing.T) {
-	cfg, _, err := config.Parse("shared.yaml", []byte(`
+	checkSharedNote(t, `
 profiles:
   p: {adaptive_throttle: {k: 2}}
 services:
@@ -119,16 +116,5 @@ services:
     methods:
       Special: {classifier: {codes: {UNAVAILABLE: business}}}
       Own: {classifier: {codes: {UNAVAILABLE: business}}, adaptive_throttle: {k: 1.5}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const note = "this method's classifier"
-	if got := methodBlock(t, cfg, "  method Special (/a.v1.Svc/Special)"); !strings.Contains(got, "adaptive_throttle") || !strings.Contains(got, note) ||
-		!strings.Contains(got, "the service's") {
-		t.Errorf("-explain of a method sharing its service's throttle with a classifier of its own:\n%s\nwant an adaptive_throttle line saying it is the service's, judging by %s", got, note)
-	}
-	if got := methodBlock(t, cfg, "  method Own (/a.v1.Svc/Own)"); strings.Contains(got, note) || strings.Contains(got, "service's classifier") {
-		t.Errorf("-explain of method Own:\n%s\nwant no line about the shared throttle", got)
-	}
+`, "adaptive_throttle", "  method Special (/a.v1.Svc/Special)", "  method Own (/a.v1.Svc/Own)")
 }
