@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/codename"
@@ -126,20 +127,24 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 	_ = tw.Flush()
 }
 
-// perAttemptRuns returns text, pol's retry line, saying the per-attempt timeout that runs
-// where the call budget cuts the one configured (retry.AttemptTimeout): "per attempt 10s (cut
-// to 8s by the budget)".
+// perAttemptRuns returns text, pol's retry line, saying the per-attempt timeout and the time
+// budget that run where the call budget cuts the ones configured (retry.AttemptTimeout,
+// retry.TimeBudget): "per attempt 10s (cut to 8s by the budget)", "time budget 12s (cut to 8s
+// by the budget)".
 func perAttemptRuns(text string, pol Policy) string {
 	r := pol.Retry
-	if r == nil || r.PerAttemptTimeout <= 0 || pol.Budget <= 0 {
+	if r == nil || pol.Budget <= 0 {
 		return text
 	}
-	runs := retry.AttemptTimeout(*r, pol.Budget)
-	if runs >= r.PerAttemptTimeout {
-		return text
+	cut := func(text, label string, configured, runs time.Duration) string {
+		if configured <= 0 || runs >= configured {
+			return text
+		}
+		at := "; " + label + " " + configured.String()
+		return strings.Replace(text, at, at+" (cut to "+runs.String()+" by the budget)", 1)
 	}
-	at := "; per attempt " + r.PerAttemptTimeout.String()
-	return strings.Replace(text, at, at+" (cut to "+runs.String()+" by the budget)", 1)
+	text = cut(text, "per attempt", r.PerAttemptTimeout, retry.AttemptTimeout(*r, pol.Budget))
+	return cut(text, "time budget", r.Budget, retry.TimeBudget(*r, pol.Budget))
 }
 
 // note is a line about section s of a method that its overrides do not show.

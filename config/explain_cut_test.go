@@ -42,3 +42,33 @@ services:
 		}
 	}
 }
+
+// A retry time budget above the call budget runs as the call budget (retry.TimeBudget): the
+// retry line says so, as it does for the per-attempt timeout; one within it is written as it
+// is.
+func TestExplainRetryTimeBudgetCutByTheBudget(t *testing.T) {
+	cfg, _, err := config.Parse("x.yaml", []byte(`
+budget: 8s
+profiles:
+  p:
+    retry: {max_attempts: 2, budget: 12s, per_attempt_timeout: 1s}
+  q:
+    retry: {max_attempts: 2, budget: 5s, per_attempt_timeout: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := config.Explain(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"\nprofile p\n  retry              2 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 1s; time budget 12s (cut to 8s by the budget); no throttle",
+		"\nprofile q\n  retry              2 attempts; backoff 100ms x2 up to 10s, full jitter; per attempt 1s; time budget 5s; no throttle",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Explain does not say\n%s\nin\n%s", want, out)
+		}
+	}
+}

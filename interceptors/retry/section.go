@@ -57,6 +57,14 @@ func AttemptTimeout(c Config, callBudget time.Duration) time.Duration {
 	return inSuite(c, env.Capped).PerAttemptTimeout
 }
 
+// TimeBudget is the time budget of the retry step a suite builds from c under a call budget
+// (config.Config's, never 0): c's Budget capped by the call budget, the call budget where c
+// has none.
+func TimeBudget(c Config, callBudget time.Duration) time.Duration {
+	env := section.Env{Budget: callBudget}
+	return inSuite(c, env.Capped).Budget
+}
+
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {
 	var b strings.Builder
