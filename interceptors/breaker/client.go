@@ -206,27 +206,19 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already (see section.InvokeGate).
 	}
-	var (
-		p     Permit
-		phase int // 0: asking the breaker, 1: opening the stream, 2: done
-	)
+	var admitted Permit
+	if err := calloption.Admit(opts, func() (err error) { admitted, err = b.allow(method); return err }); err != nil {
+		return nil, err
+	}
+	p := admitted // Never assigned again: the stream's end takes a copy, not a variable on the heap.
+	finished := false
 	defer func() {
-		switch phase {
-		case 0: // allow panicked (an observer, on the Rejected): grpc never sees the stream.
-			calloption.Panicked(opts)
-		case 1:
+		if !finished {
 			p.Record(codes.Canceled) // The streamer panicked.
 		}
 	}()
-	p, err := b.allow(method)
-	if err != nil {
-		phase = 2
-		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
-		return nil, err
-	}
-	phase = 1
 	cs, err := streamer(ctx, desc, cc, method, opts...)
-	phase = 2
+	finished = true
 	if err != nil {
 		b.recordCall(p, ctx, err, opts, cl)
 		return nil, err

@@ -86,28 +86,18 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 	}
-	var (
-		start time.Time
-		phase int // 0: acquiring a slot, 1: opening the stream, 2: done
-	)
+	if err := calloption.Admit(opts, func() error { return grpcError(b.acquire(ctx, method, opts)) }); err != nil {
+		return nil, err
+	}
+	start := b.began()
+	returned := false
 	defer func() {
-		switch phase {
-		case 0: // acquire panicked (an observer, on the Rejected): grpc never sees the stream.
-			calloption.Panicked(opts)
-		case 1: // streamer panicked
+		if !returned { // streamer panicked
 			b.end(ctx, method, start, nil, false, cl)
 		}
 	}()
-	if err := b.acquire(ctx, method, opts); err != nil {
-		phase = 2
-		err = grpcError(err)
-		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
-		return nil, err
-	}
-	start = b.began()
-	phase = 1
 	cs, err := streamer(ctx, desc, cc, method, opts...)
-	phase = 2
+	returned = true
 	if err != nil {
 		b.end(ctx, method, start, err, true, cl)
 		return nil, err
@@ -129,10 +119,9 @@ func (b *Bulkhead) began() time.Time {
 // end gives back the slot of a call made with ctx that began at start and ended with err. With
 // a fixed limit that is all; in adaptive mode the call is the limit's sample when sample is set
 // and its outcome, as cl classifies it, is not ignored (see ReleaseWith): a call whose caller
-// canceled ctx is ignored
-// whatever err says (per-RPC credentials that answer a token fetch cut short Unavailable, as
-// gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for the breaker and the
-// throttle. A classifier that panics on err (an error whose GRPCStatus panics) still gives the
+// canceled ctx is ignored whatever err says (per-RPC credentials that answer a token fetch cut
+// short Unavailable, as gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for
+// the breaker and the throttle. A classifier that panics on err (an error whose GRPCStatus panics) still gives the
 // slot back, with no sample.
 func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool, cl *codes.Classifier) {
 	if b.ad == nil {

@@ -90,8 +90,7 @@ func (p *Policy) Exit(context.Context, string, []grpc.CallOption, section.Pass, 
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if ctx.Err() == nil { // Ended already: no token (see section.InvokeGate).
-			if err := p.allowStream(ctx, method, opts); err != nil {
-				calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+			if err := calloption.Admit(opts, func() error { return p.allowStream(ctx, method, opts) }); err != nil {
 				return nil, err
 			}
 		}
@@ -118,21 +117,11 @@ func (p *Policy) Instant(opts []grpc.CallOption) bool {
 }
 
 // allowStream takes a token for a stream opened with opts (see allow), and returns the
-// stream's refusal (see refused) when it gets none: should that panic (an observer that panics
-// on the Rejected), grpc, which would have run the grpc.OnFinish
-// callbacks among opts, never sees the stream: they run with calloption.ErrPanicked, and the
-// panic goes on.
+// stream's refusal (see refused) when it gets none.
 func (p *Policy) allowStream(ctx context.Context, method string, opts []grpc.CallOption) error {
-	decided := false
-	defer func() {
-		if !decided {
-			calloption.Panicked(opts)
-		}
-	}()
 	err := p.allow(ctx, method, callMaxWait(p.maxWait, opts))
 	if err != nil {
 		err = p.refused(method, err)
 	}
-	decided = true
 	return err
 }

@@ -94,8 +94,7 @@ func (t *Throttle) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	if disabled || ctx.Err() != nil { // Ended already: uncounted (see section.InvokeGate).
 		return streamer(ctx, desc, cc, method, opts...)
 	}
-	if err := t.allowStream(method, opts); err != nil {
-		calloption.OnFinish(opts, err) // grpc, which would have run them, never sees the stream.
+	if err := calloption.Admit(opts, func() error { return t.Allow(method) }); err != nil {
 		return nil, err
 	}
 	cs, err := streamer(ctx, desc, cc, method, opts...)
@@ -115,18 +114,3 @@ func (t *Throttle) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 // Instant reports that Enter returns at once: the throttle admits or refuses from its counts
 // (see section.Instant).
 func (t *Throttle) Instant([]grpc.CallOption) bool { return true }
-
-// allowStream is Allow for a stream opened with opts: should Allow panic (an observer that
-// panics on the Rejected), grpc, which would have run the grpc.OnFinish callbacks among opts,
-// never sees the stream: they run with calloption.ErrPanicked, and the panic goes on.
-func (t *Throttle) allowStream(method string, opts []grpc.CallOption) error {
-	decided := false
-	defer func() {
-		if !decided {
-			calloption.Panicked(opts)
-		}
-	}()
-	err := t.Allow(method)
-	decided = true
-	return err
-}

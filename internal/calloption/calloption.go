@@ -88,3 +88,23 @@ var ErrPanicked = status.Error(codes.Internal, "bulwark: the call panicked")
 func Panicked(opts []grpc.CallOption) {
 	OnFinish(opts, ErrPanicked)
 }
+
+// Admit runs admit, a policy's admission of a stream opened with opts, and returns its error.
+// grpc never sees a stream the policy refuses, so a refusal (admit's error) runs the
+// grpc.OnFinish callbacks among opts with it, as grpc would have once the stream ended; should
+// admit panic (an observer that panics on the refusal's Rejected), they run with ErrPanicked
+// and the panic goes on.
+func Admit(opts []grpc.CallOption, admit func() error) error {
+	decided := false
+	defer func() {
+		if !decided {
+			Panicked(opts)
+		}
+	}()
+	err := admit()
+	decided = true
+	if err != nil {
+		OnFinish(opts, err)
+	}
+	return err
+}
