@@ -40,7 +40,7 @@ type prepared struct {
 	steps               []preparedStep
 	other               bool // the suite's overflow chain (see Suite.chain), not the service "*"'s
 	// spClassifier is sp's classifier where it differs from the chain's (else nil), for the
-	// service's objects that classify for the whole service (see serviceClassified).
+	// service's objects that classify for the whole service (config.Policy.ServiceClassified).
 	spClassifier *codes.Classifier
 }
 
@@ -235,9 +235,9 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 	if p.other {
 		values = s.otherValues
 	}
-	shared := shares(p.c.policy, p.sp, sec.Key())
+	shared := p.c.policy.Shares(p.sp, sec.Key())
 	classifier := p.c.classifier
-	if p.spClassifier != nil && shared && serviceClassified(sec, p.c.policy, p.sp) {
+	if p.spClassifier != nil && shared && p.c.policy.ServiceClassified(p.sp, sec.Key()) {
 		classifier = p.spClassifier
 	}
 	return &section.Env{
@@ -246,19 +246,6 @@ func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section
 		Values: values, Earlier: earlier,
 	}
 }
-
-// serviceClassified reports whether the object of section sec for a method (policy mp) of a
-// service (policy sp) is its service's object that classifies with the service's classifier,
-// not the method's (config.Policy.ServiceClassified): the chains that share it build it alike,
-// with one fingerprint, and do not replace each other's at every build. A method whose
-// classifier differs gets the section's ForClassifier step over it, if any.
-func serviceClassified(sec section.Section, mp, sp config.Policy) bool {
-	return mp.ServiceClassified(sp, sec.Key())
-}
-
-// shares is config.Policy.Shares: whether a method (policy mp) takes its service's (sp) object
-// of section k, as -explain tells too.
-func shares(mp, sp config.Policy, k section.Key) bool { return mp.Shares(sp, k) }
 
 // finishLocked takes the chain's stateful objects from the object cache within t — kept from
 // earlier configurations where their fingerprint did not change — and composes the chain. On
@@ -281,7 +268,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 		}
 		b := st.built
 		earlier[st.sec.Key()] = b
-		if f := st.sec.ForClassifier(); f != nil && p.spClassifier != nil && serviceClassified(st.sec, p.c.policy, p.sp) {
+		if f := st.sec.ForClassifier(); f != nil && p.spClassifier != nil && p.c.policy.ServiceClassified(p.sp, st.sec.Key()) {
 			// The service's object, shared by a method whose classifier differs: the
 			// chain's step judges the method's outcomes by its own classifier.
 			b = f(b, p.c.classifier)
@@ -349,9 +336,7 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	fp := fingerprint(sec, v, p.c.policy, p.sp, deps)
 	k := objcache.Key{Section: sec.Key(), Name: env.Name}
 	// An object whose value changed in settings it takes in place is kept, with its state.
-	if b, ok := t.objs.Retune(k, fp, valuesEqual(sec), func(b section.Built) (func(), bool) {
-		return sec.Retune(b.Object, v)
-	}); ok {
+	if b, ok := t.objs.Retune(k, fp, valuesEqual(sec), retuner(sec, v)); ok {
 		if t.took == nil {
 			t.took = map[objcache.Key]string{}
 		}
@@ -372,12 +357,21 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	return b, err
 }
 
+// retuner returns how to give an object of section sec the value v in place, for
+// objcache's Retune (section.Spec.Retune).
+func retuner(sec section.Section, v any) func(section.Built) (func(), bool) {
+	return func(b section.Built) (func(), bool) { return sec.Retune(b.Object, v) }
+}
+
 // fingerprint is the fingerprint of section sec's object of value v, built for a chain of
 // policy mp (of a service of policy sp) and capturing the shared objects deps. Its classifier
-// is the one the object classifies with (see serviceClassified).
+// is the one the object classifies with: the service's for its service's object that
+// classifies for the whole service (config.Policy.ServiceClassified), so that the chains that
+// share it build it alike, with one fingerprint, and do not replace each other's at every
+// build (a method whose classifier differs gets the section's ForClassifier step over it).
 func fingerprint(sec section.Section, v any, mp, sp config.Policy, deps []any) objcache.Fingerprint {
 	cl := mp.Classifier
-	if serviceClassified(sec, mp, sp) {
+	if mp.ServiceClassified(sp, sec.Key()) {
 		cl = sp.Classifier
 	}
 	return objcache.Fingerprint{Value: v, Uses: sec.Uses(v), Classifier: cl, Budget: mp.Budget, Deps: deps}

@@ -377,7 +377,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 // holdsLocked reports whether the object cached under k is one a chain of policy mp (which
 // mayUse returned) would get: the fingerprint it was built from has the section's value, and
 // the classifier and budget where the object uses them, as mp resolves them (the service's
-// classifier for an object that classifies for its service, see serviceClassified). The shared
+// classifier for an object that classifies for its service, see config.Policy.ServiceClassified). The shared
 // objects it captures (Deps), which only a build can tell, count as unchanged. An object whose
 // value changed only in settings it takes in place (section.Spec.Retune) is given them, and
 // held. s.mu must be held.
@@ -394,7 +394,7 @@ func (s *Suite) holdsLocked(st *state, k objcache.Key, mp config.Policy) bool {
 	}
 	// Settings the object takes in place (section.Spec.Retune, the bulkhead's max_wait): it
 	// is given them now, and kept with its state.
-	return s.objs.Retune(k, want, valuesEqual(sec), func(b section.Built) (func(), bool) { return sec.Retune(b.Object, v) })
+	return s.objs.Retune(k, want, valuesEqual(sec), retuner(sec, v))
 }
 
 // policyOf is the policy in force under st for the name of an object: a full method's
@@ -489,7 +489,7 @@ func (st *state) mayUse(k objcache.Key, origin string) (config.Policy, bool) {
 	if v := mp.Value(k.Section); v != nil {
 		if !strings.HasPrefix(k.Name, "/") {
 			// A method that resolves the section as its service does names the service's
-			// object; one that does not, its own (see shares).
+			// object; one that does not, its own (see config.Policy.Shares).
 			if sec.Name(v, k.Name, "/"+k.Name+"/"+otherMethod, true) == k.Name {
 				return mp, true
 			}
@@ -512,7 +512,7 @@ func (st *state) names(sec section.Section, k objcache.Key, fullMethod string, m
 		return false
 	}
 	svc := grpcmethod.Service(fullMethod)
-	return sec.Name(v, svc, fullMethod, shares(mp, st.cfg.ResolveService(svc), k.Section)) == k.Name
+	return sec.Name(v, svc, fullMethod, mp.Shares(st.cfg.ResolveService(svc), k.Section)) == k.Name
 }
 
 // Config returns a copy of the configuration in force.
