@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -117,7 +118,7 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 	for _, s := range only {
 		text := sectionText(pol.Profile, s)
 		if s == SectionRetry {
-			text = perAttemptRuns(text, pol)
+			text = budgetCuts(text, pol)
 		}
 		fmt.Fprintf(tw, "%s%s\t%s\n", ind, s, text)
 	}
@@ -127,11 +128,11 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 	_ = tw.Flush()
 }
 
-// perAttemptRuns returns text, pol's retry line, saying the per-attempt timeout and the time
+// budgetCuts returns text, pol's retry line, saying the per-attempt timeout and the time
 // budget that run where the call budget cuts the ones configured (retry.AttemptTimeout,
 // retry.TimeBudget): "per attempt 10s (cut to 8s by the budget)", "time budget 12s (cut to 8s
 // by the budget)".
-func perAttemptRuns(text string, pol Policy) string {
+func budgetCuts(text string, pol Policy) string {
 	r := pol.Retry
 	if r == nil || pol.Budget <= 0 {
 		return text
@@ -202,9 +203,9 @@ func sectionText(p Profile, s Section) string {
 				// The hedge's own text says both cases: the profile tells which it is. Without
 				// a budget (retry.Policy.Budget is nil) its hedges draw on nothing.
 				if hasRetryBudget(p) {
-					text = strings.Replace(text, hedgeMaybe, hedgeDraws, 1)
+					text = strings.Replace(text, hedge.ExplainBudget, hedgeDraws, 1)
 				} else {
-					text = strings.Replace(text, hedgeMaybe, hedgeDrawsNothing, 1)
+					text = strings.Replace(text, hedge.ExplainBudget, hedgeDrawsNothing, 1)
 				}
 			}
 			return text
@@ -214,8 +215,6 @@ func sectionText(p Profile, s Section) string {
 }
 
 const (
-	// hedgeMaybe is what hedge.Config.Explain says of the budget, which a Config cannot know.
-	hedgeMaybe        = "; draws on the retry budget where the chain's retry step has one (without one, bounded by max_attempts and the allowance of losing hedges alone)"
 	hedgeDraws        = "; draws on the retry budget"
 	hedgeDrawsNothing = "; no retry budget to draw on (retry or retry.throttle is off): bounded by max_attempts and the allowance of losing hedges alone"
 )

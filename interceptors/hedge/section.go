@@ -55,8 +55,9 @@ func build(env *section.Env, c Config) (section.Built, error) {
 	return section.Step(New(c, opts...))
 }
 
-// explainBudget is what Explain says of the retry budget.
-const explainBudget = "; draws on the retry budget where the chain's retry step has one (without one, bounded by max_attempts and the allowance of losing hedges alone)"
+// ExplainBudget is what Explain says of the retry budget, which a Config cannot know: an
+// explainer that knows the chain (config's -explain) replaces it with what the chain does.
+const ExplainBudget = "; draws on the retry budget where the chain's retry step has one (without one, bounded by max_attempts and the allowance of losing hedges alone)"
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {
@@ -76,7 +77,7 @@ func (c Config) Explain() string {
 	// A Config does not know its chain: its hedges draw on the retry step's budget only where
 	// there is one (retry.Policy.Budget not nil; see WithBudget). config's -explain, which
 	// knows the profile, replaces this with what the chain does.
-	b.WriteString(explainBudget)
+	b.WriteString(ExplainBudget)
 	if c.Idempotent {
 		b.WriteString("; idempotent")
 	} else {
