@@ -99,8 +99,8 @@ type Spec[C any] struct {
 	// it), and is rebuilt when the service's classifier changes, not a method's. A method with
 	// settings of its own for the section has an object of its own, with its own classifier,
 	// as has one whose object Name names apart from its service's (a breaker under scope
-	// method). (The bulkhead's: its cap is the service's, whatever its methods' classifiers.) With
-	// ForClassifier, such a method's chain judges its own outcomes instead.
+	// method). (The bulkhead's: its cap is the service's, whatever its methods' classifiers.)
+	// With ForClassifier, such a method's chain judges its own outcomes instead.
 	ServiceClassifier bool
 	// ForClassifier, with ServiceClassifier, returns the step of a chain that shares its
 	// service's object (built, as Build returned it) but whose classifier c differs from the
