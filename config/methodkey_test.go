@@ -76,3 +76,23 @@ func TestCheckNamesMethodAsService(t *testing.T) {
 		t.Fatalf("CheckNames: %v\nwant %s", err, want)
 	}
 }
+
+// CheckMethodKeys takes what a program knows of its services as a function (a suite asks its
+// registered descriptors): a key that is a declared method's dotted name is said to be one, at
+// its line; a service, a package and an unknown dotted name are not reported.
+func TestCheckMethodKeys(t *testing.T) {
+	y := "services:\n  acme.v1.Geo: {profile: ml}\n  acme.v1: {profile: ml}\n  acme.v2.Geo.Locate: {profile: ml}\n  acme.v2.Geo.Unknown: {profile: ml}\n"
+	cfg, _, err := config.Parse("c.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declares := func(svc, m string) bool { return svc == "acme.v2.Geo" && m == "Locate" }
+	err = cfg.CheckMethodKeys("c.yaml", declares)
+	want := `c.yaml:4: services."acme.v2.Geo.Locate": "acme.v2.Geo.Locate" is the method Locate of the service acme.v2.Geo, not a service: methods go under the service's methods (acme.v2.Geo: {methods: {Locate: ...}})`
+	if err == nil || err.Error() != want {
+		t.Fatalf("CheckMethodKeys: %v\nwant %s", err, want)
+	}
+	if err := cfg.CheckMethodKeys("c.yaml", func(string, string) bool { return false }); err != nil {
+		t.Errorf("CheckMethodKeys knowing no method: %v, want nil", err)
+	}
+}

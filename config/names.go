@@ -39,10 +39,8 @@ func (c *Config) CheckNames(file string, known KnownNames, external []string) er
 		methods, ok := known[svc]
 		if !ok {
 			f, line := c.place(file, path)
-			if i := strings.LastIndexByte(svc, '.'); i > 0 && slices.Contains(known[svc[:i]], svc[i+1:]) {
-				s, m := svc[:i], svc[i+1:]
-				errs = append(errs, &Error{File: f, Line: line, Path: path, Value: strconv.Quote(svc),
-					Rule: "is the method " + m + " of the service " + s + ", not a service: methods go under the service's methods (" + s + ": {methods: {" + m + ": ...}})"})
+			if s, m, ok := splitMethodKey(svc, func(s, m string) bool { return slices.Contains(known[s], m) }); ok {
+				errs = append(errs, methodKeyError(f, line, path, svc, s, m))
 				continue
 			}
 			errs = append(errs, &Error{File: f, Line: line, Path: path, Value: strconv.Quote(svc),
@@ -61,6 +59,41 @@ func (c *Config) CheckNames(file string, known KnownNames, external []string) er
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckMethodKeys reports the services keys of c that are the dotted full name of a method
+// ("kyc.v1.OCRService.Extract") by declares, which tells whether a service the program knows
+// declares a method (for a suite: the registered descriptors): such a key configures a service
+// nobody calls, and its policy never reaches the method. Validate refuses such a key only
+// beside its service's own key, since it knows no program's services. Each is an *Error as CheckNames gives it, with file and the key's line; they are
+// joined with errors.Join, in name order.
+func (c *Config) CheckMethodKeys(file string, declares func(service, method string) bool) error {
+	var errs []error
+	for _, svc := range c.ServiceNames() {
+		if s, m, ok := splitMethodKey(svc, declares); ok {
+			path := "services." + fielderr.Key(svc)
+			f, line := c.place(file, path)
+			errs = append(errs, methodKeyError(f, line, path, svc, s, m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// splitMethodKey splits key, a services key, into the service and method it names when it is
+// the dotted full name of a method declares knows.
+func splitMethodKey(key string, declares func(service, method string) bool) (service, method string, ok bool) {
+	i := strings.LastIndexByte(key, '.')
+	if i <= 0 || !declares(key[:i], key[i+1:]) {
+		return "", "", false
+	}
+	return key[:i], key[i+1:], true
+}
+
+// methodKeyError is the error of the services key svc, at file:line and path, that names the
+// method m of the service s.
+func methodKeyError(file string, line int, path, svc, s, m string) error {
+	return &Error{File: file, Line: line, Path: path, Value: strconv.Quote(svc),
+		Rule: "is the method " + m + " of the service " + s + ", not a service: methods go under the service's methods (" + s + ": {methods: {" + m + ": ...}})"}
 }
 
 // place returns where the key at path was written in the sources c was read from: file and

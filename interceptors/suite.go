@@ -259,7 +259,8 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 
 // Reload applies cfg (nil means config.Builtin()) atomically. Calls in flight keep the policies
 // they started with. Policy objects whose settings did not change are kept, with their state.
-// A configuration rejected for its content changes nothing.
+// A configuration rejected for its content changes nothing: one Validate refuses, or one with a
+// services key that is a registered method's dotted name (config.Config.CheckMethodKeys).
 func (s *Suite) Reload(cfg *config.Config) error {
 	// Checked again under s.mu before anything is published: Close may come in between.
 	s.mu.Lock()
@@ -272,6 +273,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		cfg = config.Builtin()
 	}
 	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("bulwark: invalid configuration: %w", err)
+	}
+	if err := cfg.CheckMethodKeys("", registeredMethod); err != nil {
 		return fmt.Errorf("bulwark: invalid configuration: %w", err)
 	}
 	st := &state{cfg: cfg.Clone()}
@@ -654,6 +658,13 @@ func methodsOf(cfg *config.Config, svc string) []string {
 // of svc, a name a call may bring (see grpcmethod.ServiceDescriptor).
 func descriptorOf(svc string) protoreflect.ServiceDescriptor {
 	return grpcmethod.ServiceDescriptor(svc)
+}
+
+// registeredMethod reports whether the registered descriptor of svc declares method, where no
+// service is registered under the dotted name of the two: a services key of that name is the
+// method's (config.Config.CheckMethodKeys).
+func registeredMethod(svc, method string) bool {
+	return descriptorOf(svc+"."+method) == nil && declares(descriptorOf(svc), "/"+svc+"/"+method)
 }
 
 // listed reports whether a call of fullMethod (of svc) gets a chain of its own without counting
