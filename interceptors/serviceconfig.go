@@ -195,12 +195,32 @@ func namesIn(entries []any) (map[methodName]map[string]any, error) {
 			if err := canonicalKeys(no, fmt.Sprintf("methodConfig[%d].name[%d]", i, j), "service", "method"); err != nil {
 				return nil, err
 			}
-			svc, _ := no["service"].(string)
-			m, _ := no["method"].(string)
+			svc, err := nameField(no, i, j, "service")
+			if err != nil {
+				return nil, err
+			}
+			m, err := nameField(no, i, j, "method")
+			if err != nil {
+				return nil, err
+			}
 			named[methodName{Service: svc, Method: m}] = obj
 		}
 	}
 	return named, nil
+}
+
+// nameField returns the string at key of no, the name entry j of methodConfig[i] ("" when the
+// key is missing or null, as grpc reads it); another kind of value is an error, as grpc
+// refuses the config at dial.
+func nameField(no map[string]any, i, j int, key string) (string, error) {
+	switch v := no[key].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", fmt.Errorf("interceptors: service config base: methodConfig[%d].name[%d].%s is %s, want a string", i, j, key, jsonKind(v))
+	}
 }
 
 // canonicalKeys renames in obj a key that matches one of keys but for case to that key's

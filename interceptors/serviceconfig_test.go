@@ -157,6 +157,9 @@ func TestServiceConfigBadBase(t *testing.T) {
 		`{"methodConfig": [3]}`:            "methodConfig[0] is a number, want an object",
 		`{"methodConfig": [{"name":[1]}]}`: "methodConfig[0].name[0] is a number, want an object",
 		`{`:                                "is not a JSON object", `null`: "is not a JSON object",
+		// grpc refuses these at dial; read as "", they would be the entry of every method.
+		`{"methodConfig": [{"name":[{"service": 5}]}]}`:                     "methodConfig[0].name[0].service is a number, want a string",
+		`{"methodConfig": [{"name":[{"service": "a.B", "method": true}]}]}`: "methodConfig[0].name[0].method is a boolean, want a string",
 	} {
 		if _, err := s.ServiceConfig(base); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ServiceConfig(%s) = %v, want an error saying %q", base, err, want)
