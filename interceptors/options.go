@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"strings"
@@ -56,9 +57,28 @@ func value[T any](o *options) (T, bool) {
 // that registry's clock.
 func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.clock = c }) }
 
-// WithObserver sends the events of every policy, and the suite's CallFinished, to sink.
+// WithObserver sends the events of every policy, and the suite's CallFinished, to sink. A nil
+// sink is none; a sink holding a nil pointer, func or map (a typed nil: a nil *promobs.Metrics
+// in the interface), which would panic at the first event, is an invalid option.
 func WithObserver(sink observe.Sink) Option {
-	return optionFunc(func(o *options) { o.sink = observe.Multi(o.sink, sink) })
+	return optionFunc(func(o *options) {
+		if typedNil(sink) {
+			o.errs = append(o.errs, &fielderr.Error{Path: "WithObserver", Value: fmt.Sprintf("a nil %T", sink), Rule: "is a typed nil, which panics at the first event; pass nil for no observer"})
+			return
+		}
+		o.sink = observe.Multi(o.sink, sink)
+	})
+}
+
+// typedNil reports whether v, not nil itself, holds a nil pointer, func, map, channel, slice
+// or interface.
+func typedNil(v any) bool {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return r.IsNil()
+	}
+	return false
 }
 
 // WithRand sets the random source of the retry jitter and of the adaptive throttle's draws; it
