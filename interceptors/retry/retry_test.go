@@ -564,25 +564,31 @@ func TestDeadlineBeforeTheCallSparesTheBudget(t *testing.T) {
 	}
 }
 
-// TestTokenBucketRefusesFractionsItCannotCount: the token bucket counts thousandths of a
+// TestBudgetRefusesFractionsItCannotCount: the token bucket counts thousandths of a
 // token, so a positive token_ratio or max_tokens below half a thousandth counted as 0: a
 // token_ratio of 0.0001 was accepted and gave a bucket that successes never refilled (after
 // one outage, retries stopped for the life of the process), a max_tokens of 0.0001 one that
-// never allowed a retry. Validate refuses them, naming the field, the value and the rule.
-func TestTokenBucketRefusesFractionsItCannotCount(t *testing.T) {
+// never allowed a retry. The ratio budget counts thousandths of a retry: a ratio, or a floor
+// of min_per_second·window, below half a thousandth allowed none by it. Validate refuses
+// them, naming the field, the value and the rule.
+func TestBudgetRefusesFractionsItCannotCount(t *testing.T) {
 	for _, tt := range []struct {
 		th    retry.RetryBudgetConfig
 		field string
 	}{
 		{retry.RetryBudgetConfig{MaxTokens: 10, TokenRatio: 0.0001}, "throttle.token_ratio: 0.0001 "},
 		{retry.RetryBudgetConfig{MaxTokens: 0.0001}, "throttle.max_tokens: 0.0001 "},
+		// The ratio budget too: a ratio of 0.0004 per call was 0 retries per call.
+		{retry.RetryBudgetConfig{Ratio: 0.0004, Window: 10 * time.Second}, "throttle.ratio: 0.0004 is below 0.0005"},
+		{retry.RetryBudgetConfig{Ratio: 0.1, MinPerSecond: 0.00001, Window: 10 * time.Second}, "throttle.min_per_second: 1e-05 allows below 0.0005 retries in throttle.window (10s)"},
 	} {
 		if _, err := retry.New(retry.Config{Throttle: tt.th}); err == nil || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("%+v: err = %v, want one naming %q", tt.th, err, tt.field)
 		}
 	}
 	// Three decimals (and what rounds to them) stay valid.
-	for _, th := range []retry.RetryBudgetConfig{{MaxTokens: 0.001, TokenRatio: 0.001}, {MaxTokens: 10, TokenRatio: 0.0005}} {
+	for _, th := range []retry.RetryBudgetConfig{{MaxTokens: 0.001, TokenRatio: 0.001}, {MaxTokens: 10, TokenRatio: 0.0005},
+		{Ratio: 0.0005, Window: 10 * time.Second}, {Ratio: 0.1, MinPerSecond: 0.0001, Window: 10 * time.Second}} {
 		if _, err := retry.New(retry.Config{Throttle: th}); err != nil {
 			t.Errorf("%+v: %v", th, err)
 		}

@@ -52,6 +52,13 @@ func (c Config) Validate() error {
 	v.Check(t.TokenRatio <= 0 || t.Ratio == 0, "throttle.token_ratio", t.TokenRatio, "is set with throttle.ratio (token_ratio belongs to the token bucket)")
 	v.Check(t.MinPerSecond >= 0, "throttle.min_per_second", t.MinPerSecond, "is negative")
 	v.Check(t.MinPerSecond <= 1000, "throttle.min_per_second", t.MinPerSecond, "is above 1000")
+	// The ratio budget counts thousandths of a retry too: a ratio, or a floor of
+	// min_per_second·window retries, that rounds to none allows no retry by it.
+	v.Check(t.Ratio <= 0 || t.Ratio >= minTokenFraction, "throttle.ratio", t.Ratio, "is below 0.0005 (the budget counts thousandths of a retry per call)")
+	if t.Ratio > 0 && t.MinPerSecond > 0 && t.Window >= time.Second {
+		v.Check(t.MinPerSecond*t.Window.Seconds() >= minTokenFraction, "throttle.min_per_second", t.MinPerSecond,
+			"allows below 0.0005 retries in throttle.window ("+t.Window.String()+"): the budget counts thousandths of a retry")
+	}
 	v.Check(t.Window >= 0, "throttle.window", t.Window, "is negative")
 	v.Check(t.Window <= 0 || t.Window >= time.Second, "throttle.window", t.Window, "is below 1s")
 	v.Check(t.Window <= 10*time.Minute, "throttle.window", t.Window, "is above 10m")
