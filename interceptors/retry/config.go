@@ -97,10 +97,11 @@ type RetryBudgetConfig struct {
 	// a token (so at least 0.0005). 0 means 0.1, or MaxTokens when that is smaller.
 	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio" zero:"is not positive (leave it out for the default 0.1)"`
 	// Ratio is the ratio budget's share: retries and hedges per call over the window, in
-	// (0, 10]. 0: no ratio budget.
+	// (0, 10], counted in thousandths (so at least 0.0005). 0: no ratio budget.
 	Ratio float64 `yaml:"ratio" json:"ratio"`
 	// MinPerSecond is the ratio budget's floor: retries per second allowed whatever the
-	// traffic, in (0, 1000]. 0 means 10. Unused without Ratio (so that an override can turn the
+	// traffic, in (0, 1000], with at least 0.0005 retries in the window (the budget counts
+	// thousandths of a retry). 0 means 10. Unused without Ratio (so that an override can turn the
 	// ratio budget off with ratio: 0 alone).
 	MinPerSecond float64 `yaml:"min_per_second" json:"min_per_second" zero:"is not positive (leave it out for the default 10)"`
 	// Window is the time over which the ratio budget counts calls and retries, from 1s to
