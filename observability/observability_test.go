@@ -280,6 +280,35 @@ func TestDashboardShape(t *testing.T) {
 	}
 }
 
+// The levels of the policy objects a method can have of its own (a bulkhead, an adaptive
+// throttle: method-scoped, or a method with settings of its own) are labelled by service and
+// method: a panel that aggregates them by service alone adds a method's bulkhead to its
+// service's, or shows the fullest without saying whose. Every aggregation of them keeps method.
+func TestLevelPanelsKeepTheMethod(t *testing.T) {
+	d := readDashboard(t)
+	byRE := regexp.MustCompile(`\b(?:sum|max|min|avg) by \(([^)]*)\)`)
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if !strings.Contains(tg.Expr, "bulwark_bulkhead_") && !strings.Contains(tg.Expr, "bulwark_adaptive_throttle_probability") {
+				continue
+			}
+			for _, m := range byRE.FindAllStringSubmatch(tg.Expr, -1) {
+				n++
+				if !slices.Contains(strings.Split(strings.ReplaceAll(m[1], " ", ""), ","), "method") {
+					t.Errorf("panel %q query %s aggregates by (%s): want method kept", p.Title, tg.RefID, m[1])
+				}
+			}
+			if !strings.Contains(tg.LegendFormat, "{{method}}") {
+				t.Errorf("panel %q query %s: legend %q does not name the method", p.Title, tg.RefID, tg.LegendFormat)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no panel aggregates the bulkhead or throttle levels")
+	}
+}
+
 // grafanaVars replaces the dashboard's variables by values PromQL accepts.
 var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$service", ".*")
 
