@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -277,9 +278,17 @@ func isConnectionError(err error) bool {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		// A syscall.Errno has net.Error's methods whatever call failed (a file's open or
-		// write too): one that is not a connection's, above, is no network error.
-		if _, ok := ne.(syscall.Errno); !ok {
+		switch ne := ne.(type) {
+		case syscall.Errno:
+			// A syscall.Errno has net.Error's methods whatever call failed (a file's open or
+			// write too): one that is not a connection's, above, is no network error.
+		case *url.Error:
+			// A *url.Error has net.Error's methods whatever it wraps (a refused scheme, a
+			// file's error, a plain error): it is a network error when what it wraps is.
+			if isConnectionError(ne.Err) {
+				return true
+			}
+		default:
 			return true
 		}
 	}

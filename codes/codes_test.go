@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"syscall"
 	"testing"
@@ -414,6 +415,38 @@ func TestSyscallErrnoIsNotANetworkError(t *testing.T) {
 		{"timed out", syscall.ETIMEDOUT, codes.Transient, grpccodes.Unavailable},
 		{"errno in an OpError", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.EINVAL)}, codes.Transient, grpccodes.Unavailable},
 		{"errno beside an OpError", errors.Join(&os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("x")}), codes.Transient, grpccodes.Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := codes.Default().Classify(tt.err)
+			if v.Class != tt.wantClass || v.Code != tt.wantCode {
+				t.Fatalf("Classify(%v) = %v/%v, want %v/%v", tt.err, v.Class, v.Code, tt.wantClass, tt.wantCode)
+			}
+		})
+	}
+}
+
+// A *url.Error (what an HTTP client returns: a token or model fetch inside a handler) has
+// net.Error's methods whatever it wraps, so it read as a transient network failure even when
+// it wraps a refused URL scheme or a file's error: retried, and counted against the service's
+// health. It is classified by what it wraps: a network error inside it is still Transient,
+// the caller's cancel Canceled, anything else a plain error.
+func TestURLErrorIsClassifiedByWhatItWraps(t *testing.T) {
+	wrap := func(err error) error { return &url.Error{Op: "Post", URL: "http://models.local/v1", Err: err} }
+	tests := []struct {
+		name      string
+		err       error
+		wantClass codes.Class
+		wantCode  grpccodes.Code
+	}{
+		{"plain error", wrap(errors.New(`unsupported protocol scheme "ftp"`)), codes.ServerFault, grpccodes.Unknown},
+		{"file error", wrap(&os.PathError{Op: "open", Path: "/etc/kyc/ca.pem", Err: syscall.ENOENT}), codes.ServerFault, grpccodes.Unknown},
+		{"wrapped, plain error", fmt.Errorf("fetch: %w", wrap(errors.New("stopped after 10 redirects"))), codes.ServerFault, grpccodes.Unknown},
+		{"caller's cancel", wrap(context.Canceled), codes.Canceled, grpccodes.Canceled},
+		{"connection refused", wrap(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), codes.Transient, grpccodes.Unavailable},
+		{"eof", wrap(io.EOF), codes.Transient, grpccodes.Unavailable},
+		{"timeout", wrap(netErr{}), codes.Transient, grpccodes.Unavailable},
+		{"url.Error in url.Error", wrap(wrap(&net.OpError{Op: "read", Net: "tcp", Err: errors.New("x")})), codes.Transient, grpccodes.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

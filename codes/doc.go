@@ -85,6 +85,7 @@
 //	ECONNREFUSED, ECONNRESET, EPIPE, ECONNABORTED,
 //	ENETUNREACH, EHOSTUNREACH, ETIMEDOUT,
 //	any net.Error but another syscall.Errno            transient      Unavailable
+//	(a *url.Error by what it wraps)
 //	a wrapped status error                             by its status
 //	anything else                                      server_fault   Unknown
 //
