@@ -242,7 +242,9 @@ func rejected(r *Rejection) Verdict {
 		v.Code = grpccodes.Unavailable
 	}
 	if r.RetryAfter > 0 {
-		v.Pushback = Pushback{Delay: r.RetryAfter, Set: true}
+		// Capped as a server's pushback is, so that the verdict is the same in process and
+		// after the rejection's RetryInfo crossed a process boundary.
+		v.Pushback = Pushback{Delay: min(r.RetryAfter, maxPushback), Set: true}
 	}
 	return v
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -455,5 +456,26 @@ func TestURLErrorIsClassifiedByWhatItWraps(t *testing.T) {
 				t.Fatalf("Classify(%v) = %v/%v, want %v/%v", tt.err, v.Class, v.Code, tt.wantClass, tt.wantCode)
 			}
 		})
+	}
+}
+
+// A rejection's RetryAfter is capped at 24 h as a server's pushback is: the verdict of a
+// rejection is the same in process, wrapped, and after its status crossed a process boundary
+// (where its RetryInfo is read as pushback), and an absurd wait from a policy cannot become a
+// days-long sleep or an overflow downstream.
+func TestRejectionRetryAfterIsCappedAsPushbackIs(t *testing.T) {
+	for _, after := range []time.Duration{25 * time.Hour, 1000 * time.Hour, time.Duration(math.MaxInt64)} {
+		r := &codes.Rejection{Err: errors.New("limited"), Code: grpccodes.ResourceExhausted, Reason: "RATE_LIMITED", Policy: "rate_limit", Service: "s", RetryAfter: after}
+		for what, err := range map[string]error{"in process": r, "wrapped": fmt.Errorf("x: %w", r), "across a process": r.GRPCStatus().Err()} {
+			v := codes.Default().Classify(err)
+			if v.Class != codes.Rejected || !v.Pushback.Set || v.Delay() != 24*time.Hour {
+				t.Errorf("RetryAfter %v, %s: verdict %+v, want rejected with a 24h delay", after, what, v)
+			}
+		}
+	}
+	// Under the cap the delay is the rejection's own.
+	r := &codes.Rejection{Reason: "CIRCUIT_OPEN", Policy: "breaker", Service: "s", RetryAfter: 90 * time.Minute}
+	if v := codes.Default().Classify(r); v.Delay() != 90*time.Minute {
+		t.Errorf("RetryAfter 90m: delay %v", v.Delay())
 	}
 }

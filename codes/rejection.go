@@ -34,7 +34,8 @@ type Rejection struct {
 	Policy string
 	// Service is the fully qualified gRPC service the call was for.
 	Service string
-	// RetryAfter is when the caller may come back; zero when the policy cannot tell.
+	// RetryAfter is when the caller may come back; zero when the policy cannot tell. Its
+	// verdict's pushback is capped at 24 h, as a server's is.
 	RetryAfter time.Duration
 }
 
