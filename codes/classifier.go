@@ -207,12 +207,14 @@ func (c *Classifier) classifyStatus(st *status.Status) Verdict {
 
 // overSizeLimit reports whether msg, a ResourceExhausted status's message, is a gRPC
 // library's for a message over a size limit: the receiver's (grpc-go on either side, gRPC's C
-// core as Python and C++ servers use it, grpc-java) or the sender's own (grpc-go). The same
+// core as Python and C++ servers use it, grpc-java) or the sender's own (grpc-go's, and its
+// frame's: a message over 4 GiB, which no length prefix can hold). The same
 // message fails again, and the peer is not overloaded: no retry, no failure. A server's quota
 // or rate refusal does not say so.
 func overSizeLimit(msg string) bool {
 	return strings.Contains(msg, "essage larger than max") || // grpc-go received/send, C core
 		strings.Contains(msg, "decompression larger than max") || // grpc-go, decompressed
+		strings.Contains(msg, "grpc: message too large (") || // grpc-go, sent over 4 GiB
 		strings.Contains(msg, "message exceeds maximum size") // grpc-java
 }
 

@@ -57,7 +57,8 @@
 //
 // A message larger than the receiver's limit, or than the sender's own, fails with
 // ResourceExhausted too, from the gRPC library on either side: grpc-go's "received message
-// larger than max" and "trying to send message larger than max", the C core's (Python and C++
+// larger than max" (also after decompression), "trying to send message larger than max" and,
+// for a message over 4 GiB, "message too large", the C core's (Python and C++
 // servers) and grpc-java's "message exceeds maximum size". The same message fails again on every
 // attempt, and the peer is not overloaded, so such a status is business whatever the code
 // overrides say (an ErrorInfo reason's override still wins): an OCR reply over the client's

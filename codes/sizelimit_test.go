@@ -68,3 +68,28 @@ func TestMessageSizeLimitIsBusiness(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryGRPCGoSizeLimitWordingIsBusiness: each ResourceExhausted message grpc-go (v1.85's
+// rpc_util.go and stream.go) writes for a message over a size limit is business. A message
+// over 4 GiB fails on the sender before any limit is asked, with its own wording ("message too
+// large"), which cannot be made in a test without 4 GiB of memory: it is written here as
+// grpc-go formats it.
+func TestEveryGRPCGoSizeLimitWordingIsBusiness(t *testing.T) {
+	for _, msg := range []string{
+		"grpc: message too large (4294967296 bytes)",                                                  // encode: sent over 4 GiB
+		"trying to send message larger than max (5000000 vs. 4194304)",                                // stream: the send limit
+		"grpc: received message larger than max (5000000 vs. 4194304)",                                // recvMsg
+		"grpc: received message larger than max length allowed on current machine (5 vs. 4)",          // recvMsg, over maxInt
+		"grpc: message after decompression larger than max (5000000 vs. 4194304)",                     // decompress, gzip
+		"grpc: received message after decompression larger than max 4194304",                          // decompress, other codecs
+		"call: rpc error: code = ResourceExhausted desc = grpc: message too large (4294967296 bytes)", // relayed in a server's message
+	} {
+		if v := codes.Default().Classify(status.Error(grpccodes.ResourceExhausted, msg)); v.Class != codes.Business || v.Retryable() || v.Failure() {
+			t.Errorf("%q: %+v, want business", msg, v)
+		}
+	}
+	// The same words under another code are not a size limit.
+	if v := codes.Default().Classify(status.Error(grpccodes.Internal, "grpc: message too large (4294967296 bytes)")); v.Class != codes.ServerFault {
+		t.Errorf("Internal, message too large: %v, want server_fault", v.Class)
+	}
+}
