@@ -130,7 +130,8 @@ func (c *Classifier) ClassOf(code grpccodes.Code) Class {
 // Classify classifies the error a gRPC call returned (nil for success).
 //
 // A status error is classified by its ErrorInfo reason when the classifier has an override for
-// it, else by its code; its RetryInfo is read as pushback. A bulwark Rejection is Rejected.
+// it, else by its code; its RetryInfo is read as pushback. A bulwark Rejection is Rejected. An
+// error that wraps or joins a status is classified by the status, whatever is beside it.
 // Errors that are not statuses are classified by what they are: context.Canceled is Canceled,
 // context.DeadlineExceeded is Transient (the retry policy decides whose deadline it was),
 // io.EOF, io.ErrUnexpectedEOF, connection errors and network timeouts are Transient with code
@@ -256,14 +257,20 @@ func (c *Classifier) classifySlow(err error) Verdict {
 	if errors.As(err, &r) {
 		return rejected(r)
 	}
+	// A status anywhere in err wins over the context's and the connection's sentinels beside
+	// it, as a Rejection does and as status.Code(err) reads it: a relayed rejection or a
+	// server's answer joined with the caller's cancel is classified as it is alone.
+	var gs interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &gs) {
+		if st, ok := status.FromError(err); ok {
+			return c.classifyStatus(st)
+		}
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		return Verdict{Class: Canceled, Code: grpccodes.Canceled}
 	case errors.Is(err, context.DeadlineExceeded):
 		return Verdict{Class: c.ClassOf(grpccodes.DeadlineExceeded), Code: grpccodes.DeadlineExceeded}
-	}
-	if st, ok := status.FromError(err); ok {
-		return c.classifyStatus(st)
 	}
 	if isConnectionError(err) {
 		return Verdict{Class: c.ClassOf(grpccodes.Unavailable), Code: grpccodes.Unavailable}

@@ -479,3 +479,55 @@ func TestRejectionRetryAfterIsCappedAsPushbackIs(t *testing.T) {
 		t.Errorf("RetryAfter 90m: delay %v", v.Delay())
 	}
 }
+
+// statusCause is an error that is a status and also wraps its cause, as a layer that keeps
+// both might make it.
+type statusCause struct {
+	st    *status.Status
+	cause error
+}
+
+func (e statusCause) Error() string              { return e.st.Message() + ": " + e.cause.Error() }
+func (e statusCause) GRPCStatus() *status.Status { return e.st }
+func (e statusCause) Unwrap() error              { return e.cause }
+
+// A status joined or wrapped with the caller's cancel (or a context deadline) is classified
+// by the status, as a Rejection beside a cancel is and as status.Code(err) reads it. Before,
+// the context's sentinel won: a rejection relayed across a process read as Canceled beside a
+// cancel where the same rejection in process read as Rejected, and an error that is a status
+// and wraps a cancel changed class when it was wrapped once more.
+func TestStatusWinsOverTheContextBesideIt(t *testing.T) {
+	rej := &codes.Rejection{Err: errors.New("open"), Code: grpccodes.Unavailable, Reason: "CIRCUIT_OPEN", Policy: "breaker", Service: "s"}
+	unavailable := status.Error(grpccodes.Unavailable, "down")
+	invalid := status.Error(grpccodes.InvalidArgument, "unreadable document")
+	both := statusCause{st: status.New(grpccodes.InvalidArgument, "unreadable document"), cause: context.Canceled}
+	tests := []struct {
+		name      string
+		err       error
+		wantClass codes.Class
+		wantCode  grpccodes.Code
+	}{
+		{"rejection, cancel", errors.Join(rej, context.Canceled), codes.Rejected, grpccodes.Unavailable},
+		{"relayed rejection, cancel", errors.Join(rej.GRPCStatus().Err(), context.Canceled), codes.Rejected, grpccodes.Unavailable},
+		{"cancel, relayed rejection", errors.Join(context.Canceled, rej.GRPCStatus().Err()), codes.Rejected, grpccodes.Unavailable},
+		{"status, cancel", errors.Join(unavailable, context.Canceled), codes.Transient, grpccodes.Unavailable},
+		{"cancel, status", fmt.Errorf("%w: %w", context.Canceled, invalid), codes.Business, grpccodes.InvalidArgument},
+		{"status, deadline", errors.Join(invalid, context.DeadlineExceeded), codes.Business, grpccodes.InvalidArgument},
+		{"status that wraps a cancel", both, codes.Business, grpccodes.InvalidArgument},
+		{"status that wraps a cancel, wrapped", fmt.Errorf("call: %w", both), codes.Business, grpccodes.InvalidArgument},
+		{"status, eof", errors.Join(io.EOF, invalid), codes.Business, grpccodes.InvalidArgument},
+		{"cancel alone", fmt.Errorf("call: %w", context.Canceled), codes.Canceled, grpccodes.Canceled},
+		{"cancel beside a plain error", errors.Join(errors.New("x"), context.Canceled), codes.Canceled, grpccodes.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := codes.Default().Classify(tt.err)
+			if v.Class != tt.wantClass || v.Code != tt.wantCode {
+				t.Fatalf("Classify(%v) = %v/%v, want %v/%v", tt.err, v.Class, v.Code, tt.wantClass, tt.wantCode)
+			}
+			if tt.wantClass != codes.Canceled && status.Code(tt.err) != v.Code {
+				t.Fatalf("Classify(%v) code %v, status.Code %v", tt.err, v.Code, status.Code(tt.err))
+			}
+		})
+	}
+}

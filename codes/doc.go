@@ -80,6 +80,7 @@
 //	error                                              class          code
 //	nil                                                success        OK
 //	*Rejection (or wrapping one)                       rejected       its Code
+//	a wrapped status error                             by its status
 //	context.Canceled                                   canceled       Canceled
 //	context.DeadlineExceeded                           transient      DeadlineExceeded
 //	io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
@@ -87,8 +88,12 @@
 //	ENETUNREACH, EHOSTUNREACH, ETIMEDOUT,
 //	any net.Error but another syscall.Errno            transient      Unavailable
 //	(a *url.Error by what it wraps)
-//	a wrapped status error                             by its status
 //	anything else                                      server_fault   Unknown
+//
+// The first row that matches decides: an error that holds a status (wrapped, or joined with
+// errors.Join) is classified by the status whatever sentinels are beside it, as status.Code
+// reads it: a server's answer or a relayed rejection joined with the caller's cancel is not
+// Canceled.
 //
 // # Cost
 //
