@@ -153,7 +153,7 @@
 //	| initialBackoff, maxBackoff            | retry.initial_backoff (at most max), retry.max_backoff      |
 //	| backoffMultiplier                     | retry.multiplier, with jitter full (random(0, d), as A6 first wrote; grpc-go sleeps d·[0.8, 1.2): a warning); below 1, 1 and above 100, 100, with a warning |
 //	| perAttemptRecvTimeout                 | retry.per_attempt_timeout (grpc-go ignores it: a warning); a cut attempt is DEADLINE_EXCEEDED, retried only if listed (A6 retries it always) |
-//	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled), other codes bulwark would retry server_fault |
+//	| retryableStatusCodes                  | classifier: listed codes transient (RESOURCE_EXHAUSTED throttled, but a message over a size limit stays business: codes), other codes bulwark would retry server_fault |
 //	| hedgingPolicy                         | hedge, idempotent (A6 hedges every method it names)         |
 //	| hedgingPolicy.maxAttempts             | hedge.max_attempts (capped at 5); grpc-go ignores hedgingPolicy: a warning |
 //	| hedgingDelay                          | hedge.delay, fixed (0s becomes 1ms, with a warning)         |
@@ -163,7 +163,8 @@
 // Keys with no equivalent (waitForReady, loadBalancingConfig, message size limits) are
 // warnings naming their JSON path. A methodConfig with both retryPolicy and hedgingPolicy, a
 // retryPolicy or retryThrottling gRPC would reject, or a service name that is not fully
-// qualified is an error. Durations are read as grpc-go reads them (decimal seconds, at most
+// qualified is an error. A retryThrottling out of A6's bounds is an error also in a file with
+// no methodConfig, which grpc-go loads without checking it (nothing there retries). Durations are read as grpc-go reads them (decimal seconds, at most
 // nine decimals; past what a time.Duration holds, the longest one), except that a sign is
 // refused: grpc-go takes "+1s" as 1s and "-1s" as a negative duration (a timeout it ignores).
 package config

@@ -23,3 +23,21 @@ func TestServiceConfigTooFineThrottlingNamesTheJSONField(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceConfigThrottlingOutOfBoundsWithoutMethodConfig: grpc-go checks retryThrottling
+// only after the methodConfig list, and returns before it when the file has none, so it loads
+// an out-of-bounds retryThrottling there (it governs nothing). bulwark refuses it all the
+// same, naming the field, the value and gRFC A6's rule, as grpc-go does once any methodConfig
+// list (even an empty one) is present.
+func TestServiceConfigThrottlingOutOfBoundsWithoutMethodConfig(t *testing.T) {
+	for _, tt := range []struct{ sc, want string }{
+		{`{"retryThrottling":{"maxTokens":0,"tokenRatio":1}}`, "sc.json: retryThrottling.maxTokens: 0 must be more than 0 and at most 1000"},
+		{`{"retryThrottling":{"maxTokens":1001,"tokenRatio":1},"methodConfig":null}`, "sc.json: retryThrottling.maxTokens: 1001 must be more than 0 and at most 1000"},
+		{`{"retryThrottling":{"maxTokens":10,"tokenRatio":-1},"methodConfig":[]}`, "sc.json: retryThrottling.tokenRatio: -1 must be more than 0"},
+	} {
+		_, _, err := config.ParseServiceConfig("sc.json", []byte(tt.sc))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s: error %v, want %q", tt.sc, err, tt.want)
+		}
+	}
+}
