@@ -230,8 +230,13 @@ func (c *scCode) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("status code %s: want a name such as \"UNAVAILABLE\" or a number", b)
 	}
 	var code grpccodes.Code
-	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case.
-	if err := code.UnmarshalJSON([]byte(strconv.Quote(s))); err != nil {
+	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case,
+	// and matches as written, so that a name with a JSON escape ("\u0055NAVAILABLE") is
+	// refused though it decodes to one.
+	if err := code.UnmarshalJSON(b); err != nil {
+		if code.UnmarshalJSON([]byte(strconv.Quote(s))) == nil {
+			return fmt.Errorf("status code %s: gRPC takes a code name only as plain text, without JSON escapes (write %q)", b, s)
+		}
 		if near := codename.Near(s); near != "" {
 			return fmt.Errorf("status code %q: not a gRPC code name (did you mean %q? gRPC takes a name only as it spells it)", s, near)
 		}

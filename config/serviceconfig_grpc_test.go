@@ -144,6 +144,13 @@ func TestServiceConfigCodeNameIsExact(t *testing.T) {
 			t.Errorf("retryableStatusCodes [%s]: error %v, want the code refused", code, err)
 		}
 	}
+	// grpc-go matches the name as written in the JSON, so a name with an escape is refused
+	// by it, though it decodes to UNAVAILABLE.
+	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["\u0055NAVAILABLE"]}}]}`
+	const want = `status code "\u0055NAVAILABLE": gRPC takes a code name only as plain text, without JSON escapes (write "UNAVAILABLE")`
+	if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("retryableStatusCodes [\"\\u0055NAVAILABLE\"]: error %v, want one saying %s", err, want)
+	}
 }
 
 // grpc-go takes any backoffMultiplier > 0 and any tokenRatio > 0; bulwark's sections bound
