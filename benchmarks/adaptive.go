@@ -38,6 +38,11 @@ type KneeServer struct {
 	stop     chan struct{}
 	lis      *bufconn.Listener
 	srv      *grpc.Server
+	// hold, when a test stores a gate here, keeps each request that arrives (counted in
+	// inFlight, its latency already set by its arrival) from starting its latency until the
+	// gate closes: the way a test has requests in the server together however slowly the
+	// machine starts them.
+	hold atomic.Pointer[chan struct{}]
 }
 
 // StartKneeServer serves a new KneeServer. Stop it when done.
@@ -55,6 +60,13 @@ func (s *KneeServer) Compare(context.Context, *kycv1.CompareRequest) (*kycv1.Com
 	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
 	}
 	d := time.Duration(float64(s.Base) * max(1, float64(n)/float64(s.Knee)))
+	if h := s.hold.Load(); h != nil {
+		select {
+		case <-*h:
+		case <-s.stop:
+			return nil, status.Error(grpccodes.Unavailable, "stopping")
+		}
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
