@@ -44,7 +44,8 @@ type Config struct {
 	// ScriptCapacity bounds how many request ids the stub remembers attempts for (least recently
 	// used ids are forgotten first). Zero means 10000.
 	ScriptCapacity int `json:"script_capacity"`
-	// StopTimeout bounds the graceful part of Stop, after which in-flight calls are cut.
+	// StopTimeout bounds the graceful part of Stop, gRPC and HTTP listeners together, after
+	// which in-flight calls and connections are cut.
 	// Zero means 5s.
 	StopTimeout time.Duration `json:"stop_timeout"`
 }

@@ -653,7 +653,8 @@ func streamCode(ctx context.Context, err error) grpccodes.Code {
 
 // Stop stops the stub: the health service turns NOT_SERVING and its Watch streams end with
 // Unavailable, in-flight calls get Config.StopTimeout to finish (real time), then are cut; the
-// HTTP listener shuts down. Stop is idempotent.
+// HTTP listener shuts down in what is left of the same StopTimeout, so that the whole stop
+// takes about StopTimeout at most. Stop is idempotent.
 func (s *Stub) Stop() {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
@@ -667,6 +668,8 @@ func (s *Stub) Stop() {
 		s.health.Shutdown()
 		close(s.stopping)
 
+		// One StopTimeout bounds the whole stop: the HTTP listener gets what the gRPC side left.
+		deadline := time.Now().Add(s.cfg.StopTimeout)
 		graceful := make(chan struct{})
 		go func() {
 			s.srv.GracefulStop()
@@ -684,7 +687,7 @@ func (s *Stub) Stop() {
 		<-s.serveDone
 
 		if s.httpSrv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			if err := s.httpSrv.Shutdown(ctx); err != nil {
 				_ = s.httpSrv.Close()
 			}
