@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -26,7 +27,9 @@ const DefaultRetryAfter = time.Second
 // Server serves kyc.v1.KYCService over a Verifier. A decision (APPROVED or REJECTED) is a
 // gRPC OK whatever it says about the applicant; a verification that could not be decided
 // (some step got no answer) is a gRPC error the caller can retry: DeadlineExceeded when every
-// failed step ran out of time, else Unavailable, with a RetryInfo, an ErrorInfo whose
+// failed step ran out of time (its attempt's DEADLINE_EXCEEDED, or a retry that the budget or
+// deadline stopped, reason BUDGET or DEADLINE: the same budget ends a verification with the
+// same code wherever in a retry schedule it ends), else Unavailable, with a RetryInfo, an ErrorInfo whose
 // metadata names each failed step and its code, and the VerifyResponse itself (steps and codes,
 // no applicant data). A verification left undecided because its caller cancelled is answered
 // Canceled and not counted in the metrics. Safe for concurrent use.
@@ -74,7 +77,7 @@ func UndecidedError(resp *kycv1.VerifyResponse, retryAfter time.Duration) error 
 		key := StepKey(st.GetStep())
 		failed = append(failed, key)
 		md[key] = strings.TrimSpace(st.GetCode() + " " + st.GetReason())
-		if st.GetCode() != CodeName(grpccodes.DeadlineExceeded) {
+		if !ranOutOfTime(st) {
 			code = grpccodes.Unavailable
 		}
 	}
@@ -88,6 +91,17 @@ func UndecidedError(resp *kycv1.VerifyResponse, retryAfter time.Duration) error 
 		st = d
 	}
 	return st.Err()
+}
+
+// ranOutOfTime reports whether a failed step ended because the verification's time did: its
+// last attempt did (DEADLINE_EXCEEDED), or its retry stopped while waiting to try again
+// because no time remained (reason BUDGET or DEADLINE, whatever the last attempt's code).
+func ranOutOfTime(st *kycv1.StepOutcome) bool {
+	switch st.GetReason() {
+	case strings.ToUpper(observe.ReasonBudget), strings.ToUpper(observe.ReasonDeadline):
+		return true
+	}
+	return st.GetCode() == CodeName(grpccodes.DeadlineExceeded)
 }
 
 // Metrics are the orchestrator's decision metrics: kyc_verifications_total{decision} and the
