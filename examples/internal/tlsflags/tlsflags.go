@@ -50,8 +50,10 @@ func (f Flags) Enabled() bool { return f.Cert != "" || f.Key != "" || f.CA != ""
 // Validate checks that the flags make sense together and name readable files.
 func (f Flags) Validate() error {
 	switch {
-	case (f.Cert == "") != (f.Key == ""):
-		return errors.New("-tls-cert and -tls-key go together")
+	case f.Cert != "" && f.Key == "":
+		return fmt.Errorf("-tls-key is missing: -tls-cert %s needs the key of its certificate (-tls-cert and -tls-key go together)", f.Cert)
+	case f.Key != "" && f.Cert == "":
+		return fmt.Errorf("-tls-cert is missing: -tls-key %s needs the certificate of its key (-tls-cert and -tls-key go together)", f.Key)
 	}
 	for _, p := range []struct{ flag, path string }{{"-tls-cert", f.Cert}, {"-tls-key", f.Key}, {"-tls-ca", f.CA}} {
 		if p.path == "" {
