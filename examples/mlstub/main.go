@@ -73,10 +73,10 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 	fs.Float64Var(&cfg.Faults.SpikeRate, "spike-rate", 0, "fraction of requests, in [0,1], delayed by -spike on top of -latency")
 	fs.DurationVar(&cfg.Faults.Spike, "spike", 0, "extra delay of a latency spike")
 	fs.DurationVar(&cfg.Faults.Pushback, "pushback", 0, "RetryInfo delay carried by injected resource_exhausted errors")
-	fs.IntVar(&cfg.Faults.Capacity, "capacity", 0, "requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
+	flagrule.IntVar(fs, &cfg.Faults.Capacity, "capacity", 0, "`number` of requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.DurationVar(&cfg.Outage.After, "outage-after", 0, "start of a full outage, counted from start (needs -outage-for)")
 	fs.DurationVar(&cfg.Outage.For, "outage-for", 0, "length of the full outage")
-	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the random fault decisions")
+	flagrule.Int64Var(fs, &cfg.Seed, "seed", 1, "`seed` of the random fault decisions")
 	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take before calls are cut")
 	verbose := fs.Bool("v", false, "log every request (method, code, latency)")
 	for _, f := range extra {

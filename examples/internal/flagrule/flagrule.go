@@ -96,3 +96,47 @@ func ruleOf(v flag.Value) string {
 	}
 	return ""
 }
+
+// IntVar defines an int flag, as fs.IntVar does, whose value is read in base 10: the flag
+// package reads its own in base 0, where "08" is refused and "010" is eight. A value it
+// refuses reads as the flag package's own do ("parse error", "value out of range"), which
+// Explain turns into RuleInt.
+func IntVar(fs *flag.FlagSet, p *int, name string, value int, usage string) {
+	*p = value
+	fs.Var(decimal[int]{p}, name, usage)
+}
+
+// Int64Var is IntVar for an int64.
+func Int64Var(fs *flag.FlagSet, p *int64, name string, value int64, usage string) {
+	*p = value
+	fs.Var(decimal[int64]{p}, name, usage)
+}
+
+// decimal is an integer flag value read in base 10.
+type decimal[T int | int64] struct{ p *T }
+
+func (v decimal[T]) Set(s string) error {
+	bits := 64
+	if _, ok := any(T(0)).(int); ok {
+		bits = strconv.IntSize
+	}
+	n, err := strconv.ParseInt(s, 10, bits)
+	if errors.Is(err, strconv.ErrRange) {
+		return errors.New("value out of range")
+	}
+	if err != nil {
+		return errors.New("parse error")
+	}
+	*v.p = T(n)
+	return nil
+}
+
+func (v decimal[T]) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*v.p), 10)
+}
+
+// Get implements flag.Getter, for Explain's rule.
+func (v decimal[T]) Get() any { return *v.p }

@@ -117,10 +117,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			return nil
 		})
 	}
-	fs.IntVar(&f.batch.N, "n", 200, fmt.Sprintf("verifications in the batch (at most %d)", MaxBatch))
-	fs.IntVar(&f.batch.Concurrency, "concurrency", 16, "closed loop: verifications in flight at once (each starts the next when it ends)")
+	flagrule.IntVar(fs, &f.batch.N, "n", 200, fmt.Sprintf("`number` of verifications in the batch (at most %d)", MaxBatch))
+	flagrule.IntVar(fs, &f.batch.Concurrency, "concurrency", 16, "closed loop: `number` of verifications in flight at once (each starts the next when it ends)")
 	fs.Float64Var(&f.batch.Rate, "rate", 0, "open loop: start this many verifications per second, -n in all, whether or not earlier ones ended (0: closed loop)")
-	fs.IntVar(&f.batch.MaxInFlight, "max-in-flight", 0, "open loop: verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
+	flagrule.IntVar(fs, &f.batch.MaxInFlight, "max-in-flight", 0, "open loop: `number` of verifications running at once past which an arrival is shed (0: rate × budget × 1.25)")
 	fs.Float64Var(&f.batch.UnreadableRate, "unreadable-rate", 0.05, "share of applicants with an unreadable document")
 	fs.Float64Var(&f.batch.SpoofRate, "spoof-rate", 0.02, "share of applicants failing liveness (spoofs)")
 	fs.Float64Var(&f.batch.MismatchRate, "mismatch-rate", 0.02, "share of applicants whose selfie does not match the document")
@@ -134,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.faults.SpikeRate, "spike-rate", mild.SpikeRate, "embedded stubs: fraction of requests delayed by -spike")
 	fs.DurationVar(&f.faults.Spike, "spike", mild.Spike, "embedded stubs: extra delay of a latency spike")
 	fs.DurationVar(&f.faults.Pushback, "pushback", mild.Pushback, "embedded stubs: RetryInfo delay of injected resource_exhausted errors")
-	fs.IntVar(&f.faults.Capacity, "capacity", 0, "embedded stubs: requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
+	flagrule.IntVar(fs, &f.faults.Capacity, "capacity", 0, "embedded stubs: `number` of requests served at full speed; past it latency grows in proportion to requests in service (0: no limit)")
 	fs.DurationVar(&f.outageFor, "outage", 0, "embedded stubs: a full outage (every call Unavailable) this long (0: none)")
 	fs.DurationVar(&f.outageAt, "outage-at", 0, "embedded stubs: start of the -outage, counted from the start of the batch or server")
 	fs.Func("outage-service", "embedded stubs: `list` of services the -outage hits, liveness,facematch,ocr (default all)", func(v string) error {
@@ -142,7 +142,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		f.outageServices = s
 		return err
 	})
-	fs.Int64Var(&f.seed, "seed", 1, "seed of the embedded stubs' faults and of the batch's applicants")
+	flagrule.Int64Var(fs, &f.seed, "seed", 1, "`seed` of the embedded stubs' faults and of the batch's applicants")
 	fs.StringVar(&f.trace, "trace", "", traceUsage)
 	f.tls.Register(fs)
 	fs.StringVar(&f.scPath, "service-config", "", "gRPC service config `file` (JSON: methodConfig, retryThrottling) converted to bulwark profiles, in place of -config")
