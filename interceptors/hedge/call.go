@@ -492,9 +492,13 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 			// A hedge that decides the call won it, with any fatal outcome (a server
 			// fault, a Canceled of the server's): only a hedge that does not win (beaten
 			// by any other attempt, earlier or later, or failed retryably) stays charged
-			// to the allowance.
+			// to the allowance. A Canceled that comes once the caller's context has ended
+			// is the caller's, who gave up: that hedge cut nothing short, and stays
+			// charged too.
 			c.winReply = reply
-			c.m.hedges.refund()
+			if v.Class != codes.Canceled || c.ctx.Err() == nil {
+				c.m.hedges.refund()
+			}
 		}
 		c.closeLocked()
 	default:

@@ -172,7 +172,8 @@
 // # Hedges that lose
 //
 // A hedge that wins cut a slow answer short; one that loses (it does not win the call: another
-// attempt, sent before or after it, wins it, or it fails retryably) was load for nothing. A
+// attempt, sent before or after it, wins it, or it fails retryably) was load for nothing; so
+// was one whose Canceled came after the caller canceled: the caller gave up, no hedge won. A
 // hedge refused on this side of the wire (Rejected: it never reached the service) is not
 // charged. Each method of a Policy has an allowance of losing hedges: MaxHedgeShare (a
 // quarter) of its calls, plus HedgeBurst (32). Every call adds a quarter of a hedge (up to
