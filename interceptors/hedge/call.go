@@ -246,7 +246,11 @@ func (c *call) reserveLocked() int {
 // The caller is gone too when its deadline has passed at now, the hedge's start, though its
 // context does not say so yet: the hedge's timer and the context's fire in goroutines of their
 // own, and a hedge due at the deadline may run first. It could only fail, before it is sent.
-func (c *call) startLocked(now time.Time) bool {
+//
+// paid is set while the hedge holds one of the allowance, for runHedge to give it back when
+// what runs after (the budget, the observer on HedgeSent) panics: a panic before (the caller's
+// context) has taken nothing.
+func (c *call) startLocked(now time.Time, paid *bool) bool {
 	if c.closed || c.ctx.Err() != nil {
 		return false
 	}
@@ -259,7 +263,9 @@ func (c *call) startLocked(now time.Time) bool {
 		c.disarmLocked()
 		return false
 	}
+	*paid = true
 	if b := c.p.s.budget; b != nil && !b.Withdraw() {
+		*paid = false
 		c.m.hedges.refund() // not sent: it takes nothing from the allowance
 		c.closed = true
 		c.disarmLocked()
@@ -328,19 +334,20 @@ func (c *call) runHedge(n int) {
 	t0 := c.clk.Now()
 	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
 	defer cancel()
-	returned, sent, settled, locked := false, false, false, true
+	returned, paid, sent, settled, locked := false, false, false, false, true
 	defer func() {
 		if !returned {
 			if locked {
-				// The budget's Withdraw panicked, under the lock, once the allowance paid:
-				// abort gives that back, as for a hedge that was not sent.
+				// The caller's context (its Err, its Deadline) or the budget's Withdraw
+				// panicked, under the lock: abort gives back what the allowance paid, if it
+				// did, as for a hedge that was not sent.
 				c.mu.Unlock()
 			}
-			c.abort(recover(), sent, settled)
+			c.abort(recover(), paid && !sent, settled)
 		}
 	}()
 	c.mu.Lock()
-	start := c.startLocked(t0)
+	start := c.startLocked(t0, &paid)
 	if start {
 		c.cancels[n-1] = cancel // from now on, a decision of the call cancels the hedge
 	} else {
@@ -368,14 +375,15 @@ func (c *call) runHedge(n int) {
 
 // abort ends the call after a hedge panicked with v (nil for runtime.Goexit): no further
 // attempt starts, every other one is canceled, and wait raises v on the caller's goroutine.
-// sent tells that the hedge went out (its HedgeSent did not panic): one that did not gives
-// back what it took from the method's allowance. settled tells that the hedge's outcome was
-// taken (settle) before the panic: the hedge has already left those in flight.
-func (c *call) abort(v any, sent, settled bool) {
+// refund tells that the hedge took one from the method's allowance but did not go out (its
+// HedgeSent, or what startLocked calls after the allowance paid, panicked): it is given back.
+// settled tells that the hedge's outcome was taken (settle) before the panic: the hedge has
+// already left those in flight.
+func (c *call) abort(v any, refund, settled bool) {
 	if v == nil {
 		v = errGoexit
 	}
-	if !sent {
+	if refund {
 		c.m.hedges.refund()
 	}
 	c.mu.Lock()
