@@ -46,10 +46,20 @@ func newEstimator(cfg Config) *estimator {
 		ring:       make([]atomic.Int64, cfg.Window),
 		scratch:    make([]int64, cfg.Window),
 	}
-	e.start = e.clamp(cfg.Delay)
+	e.start = startDelay(cfg)
 	e.delay.Store(int64(e.start))
 	e.next.Store(1)
 	return e
+}
+
+// startDelay is the delay an estimator of cfg starts from: Config.Delay within [MinDelay,
+// MaxDelay].
+func startDelay(cfg Config) time.Duration {
+	d := max(cfg.Delay, cfg.MinDelay)
+	if cfg.MaxDelay > 0 {
+		d = min(d, cfg.MaxDelay)
+	}
+	return d
 }
 
 func (e *estimator) clamp(d time.Duration) time.Duration {

@@ -178,12 +178,24 @@ func (p *Policy) Config() Config { return p.cfg }
 
 // Delay returns the hedging delay a call of the full method would use now: Config.Delay when
 // the delay is fixed; when it is adaptive, the learnt one, or Config.Delay kept within
-// [MinDelay, MaxDelay] while no latency of the method is known yet.
+// [MinDelay, MaxDelay] while no latency of the method is known yet. Asking learns nothing: a
+// name no call has used yet is not kept.
 func (p *Policy) Delay(method string) time.Duration {
 	if p.fixed {
 		return p.cfg.Delay
 	}
-	return p.method(method).est.current()
+	if m, ok := p.methods.Lookup(method); ok {
+		return m.est.current()
+	}
+	// Not kept: what its first call would find (see estimatorFor), a fresh estimator's
+	// starting delay, or the one the names past the first maxLearnt share.
+	if grpcmethod.Keepable(method) && p.learnt.Load() < maxLearnt {
+		return startDelay(p.cfg)
+	}
+	if e := p.others.Load(); e != nil {
+		return e.current()
+	}
+	return startDelay(p.cfg)
 }
 
 // delay is Delay for a known method.

@@ -66,6 +66,19 @@ func (t *Methods[T]) Get(name string, mk func(string) T) T {
 	return e.v
 }
 
+// Lookup returns the state of the full method name, if the table keeps it, without making
+// any: asking about a name leaves the table as it is.
+func (t *Methods[T]) Lookup(name string) (T, bool) {
+	if e := t.front.Load(front.Hint(name)); e != nil && e.name == name {
+		return e.v, true
+	}
+	if e, ok := t.m.Load(name); ok {
+		return e.v, true
+	}
+	var zero T
+	return zero, false
+}
+
 // Len returns the number of names the table keeps.
 func (t *Methods[T]) Len() int { return t.m.Len() }
 

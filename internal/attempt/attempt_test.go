@@ -61,6 +61,18 @@ func TestNewMethod(t *testing.T) {
 	}
 }
 
+// Lookup finds what Get made, and makes nothing for a name not kept.
+func TestMethodsLookup(t *testing.T) {
+	var tab Methods[*Method]
+	if _, ok := tab.Lookup(testkit.MethodCompare); ok || tab.Len() != 0 {
+		t.Fatalf("Lookup of an unknown name found it, or kept it (%d kept)", tab.Len())
+	}
+	m := tab.Get(testkit.MethodCompare, func(name string) *Method { m := NewMethod(name); return &m })
+	if got, ok := tab.Lookup(testkit.MethodCompare); !ok || got != m {
+		t.Fatalf("Lookup = %v, %v; want what Get made", got, ok)
+	}
+}
+
 // option is a policy's CallOption as the policies build theirs.
 type option struct {
 	grpc.EmptyCallOption
