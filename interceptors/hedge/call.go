@@ -76,6 +76,7 @@ type call struct {
 	rejErr   error                           // Guarded by mu
 	rejV     codes.Verdict                   // Guarded by mu
 	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
+	holdTill time.Time                       // Guarded by mu: the end of the latest pushback delay; no hedge starts before it.
 	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
 	settled1 bool                            // Guarded by mu: attempt 1's outcome was taken (settle).
 	panicV   any                             // Guarded by mu
@@ -247,14 +248,31 @@ func (c *call) reserveLocked() int {
 // context does not say so yet: the hedge's timer and the context's fire in goroutines of their
 // own, and a hedge due at the deadline may run first. It could only fail, before it is sent.
 //
+// A server's pushback delay taken since the timer reserved hedge n, that has not passed at
+// now, holds it back as it holds an armed timer (see settle): the hedge does not start, gives
+// its number back unless a later hedge took one since, and the timer is set for the delay's
+// end, when the next hedge goes if attempts are still in flight then.
+//
 // paid is set while the hedge holds one of the allowance, for runHedge to give it back when
 // what runs after (the budget, the observer on HedgeSent) panics: a panic before (the caller's
 // context) has taken nothing.
-func (c *call) startLocked(now time.Time, paid *bool) bool {
+func (c *call) startLocked(n int, now time.Time, paid *bool) bool {
 	if c.closed || c.ctx.Err() != nil {
 		return false
 	}
 	if dl, ok := c.ctx.Deadline(); ok && !now.Before(dl) {
+		return false
+	}
+	if now.Before(c.holdTill) {
+		if c.sent == n {
+			c.sent--
+			if c.armed && c.nextAt.Before(c.holdTill) {
+				c.disarmLocked()
+			}
+			if !c.armed {
+				c.armLocked(now, c.holdTill.Sub(now))
+			}
+		}
 		return false
 	}
 	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
@@ -347,7 +365,7 @@ func (c *call) runHedge(n int) {
 		}
 	}()
 	c.mu.Lock()
-	start := c.startLocked(t0, &paid)
+	start := c.startLocked(n, t0, &paid)
 	if start {
 		c.cancels[n-1] = cancel // from now on, a decision of the call cancels the hedge
 	} else {
@@ -517,9 +535,15 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 		case v.Pushback.Stop:
 			c.closed = true
 			c.disarmLocked()
-		case v.Pushback.Set && c.armed && now.Add(v.Pushback.Delay).After(c.nextAt):
-			c.disarmLocked()
-			c.armLocked(now, v.Pushback.Delay)
+		case v.Pushback.Set:
+			end := now.Add(v.Pushback.Delay)
+			if end.After(c.holdTill) {
+				c.holdTill = end // for a hedge reserved but not started yet (startLocked)
+			}
+			if c.armed && end.After(c.nextAt) {
+				c.disarmLocked()
+				c.armLocked(now, v.Pushback.Delay)
+			}
 		}
 	}
 	c.leaveLocked()
