@@ -223,7 +223,10 @@
 // how many attempts of the call were sent before it, 1 on the first hedge. Attempt 1 carries
 // none. Under a retry loop (package retry, which follows the same convention) the count runs
 // over the whole call: a hedge in the second round, after a first round of one attempt,
-// carries 2, in place of the retry's value. grpc-go passes the key through from metadata. When grpc-go itself retries an attempt
+// carries 2, in place of the retry's value. It keeps the retry's deprecated x-retry-attempt
+// (retry.AttemptMetadataKey), the number of the retry whose round it belongs to: a hedge is
+// that retry's request too, not a retry of its own; a hedge of the first round carries none.
+// grpc-go passes the keys through from metadata. When grpc-go itself retries an attempt
 // transparently (the request never left the client), it adds its own value for that attempt:
 // the server may then see two.
 //
