@@ -62,7 +62,10 @@ type txn struct {
 	objs  *objcache.Txn[section.Built]
 	stage *section.Stage
 	took  map[objcache.Key]string // the objects the build's chains took, each with one's full method
-	ended bool                    // committed or rolled back
+	// built are the unary chains the build composed: their gates are asked whether they wait
+	// (unaryChain.askInstants) once the commit has given kept objects their new settings.
+	built []*unaryChain
+	ended bool // committed or rolled back
 }
 
 // beginLocked starts a build. s.mu must be held until it ends.
@@ -76,6 +79,9 @@ func (s *Suite) commitLocked(t *txn) {
 	t.ended = true
 	t.objs.Commit()
 	t.stage.Commit()
+	for _, uc := range t.built {
+		uc.askInstants()
+	}
 	if s.origins == nil {
 		s.origins = map[objcache.Key]string{}
 	}
@@ -294,6 +300,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 	}
 	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)
 	c.sc = newStreamChain(unary, stream, attemptAt)
+	t.built = append(t.built, c.uc)
 	return c
 }
 
@@ -505,7 +512,8 @@ type unaryChain struct {
 	keptAt   int
 	instants []section.Instant // the gates after keptAt
 	// plainInstant says that the gates after keptAt are instant for a call without options of
-	// theirs (section.GRPCOptions): kept need not ask them.
+	// theirs (section.GRPCOptions): kept need not ask them. Set by askInstants as the build
+	// that composed the chain commits, before any call runs it (false until then).
 	plainInstant bool
 	memo         atomic.Pointer[keptMemo]
 	// gated, when the chain is an attempt loop followed by gates alone (tail, perhaps none),
@@ -572,7 +580,6 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	uc.keptAt, uc.instants = -1, nil
 	if clock.OrReal(clk) == clock.Real {
 		uc.keptAt, uc.instants = keptLoop(uc.steps)
-		uc.plainInstant = !slices.ContainsFunc(uc.instants, func(g section.Instant) bool { return !g.Instant(nil) })
 	}
 	uc.pool.New = func() any {
 		r := &unaryRunner{uc: uc, steps: uc.steps, countAt: uc.countAt, next: make([]grpc.UnaryInvoker, len(uc.steps))}
@@ -608,6 +615,14 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 		return r
 	}
 	return uc
+}
+
+// askInstants sets plainInstant from what uc's gates after its attempt loop answer now. A
+// build asks them as it commits, not as it composes uc: a kept object's new settings (a
+// bulkhead's max_wait, section.Spec.Retune) are given to it at the commit, and a gate that
+// waits from then on must not be taken for one that does not.
+func (uc *unaryChain) askInstants() {
+	uc.plainInstant = uc.keptAt >= 0 && !slices.ContainsFunc(uc.instants, func(g section.Instant) bool { return !g.Instant(nil) })
 }
 
 // gatesOf returns the gates of steps, all gates, at most section.MaxGates.

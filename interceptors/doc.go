@@ -93,14 +93,14 @@
 // section, and the classifier, budget and shared objects it uses; see internal/objcache) is
 // kept, so a breaker's state, a bulkhead's slots in use, a limiter's tokens and a retry budget
 // survive a reload that does not touch them. A bulkhead whose max_wait alone changed is kept
-// too, with its slots in use: calls that wait for a slot from then on wait up to the new
-// max_wait (section.Spec.Retune). Levels reads the objects' levels live. A reload
-// forgets the objects no chain of the new configuration can use, and the objects with levels
-// whose settings it changed but no chain of it has taken yet (a chain built on a first call
-// takes its new ones at its next call), and reports each object with levels it forgets or
-// replaces to the suite's sink (observe.Retired), so that an observer drops what it kept of it
-// (not a breaker that a registry given by WithBreakerRegistry still holds: other suites may
-// use it).
+// too, with its slots in use: calls that wait for a slot once the reload commits wait up to
+// the new max_wait, and a rejected reload leaves the old one (section.Spec.Retune). Levels
+// reads the objects' levels live. A reload forgets the objects no chain of the new
+// configuration can use, and the objects with levels whose settings it changed but no chain
+// of it has taken yet (a chain built on a first call takes its new ones at its next call),
+// and reports each object with levels it forgets or replaces to the suite's sink
+// (observe.Retired), so that an observer drops what it kept of it (not a breaker that a
+// registry given by WithBreakerRegistry still holds: other suites may use it).
 //
 // A reload is all or nothing. A configuration rejected for its content (by Validate, by a
 // step that does not fit its method, by a fleet-wide limiter's factory) changes nothing: the

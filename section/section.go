@@ -148,12 +148,12 @@ type Spec[C any] struct {
 	// it behaves otherwise) in settings the object can take in place, with its state (the
 	// bulkhead's slots in use when only max_wait changed). It is asked only when all else
 	// the object's fingerprint holds (classifier, budget, Deps) is unchanged, with the object
-	// (Built.Object) and the new value c: it either gives obj c's settings at once and
-	// returns a func that restores those obj had (run when the reload is rejected) and true,
-	// or changes nothing and returns false (the object is rebuilt, as without Retune). Calls
-	// in flight keep their own settings; new ones get c's. Ignored for Refresh and Stateless
-	// sections.
-	Retune func(obj any, c C) (undo func(), ok bool)
+	// (Built.Object) and the new value c: it either returns a func that gives obj c's
+	// settings and true, or returns false (the object is rebuilt, as without Retune). It
+	// changes nothing itself: the suite runs apply when the reload commits, as it publishes
+	// the new configuration, and never for a reload it rejects. Calls in flight keep their
+	// own settings; new ones get c's. Ignored for Refresh and Stateless sections.
+	Retune func(obj any, c C) (apply func(), ok bool)
 }
 
 // Uses is what a policy object depends on besides its own section.
@@ -208,7 +208,7 @@ type Section interface {
 	CallSink() func(observe.Sink) grpc.CallOption
 	// Retune is Spec.Retune of obj and *v; false when Retune is unset, for a nil v, and for
 	// a Refresh or Stateless section.
-	Retune(obj, v any) (undo func(), ok bool)
+	Retune(obj, v any) (apply func(), ok bool)
 }
 
 type erased[C any] struct{ s Spec[C] }

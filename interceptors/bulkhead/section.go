@@ -29,9 +29,9 @@ func init() {
 }
 
 // retune keeps a suite's bulkhead b at a reload that changes only its max_wait (to c's): the
-// slots in use stay taken, and a call that waits for a slot from now on waits up to the new
-// max wait (see Config). Calls waiting already keep their wait. It returns how to give b its
-// former max wait back (the reload is rejected).
+// slots in use stay taken, and a call that waits for a slot once the suite runs the func it
+// returns (as the reload commits) waits up to the new max wait (see Config). Calls waiting
+// already keep their wait.
 func retune(obj any, c Config) (func(), bool) {
 	b, ok := obj.(*Bulkhead)
 	if !ok {
@@ -42,8 +42,7 @@ func retune(obj any, c Config) (func(), bool) {
 	if !equal(same, c) {
 		return nil, false
 	}
-	prev := b.maxWait.Swap(int64(c.MaxWait))
-	return func() { b.maxWait.Store(prev) }, true
+	return func() { b.maxWait.Store(int64(c.MaxWait)) }, true
 }
 
 // equal reports whether bulkheads of a and b behave the same: a suite's reload keeps a

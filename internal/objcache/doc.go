@@ -25,10 +25,11 @@
 //
 // A reload takes many objects, and must change nothing when one of them fails to build.
 // Begin starts a transaction whose Gets stage what they build instead of caching it: Commit
-// publishes the staged objects (replacing and retiring the cached ones), Rollback drops them
-// and runs their closers at once, leaving the cache, its retired closers and the keys Prune
-// forgot as they were. Within a transaction, the chains that name one key with one fingerprint
-// get one object, staged or kept.
+// publishes the staged objects (replacing and retiring the cached ones) and gives the objects
+// Retune kept their new settings, Rollback drops them and runs their closers at once, leaving
+// the cache, its retired closers, the keys Prune forgot and the kept objects' settings as they
+// were. Within a transaction, the chains that name one key with one fingerprint get one
+// object, staged or kept.
 //
 // A Cache is not safe for concurrent use: its owner guards it (the suite's lock).
 package objcache

@@ -103,6 +103,7 @@ type Txn[V any] struct {
 	// use them, so Commit retires them; Rollback runs them.
 	dropped []func() error
 	closers []func() error // of every object built in the transaction, in the order registered
+	applies []func()       // of the objects Retune kept, run at Commit
 	done    bool
 }
 
@@ -170,11 +171,13 @@ func (t *Txn[V]) Get(k Key, fp Fingerprint, equal func(a, b any) bool, refresh b
 // Retune keeps the object cached under k for fp, when nothing is staged under k yet and the
 // fingerprint it was built from differs from fp in its Value alone (equal says the values
 // differ; Uses, Classifier where used, Budget where used and Deps are the same): retune then
-// gives the object fp's Value in place, or says it cannot (false). A kept object is staged
-// under fp with the closers it registered when built (Commit does not retire them: they run
-// once, as a cached object's do), and returned with true; undo, which retune returns, runs if
-// t rolls back. Otherwise Retune changes nothing and returns false: Get builds the object.
-func (t *Txn[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune func(v V) (undo func(), ok bool)) (V, bool) {
+// returns how to give the object fp's Value in place (apply), or says it cannot (false). A
+// kept object is staged under fp with the closers it registered when built (Commit does not
+// retire them: they run once, as a cached object's do), and returned with true; apply runs at
+// Commit, after the staged objects are published, and never if t rolls back, so that the
+// object keeps its settings until then. Otherwise Retune changes nothing and returns false:
+// Get builds the object.
+func (t *Txn[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune func(v V) (apply func(), ok bool)) (V, bool) {
 	var zero V
 	if t.done {
 		panic("objcache: Retune on a transaction that has ended")
@@ -191,12 +194,12 @@ func (t *Txn[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune
 	if !others.Same(fp, equal) {
 		return zero, false
 	}
-	undo, ok := retune(old.v)
+	apply, ok := retune(old.v)
 	if !ok {
 		return zero, false
 	}
-	if undo != nil {
-		t.closers = append(t.closers, func() error { undo(); return nil })
+	if apply != nil {
+		t.applies = append(t.applies, apply)
 	}
 	if t.staged == nil {
 		t.staged = map[Key]*entry[V]{}
@@ -208,7 +211,7 @@ func (t *Txn[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune
 
 // Retune is Txn.Retune in a transaction of its own, committed at once: it reports whether the
 // object cached under k was kept for fp, given fp's Value in place.
-func (c *Cache[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune func(v V) (undo func(), ok bool)) bool {
+func (c *Cache[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retune func(v V) (apply func(), ok bool)) bool {
 	t := c.Begin()
 	_, ok := t.Retune(k, fp, equal, retune)
 	t.Commit()
@@ -216,7 +219,8 @@ func (c *Cache[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retu
 }
 
 // Commit publishes what t staged: each staged object takes its key's place in the cache, and
-// the objects it replaces are retired, as Cache.Get does. t ends.
+// the objects it replaces are retired, as Cache.Get does; then the objects Retune kept are
+// given their new settings. t ends.
 func (t *Txn[V]) Commit() {
 	t.end()
 	c := t.c
@@ -232,7 +236,10 @@ func (t *Txn[V]) Commit() {
 		delete(c.pruned, k)
 	}
 	c.retired = append(c.retired, t.dropped...)
-	t.staged, t.order, t.dropped, t.closers = nil, nil, nil, nil
+	for _, apply := range t.applies {
+		apply()
+	}
+	t.staged, t.order, t.dropped, t.closers, t.applies = nil, nil, nil, nil, nil
 }
 
 // Rollback drops what t staged: the cache stays as it was before Begin, and the closers of the
@@ -244,7 +251,7 @@ func (t *Txn[V]) Rollback() error {
 	for _, f := range t.closers {
 		errs = append(errs, f())
 	}
-	t.staged, t.order, t.dropped, t.closers = nil, nil, nil, nil
+	t.staged, t.order, t.dropped, t.closers, t.applies = nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

@@ -308,15 +308,16 @@ func TestTxnPanickingBuildRunsItsClosers(t *testing.T) {
 
 // Retune keeps a cached object for a fingerprint that differs in its Value alone, when retune
 // agrees: the object is the same, under the new fingerprint, and its closers run once (at
-// Close), not at the Retune. A rolled-back Retune runs undo and leaves the cache as it was.
-// Another difference (Deps) or retune's refusal keeps nothing.
+// Close), not at the Retune. The object gets its new settings (apply) when the transaction
+// commits, not before; a rolled-back Retune never applies them and leaves the cache as it
+// was. Another difference (Deps) or retune's refusal keeps nothing.
 func TestRetuneKeepsTheObject(t *testing.T) {
 	var c objcache.Cache[*obj]
 	k := objcache.Key{Section: "bulkhead", Name: "svc"}
 	cfg := func(n int) any { v := n; return &v }
 	closed, replacing := 0, false
 	a, _ := c.Get(k, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
-	yes := func(o *obj) (func(), bool) { old := o.n; o.n = 5; return func() { o.n = old }, true }
+	yes := func(o *obj) (func(), bool) { return func() { o.n = 5 }, true }
 
 	if ok := c.Retune(k, objcache.Fingerprint{Value: cfg(1)}, equal, yes); ok || a.n != 1 {
 		t.Fatalf("Retune for the same fingerprint: %v (n=%d), want false and nothing changed", ok, a.n)
@@ -328,8 +329,8 @@ func TestRetuneKeepsTheObject(t *testing.T) {
 		t.Fatal("Retune kept an object its retune refused")
 	}
 	tx := c.Begin()
-	if got, ok := tx.Retune(k, objcache.Fingerprint{Value: cfg(2)}, equal, yes); !ok || got != a || a.n != 5 {
-		t.Fatalf("Txn.Retune: %p %v (n=%d), want the object, true, n=5", got, ok, a.n)
+	if got, ok := tx.Retune(k, objcache.Fingerprint{Value: cfg(2)}, equal, yes); !ok || got != a || a.n != 1 {
+		t.Fatalf("Txn.Retune: %p %v (n=%d), want the object, true, n=1 (applied at the commit)", got, ok, a.n)
 	}
 	if err := tx.Rollback(); err != nil || a.n != 1 || closed != 0 {
 		t.Fatalf("after a rolled-back Retune: err %v, n=%d, closed %d; want n=1 and no closer run", err, a.n, closed)
@@ -346,5 +347,37 @@ func TestRetuneKeepsTheObject(t *testing.T) {
 	}
 	if err := c.Close(); err != nil || closed != 1 {
 		t.Fatalf("Close: %v, closed %d times, want once", err, closed)
+	}
+}
+
+// A Txn.Retune's new settings are given to the object at Commit, after the transaction's
+// staged objects are published, and not while later Gets of the transaction build: a reload
+// rejected later must not have applied them, even for a while.
+func TestTxnRetuneAppliesAtCommit(t *testing.T) {
+	var c objcache.Cache[*obj]
+	k := objcache.Key{Section: "bulkhead", Name: "svc"}
+	other := objcache.Key{Section: "breaker", Name: "svc"}
+	cfg := func(n int) any { v := n; return &v }
+	closed, replacing := 0, false
+	a, _ := c.Get(k, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
+	tx := c.Begin()
+	if _, ok := tx.Retune(k, objcache.Fingerprint{Value: cfg(2)}, equal, func(o *obj) (func(), bool) {
+		return func() { o.n = 5 }, true
+	}); !ok {
+		t.Fatal("Txn.Retune refused")
+	}
+	seen := 0
+	if _, err := tx.Get(other, objcache.Fingerprint{Value: cfg(1)}, equal, false, func(bool, func(func() error)) (*obj, error) {
+		seen = a.n
+		return &obj{n: 7}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 1 {
+		t.Errorf("a later Get of the transaction saw n=%d, want 1 (not applied before the commit)", seen)
+	}
+	tx.Commit()
+	if a.n != 5 {
+		t.Errorf("after the commit n=%d, want 5", a.n)
 	}
 }
