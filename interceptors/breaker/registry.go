@@ -15,6 +15,18 @@ type Registry struct {
 	mu      sync.Mutex
 	entries sync.Map     // name → *Breaker; written only under mu.
 	n       atomic.Int64 // the names entries holds; written only under mu.
+	// pending holds, by name, the breaker take made last that neither put nor drop has
+	// settled yet, with the takes that got it: a take of the same name and configuration
+	// meanwhile gets it too, so that suites sharing the registry that build one breaker at
+	// once (each reload under its own lock) use the one the registry then holds.
+	pending map[string]*claim // Guarded by mu.
+}
+
+// claim is a breaker take made that the registry does not hold yet, and how many takes got it
+// whose builds have not ended (put or drop).
+type claim struct {
+	b     *Breaker
+	takes int
 }
 
 // DefaultRegistry is the Registry that UnaryClientInterceptor and StreamClientInterceptor use
@@ -70,8 +82,10 @@ func (r *Registry) storeLocked(name string, b *Breaker) {
 func (r *Registry) full() bool { return r.n.Load() >= cowmap.MaxKeys }
 
 // take is Get without the registry's change: it returns the registry's breaker named name when
-// it holds one of cfg and fresh is false, else a new breaker made with opts (made true), which
-// the registry holds only once put puts it there.
+// it holds one of cfg and fresh is false, else a breaker the registry holds only once put puts
+// it there (made true): the one an earlier take of name and cfg made, when its build has not
+// ended (see Registry.pending), or a new one made with opts. The caller ends its build with
+// put (committed) or drop (rejected).
 func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *Breaker, made bool, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, false, err
@@ -82,13 +96,46 @@ func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *
 			return b, false, nil
 		}
 	}
-	return newBreaker(name, cfg, buildOptions(opts)), true, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.entries.Load(name); ok && !fresh {
+		if b := v.(*Breaker); b.cfg == cfg {
+			return b, false, nil // put by another build since the look above
+		}
+	}
+	if c := r.pending[name]; c != nil && c.b.cfg == cfg {
+		c.takes++
+		return c.b, true, nil
+	}
+	b = newBreaker(name, cfg, buildOptions(opts))
+	if r.pending == nil {
+		r.pending = map[string]*claim{}
+	}
+	r.pending[name] = &claim{b: b, takes: 1}
+	return b, true, nil
 }
 
-// put makes b the breaker named name, in place of the one the registry holds, if any.
+// put makes b, which take made, the breaker named name, in place of the one the registry
+// holds, if any. A later take of name gets it from the registry (or, fresh, a new one), not
+// as pending.
 func (r *Registry) put(name string, b *Breaker) {
 	r.mu.Lock()
 	r.storeLocked(name, b)
+	if c := r.pending[name]; c != nil && c.b == b {
+		delete(r.pending, name)
+	}
+	r.mu.Unlock()
+}
+
+// drop ends a build that took b, made by take, and will not put it: the last such build of a
+// breaker no build put forgets it.
+func (r *Registry) drop(name string, b *Breaker) {
+	r.mu.Lock()
+	if c := r.pending[name]; c != nil && c.b == b {
+		if c.takes--; c.takes == 0 {
+			delete(r.pending, name)
+		}
+	}
 	r.mu.Unlock()
 }
 

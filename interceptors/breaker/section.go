@@ -64,7 +64,21 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		return section.Built{}, err
 	}
 	if made {
-		env.Stage.OnCommit(func() { r.put(name, b) })
+		// Until the build ends, a build of another suite sharing r that takes the same
+		// breaker gets b: whichever commits first puts it, and both use the one r holds. A
+		// rejected build drops its take (its closers run at once); one that commits drops
+		// nothing, as put settled it.
+		settled := false
+		env.Stage.OnCommit(func() { settled = true; r.put(name, b) })
+		if env.OnClose != nil {
+			env.OnClose(func() error {
+				if !settled {
+					settled = true
+					r.drop(name, b)
+				}
+				return nil
+			})
+		}
 	}
 	return section.Step(b, nil)
 }
