@@ -32,7 +32,10 @@ func (b *Breaker) level() observe.Level {
 // Levels implements observe.LevelSource: it yields the state of every breaker the registry
 // holds at the time of the call (see Breaker.Levels), in no particular order, and stops when
 // yield returns false. A breaker that Get replaces or Delete forgets is no longer read. It takes
-// no lock that Get or an interceptor's call waits for, and allocates nothing per breaker.
+// no lock of the registry's, which Get waits for, and none a call through a closed breaker
+// waits for; an open or half-open breaker is read under its own mutex, as State reads it (so
+// that a due open → half-open change is made), which that breaker's calls take too, each for
+// as long. It allocates nothing per breaker.
 func (r *Registry) Levels(yield func(observe.Level) bool) {
 	r.entries.Range(func(_, v any) bool {
 		return yield(v.(*Breaker).level())
