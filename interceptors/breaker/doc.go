@@ -207,6 +207,12 @@
 // Observe (State or Stats, which make a due change, Reset, Allow): the changes so made are
 // queued and reach it after the event it is observing.
 //
+// That order is among state changes alone. A rejection's observe.Rejected is sent by the
+// refused call itself, not through the queue, so that a slow sink never holds up a refusal: it
+// may reach the sink before the change that made the breaker refuse (another call tripped it
+// and has not sent its change yet). Its Time is not earlier than that change's; an observer
+// that needs the two in order orders them by Time.
+//
 // Should the sink panic (or end its goroutine: runtime.Goexit), the changes still queued are
 // sent all the same, and the panic then goes on, with its own stack, on the goroutine that was
 // sending (as observe.Multi passes an event on past a sink that panics); the breaker goes on
