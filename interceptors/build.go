@@ -396,9 +396,11 @@ func valuesEqual(sec section.Section) func(a, b any) bool {
 
 // deadliner is a step that can declare its deadline to an attempt loop right after it,
 // instead of setting it in a context around the loop (deadline.Policy), for a call that
-// started at now (zero: it reads the clock).
+// started at now (zero: it reads the clock); DeadlineFor, for a call made with opts, runs the
+// call's grpc.OnFinish callbacks should its event panic (see deadline.Policy.DeadlineFor).
 type deadliner interface {
 	DeadlineAt(ctx context.Context, method string, now time.Time) (time.Time, bool)
+	DeadlineFor(ctx context.Context, method string, now time.Time, opts []grpc.CallOption) (time.Time, bool)
 }
 
 // attemptLoop is a step that makes the attempts of a call, takes a deadline declared by the
@@ -899,7 +901,7 @@ func (r *unaryRunner) call(i int, ctx context.Context, method string, req, reply
 		}
 		var declared time.Time
 		if st.dl != nil {
-			declared, _ = st.dl.DeadlineAt(ctx, method, r.timing.Start)
+			declared, _ = st.dl.DeadlineFor(ctx, method, r.timing.Start, opts)
 		}
 		var kept time.Duration
 		if i == r.uc.keptAt {

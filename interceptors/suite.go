@@ -886,7 +886,7 @@ func (s *Suite) direct(ctx context.Context, c *chain, sink observe.Sink, method 
 	start := s.clk.Now()
 	var declared time.Time
 	if dl := uc.steps[0].dl; dl != nil {
-		declared, _ = dl.DeadlineAt(ctx, method, start)
+		declared, _ = dl.DeadlineFor(ctx, method, start, opts)
 	}
 	var kept time.Duration
 	if uc.keptAt == 0 {

@@ -2,6 +2,7 @@ package deadline
 
 import (
 	"context"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
@@ -24,7 +25,7 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 // the invoker returns, or as a panic of it passes on to the caller.
 func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		ctx, cancel := p.Context(ctx, method)
+		ctx, cancel := p.context(ctx, method, opts)
 		defer cancel()
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
@@ -42,7 +43,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		// Deadline, not Context: whether the policy set a deadline is its answer, not a
 		// comparison of contexts with ==, which panics on a context type that cannot be
 		// compared.
-		d, set := p.Deadline(ctx, method)
+		d, set := p.DeadlineFor(ctx, method, time.Time{}, opts)
 		if !set {
 			return streamer(ctx, desc, cc, method, opts...)
 		}

@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
 )
 
 // Policy sets a default deadline on calls that have none and caps deadlines that are too far
@@ -61,7 +63,12 @@ func noop() {}
 // ends. When nothing changes, ctx itself is returned with a no-op cancel, and nothing is
 // allocated.
 func (p *Policy) Context(ctx context.Context, method string) (context.Context, context.CancelFunc) {
-	d, ok := p.Deadline(ctx, method)
+	return p.context(ctx, method, nil)
+}
+
+// context is Context for a call made with opts (see DeadlineFor).
+func (p *Policy) context(ctx context.Context, method string, opts []grpc.CallOption) (context.Context, context.CancelFunc) {
+	d, ok := p.DeadlineFor(ctx, method, time.Time{}, opts)
 	if !ok {
 		return ctx, noop
 	}
@@ -80,12 +87,20 @@ func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) 
 // DeadlineAt is Deadline for a call that started at now, read by its caller (zero: Deadline
 // reads the clock), so that the call path reads the clock once for both.
 func (p *Policy) DeadlineAt(ctx context.Context, method string, now time.Time) (time.Time, bool) {
+	return p.DeadlineFor(ctx, method, now, nil)
+}
+
+// DeadlineFor is DeadlineAt for a call made with opts, which has not reached grpc yet: should
+// the observer panic on DeadlineApplied, the grpc.OnFinish callbacks among opts run once, with
+// calloption's ErrPanicked (codes.Internal), as grpc would have run them once the call ended,
+// and the panic goes on to the caller. The interceptors and a suite's chain call it.
+func (p *Policy) DeadlineFor(ctx context.Context, method string, now time.Time, opts []grpc.CallOption) (time.Time, bool) {
 	d, h, now := p.held(ctx, now)
 	if h.Reason == "" {
 		return time.Time{}, false
 	}
 	if p.sink != nil {
-		p.sink.Observe(h.Event(grpcmethod.Service(method), method, now))
+		calloption.Observe(opts, p.sink, h.Event(grpcmethod.Service(method), method, now))
 	}
 	return d, true
 }

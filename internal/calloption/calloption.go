@@ -2,6 +2,7 @@
 package calloption
 
 import (
+	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -107,4 +108,20 @@ func Admit(opts []grpc.CallOption, admit func() error) error {
 		OnFinish(opts, err)
 	}
 	return err
+}
+
+// Observe sends e, an event of a call made with opts that grpc has not seen yet (the deadline
+// step's DeadlineApplied), to sink. Should sink panic, the grpc.OnFinish callbacks among opts
+// run with ErrPanicked, as grpc would have run them once the call ended, and the panic goes
+// on. Apart from its caller, so that a call whose sink does not panic pays for no defer in its
+// own frame.
+func Observe(opts []grpc.CallOption, sink observe.Sink, e observe.Event) {
+	sent := false
+	defer func() {
+		if !sent {
+			Panicked(opts)
+		}
+	}()
+	sink.Observe(e)
+	sent = true
 }
