@@ -99,14 +99,18 @@ func (c *call) decide(err error) error {
 // end ends a unary call that decide decided with err: it ends attempt 1's context unless it is
 // shared, calls the caller's grpc.OnFinish options with err (once for the call, where grpc
 // would call them once per attempt), releases the call, and raises a hedge's panic as attempt
-// 1's.
+// 1's, having called them with calloption.ErrPanicked, as for attempt 1's.
 func (c *call) end(err error, cancel context.CancelFunc) error {
 	if !c.shared {
 		cancel()
 	}
 	pv, panicked := c.raised()
-	if c.onFinish && !panicked {
-		calloption.OnFinish(c.opts, err)
+	if c.onFinish {
+		if panicked {
+			calloption.Panicked(c.opts)
+		} else {
+			calloption.OnFinish(c.opts, err)
+		}
 	}
 	c.release()
 	if panicked {
