@@ -157,6 +157,9 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 	u := unaryCallPool.Get().(*unaryCall)
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts = method, req, reply, cc, invoker, opts
 	if u.c.read(opts); u.c.Disabled {
+		if t != nil {
+			return p.invokeDisabledReported(ctx, declared, u, t.Sink, t.Start)
+		}
 		return p.invokeDisabled(ctx, declared, u)
 	}
 	var err error
@@ -203,6 +206,45 @@ func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unar
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
+// invokeDisabledReported is invokeDisabled for a call through a suite (InvokeKept with a
+// Timing, InvokeGated), which started at start (zero: unknown). The suite reports the one
+// attempt of a chain without a retry step itself, and leaves a chain's retry step to report
+// its attempts: so the step reports the one attempt of a call made with Disable, an
+// AttemptFinished (attempt 1) to sink (nil: the policy's; the call's WithCallObserver before
+// either), unless a hedging policy below reported the attempt's requests itself (its Round).
+// Every request sent is then reported once, retry section or not, Disable or not.
+func (p *Policy) invokeDisabledReported(ctx context.Context, declared time.Time, u *unaryCall, sink observe.Sink, start time.Time) error {
+	if sink == nil {
+		sink = p.s.Sink
+	}
+	if sink = u.c.SinkOr(sink); sink == nil {
+		return p.invokeDisabled(ctx, declared, u)
+	}
+	if !declared.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = clock.WithDeadline(ctx, p.s.Clock, declared)
+		defer cancel()
+	}
+	if start.IsZero() {
+		start = p.s.Clock.Now()
+	}
+	u.round.Reset(0, start, nil)
+	u.opts = append(append(u.opts[:0], u.callerOpts...), &u.round)
+	var err error
+	if u.gates != nil {
+		err = u.gates.Invoke(ctx, nil, u.method, u.req, u.reply, u.cc, u.invoker, u.opts)
+	} else {
+		err = u.invoker(ctx, u.method, u.req, u.reply, u.cc, u.opts...)
+	}
+	if u.round.Reported() == 0 {
+		m := p.method(u.method)
+		attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, start, clock.Later(p.s.Clock, start), p.s.Classifier.Classify(err), "")
+	}
+	u.outcome()
+	u.release()
+	return err
+}
+
 // InvokeGated is InvokeKept for a call whose attempts pass the gates g alone (section.Gates)
 // before invoker, grpc's: the loop enters them itself for each attempt, and a suite runs such
 // a chain without a runner of its own. start is the call's start, read by the caller just
@@ -229,7 +271,7 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts, u.gates = method, req, reply, cc, invoker, opts, g
 	u.t, u.declared, u.kept = section.Timing{Start: start, Sink: sink}, declared, kept
 	if u.c.read(opts); u.c.Disabled {
-		return time.Time{}, 1, p.invokeDisabled(ctx, declared, u)
+		return time.Time{}, 1, p.invokeDisabledReported(ctx, declared, u, sink, start)
 	}
 	if u.t.Sink == nil {
 		u.t.Sink = p.s.Sink

@@ -67,7 +67,10 @@ func WithMax(n int) CallOption { return CallOption{s: attempt.Max(n)} }
 func WithIdempotent(ok bool) CallOption { return CallOption{s: attempt.Idempotent(ok)} }
 
 // Disable turns the policy off for the call: it goes straight to the invoker, with no attempt
-// accounting, no events and no Report.
+// accounting, no events and no Report. Through a suite (InvokeKept with a section.Timing,
+// InvokeGated) the call's one request is still reported, by one AttemptFinished (attempt 1),
+// as the suite reports that of a chain without a retry step: every request sent is reported
+// once (see observe.AttemptFinished).
 func Disable() CallOption { return CallOption{s: attempt.Disable()} }
 
 // WithCallObserver sends the call's events to sink instead of the policy's (WithObserver).
