@@ -77,7 +77,8 @@ func (p *Policy) context(ctx context.Context, method string, opts []grpc.CallOpt
 
 // Deadline returns the deadline the policy sets on a call of the full method name made with
 // ctx, and false when it leaves ctx's own deadline in force. It emits DeadlineApplied as
-// Context does, but makes no context: a step that makes one context per attempt anyway (the
+// Context does (to the policy's observer and to the call sink ctx carries, if any: see
+// observe.WithCallSink), but makes no context: a step that makes one context per attempt anyway (the
 // suite's retry loop) bounds each attempt by the returned deadline instead of nesting a
 // second context for it. It allocates nothing.
 func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) {
@@ -99,10 +100,20 @@ func (p *Policy) DeadlineFor(ctx context.Context, method string, now time.Time, 
 	if h.Reason == "" {
 		return time.Time{}, false
 	}
-	if p.sink != nil {
-		calloption.Observe(opts, p.sink, h.Event(grpcmethod.Service(method), method, now))
+	if sink := p.sinkFor(ctx); sink != nil {
+		calloption.Observe(opts, sink, h.Event(grpcmethod.Service(method), method, now))
 	}
 	return d, true
+}
+
+// sinkFor returns where the DeadlineApplied of a call made with ctx goes: to the policy's
+// observer and to the call's sink (observe.WithCallSink), whose call's own event it is; nil
+// with neither.
+func (p *Policy) sinkFor(ctx context.Context) observe.Sink {
+	if cs := observe.CallSinkFrom(ctx); cs != nil {
+		return observe.Multi(p.sink, cs)
+	}
+	return p.sink
 }
 
 func init() {

@@ -19,5 +19,7 @@ type Option struct {
 // clock.Real.
 func WithClock(c clock.Clock) Option { return Option{optkit.Clock(c)} }
 
-// WithObserver sets the sink that receives DeadlineApplied events. With none, no event is built.
+// WithObserver sets the sink that receives DeadlineApplied events. A call whose context carries
+// a call sink (observe.WithCallSink) sends its DeadlineApplied to that sink too. With neither,
+// no event is built.
 func WithObserver(s observe.Sink) Option { return Option{optkit.Observer(s)} }

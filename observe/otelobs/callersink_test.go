@@ -42,7 +42,8 @@ func (s *kindSink) take() []string {
 func TestCallersCallSinkGetsTheCallsEvents(t *testing.T) {
 	srv := &testkit.Server{CompareF: testkit.FailFirst(1, status.Error(grpccodes.Unavailable, "down"))}
 	e := newEnv(t, config.Profile{Retry: quickRetry(3)}, srv)
-	want := []string{"attempt_finished", "retry_scheduled", "attempt_finished", "call_finished"}
+	// The budget's cap on a call without a deadline (DeadlineApplied) is the call's own event too.
+	want := []string{"deadline_applied", "attempt_finished", "retry_scheduled", "attempt_finished", "call_finished"}
 
 	own := new(kindSink)
 	ctx, parent := e.tp.Tracer("test").Start(observe.WithCallSink(context.Background(), own), "verification")
@@ -79,7 +80,9 @@ func TestCallersCallSinkGetsANestedCallsEvents(t *testing.T) {
 		t.Fatalf("Compare: %v", err)
 	}
 	parent.End()
+	// Compare's deadline (the budget's cap) bounds the nested Extract too, which sets none.
 	want := []string{
+		"deadline_applied " + testkit.MethodCompare,
 		"attempt_finished " + testkit.MethodExtract, "call_finished " + testkit.MethodExtract,
 		"attempt_finished " + testkit.MethodCompare, "call_finished " + testkit.MethodCompare,
 	}
