@@ -104,7 +104,8 @@ const (
 	// ArrivalDone: the verification ended with a decision (APPROVED, REJECTED or FAILED).
 	ArrivalDone
 	// ArrivalCancelled: the batch was interrupted while the verification ran and it ended
-	// undecided; it is neither a success nor an infrastructure failure.
+	// undecided, no step having failed before the interruption; it is neither a success nor
+	// an infrastructure failure.
 	ArrivalCancelled
 	// ArrivalShed: open loop only, the verification was not started because MaxInFlight
 	// verifications were already running. It counts as lost, like a failure.
@@ -143,7 +144,7 @@ func (b Batch) Run(ctx context.Context, v *Verifier) []*kycv1.VerifyResponse {
 // real traffic does, so an outage shows as failures per second of arrivals rather than as a
 // batch that merely ends sooner; an arrival that finds MaxInFlight verifications running is
 // shed. When ctx ends, arrivals not yet started are left ArrivalNotStarted and running ones
-// that end undecided are ArrivalCancelled.
+// that end undecided, no step having failed before ctx ended, are ArrivalCancelled.
 func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 	cases := b.Cases()
 	res := Result{
@@ -165,11 +166,11 @@ func (b Batch) RunResult(ctx context.Context, v *Verifier) Result {
 	}
 	// verify runs arrival i, counted in flight by enter before.
 	verify := func(i int) {
-		resp, _ := v.Verify(ctx, Request(int64(i+1), cases[i]))
+		resp, realFailures := v.verify(ctx, Request(int64(i+1), cases[i]))
 		inFlight.Add(-1)
 		res.Responses[i] = resp
 		res.Arrivals[i] = ArrivalDone
-		if ctx.Err() != nil && resp.GetDecision() == kycv1.Decision_DECISION_FAILED {
+		if ctx.Err() != nil && resp.GetDecision() == kycv1.Decision_DECISION_FAILED && realFailures == 0 {
 			res.Arrivals[i] = ArrivalCancelled
 		} else if b.Decided != nil {
 			b.Decided(resp)

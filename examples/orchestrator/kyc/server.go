@@ -31,8 +31,11 @@ const DefaultRetryAfter = time.Second
 // deadline stopped, reason BUDGET or DEADLINE: the same budget ends a verification with the
 // same code wherever in a retry schedule it ends), else Unavailable, with a RetryInfo, an ErrorInfo whose
 // metadata names each failed step and its code, and the VerifyResponse itself (steps and codes,
-// no applicant data). A verification left undecided because its caller cancelled is answered
-// Canceled and not counted in the metrics. Safe for concurrent use.
+// no applicant data). A verification left undecided because its caller cancelled (no step failed
+// before the caller left; the steps the cancel cut report CANCELLED) is answered Canceled and
+// not counted in the metrics; one where a step had failed for real before is answered and
+// counted as failed, the steps the cancel cut listed apart (cancelled_steps), not as failed.
+// Safe for concurrent use.
 type Server struct {
 	kycv1.UnimplementedKYCServiceServer
 
@@ -51,11 +54,11 @@ func NewServer(v *Verifier, metrics *Metrics, retryAfter time.Duration) *Server 
 
 // Verify runs one verification; see Server.
 func (s *Server) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
-	resp, _ := s.v.Verify(ctx, req)
-	if resp.GetDecision() == kycv1.Decision_DECISION_FAILED && errors.Is(ctx.Err(), context.Canceled) {
-		// The caller went away (a hedge it no longer needs, a client that gave up): the
-		// verification is neither decided nor failed by the dependencies, as a batch does not
-		// count one an interruption cancelled.
+	resp, realFailures := s.v.verify(ctx, req)
+	if resp.GetDecision() == kycv1.Decision_DECISION_FAILED && realFailures == 0 && errors.Is(ctx.Err(), context.Canceled) {
+		// The caller went away (a hedge it no longer needs, a client that gave up) before any
+		// step failed: the verification is neither decided nor failed by the dependencies, as
+		// a batch does not count one an interruption cancelled.
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	s.metrics.Observe(resp)
@@ -65,21 +68,33 @@ func (s *Server) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.V
 	return nil, UndecidedError(resp, s.retryAfter)
 }
 
-// UndecidedError is the status error of an undecided verification; see Server.
+// UndecidedError is the status error of an undecided verification; see Server. A failed step
+// whose code is CANCELLED (one the caller's cancel cut: see Verifier.Verify) is listed in
+// cancelled_steps, not in failed_steps, and does not choose the code; with no other failed
+// step the code is Canceled.
 func UndecidedError(resp *kycv1.VerifyResponse, retryAfter time.Duration) error {
 	code := grpccodes.DeadlineExceeded
 	md := map[string]string{}
-	var failed []string
+	var failed, cancelled []string
 	for _, st := range resp.GetSteps() {
 		if st.GetStatus() != kycv1.StepStatus_STEP_STATUS_FAILED {
 			continue
 		}
 		key := StepKey(st.GetStep())
-		failed = append(failed, key)
 		md[key] = strings.TrimSpace(st.GetCode() + " " + st.GetReason())
+		if st.GetCode() == CodeName(grpccodes.Canceled) {
+			cancelled = append(cancelled, key)
+			continue
+		}
+		failed = append(failed, key)
 		if !ranOutOfTime(st) {
 			code = grpccodes.Unavailable
 		}
+	}
+	if len(failed) == 0 && len(cancelled) > 0 {
+		code, failed = grpccodes.Canceled, cancelled
+	} else if len(cancelled) > 0 {
+		md["cancelled_steps"] = strings.Join(cancelled, ",")
 	}
 	md["failed_steps"] = strings.Join(failed, ",")
 	st := status.New(code, "verification "+resp.GetVerificationId()+" undecided: no answer from "+strings.Join(failed, ", "))

@@ -63,6 +63,10 @@ type Verifier struct {
 	// retried) is a failure of the step, not a rejection of the applicant, and the other way
 	// round. Nil means codes.Default for every method.
 	Classifier func(fullMethod string) *codes.Classifier
+
+	// stepEnded, when set (by the tests), is called from each step's goroutine once the step's
+	// end is recorded.
+	stepEnded func(kycv1.Step)
 }
 
 // classifier returns the classifier of fullMethod (see Verifier.Classifier).
@@ -103,6 +107,9 @@ func (v *Verifier) now() time.Time {
 type step struct {
 	outcome *kycv1.StepOutcome
 	reason  string // business rejection reason; "" when passed or failed
+	// late is the error of the caller's context when the step ended: nil when it ended before
+	// the caller's context was done.
+	late error
 }
 
 // Verify runs one verification and always returns a decision: it never returns an error for
@@ -117,21 +124,41 @@ type step struct {
 // the service's place is none: that step is FAILED, reason FALLBACK; nor is a verdict neither
 // passing nor rejecting: reason VERDICT_UNKNOWN); else APPROVED. Steps do not cancel
 // one another, so the rejection reasons do not depend on timing.
+//
+// A step that got no answer and ended after the caller cancelled ctx is cut by the cancel, not
+// failed by its service: its code is CANCELLED (with no reason), whatever its last attempt's
+// code was (a retry cut in its backoff ends with the error of the attempt before).
 func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
+	resp, _ := v.verify(ctx, req)
+	return resp, nil
+}
+
+// verify is Verify; it also returns how many steps failed for real: got no answer (or a
+// verdict without meaning) and ended before the caller's ctx was done.
+func (v *Verifier) verify(caller context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, int) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, v.budget())
+	ctx, cancel := context.WithTimeout(caller, v.budget())
 	defer cancel()
 
 	var steps [3]step
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); steps[0] = v.liveness(ctx, req) }()
-	go func() { defer wg.Done(); steps[1] = v.faceMatch(ctx, req) }()
-	go func() { defer wg.Done(); steps[2] = v.ocr(ctx, req) }()
+	run := func(i int, f func(context.Context, *kycv1.VerifyRequest) step) {
+		defer wg.Done()
+		s := f(ctx, req)
+		s.late = caller.Err()
+		steps[i] = s
+		if v.stepEnded != nil {
+			v.stepEnded(s.outcome.GetStep())
+		}
+	}
+	go run(0, v.liveness)
+	go run(1, v.faceMatch)
+	go run(2, v.ocr)
 	wg.Wait()
 
 	resp := &kycv1.VerifyResponse{VerificationId: req.GetVerificationId()}
-	failed := false
+	failed, realFailures := false, 0
 	for _, s := range steps {
 		resp.Steps = append(resp.Steps, s.outcome)
 		switch s.outcome.GetStatus() {
@@ -139,6 +166,13 @@ func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1
 			resp.RejectionReasons = appendUnique(resp.RejectionReasons, s.reason)
 		case kycv1.StepStatus_STEP_STATUS_FAILED:
 			failed = true
+			switch {
+			case s.late == nil || s.outcome.GetReason() == ReasonVerdictUnknown:
+				realFailures++ // the service's own answer (VERDICT_UNKNOWN) is no cut either
+			case errors.Is(s.late, context.Canceled):
+				s.outcome.Code = CodeName(grpccodes.Canceled)
+				s.outcome.Reason = ""
+			}
 		}
 	}
 	switch {
@@ -150,7 +184,7 @@ func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1
 		resp.Decision = kycv1.Decision_DECISION_APPROVED
 	}
 	resp.Elapsed = durationpb.New(time.Since(start))
-	return resp, nil
+	return resp, realFailures
 }
 
 func appendUnique(s []string, v string) []string {
