@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -18,7 +19,7 @@ const ExitCode = 130
 // Context returns a context that the first SIGINT or SIGTERM cancels; on a second, name is
 // written to stderr with "interrupted again; exiting at once" and the process exits with
 // ExitCode. stop ends the handling (signals get their default behaviour back) and cancels the
-// context.
+// context; calling it again does nothing.
 func Context(name string, stderr io.Writer) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -34,9 +35,12 @@ func Context(name string, stderr io.Writer) (ctx context.Context, stop func()) {
 		fmt.Fprintf(stderr, "%s: interrupted again; exiting at once\n", name)
 		os.Exit(ExitCode)
 	}()
+	var once sync.Once
 	return ctx, func() {
-		signal.Stop(sigs)
-		close(sigs)
-		cancel()
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(sigs)
+			cancel()
+		})
 	}
 }
