@@ -5,7 +5,9 @@
 //
 // See package stub for the behaviour, the metadata that scripts faults per request, and the
 // admin endpoint (GET/PUT /faults, POST /outage?for=5s, POST /down, POST /up) served with
-// /metrics on the -metrics address.
+// /metrics on the -metrics address. With -tls-cert and -tls-key both addresses serve TLS only
+// (HTTPS on -metrics), with the same certificate; with -tls-ca both require client
+// certificates.
 //
 // The first SIGINT (Ctrl-C) or SIGTERM stops the stub gracefully: requests in service get up to
 // -stop-timeout to finish. A second one exits at once with status 130.
@@ -13,6 +15,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +31,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 func main() {
@@ -58,7 +63,7 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 	fs.SetOutput(io.Discard)
 	cfg := stub.Config{Services: stub.AllServices()}
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:50051", "gRPC listen `address`")
-	fs.StringVar(&cfg.MetricsListen, "metrics", "", "HTTP listen `address` for /metrics and the admin endpoints (empty: none)")
+	fs.StringVar(&cfg.MetricsListen, "metrics", "", "HTTP listen `address` for /metrics and the admin endpoints (empty: none); HTTPS with the -tls-* flags")
 	fs.Func("services", "comma-separated `list` of services to serve: liveness,facematch,ocr (default all)", func(v string) error {
 		s, err := stub.ParseServices(v)
 		cfg.Services = s
@@ -138,7 +143,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 	if err != nil {
 		return err
 	}
-	tlsOpts, err := tf.ServerOptions()
+	tlsCfg, err := tf.ServerConfig()
 	if err != nil {
 		fmt.Fprintf(stderr, "mlstub: %v\nRun 'mlstub -h' for the flags.\n", err)
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -158,12 +163,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, started func(*stu
 	if err != nil {
 		return fmt.Errorf("-listen %s: %w", cfg.Listen, err)
 	}
-	opts := []stub.Option{stub.WithLogger(log), stub.WithServerOptions(tlsOpts...), stub.WithListener(lis)}
+	opts := []stub.Option{stub.WithLogger(log), stub.WithListener(lis)}
+	if tlsCfg != nil {
+		opts = append(opts, stub.WithServerOptions(grpc.Creds(credentials.NewTLS(tlsCfg))))
+	}
 	var metricsLis net.Listener
 	if cfg.MetricsListen != "" {
 		if metricsLis, err = lc.Listen(ctx, "tcp", cfg.MetricsListen); err != nil {
 			_ = lis.Close()
 			return fmt.Errorf("-metrics %s: %w", cfg.MetricsListen, err)
+		}
+		if tlsCfg != nil {
+			// The admin endpoint changes the faults and takes the services down: it is
+			// no less guarded than the services.
+			metricsLis = tls.NewListener(metricsLis, tlsCfg)
 		}
 		opts = append(opts, stub.WithMetricsListener(metricsLis))
 	}

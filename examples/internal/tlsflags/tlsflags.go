@@ -96,6 +96,17 @@ func (f Flags) keyPair() ([]tls.Certificate, error) {
 // off): its certificate, and with a CA, client certificates required and verified against it.
 // A TLS server refuses plaintext clients: their handshake fails.
 func (f Flags) ServerOptions() ([]grpc.ServerOption, error) {
+	cfg, err := f.ServerConfig()
+	if cfg == nil || err != nil {
+		return nil, err
+	}
+	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg))}, nil
+}
+
+// ServerConfig returns the TLS configuration of a server (nil when TLS is off), the one
+// ServerOptions gives a gRPC server: for another listener of the same command (an HTTP
+// endpoint through tls.NewListener), so that it is served as the gRPC address is.
+func (f Flags) ServerConfig() (*tls.Config, error) {
 	if !f.Enabled() {
 		return nil, nil
 	}
@@ -113,7 +124,7 @@ func (f Flags) ServerOptions() ([]grpc.ServerOption, error) {
 	if pool != nil {
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
-	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg))}, nil
+	return cfg, nil
 }
 
 // ClientCredentials returns a client's transport credentials: plaintext when TLS is off, else

@@ -86,7 +86,8 @@ func WithServerOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(o *options) { o.serverOpts = append(o.serverOpts, opts...) })
 }
 
-// WithMetricsListener serves the HTTP endpoints on lis instead of Config.MetricsListen.
+// WithMetricsListener serves the HTTP endpoints on lis instead of Config.MetricsListen; a
+// listener of tls.NewListener serves them as HTTPS (mlstub does so under its -tls-* flags).
 func WithMetricsListener(lis net.Listener) Option {
 	return optionFunc(func(o *options) { o.metricsLis = lis })
 }
