@@ -89,7 +89,8 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // a full method ("/kyc.v1.OCRService/Extract"), every method of a service
 // ("/kyc.v1.OCRService/*") or a service ("kyc.v1.OCRService"); a method's own reply comes
 // first, then its service's "/<service>/*", then the service's. Without one, a fallback section
-// needs a reply_json. New refuses a reply that answers nothing (nil, Func(nil), Message(nil):
+// needs a reply_json. New refuses a reply that answers nothing (nil, Func(nil), Message(nil)) or
+// that Message or Func did not make (a type embedding a Reply:
 // see fallback.CheckReply), a target of another form (a full method without its leading
 // slash), a method or service the registered descriptors tell does not exist (a method its
 // service's descriptor does not declare; a method named as a service), and a Message that is
@@ -210,7 +211,7 @@ func checkFallback(option, target string, reply fallback.Reply) error {
 		return err
 	}
 	if err := fallback.CheckReply(reply); err != nil {
-		return fielderr.New(option, target, "has no reply: "+err.Error())
+		return fielderr.New(option, target, "has no usable reply: "+err.Error())
 	}
 	// A Message not of a registered method's response type would never be served: the
 	// chain of every call of the method would fail to build. fallback.New checks it (and

@@ -109,17 +109,17 @@ func (f *Fallback) responseType() (protoreflect.MessageDescriptor, error) {
 }
 
 func (f *Fallback) setReply(replyJSON string, reply Reply) error {
+	// One rule with the options that take a Reply (CheckReply).
+	if reply != nil {
+		if err := CheckReply(reply); err != nil {
+			return fmt.Errorf("fallback: %s: %w", f.target, err)
+		}
+	}
 	switch r := reply.(type) {
 	case funcReply:
-		if r == nil {
-			return fmt.Errorf("fallback: %s: Func(nil) is not a reply", f.target)
-		}
 		f.reply = r
 		return nil
 	case fixedReply:
-		if r.m == nil || !r.m.ProtoReflect().IsValid() {
-			return fmt.Errorf("fallback: %s: Message(nil) is not a reply", f.target)
-		}
 		if !f.isMethod {
 			return fmt.Errorf("fallback: %s: a fixed reply needs a full method, not a service", f.target)
 		}
@@ -130,9 +130,6 @@ func (f *Fallback) setReply(replyJSON string, reply Reply) error {
 		}
 		f.reply = fixedReply{m: proto.Clone(r.m)}
 		return nil
-	case nil:
-	default:
-		return fmt.Errorf("fallback: %s: unknown Reply %T", f.target, reply)
 	}
 	if replyJSON == "" {
 		return fmt.Errorf("fallback: %s: no reply: give Message, Func or reply_json", f.target)

@@ -3,6 +3,7 @@ package fallback
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -27,9 +28,12 @@ func Func(f func(ctx context.Context, method string, req any, err error) proto.M
 	return funcReply(f)
 }
 
-// CheckReply reports a Reply that answers nothing: a nil Reply, Func(nil), or Message of a nil
-// message (or of a nil pointer of a message type). New refuses these (a nil Reply only without
-// reply_json); CheckReply lets an option that takes a Reply refuse them when it is given.
+// CheckReply reports a Reply that New refuses whatever its target and configuration: a nil
+// Reply, Func(nil), Message of a nil message (or of a nil pointer of a message type), and a
+// Reply that Message and Func did not make. The rule: a Reply is a value that Message or Func
+// returns; a type of the program's that embeds one (struct{ fallback.Reply }) is not, as New
+// could not check what it answers. New refuses these (a nil Reply only without reply_json);
+// CheckReply lets an option that takes a Reply refuse them when it is given.
 func CheckReply(r Reply) error {
 	switch r := r.(type) {
 	case nil:
@@ -42,6 +46,8 @@ func CheckReply(r Reply) error {
 		if r.m == nil || !r.m.ProtoReflect().IsValid() {
 			return errors.New("Message(nil) is not a reply")
 		}
+	default:
+		return fmt.Errorf("a %T is not a Reply: a Reply is one that Message or Func returns, and a type that embeds one is not", r)
 	}
 	return nil
 }
