@@ -33,7 +33,7 @@
 // wins over ReplyJSON. New fails, naming the method and the type, when the ReplyJSON does not
 // fit the response type or its method is not registered, and when a Message is not of the
 // method's response type (a Message for a method missing from the registry is checked at call
-// time instead). This package never logs or records the request, the reply or the
+// time instead), or lacks a proto2 required field (whatever its target). This package never logs or records the request, the reply or the
 // error: events carry only the code and class.
 //
 // The reply is copied into the caller's reply message (proto.Reset, then proto.Merge); a

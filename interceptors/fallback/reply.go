@@ -29,8 +29,9 @@ func Func(f func(ctx context.Context, method string, req any, err error) proto.M
 }
 
 // CheckReply reports a Reply that New refuses whatever its target and configuration: a nil
-// Reply, Func(nil), Message of a nil message (or of a nil pointer of a message type), and a
-// Reply that Message and Func did not make. The rule: a Reply is a value that Message or Func
+// Reply, Func(nil), Message of a nil message (or of a nil pointer of a message type), Message
+// of a message that lacks a proto2 required field (proto.CheckInitialized), and a Reply that
+// Message and Func did not make. The rule: a Reply is a value that Message or Func
 // returns; a type of the program's that embeds one (struct{ fallback.Reply }) is not, as New
 // could not check what it answers. New refuses these (a nil Reply only without reply_json);
 // CheckReply lets an option that takes a Reply refuse them when it is given.
@@ -45,6 +46,11 @@ func CheckReply(r Reply) error {
 	case fixedReply:
 		if r.m == nil || !r.m.ProtoReflect().IsValid() {
 			return errors.New("Message(nil) is not a reply")
+		}
+		// A reply missing a proto2 required field cannot be marshaled: where it is sent on
+		// (a proxy's reply), it would fail only when served.
+		if err := proto.CheckInitialized(r.m); err != nil {
+			return fmt.Errorf("Message of a %s lacks a required field: %w", r.m.ProtoReflect().Descriptor().FullName(), err)
 		}
 	default:
 		return fmt.Errorf("a %T is not a Reply: a Reply is one that Message or Func returns, and a type that embeds one is not", r)
