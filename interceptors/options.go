@@ -1,9 +1,11 @@
 package interceptors
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -33,12 +35,31 @@ type options struct {
 	unlistedLimit int
 	unlistedSet   bool
 	errs          []error // options given invalid values; New refuses them
+	// byWithFallback are the targets of the fallback.Replies value that WithFallback gave (a
+	// later WithValue(fallback.Replies) replaces them all), for New's errors to name the option.
+	byWithFallback map[string]bool
+}
+
+// fallbackOption returns the option that gave the reply for target: WithFallback or
+// WithValue(fallback.Replies).
+func (o *options) fallbackOption(target string) string {
+	if o.byWithFallback[target] {
+		return "WithFallback"
+	}
+	return "WithValue(fallback.Replies)"
 }
 
 // WithValue gives the sections' Build functions a value of type T (section.Value[T] reads
 // it): what a policy needs from the program beyond its section, such as the objects of a
 // section registered outside bulwark. A later value of the same type replaces an earlier one.
-func WithValue[T any](v T) Option { return optionFunc(func(o *options) { setValue(o, v) }) }
+func WithValue[T any](v T) Option {
+	return optionFunc(func(o *options) {
+		if _, ok := any(v).(fallback.Replies); ok {
+			o.byWithFallback = nil // its replies replace WithFallback's
+		}
+		setValue(o, v)
+	})
+}
 
 func setValue[T any](o *options, v T) {
 	if o.values == nil {
@@ -94,7 +115,10 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // see fallback.CheckReply), a target of another form (a full method without its leading
 // slash), a method or service the registered descriptors tell does not exist (a method its
 // service's descriptor does not declare; a method named as a service), and a Message that is
-// not of a registered method's response type.
+// not of a registered method's response type. A Message for a service, or for
+// "/<service>/*", is checked against every method its registered descriptor declares that it
+// serves (those without a reply of their own, nor, for a service, a "/<service>/*" one): a
+// service whose methods answer different types cannot take one Message for them all.
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
 		if err := checkFallback("WithFallback", target, reply); err != nil {
@@ -109,6 +133,10 @@ func WithFallback(target string, reply fallback.Reply) Option {
 		}
 		rs[target] = reply
 		setValue(o, rs)
+		if o.byWithFallback == nil {
+			o.byWithFallback = map[string]bool{}
+		}
+		o.byWithFallback[target] = true
 	})
 }
 
@@ -281,4 +309,62 @@ func methodAsService(svc string) (owner, method string, ok bool) {
 		return string(name.Parent()), string(name.Name()), true
 	}
 	return "", "", false
+}
+
+// checkServiceMessages checks the reply rs gives for each whole service (a service, or
+// "/<service>/*") against every method the service's registered descriptor declares that the
+// reply serves: those rs gives no reply of their own (nor, for a service, a "/<service>/*"
+// one). A Func serves any; a Message only methods of its type, so one for methods that answer
+// different types is refused, naming them and their types. option names the option that gave
+// a target. (checkFallback checks the replies one by one: it does not know which methods
+// another reply serves.)
+func checkServiceMessages(rs fallback.Replies, option func(target string) string) error {
+	var errs []error
+	for _, t := range slices.Sorted(maps.Keys(rs)) {
+		svc, anyMethod := t, false
+		if strings.HasPrefix(t, "/") {
+			s, m := grpcmethod.Split(t)
+			if m != "*" {
+				continue
+			}
+			svc, anyMethod = s, true
+		}
+		sd := descriptorOf(svc)
+		if sd == nil {
+			continue
+		}
+		var (
+			served, misfits []string // the methods served, and those the reply does not fit
+			firstErr        error
+			types           = map[protoreflect.FullName]bool{}
+		)
+		ms := sd.Methods()
+		for i := range ms.Len() {
+			md := ms.Get(i)
+			full := "/" + svc + "/" + string(md.Name())
+			if _, own := rs[full]; own {
+				continue
+			}
+			if _, shared := rs["/"+svc+"/*"]; shared && !anyMethod {
+				continue
+			}
+			served = append(served, string(md.Name())+" answers "+string(md.Output().FullName()))
+			types[md.Output().FullName()] = true
+			if _, err := fallback.New(full, fallback.Config{}, rs[t]); err != nil {
+				misfits = append(misfits, full)
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		switch {
+		case len(misfits) == 0:
+		case len(types) > 1:
+			errs = append(errs, fielderr.New(option(t), t, "has one Message for methods of "+svc+" that answer different types ("+
+				strings.Join(served, ", ")+"), and one Message cannot fit them all: give "+strings.Join(misfits, ", ")+" a reply of its own: "+firstErr.Error()))
+		default:
+			errs = append(errs, fielderr.New(option(t), t, "has a reply that does not fit the methods of "+svc+": "+firstErr.Error()))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -223,7 +223,13 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 		for _, t := range slices.Sorted(maps.Keys(rs)) {
 			errs = append(errs, checkFallback(option, t, rs[t]))
 		}
-		if err := errors.Join(errs...); err != nil {
+		err := errors.Join(errs...)
+		if err == nil {
+			// The replies for whole services, against the methods each serves: a check of
+			// them all together (WithFallback's checks saw one at a time).
+			err = checkServiceMessages(rs, s.o.fallbackOption)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("bulwark: invalid option: %w", err)
 		}
 		for t := range rs {
