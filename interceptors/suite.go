@@ -634,6 +634,16 @@ func (s *Suite) Close() error {
 	return s.objs.Close()
 }
 
+// Closed reports whether Close has run: a closed suite reads no levels, now or later, so a
+// consumer of its levels may drop it (observe.ClosedSource; promobs' Scrape does).
+func (s *Suite) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+var _ observe.ClosedSource = (*Suite)(nil)
+
 // ErrClosed is what Reload returns after Close.
 var ErrClosed = errors.New("bulwark: suite closed")
 

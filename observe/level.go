@@ -60,3 +60,11 @@ func (ls LevelSources) Levels(yield func(Level) bool) {
 		}
 	}
 }
+
+// ClosedSource is a LevelSource that can end for good: once Closed reports true it reads
+// nothing, now or later (a closed suite), so a consumer that keeps sources (promobs' Scrape)
+// may drop it, and with it the objects it holds. Closed must be safe for concurrent use.
+type ClosedSource interface {
+	LevelSource
+	Closed() bool
+}

@@ -1,6 +1,7 @@
 package promobs
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,15 @@ var breakerStates = BreakerStates()
 // A nil src is ignored; a typed nil (a nil *breaker.Registry) is not detected, and panics at
 // the scrape.
 //
+// A source is kept until remove is called or it reports itself closed: a source that
+// implements observe.ClosedSource (a suite: interceptors.Suite.Closed) and whose Closed
+// reports true is dropped at the next scrape, and m no longer holds it or what it holds, so a
+// program that replaces its suite (builds a new one, gives it to Scrape, closes the old) keeps
+// no closed suite. remove drops the source of this call from m: from the next scrape on, it is
+// not read, and m no longer holds it; calling remove again, or after the source was dropped as
+// closed, does nothing. A closed suite wrapped in an observe.LevelSources is not seen as
+// closed: it reads nothing, but stays until its remove.
+//
 // Which reading wins: a series (a metric and its labels: service, and method for a breaker or a
 // bulkhead) is exposed once per scrape, never twice, from the first of, in this order:
 //
@@ -44,13 +54,34 @@ var breakerStates = BreakerStates()
 // objects' levels, though the closed one was added first.
 // A bulkhead's in-flight and capacity are separate series: each is taken from the first
 // reading of its own kind.
-func (m *Metrics) Scrape(src observe.LevelSource) {
+func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 	if src == nil {
-		return
+		return func() {}
 	}
+	s := &scrapeSource{src: src}
 	m.levels.mu.Lock()
-	m.levels.sources = append(m.levels.sources, src)
+	m.levels.sources = append(m.levels.sources, s)
 	m.levels.mu.Unlock()
+	return func() {
+		m.levels.mu.Lock()
+		m.levels.removeLocked(s)
+		m.levels.mu.Unlock()
+	}
+}
+
+// scrapeSource is one source given to Scrape: its own, so that remove drops that one even when
+// the same source was given twice.
+type scrapeSource struct {
+	src observe.LevelSource // Guarded by levels.mu; nil once removed.
+}
+
+// removeLocked drops s from the sources, if it is still there, and lets go of its source.
+// l.mu must be held.
+func (l *levels) removeLocked(s *scrapeSource) {
+	if i := slices.Index(l.sources, s); i >= 0 {
+		l.sources = slices.Delete(l.sources, i, i+1)
+	}
+	s.src = nil
 }
 
 // Bulkhead is what TrackBulkhead reads: a bulkhead's current number of calls in flight and
@@ -177,7 +208,7 @@ type levels struct {
 	stateDesc, inFlightDesc, capacityDesc, throttleDesc *prometheus.Desc
 
 	mu        sync.Mutex
-	sources   []observe.LevelSource            // Guarded by mu; only appended to.
+	sources   []*scrapeSource                  // Guarded by mu; Collect copies it under mu.
 	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
 	lastState map[breakerKey]eventState        // Guarded by mu. From BreakerStateChanged events.
 	// sourced holds the breakers a Scrape source has read: their state is the source's, and
@@ -267,7 +298,11 @@ func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 // does not hold it while the registry drains ch. Precedence is Scrape's.
 func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
-	sources := l.sources[:len(l.sources):len(l.sources)]
+	sources := make([]observe.LevelSource, len(l.sources))
+	for i, s := range l.sources {
+		sources[i] = s.src
+	}
+	kept := slices.Clone(l.sources)
 	tracked := make([]observe.LevelSource, 0, len(l.tracked))
 	for _, src := range l.tracked {
 		tracked = append(tracked, src)
@@ -284,13 +319,23 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 		readings = append(readings, lv)
 		return true
 	}
-	observe.LevelSources(sources).Levels(read)
+	var closed []*scrapeSource
+	for i, src := range sources {
+		if c, ok := src.(observe.ClosedSource); ok && c.Closed() {
+			closed = append(closed, kept[i]) // it reads nothing, now or later
+			continue
+		}
+		src.Levels(read)
+	}
 	scraped := len(readings)
 	observe.LevelSources(tracked).Levels(read)
 
 	// The events' states stand in for the breakers no Scrape source has read (a tracked
 	// breaker's events are kept: they take over when it is no longer tracked).
 	l.mu.Lock()
+	for _, s := range closed {
+		l.removeLocked(s)
+	}
 	for _, r := range readings[:scraped] {
 		if r.Kind == observe.LevelBreakerState {
 			k := breakerKey{r.Service, r.Method}

@@ -1,0 +1,96 @@
+package promobs_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"weak"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"google.golang.org/grpc"
+)
+
+func breakerConfig(svc string) *config.Config {
+	return &config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}
+}
+
+func failingInvoker(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+	return errDown
+}
+
+// A program that replaces its suite (builds a new one, gives it to Scrape, closes the old)
+// leaves no closed suite in the Metrics: the closed one is dropped at the next scrape and can
+// be collected, while the new one's levels still show. Before, every closed suite stayed a
+// source for good, reading nothing and holding its objects, so memory grew with each one.
+func TestScrapeDropsClosedSuite(t *testing.T) {
+	const svc = "test.v1.Dropped"
+	m, reg := newMetrics(t)
+	old, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeOld := m.Scrape(old)
+	_ = old.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, failingInvoker)
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+
+	s, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	m.Scrape(s)
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gone := weak.Make(old)
+	old = nil //nolint:ineffassign,wastedassign // the test's own reference goes
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+
+	for range 3 {
+		runtime.GC()
+	}
+	if gone.Value() != nil {
+		t.Fatal("the closed suite is still reachable after a scrape: the Metrics keeps it as a source")
+	}
+	removeOld() // a source dropped as closed: nothing left to remove
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+}
+
+// The function Scrape returns removes that source, and only it: a source given twice is still
+// read through its other registration, and it is no longer held once both are removed.
+// Removing twice, or the source of a nil src, does nothing.
+func TestScrapeRemove(t *testing.T) {
+	m, reg := newMetrics(t)
+	live := newFakeSource(stateLevel(ocr, "", "half_open"))
+	m.Scrape(live)
+	src := newFakeSource(bulkheadLevels(ocr, 2, 8)...)
+	first, second := m.Scrape(src), m.Scrape(src)
+	m.Scrape(nil)()
+	want := stateSamples(ocr, "half_open")
+	want[`bulwark_bulkhead_in_flight{method="",service="`+ocr+`"}`] = 2
+	want[`bulwark_bulkhead_capacity{method="",service="`+ocr+`"}`] = 8
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), want)
+
+	first()
+	first()
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), want)
+
+	gone := weak.Make(src)
+	src = nil //nolint:ineffassign,wastedassign // the test's own reference goes
+	second()
+	for range 3 {
+		runtime.GC()
+	}
+	if gone.Value() != nil {
+		t.Fatal("a removed source is still reachable")
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState, promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity), stateSamples(ocr, "half_open"))
+	first()
+	second()
+}
