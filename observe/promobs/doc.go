@@ -77,10 +77,13 @@
 // own series. A breaker is told apart by service and method, as its events are: method is empty
 // for a breaker that serves the whole service (breaker.ScopeService) and the full method for a
 // method-scoped one. For a breaker a source given to Scrape reads, the state is read at scrape
-// time, and once read, its events no longer count: a breaker a reload removed has no series
-// left. For the others it is the To of the last BreakerStateChanged event seen (the breaker
-// emits its events outside its lock, so under a race of transitions the last event seen may be
-// an older one: prefer Scrape), until a suite's reload or Close retires the breaker
+// time, and once read, its events no longer stand in for it while that source is kept: a
+// breaker a reload removed has no series left. Once no kept source has read it (its sources
+// removed, or closed suites dropped), its events count again: the breaker of a registry that a
+// closed suite shared with another shows the state the last event said. For the others it is
+// the To of the last BreakerStateChanged event seen (the breaker emits its events outside its
+// lock, so under a race of transitions the last event seen may be an older one: prefer
+// Scrape), until a suite's reload or Close retires the breaker
 // (observe.Retired: the reload removed the breaker or replaced it under its name, or the suite
 // was closed): then that state is dropped, and the breaker has no series left, unless a later
 // event of it (a call that was in flight through it at the reload) or of a breaker of the same

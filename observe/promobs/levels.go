@@ -38,7 +38,9 @@ var breakerStates = BreakerStates()
 // no closed suite. remove drops the source of this call from m: from the next scrape on, it is
 // not read, and m no longer holds it; calling remove again, or after the source was dropped as
 // closed, does nothing. A closed suite wrapped in an observe.LevelSources is not seen as
-// closed: it reads nothing, but stays until its remove.
+// closed: it reads nothing, but stays until its remove. Once a source is dropped, the
+// BreakerStateChanged events of the breakers it read count again (see the order below), unless
+// another kept source has read them too.
 //
 // Which reading wins: a series (a metric and its labels: service, and method for a breaker or a
 // bulkhead) is exposed once per scrape, never twice, from the first of, in this order:
@@ -73,6 +75,9 @@ func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 // the same source was given twice.
 type scrapeSource struct {
 	src observe.LevelSource // Guarded by levels.mu; nil once removed.
+	// read holds the breakers src has read while it is kept (levels.sourced counts them).
+	// Guarded by levels.mu.
+	read map[breakerKey]struct{}
 }
 
 // removeLocked drops s from the sources, if it is still there, and lets go of its source.
@@ -81,7 +86,12 @@ func (l *levels) removeLocked(s *scrapeSource) {
 	if i := slices.Index(l.sources, s); i >= 0 {
 		l.sources = slices.Delete(l.sources, i, i+1)
 	}
-	s.src = nil
+	for k := range s.read {
+		if l.sourced[k]--; l.sourced[k] <= 0 {
+			delete(l.sourced, k)
+		}
+	}
+	s.src, s.read = nil, nil
 }
 
 // Bulkhead is what TrackBulkhead reads: a bulkhead's current number of calls in flight and
@@ -211,10 +221,13 @@ type levels struct {
 	sources   []*scrapeSource                  // Guarded by mu; Collect copies it under mu.
 	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
 	lastState map[breakerKey]eventState        // Guarded by mu. From BreakerStateChanged events.
-	// sourced holds the breakers a Scrape source has read: their state is the source's, and
-	// their events no longer count, so that a breaker a reload removed, which the source no
-	// longer reads, has no series left. Guarded by mu.
-	sourced map[breakerKey]struct{}
+	// sourced counts, for each breaker, the kept Scrape sources that have read it: its state is
+	// theirs, and its events do not stand in for it, so that a breaker a reload removed, which
+	// its source no longer reads, has no series left. Its events are still kept in lastState:
+	// once no kept source has read it (its sources were removed, or closed suites dropped),
+	// they count again, as for a breaker of a shared registry that another suite still uses.
+	// Guarded by mu.
+	sourced map[breakerKey]int
 	method  func(name string) string // the method label of a full method name (Metrics.method)
 	service func(name string) string // the service label of a service name (Metrics.service)
 }
@@ -235,7 +248,7 @@ func newLevels(cl prometheus.Labels) *levels {
 			[]string{labelService, labelMethod}, cl),
 		tracked:   map[trackKey]observe.LevelSource{},
 		lastState: map[breakerKey]eventState{},
-		sourced:   map[breakerKey]struct{}{},
+		sourced:   map[breakerKey]int{},
 		method:    func(name string) string { return name },
 		service:   func(name string) string { return name },
 	}
@@ -264,9 +277,7 @@ func (l *levels) breakerChanged(service, method, to string, at time.Time) {
 	}
 	k := breakerKey{service, method}
 	l.mu.Lock()
-	if _, ok := l.sourced[k]; !ok {
-		l.lastState[k] = eventState{to, at}
-	}
+	l.lastState[k] = eventState{to, at}
 	l.mu.Unlock()
 }
 
@@ -320,31 +331,38 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 		return true
 	}
 	var closed []*scrapeSource
+	ends := make([]int, len(sources)) // readings[ends[i-1]:ends[i]] are source i's
 	for i, src := range sources {
 		if c, ok := src.(observe.ClosedSource); ok && c.Closed() {
 			closed = append(closed, kept[i]) // it reads nothing, now or later
-			continue
+		} else {
+			src.Levels(read)
 		}
-		src.Levels(read)
+		ends[i] = len(readings)
 	}
-	scraped := len(readings)
 	observe.LevelSources(tracked).Levels(read)
 
-	// The events' states stand in for the breakers no Scrape source has read (a tracked
+	// The events' states stand in for the breakers no kept Scrape source has read (a tracked
 	// breaker's events are kept: they take over when it is no longer tracked).
 	l.mu.Lock()
 	for _, s := range closed {
 		l.removeLocked(s)
 	}
-	for _, r := range readings[:scraped] {
-		if r.Kind == observe.LevelBreakerState {
-			k := breakerKey{r.Service, r.Method}
-			l.sourced[k] = struct{}{}
-			delete(l.lastState, k)
+	start := 0
+	for i, s := range kept {
+		if s.src != nil { // not removed since it was read
+			for _, r := range readings[start:ends[i]] {
+				if r.Kind == observe.LevelBreakerState {
+					l.sourcedLocked(s, breakerKey{r.Service, r.Method})
+				}
+			}
 		}
+		start = ends[i]
 	}
 	for k, st := range l.lastState {
-		readings = append(readings, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st.state})
+		if l.sourced[k] == 0 {
+			readings = append(readings, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st.state})
+		}
 	}
 	l.mu.Unlock()
 
@@ -352,6 +370,18 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range readings {
 		l.emit(ch, r, seen)
 	}
+}
+
+// sourcedLocked records that source s has read breaker k. l.mu must be held.
+func (l *levels) sourcedLocked(s *scrapeSource, k breakerKey) {
+	if _, ok := s.read[k]; ok {
+		return
+	}
+	if s.read == nil {
+		s.read = map[breakerKey]struct{}{}
+	}
+	s.read[k] = struct{}{}
+	l.sourced[k]++
 }
 
 // emit sends the series of reading r on ch, unless a series of the same metric and labels was

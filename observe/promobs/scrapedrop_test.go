@@ -94,3 +94,32 @@ func TestScrapeRemove(t *testing.T) {
 	first()
 	second()
 }
+
+// Two suites share a breaker registry, and only one of them is given to Scrape: once it is
+// closed and dropped, the registry's breaker, which the other suite still uses, shows the
+// state its events said, though the closed suite's source had read it and it opened while
+// that source was kept. Before, a breaker a source had read once never counted its events
+// again, and the live breaker had no series.
+func TestSharedBreakerCountsEventsAfterItsSourceIsDropped(t *testing.T) {
+	const svc = "test.v1.Shared"
+	m, reg := newMetrics(t)
+	var breakers breaker.Registry
+	closing, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m), interceptors.WithBreakerRegistry(&breakers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Scrape(closing)
+	live, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m), interceptors.WithBreakerRegistry(&breakers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = live.Close() })
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+
+	_ = live.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, failingInvoker) // the shared breaker opens
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+	if err := closing.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+}
