@@ -168,6 +168,24 @@ func (b *boundedLabel) value(name string, max int64, other string) string {
 	return v
 }
 
+// known returns the label value name has, or would have, without taking a slot for it: its
+// own while the bound is not reached (a name seen, even one not yet merged into the map's
+// read-only part, is labelled by itself then), other past the bound or when too long. It is
+// for an event that names a series without adding one (Retired): an unseen name's value
+// labels nothing.
+func (b *boundedLabel) known(name, other string) string {
+	if name == "" {
+		return ""
+	}
+	if v, ok := b.values.Load(name); ok {
+		return v
+	}
+	if b.full.Load() || len(name) > observe.MaxKeptName {
+		return other
+	}
+	return name
+}
+
 // MaxMethods bounds the method label: the first MaxMethods distinct method names a Metrics
 // sees are label values of their own; every later one is counted under OtherMethod. Method
 // names come from the proto API and are bounded, unless calls bring names from outside it (a
@@ -437,7 +455,8 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time)
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
-			m.levels.breakerRetired(m.service(e.Service), m.method(e.Method), e.Time)
+			// Looked up, not learnt: a name never seen has no state to drop, and takes no slot.
+			m.levels.breakerRetired(m.services.known(e.Service, OtherService), m.methods.known(e.Method, OtherMethod), e.Time)
 		}
 	case observe.Rejected:
 		m.rejectionCache.getBounded(m, rejectionKey{e.Service, e.Policy, e.Reason}, boundRejection, newRejectionCounter).Inc()

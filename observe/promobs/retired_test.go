@@ -2,10 +2,12 @@ package promobs_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
@@ -170,4 +172,22 @@ func TestCloseAfterReplacementKeepsItsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+}
+
+// A Retired of a breaker whose service and method no event or reading named (a suite whose
+// sink was given to Metrics after its breakers had reported, or one observed elsewhere) takes
+// no label value: as many such Retired events as the bounds allow leave every service and method
+// label free for the names of calls. Before, each one used a slot, and the next MaxServices
+// services to call were counted as "other".
+func TestRetiredOfUnseenNameTakesNoLabel(t *testing.T) {
+	m, reg := newMetrics(t)
+	for i := range max(promobs.MaxServices, promobs.MaxMethods) {
+		svc := fmt.Sprintf("gone.v1.S%d", i)
+		m.Observe(observe.Event{Kind: observe.Retired, Service: svc, Method: "/" + svc + "/Do", Policy: observe.PolicyBreaker})
+	}
+	const svc, method = "test.v1.Later", "/test.v1.Later/Do"
+	m.Observe(call(svc, method, grpccodes.OK, codes.Success, 1, time.Millisecond))
+	assertSamples(t, scrape(t, reg, promobs.NameCalls), map[string]float64{
+		`bulwark_calls_total{class="success",code="OK",method="` + method + `",service="` + svc + `"}`: 1,
+	})
 }
