@@ -75,7 +75,8 @@ func value[T any](o *options) (T, bool) {
 
 // WithClock sets the clock of every policy (backoff, recovery timeouts, refill, deadlines),
 // but for the shared token buckets of a registry given by WithLimiterRegistry, which refill by
-// that registry's clock.
+// that registry's clock, and for the breakers of a registry given by WithBreakerRegistry that
+// breaker.NewRegistry gave a clock, which run on that clock.
 func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.clock = c }) }
 
 // WithObserver sends the events of every policy, and the suite's CallFinished, to sink. A nil
@@ -144,7 +145,9 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // one service share one breaker. By default each suite has its own registry: every connection
 // the suite is installed on shares its breakers, but another suite's breakers are apart. A nil
 // r is the default. A reload that stops using a breaker r still holds does not report it
-// retired (observe.Retired): another suite may still use it.
+// retired (observe.Retired): another suite may still use it. The breakers r makes run on r's
+// clock when breaker.NewRegistry gave it one (breaker.WithClock), whatever the suite's
+// (WithClock): a test can so put the breakers alone on a fake clock.
 func WithBreakerRegistry(r *breaker.Registry) Option {
 	return optionFunc(func(o *options) { setValue(o, r) })
 }

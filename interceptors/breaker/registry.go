@@ -5,13 +5,19 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 )
 
 // Registry holds breakers by name, so that every connection that names the same service (or
 // method) shares one breaker and its state. A Registry is safe for concurrent use; its zero
-// value is empty and ready.
+// value is empty and ready, its breakers on the clock their options name (NewRegistry can give
+// them the registry's).
 type Registry struct {
+	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
+	// options of Get (or of a suite's build) name. Set only by NewRegistry.
+	clock   clock.Clock
 	mu      sync.Mutex
 	entries sync.Map     // name → *Breaker; written only under mu.
 	n       atomic.Int64 // the names entries holds; written only under mu.
@@ -27,6 +33,30 @@ type Registry struct {
 type claim struct {
 	b     *Breaker
 	takes int
+}
+
+// NewRegistry returns an empty registry. WithClock sets the clock of every breaker it makes,
+// whatever clock the options of Get, of the registry interceptors or of a suite (given the
+// registry by interceptors.WithBreakerRegistry, whatever its interceptors.WithClock) name: a
+// test can so put the breakers alone on a fake clock. Its other options are ignored.
+func NewRegistry(opts ...Option) *Registry {
+	var c clock.Clock
+	for _, opt := range opts {
+		if opt.o.Kind == optkit.KindClock {
+			c = clock.OrReal(buildOptions([]Option{opt}).Clock)
+		}
+	}
+	return &Registry{clock: c}
+}
+
+// options builds the options of a breaker the registry makes: opts, with the registry's clock
+// when it has one.
+func (r *Registry) options(opts []Option) options {
+	o := buildOptions(opts)
+	if r.clock != nil {
+		o.Clock = r.clock
+	}
+	return o
 }
 
 // DefaultRegistry is the Registry that UnaryClientInterceptor and StreamClientInterceptor use
@@ -64,7 +94,7 @@ func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
 			return b
 		}
 	}
-	b := newBreaker(name, cfg, buildOptions(opts))
+	b := newBreaker(name, cfg, r.options(opts))
 	r.storeLocked(name, b)
 	return b
 }
@@ -107,7 +137,7 @@ func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *
 		c.takes++
 		return c.b, true, nil
 	}
-	b = newBreaker(name, cfg, buildOptions(opts))
+	b = newBreaker(name, cfg, r.options(opts))
 	if r.pending == nil {
 		r.pending = map[string]*claim{}
 	}
