@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -27,15 +28,18 @@ services:
     breaker: {consecutive_failures: 3, initial_recovery_timeout: 3s, recovery_timeout: 3s, half_open_max_calls: 1}
 `
 
-// outageRecovery is long enough that the open-state checks (three verifications) finish
-// inside it on a busy machine: at 400ms a slow run saw the breaker half-open among them, a
-// probe fail, and the transition counts double (issue 17 item 12).
+// outageRecovery is the breaker's recovery timeout in outageConfig. The breakers run on a fake
+// clock (newBreakerClockHarness), so it passes only when the test advances that clock: the
+// open-state checks cannot outlast it however slow the machine (at 400ms of real time a slow
+// run saw the breaker half-open among them, a probe fail, and the transition counts double:
+// issue 17 item 12).
 const outageRecovery = 3 * time.Second
 
 // TestOutageOpensBreakerAndRecovers takes the OCR stub down: the first verification waits out
 // OCR's retries (the retry metric rises) and its third failure opens the breaker; while open,
-// verifications fail fast with CIRCUIT_OPEN and the stub sees no request; once the stub is
-// back, the breaker half-opens on its recovery timeout, a probe succeeds and it closes.
+// verifications fail fast with CIRCUIT_OPEN and the stub sees no request, also once it is back
+// up, until the recovery timeout has passed on the breakers' clock; then the breaker
+// half-opens, a probe succeeds and it closes.
 func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 	ocrLabels := map[string]string{"service": svcOCR}
 	var (
@@ -62,7 +66,8 @@ func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 				map[string]string{"service": svcOCR, "to": "open"})
 		}
 	})
-	h := newHarness(t, outageConfig, stub.Faults{Latency: 2 * time.Millisecond}, atOpen)
+	breakerClock := clocktest.New(time.Time{})
+	h := newBreakerClockHarness(t, outageConfig, stub.Faults{Latency: 2 * time.Millisecond}, breakerClock, atOpen)
 	reg = h.reg
 	ocr := h.stubs[svcOCR]
 	if h.breakerState(svcOCR) == "" {
@@ -77,7 +82,6 @@ func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 
 	ocr.Down()
 	first := h.verify(t, kyc.Request(10, kyc.CaseGenuine))
-	openedAt := time.Now()
 	o := stepOf(t, first, kycv1.Step_STEP_OCR)
 	if first.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetCode() != "UNAVAILABLE" || o.GetAttempts() != 3 {
 		t.Fatalf("first verification in the outage: %s", describe(first))
@@ -132,29 +136,29 @@ func TestOutageOpensBreakerAndRecovers(t *testing.T) {
 			t.Errorf("while open the OCR step took %v; the retry timeline was %v", d, timeline)
 		}
 	}
-	if time.Since(openedAt) < outageRecovery {
-		if after := requestsTotal(ocr, stub.MethodExtract); after != before {
-			t.Errorf("OCR stub requests grew from %d to %d while the breaker was open", before, after)
-		}
-	} else {
-		t.Logf("the open-state checks outlasted the %v recovery timeout; request counter not checked", outageRecovery)
+	if after := requestsTotal(ocr, stub.MethodExtract); after != before {
+		t.Errorf("OCR stub requests grew from %d to %d while the breaker was open", before, after)
 	}
-	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcOCR, "reason": "CIRCUIT_OPEN"}); got < 3 {
-		t.Errorf("bulwark_rejections_total{ocr, CIRCUIT_OPEN} = %v, want at least 3", got)
+	if got := metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": svcOCR, "reason": "CIRCUIT_OPEN"}); got != 3 {
+		t.Errorf("bulwark_rejections_total{ocr, CIRCUIT_OPEN} = %v, want 3", got)
 	}
 
-	// Back up: the breaker half-opens after its recovery timeout and a probe closes it.
+	// Back up, but a moment short of the recovery timeout: still open, and the stub, which
+	// would answer now, still hears nothing.
 	ocr.Up()
-	time.Sleep(time.Until(openedAt.Add(outageRecovery)))
-	deadline := time.Now().Add(3 * time.Second)
-	var resp *kycv1.VerifyResponse
-	for i := 0; ; i++ {
-		resp = h.verify(t, kyc.Request(int64(100+i), kyc.CaseGenuine))
-		if resp.GetDecision() == kycv1.Decision_DECISION_APPROVED || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	breakerClock.Advance(outageRecovery - time.Millisecond)
+	early := h.verify(t, kyc.Request(30, kyc.CaseGenuine))
+	if o := stepOf(t, early, kycv1.Step_STEP_OCR); early.GetDecision() != kycv1.Decision_DECISION_FAILED || o.GetReason() != "CIRCUIT_OPEN" {
+		t.Errorf("%v after the breaker opened (recovery timeout %v): %s", outageRecovery-time.Millisecond, outageRecovery, describe(early))
 	}
+	if after := requestsTotal(ocr, stub.MethodExtract); after != before {
+		t.Errorf("OCR stub requests grew from %d to %d before the recovery timeout", before, after)
+	}
+
+	// The recovery timeout has passed: the next call is the probe, which succeeds and closes
+	// the breaker.
+	breakerClock.Advance(time.Millisecond)
+	resp := h.verify(t, kyc.Request(100, kyc.CaseGenuine))
 	if resp.GetDecision() != kycv1.Decision_DECISION_APPROVED {
 		t.Fatalf("after recovery: %s", describe(resp))
 	}

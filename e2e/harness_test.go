@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
@@ -109,10 +110,28 @@ func newSeededHarnessWith(t *testing.T, yaml string, faults stub.Faults, seed in
 // changed, as scaleConfig does).
 func newHarnessConfig(t *testing.T, cfg *config.Config, faults stub.Faults, seed int64, opts []interceptors.Option, extra ...observe.Sink) *harness {
 	t.Helper()
+	return buildHarness(t, cfg, faults, seed, new(breaker.Registry), opts, extra...)
+}
+
+// newBreakerClockHarness is newHarness whose breakers alone run on clk: their recovery
+// timeouts pass when the test advances clk, while backoffs, deadlines and the orchestrator's
+// step timings keep the real clock.
+func newBreakerClockHarness(t *testing.T, yaml string, faults stub.Faults, clk clock.Clock, extra ...observe.Sink) *harness {
+	t.Helper()
+	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return buildHarness(t, cfg, faults, 0, breaker.NewRegistry(breaker.WithClock(clk)), nil, extra...)
+}
+
+// buildHarness is newHarnessConfig with the suite's breakers taken from breakers.
+func buildHarness(t *testing.T, cfg *config.Config, faults stub.Faults, seed int64, breakers *breaker.Registry, opts []interceptors.Option, extra ...observe.Sink) *harness {
+	t.Helper()
 	h := &harness{
 		stubs: map[string]*stub.Stub{}, conns: map[string]*grpc.ClientConn{},
 		reg: prometheus.NewRegistry(), rec: &testkit.Recorder{}, counters: kyc.NewCounters(),
-		breakers: new(breaker.Registry),
+		breakers: breakers,
 	}
 	metrics, err := promobs.New(h.reg)
 	if err != nil {
