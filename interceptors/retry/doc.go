@@ -230,6 +230,11 @@
 // (TestUnderRetryCountsRequestsNotRounds). MaxAttempts still bounds the loop's attempts, each
 // of which a hedging policy below may make a round of several requests.
 //
+// A call made with Disable emits nothing, but through a suite its one request is reported all
+// the same (see Disable): a unary call's when it returns, a stream's when the stream ends,
+// however it ends (internal/streamend: its caller's context ending while nobody reads it
+// included), unless a hedging policy below reported the requests itself.
+//
 // # Options
 //
 // New takes Options (WithClock, WithRand, WithClassifier, WithObserver), which are not

@@ -68,9 +68,11 @@ func WithIdempotent(ok bool) CallOption { return CallOption{s: attempt.Idempoten
 
 // Disable turns the policy off for the call: it goes straight to the invoker, with no attempt
 // accounting, no events and no Report. Through a suite (InvokeKept with a section.Timing,
-// InvokeGated) the call's one request is still reported, by one AttemptFinished (attempt 1),
-// as the suite reports that of a chain without a retry step: every request sent is reported
-// once (see observe.AttemptFinished).
+// InvokeGated, and a suite's stream step) the call's one request is still reported, by one
+// AttemptFinished (attempt 1), as the suite reports that of a chain without a retry step:
+// every request sent is reported once (see observe.AttemptFinished). A stream's is reported
+// when the stream ends, however it ends (its caller's context ending while nobody reads it
+// included).
 func Disable() CallOption { return CallOption{s: attempt.Disable()} }
 
 // WithCallObserver sends the call's events to sink instead of the policy's (WithObserver).

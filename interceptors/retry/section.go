@@ -38,7 +38,9 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		return section.Built{}, err
 	}
 	p.budgetService = env.Service
-	return section.Step(p, nil)
+	b, err := section.Step(p, nil)
+	b.Stream = p.stream(true) // a stream made with Disable reports its attempt too
+	return b, err
 }
 
 // inSuite returns c as a suite's retry step has it: its budget capped by the call budget

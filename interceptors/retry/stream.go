@@ -11,6 +11,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -27,10 +29,17 @@ var errAttemptTimeout = errors.New("retry: per-attempt timeout")
 // Config.ReplayBufferBytes. A retry opens a new stream through the rest of the chain
 // (streamer), replays every message sent so far, in order, and closes the send side again if
 // the caller had closed it. See the package documentation.
-func (p *Policy) Stream() grpc.StreamClientInterceptor {
+func (p *Policy) Stream() grpc.StreamClientInterceptor { return p.stream(false) }
+
+// stream returns the policy as a stream client interceptor; suite: as a suite's retry step,
+// whose stream made with Disable reports its one attempt (see streamDisabledReported).
+func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		c := callOf(opts)
 		if c.Disabled {
+			if suite {
+				return p.streamDisabledReported(ctx, desc, cc, method, streamer, &c, opts)
+			}
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		s := &retryStream{
@@ -57,6 +66,38 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 		}
 		return s, nil
 	}
+}
+
+// streamDisabledReported opens a stream made with Disable (its call options c) for a suite's
+// retry step: straight through streamer, as Stream does, but its one attempt is reported,
+// as invokeDisabledReported reports a unary call's: one AttemptFinished (attempt 1) to the
+// call's sink (WithCallObserver) or the policy's, when the stream ends, once, however it ends
+// (internal/streamend: its status or success, a failed send, the caller's context ending
+// while nobody reads, gRPC ending it), or when it fails to open; unless a hedging policy
+// below reported the stream's requests itself (the attempt's Round). Every request sent
+// through a suite is then reported once, retry section or not, Disable or not.
+func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, c *call, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	sink := c.SinkOr(p.s.Sink)
+	if sink == nil {
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	start := p.s.Clock.Now()
+	round := new(attempt.Round)
+	round.Reset(0, start, nil) // a stream's hedges outlive a decision: no shared cancel
+	report := func(err error) {
+		if round.Reported() == 0 {
+			m := p.method(method)
+			attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, start, clock.Later(p.s.Clock, start), p.s.Classifier.Classify(err), "")
+		}
+	}
+	cs, err := streamer(ctx, desc, cc, method, append(opts[:len(opts):len(opts)], round)...)
+	if err != nil {
+		report(err)
+		return nil, err
+	}
+	w := streamend.Watch(ctx, desc, cs)
+	w.OnEnd(func(e streamend.End) { report(e.Err) })
+	return w, nil
 }
 
 // retryStream is the grpc.ClientStream the caller holds; it stands for a sequence of attempt

@@ -1,0 +1,144 @@
+package interceptors_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// TestRetryDisabledStreamReportsItsAttempt: a stream made with retry.Disable through a suite's
+// retry step is one request, reported by one AttemptFinished (attempt 1) when the stream ends,
+// as a unary call made so is (TestRetryDisabledReportsItsAttempt): on every way a stream ends
+// (internal/streamend), those the caller never sees the end of included.
+func TestRetryDisabledStreamReportsItsAttempt(t *testing.T) {
+	cases := []struct {
+		name string
+		// server handles the stream; cancel ends the caller's context.
+		server func(st kycv1.LivenessService_CheckServer, cancel context.CancelFunc) error
+		// run uses the stream opened with ctx the way the case ends it.
+		run      func(t *testing.T, st kycv1.LivenessService_CheckClient, cancel context.CancelFunc)
+		sendOpts []grpc.CallOption
+		want     grpccodes.Code
+		// async: the end may be seen on another goroutine than the caller's.
+		async bool
+	}{
+		{
+			name: "EOF",
+			server: func(st kycv1.LivenessService_CheckServer, _ context.CancelFunc) error {
+				return testkit.DrainCheck(st, 0.9)
+			},
+			run: func(t *testing.T, st kycv1.LivenessService_CheckClient, _ context.CancelFunc) {
+				_ = st.Send(&kycv1.CheckRequest{})
+				if _, err := st.CloseAndRecv(); err != nil {
+					t.Fatalf("CloseAndRecv = %v, want the reply", err)
+				}
+			},
+			want: grpccodes.OK,
+		},
+		{
+			name: "error",
+			server: func(kycv1.LivenessService_CheckServer, context.CancelFunc) error {
+				return status.Error(grpccodes.Unavailable, "down")
+			},
+			run: func(t *testing.T, st kycv1.LivenessService_CheckClient, _ context.CancelFunc) {
+				_ = st.Send(&kycv1.CheckRequest{})
+				if _, err := st.CloseAndRecv(); status.Code(err) != grpccodes.Unavailable {
+					t.Fatalf("CloseAndRecv = %v, want Unavailable", err)
+				}
+			},
+			want: grpccodes.Unavailable,
+		},
+		{
+			name: "send error",
+			server: func(st kycv1.LivenessService_CheckServer, _ context.CancelFunc) error {
+				<-st.Context().Done()
+				return st.Context().Err()
+			},
+			run: func(t *testing.T, st kycv1.LivenessService_CheckClient, _ context.CancelFunc) {
+				if err := st.Send(&kycv1.CheckRequest{Image: make([]byte, 64)}); status.Code(err) != grpccodes.ResourceExhausted {
+					t.Fatalf("Send = %v, want ResourceExhausted", err)
+				}
+			},
+			sendOpts: []grpc.CallOption{grpc.MaxCallSendMsgSize(16)},
+			want:     grpccodes.ResourceExhausted,
+		},
+		{
+			// The server cancels the caller's context once it holds the stream: the caller's
+			// RecvMsg returns Canceled, or the stream is abandoned just before it.
+			name: "caller's cancel",
+			server: func(st kycv1.LivenessService_CheckServer, cancel context.CancelFunc) error {
+				cancel()
+				<-st.Context().Done()
+				return st.Context().Err()
+			},
+			run: func(t *testing.T, st kycv1.LivenessService_CheckClient, _ context.CancelFunc) {
+				_ = st.Send(&kycv1.CheckRequest{})
+				if _, err := st.CloseAndRecv(); status.Code(err) != grpccodes.Canceled {
+					t.Fatalf("CloseAndRecv = %v, want Canceled", err)
+				}
+			},
+			want:  grpccodes.Canceled,
+			async: true,
+		},
+		{
+			// The caller cancels without reading: nobody is in a call when the stream ends.
+			name: "abandoned",
+			server: func(st kycv1.LivenessService_CheckServer, _ context.CancelFunc) error {
+				<-st.Context().Done()
+				return st.Context().Err()
+			},
+			run: func(_ *testing.T, st kycv1.LivenessService_CheckClient, cancel context.CancelFunc) {
+				_ = st.Send(&kycv1.CheckRequest{})
+				_ = st.CloseSend()
+				cancel()
+			},
+			want:  grpccodes.Canceled,
+			async: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			srv := &testkit.Server{CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
+				return tc.server(st, cancel)
+			}}
+			e := newEnv(t, threeProfiles(), srv)
+			st, err := e.live.Check(ctx, append([]grpc.CallOption{retry.Disable()}, tc.sendOpts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.run(t, st, cancel)
+			attempts := func() []observe.Event {
+				var out []observe.Event
+				for _, ev := range e.rec.Events(observe.AttemptFinished) {
+					if ev.Method == testkit.MethodCheck {
+						out = append(out, ev)
+					}
+				}
+				return out
+			}
+			if tc.async {
+				// An end nobody is reading is seen on grpc's goroutine.
+				testkit.Eventually(t, "no AttemptFinished for the stream's one request", func() bool { return len(attempts()) > 0 })
+			}
+			got := attempts()
+			if len(got) != 1 || got[0].Attempt != 1 || got[0].Code != tc.want || got[0].Policy != observe.PolicyRetry {
+				var lines []string
+				for _, ev := range e.rec.Events() {
+					lines = append(lines, fmt.Sprintf("%s %s %s attempt %d %v", ev.Kind, ev.Policy, ev.Method, ev.Attempt, ev.Code))
+				}
+				t.Fatalf("AttemptFinished %+v; want one, attempt 1, %v, by retry; events:\n%s", got, tc.want, strings.Join(lines, "\n"))
+			}
+		})
+	}
+}
