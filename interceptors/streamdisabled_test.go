@@ -3,15 +3,20 @@ package interceptors_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -138,6 +143,95 @@ func TestRetryDisabledStreamReportsItsAttempt(t *testing.T) {
 					lines = append(lines, fmt.Sprintf("%s %s %s attempt %d %v", ev.Kind, ev.Policy, ev.Method, ev.Attempt, ev.Code))
 				}
 				t.Fatalf("AttemptFinished %+v; want one, attempt 1, %v, by retry; events:\n%s", got, tc.want, strings.Join(lines, "\n"))
+			}
+		})
+	}
+}
+
+// TestRetryDisabledUnderHedgeReportsEachRequestOnce: a call made with retry.Disable through a
+// suite whose chain has a hedging policy below the retry step (as the built-in ml profile
+// does). The hedge reports the requests it sends, the first included, through the retry
+// step's Round, and the retry step then reports none: one AttemptFinished per request sent,
+// hedged or not, unary or client stream.
+func TestRetryDisabledUnderHedgeReportsEachRequestOnce(t *testing.T) {
+	isHedge := func(ctx context.Context) bool {
+		md, _ := metadata.FromIncomingContext(ctx)
+		return len(md.Get(hedge.PreviousAttemptsKey)) != 0
+	}
+	for _, tc := range []struct {
+		name   string
+		stream bool
+		// slow: the first request waits for its cancellation, and a hedge answers.
+		slow bool
+		fail bool
+		want []string // AttemptFinished policy/attempt/code, sorted
+	}{
+		{name: "unary, answered at once", want: []string{"hedge/1/OK"}},
+		{name: "unary, failed at once", fail: true, want: []string{"hedge/1/Unavailable"}},
+		{name: "unary, hedged", slow: true, want: []string{"hedge/1/Canceled", "hedge/2/OK"}},
+		{name: "stream, answered at once", stream: true, want: []string{"hedge/1/OK"}},
+		{name: "stream, hedged", stream: true, slow: true, want: []string{"hedge/1/Canceled", "hedge/2/OK"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &testkit.Server{
+				CompareF: func(ctx context.Context, _ int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+					switch {
+					case tc.slow && !isHedge(ctx):
+						<-ctx.Done()
+						return nil, status.FromContextError(ctx.Err()).Err()
+					case tc.fail:
+						return nil, unavailable()
+					}
+					return &kycv1.CompareResponse{Similarity: 0.9}, nil
+				},
+				CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
+					if tc.slow && !isHedge(st.Context()) {
+						<-st.Context().Done()
+						return st.Context().Err()
+					}
+					return testkit.DrainCheck(st, 0.9)
+				},
+			}
+			cfg := threeProfiles()
+			for _, name := range []string{"ml", "fast"} {
+				p := cfg.Profiles[name]
+				// Where the first request answers at once, a delay past any slow start of
+				// the connection, so that no hedge is sent.
+				p.Hedge = &hedge.Config{Delay: 4 * time.Second}
+				if tc.slow {
+					p.Hedge.Delay = 20 * time.Millisecond
+				}
+				cfg.Profiles[name] = p
+			}
+			e := newEnv(t, cfg, srv)
+			method := testkit.MethodCompare
+			var err error
+			if tc.stream {
+				method = testkit.MethodCheck
+				_, err = e.check(context.Background(), 2, retry.Disable())
+			} else {
+				_, err = e.face.Compare(context.Background(), &kycv1.CompareRequest{}, retry.Disable())
+			}
+			if (err != nil) != tc.fail {
+				t.Fatalf("call: %v", err)
+			}
+			got := func() []string {
+				var out []string
+				for _, ev := range e.rec.Events(observe.AttemptFinished) {
+					if ev.Method == method {
+						out = append(out, ev.Policy+"/"+strconv.Itoa(ev.Attempt)+"/"+ev.Code.String())
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+			// A stream's losing attempt ends on grpc's goroutine, and the server may see a
+			// request that lost only after the call is over.
+			testkit.Eventually(t, "fewer AttemptFinished or requests than wanted", func() bool {
+				return len(got()) >= len(tc.want) && e.srv.Calls(method) >= len(tc.want)
+			})
+			if sent := e.srv.Calls(method); sent != len(tc.want) || !slices.Equal(got(), tc.want) {
+				t.Fatalf("%d requests sent; AttemptFinished %v, want %v", sent, got(), tc.want)
 			}
 		})
 	}
