@@ -22,6 +22,7 @@
 // Business reasons come from the services' ErrorInfo (DOCUMENT_UNREADABLE, FACE_NOT_DETECTED,
 // NO_FRAMES) or from the orchestrator's own rules (SPOOF_DETECTED, FACE_MISMATCH,
 // DOCUMENT_EXPIRED, DOCUMENT_EXPIRY_INVALID). A reply a fallback made up (reason FALLBACK) or
-// one whose verdict neither passes nor rejects (VERDICT_UNKNOWN) fails its step. Logs and summaries never carry images or
-// document fields.
+// one whose verdict neither passes nor rejects (VERDICT_UNKNOWN) fails its step; a step the
+// caller's cancel cut is FAILED, code CANCELLED, reason CALLER_CANCELLED. Logs and summaries
+// never carry images or document fields.
 package kyc

@@ -32,9 +32,11 @@ const DefaultRetryAfter = time.Second
 // same code wherever in a retry schedule it ends), else Unavailable, with a RetryInfo, an ErrorInfo whose
 // metadata names each failed step and its code, and the VerifyResponse itself (steps and codes,
 // no applicant data). A verification left undecided because its caller cancelled (no step failed
-// before the caller left; the steps the cancel cut report CANCELLED) is answered Canceled and
-// not counted in the metrics; one where a step had failed for real before is answered and
-// counted as failed, the steps the cancel cut listed apart (cancelled_steps), not as failed.
+// before the caller left; the steps the cancel cut report CANCELLED, reason CALLER_CANCELLED)
+// is answered Canceled and not counted in the metrics; one where a step had failed for real
+// before is answered and counted as failed, the steps the cancel cut listed apart
+// (cancelled_steps), not as failed. A service's own CANCELLED answer, its caller still there,
+// is a failure of its step like any other (failed_steps, Unavailable).
 // Safe for concurrent use.
 type Server struct {
 	kycv1.UnimplementedKYCServiceServer
@@ -69,7 +71,7 @@ func (s *Server) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.V
 }
 
 // UndecidedError is the status error of an undecided verification; see Server. A failed step
-// whose code is CANCELLED (one the caller's cancel cut: see Verifier.Verify) is listed in
+// the caller's cancel cut (reason CALLER_CANCELLED: see Verifier.Verify) is listed in
 // cancelled_steps, not in failed_steps, and does not choose the code; with no other failed
 // step the code is Canceled.
 func UndecidedError(resp *kycv1.VerifyResponse, retryAfter time.Duration) error {
@@ -82,7 +84,7 @@ func UndecidedError(resp *kycv1.VerifyResponse, retryAfter time.Duration) error 
 		}
 		key := StepKey(st.GetStep())
 		md[key] = strings.TrimSpace(st.GetCode() + " " + st.GetReason())
-		if st.GetCode() == CodeName(grpccodes.Canceled) {
+		if st.GetReason() == ReasonCallerCancelled {
 			cancelled = append(cancelled, key)
 			continue
 		}

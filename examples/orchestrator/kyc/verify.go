@@ -37,6 +37,11 @@ const ReasonFallback = "FALLBACK"
 // applicant, who is not rejected on it.
 const ReasonVerdictUnknown = "VERDICT_UNKNOWN"
 
+// ReasonCallerCancelled is the reason of a FAILED step that the caller's cancel cut (see
+// Verifier.Verify): its code is CANCELLED. A step whose service answered CANCELLED itself,
+// the caller still there, keeps that code without this reason: it failed.
+const ReasonCallerCancelled = "CALLER_CANCELLED"
+
 // DefaultBudget is the time a whole verification may take: the KYC SLO.
 const DefaultBudget = 8 * time.Second
 
@@ -126,8 +131,8 @@ type step struct {
 // one another, so the rejection reasons do not depend on timing.
 //
 // A step that got no answer and ended after the caller cancelled ctx is cut by the cancel, not
-// failed by its service: its code is CANCELLED (with no reason), whatever its last attempt's
-// code was (a retry cut in its backoff ends with the error of the attempt before).
+// failed by its service: its code is CANCELLED, reason CALLER_CANCELLED, whatever its last
+// attempt's code was (a retry cut in its backoff ends with the error of the attempt before).
 func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
 	resp, _ := v.verify(ctx, req)
 	return resp, nil
@@ -171,7 +176,7 @@ func (v *Verifier) verify(caller context.Context, req *kycv1.VerifyRequest) (*ky
 				realFailures++ // the service's own answer (VERDICT_UNKNOWN) is no cut either
 			case errors.Is(s.late, context.Canceled):
 				s.outcome.Code = CodeName(grpccodes.Canceled)
-				s.outcome.Reason = ""
+				s.outcome.Reason = ReasonCallerCancelled
 			}
 		}
 	}
