@@ -29,7 +29,8 @@ const DefaultRetryAfter = time.Second
 // (some step got no answer) is a gRPC error the caller can retry: DeadlineExceeded when every
 // failed step ran out of time (its attempt's DEADLINE_EXCEEDED, or a retry that the budget or
 // deadline stopped, reason BUDGET or DEADLINE: the same budget ends a verification with the
-// same code wherever in a retry schedule it ends), else Unavailable, with a RetryInfo, an ErrorInfo whose
+// same code wherever in a retry schedule it ends; a step the caller's deadline cut reports
+// DEADLINE_EXCEEDED, reason DEADLINE, whatever its last attempt's code), else Unavailable, with a RetryInfo, an ErrorInfo whose
 // metadata names each failed step and its code, and the VerifyResponse itself (steps and codes,
 // no applicant data). A verification left undecided because its caller cancelled (no step failed
 // before the caller left; the steps the cancel cut report CANCELLED, reason CALLER_CANCELLED)

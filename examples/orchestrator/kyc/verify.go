@@ -133,6 +133,8 @@ type step struct {
 // A step that got no answer and ended after the caller cancelled ctx is cut by the cancel, not
 // failed by its service: its code is CANCELLED, reason CALLER_CANCELLED, whatever its last
 // attempt's code was (a retry cut in its backoff ends with the error of the attempt before).
+// One that ended after the caller's deadline passed ran out of time: its code is
+// DEADLINE_EXCEEDED, reason DEADLINE, whatever its last attempt's code was.
 func (v *Verifier) Verify(ctx context.Context, req *kycv1.VerifyRequest) (*kycv1.VerifyResponse, error) {
 	resp, _ := v.verify(ctx, req)
 	return resp, nil
@@ -177,6 +179,9 @@ func (v *Verifier) verify(caller context.Context, req *kycv1.VerifyRequest) (*ky
 			case errors.Is(s.late, context.Canceled):
 				s.outcome.Code = CodeName(grpccodes.Canceled)
 				s.outcome.Reason = ReasonCallerCancelled
+			default: // the caller's deadline: the step ran out of time
+				s.outcome.Code = CodeName(grpccodes.DeadlineExceeded)
+				s.outcome.Reason = strings.ToUpper(observe.ReasonDeadline)
 			}
 		}
 	}
