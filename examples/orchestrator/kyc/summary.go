@@ -135,7 +135,9 @@ type Summary struct {
 	// RejectedReasons counts, per step, the business reasons of rejections, keyed
 	// "STEP: REASON": one rejected verification may count under several steps.
 	RejectedReasons map[string]int `json:"rejected_reasons"`
-	// FailedReasons counts the failed steps by "STEP: CODE REASON".
+	// FailedReasons counts the failed steps of failed verifications by "STEP: CODE REASON": not
+	// the steps an interruption cut after another step had failed (reason CALLER_CANCELLED),
+	// which the server's error lists apart too (cancelled_steps).
 	FailedReasons map[string]int `json:"failed_reasons"`
 	P50Ms         float64        `json:"p50_ms"`
 	P99Ms         float64        `json:"p99_ms"`
@@ -217,7 +219,7 @@ func SummarizeResult(res Result, counters *Counters) Summary {
 		case kycv1.Decision_DECISION_FAILED:
 			s.Failed++
 			for _, st := range r.GetSteps() {
-				if st.GetStatus() == kycv1.StepStatus_STEP_STATUS_FAILED {
+				if st.GetStatus() == kycv1.StepStatus_STEP_STATUS_FAILED && st.GetReason() != ReasonCallerCancelled {
 					s.FailedReasons[failedKey(st)]++
 				}
 			}
