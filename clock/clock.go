@@ -5,6 +5,7 @@ package clock
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -86,10 +87,13 @@ func Same(a, b Clock) (same bool) {
 
 // WithDeadline returns a copy of parent that is done at d by clock c. With the real clock it is
 // context.WithDeadline; with any other clock, the context is done with context.DeadlineExceeded
-// once c reaches d, so per-attempt timeouts can be tested under a fake clock. It is c's
-// AfterFunc that cancels it, in the goroutine c runs its funcs in: after a fake clock's Advance
-// reached d, wait on Done rather than read Err at once. The parent's own deadline still
-// applies: the result is done at the earlier of the two.
+// once c reaches d, so per-attempt timeouts can be tested under a fake clock. The parent's own
+// deadline still applies: the result is done at the earlier of the two.
+//
+// With a clock that has a SyncAfterFunc method (clocktest.Fake), the move of its time that
+// reaches d (Fake's Advance or Set) returns only once the context, and every context derived
+// from it with the context package, is done: a test may read Err at once. With other clocks it
+// is c's AfterFunc that ends it, in the goroutine c runs its funcs in: wait on Done.
 func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context, context.CancelFunc) {
 	if c == nil || c == Real {
 		return context.WithDeadline(parent, d)
@@ -101,14 +105,35 @@ func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context
 	ctx := &clockContext{parent: parent, inner: inner, cancel: cancel, deadline: d}
 	dur := d.Sub(c.Now())
 	if dur <= 0 {
-		ctx.cancel(errClockDeadline)
-		return ctx, func() { ctx.cancel(nil) }
+		ctx.end(errClockDeadline)
+		return ctx, func() { ctx.end(nil) }
 	}
-	t := c.AfterFunc(dur, func() { ctx.cancel(errClockDeadline) })
+	expire := func() {
+		ctx.unwatchParent()
+		ctx.end(errClockDeadline)
+	}
+	var t Timer
+	if sc, ok := c.(syncAfterFuncer); ok {
+		t = sc.SyncAfterFunc(dur, expire)
+	} else {
+		t = c.AfterFunc(dur, expire)
+	}
+	unwatch := context.AfterFunc(inner, ctx.runFuncs) // the parent ended: end the children
+	ctx.mu.Lock()
+	ctx.unwatch = unwatch
+	ctx.mu.Unlock()
 	return ctx, func() {
+		ctx.unwatchParent()
 		t.Stop()
-		ctx.cancel(nil)
+		ctx.end(nil)
 	}
+}
+
+// syncAfterFuncer is a Clock that can call a func in the move of its time that reaches the
+// func's time, before that move returns, rather than in a goroutine of its own (clocktest.Fake).
+// The func WithDeadline hands it is short, does not block and does not call the clock.
+type syncAfterFuncer interface {
+	SyncAfterFunc(d time.Duration, f func()) Timer
 }
 
 // WithTimeout is WithDeadline(parent, c, c.Now().Add(d)).
@@ -121,12 +146,78 @@ func WithTimeout(parent context.Context, c Clock, d time.Duration) (context.Cont
 //
 // It does not embed its inner cancel context: Value answers from the parent, so contexts derived
 // from a clockContext do not attach to the inner context's cancellation (which would report
-// context.Canceled) but watch Done and read Err, which reports context.DeadlineExceeded.
+// context.Canceled). They attach through its AfterFunc method, which the context package uses
+// when a parent has one: end calls their funcs at once, so they are done when it returns, and
+// they read Err, which reports context.DeadlineExceeded.
 type clockContext struct {
 	parent   context.Context
 	inner    context.Context
 	cancel   context.CancelCauseFunc
 	deadline time.Time
+
+	mu    sync.Mutex
+	funcs map[*func()]struct{} // Guarded by mu: AfterFunc's funcs not yet called or stopped.
+	ended bool                 // Guarded by mu: runFuncs ran; later funcs run at once.
+	// unwatch stops the watch of the parent's end (nil until set). Guarded by mu.
+	unwatch func() bool
+}
+
+// unwatchParent stops the watch of the parent's end, which has no use once c is ended another
+// way. A watch not yet set runs, harmlessly: the timer is stopped or spent, the funcs are run.
+func (c *clockContext) unwatchParent() {
+	c.mu.Lock()
+	unwatch := c.unwatch
+	c.mu.Unlock()
+	if unwatch != nil {
+		unwatch()
+	}
+}
+
+// end cancels c with cause (nil for Canceled) and calls the funcs of its AfterFunc.
+func (c *clockContext) end(cause error) {
+	c.cancel(cause)
+	c.runFuncs()
+}
+
+// runFuncs calls, once c is done, the funcs of AfterFunc, in the caller's goroutine.
+func (c *clockContext) runFuncs() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	funcs := c.funcs
+	c.funcs = nil
+	c.mu.Unlock()
+	for f := range funcs {
+		(*f)()
+	}
+}
+
+// AfterFunc arranges to call f once c is done, as context.AfterFunc does; the context package
+// calls it to attach the contexts derived from c. f runs in the goroutine that ends c (in a
+// goroutine of its own when c is already done); stop reports whether it kept f from running.
+func (c *clockContext) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	if c.funcs == nil {
+		c.funcs = make(map[*func()]struct{})
+	}
+	key := &f
+	c.funcs[key] = struct{}{}
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.funcs[key]
+		delete(c.funcs, key)
+		return ok
+	}
 }
 
 func (c *clockContext) Deadline() (time.Time, bool) { return c.deadline, true }

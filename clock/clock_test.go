@@ -346,3 +346,28 @@ func TestWithDeadlineFakeErrStaysAfterParentCancel(t *testing.T) {
 		t.Fatalf("Err after the parent's cancel with a cause = %v, want Canceled", err)
 	}
 }
+
+// Regression: a fake-clock deadline context, and the contexts derived from it, were ended by
+// goroutines (the clock's AfterFunc, the context package's watch of a parent it does not know),
+// a moment after Advance returned: a test reading Err at once could see nil.
+func TestWithDeadlineFakeDoneWhenAdvanceReturns(t *testing.T) {
+	type key struct{}
+	clk := clocktest.New(time.Time{})
+	for i := range 100 { // one lucky goroutine schedule must not pass the test
+		ctx, cancel := clock.WithTimeout(context.Background(), clk, time.Second)
+		child, childCancel := context.WithCancel(ctx)
+		grandchild, grandchildCancel := context.WithCancelCause(context.WithValue(child, key{}, i))
+		clk.Advance(time.Second)
+		for _, c := range []struct {
+			name string
+			ctx  context.Context
+		}{{"context", ctx}, {"child", child}, {"grandchild", grandchild}} {
+			if err := c.ctx.Err(); err != context.DeadlineExceeded {
+				t.Fatalf("round %d: %s's Err once Advance returned = %v, want DeadlineExceeded", i, c.name, err)
+			}
+		}
+		grandchildCancel(nil)
+		childCancel()
+		cancel()
+	}
+}

@@ -62,6 +62,17 @@ func (f *Fake) AfterFunc(d time.Duration, fn func()) clock.Timer {
 	return t
 }
 
+// SyncAfterFunc is AfterFunc, except that fn runs in the call that fires the timer (Advance,
+// Set, AdvanceWhenWaiting, or a Reset to d ≤ 0), in deadline order with the other timers, and
+// that call returns only after fn did. fn must not block; it may call the clock, but a time it
+// moves on there counts from the firing timer's deadline. clock.WithDeadline uses it so that a
+// test may read a deadline context's Err, and its children's, once Advance returns.
+func (f *Fake) SyncAfterFunc(d time.Duration, fn func()) clock.Timer {
+	t := &fakeTimer{f: f, fn: fn, sync: true}
+	t.Reset(d)
+	return t
+}
+
 // Advance moves the fake time forward by d and fires every timer due by then, earliest first:
 // every timer set before Advance was called, or set while it runs from the time it has reached
 // (see AfterFunc for those that callbacks set). A d ≤ 0 leaves the time as it is.
@@ -96,6 +107,9 @@ func (f *Fake) setLocked(target time.Time) {
 		t.active = false
 		t.fireLocked(f.now) // under f.mu: a Stop or Reset that follows finds the value to drain
 		f.mu.Unlock()       // between two timers, let in whom the last one woke
+		if t.sync {
+			t.fn()
+		}
 		f.mu.Lock()
 	}
 	if target.After(f.now) {
@@ -164,13 +178,19 @@ type fakeTimer struct {
 	f      *Fake
 	ch     chan time.Time
 	fn     func()
+	sync   bool      // fn runs in the goroutine that fires the timer (SyncAfterFunc).
 	when   time.Time // Guarded by f.mu.
 	active bool      // Guarded by f.mu.
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.ch }
 
+// fireLocked sends now on t's channel or starts its func; a sync func is the caller's to run,
+// once it has unlocked f.mu.
 func (t *fakeTimer) fireLocked(now time.Time) {
+	if t.sync {
+		return
+	}
 	if t.fn != nil {
 		go t.fn()
 		return
