@@ -94,6 +94,8 @@ func Same(a, b Clock) (same bool) {
 // reaches d (Fake's Advance or Set) returns only once the context, and every context derived
 // from it with the context package, is done: a test may read Err at once. With other clocks it
 // is c's AfterFunc that ends it, in the goroutine c runs its funcs in: wait on Done.
+//
+// A parent that ends before d stops c's timer, so it does not stay registered until cancel.
 func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context, context.CancelFunc) {
 	if c == nil || c == Real {
 		return context.WithDeadline(parent, d)
@@ -118,7 +120,11 @@ func WithDeadline(parent context.Context, c Clock, d time.Time) (context.Context
 	} else {
 		t = c.AfterFunc(dur, expire)
 	}
-	unwatch := context.AfterFunc(inner, ctx.runFuncs) // the parent ended: end the children
+	// Set after t, which it reads: a parent already done runs it at once.
+	unwatch := context.AfterFunc(inner, func() { // the parent ended: the timer has no use left
+		t.Stop()
+		ctx.runFuncs()
+	})
 	ctx.mu.Lock()
 	ctx.unwatch = unwatch
 	ctx.mu.Unlock()

@@ -371,3 +371,22 @@ func TestWithDeadlineFakeDoneWhenAdvanceReturns(t *testing.T) {
 		cancel()
 	}
 }
+
+// Regression: a parent that ended before the fake deadline left the deadline's timer registered
+// until the context's own cancel was called.
+func TestWithDeadlineFakeParentEndStopsTimer(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	parent, pcancel := context.WithCancel(context.Background())
+	ctx, cancel := clock.WithTimeout(parent, clk, time.Second)
+	defer cancel()
+	child, childCancel := context.WithCancel(ctx)
+	defer childCancel()
+	pcancel()
+	<-child.Done() // the watch of the parent stops the timer, then ends the children
+	if err := child.Err(); err != context.Canceled {
+		t.Fatalf("child's Err after the parent's cancel = %v, want Canceled", err)
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Fatalf("Timers after the parent's cancel = %d, want 0", n)
+	}
+}
