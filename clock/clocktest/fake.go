@@ -236,13 +236,18 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	f.mu.Lock()
 	was := t.removeLocked() // drains a value not received: none is received after Reset
 	t.when = f.now.Add(d)
+	if d <= 0 { // fires at once: never among the waiting timers BlockUntil counts
+		t.when = f.now
+		t.fireLocked(f.now)
+		f.mu.Unlock()
+		if t.sync {
+			t.fn()
+		}
+		return was
+	}
 	t.active = true
 	f.timers = append(f.timers, t)
 	f.notifyLocked()
-	if d <= 0 {
-		f.setLocked(f.now)
-		return was
-	}
 	f.mu.Unlock()
 	return was
 }
