@@ -21,7 +21,9 @@ type Clock interface {
 
 // Timer is the part of *time.Timer that policies use.
 type Timer interface {
-	// C is the channel the timer fires on. It is nil for timers made by AfterFunc.
+	// C is the channel the timer fires on. It is nil for timers made by AfterFunc. Receive
+	// from it; do not read its len or cap, which differ between clocks (see the NewTimer of
+	// clocktest.Fake).
 	C() <-chan time.Time
 	// Stop prevents the timer from firing; it reports whether it stopped it.
 	Stop() bool

@@ -44,6 +44,12 @@ func (f *Fake) Now() time.Time {
 func (f *Fake) Since(t time.Time) time.Duration { return f.Now().Sub(t) }
 
 // NewTimer returns a timer that fires when the fake time reaches Now()+d.
+//
+// Its channel is buffered (capacity 1), as time.Timer's was before Go 1.23: the fired value
+// waits in it, so that a test may receive it with a select's default case once Advance returns,
+// and len(C()) is 1 until it is received. A time.Timer's channel, since Go 1.23, reports len and
+// cap 0 always: code under test must not read len of a timer's channel. As with time.Timer since
+// Go 1.23, Stop and Reset drain a value not received: none is received after them.
 func (f *Fake) NewTimer(d time.Duration) clock.Timer {
 	t := &fakeTimer{f: f, ch: make(chan time.Time, 1)}
 	t.Reset(d)
