@@ -302,10 +302,11 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 	}
 }
 
-// attemptTimedOut returns the error of an attempt whose own timeout expired. Contexts derived
-// from a fake-clock deadline context report Canceled rather than DeadlineExceeded (see
-// clock.WithDeadline), so grpc may say Canceled, and Do's function return context.Canceled:
-// the attempt is reported as DeadlineExceeded, which it is. Any other error is the attempt's
+// attemptTimedOut returns the error of an attempt whose own timeout expired. What ran under the
+// attempt's context may still answer Canceled (grpc's status of a stream the expiry cut, a
+// Do function that canceled work of its own, a context derived through a clock whose contexts
+// do not carry the deadline's error): the attempt is reported as DeadlineExceeded, which it
+// is. Any other error is the attempt's
 // own answer (a business status, a plain error from work that did not watch its context),
 // which arrived after the timeout: it is kept, and classified as it is.
 func attemptTimedOut(err error, d time.Duration) error {
