@@ -492,13 +492,17 @@ type outcome struct {
 // passed.
 //
 // Whatever settle takes (the attempt leaving those in flight, the allowance refunded) is taken
-// once: it calls nothing but the classifier, before it takes anything.
+// once: it calls nothing but the classifier and the caller's context's Err, before it takes
+// anything, and neither under the lock.
 func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD) outcome {
 	now := c.clk.Now()
 	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
+	// Read before the lock: the caller's context is the caller's code, and a panic of its Err
+	// must not unwind with the lock held (see Panics).
+	callerGone := c.ctx.Err() != nil
 	c.mu.Lock()
 	lost := c.winner != 0
-	callerLive := c.ctx.Err() == nil || c.canceled
+	callerLive := !callerGone || c.canceled
 	switch {
 	case lost:
 	case v.Class == codes.Rejected && n > 1:
@@ -522,7 +526,7 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 			// is the caller's, who gave up: that hedge cut nothing short, and stays
 			// charged too.
 			c.winReply = reply
-			if v.Class != codes.Canceled || c.ctx.Err() == nil {
+			if v.Class != codes.Canceled || !callerGone {
 				c.m.hedges.refund()
 			}
 		}

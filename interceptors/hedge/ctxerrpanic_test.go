@@ -1,0 +1,118 @@
+package hedge
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// errPanics is a caller's own context type whose Err panics once armed: the caller's code,
+// which the call reads on the caller's goroutine, the hedge's and the hedge timer's.
+type errPanics struct {
+	context.Context
+	armed *atomic.Bool
+}
+
+func (c errPanics) Err() error {
+	if c.armed.Load() {
+		panic("ctx boom")
+	}
+	return c.Context.Err()
+}
+
+type ctxKey struct{}
+
+// panickingCtxs returns, by name, the caller's context as the call gets it: errPanics itself,
+// and errPanics wrapped in a context of the standard library's that asks it for Err.
+func panickingCtxs(armed *atomic.Bool) map[string]context.Context {
+	own := errPanics{Context: context.Background(), armed: armed}
+	return map[string]context.Context{
+		"own":     own,
+		"wrapped": context.WithValue(own, ctxKey{}, "v"),
+	}
+}
+
+// isHedge reports whether ctx is a hedge's (it carries grpc-previous-rpc-attempts).
+func isHedge(ctx context.Context) bool {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return len(md.Get(PreviousAttemptsKey)) > 0
+}
+
+// returned waits for the call's recovered panic; a call that has not returned within 10 s is
+// deadlocked.
+func returned(t *testing.T, got <-chan any) any {
+	t.Helper()
+	select {
+	case v := <-got:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call has not returned after 10s: deadlocked")
+		return nil
+	}
+}
+
+// A caller's context whose Err panics when the call takes an attempt's outcome (settle, on
+// the caller's goroutine for attempt 1, on the hedge's for a hedge) raises the panic on the
+// caller's goroutine, once the other attempts were canceled and have returned, and runs the
+// caller's grpc.OnFinish once with calloption.ErrPanicked. Err was read under the call's lock,
+// which the panic left held: the call deadlocked as it unwound.
+func TestSettleCtxErrPanicReachesTheCaller(t *testing.T) {
+	for _, who := range []string{"attempt 1", "hedge"} {
+		for _, name := range []string{"own", "wrapped"} {
+			t.Run(who+"/"+name, func(t *testing.T) {
+				armed := new(atomic.Bool)
+				ctx := panickingCtxs(armed)[name]
+				const d = 10 * time.Millisecond
+				clk := clocktest.New(time.Time{})
+				p, err := New(Config{MaxAttempts: 2, Delay: d, Idempotent: true}, WithClock(clk))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var hedges atomic.Int32
+				invoker := func(actx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+					if isHedge(actx) {
+						hedges.Add(1)
+					}
+					if isHedge(actx) == (who == "hedge") {
+						armed.Store(true) // the attempt is under way: its outcome is taken next
+						return nil
+					}
+					<-actx.Done() // the other attempt's end cancels it
+					return status.FromContextError(actx.Err()).Err()
+				}
+				var f testkit.Finishes
+				got := make(chan any, 1)
+				go func() {
+					defer func() { got <- recover() }()
+					_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker, f.Option())
+				}()
+				if who == "hedge" {
+					clk.BlockUntil(1)
+					clk.Advance(d)
+				}
+				if v := returned(t, got); v != "ctx boom" {
+					t.Fatalf("the call's panic = %v, want the context's", v)
+				}
+				if errs := f.Errs(); len(errs) != 1 || errs[0] != calloption.ErrPanicked {
+					t.Errorf("OnFinish ran %d times (%v), want once with calloption.ErrPanicked", len(errs), errs)
+				}
+				want := int32(0) // attempt 1 answered before the hedging delay
+				if who == "hedge" {
+					want = 1
+				}
+				if n := hedges.Load(); n != want {
+					t.Errorf("%d hedges reached the service, want %d", n, want)
+				}
+			})
+		}
+	}
+}
