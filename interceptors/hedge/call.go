@@ -307,16 +307,31 @@ func (c *call) leaveLocked() {
 }
 
 // onTimer is the timer's callback: the hedging delay passed with no answer.
+//
+// reserveLocked reads the caller's context, the caller's code, on the timer's goroutine and
+// under the lock: a panic of its Err (or a runtime.Goexit) is recovered here, and ends the call
+// as a hedge's panic does (see runHedge), with the lock given up and the timer's count of wg
+// with it. The firing reserved nothing: no hedge is sent or paid for.
 func (c *call) onTimer() {
+	reserving := true
+	defer func() {
+		if reserving {
+			c.raiseLocked(recover())
+			c.mu.Unlock()
+			c.wg.Done()
+		}
+	}()
 	c.mu.Lock()
 	if c.stale > 0 {
 		c.stale--
+		reserving = false
 		c.mu.Unlock()
 		c.wg.Done()
 		return
 	}
 	c.armed = false
 	n := c.reserveLocked()
+	reserving = false
 	if n == 0 {
 		c.mu.Unlock()
 		c.wg.Done()
@@ -398,25 +413,33 @@ func (c *call) runHedge(n int) {
 // settled tells that the hedge's outcome was taken (settle) before the panic: the hedge has
 // already left those in flight.
 func (c *call) abort(v any, refund, settled bool) {
-	if v == nil {
-		v = errGoexit
-	}
 	if refund {
 		c.m.hedges.refund()
 	}
 	c.mu.Lock()
-	if !c.panicked {
-		c.panicked, c.panicV = true, v
-	}
 	if !settled {
 		c.inflight--
 	}
-	c.closeLocked()
+	c.raiseLocked(v)
 	c.mu.Unlock()
 }
 
-// errGoexit is what wait raises when a hedge's invoker called runtime.Goexit.
-var errGoexit = errors.New("hedge: a hedged attempt's invoker called runtime.Goexit")
+// raiseLocked ends the call after what ran for it off the caller's goroutine (a hedge, the
+// timer) panicked with v (nil for runtime.Goexit): no further attempt starts, every other one
+// is canceled, and wait raises the first such v on the caller's goroutine.
+func (c *call) raiseLocked(v any) {
+	if v == nil {
+		v = errGoexit
+	}
+	if !c.panicked {
+		c.panicked, c.panicV = true, v
+	}
+	c.closeLocked()
+}
+
+// errGoexit is what wait raises when what ran for a hedge off the caller's goroutine (its
+// invoker, the caller's context) called runtime.Goexit.
+var errGoexit = errors.New("hedge: a hedged attempt's invoker or the caller's context called runtime.Goexit")
 
 // unwind is the end of the call when attempt 1 panicked, or what runs for it on the caller's
 // goroutine once it returned (the classifier, the observer on its AttemptFinished or on the

@@ -116,3 +116,60 @@ func TestSettleCtxErrPanicReachesTheCaller(t *testing.T) {
 		}
 	}
 }
+
+// A caller's context whose Err panics when the hedging timer fires (the timer reads it, on
+// its own goroutine, to know whether the caller is still there) ends the call: attempt 1 is
+// canceled, no hedge is sent or paid for, and the panic reaches the caller's goroutine, with
+// the caller's grpc.OnFinish run once with calloption.ErrPanicked. It used to kill the process
+// from the timer's goroutine.
+func TestTimerCtxErrPanicReachesTheCaller(t *testing.T) {
+	for _, name := range []string{"own", "wrapped"} {
+		t.Run(name, func(t *testing.T) {
+			armed := new(atomic.Bool)
+			ctx := panickingCtxs(armed)[name]
+			const d = 10 * time.Millisecond
+			clk := clocktest.New(time.Time{})
+			p, err := New(Config{MaxAttempts: 2, Delay: d, Idempotent: true}, WithClock(clk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hedges atomic.Int32
+			canceled := new(atomic.Bool)
+			invoker := func(actx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+				if isHedge(actx) {
+					hedges.Add(1)
+					return nil
+				}
+				armed.Store(true) // attempt 1 has started
+				<-actx.Done()
+				canceled.Store(true)
+				return status.FromContextError(actx.Err()).Err()
+			}
+			allowance := p.method(compare).hedges
+			var f testkit.Finishes
+			got := make(chan any, 1)
+			go func() {
+				defer func() { got <- recover() }()
+				_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker, f.Option())
+			}()
+			clk.BlockUntil(1) // the hedge's timer is armed
+			before := allowance.milli.Load()
+			clk.Advance(d)
+			if v := returned(t, got); v != "ctx boom" {
+				t.Fatalf("the call's panic = %v, want the context's", v)
+			}
+			if !canceled.Load() {
+				t.Error("attempt 1 was not canceled before the panic reached the caller")
+			}
+			if n := hedges.Load(); n != 0 {
+				t.Errorf("%d hedges reached the service, want none", n)
+			}
+			if after := allowance.milli.Load(); after != before {
+				t.Errorf("allowance %d -> %d milli-hedges, want none taken", before, after)
+			}
+			if errs := f.Errs(); len(errs) != 1 || errs[0] != calloption.ErrPanicked {
+				t.Errorf("OnFinish ran %d times (%v), want once with calloption.ErrPanicked", len(errs), errs)
+			}
+		})
+	}
+}

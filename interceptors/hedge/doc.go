@@ -212,9 +212,10 @@
 // for attempt 1 on the caller's goroutine once it returned (the observer on its
 // AttemptFinished or on the call's HedgeWon, the classifier) ends the call as a panic of
 // attempt 1 does. The caller's context is the caller's code too: a panic of its Err or
-// Deadline, read as an attempt's outcome is taken or as a hedge starts, reaches the caller
-// as a panic (not an error), in the same ways, as grpc-go lets it reach the caller from where
-// it reads the context; it never leaves the call's lock held. HedgeWon is sent once the call has taken the winner on: when the observer
+// Deadline, read as an attempt's outcome is taken, as the hedging timer fires or as a hedge
+// starts, reaches the caller as a panic (not an error), in the same ways, as grpc-go lets it
+// reach the caller from where it reads the context; it never leaves the call's lock held, and
+// a timer that fires into it sends no hedge. HedgeWon is sent once the call has taken the winner on: when the observer
 // panics on it, the caller's reply, and the grpc.Header, grpc.Trailer and grpc.Peer call
 // options, are the winning hedge's, and a client stream that a hedge won is the winner's
 // stream for a caller that recovers the panic and reads on (RecvMsg, Header, Trailer,
