@@ -358,16 +358,7 @@ func (c *call) onTimer() {
 // Budget has no way to take one back. So is it when the Budget's Withdraw panics.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
-	// The attempts of the call before this one: the retry loop's before the round, and the
-	// round's. Under a retry (prev > 0) its own value is replaced.
-	prev := n - 1
-	if c.round != nil {
-		prev += c.round.Prev()
-	}
-	t0 := c.clk.Now()
-	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
-	defer cancel()
-	returned, paid, sent, settled, locked := false, false, false, false, true
+	returned, paid, sent, settled, locked := false, false, false, false, false
 	defer func() {
 		if !returned {
 			if locked {
@@ -379,7 +370,19 @@ func (c *call) runHedge(n int) {
 			c.abort(recover(), paid && !sent, settled)
 		}
 	}()
+	// The attempts of the call before this one: the retry loop's before the round, and the
+	// round's. Under a retry (prev > 0) its own value is replaced.
+	prev := n - 1
+	if c.round != nil {
+		prev += c.round.Prev()
+	}
+	t0 := c.clk.Now()
+	// Deriving the hedge's context reads the caller's Err when the caller's context has
+	// ended since the timer read it: a panic of it is recovered above, as one under the lock.
+	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
+	defer cancel()
 	c.mu.Lock()
+	locked = true
 	start := c.startLocked(n, t0, &paid)
 	if start {
 		c.cancels[n-1] = cancel // from now on, a decision of the call cancels the hedge

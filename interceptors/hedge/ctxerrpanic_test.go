@@ -173,3 +173,73 @@ func TestTimerCtxErrPanicReachesTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// goneAfterFirstErr is a caller's context canceled right after the hedging timer read its Err
+// (which said nil), whose Err panics from then on: its Done is nil (never canceled) until
+// that first Err, then closed.
+type goneAfterFirstErr struct {
+	context.Context
+	gone   atomic.Bool
+	closed chan struct{}
+}
+
+func (c *goneAfterFirstErr) Done() <-chan struct{} {
+	if c.gone.Load() {
+		return c.closed
+	}
+	return nil
+}
+
+func (c *goneAfterFirstErr) Err() error {
+	if c.gone.Swap(true) {
+		panic("ctx boom")
+	}
+	return nil
+}
+
+// A caller's context that ends, with an Err that panics, between the timer's reserving the
+// hedge and the hedge's start (which derives the hedge's context from it: the standard library
+// then reads its Err) ends the call: attempt 1 is canceled, the hedge is not sent, and the
+// panic reaches the caller's goroutine. The hedge's goroutine made that context before it
+// could recover anything, and the panic killed the process.
+func TestHedgeContextCtxErrPanicReachesTheCaller(t *testing.T) {
+	const d = 10 * time.Millisecond
+	clk := clocktest.New(time.Time{})
+	p, err := New(Config{MaxAttempts: 2, Delay: d, Idempotent: true}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hedges atomic.Int32
+	canceled := new(atomic.Bool)
+	invoker := func(actx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		if isHedge(actx) {
+			hedges.Add(1)
+			return nil
+		}
+		<-actx.Done()
+		canceled.Store(true)
+		return status.FromContextError(actx.Err()).Err()
+	}
+	ctx := &goneAfterFirstErr{Context: context.Background(), closed: make(chan struct{})}
+	close(ctx.closed)
+	var f testkit.Finishes
+	got := make(chan any, 1)
+	go func() {
+		defer func() { got <- recover() }()
+		_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker, f.Option())
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(d)
+	if v := returned(t, got); v != "ctx boom" {
+		t.Fatalf("the call's panic = %v, want the context's", v)
+	}
+	if !canceled.Load() {
+		t.Error("attempt 1 was not canceled before the panic reached the caller")
+	}
+	if n := hedges.Load(); n != 0 {
+		t.Errorf("%d hedges reached the service, want none", n)
+	}
+	if errs := f.Errs(); len(errs) != 1 || errs[0] != calloption.ErrPanicked {
+		t.Errorf("OnFinish ran %d times (%v), want once with calloption.ErrPanicked", len(errs), errs)
+	}
+}
