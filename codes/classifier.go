@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -135,7 +136,10 @@ func (c *Classifier) ClassOf(code grpccodes.Code) Class {
 // Errors that are not statuses are classified by what they are: context.Canceled is Canceled,
 // context.DeadlineExceeded is Transient (the retry policy decides whose deadline it was),
 // io.EOF, io.ErrUnexpectedEOF, connection errors and network timeouts are Transient with code
-// Unavailable, and anything else is a ServerFault with code Unknown.
+// Unavailable, and anything else is a ServerFault with code Unknown. A nil pointer held in an
+// error (a typed nil *url.Error: its producer's bug) is an error of unknown kind, ServerFault
+// with code Unknown, and is not unwrapped; a nil *Rejection is an unnamed rejection. Classify
+// panics on no error value.
 //
 // Classifying a status without details allocates nothing.
 func (c *Classifier) Classify(err error) Verdict {
@@ -254,22 +258,29 @@ func rejected(r *Rejection) Verdict {
 
 func (c *Classifier) classifySlow(err error) Verdict {
 	var r *Rejection
-	if errors.As(err, &r) {
+	if walk(err, func(e error, isNil bool) bool { return asNode(e, isNil, &r) }) {
 		return rejected(r)
 	}
 	// A status anywhere in err wins over the context's and the connection's sentinels beside
 	// it, as a Rejection does and as status.Code(err) reads it: a relayed rejection or a
-	// server's answer joined with the caller's cancel is classified as it is alone.
-	var gs interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &gs) {
-		if st, ok := status.FromError(err); ok {
-			return c.classifyStatus(st)
+	// server's answer joined with the caller's cancel is classified as it is alone. The first
+	// status error found decides; one whose GRPCStatus is nil holds no status, as
+	// status.FromError reads it.
+	var st *status.Status
+	if walk(err, func(e error, isNil bool) bool {
+		var gs interface{ GRPCStatus() *status.Status }
+		if !asNode(e, isNil, &gs) {
+			return false
 		}
+		st = gs.GRPCStatus()
+		return true
+	}) && st != nil {
+		return c.classifyStatus(st)
 	}
 	switch {
-	case errors.Is(err, context.Canceled):
+	case is(err, context.Canceled):
 		return Verdict{Class: Canceled, Code: grpccodes.Canceled}
-	case errors.Is(err, context.DeadlineExceeded):
+	case is(err, context.DeadlineExceeded):
 		return Verdict{Class: c.ClassOf(grpccodes.DeadlineExceeded), Code: grpccodes.DeadlineExceeded}
 	}
 	if isConnectionError(err) {
@@ -278,17 +289,90 @@ func (c *Classifier) classifySlow(err error) Verdict {
 	return Verdict{Class: c.ClassOf(grpccodes.Unknown), Code: grpccodes.Unknown}
 }
 
+// walk calls visit on err and on each error it wraps or joins, depth first in the order
+// errors.Is and errors.As take them, until visit returns true, and reports whether it did.
+// A nil pointer held in an error (a typed nil *url.Error: its producer's bug) is visited with
+// isNil set and not unwrapped: its Unwrap would dereference it, and it holds nothing.
+func walk(err error, visit func(e error, isNil bool) bool) bool {
+	for err != nil {
+		isNil := nilRef(err)
+		if visit(err, isNil) {
+			return true
+		}
+		if isNil {
+			return false
+		}
+		switch x := err.(type) { //nolint:errorlint // walk is the unwrapping
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if walk(e, visit) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// nilRef reports whether err holds a nil pointer (or another nil reference), whose methods
+// may dereference it.
+func nilRef(err error) bool {
+	v := reflect.ValueOf(err)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
+}
+
+// asNode is one step of errors.As: it reports whether e itself (not what it wraps) is a T, or
+// says so through an As method, and sets *target. A nil e's methods are not called.
+func asNode[T any](e error, isNil bool, target *T) bool {
+	if t, ok := e.(T); ok {
+		*target = t
+		return true
+	}
+	if isNil {
+		return false
+	}
+	x, ok := e.(interface{ As(any) bool })
+	return ok && x.As(target)
+}
+
+// isNode is one step of errors.Is: it reports whether e itself is target, or says so through
+// an Is method. A nil e's methods are not called.
+func isNode(e error, isNil bool, target error) bool {
+	if e == target {
+		return true
+	}
+	if isNil {
+		return false
+	}
+	x, ok := e.(interface{ Is(error) bool })
+	return ok && x.Is(target)
+}
+
+// is is errors.Is over walk: a nil pointer in err is not unwrapped.
+func is(err, target error) bool {
+	return walk(err, func(e error, isNil bool) bool { return isNode(e, isNil, target) })
+}
+
 func isConnectionError(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+	if is(err, io.EOF) || is(err, io.ErrUnexpectedEOF) || is(err, net.ErrClosed) {
 		return true
 	}
 	for _, errno := range connErrnos {
-		if errors.Is(err, errno) {
+		if is(err, errno) {
 			return true
 		}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if walk(err, func(e error, isNil bool) bool { return !isNil && asNode(e, false, &ne) }) {
 		switch ne := ne.(type) {
 		case syscall.Errno:
 			// A syscall.Errno has net.Error's methods whatever call failed (a file's open or
@@ -304,7 +388,7 @@ func isConnectionError(err error) bool {
 		}
 	}
 	var oe *net.OpError
-	return errors.As(err, &oe)
+	return walk(err, func(e error, isNil bool) bool { return !isNil && asNode(e, false, &oe) })
 }
 
 // connErrnos are the errnos of a connection that failed, was refused or could not be made.

@@ -88,6 +88,8 @@
 //	ENETUNREACH, EHOSTUNREACH, ETIMEDOUT,
 //	any net.Error but another syscall.Errno            transient      Unavailable
 //	(a *url.Error by what it wraps)
+//	a nil pointer held in an error (a typed nil),
+//	not unwrapped                                      server_fault   Unknown
 //	anything else                                      server_fault   Unknown
 //
 // The first row that matches decides: an error that holds a status (wrapped, or joined with
