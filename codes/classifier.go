@@ -283,7 +283,7 @@ func (c *Classifier) classifySlow(err error) Verdict {
 	case is(err, context.DeadlineExceeded):
 		return Verdict{Class: c.ClassOf(grpccodes.DeadlineExceeded), Code: grpccodes.DeadlineExceeded}
 	}
-	if isConnectionError(err) {
+	if walk(err, isConnectionError) {
 		return Verdict{Class: c.ClassOf(grpccodes.Unavailable), Code: grpccodes.Unavailable}
 	}
 	return Verdict{Class: c.ClassOf(grpccodes.Unknown), Code: grpccodes.Unknown}
@@ -362,33 +362,38 @@ func is(err, target error) bool {
 	return walk(err, func(e error, isNil bool) bool { return isNode(e, isNil, target) })
 }
 
-func isConnectionError(err error) bool {
-	if is(err, io.EOF) || is(err, io.ErrUnexpectedEOF) || is(err, net.ErrClosed) {
+// isConnectionError reports whether e itself (walk visits what it wraps) is a connection's
+// error. Every error in a join is looked at: a network error beside another error (a
+// *url.Error that wraps none) decides, as a status beside a sentinel does.
+func isConnectionError(e error, isNil bool) bool {
+	if isNil {
+		// A nil *net.OpError says nothing of a connection: an error of unknown kind.
+		return false
+	}
+	if isNode(e, false, io.EOF) || isNode(e, false, io.ErrUnexpectedEOF) || isNode(e, false, net.ErrClosed) {
 		return true
 	}
 	for _, errno := range connErrnos {
-		if is(err, errno) {
+		if isNode(e, false, errno) {
 			return true
 		}
 	}
 	var ne net.Error
-	if walk(err, func(e error, isNil bool) bool { return !isNil && asNode(e, false, &ne) }) {
-		switch ne := ne.(type) {
-		case syscall.Errno:
-			// A syscall.Errno has net.Error's methods whatever call failed (a file's open or
-			// write too): one that is not a connection's, above, is no network error.
-		case *url.Error:
-			// A *url.Error has net.Error's methods whatever it wraps (a refused scheme, a
-			// file's error, a plain error): it is a network error when what it wraps is.
-			if isConnectionError(ne.Err) {
-				return true
-			}
-		default:
-			return true
-		}
+	if !asNode(e, false, &ne) {
+		return false
 	}
-	var oe *net.OpError
-	return walk(err, func(e error, isNil bool) bool { return !isNil && asNode(e, false, &oe) })
+	switch ne.(type) {
+	case syscall.Errno:
+		// A syscall.Errno has net.Error's methods whatever call failed (a file's open or
+		// write too): one that is not a connection's, above, is no network error.
+		return false
+	case *url.Error:
+		// A *url.Error has net.Error's methods whatever it wraps (a refused scheme, a
+		// file's error, a plain error): it is a network error when what it wraps is, which
+		// walk visits next.
+		return false
+	}
+	return true
 }
 
 // connErrnos are the errnos of a connection that failed, was refused or could not be made.

@@ -531,3 +531,36 @@ func TestStatusWinsOverTheContextBesideIt(t *testing.T) {
 		})
 	}
 }
+
+// A network error joined with a *url.Error that wraps none (errors.Join of a fetch refused for
+// its scheme and a dial that failed) is Transient, as the network error is alone: every error
+// in a join is looked at, as a status beside a sentinel is. Before, the first net.Error found
+// (the *url.Error, which is one by its methods) decided alone, and the join read as Unknown
+// unless the network error was a *net.OpError.
+func TestNetworkErrorInAJoinWins(t *testing.T) {
+	scheme := &url.Error{Op: "Get", URL: "ftp://models.local/v1", Err: errors.New(`unsupported protocol scheme "ftp"`)}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	dns := &net.DNSError{Err: "server misbehaving", Name: "ocr.local", IsTemporary: true}
+	tests := []struct {
+		name      string
+		err       error
+		wantClass codes.Class
+		wantCode  grpccodes.Code
+	}{
+		{"url error, refused dial", errors.Join(scheme, refused), codes.Transient, grpccodes.Unavailable},
+		{"url error, dns error", errors.Join(scheme, dns), codes.Transient, grpccodes.Unavailable},
+		{"dns error, url error", errors.Join(dns, scheme), codes.Transient, grpccodes.Unavailable},
+		{"url error, timeout", errors.Join(scheme, netErr{}), codes.Transient, grpccodes.Unavailable},
+		{"url error, wrapped timeout", fmt.Errorf("%w; %w", scheme, fmt.Errorf("read: %w", netErr{})), codes.Transient, grpccodes.Unavailable},
+		{"url error, file error", errors.Join(scheme, &os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}), codes.ServerFault, grpccodes.Unknown},
+		{"dns error alone", dns, codes.Transient, grpccodes.Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := codes.Default().Classify(tt.err)
+			if v.Class != tt.wantClass || v.Code != tt.wantCode {
+				t.Fatalf("Classify(%v) = %v/%v, want %v/%v", tt.err, v.Class, v.Code, tt.wantClass, tt.wantCode)
+			}
+		})
+	}
+}

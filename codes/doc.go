@@ -95,7 +95,8 @@
 // The first row that matches decides: an error that holds a status (wrapped, or joined with
 // errors.Join) is classified by the status whatever sentinels are beside it, as status.Code
 // reads it: a server's answer or a relayed rejection joined with the caller's cancel is not
-// Canceled.
+// Canceled. Likewise every error in a join is looked at for a network error: one beside a
+// *url.Error that wraps none (a refused scheme) makes the join transient, as it is alone.
 //
 // # Cost
 //
