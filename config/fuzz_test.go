@@ -85,6 +85,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"0s"}]}`,
 		`{"methodConfig":[{"name":[{"service":"/a.v1.S/M"},{"service":"a.v1.S","method":"a.v1.S/M"}]}]}`,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S","method":"M"},{}],"timeout":"315576000000.999999999s","retryPolicy":{"maxAttempts":9,"initialBackoff":"10000000000s","maxBackoff":"1s","backoffMultiplier":0.5,"retryableStatusCodes":["CANCELLED",1,"unavailable"],"perAttemptRecvTimeout":".5s"}}]}`,
+		`{"retryThrottling":{"maxTokens":0},"methodConfig":[{"name":[{"method":"M"},{"service":"a.v1.S/M"}],"retryPolicy":{"maxAttempts":1}},{"name":[{"service":"a.v1.S/M"}],"hedgingPolicy":{"nonFatalStatusCodes":[0]}}]}`,
 		`{"retryThrottling":{"maxTokens":1000,"tokenRatio":1e-9},"methodConfig":[{"name":[{"service":"a.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"0s","nonFatalStatusCodes":[16]}}]}`,
 	} {
 		f.Add([]byte(s))
@@ -95,8 +96,10 @@ func FuzzParseServiceConfig(f *testing.F) {
 			if cfg != nil || warns != nil {
 				t.Fatal("config or warnings returned with an error")
 			}
-			if !strings.HasPrefix(err.Error(), "sc.json: ") {
-				t.Fatalf("error %q does not name the file", err)
+			for _, e := range fielderr.Flatten(err) {
+				if !strings.HasPrefix(e.Error(), "sc.json: ") {
+					t.Fatalf("error %q does not name the file", e)
+				}
 			}
 			return
 		}

@@ -45,6 +45,10 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // equivalent, or is only approximated, comes back as a warning naming its JSON path; the
 // Config is not merged with the built-in profiles. The mapping is in the package
 // documentation's "gRPC service config" section.
+//
+// The error, when not nil, joins every invalid field found, in document order, as *Error
+// values naming the file, the field's JSON path, its value and the rule it breaks. A document
+// that is not JSON of the service config's shape is one error.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
@@ -67,8 +71,13 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		// A6 refills min(maxTokens, tokens + tokenRatio): a ratio above maxTokens refills as
 		// maxTokens does, which is the most bulwark's bucket takes.
 		throttle = retry.RetryBudgetConfig{MaxTokens: t.MaxTokens, TokenRatio: min(t.TokenRatio, t.MaxTokens)}
-		// What gRPC takes and bulwark's bucket cannot count, by the fields written here.
-		for _, e := range fielderr.Flatten((retry.Config{Throttle: throttle}).Validate()) {
+		// What gRPC takes and bulwark's bucket cannot count, by the fields written here: asked
+		// only of values within gRPC's bounds, so that no field is reported twice.
+		var beyond error
+		if len(c.errs) == 0 {
+			beyond = (retry.Config{Throttle: throttle}).Validate()
+		}
+		for _, e := range fielderr.Flatten(beyond) {
 			var fe *fielderr.Error
 			if !errors.As(e, &fe) {
 				c.fail("retryThrottling", "", e.Error())
@@ -92,8 +101,8 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	for i, mc := range doc.V.MethodConfig {
 		c.method(i, mc, throttle, seen)
 	}
-	if c.err != nil {
-		return nil, nil, c.err
+	if len(c.errs) > 0 {
+		return nil, nil, errors.Join(c.errs...)
 	}
 	if len(c.cfg.Profiles) > 0 {
 		c.warn("budget", fmt.Sprintf("gRPC has no total budget; bulwark bounds every call, attempts and sleeps together, by %v", DefaultBudget))
@@ -246,22 +255,21 @@ func (c *scCode) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// scConv accumulates the converted Config, warnings and the first error.
+// scConv accumulates the converted Config, warnings and every error, in document order.
 type scConv struct {
 	file  string
 	cfg   *Config
 	warns []Warning
-	err   error
+	errs  []error
 }
 
 func (c *scConv) warn(path, msg string) {
 	c.warns = append(c.warns, Warning{File: c.file, Path: path, Message: msg})
 }
 
+// fail records that the field at path holds value, which breaks rule.
 func (c *scConv) fail(path string, value any, rule string) {
-	if c.err == nil {
-		c.err = fmt.Errorf("%s: %s: %v %s", c.file, path, value, rule)
-	}
+	c.errs = append(c.errs, &Error{File: c.file, Path: path, Value: fmt.Sprint(value), Rule: rule})
 }
 
 // unknown warns of each key of raw that bulwark does not read (JSON keys match
@@ -342,18 +350,18 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 		key := n.Service + "/" + n.Method
 		if prev, dup := seen[key]; dup {
 			c.fail(npath, key, "is named twice (also at "+prev+"); gRPC rejects the config")
-			return
+			continue
 		}
 		seen[key] = npath
 		// grpc-go takes a method's full name here, and applies the config to no call.
 		if m := fullMethodRE.FindStringSubmatch(n.Service); m != nil {
 			c.fail(npath+".service", strconv.Quote(n.Service), fmt.Sprintf(
 				`is a method's full name: "service" is the fully qualified service name and "method" the method's short name ({"service": %q, "method": %q})`, m[1], m[2]))
-			return
+			continue
 		}
 		if m := fullMethodRE.FindStringSubmatch(n.Method); m != nil {
 			c.fail(npath+".method", strconv.Quote(n.Method), `is a method's full name: "method" is the method's short name (`+m[2]+")")
-			return
+			continue
 		}
 		switch {
 		case n.Service == "" && n.Method != "":
@@ -381,16 +389,19 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudgetConfig, p *Profile) {
 	r := &kr.V
 	c.unknown(path, kr.raw, "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout")
-	switch {
-	case r.MaxAttempts < 2:
+	if r.MaxAttempts < 2 {
 		c.fail(path+".maxAttempts", r.MaxAttempts, "must be 2 or more")
-	case r.InitialBackoff <= 0:
+	}
+	if r.InitialBackoff <= 0 {
 		c.fail(path+".initialBackoff", time.Duration(r.InitialBackoff), "must be more than 0")
-	case r.MaxBackoff <= 0:
+	}
+	if r.MaxBackoff <= 0 {
 		c.fail(path+".maxBackoff", time.Duration(r.MaxBackoff), "must be more than 0")
-	case r.BackoffMultiplier <= 0:
+	}
+	if r.BackoffMultiplier <= 0 {
 		c.fail(path+".backoffMultiplier", r.BackoffMultiplier, "must be more than 0")
-	case len(r.RetryableStatusCodes) == 0:
+	}
+	if len(r.RetryableStatusCodes) == 0 {
 		c.fail(path+".retryableStatusCodes", "[]", "must name at least one code")
 	}
 	attempts := r.MaxAttempts
