@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -93,7 +94,7 @@ func TestStreamObserverPanicEndsTheStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rs.Store(cs.(*retryStream))
+			rs.Store(cs.(*streamend.Stream).ClientStream.(*retryStream)) // under the wrapper that watches its end
 			if n := clk.Timers(); n != 2 {
 				t.Fatalf("%d timers after the open, want 2 (the budget's, the attempt's timeout)", n)
 			}

@@ -64,7 +64,9 @@ func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 				return nil, err
 			}
 		}
-		return s, nil
+		w := streamend.Watch(ctx, desc, s)
+		w.OnEnd(s.ended)
+		return w, nil
 	}
 }
 
@@ -100,16 +102,17 @@ func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDe
 	return w, nil
 }
 
-// retryStream is the grpc.ClientStream the caller holds; it stands for a sequence of attempt
-// streams, one at a time. As with any grpc.ClientStream, one goroutine may send while another
-// receives, and Header may be called meanwhile (see Header).
+// retryStream is the grpc.ClientStream the caller holds (under the internal/streamend wrapper
+// that watches its end); it stands for a sequence of attempt streams, one at a time. As with
+// any grpc.ClientStream, one goroutine may send while another receives, and Header may be
+// called meanwhile (see Header).
 //
-// It is the one stream wrapper that does not end through internal/streamend: streamend watches
-// one stream's context, and here each attempt's stream (and context) ends when that attempt
-// fails while the caller's stream goes on. What the retry stream holds (the budget's context,
-// the current attempt's context and timer) it releases in releaseLocked, once, when the
-// committed attempt ends; a stream the caller abandons releases the budget context with the
-// caller's context, and the attempt's timer, if any, fires into an already-ended context.
+// Its attempts do not end through internal/streamend: streamend watches one stream's context,
+// and here each attempt's stream (and context) ends when that attempt fails while the caller's
+// stream goes on. What the retry stream holds (the budget's context, the current attempt's
+// context and timer) it releases in releaseLocked, once, when the committed attempt ends, or
+// when the stream as a whole ends where nobody reads it (see ended): the caller's context
+// ends, or gRPC ends the committed attempt.
 // Its Context is the call's, not an attempt's, so that the policies above it see its end and
 // not its attempts'.
 type retryStream struct {
@@ -769,6 +772,38 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 		reported = true
 	}
 	s.release()
+}
+
+// ended reports the last attempt of a stream that ended while nobody was reading or writing
+// it (streamend's Caller and Transport ends): the caller's context ended (the stream was
+// abandoned), or gRPC ended the attempt the stream committed to. RecvMsg and SendMsg report
+// the other ends themselves, as does the retry loop each attempt it retried or gave up on, so
+// the attempt under way is reported here unless it was already: each attempt once. The stream
+// is then released; a RecvMsg after it returns what the attempt's does.
+func (s *retryStream) ended(e streamend.End) {
+	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
+		return
+	}
+	s.mu.Lock()
+	if s.accounted || s.final != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.accounted = true
+	n, t0 := s.n, s.t0
+	s.mu.Unlock()
+	reported := false
+	defer func() {
+		if !reported {
+			s.endPanicked(errReportPanicked)
+		}
+	}()
+	s.account(n, t0, s.p.s.Classifier.Classify(e.Err))
+	reported = true
+	s.mu.Lock()
+	s.releaseLocked()
+	s.loop.stop()
+	s.mu.Unlock()
 }
 
 // account reports the committed attempt n, started at t0, which ended with verdict v: its
