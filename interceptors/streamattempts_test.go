@@ -106,7 +106,7 @@ func TestStreamReportsEachAttemptOnce(t *testing.T) {
 			want: grpccodes.Canceled,
 		},
 	}
-	for _, withRetry := range []bool{true} {
+	for _, withRetry := range []bool{true, false} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("retry=%v/%s", withRetry, tc.name), func(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())

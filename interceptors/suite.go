@@ -1070,7 +1070,9 @@ func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start, end 
 // observedStream emits CallFinished once, when the stream ends (see streamend): RecvMsg
 // returns an error (io.EOF is success), the single response of a call without server streaming
 // arrives, or SendMsg fails. A stream the caller abandons, or that gRPC ends while nobody reads
-// it, emits nothing: the caller never saw how it ended.
+// it, emits no CallFinished: the caller never saw how it ended. Its one attempt, in a chain
+// without an attempt loop, is reported on every end all the same, as an attempt loop reports
+// its last: each attempt sent is reported once (observe.AttemptFinished).
 type observedStream struct {
 	s      *Suite
 	sink   observe.Sink
@@ -1084,15 +1086,23 @@ type observedStream struct {
 func (o *observedStream) ended(e streamend.End) {
 	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
 		o.finish(e.Err)
+		return
 	}
+	o.attemptFinished(e.Err)
 }
 
 func (o *observedStream) finish(err error) {
+	o.attemptFinished(err)
+	o.s.emitCall(o.sink, o.c, o.method, o.start, time.Time{}, int(o.r.attempts.Load()), err)
+}
+
+// attemptFinished reports the stream's one attempt, which ended with err (the stream's), in
+// a chain without an attempt loop, unless a hedging policy reported it.
+func (o *observedStream) attemptFinished(err error) {
 	if !o.c.sc.loop && (o.round == nil || o.round.Reported() == 0) {
 		// The stream was the one attempt (see unaryChain), which no hedging policy reported;
 		// it ended as the runner saw it below the steps before it, which may have answered in
 		// its place (a fallback).
 		o.c.attemptFinished(o.sink, o.s.clk, o.method, o.start, o.r.attemptErr(err))
 	}
-	o.s.emitCall(o.sink, o.c, o.method, o.start, time.Time{}, int(o.r.attempts.Load()), err)
 }
