@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -155,5 +160,67 @@ func TestStreamReportsEachAttemptOnce(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// expiringStream is an attempt stream whose header has come, and whose context is an
+// Expiring one: Expire stands for gRPC ending the stream by its service config's timeout
+// while nobody reads it (streamend's Transport end).
+type expiringStream struct {
+	*testkit.ScriptedStream
+	ctx *testkit.Expiring
+}
+
+func (s *expiringStream) Header() (metadata.MD, error) { return metadata.MD{}, nil }
+func (s *expiringStream) Context() context.Context     { return s.ctx }
+
+// TestStreamTransportEndReportsItsCode: gRPC ends a stream that committed to its attempt (the
+// caller read its header) by the deadline of its service config, while nobody reads it. The
+// attempt is reported DeadlineExceeded, the code gRPC ended it with, with the profile's retry
+// step and without one; not Canceled, the error of the context of the retry loop's stream,
+// which ends with its attempt's.
+func TestStreamTransportEndReportsItsCode(t *testing.T) {
+	for _, withRetry := range []bool{true, false} {
+		t.Run(fmt.Sprintf("retry=%v", withRetry), func(t *testing.T) {
+			p := config.Profile{}
+			if withRetry {
+				p.Retry = quickRetry(3)
+			}
+			cfg := &config.Config{
+				Profiles: map[string]config.Profile{"p": p},
+				Services: map[string]config.Service{svcLiveness: {Profile: "p"}},
+			}
+			rec := &testkit.Recorder{}
+			s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clocktest.New(time.Now())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = s.Close() }()
+			var attempt *expiringStream
+			streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+				exp := testkit.NewExpiring(t, ctx)
+				attempt = &expiringStream{ScriptedStream: testkit.NewScriptedStream(exp, true), ctx: exp}
+				return attempt, nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cs, err := s.Stream()(ctx, &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.SendMsg(&kycv1.CheckRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			if md, err := cs.Header(); md == nil || err != nil {
+				t.Fatalf("Header = %v, %v; want the header", md, err)
+			}
+			attempt.ctx.Expire()
+			// The end nobody reads is seen on the context's goroutine.
+			testkit.Eventually(t, "no AttemptFinished", func() bool { return len(rec.Events(observe.AttemptFinished)) > 0 })
+			got := rec.Events(observe.AttemptFinished)
+			if len(got) != 1 || got[0].Attempt != 1 || got[0].Code != grpccodes.DeadlineExceeded {
+				t.Fatalf("AttemptFinished %+v; want one, attempt 1, DeadlineExceeded", got)
+			}
+		})
 	}
 }

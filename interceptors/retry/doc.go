@@ -206,7 +206,9 @@
 // stream ends, with the status it ends with: a server stream that fails after its first
 // message is a failed attempt. A stream that ends while nobody reads or writes it
 // (internal/streamend: its caller's context ends, or gRPC ends the committed attempt) reports
-// its last attempt then, once, with the context's error, and releases what it holds. A panic while an attempt opens, sends or receives, or in its
+// its last attempt then, once, with the error of the context that ended (the caller's, or the
+// committed attempt's: its service config's timeout is DeadlineExceeded), and releases what it
+// holds. A panic while an attempt opens, sends or receives, or in its
 // Header, Trailer or CloseSend, ends the stream, what it holds released (later calls return
 // Internal), and goes on to the caller. So does a panic of the observer or the classifier on
 // an attempt's outcome: the stream is not retried at the next call. Neither is called with the

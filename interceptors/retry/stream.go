@@ -779,7 +779,12 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 // abandoned), or gRPC ended the attempt the stream committed to. RecvMsg and SendMsg report
 // the other ends themselves, as does the retry loop each attempt it retried or gave up on, so
 // the attempt under way is reported here unless it was already: each attempt once. The stream
-// is then released; a RecvMsg after it returns what the attempt's does.
+// is then released; a RecvMsg after it returns what the attempt's does. The attempt is
+// reported with the error of its own context, which gRPC ended (its service config's timeout:
+// DeadlineExceeded) or the caller's context did, not with that of the context the end was seen
+// on: the stream's context ends with the committed attempt's, Canceled, and a policy above
+// that sees the end first may release the context it gave the stream, which is then seen as
+// the caller's end.
 func (s *retryStream) ended(e streamend.End) {
 	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
 		return
@@ -790,7 +795,7 @@ func (s *retryStream) ended(e streamend.End) {
 		return
 	}
 	s.accounted = true
-	n, t0 := s.n, s.t0
+	n, t0, st := s.n, s.t0, s.cur
 	s.mu.Unlock()
 	reported := false
 	defer func() {
@@ -798,7 +803,13 @@ func (s *retryStream) ended(e streamend.End) {
 			s.endPanicked(errReportPanicked)
 		}
 	}()
-	s.account(n, t0, s.p.s.Classifier.Classify(e.Err))
+	err := e.Err
+	if st != nil {
+		if aerr := st.Context().Err(); aerr != nil {
+			err = aerr
+		}
+	}
+	s.account(n, t0, s.p.s.Classifier.Classify(err))
 	reported = true
 	s.mu.Lock()
 	s.releaseLocked()
