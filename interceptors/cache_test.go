@@ -23,7 +23,8 @@ import (
 
 // Suites that share a breaker registry take its breaker on every build, as each chain takes
 // the registry's: when one suite replaces the breaker, another's next reload picks the new one
-// up although its own fingerprint held.
+// up although its own fingerprint held. A classifier change of a suite does not replace a
+// breaker another suite holds (breaker.Registry): it keeps the shared one.
 func TestSharedRegistryBreakerFollowsTheRegistry(t *testing.T) {
 	const svc = "test.v1.Shared"
 	const method = "/" + svc + "/Do"
@@ -47,13 +48,23 @@ func TestSharedRegistryBreakerFollowsTheRegistry(t *testing.T) {
 	defer b.Close()
 	first, _ := reg.Lookup(svc)
 
-	// a's classifier changes: a replaces the breaker in the registry.
+	// a's classifier changes while b holds the breaker: a keeps the shared one.
 	if err := a.Reload(cfg(true)); err != nil {
+		t.Fatal(err)
+	}
+	if kept, _ := reg.Lookup(svc); kept != first {
+		t.Fatal("a classifier change replaced the breaker another suite holds")
+	}
+	// b stops using it; a, its last holder, replaces it at its next classifier change.
+	if err := b.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(cfg(false)); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := reg.Lookup(svc)
 	if second == first {
-		t.Fatal("a classifier change kept the breaker")
+		t.Fatal("a classifier change of the breaker's last holder kept the breaker")
 	}
 
 	// b reloads a configuration unchanged for it: its calls go through the registry's breaker.

@@ -67,6 +67,10 @@ type Suite struct {
 	// givenBreakers is the breaker registry WithBreakerRegistry gave, nil for the suite's
 	// own: one other suites may share, whose breakers a reload does not report retired.
 	givenBreakers *breaker.Registry
+	// breakerUser is the suite as a user of its breaker registry (breaker.User): it holds the
+	// breakers its configuration in force uses, and releases them when a reload stops using
+	// them, or at Close.
+	breakerUser *breaker.User
 }
 
 // state is one configuration's chains. It never changes once published, except for its cache
@@ -243,11 +247,17 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 	// registry because Breakers returns it, a limiter registry because its buckets are
 	// shared between the suite's chains (rate_limit.shared) and need the suite's clock. A nil
 	// registry given is none given.
-	if r, _ := value[*breaker.Registry](&s.o); r == nil {
-		setValue(&s.o, &breaker.Registry{})
+	// The suite is a user of its breaker registry of its own, so that a reload that would
+	// replace a breaker another suite holds is refused (see breaker.Registry).
+	br, _ := value[*breaker.Registry](&s.o)
+	if br == nil {
+		br = &breaker.Registry{}
+		setValue(&s.o, br)
 	} else {
-		s.givenBreakers = r
+		s.givenBreakers = br
 	}
+	s.breakerUser = br.User()
+	setValue(&s.o, s.breakerUser)
 	if r, _ := value[*ratelimit.Registry](&s.o); r == nil {
 		setValue(&s.o, ratelimit.NewRegistry(ratelimit.WithClock(s.clk)))
 	} else {
@@ -375,6 +385,11 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 		drop[k] = true
 		delete(s.origins, k)
+		if _, ok := b.Object.(*breaker.Breaker); ok && s.breakerUser != nil {
+			// No chain under st uses it: another suite may change it (a chain built on a
+			// first call that takes the name again holds it again).
+			s.breakerUser.Release(k.Name)
+		}
 		if level && !s.servedLocked(k, b) {
 			retired = append(retired, src)
 		}
@@ -630,6 +645,9 @@ func (s *Suite) Close() error {
 			}
 			return true
 		})
+		if s.breakerUser != nil {
+			s.breakerUser.Close()
+		}
 	}
 	return s.objs.Close()
 }

@@ -7,6 +7,12 @@ import "errors"
 // or forced open).
 var ErrOpen = errors.New("circuit open")
 
+// ErrSharedConflict is wrapped by the error of a suite's build (interceptors.Suite's New or
+// Reload) that asks a registry shared with other suites for a breaker with other settings than
+// those of the breaker it holds under that name while another suite holds it too: a name
+// stands for one breaker (see Registry).
+var ErrSharedConflict = errors.New("shared breaker configured with different settings")
+
 // ReasonCircuitOpen is the google.rpc.ErrorInfo reason of a breaker rejection, and the Reason of
 // its observe.Rejected event.
 const ReasonCircuitOpen = "CIRCUIT_OPEN"

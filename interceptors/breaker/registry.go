@@ -1,12 +1,15 @@
 package breaker
 
 import (
+	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 )
 
@@ -14,6 +17,21 @@ import (
 // method) shares one breaker and its state. A Registry is safe for concurrent use; its zero
 // value is empty and ready, its breakers on the clock their options name (NewRegistry can give
 // them the registry's).
+//
+// # Suites sharing a registry
+//
+// A name stands for one breaker. Each suite given the registry (interceptors.WithBreakerRegistry)
+// is a User of it, which holds the breaker of every name its configuration in force uses, from
+// the build that takes it until the suite stops using the name (a reload without it) or closes.
+// A suite's build that asks for a name with the settings of the breaker the registry holds gets
+// that breaker, with its state. One that asks for other settings replaces the breaker (a new,
+// closed one, put in the registry when the suite's reload commits) only when no other user holds
+// it; while another user does, the build fails with an error wrapping ErrSharedConflict that
+// names the breaker, the first setting that differs and the value the other users' breaker has,
+// and the reload changes nothing: change the settings in every suite that shares the name, or
+// give the suites different registries. So every breaker a suite's calls go through is the one
+// the registry holds, and its Levels, Snapshot and the other suites see its state. (A breaker's
+// settings are not retuned in place: its window and counts are sized by them.)
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
@@ -26,6 +44,80 @@ type Registry struct {
 	// meanwhile gets it too, so that suites sharing the registry that build one breaker at
 	// once (each reload under its own lock) use the one the registry then holds.
 	pending map[string]*claim // Guarded by mu.
+	// users holds, by name, the users whose builds in force hold the breaker the registry
+	// holds under that name (see User).
+	users map[string]map[*User]struct{} // Guarded by mu.
+}
+
+// User is one holder of a registry's breakers: a suite given the registry (see Registry). A
+// build of the user that asks for a name with other settings than the breaker the registry
+// holds is refused while another user holds that breaker. A User is safe for concurrent use.
+type User struct {
+	r *Registry
+}
+
+// User returns a new user of r's breakers, holding none.
+func (r *Registry) User() *User { return &User{r: r} }
+
+// Release says that u no longer holds the breaker named name (its configuration no longer
+// uses the name): another user may then change its settings.
+func (u *User) Release(name string) {
+	r := u.r
+	r.mu.Lock()
+	if us := r.users[name]; us != nil {
+		delete(us, u)
+		if len(us) == 0 {
+			delete(r.users, name)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Close releases every breaker u holds (a suite's Close).
+func (u *User) Close() {
+	r := u.r
+	r.mu.Lock()
+	for name, us := range r.users {
+		delete(us, u)
+		if len(us) == 0 {
+			delete(r.users, name)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// hold records that u holds the breaker named name, which its build took (at the commit of
+// the build). A nil u holds nothing.
+func (r *Registry) hold(name string, u *User) {
+	if u == nil {
+		return
+	}
+	r.mu.Lock()
+	r.holdLocked(name, u)
+	r.mu.Unlock()
+}
+
+func (r *Registry) holdLocked(name string, u *User) {
+	if r.users == nil {
+		r.users = map[string]map[*User]struct{}{}
+	}
+	us := r.users[name]
+	if us == nil {
+		us = map[*User]struct{}{}
+		r.users[name] = us
+	}
+	us[u] = struct{}{}
+}
+
+// heldByOthersLocked reports whether a user other than u holds the breaker named name. r.mu
+// must be held.
+func (r *Registry) heldByOthersLocked(name string, u *User) bool {
+	us := r.users[name]
+	_, mine := us[u]
+	if mine {
+		return len(us) > 1
+	}
+	return len(us) > 0
 }
 
 // claim is a breaker take made that the registry does not hold yet, and how many takes got it
@@ -111,12 +203,14 @@ func (r *Registry) storeLocked(name string, b *Breaker) {
 // (see resolver.make).
 func (r *Registry) full() bool { return r.n.Load() >= cowmap.MaxKeys }
 
-// take is Get without the registry's change: it returns the registry's breaker named name when
-// it holds one of cfg and fresh is false, else a breaker the registry holds only once put puts
-// it there (made true): the one an earlier take of name and cfg made, when its build has not
-// ended (see Registry.pending), or a new one made with opts. The caller ends its build with
-// put (committed) or drop (rejected).
-func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *Breaker, made bool, err error) {
+// take is Get without the registry's change, for a build of user u: it returns the registry's
+// breaker named name when it holds one of cfg and fresh is false (or another user holds it),
+// else a breaker the registry holds only once put puts it there (made true): the one an
+// earlier take of name and cfg made, when its build has not ended (see Registry.pending), or a
+// new one made with opts. When the registry holds a breaker of name with other settings than
+// cfg that another user holds, it is an error wrapping ErrSharedConflict. The caller ends its
+// build with put (committed) or drop (rejected), and records its hold at commit (hold).
+func (r *Registry) take(name string, cfg Config, fresh bool, u *User, opts []Option) (b *Breaker, made bool, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, false, err
 	}
@@ -128,9 +222,16 @@ func (r *Registry) take(name string, cfg Config, fresh bool, opts []Option) (b *
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if v, ok := r.entries.Load(name); ok && !fresh {
-		if b := v.(*Breaker); b.cfg == cfg {
-			return b, false, nil // put by another build since the look above
+	if v, ok := r.entries.Load(name); ok {
+		held := v.(*Breaker)
+		shared := u != nil && r.heldByOthersLocked(name, u)
+		if held.cfg == cfg && (!fresh || shared) {
+			// put by another build since the look above; or held by another user, which a
+			// build of this one (its classifier changed) must not take from it
+			return held, false, nil
+		}
+		if shared {
+			return nil, false, conflict(name, held.cfg, cfg)
 		}
 	}
 	if c := r.pending[name]; c != nil && c.b.cfg == cfg {
@@ -208,4 +309,22 @@ func (r *Registry) Snapshot() map[string]Stats {
 	out := map[string]Stats{}
 	r.Each(func(name string, b *Breaker) { out[name] = b.Stats() })
 	return out
+}
+
+// conflict is the error of a build that asks for the breaker named name with cfg while another
+// user holds it with held (both normalized, and different): it names the first field that
+// differs, with the value asked for and the one in force.
+func conflict(name string, held, cfg Config) error {
+	hv, cv := reflect.ValueOf(held), reflect.ValueOf(cfg)
+	field, asked, has := "settings", any(cfg), any(held)
+	for i := range hv.NumField() {
+		if !hv.Field(i).Equal(cv.Field(i)) {
+			field, asked, has = hv.Type().Field(i).Tag.Get("yaml"), cv.Field(i).Interface(), hv.Field(i).Interface()
+			break
+		}
+	}
+	fe := fielderr.New(field, asked, fmt.Sprintf("differs from the %s of breaker %q, which another suite sharing the registry holds "+
+		"(a name stands for one breaker: give it the same settings in every suite that uses it, or give the suites different registries)",
+		fielderr.Format(has), name))
+	return fmt.Errorf("%w: %w", fe, ErrSharedConflict)
 }

@@ -45,7 +45,9 @@ func init() {
 // whichever chain builds it); a method sharing it with a classifier of its own judges its
 // outcomes in its chain's step (forClassifier). A breaker made here goes into the registry
 // when the suite's reload commits (env.Stage), so that a rejected reload leaves the registry
-// as it was. A breaker named by a full method (scope method, or a method with a breaker of its
+// as it was; the suite (the *User in env.Values) holds the breaker from that commit on, and
+// while another user holds the registry's breaker of the name, a build asking for other
+// settings fails (ErrSharedConflict) instead of replacing it. A breaker named by a full method (scope method, or a method with a breaker of its
 // own) names that method in its events.
 func build(env *section.Env, c Config) (section.Built, error) {
 	r, ok := section.Value[*Registry](env)
@@ -59,17 +61,20 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		// observer keyed by service and method tells it from its service's breaker.
 		opts = append(opts, withMethod(name))
 	}
-	b, made, err := r.take(name, c, env.Replacing, opts)
+	u, _ := section.Value[*User](env)
+	b, made, err := r.take(name, c, env.Replacing, u, opts)
 	if err != nil {
 		return section.Built{}, err
 	}
-	if made {
+	if !made {
+		env.Stage.OnCommit(func() { r.hold(name, u) })
+	} else {
 		// Until the build ends, a build of another suite sharing r that takes the same
 		// breaker gets b: whichever commits first puts it, and both use the one r holds. A
 		// rejected build drops its take (its closers run at once); one that commits drops
 		// nothing, as put settled it.
 		settled := false
-		env.Stage.OnCommit(func() { settled = true; r.put(name, b) })
+		env.Stage.OnCommit(func() { settled = true; r.put(name, b); r.hold(name, u) })
 		if env.OnClose != nil {
 			env.OnClose(func() error {
 				if !settled {
