@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -118,6 +119,17 @@ func (c *Classifier) With(o Overrides) (*Classifier, error) {
 		}
 	}
 	return n, nil
+}
+
+// Equal reports whether c and o answer alike: the same class for every code and reason.
+func (c *Classifier) Equal(o *Classifier) bool {
+	if c == o {
+		return true
+	}
+	if c == nil || o == nil {
+		return false
+	}
+	return c.byCode == o.byCode && maps.Equal(c.reasons, o.reasons)
 }
 
 // ClassOf returns the class c gives to a bare status code.

@@ -47,7 +47,9 @@ func init() {
 // when the suite's reload commits (env.Stage), so that a rejected reload leaves the registry
 // as it was; the suite (the *User in env.Values) holds the breaker from that commit on, and
 // while another user holds the registry's breaker of the name, a build asking for other
-// settings fails (ErrSharedConflict) instead of replacing it. A breaker named by a full method (scope method, or a method with a breaker of its
+// settings fails (ErrSharedConflict) instead of replacing it. A breaker another suite made
+// with another classifier is shared all the same: this suite's step judges its outcomes by its
+// own classifier (forClassifier). A breaker named by a full method (scope method, or a method with a breaker of its
 // own) names that method in its events.
 func build(env *section.Env, c Config) (section.Built, error) {
 	r, ok := section.Value[*Registry](env)
@@ -84,6 +86,12 @@ func build(env *section.Env, c Config) (section.Built, error) {
 				return nil
 			})
 		}
+	}
+	if env.Classifier != nil && !b.classifier.Equal(env.Classifier) {
+		// Another suite sharing r made the breaker with a classifier of its own: this
+		// suite's chains judge their outcomes by the suite's.
+		own, _ := section.Step(b, nil)
+		return forClassifier(own, env.Classifier), nil
 	}
 	return section.Step(b, nil)
 }
