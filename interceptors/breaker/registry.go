@@ -26,7 +26,8 @@ import (
 // A suite's build that asks for a name with the settings of the breaker the registry holds gets
 // that breaker, with its state. One that asks for other settings replaces the breaker (a new,
 // closed one, put in the registry when the suite's reload commits) only when no other user holds
-// it; while another user does, the build fails with an error wrapping ErrSharedConflict that
+// it; while another user does (or another user's build of a new breaker of that name, with
+// other settings, is under way), the build fails with an error wrapping ErrSharedConflict that
 // names the breaker, the first setting that differs and the value the other users' breaker has,
 // and the reload changes nothing: change the settings in every suite that shares the name, or
 // give the suites different registries. So every breaker a suite's calls go through is the one
@@ -125,6 +126,20 @@ func (r *Registry) heldByOthersLocked(name string, u *User) bool {
 type claim struct {
 	b     *Breaker
 	takes int
+	// by counts the takes by user (nil: takes by no user), so that a build of another user
+	// that asks for the name with other settings meanwhile is refused, as it would be once
+	// this one committed.
+	by map[*User]int
+}
+
+// byOthers reports whether a user other than u took c.
+func (c *claim) byOthers(u *User) bool {
+	for v := range c.by {
+		if v != u && v != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // NewRegistry returns an empty registry. WithClock sets the clock of every breaker it makes,
@@ -234,15 +249,21 @@ func (r *Registry) take(name string, cfg Config, fresh bool, u *User, opts []Opt
 			return nil, false, conflict(name, held.cfg, cfg)
 		}
 	}
-	if c := r.pending[name]; c != nil && c.b.cfg == cfg {
-		c.takes++
-		return c.b, true, nil
+	if c := r.pending[name]; c != nil {
+		if c.b.cfg == cfg {
+			c.takes++
+			c.by[u]++
+			return c.b, true, nil
+		}
+		if u != nil && c.byOthers(u) {
+			return nil, false, conflict(name, c.b.cfg, cfg)
+		}
 	}
 	b = newBreaker(name, cfg, r.options(opts))
 	if r.pending == nil {
 		r.pending = map[string]*claim{}
 	}
-	r.pending[name] = &claim{b: b, takes: 1}
+	r.pending[name] = &claim{b: b, takes: 1, by: map[*User]int{u: 1}}
 	return b, true, nil
 }
 
@@ -258,11 +279,14 @@ func (r *Registry) put(name string, b *Breaker) {
 	r.mu.Unlock()
 }
 
-// drop ends a build that took b, made by take, and will not put it: the last such build of a
-// breaker no build put forgets it.
-func (r *Registry) drop(name string, b *Breaker) {
+// drop ends a build of user u that took b, made by take, and will not put it: the last such
+// build of a breaker no build put forgets it.
+func (r *Registry) drop(name string, b *Breaker, u *User) {
 	r.mu.Lock()
 	if c := r.pending[name]; c != nil && c.b == b {
+		if c.by[u]--; c.by[u] <= 0 {
+			delete(c.by, u)
+		}
 		if c.takes--; c.takes == 0 {
 			delete(r.pending, name)
 		}

@@ -81,7 +81,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 			env.OnClose(func() error {
 				if !settled {
 					settled = true
-					r.drop(name, b)
+					r.drop(name, b, u)
 				}
 				return nil
 			})
