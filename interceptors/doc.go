@@ -102,6 +102,13 @@
 // (observe.Retired), so that an observer drops what it kept of it (not a breaker that a
 // registry given by WithBreakerRegistry still holds: other suites may use it).
 //
+// Suites given one breaker registry share one breaker per name (see breaker.Registry): a
+// reload that changes a breaker's settings while another suite holds it is refused
+// (breaker.ErrSharedConflict, naming the breaker and the setting) instead of replacing it
+// under the other suite; once no other suite uses the name, it replaces it. A suite whose
+// classifier differs from the one the shared breaker was made with judges its own outcomes by
+// its own classifier.
+//
 // A reload is all or nothing. A configuration rejected for its content (by Validate, by a
 // step that does not fit its method, by a fleet-wide limiter's factory) changes nothing: the
 // objects the reload built for its other chains are dropped, their closers run, and the

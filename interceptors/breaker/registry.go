@@ -32,7 +32,9 @@ import (
 // and the reload changes nothing: change the settings in every suite that shares the name, or
 // give the suites different registries. So every breaker a suite's calls go through is the one
 // the registry holds, and its Levels, Snapshot and the other suites see its state. (A breaker's
-// settings are not retuned in place: its window and counts are sized by them.)
+// settings are not retuned in place: its window and counts are sized by them.) The classifier is
+// not one of the settings: a suite whose classifier differs from the one the breaker was made
+// with shares it, and judges its own calls' outcomes by its own classifier.
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
