@@ -206,6 +206,17 @@ func (p *Policy) invokeDisabled(ctx context.Context, declared time.Time, u *unar
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
+// reportDisabled sends to sink the one AttemptFinished (attempt 1) of a call of method made
+// with Disable, which started at start and ended with err, unless a hedging policy below
+// reported the call's requests itself (round): the report invokeDisabledReported and
+// streamDisabledReported share.
+func (p *Policy) reportDisabled(sink observe.Sink, round *attempt.Round, method string, start time.Time, err error) {
+	if round.Reported() == 0 {
+		m := p.method(method)
+		attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, start, clock.Later(p.s.Clock, start), p.s.Classifier.Classify(err), "")
+	}
+}
+
 // invokeDisabledReported is invokeDisabled for a call through a suite (InvokeKept with a
 // Timing, InvokeGated), which started at start (zero: unknown). The suite reports the one
 // attempt of a chain without a retry step itself, and leaves a chain's retry step to report
@@ -236,10 +247,7 @@ func (p *Policy) invokeDisabledReported(ctx context.Context, declared time.Time,
 	} else {
 		err = u.invoker(ctx, u.method, u.req, u.reply, u.cc, u.opts...)
 	}
-	if u.round.Reported() == 0 {
-		m := p.method(u.method)
-		attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, start, clock.Later(p.s.Clock, start), p.s.Classifier.Classify(err), "")
-	}
+	p.reportDisabled(sink, &u.round, u.method, start, err)
 	u.outcome()
 	u.release()
 	return err

@@ -12,7 +12,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
-	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -86,12 +85,7 @@ func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDe
 	start := p.s.Clock.Now()
 	round := new(attempt.Round)
 	round.Reset(0, start, nil) // a stream's hedges outlive a decision: no shared cancel
-	report := func(err error) {
-		if round.Reported() == 0 {
-			m := p.method(method)
-			attempt.Finished(sink, observe.PolicyRetry, &m.Method, 1, start, clock.Later(p.s.Clock, start), p.s.Classifier.Classify(err), "")
-		}
-	}
+	report := func(err error) { p.reportDisabled(sink, round, method, start, err) }
 	cs, err := streamer(ctx, desc, cc, method, append(opts[:len(opts):len(opts)], round)...)
 	if err != nil {
 		report(err)
