@@ -38,7 +38,8 @@ type LevelSource interface {
 	Levels(yield func(Level) bool)
 }
 
-// LevelSources is a LevelSource that reads each of its sources in turn, skipping nil ones.
+// LevelSources is a LevelSource that reads each of its sources in turn, skipping nil ones. It
+// is a ClosedSource: closed once each of its sources that is not nil is closed.
 type LevelSources []LevelSource
 
 // Levels implements LevelSource. Once yield has returned false it is not called again, even
@@ -59,6 +60,61 @@ func (ls LevelSources) Levels(yield func(Level) bool) {
 			return
 		}
 	}
+}
+
+// Closed implements ClosedSource: it reports true when each of ls's sources that is not nil
+// is a ClosedSource whose Closed reports true (a nested LevelSources is one), so that ls reads
+// nothing, now or later; an empty ls is closed. A source that cannot close keeps ls open.
+func (ls LevelSources) Closed() bool {
+	for _, s := range ls {
+		if s == nil {
+			continue
+		}
+		if c, ok := s.(ClosedSource); !ok || !c.Closed() {
+			return false
+		}
+	}
+	return true
+}
+
+// Open returns the sources of ls that may still read something: those that are not nil and
+// not closed (ClosedSource), with a nested LevelSources reduced so too (and left out once it
+// has none). A consumer that keeps ls can keep Open's result instead, and so let go of what
+// closed sources hold. It returns ls itself when there is nothing to leave out, else a new
+// slice: ls is not changed.
+func (ls LevelSources) Open() LevelSources {
+	open, _ := ls.open()
+	return open
+}
+
+// open is Open, and whether it left anything out.
+func (ls LevelSources) open() (LevelSources, bool) {
+	var out LevelSources // made at the first source left out or reduced
+	for i, s := range ls {
+		keep, changed := s, false
+		switch src := s.(type) {
+		case nil:
+			changed = true
+		case LevelSources:
+			if keep, changed = src.open(); changed && len(keep.(LevelSources)) == 0 {
+				keep = nil
+			}
+		case ClosedSource:
+			if changed = src.Closed(); changed {
+				keep = nil
+			}
+		}
+		if changed && out == nil {
+			out = append(make(LevelSources, 0, len(ls)), ls[:i]...)
+		}
+		if out != nil && keep != nil {
+			out = append(out, keep)
+		}
+	}
+	if out == nil {
+		return ls, false
+	}
+	return out, true
 }
 
 // ClosedSource is a LevelSource that can end for good: once Closed reports true it reads

@@ -50,3 +50,56 @@ func TestLevelSourcesStopsAtFalse(t *testing.T) {
 		t.Fatalf("read %q before the break, want a", got)
 	}
 }
+
+// closer is a source that can end: it reads its level until closed.
+type closer struct {
+	l      observe.Level
+	closed bool
+}
+
+func (c *closer) Levels(yield func(observe.Level) bool) {
+	if !c.closed {
+		yield(c.l)
+	}
+}
+
+func (c *closer) Closed() bool { return c.closed }
+
+// A LevelSources is closed (observe.ClosedSource) once each of its parts that is not nil is a
+// ClosedSource that reports closed, nested LevelSources too; Open is what it reads that may
+// still read something. Before, a LevelSources of closed suites was never closed, so promobs'
+// Scrape kept it, and the suites it holds, for good.
+func TestLevelSourcesClosed(t *testing.T) {
+	a := &closer{l: observe.Level{Kind: observe.LevelInFlight, Service: "a"}}
+	b := &closer{l: observe.Level{Kind: observe.LevelInFlight, Service: "b"}}
+	plain := sloppySource{{Kind: observe.LevelCapacity, Service: "plain"}}
+	var src observe.LevelSource = observe.LevelSources{nil, a, observe.LevelSources{b}}
+	c, ok := src.(observe.ClosedSource)
+	if !ok {
+		t.Fatal("observe.LevelSources is not an observe.ClosedSource")
+	}
+	if c.Closed() {
+		t.Fatal("Closed() = true while a and b are open, want false")
+	}
+	a.closed = true
+	if c.Closed() {
+		t.Fatal("Closed() = true while b (nested) is open, want false")
+	}
+	if open := c.(observe.LevelSources).Open(); len(open) != 1 {
+		t.Fatalf("Open() has %d parts with a closed and b open, want 1 (b's)", len(open))
+	}
+	b.closed = true
+	if !c.Closed() {
+		t.Fatal("Closed() = false with every part closed, want true")
+	}
+	if open := c.(observe.LevelSources).Open(); len(open) != 0 {
+		t.Fatalf("Open() has %d parts with every part closed, want none", len(open))
+	}
+	if (observe.LevelSources{a, plain}).Closed() {
+		t.Fatal("Closed() = true with a part that cannot close, want false")
+	}
+	open := observe.LevelSources{plain, nil, a}.Open()
+	if len(open) != 1 || open[0] == nil {
+		t.Fatalf("Open() of {plain, nil, closed} = %v, want {plain}", open)
+	}
+}

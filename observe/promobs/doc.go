@@ -103,7 +103,9 @@
 // a bulkhead, a throttle, or observe.LevelSources of them) that is read at every scrape, so a
 // scrape shows the objects the source holds then, after a configuration reload too. A source is
 // kept until the function Scrape returns removes it or, for a suite, until the suite is closed:
-// a closed suite is dropped at the next scrape, and Metrics holds it no longer. A series is
+// a closed suite is dropped at the next scrape, and Metrics holds it no longer; so is an
+// observe.LevelSources whose parts are all closed, and one whose other parts live keeps them
+// alone. A series is
 // exposed once per scrape: a source's reading wins over the deprecated TrackBulkhead,
 // TrackBreaker and TrackThrottle registrations, which win over the breaker events (see Scrape).
 //

@@ -37,8 +37,9 @@ var breakerStates = BreakerStates()
 // program that replaces its suite (builds a new one, gives it to Scrape, closes the old) keeps
 // no closed suite. remove drops the source of this call from m: from the next scrape on, it is
 // not read, and m no longer holds it; calling remove again, or after the source was dropped as
-// closed, does nothing. A closed suite wrapped in an observe.LevelSources is not seen as
-// closed: it reads nothing, but stays until its remove. Once a source is dropped, the
+// closed, does nothing. An observe.LevelSources is closed once all its parts are
+// (observe.LevelSources.Closed), and dropped so; until then, at each scrape, m lets go of its
+// parts that are closed (observe.LevelSources.Open). Once a source is dropped, the
 // BreakerStateChanged events of the breakers it read count again (see the order below), unless
 // another kept source has read them too.
 //
@@ -78,6 +79,10 @@ type scrapeSource struct {
 	// read holds the breakers src has read while it is kept (levels.sourced counts them).
 	// Guarded by levels.mu.
 	read map[breakerKey]struct{}
+	// gen is the levels.gen of the latest Collect that read src and kept its open parts (an
+	// observe.LevelSources): an earlier Collect that finishes later keeps none. Guarded by
+	// levels.mu.
+	gen uint64
 }
 
 // removeLocked drops s from the sources, if it is still there, and lets go of its source.
@@ -218,6 +223,7 @@ type levels struct {
 	stateDesc, inFlightDesc, capacityDesc, throttleDesc *prometheus.Desc
 
 	mu        sync.Mutex
+	gen       uint64                           // Guarded by mu. Counts the Collects.
 	sources   []*scrapeSource                  // Guarded by mu; Collect copies it under mu.
 	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
 	lastState map[breakerKey]eventState        // Guarded by mu. From BreakerStateChanged events.
@@ -309,6 +315,8 @@ func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 // does not hold it while the registry drains ch. Precedence is Scrape's.
 func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
+	l.gen++
+	gen := l.gen
 	sources := make([]observe.LevelSource, len(l.sources))
 	for i, s := range l.sources {
 		sources[i] = s.src
@@ -336,6 +344,14 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 		if c, ok := src.(observe.ClosedSource); ok && c.Closed() {
 			closed = append(closed, kept[i]) // it reads nothing, now or later
 		} else {
+			if ls, ok := src.(observe.LevelSources); ok {
+				// Its closed parts are let go of (below). Open returns ls itself when none
+				// is closed: src stays, and costs no new interface value.
+				if open := ls.Open(); len(open) != len(ls) || len(ls) > 0 && &open[0] != &ls[0] {
+					sources[i] = open
+					src = sources[i]
+				}
+			}
 			src.Levels(read)
 		}
 		ends[i] = len(readings)
@@ -351,6 +367,9 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	start := 0
 	for i, s := range kept {
 		if s.src != nil { // not removed since it was read
+			if _, ok := s.src.(observe.LevelSources); ok && s.gen < gen {
+				s.src, s.gen = sources[i], gen // its open parts
+			}
 			for _, r := range readings[start:ends[i]] {
 				if r.Kind == observe.LevelBreakerState {
 					l.sourcedLocked(s, breakerKey{r.Service, r.Method})

@@ -2,6 +2,7 @@ package promobs_test
 
 import (
 	"context"
+	"maps"
 	"runtime"
 	"testing"
 	"weak"
@@ -9,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"google.golang.org/grpc"
 )
@@ -122,4 +124,51 @@ func TestSharedBreakerCountsEventsAfterItsSourceIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+}
+
+// A closed suite given to Scrape inside an observe.LevelSources is dropped at the next scrape
+// as it is given alone, and a closed part of a LevelSources whose other parts live is no
+// longer held: the live part still shows. Before, a LevelSources was never seen as closed, so
+// the Metrics kept it, and the closed suites it holds, until its remove.
+func TestScrapeDropsClosedSuiteInLevelSources(t *testing.T) {
+	const svc, other = "test.v1.DroppedInSources", "test.v1.LiveInSources"
+	m, reg := newMetrics(t)
+	old, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Scrape(observe.LevelSources{old})
+	part, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := interceptors.New(breakerConfig(other), interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = live.Close() })
+	m.Scrape(observe.LevelSources{part, live})
+	_ = old.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, failingInvoker)
+	want := stateSamples(svc, "open")
+	maps.Copy(want, stateSamples(other, "closed"))
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), want)
+
+	for _, s := range []*interceptors.Suite{old, part} {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goneOld, gonePart := weak.Make(old), weak.Make(part)
+	old, part = nil, nil //nolint:ineffassign,wastedassign // the test's own references go
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(other, "closed"))
+	for range 3 {
+		runtime.GC()
+	}
+	if goneOld.Value() != nil {
+		t.Fatal("a closed suite in a LevelSources is still reachable after a scrape: the Metrics keeps it")
+	}
+	if gonePart.Value() != nil {
+		t.Fatal("a closed suite beside a live one in a LevelSources is still reachable after a scrape: the Metrics keeps it")
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(other, "closed"))
 }
