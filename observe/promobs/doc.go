@@ -77,10 +77,12 @@
 // own series. A breaker is told apart by service and method, as its events are: method is empty
 // for a breaker that serves the whole service (breaker.ScopeService) and the full method for a
 // method-scoped one. For a breaker a source given to Scrape reads, the state is read at scrape
-// time, and once read, its events no longer stand in for it while that source is kept: a
-// breaker a reload removed has no series left. Once no kept source has read it (its sources
-// removed, or closed suites dropped), its events count again: the breaker of a registry that a
-// closed suite shared with another shows the state the last event said. For the others it is
+// time, and its events do not stand in for it while a kept source reads it. Once no kept
+// source reads it (its sources removed, closed suites dropped, or a reload of the suite
+// stopped using it), its events count again: the breaker of a registry that a suite shared
+// with another shows the state the last event said. A breaker a reload retired
+// (observe.Retired) has no series left: its source, while kept, hides its later events too, until
+// it reads the breaker again. For the others it is
 // the To of the last BreakerStateChanged event seen (the breaker emits its events outside its
 // lock, so under a race of transitions the last event seen may be an older one: prefer
 // Scrape), until a suite's reload or Close retires the breaker

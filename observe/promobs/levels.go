@@ -39,9 +39,12 @@ var breakerStates = BreakerStates()
 // not read, and m no longer holds it; calling remove again, or after the source was dropped as
 // closed, does nothing. An observe.LevelSources is closed once all its parts are
 // (observe.LevelSources.Closed), and dropped so; until then, at each scrape, m lets go of its
-// parts that are closed (observe.LevelSources.Open). Once a source is dropped, the
-// BreakerStateChanged events of the breakers it read count again (see the order below), unless
-// another kept source has read them too.
+// parts that are closed (observe.LevelSources.Open). The BreakerStateChanged events of a
+// breaker a source reads do not count while it reads it (see the order below); they count
+// again once no kept source reads it: the source was dropped, or no longer reads it (a reload
+// of a suite stopped using a breaker of a shared registry, which another suite may still use),
+// unless the breaker was retired (observe.Retired) since a source last read it: then its
+// source, while kept, hides its later events too (of a call still in flight through it).
 //
 // Which reading wins: a series (a metric and its labels: service, and method for a breaker or a
 // bulkhead) is exposed once per scrape, never twice, from the first of, in this order:
@@ -76,12 +79,13 @@ func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 // the same source was given twice.
 type scrapeSource struct {
 	src observe.LevelSource // Guarded by levels.mu; nil once removed.
-	// read holds the breakers src has read while it is kept (levels.sourced counts them).
-	// Guarded by levels.mu.
-	read map[breakerKey]struct{}
-	// gen is the levels.gen of the latest Collect that read src and kept its open parts (an
-	// observe.LevelSources): an earlier Collect that finishes later keeps none. Guarded by
-	// levels.mu.
+	// read holds the breakers src read at its last scrape, and those it read before they were
+	// retired (levels.sourced counts them), each with the levels.gen of the Collect that last
+	// read it. Guarded by levels.mu.
+	read map[breakerKey]uint64
+	// gen is the levels.gen of the latest Collect that read src and recorded what it read (and
+	// kept an observe.LevelSources' open parts): an earlier Collect that finishes later records
+	// nothing. Guarded by levels.mu.
 	gen uint64
 }
 
@@ -92,9 +96,7 @@ func (l *levels) removeLocked(s *scrapeSource) {
 		l.sources = slices.Delete(l.sources, i, i+1)
 	}
 	for k := range s.read {
-		if l.sourced[k]--; l.sourced[k] <= 0 {
-			delete(l.sourced, k)
-		}
+		l.unsourcedLocked(k)
 	}
 	s.src, s.read = nil, nil
 }
@@ -227,13 +229,19 @@ type levels struct {
 	sources   []*scrapeSource                  // Guarded by mu; Collect copies it under mu.
 	tracked   map[trackKey]observe.LevelSource // Guarded by mu.
 	lastState map[breakerKey]eventState        // Guarded by mu. From BreakerStateChanged events.
-	// sourced counts, for each breaker, the kept Scrape sources that have read it: its state is
-	// theirs, and its events do not stand in for it, so that a breaker a reload removed, which
-	// its source no longer reads, has no series left. Its events are still kept in lastState:
-	// once no kept source has read it (its sources were removed, or closed suites dropped),
-	// they count again, as for a breaker of a shared registry that another suite still uses.
-	// Guarded by mu.
+	// sourced counts, for each breaker, the kept Scrape sources that read it at their last
+	// scrape, or that read it before it was retired (retired): its state is theirs, and its
+	// events do not stand in for it, so that a breaker a reload retired, which its source no
+	// longer reads, has no series left, even from a later event of a call in flight through it.
+	// Its events are still kept in lastState: once no kept source reads it (a reload stopped
+	// using a breaker of a shared registry, which reports none retired; its sources were
+	// removed, or closed suites dropped), they count again, as for a breaker of a shared
+	// registry that another suite still uses. Guarded by mu.
 	sourced map[breakerKey]int
+	// retired holds the breakers that a kept source has read and that were retired
+	// (observe.Retired) since a source last read them: a source that no longer reads one keeps
+	// it (sourcedLocked). Guarded by mu.
+	retired map[breakerKey]struct{}
 	method  func(name string) string // the method label of a full method name (Metrics.method)
 	service func(name string) string // the service label of a service name (Metrics.service)
 }
@@ -255,6 +263,7 @@ func newLevels(cl prometheus.Labels) *levels {
 		tracked:   map[trackKey]observe.LevelSource{},
 		lastState: map[breakerKey]eventState{},
 		sourced:   map[breakerKey]int{},
+		retired:   map[breakerKey]struct{}{},
 		method:    func(name string) string { return name },
 		service:   func(name string) string { return name },
 	}
@@ -298,6 +307,9 @@ func (l *levels) breakerRetired(service, method string, at time.Time) {
 	l.mu.Lock()
 	if st, ok := l.lastState[k]; ok && !st.at.After(at) {
 		delete(l.lastState, k)
+	}
+	if l.sourced[k] > 0 {
+		l.retired[k] = struct{}{}
 	}
 	l.mu.Unlock()
 }
@@ -366,15 +378,12 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	}
 	start := 0
 	for i, s := range kept {
-		if s.src != nil { // not removed since it was read
-			if _, ok := s.src.(observe.LevelSources); ok && s.gen < gen {
-				s.src, s.gen = sources[i], gen // its open parts
+		if s.src != nil && s.gen < gen { // not removed since it was read, nor read by a later Collect
+			if _, ok := s.src.(observe.LevelSources); ok {
+				s.src = sources[i] // its open parts
 			}
-			for _, r := range readings[start:ends[i]] {
-				if r.Kind == observe.LevelBreakerState {
-					l.sourcedLocked(s, breakerKey{r.Service, r.Method})
-				}
-			}
+			s.gen = gen
+			l.sourcedLocked(s, readings[start:ends[i]], gen)
 		}
 		start = ends[i]
 	}
@@ -391,16 +400,43 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// sourcedLocked records that source s has read breaker k. l.mu must be held.
-func (l *levels) sourcedLocked(s *scrapeSource, k breakerKey) {
-	if _, ok := s.read[k]; ok {
-		return
+// sourcedLocked records that source s has read the breakers of rs at the Collect gen. A
+// breaker it read before and no longer reads is no longer its, and its events count again
+// unless another kept source reads it (a reload of the suite stopped using a breaker of a
+// shared registry; a closed part of a LevelSources was let go of), except one retired since it
+// was last read, which s keeps: the reload that stopped using it removed it. l.mu must be held.
+func (l *levels) sourcedLocked(s *scrapeSource, rs []observe.Level, gen uint64) {
+	for _, r := range rs {
+		if r.Kind != observe.LevelBreakerState {
+			continue
+		}
+		k := breakerKey{r.Service, r.Method}
+		delete(l.retired, k) // read again: a replacement, or in use again
+		if _, ok := s.read[k]; !ok {
+			if s.read == nil {
+				s.read = map[breakerKey]uint64{}
+			}
+			l.sourced[k]++
+		}
+		s.read[k] = gen
 	}
-	if s.read == nil {
-		s.read = map[breakerKey]struct{}{}
+	for k, at := range s.read {
+		if at == gen {
+			continue
+		}
+		if _, ok := l.retired[k]; !ok {
+			delete(s.read, k)
+			l.unsourcedLocked(k)
+		}
 	}
-	s.read[k] = struct{}{}
-	l.sourced[k]++
+}
+
+// unsourcedLocked records that one kept source fewer has read breaker k. l.mu must be held.
+func (l *levels) unsourcedLocked(k breakerKey) {
+	if l.sourced[k]--; l.sourced[k] <= 0 {
+		delete(l.sourced, k)
+		delete(l.retired, k)
+	}
 }
 
 // emit sends the series of reading r on ch, unless a series of the same metric and labels was

@@ -172,3 +172,32 @@ func TestScrapeDropsClosedSuiteInLevelSources(t *testing.T) {
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(other, "closed"))
 }
+
+// Two suites share a breaker registry, and only one of them is given to Scrape: once a reload
+// of that one no longer uses the shared breaker (its source no longer reads it), the state
+// the breaker's events say shows, as the other suite's calls open it. Before, a breaker a
+// kept source had read once hid its events for as long as the source was kept, and the live
+// breaker had no series.
+func TestSharedBreakerCountsEventsOnceItsSourceNoLongerReadsIt(t *testing.T) {
+	const svc = "test.v1.SharedReloaded"
+	m, reg := newMetrics(t)
+	var breakers breaker.Registry
+	scraped, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m), interceptors.WithBreakerRegistry(&breakers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = scraped.Close() })
+	m.Scrape(scraped)
+	other, err := interceptors.New(breakerConfig(svc), interceptors.WithObserver(m), interceptors.WithBreakerRegistry(&breakers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+
+	if err := scraped.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, failingInvoker) // the shared breaker opens
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "open"))
+}
