@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -101,7 +104,7 @@ func clientDetail(err error) string {
 // entry for <a name>") is the server's text.
 func grpcWords(msg string) bool {
 	switch {
-	case msg == "transport is closing", msg == "produced zero addresses", isConnectionError(msg), transportIO.MatchString(msg):
+	case msg == "transport is closing", msg == "produced zero addresses", isConnectionError(msg), isTransportIO(msg):
 		return true
 	}
 	if rest, ok := strings.CutPrefix(msg, "name resolver error: "); ok {
@@ -139,11 +142,47 @@ func isResolverError(msg string) bool {
 // lookup HOST on SERVER: no such host".
 var dnsLookupError = regexp.MustCompile(`^dns: (A|SRV|TXT) record lookup error: lookup \S+( on \S+)?: [a-z][a-z /]*$`)
 
-// transportIO is a net.OpError's text for a read or a write on a TCP or unix connection, its
-// addresses, then the system's own words ("write tcp A->B: write: broken pipe", "read unix
-// ->/run/ocr.sock: read: connection reset by peer", "write tcp A->B: use of closed network
-// connection"): lower-case words, nothing a server adds.
-var transportIO = regexp.MustCompile(`^(read|write) (tcp[46]?|unix) (\S*->)?\S+: ((read|write): )?[a-z][a-z /]*$`)
+// isTransportIO reports whether msg is a net.OpError's text for a read or a write on a TCP or
+// unix connection: its addresses (a TCP connection's are IPs and ports), then the system's own
+// words, an errno's text, net's for a closed connection or a timeout's ("write tcp A->B:
+// write: broken pipe", "read unix ->/run/ocr.sock: read: connection reset by peer", "write
+// tcp A->B: use of closed network connection"). Lower-case words that are none of those, or a
+// name where an address stands, are a server's.
+func isTransportIO(msg string) bool {
+	m := transportIO.FindStringSubmatch(msg)
+	if m == nil || !systemWords[m[5]] {
+		return false
+	}
+	if m[2] == "unix" {
+		return true
+	}
+	local, remote := strings.TrimSuffix(m[3], "->"), m[4]
+	if _, err := netip.ParseAddrPort(remote); err != nil {
+		return false
+	}
+	if local != "" {
+		if _, err := netip.ParseAddrPort(local); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// transportIO is the shape isTransportIO reads: op, network, local address and "->", remote
+// address, the syscall, the system's words.
+var transportIO = regexp.MustCompile(`^(read|write) (tcp[46]?|unix) (\S*->)?(\S+): (?:(?:read|write): )?(.+)$`)
+
+// systemWords are the texts a transport's I/O error ends with: the errnos' (syscall.Errno's
+// own table), a closed connection's and a timeout's.
+var systemWords = func() map[string]bool {
+	m := map[string]bool{net.ErrClosed.Error(): true, os.ErrDeadlineExceeded.Error(): true}
+	for e := syscall.Errno(1); e < 256; e++ { // every errno of Linux and the BSDs
+		if s := e.Error(); !strings.HasPrefix(s, "errno ") {
+			m[s] = true
+		}
+	}
+	return m
+}()
 
 // snapshot returns the last error per service key.
 func (d *depErrors) snapshot() map[string]string {

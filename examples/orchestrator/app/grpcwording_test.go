@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,14 @@ func TestClientDetailLeavesOutAServersLookalike(t *testing.T) {
 		"write tcp 10.0.0.1:1->10.0.0.2:2: write: rejected " + pii,
 		"read unix socket of " + pii,
 		"write unix: " + pii,
+		// The shape of a transport's I/O error whole, with the applicant's data where the
+		// addresses or the system's words stand: lower-case words are not the system's words
+		// unless they are an errno's (or net's closed connection, or a timeout), and a TCP
+		// address is an IP and a port.
+		"read tcp 10.0.0.1:1->10.0.0.2:2: read: refused for specimen alex",
+		"write tcp 10.0.0.1:1->10.0.0.2:2: no record of specimen alex",
+		"write tcp 10.0.0.1:1->" + strings.ReplaceAll(pii, " ", "-") + ": write: broken pipe",
+		"read tcp " + strings.ReplaceAll(pii, " ", "-") + "->10.0.0.2:2: read: connection reset by peer",
 	} {
 		lis := bufconn.Listen(1 << 16)
 		srv := grpc.NewServer()
