@@ -109,7 +109,10 @@ type ServiceStats struct {
 	// LastError is the last error the service (or the transport to it) answered an attempt
 	// with, "" when none: an attempt a retry or a hedge then got past counts too, so a run
 	// without a failed step may have one. Business answers and local rejections are not
-	// errors of the service. "UNAVAILABLE: connection refused (127.0.0.1:1)".
+	// errors of the service. The orchestrator sets it to the code and the address, with grpc's
+	// own words for a transport error ("UNAVAILABLE: connection error: ... connection refused
+	// (127.0.0.1:1)"), never a service's own status message, which may quote the applicant
+	// ("INTERNAL (10.0.0.7:50051)").
 	LastError string `json:"last_error,omitempty"`
 }
 
