@@ -37,8 +37,8 @@ type call struct {
 	ctx   context.Context          // the caller's
 	reply proto.Message            // the caller's: written only by attempt 1, until every attempt returned
 	typ   protoreflect.MessageType // of reply, read before attempt 1 starts: hedges' replies
-	// start is attempt 1's (the round's first, under a retry loop): HedgeSent's Delay is from
-	// it. callStart is the whole call's, HedgeWon's Duration is from it: the retry loop's
+	// start is attempt 1's (the round's first, under a retry loop; a client stream's reply
+	// phase, where its hedging and its latency samples begin): HedgeSent's Delay is from it. callStart is the whole call's, HedgeWon's Duration is from it: the retry loop's
 	// (attempt.Round.Start) under one, the stream's open for a client stream, else start.
 	start     time.Time
 	callStart time.Time
@@ -585,11 +585,16 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 }
 
 // report records the latency sample of attempt n, started at t0, whose outcome settle took,
-// and sends its AttemptFinished.
+// and sends its AttemptFinished. Attempt 1 of a client stream started as the stream opened;
+// its sample runs from the reply phase (c.start), where the server's time to answer begins.
 func (c *call) report(n int, t0 time.Time, o outcome) {
 	now, v := o.now, o.v
-	d := now.Sub(t0)
 	if est := c.m.est; est != nil {
+		from := t0
+		if c.st != nil && n == 1 {
+			from = c.start
+		}
+		d := now.Sub(from)
 		switch {
 		case v.Class == codes.Success || v.Class == codes.Business:
 			est.record(d)

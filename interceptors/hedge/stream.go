@@ -258,7 +258,7 @@ func (s *stream) RecvMsg(m any) error {
 	if err != nil {
 		trailer = s.first.Trailer()
 	}
-	c.finish(1, c.start, err, nil, trailer)
+	c.finish(1, s.opened, err, nil, trailer) // attempt 1 started as the stream opened
 	decider, err := c.wait(err)
 	var won grpc.ClientStream
 	if decider > 1 {
