@@ -487,7 +487,7 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 		opts = append(opts, grpc.Trailer(&out.trailer))
 	}
 	if c.st != nil {
-		return c.st.replay(ctx, reply, out, opts)
+		return c.st.replay(ctx, n, reply, out, opts)
 	}
 	return c.invoker(ctx, c.method, c.req, reply, c.cc, opts...)
 }
@@ -585,17 +585,18 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 }
 
 // report records the latency sample of attempt n, started at t0, whose outcome settle took,
-// and sends its AttemptFinished. Attempt 1 of a client stream started as the stream opened;
-// its sample runs from the reply phase (c.start), where the server's time to answer begins.
+// and sends its AttemptFinished. The sample of a client stream's attempt is the server's time
+// to answer, which begins later than the attempt (see stream.sampleFrom).
 func (c *call) report(n int, t0 time.Time, o outcome) {
 	now, v := o.now, o.v
 	if est := c.m.est; est != nil {
-		from := t0
-		if c.st != nil && n == 1 {
-			from = c.start
+		from, sampled := t0, true
+		if c.st != nil {
+			from, sampled = c.st.sampleFrom(n, c.start)
 		}
 		d := now.Sub(from)
 		switch {
+		case !sampled:
 		case v.Class == codes.Success || v.Class == codes.Business:
 			est.record(d)
 		case o.lost && d >= c.delay && o.callerLive:

@@ -249,9 +249,10 @@
 // reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged like a unary call:
 // the delay runs from there, and each hedge opens a new stream through the rest of the chain,
 // sends every kept message in order, closes its send side and receives. The latency samples of
-// a stream method are measured from the same point, so they are the server's time to answer,
-// not the client's upload; attempt 1's AttemptFinished Duration is its own, from the stream's
-// open. Header, Trailer and Context answer from the winning attempt once
+// a stream method are measured from the same point, and a hedge's from the end of its replay,
+// so they are the server's time to answer, not the client's upload (a hedge that ends before
+// its replay does is no sample); each attempt's AttemptFinished Duration is its own, from its
+// stream's open. Header, Trailer and Context answer from the winning attempt once
 // RecvMsg has returned; a Header called while the reply phase runs waits for its winner. A
 // header of attempt 1 read before the reply phase commits the stream to attempt 1, which is
 // then not hedged: the caller never gets one attempt's header and another's reply. Messages

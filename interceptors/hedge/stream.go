@@ -80,6 +80,10 @@ type stream struct {
 	hedged    bool              // Guarded by mu: the reply phase is hedged (a winner may replace attempt 1).
 	replied   bool              // Guarded by mu: the reply phase has ended (see done).
 	repliedCh chan struct{}     // Guarded by mu: closed by done; made by a Header that waits for it.
+
+	// replayed is when each hedge's replay ended (its send side closed), zero until then:
+	// written and read on the hedge's own goroutine (replay, then report).
+	replayed [maxAttempts]time.Time
 }
 
 // SendMsg sends m on attempt 1 and keeps it for replay while the stream may be hedged. As
@@ -301,9 +305,22 @@ func (s *stream) endLocked(won grpc.ClientStream) {
 	}
 }
 
-// replay is one hedge of the stream: it opens a stream with ctx and opts, sends every kept
+// sampleFrom returns when the latency sample of attempt n starts, and whether it has one: the
+// server's time to answer begins, for attempt 1, at the reply phase (replyPhase), once the
+// caller has sent every message and closed the send side; for a hedge, once its replay has
+// sent them again and closed its send side. A hedge that ended before its replay did has no
+// sample: the server never had the whole request.
+func (s *stream) sampleFrom(n int, replyPhase time.Time) (time.Time, bool) {
+	if n == 1 {
+		return replyPhase, true
+	}
+	at := s.replayed[n-1]
+	return at, !at.IsZero()
+}
+
+// replay is hedge n of the stream: it opens a stream with ctx and opts, sends every kept
 // message, closes the send side and receives the reply.
-func (s *stream) replay(ctx context.Context, reply proto.Message, out *attemptOut, opts []grpc.CallOption) error {
+func (s *stream) replay(ctx context.Context, n int, reply proto.Message, out *attemptOut, opts []grpc.CallOption) error {
 	st, err := s.streamer(ctx, s.desc, s.cc, s.method, opts...)
 	if err != nil {
 		return err
@@ -318,5 +335,6 @@ func (s *stream) replay(ctx context.Context, reply proto.Message, out *attemptOu
 		}
 	}
 	_ = st.CloseSend()
+	s.replayed[n-1] = s.p.s.Clock.Now()
 	return st.RecvMsg(reply)
 }

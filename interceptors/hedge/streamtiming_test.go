@@ -102,3 +102,43 @@ func TestStreamAttemptOneDurationFromItsOpen(t *testing.T) {
 		t.Fatalf("learnt delay %v, want the reply phase's %v", got, want)
 	}
 }
+
+// TestStreamHedgeSampleLeavesOutTheReplay: a stream hedge's latency sample is the server's time
+// to answer, from the end of its replay (its send side closed), as attempt 1's is from the
+// reply phase; its AttemptFinished's Duration is its own, the replay included.
+func TestStreamHedgeSampleLeavesOutTheReplay(t *testing.T) {
+	s := newSetup(t, learnsFromSmallest)
+	streamer := timedStreamer(s.clk,
+		timedStream{hang: true},
+		timedStream{send: 20 * time.Millisecond, recv: 9 * time.Millisecond})
+	cs, err := s.p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := cs.SendMsg(&kycv1.CheckRequest{Index: uint32(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cs.RecvMsg(new(kycv1.CheckResponse)) }()
+	s.clk.BlockUntil(1)
+	s.clk.Advance(delay)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s.winner(t) != 2 {
+		t.Fatal("the hedge did not win")
+	}
+	if got, want := durations(t, s.rec)[2], 69*time.Millisecond; got != want {
+		t.Fatalf("the hedge's AttemptFinished Duration = %v, want %v (its replay included)", got, want)
+	}
+	// The samples: the hedge's 9ms, and attempt 1's, a loser canceled past the delay
+	// (delay+69ms).
+	if got, want := s.p.Delay(testkit.MethodCheck), 9*time.Millisecond; got != want {
+		t.Fatalf("learnt delay %v, want the hedge's answer after its replay, %v", got, want)
+	}
+}
