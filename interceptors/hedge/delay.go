@@ -17,7 +17,8 @@ import (
 // Recording is lock-free and allocates nothing: one atomic add picks a slot of the ring, one
 // atomic store fills it. The recomputation copies the ring into a preallocated scratch slice
 // and selects the wanted rank in linear expected time; it runs under a TryLock, so a recorder
-// that finds it busy moves on, and the next recorder past the threshold tries again.
+// that finds it busy moves on, and the holder, once it has let the lock go, recomputes again
+// if the count has since passed the threshold.
 type estimator struct {
 	pct        float64
 	mult       float64       // MedianMultiple
@@ -75,12 +76,18 @@ func (e *estimator) current() time.Duration { return time.Duration(e.delay.Load(
 
 // record adds one latency sample. A slot holds its sample plus one, so that a slot taken by a
 // recorder that has not stored yet (0) is no sample to the recomputation.
+//
+// A recorder past the threshold that finds the lock busy moves on: the holder may have read
+// the count before that sample came. So the holder, once it lets the lock go, reads the count
+// again and recomputes once more if it is past the threshold it set: a threshold (MinSamples
+// above all) is acted on by the sample that reaches it, not by the one after.
 func (e *estimator) record(d time.Duration) {
 	n := e.count.Add(1)
 	e.ring[(n-1)%uint64(len(e.ring))].Store(int64(max(d, 0)) + 1)
-	if n >= e.next.Load() && e.mu.TryLock() {
+	for n >= e.next.Load() && e.mu.TryLock() {
 		e.recomputeLocked()
 		e.mu.Unlock()
+		n = e.count.Load()
 	}
 }
 
@@ -90,6 +97,9 @@ func (e *estimator) recomputeLocked() {
 	n := e.count.Load()
 	if n < e.next.Load() {
 		return
+	}
+	if testHookRecompute != nil {
+		testHookRecompute()
 	}
 	s := e.scratch[:0]
 	for i := range int(min(n, uint64(len(e.ring)))) {
@@ -122,6 +132,10 @@ func (e *estimator) recomputeLocked() {
 	}
 	e.next.Store(next)
 }
+
+// testHookRecompute, when not nil, runs as a recomputation has read the count, under the
+// lock: a test records there as a recorder on another goroutine could.
+var testHookRecompute func()
 
 // rank returns the 0-based index, in ascending order, of the p-th percentile of n samples by
 // the nearest-rank definition: the smallest sample with at least p·n samples at or below it.
