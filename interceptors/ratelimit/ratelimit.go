@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -28,7 +29,8 @@ type Policy struct {
 // rejections and events). With a nil l (a nil *Local too) it builds the bucket from cfg, which
 // must then be valid: from the registry given by WithRegistry when cfg.Shared is set (without a
 // registry that is an error), else a Local of its own; cfg.Redis needs a fleet-wide Limiter
-// passed as l. With l given, only cfg.MaxWait is read.
+// passed as l. With l given, only cfg.MaxWait is read. An l of another type that holds a nil
+// pointer (or func, map, ...), which would panic at the first call, is an error.
 func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	o := buildOptions(opts)
 	if cfg.MaxWait < 0 {
@@ -36,6 +38,9 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	}
 	if loc, ok := l.(*Local); ok && loc == nil {
 		l = nil // a *Local variable left unset: New would read its clock
+	} else if typedNil(l) {
+		return nil, fmt.Errorf("ratelimit: %s: %w", name, &fielderr.Error{Path: "limiter", Value: fmt.Sprintf("a nil %T", l),
+			Rule: "is a typed nil, which panics at the first call; pass nil for a bucket built from the Config"})
 	}
 	if l == nil {
 		var err error
@@ -48,6 +53,17 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 		p.local = loc
 	}
 	return p, nil
+}
+
+// typedNil reports whether l, not nil itself, holds a nil pointer, func, map, channel, slice
+// or interface: a Limiter variable of the caller's own type left unset.
+func typedNil(l Limiter) bool {
+	r := reflect.ValueOf(l)
+	switch r.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return r.IsNil()
+	}
+	return false
 }
 
 // bucket is New's bucket built from cfg, which must be valid: the registry's shared one when

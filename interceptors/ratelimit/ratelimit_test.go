@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -508,5 +509,39 @@ func TestRefusedStreamRunsOnFinish(t *testing.T) {
 	}
 	if errs := f.Errs(); len(errs) != 1 || errs[0] != err {
 		t.Fatalf("refused stream: OnFinish ran %d times with %v, want once with %v", len(errs), errs, err)
+	}
+}
+
+// nilLimiter is a user's Limiter type whose Take reads its fields.
+type nilLimiter struct{ allowed bool }
+
+func (l *nilLimiter) Take(context.Context, time.Duration) (ratelimit.Decision, error) {
+	return ratelimit.Decision{Allowed: l.allowed}, nil
+}
+
+// A nil pointer of the caller's own Limiter type (a variable left unset) is not the nil that
+// asks for a bucket built from the Config: it was kept, and the first call panicked in Take.
+// New refuses it, naming the parameter and the type; a nil *Local still means "build one".
+func TestNewRefusesATypedNilLimiter(t *testing.T) {
+	var mine *nilLimiter
+	var fn limiterFunc
+	for _, tt := range []struct {
+		lim  ratelimit.Limiter
+		want string
+	}{
+		{mine, "ratelimit: " + svc + ": limiter: a nil *ratelimit_test.nilLimiter is a typed nil, which panics at the first call; pass nil for a bucket built from the Config"},
+		{fn, "limiter: a nil ratelimit_test.limiterFunc is a typed nil"},
+	} {
+		p, err := ratelimit.New(svc, tt.lim, ratelimit.Config{Rate: 10})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%T(nil)) = %v, %v; want the error %q", tt.lim, p, err, tt.want)
+		}
+		if _, err := ratelimit.UnaryClientInterceptor(svc, tt.lim, ratelimit.Config{Rate: 10}); err == nil {
+			t.Errorf("UnaryClientInterceptor(%T(nil)): no error", tt.lim)
+		}
+	}
+	var local *ratelimit.Local
+	if p, err := ratelimit.New(svc, local, ratelimit.Config{Rate: 10}); err != nil || p.Limiter() == nil {
+		t.Errorf("New(nil *Local) = %v, %v; want a bucket built from the Config", p, err)
 	}
 }
