@@ -226,7 +226,7 @@ func (l *Local) wait(ctx context.Context, t, maxWait time.Duration) (Decision, e
 		tooLate := delay > maxWait || at-now > maxAhead
 		// A token due at the deadline leaves the call no time: the call would fail with
 		// DeadlineExceeded, counted against the service by the policies above.
-		if dl, ok := ctx.Deadline(); ok && !l.base.Add(t).Add(delay).Before(dl) {
+		if dl, ok := ctx.Deadline(); ok && !l.reading(t, dl).Add(delay).Before(dl) {
 			tooLate = true
 		}
 		if tooLate {
@@ -246,6 +246,25 @@ func (l *Local) wait(ctx context.Context, t, maxWait time.Duration) (Decision, e
 		return Decision{}, ctx.Err()
 	}
 }
+
+// reading returns the time t after base as a reading to compare with dl, a deadline, of the
+// same kind: base moved by t when dl carries a monotonic reading, as base does (Before then
+// compares the monotonic readings), or when base carries none (a clock of wall readings
+// alone, such as a fake: base moved by t is its wall time). A dl without one (time.Unix, a
+// deadline gone through Round(0)) is a wall time, which the context package times against
+// the wall clock now: it is compared with a reading of the clock now, not with base's wall
+// reading moved by t, which misses every step of the system's clock since base was read.
+// The reading comes a moment after t, so the wait it allows ends no later than the deadline.
+func (l *Local) reading(t time.Duration, dl time.Time) time.Time {
+	if !monotonic(dl) && monotonic(l.base) {
+		return l.clock.Now()
+	}
+	return l.base.Add(t)
+}
+
+// monotonic reports whether t carries a monotonic reading (Round(0) strips it; == compares
+// it).
+func monotonic(t time.Time) bool { return t.Round(0) != t }
 
 // giveBack returns the token of a waiter that stops waiting (its context ended), which moved
 // full to next for a token due at tick at, as x/time/rate's CancelAt does: once the token is
