@@ -105,7 +105,8 @@
 // be configured alike, or each reads the shared TAT through its own limit. Not shared: the
 // fail-open guard, the probe pause, Degraded() and maxWait waits, which are each process's own.
 // The limiters one Factory builds for a bucket (the services of a rate_limit.shared name, with
-// the same rate and burst) share one guard; each has its own probe pause and Degraded().
+// the same rate and burst) and one clock share one guard; each has its own probe pause and
+// Degraded().
 //
 // # Clocks
 //

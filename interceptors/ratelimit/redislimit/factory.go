@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"io"
+	"slices"
 	"sync"
 	"time"
 	"weak"
@@ -9,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 )
 
@@ -25,8 +27,10 @@ import (
 //
 // A suite asks for a limiter per service, so services that share a bucket
 // (rate_limit.shared) get one each; the fail-open limiters of one bucket (one Redis, key, rate
-// and burst) that a factory builds share one local guard, so that while Redis is down the
-// process admits the bucket's rate and burst between them, not a rate and a burst each.
+// and burst) and one clock that a factory builds share one local guard, so that while Redis
+// is down the process admits the bucket's rate and burst between them, not a rate and a burst
+// each. Limiters of other clocks (suites given the factory and clocks of their own) keep
+// guards apart: a guard counts in its clock's times, which another clock's do not continue.
 func Factory(client redis.UniversalClient, opts ...Option) ratelimit.RemoteFactory {
 	var (
 		guards  guardSet
@@ -61,10 +65,10 @@ func Factory(client redis.UniversalClient, opts ...Option) ratelimit.RemoteFacto
 }
 
 // share gives l, when it fails open, the guard of its bucket on the Redis at addr (empty: the
-// factory's client).
+// factory's client) and its clock.
 func (s *guardSet) share(l *Limiter, addr string) {
 	if l.local != nil {
-		l.local = s.get(guardKey{addr: addr, key: l.Key(), rate: l.cfg.Rate, burst: l.limit.Burst}, l.local)
+		l.local = s.get(guardKey{addr: addr, key: l.Key(), rate: l.cfg.Rate, burst: l.limit.Burst}, l.clk, l.local)
 	}
 }
 
@@ -129,8 +133,8 @@ func (u *clientUse) Close() error {
 	return u.err
 }
 
-// guardKey identifies a bucket's fail-open guard: its Redis (the address dialed; empty with
-// the factory's client), its key and its limit.
+// guardKey identifies a bucket's fail-open guards, one per clock: its Redis (the address
+// dialed; empty with the factory's client), its key and its limit.
 type guardKey struct {
 	addr  string
 	key   string
@@ -142,24 +146,36 @@ type guardKey struct {
 // last limiter using it does.
 type guardSet struct {
 	mu sync.Mutex
-	m  map[guardKey]weak.Pointer[rate.Limiter]
+	m  map[guardKey][]guard // Guarded by mu.
 }
 
-// get returns the guard of k, made from fresh when there is none.
-func (s *guardSet) get(k guardKey, fresh *rate.Limiter) *rate.Limiter {
+// guard is a bucket's guard for the limiters of one clock. The clock is not part of the map's
+// key: a clock == cannot compare (a struct holding a func) would panic there.
+type guard struct {
+	clock clock.Clock
+	g     weak.Pointer[rate.Limiter]
+}
+
+// get returns the guard of k and c, made from fresh when there is none. A clock that == cannot
+// compare is the same as no other (see clock.Same): its limiter keeps fresh.
+func (s *guardSet) get(k guardKey, c clock.Clock, fresh *rate.Limiter) *rate.Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g := s.m[k].Value(); g != nil {
-		return g
-	}
-	if s.m == nil {
-		s.m = map[guardKey]weak.Pointer[rate.Limiter]{}
-	}
-	for old, p := range s.m { // forget the guards no limiter uses any more
-		if p.Value() == nil {
-			delete(s.m, old)
+	for _, g := range s.m[k] {
+		if v := g.g.Value(); v != nil && clock.Same(g.clock, c) {
+			return v
 		}
 	}
-	s.m[k] = weak.Make(fresh)
+	if s.m == nil {
+		s.m = map[guardKey][]guard{}
+	}
+	for old, gs := range s.m { // forget the guards no limiter uses any more
+		if gs = slices.DeleteFunc(gs, func(g guard) bool { return g.g.Value() == nil }); len(gs) == 0 {
+			delete(s.m, old)
+		} else {
+			s.m[old] = gs
+		}
+	}
+	s.m[k] = append(s.m[k], guard{clock: c, g: weak.Make(fresh)})
 	return fresh
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 )
@@ -77,6 +78,51 @@ func TestFactoryLimitersOfOneBucketShareTheGuard(t *testing.T) {
 	} {
 		if d, err := l.Take(context.Background(), 0); err != nil || !d.Allowed {
 			t.Errorf("%s (burst %d): first Take = %+v, %v; want admitted by a guard of its own", l.Key(), l.limit.Burst, d, err)
+		}
+	}
+}
+
+// funcClock is a clock that == cannot compare (a struct holding a func): no two limiters can
+// be told to share it, so each keeps a guard of its own, and nothing panics.
+type funcClock struct {
+	*clocktest.Fake
+	tag func()
+}
+
+// The guard answers in the times of its limiter's clock (x/time/rate takes the time of every
+// take): two suites given one factory but clocks of their own (a test's fake and another, or
+// clock.Real) that shared a guard mixed the two clocks' times in one bucket, and one suite's
+// takes emptied the other's. A guard is shared by the limiters of one bucket and one clock.
+func TestFactoryGuardsOfOtherClocksAreApart(t *testing.T) {
+	addr, p := deadAddr(t), prefix(t)
+	cfg := config(addr, p, 1, 1)
+	cfg.Redis.FailOpen = true
+	factory := Factory(nil)
+	build := func(c clock.Clock, service string) *Limiter {
+		lim, closer, err := factory("kyc", cfg, ratelimit.RemoteEnv{Service: service, Clock: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = closer.Close() })
+		return lim.(*Limiter)
+	}
+	first, second := clocktest.New(time.Time{}), clocktest.New(time.Time{})
+	odd := funcClock{Fake: clocktest.New(time.Time{}), tag: func() {}}
+	a := build(first, "kyc.v1.OCRService")
+	for _, tt := range []struct {
+		name      string
+		l         *Limiter
+		wantAdmit bool
+	}{
+		{"the first clock's limiter", a, true},
+		{"the first clock's limiter again (its burst of 1 spent)", a, false},
+		{"a limiter of the first clock, other service", build(first, "kyc.v1.FaceMatchService"), false},
+		{"a limiter of another clock", build(second, "kyc.v1.LivenessService"), true},
+		{"a limiter of a clock == cannot compare", build(odd, "kyc.v1.LivenessService"), true},
+	} {
+		d, err := tt.l.Take(context.Background(), 0)
+		if err != nil || d.Allowed != tt.wantAdmit {
+			t.Errorf("%s, Redis down, fail open: Take = %+v, %v; want Allowed %v", tt.name, d, err, tt.wantAdmit)
 		}
 	}
 }
