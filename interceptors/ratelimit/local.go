@@ -54,7 +54,10 @@ const (
 // NewLocal returns a bucket of burst tokens, full, that refills at r tokens per second.
 // A burst below 1 means max(1, ceil(r)), as in Config. A rate of 0 or less never refills: the
 // bucket serves its burst and then nothing, with an unknown RetryAfter. A rate above 1e9 (more
-// than a token a nanosecond, above Config's largest) never runs out.
+// than a token a nanosecond, above Config's largest) never runs out. A bucket refills for 2^61
+// ns (73 years) after it is made, by its clock, and then stands still: at a rate below one
+// token per 73 years (Config takes down to MinRate, one per century) a token taken is never
+// given back, though RetryAfter names the time it was due.
 func NewLocal(r float64, burst int, opts ...Option) *Local {
 	burst = defaultBurst(r, burst)
 	c := buildOptions(opts).Clock
