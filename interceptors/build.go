@@ -109,7 +109,7 @@ func (t *txn) abandoned() bool {
 // buildLocked composes the chain of one full method under cfg, all or nothing (see txn); other:
 // the suite's overflow chain, for fullMethod "/*/*" (see Suite.chain). s.mu must be held.
 func (s *Suite) buildLocked(cfg *config.Config, fullMethod string, other bool) *chain {
-	if s.closed {
+	if s.closing {
 		// A chain that fails its calls, which still report them (CallFinished) to the sink,
 		// under their policy's service, as a chain that fails to build does (see prepare).
 		mp := cfg.Resolve(fullMethod)

@@ -46,9 +46,11 @@ type Suite struct {
 	clk   clock.Clock
 	state atomic.Pointer[state]
 
-	mu     sync.Mutex                    // serialises building chains and reloads.
-	objs   objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
-	closed bool                          // Guarded by mu: Close ran; nothing is built any more.
+	mu   sync.Mutex                    // serialises building chains and reloads.
+	objs objcache.Cache[section.Built] // Guarded by mu: policy objects, kept across reloads while unchanged.
+	// closing: Close began; nothing is built any more, and Reload is refused. closed: Close
+	// sent its Retired events; Levels reads nothing and Closed reports true. Guarded by mu.
+	closing, closed bool
 	// origins holds, for the objects in objs, the full method of a chain that last took each:
 	// where a section names its objects otherwise than after a service or a full method
 	// (section.Spec.Name), a reload finds there a chain that may use one still (see mayUse).
@@ -280,9 +282,9 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 func (s *Suite) Reload(cfg *config.Config) error {
 	// Checked again under s.mu before anything is published: Close may come in between.
 	s.mu.Lock()
-	closed := s.closed
+	closing := s.closing
 	s.mu.Unlock()
-	if closed {
+	if closing {
 		return ErrClosed
 	}
 	if cfg == nil {
@@ -334,7 +336,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	defer func() { s.reportRetired(retired, at, false) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closing {
 		return ErrClosed
 	}
 	// Special wiring: a shared token bucket whose settings this configuration changed is
@@ -624,36 +626,53 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // source that reads it), and an observer drops the states it kept from the closed suite's
 // events. A breaker is retired at its last state change (Breaker.LastChange), not at the
 // Close, and one that made none is not reported: a suite built to replace this one before
-// the Close keeps the states its own breakers' later events gave.
-func (s *Suite) Close() error {
+// the Close keeps the states its own breakers' later events gave. Close sends these events
+// before the suite reports itself closed (Closed) and stops reading levels, so that an
+// observer that drops a closed suite (promobs' Scrape) has them first; while it sends them,
+// the suite builds nothing and Reload returns ErrClosed. A Close that comes meanwhile returns
+// without waiting for them.
+func (s *Suite) Close() (err error) {
+	s.mu.Lock()
+	if s.closing { // Another Close began: it sends the Retired events.
+		defer s.mu.Unlock()
+		return s.objs.Close()
+	}
+	s.closing = true
 	var (
 		retired []observe.LevelSource
 		at      time.Time
 	)
-	// Deferred before the unlock, so that it runs after it (see Reload).
-	defer func() { s.reportRetired(retired, at, true) }()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		if s.o.sink != nil {
-			at = s.clk.Now()
+	if s.o.sink != nil {
+		at = s.clk.Now()
+	}
+	s.objs.Each(func(k objcache.Key, b section.Built) bool {
+		if src, ok := b.Object.(observe.LevelSource); ok && !s.servedLocked(k, b) {
+			retired = append(retired, src)
 		}
-		s.objs.Each(func(k objcache.Key, b section.Built) bool {
-			if src, ok := b.Object.(observe.LevelSource); ok && !s.servedLocked(k, b) {
-				retired = append(retired, src)
-			}
-			return true
-		})
+		return true
+	})
+	s.mu.Unlock()
+	// The suite reports itself closed, and stops reading levels, only once its Retired events
+	// are sent (even if the sink panics): a consumer that drops a closed suite (promobs'
+	// Scrape) never finds it closed with its Retired events still to come, when the last
+	// events of its breakers would stand in for them. They are sent outside s.mu, as Levels
+	// reads them (see Reload); meanwhile nothing is built and Reload is refused (closing).
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.closed = true
 		if s.breakerUser != nil {
 			s.breakerUser.Close()
 		}
-	}
-	return s.objs.Close()
+		err = s.objs.Close()
+	}()
+	s.reportRetired(retired, at, true)
+	return nil
 }
 
-// Closed reports whether Close has run: a closed suite reads no levels, now or later, so a
-// consumer of its levels may drop it (observe.ClosedSource; promobs' Scrape does).
+// Closed reports whether Close has run, its Retired events sent: a closed suite reads no
+// levels, now or later, so a consumer of its levels may drop it (observe.ClosedSource;
+// promobs' Scrape does).
 func (s *Suite) Closed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

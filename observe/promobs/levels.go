@@ -45,9 +45,8 @@ var breakerStates = BreakerStates()
 // of a suite stopped using a breaker of a shared registry, which another suite may still use),
 // unless the breaker was retired (observe.Retired) since a source last read it: then its
 // source, while kept, hides its later events too (of a call still in flight through it).
-// A suite reports itself closed before it sends its Retired events, so a scrape that runs
-// between the two drops it and, for that scrape alone, shows the state the last event of
-// each of its breakers said; the next scrape, after the Retired events, no longer does.
+// A suite sends its Retired events before it reports itself closed (interceptors.Suite.Close),
+// so a scrape that drops it finds its breakers' last event states dropped already.
 //
 // Which reading wins: a series (a metric and its labels: service, and method for a breaker or a
 // bulkhead) is exposed once per scrape, never twice, from the first of, in this order:
