@@ -112,3 +112,51 @@ func TestCloseSendsRetiredBeforeClosed(t *testing.T) {
 		t.Errorf("after Close, the suite read breakers %v, want none", got)
 	}
 }
+
+// A reload that removes a breaker sends its Retired event while the suite's Levels still read
+// it: an observer that reads the suite as the Retired arrives finds the breaker's state, and
+// once Reload returns it is read no more. A scrape in between never finds the breaker gone
+// with its Retired event still to come (promobs' Scrape would let its last event stand in for
+// it, and count the later events of a call in flight through it).
+func TestReloadSendsRetiredBeforeLevelsDropIt(t *testing.T) {
+	const svc = "test.v1.RetiredReload"
+	probe := &retiredProbe{}
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1}}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}, interceptors.WithObserver(probe), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail) // the breaker opens
+
+	key := [2]string{svc, ""}
+	var (
+		retired int
+		states  map[[2]string]string
+	)
+	probe.set(func(e observe.Event) {
+		if e.Policy != observe.PolicyBreaker || e.Service != svc {
+			return
+		}
+		retired++
+		states = breakerStates(s)
+	})
+	if err := s.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if retired != 1 {
+		t.Fatalf("the reload sent %d Retired events of the removed breaker, want 1", retired)
+	}
+	if got := states[key]; got != "open" {
+		t.Errorf("at the removed breaker's Retired event, Levels read it %q, want open (read: %v)", got, states)
+	}
+	if got, ok := breakerStates(s)[key]; ok {
+		t.Errorf("after the reload, Levels still read the removed breaker (%q)", got)
+	}
+}

@@ -51,6 +51,9 @@ type Suite struct {
 	// closing: Close began; nothing is built any more, and Reload is refused. closed: Close
 	// sent its Retired events; Levels reads nothing and Closed reports true. Guarded by mu.
 	closing, closed bool
+	// retiring holds, for each reload sending its Retired events, the level sources it
+	// removed from objs: Levels reads them until their events are sent (see Reload).
+	retiring []*[]observe.LevelSource // Guarded by mu.
 	// origins holds, for the objects in objs, the full method of a chain that last took each:
 	// where a section names its objects otherwise than after a service or a full method
 	// (section.Spec.Name), a reload finds there a chain that may use one still (see mayUse).
@@ -329,11 +332,19 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	// the reload took effect (read under s.mu before st is published): a call that goes
 	// through a replacement loads st after that reading, so its events are later, and an
 	// observer tells them from the retired object's (see observe.Retired).
+	// The objects it removes from the cache (removed), which Levels no longer finds there, are
+	// read by Levels (s.retiring) until their events are sent: a consumer of the suite's
+	// levels (promobs' Scrape) never finds one gone with its Retired event still to come,
+	// when its last event would stand in for it.
 	var (
 		retired []observe.LevelSource
+		removed = new([]observe.LevelSource)
 		at      time.Time
 	)
-	defer func() { s.reportRetired(retired, at, false) }()
+	defer func() {
+		defer s.unretire(removed)
+		s.reportRetired(retired, at, false)
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -394,11 +405,25 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 		if level && !s.servedLocked(k, b) {
 			retired = append(retired, src)
+			*removed = append(*removed, src)
 		}
 		return true
 	})
 	s.objs.Prune(func(k objcache.Key) bool { return !drop[k] })
+	if len(*removed) > 0 && s.o.sink != nil {
+		s.retiring = append(s.retiring, removed)
+	}
 	return nil
+}
+
+// unretire stops Levels reading the level sources a reload removed (see Reload), once their
+// Retired events are sent.
+func (s *Suite) unretire(removed *[]observe.LevelSource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.retiring, removed); i >= 0 {
+		s.retiring = slices.Delete(s.retiring, i, i+1)
+	}
 }
 
 // holdsLocked reports whether the object cached under k is one a chain of policy mp (which
@@ -586,7 +611,8 @@ func objectsOf[T any](s *Suite) map[string]T {
 // force uses or may use: those of its chains, and those kept from earlier configurations for
 // the chains it builds on a method's first call, while their settings hold. From a reload on,
 // an object it replaced, changed or removed is no longer read (the reload reports it:
-// observe.Retired); the new object of a chain built on a first call is read once the chain
+// observe.Retired; one it removed is read until its Retired event is sent, and after the
+// objects in use); the new object of a chain built on a first call is read once the chain
 // is built, at the method's next call. A closed suite reads none (see Close).
 func (s *Suite) Levels(yield func(observe.Level) bool) {
 	var srcs observe.LevelSources
@@ -601,6 +627,9 @@ func (s *Suite) Levels(yield func(observe.Level) bool) {
 		}
 		return true
 	})
+	for _, removed := range s.retiring {
+		srcs = append(srcs, *removed...)
+	}
 	s.mu.Unlock()
 	srcs.Levels(yield)
 }
