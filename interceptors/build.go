@@ -217,8 +217,44 @@ func (s *Suite) check(cfg *config.Config, svc string) error {
 	if err != nil {
 		return fmt.Errorf("%s: classifier: %w", name, err)
 	}
-	p := &prepared{c: &chain{method: fullMethod, policy: mp, classifier: cl}, service: svc, fullMethod: fullMethod, sp: mp}
-	for sec, v := range sectionsOf(mp) {
+	return s.checkSections(&prepared{c: &chain{method: fullMethod, policy: mp, classifier: cl}, service: svc, fullMethod: fullMethod, sp: mp}, name)
+}
+
+// checkAdmitted does what check does for the chains of the names the suite admitted (see
+// unlisted), which their next call builds under cfg: the services outside the configuration
+// as a whole, and the methods each under its own policy, so that a configuration their builds
+// would refuse is refused at the Reload. Only where the suite shares a breaker registry
+// (WithBreakerRegistry): there the breaker's Check depends on the breaker's name (another
+// suite may hold the breaker of a name with other settings: breaker.ErrSharedConflict); the
+// other sections' Checks depend on the policy alone, which check covers service by service.
+func (s *Suite) checkAdmitted(cfg *config.Config) error {
+	if s.givenBreakers == nil {
+		return nil
+	}
+	var svcs, methods []string
+	s.unlisted.services.Range(func(k, _ any) bool { svcs = append(svcs, k.(string)); return true })
+	s.unlisted.methods.Range(func(k, _ any) bool { methods = append(methods, k.(string)); return true })
+	slices.Sort(svcs)
+	slices.Sort(methods)
+	for _, svc := range svcs {
+		if err := s.check(cfg, svc); err != nil {
+			return err
+		}
+	}
+	for _, m := range methods {
+		svc := grpcmethod.Service(m)
+		p := &prepared{c: &chain{method: m, policy: cfg.Resolve(m)}, service: svc, fullMethod: m, sp: cfg.ResolveService(svc)}
+		if err := s.checkSections(p, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSections runs the Check of each stateful section of chain p (section.Spec.Check); an
+// error names the chain as name.
+func (s *Suite) checkSections(p *prepared, name string) error {
+	for sec, v := range sectionsOf(p.c.policy) {
 		if sec.Stateless() {
 			continue
 		}

@@ -149,7 +149,12 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // (see breaker.Registry): a New or Reload whose settings for a breaker another suite sharing r
 // holds differ from that breaker's is refused with an error wrapping breaker.ErrSharedConflict
 // that names the breaker and the setting, and changes nothing; once no other suite uses the
-// name (their reloads dropped it, or they closed), the suite's reload replaces the breaker. The breakers r makes run on r's
+// name (their reloads dropped it, or they closed), the suite's reload replaces the breaker.
+// The breakers of chains built on a first call (see New) are taken at that call: a Reload
+// refuses other settings for such a breaker the suite holds (its name was called) that
+// another suite holds too; one the suite does not hold (never called, or its build failed)
+// is judged at its next call, whose chain then fails to build with that error
+// (FailedPrecondition) until a reload. The breakers r makes run on r's
 // clock when breaker.NewRegistry gave it one (breaker.WithClock), whatever the suite's
 // (WithClock): a test can so put the breakers alone on a fake clock.
 func WithBreakerRegistry(r *breaker.Registry) Option {

@@ -327,6 +327,11 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	// And the names admitted for chains of their own (see unlisted), where their objects'
+	// names matter: a breaker shared with another suite (see checkAdmitted).
+	if err := s.checkAdmitted(st.cfg); err != nil {
+		return err
+	}
 	// Deferred before the unlock, so that it runs after it: the retired objects' levels are
 	// read, and their events sent, outside s.mu, as Levels reads them. Their Time is at, when
 	// the reload took effect (read under s.mu before st is published): a call that goes

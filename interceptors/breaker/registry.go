@@ -269,6 +269,33 @@ func (r *Registry) take(name string, cfg Config, fresh bool, u *User, opts []Opt
 	return b, true, nil
 }
 
+// conflictOf is the error take would return to a build of user u asking for the breaker named
+// name with cfg, when u holds the registry's breaker of that name and another user holds it
+// too, with other settings than cfg: u's build would change a breaker it shares. nil
+// otherwise, and when u is nil. A breaker u does not hold (its own build of it failed, or it
+// let it go) is for take to judge, as is another user's build under way (pending), which
+// may still be rolled back.
+func (r *Registry) conflictOf(name string, cfg Config, u *User) error {
+	if u == nil {
+		return nil
+	}
+	cfg = Normalize(cfg)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.entries.Load(name)
+	if !ok {
+		return nil
+	}
+	us := r.users[name]
+	if _, mine := us[u]; !mine || len(us) < 2 {
+		return nil
+	}
+	if held := v.(*Breaker); held.cfg != cfg {
+		return conflict(name, held.cfg, cfg)
+	}
+	return nil
+}
+
 // put makes b, which take made, the breaker named name, in place of the one the registry
 // holds, if any. A later take of name gets it from the registry (or, fresh, a new one), not
 // as pending.

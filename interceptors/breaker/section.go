@@ -35,7 +35,21 @@ func init() {
 		// each chain takes the registry's breaker.
 		Refresh: true,
 		Build:   build,
+		Check:   check,
 	})
+}
+
+// check refuses, before a suite's build takes any breaker, settings that would change a
+// breaker the suite holds and another suite sharing the registry holds too
+// (ErrSharedConflict), as build refuses them. A suite's Reload so also refuses them for the
+// chains it builds on a first call (interceptors.WithBreakerRegistry).
+func check(env *section.Env, c Config) error {
+	r, ok := section.Value[*Registry](env)
+	if !ok {
+		return nil
+	}
+	u, _ := section.Value[*User](env)
+	return r.conflictOf(env.Name, c, u)
 }
 
 // build takes the breaker of a suite's chain from the suite's registry (a *Registry in
