@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -84,23 +85,12 @@ func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.cl
 // in the interface), which would panic at the first event, is an invalid option.
 func WithObserver(sink observe.Sink) Option {
 	return optionFunc(func(o *options) {
-		if typedNil(sink) {
+		if optkit.TypedNil(sink) {
 			o.errs = append(o.errs, &fielderr.Error{Path: "WithObserver", Value: fmt.Sprintf("a nil %T", sink), Rule: "is a typed nil, which panics at the first event; pass nil for no observer"})
 			return
 		}
 		o.sink = observe.Multi(o.sink, sink)
 	})
-}
-
-// typedNil reports whether v, not nil itself, holds a nil pointer, func, map, channel, slice
-// or interface.
-func typedNil(v any) bool {
-	r := reflect.ValueOf(v)
-	switch r.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
-		return r.IsNil()
-	}
-	return false
 }
 
 // WithRand sets the random source of the retry jitter and of the adaptive throttle's draws; it

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
@@ -38,7 +38,7 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	}
 	if loc, ok := l.(*Local); ok && loc == nil {
 		l = nil // a *Local variable left unset: New would read its clock
-	} else if typedNil(l) {
+	} else if optkit.TypedNil(l) {
 		return nil, fmt.Errorf("ratelimit: %s: %w", name, &fielderr.Error{Path: "limiter", Value: fmt.Sprintf("a nil %T", l),
 			Rule: "is a typed nil, which panics at the first call; pass nil for a bucket built from the Config"})
 	}
@@ -53,17 +53,6 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 		p.local = loc
 	}
 	return p, nil
-}
-
-// typedNil reports whether l, not nil itself, holds a nil pointer, func, map, channel, slice
-// or interface: a Limiter variable of the caller's own type left unset.
-func typedNil(l Limiter) bool {
-	r := reflect.ValueOf(l)
-	switch r.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
-		return r.IsNil()
-	}
-	return false
 }
 
 // bucket is New's bucket built from cfg, which must be valid: the registry's shared one when

@@ -11,6 +11,7 @@ package optkit
 
 import (
 	"math/rand/v2"
+	"reflect"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -125,4 +126,16 @@ func Stream[P streamPolicy](p P, err error) (grpc.StreamClientInterceptor, error
 		return nil, err
 	}
 	return p.Stream(), nil
+}
+
+// TypedNil reports whether v, not nil itself, holds a nil pointer, func, map, channel, slice
+// or interface: a variable of the caller's own type left unset, given where an interface is
+// taken (an observer, a limiter), which would panic at its first use.
+func TypedNil(v any) bool {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return r.IsNil()
+	}
+	return false
 }
