@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
@@ -27,18 +26,8 @@ func TestReloadRefusesSharedBreakerConflictOfAdmittedService(t *testing.T) {
 			config.DefaultProfile: {Breaker: &breaker.Config{ConsecutiveFailures: n, RecoveryTimeout: time.Hour}},
 		}}
 	}
-	reg := &breaker.Registry{}
-	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
-	a, err := interceptors.New(cfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(cfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b, reg := sharingSuites(t, cfg(1), cfg(1))
+	var err error
 	call := func(s *interceptors.Suite) error {
 		inv := &testkit.CountingInvoker{}
 		return s.Unary()(t.Context(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke)
@@ -83,18 +72,7 @@ func TestReloadAfterAdmittedServiceBuildConflictIsNotRefused(t *testing.T) {
 			config.DefaultProfile: {Breaker: &breaker.Config{ConsecutiveFailures: n, RecoveryTimeout: time.Hour}},
 		}}
 	}
-	reg := &breaker.Registry{}
-	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
-	a, err := interceptors.New(cfg(2), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(cfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b, _ := sharingSuites(t, cfg(2), cfg(1))
 	call := func(s *interceptors.Suite) error {
 		inv := &testkit.CountingInvoker{}
 		return s.Unary()(t.Context(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke)
@@ -121,18 +99,8 @@ func TestReloadRefusesSharedBreakerConflictOfAdmittedMethod(t *testing.T) {
 			Services: map[string]config.Service{svc: {Profile: "p"}},
 		}
 	}
-	reg := &breaker.Registry{}
-	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
-	a, err := interceptors.New(cfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(cfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b, reg := sharingSuites(t, cfg(1), cfg(1))
+	var err error
 	for _, s := range []*interceptors.Suite{a, b} {
 		inv := &testkit.CountingInvoker{}
 		if err := s.Unary()(t.Context(), method, nil, nil, nil, inv.Invoke); err != nil {

@@ -3,12 +3,9 @@ package interceptors_test
 import (
 	"errors"
 	"testing"
-	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -28,18 +25,7 @@ func TestSharedBreakerJudgesEachSuiteByItsClassifier(t *testing.T) {
 		}
 		return c
 	}
-	reg := &breaker.Registry{}
-	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
-	a, err := interceptors.New(cfg(true), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(cfg(false), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b, reg := sharingSuites(t, cfg(true), cfg(false))
 	shared, _ := reg.Lookup(shareReloadSvc)
 
 	// a's Unavailable is business to a: no failure.

@@ -33,24 +33,32 @@ func shareReloadCfg(n int) *config.Config {
 	}
 }
 
+// sharingSuites returns two suites, of cfgA and cfgB, on one fake clock and sharing a new
+// breaker registry; both are closed when the test ends (a second Close does nothing).
+func sharingSuites(t *testing.T, cfgA, cfgB *config.Config) (a, b *interceptors.Suite, reg *breaker.Registry) {
+	t.Helper()
+	reg = &breaker.Registry{}
+	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
+	suites := [2]*interceptors.Suite{}
+	for i, cfg := range []*config.Config{cfgA, cfgB} {
+		s, err := interceptors.New(cfg, clk, interceptors.WithBreakerRegistry(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		suites[i] = s
+	}
+	return suites[0], suites[1], reg
+}
+
 func shareReloadCall(s *interceptors.Suite, err error) error {
 	inv := &testkit.CountingInvoker{Err: err}
 	return s.Unary()(context.Background(), "/"+shareReloadSvc+"/Do", nil, nil, nil, inv.Invoke)
 }
 
 func TestReloadOfASharedBreakerAnotherSuiteHoldsIsRefused(t *testing.T) {
-	reg := &breaker.Registry{}
-	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
-	a, err := interceptors.New(shareReloadCfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(shareReloadCfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b, reg := sharingSuites(t, shareReloadCfg(1), shareReloadCfg(1))
+	var err error
 	shared, _ := reg.Lookup(shareReloadSvc)
 
 	err = a.Reload(shareReloadCfg(3))
@@ -91,18 +99,7 @@ func TestReloadOfASharedBreakerAnotherSuiteHoldsIsRefused(t *testing.T) {
 
 // A suite that stopped using the breaker is no holder: the other suite may change it.
 func TestReloadOfASharedBreakerAnotherSuiteDroppedReplacesIt(t *testing.T) {
-	reg := &breaker.Registry{}
-	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
-	a, err := interceptors.New(shareReloadCfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(shareReloadCfg(1), clk, interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b, reg := sharingSuites(t, shareReloadCfg(1), shareReloadCfg(1))
 	if err := b.Reload(&config.Config{}); err != nil {
 		t.Fatal(err)
 	}
