@@ -225,8 +225,10 @@ func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
 			}
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		defer r.endOnPanic()
+		returned := false
+		defer r.endOnPanic(&returned)
 		err := invoker(ctx, method, req, reply, cc, opts...)
+		returned = true
 		r.end(err)
 		return err
 	}
@@ -249,8 +251,10 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 			}
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		defer r.endOnPanic()
+		returned := false
+		defer r.endOnPanic(&returned)
 		cs, err := streamer(ctx, desc, cc, method, opts...)
+		returned = true
 		if err != nil {
 			// A stream refused as it opens: its rejection, then the span (the suite's
 			// CallFinished, sent from inside streamer, left the span open for it).
@@ -297,13 +301,19 @@ func (r *recorder) streamEnded(e streamend.End) {
 }
 
 // endOnPanic ends the span of a call that panicked below the interceptor, and lets the panic
-// go on: otherwise the span would never end, and the attempts' spans would point at a parent
-// that never appears.
-func (r *recorder) endOnPanic() {
+// go on; and the span of a call whose goroutine exited below it (runtime.Goexit: a test's
+// t.FailNow in a stub, say), which neither returned (*returned stays false) nor panicked:
+// otherwise the span would never end, and the attempts' spans would point at a parent that
+// never appears.
+func (r *recorder) endOnPanic(returned *bool) {
 	if p := recover(); p != nil {
 		r.span.SetStatus(otelcodes.Error, "panic")
 		r.finish()
 		panic(p)
+	}
+	if !*returned {
+		r.span.SetStatus(otelcodes.Error, "goexit")
+		r.finish()
 	}
 }
 
