@@ -287,9 +287,8 @@ func (r *recorder) streamEnded(e streamend.End) {
 	finished := r.finished
 	r.mu.Unlock()
 	if !finished {
-		code := status.Code(e.Err)
+		code := codeOf(e.Err)
 		if e.Cause == streamend.Caller || e.Cause == streamend.Transport {
-			code = status.FromContextError(e.Err).Code()
 			r.span.SetAttributes(KeyAbandoned.Bool(true))
 		}
 		r.span.SetAttributes(KeyCode.Int(int(code)))
@@ -415,7 +414,7 @@ func (r *recorder) end(err error) {
 	if !finished {
 		// No suite below reported the call: its outcome is the invoker's, as a stream's
 		// is its end's (streamEnded).
-		code := status.Code(err)
+		code := codeOf(err)
 		r.span.SetAttributes(KeyCode.Int(int(code)))
 		if err != nil {
 			r.span.SetStatus(otelcodes.Error, code.String())
@@ -461,6 +460,17 @@ func (r *recorder) finish() {
 	if !ended && r.own {
 		r.span.End()
 	}
+}
+
+// codeOf is the gRPC code of err, an outcome no suite below reported: its status's, or, for
+// the context's own error (a stream's context that ended, or an interceptor beneath that
+// returned ctx.Err()), Canceled or DeadlineExceeded, as gRPC converts it; Unknown for any other
+// error, OK for none.
+func codeOf(err error) grpccodes.Code {
+	if code := status.Code(err); code != grpccodes.Unknown {
+		return code
+	}
+	return status.FromContextError(err).Code()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
