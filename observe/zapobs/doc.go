@@ -57,8 +57,9 @@
 //	| service     | the fully qualified gRPC service, e.g. kyc.v1.OCRService                                                                 |
 //	| method      | the full gRPC method; on breaker lines only for a method-scoped breaker, on limit lines only when the event names one,   |
 //	|             | on retired lines only for the object of one method                                                                       |
-//	| attempt     | the 1-based attempt that finished (or failed, before a retry)                                                            |
-//	| attempts    | how many attempts the call made                                                                                          |
+//	| attempt     | the attempt that finished (or failed, before a retry), numbered 1, 2, ... over the call's retries                        |
+//	|             | and hedges alike; on a hedge line, the hedge sent, or the attempt that won                                               |
+//	| attempts    | how many attempts (requests sent, hedges included) the call made                                                         |
 //	| code        | the gRPC code name, e.g. Unavailable                                                                                     |
 //	| class       | the codes.Class name: success, transient, throttled, business, ...                                                       |
 //	| duration    | how long the attempt, or the whole call, took                                                                            |
