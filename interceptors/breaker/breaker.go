@@ -420,10 +420,15 @@ func (b *Breaker) probeOutcomeLocked(gen uint64, class codes.Class, slow bool) (
 	if b.probes >= b.cfg.HalfOpenMaxCalls {
 		// Every slot was taken: a report after the wait for one has ended comes too late,
 		// whether or not anything has looked at the breaker since. The breaker gives up on
-		// the probes as of the wait's end (tickLocked), and drops the report.
-		if send = b.tickLocked(b.clock.Now()); gen != b.gen {
-			b.stats.Dropped++
-			return change{}, send
+		// the probes as of the wait's end (tickLocked), and drops the report. A report at
+		// the wait's very end, before anything else looked, is in time: its probe took no
+		// longer than HalfOpenMaxWait, as a probe of exactly SlowCallDuration (a fast one,
+		// which Validate lets the wait equal) does.
+		if now := b.clock.Now(); now.After(b.probeWaitEnds) {
+			if send = b.tickLocked(now); gen != b.gen {
+				b.stats.Dropped++
+				return change{}, send
+			}
 		}
 	}
 	b.probes--

@@ -60,7 +60,8 @@
 // as of the wait's end, whenever something next looks at it: the next interval runs from then,
 // the event is timed then, and a report that comes after it is dropped even when nothing has
 // looked in between, so that a caller told when to come back (RetryAfter, below) finds fresh
-// probes admitted. A free slot admits calls however long the half-open period lasts, so probes
+// probes admitted (a report at its very end, before anything else looked, is in time: a probe
+// of exactly SlowCallDuration, which HalfOpenMaxWait may equal, is a fast one). A free slot admits calls however long the half-open period lasts, so probes
 // that report one after another (SuccessThreshold above HalfOpenMaxCalls) are not cut short.
 //
 // The default, 1m (or SlowCallDuration, if longer), is above the deadline of nearly any RPC, so

@@ -168,7 +168,7 @@ func (m *model) record(p modelPermit, class codes.Class) {
 	default:
 		m.succ++
 	}
-	if m.waitEnded() { // A report after the wait comes too late.
+	if m.waitEnded() && m.now-m.probesFullAt > m.cfg.HalfOpenMaxWait { // A report after the wait comes too late; one at its end is in time.
 		m.tick()
 	}
 	if p.period != m.period {
