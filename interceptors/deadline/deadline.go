@@ -43,12 +43,17 @@ const (
 	ReasonBudget = observe.ReasonBudget
 )
 
-// New returns a deadline policy for cfg, or the error of cfg.Validate.
+// New returns a deadline policy for cfg, or the error of cfg.Validate, or an error naming a
+// clock or an observer given that holds a nil pointer (a typed nil), which would panic at the
+// first call.
 func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	o := optkit.Build(opts, func(o Option) optkit.Option { return o.o })
+	if err := o.CheckTypedNil(); err != nil {
+		return nil, err
+	}
 	return &Policy{cfg: cfg, clock: o.Clock, sink: o.Sink}, nil
 }
 

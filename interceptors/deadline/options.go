@@ -16,10 +16,10 @@ type Option struct {
 }
 
 // WithClock sets the clock that reads the time and keeps the deadlines set. The default is
-// clock.Real.
+// clock.Real, also for nil; a clock that holds a nil pointer is an error of New.
 func WithClock(c clock.Clock) Option { return Option{optkit.Clock(c)} }
 
 // WithObserver sets the sink that receives DeadlineApplied events. A call whose context carries
 // a call sink (observe.WithCallSink) sends its DeadlineApplied to that sink too. With neither,
-// no event is built.
+// no event is built. A sink that holds a nil pointer (a typed nil) is an error of New.
 func WithObserver(s observe.Sink) Option { return Option{optkit.Observer(s)} }

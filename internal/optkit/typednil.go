@@ -1,0 +1,25 @@
+package optkit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
+)
+
+// CheckTypedNil reports a clock or an observer in c that holds a nil pointer (or func, map,
+// ...): a variable of the caller's own type left unset, given to WithClock or WithObserver,
+// which New would accept and the first call would panic on. The error names the option, the
+// type and the rule; nil itself is the default and is not reported.
+func (c Common) CheckTypedNil() error {
+	var errs []error
+	if TypedNil(c.Clock) {
+		errs = append(errs, &fielderr.Error{Path: "WithClock", Value: fmt.Sprintf("a nil %T", c.Clock),
+			Rule: "is a typed nil, which panics at the first call; pass nil for the real clock"})
+	}
+	if TypedNil(c.Sink) {
+		errs = append(errs, &fielderr.Error{Path: "WithObserver", Value: fmt.Sprintf("a nil %T", c.Sink),
+			Rule: "is a typed nil, which panics at the first event; pass nil for no observer"})
+	}
+	return errors.Join(errs...)
+}
