@@ -44,12 +44,16 @@ type Fallback struct {
 // method of its service, as a service does, with a reply checked as for a method missing from
 // the registry (the chain a suite builds for a service's methods past its bound on unlisted names).
 // reply may be nil when cfg.ReplyJSON is set; a
-// reply given wins over cfg.ReplyJSON. See the package documentation for the checks New makes.
+// reply given wins over cfg.ReplyJSON. See the package documentation for the checks New makes;
+// a clock or an observer given that holds a nil pointer (a typed nil) is an error too.
 func New(name string, cfg Config, reply Reply, opts ...Option) (*Fallback, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	o := optkit.Build(opts, func(o Option) optkit.Option { return o.o })
+	if err := o.CheckTypedNil(); err != nil {
+		return nil, err
+	}
 	f := &Fallback{target: name, classifier: o.Classifier, clock: o.Clock, sink: o.Sink}
 	if err := f.setTarget(name); err != nil {
 		return nil, err

@@ -16,10 +16,12 @@ type Option struct {
 	o optkit.Option
 }
 
-// WithClock sets the clock that stamps events. The default is clock.Real.
+// WithClock sets the clock that stamps events. The default, also used for nil, is clock.Real;
+// a clock that holds a nil pointer is an error of New.
 func WithClock(c clock.Clock) Option { return Option{optkit.Clock(c)} }
 
-// WithObserver sets where FallbackServed events go. The default, nil, emits nothing.
+// WithObserver sets where FallbackServed events go. The default, nil, emits nothing; a sink
+// that holds a nil pointer (a typed nil) is an error of New.
 func WithObserver(s observe.Sink) Option { return Option{optkit.Observer(s)} }
 
 // WithClassifier sets the classifier that decides an error's class. The default, also used for
