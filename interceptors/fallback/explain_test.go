@@ -22,3 +22,18 @@ func TestExplainIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainFillsInTheDefaults: Explain of a Config that names neither classes nor codes
+// names the default classes, as its doc says; it used to say "on " and nothing more unless the
+// caller had run Normalize first.
+func TestExplainFillsInTheDefaults(t *testing.T) {
+	const want = "on transient, throttled, server_fault, rejected"
+	for _, c := range []fallback.Config{{}, fallback.Normalize(fallback.Config{})} {
+		if got := c.Explain(); got != want {
+			t.Errorf("Explain of %+v = %q, want %q", c, got, want)
+		}
+	}
+	if got, want := (fallback.Config{OnCodes: []string{"UNAVAILABLE"}}).Explain(), "on UNAVAILABLE"; got != want {
+		t.Errorf("Explain = %q, want %q", got, want)
+	}
+}

@@ -57,6 +57,7 @@ func (c Config) Equal(d Config) bool {
 
 // Explain describes c, with its defaults filled in (see Normalize), in one line.
 func (c Config) Explain() string {
+	c = Normalize(c)
 	var on []string
 	for _, cl := range c.OnClasses {
 		on = append(on, cl.String())
