@@ -183,7 +183,11 @@ func New(name string, cfg Config, opts ...Option) (*Breaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return newBreaker(name, Normalize(cfg), buildOptions(opts)), nil
+	o := buildOptions(opts)
+	if err := o.CheckTypedNil(); err != nil {
+		return nil, err
+	}
+	return newBreaker(name, Normalize(cfg), o), nil
 }
 
 // newBreaker builds a breaker from a valid, normalized cfg.

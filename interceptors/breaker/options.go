@@ -56,10 +56,12 @@ func buildOptions(opts []Option) options {
 
 // WithClock sets the clock that times the recovery timeout, the time window and slow calls.
 // The default is clock.Real.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithClock(c clock.Clock) Option { return Option{o: optkit.Clock(c)} }
 
 // WithObserver sets where state-change and rejection events go. The default, nil, emits nothing
 // and builds no event.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithObserver(s observe.Sink) Option { return Option{o: optkit.Observer(s)} }
 
 // WithClassifier sets the classifier that decides which outcomes count as failures. The default

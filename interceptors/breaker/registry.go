@@ -185,6 +185,9 @@ func (r *Registry) Get(name string, cfg Config, opts ...Option) (*Breaker, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := buildOptions(opts).CheckTypedNil(); err != nil {
+		return nil, err
+	}
 	return r.get(name, Normalize(cfg), opts), nil
 }
 

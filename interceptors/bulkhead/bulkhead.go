@@ -48,6 +48,9 @@ func New(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	}
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
+	if err := o.CheckTypedNil(); err != nil {
+		return nil, err
+	}
 	b := &Bulkhead{name: name, cfg: cfg, clock: o.Clock, sink: o.Sink, classifier: o.Classifier}
 	b.maxWait.Store(int64(cfg.MaxWait))
 	b.service, b.method = grpcmethod.Owner(name, o.service)

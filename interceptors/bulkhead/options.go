@@ -46,6 +46,7 @@ func buildOptions(opts []Option) options {
 
 // WithClock sets the clock that times bounded waits and, in adaptive mode, the latency of the
 // calls the interceptors run. The default is clock.Real.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithClock(c clock.Clock) Option { return Option{o: optkit.Clock(c)} }
 
 // WithClassifier sets the classifier that tells an adaptive limit which outcomes are overload
@@ -54,6 +55,7 @@ func WithClock(c clock.Clock) Option { return Option{o: optkit.Clock(c)} }
 func WithClassifier(c *codes.Classifier) Option { return Option{o: optkit.Classifier(c)} }
 
 // WithObserver sets where rejection and limit events go. The default, nil, emits nothing.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithObserver(s observe.Sink) Option { return Option{o: optkit.Observer(s)} }
 
 // WithService sets the service named in rejections, events and levels when the bulkhead's

@@ -7,6 +7,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 )
 
 // Defaults filled in by New for zero fields of Config.
@@ -169,6 +170,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	p.unkept.milli.Store(burstMilli)
 	for _, o := range opts {
 		p.s.apply(o)
+	}
+	if err := optkit.CheckTypedNil(p.s.Clock, p.s.Sink); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

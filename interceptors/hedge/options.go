@@ -41,6 +41,7 @@ func (s *settings) apply(o Option) {
 
 // WithClock sets the clock that times the hedging delay and measures latencies. The default
 // is clock.Real.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithClock(c clock.Clock) Option { return Option{base: attempt.WithClock(c)} }
 
 // WithClassifier sets the classifier that decides which outcomes are fatal (they end the call)
@@ -49,6 +50,7 @@ func WithClassifier(c *codes.Classifier) Option { return Option{base: attempt.Wi
 
 // WithObserver sets the sink that receives AttemptFinished, HedgeSent and HedgeWon events.
 // With none (the default) no event is built. For one call, pass WithCallObserver.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithObserver(sink observe.Sink) Option { return Option{base: attempt.WithSink(sink)} }
 
 // WithBudget makes every hedge draw from b, a pointer to a Budget (a *retry.RetryBudget, as

@@ -43,9 +43,11 @@ func buildOptions(opts []Option) options {
 
 // WithClock sets the clock that refills buckets, times waits and stamps events. The default is
 // clock.Real. A Registry passes its clock to the buckets it makes.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithClock(c clock.Clock) Option { return Option{o: optkit.Clock(c)} }
 
 // WithObserver sets where a Policy's rejection events go. The default, nil, emits nothing.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithObserver(s observe.Sink) Option { return Option{o: optkit.Observer(s)} }
 
 // WithRegistry makes New take its bucket from r when Config.Shared names one.

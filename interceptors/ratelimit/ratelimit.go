@@ -33,6 +33,9 @@ type Policy struct {
 // pointer (or func, map, ...), which would panic at the first call, is an error.
 func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	o := buildOptions(opts)
+	if err := o.CheckTypedNil(); err != nil {
+		return nil, err
+	}
 	if cfg.MaxWait < 0 {
 		return nil, fielderr.New("max_wait", cfg.MaxWait, "is negative")
 	}

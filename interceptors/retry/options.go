@@ -31,6 +31,7 @@ func (s *settings) apply(o Option) {
 
 // WithClock sets the clock that times backoff sleeps, per-attempt timeouts and the budget.
 // The default is clock.Real.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithClock(c clock.Clock) Option { return Option{base: attempt.WithClock(c)} }
 
 // WithRand sets the random source of the jitter: a function returning a number in [0, 1).
@@ -45,6 +46,7 @@ func WithClassifier(c *codes.Classifier) Option { return Option{base: attempt.Wi
 // WithObserver sets the sink that receives AttemptFinished, RetryScheduled and
 // RetriesExhausted events. With none (the default) no event is built. For one call, pass
 // WithCallObserver.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithObserver(sink observe.Sink) Option { return Option{base: attempt.WithSink(sink)} }
 
 // CallOption changes one call of a Policy: pass it with the call (it is a grpc.CallOption, and

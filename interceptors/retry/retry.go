@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 	grpccodes "google.golang.org/grpc/codes"
@@ -95,6 +96,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	}
 	for _, o := range opts {
 		p.s.apply(o)
+	}
+	if err := optkit.CheckTypedNil(p.s.Clock, p.s.Sink); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -24,10 +24,12 @@ func buildOptions(opts []Option) optkit.Common {
 }
 
 // WithClock sets the clock that moves the window. The default is clock.Real.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithClock(c clock.Clock) Option { return Option{optkit.Clock(c)} }
 
 // WithObserver sets where rejection events go. The default, nil, emits nothing and builds no
 // event.
+// A nil pointer of the caller's own type (a variable left unset) is an error at New.
 func WithObserver(s observe.Sink) Option { return Option{optkit.Observer(s)} }
 
 // WithClassifier sets the classifier that decides which outcomes the interceptors count as

@@ -58,6 +58,9 @@ func New(name string, cfg Config, opts ...Option) (*Throttle, error) {
 	}
 	cfg = Normalize(cfg)
 	o := buildOptions(opts)
+	if err := o.CheckTypedNil(); err != nil {
+		return nil, err
+	}
 	service, method := grpcmethod.Owner(name, "")
 	return &Throttle{
 		name:       name,
