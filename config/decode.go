@@ -683,6 +683,10 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			d.add(n, path, n.Value, outOfRange)
 			return false
 		}
+		if n.Tag == "!!float" {
+			d.add(n, path, tagged(n), floatInIntRule(n.Value, outOfRange))
+			return false
+		}
 		if n.Tag != "!!int" {
 			d.add(n, path, show(n), "is not a whole number")
 			return false
@@ -780,6 +784,28 @@ func bareNumberRule(value string) string {
 		return durationOutOfRange // 1e400: with any unit
 	}
 	return "is a bare number: add a unit, such as " + num + "s or " + num + "ms"
+}
+
+// tagged spells n's value with its tag when the tag is written (!!float 3), else as show does.
+func tagged(n *yaml.Node) string {
+	if n.Style&yaml.TaggedStyle != 0 {
+		return n.Tag + " " + n.Value
+	}
+	return show(n)
+}
+
+// floatInIntRule is the rule a float written where a whole number goes (value, as YAML reads
+// 1e3, 3.0 or !!float 3) breaks: with the whole number to write when it is one, out of range
+// (outOfRange) when it is one past an int64.
+func floatInIntRule(value, outOfRange string) string {
+	f, err := strconv.ParseFloat(strings.ReplaceAll(value, "_", ""), 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f):
+		return "is not a whole number"
+	case f >= math.MaxInt64 || f < math.MinInt64:
+		return outOfRange
+	}
+	return "is a float, not a whole number: write " + strconv.FormatInt(int64(f), 10)
 }
 
 // durationOutOfRange is the rule a duration too long for a time.Duration breaks.
