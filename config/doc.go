@@ -121,7 +121,10 @@
 // budget so short that the fitted sleeps leave under 5ms) can keep its attempts from running.
 // A worst case that fits
 // the budget (or deadline.max) but not a shorter deadline.default is warned about too: every
-// call without a deadline of its own gets that default. [Explain] prints the
+// call without a deadline of its own gets that default. So is a hedge that can never be
+// sent: its earliest delay (hedge.delay when fixed, the smaller of delay and min_delay when
+// adaptive) is not below retry.per_attempt_timeout, or the budget (or deadline.max), which
+// ends every attempt before its hedge is due. [Explain] prints the
 // resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones
 // beside the nominal worst case; [Policy.WorstCase] and [Policy.Fitted] compute them.
 //

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 )
 
@@ -329,9 +330,11 @@ func (t Timeline) warning() string {
 // worst-case timeline does not fit its limit (for a fitted schedule, retry.fit_schedule: whose
 // attempts do not all fit even when each fails at once after its longest waits), or, when it
 // does, does not fit a deadline.default shorter than that limit, which every call without a
-// deadline of its own gets. A service or method is warned about only when
-// its overrides change the timelines of its profile, and a method only when its profile or
-// overrides also change its service's. Paths are yaml paths; File and Line are left empty.
+// deadline of its own gets; and every one whose hedge can never be sent, its earliest delay
+// not below the per-attempt timeout or the limit that ends each attempt first. A service or
+// method is warned about only when its overrides change what its profile is warned about, and
+// a method only when its profile or overrides also change what its service is. Paths are yaml
+// paths; File and Line are left empty.
 func (c *Config) Warnings() []Warning {
 	var out []Warning
 	budget := c.Budget
@@ -344,8 +347,10 @@ func (c *Config) Warnings() []Warning {
 	}
 	for _, name := range c.ProfileNames() {
 		p, _ := profile(name)
-		if msg := p.warning(); msg != "" {
-			out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
+		for _, msg := range []string{p.warning(), p.hedgeWarning()} {
+			if msg != "" {
+				out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
+			}
 		}
 	}
 	var service Policy // the service of the methods that follow it in Policies
@@ -353,15 +358,20 @@ func (c *Config) Warnings() []Warning {
 		if pol.Method == "" {
 			service = pol
 		}
-		if base, ok := profile(pol.ProfileName); ok && sameJudged(pol, base) {
-			continue
-		}
+		base, hasBase := profile(pol.ProfileName)
 		// A method on its service's timelines is what the service's warning (or, when the
 		// service has its profile's, the profile's) already says.
-		if pol.Method != "" && service.Service == pol.Service && sameJudged(pol, service) {
-			continue
+		onService := pol.Method != "" && service.Service == pol.Service
+		said := (hasBase && sameJudged(pol, base)) || (onService && sameJudged(pol, service))
+		if !said {
+			if msg := pol.warning(); msg != "" {
+				out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
+			}
 		}
-		if msg := pol.warning(); msg != "" {
+		// The same for the hedge: said where the profile's or the service's says the same.
+		msg := pol.hedgeWarning()
+		hedgeSaid := (hasBase && base.hedgeWarning() == msg) || (onService && service.hedgeWarning() == msg)
+		if msg != "" && !hedgeSaid {
 			out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
 		}
 	}
@@ -373,6 +383,32 @@ func sameJudged(a, b Policy) bool {
 	da, oka := a.checkedWithoutDeadline()
 	db, okb := b.checkedWithoutDeadline()
 	return sameTimeline(a.checked(), b.checked()) && oka == okb && sameTimeline(da, db)
+}
+
+// hedgeWarning returns what Warnings says of p's hedge when no hedge can ever be sent: its
+// earliest delay (delay when fixed; the smaller of delay and min_delay when adaptive) is not
+// below what ends each attempt first (retry.per_attempt_timeout, else p's limit), so every
+// attempt ends before its hedge is due. Else "".
+func (p Policy) hedgeWarning() string {
+	if p.Hedge == nil {
+		return ""
+	}
+	h := hedge.Normalize(*p.Hedge)
+	earliest, name := h.Delay, "hedge.delay "+h.Delay.String()+" (a fixed delay)"
+	if h.Percentile != 0 {
+		earliest, name = h.MinDelay, "hedge.min_delay "+h.MinDelay.String()+" (the shortest adaptive delay)"
+		if h.Delay < h.MinDelay {
+			earliest, name = h.Delay, "hedge.delay "+h.Delay.String()+" (the delay until latencies are known)"
+		}
+	}
+	bound, boundName := p.limit()
+	if p.Retry != nil && p.Retry.PerAttemptTimeout > 0 && p.Retry.PerAttemptTimeout < bound {
+		bound, boundName = p.Retry.PerAttemptTimeout, "retry.per_attempt_timeout "+p.Retry.PerAttemptTimeout.String()
+	}
+	if bound <= 0 || earliest < bound {
+		return ""
+	}
+	return name + " is not below " + boundName + ", which ends each attempt first: no hedge is ever sent"
 }
 
 // warning is what Warnings says of p: that its checked timeline does not fit its limit, else
