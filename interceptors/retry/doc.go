@@ -199,7 +199,8 @@
 // the next receive. Messages must not be modified after SendMsg, as grpc already requires. Any
 // other error of a send (the client's own, such as a message over the send limit) ends the
 // stream, as it does in grpc, without a retry, also when a replay meets it (a message kept
-// while its attempt was dead). The per-attempt timeout applies to a stream
+// while its attempt was dead). A send after CloseSend is the caller's error: it returns
+// Internal and ends the stream, as in grpc, and is never kept for a replay. The per-attempt timeout applies to a stream
 // only until it commits, and an attempt it ends reads as DeadlineExceeded to the policies
 // below, as a unary attempt's does; the budget bounds the whole stream. Abandoned attempts are
 // canceled. The committed attempt is reported (its AttemptFinished, the retry budget) when the

@@ -357,7 +357,8 @@ func (s *retryStream) release() {
 }
 
 // SendMsg sends m on the current attempt and keeps it for replay until the stream commits.
-// As grpc requires, m must not be modified after SendMsg returns. When the attempt's SendMsg
+// As grpc requires, m must not be modified after SendMsg returns. A SendMsg after CloseSend
+// returns Internal and ends the stream, as grpc's does; m is not kept. When the attempt's SendMsg
 // panics, the stream ends for good, what it holds released, before the panic goes on. When
 // the send's own error ends the stream (see send), the attempt is reported once the stream is
 // released, without its lock held: the classifier and the observer may panic, or call the
@@ -382,6 +383,12 @@ func (s *retryStream) send(m any) (n int, t0 time.Time, ended bool, err error) {
 	if s.final != nil {
 		s.mu.Unlock()
 		return 0, time.Time{}, false, io.EOF
+	}
+	if s.closeSent {
+		// The caller's error, which grpc answers so and which ends its stream: m is neither
+		// sent nor kept, so that no replay sends it before closing the send side again.
+		defer s.mu.Unlock()
+		return s.sendFailedLocked(errSendAfterClose)
 	}
 	if !s.committed && !s.buf.Add(m) {
 		s.commitLocked()
@@ -434,13 +441,23 @@ func (s *retryStream) send(m any) (n int, t0 time.Time, ended bool, err error) {
 		// with it, and the stream with the attempt, as it would without the retry loop. Not
 		// retried: another attempt would fail alike. The receiver, if one is waiting, gets
 		// the same error from final, and reports nothing: the attempt is SendMsg's to report.
-		s.final = err
-		if !s.accounted {
-			s.accounted, ended = true, true
-			s.loop.stop()
-		}
-		s.releaseLocked()
+		return s.sendFailedLocked(err)
 	}
+	return s.n, s.t0, ended, err
+}
+
+// errSendAfterClose is what a SendMsg after CloseSend returns, with grpc's words for it.
+var errSendAfterClose = status.Error(grpccodes.Internal, "SendMsg called after CloseSend")
+
+// sendFailedLocked ends the stream for good with err, a send's own error, and returns what
+// send returns: the current attempt is the caller's to report, unless it was already.
+func (s *retryStream) sendFailedLocked(err error) (n int, t0 time.Time, ended bool, _ error) {
+	s.final = err
+	if !s.accounted {
+		s.accounted, ended = true, true
+		s.loop.stop()
+	}
+	s.releaseLocked()
 	return s.n, s.t0, ended, err
 }
 
