@@ -58,7 +58,7 @@ func protect(addr string) (*grpc.ClientConn, *interceptors.Suite, error) {
 	conn, err := grpc.NewClient(addr, append(suite.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		_ = suite.Close()
-		return nil, nil, err
+		return nil, nil, &targetError{err}
 	}
 	return conn, suite, nil
 }
@@ -78,6 +78,22 @@ func main() {
 // errUsage marks a command-line error, already reported on stderr in one line and a hint.
 var errUsage = errors.New("usage error")
 
+// targetError is grpc.NewClient's refusal of an address it cannot parse as a target: a
+// problem with -addr, not with the server.
+type targetError struct{ err error }
+
+func (e *targetError) Error() string {
+	return "want HOST:PORT or a gRPC target such as dns:///host:port (" + e.err.Error() + ")"
+}
+
+func (e *targetError) Unwrap() error { return e.err }
+
+// usageError reports err, a problem with the command line, on stderr in one line and a hint.
+func usageError(stderr io.Writer, err error) error {
+	fmt.Fprintf(stderr, "client: %v\nRun 'client -h' for the flags.\n", err)
+	return fmt.Errorf("%w: %w", errUsage, err)
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // a bad flag gets one line and a hint, not the whole usage
@@ -93,8 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = fmt.Errorf("unexpected argument %q: the address goes in -addr", fs.Arg(0))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "client: %v\nRun 'client -h' for the flags.\n", err)
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return usageError(stderr, err)
 	}
 	if *addr == "" {
 		a, stop, err := demoServer(2)
@@ -105,6 +120,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*addr = a
 	}
 	conn, suite, err := protect(*addr)
+	if target := (*targetError)(nil); errors.As(err, &target) {
+		return usageError(stderr, fmt.Errorf("-addr %q: %w", *addr, err))
+	}
 	if err != nil {
 		return err
 	}
