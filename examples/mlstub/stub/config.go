@@ -190,7 +190,7 @@ func (f Faults) check(name func(field string) string) error {
 			return fmt.Errorf("%s rate %v for %s is outside [0,1]", name("fail"), r, code)
 		}
 	}
-	if sum := failSum(f.Fail); sum > 1+1e-9 {
+	if sum := failSum(f.Fail); sum > 1+rateSumSlack {
 		return fmt.Errorf("%s rates add up to %v, more than 1", name("fail"), roundRate(sum))
 	}
 	switch {
@@ -217,6 +217,10 @@ func failSum(m map[grpccodes.Code]float64) float64 {
 	}
 	return sum
 }
+
+// rateSumSlack is how far from 1 a sum of rates may be, rounded at each addition, and still be
+// taken for 1: rates written to add up to 1 do only up to rounding.
+const rateSumSlack = 1e-9
 
 func roundRate(r float64) float64 { return math.Round(r*1e6) / 1e6 }
 
@@ -398,7 +402,7 @@ func ParseFailSpec(spec string) (map[grpccodes.Code]float64, error) {
 		}
 		out[c] = rate
 	}
-	if sum := failSum(out); sum > 1+1e-9 {
+	if sum := failSum(out); sum > 1+rateSumSlack {
 		return nil, &FailSpecError{Problem: fmt.Sprintf("rates add up to %v, more than 1", roundRate(sum))}
 	}
 	return out, nil

@@ -339,6 +339,12 @@ func (s *Stub) setFaultsLocked(f Faults) {
 		cum += f.Fail[c]
 		s.failTable = append(s.failTable, codeRate{code: c, cum: cum})
 	}
+	// Rates that add up to 1 fail every request, but their sum, rounded at each addition, can
+	// fall just short of 1 (0.7 + 0.2 + 0.1 is 1 - 2⁻⁵³), and the highest draws then failed
+	// nothing. A sum that Validate takes for 1 is 1.
+	if n := len(s.failTable); n > 0 && cum >= 1-rateSumSlack {
+		s.failTable[n-1].cum = 1
+	}
 }
 
 // Down starts an outage that lasts until Up: every call fails with Unavailable and the health
