@@ -1,10 +1,12 @@
 package stub
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -270,6 +272,10 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s: got a JSON %s, %s", cmp.Or(te.Field, "faults"), te.Value, jsonRule(te))
+		}
 		return err
 	}
 	out := Faults{SpikeRate: j.SpikeRate, Capacity: j.Capacity}
@@ -298,12 +304,34 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		}
 		v, err := time.ParseDuration(d.s)
 		if err != nil {
-			return fmt.Errorf("%s: %q is not a duration", d.field, d.s)
+			return fmt.Errorf("%s: %q is not a duration: %s", d.field, d.s, ruleDuration)
 		}
 		*d.dst = v
 	}
 	*f = out
 	return nil
+}
+
+const ruleDuration = `want a Go duration string such as "20ms"`
+
+// jsonRule says what the field of te, a value of the wrong JSON type, wants.
+func jsonRule(te *json.UnmarshalTypeError) string {
+	switch te.Field {
+	case "":
+		return `want an object such as {"fail": {"unavailable": 0.2}, "latency": "20ms"}`
+	case "fail":
+		if te.Type.Kind() == reflect.Float64 {
+			return "want a number in [0,1] for each code"
+		}
+		return `want an object of rates by code such as {"unavailable": 0.2}`
+	case "latency", "spike", "pushback":
+		return ruleDuration
+	case "spike_rate":
+		return "want a number in [0,1]"
+	case "capacity":
+		return "want a whole number"
+	}
+	return "want a value of type " + te.Type.String()
 }
 
 // codeNames are gRPC's codes in snake_case, indexed by code.

@@ -186,7 +186,7 @@ func TestFaultsJSON(t *testing.T) {
 
 	for _, bad := range []struct{ in, wantErr string }{
 		{`{"fail":{"bogus":0.1}}`, `fail: unknown code "bogus" (want a gRPC code in snake_case, such as unavailable or deadline_exceeded)`},
-		{`{"latency":"soon"}`, `latency: "soon" is not a duration`},
+		{`{"latency":"soon"}`, `latency: "soon" is not a duration: want a Go duration string such as "20ms"`},
 		{`{"latenc":"1s"}`, `json: unknown field "latenc"`},
 	} {
 		var f Faults
