@@ -60,7 +60,7 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			cancel()
 			return nil, err
 		}
-		w := streamend.Watch(ctx, desc, s)
+		w := streamend.WatchDerived(ctx, nctx, desc, s)
 		w.OnEnd(func(streamend.End) { cancel() })
 		return w, nil
 	}

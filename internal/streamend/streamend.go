@@ -47,6 +47,17 @@
 // Watch returns the stream it is given when that is already a *Stream watched for the same
 // caller's context, so interceptors stacked with one context share one wrapper and one
 // context.AfterFunc; each registers its func with OnEnd.
+//
+// An interceptor that passes the rest of the chain a context derived from its caller's (a
+// deadline's) calls WatchDerived instead: when the stream it gets back is a *Stream watched
+// for that derived context, the same *Stream is watched for the caller's context too, as an
+// outer layer, with no second wrapper nor context.AfterFunc. Each layer's funcs see the end
+// a wrapper of their own would have seen: the same end for RecvMsg's and SendMsg's (the
+// inner layer's funcs first); a context end, which ends the inner layer first (its context
+// ends with the caller's), then the outer one as its own context and the stream's say (the
+// derived context's deadline ends the inner layer, Caller, and leaves the outer one
+// watching its caller's context until the stream is committed, after which the stream's
+// context, ended with it, ends the outer layer, Transport).
 package streamend
 
 import (
@@ -113,12 +124,18 @@ type Stream struct {
 	mu     sync.Mutex
 	sctx   context.Context // Guarded by mu: the context watched, the stream's or the caller's.
 	stop   func() bool     // Guarded by mu: stops the context.AfterFunc on sctx.
-	ended  bool            // Guarded by mu.
-	end    End             // Guarded by mu; set when ended.
+	ended  bool            // Guarded by mu: every layer has ended.
+	end    End             // Guarded by mu; set when ended: the last layer's end.
 	ran    bool            // Guarded by mu: the funcs registered before the end have run.
-	n      int             // Guarded by mu: funcs held in inline.
+	n      int             // Guarded by mu: funcs of the current layer held in inline.
 	inline [4]func(End)
 	more   []func(End)
+
+	// outer is guarded by mu: the layers watched for the contexts that the current layer's
+	// caller was derived from (see WatchDerived), innermost first; nil for a stream watched
+	// for one context. caller, inline and more are the current (innermost live) layer's.
+	outer *layer
+	first layer // Guarded by mu: the first outer layer's room, which needs no allocation.
 
 	// headerless is guarded by mu: gRPC ended the stream in Header, and its status waits
 	// for RecvMsg; the caller's context is watched from then on.
@@ -130,6 +147,16 @@ const (
 	inCall   = 2
 )
 
+// layer is an outer layer of a Stream: the funcs of the interceptors that watch the stream for
+// caller, a context that the layer inside it was derived from (see WatchDerived).
+type layer struct {
+	caller context.Context
+	n      int
+	inline [4]func(End)
+	more   []func(End)
+	next   *layer
+}
+
 // Watch returns cs wrapped so that the funcs registered with OnEnd run once, at the first
 // end of the stream; caller is the context the stream was opened with by the interceptor
 // that calls Watch, and cs.Context() must end when it does (gRPC's stream contexts do). When
@@ -138,9 +165,54 @@ const (
 // Watch does not call cs.Context(): it watches caller until the stream's context is known
 // (see Stream.Context and the package documentation).
 func Watch(caller context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) *Stream {
-	if w, ok := cs.(*Stream); ok && w.serverStreams == desc.ServerStreams && sameContext(w.caller, caller) {
+	if w, ok := cs.(*Stream); ok && w.serverStreams == desc.ServerStreams && w.layerFor(caller, nil) {
 		return w
 	}
+	return watch(caller, desc, cs)
+}
+
+// WatchDerived is Watch for an interceptor that opened cs with inner, a context derived from
+// caller (it ends when caller does): when cs is a *Stream watched for inner (the outermost
+// layer, not yet ended), it is watched for caller too, as a new outer layer, and returned (see
+// the package documentation); the funcs registered with OnEnd from then on are that layer's.
+func WatchDerived(caller, inner context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) *Stream {
+	if w, ok := cs.(*Stream); ok && w.serverStreams == desc.ServerStreams && w.layerFor(caller, inner) {
+		return w
+	}
+	return watch(caller, desc, cs)
+}
+
+// layerFor reports whether w serves the interceptors that watch it for caller: its outermost
+// layer is watched for caller, or, inner being not nil, for inner, and a layer for caller is
+// then added outside it.
+func (w *Stream) layerFor(caller, inner context.Context) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	top := w.caller
+	last := w.outer
+	for last != nil && last.next != nil {
+		last = last.next
+	}
+	if last != nil {
+		top = last.caller
+	}
+	if sameContext(top, caller) {
+		return true
+	}
+	if inner == nil || w.ended || !sameContext(top, inner) {
+		return false
+	}
+	if last != nil {
+		last.next = &layer{caller: caller}
+	} else {
+		w.first = layer{caller: caller}
+		w.outer = &w.first
+	}
+	return true
+}
+
+// watch wraps cs in a new Stream watched for caller (see Watch).
+func watch(caller context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) *Stream {
 	w := &Stream{ClientStream: cs, caller: caller, sctx: caller, serverStreams: desc.ServerStreams}
 	w.onCtxDone = w.ctxDone // One func value for every context watched in turn.
 	w.uncommitted.Store(true)
@@ -164,7 +236,7 @@ func sameContext(a, b context.Context) (same bool) {
 // OnEnd registers f to run once, at the stream's end, with how it ended; after the funcs
 // registered before it. When the stream has ended already, f runs now, on this goroutine.
 // Funcs run on the goroutine that saw the end: a RecvMsg or SendMsg caller, or the
-// context's.
+// context's. f belongs to the outermost layer (see WatchDerived).
 func (w *Stream) OnEnd(f func(End)) {
 	w.mu.Lock()
 	if w.ended {
@@ -173,11 +245,18 @@ func (w *Stream) OnEnd(f func(End)) {
 		f(e)
 		return
 	}
-	if w.n < len(w.inline) {
-		w.inline[w.n] = f
-		w.n++
+	n, inline, more := &w.n, w.inline[:], &w.more
+	if l := w.outer; l != nil {
+		for l.next != nil {
+			l = l.next
+		}
+		n, inline, more = &l.n, l.inline[:], &l.more
+	}
+	if *n < len(inline) {
+		inline[*n] = f
+		*n++
 	} else {
-		w.more = append(w.more, f)
+		*more = append(*more, f)
 	}
 	w.mu.Unlock()
 }
@@ -301,7 +380,10 @@ func (w *Stream) ctxDone() {
 // ctxEnd reports the end of a stream whose context ended while no call was running: the
 // caller's (Caller), else gRPC's (Transport).
 func (w *Stream) ctxEnd() {
-	if err := w.caller.Err(); err != nil {
+	w.mu.Lock()
+	caller := w.caller
+	w.mu.Unlock()
+	if err := caller.Err(); err != nil {
 		w.finish(End{Err: err, Cause: Caller})
 		return
 	}
@@ -346,18 +428,82 @@ func (w *Stream) watchLocked(ctx context.Context) {
 // finish runs the registered funcs with e unless the stream ended already, and then stops the
 // context callback. A func that panics keeps none of the others from running (what they hold
 // for the stream is released all the same): the panic goes on once they have run.
+//
+// e ends every layer (see WatchDerived) but for a context's end (Caller, Transport) of a
+// stream with outer layers: that ends the current layer, and the next one goes on as its
+// own wrapper would have (see next).
 func (w *Stream) finish(e End) {
 	w.mu.Lock()
 	if w.ended {
 		w.mu.Unlock()
 		return
 	}
+	if w.outer != nil && (e.Cause == Caller || e.Cause == Transport) {
+		w.next(e)
+		return
+	}
 	w.ended, w.end = true, e
-	inline, n, more, stop := w.inline, w.n, w.more, w.stop
+	inline, n, more, stop, outer := w.inline, w.n, w.more, w.stop, w.outer
+	w.outer = nil
 	w.mu.Unlock()
 	defer w.ranAll(stop)
+	if outer != nil {
+		defer callLayers(outer, e) // After the inner layer's, as a panic of one of them passes too.
+	}
 	defer callAll(more, e) // After inline's, as a panic of one of them passes too.
 	callAll(inline[:n], e)
+}
+
+// next ends the current layer with e, the end of the context it watched, and makes the next
+// layer the current one, which watches what its own wrapper would have: its caller's context
+// (before the stream is committed, or for a stream gRPC ended in Header, or whose context is
+// that caller's), else the stream's. Its end comes now when either ended (the caller's:
+// Caller; the stream's, ended with the inner layer's context: as transport says), else later.
+// w.mu is held, and released.
+func (w *Stream) next(e End) {
+	inline, n, more := w.inline, w.n, w.more
+	old, l := w.caller, w.outer
+	w.caller, w.n, w.inline, w.more, w.outer = l.caller, l.n, l.inline, l.more, l.next
+	caller := w.caller
+	then := 0 // 1: the caller's end; 2: as transport says.
+	switch {
+	case caller.Err() != nil:
+		then = 1
+	case sameContext(w.sctx, old):
+		c := w.caller
+		if !w.uncommitted.Load() && !w.headerless {
+			if sc := w.ClientStream.Context(); sc != nil && !sameContext(sc, w.caller) {
+				c = sc
+			}
+		}
+		if c.Err() == nil {
+			w.watchLocked(c)
+		} else {
+			w.sctx, then = c, 2
+		}
+	default:
+		then = 2
+	}
+	w.mu.Unlock()
+	func() {
+		defer callAll(more, e)
+		callAll(inline[:n], e)
+	}()
+	switch then {
+	case 1:
+		w.finish(End{Err: caller.Err(), Cause: Caller})
+	case 2:
+		w.transport()
+	}
+}
+
+// callLayers calls the funcs of l and the layers outside it with e, in order, as callAll does.
+func callLayers(l *layer, e End) {
+	if l.next != nil {
+		defer callLayers(l.next, e)
+	}
+	defer callAll(l.more, e)
+	callAll(l.inline[:l.n], e)
 }
 
 // ranAll notes that the funcs registered before the end have run, and stops the context
