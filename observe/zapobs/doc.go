@@ -11,14 +11,14 @@
 // no metadata, and zapobs adds none. Durations are zap durations (the encoder decides their
 // form: seconds as a float in zap's production JSON, a string such as "100ms" in development).
 //
-//	| event               | level | message               | fields                                                  |
-//	|---------------------|-------|-----------------------|---------------------------------------------------------|
-//	| AttemptFinished     | debug | attempt finished      | service, method, attempt, code, class, duration         |
-//	| CallFinished        | debug | call finished         | service, method, attempts, code, class, duration        |
-//	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay, [reason]  |
-//	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed |
-//	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for]         |
-//	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after      |
+//	| event               | level | message               | fields                                                             |
+//	|---------------------|-------|-----------------------|--------------------------------------------------------------------|
+//	| AttemptFinished     | debug | attempt finished      | service, method, attempt, code, class, duration, [breaker]         |
+//	| CallFinished        | debug | call finished         | service, method, attempts, code, class, duration                   |
+//	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay, [reason], [breaker]  |
+//	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed, [breaker] |
+//	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for]                    |
+//	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after, [breaker]      |
 //	| FallbackServed      | info  | fallback served       | service, method, code, class, [reason]                  |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
 //	| LimiterDegraded     | warn  | rate limiter degraded | service, [method], reason                               |
@@ -45,6 +45,28 @@
 // names one; a fleet-wide limiter's (redislimit) names its service alone. A Retired line (a
 // suite's reload retired a breaker, a bulkhead or an adaptive throttle) carries method for the
 // object of one method.
+//
+// # The breaker field
+//
+// The lines of a call's failure (a failed attempt, a retry, retries exhausted, a rejection by
+// any policy) end with breaker: the state of the breaker guarding the call, as that breaker's
+// last BreakerStateChanged event said (whatever the level of its own line, even off): the
+// method-scoped breaker of the call's method, else that of its service's overflow chain
+// ("/<service>/*", which serves the names past the suite's bound), else the service's. So an
+// operator reads "retry 2 of /kyc.v1.OCRService/Extract, Unavailable, delay 400ms, breaker
+// half_open" on one line. zapobs learns states from events alone, and a breaker sends none
+// until its first change: a line without breaker is of a call whose breaker zapobs has not
+// seen change (so, with the sink given to the suite by interceptors.WithObserver, still in
+// its first state, closed), or of a call that no breaker guards; zapobs cannot tell the two,
+// and does not guess closed. A breaker's Retired event forgets its state, unless that state's
+// event is later than the Retired's Time (a replacement's under the same name: see
+// observe.Retired). zapobs keeps the states of 4096 breakers at most, and none of a name
+// longer than observe.MaxKeptName: the calls of a breaker past them have no breaker field.
+// A call of an unlisted service past the suite's bound names its own service, while its
+// breaker (the suite's overflow chain's) names the service "*": its retry lines have no breaker
+// field; its rejection lines, which name "*", have it. A rejection may reach the sink before
+// the state change that made the breaker refuse (the breaker sends a change after it lets go
+// of its lock; see package breaker): its breaker field then holds the state before.
 //
 // A service or method name longer than observe.MaxKeptName (1024 bytes; a proxy forwards the
 // :path it is sent, which may be megabytes long) is written clipped (observe.Clip): its first
@@ -79,6 +101,8 @@
 //	| algorithm   | the adaptive limit's algorithm: aimd, gradient                                                                           |
 //	| latency     | the latency sample that moved the limit                                                                                  |
 //	| probability | the adaptive throttle's rejection probability when it rejected the call                                                  |
+//	| breaker     | on a failed call's lines, the last state the breaker guarding the call reported (see The breaker field): closed, open,   |
+//	|             | half_open, forced_open, disabled; absent while zapobs has seen no state of that breaker                                  |
 //
 // A line's time is the event's Time (the policies' clock), or now when the event has none.
 // Lines carry neither caller nor stack trace, whatever the logger's options: both would point
@@ -89,9 +113,11 @@
 // Observe checks the level before it builds any field (zap's Check, then Write), so a disabled
 // line costs a level check and no allocation: the success path of a call, two Debug lines,
 // costs about 20 ns on an Info logger. A written line costs what zap costs to encode it, plus
-// one allocation for its fields.
+// one allocation for its fields. Its breaker field is read under a read lock, without
+// allocating, and only once the line is known to be written.
 //
 // # Concurrency
 //
-// The sink New returns is safe for concurrent use, as the zap.Logger it writes to is.
+// The sink New returns is safe for concurrent use, as the zap.Logger it writes to is: breaker
+// states are kept under a lock, whichever goroutines send their events.
 package zapobs

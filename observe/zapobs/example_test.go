@@ -15,7 +15,8 @@ func ExampleNew() {
 	sink := zapobs.New(logger)
 
 	// The retry trace of a call to a failing OCR service: the debug attempt lines, a warning
-	// before each backoff sleep, an error when no attempt is left.
+	// before each backoff sleep, an error when no attempt is left. Once its breaker has reported
+	// a state, the call's failure lines say it (breaker).
 	for _, e := range []observe.Event{
 		{Kind: observe.AttemptFinished, Service: "kyc.v1.OCRService", Method: "/kyc.v1.OCRService/Extract",
 			Attempt: 1, Code: grpccodes.Unavailable, Class: codes.Transient, Duration: 12 * time.Millisecond},
@@ -39,7 +40,7 @@ func ExampleNew() {
 	// {"level":"debug","msg":"attempt finished","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempt":2,"code":"Unavailable","class":"transient","duration":"9ms"}
 	// {"level":"error","msg":"retries exhausted","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","attempts":2,"code":"Unavailable","class":"transient","reason":"max_attempts","elapsed":"121ms"}
 	// {"level":"warn","msg":"breaker state changed","service":"kyc.v1.OCRService","from":"closed","to":"open","reason":"consecutive_failures","open_for":"1s"}
-	// {"level":"warn","msg":"call rejected","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","policy":"breaker","reason":"CIRCUIT_OPEN","code":"Unavailable","retry_after":"1s"}
+	// {"level":"warn","msg":"call rejected","service":"kyc.v1.OCRService","method":"/kyc.v1.OCRService/Extract","policy":"breaker","reason":"CIRCUIT_OPEN","code":"Unavailable","retry_after":"1s","breaker":"open"}
 }
 
 func ExampleWithLevel() {

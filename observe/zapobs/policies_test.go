@@ -41,7 +41,7 @@ func TestWithRealBreaker(t *testing.T) {
 			"open_for": 10 * time.Second}},
 		{zapcore.WarnLevel, "call rejected", at.Add(4 * time.Second), map[string]any{
 			"service": ocr, "method": "", "policy": observe.PolicyBreaker, "reason": breaker.ReasonCircuitOpen,
-			"code": "Unavailable", "retry_after": 6 * time.Second}},
+			"code": "Unavailable", "retry_after": 6 * time.Second, "breaker": "open"}},
 	}
 	var got []line
 	for _, e := range logs.All() {

@@ -274,7 +274,7 @@ func TestNoUndocumentedFields(t *testing.T) {
 		"code": true, "class": true, "duration": true, "delay": true, "reason": true, "elapsed": true,
 		"from": true, "to": true, "policy": true, "retry_after": true, "timeout": true,
 		"after": true, "limit": true, "algorithm": true, "probability": true, "latency": true,
-		"open_for": true}
+		"open_for": true, "breaker": true}
 	s, logs := observed(zapcore.DebugLevel)
 	for k := observe.Kind(0); k < 20; k++ {
 		s.Observe(full(k))

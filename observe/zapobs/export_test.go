@@ -1,0 +1,4 @@
+package zapobs
+
+// MaxBreakers exports maxBreakers to the tests.
+const MaxBreakers = maxBreakers
