@@ -16,7 +16,7 @@
 //	| BulwarkRetryRateHigh             | retries / calls of a service > 0.2 over 5m (at ≥ 6 calls a minute) | 2m  | warning  |
 //	| BulwarkBreakerOpen               | a breaker was open or half-open at some point of the last 2m       | 1m  | critical |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
-//	| BulwarkRetriesExhausted          | exhausted calls / calls > 0.05 over 5m, per reason (≥ 6 calls/min) | 5m  | warning  |
+//	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
 //	| BulwarkAdaptiveThrottleRejecting | a service's (a method's) throttling rejects with probability > 0.5 | 5m  | critical |
 //
