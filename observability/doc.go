@@ -38,8 +38,11 @@
 // go test ./observability runs promtool check rules and promtool test rules (skipped when
 // promtool is not on PATH), checks that the dashboard parses, that every PromQL query in it is
 // valid, that the rules and the dashboard query only metrics promobs.MetricNames lists, and
-// the dashboard every one of them, and that they match, group by and show only labels those
-// metrics have, and breaker states and classes they take (TestReferencedLabelsExist).
+// the dashboard every one of them, that they match, group by and show only labels those
+// metrics have, and breaker states and classes they take (TestReferencedLabelsExist), and
+// that they read each metric as its type allows: counters and histogram series through rate
+// or increase, gauges as they are, quantiles over buckets summed by le
+// (TestQueriesFitMetricTypes).
 //
 // live_test.go (TestLivePrometheus, skipped when the prometheus server is not on PATH) runs a
 // real Prometheus with alerts.yml, every duration in it divided by 30 (rate windows 5m → 10s,

@@ -24,6 +24,14 @@ func (f levelFunc) Levels(yield func(observe.Level) bool) { f(yield) }
 // gathered. A histogram's family has "le" too, for its _bucket series.
 func promobsLabels(t *testing.T) map[string]map[string]bool {
 	t.Helper()
+	labels, _ := promobsFamilies(t)
+	return labels
+}
+
+// promobsFamilies returns, for each metric family promobs exposes, its label names (as
+// promobsLabels) and its type as the scrape declares it: COUNTER, GAUGE, HISTOGRAM.
+func promobsFamilies(t *testing.T) (labels map[string]map[string]bool, types map[string]string) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := promobs.New(reg)
 	if err != nil {
@@ -53,25 +61,26 @@ func promobsLabels(t *testing.T) map[string]map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]map[string]bool{}
+	labels, types = map[string]map[string]bool{}, map[string]string{}
 	for _, f := range fams {
-		labels := map[string]bool{}
+		ls := map[string]bool{}
 		for _, mt := range f.GetMetric() {
 			for _, lp := range mt.GetLabel() {
-				labels[lp.GetName()] = true
+				ls[lp.GetName()] = true
 			}
 		}
-		if f.GetType().String() == "HISTOGRAM" {
-			labels["le"] = true
+		types[f.GetName()] = f.GetType().String()
+		if types[f.GetName()] == "HISTOGRAM" {
+			ls["le"] = true
 		}
-		out[f.GetName()] = labels
+		labels[f.GetName()] = ls
 	}
 	for _, name := range promobs.MetricNames() {
-		if out[name] == nil {
+		if labels[name] == nil {
 			t.Fatalf("promobs exposed no %s after an event and a level of every kind: the test feeds it too little", name)
 		}
 	}
-	return out
+	return labels, types
 }
 
 var (
@@ -225,6 +234,115 @@ func TestReferencedLabelsExist(t *testing.T) {
 			for _, problem := range labelProblems(r.Expr, shown, labels) {
 				t.Errorf("alerts.yml %s: %s", r.Alert, problem)
 			}
+		}
+	}
+}
+
+// enclosingCall returns the name of the function whose parentheses enclose position i of q
+// ("" for plain parentheses, an aggregation's grouping, or none).
+func enclosingCall(q string, i int) string {
+	depth := 0
+	for j := i - 1; j >= 0; j-- {
+		switch q[j] {
+		case ')':
+			depth++
+		case '(':
+			if depth > 0 {
+				depth--
+				continue
+			}
+			k := j
+			for k > 0 && q[k-1] == ' ' {
+				k--
+			}
+			end := k
+			for k > 0 && (q[k-1] == '_' || q[k-1] >= 'a' && q[k-1] <= 'z') {
+				k--
+			}
+			return q[k:end]
+		}
+	}
+	return ""
+}
+
+var (
+	counterFuncs = []string{"rate", "irate", "increase"}
+	byRef        = regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
+)
+
+// typeProblems returns where query q uses a metric against its type: a counter (or a
+// histogram's _bucket, _sum or _count series) read other than through rate, irate or
+// increase, whose raw value only says how long the process has run; a gauge given to one of
+// them, which reads its falls as counter resets; a histogram named without a series suffix;
+// a histogram_quantile not over _bucket series aggregated by le.
+func typeProblems(q string, labels map[string]map[string]bool, types map[string]string) []string {
+	var problems []string
+	for _, loc := range metricRef.FindAllStringIndex(q, -1) {
+		name := q[loc[0]:loc[1]]
+		fam := family(name, labels)
+		fn := enclosingCall(q, loc[0])
+		switch typ := types[fam]; {
+		case typ == "HISTOGRAM" && name == fam:
+			problems = append(problems, name+" is a histogram: name its _bucket, _sum or _count series")
+		case typ == "COUNTER" || typ == "HISTOGRAM":
+			if !slices.Contains(counterFuncs, fn) {
+				problems = append(problems, name+" counts up: read it through rate or increase, not "+strings.TrimSpace("as is "+fn))
+			}
+		case typ == "GAUGE":
+			if slices.Contains(counterFuncs, fn) {
+				problems = append(problems, name+" is a gauge: "+fn+" reads its falls as counter resets")
+			}
+		}
+	}
+	const hq = "histogram_quantile("
+	for i := strings.Index(q, hq); i >= 0; {
+		open := i + len(hq) - 1
+		arg := q[open : closingParen(q, open)+1]
+		byLE := false
+		for _, m := range byRef.FindAllStringSubmatch(arg, -1) {
+			for _, l := range strings.Split(m[1], ",") {
+				byLE = byLE || strings.TrimSpace(l) == "le"
+			}
+		}
+		if !strings.Contains(arg, "_bucket") || !byLE {
+			problems = append(problems, "histogram_quantile"+arg+" is not over _bucket series summed by le")
+		}
+		next := strings.Index(q[open:], hq)
+		if next < 0 {
+			break
+		}
+		i = open + next
+	}
+	return problems
+}
+
+// The rules and the panels use each metric as its type allows: counters and histogram series
+// through rate or increase, gauges as they are, quantiles over buckets summed by le. A query
+// that rates a gauge or shows a raw counter still parses and runs, and draws nonsense.
+func TestQueriesFitMetricTypes(t *testing.T) {
+	labels, types := promobsFamilies(t)
+	d := readDashboard(t)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, problem := range typeProblems(tg.Expr, labels, types) {
+				t.Errorf("dashboard.json panel %q query %s: %s", p.Title, tg.RefID, problem)
+			}
+		}
+	}
+	for _, q := range alertQueries(t) {
+		for _, problem := range typeProblems(q, labels, types) {
+			t.Errorf("alerts.yml: %s", problem)
+		}
+	}
+	// The check itself: each of these is caught.
+	for _, bad := range []string{
+		`sum by (service) (bulwark_calls_total)`,
+		`rate(bulwark_bulkhead_in_flight[5m])`,
+		`histogram_quantile(0.9, sum by (service) (rate(bulwark_call_duration_seconds_bucket[5m])))`,
+		`histogram_quantile(0.9, rate(bulwark_call_duration_seconds[5m]))`,
+	} {
+		if len(typeProblems(bad, labels, types)) == 0 {
+			t.Errorf("typeProblems(%s) found nothing", bad)
 		}
 	}
 }
