@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
@@ -96,7 +97,14 @@ type resolver struct {
 	cfg      Config // Normalized.
 	opts     []Option
 	registry *Registry
+	// longs holds, by a hash of their service, the breakers "/<service>/*" of names too long
+	// to keep (ScopeMethod) that make found last, so that a call of such a name finds its
+	// breaker without making its name (see longOf).
+	longs [longSlots]atomic.Pointer[Breaker]
 }
+
+// longSlots is how many breakers of long names a resolver remembers (resolver.longs).
+const longSlots = 8
 
 func newResolver(cfg Config, opts []Option) (*resolver, error) {
 	if err := cfg.Validate(); err != nil {
@@ -131,26 +139,72 @@ func (rs *resolver) make(name, method string) *Breaker {
 	if full := !known && rs.registry.full(); full || !grpcmethod.Keepable(name) {
 		svc := grpcmethod.Service(method)
 		name, method = "*", "/*/*"
+		own := false
 		if rs.cfg.Scope == ScopeMethod {
 			name = method
 			if svc != "" && grpcmethod.Keepable(svc) {
-				own := "/" + svc + "/*"
-				if _, ok := rs.registry.entries.Load(own); ok || !full {
-					name, method = own, own
+				if b := rs.longOf(svc); b != nil {
+					return b
+				}
+				n := "/" + svc + "/*"
+				if _, ok := rs.registry.entries.Load(n); ok || !full {
+					name, method, own = n, n, true
 				}
 			}
 		}
-		if v, ok := rs.registry.entries.Load(name); ok {
-			if b := v.(*Breaker); b.cfg == rs.cfg {
-				return b
-			}
+		b := rs.held(name)
+		if b == nil {
+			b = rs.registry.get(name, rs.cfg, rs.options(method))
+		}
+		if own {
+			rs.longs[longSlot(svc)].Store(b)
+		}
+		return b
+	}
+	return rs.registry.get(name, rs.cfg, rs.options(method))
+}
+
+// held returns the breaker named name that the registry holds with the resolver's settings,
+// else nil.
+func (rs *resolver) held(name string) *Breaker {
+	if v, ok := rs.registry.entries.Load(name); ok {
+		if b := v.(*Breaker); b.cfg == rs.cfg {
+			return b
 		}
 	}
+	return nil
+}
+
+// options returns the options of the breaker of method that the resolver makes.
+func (rs *resolver) options(method string) []Option {
 	opts := append(append(make([]Option, 0, len(rs.opts)+2), rs.opts...), WithService(grpcmethod.Service(method)))
 	if rs.cfg.Scope == ScopeMethod {
 		opts = append(opts, withMethod(method))
 	}
-	return rs.registry.get(name, rs.cfg, opts)
+	return opts
+}
+
+// longOf returns the breaker "/<svc>/*" of the names too long to keep of service svc that make
+// remembered (resolver.longs), while the registry still holds it; else nil.
+func (rs *resolver) longOf(svc string) *Breaker {
+	b := rs.longs[longSlot(svc)].Load()
+	if b == nil || b.cfg != rs.cfg || len(b.name) != len(svc)+3 || b.name[0] != '/' ||
+		b.name[1:1+len(svc)] != svc || b.name[1+len(svc):] != "/*" {
+		return nil
+	}
+	if v, ok := rs.registry.entries.Load(b.name); !ok || v.(*Breaker) != b {
+		return nil
+	}
+	return b
+}
+
+// longSlot returns the slot of resolver.longs for service svc (FNV-1a).
+func longSlot(svc string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(svc); i++ {
+		h = (h ^ uint32(svc[i])) * 16777619
+	}
+	return int(h % longSlots)
 }
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
