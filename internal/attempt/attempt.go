@@ -37,7 +37,8 @@ func NewMethod(name string) Method {
 //
 // A name longer than grpcmethod.MaxKeptName is not kept, in the table or its front: its state
 // is made on each call, as a name's past cowmap.MaxKeys is, so that names forwarded from input
-// (a :path may be megabytes long) keep no memory however long they are.
+// (a :path may be megabytes long) keep no memory however long they are. A name the map does
+// not keep (too long, or past cowmap.MaxKeys) is not kept in the front either.
 type Methods[T any] struct {
 	front front.Table[methodEntry[T]]
 	m     cowmap.Map[string, *methodEntry[T]]
@@ -60,7 +61,11 @@ func (t *Methods[T]) Get(name string, mk func(string) T) T {
 		if !grpcmethod.Keepable(name) {
 			return mk(name) // not kept (see Methods)
 		}
-		e = t.m.LoadOrMake(name, func(name string) *methodEntry[T] { return &methodEntry[T]{name: name, v: mk(name)} })
+		var kept bool
+		e, kept = t.m.LoadOrMakeKept(name, func(name string) *methodEntry[T] { return &methodEntry[T]{name: name, v: mk(name)} })
+		if !kept {
+			return e.v // past cowmap.MaxKeys: not kept, in the front either (see Methods)
+		}
 	}
 	t.front.Store(h, e)
 	return e.v

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
@@ -333,5 +334,36 @@ func TestReplayBoundsEmptyMessages(t *testing.T) {
 	}
 	if !r.Over() || kept != (1<<10)/5 {
 		t.Fatalf("a 1 KiB replay buffer kept %d empty messages (over %v), want %d then over", kept, r.Over(), (1<<10)/5)
+	}
+}
+
+// A name past the table's bound (cowmap.MaxKeys names kept already) is not kept in the map,
+// and so not in the front either: its state is made on each call, as a long name's is, and
+// the front's slot does not hold it (it held it until another name took the slot).
+func TestMethodsFrontKeepsNoNamePastTheBound(t *testing.T) {
+	var tab Methods[*Method]
+	made := 0
+	mk := func(name string) *Method { made++; m := NewMethod(name); return &m }
+	for i := range cowmap.MaxKeys {
+		tab.Get("/svc.S/M"+strconv.Itoa(i), mk)
+	}
+	if n := tab.Len(); n != cowmap.MaxKeys {
+		t.Fatalf("the table keeps %d names, want %d", n, cowmap.MaxKeys)
+	}
+	past := "/svc.S/Past"
+	made = 0
+	for range 3 {
+		if got := tab.Get(past, mk); got.Name != past {
+			t.Fatalf("Get(%q) = state of %q", past, got.Name)
+		}
+	}
+	if made != 3 {
+		t.Errorf("states made for 3 calls of a name past the bound: %d, want 3 (one per call, none kept)", made)
+	}
+	if _, ok := tab.Lookup(past); ok {
+		t.Errorf("Lookup(%q) found a state for a name past the bound, want none kept", past)
+	}
+	if e := tab.front.Load(front.Hint(past)); e != nil && e.name == past {
+		t.Errorf("the front's slot holds %q, a name the table does not keep", past)
 	}
 }

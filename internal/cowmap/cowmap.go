@@ -49,17 +49,29 @@ func (m *Map[K, V]) Load(k K) (V, bool) {
 // once per key, under the map's lock: it must not use the map. Once the map holds MaxKeys
 // keys, a new key's value is made on every call and not stored. Callers on a hot path call Load
 // first, so that building mk (a closure, say) costs only on the first use of a key.
-func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V { return m.loadOrMake(k, mk, true) }
+func (m *Map[K, V]) LoadOrMake(k K, mk func(K) V) V {
+	v, _ := m.loadOrMake(k, mk, true)
+	return v
+}
+
+// LoadOrMakeKept is LoadOrMake that also reports whether the map holds the value it returns:
+// false for a new key's value made once the map is full, which the next call makes anew. A
+// caller that keeps values elsewhere too (a cache in front of the map) keeps those alone.
+func (m *Map[K, V]) LoadOrMakeKept(k K, mk func(K) V) (V, bool) { return m.loadOrMake(k, mk, true) }
 
 // LoadOrMakeUnbounded is LoadOrMake without the MaxKeys bound: every new key is stored. It is
 // for keys a caller knows to be bounded by its configuration (promobs' label sets, themselves
 // capped by MaxMethods), where making a value anew on every use would cost more per call the
 // more keys there are.
-func (m *Map[K, V]) LoadOrMakeUnbounded(k K, mk func(K) V) V { return m.loadOrMake(k, mk, false) }
+func (m *Map[K, V]) LoadOrMakeUnbounded(k K, mk func(K) V) V {
+	v, _ := m.loadOrMake(k, mk, false)
+	return v
+}
 
-func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) V {
+// loadOrMake returns k's value and whether the map holds it (see LoadOrMakeKept).
+func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) (V, bool) {
 	if v, ok := m.Load(k); ok {
-		return v
+		return v, true
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -67,7 +79,7 @@ func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) V {
 	n := 0
 	if read != nil {
 		if v, ok := (*read)[k]; ok {
-			return v
+			return v, true
 		}
 		n = len(*read)
 	}
@@ -75,7 +87,7 @@ func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) V {
 	v, ok := m.dirty[k]
 	if !ok {
 		if bounded && n+len(m.dirty) >= MaxKeys {
-			return mk(k) // full: not stored
+			return mk(k), false // full: not stored
 		}
 		v = mk(k)
 		if m.dirty == nil {
@@ -86,7 +98,7 @@ func (m *Map[K, V]) loadOrMake(k K, mk func(K) V, bounded bool) V {
 	if len(m.dirty) >= n || m.misses >= max(n/8, 8) {
 		m.mergeLocked(read)
 	}
-	return v
+	return v, true
 }
 
 // Flush merges the keys added recently into the read-only map, so that Load finds every key

@@ -172,3 +172,19 @@ func TestFlush(t *testing.T) {
 		t.Fatalf("Len = %d, want 100", m.Len())
 	}
 }
+
+// LoadOrMakeKept tells a value the map holds from one made past MaxKeys and not stored.
+func TestLoadOrMakeKeptSaysWhetherStored(t *testing.T) {
+	var m Map[int, int]
+	for i := range MaxKeys {
+		if _, kept := m.LoadOrMakeKept(i, func(k int) int { return k }); !kept {
+			t.Fatalf("key %d of %d: not kept, want kept", i, MaxKeys)
+		}
+	}
+	if v, kept := m.LoadOrMakeKept(1, func(int) int { return -1 }); v != 1 || !kept {
+		t.Errorf("a kept key: (%d, %v), want (1, true)", v, kept)
+	}
+	if v, kept := m.LoadOrMakeKept(MaxKeys, func(k int) int { return k }); v != MaxKeys || kept {
+		t.Errorf("a key past MaxKeys: (%d, %v), want (%d, false)", v, kept, MaxKeys)
+	}
+}
