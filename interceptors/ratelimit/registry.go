@@ -181,6 +181,19 @@ func (r *Registry) staged(cfg Config, st *section.Stage) (*Local, error) {
 	return l, err
 }
 
+// unstage drops l, taken for stage st under the shared name, from this user's pending buckets
+// when it is still pending for st: st rolled back, so that it neither stays until the user's
+// next stage nor is offered to other users' builds (findLocked). A committed stage's bucket is
+// not pending any more: unstage then does nothing.
+func (r *Registry) unstage(name string, l *Local, st *section.Stage) {
+	root := r.rootOf()
+	root.mu.Lock()
+	if r.pendingStage == st && r.pending[name] == l {
+		delete(r.pending, name)
+	}
+	root.mu.Unlock()
+}
+
 // takeLocked returns this user's bucket for the valid cfg, which names a shared bucket: its
 // own when its settings are cfg's (its configuration in force asks for it, see Reconfigure),
 // else one of cfg's settings (taken true) that the caller makes its own: another user's, or a

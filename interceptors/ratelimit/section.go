@@ -55,7 +55,8 @@ var errNoFactory = errors.New("rate_limit.redis needs a remote limiter factory: 
 // build makes the rate limit step of a suite's chain. Shared buckets come from the suite's
 // *Registry, fleet-wide limiters from its RemoteFactory (both in env.Values); a remote
 // limiter's closer is registered with env.OnClose. A shared bucket made in place of the
-// registry's goes into the registry when the suite's reload commits (env.Stage).
+// registry's goes into the registry when the suite's reload commits (env.Stage), and leaves the
+// registry's pending buckets when the reload rolls back (its closers run, env.OnClose).
 func build(env *section.Env, c Config) (section.Built, error) {
 	opts := []Option{WithClock(env.Clock), WithObserver(env.Sink)}
 	r, _ := section.Value[*Registry](env)
@@ -71,6 +72,12 @@ func build(env *section.Env, c Config) (section.Built, error) {
 			return section.Built{}, err
 		}
 		l = bucket
+		if env.Stage != nil && env.OnClose != nil {
+			// Run at once when the stage rolls back (or this build fails): the bucket made
+			// for the stage leaves the user's pending ones. After a commit it does nothing.
+			st := env.Stage
+			env.OnClose(func() error { r.unstage(c.Shared, bucket, st); return nil })
+		}
 	case c.Redis != nil:
 		key := env.Name
 		if c.Shared != "" {
