@@ -74,18 +74,29 @@ func (s *Suite) beginLocked() *txn {
 }
 
 // commitLocked commits t, a build of s, and keeps in s.origins the full method of a chain
-// that took each of its objects. s.mu is held.
+// that took each of its objects. s.mu is held. The commit is done whole also when a policy's
+// func it runs panics (a kept object's apply, objcache.Txn.Commit): the stage is published,
+// and the panic goes on to the caller after it.
 func (s *Suite) commitLocked(t *txn) {
 	t.ended = true
+	defer s.publishLocked(t)
 	t.objs.Commit()
+}
+
+// publishLocked is the rest of commitLocked once the object cache has committed: it
+// publishes t's stage, then asks the chains' gates and keeps the origins, also when a publish
+// panics. s.mu is held.
+func (s *Suite) publishLocked(t *txn) {
+	defer func() {
+		for _, uc := range t.built {
+			uc.askInstants()
+		}
+		if s.origins == nil {
+			s.origins = map[objcache.Key]string{}
+		}
+		maps.Copy(s.origins, t.took)
+	}()
 	t.stage.Commit()
-	for _, uc := range t.built {
-		uc.askInstants()
-	}
-	if s.origins == nil {
-		s.origins = map[objcache.Key]string{}
-	}
-	maps.Copy(s.origins, t.took)
 }
 
 // rollback drops what t built. The closers' errors are dropped: the build's own error is what

@@ -220,7 +220,8 @@ func (c *Cache[V]) Retune(k Key, fp Fingerprint, equal func(a, b any) bool, retu
 
 // Commit publishes what t staged: each staged object takes its key's place in the cache, and
 // the objects it replaces are retired, as Cache.Get does; then the objects Retune kept are
-// given their new settings. t ends.
+// given their new settings. t ends. An apply that panics does not stop the others: Commit
+// runs them all, then panics with the first one's value, the commit done whole.
 func (t *Txn[V]) Commit() {
 	t.end()
 	c := t.c
@@ -236,10 +237,30 @@ func (t *Txn[V]) Commit() {
 		delete(c.pruned, k)
 	}
 	c.retired = append(c.retired, t.dropped...)
-	for _, apply := range t.applies {
-		apply()
-	}
+	applies := t.applies
 	t.staged, t.order, t.dropped, t.closers, t.applies = nil, nil, nil, nil, nil
+	runEach(applies)
+}
+
+// runEach calls every f in fs, also after one panics (an apply is a policy's, perhaps the
+// program's), so that a commit is never left half done; then it panics with what the first
+// that panicked panicked with.
+func runEach(fs []func()) {
+	var first any
+	panicked := false
+	for _, f := range fs {
+		func() {
+			defer func() {
+				if r := recover(); r != nil && !panicked {
+					first, panicked = r, true
+				}
+			}()
+			f()
+		}()
+	}
+	if panicked {
+		panic(first)
+	}
 }
 
 // Rollback drops what t staged: the cache stays as it was before Begin, and the closers of the

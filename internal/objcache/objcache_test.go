@@ -381,3 +381,35 @@ func TestTxnRetuneAppliesAtCommit(t *testing.T) {
 		t.Errorf("after the commit n=%d, want 5", a.n)
 	}
 }
+
+// An apply that panics at Commit does not stop the others: every kept object gets its new
+// settings and the commit is whole, then Commit panics with the first apply's value.
+func TestCommitRunsEveryApplyWhenOnePanics(t *testing.T) {
+	var c objcache.Cache[*obj]
+	cfg := func(n int) any { v := n; return &v }
+	closed, replacing := 0, false
+	ka := objcache.Key{Section: "bulkhead", Name: "a"}
+	kb := objcache.Key{Section: "bulkhead", Name: "b"}
+	a, _ := c.Get(ka, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
+	b, _ := c.Get(kb, objcache.Fingerprint{Value: cfg(1)}, equal, false, builder(1, &closed, &replacing))
+	tx := c.Begin()
+	tx.Retune(ka, objcache.Fingerprint{Value: cfg(2)}, equal, func(*obj) (func(), bool) { return func() { panic("apply") }, true })
+	tx.Retune(kb, objcache.Fingerprint{Value: cfg(2)}, equal, func(o *obj) (func(), bool) { return func() { o.n = 2 }, true })
+	var r any
+	func() {
+		defer func() { r = recover() }()
+		tx.Commit()
+	}()
+	if r != "apply" {
+		t.Errorf("Commit with a panicking apply recovered %v, want its panic (apply)", r)
+	}
+	if b.n != 2 {
+		t.Errorf("the object whose apply came after the panicking one has n %d, want 2", b.n)
+	}
+	for _, k := range []objcache.Key{ka, kb} {
+		if fp, ok := c.Fingerprint(k); !ok || !equal(fp.Value, cfg(2)) {
+			t.Errorf("the cache's fingerprint of %v after the commit: %v, want the new one", k.Name, fp.Value)
+		}
+	}
+	_ = a
+}
