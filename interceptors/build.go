@@ -383,7 +383,7 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	for _, d := range deps {
 		// Compared by identity with the cached object's: one that cannot be compared would
 		// panic in the runtime at that comparison.
-		if d != nil && !reflect.TypeOf(d).Comparable() {
+		if !identityComparable(d) {
 			return section.Built{}, fmt.Errorf("its Deps returned a value of type %T, which cannot be compared by identity (return pointers, such as an earlier step's Built.Object)", d)
 		}
 	}
@@ -409,6 +409,28 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 		t.took[k] = p.fullMethod
 	}
 	return b, err
+}
+
+// identityComparable reports whether == can compare d without panicking: its type is
+// comparable and no interface within it (a struct's field, an array's element) holds a value
+// of a type that is not (a func, a map, a slice), which only == itself finds, by panicking.
+// Two values that each compare with themselves compare with each other: == walks both alike
+// and stops where they first differ, as it does on itself only at a NaN, which differs from
+// everything.
+func identityComparable(d any) (ok bool) {
+	if d == nil {
+		return true
+	}
+	if !reflect.TypeOf(d).Comparable() {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_ = d == d
+	return true
 }
 
 // retuner returns how to give an object of section sec the value v in place, for

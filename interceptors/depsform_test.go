@@ -58,3 +58,53 @@ services:
 		t.Fatalf("New: %v, want an error naming follower's Deps and the type section.Built", err)
 	}
 }
+
+// The holder section's Deps hands over a struct of a comparable type that holds a func in an
+// interface field: its type says it can be compared, but == panics on it at run time.
+type holderConfig struct {
+	On bool `yaml:"on"`
+}
+
+type funcHolder struct{ f any }
+
+func init() {
+	section.Register(section.Spec[holderConfig]{
+		Key:  "holder",
+		Rank: section.RankRetry + 35,
+		Deps: func(*section.Env, holderConfig) []any { return []any{funcHolder{f: func() {}}} },
+		Build: func(*section.Env, holderConfig) (section.Built, error) {
+			return section.Built{}, nil
+		},
+	})
+}
+
+// A Deps value of a comparable type that holds a func in an interface field is refused as
+// the section's error, as an uncomparable type is: the suite compared it with == against the
+// fingerprint of the object cached under its name, which panicked in the runtime ("comparing
+// uncomparable type func()") from inside the suite's Reload.
+func TestDepsHoldingAFuncAreRefusedByName(t *testing.T) {
+	cfg, _, err := config.Parse("holder.yaml", []byte(`
+profiles:
+  p:
+    holder: {on: true}
+services:
+  kyc.v1.OCRService:
+    profile: p
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *interceptors.Suite
+	if r := recovered(func() { s, err = interceptors.New(cfg) }); r != nil {
+		t.Fatalf("New panicked: %v", r)
+	}
+	if s != nil {
+		defer s.Close()
+		if r := recovered(func() { err = s.Reload(cfg) }); r != nil {
+			t.Fatalf("New took the section; an unchanged Reload panicked: %v", r)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "holder: its Deps returned") || !strings.Contains(err.Error(), "interceptors_test.funcHolder") {
+		t.Fatalf("New: %v, want an error naming holder's Deps and the type interceptors_test.funcHolder", err)
+	}
+}
