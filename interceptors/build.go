@@ -62,6 +62,9 @@ type txn struct {
 	objs  *objcache.Txn[section.Built]
 	stage *section.Stage
 	took  map[objcache.Key]string // the objects the build's chains took, each with one's full method
+	// fps are the fingerprints the build's chains took the objects of took with: a chain that
+	// names one of them with another is refused (see objectLocked).
+	fps map[objcache.Key]objcache.Fingerprint
 	// built are the unary chains the build composed: their gates are asked whether they wait
 	// (unaryChain.askInstants) once the commit has given kept objects their new settings.
 	built []*unaryChain
@@ -389,12 +392,15 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	}
 	fp := fingerprint(sec, v, p.c.policy, p.sp, deps)
 	k := objcache.Key{Section: sec.Key(), Name: env.Name}
+	if prev, ok := t.fps[k]; ok && !prev.Same(fp, valuesEqual(sec)) {
+		// One name is one object (section.Spec.Name): two settings of it would have each
+		// chain's build replace the object the one before it built, at every build.
+		return section.Built{}, fmt.Errorf("the object %q is also taken by %s, with %s: the chains that name one object must give it the same settings",
+			env.Name, t.took[k], fingerprintDiff(prev, fp, valuesEqual(sec)))
+	}
 	// An object whose value changed in settings it takes in place is kept, with its state.
 	if b, ok := t.objs.Retune(k, fp, valuesEqual(sec), retuner(sec, v)); ok {
-		if t.took == nil {
-			t.took = map[objcache.Key]string{}
-		}
-		t.took[k] = p.fullMethod
+		t.taken(k, fp, p.fullMethod)
 		return b, nil
 	}
 	b, err := t.objs.Get(k, fp, valuesEqual(sec), sec.Refresh(),
@@ -403,12 +409,38 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 			return sec.Build(env, v)
 		})
 	if err == nil {
-		if t.took == nil {
-			t.took = map[objcache.Key]string{}
-		}
-		t.took[k] = p.fullMethod
+		t.taken(k, fp, p.fullMethod)
 	}
 	return b, err
+}
+
+// taken notes that the chain of fullMethod took the object k, of fingerprint fp, in t.
+func (t *txn) taken(k objcache.Key, fp objcache.Fingerprint, fullMethod string) {
+	if t.took == nil {
+		t.took, t.fps = map[objcache.Key]string{}, map[objcache.Key]objcache.Fingerprint{}
+	}
+	t.took[k], t.fps[k] = fullMethod, fp
+}
+
+// fingerprintDiff says what makes fingerprint b differ from a, the first of its value, its
+// classifier, its budget and the objects it captures that does, for an error.
+func fingerprintDiff(a, b objcache.Fingerprint, equal func(a, b any) bool) string {
+	same := func(f func(*objcache.Fingerprint)) bool {
+		x := a
+		f(&x)
+		return x.Same(b, equal)
+	}
+	switch {
+	case same(func(x *objcache.Fingerprint) { x.Value = b.Value }):
+		return "another value"
+	case same(func(x *objcache.Fingerprint) { x.Classifier = b.Classifier }):
+		return "another classifier"
+	case same(func(x *objcache.Fingerprint) { x.Budget = b.Budget }):
+		return "another budget"
+	case same(func(x *objcache.Fingerprint) { x.Deps = b.Deps }):
+		return "other objects captured"
+	}
+	return "other settings"
 }
 
 // identityComparable reports whether == can compare d without panicking: its type is

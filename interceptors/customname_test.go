@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -117,5 +118,47 @@ services:
 	}
 	if got, retired := poolLevels(s), rec.n.Load(); len(got) != 0 || retired != 2 {
 		t.Fatalf("with pool off: pool levels %v, %d retired; want none read, 2 retired", got, retired)
+	}
+}
+
+// Two services that give the one object a section names "pool" different settings ask for
+// one object with two settings: the configuration is refused, naming the object, the chain
+// that took it first and what differs. The suite took it: each chain's build replaced the
+// object the chain before it had built, so that the two services used two objects under one
+// name, and every reload, also one that changed nothing, built both afresh, losing their state.
+func TestCustomNamedObjectWithTwoSettingsIsRefused(t *testing.T) {
+	cfg, _, err := config.Parse("pool.yaml", []byte(`
+profiles:
+  p:
+    pool: {size: 3}
+services:
+  kyc.v1.OCRService:
+    profile: p
+  kyc.v1.LivenessService:
+    profile: p
+    pool: {size: 4}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := poolBuilds.Load()
+	s, err := interceptors.New(cfg)
+	if err == nil {
+		defer s.Close()
+		for range 2 {
+			if err := s.Reload(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Fatalf("New and two unchanged reloads took the configuration (%d pool objects built); want it refused, naming the object and the other service",
+			poolBuilds.Load()-before)
+	}
+	for _, want := range []string{`pool: the object "pool"`, "kyc.v1.LivenessService", "kyc.v1.OCRService", "another value"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New: %v; want it to say %q", err, want)
+		}
+	}
+	if built := poolBuilds.Load() - before; built > 2 {
+		t.Errorf("the refused configuration built %d pool objects", built)
 	}
 }

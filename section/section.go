@@ -86,7 +86,9 @@ type Spec[C any] struct {
 	// while its fingerprint holds (see Uses). shared is true when the method resolves the
 	// section as its service does, and the classifier and the budget where the object uses
 	// them (not the classifier for a section that sets ServiceClassifier), and the sections
-	// it Captures likewise. Nil: service when shared, else fullMethod.
+	// it Captures likewise. A suite refuses a configuration whose chains give one object
+	// two fingerprints (two values, or classifiers or budgets it uses, or Deps): one object
+	// has one setting. Nil: service when shared, else fullMethod.
 	Name func(c C, service, fullMethod string, shared bool) string
 	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
 	// any of it changes. Nil: nothing.
