@@ -102,7 +102,9 @@ type Spec[C any] struct {
 	// settings of its own for the section has an object of its own, with its own classifier,
 	// as has one whose object Name names apart from its service's (a breaker under scope
 	// method). (The bulkhead's: its cap is the service's, whatever its methods' classifiers.)
-	// With ForClassifier, such a method's chain judges its own outcomes instead.
+	// With ForClassifier, such a method's chain judges its own outcomes instead. Ignored for
+	// Stateless sections, whose steps no two chains share: each classifies with its chain's
+	// classifier.
 	ServiceClassifier bool
 	// ForClassifier, with ServiceClassifier, returns the step of a chain that shares its
 	// service's object (built, as Build returned it) but whose classifier c differs from the
@@ -195,7 +197,7 @@ type Section interface {
 	Name(v any, service, fullMethod string, shared bool) string
 	// Uses is Spec.Uses of *v.
 	Uses(v any) Uses
-	// ServiceClassifier is Spec.ServiceClassifier.
+	// ServiceClassifier is Spec.ServiceClassifier; false for a Stateless section.
 	ServiceClassifier() bool
 	// ForClassifier is Spec.ForClassifier.
 	ForClassifier() func(b Built, c *codes.Classifier) Built
@@ -268,7 +270,7 @@ func (e erased[C]) Always() bool    { return e.s.Always }
 func (e erased[C]) Refresh() bool   { return e.s.Refresh }
 func (e erased[C]) Captures() []Key { return e.s.Captures }
 
-func (e erased[C]) ServiceClassifier() bool { return e.s.ServiceClassifier }
+func (e erased[C]) ServiceClassifier() bool { return e.s.ServiceClassifier && !e.s.Stateless }
 
 func (e erased[C]) ForClassifier() func(Built, *codes.Classifier) Built { return e.s.ForClassifier }
 
