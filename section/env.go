@@ -48,8 +48,8 @@ type Env struct {
 	// starts afresh).
 	Replacing bool
 	// OnClose registers a func to run when the object leaves the suite: on Close, also for
-	// an object replaced by a reload (calls in flight may still use it until then). Nil for
-	// stateless sections.
+	// an object replaced by a reload (calls in flight may still use it until then), and for
+	// each build of a Refresh section (see Spec.Refresh). Nil for stateless sections.
 	OnClose func(close func() error)
 	// Stage is the reload, or the build of one chain on its method's first call, that this
 	// Build is part of. A Build must not change a store outside the suite that others read (a

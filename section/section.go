@@ -143,7 +143,11 @@ type Spec[C any] struct {
 	// share (the breaker registry): Build runs at every build of the suite that takes the
 	// object (a reload, the chain of a method on its first call; once for the chains of one
 	// build that share it), also when the fingerprint holds (with Env.Replacing false), and
-	// returns the store's object.
+	// returns the store's object. Each such build's step replaces the one before, whose
+	// OnClose funcs run at Close, as a replaced object's do, even when both steps hold the
+	// same object: a Build registers one only for what it made itself (the breaker's: a
+	// breaker the registry does not hold yet), not for the store's object it takes again,
+	// whose closer would otherwise run once per build at Close.
 	Refresh bool
 	// CallSink, if set, returns the call option by which the step sends one call's own
 	// events (attempts, retries, hedges) to that call's sink too (observe.WithCallSink).
