@@ -8,6 +8,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/runall"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 )
@@ -107,16 +108,17 @@ func (st *Stage) Store(key, v any) {
 	st.staged[key] = v
 }
 
-// Commit runs the funcs registered with OnCommit, in order, once.
+// Commit runs the funcs registered with OnCommit, in order, once. One that panics keeps none
+// of the others from running, so that the stores are changed whole: Commit runs them all,
+// then panics with the first one's value.
 func (st *Stage) Commit() {
 	if st.done {
 		panic("section: a stage committed twice")
 	}
 	st.done = true
-	for _, f := range st.publish {
-		f()
-	}
+	publish := st.publish
 	st.publish, st.staged = nil, nil
+	runall.Each(publish)
 }
 
 // Value returns the suite's value of type T (see Env.Values), if it has one.

@@ -2,6 +2,7 @@ package section_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/section"
@@ -78,4 +79,27 @@ func TestStageDefersUntilCommit(t *testing.T) {
 		}
 	}()
 	st.Commit()
+}
+
+// TestStageCommitRunsEveryPublishWhenOnePanics: a publish func that panics (a third-party
+// section's) kept the ones registered after it from running, which left the stores outside the
+// suite partly changed; Commit now runs them all, then panics with the first one's value.
+func TestStageCommitRunsEveryPublishWhenOnePanics(t *testing.T) {
+	st := &section.Stage{}
+	var ran []int
+	st.OnCommit(func() { ran = append(ran, 1) })
+	st.OnCommit(func() { ran = append(ran, 2); panic("first") })
+	st.OnCommit(func() { ran = append(ran, 3); panic("second") })
+	st.OnCommit(func() { ran = append(ran, 4) })
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		st.Commit()
+		return nil
+	}()
+	if got != "first" {
+		t.Errorf("Commit panicked with %v, want the first publish's value %q", got, "first")
+	}
+	if want := []int{1, 2, 3, 4}; !slices.Equal(ran, want) {
+		t.Errorf("publish funcs run: %v, want %v (every one, in order)", ran, want)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/runall"
 	"github.com/bulwarkrpc/bulwark/section"
 )
 
@@ -239,28 +240,7 @@ func (t *Txn[V]) Commit() {
 	c.retired = append(c.retired, t.dropped...)
 	applies := t.applies
 	t.staged, t.order, t.dropped, t.closers, t.applies = nil, nil, nil, nil, nil
-	runEach(applies)
-}
-
-// runEach calls every f in fs, also after one panics (an apply is a policy's, perhaps the
-// program's), so that a commit is never left half done; then it panics with what the first
-// that panicked panicked with.
-func runEach(fs []func()) {
-	var first any
-	panicked := false
-	for _, f := range fs {
-		func() {
-			defer func() {
-				if r := recover(); r != nil && !panicked {
-					first, panicked = r, true
-				}
-			}()
-			f()
-		}()
-	}
-	if panicked {
-		panic(first)
-	}
+	runall.Each(applies)
 }
 
 // Rollback drops what t staged: the cache stays as it was before Begin, and the closers of the
