@@ -121,6 +121,16 @@ func TestReplay(t *testing.T) {
 	if r.Add(&kycv1.CompareRequest{}) {
 		t.Fatal("a dropped buffer took a message")
 	}
+	// A message that fills the buffer to exactly the cap is kept: only outgrowing it commits.
+	exact := Replay{Cap: 2 * (102 + MessageOverhead)}
+	for i := range 2 {
+		if !exact.Add(msg) {
+			t.Fatalf("message %d, filling the cap exactly: not kept (%d kept, over %v)", i+1, len(exact.Msgs()), exact.Over())
+		}
+	}
+	if exact.Add(&kycv1.CompareRequest{}) || !exact.Over() {
+		t.Fatal("a 5-byte message past a full buffer was kept")
+	}
 	never := Replay{Cap: -1}
 	if never.Add(&kycv1.CompareRequest{}) {
 		t.Fatal("a negative cap kept a message")
@@ -181,6 +191,11 @@ func TestBoundOf(t *testing.T) {
 		{name: "kept, call end well after", ctx: bg, callEnd: now.Add(8 * time.Second), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true}},
 		{name: "kept, call end within the slack", ctx: bg, callEnd: now.Add(5*time.Second + KeptSlack - 1), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true, Needed: true}},
 		{name: "kept, call end first", ctx: bg, callEnd: now.Add(2 * time.Second), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(2 * time.Second), Needed: true}},
+		// Boundaries: a call end exactly KeptSlack after the per-attempt end leaves grpc's timeout
+		// alone; a per-attempt end at the call's end is the call's end, whose DeadlineExceeded
+		// is not a per-attempt timeout's (never retried as one).
+		{name: "kept, call end exactly the slack after", ctx: bg, callEnd: now.Add(5*time.Second + KeptSlack), perAttempt: 5 * time.Second, kept: true, want: Bound{End: now.Add(5 * time.Second), PerAttempt: true}},
+		{name: "per attempt ends with the call", ctx: bg, callEnd: now.Add(5 * time.Second), perAttempt: 5 * time.Second, want: Bound{End: now.Add(5 * time.Second), Needed: true}},
 	}
 	for _, tt := range tests {
 		if got := BoundOf(tt.ctx, tt.callEnd, now, tt.perAttempt, tt.kept); got != tt.want {
