@@ -680,3 +680,26 @@ func TestCommittedStreamTakesNoRetryFromTheBudget(t *testing.T) {
 		t.Fatalf("committed stream: %d retries counted in the budget, want 0", retries)
 	}
 }
+
+// TestTokenBucketHoldsAtMostMaxTokens: successes refill the A6 bucket up to MaxTokens, never
+// past it, so a run of successes does not buy more retries than a full bucket allows.
+func TestTokenBucketHoldsAtMostMaxTokens(t *testing.T) {
+	p, err := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 10, TokenRatio: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := p.Budget("kyc.v1.OCRService")
+	for range 3 {
+		b.Record(codes.Verdict{Class: codes.Success})
+	}
+	if got := b.Tokens(); got != 10 {
+		t.Fatalf("tokens after successes on a full bucket = %v, want 10", got)
+	}
+	withdrawn := 0
+	for b.Withdraw() {
+		withdrawn++
+	}
+	if withdrawn != 5 {
+		t.Fatalf("withdrawals from a full bucket of 10 = %d, want 5 (down to half)", withdrawn)
+	}
+}
