@@ -154,6 +154,8 @@ func TestOverrideErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"unknown code", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Code(40): codes.Business}}, "codes: override for unknown code Code(40)"},
+		// The first code past the canonical 17: one past the table's end, an error, not a panic.
+		{"first code past Unauthenticated", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Unauthenticated + 1: codes.Business}}, "codes: override for unknown code Code(17)"},
 		{"invalid class for code", codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Internal: codes.Class(42)}}, "codes: override for Internal has invalid class class(42)"},
 		{"empty reason", codes.Overrides{Reasons: map[string]codes.Class{"": codes.Business}}, "codes: reason override with an empty reason"},
 		// OK is every successful call's code (Classify(nil) is always success): a class for it
@@ -197,6 +199,10 @@ func TestPushback(t *testing.T) {
 		{"longer of both wins (retry info)", retryInfo(5 * time.Second), metadata.Pairs(codes.PushbackKey, "3000"), codes.Pushback{Delay: 5 * time.Second, Set: true}, true},
 		{"stop wins over retry info", retryInfo(time.Second), metadata.Pairs(codes.PushbackKey, "x"), codes.Pushback{Stop: true}, false},
 		{"negative retry info stops", retryInfo(-time.Second), nil, codes.Pushback{Stop: true}, false},
+		// A zero RetryInfo delay asks for a retry at once, as a "0" trailer does: not a stop.
+		{"zero retry info", retryInfo(0), nil, codes.Pushback{Delay: 0, Set: true}, true},
+		// A stop wins whichever of the two says it: RetryInfo's here, beside a valid trailer.
+		{"retry info stop wins over trailer", retryInfo(-time.Second), metadata.Pairs(codes.PushbackKey, "250"), codes.Pushback{Stop: true}, false},
 		{"other trailers ignored", status.Error(grpccodes.Unavailable, "x"), metadata.Pairs("x-other", "1"), codes.Pushback{}, true},
 	}
 	for _, tt := range tests {
