@@ -128,11 +128,24 @@ func TestAcquireFailFast(t *testing.T) {
 func TestReleaseWithoutSlotPanics(t *testing.T) {
 	forModes(t, func(t *testing.T, newBulkhead newFunc) {
 		b, _ := newBulkhead(svc, bulkhead.Config{MaxConcurrent: 1})
-		defer func() {
-			if recover() == nil {
-				t.Error("Release without a slot did not panic")
-			}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("Release without a slot did not panic")
+				}
+			}()
+			b.Release()
 		}()
+		// The refused Release leaves the count as it was: still one slot, not two.
+		if !b.TryAcquire() {
+			t.Fatal("TryAcquire after a refused Release failed")
+		}
+		if b.TryAcquire() {
+			t.Fatal("a refused Release added a slot: a second TryAcquire on MaxConcurrent 1 succeeded")
+		}
+		if got := b.Available(); got != 0 {
+			t.Errorf("Available = %d, want 0", got)
+		}
 		b.Release()
 	})
 }

@@ -42,6 +42,29 @@ func TestFixedGrantsAcrossTheRace(t *testing.T) {
 		}
 		wantTaken(t, f, 1)
 	})
+	t.Run("newcomer between a release's two steps", func(t *testing.T) {
+		f := newFixed(1)
+		f.tryAcquire()
+		w := newWaiter()
+		if f.enqueue(w) {
+			t.Fatal("granted a slot that is held")
+		}
+		// release has given the slot back to the count and not yet handed it to the queue:
+		// the slot is the waiter's, and a newcomer must not take it.
+		f.taken.Add(-1)
+		if f.tryAcquire() {
+			t.Fatal("a newcomer took the freed slot ahead of the queued waiter")
+		}
+		f.mu.Lock()
+		f.grantLocked()
+		f.mu.Unlock()
+		select {
+		case <-w.ready:
+		default:
+			t.Fatal("the freed slot did not reach the waiter")
+		}
+		wantTaken(t, f, 1)
+	})
 	t.Run("abandoned waiter", func(t *testing.T) {
 		f := newFixed(1)
 		f.tryAcquire()
