@@ -23,3 +23,38 @@ func TestValidateIgnoresGradientFieldsUnderAIMD(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateAdaptiveLimits: each rule on the adaptive limits is refused with an error that
+// names the field, the value and the rule.
+func TestValidateAdaptiveLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string // "": valid
+	}{
+		{name: "initial between floor and ceiling", cfg: Config{MaxConcurrent: 10, Adaptive: Adaptive{Algorithm: AlgorithmAIMD, MinLimit: 2, InitialLimit: 5}}},
+		{name: "initial at the floor", cfg: Config{MaxConcurrent: 10, Adaptive: Adaptive{Algorithm: AlgorithmAIMD, MinLimit: 5, InitialLimit: 5}}},
+		{name: "initial below the floor", cfg: Config{MaxConcurrent: 10, Adaptive: Adaptive{Algorithm: AlgorithmAIMD, MinLimit: 5, InitialLimit: 2}},
+			wantErr: "adaptive.initial_limit: 2 is below adaptive.min_limit (5)"},
+		{name: "initial above the ceiling", cfg: Config{MaxConcurrent: 10, Adaptive: Adaptive{Algorithm: AlgorithmGradient, InitialLimit: 11}},
+			wantErr: "adaptive.initial_limit: 11 is above max_concurrent (10)"},
+		{name: "floor above the default ceiling", cfg: Config{Adaptive: Adaptive{Algorithm: AlgorithmAIMD, MinLimit: 11}},
+			wantErr: "adaptive.min_limit: 11 is above max_concurrent (10)"},
+		{name: "backoff ratio below one half", cfg: Config{MaxConcurrent: 10, Adaptive: Adaptive{Algorithm: AlgorithmAIMD, BackoffRatio: 0.4}},
+			wantErr: "adaptive.backoff_ratio: 0.4 is outside [0.5, 1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
