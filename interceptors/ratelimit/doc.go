@@ -25,9 +25,9 @@
 //	| the context ends while waiting              | ctx.Err(), the token given back          |
 //	| the context has ended before the take       | ctx.Err(), no token taken                |
 //
-// A waiter gives its token back as x/time/rate's does: not once the token is due, nor when
-// another take has reserved a later token since (a reservation gives back its tokens less
-// those reserved after it).
+// A waiter gives its token back as x/time/rate's does: not after the token fell due (at its
+// very tick it still does), nor when another take has reserved a later token since (a
+// reservation gives back its tokens less those reserved after it).
 //
 // # Shared buckets
 //
