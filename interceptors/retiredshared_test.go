@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
@@ -80,5 +81,55 @@ func TestReloadRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
 	got := rec.Events(observe.Retired)
 	if len(got) != 1 || got[0].Service != svc || got[0].Policy != observe.PolicyBreaker {
 		t.Errorf("retired %+v, want the breaker of %s that the registry no longer holds", got, svc)
+	}
+}
+
+// As a reload, Close retires no breaker a registry given by WithBreakerRegistry still holds:
+// another suite sharing the registry still calls through it, open and rejecting, and a Retired
+// would make the observers drop its state. The closed suite's other objects (its bulkhead) are
+// retired as ever.
+func TestCloseRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
+	const svc = "test.v1.SharedCloseRetire"
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {
+			Breaker:  &breaker.Config{ConsecutiveFailures: 1},
+			Bulkhead: &bulkhead.Config{MaxConcurrent: 4},
+		}},
+		Services: map[string]config.Service{svc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}
+	clk := clocktest.New(time.Unix(1700000000, 0)) // the open breaker stays open
+	r := &breaker.Registry{}
+	rec := &testkit.Recorder{}
+	a, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	_ = b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail) // the shared breaker opens
+	rec.Reset()
+
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.Events(observe.Retired)
+	for _, e := range got {
+		if e.Policy == observe.PolicyBreaker {
+			t.Errorf("Close reported the breaker of %s retired (%+v), though the shared registry still holds it for the other suite", e.Service, e)
+		}
+	}
+	if len(got) != 1 || got[0].Policy != observe.PolicyBulkhead || got[0].Service != svc {
+		t.Errorf("Close retired %+v, want the closed suite's bulkhead of %s alone", got, svc)
+	}
+	inv := &testkit.CountingInvoker{}
+	if err := b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke); status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("the other suite's call: %v, want its open breaker's rejection", err)
 	}
 }
