@@ -95,3 +95,35 @@ func TestLongNamesAreNotKept(t *testing.T) {
 		}
 	}
 }
+
+// The calls of names too long to be kept find their overflow chain without the suite's lock:
+// once a service's overflow chain and the suite's are built, no call of a long name misses the
+// cache and builds, however many come before the bound on unlisted names is reached. A
+// proxy's long names otherwise took the lock and rebuilt the overflow chain at every call.
+func TestLongNamesTakeNoBuild(t *testing.T) {
+	s := newClocked(t, perMethod(svcUnlisted))
+	succeed := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	unary := s.Unary()
+	longMethod := func(i int) string { return "/" + svcUnlisted + "/" + testkit.LongName("M", i, 4<<10) }
+	longService := func(i int) string { return "/" + testkit.LongName("svc", i, 4<<10) + "/M" }
+	for _, name := range []string{longMethod(-1), longService(-1)} { // the overflow chains
+		if err := unary(context.Background(), name, nil, nil, nil, succeed); err != nil {
+			t.Fatalf("a call of a long name: %v", err)
+		}
+	}
+	builds := 0
+	interceptors.SetBeforeBuild(s, func() { builds++ })
+	for i := range 10 {
+		for _, name := range []string{longMethod(i), longService(i)} {
+			if err := unary(context.Background(), name, nil, nil, nil, succeed); err != nil {
+				t.Fatalf("call %d of a long name: %v", i, err)
+			}
+		}
+	}
+	if builds != 0 {
+		t.Errorf("20 calls of long names missed the chain cache %d times, want none (their overflow chains are built)", builds)
+	}
+	if got := interceptors.ChainMethod(s, longMethod(0)); got != "/"+svcUnlisted+"/*" {
+		t.Errorf("a long name is served by the chain of %.40q, want its service's overflow chain", got)
+	}
+}
