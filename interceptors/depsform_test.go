@@ -44,16 +44,7 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s *interceptors.Suite
-	if r := recovered(func() { s, err = interceptors.New(cfg) }); r != nil {
-		t.Fatalf("New panicked: %v", r)
-	}
-	if s != nil {
-		defer s.Close()
-		if r := recovered(func() { err = s.Reload(cfg) }); r != nil {
-			t.Fatalf("New took the section; an unchanged Reload panicked: %v", r)
-		}
-	}
+	err = newThenReload(t, cfg)
 	if err == nil || !strings.Contains(err.Error(), "follower: its Deps returned") || !strings.Contains(err.Error(), "section.Built") {
 		t.Fatalf("New: %v, want an error naming follower's Deps and the type section.Built", err)
 	}
@@ -94,17 +85,27 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s *interceptors.Suite
-	if r := recovered(func() { s, err = interceptors.New(cfg) }); r != nil {
-		t.Fatalf("New panicked: %v", r)
-	}
-	if s != nil {
-		defer s.Close()
-		if r := recovered(func() { err = s.Reload(cfg) }); r != nil {
-			t.Fatalf("New took the section; an unchanged Reload panicked: %v", r)
-		}
-	}
+	err = newThenReload(t, cfg)
 	if err == nil || !strings.Contains(err.Error(), "holder: its Deps returned") || !strings.Contains(err.Error(), "interceptors_test.funcHolder") {
 		t.Fatalf("New: %v, want an error naming holder's Deps and the type interceptors_test.funcHolder", err)
 	}
+}
+
+// newThenReload builds a suite of cfg and, when New takes it, reloads it unchanged, failing t
+// on a panic of either; it returns the error of the one that refused cfg (nil: neither did).
+func newThenReload(t *testing.T, cfg *config.Config) error {
+	t.Helper()
+	var s *interceptors.Suite
+	var err error
+	if r := recovered(func() { s, err = interceptors.New(cfg) }); r != nil {
+		t.Fatalf("New panicked: %v", r)
+	}
+	if s == nil {
+		return err
+	}
+	defer s.Close()
+	if r := recovered(func() { err = s.Reload(cfg) }); r != nil {
+		t.Fatalf("New took the section; an unchanged Reload panicked: %v", r)
+	}
+	return err
 }
