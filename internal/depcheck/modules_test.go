@@ -31,7 +31,10 @@ var providerInternals = map[string][]string{
 	// fastobs: the fused record of a call that succeeds at once (fastobs.SuccessRecorder),
 	// which only a provider's chain sink can implement, and which no user should.
 	"observe/promobs": {module + "/internal/cowmap", module + "/internal/fastobs", module + "/internal/front"},
-	"observe/zapobs":  nil,
+	// breakerstates: the last state of each breaker, the order in which a call's breaker is
+	// found (its method's, its service's overflow chain's, its service's), the rule for a
+	// retired breaker and the bound, which the log lines and the spans must read alike.
+	"observe/zapobs": {module + "/internal/breakerstates"},
 	// streamend: when a stream is over (read to its end, failed, or abandoned unread), as
 	// the suite's policies and its CallFinished see it; the tracer ends a stream's span at
 	// the same end, which a second reading of gRPC's stream rules would drift from.

@@ -1,4 +1,6 @@
 package zapobs
 
-// MaxBreakers exports maxBreakers to the tests.
-const MaxBreakers = maxBreakers
+import "github.com/bulwarkrpc/bulwark/internal/breakerstates"
+
+// MaxBreakers exports the bound on the breakers kept to the tests.
+const MaxBreakers = breakerstates.MaxBreakers

@@ -1,11 +1,8 @@
 package zapobs
 
 import (
-	"strings"
-	"sync"
-	"time"
-
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/breakerstates"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -163,40 +160,9 @@ type sink struct {
 	levels [numKinds]zapcore.Level
 	opened zapcore.Level // a breaker's line to open or forced_open (see config)
 
-	mu sync.RWMutex
-	// breakers holds the last state each breaker reported (BreakerStateChanged), for at most
-	// maxBreakers breakers whose names are not longer than observe.MaxKeptName; a Retired
-	// event of a breaker forgets it. Guarded by mu.
-	breakers map[breakerKey]breakerSeen
-}
-
-// maxBreakers bounds sink.breakers: a breaker past it has no state kept, and the lines of
-// its calls no breaker field.
-const maxBreakers = 4096
-
-// breakerKey names a breaker: its service, and its method for a method-scoped breaker (empty
-// for a breaker of the whole service).
-type breakerKey struct{ service, method string }
-
-// overflow is the method of the key of a service's overflow chain's breaker, whose events
-// name the method "/<service>/*" (see keyOf).
-const overflow = "/*"
-
-// keyOf returns the key of the breaker of service and method; for the breaker of service's
-// overflow chain (method "/<service>/*"), the key whose method is overflow, which a call's
-// line looks up without building that name.
-func keyOf(service, method string) breakerKey {
-	if len(method) == len(service)+3 && method[0] == '/' && method[1:1+len(service)] == service &&
-		method[1+len(service):] == overflow {
-		return breakerKey{service, overflow}
-	}
-	return breakerKey{service, method}
-}
-
-// breakerSeen is a breaker's state as its last BreakerStateChanged said, and that event's Time.
-type breakerSeen struct {
-	state string
-	at    time.Time
+	// breakers holds the last state each breaker reported (BreakerStateChanged), within the
+	// bounds of breakerstates.Store; a Retired event of a breaker forgets it.
+	breakers breakerstates.Store
 }
 
 // New returns an observe.Sink writing to logger, at the levels of the table in the package
@@ -215,10 +181,9 @@ func New(logger *zap.Logger, opts ...Option) observe.Sink {
 		}
 	}
 	return &sink{
-		log:      logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never)),
-		levels:   cfg.levels,
-		opened:   cfg.opened,
-		breakers: map[breakerKey]breakerSeen{},
+		log:    logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never)),
+		levels: cfg.levels,
+		opened: cfg.opened,
 	}
 }
 
@@ -231,14 +196,12 @@ func (s *sink) Observe(e observe.Event) {
 	lvl, l := s.levels[e.Kind], byKind[e.Kind]
 	switch e.Kind {
 	case observe.BreakerStateChanged:
-		s.breakerChanged(&e)
+		s.breakers.Observe(&e)
 		if e.To == stateOpen || e.To == stateForcedOpen {
 			lvl = s.opened
 		}
 	case observe.Retired:
-		if e.Policy == observe.PolicyBreaker {
-			s.breakerRetired(&e)
-		}
+		s.breakers.Observe(&e)
 	}
 	if lvl == off || l == nil {
 		return
@@ -259,59 +222,12 @@ func (s *sink) Observe(e observe.Event) {
 		}
 	}
 	if l.breaker && (e.Kind != observe.AttemptFinished || e.Class != codes.Success) {
-		if state := s.breakerState(e.Service, e.Method); state != "" {
+		if state, ok := s.breakers.State(e.Service, e.Method); ok {
 			w.fs[n] = zap.String("breaker", state)
 			n++
 		}
 	}
 	ce.Write(w.fs[:n]...)
-}
-
-// breakerChanged keeps the state a breaker's BreakerStateChanged event e reports.
-func (s *sink) breakerChanged(e *observe.Event) {
-	if e.To == "" || len(e.Service) > observe.MaxKeptName || len(e.Method) > observe.MaxKeptName {
-		return
-	}
-	k := keyOf(e.Service, e.Method)
-	s.mu.Lock()
-	if _, ok := s.breakers[k]; ok {
-		s.breakers[k] = breakerSeen{e.To, e.Time}
-	} else if len(s.breakers) < maxBreakers {
-		// Copies: a name cut from a larger string (a call's :path) would keep all of it.
-		s.breakers[breakerKey{strings.Clone(k.service), strings.Clone(k.method)}] = breakerSeen{e.To, e.Time}
-	}
-	s.mu.Unlock()
-}
-
-// breakerRetired forgets the state of the breaker a Retired event e names, unless that state's
-// event is later than e's Time: then it is a replacement's under the same name (see
-// observe.Retired).
-func (s *sink) breakerRetired(e *observe.Event) {
-	k := keyOf(e.Service, e.Method)
-	s.mu.Lock()
-	if v, ok := s.breakers[k]; ok && !v.at.After(e.Time) {
-		delete(s.breakers, k)
-	}
-	s.mu.Unlock()
-}
-
-// breakerState is the last state zapobs saw of the breaker that guards a call of method of
-// service, or "" when it saw none: the method's own (a method-scoped breaker), else the
-// method-scoped breaker of the service's overflow chain ("/<service>/*", which serves the
-// names past the suite's bound and whose events name that chain, not the call's method),
-// else the service's. It allocates nothing.
-func (s *sink) breakerState(service, method string) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if method != "" {
-		if v, ok := s.breakers[keyOf(service, method)]; ok {
-			return v.state
-		}
-		if v, ok := s.breakers[breakerKey{service, overflow}]; ok {
-			return v.state
-		}
-	}
-	return s.breakers[breakerKey{service, ""}].state
 }
 
 // written is what a line that is written needs on the heap, in one allocation: its fields,
