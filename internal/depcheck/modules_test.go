@@ -38,7 +38,9 @@ var providerInternals = map[string][]string{
 	// streamend: when a stream is over (read to its end, failed, or abandoned unread), as
 	// the suite's policies and its CallFinished see it; the tracer ends a stream's span at
 	// the same end, which a second reading of gRPC's stream rules would drift from.
-	"observe/otelobs":                   {module + "/internal/streamend"},
+	// breakerstates: as for zapobs, whose breaker field and the tracer's
+	// bulwark.breaker.state must name the same breaker's state.
+	"observe/otelobs":                   {module + "/internal/streamend", module + "/internal/breakerstates"},
 	"interceptors/ratelimit/redislimit": {module + "/internal/fielderr"},
 }
 

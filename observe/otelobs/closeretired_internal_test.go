@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/breakerstates"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,7 +20,6 @@ import (
 // breaker of a suite built after it under the same name.
 func TestCloseForgetsTheClosedSuitesBreaker(t *testing.T) {
 	const svc = "test.v1.Closed"
-	key := breakerKey(svc, "")
 	clk := clocktest.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	cfg := &config.Config{
 		Profiles: map[string]config.Profile{"p": {Breaker: &breaker.Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Hour}}},
@@ -36,17 +36,11 @@ func TestCloseForgetsTheClosedSuitesBreaker(t *testing.T) {
 		}
 		return s
 	}
-	stateAt := func() (breakerSeen, bool) {
-		v, ok := tr.breakers.Load(key)
-		if !ok {
-			return breakerSeen{}, false
-		}
-		return v.(breakerSeen), true
-	}
+	stateAt := func() (breakerstates.Seen, bool) { return tr.breakers.Lookup(svc, "") }
 
 	old := suite()
 	_ = old.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
-	if seen, ok := stateAt(); !ok || seen.state != "open" {
+	if seen, ok := stateAt(); !ok || seen.State != "open" {
 		t.Fatalf("after the old suite's breaker opened: kept %+v (%v), want open", seen, ok)
 	}
 	clk.Advance(time.Second)
@@ -61,7 +55,7 @@ func TestCloseForgetsTheClosedSuitesBreaker(t *testing.T) {
 	s := suite()
 	t.Cleanup(func() { _ = s.Close() })
 	_ = s.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
-	if seen, ok := stateAt(); !ok || seen.state != "open" || !seen.at.Equal(clk.Now()) {
+	if seen, ok := stateAt(); !ok || seen.State != "open" || !seen.At.Equal(clk.Now()) {
 		t.Fatalf("after the new suite's breaker opened: kept %+v (%v), want open at %v", seen, ok, clk.Now())
 	}
 }

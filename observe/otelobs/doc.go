@@ -63,10 +63,11 @@
 // context with observe.WithCallSink; the suite sends that call's own events (attempts,
 // retries, hedges, the call's end) to it as well as to its usual sink. Events of shared
 // objects (breaker transitions) reach the Tracer through interceptors.WithObserver: it keeps
-// each breaker's last state, which it reports when a breaker rejects a call. A call of another
-// method made with the call's context through a suite the tracer does not front (a fallback's
-// Func asking another service, say) sends its events to the same recorder: they are left off
-// the span, which records its own call's alone. A call sink the caller's context already
+// each breaker's last state, which it reports when a breaker rejects a call (for 4096 breakers
+// at most, none of a name longer than observe.MaxKeptName; "open" for one past them). A call
+// of another method made with the call's context through a suite the tracer does not front (a
+// fallback's Func asking another service, say) sends its events to the same recorder: they are
+// left off the span, which records its own call's alone. A call sink the caller's context already
 // carries (observe.WithCallSink: the caller's own per-call consumer) still gets every event
 // the suite sends: the recorder, which takes its place in the call's context, passes them on.
 // A call that nothing records costs one

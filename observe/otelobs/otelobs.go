@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/breakerstates"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.opentelemetry.io/otel"
@@ -60,9 +61,9 @@ const (
 type Tracer struct {
 	tracer   trace.Tracer
 	callSpan bool
-	// breakers holds the last known state of each breaker (a breakerSeen), keyed by
-	// breakerKey (method empty for a service-wide breaker), from BreakerStateChanged events.
-	breakers sync.Map
+	// breakers holds the last known state of each breaker, from BreakerStateChanged events,
+	// within the bounds of breakerstates.Store.
+	breakers breakerstates.Store
 	// names holds the call span's name of each method, "bulwark " + method, for the first
 	// maxNames methods of up to observe.MaxKeptName bytes: made once, not on every call.
 	names  sync.Map
@@ -133,48 +134,26 @@ var _ observe.Sink = (*Tracer)(nil)
 // each breaker, read when a breaker rejects a call, and forgets it when a reload, or the
 // suite's Close, retires the breaker (observe.Retired), unless the state's event is later than
 // the Retired's Time (when the reload took effect; for a Close, the breaker's last state
-// change): a replacement's under the same name, whose event came first. Other events are ignored here; a call's own events reach the
-// call's recorder through observe.WithCallSink.
+// change): a replacement's under the same name, whose event came first. It keeps the states of
+// 4096 breakers at most, and none of a name longer than observe.MaxKeptName, as zapobs does: a
+// rejection by a breaker past them reports "open". Other events are ignored here; a call's own
+// events reach the call's recorder through observe.WithCallSink.
 func (t *Tracer) Observe(e observe.Event) {
-	switch e.Kind {
-	case observe.BreakerStateChanged:
-		t.breakers.Store(breakerKey(e.Service, e.Method), breakerSeen{e.To, e.Time})
-	case observe.Retired:
-		if e.Policy == observe.PolicyBreaker {
-			k := breakerKey(e.Service, e.Method)
-			if v, ok := t.breakers.Load(k); ok && !v.(breakerSeen).at.After(e.Time) {
-				t.breakers.CompareAndDelete(k, v) // not a later state stored since
-			}
-		}
+	if e.Kind == observe.BreakerStateChanged || e.Kind == observe.Retired {
+		t.breakers.Observe(&e)
 	}
 }
 
-// breakerSeen is a breaker's state as its last BreakerStateChanged said, and that event's Time.
-type breakerSeen struct {
-	state string
-	at    time.Time
-}
-
-// breakerState is the last known state of the breaker that serves method of service: the
-// method's own, else the method-scoped breaker of the overflow chain that serves a name past
-// the suite's bound ("/<service>/*"; "/*/*", of the service "*", for a service past it), whose
-// changes name that chain and not the call's method, else the service's.
+// breakerState is the last known state of the breaker that serves method of service, found as
+// breakerstates.Store.State finds it (the method's own, else the overflow chain's, else the
+// service's); "open" when none is kept: a breaker that rejects without a recorded change has
+// opened unseen, or is past the bounds of the states kept.
 func (t *Tracer) breakerState(service, method string) string {
-	if v, ok := t.breakers.Load(breakerKey(service, method)); ok {
-		return v.(breakerSeen).state
+	if state, ok := t.breakers.State(service, method); ok {
+		return state
 	}
-	if v, ok := t.breakers.Load(breakerKey(service, "/"+service+"/*")); ok {
-		return v.(breakerSeen).state
-	}
-	if v, ok := t.breakers.Load(breakerKey(service, "")); ok {
-		return v.(breakerSeen).state
-	}
-	return "open" // a breaker that rejects without a recorded change has opened unseen
+	return "open"
 }
-
-// breakerKey is the key of Tracer.breakers for the breaker of service and method (empty for
-// a breaker of the whole service).
-func breakerKey(service, method string) string { return service + "\x00" + method }
 
 // DialOptions returns the options that install the tracer's interceptors. Put them before the
 // suite's: append(tracer.DialOptions(), suite.DialOptions()...).
