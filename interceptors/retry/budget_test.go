@@ -703,3 +703,123 @@ func TestTokenBucketHoldsAtMostMaxTokens(t *testing.T) {
 		t.Fatalf("withdrawals from a full bucket of 10 = %d, want 5 (down to half)", withdrawn)
 	}
 }
+
+// TestCanceledBackoffGivesTheRetryBack: a ratio budget counts a retry when it allows it, before
+// the backoff sleep; when the caller cancels during that sleep the retry is never sent, and the
+// budget gives it back, so it counts only retries sent (as the token bucket, whose Allow takes
+// nothing, costs a canceled retry nothing). Before the fix the budget kept a retry for each
+// such call, and a burst of callers giving up in their backoff spent the budget of those left.
+func TestCanceledBackoffGivesTheRetryBack(t *testing.T) {
+	unavailable := status.Error(grpccodes.Unavailable, "GPU restarting")
+	for _, path := range []struct {
+		name string
+		call func(ctx context.Context, p *Policy) error
+	}{
+		{"Do", func(ctx context.Context, p *Policy) error {
+			return p.Do(ctx, testkit.MethodCompare, func(context.Context) error { return unavailable })
+		}},
+		{"Unary", func(ctx context.Context, p *Policy) error {
+			fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				return unavailable
+			}
+			return p.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, fail)
+		}},
+	} {
+		t.Run(path.name, func(t *testing.T) {
+			clk := clocktest.New(time.Unix(1e9, 0))
+			th := RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second}
+			p, err := New(Config{MaxAttempts: 3, Idempotent: true, InitialBackoff: time.Second, Throttle: th}, WithClock(clk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := p.Budget("kyc.v1.FaceMatchService")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- path.call(ctx, p) }()
+			clk.BlockUntil(1) // in the backoff sleep before attempt 2
+			if calls, retries := b.counted(); calls != 1 || retries != 1 {
+				t.Fatalf("during the sleep: %d calls, %d retries counted; want 1 and 1", calls, retries)
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, unavailable) {
+				t.Fatalf("call: %v, want attempt 1's error as it is", err)
+			}
+			if calls, retries := b.counted(); calls != 1 || retries != 0 {
+				t.Fatalf("after the caller canceled in the backoff: %d calls, %d retries counted; want 1 call, 0 retries (none was sent)", calls, retries)
+			}
+			if got := b.Tokens(); got != 10.5 {
+				t.Fatalf("budget holds %v retries, want the floor 10 + 0.5·1 call = 10.5", got)
+			}
+		})
+	}
+}
+
+// TestCommittedInBackoffGivesTheRetryBack: a stream that commits during the backoff sleep
+// (its sends outgrow the replay buffer, or it ends) is not retried after the sleep, and a
+// ratio budget, which counted the retry when it allowed it, gives it back. Before the fix the
+// budget kept the retry.
+func TestCommittedInBackoffGivesTheRetryBack(t *testing.T) {
+	clk := clocktest.New(time.Unix(1e9, 0))
+	p, err := New(Config{Idempotent: true, InitialBackoff: time.Second, Jitter: JitterNone, Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second}}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.method("/kyc.v1.LivenessService/Check")
+	var c call
+	l := p.newLoop(context.Background(), m, &c, time.Time{})
+	defer l.stop()
+	unavailable := status.Error(grpccodes.Unavailable, "GPU restarting")
+	v := codes.Verdict{Class: codes.Transient, Code: grpccodes.Unavailable}
+	var asked atomic.Int32
+	committed := func() bool { return asked.Add(1) > 1 } // commits once the loop has decided
+	type result struct {
+		retried bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		retried, ferr := l.next(context.Background(), context.Background(), 1, v, unavailable, committed)
+		done <- result{retried, ferr}
+	}()
+	clk.BlockUntil(1)
+	if _, retries := m.bucket.counted(); retries != 1 {
+		t.Fatalf("during the sleep: %d retries counted, want 1", retries)
+	}
+	clk.Advance(time.Second) // the sleep ends
+	r := <-done
+	if r.retried || !errors.Is(r.err, unavailable) {
+		t.Fatalf("committed in the sleep: retried %v, err %v; want no retry, the attempt's error", r.retried, r.err)
+	}
+	if _, retries := m.bucket.counted(); retries != 0 {
+		t.Fatalf("committed in the sleep: %d retries counted in the budget, want 0", retries)
+	}
+}
+
+// TestRatioBudgetRefundOfAnOldSlot: a retry given back after its slot left the window (the
+// sleep outlasted the window) takes nothing from the retries counted since in the slot's
+// reuse, and a token bucket, whose Allow took nothing, gives nothing back.
+func TestRatioBudgetRefundOfAnOldSlot(t *testing.T) {
+	b, clk := ratioBudget(t, RetryBudgetConfig{Ratio: 1, MinPerSecond: 0.2, Window: 10 * time.Second}) // floor 2
+	old, ok := b.allowRetry()
+	if !ok {
+		t.Fatal("cold budget refused a retry")
+	}
+	clk.Advance(10 * time.Second) // the same slot, a window later
+	if _, ok := b.allowRetry(); !ok {
+		t.Fatal("a window later: retry refused")
+	}
+	b.refund(old)
+	if _, retries := b.counted(); retries != 1 {
+		t.Fatalf("after refunding a retry of a slot that left the window: %d retries counted, want 1", retries)
+	}
+	p, err := New(Config{Throttle: RetryBudgetConfig{MaxTokens: 10, TokenRatio: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := p.Budget("kyc.v1.OCRService")
+	e, ok := bucket.allowRetry()
+	bucket.refund(e)
+	if !ok || bucket.Tokens() != 10 {
+		t.Fatalf("token bucket: allowed %v, %v tokens after a refund; want true and 10", ok, bucket.Tokens())
+	}
+}
