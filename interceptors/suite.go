@@ -1097,7 +1097,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 			return nil, err
 		}
 		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(o.ended)
+		w.OnEndOf(o) // o itself, no method value: no allocation
 		return w, nil
 	}
 }
@@ -1154,7 +1154,9 @@ type observedStream struct {
 	round  *attempt.Round // what a hedging policy reported of the attempts (see chain.hedged), or nil
 }
 
-func (o *observedStream) ended(e streamend.End) {
+// StreamEnded reports the stream's end: CallFinished, or for an abandoned stream only its
+// attempt (see observedStream).
+func (o *observedStream) StreamEnded(e streamend.End) {
 	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
 		o.finish(e.Err)
 		return

@@ -64,7 +64,7 @@ func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 			}
 		}
 		w := streamend.Watch(ctx, desc, s)
-		w.OnEnd(s.ended)
+		w.OnEndOf(s)
 		return w, nil
 	}
 }
@@ -105,7 +105,7 @@ func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDe
 // and here each attempt's stream (and context) ends when that attempt fails while the caller's
 // stream goes on. What the retry stream holds (the budget's context, the current attempt's
 // context and timer) it releases in releaseLocked, once, when the committed attempt ends, or
-// when the stream as a whole ends where nobody reads it (see ended): the caller's context
+// when the stream as a whole ends where nobody reads it (see StreamEnded): the caller's context
 // ends, or gRPC ends the committed attempt.
 // Its Context is the call's, not an attempt's, so that the policies above it see its end and
 // not its attempts'.
@@ -785,7 +785,7 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 	s.release()
 }
 
-// ended reports the last attempt of a stream that ended while nobody was reading or writing
+// StreamEnded reports the last attempt of a stream that ended while nobody was reading or writing
 // it (streamend's Caller and Transport ends): the caller's context ended (the stream was
 // abandoned), or gRPC ended the attempt the stream committed to. RecvMsg and SendMsg report
 // the other ends themselves, as does the retry loop each attempt it retried or gave up on, so
@@ -796,7 +796,7 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 // on: the stream's context ends with the committed attempt's, Canceled, and a policy above
 // that sees the end first may release the context it gave the stream, which is then seen as
 // the caller's end.
-func (s *retryStream) ended(e streamend.End) {
+func (s *retryStream) StreamEnded(e streamend.End) {
 	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
 		return
 	}

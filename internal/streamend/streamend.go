@@ -46,7 +46,8 @@
 //
 // Watch returns the stream it is given when that is already a *Stream watched for the same
 // caller's context, so interceptors stacked with one context share one wrapper and one
-// context.AfterFunc; each registers its func with OnEnd.
+// context.AfterFunc; each registers its func with OnEnd, or with OnEndOf a value it holds for
+// the stream anyway (or its context's cancel func, as Cancel), which costs no allocation.
 //
 // An interceptor that passes the rest of the chain a context derived from its caller's (a
 // deadline's) calls WatchDerived instead: when the stream it gets back is a *Stream watched
@@ -128,8 +129,8 @@ type Stream struct {
 	end    End             // Guarded by mu; set when ended: the last layer's end.
 	ran    bool            // Guarded by mu: the funcs registered before the end have run.
 	n      int             // Guarded by mu: funcs of the current layer held in inline.
-	inline [4]func(End)
-	more   []func(End)
+	inline [4]Ender
+	more   []Ender
 
 	// outer is guarded by mu: the layers watched for the contexts that the current layer's
 	// caller was derived from (see WatchDerived), innermost first; nil for a stream watched
@@ -152,8 +153,8 @@ const (
 type layer struct {
 	caller context.Context
 	n      int
-	inline [4]func(End)
-	more   []func(End)
+	inline [4]Ender
+	more   []Ender
 	next   *layer
 }
 
@@ -233,16 +234,43 @@ func sameContext(a, b context.Context) (same bool) {
 	return a == b
 }
 
+// Ender is what OnEndOf registers: a value that a layer already holds for the stream (an
+// observer's record, a retry's stream), whose StreamEnded runs once, at the stream's end, with
+// how it ended. Registering it costs no allocation, where a method value or a closure handed
+// to OnEnd costs one.
+type Ender interface {
+	StreamEnded(End)
+}
+
+// endFunc is a func registered with OnEnd. A func value is one pointer, so it is an Ender with
+// no allocation.
+type endFunc func(End)
+
+func (f endFunc) StreamEnded(e End) { f(e) }
+
+// Cancel is a context's cancel func as an Ender: registered with OnEndOf, it releases the
+// context at the stream's end, with no closure around it.
+type Cancel context.CancelFunc
+
+// StreamEnded calls the cancel func.
+func (c Cancel) StreamEnded(End) { c() }
+
 // OnEnd registers f to run once, at the stream's end, with how it ended; after the funcs
 // registered before it. When the stream has ended already, f runs now, on this goroutine.
 // Funcs run on the goroutine that saw the end: a RecvMsg or SendMsg caller, or the
 // context's. f belongs to the outermost layer (see WatchDerived).
 func (w *Stream) OnEnd(f func(End)) {
+	w.OnEndOf(endFunc(f))
+}
+
+// OnEndOf registers f as OnEnd registers a func: its StreamEnded runs once, at the stream's
+// end, in the order of registration with the funcs and Enders registered before and after it.
+func (w *Stream) OnEndOf(f Ender) {
 	w.mu.Lock()
 	if w.ended {
 		e := w.end
 		w.mu.Unlock()
-		f(e)
+		f.StreamEnded(e)
 		return
 	}
 	n, inline, more := &w.n, w.inline[:], &w.more
@@ -517,7 +545,7 @@ func (w *Stream) ranAll(stop func() bool) {
 
 // callAll calls fs with e, in order; when one panics, the ones after it run as the panic goes
 // on.
-func callAll(fs []func(End), e End) {
+func callAll(fs []Ender, e End) {
 	i := 0
 	defer func() {
 		if i < len(fs) { // fs[i] panicked.
@@ -525,6 +553,6 @@ func callAll(fs []func(End), e End) {
 		}
 	}()
 	for ; i < len(fs); i++ {
-		fs[i](e)
+		fs[i].StreamEnded(e)
 	}
 }

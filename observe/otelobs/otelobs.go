@@ -251,16 +251,16 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 			return cs, nil
 		}
 		w := streamend.Watch(ctx, desc, cs)
-		w.OnEnd(r.streamEnded)
+		w.OnEndOf(r)
 		return w, nil
 	}
 }
 
-// streamEnded ends a stream's span at the stream's end. It records the rejection the stream
+// StreamEnded ends a stream's span at the stream's end. It records the rejection the stream
 // ended with, if any (a rejected stream's CallFinished leaves the span open for this: see
 // Observe). Unless the suite's CallFinished, which the suite sends before the end reaches the
 // tracer's stream, put the outcome on the span, it puts the end's own there.
-func (r *recorder) streamEnded(e streamend.End) {
+func (r *recorder) StreamEnded(e streamend.End) {
 	r.rejected(e.Err)
 	r.mu.Lock()
 	finished := r.finished
@@ -372,7 +372,7 @@ func (r *recorder) Observe(e observe.Event) {
 			r.span.SetStatus(otelcodes.Error, e.Code.String())
 		}
 		// A rejected stream's span waits for the stream's end, which follows at once with
-		// the rejection (the suite reports the end it sees first), so that streamEnded
+		// the rejection (the suite reports the end it sees first), so that StreamEnded
 		// records who refused it, as end does for a unary call, before the span ends.
 		r.mu.Lock()
 		r.finished = true
@@ -392,7 +392,7 @@ func (r *recorder) end(err error) {
 	r.mu.Unlock()
 	if !finished {
 		// No suite below reported the call: its outcome is the invoker's, as a stream's
-		// is its end's (streamEnded).
+		// is its end's (StreamEnded).
 		code := codeOf(err)
 		r.span.SetAttributes(KeyCode.Int(int(code)))
 		if err != nil {
