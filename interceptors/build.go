@@ -61,7 +61,11 @@ type preparedStep struct {
 type txn struct {
 	objs  *objcache.Txn[section.Built]
 	stage *section.Stage
-	took  map[objcache.Key]string // the objects the build's chains took, each with one's full method
+	// st is the state whose chains the build makes: the objects they took are kept in
+	// st.held at the commit, and a chain built later under st (on a first call) is held to
+	// them (see objectLocked).
+	st   *state
+	took map[objcache.Key]string // the objects the build's chains took, each with one's full method
 	// fps are the fingerprints the build's chains took the objects of took with: a chain that
 	// names one of them with another is refused (see objectLocked).
 	fps map[objcache.Key]objcache.Fingerprint
@@ -71,15 +75,16 @@ type txn struct {
 	ended bool // committed or rolled back
 }
 
-// beginLocked starts a build. s.mu must be held until it ends.
-func (s *Suite) beginLocked() *txn {
-	return &txn{objs: s.objs.Begin(), stage: &section.Stage{}}
+// beginLocked starts a build of chains of st. s.mu must be held until it ends.
+func (s *Suite) beginLocked(st *state) *txn {
+	return &txn{objs: s.objs.Begin(), stage: &section.Stage{}, st: st}
 }
 
 // commitLocked commits t, a build of s, and keeps in s.origins the full method of a chain
-// that took each of its objects. s.mu is held. The commit is done whole also when a policy's
-// func it runs panics (a kept object's apply, objcache.Txn.Commit): the stage is published,
-// and the panic goes on to the caller after it.
+// that took each of its objects, and in t.st.held that and the fingerprint it took the object
+// with. s.mu is held. The commit is done whole also when a policy's func it runs panics (a
+// kept object's apply, objcache.Txn.Commit): the stage is published, and the panic goes on to
+// the caller after it.
 func (s *Suite) commitLocked(t *txn) {
 	t.ended = true
 	defer s.publishLocked(t)
@@ -98,6 +103,12 @@ func (s *Suite) publishLocked(t *txn) {
 			s.origins = map[objcache.Key]string{}
 		}
 		maps.Copy(s.origins, t.took)
+		if len(t.took) > 0 && t.st.held == nil {
+			t.st.held = map[objcache.Key]holding{}
+		}
+		for k, m := range t.took {
+			t.st.held[k] = holding{fullMethod: m, fp: t.fps[k]}
+		}
 	}()
 	t.stage.Commit()
 }
@@ -120,9 +131,10 @@ func (t *txn) abandoned() bool {
 	return true
 }
 
-// buildLocked composes the chain of one full method under cfg, all or nothing (see txn); other:
+// buildLocked composes the chain of one full method under st, all or nothing (see txn); other:
 // the suite's overflow chain, for fullMethod "/*/*" (see Suite.chain). s.mu must be held.
-func (s *Suite) buildLocked(cfg *config.Config, fullMethod string, other bool) *chain {
+func (s *Suite) buildLocked(st *state, fullMethod string, other bool) *chain {
+	cfg := st.cfg
 	if s.closing {
 		// A chain that fails its calls, which still report them (CallFinished) to the sink,
 		// under their policy's service, as a chain that fails to build does (see prepare).
@@ -138,7 +150,7 @@ func (s *Suite) buildLocked(cfg *config.Config, fullMethod string, other bool) *
 	if p.c.err != nil {
 		return p.c
 	}
-	t := s.beginLocked()
+	t := s.beginLocked(st)
 	defer t.abandoned()
 	c := s.finishLocked(p, t)
 	if c.err != nil {
@@ -392,11 +404,13 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	}
 	fp := fingerprint(sec, v, p.c.policy, p.sp, deps)
 	k := objcache.Key{Section: sec.Key(), Name: env.Name}
+	// One name is one object (section.Spec.Name): two settings of it would have each
+	// chain's build replace the object the one before it built, at every build; or, for a
+	// chain built on a first call, replace under the chains in force the object they hold.
 	if prev, ok := t.fps[k]; ok && !prev.Same(fp, valuesEqual(sec)) {
-		// One name is one object (section.Spec.Name): two settings of it would have each
-		// chain's build replace the object the one before it built, at every build.
-		return section.Built{}, fmt.Errorf("the object %q is also taken by %s, with %s: the chains that name one object must give it the same settings",
-			env.Name, t.took[k], fingerprintDiff(prev, fp, valuesEqual(sec)))
+		return section.Built{}, sameObjectErr(env.Name, t.took[k], prev, fp, valuesEqual(sec))
+	} else if h, held := t.st.held[k]; !ok && held && !h.fp.Same(fp, valuesEqual(sec)) {
+		return section.Built{}, sameObjectErr(env.Name, h.fullMethod, h.fp, fp, valuesEqual(sec))
 	}
 	// An object whose value changed in settings it takes in place is kept, with its state.
 	if b, ok := t.objs.Retune(k, fp, valuesEqual(sec), retuner(sec, v)); ok {
@@ -412,6 +426,13 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 		t.taken(k, fp, p.fullMethod)
 	}
 	return b, err
+}
+
+// sameObjectErr is the error of a chain that names the object name, which the chain of
+// fullMethod took with fingerprint prev, with fingerprint fp.
+func sameObjectErr(name, fullMethod string, prev, fp objcache.Fingerprint, equal func(a, b any) bool) error {
+	return fmt.Errorf("the object %q is also taken by %s, with %s: the chains that name one object must give it the same settings",
+		name, fullMethod, fingerprintDiff(prev, fp, equal))
 }
 
 // taken notes that the chain of fullMethod took the object k, of fingerprint fp, in t.

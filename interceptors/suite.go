@@ -94,6 +94,17 @@ type state struct {
 	// front finds chains' entries by the address of the method name a call brings (the
 	// generated client's constant), without hashing the name or walking the map.
 	front front.Table[chain]
+	// held holds, for each object a chain of this state took, a chain that took it and the
+	// fingerprint it took it with: a chain built later under this state (on a first call)
+	// that names the object with another is refused, as a chain of one build is, instead of
+	// replacing the object under the chains in force. Guarded by Suite.mu.
+	held map[objcache.Key]holding
+}
+
+// holding is a chain's hold on an object (see state.held).
+type holding struct {
+	fullMethod string
+	fp         objcache.Fingerprint
 }
 
 // otherMethod is the method name a service's shared chain is built for: no method entry can
@@ -370,7 +381,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 		return true
 	})
-	t := s.beginLocked()
+	t := s.beginLocked(st)
 	defer func() {
 		if t.abandoned() { // an error, or a Build that panicked
 			limiters.Reconfigure()
@@ -888,12 +899,12 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 			}
 			return o
 		}
-		c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod, false)
+		c := s.buildLocked(cur, "/"+svc+"/"+otherMethod, false)
 		cur.shared.Store(svc, c)
 		return c
 	}
 	if s.listed(svc, fullMethod) || s.unlisted.admitLocked(&s.unlisted.methods, fullMethod) {
-		c := s.buildLocked(cur.cfg, fullMethod, false)
+		c := s.buildLocked(cur, fullMethod, false)
 		cur.chains.Store(fullMethod, c)
 		return c
 	}
@@ -907,7 +918,7 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		}
 		return o
 	}
-	c := s.buildLocked(cur.cfg, "/"+svc+"/"+otherMethod, false)
+	c := s.buildLocked(cur, "/"+svc+"/"+otherMethod, false)
 	c.overflow, c.desc = true, descriptorOf(svc)
 	cur.shared.Store(svc, c)
 	return c
@@ -919,7 +930,7 @@ func (s *Suite) otherLocked(st *state) *chain {
 	if c := st.other.Load(); c != nil {
 		return c
 	}
-	c := s.buildLocked(st.cfg, "/"+otherService+"/"+otherMethod, true)
+	c := s.buildLocked(st, "/"+otherService+"/"+otherMethod, true)
 	c.overflow = true
 	st.other.Store(c)
 	return c
