@@ -115,3 +115,40 @@ services:
 		})
 	}
 }
+
+// A default profile that gives the pool another size does not make the suite forget the pool
+// object the configured services' chains hold: the suite read the object's name, "pool", as a
+// service's, outside the configuration, whose policy (the default profile's) gives it another
+// fingerprint, and so dropped it at every reload (New's included) while the chains went on
+// using it: Levels never read it, each reload reported it retired and built it afresh,
+// losing its state.
+func TestCustomNamedObjectIsKeptWhenTheDefaultProfileGivesItOtherSettings(t *testing.T) {
+	cfg, _, err := config.Parse("pool.yaml", []byte(`
+profiles:
+  p:
+    pool: {size: 3}
+  default:
+    pool: {size: 4}
+services:
+  kyc.v1.OCRService:
+    profile: p
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &poolRetired{}
+	before := poolBuilds.Load()
+	s := newClocked(t, cfg, interceptors.WithObserver(rec))
+	first := fmt.Sprint(before + 1)
+	if got := poolLevels(s); len(got) != 1 || got[0] != first {
+		t.Fatalf("after New: pool levels %v, want the one pool object %s", got, first)
+	}
+	for i := range 2 {
+		if err := s.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if got, built, retired := poolLevels(s), poolBuilds.Load()-before, rec.n.Load(); len(got) != 1 || got[0] != first || built != 1 || retired != 0 {
+			t.Fatalf("after unchanged reload %d: pool levels %v, %d built, %d retired; want %s kept, 1 built, none retired", i+1, got, built, retired, first)
+		}
+	}
+}

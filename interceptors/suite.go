@@ -409,6 +409,13 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			retired = append(retired, old.Object.(observe.LevelSource))
 		}
 		src, level := b.Object.(observe.LevelSource)
+		if _, took := st.held[k]; took {
+			// A chain of st took it, with the fingerprint it is cached under: not to be read
+			// from its name, which a section's own Name (section.Spec.Name) may give an
+			// object that no service or method is named after, and which may read as the
+			// name of a service outside the configuration, of another policy.
+			return true
+		}
 		if mp, ok := st.mayUse(k, s.origins[k]); ok && (!level || s.holdsLocked(st, k, mp)) {
 			return true
 		}
