@@ -656,16 +656,15 @@ func (c *call) refused(number int, now time.Time, err error, v codes.Verdict) {
 
 // failBeats reports whether the retryable failure v, coming after old, should be the call's
 // when no attempt wins: the one that binds the retry loop most, so that what the server said
-// reaches it (a request to stop, then the longer pushback delay); of two that bind it alike
-// (two stops, equal delays, no pushback), the latest, as grpc-go's hedging returns the last.
+// reaches it (a request to stop, then the longer pushback delay), else the latest.
 func failBeats(v, old codes.Verdict) bool {
 	switch {
 	case old.Pushback.Stop:
-		return v.Pushback.Stop
+		return false
 	case v.Pushback.Stop:
 		return true
 	case old.Pushback.Set:
-		return v.Pushback.Set && v.Pushback.Delay >= old.Pushback.Delay
+		return v.Pushback.Set && v.Pushback.Delay > old.Pushback.Delay
 	}
 	return true
 }

@@ -33,9 +33,8 @@
 //	|                                               |                                | passed, if it was due sooner               |
 //
 // When every attempt failed, the call fails with the failure that binds the retry loop around
-// it most, the last to fail of those that bind it alike: the last whose server asked to stop,
-// else the last with the longest pushback delay, else the last (as grpc-go's hedging returns
-// the last); the grpc.Header, grpc.Trailer and grpc.Peer call options get that attempt's. So a
+// it most: one whose server asked to stop, else the one with the longest pushback delay, else
+// the last; the grpc.Header, grpc.Trailer and grpc.Peer call options get that attempt's. So a
 // stop anywhere in a hedged round reaches the retry loop (it reads the stop from the error's
 // RetryInfo or from the trailer, as for any attempt), and the call is not retried. Pushback
 // is read as codes.Classifier.ClassifyTrailer reads it; the trailer of every attempt is read,
