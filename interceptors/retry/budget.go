@@ -162,8 +162,15 @@ func (b *RetryBudget) Allow() bool {
 // counts one retry when the window's retries stay within Ratio·calls + MinPerSecond·Window.
 func (b *RetryBudget) Withdraw() bool {
 	if b.ratioMode {
-		_, ok := b.withdrawRatio()
-		return ok
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		now := b.epochNow()
+		calls, retries := b.sumLocked(now)
+		if (retries+1)*1000 > calls*b.pct+b.floor {
+			return false
+		}
+		b.slotLocked(now).retries++
+		return true
 	}
 	for {
 		old := b.milli.Load()
@@ -174,45 +181,6 @@ func (b *RetryBudget) Withdraw() bool {
 			return true
 		}
 	}
-}
-
-// withdrawRatio is a ratio budget's Withdraw: it also returns the epoch whose slot counted
-// the retry, for refund.
-func (b *RetryBudget) withdrawRatio() (epoch int64, ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.epochNow()
-	calls, retries := b.sumLocked(now)
-	if (retries+1)*1000 > calls*b.pct+b.floor {
-		return now, false
-	}
-	b.slotLocked(now).retries++
-	return now, true
-}
-
-// allowRetry is Allow for the retry loop, which gives back (refund) a retry it allowed and
-// then did not send: it also returns what refund needs, the epoch a ratio budget counted the
-// retry in.
-func (b *RetryBudget) allowRetry() (epoch int64, ok bool) {
-	if b.ratioMode {
-		return b.withdrawRatio()
-	}
-	return 0, b.milli.Load() > b.threshold
-}
-
-// refund gives back the retry that allowRetry allowed in epoch and that was not sent (the
-// caller canceled during the backoff sleep, say), so that a ratio budget counts only retries
-// sent. A retry whose slot has left the window since is out of the count already. A token
-// bucket took nothing for the retry (the failure took its token), and gives nothing back.
-func (b *RetryBudget) refund(epoch int64) {
-	if !b.ratioMode {
-		return
-	}
-	b.mu.Lock()
-	if s := &b.slots[epoch%budgetSlots]; s.epoch == epoch && s.retries > 0 {
-		s.retries--
-	}
-	b.mu.Unlock()
 }
 
 // Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio

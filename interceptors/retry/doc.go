@@ -37,9 +37,7 @@
 //	| the retry budget (Config.Throttle) is spent        | *ExhaustedError                | retry_budget   |
 //
 // The retry budget is asked last, once the retry is otherwise certain, because a ratio budget
-// counts the retry it allows; when the retry is not sent after all (the caller cancels during
-// the backoff sleep, a stream commits or ends in it), it goes back to the budget, so that this
-// counts only retries sent. A unary call does not read its last attempt's trailer (see
+// counts the retry it allows. A unary call does not read its last attempt's trailer (see
 // Deadlines of an attempt), so a grpc-retry-pushback-ms there that asks not to retry ends the
 // call with max_attempts, not pushback_stop.
 //

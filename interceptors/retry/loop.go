@@ -128,7 +128,7 @@ func (l *loop) lateStart(ctx context.Context, t0 time.Time) bool {
 // when not nil, reports whether the call can no longer be retried (a stream that outgrew its
 // replay buffer); it is asked before and after the sleep.
 func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err error, committed func() bool) (bool, error) {
-	delay, reason, raw, epoch := l.decide(ctx, v, n, committed)
+	delay, reason, raw := l.decide(ctx, v, n, committed)
 	switch {
 	case raw:
 		l.report(v)
@@ -150,7 +150,6 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	// budget), the stream's end for good, which releases that context: a stream that ended
 	// (committed) is not a budget spent.
 	if !l.sleep(sleepCtx, delay) {
-		l.unsent(epoch)
 		if committed != nil && ctx.Err() == nil && committed() {
 			l.report(v)
 			return false, err
@@ -163,19 +162,10 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	}
 	l.sched = l.sched.next(delay, v.Pushback.Set)
 	if committed != nil && committed() {
-		l.unsent(epoch)
 		l.report(v)
 		return false, err
 	}
 	return true, nil
-}
-
-// unsent gives the retry budget back the retry it allowed (in epoch, see decide) that the loop
-// does not send after all: the sleep before it was cut short, or the stream committed.
-func (l *loop) unsent(epoch int64) {
-	if l.m.bucket != nil {
-		l.m.bucket.refund(epoch)
-	}
 }
 
 // decide says what follows the failed attempt n with verdict v: a retry after delay, the end
@@ -183,28 +173,28 @@ func (l *loop) unsent(epoch int64) {
 // error as it is, because the outcome is never retried, the caller canceled, or the method
 // may not be retried, or the call committed (committed, when not nil, says so). The retry
 // budget is asked last, once the retry is otherwise certain (the commit checked), because a
-// ratio budget counts the retry it allows; epoch is the one it counted a retry in, for unsent.
-func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed func() bool) (delay time.Duration, reason string, raw bool, epoch int64) {
+// ratio budget counts the retry it allows.
+func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed func() bool) (delay time.Duration, reason string, raw bool) {
 	now := l.now()
 	switch {
 	case !v.Class.Retryable(), !l.eligible, errors.Is(ctx.Err(), context.Canceled):
-		return 0, "", true, 0
+		return 0, "", true
 	case ctx.Err() != nil:
-		return 0, observe.ReasonDeadline, false, 0
+		return 0, observe.ReasonDeadline, false
 	}
 	// The caller's deadline may have passed before its timer fired (timers fire in goroutines
 	// of their own): told from the time, as the declared deadline and the budget are.
 	if dl, ok := ctx.Deadline(); ok && !now.Before(dl) {
-		return 0, observe.ReasonDeadline, false, 0
+		return 0, observe.ReasonDeadline, false
 	}
 	if reason := l.b.over(now); reason != "" {
-		return 0, reason, false, 0
+		return 0, reason, false
 	}
 	switch {
 	case v.Pushback.Stop:
-		return 0, observe.ReasonPushbackStop, false, 0
+		return 0, observe.ReasonPushbackStop, false
 	case n >= l.limit:
-		return 0, observe.ReasonMaxAttempts, false, 0
+		return 0, observe.ReasonMaxAttempts, false
 	}
 	if v.Pushback.Set {
 		delay = v.Pushback.Delay
@@ -216,18 +206,15 @@ func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed fun
 		}
 	}
 	if reason := fits(ctx, l.b, now, delay); reason != "" {
-		return delay, reason, false, 0
+		return delay, reason, false
 	}
 	if committed != nil && committed() {
-		return 0, "", true, 0
+		return 0, "", true
 	}
-	if l.m.bucket != nil {
-		var ok bool
-		if epoch, ok = l.m.bucket.allowRetry(); !ok {
-			return 0, observe.ReasonRetryBudget, false, 0
-		}
+	if l.m.bucket != nil && !l.m.bucket.Allow() {
+		return 0, observe.ReasonRetryBudget, false
 	}
-	return delay, "", false, epoch
+	return delay, "", false
 }
 
 // sleep waits d on the loop's timer (made on first use, then Reset: one timer per call)
