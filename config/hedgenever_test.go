@@ -3,8 +3,6 @@ package config_test
 import (
 	"slices"
 	"testing"
-
-	"github.com/bulwarkrpc/bulwark/config"
 )
 
 // TestWarnHedgeNeverSent: a hedge whose earliest delay is not below what ends each attempt
@@ -13,7 +11,7 @@ import (
 // nothing. It is warned about where it is configured, once: at the profile, at a service
 // whose override brings it about, not again at that service's methods.
 func TestWarnHedgeNeverSent(t *testing.T) {
-	_, warns, err := config.Parse("hedge.yaml", []byte(`
+	warns, got := parseWarnings(t, "hedge.yaml", `
 profiles:
   fixed:
     hedge: {delay: 2s}
@@ -32,14 +30,7 @@ services:
     retry: {per_attempt_timeout: 50ms}
     methods: {M: {}}
   a.v1.Fits: {profile: fits}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, w := range warns {
-		got = append(got, w.String())
-	}
+`)
 	for _, want := range []string{
 		"hedge.yaml:6: profiles.adaptive: hedge.min_delay 9s (the shortest adaptive delay) is not below the budget 8s, which ends each attempt first: no hedge is ever sent",
 		"hedge.yaml:3: profiles.fixed: hedge.delay 2s (a fixed delay) is not below retry.per_attempt_timeout 1s, which ends each attempt first: no hedge is ever sent",

@@ -19,6 +19,21 @@ func parseErrors(t *testing.T, src string) []string {
 	return strings.Split(err.Error(), "\n")
 }
 
+// parseWarnings returns the warnings Parse gives for src, read from file, and their texts; src
+// must parse.
+func parseWarnings(t *testing.T, file, src string) ([]config.Warning, []string) {
+	t.Helper()
+	_, warns, err := config.Parse(file, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range warns {
+		got = append(got, w.String())
+	}
+	return warns, got
+}
+
 // TestWrongWindowOneError: a wrong window was reported, and so was a field beside it that the
 // file does not set or that is right for any valid window:
 //   - a negative hedge.window, and min_samples, left out, as "0 is above window (-1)";

@@ -12,7 +12,7 @@ import (
 // hedge's earliest delay is the smaller of delay and min_delay: a min_delay below the timeout
 // can be sent even when the first delay is not.
 func TestWarnHedgeEdges(t *testing.T) {
-	_, warns, err := config.Parse("h.yaml", []byte(`
+	_, got := parseWarnings(t, "h.yaml", `
 profiles:
   equal:
     hedge: {delay: 100ms}
@@ -20,14 +20,7 @@ profiles:
   adaptive:
     hedge: {percentile: 0.9, delay: 200ms, min_delay: 10ms, max_delay: 1s}
     retry: {max_attempts: 2, per_attempt_timeout: 100ms}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, w := range warns {
-		got = append(got, w.String())
-	}
+`)
 	want := []string{"h.yaml:3: profiles.equal: hedge.delay 100ms (a fixed delay) is not below retry.per_attempt_timeout 100ms, which ends each attempt first: no hedge is ever sent"}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings\n%q\nwant\n%q", got, want)
