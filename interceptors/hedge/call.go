@@ -656,7 +656,8 @@ func (c *call) refused(number int, now time.Time, err error, v codes.Verdict) {
 
 // failBeats reports whether the retryable failure v, coming after old, should be the call's
 // when no attempt wins: the one that binds the retry loop most, so that what the server said
-// reaches it (a request to stop, then the longer pushback delay), else the latest.
+// reaches it (a request to stop, then the longer pushback delay; of equal ones, the first),
+// else the latest.
 func failBeats(v, old codes.Verdict) bool {
 	switch {
 	case old.Pushback.Stop:

@@ -33,12 +33,13 @@
 //	|                                               |                                | passed, if it was due sooner               |
 //
 // When every attempt failed, the call fails with the failure that binds the retry loop around
-// it most: one whose server asked to stop, else the one with the longest pushback delay, else
-// the last; the grpc.Header, grpc.Trailer and grpc.Peer call options get that attempt's. So a
-// stop anywhere in a hedged round reaches the retry loop (it reads the stop from the error's
-// RetryInfo or from the trailer, as for any attempt), and the call is not retried. Pushback
-// is read as codes.Classifier.ClassifyTrailer reads it; the trailer of every attempt is read,
-// through a grpc.Trailer call option of the hedge's own when the caller passed none.
+// it most: one whose server asked to stop (the first such), else the one with the longest
+// pushback delay (the first of equal ones), else the last; the grpc.Header, grpc.Trailer and
+// grpc.Peer call options get that attempt's. So a stop anywhere in a hedged round reaches the
+// retry loop (it reads the stop from the error's RetryInfo or from the trailer, as for any
+// attempt), and the call is not retried. Pushback is read as codes.Classifier.ClassifyTrailer
+// reads it; the trailer of every attempt is read, through a grpc.Trailer call option of the
+// hedge's own when the caller passed none.
 //
 // Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
 // gRFC A6's "non-fatal status codes" are the retryable classes. Unlike A6's hedging, which
