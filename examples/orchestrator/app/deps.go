@@ -31,19 +31,28 @@ import (
 // answered. Business answers are not errors of the dependency and are not recorded, nor are
 // local rejections, which never leave the client. Safe for concurrent use.
 type depErrors struct {
-	log   *zap.Logger
-	cl    func(fullMethod string) *codes.Classifier // the suite's, per method (see classifiers)
-	mu    sync.Mutex
-	last  map[string]string // Guarded by mu: service key → "CODE[: grpc's message] (address)".
-	addrs map[string]string // read-only: service key → address
+	log  *zap.Logger
+	cl   func(fullMethod string) *codes.Classifier // the suite's, per method (see classifiers)
+	mu   sync.Mutex
+	last map[string]string // Guarded by mu: service key → "CODE[: grpc's message] (address)".
+	// logged holds, per service key, the errors already logged (at most maxLoggedErrors).
+	// Guarded by mu.
+	logged map[string]map[string]bool
+	addrs  map[string]string // read-only: service key → address
 }
+
+// maxLoggedErrors bounds the errors remembered as logged per dependency: grpc's own words may
+// name a connection's ports, new with each connection. Past it the memory starts afresh, and an
+// error seen before is logged again.
+const maxLoggedErrors = 32
 
 func newDepErrors(addrs map[string]string, cl func(string) *codes.Classifier, log *zap.Logger) *depErrors {
-	return &depErrors{log: log, cl: cl, last: map[string]string{}, addrs: addrs}
+	return &depErrors{log: log, cl: cl, last: map[string]string{}, logged: map[string]map[string]bool{}, addrs: addrs}
 }
 
-// record notes err from an attempt on fullMethod; a new message is logged once at warn, so a
-// dependency that keeps failing the same way logs one line, not one per call.
+// record notes err from an attempt on fullMethod; a message is logged at warn the first time
+// the dependency answers with it, so a dependency that keeps failing the same ways (Unavailable
+// and ResourceExhausted in turn) logs a line for each, not one per change.
 func (d *depErrors) record(fullMethod string, err error) {
 	if err == nil {
 		return
@@ -67,10 +76,18 @@ func (d *depErrors) record(fullMethod string, err error) {
 		msg = fmt.Sprintf("%s: %s (%s)", code, detail, d.addrs[key])
 	}
 	d.mu.Lock()
-	changed := d.last[key] != msg
 	d.last[key] = msg
+	seen := d.logged[key]
+	isNew := !seen[msg]
+	if isNew {
+		if seen == nil || len(seen) >= maxLoggedErrors {
+			seen = map[string]bool{}
+			d.logged[key] = seen
+		}
+		seen[msg] = true
+	}
 	d.mu.Unlock()
-	if changed {
+	if isNew {
 		fields := []zap.Field{zap.String("dependency", key), zap.String("addr", d.addrs[key]), zap.String("code", code)}
 		if detail != "" {
 			fields = append(fields, zap.String("error", detail))
