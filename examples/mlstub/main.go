@@ -99,6 +99,13 @@ func parseFlags(args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (
 		return cfg, false, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	problem := flagProblem(cfg)
+	if p := flagrule.ListenProblem("listen", cfg.Listen); p != "" {
+		problem = p
+	} else if cfg.MetricsListen != "" {
+		if p := flagrule.ListenProblem("metrics", cfg.MetricsListen); p != "" {
+			problem = p
+		}
+	}
 	if fs.NArg() > 0 {
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	}

@@ -204,6 +204,11 @@ func TestParseFlagsErrors(t *testing.T) {
 		// 0 is the stub's "default": it stopped within 5s, not at once, as the flag's 0 read.
 		{[]string{"-stop-timeout", "0"}, `-stop-timeout 0s is not positive`},
 		{[]string{"-tls-cert", "cert.pem"}, `-tls-cert and -tls-key go together`},
+		// An address without a port, or with one that is none: it was found only when
+		// listening failed, exit status 1 as for an address in use.
+		{[]string{"-listen", "nonsense"}, `-listen "nonsense": want HOST:PORT`},
+		{[]string{"-listen", "127.0.0.1:99999"}, `-listen "127.0.0.1:99999": want HOST:PORT`},
+		{[]string{"-metrics", "127.0.0.1"}, `-metrics "127.0.0.1": want HOST:PORT`},
 		{[]string{"-nope"}, `flag provided but not defined: -nope`},
 		{[]string{"extra"}, `unexpected arguments: extra`},
 	}
@@ -341,12 +346,14 @@ func TestListenErrorNamesFlag(t *testing.T) {
 		args []string
 		flag string
 	}{
-		{[]string{"-listen", "nonsense"}, "-listen"},
-		{[]string{"-listen", "127.0.0.1:0", "-metrics", "nonsense"}, "-metrics"},
+		// 192.0.2.1 (TEST-NET-1) is no address of this host: a well-formed address that
+		// cannot be listened on. One without a port is a usage error (TestParseFlagsErrors).
+		{[]string{"-listen", "192.0.2.1:0"}, "-listen"},
+		{[]string{"-listen", "127.0.0.1:0", "-metrics", "192.0.2.1:0"}, "-metrics"},
 	} {
 		err := run(context.Background(), tt.args, io.Discard, nil)
-		if err == nil || !strings.HasPrefix(err.Error(), tt.flag+" nonsense: ") {
-			t.Errorf("run %v = %v, want an error starting %q", tt.args, err, tt.flag+" nonsense: ")
+		if err == nil || errors.Is(err, errUsage) || !strings.HasPrefix(err.Error(), tt.flag+" 192.0.2.1:0: ") {
+			t.Errorf("run %v = %v, want a listen error starting %q", tt.args, err, tt.flag+" 192.0.2.1:0: ")
 		}
 	}
 }

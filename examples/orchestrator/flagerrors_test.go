@@ -49,6 +49,10 @@ func TestBadFlagNamesFlagAndValue(t *testing.T) {
 		// or a name that cannot resolve): the spans were reported lost only at the end.
 		{[]string{"-trace", "otlp=localhost"}, []string{"-trace", "otlp=localhost", "HOST:PORT"}},
 		{[]string{"-trace", "otlp=http://localhost:4317"}, []string{"-trace", "otlp=http://localhost:4317", "HOST:PORT"}},
+		// An address to listen on without a port, or with one that is none: found only when
+		// listening failed, exit status 1 as for an address in use.
+		{[]string{"-serve", "nonsense"}, []string{"-serve", "nonsense", "HOST:PORT", "orchestrator -h"}},
+		{[]string{"-metrics", "127.0.0.1:99999"}, []string{"-metrics", "127.0.0.1:99999", "HOST:PORT"}},
 		// The TLS flags: a bad command line too (exit status 2), not a failure of the run.
 		{[]string{"-tls-cert", cert}, []string{"-tls-cert", "-tls-key"}},
 		{[]string{"-tls-cert", cert, "-tls-key", key}, []string{"-tls-*", "-liveness"}},

@@ -7,6 +7,8 @@ package flagrule
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"time"
@@ -140,3 +142,24 @@ func (v decimal[T]) String() string {
 
 // Get implements flag.Getter, for Explain's rule.
 func (v decimal[T]) Get() any { return *v.p }
+
+// RuleListen is the rule of a flag that names an address to listen on.
+const RuleListen = "want HOST:PORT, such as 127.0.0.1:50051 (port 0: any free port)"
+
+// ListenProblem names what is wrong with v, the value of the flag name (without its dash), as
+// a TCP address to listen on, or returns "". Only its form is judged (a host and a port, the
+// port a number up to 65535 or a service's name): a value without a port, or with a port that
+// is none, is a bad command line, reported before anything starts; an address of the right
+// form that cannot be listened on (in use, not this host's) is the listen's to report.
+func ListenProblem(name, v string) string {
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		if _, perr := strconv.ParseUint(port, 10, 16); perr == nil || port == "" {
+			return ""
+		}
+		if _, perr := net.LookupPort("tcp", port); perr == nil {
+			return ""
+		}
+	}
+	return fmt.Sprintf("-%s %q: %s", name, v, RuleListen)
+}

@@ -47,3 +47,27 @@ func TestExplain(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// An address without a port, or with a port that is none, is named with its flag and the rule:
+// the commands reported it only when listening failed, exit status 1 as for a port in use.
+func TestListenProblem(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want string
+	}{
+		{"127.0.0.1:50051", ""},
+		{"127.0.0.1:0", ""},
+		{":9464", ""},
+		{"[::1]:0", ""},
+		{"localhost:", ""},
+		{"nonsense", `-listen "nonsense": ` + RuleListen},
+		{"127.0.0.1", `-listen "127.0.0.1": ` + RuleListen},
+		{"127.0.0.1:99999", `-listen "127.0.0.1:99999": ` + RuleListen},
+		{"127.0.0.1:-1", `-listen "127.0.0.1:-1": ` + RuleListen},
+		{"127.0.0.1:no-such-service", `-listen "127.0.0.1:no-such-service": ` + RuleListen},
+	} {
+		if got := ListenProblem("listen", tt.v); got != tt.want {
+			t.Errorf("ListenProblem(listen, %q) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}

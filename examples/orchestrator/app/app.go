@@ -226,6 +226,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "-metrics-linger needs -metrics"
 	case f.stopAfter < 0:
 		problem = fmt.Sprintf("-stop-timeout %v is negative", f.stopAfter)
+	case f.serve != "" && flagrule.ListenProblem("serve", f.serve) != "":
+		problem = flagrule.ListenProblem("serve", f.serve)
+	case f.metrics != "" && flagrule.ListenProblem("metrics", f.metrics) != "":
+		problem = flagrule.ListenProblem("metrics", f.metrics)
 	case badCaseRate(f) != "":
 		problem = badCaseRate(f)
 	case traceProblem(f.trace) != "":
