@@ -11,14 +11,14 @@ import (
 // BenchmarkTake compares an admitted Take against the local Redis with the in-process
 // x/time/rate limiter, serially and under b.RunParallel; the limits are too high to deny.
 // "degraded" is a fail-open Limiter whose Redis is unreachable, answering from its guard
-// during the probe pause.
+// during the probe pause. The remote rate is MaxRate, the highest a fleet-wide bucket takes.
 func BenchmarkTake(b *testing.B) {
 	addr := sharedAddr(b)
 	ctx := context.Background()
-	remote := testLimiter(b, "bench", config(addr, prefix(b), 1e9, 1e9)) // 1s timeout: measure, do not fail
+	remote := testLimiter(b, "bench", config(addr, prefix(b), MaxRate, 1e9)) // 1s timeout: measure, do not fail
 	local := rate.NewLimiter(rate.Limit(1e9), 1e9)
 
-	down := config("127.0.0.1:1", prefix(b), 1e9, 1e9) // nothing listens on port 1
+	down := config("127.0.0.1:1", prefix(b), MaxRate, 1e9) // nothing listens on port 1
 	down.Redis.FailOpen = true
 	degraded := testLimiter(b, "bench", down, WithProbeInterval(time.Hour))
 	_, _ = degraded.Take(ctx, 0) // fails, starts the pause
