@@ -47,6 +47,16 @@ func BenchmarkTake(b *testing.B) {
 		}
 	}
 	b.Run("redis/serial", takeRemote(remote))
+	b.Run("redis/cancelable", func(b *testing.B) { // a caller's context, as a gRPC call's is
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		b.ReportAllocs()
+		for b.Loop() {
+			if d, err := remote.Take(ctx, 0); err != nil || !d.Allowed {
+				b.Fatalf("Take = %+v, %v", d, err)
+			}
+		}
+	})
 	b.Run("redis/parallel", takeRemoteParallel(remote))
 	b.Run("local/serial", func(b *testing.B) {
 		b.ReportAllocs()

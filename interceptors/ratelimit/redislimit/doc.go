@@ -54,7 +54,10 @@
 // # Fail modes
 //
 // Each round trip is bounded by RedisConfig.Timeout (50ms by default) and by the caller's
-// deadline. When the caller's context ends first, Take returns ctx.Err(): Redis is not blamed.
+// deadline. When the caller's context ends first (its deadline, or a cancel: go-redis does not
+// see a cancel, so Take runs the round trip on a goroutine of its own for a context that can
+// be canceled, which ends with the round trip, within the Redis timeout), Take returns
+// ctx.Err() at once: Redis is not blamed.
 // Only a context that has ended makes the error the caller's: a round trip that timed out as
 // the caller's deadline passed, while its context does not report that within the Redis
 // timeout, is a limiter fault, so a fail-open limiter never refuses a call for it.
@@ -136,7 +139,8 @@
 //
 // Measured on a 2-core machine shared with other work, against a local redis-server
 // (BenchmarkTake): an admitted Take costs one Redis round trip, 50–75µs serially and 40–60µs
-// per call under b.RunParallel, with 27 allocations (1080 B); a bare PING through go-redis
+// per call under b.RunParallel, with 23 allocations (930 B), 26 (1120 B) under a context that
+// can be canceled (a gRPC call's: the round trip's goroutine); a bare PING through go-redis
 // takes 30–50µs. x/time/rate takes 90–125ns and no allocation: the shared limit costs about
 // 400–800 times more per call. During a probe pause a fail-open Take costs 105–190ns, no
 // allocation.

@@ -13,8 +13,6 @@ import (
 // interval. The next call probes at once. (The claim used to stay: a fail-closed limiter went
 // on refusing every call as Unavailable for a whole interval while Redis answered.)
 func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
-	// A canceled round trip ends at the Redis timeout (1s here): go-redis bounds a blocked read
-	// by the context's deadline, not by its cancel. Take still reports the caller's cancel.
 	srv, fake, l := pausedThenRestarted(t)
 	srv.stall() // the probe's round trip is in flight when its caller cancels it
 	fake.Advance(DefaultProbeInterval)

@@ -322,7 +322,7 @@ func (l *Limiter) ask(ctx context.Context) (res verdict, fromCaller bool, err er
 	l.trips.Add(1)
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, l.timeout)
-	res, err = gcra(tctx, l.client, keyPrefix+l.key, l.limit)
+	res, err = l.roundTrip(ctx, tctx)
 	timedOut := err != nil && (tctx.Err() != nil || isTimeout(err))
 	cancel()
 	switch {
@@ -341,6 +341,39 @@ func (l *Limiter) ask(ctx context.Context) (res verdict, fromCaller bool, err er
 		return verdict{}, true, ctx.Err()
 	}
 	return verdict{}, false, errTimeout
+}
+
+// reply is a GCRA step's answer, handed over by roundTrip's goroutine.
+type reply struct {
+	res verdict
+	err error
+}
+
+// roundTrip runs one GCRA step under tctx (ctx bounded by the Redis timeout). go-redis bounds
+// a blocked read by its context's deadline only, not by a cancel: when ctx can be canceled,
+// the step runs on a goroutine of its own, and roundTrip returns ctx.Err() as soon as ctx ends
+// without an answer. The step then goes on until Redis answers or tctx's deadline passes (the
+// Redis timeout at most), and may take a token nobody uses, as a round trip that timed out may.
+func (l *Limiter) roundTrip(ctx, tctx context.Context) (verdict, error) {
+	if ctx.Done() == nil { // never canceled: no goroutine needed
+		return gcra(tctx, l.client, keyPrefix+l.key, l.limit)
+	}
+	ch := make(chan reply, 1)
+	go func() {
+		res, err := gcra(tctx, l.client, keyPrefix+l.key, l.limit)
+		ch <- reply{res, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.res, r.err
+	case <-ctx.Done():
+	}
+	select {
+	case r := <-ch: // answered as ctx ended: the answer stands
+		return r.res, r.err
+	default:
+		return verdict{}, ctx.Err()
+	}
 }
 
 // ended reports whether ctx is done within d (real time: context deadlines are).
