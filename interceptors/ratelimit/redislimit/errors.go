@@ -16,6 +16,15 @@ var (
 	errTimeout = errors.New("redis round trip timed out")
 )
 
+// pauseError is why the calls of a probe pause did not ask Redis: the pause, and the failure
+// that started it, which an operator reading any refusal of the pause wants to see.
+type pauseError struct{ last error }
+
+func (e *pauseError) Error() string { return errProbePause.Error() + ": " + e.last.Error() }
+
+// Unwrap returns errProbePause and the failure.
+func (e *pauseError) Unwrap() []error { return []error{errProbePause, e.last} }
+
 // UnavailableError is the error Take returns when it is fail-closed and Redis could not be
 // asked. It matches ErrUnavailable and its cause (a network error, a Redis error) with
 // errors.Is and errors.As. A round trip that outlived RedisConfig.Timeout does not match

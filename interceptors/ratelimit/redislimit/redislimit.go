@@ -59,6 +59,7 @@ type Limiter struct {
 	// as a wall time: a step of the system's clock is no time passing.
 	base        time.Time
 	pausedUntil atomic.Int64
+	lastFail    atomic.Pointer[pauseError] // the failure that started the latest pause
 	degraded    atomic.Uint64
 	trips       atomic.Uint64 // Redis round trips begun (for tests)
 
@@ -277,7 +278,7 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 	for {
 		ok, claim := l.mayAsk(now)
 		if !ok {
-			return l.fail(ctx, now, waitUntil, &timer, errProbePause)
+			return l.fail(ctx, now, waitUntil, &timer, l.pauseCause())
 		}
 		res, fromCaller, err := l.ask(ctx)
 		if fromCaller {
@@ -294,7 +295,7 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 		}
 		if err != nil {
 			now = l.clk.Now()
-			l.pause(now)
+			l.pause(now, err)
 			return l.fail(ctx, now, waitUntil, &timer, err)
 		}
 		l.resume()
@@ -424,10 +425,21 @@ func (l *Limiter) unclaim(claim int64) {
 	}
 }
 
-func (l *Limiter) pause(now time.Time) {
+// pause starts a pause at now after the round trip that failed with err.
+func (l *Limiter) pause(now time.Time, err error) {
 	if l.probe > 0 {
+		l.lastFail.Store(&pauseError{last: err})
 		l.pausedUntil.Store(l.pauseEnd(l.since(now)))
 	}
+}
+
+// pauseCause is the cause of a refusal during a pause: the pause and the failure that started
+// it.
+func (l *Limiter) pauseCause() error {
+	if p := l.lastFail.Load(); p != nil {
+		return p
+	}
+	return errProbePause
 }
 
 // pauseEnd returns when a pause that starts at n (see since) ends: the probe interval later,
