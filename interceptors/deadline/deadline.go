@@ -85,7 +85,8 @@ func (p *Policy) context(ctx context.Context, method string, opts []grpc.CallOpt
 // Context does (to the policy's observer and to the call sink ctx carries, if any: see
 // observe.WithCallSink), but makes no context: a step that makes one context per attempt anyway (the
 // suite's retry loop) bounds each attempt by the returned deadline instead of nesting a
-// second context for it. It allocates nothing.
+// second context for it. It allocates nothing, but for a call with a call sink to a policy
+// that has an observer too: the two sinks of the event are joined for the call.
 func (p *Policy) Deadline(ctx context.Context, method string) (time.Time, bool) {
 	return p.DeadlineAt(ctx, method, time.Time{})
 }
@@ -113,9 +114,12 @@ func (p *Policy) DeadlineFor(ctx context.Context, method string, now time.Time, 
 
 // sinkFor returns where the DeadlineApplied of a call made with ctx goes: to the policy's
 // observer and to the call's sink (observe.WithCallSink), whose call's own event it is; nil
-// with neither.
+// with neither. Only the two together are joined (observe.Multi allocates).
 func (p *Policy) sinkFor(ctx context.Context) observe.Sink {
 	if cs := observe.CallSinkFrom(ctx); cs != nil {
+		if p.sink == nil {
+			return cs
+		}
 		return observe.Multi(p.sink, cs)
 	}
 	return p.sink

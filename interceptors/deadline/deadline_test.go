@@ -139,16 +139,24 @@ func TestInterceptors(t *testing.T) {
 }
 
 // TestDeadlineAllocatesNothing: declaring the deadline (no context) costs no allocation, with
-// an observer or without.
+// an observer or without, and with a call sink when the policy has no observer of its own
+// (regression: the call sink was joined to the missing observer, one allocation per call).
 func TestDeadlineAllocatesNothing(t *testing.T) {
-	for _, sink := range []observe.Sink{nil, observe.SinkFunc(func(observe.Event) {})} {
-		p, err := deadline.New(deadline.Config{Default: time.Second, Max: 3 * time.Second}, deadline.WithObserver(sink))
+	callSink := observe.SinkFunc(func(observe.Event) {})
+	for _, tt := range []struct {
+		sink     observe.Sink
+		callSink bool
+	}{{nil, false}, {callSink, false}, {nil, true}} {
+		p, err := deadline.New(deadline.Config{Default: time.Second, Max: 3 * time.Second}, deadline.WithObserver(tt.sink))
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if tt.callSink {
+			ctx = observe.WithCallSink(ctx, callSink)
+		}
 		if n := testing.AllocsPerRun(100, func() { _, _ = p.Deadline(ctx, testkit.MethodCompare) }); n != 0 {
-			t.Errorf("Deadline allocates %v per call (observer %v)", n, sink != nil)
+			t.Errorf("Deadline allocates %v per call (observer %v, call sink %v)", n, tt.sink != nil, tt.callSink)
 		}
 		cancel()
 	}
