@@ -117,8 +117,11 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, s := range only {
 		text := sectionText(pol.Profile, s)
-		if s == SectionRetry {
+		switch s {
+		case SectionRetry:
 			text = budgetCuts(text, pol)
+		case SectionDeadline:
+			text = deadlineCuts(text, pol)
 		}
 		fmt.Fprintf(tw, "%s%s\t%s\n", ind, s, text)
 	}
@@ -146,6 +149,24 @@ func budgetCuts(text string, pol Policy) string {
 	}
 	text = cut(text, "per attempt", r.PerAttemptTimeout, retry.AttemptTimeout(*r, pol.Budget))
 	return cut(text, "time budget", r.Budget, retry.TimeBudget(*r, pol.Budget))
+}
+
+// deadlineCuts returns text, pol's deadline line, saying the default and the max that run
+// where the call budget cuts the ones configured (a suite's deadline step caps both at the
+// budget): "default 10s (cut to 8s by the budget), max 20s (cut to 8s by the budget)".
+func deadlineCuts(text string, pol Policy) string {
+	d := pol.Deadline
+	if d == nil || pol.Budget <= 0 {
+		return text
+	}
+	cut := func(text, label string, configured time.Duration) string {
+		if configured <= pol.Budget {
+			return text
+		}
+		at := label + " " + configured.String()
+		return strings.Replace(text, at, at+" (cut to "+pol.Budget.String()+" by the budget)", 1)
+	}
+	return cut(cut(text, "default", d.Default), "max", d.Max)
 }
 
 // note is a line about section s of a method that its overrides do not show.

@@ -72,3 +72,39 @@ profiles:
 		}
 	}
 }
+
+// A deadline default or max above the call budget runs as the budget (the suite's deadline
+// step caps both at it): the deadline line says what runs, beside what is configured, as the
+// retry line does, for a profile and for a service's override; one within the budget is
+// written as it is. Regression: the line said "default 10s, max 20s" of calls cut at 8s.
+func TestExplainDeadlineCutByTheBudget(t *testing.T) {
+	cfg, _, err := config.Parse("x.yaml", []byte(`
+budget: 8s
+profiles:
+  p:
+    deadline: {default: 10s, max: 20s}
+  q:
+    deadline: {default: 2s, max: 8s}
+services:
+  a.v1.T:
+    profile: q
+    deadline: {max: 9s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := config.Explain(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"\n  deadline           default 10s (cut to 8s by the budget), max 20s (cut to 8s by the budget)\n",
+		"\n  deadline           default 2s, max 8s\n",
+		"\nservice a.v1.T: profile q, overriding deadline\n  deadline  default 2s, max 9s (cut to 8s by the budget)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Explain does not say\n%s\nin\n%s", want, out)
+		}
+	}
+}
