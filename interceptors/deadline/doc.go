@@ -10,6 +10,7 @@
 //	| no deadline               | Default > 0     | deadline now+Default           | default      |
 //	| no deadline               | Default 0, Max  | deadline now+Max               | cap          |
 //	| deadline ≤ now+Max        | any             | unchanged                      | —            |
+//	| any deadline              | Max 0           | unchanged                      | —            |
 //	| deadline > now+Max        | Max > 0         | deadline now+Max               | cap          |
 //	| any                       | both 0          | unchanged                      | —            |
 //
