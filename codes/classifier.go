@@ -16,6 +16,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // numCodes is the number of canonical gRPC codes (OK through Unauthenticated).
@@ -202,8 +203,9 @@ func (c *Classifier) classifyStatus(st *status.Status) Verdict {
 		}
 	}
 	// Details unmarshals each google.protobuf.Any; with no details it allocates nothing.
-	own := false // bulwark's own ErrorInfo seen: it decides the reason and the class
-	for _, d := range st.Details() {
+	own := false          // bulwark's own ErrorInfo seen: it decides the reason and the class
+	var anys []*anypb.Any // st's details as sent, read only once one does not unmarshal
+	for i, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			if own {
@@ -217,10 +219,23 @@ func (c *Classifier) classifyStatus(st *status.Status) Verdict {
 			}
 		case *errdetails.RetryInfo:
 			v.Pushback = v.Pushback.merge(retryInfoPushback(d))
+		case error:
+			// A detail that does not unmarshal. A RetryInfo the server sent that cannot be
+			// read is read as a request to stop, as an unparseable trailer is (gRFC A6) and
+			// an invalid delay is; a detail of another type says nothing about retrying.
+			if anys == nil {
+				anys = st.Proto().GetDetails()
+			}
+			if i < len(anys) && anys[i].MessageName() == retryInfoName {
+				v.Pushback = Pushback{Stop: true}
+			}
 		}
 	}
 	return v
 }
+
+// retryInfoName is the full name of google.rpc.RetryInfo, as a detail's type URL ends.
+var retryInfoName = (*errdetails.RetryInfo)(nil).ProtoReflect().Descriptor().FullName()
 
 // overSizeLimit reports whether msg, a ResourceExhausted status's message, is a gRPC
 // library's for a message over a size limit: the receiver's (grpc-go on either side, gRPC's C

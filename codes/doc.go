@@ -71,9 +71,10 @@
 // grpc-retry-pushback-ms trailer (gRFC A6). The trailer is read strictly in A6's format, a
 // non-negative decimal int32 without sign or leading zeros; anything else (negative, malformed,
 // "+5", "007", above 2147483647) or more than one value means "do not retry", so an overflow never
-// becomes a long sleep. Delays are capped at 24 h. When both are present, a request to stop wins, then the
-// longer delay. Verdict.Pushback carries the result; the retry policy honours it within its
-// budget.
+// becomes a long sleep. So does a RetryInfo detail that does not unmarshal, or whose delay is
+// negative or no valid google.protobuf.Duration. Delays are capped at 24 h. When both are
+// present, a request to stop wins, then the longer delay. Verdict.Pushback carries the result;
+// the retry policy honours it within its budget.
 //
 // # Errors that are not statuses
 //
