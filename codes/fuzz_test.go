@@ -159,3 +159,35 @@ func FuzzRejectionWire(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseClass checks that any name parses without panicking to either the class whose
+// String (and MarshalText) gives the name back, or an error that quotes the name and the
+// rule; UnmarshalText, which the configuration's decoder calls, answers as ParseClass does.
+func FuzzParseClass(f *testing.F) {
+	for _, c := range codes.Classes() {
+		f.Add(c.String())
+	}
+	for _, s := range []string{"", "Business", "server-fault", " transient", "transient\x00", "class(7)", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		c, err := codes.ParseClass(name)
+		var u codes.Class
+		uerr := u.UnmarshalText([]byte(name))
+		if (err == nil) != (uerr == nil) || u != c {
+			t.Fatalf("%q: ParseClass = %v, %v; UnmarshalText = %v, %v", name, c, err, u, uerr)
+		}
+		if err != nil {
+			if msg := err.Error(); !strings.Contains(msg, strconv.Quote(name)) || !strings.Contains(msg, "is not a class") {
+				t.Fatalf("%q: error %q does not quote the name and the rule", name, msg)
+			}
+			return
+		}
+		if !c.Valid() || c.String() != name {
+			t.Fatalf("%q: parsed to %v (valid %v)", name, c, c.Valid())
+		}
+		if b, err := c.MarshalText(); err != nil || string(b) != name {
+			t.Fatalf("%q: MarshalText = %q, %v", name, b, err)
+		}
+	})
+}
