@@ -43,6 +43,7 @@
 //	Unavailable          transient
 //	DataLoss             server_fault
 //	Unauthenticated      business
+//	above 16             server_fault (codes a server may send; no override names one)
 //
 // # Details
 //
