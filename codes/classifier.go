@@ -152,7 +152,8 @@ func (c *Classifier) ClassOf(code grpccodes.Code) Class {
 // Unavailable, and anything else is a ServerFault with code Unknown. A nil pointer held in an
 // error (a typed nil *url.Error: its producer's bug) is an error of unknown kind, ServerFault
 // with code Unknown, and is not unwrapped; a nil *Rejection is an unnamed rejection. Classify
-// panics on no error value.
+// itself never panics, a nil err included (Success); it calls err's own GRPCStatus, Unwrap, Is
+// and As methods, and does not recover a panic of theirs.
 //
 // Classifying a status without details allocates nothing.
 func (c *Classifier) Classify(err error) Verdict {
