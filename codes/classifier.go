@@ -165,7 +165,7 @@ func (c *Classifier) Classify(err error) Verdict {
 	if r, ok := err.(*Rejection); ok { //nolint:errorlint // fast path; classifySlow unwraps
 		return rejected(r)
 	}
-	if gs, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+	if gs, ok := err.(interface{ GRPCStatus() *status.Status }); ok && !nilRef(err) {
 		if st := gs.GRPCStatus(); st != nil {
 			return c.classifyStatus(st)
 		}
@@ -293,11 +293,12 @@ func (c *Classifier) classifySlow(err error) Verdict {
 	// it, as a Rejection does and as status.Code(err) reads it: a relayed rejection or a
 	// server's answer joined with the caller's cancel is classified as it is alone. The first
 	// status error found decides; one whose GRPCStatus is nil holds no status, as
-	// status.FromError reads it.
+	// status.FromError reads it. A nil pointer held in an error (a typed nil) holds none: its
+	// GRPCStatus, which would dereference it, is not called.
 	var st *status.Status
 	if walk(err, func(e error, isNil bool) bool {
 		var gs interface{ GRPCStatus() *status.Status }
-		if !asNode(e, isNil, &gs) {
+		if isNil || !asNode(e, false, &gs) {
 			return false
 		}
 		st = gs.GRPCStatus()
