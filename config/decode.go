@@ -569,6 +569,18 @@ func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.V
 			fv.Set(reflect.New(fv.Type().Elem()))
 			d.structure(val, fp, section, frel, fv.Elem(), fields)
 		case fv.Kind() == reflect.Struct && fv.Type() != durationType:
+			// A nested section held by value (bulkhead.adaptive, retry.throttle) is off at
+			// its zero value: off turns it off as a whole, as it does a nested pointer.
+			if isOff(val) {
+				fv.Set(reflect.Zero(fv.Type()))
+				if fields != nil {
+					*fields = append(*fields, frel)
+				}
+				return
+			}
+			if d.onlyOff(val, fp, section+"."+frel) {
+				return
+			}
 			d.structure(val, fp, section, frel, fv, fields)
 		default:
 			if d.scalar(val, fp, section+"."+frel, fv) && fields != nil {

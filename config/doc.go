@@ -42,7 +42,9 @@
 // means the policy is off. In a service or method, a section is an [Override]: off (or null,
 // or false) turns the policy off there, while leaving the key out keeps the profile's; a
 // mapping changes only the keys it writes and turns the policy on (with defaults for the rest)
-// when the profile had it off. Classifier overrides are merged entry by entry.
+// when the profile had it off. Classifier overrides are merged entry by entry. A nested
+// section (bulkhead.adaptive, retry.throttle, rate_limit.redis) is turned off the same way
+// (off, null or false) in a profile, a service or a method, the rest of its section kept.
 //
 // The sections are those registered with package section: each policy package describes its
 // own (key, defaults, validation, the fields where a written 0 is an error, equality, explain
