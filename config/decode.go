@@ -777,6 +777,10 @@ func (d *decoder) leaf(n *yaml.Node, path, ruleKey string, v reflect.Value) bool
 			value = strconv.Quote(n.Value)
 		}
 		d.add(n, path, value, rule)
+		if d.src.zeros == nil {
+			d.src.zeros = map[*Error]string{}
+		}
+		d.src.zeros[d.errs[len(d.errs)-1]] = ruleKey
 		return false
 	}
 	return true

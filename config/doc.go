@@ -80,7 +80,8 @@
 //	ocr.yaml:12: services."kyc.v1.OCRService".retry.max_attempts: 0 is below 1
 //
 // In YAML, writing 0 (or "") in a field where the zero value means "use the default" is an
-// error, since it would silently mean something else than it says; leave the field out. So is
+// error, since it would silently mean something else than it says; leave the field out (in a
+// service or a method, that keeps the value it inherits, which the message quotes). So is
 // an empty profile name (profile: "") in a service or a method.
 // Where 0 means "none" or "off" it is accepted, so that an override can switch a thing off.
 //

@@ -93,6 +93,10 @@ type source struct {
 	// decoded as its text into a plain string field: each is reported only when Validate
 	// finds nothing wrong at its path, else what Validate finds is.
 	quoteHints map[*Error]bool
+	// zeros holds the errors of a zero written where it means the default, with the field's
+	// key (section.field, "retry.initial_backoff"): in an override, leaving the field out keeps
+	// the inherited value, which the rule then quotes (see inheritedZeros).
+	zeros map[*Error]string
 }
 
 // asWritten returns value, a number or a duration as an error spells it, as written at path

@@ -4,7 +4,10 @@ import (
 	_ "embed"
 	"os"
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/bulwarkrpc/bulwark/section"
 )
 
 //go:embed builtin.yaml
@@ -91,6 +94,7 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 // says of it is left out. A number or a boolean in a string field was decoded as its text:
 // what Validate says of it replaces the hint to quote it (see source.quoteHints).
 func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
+	inheritedZeros(srcs[0], cfg)
 	bad := map[string]bool{}
 	hints := map[string]*Error{}
 	for _, e := range errs {
@@ -165,4 +169,79 @@ func merge(base, over *Config) *Config {
 		out.Services[name] = s
 	}
 	return out
+}
+
+// inheritedZeros rewrites, in the errors of a zero written in a service's or a method's
+// override (src.zeros), the advice to leave the field out "for the default": left out there,
+// the field keeps the value the profile (or, for a method, the service) gives it, which the
+// rule then quotes when it is set. cfg is the configuration src was merged into.
+func inheritedZeros(src *source, cfg *Config) {
+	if len(src.zeros) == 0 {
+		return
+	}
+	targets := map[string][2]string{} // a service's or method's path: its service and method
+	for _, s := range cfg.ServiceNames() {
+		targets[targetPath(s, "")] = [2]string{s, ""}
+		for _, m := range cfg.MethodNames(s) {
+			targets[targetPath(s, m)] = [2]string{s, m}
+		}
+	}
+	for e, key := range src.zeros {
+		target, ok := targets[strings.TrimSuffix(e.Path, "."+key)]
+		if !ok || !strings.HasSuffix(e.Path, "."+key) {
+			continue
+		}
+		sec, rel, _ := strings.Cut(key, ".")
+		sl, ok := slotOf(section.Key(sec))
+		if !ok {
+			continue
+		}
+		parent := cfg.inherited(target[0], target[1])
+		if v, ok := fieldValue(sl.get(&parent), rel); !ok || v.IsZero() {
+			continue // nothing inherited: left out, the field is the default
+		}
+		text, _ := fieldText(sl.get(&parent), rel)
+		e.Rule = keepRule(e.Rule, text)
+	}
+}
+
+// inherited returns what a method of service (the service as a whole when method is empty)
+// inherits before its own overrides: its profile, with the service's overrides for a method.
+func (c *Config) inherited(service, method string) Profile {
+	svc := c.Services[service]
+	only := Service{Profile: svc.Profile}
+	if method != "" {
+		only.Overrides = svc.Overrides
+		only.Methods = map[string]Method{method: {Profile: svc.Methods[method].Profile}}
+	}
+	without := *c
+	without.Services = map[string]Service{service: only}
+	return without.resolve(service, method, false).Profile
+}
+
+// keepRule returns rule with its advice to leave the field out ("leave it out for the
+// default 10)", up to the parenthesis it closes) saying that this keeps value instead.
+func keepRule(rule, value string) string {
+	i := strings.Index(rule, "leave it out")
+	if i < 0 {
+		return rule
+	}
+	keep := "leave it out to keep the inherited " + value
+	rest := rule[i+len("leave it out"):]
+	if strings.HasPrefix(rest, ",") {
+		return rule[:i] + keep + rest // "leave it out, or write -1 to never buffer"
+	}
+	depth := 0
+	for j, r := range rest {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return rule[:i] + keep + rest[j:]
+			}
+			depth--
+		}
+	}
+	return rule[:i] + keep
 }

@@ -420,28 +420,38 @@ func atWritten(fe *fielderr.Error, sec string, written map[string]bool, val any)
 // fieldText returns the value of the field at path (yaml keys joined by dots) in v, a *C, as
 // a field error spells it.
 func fieldText(v any, path string) (string, bool) {
-	if v == nil {
+	rv, ok := fieldValue(v, path)
+	if !ok {
 		return "", false
-	}
-	rv := reflect.ValueOf(v)
-	for part := range strings.SplitSeq(path, ".") {
-		for rv.Kind() == reflect.Pointer {
-			if rv.IsNil() {
-				return "", false
-			}
-			rv = rv.Elem()
-		}
-		if rv.Kind() != reflect.Struct {
-			return "", false
-		}
-		f, ok := yamlfield.Named(rv.Type(), part)
-		if !ok {
-			return "", false
-		}
-		rv = rv.Field(f.Index)
 	}
 	if rv.Kind() == reflect.String {
 		return fielderr.Format(rv.String()), true
 	}
 	return fielderr.Format(rv.Interface()), true
+}
+
+// fieldValue returns the field at path (yaml keys joined by dots) in v, a *C; false when v is
+// nil or path leads nowhere.
+func fieldValue(v any, path string) (reflect.Value, bool) {
+	if v == nil {
+		return reflect.Value{}, false
+	}
+	rv := reflect.ValueOf(v)
+	for part := range strings.SplitSeq(path, ".") {
+		for rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return reflect.Value{}, false
+			}
+			rv = rv.Elem()
+		}
+		if rv.Kind() != reflect.Struct {
+			return reflect.Value{}, false
+		}
+		f, ok := yamlfield.Named(rv.Type(), part)
+		if !ok {
+			return reflect.Value{}, false
+		}
+		rv = rv.Field(f.Index)
+	}
+	return rv, true
 }
