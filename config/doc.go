@@ -127,7 +127,9 @@
 // call without a deadline of its own gets that default. So is a hedge that can never be
 // sent: its earliest delay (hedge.delay when fixed, the smaller of delay and min_delay when
 // adaptive) is not below retry.per_attempt_timeout, or the budget (or deadline.max), which
-// ends every attempt before its hedge is due. [Explain] prints the
+// ends every attempt before its hedge is due. So is, under retry.fit_schedule, a
+// retry.per_attempt_timeout not below the budget (or deadline.max): it cuts no attempt, and
+// one that hangs leaves no time for a retry. [Explain] prints the
 // resolved policies and those timelines (the orchestrator's -explain flag), the fitted ones
 // beside the nominal worst case; [Policy.WorstCase] and [Policy.Fitted] compute them.
 //

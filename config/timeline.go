@@ -347,7 +347,7 @@ func (c *Config) Warnings() []Warning {
 	}
 	for _, name := range c.ProfileNames() {
 		p, _ := profile(name)
-		for _, msg := range []string{p.warning(), p.hedgeWarning()} {
+		for _, msg := range []string{p.warning(), p.hedgeWarning(), p.timeoutWarning()} {
 			if msg != "" {
 				out = append(out, Warning{Path: "profiles." + keyOf(name), Message: msg})
 			}
@@ -368,11 +368,14 @@ func (c *Config) Warnings() []Warning {
 				out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
 			}
 		}
-		// The same for the hedge: said where the profile's or the service's says the same.
-		msg := pol.hedgeWarning()
-		hedgeSaid := (hasBase && base.hedgeWarning() == msg) || (onService && service.hedgeWarning() == msg)
-		if msg != "" && !hedgeSaid {
-			out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
+		// The same for the hedge and the per-attempt timeout: said where the profile's or the
+		// service's says the same.
+		for _, warn := range []func(Policy) string{Policy.hedgeWarning, Policy.timeoutWarning} {
+			msg := warn(pol)
+			said := (hasBase && warn(base) == msg) || (onService && warn(service) == msg)
+			if msg != "" && !said {
+				out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
+			}
 		}
 	}
 	return out
@@ -409,6 +412,22 @@ func (p Policy) hedgeWarning() string {
 		return ""
 	}
 	return name + " is not below " + boundName + ", which ends each attempt first: no hedge is ever sent"
+}
+
+// timeoutWarning returns what Warnings says of p's retry.per_attempt_timeout under a fitted
+// schedule when it is not below p's limit, which then ends every call first: the timeout cuts
+// no attempt, and one that hangs leaves no time for a retry. Else "". (A schedule that is not
+// fitted is judged with every attempt run to its timeout, which warning already says.)
+func (p Policy) timeoutWarning() string {
+	if p.Retry == nil || !p.Retry.FitSchedule || p.Retry.MaxAttempts < 2 || p.Retry.PerAttemptTimeout <= 0 {
+		return ""
+	}
+	limit, name := p.limit()
+	if p.Retry.PerAttemptTimeout < limit {
+		return ""
+	}
+	return "retry.per_attempt_timeout " + p.Retry.PerAttemptTimeout.String() + " is not below " + name +
+		", which ends the call first: an attempt that hangs runs until the call ends, and no retry follows it"
 }
 
 // warning is what Warnings says of p: that its checked timeline does not fit its limit, else

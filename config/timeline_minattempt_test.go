@@ -46,7 +46,7 @@ func TestWorstCaseMinAttemptTimeNominal(t *testing.T) {
 // the fourth attempt less than 5ms of a 10ms budget, so it never runs; the timeline ended at
 // 6ms, within the budget, and no warning said so.
 func TestFittedMinAttemptTime(t *testing.T) {
-	p := config.Profile{Retry: &retry.Config{MaxAttempts: 4, InitialBackoff: 100 * time.Millisecond, PerAttemptTimeout: time.Second, FitSchedule: true}}
+	p := config.Profile{Retry: &retry.Config{MaxAttempts: 4, InitialBackoff: 100 * time.Millisecond, PerAttemptTimeout: 8 * time.Millisecond, FitSchedule: true}}
 	cfg := &config.Config{Budget: 10 * time.Millisecond, Profiles: map[string]config.Profile{"default": p}}
 	fast, ok := cfg.Resolve("/a.B/C").Fitted(true)
 	if !ok {
