@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzPushback$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzRejectionWire$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./codes -run '^$$' -fuzz '^FuzzParseClass$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/codename -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME); fi
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzSyntaxErrorLine$$' -fuzztime $(FUZZTIME); fi
 	@if [ -d config ]; then $(GO) test ./config -run '^$$' -fuzz '^FuzzParseServiceConfig$$' -fuzztime $(FUZZTIME); fi
