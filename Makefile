@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzLoadBuilds$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./interceptors -run '^$$' -fuzz '^FuzzServiceConfigBuilds$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./interceptors/ratelimit -run '^$$' -fuzz '^FuzzLocalMatchesRate$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./interceptors/fallback -run '^$$' -fuzz '^FuzzNewTarget$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseFailSpec$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminFaults$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminOutage$$' -fuzztime $(FUZZTIME)
