@@ -78,6 +78,7 @@ fuzz:
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseServices$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./internal/flagrule -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
 
 ## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
 ## benchstat, then the comparison module's report
