@@ -79,6 +79,7 @@ fuzz:
 	cd examples && $(GO) test ./mlstub -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./internal/flagrule -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./internal/tlsflags -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME)
 
 ## bench: micro-benchmarks of every module but benchmarks/, -count $(COUNT), summarised by
 ## benchstat, then the comparison module's report
