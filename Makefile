@@ -76,6 +76,7 @@ fuzz:
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzAdminOutage$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzReadScript$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzParseServices$$' -fuzztime $(FUZZTIME)
+	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzReadTags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./mlstub -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME)
 	cd examples && $(GO) test ./internal/flagrule -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)

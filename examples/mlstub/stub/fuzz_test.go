@@ -1,6 +1,7 @@
 package stub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -112,6 +113,41 @@ func FuzzAdminOutage(f *testing.F) {
 		var st OutageState
 		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &st) != nil || !st.Down || st.Until == "" {
 			t.Errorf("POST /outage?for=%q: %d %s; want 200, down, until set", v, w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzReadTags gives readTags, which reads the images callers send, any bytes: it never
+// panics, finds tags only in a JPEG comment that begins with the magic, and reads back each
+// fake image the package builds with the person and the flags it was built with.
+func FuzzReadTags(f *testing.F) {
+	f.Add([]byte{}, int64(0), true, false)
+	f.Add(Selfie(7, true), int64(-1), false, true)
+	f.Add(DocumentImage(1<<62, true)[:12], int64(-1<<63), true, true)
+	f.Add([]byte("\xff\xd8\xff\xfe\x00\x01"), int64(3), false, false)
+	f.Add([]byte("\xff\xd8\xff\xfe\x00\x0cmlstub/v1 seed=x face"), int64(3), false, false)
+	f.Fuzz(func(t *testing.T, img []byte, seed int64, a, b bool) {
+		got := readTags(img)
+		if got.marked && !bytes.HasPrefix(img, []byte("\xff\xd8\xff\xfe")) {
+			t.Fatalf("readTags(%q) found tags outside a JPEG comment", img)
+		}
+		if !got.marked && (got != tags{face: len(img) > 0, live: len(img) > 0, readable: len(img) > 0}) {
+			t.Fatalf("readTags(%q) = %+v for an unmarked image", img, got)
+		}
+		for _, c := range []struct {
+			img  []byte
+			want tags
+		}{
+			// A flag an image does not set reads as it does for an ordinary image: true.
+			{Selfie(seed, a), tags{kind: "selfie", face: a, live: true, readable: true}},
+			{DocumentImage(seed, a), tags{kind: "document", face: !a, live: true, readable: !a}},
+			{ExpiredDocumentImage(seed), tags{kind: "document", face: true, live: true, readable: true, expired: true}},
+			{Frames(seed, 1, b)[0], tags{kind: "frame", face: true, live: b, readable: true}},
+		} {
+			c.want.marked, c.want.seed = true, seed
+			if got := readTags(c.img); got != c.want {
+				t.Fatalf("readTags(%q) = %+v, want %+v", c.img, got, c.want)
+			}
 		}
 	})
 }
