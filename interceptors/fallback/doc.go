@@ -45,6 +45,10 @@
 // so may a Message for a method New could not look up. Such a reply is not served: the call fails with a *ReplyTypeError that names both types and
 // wraps ErrReplyType and the original error, so status.Code(err) is the original code and the
 // retry and breaker policies see the original failure. No FallbackServed event is emitted.
+// Likewise a Func's reply that lacks a proto2 required field, which could not be marshaled, is
+// not served: the call fails with an *IncompleteReplyError that names the method, the type and
+// the field, and wraps ErrReplyIncomplete and the original error. In both cases the caller's
+// reply message is left as it was.
 //
 // # Scope
 //

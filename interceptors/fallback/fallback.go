@@ -200,7 +200,8 @@ func (f *Fallback) chosen(v codes.Verdict) bool {
 // Recover is the policy without gRPC: given the error of a call of method (with its request and
 // the caller's reply message), it fills reply with the fallback and returns nil, or returns err
 // when the error is not one to replace, the method is not covered or the reply declines; a
-// reply of the wrong type gives a *ReplyTypeError. A nil ctx is a call not canceled, with no
+// reply of the wrong type gives a *ReplyTypeError, a Func's reply lacking a required field an
+// *IncompleteReplyError. A nil ctx is a call not canceled, with no
 // call sink (observe.WithCallSink).
 func (f *Fallback) Recover(ctx context.Context, method string, req, reply any, err error) error {
 	if err == nil || !f.Covers(method) {
@@ -227,6 +228,13 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 	dm := dst.ProtoReflect()
 	if dm.Descriptor() != src.Descriptor() {
 		return &ReplyTypeError{Method: method, Want: dm.Descriptor().FullName(), Got: src.Descriptor().FullName(), Err: err}
+	}
+	// A Func's reply lacking a proto2 required field cannot be marshaled: not served, as one
+	// of the wrong type is not. (New and CheckReply refuse such a Message.)
+	if _, isFunc := f.reply.(funcReply); isFunc {
+		if missing := proto.CheckInitialized(m); missing != nil {
+			return &IncompleteReplyError{Method: method, Type: src.Descriptor().FullName(), Missing: missing, Err: err}
+		}
 	}
 	proto.Reset(dst)
 	proto.Merge(dst, m)
