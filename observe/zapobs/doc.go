@@ -19,6 +19,7 @@
 //	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed, [breaker] |
 //	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for]                    |
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after, [breaker]      |
+//	| Rejected of a hedge | warn  | hedge rejected        | service, method, attempt, policy, reason, code, retry_after, [breaker] |
 //	| FallbackServed      | info  | fallback served       | service, method, code, class, [reason]                  |
 //	| DeadlineApplied     | debug | deadline applied      | service, method, timeout, reason                        |
 //	| LimiterDegraded     | warn  | rate limiter degraded | service, [method], reason                               |
@@ -36,6 +37,13 @@
 // from metrics, keeping the breaker's and the limiter's state changes at warn, as the example
 // orchestrator does for the first three (examples/orchestrator/app/digest.go; it has no
 // fallback).
+//
+// A Rejected event with an Attempt is a hedge that a policy below the hedging one refused
+// while the call went on without it, which the hedging policy tells the call's sink alone
+// (observe.WithCallSink: a sink of this package given there, a request-scoped logger's, say):
+// its line is "hedge rejected", with the hedge's attempt, at the level of Rejected lines, not
+// "call rejected", since the call was not. The refusing policy's own Rejected, to the suite's
+// sink, has no Attempt.
 //
 // A Rejected line from the adaptive throttle carries probability (the rejection probability at
 // the time) in place of retry_after. A LimitChanged line carries method when the event names
@@ -80,7 +88,7 @@
 //	| method      | the full gRPC method; on breaker lines only for a method-scoped breaker, on limit lines only when the event names one,   |
 //	|             | on retired lines only for the object of one method                                                                       |
 //	| attempt     | the attempt that finished (or failed, before a retry), numbered 1, 2, ... over the call's retries                        |
-//	|             | and hedges alike; on a hedge line, the hedge sent, or the attempt that won                                               |
+//	|             | and hedges alike; on a hedge line, the hedge sent, refused, or the attempt that won                                      |
 //	| attempts    | how many attempts (requests sent, hedges included) the call made                                                         |
 //	| code        | the gRPC code name, e.g. Unavailable                                                                                     |
 //	| class       | the codes.Class name: success, transient, throttled, business, ...                                                       |

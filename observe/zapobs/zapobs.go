@@ -16,6 +16,7 @@ const (
 	MsgRetriesExhausted = "retries exhausted"
 	MsgBreakerChanged   = "breaker state changed"
 	MsgRejected         = "call rejected"
+	MsgHedgeRejected    = "hedge rejected"
 	MsgFallbackServed   = "fallback served"
 	MsgDeadlineApplied  = "deadline applied"
 	MsgLimiterDegraded  = "rate limiter degraded"
@@ -51,6 +52,12 @@ var lines = [...]line{
 	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fScopedMethod, fLimit, fAlgorithm, fLatency}, false},
 	{observe.Retired, zapcore.InfoLevel, MsgRetired, []field{fService, fScopedMethod, fPolicy}, false},
 }
+
+// hedgeRejected is the line of a Rejected event with an Attempt: a hedge that a policy below
+// the hedging one refused while the call went on without it, which the hedging policy tells
+// the call's sink (observe.WithCallSink) alone. It is written at the level of Rejected lines.
+var hedgeRejected = line{observe.Rejected, zapcore.WarnLevel, MsgHedgeRejected,
+	[]field{fService, fMethod, fAttempt, fPolicy, fReason, fCode, fRetryAfter}, true}
 
 // maxFields is the most fields a line has, its breaker field included.
 const maxFields = 8
@@ -136,13 +143,18 @@ func (f field) of(e *observe.Event) (zap.Field, bool) {
 
 var byKind = func() (m [numKinds]*line) {
 	for i := range lines {
-		if n := len(lines[i].fields); n > maxFields || lines[i].breaker && n >= maxFields {
-			panic("zapobs: a line has more than maxFields fields")
-		}
+		checkFields(&lines[i])
 		m[lines[i].kind] = &lines[i]
 	}
+	checkFields(&hedgeRejected)
 	return m
 }()
+
+func checkFields(l *line) {
+	if n := len(l.fields); n > maxFields || l.breaker && n >= maxFields {
+		panic("zapobs: a line has more than maxFields fields")
+	}
+}
 
 // The breaker states whose lines are written at the opened level (breaker.Open.String(),
 // breaker.ForcedOpen.String(): zapobs does not import the breaker).
@@ -205,6 +217,9 @@ func (s *sink) Observe(e observe.Event) {
 	}
 	if lvl == off || l == nil {
 		return
+	}
+	if e.Kind == observe.Rejected && e.Attempt > 0 {
+		l = &hedgeRejected // the call went on: its line must not say the call was rejected
 	}
 	ce := s.log.Check(lvl, l.msg)
 	if ce == nil {

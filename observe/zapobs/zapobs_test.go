@@ -27,13 +27,18 @@ const (
 var at = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 
 // full returns an event of kind k with every field set, so that a line that logged a field it
-// should not would show it.
+// should not would show it; but Attempt, on a Rejected event, which a refusing policy sends
+// without it (an Attempt makes it a refused hedge's: see "hedge rejected").
 func full(k observe.Kind) observe.Event {
-	return observe.Event{
+	e := observe.Event{
 		Kind: k, Time: at, Service: ocr, Method: extract, Policy: observe.PolicyRetry,
 		Attempt: 3, Code: grpccodes.Unavailable, Class: codes.Transient, Reason: observe.ReasonMaxAttempts,
 		Delay: 250 * time.Millisecond, Duration: 1500 * time.Millisecond, From: "closed", To: "open",
 	}
+	if k == observe.Rejected {
+		e.Attempt = 0
+	}
+	return e
 }
 
 func with(e observe.Event, f func(*observe.Event)) observe.Event {
@@ -123,6 +128,16 @@ func TestLines(t *testing.T) {
 			}),
 			wantLevel: zapcore.WarnLevel, wantMsg: "call rejected",
 			wantFields: []field{{"service", ocr}, {"method", extract}, {"policy", "breaker"},
+				{"reason", "CIRCUIT_OPEN"}, {"code", "Unavailable"}, {"retry_after", 3 * time.Second}},
+		},
+		{
+			// A hedge a policy below the hedging one refused, told to the call's sink alone.
+			name: "hedge rejected",
+			event: with(full(observe.Rejected), func(e *observe.Event) {
+				e.Attempt, e.Policy, e.Reason, e.Delay = 2, observe.PolicyBreaker, "CIRCUIT_OPEN", 3*time.Second
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "hedge rejected",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(2)}, {"policy", "breaker"},
 				{"reason", "CIRCUIT_OPEN"}, {"code", "Unavailable"}, {"retry_after", 3 * time.Second}},
 		},
 		{
