@@ -9,8 +9,9 @@ type Config struct {
 	// Burst is how many calls may pass at once after a quiet spell (the bucket's size).
 	// 0 means max(1, ceil(Rate)).
 	Burst int `yaml:"burst" json:"burst" zero:"is below 1"`
-	// MaxWait is how long a call may wait for a token, never past its own deadline (it fails at
-	// once when the wait would outlive the deadline). 0 means fail fast.
+	// MaxWait is how long a call may wait for a token (a token due exactly MaxWait away is
+	// waited for), never until its own deadline: it fails at once when the token would come at
+	// the deadline or after it, which would leave the call no time. 0 means fail fast.
 	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`
 	// Shared names a bucket shared by every service or method whose limiter has the same name
 	// and the same store: without Redis, one bucket in the process (with one rate and burst);

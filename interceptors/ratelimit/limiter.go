@@ -16,8 +16,9 @@ type Decision struct {
 // Limiter hands out tokens. It is small enough for a remote, fleet-wide store to implement.
 // Implementations are safe for concurrent use.
 type Limiter interface {
-	// Take takes one token if one is free now or, when maxWait > 0, waits up to maxWait (and
-	// never past ctx's deadline: it answers at once when the wait would outlive it) for one.
+	// Take takes one token if one is free now or, when maxWait > 0, waits up to maxWait
+	// (inclusive) for one, never until ctx's deadline: it answers at once when the token would
+	// come at the deadline or after it.
 	// When no token can be had in time it returns Allowed false with RetryAfter. When ctx ends
 	// first it returns ctx.Err(). Any other error means the limiter could not decide (a remote
 	// store is slow or down): the Policy applies no fail mode of its own and rejects the call

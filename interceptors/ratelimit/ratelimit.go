@@ -80,8 +80,8 @@ func bucket(name string, cfg Config, o options) (Limiter, error) {
 func (p *Policy) Limiter() Limiter { return p.lim }
 
 // Allow takes a token for one call, waiting as the policy's MaxWait allows. It returns nil when
-// the call may proceed, a *codes.Rejection when it may not, or ctx.Err() when the context ended
-// during the wait.
+// the call may proceed, a *codes.Rejection when it may not, or ctx.Err() when the context had
+// ended before the take (no token is taken) or ended during the wait.
 func (p *Policy) Allow(ctx context.Context) error { return p.allow(ctx, "", p.maxWait) }
 
 func (p *Policy) allow(ctx context.Context, method string, maxWait time.Duration) error {
