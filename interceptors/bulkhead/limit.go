@@ -18,6 +18,8 @@ const (
 	// backoffSlack is how far below a whole number a backed-off limit is read as that number
 	// (see aimd).
 	backoffSlack = 1e-9
+	// gradientSlack is how far below 1 a gradient is read as 1 (see gradient).
+	gradientSlack = 1e-9
 )
 
 // sampleKind is what one finished call says about the service.
@@ -141,7 +143,13 @@ func (l *limit) gradient(drop bool, latency time.Duration, inUse bool) {
 			l.long = max(l.short, l.long*driftFactor)
 		}
 	}
-	g := min(1, max(minGradient, l.tolerance*l.long/l.short))
+	// An average settles a few units in the last place off the latency it follows, so that
+	// at a Tolerance of 1 a latency back at the baseline gives a gradient a hair below 1,
+	// which would hold the limit for good: within gradientSlack of 1 is 1.
+	g := max(minGradient, l.tolerance*l.long/l.short)
+	if g > 1-gradientSlack {
+		g = 1
+	}
 	next := l.est * g
 	if g == 1 {
 		if !inUse {

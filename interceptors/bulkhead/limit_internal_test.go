@@ -246,3 +246,28 @@ func TestLimitStaysInBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestGradientToleranceOneGrowsAtTheBaseline: with Tolerance 1 (the least allowed), a latency
+// that is back at the baseline after a slow spell gives a gradient of 1, and the limit grows
+// again. The short-term average settles a few units in the last place above the latency it
+// follows, and a gradient a hair below 1 held the limit where the slow spell left it, for good.
+func TestGradientToleranceOneGrowsAtTheBaseline(t *testing.T) {
+	l := newLimit(Adaptive{Algorithm: AlgorithmGradient, Tolerance: 1, InitialLimit: 10}, 100)
+	for range 300 {
+		l.sample(sampleOK, 10*time.Millisecond, l.current())
+	}
+	for range 30 {
+		l.sample(sampleOK, 30*time.Millisecond, l.current()) // queued: the limit shrinks
+	}
+	slow := l.current()
+	if slow >= 100 {
+		t.Fatalf("30 samples at 3x the baseline left the limit at %d", slow)
+	}
+	for range 1000 {
+		l.sample(sampleOK, 10*time.Millisecond, l.current()) // the baseline again, in use
+	}
+	if l.current() != 100 {
+		t.Fatalf("1000 samples at the baseline latency after a slow spell: limit %d (was %d), want the ceiling 100; short %v long %v, gradient %v",
+			l.current(), slow, l.short, l.long, l.tolerance*l.long/l.short)
+	}
+}
