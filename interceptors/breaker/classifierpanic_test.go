@@ -14,24 +14,24 @@ import (
 // being refused until HalfOpenMaxWait. Unary calls, streams that fail to open and streams
 // that end with such an error alike.
 func TestClassifierPanicGivesTheProbeBack(t *testing.T) {
-	typedNil := testkit.PanickingStatus()
+	panicking := testkit.PanickingStatus()
 	for _, path := range []struct {
 		name string
 		call func(b *Breaker)
 	}{
 		{"unary", func(b *Breaker) {
-			invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return typedNil }
+			invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return panicking }
 			_ = b.Unary()(context.Background(), testkit.MethodCompare, nil, nil, nil, invoker)
 		}},
 		{"stream open", func(b *Breaker) {
 			streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-				return nil, typedNil
+				return nil, panicking
 			}
 			_, _ = b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCompare, streamer)
 		}},
 		{"stream end", func(b *Breaker) {
 			streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-				return recvErrStream{err: typedNil}, nil
+				return recvErrStream{err: panicking}, nil
 			}
 			cs, err := b.Stream()(context.Background(), &grpc.StreamDesc{ServerStreams: true}, nil, testkit.MethodCompare, streamer)
 			if err != nil {

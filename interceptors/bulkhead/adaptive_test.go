@@ -552,7 +552,7 @@ func TestAdaptiveClassifierPanicGivesTheSlotBack(t *testing.T) {
 	}}, bulkhead.WithClock(clk))
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		clk.Advance(time.Millisecond)
-		return statusPanics{}
+		return testkit.PanickingStatus()
 	}
 	for range 3 { // more calls than the limit: each must find a slot
 		func() {
@@ -569,15 +569,6 @@ func TestAdaptiveClassifierPanicGivesTheSlotBack(t *testing.T) {
 	}
 }
 
-// statusPanics is an error whose GRPCStatus panics, as a buggy error type of a program's may:
-// the classifier's reading of it panics. (A typed nil no longer serves: the classifier does not
-// call a nil pointer's GRPCStatus.)
-type statusPanics struct{}
-
-func (statusPanics) Error() string { return "an error whose status panics" }
-
-func (statusPanics) GRPCStatus() *status.Status { panic("GRPCStatus of a broken error type") }
-
 // TestReleaseWithClassifierPanicGivesTheSlotBack is the same for ReleaseWith.
 func TestReleaseWithClassifierPanicGivesTheSlotBack(t *testing.T) {
 	b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{Algorithm: "aimd", InitialLimit: 2}})
@@ -590,7 +581,7 @@ func TestReleaseWithClassifierPanicGivesTheSlotBack(t *testing.T) {
 				t.Fatal("no panic reached the caller")
 			}
 		}()
-		b.ReleaseWith(time.Millisecond, statusPanics{})
+		b.ReleaseWith(time.Millisecond, testkit.PanickingStatus())
 	}()
 	if b.InFlight() != 0 {
 		t.Fatalf("in flight %d after a classifier panic in ReleaseWith, want 0", b.InFlight())

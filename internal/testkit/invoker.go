@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -64,18 +63,15 @@ func Hold(ctx context.Context, unary grpc.UnaryClientInterceptor, method string)
 	}
 }
 
-// StatusPanics is an error type whose GRPCStatus reads its receiver: PanickingStatus, a typed
-// nil pointer of it returned as an error, makes any reading of its status panic (the
-// classifier's too), as a buggy error type of a program's may.
-type StatusPanics struct{ code int }
+// StatusPanics is an error type whose GRPCStatus panics, as a buggy error type of a program's
+// may: any reading of its status panics, the classifier's too (codes.Classify calls the
+// GRPCStatus of an error that is not a nil pointer).
+type StatusPanics struct{}
 
-func (e *StatusPanics) Error() string { return "an error whose status panics" }
+func (StatusPanics) Error() string { return "an error whose status panics" }
 
-// GRPCStatus panics on a nil e.
-func (e *StatusPanics) GRPCStatus() *status.Status { return status.New(grpccodes.Code(e.code), "") }
+// GRPCStatus panics.
+func (StatusPanics) GRPCStatus() *status.Status { panic("GRPCStatus of a broken error type") }
 
-// PanickingStatus returns a typed nil *StatusPanics as an error.
-func PanickingStatus() error {
-	var e *StatusPanics
-	return e
-}
+// PanickingStatus returns a StatusPanics as an error.
+func PanickingStatus() error { return StatusPanics{} }
