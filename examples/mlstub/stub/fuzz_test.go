@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,11 +41,14 @@ func FuzzParseFailSpec(f *testing.F) {
 	})
 }
 
+// fuzzStart is the time of fuzzStub's clock.
+var fuzzStart = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+
 // fuzzStub starts a stub for a fuzz target's admin requests, on a fake clock that does not
 // move (an outage of 1ns is still under way when its answer is written); it stops with f.
 func fuzzStub(f *testing.F) *Stub {
 	s, err := Start(context.Background(), Config{Services: []string{ServiceOCR}, StopTimeout: time.Second},
-		WithClock(clocktest.New(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))))
+		WithClock(clocktest.New(fuzzStart)))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -92,8 +96,10 @@ func FuzzAdminFaults(f *testing.F) {
 	})
 }
 
-// FuzzAdminOutage: POST /outage?for= starts an outage exactly for a positive duration, and
-// answers 400 for anything else; nothing panics.
+// FuzzAdminOutage: POST /outage?for= starts an outage exactly for a positive duration, one
+// that ends that long from now (the fake clock does not move), as its answer and GET /outage
+// both say; for anything else it answers 400 with a message that names the parameter and
+// quotes the value, and starts no outage. Nothing panics.
 func FuzzAdminOutage(f *testing.F) {
 	for _, s := range []string{"5s", "1ns", "0", "-1s", "2562047h", "9999999999h", "1.5m", "", "5", "s"} {
 		f.Add(s)
@@ -108,11 +114,18 @@ func FuzzAdminOutage(f *testing.F) {
 			if w.Code != http.StatusBadRequest || s.IsDown() {
 				t.Errorf("POST /outage?for=%q: %d %s, down %v; want 400 and no outage", v, w.Code, w.Body, s.IsDown())
 			}
+			if body := w.Body.String(); !strings.Contains(body, "?for=") || !strings.Contains(body, "got "+strconv.Quote(v)) {
+				t.Errorf("POST /outage?for=%q: 400 %q names neither the parameter nor the value", v, body)
+			}
 			return
 		}
+		want := OutageState{Down: true, Until: fuzzStart.Add(d).UTC().Format(time.RFC3339Nano)}
 		var st OutageState
-		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &st) != nil || !st.Down || st.Until == "" {
-			t.Errorf("POST /outage?for=%q: %d %s; want 200, down, until set", v, w.Code, w.Body)
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &st) != nil || st != want {
+			t.Errorf("POST /outage?for=%q: %d %s; want 200 and %+v", v, w.Code, w.Body, want)
+		}
+		if got := s.OutageState(); got != want || !s.IsDown() {
+			t.Errorf("after POST /outage?for=%q: OutageState %+v, down %v; want %+v", v, got, s.IsDown(), want)
 		}
 	})
 }
