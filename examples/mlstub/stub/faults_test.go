@@ -218,13 +218,13 @@ func TestBadScriptMetadata(t *testing.T) {
 		{"fail-first not a number", []string{MDRequestID, "x", MDFailFirst, "two"},
 			`mlstub: metadata x-mlstub-fail-first: want a non-negative integer, got "two"`},
 		{"fail-first without id", []string{MDFailFirst, "2"},
-			`mlstub: metadata x-mlstub-fail-first needs x-mlstub-request-id`},
+			`mlstub: metadata x-mlstub-fail-first: "2" needs x-mlstub-request-id`},
 		{"bad code", []string{MDRequestID, "x", MDFailFirst, "1", MDFailCode, "oops"},
 			`mlstub: metadata x-mlstub-fail-code: want a gRPC error code in snake_case such as unavailable, got "oops"`},
 		{"bad delay", []string{MDDelay, "soon"},
 			`mlstub: metadata x-mlstub-delay: want a non-negative Go duration such as 300ms, got "soon"`},
 		{"delay-first without id", []string{MDDelay, "1s", MDDelayFirst, "1"},
-			`mlstub: metadata x-mlstub-delay-first needs x-mlstub-request-id`},
+			`mlstub: metadata x-mlstub-delay-first: "1" needs x-mlstub-request-id`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

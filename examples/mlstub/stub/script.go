@@ -74,7 +74,7 @@ func readScript(md metadata.MD) (script, error) {
 			return 0, badMetadata(key, "a non-negative integer", v)
 		}
 		if n > 0 && sc.id == "" {
-			return 0, status.Errorf(grpccodes.InvalidArgument, "mlstub: metadata %s needs %s", key, MDRequestID)
+			return 0, status.Errorf(grpccodes.InvalidArgument, "mlstub: metadata %s: %q needs %s", key, v, MDRequestID)
 		}
 		return n, nil
 	}

@@ -41,7 +41,7 @@ func FuzzReadScript(f *testing.F) {
 			case err != nil || n < 0:
 				return "mlstub: metadata " + key + ": want a non-negative integer, got " + strconv.Quote(v)
 			case n > 0 && id == "":
-				return "mlstub: metadata " + key + " needs " + MDRequestID
+				return "mlstub: metadata " + key + ": " + strconv.Quote(v) + " needs " + MDRequestID
 			}
 			return ""
 		}
