@@ -49,10 +49,42 @@ func FuzzLoadBuilds(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse accepts the file, New refuses it: %v", err)
 		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
+		defer func() {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		checkPolicies(t, s, cfg)
+		// The file it was built from reloads, and so does it over another configuration.
+		if err := s.Reload(cfg); err != nil {
+			t.Fatalf("a suite built from the file refuses to reload it: %v", err)
 		}
+		if err := s.Reload(config.Builtin()); err != nil {
+			t.Fatalf("a suite built from the file refuses to reload the builtin configuration: %v", err)
+		}
+		if err := s.Reload(cfg); err != nil {
+			t.Fatalf("a suite reloaded with the builtin configuration refuses the file: %v", err)
+		}
+		checkPolicies(t, s, cfg)
 	})
+}
+
+// checkPolicies checks that s enforces what cfg says for each method and each service cfg
+// names, and for a method no configuration names.
+func checkPolicies(t *testing.T, s *interceptors.Suite, cfg *config.Config) {
+	t.Helper()
+	methods := []string{"/fuzz.v1.Unnamed/M"}
+	for _, svc := range cfg.ServiceNames() {
+		methods = append(methods, "/"+svc+"/UnnamedMethod")
+		for _, m := range cfg.MethodNames(svc) {
+			methods = append(methods, "/"+svc+"/"+m)
+		}
+	}
+	for _, fm := range methods {
+		if got, want := s.Policy(fm), cfg.Resolve(fm); !got.Equal(want) {
+			t.Fatalf("Policy(%q) = %+v, want %+v as the file says", fm, got, want)
+		}
+	}
 }
 
 // FuzzServiceConfigBuilds checks that a gRPC service config config.ParseServiceConfig accepts
