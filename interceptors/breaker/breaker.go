@@ -23,7 +23,8 @@ type State uint8
 const (
 	// Closed admits every call and counts outcomes.
 	Closed State = iota
-	// Open rejects every call until RecoveryTimeout has passed.
+	// Open rejects every call until its open interval has passed: InitialRecoveryTimeout after
+	// a trip, longer after each failed probe, up to RecoveryTimeout.
 	Open
 	// HalfOpen admits at most HalfOpenMaxCalls probes at once and rejects the rest.
 	HalfOpen
