@@ -113,7 +113,9 @@ type Stats struct {
 	Rejections uint64
 	// StateChanges counts state transitions.
 	StateChanges uint64
-	// ConsecutiveFailures is the current run of failures in the closed state.
+	// ConsecutiveFailures is the current run of failures in the closed state. Open, half-open
+	// or forced open, it is the run the breaker left the closed state with (the run that
+	// tripped it, when that rule did); closing, Disable and Reset set it to 0.
 	ConsecutiveFailures int
 	// WindowCalls, WindowFailures and WindowSlowCalls are what the rate window holds now.
 	WindowCalls, WindowFailures, WindowSlowCalls int
