@@ -793,8 +793,10 @@ func (b *Breaker) ForceOpen() { b.operate(ForcedOpen, ReasonForcedOpen) }
 // Disable admits every call and counts nothing from now on, until Reset or ForceOpen.
 func (b *Breaker) Disable() { b.operate(Disabled, ReasonDisabled) }
 
-// Reset closes the breaker and clears its counters and Stats. Outcomes of calls admitted before
-// are dropped.
+// Reset closes the breaker and clears its counters and Stats, its window and its run of
+// failures. Outcomes of calls admitted before are dropped. From any other state it makes one
+// change, to closed with ReasonReset (one BreakerStateChanged event); a closed breaker changes
+// no state and sends no event.
 func (b *Breaker) Reset() {
 	b.mu.Lock()
 	from := b.state
