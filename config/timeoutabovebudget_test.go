@@ -20,6 +20,9 @@ func TestPerAttemptTimeoutNotBelowLimitWarned(t *testing.T) {
 		{"profile, at deadline.max", "profiles:\n  p:\n    retry: {per_attempt_timeout: 3s, fit_schedule: true}\n    deadline: {max: 3s}\nservices:\n  a.v1.S: {profile: p}\n",
 			[]string{`w.yaml:2: profiles.p: retry.per_attempt_timeout 3s is not below deadline.max 3s, which ends the call first: an attempt that hangs runs until the call ends, and no retry follows it`}},
 		{"below the limit", "services:\n  kyc.v1.OCRService:\n    retry: {per_attempt_timeout: 7s}\n", nil},
+		// Not fitted: the timeline warning already judges every attempt run to its timeout.
+		{"schedule not fitted", "profiles:\n  p:\n    retry: {max_attempts: 2, per_attempt_timeout: 3s, fit_schedule: false}\n    deadline: {max: 3s}\nservices:\n  a.v1.S: {profile: p}\n",
+			[]string{`w.yaml:2: profiles.p: worst case 6.1s exceeds deadline.max 3s by 3.1s: deadline.max ends during the sleep before attempt 2, so attempt 2 never runs`}},
 		{"one attempt", "services:\n  kyc.v1.OCRService:\n    retry: {per_attempt_timeout: 20s, max_attempts: 1}\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
