@@ -89,3 +89,24 @@ func TestRefusedHedgeIsNotACallRejected(t *testing.T) {
 		t.Errorf("hedge rejected %v, want attempt 2, policy %s, reason %s", got, observe.PolicyBulkhead, bulkhead.ReasonFull)
 	}
 }
+
+// The line is chosen by the event, not by the hedge's numbering: any Rejected event with an
+// Attempt (1 included) is "hedge rejected", as the package doc says; one without is "call
+// rejected".
+func TestRejectedLineFollowsAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		attempt int
+		want    string
+	}{
+		{0, zapobs.MsgRejected},
+		{1, zapobs.MsgHedgeRejected},
+		{3, zapobs.MsgHedgeRejected},
+	} {
+		core, logs := observer.New(zapcore.DebugLevel)
+		zapobs.New(zap.New(core)).Observe(observe.Event{Kind: observe.Rejected, Service: "kyc.v1.FaceMatchService",
+			Method: "Compare", Attempt: tc.attempt, Policy: observe.PolicyBulkhead, Reason: bulkhead.ReasonFull})
+		if all := logs.All(); len(all) != 1 || all[0].Message != tc.want {
+			t.Errorf("Rejected with Attempt %d logged %v, want one %q line", tc.attempt, all, tc.want)
+		}
+	}
+}
