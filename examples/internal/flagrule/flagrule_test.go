@@ -60,6 +60,7 @@ func TestListenProblem(t *testing.T) {
 		{":9464", ""},
 		{"[::1]:0", ""},
 		{"localhost:", ""},
+		{"127.0.0.1:http", ""}, // a service's name, from Go's own table where /etc/services lacks it
 		{"nonsense", `-listen "nonsense": ` + RuleListen},
 		{"127.0.0.1", `-listen "127.0.0.1": ` + RuleListen},
 		{"127.0.0.1:99999", `-listen "127.0.0.1:99999": ` + RuleListen},
