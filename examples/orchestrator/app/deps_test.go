@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,28 @@ func TestDependencyErrorRecordsARemoteRejection(t *testing.T) {
 	}
 	if n := logs.FilterMessage("dependency error").Len(); n != 1 {
 		t.Errorf("%d \"dependency error\" lines, want 1", n)
+	}
+}
+
+// A dependency remembers at most maxLoggedErrors errors as logged: the one after them starts
+// the memory afresh, so the first error, seen again, is logged again; within the bound an
+// error seen before is not.
+func TestDependencyErrorsRememberedUpToTheBound(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+	errN := func(i int) error {
+		return status.Error(grpccodes.Unavailable, fmt.Sprintf("read tcp 127.0.0.1:%d->127.0.0.1:50051: read: connection reset by peer", 40000+i))
+	}
+	for i := range maxLoggedErrors {
+		d.record(kycv1.OCRService_Extract_FullMethodName, errN(i))
+	}
+	d.record(kycv1.OCRService_Extract_FullMethodName, errN(0))
+	if n := logs.Len(); n != maxLoggedErrors {
+		t.Fatalf("%d lines after %d distinct errors and the first again, want %d", n, maxLoggedErrors, maxLoggedErrors)
+	}
+	d.record(kycv1.OCRService_Extract_FullMethodName, errN(maxLoggedErrors)) // one past the bound
+	d.record(kycv1.OCRService_Extract_FullMethodName, errN(1))
+	if n := logs.Len(); n != maxLoggedErrors+2 {
+		t.Errorf("%d lines, want %d: past the bound the memory starts afresh and an error seen before is logged again", n, maxLoggedErrors+2)
 	}
 }
