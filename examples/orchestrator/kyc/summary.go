@@ -337,10 +337,15 @@ func (s Summary) WriteTable(w io.Writer) error {
 		head += fmt.Sprintf(", open loop at %g/s, at most %d in flight (bound %d)", s.Rate, s.MaxInFlight, s.InFlightLimit)
 	}
 	fmt.Fprintf(tw, "verifications\t%d\t%s\n", s.Total, head)
-	fmt.Fprintf(tw, "  decided\t%d\t%.1f%%\t(approved + rejected)\n", s.Approved+s.Rejected, s.DecidedPct)
+	// The decided share is DecidedPct, not a share of Total as the rows below: say of what.
+	fmt.Fprintf(tw, "  decided\t%d\t%.1f%%\tof approved + rejected + failed + shed (decided: approved + rejected)\n",
+		s.Approved+s.Rejected, s.DecidedPct)
 	fmt.Fprintf(tw, "  approved\t%d\t%s\n", s.Approved, pct(s.Approved))
-	fmt.Fprintf(tw, "  rejected\t%d\t%s%s\n", s.Rejected, pct(s.Rejected), counts("reasons per step: ", s.RejectedReasons))
-	fmt.Fprintf(tw, "  failed\t%d\t%s%s\n", s.Failed, pct(s.Failed), counts("failed steps: ", s.FailedReasons))
+	// Reasons are counted per step, and several steps may reject (or fail) one verification.
+	fmt.Fprintf(tw, "  rejected\t%d\t%s%s\n", s.Rejected, pct(s.Rejected),
+		counts("rejecting steps (one verification may count under several): ", s.RejectedReasons))
+	fmt.Fprintf(tw, "  failed\t%d\t%s%s\n", s.Failed, pct(s.Failed),
+		counts("failed steps (one verification may count under several): ", s.FailedReasons))
 	if s.Cancelled > 0 || s.Interrupted {
 		fmt.Fprintf(tw, "  cancelled\t%d\t%s\t(interrupted, not counted as failed)\n", s.Cancelled, pct(s.Cancelled))
 	}
