@@ -1114,7 +1114,7 @@ func (r *streamRunner) observe(i int, ctx context.Context, desc *grpc.StreamDesc
 // observe).
 func (r *streamRunner) StreamEnded(e streamend.End) {
 	switch e.Cause {
-	case streamend.Transport:
+	case streamend.Transport, streamend.Panic:
 	case streamend.Caller:
 		if errors.Is(e.Err, context.DeadlineExceeded) {
 			r.attempt.Store(&e.Err)

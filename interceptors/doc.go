@@ -132,9 +132,11 @@
 // after the retry loop and the hedging policy (or, in a chain without a runner, by the retry
 // loop), and a
 // chain without a retry section has no retry step, observed or not (the suite then emits the
-// AttemptFinished of its one attempt itself). A call that panics (its invoker, a policy or a
-// sink of the program's) ends without CallFinished: the panic goes on, after the suite has
-// released what the call held. So does a stream that ends while no RecvMsg or SendMsg of its
+// AttemptFinished of its one attempt itself). A call that panics (its invoker, a method of its
+// stream, a policy or a sink of the program's) ends without CallFinished, and the attempt
+// that panicked without AttemptFinished (there is no outcome to report): the panic goes on,
+// unchanged, after the suite has released what the call held (a stream's, at the panic, not
+// when the caller's context ends: internal/streamend), with a retry step or without. So does a stream that ends while no RecvMsg or SendMsg of its
 // caller runs (its caller gave it up, or grpc ended it unread): the suite cannot tell how it
 // ended.
 //

@@ -1161,7 +1161,8 @@ func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start, end 
 // arrives, or SendMsg fails. A stream the caller abandons, or that gRPC ends while nobody reads
 // it, emits no CallFinished: the caller never saw how it ended. Its one attempt, in a chain
 // without an attempt loop, is reported on every end all the same, as an attempt loop reports
-// its last: each attempt sent is reported once (observe.AttemptFinished).
+// its last: each attempt sent is reported once (observe.AttemptFinished). A stream that ends
+// by a panic of one of its methods reports neither, as a unary call that panics.
 type observedStream struct {
 	s      *Suite
 	sink   observe.Sink
@@ -1175,6 +1176,9 @@ type observedStream struct {
 // StreamEnded reports the stream's end: CallFinished, or for an abandoned stream only its
 // attempt (see observedStream).
 func (o *observedStream) StreamEnded(e streamend.End) {
+	if e.Cause == streamend.Panic {
+		return // As a unary call that panics: neither its attempt nor the call (see package doc).
+	}
 	if e.Cause != streamend.Caller && e.Cause != streamend.Transport {
 		o.finish(e.Err)
 		return

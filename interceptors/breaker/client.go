@@ -288,9 +288,10 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 // recordEnd records how a stream ended: a success, or its error as recordCall does; an abandoned
 // stream gives its caller's context's error (a cancellation counts as neither, an expired
 // deadline is classified), and a stream gRPC ended while nobody read it counts as neither, as
-// its status was never seen.
+// its status was never seen, as does a stream whose method panicked, as a unary call whose
+// invoker panicked does.
 func (b *Breaker) recordEnd(p Permit, ctx context.Context, e streamend.End, opts []grpc.CallOption, cl *codes.Classifier) {
-	if e.Cause == streamend.Transport {
+	if e.Cause == streamend.Transport || e.Cause == streamend.Panic {
 		p.Record(codes.Canceled)
 		return
 	}

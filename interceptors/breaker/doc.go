@@ -86,7 +86,7 @@
 //
 // So InvalidArgument for an unreadable document never opens the circuit, and a caller that
 // cancels does not count against the service. An interceptor also counts a call as neither when
-// its invoker panics, or when the caller's context was cancelled. A call whose caller's context
+// its invoker (or a method of its stream) panics, or when the caller's context was cancelled. A call whose caller's context
 // had already ended when it reached the breaker (its deadline passed before the call) goes on
 // to grpc, which fails it before sending anything, without asking the breaker: it counts
 // nothing and takes no probe's slot, even when the circuit is open. A deadline that passes

@@ -103,7 +103,10 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 		return nil, err
 	}
 	w := streamend.Watch(ctx, desc, cs)
-	w.OnEnd(func(e streamend.End) { b.end(ctx, method, start, e.Err, e.Cause != streamend.Send, cl) })
+	// A failed send, or a method of the stream that panicked, is no sample.
+	w.OnEnd(func(e streamend.End) {
+		b.end(ctx, method, start, e.Err, e.Cause != streamend.Send && e.Cause != streamend.Panic, cl)
+	})
 	return w, nil
 }
 

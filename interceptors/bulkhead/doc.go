@@ -65,7 +65,8 @@
 // error of New), the shape every bulwark policy package shares. A unary call holds its slot until the invoker returns, or panics. A stream holds
 // its slot for its whole life and gives it back exactly once, when the first of these happens:
 // opening the stream fails; RecvMsg returns an error (io.EOF included); RecvMsg returns the only
-// reply of a stream that is not server-streaming; SendMsg fails other than with io.EOF; the
+// reply of a stream that is not server-streaming; SendMsg fails other than with io.EOF;
+// RecvMsg, SendMsg, Header, Trailer or CloseSend panics (as the panic goes on); the
 // stream's context ends (the caller canceled it, its deadline passed, or gRPC finished the
 // stream; a RecvMsg or SendMsg running then gives the slot back when it returns). gRPC's end
 // of the stream is watched only once the stream is committed (a RecvMsg or Header returned,
@@ -97,8 +98,8 @@
 // whose caller canceled its context, whatever error it ended with), or one refused by a
 // bulwark policy, is no sample. Anything else (success, business error,
 // server fault) is an answer, whose latency counts. Unary measures from the slot taken to the
-// invoker's return, Stream from the slot taken to the end of the stream; a panicking call is
-// no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
+// invoker's return, Stream from the slot taken to the end of the stream; a panicking call (or
+// stream) is no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
 //
 // A call that started before the limit last changed is no sample either: it measured the
 // limit before the change. Without this rule every call queued behind a limit that was too

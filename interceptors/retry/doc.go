@@ -238,7 +238,9 @@
 // A call made with Disable emits nothing, but through a suite its one request is reported all
 // the same (see Disable): a unary call's when it returns, a stream's when the stream ends,
 // however it ends (internal/streamend: its caller's context ending while nobody reads it
-// included), unless a hedging policy below reported the requests itself.
+// included), unless a hedging policy below reported the requests itself. A request that
+// panics (the invoker, or a method of the stream) is not reported, with or without Disable,
+// as the suite sends no CallFinished for its call.
 //
 // # Options
 //

@@ -74,7 +74,7 @@ func WithIdempotent(ok bool) CallOption { return CallOption{s: attempt.Idempoten
 // AttemptFinished (attempt 1), as the suite reports that of a chain without a retry step:
 // every request sent is reported once (see observe.AttemptFinished). A stream's is reported
 // when the stream ends, however it ends (its caller's context ending while nobody reads it
-// included).
+// included), but for a panic (see observe.AttemptFinished).
 func Disable() CallOption { return CallOption{s: attempt.Disable()} }
 
 // WithCallObserver sends the call's events to sink instead of the policy's (WithObserver).

@@ -74,7 +74,8 @@ func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 // as invokeDisabledReported reports a unary call's: one AttemptFinished (attempt 1) to the
 // call's sink (WithCallObserver) or the policy's, when the stream ends, once, however it ends
 // (internal/streamend: its status or success, a failed send, the caller's context ending
-// while nobody reads, gRPC ending it), or when it fails to open; unless a hedging policy
+// while nobody reads, gRPC ending it) but for a panic of one of its methods (as a unary
+// attempt that panics, it is not reported), or when it fails to open; unless a hedging policy
 // below reported the stream's requests itself (the attempt's Round). Every request sent
 // through a suite is then reported once, retry section or not, Disable or not.
 func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, c *call, opts []grpc.CallOption) (grpc.ClientStream, error) {
@@ -92,7 +93,11 @@ func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDe
 		return nil, err
 	}
 	w := streamend.Watch(ctx, desc, cs)
-	w.OnEnd(func(e streamend.End) { report(e.Err) })
+	w.OnEnd(func(e streamend.End) {
+		if e.Cause != streamend.Panic { // As a unary attempt that panics: not reported.
+			report(e.Err)
+		}
+	})
 	return w, nil
 }
 

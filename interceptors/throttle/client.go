@@ -104,7 +104,9 @@ func (t *Throttle) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	}
 	w := streamend.Watch(ctx, desc, cs)
 	w.OnEnd(func(e streamend.End) {
-		if e.Cause != streamend.Transport { // One gRPC ended while nobody read it counts as nothing.
+		// One gRPC ended while nobody read it counts as nothing, as does one whose method
+		// panicked (as a unary call whose invoker panicked).
+		if e.Cause != streamend.Transport && e.Cause != streamend.Panic {
 			t.record(outcome.Class(ctx, e.Err, classifier))
 		}
 	})

@@ -75,7 +75,7 @@
 // Unavailable, DeadlineExceeded and Internal are requests the service did not serve. A call
 // the caller cancelled says nothing about the service, and a rejection by another bulwark
 // policy (an open breaker, a full bulkhead) never reached it: neither counts. The interceptors
-// also count nothing for a call whose invoker panics, or whose context the caller cancelled,
+// also count nothing for a call whose invoker (or a method of whose stream) panics, or whose context the caller cancelled,
 // whatever its error, and pass a call or stream whose context had already ended before it
 // began (its deadline passed) to grpc, which fails it before sending anything, unthrottled and
 // uncounted.

@@ -15,7 +15,8 @@ func TestCauseString(t *testing.T) {
 		{Send, "send"},
 		{Caller, "caller"},
 		{Transport, "transport"},
-		{Transport + 1, "unknown"},
+		{Panic, "panic"},
+		{Panic + 1, "unknown"},
 		{255, "unknown"},
 	} {
 		if got := tt.c.String(); got != tt.want {

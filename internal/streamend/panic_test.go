@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // Regression: a func registered with OnEnd that panicked (an observer's sink with a bug, under
@@ -54,5 +55,61 @@ func TestPanickingFuncStillRunsTheOthers(t *testing.T) {
 	w.mu.Unlock()
 	if stop() {
 		t.Fatal("the context callback was still registered after the end")
+	}
+}
+
+// panicky is a client stream whose every method panics with its name.
+type panicky struct{ ctx context.Context }
+
+func (p panicky) Header() (metadata.MD, error) { panic("Header") }
+func (p panicky) Trailer() metadata.MD         { panic("Trailer") }
+func (p panicky) CloseSend() error             { panic("CloseSend") }
+func (p panicky) Context() context.Context     { return p.ctx }
+func (p panicky) SendMsg(any) error            { panic("SendMsg") }
+func (p panicky) RecvMsg(any) error            { panic("RecvMsg") }
+
+// Regression: a method of the stream below that panicked was no end: what the funcs release (a
+// bulkhead's slot, a breaker's permit, a deadline's context) stayed held until the caller's
+// context ended, and the end was then the caller's. The stream now ends at the panic (Panic,
+// ErrPanicked), once, with the caller's context still live, and the panic goes on unchanged.
+func TestPanickingMethodEndsTheStream(t *testing.T) {
+	for _, method := range []string{"RecvMsg", "SendMsg", "Header", "Trailer", "CloseSend"} {
+		t.Run(method, func(t *testing.T) {
+			caller, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, panicky{caller})
+			var ends []End
+			w.OnEnd(func(e End) { ends = append(ends, e) })
+			call := func() (v any) {
+				defer func() { v = recover() }()
+				switch method {
+				case "RecvMsg":
+					_ = w.RecvMsg(nil)
+				case "SendMsg":
+					_ = w.SendMsg(nil)
+				case "Header":
+					_, _ = w.Header()
+				case "Trailer":
+					_ = w.Trailer()
+				case "CloseSend":
+					_ = w.CloseSend()
+				}
+				return nil
+			}
+			if v := call(); v != method {
+				t.Fatalf("%s: the caller recovered %v, want %q unchanged", method, v, method)
+			}
+			if len(ends) != 1 || ends[0].Cause != Panic || ends[0].Err != ErrPanicked {
+				t.Fatalf("after %s panicked the funcs saw %+v, want one Panic end with ErrPanicked", method, ends)
+			}
+			_ = call()
+			cancel()
+			if len(ends) != 1 {
+				t.Fatalf("the funcs saw %+v, want the one Panic end", ends)
+			}
+			if e, ended := w.Ended(); !ended || e.Cause != Panic {
+				t.Fatalf("Ended() = %+v, %v; want the Panic end", e, ended)
+			}
+		})
 	}
 }

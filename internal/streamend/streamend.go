@@ -13,9 +13,14 @@
 //     abandoned): Caller;
 //   - gRPC ends the stream's context (it finished the stream) while the caller's is still
 //     live and no RecvMsg or SendMsg is running to report the end itself, once the stream's
-//     context is watched (see Commit): Transport.
+//     context is watched (see Commit): Transport;
+//   - RecvMsg, SendMsg, Header, Trailer or CloseSend of the stream below panics (or ends its
+//     goroutine: runtime.Goexit): Panic. The funcs run as the panic goes on, unrecovered, to
+//     the caller; what they hold for the stream is released then, not when the caller's
+//     context ends. A caller that recovers the panic and reads on reads the stream below,
+//     which nothing holds anything for any more.
 //
-// Header is no end: gRPC ends a stream in Header when the response has no header (the server
+// Header is no end (unless it panics: Panic): gRPC ends a stream in Header when the response has no header (the server
 // ended the stream at once), and Header then returns nil, nil; the stream's status is for
 // RecvMsg to return, and the stream ends there (Recv), or with the caller's context (Caller).
 // The same holds for a stream that wraps gRPC's and returns an error from Header as it ends (a
@@ -69,7 +74,9 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // Cause says which end came first.
@@ -82,9 +89,13 @@ const (
 	Send
 	Caller
 	Transport
+	Panic
 )
 
-var causeNames = [...]string{"", "recv", "reply", "send", "caller", "transport"}
+var causeNames = [...]string{"", "recv", "reply", "send", "caller", "transport", "panic"}
+
+// ErrPanicked is the Err of a Panic end: no status was seen, and none is the stream's.
+var ErrPanicked = status.Error(codes.Internal, "bulwark: a method of the stream panicked")
 
 func (c Cause) String() string {
 	if int(c) < len(causeNames) && c != 0 {
@@ -97,7 +108,7 @@ func (c Cause) String() string {
 type End struct {
 	// Err is nil for a success (io.EOF from RecvMsg, or the one reply); RecvMsg's or
 	// SendMsg's error; the caller's context's error (Caller); the stream's context's error
-	// (Transport).
+	// (Transport); ErrPanicked (Panic).
 	Err   error
 	Cause Cause
 }
@@ -303,7 +314,10 @@ func (w *Stream) Ended() (End, bool) {
 func (w *Stream) RecvMsg(m any) error {
 	w.state.Add(inCall)
 	defer w.leave()
+	returned := false
+	defer w.panicked(&returned)
 	err := w.ClientStream.RecvMsg(m)
+	returned = true
 	switch {
 	case err == nil:
 		if !w.serverStreams {
@@ -322,7 +336,10 @@ func (w *Stream) RecvMsg(m any) error {
 func (w *Stream) SendMsg(m any) error {
 	w.state.Add(inCall)
 	defer w.leave()
+	returned := false
+	defer w.panicked(&returned)
 	err := w.ClientStream.SendMsg(m)
+	returned = true
 	if err != nil && !errors.Is(err, io.EOF) {
 		w.finish(End{Err: err, Cause: Send})
 	}
@@ -338,9 +355,38 @@ func (w *Stream) SendMsg(m any) error {
 func (w *Stream) Header() (metadata.MD, error) {
 	w.state.Add(inCall)
 	defer w.leave()
+	returned := false
+	defer w.panicked(&returned)
 	md, err := w.ClientStream.Header()
+	returned = true
 	w.commit(md == nil)
 	return md, err
+}
+
+// Trailer returns the stream's trailer; should it panic, the stream ends (Panic).
+func (w *Stream) Trailer() metadata.MD {
+	returned := false
+	defer w.panicked(&returned)
+	md := w.ClientStream.Trailer()
+	returned = true
+	return md
+}
+
+// CloseSend closes the send side; should it panic, the stream ends (Panic).
+func (w *Stream) CloseSend() error {
+	returned := false
+	defer w.panicked(&returned)
+	err := w.ClientStream.CloseSend()
+	returned = true
+	return err
+}
+
+// panicked ends the stream (Panic) when a method of the stream below did not return (it
+// panicked, or ended its goroutine), as the panic goes on: it is not recovered.
+func (w *Stream) panicked(returned *bool) {
+	if !*returned {
+		w.finish(End{Err: ErrPanicked, Cause: Panic})
+	}
 }
 
 // Context returns the stream's context. gRPC commits the stream to its attempt when it is
