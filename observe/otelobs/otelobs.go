@@ -265,7 +265,10 @@ func (r *recorder) StreamEnded(e streamend.End) {
 	r.mu.Lock()
 	finished := r.finished
 	r.mu.Unlock()
-	if !finished {
+	if !finished && e.Cause == streamend.Panic {
+		// A method of the stream panicked: as a unary call that panics (endOnPanic).
+		r.span.SetStatus(otelcodes.Error, "panic")
+	} else if !finished {
 		code := codeOf(e.Err)
 		if e.Cause == streamend.Caller || e.Cause == streamend.Transport {
 			r.span.SetAttributes(KeyAbandoned.Bool(true))
