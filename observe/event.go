@@ -41,7 +41,10 @@ const (
 	// AttemptFinished: one attempt ended. Attempt (1-based, over the call's retries and
 	// hedges), Code, Class, Duration (the attempt), Reason (ReasonHedgeDelay for a hedge, an
 	// attempt sent because the hedging delay passed; else empty). Each attempt sent is
-	// reported once.
+	// reported once, but for one that panicked (its invoker, or a method of its stream, below
+	// the policy that reports it): it has no outcome, and its call ends without CallFinished
+	// as the panic goes on (see package interceptors); the call's other attempts (a hedge the
+	// panic canceled) are reported.
 	AttemptFinished
 	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed, numbered
 	// as AttemptFinished numbers it; after a hedged round, the request whose failure the round
