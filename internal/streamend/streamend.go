@@ -20,11 +20,11 @@
 //     context ends. A caller that recovers the panic and reads on reads the stream below,
 //     which nothing holds anything for any more.
 //
-// Header is no end (unless it panics: Panic): gRPC ends a stream in Header when the response has no header (the server
-// ended the stream at once), and Header then returns nil, nil; the stream's status is for
-// RecvMsg to return, and the stream ends there (Recv), or with the caller's context (Caller).
-// The same holds for a stream that wraps gRPC's and returns an error from Header as it ends (a
-// retry's, once it is over).
+// Header is no end (unless it panics: Panic): gRPC ends a stream in Header when the response
+// has no header (the server ended the stream at once), and Header then returns nil, nil; the
+// stream's status is for RecvMsg to return, and the stream ends there (Recv), or with the
+// caller's context (Caller). The same holds for a stream that wraps gRPC's and returns an
+// error from Header as it ends (a retry's, once it is over).
 //
 // The stream's context ends with the caller's and on every end gRPC sees, so one
 // context.AfterFunc on it watches the last two once it is known; until then one on the
