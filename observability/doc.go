@@ -9,6 +9,12 @@
 //	| alerts_test.yml | promtool unit tests of the rules: each alert firing and not firing |
 //	| dashboard.json  | a Grafana dashboard (import it; pick a Prometheus data source)     |
 //
+// The dashboard's variables narrow it to services and, within them, to methods. A panel whose
+// metrics all carry a method label follows the method variable, and shows a breaker, bulkhead
+// or throttle of the whole service (method empty) whichever method is chosen; a panel with a
+// metric that has no method label (the retry ratio, retries, backoff, retries exhausted,
+// deadlines, rejections, rate limiter, hedges) stays per service.
+//
 // # Alerts
 //
 //	| alert                            | fires when                                                         | for | severity |
@@ -38,8 +44,11 @@
 // go test ./observability runs promtool check rules and promtool test rules (skipped when
 // promtool is not on PATH), checks that the dashboard parses, that every PromQL query in it is
 // valid, that the rules and the dashboard query only metrics promobs.MetricNames lists, and
-// the dashboard every one of them, that they match, group by and show only labels those
-// metrics have, and breaker states and classes they take (TestReferencedLabelsExist), and
+// the dashboard every one of them, that every variable the dashboard refers to is defined
+// (TestDashboardVariablesExist), that every panel whose metrics all have a method label
+// follows the method variable and no other panel does (TestPanelsFollowMethodVariable), that
+// the queries and the variables match, group by and show only labels those metrics have, and
+// breaker states and classes they take (TestReferencedLabelsExist), and
 // that they read each metric as its type allows: counters and histogram series through rate
 // or increase, gauges as they are, quantiles over buckets summed by le
 // (TestQueriesFitMetricTypes).

@@ -223,6 +223,21 @@ func TestReferencedLabelsExist(t *testing.T) {
 			}
 		}
 	}
+	// A variable's label_values(selector, label) lists values of a label its metric has.
+	labelValues := regexp.MustCompile(`^label_values\((.*),\s*(\w+)\)$`)
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		m := labelValues.FindStringSubmatch(v.Definition)
+		if m == nil {
+			t.Errorf("dashboard.json variable %s: definition %q is not label_values(selector, label)", v.Name, v.Definition)
+			continue
+		}
+		for _, problem := range labelProblems(m[1], []string{m[2]}, labels) {
+			t.Errorf("dashboard.json variable %s: %s", v.Name, problem)
+		}
+	}
 	var rf ruleFile
 	readYAML(t, "alerts.yml", &rf)
 	for _, g := range rf.Groups {
@@ -343,6 +358,87 @@ func TestQueriesFitMetricTypes(t *testing.T) {
 	} {
 		if len(typeProblems(bad, labels, types)) == 0 {
 			t.Errorf("typeProblems(%s) found nothing", bad)
+		}
+	}
+}
+
+// wholeServiceLevels are the families whose series have an empty method for an object of the
+// whole service (a service-scoped breaker, a service's bulkhead or throttle) and the full
+// method for a method's own: a panel narrowed to a method still shows its service's.
+var wholeServiceLevels = []string{
+	promobs.NameBreakerState, promobs.NameBreakerTransitions, promobs.NameBulkheadInFlight,
+	promobs.NameBulkheadCapacity, promobs.NameThrottleProbability,
+}
+
+// methodFilterProblems returns what is wrong with how the panel's queries use the $method
+// variable: a panel whose metrics all carry method must narrow every selector to $method (and,
+// for wholeServiceLevels, to the empty method as well); a panel one of whose metrics lacks
+// method stays per service, and none of its queries may use $method, as a ratio or a
+// comparison of a method's series with a whole service's would mislead.
+func methodFilterProblems(exprs []string, labels map[string]map[string]bool) []string {
+	allHave := true
+	for _, q := range exprs {
+		for _, n := range metricRef.FindAllString(q, -1) {
+			allHave = allHave && labels[family(n, labels)]["method"]
+		}
+	}
+	var problems []string
+	for _, q := range exprs {
+		if !allHave {
+			if strings.Contains(q, "$method") {
+				problems = append(problems, "uses $method, but a metric of the panel has no method label: "+q)
+			}
+			continue
+		}
+		for _, m := range selectorRef.FindAllStringSubmatch(q, -1) {
+			want := []string{`$method`}
+			if slices.Contains(wholeServiceLevels, family(m[1], labels)) {
+				want = []string{`$method|`, `|$method`}
+			}
+			got := methodMatcher.FindStringSubmatch(m[2])
+			if got == nil || !slices.Contains(want, got[1]) {
+				problems = append(problems, m[1]+" ignores $method: want method=~\""+want[0]+"\"")
+			}
+		}
+		if !selectorRef.MatchString(q) {
+			problems = append(problems, "no selector to narrow to $method: "+q)
+		}
+	}
+	return problems
+}
+
+var methodMatcher = regexp.MustCompile(`\bmethod=~"([^"]*)"`)
+
+// A panel whose metrics all carry a method label follows the method variable; one that mixes
+// in a metric without it stays per service.
+func TestPanelsFollowMethodVariable(t *testing.T) {
+	labels := promobsLabels(t)
+	d := readDashboard(t)
+	narrowed := 0
+	for _, p := range d.Panels {
+		var exprs []string
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+		for _, problem := range methodFilterProblems(exprs, labels) {
+			t.Errorf("dashboard.json panel %q: %s", p.Title, problem)
+		}
+		if len(exprs) > 0 && strings.Contains(exprs[0], "$method") {
+			narrowed++
+		}
+	}
+	if narrowed == 0 {
+		t.Error("no panel follows $method")
+	}
+	// The check itself: each of these is caught.
+	for _, bad := range [][]string{
+		{`sum by (service) (rate(bulwark_calls_total{service=~"$service"}[5m]))`},
+		{`sum(bulwark_bulkhead_in_flight{service=~"$service",method=~"$method"})`},
+		{`sum(rate(bulwark_retries_total{service=~"$service"}[5m])) / sum(rate(bulwark_calls_total{service=~"$service",method=~"$method"}[5m]))`},
+		{`sum(rate(bulwark_hedges_total{service=~"$service"}[5m]))`, `sum(rate(bulwark_hedge_wins_total{service=~"$service",method=~"$method"}[5m]))`},
+	} {
+		if len(methodFilterProblems(bad, labels)) == 0 {
+			t.Errorf("methodFilterProblems(%q) found nothing", bad)
 		}
 	}
 }

@@ -249,7 +249,7 @@ func scaleDurations(t *testing.T, rules string) string {
 	return out
 }
 
-// checkDashboard runs every panel query of dashboard.json (with $service matching all and
+// checkDashboard runs every panel query of dashboard.json (with $service and $method matching all and
 // $__rate_interval 10s) and fails on those that return nothing, except dashboardNoData's.
 func checkDashboard(t *testing.T, api *promAPI) {
 	t.Helper()
@@ -282,7 +282,7 @@ func checkDashboard(t *testing.T, api *promAPI) {
 	if len(exprs) < 10 {
 		t.Fatalf("found %d queries in dashboard.json", len(exprs))
 	}
-	r := strings.NewReplacer(`$service`, `.*`, `$__rate_interval`, `10s`)
+	r := strings.NewReplacer(`$service`, `.*`, `$method`, `.*`, `$__rate_interval`, `10s`)
 	// A panel may have no data for a moment between scrapes: give each a few tries.
 	for _, e := range exprs {
 		q := r.Replace(e)

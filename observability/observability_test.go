@@ -252,7 +252,7 @@ func TestDashboardShape(t *testing.T) {
 	for _, v := range d.Templating.List {
 		vars = append(vars, v.Name)
 	}
-	if want := []string{"datasource", "service"}; !slices.Equal(vars, want) {
+	if want := []string{"datasource", "service", "method"}; !slices.Equal(vars, want) {
 		t.Errorf("template variables = %v; want %v", vars, want)
 	}
 	for _, p := range d.Panels {
@@ -310,7 +310,7 @@ func TestLevelPanelsKeepTheMethod(t *testing.T) {
 }
 
 // grafanaVars replaces the dashboard's variables by values PromQL accepts.
-var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$service", ".*")
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$service", ".*", "$method", ".*")
 
 // Every dashboard query is valid PromQL: promtool checks them as recording rules.
 func TestDashboardQueriesParse(t *testing.T) {
@@ -441,6 +441,42 @@ func TestDocTableMatchesAlerts(t *testing.T) {
 	for name := range doc {
 		if _, ok := rules[name]; !ok {
 			t.Errorf("doc.go lists %s, which alerts.yml does not define", name)
+		}
+	}
+}
+
+// varRef is a reference to a Grafana variable: $name or ${name} (${name:format} too).
+var varRef = regexp.MustCompile(`\$\{?([A-Za-z_]\w*)`)
+
+// Every variable the dashboard refers to (in a query, a data source, another variable's
+// query) is one of its template variables, defined before a variable whose query uses it, or
+// one of Grafana's own ($__rate_interval, ...): Grafana leaves an unknown $name as it is, and
+// a query then matches nothing.
+func TestDashboardVariablesExist(t *testing.T) {
+	b, err := os.ReadFile("dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := readDashboard(t)
+	defined := map[string]bool{}
+	for _, v := range d.Templating.List {
+		for _, ref := range submatches(varRef, v.Definition+string(v.Query)) {
+			if !defined[ref] && !strings.HasPrefix(ref, "__") {
+				t.Errorf("variable %s's query refers to $%s, which is not defined before it", v.Name, ref)
+			}
+		}
+		defined[v.Name] = true
+	}
+	refs := map[string]bool{}
+	for _, ref := range submatches(varRef, string(b)) {
+		refs[ref] = true
+		if !defined[ref] && !strings.HasPrefix(ref, "__") {
+			t.Errorf("dashboard.json refers to $%s, which is no template variable", ref)
+		}
+	}
+	for name := range defined {
+		if !refs[name] {
+			t.Errorf("template variable %s is used nowhere", name)
 		}
 	}
 }
