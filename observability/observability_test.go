@@ -280,17 +280,19 @@ func TestDashboardShape(t *testing.T) {
 	}
 }
 
-// The levels of the policy objects a method can have of its own (a bulkhead, an adaptive
-// throttle: method-scoped, or a method with settings of its own) are labelled by service and
-// method: a panel that aggregates them by service alone adds a method's bulkhead to its
-// service's, or shows the fullest without saying whose. Every aggregation of them keeps method.
+// The levels and transitions of the policy objects a method can have of its own (a breaker, a
+// bulkhead, an adaptive throttle: method-scoped, or a method with settings of its own) are
+// labelled by service and method: a panel that aggregates them by service alone adds a
+// method's bulkhead to its service's, or a method breaker's transitions to its service
+// breaker's, or shows the fullest without saying whose. Every aggregation of them keeps method.
 func TestLevelPanelsKeepTheMethod(t *testing.T) {
 	d := readDashboard(t)
 	byRE := regexp.MustCompile(`\b(?:sum|max|min|avg) by \(([^)]*)\)`)
 	n := 0
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
-			if !strings.Contains(tg.Expr, "bulwark_bulkhead_") && !strings.Contains(tg.Expr, "bulwark_adaptive_throttle_probability") {
+			if !strings.Contains(tg.Expr, "bulwark_bulkhead_") && !strings.Contains(tg.Expr, "bulwark_breaker_") &&
+				!strings.Contains(tg.Expr, "bulwark_adaptive_throttle_probability") {
 				continue
 			}
 			for _, m := range byRE.FindAllStringSubmatch(tg.Expr, -1) {
