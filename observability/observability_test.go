@@ -114,7 +114,23 @@ type panel struct {
 		Type string `json:"type"`
 		UID  string `json:"uid"`
 	} `json:"datasource"`
-	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
+	GridPos     struct{ H, W, X, Y int } `json:"gridPos"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit       string `json:"unit"`
+			Thresholds struct {
+				Steps []struct {
+					Color string   `json:"color"`
+					Value *float64 `json:"value"`
+				} `json:"steps"`
+			} `json:"thresholds"`
+			Custom struct {
+				ThresholdsStyle struct {
+					Mode string `json:"mode"`
+				} `json:"thresholdsStyle"`
+			} `json:"custom"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
 	Targets []struct {
 		RefID        string `json:"refId"`
 		Expr         string `json:"expr"`
@@ -479,6 +495,50 @@ func TestDashboardVariablesExist(t *testing.T) {
 	for name := range defined {
 		if !refs[name] {
 			t.Errorf("template variable %s is used nowhere", name)
+		}
+	}
+}
+
+// The panel that shows what an alert compares with its threshold draws that threshold as a
+// line, so that on-call sees how near the alert a service is: the alert's expression holds
+// the comparison, the panel a threshold step at its value, drawn.
+func TestPanelsDrawAlertThresholds(t *testing.T) {
+	var rf ruleFile
+	readYAML(t, "alerts.yml", &rf)
+	exprs := map[string]string{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			exprs[r.Alert] = r.Expr
+		}
+	}
+	panels := map[string]panel{}
+	for _, p := range readDashboard(t).Panels {
+		panels[p.Title] = p
+	}
+	for _, tt := range []struct {
+		alert, comparison, panel string
+		threshold                float64
+	}{
+		{"BulwarkRetryRateHigh", ") > 0.2", "Retry ratio", 0.2},
+		{"BulwarkBulkheadSaturated", ">= 0.9", "Bulkhead utilisation", 0.9},
+		{"BulwarkAdaptiveThrottleRejecting", ") > 0.5", "Adaptive throttle rejection probability", 0.5},
+	} {
+		if !strings.Contains(exprs[tt.alert], tt.comparison) {
+			t.Errorf("alert %s: expression %q does not compare %q", tt.alert, exprs[tt.alert], tt.comparison)
+		}
+		p, ok := panels[tt.panel]
+		if !ok {
+			t.Errorf("no panel %q", tt.panel)
+			continue
+		}
+		d := p.FieldConfig.Defaults
+		drawn := false
+		for _, st := range d.Thresholds.Steps {
+			drawn = drawn || st.Value != nil && *st.Value == tt.threshold
+		}
+		if !drawn || d.Custom.ThresholdsStyle.Mode == "" || d.Custom.ThresholdsStyle.Mode == "off" {
+			t.Errorf("panel %q: thresholds %+v drawn as %q; want a step at %v, %s's threshold, drawn",
+				tt.panel, d.Thresholds.Steps, d.Custom.ThresholdsStyle.Mode, tt.threshold, tt.alert)
 		}
 	}
 }
