@@ -542,3 +542,23 @@ func TestPanelsDrawAlertThresholds(t *testing.T) {
 		}
 	}
 }
+
+// Every panel keeps the service apart: the service variable selects all services by default,
+// and a line summed over them says that some service fails, not which. Every aggregation keeps
+// service, and every legend names it (a full method names its service).
+func TestPanelsKeepTheService(t *testing.T) {
+	d := readDashboard(t)
+	byRE := regexp.MustCompile(`\b(?:sum|max|min|avg|count) by \(([^)]*)\)`)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range byRE.FindAllStringSubmatch(tg.Expr, -1) {
+				if !slices.Contains(strings.Split(strings.ReplaceAll(m[1], " ", ""), ","), "service") {
+					t.Errorf("panel %q query %s aggregates by (%s): want service kept", p.Title, tg.RefID, m[1])
+				}
+			}
+			if !strings.Contains(tg.LegendFormat, "{{service}}") && !strings.Contains(tg.LegendFormat, "{{method}}") {
+				t.Errorf("panel %q query %s: legend %q names neither the service nor the method", p.Title, tg.RefID, tg.LegendFormat)
+			}
+		}
+	}
+}
