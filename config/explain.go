@@ -20,7 +20,9 @@ import (
 // an entry of its own) with its profile and whatever its overrides change, and, under a method
 // whose classifier differs from its service's, each object it shares with its service that
 // classifies outcomes (an adaptive bulkhead, a breaker, an adaptive throttle: each judges the
-// method's calls by the method's classifier).
+// method's calls by the method's classifier). What Warnings says of a hedge that is never sent
+// or of a per-attempt timeout that cuts no attempt ends the line of that section, in the block
+// it is warned about.
 func Explain(w io.Writer, cfg *Config) error {
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
@@ -73,7 +75,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			continue
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
-		describe(ew, ind, pol, withHedge(changed, pol.Profile, base.Profile), notes)
+		describe(ew, ind, pol, shown(changed, pol, base), notes)
 		if !sameTimelines(pol, base) {
 			timelines(ew, ind, pol)
 		}
@@ -119,7 +121,9 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 		text := sectionText(pol.Profile, s)
 		switch s {
 		case SectionRetry:
-			text = budgetCuts(text, pol)
+			text = warned(budgetCuts(text, pol), pol.timeoutWarning())
+		case SectionHedge:
+			text = warned(text, pol.hedgeWarning())
 		case SectionDeadline:
 			text = deadlineCuts(text, pol)
 		}
@@ -129,6 +133,16 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 		fmt.Fprintf(tw, "%s%s\t%s\n", ind, n.s, n.text)
 	}
 	_ = tw.Flush()
+}
+
+// warned returns text, a section's line, followed by msg, what Warnings says of the section
+// (Policy.timeoutWarning of retry, Policy.hedgeWarning of hedge), if any: where the section
+// is described, an operator reads that it does not work as its numbers suggest.
+func warned(text, msg string) string {
+	if msg == "" {
+		return text
+	}
+	return text + "; warning: " + msg
 }
 
 // budgetCuts returns text, pol's retry line, saying the per-attempt timeout and the time
@@ -246,16 +260,28 @@ func hasRetryBudget(p Profile) bool {
 	return p.Retry != nil && (p.Retry.Throttle.MaxTokens > 0 || p.Retry.Throttle.Ratio > 0)
 }
 
-// withHedge returns changed, the sections an override changes, with the hedge section after
-// retry when the override gives or takes away the retry budget that pol's hedges draw on, so
-// that the hedge line says what it draws on for pol rather than for its profile.
-func withHedge(changed []Section, pol, base Profile) []Section {
-	if pol.Hedge == nil || !slices.Contains(changed, SectionRetry) || slices.Contains(changed, SectionHedge) ||
-		hasRetryBudget(pol) == hasRetryBudget(base) {
+// shown returns changed, the sections by which pol's overrides differ from its profile (policy
+// base), with the sections whose line says something else for pol than for base although
+// their settings are the profile's: the hedge when the override gives or takes away the retry
+// budget that pol's hedges draw on, retry and hedge when what Warnings says of them differs
+// (an override of deadline.max or of the per-attempt timeout), so that each line says what
+// holds for pol rather than for its profile. In the order of Sections.
+func shown(changed []Section, pol, base Policy) []Section {
+	extra := map[Section]bool{
+		SectionHedge: pol.Hedge != nil && slices.Contains(changed, SectionRetry) && hasRetryBudget(pol.Profile) != hasRetryBudget(base.Profile) ||
+			pol.hedgeWarning() != base.hedgeWarning(),
+		SectionRetry: pol.timeoutWarning() != base.timeoutWarning(),
+	}
+	if !extra[SectionHedge] && !extra[SectionRetry] {
 		return changed
 	}
-	i := slices.Index(changed, SectionRetry) + 1
-	return slices.Insert(slices.Clone(changed), i, SectionHedge)
+	var out []Section
+	for _, s := range Sections() {
+		if extra[s] || slices.Contains(changed, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // timelines writes p's nominal worst case and, for a fitted schedule, its fitted timelines

@@ -1,0 +1,104 @@
+package config_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
+)
+
+// explainBlocks returns the lines of cfg's explanation by the profile, service or method
+// (as "service S method M") whose block holds each, trimmed.
+func explainBlocks(t *testing.T, cfg *config.Config) map[string][]string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := config.Explain(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	block, service := "", ""
+	for line := range strings.Lines(b.String()) {
+		trimmed := strings.TrimSpace(line)
+		head, _, _ := strings.Cut(trimmed, ":")
+		switch {
+		case strings.HasPrefix(line, "profile "):
+			block = head
+		case strings.HasPrefix(line, "service "):
+			block, service = head, head
+		case strings.HasPrefix(line, "  method "):
+			name, _, _ := strings.Cut(strings.TrimPrefix(head, "method "), " ")
+			block = service + " method " + name
+		default:
+			out[block] = append(out[block], trimmed)
+		}
+	}
+	return out
+}
+
+// sectionLine returns the line of section s in lines, or "".
+func sectionLine(lines []string, s string) string {
+	for _, l := range lines {
+		if strings.HasPrefix(l, s+" ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestExplainShowsHedgeAndTimeoutWarnings: Parse warns of a hedge that is never sent and of a
+// per-attempt timeout that cuts no attempt, but -explain showed the hedge line ("next one
+// after 2s") and the retry line ("per attempt 3s") as if both worked. Each now says what
+// Parse warns, on the line of the section it concerns, in the block where it is warned
+// about: the profile's, or a service's whose override (of that section or of another, such
+// as deadline.max) brings it about; not where nothing is wrong.
+func TestExplainShowsHedgeAndTimeoutWarnings(t *testing.T) {
+	const never, hangs = "no hedge is ever sent", "no retry follows it"
+	cfg, warns, err := config.Parse("w.yaml", []byte(`
+profiles:
+  fixed:
+    hedge: {delay: 2s}
+    retry: {max_attempts: 2, per_attempt_timeout: 1s}
+  tight:
+    retry: {max_attempts: 2, per_attempt_timeout: 3s, fit_schedule: true}
+    deadline: {max: 3s}
+  fits:
+    hedge: {delay: 100ms}
+    retry: {max_attempts: 2, per_attempt_timeout: 1s, fit_schedule: true}
+services:
+  a.v1.Fixed: {profile: fixed}
+  a.v1.Cut:
+    profile: fits
+    retry: {per_attempt_timeout: 50ms}
+  a.v1.Capped:
+    profile: fits
+    deadline: {max: 1s}
+  a.v1.Fits: {profile: fits}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 4 {
+		t.Fatalf("warnings %q, want 4 (the test's premise)", warns)
+	}
+	blocks := explainBlocks(t, cfg)
+	for _, tc := range []struct {
+		block, section, want string
+	}{
+		{"profile fixed", "hedge", "hedge.delay 2s (a fixed delay) is not below retry.per_attempt_timeout 1s, which ends each attempt first: " + never},
+		{"profile tight", "retry", "retry.per_attempt_timeout 3s is not below deadline.max 3s, which ends the call first: an attempt that hangs runs until the call ends, and " + hangs},
+		{"service a.v1.Cut", "hedge", "hedge.delay 100ms (a fixed delay) is not below retry.per_attempt_timeout 50ms, which ends each attempt first: " + never},
+		{"service a.v1.Capped", "retry", "retry.per_attempt_timeout 1s is not below deadline.max 1s, which ends the call first: an attempt that hangs runs until the call ends, and " + hangs},
+	} {
+		if line := sectionLine(blocks[tc.block], tc.section); !strings.Contains(line, tc.want) {
+			t.Errorf("%s: %s line %q, want it to say %q; block:\n%s", tc.block, tc.section, line, tc.want, strings.Join(blocks[tc.block], "\n"))
+		}
+	}
+	for _, block := range []string{"profile fits", "service a.v1.Fits", "service a.v1.Fixed", "profile ml", "profile ocr"} {
+		for _, l := range blocks[block] {
+			if strings.Contains(l, never) || strings.Contains(l, hangs) {
+				t.Errorf("%s: %q, want no warning there", block, l)
+			}
+		}
+	}
+}
