@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/codename"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -22,7 +23,8 @@ import (
 // classifies outcomes (an adaptive bulkhead, a breaker, an adaptive throttle: each judges the
 // method's calls by the method's classifier). What Warnings says of a hedge that is never sent
 // or of a per-attempt timeout that cuts no attempt ends the line of that section, in the block
-// it is warned about.
+// it is warned about; a rate limit's shared bucket is named with the services and methods that
+// draw on it.
 func Explain(w io.Writer, cfg *Config) error {
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
@@ -30,15 +32,16 @@ func Explain(w io.Writer, cfg *Config) error {
 		budget = DefaultBudget
 	}
 	ew.printf("budget %s\n", budget)
+	pols := cfg.Policies()
+	drawers := bucketDrawers(pols)
 	profiles := map[string]Policy{}
 	for _, name := range cfg.ProfileNames() {
 		pol := Policy{ProfileName: name, Budget: budget, Profile: cfg.Profiles[name].withDefaults()}
 		profiles[name] = pol
 		ew.printf("\nprofile %s\n", name)
-		describe(ew, "  ", pol, Sections(), nil)
+		describe(ew, "  ", pol, Sections(), nil, drawers)
 		timelines(ew, "  ", pol)
 	}
-	pols := cfg.Policies()
 	if len(pols) > 0 {
 		ew.printf("\n")
 	}
@@ -61,7 +64,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			} else {
 				ew.printf(" (%s): no profile\n", pol.FullMethod())
 			}
-			describe(ew, ind, pol, Sections(), notes)
+			describe(ew, ind, pol, Sections(), notes, drawers)
 			timelines(ew, ind, pol)
 			continue
 		}
@@ -71,11 +74,11 @@ func Explain(w io.Writer, cfg *Config) error {
 		changed := pol.Profile.Changed(base.Profile)
 		if len(changed) == 0 {
 			ew.printf(": profile %s, no overrides\n", pol.ProfileName)
-			describe(ew, ind, pol, nil, notes)
+			describe(ew, ind, pol, nil, notes, drawers)
 			continue
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
-		describe(ew, ind, pol, shown(changed, pol, base), notes)
+		describe(ew, ind, pol, shown(changed, pol, base), notes, drawers)
 		if !sameTimelines(pol, base) {
 			timelines(ew, ind, pol)
 		}
@@ -111,8 +114,9 @@ func joinSections(s []Section) string {
 	return strings.Join(names, ", ")
 }
 
-// describe writes one line per section of pol in only, in plain words, then one per note.
-func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []note) {
+// describe writes one line per section of pol in only, in plain words, then one per note;
+// drawers are bucketDrawers' of the configuration.
+func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []note, drawers map[string][]string) {
 	if len(only)+len(notes) == 0 {
 		return
 	}
@@ -124,6 +128,8 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 			text = warned(budgetCuts(text, pol), pol.timeoutWarning())
 		case SectionHedge:
 			text = warned(text, pol.hedgeWarning())
+		case SectionRateLimit:
+			text = sharedWith(text, pol, drawers)
 		case SectionDeadline:
 			text = deadlineCuts(text, pol)
 		}
@@ -143,6 +149,73 @@ func warned(text, msg string) string {
 		return text
 	}
 	return text + "; warning: " + msg
+}
+
+// bucketOf returns the key of the bucket that a limiter of c shares with the others of the
+// same key, or "" when c names no shared bucket: a shared name is one bucket in the suite's
+// registry, or, fleet-wide, one key (key_prefix and the name) on one Redis server.
+func bucketOf(c *ratelimit.Config) string {
+	if c == nil || c.Shared == "" {
+		return ""
+	}
+	n := ratelimit.Normalize(*c)
+	if n.Redis == nil {
+		return "local\x00" + n.Shared
+	}
+	return "redis\x00" + n.Redis.Addr + "\x00" + n.Redis.KeyPrefix + n.Shared
+}
+
+// bucketDrawers returns, by bucketOf key, the services and methods of pols (Config.Policies)
+// whose rate limits draw on a shared bucket: a service by its name, a method by its full
+// name when its service does not draw on the same bucket (else its service's name says it).
+func bucketDrawers(pols []Policy) map[string][]string {
+	out := map[string][]string{}
+	service := map[string]string{} // service name → its bucket key
+	for _, pol := range pols {
+		key := bucketOf(pol.RateLimit)
+		if pol.Method == "" {
+			service[pol.Service] = key
+		}
+		if key == "" || pol.Method != "" && service[pol.Service] == key {
+			continue
+		}
+		name := pol.Service
+		if pol.Method != "" {
+			name = pol.FullMethod()
+		}
+		out[key] = append(out[key], name)
+	}
+	return out
+}
+
+// sharedWith returns text, pol's rate limit line, saying with whom its shared bucket is shared:
+// 'shared bucket "geo" with acme.v1.Maps', or for a profile, which services and methods draw
+// on it: 'shared bucket "geo", drawn on by acme.v1.Geo, acme.v1.Maps'.
+func sharedWith(text string, pol Policy, drawers map[string][]string) string {
+	key := bucketOf(pol.RateLimit)
+	if key == "" {
+		return text
+	}
+	at := fmt.Sprintf("; shared bucket %q", pol.RateLimit.Shared)
+	var with string
+	if pol.Service == "" {
+		with = ", drawn on by no service or method"
+		if d := drawers[key]; len(d) > 0 {
+			with = ", drawn on by " + strings.Join(d, ", ")
+		}
+	} else {
+		var others []string
+		for _, d := range drawers[key] {
+			if d != pol.Service && d != pol.FullMethod() {
+				others = append(others, d)
+			}
+		}
+		with = " with no other service or method"
+		if len(others) > 0 {
+			with = " with " + strings.Join(others, ", ")
+		}
+	}
+	return strings.Replace(text, at, at+with, 1)
 }
 
 // budgetCuts returns text, pol's retry line, saying the per-attempt timeout and the time
