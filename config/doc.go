@@ -125,7 +125,7 @@
 // A worst case that fits
 // the budget (or deadline.max) but not a shorter deadline.default is warned about too: every
 // call without a deadline of its own gets that default. So is a hedge that can never be
-// sent: its earliest delay (hedge.delay when fixed, the smaller of delay and min_delay when
+// sent: its earliest delay (hedge.delay when fixed, hedge.min_delay when
 // adaptive) is not below retry.per_attempt_timeout, or the budget (or deadline.max), which
 // ends every attempt before its hedge is due. So is, under retry.fit_schedule, a
 // retry.per_attempt_timeout not below the budget (or deadline.max): it cuts no attempt, and

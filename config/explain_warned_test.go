@@ -102,3 +102,32 @@ services:
 		}
 	}
 }
+
+// TestExplainAdaptiveHedgeBelowMinDelay: an adaptive hedge starts from delay kept within
+// [min_delay, max_delay] and never goes below min_delay, so with min_delay not below the
+// per-attempt timeout no hedge is ever sent, whatever a shorter delay says. The warning was
+// judged on the shorter delay (100ms, "the delay until latencies are known") and said
+// nothing, and -explain's hedge line ("150ms until the first answer" is 2s here) showed a
+// hedge that never goes.
+func TestExplainAdaptiveHedgeBelowMinDelay(t *testing.T) {
+	const want = "hedge.min_delay 2s (the shortest adaptive delay) is not below retry.per_attempt_timeout 1s, which ends each attempt first: no hedge is ever sent"
+	cfg, warns, err := config.Parse("w.yaml", []byte(`
+profiles:
+  late:
+    hedge: {percentile: 0.9, delay: 100ms, min_delay: 2s, max_delay: 3s}
+    retry: {max_attempts: 2, per_attempt_timeout: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range warns {
+		got = append(got, w.String())
+	}
+	if len(got) != 1 || got[0] != "w.yaml:3: profiles.late: "+want {
+		t.Errorf("warnings %q, want one: %q", got, want)
+	}
+	if line := sectionLine(explainBlocks(t, cfg)["profile late"], "hedge"); !strings.Contains(line, want) {
+		t.Errorf("hedge line %q, want it to say %q", line, want)
+	}
+}

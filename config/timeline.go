@@ -389,9 +389,9 @@ func sameJudged(a, b Policy) bool {
 }
 
 // hedgeWarning returns what Warnings says of p's hedge when no hedge can ever be sent: its
-// earliest delay (delay when fixed; the smaller of delay and min_delay when adaptive) is not
-// below what ends each attempt first (retry.per_attempt_timeout, else p's limit), so every
-// attempt ends before its hedge is due. Else "".
+// earliest delay (delay when fixed; min_delay when adaptive) is not below what ends each
+// attempt first (retry.per_attempt_timeout, else p's limit), so every attempt ends before its
+// hedge is due. Else "".
 func (p Policy) hedgeWarning() string {
 	if p.Hedge == nil {
 		return ""
@@ -399,10 +399,9 @@ func (p Policy) hedgeWarning() string {
 	h := hedge.Normalize(*p.Hedge)
 	earliest, name := h.Delay, "hedge.delay "+h.Delay.String()+" (a fixed delay)"
 	if h.Percentile != 0 {
+		// An adaptive delay starts from delay kept within [min_delay, max_delay] and stays
+		// there: min_delay is the earliest, whatever a shorter delay says.
 		earliest, name = h.MinDelay, "hedge.min_delay "+h.MinDelay.String()+" (the shortest adaptive delay)"
-		if h.Delay < h.MinDelay {
-			earliest, name = h.Delay, "hedge.delay "+h.Delay.String()+" (the delay until latencies are known)"
-		}
 	}
 	bound, boundName := p.limit()
 	if p.Retry != nil && p.Retry.PerAttemptTimeout > 0 && p.Retry.PerAttemptTimeout < bound {
