@@ -60,9 +60,13 @@
 // from the limiter, so the status carries a google.rpc.RetryInfo with the delay. A limiter that
 // cannot decide (a remote store is down and the limiter fails closed) gives code Unavailable,
 // reason RATE_LIMITER_UNAVAILABLE, and an Err that wraps ErrUnavailable and the limiter's
-// error. A remote limiter that fails open decides by a local bucket instead: Allowed, or
-// RATE_LIMITED with that bucket's RetryAfter. Each rejection emits an observe.Rejected event
-// (Delay is the RetryAfter).
+// error; it carries no RetryInfo, since the limiter cannot tell when its store will answer
+// again (redislimit's probe pause ends in one probe, which may fail). Like every rejection it is
+// class rejected: the suite's retry and hedge do not repeat it, and no breaker or adaptive
+// throttle counts it, nor a ratio retry budget as a call, as the service was never called (a
+// retry or hedge refused so was paid for when it was allowed). A remote limiter that
+// fails open decides by a local bucket instead: Allowed, or RATE_LIMITED with that bucket's
+// RetryAfter. Each rejection emits an observe.Rejected event (Delay is the RetryAfter).
 //
 // # Interceptors
 //
