@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"testing"
+	"testing/synctest"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -110,6 +111,65 @@ func TestPanickingMethodEndsTheStream(t *testing.T) {
 			if e, ended := w.Ended(); !ended || e.Cause != Panic {
 				t.Fatalf("Ended() = %+v, %v; want the Panic end", e, ended)
 			}
+		})
+	}
+}
+
+// endingPanicky is a client stream whose every method ends the caller's context, lets its
+// callback run, then panics with its name: gRPC's stream, or a policy's under the watcher,
+// that cancels what it holds on its way out of a panic.
+type endingPanicky struct {
+	ctx context.Context
+	end context.CancelFunc
+}
+
+func (p endingPanicky) at(method string) { p.end(); synctest.Wait(); panic(method) }
+
+func (p endingPanicky) Header() (metadata.MD, error) { p.at("Header"); return nil, nil }
+func (p endingPanicky) Trailer() metadata.MD         { p.at("Trailer"); return nil }
+func (p endingPanicky) CloseSend() error             { p.at("CloseSend"); return nil }
+func (p endingPanicky) Context() context.Context     { return p.ctx }
+func (p endingPanicky) SendMsg(any) error            { p.at("SendMsg"); return nil }
+func (p endingPanicky) RecvMsg(any) error            { p.at("RecvMsg"); return nil }
+
+// Regression: CloseSend and Trailer did not count as calls, as RecvMsg, SendMsg and Header do:
+// a context that ended while they ran (a layer below cancelling on its way out of the panic)
+// was reported at once as the stream's end (Caller, the attempt then reported Canceled) before
+// the panic ended it, at random in a suite under -race. Whatever ends during a method that
+// panics, the end is the panic's.
+func TestContextEndedInAPanickingMethodIsThePanics(t *testing.T) {
+	for _, method := range []string{"RecvMsg", "SendMsg", "Header", "Trailer", "CloseSend"} {
+		t.Run(method, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				caller, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, endingPanicky{caller, cancel})
+				var ends []End
+				w.OnEnd(func(e End) { ends = append(ends, e) })
+				func() {
+					defer func() {
+						if v := recover(); v != method {
+							t.Errorf("the caller recovered %v, want %q", v, method)
+						}
+					}()
+					switch method {
+					case "RecvMsg":
+						_ = w.RecvMsg(nil)
+					case "SendMsg":
+						_ = w.SendMsg(nil)
+					case "Header":
+						_, _ = w.Header()
+					case "Trailer":
+						_ = w.Trailer()
+					case "CloseSend":
+						_ = w.CloseSend()
+					}
+				}()
+				synctest.Wait()
+				if len(ends) != 1 || ends[0].Cause != Panic {
+					t.Fatalf("ends %+v, want one Panic end", ends)
+				}
+			})
 		})
 	}
 }

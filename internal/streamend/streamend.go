@@ -363,8 +363,12 @@ func (w *Stream) Header() (metadata.MD, error) {
 	return md, err
 }
 
-// Trailer returns the stream's trailer; should it panic, the stream ends (Panic).
+// Trailer returns the stream's trailer; should it panic, the stream ends (Panic). It counts as
+// a call, as RecvMsg does: an end of the stream's context while it runs is reported once it
+// returns, so that a panic in it is the stream's end.
 func (w *Stream) Trailer() metadata.MD {
+	w.state.Add(inCall)
+	defer w.leave()
 	returned := false
 	defer w.panicked(&returned)
 	md := w.ClientStream.Trailer()
@@ -372,8 +376,11 @@ func (w *Stream) Trailer() metadata.MD {
 	return md
 }
 
-// CloseSend closes the send side; should it panic, the stream ends (Panic).
+// CloseSend closes the send side; should it panic, the stream ends (Panic). It counts as a
+// call, as Trailer does.
 func (w *Stream) CloseSend() error {
+	w.state.Add(inCall)
+	defer w.leave()
 	returned := false
 	defer w.panicked(&returned)
 	err := w.ClientStream.CloseSend()
