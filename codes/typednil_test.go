@@ -33,12 +33,7 @@ func TestTypedNilIsAnErrorOfUnknownKind(t *testing.T) {
 		nilPlain *plainErr
 		nilRej   *codes.Rejection
 	)
-	tests := []struct {
-		name      string
-		err       error
-		wantClass codes.Class
-		wantCode  grpccodes.Code
-	}{
+	runTypedNilCases(t, []typedNilCase{
 		{"nil *url.Error", nilURL, codes.ServerFault, grpccodes.Unknown},
 		{"nil *url.Error, wrapped", fmt.Errorf("fetch: %w", nilURL), codes.ServerFault, grpccodes.Unknown},
 		{"nil *net.OpError", nilOp, codes.ServerFault, grpccodes.Unknown},
@@ -48,7 +43,21 @@ func TestTypedNilIsAnErrorOfUnknownKind(t *testing.T) {
 		{"nil *url.Error beside a cancel", errors.Join(nilURL, context.Canceled), codes.Canceled, grpccodes.Canceled},
 		{"nil *url.Error beside a refused dial", errors.Join(nilURL, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")}), codes.Transient, grpccodes.Unavailable},
 		{"nil *Rejection, wrapped", fmt.Errorf("x: %w", nilRej), codes.Rejected, grpccodes.Unavailable},
-	}
+	})
+}
+
+// typedNilCase is one error handed to Classify and the class and code it must get.
+type typedNilCase struct {
+	name      string
+	err       error
+	wantClass codes.Class
+	wantCode  grpccodes.Code
+}
+
+// runTypedNilCases classifies each case's error in a subtest: Classify must not panic, and
+// must give the case's class and code.
+func runTypedNilCases(t *testing.T, tests []typedNilCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var v codes.Verdict

@@ -31,32 +31,11 @@ func TestTypedNilStatusErrorIsAnErrorOfUnknownKind(t *testing.T) {
 		nilValue   *valueStatusErr
 		nilPointer *pointerStatusErr
 	)
-	tests := []struct {
-		name      string
-		err       error
-		wantClass codes.Class
-		wantCode  grpccodes.Code
-	}{
+	runTypedNilCases(t, []typedNilCase{
 		{"nil pointer to a type with a value GRPCStatus", nilValue, codes.ServerFault, grpccodes.Unknown},
 		{"nil pointer with a pointer GRPCStatus", nilPointer, codes.ServerFault, grpccodes.Unknown},
 		{"wrapped", fmt.Errorf("ocr: %w", nilPointer), codes.ServerFault, grpccodes.Unknown},
 		{"beside a status", errors.Join(nilValue, status.Error(grpccodes.InvalidArgument, "unreadable")), codes.Business, grpccodes.InvalidArgument},
 		{"a non-nil one still decides", &pointerStatusErr{st: status.New(grpccodes.Unavailable, "down")}, codes.Transient, grpccodes.Unavailable},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var v codes.Verdict
-			func() {
-				defer func() {
-					if p := recover(); p != nil {
-						t.Fatalf("Classify(%T) panicked: %v", tt.err, p)
-					}
-				}()
-				v = codes.Default().Classify(tt.err)
-			}()
-			if v.Class != tt.wantClass || v.Code != tt.wantCode {
-				t.Fatalf("Classify(%T) = %v/%v, want %v/%v", tt.err, v.Class, v.Code, tt.wantClass, tt.wantCode)
-			}
-		})
-	}
+	})
 }
