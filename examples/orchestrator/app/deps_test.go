@@ -23,8 +23,7 @@ import (
 // for a connection that could not be made are kept (TestUnreachableDependencyNamed runs that
 // case against a closed port).
 func TestDependencyErrorLeavesOutTheServersMessage(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+	d, logs := newOCRDepErrors()
 	const pii = "SPECIMEN ALEX A12345678"
 	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Internal, "cannot normalise fields of "+pii))
 	for _, e := range logs.All() {
@@ -58,8 +57,7 @@ func TestDependencyErrorKeepsGrpcsTransportWords(t *testing.T) {
 		"transport is closing",
 		"remote error: tls: certificate required (write tcp 127.0.0.1:34694->127.0.0.1:46241: write: broken pipe)",
 	} {
-		core, logs := observer.New(zap.DebugLevel)
-		d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+		d, logs := newOCRDepErrors()
 		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg))
 		if last, want := d.snapshot()[kyc.KeyOCR], "UNAVAILABLE: "+msg+" (ocr.internal:443)"; last != want {
 			t.Errorf("summary last error %q, want %q", last, want)
@@ -101,8 +99,7 @@ func TestDependencyErrorLeavesOutAServersTLSMessage(t *testing.T) {
 		"remote error: tls: bad certificate",
 		"remote error: tls: bad certificate from the registry asked for " + pii,
 	} {
-		core, logs := observer.New(zap.DebugLevel)
-		d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+		d, logs := newOCRDepErrors()
 		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg))
 		if last := d.snapshot()[kyc.KeyOCR]; last != "UNAVAILABLE (ocr.internal:443)" {
 			t.Errorf("server message %q: summary last error %q, want the code and the address alone", msg, last)
@@ -120,8 +117,7 @@ func TestDependencyErrorLeavesOutAServersTLSMessage(t *testing.T) {
 // breaker open), an error it answered with, not a local rejection. It was not recorded: no
 // "dependency error" line and no last error for a dependency refusing every call.
 func TestDependencyErrorRecordsARemoteRejection(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+	d, logs := newOCRDepErrors()
 	local := &codes.Rejection{Code: grpccodes.Unavailable, Reason: "CIRCUIT_OPEN", Policy: "breaker", Service: "ocr.backend.v1.Store"}
 	remote := status.FromProto(status.Convert(local).Proto()).Err() // as it crosses the wire
 	d.record(kycv1.OCRService_Extract_FullMethodName, remote)
@@ -137,8 +133,7 @@ func TestDependencyErrorRecordsARemoteRejection(t *testing.T) {
 // the memory afresh, so the first error, seen again, is logged again; within the bound an
 // error seen before is not.
 func TestDependencyErrorsRememberedUpToTheBound(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+	d, logs := newOCRDepErrors()
 	errN := func(i int) error {
 		return status.Error(grpccodes.Unavailable, fmt.Sprintf("read tcp 127.0.0.1:%d->127.0.0.1:50051: read: connection reset by peer", 40000+i))
 	}
@@ -154,4 +149,11 @@ func TestDependencyErrorsRememberedUpToTheBound(t *testing.T) {
 	if n := logs.Len(); n != maxLoggedErrors+2 {
 		t.Errorf("%d lines, want %d: past the bound the memory starts afresh and an error seen before is logged again", n, maxLoggedErrors+2)
 	}
+}
+
+// newOCRDepErrors returns the dependency errors of an OCR service at ocr.internal:443,
+// classified by the default classifier, and the lines they log at debug and above.
+func newOCRDepErrors() (*depErrors, *observer.ObservedLogs) {
+	core, logs := observer.New(zap.DebugLevel)
+	return newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core)), logs
 }

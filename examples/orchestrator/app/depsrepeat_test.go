@@ -3,11 +3,8 @@ package app
 import (
 	"testing"
 
-	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -17,8 +14,7 @@ import (
 // turn (-fail unavailable=0.2,resource_exhausted=0.1) logged a line at nearly every failure.
 // The summary's last error is still the last one.
 func TestDependencyErrorLoggedOncePerError(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.New(core))
+	d, logs := newOCRDepErrors()
 	for range 5 {
 		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, "down"))
 		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.ResourceExhausted, "busy"))
@@ -34,7 +30,7 @@ func TestDependencyErrorLoggedOncePerError(t *testing.T) {
 // The errors already logged are remembered up to a bound per dependency: grpc's own words may
 // name a connection's ports, a new pair per connection.
 func TestDependencyErrorMemoryBounded(t *testing.T) {
-	d := newDepErrors(map[string]string{kyc.KeyOCR: "ocr.internal:443"}, func(string) *codes.Classifier { return codes.Default() }, zap.NewNop())
+	d, _ := newOCRDepErrors()
 	for i := range 10 * maxLoggedErrors {
 		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Code(1+i%16), "x"))
 	}
