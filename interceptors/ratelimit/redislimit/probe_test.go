@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 )
 
 // A probe whose caller gives up (its context canceled while the round trip is in flight, as a
@@ -19,18 +18,7 @@ func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	trips := l.trips.Load()
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.Take(ctx, 0)
-		done <- err
-	}()
-	for deadline := time.Now().Add(10 * time.Second); l.trips.Load() == trips; {
-		if time.Now().After(deadline) {
-			t.Fatal("the probe never asked Redis")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	done := takeInFlight(t, ctx, l, "the probe")
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled probe: %v, want context.Canceled", err)
@@ -38,7 +26,7 @@ func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
 	srv.resume()
 
 	degraded := l.Degraded()
-	trips = l.trips.Load()
+	trips := l.trips.Load()
 	d, err := l.Take(context.Background(), 0)
 	if err != nil || !d.Allowed || l.trips.Load() != trips+1 {
 		t.Fatalf("Take after the canceled probe = %+v, %v after %d round trips; want it to probe Redis (1 round trip) and be admitted",
