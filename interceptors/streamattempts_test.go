@@ -97,18 +97,9 @@ func TestStreamReportsEachAttemptOnce(t *testing.T) {
 			// header).
 			name: "abandoned after its header",
 			server: func(st kycv1.LivenessService_CheckServer, _ context.CancelFunc) error {
-				_ = st.SendHeader(nil)
-				<-st.Context().Done()
-				return st.Context().Err()
+				return sendHeaderThenWait(st)
 			},
-			run: func(t *testing.T, st kycv1.LivenessService_CheckClient, cancel context.CancelFunc) {
-				_ = st.Send(&kycv1.CheckRequest{})
-				if _, err := st.Header(); err != nil {
-					t.Fatalf("Header = %v", err)
-				}
-				cancel()
-			},
-			want: grpccodes.Canceled,
+			run: readHeaderThenDrop, want: grpccodes.Canceled,
 		},
 	}
 	for _, withRetry := range []bool{true, false} {

@@ -136,6 +136,19 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 		panics  bool
 		openErr error
 	}
+	// sendRecvOne sends a request, closes the send side and reads one reply.
+	sendRecvOne := func(t *testing.T, _ *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
+		mustSend(t, cs)
+		_ = cs.CloseSend()
+		mustRecv(t, cs)
+	}
+	// sendDrain sends a request, closes the send side and reads until RecvMsg fails.
+	sendDrain := func(t *testing.T, _ *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
+		mustSend(t, cs)
+		_ = cs.CloseSend()
+		for cs.RecvMsg(new(kycv1.CheckResponse)) == nil {
+		}
+	}
 	tests := []struct {
 		name    string
 		desc    grpc.StreamDesc
@@ -162,21 +175,13 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 						t.Fatalf("RecvMsg = %v", err)
 					}
 				}
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
-					t.Fatalf("RecvMsg = %v, want io.EOF", err)
-				}
+				mustRecvEOF(t, cs)
 			},
 			wantCall: true, wantCode: grpccodes.OK, wantProbe: "success", wantAtts: 1,
 		},
 		{
 			name: "server error on RecvMsg after a message", desc: grpc.StreamDesc{ServerStreams: true},
-			scripts: []script{{msgs: 1, end: unavailable}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				for cs.RecvMsg(new(kycv1.CheckResponse)) == nil {
-				}
-			},
+			scripts: []script{{msgs: 1, end: unavailable}}, run: sendDrain,
 			wantCall: true, wantCode: grpccodes.Unavailable, wantProbe: "failure", wantAtts: 1,
 		},
 		{
@@ -239,22 +244,13 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 			scripts: []script{{end: io.EOF}},
 			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
 				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
-					t.Fatalf("RecvMsg = %v, want io.EOF", err)
-				}
+				mustRecvEOF(t, cs)
 			},
 			wantCall: true, wantCode: grpccodes.OK, wantProbe: "success", wantAtts: 1,
 		},
 		{
 			name: "client stream's one reply", desc: grpc.StreamDesc{ClientStreams: true},
-			scripts: []script{{msgs: 1, end: io.EOF}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
-			},
+			scripts: []script{{msgs: 1, end: io.EOF}}, run: sendRecvOne,
 			wantCall: true, wantCode: grpccodes.OK, wantProbe: "success", wantAtts: 1,
 		},
 		{
@@ -263,51 +259,27 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
 				mustSend(t, cs)
 				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
-					t.Fatalf("RecvMsg = %v, want io.EOF", err)
-				}
+				mustRecv(t, cs)
+				mustRecvEOF(t, cs)
 			},
 			closed: true, drive: true, wantCall: true, wantCode: grpccodes.OK, wantAtts: 2,
 			wantBr: &breaker.Stats{Calls: 2, Successes: 1, Failures: 1},
 		},
 		{
 			name: "client stream retried after a failure", retries: true, desc: grpc.StreamDesc{ClientStreams: true},
-			scripts: []script{{end: unavailable}, {msgs: 1, end: io.EOF}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
-			},
+			scripts: []script{{end: unavailable}, {msgs: 1, end: io.EOF}}, run: sendRecvOne,
 			closed: true, drive: true, wantCall: true, wantCode: grpccodes.OK, wantAtts: 2,
 			wantBr: &breaker.Stats{Calls: 2, Successes: 1, Failures: 1},
 		},
 		{
 			name: "client stream hedged", desc: grpc.StreamDesc{ClientStreams: true},
-			scripts: []script{{hang: true}, {msgs: 1, end: io.EOF}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
-			},
+			scripts: []script{{hang: true}, {msgs: 1, end: io.EOF}}, run: sendRecvOne,
 			closed: true, drive: true, wantCall: true, wantCode: grpccodes.OK, wantAtts: 2,
 			wantBr: &breaker.Stats{Calls: 2, Successes: 1, Ignored: 1},
 		},
 		{
 			name: "half-open probe fails, retry refused", retries: true, desc: grpc.StreamDesc{ServerStreams: true},
-			scripts: []script{{end: unavailable}, {msgs: 1, end: io.EOF}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				for cs.RecvMsg(new(kycv1.CheckResponse)) == nil {
-				}
-			},
+			scripts: []script{{end: unavailable}, {msgs: 1, end: io.EOF}}, run: sendDrain,
 			// The retry is attempt 2, refused by the breaker the probe reopened; the
 			// fallback answers in its place.
 			drive: true, wantCall: true, wantCode: grpccodes.Unavailable, wantProbe: "failure", wantAtts: 2,
@@ -336,13 +308,7 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 		},
 		{
 			name: "call deadline passes mid-stream", desc: grpc.StreamDesc{ServerStreams: true},
-			scripts: []script{{hang: true}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				for cs.RecvMsg(new(kycv1.CheckResponse)) == nil {
-				}
-			},
+			scripts: []script{{hang: true}}, run: sendDrain,
 			drive: true, wantCall: true, wantCode: grpccodes.DeadlineExceeded, wantProbe: "failure", wantAtts: 1,
 		},
 		{
@@ -351,9 +317,7 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
 				mustSend(t, cs)
 				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
+				mustRecv(t, cs)
 				_ = cs.RecvMsg(new(kycv1.CheckResponse))
 				_ = cs.SendMsg(&kycv1.CheckRequest{})
 			},
@@ -396,14 +360,7 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 		},
 		{
 			name: "open fails, retried", retries: true, desc: grpc.StreamDesc{ClientStreams: true},
-			scripts: []script{{openErr: unavailable}, {msgs: 1, end: io.EOF}},
-			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
-				mustSend(t, cs)
-				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
-			},
+			scripts: []script{{openErr: unavailable}, {msgs: 1, end: io.EOF}}, run: sendRecvOne,
 			closed: true, drive: true, wantCall: true, wantCode: grpccodes.OK, wantAtts: 2,
 			wantBr: &breaker.Stats{Calls: 2, Successes: 1, Failures: 1},
 		},
@@ -430,9 +387,7 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 			run: func(t *testing.T, f *ssFix, cs grpc.ClientStream, _ context.CancelFunc) {
 				mustSend(t, cs)
 				_ = cs.CloseSend()
-				if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
-					t.Fatalf("RecvMsg = %v", err)
-				}
+				mustRecv(t, cs)
 				_ = cs.Context() // commits the stream: its context is watched from now on
 				f.last.cancel()  // the connection closes while nobody reads
 				synctest.Wait()
@@ -634,16 +589,10 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 					if n := clk.Timers(); n != 0 {
 						problems = append(problems, fmt.Sprintf("%d fake-clock timers pending", n))
 					}
-					if len(problems) > 0 || testing.Verbose() {
-						var b strings.Builder
-						for _, e := range evs {
-							fmt.Fprintf(&b, "\n  %v attempt=%d code=%v class=%v reason=%s policy=%v", e.Kind, e.Attempt, e.Code, e.Class, e.Reason, e.Policy)
-						}
-						if len(problems) == 0 {
-							t.Logf("events:%s", b.String())
-						} else {
-							t.Fatalf("%s\nevents:%s", strings.Join(problems, "\n"), b.String())
-						}
+					if len(problems) > 0 {
+						t.Fatalf("%s\nevents:%s", strings.Join(problems, "\n"), eventLines(evs))
+					} else if testing.Verbose() {
+						t.Logf("events:%s", eventLines(evs))
 					}
 				})
 			})
@@ -664,6 +613,52 @@ func mustSend(t *testing.T, cs grpc.ClientStream) {
 	if err := cs.SendMsg(&kycv1.CheckRequest{}); err != nil {
 		t.Fatalf("SendMsg = %v", err)
 	}
+}
+
+// mustRecv reads a reply from cs, and fails the test if there is none.
+func mustRecv(t *testing.T, cs grpc.ClientStream) {
+	t.Helper()
+	if err := cs.RecvMsg(new(kycv1.CheckResponse)); err != nil {
+		t.Fatalf("RecvMsg = %v", err)
+	}
+}
+
+// mustRecvEOF reads from cs, and fails the test unless the stream ends with io.EOF.
+func mustRecvEOF(t *testing.T, cs grpc.ClientStream) {
+	t.Helper()
+	if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
+		t.Fatalf("RecvMsg = %v, want io.EOF", err)
+	}
+}
+
+// eventLines formats evs, one indented line each, for a failure message.
+func eventLines(evs []observe.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "\n  %v attempt=%d code=%v class=%v reason=%s policy=%v", e.Kind, e.Attempt, e.Code, e.Class, e.Reason, e.Policy)
+	}
+	return b.String()
+}
+
+// sendHeaderThenWait is a Check server that sends its header, then waits for the stream to
+// end and returns its context's error.
+func sendHeaderThenWait(st kycv1.LivenessService_CheckServer) error {
+	if err := st.SendHeader(metadata.Pairs("k", "v")); err != nil {
+		return err
+	}
+	<-st.Context().Done()
+	return st.Context().Err()
+}
+
+// readHeaderThenDrop sends a request on a Check stream, reads its header, and drops the
+// stream (cancels its context) unread.
+func readHeaderThenDrop(t *testing.T, st kycv1.LivenessService_CheckClient, cancel context.CancelFunc) {
+	t.Helper()
+	_ = st.Send(&kycv1.CheckRequest{})
+	if _, err := st.Header(); err != nil {
+		t.Fatalf("Header = %v", err)
+	}
+	cancel()
 }
 
 // TestFullSuiteCheckOverGRPC runs LivenessService.Check, a client stream, through the full
@@ -748,21 +743,9 @@ func TestFullSuiteCheckOverGRPC(t *testing.T) {
 			wantCall: grpccodes.OK, wantBr: breaker.Stats{Calls: 2, Successes: 1, Failures: 1}, wantAtts: 2, wantCalls: 2,
 		},
 		{
-			name: "Header read, then dropped",
-			server: func(_ int, st kycv1.LivenessService_CheckServer) error {
-				if err := st.SendHeader(metadata.Pairs("k", "v")); err != nil {
-					return err
-				}
-				<-st.Context().Done()
-				return st.Context().Err()
-			},
-			run: func(t *testing.T, st kycv1.LivenessService_CheckClient, cancel context.CancelFunc) {
-				_ = st.Send(&kycv1.CheckRequest{})
-				if _, err := st.Header(); err != nil {
-					t.Fatalf("Header = %v", err)
-				}
-				cancel()
-			},
+			name:      "Header read, then dropped",
+			server:    func(_ int, st kycv1.LivenessService_CheckServer) error { return sendHeaderThenWait(st) },
+			run:       readHeaderThenDrop,
 			abandoned: true, wantBr: breaker.Stats{Calls: 1, Ignored: 1}, wantAtts: 1, wantCalls: 1,
 		},
 		{
@@ -829,11 +812,7 @@ func TestFullSuiteCheckOverGRPC(t *testing.T) {
 				problems = append(problems, fmt.Sprintf("%d fake-clock timers pending", n))
 			}
 			if len(problems) > 0 {
-				var b strings.Builder
-				for _, e := range e.rec.Events() {
-					fmt.Fprintf(&b, "\n  %v attempt=%d code=%v class=%v reason=%s policy=%v", e.Kind, e.Attempt, e.Code, e.Class, e.Reason, e.Policy)
-				}
-				t.Fatalf("%s\nevents:%s", strings.Join(problems, "\n"), b.String())
+				t.Fatalf("%s\nevents:%s", strings.Join(problems, "\n"), eventLines(e.rec.Events()))
 			}
 		})
 	}
