@@ -555,7 +555,10 @@ func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.V
 		d.mark(fp, k)
 		fv := v.Field(f.Index)
 		switch {
-		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
+		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct,
+			fv.Kind() == reflect.Struct && fv.Type() != durationType:
+			// A nested section, held by pointer or by value (bulkhead.adaptive,
+			// retry.throttle), is off at its zero value: off turns it off as a whole.
 			if isOff(val) {
 				fv.Set(reflect.Zero(fv.Type()))
 				if fields != nil {
@@ -566,22 +569,12 @@ func (d *decoder) structure(n *yaml.Node, path, section, rel string, v reflect.V
 			if d.onlyOff(val, fp, section+"."+frel) {
 				return
 			}
-			fv.Set(reflect.New(fv.Type().Elem()))
-			d.structure(val, fp, section, frel, fv.Elem(), fields)
-		case fv.Kind() == reflect.Struct && fv.Type() != durationType:
-			// A nested section held by value (bulkhead.adaptive, retry.throttle) is off at
-			// its zero value: off turns it off as a whole, as it does a nested pointer.
-			if isOff(val) {
-				fv.Set(reflect.Zero(fv.Type()))
-				if fields != nil {
-					*fields = append(*fields, frel)
-				}
-				return
+			sec := fv
+			if fv.Kind() == reflect.Pointer {
+				fv.Set(reflect.New(fv.Type().Elem()))
+				sec = fv.Elem()
 			}
-			if d.onlyOff(val, fp, section+"."+frel) {
-				return
-			}
-			d.structure(val, fp, section, frel, fv, fields)
+			d.structure(val, fp, section, frel, sec, fields)
 		default:
 			if d.scalar(val, fp, section+"."+frel, fv) && fields != nil {
 				*fields = append(*fields, frel)
