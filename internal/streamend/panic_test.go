@@ -81,22 +81,7 @@ func TestPanickingMethodEndsTheStream(t *testing.T) {
 			w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, panicky{caller})
 			var ends []End
 			w.OnEnd(func(e End) { ends = append(ends, e) })
-			call := func() (v any) {
-				defer func() { v = recover() }()
-				switch method {
-				case "RecvMsg":
-					_ = w.RecvMsg(nil)
-				case "SendMsg":
-					_ = w.SendMsg(nil)
-				case "Header":
-					_, _ = w.Header()
-				case "Trailer":
-					_ = w.Trailer()
-				case "CloseSend":
-					_ = w.CloseSend()
-				}
-				return nil
-			}
+			call := func() any { return callRecovered(w, method) }
 			if v := call(); v != method {
 				t.Fatalf("%s: the caller recovered %v, want %q unchanged", method, v, method)
 			}
@@ -146,25 +131,9 @@ func TestContextEndedInAPanickingMethodIsThePanics(t *testing.T) {
 				w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, endingPanicky{caller, cancel})
 				var ends []End
 				w.OnEnd(func(e End) { ends = append(ends, e) })
-				func() {
-					defer func() {
-						if v := recover(); v != method {
-							t.Errorf("the caller recovered %v, want %q", v, method)
-						}
-					}()
-					switch method {
-					case "RecvMsg":
-						_ = w.RecvMsg(nil)
-					case "SendMsg":
-						_ = w.SendMsg(nil)
-					case "Header":
-						_, _ = w.Header()
-					case "Trailer":
-						_ = w.Trailer()
-					case "CloseSend":
-						_ = w.CloseSend()
-					}
-				}()
+				if v := callRecovered(w, method); v != method {
+					t.Errorf("the caller recovered %v, want %q", v, method)
+				}
 				synctest.Wait()
 				if len(ends) != 1 || ends[0].Cause != Panic {
 					t.Fatalf("ends %+v, want one Panic end", ends)
@@ -172,4 +141,22 @@ func TestContextEndedInAPanickingMethodIsThePanics(t *testing.T) {
 			})
 		})
 	}
+}
+
+// callRecovered calls w's method named method and returns what it panicked with, if anything.
+func callRecovered(w *Stream, method string) (v any) {
+	defer func() { v = recover() }()
+	switch method {
+	case "RecvMsg":
+		_ = w.RecvMsg(nil)
+	case "SendMsg":
+		_ = w.SendMsg(nil)
+	case "Header":
+		_, _ = w.Header()
+	case "Trailer":
+		_ = w.Trailer()
+	case "CloseSend":
+		_ = w.CloseSend()
+	}
+	return nil
 }
