@@ -373,7 +373,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	}
 	m := &Metrics{
 		calls: counter(NameCalls,
-			"Logical calls finished, retries included, by result code and class.",
+			"Logical calls finished, each once however many attempts it made, by result code and class.",
 			labelService, labelMethod, labelCode, labelClass),
 		callDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:        NameCallDuration,
