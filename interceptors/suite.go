@@ -54,6 +54,10 @@ type Suite struct {
 	// retiring holds, for each reload sending its Retired events, the level sources it
 	// removed from objs: Levels reads them until their events are sent (see Reload).
 	retiring []*[]observe.LevelSource // Guarded by mu.
+	// sending counts the reloads sending their Retired events; a Close that comes meanwhile
+	// leaves its own in closeQueued, for the last of them to send after theirs (see Close).
+	sending     int          // Guarded by mu.
+	closeQueued *queuedClose // Guarded by mu.
 	// origins holds, for the objects in objs, the full method of a chain that last took each:
 	// where a section names its objects otherwise than after a service or a full method
 	// (section.Spec.Name), a reload finds there a chain that may use one still (see mayUse).
@@ -357,9 +361,14 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		removed = new([]observe.LevelSource)
 		at      time.Time
 	)
+	// counted: the reload counts among those sending (s.sending), so that a Close that comes
+	// before its events are sent leaves its own to follow them (see Close).
+	counted := false
 	defer func() {
-		defer s.unretire(removed)
+		sent := false
+		defer func() { s.retiredSent(removed, counted, sent) }()
 		s.reportRetired(retired, at, false)
+		sent = true
 	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -436,16 +445,47 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	if len(*removed) > 0 && s.o.sink != nil {
 		s.retiring = append(s.retiring, removed)
 	}
+	if len(retired) > 0 && s.o.sink != nil {
+		s.sending++
+		counted = true
+	}
 	return nil
 }
 
-// unretire stops Levels reading the level sources a reload removed (see Reload), once their
-// Retired events are sent.
-func (s *Suite) unretire(removed *[]observe.LevelSource) {
+// queuedClose is what a Close left to the reloads sending their Retired events when it came
+// (see Close): its own Retired events, to send after theirs.
+type queuedClose struct {
+	retired []observe.LevelSource
+	at      time.Time
+}
+
+// retiredSent runs once a reload has sent its Retired events (sent), or given up sending them
+// (the sink panicked): Levels no longer reads the level sources it removed (see Reload), and,
+// where it counted among the reloads sending (counted) and is the last of them, a Close that
+// came meanwhile is finished: its Retired events sent after the reload's (when the reload's
+// were), then the suite reported closed.
+func (s *Suite) retiredSent(removed *[]observe.LevelSource, counted, sent bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if i := slices.Index(s.retiring, removed); i >= 0 {
 		s.retiring = slices.Delete(s.retiring, i, i+1)
+	}
+	var q *queuedClose
+	if counted {
+		if s.sending--; s.sending == 0 {
+			q, s.closeQueued = s.closeQueued, nil
+		}
+	}
+	s.mu.Unlock()
+	if q == nil {
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.closed = true
+	}()
+	if sent {
+		s.reportRetired(q.retired, q.at, true)
 	}
 }
 
@@ -683,6 +723,14 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // observer that drops a closed suite (promobs' Scrape) has them first; while it sends them,
 // the suite builds nothing and Reload returns ErrClosed. A Close that comes meanwhile returns
 // without waiting for them.
+//
+// A Close that comes while reloads send their Retired events (Reload sends them once it took
+// effect, outside the suite's lock) sends its own after theirs, and the suite reports itself
+// closed only then: an observer sees every Retired event of a reload before those of the
+// Close, and a scrape never finds the suite closed with a reload's Retired events still to
+// come. The last of those reloads sends them, and Close returns without waiting for them (a
+// sink may call Close from its Observe: waiting, it would wait for itself), having released
+// what the suite opened.
 func (s *Suite) Close() (err error) {
 	s.mu.Lock()
 	if s.closing { // Another Close began: it sends the Retired events.
@@ -703,6 +751,16 @@ func (s *Suite) Close() (err error) {
 		}
 		return true
 	})
+	if s.sending > 0 {
+		// Reloads are sending their Retired events: the last of them sends these after
+		// theirs, then reports the suite closed (retiredSent).
+		s.closeQueued = &queuedClose{retired: retired, at: at}
+		defer s.mu.Unlock()
+		if s.breakerUser != nil {
+			s.breakerUser.Close()
+		}
+		return s.objs.Close()
+	}
 	s.mu.Unlock()
 	// The suite reports itself closed, and stops reading levels, only once its Retired events
 	// are sent (even if the sink panics): a consumer that drops a closed suite (promobs'
