@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -169,5 +170,31 @@ func TestCloseFromSinkDuringReloadRetired(t *testing.T) {
 	}
 	if got := rec.seen(); len(got) != 3 {
 		t.Errorf("a second Close sent more Retired events: %q", got)
+	}
+}
+
+// A call through a chain built before Close goes on after it, and its events reach the suite's
+// sink after the Close's Retired events (as Close documents): a breaker state they give is
+// the last one an observer has.
+func TestCallAfterCloseSendsItsEvents(t *testing.T) {
+	rec := &testkit.Recorder{}
+	s, _ := reloadCloseSuite(t, rec)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	retired := len(rec.Events(observe.Retired))
+	if retired != 3 {
+		t.Fatalf("Close sent %d Retired events, want 3", retired)
+	}
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	if err := s.Unary()(context.Background(), "/"+orderKept+"/Do", nil, nil, nil, ok); err == nil {
+		t.Fatal("a call through an open breaker after Close succeeded, want it rejected")
+	}
+	if got := len(rec.Events(observe.CallFinished)); got != 4 {
+		t.Errorf("CallFinished events: %d, want 4 (3 before Close, 1 after)", got)
+	}
+	all := rec.Events()
+	if last := all[len(all)-1]; last.Kind != observe.CallFinished || last.Service != orderKept {
+		t.Errorf("the last event is %v of %s, want the call's CallFinished after Close", last.Kind, last.Service)
 	}
 }

@@ -710,7 +710,10 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // configuration nor its service's registered descriptor names) when no call of it came since
 // the last Reload, which builds such chains again on their next call. Calls through chains
 // built before go on, with what Close released (a fleet-wide limiter then answers as its fail
-// mode says).
+// mode says), and send their events to the suite's sink as before, after the Close's Retired
+// events, and after Closed reports true: an observer that keeps a state from events (a
+// breaker's) keeps the one such an event gives, until the next event of its name (see
+// observe.Retired).
 //
 // A closed suite reads no levels (Levels), and Close reports the objects they read retired
 // (observe.Retired), as a reload does for the objects it retires: a suite that replaces it
