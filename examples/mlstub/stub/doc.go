@@ -50,7 +50,9 @@
 //
 // The only metric is mlstub_requests_total{method, code}: method is the full gRPC method name
 // (MethodCheck, MethodCompare, MethodExtract) and code is grpc's codes.Code.String() form ("OK",
-// "Unavailable", "ResourceExhausted", "Canceled"). Requests reads the same count. Logs carry
+// "Unavailable", "ResourceExhausted", "Canceled"). Requests reads the same count. For requests
+// that carry MDRequestID, Attempts counts the attempts of each id and Spiked those that waited
+// out a latency spike in full (not cancelled by their caller during it). Logs carry
 // method, code and latency only: never images nor document fields.
 //
 // AdminHandler, served on Config.MetricsListen, exposes /metrics and changes faults and

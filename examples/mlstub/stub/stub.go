@@ -114,6 +114,7 @@ type Stub struct {
 	counts   map[string]*[numCodes]atomic.Int64 // method → code → requests; read-only map
 
 	attempts *attempts
+	spiked   *attempts // spikes served in full, per (method, request id)
 
 	mu         sync.Mutex
 	faults     Faults      // Guarded by mu.
@@ -167,6 +168,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 		reg:       prometheus.NewRegistry(),
 		counts:    make(map[string]*[numCodes]atomic.Int64, len(allMethods)),
 		attempts:  newAttempts(cfg.ScriptCapacity),
+		spiked:    newAttempts(cfg.ScriptCapacity),
 		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6d6c73747562)), // "mlstub"
 		stopping:  make(chan struct{}),
 		serveDone: make(chan struct{}),
@@ -296,6 +298,14 @@ func (s *Stub) InService() int { return int(s.inService.Load()) }
 // Attempts returns how many attempts the stub counted for a scripted request id on method.
 func (s *Stub) Attempts(method, requestID string) int {
 	return s.attempts.get(scriptKey(method, requestID))
+}
+
+// Spiked returns how many attempts of a request id (MDRequestID) on method drew a latency
+// spike (Faults.SpikeRate) and waited it out in full: answers the spike delayed, as opposed to
+// attempts whose caller cancelled during the wait (a hedge that won, a timeout). Requests
+// without an id are not counted; ids are remembered as Attempts remembers them.
+func (s *Stub) Spiked(method, requestID string) int {
+	return s.spiked.get(scriptKey(method, requestID))
 }
 
 // Faults returns the current fault profile.
@@ -485,6 +495,7 @@ func (s *Stub) scheduleLocked(now time.Time) {
 type decision struct {
 	down     bool
 	wait     time.Duration
+	spiked   bool           // wait includes Faults.Spike
 	fail     grpccodes.Code // OK: no failure
 	pushback time.Duration
 }
@@ -504,6 +515,7 @@ func (s *Stub) decide() decision {
 	d := decision{wait: s.faults.Latency, pushback: s.faults.Pushback}
 	if uSpike < s.faults.SpikeRate {
 		d.wait = addDelay(d.wait, s.faults.Spike)
+		d.spiked = true
 	}
 	// In service from its decision on, under the lock that orders the decisions: counted only
 	// after the attempt count, a request decided in between found one fewer than there were.
@@ -544,6 +556,9 @@ func (s *Stub) admit(ctx context.Context, method string) error {
 	}
 	if err := s.sleep(ctx, wait); err != nil {
 		return err
+	}
+	if d.spiked && sc.id != "" {
+		s.spiked.next(scriptKey(method, sc.id))
 	}
 	if attempt > 0 && attempt <= sc.failFirst {
 		pb := d.pushback
