@@ -10,18 +10,26 @@ import (
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 )
 
-// tailConfig is the built-ins with the ml services' adaptive bulkhead off. On a machine
-// loaded by the rest of the suite (and -race), CPU stalls look to the gradient bulkhead like a
-// server queue building: its limit falls (down to its floor of 8) and verifications wait for a
-// slot, up to its 1s max_wait — slow verifications that are not spikes, and not what these
-// tests measure. (The hedging sections are the built-in ones.)
+// tailConfig is the built-ins with the ml services' adaptive bulkhead off and every attempt
+// allowed the whole budget. On a machine loaded by the rest of the suite (and -race), CPU
+// stalls look to the gradient bulkhead like a server queue building: its limit falls (down to
+// its floor of 8) and verifications wait for a slot, up to its 1s max_wait — slow
+// verifications that are not spikes, and not what these tests measure. A stall longer than
+// OCR's per-attempt timeout (1.25s) cuts every OCR attempt in flight at once with
+// DEADLINE_EXCEEDED, 16 calls and their hedges, over its breaker's 20 failures in a row: beside
+// three CPU burners one run in six of TestHedgingStaysOffInSlowdown had 55 of 600
+// verifications fail CIRCUIT_OPEN, where the stubs inject no failure for the breaker to count
+// but such timeouts. The spikes here are cut by hedges, not by the per-attempt timeouts (ml
+// 3s, OCR 1.25s), which therefore go. (The hedging sections are the built-in ones.)
 const tailConfig = `
 services:
-  kyc.v1.LivenessService: {bulkhead: off}
-  kyc.v1.FaceMatchService: {bulkhead: off}
+  kyc.v1.LivenessService: {bulkhead: off, retry: {per_attempt_timeout: 8s}}
+  kyc.v1.FaceMatchService: {bulkhead: off, retry: {per_attempt_timeout: 8s}}
+  kyc.v1.OCRService: {retry: {per_attempt_timeout: 8s}}
 `
 
 // TestHedgingCutsSpikesFromColdStart (issue 16): with the built-in profiles and stubs whose
@@ -114,6 +122,12 @@ func TestHedgingStaysOffInSlowdown(t *testing.T) {
 		t.Errorf("%d of %d verifications failed, want at most %d", failed, n, n/100)
 	}
 	for name := range methods {
+		// What a failed batch needs to tell a stall from a policy's doing: attempts cut by the
+		// per-attempt timeout and the breaker trips they led to.
+		t.Logf("%v: %.0f attempts DeadlineExceeded; breaker opened %.0f times; %.0f attempts refused by it", name,
+			metric(t, h.reg, "bulwark_attempts_total", map[string]string{"service": stepService[name], "code": "DeadlineExceeded"}),
+			metric(t, h.reg, "bulwark_breaker_transitions_total", map[string]string{"service": stepService[name], "to": "open"}),
+			metric(t, h.reg, "bulwark_rejections_total", map[string]string{"service": stepService[name], "policy": observe.PolicyBreaker}))
 		if wins := hedgeLoad(t, h, name, n); float64(wins) > 0.05*n {
 			t.Errorf("%v: %d hedges won, want at most %d (5%% of the calls)", name, wins, n/20)
 		}
