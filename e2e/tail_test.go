@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"google.golang.org/grpc/metadata"
 )
 
 // tailConfig is the built-ins with the ml services' adaptive bulkhead off and every attempt
@@ -24,7 +25,10 @@ import (
 // three CPU burners one run in six of TestHedgingStaysOffInSlowdown had 55 of 600
 // verifications fail CIRCUIT_OPEN, where the stubs inject no failure for the breaker to count
 // but such timeouts. The spikes here are cut by hedges, not by the per-attempt timeouts (ml
-// 3s, OCR 1.25s), which therefore go. (The hedging sections are the built-in ones.)
+// 3s, OCR 1.25s), which therefore go; and a spike that no hedge beats must run to its end for
+// the stub to count it (stub.Spiked, which batch reads): cut by a timeout (a 3s spike by ml's
+// 3s, a 2s one by OCR's 1.25s) and retried, it read as a stall. (The hedging sections are the
+// built-in ones.)
 const tailConfig = `
 services:
   kyc.v1.LivenessService: {bulkhead: off, retry: {per_attempt_timeout: 8s}}
@@ -36,13 +40,17 @@ services:
 // requests stall for a whole spike at a given rate, a batch of verifications from a cold start
 // (a new suite: nothing learnt) is hedged from the first calls on, and at spike rates where
 // the 95th percentile is the spike itself. Counted rather than timed, so that a busy machine
-// (or -race) cannot fail it: the verifications that took longer than a spike (a spike that got
-// through: before issue 16, about 1 - (1-rate)³ of the first hundred per service, and the
-// whole p99 at 3% and more) must stay under a fifth of the unhedged count (1 - (1-rate)³ of
-// the batch; 1% when that is more) — the goal is 1%, a p99 under 150ms, which BENCHMARKS.md's
-// tail table measures and the hedge package's TestSpikesFromColdStart asserts on a fake clock,
-// where three spikes in a row, 3 × rate³ of the verifications (0.15% at 8%), get through; in
-// real time a loaded machine's stalls add slow verifications no hedge saves. The calls plus
+// (or -race) cannot fail it: the verifications that took longer than a spike because of a
+// spike that got through (a step longer than the spike whose stub served a spike of it in
+// full, stub.Spiked: before issue 16, about 1 - (1-rate)³ of the first hundred per service,
+// and the whole p99 at 3% and more) must stay under a fifth of the unhedged count (1 -
+// (1-rate)³ of the batch; 1% when that is more) — the goal is 1%, a p99 under 150ms, which
+// BENCHMARKS.md's tail table measures and the hedge package's TestSpikesFromColdStart asserts
+// on a fake clock, where three spikes in a row, 3 × rate³ of the verifications (0.15% at 8%),
+// get through. In real time a loaded machine's stalls add slow verifications no hedge saves:
+// three CPU burners beside the suite made runs of neighbouring verifications slow, every step
+// about 1s after 2-3 attempts, up to 52 against a bound of 11; those whose slow steps had no
+// spike served in full are logged as stalls and not counted (batch). The calls plus
 // the hedges that won stay within 1 + 1.5 × rate + 0.02 per call, the hedges that lost within
 // hedge.MaxHedgeShare of the calls plus hedge.HedgeBurst, and the requests that reached the
 // stubs within the calls, their retries, the hedges that won and that cap (hedgeLoad). Spike
@@ -70,14 +78,15 @@ func TestHedgingCutsSpikesFromColdStart(t *testing.T) {
 			slow, failed := batch(t, h, n, tt.spike)
 			// Without hedging a verification is slow when any of its three steps meets a spike:
 			// 1-(1-rate)^3 of them (14% at 5%, 22% at 8%). The goal's 1% (the p99) is asserted
-			// exactly on a fake clock (hedge.TestSpikesFromColdStart); in real time a loaded
-			// machine's stalls add slow verifications no hedge can save, so this test allows a
-			// fifth of the unhedged count, which hedging that does not work cannot meet.
+			// exactly on a fake clock (hedge.TestSpikesFromColdStart); in real time a spiked
+			// attempt and its hedge can both be held by a stall of a loaded machine, so this
+			// test allows a fifth of the unhedged count, which hedging that does not work cannot
+			// meet (with hedging off, every spike is served in full and counted).
 			fast := 1 - tt.rate
 			unhedged := float64(n) * (1 - fast*fast*fast)
 			// A verification that failed is one no hedge saved: it counts with the slow ones.
 			if slowLimit := max(n/100, int(unhedged/5)); slow+failed > slowLimit {
-				t.Errorf("%d of %d verifications took longer than a spike (%v) and %d failed, want at most %d together (without hedging about %.0f slow)",
+				t.Errorf("%d of %d verifications took longer than a spike (%v) because of a spike no hedge beat and %d failed, want at most %d together (without hedging about %.0f slow)",
 					slow, n, tt.spike, failed, slowLimit, unhedged)
 			}
 			// Hedges that won cut a spike short; hedges that lost were sent for an answer that
@@ -167,15 +176,23 @@ var stepService = map[kycv1.Step]string{
 	kycv1.Step_STEP_OCR:        svcOCR,
 }
 
-// batch runs n genuine verifications, 16 at a time, and returns how many took longer than
-// slow and how many failed (undecided), whatever their time: a verification that failed early
-// (a step refused, a budget cut short) is fast without any hedge having helped.
+// batch runs n genuine verifications, 16 at a time, each sending its verification id as the
+// stubs' request id (stub.MDRequestID), and returns how many took longer than slow because of
+// a spike no hedge beat, and how many failed (undecided), whatever their time: a verification
+// that failed early (a step refused, a budget cut short) is fast without any hedge having
+// helped. A slow verification counts when one of its steps took longer than slow and its stub
+// served a spike of that step's request in full (stub.Spiked: an attempt the hedge beat is
+// cancelled during its spike, and not counted). The others are the machine's stalls, which
+// hold every call in flight for a second or more, spike or not, and which no hedge saves:
+// logged ("stalled") and not counted.
 func batch(t *testing.T, h *harness, n int, slow time.Duration) (slowCount, failed int) {
 	t.Helper()
-	var count, failures atomic.Int64
+	var count, stalls, failures atomic.Int64
 	parallel(n, 16, func(i int) {
+		req := kyc.Request(int64(i+1), kyc.CaseGenuine)
+		ctx := metadata.AppendToOutgoingContext(context.Background(), stub.MDRequestID, req.GetVerificationId())
 		t0 := time.Now()
-		resp, err := h.v.Verify(context.Background(), kyc.Request(int64(i+1), kyc.CaseGenuine))
+		resp, err := h.v.Verify(ctx, req)
 		if err != nil {
 			t.Errorf("verify %d: %v", i, err)
 			return
@@ -186,10 +203,31 @@ func batch(t *testing.T, h *harness, n int, slow time.Duration) (slowCount, fail
 			t.Logf("failed: %v %s", d.Round(time.Millisecond), describe(resp))
 			return
 		}
-		if d > slow {
+		if d <= slow {
+			return
+		}
+		if h.spikeMissed(resp, slow) {
 			count.Add(1)
 			t.Logf("slow: %v %s", d.Round(time.Millisecond), describe(resp))
+			return
 		}
+		stalls.Add(1)
+		t.Logf("stalled: %v %s", d.Round(time.Millisecond), describe(resp))
 	})
+	if s := stalls.Load(); s > 0 {
+		t.Logf("%d of %d verifications took longer than %v with no spike served in full in a slow step: the machine's stalls, not counted", s, n, slow)
+	}
 	return int(count.Load()), int(failures.Load())
+}
+
+// spikeMissed reports whether a step of resp took longer than slow and its stub served a
+// latency spike of that step's request (the verification id) in full: a spike that no hedge
+// beat.
+func (h *harness) spikeMissed(resp *kycv1.VerifyResponse, slow time.Duration) bool {
+	for _, o := range resp.GetSteps() {
+		if o.GetDuration().AsDuration() > slow && h.stubFor(o.GetStep()).Spiked(methods[o.GetStep()], resp.GetVerificationId()) > 0 {
+			return true
+		}
+	}
+	return false
 }
