@@ -31,20 +31,8 @@ func TestReloadRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
 	clk := clocktest.New(time.Unix(1700000000, 0)) // the open breaker stays open
 	r := &breaker.Registry{}
 	rec := &testkit.Recorder{}
-	a, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(grpccodes.Unavailable, "down")
-	}
-	_ = b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail)
+	a, b := suitesSharing(t, cfg, r, rec, clk)
+	_ = b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, failUnavailable)
 
 	if err := a.Reload(&config.Config{}); err != nil {
 		t.Fatal(err)
@@ -61,16 +49,7 @@ func TestReloadRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
 	// there; a suite's reload may not while another suite holds it) is retired with the last
 	// suite that used it.
 	r = &breaker.Registry{}
-	a, err = interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err = interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, _ = suitesSharing(t, cfg, r, rec, clk)
 	if _, err := r.Get(svc, breaker.Config{ConsecutiveFailures: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,20 +79,8 @@ func TestCloseRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
 	clk := clocktest.New(time.Unix(1700000000, 0)) // the open breaker stays open
 	r := &breaker.Registry{}
 	rec := &testkit.Recorder{}
-	a, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(grpccodes.Unavailable, "down")
-	}
-	_ = b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, fail) // the shared breaker opens
+	a, b := suitesSharing(t, cfg, r, rec, clk)
+	_ = b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, failUnavailable) // the shared breaker opens
 	rec.Reset()
 
 	if err := a.Close(); err != nil {
@@ -132,4 +99,23 @@ func TestCloseRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
 	if err := b.Unary()(context.Background(), "/"+svc+"/Do", nil, nil, nil, inv.Invoke); status.Code(err) != grpccodes.Unavailable {
 		t.Fatalf("the other suite's call: %v, want its open breaker's rejection", err)
 	}
+}
+
+// suitesSharing returns two suites of cfg sharing the breaker registry r, with rec as their
+// observer and clk as their clock, closed when t ends.
+func suitesSharing(t *testing.T, cfg *config.Config, r *breaker.Registry, rec *testkit.Recorder, clk *clocktest.Fake) (a, b *interceptors.Suite) {
+	t.Helper()
+	for _, s := range []**interceptors.Suite{&a, &b} {
+		var err error
+		if *s, err = interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithBreakerRegistry(r), interceptors.WithClock(clk)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = (*s).Close() })
+	}
+	return a, b
+}
+
+// failUnavailable is an invoker whose every call fails with Unavailable.
+func failUnavailable(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+	return status.Error(grpccodes.Unavailable, "down")
 }

@@ -35,18 +35,7 @@ func TestSuiteStepAndTheBudget(t *testing.T) {
 		{"max beyond the budget is the budget's", deadline.Config{Max: time.Minute}, time.Hour, budget, observe.ReasonBudget},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sec, ok := section.Lookup("deadline")
-			if !ok {
-				t.Fatal("deadline section not registered")
-			}
-			clk := clocktest.New(time.Time{})
-			rec := &testkit.Recorder{}
-			b, err := sec.Build(&section.Env{Service: "kyc.v1.FaceMatchService", FullMethod: testkit.MethodCompare,
-				Budget: budget, Clock: clk, Sink: rec}, &tt.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := b.Object.(*deadline.Policy)
+			p, clk, rec := buildUnderBudget(t, tt.cfg, budget)
 			ctx := context.Background()
 			if tt.callerIn > 0 {
 				var cancel context.CancelFunc
@@ -69,4 +58,22 @@ func TestSuiteStepAndTheBudget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildUnderBudget builds the deadline section of cfg for FaceMatchService's Compare under a
+// call budget of budget, as a suite does, on a fake clock and with a recorder as its sink.
+func buildUnderBudget(t *testing.T, cfg deadline.Config, budget time.Duration) (*deadline.Policy, *clocktest.Fake, *testkit.Recorder) {
+	t.Helper()
+	sec, ok := section.Lookup("deadline")
+	if !ok {
+		t.Fatal("deadline section not registered")
+	}
+	clk := clocktest.New(time.Time{})
+	rec := &testkit.Recorder{}
+	b, err := sec.Build(&section.Env{Service: "kyc.v1.FaceMatchService", FullMethod: testkit.MethodCompare,
+		Budget: budget, Clock: clk, Sink: rec}, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Object.(*deadline.Policy), clk, rec
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
-	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 )
 
@@ -55,18 +54,8 @@ func TestSuiteDefaultEqualToTheBudgetIsTheSections(t *testing.T) {
 		{"default just over the budget", deadline.Config{Default: budget + time.Nanosecond}, budget, observe.ReasonBudget},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sec, ok := section.Lookup("deadline")
-			if !ok {
-				t.Fatal("deadline section not registered")
-			}
-			clk := clocktest.New(time.Time{})
-			rec := &testkit.Recorder{}
-			b, err := sec.Build(&section.Env{Service: "kyc.v1.FaceMatchService", FullMethod: testkit.MethodCompare,
-				Budget: budget, Clock: clk, Sink: rec}, &tt.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, set := b.Object.(*deadline.Policy).Deadline(context.Background(), testkit.MethodCompare)
+			p, clk, rec := buildUnderBudget(t, tt.cfg, budget)
+			d, set := p.Deadline(context.Background(), testkit.MethodCompare)
 			if !set || d.Sub(clk.Now()) != tt.want {
 				t.Fatalf("Deadline = %v from now, set %v; want %v", d.Sub(clk.Now()), set, tt.want)
 			}
