@@ -115,7 +115,7 @@ func TestStreamBidiEchoOverGRPC(t *testing.T) {
 		for {
 			m := new(kycv1.CheckRequest)
 			if err := ss.RecvMsg(m); err != nil {
-				return nil
+				return nil //nolint:nilerr // the client's CloseSend (io.EOF) or its end ends the echo
 			}
 			if err := ss.SendMsg(m); err != nil {
 				return err
