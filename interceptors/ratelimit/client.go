@@ -62,7 +62,7 @@ func (p *Policy) entered(method string, err error) (section.Pass, error) {
 func (p *Policy) refused(method string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		if _, isStatus := err.(interface{ GRPCStatus() *status.Status }); !isStatus {
-			return p.reject(method, &codes.Rejection{Err: ErrLimited, Code: grpccodes.ResourceExhausted, Reason: ReasonLimited})
+			return p.reject(method, &codes.Rejection{Err: p.limited, Code: grpccodes.ResourceExhausted, Reason: ReasonLimited})
 		}
 	}
 	return grpcError(err)

@@ -57,7 +57,11 @@
 //
 // A Policy applies a Limiter to a service's calls. A call that gets no token is rejected with a
 // *codes.Rejection: code ResourceExhausted, reason RATE_LIMITED, Err ErrLimited and RetryAfter
-// from the limiter, so the status carries a google.rpc.RetryInfo with the delay. A limiter that
+// from the limiter, so the status carries a google.rpc.RetryInfo with the delay. When the
+// bucket is a shared one (Config.Shared), Err wraps ErrLimited and names the bucket, and so
+// does the status's message ("rate_limit rejected call to kyc.v1.OCRService: rate limited by
+// shared bucket "ml" (retry after 1s)"): the service looked at may not be the one that drained
+// it. The reason and class are those of any other refusal for want of a token. A limiter that
 // cannot decide (a remote store is down and the limiter fails closed) gives code Unavailable,
 // reason RATE_LIMITER_UNAVAILABLE, and an Err that wraps ErrUnavailable and the limiter's
 // error; it carries no RetryInfo, since the limiter cannot tell when its store will answer

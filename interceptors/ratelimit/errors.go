@@ -18,3 +18,14 @@ const (
 	ReasonLimited     = "RATE_LIMITED"
 	ReasonUnavailable = "RATE_LIMITER_UNAVAILABLE"
 )
+
+// sharedLimited is the Err of a refusal for want of a token by a policy whose bucket is a
+// shared one (Config.Shared): it reads "rate limited by shared bucket "<name>"", so that an
+// operator looking at one service can tell that other services drain the bucket too, and it
+// wraps ErrLimited. A Policy makes its own once, in New: a refusal allocates no more for it.
+type sharedLimited struct{ msg string }
+
+func (e *sharedLimited) Error() string { return e.msg }
+
+// Unwrap returns ErrLimited.
+func (e *sharedLimited) Unwrap() error { return ErrLimited }

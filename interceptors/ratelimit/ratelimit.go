@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"strconv"
 	"time"
+
+	"github.com/bulwarkrpc/bulwark/internal/optkit"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -18,6 +20,7 @@ import (
 // Policy applies a Limiter to the calls of one service. It is safe for concurrent use.
 type Policy struct {
 	service string
+	limited error // the Err of a refusal for want of a token: ErrLimited, or sharedLimited
 	lim     Limiter
 	local   *Local // lim, when it is a bucket of this process on the policy's clock (see EnterAt)
 	maxWait time.Duration
@@ -29,7 +32,8 @@ type Policy struct {
 // rejections and events). With a nil l (a nil *Local too) it builds the bucket from cfg, which
 // must then be valid: from the registry given by WithRegistry when cfg.Shared is set (without a
 // registry that is an error), else a Local of its own; cfg.Redis needs a fleet-wide Limiter
-// passed as l. With l given, only cfg.MaxWait is read. An l of another type that holds a nil
+// passed as l. With l given, only cfg.MaxWait and cfg.Shared are read: a refusal for want of
+// a token names the shared bucket (see sharedLimited), which l is taken to be. An l of another type that holds a nil
 // pointer (or func, map, ...), which would panic at the first call, is an error.
 func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	o := buildOptions(opts)
@@ -51,7 +55,10 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 			return nil, err
 		}
 	}
-	p := &Policy{service: name, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
+	p := &Policy{service: name, limited: ErrLimited, lim: l, maxWait: cfg.MaxWait, clock: o.Clock, sink: o.Sink}
+	if cfg.Shared != "" {
+		p.limited = &sharedLimited{msg: ErrLimited.Error() + " by shared bucket " + strconv.Quote(cfg.Shared)}
+	}
 	if loc, ok := l.(*Local); ok && clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
 		p.local = loc
 	}
@@ -105,7 +112,7 @@ func (p *Policy) decided(ctx context.Context, method string, d Decision, err err
 		})
 	}
 	return p.reject(method, &codes.Rejection{
-		Err:        ErrLimited,
+		Err:        p.limited,
 		Code:       grpccodes.ResourceExhausted,
 		Reason:     ReasonLimited,
 		RetryAfter: d.RetryAfter,
