@@ -441,3 +441,20 @@ func TestValidateRedisAddrPort(t *testing.T) {
 		}
 	}
 }
+
+// A rate of +Inf (a Go caller's math.Inf; YAML's .inf is refused as it is read) breaks one
+// rule, that it be a positive number of calls per second: it is not also "above 1e9". -Inf
+// breaks that rule alone too.
+func TestValidateInfiniteRate(t *testing.T) {
+	for _, tt := range []struct {
+		rate float64
+		want string
+	}{
+		{math.Inf(1), "rate: +Inf is not a positive number of calls per second"},
+		{math.Inf(-1), "rate: -Inf is not a positive number of calls per second"},
+	} {
+		if err := (ratelimit.Config{Rate: tt.rate}).Validate(); err == nil || err.Error() != tt.want {
+			t.Errorf("Validate(rate %v) = %v, want the one rule it breaks: %q", tt.rate, err, tt.want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ const MaxFleetRate = 1e6
 func (c Config) Validate() error {
 	var v fielderr.Checker
 	v.Check(c.Rate > 0 && !math.IsInf(c.Rate, 0), "rate", c.Rate, "is not a positive number of calls per second")
-	v.Check(!(c.Rate > 1e9), "rate", c.Rate, "is above 1e9")
+	v.Check(!(c.Rate > 1e9) || math.IsInf(c.Rate, 1), "rate", c.Rate, "is above 1e9") // +Inf: the rule above alone
 	v.Check(!(c.Rate > 0) || c.Rate >= MinRate, "rate", c.Rate, "is below one call per century")
 	v.Check(c.Burst >= 0, "burst", c.Burst, "is negative")
 	v.Check(c.Burst <= 1e9, "burst", c.Burst, "is above 1e9")
