@@ -17,7 +17,7 @@ func (c Config) Validate() error {
 	v.Check(c.ConsecutiveFailures >= 0, "consecutive_failures", c.ConsecutiveFailures, "is negative")
 	v.Check(c.FailureRateThreshold >= 0 && c.FailureRateThreshold <= 1, "failure_rate_threshold", c.FailureRateThreshold, "is outside [0, 1]")
 	v.Check(c.FailureRateConfidence >= 0 && c.FailureRateConfidence < 1, "failure_rate_confidence", c.FailureRateConfidence, "is outside [0, 1)")
-	v.Check(c.FailureRateConfidence <= 0 || c.FailureRateConfidence >= 0.5, "failure_rate_confidence", c.FailureRateConfidence,
+	v.Check(!(c.FailureRateConfidence > 0 && c.FailureRateConfidence < 0.5), "failure_rate_confidence", c.FailureRateConfidence, // NaN: the rule above alone
 		"is below 0.5: it is a confidence level (0.999), not a significance level (0.001), and below one half the rule would trip under its threshold")
 	// A confidence out of range is wrong whatever the threshold: that rule alone is reported.
 	if c.FailureRateConfidence >= 0.5 && c.FailureRateConfidence < 1 {
@@ -46,7 +46,7 @@ func (c Config) Validate() error {
 	v.Check(c.SlowCallDuration >= 0, "slow_call_duration", c.SlowCallDuration, "is negative")
 	v.Check(c.SlowCallRateThreshold >= 0 && c.SlowCallRateThreshold <= 1, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is outside [0, 1]")
 	// Likewise a threshold out of range, whatever slow_call_duration.
-	v.Check(c.SlowCallRateThreshold <= 0 || c.SlowCallRateThreshold > 1 || c.SlowCallDuration != 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
+	v.Check(!(c.SlowCallRateThreshold > 0 && c.SlowCallRateThreshold <= 1) || c.SlowCallDuration != 0, "slow_call_rate_threshold", c.SlowCallRateThreshold, "is set but slow_call_duration is not")
 	v.Check(c.RecoveryTimeout >= 0, "recovery_timeout", c.RecoveryTimeout, "is negative")
 	v.Check(c.InitialRecoveryTimeout >= 0, "initial_recovery_timeout", c.InitialRecoveryTimeout, "is negative")
 	fielderr.ZeroOrWithin(&v, "recovery_multiplier", c.RecoveryMultiplier, 1, 1000)
@@ -68,8 +68,8 @@ func neverTrips(v *fielderr.Checker, c Config) {
 		n = Normalize(Config{}).WindowSize
 		size = "window_size's default, " + strconv.Itoa(n) + ","
 	}
-	if (c.WindowType != "" && c.WindowType != WindowCount) || n < 1 || n > 10000 || c.FailureRateConfidence < 0.5 || c.FailureRateConfidence >= 1 || c.FailureRateThreshold <= 0 || c.FailureRateThreshold >= 1 {
-		return // Out of range, and said so by the other checks.
+	if (c.WindowType != "" && c.WindowType != WindowCount) || n < 1 || n > 10000 || c.FailureRateConfidence < 0.5 || c.FailureRateConfidence >= 1 || !(c.FailureRateThreshold > 0 && c.FailureRateThreshold < 1) {
+		return // Out of range (NaN too), and said so by the other checks.
 	}
 	if !rateTrips(n, n, 1, c.FailureRateThreshold, quantile(c.FailureRateConfidence)) {
 		v.Add("failure_rate_confidence", c.FailureRateConfidence, "is set with "+size+" so even "+strconv.Itoa(n)+" failures of "+
