@@ -192,7 +192,7 @@ type permits interface {
 func (b *Bulkhead) wait(ctx context.Context, method string, maxWait time.Duration, p permits) error {
 	wait := b.waitFor(ctx, maxWait)
 	if wait <= 0 {
-		return b.reject(method)
+		return b.reject(method, ErrFull)
 	}
 	w := &waiter{ready: make(chan struct{})}
 	if p.enqueue(w) {
@@ -207,7 +207,7 @@ func (b *Bulkhead) wait(ctx context.Context, method string, maxWait time.Duratio
 		if p.abandon(w) {
 			return nil // admitted as the wait ran out
 		}
-		return b.reject(method)
+		return b.reject(method, errWaited)
 	case <-ctx.Done():
 		if p.abandon(w) {
 			// Admitted as the context ended: the caller has no time left to use the slot.
@@ -235,12 +235,13 @@ func (b *Bulkhead) ended(ctx context.Context, method string) error {
 	if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return b.reject(method)
+	return b.reject(method, errWaited)
 }
 
-func (b *Bulkhead) reject(method string) error {
+// reject is the rejection of a call of method, with err, ErrFull or errWaited, as its Err.
+func (b *Bulkhead) reject(method string, err error) error {
 	return outcome.Reject(b.sink, b.clock, method, &codes.Rejection{
-		Err: ErrFull, Code: grpccodes.ResourceExhausted, Reason: ReasonFull,
+		Err: err, Code: grpccodes.ResourceExhausted, Reason: ReasonFull,
 		Policy: observe.PolicyBulkhead, Service: b.service,
 	}, 0)
 }

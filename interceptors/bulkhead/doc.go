@@ -25,9 +25,13 @@
 // # Rejections
 //
 // A rejection is a *codes.Rejection with code ResourceExhausted, reason BULKHEAD_FULL, policy
-// "bulkhead", the bulkhead's service as the service, and Err ErrFull, so that both
-// errors.Is(err, bulkhead.ErrFull) and status.Code(err) answer. It carries no RetryInfo: a
-// bulkhead cannot tell when a call in flight will end. Every rejection emits an
+// "bulkhead", the bulkhead's service as the service, and an Err that is or wraps ErrFull, so
+// that both errors.Is(err, bulkhead.ErrFull) and status.Code(err) answer. Its message tells a
+// saturated bulkhead from a slow one: a call that found no free slot and could not wait reads
+// "bulkhead full"; one that queued and whose wait (MaxWait, or its deadline) ran out reads
+// "bulkhead full: no slot came free while the call waited (...)". The reason is BULKHEAD_FULL
+// either way, so metrics, alerts and dashboards keyed by it count both. It carries no
+// RetryInfo: a bulkhead cannot tell when a call in flight will end. Every rejection emits an
 // observe.Rejected event to the sink given by WithObserver, naming that service and the call's
 // method (Acquire's: the bulkhead's own, if any); with no sink nothing is built.
 //

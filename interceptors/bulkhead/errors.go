@@ -1,10 +1,19 @@
 package bulkhead
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrFull is the sentinel every bulkhead rejection wraps: errors.Is(err, ErrFull) reports
 // whether a call was refused because the bulkhead had no free slot.
 var ErrFull = errors.New("bulkhead full")
+
+// errWaited is the Err of the rejection of a call that queued for a slot and was refused when
+// its wait (MaxWait, or its deadline when sooner) ran out with no slot free: a slow service
+// holds the slots, where ErrFull alone (a call that could not wait) tells a saturated one. It
+// wraps ErrFull, and the rejection's reason is ReasonFull as well.
+var errWaited = fmt.Errorf("%w: no slot came free while the call waited (max_wait, or its deadline when sooner)", ErrFull)
 
 // ReasonFull is the google.rpc.ErrorInfo reason of a bulkhead rejection.
 const ReasonFull = "BULKHEAD_FULL"
