@@ -103,11 +103,35 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 		return nil, err
 	}
 	w := streamend.Watch(ctx, desc, cs)
-	// A failed send, or a method of the stream that panicked, is no sample.
-	w.OnEnd(func(e streamend.End) {
-		b.end(ctx, method, start, e.Err, e.Cause != streamend.Send && e.Cause != streamend.Panic, cl)
-	})
+	if b.ad == nil {
+		w.OnEndOf((*fixedEnd)(b)) // b itself: no allocation.
+	} else {
+		w.OnEndOf(&adaptiveEnd{b: b, ctx: ctx, method: method, start: start, cl: cl})
+	}
 	return w, nil
+}
+
+// fixedEnd is a bulkhead with a fixed limit as the streamend.Ender of a stream holding one of
+// its slots: the end gives the slot back, whatever it was.
+type fixedEnd Bulkhead
+
+// StreamEnded gives the stream's slot back.
+func (f *fixedEnd) StreamEnded(streamend.End) { (*Bulkhead)(f).releaseFixed() }
+
+// adaptiveEnd is what an adaptive bulkhead needs at the end of a stream holding one of its
+// slots, built once when the stream opens.
+type adaptiveEnd struct {
+	b      *Bulkhead
+	ctx    context.Context
+	method string
+	start  time.Time
+	cl     *codes.Classifier
+}
+
+// StreamEnded gives the stream's slot back, with its sample: a failed send, or a method of
+// the stream that panicked, is no sample.
+func (a *adaptiveEnd) StreamEnded(e streamend.End) {
+	a.b.end(a.ctx, a.method, a.start, e.Err, e.Cause != streamend.Send && e.Cause != streamend.Panic, a.cl)
 }
 
 // began returns when a call that took a slot began, the start of its latency sample: the zero
