@@ -17,6 +17,7 @@ import (
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -73,7 +74,9 @@ func (f optionFunc) apply(o *options) { f(o) }
 func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.clock = c }) }
 
 // WithLogger sets the logger. It receives one Debug entry per request (method, code, latency;
-// never images or document fields) and Info entries for fault changes. Default: no logging.
+// never images or document fields), Info entries for fault changes, and Warn entries for the
+// HTTP server's own errors (a client's failed TLS handshake on an HTTPS metrics listener).
+// Default: no logging.
 func WithLogger(l *zap.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
 
 // WithListener serves gRPC on lis (a bufconn listener, say) instead of Config.Listen. The stub
@@ -249,7 +252,10 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Stub, error) {
 		}
 	}()
 	if s.httpLis != nil {
-		s.httpSrv = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		// net/http's own errors (a client's failed TLS handshake, one line per bad client)
+		// go to the stub's logger as warnings, not to Go's standard logger.
+		errLog, _ := zap.NewStdLogAt(s.log, zapcore.WarnLevel) // fails on an invalid level only
+		s.httpSrv = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog}
 		go func() {
 			defer close(s.httpDone)
 			if err := s.httpSrv.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
