@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -171,11 +172,21 @@ func (c alertCreds) Clone() credentials.TransportCredentials {
 // on a reset connection reads what the server sent last: the read in progress (grpc-go's
 // reader) when there is one, else a read of its own, whose bytes, if any, the next Read
 // returns. When that read met the server's alert, the write returns the alert with its error.
+//
+// The read deadline is the caller's: grpc-go's transport Close sets one (a second) so that
+// its reader cannot hold Close, maybe while a failed write reads. So the caller's deadlines
+// go through alertConn, which keeps the last one; the failed write's read is bounded by the
+// earlier of it and alertWait, and the caller's is put back after that read.
 type alertConn struct {
 	net.Conn
 	turn    chan struct{} // holds one token, which each read takes while it reads
 	pending []byte        // read by a failed write, for the next Read (under turn)
 	readErr error         // the first error a read met (under turn)
+
+	mu           sync.Mutex
+	readDeadline time.Time // Guarded by mu: the caller's last read deadline (zero: none).
+	probing      bool      // Guarded by mu: a failed write's read is under its own bound.
+	probeEnd     time.Time // Guarded by mu: that bound.
 }
 
 // alertWait bounds how long a failed write waits to read: the connection was reset, so a read
@@ -220,13 +231,14 @@ func (c *alertConn) Write(b []byte) (int, error) {
 	select {
 	case <-c.turn: // no read in progress, or it has ended
 		if c.readErr == nil && len(c.pending) == 0 {
-			_ = c.Conn.SetReadDeadline(time.Now().Add(alertWait))
+			c.probe(time.Now().Add(alertWait))
 			buf := make([]byte, 512)
 			m, _ := c.read(buf)
 			c.pending = buf[:m]
 			// The bound was this read's: the caller's next reads (of the pending bytes, then
-			// on to the connection's end) are under no deadline it did not set.
-			_ = c.Conn.SetReadDeadline(time.Time{})
+			// on to the connection's end) are under its own deadline, set before or during
+			// this read, and no other.
+			c.endProbe()
 		}
 		readErr = c.readErr
 		c.turn <- struct{}{}
@@ -236,6 +248,48 @@ func (c *alertConn) Write(b []byte) (int, error) {
 		return n, &refusedError{alert: readErr, write: err}
 	}
 	return n, err
+}
+
+// SetReadDeadline sets the caller's read deadline; during a failed write's read, the earlier
+// of it and that read's bound holds until the read ends.
+func (c *alertConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDeadline = t
+	return c.Conn.SetReadDeadline(c.effectiveLocked())
+}
+
+// SetDeadline sets the caller's read and write deadlines, the read one as SetReadDeadline does.
+func (c *alertConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+// probe bounds a failed write's read by end (and by the caller's deadline, if earlier).
+func (c *alertConn) probe(end time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.probing, c.probeEnd = true, end
+	_ = c.Conn.SetReadDeadline(c.effectiveLocked())
+}
+
+// endProbe lifts the failed write's bound: the caller's deadline, if any, is the one left.
+func (c *alertConn) endProbe() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.probing = false
+	_ = c.Conn.SetReadDeadline(c.readDeadline)
+}
+
+// effectiveLocked is the read deadline the connection must have: the caller's, or during a
+// failed write's read the earlier of the caller's and that read's bound. The caller holds mu.
+func (c *alertConn) effectiveLocked() time.Time {
+	if c.probing && (c.readDeadline.IsZero() || c.probeEnd.Before(c.readDeadline)) {
+		return c.probeEnd
+	}
+	return c.readDeadline
 }
 
 // SyscallConn is the TLS connection's own, as credentials.NewTLS gives it (channelz reads the
