@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -110,7 +111,8 @@ func clientDetail(err error) string {
 
 // grpcWords reports whether msg is, whole, one of the status messages grpc-go writes itself
 // when a request could not reach a server: a connection that could not be made
-// (`connection error: desc = "transport: ..."`), a name that did not resolve ("name resolver
+// (`connection error: desc = "transport: ..."`) or whose server preface did not come
+// (`connection error: desc = "error reading server preface: EOF"`), a name that did not resolve ("name resolver
 // error: produced zero addresses"), or a connection lost under it, whose transport's own I/O
 // error grpc-go gives as it is ("write tcp A->B: write: broken pipe"). A client whose
 // certificate the server refuses under TLS 1.3 reads that as often as not, which the -tls
@@ -139,15 +141,41 @@ func grpcWords(msg string) bool {
 
 // isConnectionError reports whether msg is a grpc-go transport ConnectionError's text:
 // `connection error: desc = ` then its description, quoted, which grpc-go's own begin with
-// "transport".
+// "transport", or, for a connection whose server did not open HTTP/2, are "error reading
+// server preface: " and what the read met (see isPrefaceError).
 func isConnectionError(msg string) bool {
 	q, ok := strings.CutPrefix(msg, "connection error: desc = ")
 	if !ok {
 		return false
 	}
 	desc, err := strconv.Unquote(q)
-	return err == nil && strconv.Quote(desc) == q && strings.HasPrefix(desc, "transport")
+	if err != nil || strconv.Quote(desc) != q {
+		return false
+	}
+	if strings.HasPrefix(desc, "transport") {
+		return true
+	}
+	read, ok := strings.CutPrefix(desc, "error reading server preface: ")
+	return ok && isPrefaceError(read)
 }
+
+// isPrefaceError reports whether msg is what grpc-go's read of the server preface can meet:
+// the connection's end ("EOF", or "connection reset by peer" when the server closed before
+// reading all it was sent: a plaintext client of a TLS server), a transport's I/O error, whole
+// or its system's words alone, or the TLS alert a server sent (crypto/tls's words, "remote
+// error: tls: certificate required": a TLS 1.3 server refusing the client's certificate).
+func isPrefaceError(msg string) bool {
+	return msg == io.EOF.Error() || msg == io.ErrUnexpectedEOF.Error() || systemWords[msg] || isTransportIO(msg) || tlsAlerts[msg]
+}
+
+// tlsAlerts are the texts of the TLS alerts a peer can send, as crypto/tls gives them.
+var tlsAlerts = func() map[string]bool {
+	m := map[string]bool{}
+	for a := range 256 {
+		m["remote error: "+tls.AlertError(a).Error()] = true
+	}
+	return m
+}()
 
 // isResolverError reports whether msg is an error of grpc-go's own resolvers or balancers
 // about a name: no address at all, or its DNS resolver's lookup failure.
