@@ -19,9 +19,11 @@
 //	| what went wrong                                    | grpc-go's message contains                                   | class        |
 //	| -------------------------------------------------- | ------------------------------------------------------------ | ------------ |
 //	| the client does not trust the server's certificate | authentication handshake failed: tls: failed to verify certificate: x509: ... | server_fault |
+//	| (from another CA, or not for the name dialled)     | (x509: certificate signed by unknown authority / certificate is valid for A, not B) |    |
 //	| the server refuses the client's certificate        | remote error: tls: certificate required / bad certificate / expired certificate | server_fault |
+//	| no TLS version both sides speak                    | authentication handshake failed: remote error: tls: protocol version not supported | transient |
 //	| TLS client, plaintext server                       | tls: first record does not look like a TLS handshake         | transient    |
-//	| plaintext client, TLS server                       | error reading server preface: EOF                            | transient    |
+//	| plaintext client, TLS server                       | error reading server preface: EOF (or: connection reset by peer) | transient |
 //
 // A handshake failure is transient, as a connection loss is: a server restarting, a proxy
 // reloading its certificates. A certificate that is refused is not going to be accepted by

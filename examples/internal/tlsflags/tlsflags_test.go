@@ -2,7 +2,10 @@ package tlsflags_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -55,10 +59,26 @@ func TestHandshakeFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	mtls, plain := serve(t, sopts...), serve(t)
+	scfg, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey}.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tls13, tls11 := scfg.Clone(), scfg.Clone()
+	tls13.MinVersion = tls.VersionTLS13
+	tls11.MinVersion, tls11.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	only13, upTo11 := serve(t, grpc.Creds(credentials.NewTLS(tls13))), serve(t, grpc.Creds(credentials.NewTLS(tls11)))
+	caPEM, err := os.ReadFile(f.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
 	for _, tc := range []struct {
-		name  string
-		flags tlsflags.Flags
-		addr  string
+		name      string
+		flags     tlsflags.Flags
+		creds     credentials.TransportCredentials // instead of the flags' when set
+		authority string                           // the server name the client expects, when set
+		addr      string
 		// wantCert: true, false, or nil when grpc-go's answer races (see below).
 		wantCert *bool
 		wantMsg  string
@@ -82,8 +102,19 @@ func TestHandshakeFailures(t *testing.T) {
 		// crypto/tls words "expired certificate".
 		{name: "expired client certificate", flags: tlsflags.Flags{Cert: f.ExpiredCert, Key: f.ExpiredKey, CA: f.CA}, addr: mtls,
 			wantCert: ptr(true), wantMsg: "remote error: tls: expired certificate"},
-		// Plaintext to a TLS server is refused.
-		{name: "plaintext client", flags: tlsflags.Flags{}, addr: mtls, wantCert: ptr(false)},
+		// The server's certificate is not for the name the client dialled.
+		{name: "wrong server name", flags: tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, authority: "ocr.example", addr: mtls,
+			wantCert: ptr(true), wantMsg: "tls: failed to verify certificate: x509: certificate is valid for localhost, not ocr.example"},
+		// No TLS version both sides speak: the server refuses the client's hello, whether
+		// the client stops at TLS 1.2 and the server starts at 1.3, or the server (not one
+		// of these flags', which start at 1.2) stops at 1.1.
+		{name: "TLS 1.2 client, TLS 1.3 server", creds: credentials.NewTLS(&tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12}), addr: only13,
+			wantCert: ptr(false), wantMsg: "authentication handshake failed: remote error: tls: protocol version not supported"},
+		{name: "TLS 1.1 server", flags: tlsflags.Flags{CA: f.CA}, addr: upTo11,
+			wantCert: ptr(false), wantMsg: "authentication handshake failed: remote error: tls: protocol version not supported"},
+		// Plaintext to a TLS server is refused: the server closes the connection ("EOF", or
+		// a reset if it closed before reading all the client sent).
+		{name: "plaintext client", flags: tlsflags.Flags{}, addr: mtls, wantCert: ptr(false), wantMsg: "error reading server preface: "},
 		// TLS to a plaintext server: a handshake failure that is not about a certificate.
 		{name: "plaintext server", flags: tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, addr: plain,
 			wantCert: ptr(false), wantMsg: "tls: first record does not look like a TLS handshake"},
@@ -93,8 +124,15 @@ func TestHandshakeFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.creds != nil {
+				creds = tc.creds
+			}
+			opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+			if tc.authority != "" {
+				opts = append(opts, grpc.WithAuthority(tc.authority))
+			}
 			for range 20 { // a new connection each time: grpc-go's reader and writer race
-				err = check(t, tc.addr, grpc.WithTransportCredentials(creds))
+				err = check(t, tc.addr, opts...)
 				if tc.name == "mutual TLS" {
 					if err != nil {
 						t.Fatalf("Check over mutual TLS: %v", err)
