@@ -22,8 +22,8 @@ func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
 
 // Stream returns a stream client interceptor that guards every stream with b. The breaker
 // admits the stream when it opens and records its outcome once, when it ends: RecvMsg returning
-// io.EOF (or the single response of a client-streaming call) is a success, another error is
-// classified, and a stream the caller abandons by cancelling its context counts as neither. A
+// io.EOF (or the single response of a client-streaming call) is a success, another error (or
+// an error Header returns, which ends the stream) is classified, and a stream the caller abandons by cancelling its context counts as neither. A
 // half-open probe's slot is held for the life of the stream. A stream gRPC ends while nobody
 // reads it (the connection closes) counts as neither too: its status was never seen. gRPC's
 // end is seen only once the stream's response has started (a RecvMsg or Header returned), as

@@ -72,7 +72,7 @@ func (t *Throttle) exit(ctx context.Context, opts []grpc.CallOption, p section.P
 
 // Stream returns a stream client interceptor that throttles every stream with t. Admission is
 // decided when the stream opens; its outcome is recorded once, at the first of: opening fails;
-// SendMsg fails other than with io.EOF; RecvMsg returns an error (io.EOF, the normal end, is
+// SendMsg or Header fails other than with io.EOF; RecvMsg returns an error (io.EOF, the normal end, is
 // an accept); RecvMsg returns the single reply of a stream that is not server-streaming (an
 // accept); the caller's context ends (cancelled: counts as nothing; deadline passed: classified
 // as DeadlineExceeded: by default a request that is not an accept). A stream that gRPC ends

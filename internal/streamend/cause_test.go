@@ -16,7 +16,8 @@ func TestCauseString(t *testing.T) {
 		{Caller, "caller"},
 		{Transport, "transport"},
 		{Panic, "panic"},
-		{Panic + 1, "unknown"},
+		{Header, "header"},
+		{Header + 1, "unknown"},
 		{255, "unknown"},
 	} {
 		if got := tt.c.String(); got != tt.want {

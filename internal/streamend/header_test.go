@@ -146,39 +146,83 @@ func (h failingHeaderStream) Header() (metadata.MD, error) {
 	return nil, errUnavailable
 }
 
-// Regression: a Header that returned an error as the stream's context ended was taken for a
-// header read: the stream's context was watched, and its end, seen as Header returned, ended
-// the stream as Transport (which the breaker and the suite count as nothing) before RecvMsg
-// returned the status. A Header without a header is no end, with an error or without.
-func TestHeaderErrorEndsTheStreamAtRecv(t *testing.T) {
+// Regression: a Header that returned an error (gRPC counts one among a stream's ends) was no
+// end: the stream's end waited for RecvMsg, and a caller that took the error for the stream's
+// outcome and cancelled its context ended the stream as abandoned (Caller, context.Canceled),
+// which the breaker and the throttle count as nothing. Header's error is the stream's end,
+// whatever the caller does next: reads on (RecvMsg returns the status again) or cancels; and
+// the end of the stream's context as Header returns is not taken for a Transport end.
+func TestHeaderErrorEndsTheStream(t *testing.T) {
 	for _, committed := range []bool{false, true} {
-		t.Run(map[bool]string{false: "first call", true: "after Context"}[committed], func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				caller, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				f := newFake(caller)
-				w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, failingHeaderStream{f})
-				if committed {
-					commitStream(w)
-				}
-				r := newRecorder()
-				w.OnEnd(r.f)
-				if md, err := w.Header(); md != nil || err != errUnavailable {
-					t.Fatalf("Header = %v, %v", md, err)
-				}
-				synctest.Wait()
-				if e, ended := w.Ended(); ended {
-					t.Fatalf("ended (%+v) by Header, before the status was read", e)
-				}
-				f.recv <- errUnavailable
-				if err := w.RecvMsg(nil); err != errUnavailable {
-					t.Fatalf("RecvMsg = %v", err)
-				}
-				want := End{Err: errUnavailable, Cause: Recv}
-				if e := r.snapshot(); len(e) != 1 || e[0] != want {
-					t.Fatalf("ends = %+v, want [%+v]", e, want)
-				}
+		for _, giveUp := range []bool{false, true} {
+			name := map[bool]string{false: "first call", true: "after Context"}[committed] + "/" +
+				map[bool]string{false: "then RecvMsg", true: "then the caller cancels"}[giveUp]
+			t.Run(name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					caller, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					f := newFake(caller)
+					w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, failingHeaderStream{f})
+					if committed {
+						commitStream(w)
+					}
+					r := newRecorder()
+					w.OnEnd(r.f)
+					if md, err := w.Header(); md != nil || err != errUnavailable {
+						t.Fatalf("Header = %v, %v", md, err)
+					}
+					synctest.Wait()
+					if giveUp {
+						cancel()
+					} else {
+						f.recv <- errUnavailable
+						if err := w.RecvMsg(nil); err != errUnavailable {
+							t.Fatalf("RecvMsg = %v", err)
+						}
+					}
+					synctest.Wait()
+					want := End{Err: errUnavailable, Cause: Header}
+					if e := r.snapshot(); len(e) != 1 || e[0] != want {
+						t.Fatalf("ends = %+v, want [%+v]", e, want)
+					}
+				})
 			})
-		})
+		}
 	}
+}
+
+// A Header that returns io.EOF is no end (gRPC's rule names errors other than io.EOF): the
+// stream ends with RecvMsg's status.
+func TestHeaderEOFIsNoEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caller, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f := newFake(caller)
+		w := Watch(caller, &grpc.StreamDesc{ServerStreams: true}, eofHeaderStream{f})
+		r := newRecorder()
+		w.OnEnd(r.f)
+		if _, err := w.Header(); err != io.EOF {
+			t.Fatalf("Header = %v", err)
+		}
+		synctest.Wait()
+		if e, ended := w.Ended(); ended {
+			t.Fatalf("ended (%+v) by Header's io.EOF", e)
+		}
+		f.recv <- errUnavailable
+		if err := w.RecvMsg(nil); err != errUnavailable {
+			t.Fatalf("RecvMsg = %v", err)
+		}
+		want := End{Err: errUnavailable, Cause: Recv}
+		if e := r.snapshot(); len(e) != 1 || e[0] != want {
+			t.Fatalf("ends = %+v, want [%+v]", e, want)
+		}
+	})
+}
+
+// eofHeaderStream is a fakeStream whose Header ends the stream and returns io.EOF.
+type eofHeaderStream struct{ *fakeStream }
+
+func (h eofHeaderStream) Header() (metadata.MD, error) {
+	h.finish()
+	return nil, io.EOF
 }

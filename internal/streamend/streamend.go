@@ -9,6 +9,9 @@
 //   - RecvMsg returns the one reply of a stream that is not server-streaming: Reply;
 //   - SendMsg fails with an error other than io.EOF (io.EOF means the server ended the
 //     stream; its status comes from RecvMsg): Send;
+//   - Header returns an error other than io.EOF, which gRPC counts among a stream's ends
+//     (grpc.ClientConn.NewStream): the error is the stream's outcome, the one its caller
+//     saw: Header;
 //   - the caller's context ends first while no RecvMsg or SendMsg is running (the stream is
 //     abandoned): Caller;
 //   - gRPC ends the stream's context (it finished the stream) while the caller's is still
@@ -20,11 +23,12 @@
 //     context ends. A caller that recovers the panic and reads on reads the stream below,
 //     which nothing holds anything for any more.
 //
-// Header is no end (unless it panics: Panic): gRPC ends a stream in Header when the response
-// has no header (the server ended the stream at once), and Header then returns nil, nil; the
-// stream's status is for RecvMsg to return, and the stream ends there (Recv), or with the
-// caller's context (Caller). The same holds for a stream that wraps gRPC's and returns an
-// error from Header as it ends (a retry's, once it is over).
+// A Header that returns no error is no end (unless it panics: Panic): gRPC ends a stream in
+// Header when the response has no header (the server ended the stream at once), and Header
+// then returns nil, nil; the stream's status is for RecvMsg to return, and the stream ends
+// there (Recv), or with the caller's context (Caller). gRPC's own Header never returns an
+// error; a stream that wraps gRPC's may (a retry's, once it is over), and that error ends the
+// stream (Header), whether or not the caller reads on or cancels after it.
 //
 // The stream's context ends with the caller's and on every end gRPC sees, so one
 // context.AfterFunc on it watches the last two once it is known; until then one on the
@@ -90,9 +94,10 @@ const (
 	Caller
 	Transport
 	Panic
+	Header
 )
 
-var causeNames = [...]string{"", "recv", "reply", "send", "caller", "transport", "panic"}
+var causeNames = [...]string{"", "recv", "reply", "send", "caller", "transport", "panic", "header"}
 
 // ErrPanicked is the Err of a Panic end: no status was seen, and none is the stream's.
 var ErrPanicked = status.Error(codes.Internal, "bulwark: a method of the stream panicked")
@@ -106,8 +111,8 @@ func (c Cause) String() string {
 
 // End is how a stream ended.
 type End struct {
-	// Err is nil for a success (io.EOF from RecvMsg, or the one reply); RecvMsg's or
-	// SendMsg's error; the caller's context's error (Caller); the stream's context's error
+	// Err is nil for a success (io.EOF from RecvMsg, or the one reply); RecvMsg's,
+	// SendMsg's or Header's error; the caller's context's error (Caller); the stream's context's error
 	// (Transport); ErrPanicked (Panic).
 	Err   error
 	Cause Cause
@@ -346,12 +351,13 @@ func (w *Stream) SendMsg(m any) error {
 	return err
 }
 
-// Header returns the stream's header. It counts as a call, as RecvMsg and SendMsg do: when
-// gRPC ends the stream in it (see the package documentation), returning no header, with an
-// error or without, the end of the stream's context is not the stream's, whose status RecvMsg
-// returns; the stream then watches the caller's
-// context instead, for a caller that gives up without reading. Else, once it returns, gRPC
-// has committed the stream, and the stream's context is watched (see commit).
+// Header returns the stream's header, and ends the stream on an error other than io.EOF (see
+// the package documentation). It counts as a call, as RecvMsg and SendMsg do: when gRPC ends
+// the stream in it (see the package documentation), returning no header and no error, the
+// end of the stream's context is not the stream's, whose status RecvMsg returns; the stream
+// then watches the caller's context instead, for a caller that gives up without reading.
+// Else, once it returns, gRPC has committed the stream, and the stream's context is watched
+// (see commit).
 func (w *Stream) Header() (metadata.MD, error) {
 	w.state.Add(inCall)
 	defer w.leave()
@@ -359,6 +365,9 @@ func (w *Stream) Header() (metadata.MD, error) {
 	defer w.panicked(&returned)
 	md, err := w.ClientStream.Header()
 	returned = true
+	if err != nil && !errors.Is(err, io.EOF) {
+		w.finish(End{Err: err, Cause: Header})
+	}
 	w.commit(md == nil)
 	return md, err
 }
