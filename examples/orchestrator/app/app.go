@@ -633,9 +633,14 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 	if err != nil {
 		return "", nil, fmt.Errorf("metrics: %w", err)
 	}
+	// A scrape that fails to gather (a collector's error) answers 500 and is logged; the
+	// server's own errors (a client's malformed request, a failed accept) are logged too,
+	// through the orchestrator's logger rather than Go's standard one.
+	gatherLog, _ := zap.NewStdLogAt(log, zapcore.ErrorLevel) // fails on an invalid level only
+	serverLog, _ := zap.NewStdLogAt(log, zapcore.WarnLevel)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: gatherLog}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: serverLog}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
