@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // maxFaultsBody bounds the body of PUT /faults.
@@ -33,7 +35,10 @@ type OutageState struct {
 //	POST /up               end any outage; answers OutageState
 func (s *Stub) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	// A scrape that fails to gather (a collector registered on Registry that errs) answers 500
+	// and is logged as an error, not only told to the scraper.
+	gatherLog, _ := zap.NewStdLogAt(s.log, zapcore.ErrorLevel) // fails on an invalid level only
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: gatherLog}))
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, s.Faults())
 	})
