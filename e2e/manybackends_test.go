@@ -1,0 +1,297 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
+	_ "google.golang.org/grpc/xds" // registers outlier_detection_experimental
+)
+
+// roundRobin is the base service config of a client balancing over several replicas.
+const roundRobin = `{"loadBalancingConfig": [{"round_robin": {}}]}`
+
+// quickBackoffs shortens the face-match service's backoffs and nothing else: its breaker,
+// retry budget, hedging and adaptive throttle stay the built-in ml profile's.
+const quickBackoffs = `
+services:
+  kyc.v1.FaceMatchService:
+    retry: {initial_backoff: 5ms, max_backoff: 20ms, jitter_amount: 5ms}
+`
+
+// replicas is a face-match service run as three replicas behind one round_robin channel.
+type replicas struct {
+	stubs []*stub.Stub
+	suite *interceptors.Suite
+	rec   *testkit.Recorder
+	reg   *prometheus.Registry
+	face  kycv1.FaceMatchServiceClient
+}
+
+// newReplicas starts one face-match stub per entry of faults and dials them all through one
+// channel, with base as the service config's base (the suite writes its method configs in).
+func newReplicas(t *testing.T, base string, faults ...stub.Faults) *replicas {
+	t.Helper()
+	return newReplicasConfig(t, quickBackoffs, base, faults...)
+}
+
+// newReplicasConfig is newReplicas with a configuration of its own (merged over the built-ins).
+func newReplicasConfig(t *testing.T, yaml, base string, faults ...stub.Faults) *replicas {
+	t.Helper()
+	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	r := &replicas{rec: &testkit.Recorder{}, reg: prometheus.NewRegistry()}
+	metrics, err := promobs.New(r.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	r.suite, err = interceptors.New(cfg,
+		interceptors.WithObserver(observe.Multi(metrics, r.rec)),
+		interceptors.WithBreakerRegistry(new(breaker.Registry)),
+		interceptors.WithRand(rnd.Float64))
+	if err != nil {
+		t.Fatalf("suite: %v", err)
+	}
+	t.Cleanup(func() { _ = r.suite.Close() })
+	var addrs []resolver.Address
+	for i, f := range faults {
+		s, err := stub.Start(context.Background(), stub.Config{
+			Services: []string{stub.ServiceFaceMatch}, Faults: f, Seed: int64(i + 1), StopTimeout: time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Stop)
+		r.stubs = append(r.stubs, s)
+		addrs = append(addrs, resolver.Address{Addr: s.Addr()})
+	}
+	res := manual.NewBuilderWithScheme("replicas")
+	res.InitialState(resolver.State{Addresses: addrs})
+	sc, err := r.suite.ServiceConfigOption(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient(res.Scheme()+":///facematch", append(r.suite.DialOptions(), sc, grpc.WithResolvers(res),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	r.face = kycv1.NewFaceMatchServiceClient(cc)
+	return r
+}
+
+// tally is what n calls made one after another came to.
+type tally struct {
+	calls, ok, attempts, maxAttempts int
+	retries                          int            // RetryScheduled events
+	codes                            map[string]int // the codes of failed calls
+	opened                           int            // breaker transitions to open
+	budgetStops                      int            // calls whose retries the retry budget stopped
+	tripCall                         int            // calls made when the breaker first changed state (0: never)
+	rejected                         map[string]int // attempts refused by a policy, by policy
+	reasons                          map[string]int // why failed calls stopped retrying
+}
+
+func (r *replicas) run(t *testing.T, n int) tally {
+	t.Helper()
+	// Wait until every replica has answered, so that round_robin cycles over all three.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; !r.allServed(); i++ {
+		if i == 1000 {
+			t.Fatal("warm-up: a replica never received a call")
+		}
+		_, err := r.face.Compare(ctx, r.request(-1), grpc.WaitForReady(true), retry.Disable())
+		if err != nil && status.Code(err) != grpccodes.Unavailable {
+			t.Fatalf("warm-up: %v", err)
+		}
+	}
+	r.rec.Reset()
+	tl := tally{codes: map[string]int{}, reasons: map[string]int{}}
+	for i := range n {
+		var info retry.Info
+		_, err := r.face.Compare(context.Background(), r.request(int64(i)), retry.Report(&info))
+		tl.calls++
+		tl.attempts += info.Attempts
+		tl.maxAttempts = max(tl.maxAttempts, info.Attempts)
+		if err == nil {
+			tl.ok++
+		} else {
+			tl.codes[status.Code(err).String()]++
+			tl.reasons[info.Reason]++
+		}
+		if tl.tripCall == 0 && r.rec.Count(observe.BreakerStateChanged) > 0 {
+			tl.tripCall = tl.calls
+		}
+		if info.Reason == observe.ReasonRetryBudget {
+			tl.budgetStops++
+		}
+	}
+	for _, e := range r.rec.Events(observe.BreakerStateChanged) {
+		if e.To == "open" {
+			tl.opened++
+		}
+	}
+	tl.retries = r.rec.Count(observe.RetryScheduled)
+	tl.rejected = map[string]int{}
+	for _, e := range r.rec.Events(observe.Rejected) {
+		tl.rejected[e.Policy]++
+	}
+	return tl
+}
+
+// request is a face-match request that a healthy replica answers with MATCH.
+func (r *replicas) request(seed int64) *kycv1.CompareRequest {
+	return &kycv1.CompareRequest{Selfie: stub.Selfie(seed, true), DocumentFace: stub.DocumentImage(seed, false)}
+}
+
+// allServed reports whether every replica has received a call.
+func (r *replicas) allServed() bool {
+	for _, s := range r.stubs {
+		if requestsTotal(s, stub.MethodCompare) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (tl tally) String() string {
+	return fmt.Sprintf("%d/%d ok, %.2f attempts per call (max %d), %d retries, failed %v, breaker opened %d times, %d calls stopped by the retry budget, first state change after call %d, rejections %v, stops %v",
+		tl.ok, tl.calls, float64(tl.attempts)/float64(tl.calls), tl.maxAttempts, tl.retries, tl.codes, tl.opened, tl.budgetStops, tl.tripCall, tl.rejected, tl.reasons)
+}
+
+// sick is a replica that fails every call with Unavailable while its connection stays up, so
+// that round_robin keeps picking it.
+var sick = stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.Unavailable: 1}}
+
+// One replica of three failing every call costs a retry on the call that meets it, and
+// nothing else: a third of the attempts fail, never two in a row, so the service's breaker
+// (20 in a row, or a failure rate significantly over 50%) and its adaptive throttle (fewer
+// than half accepted) stay out of it, and the retry budget (0.6 per call) covers the 0.5
+// retries per call.
+func TestManyBackendsOneSickReplicaOfThreeCostsARetryNotAnOutage(t *testing.T) {
+	r := newReplicas(t, roundRobin, sick, stub.Faults{}, stub.Faults{})
+	tl := r.run(t, 300)
+	t.Log(tl)
+	if tl.ok != tl.calls || tl.tripCall != 0 || tl.budgetStops != 0 || len(tl.rejected) != 0 {
+		t.Errorf("one sick replica of three: %v; want every call ok, the breaker closed, no budget stop, no rejection", tl)
+	}
+	if got := float64(tl.retries) / float64(tl.calls); got < 0.4 || got > 0.6 {
+		t.Errorf("%.2f retries per call, want about 0.5 (every other call meets the sick replica first)", got)
+	}
+	if got := requestsTotal(r.stubs[0], stub.MethodCompare); got < 140 {
+		t.Errorf("the sick replica saw %d requests, want about 150: round_robin keeps picking it", got)
+	}
+}
+
+// Two replicas of three failing: a call needs up to 3 attempts and 2 retries, over the retry
+// budget's 0.6 per call, and two thirds of the attempts fail, which is the failure rate the
+// breaker is built to trip on (66 of 100 is significantly over 50%). The breaker opens: a
+// per-service breaker cannot tell one live replica from none. What keeps the live replica
+// serving is grpc's per-backend ejection (outlier detection), not a laxer breaker.
+func TestManyBackendsTwoSickReplicasOfThreeTripTheServiceBreaker(t *testing.T) {
+	r := newReplicas(t, roundRobin, sick, sick, stub.Faults{})
+	tl := r.run(t, 300)
+	t.Log(tl)
+	if tl.opened == 0 || tl.ok == tl.calls {
+		t.Errorf("two sick replicas of three: %v; want the breaker to open and calls to fail", tl)
+	}
+}
+
+// outlierDetection is the recommended base service config over several replicas (README,
+// "Several backends"): grpc's outlier detection ejects a replica that failed more than 85% of
+// at least 5 calls in the last second, for 30s, and balances round_robin over the rest; the
+// plain round_robin after it serves a binary that does not link the outlier detection
+// balancer (grpc-go registers it in google.golang.org/grpc/xds), since grpc takes the first
+// policy it knows and refuses a config with none.
+const outlierDetection = `{"loadBalancingConfig": [
+  {"outlier_detection_experimental": {
+    "interval": "1s", "baseEjectionTime": "30s", "maxEjectionTime": "300s", "maxEjectionPercent": 50,
+    "failurePercentageEjection": {"threshold": 85, "enforcementPercentage": 100, "minimumHosts": 3, "requestVolume": 5},
+    "childPolicy": [{"round_robin": {}}]}},
+  {"round_robin": {}}]}`
+
+// The suite writes its method configs into a base service config and leaves its load
+// balancing config as it was, so a channel dialled with both balances as the base says.
+func TestManyBackendsServiceConfigKeepsTheBaseLoadBalancing(t *testing.T) {
+	r := newReplicas(t, outlierDetection, sick, stub.Faults{}, stub.Faults{})
+	sc, err := r.suite.ServiceConfig(outlierDetection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want map[string]any
+	if err := json.Unmarshal([]byte(sc), &got); err != nil {
+		t.Fatalf("service config %s: %v", sc, err)
+	}
+	if err := json.Unmarshal([]byte(outlierDetection), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got["loadBalancingConfig"], want["loadBalancingConfig"]) {
+		t.Errorf("loadBalancingConfig = %v, want the base's %v", got["loadBalancingConfig"], want["loadBalancingConfig"])
+	}
+	if mc, _ := got["methodConfig"].([]any); len(mc) == 0 {
+		t.Errorf("service config %s has no methodConfig of the suite's", sc)
+	}
+	// grpc accepts it (newReplicas dialled with it) and balances over the three replicas.
+	tl := r.run(t, 60)
+	if tl.ok != tl.calls || tl.opened != 0 {
+		t.Errorf("one sick replica of three with outlier detection's config: %v; want every call ok, the breaker closed", tl)
+	}
+}
+
+// With grpc's outlier detection under the suite, the sick replica is ejected after its first
+// few failures and the calls that follow reach the healthy two at their first attempt.
+func TestManyBackendsOutlierDetectionKeepsTheSickReplicaOut(t *testing.T) {
+	// The detection runs every 100ms, of real time: poll for the ejection, within 10s.
+	fast := strings.Replace(outlierDetection, `"interval": "1s"`, `"interval": "0.1s"`, 1)
+	r := newReplicas(t, fast, sick, stub.Faults{}, stub.Faults{})
+	start := time.Now()
+	for {
+		before := requestsTotal(r.stubs[0], stub.MethodCompare)
+		if tl := r.run(t, 30); tl.ok != tl.calls {
+			t.Fatalf("before the ejection: %v; want every call ok", tl)
+		}
+		if requestsTotal(r.stubs[0], stub.MethodCompare) == before {
+			break // 30 calls round_robin and none reached the sick replica: it is out
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the sick replica still gets calls after %v", time.Since(start).Round(time.Millisecond))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sickSeen := requestsTotal(r.stubs[0], stub.MethodCompare)
+	tl := r.run(t, 300)
+	t.Log(tl)
+	if tl.ok != tl.calls || tl.retries != 0 || tl.tripCall != 0 {
+		t.Errorf("after the ejection: %v; want every call ok without a retry", tl)
+	}
+	if got := requestsTotal(r.stubs[0], stub.MethodCompare); got != sickSeen {
+		t.Errorf("the sick replica saw %d more requests after its ejection, want 0", got-sickSeen)
+	}
+	t.Logf("ejected after %d requests to the sick replica", sickSeen)
+}
