@@ -86,6 +86,11 @@
 // "*"), so that calls stay protected and the memory, the objects and the level sources
 // (Levels) stay bounded.
 //
+// These objects are per service (or method), never per backend: over several replicas behind
+// grpc's load balancing, a breaker counts the attempts of every replica together, and a
+// retry is a new pick of grpc's balancer. Ejecting a sick replica is grpc's outlier detection,
+// set in the base service config given to ServiceConfigOption (README, "Several backends").
+//
 // # Reload
 //
 // Reload applies a new configuration atomically: calls in flight keep the chain they started
