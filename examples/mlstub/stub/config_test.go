@@ -142,6 +142,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "outage after alone", cfg: Config{Outage: OutageWindow{After: time.Second}}, wantErr: "outage: after is set but for is zero"},
 		{name: "outage for negative", cfg: Config{Outage: OutageWindow{For: -time.Second}}, wantErr: "outage: for -1s is negative"},
 		{name: "script capacity", cfg: Config{ScriptCapacity: -1}, wantErr: "script_capacity: -1 is negative"},
+		{name: "outage after negative", cfg: Config{Outage: OutageWindow{After: -time.Second, For: time.Second}}, wantErr: "outage: after -1s is negative"},
+		// A negative StopTimeout would cut every call at once on Stop: no graceful part at all.
+		{name: "stop timeout", cfg: Config{StopTimeout: -time.Second}, wantErr: "stop_timeout: -1s is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
