@@ -277,7 +277,7 @@ func TestDelayIsExact(t *testing.T) {
 	fake := clocktest.New(time.Time{})
 	e := start(t, Config{}, WithClock(fake))
 	done := goExtract(e, withScript(context.Background(), MDDelay, "300ms"))
-	fake.BlockUntil(1)
+	blockUntil(t, fake, 1)
 	select {
 	case r := <-done:
 		t.Fatalf("returned before the clock moved: %v", r.err)
@@ -324,10 +324,13 @@ func TestDelayFirstOnly(t *testing.T) {
 	e := start(t, Config{}, WithClock(fake))
 	ctx := withScript(context.Background(), MDRequestID, "slow", MDDelay, "1h", MDDelayFirst, "1")
 	first := goExtract(e, ctx)
-	fake.BlockUntil(1)
-	// The second attempt is not delayed: it answers while the first still waits.
-	if err := e.extract(ctx); err != nil {
-		t.Fatalf("second attempt: %v", err)
+	blockUntil(t, fake, 1)
+	// The second attempt is not delayed: it answers while the first still waits. Were it
+	// delayed, the fake clock would hold it for good: a real-time guard fails it instead.
+	sctx, cancel := context.WithTimeout(ctx, waitGuard)
+	defer cancel()
+	if err := e.extract(sctx); err != nil {
+		t.Fatalf("second attempt: %v, want an answer without the delay", err)
 	}
 	select {
 	case r := <-first:
@@ -335,8 +338,13 @@ func TestDelayFirstOnly(t *testing.T) {
 	default:
 	}
 	fake.Advance(time.Hour)
-	if r := <-first; r.err != nil {
-		t.Fatalf("first attempt: %v", r.err)
+	select {
+	case r := <-first:
+		if r.err != nil {
+			t.Fatalf("first attempt: %v", r.err)
+		}
+	case <-time.After(waitGuard):
+		t.Fatalf("first attempt still waits %v after the clock moved past its delay", waitGuard)
 	}
 }
 
@@ -346,7 +354,7 @@ func TestDelayHonoursCancellation(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(withScript(context.Background(), MDDelay, "1h"))
 	done := goExtract(e, ctx)
-	fake.BlockUntil(1)
+	blockUntil(t, fake, 1)
 	cancel()
 	if r := <-done; status.Code(r.err) != grpccodes.Canceled {
 		t.Fatalf("cancelled call: %v, want Canceled", r.err)
@@ -489,7 +497,7 @@ func TestStopCutsCallsAfterTimeout(t *testing.T) {
 	}
 	e := connect(t, s)
 	done := goExtract(e, withScript(context.Background(), MDDelay, "1h"))
-	fake.BlockUntil(1)
+	blockUntil(t, fake, 1)
 	begin := time.Now()
 	s.Stop()
 	if took := time.Since(begin); took > 3*time.Second {
@@ -528,7 +536,7 @@ func TestCapacityStretchesLatency(t *testing.T) {
 	var done []<-chan result
 	for i := range 4 {
 		done = append(done, goExtract(e, context.Background()))
-		fake.BlockUntil(i + 1)
+		blockUntil(t, fake, i+1)
 	}
 	finished := func() int {
 		n := 0
@@ -584,9 +592,9 @@ func TestCapacityCountsARequestFromItsDecision(t *testing.T) {
 	// lock that orders the decisions (B's comes after it).
 	eventually(t, "request A's decision", func() bool { return clk.reads.Load() >= before+2 })
 	b := goExtract(e, context.Background())
-	clk.BlockUntil(1) // B waits
+	blockUntil(t, clk, 1) // B waits
 	e.s.attempts.mu.Unlock()
-	clk.BlockUntil(2) // A waits too
+	blockUntil(t, clk, 2) // A waits too
 	clk.Advance(100 * time.Millisecond)
 	if r := <-a; r.err != nil {
 		t.Fatal(r.err)

@@ -115,3 +115,21 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// waitGuard bounds, in real time, a wait of a test on the fake clock: generous on a busy
+// machine, yet short of go test's timeout, so that code which never starts the sleep a test
+// waits for (a mutant of a delay rule) fails the test with a message instead of hanging it.
+const waitGuard = 30 * time.Second
+
+// blockUntil is fake.BlockUntil(n) bounded by waitGuard: it returns once at least n timers of
+// fake are waiting, and fails the test if they are not within waitGuard.
+func blockUntil(t *testing.T, fake interface{ Timers() int }, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitGuard)
+	for fake.Timers() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %d fake-clock timers wait, want %d: the code under test never started its sleep", waitGuard, fake.Timers(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

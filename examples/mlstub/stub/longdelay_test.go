@@ -31,7 +31,7 @@ func TestLongDelaysDoNotWrapAround(t *testing.T) {
 			var done []<-chan result
 			for i := range tt.held {
 				done = append(done, goExtract(e, ctx))
-				fake.BlockUntil(i + 1)
+				blockUntil(t, fake, i+1)
 			}
 			watched := goExtract(e, withScript(ctx, tt.md...))
 			done = append(done, watched)

@@ -21,7 +21,7 @@ func TestSpikedCountsSpikesServedInFull(t *testing.T) {
 	// Served in full, twice: counted twice.
 	for range 2 {
 		done := goExtract(e, withScript(ctx, MDRequestID, "a"))
-		fake.BlockUntil(1)
+		blockUntil(t, fake, 1)
 		fake.Advance(time.Second + 20*time.Millisecond)
 		if r := <-done; r.err != nil {
 			t.Fatalf("request a: %v", r.err)
@@ -30,7 +30,7 @@ func TestSpikedCountsSpikesServedInFull(t *testing.T) {
 	// Cancelled by its caller during the spike: attempted, not counted.
 	cctx, cancel := context.WithCancel(ctx)
 	done := goExtract(e, withScript(cctx, MDRequestID, "b"))
-	fake.BlockUntil(1)
+	blockUntil(t, fake, 1)
 	cancel()
 	if r := <-done; status.Code(r.err) != grpccodes.Canceled {
 		t.Fatalf("request b: %v, want Canceled", r.err)
@@ -41,7 +41,7 @@ func TestSpikedCountsSpikesServedInFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	done = goExtract(e, withScript(ctx, MDRequestID, "c"))
-	fake.BlockUntil(1)
+	blockUntil(t, fake, 1)
 	fake.Advance(time.Second)
 	if r := <-done; r.err != nil {
 		t.Fatalf("request c: %v", r.err)

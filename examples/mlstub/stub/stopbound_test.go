@@ -28,7 +28,7 @@ func TestStopBoundedByOneStopTimeout(t *testing.T) {
 		defer close(called)
 		_, _ = e.ocr.Extract(context.Background(), &kycv1.ExtractRequest{})
 	}()
-	fake.BlockUntil(1) // the call sleeps its latency
+	blockUntil(t, fake, 1) // the call sleeps its latency
 	// A connection that has sent nothing yet: HTTP's graceful shutdown waits for it.
 	hc, err := net.Dial("tcp", s.MetricsAddr())
 	if err != nil {
