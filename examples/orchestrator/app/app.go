@@ -40,6 +40,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -723,7 +724,9 @@ func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breake
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(kycv1.KYCService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(srv, hs)
+	stopping, stopWatches := context.WithCancel(context.Background())
+	defer stopWatches()
+	healthpb.RegisterHealthServer(srv, watchEnding{Server: hs, stopping: stopping})
 	reflection.Register(srv)
 	stopHealth := watchDependencies(hs, breakers)
 	defer stopHealth()
@@ -739,6 +742,7 @@ func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breake
 	case <-ctx.Done():
 	}
 	hs.Shutdown()
+	stopWatches() // after NOT_SERVING is set: a watch may see it before it ends
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	t := time.NewTimer(f.stopAfter)
@@ -755,6 +759,47 @@ func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breake
 		return err
 	}
 	return nil
+}
+
+// watchEnding is the health service whose Watch streams end once stopping is done: NOT_SERVING
+// (unless the watch saw it already), then Unavailable. A watch lasts as long as its client wants (gRPC's client-side health checking keeps
+// one open per connection): left open, it held every graceful stop of -serve until
+// -stop-timeout, which then cut the calls in flight.
+type watchEnding struct {
+	*health.Server
+	stopping context.Context
+}
+
+func (h watchEnding) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	defer context.AfterFunc(h.stopping, cancel)()
+	ws := &watchStream{Health_WatchServer: stream, ctx: ctx, last: -1}
+	err := h.Server.Watch(req, ws)
+	if h.stopping.Err() == nil {
+		return err
+	}
+	// The health server's Watch may take the end of its context before the NOT_SERVING that
+	// came just before it: the last word is said here.
+	if ws.last != healthpb.HealthCheckResponse_NOT_SERVING {
+		_ = stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING})
+	}
+	return status.Error(grpccodes.Unavailable, "orchestrator: stopping")
+}
+
+// watchStream is a health watch stream with the context of watchEnding.Watch, that remembers
+// the last status it sent.
+type watchStream struct {
+	healthpb.Health_WatchServer
+	ctx  context.Context
+	last healthpb.HealthCheckResponse_ServingStatus // written by Send, read once Watch returned
+}
+
+func (w *watchStream) Context() context.Context { return w.ctx }
+
+func (w *watchStream) Send(r *healthpb.HealthCheckResponse) error {
+	w.last = r.GetStatus()
+	return w.Health_WatchServer.Send(r)
 }
 
 // watchDependencies sets a health entry per dependency from its breaker's state, every 250 ms.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -122,5 +123,36 @@ func TestServeCutsCallsAfterStopTimeout(t *testing.T) {
 	}
 	if err := <-verified; status.Code(err) != grpccodes.Unavailable {
 		t.Errorf("the verification in flight: %v, want Unavailable (cut by the stop)", err)
+	}
+}
+
+// TestServeStopEndsHealthWatches: a health Watch lasts as long as its client wants (gRPC's
+// client-side health checking keeps one open per connection). At the end of -serve it sees
+// NOT_SERVING and ends, so that it holds no graceful stop until -stop-timeout cuts the calls.
+func TestServeStopEndsHealthWatches(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cc, ran, stderr := startServe(t, ctx, []string{"-serve", "127.0.0.1:0", "-log-digest", "0"})
+	wctx, wcancel := context.WithTimeout(context.Background(), serveGuard)
+	defer wcancel()
+	watch, err := healthpb.NewHealthClient(cc).Watch(wctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first watch answer %v %v, want SERVING", r, err)
+	}
+	cancel()
+	if err := waitRun(t, ran, stderr); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if strings.Contains(stderr.String(), "graceful stop timed out") {
+		t.Errorf("a health watch held the graceful stop until -stop-timeout:\n%s", stderr.String())
+	}
+	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("watch answer after the stop began: %v %v, want NOT_SERVING", r, err)
+	}
+	if _, err := watch.Recv(); status.Code(err) != grpccodes.Unavailable {
+		t.Errorf("watch after the stop: %v, want Unavailable", err)
 	}
 }
