@@ -103,10 +103,24 @@ func (d *depErrors) record(fullMethod string, err error) {
 // document number): only its code is shown.
 func clientDetail(err error) string {
 	msg := status.Convert(err).Message()
-	if tlsflags.IsRefusal(msg) || grpcWords(msg) {
+	if isRefusal(msg) || grpcWords(msg) {
 		return msg
 	}
 	return ""
+}
+
+// isRefusal reports whether msg is, whole, the -tls connections' words for a server's refusal
+// of the client's certificate (tlsflags.IsRefusal's shape): a TLS alert as crypto/tls gives
+// it, then the failed write as the transport gives it, in parentheses ("remote error: tls:
+// certificate required (write tcp A->B: write: broken pipe)"). A server's own message in that
+// shape, with words of its own for the alert or the write, is the server's.
+func isRefusal(msg string) bool {
+	if !tlsflags.IsRefusal(msg) {
+		return false
+	}
+	alert, rest, _ := strings.Cut(msg, " (")
+	write, ok := strings.CutSuffix(rest, ")")
+	return ok && tlsAlerts[alert] && strings.HasPrefix(write, "write ") && isTransportIO(write)
 }
 
 // grpcWords reports whether msg is, whole, one of the status messages grpc-go writes itself
@@ -117,7 +131,7 @@ func clientDetail(err error) string {
 // error grpc-go gives as it is ("write tcp A->B: write: broken pipe"). A client whose
 // certificate the server refuses under TLS 1.3 reads that as often as not, which the -tls
 // connections give with the server's alert first ("remote error: tls: certificate required
-// (write tcp ...)"): clientDetail keeps that shape alone (tlsflags.IsRefusal), as a service's
+// (write tcp ...)"): clientDetail keeps that shape alone (isRefusal), as a service's
 // own Unavailable may begin with an alert too. Each shape is matched to its end, not by its
 // start: a server's own message that merely begins as one of these ("name resolver error: no
 // entry for <a name>") is the server's text.
