@@ -22,6 +22,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 )
@@ -51,10 +52,11 @@ func newDepErrors(addrs map[string]string, cl func(string) *codes.Classifier, lo
 	return &depErrors{log: log, cl: cl, last: map[string]string{}, logged: map[string]map[string]bool{}, addrs: addrs}
 }
 
-// record notes err from an attempt on fullMethod; a message is logged at warn the first time
-// the dependency answers with it, so a dependency that keeps failing the same ways (Unavailable
-// and ResourceExhausted in turn) logs a line for each, not one per change.
-func (d *depErrors) record(fullMethod string, err error) {
+// record notes err from an attempt on fullMethod, which reached a server (got a stream on a
+// connection: it has a peer) or not (see clientDetail); a message is logged at warn the first
+// time the dependency answers with it, so a dependency that keeps failing the same ways
+// (Unavailable and ResourceExhausted in turn) logs a line for each, not one per change.
+func (d *depErrors) record(fullMethod string, err error, reached bool) {
 	if err == nil {
 		return
 	}
@@ -71,7 +73,7 @@ func (d *depErrors) record(fullMethod string, err error) {
 	if key == "" {
 		return
 	}
-	code, detail := kyc.CodeName(v.Code), clientDetail(err)
+	code, detail := kyc.CodeName(v.Code), clientDetail(err, reached)
 	msg := fmt.Sprintf("%s (%s)", code, d.addrs[key])
 	if detail != "" {
 		msg = fmt.Sprintf("%s: %s (%s)", code, detail, d.addrs[key])
@@ -100,13 +102,31 @@ func (d *depErrors) record(fullMethod string, err error) {
 // clientDetail returns what of err's status message the logs and the summary may carry: grpc's
 // own words for a request that never reached a server ("connection refused"), else nothing.
 // A server's message is its own text and may quote the request (a name on a document, a
-// document number): only its code is shown.
-func clientDetail(err error) string {
+// document number): only its code is shown. grpc-go gives its words for a connection it could
+// not make, or a name it could not resolve, only to an attempt that got no stream, so on an
+// attempt that reached a server (reached: it has a peer) those shapes are the server's; what
+// such an attempt keeps is the words of a connection lost under it (see reachedWords).
+func clientDetail(err error, reached bool) string {
 	msg := status.Convert(err).Message()
+	if reached {
+		if reachedWords(msg) {
+			return msg
+		}
+		return ""
+	}
 	if isRefusal(msg) || grpcWords(msg) {
 		return msg
 	}
 	return ""
+}
+
+// reachedWords reports whether msg is, whole, what grpc-go gives an attempt whose connection
+// was lost or closed under its stream: the transport's I/O error, the -tls connections' refused
+// certificate (a TLS 1.3 server refuses it once the client's side of the handshake is over, so
+// a stream may have begun), or the closing of the connection, bare or as the ConnectionError
+// grpc-go closes its streams with.
+func reachedWords(msg string) bool {
+	return msg == "transport is closing" || msg == `connection error: desc = "transport is closing"` || isTransportIO(msg) || isRefusal(msg)
 }
 
 // isRefusal reports whether msg is, whole, the -tls connections' words for a server's refusal
@@ -260,18 +280,20 @@ func (d *depErrors) dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
 			invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			err := invoker(ctx, method, req, reply, cc, opts...)
-			d.record(method, err)
+			var p peer.Peer
+			err := invoker(ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], grpc.Peer(&p))...)
+			d.record(method, err, p.Addr != nil)
 			return err
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
 			streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			s, err := streamer(ctx, desc, cc, method, opts...)
 			if err != nil {
-				d.record(method, err)
+				d.record(method, err, false) // no stream: no server reached
 				return nil, err
 			}
-			return &recordingStream{ClientStream: s, d: d, method: method}, nil
+			caller, _ := peer.FromContext(ctx)
+			return &recordingStream{ClientStream: s, d: d, method: method, caller: caller}, nil
 		}),
 	}
 }
@@ -281,12 +303,16 @@ type recordingStream struct {
 	grpc.ClientStream
 	d      *depErrors
 	method string
+	caller *peer.Peer // in the context the stream was opened with (a server handler's caller)
 }
 
 func (s *recordingStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
 	if err != nil && err != io.EOF {
-		s.d.record(s.method, err)
+		// The stream reached a server when its context has a peer of its own, not the
+		// caller's: Context is read only now, the stream having ended.
+		p, ok := peer.FromContext(s.ClientStream.Context())
+		s.d.record(s.method, err, ok && p != s.caller)
 	}
 	return err
 }

@@ -25,7 +25,7 @@ import (
 func TestDependencyErrorLeavesOutTheServersMessage(t *testing.T) {
 	d, logs := newOCRDepErrors()
 	const pii = "SPECIMEN ALEX A12345678"
-	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Internal, "cannot normalise fields of "+pii))
+	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Internal, "cannot normalise fields of "+pii), false)
 	for _, e := range logs.All() {
 		for k, v := range e.ContextMap() {
 			if s, ok := v.(string); ok && strings.Contains(s, pii) {
@@ -38,7 +38,7 @@ func TestDependencyErrorLeavesOutTheServersMessage(t *testing.T) {
 	}
 
 	const refused = `connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`
-	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, refused))
+	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, refused), false)
 	if last := d.snapshot()[kyc.KeyOCR]; last != "UNAVAILABLE: "+refused+" (ocr.internal:443)" {
 		t.Errorf("summary last error %q, want grpc's words for the refused connection", last)
 	}
@@ -58,7 +58,7 @@ func TestDependencyErrorKeepsGrpcsTransportWords(t *testing.T) {
 		"remote error: tls: certificate required (write tcp 127.0.0.1:34694->127.0.0.1:46241: write: broken pipe)",
 	} {
 		d, logs := newOCRDepErrors()
-		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg))
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg), false)
 		if last, want := d.snapshot()[kyc.KeyOCR], "UNAVAILABLE: "+msg+" (ocr.internal:443)"; last != want {
 			t.Errorf("summary last error %q, want %q", last, want)
 		}
@@ -100,7 +100,7 @@ func TestDependencyErrorLeavesOutAServersTLSMessage(t *testing.T) {
 		"remote error: tls: bad certificate from the registry asked for " + pii,
 	} {
 		d, logs := newOCRDepErrors()
-		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg))
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, msg), false)
 		if last := d.snapshot()[kyc.KeyOCR]; last != "UNAVAILABLE (ocr.internal:443)" {
 			t.Errorf("server message %q: summary last error %q, want the code and the address alone", msg, last)
 		}
@@ -120,7 +120,7 @@ func TestDependencyErrorRecordsARemoteRejection(t *testing.T) {
 	d, logs := newOCRDepErrors()
 	local := &codes.Rejection{Code: grpccodes.Unavailable, Reason: "CIRCUIT_OPEN", Policy: "breaker", Service: "ocr.backend.v1.Store"}
 	remote := status.FromProto(status.Convert(local).Proto()).Err() // as it crosses the wire
-	d.record(kycv1.OCRService_Extract_FullMethodName, remote)
+	d.record(kycv1.OCRService_Extract_FullMethodName, remote, false)
 	if last := d.snapshot()[kyc.KeyOCR]; last != "UNAVAILABLE (ocr.internal:443)" {
 		t.Errorf("summary last error %q, want the code and the address", last)
 	}
@@ -138,14 +138,14 @@ func TestDependencyErrorsRememberedUpToTheBound(t *testing.T) {
 		return status.Error(grpccodes.Unavailable, fmt.Sprintf("read tcp 127.0.0.1:%d->127.0.0.1:50051: read: connection reset by peer", 40000+i))
 	}
 	for i := range maxLoggedErrors {
-		d.record(kycv1.OCRService_Extract_FullMethodName, errN(i))
+		d.record(kycv1.OCRService_Extract_FullMethodName, errN(i), false)
 	}
-	d.record(kycv1.OCRService_Extract_FullMethodName, errN(0))
+	d.record(kycv1.OCRService_Extract_FullMethodName, errN(0), false)
 	if n := logs.Len(); n != maxLoggedErrors {
 		t.Fatalf("%d lines after %d distinct errors and the first again, want %d", n, maxLoggedErrors, maxLoggedErrors)
 	}
-	d.record(kycv1.OCRService_Extract_FullMethodName, errN(maxLoggedErrors)) // one past the bound
-	d.record(kycv1.OCRService_Extract_FullMethodName, errN(1))
+	d.record(kycv1.OCRService_Extract_FullMethodName, errN(maxLoggedErrors), false) // one past the bound
+	d.record(kycv1.OCRService_Extract_FullMethodName, errN(1), false)
 	if n := logs.Len(); n != maxLoggedErrors+2 {
 		t.Errorf("%d lines, want %d: past the bound the memory starts afresh and an error seen before is logged again", n, maxLoggedErrors+2)
 	}

@@ -16,8 +16,8 @@ import (
 func TestDependencyErrorLoggedOncePerError(t *testing.T) {
 	d, logs := newOCRDepErrors()
 	for range 5 {
-		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, "down"))
-		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.ResourceExhausted, "busy"))
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Unavailable, "down"), false)
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.ResourceExhausted, "busy"), false)
 	}
 	if n := logs.FilterMessage("dependency error").Len(); n != 2 {
 		t.Errorf("%d \"dependency error\" lines for two errors in turn, want 2", n)
@@ -32,7 +32,7 @@ func TestDependencyErrorLoggedOncePerError(t *testing.T) {
 func TestDependencyErrorMemoryBounded(t *testing.T) {
 	d, _ := newOCRDepErrors()
 	for i := range 10 * maxLoggedErrors {
-		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Code(1+i%16), "x"))
+		d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Code(1+i%16), "x"), false)
 	}
 	if n := len(d.logged[kyc.KeyOCR]); n > maxLoggedErrors {
 		t.Errorf("%d errors remembered, want at most %d", n, maxLoggedErrors)

@@ -16,10 +16,10 @@ import (
 // that ends with io.EOF has ended well.
 func TestDependencyErrorSkipsWhatIsNoDependencyError(t *testing.T) {
 	d, logs := newOCRDepErrors()
-	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Canceled, "context canceled"))
-	d.record(kycv1.OCRService_Extract_FullMethodName, context.Canceled)
-	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.InvalidArgument, "unreadable document"))
-	d.record("/other.v1.Service/Call", status.Error(grpccodes.Unavailable, "down"))
+	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.Canceled, "context canceled"), false)
+	d.record(kycv1.OCRService_Extract_FullMethodName, context.Canceled, false)
+	d.record(kycv1.OCRService_Extract_FullMethodName, status.Error(grpccodes.InvalidArgument, "unreadable document"), false)
+	d.record("/other.v1.Service/Call", status.Error(grpccodes.Unavailable, "down"), false)
 	_ = (&recordingStream{ClientStream: eofStream{}, d: d, method: kycv1.OCRService_Extract_FullMethodName}).RecvMsg(nil)
 	if snap := d.snapshot(); len(snap) != 0 {
 		t.Errorf("last errors %v, want none", snap)

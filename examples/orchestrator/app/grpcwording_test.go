@@ -57,7 +57,7 @@ func TestClientDetailKeepsGrpcsOwnWords(t *testing.T) {
 		if status.Code(err) != grpccodes.Unavailable || msg == "" {
 			t.Fatalf("%s: %v, want grpc's Unavailable", name, err)
 		}
-		if got := clientDetail(err); got != msg {
+		if got := clientDetail(err, false); got != msg {
 			t.Errorf("%s: detail %q, want grpc's words %q", name, got, msg)
 		}
 	}
@@ -73,7 +73,7 @@ func TestClientDetailKeepsGrpcsOwnWords(t *testing.T) {
 		"write tcp 127.0.0.1:34706->127.0.0.1:46241: use of closed network connection",
 		"read tcp4 127.0.0.1:34706->127.0.0.1:46241: i/o timeout",
 	} {
-		if got := clientDetail(status.Error(grpccodes.Unavailable, msg)); got != msg {
+		if got := clientDetail(status.Error(grpccodes.Unavailable, msg), false); got != msg {
 			t.Errorf("detail %q, want grpc's words %q", got, msg)
 		}
 	}
@@ -128,7 +128,7 @@ func TestClientDetailLeavesOutAServersLookalike(t *testing.T) {
 		if status.Convert(err).Message() != msg {
 			t.Fatalf("server's %q came back as %v", msg, err)
 		}
-		if got := clientDetail(err); got != "" {
+		if got := clientDetail(err, false); got != "" {
 			t.Errorf("server's message taken for grpc's: detail %q", got)
 		}
 	}

@@ -41,7 +41,7 @@ func TestClientDetailKeepsAFailedServerPreface(t *testing.T) {
 	if status.Code(err) != grpccodes.Unavailable || !strings.HasPrefix(msg, `connection error: desc = "error reading server preface: `) {
 		t.Fatalf("plaintext client of a TLS server: %v, want grpc's Unavailable, error reading server preface", err)
 	}
-	if got := clientDetail(err); got != msg {
+	if got := clientDetail(err, false); got != msg {
 		t.Errorf("plaintext client of a TLS server: detail %q, want grpc's words %q", got, msg)
 	}
 	for _, msg := range []string{
@@ -51,7 +51,7 @@ func TestClientDetailKeepsAFailedServerPreface(t *testing.T) {
 		`connection error: desc = "error reading server preface: connection reset by peer"`,
 		`last connection error: connection error: desc = "error reading server preface: unexpected EOF"`,
 	} {
-		if got := clientDetail(status.Error(grpccodes.Unavailable, msg)); got != msg {
+		if got := clientDetail(status.Error(grpccodes.Unavailable, msg), false); got != msg {
 			t.Errorf("detail %q, want grpc's words %q", got, msg)
 		}
 	}
@@ -62,7 +62,7 @@ func TestClientDetailKeepsAFailedServerPreface(t *testing.T) {
 		`connection error: desc = "error reading server preface: EOF for SPECIMEN ALEX"`,
 		`connection error: desc = "error reading server preface: connection reset by SPECIMEN ALEX"`,
 	} {
-		if got := clientDetail(status.Error(grpccodes.Unavailable, msg)); got != "" {
+		if got := clientDetail(status.Error(grpccodes.Unavailable, msg), false); got != "" {
 			t.Errorf("server's message taken for grpc's: detail %q", got)
 		}
 	}

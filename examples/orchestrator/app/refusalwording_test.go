@@ -20,7 +20,7 @@ func TestClientDetailLeavesOutAServersTextInTheRefusalShape(t *testing.T) {
 		"remote error: tls: certificate required (write tcp registry.example->SPECIMEN-ALEX:443: write: broken pipe)",
 		"remote error: tls: bad certificate (write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe) for SPECIMEN ALEX)",
 	} {
-		if got := clientDetail(status.Error(grpccodes.Unavailable, msg)); got != "" {
+		if got := clientDetail(status.Error(grpccodes.Unavailable, msg), false); got != "" {
 			t.Errorf("server's message %q taken for grpc's: detail %q", msg, got)
 		}
 	}
@@ -29,7 +29,7 @@ func TestClientDetailLeavesOutAServersTextInTheRefusalShape(t *testing.T) {
 		"remote error: tls: bad certificate (write tcp6 [::1]:40000->[::1]:50051: write: connection reset by peer)",
 		"remote error: tls: unknown certificate authority (write unix ->/run/ocr.sock: write: broken pipe)",
 	} {
-		if got := clientDetail(status.Error(grpccodes.Unavailable, msg)); got != msg {
+		if got := clientDetail(status.Error(grpccodes.Unavailable, msg), false); got != msg {
 			t.Errorf("refused certificate %q: detail %q, want grpc's words whole", msg, got)
 		}
 	}
