@@ -1219,7 +1219,7 @@ func (s *Suite) emitCall(sink observe.Sink, c *chain, method string, start, end 
 
 // observedStream emits CallFinished once, when the stream ends (see streamend): RecvMsg
 // returns an error (io.EOF is success), the single response of a call without server streaming
-// arrives, or SendMsg fails. A stream the caller abandons, or that gRPC ends while nobody reads
+// arrives, or SendMsg or Header fails. A stream the caller abandons, or that gRPC ends while nobody reads
 // it, emits no CallFinished: the caller never saw how it ended. Its one attempt, in a chain
 // without an attempt loop, is reported on every end all the same, as an attempt loop reports
 // its last: each attempt sent is reported once (observe.AttemptFinished). A stream that ends

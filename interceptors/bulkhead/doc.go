@@ -69,7 +69,7 @@
 // error of New), the shape every bulwark policy package shares. A unary call holds its slot until the invoker returns, or panics. A stream holds
 // its slot for its whole life and gives it back exactly once, when the first of these happens:
 // opening the stream fails; RecvMsg returns an error (io.EOF included); RecvMsg returns the only
-// reply of a stream that is not server-streaming; SendMsg fails other than with io.EOF;
+// reply of a stream that is not server-streaming; SendMsg or Header fails other than with io.EOF;
 // RecvMsg, SendMsg, Header, Trailer or CloseSend panics (as the panic goes on); the
 // stream's context ends (the caller canceled it, its deadline passed, or gRPC finished the
 // stream; a RecvMsg or SendMsg running then gives the slot back when it returns). gRPC's end

@@ -34,7 +34,7 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 // Stream returns the policy as a stream client interceptor. The deadline bounds the whole
 // stream; the context it set is released at the stream's first end (see internal/streamend):
 // RecvMsg returns an error or io.EOF, or the one response of a client-streaming call; SendMsg
-// fails; the caller's context ends; gRPC finishes the stream once its response has started (or
+// or Header fails; the caller's context ends; gRPC finishes the stream once its response has started (or
 // the caller asked for its Context), a stream gRPC finishes before that being released when
 // its status is read, the caller's context ends, or the deadline passes. A streamer that
 // panics releases it too.

@@ -81,7 +81,7 @@
 // uncounted.
 //
 // A stream is admitted when it opens and counted once, when it ends: opening fails; SendMsg
-// fails other than with io.EOF; RecvMsg returns an error (io.EOF is the normal end: an accept);
+// or Header fails other than with io.EOF; RecvMsg returns an error (io.EOF is the normal end: an accept);
 // RecvMsg returns the single reply of a stream that is not server-streaming (an accept); or the
 // caller's context ends first (cancelled: nothing; deadline passed: DeadlineExceeded, a request
 // that is not an accept by default).

@@ -215,7 +215,7 @@ func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
 
 // Stream returns the tracer's stream client interceptor. The call span ends when the stream
 // does: with the suite's CallFinished, which puts the call's outcome on it, else (no suite
-// below reported the call) with the stream's own end, RecvMsg's or SendMsg's error, or the
+// below reported the call) with the stream's own end, RecvMsg's, SendMsg's or Header's error, or the
 // failure to open it. A stream that ends while nobody reads it, its context ended with no
 // RecvMsg or SendMsg running (the caller gave up on it, or gRPC ended it unread), has no
 // outcome the caller saw, and the suite reports none: its span ends then, with
