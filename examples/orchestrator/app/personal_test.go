@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -85,18 +84,7 @@ func personalServices(t *testing.T, business *atomic.Bool) string {
 			return nil, st.Err()
 		},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	kycv1.RegisterLivenessServiceServer(srv, s)
-	kycv1.RegisterFaceMatchServiceServer(srv, s)
-	kycv1.RegisterOCRServiceServer(srv, s)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(lis) }()
-	t.Cleanup(func() { srv.Stop(); <-served })
-	return lis.Addr().String()
+	return serveKYC(t, s)
 }
 
 // personalArgs are the flags that point the orchestrator at personalServices at addr, with

@@ -24,6 +24,24 @@ import (
 // short of go test's timeout.
 const serveGuard = 30 * time.Second
 
+// serveKYC serves s's three KYC services on the loopback until the test ends, and returns
+// the address.
+func serveKYC(t *testing.T, s *testkit.Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	kycv1.RegisterLivenessServiceServer(srv, s)
+	kycv1.RegisterFaceMatchServiceServer(srv, s)
+	kycv1.RegisterOCRServiceServer(srv, s)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(lis) }()
+	t.Cleanup(func() { srv.Stop(); <-served })
+	return lis.Addr().String()
+}
+
 // hangingServices serves the three KYC services on the loopback; every call closes entered
 // (once), then waits for its caller to go away.
 func hangingServices(t *testing.T) (string, <-chan struct{}) {
@@ -44,18 +62,7 @@ func hangingServices(t *testing.T) (string, <-chan struct{}) {
 			return nil, hang(ctx)
 		},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	kycv1.RegisterLivenessServiceServer(srv, s)
-	kycv1.RegisterFaceMatchServiceServer(srv, s)
-	kycv1.RegisterOCRServiceServer(srv, s)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(lis) }()
-	t.Cleanup(func() { srv.Stop(); <-served })
-	return lis.Addr().String(), entered
+	return serveKYC(t, s), entered
 }
 
 // startServe runs the command with args (which hold -serve) until ctx is done, and returns the
