@@ -2,7 +2,10 @@ package tlsflags_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -16,15 +19,17 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
-// Through the suite, with the orchestrator's rule (ReasonCertificate is server_fault), a server
-// the client does not trust costs one attempt; a handshake that fails otherwise is transient
-// and retried up to max_attempts.
+// Through the suite, with the orchestrator's rule (ReasonCertificate and ReasonVersion are
+// server_fault), a server the client does not trust, a client certificate the server refuses,
+// and a client and a server with no TLS version in common each cost one attempt; a handshake
+// that fails otherwise is transient and retried up to max_attempts.
 func TestSuiteClassesTLSFailures(t *testing.T) {
 	f := tlstest.Write(t)
 	sopts, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey, CA: f.CA}.ServerOptions()
@@ -32,25 +37,35 @@ func TestSuiteClassesTLSFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	mtls, plain := serve(t, sopts...), serve(t)
+	only13, upTo11 := versionServers(t, f)
+	upTo12, err := versionClient(f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := &config.Config{
 		Profiles: map[string]config.Profile{"p": {
-			Retry:      &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone, Idempotent: true},
-			Classifier: codes.Overrides{Reasons: map[string]codes.Class{tlsflags.ReasonCertificate: codes.ServerFault}},
+			Retry: &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone, Idempotent: true},
+			Classifier: codes.Overrides{Reasons: map[string]codes.Class{
+				tlsflags.ReasonCertificate: codes.ServerFault, tlsflags.ReasonVersion: codes.ServerFault}},
 		}},
 		Services: map[string]config.Service{"grpc.health.v1.Health": {Profile: "p"}},
 	}
 	for _, tc := range []struct {
 		name         string
 		flags        tlsflags.Flags
+		creds        credentials.TransportCredentials // instead of the flags' when set
 		addr         string
 		wantAttempts int
 		wantClass    codes.Class
+		wantReason   string
 	}{
-		{"mutual TLS", tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, mtls, 1, codes.Success},
-		{"untrusted server certificate", tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.RogueCA}, mtls, 1, codes.ServerFault},
+		{"mutual TLS", tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, nil, mtls, 1, codes.Success, ""},
+		{"untrusted server certificate", tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.RogueCA}, nil, mtls, 1, codes.ServerFault, tlsflags.ReasonCertificate},
 		// Whether grpc-go's reader or writer fails first (see TestHandshakeFailures).
-		{"client certificate refused", tlsflags.Flags{CA: f.CA}, mtls, 1, codes.ServerFault},
-		{"plaintext server", tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, plain, 3, codes.Transient},
+		{"client certificate refused", tlsflags.Flags{CA: f.CA}, nil, mtls, 1, codes.ServerFault, tlsflags.ReasonCertificate},
+		{"TLS 1.2 client, TLS 1.3 server", tlsflags.Flags{}, upTo12, only13, 1, codes.ServerFault, tlsflags.ReasonVersion},
+		{"TLS 1.1 server", tlsflags.Flags{CA: f.CA}, nil, upTo11, 1, codes.ServerFault, tlsflags.ReasonVersion},
+		{"plaintext server", tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, nil, plain, 3, codes.Transient, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &testkit.Recorder{}
@@ -62,6 +77,9 @@ func TestSuiteClassesTLSFailures(t *testing.T) {
 			creds, err := tc.flags.ClientCredentials()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.creds != nil {
+				creds = tc.creds
 			}
 			opts := append(append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, s.DialOptions()...), tlsflags.MarkCertificateErrors()...)
 			cc, err := grpc.NewClient(tc.addr, opts...)
@@ -76,11 +94,36 @@ func TestSuiteClassesTLSFailures(t *testing.T) {
 				t.Errorf("%d attempts, want %d", got, tc.wantAttempts)
 			}
 			calls := rec.Events(observe.CallFinished)
-			if len(calls) != 1 || calls[0].Class != tc.wantClass {
-				t.Fatalf("CallFinished %+v, want one of class %v", calls, tc.wantClass)
+			if len(calls) != 1 || calls[0].Class != tc.wantClass || calls[0].Reason != tc.wantReason {
+				t.Fatalf("CallFinished %+v, want one of class %v, reason %q", calls, tc.wantClass, tc.wantReason)
 			}
 		})
 	}
+}
+
+// versionServers serves health over TLS on two loopback ports, with the flags' server
+// certificate: one that speaks TLS 1.3 only, one that stops at TLS 1.1.
+func versionServers(t *testing.T, f tlstest.Files) (only13, upTo11 string) {
+	t.Helper()
+	scfg, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey}.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tls13, tls11 := scfg.Clone(), scfg.Clone()
+	tls13.MinVersion = tls.VersionTLS13
+	tls11.MinVersion, tls11.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	return serve(t, grpc.Creds(credentials.NewTLS(tls13))), serve(t, grpc.Creds(credentials.NewTLS(tls11)))
+}
+
+// versionClient returns TLS credentials that trust the CA and stop at TLS 1.2.
+func versionClient(f tlstest.Files) (credentials.TransportCredentials, error) {
+	caPEM, err := os.ReadFile(f.CA)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return credentials.NewTLS(&tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12}), nil
 }
 
 // relayingHealth answers every Check and Watch with err, as a Go server that returns its own
@@ -104,8 +147,9 @@ func callBoth(t *testing.T, addr string, fl tlsflags.Flags) map[string]*testkit.
 	t.Helper()
 	cfg := &config.Config{
 		Profiles: map[string]config.Profile{"p": {
-			Retry:      &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone, Idempotent: true},
-			Classifier: codes.Overrides{Reasons: map[string]codes.Class{tlsflags.ReasonCertificate: codes.ServerFault}},
+			Retry: &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone, Idempotent: true},
+			Classifier: codes.Overrides{Reasons: map[string]codes.Class{
+				tlsflags.ReasonCertificate: codes.ServerFault, tlsflags.ReasonVersion: codes.ServerFault}},
 		}},
 		Services: map[string]config.Service{"grpc.health.v1.Health": {Profile: "p"}},
 	}
@@ -153,25 +197,30 @@ func callBoth(t *testing.T, addr string, fl tlsflags.Flags) map[string]*testkit.
 // grpc-go's words) answered: the certificate is its backend's, not this client's, and the
 // attempt is transient, retried. The marker went by the text alone and tagged it
 // TLS_CERTIFICATE: not retried, and a failure of this client's certificate for the breaker.
-// A handshake this client's connection failed is still tagged, unary or stream, in a call made
-// with a server handler's context.
+// A relayed version mismatch, its upstream's, is not tagged TLS_VERSION either. A handshake
+// this client's connection failed is still tagged, unary or stream, in a call made with a
+// server handler's context.
 func TestRelayedHandshakeFailureIsNotTagged(t *testing.T) {
-	relayed := status.Error(grpccodes.Unavailable,
-		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	relay := func(msg string) string {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		healthpb.RegisterHealthServer(srv, relayingHealth{err: status.Error(grpccodes.Unavailable, msg)})
+		go func() { _ = srv.Serve(lis) }()
+		t.Cleanup(srv.Stop)
+		return lis.Addr().String()
 	}
-	srv := grpc.NewServer()
-	healthpb.RegisterHealthServer(srv, relayingHealth{err: relayed})
-	go func() { _ = srv.Serve(lis) }()
-	defer srv.Stop()
+	relayedCert := relay(`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`)
+	relayedVersion := relay(`connection error: desc = "transport: authentication handshake failed: remote error: tls: protocol version not supported"`)
 	f := tlstest.Write(t)
 	sopts, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey, CA: f.CA}.ServerOptions()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mtls := serve(t, sopts...)
+	_, upTo11 := versionServers(t, f)
 	for _, tc := range []struct {
 		name         string
 		addr         string
@@ -179,8 +228,10 @@ func TestRelayedHandshakeFailureIsNotTagged(t *testing.T) {
 		wantAttempts int
 		wantClass    codes.Class
 	}{
-		{"relayed", lis.Addr().String(), tlsflags.Flags{}, 3, codes.Transient},
+		{"relayed", relayedCert, tlsflags.Flags{}, 3, codes.Transient},
+		{"relayed version mismatch", relayedVersion, tlsflags.Flags{}, 3, codes.Transient},
 		{"untrusted server certificate", mtls, tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.RogueCA}, 1, codes.ServerFault},
+		{"TLS 1.1 server", upTo11, tlsflags.Flags{CA: f.CA}, 1, codes.ServerFault},
 	} {
 		for kind, rec := range callBoth(t, tc.addr, tc.flags) {
 			if got := rec.Count(observe.AttemptFinished); got != tc.wantAttempts {

@@ -21,18 +21,26 @@
 //	| the client does not trust the server's certificate | authentication handshake failed: tls: failed to verify certificate: x509: ... | server_fault |
 //	| (from another CA, or not for the name dialled)     | (x509: certificate signed by unknown authority / certificate is valid for A, not B) |    |
 //	| the server refuses the client's certificate        | remote error: tls: certificate required / bad certificate / expired certificate | server_fault |
-//	| no TLS version both sides speak                    | authentication handshake failed: remote error: tls: protocol version not supported | transient |
+//	| no TLS version both sides speak                    | authentication handshake failed: remote error: tls: protocol version not supported | server_fault |
+//	| (the server's alert; or a server, not Go's, that   | (or: authentication handshake failed: tls: server selected unsupported protocol version 302) |    |
+//	| answers with a version the client did not offer)   |                                                              |              |
 //	| TLS client, plaintext server                       | tls: first record does not look like a TLS handshake         | transient    |
 //	| plaintext client, TLS server                       | error reading server preface: EOF (or: connection reset by peer) | transient |
 //
 // A handshake failure is transient, as a connection loss is: a server restarting, a proxy
 // reloading its certificates. A certificate that is refused is not going to be accepted by
-// the next attempt; retrying it only multiplies load and delays the error. bulwark's
-// classifier goes by code and ErrorInfo reason, never by message, so MarkCertificateErrors
-// (installed inside the suite) tags each attempt refused over a certificate with the reason
-// TLS_CERTIFICATE, and the orchestrator classes that reason server_fault: not retried, and a
-// failure for the breaker, so a certificate that stays bad opens the breaker and fires the
-// BulwarkBreakerOpen alert, which is what an operator needs to hear.
+// the next attempt, nor will a client and a server that share no TLS version find one on the
+// next; retrying either only multiplies load and delays the error. bulwark's classifier goes
+// by code and ErrorInfo reason, never by message, so MarkCertificateErrors (installed inside
+// the suite) tags each attempt refused over a certificate with the reason TLS_CERTIFICATE
+// (ReasonCertificate), and each that found no TLS version in common with TLS_VERSION
+// (ReasonVersion): two reasons, as an operator fixes the one with a certificate and the other
+// with a TLS setting. The orchestrator classes both server_fault: not retried, and a failure
+// for the breaker, so a certificate that stays bad, or a server still limited to TLS 1.1,
+// opens the breaker and fires the BulwarkBreakerOpen alert, which is what an operator needs to
+// hear. A version mismatch is recognised by crypto/tls's words alone, whole in grpc-go's
+// message for a connection it could not make (IsVersionMismatch): a server's own text cannot
+// pass for one.
 //
 // Under TLS 1.3 the server checks the client's certificate after the client's side of the
 // handshake is over, then sends its alert and closes the connection; grpc-go reports either

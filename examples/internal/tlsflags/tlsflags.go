@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,7 +29,11 @@ import (
 // attempt whose TLS handshake was refused over a certificate.
 const ReasonCertificate = "TLS_CERTIFICATE"
 
-// Domain is the ErrorInfo domain of ReasonCertificate.
+// ReasonVersion is the google.rpc.ErrorInfo reason MarkCertificateErrors adds to a failed
+// attempt whose TLS handshake found no protocol version that both sides speak.
+const ReasonVersion = "TLS_VERSION"
+
+// Domain is the ErrorInfo domain of ReasonCertificate and ReasonVersion.
 const Domain = "bulwark.examples"
 
 // Flags are the -tls-cert, -tls-key and -tls-ca flags. The zero value is plaintext.
@@ -383,26 +389,75 @@ func IsRefusal(msg string) bool {
 	return ok && strings.HasPrefix(write, "write ") && strings.HasSuffix(write, ")")
 }
 
-// markCertificate adds ErrorInfo{Reason: ReasonCertificate} to a certificate failure.
-func markCertificate(err error) error {
-	if !IsCertificateFailure(err) {
+// IsVersionMismatch reports whether err is grpc-go's Unavailable for a TLS handshake that
+// failed because the client and the server share no protocol version: the server refused the
+// client's hello with its protocol_version alert ("remote error: tls: protocol version not
+// supported", as crypto/tls words it), or the server chose a version the client does not
+// speak ("tls: server selected unsupported protocol version 302", crypto/tls's own refusal).
+// The message is read whole, in grpc-go's shape for a connection it could not make:
+// `connection error: desc = "transport: authentication handshake failed: <that>"`, or
+// "last connection error: " then that (a balancer on grpc-go's balancer/base, whose "; last
+// resolver error: ..." tail is not read). A message with any other words, a server's own,
+// is not a version mismatch, whatever it says of TLS versions.
+func IsVersionMismatch(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != grpccodes.Unavailable {
+		return false
+	}
+	msg := st.Message()
+	if rest, ok := strings.CutPrefix(msg, "last connection error: "); ok {
+		msg, _, _ = strings.Cut(rest, "; last resolver error: ")
+	}
+	q, ok := strings.CutPrefix(msg, "connection error: desc = ")
+	if !ok {
+		return false
+	}
+	desc, uerr := strconv.Unquote(q)
+	if uerr != nil || strconv.Quote(desc) != q {
+		return false
+	}
+	tlsErr, ok := strings.CutPrefix(desc, "transport: authentication handshake failed: ")
+	return ok && (tlsErr == versionAlert || unsupportedVersion.MatchString(tlsErr))
+}
+
+// versionAlert is crypto/tls's text for a peer's protocol_version alert (70, RFC 8446 6.2).
+var versionAlert = "remote error: " + tls.AlertError(70).Error()
+
+// unsupportedVersion is crypto/tls's refusal of a server hello whose version the client did
+// not offer, the version in hex.
+var unsupportedVersion = regexp.MustCompile(`^tls: server selected unsupported protocol version [0-9a-f]{1,4}$`)
+
+// markTLS adds ErrorInfo{Reason: ReasonCertificate} to a certificate failure and
+// ErrorInfo{Reason: ReasonVersion} to a version mismatch.
+func markTLS(err error) error {
+	var reason string
+	switch {
+	case err == nil:
+		return nil
+	case IsCertificateFailure(err):
+		reason = ReasonCertificate
+	case IsVersionMismatch(err):
+		reason = ReasonVersion
+	default:
 		return err
 	}
 	st, _ := status.FromError(err)
-	marked, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonCertificate, Domain: Domain})
+	marked, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: Domain})
 	if derr != nil {
 		return err
 	}
 	return marked.Err()
 }
 
-// MarkCertificateErrors returns dial options whose interceptors tag each attempt refused over
-// a certificate with the ErrorInfo reason ReasonCertificate, which a profile's classifier can
-// then class (the orchestrator classes it server_fault). Install them after (inside) the
-// suite's, so that each attempt, not the call, is tagged. An attempt that reached a server (it
-// has a peer) is not tagged, whatever its message: a refused handshake gives grpc-go no
-// connection to send it on, and a server that relays its own upstream's failed handshake as
-// it is ("connection error: desc = ... x509: ...") speaks of its backend's certificate.
+// MarkCertificateErrors returns dial options whose interceptors tag each attempt whose TLS
+// handshake failed over the configuration of either side, which no retry changes: refused over
+// a certificate, with the ErrorInfo reason ReasonCertificate, or finding no TLS version both
+// sides speak, with ReasonVersion. A profile's classifier can then class them (the
+// orchestrator classes both server_fault). Install them after (inside) the suite's, so that
+// each attempt, not the call, is tagged. An attempt that reached a server (it has a peer) is
+// not tagged, whatever its message: a refused handshake gives grpc-go no connection to send it
+// on, and a server that relays its own upstream's failed handshake as it is ("connection
+// error: desc = ... x509: ...") speaks of its backend's certificate.
 func MarkCertificateErrors() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -411,12 +466,12 @@ func MarkCertificateErrors() []grpc.DialOption {
 			if p.Addr != nil {
 				return err // a server's answer
 			}
-			return markCertificate(err)
+			return markTLS(err)
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			cs, err := streamer(ctx, desc, cc, method, opts...)
 			if err != nil {
-				return nil, markCertificate(err)
+				return nil, markTLS(err)
 			}
 			caller, _ := peer.FromContext(ctx)
 			return &markedStream{ClientStream: cs, caller: caller}, nil
@@ -424,7 +479,7 @@ func MarkCertificateErrors() []grpc.DialOption {
 	}
 }
 
-// markedStream tags a certificate failure that surfaces on the stream's first message, as
+// markedStream tags a certificate failure or a version mismatch that surfaces on the stream's first message, as
 // grpc-go reports a refused handshake there for streams, unless the stream reached a server
 // (its context has a peer of its own): then the status is the server's. A stream without a
 // connection has the caller's context, whose peer, in a server handler, is the handler's
@@ -439,12 +494,12 @@ func (s *markedStream) RecvMsg(m any) error { return s.mark(s.ClientStream.RecvM
 func (s *markedStream) CloseSend() error    { return s.mark(s.ClientStream.CloseSend()) }
 
 func (s *markedStream) mark(err error) error {
-	if !IsCertificateFailure(err) {
+	if err == nil || !IsCertificateFailure(err) && !IsVersionMismatch(err) {
 		return err
 	}
 	// Context is read only now, the stream having failed: grpc-go's commits its attempt.
 	if p, ok := peer.FromContext(s.ClientStream.Context()); ok && p != s.caller {
 		return err
 	}
-	return markCertificate(err)
+	return markTLS(err)
 }

@@ -51,7 +51,7 @@ func check(t *testing.T, addr string, opts ...grpc.DialOption) error {
 }
 
 // The statuses grpc-go gives when TLS goes wrong, all Unavailable, and which of them
-// IsCertificateFailure recognises.
+// IsCertificateFailure and IsVersionMismatch recognise.
 func TestHandshakeFailures(t *testing.T) {
 	f := tlstest.Write(t)
 	sopts, err := tlsflags.Flags{Cert: f.ServerCert, Key: f.ServerKey, CA: f.CA}.ServerOptions()
@@ -80,8 +80,9 @@ func TestHandshakeFailures(t *testing.T) {
 		authority string                           // the server name the client expects, when set
 		addr      string
 		// wantCert: true, false, or nil when grpc-go's answer races (see below).
-		wantCert *bool
-		wantMsg  string
+		wantCert    *bool
+		wantVersion bool
+		wantMsg     string
 	}{
 		{name: "mutual TLS", flags: tlsflags.Flags{Cert: f.ClientCert, Key: f.ClientKey, CA: f.CA}, addr: mtls},
 		// The client does not trust the server: grpc-go fails the handshake on the client
@@ -109,9 +110,9 @@ func TestHandshakeFailures(t *testing.T) {
 		// the client stops at TLS 1.2 and the server starts at 1.3, or the server (not one
 		// of these flags', which start at 1.2) stops at 1.1.
 		{name: "TLS 1.2 client, TLS 1.3 server", creds: credentials.NewTLS(&tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12}), addr: only13,
-			wantCert: ptr(false), wantMsg: "authentication handshake failed: remote error: tls: protocol version not supported"},
+			wantCert: ptr(false), wantVersion: true, wantMsg: "authentication handshake failed: remote error: tls: protocol version not supported"},
 		{name: "TLS 1.1 server", flags: tlsflags.Flags{CA: f.CA}, addr: upTo11,
-			wantCert: ptr(false), wantMsg: "authentication handshake failed: remote error: tls: protocol version not supported"},
+			wantCert: ptr(false), wantVersion: true, wantMsg: "authentication handshake failed: remote error: tls: protocol version not supported"},
 		// Plaintext to a TLS server is refused: the server closes the connection ("EOF", or
 		// a reset if it closed before reading all the client sent).
 		{name: "plaintext client", flags: tlsflags.Flags{}, addr: mtls, wantCert: ptr(false), wantMsg: "error reading server preface: "},
@@ -148,6 +149,9 @@ func TestHandshakeFailures(t *testing.T) {
 				}
 				if tc.wantCert != nil && tlsflags.IsCertificateFailure(err) != *tc.wantCert {
 					t.Fatalf("IsCertificateFailure(%q) = %v, want %v", st.Message(), !*tc.wantCert, *tc.wantCert)
+				}
+				if got := tlsflags.IsVersionMismatch(err); got != tc.wantVersion {
+					t.Fatalf("IsVersionMismatch(%q) = %v, want %v", st.Message(), got, tc.wantVersion)
 				}
 			}
 		})
@@ -221,6 +225,43 @@ func TestCertificateAlertsAreCertificateFailures(t *testing.T) {
 			if !tlsflags.IsCertificateFailure(status.Error(grpccodes.Unavailable, msg)) {
 				t.Errorf("IsCertificateFailure(Unavailable %q) = false, want true", msg)
 			}
+		}
+	}
+}
+
+// A version mismatch is recognised by crypto/tls's words alone, in grpc-go's shapes for a
+// connection it could not make: the server's protocol_version alert, or the client's refusal
+// of a version it did not offer. A server's own text that speaks of TLS versions, or wraps
+// those words in its own, is not a version mismatch, and neither is a certificate failure.
+func TestVersionMismatchReadsOnlyCryptoTLSWords(t *testing.T) {
+	const alert = `connection error: desc = "transport: authentication handshake failed: remote error: tls: protocol version not supported"`
+	for msg, want := range map[string]bool{
+		alert:                             true,
+		"last connection error: " + alert: true,
+		"last connection error: " + alert + "; last resolver error: produced zero addresses":                                           true,
+		`connection error: desc = "transport: authentication handshake failed: tls: server selected unsupported protocol version 302"`: true,
+		// A server's own words.
+		"remote error: tls: protocol version not supported": false,
+		"tls: protocol version not supported":               false,
+		"backend: " + alert:                                 false,
+		alert + " for SPECIMEN ALEX":                        false,
+		`connection error: desc = "transport: authentication handshake failed: remote error: tls: protocol version not supported by SPECIMEN"`: false,
+		`connection error: desc = "transport: authentication handshake failed: tls: server selected unsupported protocol version 302 (ALEX)"`:  false,
+		`connection error: desc = "transport: authentication handshake failed: tls: server selected unsupported protocol version ALEX"`:        false,
+		`connection error: desc = "transport: authentication handshake failed: remote error: tls: protocol version not supported` + "\n" + `"`: false,
+		"last resolver error: " + alert: false,
+		// Not a version mismatch: another handshake failure, or a certificate's.
+		`connection error: desc = "transport: authentication handshake failed: remote error: tls: handshake failure"`:                                             false,
+		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`: false,
+		"remote error: tls: protocol version not supported (write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe)":                                              false,
+	} {
+		if got := tlsflags.IsVersionMismatch(status.Error(grpccodes.Unavailable, msg)); got != want {
+			t.Errorf("IsVersionMismatch(Unavailable %q) = %v, want %v", msg, got, want)
+		}
+	}
+	for _, err := range []error{nil, status.Error(grpccodes.Internal, alert), status.Error(grpccodes.OK, "")} {
+		if tlsflags.IsVersionMismatch(err) {
+			t.Errorf("IsVersionMismatch(%v) = true, want false", err)
 		}
 	}
 }
