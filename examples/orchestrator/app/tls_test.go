@@ -16,10 +16,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Under TLS a refused certificate is server_fault (not retried), as the README says, for
-// every service: one that a -config gives no profile (only its overrides apply) too. Only
-// the profiles were given the reason, so such a service retried a certificate that the next
-// attempt would present again.
+// Under TLS a refused certificate, and a TLS version the two sides do not share, are
+// server_fault (not retried), as the README says, for every service: one that a -config gives
+// no profile (only its overrides apply) too. Only the profiles were given the reason, so such
+// a service retried a certificate that the next attempt would present again.
 func TestTLSCertificateRefusalClassedForAServiceWithoutProfile(t *testing.T) {
 	files := tlstest.Write(t)
 	f := &flags{addrs: map[string]string{}, tls: tlsflags.Flags{Cert: files.ClientCert, Key: files.ClientKey, CA: files.CA}}
@@ -40,6 +40,8 @@ func TestTLSCertificateRefusalClassedForAServiceWithoutProfile(t *testing.T) {
 	defer s.Close()
 	refused, _ := status.New(grpccodes.Unavailable, "remote error: tls: certificate required (write tcp a->b: write: broken pipe)").
 		WithDetails(&errdetails.ErrorInfo{Reason: tlsflags.ReasonCertificate, Domain: tlsflags.Domain})
+	version, _ := status.New(grpccodes.Unavailable, `connection error: desc = "transport: authentication handshake failed: remote error: tls: protocol version not supported"`).
+		WithDetails(&errdetails.ErrorInfo{Reason: tlsflags.ReasonVersion, Domain: tlsflags.Domain})
 	for _, m := range []string{kycv1.OCRService_Extract_FullMethodName, kycv1.LivenessService_Check_FullMethodName} {
 		cl, err := s.Policy(m).NewClassifier()
 		if err != nil {
@@ -48,5 +50,29 @@ func TestTLSCertificateRefusalClassedForAServiceWithoutProfile(t *testing.T) {
 		if v := cl.Classify(refused.Err()); v.Class != codes.ServerFault {
 			t.Errorf("%s: a refused certificate is %v, want server_fault", m, v.Class)
 		}
+		if v := cl.Classify(version.Err()); v.Class != codes.ServerFault {
+			t.Errorf("%s: no TLS version in common is %v, want server_fault", m, v.Class)
+		}
+	}
+}
+
+// A service without a profile that classes one of the TLS reasons itself keeps its class; the
+// other reason is still added.
+func TestTLSReasonsKeepAServicesOwnClass(t *testing.T) {
+	files := tlstest.Write(t)
+	f := &flags{addrs: map[string]string{}, tls: tlsflags.Flags{CA: files.CA}}
+	for _, svc := range stub.AllServices() {
+		f.addrs[svc] = "127.0.0.1:1"
+	}
+	cfg := config.Builtin()
+	name := kycv1.OCRService_ServiceDesc.ServiceName
+	cfg.Services[name] = config.Service{Overrides: config.Overrides{
+		Classifier: codes.Overrides{Reasons: map[string]codes.Class{tlsflags.ReasonCertificate: codes.Transient}}}}
+	if _, err := setupTLS(f, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Services[name].Classifier.Reasons
+	if got[tlsflags.ReasonCertificate] != codes.Transient || got[tlsflags.ReasonVersion] != codes.ServerFault {
+		t.Errorf("reasons %v, want %s kept transient and %s server_fault", got, tlsflags.ReasonCertificate, tlsflags.ReasonVersion)
 	}
 }
