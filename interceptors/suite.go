@@ -1176,6 +1176,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 			return nil, err
 		}
 		w := streamend.Watch(ctx, desc, cs)
+		w.WatchConn(cc)
 		w.OnEndOf(o) // o itself, no method value: no allocation
 		return w, nil
 	}

@@ -281,6 +281,7 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 		return cs, nil // Disabled: nothing to record.
 	}
 	w := streamend.Watch(ctx, desc, cs)
+	w.WatchConn(cc)
 	w.OnEnd(func(e streamend.End) { b.recordEnd(p, ctx, e, opts, cl) })
 	return w, nil
 }

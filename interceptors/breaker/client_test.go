@@ -267,10 +267,11 @@ func TestStreamEndings(t *testing.T) {
 		<-s.Context().Done()
 		return s.Context().Err()
 	}
+	unavailable := func(int, kycv1.LivenessService_CheckServer) error { return testkit.Status(grpccodes.Unavailable, "") }
 	tests := []struct {
 		name       string
 		checkF     func(int, kycv1.LivenessService_CheckServer) error
-		end        string // "recv": CloseAndRecv; "cancel-recv": cancel while receiving; "abandon": cancel without reading
+		end        string // "recv": CloseAndRecv; "cancel-recv": cancel while receiving; "abandon": cancel without reading; "header-recv": Header, then CloseAndRecv; "header-close": Header, then close the ClientConn without reading
 		wantCode   grpccodes.Code
 		wantCounts [3]uint64 // successes, failures, ignored
 		wantState  State
@@ -282,6 +283,9 @@ func TestStreamEndings(t *testing.T) {
 		}, end: "recv", wantCode: grpccodes.FailedPrecondition, wantCounts: [3]uint64{1, 0, 0}, wantState: Closed},
 		{name: "caller cancels while receiving", checkF: block, end: "cancel-recv", wantCode: grpccodes.Canceled, wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
 		{name: "caller abandons the stream", checkF: block, end: "abandon", wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
+		// A trailers-only failure: gRPC's Header returns nil, nil and RecvMsg the status.
+		{name: "trailers-only: Header then RecvMsg", checkF: unavailable, end: "header-recv", wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{0, 1, 0}, wantState: Open},
+		{name: "trailers-only: Header then the ClientConn closed", checkF: unavailable, end: "header-close", wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +319,23 @@ func TestStreamEndings(t *testing.T) {
 				// The breaker learns of it through the context: wait for the record.
 				for b.Stats().Calls == before.Calls {
 					time.Sleep(time.Millisecond)
+				}
+			case "header-recv", "header-close":
+				if md, herr := stream.Header(); md != nil || herr != nil {
+					t.Fatalf("Header = %v, %v, want nil, nil (trailers-only)", md, herr)
+				}
+				if tt.end == "header-recv" {
+					_, err = stream.CloseAndRecv()
+					break
+				}
+				if cerr := cc.Close(); cerr != nil {
+					t.Fatal(cerr)
+				}
+				// The breaker learns of it through the ClientConn: wait for the record.
+				for deadline := time.Now().Add(10 * time.Second); b.Stats().Calls == before.Calls; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the probe's permit is still held after the ClientConn closed")
+					}
 				}
 			}
 			if got := status.Code(err); got != tt.wantCode {

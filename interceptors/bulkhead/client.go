@@ -103,6 +103,7 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 		return nil, err
 	}
 	w := streamend.Watch(ctx, desc, cs)
+	w.WatchConn(cc)
 	if b.ad == nil {
 		w.OnEndOf((*fixedEnd)(b)) // b itself: no allocation.
 	} else {

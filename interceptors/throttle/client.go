@@ -103,6 +103,7 @@ func (t *Throttle) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 		return nil, err
 	}
 	w := streamend.Watch(ctx, desc, cs)
+	w.WatchConn(cc)
 	w.OnEnd(func(e streamend.End) {
 		// One gRPC ended while nobody read it counts as nothing, as does one whose method
 		// panicked (as a unary call whose invoker panicked).

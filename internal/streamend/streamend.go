@@ -26,7 +26,13 @@
 // A Header that returns no error is no end (unless it panics: Panic): gRPC ends a stream in
 // Header when the response has no header (the server ended the stream at once), and Header
 // then returns nil, nil; the stream's status is for RecvMsg to return, and the stream ends
-// there (Recv), or with the caller's context (Caller). gRPC's own Header never returns an
+// there (Recv), or with the caller's context (Caller), or, once a policy has named the stream's
+// ClientConn (WatchConn), when that ClientConn shuts down (Close), the third way gRPC lets a
+// caller release a stream: Transport, as no status was seen. Nothing else ends it: gRPC has
+// finished the stream, so nothing more happens to it that could be watched, and what a policy
+// holds for it (a breaker's probe permit, a bulkhead's slot) stays held until one of the three.
+// One goroutine watches the ClientConn for such a stream alone, from the Header that found it
+// ended to its end; no other stream has one. gRPC's own Header never returns an
 // error; a stream that wraps gRPC's may (a retry's, once it is over), and that error ends the
 // stream (Header), whether or not the caller reads on or cancels after it.
 //
@@ -47,9 +53,10 @@
 // for the stream's Context (Stream.Context). Until then the caller's context is watched
 // instead, and a stream gRPC finishes (a connection closed, a service config's timeout) is
 // not seen until a RecvMsg returns its status or the caller's context ends. gRPC requires a
-// stream's caller to read it to its end or cancel its context, so only a caller that does
-// neither holds what a policy holds for the stream (a breaker's permit, a bulkhead's slot, a
-// deadline's context) until its context ends.
+// stream's caller to read it to its end, cancel its context or close the ClientConn; a caller
+// that only closes the ClientConn of a stream not yet committed holds what a policy holds for
+// the stream (a breaker's permit, a bulkhead's slot, a deadline's context) until its context
+// ends, as does one that does none of the three.
 //
 // # Sharing
 //
@@ -79,6 +86,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -155,8 +163,17 @@ type Stream struct {
 	first layer // Guarded by mu: the first outer layer's room, which needs no allocation.
 
 	// headerless is guarded by mu: gRPC ended the stream in Header, and its status waits
-	// for RecvMsg; the caller's context is watched from then on.
+	// for RecvMsg; the caller's context is watched from then on, and the ClientConn (cc).
 	headerless bool
+
+	// cc is the ClientConn the stream runs on, when a policy named it (WatchConn); read
+	// only once the stream is headerless.
+	cc atomic.Pointer[grpc.ClientConn]
+	// connStop is guarded by mu: it stops the goroutine that watches cc for a headerless
+	// stream (see watchConn); nil when there is none.
+	connStop context.CancelFunc
+	// connDown is guarded by mu: cc shut down while the stream was headerless.
+	connDown bool
 }
 
 const (
@@ -248,6 +265,15 @@ func sameContext(a, b context.Context) (same bool) {
 		}
 	}()
 	return a == b
+}
+
+// WatchConn names cc, the ClientConn the stream runs on, so that a stream gRPC ends in Header
+// (see the package documentation) ends when cc shuts down, if nothing ended it before. A nil
+// cc names none.
+func (w *Stream) WatchConn(cc *grpc.ClientConn) {
+	if cc != nil {
+		w.cc.Store(cc)
+	}
 }
 
 // Ender is what OnEndOf registers: a value that a layer already holds for the stream (an
@@ -432,6 +458,11 @@ func (w *Stream) commit(noHeader bool) {
 	c := w.ClientStream.Context()
 	if noHeader && c != nil && c.Err() != nil {
 		w.headerless = true
+		if cc := w.cc.Load(); cc != nil && w.connStop == nil {
+			ctx, stop := context.WithCancel(context.Background())
+			w.connStop = stop
+			go w.watchConn(ctx, cc)
+		}
 	}
 	if !w.uncommitted.Load() {
 		return
@@ -448,6 +479,21 @@ func (w *Stream) commit(noHeader bool) {
 		return
 	}
 	w.watchLocked(c)
+}
+
+// watchConn waits for cc to shut down, or ctx to end (the stream ended), for a headerless
+// stream: a shut down ClientConn ends the stream as the end of the stream's context would,
+// Transport, unless a call under way reports the end itself (see ctxDone).
+func (w *Stream) watchConn(ctx context.Context, cc *grpc.ClientConn) {
+	for s := cc.GetState(); s != connectivity.Shutdown; s = cc.GetState() {
+		if !cc.WaitForStateChange(ctx, s) {
+			return
+		}
+	}
+	w.mu.Lock()
+	w.connDown = true
+	w.mu.Unlock()
+	w.ctxDone()
 }
 
 // leave ends a RecvMsg, SendMsg or Header call; the last one out after the stream's context
@@ -482,9 +528,19 @@ func (w *Stream) ctxEnd() {
 
 // transport reports the Transport end, unless the stream goes on: its Context moved on to
 // another, live context, which it watches instead; or gRPC ended it in Header, and its status
-// waits for RecvMsg while the caller's context is watched instead.
+// waits for RecvMsg while the caller's context is watched instead, until its ClientConn shuts
+// down (watchConn).
 func (w *Stream) transport() {
 	w.mu.Lock()
+	if !w.ended && w.headerless && w.connDown {
+		err := context.Canceled // gRPC's end of the stream's context, seen in Header
+		if c := w.ClientStream.Context(); c != nil && c.Err() != nil {
+			err = c.Err()
+		}
+		w.mu.Unlock()
+		w.finish(End{Err: err, Cause: Transport})
+		return
+	}
 	if w.ended || w.sctx.Err() == nil {
 		// Ended; or the context watched now is live: this look is a stale one at a context
 		// replaced since (the context callback and a call's leave both saw it end, and the
@@ -559,6 +615,8 @@ func (w *Stream) next(e End) {
 	switch {
 	case caller.Err() != nil:
 		then = 1
+	case w.headerless && w.connDown:
+		then = 2 // The ClientConn shut down: it ends this layer too.
 	case sameContext(w.sctx, old):
 		c := w.caller
 		if !w.uncommitted.Load() && !w.headerless {
@@ -601,8 +659,12 @@ func callLayers(l *layer, e End) {
 func (w *Stream) ranAll(stop func() bool) {
 	w.mu.Lock()
 	w.ran = true
+	connStop := w.connStop
 	w.mu.Unlock()
 	stop()
+	if connStop != nil {
+		connStop()
+	}
 }
 
 // callAll calls fs with e, in order; when one panics, the ones after it run as the panic goes
