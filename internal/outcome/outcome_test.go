@@ -19,6 +19,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestClass(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancelExpired()
 	unavailable := status.Error(grpccodes.Unavailable, "down")
 	tests := []struct {
 		name string
@@ -30,6 +32,7 @@ func TestClass(t *testing.T) {
 		{name: "success after the caller cancelled", ctx: cancelled, want: codes.Success},
 		{name: "classified", ctx: context.Background(), err: unavailable, want: codes.Transient},
 		{name: "the caller cancelled: whatever the error", ctx: cancelled, err: unavailable, want: codes.Canceled},
+		{name: "the ctx's deadline passed: the error is classified", ctx: expired, err: unavailable, want: codes.Transient},
 		{name: "a plain error", ctx: context.Background(), err: errors.New("boom"), want: codes.Default().Classify(errors.New("boom")).Class},
 	}
 	for _, tt := range tests {
