@@ -1,6 +1,7 @@
 package front
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -78,4 +79,38 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Colliding returns its two keys in the order given: the earlier first.
+func TestCollidingKeepsTheOrderGiven(t *testing.T) {
+	keys := make([]string, 10*Slots)
+	for i := range keys {
+		keys[i] = "key" + strconv.Itoa(i)
+	}
+	a, b, ok := Colliding(keys...)
+	if !ok {
+		t.Fatal("no two keys collide")
+	}
+	ia, ib := slices.Index(keys, a), slices.Index(keys, b)
+	if ia >= ib {
+		t.Fatalf("Colliding = %q (key %d), %q (key %d): want the earlier key first", a, ia, b, ib)
+	}
+}
+
+// A Table has Slots slots: hints h and h+Slots share one, and each of 0..Slots-1 has its own.
+func TestTableHasSlotsSlots(t *testing.T) {
+	var tab Table[kv]
+	vals := make([]kv, Slots)
+	for h := range uintptr(Slots) {
+		vals[h] = kv{k: strconv.Itoa(int(h))}
+		tab.Store(h, &vals[h])
+	}
+	for h := range uintptr(Slots) {
+		if got := tab.Load(h); got != &vals[h] {
+			t.Fatalf("Load(%d) = %v, want the value stored with hint %d", h, got, h)
+		}
+		if got := tab.Load(h + Slots); got != &vals[h] {
+			t.Fatalf("Load(%d) = %v, want the value stored with hint %d", h+Slots, got, h)
+		}
+	}
 }
