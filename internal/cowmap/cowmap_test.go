@@ -188,3 +188,40 @@ func TestLoadOrMakeKeptSaysWhetherStored(t *testing.T) {
 		t.Errorf("a key past MaxKeys: (%d, %v), want (%d, false)", v, kept, MaxKeys)
 	}
 }
+
+// Len counts the keys added recently, not yet merged, as well as the merged ones.
+func TestLenCountsUnmergedKeys(t *testing.T) {
+	var m Map[int, int]
+	for i := range 100 {
+		m.LoadOrMake(i, func(k int) int { return k })
+	}
+	m.Flush()
+	m.LoadOrMake(1000, func(k int) int { return k })
+	if _, ok := m.Load(1000); ok {
+		t.Fatal("one new key after 100 was merged at once: want it kept aside until a merge pays")
+	}
+	if n := m.Len(); n != 101 {
+		t.Fatalf("Len = %d, want 101", n)
+	}
+}
+
+// The lookups that took the mutex count from the last merge: a merge, however it came, starts
+// the count anew, so that a map of n keys is copied once per max(n/8, 8) such lookups at most.
+func TestMissesCountFromTheLastMerge(t *testing.T) {
+	var m Map[int, int]
+	mk := func(k int) int { return k }
+	for i := range 200 {
+		m.LoadOrMake(i, mk) // many lookups that missed, and merges by size
+	}
+	m.Flush()
+	for i := range 24 { // max(200/8, 8) = 25: one short of a merge
+		m.LoadOrMake(1000+i, mk)
+		if _, ok := m.Load(1000 + i); ok {
+			t.Fatalf("new key %d of 24 after a merge of 200 was merged: want 25 lookups first", i+1)
+		}
+	}
+	m.LoadOrMake(2000, mk)
+	if _, ok := m.Load(2000); !ok {
+		t.Fatal("the 25th lookup that missed did not merge")
+	}
+}
