@@ -24,6 +24,9 @@ func TestSplit(t *testing.T) {
 		{"kyc.v1.OCRService/Extract", "kyc.v1.OCRService", "Extract"},
 		{"/Extract", "", "Extract"},
 		{"", "", ""},
+		{"/a.B/sub/M", "a.B/sub", "M"}, // the last '/' splits
+		{"//Extract", "", "/Extract"},  // nothing before the last '/': the name less one '/'
+		{"/kyc.v1.OCRService/", "kyc.v1.OCRService", ""},
 	}
 	for _, tt := range tests {
 		svc, m := grpcmethod.Split(tt.in)
@@ -78,6 +81,16 @@ func TestUnknownNamesAreNotKept(t *testing.T) {
 	}
 }
 
+// Keepable keeps names of MaxKeptName bytes, and none longer.
+func TestKeepable(t *testing.T) {
+	if n := strings.Repeat("a", grpcmethod.MaxKeptName); !grpcmethod.Keepable(n) {
+		t.Errorf("Keepable of %d bytes = false, want true", len(n))
+	}
+	if n := strings.Repeat("a", grpcmethod.MaxKeptName+1); grpcmethod.Keepable(n) {
+		t.Errorf("Keepable of %d bytes = true, want false", len(n))
+	}
+}
+
 func TestOwner(t *testing.T) {
 	for _, tt := range []struct{ name, service, wantService, wantMethod string }{
 		{"kyc.v1.OCRService", "", "kyc.v1.OCRService", ""},
@@ -86,6 +99,7 @@ func TestOwner(t *testing.T) {
 		{"shared-ml", "", "shared-ml", ""},
 		{"shared-ml", "kyc.v1.OCRService", "kyc.v1.OCRService", ""},
 		{"/malformed", "", "/malformed", ""},
+		{"kyc.v1.OCRService/Extract", "", "kyc.v1.OCRService/Extract", ""}, // not a full method: a name
 		{"*", "", "*", ""},
 	} {
 		if s, m := grpcmethod.Owner(tt.name, tt.service); s != tt.wantService || m != tt.wantMethod {
