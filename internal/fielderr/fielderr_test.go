@@ -116,3 +116,46 @@ func TestDistanceOfLongNames(t *testing.T) {
 		t.Errorf("Distance of a one-letter typo = %d, want 1", d)
 	}
 }
+
+// Key quotes a key with a dot, a space or a quote, and the empty key; Prefix of "" changes
+// nothing, an Error with no path takes the prefix alone, and the Errors given are left as they are.
+func TestKeyAndPrefixEdges(t *testing.T) {
+	for k, want := range map[string]string{
+		"ml": "ml", "": `""`, "a.b": `"a.b"`, "a b": `"a b"`, `a"b`: `"a\"b"`,
+	} {
+		if got := fielderr.Key(k); got != want {
+			t.Errorf("Key(%q) = %s, want %s", k, got, want)
+		}
+	}
+	orig := fielderr.New("max", 3, "is above 2")
+	if got := fielderr.Prefix("", orig); got != error(orig) {
+		t.Errorf("Prefix(\"\", err) = %v, want err itself", got)
+	}
+	if got := fielderr.Prefix("retry", fielderr.New("", -1, "is negative")).Error(); got != "retry: -1 is negative" {
+		t.Errorf("Prefix of an Error with no path = %q, want %q", got, "retry: -1 is negative")
+	}
+	if got := fielderr.Prefix("retry", orig).Error(); got != "retry.max: 3 is above 2" {
+		t.Errorf("Prefix = %q, want %q", got, "retry.max: 3 is above 2")
+	}
+	if orig.Path != "max" {
+		t.Errorf("Prefix changed the Error given: its Path is %q, want %q", orig.Path, "max")
+	}
+}
+
+// Distance is Levenshtein's, a substitution costing one, computed up to 64 bytes, and the
+// longer length past that.
+func TestDistance(t *testing.T) {
+	a64 := strings.Repeat("a", 64)
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"abc", "", 3}, {"", "ab", 2}, {"kitten", "sitting", 3}, {"a", "b", 1},
+		{"ocr", "orc", 2}, {a64, a64, 0}, {a64, a64[1:] + "b", 1},
+		{a64 + "a", a64 + "a", 65}, {"a", a64 + "a", 65},
+	} {
+		if got := fielderr.Distance(tt.a, tt.b); got != tt.want {
+			t.Errorf("Distance(%d bytes %.8q…, %d bytes %.8q…) = %d, want %d", len(tt.a), tt.a, len(tt.b), tt.b, got, tt.want)
+		}
+	}
+}
