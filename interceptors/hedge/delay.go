@@ -3,6 +3,7 @@ package hedge
 import (
 	"math"
 	"math/bits"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,8 @@ import (
 // atomic store fills it. The recomputation copies the ring into a preallocated scratch slice
 // and selects the wanted rank in linear expected time; it runs under a TryLock, so a recorder
 // that finds it busy moves on, and the holder, once it has let the lock go, recomputes again
-// if the count has since passed the threshold.
+// if the count has since passed the threshold; a sample counted but not yet stored when the
+// holder reads the ring is waited for (a recorder is never stopped between the two).
 type estimator struct {
 	pct        float64
 	mult       float64       // MedianMultiple
@@ -103,9 +105,15 @@ func (e *estimator) recomputeLocked() {
 	}
 	s := e.scratch[:0]
 	for i := range int(min(n, uint64(len(e.ring)))) {
-		if v := e.ring[i].Load(); v > 0 {
-			s = append(s, v-1)
+		// A slot of the n counted that is still empty belongs to a recorder between its add
+		// and its store: its sample is waited for, not left out. Left out, it would wait for
+		// the next recomputation, its recorder having found the threshold moved past it.
+		v := e.ring[i].Load()
+		for v == 0 {
+			runtime.Gosched()
+			v = e.ring[i].Load()
 		}
+		s = append(s, v-1)
 	}
 	k := len(s)
 	if k == 0 {

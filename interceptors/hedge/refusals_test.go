@@ -117,16 +117,23 @@ func TestLocallyRefusedHedgeLeavesTheCallLive(t *testing.T) {
 	}
 }
 
-// A slot a recorder took but has not written yet is no latency sample: read as 0 ms, it would
-// pull the median, and the delay, down to MinDelay.
+// A slot a recorder took but has not written yet is no latency sample of 0 ms, which would pull
+// the median, and the delay, down to MinDelay: the recomputation waits for the sample.
 func TestUnwrittenSlotIsNoSample(t *testing.T) {
 	p, err := New(Config{}) // adaptive: p95, 3× the median, 100ms until known, at least 1ms
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := p.method(compare).est
-	e.count.Add(1)                  // recorder A: slot 0 taken, not written yet
+	n := e.count.Add(1) // recorder A: slot 0 taken, not written yet
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		time.Sleep(10 * time.Millisecond) // while B recomputes
+		e.ring[(n-1)%uint64(len(e.ring))].Store(int64(20*time.Millisecond) + 1)
+	}()
 	e.record(20 * time.Millisecond) // recorder B: slot 1, and the recomputation
+	<-written
 	if got := e.current(); got < 20*time.Millisecond {
 		t.Fatalf("delay %v after answers of 20ms, want at least 20ms", got)
 	}
