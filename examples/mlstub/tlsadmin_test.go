@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,14 +38,7 @@ func TestTLSFlagsCoverTheAdminEndpoint(t *testing.T) {
 			t.Errorf("run: %v", err)
 		}
 	}()
-	caPEM, err := os.ReadFile(f.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		t.Fatal("CA file holds no certificate")
-	}
+	pool := f.CAPool(t)
 	clientCert, err := tls.LoadX509KeyPair(f.ClientCert, f.ClientKey)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,7 @@ package tlsflags_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -38,10 +36,7 @@ func TestSuiteClassesTLSFailures(t *testing.T) {
 	}
 	mtls, plain := serve(t, sopts...), serve(t)
 	only13, upTo11 := versionServers(t, f)
-	upTo12, err := versionClient(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	upTo12 := versionClient(t, f)
 	cfg := &config.Config{
 		Profiles: map[string]config.Profile{"p": {
 			Retry: &retry.Config{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone, Idempotent: true},
@@ -116,14 +111,9 @@ func versionServers(t *testing.T, f tlstest.Files) (only13, upTo11 string) {
 }
 
 // versionClient returns TLS credentials that trust the CA and stop at TLS 1.2.
-func versionClient(f tlstest.Files) (credentials.TransportCredentials, error) {
-	caPEM, err := os.ReadFile(f.CA)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	return credentials.NewTLS(&tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12}), nil
+func versionClient(t *testing.T, f tlstest.Files) credentials.TransportCredentials {
+	t.Helper()
+	return credentials.NewTLS(&tls.Config{RootCAs: f.CAPool(t), MaxVersion: tls.VersionTLS12})
 }
 
 // relayingHealth answers every Check and Watch with err, as a Go server that returns its own

@@ -3,9 +3,7 @@ package tlsflags_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +65,7 @@ func TestHandshakeFailures(t *testing.T) {
 	tls13.MinVersion = tls.VersionTLS13
 	tls11.MinVersion, tls11.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 	only13, upTo11 := serve(t, grpc.Creds(credentials.NewTLS(tls13))), serve(t, grpc.Creds(credentials.NewTLS(tls11)))
-	caPEM, err := os.ReadFile(f.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := f.CAPool(t)
 	for _, tc := range []struct {
 		name      string
 		flags     tlsflags.Flags

@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -40,12 +38,7 @@ func TestTLSVersionMismatchIsNotRetried(t *testing.T) {
 	only13, upTo11 := scfg.Clone(), scfg.Clone()
 	only13.MinVersion = tls.VersionTLS13
 	upTo11.MinVersion, upTo11.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
-	caPEM, err := os.ReadFile(files.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := files.CAPool(t)
 	for _, tc := range []struct {
 		name   string
 		server *tls.Config

@@ -30,6 +30,21 @@ type Files struct {
 	RogueCert, RogueKey   string // a server and client certificate signed by RogueCA
 }
 
+// CAPool returns a pool holding the trusted CA's certificate (f.CA), for a client that
+// trusts it; tb fails when the file cannot be read or holds no certificate.
+func (f Files) CAPool(tb testing.TB) *x509.CertPool {
+	tb.Helper()
+	caPEM, err := os.ReadFile(f.CA)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		tb.Fatalf("%s holds no certificate", f.CA)
+	}
+	return pool
+}
+
 type issuer struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
