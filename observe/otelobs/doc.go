@@ -27,7 +27,14 @@
 //	| bulwark.fallback_served  | a fallback answered instead    | rpc.grpc.status_code, bulwark.class (of the error it replaced), and     |
 //	|                          |                                | bulwark.reason when that was a policy's refusal (CIRCUIT_OPEN, ...)     |
 //
-// and, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
+// The call span carries the method as OpenTelemetry's RPC conventions name it, and as
+// otelgrpc's spans of the call's requests do: rpc.system.name ("grpc") and rpc.method (the
+// full method without its leading slash, "kyc.v1.OCRService/Extract", clipped as the span's
+// name is). They are set on a span that records, after its Start: a sampler reads the method
+// in the span's name. The status code keeps the older convention's name, rpc.grpc.status_code
+// (an int), not otelgrpc's newer rpc.response.status_code (a string): a compatibility choice.
+//
+// And, as span attributes, the call's outcome: bulwark.class (the classifier's class of the
 // final outcome), rpc.grpc.status_code, bulwark.attempts, bulwark.duration_ms,
 // bulwark.hedge.winner, bulwark.fallback (true when a fallback answered: the call then ends OK,
 // its class success), bulwark.abandoned (a stream that ended unread, below), and for a

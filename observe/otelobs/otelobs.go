@@ -3,6 +3,7 @@ package otelobs
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,8 @@ const (
 	KeyBreaker     = attribute.Key("bulwark.breaker.state") // string, call span: the breaker's state at a breaker rejection
 	KeyFallback    = attribute.Key("bulwark.fallback")      // bool, call span: a fallback answered in place of an error
 	KeyAbandoned   = attribute.Key("bulwark.abandoned")     // bool, call span: a stream that ended unread (see Stream)
+	KeyRPCSystem   = attribute.Key("rpc.system.name")       // string, call span: "grpc"
+	KeyRPCMethod   = attribute.Key("rpc.method")            // string, call span: the method, "kyc.v1.OCRService/Extract"
 )
 
 // Span event names.
@@ -64,33 +67,55 @@ type Tracer struct {
 	// breakers holds the last known state of each breaker, from BreakerStateChanged events,
 	// within the bounds of breakerstates.Store.
 	breakers breakerstates.Store
-	// names holds the call span's name of each method, "bulwark " + method, for the first
+	// starts holds how the call span of each method starts (*callStart), for the first
 	// maxNames methods of up to observe.MaxKeptName bytes: made once, not on every call.
-	names  sync.Map
+	starts sync.Map
 	nnames atomic.Int64
 }
 
-// maxNames bounds names: past it, or for a name longer than observe.MaxKeptName, a call's
-// span name is made for the call.
+// maxNames bounds starts: past it, or for a name longer than observe.MaxKeptName, a call's
+// span name and options are made for the call.
 const maxNames = 4096
 
 // callSpanOptions are the options of every call span, made once.
 var callSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
 
-// spanName returns the call span's name for method: "bulwark " and the method, clipped when it
-// is longer than observe.MaxKeptName (observe.Clip).
-func (t *Tracer) spanName(method string) string {
-	if v, ok := t.names.Load(method); ok {
-		return v.(string)
+// callStart is how a method's call span starts: its name, "bulwark " and the method, and the
+// attributes by which OpenTelemetry's RPC conventions name the method: rpc.system.name, and
+// rpc.method without the leading slash, as otelgrpc puts them on the spans of the call's
+// requests. They are set once the span is known to record, not given to Start: a call that
+// nothing records then costs no more than the span the sampler drops (see unsampled_test.go),
+// and the sampler, which sees the span's name, sees the method there.
+type callStart struct {
+	name  string
+	attrs []attribute.KeyValue
+}
+
+// newCallStart returns the callStart of method, clipped when it is longer than
+// observe.MaxKeptName (observe.Clip).
+func newCallStart(method string) *callStart {
+	m := observe.Clip(method)
+	return &callStart{name: "bulwark " + m,
+		attrs: []attribute.KeyValue{KeyRPCSystem.String("grpc"), KeyRPCMethod.String(strings.TrimPrefix(m, "/"))}}
+}
+
+// callStartOf returns the callStart of method's call span.
+func (t *Tracer) callStartOf(method string) *callStart {
+	if v, ok := t.starts.Load(method); ok {
+		return v.(*callStart)
 	}
-	name := "bulwark " + observe.Clip(method)
+	cs := newCallStart(method)
 	if t.nnames.Load() < maxNames && len(method) <= observe.MaxKeptName {
-		if _, loaded := t.names.LoadOrStore(method, name); !loaded {
+		if _, loaded := t.starts.LoadOrStore(method, cs); !loaded {
 			t.nnames.Add(1)
 		}
 	}
-	return name
+	return cs
 }
+
+// spanName returns the call span's name for method: "bulwark " and the method, clipped when it
+// is longer than observe.MaxKeptName (observe.Clip).
+func (t *Tracer) spanName(method string) string { return t.callStartOf(method).name }
 
 // Option configures a Tracer.
 type Option interface{ apply(*Tracer) }
@@ -171,11 +196,16 @@ func (t *Tracer) DialOptions() []grpc.DialOption {
 // resources for a span until it is.
 func (t *Tracer) start(ctx context.Context, method string) (context.Context, *recorder) {
 	span := trace.SpanFromContext(ctx)
+	var cs *callStart
 	if t.callSpan {
-		ctx, span = t.tracer.Start(ctx, t.spanName(method), callSpanOptions...)
+		cs = t.callStartOf(method)
+		ctx, span = t.tracer.Start(ctx, cs.name, callSpanOptions...)
 	}
 	if !span.IsRecording() {
 		return ctx, nil
+	}
+	if cs != nil {
+		span.SetAttributes(cs.attrs...)
 	}
 	r := &recorder{t: t, span: span, own: t.callSpan, method: method, next: callerSink(ctx)}
 	return observe.WithCallSink(ctx, r), r
