@@ -51,7 +51,10 @@
 // breaker states and classes they take (TestReferencedLabelsExist), and
 // that they read each metric as its type allows: counters and histogram series through rate
 // or increase, gauges as they are, quantiles over buckets summed by le
-// (TestQueriesFitMetricTypes).
+// (TestQueriesFitMetricTypes). promtool also evaluates the breaker panels on series it is
+// given: the state panel keeps a row for each instance (TestBreakerStatePerInstance), and the
+// transitions panel's points, whose windows are their step ($__interval, at least 1m), add up
+// to the changes over the range (TestBreakerTransitionsAddUp).
 //
 // live_test.go (TestLivePrometheus, skipped when the prometheus server is not on PATH) runs a
 // real Prometheus with alerts.yml, every duration in it divided by 30 (rate windows 5m → 10s,

@@ -73,6 +73,9 @@ func promobsFamilies(t *testing.T) (labels map[string]map[string]bool, types map
 		if types[f.GetName()] == "HISTOGRAM" {
 			ls["le"] = true
 		}
+		// The target labels Prometheus adds to every series it scrapes: a panel keeps the
+		// process apart by them (the breaker state of each instance).
+		ls["job"], ls["instance"] = true, true
 		labels[f.GetName()] = ls
 	}
 	for _, name := range promobs.MetricNames() {

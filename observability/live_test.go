@@ -282,7 +282,7 @@ func checkDashboard(t *testing.T, api *promAPI) {
 	if len(exprs) < 10 {
 		t.Fatalf("found %d queries in dashboard.json", len(exprs))
 	}
-	r := strings.NewReplacer(`$service`, `.*`, `$method`, `.*`, `$__rate_interval`, `10s`)
+	r := strings.NewReplacer(`$service`, `.*`, `$method`, `.*`, `$__rate_interval`, `10s`, `$__interval`, `10s`)
 	// A panel may have no data for a moment between scrapes: give each a few tries.
 	for _, e := range exprs {
 		q := r.Replace(e)

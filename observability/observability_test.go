@@ -30,12 +30,18 @@ func promtool(t *testing.T) string {
 
 func runPromtool(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(promtool(t), args...)
-	out, err := cmd.CombinedOutput()
+	out, err := execPromtool(t, args...)
 	if err != nil {
 		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return out
+}
+
+// execPromtool runs promtool with args and returns its output and its error.
+func execPromtool(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(promtool(t), args...).CombinedOutput()
+	return string(out), err
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
@@ -328,7 +334,7 @@ func TestLevelPanelsKeepTheMethod(t *testing.T) {
 }
 
 // grafanaVars replaces the dashboard's variables by values PromQL accepts.
-var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$service", ".*", "$method", ".*")
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$service", ".*", "$method", ".*")
 
 // Every dashboard query is valid PromQL: promtool checks them as recording rules.
 func TestDashboardQueriesParse(t *testing.T) {
