@@ -18,13 +18,18 @@ import (
 
 // Explain writes, for an operator checking a configuration against the SLO, the budget, each
 // profile's resolved policies with its worst-case timeline, and each service (and method with
-// an entry of its own) with its profile and whatever its overrides change, and, under a method
-// whose classifier differs from its service's, each object it shares with its service that
-// classifies outcomes (an adaptive bulkhead, a breaker, an adaptive throttle: each judges the
-// method's calls by the method's classifier). What Warnings says of a hedge that is never sent
-// or of a per-attempt timeout that cuts no attempt ends the line of that section, in the block
-// it is warned about; a rate limit's shared bucket is named with the services and methods that
-// draw on it.
+// an entry of its own) with its profile and the sections in which its settings differ from
+// that profile's. A method's block is counted against the profile its header names (the
+// method's own, or its service's), not against its service's block: a method may run on a
+// profile of its own, with its service's overrides on top (Method.Profile), so its service's
+// settings are no base for it; its "overriding" list then holds its service's overrides as
+// well as its own, and the block with its profile's gives every setting in force for the
+// method. Under a method whose classifier differs from its service's, it names each object
+// the method shares with its service that classifies outcomes (an adaptive bulkhead, a
+// breaker, an adaptive throttle: each judges the method's calls by the method's classifier).
+// What Warnings says of a hedge that is never sent or of a per-attempt timeout that cuts no
+// attempt ends the line of that section, in the block it is warned about; a rate limit's
+// shared bucket is named with the services and methods that draw on it.
 func Explain(w io.Writer, cfg *Config) error {
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
