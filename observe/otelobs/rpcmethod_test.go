@@ -25,6 +25,9 @@ const (
 // conventions: rpc.system.name, and rpc.method, the fully qualified method without its
 // leading slash), so that a query by method finds the logical call as well as its requests.
 func TestCallSpanCarriesRPCMethod(t *testing.T) {
+	// otelgrpc reads this when its handler is made: under rpc/old its spans name the method
+	// without the service, which is not what this test compares.
+	t.Setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "")
 	e := newEnv(t, config.Profile{Retry: quickRetry(2)}, &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
 		return &kycv1.CompareResponse{}, nil
 	}})
