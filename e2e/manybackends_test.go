@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,24 +225,43 @@ func TestManyBackendsTwoSickReplicasOfThreeTripTheServiceBreaker(t *testing.T) {
 	}
 }
 
-// outlierDetection is the recommended base service config over several replicas (README,
-// "Several backends"): grpc's outlier detection ejects a replica that failed more than 85% of
-// at least 5 calls in the last second, for 30s, and balances round_robin over the rest; the
-// plain round_robin after it serves a binary that does not link the outlier detection
-// balancer (grpc-go registers it in google.golang.org/grpc/xds), since grpc takes the first
-// policy it knows and refuses a config with none.
-const outlierDetection = `{"loadBalancingConfig": [
-  {"outlier_detection_experimental": {
-    "interval": "1s", "baseEjectionTime": "30s", "maxEjectionTime": "300s", "maxEjectionPercent": 50,
-    "failurePercentageEjection": {"threshold": 85, "enforcementPercentage": 100, "minimumHosts": 3, "requestVolume": 5},
-    "childPolicy": [{"round_robin": {}}]}},
-  {"round_robin": {}}]}`
+// outlierDetection is the base service config README's "Several backends" recommends over
+// several replicas, read from the README so that these tests try what it says: grpc's outlier
+// detection ejects a replica that failed most of its calls in the last interval, and balances
+// round_robin over the rest; the plain round_robin after it serves a binary that does not link
+// the outlier detection balancer (grpc-go registers it in google.golang.org/grpc/xds), since
+// grpc takes the first policy it knows and refuses a config with none.
+func outlierDetection(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "**Several backends.**")
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(section)
+	if !ok || m == nil {
+		t.Fatal(`README's "Several backends" has no json service config`)
+	}
+	return m[1]
+}
+
+// quickOutlierDetection is outlierDetection judged every 100ms instead of every second.
+func quickOutlierDetection(t *testing.T) string {
+	t.Helper()
+	base := outlierDetection(t)
+	fast := strings.Replace(base, `"interval": "1s"`, `"interval": "0.1s"`, 1)
+	if fast == base {
+		t.Fatalf(`README's service config has no "interval": "1s" to shorten: %s`, base)
+	}
+	return fast
+}
 
 // The suite writes its method configs into a base service config and leaves its load
 // balancing config as it was, so a channel dialled with both balances as the base says.
 func TestManyBackendsServiceConfigKeepsTheBaseLoadBalancing(t *testing.T) {
-	r := newReplicas(t, outlierDetection, sick, stub.Faults{}, stub.Faults{})
-	sc, err := r.suite.ServiceConfig(outlierDetection)
+	base := outlierDetection(t)
+	r := newReplicas(t, base, sick, stub.Faults{}, stub.Faults{})
+	sc, err := r.suite.ServiceConfig(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +269,7 @@ func TestManyBackendsServiceConfigKeepsTheBaseLoadBalancing(t *testing.T) {
 	if err := json.Unmarshal([]byte(sc), &got); err != nil {
 		t.Fatalf("service config %s: %v", sc, err)
 	}
-	if err := json.Unmarshal([]byte(outlierDetection), &want); err != nil {
+	if err := json.Unmarshal([]byte(base), &want); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got["loadBalancingConfig"], want["loadBalancingConfig"]) {
@@ -264,26 +285,31 @@ func TestManyBackendsServiceConfigKeepsTheBaseLoadBalancing(t *testing.T) {
 	}
 }
 
-// With grpc's outlier detection under the suite, the sick replica is ejected after its first
-// few failures and the calls that follow reach the healthy two at their first attempt.
-func TestManyBackendsOutlierDetectionKeepsTheSickReplicaOut(t *testing.T) {
-	// The detection runs every 100ms, of real time: poll for the ejection, within 10s.
-	fast := strings.Replace(outlierDetection, `"interval": "1s"`, `"interval": "0.1s"`, 1)
-	r := newReplicas(t, fast, sick, stub.Faults{}, stub.Faults{})
+// awaitEjection makes calls, 30 at a time, until the i-th replica gets none of them, within
+// 10s: outlier detection judges on real time. With allOK, every call until then must be ok.
+func (r *replicas) awaitEjection(t *testing.T, i int, allOK bool) {
+	t.Helper()
 	start := time.Now()
 	for {
-		before := requestsTotal(r.stubs[0], stub.MethodCompare)
-		if tl := r.run(t, 30); tl.ok != tl.calls {
-			t.Fatalf("before the ejection: %v; want every call ok", tl)
+		before := requestsTotal(r.stubs[i], stub.MethodCompare)
+		if tl := r.run(t, 30); allOK && tl.ok != tl.calls {
+			t.Fatalf("before replica %d's ejection: %v; want every call ok", i, tl)
 		}
-		if requestsTotal(r.stubs[0], stub.MethodCompare) == before {
-			break // 30 calls round_robin and none reached the sick replica: it is out
+		if requestsTotal(r.stubs[i], stub.MethodCompare) == before {
+			return // 30 calls round_robin and none reached the replica: it is out
 		}
 		if time.Since(start) > 10*time.Second {
-			t.Fatalf("the sick replica still gets calls after %v", time.Since(start).Round(time.Millisecond))
+			t.Fatalf("sick replica %d still gets calls after %v", i, time.Since(start).Round(time.Millisecond))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// With grpc's outlier detection under the suite, the sick replica is ejected after its first
+// few failures and the calls that follow reach the healthy two at their first attempt.
+func TestManyBackendsOutlierDetectionKeepsTheSickReplicaOut(t *testing.T) {
+	r := newReplicas(t, quickOutlierDetection(t), sick, stub.Faults{}, stub.Faults{})
+	r.awaitEjection(t, 0, true)
 	sickSeen := requestsTotal(r.stubs[0], stub.MethodCompare)
 	tl := r.run(t, 300)
 	t.Log(tl)
@@ -294,4 +320,31 @@ func TestManyBackendsOutlierDetectionKeepsTheSickReplicaOut(t *testing.T) {
 		t.Errorf("the sick replica saw %d more requests after its ejection, want 0", got-sickSeen)
 	}
 	t.Logf("ejected after %d requests to the sick replica", sickSeen)
+}
+
+// A replica that falls sick while another is out is ejected too. grpc judges the replicas
+// only while minimumHosts of them got requestVolume calls in the last interval; with one of
+// three out, two are left to be judged, and a minimumHosts of 3 would leave the second sick
+// replica in, costing every call a retry (and some calls, over the retry budget, their
+// success) for as long as the first stays out.
+func TestManyBackendsOutlierDetectionEjectsASecondSickReplica(t *testing.T) {
+	r := newReplicas(t, quickOutlierDetection(t), sick, stub.Faults{}, stub.Faults{})
+	r.awaitEjection(t, 0, true)
+	if err := r.stubs[1].SetFaults(sick); err != nil {
+		t.Fatal(err)
+	}
+	// Until it is out, every call meets it first (round_robin's next pick after a retry on
+	// the healthy replica is the sick one again): a retry per call, over the retry budget.
+	r.awaitEjection(t, 1, false)
+	seen := []int{requestsTotal(r.stubs[0], stub.MethodCompare), requestsTotal(r.stubs[1], stub.MethodCompare)}
+	tl := r.run(t, 300)
+	t.Log(tl)
+	if tl.ok != tl.calls || tl.retries != 0 || tl.tripCall != 0 {
+		t.Errorf("after both ejections: %v; want every call ok without a retry", tl)
+	}
+	for i, n := range seen {
+		if got := requestsTotal(r.stubs[i], stub.MethodCompare); got != n {
+			t.Errorf("sick replica %d saw %d more requests after its ejection, want 0", i, got-n)
+		}
+	}
 }
