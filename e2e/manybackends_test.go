@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/interceptors"
@@ -61,6 +62,13 @@ func newReplicas(t *testing.T, base string, faults ...stub.Faults) *replicas {
 // newReplicasConfig is newReplicas with a configuration of its own (merged over the built-ins).
 func newReplicasConfig(t *testing.T, yaml, base string, faults ...stub.Faults) *replicas {
 	t.Helper()
+	return newReplicasBreakers(t, yaml, base, new(breaker.Registry), faults...)
+}
+
+// newReplicasBreakers is newReplicasConfig with the suite's breakers taken from breakers (a
+// registry whose breakers run on a fake clock).
+func newReplicasBreakers(t *testing.T, yaml, base string, breakers *breaker.Registry, faults ...stub.Faults) *replicas {
+	t.Helper()
 	cfg, _, err := config.Parse("e2e.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -73,7 +81,7 @@ func newReplicasConfig(t *testing.T, yaml, base string, faults ...stub.Faults) *
 	rnd := rand.New(rand.NewPCG(1, 2))
 	r.suite, err = interceptors.New(cfg,
 		interceptors.WithObserver(observe.Multi(metrics, r.rec)),
-		interceptors.WithBreakerRegistry(new(breaker.Registry)),
+		interceptors.WithBreakerRegistry(breakers),
 		interceptors.WithRand(rnd.Float64))
 	if err != nil {
 		t.Fatalf("suite: %v", err)
@@ -346,5 +354,41 @@ func TestManyBackendsOutlierDetectionEjectsASecondSickReplica(t *testing.T) {
 		if got := requestsTotal(r.stubs[i], stub.MethodCompare); got != n {
 			t.Errorf("sick replica %d saw %d more requests after its ejection, want 0", i, got-n)
 		}
+	}
+}
+
+// Two sick replicas of three, with the README's service config as it is (1s interval): calls
+// made back to back trip the service's breaker before the first interval ends (the breaker
+// needs 66 failures of 100 attempts; the run of 300 takes under a second, most of its calls
+// refused by the open breaker in microseconds). The interval in which the breaker tripped
+// still holds the attempts made before it, dozens per replica, so grpc ejects both sick
+// replicas at its end, and the breaker's next probe can only reach the healthy one: the
+// breaker closes and every call is served by the healthy replica at its first attempt.
+// The breakers run on a fake clock that the test advances past their open interval between
+// rounds of 100 calls; grpc's interval is real time, hence the 10s bound.
+func TestManyBackendsOutlierDetectionRecoversFromTwoSickReplicasOfThree(t *testing.T) {
+	breakerClock := clocktest.New(time.Time{})
+	r := newReplicasBreakers(t, quickBackoffs, outlierDetection(t), breaker.NewRegistry(breaker.WithClock(breakerClock)),
+		sick, sick, stub.Faults{})
+	first := r.run(t, 300)
+	t.Logf("first 300 calls: %v", first)
+	calls, served := first.calls, first.ok
+	start := time.Now()
+	for {
+		breakerClock.Advance(time.Minute) // past any open interval: the next call is a probe
+		before := requestsTotal(r.stubs[0], stub.MethodCompare) + requestsTotal(r.stubs[1], stub.MethodCompare)
+		tl := r.run(t, 100)
+		calls, served = calls+tl.calls, served+tl.ok
+		after := requestsTotal(r.stubs[0], stub.MethodCompare) + requestsTotal(r.stubs[1], stub.MethodCompare)
+		if tl.ok == tl.calls && tl.attempts == tl.calls && after == before {
+			t.Logf("recovered: the last 100 of %d calls (%d served) all served by the healthy replica at their first attempt, %v after the first 300",
+				calls, served, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("no recovery %v after the first 300 calls: the last 100 came to %v, the sick replicas saw %d of their attempts",
+				time.Since(start).Round(time.Millisecond), tl, after-before)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
