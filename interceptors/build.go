@@ -253,28 +253,69 @@ func (s *Suite) check(cfg *config.Config, svc string) error {
 // (WithBreakerRegistry): there the breaker's Check depends on the breaker's name (another
 // suite may hold the breaker of a name with other settings: breaker.ErrSharedConflict); the
 // other sections' Checks depend on the policy alone, which check covers service by service.
-func (s *Suite) checkAdmitted(cfg *config.Config) error {
+// It skips the names in checked (services and full methods: a full method starts with "/")
+// and adds those it checks; n is how many names the suite had admitted (unlisted.n) when it
+// began: each of them has been checked.
+func (s *Suite) checkAdmitted(cfg *config.Config, checked map[string]bool) (n int, err error) {
 	if s.givenBreakers == nil {
-		return nil
+		return 0, nil
 	}
+	// Names are admitted under s.mu, stored before n counts them, and never removed: those n
+	// counts are in the maps ranged below.
+	s.mu.Lock()
+	n = s.unlisted.n
+	s.mu.Unlock()
 	var svcs, methods []string
 	s.unlisted.services.Range(func(k, _ any) bool { svcs = append(svcs, k.(string)); return true })
 	s.unlisted.methods.Range(func(k, _ any) bool { methods = append(methods, k.(string)); return true })
 	slices.Sort(svcs)
 	slices.Sort(methods)
 	for _, svc := range svcs {
-		if err := s.check(cfg, svc); err != nil {
-			return err
+		if checked[svc] {
+			continue
 		}
+		if err := s.check(cfg, svc); err != nil {
+			return 0, err
+		}
+		checked[svc] = true
 	}
 	for _, m := range methods {
+		if checked[m] {
+			continue
+		}
 		svc := grpcmethod.Service(m)
 		p := &prepared{c: &chain{method: m, policy: cfg.Resolve(m)}, service: svc, fullMethod: m, sp: cfg.ResolveService(svc)}
 		if err := s.checkSections(p, m); err != nil {
+			return 0, err
+		}
+		checked[m] = true
+	}
+	return n, nil
+}
+
+// lockChecked runs checkAdmitted for cfg outside s.mu (a section's Check may be the program's
+// code) and returns with s.mu held once no name was admitted since: a first call that admits a
+// name between the check and the publish (and takes its objects under the configuration in
+// force) would otherwise have a reload that its next call's build refuses take effect. A name
+// admitted meanwhile is checked in turn, outside s.mu, and the lock taken again; names are
+// admitted up to the suite's bound (WithUnlistedLimit), so this ends. On error s.mu is not
+// held.
+func (s *Suite) lockChecked(cfg *config.Config) error {
+	checked := map[string]bool{}
+	for {
+		n, err := s.checkAdmitted(cfg, checked)
+		if err != nil {
 			return err
 		}
+		if s.afterCheck != nil {
+			s.afterCheck()
+		}
+		s.mu.Lock()
+		if s.givenBreakers == nil || s.unlisted.n == n {
+			return nil
+		}
+		s.mu.Unlock()
 	}
-	return nil
 }
 
 // checkSections runs the Check of each stateful section of chain p (section.Spec.Check); an

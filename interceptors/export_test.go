@@ -13,6 +13,11 @@ import (
 // suite's lock is taken, so that tests can hold a first-call build at that point.
 func SetBeforeBuild(s *Suite, f func()) { s.beforeBuild = f }
 
+// SetAfterCheck installs a hook that runs in Reload each time it has checked the chains of the
+// names the suite admitted (see Suite.checkAdmitted), before it takes the suite's lock, so that
+// tests can admit a name between that check and the publish.
+func SetAfterCheck(s *Suite, f func()) { s.afterCheck = f }
+
 // ChainCount returns how many chains the configuration in force holds.
 func ChainCount(s *Suite) int {
 	n := 0

@@ -73,6 +73,7 @@ type Suite struct {
 	otherValues map[reflect.Type]any
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
+	afterCheck  func() // test hook: runs in Reload after each checkAdmitted, before s.mu.
 	// givenBreakers is the breaker registry WithBreakerRegistry gave, nil for the suite's
 	// own: one other suites may share, whose breakers a reload does not report retired.
 	givenBreakers *breaker.Registry
@@ -343,8 +344,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 	}
 	// And the names admitted for chains of their own (see unlisted), where their objects'
-	// names matter: a breaker shared with another suite (see checkAdmitted).
-	if err := s.checkAdmitted(st.cfg); err != nil {
+	// names matter: a breaker shared with another suite (see checkAdmitted). lockChecked
+	// returns with s.mu held, no name admitted since the check.
+	if err := s.lockChecked(st.cfg); err != nil {
 		return err
 	}
 	// Deferred before the unlock, so that it runs after it: the retired objects' levels are
@@ -370,8 +372,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		s.reportRetired(retired, at, false)
 		sent = true
 	}()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.mu.Unlock() // taken by lockChecked
 	if s.closing {
 		return ErrClosed
 	}
