@@ -318,6 +318,66 @@ func (s *Suite) lockChecked(cfg *config.Config) error {
 	}
 }
 
+// checkNamed refuses a configuration whose chains will certainly give one object two
+// settings, from the configuration alone (no object is built): those built at the Reload
+// (ps), and the chains built on a first call of each configured service that no registered
+// descriptor declares the methods of, all of whose calls go through such chains, under its
+// service's policy (check's "/<svc>/*"). An object such chains give other settings than a
+// chain before them (ps first, in build order) is refused as the build refuses it (see
+// objectLocked), naming the object, both chains and what differs; without the objects the
+// chains capture (Deps), which only a build can tell. The chains of services outside the
+// configuration are not compared: none may ever be called (such a chain is refused at its
+// build, on a first call).
+func (s *Suite) checkNamed(cfg *config.Config, ps []*prepared) error {
+	type taking struct {
+		fullMethod string // the chain's, for an error
+		fp         objcache.Fingerprint
+	}
+	took := map[objcache.Key]taking{}
+	// name is the chain's for an error, which says what chain it is.
+	take := func(p *prepared, name string, sec section.Section, v any) error {
+		env := s.env(p, sec, v, nil)
+		k := objcache.Key{Section: sec.Key(), Name: env.Name}
+		fp := fingerprint(sec, v, p.c.policy, p.sp, nil)
+		prev, ok := took[k]
+		if !ok {
+			took[k] = taking{fullMethod: p.fullMethod, fp: fp}
+			return nil
+		}
+		if !prev.fp.Same(fp, valuesEqual(sec)) {
+			return sectionErr(name, sec.Key(), sameObjectErr(env.Name, prev.fullMethod, prev.fp, fp, valuesEqual(sec)))
+		}
+		return nil
+	}
+	for _, p := range ps {
+		for _, st := range p.steps {
+			if st.done {
+				continue
+			}
+			if err := take(p, p.fullMethod, st.sec, st.v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, svc := range cfg.ServiceNames() {
+		if descriptorOf(svc) != nil {
+			continue
+		}
+		fullMethod := "/" + svc + "/" + otherMethod
+		mp := cfg.ResolveService(svc)
+		p := &prepared{c: &chain{method: fullMethod, policy: mp}, service: svc, fullMethod: fullMethod, sp: mp}
+		for sec, v := range sectionsOf(mp) {
+			if sec.Stateless() {
+				continue
+			}
+			if err := take(p, fullMethod+" (the chain of the service's calls, built on a first call: no registered descriptor declares its methods)", sec, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // checkSections runs the Check of each stateful section of chain p (section.Spec.Check); an
 // error names the chain as name.
 func (s *Suite) checkSections(p *prepared, name string) error {

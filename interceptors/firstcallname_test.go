@@ -13,16 +13,19 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// The chains built on a first call (a service without a registered descriptor, a service
-// outside the configuration, an overflow chain, an admitted method) are held to the settings
-// the chains in force gave the object a section names "pool" (see pool in
-// customname_test.go), as the chains of one build are: one that gives it other settings is
+// The chains built on a first call (a service outside the configuration, an overflow chain,
+// an admitted method) are held to the settings the chains in force gave the object a section
+// names "pool" (see pool in customname_test.go), as the chains of one build are: one that
+// gives it other settings is
 // refused, its calls failing with FailedPrecondition that names the object, the chain that
 // holds it and what differs, and the object the chains in force hold stays as it is. The
 // suite took it: the first call's build replaced the object under the chains in force, so
 // that the kyc.v1.OCRService's calls went through an object of the other service's settings
 // (or, for a retuned value, kept its object with the other service's size), and a build of
 // the next first call put one of theirs back.
+//
+// A configured service without a registered descriptor whose policy gives the object other
+// settings is refused at the Reload instead (TestConfiguredServiceWhoseFirstCallsWouldClashIsRefused).
 func TestFirstCallBuildGivingNamedObjectOtherSettingsIsRefused(t *testing.T) {
 	// p gives the pool 3, r and default the size given. OCRService's chains are built at New
 	// (its descriptor is registered) and hold the pool of size 3; acme.v1.Other has no
@@ -63,10 +66,6 @@ services:
 		method, chain  string // the method called, and the chain its first call builds
 		wantSameObject bool   // size 3: the call shares the object of the chains in force
 	}{
-		{name: "a method of a service without a registered descriptor", size: 4, other: "r",
-			method: "/acme.v1.Other/Do", chain: "/acme.v1.Other/Do"},
-		{name: "a service's overflow chain", size: 4, other: "r", opts: []interceptors.Option{interceptors.WithUnlistedLimit(0)},
-			method: "/acme.v1.Other/Do", chain: "/acme.v1.Other/*"},
 		{name: "a method of a service outside the configuration", size: 4, other: "p", def: true,
 			method: "/acme.v1.Outside/Do", chain: "/acme.v1.Outside/Do"},
 		{name: "the suite's overflow chain", size: 4, other: "p", def: true, opts: []interceptors.Option{interceptors.WithUnlistedLimit(0)},

@@ -343,6 +343,11 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	// And the objects the chains name, built here and on the first calls of the configured
+	// services without descriptors: one given two settings would fail each call of those.
+	if err := s.checkNamed(st.cfg, ps); err != nil {
+		return err
+	}
 	// And the names admitted for chains of their own (see unlisted), where their objects'
 	// names matter: a breaker shared with another suite (see checkAdmitted). lockChecked
 	// returns with s.mu held, no name admitted since the check.
