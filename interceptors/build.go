@@ -197,7 +197,13 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prep
 		if sec.Stateless() {
 			b, err := sec.Build(s.env(p, sec, v, earlier), v)
 			if err != nil {
-				p.c.err = sectionErr(fullMethod, sec.Key(), err)
+				// A field the build refuses (a fallback's reply_json), named by its path in cfg.
+				if located := cfg.LocateSectionError(fullMethod, config.Section(sec.Key()), err); located != nil {
+					err = fmt.Errorf("%s: %w", fullMethod, located)
+				} else {
+					err = sectionErr(fullMethod, sec.Key(), err)
+				}
+				p.c.err = err
 				return p
 			}
 			st.built, st.done = b, true

@@ -21,7 +21,7 @@ services:
     profile: p
     methods:
       Extract: {fallback: {reply_json: '{"nope": 1}'}}
-`, "/kyc.v1.OCRService/Extract: fallback: reply_json for /kyc.v1.OCRService/Extract does not fit kyc.v1.ExtractResponse"},
+`, "/kyc.v1.OCRService/Extract: bulwark.yaml:8: services.\"kyc.v1.OCRService\".methods.Extract.fallback.reply_json: \"{\\\"nope\\\": 1}\" does not fit kyc.v1.ExtractResponse"},
 		{"redis without a factory", `
 profiles:
   p:

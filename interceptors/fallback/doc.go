@@ -30,8 +30,9 @@
 // message type, to let the error stand), or in
 // configuration as Config.ReplyJSON, decoded with protojson into the method's response type,
 // found from the method's descriptor in the global protobuf registry. A reply given in code
-// wins over ReplyJSON. New fails, naming the method and the type, when the ReplyJSON does not
-// fit the response type or its method is not registered, and when a Message is not of the
+// wins over ReplyJSON. New fails, naming the field (reply_json), its value, the method and the
+// type, when the ReplyJSON does not fit the response type or its method is not registered (a
+// suite's error names the field's path in its configuration instead), and when a Message is not of the
 // method's response type (a Message for a method missing from the registry is checked at call
 // time instead), or lacks a proto2 required field (whatever its target). This package never logs or records the request, the reply or the
 // error: events carry only the code and class.

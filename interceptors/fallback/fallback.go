@@ -1,7 +1,9 @@
 package fallback
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -141,20 +144,33 @@ func (f *Fallback) setReply(replyJSON string, reply Reply) error {
 	if !f.isMethod {
 		return fmt.Errorf("fallback: %s: reply_json needs a full method, not a service", f.target)
 	}
+	// The errors of reply_json name the field (a suite names its path in the configuration:
+	// see config.Config.LocateSectionError), the value and the rule.
 	md, err := f.responseType()
 	if err != nil {
-		return err
+		return replyJSONErr(replyJSON, "cannot be decoded: "+strings.TrimPrefix(err.Error(), "fallback: "))
 	}
 	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
 	if err != nil {
-		return fmt.Errorf("fallback: reply_json for %s: response type %s is not in the protobuf registry", f.target, md.FullName())
+		return replyJSONErr(replyJSON, "cannot be decoded for "+f.target+": its response type "+string(md.FullName())+" is not in the protobuf registry")
 	}
 	m := mt.New().Interface()
 	if err := protojson.Unmarshal([]byte(replyJSON), m); err != nil {
-		return fmt.Errorf("fallback: reply_json for %s does not fit %s: %w", f.target, md.FullName(), err)
+		return replyJSONErr(replyJSON, "does not fit "+string(md.FullName())+", the response type of "+f.target+": "+err.Error())
 	}
 	f.reply = fixedReply{m: m}
 	return nil
+}
+
+// replyJSONErr is the error of a reply_json value that cannot be the reply, by rule:
+// "fallback: reply_json: <value> <rule>".
+func replyJSONErr(replyJSON, rule string) error {
+	v := replyJSON
+	var b bytes.Buffer
+	if strings.ContainsAny(v, "\n\r") && json.Compact(&b, []byte(v)) == nil {
+		v = b.String() // a YAML block scalar, on one line (quoting escapes what is not JSON)
+	}
+	return fmt.Errorf("fallback: %w", fielderr.New("reply_json", v, rule))
 }
 
 // Target returns the full method or service the fallback covers.
