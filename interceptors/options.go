@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/fallback"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
@@ -107,9 +108,11 @@ func WithRand(f func() float64) Option { return optionFunc(func(o *options) { o.
 // slash), a method or service the registered descriptors tell does not exist (a method its
 // service's descriptor does not declare; a method named as a service), and a Message that is
 // not of a registered method's response type. A Message for a service, or for
-// "/<service>/*", is checked against every method its registered descriptor declares that it
-// serves (those without a reply of their own, nor, for a service, a "/<service>/*" one): a
-// service whose methods answer different types cannot take one Message for them all.
+// "/<service>/*", is checked, by New and by each Reload, against every method its registered
+// descriptor declares that it serves under the configuration (those whose policy has a
+// fallback section, without a reply of their own, nor, for a service, a "/<service>/*" one):
+// a service whose methods answer different types cannot take one Message for them all (a
+// method without a fallback section is not served, whatever it answers).
 func WithFallback(target string, reply fallback.Reply) Option {
 	return optionFunc(func(o *options) {
 		if err := checkFallback("WithFallback", target, reply); err != nil {
@@ -315,12 +318,13 @@ func methodAsService(svc string) (owner, method string, ok bool) {
 
 // checkServiceMessages checks the reply rs gives for each whole service (a service, or
 // "/<service>/*") against every method the service's registered descriptor declares that the
-// reply serves: those rs gives no reply of their own (nor, for a service, a "/<service>/*"
-// one). A Func serves any; a Message only methods of its type, so one for methods that answer
-// different types is refused, naming them and their types. option names the option that gave
-// a target. (checkFallback checks the replies one by one: it does not know which methods
-// another reply serves.)
-func checkServiceMessages(rs fallback.Replies, option func(target string) string) error {
+// reply serves under cfg: those whose policy has a fallback section and that rs gives no reply
+// of their own (nor, for a service, a "/<service>/*" one). A method without a fallback section
+// never serves the reply, whatever its type. A Func serves any; a Message only methods of its
+// type, so one for methods that answer different types is refused, naming them and their
+// types. option names the option that gave a target. (checkFallback checks the replies one by
+// one: it does not know which methods another reply serves.)
+func checkServiceMessages(rs fallback.Replies, option func(target string) string, cfg *config.Config) error {
 	var errs []error
 	for _, t := range slices.Sorted(maps.Keys(rs)) {
 		svc, anyMethod := t, false
@@ -348,6 +352,9 @@ func checkServiceMessages(rs fallback.Replies, option func(target string) string
 				continue
 			}
 			if _, shared := rs["/"+svc+"/*"]; shared && !anyMethod {
+				continue
+			}
+			if cfg.Resolve(full).Fallback == nil {
 				continue
 			}
 			served = append(served, string(md.Name())+" answers "+string(md.Output().FullName()))

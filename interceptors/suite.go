@@ -248,13 +248,9 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 		for _, t := range slices.Sorted(maps.Keys(rs)) {
 			errs = append(errs, checkFallback(option, t, rs[t]))
 		}
-		err := errors.Join(errs...)
-		if err == nil {
-			// The replies for whole services, against the methods each serves: a check of
-			// them all together (WithFallback's checks saw one at a time).
-			err = checkServiceMessages(rs, s.o.fallbackOption)
-		}
-		if err != nil {
+		// The replies for whole services are checked against the methods each serves, which
+		// the configuration tells: by Reload.
+		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("bulwark: invalid option: %w", err)
 		}
 		for t := range rs {
@@ -314,6 +310,14 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	}
 	if err := cfg.CheckMethodKeys("", registeredMethod); err != nil {
 		return fmt.Errorf("bulwark: invalid configuration: %w", err)
+	}
+	// The replies for whole services, against the methods each serves under cfg: a check of
+	// them all together (WithFallback's checks saw one at a time), which also covers the
+	// services whose chains are built on a first call.
+	if rs, ok := value[fallback.Replies](&s.o); ok {
+		if err := checkServiceMessages(rs, s.o.fallbackOption, cfg); err != nil {
+			return fmt.Errorf("bulwark: invalid option for this configuration: %w", err)
+		}
 	}
 	st := &state{cfg: cfg.Clone()}
 	// First every chain's stateless steps, which is where a configuration that passed
