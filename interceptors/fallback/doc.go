@@ -37,6 +37,10 @@
 // time instead), or lacks a proto2 required field (whatever its target). This package never logs or records the request, the reply or the
 // error: events carry only the code and class.
 //
+// A Func runs in the caller's goroutine, with the caller's context (its deadline, not a suite's
+// default deadline or budget, which bound the call below the fallback), and is not bounded:
+// the call returns when the Func does, so a Func must honour its context (see Func).
+//
 // The reply is copied into the caller's reply message (proto.Reset, then proto.Merge); a
 // Message is copied when Message is called, and the copy is never changed.
 //

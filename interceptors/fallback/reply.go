@@ -24,6 +24,14 @@ func Message(m proto.Message) Reply { return fixedReply{m: proto.Clone(m)} }
 // let the error stand. It must be safe for
 // concurrent use, must not keep the request, and should not log the request or the error: in a
 // KYC pipeline they hold personal data.
+//
+// f runs in the caller's goroutine and the call returns when f does: the fallback does not
+// bound it. f must honour ctx, returning (nil, or a reply) when ctx is done, and bound
+// anything that may block (a look-up over the network) itself. ctx is the caller's, with the
+// caller's deadline only: a deadline section's default and cap, and the budget, bound the call
+// below the fallback, not f; a caller without a deadline gives f a ctx that never ends. (Bounding
+// f would take a goroutine for every call it answers, as whether f returns promptly is known
+// only when it does, and would leave a late f running after its call returned.)
 func Func(f func(ctx context.Context, method string, req any, err error) proto.Message) Reply {
 	return funcReply(f)
 }
