@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -376,18 +377,79 @@ func IsCertificateFailure(err error) bool {
 	return false
 }
 
-// IsRefusal reports whether msg has the shape of a refusedError's text: the alert, then the
-// failed write in parentheses, "remote error: tls: certificate required (write tcp A->B:
-// write: broken pipe)". A server's own message that merely begins with an alert ("remote
-// error: tls: bad certificate", about its backend's certificate) does not.
+// IsRefusal reports whether msg is, whole, a refusedError's text: a TLS alert as crypto/tls
+// words it, then the failed write as the transport words it, in parentheses ("remote error:
+// tls: certificate required (write tcp A->B: write: broken pipe)"). A server's own message in
+// that shape, with words of its own for the alert or the write, is the server's, and so is
+// one that merely begins with an alert ("remote error: tls: bad certificate", about its
+// backend's certificate). It is the one check of that shape: the orchestrator's logs keep a
+// message it accepts, so it accepts nothing a server could have chosen.
 func IsRefusal(msg string) bool {
-	rest, ok := strings.CutPrefix(msg, "remote error: tls: ")
-	if !ok {
+	alert, rest, ok := strings.Cut(msg, " (")
+	if !ok || !IsAlert(alert) {
 		return false
 	}
-	_, write, ok := strings.Cut(rest, " (")
-	return ok && strings.HasPrefix(write, "write ") && strings.HasSuffix(write, ")")
+	write, ok := strings.CutSuffix(rest, ")")
+	return ok && strings.HasPrefix(write, "write ") && IsTransportIO(write)
 }
+
+// IsAlert reports whether msg is, whole, crypto/tls's text for a TLS alert the peer sent
+// ("remote error: tls: certificate required").
+func IsAlert(msg string) bool { return tlsAlerts[msg] }
+
+// tlsAlerts are the texts of the TLS alerts a peer can send, as crypto/tls gives them.
+var tlsAlerts = func() map[string]bool {
+	m := map[string]bool{}
+	for a := range 256 {
+		m["remote error: "+tls.AlertError(a).Error()] = true
+	}
+	return m
+}()
+
+// IsTransportIO reports whether msg is, whole, a net.OpError's text for a read or a write on
+// a TCP or unix connection: its addresses (a TCP connection's are IPs and ports), then the
+// system's own words (see IsSystemError): "write tcp A->B: write: broken pipe", "read unix
+// ->/run/ocr.sock: read: connection reset by peer", "write tcp A->B: use of closed network
+// connection". Lower-case words that are none of those, or a name where an address stands,
+// are a server's.
+func IsTransportIO(msg string) bool {
+	m := transportIO.FindStringSubmatch(msg)
+	if m == nil || !systemWords[m[5]] {
+		return false
+	}
+	if m[2] == "unix" {
+		return true
+	}
+	local, remote := strings.TrimSuffix(m[3], "->"), m[4]
+	if _, err := netip.ParseAddrPort(remote); err != nil {
+		return false
+	}
+	if local != "" {
+		if _, err := netip.ParseAddrPort(local); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// transportIO is the shape IsTransportIO reads: op, network, local address and "->", remote
+// address, the syscall, the system's words.
+var transportIO = regexp.MustCompile(`^(read|write) (tcp[46]?|unix) (\S*->)?(\S+): (?:(?:read|write): )?(.+)$`)
+
+// IsSystemError reports whether msg is, whole, the text a transport's I/O error ends with: an
+// errno's (syscall.Errno's own table), a closed connection's or a timeout's.
+func IsSystemError(msg string) bool { return systemWords[msg] }
+
+// systemWords are the texts IsSystemError accepts.
+var systemWords = func() map[string]bool {
+	m := map[string]bool{net.ErrClosed.Error(): true, os.ErrDeadlineExceeded.Error(): true}
+	for e := syscall.Errno(1); e < 256; e++ { // every errno of Linux and the BSDs
+		if s := e.Error(); !strings.HasPrefix(s, "errno ") {
+			m[s] = true
+		}
+	}
+	return m
+}()
 
 // IsVersionMismatch reports whether err is grpc-go's Unavailable for a TLS handshake that
 // failed because the client and the server share no protocol version: the server refused the

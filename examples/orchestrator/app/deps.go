@@ -2,18 +2,14 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -114,7 +110,7 @@ func clientDetail(err error, reached bool) string {
 		}
 		return ""
 	}
-	if isRefusal(msg) || grpcWords(msg) {
+	if tlsflags.IsRefusal(msg) || grpcWords(msg) {
 		return msg
 	}
 	return ""
@@ -126,21 +122,7 @@ func clientDetail(err error, reached bool) string {
 // a stream may have begun), or the closing of the connection, bare or as the ConnectionError
 // grpc-go closes its streams with.
 func reachedWords(msg string) bool {
-	return msg == "transport is closing" || msg == `connection error: desc = "transport is closing"` || isTransportIO(msg) || isRefusal(msg)
-}
-
-// isRefusal reports whether msg is, whole, the -tls connections' words for a server's refusal
-// of the client's certificate (tlsflags.IsRefusal's shape): a TLS alert as crypto/tls gives
-// it, then the failed write as the transport gives it, in parentheses ("remote error: tls:
-// certificate required (write tcp A->B: write: broken pipe)"). A server's own message in that
-// shape, with words of its own for the alert or the write, is the server's.
-func isRefusal(msg string) bool {
-	if !tlsflags.IsRefusal(msg) {
-		return false
-	}
-	alert, rest, _ := strings.Cut(msg, " (")
-	write, ok := strings.CutSuffix(rest, ")")
-	return ok && tlsAlerts[alert] && strings.HasPrefix(write, "write ") && isTransportIO(write)
+	return msg == "transport is closing" || msg == `connection error: desc = "transport is closing"` || tlsflags.IsTransportIO(msg) || tlsflags.IsRefusal(msg)
 }
 
 // grpcWords reports whether msg is, whole, one of the status messages grpc-go writes itself
@@ -151,13 +133,13 @@ func isRefusal(msg string) bool {
 // error grpc-go gives as it is ("write tcp A->B: write: broken pipe"). A client whose
 // certificate the server refuses under TLS 1.3 reads that as often as not, which the -tls
 // connections give with the server's alert first ("remote error: tls: certificate required
-// (write tcp ...)"): clientDetail keeps that shape alone (isRefusal), as a service's
+// (write tcp ...)"): clientDetail keeps that shape alone (tlsflags.IsRefusal), as a service's
 // own Unavailable may begin with an alert too. Each shape is matched to its end, not by its
 // start: a server's own message that merely begins as one of these ("name resolver error: no
 // entry for <a name>") is the server's text.
 func grpcWords(msg string) bool {
 	switch {
-	case msg == "transport is closing", msg == "produced zero addresses", isConnectionError(msg), isTransportIO(msg):
+	case msg == "transport is closing", msg == "produced zero addresses", isConnectionError(msg), tlsflags.IsTransportIO(msg):
 		return true
 	}
 	if rest, ok := strings.CutPrefix(msg, "name resolver error: "); ok {
@@ -199,17 +181,8 @@ func isConnectionError(msg string) bool {
 // or its system's words alone, or the TLS alert a server sent (crypto/tls's words, "remote
 // error: tls: certificate required": a TLS 1.3 server refusing the client's certificate).
 func isPrefaceError(msg string) bool {
-	return msg == io.EOF.Error() || msg == io.ErrUnexpectedEOF.Error() || systemWords[msg] || isTransportIO(msg) || tlsAlerts[msg]
+	return msg == io.EOF.Error() || msg == io.ErrUnexpectedEOF.Error() || tlsflags.IsSystemError(msg) || tlsflags.IsTransportIO(msg) || tlsflags.IsAlert(msg)
 }
-
-// tlsAlerts are the texts of the TLS alerts a peer can send, as crypto/tls gives them.
-var tlsAlerts = func() map[string]bool {
-	m := map[string]bool{}
-	for a := range 256 {
-		m["remote error: "+tls.AlertError(a).Error()] = true
-	}
-	return m
-}()
 
 // isResolverError reports whether msg is an error of grpc-go's own resolvers or balancers
 // about a name: no address at all, or its DNS resolver's lookup failure.
@@ -220,48 +193,6 @@ func isResolverError(msg string) bool {
 // dnsLookupError is grpc-go's DNS resolver's failed lookup: "dns: A record lookup error:
 // lookup HOST on SERVER: no such host".
 var dnsLookupError = regexp.MustCompile(`^dns: (A|SRV|TXT) record lookup error: lookup \S+( on \S+)?: [a-z][a-z /]*$`)
-
-// isTransportIO reports whether msg is a net.OpError's text for a read or a write on a TCP or
-// unix connection: its addresses (a TCP connection's are IPs and ports), then the system's own
-// words, an errno's text, net's for a closed connection or a timeout's ("write tcp A->B:
-// write: broken pipe", "read unix ->/run/ocr.sock: read: connection reset by peer", "write
-// tcp A->B: use of closed network connection"). Lower-case words that are none of those, or a
-// name where an address stands, are a server's.
-func isTransportIO(msg string) bool {
-	m := transportIO.FindStringSubmatch(msg)
-	if m == nil || !systemWords[m[5]] {
-		return false
-	}
-	if m[2] == "unix" {
-		return true
-	}
-	local, remote := strings.TrimSuffix(m[3], "->"), m[4]
-	if _, err := netip.ParseAddrPort(remote); err != nil {
-		return false
-	}
-	if local != "" {
-		if _, err := netip.ParseAddrPort(local); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// transportIO is the shape isTransportIO reads: op, network, local address and "->", remote
-// address, the syscall, the system's words.
-var transportIO = regexp.MustCompile(`^(read|write) (tcp[46]?|unix) (\S*->)?(\S+): (?:(?:read|write): )?(.+)$`)
-
-// systemWords are the texts a transport's I/O error ends with: the errnos' (syscall.Errno's
-// own table), a closed connection's and a timeout's.
-var systemWords = func() map[string]bool {
-	m := map[string]bool{net.ErrClosed.Error(): true, os.ErrDeadlineExceeded.Error(): true}
-	for e := syscall.Errno(1); e < 256; e++ { // every errno of Linux and the BSDs
-		if s := e.Error(); !strings.HasPrefix(s, "errno ") {
-			m[s] = true
-		}
-	}
-	return m
-}()
 
 // snapshot returns the last error per service key.
 func (d *depErrors) snapshot() map[string]string {
