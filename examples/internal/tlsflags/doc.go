@@ -35,8 +35,9 @@
 // the suite) tags each attempt refused over a certificate with the reason TLS_CERTIFICATE
 // (ReasonCertificate), and each that found no TLS version in common with TLS_VERSION
 // (ReasonVersion): two reasons, as an operator fixes the one with a certificate and the other
-// with a TLS setting. The orchestrator classes both server_fault: not retried, and a failure
-// for the breaker, so a certificate that stays bad, or a server still limited to TLS 1.1,
+// with a TLS setting. The orchestrator classes both server_fault where its configuration
+// gives them no class: not retried, and a failure for the breaker, so a certificate that
+// stays bad, or a server still limited to TLS 1.1,
 // opens the breaker and fires the BulwarkBreakerOpen alert, which is what an operator needs to
 // hear. A version mismatch is recognised by crypto/tls's words alone, whole in grpc-go's
 // message for a connection it could not make (IsVersionMismatch): a server's own text cannot

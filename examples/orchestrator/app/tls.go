@@ -25,9 +25,10 @@ var errTLSEmbedded = errors.New("-tls-* need external services (-liveness, -face
 
 // setupTLS checks the TLS flags against the rest of the command line and, when TLS is on,
 // classes a handshake failed by either side's TLS configuration (tlsReasons: a refused
-// certificate, no TLS version in common) as server_fault in every profile of cfg, and in the
-// overrides of every service without a profile, unless they class it themselves: not retried,
-// a failure for the breaker (see tlsflags' documentation).
+// certificate, no TLS version in common) as server_fault (not retried, a failure for the
+// breaker: see tlsflags' documentation) wherever cfg gives it no class: in every profile that
+// does not class it, and in the overrides of every service without a profile that do not. A
+// class the configuration gives, in a profile, a service or a method, is kept.
 func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 	creds, err := f.tls.ClientCredentials()
 	if err != nil {
@@ -49,7 +50,7 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 	}
 	t.inner = tlsflags.MarkCertificateErrors()
 	for name, p := range cfg.Profiles {
-		p.Classifier.Reasons = withTLSReasons(p.Classifier.Reasons, true)
+		p.Classifier.Reasons = withTLSReasons(p.Classifier.Reasons)
 		cfg.Profiles[name] = p
 	}
 	// A service without a profile (none named, and no "default") has only its overrides:
@@ -59,7 +60,8 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 			if svc.Profile != "" {
 				continue
 			}
-			svc.Classifier.Reasons = withTLSReasons(svc.Classifier.Reasons, false)
+			keepMethodProfiles(cfg, svc)
+			svc.Classifier.Reasons = withTLSReasons(svc.Classifier.Reasons)
 			cfg.Services[name] = svc
 		}
 	}
@@ -72,17 +74,43 @@ func setupTLS(f *flags, cfg *config.Config) (*tlsSetup, error) {
 // (tlsflags.ReasonCertificate), or they share no TLS version (tlsflags.ReasonVersion).
 var tlsReasons = []string{tlsflags.ReasonCertificate, tlsflags.ReasonVersion}
 
-// withTLSReasons returns a copy of reasons that classes each of tlsReasons as a server fault:
-// never retried. A reason reasons already classes keeps its class unless overwrite.
-func withTLSReasons(reasons map[string]codes.Class, overwrite bool) map[string]codes.Class {
+// withTLSReasons returns a copy of reasons that classes each of tlsReasons it does not class
+// as a server fault: never retried.
+func withTLSReasons(reasons map[string]codes.Class) map[string]codes.Class {
 	out := maps.Clone(reasons)
 	if out == nil {
 		out = map[string]codes.Class{}
 	}
 	for _, r := range tlsReasons {
-		if _, set := out[r]; overwrite || !set {
+		if _, set := out[r]; !set {
 			out[r] = codes.ServerFault
 		}
 	}
 	return out
+}
+
+// keepMethodProfiles keeps the class that a method's own profile gives a TLS reason, under a
+// service without a profile whose overrides are about to get that reason: a method's policy
+// is its profile, then its service's overrides, then its own, so the service's server_fault
+// would override its profile's class. Each such method's overrides get its profile's class
+// (which the profiles have by now), unless they or the service's class the reason themselves.
+func keepMethodProfiles(cfg *config.Config, svc config.Service) {
+	for name, m := range svc.Methods {
+		p, ok := cfg.Profiles[m.Profile]
+		if m.Profile == "" || !ok {
+			continue
+		}
+		for _, r := range tlsReasons {
+			_, bySvc := svc.Classifier.Reasons[r]
+			_, byMethod := m.Classifier.Reasons[r]
+			if bySvc || byMethod {
+				continue
+			}
+			if m.Classifier.Reasons = maps.Clone(m.Classifier.Reasons); m.Classifier.Reasons == nil {
+				m.Classifier.Reasons = map[string]codes.Class{}
+			}
+			m.Classifier.Reasons[r] = p.Classifier.Reasons[r]
+		}
+		svc.Methods[name] = m
+	}
 }
