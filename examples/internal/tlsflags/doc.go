@@ -21,13 +21,14 @@
 //	| the client does not trust the server's certificate | authentication handshake failed: tls: failed to verify certificate: x509: ... | server_fault |
 //	| (from another CA, or not for the name dialled)     | (x509: certificate signed by unknown authority / certificate is valid for A, not B) |    |
 //	| the server refuses the client's certificate        | remote error: tls: certificate required / bad certificate / expired certificate | server_fault |
+//	| (a TLS 1.2 server not Go's, when none was sent)    | (authentication handshake failed: remote error: tls: handshake failure) |   |
 //	| no TLS version both sides speak                    | authentication handshake failed: remote error: tls: protocol version not supported | server_fault |
 //	| (the server's alert; or a server, not Go's, that   | (or: authentication handshake failed: tls: server selected unsupported protocol version 302) |    |
 //	| answers with a version the client did not offer)   |                                                              |              |
 //	| TLS client, plaintext server                       | tls: first record does not look like a TLS handshake         | transient    |
 //	| plaintext client, TLS server                       | error reading server preface: EOF (or: connection reset by peer) | transient |
 //
-// A handshake failure is transient, as a connection loss is: a server restarting, a proxy
+// Any other failed handshake is transient, as a connection loss is: a server restarting, a proxy
 // reloading its certificates. A certificate that is refused is not going to be accepted by
 // the next attempt, nor will a client and a server that share no TLS version find one on the
 // next; retrying either only multiplies load and delays the error. bulwark's classifier goes

@@ -347,6 +347,13 @@ var certificateFailures = []string{
 	"tls: unknown certificate",
 }
 
+// handshakeRefusal is grpc-go's ConnectionError for a handshake that the server refused with
+// the handshake_failure alert: a TLS 1.2 server's refusal of a client that sent no certificate
+// (RFC 5246 7.4.6), as servers not written in Go (OpenSSL's, BoringSSL's) send it; a Go server
+// sends "bad certificate". Only that shape, whole, is a certificate failure: the alert comes
+// while the client's handshake is in progress, and no text of a server's own is read so.
+var handshakeRefusal = `desc = "transport: authentication handshake failed: remote error: ` + tls.AlertError(40).Error() + `"`
+
 // IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
 // certificate made fail. grpc-go says so only in the status message, which for a connection
 // it could not make begins "connection error: " (pick_first's and round_robin's wording), or
@@ -368,6 +375,9 @@ func IsCertificateFailure(err error) bool {
 		msg = rest
 	} else if !IsRefusal(msg) {
 		return false
+	}
+	if msg == handshakeRefusal {
+		return true
 	}
 	for _, s := range certificateFailures {
 		if strings.Contains(msg, s) {
