@@ -60,3 +60,41 @@ func TestTrailersOnlyHeaderThenConnClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestUncommittedStreamConnClosed: a client-streaming call whose caller sends a message but
+// neither reads the stream (no Header, RecvMsg or Context, so the stream is not committed) nor
+// cancels its context, and then closes the ClientConn, which gRPC counts as releasing the
+// stream, gives its slot back; as does a second stream on the same ClientConn, which shares its
+// watcher.
+func TestUncommittedStreamConnClosed(t *testing.T) {
+	forModes(t, func(t *testing.T, newBulkhead newFunc) {
+		srv := testkit.Start(t, &testkit.Server{}, grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+			<-ss.Context().Done() // until the client goes
+			return ss.Context().Err()
+		}))
+		b, err := newBulkhead("x.v1.Upload", bulkhead.Config{MaxConcurrent: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc := &grpc.StreamDesc{StreamName: "Put", ClientStreams: true}
+		const method = "/x.v1.Upload/Put"
+
+		cc := srv.Dial(t, grpc.WithStreamInterceptor(b.Stream()))
+		for range 2 {
+			s, err := cc.NewStream(context.Background(), desc, method)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SendMsg(&emptypb.Empty{}); err != nil {
+				t.Fatalf("SendMsg: %v", err)
+			}
+		}
+		if n := b.InFlight(); n != 2 {
+			t.Fatalf("InFlight = %d with two streams open, want 2", n)
+		}
+		if err := cc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "both slots given back once the ClientConn closed", func() bool { return b.InFlight() == 0 })
+	})
+}

@@ -16,7 +16,8 @@
 //     abandoned): Caller;
 //   - gRPC ends the stream's context (it finished the stream) while the caller's is still
 //     live and no RecvMsg or SendMsg is running to report the end itself, once the stream's
-//     context is watched (see Commit): Transport;
+//     context is watched (see Commit), or the ClientConn a policy named shut down (see
+//     Conn): Transport;
 //   - RecvMsg, SendMsg, Header, Trailer or CloseSend of the stream below panics (or ends its
 //     goroutine: runtime.Goexit): Panic. The funcs run as the panic goes on, unrecovered, to
 //     the caller; what they hold for the stream is released then, not when the caller's
@@ -31,8 +32,7 @@
 // caller release a stream: Transport, as no status was seen. Nothing else ends it: gRPC has
 // finished the stream, so nothing more happens to it that could be watched, and what a policy
 // holds for it (a breaker's probe permit, a bulkhead's slot) stays held until one of the three.
-// One goroutine watches the ClientConn for such a stream alone, from the Header that found it
-// ended to its end; no other stream has one. gRPC's own Header never returns an
+// (See Conn for how a ClientConn is watched.) gRPC's own Header never returns an
 // error; a stream that wraps gRPC's may (a retry's, once it is over), and that error ends the
 // stream (Header), whether or not the caller reads on or cancels after it.
 //
@@ -52,11 +52,22 @@
 // response starts or it ends: once a RecvMsg or Header has returned, or when the caller asks
 // for the stream's Context (Stream.Context). Until then the caller's context is watched
 // instead, and a stream gRPC finishes (a connection closed, a service config's timeout) is
-// not seen until a RecvMsg returns its status or the caller's context ends. gRPC requires a
-// stream's caller to read it to its end, cancel its context or close the ClientConn; a caller
-// that only closes the ClientConn of a stream not yet committed holds what a policy holds for
-// the stream (a breaker's permit, a bulkhead's slot, a deadline's context) until its context
-// ends, as does one that does none of the three.
+// not seen until a RecvMsg returns its status, the caller's context ends, or the stream's
+// ClientConn, once a policy has named it (WatchConn), shuts down. gRPC requires a stream's
+// caller to read it to its end, cancel its context or close the ClientConn; a caller that does
+// none of the three holds what a policy holds for the stream (a breaker's permit, a bulkhead's
+// slot, a deadline's context) for as long.
+//
+// # Conn
+//
+// A ClientConn that shuts down finishes its streams, which ends their contexts. A stream that
+// a policy named its ClientConn (WatchConn) is held, while it lives, in the list of that
+// ClientConn's one watcher: one goroutine per ClientConn, not per stream, which waits for its
+// shutdown and then ends with it. When the ClientConn shuts down, the watcher commits each
+// stream of its list not yet committed (it reads its Context: nothing is lost, a shut down
+// ClientConn retries nothing), so that the end of the stream's context ends it (Transport,
+// unless a call under way reports the end), and ends each stream gRPC ended in Header
+// (Transport). A stream that names a ClientConn already shut down learns it at once.
 //
 // # Sharing
 //
@@ -86,7 +97,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -166,13 +176,16 @@ type Stream struct {
 	// for RecvMsg; the caller's context is watched from then on, and the ClientConn (cc).
 	headerless bool
 
-	// cc is the ClientConn the stream runs on, when a policy named it (WatchConn); read
-	// only once the stream is headerless.
+	// cc is the ClientConn the stream runs on, when a policy named it (WatchConn).
 	cc atomic.Pointer[grpc.ClientConn]
-	// connStop is guarded by mu: it stops the goroutine that watches cc for a headerless
-	// stream (see watchConn); nil when there is none.
-	connStop context.CancelFunc
-	// connDown is guarded by mu: cc shut down while the stream was headerless.
+	// conn is the watcher of cc that holds the stream in its list while it is live (see
+	// register); nil until then.
+	conn atomic.Pointer[connWatch]
+	// connPrev and connNext link the streams of conn; connLinked says the stream is in the
+	// list. Guarded by conn's mu.
+	connPrev, connNext *Stream
+	connLinked         bool
+	// connDown is guarded by mu: cc shut down before the stream ended.
 	connDown bool
 }
 
@@ -267,12 +280,13 @@ func sameContext(a, b context.Context) (same bool) {
 	return a == b
 }
 
-// WatchConn names cc, the ClientConn the stream runs on, so that a stream gRPC ends in Header
-// (see the package documentation) ends when cc shuts down, if nothing ended it before. A nil
-// cc names none.
+// WatchConn names cc, the ClientConn the stream runs on, so that the stream ends when cc shuts
+// down, if nothing ended it before, even when it is not committed or gRPC ended it in Header
+// (see Conn in the package documentation). The first ClientConn named is the stream's; a nil cc
+// names none.
 func (w *Stream) WatchConn(cc *grpc.ClientConn) {
-	if cc != nil {
-		w.cc.Store(cc)
+	if cc != nil && w.cc.CompareAndSwap(nil, cc) {
+		register(cc, w)
 	}
 }
 
@@ -449,20 +463,26 @@ func (w *Stream) commit(noHeader bool) {
 	if !noHeader && !w.uncommitted.Load() {
 		return
 	}
+	if w.commitLocked(noHeader) {
+		// The ClientConn shut down before the stream was found headerless: that ends it
+		// (reported by the leave of the Header under way).
+		w.ctxDone()
+	}
+}
+
+// commitLocked is commit's work under w.mu; it reports whether the stream was found headerless
+// after its ClientConn shut down (see connClosed).
+func (w *Stream) commitLocked(noHeader bool) (connDown bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ended { // Nothing left to watch.
 		w.uncommitted.Store(false)
-		return
+		return false
 	}
 	c := w.ClientStream.Context()
-	if noHeader && c != nil && c.Err() != nil {
+	if noHeader && c != nil && c.Err() != nil && !w.headerless {
 		w.headerless = true
-		if cc := w.cc.Load(); cc != nil && w.connStop == nil {
-			ctx, stop := context.WithCancel(context.Background())
-			w.connStop = stop
-			go w.watchConn(ctx, cc)
-		}
+		connDown = w.connDown
 	}
 	if !w.uncommitted.Load() {
 		return
@@ -471,29 +491,37 @@ func (w *Stream) commit(noHeader bool) {
 	if w.headerless || c == nil || sameContext(c, w.caller) {
 		// Nothing to watch, or the caller's context stays watched: a stream ended in
 		// Header waits for RecvMsg or the caller.
-		return
+		return connDown
 	}
 	if !w.stop() {
 		// The caller's context ended, and its callback ran or runs: the end is the
 		// caller's, reported by the callback or by the leave of the call under way.
-		return
+		return connDown
 	}
 	w.watchLocked(c)
+	return connDown
 }
 
-// watchConn waits for cc to shut down, or ctx to end (the stream ended), for a headerless
-// stream: a shut down ClientConn ends the stream as the end of the stream's context would,
-// Transport, unless a call under way reports the end itself (see ctxDone).
-func (w *Stream) watchConn(ctx context.Context, cc *grpc.ClientConn) {
-	for s := cc.GetState(); s != connectivity.Shutdown; s = cc.GetState() {
-		if !cc.WaitForStateChange(ctx, s) {
-			return
-		}
-	}
+// connClosed runs when the ClientConn the stream named (WatchConn) has shut down, which
+// gRPC counts among a stream's ends: gRPC finishes the ClientConn's streams, which ends their
+// contexts. A stream not yet committed is committed now (its Context is read), as nothing is
+// lost by it any more (a ClientConn shut down retries nothing), so that the end of its context
+// ends it (Transport) as for any committed stream; a stream gRPC ended in Header, whose context
+// ended already, ends now (Transport), unless a call under way reports its end.
+func (w *Stream) connClosed() {
 	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		return
+	}
 	w.connDown = true
+	headerless := w.headerless
 	w.mu.Unlock()
-	w.ctxDone()
+	if headerless {
+		w.ctxDone()
+		return
+	}
+	w.commit(false) // Should Header find it headerless meanwhile, commit ends it.
 }
 
 // leave ends a RecvMsg, SendMsg or Header call; the last one out after the stream's context
@@ -529,7 +557,7 @@ func (w *Stream) ctxEnd() {
 // transport reports the Transport end, unless the stream goes on: its Context moved on to
 // another, live context, which it watches instead; or gRPC ended it in Header, and its status
 // waits for RecvMsg while the caller's context is watched instead, until its ClientConn shuts
-// down (watchConn).
+// down (connClosed).
 func (w *Stream) transport() {
 	w.mu.Lock()
 	if !w.ended && w.headerless && w.connDown {
@@ -659,11 +687,10 @@ func callLayers(l *layer, e End) {
 func (w *Stream) ranAll(stop func() bool) {
 	w.mu.Lock()
 	w.ran = true
-	connStop := w.connStop
 	w.mu.Unlock()
 	stop()
-	if connStop != nil {
-		connStop()
+	if cw := w.conn.Load(); cw != nil {
+		cw.remove(w)
 	}
 }
 

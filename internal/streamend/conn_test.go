@@ -1,0 +1,115 @@
+package streamend
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// newConn returns a ClientConn that never connects (nothing dials it), closed at the test's end.
+func newConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// listed returns the streams the watcher of cc holds, and whether cc has one.
+func listed(cc *grpc.ClientConn) (n int, ok bool) {
+	v, ok := conns.Load(cc)
+	if !ok {
+		return 0, false
+	}
+	cw := v.(*connWatch)
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	for w := cw.head; w != nil; w = w.connNext {
+		n++
+	}
+	return n, true
+}
+
+// waitFor polls cond, which a goroutine makes true, for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen", what)
+		}
+	}
+}
+
+// TestConnClosedEndsUncommittedStreams: streams that named their ClientConn (WatchConn) and
+// that nothing committed (no Header, RecvMsg or Context) end when it shuts down, as gRPC ends
+// their contexts (Transport), though their callers' contexts live on; one watcher serves all
+// the streams of a ClientConn, holds only the live ones, and goes with the ClientConn.
+func TestConnClosedEndsUncommittedStreams(t *testing.T) {
+	cc := newConn(t)
+	desc := &grpc.StreamDesc{ClientStreams: true}
+	var (
+		fakes []*fakeStream
+		ws    []*Stream
+		rs    []*recorder
+	)
+	for range 3 {
+		f := newFake(context.Background())
+		w := Watch(context.Background(), desc, f)
+		w.WatchConn(cc)
+		w.WatchConn(cc) // A second policy names it too: listed once.
+		r := newRecorder()
+		w.OnEnd(r.f)
+		fakes, ws, rs = append(fakes, f), append(ws, w), append(rs, r)
+	}
+	if n, ok := listed(cc); !ok || n != 3 {
+		t.Fatalf("the ClientConn's watcher holds %d streams (watched: %v), want 3", n, ok)
+	}
+	// One ends before the ClientConn closes: it leaves the list.
+	fakes[0].recv <- nil
+	if err := ws[0].RecvMsg(nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := listed(cc); n != 2 {
+		t.Fatalf("the ClientConn's watcher holds %d streams after one ended, want 2", n)
+	}
+	for _, f := range fakes {
+		if n := f.ctxCalls.Load(); n != 0 {
+			t.Fatalf("Context called %d times before the ClientConn closed: the stream was committed", n)
+		}
+	}
+
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fakes[1:] {
+		waitFor(t, "the stream's commit once the ClientConn closed", func() bool { return f.ctxCalls.Load() > 0 })
+		f.finish() // gRPC finishes the ClientConn's streams: their contexts end.
+	}
+	for i, r := range rs[1:] {
+		waitFor(t, "the stream's end once the ClientConn closed", func() bool { _, ended := ws[i+1].Ended(); return ended })
+		want := End{Err: context.Canceled, Cause: Transport}
+		if e := r.snapshot(); len(e) != 1 || e[0] != want {
+			t.Fatalf("stream %d: ends = %+v, want [%+v]", i+1, e, want)
+		}
+	}
+	waitFor(t, "the watcher's end with the ClientConn", func() bool { _, ok := listed(cc); return !ok })
+
+	// A stream that names the ClientConn once it has shut down is committed at once.
+	f := newFake(context.Background())
+	w := Watch(context.Background(), desc, f)
+	r := newRecorder()
+	w.OnEnd(r.f)
+	w.WatchConn(cc)
+	waitFor(t, "the commit of a stream naming a closed ClientConn", func() bool { return f.ctxCalls.Load() > 0 })
+	f.finish()
+	waitFor(t, "the end of a stream naming a closed ClientConn", func() bool { _, ended := w.Ended(); return ended })
+	if e := r.snapshot(); len(e) != 1 || e[0].Cause != Transport {
+		t.Fatalf("ends = %+v, want one Transport end", e)
+	}
+	waitFor(t, "the watcher's end with the ClientConn", func() bool { _, ok := listed(cc); return !ok })
+}
