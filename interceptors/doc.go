@@ -142,8 +142,8 @@
 // that panicked without AttemptFinished (there is no outcome to report): the panic goes on,
 // unchanged, after the suite has released what the call held (a stream's, at the panic, not
 // when the caller's context ends: internal/streamend), with a retry step or without. So does a stream that ends while no RecvMsg or SendMsg of its
-// caller runs (its caller gave it up, or grpc ended it unread): the suite cannot tell how it
-// ended.
+// caller runs (its caller gave it up, or grpc ended it unread, as when its ClientConn shuts
+// down): the suite cannot tell how it ended.
 //
 // A Suite is safe for concurrent use.
 package interceptors

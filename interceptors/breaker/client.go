@@ -28,12 +28,15 @@ func (b *Breaker) Unary() grpc.UnaryClientInterceptor {
 // reads it (the connection closes) counts as neither too: its status was never seen. gRPC's
 // end is seen only once the stream's response has started (a RecvMsg or Header returned), as
 // reading the stream's context sooner turns off gRPC's own retries of it; before that, the
-// stream ends with the status RecvMsg returns, or with the caller's context.
+// stream ends with the status RecvMsg returns, with the caller's context, or when its
+// ClientConn shuts down (grpc.ClientConn.Close, which gRPC counts as releasing the stream:
+// neither, as no status was seen; so does a stream gRPC ended in Header, the response having
+// no header, whose status nobody read).
 //
-// As with any gRPC stream, a caller that neither reads to the end nor cancels the context leaks
-// the stream, and with it the probe slot. A refused stream runs the grpc.OnFinish callbacks
-// among its call options with the refusal, as grpc would have once the stream ended (as a
-// refused unary call does).
+// As with any gRPC stream, a caller that neither reads to the end, nor cancels the context, nor
+// closes the ClientConn leaks the stream, and with it the probe slot. A refused stream runs the
+// grpc.OnFinish callbacks among its call options with the refusal, as grpc would have once the
+// stream ended (as a refused unary call does).
 func (b *Breaker) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return b.newStream(ctx, desc, cc, method, streamer, opts, b.classifier)

@@ -72,12 +72,14 @@
 // reply of a stream that is not server-streaming; SendMsg or Header fails other than with io.EOF;
 // RecvMsg, SendMsg, Header, Trailer or CloseSend panics (as the panic goes on); the
 // stream's context ends (the caller canceled it, its deadline passed, or gRPC finished the
-// stream; a RecvMsg or SendMsg running then gives the slot back when it returns). gRPC's end
-// of the stream is watched only once the stream is committed (a RecvMsg or Header returned,
-// or its Context was asked for): watching it sooner would turn off gRPC's retries of the
-// stream (see internal/streamend). A caller that abandons a stream without canceling its
-// context, which grpc-go forbids, holds the slot until gRPC ends a committed stream, and
-// until its context ends one it never read.
+// stream; a RecvMsg or SendMsg running then gives the slot back when it returns); its
+// ClientConn shuts down (grpc.ClientConn.Close, which gRPC counts as releasing a stream). gRPC's
+// end of the stream is watched only once the stream is committed (a RecvMsg or Header
+// returned, or its Context was asked for): watching it sooner would turn off gRPC's retries of
+// the stream (see internal/streamend); the ClientConn's shutdown is watched from the stream's
+// open, by one watcher per ClientConn. A caller that abandons a stream without canceling its
+// context or closing the ClientConn, which grpc-go forbids, holds the slot until gRPC ends a
+// committed stream, and until its context ends one it never read.
 //
 // # Options
 //

@@ -206,14 +206,14 @@
 // canceled. The committed attempt is reported (its AttemptFinished, the retry budget) when the
 // stream ends, with the status it ends with: a server stream that fails after its first
 // message is a failed attempt. A stream that ends while nobody reads or writes it
-// (internal/streamend: its caller's context ends, or gRPC ends the committed attempt) reports
-// its last attempt then, once, with the error of the context that ended (the caller's, or the
-// committed attempt's: its service config's timeout is DeadlineExceeded), and releases what it
-// holds. A panic while an attempt opens, sends or receives, or in its
-// Header, Trailer or CloseSend, ends the stream, what it holds released (later calls return
-// Internal), and goes on to the caller. So does a panic of the observer or the classifier on
-// an attempt's outcome: the stream is not retried at the next call. Neither is called with the
-// stream's lock held.
+// (internal/streamend: its caller's context ends, or gRPC ends the committed attempt, as its
+// ClientConn's shutdown does) reports its last attempt then, once, with the error of the
+// context that ended (the caller's, or the committed attempt's: its service config's timeout
+// is DeadlineExceeded), and releases what it holds. A panic while an attempt opens, sends or
+// receives, or in its Header, Trailer or CloseSend, ends the stream, what it holds released
+// (later calls return Internal), and goes on to the caller. So does a panic of the observer or
+// the classifier on an attempt's outcome: the stream is not retried at the next call. Neither
+// is called with the stream's lock held.
 //
 // # Events
 //
@@ -237,10 +237,10 @@
 //
 // A call made with Disable emits nothing, but through a suite its one request is reported all
 // the same (see Disable): a unary call's when it returns, a stream's when the stream ends,
-// however it ends (internal/streamend: its caller's context ending while nobody reads it
-// included), unless a hedging policy below reported the requests itself. A request that
-// panics (the invoker, or a method of the stream) is not reported, with or without Disable,
-// as the suite sends no CallFinished for its call.
+// however it ends (internal/streamend: its caller's context ending while nobody reads it, or
+// its ClientConn's shutdown, included), unless a hedging policy below reported the requests
+// itself. A request that panics (the invoker, or a method of the stream) is not reported, with
+// or without Disable, as the suite sends no CallFinished for its call.
 //
 // # Options
 //

@@ -76,11 +76,13 @@ func (t *Throttle) exit(ctx context.Context, opts []grpc.CallOption, p section.P
 // an accept); RecvMsg returns the single reply of a stream that is not server-streaming (an
 // accept); the caller's context ends (cancelled: counts as nothing; deadline passed: classified
 // as DeadlineExceeded: by default a request that is not an accept). A stream that gRPC ends
-// while no RecvMsg or SendMsg is running (its connection closed) counts as nothing, even if the
-// caller reads its status later; one it ends in Header (the response had no header) ends when
-// RecvMsg returns its status. A stream opened with the Disable call option bypasses t. A
-// rejected stream runs the grpc.OnFinish callbacks among its call options with the rejection,
-// as grpc would have once the stream ended (as Unary does for a rejected call).
+// while no RecvMsg or SendMsg is running (its connection closed, or its ClientConn shut down,
+// also before the stream was committed) counts as nothing, even if the caller reads its status
+// later; one it ends in Header (the response had no header) ends when RecvMsg returns its
+// status, when the caller's context ends, or when its ClientConn shuts down (nothing). A stream
+// opened with the Disable call option bypasses t. A rejected stream runs the grpc.OnFinish
+// callbacks among its call options with the rejection, as grpc would have once the stream ended
+// (as Unary does for a rejected call).
 func (t *Throttle) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return t.newStream(ctx, desc, cc, method, streamer, opts, t.classifier)

@@ -84,7 +84,9 @@
 // or Header fails other than with io.EOF; RecvMsg returns an error (io.EOF is the normal end: an accept);
 // RecvMsg returns the single reply of a stream that is not server-streaming (an accept); or the
 // caller's context ends first (cancelled: nothing; deadline passed: DeadlineExceeded, a request
-// that is not an accept by default).
+// that is not an accept by default); or gRPC ends it while nobody reads it, as when its
+// ClientConn shuts down (grpc.ClientConn.Close, which gRPC counts as releasing a stream):
+// nothing, as no status was seen.
 //
 // # Choosing K
 //
