@@ -271,7 +271,7 @@ func TestStreamEndings(t *testing.T) {
 	tests := []struct {
 		name       string
 		checkF     func(int, kycv1.LivenessService_CheckServer) error
-		end        string // "recv": CloseAndRecv; "cancel-recv": cancel while receiving; "abandon": cancel without reading; "header-recv": Header, then CloseAndRecv; "header-close": Header, then close the ClientConn without reading; "close": close the ClientConn without reading (the stream not committed)
+		end        string // "recv": CloseAndRecv; "cancel-recv": cancel while receiving; "abandon": cancel without reading; "header-recv": Header, then CloseAndRecv; "header-close": Header, then close the ClientConn without reading; "header-cancel": Header, then cancel without reading; "close": close the ClientConn without reading (the stream not committed)
 		wantCode   grpccodes.Code
 		wantCounts [3]uint64 // successes, failures, ignored
 		wantState  State
@@ -286,6 +286,8 @@ func TestStreamEndings(t *testing.T) {
 		// A trailers-only failure: gRPC's Header returns nil, nil and RecvMsg the status.
 		{name: "trailers-only: Header then RecvMsg", checkF: unavailable, end: "header-recv", wantCode: grpccodes.Unavailable, wantCounts: [3]uint64{0, 1, 0}, wantState: Open},
 		{name: "trailers-only: Header then the ClientConn closed", checkF: unavailable, end: "header-close", wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
+		// The status, in gRPC alone, is never seen: neither, and the probe's permit is returned.
+		{name: "trailers-only: Header then the caller cancels", checkF: unavailable, end: "header-cancel", wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
 		// Nothing read (no Header, RecvMsg or Context): the stream is not committed.
 		{name: "not committed: the ClientConn closed", checkF: block, end: "close", wantCounts: [3]uint64{0, 0, 1}, wantState: HalfOpen},
 	}
@@ -322,7 +324,7 @@ func TestStreamEndings(t *testing.T) {
 				for b.Stats().Calls == before.Calls {
 					time.Sleep(time.Millisecond)
 				}
-			case "header-recv", "header-close", "close":
+			case "header-recv", "header-close", "header-cancel", "close":
 				if tt.end != "close" { // "close" reads no Header: nothing commits the stream.
 					if md, herr := stream.Header(); md != nil || herr != nil {
 						t.Fatalf("Header = %v, %v, want nil, nil (trailers-only)", md, herr)
@@ -330,6 +332,15 @@ func TestStreamEndings(t *testing.T) {
 				}
 				if tt.end == "header-recv" {
 					_, err = stream.CloseAndRecv()
+					break
+				}
+				if tt.end == "header-cancel" {
+					cancel()
+					for deadline := time.Now().Add(10 * time.Second); b.Stats().Calls == before.Calls; time.Sleep(time.Millisecond) {
+						if time.Now().After(deadline) {
+							t.Fatal("the probe's permit is still held after the caller cancelled")
+						}
+					}
 					break
 				}
 				if cerr := cc.Close(); cerr != nil {
