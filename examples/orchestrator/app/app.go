@@ -376,14 +376,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.explain {
 		return config.Explain(stdout, cfg)
 	}
-	// Warnings about the user's own file always show; those about the built-in profiles are
-	// the same on every run, so they show from -log-level info on (-explain, which returned
-	// above, shows the same in its timelines).
-	if f.configPath != "" || f.logLevel <= zapcore.InfoLevel {
-		for _, w := range warnings {
-			fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
-		}
-	}
+	showWarnings(stderr, warnings, f.configPath != "", f.logLevel)
 
 	// On a terminal the batch draws a progress bar; logs go through it, so that a log line
 	// clears the bar, prints whole, and the bar is redrawn below it.
@@ -536,6 +529,19 @@ func linkedServices() config.KnownNames {
 		return true
 	})
 	return known
+}
+
+// showWarnings writes the configuration's warnings on stderr, one line each. Warnings about
+// the user's own file (ownFile) always show; those about the built-in profiles are the same on
+// every run, so they show from level info on (-explain, which returns before, shows the same
+// in its timelines).
+func showWarnings(stderr io.Writer, warnings []config.Warning, ownFile bool, level zapcore.Level) {
+	if !ownFile && level > zapcore.InfoLevel {
+		return
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "orchestrator: warning:", oneLine(w.String()))
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
