@@ -107,7 +107,11 @@ func TestLimiterUnavailableIsNotRetriedNorCounted(t *testing.T) {
 			t.Fatalf("call %d after the store came back: %v", i, err)
 		}
 	}
-	if got := e.srv.Calls(testkit.MethodExtract); got != refused {
-		t.Errorf("the server saw %d requests after the store came back, want %d", got, refused)
+	// The built-in OCR profile hedges a call slower than its learned delay, which a busy
+	// machine makes happen: a hedge sent may be a request more (or be cancelled, its call
+	// answered, before it reaches the server).
+	hedges := e.rec.Count(observe.HedgeSent)
+	if got := e.srv.Calls(testkit.MethodExtract); got < refused || got > refused+hedges {
+		t.Errorf("the server saw %d requests after the store came back, want %d (one per call) and at most %d more (the hedges sent)", got, refused, hedges)
 	}
 }
