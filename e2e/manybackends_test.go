@@ -392,3 +392,120 @@ func TestManyBackendsOutlierDetectionRecoversFromTwoSickReplicasOfThree(t *testi
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// replicaRequests is how many requests each replica has received so far.
+func (r *replicas) replicaRequests() []int {
+	n := make([]int, len(r.stubs))
+	for i, s := range r.stubs {
+		n[i] = requestsTotal(s, stub.MethodCompare)
+	}
+	return n
+}
+
+// A full outage of the three replicas, with the README's service config as it is: grpc's
+// outlier detection cannot tell it from two sick replicas and ejects two of them
+// (maxEjectionPercent 50 lets it go one past half), which stay out for baseEjectionTime after
+// their ejection, outage or not, the third serving alone. The outage here is one whose
+// failures reach the replicas for over an interval (each call a probe of the breaker, whose
+// clock the test advances), as those of a few calls a second do, the breaker's 20 failures in
+// a row taking a second or more. Once the replicas are back, every call the adaptive throttle
+// lets through is served, the breaker does not open again, and the ejected two are back
+// within baseEjectionTime and an interval of their ejection (10s and 1s) and a 2s margin:
+// with the 30s the README said before, the replica left in served alone for up to 30s after
+// a short outage, with a third of the service's capacity.
+func TestManyBackendsOutlierDetectionRecoversAllReplicasAfterAFullOutage(t *testing.T) {
+	breakerClock := clocktest.New(time.Time{})
+	r := newReplicasBreakers(t, quickBackoffs, outlierDetection(t), breaker.NewRegistry(breaker.WithClock(breakerClock)),
+		stub.Faults{}, stub.Faults{}, stub.Faults{})
+	if tl := r.run(t, 30); tl.ok != tl.calls {
+		t.Fatalf("before the outage: %v; want every call ok", tl)
+	}
+	// An interval with no call, so that the next one grpc judges holds the outage's alone.
+	time.Sleep(1200 * time.Millisecond)
+	for _, s := range r.stubs {
+		s.Down()
+	}
+	// Probe until the last 30 probes all reached one replica: the other two are out.
+	down := time.Now()
+	var recent [][]int
+	for i := 0; ; i++ {
+		breakerClock.Advance(time.Hour) // past any open interval: the next call is a probe
+		_, err := r.face.Compare(context.Background(), r.request(int64(i)))
+		if err == nil {
+			t.Fatal("a call succeeded during the outage")
+		}
+		recent = append(recent, r.replicaRequests())
+		if len(recent) > 31 {
+			recent = recent[1:]
+		}
+		if len(recent) == 31 && reachedOnly(recent[0], recent[30]) >= 0 {
+			break
+		}
+		if time.Since(down) > 10*time.Second {
+			t.Fatalf("the last 30 probes of the outage reached %v: grpc ejected none or one replica in %v",
+				diff(recent[0], recent[len(recent)-1]), time.Since(down).Round(time.Millisecond))
+		}
+	}
+	ejected := time.Now() // the ejection is at most this late
+	left := reachedOnly(recent[0], recent[30])
+	t.Logf("two replicas ejected within %v of the outage's start, replica %d left in", ejected.Sub(down).Round(time.Millisecond), left)
+	for _, s := range r.stubs {
+		s.Up()
+	}
+	up := time.Now()
+	breakerClock.Advance(time.Hour) // the next call is a probe, which the replica left in answers
+	var served, calls, alone int
+	for {
+		before := r.replicaRequests()
+		tl := r.run(t, 30)
+		after := r.replicaRequests()
+		calls, served = calls+tl.calls, served+tl.ok
+		// The adaptive throttle remembers the outage's failures for a while and refuses some
+		// calls; every call it lets through is served.
+		if tl.ok+tl.rejected[observe.PolicyAdaptiveThrottle] != tl.calls || tl.opened != 0 {
+			t.Fatalf("%v after the outage: %v; want every call the throttle lets through served and the breaker closed",
+				time.Since(up).Round(time.Millisecond), tl)
+		}
+		got := diff(before, after)
+		if only := reachedOnly(before, after); only >= 0 {
+			if only != left {
+				t.Fatalf("after the outage, replica %d alone served %v; want replica %d, the one left in", only, got, left)
+			}
+			alone++
+		} else if min(got[0], got[1], got[2]) >= 5 {
+			t.Logf("all three replicas serve %v after the outage, %v after the ejection (%d rounds of 30 calls served by replica %d alone; %d of %d calls served since the outage)",
+				time.Since(up).Round(time.Millisecond), time.Since(ejected).Round(time.Millisecond), alone, left, served, calls)
+			return
+		}
+		if time.Since(ejected) > 13*time.Second {
+			t.Fatalf("%v after the ejection (%v after the outage) replica %d still serves alone: %v; want the other two back within baseEjectionTime and an interval",
+				time.Since(ejected).Round(time.Millisecond), time.Since(up).Round(time.Millisecond), left, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// diff is after - before, replica by replica.
+func diff(before, after []int) []int {
+	d := make([]int, len(after))
+	for i := range after {
+		d[i] = after[i] - before[i]
+	}
+	return d
+}
+
+// reachedOnly returns the replica that received every request between the counts before and
+// after, when there were some and one replica received them all, else -1.
+func reachedOnly(before, after []int) int {
+	only := -1
+	for i, n := range diff(before, after) {
+		switch {
+		case n == 0:
+		case only >= 0:
+			return -1
+		default:
+			only = i
+		}
+	}
+	return only
+}
