@@ -209,7 +209,13 @@
 // (internal/streamend: its caller's context ends, or gRPC ends the committed attempt, as its
 // ClientConn's shutdown does) reports its last attempt then, once, with the error of the
 // context that ended (the caller's, or the committed attempt's: its service config's timeout
-// is DeadlineExceeded), and releases what it holds. A panic while an attempt opens, sends or
+// is DeadlineExceeded), and releases what it holds. The ClientConn's shutdown ends a stream
+// not yet committed too: the stream then commits to its current attempt (a shut down
+// ClientConn retries nothing: a new attempt fails at once, Canceled), whose end gRPC's
+// shutdown makes the stream's, so its attempt is reported as gRPC ended it (Canceled, as gRPC
+// reports a closed ClientConn) and what it holds (the budget's timer, the policies' above it)
+// is released, without its caller reading it or canceling its context; a receive under way
+// returns the attempt's error, not retried. A panic while an attempt opens, sends or
 // receives, or in its Header, Trailer or CloseSend, ends the stream, what it holds released
 // (later calls return Internal), and goes on to the caller. So does a panic of the observer or
 // the classifier on an attempt's outcome: the stream is not retried at the next call. Neither

@@ -64,6 +64,7 @@ func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 			}
 		}
 		w := streamend.Watch(ctx, desc, s)
+		w.WatchConn(cc) // its shutdown ends the stream, committed or not (see ConnClosed)
 		w.OnEndOf(s)
 		return w, nil
 	}
@@ -111,7 +112,8 @@ func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDe
 // stream goes on. What the retry stream holds (the budget's context, the current attempt's
 // context and timer) it releases in releaseLocked, once, when the committed attempt ends, or
 // when the stream as a whole ends where nobody reads it (see StreamEnded): the caller's context
-// ends, or gRPC ends the committed attempt.
+// ends, or gRPC ends the committed attempt (its ClientConn's shutdown commits a stream not yet
+// committed to the attempt under way: see ConnClosed).
 // Its Context is the call's, not an attempt's, so that the policies above it see its end and
 // not its attempts'.
 type retryStream struct {
@@ -690,6 +692,22 @@ func (s *retryStream) watchCommittedLocked() {
 		return
 	}
 	s.ctxWatch = context.AfterFunc(c, s.ctxCancel)
+}
+
+// ConnClosed runs when the stream's ClientConn has shut down (internal/streamend, once,
+// before the stream ended): a stream not yet committed commits to its current attempt, as
+// nothing is lost by it any more (a ClientConn shut down retries nothing: a new attempt on it
+// fails at once, Canceled), so that the stream's Context ends with that attempt's, which gRPC
+// ends with the ClientConn (at once when the attempt is over already). The stream then ends,
+// though nobody reads it and its caller's context lives on: streamend's Transport end, on
+// which StreamEnded reports the attempt as gRPC ended it (Canceled) and releases the stream.
+// A RecvMsg under way returns its attempt's error, not retried, and reports it.
+func (s *retryStream) ConnClosed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.final == nil && !s.released {
+		s.commitLocked()
+	}
 }
 
 // streamContext is the retry stream's context (see retryStream.Context): the call's, ended

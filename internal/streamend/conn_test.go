@@ -2,6 +2,8 @@ package streamend
 
 import (
 	"context"
+	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,4 +114,65 @@ func TestConnClosedEndsUncommittedStreams(t *testing.T) {
 		t.Fatalf("ends = %+v, want one Transport end", e)
 	}
 	waitFor(t, "the watcher's end with the ClientConn", func() bool { _, ok := listed(cc); return !ok })
+}
+
+// sequenceStream is a fakeStream that stands for several of gRPC's streams, as a retry's does:
+// its context ends only once it learns that its ClientConn shut down (ConnClosed).
+type sequenceStream struct {
+	*fakeStream
+	told atomic.Int32
+}
+
+func (s *sequenceStream) ConnClosed() {
+	s.told.Add(1)
+	s.finish()
+}
+
+// TestConnClosedTellsTheStreamBelow: a stream below that is a ConnCloser is told once when
+// the ClientConn shuts down, whether or not the stream was committed (its Context read), so
+// that its context ends and the stream with it (Transport); one that ended before is not told.
+func TestConnClosedTellsTheStreamBelow(t *testing.T) {
+	cc := newConn(t)
+	desc := &grpc.StreamDesc{ClientStreams: true}
+	var (
+		below []*sequenceStream
+		ws    []*Stream
+		rs    []*recorder
+	)
+	for i := range 3 {
+		s := &sequenceStream{fakeStream: newFake(context.Background())}
+		w := Watch(context.Background(), desc, s)
+		w.WatchConn(cc)
+		r := newRecorder()
+		w.OnEnd(r.f)
+		if i == 1 {
+			_ = w.Context() // committed: its context is watched
+		}
+		below, ws, rs = append(below, s), append(ws, w), append(rs, r)
+	}
+	below[2].recv <- io.EOF // ended before the ClientConn closes
+	if err := ws[2].RecvMsg(nil); err != io.EOF {
+		t.Fatalf("RecvMsg = %v, want io.EOF", err)
+	}
+
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		waitFor(t, "the stream's end once the ClientConn closed", func() bool { _, ended := ws[i].Ended(); return ended })
+		want := End{Err: context.Canceled, Cause: Transport}
+		if e := rs[i].snapshot(); len(e) != 1 || e[0] != want {
+			t.Errorf("stream %d: ends = %+v, want [%+v]", i, e, want)
+		}
+	}
+	waitFor(t, "the watcher's end with the ClientConn", func() bool { _, ok := listed(cc); return !ok })
+	for i, s := range below {
+		want := int32(1)
+		if i == 2 {
+			want = 0
+		}
+		if n := s.told.Load(); n != want {
+			t.Errorf("stream %d: told %d times of the ClientConn's shutdown, want %d", i, n, want)
+		}
+	}
 }

@@ -67,7 +67,12 @@
 // stream of its list not yet committed (it reads its Context: nothing is lost, a shut down
 // ClientConn retries nothing), so that the end of the stream's context ends it (Transport,
 // unless a call under way reports the end), and ends each stream gRPC ended in Header
-// (Transport). A stream that names a ClientConn already shut down learns it at once.
+// (Transport). A stream that names a ClientConn already shut down learns it at once. A stream
+// below whose Context does not end with gRPC's shutdown by itself, because it stands for
+// several of gRPC's streams and is not yet committed to one (a retry's, committed or not from
+// this package's view: its Context may have been read), is told first when it is a
+// ConnCloser, and then makes its context end with the attempt gRPC ends; the retry stream
+// names its ClientConn for that, with or without a suite around it.
 //
 // # Sharing
 //
@@ -504,7 +509,8 @@ func (w *Stream) commitLocked(noHeader bool) (connDown bool) {
 
 // connClosed runs when the ClientConn the stream named (WatchConn) has shut down, which
 // gRPC counts among a stream's ends: gRPC finishes the ClientConn's streams, which ends their
-// contexts. A stream not yet committed is committed now (its Context is read), as nothing is
+// contexts. A stream below that is a ConnCloser is told first. A stream not yet committed is
+// committed now (its Context is read), as nothing is
 // lost by it any more (a ClientConn shut down retries nothing), so that the end of its context
 // ends it (Transport) as for any committed stream; a stream gRPC ended in Header, whose context
 // ended already, ends now (Transport), unless a call under way reports its end.
@@ -517,11 +523,26 @@ func (w *Stream) connClosed() {
 	w.connDown = true
 	headerless := w.headerless
 	w.mu.Unlock()
+	if c, ok := w.ClientStream.(ConnCloser); ok {
+		c.ConnClosed()
+	}
 	if headerless {
 		w.ctxDone()
 		return
 	}
 	w.commit(false) // Should Header find it headerless meanwhile, commit ends it.
+}
+
+// ConnCloser is what a stream under a Stream implements when it stands for a sequence of
+// gRPC's streams (a retry's attempts) and its Context ends only with the one it is committed
+// to: gRPC's shutdown of the ClientConn ends the attempt under way, not such a stream. When
+// the ClientConn named with WatchConn shuts down before the Stream ended, ConnClosed is called
+// once, before the stream's Context is read (see Conn in the package documentation), on the
+// ClientConn's watcher's goroutine or on the one naming a ClientConn already shut down, with
+// no lock of the Stream held: the stream then makes its Context end with the end of the
+// attempt under way (or at once, for an attempt over already), as gRPC's own stream's ends.
+type ConnCloser interface {
+	ConnClosed()
 }
 
 // leave ends a RecvMsg, SendMsg or Header call; the last one out after the stream's context
