@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -72,7 +73,10 @@ type txn struct {
 	// built are the unary chains the build composed: their gates are asked whether they wait
 	// (unaryChain.askInstants) once the commit has given kept objects their new settings.
 	built []*unaryChain
-	ended bool // committed or rolled back
+	// breakers are the breakers the build's chains took, by key: announced at the commit
+	// when the suite has not announced them yet (see Suite.announceLocked).
+	breakers map[objcache.Key]*breaker.Breaker
+	ended    bool // committed or rolled back
 }
 
 // beginLocked starts a build of chains of st. s.mu must be held until it ends.
@@ -109,6 +113,7 @@ func (s *Suite) publishLocked(t *txn) {
 		for k, m := range t.took {
 			t.st.held[k] = holding{fullMethod: m, fp: t.fps[k]}
 		}
+		s.announceLocked(t)
 	}()
 	t.stage.Commit()
 }
@@ -531,6 +536,12 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 		})
 	if err == nil {
 		t.taken(k, fp, p.fullMethod)
+		if br, ok := b.Object.(*breaker.Breaker); ok {
+			if t.breakers == nil {
+				t.breakers = map[objcache.Key]*breaker.Breaker{}
+			}
+			t.breakers[k] = br
+		}
 	}
 	return b, err
 }

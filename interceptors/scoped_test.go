@@ -38,7 +38,9 @@ func (s *scopingSink) ForMethod(service, fullMethod string) observe.Sink {
 	return observe.SinkFunc(func(e observe.Event) { s.add(scope, e) })
 }
 
-// scoped returns the events of the scopes of service and those of the unscoped sink.
+// scoped returns the events of the scopes of service and those of the unscoped sink, but for
+// the suite's own BreakerPublished events, which go to the unscoped sink as they are of no
+// call.
 func (s *scopingSink) scoped(service string) (kinds, unscoped []observe.Kind) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,7 +49,12 @@ func (s *scopingSink) scoped(service string) (kinds, unscoped []observe.Kind) {
 			kinds = append(kinds, s.got[sc]...)
 		}
 	}
-	return kinds, s.got[""]
+	for _, k := range s.got[""] {
+		if k != observe.BreakerPublished {
+			unscoped = append(unscoped, k)
+		}
+	}
+	return kinds, unscoped
 }
 
 // The suite sends the events of a chain's calls to its observer scoped to the chain

@@ -62,6 +62,11 @@ type Suite struct {
 	// where a section names its objects otherwise than after a service or a full method
 	// (section.Spec.Name), a reload finds there a chain that may use one still (see mayUse).
 	origins map[objcache.Key]string // Guarded by mu.
+	// announced holds, for the breakers in objs, the breaker the suite last sent a
+	// BreakerPublished of under each key; toAnnounce the breakers a build published whose
+	// events are still to be sent, after s.mu is let go (see announceLocked). Guarded by mu.
+	announced  map[objcache.Key]*breaker.Breaker
+	toAnnounce []*breaker.Breaker
 
 	unlisted unlisted // the unlisted names and services given chains of their own (see chain)
 	// targets are the full methods and services WithFallback gives replies for, and the
@@ -375,13 +380,21 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	// counted: the reload counts among those sending (s.sending), so that a Close that comes
 	// before its events are sent leaves its own to follow them (see Close).
 	counted := false
+	// published: the breakers this reload put in service (see observe.BreakerPublished),
+	// announced after the Retired events, so that an observer that keeps states by name
+	// learns a replacement's after it dropped the old one's.
+	var published []*breaker.Breaker
 	defer func() {
 		sent := false
 		defer func() { s.retiredSent(removed, counted, sent) }()
 		s.reportRetired(retired, at, false)
 		sent = true
+		// Before retiredSent, which may finish a Close that came meanwhile: its Retired
+		// events, of these breakers too, come after.
+		s.announce(published)
 	}()
 	defer s.mu.Unlock() // taken by lockChecked
+	defer func() { published = s.takeAnnouncedLocked() }()
 	if s.closing {
 		return ErrClosed
 	}
@@ -440,6 +453,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		}
 		drop[k] = true
 		delete(s.origins, k)
+		delete(s.announced, k)
 		if _, ok := b.Object.(*breaker.Breaker); ok && s.breakerUser != nil {
 			// No chain under st uses it: another suite may change it (a chain built on a
 			// first call that takes the name again holds it again).
@@ -595,6 +609,58 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, close
 		if read {
 			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: t, Service: l.Service, Method: l.Method, Policy: l.Policy})
 		}
+	}
+}
+
+// announceLocked queues a BreakerPublished for each breaker that t, a build that commits,
+// took and that the suite has not announced under its name (a reload keeps a breaker it does
+// not replace: announced once, at the build that first took it). s.mu is held.
+func (s *Suite) announceLocked(t *txn) {
+	if s.o.sink == nil || len(t.breakers) == 0 {
+		return
+	}
+	if s.announced == nil {
+		s.announced = map[objcache.Key]*breaker.Breaker{}
+	}
+	for k, br := range t.breakers {
+		if s.announced[k] != br {
+			s.announced[k] = br
+			s.toAnnounce = append(s.toAnnounce, br)
+		}
+	}
+}
+
+// takeAnnouncedLocked returns the breakers queued by announceLocked and empties the queue, for
+// the holder of s.mu to announce once it lets the lock go. s.mu is held.
+func (s *Suite) takeAnnouncedLocked() []*breaker.Breaker {
+	brs := s.toAnnounce
+	s.toAnnounce = nil
+	return brs
+}
+
+// unlockAnnounce lets s.mu go, then announces the breakers the builds made under it queued:
+// the sink is never called under s.mu (it may call back into the suite).
+func (s *Suite) unlockAnnounce() {
+	brs := s.takeAnnouncedLocked()
+	s.mu.Unlock()
+	s.announce(brs)
+}
+
+// announce sends a BreakerPublished for each of brs to the suite's sink, named as the
+// breaker's level reading names it (as its own events do), with its state as that reading
+// finds it. The Time is read before the state: a change of the breaker that the reading
+// missed is later than it, and an observer that has that change's event already keeps it (see
+// observe.BreakerPublished).
+func (s *Suite) announce(brs []*breaker.Breaker) {
+	for _, br := range brs {
+		at := s.clk.Now()
+		var l observe.Level
+		br.Levels(func(lv observe.Level) bool {
+			l = lv
+			return false
+		})
+		s.o.sink.Observe(observe.Event{Kind: observe.BreakerPublished, Time: at, Service: l.Service, Method: l.Method,
+			Policy: observe.PolicyBreaker, To: l.State})
 	}
 }
 
@@ -955,7 +1021,7 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 		s.beforeBuild()
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlockAnnounce()
 	cur := s.state.Load()
 	if c, ok := cur.chains.Load(fullMethod); ok {
 		return c.(*chain)

@@ -3,8 +3,10 @@
 // one store, one order in which a call's breaker is found, one rule for a retired breaker and
 // one bound, written once for both.
 //
-// A Store learns states from BreakerStateChanged events and forgets a breaker on its Retired
-// event, unless the state it keeps is later than that event's Time: then it is a
+// A Store learns states from BreakerStateChanged events, and a breaker's first state from the
+// BreakerPublished a suite sends when it puts the breaker in service (unless the Store has a
+// later state of that name: a change whose event came first), and forgets a breaker on its
+// Retired event, unless the state it keeps is later than that event's Time: then it is a
 // replacement's under the same name, whose change came first (see observe.Retired). It keeps
 // at most MaxBreakers breakers and none whose service or method name is longer than
 // observe.MaxKeptName: a breaker past those has no state kept, and its calls find none (or the
@@ -53,28 +55,34 @@ func keyOf(service, method string) key {
 	return key{service: service, method: method}
 }
 
-// Observe keeps what e says of a breaker: the state a BreakerStateChanged reports, or, for a
-// breaker's Retired, that the breaker is gone. Other events, and a change with no state (To
-// empty), are ignored.
+// Observe keeps what e says of a breaker: the state a BreakerStateChanged or a
+// BreakerPublished reports, or, for a breaker's Retired, that the breaker is gone. Other
+// events, and a change or publication with no state (To empty), are ignored.
 func (s *Store) Observe(e *observe.Event) {
 	switch {
 	case e.Kind == observe.BreakerStateChanged && e.To != "":
-		s.changed(e.Service, e.Method, Seen{e.To, e.Time})
+		s.changed(e.Service, e.Method, Seen{e.To, e.Time}, false)
+	case e.Kind == observe.BreakerPublished && e.To != "":
+		s.changed(e.Service, e.Method, Seen{e.To, e.Time}, true)
 	case e.Kind == observe.Retired && e.Policy == observe.PolicyBreaker:
 		s.retired(e.Service, e.Method, e.Time)
 	}
 }
 
-// changed keeps seen as the state of the breaker of service and method, within the bounds.
-func (s *Store) changed(service, method string, seen Seen) {
+// changed keeps seen as the state of the breaker of service and method, within the bounds;
+// for a publication (published), unless the state kept is later than seen: the state of a
+// change whose event came before the BreakerPublished, which read the state before it.
+func (s *Store) changed(service, method string, seen Seen, published bool) {
 	if len(service) > observe.MaxKeptName || len(method) > observe.MaxKeptName {
 		return
 	}
 	k := keyOf(service, method)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[k]; ok {
-		s.m[k] = seen
+	if v, ok := s.m[k]; ok {
+		if !published || !v.At.After(seen.At) {
+			s.m[k] = seen
+		}
 		return
 	}
 	if s.m == nil {

@@ -173,3 +173,30 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A BreakerPublished gives a breaker its first state, unless a state of that name later than
+// it is kept: a change whose event came first, which the publication's reading missed.
+func TestPublished(t *testing.T) {
+	published := func(service, method, state string, t time.Time) *observe.Event {
+		return &observe.Event{Kind: observe.BreakerPublished, Time: t, Service: service, Method: method,
+			Policy: observe.PolicyBreaker, To: state}
+	}
+	var s Store
+	s.Observe(published(svc, "", "closed", at))
+	if got, ok := s.State(svc, "/"+svc+"/Do"); !ok || got != "closed" {
+		t.Fatalf("a published breaker: State = %q, %v; want closed", got, ok)
+	}
+	s.Observe(changed(svc, "", "open", at.Add(2*time.Second)))
+	s.Observe(published(svc, "", "closed", at.Add(time.Second)))
+	if got, _ := s.State(svc, ""); got != "open" {
+		t.Fatalf("a publication earlier than the change kept: State = %q; want open", got)
+	}
+	s.Observe(published(svc, "", "half_open", at.Add(2*time.Second)))
+	if got, _ := s.State(svc, ""); got != "half_open" {
+		t.Fatalf("a publication at the change's time: State = %q; want half_open", got)
+	}
+	s.Observe(published(svc, "", "", at.Add(3*time.Second)))
+	if got, _ := s.State(svc, ""); got != "half_open" {
+		t.Fatalf("a publication without a state: State = %q; want half_open kept", got)
+	}
+}

@@ -156,7 +156,9 @@ func New(opts ...Option) *Tracer {
 var _ observe.Sink = (*Tracer)(nil)
 
 // Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
-// each breaker, read when a breaker rejects a call, and forgets it when a reload, or the
+// each breaker (from its BreakerStateChanged events, and from the BreakerPublished a suite
+// sends when it puts the breaker in service: its state before its first change), read when a
+// breaker rejects a call, and forgets it when a reload, or the
 // suite's Close, retires the breaker (observe.Retired), unless the state's event is later than
 // the Retired's Time (when the reload took effect; for a Close, the breaker's last state
 // change): a replacement's under the same name, whose event came first. It keeps the states of
@@ -164,7 +166,7 @@ var _ observe.Sink = (*Tracer)(nil)
 // rejection by a breaker past them reports "open". Other events are ignored here; a call's own
 // events reach the call's recorder through observe.WithCallSink.
 func (t *Tracer) Observe(e observe.Event) {
-	if e.Kind == observe.BreakerStateChanged || e.Kind == observe.Retired {
+	if e.Kind == observe.BreakerStateChanged || e.Kind == observe.BreakerPublished || e.Kind == observe.Retired {
 		t.breakers.Observe(&e)
 	}
 }

@@ -96,7 +96,10 @@
 // the same Time is dropped with it (see observe.Retired). Events name a breaker by service and
 // method only, so a state from before the Retired is dropped whichever breaker of that name
 // sent it (Scrape reads each suite's own). The method label is bounded by MaxMethods, as
-// everywhere.
+// everywhere. A suite's BreakerPublished event (a breaker put in service, with its first
+// state) is no transition: promobs counts none for it and takes no state from it (Scrape
+// reads a suite's breakers from the start), as it ignores every kind of event it does not
+// list above.
 //
 // # Levels
 //

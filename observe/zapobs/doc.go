@@ -27,6 +27,7 @@
 //	| HedgeWon            | debug | hedge won             | service, method, attempt, code, duration                |
 //	| LimitChanged        | info  | concurrency limit changed | service, [method], limit, algorithm, latency        |
 //	| Retired             | info  | policy object retired | service, [method], policy                               |
+//	| BreakerPublished    | debug | breaker published     | service, [method], state                                |
 //
 // * warn for a change to open or forced_open: the line that explains the rejections that
 // follow it, kept at least as visible as they are (WithLevel sets every transition's level).
@@ -58,16 +59,20 @@
 //
 // The lines of a call's failure (a failed attempt, a retry, retries exhausted, a rejection by
 // any policy) end with breaker: the state of the breaker guarding the call, as that breaker's
-// last BreakerStateChanged event said (whatever the level of its own line, even off): the
+// last BreakerStateChanged (or BreakerPublished) event said (whatever the level of its own line, even off): the
 // method-scoped breaker of the call's method, else that of its service's overflow chain
 // ("/<service>/*", which serves the names past the suite's bound), else the service's. So an
 // operator reads "retry 2 of /kyc.v1.OCRService/Extract, Unavailable, delay 400ms, breaker
-// half_open" on one line. zapobs learns states from events alone, and a breaker sends none
-// until its first change: a line without breaker is of a call whose breaker zapobs has not
-// seen change (so, with the sink given to the suite by interceptors.WithObserver, still in
-// its first state, closed), or of a call that no breaker guards; zapobs cannot tell the two,
-// and does not guess closed. A breaker's Retired event forgets its state, unless that state's
-// event is later than the Retired's Time (a replacement's under the same name: see
+// half_open" on one line. zapobs learns states from events alone: a suite given the sink
+// (interceptors.WithObserver) sends a BreakerPublished for each breaker it puts in service,
+// with its state then (closed for a breaker just made), and the breaker a BreakerStateChanged
+// for each change after it, so a call that a suite's breaker guards has breaker from the start,
+// closed until the breaker first changes. A line without breaker is of a call that no breaker
+// guards, or whose breaker zapobs has no state of: one made by other means than a suite (a
+// breaker.Registry's interceptors, breaker.New), which sends no BreakerPublished, before its
+// first change; or one past the bounds below. A BreakerPublished that comes after a change of
+// the same name later than it (its state read before that change) is not kept over it. A
+// breaker's Retired event forgets its state, unless that state's event is later than the Retired's Time (a replacement's under the same name: see
 // observe.Retired). zapobs keeps the states of 4096 breakers at most, and none of a name
 // longer than observe.MaxKeptName: the calls of a breaker past them have no breaker field.
 // A call of an unlisted service past the suite's bound names its own service, while its
@@ -99,6 +104,7 @@
 //	|             | on a fallback line only when the fallback answered a policy's refusal (class rejected): its reason, e.g. CIRCUIT_OPEN    |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
+//	| state       | on a breaker published line, the breaker's state when the suite put it in service (closed for a breaker just made)      |
 //	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |
 //	| policy      | the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                                                    |
 //	|             | on a retired line, the retired object's: breaker, bulkhead, adaptive_throttle                                            |

@@ -24,6 +24,7 @@ const (
 	MsgHedgeWon         = "hedge won"
 	MsgLimitChanged     = "concurrency limit changed"
 	MsgRetired          = "policy object retired"
+	MsgBreakerPublished = "breaker published"
 )
 
 // line is one row of the table in the package documentation.
@@ -51,6 +52,7 @@ var lines = [...]line{
 	{observe.HedgeWon, zapcore.DebugLevel, MsgHedgeWon, []field{fService, fMethod, fAttempt, fCode, fDuration}, false},
 	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fScopedMethod, fLimit, fAlgorithm, fLatency}, false},
 	{observe.Retired, zapcore.InfoLevel, MsgRetired, []field{fService, fScopedMethod, fPolicy}, false},
+	{observe.BreakerPublished, zapcore.DebugLevel, MsgBreakerPublished, []field{fService, fScopedMethod, fState}, false},
 }
 
 // hedgeRejected is the line of a Rejected event with an Attempt: a hedge that a policy below
@@ -128,6 +130,7 @@ var (
 	fRefusal      = field{"reason", vReason, refusal}
 	fFrom         = field{"from", vFrom, always}
 	fTo           = field{"to", vTo, always}
+	fState        = field{"state", vTo, always}
 	fLimit        = field{"limit", vLimit, always}
 	fRetryAfter   = field{"retry_after", vRetryAfter, always}
 )
@@ -172,8 +175,9 @@ type sink struct {
 	levels [numKinds]zapcore.Level
 	opened zapcore.Level // a breaker's line to open or forced_open (see config)
 
-	// breakers holds the last state each breaker reported (BreakerStateChanged), within the
-	// bounds of breakerstates.Store; a Retired event of a breaker forgets it.
+	// breakers holds the last state each breaker reported (BreakerStateChanged, or the
+	// BreakerPublished that put it in service), within the bounds of breakerstates.Store; a
+	// Retired event of a breaker forgets it.
 	breakers breakerstates.Store
 }
 
@@ -212,7 +216,7 @@ func (s *sink) Observe(e observe.Event) {
 		if e.To == stateOpen || e.To == stateForcedOpen {
 			lvl = s.opened
 		}
-	case observe.Retired:
+	case observe.Retired, observe.BreakerPublished:
 		s.breakers.Observe(&e)
 	}
 	if lvl == off || l == nil {

@@ -228,6 +228,14 @@ func TestLines(t *testing.T) {
 			wantFields: []field{{"service", ocr}, {"policy", "breaker"}},
 		},
 		{
+			name: "breaker published",
+			event: with(full(observe.BreakerPublished), func(e *observe.Event) {
+				e.Method, e.Policy, e.From, e.To = "", observe.PolicyBreaker, "", "closed"
+			}),
+			wantLevel: zapcore.DebugLevel, wantMsg: "breaker published",
+			wantFields: []field{{"service", ocr}, {"state", "closed"}},
+		},
+		{
 			name:      "method bulkhead retired",
 			event:     with(full(observe.Retired), func(e *observe.Event) { e.Policy = observe.PolicyBulkhead }),
 			wantLevel: zapcore.InfoLevel, wantMsg: "policy object retired",
@@ -289,12 +297,12 @@ func TestNoUndocumentedFields(t *testing.T) {
 		"code": true, "class": true, "duration": true, "delay": true, "reason": true, "elapsed": true,
 		"from": true, "to": true, "policy": true, "retry_after": true, "timeout": true,
 		"after": true, "limit": true, "algorithm": true, "probability": true, "latency": true,
-		"open_for": true, "breaker": true}
+		"open_for": true, "breaker": true, "state": true}
 	s, logs := observed(zapcore.DebugLevel)
 	for k := observe.Kind(0); k < 20; k++ {
 		s.Observe(full(k))
 	}
-	if got, want := logs.Len(), 13; got != want {
+	if got, want := logs.Len(), 14; got != want {
 		t.Fatalf("lines = %d; want one per known kind, %d", got, want)
 	}
 	e := full(0)
