@@ -607,7 +607,11 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, close
 			}
 		}
 		if read {
-			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: t, Service: l.Service, Method: l.Method, Policy: l.Policy})
+			e := observe.Event{Kind: observe.Retired, Time: t, Service: l.Service, Method: l.Method, Policy: l.Policy}
+			if br, ok := src.(*breaker.Breaker); ok {
+				e.Instance = br.Instance()
+			}
+			s.o.sink.Observe(e)
 		}
 	}
 }
@@ -659,8 +663,8 @@ func (s *Suite) announce(brs []*breaker.Breaker) {
 			l = lv
 			return false
 		})
-		s.o.sink.Observe(observe.Event{Kind: observe.BreakerPublished, Time: at, Service: l.Service, Method: l.Method,
-			Policy: observe.PolicyBreaker, To: l.State})
+		s.o.sink.Observe(observe.Event{Kind: observe.BreakerPublished, Instance: br.Instance(), Time: at,
+			Service: l.Service, Method: l.Method, Policy: observe.PolicyBreaker, To: l.State})
 	}
 }
 

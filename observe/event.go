@@ -117,8 +117,10 @@ const (
 	// flight through the retired object may send events of it after its Retired, later than it,
 	// which an observer keeps until the next event of that name; and an event whose Time equals
 	// the Retired's (a clock that does not move, as a fake one in a test) is dropped, the
-	// replacement's too, until its next event. A level source read at scrape time (promobs'
-	// Scrape) has neither race.
+	// replacement's too, until its next event. A breaker's Retired carries the breaker's
+	// Instance, which its own events carry too: an observer that compares them (as zapobs and
+	// otelobs do) has neither race, as a level source read at scrape time (promobs' Scrape)
+	// has not.
 	Retired
 	// BreakerPublished: a suite put a breaker in service: a build (New, a Reload, the chain
 	// of a method built on its first call) that took it committed, and the suite had not
@@ -130,8 +132,9 @@ const (
 	// observer that keeps breakers' states from events learns from it that the breaker exists,
 	// and its state before its first change. The suite sends it to its own sink
 	// (WithObserver), after the build took effect, outside its lock; a build rolled back sends
-	// none. A state change of the breaker may reach the sink before it; it then carries the
-	// state before that change or after it (see Instance, which tells an observer so).
+	// none. Instance, the breaker's. A state change of the breaker may reach the sink before
+	// it; it then carries the state before that change or after it: an observer that keeps a
+	// state of the same Instance (or, without an Instance, a later one) keeps that.
 	BreakerPublished
 )
 
@@ -199,7 +202,15 @@ const (
 // Event is one thing that happened in a policy. Which fields are set depends on Kind.
 // Events are passed by value; a Sink must not keep pointers into them.
 type Event struct {
-	Kind     Kind
+	Kind Kind
+	// Instance tells breaker objects apart where their names are alike: a breaker's
+	// BreakerStateChanged, a suite's BreakerPublished and a breaker's Retired carry the
+	// breaker's own number (breaker.Breaker.Instance: never 0, and another for each breaker
+	// made in the process), so that an observer that keeps states by name drops the events of
+	// a retired breaker that come after its Retired (calls that were in flight through it), and
+	// keeps a replacement's whatever the Times say. 0 for every other event, and from an
+	// emitter that does not set it. (It sits beside Kind, in room the struct had already.)
+	Instance uint32
 	Time     time.Time
 	Service  string // fully qualified gRPC service, e.g. kyc.v1.OCRService
 	Method   string // full method, e.g. /kyc.v1.OCRService/Extract

@@ -90,6 +90,8 @@ type Breaker struct {
 	stats         Stats         // Guarded by mu: counters (State and ConsecutiveFailures filled on read).
 	changes       changeQueue   // Guarded by mu: state changes made and not yet sent to the sink.
 	lastChange    time.Time     // Guarded by mu: the Time of the last state change's event (with a sink).
+
+	instance uint32 // see Instance; last, so that the fields a call reads keep their places
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -196,6 +198,7 @@ func New(name string, cfg Config, opts ...Option) (*Breaker, error) {
 // newBreaker builds a breaker from a valid, normalized cfg.
 func newBreaker(name string, cfg Config, o options) *Breaker {
 	b := &Breaker{
+		instance:    newInstance(),
 		name:        name,
 		cfg:         cfg,
 		clock:       o.Clock,
@@ -224,6 +227,24 @@ func newBreaker(name string, cfg Config, o options) *Breaker {
 	b.publishLocked()
 	return b
 }
+
+// instances numbers the breakers made in the process (see Breaker.Instance).
+var instances atomic.Uint32
+
+// newInstance returns the next breaker's number, never 0 (which the count skips should it wrap
+// around, after 4 billion breakers).
+func newInstance() uint32 {
+	for {
+		if n := instances.Add(1); n != 0 {
+			return n
+		}
+	}
+}
+
+// Instance returns the breaker's number in the process: never 0, and another for each breaker
+// made. Its events carry it (observe.Event.Instance), so that an observer tells them from those
+// of another breaker of the same name (a replacement, after a suite's reload).
+func (b *Breaker) Instance() uint32 { return b.instance }
 
 // Name returns the breaker's name.
 func (b *Breaker) Name() string { return b.name }
@@ -733,7 +754,7 @@ func (b *Breaker) emitNext(c change) {
 // emitChange sends a state-change event, outside the lock.
 func (b *Breaker) emitChange(c change) {
 	b.sink.Observe(observe.Event{
-		Kind: observe.BreakerStateChanged, Time: c.at, Service: b.service, Method: b.method,
+		Kind: observe.BreakerStateChanged, Instance: b.instance, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
 		Delay: c.openFor,
 	})

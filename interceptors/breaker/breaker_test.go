@@ -568,7 +568,7 @@ func TestEventsCycle(t *testing.T) {
 		t.Fatalf("events = %+v, want %d", got, len(want))
 	}
 	for i, w := range want {
-		w.Kind, w.Service, w.Policy = observe.BreakerStateChanged, svc, observe.PolicyBreaker
+		w.Kind, w.Service, w.Policy, w.Instance = observe.BreakerStateChanged, svc, observe.PolicyBreaker, b.Instance()
 		if got[i] != w {
 			t.Errorf("event %d = %+v, want %+v", i, got[i], w)
 		}

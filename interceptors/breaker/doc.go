@@ -195,7 +195,8 @@
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
 // Reason constants; Delay, when To is open, the open interval chosen) after each state change,
 // and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
-// rejected call sends itself.
+// rejected call sends itself. Its BreakerStateChanged events carry its Instance
+// (Breaker.Instance), which tells them from another breaker's of the same name.
 //
 // State changes reach the sink one at a time, in the order they were made: each event's From is
 // the To before it and their Times never go back, so a consumer that keeps the last state seen

@@ -48,7 +48,7 @@ func TestHalfOpenMaxWaitReopens(t *testing.T) {
 				clk.Advance(10 * time.Second)
 				look.fn(b)
 				ev := lastChange(rec)
-				want := observe.Event{Kind: observe.BreakerStateChanged, Time: halfOpenAt.Add(10 * time.Second), Service: svc,
+				want := observe.Event{Kind: observe.BreakerStateChanged, Instance: b.Instance(), Time: halfOpenAt.Add(10 * time.Second), Service: svc,
 					Policy: observe.PolicyBreaker, From: "half_open", To: "open", Reason: ReasonHalfOpenMaxWait, Delay: 2 * time.Second}
 				if ev != want {
 					t.Fatalf("event %+v,\nwant %+v", ev, want)

@@ -7,7 +7,12 @@
 // BreakerPublished a suite sends when it puts the breaker in service (unless the Store has a
 // later state of that name: a change whose event came first), and forgets a breaker on its
 // Retired event, unless the state it keeps is later than that event's Time: then it is a
-// replacement's under the same name, whose change came first (see observe.Retired). It keeps
+// replacement's under the same name, whose change came first (see observe.Retired). Events
+// that carry the breaker's Instance (a suite's, and its breakers') are told apart by it instead
+// of by their Times: a Retired forgets the state of that instance alone, whatever the Times,
+// and the Store drops the later events of the retired instance (of calls that were in flight
+// through it), as long as it keeps the name (see MaxBreakers), until another instance of the
+// name is retired. It keeps
 // at most MaxBreakers breakers and none whose service or method name is longer than
 // observe.MaxKeptName: a breaker past those has no state kept, and its calls find none (or the
 // service's, for a method-scoped breaker).
@@ -34,7 +39,18 @@ type Seen struct {
 // a Store must not be copied after first use. It is safe for concurrent use.
 type Store struct {
 	mu sync.RWMutex
-	m  map[key]Seen // Guarded by mu.
+	m  map[key]entry // Guarded by mu.
+	// gone counts the entries of m that keep no state, only the instance retired (see entry).
+	// Guarded by mu.
+	gone int
+}
+
+// entry is what a Store keeps of a name: the last state seen (State empty: none, the entry
+// only remembering a retired instance), the Instance of the event that said it (0: none
+// said), and the Instance last retired under the name (0: none), whose events are dropped.
+type entry struct {
+	seen              Seen
+	instance, retired uint32
 }
 
 // key names a breaker: its service, and its method for a method-scoped breaker (empty for a
@@ -61,18 +77,20 @@ func keyOf(service, method string) key {
 func (s *Store) Observe(e *observe.Event) {
 	switch {
 	case e.Kind == observe.BreakerStateChanged && e.To != "":
-		s.changed(e.Service, e.Method, Seen{e.To, e.Time}, false)
+		s.changed(e.Service, e.Method, Seen{e.To, e.Time}, e.Instance, false)
 	case e.Kind == observe.BreakerPublished && e.To != "":
-		s.changed(e.Service, e.Method, Seen{e.To, e.Time}, true)
+		s.changed(e.Service, e.Method, Seen{e.To, e.Time}, e.Instance, true)
 	case e.Kind == observe.Retired && e.Policy == observe.PolicyBreaker:
-		s.retired(e.Service, e.Method, e.Time)
+		s.retired(e.Service, e.Method, e.Time, e.Instance)
 	}
 }
 
-// changed keeps seen as the state of the breaker of service and method, within the bounds;
-// for a publication (published), unless the state kept is later than seen: the state of a
-// change whose event came before the BreakerPublished, which read the state before it.
-func (s *Store) changed(service, method string, seen Seen, published bool) {
+// changed keeps seen, said by an event of instance (0: unknown), as the state of the breaker
+// of service and method, within the bounds; not for an instance retired under the name; and
+// for a publication (published), not over a state of the same instance, nor, without an
+// instance, over a later state: the state of a change whose event came before the
+// BreakerPublished, which read the state before it.
+func (s *Store) changed(service, method string, seen Seen, instance uint32, published bool) {
 	if len(service) > observe.MaxKeptName || len(method) > observe.MaxKeptName {
 		return
 	}
@@ -80,27 +98,60 @@ func (s *Store) changed(service, method string, seen Seen, published bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.m[k]; ok {
-		if !published || !v.At.After(seen.At) {
-			s.m[k] = seen
+		kept := v.seen.State != ""
+		switch {
+		case instance != 0 && instance == v.retired:
+		case published && kept && instance != 0 && instance == v.instance:
+		case published && kept && instance == 0 && v.seen.At.After(seen.At):
+		default:
+			if !kept {
+				s.gone--
+			}
+			s.m[k] = entry{seen: seen, instance: instance, retired: v.retired}
 		}
 		return
 	}
 	if s.m == nil {
-		s.m = map[key]Seen{}
+		s.m = map[key]entry{}
+	}
+	if len(s.m) >= MaxBreakers && s.gone > 0 {
+		// Room taken by a retired instance's name: its late events may come back.
+		for k, v := range s.m {
+			if v.seen.State == "" {
+				delete(s.m, k)
+				s.gone--
+				break
+			}
+		}
 	}
 	if len(s.m) < MaxBreakers {
 		// Copies: a name cut from a larger string (a call's :path) would keep all of it.
 		k.service, k.method = strings.Clone(k.service), strings.Clone(k.method)
-		s.m[k] = seen
+		s.m[k] = entry{seen: seen, instance: instance}
 	}
 }
 
-// retired forgets the breaker of service and method, unless its state is later than at.
-func (s *Store) retired(service, method string, at time.Time) {
+// retired forgets the breaker of service and method retired at at: with its instance (not 0),
+// the state that instance said alone, and the name then keeps the instance to drop its later
+// events; without, the state kept unless it is later than at.
+func (s *Store) retired(service, method string, at time.Time, instance uint32) {
 	k := keyOf(service, method)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.m[k]; ok && !v.At.After(at) {
+	v, ok := s.m[k]
+	switch {
+	case !ok:
+	case instance != 0:
+		v.retired = instance
+		if v.instance == instance && v.seen.State != "" {
+			v.seen, v.instance = Seen{}, 0
+			s.gone++
+		}
+		s.m[k] = v
+	case !v.seen.At.After(at):
+		if v.seen.State == "" {
+			s.gone--
+		}
 		delete(s.m, k)
 	}
 }
@@ -111,7 +162,10 @@ func (s *Store) Lookup(service, method string) (Seen, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	v, ok := s.m[keyOf(service, method)]
-	return v, ok
+	if !ok || v.seen.State == "" {
+		return Seen{}, false
+	}
+	return v.seen, true
 }
 
 // State returns the last state of the breaker that guards a call of method of service, and
@@ -124,20 +178,21 @@ func (s *Store) State(service, method string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if method != "" {
-		if v, ok := s.m[keyOf(service, method)]; ok {
-			return v.State, true
+		if v := s.m[keyOf(service, method)]; v.seen.State != "" {
+			return v.seen.State, true
 		}
-		if v, ok := s.m[key{service: service, overflow: true}]; ok {
-			return v.State, true
+		if v := s.m[key{service: service, overflow: true}]; v.seen.State != "" {
+			return v.seen.State, true
 		}
 	}
-	v, ok := s.m[key{service: service}]
-	return v.State, ok
+	v := s.m[key{service: service}]
+	return v.seen.State, v.seen.State != ""
 }
 
-// Len returns how many breakers the Store keeps the state of.
+// Len returns how many breakers the Store keeps the state of (not counting the names that
+// keep only a retired instance).
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.m)
+	return len(s.m) - s.gone
 }

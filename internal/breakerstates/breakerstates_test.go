@@ -200,3 +200,41 @@ func TestPublished(t *testing.T) {
 		t.Fatalf("a publication without a state: State = %q; want half_open kept", got)
 	}
 }
+
+// Events that carry their breaker's Instance are told apart by it: a Retired forgets its own
+// instance's state alone, whatever the Times (a replacement's at the same Time is kept), and
+// the retired instance's later events are dropped; a name that keeps only a retired instance
+// makes room for another name at the bound.
+func TestRetiredInstance(t *testing.T) {
+	of := func(e *observe.Event, instance uint32) *observe.Event { e.Instance = instance; return e }
+	var s Store
+	s.Observe(of(changed(svc, "", "open", at), 1))
+	s.Observe(of(changed(svc, "", "half_open", at), 2)) // the replacement's, at the same Time
+	s.Observe(of(retired(svc, "", at), 1))
+	if got, _ := s.State(svc, ""); got != "half_open" {
+		t.Fatalf("the old instance retired at the replacement's Time: State = %q; want the replacement's half_open", got)
+	}
+	s.Observe(of(retired(svc, "", at), 2))
+	if got, ok := s.Lookup(svc, ""); ok {
+		t.Fatalf("the replacement retired: Lookup = %+v; want none", got)
+	}
+	s.Observe(of(changed(svc, "", "open", at.Add(time.Hour)), 2))
+	if got, ok := s.State(svc, ""); ok || s.Len() != 0 {
+		t.Fatalf("a late change of the retired instance: State = %q, %v, Len %d; want none", got, ok, s.Len())
+	}
+	s.Observe(of(changed(svc, "", "closed", at), 3))
+	if got, _ := s.State(svc, ""); got != "closed" || s.Len() != 1 {
+		t.Fatalf("a third instance: State = %q, Len %d; want closed, 1", got, s.Len())
+	}
+
+	// At the bound, a name that keeps only a retired instance makes room.
+	var b Store
+	for i := range MaxBreakers {
+		b.Observe(of(changed(fmt.Sprintf("svc%d", i), "", "open", at), uint32(i+1)))
+	}
+	b.Observe(of(retired("svc0", "", at), 1))
+	b.Observe(of(changed("new", "", "open", at), MaxBreakers+1))
+	if got, ok := b.State("new", ""); !ok || got != "open" || b.Len() != MaxBreakers {
+		t.Fatalf("a new name at the bound after a Retired: State = %q, %v, Len %d; want open, %d", got, ok, b.Len(), MaxBreakers)
+	}
+}

@@ -158,13 +158,15 @@ var _ observe.Sink = (*Tracer)(nil)
 // Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
 // each breaker (from its BreakerStateChanged events, and from the BreakerPublished a suite
 // sends when it puts the breaker in service: its state before its first change), read when a
-// breaker rejects a call, and forgets it when a reload, or the
-// suite's Close, retires the breaker (observe.Retired), unless the state's event is later than
-// the Retired's Time (when the reload took effect; for a Close, the breaker's last state
-// change): a replacement's under the same name, whose event came first. It keeps the states of
-// 4096 breakers at most, and none of a name longer than observe.MaxKeptName, as zapobs does: a
-// rejection by a breaker past them reports "open". Other events are ignored here; a call's own
-// events reach the call's recorder through observe.WithCallSink.
+// breaker rejects a call, and forgets it when a reload, or the suite's Close, retires the
+// breaker (observe.Retired): that breaker's state alone, told by the Instance the events carry
+// (a replacement's under the same name is kept, and the retired breaker's later events, of
+// calls in flight through it, are dropped); for events without an Instance, unless the state's
+// event is later than the Retired's Time (when the reload took effect; for a Close, the
+// breaker's last state change). It keeps the states of 4096 breakers at most, and none of a
+// name longer than observe.MaxKeptName, as zapobs does: a rejection by a breaker past them
+// reports "open". Other events are ignored here; a call's own events reach the call's recorder
+// through observe.WithCallSink.
 func (t *Tracer) Observe(e observe.Event) {
 	if e.Kind == observe.BreakerStateChanged || e.Kind == observe.BreakerPublished || e.Kind == observe.Retired {
 		t.breakers.Observe(&e)

@@ -71,9 +71,12 @@
 // guards, or whose breaker zapobs has no state of: one made by other means than a suite (a
 // breaker.Registry's interceptors, breaker.New), which sends no BreakerPublished, before its
 // first change; or one past the bounds below. A BreakerPublished that comes after a change of
-// the same name later than it (its state read before that change) is not kept over it. A
-// breaker's Retired event forgets its state, unless that state's event is later than the Retired's Time (a replacement's under the same name: see
-// observe.Retired). zapobs keeps the states of 4096 breakers at most, and none of a name
+// the same breaker (its state read before that change) is not kept over it. A breaker's
+// Retired event forgets its state. The events of a suite's breakers carry the breaker's
+// Instance (observe.Event.Instance): a Retired forgets that breaker's state alone, not a
+// replacement's under the same name whatever the Times, and the retired breaker's later events
+// (of calls that were in flight through it) are dropped. Without an Instance, a Retired forgets
+// the state unless its event is later than the Retired's Time (see observe.Retired). zapobs keeps the states of 4096 breakers at most, and none of a name
 // longer than observe.MaxKeptName: the calls of a breaker past them have no breaker field.
 // A call of an unlisted service past the suite's bound names its own service, while its
 // breaker (the suite's overflow chain's) names the service "*": its retry lines have no breaker

@@ -102,3 +102,39 @@ func TestBreakerFieldKeepsReplacementsStateAtTheRetiredsTime(t *testing.T) {
 		t.Errorf("a call the open replacement refused: breaker = %q; want open", got)
 	}
 }
+
+// A call in flight through a breaker a reload retired that fails after the Retired trips the
+// retired breaker, whose change event then comes after its Retired: it stood for the
+// replacement's state, and the replacement's calls read open while it was closed.
+func TestBreakerFieldIgnoresARetiredBreakersLateChange(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	s, err := interceptors.New(breakerCfg(1, time.Second), interceptors.WithObserver(zapobs.New(zap.New(core))),
+		interceptors.WithClock(clocktest.New(at)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entered, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Unary()(context.Background(), "/"+suiteSvc+"/Do", nil, nil, nil,
+			func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				close(entered)
+				<-release
+				return status.Error(grpccodes.Unavailable, "down")
+			})
+	}()
+	<-entered
+	if err := s.Reload(breakerCfg(2, time.Second)); err != nil { // replaces the breaker
+		t.Fatal(err)
+	}
+	close(release) // the call in flight fails: the retired breaker opens
+	<-done
+	if got := len(logs.FilterMessage(zapobs.MsgBreakerChanged).All()); got != 1 {
+		t.Fatalf("breaker state changed lines = %d; want the retired breaker's 1", got)
+	}
+	_ = s.Unary()(context.Background(), "/"+suiteSvc+"/Do", nil, nil, nil, failing) // 1 of 2 failures
+	if got := lastBreakerField(logs, zapobs.MsgAttemptFinished); got != "closed" {
+		t.Errorf("a failed attempt through the replacement, still closed: breaker = %q; want closed", got)
+	}
+}
