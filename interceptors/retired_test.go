@@ -103,7 +103,8 @@ func TestReloadReportsRetiredObjects(t *testing.T) {
 // and the closed suite's Levels read nothing: a suite that replaces it shows its own levels,
 // and an observer drops the states it kept of the closed suite's objects. A breaker is retired
 // at its last state change, not at the Close (a replacement built before the Close may have
-// sent later events under the same name), and one that never changed is not reported.
+// sent later events under the same name), and one that never changed at the zero Time (its
+// BreakerPublished's state is dropped by its Instance, and no state by Time).
 func TestCloseRetiresLevels(t *testing.T) {
 	const svc, quiet = "test.v1.CloseRetire", "test.v1.CloseQuiet"
 	rec := &testkit.Recorder{}
@@ -143,6 +144,7 @@ func TestCloseRetiresLevels(t *testing.T) {
 	}
 	got := rec.Events(observe.Retired)
 	want := []observe.Event{
+		{Service: quiet, Policy: observe.PolicyBreaker},
 		{Service: svc, Policy: observe.PolicyBreaker, Time: tripped},
 		{Service: quiet, Policy: observe.PolicyBulkhead, Time: closed},
 		{Service: svc, Policy: observe.PolicyBulkhead, Time: closed},

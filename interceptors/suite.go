@@ -574,8 +574,8 @@ func sameObject(a, b any) (same bool) {
 // reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
 // reload or Close retired, named as its first level reading names it, at the time at which
 // the reload took effect (at) — or, for closed (Close), a breaker's at its last state change,
-// and none for a breaker that made none. A breaker whose last change is later than at (made
-// since, as by the level reading that names it) is retired at that change.
+// and at the zero Time for a breaker that made none. A breaker whose last change is later than
+// at (made since, as by the level reading that names it) is retired at that change.
 func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, closed bool) {
 	if len(retired) == 0 || s.o.sink == nil {
 		return
@@ -599,9 +599,10 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, close
 				// under the same name later than this one's last change but earlier than
 				// the Close: retired at the Close, an observer would drop the
 				// replacement's state too.
-				if t = last; t.IsZero() {
-					continue // no event of it: no state of it kept
-				}
+				// One that made none has no state of its own events to drop by Time (the
+				// zero Time drops none), but the state of its BreakerPublished, which an
+				// observer drops by its Instance.
+				t = last
 			case last.After(t):
 				t = last
 			}
@@ -800,8 +801,10 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // shows its own levels where both are read (promobs' Scrape takes a series from its first
 // source that reads it), and an observer drops the states it kept from the closed suite's
 // events. A breaker is retired at its last state change (Breaker.LastChange), not at the
-// Close, and one that made none is not reported: a suite built to replace this one before
-// the Close keeps the states its own breakers' later events gave. Close sends these events
+// Close, and one that made none at the zero Time: a suite built to replace this one before
+// the Close keeps the states its own breakers' later events gave (an observer that compares
+// Instances drops the closed suite's breakers' states alone, those of their BreakerPublished
+// too). Close sends these events
 // before the suite reports itself closed (Closed) and stops reading levels, so that an
 // observer that drops a closed suite (promobs' Scrape) has them first; while it sends them,
 // the suite builds nothing and Reload returns ErrClosed. A Close that comes meanwhile returns

@@ -99,7 +99,8 @@ const (
 	// replacement under the same name, or a chain built later gets one), so Levels no longer
 	// reads it, and what its events said of it (a breaker's last state) is stale. A suite's
 	// Close retires each of its objects so (its Levels then read none), a breaker at the Time of
-	// its last state change (none that made none: no state of it to drop), not at the Close: a
+	// its last state change (the zero Time for one that made none: no state of its changes to
+	// drop; its BreakerPublished's is dropped by its Instance), not at the Close: a
 	// suite built to replace the closed one may have sent later events under the same names
 	// before the Close. Policy (the object's: PolicyBreaker, PolicyBulkhead,
 	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for an

@@ -138,3 +138,31 @@ func TestBreakerFieldIgnoresARetiredBreakersLateChange(t *testing.T) {
 		t.Errorf("a failed attempt through the replacement, still closed: breaker = %q; want closed", got)
 	}
 }
+
+// A closed suite's breaker that never changed state is forgotten at the Close as one that
+// did: its BreakerPublished's closed stood for the service's breaker after the Close, on the
+// lines of a suite that replaced it with none.
+func TestBreakerFieldForgetsAClosedSuitesUnchangedBreaker(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zapobs.New(zap.New(core))
+	s, err := interceptors.New(breakerCfg(5, time.Second), interceptors.WithObserver(log), interceptors.WithClock(clocktest.New(at)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	noBreaker := &config.Config{
+		Profiles: map[string]config.Profile{"p": {}},
+		Services: map[string]config.Service{suiteSvc: {Profile: "p", Methods: map[string]config.Method{"Do": {}}}},
+	}
+	s2, err := interceptors.New(noBreaker, interceptors.WithObserver(log), interceptors.WithClock(clocktest.New(at)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	_ = s2.Unary()(context.Background(), "/"+suiteSvc+"/Do", nil, nil, nil, failing)
+	if got := lastBreakerField(logs, zapobs.MsgAttemptFinished); got != "<absent>" {
+		t.Errorf("a failed attempt that no breaker guards, after the suite with one closed: breaker = %q; want <absent>", got)
+	}
+}
