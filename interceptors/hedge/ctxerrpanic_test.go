@@ -135,12 +135,14 @@ func TestTimerCtxErrPanicReachesTheCaller(t *testing.T) {
 			}
 			var hedges atomic.Int32
 			canceled := new(atomic.Bool)
+			started := make(chan struct{})
 			invoker := func(actx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
 				if isHedge(actx) {
 					hedges.Add(1)
 					return nil
 				}
 				armed.Store(true) // attempt 1 has started
+				close(started)
 				<-actx.Done()
 				canceled.Store(true)
 				return status.FromContextError(actx.Err()).Err()
@@ -153,6 +155,13 @@ func TestTimerCtxErrPanicReachesTheCaller(t *testing.T) {
 				_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker, f.Option())
 			}()
 			clk.BlockUntil(1) // the hedge's timer is armed
+			// and attempt 1 has armed the context: the timer may be armed first, and a timer
+			// that fires before reads an Err that does not panic and sends the hedge.
+			select {
+			case <-started:
+			case <-time.After(30 * time.Second):
+				t.Fatal("attempt 1 did not start")
+			}
 			before := allowance.milli.Load()
 			clk.Advance(d)
 			if v := returned(t, got); v != "ctx boom" {
