@@ -393,7 +393,8 @@ func IsCertificateFailure(err error) bool {
 // that shape, with words of its own for the alert or the write, is the server's, and so is
 // one that merely begins with an alert ("remote error: tls: bad certificate", about its
 // backend's certificate). It is the one check of that shape: the orchestrator's logs keep a
-// message it accepts, so it accepts nothing a server could have chosen.
+// message it accepts, so it accepts nothing a server could have chosen but a unix socket's
+// path (see IsTransportIO).
 func IsRefusal(msg string) bool {
 	alert, rest, ok := strings.Cut(msg, " (")
 	if !ok || !IsAlert(alert) {
@@ -420,8 +421,9 @@ var tlsAlerts = func() map[string]bool {
 // a TCP or unix connection: its addresses (a TCP connection's are IPs and ports), then the
 // system's own words (see IsSystemError): "write tcp A->B: write: broken pipe", "read unix
 // ->/run/ocr.sock: read: connection reset by peer", "write tcp A->B: use of closed network
-// connection". Lower-case words that are none of those, or a name where an address stands,
-// are a server's.
+// connection". Lower-case words that are none of those, or a name where a TCP address
+// stands, are a server's. A unix socket's path is any text: a caller that shows msg checks
+// that the path is its own socket's (the orchestrator's logs do).
 func IsTransportIO(msg string) bool {
 	m := transportIO.FindStringSubmatch(msg)
 	if m == nil || !systemWords[m[5]] {

@@ -70,6 +70,9 @@ func (d *depErrors) record(fullMethod string, err error, reached bool) {
 		return
 	}
 	code, detail := kyc.CodeName(v.Code), clientDetail(err, reached)
+	if !ownSockets(detail, d.addrs[key]) {
+		detail = ""
+	}
 	msg := fmt.Sprintf("%s (%s)", code, d.addrs[key])
 	if detail != "" {
 		msg = fmt.Sprintf("%s: %s (%s)", code, detail, d.addrs[key])
@@ -112,6 +115,52 @@ func clientDetail(err error, reached bool) string {
 	}
 	if tlsflags.IsRefusal(msg) || grpcWords(msg) {
 		return msg
+	}
+	return ""
+}
+
+// ownSockets reports whether each unix socket that detail, grpc's words (see clientDetail),
+// names is the dependency's, dialled at addr ("unix:/run/ocr.sock", "unix:///run/ocr.sock",
+// "unix-abstract:ocr"), named as a transport's I/O error names it, after the client's unnamed
+// socket ("write unix @->/run/ocr.sock: ...": Linux's "@", or nothing). A TCP connection's
+// addresses in that shape are an IP and a port (tlsflags.IsTransportIO); a socket's path is
+// any text, and a server's own message in grpc's shape with other words where the path stands
+// (the applicant's name) is the server's.
+func ownSockets(detail, addr string) bool {
+	sock := socketOf(addr)
+	for _, op := range []string{"read unix ", "write unix "} {
+		for rest := detail; ; {
+			i := strings.Index(rest, op)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(op):]
+			if sock == "" || !strings.HasPrefix(strings.TrimPrefix(rest, "@"), "->"+sock+": ") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// socketOf returns the unix socket address that grpc-go dials for addr, a target of its unix
+// or unix-abstract resolver ("@" and the name, for an abstract one), or "" for another target.
+func socketOf(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return ""
+	}
+	path := u.Path
+	if path == "" {
+		path = u.Opaque
+	}
+	switch {
+	case path == "" || u.Host != "":
+		return ""
+	case u.Scheme == "unix":
+		return path
+	case u.Scheme == "unix-abstract":
+		return "@" + path
 	}
 	return ""
 }
