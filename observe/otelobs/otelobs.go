@@ -95,22 +95,32 @@ type callStart struct {
 // observe.MaxKeptName (observe.Clip).
 func newCallStart(method string) *callStart {
 	m := observe.Clip(method)
-	return &callStart{name: "bulwark " + m,
-		attrs: []attribute.KeyValue{KeyRPCSystem.String("grpc"), KeyRPCMethod.String(strings.TrimPrefix(m, "/"))}}
+	return &callStart{name: "bulwark " + m, attrs: callAttrs(m)}
 }
 
-// callStartOf returns the callStart of method's call span.
-func (t *Tracer) callStartOf(method string) *callStart {
+// callAttrs returns the rpc.* attributes of the call span of m, a method clipped.
+func callAttrs(m string) []attribute.KeyValue {
+	return []attribute.KeyValue{KeyRPCSystem.String("grpc"), KeyRPCMethod.String(strings.TrimPrefix(m, "/"))}
+}
+
+// callStartOf returns the callStart of method's call span: the one kept for the method, else,
+// for a method not kept (past maxNames, or longer than observe.MaxKeptName), one with its name
+// alone, made for the call, whose attributes start makes once the span records (callAttrs), so
+// that an unsampled call of such a name costs its span's name and nothing more.
+func (t *Tracer) callStartOf(method string) callStart {
 	if v, ok := t.starts.Load(method); ok {
-		return v.(*callStart)
+		return *v.(*callStart)
 	}
-	cs := newCallStart(method)
 	if t.nnames.Load() < maxNames && len(method) <= observe.MaxKeptName {
-		if _, loaded := t.starts.LoadOrStore(method, cs); !loaded {
+		cs := newCallStart(method)
+		if v, loaded := t.starts.LoadOrStore(method, cs); loaded {
+			cs = v.(*callStart)
+		} else {
 			t.nnames.Add(1)
 		}
+		return *cs
 	}
-	return cs
+	return callStart{name: "bulwark " + observe.Clip(method)}
 }
 
 // spanName returns the call span's name for method: "bulwark " and the method, clipped when it
@@ -200,7 +210,7 @@ func (t *Tracer) DialOptions() []grpc.DialOption {
 // resources for a span until it is.
 func (t *Tracer) start(ctx context.Context, method string) (context.Context, *recorder) {
 	span := trace.SpanFromContext(ctx)
-	var cs *callStart
+	var cs callStart
 	if t.callSpan {
 		cs = t.callStartOf(method)
 		ctx, span = t.tracer.Start(ctx, cs.name, callSpanOptions...)
@@ -208,7 +218,10 @@ func (t *Tracer) start(ctx context.Context, method string) (context.Context, *re
 	if !span.IsRecording() {
 		return ctx, nil
 	}
-	if cs != nil {
+	if t.callSpan {
+		if cs.attrs == nil { // A name not kept (see callStartOf).
+			cs.attrs = callAttrs(observe.Clip(method))
+		}
 		span.SetAttributes(cs.attrs...)
 	}
 	r := &recorder{t: t, span: span, own: t.callSpan, method: method, next: callerSink(ctx)}
