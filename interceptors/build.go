@@ -332,13 +332,16 @@ func (s *Suite) lockChecked(cfg *config.Config) error {
 // checkNamed refuses a configuration whose chains will certainly give one object two
 // settings, from the configuration alone (no object is built): those built at the Reload
 // (ps), and the chains built on a first call of each configured service that no registered
-// descriptor declares the methods of, all of whose calls go through such chains, under its
-// service's policy (check's "/<svc>/*"). An object such chains give other settings than a
-// chain before them (ps first, in build order) is refused as the build refuses it (see
-// objectLocked), naming the object, both chains and what differs; without the objects the
-// chains capture (Deps), which only a build can tell. The chains of services outside the
-// configuration are not compared: none may ever be called (such a chain is refused at its
-// build, on a first call).
+// descriptor declares the methods of and whose entry lists none, all of whose calls go
+// through such chains, under its service's policy (check's "/<svc>/*"). A service that lists
+// its methods is not compared under its service's policy: its calls may all be of the
+// methods listed, and the methods it does not list, like services outside the configuration,
+// may never be called (such a chain is refused at its build). An object such chains give
+// other settings than a chain before them (ps first, in build order) is refused as the build
+// refuses it (see objectLocked), naming the object, both chains and what differs; without the
+// objects the chains capture (Deps), which only a build can tell. The chains of services
+// outside the configuration are not compared: none may ever be called (such a chain is
+// refused at its build, on a first call).
 func (s *Suite) checkNamed(cfg *config.Config, ps []*prepared) error {
 	type taking struct {
 		fullMethod string // the chain's, for an error
@@ -371,7 +374,7 @@ func (s *Suite) checkNamed(cfg *config.Config, ps []*prepared) error {
 		}
 	}
 	for _, svc := range cfg.ServiceNames() {
-		if descriptorOf(svc) != nil {
+		if descriptorOf(svc) != nil || len(cfg.Services[svc].Methods) != 0 {
 			continue
 		}
 		fullMethod := "/" + svc + "/" + otherMethod

@@ -120,6 +120,28 @@ services:
 		}
 	})
 
+	t.Run("a service that lists its methods", func(t *testing.T) {
+		// acme.v1.One's own policy gives the pool size 4 against OCRService's 3, but its one
+		// method listed, Do, has the ocr profile: its calls may all be Do's, which share the
+		// pool as configured. The configuration loads (it did before the check came), Do is
+		// served, and a method it does not list is refused at its first call, as before.
+		cfg := parse(t, 3, 4, 3)
+		one := cfg.Services["acme.v1.One"]
+		one.Methods = map[string]config.Method{"Do": {Profile: "ocr"}}
+		cfg.Services["acme.v1.One"] = one
+		s := newClocked(t, cfg)
+		ok := &testkit.CountingInvoker{}
+		for _, m := range []string{"/acme.v1.One/Do", "/acme.v1.Two/Do", "/kyc.v1.OCRService/Extract"} {
+			if err := s.Unary()(context.Background(), m, nil, nil, nil, ok.Invoke); err != nil {
+				t.Errorf("a call of %s: %v", m, err)
+			}
+		}
+		if err := s.Unary()(context.Background(), "/acme.v1.One/Other", nil, nil, nil, ok.Invoke); status.Code(err) != grpccodes.FailedPrecondition ||
+			!strings.Contains(err.Error(), `the object "pool" is also taken by`) {
+			t.Errorf("a call of a method acme.v1.One does not list, under its policy's pool of size 4: %v; want FailedPrecondition naming the object", err)
+		}
+	})
+
 	t.Run("same settings", func(t *testing.T) {
 		// One object of one setting for every configured service's chains, and a default
 		// profile that gives it another: services outside the configuration may never be
