@@ -72,7 +72,9 @@
 // several of gRPC's streams and is not yet committed to one (a retry's, committed or not from
 // this package's view: its Context may have been read), is told first when it is a
 // ConnCloser, and then makes its context end with the attempt gRPC ends; the retry stream
-// names its ClientConn for that, with or without a suite around it.
+// names its ClientConn for that, with or without a suite around it. The watcher of a
+// ClientConn that is never closed stays, with its entry, as gRPC's own goroutines of that
+// ClientConn do: its list holds only the streams still live.
 //
 // # Sharing
 //
