@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -231,9 +230,7 @@ func TestAdaptiveThrottleShedsDoomedCalls(t *testing.T) {
 	// Far ahead of the real clock, so that the calls' deadlines (budget from the fake now) are
 	// far in the real future too.
 	fake := clocktest.New(time.Now().Add(time.Hour))
-	rnd := rand.New(rand.NewPCG(17, 12))
-	var rmu sync.Mutex
-	seeded := func() float64 { rmu.Lock(); defer rmu.Unlock(); return rnd.Float64() }
+	seeded := seededRand(17, 12)
 	h := newHarnessWith(t, throttleConfig, stub.Faults{Fail: map[grpccodes.Code]float64{grpccodes.ResourceExhausted: 0.5}},
 		[]interceptors.Option{interceptors.WithClock(fake), interceptors.WithRand(seeded)})
 	s := h.stubs[svcFaceMatch]

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -347,4 +348,17 @@ func writeConfig(t *testing.T, yaml string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// seededRand returns a seeded source of draws in [0, 1) that is safe for concurrent use, as
+// interceptors.WithRand requires: a suite draws from it on every goroutine a call or a hedge
+// runs on (the throttle's draws of two hedges of one call raced on a bare *rand.Rand).
+func seededRand(seed1, seed2 uint64) func() float64 {
+	rnd := rand.New(rand.NewPCG(seed1, seed2))
+	var mu sync.Mutex
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return rnd.Float64()
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"reflect"
 	"regexp"
@@ -78,11 +77,10 @@ func newReplicasBreakers(t *testing.T, yaml, base string, breakers *breaker.Regi
 	if err != nil {
 		t.Fatal(err)
 	}
-	rnd := rand.New(rand.NewPCG(1, 2))
 	r.suite, err = interceptors.New(cfg,
 		interceptors.WithObserver(observe.Multi(metrics, r.rec)),
 		interceptors.WithBreakerRegistry(breakers),
-		interceptors.WithRand(rnd.Float64))
+		interceptors.WithRand(seededRand(1, 2)))
 	if err != nil {
 		t.Fatalf("suite: %v", err)
 	}
