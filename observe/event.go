@@ -11,7 +11,8 @@
 // Events say what happened, levels (LevelSource) how things stand. A consumer that keeps a
 // state from events in place of a level (promobs a breaker's last state, for a breaker no
 // source reads) drops it at the object's Retired, unless its last event is later than the
-// Retired's Time: a suite's reload no longer uses the object.
+// Retired's Time, or, for a breaker, another Instance's: a suite's reload no longer uses the
+// object.
 package observe
 
 import (
@@ -119,9 +120,9 @@ const (
 	// which an observer keeps until the next event of that name; and an event whose Time equals
 	// the Retired's (a clock that does not move, as a fake one in a test) is dropped, the
 	// replacement's too, until its next event. A breaker's Retired carries the breaker's
-	// Instance, which its own events carry too: an observer that compares them (as zapobs and
-	// otelobs do) has neither race, as a level source read at scrape time (promobs' Scrape)
-	// has not.
+	// Instance, which its own events carry too: an observer that compares them (as zapobs,
+	// otelobs and promobs' event-driven breaker states do) has neither race, as a level source
+	// read at scrape time (promobs' Scrape) has not.
 	Retired
 	// BreakerPublished: a suite put a breaker in service: a build (New, a Reload, the chain
 	// of a method built on its first call) that took it committed, and the suite had not

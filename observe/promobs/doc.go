@@ -87,17 +87,21 @@
 // lock, so under a race of transitions the last event seen may be an older one: prefer
 // Scrape), until a suite's reload or Close retires the breaker
 // (observe.Retired: the reload removed the breaker or replaced it under its name, or the suite
-// was closed): then that state is dropped, and the breaker has no series left, unless a later
-// event of it (a call that was in flight through it at the reload) or of a breaker of the same
-// service and method brings one back. A state whose event's Time is after the Retired's (the
-// time at which the reload took effect; for a Close, the breaker's own last state change) is
-// kept: a replacement's, of a call that started after the reload, whose event reached the sink
-// before the Retired, or of a suite made to replace the closed one before the Close; one at
-// the same Time is dropped with it (see observe.Retired). Events name a breaker by service and
-// method only, so a state from before the Retired is dropped whichever breaker of that name
-// sent it (Scrape reads each suite's own). The method label is bounded by MaxMethods, as
-// everywhere. A suite's BreakerPublished event (a breaker put in service, with its first
-// state) is no transition: promobs counts none for it and takes no state from it (Scrape
+// was closed): then that state is dropped, and the breaker has no series left until another
+// breaker of the same service and method sends an event. The events of a suite's breakers,
+// and its Retired events, carry the breaker's Instance, by which the rule of zapobs and otelobs
+// tells breakers of one name apart: a Retired drops the state of that instance alone (a
+// replacement's, whose event may reach the sink before the Retired, is kept whatever the
+// Times), and the later events of the retired instance (of a call that was in flight through
+// it) are dropped too, until another instance of that name is retired; their transitions are
+// still counted. Events without an Instance (an
+// emitter of your own) keep the Time rule: a state whose event's Time is after the Retired's
+// (the time at which the reload took effect; for a Close, the breaker's own last state change)
+// is kept, one at the same Time or before is dropped whichever breaker of that name sent it,
+// and a later event brings the series back (see observe.Retired). The method label is bounded
+// by MaxMethods, as everywhere: breakers whose names share a label share their series.
+// A suite's BreakerPublished event (a breaker put in service, with its first state) is no
+// transition: promobs counts none for it and takes no state from it (Scrape
 // reads a suite's breakers from the start), as it ignores every kind of event it does not
 // list above.
 //

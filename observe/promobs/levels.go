@@ -282,32 +282,53 @@ func (l *levels) track(k trackKey, src observe.LevelSource) {
 	l.tracked[k] = src
 }
 
-// eventState is a breaker's state as its last BreakerStateChanged said, and that event's Time.
+// eventState is what the events said of the breakers of one service and method label: the
+// state the last BreakerStateChanged said (state empty: none kept, the entry only remembering
+// a retired instance), that event's Time and Instance (0: none said), and the Instance last
+// retired under the name (0: none), whose later events are dropped. The rule is
+// internal/breakerstates' (zapobs' and otelobs'), kept by label (MaxServices, MaxMethods).
 type eventState struct {
-	state string
-	at    time.Time
+	state             string
+	at                time.Time
+	instance, retired uint32
 }
 
-func (l *levels) breakerChanged(service, method, to string, at time.Time) {
+// breakerChanged keeps to, said at at by an event of instance (0: unknown), as the state of
+// the breaker of service and method (label values), unless instance is the one last retired
+// under the name: a call that was in flight through it sends its events after its Retired.
+func (l *levels) breakerChanged(service, method, to string, at time.Time, instance uint32) {
 	if to == "" {
 		return
 	}
 	k := breakerKey{service, method}
 	l.mu.Lock()
-	l.lastState[k] = eventState{to, at}
+	if v := l.lastState[k]; instance == 0 || instance != v.retired {
+		l.lastState[k] = eventState{state: to, at: at, instance: instance, retired: v.retired}
+	}
 	l.mu.Unlock()
 }
 
 // breakerRetired forgets the state the events of a breaker a suite's reload or Close retired
 // (observe.Retired, at the time at which the reload took effect, or of the breaker's last
 // change) said: no source reads it any more, and its last event would stand in for it for
-// good. A state from an event after at is kept: a replacement's under the same name (a call
-// that started after the reload, a suite made before the Close), whose event may reach the
-// sink before the Retired.
-func (l *levels) breakerRetired(service, method string, at time.Time) {
+// good. With the breaker's instance (not 0), the state that instance said alone is forgotten,
+// whatever the Times, and the name keeps the instance to drop its later events (of calls that
+// were in flight through it); a state another instance said (a replacement's under the same
+// name) is kept. Without, a state from an event after at is kept: a replacement's under the
+// same name (a call that started after the reload, a suite made before the Close), whose event
+// may reach the sink before the Retired.
+func (l *levels) breakerRetired(service, method string, at time.Time, instance uint32) {
 	k := breakerKey{service, method}
 	l.mu.Lock()
-	if st, ok := l.lastState[k]; ok && !st.at.After(at) {
+	switch st, ok := l.lastState[k]; {
+	case !ok:
+	case instance != 0:
+		st.retired = instance
+		if st.instance == instance {
+			st.state, st.at, st.instance = "", time.Time{}, 0
+		}
+		l.lastState[k] = st
+	case !st.at.After(at):
 		delete(l.lastState, k)
 	}
 	if l.sourced[k] > 0 {
@@ -390,7 +411,7 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 		start = ends[i]
 	}
 	for k, st := range l.lastState {
-		if l.sourced[k] == 0 {
+		if st.state != "" && l.sourced[k] == 0 {
 			readings = append(readings, observe.Level{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: k.service, Method: k.method, State: st.state})
 		}
 	}

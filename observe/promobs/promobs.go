@@ -452,11 +452,11 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
-		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time)
+		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance)
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
 			// Looked up, not learnt: a name never seen has no state to drop, and takes no slot.
-			m.levels.breakerRetired(m.services.known(e.Service, OtherService), m.methods.known(e.Method, OtherMethod), e.Time)
+			m.levels.breakerRetired(m.services.known(e.Service, OtherService), m.methods.known(e.Method, OtherMethod), e.Time, e.Instance)
 		}
 	case observe.Rejected:
 		m.rejectionCache.getBounded(m, rejectionKey{e.Service, e.Policy, e.Reason}, boundRejection, newRejectionCounter).Inc()
