@@ -82,10 +82,9 @@
 // stopped using it), its events count again: the breaker of a registry that a suite shared
 // with another shows the state the last event said. A breaker a reload retired
 // (observe.Retired) has no series left: its source, while kept, hides its later events too, until
-// it reads the breaker again. For the others it is
-// the To of the last BreakerStateChanged event seen (the breaker emits its events outside its
-// lock, so under a race of transitions the last event seen may be an older one: prefer
-// Scrape), until a suite's reload or Close retires the breaker
+// it reads the breaker again. For the others it is the To of the last BreakerStateChanged (or
+// BreakerPublished) event seen (the breaker emits its events outside its lock, so under a race
+// of transitions the last event seen may be an older one: prefer Scrape), until a suite's reload or Close retires the breaker
 // (observe.Retired: the reload removed the breaker or replaced it under its name, or the suite
 // was closed): then that state is dropped, and the breaker has no series left until another
 // breaker of the same service and method sends an event. The events of a suite's breakers,
@@ -101,9 +100,11 @@
 // and a later event brings the series back (see observe.Retired). The method label is bounded
 // by MaxMethods, as everywhere: breakers whose names share a label share their series.
 // A suite's BreakerPublished event (a breaker put in service, with its first state) is no
-// transition: promobs counts none for it and takes no state from it (Scrape
-// reads a suite's breakers from the start), as it ignores every kind of event it does not
-// list above.
+// transition: promobs counts none for it, but takes its state as a BreakerStateChanged's, so
+// that with events alone a breaker in service reads closed from the start, not only after its
+// first change; a publication that reaches the sink after a change of the same instance (or,
+// without an Instance, after a later change) does not undo it. A breaker a source given to
+// Scrape reads shows its source's state, as before.
 //
 // # Levels
 //

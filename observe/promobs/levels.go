@@ -54,7 +54,8 @@ var breakerStates = BreakerStates()
 //  1. the sources given to Scrape, in the order added, and within one source its first
 //     reading of that series;
 //  2. the objects given to the deprecated TrackBulkhead, TrackBreaker and TrackThrottle;
-//  3. for bulwark_breaker_state only, the To of the last BreakerStateChanged event seen.
+//  3. for bulwark_breaker_state only, the To of the last BreakerStateChanged (or
+//     BreakerPublished) event seen.
 //
 // A source reads the objects that serve calls now, while a Track registration holds the one it
 // was given, which a reload may since have replaced; an event is only the last thing heard. A
@@ -138,7 +139,7 @@ func (m *Metrics) TrackBulkhead(name string, b Bulkhead) {
 //	m.TrackBreaker("kyc.v1.OCRService", func() string { return b.State().String() })
 //
 // Without TrackBreaker (or Scrape), bulwark_breaker_state follows the BreakerStateChanged
-// events; a tracked breaker shows what state returns instead, so that a scrape never shows a
+// (and BreakerPublished) events; a tracked breaker shows what state returns instead, so that a scrape never shows a
 // stale state. Tracking a name again replaces its function; a nil state stops tracking it. A
 // source given to Scrape that reads the same breaker wins over it (see Scrape).
 //
@@ -296,13 +297,22 @@ type eventState struct {
 // breakerChanged keeps to, said at at by an event of instance (0: unknown), as the state of
 // the breaker of service and method (label values), unless instance is the one last retired
 // under the name: a call that was in flight through it sends its events after its Retired.
-func (l *levels) breakerChanged(service, method, to string, at time.Time, instance uint32) {
+// For a publication (published: a suite's BreakerPublished, the state of a breaker it put in
+// service), not over a state the same instance said, nor, without an instance, over a later
+// state: that of a change whose event came before the BreakerPublished, which read the state
+// before it.
+func (l *levels) breakerChanged(service, method, to string, at time.Time, instance uint32, published bool) {
 	if to == "" {
 		return
 	}
 	k := breakerKey{service, method}
 	l.mu.Lock()
-	if v := l.lastState[k]; instance == 0 || instance != v.retired {
+	v := l.lastState[k]
+	switch kept := v.state != ""; {
+	case instance != 0 && instance == v.retired:
+	case published && kept && instance != 0 && instance == v.instance:
+	case published && kept && instance == 0 && v.at.After(at):
+	default:
 		l.lastState[k] = eventState{state: to, at: at, instance: instance, retired: v.retired}
 	}
 	l.mu.Unlock()

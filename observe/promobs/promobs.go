@@ -452,7 +452,10 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
-		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance)
+		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance, false)
+	case observe.BreakerPublished:
+		// A breaker put in service: its state before its first change, and no transition.
+		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance, true)
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
 			// Looked up, not learnt: a name never seen has no state to drop, and takes no slot.

@@ -48,8 +48,9 @@ func TestRetiredBreakerUnscrapedLeavesNoSeries(t *testing.T) {
 // With events alone (no Scrape), a breaker that opened and that a reload replaces under the
 // same name (its settings changed; the reload builds the new one for the chains of its listed
 // methods) leaves no "open" standing for the new, closed breaker: the reload reports the old
-// one retired, as it does a breaker it removes. Before, the old breaker's last event stayed
-// the series for good, and BulwarkBreakerOpen kept firing for a breaker serving calls.
+// one retired, as it does a breaker it removes, and the series is the replacement's, closed
+// from its BreakerPublished. Before, the old breaker's last event stayed the series for good,
+// and BulwarkBreakerOpen kept firing for a breaker serving calls.
 func TestReplacedBreakerEventsOnlyLeavesNoStaleOpen(t *testing.T) {
 	const svc = "test.v1.Replaced"
 	cfg := func(failures int) *config.Config {
@@ -75,7 +76,7 @@ func TestReplacedBreakerEventsOnlyLeavesNoStaleOpen(t *testing.T) {
 	if err := s.Reload(cfg(5)); err != nil {
 		t.Fatal(err)
 	}
-	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
 }
 
 // With events alone, a reload that replaced a breaker under its name sends the old one's
