@@ -11,8 +11,8 @@
 // that carry the breaker's Instance (a suite's, and its breakers') are told apart by it instead
 // of by their Times: a Retired forgets the state of that instance alone, whatever the Times,
 // and the Store drops the later events of the retired instance (of calls that were in flight
-// through it), as long as it keeps the name (see MaxBreakers), until another instance of the
-// name is retired. It keeps
+// through it, and its BreakerPublished should it come after the Retired), as long as it keeps
+// the name (see MaxBreakers), until another instance of the name is retired. It keeps
 // at most MaxBreakers breakers and none whose service or method name is longer than
 // observe.MaxKeptName: a breaker past those has no state kept, and its calls find none (or the
 // service's, for a method-scoped breaker).
@@ -133,13 +133,25 @@ func (s *Store) changed(service, method string, seen Seen, instance uint32, publ
 
 // retired forgets the breaker of service and method retired at at: with its instance (not 0),
 // the state that instance said alone, and the name then keeps the instance to drop its later
-// events; without, the state kept unless it is later than at.
+// events, also when it kept nothing of the name yet (the instance's BreakerPublished, sent
+// outside the suite's lock, may come after its Retired), within the bounds; without, the state
+// kept unless it is later than at.
 func (s *Store) retired(service, method string, at time.Time, instance uint32) {
+	if len(service) > observe.MaxKeptName || len(method) > observe.MaxKeptName {
+		return
+	}
 	k := keyOf(service, method)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[k]
 	switch {
+	case !ok && instance != 0 && len(s.m) < MaxBreakers:
+		if s.m == nil {
+			s.m = map[key]entry{}
+		}
+		k.service, k.method = strings.Clone(k.service), strings.Clone(k.method)
+		s.m[k] = entry{retired: instance}
+		s.gone++
 	case !ok:
 	case instance != 0:
 		v.retired = instance

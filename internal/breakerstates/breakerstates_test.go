@@ -238,3 +238,36 @@ func TestRetiredInstance(t *testing.T) {
 		t.Fatalf("a new name at the bound after a Retired: State = %q, %v, Len %d; want open, %d", got, ok, b.Len(), MaxBreakers)
 	}
 }
+
+// TestRetiredBeforePublished: a breaker's Retired that reaches the Store before anything of
+// its instance did (a suite sends BreakerPublished after its lock is let go, so a Reload or a
+// Close on another goroutine may retire the breaker first) still drops that instance's later
+// events: its BreakerPublished and the changes of calls that were in flight through it. Its
+// BreakerPublished used to be kept, so a retired breaker's state outlived it; a later
+// instance of the name is kept as before.
+func TestRetiredBeforePublished(t *testing.T) {
+	of := func(e *observe.Event, instance uint32) *observe.Event { e.Instance = instance; return e }
+	published := &observe.Event{Kind: observe.BreakerPublished, Instance: 7, Time: at, Service: svc,
+		Policy: observe.PolicyBreaker, To: "closed"}
+	var s Store
+	s.Observe(of(retired(svc, "", time.Time{}), 7)) // a Close's, of a breaker that made no change
+	s.Observe(published)
+	if got, ok := s.Lookup(svc, ""); ok {
+		t.Fatalf("the BreakerPublished of an instance retired before it: Lookup = %+v; want none", got)
+	}
+	s.Observe(of(changed(svc, "", "open", at.Add(time.Second)), 7))
+	if got, ok := s.State(svc, ""); ok || s.Len() != 0 {
+		t.Fatalf("a late change of the instance retired first: State = %q, %v, Len %d; want none", got, ok, s.Len())
+	}
+	s.Observe(of(changed(svc, "", "half_open", at.Add(2*time.Second)), 8))
+	if got, _ := s.State(svc, ""); got != "half_open" || s.Len() != 1 {
+		t.Fatalf("another instance of the name: State = %q, Len %d; want half_open, 1", got, s.Len())
+	}
+
+	// A name longer than the Store keeps is not kept for its Retired either.
+	var l Store
+	l.Observe(of(retired(strings.Repeat("s", observe.MaxKeptName+1), "", at), 9))
+	if n := len(l.m); n != 0 {
+		t.Fatalf("a Retired of a name too long to keep: %d entries; want 0", n)
+	}
+}
