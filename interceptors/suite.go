@@ -619,7 +619,9 @@ func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, close
 
 // announceLocked queues a BreakerPublished for each breaker that t, a build that commits,
 // took and that the suite has not announced under its name (a reload keeps a breaker it does
-// not replace: announced once, at the build that first took it). s.mu is held.
+// not replace: announced once, at the build that first took it), unless another user of a
+// registry the suite shares made it: that breaker's events go to its maker's observer, not to
+// the suite's, which would keep the state published, never changed. s.mu is held.
 func (s *Suite) announceLocked(t *txn) {
 	if s.o.sink == nil || len(t.breakers) == 0 {
 		return
@@ -630,7 +632,9 @@ func (s *Suite) announceLocked(t *txn) {
 	for k, br := range t.breakers {
 		if s.announced[k] != br {
 			s.announced[k] = br
-			s.toAnnounce = append(s.toAnnounce, br)
+			if br.MadeBy(s.breakerUser) {
+				s.toAnnounce = append(s.toAnnounce, br)
+			}
 		}
 	}
 }

@@ -127,12 +127,14 @@ const (
 	// BreakerPublished: a suite put a breaker in service: a build (New, a Reload, the chain
 	// of a method built on its first call) that took it committed, and the suite had not
 	// published it before under its name (a breaker kept across a reload is not published
-	// again; one a reload replaced under its name is, after the old one's Retired). To (the
-	// breaker's state when the event is sent: closed for a breaker just made, any state for
-	// one taken from a registry another suite shares), Policy (PolicyBreaker), Service and
-	// Method as the breaker's own events name them. It is no transition (From is empty): an
-	// observer that keeps breakers' states from events learns from it that the breaker exists,
-	// and its state before its first change. The suite sends it to its own sink
+	// again; one a reload replaced under its name is, after the old one's Retired), and that
+	// the suite made: a breaker another suite made, shared through a registry
+	// (WithBreakerRegistry), sends its events to that suite's sink, and that suite publishes
+	// it. To (the breaker's state when the event is sent: closed for a breaker just made, any
+	// state should another suite sharing it have changed it since), Policy (PolicyBreaker),
+	// Service and Method as the breaker's own events name them. It is no transition (From is
+	// empty): an observer that keeps breakers' states from events learns from it that the
+	// breaker exists, and its state before its first change. The suite sends it to its own sink
 	// (WithObserver), after the build took effect, outside its lock; a build rolled back sends
 	// none. Instance, the breaker's. A state change of the breaker may reach the sink before
 	// it; it then carries the state before that change or after it: an observer that keeps a

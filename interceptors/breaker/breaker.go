@@ -92,6 +92,7 @@ type Breaker struct {
 	lastChange    time.Time     // Guarded by mu: the Time of the last state change's event (with a sink).
 
 	instance uint32 // see Instance; last, so that the fields a call reads keep their places
+	maker    *User  // the registry user whose build made it (see MadeBy); nil for none
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -245,6 +246,11 @@ func newInstance() uint32 {
 // made. Its events carry it (observe.Event.Instance), so that an observer tells them from those
 // of another breaker of the same name (a replacement, after a suite's reload).
 func (b *Breaker) Instance() uint32 { return b.instance }
+
+// MadeBy reports whether u's build made the breaker (a suite's, through its registry): its
+// events go to the observer that build gave it, which is that user's. A suite that takes a
+// breaker another user made, from a registry they share, does not see its events.
+func (b *Breaker) MadeBy(u *User) bool { return u != nil && b.maker == u }
 
 // Name returns the breaker's name.
 func (b *Breaker) Name() string { return b.name }

@@ -265,6 +265,7 @@ func (r *Registry) take(name string, cfg Config, fresh bool, u *User, opts []Opt
 		}
 	}
 	b = newBreaker(name, cfg, r.options(opts))
+	b.maker = u
 	if r.pending == nil {
 		r.pending = map[string]*claim{}
 	}
