@@ -215,9 +215,10 @@
 // shutdown makes the stream's, so its attempt is reported as gRPC ended it (Canceled, as gRPC
 // reports a closed ClientConn) and what it holds (the budget's timer, the policies' above it)
 // is released, without its caller reading it or canceling its context; a receive under way
-// returns the attempt's error, not retried. A panic while an attempt opens, sends or
-// receives, or in its Header, Trailer or CloseSend, ends the stream, what it holds released
-// (later calls return Internal), and goes on to the caller. So does a panic of the observer or
+// returns the attempt's error, not retried (one sleeping before a retry, once its sleep is
+// over: the shutdown cuts no backoff short, as for a unary call). A panic while an attempt
+// opens, sends or receives, or in its Header, Trailer or CloseSend, ends the stream, what it
+// holds released (later calls return Internal), and goes on to the caller. So does a panic of the observer or
 // the classifier on an attempt's outcome: the stream is not retried at the next call. Neither
 // is called with the stream's lock held.
 //

@@ -701,7 +701,9 @@ func (s *retryStream) watchCommittedLocked() {
 // ends with the ClientConn (at once when the attempt is over already). The stream then ends,
 // though nobody reads it and its caller's context lives on: streamend's Transport end, on
 // which StreamEnded reports the attempt as gRPC ended it (Canceled) and releases the stream.
-// A RecvMsg under way returns its attempt's error, not retried, and reports it.
+// A RecvMsg under way returns its attempt's error, not retried, and reports it; one sleeping
+// before a retry (on the budget's context, which the commit does not end) does so once its
+// sleep is over.
 func (s *retryStream) ConnClosed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
