@@ -51,10 +51,28 @@
 // breaker states and classes they take (TestReferencedLabelsExist), and
 // that they read each metric as its type allows: counters and histogram series through rate
 // or increase, gauges as they are, quantiles over buckets summed by le
-// (TestQueriesFitMetricTypes). promtool also evaluates the breaker panels on series it is
+// (TestQueriesFitMetricTypes; or, for the breaker transitions, as a counter's last value less
+// its last value a step before). promtool also evaluates the breaker panels on series it is
 // given: the state panel keeps a row for each instance (TestBreakerStatePerInstance), and the
-// transitions panel's points, whose windows are their step ($__interval, at least 1m), add up
-// to the changes over the range (TestBreakerTransitionsAddUp).
+// transitions panel's points, each the change of the counter over its step ($__interval, at
+// least 1m), add up to the changes over the range (TestBreakerTransitionsAddUp) and count each
+// transition once, in whole numbers, in its step: one between two steps' scrapes, one in a
+// step whose process restarted, and a breaker's first transition of a kind, whose series
+// starts at 1 (TestBreakerTransitionsCountEachOnce).
+//
+// # Prometheus 2 and 3
+//
+// promtool here is Prometheus 2's, whose ranges hold their start; Prometheus 3's leave it
+// out. The transitions panel reads no range at its step's boundary (last_over_time over 5m,
+// now and one step before, ignoring staleness markers as a range does), so it counts the same
+// on both; increase over the step did not on Prometheus 3, where a 1m window at a 15s scrape
+// holds 4 samples: a change between two windows was counted in neither, and the rest were
+// extrapolated to fractions (with Prometheus 3's promtool first on PATH,
+// TestBreakerTransitionsCountEachOnce got 0 and 1.33 for steps of 1 change; with it, every
+// promtool test here passes, alerts_test.yml's included). The other panels read rates
+// over $__rate_interval, a step and a scrape at least, and the rules read windows over twice
+// their evaluation interval (1m by default) or gauges: none counts within a window equal to
+// its step.
 //
 // live_test.go (TestLivePrometheus, skipped when the prometheus server is not on PATH) runs a
 // real Prometheus with alerts.yml, every duration in it divided by 30 (rate windows 5m → 10s,

@@ -292,7 +292,8 @@ var (
 // histogram's _bucket, _sum or _count series) read other than through rate, irate or
 // increase, whose raw value only says how long the process has run; a gauge given to one of
 // them, which reads its falls as counter resets; a histogram named without a series suffix;
-// a histogram_quantile not over _bucket series aggregated by le.
+// a histogram_quantile not over _bucket series aggregated by le. A counter's last value less
+// its last value one step ($__interval) before counts its changes in the step, as increase does.
 func typeProblems(q string, labels map[string]map[string]bool, types map[string]string) []string {
 	var problems []string
 	for _, loc := range metricRef.FindAllStringIndex(q, -1) {
@@ -303,7 +304,10 @@ func typeProblems(q string, labels map[string]map[string]bool, types map[string]
 		case typ == "HISTOGRAM" && name == fam:
 			problems = append(problems, name+" is a histogram: name its _bucket, _sum or _count series")
 		case typ == "COUNTER" || typ == "HISTOGRAM":
-			if !slices.Contains(counterFuncs, fn) {
+			// last_over_time counts when the query takes its value a step before from it (the
+			// breaker transitions panel: whole changes per step, which increase extrapolates).
+			stepDiff := fn == "last_over_time" && strings.Contains(q, "offset $__interval")
+			if !slices.Contains(counterFuncs, fn) && !stepDiff {
 				problems = append(problems, name+" counts up: read it through rate or increase, not "+strings.TrimSpace("as is "+fn))
 			}
 		case typ == "GAUGE":
@@ -355,6 +359,7 @@ func TestQueriesFitMetricTypes(t *testing.T) {
 	// The check itself: each of these is caught.
 	for _, bad := range []string{
 		`sum by (service) (bulwark_calls_total)`,
+		`last_over_time(bulwark_calls_total[5m])`,
 		`rate(bulwark_bulkhead_in_flight[5m])`,
 		`histogram_quantile(0.9, sum by (service) (rate(bulwark_call_duration_seconds_bucket[5m])))`,
 		`histogram_quantile(0.9, rate(bulwark_call_duration_seconds[5m]))`,
