@@ -92,8 +92,9 @@
 // tells breakers of one name apart: a Retired drops the state of that instance alone (a
 // replacement's, whose event may reach the sink before the Retired, is kept whatever the
 // Times), and the later events of the retired instance (of a call that was in flight through
-// it) are dropped too, until another instance of that name is retired; their transitions are
-// still counted. Events without an Instance (an
+// it, and its BreakerPublished should it come after the Retired) are dropped too, whatever
+// labels they map to, as long as it is among the last MaxRetiredInstances (4096) instances
+// retired; their transitions are still counted. Events without an Instance (an
 // emitter of your own) keep the Time rule: a state whose event's Time is after the Retired's
 // (the time at which the reload took effect; for a Close, the breaker's own last state change)
 // is kept, one at the same Time or before is dropped whichever breaker of that name sent it,

@@ -245,6 +245,10 @@ type levels struct {
 	// (observe.Retired) since a source last read them: a source that no longer reads one keeps
 	// it (sourcedLocked). Guarded by mu.
 	retired map[breakerKey]struct{}
+	// gone holds the breaker Instances retired (observe.Retired with an Instance), whatever
+	// the labels their Retired mapped to, so that their later events are dropped: kept apart
+	// from lastState, it takes no label slot. Guarded by mu.
+	gone    goneInstances
 	method  func(name string) string // the method label of a full method name (Metrics.method)
 	service func(name string) string // the service label of a service name (Metrics.service)
 }
@@ -309,7 +313,7 @@ func (l *levels) breakerChanged(service, method, to string, at time.Time, instan
 	l.mu.Lock()
 	v := l.lastState[k]
 	switch kept := v.state != ""; {
-	case instance != 0 && instance == v.retired:
+	case instance != 0 && (instance == v.retired || l.gone.has(instance)):
 	case published && kept && instance != 0 && instance == v.instance:
 	case published && kept && instance == 0 && v.at.After(at):
 	default:
@@ -327,9 +331,18 @@ func (l *levels) breakerChanged(service, method, to string, at time.Time, instan
 // name) is kept. Without, a state from an event after at is kept: a replacement's under the
 // same name (a call that started after the reload, a suite made before the Close), whose event
 // may reach the sink before the Retired.
+//
+// The instance (not 0) is kept apart too, among the last MaxRetiredInstances retired, also for
+// a name with no state kept: a suite sends a breaker's BreakerPublished after its lock, so its
+// Retired (of a Reload or a Close on another goroutine) may come first, and a Retired of a name
+// not yet seen is mapped to labels without taking a slot (Metrics.Observe), which need not be
+// those its later events map to.
 func (l *levels) breakerRetired(service, method string, at time.Time, instance uint32) {
 	k := breakerKey{service, method}
 	l.mu.Lock()
+	if instance != 0 {
+		l.gone.add(instance)
+	}
 	switch st, ok := l.lastState[k]; {
 	case !ok:
 	case instance != 0:
@@ -345,6 +358,43 @@ func (l *levels) breakerRetired(service, method string, at time.Time, instance u
 		l.retired[k] = struct{}{}
 	}
 	l.mu.Unlock()
+}
+
+// MaxRetiredInstances bounds the breaker Instances a Metrics keeps of the Retired events it
+// saw, to drop the later events of each (a late BreakerPublished, the changes of calls that were
+// in flight through it) whatever its labels: the last 4096 retired, 4 bytes each in a ring and
+// a set; past that the oldest is let go first, and its later events count again (for a name
+// with a state kept, until another instance of the name is retired).
+const MaxRetiredInstances = 4096
+
+// goneInstances is a set of at most MaxRetiredInstances breaker Instances, the oldest evicted
+// first. Its zero value is empty. Not safe for concurrent use (levels.mu guards it).
+type goneInstances struct {
+	set  map[uint32]struct{}
+	ring []uint32 // in the order added; ring[next] is the oldest once it is full
+	next int
+}
+
+func (g *goneInstances) has(instance uint32) bool {
+	_, ok := g.set[instance]
+	return ok
+}
+
+func (g *goneInstances) add(instance uint32) {
+	if g.has(instance) {
+		return
+	}
+	if g.set == nil {
+		g.set = make(map[uint32]struct{})
+	}
+	if len(g.ring) < MaxRetiredInstances {
+		g.ring = append(g.ring, instance)
+	} else {
+		delete(g.set, g.ring[g.next])
+		g.ring[g.next] = instance
+		g.next = (g.next + 1) % MaxRetiredInstances
+	}
+	g.set[instance] = struct{}{}
 }
 
 // Describe implements prometheus.Collector.

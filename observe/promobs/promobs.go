@@ -458,7 +458,8 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance, true)
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
-			// Looked up, not learnt: a name never seen has no state to drop, and takes no slot.
+			// Looked up, not learnt: a name never seen has no state to drop, and takes no slot;
+			// its Instance is kept apart from the labels, to drop the instance's later events.
 			m.levels.breakerRetired(m.services.known(e.Service, OtherService), m.methods.known(e.Method, OtherMethod), e.Time, e.Instance)
 		}
 	case observe.Rejected:

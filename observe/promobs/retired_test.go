@@ -192,3 +192,54 @@ func TestRetiredOfUnseenNameTakesNoLabel(t *testing.T) {
 		`bulwark_calls_total{class="success",code="OK",method="` + method + `",service="` + svc + `"}`: 1,
 	})
 }
+
+// TestRetiredBeforePublished: a breaker's Retired that reaches the sink before anything of its
+// instance did (a suite sends BreakerPublished after its lock is let go, so a Reload or a Close
+// on another goroutine may retire the breaker first) drops that instance's later events: its
+// BreakerPublished and the changes of calls that were in flight through it, whatever labels
+// they map to. The Retired of a name not seen is mapped without taking a label slot, so when
+// the service bound fills in between, its late publication maps to "other", not to the label
+// the Retired had. Before, promobs kept nothing for a Retired of a name with no state, and the
+// retired breaker's late publication brought its series back for good.
+func TestRetiredBeforePublished(t *testing.T) {
+	const svc, full = "test.v1.RetiredFirst", "test.v1.RetiredThenFull"
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	published := func(svc string, instance uint32) observe.Event {
+		return observe.Event{Kind: observe.BreakerPublished, Instance: instance, Time: at, Service: svc, Policy: observe.PolicyBreaker, To: "closed"}
+	}
+	m, reg := newMetrics(t)
+
+	m.Observe(breakerRetired(svc, 7, time.Time{})) // a Close's, of a breaker that made no change
+	m.Observe(published(svc, 7))
+	m.Observe(breakerEvent(svc, 7, at.Add(time.Second), "closed", "open"))
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
+
+	// Another instance of the name is kept.
+	m.Observe(published(svc, 8))
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+
+	// The Retired maps full to its own label (the bound not reached); the service bound then
+	// fills, and the late publication and change map to "other".
+	m.Observe(breakerRetired(full, 9, time.Time{}))
+	for i := range promobs.MaxServices {
+		m.Observe(observe.Event{Kind: observe.RetryScheduled, Service: fmt.Sprintf("fill.v1.S%d", i), Attempt: 1})
+	}
+	m.Observe(published(full, 9))
+	m.Observe(breakerEvent(full, 9, at.Add(time.Second), "closed", "open"))
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+}
+
+// TestRetiredInstancesBounded: the retired instances kept for a name with no state are the last
+// MaxRetiredInstances; the oldest is let go first, and its later events count again.
+func TestRetiredInstancesBounded(t *testing.T) {
+	const svc = "test.v1.RetiredMany"
+	m, reg := newMetrics(t)
+	for i := range uint32(promobs.MaxRetiredInstances + 1) {
+		m.Observe(breakerRetired(svc, i+1, time.Time{}))
+	}
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	m.Observe(breakerEvent(svc, 2, at, "closed", "open")) // still kept: dropped
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
+	m.Observe(breakerEvent(svc, 1, at, "closed", "half_open")) // the oldest, let go: counts
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "half_open"))
+}
