@@ -226,12 +226,17 @@ func TestRetryDisabledUnderHedgeReportsEachRequestOnce(t *testing.T) {
 				return out
 			}
 			// A stream's losing attempt ends on grpc's goroutine, and the server may see a
-			// request that lost only after the call is over.
-			testkit.Eventually(t, "fewer AttemptFinished or requests than wanted", func() bool {
-				return len(got()) >= len(tc.want) && e.srv.Calls(method) >= len(tc.want)
-			})
-			if sent := e.srv.Calls(method); sent != len(tc.want) || !slices.Equal(got(), tc.want) {
-				t.Fatalf("%d requests sent; AttemptFinished %v, want %v", sent, got(), tc.want)
+			// request that lost only after the call is over, or, on a busy machine, never:
+			// the hedge's answer can cancel the first request before the server has read
+			// it, and the server's method is called only with the request read.
+			least := len(tc.want)
+			if tc.slow {
+				least--
+			}
+			testkit.Eventually(t, "fewer AttemptFinished than wanted", func() bool { return len(got()) >= len(tc.want) })
+			testkit.Eventually(t, "fewer requests than wanted", func() bool { return e.srv.Calls(method) >= least })
+			if sent := e.srv.Calls(method); sent < least || sent > len(tc.want) || !slices.Equal(got(), tc.want) {
+				t.Fatalf("%d requests sent (want %d, or one fewer where the first was canceled on its way); AttemptFinished %v, want %v", sent, len(tc.want), got(), tc.want)
 			}
 		})
 	}
