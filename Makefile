@@ -83,6 +83,7 @@ fuzz:
 	cd examples && $(GO) test ./mlstub/stub -run '^$$' -fuzz '^FuzzReadTags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 	cd examples && $(GO) test ./mlstub -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
+	cd examples && $(GO) test ./orchestrator/app -run '^$$' -fuzz '^FuzzDependencyWords$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 	cd examples && $(GO) test ./internal/flagrule -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 	cd examples && $(GO) test ./internal/tlsflags -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 
