@@ -356,7 +356,8 @@ var handshakeRefusal = `desc = "transport: authentication handshake failed: remo
 
 // IsCertificateFailure reports whether err is grpc-go's Unavailable for a TLS handshake that a
 // certificate made fail. grpc-go says so only in the status message, which for a connection
-// it could not make begins "connection error: " (pick_first's and round_robin's wording), or
+// it could not make is a ConnectionError's text, `connection error: desc = "..."` with the
+// description quoted to its end (pick_first's and round_robin's wording), or
 // "last connection error: connection error: " (a balancer on grpc-go's balancer/base, whose
 // "; last resolver error: ..." tail is not searched), or, for the server's refusal of the
 // client's certificate met by a write (ClientCredentials' connections find the alert then), is
@@ -371,8 +372,13 @@ func IsCertificateFailure(err error) bool {
 	msg := st.Message()
 	if rest, ok := strings.CutPrefix(msg, "last connection error: connection error: "); ok {
 		msg, _, _ = strings.Cut(rest, "; last resolver error: ")
+		if !isQuotedDesc(msg) {
+			return false
+		}
 	} else if rest, ok := strings.CutPrefix(msg, "connection error: "); ok {
-		msg = rest
+		if msg = rest; !isQuotedDesc(msg) {
+			return false
+		}
 	} else if !IsRefusal(msg) {
 		return false
 	}
@@ -385,6 +391,18 @@ func IsCertificateFailure(err error) bool {
 		}
 	}
 	return false
+}
+
+// isQuotedDesc reports whether msg is, whole, what a grpc-go ConnectionError's text holds after
+// "connection error: ": `desc = ` then its description as %q quotes it. A message that goes on
+// in other words, or quotes otherwise, is not grpc-go's.
+func isQuotedDesc(msg string) bool {
+	q, ok := strings.CutPrefix(msg, "desc = ")
+	if !ok {
+		return false
+	}
+	desc, err := strconv.Unquote(q)
+	return err == nil && strconv.Quote(desc) == q
 }
 
 // IsRefusal reports whether msg is, whole, a refusedError's text: a TLS alert as crypto/tls
