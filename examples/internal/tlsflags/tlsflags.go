@@ -440,7 +440,7 @@ var tlsAlerts = func() map[string]bool {
 // system's own words (see IsSystemError): "write tcp A->B: write: broken pipe", "read unix
 // ->/run/ocr.sock: read: connection reset by peer", "write tcp A->B: use of closed network
 // connection". Lower-case words that are none of those, or a name where a TCP address
-// stands, are a server's. A unix socket's path is any text: a caller that shows msg checks
+// stands (an IPv6 zone too: a link-local dependency's words are not kept), are a server's. A unix socket's path is any text: a caller that shows msg checks
 // that the path is its own socket's (the orchestrator's logs do).
 func IsTransportIO(msg string) bool {
 	m := transportIO.FindStringSubmatch(msg)
@@ -451,15 +451,15 @@ func IsTransportIO(msg string) bool {
 		return true
 	}
 	local, remote := strings.TrimSuffix(m[3], "->"), m[4]
-	if _, err := netip.ParseAddrPort(remote); err != nil {
-		return false
-	}
-	if local != "" {
-		if _, err := netip.ParseAddrPort(local); err != nil {
-			return false
-		}
-	}
-	return true
+	return isIPPort(remote) && (local == "" || isIPPort(local))
+}
+
+// isIPPort reports whether s is an IP and a port, as a TCP connection's address is written,
+// with no zone: an IPv6 zone ("[fe80::1%eth0]:443") is any text, a name, and one in a
+// server's message could be anything the server chose.
+func isIPPort(s string) bool {
+	ap, err := netip.ParseAddrPort(s)
+	return err == nil && ap.Addr().Zone() == ""
 }
 
 // transportIO is the shape IsTransportIO reads: op, network, local address and "->", remote
