@@ -808,11 +808,10 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // Close, and one that made none at the zero Time: a suite built to replace this one before
 // the Close keeps the states its own breakers' later events gave (an observer that compares
 // Instances drops the closed suite's breakers' states alone, those of their BreakerPublished
-// too). Close sends these events
-// before the suite reports itself closed (Closed) and stops reading levels, so that an
-// observer that drops a closed suite (promobs' Scrape) has them first; while it sends them,
-// the suite builds nothing and Reload returns ErrClosed. A Close that comes meanwhile returns
-// without waiting for them.
+// too). Close sends these events before the suite reports itself closed (Closed) and stops
+// reading levels, so that an observer that drops a closed suite (promobs' Scrape) has them
+// first; while it sends them, the suite builds nothing and Reload returns ErrClosed. A Close
+// that comes meanwhile returns without waiting for them.
 //
 // A Close that comes while reloads send their Retired events (Reload sends them once it took
 // effect, outside the suite's lock) sends its own after theirs, and the suite reports itself

@@ -512,10 +512,10 @@ func (w *Stream) commitLocked(noHeader bool) (connDown bool) {
 // connClosed runs when the ClientConn the stream named (WatchConn) has shut down, which
 // gRPC counts among a stream's ends: gRPC finishes the ClientConn's streams, which ends their
 // contexts. A stream below that is a ConnCloser is told first. A stream not yet committed is
-// committed now (its Context is read), as nothing is
-// lost by it any more (a ClientConn shut down retries nothing), so that the end of its context
-// ends it (Transport) as for any committed stream; a stream gRPC ended in Header, whose context
-// ended already, ends now (Transport), unless a call under way reports its end.
+// committed now (its Context is read), as nothing is lost by it any more (a ClientConn shut
+// down retries nothing), so that the end of its context ends it (Transport) as for any
+// committed stream; a stream gRPC ended in Header, whose context ended already, ends now
+// (Transport), unless a call under way reports its end.
 func (w *Stream) connClosed() {
 	w.mu.Lock()
 	if w.ended {
