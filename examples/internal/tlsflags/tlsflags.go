@@ -440,8 +440,9 @@ var tlsAlerts = func() map[string]bool {
 // system's own words (see IsSystemError): "write tcp A->B: write: broken pipe", "read unix
 // ->/run/ocr.sock: read: connection reset by peer", "write tcp A->B: use of closed network
 // connection". Lower-case words that are none of those, or a name where a TCP address
-// stands (an IPv6 zone too: a link-local dependency's words are not kept), are a server's. A unix socket's path is any text: a caller that shows msg checks
-// that the path is its own socket's (the orchestrator's logs do).
+// stands (an IPv6 zone too: a link-local dependency's words are not kept), are a server's. A
+// unix socket's path is any text: a caller that shows msg checks that the path is its own
+// socket's (the orchestrator's logs do).
 func IsTransportIO(msg string) bool {
 	m := transportIO.FindStringSubmatch(msg)
 	if m == nil || !systemWords[m[5]] {
