@@ -85,6 +85,35 @@ func (s *Store) Observe(e *observe.Event) {
 	}
 }
 
+// Kept is what an observer keeps of a breaker's name: the last state an event said (State
+// empty: none, only a retired instance remembered), when (At) and by which instance (0: an
+// event without one), and the instance last retired under the name (0: none).
+type Kept struct {
+	State             string
+	At                time.Time
+	Instance, Retired uint32
+}
+
+// Replaces reports whether a state said at at by an event of instance (0: unknown; published:
+// a suite's BreakerPublished) replaces k: not for an event of the instance retired under the
+// name (of a call that was in flight through it, or its publication come after its Retired);
+// and for a publication, not over a state the same instance said, nor, without an instance,
+// over a later state (a change whose event came before the BreakerPublished, which read the
+// state before it). It is the rule of every observer that keeps breakers' states from events:
+// the Store's, and promobs' series of a breaker no source reads.
+func Replaces(k Kept, instance uint32, at time.Time, published bool) bool {
+	kept := k.State != ""
+	switch {
+	case instance != 0 && instance == k.Retired:
+		return false
+	case published && kept && instance != 0 && instance == k.Instance:
+		return false
+	case published && kept && instance == 0 && k.At.After(at):
+		return false
+	}
+	return true
+}
+
 // changed keeps seen, said by an event of instance (0: unknown), as the state of the breaker
 // of service and method, within the bounds; not for an instance retired under the name; and
 // for a publication (published), not over a state of the same instance, nor, without an
@@ -98,13 +127,8 @@ func (s *Store) changed(service, method string, seen Seen, instance uint32, publ
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.m[k]; ok {
-		kept := v.seen.State != ""
-		switch {
-		case instance != 0 && instance == v.retired:
-		case published && kept && instance != 0 && instance == v.instance:
-		case published && kept && instance == 0 && v.seen.At.After(seen.At):
-		default:
-			if !kept {
+		if Replaces(Kept{State: v.seen.State, At: v.seen.At, Instance: v.instance, Retired: v.retired}, instance, seen.At, published) {
+			if v.seen.State == "" {
 				s.gone--
 			}
 			s.m[k] = entry{seen: seen, instance: instance, retired: v.retired}

@@ -30,7 +30,10 @@ var providerInternals = map[string][]string{
 	// front of it (the suite's chain lookup uses the same table): one implementation of each.
 	// fastobs: the fused record of a call that succeeds at once (fastobs.SuccessRecorder),
 	// which only a provider's chain sink can implement, and which no user should.
-	"observe/promobs": {module + "/internal/cowmap", module + "/internal/fastobs", module + "/internal/front"},
+	// breakerstates: Replaces, the rule by which a breaker's event replaces the state kept of
+	// its name, which its series of a breaker no source reads must follow as the log lines
+	// and the spans do.
+	"observe/promobs": {module + "/internal/breakerstates", module + "/internal/cowmap", module + "/internal/fastobs", module + "/internal/front"},
 	// breakerstates: the last state of each breaker, the order in which a call's breaker is
 	// found (its method's, its service's overflow chain's, its service's), the rule for a
 	// retired breaker and the bound, which the log lines and the spans must read alike.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/breakerstates"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -299,12 +300,11 @@ type eventState struct {
 }
 
 // breakerChanged keeps to, said at at by an event of instance (0: unknown), as the state of
-// the breaker of service and method (label values), unless instance is the one last retired
-// under the name: a call that was in flight through it sends its events after its Retired.
-// For a publication (published: a suite's BreakerPublished, the state of a breaker it put in
-// service), not over a state the same instance said, nor, without an instance, over a later
-// state: that of a change whose event came before the BreakerPublished, which read the state
-// before it.
+// the breaker of service and method (label values), by breakerstates.Replaces (published: a
+// suite's BreakerPublished): not for the instance last retired under the name (a call that
+// was in flight through it sends its events after its Retired), nor for one among the
+// instances retired kept apart (see breakerRetired); for a publication, not over a state the
+// same instance said, nor, without an instance, over a later state.
 func (l *levels) breakerChanged(service, method, to string, at time.Time, instance uint32, published bool) {
 	if to == "" {
 		return
@@ -312,11 +312,8 @@ func (l *levels) breakerChanged(service, method, to string, at time.Time, instan
 	k := breakerKey{service, method}
 	l.mu.Lock()
 	v := l.lastState[k]
-	switch kept := v.state != ""; {
-	case instance != 0 && (instance == v.retired || l.gone.has(instance)):
-	case published && kept && instance != 0 && instance == v.instance:
-	case published && kept && instance == 0 && v.at.After(at):
-	default:
+	if (instance == 0 || !l.gone.has(instance)) &&
+		breakerstates.Replaces(breakerstates.Kept{State: v.state, At: v.at, Instance: v.instance, Retired: v.retired}, instance, at, published) {
 		l.lastState[k] = eventState{state: to, at: at, instance: instance, retired: v.retired}
 	}
 	l.mu.Unlock()
