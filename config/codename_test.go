@@ -52,7 +52,7 @@ services:
 
 	// A service config (grpc-go takes only the upper-case name) suggests it too.
 	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["unavailable"]}}]}`
-	if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || !strings.Contains(err.Error(), `status code "unavailable": not a gRPC code name (did you mean "UNAVAILABLE"?`) {
+	if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || !strings.Contains(err.Error(), `retryableStatusCodes[0]: "unavailable" is not a gRPC code name (did you mean "UNAVAILABLE"?`) {
 		t.Errorf("service config: %v", err)
 	}
 }

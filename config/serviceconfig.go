@@ -47,8 +47,9 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // documentation's "gRPC service config" section.
 //
 // The error, when not nil, joins every invalid field found, in document order, as *Error
-// values naming the file, the field's JSON path, its value and the rule it breaks. A document
-// that is not JSON of the service config's shape is one error.
+// values naming the file, the field's JSON path, its value and the rule it breaks; a duration
+// or a status code gRPC would not read is reported so, every one of them, before the other
+// checks. A document that is not JSON of the service config's shape is one error.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
@@ -56,6 +57,14 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		return nil, nil, fmt.Errorf("%s: not a gRPC service config: %w", name, err)
 	}
 	c := &scConv{file: name, cfg: &Config{Profiles: map[string]Profile{}, Services: map[string]Service{}}}
+	// A duration or a code gRPC would not read refuses the document, as in gRPC, each named
+	// by its path; the checks that follow would read such a value as 0.
+	for i, mc := range doc.V.MethodConfig {
+		c.values(fmt.Sprintf("methodConfig[%d]", i), mc.V)
+	}
+	if len(c.errs) > 0 {
+		return nil, nil, errors.Join(c.errs...)
+	}
 	c.unknown("", doc.raw, "methodConfig", "retryThrottling")
 	var throttle retry.RetryBudgetConfig
 	if kt := doc.V.RetryThrottling; kt != nil {
@@ -167,18 +176,35 @@ func (k *keyed[T]) UnmarshalJSON(b []byte) error {
 }
 
 // scDur is a protobuf JSON duration: decimal seconds with an "s" suffix ("0.1s", "1.5s").
-type scDur time.Duration
+// One that is not is kept as bad, so that the error names its field (scConv.values): an
+// error returned here would end the decoding without saying where the value was.
+type scDur struct {
+	d   time.Duration
+	bad *scBad
+}
+
+// jsonString returns the JSON string b holds, and false when b is no string.
+func jsonString(b []byte) (string, bool) {
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err == nil
+}
+
+// scBad is a value its field cannot take: as written in the JSON, and the rule it breaks.
+type scBad struct{ value, rule string }
 
 func (d *scDur) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration %s: want a string such as \"1.5s\"", b)
+	s, ok := jsonString(b)
+	if !ok {
+		d.bad = &scBad{string(b), `is not a duration: want a string of decimal seconds with an s suffix, such as "1.5s"`}
+		return nil
 	}
 	v, ok := parseSeconds(s)
 	if !ok {
-		return fmt.Errorf("duration %q: want non-negative decimal seconds with an s suffix, such as \"1.5s\"", s)
+		d.bad = &scBad{string(b), `is not a duration: want non-negative decimal seconds with an s suffix, such as "1.5s"`}
+		return nil
 	}
-	*d = scDur(v)
+	*d = scDur{d: v}
 	return nil
 }
 
@@ -222,36 +248,42 @@ func digits(s string) bool {
 }
 
 // scCode is a status code, by its upper-case name ("UNAVAILABLE") or number (14), as grpc-go
-// reads one.
-type scCode grpccodes.Code
+// reads one. One grpc-go refuses is kept as bad, as scDur's.
+type scCode struct {
+	code grpccodes.Code
+	bad  *scBad
+}
 
 func (c *scCode) UnmarshalJSON(b []byte) error {
+	*c = scCode{}
 	var n uint32
 	if err := json.Unmarshal(b, &n); err == nil {
 		if n > uint32(grpccodes.Unauthenticated) {
-			return fmt.Errorf("status code %d: not a gRPC code", n)
+			c.bad = &scBad{string(b), "is not a gRPC code (0 to 16)"}
+			return nil
 		}
-		*c = scCode(n)
+		c.code = grpccodes.Code(n)
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("status code %s: want a name such as \"UNAVAILABLE\" or a number", b)
+	s, ok := jsonString(b)
+	if !ok {
+		c.bad = &scBad{string(b), `is not a status code: want a name such as "UNAVAILABLE" or a number`}
+		return nil
 	}
-	var code grpccodes.Code
 	// Exactly as grpc-go reads it: the upper-case name, which it refuses in any other case,
 	// and matches as written, so that a name with a JSON escape ("\u0055NAVAILABLE") is
 	// refused though it decodes to one.
-	if err := code.UnmarshalJSON(b); err != nil {
-		if code.UnmarshalJSON([]byte(strconv.Quote(s))) == nil {
-			return fmt.Errorf("status code %s: gRPC takes a code name only as plain text, without JSON escapes (write %q)", b, s)
+	if err := c.code.UnmarshalJSON(b); err != nil {
+		switch near := codename.Near(s); {
+		case c.code.UnmarshalJSON([]byte(strconv.Quote(s))) == nil:
+			c.bad = &scBad{string(b), fmt.Sprintf("is a code name with JSON escapes: gRPC takes one only as plain text (write %q)", s)}
+		case near != "":
+			c.bad = &scBad{string(b), fmt.Sprintf("is not a gRPC code name (did you mean %q? gRPC takes a name only as it spells it)", near)}
+		default:
+			c.bad = &scBad{string(b), `is not a gRPC code name (such as "UNAVAILABLE", as gRPC spells it)`}
 		}
-		if near := codename.Near(s); near != "" {
-			return fmt.Errorf("status code %q: not a gRPC code name (did you mean %q? gRPC takes a name only as it spells it)", s, near)
-		}
-		return fmt.Errorf("status code %q: not a gRPC code name (such as \"UNAVAILABLE\", as gRPC spells it)", s)
+		c.code = 0
 	}
-	*c = scCode(code)
 	return nil
 }
 
@@ -270,6 +302,36 @@ func (c *scConv) warn(path, msg string) {
 // fail records that the field at path holds value, which breaks rule.
 func (c *scConv) fail(path string, value any, rule string) {
 	c.errs = append(c.errs, &Error{File: c.file, Path: path, Value: fmt.Sprint(value), Rule: rule})
+}
+
+// values fails each duration and status code of mc that is bad (see scDur, scCode), by its
+// path under path, mc's.
+func (c *scConv) values(path string, mc scMethod) {
+	dur := func(path string, d *scDur) {
+		if d != nil && d.bad != nil {
+			c.fail(path, d.bad.value, d.bad.rule)
+		}
+	}
+	list := func(path string, l []scCode) {
+		for j, code := range l {
+			if code.bad != nil {
+				c.fail(fmt.Sprintf("%s[%d]", path, j), code.bad.value, code.bad.rule)
+			}
+		}
+	}
+	dur(path+".timeout", mc.Timeout)
+	if kr := mc.RetryPolicy; kr != nil {
+		r, rp := &kr.V, path+".retryPolicy"
+		dur(rp+".initialBackoff", &r.InitialBackoff)
+		dur(rp+".maxBackoff", &r.MaxBackoff)
+		list(rp+".retryableStatusCodes", r.RetryableStatusCodes)
+		dur(rp+".perAttemptRecvTimeout", r.PerAttemptRecvTimeout)
+	}
+	if kh := mc.HedgingPolicy; kh != nil {
+		h, hp := &kh.V, path+".hedgingPolicy"
+		dur(hp+".hedgingDelay", &h.HedgingDelay)
+		list(hp+".nonFatalStatusCodes", h.NonFatalStatusCodes)
+	}
 }
 
 // unknown warns of each key of raw that bulwark does not read (JSON keys match
@@ -323,12 +385,12 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	}
 	pname := ServiceConfigProfilePrefix + strconv.Itoa(i)
 	var p Profile
-	if mc.Timeout != nil && *mc.Timeout == 0 {
+	if mc.Timeout != nil && mc.Timeout.d == 0 {
 		// grpc-go applies every timeout >= 0: a deadline of now, which no call meets.
 		c.warn(path+".timeout", "0s fails every call at once with DEADLINE_EXCEEDED in gRPC; bulwark sets no deadline")
 	}
-	if mc.Timeout != nil && *mc.Timeout > 0 {
-		t := time.Duration(*mc.Timeout)
+	if mc.Timeout != nil && mc.Timeout.d > 0 {
+		t := mc.Timeout.d
 		// gRPC's timeout is a ceiling: the call's deadline is the earlier of the caller's and
 		// now+timeout. Default sets it on calls with none, Max caps the others.
 		p.Deadline = &deadline.Config{Default: t, Max: t}
@@ -392,11 +454,11 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 	if r.MaxAttempts < 2 {
 		c.fail(path+".maxAttempts", r.MaxAttempts, "must be 2 or more")
 	}
-	if r.InitialBackoff <= 0 {
-		c.fail(path+".initialBackoff", time.Duration(r.InitialBackoff), "must be more than 0")
+	if r.InitialBackoff.d <= 0 {
+		c.fail(path+".initialBackoff", r.InitialBackoff.d, "must be more than 0")
 	}
-	if r.MaxBackoff <= 0 {
-		c.fail(path+".maxBackoff", time.Duration(r.MaxBackoff), "must be more than 0")
+	if r.MaxBackoff.d <= 0 {
+		c.fail(path+".maxBackoff", r.MaxBackoff.d, "must be more than 0")
 	}
 	if r.BackoffMultiplier <= 0 {
 		c.fail(path+".backoffMultiplier", r.BackoffMultiplier, "must be more than 0")
@@ -412,7 +474,7 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 	// gRFC A6's sleeps are random(0, min(initialBackoff·multiplier^n, maxBackoff)): an initial
 	// backoff above the maximum is the maximum, exactly. A multiplier below 1 (sleeps that
 	// shrink) bulwark's schedule does not take: it is 1, sleeps up to initialBackoff, longer.
-	initial, maxBackoff, mult := time.Duration(r.InitialBackoff), time.Duration(r.MaxBackoff), r.BackoffMultiplier
+	initial, maxBackoff, mult := r.InitialBackoff.d, r.MaxBackoff.d, r.BackoffMultiplier
 	initial = min(initial, maxBackoff)
 	if mult > 0 && mult < 1 {
 		c.warn(path+".backoffMultiplier", fmt.Sprintf("%v shrinks the sleeps, which bulwark's backoff does not: taken as 1, every sleep up to %v", mult, initial))
@@ -435,14 +497,14 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		Idempotent: true,
 	}
 	switch {
-	case r.PerAttemptRecvTimeout != nil && *r.PerAttemptRecvTimeout == 0:
+	case r.PerAttemptRecvTimeout != nil && r.PerAttemptRecvTimeout.d == 0:
 		// retry.per_attempt_timeout 0 is none: say so rather than that 0s is applied.
 		c.warn(path+".perAttemptRecvTimeout", "0s sets no per-attempt timeout (gRFC A6 wants more than 0; grpc-go ignores the key)")
 	case r.PerAttemptRecvTimeout != nil:
-		rc.PerAttemptTimeout = time.Duration(*r.PerAttemptRecvTimeout)
+		rc.PerAttemptTimeout = r.PerAttemptRecvTimeout.d
 		// gRFC A6 retries an attempt cut by the timeout whatever the list says; bulwark's cut
 		// attempt ends in DEADLINE_EXCEEDED, retried only when listed (onlyRetryable).
-		if slices.Contains(r.RetryableStatusCodes, scCode(grpccodes.DeadlineExceeded)) {
+		if slices.ContainsFunc(r.RetryableStatusCodes, func(c scCode) bool { return c.code == grpccodes.DeadlineExceeded }) {
 			c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark applies it as gRFC A6 defines it: retry.per_attempt_timeout "+rc.PerAttemptTimeout.String())
 		} else {
 			c.warn(path+".perAttemptRecvTimeout", "grpc-go does not implement it (it ignores the key); bulwark cuts each attempt at "+rc.PerAttemptTimeout.String()+" (retry.per_attempt_timeout), but a cut attempt is not retried: it ends in DEADLINE_EXCEEDED, which retryableStatusCodes does not list, and the call ends with it (gRFC A6 retries it whatever the list says; listing DEADLINE_EXCEEDED retries it, and the server's DEADLINE_EXCEEDED too)")
@@ -463,7 +525,7 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 		c.warn(path+".maxAttempts", fmt.Sprintf("%d is capped at %d, as grpc-go does", attempts, grpcMaxAttempts))
 		attempts = grpcMaxAttempts
 	}
-	delay := time.Duration(h.HedgingDelay)
+	delay := h.HedgingDelay.d
 	if delay <= 0 {
 		delay = time.Millisecond
 		c.warn(path+".hedgingDelay", "0s sends every attempt at once in gRPC; bulwark hedges after a delay, here 1ms")
@@ -485,7 +547,7 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 func (c *scConv) onlyRetryable(path string, list []scCode) codes.Overrides {
 	listed := map[grpccodes.Code]bool{}
 	for _, code := range list {
-		listed[grpccodes.Code(code)] = true
+		listed[code.code] = true
 	}
 	ov := codes.Overrides{Codes: map[grpccodes.Code]codes.Class{}}
 	def := codes.Default()

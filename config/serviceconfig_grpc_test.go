@@ -147,7 +147,7 @@ func TestServiceConfigCodeNameIsExact(t *testing.T) {
 	// grpc-go matches the name as written in the JSON, so a name with an escape is refused
 	// by it, though it decodes to UNAVAILABLE.
 	sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["\u0055NAVAILABLE"]}}]}`
-	const want = `status code "\u0055NAVAILABLE": gRPC takes a code name only as plain text, without JSON escapes (write "UNAVAILABLE")`
+	const want = `retryableStatusCodes[0]: "\u0055NAVAILABLE" is a code name with JSON escapes: gRPC takes one only as plain text (write "UNAVAILABLE")`
 	if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("retryableStatusCodes [\"\\u0055NAVAILABLE\"]: error %v, want one saying %s", err, want)
 	}
