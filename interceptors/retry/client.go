@@ -162,6 +162,7 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 		}
 		return p.invokeDisabled(ctx, declared, u)
 	}
+	u.loop.cc = cc // its shutdown ends a backoff sleep (see loop.sleep)
 	var err error
 	if u.c.onFinish {
 		err = p.runFinishing(ctx, u, t, declared, kept, p.method(method))
@@ -286,6 +287,7 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	}
 	m := p.method(method)
 	if u.c.report != nil || u.c.onFinish || p.bounded(ctx, u) {
+		u.loop.cc = cc
 		var err error
 		if u.c.onFinish {
 			err = p.runFinishing(ctx, u, &u.t, declared, kept, m)
@@ -356,6 +358,7 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) 
 func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v codes.Verdict, t tally, err error) (time.Time, int, error) {
 	l := &u.loop
 	p.initLoop(l, ctx, m, &u.c, u.t.Sink, u.declared, u.t.Start)
+	l.cc = u.cc
 	l.kept = p.keeps(u.kept)
 	l.finished(ctx, 1, u.t.Start, v, t)
 	if retry, ferr := l.next(ctx, ctx, 1, v, err, nil); !retry {

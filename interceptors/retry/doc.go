@@ -28,6 +28,7 @@
 //	|----------------------------------------------------|--------------------------------|----------------|
 //	| the method may not be retried (idempotency rule)   | the error as it is             | (none)         |
 //	| the caller canceled its context                    | the error as it is             | (none)         |
+//	| its ClientConn shut down during the backoff sleep  | Canceled (see below)           | (none)         |
 //	| the caller's deadline expired                      | *ExhaustedError                | deadline       |
 //	| the budget (Config.Budget) is spent                | *ExhaustedError                | budget         |
 //	| the server asked not to retry (pushback)           | *ExhaustedError                | pushback_stop  |
@@ -35,6 +36,13 @@
 //	| the sleep would not leave MinAttemptTime before    | *ExhaustedError                | deadline or    |
 //	| the caller's deadline or the budget's end          |                                | budget         |
 //	| the retry budget (Config.Throttle) is spent        | *ExhaustedError                | retry_budget   |
+//
+// A call sleeping before a retry when its ClientConn shuts down (ClientConn.Close) ends at
+// once, as gRPC ends the calls it holds: it returns Canceled, "the client connection is
+// closing", sends no further attempt and no RetriesExhausted (it did not run out of retries:
+// it ended, as one its caller cancels), and its Info reads Canceled. The ClientConn is watched
+// by one goroutine per ClientConn (internal/streamend's watcher), asked for only by a call that
+// sleeps. A call made through Do has no ClientConn: only its context cuts its sleep short.
 //
 // The retry budget is asked last, once the retry is otherwise certain, because a ratio budget
 // counts the retry it allows. A unary call does not read its last attempt's trailer (see
@@ -215,8 +223,8 @@
 // shutdown makes the stream's, so its attempt is reported as gRPC ended it (Canceled, as gRPC
 // reports a closed ClientConn) and what it holds (the budget's timer, the policies' above it)
 // is released, without its caller reading it or canceling its context; a receive under way
-// returns the attempt's error, not retried (one sleeping before a retry, once its sleep is
-// over: the shutdown cuts no backoff short, as for a unary call). A panic while an attempt
+// returns the attempt's error, not retried, and one sleeping before a retry returns at once,
+// Canceled, as a unary call's sleep does (see What is retried). A panic while an attempt
 // opens, sends or receives, or in its Header, Trailer or CloseSend, ends the stream, what it
 // holds released (later calls return Internal), and goes on to the caller. So does a panic of the observer or
 // the classifier on an attempt's outcome: the stream is not retried at the next call. Neither

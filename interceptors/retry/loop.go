@@ -8,8 +8,12 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // loop is the decision loop of one call, unary or stream: what follows each failed attempt
@@ -33,6 +37,7 @@ type loop struct {
 	timer    clock.Timer
 	sched    schedule
 	cancel   context.CancelFunc // the current attempt's context, until the attempt returns (see run)
+	cc       *grpc.ClientConn   // the call's, whose shutdown ends a backoff sleep (see sleep); nil: none (Do)
 }
 
 func (p *Policy) newLoop(ctx context.Context, m *methodInfo, c *call, declared time.Time) loop {
@@ -148,8 +153,14 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	// The sleep ends before the deadline and the budget (decide checked that it fits): only
 	// the caller can cut it short, or, for a stream (sleepCtx: its context, bounded by the
 	// budget), the stream's end for good, which releases that context: a stream that ended
-	// (committed) is not a budget spent.
-	if !l.sleep(sleepCtx, delay) {
+	// (committed) is not a budget spent; or the shutdown of the call's ClientConn, which
+	// ends the call as gRPC ends those it holds (errConnClosing), unless the caller's context
+	// ended first.
+	if passed, closed := l.sleep(sleepCtx, delay); !passed {
+		if closed && ctx.Err() == nil {
+			l.report(codes.Verdict{Class: codes.Canceled, Code: grpccodes.Canceled})
+			return false, errConnClosing
+		}
 		if committed != nil && ctx.Err() == nil && committed() {
 			l.report(v)
 			return false, err
@@ -217,12 +228,18 @@ func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed fun
 	return delay, "", false
 }
 
+// errConnClosing is what a call returns when its ClientConn shuts down during its backoff
+// sleep: Canceled, as gRPC ends the calls it holds at ClientConn.Close.
+var errConnClosing = status.Error(grpccodes.Canceled, "retry: the client connection is closing (ClientConn.Close during the backoff before a retry)")
+
 // sleep waits d on the loop's timer (made on first use, then Reset: one timer per call)
-// unless ctx is done first. It reports whether the whole sleep passed.
-func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
+// unless ctx is done first, or the call's ClientConn (cc) shuts down first (closed), which
+// the ClientConn's watcher tells (streamend.ConnDone: asked here, so only a call that sleeps
+// pays for it). It reports whether the whole sleep passed.
+func (l *loop) sleep(ctx context.Context, d time.Duration) (passed, closed bool) {
 	l.end = time.Time{} // the call goes on past the last reading
 	if d <= 0 {
-		return ctx.Err() == nil
+		return ctx.Err() == nil, false
 	}
 	if l.timer == nil {
 		l.timer = l.clk.NewTimer(d)
@@ -231,10 +248,13 @@ func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
 	}
 	select {
 	case <-l.timer.C():
-		return true
+		return true, false
 	case <-ctx.Done():
 		l.timer.Stop()
-		return false
+		return false, false
+	case <-streamend.ConnDone(l.cc):
+		l.timer.Stop()
+		return false, true
 	}
 }
 

@@ -47,6 +47,7 @@ func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 		}
 		s.changed.L = &s.mu
 		s.loop = p.newLoop(ctx, p.method(method), &s.c, time.Time{})
+		s.loop.cc = cc // its shutdown ends a backoff sleep (see loop.sleep)
 		s.buf.Cap = p.cfg.ReplayBufferBytes
 		if !s.loop.eligible {
 			s.buf.Drop()
@@ -702,8 +703,8 @@ func (s *retryStream) watchCommittedLocked() {
 // though nobody reads it and its caller's context lives on: streamend's Transport end, on
 // which StreamEnded reports the attempt as gRPC ended it (Canceled) and releases the stream.
 // A RecvMsg under way returns its attempt's error, not retried, and reports it; one sleeping
-// before a retry (on the budget's context, which the commit does not end) does so once its
-// sleep is over.
+// before a retry, whose attempt was reported, wakes with the ClientConn's shutdown
+// (loop.sleep) and returns Canceled (errConnClosing).
 func (s *retryStream) ConnClosed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

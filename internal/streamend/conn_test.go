@@ -176,3 +176,48 @@ func TestConnClosedTellsTheStreamBelow(t *testing.T) {
 		}
 	}
 }
+
+// TestConnDone: ConnDone's channel is one per ClientConn, made with its watcher on first use,
+// and closed when the ClientConn shuts down, after the streams that named it were told; the
+// watcher then goes, and a ConnDone asked after the shutdown is closed at once. A nil
+// ClientConn has none (a nil channel, which never closes).
+func TestConnDone(t *testing.T) {
+	if ConnDone(nil) != nil {
+		t.Fatal("ConnDone(nil) is not nil")
+	}
+	cc := newConn(t)
+	if _, ok := listed(cc); ok {
+		t.Fatal("a watcher before anything asked for one")
+	}
+	done := ConnDone(cc)
+	if again := ConnDone(cc); again != done {
+		t.Fatal("two ConnDone channels for one ClientConn")
+	}
+	f := newFake(context.Background())
+	w := Watch(context.Background(), &grpc.StreamDesc{ClientStreams: true}, f)
+	w.WatchConn(cc)
+	select {
+	case <-done:
+		t.Fatal("ConnDone closed before the ClientConn")
+	default:
+	}
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ConnDone not closed 10s after the ClientConn")
+	}
+	if f.ctxCalls.Load() == 0 {
+		t.Fatal("ConnDone closed before the stream that named the ClientConn was told")
+	}
+	f.finish()
+	waitFor(t, "the watcher's end with the ClientConn", func() bool { _, ok := listed(cc); return !ok })
+	select {
+	case <-ConnDone(cc):
+	case <-time.After(10 * time.Second):
+		t.Fatal("ConnDone of a ClientConn shut down not closed")
+	}
+	waitFor(t, "the watcher's end with the ClientConn", func() bool { _, ok := listed(cc); return !ok })
+}

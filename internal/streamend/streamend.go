@@ -74,7 +74,9 @@
 // ConnCloser, and then makes its context end with the attempt gRPC ends; the retry stream
 // names its ClientConn for that, with or without a suite around it. The watcher of a
 // ClientConn that is never closed stays, with its entry, as gRPC's own goroutines of that
-// ClientConn do: its list holds only the streams still live.
+// ClientConn do: its list holds only the streams still live. The same watcher closes
+// ConnDone's channel, for a call that waits before gRPC knows of it (a retry's backoff sleep),
+// once it has told the streams.
 //
 // # Sharing
 //

@@ -1,0 +1,102 @@
+package interceptors_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"go.uber.org/goleak"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// TestRetryBackoffEndsAtConnClose: through a suite with a retry step (an hour's backoff on a
+// fake clock nothing advances) and a bulkhead, a unary call sleeping before its retry when
+// its ClientConn shuts down returns at once, Canceled with the words of a closing
+// ClientConn, as gRPC ends the calls it holds: one attempt reached the server, the call is
+// reported once (CallFinished, Canceled) with no RetriesExhausted, and no timer or goroutine
+// is left. Both ways the suite runs the retry loop: with the budget bounding the call (the
+// caller has no deadline), and with the caller's deadline before the budget's end (the first
+// attempt made before the loop is set up, see retry.Policy.InvokeGated). It used to sleep its
+// whole backoff, then send an attempt that failed at once.
+func TestRetryBackoffEndsAtConnClose(t *testing.T) {
+	for _, deadline := range []bool{false, true} {
+		t.Run(map[bool]string{false: "budget", true: "caller's deadline"}[deadline], func(t *testing.T) {
+			testRetryBackoffEndsAtConnClose(t, deadline)
+		})
+	}
+}
+
+func testRetryBackoffEndsAtConnClose(t *testing.T, deadline bool) {
+	clk := clocktest.New(time.Now())
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(context.Context, int, *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		return nil, testkit.Status(grpccodes.Unavailable, "")
+	}})
+	cfg := &config.Config{
+		Budget: 4 * time.Hour,
+		Profiles: map[string]config.Profile{"p": {
+			Retry: &retry.Config{
+				MaxAttempts: 3, Idempotent: true, InitialBackoff: time.Hour, MaxBackoff: time.Hour,
+				Jitter: retry.JitterNone,
+			},
+			Bulkhead: &bulkhead.Config{MaxConcurrent: 1},
+		}},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}},
+	}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	cc := srv.Dial(t, s.DialOptions()...)
+	ctx := context.Background()
+	if deadline {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, clk.Now().Add(3*time.Hour))
+		defer cancel()
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{})
+		done <- err
+	}()
+	testkit.Eventually(t, "the retry's backoff", func() bool { return rec.Count(observe.RetryScheduled) == 1 })
+	clk.BlockUntil(1)
+
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		clk.Advance(2 * time.Hour)
+		t.Fatalf("the call sleeping before a retry did not return within 5s of ClientConn.Close (it returned %v once its 1h sleep was over)", <-done)
+	}
+	if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") {
+		t.Fatalf("err = %v, want Canceled, the client connection is closing", err)
+	}
+	if n := srv.Calls(testkit.MethodCompare); n != 1 {
+		t.Errorf("the server saw %d calls, want 1", n)
+	}
+	if calls := rec.Events(observe.CallFinished); len(calls) != 1 || calls[0].Code != grpccodes.Canceled {
+		t.Errorf("CallFinished %+v, want one, Canceled", calls)
+	}
+	if n := rec.Count(observe.RetriesExhausted); n != 0 {
+		t.Errorf("%d RetriesExhausted, want none", n)
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers left on the fake clock, want 0", n)
+	}
+	srv.Stop()
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/bulwarkrpc/bulwark/internal/testkit.Start.func1"))
+}
