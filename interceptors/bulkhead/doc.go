@@ -22,6 +22,12 @@
 // which fails it before sending anything, without taking a slot (so not as BULKHEAD_FULL, and
 // no sample for an adaptive limit).
 //
+// A call waiting for a slot when its ClientConn shuts down (ClientConn.Close) waits on: the
+// wait knows only its context (the gate's Enter is given no ClientConn), so it ends when a
+// slot frees, MaxWait passes or the context ends, as the table says; a slot it then takes is
+// given to grpc, which fails the call at once, Canceled, and the slot is released with it.
+// Unlike a retry's backoff sleep, the wait is not cut short by the shutdown.
+//
 // # Rejections
 //
 // A rejection is a *codes.Rejection with code ResourceExhausted, reason BULKHEAD_FULL, policy

@@ -79,6 +79,10 @@
 // answers late) is rejected as one whose token would come after its deadline (RATE_LIMITED),
 // not failed with the deadline's error: it never reached the service, and the policies above
 // that learn from outcomes (a breaker, an adaptive throttle) must not count it against it.
+// A call or stream waiting for its token when its ClientConn shuts down (ClientConn.Close)
+// waits on until the token falls due or its context ends (a Limiter's Take is given no
+// ClientConn); grpc then fails it at once, Canceled. Unlike a retry's backoff sleep, the wait
+// is not cut short by the shutdown: keep MaxWait short.
 // UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of
 // their own and return its interceptor (or the error of New), the shape every bulwark policy
 // package shares.
