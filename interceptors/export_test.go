@@ -107,3 +107,8 @@ func Object(s *Suite, sec, name string) any {
 	})
 	return out
 }
+
+// SetSharedWait installs a hook that runs when s is about to wait for the build lock of the
+// breaker registry it shares, which another suite holds (see Suite.lockShared), so that tests
+// can tell a suite waiting for it from one done. nil removes it.
+func SetSharedWait(s *Suite, f func()) { s.sharedWait = f }

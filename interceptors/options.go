@@ -147,9 +147,15 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // refuses other settings for such a breaker the suite holds (its name was called) that
 // another suite holds too; one the suite does not hold (never called, or its build failed)
 // is judged at its next call, whose chain then fails to build with that error
-// (FailedPrecondition) until a reload. The breakers r makes run on r's
-// clock when breaker.NewRegistry gave it one (breaker.WithClock), whatever the suite's
-// (WithClock): a test can so put the breakers alone on a fake clock.
+// (FailedPrecondition) until a reload. Suites sharing r check and publish one at a time: a
+// suite holds r's build lock (breaker.User.LockBuilds) from a Reload's checks against r to
+// its publish, and around the build of a chain on a first call, so that another suite's reload
+// or first call comes before or after it, never in between; a call whose chain is built takes
+// no such lock. Code of the program that runs in a build (a fleet-wide limiter's factory) must
+// not reload, or make a first call through, another suite sharing r: it would wait for the
+// lock its own suite holds. The suite's sink is called with the lock let go. The breakers r
+// makes run on r's clock when breaker.NewRegistry gave it one (breaker.WithClock), whatever
+// the suite's (WithClock): a test can so put the breakers alone on a fake clock.
 func WithBreakerRegistry(r *breaker.Registry) Option {
 	return optionFunc(func(o *options) { setValue(o, r) })
 }

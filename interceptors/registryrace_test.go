@@ -21,7 +21,8 @@ import (
 // and the calls of the other suite went through a breaker the registry no longer held (its
 // state invisible to the registry's Levels and to the other suite). The interleaving is
 // forced: suite a's reload builds the breaker, then, before it commits, a fleet-wide limiter's
-// factory of a later service runs suite b's whole reload of the same breaker.
+// factory of a later service starts suite b's reload of the same breaker (which waits for a's
+// to end: see aside).
 
 const raceSvc = "test.v1.RaceBreaker"
 
@@ -58,10 +59,11 @@ func TestSuitesSharingARegistryBuildOneBreaker(t *testing.T) {
 			}
 			defer b.Close()
 			var bErr error
+			wait := func() {}
 			factory := func(_ string, cfg ratelimit.Config, _ ratelimit.RemoteEnv) (ratelimit.Limiter, io.Closer, error) {
 				// a's chain of raceSvc is built, its breaker not yet in the registry: b
-				// builds the same breaker and commits first.
-				bErr = b.Reload(raceCfg(t, ""))
+				// builds the same breaker.
+				wait = aside(b, func() { bErr = b.Reload(raceCfg(t, "")) })
 				if cfg.Redis.Addr == downAddr {
 					return nil, nil, errDown
 				}
@@ -74,6 +76,7 @@ func TestSuitesSharingARegistryBuildOneBreaker(t *testing.T) {
 			defer a.Close()
 			later := fmt.Sprintf("  test.v1.Zlater:\n    rate_limit: {rate: 5, redis: {addr: %q}}\n    methods: {Do: {}}", tt.addr)
 			aErr := a.Reload(raceCfg(t, later))
+			wait()
 			if bErr != nil {
 				t.Fatalf("b's reload: %v", bErr)
 			}

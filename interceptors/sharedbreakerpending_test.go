@@ -20,7 +20,7 @@ import (
 // that asks for other settings than a build of another suite under way is refused, as it
 // would be once that build committed. The interleaving is forced: suite a's reload builds the
 // breaker, then, before it commits, a fleet-wide limiter's factory of a later service runs
-// suite b's reload.
+// suite b's reload (which waits for a's to end: see aside).
 func TestSuitesBuildingOneSharedBreakerWithOtherSettingsConflict(t *testing.T) {
 	reg := &breaker.Registry{}
 	clk := interceptors.WithClock(clocktest.New(time.Unix(1700000000, 0)))
@@ -30,8 +30,9 @@ func TestSuitesBuildingOneSharedBreakerWithOtherSettingsConflict(t *testing.T) {
 	}
 	defer b.Close()
 	var bErr error
+	wait := func() {}
 	factory := func(_ string, _ ratelimit.Config, _ ratelimit.RemoteEnv) (ratelimit.Limiter, io.Closer, error) {
-		bErr = b.Reload(shareReloadCfg(3))
+		wait = aside(b, func() { bErr = b.Reload(shareReloadCfg(3)) })
 		return allowing{}, nil, nil
 	}
 	a, err := interceptors.New(&config.Config{}, clk, interceptors.WithBreakerRegistry(reg), interceptors.WithRemoteLimiter(factory))
@@ -46,7 +47,9 @@ func TestSuitesBuildingOneSharedBreakerWithOtherSettingsConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Services["test.v1.Zlater"] = later.Services["test.v1.Zlater"]
-	if err := a.Reload(cfg); err != nil {
+	err = a.Reload(cfg)
+	wait()
+	if err != nil {
 		t.Fatalf("a's reload: %v", err)
 	}
 	if !errors.Is(bErr, breaker.ErrSharedConflict) {

@@ -79,6 +79,9 @@ type Suite struct {
 
 	beforeBuild func() // test hook: runs when a call misses the chain cache, before s.mu.
 	afterCheck  func() // test hook: runs in Reload after each checkAdmitted, before s.mu.
+	// sharedWait is a test hook: it runs when the suite is about to wait for the build lock of
+	// a breaker registry it shares (see lockShared), which another suite holds.
+	sharedWait func()
 	// givenBreakers is the breaker registry WithBreakerRegistry gave, nil for the suite's
 	// own: one other suites may share, whose breakers a reload does not report retired.
 	givenBreakers *breaker.Registry
@@ -324,43 +327,11 @@ func (s *Suite) Reload(cfg *config.Config) error {
 			return fmt.Errorf("bulwark: invalid option for this configuration: %w", err)
 		}
 	}
-	st := &state{cfg: cfg.Clone()}
-	// First every chain's stateless steps, which is where a configuration that passed
-	// Validate most often fails (a fallback reply that does not fit its method), outside s.mu.
-	// Then, under it, every chain's stateful objects (breakers, bulkheads, limiters, retry
-	// budgets), in one build (txn) that publishes them, and the registries' changes, only when
-	// every chain is built: one that fails for a reason no check could see (a fleet-wide
-	// limiter's factory returns an error) rolls the build back, and the cache, the breaker
-	// registry and the limiter registry stay as they were.
-	var ps []*prepared
-	for _, svc := range st.cfg.ServiceNames() {
-		for _, m := range methodsOf(st.cfg, svc) {
-			p := s.prepare(st.cfg, "/"+svc+"/"+m, false)
-			if p.c.err != nil {
-				return p.c.err
-			}
-			ps = append(ps, p)
-		}
-	}
-	// The chains built on a first call (see chain), of a configured service's methods without
-	// chains of their own and of services outside the configuration, are checked too: a
-	// configuration that their builds would refuse for a reason outside the sections' values
-	// (section.Spec.Check: a fleet-wide limiter without its factory) is refused whole, as it is
-	// for the chains built here, instead of failing every such call.
-	for _, svc := range append(st.cfg.ServiceNames(), otherService) {
-		if err := s.check(st.cfg, svc); err != nil {
-			return err
-		}
-	}
-	// And the objects the chains name, built here and on the first calls of the configured
-	// services without descriptors: one given two settings would fail each call of those.
-	if err := s.checkNamed(st.cfg, ps); err != nil {
-		return err
-	}
-	// And the names admitted for chains of their own (see unlisted), where their objects'
-	// names matter: a breaker shared with another suite (see checkAdmitted). lockChecked
-	// returns with s.mu held, no name admitted since the check.
-	if err := s.lockChecked(st.cfg); err != nil {
+	// From here until the reload is published (or refused), the suite holds the build lock of
+	// a breaker registry it shares: what it checks against the registry does not change under
+	// it (see lockShared). checkReload returns with s.mu held too.
+	st, ps, err := s.checkReload(cfg)
+	if err != nil {
 		return err
 	}
 	// Deferred before the unlock, so that it runs after it: the retired objects' levels are
@@ -393,7 +364,10 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		// events, of these breakers too, come after.
 		s.announce(published)
 	}()
-	defer s.mu.Unlock() // taken by lockChecked
+	// Both let go before the events are sent: a sink may call back into this suite or
+	// another that shares the registry.
+	defer s.unlockShared() // taken by checkReload
+	defer s.mu.Unlock()    // taken by lockChecked
 	defer func() { published = s.takeAnnouncedLocked() }()
 	if s.closing {
 		return ErrClosed
@@ -474,6 +448,85 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		counted = true
 	}
 	return nil
+}
+
+// checkReload is the part of Reload that checks cfg whole before anything is published, and
+// the chains it builds prepared (see prepare). It takes the build lock of a breaker registry
+// the suite shares (lockShared) first, and returns with it and s.mu held (see lockChecked),
+// or, on error or panic, with neither.
+func (s *Suite) checkReload(cfg *config.Config) (st *state, ps []*prepared, err error) {
+	s.lockShared()
+	held := false
+	defer func() {
+		if !held {
+			s.unlockShared()
+		}
+	}()
+	st = &state{cfg: cfg.Clone()}
+	// First every chain's stateless steps, which is where a configuration that passed
+	// Validate most often fails (a fallback reply that does not fit its method), outside s.mu.
+	// Then, under it, every chain's stateful objects (breakers, bulkheads, limiters, retry
+	// budgets), in one build (txn) that publishes them, and the registries' changes, only when
+	// every chain is built: one that fails for a reason no check could see (a fleet-wide
+	// limiter's factory returns an error) rolls the build back, and the cache, the breaker
+	// registry and the limiter registry stay as they were.
+	for _, svc := range st.cfg.ServiceNames() {
+		for _, m := range methodsOf(st.cfg, svc) {
+			p := s.prepare(st.cfg, "/"+svc+"/"+m, false)
+			if p.c.err != nil {
+				return nil, nil, p.c.err
+			}
+			ps = append(ps, p)
+		}
+	}
+	// The chains built on a first call (see chain), of a configured service's methods without
+	// chains of their own and of services outside the configuration, are checked too: a
+	// configuration that their builds would refuse for a reason outside the sections' values
+	// (section.Spec.Check: a fleet-wide limiter without its factory) is refused whole, as it is
+	// for the chains built here, instead of failing every such call.
+	for _, svc := range append(st.cfg.ServiceNames(), otherService) {
+		if err := s.check(st.cfg, svc); err != nil {
+			return nil, nil, err
+		}
+	}
+	// And the objects the chains name, built here and on the first calls of the configured
+	// services without descriptors: one given two settings would fail each call of those.
+	if err := s.checkNamed(st.cfg, ps); err != nil {
+		return nil, nil, err
+	}
+	// And the names admitted for chains of their own (see unlisted), where their objects'
+	// names matter: a breaker shared with another suite (see checkAdmitted). lockChecked
+	// returns with s.mu held, no name admitted since the check.
+	if err := s.lockChecked(st.cfg); err != nil {
+		return nil, nil, err
+	}
+	held = true
+	return st, ps, nil
+}
+
+// lockShared takes the build lock of the breaker registry the suite shares with other suites
+// (WithBreakerRegistry; breaker.User.LockBuilds), before s.mu: a reload holds it from its
+// checks against the registry to its publish, and a first call's build around the build, so
+// that another suite's reload or first call cannot take or replace a breaker between them.
+// A suite with a registry of its own takes none. A call that finds its chain built takes
+// neither lock.
+func (s *Suite) lockShared() {
+	if s.givenBreakers == nil {
+		return
+	}
+	if !s.breakerUser.TryLockBuilds() {
+		if s.sharedWait != nil {
+			s.sharedWait()
+		}
+		s.breakerUser.LockBuilds()
+	}
+}
+
+// unlockShared lets go what lockShared took.
+func (s *Suite) unlockShared() {
+	if s.givenBreakers != nil {
+		s.breakerUser.UnlockBuilds()
+	}
 }
 
 // queuedClose is what a Close left to the reloads sending their Retired events when it came
@@ -647,11 +700,13 @@ func (s *Suite) takeAnnouncedLocked() []*breaker.Breaker {
 	return brs
 }
 
-// unlockAnnounce lets s.mu go, then announces the breakers the builds made under it queued:
-// the sink is never called under s.mu (it may call back into the suite).
+// unlockAnnounce lets s.mu go, and the registry's build lock (see lockShared), then announces
+// the breakers the builds made under them queued: the sink is never called under either (it
+// may call back into the suite, or into another suite sharing the registry).
 func (s *Suite) unlockAnnounce() {
 	brs := s.takeAnnouncedLocked()
 	s.mu.Unlock()
+	s.unlockShared()
 	s.announce(brs)
 }
 
@@ -1030,6 +1085,7 @@ func (st *state) chain(s *Suite, fullMethod string) *chain {
 	if s.beforeBuild != nil {
 		s.beforeBuild()
 	}
+	s.lockShared()
 	s.mu.Lock()
 	defer s.unlockAnnounce()
 	cur := s.state.Load()

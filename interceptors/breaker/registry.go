@@ -34,7 +34,8 @@ import (
 // the registry holds, and its Levels, Snapshot and the other suites see its state. (A breaker's
 // settings are not retuned in place: its window and counts are sized by them.) The classifier is
 // not one of the settings: a suite whose classifier differs from the one the breaker was made
-// with shares it, and judges its own calls' outcomes by its own classifier.
+// with shares it, and judges its own calls' outcomes by its own classifier. The suites check
+// and publish their builds one at a time, under the registry's build lock (User.LockBuilds).
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
@@ -50,6 +51,17 @@ type Registry struct {
 	// users holds, by name, the users whose builds in force hold the breaker the registry
 	// holds under that name (see User).
 	users map[string]map[*User]struct{} // Guarded by mu.
+	// builds is the registry's build lock (see User.LockBuilds).
+	builds buildLock
+}
+
+// buildLock is held by one user at a time, as many times over as that user takes it (see
+// User.LockBuilds).
+type buildLock struct {
+	mu    sync.Mutex
+	freed sync.Cond // L is mu, set at the first wait; broadcast when owner lets the lock go.
+	owner *User     // Guarded by mu: the user holding the lock, nil when free.
+	holds int       // Guarded by mu: how many times owner holds it.
 }
 
 // User is one holder of a registry's breakers: a suite given the registry (see Registry). A
@@ -87,6 +99,60 @@ func (u *User) Close() {
 		}
 	}
 	r.mu.Unlock()
+}
+
+// LockBuilds takes the registry's build lock for u, waiting while another user holds it. A
+// suite given the registry holds it from the checks of a reload against the registry's
+// breakers until the reload is published, and around the build of a chain on a method's first
+// call: what one suite checked cannot change under it before it publishes, from another
+// suite's reload or first call (each under its own suite's lock alone). The lock is held by
+// the user, not by a goroutine: u's holds nest, also from other goroutines (a first call of a
+// suite that comes during that suite's reload, which the suite's own lock orders), and it is
+// free once u let each of them go (UnlockBuilds). So a user must not wait, while holding it,
+// for another user's build: code of the program that runs in a build (a section's Check or
+// Build, a fleet-wide limiter's factory) must not reload, or make the first call of a method
+// through, another suite sharing the registry.
+func (u *User) LockBuilds() {
+	b := &u.r.builds
+	b.mu.Lock()
+	for b.owner != nil && b.owner != u {
+		if b.freed.L == nil {
+			b.freed.L = &b.mu
+		}
+		b.freed.Wait()
+	}
+	b.owner = u
+	b.holds++
+	b.mu.Unlock()
+}
+
+// TryLockBuilds is LockBuilds without the wait: it takes the lock for u and reports true when
+// no other user holds it, else reports false.
+func (u *User) TryLockBuilds() bool {
+	b := &u.r.builds
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.owner != nil && b.owner != u {
+		return false
+	}
+	b.owner = u
+	b.holds++
+	return true
+}
+
+// UnlockBuilds lets go one of u's holds of the registry's build lock (see LockBuilds). It
+// panics when u holds none: an unlock without its lock is a bug of the caller.
+func (u *User) UnlockBuilds() {
+	b := &u.r.builds
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.owner != u {
+		panic("breaker: UnlockBuilds of a user that does not hold the registry's build lock")
+	}
+	if b.holds--; b.holds == 0 {
+		b.owner = nil
+		b.freed.Broadcast()
+	}
 }
 
 // hold records that u holds the breaker named name, which its build took (at the commit of
