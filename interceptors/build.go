@@ -338,10 +338,14 @@ func (s *Suite) lockChecked(cfg *config.Config) error {
 // methods listed, and the methods it does not list, like services outside the configuration,
 // may never be called (such a chain is refused at its build). An object such chains give
 // other settings than a chain before them (ps first, in build order) is refused as the build
-// refuses it (see objectLocked), naming the object, both chains and what differs; without the
-// objects the chains capture (Deps), which only a build can tell. The chains of services
-// outside the configuration are not compared: none may ever be called (such a chain is
-// refused at its build, on a first call).
+// refuses it (see objectLocked), naming the object, both chains and what differs; the objects
+// the chains capture (Deps), which only a build can tell, are compared by the keys of the
+// objects they come from (see captured), so that chains built on a first call that would
+// capture others are refused here, not at every such call. What Deps takes from a store outside
+// the suite is taken to follow the section's value; a section whose Deps differ otherwise (not
+// from the sections it Captures) is judged at the build, on a first call. The chains of
+// services outside the configuration are not compared: none may ever be called (such a chain
+// is refused at its build, on a first call).
 func (s *Suite) checkNamed(cfg *config.Config, ps []*prepared) error {
 	type taking struct {
 		fullMethod string // the chain's, for an error
@@ -352,7 +356,7 @@ func (s *Suite) checkNamed(cfg *config.Config, ps []*prepared) error {
 	take := func(p *prepared, name string, sec section.Section, v any) error {
 		env := s.env(p, sec, v, nil)
 		k := objcache.Key{Section: sec.Key(), Name: env.Name}
-		fp := fingerprint(sec, v, p.c.policy, p.sp, nil)
+		fp := fingerprint(sec, v, p.c.policy, p.sp, captured(s, p, sec))
 		prev, ok := took[k]
 		if !ok {
 			took[k] = taking{fullMethod: p.fullMethod, fp: fp}
@@ -390,6 +394,37 @@ func (s *Suite) checkNamed(cfg *config.Config, ps []*prepared) error {
 		}
 	}
 	return nil
+}
+
+// captured stands, in checkNamed's fingerprints, for the objects that sec's object in chain p
+// captures (section.Spec.Deps), which only a build can tell: for each section sec Captures
+// that is ranked before it, the key of the chain's object of that section (a Stateless
+// section's step, built for each chain, by the chain's full method), or nil when the chain
+// has no step of it. Two chains whose keys differ capture two objects, and their builds would give the
+// object two fingerprints (Deps come from the sections Captures lists, or from a store outside
+// the suite by the section's value, which the fingerprint holds already). nil for a section
+// that captures none.
+func captured(s *Suite, p *prepared, sec section.Section) []any {
+	caps := sec.Captures()
+	if len(caps) == 0 {
+		return nil
+	}
+	out := make([]any, len(caps))
+	for sc, v := range sectionsOf(p.c.policy) {
+		if sc.Rank() >= sec.Rank() {
+			break
+		}
+		i := slices.Index(caps, sc.Key())
+		if i < 0 {
+			continue
+		}
+		name := p.fullMethod
+		if !sc.Stateless() {
+			name = s.env(p, sc, v, nil).Name
+		}
+		out[i] = objcache.Key{Section: sc.Key(), Name: name}
+	}
+	return out
 }
 
 // checkSections runs the Check of each stateful section of chain p (section.Spec.Check); an

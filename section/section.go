@@ -90,9 +90,11 @@ type Spec[C any] struct {
 	// two fingerprints (two values, or classifiers or budgets it uses, or Deps): one object
 	// has one setting. It does so at New or Reload for the chains built there and for those
 	// of a configured service whose methods no registered descriptor declares and whose
-	// entry lists none (Deps aside, which only a build tells); a chain built on another
-	// first call that would give the object another fingerprint is refused at that build,
-	// and its calls fail. Nil: service when shared, else fullMethod.
+	// entry lists none (of their Deps, which only a build tells, it compares the objects of
+	// the sections they Capture, by name: Deps that come from elsewhere and do not follow c
+	// are judged at the build); a chain built on another first call that would give the
+	// object another fingerprint is refused at that build, and its calls fail. Nil: service
+	// when shared, else fullMethod.
 	Name func(c C, service, fullMethod string, shared bool) string
 	// Uses says what besides c the object's behaviour depends on; an object is rebuilt when
 	// any of it changes. Nil: nothing.
