@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -85,22 +86,41 @@ func (p *Policy) streamDisabledReported(ctx context.Context, desc *grpc.StreamDe
 	if sink == nil {
 		return streamer(ctx, desc, cc, method, opts...)
 	}
-	start := p.s.Clock.Now()
-	round := new(attempt.Round)
-	round.Reset(0, start, nil) // a stream's hedges outlive a decision: no shared cancel
-	report := func(err error) { p.reportDisabled(sink, round, method, start, err) }
-	cs, err := streamer(ctx, desc, cc, method, append(opts[:len(opts):len(opts)], round)...)
+	d := &disabledStream{p: p, sink: sink, method: method, start: p.s.Clock.Now()}
+	d.round.Reset(0, d.start, nil) // a stream's hedges outlive a decision: no shared cancel
+	cs, err := streamer(ctx, desc, cc, method, append(opts[:len(opts):len(opts)], &d.round)...)
 	if err != nil {
-		report(err)
+		d.report(err)
 		return nil, err
 	}
 	w := streamend.Watch(ctx, desc, cs)
-	w.OnEnd(func(e streamend.End) {
-		if e.Cause != streamend.Panic { // As a unary attempt that panics: not reported.
-			report(e.Err)
-		}
-	})
+	w.OnEndOf(d) // d itself, no closure: no allocation.
 	return w, nil
+}
+
+// disabledStream is what a stream made with Disable holds to report its one attempt (see
+// streamDisabledReported): the Round among its call options, and the sink, method and start
+// of the report; one allocation, made when the stream opens, and its streamend.Ender.
+type disabledStream struct {
+	round  attempt.Round
+	p      *Policy
+	sink   observe.Sink
+	method string
+	start  time.Time
+}
+
+// report reports the stream's attempt, ended with err, unless a hedging policy below reported
+// its requests (see reportDisabled).
+func (d *disabledStream) report(err error) {
+	d.p.reportDisabled(d.sink, &d.round, d.method, d.start, err)
+}
+
+// StreamEnded reports the stream's attempt with how it ended, but for a panic of one of its
+// methods: as a unary attempt that panics, that is not reported.
+func (d *disabledStream) StreamEnded(e streamend.End) {
+	if e.Cause != streamend.Panic {
+		d.report(e.Err)
+	}
 }
 
 // retryStream is the grpc.ClientStream the caller holds (under the internal/streamend wrapper
