@@ -106,14 +106,24 @@ func (t *Throttle) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	}
 	w := streamend.Watch(ctx, desc, cs)
 	w.WatchConn(cc)
-	w.OnEnd(func(e streamend.End) {
-		// One gRPC ended while nobody read it counts as nothing, as does one whose method
-		// panicked (as a unary call whose invoker panicked).
-		if e.Cause != streamend.Transport && e.Cause != streamend.Panic {
-			t.record(outcome.Class(ctx, e.Err, classifier))
-		}
-	})
+	w.OnEndOf(&streamEnd{t: t, ctx: ctx, cl: classifier})
 	return w, nil
+}
+
+// streamEnd is what the throttle needs at the end of a stream it let through, built once when
+// the stream opens: the caller's context, and the classifier that judges the stream.
+type streamEnd struct {
+	t   *Throttle
+	ctx context.Context
+	cl  *codes.Classifier
+}
+
+// StreamEnded records the stream's outcome. One gRPC ended while nobody read it counts as
+// nothing, as does one whose method panicked (as a unary call whose invoker panicked).
+func (s *streamEnd) StreamEnded(e streamend.End) {
+	if e.Cause != streamend.Transport && e.Cause != streamend.Panic {
+		s.t.record(outcome.Class(s.ctx, e.Err, s.cl))
+	}
 }
 
 // Instant reports that Enter returns at once: the throttle admits or refuses from its counts

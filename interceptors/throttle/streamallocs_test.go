@@ -3,6 +3,8 @@ package throttle
 import (
 	"context"
 	"io"
+	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 
@@ -19,9 +21,10 @@ type eofStream struct {
 func (s *eofStream) Context() context.Context { return s.ctx }
 func (s *eofStream) RecvMsg(any) error        { return io.EOF }
 
-// TestStreamAllocs pins what the throttle adds to a stream, over watching its end: one value
-// for its end, which judges the stream with its caller's context and its classifier; and each
-// stream is counted, a request and an accept.
+// TestStreamAllocs pins what the throttle adds to a stream, over watching its end: one small
+// value for its end, which judges the stream with its caller's context and its classifier (a
+// closure of them, before: one allocation too, of 48 bytes); and each stream is counted, a
+// request and an accept.
 func TestStreamAllocs(t *testing.T) {
 	th, _, _ := newTest(t, Config{})
 	watchOnly := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -37,7 +40,7 @@ func TestStreamAllocs(t *testing.T) {
 		return below, nil
 	}
 	desc := &grpc.StreamDesc{ServerStreams: true}
-	allocs := func(ic grpc.StreamClientInterceptor) float64 {
+	allocs := func(ic grpc.StreamClientInterceptor) (n, bytes float64) {
 		run := func() {
 			cs, err := ic(ctx, desc, nil, method, streamer)
 			if err != nil {
@@ -51,20 +54,32 @@ func TestStreamAllocs(t *testing.T) {
 			run()
 		}
 		defer debug.SetGCPercent(debug.SetGCPercent(-1))
-		got := testing.AllocsPerRun(100, run)
-		for range 2 {
-			got = min(got, testing.AllocsPerRun(100, run))
+		n, bytes = testing.AllocsPerRun(100, run), math.Inf(1)
+		for range 3 {
+			n = min(n, testing.AllocsPerRun(100, run))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for range 100 {
+				run()
+			}
+			runtime.ReadMemStats(&after)
+			bytes = min(bytes, float64(after.TotalAlloc-before.TotalAlloc)/100)
 		}
-		return got
+		return n, bytes
 	}
-	base := allocs(watchOnly)
-	got := allocs(th.Stream()) - base
-	const streams = 300 + 3*101 // AllocsPerRun runs once more to warm up.
+	base, baseBytes := allocs(watchOnly)
+	got, gotBytes := allocs(th.Stream())
+	got, gotBytes = got-base, gotBytes-baseBytes
+	const streams = 300 + 4*101 + 3*100 // AllocsPerRun runs once more to warm up.
 	if requests, accepts := th.Counts(); requests != streams || accepts != streams {
 		t.Fatalf("Counts = %d requests, %d accepts, want %d of each: one a stream", requests, accepts, streams)
 	}
-	const want = 1
+	t.Logf("%.1f allocations, %.1f bytes over watching the end", got, gotBytes)
+	const want, wantBytes = 1, 32 // one streamEnd (a closure of 48 bytes, before)
 	if got > want {
 		t.Errorf("a stream through the throttle costs %.0f allocations over watching its end (%.0f), want at most %d", got, base, want)
+	}
+	if gotBytes > wantBytes {
+		t.Errorf("a stream through the throttle costs %.0f bytes over watching its end (%.0f), want at most %d", gotBytes, baseBytes, wantBytes)
 	}
 }
