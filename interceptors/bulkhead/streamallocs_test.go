@@ -3,6 +3,8 @@ package bulkhead_test
 import (
 	"context"
 	"io"
+	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -23,10 +25,10 @@ type eofStream struct {
 func (s *eofStream) Context() context.Context { return s.ctx }
 func (s *eofStream) RecvMsg(any) error        { return io.EOF }
 
-// streamAllocs returns the fewest allocations, over three rounds of a hundred, of one stream
+// streamAllocs returns the fewest allocations and bytes, over rounds of a hundred, of one stream
 // through ic, from open to its end (RecvMsg returns io.EOF), after a warm-up; no collection
 // runs while they are counted, so pools keep what the warm-up put in them.
-func streamAllocs(t *testing.T, ic grpc.StreamClientInterceptor) float64 {
+func streamAllocs(t *testing.T, ic grpc.StreamClientInterceptor) (n, bytes float64) {
 	t.Helper()
 	ctx := context.Background()
 	below := &eofStream{ctx: ctx}
@@ -47,11 +49,18 @@ func streamAllocs(t *testing.T, ic grpc.StreamClientInterceptor) float64 {
 		run()
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	got := testing.AllocsPerRun(100, run)
-	for range 2 {
-		got = min(got, testing.AllocsPerRun(100, run))
+	n, bytes = testing.AllocsPerRun(100, run), math.Inf(1)
+	for range 3 {
+		n = min(n, testing.AllocsPerRun(100, run))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 100 {
+			run()
+		}
+		runtime.ReadMemStats(&after)
+		bytes = min(bytes, float64(after.TotalAlloc-before.TotalAlloc)/100)
 	}
-	return got
+	return n, bytes
 }
 
 // TestStreamAllocs pins what a bulkhead adds to a stream, over what watching its end costs: a
@@ -65,15 +74,18 @@ func TestStreamAllocs(t *testing.T) {
 		}
 		return streamend.Watch(ctx, desc, cs), nil
 	}
-	base := streamAllocs(t, watchOnly)
+	base, baseBytes := streamAllocs(t, watchOnly)
 	for _, tt := range []struct {
 		name     string
 		adaptive bulkhead.Adaptive
 		want     float64 // the most allocations the bulkhead may add to a stream
+		// wantBytes is the most bytes it may add: the adaptive limit's value for the end
+		// is 64 (80 when it held the stream's start as a time.Time).
+		wantBytes float64
 	}{
-		{"fixed", bulkhead.Adaptive{}, 0},
-		{"aimd", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmAIMD, InitialLimit: 4}, 1},
-		{"gradient", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmGradient, InitialLimit: 4}, 1},
+		{"fixed", bulkhead.Adaptive{}, 0, 0},
+		{"aimd", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmAIMD, InitialLimit: 4}, 1, 64},
+		{"gradient", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmGradient, InitialLimit: 4}, 1, 64},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clocktest.New(time.Unix(1700000000, 0))
@@ -81,8 +93,14 @@ func TestStreamAllocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := streamAllocs(t, bh.Stream()) - base; got > tt.want {
+			got, gotBytes := streamAllocs(t, bh.Stream())
+			got, gotBytes = got-base, gotBytes-baseBytes
+			t.Logf("%.1f allocations, %.1f bytes over watching the end", got, gotBytes)
+			if got > tt.want {
 				t.Errorf("a stream through the bulkhead costs %.0f allocations over watching its end (%.0f), want at most %.0f", got, base, tt.want)
+			}
+			if gotBytes > tt.wantBytes {
+				t.Errorf("a stream through the bulkhead costs %.0f bytes over watching its end (%.0f), want at most %.0f", gotBytes, baseBytes, tt.wantBytes)
 			}
 			if n := bh.InFlight(); n != 0 {
 				t.Errorf("InFlight = %d after every stream ended, want 0", n)
