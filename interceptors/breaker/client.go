@@ -267,7 +267,7 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	if err := calloption.Admit(opts, func() (err error) { admitted, err = b.allow(method); return err }); err != nil {
 		return nil, err
 	}
-	p := admitted // Never assigned again: the stream's end takes a copy, not a variable on the heap.
+	p := admitted // Never assigned again: the deferred func and the stream's end read a copy.
 	finished := false
 	defer func() {
 		if !finished {
@@ -285,9 +285,22 @@ func (b *Breaker) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc
 	}
 	w := streamend.Watch(ctx, desc, cs)
 	w.WatchConn(cc)
-	w.OnEnd(func(e streamend.End) { b.recordEnd(p, ctx, e, opts, cl) })
+	w.OnEndOf(&streamEnd{b: b, p: p, ctx: ctx, opts: opts, cl: cl})
 	return w, nil
 }
+
+// streamEnd is what the breaker needs at the end of a stream it let through, built once when
+// the stream opens: its permit, its caller's context, call options and classifier.
+type streamEnd struct {
+	b    *Breaker
+	p    Permit
+	ctx  context.Context
+	opts []grpc.CallOption
+	cl   *codes.Classifier
+}
+
+// StreamEnded records how the stream ended (see recordEnd).
+func (s *streamEnd) StreamEnded(e streamend.End) { s.b.recordEnd(s.p, s.ctx, e, s.opts, s.cl) }
 
 // recordEnd records how a stream ended: a success, or its error as recordCall does; an abandoned
 // stream gives its caller's context's error (a cancellation counts as neither, an expired
