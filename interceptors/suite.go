@@ -710,21 +710,14 @@ func (s *Suite) unlockAnnounce() {
 	s.announce(brs)
 }
 
-// announce sends a BreakerPublished for each of brs to the suite's sink, named as the
-// breaker's level reading names it (as its own events do), with its state as that reading
-// finds it. The Time is read before the state: a change of the breaker that the reading
-// missed is later than it, and an observer that has that change's event already keeps it (see
-// observe.BreakerPublished).
+// announce has each of brs, breakers the suite made (whose observer is the suite's sink), send
+// its BreakerPublished (breaker.Breaker.Publish, which sends it once per breaker, named as its
+// own events name it, with its state then). The Time is read before the state: a change of
+// the breaker that the reading missed is later than it, and an observer that has that
+// change's event already keeps it (see observe.BreakerPublished).
 func (s *Suite) announce(brs []*breaker.Breaker) {
 	for _, br := range brs {
-		at := s.clk.Now()
-		var l observe.Level
-		br.Levels(func(lv observe.Level) bool {
-			l = lv
-			return false
-		})
-		s.o.sink.Observe(observe.Event{Kind: observe.BreakerPublished, Instance: br.Instance(), Time: at,
-			Service: l.Service, Method: l.Method, Policy: observe.PolicyBreaker, To: l.State})
+		br.Publish()
 	}
 }
 

@@ -124,21 +124,25 @@ const (
 	// otelobs and promobs' event-driven breaker states do) has neither race, as a level source
 	// read at scrape time (promobs' Scrape) has not.
 	Retired
-	// BreakerPublished: a suite put a breaker in service: a build (New, a Reload, the chain
-	// of a method built on its first call) that took it committed, and the suite had not
-	// published it before under its name (a breaker kept across a reload is not published
-	// again; one a reload replaced under its name is, after the old one's Retired), and that
-	// the suite made: a breaker another suite made, shared through a registry
-	// (WithBreakerRegistry), sends its events to that suite's sink, and that suite publishes
-	// it. To (the breaker's state when the event is sent: closed for a breaker just made, any
-	// state should another suite sharing it have changed it since), Policy (PolicyBreaker),
-	// Service and Method as the breaker's own events name them. It is no transition (From is
-	// empty): an observer that keeps breakers' states from events learns from it that the
-	// breaker exists, and its state before its first change. The suite sends it to its own sink
-	// (WithObserver), after the build took effect, outside its lock; a build rolled back sends
-	// none. Instance, the breaker's. A state change of the breaker may reach the sink before
-	// it; it then carries the state before that change or after it: an observer that keeps a
-	// state of the same Instance (or, without an Instance, a later one) keeps that.
+	// BreakerPublished: a breaker was put in service, sent once per breaker
+	// (breaker.Breaker.Publish) to the breaker's own sink (its observer), by whichever made it:
+	// breaker.New, before it returns the breaker; a breaker.Registry's Get (and so the registry
+	// interceptors, breaker.UnaryClientInterceptor and StreamClientInterceptor, at a name's first
+	// call), before the registry holds the breaker, so before it admits a call; a suite, when a
+	// build (New, a Reload, the chain of a method built on its first call) that made it committed,
+	// after the build took effect, outside the suite's lock (a build rolled back sends none; a
+	// breaker kept across a reload is not published again; one a reload replaced under its name
+	// is, after the old one's Retired). A breaker a suite took from a registry shared with another
+	// suite (WithBreakerRegistry) or with the registry interceptors was published by its maker, to
+	// the maker's sink, to which it sends its events. To (the breaker's state when the event is
+	// sent: closed for a breaker just made, any state should another user sharing it have changed
+	// it since), Policy (PolicyBreaker), Service and Method as the breaker's own events name them,
+	// Time read on the breaker's clock. It is no transition (From is empty): an observer that
+	// keeps breakers' states from events learns from it that the breaker exists, and its state
+	// before its first change. Instance, the breaker's. A state change of a suite's breaker may
+	// reach the sink before it (its calls start once the build took effect); it then carries the
+	// state before that change or after it: an observer that keeps a state of the same Instance
+	// (or, without an Instance, a later one) keeps that.
 	BreakerPublished
 )
 
@@ -208,7 +212,7 @@ const (
 type Event struct {
 	Kind Kind
 	// Instance tells breaker objects apart where their names are alike: a breaker's
-	// BreakerStateChanged, a suite's BreakerPublished and a breaker's Retired carry the
+	// BreakerStateChanged, its BreakerPublished and its Retired carry the
 	// breaker's own number (breaker.Breaker.Instance: never 0, and another for each breaker
 	// made in the process), so that an observer that keeps states by name drops the events of
 	// a retired breaker that come after its Retired (calls that were in flight through it), and

@@ -93,6 +93,8 @@ type Breaker struct {
 
 	instance uint32 // see Instance; last, so that the fields a call reads keep their places
 	maker    *User  // the registry user whose build made it (see MadeBy); nil for none
+	// published: Publish has been called (its BreakerPublished sent, or no sink to send it to).
+	published atomic.Bool
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -184,7 +186,8 @@ func Normalize(cfg Config) Config {
 
 // New returns a closed breaker named name (the service, or the full method for ScopeMethod),
 // configured by cfg with its documented defaults filled in. It returns cfg.Validate's error
-// when cfg is out of range.
+// when cfg is out of range. With an observer (WithObserver), the breaker sends it its
+// observe.BreakerPublished (see Publish) before New returns, so before it admits a call.
 func New(name string, cfg Config, opts ...Option) (*Breaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -193,7 +196,9 @@ func New(name string, cfg Config, opts ...Option) (*Breaker, error) {
 	if err := o.CheckTypedNil(); err != nil {
 		return nil, err
 	}
-	return newBreaker(name, Normalize(cfg), o), nil
+	b := newBreaker(name, Normalize(cfg), o)
+	b.Publish()
+	return b, nil
 }
 
 // newBreaker builds a breaker from a valid, normalized cfg.
@@ -254,6 +259,26 @@ func (b *Breaker) MadeBy(u *User) bool { return u != nil && b.maker == u }
 
 // Name returns the breaker's name.
 func (b *Breaker) Name() string { return b.name }
+
+// Publish sends the breaker's observe.BreakerPublished to its observer (WithObserver), once per
+// breaker: the first call sends it, later ones send nothing, and without an observer nothing is
+// sent. The event says that the breaker exists and its state before any change: To is its
+// state now (as Levels reads it: closed for a breaker just made), Service and Method name it
+// as its own events do, Instance is its Instance and Time is read on its clock (WithClock),
+// before its state. New calls it before it returns the breaker, Registry.Get (and so the
+// registry interceptors) before the registry holds the breaker it makes, and a suite
+// (package interceptors) for each breaker it made once the build that made it commits; so
+// an observer that keeps breakers' states from events (zapobs' breaker field, promobs'
+// bulwark_breaker_state) knows a breaker from the start, not from its first change.
+func (b *Breaker) Publish() {
+	if b.sink == nil || !b.published.CompareAndSwap(false, true) {
+		return
+	}
+	at := b.clock.Now()
+	l := b.level()
+	b.sink.Observe(observe.Event{Kind: observe.BreakerPublished, Instance: b.instance, Time: at,
+		Service: l.Service, Method: l.Method, Policy: observe.PolicyBreaker, To: l.State})
+}
 
 // Config returns the breaker's configuration with its defaults filled in.
 func (b *Breaker) Config() Config { return b.cfg }

@@ -557,6 +557,7 @@ func TestEventsCycle(t *testing.T) {
 	clk.Advance(time.Second)                       //
 	_ = b.Execute(func() error { return nil })     // open → half_open → closed
 	want := []observe.Event{
+		{To: "closed", Time: start}, // New's BreakerPublished
 		{From: "closed", To: "open", Reason: ReasonConsecutiveFailures, Time: start, Delay: time.Second},
 		{From: "open", To: "half_open", Reason: ReasonRecoveryTimeout, Time: start.Add(time.Second)},
 		{From: "half_open", To: "open", Reason: ReasonProbeFailed, Time: start.Add(time.Second), Delay: time.Second},
@@ -569,6 +570,9 @@ func TestEventsCycle(t *testing.T) {
 	}
 	for i, w := range want {
 		w.Kind, w.Service, w.Policy, w.Instance = observe.BreakerStateChanged, svc, observe.PolicyBreaker, b.Instance()
+		if i == 0 {
+			w.Kind = observe.BreakerPublished
+		}
 		if got[i] != w {
 			t.Errorf("event %d = %+v, want %+v", i, got[i], w)
 		}

@@ -195,7 +195,11 @@
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
 // Reason constants; Delay, when To is open, the open interval chosen) after each state change,
 // and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
-// rejected call sends itself. Its BreakerStateChanged events carry its Instance
+// rejected call sends itself. Before any of them it sends one observe.BreakerPublished (its
+// state then, closed), once (Breaker.Publish): New sends it before it returns, a Registry's Get
+// (and so UnaryClientInterceptor and StreamClientInterceptor) before the registry holds the
+// breaker, a suite when the build that made it commits. Its BreakerStateChanged and
+// BreakerPublished events carry its Instance
 // (Breaker.Instance), which tells them from another breaker's of the same name.
 //
 // State changes reach the sink one at a time, in the order they were made: each event's From is

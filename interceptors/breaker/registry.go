@@ -36,6 +36,16 @@ import (
 // not one of the settings: a suite whose classifier differs from the one the breaker was made
 // with shares it, and judges its own calls' outcomes by its own classifier. The suites check
 // and publish their builds one at a time, under the registry's build lock (User.LockBuilds).
+//
+// # Events
+//
+// A breaker Get makes (and so the registry interceptors, UnaryClientInterceptor and
+// StreamClientInterceptor, at a name's first call) sends its observe.BreakerPublished to its
+// observer (WithObserver; see Breaker.Publish) before the registry holds it, so before it
+// admits a call. It is sent with the registry's lock held: an observer must not call Get of
+// the same registry from Observe, nor make a call through its interceptors, which would wait
+// for that lock. The breakers a suite's build makes (interceptors.WithBreakerRegistry) are
+// published by that suite.
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
@@ -273,6 +283,8 @@ func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
 		}
 	}
 	b := newBreaker(name, cfg, r.options(opts))
+	// Under r.mu, before the registry holds b: before any call b admits.
+	b.Publish()
 	r.storeLocked(name, b)
 	return b
 }

@@ -40,6 +40,7 @@ func TestRejectedMayOvertakeTheChangeThatCausedIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log.events = nil // New's BreakerPublished
 	log.hold = func() { close(entered); <-release }
 	p, err := b.Allow()
 	if err != nil {

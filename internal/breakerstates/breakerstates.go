@@ -4,7 +4,8 @@
 // one bound, written once for both.
 //
 // A Store learns states from BreakerStateChanged events, and a breaker's first state from the
-// BreakerPublished a suite sends when it puts the breaker in service (unless the Store has a
+// BreakerPublished it sends when it is put in service (by a suite, a breaker.Registry or
+// breaker.New; unless the Store has a
 // later state of that name: a change whose event came first), and forgets a breaker on its
 // Retired event, unless the state it keeps is later than that event's Time: then it is a
 // replacement's under the same name, whose change came first (see observe.Retired). Events

@@ -69,8 +69,8 @@
 // observe.Event carries no context. The interceptor puts a per-call recorder in the call's
 // context with observe.WithCallSink; the suite sends that call's own events (attempts,
 // retries, hedges, the call's end) to it as well as to its usual sink. Events of shared
-// objects (breaker transitions, and observe.BreakerPublished, which a suite sends when it puts
-// a breaker in service, with its first state) reach the Tracer through
+// objects (breaker transitions, and observe.BreakerPublished, which a breaker sends when it is
+// put in service, with its first state) reach the Tracer through
 // interceptors.WithObserver: it keeps each breaker's last state, which it reports when a breaker rejects a call (for 4096 breakers
 // at most, none of a name longer than observe.MaxKeptName; "open" for one past them). A call
 // of another method made with the call's context through a suite the tracer does not front (a

@@ -166,8 +166,8 @@ func New(opts ...Option) *Tracer {
 var _ observe.Sink = (*Tracer)(nil)
 
 // Observe implements observe.Sink for the suite's shared event stream: it keeps the state of
-// each breaker (from its BreakerStateChanged events, and from the BreakerPublished a suite
-// sends when it puts the breaker in service: its state before its first change), read when a
+// each breaker (from its BreakerStateChanged events, and from the BreakerPublished it sends
+// when it is put in service: its state before its first change), read when a
 // breaker rejects a call, and forgets it when a reload, or the suite's Close, retires the
 // breaker (observe.Retired): that breaker's state alone, told by the Instance the events carry
 // (a replacement's under the same name is kept, and the retired breaker's later events, of

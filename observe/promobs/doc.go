@@ -100,7 +100,8 @@
 // is kept, one at the same Time or before is dropped whichever breaker of that name sent it,
 // and a later event brings the series back (see observe.Retired). The method label is bounded
 // by MaxMethods, as everywhere: breakers whose names share a label share their series.
-// A suite's BreakerPublished event (a breaker put in service, with its first state) is no
+// A BreakerPublished event (a breaker put in service, with its first state: a suite's, a
+// breaker.Registry interceptors' at a name's first call, or breaker.New's) is no
 // transition: promobs counts none for it, but takes its state as a BreakerStateChanged's, so
 // that with events alone a breaker in service reads closed from the start, not only after its
 // first change; a publication that reaches the sink after a change of the same instance (or,

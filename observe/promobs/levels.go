@@ -301,7 +301,7 @@ type eventState struct {
 
 // breakerChanged keeps to, said at at by an event of instance (0: unknown), as the state of
 // the breaker of service and method (label values), by breakerstates.Replaces (published: a
-// suite's BreakerPublished): not for the instance last retired under the name (a call that
+// BreakerPublished): not for the instance last retired under the name (a call that
 // was in flight through it sends its events after its Retired), nor for one among the
 // instances retired kept apart (see breakerRetired); for a publication, not over a state the
 // same instance said, nor, without an instance, over a later state.

@@ -1,6 +1,7 @@
 package promobs_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"google.golang.org/grpc"
 )
 
 // With events alone (no Scrape), a suite's breaker reads closed from the moment the suite
@@ -71,4 +73,24 @@ func TestPublishedAfterChangeKeepsTheChange(t *testing.T) {
 		`bulwark_breaker_transitions_total{from="closed",method="",service="` + svc + `",to="open"}`:  1,
 		`bulwark_breaker_transitions_total{from="closed",method="",service="` + anon + `",to="open"}`: 1,
 	})
+}
+
+// A breaker the registry interceptors make at a name's first call reads closed with events
+// alone from then on, before it changes state, with no transition counted. Before, such a breaker (as one of breaker.New) had no state series
+// until its first change: only a suite's breakers were published.
+func TestRegistryBreakerReadsClosedWithoutTransition(t *testing.T) {
+	const svc = "test.v1.RegistryPublished"
+	m, reg := newMetrics(t)
+	breakers := breaker.NewRegistry()
+	unary, err := breaker.UnaryClientInterceptor(breaker.Config{ConsecutiveFailures: 5}, breaker.WithRegistry(breakers),
+		breaker.WithClock(clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))), breaker.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	if err := unary(context.Background(), "/"+svc+"/Do", nil, nil, nil, ok); err != nil {
+		t.Fatal(err)
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), map[string]float64{})
 }

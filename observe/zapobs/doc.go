@@ -63,14 +63,14 @@
 // method-scoped breaker of the call's method, else that of its service's overflow chain
 // ("/<service>/*", which serves the names past the suite's bound), else the service's. So an
 // operator reads "retry 2 of /kyc.v1.OCRService/Extract, Unavailable, delay 400ms, breaker
-// half_open" on one line. zapobs learns states from events alone: a suite given the sink
-// (interceptors.WithObserver) sends a BreakerPublished for each breaker it puts in service,
-// with its state then (closed for a breaker just made), and the breaker a BreakerStateChanged
-// for each change after it, so a call that a suite's breaker guards has breaker from the start,
-// closed until the breaker first changes. A line without breaker is of a call that no breaker
-// guards, or whose breaker zapobs has no state of: one made by other means than a suite (a
-// breaker.Registry's interceptors, breaker.New), which sends no BreakerPublished, before its
-// first change; or one past the bounds below. A BreakerPublished that comes after a change of
+// half_open" on one line. zapobs learns states from events alone: every breaker given the sink
+// sends a BreakerPublished when it is put in service, with its state then (closed for a
+// breaker just made), and a BreakerStateChanged for each change after it: a suite's
+// (interceptors.WithObserver), a breaker.Registry interceptors' (breaker.WithObserver, at its
+// name's first call, before the call) and breaker.New's. So a call that a breaker guards has
+// breaker from the start, closed until the breaker first changes. A line without breaker is of
+// a call that no breaker guards, or whose breaker zapobs has no state of: one whose observer is
+// another sink, or one past the bounds below. A BreakerPublished that comes after a change of
 // the same breaker (its state read before that change) is not kept over it. A breaker's
 // Retired event forgets its state. The events of a suite's breakers carry the breaker's
 // Instance (observe.Event.Instance): a Retired forgets that breaker's state alone, not a
@@ -107,7 +107,7 @@
 //	|             | on a fallback line only when the fallback answered a policy's refusal (class rejected): its reason, e.g. CIRCUIT_OPEN    |
 //	| elapsed     | how long the call took, retries and sleeps included                                                                      |
 //	| from, to    | breaker states: closed, open, half_open, forced_open, disabled                                                           |
-//	| state       | on a breaker published line, the breaker's state when the suite put it in service (closed for a breaker just made)      |
+//	| state       | on a breaker published line, the breaker's state when it was put in service (closed for a breaker just made)             |
 //	| open_for    | on a breaker line to open: how long the breaker stays open before it half-opens (grows with each failed probe)          |
 //	| policy      | the refusing policy: breaker, bulkhead, rate_limit, adaptive_throttle                                                    |
 //	|             | on a retired line, the retired object's: breaker, bulkhead, adaptive_throttle                                            |

@@ -36,6 +36,7 @@ func TestWithRealBreaker(t *testing.T) {
 		fields map[string]any
 	}
 	want := []line{
+		{zapcore.DebugLevel, "breaker published", at, map[string]any{"service": ocr, "state": "closed"}}, // New's
 		{zapcore.WarnLevel, "breaker state changed", at, map[string]any{
 			"service": ocr, "from": "closed", "to": "open", "reason": breaker.ReasonConsecutiveFailures,
 			"open_for": 10 * time.Second}},
