@@ -119,24 +119,28 @@ const (
 	// flight through the retired object may send events of it after its Retired, later than it,
 	// which an observer keeps until the next event of that name; and an event whose Time equals
 	// the Retired's (a clock that does not move, as a fake one in a test) is dropped, the
-	// replacement's too, until its next event. A breaker's Retired carries the breaker's
-	// Instance, which its own events carry too: an observer that compares them (as zapobs,
-	// otelobs and promobs' event-driven breaker states do) has neither race, as a level source
-	// read at scrape time (promobs' Scrape) has not.
+	// replacement's too, until its next event. A breaker.Registry sends a Retired too, to the
+	// breaker's own sink, for a breaker its Get made (the registry interceptors') that Get
+	// replaces under its name or Delete forgets, at the breaker's clock's now (or its last state
+	// change, when later), before its replacement's BreakerPublished. A breaker's Retired
+	// carries the breaker's Instance, which its own events carry too: an observer that compares
+	// them (as zapobs, otelobs and promobs' event-driven breaker states do) has neither race, as
+	// a level source read at scrape time (promobs' Scrape) has not.
 	Retired
 	// BreakerPublished: a breaker was put in service, sent once per breaker
 	// (breaker.Breaker.Publish) to the breaker's own sink (its observer), by whichever made it:
 	// breaker.New, before it returns the breaker; a breaker.Registry's Get (and so the registry
 	// interceptors, breaker.UnaryClientInterceptor and StreamClientInterceptor, at a name's first
-	// call), before the registry holds the breaker, so before it admits a call; a suite, when a
-	// build (New, a Reload, the chain of a method built on its first call) that made it committed,
-	// after the build took effect, outside the suite's lock (a build rolled back sends none; a
-	// breaker kept across a reload is not published again; one a reload replaced under its name
-	// is, after the old one's Retired). A breaker a suite took from a registry shared with another
-	// suite (WithBreakerRegistry) or with the registry interceptors was published by its maker, to
-	// the maker's sink, to which it sends its events. To (the breaker's state when the event is
-	// sent: closed for a breaker just made, any state should another user sharing it have changed
-	// it since), Policy (PolicyBreaker), Service and Method as the breaker's own events name them,
+	// call), before the registry holds the breaker, so before it admits a call (after the Retired
+	// of the one it replaces under the name, if any); a suite, when a build (New, a Reload, the
+	// chain of a method built on its first call) that made it committed, after the build took
+	// effect, outside the suite's lock (a build rolled back sends none; a breaker kept across a
+	// reload is not published again; one a reload replaced under its name is, after the old one's
+	// Retired). A breaker a suite took from a registry shared with another suite
+	// (WithBreakerRegistry) or with the registry interceptors was published by its maker, to the
+	// maker's sink, to which it sends its events. To (the breaker's state when the event is sent:
+	// closed for a breaker just made, any state should another user sharing it have changed it
+	// since), Policy (PolicyBreaker), Service and Method as the breaker's own events name them,
 	// Time read on the breaker's clock. It is no transition (From is empty): an observer that
 	// keeps breakers' states from events learns from it that the breaker exists, and its state
 	// before its first change. Instance, the breaker's. A state change of a suite's breaker may

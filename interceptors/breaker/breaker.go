@@ -95,6 +95,9 @@ type Breaker struct {
 	maker    *User  // the registry user whose build made it (see MadeBy); nil for none
 	// published: Publish has been called (its BreakerPublished sent, or no sink to send it to).
 	published atomic.Bool
+	// ownedByRegistry: made by Registry.Get (or the registry interceptors), which publishes it
+	// and retires it when it forgets or replaces it; not by a suite's build, whose suite does.
+	ownedByRegistry bool
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -278,6 +281,23 @@ func (b *Breaker) Publish() {
 	l := b.level()
 	b.sink.Observe(observe.Event{Kind: observe.BreakerPublished, Instance: b.instance, Time: at,
 		Service: l.Service, Method: l.Method, Policy: observe.PolicyBreaker, To: l.State})
+}
+
+// retire sends the breaker's observe.Retired to its observer, when it has one: the registry
+// that made it forgot it or replaced it. Named as its level reading names it (read first: a
+// change that is due is made and timed then), at the breaker's clock's now, or at its last
+// state change when that is later.
+func (b *Breaker) retire() {
+	if b.sink == nil {
+		return
+	}
+	l := b.level()
+	at := b.clock.Now()
+	if last := b.LastChange(); last.After(at) {
+		at = last
+	}
+	b.sink.Observe(observe.Event{Kind: observe.Retired, Instance: b.instance, Time: at,
+		Service: l.Service, Method: l.Method, Policy: observe.PolicyBreaker})
 }
 
 // Config returns the breaker's configuration with its defaults filled in.

@@ -140,3 +140,52 @@ func TestRegistryInterceptorsPublishTheirBreakers(t *testing.T) {
 		})
 	}
 }
+
+// A breaker Get made that Get replaces (asked for with other settings) or Delete forgets sends
+// its Retired, with its Instance, at its clock's now (or its last change, when later), the
+// replaced one's before its replacement's BreakerPublished; a breaker a suite's build made
+// (take) is its suite's to retire.
+func TestRegistryRetiresTheBreakersItForgets(t *testing.T) {
+	clk := clocktest.New(pubStart)
+	rec := new(testkit.Recorder)
+	reg := NewRegistry(WithClock(clk))
+	first, err := reg.Get(svc, Config{ConsecutiveFailures: 1}, WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	published(t, rec, first.Instance())
+	clk.Advance(time.Second)
+	_ = first.Execute(func() error { return errFail }) // a change at pubStart+1s
+	clk.Advance(time.Second)
+	rec.Reset()
+	second, err := reg.Get(svc, Config{ConsecutiveFailures: 2}, WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := rec.Events()
+	wantRetired := observe.Event{Kind: observe.Retired, Instance: first.Instance(), Time: pubStart.Add(2 * time.Second),
+		Service: svc, Policy: observe.PolicyBreaker}
+	if len(evs) != 2 || evs[0] != wantRetired || evs[1].Kind != observe.BreakerPublished || evs[1].Instance != second.Instance() {
+		t.Fatalf("events of the replacing Get: %+v, want %+v, then the new breaker's BreakerPublished", evs, wantRetired)
+	}
+
+	rec.Reset()
+	reg.Delete(svc)
+	wantRetired.Instance = second.Instance()
+	if evs := rec.Events(); len(evs) != 1 || evs[0] != wantRetired {
+		t.Fatalf("events of Delete: %+v, want %+v alone", evs, wantRetired)
+	}
+
+	// A breaker a suite's build took and put is not the registry's to retire (nor to publish).
+	rec.Reset()
+	u := reg.User()
+	b, made, err := reg.take("other", Config{}, false, u, []Option{WithObserver(rec)})
+	if err != nil || !made {
+		t.Fatalf("take: %v, %v", made, err)
+	}
+	reg.put("other", b)
+	reg.Delete("other")
+	if evs := rec.Events(); len(evs) != 0 {
+		t.Fatalf("events of a suite's breaker's take, put and Delete: %+v, want none", evs)
+	}
+}

@@ -42,10 +42,13 @@ import (
 // A breaker Get makes (and so the registry interceptors, UnaryClientInterceptor and
 // StreamClientInterceptor, at a name's first call) sends its observe.BreakerPublished to its
 // observer (WithObserver; see Breaker.Publish) before the registry holds it, so before it
-// admits a call. It is sent with the registry's lock held: an observer must not call Get of
-// the same registry from Observe, nor make a call through its interceptors, which would wait
-// for that lock. The breakers a suite's build makes (interceptors.WithBreakerRegistry) are
-// published by that suite.
+// admits a call. One that Get then replaces (asked for with other settings) or that Delete
+// forgets sends its observe.Retired (its Instance; Time, its clock's now, or its last state
+// change when that is later), before its replacement's BreakerPublished, so that an observer
+// that keeps breakers' states from events drops its state. Both are sent with the registry's
+// lock held: an observer must not call Get or Delete of the same registry from Observe, nor
+// make a call through its interceptors, which would wait for that lock. The breakers a suite's
+// build makes (interceptors.WithBreakerRegistry) are published and retired by that suite.
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
@@ -277,13 +280,21 @@ func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var replaced *Breaker
 	if v, ok := r.entries.Load(name); ok {
 		if b := v.(*Breaker); b.cfg == cfg {
 			return b
+		} else if b.ownedByRegistry {
+			replaced = b
 		}
 	}
 	b := newBreaker(name, cfg, r.options(opts))
-	// Under r.mu, before the registry holds b: before any call b admits.
+	b.ownedByRegistry = true
+	// Under r.mu, before the registry holds b: the replaced breaker's Retired comes before
+	// b's BreakerPublished, and that before any call b admits.
+	if replaced != nil {
+		replaced.retire()
+	}
 	b.Publish()
 	r.storeLocked(name, b)
 	return b
@@ -415,13 +426,17 @@ func (r *Registry) Lookup(name string) (*Breaker, bool) {
 }
 
 // Delete forgets the breaker named name. Interceptors still holding it keep using it until
-// their next call resolves a new one.
+// their next call resolves a new one. A breaker Get made is retired: its observer gets its
+// observe.Retired (see Registry).
 func (r *Registry) Delete(name string) {
 	r.mu.Lock()
-	if _, loaded := r.entries.LoadAndDelete(name); loaded {
+	defer r.mu.Unlock()
+	if v, loaded := r.entries.LoadAndDelete(name); loaded {
 		r.n.Add(-1)
+		if b := v.(*Breaker); b.ownedByRegistry {
+			b.retire()
+		}
 	}
-	r.mu.Unlock()
 }
 
 // Each calls fn for every breaker, in name order (for metrics and admin pages).

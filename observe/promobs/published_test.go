@@ -76,7 +76,8 @@ func TestPublishedAfterChangeKeepsTheChange(t *testing.T) {
 }
 
 // A breaker the registry interceptors make at a name's first call reads closed with events
-// alone from then on, before it changes state, with no transition counted. Before, such a breaker (as one of breaker.New) had no state series
+// alone from then on, before it changes state, with no transition counted; Delete retires it,
+// and its series goes. Before, such a breaker (as one of breaker.New) had no state series
 // until its first change: only a suite's breakers were published.
 func TestRegistryBreakerReadsClosedWithoutTransition(t *testing.T) {
 	const svc = "test.v1.RegistryPublished"
@@ -93,4 +94,7 @@ func TestRegistryBreakerReadsClosedWithoutTransition(t *testing.T) {
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), map[string]float64{})
+
+	breakers.Delete(svc)
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
 }
