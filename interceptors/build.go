@@ -25,6 +25,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // A chain has a step for every registered section that can build one (section.Spec.Build)
@@ -473,6 +475,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 	earlier := map[section.Key]section.Built{}
 	unary := make([]unaryStep, 0, len(p.steps))
 	stream := make([]grpc.StreamClientInterceptor, 0, len(p.steps))
+	derives := make([]bool, 0, len(p.steps))
 	attemptAt := len(p.steps)
 	for i := range p.steps {
 		st := &p.steps[i]
@@ -491,6 +494,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 			// chain's step judges the method's outcomes by its own classifier.
 			b = f(b, p.c.classifier)
 		}
+		derives = append(derives, b.Stream == nil || streamDerives(st.sec.Rank()))
 		b = passBy(b)
 		if st.sec.Rank() == section.RankHedge {
 			c.hedged = true
@@ -511,7 +515,7 @@ func (s *Suite) finishLocked(p *prepared, t *txn) *chain {
 		}
 	}
 	c.uc = newUnaryChain(unary, attemptAt, s.clk, c)
-	c.sc = newStreamChain(unary, stream, attemptAt)
+	c.sc = newStreamChain(unary, stream, derives, attemptAt)
 	t.built = append(t.built, c.uc)
 	return c
 }
@@ -1201,42 +1205,95 @@ type streamChain struct {
 	// one attempt (unaryChain's observeAt): an observed stream's attempt ends there, below the
 	// steps before it (a fallback that answers in its place); -1: none.
 	observeAt int
+	// next[i], when not nil, is the streamer step i is handed, built once for every stream:
+	// it goes on with the stream's runner, which the context it gets carries (see
+	// streamRunner), at step i+1. Nil for a step whose section is not one of bulwark's
+	// (streamDerives) and the steps after it: the rest of its chain could be opened with a
+	// context that does not carry the runner, so each of its streams hands them funcs of
+	// their own.
+	next []grpc.Streamer
+}
+
+// streamDerives reports whether a step of rank r opens the rest of a stream's chain with a
+// context derived from its own (and so keeps its values): the built-in policies' stream
+// steps do, and the steps that pass streams by (passStream). The interceptors package links
+// every built-in policy, whose ranks no other section can then take (section.Register).
+func streamDerives(r section.Rank) bool {
+	switch r {
+	case section.RankFallback, section.RankDeadline, section.RankRetry, section.RankHedge,
+		section.RankBreaker, section.RankThrottle, section.RankRateLimit, section.RankBulkhead:
+		return true
+	}
+	return false
 }
 
 // newStreamChain returns the chain of steps; unary holds the same steps' unary side, which
-// tells where the attempt loop is, and attemptAt the first step that acts on each attempt.
-func newStreamChain(unary []unaryStep, steps []grpc.StreamClientInterceptor, attemptAt int) *streamChain {
+// tells where the attempt loop is, attemptAt the first step that acts on each attempt, and
+// derives, for each step, whether it opens the rest of the chain with a context derived from
+// its own (see streamChain.next).
+func newStreamChain(unary []unaryStep, steps []grpc.StreamClientInterceptor, derives []bool, attemptAt int) *streamChain {
 	sc := &streamChain{steps: steps, countAt: countAt(unary), loop: hasLoop(unary), observeAt: -1}
 	if !sc.loop {
 		sc.observeAt = attemptAt
 	}
+	sc.next = make([]grpc.Streamer, len(steps))
+	for i := range steps {
+		if !derives[i] {
+			// The steps after it may get a context without the runner too.
+			break
+		}
+		sc.next[i] = func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			r, _ := ctx.Value(sc).(*streamRunner)
+			if r == nil {
+				return nil, status.Errorf(grpccodes.Internal, "interceptors: step %d of the stream chain of %s opened the rest of the chain with a context not derived from its own", i, method)
+			}
+			return r.step(i+1, ctx, desc, cc, method, opts)
+		}
+	}
 	return sc
 }
 
-// open opens a stream through the chain, noting how its one attempt ends when the chain has
-// no attempt loop (see streamRunner.attemptErr). The runner lives as long as the stream: an
-// attempt loop opens later attempts while the caller reads.
-func (sc *streamChain) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (*streamRunner, grpc.ClientStream, error) {
-	r := &streamRunner{sc: sc, streamer: streamer, observed: true}
-	cs, err := r.step(0, ctx, desc, cc, method, opts)
-	return r, cs, err
+// open opens a stream through the chain with r, which it sets up for the stream, noting how
+// its one attempt ends when the chain has no attempt loop (see streamRunner.attemptErr). The
+// runner lives as long as the stream: an attempt loop opens later attempts while the caller
+// reads. The stream returned was opened with r as its context (see streamRunner).
+func (sc *streamChain) open(r *streamRunner, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	r.Context, r.sc, r.streamer, r.observed = ctx, sc, streamer, true
+	return r.step(0, r, desc, cc, method, opts)
 }
 
 // interceptor opens a stream through the chain for a suite without a sink: nothing reports
 // its attempts.
 func (sc *streamChain) interceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	r := &streamRunner{sc: sc, streamer: streamer}
-	return r.step(0, ctx, desc, cc, method, opts)
+	r := &streamRunner{Context: ctx, sc: sc, streamer: streamer}
+	return r.step(0, r, desc, cc, method, opts)
 }
 
-// streamRunner is one stream's pass through a streamChain.
+// streamRunner is one stream's pass through a streamChain. It is the context the chain's first
+// step gets: the caller's, which also carries the runner to the streamers of the chain
+// (streamChain.next), so that no step's streamer is built for each stream. Its deadline, end
+// and values are the caller's context's.
 type streamRunner struct {
-	sc       *streamChain
-	streamer grpc.Streamer
-	attempts atomic.Int32
-	observed bool                  // the suite reports the stream's attempt (see observe)
-	attempt  atomic.Pointer[error] // how the stream's one attempt ended, once it has (see observe)
+	context.Context // the caller's
+	sc              *streamChain
+	streamer        grpc.Streamer
+	attempts        atomic.Int32
+	observed        bool                  // the suite reports the stream's attempt (see observe)
+	attempt         atomic.Pointer[error] // how the stream's one attempt ended, once it has (see observe)
 }
+
+// Value returns r for its chain as key (see streamChain.next), else the caller's context's
+// value for key.
+func (r *streamRunner) Value(key any) any {
+	if key == any(r.sc) {
+		return r
+	}
+	return r.Context.Value(key)
+}
+
+// AfterFunc lets a context derived from r, when the caller's context is not one the context
+// package can attach to without a goroutine by itself, attach as it would to the caller's.
+func (r *streamRunner) AfterFunc(f func()) func() bool { return context.AfterFunc(r.Context, f) }
 
 // attemptErr returns the error the stream's one attempt ended with, when the runner saw it end
 // (see observe), else err, the stream's.
@@ -1294,6 +1351,9 @@ func (r *streamRunner) step(i int, ctx context.Context, desc *grpc.StreamDesc, c
 func (r *streamRunner) next(i int, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (grpc.ClientStream, error) {
 	if i == len(r.sc.steps) {
 		return r.streamer(ctx, desc, cc, method, opts...)
+	}
+	if next := r.sc.next[i]; next != nil {
+		return r.sc.steps[i](ctx, desc, cc, method, next, opts...)
 	}
 	return r.sc.steps[i](ctx, desc, cc, method, func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return r.step(i+1, ctx, desc, cc, method, opts)

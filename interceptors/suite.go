@@ -1304,13 +1304,14 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 			o.round = new(attempt.Round)
 			opts = append(opts[:len(opts):len(opts)], o.round)
 		}
-		r, cs, err := c.sc.open(ctx, desc, cc, method, streamer, opts)
-		o.r = r
+		cs, err := c.sc.open(&o.r, ctx, desc, cc, method, streamer, opts)
 		if err != nil {
 			o.finish(err)
 			return nil, err
 		}
-		w := streamend.Watch(ctx, desc, cs)
+		// Watched for the runner, the context the chain's steps got (the caller's): one
+		// wrapper with theirs.
+		w := streamend.Watch(&o.r, desc, cs)
 		w.WatchConn(cc)
 		w.OnEndOf(o) // o itself, no method value: no allocation
 		return w, nil
@@ -1366,7 +1367,7 @@ type observedStream struct {
 	c      *chain
 	method string
 	start  time.Time
-	r      *streamRunner  // counts the attempts
+	r      streamRunner   // the stream's pass through the chain: counts the attempts
 	round  *attempt.Round // what a hedging policy reported of the attempts (see chain.hedged), or nil
 }
 
