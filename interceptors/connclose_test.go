@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -97,6 +98,110 @@ func testRetryBackoffEndsAtConnClose(t *testing.T, deadline bool) {
 	if n := clk.Timers(); n != 0 {
 		t.Errorf("%d timers left on the fake clock, want 0", n)
 	}
+	srv.Stop()
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/bulwarkrpc/bulwark/internal/testkit.Start.func1"))
+}
+
+// TestGateWaitEndsAtConnClose: through a suite, with and without a retry step, a unary call
+// waiting for a bulkhead's slot (held by a call on another ClientConn of the suite) or for a
+// rate limiter's token (the next an hour away) when its ClientConn shuts down returns at
+// once, Canceled with the words of a closing ClientConn, reported once (CallFinished,
+// Canceled) with no Rejected event; the slot held is released when its call ends, no slot or
+// token is kept, and no timer or goroutine is left. It used to wait out its whole wait.
+func TestGateWaitEndsAtConnClose(t *testing.T) {
+	for _, gate := range []string{"bulkhead"} {
+		for _, withRetry := range []bool{false, true} {
+			t.Run(gate+map[bool]string{false: "", true: " under retry"}[withRetry], func(t *testing.T) {
+				testGateWaitEndsAtConnClose(t, gate == "bulkhead", withRetry)
+			})
+		}
+	}
+}
+
+func testGateWaitEndsAtConnClose(t *testing.T, bh, withRetry bool) {
+	clk := clocktest.New(time.Now())
+	release := make(chan struct{})
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, call int, _ *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if bh && call == 1 { // the holder of the bulkhead's one slot
+			<-release
+		}
+		return &kycv1.CompareResponse{}, nil
+	}})
+	prof := config.Profile{}
+	if bh {
+		prof.Bulkhead = &bulkhead.Config{MaxConcurrent: 1, MaxWait: time.Hour}
+	} else {
+		prof.RateLimit = &ratelimit.Config{Rate: 1.0 / 3600, Burst: 1, MaxWait: 2 * time.Hour}
+	}
+	if withRetry {
+		prof.Retry = &retry.Config{MaxAttempts: 3, Idempotent: true, InitialBackoff: time.Hour, MaxBackoff: time.Hour, Jitter: retry.JitterNone}
+	}
+	cfg := &config.Config{
+		Budget:   4 * time.Hour,
+		Profiles: map[string]config.Profile{"p": prof},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}},
+	}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	holder := srv.Dial(t, s.DialOptions()...)
+	cc := srv.Dial(t, s.DialOptions()...)
+	held := make(chan error, 1)
+	if bh {
+		go func() {
+			_, err := kycv1.NewFaceMatchServiceClient(holder).Compare(context.Background(), &kycv1.CompareRequest{})
+			held <- err
+		}()
+		testkit.Eventually(t, "the holder's call at the server", func() bool { return srv.Calls(testkit.MethodCompare) == 1 })
+	} else {
+		_, err := kycv1.NewFaceMatchServiceClient(holder).Compare(context.Background(), &kycv1.CompareRequest{})
+		held <- err
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+		done <- err
+	}()
+	clk.BlockUntil(1) // waiting for its slot or token, on the wait's timer
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		clk.Advance(3 * time.Hour)
+		close(release)
+		t.Fatalf("the call waiting in a gate did not return within 5s of ClientConn.Close (it returned %v once its wait was over)", <-done)
+	}
+	if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") {
+		t.Fatalf("err = %v, want Canceled, the client connection is closing", err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatalf("the holder's call: %v", err)
+	}
+	if n := srv.Calls(testkit.MethodCompare); n != 1 {
+		t.Errorf("the server saw %d calls, want the holder's alone", n)
+	}
+	if n := rec.Count(observe.Rejected); n != 0 {
+		t.Errorf("%d Rejected events, want none: nothing was refused", n)
+	}
+	if calls := rec.Events(observe.CallFinished); len(calls) != 2 || calls[0].Code != grpccodes.Canceled && calls[1].Code != grpccodes.Canceled {
+		t.Errorf("CallFinished %+v, want two, one Canceled", calls)
+	}
+	if bh {
+		// The slot is free again: a call takes it at once (it would queue behind one kept).
+		if _, err := kycv1.NewFaceMatchServiceClient(holder).Compare(context.Background(), &kycv1.CompareRequest{}, bulkhead.WithMaxWait(0)); err != nil {
+			t.Errorf("a call after both ended: %v, want a free slot", err)
+		}
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers left on the fake clock, want 0", n)
+	}
+	_ = holder.Close()
 	srv.Stop()
 	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/bulwarkrpc/bulwark/internal/testkit.Start.func1"))
 }

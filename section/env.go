@@ -208,6 +208,30 @@ func GRPCOptions(opts []grpc.CallOption) bool {
 	return true
 }
 
+// ConnGate is a Gate whose Enter may wait (for a bulkhead's slot, for a token of a rate
+// limiter's bucket) and whose wait ends when the call's ClientConn shuts down
+// (ClientConn.Close), as gRPC ends at once the calls it holds: EnterConn is Enter given the
+// call's ClientConn (nil: none, as Enter). A wait cut short so ends Canceled, with a message
+// naming the closing ClientConn and the wait, holding nothing (no slot, no token), and is no
+// refusal: the gate sends no Rejected event for it. A gate learns of the shutdown from the
+// ClientConn's one watcher (internal/streamend.ConnDone), asked only by a call that waits.
+// Runners decide once, when a chain is built, whether a gate is a ConnGate (NewGates,
+// Interceptor, Judged), and call EnterConn instead of Enter for a gate that is.
+type ConnGate interface {
+	Gate
+	// EnterConn is Enter for a call made on cc.
+	EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, error)
+}
+
+// ClockedConn is a Clocked ConnGate: EnterConnAt is EnterAt for a call made on cc (see
+// ConnGate).
+type ClockedConn interface {
+	Clocked
+	ConnGate
+	// EnterConnAt is EnterAt for a call made on cc.
+	EnterConnAt(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption, now time.Time) (Pass, error)
+}
+
 // Clocked is a Gate whose Enter reads the clock (a local rate limiter's token bucket). A runner
 // that read the same clock a moment before, with nothing between that reading and the gate
 // that could have waited (a suite's runner, for a call's first attempt: the call's start), calls
@@ -236,6 +260,18 @@ type Pass struct {
 // callbacks among opts with the refusal, as grpc would have once the call ended (see
 // Gates.Invoke); one whose Enter panics runs them with calloption.ErrPanicked.
 func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	return invokeGate(g, nil, ctx, method, req, reply, cc, opts, next)
+}
+
+// InvokeConnGate is InvokeGate for a ConnGate: EnterConn with the call's ClientConn in place
+// of Enter, so that a wait in the gate ends when cc shuts down. A ConnGate's InvokeStep is
+// InvokeConnGate.
+func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	return invokeGate(g, g, ctx, method, req, reply, cc, opts, next)
+}
+
+// invokeGate is InvokeGate, entering g through cg (g itself) when cg is not nil.
+func invokeGate(g Gate, cg ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
 	if ctx.Err() != nil {
 		return next.Invoke(ctx, method, req, reply, cc, opts)
 	}
@@ -253,7 +289,12 @@ func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *
 			g.Exit(ctx, method, opts, p, nil, true)
 		}
 	}()
-	p, err := g.Enter(ctx, method, opts)
+	var err error
+	if cg != nil {
+		p, err = cg.EnterConn(ctx, cc, method, opts)
+	} else {
+		p, err = g.Enter(ctx, method, opts)
+	}
 	if err != nil {
 		phase = 2
 		refused(opts, err)
@@ -282,6 +323,11 @@ type Timing struct {
 // Interceptor returns step as a unary client interceptor: InvokeStep continued by the call's
 // invoker. A UnaryStep's Unary method returns it.
 func Interceptor(step UnaryStep) grpc.UnaryClientInterceptor {
+	if g, ok := step.(ConnGate); ok { // InvokeConnGate without InvokeStep's frame.
+		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return InvokeConnGate(g, ctx, method, req, reply, cc, opts, NextInvoker(invoker))
+		}
+	}
 	if g, ok := step.(Gate); ok { // InvokeGate without InvokeStep's frame.
 		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			return InvokeGate(g, ctx, method, req, reply, cc, opts, NextInvoker(invoker))
@@ -357,9 +403,30 @@ type ExitFunc func(ctx context.Context, method string, opts []grpc.CallOption, p
 // differs from g's (Spec.ForClassifier): the step admits calls as g does and accounts for
 // them with exit, g's Exit judging outcomes by the method's classifier; stream is g's stream
 // interceptor judging them so.
+// A g that is a ConnGate gives a step that is one too.
 func Judged(obj any, g Instant, exit ExitFunc, stream grpc.StreamClientInterceptor) Built {
 	j := &judged{Instant: g, exit: exit}
+	if cg, ok := g.(ConnGate); ok {
+		c := &connJudged{judged: j, cg: cg}
+		return Built{Unary: Interceptor(c), Stream: stream, Object: obj, Flat: c}
+	}
 	return Built{Unary: Interceptor(j), Stream: stream, Object: obj, Flat: j}
+}
+
+// connJudged is Judged's step over a ConnGate: the judged step, entered with EnterConn.
+type connJudged struct {
+	*judged
+	cg ConnGate
+}
+
+// EnterConn is the gate's EnterConn.
+func (c *connJudged) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, error) {
+	return c.cg.EnterConn(ctx, cc, method, opts)
+}
+
+// InvokeStep is InvokeConnGate through c.
+func (c *connJudged) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	return InvokeConnGate(c, ctx, method, req, reply, cc, opts, next)
 }
 
 // judged is Judged's step: g's Enter and Instant, exit for Exit.

@@ -20,8 +20,10 @@ type Gates struct {
 	n    int
 	last int // the last gate that reads the clock, -1: none (the gates after it need not say they are instant)
 	gate [MaxGates]Gate
-	at   [MaxGates]Clocked // gate[i] when it reads the clock, else nil
-	inst [MaxGates]Instant // gate[i] when it can tell that it does not wait, else nil
+	at   [MaxGates]Clocked     // gate[i] when it reads the clock, else nil
+	inst [MaxGates]Instant     // gate[i] when it can tell that it does not wait, else nil
+	conn [MaxGates]ConnGate    // gate[i] when its wait ends at its ClientConn's shutdown, else nil
+	atc  [MaxGates]ClockedConn // gate[i] when both Clocked and a ConnGate, else nil
 }
 
 // NewGates returns the run of gates gs; false when there are more than MaxGates.
@@ -34,6 +36,8 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 		g.gate[i] = x
 		g.at[i], _ = x.(Clocked)
 		g.inst[i], _ = x.(Instant)
+		g.conn[i], _ = x.(ConnGate)
+		g.atc[i], _ = x.(ClockedConn)
 		if g.at[i] != nil {
 			g.last = i
 		}
@@ -69,7 +73,7 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	var err error
 	for entered < g.n {
 		var p Pass
-		if p, start, err = g.enter(entered, start, ctx, method, opts); err != nil {
+		if p, start, err = g.enter(entered, start, ctx, cc, method, opts); err != nil {
 			break
 		}
 		passes[entered] = p
@@ -128,12 +132,17 @@ func (g *Gates) unwind(ctx context.Context, method string, opts []grpc.CallOptio
 }
 
 // enter enters gate i, at *start when start is not nil, and returns the start the gates after
-// it may still take: start when the gate admitted at once, else nil. Not inlined: its frame,
+// it may still take: start when the gate admitted at once, else nil. A gate whose wait ends at
+// the shutdown of the call's ClientConn (ConnGate) is given cc. Not inlined: its frame,
 // larger than Enter's for the time it passes, is not on the stack under the call.
 //
 //go:noinline
-func (g *Gates) enter(i int, start *time.Time, ctx context.Context, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
+func (g *Gates) enter(i int, start *time.Time, ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
 	if start == nil || i > g.last {
+		if g.conn[i] != nil {
+			p, err := g.conn[i].EnterConn(ctx, cc, method, opts)
+			return p, nil, err
+		}
 		p, err := g.gate[i].Enter(ctx, method, opts)
 		return p, nil, err
 	}
@@ -141,9 +150,14 @@ func (g *Gates) enter(i int, start *time.Time, ctx context.Context, method strin
 		p   Pass
 		err error
 	)
-	if g.at[i] != nil {
+	switch {
+	case g.atc[i] != nil:
+		p, err = g.atc[i].EnterConnAt(ctx, cc, method, opts, *start)
+	case g.at[i] != nil:
 		p, err = g.at[i].EnterAt(ctx, method, opts, *start)
-	} else {
+	case g.conn[i] != nil:
+		p, err = g.conn[i].EnterConn(ctx, cc, method, opts)
+	default:
 		p, err = g.gate[i].Enter(ctx, method, opts)
 	}
 	if err != nil || i == g.last || g.inst[i] == nil || !g.inst[i].Instant(opts) {

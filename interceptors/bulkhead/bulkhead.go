@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -119,7 +120,7 @@ func (b *Bulkhead) TryAcquire() bool {
 // Acquire takes a slot, waiting up to MaxWait and never past ctx's deadline when none is free
 // (see the package documentation for what each outcome returns). A nil error means the caller
 // holds a slot and must Release it.
-func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, b.method, nil) }
+func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, nil, b.method, nil) }
 
 // Release gives back a slot taken by Acquire or TryAcquire. Releasing a slot that is not held
 // is a bug in the caller and panics. In adaptive mode it gives the limit no sample; use
@@ -158,19 +159,19 @@ func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	b.Release()
 }
 
-// acquire takes a slot for a call with opts, waiting for one up to the call's max wait
-// (callMaxWait), read only when no slot is free.
-func (b *Bulkhead) acquire(ctx context.Context, method string, opts []grpc.CallOption) error {
+// acquire takes a slot for a call with opts made on cc (nil: none), waiting for one up to the
+// call's max wait (callMaxWait), read only when no slot is free, or until cc shuts down.
+func (b *Bulkhead) acquire(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) error {
 	if b.ad != nil {
 		if b.ad.tryAcquire() {
 			return nil
 		}
-		return b.wait(ctx, method, b.callMaxWait(opts), b.ad)
+		return b.wait(ctx, cc, method, b.callMaxWait(opts), b.ad)
 	}
 	if b.fx.tryAcquire() {
 		return nil
 	}
-	return b.wait(ctx, method, b.callMaxWait(opts), b.fx)
+	return b.wait(ctx, cc, method, b.callMaxWait(opts), b.fx)
 }
 
 // callMaxWait is how long a call with opts may wait for a slot: its WithMaxWait, else the
@@ -188,8 +189,10 @@ type permits interface {
 }
 
 // wait is acquire for a call that found no free slot: it waits for one up to maxWait (cut to
-// ctx's deadline) in the queue of p, b's state.
-func (b *Bulkhead) wait(ctx context.Context, method string, maxWait time.Duration, p permits) error {
+// ctx's deadline) in the queue of p, b's state, unless cc shuts down first (ClientConn.Close,
+// which streamend.ConnDone tells, asked only here: a call that waits), which ends the wait
+// with errConnClosing and the call's place in the queue, or the slot it was granted meanwhile.
+func (b *Bulkhead) wait(ctx context.Context, cc *grpc.ClientConn, method string, maxWait time.Duration, p permits) error {
 	wait := b.waitFor(ctx, maxWait)
 	if wait <= 0 {
 		return b.reject(method, ErrFull)
@@ -214,6 +217,11 @@ func (b *Bulkhead) wait(ctx context.Context, method string, maxWait time.Duratio
 			b.Release()
 		}
 		return b.ended(ctx, method)
+	case <-streamend.ConnDone(cc):
+		if p.abandon(w) {
+			b.Release() // admitted as the ClientConn shut down: grpc would fail the call at once
+		}
+		return errConnClosing
 	}
 }
 

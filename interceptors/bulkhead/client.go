@@ -38,13 +38,21 @@ func (b *Bulkhead) Unary() grpc.UnaryClientInterceptor {
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
 func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
-	return section.InvokeGate(b, ctx, method, req, reply, cc, opts, next)
+	return section.InvokeConnGate(b, ctx, method, req, reply, cc, opts, next)
 }
 
 // Enter takes a slot for a call (see section.Gate), waiting for one up to the call's max wait;
 // in adaptive mode the Pass's Since is when the call began, since the bulkhead's origin.
 func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	if err := b.acquire(ctx, method, opts); err != nil {
+	return b.EnterConn(ctx, nil, method, opts)
+}
+
+var _ section.ConnGate = (*Bulkhead)(nil)
+
+// EnterConn is Enter for a call made on cc (see section.ConnGate): a wait for a slot ends when
+// cc shuts down, Canceled.
+func (b *Bulkhead) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (section.Pass, error) {
+	if err := b.acquire(ctx, cc, method, opts); err != nil {
 		return section.Pass{}, grpcError(err)
 	}
 	if b.ad == nil {
@@ -86,7 +94,7 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 	}
-	if err := calloption.Admit(opts, func() error { return grpcError(b.acquire(ctx, method, opts)) }); err != nil {
+	if err := calloption.Admit(opts, func() error { return grpcError(b.acquire(ctx, cc, method, opts)) }); err != nil {
 		return nil, err
 	}
 	start := b.began()

@@ -16,17 +16,22 @@
 //	| MaxWait passes              | *codes.Rejection (BULKHEAD_FULL)         |
 //	| the context's deadline      | *codes.Rejection (BULKHEAD_FULL)         |
 //	| the context is canceled     | ctx.Err() (context.Canceled)             |
+//	| its ClientConn shuts down   | Canceled (interceptors only, see below)  |
 //
 // A context whose deadline has already passed is rejected at once when no slot is free. The
 // interceptors pass a call or stream whose context had already ended before it began to grpc,
 // which fails it before sending anything, without taking a slot (so not as BULKHEAD_FULL, and
 // no sample for an adaptive limit).
 //
-// A call waiting for a slot when its ClientConn shuts down (ClientConn.Close) waits on: the
-// wait knows only its context (the gate's Enter is given no ClientConn), so it ends when a
-// slot frees, MaxWait passes or the context ends, as the table says; a slot it then takes is
-// given to grpc, which fails the call at once, Canceled, and the slot is released with it.
-// Unlike a retry's backoff sleep, the wait is not cut short by the shutdown.
+// A call or a stream's open waiting for a slot in the interceptors (Unary, Stream, and a
+// suite's chains, which enter the bulkhead with the call's ClientConn: section.ConnGate) when
+// its ClientConn shuts down (ClientConn.Close) ends at once, as gRPC ends the calls it holds,
+// and as a retry's backoff sleep does: it returns Canceled, "bulkhead: the client connection
+// is closing (ClientConn.Close during the wait for a slot)", leaves the queue, and holds no
+// slot (one granted to it as the shutdown came is given back). It is no refusal: no Rejected
+// event is sent (a suite's CallFinished reads Canceled), and it gives an adaptive limit no
+// sample. The ClientConn is watched by one goroutine per ClientConn, asked for only by a call
+// that waits. Acquire, given no ClientConn, waits as the table says.
 //
 // # Rejections
 //

@@ -1,0 +1,116 @@
+package section_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/section"
+	"google.golang.org/grpc"
+)
+
+// connGate is a gate that records the ClientConn each of its entries was given: Enter records
+// none (a nil).
+type connGate struct {
+	got []*grpc.ClientConn
+	how []string
+}
+
+func (g *connGate) Enter(context.Context, string, []grpc.CallOption) (section.Pass, error) {
+	g.got, g.how = append(g.got, nil), append(g.how, "Enter")
+	return section.Pass{}, nil
+}
+
+func (g *connGate) EnterConn(_ context.Context, cc *grpc.ClientConn, _ string, _ []grpc.CallOption) (section.Pass, error) {
+	g.got, g.how = append(g.got, cc), append(g.how, "EnterConn")
+	return section.Pass{}, nil
+}
+
+func (g *connGate) Exit(context.Context, string, []grpc.CallOption, section.Pass, error, bool) {}
+
+func (g *connGate) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
+	return section.InvokeConnGate(g, ctx, method, req, reply, cc, opts, next)
+}
+
+func (g *connGate) Instant([]grpc.CallOption) bool { return false }
+
+// clockedConnGate is a connGate that reads the clock (section.ClockedConn).
+type clockedConnGate struct{ connGate }
+
+func (g *clockedConnGate) EnterAt(context.Context, string, []grpc.CallOption, time.Time) (section.Pass, error) {
+	g.got, g.how = append(g.got, nil), append(g.how, "EnterAt")
+	return section.Pass{}, nil
+}
+
+func (g *clockedConnGate) EnterConnAt(_ context.Context, cc *grpc.ClientConn, _ string, _ []grpc.CallOption, _ time.Time) (section.Pass, error) {
+	g.got, g.how = append(g.got, cc), append(g.how, "EnterConnAt")
+	return section.Pass{}, nil
+}
+
+// TestConnGateGivenTheClientConn: every runner enters a ConnGate with the call's ClientConn
+// (EnterConn, or EnterConnAt for one that reads the clock, given the call's start), so that
+// a wait in it can end at the ClientConn's shutdown: Gates, with and without a start,
+// Interceptor, and Judged's step.
+func TestConnGateGivenTheClientConn(t *testing.T) {
+	cc := new(grpc.ClientConn) // never dialed: only its identity is compared
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	start := time.Now()
+	for _, tc := range []struct {
+		name    string
+		clocked bool
+		run     func(g section.Gate) error
+		want    string
+	}{
+		{"Gates", false, func(g section.Gate) error {
+			gs, _ := section.NewGates(g)
+			return gs.Invoke(context.Background(), nil, "/s/M", nil, nil, cc, ok, nil)
+		}, "EnterConn"},
+		{"Gates with a start", false, func(g section.Gate) error {
+			gs, _ := section.NewGates(g)
+			return gs.Invoke(context.Background(), &start, "/s/M", nil, nil, cc, ok, nil)
+		}, "EnterConn"},
+		{"Gates with a start, clocked", true, func(g section.Gate) error {
+			gs, _ := section.NewGates(g)
+			return gs.Invoke(context.Background(), &start, "/s/M", nil, nil, cc, ok, nil)
+		}, "EnterConnAt"},
+		{"Gates without a start, clocked", true, func(g section.Gate) error {
+			gs, _ := section.NewGates(g)
+			return gs.Invoke(context.Background(), nil, "/s/M", nil, nil, cc, ok, nil)
+		}, "EnterConn"},
+		{"Interceptor", false, func(g section.Gate) error {
+			return section.Interceptor(g)(context.Background(), "/s/M", nil, nil, cc, ok)
+		}, "EnterConn"},
+		{"Judged", false, func(g section.Gate) error {
+			b := section.Judged(g, g.(section.Instant), g.Exit, nil)
+			if err := b.Unary(context.Background(), "/s/M", nil, nil, cc, ok); err != nil {
+				return err
+			}
+			return b.Flat.InvokeStep(context.Background(), "/s/M", nil, nil, cc, nil, section.NextInvoker(ok))
+		}, "EnterConn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				g   section.Gate
+				rec *connGate
+			)
+			if tc.clocked {
+				c := &clockedConnGate{}
+				g, rec = c, &c.connGate
+			} else {
+				rec = &connGate{}
+				g = rec
+			}
+			if err := tc.run(g); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.got) == 0 {
+				t.Fatal("the gate was not entered")
+			}
+			for i := range rec.got {
+				if rec.got[i] != cc || rec.how[i] != tc.want {
+					t.Errorf("entry %d: %s with ClientConn %p, want %s with the call's, %p", i, rec.how[i], rec.got[i], tc.want, cc)
+				}
+			}
+		})
+	}
+}
