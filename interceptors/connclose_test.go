@@ -109,7 +109,7 @@ func testRetryBackoffEndsAtConnClose(t *testing.T, deadline bool) {
 // Canceled) with no Rejected event; the slot held is released when its call ends, no slot or
 // token is kept, and no timer or goroutine is left. It used to wait out its whole wait.
 func TestGateWaitEndsAtConnClose(t *testing.T) {
-	for _, gate := range []string{"bulkhead"} {
+	for _, gate := range []string{"bulkhead", "rate limiter"} {
 		for _, withRetry := range []bool{false, true} {
 			t.Run(gate+map[bool]string{false: "", true: " under retry"}[withRetry], func(t *testing.T) {
 				testGateWaitEndsAtConnClose(t, gate == "bulkhead", withRetry)

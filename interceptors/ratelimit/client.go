@@ -35,12 +35,34 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 
 // InvokeStep is Unary's work for one call, continued by next (see section.UnaryStep).
 func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next section.Next) error {
-	return section.InvokeGate(p, ctx, method, req, reply, cc, opts, next)
+	return section.InvokeConnGate(p, ctx, method, req, reply, cc, opts, next)
 }
 
 // Enter takes one token for a call (see section.Gate), waiting for it up to the call's max wait.
 func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
 	return p.entered(method, p.allow(ctx, method, callMaxWait(p.maxWait, opts)))
+}
+
+var _ section.ClockedConn = (*Policy)(nil)
+
+// EnterConn is Enter for a call made on cc (see section.ConnGate): a wait for a token of a
+// bucket of this process ends when cc shuts down, Canceled. A fleet-wide limiter's Take is
+// given no ClientConn (see the package documentation): its wait does not see the shutdown.
+func (p *Policy) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (section.Pass, error) {
+	if p.bucket == nil {
+		return p.Enter(ctx, method, opts)
+	}
+	d, err := p.bucket.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
+	return p.entered(method, p.decided(ctx, method, d, err))
+}
+
+// EnterConnAt is EnterAt for a call made on cc (see section.ClockedConn).
+func (p *Policy) EnterConnAt(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption, now time.Time) (section.Pass, error) {
+	if p.local == nil {
+		return p.EnterConn(ctx, cc, method, opts)
+	}
+	d, err := p.local.take(ctx, cc, callMaxWait(p.maxWait, opts), now)
+	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
 // entered is Enter's result for allow's error.
@@ -77,7 +99,7 @@ func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOpt
 	if p.local == nil {
 		return p.Enter(ctx, method, opts)
 	}
-	d, err := p.local.take(ctx, callMaxWait(p.maxWait, opts), now)
+	d, err := p.local.take(ctx, nil, callMaxWait(p.maxWait, opts), now)
 	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
@@ -90,7 +112,7 @@ func (p *Policy) Exit(context.Context, string, []grpc.CallOption, section.Pass, 
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if ctx.Err() == nil { // Ended already: no token (see section.InvokeGate).
-			if err := calloption.Admit(opts, func() error { return p.allowStream(ctx, method, opts) }); err != nil {
+			if err := calloption.Admit(opts, func() error { return p.allowStream(ctx, cc, method, opts) }); err != nil {
 				return nil, err
 			}
 		}
@@ -116,10 +138,17 @@ func (p *Policy) Instant(opts []grpc.CallOption) bool {
 	return local && callMaxWait(p.maxWait, opts) <= 0
 }
 
-// allowStream takes a token for a stream opened with opts (see allow), and returns the
-// stream's refusal (see refused) when it gets none.
-func (p *Policy) allowStream(ctx context.Context, method string, opts []grpc.CallOption) error {
-	err := p.allow(ctx, method, callMaxWait(p.maxWait, opts))
+// allowStream takes a token for a stream opened with opts on cc (see allow; a wait for a
+// token of a bucket of this process ends when cc shuts down), and returns the stream's refusal
+// (see refused) when it gets none.
+func (p *Policy) allowStream(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) error {
+	var err error
+	if p.bucket != nil {
+		d, terr := p.bucket.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
+		err = p.decided(ctx, method, d, terr)
+	} else {
+		err = p.allow(ctx, method, callMaxWait(p.maxWait, opts))
+	}
 	if err != nil {
 		err = p.refused(method, err)
 	}

@@ -79,10 +79,18 @@
 // answers late) is rejected as one whose token would come after its deadline (RATE_LIMITED),
 // not failed with the deadline's error: it never reached the service, and the policies above
 // that learn from outcomes (a breaker, an adaptive throttle) must not count it against it.
-// A call or stream waiting for its token when its ClientConn shuts down (ClientConn.Close)
-// waits on until the token falls due or its context ends (a Limiter's Take is given no
-// ClientConn); grpc then fails it at once, Canceled. Unlike a retry's backoff sleep, the wait
-// is not cut short by the shutdown: keep MaxWait short.
+// A call or stream waiting for a token of a bucket of this process (Local) when its
+// ClientConn shuts down (ClientConn.Close) ends at once, as gRPC ends the calls it holds and
+// as a retry's backoff sleep does: the interceptors, and a suite's chains, enter the policy
+// with the call's ClientConn (section.ConnGate). It returns Canceled, "ratelimit: the client
+// connection is closing (ClientConn.Close during the wait for a token)", and the token it had
+// reserved is given back as for a canceled context. It is no refusal: no Rejected event is
+// sent (a suite's CallFinished reads Canceled). The ClientConn is watched by one goroutine
+// per ClientConn, asked for only by a call that waits. A fleet-wide Limiter's Take is given no
+// ClientConn (the Limiter interface knows only a context): its wait (redislimit's: a sleep on
+// its clock until the delay Redis computed, then another round trip, each bounded by the Redis
+// timeout) runs until the token comes, maxWait passes or the context ends, and grpc then fails
+// the call at once, Canceled. Keep a fleet-wide limiter's MaxWait short.
 // UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of
 // their own and return its interceptor (or the error of New), the shape every bulwark policy
 // package shares.

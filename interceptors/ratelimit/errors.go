@@ -1,6 +1,11 @@
 package ratelimit
 
-import "errors"
+import (
+	"errors"
+
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
 
 var (
 	// ErrLimited is the sentinel of a rejection for want of a token:
@@ -12,6 +17,11 @@ var (
 	// rate or burst other than the one it was made with.
 	ErrSharedConflict = errors.New("shared bucket configured twice with different settings")
 )
+
+// errConnClosing is what a call or a stream's open waiting for a token of a bucket of this
+// process (Local) returns when its ClientConn shuts down (ClientConn.Close) during the wait:
+// Canceled, as gRPC ends the calls it holds, not a rejection (nothing was refused).
+var errConnClosing = status.Error(grpccodes.Canceled, "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)")
 
 // Reasons of the google.rpc.ErrorInfo of a rate limiter's rejections.
 const (

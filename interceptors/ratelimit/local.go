@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"google.golang.org/grpc"
 )
 
 // Local is an in-process token bucket. It is safe for concurrent use.
@@ -112,18 +114,24 @@ func (l *Local) Tokens() float64 {
 // Take implements Limiter (see the package documentation for each outcome). The only error it
 // returns is the context's, when the context ends during a wait.
 func (l *Local) Take(ctx context.Context, maxWait time.Duration) (Decision, error) {
-	return l.takeAfter(ctx, maxWait, clock.Since(l.clock, l.base))
+	return l.takeAfter(ctx, nil, maxWait, clock.Since(l.clock, l.base))
 }
 
-// take is Take at now, a reading of l's clock.
-func (l *Local) take(ctx context.Context, maxWait time.Duration, now time.Time) (Decision, error) {
-	return l.takeAfter(ctx, maxWait, now.Sub(l.base))
+// takeConn is Take for a call made on cc (nil: none), whose wait ends when cc shuts down.
+func (l *Local) takeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (Decision, error) {
+	return l.takeAfter(ctx, cc, maxWait, clock.Since(l.clock, l.base))
+}
+
+// take is takeConn at now, a reading of l's clock.
+func (l *Local) take(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration, now time.Time) (Decision, error) {
+	return l.takeAfter(ctx, cc, maxWait, now.Sub(l.base))
 }
 
 // takeAfter is Take at t after base. Times are offsets from base, on the monotonic clock when
 // both readings have it, so that a step of the wall clock does not stop the bucket. A caller
-// whose context has ended takes nothing: its call would not be made.
-func (l *Local) takeAfter(ctx context.Context, maxWait, t time.Duration) (Decision, error) {
+// whose context has ended takes nothing: its call would not be made. A wait (see wait) ends
+// when cc, the call's ClientConn (nil: none), shuts down.
+func (l *Local) takeAfter(ctx context.Context, cc *grpc.ClientConn, maxWait, t time.Duration) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
@@ -145,7 +153,7 @@ func (l *Local) takeAfter(ctx context.Context, maxWait, t time.Duration) (Decisi
 	if maxWait <= 0 {
 		return Decision{RetryAfter: l.retryAfter(at, t)}, nil
 	}
-	return l.wait(ctx, t, maxWait)
+	return l.wait(ctx, cc, t, maxWait)
 }
 
 // testHookRefused, when not nil, runs once a take found no token, before it answers: a test
@@ -207,8 +215,10 @@ func ceilDuration(ns float64) time.Duration {
 
 // wait reserves the next token for a take at t after base that found none, and waits for it
 // unless it comes later than maxWait or the context's deadline; then it reserves nothing and
-// answers at once with the delay.
-func (l *Local) wait(ctx context.Context, t, maxWait time.Duration) (Decision, error) {
+// answers at once with the delay. When cc (nil: none) shuts down during the wait
+// (ClientConn.Close, which streamend.ConnDone tells, asked only here: a call that waits), the
+// token is given back as for a context that ended, and the wait returns errConnClosing.
+func (l *Local) wait(ctx context.Context, cc *grpc.ClientConn, t, maxWait time.Duration) (Decision, error) {
 	if l.rate <= 0 {
 		return Decision{}, nil
 	}
@@ -247,6 +257,9 @@ func (l *Local) wait(ctx context.Context, t, maxWait time.Duration) (Decision, e
 	case <-ctx.Done():
 		l.giveBack(next, at)
 		return Decision{}, ctx.Err()
+	case <-streamend.ConnDone(cc):
+		l.giveBack(next, at)
+		return Decision{}, errConnClosing
 	}
 }
 

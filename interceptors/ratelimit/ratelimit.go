@@ -23,6 +23,7 @@ type Policy struct {
 	limited error // the Err of a refusal for want of a token: ErrLimited, or sharedLimited
 	lim     Limiter
 	local   *Local // lim, when it is a bucket of this process on the policy's clock (see EnterAt)
+	bucket  *Local // lim, when it is a bucket of this process (see EnterConn)
 	maxWait time.Duration
 	clock   clock.Clock
 	sink    observe.Sink
@@ -59,8 +60,11 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	if cfg.Shared != "" {
 		p.limited = &sharedLimited{msg: ErrLimited.Error() + " by shared bucket " + strconv.Quote(cfg.Shared)}
 	}
-	if loc, ok := l.(*Local); ok && clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
-		p.local = loc
+	if loc, ok := l.(*Local); ok {
+		p.bucket = loc
+		if clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
+			p.local = loc
+		}
 	}
 	return p, nil
 }
@@ -104,6 +108,9 @@ func (p *Policy) decided(ctx context.Context, method string, d Decision, err err
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return ctxErr
+		}
+		if errors.Is(err, errConnClosing) { // a Local's wait that its ClientConn's shutdown ended
+			return err
 		}
 		return p.reject(method, &codes.Rejection{
 			Err:    fmt.Errorf("%w: %w", ErrUnavailable, err),
