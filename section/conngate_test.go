@@ -114,3 +114,55 @@ func TestConnGateGivenTheClientConn(t *testing.T) {
 		})
 	}
 }
+
+// instantConnGate is a connGate that says it never waits (a bulkhead with MaxWait 0, a local
+// limiter that does not wait), and a clocked one.
+type (
+	instantConnGate        struct{ connGate }
+	instantClockedConnGate struct{ clockedConnGate }
+)
+
+func (g *instantConnGate) Instant([]grpc.CallOption) bool        { return true }
+func (g *instantClockedConnGate) Instant([]grpc.CallOption) bool { return true }
+
+// TestGatesEnterAConnGateThatNeverWaitsAsAnyGate: Gates enters a ConnGate that says, when the
+// Gates is made, that it never waits (Instant(nil)) with Enter, or EnterAt at the call's
+// start, as any gate, passing no ClientConn: a call through gates that never wait runs what it
+// ran before ConnGate. It used to enter every ConnGate with EnterConn (EnterConnAt).
+func TestGatesEnterAConnGateThatNeverWaitsAsAnyGate(t *testing.T) {
+	cc := new(grpc.ClientConn) // never dialed
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	start := time.Now()
+	for _, tc := range []struct {
+		name    string
+		clocked bool
+		start   *time.Time
+		want    string
+	}{
+		{"no start", false, nil, "Enter"},
+		{"a start", false, &start, "Enter"},
+		{"clocked, a start", true, &start, "EnterAt"},
+		{"clocked, no start", true, nil, "Enter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				g   section.Gate
+				rec *connGate
+			)
+			if tc.clocked {
+				c := &instantClockedConnGate{}
+				g, rec = c, &c.connGate
+			} else {
+				c := &instantConnGate{}
+				g, rec = c, &c.connGate
+			}
+			gs, _ := section.NewGates(g)
+			if err := gs.Invoke(context.Background(), tc.start, "/s/M", nil, nil, cc, ok, nil); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.how) != 1 || rec.how[0] != tc.want {
+				t.Fatalf("entries %v, want one %s", rec.how, tc.want)
+			}
+		})
+	}
+}

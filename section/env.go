@@ -215,8 +215,10 @@ func GRPCOptions(opts []grpc.CallOption) bool {
 // naming the closing ClientConn and the wait, holding nothing (no slot, no token), and is no
 // refusal: the gate sends no Rejected event for it. A gate learns of the shutdown from the
 // ClientConn's one watcher (internal/streamend.ConnDone), asked only by a call that waits.
-// Runners decide once, when a chain is built, whether a gate is a ConnGate (NewGates,
-// Interceptor, Judged), and call EnterConn instead of Enter for a gate that is.
+// Runners decide once, when they are made, which gates they enter with EnterConn instead of
+// Enter: NewGates a ConnGate that may wait then (Instant(nil) false, or not Instant), so that
+// gates that never wait are entered as any gate; Interceptor and Judged's step any ConnGate
+// (the interceptor lives as long as the gate, whose wait a reload may turn on).
 type ConnGate interface {
 	Gate
 	// EnterConn is Enter for a call made on cc.
@@ -260,18 +262,6 @@ type Pass struct {
 // callbacks among opts with the refusal, as grpc would have once the call ended (see
 // Gates.Invoke); one whose Enter panics runs them with calloption.ErrPanicked.
 func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
-	return invokeGate(g, nil, ctx, method, req, reply, cc, opts, next)
-}
-
-// InvokeConnGate is InvokeGate for a ConnGate: EnterConn with the call's ClientConn in place
-// of Enter, so that a wait in the gate ends when cc shuts down. A ConnGate's InvokeStep is
-// InvokeConnGate.
-func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
-	return invokeGate(g, g, ctx, method, req, reply, cc, opts, next)
-}
-
-// invokeGate is InvokeGate, entering g through cg (g itself) when cg is not nil.
-func invokeGate(g Gate, cg ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
 	if ctx.Err() != nil {
 		return next.Invoke(ctx, method, req, reply, cc, opts)
 	}
@@ -289,12 +279,40 @@ func invokeGate(g Gate, cg ConnGate, ctx context.Context, method string, req, re
 			g.Exit(ctx, method, opts, p, nil, true)
 		}
 	}()
-	var err error
-	if cg != nil {
-		p, err = cg.EnterConn(ctx, cc, method, opts)
-	} else {
-		p, err = g.Enter(ctx, method, opts)
+	p, err := g.Enter(ctx, method, opts)
+	if err != nil {
+		phase = 2
+		refused(opts, err)
+		return err
 	}
+	phase = 1
+	err = next.Invoke(ctx, method, req, reply, cc, opts)
+	phase = 2
+	g.Exit(ctx, method, opts, p, err, false)
+	return err
+}
+
+// InvokeConnGate is InvokeGate for a ConnGate: EnterConn with the call's ClientConn in place
+// of Enter, so that a wait in the gate ends when cc shuts down. A ConnGate's InvokeStep is
+// InvokeConnGate. (InvokeGate's body, kept apart so that a gate that is no ConnGate is
+// entered as before, with no ClientConn to pass and no branch.)
+func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
+	if ctx.Err() != nil {
+		return next.Invoke(ctx, method, req, reply, cc, opts)
+	}
+	var (
+		p     Pass
+		phase int // as in InvokeGate
+	)
+	defer func() {
+		switch phase {
+		case 0:
+			calloption.Panicked(opts)
+		case 1:
+			g.Exit(ctx, method, opts, p, nil, true)
+		}
+	}()
+	p, err := g.EnterConn(ctx, cc, method, opts)
 	if err != nil {
 		phase = 2
 		refused(opts, err)

@@ -19,14 +19,30 @@ const MaxGates = 4
 type Gates struct {
 	n    int
 	last int // the last gate that reads the clock, -1: none (the gates after it need not say they are instant)
-	gate [MaxGates]Gate
-	at   [MaxGates]Clocked     // gate[i] when it reads the clock, else nil
-	inst [MaxGates]Instant     // gate[i] when it can tell that it does not wait, else nil
-	conn [MaxGates]ConnGate    // gate[i] when its wait ends at its ClientConn's shutdown, else nil
-	atc  [MaxGates]ClockedConn // gate[i] when both Clocked and a ConnGate, else nil
+	// waits has bit i set when gate i may wait and is entered with the call's ClientConn
+	// (see NewGates): read beside n, so that a run of gates that never wait reads no more.
+	waits uint8
+	gate  [MaxGates]Gate
+	at    [MaxGates]Clocked  // gate[i] when it reads the clock, else nil
+	inst  [MaxGates]Instant  // gate[i] when it can tell that it does not wait, else nil
+	conn  [MaxGates]connGate // gate i's ConnGate when its bit of waits is set, else zero
 }
 
-// NewGates returns the run of gates gs; false when there are more than MaxGates.
+// connGate is a gate that may wait, entered with the call's ClientConn (see Gates.enterConn):
+// the gate as a ConnGate, and as a ClockedConn when it reads the clock too.
+type connGate struct {
+	g  ConnGate
+	at ClockedConn
+}
+
+// NewGates returns the run of gates gs; false when there are more than MaxGates. It decides
+// here, once, which gates a call enters with its ClientConn (ConnGate.EnterConn): a ConnGate
+// that may wait, one whose Instant(nil) is false or that is not Instant. The others are
+// entered with Enter (EnterAt), as any gate, so that a call through gates that never wait does
+// no more for the ClientConn. A gate made so that it does not wait, but that a call's own
+// option makes wait (a WithMaxWait among its call options) or whose wait a reload turns on
+// later (a bulkhead's max_wait, section.Spec.Retune), waits without the ClientConn: its wait
+// is not cut short when the ClientConn shuts down.
 func NewGates(gs ...Gate) (*Gates, bool) {
 	if len(gs) > MaxGates {
 		return nil, false
@@ -36,8 +52,11 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 		g.gate[i] = x
 		g.at[i], _ = x.(Clocked)
 		g.inst[i], _ = x.(Instant)
-		g.conn[i], _ = x.(ConnGate)
-		g.atc[i], _ = x.(ClockedConn)
+		if c, ok := x.(ConnGate); ok && (g.inst[i] == nil || !g.inst[i].Instant(nil)) {
+			g.waits |= 1 << i
+			g.conn[i].g = c
+			g.conn[i].at, _ = x.(ClockedConn)
+		}
 		if g.at[i] != nil {
 			g.last = i
 		}
@@ -73,7 +92,12 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 	var err error
 	for entered < g.n {
 		var p Pass
-		if p, start, err = g.enter(entered, start, ctx, cc, method, opts); err != nil {
+		if g.waits&(1<<entered) == 0 {
+			p, start, err = g.enter(entered, start, ctx, method, opts)
+		} else {
+			p, start, err = g.enterConn(entered, start, ctx, cc, method, opts)
+		}
+		if err != nil {
 			break
 		}
 		passes[entered] = p
@@ -132,17 +156,12 @@ func (g *Gates) unwind(ctx context.Context, method string, opts []grpc.CallOptio
 }
 
 // enter enters gate i, at *start when start is not nil, and returns the start the gates after
-// it may still take: start when the gate admitted at once, else nil. A gate whose wait ends at
-// the shutdown of the call's ClientConn (ConnGate) is given cc. Not inlined: its frame,
+// it may still take: start when the gate admitted at once, else nil. Not inlined: its frame,
 // larger than Enter's for the time it passes, is not on the stack under the call.
 //
 //go:noinline
-func (g *Gates) enter(i int, start *time.Time, ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
+func (g *Gates) enter(i int, start *time.Time, ctx context.Context, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
 	if start == nil || i > g.last {
-		if g.conn[i] != nil {
-			p, err := g.conn[i].EnterConn(ctx, cc, method, opts)
-			return p, nil, err
-		}
 		p, err := g.gate[i].Enter(ctx, method, opts)
 		return p, nil, err
 	}
@@ -150,15 +169,37 @@ func (g *Gates) enter(i int, start *time.Time, ctx context.Context, cc *grpc.Cli
 		p   Pass
 		err error
 	)
-	switch {
-	case g.atc[i] != nil:
-		p, err = g.atc[i].EnterConnAt(ctx, cc, method, opts, *start)
-	case g.at[i] != nil:
+	if g.at[i] != nil {
 		p, err = g.at[i].EnterAt(ctx, method, opts, *start)
-	case g.conn[i] != nil:
-		p, err = g.conn[i].EnterConn(ctx, cc, method, opts)
-	default:
+	} else {
 		p, err = g.gate[i].Enter(ctx, method, opts)
+	}
+	if err != nil || i == g.last || g.inst[i] == nil || !g.inst[i].Instant(opts) {
+		start = nil
+	}
+	return p, start, err
+}
+
+// enterConn is enter for gate i when it may wait (its bit of waits is set): the gate's
+// EnterConn, or EnterConnAt at *start, given cc, the call's ClientConn, so that a wait in it
+// ends when cc shuts down. Not inlined, apart from enter, so that a run of gates that never
+// wait passes no ClientConn and reads nothing of conn.
+//
+//go:noinline
+func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
+	c := &g.conn[i]
+	if start == nil || i > g.last {
+		p, err := c.g.EnterConn(ctx, cc, method, opts)
+		return p, nil, err
+	}
+	var (
+		p   Pass
+		err error
+	)
+	if c.at != nil {
+		p, err = c.at.EnterConnAt(ctx, cc, method, opts, *start)
+	} else {
+		p, err = c.g.EnterConn(ctx, cc, method, opts)
 	}
 	if err != nil || i == g.last || g.inst[i] == nil || !g.inst[i].Instant(opts) {
 		start = nil
