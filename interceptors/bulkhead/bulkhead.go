@@ -120,7 +120,7 @@ func (b *Bulkhead) TryAcquire() bool {
 // Acquire takes a slot, waiting up to MaxWait and never past ctx's deadline when none is free
 // (see the package documentation for what each outcome returns). A nil error means the caller
 // holds a slot and must Release it.
-func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, nil, b.method, nil) }
+func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, b.method, nil) }
 
 // Release gives back a slot taken by Acquire or TryAcquire. Releasing a slot that is not held
 // is a bug in the caller and panics. In adaptive mode it gives the limit no sample; use
@@ -159,9 +159,24 @@ func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	b.Release()
 }
 
-// acquire takes a slot for a call with opts made on cc (nil: none), waiting for one up to the
-// call's max wait (callMaxWait), read only when no slot is free, or until cc shuts down.
-func (b *Bulkhead) acquire(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) error {
+// acquire takes a slot for a call with opts, waiting for one up to the call's max wait
+// (callMaxWait), read only when no slot is free.
+func (b *Bulkhead) acquire(ctx context.Context, method string, opts []grpc.CallOption) error {
+	if b.ad != nil {
+		if b.ad.tryAcquire() {
+			return nil
+		}
+		return b.wait(ctx, nil, method, b.callMaxWait(opts), b.ad)
+	}
+	if b.fx.tryAcquire() {
+		return nil
+	}
+	return b.wait(ctx, nil, method, b.callMaxWait(opts), b.fx)
+}
+
+// acquireConn is acquire for a call made on cc (nil: none), whose wait for a slot ends when
+// cc shuts down.
+func (b *Bulkhead) acquireConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) error {
 	if b.ad != nil {
 		if b.ad.tryAcquire() {
 			return nil

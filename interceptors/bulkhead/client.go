@@ -44,15 +44,22 @@ func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any
 // Enter takes a slot for a call (see section.Gate), waiting for one up to the call's max wait;
 // in adaptive mode the Pass's Since is when the call began, since the bulkhead's origin.
 func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	return b.EnterConn(ctx, nil, method, opts)
+	if err := b.acquire(ctx, method, opts); err != nil {
+		return section.Pass{}, grpcError(err)
+	}
+	if b.ad == nil {
+		return section.Pass{}, nil
+	}
+	return section.Pass{Since: b.began().Sub(b.origin)}, nil
 }
 
 var _ section.ConnGate = (*Bulkhead)(nil)
 
 // EnterConn is Enter for a call made on cc (see section.ConnGate): a wait for a slot ends when
-// cc shuts down, Canceled.
+// cc shuts down, Canceled. (Enter's body with acquireConn, kept apart so that Enter passes no
+// ClientConn.)
 func (b *Bulkhead) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (section.Pass, error) {
-	if err := b.acquire(ctx, cc, method, opts); err != nil {
+	if err := b.acquireConn(ctx, cc, method, opts); err != nil {
 		return section.Pass{}, grpcError(err)
 	}
 	if b.ad == nil {
@@ -94,7 +101,7 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 	}
-	if err := calloption.Admit(opts, func() error { return grpcError(b.acquire(ctx, cc, method, opts)) }); err != nil {
+	if err := calloption.Admit(opts, func() error { return grpcError(b.acquireConn(ctx, cc, method, opts)) }); err != nil {
 		return nil, err
 	}
 	start := b.began()

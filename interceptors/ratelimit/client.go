@@ -49,19 +49,20 @@ var _ section.ClockedConn = (*Policy)(nil)
 // bucket of this process ends when cc shuts down, Canceled. A fleet-wide limiter's Take is
 // given no ClientConn (see the package documentation): its wait does not see the shutdown.
 func (p *Policy) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (section.Pass, error) {
-	if p.bucket == nil {
+	loc, ok := p.lim.(*Local)
+	if !ok || cc == nil {
 		return p.Enter(ctx, method, opts)
 	}
-	d, err := p.bucket.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
+	d, err := loc.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
 	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
 // EnterConnAt is EnterAt for a call made on cc (see section.ClockedConn).
 func (p *Policy) EnterConnAt(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption, now time.Time) (section.Pass, error) {
-	if p.local == nil {
+	if p.local == nil || cc == nil {
 		return p.EnterConn(ctx, cc, method, opts)
 	}
-	d, err := p.local.take(ctx, cc, callMaxWait(p.maxWait, opts), now)
+	d, err := p.local.takeConnAfter(ctx, cc, callMaxWait(p.maxWait, opts), now.Sub(p.local.base))
 	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
@@ -99,7 +100,7 @@ func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOpt
 	if p.local == nil {
 		return p.Enter(ctx, method, opts)
 	}
-	d, err := p.local.take(ctx, nil, callMaxWait(p.maxWait, opts), now)
+	d, err := p.local.take(ctx, callMaxWait(p.maxWait, opts), now)
 	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
@@ -143,8 +144,8 @@ func (p *Policy) Instant(opts []grpc.CallOption) bool {
 // (see refused) when it gets none.
 func (p *Policy) allowStream(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) error {
 	var err error
-	if p.bucket != nil {
-		d, terr := p.bucket.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
+	if loc, ok := p.lim.(*Local); ok {
+		d, terr := loc.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
 		err = p.decided(ctx, method, d, terr)
 	} else {
 		err = p.allow(ctx, method, callMaxWait(p.maxWait, opts))

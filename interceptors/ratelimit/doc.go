@@ -90,7 +90,12 @@
 // ClientConn (the Limiter interface knows only a context): its wait (redislimit's: a sleep on
 // its clock until the delay Redis computed, then another round trip, each bounded by the Redis
 // timeout) runs until the token comes, maxWait passes or the context ends, and grpc then fails
-// the call at once, Canceled. Keep a fleet-wide limiter's MaxWait short.
+// the call at once, Canceled. Keep a fleet-wide limiter's MaxWait short. A suite's chain
+// decides when it is built whether its limiter may wait (section.NewGates): one whose MaxWait
+// is 0 is entered with Enter (EnterAt), given no ClientConn, so that a call through gates
+// that never wait does no more for the ClientConn; a call its caller gives WithMaxWait there
+// waits without the ClientConn, to the end its wait would have without it. Unary and Stream,
+// and a stream's open in a suite, always watch the ClientConn.
 // UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of
 // their own and return its interceptor (or the error of New), the shape every bulwark policy
 // package shares.

@@ -114,24 +114,34 @@ func (l *Local) Tokens() float64 {
 // Take implements Limiter (see the package documentation for each outcome). The only error it
 // returns is the context's, when the context ends during a wait.
 func (l *Local) Take(ctx context.Context, maxWait time.Duration) (Decision, error) {
-	return l.takeAfter(ctx, nil, maxWait, clock.Since(l.clock, l.base))
+	return l.takeAfter(ctx, maxWait, clock.Since(l.clock, l.base))
+}
+
+// take is Take at now, a reading of l's clock.
+func (l *Local) take(ctx context.Context, maxWait time.Duration, now time.Time) (Decision, error) {
+	return l.takeAfter(ctx, maxWait, now.Sub(l.base))
 }
 
 // takeConn is Take for a call made on cc (nil: none), whose wait ends when cc shuts down.
 func (l *Local) takeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (Decision, error) {
-	return l.takeAfter(ctx, cc, maxWait, clock.Since(l.clock, l.base))
+	return l.takeConnAfter(ctx, cc, maxWait, clock.Since(l.clock, l.base))
 }
 
-// take is takeConn at now, a reading of l's clock.
-func (l *Local) take(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration, now time.Time) (Decision, error) {
-	return l.takeAfter(ctx, cc, maxWait, now.Sub(l.base))
+// takeConnAfter is takeAfter for a call made on cc (nil: none): a take that finds no token
+// and may wait waits (see wait) until cc shuts down at the latest. It takes as takeAfter
+// does, not waiting, then waits: takeAfter itself passes no ClientConn.
+func (l *Local) takeConnAfter(ctx context.Context, cc *grpc.ClientConn, maxWait, t time.Duration) (Decision, error) {
+	d, err := l.takeAfter(ctx, 0, t)
+	if err != nil || d.Allowed || maxWait <= 0 {
+		return d, err
+	}
+	return l.wait(ctx, cc, t, maxWait)
 }
 
 // takeAfter is Take at t after base. Times are offsets from base, on the monotonic clock when
 // both readings have it, so that a step of the wall clock does not stop the bucket. A caller
-// whose context has ended takes nothing: its call would not be made. A wait (see wait) ends
-// when cc, the call's ClientConn (nil: none), shuts down.
-func (l *Local) takeAfter(ctx context.Context, cc *grpc.ClientConn, maxWait, t time.Duration) (Decision, error) {
+// whose context has ended takes nothing: its call would not be made.
+func (l *Local) takeAfter(ctx context.Context, maxWait, t time.Duration) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
@@ -153,7 +163,7 @@ func (l *Local) takeAfter(ctx context.Context, cc *grpc.ClientConn, maxWait, t t
 	if maxWait <= 0 {
 		return Decision{RetryAfter: l.retryAfter(at, t)}, nil
 	}
-	return l.wait(ctx, cc, t, maxWait)
+	return l.wait(ctx, nil, t, maxWait)
 }
 
 // testHookRefused, when not nil, runs once a take found no token, before it answers: a test

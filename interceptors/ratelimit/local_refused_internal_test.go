@@ -29,7 +29,7 @@ func TestRefusedRetryAfterFromTheRefusingReading(t *testing.T) {
 	// waiter gives its token back before the refusal answers.
 	testHookRefused = func() { l.giveBack(2*per, per) }
 	defer func() { testHookRefused = nil }()
-	d, err := l.take(ctx, nil, 0, clk.Now().Add(time.Millisecond))
+	d, err := l.take(ctx, 0, clk.Now().Add(time.Millisecond))
 	if err != nil || d.Allowed {
 		t.Fatalf("take at 1ms = %+v, %v; want refused", d, err)
 	}

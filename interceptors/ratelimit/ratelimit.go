@@ -23,7 +23,6 @@ type Policy struct {
 	limited error // the Err of a refusal for want of a token: ErrLimited, or sharedLimited
 	lim     Limiter
 	local   *Local // lim, when it is a bucket of this process on the policy's clock (see EnterAt)
-	bucket  *Local // lim, when it is a bucket of this process (see EnterConn)
 	maxWait time.Duration
 	clock   clock.Clock
 	sink    observe.Sink
@@ -60,11 +59,8 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	if cfg.Shared != "" {
 		p.limited = &sharedLimited{msg: ErrLimited.Error() + " by shared bucket " + strconv.Quote(cfg.Shared)}
 	}
-	if loc, ok := l.(*Local); ok {
-		p.bucket = loc
-		if clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
-			p.local = loc
-		}
+	if loc, ok := l.(*Local); ok && clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
+		p.local = loc
 	}
 	return p, nil
 }
