@@ -1,10 +1,13 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,11 +52,16 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // The error, when not nil, joins every invalid field found, in document order, as *Error
 // values naming the file, the field's JSON path, its value and the rule it breaks; a duration
 // or a status code gRPC would not read is reported so, every one of them, before the other
-// checks. A document that is not JSON of the service config's shape is one error.
+// checks. A document that is not JSON of the service config's shape is one error: a field
+// whose value is of another JSON type than the field's (a string for maxAttempts) is an *Error
+// naming it so, with the index of each list on its path.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
 	if err := json.Unmarshal(data, &doc); err != nil {
+		if e := wrongType(name, data, err); e != nil {
+			return nil, nil, e
+		}
 		return nil, nil, fmt.Errorf("%s: not a gRPC service config: %w", name, err)
 	}
 	c := &scConv{file: name, cfg: &Config{Profiles: map[string]Profile{}, Services: map[string]Service{}}}
@@ -120,6 +128,112 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		return nil, nil, fmt.Errorf("%s: the converted configuration is invalid: %w", name, err)
 	}
 	return c.cfg, c.warns, nil
+}
+
+// wrongType returns err, an error of json.Unmarshal of data, a service config, as an *Error
+// of file when it is a field's value of another JSON type than the field's: its JSON path,
+// with the index of each list on the way, found by walking data along the field's keys (see
+// badValue), its value as written and the type wanted. nil for any other error, or one that
+// names no field.
+func wrongType(file string, data []byte, err error) *Error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" || te.Type == nil {
+		return nil
+	}
+	path, v, ok := badValue(data, strings.Split(te.Field, "."), te.Type)
+	if !ok {
+		// Not found again (keys told apart by case alone, say): the keys without indexes.
+		path, v = te.Field, []byte("a JSON "+te.Value)
+	}
+	const maxValue = 64
+	value := string(v)
+	if len(value) > maxValue {
+		value = strings.ToValidUTF8(value[:maxValue-3], "") + "..."
+	}
+	return &Error{File: file, Path: strings.TrimPrefix(path, "."), Value: value, Rule: jsonTypeRule(te.Type)}
+}
+
+// badValue finds, under v, the value at keys (JSON keys, matched as encoding/json matches a
+// field's: as written, else regardless of case), looking into every element of a list on
+// the way, that does not decode into a t, and returns its path below v (".key", "[i]") and
+// its JSON; ok is false when there is none.
+func badValue(v []byte, keys []string, t reflect.Type) (path string, bad []byte, ok bool) {
+	v = bytes.TrimSpace(v)
+	isList := len(v) > 0 && v[0] == '['
+	if len(keys) == 0 {
+		if json.Unmarshal(v, reflect.New(t).Interface()) == nil {
+			return "", nil, false
+		}
+		if !isList || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			return "", v, true
+		}
+		// A list where an element of it was wanted: the list's element that is not one.
+	}
+	if isList {
+		var elems []json.RawMessage
+		if json.Unmarshal(v, &elems) != nil {
+			return "", nil, false
+		}
+		for i, e := range elems {
+			e = bytes.TrimSpace(e)
+			switch {
+			case len(keys) == 0:
+				// The element itself, not one within it: a list in a list is not what the
+				// field wants either way.
+				if json.Unmarshal(e, reflect.New(t).Interface()) != nil {
+					return "[" + strconv.Itoa(i) + "]", e, true
+				}
+			case len(e) > 0 && e[0] == '{':
+				// Keys are looked for in objects alone: no list of a service config holds
+				// lists.
+				if p, b, ok := badValue(e, keys, t); ok {
+					return "[" + strconv.Itoa(i) + "]" + p, b, true
+				}
+			}
+		}
+		if len(keys) == 0 {
+			return "", v, true // a list where one value was wanted, whatever it holds
+		}
+		return "", nil, false
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(v, &obj) != nil {
+		return "", nil, false
+	}
+	names := []string{keys[0]}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if k != keys[0] && strings.EqualFold(k, keys[0]) {
+			names = append(names, k)
+		}
+	}
+	for _, k := range names {
+		if e, found := obj[k]; found {
+			if p, b, ok := badValue(e, keys[1:], t); ok {
+				return "." + keys[0] + p, b, true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// jsonTypeRule says what JSON a field decoded into a t wants.
+func jsonTypeRule(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "is not an integer (a JSON number without a fraction, within " + strconv.Itoa(t.Bits()) + " bits)"
+	case reflect.Float32, reflect.Float64:
+		return "is not a JSON number"
+	case reflect.String:
+		return "is not a JSON string"
+	case reflect.Bool:
+		return "is not true or false"
+	case reflect.Slice, reflect.Array:
+		return "is not a JSON array"
+	case reflect.Struct, reflect.Map:
+		return "is not a JSON object"
+	}
+	return "is not of the JSON type gRPC reads there"
 }
 
 // scDoc is the part of a service config bulwark reads. Each object is decoded as a keyed,
