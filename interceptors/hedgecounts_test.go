@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -137,11 +138,14 @@ func TestCallFinishedCountsHedgedRequests(t *testing.T) {
 }
 
 // TestCallFinishedCountsHedgedStream: a client stream whose first attempt stalls and whose
-// hedge answers sent 2 requests; its CallFinished says 2 attempts, with a retry section around
-// the hedge and without one.
+// hedge answers sent 2 requests; its CallFinished says 2 attempts, and 2 AttemptFinished
+// report them, with a retry section around the hedge and without one, and with call options
+// of the caller's beyond those the suite holds beside its Round without a slice (see
+// hedgedStream).
 func TestCallFinishedCountsHedgedStream(t *testing.T) {
-	for _, attempts := range []int{0, 2} {
-		t.Run("retry_attempts_"+strconv.Itoa(attempts), func(t *testing.T) {
+	for _, tt := range []struct{ attempts, opts int }{{0, 0}, {0, 6}, {2, 0}} {
+		attempts := tt.attempts
+		t.Run("retry_attempts_"+strconv.Itoa(attempts)+"_options_"+strconv.Itoa(tt.opts), func(t *testing.T) {
 			clk := clocktest.New(time.Now())
 			arrivals := make(chan int, 4)
 			srv := &testkit.Server{CheckF: func(_ int, st kycv1.LivenessService_CheckServer) error {
@@ -156,7 +160,11 @@ func TestCallFinishedCountsHedgedStream(t *testing.T) {
 			e := hedgedEnv(t, clk, attempts, srv)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			st, err := e.live.Check(ctx)
+			var opts []grpc.CallOption
+			for range tt.opts {
+				opts = append(opts, grpc.MaxCallRecvMsgSize(1<<20))
+			}
+			st, err := e.live.Check(ctx, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,6 +187,9 @@ func TestCallFinishedCountsHedgedStream(t *testing.T) {
 			}
 			if ev := e.rec.Events(observe.CallFinished); len(ev) != 1 || ev[0].Attempt != 2 {
 				t.Fatalf("CallFinished = %+v, want one, attempt 2 (the requests sent)", ev)
+			}
+			if ev := e.rec.Events(observe.AttemptFinished); len(ev) != 2 {
+				t.Fatalf("%d AttemptFinished, want 2 (one a request): %+v", len(ev), ev)
 			}
 		})
 	}

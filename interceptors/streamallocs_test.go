@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/throttle"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -34,12 +35,15 @@ func TestStreamAllocs(t *testing.T) {
 		// each built a func; 34 for the third when its bulkhead did too; 30, 58 and 33
 		// when the suite built, for each stream, the streamer it hands each step and held
 		// the stream's runner apart from its observedStream). The third's one more than
-		// the first is the throttle's end (one small value).
+		// the first is the throttle's end (one small value). The fourth, a hedge without
+		// an attempt loop, cost 29 when the suite allocated the stream's attempt.Round and
+		// the call options carrying it apart from its observedStream.
 		want float64
 	}{
 		{"breaker and deadline", config.Profile{Breaker: br(), Deadline: &deadline.Config{Default: time.Minute}}, 27},
 		{"retry, breaker and deadline", config.Profile{Retry: quickRetry(3), Breaker: br(), Deadline: &deadline.Config{Default: time.Minute}}, 54},
 		{"breaker, throttle, bulkhead and deadline", config.Profile{Breaker: br(), AdaptiveThrottle: &throttle.Config{}, Bulkhead: &bulkhead.Config{MaxConcurrent: 16}, Deadline: &deadline.Config{Default: time.Minute}}, 28},
+		{"hedge, breaker and deadline", config.Profile{Hedge: &hedge.Config{MaxAttempts: 2, Delay: time.Second, Idempotent: true}, Breaker: br(), Deadline: &deadline.Config{Default: time.Minute}}, 27},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &config.Config{

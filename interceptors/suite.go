@@ -1299,10 +1299,11 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		if sink == nil {
 			return c.sc.interceptor(ctx, desc, cc, method, streamer, opts...)
 		}
-		o := &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now()}
+		var o *observedStream
 		if c.hedged && !c.sc.loop {
-			o.round = new(attempt.Round)
-			opts = append(opts[:len(opts):len(opts)], o.round)
+			o, opts = newHedgedStream(s, sink, c, method, opts)
+		} else {
+			o = &observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now()}
 		}
 		cs, err := c.sc.open(&o.r, ctx, desc, cc, method, streamer, opts)
 		if err != nil {
@@ -1369,6 +1370,33 @@ type observedStream struct {
 	start  time.Time
 	r      streamRunner   // the stream's pass through the chain: counts the attempts
 	round  *attempt.Round // what a hedging policy reported of the attempts (see chain.hedged), or nil
+}
+
+// hedgedOpts is how many call options of a stream a hedgedStream holds with its Round
+// without a slice of their own.
+const hedgedOpts = 4
+
+// hedgedStream is the observedStream of a stream through a chain that hedges without an
+// attempt loop (see chain.hedged), with the Round its hedging policy reports in and the
+// stream's call options that carry it: one allocation for the three.
+type hedgedStream struct {
+	observedStream
+	round attempt.Round
+	opts  [hedgedOpts]grpc.CallOption
+}
+
+// newHedgedStream returns the observedStream of a stream of method through c (see
+// hedgedStream) and the stream's call options, opts and its Round.
+func newHedgedStream(s *Suite, sink observe.Sink, c *chain, method string, opts []grpc.CallOption) (*observedStream, []grpc.CallOption) {
+	h := &hedgedStream{observedStream: observedStream{s: s, sink: sink, c: c, method: method, start: s.clk.Now()}}
+	h.observedStream.round = &h.round
+	if len(opts) < hedgedOpts {
+		n := copy(h.opts[:], opts)
+		h.opts[n] = &h.round
+		// Full: a step that appends to them copies them first.
+		return &h.observedStream, h.opts[: n+1 : n+1]
+	}
+	return &h.observedStream, append(opts[:len(opts):len(opts)], &h.round)
 }
 
 // StreamEnded reports the stream's end: CallFinished, or for an abandoned stream only its
