@@ -145,5 +145,21 @@
 // caller runs (its caller gave it up, or grpc ended it unread, as when its ClientConn shuts
 // down): the suite cannot tell how it ended.
 //
+// That holds too for a stream the server fails at once (a trailers-only response: no header,
+// the status in the trailers) whose caller reads Header, which returns nil, nil as grpc's does,
+// and then cancels its context (or closes the ClientConn) without a RecvMsg: no CallFinished;
+// in a chain without a retry section, its one attempt reported Canceled, not with the server's
+// status, and its breaker counting it as neither success nor failure. Only RecvMsg returns that
+// status. grpc's Trailer holds the trailer metadata without grpc-status and grpc-message, and
+// the stream's context ends Canceled whatever the status. A RecvMsg of the suite's own would
+// race the caller's (grpc allows one at a time) and run the steps below it, which may answer
+// into the caller's message (a fallback). A grpc.OnFinish option would see the status, but it
+// must be given when the stream opens, as grpc runs it inside the Header that finds the stream
+// trailers-only: every stream would carry one, a closure of its own (one allocation more a
+// stream). A caller that wants the status counted reads the stream to its end (RecvMsg,
+// CloseAndRecv), as grpc asks of every stream. In a chain with a retry section, the retry's
+// stream reads that status itself in Header, to decide whether to retry it: its AttemptFinished
+// and RetriesExhausted carry it, the suite's CallFinished still does not.
+//
 // A Suite is safe for concurrent use.
 package interceptors
