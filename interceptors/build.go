@@ -901,12 +901,23 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	return uc
 }
 
-// askInstants sets plainInstant from what uc's gates after its attempt loop answer now. A
-// build asks them as it commits, not as it composes uc: a kept object's new settings (a
-// bulkhead's max_wait, section.Spec.Retune) are given to it at the commit, and a gate that
-// waits from then on must not be taken for one that does not.
+// askInstants sets plainInstant from what uc's gates after its attempt loop answer now, and
+// has each of its runs of gates decide again which gates a call enters with its ClientConn
+// (section.Gates.Decide). A build asks them as it commits, not as it composes uc, before any
+// call runs uc: a kept object's new settings (a bulkhead's max_wait, section.Spec.Retune) are
+// given to it at the commit, and a gate that waits from then on must not be taken for one
+// that does not (a wait the ClientConn's shutdown would not cut short), nor one that no
+// longer waits for one that does.
 func (uc *unaryChain) askInstants() {
 	uc.plainInstant = uc.keptAt >= 0 && !slices.ContainsFunc(uc.instants, func(g section.Instant) bool { return !g.Instant(nil) })
+	for _, r := range uc.runs {
+		if r.g != nil {
+			r.g.Decide()
+		}
+	}
+	if uc.tail != nil {
+		uc.tail.Decide()
+	}
 }
 
 // gatesOf returns the gates of steps, all gates, at most section.MaxGates.

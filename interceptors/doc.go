@@ -99,7 +99,8 @@
 // kept, so a breaker's state, a bulkhead's slots in use, a limiter's tokens and a retry budget
 // survive a reload that does not touch them. A bulkhead whose max_wait alone changed is kept
 // too, with its slots in use: calls that wait for a slot once the reload commits wait up to
-// the new max_wait, and a rejected reload leaves the old one (section.Spec.Retune). Levels
+// the new max_wait, a wait the call's ClientConn's shutdown ends as it ends one of a bulkhead
+// built to wait, and a rejected reload leaves the old one (section.Spec.Retune). Levels
 // reads the objects' levels live. A reload forgets the objects no chain of the new
 // configuration can use, and the objects with levels whose settings it changed but no chain
 // of it has taken yet (a chain built on a first call takes its new ones at its next call),

@@ -112,3 +112,27 @@ func Object(s *Suite, sec, name string) any {
 // breaker registry it shares, which another suite holds (see Suite.lockShared), so that tests
 // can tell a suite waiting for it from one done. nil removes it.
 func SetSharedWait(s *Suite, f func()) { s.sharedWait = f }
+
+// ConnGates returns how many gates of the unary chain of fullMethod a call enters with its
+// ClientConn (section.Gates.Waits), over its runs of gates and the gates its attempt loop
+// runs itself.
+func ConnGates(s *Suite, fullMethod string) int {
+	uc := s.state.Load().chain(s, fullMethod).uc
+	n := 0
+	count := func(g *section.Gates) {
+		for i := range section.MaxGates {
+			if g.Waits(i) {
+				n++
+			}
+		}
+	}
+	for _, r := range uc.runs {
+		if r.g != nil && r.g != uc.tail {
+			count(r.g)
+		}
+	}
+	if uc.tail != nil {
+		count(uc.tail)
+	}
+	return n
+}

@@ -166,3 +166,39 @@ func TestGatesEnterAConnGateThatNeverWaitsAsAnyGate(t *testing.T) {
 		})
 	}
 }
+
+// switchConnGate is a connGate whose Instant answer its test changes (a bulkhead whose
+// max_wait a reload retunes).
+type switchConnGate struct {
+	connGate
+	instant bool
+}
+
+func (g *switchConnGate) Instant([]grpc.CallOption) bool { return g.instant }
+
+// TestGatesDecideAgain: Decide re-reads whether each ConnGate may wait, so that a Gates made
+// while a gate did not wait enters it with EnterConn once its wait is turned on, and with
+// Enter again once it is off (Waits says which). A Gates used to keep what NewGates decided.
+func TestGatesDecideAgain(t *testing.T) {
+	cc := new(grpc.ClientConn) // never dialed
+	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	g := &switchConnGate{instant: true}
+	gs, _ := section.NewGates(g)
+	for _, step := range []struct {
+		instant bool
+		want    string
+	}{{true, "Enter"}, {false, "EnterConn"}, {true, "Enter"}} {
+		g.instant = step.instant
+		gs.Decide()
+		g.how = nil
+		if err := gs.Invoke(context.Background(), nil, "/s/M", nil, nil, cc, ok, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(g.how) != 1 || g.how[0] != step.want {
+			t.Errorf("Instant(nil) %v: entries %v, want one %s", step.instant, g.how, step.want)
+		}
+		if w := gs.Waits(0); w == step.instant {
+			t.Errorf("Instant(nil) %v: Waits(0) = %v", step.instant, w)
+		}
+	}
+}

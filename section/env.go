@@ -215,10 +215,11 @@ func GRPCOptions(opts []grpc.CallOption) bool {
 // naming the closing ClientConn and the wait, holding nothing (no slot, no token), and is no
 // refusal: the gate sends no Rejected event for it. A gate learns of the shutdown from the
 // ClientConn's one watcher (internal/streamend.ConnDone), asked only by a call that waits.
-// Runners decide once, when they are made, which gates they enter with EnterConn instead of
-// Enter: NewGates a ConnGate that may wait then (Instant(nil) false, or not Instant), so that
-// gates that never wait are entered as any gate; Interceptor and Judged's step any ConnGate
-// (the interceptor lives as long as the gate, whose wait a reload may turn on).
+// Runners decide, before a call runs them, which gates they enter with EnterConn instead of
+// Enter: Gates a ConnGate that may wait then (Instant(nil) false, or not Instant: see
+// Gates.Decide, which a suite runs again as a reload that retunes a kept gate commits), so
+// that gates that never wait are entered as any gate; Interceptor and Judged's step any
+// ConnGate (the interceptor lives as long as the gate, whose wait a reload may turn on).
 type ConnGate interface {
 	Gate
 	// EnterConn is Enter for a call made on cc.

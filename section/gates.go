@@ -15,7 +15,7 @@ const MaxGates = 4
 // order, continues the call once unless one refuses, and exits the gates it entered in
 // reverse order. A suite's runner runs each run of gates of a chain with one; an attempt loop
 // whose attempts pass gates alone before grpc runs them itself with one (see
-// retry.Policy.InvokeGated). A Gates never changes once made.
+// retry.Policy.InvokeGated). A Gates never changes once a call runs it (see Decide).
 type Gates struct {
 	n    int
 	last int // the last gate that reads the clock, -1: none (the gates after it need not say they are instant)
@@ -36,13 +36,7 @@ type connGate struct {
 }
 
 // NewGates returns the run of gates gs; false when there are more than MaxGates. It decides
-// here, once, which gates a call enters with its ClientConn (ConnGate.EnterConn): a ConnGate
-// that may wait, one whose Instant(nil) is false or that is not Instant. The others are
-// entered with Enter (EnterAt), as any gate, so that a call through gates that never wait does
-// no more for the ClientConn. A gate made so that it does not wait, but that a call's own
-// option makes wait (a WithMaxWait among its call options) or whose wait a reload turns on
-// later (a bulkhead's max_wait, section.Spec.Retune), waits without the ClientConn: its wait
-// is not cut short when the ClientConn shuts down.
+// here which gates a call enters with its ClientConn (see Decide), from what they answer now.
 func NewGates(gs ...Gate) (*Gates, bool) {
 	if len(gs) > MaxGates {
 		return nil, false
@@ -52,17 +46,38 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 		g.gate[i] = x
 		g.at[i], _ = x.(Clocked)
 		g.inst[i], _ = x.(Instant)
-		if c, ok := x.(ConnGate); ok && (g.inst[i] == nil || !g.inst[i].Instant(nil)) {
-			g.waits |= 1 << i
-			g.conn[i].g = c
-			g.conn[i].at, _ = x.(ClockedConn)
-		}
 		if g.at[i] != nil {
 			g.last = i
 		}
 	}
+	g.Decide()
 	return g, true
 }
+
+// Decide decides, from what the gates answer now, which gates a call enters with its
+// ClientConn (ConnGate.EnterConn): a ConnGate that may wait, one whose Instant(nil) is false
+// or that is not Instant. The others are entered with Enter (EnterAt), as any gate, so that a
+// call through gates that never wait does no more for the ClientConn. NewGates decides once;
+// the maker of g decides again, before any call runs g, when a gate's wait may have been
+// turned on or off since (a reload that gives a kept bulkhead another max_wait as it commits,
+// section.Spec.Retune, after it made the chains' Gates). Decide must not run while a call
+// runs g. A gate that a call's own option makes wait (a WithMaxWait among its call options)
+// on a Gates that decided it does not waits without the ClientConn: its wait is not cut short
+// when the ClientConn shuts down.
+func (g *Gates) Decide() {
+	g.waits = 0
+	for i := range g.n {
+		g.conn[i] = connGate{}
+		if c, ok := g.gate[i].(ConnGate); ok && (g.inst[i] == nil || !g.inst[i].Instant(nil)) {
+			g.waits |= 1 << i
+			g.conn[i].g = c
+			g.conn[i].at, _ = g.gate[i].(ClockedConn)
+		}
+	}
+}
+
+// Waits reports whether a call enters gate i with its ClientConn (see Decide).
+func (g *Gates) Waits(i int) bool { return i >= 0 && i < g.n && g.waits&(1<<i) != 0 }
 
 // Invoke enters the gates in order, calls next unless one refuses, and exits the gates it
 // entered in reverse order; a call whose context has ended goes to next past every gate (see

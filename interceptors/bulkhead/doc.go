@@ -33,14 +33,15 @@
 // sample. The ClientConn is watched by one goroutine per ClientConn, asked for only by a call
 // that waits. Acquire, given no ClientConn, waits as the table says.
 //
-// A suite's chain decides when it is built whether its bulkhead may wait, from its MaxWait
-// then (section.NewGates), and enters a bulkhead that may not with Enter, given no ClientConn,
-// so that a call through gates that never wait does no more for the ClientConn. Two waits are
-// so not cut short when the ClientConn shuts down, and end as the table says: a call given
-// WithMaxWait by its caller on a bulkhead whose MaxWait is 0, and a call on a chain built
-// while MaxWait was 0 when a reload then raised it (a reload keeps the bulkhead, and gives
-// it its new MaxWait as it commits, after it built its chains), until the suite builds the
-// chain again. Unary and Stream, and a stream's open in a suite, always watch the ClientConn.
+// A suite's chain decides whether its bulkhead may wait, from its MaxWait, before a call runs
+// the chain (section.Gates.Decide), and enters a bulkhead that may not with Enter, given no
+// ClientConn, so that a call through gates that never wait does no more for the ClientConn. A
+// reload that changes MaxWait alone keeps the bulkhead and gives it its new MaxWait as it
+// commits: the chains it built decide then, after the bulkhead has it, so that a MaxWait
+// raised from 0 is a wait cut short at the shutdown, and one lowered to 0 costs a call no
+// more. One wait is not cut short when the ClientConn shuts down, and ends as the table says:
+// a call given WithMaxWait by its caller on a bulkhead whose MaxWait is 0. Unary and Stream,
+// and a stream's open in a suite, always watch the ClientConn.
 //
 // # Rejections
 //
