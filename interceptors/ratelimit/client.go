@@ -45,15 +45,15 @@ func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOptio
 
 var _ section.ClockedConn = (*Policy)(nil)
 
-// EnterConn is Enter for a call made on cc (see section.ConnGate): a wait for a token of a
-// bucket of this process ends when cc shuts down, Canceled. A fleet-wide limiter's Take is
-// given no ClientConn (see the package documentation): its wait does not see the shutdown.
+// EnterConn is Enter for a call made on cc (see section.ConnGate): with a limiter that is a
+// ConnLimiter (a bucket of this process, redislimit's), a wait for a token ends when cc shuts
+// down, Canceled; another limiter's Take is given no ClientConn, and its wait does not see the
+// shutdown.
 func (p *Policy) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (section.Pass, error) {
-	loc, ok := p.lim.(*Local)
-	if !ok || cc == nil {
+	if p.conn == nil || cc == nil {
 		return p.Enter(ctx, method, opts)
 	}
-	d, err := loc.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
+	d, err := p.conn.TakeConn(ctx, cc, callMaxWait(p.maxWait, opts))
 	return p.entered(method, p.decided(ctx, method, d, err))
 }
 
@@ -139,13 +139,13 @@ func (p *Policy) Instant(opts []grpc.CallOption) bool {
 	return local && callMaxWait(p.maxWait, opts) <= 0
 }
 
-// allowStream takes a token for a stream opened with opts on cc (see allow; a wait for a
-// token of a bucket of this process ends when cc shuts down), and returns the stream's refusal
-// (see refused) when it gets none.
+// allowStream takes a token for a stream opened with opts on cc (see allow; with a limiter
+// that is a ConnLimiter, a wait for a token ends when cc shuts down), and returns the stream's
+// refusal (see refused) when it gets none.
 func (p *Policy) allowStream(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) error {
 	var err error
-	if loc, ok := p.lim.(*Local); ok {
-		d, terr := loc.takeConn(ctx, cc, callMaxWait(p.maxWait, opts))
+	if p.conn != nil {
+		d, terr := p.conn.TakeConn(ctx, cc, callMaxWait(p.maxWait, opts))
 		err = p.decided(ctx, method, d, terr)
 	} else {
 		err = p.allow(ctx, method, callMaxWait(p.maxWait, opts))

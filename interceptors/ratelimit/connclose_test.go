@@ -76,3 +76,80 @@ func TestWaitEndsAtConnClose(t *testing.T) {
 		})
 	}
 }
+
+// connLimiter is a fleet-wide limiter (a ratelimit.ConnLimiter) whose every take waits for a
+// token that never comes: Take until its context ends, TakeConn until then or until its
+// ClientConn shuts down (ratelimit.ConnDone).
+type connLimiter struct {
+	waiting chan struct{} // closed once a take waits
+	conns   []*grpc.ClientConn
+}
+
+func (l *connLimiter) Take(ctx context.Context, _ time.Duration) (ratelimit.Decision, error) {
+	close(l.waiting)
+	<-ctx.Done()
+	return ratelimit.Decision{}, ctx.Err()
+}
+
+func (l *connLimiter) TakeConn(ctx context.Context, cc *grpc.ClientConn, _ time.Duration) (ratelimit.Decision, error) {
+	l.conns = append(l.conns, cc)
+	close(l.waiting)
+	select {
+	case <-ctx.Done():
+		return ratelimit.Decision{}, ctx.Err()
+	case <-ratelimit.ConnDone(cc):
+		return ratelimit.Decision{}, ratelimit.ErrConnClosing
+	}
+}
+
+// TestConnLimiterWaitEndsAtConnClose: a Policy over a limiter that is a ConnLimiter (a
+// fleet-wide one, redislimit's) takes a call's (or a stream's open's) token with TakeConn,
+// given the call's ClientConn: a call waiting for its token when its ClientConn shuts down
+// returns at once, Canceled with the rate limiter's words of a closing ClientConn, and no
+// Rejected event. It used to take it with Take, given no ClientConn, and wait on.
+func TestConnLimiterWaitEndsAtConnClose(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unary", true: "stream"}[stream], func(t *testing.T) {
+			rec := &testkit.Recorder{}
+			lim := &connLimiter{waiting: make(chan struct{})}
+			p, err := ratelimit.New("kyc.v1.FaceMatchService", lim, ratelimit.Config{MaxWait: time.Hour}, ratelimit.WithObserver(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := testkit.Start(t, &testkit.Server{})
+			cc := srv.Dial(t, grpc.WithUnaryInterceptor(p.Unary()), grpc.WithStreamInterceptor(p.Stream()))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				if stream {
+					_, err := kycv1.NewLivenessServiceClient(cc).Check(ctx)
+					done <- err
+					return
+				}
+				_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{})
+				done <- err
+			}()
+			<-lim.waiting
+			if err := cc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				cancel()
+				t.Fatalf("the call waiting for a fleet-wide token did not return within 5s of ClientConn.Close (it returned %v once its context was canceled)", <-done)
+			}
+			const want = "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)"
+			if status.Code(err) != grpccodes.Canceled || status.Convert(err).Message() != want {
+				t.Fatalf("err = %v, want Canceled, %q", err, want)
+			}
+			if len(lim.conns) != 1 || lim.conns[0] != cc {
+				t.Errorf("TakeConn given %v, want the call's ClientConn once", lim.conns)
+			}
+			if n := rec.Count(observe.Rejected); n != 0 {
+				t.Errorf("%d Rejected events, want none: nothing was refused", n)
+			}
+		})
+	}
+}

@@ -79,23 +79,26 @@
 // answers late) is rejected as one whose token would come after its deadline (RATE_LIMITED),
 // not failed with the deadline's error: it never reached the service, and the policies above
 // that learn from outcomes (a breaker, an adaptive throttle) must not count it against it.
-// A call or stream waiting for a token of a bucket of this process (Local) when its
-// ClientConn shuts down (ClientConn.Close) ends at once, as gRPC ends the calls it holds and
-// as a retry's backoff sleep does: the interceptors, and a suite's chains, enter the policy
-// with the call's ClientConn (section.ConnGate). It returns Canceled, "ratelimit: the client
-// connection is closing (ClientConn.Close during the wait for a token)", and the token it had
-// reserved is given back as for a canceled context. It is no refusal: no Rejected event is
-// sent (a suite's CallFinished reads Canceled). The ClientConn is watched by one goroutine
-// per ClientConn, asked for only by a call that waits. A fleet-wide Limiter's Take is given no
-// ClientConn (the Limiter interface knows only a context): its wait (redislimit's: a sleep on
-// its clock until the delay Redis computed, then another round trip, each bounded by the Redis
-// timeout) runs until the token comes, maxWait passes or the context ends, and grpc then fails
-// the call at once, Canceled. Keep a fleet-wide limiter's MaxWait short. A suite's chain
-// decides when it is built whether its limiter may wait (section.NewGates): one whose MaxWait
-// is 0 is entered with Enter (EnterAt), given no ClientConn, so that a call through gates
-// that never wait does no more for the ClientConn; a call its caller gives WithMaxWait there
-// waits without the ClientConn, to the end its wait would have without it. Unary and Stream,
-// and a stream's open in a suite, always watch the ClientConn.
+// A call or stream waiting for a token of a limiter that is a ConnLimiter (a bucket of this
+// process, Local, and redislimit's fleet-wide one) when its ClientConn shuts down
+// (ClientConn.Close) ends at once, as gRPC ends the calls it holds and as a retry's backoff
+// sleep does: the interceptors, and a suite's chains, enter the policy with the call's
+// ClientConn (section.ConnGate), and the policy takes its token with TakeConn (whether its
+// limiter is a ConnLimiter is decided in New). It returns Canceled, "ratelimit: the client
+// connection is closing (ClientConn.Close during the wait for a token)" (ErrConnClosing); a
+// Local gives back the token it had reserved, as for a canceled context, and redislimit's
+// wait is a sleep between two round trips, after a denial that took no token. It is no
+// refusal: no Rejected event is sent (a suite's CallFinished reads Canceled). The ClientConn
+// is watched by one goroutine per ClientConn, asked for only by a call that waits (ConnDone).
+// A Limiter that is no ConnLimiter is given no ClientConn (Take knows only a context): its wait
+// runs until the token comes, maxWait passes or the context ends, and grpc then fails the call
+// at once, Canceled. A suite's chain decides, before a call runs it, whether its limiter may
+// wait (section.Gates.Decide): a Local one whose MaxWait is 0 is entered with Enter (EnterAt),
+// given no ClientConn, so that a call through gates that never wait does no more for the
+// ClientConn; a call its caller gives WithMaxWait there waits without the ClientConn, to the
+// end its wait would have without it. A fleet-wide limiter, whose every Take is I/O, is always
+// entered with the ClientConn. Unary and Stream, and a stream's open in a suite, always watch
+// the ClientConn.
 // UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of
 // their own and return its interceptor (or the error of New), the shape every bulwark policy
 // package shares.

@@ -18,10 +18,11 @@ var (
 	ErrSharedConflict = errors.New("shared bucket configured twice with different settings")
 )
 
-// errConnClosing is what a call or a stream's open waiting for a token of a bucket of this
-// process (Local) returns when its ClientConn shuts down (ClientConn.Close) during the wait:
-// Canceled, as gRPC ends the calls it holds, not a rejection (nothing was refused).
-var errConnClosing = status.Error(grpccodes.Canceled, "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)")
+// ErrConnClosing is what a call or a stream's open waiting for a token returns when its
+// ClientConn shuts down (ClientConn.Close) during the wait: Canceled, as gRPC ends the calls it
+// holds, not a rejection (nothing was refused). A ConnLimiter's TakeConn returns it, as Local's
+// does, for a wait that the ClientConn's shutdown ended.
+var ErrConnClosing = status.Error(grpccodes.Canceled, "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)")
 
 // Reasons of the google.rpc.ErrorInfo of a rate limiter's rejections.
 const (

@@ -122,8 +122,11 @@ func (l *Local) take(ctx context.Context, maxWait time.Duration, now time.Time) 
 	return l.takeAfter(ctx, maxWait, now.Sub(l.base))
 }
 
-// takeConn is Take for a call made on cc (nil: none), whose wait ends when cc shuts down.
-func (l *Local) takeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (Decision, error) {
+var _ ConnLimiter = (*Local)(nil)
+
+// TakeConn implements ConnLimiter: Take for a call made on cc (nil: none), whose wait ends
+// when cc shuts down, the token it had reserved given back as for a context that ended.
+func (l *Local) TakeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (Decision, error) {
 	return l.takeConnAfter(ctx, cc, maxWait, clock.Since(l.clock, l.base))
 }
 
@@ -227,7 +230,7 @@ func ceilDuration(ns float64) time.Duration {
 // unless it comes later than maxWait or the context's deadline; then it reserves nothing and
 // answers at once with the delay. When cc (nil: none) shuts down during the wait
 // (ClientConn.Close, which streamend.ConnDone tells, asked only here: a call that waits), the
-// token is given back as for a context that ended, and the wait returns errConnClosing.
+// token is given back as for a context that ended, and the wait returns ErrConnClosing.
 func (l *Local) wait(ctx context.Context, cc *grpc.ClientConn, t, maxWait time.Duration) (Decision, error) {
 	if l.rate <= 0 {
 		return Decision{}, nil
@@ -269,7 +272,7 @@ func (l *Local) wait(ctx context.Context, cc *grpc.ClientConn, t, maxWait time.D
 		return Decision{}, ctx.Err()
 	case <-streamend.ConnDone(cc):
 		l.giveBack(next, at)
-		return Decision{}, errConnClosing
+		return Decision{}, ErrConnClosing
 	}
 }
 

@@ -23,6 +23,9 @@ type Policy struct {
 	limited error // the Err of a refusal for want of a token: ErrLimited, or sharedLimited
 	lim     Limiter
 	local   *Local // lim, when it is a bucket of this process on the policy's clock (see EnterAt)
+	// conn is lim when it is a ConnLimiter (a Local, redislimit's), whose wait a ClientConn's
+	// shutdown ends: what EnterConn and a stream's open take their token with.
+	conn    ConnLimiter
 	maxWait time.Duration
 	clock   clock.Clock
 	sink    observe.Sink
@@ -59,6 +62,7 @@ func New(name string, l Limiter, cfg Config, opts ...Option) (*Policy, error) {
 	if cfg.Shared != "" {
 		p.limited = &sharedLimited{msg: ErrLimited.Error() + " by shared bucket " + strconv.Quote(cfg.Shared)}
 	}
+	p.conn, _ = l.(ConnLimiter)
 	if loc, ok := l.(*Local); ok && clock.Same(clock.OrReal(loc.clock), clock.OrReal(p.clock)) {
 		p.local = loc
 	}
@@ -105,8 +109,8 @@ func (p *Policy) decided(ctx context.Context, method string, d Decision, err err
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return ctxErr
 		}
-		if errors.Is(err, errConnClosing) { // a Local's wait that its ClientConn's shutdown ended
-			return err
+		if errors.Is(err, ErrConnClosing) { // a wait that its ClientConn's shutdown ended
+			return ErrConnClosing
 		}
 		return p.reject(method, &codes.Rejection{
 			Err:    fmt.Errorf("%w: %w", ErrUnavailable, err),

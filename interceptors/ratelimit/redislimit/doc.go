@@ -51,6 +51,16 @@
 // is after it: then Take waits that long (on the injected clock) and asks Redis again, until
 // maxWait is spent.
 //
+// A Limiter is a ratelimit.ConnLimiter: the ratelimit policy, in a suite's chain or in its
+// interceptors, takes a call's token with TakeConn, given the call's ClientConn, whose waits
+// (the sleep until the delay Redis computed, and the fail-open guard's) end at once when that
+// ClientConn shuts down (ClientConn.Close): TakeConn returns ratelimit.ErrConnClosing, which
+// the policy returns as Canceled, "ratelimit: the client connection is closing (ClientConn.Close
+// during the wait for a token)". Such a wait follows a denial, which takes no token from the
+// bucket, and the guard's token it had reserved is given back, as for a context that ends
+// there. A round trip in flight at the shutdown is not cut short (it is bounded by the Redis
+// timeout): a token it takes is the call's, which grpc then fails at once, Canceled.
+//
 // # Fail modes
 //
 // Each round trip is bounded by RedisConfig.Timeout (50ms by default) and by the caller's

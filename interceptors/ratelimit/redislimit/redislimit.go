@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
@@ -67,7 +68,7 @@ type Limiter struct {
 	closeErr  error
 }
 
-var _ ratelimit.Limiter = (*Limiter)(nil)
+var _ ratelimit.ConnLimiter = (*Limiter)(nil)
 
 // New returns a Limiter named name that dials cfg.Redis.Addr with a client of its own, which
 // Close closes. cfg.Redis must be set. The client is tuned to answer within
@@ -261,6 +262,21 @@ func gcraLimit(r float64, burst int) (redis_rate.Limit, error) {
 // asked, the fail mode answers: the local guard (fail-open) or an *UnavailableError
 // (fail-closed). When ctx ends first, Take returns ctx.Err().
 func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.Decision, error) {
+	return l.take(ctx, nil, maxWait)
+}
+
+// TakeConn implements ratelimit.ConnLimiter: Take for a call made on cc (nil: none, as Take),
+// whose waits (the sleep until the delay Redis computed, before it asks again; the fail-open
+// guard's) also end when cc shuts down (ClientConn.Close): it then returns
+// ratelimit.ErrConnClosing, as it returns ctx.Err() for a context that ends there. A round trip
+// in flight is not cut short by the shutdown: it is bounded by the Redis timeout, and the
+// token it may take is the call's (see the package documentation).
+func (l *Limiter) TakeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (ratelimit.Decision, error) {
+	return l.take(ctx, cc, maxWait)
+}
+
+// take is Take for a call made on cc (nil: none), whose waits end when cc shuts down.
+func (l *Limiter) take(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (ratelimit.Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return ratelimit.Decision{}, err
 	}
@@ -278,7 +294,7 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 	for {
 		ok, claim := l.mayAsk(now)
 		if !ok {
-			return l.fail(ctx, now, waitUntil, &timer, l.pauseCause())
+			return l.fail(ctx, cc, now, waitUntil, &timer, l.pauseCause())
 		}
 		res, fromCaller, err := l.ask(ctx)
 		if fromCaller {
@@ -291,12 +307,12 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 			// Redis answers, but the key's state was unusable: a fault of this call only; the
 			// script reset the key, so there is no pause, and a probe's ends.
 			l.resume()
-			return l.fail(ctx, l.clk.Now(), waitUntil, &timer, err)
+			return l.fail(ctx, cc, l.clk.Now(), waitUntil, &timer, err)
 		}
 		if err != nil {
 			now = l.clk.Now()
 			l.pause(now, err)
-			return l.fail(ctx, now, waitUntil, &timer, err)
+			return l.fail(ctx, cc, now, waitUntil, &timer, err)
 		}
 		l.resume()
 		if res.allowed {
@@ -307,7 +323,7 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 		if !fits(ctx, now, retryAfter, waitUntil) {
 			return ratelimit.Decision{RetryAfter: retryAfter}, nil
 		}
-		if err := l.sleep(ctx, &timer, retryAfter); err != nil {
+		if err := l.sleep(ctx, cc, &timer, retryAfter); err != nil {
 			return ratelimit.Decision{}, err
 		}
 		now = l.clk.Now()
@@ -461,7 +477,7 @@ func (l *Limiter) resume() {
 }
 
 // fail answers by the fail mode when Redis could not be asked.
-func (l *Limiter) fail(ctx context.Context, now, waitUntil time.Time, timer *clock.Timer, cause error) (ratelimit.Decision, error) {
+func (l *Limiter) fail(ctx context.Context, cc *grpc.ClientConn, now, waitUntil time.Time, timer *clock.Timer, cause error) (ratelimit.Decision, error) {
 	l.degraded.Add(1)
 	if !l.failOpen {
 		l.emit(now, ReasonFailClosed)
@@ -483,7 +499,7 @@ func (l *Limiter) fail(ctx context.Context, now, waitUntil time.Time, timer *clo
 		r.CancelAt(now)
 		return ratelimit.Decision{RetryAfter: d}, nil
 	}
-	if err := l.sleep(ctx, timer, d); err != nil {
+	if err := l.sleep(ctx, cc, timer, d); err != nil {
 		r.CancelAt(l.clk.Now())
 		return ratelimit.Decision{}, err
 	}
@@ -532,8 +548,9 @@ func fits(ctx context.Context, now time.Time, d time.Duration, waitUntil time.Ti
 	return true
 }
 
-// sleep waits d on the Limiter's clock, reusing *t across the waits of one Take.
-func (l *Limiter) sleep(ctx context.Context, t *clock.Timer, d time.Duration) error {
+// sleep waits d on the Limiter's clock, reusing *t across the waits of one Take, until ctx
+// ends (ctx.Err()) or cc (nil: none) shuts down (ratelimit.ErrConnClosing) if sooner.
+func (l *Limiter) sleep(ctx context.Context, cc *grpc.ClientConn, t *clock.Timer, d time.Duration) error {
 	if *t == nil {
 		*t = l.clk.NewTimer(d)
 	} else {
@@ -544,6 +561,8 @@ func (l *Limiter) sleep(ctx context.Context, t *clock.Timer, d time.Duration) er
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-ratelimit.ConnDone(cc):
+		return ratelimit.ErrConnClosing
 	}
 }
 
