@@ -16,7 +16,10 @@ import (
 // outageConfig gives OCR 3 attempts (the built-in makes 4), a breaker that opens after 3
 // failures in a row and probes after 3s (every open, not only the first), and backoffs of
 // about 100ms then 200ms: a verification that waits out OCR's three
-// attempts takes at least 300ms.
+// attempts takes at least 300ms. OCR's hedging is off: the test counts OCR's requests, and on
+// a loaded machine a failing attempt that took longer than the hedge delay's 50ms floor sent a
+// fourth (make test beside a CI run: `UNAVAILABLE MAX_ATTEMPTS x4`, the breaker opened with
+// two requests in flight).
 const outageConfig = `
 services:
   kyc.v1.LivenessService:
@@ -25,6 +28,7 @@ services:
     retry: {initial_backoff: 20ms, max_backoff: 80ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
   kyc.v1.OCRService:
     retry: {max_attempts: 3, initial_backoff: 100ms, max_backoff: 200ms, jitter_amount: 10ms, throttle: {max_tokens: 0, ratio: 0}}
+    hedge: off
     breaker: {consecutive_failures: 3, initial_recovery_timeout: 3s, recovery_timeout: 3s, half_open_max_calls: 1}
 `
 
