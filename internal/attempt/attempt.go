@@ -183,15 +183,23 @@ const MaxReplayBytes = 1 << 30
 // carries on the wire. It keeps the count of messages bounded too, empty ones included.
 const MessageOverhead = 5
 
+// ReplayInline is how many messages a Replay keeps without allocating: its first ones are
+// kept in the Replay itself, which lives in the stream that holds it, so that a stream of a
+// few messages allocates nothing to keep them; past it, the slice of messages grows by
+// doubling (about log2(n/ReplayInline) allocations for n messages).
+const ReplayInline = 8
+
 // Replay keeps the messages a client stream sent, for replay on a later attempt, within a cap
-// of bytes. Its zero value keeps nothing until Cap is set. Not safe for concurrent use.
+// of bytes. Its zero value keeps nothing until Cap is set. Not safe for concurrent use. A
+// Replay must not be copied once a message is added: its first messages are kept in it.
 type Replay struct {
 	// Cap is the most bytes kept, each message counted as on the wire: its proto.Size plus
 	// MessageOverhead; ≤ 0 keeps nothing.
-	Cap   int
-	msgs  []any
-	bytes int
-	over  bool
+	Cap    int
+	msgs   []any
+	bytes  int
+	over   bool
+	inline [ReplayInline]any
 }
 
 // Add keeps m and reports whether it fits. A message that is not a proto.Message, or that
@@ -209,6 +217,9 @@ func (r *Replay) Add(m any) bool {
 		r.Drop()
 		return false
 	}
+	if r.msgs == nil {
+		r.msgs = r.inline[:0]
+	}
 	r.msgs = append(r.msgs, m)
 	r.bytes += size
 	return true
@@ -223,6 +234,7 @@ func (r *Replay) Over() bool { return r.over }
 // Drop frees what is kept; from then on Add reports false.
 func (r *Replay) Drop() {
 	clear(r.msgs)
+	clear(r.inline[:]) // the first messages, when msgs has grown past them
 	r.msgs, r.bytes, r.over = nil, 0, true
 }
 

@@ -382,3 +382,56 @@ func TestMethodsFrontKeepsNoNamePastTheBound(t *testing.T) {
 		t.Errorf("the front's slot holds %q, a name the table does not keep", past)
 	}
 }
+
+// replayAllocs is the Replay of TestReplayAllocs: not a local, which the test's closure would
+// move to the heap, with an allocation of its own on each run.
+var replayAllocs Replay
+
+// TestReplayAllocs pins what keeping a stream's messages allocates: nothing for its first
+// ReplayInline messages (one allocation per doubling of the slice, 4 for 8 messages, before),
+// and one per doubling past them; the messages are kept by reference, never copied.
+func TestReplayAllocs(t *testing.T) {
+	msgs := make([]*kycv1.CheckRequest, 32)
+	for i := range msgs {
+		msgs[i] = &kycv1.CheckRequest{Index: uint32(i), Image: make([]byte, 64)}
+	}
+	for _, tc := range []struct {
+		n    int
+		want float64
+	}{{1, 0}, {8, 0}, {32, 2}} { // 8: ReplayInline
+		got := testing.AllocsPerRun(100, func() {
+			replayAllocs = Replay{Cap: 1 << 20}
+			for _, m := range msgs[:tc.n] {
+				if !replayAllocs.Add(m) {
+					t.Fatal("a message within the cap was not kept")
+				}
+			}
+		})
+		if got != tc.want {
+			t.Errorf("keeping %d messages: %v allocations, want %v", tc.n, got, tc.want)
+		}
+		if len(replayAllocs.Msgs()) != tc.n {
+			t.Fatalf("keeping %d messages: %d kept", tc.n, len(replayAllocs.Msgs()))
+		}
+		for i, m := range replayAllocs.Msgs() {
+			if m != msgs[i] {
+				t.Fatalf("keeping %d messages: message %d is not the one sent %d-th", tc.n, i, i)
+			}
+		}
+	}
+}
+
+// TestReplayDropClearsInline: Drop lets go of the first messages too, kept in the Replay
+// itself, when the slice has grown past them.
+func TestReplayDropClearsInline(t *testing.T) {
+	r := Replay{Cap: 1 << 20}
+	for range 2 * ReplayInline {
+		r.Add(&kycv1.CheckRequest{})
+	}
+	r.Drop()
+	for i, m := range r.inline {
+		if m != nil {
+			t.Fatalf("Drop kept message %d in the Replay", i)
+		}
+	}
+}
