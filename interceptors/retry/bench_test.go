@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,5 +112,51 @@ func TestNoExtraDeadlineUnderEarlierCallerDeadline(t *testing.T) {
 	})
 	if !sawDeadline {
 		t.Fatal("budget deadline not set on a call without one")
+	}
+}
+
+// BenchmarkClientStream compares a successful LivenessService.Check (a client stream of n
+// frames, one reply) made raw with the same stream through the retry stream interceptor, with
+// and without a per-attempt timeout (the ml profile's 3s) and a budget: what the retry costs
+// per stream (n = 1) and per message (the slope over n).
+func BenchmarkClientStream(b *testing.B) {
+	srv := testkit.Start(b, &testkit.Server{CheckF: func(_ int, stream kycv1.LivenessService_CheckServer) error {
+		return testkit.DrainCheck(stream, 0.9)
+	}})
+	plain, _ := New(Config{MaxAttempts: 4})
+	timed, _ := New(Config{MaxAttempts: 4, PerAttemptTimeout: 3 * time.Second, Budget: 8 * time.Second})
+	clients := []struct {
+		name string
+		c    kycv1.LivenessServiceClient
+	}{
+		{"raw", kycv1.NewLivenessServiceClient(srv.Dial(b))},
+		{"retry", kycv1.NewLivenessServiceClient(srv.Dial(b, grpc.WithStreamInterceptor(plain.Stream())))},
+		{"retry+per-attempt-timeout", kycv1.NewLivenessServiceClient(srv.Dial(b, grpc.WithStreamInterceptor(timed.Stream())))},
+	}
+	ctx := context.Background()
+	for _, n := range []int{1, 8, 32} {
+		frames := make([]*kycv1.CheckRequest, n)
+		for i := range frames {
+			frames[i] = &kycv1.CheckRequest{Index: uint32(i), Image: make([]byte, 64)}
+		}
+		for _, c := range clients {
+			b.Run(fmt.Sprintf("%s/n=%d", c.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					stream, err := c.c.Check(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, f := range frames {
+						if err := stream.Send(f); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, err := stream.CloseAndRecv(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
