@@ -53,8 +53,13 @@ func (p *Policy) stream(suite bool) grpc.StreamClientInterceptor {
 		if !s.loop.eligible {
 			s.buf.Drop()
 		}
-		// The call's options, and the attempts' Round for a hedging policy below.
-		s.opts = append(append(make([]grpc.CallOption, 0, len(opts)+1), opts...), &s.round)
+		// The call's options, and the attempts' Round for a hedging policy below: in the
+		// stream's own array when they fit, capped so that an append below copies them.
+		if n := len(opts) + 1; n <= len(s.optsArr) {
+			s.opts = append(append(s.optsArr[:0:n], opts...), &s.round)
+		} else {
+			s.opts = append(append(make([]grpc.CallOption, 0, n), opts...), &s.round)
+		}
 		// The budget bounds the stream's whole life, as one context made at open, unless the
 		// caller's deadline comes first (the unary rule, attempt.BoundOf).
 		if b := attempt.BoundOf(ctx, s.loop.b.budgetEnd, s.loop.start, 0, false); b.Needed {
@@ -144,7 +149,8 @@ type retryStream struct {
 	cc       *grpc.ClientConn
 	method   string
 	streamer grpc.Streamer
-	opts     []grpc.CallOption
+	opts     []grpc.CallOption  // the call's options and &round: optsArr's, when they fit
+	optsArr  [4]grpc.CallOption // a generated client's StaticMethod, a few of the caller's, &round
 
 	parent     context.Context // the caller's
 	callCtx    context.Context // parent, bounded by the budget
