@@ -182,6 +182,11 @@ type retryStream struct {
 	ctx       *streamContext     // Guarded by mu: what Context returns, made on first use.
 	ctxCancel context.CancelFunc // Guarded by mu: ends ctx.
 	ctxWatch  func() bool        // Guarded by mu: stops ending ctx with the committed attempt's.
+
+	// The first attempt's per-attempt timeout, in the stream's own allocation; later attempts
+	// allocate theirs, so that a late timer of an attempt never touches the next one's.
+	firstTimeout     attemptTimeout // Guarded by mu
+	firstTimeoutUsed bool           // Guarded by mu
 }
 
 // openLocked opens attempt n and replays the buffered messages on it. On error the attempt's
@@ -202,12 +207,14 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 		to *atomic.Bool
 	)
 	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout, false); b.Needed {
-		actx = &attemptContext{parent: parent, inner: actx}
-		to = new(atomic.Bool)
-		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), func() {
-			to.Store(true)
-			cancel(errAttemptTimeout)
-		})
+		a := &s.firstTimeout
+		if s.firstTimeoutUsed {
+			a = new(attemptTimeout) // a late timer of an earlier attempt reads its own
+		}
+		s.firstTimeoutUsed = true
+		a.ctx, a.cancel = attemptContext{parent: parent, inner: actx}, cancel
+		actx, to = &a.ctx, &a.timedOut
+		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), a.fire)
 	}
 	s.cancel, s.attTimer, s.timedOut = cancel, at, to
 	st, err := s.streamer(actx, s.desc, s.cc, s.method, s.opts...)
@@ -303,6 +310,21 @@ func (s *retryStream) endPanicked(err error) {
 	s.mu.Lock()
 	s.endPanickedLocked(err)
 	s.mu.Unlock()
+}
+
+// attemptTimeout is what one stream attempt with a per-attempt timeout holds: its context, the
+// flag its timer sets, and the cancel of its inner context, which the timer calls; fire, the
+// timer's func, is its one method value.
+type attemptTimeout struct {
+	ctx      attemptContext
+	timedOut atomic.Bool
+	cancel   context.CancelCauseFunc
+}
+
+// fire ends the attempt as timed out.
+func (a *attemptTimeout) fire() {
+	a.timedOut.Store(true)
+	a.cancel(errAttemptTimeout)
 }
 
 // attemptContext is the context of a stream attempt with a per-attempt timeout: inner, canceled

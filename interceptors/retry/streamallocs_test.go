@@ -76,8 +76,9 @@ func TestStreamAllocs(t *testing.T) {
 		// The retryStream, the attempt's context (a context.WithCancelCause: its cancelCtx
 		// and cancel func), streamend.Watch's wrapper and context.AfterFunc (2 each).
 		{"retry", Config{MaxAttempts: 4}, 7},
-		// And the per-attempt timeout: its timer, its func, its context and flag (2).
-		{"retry+per-attempt-timeout", Config{MaxAttempts: 4, PerAttemptTimeout: 3 * time.Second}, 11},
+		// And the per-attempt timeout: its timer and its func (the first attempt's context and
+		// flag are the stream's own).
+		{"retry+per-attempt-timeout", Config{MaxAttempts: 4, PerAttemptTimeout: 3 * time.Second}, 9},
 	} {
 		p, err := New(tc.cfg)
 		if err != nil {

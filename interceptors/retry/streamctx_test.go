@@ -12,8 +12,10 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 )
 
@@ -97,4 +99,52 @@ func TestStreamContextValuesAndEnd(t *testing.T) {
 	if ctx.Err() == nil || derived.Err() == nil {
 		t.Fatalf("after the reply: context %v, derived %v; want both ended", ctx.Err(), derived.Err())
 	}
+}
+
+// TestStreamAttemptTimeoutsInTurn: the first two attempts of a client stream time out in turn
+// (the first on the timeout state the stream holds itself, the second on one of its own), and
+// the third answers: each timed-out attempt's context reads DeadlineExceeded, and so does its
+// AttemptFinished, while the third's context is live when it opens.
+func TestStreamAttemptTimeoutsInTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Now())
+		rec := new(testkit.Recorder)
+		p, err := retry.New(retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second, Idempotent: true},
+			retry.WithClock(clk), retry.WithRand(seq(0.5)), retry.WithObserver(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ctxs []context.Context
+		attempts := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			if err := ctx.Err(); err != nil {
+				t.Errorf("attempt %d opened on an ended context: %v", len(ctxs)+1, err)
+			}
+			ctxs = append(ctxs, ctx)
+			return testkit.NewScriptedStream(ctx, len(ctxs) < 3), nil
+		}
+		cs, err := p.Stream()(context.Background(), &grpc.StreamDesc{ClientStreams: true}, nil, testkit.MethodCheck, attempts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := testkit.CloseAndRecvInBubble(cs, clk, &kycv1.CheckRequest{Index: 0}, new(kycv1.CheckResponse)); err != nil {
+			t.Fatalf("CloseAndRecv = %v after %d attempts, want the third attempt's reply", err, len(ctxs))
+		}
+		if len(ctxs) != 3 {
+			t.Fatalf("%d attempts, want 3", len(ctxs))
+		}
+		for i, ctx := range ctxs[:2] {
+			if err := ctx.Err(); err != context.DeadlineExceeded {
+				t.Errorf("attempt %d's context: Err = %v, want %v", i+1, err, context.DeadlineExceeded)
+			}
+		}
+		ev := rec.Events(observe.AttemptFinished)
+		if len(ev) != 3 {
+			t.Fatalf("%d AttemptFinished events, want 3", len(ev))
+		}
+		for i, e := range ev[:2] {
+			if e.Code != grpccodes.DeadlineExceeded {
+				t.Errorf("attempt %d finished with %v, want DeadlineExceeded", i+1, e.Code)
+			}
+		}
+	})
 }
