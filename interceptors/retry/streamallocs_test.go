@@ -74,11 +74,12 @@ func TestStreamAllocs(t *testing.T) {
 		perStream float64
 	}{
 		// The retryStream, the attempt's context (a context.WithCancelCause: its cancelCtx
-		// and cancel func), streamend.Watch's wrapper and context.AfterFunc (2 each).
-		{"retry", Config{MaxAttempts: 4}, 7},
+		// and cancel func), streamend.Watch's wrapper (7 when Watch also made its func and a
+		// context.AfterFunc on the caller's context, which never ends here).
+		{"retry", Config{MaxAttempts: 4}, 4},
 		// And the per-attempt timeout: its timer and its func (the first attempt's context and
 		// flag are the stream's own).
-		{"retry+per-attempt-timeout", Config{MaxAttempts: 4, PerAttemptTimeout: 3 * time.Second}, 9},
+		{"retry+per-attempt-timeout", Config{MaxAttempts: 4, PerAttemptTimeout: 3 * time.Second}, 6},
 	} {
 		p, err := New(tc.cfg)
 		if err != nil {

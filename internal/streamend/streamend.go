@@ -159,7 +159,7 @@ type Stream struct {
 	// the context watched ended (ctxEnded).
 	state atomic.Uint32
 
-	onCtxDone func() // ctxDone, the func of every context.AfterFunc
+	onCtxDone func() // Guarded by mu: ctxDone, the func of every context.AfterFunc; made on first use.
 
 	// uncommitted is set until the stream's context is read, which is not before gRPC has
 	// committed the stream (see commit); the caller's context is watched until then.
@@ -269,11 +269,10 @@ func (w *Stream) layerFor(caller, inner context.Context) bool {
 
 // watch wraps cs in a new Stream watched for caller (see Watch).
 func watch(caller context.Context, desc *grpc.StreamDesc, cs grpc.ClientStream) *Stream {
-	w := &Stream{ClientStream: cs, caller: caller, sctx: caller, serverStreams: desc.ServerStreams}
-	w.onCtxDone = w.ctxDone // One func value for every context watched in turn.
+	w := &Stream{ClientStream: cs, caller: caller, serverStreams: desc.ServerStreams}
 	w.uncommitted.Store(true)
 	w.mu.Lock() // The callback may run at once; it waits for stop to be set.
-	w.stop = context.AfterFunc(caller, w.onCtxDone)
+	w.watchLocked(caller)
 	w.mu.Unlock()
 	return w
 }
@@ -618,11 +617,27 @@ func (w *Stream) transport() {
 
 // watchLocked watches ctx instead of the context watched so far, whose callback has run
 // (the context ended) or was stopped.
+//
+// A context that never ends (its Done is nil, as context.Background's) needs no callback: it
+// gets none, nor the func it would run, made on the first context that can end. A stream opened
+// with such a caller's context, and ended by a RecvMsg, a SendMsg or a Header before a context
+// that can end is watched, costs its wrapper alone.
 func (w *Stream) watchLocked(ctx context.Context) {
 	w.state.And(^uint32(ctxEnded))
 	w.sctx = ctx
+	if ctx.Done() == nil {
+		w.stop = neverStarted
+		return
+	}
+	if w.onCtxDone == nil {
+		w.onCtxDone = w.ctxDone // One func value for every context watched in turn.
+	}
 	w.stop = context.AfterFunc(ctx, w.onCtxDone)
 }
+
+// neverStarted is the stop func of a context that never ends (see watchLocked): its callback,
+// which was never registered, did not run, as context.AfterFunc's stop reports with true.
+func neverStarted() bool { return true }
 
 // finish runs the registered funcs with e unless the stream ended already, and then stops the
 // context callback. A func that panics keeps none of the others from running (what they hold

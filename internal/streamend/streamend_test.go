@@ -563,3 +563,70 @@ func TestContextMovesWithARetry(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchAllocsPerCaller pins what Watch costs by the caller's context: its wrapper alone for
+// one that never ends (context.Background's: no context.AfterFunc, nor the func it would run),
+// and for one that can end, the wrapper, the func, and context.AfterFunc's record and stop.
+// Each stream ends with its one reply; its context ends after.
+func TestWatchAllocsPerCaller(t *testing.T) {
+	cancelable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	desc := &grpc.StreamDesc{}
+	e := new(countEnder)
+	for _, tt := range []struct {
+		name   string
+		caller context.Context
+		want   float64
+	}{
+		{"never ends", context.Background(), 1},
+		{"cancelable", cancelable, 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(tt.caller)
+			defer f.finish()
+			run := func() {
+				w := Watch(tt.caller, desc, f)
+				w.OnEndOf(e)
+				f.recv <- nil
+				if err := w.RecvMsg(nil); err != nil {
+					t.Fatal(err)
+				}
+				if end, ok := w.Ended(); !ok || end.Cause != Reply {
+					t.Fatalf("end = %+v, %v; want Reply", end, ok)
+				}
+			}
+			run() // Warm-up: the caller's list of children.
+			if got := testing.AllocsPerRun(100, run); got != tt.want {
+				t.Fatalf("a stream watched for a caller's context that %s costs %.0f allocations, want %.0f", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+// countEnder counts the ends it is given, with no allocation.
+type countEnder struct{ n atomic.Int32 }
+
+func (c *countEnder) StreamEnded(End) { c.n.Add(1) }
+
+// TestNeverEndingCallerWatchesTheStreamOnceCommitted: a stream whose caller's context never
+// ends has no context callback until it is committed; then its context's end is its end
+// (Transport), once, and a Context asked for after costs no second callback.
+func TestNeverEndingCallerWatchesTheStreamOnceCommitted(t *testing.T) {
+	f := newFake(context.Background())
+	w := Watch(context.Background(), &grpc.StreamDesc{ServerStreams: true}, f)
+	r := newRecorder()
+	w.OnEnd(r.f)
+	f.recv <- nil
+	if err := w.RecvMsg(nil); err != nil { // A message: commits the stream.
+		t.Fatal(err)
+	}
+	if _, ended := w.Ended(); ended {
+		t.Fatal("a message ended the stream")
+	}
+	f.finish() // gRPC ends the stream's context.
+	r.wait(t)
+	_ = w.Context()
+	if ends := r.snapshot(); len(ends) != 1 || ends[0].Cause != Transport || !errors.Is(ends[0].Err, context.Canceled) {
+		t.Fatalf("ends = %+v, want one Transport end with context.Canceled", ends)
+	}
+}
