@@ -1303,8 +1303,21 @@ func (r *streamRunner) Value(key any) any {
 }
 
 // AfterFunc lets a context derived from r, when the caller's context is not one the context
-// package can attach to without a goroutine by itself, attach as it would to the caller's.
-func (r *streamRunner) AfterFunc(f func()) func() bool { return context.AfterFunc(r.Context, f) }
+// package can attach to without a goroutine by itself, attach as it would to the caller's: to
+// the caller's own AfterFunc when it has one (clock.WithDeadline's, a retry stream attempt's),
+// so that f runs as the caller's context ends, not in a goroutine started then; else through
+// context.AfterFunc, which watches it as the context package would.
+func (r *streamRunner) AfterFunc(f func()) func() bool {
+	if a, ok := r.Context.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(r.Context, f)
+}
+
+// afterFuncer is a context the context package attaches to with its AfterFunc method.
+type afterFuncer interface {
+	AfterFunc(f func()) func() bool
+}
 
 // attemptErr returns the error the stream's one attempt ended with, when the runner saw it end
 // (see observe), else err, the stream's.
