@@ -1,80 +1,19 @@
 package bulkhead_test
 
 import (
-	"context"
-	"io"
-	"math"
-	"runtime"
-	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
-	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
-	"google.golang.org/grpc"
 )
-
-// eofStream is a stream whose every RecvMsg returns io.EOF: one value serves every stream.
-type eofStream struct {
-	grpc.ClientStream
-	ctx context.Context
-}
-
-func (s *eofStream) Context() context.Context { return s.ctx }
-func (s *eofStream) RecvMsg(any) error        { return io.EOF }
-
-// streamAllocs returns the fewest allocations and bytes, over rounds of a hundred, of one stream
-// through ic, from open to its end (RecvMsg returns io.EOF), after a warm-up; no collection
-// runs while they are counted, so pools keep what the warm-up put in them.
-func streamAllocs(t *testing.T, ic grpc.StreamClientInterceptor) (n, bytes float64) {
-	t.Helper()
-	ctx := context.Background()
-	below := &eofStream{ctx: ctx}
-	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-		return below, nil
-	}
-	desc := &grpc.StreamDesc{ServerStreams: true}
-	run := func() {
-		cs, err := ic(ctx, desc, nil, testkit.MethodCheck, streamer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.RecvMsg(nil); err != io.EOF {
-			t.Fatalf("RecvMsg = %v, want io.EOF", err)
-		}
-	}
-	for range 300 {
-		run()
-	}
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	n, bytes = testing.AllocsPerRun(100, run), math.Inf(1)
-	for range 3 {
-		n = min(n, testing.AllocsPerRun(100, run))
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for range 100 {
-			run()
-		}
-		runtime.ReadMemStats(&after)
-		bytes = min(bytes, float64(after.TotalAlloc-before.TotalAlloc)/100)
-	}
-	return n, bytes
-}
 
 // TestStreamAllocs pins what a bulkhead adds to a stream, over what watching its end costs: a
 // fixed limit registers the bulkhead itself for the end, with no allocation (it took one, a
 // closure, before); an adaptive one registers one small value carrying the stream's sample.
 func TestStreamAllocs(t *testing.T) {
-	watchOnly := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return streamend.Watch(ctx, desc, cs), nil
-	}
-	base, baseBytes := streamAllocs(t, watchOnly)
+	base, baseBytes := testkit.StreamAllocs(t, testkit.WatchOnly, testkit.MethodCheck)
 	for _, tt := range []struct {
 		name     string
 		adaptive bulkhead.Adaptive
@@ -93,7 +32,7 @@ func TestStreamAllocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, gotBytes := streamAllocs(t, bh.Stream())
+			got, gotBytes := testkit.StreamAllocs(t, bh.Stream(), testkit.MethodCheck)
 			got, gotBytes = got-base, gotBytes-baseBytes
 			t.Logf("%.1f allocations, %.1f bytes over watching the end", got, gotBytes)
 			if got > tt.want {

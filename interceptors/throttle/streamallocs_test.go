@@ -1,25 +1,10 @@
 package throttle
 
 import (
-	"context"
-	"io"
-	"math"
-	"runtime"
-	"runtime/debug"
 	"testing"
 
-	"github.com/bulwarkrpc/bulwark/internal/streamend"
-	"google.golang.org/grpc"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 )
-
-// eofStream is a stream whose every RecvMsg returns io.EOF: one value serves every stream.
-type eofStream struct {
-	grpc.ClientStream
-	ctx context.Context
-}
-
-func (s *eofStream) Context() context.Context { return s.ctx }
-func (s *eofStream) RecvMsg(any) error        { return io.EOF }
 
 // TestStreamAllocs pins what the throttle adds to a stream, over watching its end: one small
 // value for its end, which judges the stream with its caller's context and its classifier (a
@@ -27,50 +12,10 @@ func (s *eofStream) RecvMsg(any) error        { return io.EOF }
 // request and an accept.
 func TestStreamAllocs(t *testing.T) {
 	th, _, _ := newTest(t, Config{})
-	watchOnly := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return streamend.Watch(ctx, desc, cs), nil
-	}
-	ctx := context.Background()
-	below := &eofStream{ctx: ctx}
-	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-		return below, nil
-	}
-	desc := &grpc.StreamDesc{ServerStreams: true}
-	allocs := func(ic grpc.StreamClientInterceptor) (n, bytes float64) {
-		run := func() {
-			cs, err := ic(ctx, desc, nil, method, streamer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cs.RecvMsg(nil); err != io.EOF {
-				t.Fatalf("RecvMsg = %v, want io.EOF", err)
-			}
-		}
-		for range 300 { // Fills the pools and the runtime's caches.
-			run()
-		}
-		defer debug.SetGCPercent(debug.SetGCPercent(-1))
-		n, bytes = testing.AllocsPerRun(100, run), math.Inf(1)
-		for range 3 {
-			n = min(n, testing.AllocsPerRun(100, run))
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			for range 100 {
-				run()
-			}
-			runtime.ReadMemStats(&after)
-			bytes = min(bytes, float64(after.TotalAlloc-before.TotalAlloc)/100)
-		}
-		return n, bytes
-	}
-	base, baseBytes := allocs(watchOnly)
-	got, gotBytes := allocs(th.Stream())
+	base, baseBytes := testkit.StreamAllocs(t, testkit.WatchOnly, method)
+	got, gotBytes := testkit.StreamAllocs(t, th.Stream(), method)
 	got, gotBytes = got-base, gotBytes-baseBytes
-	const streams = 300 + 4*101 + 3*100 // AllocsPerRun runs once more to warm up.
+	const streams = testkit.StreamAllocsRuns
 	if requests, accepts := th.Counts(); requests != streams || accepts != streams {
 		t.Fatalf("Counts = %d requests, %d accepts, want %d of each: one a stream", requests, accepts, streams)
 	}
