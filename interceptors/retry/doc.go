@@ -211,7 +211,10 @@
 // Internal and ends the stream, as in grpc, and is never kept for a replay. The per-attempt timeout applies to a stream
 // only until it commits, and an attempt it ends reads as DeadlineExceeded to the policies
 // below, as a unary attempt's does; the budget bounds the whole stream. Abandoned attempts are
-// canceled. The committed attempt is reported (its AttemptFinished, the retry budget) when the
+// canceled. An attempt with a per-attempt timeout that ends (its timeout, a retry, the end
+// of the stream) has the contexts derived from its own below (gRPC's stream's) done, with its
+// error, before the call that ended it goes on, as below a cancelable context; when the
+// caller's context or the budget ends it, the context package ends them. The committed attempt is reported (its AttemptFinished, the retry budget) when the
 // stream ends, with the status it ends with: a server stream that fails after its first
 // message is a failed attempt. A stream that ends while nobody reads or writes it
 // (internal/streamend: its caller's context ends, or gRPC ends the committed attempt, as its

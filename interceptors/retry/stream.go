@@ -167,7 +167,7 @@ type retryStream struct {
 	cur       grpc.ClientStream       // Guarded by mu: the current attempt's stream.
 	cancel    context.CancelCauseFunc // Guarded by mu: cancels the current attempt.
 	attTimer  clock.Timer             // Guarded by mu: the current attempt's timeout, until commit.
-	timedOut  *atomic.Bool            // Guarded by mu: set when the current attempt timed out.
+	attempt   *attemptTimeout         // Guarded by mu: the current attempt's timeout, when it has one: its flag, its end.
 	n         int                     // Guarded by mu: the current attempt, 1-based.
 	t0        time.Time               // Guarded by mu: when it started.
 	committed bool                    // Guarded by mu: no more retries.
@@ -204,7 +204,7 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	actx, cancel := context.WithCancelCause(parent)
 	var (
 		at clock.Timer
-		to *atomic.Bool
+		to *attemptTimeout
 	)
 	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout, false); b.Needed {
 		a := &s.firstTimeout
@@ -212,11 +212,11 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 			a = new(attemptTimeout) // a late timer of an earlier attempt reads its own
 		}
 		s.firstTimeoutUsed = true
-		a.ctx, a.cancel = attemptContext{parent: parent, inner: actx}, cancel
-		actx, to = &a.ctx, &a.timedOut
+		a.ctx.parent, a.ctx.inner, a.cancel = parent, actx, cancel
+		actx, to = &a.ctx, a
 		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), a.fire)
 	}
-	s.cancel, s.attTimer, s.timedOut = cancel, at, to
+	s.cancel, s.attTimer, s.attempt = cancel, at, to
 	st, err := s.streamer(actx, s.desc, s.cc, s.method, s.opts...)
 	if err != nil {
 		s.stopAttemptLocked()
@@ -313,8 +313,8 @@ func (s *retryStream) endPanicked(err error) {
 }
 
 // attemptTimeout is what one stream attempt with a per-attempt timeout holds: its context, the
-// flag its timer sets, and the cancel of its inner context, which the timer calls; fire, the
-// timer's func, is its one method value.
+// flag its timer sets, and the cancel of its inner context, which end calls; fire, the timer's
+// func, is its one method value.
 type attemptTimeout struct {
 	ctx      attemptContext
 	timedOut atomic.Bool
@@ -324,7 +324,37 @@ type attemptTimeout struct {
 // fire ends the attempt as timed out.
 func (a *attemptTimeout) fire() {
 	a.timedOut.Store(true)
-	a.cancel(errAttemptTimeout)
+	a.end(errAttemptTimeout)
+}
+
+// end cancels the attempt's context with cause and, before it returns, cancels the contexts
+// derived from it (see attemptContext.AfterFunc): each func registered and not yet stopped is
+// taken back from inner, so that inner's cancel starts no goroutine for it, and called here.
+func (a *attemptTimeout) end(cause error) {
+	c := &a.ctx
+	c.mu.Lock()
+	c.ended = true
+	first, more := c.first, []afterFunc(nil)
+	if c.more != nil {
+		more = *c.more
+	}
+	c.first, c.more = afterFunc{}, nil
+	c.mu.Unlock()
+	runFirst := first.f != nil && first.stop()
+	for i := range more {
+		if !more[i].stop() {
+			more[i].f = nil // stopped by its context, or already run by inner's end
+		}
+	}
+	a.cancel(cause)
+	if runFirst {
+		first.f()
+	}
+	for _, e := range more {
+		if e.f != nil {
+			e.f()
+		}
+	}
 }
 
 // attemptContext is the context of a stream attempt with a per-attempt timeout: inner, canceled
@@ -333,9 +363,26 @@ func (a *attemptTimeout) fire() {
 // no deadline of its own: the timeout is lifted when the stream commits. Value answers from
 // the parent, so that contexts derived from it do not attach to inner (whose Err is
 // Canceled): they are canceled through AfterFunc and read Err.
+//
+// When the attempt ends (its timer fires, or the stream cancels it: a retry moves on, the
+// stream ends), attemptTimeout.end cancels them before it returns, as a cancel context
+// cancels its children. When the parent ends first, inner's end reaches them through
+// context.AfterFunc, in a goroutine each, as it would a context derived from any context that
+// the context package does not know.
 type attemptContext struct {
 	parent context.Context
 	inner  context.Context
+
+	mu    sync.Mutex
+	first afterFunc    // Guarded by mu: the first func of AfterFunc, until the attempt ends.
+	more  *[]afterFunc // Guarded by mu: the others (grpc registers one), made when needed.
+	ended bool         // Guarded by mu: end took the funcs; later ones are inner's alone.
+}
+
+// afterFunc is a func of attemptContext.AfterFunc and the stop of its registration on inner.
+type afterFunc struct {
+	f    func()
+	stop func() bool
 }
 
 func (c *attemptContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
@@ -344,8 +391,26 @@ func (c *attemptContext) Done() <-chan struct{} { return c.inner.Done() }
 
 func (c *attemptContext) Value(key any) any { return c.parent.Value(key) }
 
-// AfterFunc lets context.WithCancel and its kin attach to c without a goroutine.
-func (c *attemptContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.inner, f) }
+// AfterFunc lets context.WithCancel and its kin attach to c without a goroutine. f is
+// registered on inner, which runs it when the parent ends c, and kept in c, whose end takes it
+// back from inner and runs it at once. stop is inner's: once it has returned true, inner's
+// registration is gone and end, whose own stop of it then returns false, does not run f.
+func (c *attemptContext) AfterFunc(f func()) (stop func() bool) {
+	stop = context.AfterFunc(c.inner, f)
+	c.mu.Lock()
+	switch {
+	case c.ended: // inner's cancel, which end calls next or called, runs f
+	case c.first.f == nil:
+		c.first = afterFunc{f: f, stop: stop}
+	default:
+		if c.more == nil {
+			c.more = new([]afterFunc)
+		}
+		*c.more = append(*c.more, afterFunc{f: f, stop: stop})
+	}
+	c.mu.Unlock()
+	return stop
+}
 
 // Err reports context.DeadlineExceeded when the per-attempt timeout ended the attempt, even if
 // the parent ended since (the retry loop releases the call's context once the attempt that
@@ -365,7 +430,11 @@ func (s *retryStream) stopAttemptLocked() {
 		s.attTimer = nil
 	}
 	if s.cancel != nil {
-		s.cancel(context.Canceled)
+		if s.attempt != nil {
+			s.attempt.end(context.Canceled) // and the contexts derived from the attempt's
+		} else {
+			s.cancel(context.Canceled)
+		}
 		s.cancel = nil
 	}
 }
@@ -944,11 +1013,11 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 			s.mu.Unlock()
 			return err
 		}
-		n, t0, to := s.n, s.t0, s.timedOut
+		n, t0, to := s.n, s.t0, s.attempt
 		s.broken = true
 		s.stopAttemptLocked()
 		s.mu.Unlock()
-		if to != nil && to.Load() && s.callCtx.Err() == nil {
+		if to != nil && to.timedOut.Load() && s.callCtx.Err() == nil {
 			err = attemptTimedOut(err, s.p.cfg.PerAttemptTimeout)
 		}
 		v := s.p.s.Classifier.ClassifyTrailer(err, trailer)
