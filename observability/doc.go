@@ -45,8 +45,10 @@
 // promtool is not on PATH), checks that the dashboard parses, that every PromQL query in it is
 // valid, that the rules and the dashboard query only metrics promobs.MetricNames lists, and
 // the dashboard every one of them, that every variable the dashboard refers to is defined
-// (TestDashboardVariablesExist), that every panel whose metrics all have a method label
-// follows the method variable and no other panel does (TestPanelsFollowMethodVariable), that
+// (TestDashboardVariablesExist), that every alert's description says what to do next and names
+// the dashboard panel to open, by a title the dashboard has (TestAlertsPointAtPanels), that
+// every panel whose metrics all have a method label follows the method variable and no other
+// panel does (TestPanelsFollowMethodVariable), that
 // the queries and the variables match, group by and show only labels those metrics have, and
 // breaker states and classes they take (TestReferencedLabelsExist), and
 // that they read each metric as its type allows: counters and histogram series through rate
