@@ -19,7 +19,8 @@
 //	| span event               | when                           | attributes                                                              |
 //	| ------------------------ | ------------------------------ | ----------------------------------------------------------------------- |
 //	| bulwark.attempt          | an attempt ended               | bulwark.attempt, bulwark.policy, bulwark.hedge, rpc.grpc.status_code, bulwark.class, bulwark.duration_ms |
-//	| bulwark.retry_scheduled  | a retry will follow a sleep    | bulwark.attempt (the failed one), code, class, bulwark.backoff_ms, bulwark.pushback |
+//	| bulwark.retry_scheduled  | a retry will follow a sleep    | bulwark.attempt (the failed one), rpc.grpc.status_code, bulwark.class   |
+//	|                          |                                | (its outcome), bulwark.backoff_ms, bulwark.pushback                     |
 //	| bulwark.retries_exhausted| retrying stopped               | bulwark.attempts, bulwark.reason (max_attempts, budget, deadline, ...)  |
 //	| bulwark.hedge_sent       | a hedge left                   | bulwark.attempt, bulwark.hedge.after_ms, bulwark.reason                |
 //	| bulwark.rejected         | a policy of ours refused the   | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
