@@ -120,12 +120,13 @@ const (
 	// which an observer keeps until the next event of that name; and an event whose Time equals
 	// the Retired's (a clock that does not move, as a fake one in a test) is dropped, the
 	// replacement's too, until its next event. A breaker.Registry sends a Retired too, to the
-	// breaker's own sink, for a breaker its Get made (the registry interceptors') that Get
-	// replaces under its name or Delete forgets, at the breaker's clock's now (or its last state
-	// change, when later), before its replacement's BreakerPublished. A breaker's Retired
-	// carries the breaker's Instance, which its own events carry too: an observer that compares
-	// them (as zapobs, otelobs and promobs' event-driven breaker states do) has neither race, as
-	// a level source read at scrape time (promobs' Scrape) has not.
+	// breaker's own sink, for a breaker it held that Get or a suite's build replaces under its
+	// name or Delete forgets and that no suite holds (the registry interceptors', or one its
+	// suites let go; a suite retires one it holds itself, as above), at the breaker's clock's
+	// now (or its last state change, when later), before its replacement's BreakerPublished. A
+	// breaker's Retired carries the breaker's Instance, which its own events carry too: an
+	// observer that compares them (as zapobs, otelobs and promobs' event-driven breaker states
+	// do) has neither race, as a level source read at scrape time (promobs' Scrape) has not.
 	Retired
 	// BreakerPublished: a breaker was put in service, sent once per breaker
 	// (breaker.Breaker.Publish) to the breaker's own sink (its observer), by whichever made it:

@@ -95,9 +95,6 @@ type Breaker struct {
 	maker    *User  // the registry user whose build made it (see MadeBy); nil for none
 	// published: Publish has been called (its BreakerPublished sent, or no sink to send it to).
 	published atomic.Bool
-	// ownedByRegistry: made by Registry.Get (or the registry interceptors), which publishes it
-	// and retires it when it forgets or replaces it; not by a suite's build, whose suite does.
-	ownedByRegistry bool
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -284,7 +281,7 @@ func (b *Breaker) Publish() {
 }
 
 // retire sends the breaker's observe.Retired to its observer, when it has one: the registry
-// that made it forgot it or replaced it. Named as its level reading names it (read first: a
+// that held it forgot it or replaced it, and no suite holds it (see Registry.replacedLocked). Named as its level reading names it (read first: a
 // change that is due is made and timed then), at the breaker's clock's now, or at its last
 // state change when that is later.
 func (b *Breaker) retire() {

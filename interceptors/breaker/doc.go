@@ -198,8 +198,9 @@
 // rejected call sends itself. Before any of them it sends one observe.BreakerPublished (its
 // state then, closed), once (Breaker.Publish): New sends it before it returns, a Registry's Get
 // (and so UnaryClientInterceptor and StreamClientInterceptor) before the registry holds the
-// breaker, a suite when the build that made it commits; a breaker a Registry's Get made sends
-// observe.Retired when Get replaces it or Delete forgets it (see Registry). Its
+// breaker, a suite when the build that made it commits; a breaker a Registry holds sends
+// observe.Retired when Get or a suite's build replaces it or Delete forgets it, unless a suite
+// holds it, which retires it itself (see Registry). Its
 // BreakerStateChanged, BreakerPublished and Retired events carry its Instance
 // (Breaker.Instance), which tells them from another breaker's of the same name.
 //

@@ -176,7 +176,8 @@ func TestRegistryRetiresTheBreakersItForgets(t *testing.T) {
 		t.Fatalf("events of Delete: %+v, want %+v alone", evs, wantRetired)
 	}
 
-	// A breaker a suite's build took and put is not the registry's to retire (nor to publish).
+	// A breaker a suite's build took and put, which the suite holds, is not the registry's to
+	// retire (nor to publish): the suite retires it once it no longer calls through it.
 	rec.Reset()
 	u := reg.User()
 	b, made, err := reg.take("other", Config{}, false, u, []Option{WithObserver(rec)})
@@ -184,8 +185,23 @@ func TestRegistryRetiresTheBreakersItForgets(t *testing.T) {
 		t.Fatalf("take: %v, %v", made, err)
 	}
 	reg.put("other", b)
+	reg.hold("other", b, u) // as the suite's commit does
 	reg.Delete("other")
 	if evs := rec.Events(); len(evs) != 0 {
 		t.Fatalf("events of a suite's breaker's take, put and Delete: %+v, want none", evs)
+	}
+	// One no suite holds any more (its suites let it go while the registry held it, and so
+	// did not retire it) is the registry's to retire.
+	b, _, err = reg.take("other", Config{}, false, u, []Option{WithObserver(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.put("other", b)
+	reg.hold("other", b, u)
+	u.Release("other")
+	reg.Delete("other")
+	wantRetired.Instance, wantRetired.Service = b.Instance(), "other"
+	if evs := rec.Events(); len(evs) != 1 || evs[0] != wantRetired {
+		t.Fatalf("events of Delete of a breaker no suite holds: %+v, want %+v alone", evs, wantRetired)
 	}
 }

@@ -42,13 +42,23 @@ import (
 // A breaker Get makes (and so the registry interceptors, UnaryClientInterceptor and
 // StreamClientInterceptor, at a name's first call) sends its observe.BreakerPublished to its
 // observer (WithObserver; see Breaker.Publish) before the registry holds it, so before it
-// admits a call. One that Get then replaces (asked for with other settings) or that Delete
-// forgets sends its observe.Retired (its Instance; Time, its clock's now, or its last state
+// admits a call. A breaker the registry holds that Get replaces (asked for with other
+// settings), that a suite's build replaces (the suite's breaker of the name, with other
+// settings, put in its place when the build commits) or that Delete forgets sends its
+// observe.Retired to its own observer (its Instance; Time, its clock's now, or its last state
 // change when that is later), before its replacement's BreakerPublished, so that an observer
-// that keeps breakers' states from events drops its state. Both are sent with the registry's
-// lock held: an observer must not call Get or Delete of the same registry from Observe, nor
-// make a call through its interceptors, which would wait for that lock. The breakers a suite's
-// build makes (interceptors.WithBreakerRegistry) are published and retired by that suite.
+// that keeps breakers' states from events drops its state: once, whoever made it, unless a
+// suite holds it (see User), which still calls through it and retires it itself, to its own
+// observer, once it no longer does (a reload without it, or Close). So a breaker of the
+// registry interceptors is retired when a suite's configuration of other settings for the
+// name replaces it, and one a suite made, which that suite let go while the registry held it,
+// when Get, Delete or another suite's build replaces it. These Retired events are sent with
+// the registry's lock held (a suite's build's, also with that suite's lock and the
+// registry's build lock held): an observer must not call Get or Delete of the same registry
+// from Observe, nor make a call through its interceptors, nor reload, or make the first call
+// of a method through, a suite sharing the registry, which would wait for those locks. The
+// breakers a suite's build makes (interceptors.WithBreakerRegistry) are published by that
+// suite.
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
@@ -64,6 +74,10 @@ type Registry struct {
 	// users holds, by name, the users whose builds in force hold the breaker the registry
 	// holds under that name (see User).
 	users map[string]map[*User]struct{} // Guarded by mu.
+	// heldBreaker holds, by name, the breaker the last hold of the name took: the one its
+	// users hold, while users has any. It is not the registry's breaker of the name once Get
+	// replaced that: the users still call through (and will retire) the one they took.
+	heldBreaker map[string]*Breaker // Guarded by mu.
 	// builds is the registry's build lock (see User.LockBuilds).
 	builds buildLock
 }
@@ -92,24 +106,27 @@ func (r *Registry) User() *User { return &User{r: r} }
 func (u *User) Release(name string) {
 	r := u.r
 	r.mu.Lock()
+	r.releaseLocked(name, u)
+	r.mu.Unlock()
+}
+
+// releaseLocked is Release under r.mu.
+func (r *Registry) releaseLocked(name string, u *User) {
 	if us := r.users[name]; us != nil {
 		delete(us, u)
 		if len(us) == 0 {
 			delete(r.users, name)
+			delete(r.heldBreaker, name)
 		}
 	}
-	r.mu.Unlock()
 }
 
 // Close releases every breaker u holds (a suite's Close).
 func (u *User) Close() {
 	r := u.r
 	r.mu.Lock()
-	for name, us := range r.users {
-		delete(us, u)
-		if len(us) == 0 {
-			delete(r.users, name)
-		}
+	for name := range r.users {
+		r.releaseLocked(name, u)
 	}
 	r.mu.Unlock()
 }
@@ -168,20 +185,16 @@ func (u *User) UnlockBuilds() {
 	}
 }
 
-// hold records that u holds the breaker named name, which its build took (at the commit of
+// hold records that u holds b, the breaker named name, which its build took (at the commit of
 // the build). A nil u holds nothing.
-func (r *Registry) hold(name string, u *User) {
+func (r *Registry) hold(name string, b *Breaker, u *User) {
 	if u == nil {
 		return
 	}
 	r.mu.Lock()
-	r.holdLocked(name, u)
-	r.mu.Unlock()
-}
-
-func (r *Registry) holdLocked(name string, u *User) {
 	if r.users == nil {
 		r.users = map[string]map[*User]struct{}{}
+		r.heldBreaker = map[string]*Breaker{}
 	}
 	us := r.users[name]
 	if us == nil {
@@ -189,6 +202,20 @@ func (r *Registry) holdLocked(name string, u *User) {
 		r.users[name] = us
 	}
 	us[u] = struct{}{}
+	r.heldBreaker[name] = b
+	r.mu.Unlock()
+}
+
+// replacedLocked ends the registry's keeping of old, its breaker named name until Get, put or
+// Delete replaced or forgot it: old sends its observe.Retired (see Registry) unless a user
+// holds it, whose suite still calls through it and retires it once it no longer does (a
+// reload without it, or Close). So a breaker is retired once, by the registry or by the
+// suite that holds it, whoever made it and whoever replaced it. r.mu must be held.
+func (r *Registry) replacedLocked(name string, old *Breaker) {
+	if len(r.users[name]) > 0 && r.heldBreaker[name] == old {
+		return
+	}
+	old.retire()
 }
 
 // heldByOthersLocked reports whether a user other than u holds the breaker named name. r.mu
@@ -284,16 +311,14 @@ func (r *Registry) get(name string, cfg Config, opts []Option) *Breaker {
 	if v, ok := r.entries.Load(name); ok {
 		if b := v.(*Breaker); b.cfg == cfg {
 			return b
-		} else if b.ownedByRegistry {
-			replaced = b
 		}
+		replaced = v.(*Breaker)
 	}
 	b := newBreaker(name, cfg, r.options(opts))
-	b.ownedByRegistry = true
 	// Under r.mu, before the registry holds b: the replaced breaker's Retired comes before
 	// b's BreakerPublished, and that before any call b admits.
 	if replaced != nil {
-		replaced.retire()
+		r.replacedLocked(name, replaced)
 	}
 	b.Publish()
 	r.storeLocked(name, b)
@@ -390,10 +415,14 @@ func (r *Registry) conflictOf(name string, cfg Config, u *User) error {
 }
 
 // put makes b, which take made, the breaker named name, in place of the one the registry
-// holds, if any. A later take of name gets it from the registry (or, fresh, a new one), not
-// as pending.
+// holds, if any, which is retired unless a user holds it (see replacedLocked): before b's
+// BreakerPublished, which its suite sends once the build committed. A later take of name gets
+// b from the registry (or, fresh, a new one), not as pending.
 func (r *Registry) put(name string, b *Breaker) {
 	r.mu.Lock()
+	if v, ok := r.entries.Load(name); ok && v.(*Breaker) != b {
+		r.replacedLocked(name, v.(*Breaker))
+	}
 	r.storeLocked(name, b)
 	if c := r.pending[name]; c != nil && c.b == b {
 		delete(r.pending, name)
@@ -426,16 +455,14 @@ func (r *Registry) Lookup(name string) (*Breaker, bool) {
 }
 
 // Delete forgets the breaker named name. Interceptors still holding it keep using it until
-// their next call resolves a new one. A breaker Get made is retired: its observer gets its
-// observe.Retired (see Registry).
+// their next call resolves a new one. A breaker no suite holds is retired: its observer gets
+// its observe.Retired (see Registry).
 func (r *Registry) Delete(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v, loaded := r.entries.LoadAndDelete(name); loaded {
 		r.n.Add(-1)
-		if b := v.(*Breaker); b.ownedByRegistry {
-			b.retire()
-		}
+		r.replacedLocked(name, v.(*Breaker))
 	}
 }
 

@@ -83,14 +83,14 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		return section.Built{}, err
 	}
 	if !made {
-		env.Stage.OnCommit(func() { r.hold(name, u) })
+		env.Stage.OnCommit(func() { r.hold(name, b, u) })
 	} else {
 		// Until the build ends, a build of another suite sharing r that takes the same
 		// breaker gets b: whichever commits first puts it, and both use the one r holds. A
 		// rejected build drops its take (its closers run at once); one that commits drops
 		// nothing, as put settled it.
 		settled := false
-		env.Stage.OnCommit(func() { settled = true; r.put(name, b); r.hold(name, u) })
+		env.Stage.OnCommit(func() { settled = true; r.put(name, b); r.hold(name, b, u) })
 		if env.OnClose != nil {
 			env.OnClose(func() error {
 				if !settled {
