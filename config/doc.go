@@ -173,6 +173,8 @@
 // retryPolicy or retryThrottling gRPC would reject, or a service name that is not fully
 // qualified is an error. A retryThrottling out of A6's bounds is an error also in a file with
 // no methodConfig, which grpc-go loads without checking it (nothing there retries). Durations are read as grpc-go reads them (decimal seconds, at most
-// nine decimals; past what a time.Duration holds, the longest one), except that a sign is
-// refused: grpc-go takes "+1s" as 1s and "-1s" as a negative duration (a timeout it ignores).
+// nine decimals, with a sign: "+1s" is 1s; past what a time.Duration holds, the longest one),
+// except for a second sign or a sign after the point ("--1s", "1.+5s"), which grpc-go reads and
+// bulwark refuses. A negative timeout (grpc-go sets no deadline for one), backoff,
+// perAttemptRecvTimeout or hedgingDelay is an error.
 package config

@@ -87,6 +87,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 		`{"methodConfig":[{"name":[{"service":"a.v1.S","method":"M"},{}],"timeout":"315576000000.999999999s","retryPolicy":{"maxAttempts":9,"initialBackoff":"10000000000s","maxBackoff":"1s","backoffMultiplier":0.5,"retryableStatusCodes":["CANCELLED",1,"unavailable"],"perAttemptRecvTimeout":".5s"}}]}`,
 		`{"retryThrottling":{"maxTokens":0},"methodConfig":[{"name":[{"method":"M"},{"service":"a.v1.S/M"}],"retryPolicy":{"maxAttempts":1}},{"name":[{"service":"a.v1.S/M"}],"hedgingPolicy":{"nonFatalStatusCodes":[0]}}]}`,
 		`{"retryThrottling":{"maxTokens":1000,"tokenRatio":1e-9},"methodConfig":[{"name":[{"service":"a.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"0s","nonFatalStatusCodes":[16]}}]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"+1s","retryPolicy":{"maxAttempts":3,"initialBackoff":"-.5s","maxBackoff":"+2.s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"],"perAttemptRecvTimeout":"-9223372036.854775809s"}},{"name":[{"service":"b.v1.S"}],"timeout":"-1s","hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"--1s"}}]}`,
 	} {
 		f.Add([]byte(s))
 	}

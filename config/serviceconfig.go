@@ -315,7 +315,7 @@ func (d *scDur) UnmarshalJSON(b []byte) error {
 	}
 	v, ok := parseSeconds(s)
 	if !ok {
-		d.bad = &scBad{string(b), `is not a duration: want non-negative decimal seconds with an s suffix, such as "1.5s"`}
+		d.bad = &scBad{string(b), `is not a duration: want decimal seconds with an s suffix, such as "1.5s"`}
 		return nil
 	}
 	*d = scDur{d: v}
@@ -327,10 +327,20 @@ const maxProtoSeconds = 315576000000
 
 // parseSeconds reads s, whole seconds and at most nine decimals with an "s" suffix (either
 // part may be empty, not both: ".01s", "1.s"), exactly, as grpc-go does: no exponent or
-// hexadecimal, and a value past what a time.Duration holds taken as the longest one. Unlike
-// grpc-go, which takes "+1s" as 1s and "-1s" as a negative duration, it refuses a sign.
+// hexadecimal, and a value past what a time.Duration holds taken as the longest one (the most
+// negative one below it). A sign is read as grpc-go reads it: "-" before either part ("-1s",
+// "-.5s"), "+" before whole seconds ("+1s" is 1s; grpc-go refuses "+.5s"). grpc-go also takes a
+// second sign ("--1s" as 1s, "-+1s" as -1s) and a sign after the point ("1.+5s" as 1.05s),
+// which no protobuf duration is and no one means: those are refused.
 func parseSeconds(s string) (time.Duration, bool) {
 	num, ok := strings.CutSuffix(s, "s")
+	num, neg := strings.CutPrefix(num, "-")
+	if !neg {
+		var plus bool
+		if num, plus = strings.CutPrefix(num, "+"); plus && (num == "" || num[0] < '0' || num[0] > '9') {
+			return 0, false
+		}
+	}
 	whole, frac, _ := strings.Cut(num, ".")
 	if !ok || !digits(whole) || !digits(frac) || len(frac) > 9 || whole+frac == "" {
 		return 0, false
@@ -346,9 +356,18 @@ func parseSeconds(s string) (time.Duration, bool) {
 		ns, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
 	}
 	if sec > (math.MaxInt64-ns)/int64(time.Second) {
+		// Past the longest Duration; the most negative one is one nanosecond longer, which
+		// a magnitude past the longest reaches at least.
+		if neg {
+			return math.MinInt64, true
+		}
 		return math.MaxInt64, true
 	}
-	return time.Duration(sec)*time.Second + time.Duration(ns), true
+	d := time.Duration(sec)*time.Second + time.Duration(ns)
+	if neg {
+		d = -d
+	}
+	return d, true
 }
 
 // digits reports whether s is ASCII digits only (or empty).
@@ -499,6 +518,10 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 	}
 	pname := ServiceConfigProfilePrefix + strconv.Itoa(i)
 	var p Profile
+	if mc.Timeout != nil && mc.Timeout.d < 0 {
+		// grpc-go reads it and applies no deadline: a deadline in the past no one means.
+		c.fail(path+".timeout", mc.Timeout.d, "must not be negative (grpc-go sets no deadline for one; leave the key out for none)")
+	}
 	if mc.Timeout != nil && mc.Timeout.d == 0 {
 		// grpc-go applies every timeout >= 0: a deadline of now, which no call meets.
 		c.warn(path+".timeout", "0s fails every call at once with DEADLINE_EXCEEDED in gRPC; bulwark sets no deadline")
@@ -611,6 +634,9 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 		Idempotent: true,
 	}
 	switch {
+	case r.PerAttemptRecvTimeout != nil && r.PerAttemptRecvTimeout.d < 0:
+		// grpc-go ignores the key; bulwark applies it, and gRFC A6 wants more than 0.
+		c.fail(path+".perAttemptRecvTimeout", r.PerAttemptRecvTimeout.d, "must be more than 0 (gRFC A6; leave the key out for no per-attempt timeout)")
 	case r.PerAttemptRecvTimeout != nil && r.PerAttemptRecvTimeout.d == 0:
 		// retry.per_attempt_timeout 0 is none: say so rather than that 0s is applied.
 		c.warn(path+".perAttemptRecvTimeout", "0s sets no per-attempt timeout (gRFC A6 wants more than 0; grpc-go ignores the key)")
@@ -640,7 +666,10 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 		attempts = grpcMaxAttempts
 	}
 	delay := h.HedgingDelay.d
-	if delay <= 0 {
+	if delay < 0 {
+		// grpc-go ignores hedgingPolicy; bulwark applies it, and a delay is not negative.
+		c.fail(path+".hedgingDelay", delay, `must not be negative (gRFC A6: the time before each further attempt; "0s" sends them all at once)`)
+	} else if delay == 0 {
 		delay = time.Millisecond
 		c.warn(path+".hedgingDelay", "0s sends every attempt at once in gRPC; bulwark hedges after a delay, here 1ms")
 	}

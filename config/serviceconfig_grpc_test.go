@@ -36,11 +36,12 @@ func TestServiceConfigHugeDurationSaturates(t *testing.T) {
 	}
 }
 
-// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted. A
-// sign, which grpc-go takes ("+1s" is 1s, "-1s" a timeout it ignores), is refused too: the
-// package documents it.
+// grpc-go rejects "NaNs" and "0x1p-2s" as durations; they must not be silently accepted. Nor
+// must "+.5s" (grpc-go refuses it), nor a second sign or a sign after the point, which
+// grpc-go reads ("--1s" as 1s, "1.+5s" as 1.05s) but no one means: the package documents it.
 func TestServiceConfigMalformedDurationRefused(t *testing.T) {
-	for _, d := range []string{"NaNs", "0x1p-2s", "Infs", "1e3s", "+1s", "-1s", ".s", "s", "1..5s", "1.0000000001s", "1", "315576000001s"} {
+	for _, d := range []string{"NaNs", "0x1p-2s", "Infs", "1e3s", ".s", "s", "1..5s", "1.0000000001s", "1", "315576000001s",
+		"+.5s", "+s", "-s", "--1s", "-+1s", "+-1s", "++1s", "1.+5s", "1.-5s", "-315576000001s", "- 1s"} {
 		sc := `{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"` + d + `"}]}`
 		cfg, _, err := config.ParseServiceConfig("sc.json", []byte(sc))
 		if err == nil {
