@@ -88,6 +88,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 		`{"retryThrottling":{"maxTokens":0},"methodConfig":[{"name":[{"method":"M"},{"service":"a.v1.S/M"}],"retryPolicy":{"maxAttempts":1}},{"name":[{"service":"a.v1.S/M"}],"hedgingPolicy":{"nonFatalStatusCodes":[0]}}]}`,
 		`{"retryThrottling":{"maxTokens":1000,"tokenRatio":1e-9},"methodConfig":[{"name":[{"service":"a.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"0s","nonFatalStatusCodes":[16]}}]}`,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"+1s","retryPolicy":{"maxAttempts":3,"initialBackoff":"-.5s","maxBackoff":"+2.s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"],"perAttemptRecvTimeout":"-9223372036.854775809s"}},{"name":[{"service":"b.v1.S"}],"timeout":"-1s","hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"--1s"}}]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE",null]}},{"name":[{"service":"b.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"nonFatalStatusCodes":[null]}}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -389,6 +389,11 @@ type scCode struct {
 
 func (c *scCode) UnmarshalJSON(b []byte) error {
 	*c = scCode{}
+	// encoding/json hands a list's null to UnmarshalJSON; grpc-go's Code takes it as OK.
+	if string(b) == "null" {
+		c.bad = &scBad{"null", `is not a status code: want a name such as "UNAVAILABLE" or a number (grpc-go reads null as OK, which is no failure)`}
+		return nil
+	}
 	var n uint32
 	if err := json.Unmarshal(b, &n); err == nil {
 		if n > uint32(grpccodes.Unauthenticated) {
