@@ -55,6 +55,11 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // checks. A document that is not JSON of the service config's shape is one error: a field
 // whose value is of another JSON type than the field's (a string for maxAttempts) is an *Error
 // naming it so, with the index of each list on its path.
+//
+// A key written twice in one object (or in two spellings that differ only in case, such as
+// "timeout" and "Timeout") takes its last value, as grpc-go's parser, encoding/json, does
+// silently: the earlier value is neither read nor checked. A last value of null leaves the
+// earlier one in place, as in grpc-go.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
