@@ -89,6 +89,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 		`{"retryThrottling":{"maxTokens":1000,"tokenRatio":1e-9},"methodConfig":[{"name":[{"service":"a.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"0s","nonFatalStatusCodes":[16]}}]}`,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"+1s","retryPolicy":{"maxAttempts":3,"initialBackoff":"-.5s","maxBackoff":"+2.s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"],"perAttemptRecvTimeout":"-9223372036.854775809s"}},{"name":[{"service":"b.v1.S"}],"timeout":"-1s","hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"--1s"}}]}`,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE",null]}},{"name":[{"service":"b.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"nonFatalStatusCodes":[null]}}]}`,
+		`{"methodConfig":[{"name":[{"service":"S"},{"service":"a.v1.S/"},{"service":"a.v1.T","method":"M "}],"timeout":"1s"}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -572,6 +572,16 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 			c.fail(npath+".method", strconv.Quote(n.Method), `is a method's full name: "method" is the method's short name (`+m[2]+")")
 			continue
 		}
+		// Config.Validate refuses these too, but by the converted YAML's path ("services.S"),
+		// which the JSON does not have.
+		if n.Service != "" && !fullyQualified(n.Service) {
+			c.fail(npath+".service", strconv.Quote(n.Service), "is not a fully qualified service name (package and service, such as kyc.v1.OCRService)")
+			continue
+		}
+		if n.Method != "" && !identRE.MatchString(n.Method) {
+			c.fail(npath+".method", strconv.Quote(n.Method), "is not a method name (an identifier such as Extract)")
+			continue
+		}
 		switch {
 		case n.Service == "" && n.Method != "":
 			c.fail(npath+".method", n.Method, "is set without a service; gRPC rejects the config")

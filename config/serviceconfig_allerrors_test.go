@@ -53,7 +53,7 @@ func TestServiceConfigReportsEveryError(t *testing.T) {
 		}
 	}
 	// The first error alone reads as it did.
-	_, _, err = config.ParseServiceConfig("sc.json", []byte(`{"methodConfig":[{"name":[{"service":"S"}],"retryPolicy":{"maxAttempts":1,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":1,"retryableStatusCodes":["UNAVAILABLE"]}}]}`))
+	_, _, err = config.ParseServiceConfig("sc.json", []byte(`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":1,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":1,"retryableStatusCodes":["UNAVAILABLE"]}}]}`))
 	if err == nil || err.Error() != "sc.json: methodConfig[0].retryPolicy.maxAttempts: 1 must be 2 or more" {
 		t.Fatalf("one error: %v", err)
 	}
