@@ -2,6 +2,7 @@ package section
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 
@@ -220,11 +221,24 @@ func GRPCOptions(opts []grpc.CallOption) bool {
 // Gates.Decide, which a suite runs again as a reload that retunes a kept gate commits), so
 // that gates that never wait are entered as any gate; Interceptor and Judged's step any
 // ConnGate (the interceptor lives as long as the gate, whose wait a reload may turn on).
+//
+// A ConnGate that a runner enters with Enter (EnterAt), without the ClientConn, because its own
+// configuration lets no call wait (Instant(nil)), does not wait there when a call's own option
+// (a WithMaxWait) lets that call wait and it must: its Enter (EnterAt) returns ErrNeedsConn,
+// having taken nothing and sent no event, and the runner enters it again with EnterConn, given
+// the call's ClientConn, as Gates and InvokeGate do. A call that gives no such option, or that
+// finds a slot or a token free, is entered once, as before.
 type ConnGate interface {
 	Gate
 	// EnterConn is Enter for a call made on cc.
 	EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, error)
 }
+
+// ErrNeedsConn is what a ConnGate's Enter (EnterAt), entered without the call's ClientConn,
+// returns in place of waiting for a slot or a token that only the call's own option lets it
+// wait for (see ConnGate): the runner enters the gate again with EnterConn. It never ends a
+// call that a runner of this package runs.
+var ErrNeedsConn = errors.New("section: the gate must wait for this call: enter it with the call's ClientConn (ConnGate.EnterConn)")
 
 // ClockedConn is a Clocked ConnGate: EnterConnAt is EnterAt for a call made on cc (see
 // ConnGate).
@@ -282,15 +296,34 @@ func InvokeGate(g Gate, ctx context.Context, method string, req, reply any, cc *
 	}()
 	p, err := g.Enter(ctx, method, opts)
 	if err != nil {
-		phase = 2
-		refused(opts, err)
-		return err
+		if err == ErrNeedsConn { //nolint:errorlint // the sentinel itself, never wrapped (see ConnGate)
+			p, err = enterConn(g, ctx, method, cc, opts)
+		}
+		if err != nil {
+			phase = 2
+			refused(opts, err)
+			return err
+		}
 	}
 	phase = 1
 	err = next.Invoke(ctx, method, req, reply, cc, opts)
 	phase = 2
 	g.Exit(ctx, method, opts, p, err, false)
 	return err
+}
+
+// enterConn enters g again with EnterConn, given cc, the call's ClientConn, after its Enter
+// returned ErrNeedsConn: a call whose own option makes it wait (see ConnGate). A gate that is
+// no ConnGate has no other way in: the call ends with ErrNeedsConn. Not inlined: its frame is
+// not on the stack of a call that does not wait.
+//
+//go:noinline
+func enterConn(g Gate, ctx context.Context, method string, cc *grpc.ClientConn, opts []grpc.CallOption) (Pass, error) {
+	c, ok := g.(ConnGate)
+	if !ok {
+		return Pass{}, ErrNeedsConn
+	}
+	return c.EnterConn(ctx, cc, method, opts)
 }
 
 // InvokeConnGate is InvokeGate for a ConnGate: EnterConn with the call's ClientConn in place

@@ -61,9 +61,10 @@ func NewGates(gs ...Gate) (*Gates, bool) {
 // the maker of g decides again, before any call runs g, when a gate's wait may have been
 // turned on or off since (a reload that gives a kept bulkhead another max_wait as it commits,
 // section.Spec.Retune, after it made the chains' Gates). Decide must not run while a call
-// runs g. A gate that a call's own option makes wait (a WithMaxWait among its call options)
-// on a Gates that decided it does not waits without the ClientConn: its wait is not cut short
-// when the ClientConn shuts down.
+// runs g. A ConnGate that a call's own option makes wait (a WithMaxWait among its call
+// options) on a Gates that decided it does not returns ErrNeedsConn from Enter instead of
+// waiting, and Invoke enters it again with EnterConn: its wait too ends when the ClientConn
+// shuts down, while a call without such an option does nothing more.
 func (g *Gates) Decide() {
 	g.waits = 0
 	for i := range g.n {
@@ -113,7 +114,14 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 			p, start, err = g.enterConn(entered, start, ctx, cc, method, opts)
 		}
 		if err != nil {
-			break
+			if err != ErrNeedsConn { //nolint:errorlint // the sentinel itself, never wrapped (see ConnGate)
+				break
+			}
+			// Gate entered without cc, whose wait the call's own option turned on: entered
+			// again with cc, so that the wait ends when cc shuts down; start is nil by now.
+			if p, err = enterConn(g.gate[entered], ctx, method, cc, opts); err != nil {
+				break
+			}
 		}
 		passes[entered] = p
 		entered++

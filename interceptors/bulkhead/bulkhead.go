@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 )
@@ -160,18 +161,34 @@ func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 }
 
 // acquire takes a slot for a call with opts, waiting for one up to the call's max wait
-// (callMaxWait), read only when no slot is free.
+// (callMaxWait), read only when no slot is free; see waitNoConn for a call that only its own
+// option lets wait.
 func (b *Bulkhead) acquire(ctx context.Context, method string, opts []grpc.CallOption) error {
 	if b.ad != nil {
 		if b.ad.tryAcquire() {
 			return nil
 		}
-		return b.wait(ctx, nil, method, b.callMaxWait(opts), b.ad)
+		return b.waitNoConn(ctx, method, opts, b.ad)
 	}
 	if b.fx.tryAcquire() {
 		return nil
 	}
-	return b.wait(ctx, nil, method, b.callMaxWait(opts), b.fx)
+	return b.waitNoConn(ctx, method, opts, b.fx)
+}
+
+// waitNoConn is acquire for a call that found no free slot, whose ClientConn it is not given:
+// it waits up to the call's max wait, unless the bulkhead's own max wait lets no call wait and
+// only the call's WithMaxWait does: a runner enters such a bulkhead without the ClientConn
+// (section.Gates, as the bulkhead is then Instant), so the call is sent back with
+// section.ErrNeedsConn, holding nothing, to wait through EnterConn, which its ClientConn's
+// shutdown ends.
+func (b *Bulkhead) waitNoConn(ctx context.Context, method string, opts []grpc.CallOption, p permits) error {
+	own := time.Duration(b.maxWait.Load())
+	maxWait := callMaxWait(own, opts)
+	if own <= 0 && maxWait > 0 {
+		return section.ErrNeedsConn
+	}
+	return b.wait(ctx, nil, method, maxWait, p)
 }
 
 // acquireConn is acquire for a call made on cc (nil: none), whose wait for a slot ends when

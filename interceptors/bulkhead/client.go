@@ -42,7 +42,11 @@ func (b *Bulkhead) InvokeStep(ctx context.Context, method string, req, reply any
 }
 
 // Enter takes a slot for a call (see section.Gate), waiting for one up to the call's max wait;
-// in adaptive mode the Pass's Since is when the call began, since the bulkhead's origin.
+// in adaptive mode the Pass's Since is when the call began, since the bulkhead's origin. A
+// call that finds no free slot and that only its WithMaxWait lets wait (the bulkhead's own
+// MaxWait is 0) does not wait here, without its ClientConn: Enter returns
+// section.ErrNeedsConn, holding nothing, for the runner to enter the bulkhead again with
+// EnterConn (see section.ConnGate).
 func (b *Bulkhead) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
 	if err := b.acquire(ctx, method, opts); err != nil {
 		return section.Pass{}, grpcError(err)

@@ -39,9 +39,11 @@
 // reload that changes MaxWait alone keeps the bulkhead and gives it its new MaxWait as it
 // commits: the chains it built decide then, after the bulkhead has it, so that a MaxWait
 // raised from 0 is a wait cut short at the shutdown, and one lowered to 0 costs a call no
-// more. One wait is not cut short when the ClientConn shuts down, and ends as the table says:
-// a call given WithMaxWait by its caller on a bulkhead whose MaxWait is 0. Unary and Stream,
-// and a stream's open in a suite, always watch the ClientConn.
+// more. A call given WithMaxWait by its caller on a bulkhead whose MaxWait is 0 that finds no
+// free slot does not wait in Enter: Enter returns section.ErrNeedsConn, holding nothing, and
+// the chain enters the bulkhead again with the ClientConn (EnterConn), so that its wait too
+// ends at the shutdown; one that finds a free slot takes it at once, as any call. Unary and
+// Stream, and a stream's open in a suite, always watch the ClientConn.
 //
 // # Rejections
 //

@@ -39,8 +39,27 @@ func (p *Policy) InvokeStep(ctx context.Context, method string, req, reply any, 
 }
 
 // Enter takes one token for a call (see section.Gate), waiting for it up to the call's max wait.
+// With a bucket of this process (Local) and a policy whose own MaxWait is 0, which runners enter
+// without the ClientConn (Instant), a call that only its WithMaxWait lets wait does not take
+// its token here: Enter returns section.ErrNeedsConn, having taken nothing, for the runner to
+// enter the policy again with EnterConn, whose wait the ClientConn's shutdown ends (see
+// section.ConnGate).
 func (p *Policy) Enter(ctx context.Context, method string, opts []grpc.CallOption) (section.Pass, error) {
-	return p.entered(method, p.allow(ctx, method, callMaxWait(p.maxWait, opts)))
+	maxWait := callMaxWait(p.maxWait, opts)
+	if maxWait != p.maxWait && p.needsConn(maxWait) {
+		return section.Pass{}, section.ErrNeedsConn
+	}
+	return p.entered(method, p.allow(ctx, method, maxWait))
+}
+
+// needsConn reports, for a call whose max wait, maxWait, its WithMaxWait set to other than
+// the policy's own, whether only that option lets the call wait on a policy that a runner
+// enters without the ClientConn (one that is Instant for a call without options: a Local
+// bucket, a ConnLimiter, and MaxWait 0): such a call is to be entered with its ClientConn
+// (see Enter). A call that gives no wait of its own does not reach it. A fleet-wide limiter,
+// which runners always enter with the ClientConn, waits in Enter as before.
+func (p *Policy) needsConn(maxWait time.Duration) bool {
+	return maxWait > 0 && p.Instant(nil)
 }
 
 var _ section.ClockedConn = (*Policy)(nil)
@@ -50,7 +69,7 @@ var _ section.ClockedConn = (*Policy)(nil)
 // down, Canceled; another limiter's Take is given no ClientConn, and its wait does not see the
 // shutdown.
 func (p *Policy) EnterConn(ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (section.Pass, error) {
-	if p.conn == nil || cc == nil {
+	if p.conn == nil {
 		return p.Enter(ctx, method, opts)
 	}
 	d, err := p.conn.TakeConn(ctx, cc, callMaxWait(p.maxWait, opts))
@@ -100,7 +119,11 @@ func (p *Policy) EnterAt(ctx context.Context, method string, opts []grpc.CallOpt
 	if p.local == nil {
 		return p.Enter(ctx, method, opts)
 	}
-	d, err := p.local.take(ctx, callMaxWait(p.maxWait, opts), now)
+	maxWait := callMaxWait(p.maxWait, opts)
+	if maxWait != p.maxWait && p.needsConn(maxWait) { // as Enter
+		return section.Pass{}, section.ErrNeedsConn
+	}
+	d, err := p.local.take(ctx, maxWait, now)
 	return p.entered(method, p.decided(ctx, method, d, err))
 }
 

@@ -95,8 +95,9 @@
 // at once, Canceled. A suite's chain decides, before a call runs it, whether its limiter may
 // wait (section.Gates.Decide): a Local one whose MaxWait is 0 is entered with Enter (EnterAt),
 // given no ClientConn, so that a call through gates that never wait does no more for the
-// ClientConn; a call its caller gives WithMaxWait there waits without the ClientConn, to the
-// end its wait would have without it. A fleet-wide limiter, whose every Take is I/O, is always
+// ClientConn; a call its caller gives WithMaxWait there is sent back by Enter (EnterAt) with
+// section.ErrNeedsConn, having taken nothing, and the chain enters the policy again with the
+// ClientConn (EnterConn), so that its wait too ends at the shutdown. A fleet-wide limiter, whose every Take is I/O, is always
 // entered with the ClientConn. Unary and Stream, and a stream's open in a suite, always watch
 // the ClientConn.
 // UnaryClientInterceptor(name, l, cfg, opts...) and StreamClientInterceptor build a Policy of

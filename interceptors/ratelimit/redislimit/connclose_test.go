@@ -62,11 +62,26 @@ func TestTakeConnEndsAtConnClose(t *testing.T) {
 // (max_wait 2h, the next token an hour away, a fake clock nothing advances) when its
 // ClientConn shuts down returns at once, Canceled with the rate limiter's words of a closing
 // ClientConn, and no Rejected event: the suite's chain enters the limiter with the call's
-// ClientConn, and the Policy takes with TakeConn. It used to sleep out its hour.
+// ClientConn, and the Policy takes with TakeConn. It used to sleep out its hour. The same with
+// max_wait 0 and the call's own ratelimit.WithMaxWait of 2h: a fleet-wide limiter is no
+// Instant gate, so the chain enters it with the ClientConn whatever its max_wait.
 func TestSuiteRedisWaitEndsAtConnClose(t *testing.T) {
+	for _, perCall := range []bool{false, true} {
+		t.Run(map[bool]string{false: "max_wait", true: "per-call max wait"}[perCall], func(t *testing.T) {
+			testSuiteRedisWaitEndsAtConnClose(t, perCall)
+		})
+	}
+}
+
+func testSuiteRedisWaitEndsAtConnClose(t *testing.T, perCall bool) {
 	fake := clocktest.New(time.Now())
 	rl := config(sharedAddr(t), prefix(t), 1.0/3600, 1)
-	rl.MaxWait = 2 * time.Hour
+	var own []grpc.CallOption
+	if perCall {
+		own = append(own, ratelimit.WithMaxWait(2*time.Hour))
+	} else {
+		rl.MaxWait = 2 * time.Hour
+	}
 	cfg := &bconfig.Config{
 		Budget:   4 * time.Hour,
 		Profiles: map[string]bconfig.Profile{"p": {RateLimit: &rl}},
@@ -86,7 +101,7 @@ func TestSuiteRedisWaitEndsAtConnClose(t *testing.T) {
 	cc := srv.Dial(t, suite.DialOptions()...)
 	done := make(chan error, 1)
 	go func() {
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, own...)
 		done <- err
 	}()
 	fake.BlockUntil(1) // denied, sleeping until the next token
