@@ -114,6 +114,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			if v == "" {
 				return errors.New("empty address")
 			}
+			if problem := dialPortProblem(v); problem != "" {
+				return errors.New(problem)
+			}
 			f.addrs[svc] = v
 			return nil
 		})

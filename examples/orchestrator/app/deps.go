@@ -330,6 +330,26 @@ func checkReachable(ctx context.Context, external map[string]string, stderr io.W
 	wg.Wait()
 }
 
+// dialPortProblem names what is wrong with the port of addr, an external service's address
+// given as host:port, or returns "": a port past 65535, or 0, or text that is no service's
+// name can never be dialled, where an unreachable address of the right form may come up later
+// (checkReachable only warns). A gRPC target with a scheme (dns:///host:port, unix:/path) and
+// an address without a port are the resolver's to judge.
+func dialPortProblem(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || strings.Contains(addr, "://") || hasScheme(addr) {
+		return ""
+	}
+	if n, err := strconv.ParseUint(port, 10, 64); err == nil {
+		if n >= 1 && n <= 65535 {
+			return ""
+		}
+	} else if _, err := net.LookupPort("tcp", port); err == nil {
+		return ""
+	}
+	return fmt.Sprintf("port %q is not one to dial: want HOST:PORT with a port from 1 to 65535 (or a service name such as https)", port)
+}
+
 // hasScheme reports whether addr starts with the scheme of a registered gRPC resolver (unix:,
 // unix-abstract:, dns:, passthrough:), as grpc.NewClient reads it: such a target splits as a
 // host:port ("unix", "/path/to/socket") that no TCP dial can reach.
