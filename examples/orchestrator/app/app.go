@@ -607,12 +607,13 @@ func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
 }
 
 // scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
-// it if it has not started, and returns once a start under way is over. An outage at 0 is in
-// force when scheduleOutage returns, before the batch's first call: a timer's goroutine, on a
-// busy machine, could let the first calls through.
-func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() {
+// it if it has not started, returns once a start under way is over, and reports whether the
+// outage started (false without -outage). An outage at 0 is in force when scheduleOutage
+// returns, before the batch's first call: a timer's goroutine, on a busy machine, could let
+// the first calls through.
+func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func() bool {
 	if f.outageFor <= 0 {
-		return func() {}
+		return func() bool { return false }
 	}
 	start := func() {
 		for _, svc := range f.outageServices {
@@ -625,16 +626,18 @@ func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func
 	}
 	if f.outageAt <= 0 {
 		start()
-		return func() {}
+		return func() bool { return true }
 	}
 	// Stop waits for a start its timer already fired: else the outage could start on stubs
 	// being stopped, and its line show after the batch's summary.
 	started := make(chan struct{})
 	t := time.AfterFunc(f.outageAt, func() { defer close(started); start() })
-	return sync.OnceFunc(func() {
-		if !t.Stop() {
-			<-started
+	return sync.OnceValue(func() bool {
+		if t.Stop() {
+			return false
 		}
+		<-started
+		return true
 	})
 }
 
@@ -691,7 +694,12 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	if res.Interrupted {
 		fmt.Fprintln(stderr, "orchestrator: interrupted; in-flight verifications cancelled")
 	}
-	stopOutage()
+	if !stopOutage() && f.outageFor > 0 && !res.Interrupted {
+		// The batch ended before -outage-at: a run that tested no outage must not read as one
+		// that did.
+		fmt.Fprintf(stderr, "orchestrator: warning: the batch ended after %v, before -outage-at %v: the -outage never started (-outage-at counts from the start of the batch)\n",
+			res.Elapsed.Round(time.Millisecond), f.outageAt)
+	}
 	stopDigest()
 	if bar != nil {
 		bar.finish()
