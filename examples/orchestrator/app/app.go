@@ -644,7 +644,7 @@ func scheduleOutage(f *flags, stubs map[string]*stub.Stub, log *zap.Logger) func
 func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (string, func(), error) {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("metrics: %w", err)
+		return "", nil, fmt.Errorf("-metrics: %w", err) // named by its flag, as -config's file is
 	}
 	// A scrape that fails to gather (a collector's error) answers 500 and is logged; the
 	// server's own errors (a client's malformed request, a failed accept) are logged too,
@@ -734,7 +734,7 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 func serve(ctx context.Context, f *flags, srvImpl kycv1.KYCServiceServer, breakers *breaker.Registry, stderr io.Writer, log *zap.Logger, opts ...grpc.ServerOption) error {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.serve)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("-serve: %w", err) // named by its flag, as -config's file is
 	}
 	srv := grpc.NewServer(opts...)
 	kycv1.RegisterKYCServiceServer(srv, srvImpl)
