@@ -103,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	})
 	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
 	fs.Var(levelFlag{&f.logLevel}, "log-level", "log `level` on stderr: debug, info, warn, error")
-	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up the retries, rejections and breaker openings since the last one (0: never)")
+	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up each service's retries, local rejections, breaker openings and hedges since the last one, when there were some (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
 	fs.DurationVar(&f.linger, "metrics-linger", 0, "after a batch, keep -metrics up this long for a last scrape (Ctrl-C ends it early)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the batch summary as one JSON object")
