@@ -144,7 +144,7 @@ func (v decimal[T]) String() string {
 func (v decimal[T]) Get() any { return *v.p }
 
 // RuleListen is the rule of a flag that names an address to listen on.
-const RuleListen = "want HOST:PORT, such as 127.0.0.1:50051 (port 0: any free port)"
+const RuleListen = "want HOST:PORT with a port from 0 to 65535 or a service's name, such as 127.0.0.1:50051 (port 0: any free port)"
 
 // ListenProblem names what is wrong with v, the value of the flag name (without its dash), as
 // a TCP address to listen on, or returns "". Only its form is judged (a host and a port, the

@@ -72,3 +72,13 @@ func TestListenProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestListenRuleNamesThePortRange: an address whose port is out of range reads as HOST:PORT,
+// so the rule must say which ports there are. It said "want HOST:PORT, such as
+// 127.0.0.1:50051", which 127.0.0.1:99999 seems to be.
+func TestListenRuleNamesThePortRange(t *testing.T) {
+	got := ListenProblem("listen", "127.0.0.1:99999")
+	if want := `-listen "127.0.0.1:99999": want HOST:PORT with a port from 0 to 65535 or a service's name, such as 127.0.0.1:50051 (port 0: any free port)`; got != want {
+		t.Errorf("ListenProblem = %q, want %q", got, want)
+	}
+}
