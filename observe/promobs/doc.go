@@ -23,7 +23,7 @@
 //	| bulwark_retry_backoff_seconds     | histogram | service                      | RetryScheduled Delay               |
 //	| bulwark_retries_exhausted_total   | counter   | service, reason              | RetriesExhausted                   |
 //	| bulwark_breaker_state             | gauge     | service, method, state       | Scrape / BreakerStateChanged       |
-//	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged                |
+//	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged (0: Published) |
 //	| bulwark_bulkhead_in_flight        | gauge     | service, method              | Scrape                             |
 //	| bulwark_bulkhead_capacity         | gauge     | service, method              | Scrape                             |
 //	| bulwark_rejections_total          | counter   | service, policy, reason      | Rejected                           |
@@ -107,6 +107,24 @@
 // first change; a publication that reaches the sink after a change of the same instance (or,
 // without an Instance, after a later change) does not undo it. A breaker a source given to
 // Scrape reads shows its source's state, as before.
+//
+// # Breaker transitions
+//
+// A BreakerPublished also makes the breaker's bulwark_breaker_transitions_total series at 0,
+// for the transitions of its own cycle (closed → open, open → half_open, half_open → open,
+// half_open → closed) and an operator's first action on it (closed → forced_open, closed →
+// disabled), so that its first trip is an increase from 0: increase() over a series that
+// first shows up at 1 counts nothing, and a breaker that opens and closes again between two
+// scrapes, which bulwark_breaker_state never shows open, is seen by its transitions alone
+// (observability/alerts.yml's BulwarkBreakerTripping). The other transitions (out of
+// forced_open or disabled, or two changes a held sink folded into one) get their series at
+// their first change, as before; so does a breaker that changed state before its publication
+// reached the sink, or whose publication came from an instance already retired, which makes
+// no series. A breaker published and tripped between two scrapes still shows up at 1. The
+// series are bounded as every transitions series is (MaxServices, MaxMethods): six per breaker
+// label set, at most. A retired breaker's transitions series are kept, those at 0 too, as its
+// counted transitions always were: a replacement under the same name counts on in them, and
+// the late changes of calls that were in flight through the retired one are counted there.
 //
 // # Levels
 //

@@ -304,19 +304,23 @@ type eventState struct {
 // BreakerPublished): not for the instance last retired under the name (a call that
 // was in flight through it sends its events after its Retired), nor for one among the
 // instances retired kept apart (see breakerRetired); for a publication, not over a state the
-// same instance said, nor, without an instance, over a later state.
-func (l *levels) breakerChanged(service, method, to string, at time.Time, instance uint32, published bool) {
+// same instance said, nor, without an instance, over a later state. It reports whether the
+// event is of a breaker in service: false for an event with no state or of an instance
+// retired (kept apart), whose series it brings back none of.
+func (l *levels) breakerChanged(service, method, to string, at time.Time, instance uint32, published bool) (live bool) {
 	if to == "" {
-		return
+		return false
 	}
 	k := breakerKey{service, method}
 	l.mu.Lock()
 	v := l.lastState[k]
-	if (instance == 0 || !l.gone.has(instance)) &&
+	live = instance == 0 || !l.gone.has(instance)
+	if live &&
 		breakerstates.Replaces(breakerstates.Kept{State: v.state, At: v.at, Instance: v.instance, Retired: v.retired}, instance, at, published) {
 		l.lastState[k] = eventState{state: to, at: at, instance: instance, retired: v.retired}
 	}
 	l.mu.Unlock()
+	return live
 }
 
 // breakerRetired forgets the state the events of a breaker a suite's reload or Close retired

@@ -40,7 +40,7 @@ func TestWithRealPolicies(t *testing.T) {
 	}
 
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState, promobs.NameBreakerTransitions, promobs.NameRejections),
-		merge(stateSamples(ocr, "open"), map[string]float64{
+		merge(stateSamples(ocr, "open"), publishedTransitionSamples(ocr, ""), map[string]float64{
 			`bulwark_breaker_transitions_total{from="closed",method="",service="kyc.v1.OCRService",to="open"}`: 1,
 			`bulwark_rejections_total{policy="breaker",reason="CIRCUIT_OPEN",service="kyc.v1.OCRService"}`:     1,
 		}))

@@ -454,8 +454,12 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
 		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance, false)
 	case observe.BreakerPublished:
-		// A breaker put in service: its state before its first change, and no transition.
-		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance, true)
+		// A breaker put in service: its state before its first change, and no transition, but
+		// its transitions series at 0 (publishedTransitions).
+		method := m.method(e.Method)
+		if m.levels.breakerChanged(m.service(e.Service), method, e.To, e.Time, e.Instance, true) {
+			m.publishTransitions(e.Service, method)
+		}
 	case observe.Retired:
 		if e.Policy == observe.PolicyBreaker {
 			// Looked up, not learnt: a name never seen has no state to drop, and takes no slot;
@@ -532,6 +536,30 @@ func newPairCounter(_ *Metrics, k pairKey) prometheus.Counter {
 
 func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {
 	return m.rejections.WithLabelValues(clean(k.service), clean(k.policy), clean(k.reason))
+}
+
+// publishedTransitions are the transitions whose bulwark_breaker_transitions_total series a
+// breaker has from its BreakerPublished on, at 0: those of its own cycle (closed → open, open →
+// half_open, half_open → open, half_open → closed) and an operator's first action on the
+// closed breaker it was put in service as (ForceOpen, Disable). A series made at a breaker's
+// first change of a kind would start at 1, and increase() over a series that starts at 1
+// counts nothing: the first trip of a breaker that opened and closed again between two
+// scrapes would be seen by no alert. The other transitions (from forced_open or disabled, or
+// two changes folded into one by a held sink) get their series at their first change, as
+// before.
+var publishedTransitions = [...]struct{ from, to string }{
+	{"closed", "open"}, {"open", "half_open"}, {"half_open", "open"}, {"half_open", "closed"},
+	{"closed", "forced_open"}, {"closed", "disabled"},
+}
+
+// publishTransitions makes the publishedTransitions series of the breaker of service and
+// method (a method label value), through transitionCache, as its first changes would, so that
+// they are bounded as theirs (MaxServices, MaxMethods) and found there by them. It runs once
+// per BreakerPublished, never for a call.
+func (m *Metrics) publishTransitions(service, method string) {
+	for _, t := range publishedTransitions {
+		m.transitionCache.getBounded(m, transitionKey{service, method, t.from, t.to}, boundTransition, newTransitionCounter)
+	}
 }
 
 func newTransitionCounter(m *Metrics, k transitionKey) prometheus.Counter {

@@ -16,9 +16,9 @@ import (
 
 // With events alone (no Scrape), a suite's breaker reads closed from the moment the suite
 // puts it in service (its BreakerPublished), before it changes state, with no transition
-// counted; the suite's Close retires it, by its Instance, and its series goes. Before, a
-// breaker had no state series until its first change, so a dashboard of breakers showed none
-// of those that never tripped.
+// counted (its transitions series at 0); the suite's Close retires it, by its Instance, and
+// its state series goes. Before, a breaker had no state series until its first change, so a
+// dashboard of breakers showed none of those that never tripped.
 func TestPublishedBreakerReadsClosedWithoutTransition(t *testing.T) {
 	const svc = "test.v1.Published"
 	cfg := &config.Config{
@@ -31,7 +31,7 @@ func TestPublishedBreakerReadsClosedWithoutTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
-	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), map[string]float64{})
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), publishedTransitionSamples(svc, ""))
 
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -69,16 +69,18 @@ func TestPublishedAfterChangeKeepsTheChange(t *testing.T) {
 		want[k] = v
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), want)
-	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), map[string]float64{
-		`bulwark_breaker_transitions_total{from="closed",method="",service="` + svc + `",to="open"}`:  1,
-		`bulwark_breaker_transitions_total{from="closed",method="",service="` + anon + `",to="open"}`: 1,
-	})
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), merge(
+		publishedTransitionSamples(svc, ""), publishedTransitionSamples(anon, ""), map[string]float64{
+			`bulwark_breaker_transitions_total{from="closed",method="",service="` + svc + `",to="open"}`:  1,
+			`bulwark_breaker_transitions_total{from="closed",method="",service="` + anon + `",to="open"}`: 1,
+		}))
 }
 
 // A breaker the registry interceptors make at a name's first call reads closed with events
-// alone from then on, before it changes state, with no transition counted; Delete retires it,
-// and its series goes. Before, such a breaker (as one of breaker.New) had no state series
-// until its first change: only a suite's breakers were published.
+// alone from then on, before it changes state, with no transition counted (its transitions
+// series at 0); Delete retires it, and its state series goes. Before, such a breaker (as one
+// of breaker.New) had no state series until its first change: only a suite's breakers were
+// published.
 func TestRegistryBreakerReadsClosedWithoutTransition(t *testing.T) {
 	const svc = "test.v1.RegistryPublished"
 	m, reg := newMetrics(t)
@@ -93,7 +95,7 @@ func TestRegistryBreakerReadsClosedWithoutTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), stateSamples(svc, "closed"))
-	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), map[string]float64{})
+	assertSamples(t, scrape(t, reg, promobs.NameBreakerTransitions), publishedTransitionSamples(svc, ""))
 
 	breakers.Delete(svc)
 	assertSamples(t, scrape(t, reg, promobs.NameBreakerState), map[string]float64{})
