@@ -21,6 +21,7 @@
 //	|----------------------------------|--------------------------------------------------------------------|-----|----------|
 //	| BulwarkRetryRateHigh             | retries / calls of a service > 0.2 over 5m (at ≥ 6 calls a minute) | 2m  | warning  |
 //	| BulwarkBreakerOpen               | a breaker was open or half-open at some point of the last 2m       | 1m  | critical |
+//	| BulwarkBreakerTripping           | a breaker's transitions to open rose in the last 10m               | 1m  | warning  |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
@@ -34,6 +35,17 @@
 // of it over r): about 2.5 minutes in an outage retried twice per call, about 6 in a brownout
 // of a quarter of the calls retried once. BulwarkBreakerOpen fires a minute after a trip: with
 // a breaker that trips on the first failures, the breaker alert comes first.
+//
+// BulwarkBreakerOpen reads the breaker state, which a scrape samples: a breaker that opens and
+// closes again between two scrapes (an open interval of a few seconds against a 15-30 s scrape
+// interval) reads closed at every one, however often it trips. BulwarkBreakerTripping reads
+// its transitions instead, bulwark_breaker_transitions_total{to="open"}, whose series promobs
+// makes at 0 when the breaker is put in service (its BreakerPublished), so that increase()
+// counts the first trip too; it fires a minute after a trip and resolves 10 minutes after the
+// last. It does not see a trip whose series first shows up at 1: a breaker tripped before
+// the first scrape that followed its publication (a registry's breaker, made at a name's
+// first call, that trips at once), or one of a promobs older than its series at 0. In an
+// outage both alerts fire: the breaker is open, and it opened.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
