@@ -22,19 +22,18 @@ var sleepyConfig = retry.Config{
 	Jitter: retry.JitterNone,
 }
 
-// closedPromptly waits for done, the end of a call parked in a backoff sleep whose
-// ClientConn the test closed, for 5 s of real time; when it does not come, the test fails,
-// and the fake clock is moved past the sleep so that the call ends and leaks nothing.
-func closedPromptly(t *testing.T, s *setup, done <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(5 * time.Second):
-		s.clk.Advance(2 * time.Hour)
-		err := <-done
-		t.Fatalf("the call sleeping before a retry did not return within 5s of ClientConn.Close (it returned %v once its 1h sleep was over)", err)
-		return nil
+// sleeping is the ConnWait of call, parked in a backoff sleep of an hour after its first
+// attempt once s's fake clock holds timers timers (the sleep's and any other the call keeps).
+// Its Unpark moves the clock past the sleep, so that the call ends and leaks nothing.
+func sleeping(t *testing.T, s *setup, timers int, call func() error) testkit.ConnWait {
+	return testkit.ConnWait{
+		What: "the call sleeping before a retry", Over: "its 1h sleep was over",
+		Call: call,
+		Parked: func() {
+			testkit.Eventually(t, "the retry's backoff", func() bool { return s.rec.Count(observe.RetryScheduled) == 1 })
+			s.clk.BlockUntil(timers)
+		},
+		Unpark: func() { s.clk.Advance(2 * time.Hour) },
 	}
 }
 
@@ -57,18 +56,10 @@ func TestUnaryBackoffEndsAtConnClose(t *testing.T) {
 	srv := testkit.Start(t, &testkit.Server{CompareF: always(testkit.Status(grpccodes.Unavailable, ""))})
 	cc := s.dial(t, srv)
 	var info retry.Info
-	done := make(chan error, 1)
-	go func() {
+	wantClosing(t, sleeping(t, s, 1, func() error {
 		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, retry.Report(&info))
-		done <- err
-	}()
-	testkit.Eventually(t, "the retry's backoff", func() bool { return s.rec.Count(observe.RetryScheduled) == 1 })
-	s.clk.BlockUntil(1)
-
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantClosing(t, closedPromptly(t, s, done))
+		return err
+	}).Start().CloseConn(t, cc))
 	if n := srv.Calls(testkit.MethodCompare); n != 1 {
 		t.Errorf("the server saw %d calls, want 1", n)
 	}
@@ -106,18 +97,10 @@ func TestStreamBackoffEndsAtConnClose(t *testing.T) {
 	if err := st.Send(&kycv1.CheckRequest{Index: 0}); err != nil && !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	wantClosing(t, sleeping(t, s, 2, func() error { // the budget's timer and the sleep's
 		_, err := st.CloseAndRecv()
-		done <- err
-	}()
-	testkit.Eventually(t, "the retry's backoff", func() bool { return s.rec.Count(observe.RetryScheduled) == 1 })
-	s.clk.BlockUntil(2) // the budget's timer and the sleep's
-
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantClosing(t, closedPromptly(t, s, done))
+		return err
+	}).Start().CloseConn(t, cc))
 	if n := srv.Calls(testkit.MethodCheck); n != 1 {
 		t.Errorf("the server saw %d calls, want 1", n)
 	}
