@@ -10,7 +10,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -37,26 +36,12 @@ func TestWaitEndsAtConnClose(t *testing.T) {
 			if !b.TryAcquire() { // the slot, held by another call
 				t.Fatal("TryAcquire on an empty bulkhead failed")
 			}
-			done := make(chan error, 1)
-			go func() {
-				if stream {
-					_, err := kycv1.NewLivenessServiceClient(cc).Check(context.Background())
-					done <- err
-					return
-				}
-				_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
-				done <- err
-			}()
-			clk.BlockUntil(1) // parked in the queue, on its MaxWait's timer
-			if err := cc.Close(); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err = <-done:
-			case <-time.After(5 * time.Second):
-				clk.Advance(2 * time.Hour)
-				t.Fatalf("the call waiting for a slot did not return within 5s of ClientConn.Close (it returned %v once its 1h wait was over)", <-done)
-			}
+			err = testkit.ConnWait{
+				What: "the call waiting for a slot", Over: "its 1h wait was over",
+				Call:   testkit.CompareOrCheck(context.Background(), cc, stream),
+				Parked: func() { clk.BlockUntil(1) }, // parked in the queue, on its MaxWait's timer
+				Unpark: func() { clk.Advance(2 * time.Hour) },
+			}.Start().CloseConn(t, cc)
 			if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") ||
 				!strings.Contains(status.Convert(err).Message(), "slot") {
 				t.Fatalf("err = %v, want Canceled, the client connection is closing during the wait for a slot", err)
