@@ -10,7 +10,6 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -37,29 +36,16 @@ func TestWaitEndsAtConnClose(t *testing.T) {
 			if d, err := lim.Take(context.Background(), 0); err != nil || !d.Allowed { // the one token, spent elsewhere
 				t.Fatalf("Take = %+v, %v, want the bucket's token", d, err)
 			}
-			done := make(chan error, 1)
-			go func() {
-				if stream {
-					_, err := kycv1.NewLivenessServiceClient(cc).Check(context.Background())
-					done <- err
-					return
-				}
-				_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
-				done <- err
-			}()
-			clk.BlockUntil(1) // waiting for its token, on the token's timer
+			call := testkit.ConnWait{
+				What: "the call waiting for a token", Over: "its 1h wait was over",
+				Call:   testkit.CompareOrCheck(context.Background(), cc, stream),
+				Parked: func() { clk.BlockUntil(1) }, // waiting for its token, on the token's timer
+				Unpark: func() { clk.Advance(3 * time.Hour) },
+			}.Start()
 			if got := lim.Tokens(); got != -1 {
 				t.Fatalf("Tokens = %v while the call waits, want -1 (its token reserved)", got)
 			}
-			if err := cc.Close(); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err = <-done:
-			case <-time.After(5 * time.Second):
-				clk.Advance(3 * time.Hour)
-				t.Fatalf("the call waiting for a token did not return within 5s of ClientConn.Close (it returned %v once its 1h wait was over)", <-done)
-			}
+			err = call.CloseConn(t, cc)
 			if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") ||
 				!strings.Contains(status.Convert(err).Message(), "token") {
 				t.Fatalf("err = %v, want Canceled, the client connection is closing during the wait for a token", err)
@@ -120,26 +106,12 @@ func TestConnLimiterWaitEndsAtConnClose(t *testing.T) {
 			cc := srv.Dial(t, grpc.WithUnaryInterceptor(p.Unary()), grpc.WithStreamInterceptor(p.Stream()))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				if stream {
-					_, err := kycv1.NewLivenessServiceClient(cc).Check(ctx)
-					done <- err
-					return
-				}
-				_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{})
-				done <- err
-			}()
-			<-lim.waiting
-			if err := cc.Close(); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err = <-done:
-			case <-time.After(5 * time.Second):
-				cancel()
-				t.Fatalf("the call waiting for a fleet-wide token did not return within 5s of ClientConn.Close (it returned %v once its context was canceled)", <-done)
-			}
+			err = testkit.ConnWait{
+				What: "the call waiting for a fleet-wide token", Over: "its context was canceled",
+				Call:   testkit.CompareOrCheck(ctx, cc, stream),
+				Parked: func() { <-lim.waiting },
+				Unpark: cancel,
+			}.Start().CloseConn(t, cc)
 			const want = "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)"
 			if status.Code(err) != grpccodes.Canceled || status.Convert(err).Message() != want {
 				t.Fatalf("err = %v, want Canceled, %q", err, want)
