@@ -31,22 +31,19 @@ func TestTakeConnEndsAtConnClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.TakeConn(context.Background(), cc, 2*time.Hour)
-		done <- err
-	}()
-	fake.BlockUntil(1) // denied, sleeping until the next token
-	trips := l.trips.Load()
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		fake.Advance(3 * time.Hour)
-		t.Fatalf("TakeConn sleeping for a token did not return within 5s of ClientConn.Close (it returned %v once its sleep was over)", <-done)
-	}
+	var trips uint64
+	err = testkit.ConnWait{
+		What: "TakeConn sleeping for a token", Over: "its sleep was over",
+		Call: func() error {
+			_, err := l.TakeConn(context.Background(), cc, 2*time.Hour)
+			return err
+		},
+		Parked: func() {
+			fake.BlockUntil(1) // denied, sleeping until the next token
+			trips = l.trips.Load()
+		},
+		Unpark: func() { fake.Advance(3 * time.Hour) },
+	}.Start().CloseConn(t, cc)
 	if !errors.Is(err, ratelimit.ErrConnClosing) {
 		t.Fatalf("TakeConn = %v, want ratelimit.ErrConnClosing", err)
 	}
@@ -99,21 +96,15 @@ func testSuiteRedisWaitEndsAtConnClose(t *testing.T, perCall bool) {
 		t.Fatalf("the first call, the bucket's one token: %v", err)
 	}
 	cc := srv.Dial(t, suite.DialOptions()...)
-	done := make(chan error, 1)
-	go func() {
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, own...)
-		done <- err
-	}()
-	fake.BlockUntil(1) // denied, sleeping until the next token
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		fake.Advance(3 * time.Hour)
-		t.Fatalf("the call waiting for a fleet-wide token did not return within 5s of ClientConn.Close (it returned %v once its wait was over)", <-done)
-	}
+	err = testkit.ConnWait{
+		What: "the call waiting for a fleet-wide token", Over: "its wait was over",
+		Call: func() error {
+			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, own...)
+			return err
+		},
+		Parked: func() { fake.BlockUntil(1) }, // denied, sleeping until the next token
+		Unpark: func() { fake.Advance(3 * time.Hour) },
+	}.Start().CloseConn(t, cc)
 	const want = "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)"
 	if status.Code(err) != grpccodes.Canceled || status.Convert(err).Message() != want {
 		t.Fatalf("err = %v, want Canceled, %q", err, want)
