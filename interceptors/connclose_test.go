@@ -66,23 +66,18 @@ func testRetryBackoffEndsAtConnClose(t *testing.T, deadline bool) {
 		ctx, cancel = context.WithDeadline(ctx, clk.Now().Add(3*time.Hour))
 		defer cancel()
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{})
-		done <- err
-	}()
-	testkit.Eventually(t, "the retry's backoff", func() bool { return rec.Count(observe.RetryScheduled) == 1 })
-	clk.BlockUntil(1)
-
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		clk.Advance(2 * time.Hour)
-		t.Fatalf("the call sleeping before a retry did not return within 5s of ClientConn.Close (it returned %v once its 1h sleep was over)", <-done)
-	}
+	err = testkit.ConnWait{
+		What: "the call sleeping before a retry", Over: "its 1h sleep was over",
+		Call: func() error {
+			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{})
+			return err
+		},
+		Parked: func() {
+			testkit.Eventually(t, "the retry's backoff", func() bool { return rec.Count(observe.RetryScheduled) == 1 })
+			clk.BlockUntil(1)
+		},
+		Unpark: func() { clk.Advance(2 * time.Hour) },
+	}.Start().CloseConn(t, cc)
 	if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") {
 		t.Fatalf("err = %v, want Canceled, the client connection is closing", err)
 	}
@@ -160,22 +155,18 @@ func testGateWaitEndsAtConnClose(t *testing.T, bh, withRetry bool) {
 		_, err := kycv1.NewFaceMatchServiceClient(holder).Compare(context.Background(), &kycv1.CompareRequest{})
 		held <- err
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
-		done <- err
-	}()
-	clk.BlockUntil(1) // waiting for its slot or token, on the wait's timer
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		clk.Advance(3 * time.Hour)
-		close(release)
-		t.Fatalf("the call waiting in a gate did not return within 5s of ClientConn.Close (it returned %v once its wait was over)", <-done)
-	}
+	err = testkit.ConnWait{
+		What: "the call waiting in a gate", Over: "its wait was over",
+		Call: func() error {
+			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+			return err
+		},
+		Parked: func() { clk.BlockUntil(1) }, // waiting for its slot or token, on the wait's timer
+		Unpark: func() {
+			clk.Advance(3 * time.Hour)
+			close(release)
+		},
+	}.Start().CloseConn(t, cc)
 	if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") {
 		t.Fatalf("err = %v, want Canceled, the client connection is closing", err)
 	}

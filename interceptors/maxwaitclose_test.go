@@ -125,24 +125,29 @@ func testPerCallMaxWait(t *testing.T, bh bool, kind string, closeConn bool) {
 		return <-held
 	}
 
-	done := make(chan error, 1)
-	go func() {
-		if stream {
-			st, err := kycv1.NewLivenessServiceClient(cc).Check(context.Background(), own...)
-			if err == nil {
-				_, err = st.CloseAndRecv()
+	call := testkit.ConnWait{
+		What: "the call waiting in a gate with its own max wait", Over: "its wait was over",
+		Call: func() error {
+			if stream {
+				st, err := kycv1.NewLivenessServiceClient(cc).Check(context.Background(), own...)
+				if err == nil {
+					_, err = st.CloseAndRecv()
+				}
+				return err
 			}
-			done <- err
-			return
-		}
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, own...)
-		done <- err
-	}()
-	clk.BlockUntil(1) // waiting for its slot or token, on the wait's timer
+			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, own...)
+			return err
+		},
+		Parked: func() { clk.BlockUntil(1) }, // waiting for its slot or token, on the wait's timer
+		Unpark: func() {
+			clk.Advance(3 * time.Hour)
+			_ = endHolder()
+		},
+	}.Start()
 
 	if !closeConn {
 		select {
-		case err := <-done:
+		case err := <-call.Done():
 			t.Fatalf("the call given an hour's wait returned %v while its slot or token was an hour away, want it waiting", err)
 		default:
 		}
@@ -153,7 +158,7 @@ func testPerCallMaxWait(t *testing.T, bh bool, kind string, closeConn bool) {
 		} else {
 			clk.Advance(time.Hour) // its token comes
 		}
-		if err := <-done; err != nil {
+		if err := <-call.Done(); err != nil {
 			t.Fatalf("the waiting call: %v, want it served once its slot or token came", err)
 		}
 		if n := srv.Calls(testkit.MethodCompare); n != 2 {
@@ -179,16 +184,7 @@ func testPerCallMaxWait(t *testing.T, bh bool, kind string, closeConn bool) {
 		return
 	}
 
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		clk.Advance(3 * time.Hour)
-		_ = endHolder()
-		t.Fatalf("the call waiting in a gate with its own max wait did not return within 5s of ClientConn.Close (it returned %v once its wait was over)", <-done)
-	}
+	err = call.CloseConn(t, cc)
 	if status.Code(err) != grpccodes.Canceled || !strings.Contains(status.Convert(err).Message(), "client connection is closing") {
 		t.Fatalf("err = %v, want Canceled, the client connection is closing", err)
 	}

@@ -80,22 +80,18 @@ func testReloadRaisedMaxWaitEndsAtConnClose(t *testing.T, withRetry bool) {
 		held <- err
 	}()
 	testkit.Eventually(t, "the holder's call at the server", func() bool { return srv.Calls(testkit.MethodCompare) == 1 })
-	done := make(chan error, 1)
-	go func() {
-		_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
-		done <- err
-	}()
-	clk.BlockUntil(1) // queued for the slot, on its wait's timer
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		clk.Advance(3 * time.Hour)
-		close(release)
-		t.Fatalf("the call queued in a bulkhead whose max_wait a reload raised did not return within 5s of ClientConn.Close (it returned %v once its wait was over)", <-done)
-	}
+	err = testkit.ConnWait{
+		What: "the call queued in a bulkhead whose max_wait a reload raised", Over: "its wait was over",
+		Call: func() error {
+			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
+			return err
+		},
+		Parked: func() { clk.BlockUntil(1) }, // queued for the slot, on its wait's timer
+		Unpark: func() {
+			clk.Advance(3 * time.Hour)
+			close(release)
+		},
+	}.Start().CloseConn(t, cc)
 	const want = "bulkhead: the client connection is closing (ClientConn.Close during the wait for a slot)"
 	if status.Code(err) != grpccodes.Canceled || status.Convert(err).Message() != want {
 		t.Fatalf("err = %v, want Canceled, %q", err, want)
