@@ -21,7 +21,7 @@
 //	|----------------------------------|--------------------------------------------------------------------|-----|----------|
 //	| BulwarkRetryRateHigh             | retries / calls of a service > 0.2 over 5m (at ≥ 6 calls a minute) | 2m  | warning  |
 //	| BulwarkBreakerOpen               | a breaker was open or half-open at some point of the last 2m       | 1m  | critical |
-//	| BulwarkBreakerTripping           | a breaker's transitions to open rose in the last 10m               | 1m  | warning  |
+//	| BulwarkBreakerTripping           | a breaker's transitions to open rose (or are new) in the last 10m  | 1m  | warning  |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
@@ -42,10 +42,37 @@
 // its transitions instead, bulwark_breaker_transitions_total{to="open"}, whose series promobs
 // makes at 0 when the breaker is put in service (its BreakerPublished), so that increase()
 // counts the first trip too; it fires a minute after a trip and resolves 10 minutes after the
-// last. It does not see a trip whose series first shows up at 1: a breaker tripped before
-// the first scrape that followed its publication (a registry's breaker, made at a name's
-// first call, that trips at once), or one of a promobs older than its series at 0. In an
-// outage both alerts fire: the breaker is open, and it opened.
+// last. increase() sees no rise in a series that first shows up above 0 (a breaker tripped
+// before the first scrape that followed its publication: a registry's breaker, made at a
+// name's first call, that trips at once; or one of a promobs older than its series at 0), nor
+// in a restarted process's count that reads no lower than its predecessor's. The rule counts
+// such a series, for 10 minutes from its first sample, where its trips are known to be recent:
+//
+//   - New within the window, in a process that Prometheus scraped (up == 1) 10 to 20 minutes
+//     before without it: promobs never drops a transitions series, so it was made since that
+//     scrape. The target's up is what makes this sound. A series back after a scrape gap, after
+//     a staleness marker or after an outage of Prometheus itself has no such scrape and does
+//     not alert, where x > 0 unless x offset 10m would, on every breaker of the process that
+//     ever tripped: the offset instant reads the marker, or nothing, and takes the old series
+//     for a new one. A changes() or resets() form sees no change in a series that first shows
+//     up at 1, or in a count of 1 that a restart brings back at 1.
+//   - Of a process younger than 10 minutes (process_start_time_seconds, which client_golang's
+//     process collector exposes, as prometheus.DefaultRegisterer does), the sample scraped
+//     after the process started, so that an old process's last count that no staleness marker
+//     followed (Prometheus restarted too) is not taken for the new one's: a restart, or a new
+//     replica whose target first shows up with the series. A clock of the process that is off
+//     moves this part's window by as much.
+//
+// Both parts can miss a trip but not fire on one of long ago; a restart that brings a breaker
+// back at 0, a scrape gap and a breaker forced open (to="forced_open") do not alert. Still
+// missed: the first sample above 0 of a new replica, or of a restarted process whose count
+// reads no lower than before, when the process exposes no process_start_time_seconds (a
+// registry of your own without the process collector; alerts_test.yml's last
+// BulwarkBreakerTripping case); a restarted process's series that first shows up about 9 to 11
+// minutes after the restart at no less than the old count (too late for the young process,
+// too soon after the old series for a new one); and a series whose job and instance labels are
+// not those of its target's up (relabelled, or federated). In an outage both alerts fire: the
+// breaker is open, and it opened.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold

@@ -307,7 +307,14 @@ func typeProblems(q string, labels map[string]map[string]bool, types map[string]
 			// last_over_time counts when the query takes its value a step before from it (the
 			// breaker transitions panel: whole changes per step, which increase extrapolates).
 			stepDiff := fn == "last_over_time" && strings.Contains(q, "offset $__interval")
-			if !slices.Contains(counterFuncs, fn) && !stepDiff {
+			// A value as is counts since the series was made: it counts recent changes in a
+			// query that keeps only series made within its window, those missing from a
+			// successful scrape (up) of the window before, or of a process younger than it
+			// (BulwarkBreakerTripping, for a series that first shows up above 0).
+			sinceMade := slices.Contains([]string{"", "max_over_time", "timestamp"}, fn) &&
+				strings.Contains(q, "unless") && strings.Contains(q, "offset") && strings.Contains(q, "up[") &&
+				strings.Contains(q, "process_start_time_seconds")
+			if !slices.Contains(counterFuncs, fn) && !stepDiff && !sinceMade {
 				problems = append(problems, name+" counts up: read it through rate or increase, not "+strings.TrimSpace("as is "+fn))
 			}
 		case typ == "GAUGE":
@@ -360,6 +367,7 @@ func TestQueriesFitMetricTypes(t *testing.T) {
 	for _, bad := range []string{
 		`sum by (service) (bulwark_calls_total)`,
 		`last_over_time(bulwark_calls_total[5m])`,
+		`max_over_time(bulwark_breaker_transitions_total[10m]) > 0 unless bulwark_breaker_transitions_total offset 10m`,
 		`rate(bulwark_bulkhead_in_flight[5m])`,
 		`histogram_quantile(0.9, sum by (service) (rate(bulwark_call_duration_seconds_bucket[5m])))`,
 		`histogram_quantile(0.9, rate(bulwark_call_duration_seconds[5m]))`,

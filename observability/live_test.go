@@ -229,13 +229,22 @@ scrape_configs:
 	t.Logf("alert timeline: %v", tl.order)
 }
 
-// scaleDurations divides every Prometheus duration in the rules ([5m], for: 2m) by timeScale.
+// scaleDurations divides every Prometheus duration in the rules ([5m], offset 10m, for: 2m), and
+// the seconds an age is compared with (time() - 600), by timeScale.
 func scaleDurations(t *testing.T, rules string) string {
 	t.Helper()
-	re := regexp.MustCompile(`(\[|for: )(\d+)m\b`)
+	re := regexp.MustCompile(`(\[|offset |for: )(\d+)m\b|(time\(\) - )(\d+)\b`)
 	n := 0
 	out := re.ReplaceAllStringFunc(rules, func(m string) string {
 		sm := re.FindStringSubmatch(m)
+		if sm[3] != "" {
+			secs, err := strconv.Atoi(sm[4])
+			if err != nil {
+				t.Fatalf("age %q: %v", m, err)
+			}
+			n++
+			return fmt.Sprintf("%s%d", sm[3], secs/timeScale)
+		}
 		mins, err := strconv.Atoi(sm[2])
 		if err != nil {
 			t.Fatalf("duration %q: %v", m, err)
@@ -243,7 +252,7 @@ func scaleDurations(t *testing.T, rules string) string {
 		n++
 		return fmt.Sprintf("%s%ds", sm[1], mins*60/timeScale)
 	})
-	if n == 0 || strings.Contains(out, "m]") {
+	if n == 0 || strings.Contains(out, "m]") || regexp.MustCompile(`offset \d+m\b`).MatchString(out) {
 		t.Fatalf("scaled %d durations; rules now:\n%s", n, out)
 	}
 	return out

@@ -120,7 +120,10 @@
 // forced_open or disabled, or two changes a held sink folded into one) get their series at
 // their first change, as before; so does a breaker that changed state before its publication
 // reached the sink, or whose publication came from an instance already retired, which makes
-// no series. A breaker published and tripped between two scrapes still shows up at 1. The
+// no series. A breaker published and tripped between two scrapes still shows up at 1:
+// BulwarkBreakerTripping counts such a series where it is new within its window in a process
+// Prometheus scraped without it, or of a process younger than the window
+// (process_start_time_seconds), and observability's doc says what it still misses. The
 // series are bounded as every transitions series is (MaxServices, MaxMethods): six per breaker
 // label set, at most. A retired breaker's transitions series are kept, those at 0 too, as its
 // counted transitions always were: a replacement under the same name counts on in them, and
