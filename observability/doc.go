@@ -74,6 +74,12 @@
 // not those of its target's up (relabelled, or federated). In an outage both alerts fire: the
 // breaker is open, and it opened.
 //
+// A Prometheus server run with --enable-feature=created-timestamp-zero-ingestion needs none of
+// the rule's two other parts: it then prefers the protobuf scrape format, in which
+// client_golang gives each counter series the time it was made, and writes a 0 sample at that
+// time before the series' first one, so that increase() alone counts a series that first shows
+// up above 0, after a restart too. The rule keeps them for servers without that flag.
+//
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
 // for such a throttle.
