@@ -106,8 +106,9 @@
 // of it has taken yet (a chain built on a first call takes its new ones at its next call),
 // and reports each object with levels it forgets or replaces to the suite's sink
 // (observe.Retired), so that an observer drops what it kept of it (not a breaker that a
-// registry given by WithBreakerRegistry still holds: other suites may use it; the registry
-// retires it once it replaces or forgets it).
+// registry given by WithBreakerRegistry still holds, or that another suite sharing it still
+// holds: other suites may use it; the registry retires it once it replaces or forgets it,
+// else the last suite that holds it does).
 //
 // Suites given one breaker registry share one breaker per name (see breaker.Registry): a
 // reload that changes a breaker's settings while another suite holds it is refused

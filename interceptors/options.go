@@ -137,9 +137,10 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // WithBreakerRegistry makes the suite take its breakers from r, so that several suites calling
 // one service share one breaker. By default each suite has its own registry: every connection
 // the suite is installed on shares its breakers, but another suite's breakers are apart. A nil
-// r is the default. A reload that stops using a breaker r still holds does not report it
-// retired (observe.Retired): another suite may still use it (r retires it, once no suite
-// holds it, when it replaces or forgets it). A name stands for one breaker
+// r is the default. A reload (or Close) that stops using a breaker r still holds, or that
+// another suite sharing r still holds, does not report it retired (observe.Retired): another
+// suite may still use it (r retires it, once no suite holds it, when it replaces or forgets
+// it; else the last suite that holds it does). A name stands for one breaker
 // (see breaker.Registry): a New or Reload whose settings for a breaker another suite sharing r
 // holds differ from that breaker's is refused with an error wrapping breaker.ErrSharedConflict
 // that names the breaker and the setting, and changes nothing; once no other suite uses the

@@ -47,14 +47,21 @@ func TestReloadRetiresNoBreakerASharedRegistryStillServes(t *testing.T) {
 
 	// A breaker the registry no longer holds (the registry interceptors' Get replaced it
 	// there; a suite's reload may not while another suite holds it) is retired with the last
-	// suite that used it.
+	// suite that used it: not by the first to let it go, while the other still calls through
+	// it.
 	r = &breaker.Registry{}
-	a, _ = suitesSharing(t, cfg, r, rec, clk)
+	a, b = suitesSharing(t, cfg, r, rec, clk)
 	if _, err := r.Get(svc, breaker.Config{ConsecutiveFailures: 2}); err != nil {
 		t.Fatal(err)
 	}
 	rec.Reset()
 	if err := a.Reload(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Events(observe.Retired); len(got) != 0 {
+		t.Errorf("retired %+v at the first suite's reload, though the other suite still calls through it", got)
+	}
+	if err := b.Reload(&config.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	got := rec.Events(observe.Retired)

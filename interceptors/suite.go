@@ -411,7 +411,7 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	// Levels would read the old one.
 	drop := map[objcache.Key]bool{}
 	s.objs.Each(func(k objcache.Key, b section.Built) bool {
-		if old, ok := before[k]; ok && !sameObject(old.Object, b.Object) && !s.servedLocked(k, old) {
+		if old, ok := before[k]; ok && !sameObject(old.Object, b.Object) && s.retiresLocked(k, old, false) {
 			retired = append(retired, old.Object.(observe.LevelSource))
 		}
 		src, level := b.Object.(observe.LevelSource)
@@ -428,12 +428,10 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		drop[k] = true
 		delete(s.origins, k)
 		delete(s.announced, k)
-		if _, ok := b.Object.(*breaker.Breaker); ok && s.breakerUser != nil {
-			// No chain under st uses it: another suite may change it (a chain built on a
-			// first call that takes the name again holds it again).
-			s.breakerUser.Release(k.Name)
-		}
-		if level && !s.servedLocked(k, b) {
+		// No chain under st uses it: another suite may change a breaker (a chain built on a
+		// first call that takes the name again holds it again); its hold is let go with the
+		// answer whether to retire it.
+		if s.retiresLocked(k, b, true) && level {
 			retired = append(retired, src)
 			*removed = append(*removed, src)
 		}
@@ -598,18 +596,26 @@ func (st *state) policyOf(name string) config.Policy {
 	return st.cfg.ResolveService(name)
 }
 
-// servedLocked reports whether the object b, cached under k, may still serve other suites: a
-// breaker that a registry given by WithBreakerRegistry, which other suites may share, still
-// holds under its name. It is not retired: another suite's calls may go through it, and its
-// events (which go to the sink of the suite that made it) are still its state. s.mu must be
-// held.
-func (s *Suite) servedLocked(k objcache.Key, b section.Built) bool {
+// retiresLocked reports whether the suite, which no longer calls through the object b, cached
+// under k, is to retire it (send its observe.Retired): any object but a breaker that a
+// registry given by WithBreakerRegistry, which other suites may share, still holds under its
+// name or that another suite sharing it still holds (see breaker.User.LetGo). Such a breaker
+// is not retired: another suite's calls may go through it, and its events (which go to the
+// sink of the suite that made it) are still its state; the registry, or the last suite that
+// holds it, retires it. With release, the suite's hold of a breaker's name is let go too, in
+// the same step. s.mu must be held.
+func (s *Suite) retiresLocked(k objcache.Key, b section.Built, release bool) bool {
 	br, ok := b.Object.(*breaker.Breaker)
-	if !ok || s.givenBreakers == nil {
-		return false
+	if !ok || s.breakerUser == nil {
+		return true
 	}
-	held, ok := s.givenBreakers.Lookup(k.Name)
-	return ok && held == br
+	if s.givenBreakers == nil { // the suite's own registry, which no one else replaces from
+		if release {
+			s.breakerUser.Release(k.Name)
+		}
+		return true
+	}
+	return s.breakerUser.LetGo(k.Name, br, release)
 }
 
 // sameObject reports whether a and b are the same policy object (the built-in sections'
@@ -883,7 +889,7 @@ func (s *Suite) Close() (err error) {
 		at = s.clk.Now()
 	}
 	s.objs.Each(func(k objcache.Key, b section.Built) bool {
-		if src, ok := b.Object.(observe.LevelSource); ok && !s.servedLocked(k, b) {
+		if src, ok := b.Object.(observe.LevelSource); ok && s.retiresLocked(k, b, true) {
 			retired = append(retired, src)
 		}
 		return true

@@ -48,8 +48,9 @@ import (
 // observe.Retired to its own observer (its Instance; Time, its clock's now, or its last state
 // change when that is later), before its replacement's BreakerPublished, so that an observer
 // that keeps breakers' states from events drops its state: once, whoever made it, unless a
-// suite holds it (see User), which still calls through it and retires it itself, to its own
-// observer, once it no longer does (a reload without it, or Close). So a breaker of the
+// suite holds it (see User), which still calls through it: then the last suite that holds it
+// retires it itself, to its own observer, once it no longer does (a reload without it, or
+// Close; see User.LetGo). So a breaker of the
 // registry interceptors is retired when a suite's configuration of other settings for the
 // name replaces it, and one a suite made, which that suite let go while the registry held it,
 // when Get, Delete or another suite's build replaces it. These Retired events are sent with
@@ -71,13 +72,11 @@ type Registry struct {
 	// meanwhile gets it too, so that suites sharing the registry that build one breaker at
 	// once (each reload under its own lock) use the one the registry then holds.
 	pending map[string]*claim // Guarded by mu.
-	// users holds, by name, the users whose builds in force hold the breaker the registry
-	// holds under that name (see User).
-	users map[string]map[*User]struct{} // Guarded by mu.
-	// heldBreaker holds, by name, the breaker the last hold of the name took: the one its
-	// users hold, while users has any. It is not the registry's breaker of the name once Get
-	// replaced that: the users still call through (and will retire) the one they took.
-	heldBreaker map[string]*Breaker // Guarded by mu.
+	// users holds, by name, the users whose builds in force hold a breaker of that name (see
+	// User), each with the breaker it holds: the registry's, or one Get replaced since, which
+	// that user still calls through (and will retire). Users of one name may hold different
+	// breakers: one took the breaker Get put in place of the one another still holds.
+	users map[string]map[*User]*Breaker // Guarded by mu.
 	// builds is the registry's build lock (see User.LockBuilds).
 	builds buildLock
 }
@@ -116,9 +115,39 @@ func (r *Registry) releaseLocked(name string, u *User) {
 		delete(us, u)
 		if len(us) == 0 {
 			delete(r.users, name)
-			delete(r.heldBreaker, name)
 		}
 	}
+}
+
+// LetGo says that u's suite no longer calls through b, its breaker named name (a reload
+// without it, or that replaced it, or Close), and reports whether that suite is to retire b
+// (send its observe.Retired): when the registry no longer holds b and no other user holds it.
+// Else the registry retires b when it replaces or forgets it (see Registry), or the last user
+// that holds it does. With release, u's hold of name is let go too (Release), in the same step
+// as the answer, so that a Get or Delete meanwhile does not retire b as well, nor leave it
+// unretired.
+func (u *User) LetGo(name string, b *Breaker, release bool) bool {
+	r := u.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if release {
+		r.releaseLocked(name, u)
+	}
+	if v, ok := r.entries.Load(name); ok && v.(*Breaker) == b {
+		return false
+	}
+	return !r.heldLocked(name, b, u)
+}
+
+// heldLocked reports whether a user other than except holds b, the breaker named name. r.mu
+// must be held.
+func (r *Registry) heldLocked(name string, b *Breaker, except *User) bool {
+	for v, held := range r.users[name] {
+		if v != except && held == b {
+			return true
+		}
+	}
+	return false
 }
 
 // Close releases every breaker u holds (a suite's Close).
@@ -193,26 +222,24 @@ func (r *Registry) hold(name string, b *Breaker, u *User) {
 	}
 	r.mu.Lock()
 	if r.users == nil {
-		r.users = map[string]map[*User]struct{}{}
-		r.heldBreaker = map[string]*Breaker{}
+		r.users = map[string]map[*User]*Breaker{}
 	}
 	us := r.users[name]
 	if us == nil {
-		us = map[*User]struct{}{}
+		us = map[*User]*Breaker{}
 		r.users[name] = us
 	}
-	us[u] = struct{}{}
-	r.heldBreaker[name] = b
+	us[u] = b
 	r.mu.Unlock()
 }
 
 // replacedLocked ends the registry's keeping of old, its breaker named name until Get, put or
 // Delete replaced or forgot it: old sends its observe.Retired (see Registry) unless a user
-// holds it, whose suite still calls through it and retires it once it no longer does (a
-// reload without it, or Close). So a breaker is retired once, by the registry or by the
-// suite that holds it, whoever made it and whoever replaced it. r.mu must be held.
+// holds it, whose suite still calls through it and retires it once it no longer does and no
+// other user holds it (see User.LetGo). So a breaker is retired once, by the registry or by
+// the last suite that holds it, whoever made it and whoever replaced it. r.mu must be held.
 func (r *Registry) replacedLocked(name string, old *Breaker) {
-	if len(r.users[name]) > 0 && r.heldBreaker[name] == old {
+	if r.heldLocked(name, old, nil) {
 		return
 	}
 	old.retire()
