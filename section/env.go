@@ -226,8 +226,10 @@ func GRPCOptions(opts []grpc.CallOption) bool {
 // configuration lets no call wait (Instant(nil)), does not wait there when a call's own option
 // (a WithMaxWait) lets that call wait and it must: its Enter (EnterAt) returns ErrNeedsConn,
 // having taken nothing and sent no event, and the runner enters it again with EnterConn, given
-// the call's ClientConn, as Gates and InvokeGate do. A call that gives no such option, or that
-// finds a slot or a token free, is entered once, as before.
+// the call's ClientConn, as Gates and InvokeGate do. A call that gives no such option is
+// entered once, as before; so is one that finds a bulkhead's slot free, while a local rate
+// limiter sends back every call whose option makes it wait before it looks at its bucket (it
+// takes nothing and sends nothing: only the call's second entry takes a token).
 type ConnGate interface {
 	Gate
 	// EnterConn is Enter for a call made on cc.
