@@ -118,8 +118,9 @@
 // scrapes, which bulwark_breaker_state never shows open, is seen by its transitions alone
 // (observability/alerts.yml's BulwarkBreakerTripping). The other transitions (out of
 // forced_open or disabled, or two changes a held sink folded into one) get their series at
-// their first change, as before; so does a breaker that changed state before its publication
-// reached the sink, or whose publication came from an instance already retired, which makes
+// their first change, as before; so does the change a breaker made before its publication
+// reached the sink (at 1), the publication making the series of the others at 0, and every
+// change of a breaker whose publication came from an instance already retired, which makes
 // no series. A breaker published and tripped between two scrapes still shows up at 1:
 // BulwarkBreakerTripping counts such a series where it is new within its window in a process
 // Prometheus scraped without it, or of a process younger than the window
