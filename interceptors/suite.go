@@ -720,8 +720,15 @@ func (s *Suite) unlockAnnounce() {
 // its BreakerPublished (breaker.Breaker.Publish, which sends it once per breaker, named as its
 // own events name it, with its state then). The Time is read before the state: a change of
 // the breaker that the reading missed is later than it, and an observer that has that
-// change's event already keeps it (see observe.BreakerPublished).
+// change's event already keeps it (see observe.BreakerPublished). First, the breakers the
+// registry no longer holds since the suite's builds put theirs in their place, and that no
+// suite holds, send their Retired (breaker.User.RetireReplaced), to their own observers: as
+// the BreakerPublished events, not under the suite's locks, and before them. It runs once
+// the suite let its lock and the registry's build lock go.
 func (s *Suite) announce(brs []*breaker.Breaker) {
+	if s.breakerUser != nil {
+		s.breakerUser.RetireReplaced()
+	}
 	for _, br := range brs {
 		br.Publish()
 	}

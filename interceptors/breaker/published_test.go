@@ -184,7 +184,7 @@ func TestRegistryRetiresTheBreakersItForgets(t *testing.T) {
 	if err != nil || !made {
 		t.Fatalf("take: %v, %v", made, err)
 	}
-	reg.put("other", b)
+	reg.put("other", b, u)
 	reg.hold("other", b, u) // as the suite's commit does
 	reg.Delete("other")
 	if evs := rec.Events(); len(evs) != 0 {
@@ -196,7 +196,7 @@ func TestRegistryRetiresTheBreakersItForgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg.put("other", b)
+	reg.put("other", b, u)
 	reg.hold("other", b, u)
 	u.Release("other")
 	reg.Delete("other")

@@ -53,13 +53,13 @@ import (
 // Close; see User.LetGo). So a breaker of the
 // registry interceptors is retired when a suite's configuration of other settings for the
 // name replaces it, and one a suite made, which that suite let go while the registry held it,
-// when Get, Delete or another suite's build replaces it. These Retired events are sent with
-// the registry's lock held (a suite's build's, also with that suite's lock and the
-// registry's build lock held): an observer must not call Get or Delete of the same registry
-// from Observe, nor make a call through its interceptors, nor reload, or make the first call
-// of a method through, a suite sharing the registry, which would wait for those locks. The
-// breakers a suite's build makes (interceptors.WithBreakerRegistry) are published by that
-// suite.
+// when Get, Delete or another suite's build replaces it. Get and Delete send these Retired
+// events with the registry's lock held: an observer must not call Get or Delete of the same
+// registry from Observe, nor make a call through its interceptors, which would wait for that
+// lock. Those of a suite's build are sent by that suite once the build committed and it let
+// its locks go (User.RetireReplaced), before it publishes the breakers the build made: its
+// observer may call back into it. The breakers a suite's build makes
+// (interceptors.WithBreakerRegistry) are published by that suite.
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
@@ -77,6 +77,9 @@ type Registry struct {
 	// that user still calls through (and will retire). Users of one name may hold different
 	// breakers: one took the breaker Get put in place of the one another still holds.
 	users map[string]map[*User]*Breaker // Guarded by mu.
+	// retiring holds, by user, the breakers a put of a build of that user replaced and no user
+	// held, whose Retired the user's suite sends once it let its locks go (User.RetireReplaced).
+	retiring map[*User][]*Breaker // Guarded by mu.
 	// builds is the registry's build lock (see User.LockBuilds).
 	builds buildLock
 }
@@ -137,6 +140,22 @@ func (u *User) LetGo(name string, b *Breaker, release bool) bool {
 		return false
 	}
 	return !r.heldLocked(name, b, u)
+}
+
+// RetireReplaced sends the observe.Retired of the breakers that puts of u's builds put
+// others in place of, and that no suite held (see Registry): its suite calls it once a build
+// committed and it let its lock and the registry's build lock go, before it publishes the
+// breakers the build made, so that an observer may call back into the suite, or into another
+// sharing the registry, from Observe.
+func (u *User) RetireReplaced() {
+	r := u.r
+	r.mu.Lock()
+	olds := r.retiring[u]
+	delete(r.retiring, u)
+	r.mu.Unlock()
+	for _, old := range olds {
+		old.retire()
+	}
 }
 
 // heldLocked reports whether a user other than except holds b, the breaker named name. r.mu
@@ -441,14 +460,22 @@ func (r *Registry) conflictOf(name string, cfg Config, u *User) error {
 	return nil
 }
 
-// put makes b, which take made, the breaker named name, in place of the one the registry
-// holds, if any, which is retired unless a user holds it (see replacedLocked): before b's
-// BreakerPublished, which its suite sends once the build committed. A later take of name gets
-// b from the registry (or, fresh, a new one), not as pending.
-func (r *Registry) put(name string, b *Breaker) {
+// put makes b, which take made, the breaker named name at the commit of a build of user u, in
+// place of the one the registry holds, if any, which is retired unless a user holds it (see
+// replacedLocked): not here, under the locks of u's suite, but by that suite once it let them
+// go (User.RetireReplaced), before b's BreakerPublished; at once for a nil u, which has no
+// suite. A later take of name gets b from the registry (or, fresh, a new one), not as pending.
+func (r *Registry) put(name string, b *Breaker, u *User) {
 	r.mu.Lock()
 	if v, ok := r.entries.Load(name); ok && v.(*Breaker) != b {
-		r.replacedLocked(name, v.(*Breaker))
+		if old := v.(*Breaker); u == nil {
+			r.replacedLocked(name, old)
+		} else if !r.heldLocked(name, old, nil) {
+			if r.retiring == nil {
+				r.retiring = map[*User][]*Breaker{}
+			}
+			r.retiring[u] = append(r.retiring[u], old)
+		}
 	}
 	r.storeLocked(name, b)
 	if c := r.pending[name]; c != nil && c.b == b {

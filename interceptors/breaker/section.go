@@ -90,7 +90,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		// rejected build drops its take (its closers run at once); one that commits drops
 		// nothing, as put settled it.
 		settled := false
-		env.Stage.OnCommit(func() { settled = true; r.put(name, b); r.hold(name, b, u) })
+		env.Stage.OnCommit(func() { settled = true; r.put(name, b, u); r.hold(name, b, u) })
 		if env.OnClose != nil {
 			env.OnClose(func() error {
 				if !settled {
