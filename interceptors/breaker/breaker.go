@@ -95,6 +95,9 @@ type Breaker struct {
 	maker    *User  // the registry user whose build made it (see MadeBy); nil for none
 	// published: Publish has been called (its BreakerPublished sent, or no sink to send it to).
 	published atomic.Bool
+	// retired: Retire (or the registry's retire) has been called (its Retired sent, or no
+	// sink to send it to).
+	retired atomic.Bool
 }
 
 // Stats is a snapshot of a breaker's counters since New or the last Reset.
@@ -280,16 +283,28 @@ func (b *Breaker) Publish() {
 		Service: l.Service, Method: l.Method, Policy: observe.PolicyBreaker, To: l.State})
 }
 
-// retire sends the breaker's observe.Retired to its observer, when it has one: the registry
-// that held it forgot it or replaced it, and no suite holds it (see Registry.replacedLocked). Named as its level reading names it (read first: a
-// change that is due is made and timed then), at the breaker's clock's now, or at its last
-// state change when that is later.
-func (b *Breaker) retire() {
-	if b.sink == nil {
+// Retire sends the breaker's observe.Retired to its observer (WithObserver), once per breaker:
+// the first call of Retire, or of the registry's own retiring of it, sends it, later ones send
+// nothing, and without an observer nothing is sent. It is for whoever decides that the breaker
+// is retired: its Registry, when it forgets or replaces it and no suite holds it, or the last
+// suite that held it (package interceptors), whichever suite made it, so that the observer
+// that got its BreakerPublished and its changes gets its Retired too. The event is named as
+// its level reading names it (read first: a change that is due is made and timed then), with
+// its Instance, at at or at its last state change (LastChange) when that is later: a suite
+// passes the time its reload took effect, or the zero Time at its Close, which retires it at
+// its last change.
+func (b *Breaker) Retire(at time.Time) { b.retire(at, false) }
+
+// retire is Retire; with now, at is the breaker's clock's now, read after its level (the
+// registry's Retired: see Registry).
+func (b *Breaker) retire(at time.Time, now bool) {
+	if b.sink == nil || !b.retired.CompareAndSwap(false, true) {
 		return
 	}
 	l := b.level()
-	at := b.clock.Now()
+	if now {
+		at = b.clock.Now()
+	}
 	if last := b.LastChange(); last.After(at) {
 		at = last
 	}

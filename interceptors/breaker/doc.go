@@ -200,7 +200,8 @@
 // (and so UnaryClientInterceptor and StreamClientInterceptor) before the registry holds the
 // breaker, a suite when the build that made it commits; a breaker a Registry holds sends
 // observe.Retired when Get or a suite's build replaces it or Delete forgets it, unless a suite
-// holds it, which retires it itself (see Registry). Its
+// holds it, which retires it itself (see Registry). Either way the Retired goes to the
+// breaker's own observer, once (Breaker.Retire). Its
 // BreakerStateChanged, BreakerPublished and Retired events carry its Instance
 // (Breaker.Instance), which tells them from another breaker's of the same name.
 //

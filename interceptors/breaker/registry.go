@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
@@ -49,7 +50,8 @@ import (
 // change when that is later), before its replacement's BreakerPublished, so that an observer
 // that keeps breakers' states from events drops its state: once, whoever made it, unless a
 // suite holds it (see User), which still calls through it: then the last suite that holds it
-// retires it itself, to its own observer, once it no longer does (a reload without it, or
+// retires it itself (Breaker.Retire), to the breaker's own observer (its maker's, whichever
+// suite holds it last), once it no longer does (a reload without it, or
 // Close; see User.LetGo). So a breaker of the
 // registry interceptors is retired when a suite's configuration of other settings for the
 // name replaces it, and one a suite made, which that suite let go while the registry held it,
@@ -154,7 +156,7 @@ func (u *User) RetireReplaced() {
 	delete(r.retiring, u)
 	r.mu.Unlock()
 	for _, old := range olds {
-		old.retire()
+		old.retire(time.Time{}, true)
 	}
 }
 
@@ -261,7 +263,7 @@ func (r *Registry) replacedLocked(name string, old *Breaker) {
 	if r.heldLocked(name, old, nil) {
 		return
 	}
-	old.retire()
+	old.retire(time.Time{}, true)
 }
 
 // heldByOthersLocked reports whether a user other than u holds the breaker named name. r.mu
