@@ -104,11 +104,14 @@
 // reads the objects' levels live. A reload forgets the objects no chain of the new
 // configuration can use, and the objects with levels whose settings it changed but no chain
 // of it has taken yet (a chain built on a first call takes its new ones at its next call),
-// and reports each object with levels it forgets or replaces to the suite's sink
-// (observe.Retired), so that an observer drops what it kept of it (not a breaker that a
-// registry given by WithBreakerRegistry still holds, or that another suite sharing it still
-// holds: other suites may use it; the registry retires it once it replaces or forgets it,
-// else the last suite that holds it does).
+// and reports each object with levels it forgets or replaces retired (observe.Retired), so
+// that an observer drops what it kept of it: a bulkhead's or a throttle's to the suite's sink,
+// a breaker's to the breaker's own observer, the one that got its BreakerPublished and its
+// changes (the suite's sink for a breaker it made; for one it took from a registry given by
+// WithBreakerRegistry that another suite made, that suite's), once per breaker. Not a breaker
+// that such a registry still holds, or that another suite sharing it still holds: other
+// suites may use it; the registry retires it once it replaces or forgets it, else the last
+// suite that holds it does, to its maker's observer all the same.
 //
 // Suites given one breaker registry share one breaker per name (see breaker.Registry): a
 // reload that changes a breaker's settings while another suite holds it is refused

@@ -140,7 +140,10 @@ func WithFallback(target string, reply fallback.Reply) Option {
 // r is the default. A reload (or Close) that stops using a breaker r still holds, or that
 // another suite sharing r still holds, does not report it retired (observe.Retired): another
 // suite may still use it (r retires it, once no suite holds it, when it replaces or forgets
-// it; else the last suite that holds it does). A name stands for one breaker
+// it; else the last suite that holds it does). Whichever retires it, a breaker's Retired goes
+// to its own observer, once (breaker.Breaker.Retire): the one of the suite whose build made
+// it, which got its BreakerPublished and its changes, not that of a suite that took it from
+// r. A name stands for one breaker
 // (see breaker.Registry): a New or Reload whose settings for a breaker another suite sharing r
 // holds differ from that breaker's is refused with an error wrapping breaker.ErrSharedConflict
 // that names the breaker and the setting, and changes nothing; once no other suite uses the

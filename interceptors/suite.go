@@ -401,7 +401,10 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		st.chains.Store(p.fullMethod, c)
 	}
 	s.commitLocked(t)
-	if s.o.sink != nil {
+	// A suite sharing a registry may retire breakers other suites made, whose Retired goes to
+	// their makers' observers (see reportRetired), with or without a sink of its own.
+	reports := s.o.sink != nil || s.givenBreakers != nil
+	if reports {
 		at = s.clk.Now()
 	}
 	s.state.Store(st)
@@ -438,10 +441,10 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		return true
 	})
 	s.objs.Prune(func(k objcache.Key) bool { return !drop[k] })
-	if len(*removed) > 0 && s.o.sink != nil {
+	if len(*removed) > 0 && reports {
 		s.retiring = append(s.retiring, removed)
 	}
-	if len(retired) > 0 && s.o.sink != nil {
+	if len(retired) > 0 && reports {
 		s.sending++
 		counted = true
 	}
@@ -630,48 +633,42 @@ func sameObject(a, b any) (same bool) {
 	return a == b
 }
 
-// reportRetired sends an observe.Retired to the suite's sink for each of the level sources a
-// reload or Close retired, named as its first level reading names it, at the time at which
-// the reload took effect (at) — or, for closed (Close), a breaker's at its last state change,
-// and at the zero Time for a breaker that made none. A breaker whose last change is later than
-// at (made since, as by the level reading that names it) is retired at that change.
+// reportRetired sends an observe.Retired for each of the level sources a reload or Close
+// retired: a breaker's to the breaker's own observer (breaker.Breaker.Retire, once per
+// breaker), which is the suite's sink for a breaker the suite made, and the observer of the
+// suite (or registry) that made it for one the suite took from a registry it shares, whose
+// BreakerPublished and changes that observer got; the others' to the suite's sink, named as
+// their first level reading names them. The Time is at, when the reload took effect — or, for
+// closed (Close), a breaker's at its last state change, and at the zero Time for a breaker
+// that made none. A breaker whose last change is later than at (made since, as by the level
+// reading that names it) is retired at that change.
 func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, closed bool) {
-	if len(retired) == 0 || s.o.sink == nil {
-		return
-	}
 	for _, src := range retired {
+		if br, ok := src.(*breaker.Breaker); ok {
+			// A Close retires at the last change: a suite that replaces this one may exist
+			// already, its breaker's events under the same name later than this one's last
+			// change but earlier than the Close: retired at the Close, an observer would
+			// drop the replacement's state too. One that made none has no state of its own
+			// events to drop by Time (the zero Time drops none), but the state of its
+			// BreakerPublished, which an observer drops by its Instance.
+			if closed {
+				br.Retire(time.Time{})
+			} else {
+				br.Retire(at)
+			}
+			continue
+		}
+		if s.o.sink == nil {
+			continue
+		}
 		var l observe.Level
 		read := false
 		src.Levels(func(lv observe.Level) bool {
 			l, read = lv, true
 			return false
 		})
-		t := at
-		if br, ok := src.(*breaker.Breaker); ok {
-			// Read after its level, which makes a change that is due (open → half_open)
-			// and sends its event, timed now: retired before that event, its state would
-			// be kept.
-			last := br.LastChange()
-			switch {
-			case closed:
-				// A suite that replaces this one may exist already, its breaker's events
-				// under the same name later than this one's last change but earlier than
-				// the Close: retired at the Close, an observer would drop the
-				// replacement's state too.
-				// One that made none has no state of its own events to drop by Time (the
-				// zero Time drops none), but the state of its BreakerPublished, which an
-				// observer drops by its Instance.
-				t = last
-			case last.After(t):
-				t = last
-			}
-		}
 		if read {
-			e := observe.Event{Kind: observe.Retired, Time: t, Service: l.Service, Method: l.Method, Policy: l.Policy}
-			if br, ok := src.(*breaker.Breaker); ok {
-				e.Instance = br.Instance()
-			}
-			s.o.sink.Observe(e)
+			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: at, Service: l.Service, Method: l.Method, Policy: l.Policy})
 		}
 	}
 }

@@ -105,11 +105,15 @@ const (
 	// suite built to replace the closed one may have sent later events under the same names
 	// before the Close. Policy (the object's: PolicyBreaker, PolicyBulkhead,
 	// PolicyAdaptiveThrottle), Service and Method as its levels name them (Method empty for an
-	// object that serves a whole service). The suite sends it to its own sink (WithObserver),
-	// once per object, after the reload (or Close) took effect: a reload's before those of a
-	// Close that follows it, and all of them before the suite reports itself closed
-	// (ClosedSource); not for a breaker that a registry given to the suite
-	// (WithBreakerRegistry), which other suites may share, still holds. Its Time is when the reload took effect (read on the suite's clock, which its
+	// object that serves a whole service). The suite sends it once per object, after the
+	// reload (or Close) took effect: a reload's before those of a Close that follows it, and
+	// all of them before the suite reports itself closed (ClosedSource); not for a breaker that
+	// a registry given to the suite (WithBreakerRegistry), which other suites may share, still
+	// holds. A bulkhead's or a throttle's goes to the suite's own sink (WithObserver); a
+	// breaker's to the breaker's own sink (breaker.Breaker.Retire, once per breaker, whichever
+	// path retires it): the sink of the suite (or registry) that made it, which got its
+	// BreakerPublished and its events, also when the suite that retires it took it from a
+	// registry shared with that maker. Its Time is when the reload took effect (read on the suite's clock, which its
 	// policies' events read too, just before the new configuration is published), or a breaker's
 	// last state change when that is later (reading its level to name it makes a change that is
 	// due, open → half_open, timed then), not when it is sent: a replacement's first events (of
