@@ -21,6 +21,7 @@ import (
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
@@ -263,9 +264,19 @@ func keptClient(t *testing.T, srv *testkit.Server, budget, perAttempt time.Durat
 			InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Jitter: retry.JitterNone}}},
 		Services: map[string]config.Service{svcFaceMatch: {Profile: "p"}}}
 	s := suiteOf(t, cfg, opts...)
-	client := kycv1.NewFaceMatchServiceClient(srv.Dial(t, append(s.DialOptions(), serviceConfigOption(t, s, ""))...))
+	cc := srv.Dial(t, append(s.DialOptions(), serviceConfigOption(t, s, ""))...)
+	client := kycv1.NewFaceMatchServiceClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
+	// Connected first: the warming call's attempts have perAttempt each, which a loaded
+	// machine's connection set-up alone once outlasted ("deadline exceeded while waiting for
+	// connections to become ready").
+	cc.Connect()
+	for st := cc.GetState(); st != connectivity.Ready; st = cc.GetState() {
+		if !cc.WaitForStateChange(ctx, st) {
+			t.Fatalf("the connection never became ready (%v)", st)
+		}
+	}
 	if _, err := client.Compare(ctx, &kycv1.CompareRequest{}); err != nil {
 		t.Fatal(err)
 	}
