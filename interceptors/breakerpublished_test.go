@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -35,6 +36,23 @@ services:
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// sharingSuite is a suite of publishedCfg(t, "2", extra) on clk that shares reg, observed by rec
+// (nil: no observer), closed when t ends (a test may Close it before: a second Close does
+// nothing).
+func sharingSuite(t *testing.T, clk *clocktest.Fake, reg *breaker.Registry, extra string, rec *testkit.Recorder) *interceptors.Suite {
+	t.Helper()
+	opts := []interceptors.Option{interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg)}
+	if rec != nil {
+		opts = append(opts, interceptors.WithObserver(rec))
+	}
+	s, err := interceptors.New(publishedCfg(t, "2", extra), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // The suite sends a BreakerPublished for each breaker a build of it puts in service, with the

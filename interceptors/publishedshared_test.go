@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -23,18 +22,8 @@ func TestSharedBreakerPublishedByItsMakerAlone(t *testing.T) {
 	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	reg := breaker.NewRegistry()
 	recA, recB := &testkit.Recorder{}, &testkit.Recorder{}
-	a, err := interceptors.New(publishedCfg(t, "2", ""), interceptors.WithObserver(recA),
-		interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(publishedCfg(t, "2", "  test.v1.Own: {profile: p, methods: {Do: {}}}\n"),
-		interceptors.WithObserver(recB), interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	sharingSuite(t, clk, reg, "", recA) // the maker
+	b := sharingSuite(t, clk, reg, "  test.v1.Own: {profile: p, methods: {Do: {}}}\n", recB)
 	publishedOf := func(rec *testkit.Recorder, service string) (n int) {
 		for _, e := range rec.Events(observe.BreakerPublished) {
 			if e.Service == service {

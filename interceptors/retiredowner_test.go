@@ -43,21 +43,12 @@ func TestSharedBreakerRetiredToItsMakersObserver(t *testing.T) {
 			clk := clocktest.New(start)
 			reg := breaker.NewRegistry()
 			recA, recB := &testkit.Recorder{}, &testkit.Recorder{}
-			a, err := interceptors.New(publishedCfg(t, "2", ""), interceptors.WithObserver(recA),
-				interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			optsB := []interceptors.Option{interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg)}
+			a := sharingSuite(t, clk, reg, "", recA)
+			var sinkB *testkit.Recorder
 			if tc.otherSink {
-				optsB = append(optsB, interceptors.WithObserver(recB))
+				sinkB = recB
 			}
-			b, err := interceptors.New(publishedCfg(t, "2", ""), optsB...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			b := sharingSuite(t, clk, reg, "", sinkB)
 			made, _ := reg.Lookup(name)
 			if n, _ := retiredOf(recA, made.Instance()); publishedAt(recA, made.Instance()) < 0 || n != 0 {
 				t.Fatalf("the maker's observer: BreakerPublished at %d and %d Retired of the shared breaker, want one and none",
@@ -69,6 +60,7 @@ func TestSharedBreakerRetiredToItsMakersObserver(t *testing.T) {
 				}
 			}
 			clk.Advance(time.Second)
+			var err error
 			if tc.makerCloses {
 				err = a.Close()
 			} else {
@@ -114,18 +106,8 @@ func TestSharedBreakerRetiredOwnerBulkheadStaysOnSuite(t *testing.T) {
 	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	reg := breaker.NewRegistry()
 	recA, recB := &testkit.Recorder{}, &testkit.Recorder{}
-	a, err := interceptors.New(publishedCfg(t, "2", ""), interceptors.WithObserver(recA),
-		interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := interceptors.New(publishedCfg(t, "2", "  test.v1.Bh: {profile: p, bulkhead: {max_concurrent: 2}, methods: {Do: {}}}\n"),
-		interceptors.WithObserver(recB), interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := sharingSuite(t, clk, reg, "", recA)
+	b := sharingSuite(t, clk, reg, "  test.v1.Bh: {profile: p, bulkhead: {max_concurrent: 2}, methods: {Do: {}}}\n", recB)
 	made, _ := reg.Lookup(name)
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
