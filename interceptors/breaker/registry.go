@@ -51,17 +51,16 @@ import (
 // that keeps breakers' states from events drops its state: once, whoever made it, unless a
 // suite holds it (see User), which still calls through it: then the last suite that holds it
 // retires it itself (Breaker.Retire), to the breaker's own observer (its maker's, whichever
-// suite holds it last), once it no longer does (a reload without it, or
-// Close; see User.LetGo). So a breaker of the
-// registry interceptors is retired when a suite's configuration of other settings for the
-// name replaces it, and one a suite made, which that suite let go while the registry held it,
-// when Get, Delete or another suite's build replaces it. Get and Delete send these Retired
-// events with the registry's lock held: an observer must not call Get or Delete of the same
-// registry from Observe, nor make a call through its interceptors, which would wait for that
-// lock. Those of a suite's build are sent by that suite once the build committed and it let
-// its locks go (User.RetireReplaced), before it publishes the breakers the build made: its
-// observer may call back into it. The breakers a suite's build makes
-// (interceptors.WithBreakerRegistry) are published by that suite.
+// suite holds it last), once it no longer does (a reload without it, or Close; see
+// User.LetGo). So a breaker of the registry interceptors is retired when a suite's
+// configuration of other settings for the name replaces it, and one a suite made, which that
+// suite let go while the registry held it, when Get, Delete or another suite's build replaces
+// it. Get and Delete send these Retired events with the registry's lock held: an observer must
+// not call Get or Delete of the same registry from Observe, nor make a call through its
+// interceptors, which would wait for that lock. Those of a suite's build are sent by that
+// suite once the build committed and it let its locks go (User.RetireReplaced), before it
+// publishes the breakers the build made: its observer may call back into it. The breakers a
+// suite's build makes (interceptors.WithBreakerRegistry) are published by that suite.
 type Registry struct {
 	// clock, when not nil, is the clock of every breaker the registry makes, whatever the
 	// options of Get (or of a suite's build) name. Set only by NewRegistry.
