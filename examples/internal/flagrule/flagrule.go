@@ -154,12 +154,22 @@ const RuleListen = "want HOST:PORT with a port from 0 to 65535 or a service's na
 func ListenProblem(name, v string) string {
 	_, port, err := net.SplitHostPort(v)
 	if err == nil {
-		if _, perr := strconv.ParseUint(port, 10, 16); perr == nil || port == "" {
-			return ""
-		}
-		if _, perr := net.LookupPort("tcp", port); perr == nil {
+		if _, ok := Port(port); ok || port == "" {
 			return ""
 		}
 	}
 	return fmt.Sprintf("-%s %q: %s", name, v, RuleListen)
+}
+
+// Port reads port, the port of a TCP address: a number up to 65535 (n), or a service's name
+// (n, the service's port number as the system's services database gives it). ok is false
+// for anything else, "" among them.
+func Port(port string) (n int, ok bool) {
+	if v, err := strconv.ParseUint(port, 10, 16); err == nil {
+		return int(v), true
+	}
+	if v, err := net.LookupPort("tcp", port); err == nil && port != "" {
+		return v, true
+	}
+	return 0, false
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/examples/internal/tlsflags"
 	"github.com/bulwarkrpc/bulwark/examples/orchestrator/kyc"
 	"github.com/bulwarkrpc/bulwark/interceptors"
@@ -340,11 +341,7 @@ func dialPortProblem(addr string) string {
 	if err != nil || port == "" || strings.Contains(addr, "://") || hasScheme(addr) {
 		return ""
 	}
-	if n, err := strconv.ParseUint(port, 10, 64); err == nil {
-		if n >= 1 && n <= 65535 {
-			return ""
-		}
-	} else if _, err := net.LookupPort("tcp", port); err == nil {
+	if n, ok := flagrule.Port(port); ok && n != 0 {
 		return ""
 	}
 	return fmt.Sprintf("port %q is not one to dial: want HOST:PORT with a port from 1 to 65535 (or a service name such as https)", port)
