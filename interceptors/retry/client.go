@@ -326,7 +326,7 @@ func (p *Policy) bounded(ctx context.Context, u *unaryCall) bool {
 // keeps reports whether grpc keeps the per-attempt timeout: it applies kept to every attempt
 // (see InvokeKept).
 func (p *Policy) keeps(kept time.Duration) bool {
-	return kept > 0 && kept == p.cfg.PerAttemptTimeout && p.s.Clock == clock.Real
+	return kept > 0 && kept == p.keptTimeout
 }
 
 // gatedOK ends InvokeGated's call of u, whose first attempt succeeded (verdict v; t: what a

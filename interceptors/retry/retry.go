@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -56,8 +57,12 @@ const AttemptMetadataKey = "x-retry-attempt" // attempt.LegacyRetryKey, written 
 // service's, whatever services its calls name: the suite's overflow chain serves every service
 // past its bound on unlisted names, which would otherwise add a bucket each.)
 type Policy struct {
-	cfg Config
-	s   settings
+	// keptTimeout is the per-attempt timeout grpc may keep for the policy (see keeps): the
+	// configured one with the real clock, 0 with any other (grpc's timers do not follow it).
+	// Set once in New, so that a call compares two durations and no clocks.
+	keptTimeout time.Duration
+	cfg         Config
+	s           settings
 
 	methods attempt.Methods[*methodInfo]
 	mu      sync.Mutex              // guards buckets
@@ -99,6 +104,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	}
 	if err := optkit.CheckTypedNil(p.s.Clock, p.s.Sink); err != nil {
 		return nil, err
+	}
+	if p.s.Clock == clock.Real {
+		p.keptTimeout = cfg.PerAttemptTimeout
 	}
 	return p, nil
 }

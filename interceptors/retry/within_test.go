@@ -134,3 +134,34 @@ func TestInvokeWithinDeclaredDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestInvokeKeptIgnoredWithFakeClock: InvokeKept's kept (grpc keeps the per-attempt timeout)
+// is ignored under any clock but the real one, whose time grpc's own timer does not follow:
+// under a fake clock the loop times each attempt itself, so that advancing the clock past the
+// per-attempt timeout ends the attempt (retried), as without kept.
+func TestInvokeKeptIgnoredWithFakeClock(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	s := newSetup(t, retry.Config{PerAttemptTimeout: timeout, Jitter: retry.JitterNone, Budget: 8 * time.Second}, -1)
+	srv := testkit.Start(t, &testkit.Server{CompareF: hangUntil("2")})
+	kept := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return s.p.InvokeKept(ctx, nil, time.Time{}, timeout, method, req, reply, cc, invoker, opts...)
+	}
+	cc := srv.Dial(t, grpc.WithUnaryInterceptor(kept))
+	advanced := make(chan time.Duration, 2)
+	go func() {
+		// attempt 1's timeout, then the sleep before attempt 2.
+		for range 2 {
+			advanced <- s.clk.AdvanceWhenWaiting()
+		}
+	}()
+	var info retry.Info
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(ctx, &kycv1.CompareRequest{}, retry.Report(&info))
+	if err != nil || info.Attempts != 2 {
+		t.Fatalf("under a fake clock, with kept = the per-attempt timeout: err = %v, info %+v; want attempt 1 ended by the fake clock's %v and attempt 2 to succeed", err, info, timeout)
+	}
+	if got := <-advanced; got != timeout {
+		t.Fatalf("first advance %v, want the per-attempt timeout %v", got, timeout)
+	}
+}
