@@ -53,21 +53,25 @@
 //
 // A Limiter is a ratelimit.ConnLimiter: the ratelimit policy, in a suite's chain or in its
 // interceptors, takes a call's token with TakeConn, given the call's ClientConn, whose waits
-// (the sleep until the delay Redis computed, and the fail-open guard's) end at once when that
-// ClientConn shuts down (ClientConn.Close): TakeConn returns ratelimit.ErrConnClosing, which
-// the policy returns as Canceled, "ratelimit: the client connection is closing (ClientConn.Close
-// during the wait for a token)". Such a wait follows a denial, which takes no token from the
-// bucket, and the guard's token it had reserved is given back, as for a context that ends
-// there. A round trip in flight at the shutdown is not cut short (it is bounded by the Redis
-// timeout): a token it takes is the call's, which grpc then fails at once, Canceled.
+// (a round trip to Redis, the sleep until the delay Redis computed, and the fail-open guard's)
+// end at once when that ClientConn shuts down (ClientConn.Close): TakeConn returns
+// ratelimit.ErrConnClosing, which the policy returns as Canceled, "ratelimit: the client
+// connection is closing (ClientConn.Close during the wait for a token)". A sleep follows a
+// denial, which takes no token from the bucket, and the guard's token it had reserved is given
+// back, as for a context that ends there. A round trip in flight at the shutdown is left as a
+// canceled caller's is (see Fail modes): Redis is not blamed (no fail mode, no Degraded, no
+// probe pause; a probe's claim is given back), and the round trip goes on, within the Redis
+// timeout, on its goroutine; a token it takes in Redis is one nobody uses, as that of a round
+// trip that timed out. An answer that arrives as the ClientConn shuts down stands: a token it
+// grants is the call's, which grpc then fails at once, Canceled.
 //
 // # Fail modes
 //
 // Each round trip is bounded by RedisConfig.Timeout (50ms by default) and by the caller's
 // deadline. When the caller's context ends first (its deadline, or a cancel: go-redis does not
 // see a cancel, so Take runs the round trip on a goroutine of its own for a context that can
-// be canceled, which ends with the round trip, within the Redis timeout), Take returns
-// ctx.Err() at once: Redis is not blamed.
+// be canceled, and TakeConn for one given a ClientConn too, which ends with the round trip,
+// within the Redis timeout), Take returns ctx.Err() at once: Redis is not blamed.
 // Only a context that has ended makes the error the caller's: a round trip that timed out as
 // the caller's deadline passed, while its context does not report that within the Redis
 // timeout, is a limiter fault, so a fail-open limiter never refuses a call for it.
@@ -151,7 +155,8 @@
 // Measured on a 2-core machine shared with other work, against a local redis-server
 // (BenchmarkTake): an admitted Take costs one Redis round trip, 50–75µs serially and 40–60µs
 // per call under b.RunParallel, with 23 allocations (930 B), 26 (1120 B) under a context that
-// can be canceled (a gRPC call's: the round trip's goroutine); a bare PING through go-redis
+// can be canceled or through TakeConn given a ClientConn (a gRPC call's: the round trip's
+// goroutine); a bare PING through go-redis
 // takes 30–50µs. x/time/rate takes 90–125ns and no allocation: the shared limit costs about
 // 400–800 times more per call. During a probe pause a fail-open Take costs 105–190ns, no
 // allocation.

@@ -266,11 +266,11 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 }
 
 // TakeConn implements ratelimit.ConnLimiter: Take for a call made on cc (nil: none, as Take),
-// whose waits (the sleep until the delay Redis computed, before it asks again; the fail-open
-// guard's) also end when cc shuts down (ClientConn.Close): it then returns
-// ratelimit.ErrConnClosing, as it returns ctx.Err() for a context that ends there. A round trip
-// in flight is not cut short by the shutdown: it is bounded by the Redis timeout, and the
-// token it may take is the call's (see the package documentation).
+// whose waits (a round trip to Redis; the sleep until the delay Redis computed, before it asks
+// again; the fail-open guard's) also end when cc shuts down (ClientConn.Close): it then
+// returns ratelimit.ErrConnClosing, as it returns ctx.Err() for a context that ends there, and
+// Redis is not blamed. A round trip it leaves goes on as a canceled caller's does (see the
+// package documentation).
 func (l *Limiter) TakeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (ratelimit.Decision, error) {
 	return l.take(ctx, cc, maxWait)
 }
@@ -296,10 +296,11 @@ func (l *Limiter) take(ctx context.Context, cc *grpc.ClientConn, maxWait time.Du
 		if !ok {
 			return l.fail(ctx, cc, now, waitUntil, &timer, l.pauseCause())
 		}
-		res, fromCaller, err := l.ask(ctx)
+		res, fromCaller, err := l.ask(ctx, cc)
 		if fromCaller {
-			// The caller gave up: Redis is not blamed, and a probe that learned nothing gives
-			// the probe back, so that the next call asks Redis instead of the fail mode.
+			// The caller gave up (its context ended, or cc shut down): Redis is not blamed,
+			// and a probe that learned nothing gives the probe back, so that the next call
+			// asks Redis instead of the fail mode.
 			l.unclaim(claim)
 			return ratelimit.Decision{}, err
 		}
@@ -330,21 +331,24 @@ func (l *Limiter) take(ctx context.Context, cc *grpc.ClientConn, maxWait time.Du
 	}
 }
 
-// ask makes one round trip, bounded by the Redis timeout and ctx. An error is either the
-// limiter's (fromCaller false: Redis's, the round trip's timeout, a bad state) or, only when
-// the caller's context has ended, ctx.Err() (fromCaller true). A caller's error is never
-// reported while ctx is live: the fail mode must answer every limiter fault, and the
-// ratelimit policy reads an error other than ctx.Err() as one.
-func (l *Limiter) ask(ctx context.Context) (res verdict, fromCaller bool, err error) {
+// ask makes one round trip, bounded by the Redis timeout and ctx, for a call made on cc (nil:
+// none). An error is either the limiter's (fromCaller false: Redis's, the round trip's
+// timeout, a bad state) or, only when the caller's context has ended, ctx.Err(), or, only
+// when cc has shut down, ratelimit.ErrConnClosing (fromCaller true). A caller's error is never
+// reported while ctx and cc are live: the fail mode must answer every limiter fault, and the
+// ratelimit policy reads an error other than ctx.Err() and ErrConnClosing as one.
+func (l *Limiter) ask(ctx context.Context, cc *grpc.ClientConn) (res verdict, fromCaller bool, err error) {
 	l.trips.Add(1)
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, l.timeout)
-	res, err = l.roundTrip(ctx, tctx)
+	res, err = l.roundTrip(ctx, tctx, cc)
 	timedOut := err != nil && (tctx.Err() != nil || isTimeout(err))
 	cancel()
 	switch {
 	case err == nil:
 		return res, false, nil
+	case errors.Is(err, ratelimit.ErrConnClosing):
+		return verdict{}, true, err
 	case ctx.Err() != nil:
 		return verdict{}, true, ctx.Err()
 	case !timedOut:
@@ -366,13 +370,15 @@ type reply struct {
 	err error
 }
 
-// roundTrip runs one GCRA step under tctx (ctx bounded by the Redis timeout). go-redis bounds
-// a blocked read by its context's deadline only, not by a cancel: when ctx can be canceled,
-// the step runs on a goroutine of its own, and roundTrip returns ctx.Err() as soon as ctx ends
-// without an answer. The step then goes on until Redis answers or tctx's deadline passes (the
-// Redis timeout at most), and may take a token nobody uses, as a round trip that timed out may.
-func (l *Limiter) roundTrip(ctx, tctx context.Context) (verdict, error) {
-	if ctx.Done() == nil { // never canceled: no goroutine needed
+// roundTrip runs one GCRA step under tctx (ctx bounded by the Redis timeout), for a call made
+// on cc (nil: none). go-redis bounds a blocked read by its context's deadline only, not by a
+// cancel: when ctx can be canceled or cc is given, the step runs on a goroutine of its own, and
+// roundTrip returns as soon as ctx ends (ctx.Err()) or cc shuts down
+// (ratelimit.ErrConnClosing) without an answer. The step then goes on until Redis answers or
+// tctx's deadline passes (the Redis timeout at most), and may take a token nobody uses, as a
+// round trip that timed out may.
+func (l *Limiter) roundTrip(ctx, tctx context.Context, cc *grpc.ClientConn) (verdict, error) {
+	if ctx.Done() == nil && cc == nil { // never canceled, no ClientConn: no goroutine needed
 		return gcra(tctx, l.client, keyPrefix+l.key, l.limit)
 	}
 	ch := make(chan reply, 1)
@@ -384,13 +390,17 @@ func (l *Limiter) roundTrip(ctx, tctx context.Context) (verdict, error) {
 	case r := <-ch:
 		return r.res, r.err
 	case <-ctx.Done():
+	case <-ratelimit.ConnDone(cc):
 	}
 	select {
-	case r := <-ch: // answered as ctx ended: the answer stands
+	case r := <-ch: // answered as ctx ended or cc shut down: the answer stands
 		return r.res, r.err
 	default:
-		return verdict{}, ctx.Err()
 	}
+	if err := ctx.Err(); err != nil {
+		return verdict{}, err
+	}
+	return verdict{}, ratelimit.ErrConnClosing
 }
 
 // ended reports whether ctx is done within d (real time: context deadlines are).
