@@ -120,12 +120,23 @@ func (b *Bulkhead) TryAcquire() bool {
 
 // Acquire takes a slot, waiting up to MaxWait and never past ctx's deadline when none is free
 // (see the package documentation for what each outcome returns). A nil error means the caller
-// holds a slot and must Release it.
+// holds a slot and must Release it. Its wait does not end when a ClientConn shuts down: see
+// AcquireConn.
 func (b *Bulkhead) Acquire(ctx context.Context) error { return b.acquire(ctx, b.method, nil) }
 
-// Release gives back a slot taken by Acquire or TryAcquire. Releasing a slot that is not held
-// is a bug in the caller and panics. In adaptive mode it gives the limit no sample; use
-// ReleaseWith to let the call move it.
+// AcquireConn is Acquire for a call made on cc (nil: none, as Acquire): a wait for a slot also
+// ends when cc shuts down (ClientConn.Close), as the interceptors' does, and AcquireConn then
+// returns ErrConnClosing, out of the queue and holding no slot (one granted to it as the
+// shutdown came is given back), with no Rejected event and, in adaptive mode, no sample. A call
+// that finds a free slot takes it without looking at cc. A nil error means the caller holds a
+// slot and must Release it.
+func (b *Bulkhead) AcquireConn(ctx context.Context, cc *grpc.ClientConn) error {
+	return b.acquireConn(ctx, cc, b.method, nil)
+}
+
+// Release gives back a slot taken by Acquire, AcquireConn or TryAcquire. Releasing a slot that
+// is not held is a bug in the caller and panics. In adaptive mode it gives the limit no
+// sample; use ReleaseWith to let the call move it.
 func (b *Bulkhead) Release() {
 	if b.ad != nil {
 		b.finish("", sampleNone, 0, time.Time{})
@@ -223,7 +234,7 @@ type permits interface {
 // wait is acquire for a call that found no free slot: it waits for one up to maxWait (cut to
 // ctx's deadline) in the queue of p, b's state, unless cc shuts down first (ClientConn.Close,
 // which streamend.ConnDone tells, asked only here: a call that waits), which ends the wait
-// with errConnClosing and the call's place in the queue, or the slot it was granted meanwhile.
+// with ErrConnClosing and the call's place in the queue, or the slot it was granted meanwhile.
 func (b *Bulkhead) wait(ctx context.Context, cc *grpc.ClientConn, method string, maxWait time.Duration, p permits) error {
 	wait := b.waitFor(ctx, maxWait)
 	if wait <= 0 {
@@ -253,7 +264,7 @@ func (b *Bulkhead) wait(ctx context.Context, cc *grpc.ClientConn, method string,
 		if p.abandon(w) {
 			b.Release() // admitted as the ClientConn shut down: grpc would fail the call at once
 		}
-		return errConnClosing
+		return ErrConnClosing
 	}
 }
 

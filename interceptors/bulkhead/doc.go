@@ -16,7 +16,7 @@
 //	| MaxWait passes              | *codes.Rejection (BULKHEAD_FULL)         |
 //	| the context's deadline      | *codes.Rejection (BULKHEAD_FULL)         |
 //	| the context is canceled     | ctx.Err() (context.Canceled)             |
-//	| its ClientConn shuts down   | Canceled (interceptors only, see below)  |
+//	| its ClientConn shuts down   | ErrConnClosing (AcquireConn; see below)  |
 //
 // A context whose deadline has already passed is rejected at once when no slot is free. The
 // interceptors pass a call or stream whose context had already ended before it began to grpc,
@@ -31,7 +31,9 @@
 // slot (one granted to it as the shutdown came is given back). It is no refusal: no Rejected
 // event is sent (a suite's CallFinished reads Canceled), and it gives an adaptive limit no
 // sample. The ClientConn is watched by one goroutine per ClientConn, asked for only by a call
-// that waits. Acquire, given no ClientConn, waits as the table says.
+// that waits. A direct caller gets the same with AcquireConn, given the ClientConn its call is
+// made on: it returns ErrConnClosing (the status above); Acquire, given no ClientConn, waits
+// as the table says until MaxWait, the deadline or a cancel.
 //
 // A suite's chain decides whether its bulkhead may wait, from its MaxWait, before a call runs
 // the chain (section.Gates.Decide), and enters a bulkhead that may not with Enter, given no

@@ -18,10 +18,11 @@ var ErrFull = errors.New("bulkhead full")
 // wraps ErrFull, and the rejection's reason is ReasonFull as well.
 var errWaited = fmt.Errorf("%w: no slot came free while the call waited (max_wait, or its deadline when sooner)", ErrFull)
 
-// errConnClosing is what a call or a stream's open waiting for a slot returns when its
-// ClientConn shuts down (ClientConn.Close) during the wait: Canceled, as gRPC ends the calls
-// it holds, not a BULKHEAD_FULL rejection (nothing was refused).
-var errConnClosing = status.Error(grpccodes.Canceled, "bulkhead: the client connection is closing (ClientConn.Close during the wait for a slot)")
+// ErrConnClosing is what a call or a stream's open waiting for a slot in the interceptors, or
+// AcquireConn, returns when its ClientConn shuts down (ClientConn.Close) during the wait:
+// Canceled, as gRPC ends the calls it holds, not a BULKHEAD_FULL rejection (nothing was
+// refused).
+var ErrConnClosing = status.Error(grpccodes.Canceled, "bulkhead: the client connection is closing (ClientConn.Close during the wait for a slot)")
 
 // ReasonFull is the google.rpc.ErrorInfo reason of a bulkhead rejection.
 const ReasonFull = "BULKHEAD_FULL"
