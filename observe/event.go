@@ -59,7 +59,11 @@ const (
 	// ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
 	RetriesExhausted
 	// BreakerStateChanged: a breaker moved between states. From, To, Reason (what moved it),
-	// Delay (when To is open: how long it stays open before it half-opens).
+	// Delay (when To is open: how long it stays open before it half-opens), FoldedTrips and
+	// FoldedReopens (for an event that stands for several changes, folded into one while the
+	// breaker's sink was held in Observe: the transitions to open among them that From → To
+	// does not show; 0 for an event of one change). An observer that counts transitions to
+	// open counts To == open and both of them; see package breaker, "Events and errors".
 	BreakerStateChanged
 	// Rejected: a policy refused an attempt before it reached the service. Code, Reason (the
 	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known). Policy is the
@@ -220,13 +224,23 @@ const (
 // Events are passed by value; a Sink must not keep pointers into them.
 type Event struct {
 	Kind Kind
+	// FoldedTrips and FoldedReopens are set on a BreakerStateChanged that stands for several
+	// changes, which a breaker folded into one while its sink was held in Observe (From is the
+	// first change's from, To the last one's to): FoldedTrips counts the trips (closed → open)
+	// among them, FoldedReopens the half_open → open (a failed or slow probe, or probes given
+	// up on), except the last change when it is one: From → To is counted for that one. So the
+	// breaker's transitions to open are To == open (once) plus both counts, whatever was
+	// folded. Each stops at 65535. 0 for an event of one change and for every other kind.
+	// (Both sit in room the struct had already: FoldedReopens after Class.)
+	FoldedTrips uint16
 	// Instance tells breaker objects apart where their names are alike: a breaker's
 	// BreakerStateChanged, its BreakerPublished and its Retired carry the
 	// breaker's own number (breaker.Breaker.Instance: never 0, and another for each breaker
 	// made in the process), so that an observer that keeps states by name drops the events of
 	// a retired breaker that come after its Retired (calls that were in flight through it), and
 	// keeps a replacement's whatever the Times say. 0 for every other event, and from an
-	// emitter that does not set it. (It sits beside Kind, in room the struct had already.)
+	// emitter that does not set it. (It sits beside Kind and FoldedTrips, in room the struct
+	// had already.)
 	Instance uint32
 	Time     time.Time
 	Service  string // fully qualified gRPC service, e.g. kyc.v1.OCRService
@@ -235,10 +249,12 @@ type Event struct {
 	Attempt  int
 	Code     grpccodes.Code
 	Class    codes.Class
-	Reason   string
-	Delay    time.Duration
-	Duration time.Duration
-	From, To string // breaker states: closed, open, half_open, forced_open, disabled
+	// FoldedReopens: see FoldedTrips.
+	FoldedReopens uint16
+	Reason        string
+	Delay         time.Duration
+	Duration      time.Duration
+	From, To      string // breaker states: closed, open, half_open, forced_open, disabled
 	// Value is a number some kinds carry: LimitChanged the new limit; Rejected by the adaptive
 	// throttle, the rejection probability at the time.
 	Value float64

@@ -451,12 +451,44 @@ func (p Permit) Record(class codes.Class) {
 	p.b.record(p, class)
 }
 
-// change is a state transition to announce once the lock is released (queueLocked).
+// change is a state transition to announce once the lock is released (queueLocked), or
+// several made one after the other, folded into one (changeQueue.push): from the first one's
+// from to the last one's to, with the last one's reason, time and open interval.
 type change struct {
 	from, to State
-	reason   string
-	at       time.Time
-	openFor  time.Duration // When to is Open: how long it stays open.
+	// lastFrom is the from of the last change folded in (from, for a change of one).
+	lastFrom State
+	// trips and reopens count the changes folded in before the last one that went to open:
+	// from closed (trips) and from half-open (reopens), up to 65535 each
+	// (observe.Event.FoldedTrips, FoldedReopens).
+	trips, reopens uint16
+	reason         string
+	at             time.Time
+	openFor        time.Duration // When to is Open: how long it stays open.
+}
+
+// then folds next, the change made after c's last one (next.from is c.to), into c: c then
+// leads from its own from to next's to, with next's reason, time and open interval, and counts
+// its own last change among those folded in when that one went to open.
+func (c *change) then(next change) {
+	if c.to == Open {
+		if c.lastFrom == HalfOpen {
+			c.reopens = addSat(c.reopens, 1)
+		} else {
+			c.trips = addSat(c.trips, 1) // From closed: the only other way to open.
+		}
+	}
+	c.trips, c.reopens = addSat(c.trips, next.trips), addSat(c.reopens, next.reopens)
+	c.to, c.lastFrom = next.to, next.lastFrom
+	c.reason, c.at, c.openFor = next.reason, next.at, next.openFor
+}
+
+// addSat returns a+b, at most 65535.
+func addSat(a, b uint16) uint16 {
+	if a > math.MaxUint16-b {
+		return math.MaxUint16
+	}
+	return a + b
 }
 
 func (b *Breaker) record(p Permit, class codes.Class) {
@@ -723,14 +755,17 @@ type changeQueue struct {
 // push adds c, the change made after every change queued (c.from is the newest's to), and
 // reports whether the caller is to send the queue: no other goroutine is sending it.
 //
-// With the ring full (a sink held in Observe) it folds c into the newest change instead: that
-// one then leads from its own from to c's to, with c's reason, time and open interval; should it
-// lead back where it came from, the two cancel out and c is folded into the one before, which
-// leads to c's to already. Either way the queue stays a chain that ends in the breaker's state.
+// With the ring full (a sink held in Observe) it folds c into the newest change instead
+// (change.then): that one then leads from its own from to c's to, with c's reason, time and
+// open interval; should it lead back where it came from, the two cancel out and both are
+// folded into the one before, which leads to c's to already. Either way the queue stays a
+// chain that ends in the breaker's state, and the transitions to open folded away are counted
+// in the change that stands for them (trips, reopens), so that the sink can count every open.
 func (q *changeQueue) push(c change) (send bool) {
 	if q.ring == nil {
 		q.ring = new([maxQueuedChanges]change)
 	}
+	c.lastFrom = c.from
 	if q.n < maxQueuedChanges {
 		q.ring[(q.head+q.n)%maxQueuedChanges] = c
 		q.n++
@@ -738,10 +773,11 @@ func (q *changeQueue) push(c change) (send bool) {
 		newest := &q.ring[(q.head+q.n-1)%maxQueuedChanges]
 		if newest.from == c.to {
 			q.n--
+			cancelled := *newest
 			newest = &q.ring[(q.head+q.n-1)%maxQueuedChanges]
+			newest.then(cancelled)
 		}
-		c.from = newest.from
-		*newest = c
+		newest.then(c)
 	}
 	send = !q.sending
 	q.sending = true
@@ -819,7 +855,7 @@ func (b *Breaker) emitChange(c change) {
 	b.sink.Observe(observe.Event{
 		Kind: observe.BreakerStateChanged, Instance: b.instance, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
-		Delay: c.openFor,
+		Delay: c.openFor, FoldedTrips: c.trips, FoldedReopens: c.reopens,
 	})
 }
 

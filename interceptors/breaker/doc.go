@@ -193,7 +193,8 @@
 // # Events and errors
 //
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
-// Reason constants; Delay, when To is open, the open interval chosen) after each state change,
+// Reason constants; Delay, when To is open, the open interval chosen; FoldedTrips and
+// FoldedReopens, for changes folded while the sink was held: see below) after each state change,
 // and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
 // rejected call sends itself. Before any of them it sends one observe.BreakerPublished (its
 // state then, closed), once (Breaker.Publish): New sends it before it returns, a Registry's Get
@@ -234,7 +235,14 @@
 // the new To, with the new Reason, Time and Delay (two that cancel out, open → half_open →
 // open, say, leave the one before them with the new Reason, Time and Delay), so a held sink
 // costs no more memory and, once free, still sees a chain of changes ending in the breaker's
-// state. Stats.StateChanges counts every change, folded or not.
+// state. Stats.StateChanges counts every change, folded or not. A folded event counts the
+// transitions to open folded into it that its From → To does not show: FoldedTrips those from
+// closed, FoldedReopens those from half_open (each up to 65535), so that closed → open →
+// half_open, read as closed → half_open, carries FoldedTrips 1, and an observer that counts
+// opens (promobs' bulwark_breaker_transitions_total{to="open"}) counts To == open and both
+// counts: every open the breaker made. An event of one change carries 0 in both. The other
+// transitions folded away (open → half_open, half_open → closed, an operator's) are not
+// counted, and From → To may be a pair the breaker never made (closed → half_open).
 //
 // A rejection is a *codes.Rejection: status.Code(err) is Unavailable, errors.Is(err, ErrOpen) is
 // true, and the status carries a google.rpc.ErrorInfo (reason CIRCUIT_OPEN, domain

@@ -1,0 +1,37 @@
+package observe_test
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
+)
+
+// eventBeforeFolds is Event as it was before FoldedTrips and FoldedReopens.
+type eventBeforeFolds struct {
+	Kind     observe.Kind
+	Instance uint32
+	Time     time.Time
+	Service  string
+	Method   string
+	Policy   string
+	Attempt  int
+	Code     grpccodes.Code
+	Class    codes.Class
+	Reason   string
+	Delay    time.Duration
+	Duration time.Duration
+	From, To string
+	Value    float64
+}
+
+// An Event is copied on every Observe, some on a call's success path: the folded counts of a
+// breaker's change sit in room the struct had already, and make it no larger.
+func TestEventFoldedCountsTakeNoRoom(t *testing.T) {
+	if got, want := unsafe.Sizeof(observe.Event{}), unsafe.Sizeof(eventBeforeFolds{}); got != want {
+		t.Fatalf("unsafe.Sizeof(Event{}) = %d, want %d, as before FoldedTrips and FoldedReopens", got, want)
+	}
+}
