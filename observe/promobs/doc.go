@@ -121,7 +121,12 @@
 // their first change, as before; so does the change a breaker made before its publication
 // reached the sink (at 1), the publication making the series of the others at 0, and every
 // change of a breaker whose publication came from an instance already retired, which makes
-// no series. A breaker published and tripped between two scrapes still shows up at 1:
+// no series. An event that a breaker folded several changes into while its sink was held
+// (package breaker: at most 16 wait) counts its own From → To, and the transitions to open
+// folded into it that it does not show (observe.Event.FoldedTrips, FoldedReopens) in the
+// closed → open and half_open → open series, so that to="open" counts every open the breaker
+// made, though the held sink saw fewer events; the other transitions folded away are not
+// counted. A breaker published and tripped between two scrapes still shows up at 1:
 // BulwarkBreakerTripping counts such a series where it is new within its window in a process
 // Prometheus scraped without it, or of a process younger than the window
 // (process_start_time_seconds), and observability's doc says what it still misses. The

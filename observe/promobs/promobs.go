@@ -452,6 +452,9 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
+		if e.FoldedTrips != 0 || e.FoldedReopens != 0 {
+			m.foldedOpens(e)
+		}
 		m.levels.breakerChanged(m.service(e.Service), m.method(e.Method), e.To, e.Time, e.Instance, false)
 	case observe.BreakerPublished:
 		// A breaker put in service: its state before its first change, and no transition, but
@@ -536,6 +539,20 @@ func newPairCounter(_ *Metrics, k pairKey) prometheus.Counter {
 
 func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {
 	return m.rejections.WithLabelValues(clean(k.service), clean(k.policy), clean(k.reason))
+}
+
+// foldedOpens counts the transitions to open that a breaker folded into e while its sink was
+// held (observe.Event.FoldedTrips, FoldedReopens), in the series of their own from (closed,
+// half_open), so that to="open" counts every open the breaker made, those e's From → To does
+// not show included.
+func (m *Metrics) foldedOpens(e observe.Event) {
+	method := m.method(e.Method)
+	if e.FoldedTrips != 0 {
+		m.transitionCache.getBounded(m, transitionKey{e.Service, method, "closed", "open"}, boundTransition, newTransitionCounter).Add(float64(e.FoldedTrips))
+	}
+	if e.FoldedReopens != 0 {
+		m.transitionCache.getBounded(m, transitionKey{e.Service, method, "half_open", "open"}, boundTransition, newTransitionCounter).Add(float64(e.FoldedReopens))
+	}
 }
 
 // publishedTransitions are the transitions whose bulwark_breaker_transitions_total series a
