@@ -16,8 +16,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	levels [numKinds]zapcore.Level
-	// opened is the level of a BreakerStateChanged line to open or forced_open (levels has the
-	// other transitions'): the line that explains the rejections that follow.
+	// opened is the level of a BreakerStateChanged line to open or forced_open, or of one that
+	// stands for transitions to open folded into it (folded_trips, folded_reopens); levels has
+	// the other transitions': the line that explains the rejections that follow.
 	opened zapcore.Level
 }
 

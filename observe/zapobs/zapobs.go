@@ -43,7 +43,7 @@ var lines = [...]line{
 	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished, []field{fService, fMethod, fAttempts, fCode, fClass, fDuration}, false},
 	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay, fPushback}, true},
 	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}, true},
-	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor}, false},
+	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor, fFoldedTrips, fFoldedReopens}, false},
 	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}, true},
 	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass, fRefusal}, false},
 	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied, []field{fService, fMethod, fTimeout, fReason}, false},
@@ -87,6 +87,12 @@ func vDelay(k string, e *observe.Event) zap.Field    { return zap.Duration(k, e.
 func vFrom(k string, e *observe.Event) zap.Field     { return zap.String(k, e.From) }
 func vTo(k string, e *observe.Event) zap.Field       { return zap.String(k, e.To) }
 func vLimit(k string, e *observe.Event) zap.Field    { return zap.Int(k, int(e.Value)) }
+func vFoldedTrips(k string, e *observe.Event) zap.Field {
+	return zap.Int(k, int(e.FoldedTrips))
+}
+func vFoldedReopens(k string, e *observe.Event) zap.Field {
+	return zap.Int(k, int(e.FoldedReopens))
+}
 
 // vRetryAfter is Delay, or the probability (Value) on a rejection by the adaptive throttle,
 // which cannot say when to come back; it says how likely a rejection is.
@@ -101,11 +107,13 @@ func vRetryAfter(k string, e *observe.Event) zap.Field {
 type when uint8
 
 const (
-	always     when = iota
-	withMethod      // the event names a method (a method-scoped breaker; a limit line, see the package doc)
-	toOpen          // the event is a breaker's transition to open
-	pushback        // the event's Reason is observe.ReasonPushback: the server chose the delay
-	refusal         // the event is of a policy's refusal (class rejected) and has a Reason
+	always        when = iota
+	withMethod         // the event names a method (a method-scoped breaker; a limit line, see the package doc)
+	toOpen             // the event is a breaker's transition to open
+	pushback           // the event's Reason is observe.ReasonPushback: the server chose the delay
+	refusal            // the event is of a policy's refusal (class rejected) and has a Reason
+	foldedTrips        // the event's FoldedTrips is not 0: a breaker folded trips into it
+	foldedReopens      // the event's FoldedReopens is not 0: a breaker folded reopens into it
 )
 
 var (
@@ -126,19 +134,24 @@ var (
 	fTimeout      = field{"timeout", vDelay, always}
 	fAfter        = field{"after", vDelay, always}
 	fOpenFor      = field{"open_for", vDelay, toOpen}
-	fPushback     = field{"reason", vReason, pushback}
-	fRefusal      = field{"reason", vReason, refusal}
-	fFrom         = field{"from", vFrom, always}
-	fTo           = field{"to", vTo, always}
-	fState        = field{"state", vTo, always}
-	fLimit        = field{"limit", vLimit, always}
-	fRetryAfter   = field{"retry_after", vRetryAfter, always}
+	// A breaker's line that stands for several changes, folded while the sink was held:
+	// the transitions to open among them that from → to does not show.
+	fFoldedTrips   = field{"folded_trips", vFoldedTrips, foldedTrips}
+	fFoldedReopens = field{"folded_reopens", vFoldedReopens, foldedReopens}
+	fPushback      = field{"reason", vReason, pushback}
+	fRefusal       = field{"reason", vReason, refusal}
+	fFrom          = field{"from", vFrom, always}
+	fTo            = field{"to", vTo, always}
+	fState         = field{"state", vTo, always}
+	fLimit         = field{"limit", vLimit, always}
+	fRetryAfter    = field{"retry_after", vRetryAfter, always}
 )
 
 // of returns f's zap field for e, and false when e's line leaves f out.
 func (f field) of(e *observe.Event) (zap.Field, bool) {
 	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" ||
-		f.when == pushback && e.Reason != observe.ReasonPushback || f.when == refusal && (e.Class != codes.Rejected || e.Reason == "") {
+		f.when == pushback && e.Reason != observe.ReasonPushback || f.when == refusal && (e.Class != codes.Rejected || e.Reason == "") ||
+		f.when == foldedTrips && e.FoldedTrips == 0 || f.when == foldedReopens && e.FoldedReopens == 0 {
 		return zap.Skip(), false
 	}
 	return f.val(f.key, e), true
@@ -173,7 +186,7 @@ var never = zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })
 type sink struct {
 	log    *zap.Logger
 	levels [numKinds]zapcore.Level
-	opened zapcore.Level // a breaker's line to open or forced_open (see config)
+	opened zapcore.Level // a breaker's line to open or forced_open, or with folded opens (see config)
 
 	// breakers holds the last state each breaker reported (BreakerStateChanged, or the
 	// BreakerPublished that put it in service), within the bounds of breakerstates.Store; a
@@ -213,8 +226,8 @@ func (s *sink) Observe(e observe.Event) {
 	switch e.Kind {
 	case observe.BreakerStateChanged:
 		s.breakers.Observe(&e)
-		if e.To == stateOpen || e.To == stateForcedOpen {
-			lvl = s.opened
+		if e.To == stateOpen || e.To == stateForcedOpen || e.FoldedTrips != 0 || e.FoldedReopens != 0 {
+			lvl = s.opened // folded opens too: their line is the one that explains the rejections
 		}
 	case observe.Retired, observe.BreakerPublished:
 		s.breakers.Observe(&e)

@@ -28,7 +28,9 @@ var at = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 
 // full returns an event of kind k with every field set, so that a line that logged a field it
 // should not would show it; but Attempt, on a Rejected event, which a refusing policy sends
-// without it (an Attempt makes it a refused hedge's: see "hedge rejected").
+// without it (an Attempt makes it a refused hedge's: see "hedge rejected"), and FoldedTrips and
+// FoldedReopens on a BreakerStateChanged, which only one that folds several changes has (see
+// "folded breaker state changed").
 func full(k observe.Kind) observe.Event {
 	e := observe.Event{
 		Kind: k, Time: at, Service: ocr, Method: extract, Policy: observe.PolicyRetry,
@@ -37,6 +39,9 @@ func full(k observe.Kind) observe.Event {
 	}
 	if k == observe.Rejected {
 		e.Attempt = 0
+	}
+	if k != observe.BreakerStateChanged {
+		e.FoldedTrips, e.FoldedReopens = 2, 1
 	}
 	return e
 }
@@ -111,6 +116,19 @@ func TestLines(t *testing.T) {
 			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
 			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "failure_rate"},
 				{"open_for", 250 * time.Millisecond}},
+		},
+		{
+			// Changes folded while the sink was held: closed → open → half_open → open →
+			// half_open → open → half_open, read as closed → half_open; its trip and reopens
+			// are on the line, which is as visible as a line to open.
+			name: "folded breaker state changed",
+			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
+				e.Method, e.Policy, e.From, e.To, e.Reason = "", observe.PolicyBreaker, "closed", "half_open", "recovery_timeout"
+				e.FoldedTrips, e.FoldedReopens = 1, 2
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
+			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "half_open"}, {"reason", "recovery_timeout"},
+				{"folded_trips", int64(1)}, {"folded_reopens", int64(2)}},
 		},
 		{
 			name: "method breaker state changed",
