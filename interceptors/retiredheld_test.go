@@ -59,11 +59,12 @@ func TestReplacedBreakerTwoSuitesHoldRetiredByTheLast(t *testing.T) {
 	}
 }
 
-// Two suites hold the breaker of test.v1.Pub; Get replaces it with one of other settings,
-// which one suite then takes at a reload (its configuration now asks for those settings), and
-// lets go at the next. The registry kept one held breaker per name, the one the last hold
-// took: when Get replaced the breaker the first suite had let go, it took it for the one the
-// other suite still held, and the breaker was never retired. Each breaker is retired once.
+// Two suites hold the breaker of test.v1.Pub; Get replaces it with another (of other
+// settings, then of the suites' settings again), which no suite holds: one suite takes it at
+// a reload of its unchanged configuration, and lets it go at the next. The registry kept one
+// held breaker per name, the one the last hold took: when Get replaced the breaker the first
+// suite had let go, it took it for the one the other suite still held, and the breaker was
+// never retired. Each breaker is retired once.
 func TestBreakerASuiteTookAndLetGoRetiredOnceReplaced(t *testing.T) {
 	const name = "test.v1.Pub"
 	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -71,12 +72,22 @@ func TestBreakerASuiteTookAndLetGoRetiredOnceReplaced(t *testing.T) {
 	rec := &testkit.Recorder{}
 	a, b := heldPair(t, reg, rec, clk, "1")
 	first, _ := reg.Lookup(name)
-	second, err := reg.Get(name, breaker.Config{ConsecutiveFailures: 7}, breaker.WithClock(clk), breaker.WithObserver(rec))
+	between, err := reg.Get(name, breaker.Config{ConsecutiveFailures: 7}, breaker.WithClock(clk), breaker.WithObserver(rec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Reload(publishedCfg(t, "7", "")); err != nil { // a takes second
+	second, err := reg.Get(name, breaker.Config{ConsecutiveFailures: 1}, breaker.WithClock(clk), breaker.WithObserver(rec))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := retiredOf(rec, between.Instance()); n != 1 {
+		t.Errorf("the breaker Get replaced, which no suite held, sent %d Retired, want 1", n)
+	}
+	if err := a.Reload(publishedCfg(t, "1", "")); err != nil { // a takes second
+		t.Fatal(err)
+	}
+	if held, _ := reg.Lookup(name); held != second {
+		t.Fatalf("after a's reload the registry holds %d, want Get's %d, which a took", held.Instance(), second.Instance())
 	}
 	if err := a.Reload(&config.Config{}); err != nil { // and lets it go: the registry holds it
 		t.Fatal(err)
@@ -96,7 +107,7 @@ func TestBreakerASuiteTookAndLetGoRetiredOnceReplaced(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, br := range []*breaker.Breaker{first, second} {
+	for _, br := range []*breaker.Breaker{first, between, second} {
 		if n, _ := retiredOf(rec, br.Instance()); n != 1 {
 			t.Errorf("breaker %d sent %d Retired in all, want 1", br.Instance(), n)
 		}

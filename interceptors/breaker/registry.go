@@ -31,7 +31,9 @@ import (
 // other settings, is under way), the build fails with an error wrapping ErrSharedConflict that
 // names the breaker, the first setting that differs and the value the other users' breaker has,
 // and the reload changes nothing: change the settings in every suite that shares the name, or
-// give the suites different registries. So every breaker a suite's calls go through is the one
+// give the suites different registries. Holding is by instance: a suite that still calls
+// through a breaker Get or Delete replaced or forgot does not hold the one the registry holds
+// now, and refuses no other suite's settings for it. So every breaker a suite's calls go through is the one
 // the registry holds, and its Levels, Snapshot and the other suites see its state. (A breaker's
 // settings are not retuned in place: its window and counts are sized by them.) The classifier is
 // not one of the settings: a suite whose classifier differs from the one the breaker was made
@@ -74,9 +76,12 @@ type Registry struct {
 	// once (each reload under its own lock) use the one the registry then holds.
 	pending map[string]*claim // Guarded by mu.
 	// users holds, by name, the users whose builds in force hold a breaker of that name (see
-	// User), each with the breaker it holds: the registry's, or one Get replaced since, which
-	// that user still calls through (and will retire). Users of one name may hold different
-	// breakers: one took the breaker Get put in place of the one another still holds.
+	// User), each with the breaker it holds: the registry's, or one Get replaced (or Delete
+	// forgot) since, which that user still calls through (and will retire). Users of one name
+	// may hold different breakers: one took the breaker Get put in place of the one another
+	// still holds. Every check asks who holds a given instance (heldLocked): a user holding
+	// a breaker the registry no longer has neither shares the registry's (no conflict) nor
+	// keeps it from being retired.
 	users map[string]map[*User]*Breaker // Guarded by mu.
 	// retiring holds, by user, the breakers a put of a build of that user replaced and no user
 	// held, whose Retired the user's suite sends once it let its locks go (User.RetireReplaced).
@@ -265,17 +270,6 @@ func (r *Registry) replacedLocked(name string, old *Breaker) {
 	old.retire(time.Time{}, true)
 }
 
-// heldByOthersLocked reports whether a user other than u holds the breaker named name. r.mu
-// must be held.
-func (r *Registry) heldByOthersLocked(name string, u *User) bool {
-	us := r.users[name]
-	_, mine := us[u]
-	if mine {
-		return len(us) > 1
-	}
-	return len(us) > 0
-}
-
 // claim is a breaker take made that the registry does not hold yet, and how many takes got it
 // whose builds have not ended (put or drop).
 type claim struct {
@@ -405,7 +399,9 @@ func (r *Registry) take(name string, cfg Config, fresh bool, u *User, opts []Opt
 	defer r.mu.Unlock()
 	if v, ok := r.entries.Load(name); ok {
 		held := v.(*Breaker)
-		shared := u != nil && r.heldByOthersLocked(name, u)
+		// Another user holds this very breaker: one that holds a breaker of the name that
+		// Get or Delete replaced or forgot since does not share this one.
+		shared := u != nil && r.heldLocked(name, held, u)
 		if held.cfg == cfg && (!fresh || shared) {
 			// put by another build since the look above; or held by another user, which a
 			// build of this one (its classifier changed) must not take from it
@@ -435,11 +431,13 @@ func (r *Registry) take(name string, cfg Config, fresh bool, u *User, opts []Opt
 }
 
 // conflictOf is the error take would return to a build of user u asking for the breaker named
-// name with cfg, when u holds the registry's breaker of that name and another user holds it
-// too, with other settings than cfg: u's build would change a breaker it shares. nil
-// otherwise, and when u is nil. A breaker u does not hold (its own build of it failed, or it
-// let it go) is for take to judge, as is another user's build under way (pending), which
-// may still be rolled back.
+// name with cfg, when u holds a breaker of that name and another user holds the registry's,
+// with other settings than cfg: u's build would change a breaker another user calls through.
+// nil otherwise, and when u is nil. Users that still hold a breaker of the name that Get or
+// Delete replaced or forgot since do not hold the registry's: the breaker they call through
+// is not the one u's build would replace. A name u holds no breaker of (its own build of it
+// failed, or it let it go) is for take to judge, as is another user's build under way
+// (pending), which may still be rolled back.
 func (r *Registry) conflictOf(name string, cfg Config, u *User) error {
 	if u == nil {
 		return nil
@@ -451,11 +449,10 @@ func (r *Registry) conflictOf(name string, cfg Config, u *User) error {
 	if !ok {
 		return nil
 	}
-	us := r.users[name]
-	if _, mine := us[u]; !mine || len(us) < 2 {
+	if _, mine := r.users[name][u]; !mine {
 		return nil
 	}
-	if held := v.(*Breaker); held.cfg != cfg {
+	if held := v.(*Breaker); held.cfg != cfg && r.heldLocked(name, held, u) {
 		return conflict(name, held.cfg, cfg)
 	}
 	return nil
