@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"google.golang.org/grpc"
@@ -107,6 +108,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err == nil && fs.NArg() > 0 {
 		err = fmt.Errorf("unexpected argument %q: the address goes in -addr", fs.Arg(0))
+	}
+	if err == nil && *addr != "" {
+		// A port no dial can reach (99999, 0) is the command line's fault: grpc would take it
+		// and retry, then fail in its own words ("address 99999: invalid port").
+		if problem := flagrule.DialPortProblem(*addr); problem != "" {
+			err = fmt.Errorf("-addr %q: %s", *addr, problem)
+		}
 	}
 	if err != nil {
 		return usageError(stderr, err)

@@ -9,9 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc/resolver"
 )
 
 // Rules of the flag package's own value types, as Explain writes them.
@@ -172,4 +176,33 @@ func Port(port string) (n int, ok bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// RuleDial is the rule of a flag that names an address to dial.
+const RuleDial = "want HOST:PORT with a port from 1 to 65535 (or a service name such as https)"
+
+// DialPortProblem names what is wrong with the port of addr, an address to dial given as
+// host:port, or returns "": a port past 65535, or 0, or text that is no service's name can
+// never be dialled, where an unreachable address of the right form may come up later. A gRPC
+// target with a scheme (dns:///host:port, unix:/path) and an address without a port are the
+// resolver's to judge. The problem names the port and RuleDial, not the flag: the caller
+// names it.
+func DialPortProblem(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || strings.Contains(addr, "://") || HasScheme(addr) {
+		return ""
+	}
+	if n, ok := Port(port); ok && n != 0 {
+		return ""
+	}
+	return fmt.Sprintf("port %q is not one to dial: %s", port, RuleDial)
+}
+
+// HasScheme reports whether addr starts with the scheme of a registered gRPC resolver (unix:,
+// unix-abstract:, dns:, passthrough:), as grpc.NewClient reads it: such a target splits as a
+// host:port ("unix", "/path/to/socket") that no TCP dial can reach. The schemes are those
+// registered in the binary: importing grpc registers unix, dns and passthrough.
+func HasScheme(addr string) bool {
+	u, err := url.Parse(addr)
+	return err == nil && u.Scheme != "" && resolver.Get(u.Scheme) != nil
 }

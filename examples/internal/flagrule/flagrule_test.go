@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	_ "google.golang.org/grpc" // registers the unix and passthrough resolvers, as the commands have them
 )
 
 func TestExplain(t *testing.T) {
@@ -80,5 +81,24 @@ func TestListenRuleNamesThePortRange(t *testing.T) {
 	got := ListenProblem("listen", "127.0.0.1:99999")
 	if want := `-listen "127.0.0.1:99999": want HOST:PORT with a port from 0 to 65535 or a service's name, such as 127.0.0.1:50051 (port 0: any free port)`; got != want {
 		t.Errorf("ListenProblem = %q, want %q", got, want)
+	}
+}
+
+// A port that no dial can reach (past 65535, 0, no service's name) is named with RuleDial;
+// a gRPC target with a scheme and an address without a port are left to the resolver.
+func TestDialPortProblem(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"127.0.0.1:50051", ""},
+		{"localhost:https", ""},
+		{"dns:///ocr.internal:50051", ""},
+		{"unix:/run/ocr.sock", ""},
+		{"ocr.internal", ""},
+		{"127.0.0.1:99999", `port "99999" is not one to dial: ` + RuleDial},
+		{"127.0.0.1:0", `port "0" is not one to dial: ` + RuleDial},
+		{"127.0.0.1:no-such-service", `port "no-such-service" is not one to dial: ` + RuleDial},
+	} {
+		if got := DialPortProblem(tt.addr); got != tt.want {
+			t.Errorf("DialPortProblem(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
 	}
 }

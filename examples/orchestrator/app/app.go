@@ -114,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			if v == "" {
 				return errors.New("empty address")
 			}
-			if problem := dialPortProblem(v); problem != "" {
+			if problem := flagrule.DialPortProblem(v); problem != "" {
 				return errors.New(problem)
 			}
 			f.addrs[svc] = v

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 )
 
@@ -310,7 +309,7 @@ func checkReachable(ctx context.Context, external map[string]string, stderr io.W
 		if !ok {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil || strings.Contains(addr, "://") || hasScheme(addr) {
+		if _, _, err := net.SplitHostPort(addr); err != nil || strings.Contains(addr, "://") || flagrule.HasScheme(addr) {
 			continue // a gRPC target such as dns:///host:port or unix:/path: leave it to the resolver
 		}
 		wg.Add(1)
@@ -329,30 +328,6 @@ func checkReachable(ctx context.Context, external map[string]string, stderr io.W
 		}()
 	}
 	wg.Wait()
-}
-
-// dialPortProblem names what is wrong with the port of addr, an external service's address
-// given as host:port, or returns "": a port past 65535, or 0, or text that is no service's
-// name can never be dialled, where an unreachable address of the right form may come up later
-// (checkReachable only warns). A gRPC target with a scheme (dns:///host:port, unix:/path) and
-// an address without a port are the resolver's to judge.
-func dialPortProblem(addr string) string {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" || strings.Contains(addr, "://") || hasScheme(addr) {
-		return ""
-	}
-	if n, ok := flagrule.Port(port); ok && n != 0 {
-		return ""
-	}
-	return fmt.Sprintf("port %q is not one to dial: want HOST:PORT with a port from 1 to 65535 (or a service name such as https)", port)
-}
-
-// hasScheme reports whether addr starts with the scheme of a registered gRPC resolver (unix:,
-// unix-abstract:, dns:, passthrough:), as grpc.NewClient reads it: such a target splits as a
-// host:port ("unix", "/path/to/socket") that no TCP dial can reach.
-func hasScheme(addr string) bool {
-	u, err := url.Parse(addr)
-	return err == nil && u.Scheme != "" && resolver.Get(u.Scheme) != nil
 }
 
 // classifiers returns the classifier of each full method as the suite's policies have it (so

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/examples/internal/flagrule"
 	"github.com/bulwarkrpc/bulwark/observe/otelobs"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -94,7 +95,7 @@ func traceProblem(spec string) string {
 		// 443, and a URL (http://HOST:PORT) did not resolve, found only when the spans were
 		// reported lost at the end. A target with a resolver's scheme (unix:/path) is taken.
 		addr := strings.TrimPrefix(spec, "otlp=")
-		if hasScheme(addr) {
+		if flagrule.HasScheme(addr) {
 			return ""
 		}
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || strings.Contains(addr, "/") {
