@@ -7,10 +7,12 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -325,7 +327,6 @@ func (s Summary) WriteTable(w io.Writer) error {
 	if s.Interrupted {
 		fmt.Fprintf(w, "INTERRUPTED: partial summary (%d cancelled in flight, %d not started)\n", s.Cancelled, s.NotStarted)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	pct := func(n int) string {
 		if s.Total == 0 {
 			return "-"
@@ -336,31 +337,31 @@ func (s Summary) WriteTable(w io.Writer) error {
 	if s.Mode == "open" {
 		head += fmt.Sprintf(", open loop at %g/s, at most %d in flight (bound %d)", s.Rate, s.MaxInFlight, s.InFlightLimit)
 	}
-	fmt.Fprintf(tw, "verifications\t%d\t%s\n", s.Total, head)
+	rows := []tableRow{{"verifications", strconv.Itoa(s.Total), "", head}}
 	// The decided share is DecidedPct, not a share of Total as the rows below: say of what.
-	fmt.Fprintf(tw, "  decided\t%d\t%.1f%%\tof approved + rejected + failed + shed (decided: approved + rejected)\n",
-		s.Approved+s.Rejected, s.DecidedPct)
-	fmt.Fprintf(tw, "  approved\t%d\t%s\n", s.Approved, pct(s.Approved))
+	rows = append(rows, tableRow{"  decided", strconv.Itoa(s.Approved + s.Rejected), fmt.Sprintf("%.1f%%", s.DecidedPct),
+		"of approved + rejected + failed + shed (decided: approved + rejected)"})
+	rows = append(rows, tableRow{"  approved", strconv.Itoa(s.Approved), pct(s.Approved), ""})
 	// Reasons are counted per step, and several steps may reject (or fail) one verification.
-	fmt.Fprintf(tw, "  rejected\t%d\t%s%s\n", s.Rejected, pct(s.Rejected),
-		counts("rejecting steps (one verification may count under several): ", s.RejectedReasons))
-	fmt.Fprintf(tw, "  failed\t%d\t%s%s\n", s.Failed, pct(s.Failed),
-		counts("failed steps (one verification may count under several): ", s.FailedReasons))
+	rows = append(rows, tableRow{"  rejected", strconv.Itoa(s.Rejected), pct(s.Rejected),
+		counts("rejecting steps (one verification may count under several): ", s.RejectedReasons)})
+	rows = append(rows, tableRow{"  failed", strconv.Itoa(s.Failed), pct(s.Failed),
+		counts("failed steps (one verification may count under several): ", s.FailedReasons)})
 	if s.Cancelled > 0 || s.Interrupted {
-		fmt.Fprintf(tw, "  cancelled\t%d\t%s\t(interrupted, not counted as failed)\n", s.Cancelled, pct(s.Cancelled))
+		rows = append(rows, tableRow{"  cancelled", strconv.Itoa(s.Cancelled), pct(s.Cancelled), "(interrupted, not counted as failed)"})
 	}
 	if s.Shed > 0 {
-		fmt.Fprintf(tw, "  shed\t%d\t\t(arrivals past the in-flight bound, not started)\n", s.Shed)
+		rows = append(rows, tableRow{"  shed", strconv.Itoa(s.Shed), "", "(arrivals past the in-flight bound, not started)"})
 	}
 	if s.Mode == "open" {
-		fmt.Fprintf(tw, "arrivals lost\t%.2fs\t(failed + shed) / rate\n", s.ArrivalsLostS)
+		rows = append(rows, tableRow{"arrivals lost", fmt.Sprintf("%.2fs", s.ArrivalsLostS), "", "(failed + shed) / rate"})
 	}
-	fmt.Fprintf(tw, "latency\tp50 %s\tp99 %s\tmax %s\n", fmtMs(s.P50Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs))
-	if err := tw.Flush(); err != nil {
+	rows = append(rows, tableRow{"latency", "", "", fmt.Sprintf("p50 %s  p99 %s  max %s", fmtMs(s.P50Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs))})
+	if err := writeRows(w, rows); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "service\tcalls\tattempts\treached\tper call\tretries\thedges\tbreaker opens\trejected locally\t\n")
 	for _, k := range serviceOrder {
 		st := s.Services[k]
@@ -379,6 +380,32 @@ func (s Summary) WriteTable(w io.Writer) error {
 	return nil
 }
 
+// tableRow is a row of the summary's first table: a label, a count and a percentage (each
+// right-aligned in its column, so that their digits line up), and a note that starts in the
+// same column on every row.
+type tableRow struct{ label, count, pct, note string }
+
+// writeRows writes rows with every column as wide as its widest cell, two spaces apart, and no
+// trailing spaces. (A tabwriter sized each column over the rows that had it: the latency row's
+// "p50 25ms" widened the count column, and rows without a note ended the percentage column,
+// so the notes started in different places.)
+func writeRows(w io.Writer, rows []tableRow) error {
+	var wl, wc, wp int
+	for _, r := range rows {
+		wl = max(wl, utf8.RuneCountInString(r.label))
+		wc = max(wc, utf8.RuneCountInString(r.count))
+		wp = max(wp, utf8.RuneCountInString(r.pct))
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		line := fmt.Sprintf("%-*s  %*s  %*s  %s", wl, r.label, wc, r.count, wp, r.pct, r.note)
+		b.WriteString(strings.TrimRight(line, " "))
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 func fmtMs(v float64) string {
 	d := time.Duration(v * float64(time.Millisecond))
 	switch {
@@ -391,7 +418,7 @@ func fmtMs(v float64) string {
 	}
 }
 
-// counts writes a map of counts as "\tlabelA 3, B 1", largest first, or "" when it is empty.
+// counts writes a map of counts as "labelA 3, B 1", largest first, or "" when it is empty.
 func counts(label string, m map[string]int) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -410,5 +437,5 @@ func counts(label string, m map[string]int) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "\t" + label + strings.Join(parts, ", ")
+	return label + strings.Join(parts, ", ")
 }
