@@ -4,7 +4,7 @@
 //	go run ./examples/orchestrator                      # a batch against embedded stubs, summary table
 //	go run ./examples/orchestrator -json -n 500          # the summary as one JSON object
 //	go run ./examples/orchestrator -rate 50 -n 1000      # open loop: 50 verifications started per second
-//	go run ./examples/orchestrator -explain              # the resolved policies, then exit
+//	go run ./examples/orchestrator -explain              # the resolved policies and the run, then exit
 //	go run ./examples/orchestrator -serve 127.0.0.1:50060 -metrics 127.0.0.1:9465
 //	go run ./examples/orchestrator -liveness HOST:PORT -facematch HOST:PORT -ocr HOST:PORT
 //

@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		}
 		return nil
 	})
-	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, then exit")
+	fs.BoolVar(&f.explain, "explain", false, "print the resolved policies and their worst-case timelines, and the run the other flags would make (batch, deadlines, stub faults, outage), then exit")
 	fs.Var(levelFlag{&f.logLevel}, "log-level", "log `level` on stderr: debug, info, warn, error")
 	fs.DurationVar(&f.digest, "log-digest", 5*time.Second, "how often a warn line sums up each service's retries, local rejections, breaker openings and hedges since the last one, when there were some (0: never)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address` (default: off)")
@@ -377,7 +377,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if f.explain {
-		return config.Explain(stdout, cfg)
+		if err := config.Explain(stdout, cfg); err != nil {
+			return err
+		}
+		return explainRun(stdout, f, cfg)
 	}
 	showWarnings(stderr, warnings, f.configPath != "", f.logLevel)
 
