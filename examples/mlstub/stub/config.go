@@ -110,7 +110,7 @@ func ParseServices(s string) ([]string, error) {
 		out = append(out, name)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no service given")
+		return nil, fmt.Errorf("no service given (want one or more of %s)", strings.Join(AllServices(), ", "))
 	}
 	return out, nil
 }

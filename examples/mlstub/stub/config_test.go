@@ -95,7 +95,8 @@ func TestParseServices(t *testing.T) {
 		{in: "liveness,facematch,ocr", want: []string{"liveness", "facematch", "ocr"}},
 		{in: "ocr", want: []string{"ocr"}},
 		{in: " ocr , liveness ", want: []string{"ocr", "liveness"}},
-		{in: "", wantErr: "no service given"},
+		{in: "", wantErr: "no service given (want one or more of liveness, facematch, ocr)"},
+		{in: " , ", wantErr: "no service given (want one or more of liveness, facematch, ocr)"},
 		{in: "ocr,ocr", wantErr: `service "ocr" given twice`},
 		{in: "ocr,kyc", wantErr: `unknown service "kyc" (want one of liveness, facematch, ocr)`},
 	}

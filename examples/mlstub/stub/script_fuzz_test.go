@@ -118,7 +118,7 @@ func FuzzParseServices(f *testing.F) {
 			}
 		}
 		if wantErr == "" && len(entries) == 0 {
-			wantErr = "no service given"
+			wantErr = "no service given (want one or more of liveness, facematch, ocr)"
 		}
 		got, err := ParseServices(s)
 		if err != nil || wantErr != "" {
