@@ -112,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	for _, svc := range stub.AllServices() {
 		fs.Func(svc, "`address` of an external "+svc+" service (default: an embedded stub)", func(v string) error {
 			if v == "" {
-				return errors.New("empty address")
+				return errors.New("empty address: " + flagrule.RuleDial + ", or a gRPC target such as dns:///host:port")
 			}
 			if problem := flagrule.DialPortProblem(v); problem != "" {
 				return errors.New(problem)

@@ -40,3 +40,14 @@ func TestExternalAddressPortIsDialable(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyExternalAddressSaysWhatItWants: an empty -liveness (-facematch, -ocr) is a usage
+// error that says what address the flag wants; it said "empty address", and no more.
+func TestEmptyExternalAddressSaysWhatItWants(t *testing.T) {
+	var stderr strings.Builder
+	_, err := parseFlags([]string{"-ocr", ""}, &stderr)
+	want := `orchestrator: invalid value "" for flag -ocr: empty address: want HOST:PORT with a port from 1 to 65535 (or a service name such as https), or a gRPC target such as dns:///host:port`
+	if first, _, _ := strings.Cut(stderr.String(), "\n"); !errors.Is(err, ErrUsage) || first != want {
+		t.Errorf("-ocr \"\": err %v, stderr %q\nwant a usage error %q", err, first, want)
+	}
+}
