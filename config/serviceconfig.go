@@ -390,10 +390,11 @@ func digits(s string) bool {
 type scCode struct {
 	code grpccodes.Code
 	bad  *scBad
+	text string // as written, for an error
 }
 
 func (c *scCode) UnmarshalJSON(b []byte) error {
-	*c = scCode{}
+	*c = scCode{text: string(b)}
 	// encoding/json hands a list's null to UnmarshalJSON; grpc-go's Code takes it as OK.
 	if string(b) == "null" {
 		c.bad = &scBad{"null", `is not a status code: want a name such as "UNAVAILABLE" or a number (grpc-go reads null as OK, which is no failure)`}
@@ -709,8 +710,11 @@ func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.Retry
 // server_fault: not retried, still a failure for the breaker.
 func (c *scConv) onlyRetryable(path string, list []scCode) codes.Overrides {
 	listed := map[grpccodes.Code]bool{}
-	for _, code := range list {
+	for j, code := range list {
 		listed[code.code] = true
+		if code.code == grpccodes.OK {
+			c.fail(fmt.Sprintf("%s[%d]", path, j), code.text, "is not a failure code (OK is the code of every success)")
+		}
 	}
 	ov := codes.Overrides{Codes: map[grpccodes.Code]codes.Class{}}
 	def := codes.Default()
@@ -729,9 +733,6 @@ func (c *scConv) onlyRetryable(path string, list []scCode) codes.Overrides {
 		case !listed[code] && cls.Retryable():
 			ov.Codes[code] = codes.ServerFault
 		}
-	}
-	if listed[grpccodes.OK] {
-		c.fail(path, "OK", "is not a failure code")
 	}
 	return ov
 }

@@ -33,7 +33,7 @@ func TestServiceConfigReportsEveryError(t *testing.T) {
 		"sc.json: methodConfig[2].name[1]: a.v1.T/ is named twice (also at methodConfig[2].name[0]); gRPC rejects the config",
 		`sc.json: methodConfig[2].name[2].service: "a.v1.T/M" is a method's full name`,
 		"sc.json: methodConfig[3].hedgingPolicy.maxAttempts: 1 must be 2 or more",
-		"sc.json: methodConfig[3].hedgingPolicy.nonFatalStatusCodes: OK is not a failure code",
+		`sc.json: methodConfig[3].hedgingPolicy.nonFatalStatusCodes[0]: "OK" is not a failure code`,
 	}
 	cfg, warns, err := config.ParseServiceConfig("sc.json", []byte(doc))
 	if err == nil || cfg != nil || warns != nil {
