@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -58,8 +57,9 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 //
 // A key written twice in one object (or in two spellings that differ only in case, such as
 // "timeout" and "Timeout") takes its last value, as grpc-go's parser, encoding/json, does
-// silently: the earlier value is neither read nor checked. A last value of null leaves the
-// earlier one in place, as in grpc-go.
+// silently: the earlier value is not read, and checked only for its JSON type (a string for
+// maxAttempts is an error, as in grpc-go). A last value of null leaves the earlier one in
+// place, as in grpc-go.
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
@@ -145,9 +145,9 @@ func wrongType(file string, data []byte, err error) *Error {
 	if !errors.As(err, &te) || te.Field == "" || te.Type == nil {
 		return nil
 	}
-	path, v, ok := badValue(data, strings.Split(te.Field, "."), te.Type)
+	path, v, ok := badValue(data, strings.Split(te.Field, "."), reflect.TypeFor[keyed[scDoc]]())
 	if !ok {
-		// Not found again (keys told apart by case alone, say): the keys without indexes.
+		// Not found again: the keys without indexes.
 		path, v = te.Field, []byte("a JSON "+te.Value)
 	}
 	const maxValue = 64
@@ -158,67 +158,87 @@ func wrongType(file string, data []byte, err error) *Error {
 	return &Error{File: file, Path: strings.TrimPrefix(path, "."), Value: value, Rule: jsonTypeRule(te.Type)}
 }
 
-// badValue finds, under v, the value at keys (JSON keys, matched as encoding/json matches a
-// field's: as written, else regardless of case), looking into every element of a list on
-// the way, that does not decode into a t, and returns its path below v (".key", "[i]") and
-// its JSON; ok is false when there is none.
+// badValue finds under v, JSON that decodes into a t (a type of scDoc's), the first value in
+// document order at keys (JSON keys, matched as encoding/json matches a field's: regardless
+// of case) that does not decode into its field's type, and returns its path below v (".key",
+// "[i]") and its JSON; ok is false when there is none. It looks into every element of a list
+// the field's type holds, and into every value of a key written twice: encoding/json decodes
+// each, and fails on the first of another type, though a later value replaces it.
 func badValue(v []byte, keys []string, t reflect.Type) (path string, bad []byte, ok bool) {
 	v = bytes.TrimSpace(v)
-	isList := len(v) > 0 && v[0] == '['
-	if len(keys) == 0 {
-		if json.Unmarshal(v, reflect.New(t).Interface()) == nil {
-			return "", nil, false
-		}
-		if !isList || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			return "", v, true
-		}
-		// A list where an element of it was wanted: the list's element that is not one.
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	if isList {
+	if k, isKeyed := reflect.Zero(t).Interface().(keyedValue); isKeyed {
+		t = k.valueType()
+	}
+	if t.Kind() == reflect.Slice && len(v) > 0 && v[0] == '[' {
 		var elems []json.RawMessage
 		if json.Unmarshal(v, &elems) != nil {
 			return "", nil, false
 		}
 		for i, e := range elems {
-			e = bytes.TrimSpace(e)
-			switch {
-			case len(keys) == 0:
-				// The element itself, not one within it: a list in a list is not what the
-				// field wants either way.
-				if json.Unmarshal(e, reflect.New(t).Interface()) != nil {
-					return "[" + strconv.Itoa(i) + "]", e, true
-				}
-			case len(e) > 0 && e[0] == '{':
-				// Keys are looked for in objects alone: no list of a service config holds
-				// lists.
-				if p, b, ok := badValue(e, keys, t); ok {
-					return "[" + strconv.Itoa(i) + "]" + p, b, true
-				}
+			if p, b, ok := badValue(e, keys, t.Elem()); ok {
+				return "[" + strconv.Itoa(i) + "]" + p, b, true
 			}
 		}
-		if len(keys) == 0 {
-			return "", v, true // a list where one value was wanted, whatever it holds
-		}
 		return "", nil, false
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(v, &obj) != nil {
+	if len(keys) == 0 {
+		if json.Unmarshal(v, reflect.New(t).Interface()) == nil {
+			return "", nil, false
+		}
+		return "", v, true
+	}
+	if t.Kind() != reflect.Struct {
 		return "", nil, false
 	}
-	names := []string{keys[0]}
-	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		if k != keys[0] && strings.EqualFold(k, keys[0]) {
-			names = append(names, k)
+	var field reflect.Type
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == keys[0] {
+			field = t.Field(i).Type
 		}
 	}
-	for _, k := range names {
-		if e, found := obj[k]; found {
-			if p, b, ok := badValue(e, keys[1:], t); ok {
+	if field == nil {
+		return "", nil, false
+	}
+	for _, m := range members(v) {
+		if strings.EqualFold(m.key, keys[0]) {
+			if p, b, ok := badValue(m.value, keys[1:], field); ok {
 				return "." + keys[0] + p, b, true
 			}
 		}
 	}
 	return "", nil, false
+}
+
+// member is a key of a JSON object and its value.
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+// members returns the keys and values of the JSON object v in document order, each key as
+// often as it is written; none when v is not an object.
+func members(v []byte) []member {
+	d := json.NewDecoder(bytes.NewReader(v))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var out []member
+	for d.More() {
+		tok, err := d.Token()
+		key, isKey := tok.(string)
+		if err != nil || !isKey {
+			return out
+		}
+		var value json.RawMessage
+		if d.Decode(&value) != nil {
+			return out
+		}
+		out = append(out, member{key, value})
+	}
+	return out
 }
 
 // jsonTypeRule says what JSON a field decoded into a t wants.
@@ -286,6 +306,11 @@ type keyed[T any] struct {
 	V   T
 	raw map[string]json.RawMessage
 }
+
+// keyedValue is a keyed of any T: the type of its V, for badValue.
+type keyedValue interface{ valueType() reflect.Type }
+
+func (keyed[T]) valueType() reflect.Type { return reflect.TypeFor[T]() }
 
 func (k *keyed[T]) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &k.V); err != nil {
