@@ -119,6 +119,13 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 		// list; bulwark's bucket takes a token for every failure class, server_fault included.
 		c.warn("retryThrottling", "grpc-go takes a token only for a failure whose code retryableStatusCodes lists; bulwark takes one for every failure (INTERNAL, UNKNOWN, an unlisted UNAVAILABLE...), so the bucket drains sooner and retries stop sooner")
 	}
+	// Every service the document names, for a name that is a method of one of them.
+	c.named = map[string]Service{}
+	for _, mc := range doc.V.MethodConfig {
+		for _, kn := range mc.V.Name {
+			c.named[kn.V.Service] = Service{}
+		}
+	}
 	seen := map[string]string{}
 	for i, mc := range doc.V.MethodConfig {
 		c.method(i, mc, throttle, seen)
@@ -462,6 +469,7 @@ type scConv struct {
 	cfg   *Config
 	warns []Warning
 	errs  []error
+	named map[string]Service // every service name the document writes
 }
 
 func (c *scConv) warn(path, msg string) {
@@ -602,6 +610,12 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 		// which the JSON does not have.
 		if n.Service != "" && !fullyQualified(n.Service) {
 			c.fail(npath+".service", strconv.Quote(n.Service), "is not a fully qualified service name (package and service, such as kyc.v1.OCRService)")
+			continue
+		}
+		// A service's method written as a service, before or after the service itself.
+		if s, m, ok := methodOfKey(n.Service, c.named); ok {
+			c.fail(npath+".service", strconv.Quote(n.Service), fmt.Sprintf(
+				`is the method %s of the service %s, which the config names too: "service" is the fully qualified service name and "method" the method's short name ({"service": %q, "method": %q})`, m, s, s, m))
 			continue
 		}
 		if n.Method != "" && !identRE.MatchString(n.Method) {
