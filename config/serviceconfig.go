@@ -109,6 +109,9 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 			case "throttle.max_tokens":
 				c.fail("retryThrottling.maxTokens", t.MaxTokens, fe.Rule)
 			case "throttle.token_ratio":
+				if t.TokenRatio > t.MaxTokens {
+					continue // taken as maxTokens, whose own error says what is wrong with it
+				}
 				c.fail("retryThrottling.tokenRatio", t.TokenRatio, fe.Rule)
 			default:
 				c.fail("retryThrottling", fe.Path+" "+fe.Value, fe.Rule)

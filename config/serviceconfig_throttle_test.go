@@ -41,3 +41,14 @@ func TestServiceConfigThrottlingOutOfBoundsWithoutMethodConfig(t *testing.T) {
 		}
 	}
 }
+
+// A tokenRatio above a maxTokens too fine for the bucket is taken as maxTokens, and that is
+// what the bucket refuses: the error names maxTokens alone. It also said "tokenRatio: 1 is
+// below 0.0005", of a value that is not.
+func TestServiceConfigCappedTokenRatioNotBlamed(t *testing.T) {
+	const sc = `{"retryThrottling":{"maxTokens":0.0001,"tokenRatio":1}}`
+	const want = "sc.json: retryThrottling.maxTokens: 0.0001 is below 0.0005 (the bucket counts thousandths of a token)"
+	if _, _, err := config.ParseServiceConfig("sc.json", []byte(sc)); err == nil || err.Error() != want {
+		t.Errorf("%s:\n got %v\nwant %s", sc, err, want)
+	}
+}
