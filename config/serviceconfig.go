@@ -148,24 +148,35 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 // wrongType returns err, an error of json.Unmarshal of data, a service config, as an *Error
 // of file when it is a field's value of another JSON type than the field's: its JSON path,
 // with the index of each list on the way, found by walking data along the field's keys (see
-// badValue), its value as written and the type wanted. nil for any other error, or one that
-// names no field.
+// badValue), its value as written and the type wanted; or, when the document is no object,
+// its value. nil for any other error.
 func wrongType(file string, data []byte, err error) *Error {
 	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) || te.Field == "" || te.Type == nil {
+	if !errors.As(err, &te) || te.Type == nil {
 		return nil
+	}
+	if te.Field == "" {
+		if te.Type != reflect.TypeFor[scDoc]() {
+			return nil
+		}
+		// The document itself.
+		return &Error{File: file, Value: clipValue(string(bytes.TrimSpace(data))), Rule: `is not a gRPC service config: want a JSON object, such as {"methodConfig": [...]}`}
 	}
 	path, v, ok := badValue(data, strings.Split(te.Field, "."), reflect.TypeFor[keyed[scDoc]]())
 	if !ok {
 		// Not found again: the keys without indexes.
 		path, v = te.Field, []byte("a JSON "+te.Value)
 	}
+	return &Error{File: file, Path: strings.TrimPrefix(path, "."), Value: clipValue(string(v)), Rule: jsonTypeRule(te.Type)}
+}
+
+// clipValue shortens a value as written, for an error.
+func clipValue(value string) string {
 	const maxValue = 64
-	value := string(v)
 	if len(value) > maxValue {
 		value = strings.ToValidUTF8(value[:maxValue-3], "") + "..."
 	}
-	return &Error{File: file, Path: strings.TrimPrefix(path, "."), Value: value, Rule: jsonTypeRule(te.Type)}
+	return value
 }
 
 // badValue finds under v, JSON that decodes into a t (a type of scDoc's), the first value in
