@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"reflect"
@@ -78,8 +79,9 @@ func validSections(p config.Profile) error {
 }
 
 // FuzzParseServiceConfig checks that ParseServiceConfig never panics, that it returns either
-// an error naming the file or a valid configuration, and that a configuration it returns
-// resolves and explains.
+// errors naming the file, each but a syntax error a *config.Error with a value and a rule
+// (none by the converted configuration's paths), or a valid configuration, and that a
+// configuration it returns resolves and explains.
 func FuzzParseServiceConfig(f *testing.F) {
 	for _, s := range []string{a6Retry, a6Hedging, grpcGoRetry,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"0s"}]}`,
@@ -90,6 +92,9 @@ func FuzzParseServiceConfig(f *testing.F) {
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"+1s","retryPolicy":{"maxAttempts":3,"initialBackoff":"-.5s","maxBackoff":"+2.s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"],"perAttemptRecvTimeout":"-9223372036.854775809s"}},{"name":[{"service":"b.v1.S"}],"timeout":"-1s","hedgingPolicy":{"maxAttempts":2,"hedgingDelay":"--1s"}}]}`,
 		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE",null]}},{"name":[{"service":"b.v1.S"}],"hedgingPolicy":{"maxAttempts":2,"nonFatalStatusCodes":[null]}}]}`,
 		`{"methodConfig":[{"name":[{"service":"S"},{"service":"a.v1.S/"},{"service":"a.v1.T","method":"M "}],"timeout":"1s"}]}`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S.M"},{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"maxAttempts":"3","retryableStatusCodes":["OK",0]}}]}`,
+		`{"retryThrottling":{"maxTokens":0.0001,"tokenRatio":1},"methodConfig":[{"name":[{"service":"a.v1.S"},"b.v1.S"],"name":[]}]}`,
+		`[{"methodConfig":[]}]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -99,9 +104,16 @@ func FuzzParseServiceConfig(f *testing.F) {
 			if cfg != nil || warns != nil {
 				t.Fatal("config or warnings returned with an error")
 			}
+			var syntax *json.SyntaxError
 			for _, e := range fielderr.Flatten(err) {
 				if !strings.HasPrefix(e.Error(), "sc.json: ") {
 					t.Fatalf("error %q does not name the file", e)
+				}
+				// Every error but the document's syntax names a field of the JSON (or the
+				// document), the value and the rule.
+				var ce *config.Error
+				if !errors.As(e, &syntax) && (!errors.As(e, &ce) || ce.Value == "" || ce.Rule == "" || strings.Contains(e.Error(), "converted configuration")) {
+					t.Fatalf("error %q does not name a JSON field's value and rule", e)
 				}
 			}
 			return
