@@ -57,9 +57,12 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 //
 // A key written twice in one object (or in two spellings that differ only in case, such as
 // "timeout" and "Timeout") takes its last value, as grpc-go's parser, encoding/json, does
-// silently: the earlier value is not read, and checked only for its JSON type (a string for
-// maxAttempts is an error, as in grpc-go). A last value of null leaves the earlier one in
-// place, as in grpc-go.
+// silently. The earlier value is checked only for its JSON type (a string for maxAttempts is
+// an error, as in grpc-go); grpc-go also refuses an earlier duration or status code it cannot
+// read ("timeout": "1m" before "timeout": "1s"), which is taken here. A last value of null
+// is read as encoding/json reads it, as in grpc-go: it leaves an earlier number or name in
+// place, removes an earlier object or list (a timeout, a retryPolicy, a code list: as if not
+// written), and is no duration where one is required (initialBackoff).
 func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	var doc keyed[scDoc]
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
