@@ -70,7 +70,7 @@ func run(w io.Writer, chains []string, n int, fn, dir string) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(d)
+		defer func() { _ = os.RemoveAll(d) }()
 		dir = d
 	}
 	bin := filepath.Join(dir, "benchmarks.test")
@@ -96,7 +96,7 @@ func run(w io.Writer, chains []string, n int, fn, dir string) error {
 				return err
 			}
 			runs[i], err = Parse(f)
-			f.Close()
+			_ = f.Close() // read only
 			if err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
@@ -107,9 +107,11 @@ func run(w io.Writer, chains []string, n int, fn, dir string) error {
 			detail = per
 		}
 	}
-	print(w, rows)
+	if err := print(w, rows); err != nil {
+		return err
+	}
 	if detail != nil {
-		printFunctions(w, fn, detail)
+		return printFunctions(w, fn, detail)
 	}
 	return nil
 }
@@ -145,7 +147,7 @@ func patchRDTSCP(path string) error {
 	}
 	syms, err := f.Symbols()
 	if err != nil {
-		f.Close()
+		_ = f.Close() // read only
 		return err
 	}
 	var off, size uint64
@@ -157,7 +159,7 @@ func patchRDTSCP(path string) error {
 		off, size = s.Value-sec.Addr+sec.Offset, s.Size
 		break
 	}
-	f.Close()
+	_ = f.Close() // read only
 	if size == 0 {
 		return errors.New("runtime.cputicks not found in the test binary")
 	}
@@ -312,7 +314,7 @@ type row struct {
 	c     Counts
 }
 
-func print(w io.Writer, rows []row) {
+func print(w io.Writer, rows []row) error {
 	var raw *Counts
 	for i := range rows {
 		if rows[i].chain == "raw" {
@@ -330,10 +332,10 @@ func print(w io.Writer, rows []row) {
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%.1f\t%s\t(%.1f)\t\n", r.chain, r.c.Ir, r.c.D1mr, r.c.D1mw, r.c.misses(), over, r.c.I1mr)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
-func printFunctions(w io.Writer, chain string, per map[string]Counts) {
+func printFunctions(w io.Writer, chain string, per map[string]Counts) error {
 	type f struct {
 		name string
 		c    Counts
@@ -359,5 +361,5 @@ func printFunctions(w io.Writer, chain string, per map[string]Counts) {
 	for _, x := range fs {
 		fmt.Fprintf(tw, "%.1f\t%.1f\t%.1f\t%.0f\t%s\n", x.c.misses(), x.c.D1mr, x.c.D1mw, x.c.Ir, x.name)
 	}
-	tw.Flush()
+	return tw.Flush()
 }

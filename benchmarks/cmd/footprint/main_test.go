@@ -97,7 +97,9 @@ func TestPatchRDTSCP(t *testing.T) {
 
 func TestPrintPutsEachChainAgainstRaw(t *testing.T) {
 	var b bytes.Buffer
-	print(&b, []row{{"raw", Counts{Ir: 300, D1mr: 17, D1mw: 5}}, {"suite", Counts{Ir: 4000, I1mr: 70, D1mr: 97, D1mw: 43}}})
+	if err := print(&b, []row{{"raw", Counts{Ir: 300, D1mr: 17, D1mw: 5}}, {"suite", Counts{Ir: 4000, I1mr: 70, D1mr: 97, D1mw: 43}}}); err != nil {
+		t.Fatal(err)
+	}
 	out := b.String()
 	if !strings.Contains(out, "+118.0") {
 		t.Fatalf("suite's data lines missed over raw (140 - 22 = +118.0) not in:\n%s", out)
