@@ -561,17 +561,25 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	// One name is one object (section.Spec.Name): two settings of it would have each
 	// chain's build replace the object the one before it built, at every build; or, for a
 	// chain built on a first call, replace under the chains in force the object they hold.
+	_, heldByState := t.st.held[k]
 	if prev, ok := t.fps[k]; ok && !prev.Same(fp, valuesEqual(sec)) {
 		return section.Built{}, sameObjectErr(env.Name, t.took[k], prev, fp, valuesEqual(sec))
-	} else if h, held := t.st.held[k]; !ok && held && !h.fp.Same(fp, valuesEqual(sec)) {
+	} else if h := t.st.held[k]; !ok && heldByState && !h.fp.Same(fp, valuesEqual(sec)) {
 		return section.Built{}, sameObjectErr(env.Name, h.fullMethod, h.fp, fp, valuesEqual(sec))
 	}
+	// A Refresh section's object (a breaker of a registry other suites share) is taken from
+	// its store again at each build, but not by a chain built on a first call when a chain of
+	// the state in force holds it already: that chain gets the object the others hold, the
+	// cached one, even when the store put another in its place since (the registry's Get or
+	// Delete), so that the suite's chains of one name go through one object; the suite's next
+	// reload moves them all to the store's, and lets the old one go (see Reload).
+	refresh := sec.Refresh() && !heldByState
 	// An object whose value changed in settings it takes in place is kept, with its state.
 	if b, ok := t.objs.Retune(k, fp, valuesEqual(sec), retuner(sec, v)); ok {
 		t.taken(k, fp, p.fullMethod)
 		return b, nil
 	}
-	b, err := t.objs.Get(k, fp, valuesEqual(sec), sec.Refresh(),
+	b, err := t.objs.Get(k, fp, valuesEqual(sec), refresh,
 		func(replacing bool, onClose func(func() error)) (section.Built, error) {
 			env.Replacing, env.OnClose = replacing, onClose
 			return sec.Build(env, v)

@@ -31,13 +31,18 @@ import (
 // other settings, is under way), the build fails with an error wrapping ErrSharedConflict that
 // names the breaker, the first setting that differs and the value the other users' breaker has,
 // and the reload changes nothing: change the settings in every suite that shares the name, or
-// give the suites different registries. Holding is by instance: a suite that still calls
-// through a breaker Get or Delete replaced or forgot does not hold the one the registry holds
-// now, and refuses no other suite's settings for it. So every breaker a suite's calls go through is the one
-// the registry holds, and its Levels, Snapshot and the other suites see its state. (A breaker's
-// settings are not retuned in place: its window and counts are sized by them.) The classifier is
-// not one of the settings: a suite whose classifier differs from the one the breaker was made
-// with shares it, and judges its own calls' outcomes by its own classifier. The suites check
+// give the suites different registries. So the breaker a suite's calls go through is the one
+// the registry holds, and its Levels, Snapshot and the other suites see its state, unless Get
+// or Delete replaced or forgot it from outside while the suite held it: then every chain of
+// the suite that names it, those its first calls build since included, still calls through
+// it (one breaker per name in a suite), until the suite's next reload, which takes the
+// registry's breaker (or a new one of its settings in place of one of others) for them all and
+// lets the old one go. Holding is by instance: a suite that still calls through a breaker Get
+// or Delete replaced or forgot does not hold the one the registry holds now, and refuses no
+// other suite's settings for it. (A breaker's settings are not retuned in place: its window
+// and counts are sized by them.) The classifier is not one of the settings: a suite whose
+// classifier differs from the one the breaker was made with shares it, and judges its own
+// calls' outcomes by its own classifier. The suites check
 // and publish their builds one at a time, under the registry's build lock (User.LockBuilds).
 //
 // # Events
@@ -507,7 +512,8 @@ func (r *Registry) Lookup(name string) (*Breaker, bool) {
 }
 
 // Delete forgets the breaker named name. Interceptors still holding it keep using it until
-// their next call resolves a new one. A breaker no suite holds is retired: its observer gets
+// their next call resolves a new one; a suite holding it, until its next reload (see
+// Registry). A breaker no suite holds is retired: its observer gets
 // its observe.Retired (see Registry).
 func (r *Registry) Delete(name string) {
 	r.mu.Lock()

@@ -32,7 +32,8 @@ func init() {
 		ServiceClassifier: true,
 		ForClassifier:     forClassifier,
 		// The registry may be shared with other suites (interceptors.WithBreakerRegistry):
-		// each chain takes the registry's breaker.
+		// each build of the suite takes the registry's breaker (a chain built on a first
+		// call, the one the suite's chains of the name hold: see Registry).
 		Refresh: true,
 		Build:   build,
 		Check:   check,
