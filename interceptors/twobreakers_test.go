@@ -102,3 +102,75 @@ func TestFirstCallAfterOutsideReplacementKeepsTheSuitesBreaker(t *testing.T) {
 		})
 	}
 }
+
+// The Registry's doc said that a suite's build asking for a name with the settings of the
+// breaker the registry holds gets that breaker, with its state, while a reload that changes
+// the suite's breaker values starts afresh. The doc now says both: a suite's first build, or a
+// reload that leaves its settings of the name alone, takes the registry's breaker with its
+// state; a reload that changes them gets a new, closed breaker in place of the registry's,
+// even of the settings it asks for (no other suite holds it), as a reload that changes a
+// breaker's settings does without a shared registry.
+func TestRegistrysBreakerOfTheSettingsAskedTakenWithItsStateUnlessTheSuiteChangedThem(t *testing.T) {
+	const name = "test.v1.Pub"
+	for _, tc := range []struct {
+		name      string
+		from      string // the suite's consecutive_failures before, "" for none (a new suite)
+		wantState bool   // the suite takes the registry's breaker, open
+	}{
+		{"a new suite's first build takes it", "", true},
+		{"a reload that changes the settings starts afresh", "3", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			reg := breaker.NewRegistry()
+			rec, recG := &testkit.Recorder{}, &testkit.Recorder{}
+			newSuite := func(failures string) *interceptors.Suite {
+				s, err := interceptors.New(publishedCfg(t, failures, ""), interceptors.WithObserver(rec),
+					interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			}
+			var s *interceptors.Suite
+			if tc.from != "" {
+				s = newSuite(tc.from)
+			}
+			outside, err := reg.Get(name, breaker.Config{ConsecutiveFailures: 1}, breaker.WithClock(clk), breaker.WithObserver(recG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := outside.Allow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Done(unavailable())
+			if st := outside.State(); st != breaker.Open {
+				t.Fatalf("the registry's breaker after a failure: %v, want open", st)
+			}
+			if s == nil {
+				s = newSuite("1")
+			} else if err := s.Reload(publishedCfg(t, "1", "")); err != nil {
+				t.Fatal(err)
+			}
+			held, _ := reg.Lookup(name)
+			err = holdersCall(s, name, nil)
+			if tc.wantState {
+				if held != outside || !errors.Is(err, breaker.ErrOpen) {
+					t.Errorf("the registry holds %d after the build, the suite's call: %v; want %d, open: breaker.ErrOpen", held.Instance(), err, outside.Instance())
+				}
+				if n, _ := retiredOf(recG, outside.Instance()); n != 0 {
+					t.Errorf("the registry's breaker, which the suite took, sent %d Retired, want 0", n)
+				}
+				return
+			}
+			if held == outside || err != nil {
+				t.Errorf("the registry holds %d after the reload, the suite's call: %v; want a new breaker in place of %d, closed: nil", held.Instance(), err, outside.Instance())
+			}
+			if n, _ := retiredOf(recG, outside.Instance()); n != 1 {
+				t.Errorf("the registry's breaker the reload replaced sent %d Retired, want 1", n)
+			}
+		})
+	}
+}

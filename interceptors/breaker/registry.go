@@ -25,24 +25,28 @@ import (
 // is a User of it, which holds the breaker of every name its configuration in force uses, from
 // the build that takes it until the suite stops using the name (a reload without it) or closes.
 // A suite's build that asks for a name with the settings of the breaker the registry holds gets
-// that breaker, with its state. One that asks for other settings replaces the breaker (a new,
-// closed one, put in the registry when the suite's reload commits) only when no other user holds
-// it; while another user does (or another user's build of a new breaker of that name, with
-// other settings, is under way), the build fails with an error wrapping ErrSharedConflict that
-// names the breaker, the first setting that differs and the value the other users' breaker has,
-// and the reload changes nothing: change the settings in every suite that shares the name, or
-// give the suites different registries. So the breaker a suite's calls go through is the one
-// the registry holds, and its Levels, Snapshot and the other suites see its state, unless Get
-// or Delete replaced or forgot it from outside while the suite held it: then every chain of
-// the suite that names it, those its first calls build since included, still calls through
-// it (one breaker per name in a suite), until the suite's next reload, which takes the
-// registry's breaker (or a new one of its settings in place of one of others) for them all and
-// lets the old one go. Holding is by instance: a suite that still calls through a breaker Get
-// or Delete replaced or forgot does not hold the one the registry holds now, and refuses no
-// other suite's settings for it. (A breaker's settings are not retuned in place: its window
-// and counts are sized by them.) The classifier is not one of the settings: a suite whose
-// classifier differs from the one the breaker was made with shares it, and judges its own
-// calls' outcomes by its own classifier. The suites check
+// that breaker, with its state, unless the suite changed its own settings of the name since
+// its build before (a reload that changed the breaker's values or its classifier, or turned
+// the section off and on again): such a build starts afresh, with a new, closed breaker in
+// place of the registry's, even of the settings it asks for, unless another user holds the
+// registry's, which it then shares. One that asks for other settings replaces the breaker (a
+// new, closed one, put in the registry when the suite's reload commits) only when no other
+// user holds it; while another user does (or another user's build of a new breaker of that
+// name, with other settings, is under way), the build fails with an error wrapping
+// ErrSharedConflict that names the breaker, the first setting that differs and the value the
+// other users' breaker has, and the reload changes nothing: change the settings in every suite
+// that shares the name, or give the suites different registries. So the breaker a suite's
+// calls go through is the one the registry holds, and its Levels, Snapshot and the other
+// suites see its state, unless Get or Delete replaced or forgot it from outside while the
+// suite held it: then every chain of the suite that names it, those its first calls build
+// since included, still calls through it (one breaker per name in a suite), until the suite's
+// next reload, which takes the registry's breaker (or a new one of its settings in place of
+// one of others) for them all and lets the old one go. Holding is by instance: a suite that
+// still calls through a breaker Get or Delete replaced or forgot does not hold the one the
+// registry holds now, and refuses no other suite's settings for it. (A breaker's settings are
+// not retuned in place: its window and counts are sized by them.) The classifier is not one of
+// the settings: a suite whose classifier differs from the one the breaker was made with shares
+// it, and judges its own calls' outcomes by its own classifier. The suites check
 // and publish their builds one at a time, under the registry's build lock (User.LockBuilds).
 //
 // # Events
