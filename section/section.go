@@ -147,9 +147,10 @@ type Spec[C any] struct {
 	Always bool
 	// Refresh says that the object lives in a store outside the suite that other suites may
 	// share (the breaker registry): Build runs at every build of the suite that takes the
-	// object (a reload, the chain of a method on its first call; once for the chains of one
-	// build that share it), also when the fingerprint holds (with Env.Replacing false), and
-	// returns the store's object. Each such build's step replaces the one before, whose
+	// object (a reload, the chain of a method on its first call unless a chain of the
+	// configuration in force holds the object already, which the new chain then shares; once
+	// for the chains of one build that share it), also when the fingerprint holds (with
+	// Env.Replacing false), and returns the store's object. Each such build's step replaces the one before, whose
 	// OnClose funcs run at Close, as a replaced object's do, even when both steps hold the
 	// same object: a Build registers one only for what it made itself (the breaker's: a
 	// breaker the registry does not hold yet), not for the store's object it takes again,
