@@ -35,7 +35,7 @@
 // Each request (a whole Liveness stream counts as one) goes through, in order:
 //
 //  1. the outage check: during an outage (Config.Outage, Down, OutageFor) it fails at once with
-//     Unavailable;
+//     Unavailable (OutageRefused counts these apart from injected failures);
 //  2. a wait: Faults.Latency, plus Faults.Spike with probability Faults.SpikeRate, plus the
 //     scripted MDDelay; the wait ends early when the caller cancels;
 //  3. scripted failures (MDFailFirst with MDRequestID);

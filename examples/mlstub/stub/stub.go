@@ -100,6 +100,8 @@ type Stub struct {
 	// inService counts the requests between admission and the end of their injected delay,
 	// for Faults.Capacity.
 	inService atomic.Int64
+	// outageRefused counts the requests an outage refused (before fault injection).
+	outageRefused atomic.Int64
 
 	cfg      Config
 	clk      clock.Clock
@@ -300,6 +302,12 @@ func (s *Stub) Requests(method string, code grpccodes.Code) int {
 // InService returns how many requests the stub has admitted and not yet released from their
 // injected delay: the requests that have reached it and are being held.
 func (s *Stub) InService() int { return int(s.inService.Load()) }
+
+// OutageRefused returns how many requests, of every method the stub serves, an outage (Down,
+// OutageFor, Config.Outage) refused with Unavailable. Requests counts them too, under
+// Unavailable, with the failures Faults.Fail injected; this count tells them apart, so that a
+// run can tell an outage that no request met from one that refused some.
+func (s *Stub) OutageRefused() int { return int(s.outageRefused.Load()) }
 
 // Attempts returns how many attempts the stub counted for a scripted request id on method.
 func (s *Stub) Attempts(method, requestID string) int {
@@ -515,6 +523,7 @@ func (s *Stub) decide() decision {
 	now := s.clk.Now()
 	s.syncHealthLocked(now)
 	if s.isDownLocked(now) {
+		s.outageRefused.Add(1)
 		return decision{down: true}
 	}
 	uSpike, uFail := s.rng.Float64(), s.rng.Float64()

@@ -609,6 +609,21 @@ func reachedAtStubs(stubs map[string]*stub.Stub) map[string]int64 {
 	return out
 }
 
+// outageReport is the summary's account of the -outage: the requests each stub it took down
+// refused, read once the stubs are stopped.
+func outageReport(f *flags, stubs map[string]*stub.Stub, started bool) *kyc.OutageReport {
+	o := &kyc.OutageReport{AtMs: durationMs(f.outageAt), ForMs: durationMs(f.outageFor), Started: started, Refused: map[string]int64{}}
+	for _, svc := range f.outageServices {
+		o.Services = append(o.Services, svc) // the stub's service names are the summary's keys
+		if s := stubs[svc]; s != nil {
+			o.Refused[svc] = int64(s.OutageRefused())
+		}
+	}
+	return o
+}
+
+func durationMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // scheduleOutage starts the -outage on its stubs after -outage-at; the returned func cancels
 // it if it has not started, returns once a start under way is over, and reports whether the
 // outage started (false without -outage). An outage at 0 is in force when scheduleOutage
@@ -697,7 +712,8 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	if res.Interrupted {
 		fmt.Fprintln(stderr, "orchestrator: interrupted; in-flight verifications cancelled")
 	}
-	if !stopOutage() && f.outageFor > 0 && !res.Interrupted {
+	outageStarted := stopOutage()
+	if !outageStarted && f.outageFor > 0 && !res.Interrupted {
 		// The batch ended before -outage-at: a run that tested no outage must not read as one
 		// that did.
 		fmt.Fprintf(stderr, "orchestrator: warning: the batch ended after %v, before -outage-at %v: the -outage never started (-outage-at counts from the start of the batch)\n",
@@ -713,6 +729,16 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	stopStubs()
 	sum.SetReached(reachedAtStubs(stubs))
 	sum.SetLastErrors(deps.snapshot())
+	if f.outageFor > 0 {
+		sum.Outage = outageReport(f, stubs, outageStarted)
+		if unmet := sum.Outage.Unmet(); outageStarted && len(unmet) > 0 {
+			// Its start was logged, yet no call met it: the batch's calls to the service had
+			// ended (a few slow verifications kept the batch running), or never reached it. A
+			// summary with no failure must not read as one that rode out the outage.
+			fmt.Fprintf(stderr, "orchestrator: warning: the -outage started %v into the batch, but no request to %s met it (its stub refused none): the batch ended after %v, and this run tested no outage of %s\n",
+				f.outageAt, strings.Join(unmet, ", "), res.Elapsed.Round(time.Millisecond), strings.Join(unmet, ", "))
+		}
+	}
 	write := sum.WriteTable
 	if f.jsonOut {
 		write = sum.WriteJSON

@@ -163,6 +163,37 @@ type Summary struct {
 	BreakerOpens int64                   `json:"breaker_opens"`
 	Hedges       int64                   `json:"hedges"`
 	Services     map[string]ServiceStats `json:"services"`
+	// Outage reports the -outage of the embedded stubs; nil (no key) without one.
+	Outage *OutageReport `json:"outage,omitempty"`
+}
+
+// OutageReport says what a batch's -outage met. An outage that started can still have met no
+// request: the batch's calls to its services had all ended (the batch ran on for a few slow
+// verifications), or the batch never reached them. Its summary then tests no outage, however
+// the outage's start was logged.
+type OutageReport struct {
+	// Services are the services the outage took down (summary keys).
+	Services []string `json:"services"`
+	// AtMs and ForMs are -outage-at and -outage.
+	AtMs  float64 `json:"at_ms"`
+	ForMs float64 `json:"for_ms"`
+	// Started reports that the outage started before the batch ended.
+	Started bool `json:"started"`
+	// Refused counts, per service taken down, the requests its stub refused during the
+	// outage: the attempts that met it (0 for each service when it never started).
+	Refused map[string]int64 `json:"refused"`
+}
+
+// Unmet lists, in Services' order, the services taken down whose stub refused no request:
+// an outage that started met no call of theirs.
+func (o *OutageReport) Unmet() []string {
+	var out []string
+	for _, k := range o.Services {
+		if o.Refused[k] == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Summarize builds the summary of a batch's responses, its wall time, and the service
@@ -357,6 +388,9 @@ func (s Summary) WriteTable(w io.Writer) error {
 		rows = append(rows, tableRow{"arrivals lost", fmt.Sprintf("%.2fs", s.ArrivalsLostS), "", "(failed + shed) / rate"})
 	}
 	rows = append(rows, tableRow{"latency", "", "", fmt.Sprintf("p50 %s  p99 %s  max %s", fmtMs(s.P50Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs))})
+	if o := s.Outage; o != nil {
+		rows = append(rows, tableRow{"outage", "", "", o.note()})
+	}
 	if err := writeRows(w, rows); err != nil {
 		return err
 	}
@@ -378,6 +412,24 @@ func (s Summary) WriteTable(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// note is the outage's row in the table: what it took down, when, and the requests it refused.
+func (o *OutageReport) note() string {
+	what := fmt.Sprintf("%s for %s from %s", strings.Join(o.Services, ", "),
+		fmtMs(o.ForMs), fmtMs(o.AtMs))
+	if !o.Started {
+		return what + ": never started (the batch ended before it)"
+	}
+	refused := make([]string, 0, len(o.Services))
+	for _, k := range o.Services {
+		refused = append(refused, fmt.Sprintf("%s %d", k, o.Refused[k]))
+	}
+	what += ": requests refused: " + strings.Join(refused, ", ")
+	if unmet := o.Unmet(); len(unmet) > 0 {
+		what += " (no request of " + strings.Join(unmet, ", ") + " met it: not tested)"
+	}
+	return what
 }
 
 // tableRow is a row of the summary's first table: a label, a count and a percentage (each
