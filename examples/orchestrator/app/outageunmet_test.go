@@ -46,19 +46,20 @@ const unmetWarning = "orchestrator: warning: the -outage started "
 // summary now counts the requests the outage refused at each stub (none here), and stderr
 // says that the run tested no outage of OCR.
 func TestOutageThatMetNoCallIsNamed(t *testing.T) {
-	// Liveness external and slow: its answer comes 1.5s after the batch starts, long after
-	// OCR has answered and the outage, at 400ms, has started.
+	// Liveness external and slow: its answer comes 2.5s after the batch starts, long after
+	// OCR has answered (in milliseconds; the outage's 1s leaves a busy machine a margin) and
+	// the outage, at 1s, has started.
 	slow, err := stub.Start(context.Background(), stub.Config{Listen: "127.0.0.1:0", Services: []string{stub.ServiceLiveness},
-		Faults: stub.Faults{Latency: 1500 * time.Millisecond}, StopTimeout: time.Second})
+		Faults: stub.Faults{Latency: 2500 * time.Millisecond}, StopTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Stop()
-	stderr, o := runOutage(t, "-n", "1", "-liveness", slow.Addr(), "-outage", "1m", "-outage-at", "400ms", "-outage-service", "ocr")
+	stderr, o := runOutage(t, "-n", "1", "-liveness", slow.Addr(), "-outage", "1m", "-outage-at", "1s", "-outage-service", "ocr")
 	if !strings.Contains(stderr, "outage started") {
 		t.Fatalf("the outage did not start during the batch:\n%s", stderr)
 	}
-	want := "400ms into the batch, but no request to ocr met it (its stub refused none): the batch ended after "
+	want := "1s into the batch, but no request to ocr met it (its stub refused none): the batch ended after "
 	if i := strings.Index(stderr, unmetWarning); i < 0 || !strings.Contains(stderr[i:], want) {
 		t.Errorf("stderr of a batch whose outage met no call:\n%s\nwant a line %q...%q", stderr, unmetWarning, want)
 	}
