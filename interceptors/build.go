@@ -17,6 +17,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
@@ -700,12 +701,6 @@ type attemptLoop interface {
 	InvokeKept(ctx context.Context, t *section.Timing, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error
 }
 
-// gatedLoop is an attempt loop whose attempts can pass gates itself (retry.Policy): a chain
-// of such a loop and gates alone is run by the suite without a runner (see Suite.direct).
-type gatedLoop interface {
-	InvokeGated(ctx context.Context, g *section.Gates, start time.Time, sink observe.Sink, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (end time.Time, attempts int, err error)
-}
-
 // unaryStep is one step of a unary chain: an interceptor, the same step to run flat if it has
 // one (section.UnaryStep), and what the runner folds (see foldDeadline).
 type unaryStep struct {
@@ -794,28 +789,44 @@ func countAt(steps []unaryStep) int {
 // returning (hedge waits for every attempt it started), and a call that panics drops its
 // runner.
 type unaryChain struct {
-	steps     []unaryStep
-	runs      []gateRun // for a gate step i, the run of gates from i (see gateRuns)
-	countAt   int
-	observeAt int  // the step around which the runner emits AttemptFinished; -1: none
-	timed     bool // the first step is the attempt loop: it shares the call's timing (see runner)
+	// The fields a call on the suite's direct and fused paths reads come first, in the first
+	// 64 bytes, and the struct's size is a multiple of 64 (its size class then starts every
+	// object on a cache line): a cold call misses one line of it, not three
+	// (TestChainHotFieldsShareALine).
+
+	// dl is steps[0].dl (the deadline step folded into the attempt loop), kept here so that
+	// the direct paths do not read the steps.
+	dl deadliner
+	// gated, when the chain is an attempt loop whose attempts can pass gates itself (the
+	// retry policy's InvokeGated) followed by gates alone (tail, perhaps none), is that loop:
+	// the suite runs such a chain without a runner (see Suite.direct). A pointer, not an
+	// interface: a call reads no method table.
+	gated *retry.Policy
+	tail  *section.Gates
 	// keptAt is the attempt loop whose attempts reach the invoker through instant gates only
 	// (see keptLoop), with the real clock; -1: none.
-	keptAt   int
-	instants []section.Instant // the gates after keptAt
+	keptAt int
+	memo   atomic.Pointer[keptMemo]
 	// plainInstant says that the gates after keptAt are instant for a call without options of
 	// theirs (section.GRPCOptions): kept need not ask them. Set by askInstants as the build
 	// that composed the chain commits, before any call runs it (false until then).
 	plainInstant bool
-	memo         atomic.Pointer[keptMemo]
-	// gated, when the chain is an attempt loop followed by gates alone (tail, perhaps none),
-	// is that loop: the suite runs such a chain without a runner (see Suite.direct).
-	gated gatedLoop
-	tail  *section.Gates
-	clk   clock.Clock
-	c     *chain
-	pool  sync.Pool
+
+	steps     []unaryStep
+	runs      []gateRun // for a gate step i, the run of gates from i (see gateRuns)
+	countAt   int
+	observeAt int               // the step around which the runner emits AttemptFinished; -1: none
+	timed     bool              // the first step is the attempt loop: it shares the call's timing (see runner)
+	instants  []section.Instant // the gates after keptAt
+	clk       clock.Clock
+	c         *chain
+	pool      sync.Pool
+	_         [unaryChainPad]byte
 }
+
+// unaryChainPad rounds unaryChain up to 256 bytes, a size class whose objects start on cache
+// lines (see unaryChain; TestChainHotFieldsShareALine checks it).
+const unaryChainPad = 40
 
 // keptMemo is what kept last read of grpc's timeout for the methods of a chain on the
 // connections it serves: up to keptMethods of them (a chain shared by a service's methods
@@ -868,6 +879,7 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	}
 	if len(uc.steps) > 0 {
 		uc.gated, uc.tail = gatedChain(uc)
+		uc.dl = uc.steps[0].dl
 	}
 	uc.keptAt, uc.instants = -1, nil
 	if clock.OrReal(clk) == clock.Real {
@@ -940,9 +952,10 @@ func gatesOf(steps []unaryStep) *section.Gates {
 
 // gatedChain returns the attempt loop of uc's steps and the gates after it when the steps are
 // such a loop (a deadline folded in it or not) followed by one run of gates that ends the
-// chain (uc.runs[1]), or by nothing, and the loop runs gates itself (gatedLoop); else nil.
-func gatedChain(uc *unaryChain) (gatedLoop, *section.Gates) {
-	l, ok := uc.steps[0].loop.(gatedLoop)
+// chain (uc.runs[1]), or by nothing, and the loop runs gates itself (retry.Policy's
+// InvokeGated); else nil.
+func gatedChain(uc *unaryChain) (*retry.Policy, *section.Gates) {
+	l, ok := uc.steps[0].loop.(*retry.Policy)
 	switch {
 	case !ok:
 		return nil, nil

@@ -184,18 +184,23 @@ func (u *unlisted) hasMethod(fullMethod string) bool {
 
 // chain is the composed policies of one full method.
 type chain struct {
-	method     string // the full method it was built for ("/svc/*" for a service's shared chain)
-	policy     config.Policy
-	classifier *codes.Classifier
-	uc         *unaryChain
-	sc         *streamChain
-	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
-	sink       observe.Sink                         // the suite's sink scoped to the chain (observe.ForMethod)
+	// The fields every unary call reads come first, in the first 64 bytes, and the struct's
+	// size is a multiple of 64 (its size class then starts every object on a cache line): a
+	// cold call misses one line of them (TestChainHotFieldsShareALine).
+
+	method string // the full method it was built for ("/svc/*" for a service's shared chain)
+	uc     *unaryChain
 	// quiet, when sink records a first attempt's success in one call (fastobs.SuccessRecorder)
 	// and the chain is run direct (unaryChain.gated), is sink for the attempt loop on the fused
 	// path (see Suite.fused); else nil.
 	quiet *fastobs.Quiet
-	err   error // the chain could not be built; calls fail with it
+	sink  observe.Sink // the suite's sink scoped to the chain (observe.ForMethod)
+	err   error        // the chain could not be built; calls fail with it
+
+	policy     config.Policy
+	classifier *codes.Classifier
+	sc         *streamChain
+	callSinks  []func(observe.Sink) grpc.CallOption // see section.Spec.CallSink
 	// hedged: a hedging policy in the chain reports the attempts of the calls it hedges
 	// itself. Without an attempt loop, the suite then passes an attempt.Round to learn
 	// whether it did, and reports the call's one attempt only when it did not.
@@ -206,7 +211,12 @@ type chain struct {
 	// desc is the registered descriptor of the service whose overflow chain this is, if any:
 	// the names it declares are listed, and pass the overflow chain by (see passedBy).
 	desc protoreflect.ServiceDescriptor
+	_    [chainPad]byte
 }
+
+// chainPad rounds chain up to 320 bytes, a size class whose objects start on cache lines (see
+// chain; TestChainHotFieldsShareALine checks it).
+const chainPad = 48
 
 // passedBy reports whether a call of fullMethod, a name of the service whose overflow chain c
 // is (see chain), has a chain of its own instead: it was admitted, or it is listed (a name
@@ -1199,7 +1209,7 @@ func (s *Suite) direct(ctx context.Context, c *chain, sink observe.Sink, method 
 	uc := c.uc
 	start := s.clk.Now()
 	var declared time.Time
-	if dl := uc.steps[0].dl; dl != nil {
+	if dl := uc.dl; dl != nil {
 		declared, _ = dl.DeadlineFor(ctx, method, start, opts)
 	}
 	var kept time.Duration
@@ -1247,7 +1257,7 @@ type heldCall struct {
 //go:noinline
 func (h *heldCall) prepare(ctx context.Context, c *chain, method string, cc *grpc.ClientConn, opts []grpc.CallOption) (declared time.Time, kept time.Duration) {
 	uc := c.uc
-	if dl := uc.steps[0].dl; dl != nil {
+	if dl := uc.dl; dl != nil {
 		var ok bool
 		if declared, h.held, ok = fastobs.Deadline(dl, ctx, method, h.start); !ok {
 			declared, _ = dl.DeadlineAt(ctx, method, h.start)
