@@ -54,8 +54,9 @@ func NewCounters() *Counters {
 }
 
 // Observe counts CallFinished as a call, AttemptFinished as an attempt, RetryScheduled as a
-// retry, HedgeSent as a hedge, a BreakerStateChanged to "open" as a breaker opening and
-// Rejected as a rejection.
+// retry, HedgeSent as a hedge, a BreakerStateChanged to "open" as a breaker opening (and one
+// that stands for several changes as the opens folded into it too: its FoldedTrips and
+// FoldedReopens) and Rejected as a rejection.
 func (c *Counters) Observe(e observe.Event) {
 	s := c.byKey[ServiceKeys[e.Service]]
 	if s == nil {
@@ -69,8 +70,14 @@ func (c *Counters) Observe(e observe.Event) {
 	case observe.RetryScheduled:
 		s.retries.Add(1)
 	case observe.BreakerStateChanged:
+		// An event its breaker folded several changes into (its sink was held) shows only the
+		// last change's To; the opens before it are in FoldedTrips and FoldedReopens.
+		n := int64(e.FoldedTrips) + int64(e.FoldedReopens)
 		if e.To == "open" {
-			s.breakerOpens.Add(1)
+			n++
+		}
+		if n != 0 {
+			s.breakerOpens.Add(n)
 		}
 	case observe.Rejected:
 		s.rejections.Add(1)
