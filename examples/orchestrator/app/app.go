@@ -163,9 +163,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	outageExternal := "" // a service -outage-service names that has an external address
 	for _, svc := range f.outageServices {
-		if _, external := f.addrs[svc]; external {
-			set["outage-external"] = true
+		if _, external := f.addrs[svc]; external && outageExternal == "" {
+			outageExternal = svc
 		}
 	}
 	stubFlag := "" // a flag that shapes the embedded stubs, when none will run
@@ -194,8 +195,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		problem = "-stop-timeout is the graceful stop of -serve; a batch does not read it"
 	case stubFlag != "":
 		problem = "-" + stubFlag + " shapes the embedded stubs only, and every service has an external address (use mlstub's flags there)"
-	case set["outage-external"]:
-		problem = "-outage-service names a service given an external address; only embedded stubs can be taken down"
+	case outageExternal != "":
+		problem = outageExternalProblem(f, outageExternal)
 	case fs.NArg() > 0:
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	case f.batch.N < 0:
@@ -260,6 +261,23 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		}
 	}
 	return f, nil
+}
+
+// outageExternalProblem says that -outage-service names svc, which has an external address,
+// and which services an outage can take down: those of the embedded stubs.
+func outageExternalProblem(f *flags, svc string) string {
+	var embedded []string
+	for _, s := range stub.AllServices() {
+		if _, external := f.addrs[s]; !external {
+			embedded = append(embedded, s)
+		}
+	}
+	can := "and every service has an external address"
+	if len(embedded) > 0 {
+		can = "here " + strings.Join(embedded, ", ")
+	}
+	return fmt.Sprintf("-outage-service %q names %s, which -%s gives an external address (%s): only embedded stubs can be taken down, %s",
+		strings.Join(f.outageServices, ","), svc, svc, f.addrs[svc], can)
 }
 
 // batchFlags are the flags only a batch reads: given with -serve they would do nothing.
