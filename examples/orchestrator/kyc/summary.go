@@ -377,7 +377,12 @@ func (s Summary) WriteTable(w io.Writer) error {
 	}
 	rows := []tableRow{{"verifications", strconv.Itoa(s.Total), "", head}}
 	// The decided share is DecidedPct, not a share of Total as the rows below: say of what.
-	rows = append(rows, tableRow{"  decided", strconv.Itoa(s.Approved + s.Rejected), fmt.Sprintf("%.1f%%", s.DecidedPct),
+	// With nothing to share it of (none decided, failed or shed: -n 0, or all cancelled), "-".
+	decidedPct := "-"
+	if s.Approved+s.Rejected+s.Failed+s.Shed > 0 {
+		decidedPct = fmt.Sprintf("%.1f%%", s.DecidedPct)
+	}
+	rows = append(rows, tableRow{"  decided", strconv.Itoa(s.Approved + s.Rejected), decidedPct,
 		"of approved + rejected + failed + shed (decided: approved + rejected)"})
 	rows = append(rows, tableRow{"  approved", strconv.Itoa(s.Approved), pct(s.Approved), ""})
 	// Reasons are counted per step, and several steps may reject (or fail) one verification.
