@@ -81,9 +81,15 @@ func explainRun(w io.Writer, f *flags, cfg *config.Config) error {
 }
 
 // describeBatch says how the batch runs: its size, its loop and its bound on verifications in
-// flight, as runBatch sets them.
+// flight, as runBatch sets them (or that it runs none).
 func describeBatch(b kyc.Batch, budget time.Duration) string {
+	if b.N == 0 {
+		return "no verification (-n 0): the batch starts none, and its summary counts none"
+	}
 	n := fmt.Sprintf("%d verifications", b.N)
+	if b.N == 1 {
+		n = "1 verification"
+	}
 	if b.Rate <= 0 {
 		if b.N < b.Concurrency {
 			return fmt.Sprintf("%s, closed loop: all %d at once (-n %d is below -concurrency %d)", n, b.N, b.N, b.Concurrency)

@@ -89,3 +89,27 @@ func TestExplainRunShowsTheDeadlinesOfTheConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainBatchOfNone: -n 0 starts no verification, and -explain says so; it read "closed
+// loop: all 0 at once (-n 0 is below -concurrency 16)", and in an open loop "the last at 0s",
+// of a batch with no first and no last. A batch of one reads "1 verification", not
+// "1 verifications".
+func TestExplainBatchOfNone(t *testing.T) {
+	for _, args := range [][]string{{"-n", "0"}, {"-n", "0", "-rate", "10"}} {
+		var stdout, stderr bytes.Buffer
+		if err := Run(context.Background(), append([]string{"-explain"}, args...), &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+		}
+		want := "\n  batch        no verification (-n 0): the batch starts none, and its summary counts none\n"
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("%v: -explain lacks %q:\n%s", args, want, stdout.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := Run(context.Background(), []string{"-explain", "-n", "1", "-rate", "2"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if want := "\n  batch        1 verification, open loop: "; !strings.Contains(stdout.String(), want) {
+		t.Errorf("-n 1: -explain lacks %q:\n%s", want, stdout.String())
+	}
+}
