@@ -753,8 +753,12 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 			// Its start was logged, yet no call met it: the batch's calls to the service had
 			// ended (a few slow verifications kept the batch running), or never reached it. A
 			// summary with no failure must not read as one that rode out the outage.
-			fmt.Fprintf(stderr, "orchestrator: warning: the -outage started %v into the batch, but no request to %s met it (its stub refused none): the batch ended after %v, and this run tested no outage of %s\n",
-				f.outageAt, strings.Join(unmet, ", "), res.Elapsed.Round(time.Millisecond), strings.Join(unmet, ", "))
+			stubsOf := "its stub"
+			if len(unmet) > 1 {
+				stubsOf = "their stubs"
+			}
+			fmt.Fprintf(stderr, "orchestrator: warning: the -outage started %v into the batch, but no request to %s met it (%s refused none): the batch ended after %v, and this run tested no outage of %s\n",
+				f.outageAt, strings.Join(unmet, ", "), stubsOf, res.Elapsed.Round(time.Millisecond), strings.Join(unmet, ", "))
 		}
 	}
 	write := sum.WriteTable

@@ -69,11 +69,11 @@ func TestOutageThatMetNoCallIsNamed(t *testing.T) {
 }
 
 // TestOutageOfAServiceNeverCalledIsNamed: an outage in force from the start of a batch that
-// calls no service (-n 0) met no call, and says so; one that refused requests says how many,
-// and gets no warning.
+// calls no service (-n 0) met no call, and says so (of two services, "their stubs", not "its
+// stub"); one that refused requests says how many, and gets no warning.
 func TestOutageOfAServiceNeverCalledIsNamed(t *testing.T) {
 	stderr, o := runOutage(t, "-n", "0", "-outage", "1m", "-outage-service", "ocr,facematch")
-	want := "0s into the batch, but no request to ocr, facematch met it"
+	want := "0s into the batch, but no request to ocr, facematch met it (their stubs refused none)"
 	if i := strings.Index(stderr, unmetWarning); i < 0 || !strings.Contains(stderr[i:], want) {
 		t.Errorf("stderr of a batch that called no service:\n%s\nwant a line %q...%q", stderr, unmetWarning, want)
 	}
