@@ -562,10 +562,10 @@ func (s *Suite) objectLocked(p *prepared, sec section.Section, v any, earlier ma
 	// One name is one object (section.Spec.Name): two settings of it would have each
 	// chain's build replace the object the one before it built, at every build; or, for a
 	// chain built on a first call, replace under the chains in force the object they hold.
-	_, heldByState := t.st.held[k]
+	h, heldByState := t.st.held[k]
 	if prev, ok := t.fps[k]; ok && !prev.Same(fp, valuesEqual(sec)) {
 		return section.Built{}, sameObjectErr(env.Name, t.took[k], prev, fp, valuesEqual(sec))
-	} else if h := t.st.held[k]; !ok && heldByState && !h.fp.Same(fp, valuesEqual(sec)) {
+	} else if !ok && heldByState && !h.fp.Same(fp, valuesEqual(sec)) {
 		return section.Built{}, sameObjectErr(env.Name, h.fullMethod, h.fp, fp, valuesEqual(sec))
 	}
 	// A Refresh section's object (a breaker of a registry other suites share) is taken from
