@@ -341,7 +341,15 @@ func main() {
 	dir := flag.String("dir", "results", "directory holding the outputs of make report")
 	bs := flag.String("benchstat", "", "benchstat binary (empty: no benchstat sections)")
 	sum := flag.String("summary", "", "a file (BENCHMARKS.md) whose report summary block to rewrite with the headline and the goals (empty: none)")
+	ab := flag.Bool("ab", false, "write the A/B of two commits (make ab) from -dir's ab_old.out, ab_new.out and ab_env.txt instead of the report")
 	flag.Parse()
+	if *ab {
+		if err := abReport(*dir); err != nil {
+			fmt.Fprintf(os.Stderr, "report: no A/B written: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	r := &report{w: os.Stdout, dir: *dir, benchstat: *bs}
 	// Every output of scripts/report.sh is read before anything is written: one that cannot be
 	// read ends the command, rather than a report whose section is missing or whose verdicts
