@@ -18,8 +18,8 @@ import (
 var aclCommands = []string{"evalsha", "eval", "time", "type", "get", "set", "del"}
 
 // A limiter whose Redis user has exactly the ACL the documentation gives (its key pattern and
-// commands) admits and denies calls, and repairs a key of another type, as it does with every
-// right: no Take is a NOPERM fault answered by the fail mode.
+// commands) admits and denies calls, repairs a key of another type and gives a token back, as
+// it does with every right: no Take is a NOPERM fault answered by the fail mode.
 func TestDocumentedACLSuffices(t *testing.T) {
 	srv := ownServer(t)
 	ctx := context.Background()
@@ -63,5 +63,12 @@ func TestDocumentedACLSuffices(t *testing.T) {
 	}
 	if d, err := l.Take(ctx, 0); err != nil || !d.Allowed {
 		t.Fatalf("Take after the repair = %+v, %v; want admitted", d, err)
+	}
+	// The give-back of a token nobody received runs with the same rights.
+	if back, err := giveBack(ctx, c, l.Key(), l.limit); err != nil || !back {
+		t.Fatalf("giveBack = %v, %v; want the token given back", back, err)
+	}
+	if d, err := l.Take(ctx, 0); err != nil || !d.Allowed {
+		t.Fatalf("Take after the give-back = %+v, %v; want admitted", d, err)
 	}
 }

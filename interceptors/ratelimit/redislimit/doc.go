@@ -61,9 +61,9 @@
 // back, as for a context that ends there. A round trip in flight at the shutdown is left as a
 // canceled caller's is (see Fail modes): Redis is not blamed (no fail mode, no Degraded, no
 // probe pause; a probe's claim is given back), and the round trip goes on, within the Redis
-// timeout, on its goroutine; a token it takes in Redis is one nobody uses, as that of a round
-// trip that timed out. An answer that arrives as the ClientConn shuts down stands: a token it
-// grants is the call's, which grpc then fails at once, Canceled.
+// timeout, on its goroutine, which gives back in Redis a token its answer took for nobody.
+// An answer handed over as the ClientConn shuts down stands: a token it grants is the call's,
+// which grpc then fails at once, Canceled.
 //
 // # Fail modes
 //
@@ -71,7 +71,15 @@
 // deadline. When the caller's context ends first (its deadline, or a cancel: go-redis does not
 // see a cancel, so Take runs the round trip on a goroutine of its own for a context that can
 // be canceled, and TakeConn for one given a ClientConn too, which ends with the round trip,
-// within the Redis timeout), Take returns ctx.Err() at once: Redis is not blamed.
+// within the Redis timeout, or twice that with a token to give back), Take returns ctx.Err()
+// at once: Redis is not blamed. The round trip's goroutine owns an answer that arrives after
+// the caller left (exactly one of the two receives each answer): when it admitted the call,
+// the goroutine gives the token back in Redis, with one more script, bounded by the Redis
+// timeout, that moves the TAT back one interval, never below Redis's now (a bucket full again
+// is a deleted key), and leaves a missing or invalid key alone. So canceled callers, and
+// callers of a ClientConn closed during a Redis stall, cost the fleet no capacity, as a local
+// bucket's reservation its canceled caller did not use is given back. A give-back that fails
+// is dropped (nobody waits for it): that token goes unused.
 // Only a context that has ended makes the error the caller's: a round trip that timed out as
 // the caller's deadline passed, while its context does not report that within the Redis
 // timeout, is a limiter fault, so a fail-open limiter never refuses a call for it.
@@ -112,9 +120,10 @@
 // bucket would be full again (at most 1e15 seconds on, the longest expiry Redis takes with
 // room to spare), so idle limiters leave nothing behind. A Redis ACL for the limiter's user
 // (one the program's own client logs in as: see Factory) needs the key pattern
-// rate:<prefix>* and the commands EVALSHA and EVAL, and those the script calls, which Redis
-// checks against the same user: TIME, TYPE, GET, SET and DEL. In Redis Cluster the single key
-// lives on one slot. Names are service or bucket names, never anything about a request.
+// rate:<prefix>* and the commands EVALSHA and EVAL, and those the scripts (the step and the
+// give-back) call, which Redis checks against the same user: TIME, TYPE, GET, SET and DEL. In
+// Redis Cluster the single key lives on one slot. Names are service or bucket names, never
+// anything about a request.
 //
 // # What is shared
 //
@@ -136,8 +145,10 @@
 // replica whose clock differs moves every bucket by the difference.
 //
 // A round trip that timed out may still be run by Redis later (a stalled server runs its
-// queued scripts when it resumes), taking a token nobody used. The TAT is a double of seconds,
-// which resolves about 60ns today: ample for rates up to about a million calls per second.
+// queued scripts when it resumes), taking a token nobody used: with no answer, the limiter
+// cannot know whether Redis ran the step, and gives nothing back. The TAT is a double of
+// seconds, which resolves about 60ns today: ample for rates up to about a million calls per
+// second.
 //
 // # Clients
 //
@@ -154,7 +165,7 @@
 //
 // Measured on a 2-core machine shared with other work, against a local redis-server
 // (BenchmarkTake): an admitted Take costs one Redis round trip, 50–75µs serially and 40–60µs
-// per call under b.RunParallel, with 23 allocations (930 B), 26 (1120 B) under a context that
+// per call under b.RunParallel, with 23 allocations (930 B), 25 (1110 B) under a context that
 // can be canceled or through TakeConn given a ClientConn (a gRPC call's: the round trip's
 // goroutine); a bare PING through go-redis
 // takes 30–50µs. x/time/rate takes 90–125ns and no allocation: the shared limit costs about

@@ -137,3 +137,46 @@ func waitDuration(s string) (time.Duration, error) {
 	}
 	return max(time.Duration(math.Ceil(secs*float64(time.Second))), 1), nil
 }
+
+// giveBackScript gives back the token of a GCRA step whose answer nobody received (its caller
+// left before the answer arrived, and the step admitted it): it moves the TAT back one
+// emission interval, never below Redis's own now. A TAT that would reach now is a full bucket,
+// whose state is no key (gcraScript reads a missing key as now), so the key is deleted; a TAT
+// ahead of now after the move is written with the expiry gcraScript gives it (the bucket full
+// again, at most 1e15 seconds on). A missing key, a key that holds no string or no finite
+// number (the next step resets it), and a TAT not ahead of now (the bucket full already) are
+// left alone: a token is only given back to a bucket in which one is missing.
+//
+// KEYS[1] is the bucket; ARGV is burst, rate, period in seconds, as for gcraScript. It answers
+// 1 when a token was given back, 0 when nothing was changed.
+var giveBackScript = redis.NewScript(`
+redis.replicate_commands()
+local key = KEYS[1]
+local interval = tonumber(ARGV[3]) / tonumber(ARGV[2])
+local max_ex = 1e15
+if redis.call("TYPE", key).ok ~= "string" then
+  return 0
+end
+local v = tonumber(redis.call("GET", key))
+if v == nil or v ~= v or v == math.huge or v == -math.huge then
+  return 0
+end
+local t = redis.call("TIME")
+local now = (t[1] - 1483228800) + t[2] / 1000000
+if v <= now then
+  return 0
+end
+local tat = v - interval
+if tat <= now then
+  redis.call("DEL", key)
+  return 1
+end
+redis.call("SET", key, tat, "EX", math.min(math.ceil(tat - now), max_ex))
+return 1
+`)
+
+// giveBack runs giveBackScript for key under limit: whether a token was given back.
+func giveBack(ctx context.Context, c redis.Scripter, key string, limit redis_rate.Limit) (bool, error) {
+	n, err := giveBackScript.Run(ctx, c, []string{key}, limit.Burst, limit.Rate, limit.Period.Seconds()).Int64()
+	return n == 1, err
+}

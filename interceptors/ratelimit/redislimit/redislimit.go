@@ -260,7 +260,8 @@ func gcraLimit(r float64, burst int) (redis_rate.Limit, error) {
 // ctx); when Redis denies the token and the delay it computed fits within maxWait and ctx's
 // deadline, it waits that long on the Limiter's clock and asks again. When Redis cannot be
 // asked, the fail mode answers: the local guard (fail-open) or an *UnavailableError
-// (fail-closed). When ctx ends first, Take returns ctx.Err().
+// (fail-closed). When ctx ends first, Take returns ctx.Err(), and a token the round trip it
+// left takes in Redis is given back (see the package documentation).
 func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.Decision, error) {
 	return l.take(ctx, nil, maxWait)
 }
@@ -269,8 +270,8 @@ func (l *Limiter) Take(ctx context.Context, maxWait time.Duration) (ratelimit.De
 // whose waits (a round trip to Redis; the sleep until the delay Redis computed, before it asks
 // again; the fail-open guard's) also end when cc shuts down (ClientConn.Close): it then
 // returns ratelimit.ErrConnClosing, as it returns ctx.Err() for a context that ends there, and
-// Redis is not blamed. A round trip it leaves goes on as a canceled caller's does (see the
-// package documentation).
+// Redis is not blamed. A round trip it leaves goes on as a canceled caller's does, and gives
+// back a token it took (see the package documentation).
 func (l *Limiter) TakeConn(ctx context.Context, cc *grpc.ClientConn, maxWait time.Duration) (ratelimit.Decision, error) {
 	return l.take(ctx, cc, maxWait)
 }
@@ -372,28 +373,30 @@ type reply struct {
 
 // roundTrip runs one GCRA step under tctx (ctx bounded by the Redis timeout), for a call made
 // on cc (nil: none). go-redis bounds a blocked read by its context's deadline only, not by a
-// cancel: when ctx can be canceled or cc is given, the step runs on a goroutine of its own, and
-// roundTrip returns as soon as ctx ends (ctx.Err()) or cc shuts down
+// cancel: when ctx can be canceled or cc is given, the step runs on a goroutine of its own (see
+// settle), and roundTrip returns as soon as ctx ends (ctx.Err()) or cc shuts down
 // (ratelimit.ErrConnClosing) without an answer. The step then goes on until Redis answers or
-// tctx's deadline passes (the Redis timeout at most), and may take a token nobody uses, as a
-// round trip that timed out may.
+// tctx's deadline passes (the Redis timeout at most), and a token taken by an answer nobody
+// received is given back. An answer handed over as ctx ends or cc shuts down stands: its
+// token is the caller's. A round trip that timed out cannot know whether Redis ran its step
+// (later, or not at all) and gives nothing back: such a token may go unused.
 func (l *Limiter) roundTrip(ctx, tctx context.Context, cc *grpc.ClientConn) (verdict, error) {
 	if ctx.Done() == nil && cc == nil { // never canceled, no ClientConn: no goroutine needed
 		return gcra(tctx, l.client, keyPrefix+l.key, l.limit)
 	}
-	ch := make(chan reply, 1)
-	go func() {
-		res, err := gcra(tctx, l.client, keyPrefix+l.key, l.limit)
-		ch <- reply{res, err}
-	}()
+	connDone := ratelimit.ConnDone(cc)
+	// Unbuffered: an answer is handed over only to a caller that receives it, so that exactly
+	// one of the two owns it.
+	ch := make(chan reply)
+	go l.settle(tctx, ctx.Done(), connDone, ch)
 	select {
 	case r := <-ch:
 		return r.res, r.err
 	case <-ctx.Done():
-	case <-ratelimit.ConnDone(cc):
+	case <-connDone:
 	}
 	select {
-	case r := <-ch: // answered as ctx ended or cc shut down: the answer stands
+	case r := <-ch: // handed over as ctx ended or cc shut down: the answer stands
 		return r.res, r.err
 	default:
 	}
@@ -401,6 +404,29 @@ func (l *Limiter) roundTrip(ctx, tctx context.Context, cc *grpc.ClientConn) (ver
 		return verdict{}, err
 	}
 	return verdict{}, ratelimit.ErrConnClosing
+}
+
+// settle is roundTrip's goroutine: it runs the GCRA step under tctx and hands the answer over
+// on ch, unless the caller has left (done: its context's Done; connDone: its ClientConn's,
+// each nil when there is none) by then. The caller receives from ch until it leaves, and the
+// hand-over is a rendezvous, so an answer is either received or known to be nobody's: a token
+// the step took for nobody is given back in Redis, by a round trip bounded by the Redis
+// timeout (tctx's values, not its cancel: the caller's cancel ends tctx as it returns). That
+// round trip's failure is nobody's to hear: the token then goes unused.
+func (l *Limiter) settle(tctx context.Context, done, connDone <-chan struct{}, ch chan<- reply) {
+	res, err := gcra(tctx, l.client, keyPrefix+l.key, l.limit)
+	select {
+	case ch <- reply{res, err}:
+		return
+	case <-done:
+	case <-connDone:
+	}
+	if err != nil || !res.allowed {
+		return // a denial took no token; a failure cannot tell whether it took one
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(tctx), l.timeout)
+	defer cancel()
+	_, _ = giveBack(gctx, l.client, keyPrefix+l.key, l.limit)
 }
 
 // ended reports whether ctx is done within d (real time: context deadlines are).

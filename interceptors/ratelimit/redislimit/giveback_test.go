@@ -1,0 +1,272 @@
+package redislimit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+)
+
+// hourly is one call an hour: no token comes back during a test, however slow the machine.
+const hourly = 1.0 / 3600
+
+// evalWrites is a net.Conn that signals each write of a script call (EVALSHA) once the
+// kernel has taken it: the command is then Redis's to run, whatever the client does next.
+type evalWrites struct {
+	net.Conn
+	wrote chan<- struct{}
+}
+
+func (c evalWrites) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err == nil && bytes.Contains(bytes.ToLower(b), []byte("evalsha")) {
+		select {
+		case c.wrote <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
+
+// stallableLimiter returns a fail-closed limiter of one call an hour with a burst of 1 against
+// srv, whose round trips and reads wait up to a minute (so that no stall of a busy machine
+// times one out), with the channel its client signals each script call written on. Its
+// connection is made and the step's script loaded, so that a later round trip against a
+// stalled srv writes its EVALSHA at once and Redis runs it when resumed.
+func stallableLimiter(t *testing.T, srv *server) (*Limiter, <-chan struct{}) {
+	t.Helper()
+	wrote := make(chan struct{}, 16)
+	c := redis.NewClient(&redis.Options{
+		Addr:                  srv.addr,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialTimeout:           time.Minute,
+		ReadTimeout:           time.Minute,
+		WriteTimeout:          time.Minute,
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return evalWrites{conn, wrote}, nil
+		},
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	l, err := NewWithClient("ocr", c, ratelimit.Config{Rate: hourly, Burst: 1,
+		Redis: &ratelimit.RedisConfig{KeyPrefix: prefix(t), Timeout: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gcraScript.Load(context.Background(), c).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return l, wrote
+}
+
+// waitWrite returns once what has written its script call.
+func waitWrite(t *testing.T, wrote <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal(what + " never wrote its script call")
+	}
+}
+
+// waitErr returns what the call sends on done, failing when it sends nothing within 30s.
+func waitErr(t *testing.T, done <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal(what + " did not return within 30s of its caller leaving (Redis timeout 1m)")
+		return nil
+	}
+}
+
+// waitRoundTrips returns once no goroutine of a round trip is left (the goroutines roundTrip
+// starts, which end once the step and what follows it are done), failing after 30s.
+func waitRoundTrips(t *testing.T) {
+	t.Helper()
+	const creator = "redislimit.(*Limiter).roundTrip in goroutine"
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if !strings.Contains(string(buf[:runtime.Stack(buf, true)]), creator) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a round trip's goroutine still runs 30s after Redis resumed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Regression: a Take whose context is canceled while its round trip waits on a stalled Redis
+// returns context.Canceled, and the round trip goes on; when Redis resumes and admits it, the
+// token is nobody's. It used to stay taken, so that the bucket's one token was lost to a call
+// that never ran (the next Take denied for an hour); it is given back in Redis.
+func TestCanceledTakeGivesTheTokenBack(t *testing.T) {
+	srv := ownServer(t)
+	l, wrote := stallableLimiter(t, srv)
+
+	srv.stall()
+	defer srv.resume()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Take(ctx, 0)
+		done <- err
+	}()
+	waitWrite(t, wrote, "Take")
+	cancel()
+	if err := waitErr(t, done, "the canceled Take"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled Take = %v, want context.Canceled", err)
+	}
+	srv.resume()
+	waitRoundTrips(t)
+
+	if d := take(t, l); !d.Allowed {
+		t.Fatalf("Take after the canceled one = %+v; want admitted: the canceled caller's token given back", d)
+	}
+	if d := take(t, l); d.Allowed {
+		t.Fatalf("a second Take = %+v; want denied: one token was given back, not more", d)
+	}
+}
+
+// Regression: the same through TakeConn, whose ClientConn shuts down while its round trip waits
+// on a stalled Redis: TakeConn returns ratelimit.ErrConnClosing, and the token the round trip
+// then takes is given back.
+func TestConnClosedTakeGivesTheTokenBack(t *testing.T) {
+	srv := ownServer(t)
+	l, wrote := stallableLimiter(t, srv)
+	cc, err := grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.stall()
+	defer srv.resume()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.TakeConn(context.Background(), cc, 0)
+		done <- err
+	}()
+	waitWrite(t, wrote, "TakeConn")
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitErr(t, done, "TakeConn"); !errors.Is(err, ratelimit.ErrConnClosing) {
+		t.Fatalf("TakeConn = %v, want ratelimit.ErrConnClosing", err)
+	}
+	srv.resume()
+	waitRoundTrips(t)
+
+	if d := take(t, l); !d.Allowed {
+		t.Fatalf("Take after TakeConn's ClientConn closed = %+v; want admitted: the token given back", d)
+	}
+	if d := take(t, l); d.Allowed {
+		t.Fatalf("a second Take = %+v; want denied: one token was given back, not more", d)
+	}
+}
+
+// A token whose answer the caller received is the caller's, even when its context ends or its
+// ClientConn shuts down as soon as it has it: nothing is given back, and the next Take is
+// denied.
+func TestReceivedTokenIsNotGivenBack(t *testing.T) {
+	for _, viaConn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "canceled context", true: "closed ClientConn"}[viaConn], func(t *testing.T) {
+			l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), hourly, 1))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var d ratelimit.Decision
+			var err error
+			if viaConn {
+				cc, cerr := grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+				if cerr != nil {
+					t.Fatal(cerr)
+				}
+				d, err = l.TakeConn(context.Background(), cc, 0)
+				_ = cc.Close()
+			} else {
+				d, err = l.Take(ctx, 0)
+				cancel()
+			}
+			if err != nil || !d.Allowed {
+				t.Fatalf("first Take = %+v, %v; want admitted", d, err)
+			}
+			waitRoundTrips(t)
+			if d := take(t, l); d.Allowed {
+				t.Fatalf("Take after a received token = %+v; want denied: that token was the caller's", d)
+			}
+		})
+	}
+}
+
+// Takes whose contexts are canceled at any moment of their round trips (before the command is
+// written, while Redis runs it, as the answer arrives) take exactly the tokens their callers
+// were told they have: a token is given back when, and only when, nobody received its answer.
+// The rate is one call an hour and the burst above the Takes, so the TAT counts the tokens
+// taken exactly.
+func TestCanceledTakesKeepTheTokensReceived(t *testing.T) {
+	const takes = 300
+	cfg := config(sharedAddr(t), prefix(t), hourly, 2*takes)
+	cfg.Redis.Timeout = time.Minute // no round trip times out, however busy the machine
+	l := testLimiter(t, "ocr", cfg)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	admitted, canceled := 0, 0
+	for i := range takes {
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := time.AfterFunc(time.Duration(rnd.IntN(300))*time.Microsecond, cancel)
+		d, err := l.Take(ctx, 0)
+		stop.Stop()
+		cancel()
+		switch {
+		case err == nil && d.Allowed:
+			admitted++
+		case errors.Is(err, context.Canceled):
+			canceled++
+		default:
+			t.Fatalf("Take %d = %+v, %v; want admitted or context.Canceled", i, d, err)
+		}
+	}
+	waitRoundTrips(t)
+	t.Logf("%d of %d Takes admitted, %d canceled", admitted, takes, canceled)
+
+	taken := 0
+	raw, err := l.client.Get(context.Background(), l.Key()).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		t.Fatal(err)
+	default:
+		tat, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = int(math.Round((tat - redisNow(t, l)) * hourly))
+	}
+	if taken != admitted {
+		t.Errorf("the bucket holds %d tokens taken, want the %d admitted (%d of %d Takes canceled)",
+			taken, admitted, canceled, takes)
+	}
+}
