@@ -88,8 +88,8 @@
 // connection is closing (ClientConn.Close during the wait for a token)" (ErrConnClosing); a
 // Local gives back the token it had reserved, as for a canceled context; redislimit's wait
 // ends too, whether a sleep between two round trips (after a denial that took no token) or a
-// round trip in flight (left to finish on its own goroutine within the Redis timeout, which
-// gives back in Redis a token it took for nobody, as for a canceled context). It is no
+// round trip in flight (left to finish on its own goroutine within the Redis timeout, or twice
+// that when it gives back in Redis a token it took for nobody, as for a canceled context). It is no
 // refusal: no Rejected event is sent (a suite's CallFinished reads Canceled). The ClientConn
 // is watched by one goroutine per ClientConn, asked for only by a call that waits (ConnDone).
 // A Limiter that is no ConnLimiter is given no ClientConn (Take knows only a context): its wait
