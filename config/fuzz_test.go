@@ -111,6 +111,12 @@ func FuzzParseServiceConfig(f *testing.F) {
 				}
 				// Every error but the document's syntax names a field of the JSON (or the
 				// document), the value and the rule.
+				// A syntax error says where, within the document, quoting at most 40 bytes of it (each
+				// escaped in at most 4).
+				var se *config.SyntaxError
+				if errors.As(e, &se) && (se.Line < 1 || se.Column < 1 || se.Offset < 0 || se.Offset > int64(len(data)) || len(se.Excerpt) > 4*40+len("......")) {
+					t.Fatalf("syntax error %q: line %d, column %d, offset %d of %d bytes, excerpt %d bytes", e, se.Line, se.Column, se.Offset, len(data), len(se.Excerpt))
+				}
 				var ce *config.Error
 				if !errors.As(e, &syntax) && (!errors.As(e, &ce) || ce.Value == "" || ce.Rule == "" || strings.Contains(e.Error(), "converted configuration")) {
 					t.Fatalf("error %q does not name a JSON field's value and rule", e)

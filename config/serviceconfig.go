@@ -53,7 +53,10 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 // or a status code gRPC would not read is reported so, every one of them, before the other
 // checks. A document that is not JSON of the service config's shape is one error: a field
 // whose value is of another JSON type than the field's (a string for maxAttempts) is an *Error
-// naming it so, with the index of each list on its path.
+// naming it so, with the index of each list on its path; a document that is not JSON at all
+// (a trailing comma, an unquoted duration, a document cut short or empty) is a *SyntaxError,
+// which says where the mistake is: its line and column (1-based, the column counted in bytes),
+// its byte offset, and up to 40 bytes of its line around it.
 //
 // A key written twice in one object (or in two spellings that differ only in case, such as
 // "timeout" and "Timeout") takes its last value, as grpc-go's parser, encoding/json, does
@@ -68,6 +71,9 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	// json.Unmarshal, as grpc-go reads it: anything after the object is an error.
 	if err := json.Unmarshal(data, &doc); err != nil {
 		if e := wrongType(name, data, err); e != nil {
+			return nil, nil, e
+		}
+		if e := syntaxErrorAt(name, data, err); e != nil {
 			return nil, nil, e
 		}
 		return nil, nil, fmt.Errorf("%s: not a gRPC service config: %w", name, err)
