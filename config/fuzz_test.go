@@ -95,6 +95,7 @@ func FuzzParseServiceConfig(f *testing.F) {
 		`{"methodConfig":[{"name":[{"service":"a.v1.S.M"},{"service":"a.v1.S"}],"retryPolicy":{"maxAttempts":3,"maxAttempts":"3","retryableStatusCodes":["OK",0]}}]}`,
 		`{"retryThrottling":{"maxTokens":0.0001,"tokenRatio":1},"methodConfig":[{"name":[{"service":"a.v1.S"},"b.v1.S"],"name":[]}]}`,
 		`[{"methodConfig":[]}]`,
+		`{"methodConfig":[{"name":[{"service":"a.v1.S"}],"timeout":"1m","Timeout":"--1s","timeout":"1s","retryPolicy":{"initialBackoff":null,"retryableStatusCodes":[null,17]},"retryPolicy":{"maxAttempts":2,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":[14]}}],"methodConfig":[{"timeout":"x"}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -60,9 +60,14 @@ func LoadServiceConfig(path string) (*Config, []Warning, error) {
 //
 // A key written twice in one object (or in two spellings that differ only in case, such as
 // "timeout" and "Timeout") takes its last value, as grpc-go's parser, encoding/json, does
-// silently. The earlier value is checked only for its JSON type (a string for maxAttempts is
-// an error, as in grpc-go); grpc-go also refuses an earlier duration or status code it cannot
-// read ("timeout": "1m" before "timeout": "1s"), which is taken here. A last value of null
+// silently. The earlier value is checked as grpc-go checks it, which decodes every value: its
+// JSON type (a string for maxAttempts is an error), and a duration or status code grpc-go
+// reads (timeout, initialBackoff, maxBackoff, retryableStatusCodes) that it cannot read
+// ("timeout": "1m" before "timeout": "1s"), also inside an earlier value of a key on its path
+// (a retryPolicy written twice), is an *Error at its JSON path with the rule of a last value
+// and a word that it is an earlier one, reported after the last values' errors. An earlier
+// value grpc-go reads ("--1s", a null code) or does not read (hedgingPolicy,
+// perAttemptRecvTimeout) is not checked: the last is taken. A last value of null
 // is read as encoding/json reads it, as in grpc-go: it leaves an earlier number or name in
 // place, removes an earlier object or list (a timeout, a retryPolicy, a code list: as if not
 // written), and is no duration where one is required (initialBackoff).
@@ -84,6 +89,7 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	for i, mc := range doc.V.MethodConfig {
 		c.values(fmt.Sprintf("methodConfig[%d]", i), mc.V)
 	}
+	c.earlierValues(data)
 	if len(c.errs) > 0 {
 		return nil, nil, errors.Join(c.errs...)
 	}
@@ -189,57 +195,82 @@ func clipValue(value string) string {
 }
 
 // badValue finds under v, JSON that decodes into a t (a type of scDoc's), the first value in
-// document order at keys (JSON keys, matched as encoding/json matches a field's: regardless
-// of case) that does not decode into its field's type, and returns its path below v (".key",
-// "[i]") and its JSON; ok is false when there is none. It looks into every element of a list
-// the field's type holds, and into every value of a key written twice: encoding/json decodes
-// each, and fails on the first of another type, though a later value replaces it.
+// document order at keys (see eachValue) that does not decode into its field's type, and
+// returns its path below v (".key", "[i]") and its JSON; ok is false when there is none.
+// encoding/json decodes every value of a key written twice, and fails on the first of another
+// type, though a later value replaces it.
 func badValue(v []byte, keys []string, t reflect.Type) (path string, bad []byte, ok bool) {
-	v = bytes.TrimSpace(v)
+	ok = eachValue(v, "", keys, t, false, func(p string, value []byte, t reflect.Type, _ bool) bool {
+		if json.Unmarshal(value, reflect.New(scValueType(t)).Interface()) == nil {
+			return false
+		}
+		path, bad = p, value
+		return true
+	})
+	return path, bad, ok
+}
+
+// scValueType returns t, a type of scDoc's, without its pointers and keyed: what its JSON
+// decodes into.
+func scValueType(t reflect.Type) reflect.Type {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if k, isKeyed := reflect.Zero(t).Interface().(keyedValue); isKeyed {
 		t = k.valueType()
 	}
-	if t.Kind() == reflect.Slice && len(v) > 0 && v[0] == '[' {
+	return t
+}
+
+// eachValue calls visit with every value under v, JSON that decodes into a t (a type of
+// scDoc's), at keys (JSON keys, matched as encoding/json matches a field's: regardless of
+// case), in document order: its path (path, v's, then ".key", "[i]"), its JSON, the type it
+// decodes into as its field declares it, and whether it is earlier: in a value of a key
+// written twice in one object that is not the key's last (earlier when v is). It looks into
+// every element of a list the field's type holds, and into every value of a key written
+// twice: encoding/json decodes each, though a later value replaces it. It stops when visit
+// returns true, and returns whether it did.
+func eachValue(v []byte, path string, keys []string, t reflect.Type, earlier bool, visit func(path string, value []byte, t reflect.Type, earlier bool) bool) bool {
+	v = bytes.TrimSpace(v)
+	vt := scValueType(t)
+	if vt.Kind() == reflect.Slice && len(v) > 0 && v[0] == '[' {
 		var elems []json.RawMessage
 		if json.Unmarshal(v, &elems) != nil {
-			return "", nil, false
+			return false
 		}
 		for i, e := range elems {
-			if p, b, ok := badValue(e, keys, t.Elem()); ok {
-				return "[" + strconv.Itoa(i) + "]" + p, b, true
+			if eachValue(e, path+"["+strconv.Itoa(i)+"]", keys, vt.Elem(), earlier, visit) {
+				return true
 			}
 		}
-		return "", nil, false
+		return false
 	}
 	if len(keys) == 0 {
-		if json.Unmarshal(v, reflect.New(t).Interface()) == nil {
-			return "", nil, false
-		}
-		return "", v, true
+		return visit(path, v, t, earlier)
 	}
-	if t.Kind() != reflect.Struct {
-		return "", nil, false
+	if vt.Kind() != reflect.Struct {
+		return false
 	}
 	var field reflect.Type
-	for i := range t.NumField() {
-		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == keys[0] {
-			field = t.Field(i).Type
+	for i := range vt.NumField() {
+		if tag, _, _ := strings.Cut(vt.Field(i).Tag.Get("json"), ","); tag == keys[0] {
+			field = vt.Field(i).Type
 		}
 	}
 	if field == nil {
-		return "", nil, false
+		return false
 	}
-	for _, m := range members(v) {
-		if strings.EqualFold(m.key, keys[0]) {
-			if p, b, ok := badValue(m.value, keys[1:], field); ok {
-				return "." + keys[0] + p, b, true
-			}
+	ms := members(v)
+	for i, m := range ms {
+		if !strings.EqualFold(m.key, keys[0]) {
+			continue
+		}
+		again := slices.ContainsFunc(ms[i+1:], func(l member) bool { return strings.EqualFold(l.key, keys[0]) })
+		if eachValue(m.value, path+"."+keys[0], keys[1:], field, earlier || again, visit) {
+			return true
 		}
 	}
-	return "", nil, false
+	return false
 }
 
 // member is a key of a JSON object and its value.
@@ -337,7 +368,7 @@ type keyed[T any] struct {
 	raw map[string]json.RawMessage
 }
 
-// keyedValue is a keyed of any T: the type of its V, for badValue.
+// keyedValue is a keyed of any T: the type of its V, for scValueType.
 type keyedValue interface{ valueType() reflect.Type }
 
 func (keyed[T]) valueType() reflect.Type { return reflect.TypeFor[T]() }
@@ -532,6 +563,93 @@ func (c *scConv) values(path string, mc scMethod) {
 		dur(hp+".hedgingDelay", &h.HedgingDelay)
 		list(hp+".nonFatalStatusCodes", h.NonFatalStatusCodes)
 	}
+}
+
+// grpcReads holds the keys of each duration and status code list grpc-go reads of a service
+// config (its jsonMC and jsonRetryPolicy; it ignores hedgingPolicy and perAttemptRecvTimeout),
+// in the order scConv.values checks them.
+var grpcReads = [][]string{
+	{"timeout"},
+	{"retryPolicy", "initialBackoff"},
+	{"retryPolicy", "maxBackoff"},
+	{"retryPolicy", "retryableStatusCodes"},
+}
+
+// earlierValuesNote follows the rule of an earlier value of a repeated key.
+const earlierValuesNote = " (an earlier value of a key written twice: grpc-go reads every value and refuses the config, though it would take the last)"
+
+// earlierValues fails each duration and status code of data, the document, that grpc-go
+// refuses and that is in an earlier value of a key written twice (see eachValue), which the
+// decoding replaced by a later one: by its JSON path, with the rule values gives a last value,
+// unless values failed the same value at that path (it is the one taken). In document order
+// of the methodConfig entries, each's fields in values' order.
+func (c *scConv) earlierValues(data []byte) {
+	eachValue(data, "", []string{"methodConfig"}, reflect.TypeFor[keyed[scDoc]](), false, func(path string, mc []byte, t reflect.Type, earlier bool) bool {
+		for _, keys := range grpcReads {
+			eachValue(mc, path, keys, t, earlier, func(path string, v []byte, t reflect.Type, earlier bool) bool {
+				path = strings.TrimPrefix(path, ".")
+				if bad := grpcRefuses(v, t); earlier && bad != nil && !slices.ContainsFunc(c.errs, func(e error) bool {
+					ce, ok := e.(*Error)
+					return ok && ce.Path == path && ce.Value == bad.value
+				}) {
+					c.fail(path, bad.value, bad.rule+earlierValuesNote)
+				}
+				return false
+			})
+		}
+		return false
+	})
+}
+
+// grpcRefuses returns why v, the JSON of a duration or status code of type t (scDur, *scDur,
+// scCode), is bad when grpc-go refuses it too; nil when it is not bad, is of another JSON type
+// (wrongType's), or is one grpc-go reads: a null code, which it takes as OK, or a duration
+// with a second sign or a sign after the point (see grpcReadsSeconds).
+func grpcRefuses(v []byte, t reflect.Type) *scBad {
+	p := reflect.New(t)
+	if json.Unmarshal(v, p.Interface()) != nil {
+		return nil
+	}
+	var bad *scBad
+	switch x := p.Interface().(type) {
+	case **scDur:
+		if *x != nil {
+			bad = (*x).bad
+		}
+	case *scDur:
+		bad = x.bad
+	case *scCode:
+		if string(v) != "null" {
+			bad = x.bad
+		}
+	}
+	if s, ok := jsonString(v); ok && bad != nil && t != reflect.TypeFor[scCode]() && grpcReadsSeconds(s) {
+		return nil
+	}
+	return bad
+}
+
+// grpcReadsSeconds reports whether grpc-go reads s as a duration (its
+// internal/serviceconfig.Duration): parseSeconds's syntax, but each part read by
+// strconv.ParseInt, which takes a sign of its own ("--1s", "1.+5s").
+func grpcReadsSeconds(s string) bool {
+	num, ok := strings.CutSuffix(s, "s")
+	if !ok {
+		return false
+	}
+	num = strings.TrimPrefix(num, "-")
+	whole, frac, _ := strings.Cut(num, ".")
+	if whole != "" {
+		if sec, err := strconv.ParseInt(whole, 10, 64); err != nil || sec > maxProtoSeconds {
+			return false
+		}
+	}
+	if frac != "" {
+		if _, err := strconv.ParseInt(frac, 10, 64); err != nil || len(frac) > 9 {
+			return false
+		}
+	}
+	return whole+frac != ""
 }
 
 // unknown warns of each key of raw that bulwark does not read (JSON keys match
