@@ -589,8 +589,8 @@ func (c *scConv) earlierValues(data []byte) {
 			eachValue(mc, path, keys, t, earlier, func(path string, v []byte, t reflect.Type, earlier bool) bool {
 				path = strings.TrimPrefix(path, ".")
 				if bad := grpcRefuses(v, t); earlier && bad != nil && !slices.ContainsFunc(c.errs, func(e error) bool {
-					ce, ok := e.(*Error)
-					return ok && ce.Path == path && ce.Value == bad.value
+					var ce *Error
+					return errors.As(e, &ce) && ce.Path == path && ce.Value == bad.value
 				}) {
 					c.fail(path, bad.value, bad.rule+earlierValuesNote)
 				}
