@@ -165,7 +165,33 @@ func (s *Suite) buildLocked(st *state, fullMethod string, other bool) *chain {
 		t.rollback()
 		return c
 	}
+	// The breakers cached under the names the chain took a breaker of, which the commit
+	// replaces: a chain of a name the state in force holds no object of takes the registry's
+	// breaker (objectLocked), which Get or Delete may have put in place of the one the suite
+	// still held since an earlier build (kept by a reload that built no chain of the name).
+	// The suite no longer calls through the old one once the commit replaced it: it retires
+	// it, as a reload does, unless the registry or another suite still holds it.
+	var replaced map[objcache.Key]section.Built
+	for k, br := range t.breakers {
+		if old, ok := s.objs.Lookup(k); ok && old.Object != any(br) {
+			if _, isBreaker := old.Object.(*breaker.Breaker); isBreaker {
+				if replaced == nil {
+					replaced = map[objcache.Key]section.Built{}
+				}
+				replaced[k] = old
+			}
+		}
+	}
 	s.commitLocked(t)
+	var at time.Time
+	for k, old := range replaced {
+		if s.retiresLocked(k, old, false) {
+			if at.IsZero() {
+				at = s.clk.Now() // as a reload's: read before a call goes through the replacement
+			}
+			s.toRetire = append(s.toRetire, retiredBreaker{old.Object.(*breaker.Breaker), at})
+		}
+	}
 	return c
 }
 

@@ -67,6 +67,10 @@ type Suite struct {
 	// events are still to be sent, after s.mu is let go (see announceLocked). Guarded by mu.
 	announced  map[objcache.Key]*breaker.Breaker
 	toAnnounce []*breaker.Breaker
+	// toRetire are the breakers a chain built on a first call replaced in objs and the suite
+	// is to retire (see buildLocked), once s.mu is let go, before it announces toAnnounce.
+	// Guarded by mu.
+	toRetire []retiredBreaker
 
 	unlisted unlisted // the unlisted names and services given chains of their own (see chain)
 	// targets are the full methods and services WithFallback gives replies for, and the
@@ -717,10 +721,24 @@ func (s *Suite) takeAnnouncedLocked() []*breaker.Breaker {
 // the breakers the builds made under them queued: the sink is never called under either (it
 // may call back into the suite, or into another suite sharing the registry).
 func (s *Suite) unlockAnnounce() {
-	brs := s.takeAnnouncedLocked()
+	brs, olds := s.takeAnnouncedLocked(), s.toRetire
+	s.toRetire = nil
 	s.mu.Unlock()
 	s.unlockShared()
-	s.announce(brs)
+	// The breakers a first call's build replaced first: their Retired before the
+	// BreakerPublished of their replacements (see announce), which are sent also should a
+	// sink panic on a Retired (a sink's bug).
+	defer s.announce(brs)
+	for _, old := range olds {
+		old.br.Retire(old.at)
+	}
+}
+
+// retiredBreaker is a breaker a chain built on a first call replaced, which the suite
+// retires (see buildLocked), at at, when the build committed.
+type retiredBreaker struct {
+	br *breaker.Breaker
+	at time.Time
 }
 
 // announce has each of brs, breakers the suite made (whose observer is the suite's sink), send

@@ -41,7 +41,8 @@ import (
 // suite held it: then every chain of the suite that names it, those its first calls build
 // since included, still calls through it (one breaker per name in a suite), until the suite's
 // next reload, which takes the registry's breaker (or a new one of its settings in place of
-// one of others) for them all and lets the old one go. Holding is by instance: a suite that
+// one of others) for them all and lets the old one go (for a name that only chains built on a
+// first call use, which a reload does not build, the first such call after it does). Holding is by instance: a suite that
 // still calls through a breaker Get or Delete replaced or forgot does not hold the one the
 // registry holds now, and refuses no other suite's settings for it. (A breaker's settings are
 // not retuned in place: its window and counts are sized by them.) The classifier is not one of

@@ -300,6 +300,16 @@ func (c *Cache[V]) Fingerprint(k Key) (Fingerprint, bool) {
 	return e.fp, true
 }
 
+// Lookup returns the object cached under k, if one is.
+func (c *Cache[V]) Lookup(k Key) (V, bool) {
+	e, ok := c.entries[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
 // Len returns the number of cached objects.
 func (c *Cache[V]) Len() int { return len(c.entries) }
 
