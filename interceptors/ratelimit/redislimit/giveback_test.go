@@ -120,72 +120,65 @@ func waitRoundTrips(t *testing.T) {
 	}
 }
 
-// Regression: a Take whose context is canceled while its round trip waits on a stalled Redis
-// returns context.Canceled, and the round trip goes on; when Redis resumes and admits it, the
+// Regression: a Take whose context is canceled, or a TakeConn whose ClientConn shuts down,
+// while its round trip waits on a stalled Redis returns at once (context.Canceled,
+// ratelimit.ErrConnClosing), and the round trip goes on; when Redis resumes and admits it, the
 // token is nobody's. It used to stay taken, so that the bucket's one token was lost to a call
 // that never ran (the next Take denied for an hour); it is given back in Redis.
-func TestCanceledTakeGivesTheTokenBack(t *testing.T) {
-	srv := ownServer(t)
-	l, wrote := stallableLimiter(t, srv)
+func TestAbandonedTakeGivesTheTokenBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// start begins the take on its own goroutine and returns how the caller leaves it.
+		start func(t *testing.T, l *Limiter, done chan<- error) (leave func())
+		want  error
+	}{
+		{"canceled context", func(t *testing.T, l *Limiter, done chan<- error) func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			go func() {
+				_, err := l.Take(ctx, 0)
+				done <- err
+			}()
+			return cancel
+		}, context.Canceled},
+		{"closed ClientConn", func(t *testing.T, l *Limiter, done chan<- error) func() {
+			cc, err := grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				_, err := l.TakeConn(context.Background(), cc, 0)
+				done <- err
+			}()
+			return func() {
+				if err := cc.Close(); err != nil {
+					t.Error(err)
+				}
+			}
+		}, ratelimit.ErrConnClosing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := ownServer(t)
+			l, wrote := stallableLimiter(t, srv)
+			srv.stall()
+			defer srv.resume()
+			done := make(chan error, 1)
+			leave := tc.start(t, l, done)
+			waitWrite(t, wrote, "the take")
+			leave()
+			if err := waitErr(t, done, "the abandoned take"); !errors.Is(err, tc.want) {
+				t.Fatalf("abandoned take = %v, want %v", err, tc.want)
+			}
+			srv.resume()
+			waitRoundTrips(t)
 
-	srv.stall()
-	defer srv.resume()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.Take(ctx, 0)
-		done <- err
-	}()
-	waitWrite(t, wrote, "Take")
-	cancel()
-	if err := waitErr(t, done, "the canceled Take"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("canceled Take = %v, want context.Canceled", err)
-	}
-	srv.resume()
-	waitRoundTrips(t)
-
-	if d := take(t, l); !d.Allowed {
-		t.Fatalf("Take after the canceled one = %+v; want admitted: the canceled caller's token given back", d)
-	}
-	if d := take(t, l); d.Allowed {
-		t.Fatalf("a second Take = %+v; want denied: one token was given back, not more", d)
-	}
-}
-
-// Regression: the same through TakeConn, whose ClientConn shuts down while its round trip waits
-// on a stalled Redis: TakeConn returns ratelimit.ErrConnClosing, and the token the round trip
-// then takes is given back.
-func TestConnClosedTakeGivesTheTokenBack(t *testing.T) {
-	srv := ownServer(t)
-	l, wrote := stallableLimiter(t, srv)
-	cc, err := grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	srv.stall()
-	defer srv.resume()
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.TakeConn(context.Background(), cc, 0)
-		done <- err
-	}()
-	waitWrite(t, wrote, "TakeConn")
-	if err := cc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitErr(t, done, "TakeConn"); !errors.Is(err, ratelimit.ErrConnClosing) {
-		t.Fatalf("TakeConn = %v, want ratelimit.ErrConnClosing", err)
-	}
-	srv.resume()
-	waitRoundTrips(t)
-
-	if d := take(t, l); !d.Allowed {
-		t.Fatalf("Take after TakeConn's ClientConn closed = %+v; want admitted: the token given back", d)
-	}
-	if d := take(t, l); d.Allowed {
-		t.Fatalf("a second Take = %+v; want denied: one token was given back, not more", d)
+			if d := take(t, l); !d.Allowed {
+				t.Fatalf("Take after the abandoned one = %+v; want admitted: the abandoned caller's token given back", d)
+			}
+			if d := take(t, l); d.Allowed {
+				t.Fatalf("a second Take = %+v; want denied: one token was given back, not more", d)
+			}
+		})
 	}
 }
 
