@@ -2,10 +2,7 @@ package interceptors_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 )
@@ -30,15 +27,7 @@ func TestFirstCallReplacingHeldBreakerRetiresIt(t *testing.T) {
 		{"delete", func(reg *breaker.Registry, _ ...breaker.Option) { reg.Delete(name) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			reg := breaker.NewRegistry()
-			rec, recG := &testkit.Recorder{}, &testkit.Recorder{}
-			s, err := interceptors.New(publishedCfg(t, "1", ""), interceptors.WithObserver(rec),
-				interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
+			s, reg, clk, rec, recG := registrySuite(t)
 			call := func() {
 				t.Helper()
 				inv := &testkit.CountingInvoker{}

@@ -35,15 +35,7 @@ func TestFirstCallAfterOutsideReplacementKeepsTheSuitesBreaker(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			reg := breaker.NewRegistry()
-			rec, recG := &testkit.Recorder{}, &testkit.Recorder{}
-			s, err := interceptors.New(publishedCfg(t, "1", ""), interceptors.WithObserver(rec),
-				interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
+			s, reg, clk, rec, recG := registrySuite(t)
 			old, _ := reg.Lookup(name)
 			if err := holdersCall(s, name, nil); err != nil {
 				t.Fatal(err)
@@ -173,4 +165,21 @@ func TestRegistrysBreakerOfTheSettingsAskedTakenWithItsStateUnlessTheSuiteChange
 			}
 		})
 	}
+}
+
+// registrySuite returns a suite of publishedCfg(t, "1", "") (breakers of one consecutive
+// failure) sharing a new registry, on a fake clock, its events recorded by rec, with the clock
+// and a second recorder for a breaker put in the registry from outside.
+func registrySuite(t *testing.T) (*interceptors.Suite, *breaker.Registry, *clocktest.Fake, *testkit.Recorder, *testkit.Recorder) {
+	t.Helper()
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	reg := breaker.NewRegistry()
+	rec, recG := &testkit.Recorder{}, &testkit.Recorder{}
+	s, err := interceptors.New(publishedCfg(t, "1", ""), interceptors.WithObserver(rec),
+		interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, reg, clk, rec, recG
 }
