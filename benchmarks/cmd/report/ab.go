@@ -70,16 +70,9 @@ func abVerdict(d estimate) string {
 	return "no difference established"
 }
 
-// pointsCI prints a difference of ratios in points of raw's time: +0.5 [-2.3 – +2.4].
+// pointsCI prints a per-pair difference of ratios in points of raw's time: +0.5 [-2.3 – +2.4].
 func pointsCI(e estimate) string {
-	f := func(x float64) string { return fmt.Sprintf("%+.1f", 100*x) }
-	if e.n == 0 {
-		return "—"
-	}
-	if !e.ok {
-		return f(e.med) + " (no interval)"
-	}
-	return fmt.Sprintf("%s [%s – %s]", f(e.med), f(e.lo), f(e.hi))
+	return e.formatIn(func(x float64) string { return fmt.Sprintf("%+.1f", 100*x) }, "", "pairs")
 }
 
 // abReport writes the A/B's results file from dir's ab_old.out, ab_new.out and ab_env.txt.

@@ -725,14 +725,19 @@ func pctCI(e estimate) string {
 
 // formatPct prints the median and its interval as percentages over raw, each figure printed
 // by f (without the sign of percent).
-func (e estimate) formatPct(f func(float64) string) string {
+func (e estimate) formatPct(f func(float64) string) string { return e.formatIn(f, " %", "rounds") }
+
+// formatIn prints the median and its interval with each figure printed by f and followed by
+// unit ("+9.6 % [+8.0 – +10.9 %]"), or, without an interval, how many values (of: "rounds")
+// the median is of.
+func (e estimate) formatIn(f func(float64) string, unit, of string) string {
 	switch {
 	case e.n == 0:
 		return "—"
 	case !e.ok:
-		return fmt.Sprintf("%s %% (no interval: %d rounds)", f(e.med), e.n)
+		return fmt.Sprintf("%s%s (no interval: %d %s)", f(e.med), unit, e.n, of)
 	}
-	return fmt.Sprintf("%s %% [%s – %s %%]", f(e.med), f(e.lo), f(e.hi))
+	return fmt.Sprintf("%s%s [%s – %s%s]", f(e.med), unit, f(e.lo), f(e.hi), unit)
 }
 
 // pctAt prints a ratio x as a percentage over raw, +5.1 %'s figure without the sign of
