@@ -357,10 +357,19 @@ type Round struct {
 // Reset readies r for a round after prev attempts of the call, which started at start (zero:
 // not known), whose context cancel ends (nil: the attempt runs on the caller's context, which
 // the retry loop cannot cancel).
+//
+// The counts are stored only when not zero already: a round no hedging policy reported
+// (every round of a chain without one) leaves them at zero, and an atomic store is an
+// exchange, a full barrier, where a load is a plain read. Reset is not called while a hedge
+// of the round may still report (see Report).
 func (r *Round) Reset(prev int, start time.Time, cancel context.CancelFunc) {
 	r.prev, r.start, r.cancel = prev, start, cancel
-	r.reported.Store(0)
-	r.decided.Store(0)
+	if r.reported.Load() != 0 {
+		r.reported.Store(0)
+	}
+	if r.decided.Load() != 0 {
+		r.decided.Store(0)
+	}
 }
 
 // Cancel returns the cancel of the context the round's attempt runs on, or nil. A hedging
