@@ -32,7 +32,6 @@ func StreamClientInterceptor(cfg Config, opts ...Option) (grpc.StreamClientInter
 // call allocates nothing for them, and off the stack, which every attempt goes deeper than.
 type unaryCall struct {
 	c          call // the call's options for the policy
-	loop       loop
 	method     string
 	req, reply any
 	cc         *grpc.ClientConn
@@ -45,6 +44,9 @@ type unaryCall struct {
 	t          section.Timing // InvokeGated's call's (its Start: the call's, which the gates may take on the first attempt)
 	declared   time.Time      // InvokeGated's call's declared deadline
 	kept       time.Duration  // InvokeGated's call's kept timeout
+	// loop is last: a call that succeeds at its first attempt through InvokeGated sets none of
+	// it up, and neither reads nor clears its cache lines (see release).
+	loop loop
 }
 
 var unaryCallPool = sync.Pool{New: func() any { return new(unaryCall) }}
@@ -63,13 +65,13 @@ func (u *unaryCall) attempt(actx context.Context, cancel context.CancelFunc, pre
 }
 
 // options readies u's call options for an attempt after prev others: the caller's, the
-// attempt's Round (cancel: how a hedging policy below cancels it; the call's start, the
-// loop's, or InvokeGated's before the loop is set up) and, when a retry could follow (more), a
+// attempt's Round (cancel: how a hedging policy below cancels it; the call's start,
+// InvokeGated's, else the loop's) and, when a retry could follow (more), a
 // trailer option of u's own.
 func (u *unaryCall) options(prev int, cancel context.CancelFunc, more bool) {
-	start := u.loop.start
+	start := u.t.Start
 	if start.IsZero() {
-		start = u.t.Start
+		start = u.loop.start
 	}
 	u.round.Reset(prev, start, cancel)
 	if u.c.onFinish {
@@ -108,9 +110,13 @@ func (u *unaryCall) throughGates(ctx context.Context, prev int) error {
 	return u.gates.Invoke(ctx, start, u.method, u.req, u.reply, u.cc, u.invoker, u.opts)
 }
 
-// release returns u to the pool, holding nothing of its call.
+// release returns u to the pool, holding nothing of its call. Its loop is cleared only when
+// the call set it up (initLoop sets its policy; the paths that run the loop, its ClientConn).
 func (u *unaryCall) release() {
-	u.c, u.loop = call{}, loop{}
+	u.c = call{}
+	if u.loop.p != nil || u.loop.cc != nil {
+		u.loop = loop{}
+	}
 	u.method, u.req, u.reply, u.cc, u.invoker, u.callerOpts, u.gates = "", nil, nil, nil, nil, nil, nil
 	u.t, u.declared, u.kept = section.Timing{}, time.Time{}, 0
 	unaryCallPool.Put(u)
