@@ -837,6 +837,9 @@ type unaryChain struct {
 	// theirs (section.GRPCOptions): kept need not ask them. Set by askInstants as the build
 	// that composed the chain commits, before any call runs it (false until then).
 	plainInstant bool
+	// rm is gated's state of the chain's method, for a chain built for one full method (see
+	// retry.Method); zero for a chain that serves several.
+	rm retry.Method
 
 	steps     []unaryStep
 	runs      []gateRun // for a gate step i, the run of gates from i (see gateRuns)
@@ -852,7 +855,7 @@ type unaryChain struct {
 
 // unaryChainPad rounds unaryChain up to 256 bytes, a size class whose objects start on cache
 // lines (see unaryChain; TestChainHotFieldsShareALine checks it).
-const unaryChainPad = 40
+const unaryChainPad = 32
 
 // keptMemo is what kept last read of grpc's timeout for the methods of a chain on the
 // connections it serves: up to keptMethods of them (a chain shared by a service's methods
@@ -906,6 +909,9 @@ func newUnaryChain(steps []unaryStep, attemptAt int, clk clock.Clock, c *chain) 
 	if len(uc.steps) > 0 {
 		uc.gated, uc.tail = gatedChain(uc)
 		uc.dl = uc.steps[0].dl
+		if _, m := grpcmethod.Split(c.method); uc.gated != nil && m != otherMethod {
+			uc.rm = uc.gated.Method(c.method)
+		}
 	}
 	uc.keptAt, uc.instants = -1, nil
 	if clock.OrReal(clk) == clock.Real {

@@ -35,6 +35,7 @@ func TestChainHotFieldsShareALine(t *testing.T) {
 		"keptAt":       unsafe.Offsetof(u.keptAt) + unsafe.Sizeof(u.keptAt),
 		"memo":         unsafe.Offsetof(u.memo) + unsafe.Sizeof(u.memo),
 		"plainInstant": unsafe.Offsetof(u.plainInstant) + unsafe.Sizeof(u.plainInstant),
+		"rm":           unsafe.Offsetof(u.rm) + unsafe.Sizeof(u.rm),
 	} {
 		if end > line {
 			t.Errorf("unaryChain.%s ends at byte %d, past the first cache line", name, end)

@@ -70,6 +70,12 @@ func KeptNames(s *Suite, fullMethod string) []string {
 	return out
 }
 
+// ResolvedMethod returns the full method whose retry state the unary chain serving fullMethod
+// resolved when it was built ("": none, the call looks it up).
+func ResolvedMethod(s *Suite, fullMethod string) string {
+	return s.state.Load().chain(s, fullMethod).uc.rm.Name()
+}
+
 // Direct reports whether the unary chain of fullMethod runs without a runner (Suite.direct).
 func Direct(s *Suite, fullMethod string) bool {
 	return s.state.Load().chain(s, fullMethod).uc.gated != nil

@@ -1234,7 +1234,7 @@ func (s *Suite) direct(ctx context.Context, c *chain, sink observe.Sink, method 
 	if uc.keptAt == 0 {
 		kept = uc.kept(cc, method, opts, start)
 	}
-	end, attempts, err := uc.gated.InvokeGated(ctx, uc.tail, start, sink, declared, kept, method, req, reply, cc, invoker, opts)
+	end, attempts, err := uc.gated.InvokeGated(ctx, uc.rm, uc.tail, start, sink, declared, kept, method, req, reply, cc, invoker, opts)
 	if sink != nil {
 		s.emitCall(sink, c, method, start, end, attempts, err)
 	}
@@ -1252,7 +1252,7 @@ func (s *Suite) fused(ctx context.Context, c *chain, method string, req, reply a
 	h := heldCall{start: s.clk.Now()}
 	declared, kept := h.prepare(ctx, c, method, cc, opts)
 	defer h.send(c, method)
-	end, attempts, err := c.uc.gated.InvokeGated(ctx, c.uc.tail, h.start, c.quiet, declared, kept, method, req, reply, cc, invoker, opts)
+	end, attempts, err := c.uc.gated.InvokeGated(ctx, c.uc.rm, c.uc.tail, h.start, c.quiet, declared, kept, method, req, reply, cc, invoker, opts)
 	if attempts == 0 && err == nil {
 		h.succeeded(c, method, end)
 		return nil

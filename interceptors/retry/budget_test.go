@@ -636,7 +636,7 @@ func TestRatioBudgetTakesTheEndsReading(t *testing.T) {
 				_ = p.Do(context.Background(), testkit.MethodCompare, func(context.Context) error { return nil })
 			}},
 			{"InvokeGated", func() {
-				_, _, _ = p.InvokeGated(context.Background(), g, time.Time{}, nil, time.Time{}, 0, testkit.MethodCompare, nil, nil, nil, ok, nil)
+				_, _, _ = p.InvokeGated(context.Background(), Method{}, g, time.Time{}, nil, time.Time{}, 0, testkit.MethodCompare, nil, nil, nil, ok, nil)
 			}},
 		} {
 			calls0, _ := b.counted()

@@ -278,7 +278,10 @@ func (p *Policy) invokeDisabledReported(ctx context.Context, declared time.Time,
 // A suite's fused path (internal/fastobs) passes a *fastobs.Quiet as sink: the AttemptFinished
 // of a first attempt made so that succeeds is then not sent, and InvokeGated returns 0
 // attempts; the suite records it with the call.
-func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.Time, sink observe.Sink, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (time.Time, int, error) {
+//
+// rm, when not the zero Method, is p.Method(method), resolved by the caller once for the
+// calls of its method: the call then does not look it up.
+func (p *Policy) InvokeGated(ctx context.Context, rm Method, g *section.Gates, start time.Time, sink observe.Sink, declared time.Time, kept time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (time.Time, int, error) {
 	if start.IsZero() {
 		start = p.s.Clock.Now()
 	}
@@ -291,7 +294,10 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	if u.t.Sink == nil {
 		u.t.Sink = p.s.Sink
 	}
-	m := p.method(method)
+	m := rm.m
+	if m == nil {
+		m = p.method(method)
+	}
 	if u.c.report != nil || u.c.onFinish || p.bounded(ctx, u) {
 		u.loop.cc = cc
 		var err error
@@ -317,6 +323,23 @@ func (p *Policy) InvokeGated(ctx context.Context, g *section.Gates, start time.T
 	}
 	return p.gatedOK(u, m, v, tl)
 }
+
+// Method is a policy's state of one full method (its name as the events carry it, its retry
+// budget), resolved once by Policy.Method for a caller that makes many calls of that method
+// (a suite's chain built for it), to pass to InvokeGated. The zero Method is none.
+type Method struct{ m *methodInfo }
+
+// Name returns the full method m is the state of ("" for the zero Method).
+func (m Method) Name() string {
+	if m.m == nil {
+		return ""
+	}
+	return m.m.Name
+}
+
+// Method returns p's state of fullMethod (see Method). It stays p's for fullMethod for as
+// long as p lives.
+func (p *Policy) Method(fullMethod string) Method { return Method{p.method(fullMethod)} }
 
 // bounded reports whether the attempts of u's call need a context of their own (see
 // attempt.BoundOf): the declared deadline or the budget ends the call before ctx does, and
