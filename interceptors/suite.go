@@ -54,8 +54,9 @@ type Suite struct {
 	// retiring holds, for each reload sending its Retired events, the level sources it
 	// removed from objs: Levels reads them until their events are sent (see Reload).
 	retiring []*[]observe.LevelSource // Guarded by mu.
-	// sending counts the reloads sending their Retired events; a Close that comes meanwhile
-	// leaves its own in closeQueued, for the last of them to send after theirs (see Close).
+	// sending counts the reloads sending their Retired events, and the first calls sending
+	// the events their builds queued (see unlockAnnounce); a Close that comes meanwhile leaves
+	// its own in closeQueued, for the last of them to send after theirs (see Close).
 	sending     int          // Guarded by mu.
 	closeQueued *queuedClose // Guarded by mu.
 	// origins holds, for the objects in objs, the full method of a chain that last took each:
@@ -544,17 +545,18 @@ func (s *Suite) unlockShared() {
 	}
 }
 
-// queuedClose is what a Close left to the reloads sending their Retired events when it came
-// (see Close): its own Retired events, to send after theirs.
+// queuedClose is what a Close left to the reloads and first calls sending their events when it
+// came (see Close): its own Retired events, to send after theirs.
 type queuedClose struct {
 	retired []observe.LevelSource
 	at      time.Time
 }
 
-// retiredSent runs once a reload has sent its Retired events (sent), or given up sending them
-// (the sink panicked): Levels no longer reads the level sources it removed (see Reload), and,
-// where it counted among the reloads sending (counted) and is the last of them, a Close that
-// came meanwhile is finished: its Retired events sent after the reload's (when the reload's
+// retiredSent runs once a reload has sent its Retired events, or a first call the events its
+// build queued (see unlockAnnounce), (sent), or given up sending them (the sink panicked):
+// Levels no longer reads the level sources a reload removed (see Reload; removed is nil for a
+// first call), and, where it counted among those sending (counted) and is the last of them, a
+// Close that came meanwhile is finished: its Retired events sent after theirs (when theirs
 // were), then the suite reported closed.
 func (s *Suite) retiredSent(removed *[]observe.LevelSource, counted, sent bool) {
 	s.mu.Lock()
@@ -719,15 +721,37 @@ func (s *Suite) takeAnnouncedLocked() []*breaker.Breaker {
 
 // unlockAnnounce lets s.mu go, and the registry's build lock (see lockShared), then announces
 // the breakers the builds made under them queued: the sink is never called under either (it
-// may call back into the suite, or into another suite sharing the registry).
+// may call back into the suite, or into another suite sharing the registry). Where there are
+// events to send, the first call counts among those sending (s.sending), as a reload does,
+// from before it lets s.mu go until they are sent (see retiredSent): a Close that comes
+// meanwhile sends its own Retired events after them, and the suite reports itself closed only
+// then, so that a consumer that drops a closed suite (promobs' Scrape) gets no
+// BreakerPublished of a suite it dropped, nor a breaker's Retired before its BreakerPublished.
 func (s *Suite) unlockAnnounce() {
 	brs, olds := s.takeAnnouncedLocked(), s.toRetire
 	s.toRetire = nil
+	counted := len(brs) > 0 || len(olds) > 0
+	if counted {
+		s.sending++
+	}
 	s.mu.Unlock()
 	s.unlockShared()
-	// The breakers a first call's build replaced first: their Retired before the
-	// BreakerPublished of their replacements (see announce), which are sent also should a
-	// sink panic on a Retired (a sink's bug).
+	if !counted {
+		s.announce(nil) // the Retired events of the breakers the registry let go (RetireReplaced)
+		return
+	}
+	// Even should the sink panic (a sink's bug): counted no longer, and a Close that came
+	// meanwhile finished (see retiredSent).
+	sent := false
+	defer func() { s.retiredSent(nil, true, sent) }()
+	s.retireAnnounce(olds, brs)
+	sent = true
+}
+
+// retireAnnounce sends the Retired events of olds, the breakers a first call's build replaced,
+// then the BreakerPublished events of brs (see announce), which are sent also should a sink
+// panic on a Retired (a sink's bug).
+func (s *Suite) retireAnnounce(olds []retiredBreaker, brs []*breaker.Breaker) {
 	defer s.announce(brs)
 	for _, old := range olds {
 		old.br.Retire(old.at)
@@ -900,12 +924,14 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // that comes meanwhile returns without waiting for them.
 //
 // A Close that comes while reloads send their Retired events (Reload sends them once it took
-// effect, outside the suite's lock) sends its own after theirs, and the suite reports itself
-// closed only then: an observer sees every Retired event of a reload before those of the
-// Close, and a scrape never finds the suite closed with a reload's Retired events still to
-// come. The last of those reloads sends them, and Close returns without waiting for them (a
-// sink may call Close from its Observe: waiting, it would wait for itself), having released
-// what the suite opened.
+// effect, outside the suite's lock), or while first calls send the events their builds queued
+// (the BreakerPublished of the breakers they made, the Retired of those they replaced, sent
+// once the build let the lock go), sends its own after theirs, and the suite reports itself
+// closed only then: an observer sees every such event before the Close's Retired events, and
+// a scrape never finds the suite closed with a reload's Retired events, or a first call's
+// BreakerPublished, still to come. The last of those reloads and first calls sends them, and
+// Close returns without waiting for them (a sink may call Close from its Observe: waiting,
+// it would wait for itself), having released what the suite opened.
 func (s *Suite) Close() (err error) {
 	s.mu.Lock()
 	if s.closing { // Another Close began: it sends the Retired events.
@@ -927,8 +953,8 @@ func (s *Suite) Close() (err error) {
 		return true
 	})
 	if s.sending > 0 {
-		// Reloads are sending their Retired events: the last of them sends these after
-		// theirs, then reports the suite closed (retiredSent).
+		// Reloads or first calls are sending their events: the last of them sends these
+		// after theirs, then reports the suite closed (retiredSent).
 		s.closeQueued = &queuedClose{retired: retired, at: at}
 		defer s.mu.Unlock()
 		if s.breakerUser != nil {
