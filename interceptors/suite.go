@@ -54,8 +54,8 @@ type Suite struct {
 	// retiring holds, for each reload sending its Retired events, the level sources it
 	// removed from objs: Levels reads them until their events are sent (see Reload).
 	retiring []*[]observe.LevelSource // Guarded by mu.
-	// sending counts the reloads sending their Retired events, and the first calls sending
-	// the events their builds queued (see unlockAnnounce); a Close that comes meanwhile leaves
+	// sending counts the reloads sending their Retired and BreakerPublished events, and the
+	// first calls sending the events their builds queued (see unlockAnnounce); a Close that comes meanwhile leaves
 	// its own in closeQueued, for the last of them to send after theirs (see Close).
 	sending     int          // Guarded by mu.
 	closeQueued *queuedClose // Guarded by mu.
@@ -364,7 +364,8 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		at      time.Time
 	)
 	// counted: the reload counts among those sending (s.sending), so that a Close that comes
-	// before its events are sent leaves its own to follow them (see Close).
+	// before its events (Retired, BreakerPublished) are sent leaves its own to follow them
+	// (see Close).
 	counted := false
 	// published: the breakers this reload put in service (see observe.BreakerPublished),
 	// announced after the Retired events, so that an observer that keeps states by name
@@ -459,7 +460,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	if len(*removed) > 0 && reports {
 		s.retiring = append(s.retiring, removed)
 	}
-	if len(retired) > 0 && reports {
+	// Also a reload that retires nothing but publishes breakers (announced after s.mu is let
+	// go): a Close's Retired events, and the suite reported closed, come after them.
+	if (len(retired) > 0 && reports) || len(s.toAnnounce) > 0 {
 		s.sending++
 		counted = true
 	}
@@ -552,12 +555,13 @@ type queuedClose struct {
 	at      time.Time
 }
 
-// retiredSent runs once a reload has sent its Retired events, or a first call the events its
-// build queued (see unlockAnnounce), (sent), or given up sending them (the sink panicked):
-// Levels no longer reads the level sources a reload removed (see Reload; removed is nil for a
-// first call), and, where it counted among those sending (counted) and is the last of them, a
-// Close that came meanwhile is finished: its Retired events sent after theirs (when theirs
-// were), then the suite reported closed.
+// retiredSent runs once a reload has sent its Retired events (sent) and its BreakerPublished
+// events, or a first call the events its build queued (see unlockAnnounce; sent: all of
+// them), or once either gave up sending them (the sink panicked): Levels no longer reads the
+// level sources a reload removed (see Reload; removed is nil for a first call), and, where it
+// counted among those sending (counted) and is the last of them, a Close that came meanwhile
+// is finished: its Retired events sent after theirs (when theirs were), then the suite
+// reported closed.
 func (s *Suite) retiredSent(removed *[]observe.LevelSource, counted, sent bool) {
 	s.mu.Lock()
 	if i := slices.Index(s.retiring, removed); i >= 0 {
@@ -923,15 +927,15 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // first; while it sends them, the suite builds nothing and Reload returns ErrClosed. A Close
 // that comes meanwhile returns without waiting for them.
 //
-// A Close that comes while reloads send their Retired events (Reload sends them once it took
-// effect, outside the suite's lock), or while first calls send the events their builds queued
-// (the BreakerPublished of the breakers they made, the Retired of those they replaced, sent
-// once the build let the lock go), sends its own after theirs, and the suite reports itself
-// closed only then: an observer sees every such event before the Close's Retired events, and
-// a scrape never finds the suite closed with a reload's Retired events, or a first call's
-// BreakerPublished, still to come. The last of those reloads and first calls sends them, and
-// Close returns without waiting for them (a sink may call Close from its Observe: waiting,
-// it would wait for itself), having released what the suite opened.
+// A Close that comes while reloads send their Retired and BreakerPublished events (Reload
+// sends them once it took effect, outside the suite's lock), or while first calls send the
+// events their builds queued (the BreakerPublished of the breakers they made, the Retired of
+// those they replaced, sent once the build let the lock go), sends its own after theirs, and
+// the suite reports itself closed only then: an observer sees every such event before the
+// Close's Retired events, and a scrape never finds the suite closed with a reload's or a
+// first call's events still to come. The last of those reloads and first calls sends them,
+// and Close returns without waiting for them (a sink may call Close from its Observe:
+// waiting, it would wait for itself), having released what the suite opened.
 func (s *Suite) Close() (err error) {
 	s.mu.Lock()
 	if s.closing { // Another Close began: it sends the Retired events.
