@@ -1,12 +1,10 @@
 package redislimit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -24,24 +21,6 @@ import (
 // hourly is one call an hour: no token comes back during a test, however slow the machine.
 const hourly = 1.0 / 3600
 
-// evalWrites is a net.Conn that signals each write of a script call (EVALSHA) once the
-// kernel has taken it: the command is then Redis's to run, whatever the client does next.
-type evalWrites struct {
-	net.Conn
-	wrote chan<- struct{}
-}
-
-func (c evalWrites) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if err == nil && bytes.Contains(bytes.ToLower(b), []byte("evalsha")) {
-		select {
-		case c.wrote <- struct{}{}:
-		default:
-		}
-	}
-	return n, err
-}
-
 // stallableLimiter returns a fail-closed limiter of one call an hour with a burst of 1 against
 // srv, whose round trips and reads wait up to a minute (so that no stall of a busy machine
 // times one out), with the channel its client signals each script call written on. Its
@@ -49,27 +28,7 @@ func (c evalWrites) Write(b []byte) (int, error) {
 // stalled srv writes its EVALSHA at once and Redis runs it when resumed.
 func stallableLimiter(t *testing.T, srv *server) (*Limiter, <-chan struct{}) {
 	t.Helper()
-	wrote := make(chan struct{}, 16)
-	c := redis.NewClient(&redis.Options{
-		Addr:                  srv.addr,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            -1,
-		DialTimeout:           time.Minute,
-		ReadTimeout:           time.Minute,
-		WriteTimeout:          time.Minute,
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return evalWrites{conn, wrote}, nil
-		},
-	})
-	t.Cleanup(func() { _ = c.Close() })
+	c, wrote := signalClient(t, srv.addr, time.Minute)
 	l, err := NewWithClient("ocr", c, ratelimit.Config{Rate: hourly, Burst: 1,
 		Redis: &ratelimit.RedisConfig{KeyPrefix: prefix(t), Timeout: time.Minute}})
 	if err != nil {
@@ -79,16 +38,6 @@ func stallableLimiter(t *testing.T, srv *server) (*Limiter, <-chan struct{}) {
 		t.Fatal(err)
 	}
 	return l, wrote
-}
-
-// waitWrite returns once what has written its script call.
-func waitWrite(t *testing.T, wrote <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-wrote:
-	case <-time.After(30 * time.Second):
-		t.Fatal(what + " never wrote its script call")
-	}
 }
 
 // waitErr returns what the call sends on done, failing when it sends nothing within 30s.
