@@ -20,7 +20,7 @@ func TestCanceledTakeDoesNotWaitForTheRedisTimeout(t *testing.T) {
 	fake := clocktest.New(time.Time{})
 	cfg := config(srv.addr, prefix(t), 1000, 1000)
 	cfg.Redis.Timeout = time.Minute
-	l := testLimiter(t, "ocr", cfg, WithClock(fake))
+	l, wrote := signalLimiter(t, cfg, WithClock(fake))
 	healthy(t, fake, l)
 
 	srv.stall()
@@ -28,8 +28,7 @@ func TestCanceledTakeDoesNotWaitForTheRedisTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	degraded := l.Degraded()
-	done := takeInFlight(t, ctx, l, "Take")
-	time.Sleep(20 * time.Millisecond) // the command is written and its reply awaited
+	done := takeInFlight(t, ctx, l, wrote, "Take") // its reply awaited from the stalled Redis
 	cancel()
 	select {
 	case err := <-done:
@@ -42,24 +41,4 @@ func TestCanceledTakeDoesNotWaitForTheRedisTimeout(t *testing.T) {
 	if n := l.Degraded() - degraded; n != 0 {
 		t.Errorf("Degraded() rose by %d for the caller's cancel, want 0", n)
 	}
-}
-
-// takeInFlight starts l.Take(ctx, 0) and returns once it has asked Redis (a round trip has
-// begun), with the channel that gets Take's error. what names the Take in the failure when it
-// does not ask Redis within 10s.
-func takeInFlight(t *testing.T, ctx context.Context, l *Limiter, what string) <-chan error {
-	t.Helper()
-	trips := l.trips.Load()
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.Take(ctx, 0)
-		done <- err
-	}()
-	for deadline := time.Now().Add(10 * time.Second); l.trips.Load() == trips; {
-		if time.Now().After(deadline) {
-			t.Fatal(what + " never asked Redis")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return done
 }

@@ -12,13 +12,20 @@ import (
 // interval. The next call probes at once. (The claim used to stay: a fail-closed limiter went
 // on refusing every call as Unavailable for a whole interval while Redis answered.)
 func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
-	srv, fake, l := pausedThenRestarted(t)
+	srv, fake, l, wrote := pausedThenRestarted(t)
+	// A connection to the restarted Redis, set up (HELLO answered) while it answers, waits in
+	// the pool: the probe writes its script call on it at once, not after a set-up that the
+	// stalled Redis would never answer.
+	if err := l.client.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
 	srv.stall() // the probe's round trip is in flight when its caller cancels it
+	defer srv.resume()
 	fake.Advance(DefaultProbeInterval)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := takeInFlight(t, ctx, l, "the probe")
+	done := takeInFlight(t, ctx, l, wrote, "the probe") // its reply awaited from the stalled Redis
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled probe: %v, want context.Canceled", err)

@@ -79,7 +79,7 @@ func TestTATFarAheadIsClamped(t *testing.T) {
 // (a fault of that call only, which the script repaired): the next call asks Redis again
 // instead of answering by the fail mode for another probe interval.
 func TestProbeOnBadStateEndsThePause(t *testing.T) {
-	srv, fake, l := pausedThenRestarted(t)
+	srv, fake, l, _ := pausedThenRestarted(t)
 	if err := newClient(t, srv.addr).Set(context.Background(), l.Key(), "not a time", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +96,13 @@ func TestProbeOnBadStateEndsThePause(t *testing.T) {
 
 // pausedThenRestarted returns a fail-closed limiter of "ocr" (rate 10, burst 2) on a fake
 // clock and its own Redis server, which answered a call, went down for the next (which found
-// it down and began the probe pause) and is up again; the pause is still on.
-func pausedThenRestarted(t *testing.T) (*server, *clocktest.Fake, *Limiter) {
+// it down and began the probe pause) and is up again; the pause is still on. The limiter's
+// client signals each script call it writes on the channel returned (see signalClient).
+func pausedThenRestarted(t *testing.T) (*server, *clocktest.Fake, *Limiter, <-chan struct{}) {
 	t.Helper()
 	srv := ownServer(t)
 	fake := clocktest.New(time.Time{})
-	l := testLimiter(t, "ocr", config(srv.addr, prefix(t), 10, 2), WithClock(fake)) // fail-closed
+	l, wrote := signalLimiter(t, config(srv.addr, prefix(t), 10, 2), WithClock(fake)) // fail-closed
 	healthy(t, fake, l)
 	srv.kill()
 	if _, err := l.Take(context.Background(), 0); !errors.Is(err, ErrUnavailable) {
@@ -110,7 +111,7 @@ func pausedThenRestarted(t *testing.T) (*server, *clocktest.Fake, *Limiter) {
 	if err := srv.start(); err != nil {
 		t.Fatal(err)
 	}
-	return srv, fake, l
+	return srv, fake, l, wrote
 }
 
 // The key's expiry is the time until the bucket is full again, at most the limit's span, and
