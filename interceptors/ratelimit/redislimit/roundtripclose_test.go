@@ -35,7 +35,7 @@ func testTakeConnRoundTripEndsAtConnClose(t *testing.T, cancelable bool) {
 	cfg := config(srv.addr, prefix(t), 1000, 1000)
 	cfg.Redis.Timeout = time.Minute
 	cfg.Redis.FailOpen = true // a fault the limiter blamed on Redis would be answered, and counted
-	l := testLimiter(t, "ocr", cfg, WithClock(fake))
+	l, wrote := signalLimiter(t, cfg, WithClock(fake))
 	healthy(t, fake, l)
 	cc, err := grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -50,14 +50,15 @@ func testTakeConnRoundTripEndsAtConnClose(t *testing.T, cancelable bool) {
 
 	srv.stall()
 	defer srv.resume() // before the limiter's cleanup; lets the round trip left behind end
-	degraded, trips := l.Degraded(), l.trips.Load()
+	degraded := l.Degraded()
+	drain(wrote)
 	err = testkit.ConnWait{
 		What: "TakeConn waiting on a stalled Redis (timeout 1m)", Over: "Redis resumed",
 		Call: func() error {
 			_, err := l.TakeConn(ctx, cc, time.Hour)
 			return err
 		},
-		Parked: func() { waitTrip(t, l, trips, "TakeConn") },
+		Parked: func() { waitWrite(t, wrote, "TakeConn") }, // its reply awaited from the stalled Redis
 		Unpark: srv.resume,
 	}.Start().CloseConn(t, cc)
 	if !errors.Is(err, ratelimit.ErrConnClosing) {
@@ -71,21 +72,9 @@ func testTakeConnRoundTripEndsAtConnClose(t *testing.T, cancelable bool) {
 	}
 
 	srv.resume()
-	trips = l.trips.Load()
+	trips := l.trips.Load()
 	if d := take(t, l); !d.Allowed || l.Degraded() != degraded || l.trips.Load() == trips {
 		t.Errorf("Take after Redis resumed = %+v, Degraded rose by %d, asked Redis %v; want Allowed by Redis",
 			d, l.Degraded()-degraded, l.trips.Load() != trips)
-	}
-}
-
-// waitTrip returns once l has begun a Redis round trip since it had begun trips; what names
-// the caller in the failure when it does not within 10s.
-func waitTrip(t *testing.T, l *Limiter, trips uint64, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); l.trips.Load() == trips; {
-		if time.Now().After(deadline) {
-			t.Fatal(what + " never asked Redis")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
