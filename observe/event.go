@@ -62,8 +62,10 @@ const (
 	// Delay (when To is open: how long it stays open before it half-opens), FoldedTrips and
 	// FoldedReopens (for an event that stands for several changes, folded into one while the
 	// breaker's sink was held in Observe: the transitions to open among them that From → To
-	// does not show; 0 for an event of one change). An observer that counts transitions to
-	// open counts To == open and both of them; see package breaker, "Events and errors".
+	// does not show; 0 for an event of one change), OpenedFrom (for such an event whose To is
+	// open: the from of that last change to open). An observer that counts transitions to
+	// open counts To == open and both of them, and by their from counts To == open as
+	// OpenedFrom says; see package breaker, "Events and errors".
 	BreakerStateChanged
 	// Rejected: a policy refused an attempt before it reached the service. Code, Reason (the
 	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known). Policy is the
@@ -224,14 +226,25 @@ const (
 // Events are passed by value; a Sink must not keep pointers into them.
 type Event struct {
 	Kind Kind
+	// OpenedFrom is set on a BreakerStateChanged that stands for several changes (see
+	// FoldedTrips) and whose To is open: the state of the change to open it shows, its last,
+	// was made from (OpenedFromClosed: a trip; OpenedFromHalfOpen: a reopen), which its From,
+	// the first change's from, does not tell. An observer that counts the transitions to open
+	// by their from counts the event's own in the series OpenedFrom names (From's when it is
+	// 0), FoldedTrips in closed's and FoldedReopens in half_open's: each series then counts
+	// exactly the opens the breaker made from that state. 0 for an event of one change, one
+	// whose To is not open and every other kind. (It sits between Kind and FoldedTrips, in
+	// room the struct had already.)
+	OpenedFrom OpenedFrom
 	// FoldedTrips and FoldedReopens are set on a BreakerStateChanged that stands for several
 	// changes, which a breaker folded into one while its sink was held in Observe (From is the
 	// first change's from, To the last one's to): FoldedTrips counts the trips (closed → open)
 	// among them, FoldedReopens the half_open → open (a failed or slow probe, or probes given
-	// up on), except the last change when it is one: From → To is counted for that one. So the
-	// breaker's transitions to open are To == open (once) plus both counts, whatever was
-	// folded. Each stops at 65535. 0 for an event of one change and for every other kind.
-	// (Both sit in room the struct had already: FoldedReopens after Class.)
+	// up on), except the last change when it is one: the event's own To == open is counted
+	// for that one, a trip or a reopen as OpenedFrom says. So the breaker's transitions to
+	// open are To == open (once) plus both counts, whatever was folded. Each stops at 65535.
+	// 0 for an event of one change and for every other kind. (Both sit in room the struct had
+	// already: FoldedReopens after Class.)
 	FoldedTrips uint16
 	// Instance tells breaker objects apart where their names are alike: a breaker's
 	// BreakerStateChanged, its BreakerPublished and its Retired carry the
@@ -258,6 +271,32 @@ type Event struct {
 	// Value is a number some kinds carry: LimitChanged the new limit; Rejected by the adaptive
 	// throttle, the rejection probability at the time.
 	Value float64
+}
+
+// OpenedFrom names the state a breaker opened from, in the byte Event.OpenedFrom has.
+type OpenedFrom uint8
+
+// The states a breaker opens from.
+const (
+	// OpenedFromShown: the event does not say: its From → To is the change to open, if any.
+	OpenedFromShown OpenedFrom = iota
+	// OpenedFromClosed: a trip, closed → open.
+	OpenedFromClosed
+	// OpenedFromHalfOpen: a reopen, half_open → open (a failed or slow probe, or probes given
+	// up on).
+	OpenedFromHalfOpen
+)
+
+// String returns the state's name as Event.From spells it ("closed", "half_open"), or "" for
+// OpenedFromShown and a value it does not know.
+func (o OpenedFrom) String() string {
+	switch o {
+	case OpenedFromClosed:
+		return "closed"
+	case OpenedFromHalfOpen:
+		return "half_open"
+	}
+	return ""
 }
 
 // Sink receives events. Observe is called synchronously on the caller's goroutine, often on the

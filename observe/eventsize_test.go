@@ -10,7 +10,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 )
 
-// eventBeforeFolds is Event as it was before FoldedTrips and FoldedReopens.
+// eventBeforeFolds is Event as it was before OpenedFrom, FoldedTrips and FoldedReopens.
 type eventBeforeFolds struct {
 	Kind     observe.Kind
 	Instance uint32
@@ -29,9 +29,10 @@ type eventBeforeFolds struct {
 }
 
 // An Event is copied on every Observe, some on a call's success path: the folded counts of a
-// breaker's change sit in room the struct had already, and make it no larger.
+// breaker's change and the from of its own open sit in room the struct had already, and make
+// it no larger.
 func TestEventFoldedCountsTakeNoRoom(t *testing.T) {
 	if got, want := unsafe.Sizeof(observe.Event{}), unsafe.Sizeof(eventBeforeFolds{}); got != want {
-		t.Fatalf("unsafe.Sizeof(Event{}) = %d, want %d, as before FoldedTrips and FoldedReopens", got, want)
+		t.Fatalf("unsafe.Sizeof(Event{}) = %d, want %d, as before OpenedFrom, FoldedTrips and FoldedReopens", got, want)
 	}
 }

@@ -458,6 +458,9 @@ type change struct {
 	from, to State
 	// lastFrom is the from of the last change folded in (from, for a change of one).
 	lastFrom State
+	// folded is set once a change was folded in (then): its event then tells the from of its
+	// last change when that one went to open (observe.Event.OpenedFrom).
+	folded bool
 	// trips and reopens count the changes folded in before the last one that went to open:
 	// from closed (trips) and from half-open (reopens), up to 65535 each
 	// (observe.Event.FoldedTrips, FoldedReopens).
@@ -479,8 +482,20 @@ func (c *change) then(next change) {
 		}
 	}
 	c.trips, c.reopens = addSat(c.trips, next.trips), addSat(c.reopens, next.reopens)
-	c.to, c.lastFrom = next.to, next.lastFrom
+	c.to, c.lastFrom, c.folded = next.to, next.lastFrom, true
 	c.reason, c.at, c.openFor = next.reason, next.at, next.openFor
+}
+
+// openedFrom is the from of c's own change to open, for its event (observe.Event.OpenedFrom):
+// OpenedFromShown unless changes were folded into c and its last one went to open.
+func (c *change) openedFrom() observe.OpenedFrom {
+	switch {
+	case !c.folded || c.to != Open:
+		return observe.OpenedFromShown
+	case c.lastFrom == HalfOpen:
+		return observe.OpenedFromHalfOpen
+	}
+	return observe.OpenedFromClosed // From closed: the only other way to open.
 }
 
 // addSat returns a+b, at most 65535.
@@ -855,7 +870,7 @@ func (b *Breaker) emitChange(c change) {
 	b.sink.Observe(observe.Event{
 		Kind: observe.BreakerStateChanged, Instance: b.instance, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
-		Delay: c.openFor, FoldedTrips: c.trips, FoldedReopens: c.reopens,
+		Delay: c.openFor, OpenedFrom: c.openedFrom(), FoldedTrips: c.trips, FoldedReopens: c.reopens,
 	})
 }
 

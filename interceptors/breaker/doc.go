@@ -193,9 +193,9 @@
 // # Events and errors
 //
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
-// Reason constants; Delay, when To is open, the open interval chosen; FoldedTrips and
-// FoldedReopens, for changes folded while the sink was held: see below) after each state change,
-// and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
+// Reason constants; Delay, when To is open, the open interval chosen; FoldedTrips,
+// FoldedReopens and OpenedFrom, for changes folded while the sink was held: see below) after
+// each state change, and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
 // rejected call sends itself. Before any of them it sends one observe.BreakerPublished (its
 // state then, closed), once (Breaker.Publish): New sends it before it returns, a Registry's Get
 // (and so UnaryClientInterceptor and StreamClientInterceptor) before the registry holds the
@@ -240,9 +240,14 @@
 // closed, FoldedReopens those from half_open (each up to 65535), so that closed → open →
 // half_open, read as closed → half_open, carries FoldedTrips 1, and an observer that counts
 // opens (promobs' bulwark_breaker_transitions_total{to="open"}) counts To == open and both
-// counts: every open the breaker made. An event of one change carries 0 in both. The other
-// transitions folded away (open → half_open, half_open → closed, an operator's) are not
-// counted, and From → To may be a pair the breaker never made (closed → half_open).
+// counts: every open the breaker made. A folded event whose To is open tells the from of its
+// own last change, the one to open, in OpenedFrom (closed: a trip; half_open: a reopen), since
+// its From is the first change's: closed → open → half_open → open, read as closed → open,
+// carries FoldedTrips 1 and OpenedFrom half_open, and an observer that counts opens by their
+// from (promobs' from label) counts one trip and one reopen, as the breaker made. An event of
+// one change carries 0 in all three. The other transitions folded away (open → half_open,
+// half_open → closed, an operator's) are not counted, and From → To may be a pair the breaker
+// never made (closed → half_open).
 //
 // A rejection is a *codes.Rejection: status.Code(err) is Unavailable, errors.Is(err, ErrOpen) is
 // true, and the status carries a google.rpc.ErrorInfo (reason CIRCUIT_OPEN, domain

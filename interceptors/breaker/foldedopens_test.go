@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,6 +20,29 @@ func opensSeen(events []observe.Event) (opens, folded int) {
 		folded += int(e.FoldedTrips) + int(e.FoldedReopens)
 	}
 	return opens + folded, folded
+}
+
+// opensSeenByFrom counts the trips and reopens that events stand for: each event's own open
+// by the from of the change that made it (OpenedFrom, or From for an event that does not
+// say), and those folded into it (FoldedTrips, FoldedReopens).
+func opensSeenByFrom(events []observe.Event) (trips, reopens int) {
+	for _, e := range events {
+		trips += int(e.FoldedTrips)
+		reopens += int(e.FoldedReopens)
+		if e.To != Open.String() {
+			continue
+		}
+		from := e.OpenedFrom.String()
+		if from == "" {
+			from = e.From
+		}
+		if from == HalfOpen.String() {
+			reopens++
+		} else {
+			trips++
+		}
+	}
+	return trips, reopens
 }
 
 // A sink held in Observe while the breaker trips, probes and reopens more than
@@ -93,8 +117,102 @@ func TestHeldSinkFoldedEventsCountEveryOpen(t *testing.T) {
 			if opens != trips+reopens {
 				t.Fatalf("the events stand for %d transitions to open (%d of them folded), the breaker made %d (%d trips, %d reopens)\nevents: %s", opens, folded, trips+reopens, trips, reopens, chain(events))
 			}
+			if gotTrips, gotReopens := opensSeenByFrom(events); gotTrips != trips || gotReopens != reopens {
+				t.Fatalf("the events stand for %d trips and %d reopens, the breaker made %d and %d\nevents: %s", gotTrips, gotReopens, trips, reopens, chain(events))
+			}
+			for _, e := range events {
+				if e.OpenedFrom != observe.OpenedFromShown && (e.To != Open.String() || changes < maxQueuedChanges) {
+					t.Fatalf("event %s → %s carries OpenedFrom %v: only a folded event to open does", e.From, e.To, e.OpenedFrom)
+				}
+			}
 			if changes < maxQueuedChanges && folded != 0 {
 				t.Fatalf("%d changes, none folded, yet the events carry %d folded opens", changes, folded)
+			}
+		})
+	}
+}
+
+// A held sink's folded event whose To is open tells the from of its own change to open
+// (OpenedFrom), which its From, the first folded change's, does not: closed → open →
+// half_open → open, folded into closed → open, is a trip (FoldedTrips 1) and a reopen
+// (OpenedFrom half_open), and over seeded random walks the events count the trips and reopens
+// the breaker made, each by its from.
+func TestHeldSinkFoldedEventsTellTheirOpensFrom(t *testing.T) {
+	next := map[State][]State{
+		Closed:     {Open, Open, Open, ForcedOpen, Disabled},
+		Open:       {HalfOpen, HalfOpen, HalfOpen, ForcedOpen, Closed, Disabled},
+		HalfOpen:   {Open, Open, Open, Closed, Closed, ForcedOpen, Disabled},
+		ForcedOpen: {Closed, Disabled},
+		Disabled:   {Closed, ForcedOpen},
+	}
+	// After the held trip, 15 changes back to closed fill the queue with the 16th, a trip;
+	// open → half_open → open then fold into it.
+	scripted := []State{HalfOpen, Closed, Open, HalfOpen, Closed, Open, HalfOpen, Closed, Open, HalfOpen, Closed, ForcedOpen, Closed, ForcedOpen, Closed, Open, HalfOpen, Open}
+	for seed := range uint64(21) {
+		path := scripted
+		if seed > 0 {
+			rng := rand.New(rand.NewPCG(seed, 13))
+			path = nil
+			s := Open
+			for range 40 + rng.IntN(200) {
+				s = next[s][rng.IntN(len(next[s]))]
+				path = append(path, s)
+			}
+		}
+		t.Run("seed "+strconv.FormatUint(seed, 10), func(t *testing.T) {
+			log := &changeLog{}
+			b, clk := newLogged(t, orderCfg, log)
+			g := newGate()
+			log.before = g.hold
+			p := allowed(t, b)
+			var wg sync.WaitGroup
+			release := sync.OnceFunc(func() { close(g.release); wg.Wait() })
+			defer release()                   // Should a step fail.
+			wg.Go(func() { p.Done(errFail) }) // closed → open, held.
+			<-g.entered
+			trips, reopens := 1, 0
+			for i, to := range path {
+				from := b.State()
+				switch {
+				case to == ForcedOpen:
+					b.ForceOpen()
+				case to == Disabled:
+					b.Disable()
+				case to == Closed && from != HalfOpen:
+					b.Reset()
+				case from == Closed && to == Open, from == HalfOpen && to == Open && i%2 == 0:
+					allowed(t, b).Done(errFail)
+				case from == HalfOpen && to == Open:
+					allowed(t, b) // Stuck: given up on after HalfOpenMaxWait.
+					clk.Advance(orderCfg.HalfOpenMaxWait)
+					b.Stats()
+				case from == HalfOpen && to == Closed:
+					allowed(t, b).Done(nil)
+				case from == Open && to == HalfOpen:
+					clk.Advance(time.Minute)
+					b.State()
+				}
+				if got := b.State(); got != to {
+					t.Fatalf("step %d: %v → %v made %v", i, from, to, got)
+				}
+				if to == Open && from == Closed {
+					trips++
+				} else if to == Open {
+					reopens++
+				}
+			}
+			release()
+			events := log.Events()
+			assertChain(t, events, Closed, b.State())
+			if gotTrips, gotReopens := opensSeenByFrom(events); gotTrips != trips || gotReopens != reopens {
+				t.Fatalf("the events stand for %d trips and %d reopens, the breaker made %d and %d\nevents: %s", gotTrips, gotReopens, trips, reopens, chain(events))
+			}
+			if seed == 0 {
+				last := events[len(events)-1]
+				if last.From != "closed" || last.To != "open" || last.OpenedFrom != observe.OpenedFromHalfOpen || last.FoldedTrips != 1 || last.FoldedReopens != 0 {
+					t.Fatalf("folded closed → open → half_open → open: event %s → %s, OpenedFrom %q, FoldedTrips %d, FoldedReopens %d; want closed → open, half_open, 1, 0",
+						last.From, last.To, last.OpenedFrom, last.FoldedTrips, last.FoldedReopens)
+				}
 			}
 		})
 	}

@@ -126,7 +126,11 @@
 // folded into it that it does not show (observe.Event.FoldedTrips, FoldedReopens) in the
 // closed → open and half_open → open series, so that to="open" counts every open the breaker
 // made, though the held sink saw fewer events; the other transitions folded away are not
-// counted. A breaker published and tripped between two scrapes still shows up at 1:
+// counted. When its To is open, its own is counted in the series of the change that opened
+// the breaker (observe.Event.OpenedFrom), not of its From, the first folded change's: closed →
+// open → half_open → open, folded into closed → open, counts one closed → open and one
+// half_open → open, so each from-series of to="open" counts exactly the trips (closed) and
+// the reopens (half_open) the breaker made. A breaker published and tripped between two scrapes still shows up at 1:
 // BulwarkBreakerTripping counts such a series where it is new within its window in a process
 // Prometheus scraped without it, or of a process younger than the window
 // (process_start_time_seconds), and observability's doc says what it still misses. The

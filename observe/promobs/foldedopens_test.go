@@ -1,6 +1,8 @@
 package promobs_test
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/status"
 
 	grpccodes "google.golang.org/grpc/codes"
@@ -103,5 +106,144 @@ func TestHeldSinkCountsEveryOpen(t *testing.T) {
 	}
 	if sc := br.Stats().StateChanges; sc != uint64(changes) {
 		t.Fatalf("Stats.StateChanges = %d, want %d", sc, changes)
+	}
+}
+
+// foldWalk drives a breaker, whose sink m is held from its first change on, along path (the
+// states it moves to, one change each, the first a trip from closed), then releases the sink.
+// It returns the transitions to open the breaker made, by their from.
+func foldWalk(t *testing.T, m observe.Sink, path []breaker.State) (opensFrom map[string]int) {
+	t.Helper()
+	const maxWait = 10 * time.Second
+	sink := &heldSink{next: m, entered: make(chan struct{}), release: make(chan struct{})}
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	br, err := breaker.New("test.v1.FoldedFrom", breaker.Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 1,
+		HalfOpenMaxWait: maxWait, InitialRecoveryTimeout: time.Second, RecoveryTimeout: time.Minute},
+		breaker.WithClock(clk), breaker.WithObserver(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := status.Error(grpccodes.Unavailable, "down")
+	allowed := func() breaker.Permit {
+		t.Helper()
+		p, err := br.Allow()
+		if err != nil {
+			t.Fatalf("Allow in %v: %v", br.State(), err)
+		}
+		return p
+	}
+	opensFrom = map[string]int{}
+	var wg sync.WaitGroup
+	defer func() {
+		select {
+		case <-sink.release:
+		default:
+			close(sink.release)
+		}
+		wg.Wait()
+	}()
+	for i, to := range path {
+		from := br.State()
+		switch {
+		case to == breaker.ForcedOpen:
+			br.ForceOpen()
+		case to == breaker.Disabled:
+			br.Disable()
+		case to == breaker.Closed && from != breaker.HalfOpen:
+			br.Reset()
+		case from == breaker.Closed && to == breaker.Open:
+			p := allowed()
+			if i == 0 { // The first change: its event is held in Observe.
+				wg.Go(func() { p.Done(fail) })
+				<-sink.entered
+			} else {
+				p.Done(fail)
+			}
+		case from == breaker.Open && to == breaker.HalfOpen:
+			clk.Advance(time.Minute)
+			br.State()
+		case from == breaker.HalfOpen && to == breaker.Closed:
+			allowed().Done(nil)
+		case from == breaker.HalfOpen && to == breaker.Open && i%2 == 0:
+			allowed().Done(fail)
+		case from == breaker.HalfOpen && to == breaker.Open:
+			allowed() // A probe that never reports: given up on after HalfOpenMaxWait.
+			clk.Advance(maxWait)
+			br.Stats()
+		default:
+			t.Fatalf("step %d: no way from %v to %v", i, from, to)
+		}
+		if got := br.State(); got != to {
+			t.Fatalf("step %d: %v → %v made %v", i, from, to, got)
+		}
+		if to == breaker.Open {
+			opensFrom[from.String()]++
+		}
+	}
+	close(sink.release)
+	wg.Wait()
+	return opensFrom
+}
+
+// assertOpensByFrom checks each from-series of bulwark_breaker_transitions_total{to="open"}
+// against the opens the breaker made from that state.
+func assertOpensByFrom(t *testing.T, reg *prometheus.Registry, want map[string]int) {
+	t.Helper()
+	got := map[string]float64{}
+	for series, v := range scrape(t, reg, promobs.NameBreakerTransitions) {
+		if !strings.Contains(series, `to="open"`) {
+			continue
+		}
+		from := series[strings.Index(series, `from="`)+len(`from="`):]
+		got[from[:strings.IndexByte(from, '"')]] += v
+	}
+	for _, from := range []string{"closed", "open", "half_open", "forced_open", "disabled"} {
+		if g, w := got[from], float64(want[from]); g != w {
+			t.Errorf(`bulwark_breaker_transitions_total{from=%q,to="open"} = %v, the breaker opened from %s %v times (all opens by from: got %v, made %v)`,
+				from, g, from, w, got, want)
+		}
+	}
+}
+
+// A breaker whose held sink folds several changes into one event counts the open that event
+// shows in the series of the change that made it, not of the event's From (the first folded
+// change's): closed → open → half_open → open, folded into one closed → open, is one trip and
+// one reopen, not two trips; half_open → closed → open, folded into half_open → open, is a
+// trip. Each from-series of to="open" counts the trips and reopens the breaker made, whatever
+// was folded, and so does a seeded random walk over every transition the breaker makes.
+func TestHeldSinkCountsOpensInTheirFromSeries(t *testing.T) {
+	o, c, h, f, d := breaker.Open, breaker.Closed, breaker.HalfOpen, breaker.ForcedOpen, breaker.Disabled
+	// The first change (a trip) is held; the 16 after it wait in the breaker's queue, and those
+	// after them fold into the 16th.
+	fifteenToClosed := []breaker.State{h, c, o, h, c, o, h, c, o, h, c, f, c, f, c}
+	fifteenToHalfOpen := []breaker.State{h, o, h, o, h, o, h, o, h, o, h, o, h, o, h}
+	fifteenToReopen := []breaker.State{f, c, o, h, o, h, o, h, o, h, o, h, o, h, o}
+	paths := map[string][]breaker.State{
+		"closed → open → half_open → open folded":             append(append([]breaker.State{o}, fifteenToClosed...), o, h, o),
+		"half_open → closed → open folded":                    append(append([]breaker.State{o}, fifteenToHalfOpen...), c, o),
+		"half_open → open → half_open → closed → open folded": append(append([]breaker.State{o}, fifteenToReopen...), h, c, o),
+		"half_open → open → half_open → open folded":          append(append([]breaker.State{o}, fifteenToHalfOpen...), o, h, o),
+	}
+	next := map[breaker.State][]breaker.State{
+		c: {o, o, o, f, d},
+		o: {h, h, h, f, c, d},
+		h: {o, o, o, c, c, f, d},
+		f: {c, d},
+		d: {c, f},
+	}
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		path, s := []breaker.State{o}, o
+		for range 40 + rng.IntN(200) {
+			s = next[s][rng.IntN(len(next[s]))]
+			path = append(path, s)
+		}
+		paths["seed "+strconv.FormatUint(seed, 10)] = path
+	}
+	for name, path := range paths {
+		t.Run(name, func(t *testing.T) {
+			m, reg := newMetrics(t)
+			assertOpensByFrom(t, reg, foldWalk(t, m, path))
+		})
 	}
 }

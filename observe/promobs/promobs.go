@@ -451,7 +451,7 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.RetriesExhausted:
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
-		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), e.From, e.To}, boundTransition, newTransitionCounter).Inc()
+		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), ownFrom(&e), e.To}, boundTransition, newTransitionCounter).Inc()
 		if e.FoldedTrips != 0 || e.FoldedReopens != 0 {
 			m.foldedOpens(e)
 		}
@@ -541,10 +541,24 @@ func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {
 	return m.rejections.WithLabelValues(clean(k.service), clean(k.policy), clean(k.reason))
 }
 
+// ownFrom is the from label of the transition BreakerStateChanged e counts as its own: its
+// From, but for an event that a breaker folded several changes into and whose To is open, the
+// from of its last change, the one to open (observe.Event.OpenedFrom), so that each from-series
+// of to="open" counts the trips and reopens the breaker made, not the first folded change's
+// from.
+func ownFrom(e *observe.Event) string {
+	if e.To == "open" {
+		if from := e.OpenedFrom.String(); from != "" {
+			return from
+		}
+	}
+	return e.From
+}
+
 // foldedOpens counts the transitions to open that a breaker folded into e while its sink was
 // held (observe.Event.FoldedTrips, FoldedReopens), in the series of their own from (closed,
 // half_open), so that to="open" counts every open the breaker made, those e's From → To does
-// not show included.
+// not show included, each in the series of its from as e's own (ownFrom) is.
 func (m *Metrics) foldedOpens(e observe.Event) {
 	method := m.method(e.Method)
 	if e.FoldedTrips != 0 {
