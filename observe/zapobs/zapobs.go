@@ -43,7 +43,7 @@ var lines = [...]line{
 	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished, []field{fService, fMethod, fAttempts, fCode, fClass, fDuration}, false},
 	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay, fPushback}, true},
 	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}, true},
-	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor, fFoldedTrips, fFoldedReopens}, false},
+	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor, fOpenedFrom, fFoldedTrips, fFoldedReopens}, false},
 	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}, true},
 	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass, fRefusal}, false},
 	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied, []field{fService, fMethod, fTimeout, fReason}, false},
@@ -62,7 +62,7 @@ var hedgeRejected = line{observe.Rejected, zapcore.WarnLevel, MsgHedgeRejected,
 	[]field{fService, fMethod, fAttempt, fPolicy, fReason, fCode, fRetryAfter}, true}
 
 // maxFields is the most fields a line has, its breaker field included.
-const maxFields = 8
+const maxFields = 9
 
 // field is one field of a line: its key, how it shows the event and when (the table of
 // fields in the package documentation).
@@ -87,6 +87,9 @@ func vDelay(k string, e *observe.Event) zap.Field    { return zap.Duration(k, e.
 func vFrom(k string, e *observe.Event) zap.Field     { return zap.String(k, e.From) }
 func vTo(k string, e *observe.Event) zap.Field       { return zap.String(k, e.To) }
 func vLimit(k string, e *observe.Event) zap.Field    { return zap.Int(k, int(e.Value)) }
+func vOpenedFrom(k string, e *observe.Event) zap.Field {
+	return zap.String(k, e.OpenedFrom.String())
+}
 func vFoldedTrips(k string, e *observe.Event) zap.Field {
 	return zap.Int(k, int(e.FoldedTrips))
 }
@@ -112,6 +115,7 @@ const (
 	toOpen             // the event is a breaker's transition to open
 	pushback           // the event's Reason is observe.ReasonPushback: the server chose the delay
 	refusal            // the event is of a policy's refusal (class rejected) and has a Reason
+	openedFrom         // the event is a breaker's transition to open that tells its open's from (OpenedFrom): a folded one
 	foldedTrips        // the event's FoldedTrips is not 0: a breaker folded trips into it
 	foldedReopens      // the event's FoldedReopens is not 0: a breaker folded reopens into it
 )
@@ -134,8 +138,10 @@ var (
 	fTimeout      = field{"timeout", vDelay, always}
 	fAfter        = field{"after", vDelay, always}
 	fOpenFor      = field{"open_for", vDelay, toOpen}
-	// A breaker's line that stands for several changes, folded while the sink was held:
-	// the transitions to open among them that from → to does not show.
+	// A breaker's line that stands for several changes, folded while the sink was held: when
+	// its to is open, the from of the change to open it shows (from is the first change's);
+	// the transitions to open among them that it does not show.
+	fOpenedFrom    = field{"opened_from", vOpenedFrom, openedFrom}
 	fFoldedTrips   = field{"folded_trips", vFoldedTrips, foldedTrips}
 	fFoldedReopens = field{"folded_reopens", vFoldedReopens, foldedReopens}
 	fPushback      = field{"reason", vReason, pushback}
@@ -151,6 +157,7 @@ var (
 func (f field) of(e *observe.Event) (zap.Field, bool) {
 	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" ||
 		f.when == pushback && e.Reason != observe.ReasonPushback || f.when == refusal && (e.Class != codes.Rejected || e.Reason == "") ||
+		f.when == openedFrom && (e.To != "open" || e.OpenedFrom.String() == "") ||
 		f.when == foldedTrips && e.FoldedTrips == 0 || f.when == foldedReopens && e.FoldedReopens == 0 {
 		return zap.Skip(), false
 	}

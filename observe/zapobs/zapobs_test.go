@@ -28,9 +28,9 @@ var at = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 
 // full returns an event of kind k with every field set, so that a line that logged a field it
 // should not would show it; but Attempt, on a Rejected event, which a refusing policy sends
-// without it (an Attempt makes it a refused hedge's: see "hedge rejected"), and FoldedTrips and
-// FoldedReopens on a BreakerStateChanged, which only one that folds several changes has (see
-// "folded breaker state changed").
+// without it (an Attempt makes it a refused hedge's: see "hedge rejected"), and OpenedFrom,
+// FoldedTrips and FoldedReopens on a BreakerStateChanged, which only one that folds several
+// changes has (see "folded breaker state changed").
 func full(k observe.Kind) observe.Event {
 	e := observe.Event{
 		Kind: k, Time: at, Service: ocr, Method: extract, Policy: observe.PolicyRetry,
@@ -41,7 +41,7 @@ func full(k observe.Kind) observe.Event {
 		e.Attempt = 0
 	}
 	if k != observe.BreakerStateChanged {
-		e.FoldedTrips, e.FoldedReopens = 2, 1
+		e.OpenedFrom, e.FoldedTrips, e.FoldedReopens = observe.OpenedFromHalfOpen, 2, 1
 	}
 	return e
 }
@@ -129,6 +129,18 @@ func TestLines(t *testing.T) {
 			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
 			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "half_open"}, {"reason", "recovery_timeout"},
 				{"folded_trips", int64(1)}, {"folded_reopens", int64(2)}},
+		},
+		{
+			// closed → open → half_open → open, read as closed → open: its own open is a
+			// reopen, which opened_from says, and the trip before it is folded.
+			name: "folded breaker state changed to open",
+			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
+				e.Method, e.Policy, e.Reason = "", observe.PolicyBreaker, "probe_failed"
+				e.OpenedFrom, e.FoldedTrips = observe.OpenedFromHalfOpen, 1
+			}),
+			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
+			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "probe_failed"},
+				{"open_for", 250 * time.Millisecond}, {"opened_from", "half_open"}, {"folded_trips", int64(1)}},
 		},
 		{
 			name: "method breaker state changed",
