@@ -365,7 +365,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	)
 	// counted: the reload counts among those sending (s.sending), so that a Close that comes
 	// before its events (Retired, BreakerPublished) are sent leaves its own to follow them
-	// (see Close).
+	// (see Close). They count as sent (sent) only once the last of them is: should the sink
+	// panic on any (a sink's bug), the Close's are not sent to it, as after a first call's
+	// (see unlockAnnounce), and the suite is reported closed all the same.
 	counted := false
 	// published: the breakers this reload put in service (see observe.BreakerPublished),
 	// announced after the Retired events, so that an observer that keeps states by name
@@ -375,10 +377,10 @@ func (s *Suite) Reload(cfg *config.Config) error {
 		sent := false
 		defer func() { s.retiredSent(removed, counted, sent) }()
 		s.reportRetired(retired, at, false)
-		sent = true
 		// Before retiredSent, which may finish a Close that came meanwhile: its Retired
 		// events, of these breakers too, come after.
 		s.announce(published)
+		sent = true
 	}()
 	// Both let go before the events are sent: a sink may call back into this suite or
 	// another that shares the registry.
@@ -555,13 +557,13 @@ type queuedClose struct {
 	at      time.Time
 }
 
-// retiredSent runs once a reload has sent its Retired events (sent) and its BreakerPublished
-// events, or a first call the events its build queued (see unlockAnnounce; sent: all of
-// them), or once either gave up sending them (the sink panicked): Levels no longer reads the
-// level sources a reload removed (see Reload; removed is nil for a first call), and, where it
-// counted among those sending (counted) and is the last of them, a Close that came meanwhile
-// is finished: its Retired events sent after theirs (when theirs were), then the suite
-// reported closed.
+// retiredSent runs once a reload has sent its Retired and BreakerPublished events, or a first
+// call the events its build queued (see unlockAnnounce), (sent: all of them), or once either
+// gave up sending them (the sink panicked on one): Levels no longer reads the level sources a
+// reload removed (see Reload; removed is nil for a first call), and, where it counted among
+// those sending (counted) and is the last of them, a Close that came meanwhile is finished:
+// its Retired events sent after theirs (only when all of theirs were: none goes to a sink
+// that has just panicked), then the suite reported closed.
 func (s *Suite) retiredSent(removed *[]observe.LevelSource, counted, sent bool) {
 	s.mu.Lock()
 	if i := slices.Index(s.retiring, removed); i >= 0 {
@@ -935,7 +937,9 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // Close's Retired events, and a scrape never finds the suite closed with a reload's or a
 // first call's events still to come. The last of those reloads and first calls sends them,
 // and Close returns without waiting for them (a sink may call Close from its Observe:
-// waiting, it would wait for itself), having released what the suite opened.
+// waiting, it would wait for itself), having released what the suite opened. Should the sink
+// panic on one of their events (a sink's bug), the Close's are not sent to it: the suite
+// reports itself closed once the panic went by.
 func (s *Suite) Close() (err error) {
 	s.mu.Lock()
 	if s.closing { // Another Close began: it sends the Retired events.
