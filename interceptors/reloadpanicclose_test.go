@@ -70,3 +70,35 @@ func TestReloadPublishedSinkPanicLetsCloseFinish(t *testing.T) {
 		})
 	}
 }
+
+// A sink that panics at a reload's Retired (a sink's bug) still gets the BreakerPublished of
+// the breaker the reload put in service, as after a first call's Retired (the suite announces
+// a breaker once, at the build that took it: no later reload would), and a Close after it
+// sends its Retired events and reports the suite closed. Before, the reload's BreakerPublished
+// events were not sent after a panic on its Retired, ever.
+func TestReloadRetiredSinkPanicStillPublishes(t *testing.T) {
+	sink := &heldSink{}
+	s := firstCallSuite(t, sink)
+	sink.set(observe.Retired, func() { panic("sink: Retired") })
+	func() {
+		defer func() {
+			if r := recover(); r != "sink: Retired" {
+				t.Fatalf("the reload recovered %v, want the sink's panic", r)
+			}
+		}()
+		_ = s.Reload(publishedCfg(t, "3", "")) // test.v1.Pub's breaker replaced
+	}()
+	published := []string{"published test.v1.Pub "}
+	if got := sink.events(); !slices.Equal(got, published) {
+		t.Errorf("events after the sink's panic at the reload's Retired: %q, want the replacement's BreakerPublished (%q)", got, published)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after the sink's panic: %v", err)
+	}
+	if got := sink.events(); !slices.Contains(got, "retired test.v1.Pub ") {
+		t.Errorf("Close after the sink's panic sent %q, want test.v1.Pub's Retired among them", got)
+	}
+	if !s.Closed() {
+		t.Error("after the sink's panic and Close, the suite does not report itself closed")
+	}
+}

@@ -376,10 +376,9 @@ func (s *Suite) Reload(cfg *config.Config) error {
 	defer func() {
 		sent := false
 		defer func() { s.retiredSent(removed, counted, sent) }()
-		s.reportRetired(retired, at, false)
 		// Before retiredSent, which may finish a Close that came meanwhile: its Retired
 		// events, of these breakers too, come after.
-		s.announce(published)
+		s.reportAnnounce(retired, at, published)
 		sent = true
 	}()
 	// Both let go before the events are sent: a sink may call back into this suite or
@@ -562,8 +561,8 @@ type queuedClose struct {
 // gave up sending them (the sink panicked on one): Levels no longer reads the level sources a
 // reload removed (see Reload; removed is nil for a first call), and, where it counted among
 // those sending (counted) and is the last of them, a Close that came meanwhile is finished:
-// its Retired events sent after theirs (only when all of theirs were: none goes to a sink
-// that has just panicked), then the suite reported closed.
+// its Retired events sent after theirs (only when all of theirs were: they do not follow a
+// panic of the sink), then the suite reported closed.
 func (s *Suite) retiredSent(removed *[]observe.LevelSource, counted, sent bool) {
 	s.mu.Lock()
 	if i := slices.Index(s.retiring, removed); i >= 0 {
@@ -762,6 +761,16 @@ func (s *Suite) retireAnnounce(olds []retiredBreaker, brs []*breaker.Breaker) {
 	for _, old := range olds {
 		old.br.Retire(old.at)
 	}
+}
+
+// reportAnnounce sends the Retired events of retired, the level sources a reload retired at at
+// (see reportRetired), then the BreakerPublished events of published, the breakers it put in
+// service (see announce), which are sent also should a sink panic on a Retired (a sink's bug),
+// as a first call's are (see retireAnnounce): the suite announces a breaker once, at the build
+// that took it, and no later reload would.
+func (s *Suite) reportAnnounce(retired []observe.LevelSource, at time.Time, published []*breaker.Breaker) {
+	defer s.announce(published)
+	s.reportRetired(retired, at, false)
 }
 
 // retiredBreaker is a breaker a chain built on a first call replaced, which the suite
