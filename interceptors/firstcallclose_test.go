@@ -55,6 +55,29 @@ func (h *heldSink) set(hold observe.Kind, at func()) {
 	h.mu.Unlock()
 }
 
+// closeWhileHeld runs op on a goroutine and, once sink holds op's first event of kind (op must
+// send one), Close on another; once Close returned it reads whether the suite reports itself
+// closed, then lets the sink go and waits for op. It returns that reading and op's error.
+func closeWhileHeld(t *testing.T, s *interceptors.Suite, sink *heldSink, kind observe.Kind, op func() error) (closedEarly bool, opErr error) {
+	t.Helper()
+	entered, release := make(chan struct{}), make(chan struct{})
+	sink.set(kind, func() {
+		close(entered)
+		<-release
+	})
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	closedEarly = s.Closed()
+	close(release)
+	return closedEarly, <-done
+}
+
 func (h *heldSink) events() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -87,25 +110,11 @@ func firstCallSuite(t *testing.T, sink observe.Sink) *interceptors.Suite {
 func TestCloseDuringFirstCallPublishedKeepsTheOrder(t *testing.T) {
 	sink := &heldSink{}
 	s := firstCallSuite(t, sink)
-	entered, release := make(chan struct{}), make(chan struct{})
-	sink.set(observe.BreakerPublished, func() {
-		close(entered)
-		<-release
-	})
-	called := make(chan error, 1)
-	go func() {
+	closedEarly, err := closeWhileHeld(t, s, sink, observe.BreakerPublished, func() error {
 		inv := &testkit.CountingInvoker{}
-		called <- s.Unary()(context.Background(), firstCallOther, nil, nil, nil, inv.Invoke)
-	}()
-	<-entered
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	if err := <-closed; err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	closedEarly := s.Closed()
-	close(release)
-	if err := <-called; err != nil {
+		return s.Unary()(context.Background(), firstCallOther, nil, nil, nil, inv.Invoke)
+	})
+	if err != nil {
 		t.Fatalf("the first call of %s: %v", firstCallOther, err)
 	}
 	if closedEarly {
@@ -240,22 +249,8 @@ func TestCloseDuringFirstCallRetiredKeepsTheOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Delete(firstCallOther)
-	entered, release := make(chan struct{}), make(chan struct{})
-	sink.set(observe.Retired, func() {
-		close(entered)
-		<-release
-	})
-	called := make(chan error, 1)
-	go func() { called <- call() }()
-	<-entered
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	if err := <-closed; err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	closedEarly := s.Closed()
-	close(release)
-	if err := <-called; err != nil {
+	closedEarly, err := closeWhileHeld(t, s, sink, observe.Retired, call)
+	if err != nil {
 		t.Fatalf("the first call of %s after the Delete: %v", firstCallOther, err)
 	}
 	if closedEarly {

@@ -18,22 +18,8 @@ func TestCloseDuringReloadPublishedKeepsTheOrder(t *testing.T) {
 	s := firstCallSuite(t, sink)
 	const added = "test.v1.PubAdded"
 	next := publishedCfg(t, "2", "  "+added+": {profile: p, methods: {Do: {}}}\n")
-	entered, release := make(chan struct{}), make(chan struct{})
-	sink.set(observe.BreakerPublished, func() {
-		close(entered)
-		<-release
-	})
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- s.Reload(next) }()
-	<-entered
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	if err := <-closed; err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	closedEarly := s.Closed()
-	close(release)
-	if err := <-reloaded; err != nil {
+	closedEarly, err := closeWhileHeld(t, s, sink, observe.BreakerPublished, func() error { return s.Reload(next) })
+	if err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	if closedEarly {
