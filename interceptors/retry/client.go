@@ -337,8 +337,9 @@ func (m Method) Name() string {
 	return m.m.Name
 }
 
-// Method returns p's state of fullMethod (see Method). It stays p's for fullMethod for as
-// long as p lives.
+// Method returns p's state of fullMethod (see Method): the one p's calls of fullMethod look
+// up, for a name p's table keeps; for one past its bounds (a name longer than the table keeps,
+// or beyond its count), which each call looks up afresh, a state of the same name and budget.
 func (p *Policy) Method(fullMethod string) Method { return Method{p.method(fullMethod)} }
 
 // bounded reports whether the attempts of u's call need a context of their own (see
