@@ -59,13 +59,14 @@ const (
 	// ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
 	RetriesExhausted
 	// BreakerStateChanged: a breaker moved between states. From, To, Reason (what moved it),
-	// Delay (when To is open: how long it stays open before it half-opens), FoldedTrips and
-	// FoldedReopens (for an event that stands for several changes, folded into one while the
-	// breaker's sink was held in Observe: the transitions to open among them that From → To
-	// does not show; 0 for an event of one change), OpenedFrom (for such an event whose To is
-	// open: the from of that last change to open). An observer that counts transitions to
-	// open counts To == open and both of them, and by their from counts To == open as
-	// OpenedFrom says; see package breaker, "Events and errors".
+	// Delay (when To is open: how long it stays open before it half-opens), LastFrom (for an
+	// event that stands for several changes, folded into one while the breaker's sink was held
+	// in Observe: the from of the last of them, the change to To), FoldedTrips and
+	// FoldedReopens (for such an event: the transitions to open among them that its own, last,
+	// change is not; 0 for an event of one change). An observer that counts transitions counts
+	// the event's own as LastFrom → To (From → To when LastFrom is 0), and the transitions to
+	// open folded away in the closed → open and half_open → open series; see package breaker,
+	// "Events and errors".
 	BreakerStateChanged
 	// Rejected: a policy refused an attempt before it reached the service. Code, Reason (the
 	// ErrorInfo reason, such as CIRCUIT_OPEN), Delay (retry after, if known). Policy is the
@@ -226,25 +227,25 @@ const (
 // Events are passed by value; a Sink must not keep pointers into them.
 type Event struct {
 	Kind Kind
-	// OpenedFrom is set on a BreakerStateChanged that stands for several changes (see
-	// FoldedTrips) and whose To is open: the state of the change to open it shows, its last,
-	// was made from (OpenedFromClosed: a trip; OpenedFromHalfOpen: a reopen), which its From,
-	// the first change's from, does not tell. An observer that counts the transitions to open
-	// by their from counts the event's own in the series OpenedFrom names (From's when it is
-	// 0), FoldedTrips in closed's and FoldedReopens in half_open's: each series then counts
-	// exactly the opens the breaker made from that state. 0 for an event of one change, one
-	// whose To is not open and every other kind. (It sits between Kind and FoldedTrips, in
-	// room the struct had already.)
-	OpenedFrom OpenedFrom
+	// LastFrom is set on a BreakerStateChanged that stands for several changes, which a
+	// breaker folded into one while its sink was held in Observe (From is the first change's
+	// from, To the last one's to): the state the last of them was made from, so that LastFrom
+	// → To is a transition the breaker made, as From → To may not be (closed → open →
+	// half_open reads closed → half_open; its LastFrom is open). An observer that counts
+	// transitions counts the event's own as LastFrom → To (From → To when it is 0), and those
+	// to open folded away as FoldedTrips and FoldedReopens say: each series then counts a
+	// transition the breaker made, and each to-open series exactly the opens it made from that
+	// state. The other transitions folded away (open → half_open, half_open → closed, an
+	// operator's) are counted nowhere. 0 (LastFromShown) for an event of one change and every
+	// other kind. (It sits between Kind and FoldedTrips, in room the struct had already.)
+	LastFrom LastFrom
 	// FoldedTrips and FoldedReopens are set on a BreakerStateChanged that stands for several
-	// changes, which a breaker folded into one while its sink was held in Observe (From is the
-	// first change's from, To the last one's to): FoldedTrips counts the trips (closed → open)
-	// among them, FoldedReopens the half_open → open (a failed or slow probe, or probes given
-	// up on), except the last change when it is one: the event's own To == open is counted
-	// for that one, a trip or a reopen as OpenedFrom says. So the breaker's transitions to
-	// open are To == open (once) plus both counts, whatever was folded. Each stops at 65535.
-	// 0 for an event of one change and for every other kind. (Both sit in room the struct had
-	// already: FoldedReopens after Class.)
+	// changes (see LastFrom): FoldedTrips counts the trips (closed → open) among them,
+	// FoldedReopens the half_open → open (a failed or slow probe, or probes given up on),
+	// except the last change when it is one: the event's own LastFrom → To is counted for that
+	// one. So the breaker's transitions to open are To == open (once) plus both counts,
+	// whatever was folded. Each stops at 65535. 0 for an event of one change and for every
+	// other kind. (Both sit in room the struct had already: FoldedReopens after Class.)
 	FoldedTrips uint16
 	// Instance tells breaker objects apart where their names are alike: a breaker's
 	// BreakerStateChanged, its BreakerPublished and its Retired carry the
@@ -273,28 +274,39 @@ type Event struct {
 	Value float64
 }
 
-// OpenedFrom names the state a breaker opened from, in the byte Event.OpenedFrom has.
-type OpenedFrom uint8
+// LastFrom names the state a breaker's last folded change was made from, in the byte
+// Event.LastFrom has.
+type LastFrom uint8
 
-// The states a breaker opens from.
+// The states a breaker's last folded change is made from.
 const (
-	// OpenedFromShown: the event does not say: its From → To is the change to open, if any.
-	OpenedFromShown OpenedFrom = iota
-	// OpenedFromClosed: a trip, closed → open.
-	OpenedFromClosed
-	// OpenedFromHalfOpen: a reopen, half_open → open (a failed or slow probe, or probes given
-	// up on).
-	OpenedFromHalfOpen
+	// LastFromShown: the event does not say: it stands for one change, From → To.
+	LastFromShown LastFrom = iota
+	// LastFromClosed: closed (to open, forced_open or disabled).
+	LastFromClosed
+	// LastFromOpen: open (to half_open, closed by a reset, forced_open or disabled).
+	LastFromOpen
+	// LastFromHalfOpen: half_open (to open: a reopen; to closed, forced_open or disabled).
+	LastFromHalfOpen
+	// LastFromForcedOpen: forced_open (to closed or disabled).
+	LastFromForcedOpen
+	// LastFromDisabled: disabled (to closed or forced_open).
+	LastFromDisabled
 )
 
-// String returns the state's name as Event.From spells it ("closed", "half_open"), or "" for
-// OpenedFromShown and a value it does not know.
-func (o OpenedFrom) String() string {
-	switch o {
-	case OpenedFromClosed:
-		return "closed"
-	case OpenedFromHalfOpen:
-		return "half_open"
+var lastFromNames = [...]string{
+	LastFromClosed:     "closed",
+	LastFromOpen:       "open",
+	LastFromHalfOpen:   "half_open",
+	LastFromForcedOpen: "forced_open",
+	LastFromDisabled:   "disabled",
+}
+
+// String returns the state's name as Event.From spells it ("closed", "half_open", ...), or ""
+// for LastFromShown and a value it does not know.
+func (l LastFrom) String() string {
+	if int(l) < len(lastFromNames) {
+		return lastFromNames[l]
 	}
 	return ""
 }

@@ -459,7 +459,7 @@ type change struct {
 	// lastFrom is the from of the last change folded in (from, for a change of one).
 	lastFrom State
 	// folded is set once a change was folded in (then): its event then tells the from of its
-	// last change when that one went to open (observe.Event.OpenedFrom).
+	// last change (observe.Event.LastFrom), which its from does not.
 	folded bool
 	// trips and reopens count the changes folded in before the last one that went to open:
 	// from closed (trips) and from half-open (reopens), up to 65535 each
@@ -486,16 +486,23 @@ func (c *change) then(next change) {
 	c.reason, c.at, c.openFor = next.reason, next.at, next.openFor
 }
 
-// openedFrom is the from of c's own change to open, for its event (observe.Event.OpenedFrom):
-// OpenedFromShown unless changes were folded into c and its last one went to open.
-func (c *change) openedFrom() observe.OpenedFrom {
-	switch {
-	case !c.folded || c.to != Open:
-		return observe.OpenedFromShown
-	case c.lastFrom == HalfOpen:
-		return observe.OpenedFromHalfOpen
+// lastFroms are the observe.LastFrom of the states.
+var lastFroms = [...]observe.LastFrom{
+	Closed:     observe.LastFromClosed,
+	Open:       observe.LastFromOpen,
+	HalfOpen:   observe.LastFromHalfOpen,
+	ForcedOpen: observe.LastFromForcedOpen,
+	Disabled:   observe.LastFromDisabled,
+}
+
+// lastFromOf is the from of c's last change, for its event (observe.Event.LastFrom):
+// LastFromShown unless changes were folded into c, whose event's From → To is then not a
+// change the breaker made, but lastFrom → to is.
+func (c *change) lastFromOf() observe.LastFrom {
+	if !c.folded || int(c.lastFrom) >= len(lastFroms) {
+		return observe.LastFromShown
 	}
-	return observe.OpenedFromClosed // From closed: the only other way to open.
+	return lastFroms[c.lastFrom]
 }
 
 // addSat returns a+b, at most 65535.
@@ -870,7 +877,7 @@ func (b *Breaker) emitChange(c change) {
 	b.sink.Observe(observe.Event{
 		Kind: observe.BreakerStateChanged, Instance: b.instance, Time: c.at, Service: b.service, Method: b.method,
 		Policy: observe.PolicyBreaker, From: c.from.String(), To: c.to.String(), Reason: c.reason,
-		Delay: c.openFor, OpenedFrom: c.openedFrom(), FoldedTrips: c.trips, FoldedReopens: c.reopens,
+		Delay: c.openFor, LastFrom: c.lastFromOf(), FoldedTrips: c.trips, FoldedReopens: c.reopens,
 	})
 }
 

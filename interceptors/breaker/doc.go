@@ -193,9 +193,9 @@
 // # Events and errors
 //
 // With WithObserver, the breaker emits observe.BreakerStateChanged (From, To, Reason: one of the
-// Reason constants; Delay, when To is open, the open interval chosen; FoldedTrips,
-// FoldedReopens and OpenedFrom, for changes folded while the sink was held: see below) after
-// each state change, and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
+// Reason constants; Delay, when To is open, the open interval chosen; LastFrom, FoldedTrips
+// and FoldedReopens, for changes folded while the sink was held: see below) after each state
+// change, and observe.Rejected (Reason CIRCUIT_OPEN, Delay the RetryAfter) for each rejection, which the
 // rejected call sends itself. Before any of them it sends one observe.BreakerPublished (its
 // state then, closed), once (Breaker.Publish): New sends it before it returns, a Registry's Get
 // (and so UnaryClientInterceptor and StreamClientInterceptor) before the registry holds the
@@ -235,19 +235,20 @@
 // the new To, with the new Reason, Time and Delay (two that cancel out, open → half_open →
 // open, say, leave the one before them with the new Reason, Time and Delay), so a held sink
 // costs no more memory and, once free, still sees a chain of changes ending in the breaker's
-// state. Stats.StateChanges counts every change, folded or not. A folded event counts the
-// transitions to open folded into it that its From → To does not show: FoldedTrips those from
-// closed, FoldedReopens those from half_open (each up to 65535), so that closed → open →
-// half_open, read as closed → half_open, carries FoldedTrips 1, and an observer that counts
-// opens (promobs' bulwark_breaker_transitions_total{to="open"}) counts To == open and both
-// counts: every open the breaker made. A folded event whose To is open tells the from of its
-// own last change, the one to open, in OpenedFrom (closed: a trip; half_open: a reopen), since
-// its From is the first change's: closed → open → half_open → open, read as closed → open,
-// carries FoldedTrips 1 and OpenedFrom half_open, and an observer that counts opens by their
-// from (promobs' from label) counts one trip and one reopen, as the breaker made. An event of
-// one change carries 0 in all three. The other transitions folded away (open → half_open,
-// half_open → closed, an operator's) are not counted, and From → To may be a pair the breaker
-// never made (closed → half_open).
+// state. Stats.StateChanges counts every change, folded or not. Its From → To may be a pair
+// the breaker never made (closed → open → half_open reads closed → half_open), so a folded
+// event tells the from of its own last change, the one to its To, in LastFrom: LastFrom → To
+// is always a transition the breaker made (open → half_open, there), and an observer that
+// counts transitions (promobs' bulwark_breaker_transitions_total) counts LastFrom → To, not
+// From → To. It also counts the transitions to open folded into it that LastFrom → To is
+// not: FoldedTrips those from closed, FoldedReopens those from half_open (each up to
+// 65535), so that closed → open → half_open carries FoldedTrips 1 and closed → open →
+// half_open → open, read as closed → open, carries FoldedTrips 1 and LastFrom half_open: an
+// observer that counts opens counts To == open and both counts, every open the breaker made,
+// and by their from, LastFrom's for To == open, one trip and one reopen, as the breaker made
+// them. An event of one change carries 0 in all three (its From → To is its change). The
+// other transitions folded away (open → half_open, half_open → closed, an operator's) are
+// counted nowhere: a counter of them falls short by as many as a held sink folded.
 //
 // A rejection is a *codes.Rejection: status.Code(err) is Unavailable, errors.Is(err, ErrOpen) is
 // true, and the status carries a google.rpc.ErrorInfo (reason CIRCUIT_OPEN, domain

@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,9 +23,18 @@ func opensSeen(events []observe.Event) (opens, folded int) {
 	return opens + folded, folded
 }
 
+// ownFrom is the from of event e's own transition, its last change: LastFrom, or From for an
+// event of one change, which does not say.
+func ownFrom(e observe.Event) string {
+	if from := e.LastFrom.String(); from != "" {
+		return from
+	}
+	return e.From
+}
+
 // opensSeenByFrom counts the trips and reopens that events stand for: each event's own open
-// by the from of the change that made it (OpenedFrom, or From for an event that does not
-// say), and those folded into it (FoldedTrips, FoldedReopens).
+// by the from of the change that made it (ownFrom), and those folded into it (FoldedTrips,
+// FoldedReopens).
 func opensSeenByFrom(events []observe.Event) (trips, reopens int) {
 	for _, e := range events {
 		trips += int(e.FoldedTrips)
@@ -32,11 +42,7 @@ func opensSeenByFrom(events []observe.Event) (trips, reopens int) {
 		if e.To != Open.String() {
 			continue
 		}
-		from := e.OpenedFrom.String()
-		if from == "" {
-			from = e.From
-		}
-		if from == HalfOpen.String() {
+		if ownFrom(e) == HalfOpen.String() {
 			reopens++
 		} else {
 			trips++
@@ -120,10 +126,14 @@ func TestHeldSinkFoldedEventsCountEveryOpen(t *testing.T) {
 			if gotTrips, gotReopens := opensSeenByFrom(events); gotTrips != trips || gotReopens != reopens {
 				t.Fatalf("the events stand for %d trips and %d reopens, the breaker made %d and %d\nevents: %s", gotTrips, gotReopens, trips, reopens, chain(events))
 			}
+			lastFroms := 0
 			for _, e := range events {
-				if e.OpenedFrom != observe.OpenedFromShown && (e.To != Open.String() || changes < maxQueuedChanges) {
-					t.Fatalf("event %s → %s carries OpenedFrom %v: only a folded event to open does", e.From, e.To, e.OpenedFrom)
+				if e.LastFrom != observe.LastFromShown {
+					lastFroms++
 				}
+			}
+			if changes < maxQueuedChanges && lastFroms != 0 || changes > maxQueuedChanges && lastFroms == 0 {
+				t.Fatalf("%d changes, %d events, %d of them with a LastFrom: only a folded event has one, and %d changes fold some\nevents: %s", changes, len(events), lastFroms, changes, chain(events))
 			}
 			if changes < maxQueuedChanges && folded != 0 {
 				t.Fatalf("%d changes, none folded, yet the events carry %d folded opens", changes, folded)
@@ -132,12 +142,15 @@ func TestHeldSinkFoldedEventsCountEveryOpen(t *testing.T) {
 	}
 }
 
-// A held sink's folded event whose To is open tells the from of its own change to open
-// (OpenedFrom), which its From, the first folded change's, does not: closed → open →
-// half_open → open, folded into closed → open, is a trip (FoldedTrips 1) and a reopen
-// (OpenedFrom half_open), and over seeded random walks the events count the trips and reopens
-// the breaker made, each by its from.
-func TestHeldSinkFoldedEventsTellTheirOpensFrom(t *testing.T) {
+// A held sink's folded event tells the from of its own, last, change (LastFrom), which its
+// From, the first folded change's, does not: closed → open → half_open → open, folded into
+// closed → open, is a trip (FoldedTrips 1) and a reopen (LastFrom half_open); closed → open
+// → half_open, folded into closed → half_open, is a trip and an open → half_open (LastFrom
+// open). Over seeded random walks, the operator's changes included, the events count the
+// trips and reopens the breaker made, each by its from, and each event's own LastFrom → To
+// (From → To for an event of one change) is a transition the breaker made, no more often
+// than it made it.
+func TestHeldSinkFoldedEventsTellTheirLastFrom(t *testing.T) {
 	next := map[State][]State{
 		Closed:     {Open, Open, Open, ForcedOpen, Disabled},
 		Open:       {HalfOpen, HalfOpen, HalfOpen, ForcedOpen, Closed, Disabled},
@@ -146,11 +159,18 @@ func TestHeldSinkFoldedEventsTellTheirOpensFrom(t *testing.T) {
 		Disabled:   {Closed, ForcedOpen},
 	}
 	// After the held trip, 15 changes back to closed fill the queue with the 16th, a trip;
-	// open → half_open → open then fold into it.
-	scripted := []State{HalfOpen, Closed, Open, HalfOpen, Closed, Open, HalfOpen, Closed, Open, HalfOpen, Closed, ForcedOpen, Closed, ForcedOpen, Closed, Open, HalfOpen, Open}
-	for seed := range uint64(21) {
-		path := scripted
-		if seed > 0 {
+	// open → half_open → open then fold into it (seed 0), or open → half_open alone (seed 1).
+	fifteen := []State{HalfOpen, Closed, Open, HalfOpen, Closed, Open, HalfOpen, Closed, Open, HalfOpen, Closed, ForcedOpen, Closed, ForcedOpen, Closed}
+	scripted := map[uint64]struct {
+		path []State
+		want observe.Event
+	}{
+		0: {append(slices.Clone(fifteen), Open, HalfOpen, Open), observe.Event{From: "closed", To: "open", LastFrom: observe.LastFromHalfOpen, FoldedTrips: 1}},
+		1: {append(slices.Clone(fifteen), Open, HalfOpen), observe.Event{From: "closed", To: "half_open", LastFrom: observe.LastFromOpen, FoldedTrips: 1}},
+	}
+	for seed := range uint64(22) {
+		path := scripted[seed].path
+		if path == nil {
 			rng := rand.New(rand.NewPCG(seed, 13))
 			path = nil
 			s := Open
@@ -171,6 +191,7 @@ func TestHeldSinkFoldedEventsTellTheirOpensFrom(t *testing.T) {
 			wg.Go(func() { p.Done(errFail) }) // closed → open, held.
 			<-g.entered
 			trips, reopens := 1, 0
+			made := map[[2]string]int{{"closed", "open"}: 1}
 			for i, to := range path {
 				from := b.State()
 				switch {
@@ -195,6 +216,7 @@ func TestHeldSinkFoldedEventsTellTheirOpensFrom(t *testing.T) {
 				if got := b.State(); got != to {
 					t.Fatalf("step %d: %v → %v made %v", i, from, to, got)
 				}
+				made[[2]string{from.String(), to.String()}]++
 				if to == Open && from == Closed {
 					trips++
 				} else if to == Open {
@@ -207,11 +229,20 @@ func TestHeldSinkFoldedEventsTellTheirOpensFrom(t *testing.T) {
 			if gotTrips, gotReopens := opensSeenByFrom(events); gotTrips != trips || gotReopens != reopens {
 				t.Fatalf("the events stand for %d trips and %d reopens, the breaker made %d and %d\nevents: %s", gotTrips, gotReopens, trips, reopens, chain(events))
 			}
-			if seed == 0 {
-				last := events[len(events)-1]
-				if last.From != "closed" || last.To != "open" || last.OpenedFrom != observe.OpenedFromHalfOpen || last.FoldedTrips != 1 || last.FoldedReopens != 0 {
-					t.Fatalf("folded closed → open → half_open → open: event %s → %s, OpenedFrom %q, FoldedTrips %d, FoldedReopens %d; want closed → open, half_open, 1, 0",
-						last.From, last.To, last.OpenedFrom, last.FoldedTrips, last.FoldedReopens)
+			own := map[[2]string]int{}
+			for _, e := range events {
+				own[[2]string{ownFrom(e), e.To}]++
+			}
+			for pair, n := range own {
+				if n > made[pair] {
+					t.Fatalf("%d events show %s → %s as their own change (LastFrom, or From), the breaker made it %d times (made: %v)\nevents: %s", n, pair[0], pair[1], made[pair], made, chain(events))
+				}
+			}
+			if s, ok := scripted[seed]; ok {
+				last, want := events[len(events)-1], s.want
+				if last.From != want.From || last.To != want.To || last.LastFrom != want.LastFrom || last.FoldedTrips != want.FoldedTrips || last.FoldedReopens != want.FoldedReopens {
+					t.Fatalf("the folded event: %s → %s, LastFrom %q, FoldedTrips %d, FoldedReopens %d; want %s → %s, %q, %d, %d",
+						last.From, last.To, last.LastFrom, last.FoldedTrips, last.FoldedReopens, want.From, want.To, want.LastFrom, want.FoldedTrips, want.FoldedReopens)
 				}
 			}
 		})

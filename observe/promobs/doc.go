@@ -116,21 +116,24 @@
 // disabled), so that its first trip is an increase from 0: increase() over a series that
 // first shows up at 1 counts nothing, and a breaker that opens and closes again between two
 // scrapes, which bulwark_breaker_state never shows open, is seen by its transitions alone
-// (observability/alerts.yml's BulwarkBreakerTripping). The other transitions (out of
-// forced_open or disabled, or two changes a held sink folded into one) get their series at
+// (observability/alerts.yml's BulwarkBreakerTripping). The other transitions (an operator's
+// out of open or half_open, and those out of forced_open or disabled) get their series at
 // their first change, as before; so does the change a breaker made before its publication
 // reached the sink (at 1), the publication making the series of the others at 0, and every
 // change of a breaker whose publication came from an instance already retired, which makes
 // no series. An event that a breaker folded several changes into while its sink was held
-// (package breaker: at most 16 wait) counts its own From → To, and the transitions to open
-// folded into it that it does not show (observe.Event.FoldedTrips, FoldedReopens) in the
-// closed → open and half_open → open series, so that to="open" counts every open the breaker
-// made, though the held sink saw fewer events; the other transitions folded away are not
-// counted. When its To is open, its own is counted in the series of the change that opened
-// the breaker (observe.Event.OpenedFrom), not of its From, the first folded change's: closed →
-// open → half_open → open, folded into closed → open, counts one closed → open and one
-// half_open → open, so each from-series of to="open" counts exactly the trips (closed) and
-// the reopens (half_open) the breaker made. A breaker published and tripped between two scrapes still shows up at 1:
+// (package breaker: at most 16 wait) counts its own transition, its last change, from the
+// state that change was made from (observe.Event.LastFrom), not its From → To, the first
+// folded change's from to the last one's to, which may be a pair the breaker never made:
+// closed → open → half_open, folded into closed → half_open, counts open → half_open, and
+// closed → open → half_open → open, folded into closed → open, counts half_open → open. It
+// counts too the transitions to open folded into it that its own is not
+// (observe.Event.FoldedTrips, FoldedReopens), in the closed → open and half_open → open
+// series: so every series counts a transition the breaker made, and each from-series of
+// to="open" exactly the trips (closed) and the reopens (half_open) it made, though the held
+// sink saw fewer events. The other transitions folded away (open → half_open, half_open →
+// closed, an operator's) are counted nowhere: their series fall short by as many as were
+// folded. A breaker published and tripped between two scrapes still shows up at 1:
 // BulwarkBreakerTripping counts such a series where it is new within its window in a process
 // Prometheus scraped without it, or of a process younger than the window
 // (process_start_time_seconds), and observability's doc says what it still misses. The

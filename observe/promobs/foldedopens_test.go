@@ -111,8 +111,8 @@ func TestHeldSinkCountsEveryOpen(t *testing.T) {
 
 // foldWalk drives a breaker, whose sink m is held from its first change on, along path (the
 // states it moves to, one change each, the first a trip from closed), then releases the sink.
-// It returns the transitions to open the breaker made, by their from.
-func foldWalk(t *testing.T, m observe.Sink, path []breaker.State) (opensFrom map[string]int) {
+// It returns the transitions the breaker made, each pair (from, to) with the times it made it.
+func foldWalk(t *testing.T, m observe.Sink, path []breaker.State) (made map[transition]int) {
 	t.Helper()
 	const maxWait = 10 * time.Second
 	sink := &heldSink{next: m, entered: make(chan struct{}), release: make(chan struct{})}
@@ -132,7 +132,7 @@ func foldWalk(t *testing.T, m observe.Sink, path []breaker.State) (opensFrom map
 		}
 		return p
 	}
-	opensFrom = map[string]int{}
+	made = map[transition]int{}
 	var wg sync.WaitGroup
 	defer func() {
 		select {
@@ -176,26 +176,45 @@ func foldWalk(t *testing.T, m observe.Sink, path []breaker.State) (opensFrom map
 		if got := br.State(); got != to {
 			t.Fatalf("step %d: %v → %v made %v", i, from, to, got)
 		}
-		if to == breaker.Open {
-			opensFrom[from.String()]++
-		}
+		made[transition{from.String(), to.String()}]++
 	}
 	close(sink.release)
 	wg.Wait()
-	return opensFrom
+	return made
+}
+
+// transition is a pair of breaker states, as the from and to labels spell them.
+type transition struct{ from, to string }
+
+// transitionsShown returns the value of each bulwark_breaker_transitions_total series, by its
+// from and to labels.
+func transitionsShown(t *testing.T, reg *prometheus.Registry) map[transition]float64 {
+	t.Helper()
+	label := func(series, name string) string {
+		v := series[strings.Index(series, name+`="`)+len(name)+2:]
+		return v[:strings.IndexByte(v, '"')]
+	}
+	shown := map[transition]float64{}
+	for series, v := range scrape(t, reg, promobs.NameBreakerTransitions) {
+		shown[transition{label(series, "from"), label(series, "to")}] += v
+	}
+	return shown
 }
 
 // assertOpensByFrom checks each from-series of bulwark_breaker_transitions_total{to="open"}
 // against the opens the breaker made from that state.
-func assertOpensByFrom(t *testing.T, reg *prometheus.Registry, want map[string]int) {
+func assertOpensByFrom(t *testing.T, reg *prometheus.Registry, made map[transition]int) {
 	t.Helper()
-	got := map[string]float64{}
-	for series, v := range scrape(t, reg, promobs.NameBreakerTransitions) {
-		if !strings.Contains(series, `to="open"`) {
-			continue
+	got, want := map[string]float64{}, map[string]int{}
+	for tr, v := range transitionsShown(t, reg) {
+		if tr.to == "open" {
+			got[tr.from] += v
 		}
-		from := series[strings.Index(series, `from="`)+len(`from="`):]
-		got[from[:strings.IndexByte(from, '"')]] += v
+	}
+	for tr, n := range made {
+		if tr.to == "open" {
+			want[tr.from] += n
+		}
 	}
 	for _, from := range []string{"closed", "open", "half_open", "forced_open", "disabled"} {
 		if g, w := got[from], float64(want[from]); g != w {
@@ -205,12 +224,15 @@ func assertOpensByFrom(t *testing.T, reg *prometheus.Registry, want map[string]i
 	}
 }
 
-// A breaker whose held sink folds several changes into one event counts the open that event
-// shows in the series of the change that made it, not of the event's From (the first folded
+// A breaker whose held sink folds several changes into one event counts the transition that
+// event shows in the series of its last change, not of the event's From (the first folded
 // change's): closed → open → half_open → open, folded into one closed → open, is one trip and
 // one reopen, not two trips; half_open → closed → open, folded into half_open → open, is a
-// trip. Each from-series of to="open" counts the trips and reopens the breaker made, whatever
-// was folded, and so does a seeded random walk over every transition the breaker makes.
+// trip; closed → open → half_open, folded into closed → half_open, is a trip and an open →
+// half_open, not a closed → half_open the breaker never made. Each from-series of to="open"
+// counts the trips and reopens the breaker made, whatever was folded, every other series a
+// transition the breaker made, at most as often, and so does a seeded random walk over every
+// transition the breaker makes, the operator's included.
 func TestHeldSinkCountsOpensInTheirFromSeries(t *testing.T) {
 	o, c, h, f, d := breaker.Open, breaker.Closed, breaker.HalfOpen, breaker.ForcedOpen, breaker.Disabled
 	// The first change (a trip) is held; the 16 after it wait in the breaker's queue, and those
@@ -223,6 +245,10 @@ func TestHeldSinkCountsOpensInTheirFromSeries(t *testing.T) {
 		"half_open → closed → open folded":                    append(append([]breaker.State{o}, fifteenToHalfOpen...), c, o),
 		"half_open → open → half_open → closed → open folded": append(append([]breaker.State{o}, fifteenToReopen...), h, c, o),
 		"half_open → open → half_open → open folded":          append(append([]breaker.State{o}, fifteenToHalfOpen...), o, h, o),
+		"closed → open → half_open folded":                    append(append([]breaker.State{o}, fifteenToClosed...), o, h),
+		"half_open → closed → open → half_open folded":        append(append([]breaker.State{o}, fifteenToHalfOpen...), c, o, h),
+		"closed → forced_open → disabled → closed folded":     append(append([]breaker.State{o}, fifteenToClosed...), f, d, c),
+		"half_open → disabled → forced_open folded":           append(append([]breaker.State{o}, fifteenToHalfOpen...), d, f),
 	}
 	next := map[breaker.State][]breaker.State{
 		c: {o, o, o, f, d},
@@ -243,7 +269,23 @@ func TestHeldSinkCountsOpensInTheirFromSeries(t *testing.T) {
 	for name, path := range paths {
 		t.Run(name, func(t *testing.T) {
 			m, reg := newMetrics(t)
-			assertOpensByFrom(t, reg, foldWalk(t, m, path))
+			made := foldWalk(t, m, path)
+			assertOpensByFrom(t, reg, made)
+			assertPairsMade(t, reg, made)
 		})
+	}
+}
+
+// assertPairsMade checks that every bulwark_breaker_transitions_total series counts a
+// transition the breaker made, and no more often than it made it: a held sink's folded event
+// counts its own last change (from observe.Event.LastFrom to its To), not From → To, a pair
+// the breaker may never have made.
+func assertPairsMade(t *testing.T, reg *prometheus.Registry, made map[transition]int) {
+	t.Helper()
+	for tr, v := range transitionsShown(t, reg) {
+		if v > float64(made[tr]) {
+			t.Errorf(`bulwark_breaker_transitions_total{from=%q,to=%q} = %v, the breaker made %s → %s %d times (made: %v)`,
+				tr.from, tr.to, v, tr.from, tr.to, made[tr], made)
+		}
 	}
 }

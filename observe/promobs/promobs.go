@@ -542,15 +542,13 @@ func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {
 }
 
 // ownFrom is the from label of the transition BreakerStateChanged e counts as its own: its
-// From, but for an event that a breaker folded several changes into and whose To is open, the
-// from of its last change, the one to open (observe.Event.OpenedFrom), so that each from-series
-// of to="open" counts the trips and reopens the breaker made, not the first folded change's
-// from.
+// From, but for an event that a breaker folded several changes into, the from of its last
+// change (observe.Event.LastFrom), so that it counts a transition the breaker made, not From
+// → To (closed → open → half_open is an open → half_open, not a closed → half_open), and each
+// from-series of to="open" counts the trips and reopens the breaker made.
 func ownFrom(e *observe.Event) string {
-	if e.To == "open" {
-		if from := e.OpenedFrom.String(); from != "" {
-			return from
-		}
+	if from := e.LastFrom.String(); from != "" {
+		return from
 	}
 	return e.From
 }
@@ -575,9 +573,9 @@ func (m *Metrics) foldedOpens(e observe.Event) {
 // closed breaker it was put in service as (ForceOpen, Disable). A series made at a breaker's
 // first change of a kind would start at 1, and increase() over a series that starts at 1
 // counts nothing: the first trip of a breaker that opened and closed again between two
-// scrapes would be seen by no alert. The other transitions (from forced_open or disabled, or
-// two changes folded into one by a held sink) get their series at their first change, as
-// before.
+// scrapes would be seen by no alert. The other transitions (an operator's from open or
+// half_open, and those from forced_open or disabled) get their series at their first change,
+// as before.
 var publishedTransitions = [...]struct{ from, to string }{
 	{"closed", "open"}, {"open", "half_open"}, {"half_open", "open"}, {"half_open", "closed"},
 	{"closed", "forced_open"}, {"closed", "disabled"},

@@ -17,7 +17,7 @@
 //	| CallFinished        | debug | call finished         | service, method, attempts, code, class, duration                   |
 //	| RetryScheduled      | warn  | retry scheduled       | service, method, attempt, code, class, delay, [reason], [breaker]  |
 //	| RetriesExhausted    | error | retries exhausted     | service, method, attempts, code, class, reason, elapsed, [breaker] |
-//	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for], [opened_from], [folded_trips], [folded_reopens] |
+//	| BreakerStateChanged | info* | breaker state changed | service, [method], from, to, reason, [open_for], [last_from], [folded_trips], [folded_reopens] |
 //	| Rejected            | warn  | call rejected         | service, method, policy, reason, code, retry_after, [breaker]      |
 //	| Rejected of a hedge | warn  | hedge rejected        | service, method, attempt, policy, reason, code, retry_after, [breaker] |
 //	| FallbackServed      | info  | fallback served       | service, method, code, class, [reason]                  |
@@ -34,12 +34,16 @@
 // So is a line that stands for several changes, which a breaker folded into one while the
 // sink was held (package breaker: at most 16 wait), when transitions to open were folded
 // into it: folded_trips counts those from closed, folded_reopens those from half_open,
-// besides its own from → to (observe.Event.FoldedTrips, FoldedReopens). Its from is the first
-// change's: when its to is open, opened_from names the state of the change to open it shows,
-// its last (closed: a trip; half_open: a reopen; observe.Event.OpenedFrom), so that closed →
-// open → half_open → open, logged as from closed to open, says opened_from half_open and
-// folded_trips 1: one trip and one reopen, not two trips. A line of one change has none of the
-// three fields.
+// besides its own change (observe.Event.FoldedTrips, FoldedReopens). Its from is the first
+// change's and its to the last one's, a pair the breaker may never have made: every line
+// that stands for several changes, opens folded into it or not, has last_from, the state its
+// last change was made from (observe.Event.LastFrom), so
+// that last_from → to is the change the breaker made: closed → open → half_open, logged as
+// from closed to half_open, says last_from open and folded_trips 1 (a trip, then open →
+// half_open); closed → open → half_open → open, logged as from closed to open, says
+// last_from half_open and folded_trips 1: one trip and one reopen, not two trips. The other
+// changes folded into it (open → half_open, half_open → closed, an operator's) are on no
+// line. A line of one change has none of the three fields.
 //
 // Retry, rejection, exhausted and fallback-served lines come one per call: under a brownout,
 // by the thousand (a fallback answers every call its breaker refuses, each with a line). A

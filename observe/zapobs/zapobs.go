@@ -43,7 +43,7 @@ var lines = [...]line{
 	{observe.CallFinished, zapcore.DebugLevel, MsgCallFinished, []field{fService, fMethod, fAttempts, fCode, fClass, fDuration}, false},
 	{observe.RetryScheduled, zapcore.WarnLevel, MsgRetryScheduled, []field{fService, fMethod, fAttempt, fCode, fClass, fDelay, fPushback}, true},
 	{observe.RetriesExhausted, zapcore.ErrorLevel, MsgRetriesExhausted, []field{fService, fMethod, fAttempts, fCode, fClass, fReason, fElapsed}, true},
-	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor, fOpenedFrom, fFoldedTrips, fFoldedReopens}, false},
+	{observe.BreakerStateChanged, zapcore.InfoLevel, MsgBreakerChanged, []field{fService, fScopedMethod, fFrom, fTo, fReason, fOpenFor, fLastFrom, fFoldedTrips, fFoldedReopens}, false},
 	{observe.Rejected, zapcore.WarnLevel, MsgRejected, []field{fService, fMethod, fPolicy, fReason, fCode, fRetryAfter}, true},
 	{observe.FallbackServed, zapcore.InfoLevel, MsgFallbackServed, []field{fService, fMethod, fCode, fClass, fRefusal}, false},
 	{observe.DeadlineApplied, zapcore.DebugLevel, MsgDeadlineApplied, []field{fService, fMethod, fTimeout, fReason}, false},
@@ -87,8 +87,8 @@ func vDelay(k string, e *observe.Event) zap.Field    { return zap.Duration(k, e.
 func vFrom(k string, e *observe.Event) zap.Field     { return zap.String(k, e.From) }
 func vTo(k string, e *observe.Event) zap.Field       { return zap.String(k, e.To) }
 func vLimit(k string, e *observe.Event) zap.Field    { return zap.Int(k, int(e.Value)) }
-func vOpenedFrom(k string, e *observe.Event) zap.Field {
-	return zap.String(k, e.OpenedFrom.String())
+func vLastFrom(k string, e *observe.Event) zap.Field {
+	return zap.String(k, e.LastFrom.String())
 }
 func vFoldedTrips(k string, e *observe.Event) zap.Field {
 	return zap.Int(k, int(e.FoldedTrips))
@@ -115,7 +115,7 @@ const (
 	toOpen             // the event is a breaker's transition to open
 	pushback           // the event's Reason is observe.ReasonPushback: the server chose the delay
 	refusal            // the event is of a policy's refusal (class rejected) and has a Reason
-	openedFrom         // the event is a breaker's transition to open that tells its open's from (OpenedFrom): a folded one
+	lastFrom           // the event tells the from of a breaker's last change (LastFrom): a folded one
 	foldedTrips        // the event's FoldedTrips is not 0: a breaker folded trips into it
 	foldedReopens      // the event's FoldedReopens is not 0: a breaker folded reopens into it
 )
@@ -138,10 +138,10 @@ var (
 	fTimeout      = field{"timeout", vDelay, always}
 	fAfter        = field{"after", vDelay, always}
 	fOpenFor      = field{"open_for", vDelay, toOpen}
-	// A breaker's line that stands for several changes, folded while the sink was held: when
-	// its to is open, the from of the change to open it shows (from is the first change's);
-	// the transitions to open among them that it does not show.
-	fOpenedFrom    = field{"opened_from", vOpenedFrom, openedFrom}
+	// A breaker's line that stands for several changes, folded while the sink was held: the
+	// from of the last of them (from is the first change's); the transitions to open among
+	// them that its own, last, change is not.
+	fLastFrom      = field{"last_from", vLastFrom, lastFrom}
 	fFoldedTrips   = field{"folded_trips", vFoldedTrips, foldedTrips}
 	fFoldedReopens = field{"folded_reopens", vFoldedReopens, foldedReopens}
 	fPushback      = field{"reason", vReason, pushback}
@@ -157,7 +157,7 @@ var (
 func (f field) of(e *observe.Event) (zap.Field, bool) {
 	if f.when == withMethod && e.Method == "" || f.when == toOpen && e.To != "open" ||
 		f.when == pushback && e.Reason != observe.ReasonPushback || f.when == refusal && (e.Class != codes.Rejected || e.Reason == "") ||
-		f.when == openedFrom && (e.To != "open" || e.OpenedFrom.String() == "") ||
+		f.when == lastFrom && e.LastFrom.String() == "" ||
 		f.when == foldedTrips && e.FoldedTrips == 0 || f.when == foldedReopens && e.FoldedReopens == 0 {
 		return zap.Skip(), false
 	}

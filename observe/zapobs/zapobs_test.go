@@ -28,7 +28,7 @@ var at = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 
 // full returns an event of kind k with every field set, so that a line that logged a field it
 // should not would show it; but Attempt, on a Rejected event, which a refusing policy sends
-// without it (an Attempt makes it a refused hedge's: see "hedge rejected"), and OpenedFrom,
+// without it (an Attempt makes it a refused hedge's: see "hedge rejected"), and LastFrom,
 // FoldedTrips and FoldedReopens on a BreakerStateChanged, which only one that folds several
 // changes has (see "folded breaker state changed").
 func full(k observe.Kind) observe.Event {
@@ -41,7 +41,7 @@ func full(k observe.Kind) observe.Event {
 		e.Attempt = 0
 	}
 	if k != observe.BreakerStateChanged {
-		e.OpenedFrom, e.FoldedTrips, e.FoldedReopens = observe.OpenedFromHalfOpen, 2, 1
+		e.LastFrom, e.FoldedTrips, e.FoldedReopens = observe.LastFromHalfOpen, 2, 1
 	}
 	return e
 }
@@ -119,28 +119,42 @@ func TestLines(t *testing.T) {
 		},
 		{
 			// Changes folded while the sink was held: closed → open → half_open → open →
-			// half_open → open → half_open, read as closed → half_open; its trip and reopens
-			// are on the line, which is as visible as a line to open.
+			// half_open → open → half_open, read as closed → half_open: its own change is the
+			// last, open → half_open, which last_from says; its trip and reopens are on the
+			// line, which is as visible as a line to open.
 			name: "folded breaker state changed",
 			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
 				e.Method, e.Policy, e.From, e.To, e.Reason = "", observe.PolicyBreaker, "closed", "half_open", "recovery_timeout"
-				e.FoldedTrips, e.FoldedReopens = 1, 2
+				e.LastFrom, e.FoldedTrips, e.FoldedReopens = observe.LastFromOpen, 1, 2
 			}),
 			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
 			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "half_open"}, {"reason", "recovery_timeout"},
-				{"folded_trips", int64(1)}, {"folded_reopens", int64(2)}},
+				{"last_from", "open"}, {"folded_trips", int64(1)}, {"folded_reopens", int64(2)}},
+		},
+		{
+			// half_open → closed → forced_open → closed, read as half_open → closed: its own
+			// change is forced_open → closed, an operator's; nothing to open was folded, so
+			// the line is at the level of its own change.
+			name: "folded breaker state changed, no open folded",
+			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
+				e.Method, e.Policy, e.From, e.To, e.Reason = "", observe.PolicyBreaker, "half_open", "closed", "reset"
+				e.LastFrom = observe.LastFromForcedOpen
+			}),
+			wantLevel: zapcore.InfoLevel, wantMsg: "breaker state changed",
+			wantFields: []field{{"service", ocr}, {"from", "half_open"}, {"to", "closed"}, {"reason", "reset"},
+				{"last_from", "forced_open"}},
 		},
 		{
 			// closed → open → half_open → open, read as closed → open: its own open is a
-			// reopen, which opened_from says, and the trip before it is folded.
+			// reopen, which last_from says, and the trip before it is folded.
 			name: "folded breaker state changed to open",
 			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
 				e.Method, e.Policy, e.Reason = "", observe.PolicyBreaker, "probe_failed"
-				e.OpenedFrom, e.FoldedTrips = observe.OpenedFromHalfOpen, 1
+				e.LastFrom, e.FoldedTrips = observe.LastFromHalfOpen, 1
 			}),
 			wantLevel: zapcore.WarnLevel, wantMsg: "breaker state changed",
 			wantFields: []field{{"service", ocr}, {"from", "closed"}, {"to", "open"}, {"reason", "probe_failed"},
-				{"open_for", 250 * time.Millisecond}, {"opened_from", "half_open"}, {"folded_trips", int64(1)}},
+				{"open_for", 250 * time.Millisecond}, {"last_from", "half_open"}, {"folded_trips", int64(1)}},
 		},
 		{
 			name: "method breaker state changed",
