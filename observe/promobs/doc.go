@@ -137,8 +137,10 @@
 // BulwarkBreakerTripping counts such a series where it is new within its window in a process
 // Prometheus scraped without it, or of a process younger than the window
 // (process_start_time_seconds), and observability's doc says what it still misses. The
-// series are bounded as every transitions series is (MaxServices, MaxMethods): six per breaker
-// label set, at most. A retired breaker's transitions series are kept, those at 0 too, as its
+// series are bounded as every transitions series is (MaxServices, MaxMethods): one per pair of
+// states the breaker moved between, fifteen per breaker label set at most (its cycle's four,
+// and an operator's ForceOpen, Disable and Reset from each other state), of which the six
+// above start at 0. A retired breaker's transitions series are kept, those at 0 too, as its
 // counted transitions always were: a replacement under the same name counts on in them, and
 // the late changes of calls that were in flight through the retired one are counted there.
 //
