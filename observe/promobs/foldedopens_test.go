@@ -8,33 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
-	"github.com/bulwarkrpc/bulwark/observe"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/breakerwalk"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc/status"
-
-	grpccodes "google.golang.org/grpc/codes"
 )
-
-// heldSink passes every event on to next, but holds the first BreakerStateChanged in Observe
-// until release is closed (a sink behind a blocked writer), telling entered when it holds it.
-type heldSink struct {
-	next             observe.Sink
-	once             sync.Once
-	entered, release chan struct{}
-}
-
-func (h *heldSink) Observe(e observe.Event) {
-	if e.Kind == observe.BreakerStateChanged {
-		h.once.Do(func() {
-			close(h.entered)
-			<-h.release
-		})
-	}
-	h.next.Observe(e)
-}
 
 // A breaker whose sink is held while it trips and reopens more often than its queue of 16
 // changes holds folds the changes made meanwhile into fewer events; the to="open" series of
@@ -44,27 +22,12 @@ func (h *heldSink) Observe(e observe.Event) {
 func TestHeldSinkCountsEveryOpen(t *testing.T) {
 	const svc = "test.v1.FoldedOpens"
 	m, reg := newMetrics(t)
-	sink := &heldSink{next: m, entered: make(chan struct{}), release: make(chan struct{})}
-	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	br, err := breaker.New(svc, breaker.Config{ConsecutiveFailures: 1, InitialRecoveryTimeout: time.Second, RecoveryTimeout: time.Minute},
-		breaker.WithClock(clk), breaker.WithObserver(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fail := status.Error(grpccodes.Unavailable, "down")
-	allowed := func() breaker.Permit {
-		t.Helper()
-		p, err := br.Allow()
-		if err != nil {
-			t.Fatalf("Allow in %v: %v", br.State(), err)
-		}
-		return p
-	}
-
+	r := breakerwalk.NewRig(t, m, svc, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	br, clk, sink, allowed, fail := r.Breaker, r.Clock, r.Sink, r.Allowed, breakerwalk.Fail
 	p := allowed()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.Done(fail) }) // closed → open, held in Observe.
-	<-sink.entered
+	<-sink.Entered
 	opens, changes := 1, 1
 	// Trips, turns to half-open, probes that fail (reopen) or succeed (close): 60 changes, a
 	// third of them to open, while the first waits.
@@ -92,7 +55,7 @@ func TestHeldSinkCountsEveryOpen(t *testing.T) {
 			opens++
 		}
 	}
-	close(sink.release)
+	close(sink.Release)
 	wg.Wait()
 
 	got := 0.0
@@ -109,111 +72,34 @@ func TestHeldSinkCountsEveryOpen(t *testing.T) {
 	}
 }
 
-// foldWalk drives a breaker, whose sink m is held from its first change on, along path (the
-// states it moves to, one change each, the first a trip from closed), then releases the sink.
-// It returns the transitions the breaker made, each pair (from, to) with the times it made it.
-func foldWalk(t *testing.T, m observe.Sink, path []breaker.State) (made map[transition]int) {
-	t.Helper()
-	const maxWait = 10 * time.Second
-	sink := &heldSink{next: m, entered: make(chan struct{}), release: make(chan struct{})}
-	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	br, err := breaker.New("test.v1.FoldedFrom", breaker.Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 1,
-		HalfOpenMaxWait: maxWait, InitialRecoveryTimeout: time.Second, RecoveryTimeout: time.Minute},
-		breaker.WithClock(clk), breaker.WithObserver(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fail := status.Error(grpccodes.Unavailable, "down")
-	allowed := func() breaker.Permit {
-		t.Helper()
-		p, err := br.Allow()
-		if err != nil {
-			t.Fatalf("Allow in %v: %v", br.State(), err)
-		}
-		return p
-	}
-	made = map[transition]int{}
-	var wg sync.WaitGroup
-	defer func() {
-		select {
-		case <-sink.release:
-		default:
-			close(sink.release)
-		}
-		wg.Wait()
-	}()
-	for i, to := range path {
-		from := br.State()
-		switch {
-		case to == breaker.ForcedOpen:
-			br.ForceOpen()
-		case to == breaker.Disabled:
-			br.Disable()
-		case to == breaker.Closed && from != breaker.HalfOpen:
-			br.Reset()
-		case from == breaker.Closed && to == breaker.Open:
-			p := allowed()
-			if i == 0 { // The first change: its event is held in Observe.
-				wg.Go(func() { p.Done(fail) })
-				<-sink.entered
-			} else {
-				p.Done(fail)
-			}
-		case from == breaker.Open && to == breaker.HalfOpen:
-			clk.Advance(time.Minute)
-			br.State()
-		case from == breaker.HalfOpen && to == breaker.Closed:
-			allowed().Done(nil)
-		case from == breaker.HalfOpen && to == breaker.Open && i%2 == 0:
-			allowed().Done(fail)
-		case from == breaker.HalfOpen && to == breaker.Open:
-			allowed() // A probe that never reports: given up on after HalfOpenMaxWait.
-			clk.Advance(maxWait)
-			br.Stats()
-		default:
-			t.Fatalf("step %d: no way from %v to %v", i, from, to)
-		}
-		if got := br.State(); got != to {
-			t.Fatalf("step %d: %v → %v made %v", i, from, to, got)
-		}
-		made[transition{from.String(), to.String()}]++
-	}
-	close(sink.release)
-	wg.Wait()
-	return made
-}
-
-// transition is a pair of breaker states, as the from and to labels spell them.
-type transition struct{ from, to string }
-
 // transitionsShown returns the value of each bulwark_breaker_transitions_total series, by its
 // from and to labels.
-func transitionsShown(t *testing.T, reg *prometheus.Registry) map[transition]float64 {
+func transitionsShown(t *testing.T, reg *prometheus.Registry) map[breakerwalk.Pair]float64 {
 	t.Helper()
 	label := func(series, name string) string {
 		v := series[strings.Index(series, name+`="`)+len(name)+2:]
 		return v[:strings.IndexByte(v, '"')]
 	}
-	shown := map[transition]float64{}
+	shown := map[breakerwalk.Pair]float64{}
 	for series, v := range scrape(t, reg, promobs.NameBreakerTransitions) {
-		shown[transition{label(series, "from"), label(series, "to")}] += v
+		shown[breakerwalk.Pair{label(series, "from"), label(series, "to")}] += v
 	}
 	return shown
 }
 
 // assertOpensByFrom checks each from-series of bulwark_breaker_transitions_total{to="open"}
 // against the opens the breaker made from that state.
-func assertOpensByFrom(t *testing.T, reg *prometheus.Registry, made map[transition]int) {
+func assertOpensByFrom(t *testing.T, reg *prometheus.Registry, made map[breakerwalk.Pair]int) {
 	t.Helper()
 	got, want := map[string]float64{}, map[string]int{}
 	for tr, v := range transitionsShown(t, reg) {
-		if tr.to == "open" {
-			got[tr.from] += v
+		if tr[1] == "open" {
+			got[tr[0]] += v
 		}
 	}
 	for tr, n := range made {
-		if tr.to == "open" {
-			want[tr.from] += n
+		if tr[1] == "open" {
+			want[tr[0]] += n
 		}
 	}
 	for _, from := range []string{"closed", "open", "half_open", "forced_open", "disabled"} {
@@ -250,26 +136,13 @@ func TestHeldSinkCountsOpensInTheirFromSeries(t *testing.T) {
 		"closed → forced_open → disabled → closed folded":     append(append([]breaker.State{o}, fifteenToClosed...), f, d, c),
 		"half_open → disabled → forced_open folded":           append(append([]breaker.State{o}, fifteenToHalfOpen...), d, f),
 	}
-	next := map[breaker.State][]breaker.State{
-		c: {o, o, o, f, d},
-		o: {h, h, h, f, c, d},
-		h: {o, o, o, c, c, f, d},
-		f: {c, d},
-		d: {c, f},
-	}
 	for seed := range uint64(20) {
-		rng := rand.New(rand.NewPCG(seed, 11))
-		path, s := []breaker.State{o}, o
-		for range 40 + rng.IntN(200) {
-			s = next[s][rng.IntN(len(next[s]))]
-			path = append(path, s)
-		}
-		paths["seed "+strconv.FormatUint(seed, 10)] = path
+		paths["seed "+strconv.FormatUint(seed, 10)] = breakerwalk.RandomPath(rand.New(rand.NewPCG(seed, 11)))
 	}
 	for name, path := range paths {
 		t.Run(name, func(t *testing.T) {
 			m, reg := newMetrics(t)
-			made := foldWalk(t, m, path)
+			made := breakerwalk.Walk(t, m, "test.v1.FoldedFrom", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), path)
 			assertOpensByFrom(t, reg, made)
 			assertPairsMade(t, reg, made)
 		})
@@ -280,12 +153,12 @@ func TestHeldSinkCountsOpensInTheirFromSeries(t *testing.T) {
 // transition the breaker made, and no more often than it made it: a held sink's folded event
 // counts its own last change (from observe.Event.LastFrom to its To), not From → To, a pair
 // the breaker may never have made.
-func assertPairsMade(t *testing.T, reg *prometheus.Registry, made map[transition]int) {
+func assertPairsMade(t *testing.T, reg *prometheus.Registry, made map[breakerwalk.Pair]int) {
 	t.Helper()
 	for tr, v := range transitionsShown(t, reg) {
 		if v > float64(made[tr]) {
 			t.Errorf(`bulwark_breaker_transitions_total{from=%q,to=%q} = %v, the breaker made %s → %s %d times (made: %v)`,
-				tr.from, tr.to, v, tr.from, tr.to, made[tr], made)
+				tr[0], tr[1], v, tr[0], tr[1], made[tr], made)
 		}
 	}
 }
