@@ -151,47 +151,62 @@ func TestFirstCallPublishedSinkPanicLetsCloseFinish(t *testing.T) {
 		t.Run(fmt.Sprintf("close during %v", during), func(t *testing.T) {
 			sink := &heldSink{}
 			s := firstCallSuite(t, sink)
-			entered, release := make(chan struct{}), make(chan struct{})
-			sink.set(observe.BreakerPublished, func() {
-				close(entered)
-				<-release
-				panic("sink: BreakerPublished")
-			})
-			recovered := make(chan any, 1)
-			go func() {
-				defer func() { recovered <- recover() }()
+			closeAroundSinkPanic(t, s, sink, during, "the first call", "retired test.v1.PubM "+firstCallOther, func() {
 				inv := &testkit.CountingInvoker{}
 				_ = s.Unary()(context.Background(), firstCallOther, nil, nil, nil, inv.Invoke)
-			}()
-			<-entered
-			if during {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close while the first call's BreakerPublished was held: %v", err)
-				}
-				if s.Closed() {
-					t.Error("Close returned with the first call's BreakerPublished still to come, and the suite reported itself closed")
-				}
-			}
-			close(release)
-			if r := <-recovered; r != "sink: BreakerPublished" {
-				t.Fatalf("the first call recovered %v, want the sink's panic", r)
-			}
-			if !during {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close after the sink's panic: %v", err)
-				}
-				got := sink.events()
-				if !slices.Contains(got, "retired test.v1.PubM "+firstCallOther) {
-					t.Errorf("Close after the sink's panic sent %q, want %s's Retired among them", got, firstCallOther)
-				}
-			}
-			if !s.Closed() {
-				t.Error("after the sink's panic and Close, the suite does not report itself closed")
-			}
-			if err := s.Reload(publishedCfg(t, "2", "")); !errors.Is(err, interceptors.ErrClosed) {
-				t.Errorf("Reload after Close: %v, want ErrClosed", err)
-			}
+			}, nil)
 		})
+	}
+}
+
+// closeAroundSinkPanic runs op (what, in messages), whose sink panics at its first
+// BreakerPublished (a sink's bug), held until a Close, when during, has returned without the
+// suite reporting itself closed. It checks that op's goroutine recovers the sink's panic, that
+// a Close after the panic (when not during) sends wantRetired among its Retired events, and
+// that the suite then reports itself closed and refuses a Reload. check, when not nil, gets
+// the events the sink saw up to the panic.
+func closeAroundSinkPanic(t *testing.T, s *interceptors.Suite, sink *heldSink, during bool, what, wantRetired string, op func(), check func(got []string)) {
+	t.Helper()
+	entered, release := make(chan struct{}), make(chan struct{})
+	sink.set(observe.BreakerPublished, func() {
+		close(entered)
+		<-release
+		panic("sink: BreakerPublished")
+	})
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		op()
+	}()
+	<-entered
+	if during {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close while %s's BreakerPublished was held: %v", what, err)
+		}
+		if s.Closed() {
+			t.Errorf("Close returned with %s's BreakerPublished still to come, and the suite reported itself closed", what)
+		}
+	}
+	close(release)
+	if r := <-recovered; r != "sink: BreakerPublished" {
+		t.Fatalf("%s recovered %v, want the sink's panic", what, r)
+	}
+	if check != nil {
+		check(sink.events())
+	}
+	if !during {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close after the sink's panic: %v", err)
+		}
+		if got := sink.events(); !slices.Contains(got, wantRetired) {
+			t.Errorf("Close after the sink's panic sent %q, want %q among them", got, wantRetired)
+		}
+	}
+	if !s.Closed() {
+		t.Error("after the sink's panic and Close, the suite does not report itself closed")
+	}
+	if err := s.Reload(publishedCfg(t, "2", "")); !errors.Is(err, interceptors.ErrClosed) {
+		t.Errorf("Reload after Close: %v, want ErrClosed", err)
 	}
 }
 

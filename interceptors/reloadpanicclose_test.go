@@ -1,12 +1,10 @@
 package interceptors_test
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
 
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -25,48 +23,11 @@ func TestReloadPublishedSinkPanicLetsCloseFinish(t *testing.T) {
 			// test.v1.Pub's breaker takes other settings: the reload retires the old one,
 			// then publishes its replacement.
 			next := publishedCfg(t, "3", "")
-			entered, release := make(chan struct{}), make(chan struct{})
-			sink.set(observe.BreakerPublished, func() {
-				close(entered)
-				<-release
-				panic("sink: BreakerPublished")
+			closeAroundSinkPanic(t, s, sink, during, "the reload", "retired test.v1.PubM /test.v1.PubM/Do", func() { _ = s.Reload(next) }, func(got []string) {
+				if reloadRetired := []string{"retired test.v1.Pub "}; !slices.Equal(got, reloadRetired) {
+					t.Errorf("events up to the sink's panic: %q, want the reload's Retired alone (%q), none of the queued Close's", got, reloadRetired)
+				}
 			})
-			recovered := make(chan any, 1)
-			go func() {
-				defer func() { recovered <- recover() }()
-				_ = s.Reload(next)
-			}()
-			<-entered
-			if during {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close while the reload's BreakerPublished was held: %v", err)
-				}
-				if s.Closed() {
-					t.Error("Close returned with the reload's BreakerPublished still to come, and the suite reported itself closed")
-				}
-			}
-			close(release)
-			if r := <-recovered; r != "sink: BreakerPublished" {
-				t.Fatalf("the reload recovered %v, want the sink's panic", r)
-			}
-			reloadRetired := []string{"retired test.v1.Pub "}
-			if got := sink.events(); !slices.Equal(got, reloadRetired) {
-				t.Errorf("events up to the sink's panic: %q, want the reload's Retired alone (%q), none of the queued Close's", got, reloadRetired)
-			}
-			if !during {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close after the sink's panic: %v", err)
-				}
-				if got := sink.events(); !slices.Contains(got, "retired test.v1.PubM /test.v1.PubM/Do") {
-					t.Errorf("Close after the sink's panic sent %q, want test.v1.PubM's Retired among them", got)
-				}
-			}
-			if !s.Closed() {
-				t.Error("after the sink's panic and Close, the suite does not report itself closed")
-			}
-			if err := s.Reload(publishedCfg(t, "2", "")); !errors.Is(err, interceptors.ErrClosed) {
-				t.Errorf("Reload after Close: %v, want ErrClosed", err)
-			}
 		})
 	}
 }
