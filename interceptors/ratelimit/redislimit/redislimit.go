@@ -97,7 +97,12 @@ func New(name string, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
 // command retries: New's client, and the one a Factory without a client shares between the
 // limiters of one address and timeout.
 func dial(addr string, timeout time.Duration) *redis.Client {
-	return redis.NewClient(&redis.Options{
+	return redis.NewClient(dialOptions(addr, timeout))
+}
+
+// dialOptions are dial's client's options.
+func dialOptions(addr string, timeout time.Duration) *redis.Options {
+	return &redis.Options{
 		Addr:                  addr,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
@@ -110,7 +115,7 @@ func dial(addr string, timeout time.Duration) *redis.Client {
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
-	})
+	}
 }
 
 // NewWithClient returns a Limiter named name that asks Redis through client, which stays the

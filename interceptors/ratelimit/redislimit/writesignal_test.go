@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 )
@@ -38,27 +37,15 @@ func (c evalWrites) Write(b []byte) (int, error) {
 func signalClient(tb testing.TB, addr string, timeout time.Duration) (*redis.Client, <-chan struct{}) {
 	tb.Helper()
 	wrote := make(chan struct{}, 16)
-	c := redis.NewClient(&redis.Options{
-		Addr:                  addr,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            -1,
-		DialerRetries:         1,
-		DialTimeout:           timeout,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		PoolTimeout:           timeout,
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return evalWrites{conn, wrote}, nil
-		},
-	})
+	o := dialOptions(addr, timeout)
+	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return evalWrites{conn, wrote}, nil
+	}
+	c := redis.NewClient(o)
 	tb.Cleanup(func() { _ = c.Close() })
 	return c, wrote
 }
