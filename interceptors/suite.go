@@ -26,6 +26,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
+	"github.com/bulwarkrpc/bulwark/internal/runall"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -317,6 +318,11 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 // they started with. Policy objects whose settings did not change are kept, with their state.
 // A configuration rejected for its content changes nothing: one Validate refuses, or one with a
 // services key that is a registered method's dotted name (config.Config.CheckMethodKeys).
+// Once it took effect, a reload sends the observe.Retired of each level object it retired,
+// then the BreakerPublished of each breaker it put in service: should the sink panic on one of
+// its Retired events (a sink's bug), the other Retired events are sent all the same, then the
+// BreakerPublished events, and the first panic then goes on, to Reload's caller (see
+// reportRetired).
 func (s *Suite) Reload(cfg *config.Config) error {
 	// Checked again under s.mu before anything is published: Close may come in between.
 	s.mu.Lock()
@@ -662,35 +668,46 @@ func sameObject(a, b any) (same bool) {
 // their first level reading names them. The Time is at, when the reload took effect — or, for
 // closed (Close), a breaker's at its last state change, and at the zero Time for a breaker
 // that made none. A breaker whose last change is later than at (made since, as by the level
-// reading that names it) is retired at that change.
+// reading that names it) is retired at that change. Should a sink panic on one of them (a
+// sink's bug), the others are sent all the same (runall.Each): an observer that keeps state by
+// name (promobs) would otherwise keep the state of those objects, which the suite forgets, for
+// ever. The first panic then goes on, to the caller of the reload or Close; one more on a later
+// event is recovered and dropped, so that it neither hides the first nor stops the rest.
 func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, closed bool) {
+	sends := make([]func(), 0, len(retired))
 	for _, src := range retired {
-		if br, ok := src.(*breaker.Breaker); ok {
-			// A Close retires at the last change: a suite that replaces this one may exist
-			// already, its breaker's events under the same name later than this one's last
-			// change but earlier than the Close: retired at the Close, an observer would
-			// drop the replacement's state too. One that made none has no state of its own
-			// events to drop by Time (the zero Time drops none), but the state of its
-			// BreakerPublished, which an observer drops by its Instance.
-			if closed {
-				br.Retire(time.Time{})
-			} else {
-				br.Retire(at)
-			}
-			continue
+		sends = append(sends, func() { s.reportOneRetired(src, at, closed) })
+	}
+	runall.Each(sends)
+}
+
+// reportOneRetired sends the observe.Retired of src (see reportRetired).
+func (s *Suite) reportOneRetired(src observe.LevelSource, at time.Time, closed bool) {
+	if br, ok := src.(*breaker.Breaker); ok {
+		// A Close retires at the last change: a suite that replaces this one may exist
+		// already, its breaker's events under the same name later than this one's last
+		// change but earlier than the Close: retired at the Close, an observer would drop
+		// the replacement's state too. One that made none has no state of its own events to
+		// drop by Time (the zero Time drops none), but the state of its BreakerPublished,
+		// which an observer drops by its Instance.
+		if closed {
+			br.Retire(time.Time{})
+		} else {
+			br.Retire(at)
 		}
-		if s.o.sink == nil {
-			continue
-		}
-		var l observe.Level
-		read := false
-		src.Levels(func(lv observe.Level) bool {
-			l, read = lv, true
-			return false
-		})
-		if read {
-			s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: at, Service: l.Service, Method: l.Method, Policy: l.Policy})
-		}
+		return
+	}
+	if s.o.sink == nil {
+		return
+	}
+	var l observe.Level
+	read := false
+	src.Levels(func(lv observe.Level) bool {
+		l, read = lv, true
+		return false
+	})
+	if read {
+		s.o.sink.Observe(observe.Event{Kind: observe.Retired, Time: at, Service: l.Service, Method: l.Method, Policy: l.Policy})
 	}
 }
 
@@ -755,12 +772,15 @@ func (s *Suite) unlockAnnounce() {
 
 // retireAnnounce sends the Retired events of olds, the breakers a first call's build replaced,
 // then the BreakerPublished events of brs (see announce), which are sent also should a sink
-// panic on a Retired (a sink's bug).
+// panic on a Retired (a sink's bug): as each of olds' Retired, whether or not one before it
+// panicked (see reportRetired); the first panic then goes on, to the first call.
 func (s *Suite) retireAnnounce(olds []retiredBreaker, brs []*breaker.Breaker) {
 	defer s.announce(brs)
+	sends := make([]func(), 0, len(olds))
 	for _, old := range olds {
-		old.br.Retire(old.at)
+		sends = append(sends, func() { old.br.Retire(old.at) })
 	}
+	runall.Each(sends)
 }
 
 // reportAnnounce sends the Retired events of retired, the level sources a reload retired at at
@@ -936,7 +956,9 @@ func (s *Suite) Policy(fullMethod string) config.Policy {
 // too). Close sends these events before the suite reports itself closed (Closed) and stops
 // reading levels, so that an observer that drops a closed suite (promobs' Scrape) has them
 // first; while it sends them, the suite builds nothing and Reload returns ErrClosed. A Close
-// that comes meanwhile returns without waiting for them.
+// that comes meanwhile returns without waiting for them. Should the sink panic on one of them
+// (a sink's bug), the others are sent all the same, the suite is reported closed, and the
+// first panic then goes on, to the caller of Close (see reportRetired).
 //
 // A Close that comes while reloads send their Retired and BreakerPublished events (Reload
 // sends them once it took effect, outside the suite's lock), or while first calls send the

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/cowmap"
 	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/internal/runall"
 )
 
 // Registry holds breakers by name, so that every connection that names the same service (or
@@ -162,16 +163,21 @@ func (u *User) LetGo(name string, b *Breaker, release bool) bool {
 // others in place of, and that no suite held (see Registry): its suite calls it once a build
 // committed and it let its lock and the registry's build lock go, before it publishes the
 // breakers the build made, so that an observer may call back into the suite, or into another
-// sharing the registry, from Observe.
+// sharing the registry, from Observe. Should an observer panic on one of them (a bug of its),
+// the others are sent all the same, and the first panic then goes on, to the caller; one more
+// on a later breaker's is recovered and dropped, so that it neither hides the first nor stops
+// the rest.
 func (u *User) RetireReplaced() {
 	r := u.r
 	r.mu.Lock()
 	olds := r.retiring[u]
 	delete(r.retiring, u)
 	r.mu.Unlock()
+	sends := make([]func(), 0, len(olds))
 	for _, old := range olds {
-		old.retire(time.Time{}, true)
+		sends = append(sends, func() { old.retire(time.Time{}, true) })
 	}
+	runall.Each(sends)
 }
 
 // heldLocked reports whether a user other than except holds b, the breaker named name. r.mu
