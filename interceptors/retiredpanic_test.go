@@ -16,26 +16,32 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
-// panickySink records every Retired event it is given ("breaker test.v1.RpA /test.v1.RpA/Do"),
-// and panics ("sink: Retired #n", n counted from 1) on the first panics of them after it
-// records them.
+// panickySink records every event of its kind (Retired unless set) it is given ("breaker
+// test.v1.RpA /test.v1.RpA/Do"), and panics ("sink: retired #n", n counted from 1) on the first
+// panics of them after it records them.
 type panickySink struct {
 	mu     sync.Mutex
+	kind   observe.Kind
 	panics int
 	seen   []string
 }
 
 func (p *panickySink) Observe(e observe.Event) {
-	if e.Kind != observe.Retired {
+	p.mu.Lock()
+	kind := p.kind
+	if kind == 0 {
+		kind = observe.Retired
+	}
+	if e.Kind != kind {
+		p.mu.Unlock()
 		return
 	}
-	p.mu.Lock()
 	p.seen = append(p.seen, fmt.Sprintf("%s %s %s", e.Policy, e.Service, e.Method))
 	n := len(p.seen)
 	panics := p.panics
 	p.mu.Unlock()
 	if n <= panics {
-		panic(fmt.Sprintf("sink: Retired #%d", n))
+		panic(fmt.Sprintf("sink: %s #%d", kind, n))
 	}
 }
 
@@ -46,7 +52,7 @@ func (p *panickySink) arm(panics int) {
 	p.mu.Unlock()
 }
 
-// retired returns the Retired events p recorded since arm, sorted.
+// retired returns the events p recorded since arm (Retired, or its kind), sorted.
 func (p *panickySink) retired() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,7 +127,7 @@ func TestRetiredSinkPanicSendsTheOtherRetired(t *testing.T) {
 			sink := &panickySink{}
 			s := retiredPanicSuite(t, sink)
 			sink.arm(panics)
-			if r := recovered(func() { _ = s.Reload(retiredPanicCfg(t, false)) }); r != "sink: Retired #1" {
+			if r := recovered(func() { _ = s.Reload(retiredPanicCfg(t, false)) }); r != "sink: retired #1" {
 				t.Errorf("the reload recovered %v, want the sink's first panic", r)
 			}
 			if got := sink.retired(); !slices.Equal(got, wantReload) {
@@ -139,7 +145,7 @@ func TestRetiredSinkPanicSendsTheOtherRetired(t *testing.T) {
 			sink := &panickySink{}
 			s := retiredPanicSuite(t, sink)
 			sink.arm(panics)
-			if r := recovered(func() { _ = s.Close() }); r != "sink: Retired #1" {
+			if r := recovered(func() { _ = s.Close() }); r != "sink: retired #1" {
 				t.Errorf("Close recovered %v, want the sink's first panic", r)
 			}
 			if got := sink.retired(); !slices.Equal(got, wantClose) {
@@ -173,7 +179,7 @@ func TestRetireReplacedSinkPanicSendsTheOtherRetired(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	sink.arm(1)
 	next := publishedCfg(t, "2", "  test.v1.Pub2: {profile: p, methods: {Do: {}}}\n")
-	if r := recovered(func() { _ = s.Reload(next) }); r != "sink: Retired #1" {
+	if r := recovered(func() { _ = s.Reload(next) }); r != "sink: retired #1" {
 		t.Errorf("the reload recovered %v, want the sink's panic", r)
 	}
 	want := []string{"breaker test.v1.Pub ", "breaker test.v1.Pub2 "}
@@ -190,5 +196,73 @@ func TestRetireReplacedSinkPanicSendsTheOtherRetired(t *testing.T) {
 	}
 	if !s.Closed() {
 		t.Error("after the sink's panic and Close, the suite does not report itself closed")
+	}
+}
+
+// A sink that panics on the first BreakerPublished of a reload (a sink's bug) still gets the
+// BreakerPublished of every other breaker the reload put in service, which no later reload
+// would announce, and the panic reaches the reload's caller. Before, the breakers after the
+// panic were never published, and an observer that keeps state by name (promobs) learnt their
+// states only from their first change.
+func TestPublishedSinkPanicPublishesTheOthers(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sink := &panickySink{kind: observe.BreakerPublished}
+	s, err := interceptors.New(retiredPanicCfg(t, false), interceptors.WithObserver(sink), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	sink.arm(1)
+	if r := recovered(func() { _ = s.Reload(retiredPanicCfg(t, true)) }); r != "sink: breaker_published #1" {
+		t.Errorf("the reload recovered %v, want the sink's panic", r)
+	}
+	want := []string{"breaker test.v1.RpA ", "breaker test.v1.RpB "}
+	if got := sink.retired(); !slices.Equal(got, want) {
+		t.Errorf("BreakerPublished events of the reload whose sink panicked: %q, want %q", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after the sink's panic: %v", err)
+	}
+	if !s.Closed() {
+		t.Error("after the sink's panic and Close, the suite does not report itself closed")
+	}
+}
+
+// A suite sharing a registry puts its breakers in place of two the registry's Get made, whose
+// observer panics on their Retired (User.RetireReplaced): the suite's own sink still gets the
+// BreakerPublished of the breakers the reload put in service, and the panic reaches the
+// reload's caller. Before, the panic in RetireReplaced left them unpublished, for good.
+func TestRetireReplacedSinkPanicStillPublishes(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	reg := breaker.NewRegistry()
+	getSink, suiteSink := &panickySink{}, &panickySink{kind: observe.BreakerPublished}
+	for _, name := range []string{"test.v1.RpA", "test.v1.RpB"} {
+		if _, err := reg.Get(name, breaker.Config{ConsecutiveFailures: 7}, breaker.WithClock(clk), breaker.WithObserver(getSink)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := interceptors.New(retiredPanicCfg(t, false), interceptors.WithObserver(suiteSink),
+		interceptors.WithClock(clk), interceptors.WithBreakerRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	getSink.arm(1)
+	suiteSink.arm(0)
+	if r := recovered(func() { _ = s.Reload(retiredPanicCfg(t, true)) }); r != "sink: retired #1" {
+		t.Errorf("the reload recovered %v, want the Get-made breakers' observer's panic", r)
+	}
+	want := []string{"breaker test.v1.RpA ", "breaker test.v1.RpB "}
+	if got := getSink.retired(); !slices.Equal(got, want) {
+		t.Errorf("Retired events of the breakers the reload replaced: %q, want %q", got, want)
+	}
+	if got := suiteSink.retired(); !slices.Equal(got, want) {
+		t.Errorf("BreakerPublished events of the reload: %q, want %q", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after the panic: %v", err)
+	}
+	if !s.Closed() {
+		t.Error("after the panic and Close, the suite does not report itself closed")
 	}
 }

@@ -320,9 +320,8 @@ func New(cfg *config.Config, opts ...Option) (*Suite, error) {
 // services key that is a registered method's dotted name (config.Config.CheckMethodKeys).
 // Once it took effect, a reload sends the observe.Retired of each level object it retired,
 // then the BreakerPublished of each breaker it put in service: should the sink panic on one of
-// its Retired events (a sink's bug), the other Retired events are sent all the same, then the
-// BreakerPublished events, and the first panic then goes on, to Reload's caller (see
-// reportRetired).
+// these events (a sink's bug), the others are sent all the same, and the first panic then goes
+// on, to Reload's caller (see reportRetired and announce).
 func (s *Suite) Reload(cfg *config.Config) error {
 	// Checked again under s.mu before anything is published: Close may come in between.
 	s.mu.Lock()
@@ -808,14 +807,25 @@ type retiredBreaker struct {
 // registry no longer holds since the suite's builds put theirs in their place, and that no
 // suite holds, send their Retired (breaker.User.RetireReplaced), to their own observers: as
 // the BreakerPublished events, not under the suite's locks, and before them. It runs once
-// the suite let its lock and the registry's build lock go.
+// the suite let its lock and the registry's build lock go. Should a sink panic on one of these
+// events (a sink's bug), the others are sent all the same (runall.Each): the suite announces a
+// breaker once, at the build that took it, and no later build would. The first panic then goes
+// on, to the caller; one more on a later event is recovered and dropped.
 func (s *Suite) announce(brs []*breaker.Breaker) {
+	if len(brs) == 0 { // a first call that made no breaker: nothing more to build a list for
+		if s.breakerUser != nil {
+			s.breakerUser.RetireReplaced()
+		}
+		return
+	}
+	sends := make([]func(), 0, len(brs)+1)
 	if s.breakerUser != nil {
-		s.breakerUser.RetireReplaced()
+		sends = append(sends, s.breakerUser.RetireReplaced)
 	}
 	for _, br := range brs {
-		br.Publish()
+		sends = append(sends, br.Publish)
 	}
+	runall.Each(sends)
 }
 
 // mayUse reports whether a chain under st can use the object k, and the policy of such a
