@@ -668,16 +668,12 @@ func sameObject(a, b any) (same bool) {
 // closed (Close), a breaker's at its last state change, and at the zero Time for a breaker
 // that made none. A breaker whose last change is later than at (made since, as by the level
 // reading that names it) is retired at that change. Should a sink panic on one of them (a
-// sink's bug), the others are sent all the same (runall.Each): an observer that keeps state by
+// sink's bug), the others are sent all the same (runall.For): an observer that keeps state by
 // name (promobs) would otherwise keep the state of those objects, which the suite forgets, for
 // ever. The first panic then goes on, to the caller of the reload or Close; one more on a later
 // event is recovered and dropped, so that it neither hides the first nor stops the rest.
 func (s *Suite) reportRetired(retired []observe.LevelSource, at time.Time, closed bool) {
-	sends := make([]func(), 0, len(retired))
-	for _, src := range retired {
-		sends = append(sends, func() { s.reportOneRetired(src, at, closed) })
-	}
-	runall.Each(sends)
+	runall.For(retired, func(src observe.LevelSource) { s.reportOneRetired(src, at, closed) })
 }
 
 // reportOneRetired sends the observe.Retired of src (see reportRetired).
@@ -775,11 +771,7 @@ func (s *Suite) unlockAnnounce() {
 // panicked (see reportRetired); the first panic then goes on, to the first call.
 func (s *Suite) retireAnnounce(olds []retiredBreaker, brs []*breaker.Breaker) {
 	defer s.announce(brs)
-	sends := make([]func(), 0, len(olds))
-	for _, old := range olds {
-		sends = append(sends, func() { old.br.Retire(old.at) })
-	}
-	runall.Each(sends)
+	runall.For(olds, func(old retiredBreaker) { old.br.Retire(old.at) })
 }
 
 // reportAnnounce sends the Retired events of retired, the level sources a reload retired at at

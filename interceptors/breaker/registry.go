@@ -173,11 +173,7 @@ func (u *User) RetireReplaced() {
 	olds := r.retiring[u]
 	delete(r.retiring, u)
 	r.mu.Unlock()
-	sends := make([]func(), 0, len(olds))
-	for _, old := range olds {
-		sends = append(sends, func() { old.retire(time.Time{}, true) })
-	}
-	runall.Each(sends)
+	runall.For(olds, func(old *Breaker) { old.retire(time.Time{}, true) })
 }
 
 // heldLocked reports whether a user other than except holds b, the breaker named name. r.mu

@@ -34,3 +34,25 @@ func TestEach(t *testing.T) {
 		t.Errorf("Each panicked with %v, want the first func's value %q", got, "first")
 	}
 }
+
+// TestFor: f runs with every value, in order, also after a call panics; For then panics with
+// the first call's value.
+func TestFor(t *testing.T) {
+	var ran []int
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		For([]int{1, 2, 3}, func(x int) {
+			ran = append(ran, x)
+			if x < 3 {
+				panic(x)
+			}
+		})
+		return nil
+	}()
+	if !slices.Equal(ran, []int{1, 2, 3}) {
+		t.Errorf("ran %v, want [1 2 3]", ran)
+	}
+	if got != 1 {
+		t.Errorf("For panicked with %v, want the first call's value 1", got)
+	}
+}
