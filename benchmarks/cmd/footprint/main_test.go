@@ -97,11 +97,18 @@ func TestPatchRDTSCP(t *testing.T) {
 
 func TestPrintPutsEachChainAgainstRaw(t *testing.T) {
 	var b bytes.Buffer
-	if err := print(&b, []row{{"raw", Counts{Ir: 300, D1mr: 17, D1mw: 5}}, {"suite", Counts{Ir: 4000, I1mr: 70, D1mr: 97, D1mw: 43}}}); err != nil {
+	if err := print(&b, []row{{"raw", Counts{Ir: 300, I1mr: 1, D1mr: 17, D1mw: 5}}, {"suite", Counts{Ir: 4000, I1mr: 370, D1mr: 97, D1mw: 43}}}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	if !strings.Contains(out, "+118.0") {
-		t.Fatalf("suite's data lines missed over raw (140 - 22 = +118.0) not in:\n%s", out)
+	for what, want := range map[string]string{
+		"data lines over raw (140 - 22)":          "+118.0",
+		"code lines over raw (370 - 1)":           "+369.0",
+		"all lines over raw (510 - 23)":           "+487.0",
+		"the suite's lines of data, code and all": "140.0    +118.0       370.0    +369.0      510.0    +487.0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s: %q not in:\n%s", what, want, out)
+		}
 	}
 }
