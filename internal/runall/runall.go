@@ -3,29 +3,43 @@
 package runall
 
 // Each calls every f in fs, in order, also after one panics (a func of a policy's or of the
-// program's, run at a commit, which must not be left half done); then it panics with what the
-// first that panicked panicked with.
+// program's, run at a commit, which must not be left half done); then the first panic goes on
+// (see For).
 func Each(fs []func()) {
 	For(fs, func(f func()) { f() })
 }
 
 // For calls f with every x in xs, in order, also after a call panics (an observer's, say, on
-// one of several events that must all be sent); then it panics with what the first call that
-// panicked panicked with. A later panic is recovered and dropped.
+// one of several events that must all be sent) or ends its goroutine (runtime.Goexit: an
+// observer's t.FailNow); then the first panic goes on, or the goroutine ends. The first panic
+// is never recovered: the later calls run while it goes on, from For's frame, so that it keeps
+// the stack it was raised on (an unrecovered panic's trace, or a recovering caller's
+// debug.Stack, shows the func that panicked, not only For). A later call's panic is recovered
+// and dropped.
 func For[T any](xs []T, f func(T)) {
-	var first any
-	panicked := false
-	for _, x := range xs {
+	for i := range xs {
+		ended := false
 		func() {
 			defer func() {
-				if r := recover(); r != nil && !panicked {
-					first, panicked = r, true
+				if !ended { // f panicked or called Goexit, which goes on once the rest ran.
+					rest(xs[i+1:], f)
 				}
 			}()
-			f(x)
+			f(xs[i])
+			ended = true
 		}()
 	}
-	if panicked {
-		panic(first)
+}
+
+// rest calls f with every x in xs while the panic or Goexit of an earlier call goes on, each
+// call's own panic recovered and dropped. The recover is a deferred call's that only a panic
+// of f(x) runs (not the earlier panic's unwinding, which runs rest's caller), so it never
+// recovers the panic that goes on.
+func rest[T any](xs []T, f func(T)) {
+	for _, x := range xs {
+		func() {
+			defer func() { _ = recover() }()
+			f(x)
+		}()
 	}
 }

@@ -1,7 +1,10 @@
 package runall
 
 import (
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -54,5 +57,60 @@ func TestFor(t *testing.T) {
 	}
 	if got != 1 {
 		t.Errorf("For panicked with %v, want the first call's value 1", got)
+	}
+}
+
+// panicInSink stands for an observer's Observe that panics: the function a stack trace of its
+// panic must show.
+//
+//go:noinline
+func panicInSink(x int) { panic(x) }
+
+// TestForKeepsTheFirstPanicsStack: the first panic goes on with the stack it was raised on,
+// the panicking func's frames included, as an unrecovered panic's trace or a recovering
+// caller's debug.Stack shows it, not only from For: whoever debugs a panicking observer sees
+// where it panicked. The later calls run all the same.
+func TestForKeepsTheFirstPanicsStack(t *testing.T) {
+	var ran []int
+	var stack string
+	got := func() (r any) {
+		defer func() {
+			r = recover()
+			stack = string(debug.Stack())
+		}()
+		For([]int{1, 2, 3}, func(x int) {
+			ran = append(ran, x)
+			if x == 1 {
+				panicInSink(x)
+			}
+		})
+		return nil
+	}()
+	if got != 1 || !slices.Equal(ran, []int{1, 2, 3}) {
+		t.Fatalf("For panicked with %v after running %v, want 1 after [1 2 3]", got, ran)
+	}
+	if !strings.Contains(stack, "runall.panicInSink") {
+		t.Errorf("the stack the panic went on with does not show the func that panicked (runall.panicInSink):\n%s", stack)
+	}
+}
+
+// TestForGoexit: a call that ends its goroutine (runtime.Goexit: an observer's t.FailNow, say)
+// keeps none of the later calls from running, as a panic does not; the goroutine then ends.
+func TestForGoexit(t *testing.T) {
+	var ran []int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		For([]int{1, 2, 3}, func(x int) {
+			ran = append(ran, x)
+			if x == 1 {
+				runtime.Goexit()
+			}
+		})
+		ran = append(ran, -1) // not reached: the goroutine ends
+	}()
+	<-done
+	if !slices.Equal(ran, []int{1, 2, 3}) {
+		t.Fatalf("ran %v, want [1 2 3] (every call, and the goroutine ended after them)", ran)
 	}
 }
