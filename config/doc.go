@@ -106,6 +106,12 @@
 //	| bulkhead.adaptive.min_limit, initial_limit, smoothing,  | bulkhead.adaptive.algorithm    |
 //	|   tolerance, long_window, backoff_ratio                 |   (""), latency_threshold      |
 //
+// A field set where the rest of its section never reads it is an error too, as a
+// retry.jitter_amount without jitter: additive is: retry.throttle.min_per_second or window
+// without throttle.ratio, throttle.token_ratio without throttle.max_tokens. An override that
+// turns such a setting off (throttle.ratio: 0 alone) keeps the fields it does not write,
+// whose 0 it could not write: those are accepted, with a [Warning] at the service or method.
+//
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a
 // method name that is not an identifier, and an override that makes its section invalid

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -376,6 +378,38 @@ func (c *Config) Warnings() []Warning {
 			if msg != "" && !said {
 				out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
 			}
+		}
+		for _, msg := range c.unusedWarnings(pol.Service, pol.Method) {
+			out = append(out, Warning{Path: targetPath(pol.Service, pol.Method), Message: msg})
+		}
+	}
+	return out
+}
+
+// unusedWarnings returns what Warnings says of the fields that the overrides of a service (or
+// of one of its methods) keep from what they override but leave unused, having turned off
+// the setting that reads them (retry.throttle.ratio: 0 under a profile's ratio budget, whose
+// min_per_second and window stay): Validate accepts those (see effectiveErrors), as an
+// override cannot write such a field's 0, which means its default. Each is said where it
+// first goes unused, not again at the methods that inherit it.
+func (c *Config) unusedWarnings(service, method string) []string {
+	svc := c.Services[service]
+	eff := c.resolve(service, "", false)
+	parent := c.Profiles[eff.ProfileName]
+	here := eff.Profile
+	if method != "" {
+		without := *c
+		without.Services = map[string]Service{service: {Profile: svc.Profile, Overrides: svc.Overrides,
+			Methods: map[string]Method{method: {Profile: svc.Methods[method].Profile}}}}
+		parent = without.resolve(service, method, false).Profile
+		here = c.resolve(service, method, false).Profile
+	}
+	known, unused := parent.unused(), here.unused()
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(unused)) {
+		if known[k] == nil {
+			fe := unused[k]
+			out = append(out, fe.Path+": "+fe.Value+" "+fe.Rule+" (kept from what this overrides, it has no effect here)")
 		}
 	}
 	return out

@@ -65,6 +65,12 @@ type Spec[C any] struct {
 	// written lists the field paths the file wrote. Paths in its errors are relative to the
 	// section.
 	Explicit func(c C, written []string) error
+	// Unused, if set, reports the fields of c, as written (before Normalize), that are set
+	// but that c's other settings never read (the ratio budget's window without a ratio),
+	// as fielderr errors whose paths are relative to the section. Package config refuses
+	// such a field where a profile, a service or a method writes it, and warns of one an
+	// override leaves unused by writing the setting that reads it off (ratio: 0).
+	Unused func(c C) error
 	// Equal reports whether a and b behave the same. Nil: C's method Equal(C) bool, if it
 	// has one, else reflect.DeepEqual.
 	Equal func(a, b C) bool
@@ -195,6 +201,8 @@ type Section interface {
 	// ZeroRule returns the rule an explicit zero of the field at path breaks, if any.
 	ZeroRule(path string) (string, bool)
 	Explicit(v any, written []string) error
+	// Unused is Spec.Unused of *v, nil when Unused is unset.
+	Unused(v any) error
 	Equal(a, b any) bool
 	Explain(v any) string
 
@@ -258,6 +266,13 @@ func (e erased[C]) Explicit(v any, written []string) error {
 		return nil
 	}
 	return e.s.Explicit(*v.(*C), written)
+}
+
+func (e erased[C]) Unused(v any) error {
+	if e.s.Unused == nil {
+		return nil
+	}
+	return e.s.Unused(*v.(*C))
 }
 
 func (e erased[C]) Equal(a, b any) bool {

@@ -94,18 +94,20 @@ type RetryBudgetConfig struct {
 	// (so at least 0.0005). 0: no token bucket.
 	MaxTokens float64 `yaml:"max_tokens" json:"max_tokens"`
 	// TokenRatio is what each success puts back, in (0, MaxTokens], counted in thousandths of
-	// a token (so at least 0.0005). 0 means 0.1, or MaxTokens when that is smaller.
+	// a token (so at least 0.0005). 0 means 0.1, or MaxTokens when that is smaller. Unused
+	// without MaxTokens, as MinPerSecond without Ratio.
 	TokenRatio float64 `yaml:"token_ratio" json:"token_ratio" zero:"is not positive (leave it out for the default 0.1)"`
 	// Ratio is the ratio budget's share: retries and hedges per call over the window, in
 	// (0, 10], counted in thousandths (so at least 0.0005). 0: no ratio budget.
 	Ratio float64 `yaml:"ratio" json:"ratio"`
 	// MinPerSecond is the ratio budget's floor: retries per second allowed whatever the
 	// traffic, in (0, 1000], with at least 0.0005 retries in the window (the budget counts
-	// thousandths of a retry). 0 means 10. Unused without Ratio (so that an override can turn the
-	// ratio budget off with ratio: 0 alone).
+	// thousandths of a retry). 0 means 10. Unused without Ratio: package config refuses it
+	// written without one, and warns of one a service keeps from its profile when it turns
+	// the ratio budget off with ratio: 0 alone.
 	MinPerSecond float64 `yaml:"min_per_second" json:"min_per_second" zero:"is not positive (leave it out for the default 10)"`
 	// Window is the time over which the ratio budget counts calls and retries, from 1s to
-	// 10m (counted in tenths of it). 0 means 10s. Unused without Ratio.
+	// 10m (counted in tenths of it). 0 means 10s. Unused without Ratio, as MinPerSecond.
 	Window time.Duration `yaml:"window" json:"window" zero:"is not positive (leave it out for the default 10s)"`
 }
 

@@ -16,6 +16,7 @@ func init() {
 		Key:       "retry",
 		Rank:      section.RankRetry,
 		Normalize: Normalize,
+		Unused:    unused,
 		Uses:      func(Config) section.Uses { return section.UsesClassifier | section.UsesBudget },
 		CallSink:  func(sink observe.Sink) grpc.CallOption { return WithCallObserver(sink) },
 		Build:     build,

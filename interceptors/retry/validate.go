@@ -65,3 +65,21 @@ func (c Config) Validate() error {
 	v.Check(c.ReplayBufferBytes <= attempt.MaxReplayBytes, "replay_buffer_bytes", c.ReplayBufferBytes, "is above 1 GiB")
 	return v.Err()
 }
+
+// unused reports the retry budget's fields set beside no budget that reads them (see
+// section.Spec.Unused): min_per_second and window without a ratio (the token bucket reads
+// neither), token_ratio without max_tokens. Validate accepts them, so that a service can
+// turn its profile's budget off with ratio: 0 (or max_tokens: 0) alone; config refuses them
+// where they are written.
+func unused(c Config) error {
+	var v fielderr.Checker
+	t := c.Throttle
+	if t.Ratio == 0 {
+		v.Check(t.MinPerSecond == 0, "throttle.min_per_second", t.MinPerSecond, "is set but throttle.ratio is not: only the ratio budget reads it")
+		v.Check(t.Window == 0, "throttle.window", t.Window, "is set but throttle.ratio is not: only the ratio budget reads it")
+	}
+	if t.MaxTokens == 0 {
+		v.Check(t.TokenRatio == 0, "throttle.token_ratio", t.TokenRatio, "is set but throttle.max_tokens is not: only the token bucket reads it")
+	}
+	return v.Err()
+}
