@@ -108,9 +108,13 @@
 //
 // A field set where the rest of its section never reads it is an error too, as a
 // retry.jitter_amount without jitter: additive is: retry.throttle.min_per_second or window
-// without throttle.ratio, throttle.token_ratio without throttle.max_tokens. An override that
-// turns such a setting off (throttle.ratio: 0 alone) keeps the fields it does not write,
-// whose 0 it could not write: those are accepted, with a [Warning] at the service or method.
+// without throttle.ratio, throttle.token_ratio without throttle.max_tokens;
+// breaker.window_duration with a count window, window_size with a time window, and
+// window_type, window_size, window_duration or minimum_calls with neither
+// failure_rate_threshold nor slow_call_duration. An override that turns such a setting off
+// (throttle.ratio: 0 alone, failure_rate_threshold: 0) or changes it (window_type: time)
+// keeps the fields it does not write, whose 0 it could not write: those are accepted, with a
+// [Warning] at the service or method.
 //
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"maps"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -404,11 +402,13 @@ func (c *Config) unusedWarnings(service, method string) []string {
 		parent = without.resolve(service, method, false).Profile
 		here = c.resolve(service, method, false).Profile
 	}
-	known, unused := parent.unused(), here.unused()
+	known := map[string]bool{}
+	for _, fe := range parent.unused() {
+		known[fe.Error()] = true
+	}
 	var out []string
-	for _, k := range slices.Sorted(maps.Keys(unused)) {
-		if known[k] == nil {
-			fe := unused[k]
+	for _, fe := range here.unused() {
+		if !known[fe.Error()] {
 			out = append(out, fe.Path+": "+fe.Value+" "+fe.Rule+" (kept from what this overrides, it has no effect here)")
 		}
 	}

@@ -46,3 +46,41 @@ func TestUnusedRetryBudgetFields(t *testing.T) {
 		}
 	}
 }
+
+// TestUnusedBreakerWindowFields: a breaker's window_duration with a count window,
+// window_size with a time window, and any of the window's fields without a failure rate or a
+// slow-call rate were accepted and never read. Written so they are refused; kept from ml's
+// count window by a service that changes the window's type, or turns the rate off, they are a
+// warning (window_size cannot be written 0).
+func TestUnusedBreakerWindowFields(t *testing.T) {
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    breaker: {failure_rate_threshold: 0.5, window_duration: 30s}\n":                     "t.yaml:3: profiles.p.breaker.window_duration: 30s is set but window_type is not time: a count window reads window_size",
+		"profiles:\n  p:\n    breaker: {failure_rate_threshold: 0.5, window_type: count, window_duration: 30s}\n": "t.yaml:3: profiles.p.breaker.window_duration: 30s is set but window_type is not time: a count window reads window_size",
+		"profiles:\n  p:\n    breaker: {slow_call_duration: 1s, window_type: time, window_size: 50}\n":            "t.yaml:3: profiles.p.breaker.window_size: 50 is set with window_type time: a time window reads window_duration",
+		"profiles:\n  p:\n    breaker: {consecutive_failures: 5, window_size: 50}\n":                              "t.yaml:3: profiles.p.breaker.window_size: 50 is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window",
+		"profiles:\n  p:\n    breaker: {window_type: time, window_duration: 30s}\n": "t.yaml:3: profiles.p.breaker.window_type: \"time\" is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window\n" +
+			"t.yaml:3: profiles.p.breaker.window_duration: 30s is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window",
+		// An override that writes one is refused at it.
+		"services:\n  kyc.v1.OCRService:\n    breaker:\n      window_duration: 30s\n": `t.yaml:4: services."kyc.v1.OCRService".breaker.window_duration: 30s is set but window_type is not time: a count window reads window_size`,
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+
+	for src, want := range map[string][]string{
+		"services:\n  kyc.v1.OCRService:\n    breaker: {window_type: time, window_duration: 30s}\n": {
+			"breaker.window_size: 100 is set with window_type time: a time window reads window_duration (kept from what this overrides, it has no effect here)",
+		},
+		"services:\n  kyc.v1.OCRService:\n    breaker: {failure_rate_threshold: 0, failure_rate_confidence: 0}\n": {
+			`breaker.window_type: "count" is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window (kept from what this overrides, it has no effect here)`,
+			"breaker.window_size: 100 is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window (kept from what this overrides, it has no effect here)",
+			"breaker.minimum_calls: 20 is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window (kept from what this overrides, it has no effect here)",
+		},
+	} {
+		warns, _ := parseWarnings(t, "t.yaml", src)
+		if got := warningsAt(warns, `services."kyc.v1.OCRService"`); !slices.Equal(got, want) {
+			t.Errorf("%q: warnings at the service:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}

@@ -296,10 +296,11 @@ func (p Profile) validate() error {
 }
 
 // unused returns the fields of p's sections, as written, that are set but that the rest of
-// their section never reads (section.Spec.Unused), by their path from the profile; each
-// section is judged only once it is valid (validate reports these among its errors).
-func (p Profile) unused() map[string]*fielderr.Error {
-	out := map[string]*fielderr.Error{}
+// their section never reads (section.Spec.Unused), with their paths from the profile, in the
+// order of the sections and of their fields; each section is judged only once it is valid
+// (validate reports these among its errors).
+func (p Profile) unused() []*fielderr.Error {
+	var out []*fielderr.Error
 	for _, sl := range slots() {
 		v := sl.get(&p)
 		if v == nil || sl.sec.Validate(v) != nil || sl.sec.Validate(sl.sec.Normalize(v)) != nil {
@@ -308,7 +309,7 @@ func (p Profile) unused() map[string]*fielderr.Error {
 		for _, e := range fielderr.Flatten(fielderr.Prefix(string(sl.key), sl.sec.Unused(v))) {
 			var fe *fielderr.Error
 			if errors.As(e, &fe) {
-				out[fe.Error()] = fe
+				out = append(out, fe)
 			}
 		}
 	}
@@ -371,13 +372,16 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 	for _, e := range fielderr.Flatten(parent.validate()) {
 		known[e.Error()] = true
 	}
-	unused := eff.unused()
+	unused := map[string]bool{}
+	for _, fe := range eff.unused() {
+		unused[fe.Error()] = true
+	}
 	for _, e := range fielderr.Flatten(eff.validate()) {
 		var fe *fielderr.Error
 		if !errors.As(e, &fe) || known[e.Error()] {
 			continue
 		}
-		if unused[fe.Error()] != nil && !written[fe.Path] {
+		if unused[fe.Error()] && !written[fe.Path] {
 			// Kept from the parent, and left unused by what o writes (retry.throttle.ratio:
 			// 0 over a ratio budget's window): o turns the setting off, which is no mistake,
 			// and o could not clear the field (a written 0 means its default). Warnings says so.

@@ -61,6 +61,10 @@ type Config struct {
 	// below 0.5 the bound would lie above the share and the rule trip under its threshold, so
 	// Validate refuses it.
 	FailureRateConfidence float64 `yaml:"failure_rate_confidence" json:"failure_rate_confidence"`
+	// The window (WindowType, WindowSize, WindowDuration, MinimumCalls) is kept only for a
+	// failure rate or a slow-call rate: package config refuses its fields written without
+	// one, and WindowDuration with a count window or WindowSize with a time window.
+	//
 	// WindowType is how the window is measured. Empty means WindowCount.
 	WindowType WindowType `yaml:"window_type" json:"window_type" zero:"is not one of count, time"`
 	// WindowSize is the count window's length in calls. 0 means 10.

@@ -19,6 +19,7 @@ func init() {
 		Rank:      section.RankBreaker,
 		Normalize: Normalize,
 		Explicit:  explicit,
+		Unused:    unused,
 		Name: func(c Config, service, fullMethod string, shared bool) string {
 			if shared && c.Scope != ScopeMethod {
 				return service

@@ -76,3 +76,24 @@ func neverTrips(v *fielderr.Checker, c Config) {
 			strconv.Itoa(n)+" would never trip failure_rate_threshold "+strconv.FormatFloat(c.FailureRateThreshold, 'g', -1, 64))
 	}
 }
+
+// unused reports the window's fields set where no rule reads them (see section.Spec.Unused):
+// any of them without a failure rate or a slow-call rate (failure_rate_threshold,
+// slow_call_duration), the only rules that keep a window; window_duration with a count
+// window; window_size with a time window. Validate accepts them, so that a service can turn
+// its profile's rate off with failure_rate_threshold: 0, or change the window's type, without
+// writing the 0 of a field that means its default; config refuses them where they are written.
+func unused(c Config) error {
+	var v fielderr.Checker
+	if c.FailureRateThreshold == 0 && c.SlowCallDuration == 0 {
+		const rule = "is set but failure_rate_threshold is not, nor slow_call_duration: only a rate reads the window"
+		v.Check(c.WindowType == "", "window_type", string(c.WindowType), rule)
+		v.Check(c.WindowSize == 0, "window_size", c.WindowSize, rule)
+		v.Check(c.WindowDuration == 0, "window_duration", c.WindowDuration, rule)
+		v.Check(c.MinimumCalls == 0, "minimum_calls", c.MinimumCalls, rule)
+		return v.Err()
+	}
+	v.Check(c.WindowDuration == 0 || c.WindowType == WindowTime, "window_duration", c.WindowDuration, "is set but window_type is not time: a count window reads window_size")
+	v.Check(c.WindowSize == 0 || c.WindowType != WindowTime, "window_size", c.WindowSize, "is set with window_type time: a time window reads window_duration")
+	return v.Err()
+}
