@@ -111,8 +111,9 @@
 // without throttle.ratio, throttle.token_ratio without throttle.max_tokens;
 // breaker.window_duration with a count window, window_size with a time window, and
 // window_type, window_size, window_duration or minimum_calls with neither
-// failure_rate_threshold nor slow_call_duration. An override that turns such a setting off
-// (throttle.ratio: 0 alone, failure_rate_threshold: 0) or changes it (window_type: time)
+// failure_rate_threshold nor slow_call_duration; bulkhead.adaptive's fields without
+// adaptive.algorithm. An override that turns such a setting off (throttle.ratio: 0 alone,
+// failure_rate_threshold: 0, adaptive: {algorithm: ""}) or changes it (window_type: time)
 // keeps the fields it does not write, whose 0 it could not write: those are accepted, with a
 // [Warning] at the service or method.
 //

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulwarkrpc/bulwark/config"
 )
 
 // TestUnusedRetryBudgetFields: retry.throttle's min_per_second and window without a ratio, and
@@ -82,5 +84,42 @@ func TestUnusedBreakerWindowFields(t *testing.T) {
 		if got := warningsAt(warns, `services."kyc.v1.OCRService"`); !slices.Equal(got, want) {
 			t.Errorf("%q: warnings at the service:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+	}
+}
+
+// TestUnusedBulkheadAdaptiveFields: bulkhead.adaptive's fields without an algorithm were
+// accepted and the limit stayed fixed. Written so they are refused; kept from ml's gradient
+// by a service that turns the adaptive limit off with adaptive: {algorithm: ""} alone, they
+// are a warning, and the service's bulkhead is fixed.
+func TestUnusedBulkheadAdaptiveFields(t *testing.T) {
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    bulkhead: {adaptive: {tolerance: 2, min_limit: 4}}\n": "t.yaml:3: profiles.p.bulkhead.adaptive.min_limit: 4 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields\n" +
+			"t.yaml:3: profiles.p.bulkhead.adaptive.tolerance: 2 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields",
+		"profiles:\n  p:\n    bulkhead: {adaptive: {algorithm: \"\", latency_threshold: 60ms}}\n": "t.yaml:3: profiles.p.bulkhead.adaptive.latency_threshold: 60ms is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields",
+		// An override that writes one is refused at it, over a profile without adaptive
+		// or with it turned off in the same override.
+		"services:\n  kyc.v1.OCRService:\n    profile: fast\n    bulkhead:\n      adaptive:\n        tolerance: 3\n":             `t.yaml:6: services."kyc.v1.OCRService".bulkhead.adaptive.tolerance: 3 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields`,
+		"services:\n  kyc.v1.FaceMatchService:\n    bulkhead:\n      adaptive:\n        algorithm: \"\"\n        tolerance: 3\n": `t.yaml:6: services."kyc.v1.FaceMatchService".bulkhead.adaptive.tolerance: 3 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields`,
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+
+	src := "services:\n  kyc.v1.FaceMatchService:\n    bulkhead:\n      adaptive: {algorithm: \"\"}\n"
+	cfg, warns, err := config.Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"bulkhead.adaptive.min_limit: 8 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
+		"bulkhead.adaptive.initial_limit: 16 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
+		"bulkhead.adaptive.tolerance: 2 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
+	}
+	if got := warningsAt(warns, `services."kyc.v1.FaceMatchService"`); !slices.Equal(got, want) {
+		t.Errorf("warnings at the service:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if b := cfg.ResolveService("kyc.v1.FaceMatchService").Bulkhead; b == nil || b.Adaptive.Algorithm != "" {
+		t.Errorf("bulkhead %+v, want a fixed one", b)
 	}
 }

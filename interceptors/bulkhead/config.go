@@ -34,8 +34,8 @@ const (
 
 // Adaptive is the configuration of an adaptive limit. Zero values are the documented defaults.
 type Adaptive struct {
-	// Algorithm is the limit algorithm: "" (off: the other fields are ignored), "aimd" or
-	// "gradient".
+	// Algorithm is the limit algorithm: "" (off: the other fields are not read, and package
+	// config refuses them written beside it), "aimd" or "gradient".
 	Algorithm Algorithm `yaml:"algorithm" json:"algorithm"`
 	// MinLimit is the floor of the limit, in [1, MaxConcurrent]. 0 means 1.
 	MinLimit int `yaml:"min_limit" json:"min_limit" zero:"is below 1"`

@@ -15,6 +15,7 @@ func init() {
 		Key:       "bulkhead",
 		Rank:      section.RankBulkhead,
 		Normalize: Normalize,
+		Unused:    unused,
 		Equal:     equal,
 		Uses:      uses,
 		Build:     build,

@@ -15,8 +15,9 @@ func (c Config) Validate() error {
 	a := c.Adaptive
 	switch a.Algorithm {
 	case AlgorithmNone:
-		// The other fields are ignored: a service can turn off its profile's adaptive limit
-		// with adaptive: {algorithm: ""} alone.
+		// The other fields are not read: a service can turn off its profile's adaptive limit
+		// with adaptive: {algorithm: ""} alone. Written without an algorithm, they are what
+		// unused reports.
 		return v.Err()
 	case AlgorithmAIMD, AlgorithmGradient:
 	default:
@@ -45,5 +46,26 @@ func (c Config) Validate() error {
 	}
 	v.Check(a.LatencyThreshold >= 0, "adaptive.latency_threshold", a.LatencyThreshold, "is negative")
 	v.Check(a.BackoffRatio == 0 || (a.BackoffRatio >= 0.5 && a.BackoffRatio < 1), "adaptive.backoff_ratio", a.BackoffRatio, "is outside [0.5, 1)")
+	return v.Err()
+}
+
+// unused reports adaptive's fields set without adaptive.algorithm, which keeps the limit
+// fixed and reads none of them (see section.Spec.Unused). Validate accepts them, so that a
+// service can turn its profile's adaptive limit off with adaptive: {algorithm: ""} alone;
+// config refuses them where they are written.
+func unused(c Config) error {
+	var v fielderr.Checker
+	a := c.Adaptive
+	if a.Algorithm != AlgorithmNone {
+		return nil
+	}
+	const rule = "is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields"
+	v.Check(a.MinLimit == 0, "adaptive.min_limit", a.MinLimit, rule)
+	v.Check(a.InitialLimit == 0, "adaptive.initial_limit", a.InitialLimit, rule)
+	v.Check(a.Smoothing == 0, "adaptive.smoothing", a.Smoothing, rule)
+	v.Check(a.Tolerance == 0, "adaptive.tolerance", a.Tolerance, rule)
+	v.Check(a.LongWindow == 0, "adaptive.long_window", a.LongWindow, rule)
+	v.Check(a.LatencyThreshold == 0, "adaptive.latency_threshold", a.LatencyThreshold, rule)
+	v.Check(a.BackoffRatio == 0, "adaptive.backoff_ratio", a.BackoffRatio, rule)
 	return v.Err()
 }
