@@ -365,7 +365,7 @@ func TestStreamReplyObserverPanicReleases(t *testing.T) {
 	if first.Err() == nil {
 		t.Error("attempt 1's context is still live after the reply phase panicked")
 	}
-	s := cs.(*stream)
+	s := streamOf(t, cs)
 	s.mu.Lock()
 	kept := len(s.buf.Msgs())
 	s.mu.Unlock()

@@ -64,7 +64,7 @@ func panicsAndReleases(t *testing.T, cs grpc.ClientStream, opened func() context
 	if opened().Err() == nil {
 		t.Errorf("attempt 1's context is still live after its %s panicked", what)
 	}
-	s := cs.(*stream)
+	s := streamOf(t, cs)
 	s.mu.Lock()
 	kept := len(s.buf.Msgs())
 	s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -17,8 +18,10 @@ import (
 // requests, one reply) of eligible methods are hedged once the caller has closed the send
 // side: the hedging delay runs from the first RecvMsg (CloseAndRecv), and each hedge opens a
 // new stream through the rest of the chain (streamer), replays every message sent, closes
-// and receives. Server-streaming and bidirectional streams pass through unhedged. See the
-// package documentation.
+// and receives. Server-streaming and bidirectional streams pass through unhedged. A hedged
+// stream that ends before its reply phase while nobody reads it (its ClientConn shuts down,
+// or its caller's context ends) releases attempt 1's context and the messages it kept. See
+// the package documentation.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if desc.ServerStreams || !desc.ClientStreams {
@@ -51,7 +54,24 @@ func (p *Policy) Stream() grpc.StreamClientInterceptor {
 			first: first, cancel: cancel, cur: first, opened: start,
 		}
 		s.buf.Cap = p.replay
-		return s, nil
+		// Watched for its end while nobody reads it (its ClientConn shut down, say), which
+		// releases attempt 1's context (see StreamEnded). A policy above watching the stream
+		// for the same context shares the wrapper.
+		w := streamend.Watch(ctx, desc, s)
+		w.WatchConn(cc)
+		w.OnEndOf(s) // s itself, no closure: no allocation.
+		return w, nil
+	}
+}
+
+// StreamEnded releases what the stream holds for hedging when it ends while nobody reads or
+// writes it (internal/streamend's Caller and Transport ends: the caller's context ended, or
+// gRPC ended attempt 1, as its ClientConn's shutdown does), unless its reply phase has begun,
+// which releases them as it ends. Attempt 1's context is a child of the caller's: left live,
+// it would stay among that context's children until the caller's context ends.
+func (s *stream) StreamEnded(e streamend.End) {
+	if e.Cause == streamend.Caller || e.Cause == streamend.Transport {
+		s.releaseUnlessReplying()
 	}
 }
 

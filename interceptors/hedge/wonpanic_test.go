@@ -121,7 +121,7 @@ func TestStreamHedgeWonObserverPanicKeepsTheWinner(t *testing.T) {
 	if won.Err() == nil {
 		t.Error("the winner's context is still live once its reply is in")
 	}
-	s := cs.(*stream)
+	s := streamOf(t, cs)
 	s.mu.Lock()
 	kept := len(s.buf.Msgs())
 	s.mu.Unlock()
