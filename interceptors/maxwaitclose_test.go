@@ -125,6 +125,11 @@ func testPerCallMaxWait(t *testing.T, bh bool, kind string, closeConn bool) {
 		return <-held
 	}
 
+	// The waiting call puts two timers on the fake clock, its budget's (the suite's 4 h, a
+	// context ended on this clock) and its wait's: it is parked once both are there. Not the
+	// first timer alone: a limiter that computed its wait before Advance moves the clock, and
+	// made its timer after, would wait for a token an hour past the one that came.
+	timers := clk.Timers()
 	call := testkit.ConnWait{
 		What: "the call waiting in a gate with its own max wait", Over: "its wait was over",
 		Call: func() error {
@@ -138,7 +143,7 @@ func testPerCallMaxWait(t *testing.T, bh bool, kind string, closeConn bool) {
 			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{}, own...)
 			return err
 		},
-		Parked: func() { clk.BlockUntil(1) }, // waiting for its slot or token, on the wait's timer
+		Parked: func() { clk.BlockUntil(timers + 2) }, // waiting for its slot or token, on the wait's timer
 		Unpark: func() {
 			clk.Advance(3 * time.Hour)
 			_ = endHolder()
