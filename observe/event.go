@@ -311,8 +311,12 @@ func (l LastFrom) String() string {
 	return ""
 }
 
-// Sink receives events. Observe is called synchronously on the caller's goroutine, often on the
-// hot path: it must be safe for concurrent use, return quickly and not block.
+// Sink receives events. Observe is called synchronously, often on the hot path: it must be
+// safe for concurrent use, return quickly and not block. It runs on the goroutine of the call
+// it reports, with one exception: the end of a stream that nobody reads or closes (its context
+// ended, its ClientConn shut down) is reported from the goroutine that ended it, a context's
+// AfterFunc or the ClientConn's Close. A panic of Observe there has no caller to go to and
+// ends the program, as any unrecovered panic does: a sink must not panic.
 type Sink interface {
 	Observe(Event)
 }
