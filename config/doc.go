@@ -112,10 +112,11 @@
 // breaker.window_duration with a count window, window_size with a time window, and
 // window_type, window_size, window_duration or minimum_calls with neither
 // failure_rate_threshold nor slow_call_duration; bulkhead.adaptive's fields without
-// adaptive.algorithm. An override that turns such a setting off (throttle.ratio: 0 alone,
-// failure_rate_threshold: 0, adaptive: {algorithm: ""}) or changes it (window_type: time)
-// keeps the fields it does not write, whose 0 it could not write: those are accepted, with a
-// [Warning] at the service or method.
+// adaptive.algorithm, its smoothing, tolerance or long_window beside aimd, its
+// latency_threshold beside gradient. An override that turns such a setting off
+// (throttle.ratio: 0 alone, failure_rate_threshold: 0, adaptive: {algorithm: ""}) or changes
+// it (window_type: time, adaptive: {algorithm: aimd}) keeps the fields it does not write,
+// whose 0 it could not write: those are accepted, with a [Warning] at the service or method.
 //
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a

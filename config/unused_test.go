@@ -123,3 +123,53 @@ func TestUnusedBulkheadAdaptiveFields(t *testing.T) {
 		t.Errorf("bulkhead %+v, want a fixed one", b)
 	}
 }
+
+// TestUnusedBulkheadAlgorithmFields: an adaptive limit's fields that its algorithm never reads
+// (smoothing, tolerance and long_window beside aimd, latency_threshold beside gradient) were
+// accepted and did nothing. Written so they are refused; kept from a profile by an override
+// that switches the algorithm (ml's gradient with tolerance 2 to aimd, an aimd's
+// latency_threshold to gradient), they are a warning at the override.
+func TestUnusedBulkheadAlgorithmFields(t *testing.T) {
+	const aimd = "is set with adaptive.algorithm aimd: only gradient reads it"
+	const gradient = "is set with adaptive.algorithm gradient: only aimd reads it"
+	for src, want := range map[string]string{
+		"profiles:\n  p:\n    bulkhead: {adaptive: {algorithm: aimd, long_window: 100, smoothing: 0.5, tolerance: 2, latency_threshold: 60ms}}\n": "t.yaml:3: profiles.p.bulkhead.adaptive.smoothing: 0.5 " + aimd + "\n" +
+			"t.yaml:3: profiles.p.bulkhead.adaptive.tolerance: 2 " + aimd + "\n" +
+			"t.yaml:3: profiles.p.bulkhead.adaptive.long_window: 100 " + aimd,
+		"profiles:\n  p:\n    bulkhead: {adaptive: {algorithm: gradient, tolerance: 2, latency_threshold: 60ms}}\n": "t.yaml:3: profiles.p.bulkhead.adaptive.latency_threshold: 60ms " + gradient,
+		// An override that writes one is refused at it: beside the algorithm it writes, or
+		// the one it keeps from its profile (ml's gradient).
+		"services:\n  kyc.v1.FaceMatchService:\n    bulkhead:\n      adaptive:\n        latency_threshold: 60ms\n":                                `t.yaml:5: services."kyc.v1.FaceMatchService".bulkhead.adaptive.latency_threshold: 60ms ` + gradient,
+		"services:\n  kyc.v1.FaceMatchService:\n    bulkhead:\n      adaptive:\n        algorithm: aimd\n        smoothing: 0.5\n":                `t.yaml:6: services."kyc.v1.FaceMatchService".bulkhead.adaptive.smoothing: 0.5 ` + aimd,
+		"services:\n  kyc.v1.FaceMatchService:\n    methods:\n      Compare:\n        bulkhead: {adaptive: {algorithm: aimd, long_window: 50}}\n": `t.yaml:5: services."kyc.v1.FaceMatchService".methods.Compare.bulkhead.adaptive.long_window: 50 ` + aimd,
+	} {
+		if got := parseErrors(t, src); strings.Join(got, "\n") != want {
+			t.Errorf("%q: errors:\n%s\nwant:\n%s", src, strings.Join(got, "\n"), want)
+		}
+	}
+
+	for _, tt := range []struct {
+		src, at string
+		want    []string
+	}{
+		// ml's gradient switched to aimd: its tolerance stays, unused; min_limit and
+		// initial_limit are aimd's too.
+		{"services:\n  kyc.v1.FaceMatchService:\n    bulkhead:\n      adaptive: {algorithm: aimd}\n", `services."kyc.v1.FaceMatchService"`,
+			[]string{"bulkhead.adaptive.tolerance: 2 " + aimd + " (kept from what this overrides, it has no effect here)"}},
+		// A profile's aimd switched to gradient by a method: its latency_threshold stays.
+		{"profiles:\n  p:\n    bulkhead: {adaptive: {algorithm: aimd, latency_threshold: 60ms}}\nservices:\n  kyc.v1.OCRService:\n    profile: p\n    methods:\n      Extract:\n        bulkhead: {adaptive: {algorithm: gradient}}\n",
+			`services."kyc.v1.OCRService".methods.Extract`,
+			[]string{"bulkhead.adaptive.latency_threshold: 60ms " + gradient + " (kept from what this overrides, it has no effect here)"}},
+	} {
+		cfg, warns, err := config.Parse("t.yaml", []byte(tt.src))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		if got := warningsAt(warns, tt.at); !slices.Equal(got, tt.want) {
+			t.Errorf("%q: warnings at %s:\n%s\nwant:\n%s", tt.src, tt.at, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+		if cfg == nil {
+			t.Fatalf("%q: no config", tt.src)
+		}
+	}
+}

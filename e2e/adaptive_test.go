@@ -112,17 +112,21 @@ func TestHedgingCutsTheTail(t *testing.T) {
 	}
 }
 
-// adaptiveConfig gives OCR a bulkhead of up to 64 calls whose limit adapts, failing fast. The
-// latency threshold is for aimd (a call slower than 60ms, three times the unloaded latency,
-// counts as a drop); gradient does without it.
+// adaptiveConfig gives OCR a bulkhead of up to 64 calls whose limit adapts, failing fast,
+// from 4. aimd gets a latency threshold (a call slower than 60ms, three times the unloaded
+// latency, counts as a drop); gradient reads none (config refuses one beside it).
 func adaptiveConfig(algorithm string) string {
+	threshold := ""
+	if algorithm == "aimd" {
+		threshold = ", latency_threshold: 60ms"
+	}
 	return `
 services:
   kyc.v1.OCRService:
     retry: {max_attempts: 1}
     bulkhead:
       max_concurrent: 64
-      adaptive: {algorithm: ` + algorithm + `, initial_limit: 4, latency_threshold: 60ms}
+      adaptive: {algorithm: ` + algorithm + `, initial_limit: 4` + threshold + `}
 `
 }
 

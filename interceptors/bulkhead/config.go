@@ -43,16 +43,18 @@ type Adaptive struct {
 	// MinLimit and MaxConcurrent/4.
 	InitialLimit int `yaml:"initial_limit" json:"initial_limit" zero:"is below 1 (leave it out for the default, the larger of min_limit and max_concurrent/4)"`
 	// Smoothing is the weight, in (0, 1], of a new estimate against the current limit
-	// (gradient). 0 means 0.2.
+	// (gradient; aimd does not read it, and package config refuses it written beside aimd). 0
+	// means 0.2.
 	Smoothing float64 `yaml:"smoothing" json:"smoothing" zero:"is not in (0, 1]"`
 	// Tolerance is how much the recent latency may exceed the long-term latency before the
-	// limit shrinks (gradient), in [1, 10]. 0 means 1.5.
+	// limit shrinks (gradient, as Smoothing), in [1, 10]. 0 means 1.5.
 	Tolerance float64 `yaml:"tolerance" json:"tolerance" zero:"is below 1"`
-	// LongWindow is how many latency samples the long-term average spans (gradient), in
-	// [10, 100000]. 0 means 600.
+	// LongWindow is how many latency samples the long-term average spans (gradient, as
+	// Smoothing), in [10, 100000]. 0 means 600.
 	LongWindow int `yaml:"long_window" json:"long_window" zero:"is below 10"`
-	// LatencyThreshold makes a call slower than it count as a drop (aimd). 0 means only
-	// overload failures count.
+	// LatencyThreshold makes a call slower than it count as a drop (aimd; the gradient does not
+	// read it, and package config refuses it written beside gradient). 0 means only overload
+	// failures count.
 	LatencyThreshold time.Duration `yaml:"latency_threshold" json:"latency_threshold"`
 	// BackoffRatio multiplies the limit on a drop (aimd; gradient on an overload failure), in
 	// [0.5, 1). 0 means 0.9.

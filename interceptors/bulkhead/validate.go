@@ -38,8 +38,8 @@ func (c Config) Validate() error {
 		v.Check(a.InitialLimit >= a.MinLimit, "adaptive.initial_limit", a.InitialLimit, "is below adaptive.min_limit ("+strconv.Itoa(a.MinLimit)+")")
 	}
 	if a.Algorithm != AlgorithmAIMD {
-		// The gradient's own fields: aimd ignores them (see Normalize and effective), as a
-		// fixed limit ignores them all.
+		// The gradient's own fields: aimd does not read them (see Normalize and effective), as
+		// a fixed limit reads none; written beside it, they are what unused reports.
 		v.Check(a.Smoothing >= 0 && a.Smoothing <= 1, "adaptive.smoothing", a.Smoothing, "is outside (0, 1]")
 		fielderr.ZeroOrWithin(&v, "adaptive.tolerance", a.Tolerance, 1, 10)
 		fielderr.ZeroOrWithin(&v, "adaptive.long_window", a.LongWindow, 10, 100000)
@@ -49,23 +49,32 @@ func (c Config) Validate() error {
 	return v.Err()
 }
 
-// unused reports adaptive's fields set without adaptive.algorithm, which keeps the limit
-// fixed and reads none of them (see section.Spec.Unused). Validate accepts them, so that a
-// service can turn its profile's adaptive limit off with adaptive: {algorithm: ""} alone;
-// config refuses them where they are written.
+// unused reports adaptive's fields set where the algorithm never reads them (see
+// section.Spec.Unused): any of them without adaptive.algorithm, which keeps the limit fixed;
+// smoothing, tolerance and long_window beside aimd; latency_threshold beside gradient (see
+// effective). Validate accepts them, so that a service can turn its profile's adaptive limit
+// off with adaptive: {algorithm: ""} alone, or switch its algorithm, without writing the 0 of
+// a field that means its default; config refuses them where they are written.
 func unused(c Config) error {
 	var v fielderr.Checker
 	a := c.Adaptive
-	if a.Algorithm != AlgorithmNone {
-		return nil
+	switch a.Algorithm {
+	case AlgorithmNone:
+		const rule = "is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields"
+		v.Check(a.MinLimit == 0, "adaptive.min_limit", a.MinLimit, rule)
+		v.Check(a.InitialLimit == 0, "adaptive.initial_limit", a.InitialLimit, rule)
+		v.Check(a.Smoothing == 0, "adaptive.smoothing", a.Smoothing, rule)
+		v.Check(a.Tolerance == 0, "adaptive.tolerance", a.Tolerance, rule)
+		v.Check(a.LongWindow == 0, "adaptive.long_window", a.LongWindow, rule)
+		v.Check(a.LatencyThreshold == 0, "adaptive.latency_threshold", a.LatencyThreshold, rule)
+		v.Check(a.BackoffRatio == 0, "adaptive.backoff_ratio", a.BackoffRatio, rule)
+	case AlgorithmAIMD:
+		const rule = "is set with adaptive.algorithm aimd: only gradient reads it"
+		v.Check(a.Smoothing == 0, "adaptive.smoothing", a.Smoothing, rule)
+		v.Check(a.Tolerance == 0, "adaptive.tolerance", a.Tolerance, rule)
+		v.Check(a.LongWindow == 0, "adaptive.long_window", a.LongWindow, rule)
+	case AlgorithmGradient:
+		v.Check(a.LatencyThreshold == 0, "adaptive.latency_threshold", a.LatencyThreshold, "is set with adaptive.algorithm gradient: only aimd reads it")
 	}
-	const rule = "is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields"
-	v.Check(a.MinLimit == 0, "adaptive.min_limit", a.MinLimit, rule)
-	v.Check(a.InitialLimit == 0, "adaptive.initial_limit", a.InitialLimit, rule)
-	v.Check(a.Smoothing == 0, "adaptive.smoothing", a.Smoothing, rule)
-	v.Check(a.Tolerance == 0, "adaptive.tolerance", a.Tolerance, rule)
-	v.Check(a.LongWindow == 0, "adaptive.long_window", a.LongWindow, rule)
-	v.Check(a.LatencyThreshold == 0, "adaptive.latency_threshold", a.LatencyThreshold, rule)
-	v.Check(a.BackoffRatio == 0, "adaptive.backoff_ratio", a.BackoffRatio, rule)
 	return v.Err()
 }
