@@ -27,9 +27,10 @@ import (
 // method. Under a method whose classifier differs from its service's, it names each object
 // the method shares with its service that classifies outcomes (an adaptive bulkhead, a
 // breaker, an adaptive throttle: each judges the method's calls by the method's classifier).
-// What Warnings says of a hedge that is never sent or of a per-attempt timeout that cuts no
-// attempt ends the line of that section, in the block it is warned about; a rate limit's
-// shared bucket is named with the services and methods that draw on it.
+// What Warnings says of a hedge that is never sent, of a per-attempt timeout that cuts no
+// attempt, and of a field an override keeps from what it overrides but leaves unused ends the
+// line of that section, in the block it is warned about; a rate limit's shared bucket is named
+// with the services and methods that draw on it.
 func Explain(w io.Writer, cfg *Config) error {
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
@@ -44,7 +45,7 @@ func Explain(w io.Writer, cfg *Config) error {
 		pol := Policy{ProfileName: name, Budget: budget, Profile: cfg.Profiles[name].withDefaults()}
 		profiles[name] = pol
 		ew.printf("\nprofile %s\n", name)
-		describe(ew, "  ", pol, Sections(), nil, drawers)
+		describe(ew, "  ", pol, Sections(), nil, drawers, nil)
 		timelines(ew, "  ", pol)
 	}
 	if len(pols) > 0 {
@@ -57,6 +58,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			ind = "    "
 			notes = serviceClassified(pol, cfg.ResolveService(pol.Service))
 		}
+		unused := unusedBySection(cfg.unusedWarnings(pol.Service, pol.Method))
 		if pol.Method == "" {
 			ew.printf("service %s", pol.Service)
 		} else {
@@ -69,7 +71,7 @@ func Explain(w io.Writer, cfg *Config) error {
 			} else {
 				ew.printf(" (%s): no profile\n", pol.FullMethod())
 			}
-			describe(ew, ind, pol, Sections(), notes, drawers)
+			describe(ew, ind, pol, Sections(), notes, drawers, unused)
 			timelines(ew, ind, pol)
 			continue
 		}
@@ -78,12 +80,15 @@ func Explain(w io.Writer, cfg *Config) error {
 		}
 		changed := pol.Profile.Changed(base.Profile)
 		if len(changed) == 0 {
+			// An override whose section behaves as the profile's may still keep fields it
+			// leaves unused (a method's aimd over its service's gradient with a tolerance, on a
+			// profile's aimd): their section's line says so.
 			ew.printf(": profile %s, no overrides\n", pol.ProfileName)
-			describe(ew, ind, pol, nil, notes, drawers)
+			describe(ew, ind, pol, withUnused(nil, unused), notes, drawers, unused)
 			continue
 		}
 		ew.printf(": profile %s, overriding %s\n", pol.ProfileName, joinSections(changed))
-		describe(ew, ind, pol, shown(changed, pol, base), notes, drawers)
+		describe(ew, ind, pol, withUnused(shown(changed, pol, base), unused), notes, drawers, unused)
 		if !sameTimelines(pol, base) {
 			timelines(ew, ind, pol)
 		}
@@ -120,8 +125,9 @@ func joinSections(s []Section) string {
 }
 
 // describe writes one line per section of pol in only, in plain words, then one per note;
-// drawers are bucketDrawers' of the configuration.
-func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []note, drawers map[string][]string) {
+// drawers are bucketDrawers' of the configuration, unused is what Warnings says of pol's
+// unused fields, by section (unusedBySection).
+func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []note, drawers map[string][]string, unused map[Section][]string) {
 	if len(only)+len(notes) == 0 {
 		return
 	}
@@ -138,6 +144,9 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 		case SectionDeadline:
 			text = deadlineCuts(text, pol)
 		}
+		for _, msg := range unused[s] {
+			text = warned(text, msg)
+		}
 		fmt.Fprintf(tw, "%s%s\t%s\n", ind, s, text)
 	}
 	for _, n := range notes {
@@ -147,13 +156,40 @@ func describe(ew *errWriter, ind string, pol Policy, only []Section, notes []not
 }
 
 // warned returns text, a section's line, followed by msg, what Warnings says of the section
-// (Policy.timeoutWarning of retry, Policy.hedgeWarning of hedge), if any: where the section
-// is described, an operator reads that it does not work as its numbers suggest.
+// (Policy.timeoutWarning of retry, Policy.hedgeWarning of hedge, Config.unusedWarnings of any
+// section), if any: where the section is described, an operator reads that it does not work
+// as its numbers suggest.
 func warned(text, msg string) string {
 	if msg == "" {
 		return text
 	}
 	return text + "; warning: " + msg
+}
+
+// unusedBySection returns msgs, what Config.unusedWarnings says of a service or method, by
+// the section each concerns (the first key of the field's path), in their order.
+func unusedBySection(msgs []string) map[Section][]string {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := map[Section][]string{}
+	for _, msg := range msgs {
+		key, _, _ := strings.Cut(msg, ".")
+		out[Section(key)] = append(out[Section(key)], msg)
+	}
+	return out
+}
+
+// withUnused returns only, the sections of a block, with those that unused (unusedBySection)
+// has warnings of, in the order of Sections.
+func withUnused(only []Section, unused map[Section][]string) []Section {
+	var out []Section
+	for _, s := range Sections() {
+		if len(unused[s]) > 0 || slices.Contains(only, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // bucketOf returns the key of the bucket that a limiter of c shares with the others of the

@@ -131,3 +131,80 @@ profiles:
 		t.Errorf("hedge line %q, want it to say %q", line, want)
 	}
 }
+
+// TestExplainShowsUnusedFieldWarnings: Parse warns of the fields an override keeps from what
+// it overrides but leaves unused (ocr's ratio budget's floor and window under ratio: 0, ml's
+// gradient tolerance under aimd, a profile's aimd latency_threshold under a method's
+// gradient), but -explain showed the retry and bulkhead lines without a word of them, as it
+// does for the hedge and timeout warnings. Each now ends the line of its section, in the
+// block where it is warned about, and nowhere else: also in a block whose section behaves as
+// its profile's ("no overrides": a method's aimd, on a profile's aimd, over its service's
+// gradient with a tolerance, which it keeps).
+func TestExplainShowsUnusedFieldWarnings(t *testing.T) {
+	const kept = " (kept from what this overrides, it has no effect here)"
+	cfg, warns, err := config.Parse("w.yaml", []byte(`
+profiles:
+  slow:
+    bulkhead: {adaptive: {algorithm: aimd, latency_threshold: 60ms}}
+  plain:
+    bulkhead: {adaptive: {algorithm: aimd}}
+services:
+  kyc.v1.OCRService:
+    retry:
+      throttle: {ratio: 0}
+  kyc.v1.FaceMatchService:
+    bulkhead: {adaptive: {algorithm: aimd}}
+    methods:
+      Compare: {retry: {max_attempts: 2}}
+  a.v1.Geo:
+    profile: slow
+    methods:
+      Find:
+        bulkhead: {adaptive: {algorithm: gradient}}
+  a.v1.Maps:
+    profile: ml
+    bulkhead: {adaptive: {algorithm: gradient, tolerance: 3}}
+    methods:
+      Route:
+        profile: plain
+        bulkhead: {adaptive: {algorithm: aimd}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 5 {
+		t.Fatalf("warnings %q, want 5 (the test's premise)", warns)
+	}
+	blocks := explainBlocks(t, cfg)
+	for _, tc := range []struct {
+		block, section string
+		want           []string
+	}{
+		{"service kyc.v1.OCRService", "retry", []string{
+			"; warning: retry.throttle.min_per_second: 2 is set but throttle.ratio is not: only the ratio budget reads it" + kept,
+			"; warning: retry.throttle.window: 10s is set but throttle.ratio is not: only the ratio budget reads it" + kept}},
+		{"service kyc.v1.FaceMatchService", "bulkhead", []string{"; warning: bulkhead.adaptive.tolerance: 2 is set with adaptive.algorithm aimd: only gradient reads it" + kept}},
+		{"service a.v1.Geo method Find", "bulkhead", []string{"; warning: bulkhead.adaptive.latency_threshold: 60ms is set with adaptive.algorithm gradient: only aimd reads it" + kept}},
+		{"service a.v1.Maps method Route", "bulkhead", []string{"; warning: bulkhead.adaptive.tolerance: 3 is set with adaptive.algorithm aimd: only gradient reads it" + kept}},
+	} {
+		line := sectionLine(blocks[tc.block], tc.section)
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%s: %s line %q, want it to say %q; block:\n%s", tc.block, tc.section, line, w, strings.Join(blocks[tc.block], "\n"))
+			}
+		}
+	}
+	// Said once, where the field goes unused: not at the profiles, nor at a method that
+	// inherits its service's override.
+	for block, lines := range blocks {
+		switch block {
+		case "service kyc.v1.OCRService", "service kyc.v1.FaceMatchService", "service a.v1.Geo method Find", "service a.v1.Maps method Route":
+			continue
+		}
+		for _, l := range lines {
+			if strings.Contains(l, kept) {
+				t.Errorf("%s: %q, want no unused-field warning there", block, l)
+			}
+		}
+	}
+}
