@@ -389,18 +389,25 @@ func (c *Config) Warnings() []Warning {
 // the setting that reads them (retry.throttle.ratio: 0 under a profile's ratio budget, whose
 // min_per_second and window stay): Validate accepts those (see effectiveErrors), as an
 // override cannot write such a field's 0, which means its default. Each is said where it
-// first goes unused, not again at the methods that inherit it.
+// first goes unused, not again at the methods that inherit it. A method on a profile other
+// than its service's gets its service's overrides on that profile, which the service's
+// warnings do not judge: what they (or its own) leave unused of it is said at the method.
 func (c *Config) unusedWarnings(service, method string) []string {
 	svc := c.Services[service]
 	eff := c.resolve(service, "", false)
 	parent := c.Profiles[eff.ProfileName]
 	here := eff.Profile
 	if method != "" {
-		without := *c
-		without.Services = map[string]Service{service: {Profile: svc.Profile, Overrides: svc.Overrides,
-			Methods: map[string]Method{method: {Profile: svc.Methods[method].Profile}}}}
-		parent = without.resolve(service, method, false).Profile
-		here = c.resolve(service, method, false).Profile
+		m := c.resolve(service, method, false)
+		here = m.Profile
+		if m.ProfileName != eff.ProfileName {
+			parent = c.Profiles[m.ProfileName]
+		} else {
+			without := *c
+			without.Services = map[string]Service{service: {Profile: svc.Profile, Overrides: svc.Overrides,
+				Methods: map[string]Method{method: {Profile: svc.Methods[method].Profile}}}}
+			parent = without.resolve(service, method, false).Profile
+		}
 	}
 	known := map[string]bool{}
 	for _, fe := range parent.unused() {

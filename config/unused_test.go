@@ -173,3 +173,59 @@ func TestUnusedBulkheadAlgorithmFields(t *testing.T) {
 		}
 	}
 }
+
+// TestUnusedKeptFromAMethodsProfile: a method on a profile of its own gets its service's
+// overrides on top of that profile, and what they leave unused of it (an aimd profile's
+// latency_threshold under the service's gradient, a ratio budget's window under its ratio:
+// 0) was warned of nowhere: not at the service, whose profile has no such field, nor at the
+// method, judged against its profile with the service's overrides already on. It is now
+// warned of at the method; a method whose profile is its service's is not warned again.
+func TestUnusedKeptFromAMethodsProfile(t *testing.T) {
+	const kept = " (kept from what this overrides, it has no effect here)"
+	_, warns, err := config.Parse("t.yaml", []byte(`
+profiles:
+  slow:
+    bulkhead: {adaptive: {algorithm: aimd, latency_threshold: 60ms}}
+  budget:
+    retry: {throttle: {ratio: 0.5, window: 30s}}
+services:
+  a.v1.S:
+    profile: ml
+    bulkhead: {adaptive: {algorithm: gradient}}
+    methods:
+      M: {profile: slow}
+      N: {profile: ml}
+  a.v1.T:
+    profile: budget
+    retry: {throttle: {ratio: 0}}
+    methods:
+      M: {profile: budget}
+  a.v1.U:
+    retry: {throttle: {ratio: 0}}
+    methods:
+      M: {profile: budget}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	windowUnused := "retry.throttle.window: 30s is set but throttle.ratio is not: only the ratio budget reads it" + kept
+	for at, want := range map[string][]string{
+		`services."a.v1.S".methods.M`: {"bulkhead.adaptive.latency_threshold: 60ms is set with adaptive.algorithm gradient: only aimd reads it" + kept},
+		`services."a.v1.S".methods.N`: nil,
+		`services."a.v1.S"`:           nil,
+		// Said at the service, whose profile it is, not again at its method.
+		`services."a.v1.T"`:           {windowUnused},
+		`services."a.v1.T".methods.M`: nil,
+		`services."a.v1.U".methods.M`: {windowUnused},
+	} {
+		var got []string
+		for _, m := range warningsAt(warns, at) {
+			if strings.HasSuffix(m, kept) {
+				got = append(got, m)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("unused-field warnings at %s:\n%s\nwant:\n%s", at, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
