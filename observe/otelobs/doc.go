@@ -104,7 +104,7 @@
 // A streaming call's span ends with the suite's CallFinished (the stream read to its end or
 // failed), or with the stream's own end when no suite below reported it. A stream that ends
 // unread, its context ended while no RecvMsg or SendMsg ran (the caller gave up on it, or gRPC
-// ended it with nobody reading), is not reported by the suite, since the caller never saw how
+// ended it with nobody reading) or its ClientConn shut down, is not reported by the suite, since the caller never saw how
 // it ended (the metrics leave it out); its span ends then all the same, with
 // bulwark.abandoned set and the code of the context's end (Canceled or DeadlineExceeded), so
 // that the spans of its attempts never point at a parent that never appears.

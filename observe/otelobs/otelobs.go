@@ -264,9 +264,10 @@ func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
 // does: with the suite's CallFinished, which puts the call's outcome on it, else (no suite
 // below reported the call) with the stream's own end, RecvMsg's, SendMsg's or Header's error, or the
 // failure to open it. A stream that ends while nobody reads it, its context ended with no
-// RecvMsg or SendMsg running (the caller gave up on it, or gRPC ended it unread), has no
-// outcome the caller saw, and the suite reports none: its span ends then, with
-// bulwark.abandoned set and the code of the context's end (Canceled, DeadlineExceeded).
+// RecvMsg or SendMsg running (the caller gave up on it, or gRPC ended it unread) or its
+// ClientConn shut down, has no outcome the caller saw, and the suite reports none: its span
+// ends then, with bulwark.abandoned set and the code of the context's end (Canceled,
+// DeadlineExceeded).
 func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		ctx, r := t.start(ctx, method)
@@ -298,6 +299,7 @@ func (t *Tracer) Stream() grpc.StreamClientInterceptor {
 			return cs, nil
 		}
 		w := streamend.Watch(ctx, desc, cs)
+		w.WatchConn(cc) // a stream nobody reads ends with its ClientConn's shutdown too
 		w.OnEndOf(r)
 		return w, nil
 	}
