@@ -217,8 +217,8 @@ func (f *Fallback) chosen(v codes.Verdict) bool {
 // the caller's reply message), it fills reply with the fallback and returns nil, or returns err
 // when the error is not one to replace, the method is not covered or the reply declines; a
 // reply of the wrong type gives a *ReplyTypeError, a Func's reply lacking a required field an
-// *IncompleteReplyError. A nil ctx is a call not canceled, with no
-// call sink (observe.WithCallSink).
+// *IncompleteReplyError. A nil ctx is taken as context.Background(): a call not canceled,
+// with no call sink (observe.WithCallSink), and the context a Func gets, which it may read.
 func (f *Fallback) Recover(ctx context.Context, method string, req, reply any, err error) error {
 	if err == nil || !f.Covers(method) {
 		return err
@@ -227,6 +227,9 @@ func (f *Fallback) Recover(ctx context.Context, method string, req, reply any, e
 }
 
 func (f *Fallback) recover(ctx context.Context, method string, req, reply any, err error) error {
+	if ctx == nil { // Recover's: see there
+		ctx = context.Background()
+	}
 	v := f.verdict(ctx, err)
 	if !f.chosen(v) {
 		return err
@@ -257,13 +260,8 @@ func (f *Fallback) recover(ctx context.Context, method string, req, reply any, e
 	f.served.Add(1)
 	// The call's own event: to the call's sink too (observe.WithCallSink), so that a tracer
 	// tells a call a fallback answered from one that succeeded; through Multi, so that the
-	// call's sink has it even when the policy's observer panics. Recover may be given a nil
-	// ctx (see verdict), which carries no call sink.
-	var callSink observe.Sink
-	if ctx != nil {
-		callSink = observe.CallSinkFrom(ctx)
-	}
-	if sink := observe.Multi(f.sink, callSink); sink != nil {
+	// call's sink has it even when the policy's observer panics.
+	if sink := observe.Multi(f.sink, observe.CallSinkFrom(ctx)); sink != nil {
 		sink.Observe(observe.Event{
 			Kind:    observe.FallbackServed,
 			Time:    f.clock.Now(),
