@@ -26,8 +26,10 @@ import (
 // to every limiter, after the suite's clock, observer and service name.
 //
 // A suite asks for a limiter per service, so services that share a bucket
-// (rate_limit.shared) get one each; the fail-open limiters of one bucket (one Redis, key, rate
-// and burst) and one clock that a factory builds share one local guard, so that while Redis
+// (rate_limit.shared) get one each, drawing on one key when they have the same rate and burst
+// (a service of that name with another limit has a key, so a bucket, of its own: see Key
+// layout in the package documentation); the fail-open limiters of one bucket (one Redis, key,
+// rate and burst) and one clock that a factory builds share one local guard, so that while Redis
 // is down the process admits the bucket's rate and burst between them, not a rate and a burst
 // each. Limiters of other clocks (suites given the factory and clocks of their own) keep
 // guards apart: a guard counts in its clock's times, which another clock's do not continue.

@@ -19,16 +19,17 @@ import (
 var errBadState = errors.New("redis key held no valid GCRA state; the key was reset")
 
 // gcraScript is one GCRA step. It keeps redis_rate's layout (the key's value is the TAT in
-// seconds since 2017-01-01 on Redis's clock, with an expiry), so that limiters built on
-// redis_rate and this one share a bucket, but it does not trust the key it reads: a key that
-// holds no string (a list, a hash) or a value that is not a finite number is no state this
-// limit writes. The script deletes such a key and answers -1.
+// seconds since 2017-01-01 on Redis's clock, with an expiry), so that a limiter built on
+// redis_rate with the same key (see bucketKey) and limit shares the bucket, but it does not
+// trust the key it reads: a key that holds no string (a list, a hash) or a value that is not a
+// finite number is no state this limit writes. The script deletes such a key and answers -1.
 //
-// A TAT further ahead than the limit's span (Burst emission intervals) is the bucket in debt
-// under a larger limit: the one before a reload that lowered the rate or the burst, or a
-// replica that still runs it during a rolling deploy (or a value too far ahead to be anything
-// else). It is clamped to now + span, an empty bucket under this limit, and written back, so
-// that the debt is kept (no fresh burst) and the key expires within the span.
+// A TAT further ahead than the limit's span (Burst emission intervals) is no state this limit
+// wrote at Redis's current clock (the key names the limit, so no other limit of this package
+// writes it): Redis's clock stepped back, as after a failover, or another program wrote the
+// key. It is clamped to now + span, an empty bucket under this limit, and written back, so that
+// the call is denied for one interval, the limit is in force after it, and the key expires
+// within the span.
 //
 // The key expires once the bucket is full again (the TAT), but at most 1e15 seconds (31
 // million years) on: Redis refuses an expiry whose milliseconds do not fit an int64, and the

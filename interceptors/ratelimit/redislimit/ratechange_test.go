@@ -10,49 +10,56 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 )
 
-// A limit whose span (Burst emission intervals) shrank, by a reload or while a rolling deploy
-// runs replicas of both configurations, finds the TAT the larger limit wrote ahead of what it
-// sets itself. That is the shared bucket in debt, not a broken key: the smaller limit must
-// deny (the fleet just spent the burst), not answer by its fail mode (a fail-closed limiter
-// would refuse the call as Unavailable and count it degraded) and reset the bucket to full.
-func TestSmallerLimitKeepsTheDebt(t *testing.T) {
+// A limit changed by a reload, or while a rolling deploy runs replicas of both
+// configurations, has a bucket of its own (its key names the limit): the smaller limit starts
+// from a full bucket of its burst, not from the larger one's debt, which it used to clamp to
+// its own span and so hand back to the larger limit as fresh tokens. Neither reads the other's
+// state as a fault: no fail mode, nothing degraded; and the old bucket is left as it was, to
+// expire once it would be full again.
+func TestChangedLimitHasItsOwnBucket(t *testing.T) {
 	addr := sharedAddr(t)
 	p := prefix(t)
-	// Before: 10/s with a burst of 100, a span of 10s. After: 10/s with a burst of 10 (1s).
-	before := testLimiter(t, "ocr", config(addr, p, 10, 100))
-	after := testLimiter(t, "ocr", config(addr, p, 10, 10)) // fail-closed
+	// Before: one call an hour with a burst of 100. After: a burst of 10. Nothing refills
+	// while the test runs.
+	before := testLimiter(t, "ocr", config(addr, p, hourly, 100))
+	after := testLimiter(t, "ocr", config(addr, p, hourly, 10)) // fail-closed
 
-	start := time.Now()
 	for i := range 100 {
-		if d := take(t, before); !d.Allowed && time.Since(start) < 100*time.Millisecond {
+		if d := take(t, before); !d.Allowed {
 			t.Fatalf("take %d of the large burst: denied", i+1)
 		}
 	}
 	admitted := 0
-	for i := range 10 {
+	for i := range 11 {
 		d, err := after.Take(context.Background(), 0)
 		if err != nil {
-			t.Fatalf("smaller limit, take %d: %v; want a denial (the bucket is in debt), not the fail mode", i+1, err)
+			t.Fatalf("smaller limit, take %d: %v; want a decision, not the fail mode", i+1, err)
 		}
 		if d.Allowed {
 			admitted++
-		} else if d.RetryAfter <= 0 || d.RetryAfter > 100*time.Millisecond {
-			t.Errorf("smaller limit, take %d: RetryAfter %v, want within (0, 100ms] (one interval)", i+1, d.RetryAfter)
+		} else if d.RetryAfter <= 0 || d.RetryAfter > time.Hour {
+			t.Errorf("smaller limit, take %d: RetryAfter %v, want within (0, 1h] (one interval)", i+1, d.RetryAfter)
 		}
 	}
-	// The bucket is empty under either limit: a token comes back every 100ms, so a quick run
-	// of 10 Takes is admitted at most once or twice, not the fresh burst of 10 a reset gives.
-	if admitted > 2 || after.Degraded() != 0 {
-		t.Errorf("smaller limit: %d of 10 admitted, %d degraded; want at most 2 and none", admitted, after.Degraded())
+	if admitted != 10 || after.Degraded() != 0 {
+		t.Errorf("smaller limit: %d of 11 admitted, %d degraded; want its own full burst of 10 and none", admitted, after.Degraded())
 	}
-	if ttl, err := after.client.PTTL(context.Background(), after.Key()).Result(); err != nil || ttl <= 0 || ttl > 2*time.Second {
-		t.Errorf("key PTTL %v, %v; want within (0, 2s]: the smaller limit's span, rounded up", ttl, err)
+	if d := take(t, before); d.Allowed {
+		t.Errorf("larger limit after the smaller one's takes = %+v; want denied: its bucket is still spent", d)
+	}
+	ctx := context.Background()
+	if ttl, err := after.client.TTL(ctx, after.Key()).Result(); err != nil || ttl <= 9*time.Hour || ttl > 10*time.Hour {
+		t.Errorf("%s TTL %v, %v; want within (9h, 10h]: ten calls an hour apart", after.Key(), ttl, err)
+	}
+	if ttl, err := before.client.TTL(ctx, before.Key()).Result(); err != nil || ttl <= 99*time.Hour || ttl > 100*time.Hour {
+		t.Errorf("%s TTL %v, %v; want within (99h, 100h]: the larger limit's bucket, unclamped", before.Key(), ttl, err)
 	}
 }
 
-// A TAT absurdly far ahead (another program's number, a clock that jumped) is clamped to the
-// limit's span like any debt: denied for at most one interval, then the limit is in force,
-// never locked for the value's distance and never a fault.
+// A TAT absurdly far ahead (another program's number, or a Redis clock that stepped back, as
+// after a failover to a replica whose clock is behind) is clamped to the limit's span: denied
+// for at most one interval, then the limit is in force, never locked for the value's distance
+// and never a fault.
 func TestTATFarAheadIsClamped(t *testing.T) {
 	l := testLimiter(t, "ocr", config(sharedAddr(t), prefix(t), 10, 1)) // fail-closed
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,12 +38,13 @@ const (
 // keyPrefix is what redis_rate puts before every key it is given.
 const keyPrefix = "rate:"
 
-// Limiter is a fleet-wide ratelimit.Limiter: every Limiter built with the same name and key
-// prefix against the same Redis draws from one GCRA bucket. It is safe for concurrent use.
+// Limiter is a fleet-wide ratelimit.Limiter: every Limiter built with the same name, key
+// prefix and limit (rate and burst) against the same Redis draws from one GCRA bucket. It is
+// safe for concurrent use.
 type Limiter struct {
 	name     string
 	cfg      ratelimit.Config // ratelimit.Normalize(the Config given), Redis always set
-	key      string           // the key given to redis_rate, which prefixes it with "rate:"
+	key      string           // the bucket's Redis key (see Key)
 	limit    redis_rate.Limit
 	client   redis.UniversalClient
 	owned    bool // the Limiter made client and closes it
@@ -218,7 +220,7 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 	l := &Limiter{
 		name:     name,
 		cfg:      cfg,
-		key:      rc.KeyPrefix + name,
+		key:      bucketKey(rc.KeyPrefix, name, limit),
 		limit:    limit,
 		client:   client,
 		timeout:  rc.Timeout,
@@ -233,6 +235,23 @@ func newLimiter(name string, client redis.UniversalClient, cfg ratelimit.Config,
 		l.local = rate.NewLimiter(rate.Limit(cfg.Rate), limit.Burst)
 	}
 	return l, nil
+}
+
+// bucketKey is the Redis key of the bucket of name under prefix and limit: "rate:", prefix and
+// name, then ":", limit's emission interval in nanoseconds (a whole number when it is one, else
+// the shortest decimal that reads back as the same float64), ":" and its burst. Limiters of
+// one name with other limits so keep buckets of their own, and never read each other's TAT
+// through their own span. The suffix holds no colon, so a key read from its end gives back
+// its name and limit: under one prefix, two names or two limits never make one key.
+func bucketKey(prefix, name string, limit redis_rate.Limit) string {
+	period, n := int64(limit.Period), int64(limit.Rate)
+	var interval string
+	if period%n == 0 {
+		interval = strconv.FormatInt(period/n, 10)
+	} else {
+		interval = strconv.FormatFloat(float64(period)/float64(n), 'f', -1, 64)
+	}
+	return keyPrefix + prefix + name + ":" + interval + ":" + strconv.Itoa(limit.Burst)
 }
 
 // MaxRate is the highest rate, in calls per second, of a fleet-wide bucket: the core's
@@ -387,7 +406,7 @@ type reply struct {
 // (later, or not at all) and gives nothing back: such a token may go unused.
 func (l *Limiter) roundTrip(ctx, tctx context.Context, cc *grpc.ClientConn) (verdict, error) {
 	if ctx.Done() == nil && cc == nil { // never canceled, no ClientConn: no goroutine needed
-		return gcra(tctx, l.client, keyPrefix+l.key, l.limit)
+		return gcra(tctx, l.client, l.key, l.limit)
 	}
 	connDone := ratelimit.ConnDone(cc)
 	// Unbuffered: an answer is handed over only to a caller that receives it, so that exactly
@@ -419,7 +438,7 @@ func (l *Limiter) roundTrip(ctx, tctx context.Context, cc *grpc.ClientConn) (ver
 // timeout (tctx's values, not its cancel: the caller's cancel ends tctx as it returns). That
 // round trip's failure is nobody's to hear: the token then goes unused.
 func (l *Limiter) settle(tctx context.Context, done, connDone <-chan struct{}, ch chan<- reply) {
-	res, err := gcra(tctx, l.client, keyPrefix+l.key, l.limit)
+	res, err := gcra(tctx, l.client, l.key, l.limit)
 	select {
 	case ch <- reply{res, err}:
 		return
@@ -431,7 +450,7 @@ func (l *Limiter) settle(tctx context.Context, done, connDone <-chan struct{}, c
 	}
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(tctx), l.timeout)
 	defer cancel()
-	_, _ = giveBack(gctx, l.client, keyPrefix+l.key, l.limit)
+	_, _ = giveBack(gctx, l.client, l.key, l.limit)
 }
 
 // ended reports whether ctx is done within d (real time: context deadlines are).
@@ -625,8 +644,9 @@ func (l *Limiter) Config() ratelimit.Config {
 }
 
 // Key returns the Redis key holding the bucket: "rate:" (redis_rate's own prefix), then the
-// key prefix, then the name.
-func (l *Limiter) Key() string { return keyPrefix + l.key }
+// key prefix, then the name, then the limit: ":", the emission interval in nanoseconds, ":",
+// the burst (see the package documentation's Key layout).
+func (l *Limiter) Key() string { return l.key }
 
 // Close closes the Redis client when New made it; a client given to NewWithClient stays open.
 // Take after Close answers by the fail mode.

@@ -648,7 +648,7 @@ func TestNewWithClient(t *testing.T) {
 		if l.timeout != DefaultTimeout || l.failOpen {
 			t.Errorf("timeout %v, fail open %v; want %v, false", l.timeout, l.failOpen, DefaultTimeout)
 		}
-		if want := "rate:bulwark:ratelimit:" + l.Name(); l.Key() != want {
+		if want := "rate:bulwark:ratelimit:" + l.Name() + ":1000000000:1"; l.Key() != want {
 			t.Errorf("Key() = %q, want %q", l.Key(), want)
 		}
 		healthy(t, fake, l)
