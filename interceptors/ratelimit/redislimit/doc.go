@@ -84,6 +84,13 @@
 // Only a context that has ended makes the error the caller's: a round trip that timed out as
 // the caller's deadline passed, while its context does not report that within the Redis
 // timeout, is a limiter fault, so a fail-open limiter never refuses a call for it.
+//
+// Set RedisConfig.Timeout below the deadlines of the calls it limits (the default 50ms is
+// below most). With a timeout as long as a caller's deadline or longer, a stalled Redis ends
+// that call with DeadlineExceeded, the caller's own error: the fail mode never answers it,
+// even failing open, Degraded() does not count it and no probe pause starts, so every later
+// call waits on Redis until its deadline too, for as long as the stall lasts.
+//
 // When Redis fails (refused, reset, timed out, an error reply), the fail mode answers:
 //
 //	RedisConfig.FailOpen  the call is                                         Take returns
@@ -170,7 +177,12 @@
 // the timeout), and Close closes it. NewWithClient takes a client the caller owns (a
 // redis.UniversalClient: single node, Sentinel, Cluster), which must honour context deadlines
 // (ContextTimeoutEnabled, and no ReadTimeout or WriteTimeout of -2, which sets no socket
-// deadline at all); Close leaves it open. A suite's Factory(nil) dials as New does, one
+// deadline at all); Close leaves it open. Its command retries are its own (go-redis has no
+// option to turn them off for one command): with MaxRetries above 0 (3 by default) it runs
+// the step's script again when the connection closes before the reply (EOF), which may be
+// after Redis ran it, so one Take may take two tokens or more. Give the client of
+// NewWithClient or Factory(client) MaxRetries: -1 (a client of its own for the limiters, if
+// the program's other commands want retries). A suite's Factory(nil) dials as New does, one
 // client per address and timeout shared by the limiters it builds, closed with the last of
 // them (see Factory).
 //

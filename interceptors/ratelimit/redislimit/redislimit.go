@@ -127,8 +127,11 @@ func dialOptions(addr string, timeout time.Duration) *redis.Options {
 // The client must honour context deadlines (redis.Options.ContextTimeoutEnabled, and no
 // ReadTimeout or WriteTimeout of -2, which turns socket deadlines off), or a stalled Redis
 // would hold Take past the Redis timeout and the caller's deadline: for a *redis.Client,
-// *redis.ClusterClient or *redis.Ring that does not, NewWithClient returns an error. Command retries (MaxRetries) and dial retries are the client's own, bounded by the
-// timeout.
+// *redis.ClusterClient or *redis.Ring that does not, NewWithClient returns an error. Command
+// retries (MaxRetries) and dial retries are the client's own, bounded by the timeout; a
+// command retry may run the step's script again after Redis ran it and the connection closed
+// before the reply, taking a second token for one call, so give the client MaxRetries: -1
+// (see Clients in the package documentation).
 func NewWithClient(name string, client redis.UniversalClient, cfg ratelimit.Config, opts ...Option) (*Limiter, error) {
 	if isNil(client) {
 		return nil, errors.New("redislimit: nil client")
