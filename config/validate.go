@@ -109,7 +109,10 @@ func (c *Config) checkSectionValues() error {
 // checkSharedBuckets refuses a rate_limit.shared name given two rates or bursts (after
 // defaults) by the profiles, services and methods of c: a shared name is one in-process
 // bucket, with one rate and burst. (A reload may change them: the suite then replaces the
-// bucket.) Fleet-wide limits (with a redis section) are Redis's keys, not checked here.
+// bucket.) So is a fleet-wide one (with a redis section) on one server and key prefix (see
+// bucketOf): redislimit's key names the limit too, so its services with other limits would
+// each draw on a bucket of their own, not the one the name says. (Across a fleet, replicas
+// configured otherwise, as in a rolling deploy, keep a bucket each: see redislimit.)
 func (c *Config) checkSharedBuckets() error {
 	type settings struct {
 		rate  float64
@@ -127,17 +130,18 @@ func (c *Config) checkSharedBuckets() error {
 	reported := map[conflict]bool{} // each name and settings once, not at every method
 	var errs []error
 	see := func(path string, rl *ratelimit.Config) {
-		if rl == nil || rl.Shared == "" || rl.Redis != nil {
+		key := bucketOf(rl)
+		if key == "" {
 			return
 		}
 		n := ratelimit.Normalize(*rl)
 		here := settings{n.Rate, n.Burst}
-		u, ok := first[rl.Shared]
+		u, ok := first[key]
 		if !ok {
-			first[rl.Shared] = use{path, here}
+			first[key] = use{path, here}
 			return
 		}
-		if k := (conflict{rl.Shared, here}); u.settings != here && !reported[k] {
+		if k := (conflict{key, here}); u.settings != here && !reported[k] {
 			reported[k] = true
 			errs = append(errs, fielderr.New(path+".rate_limit.shared", rl.Shared, fmt.Sprintf(
 				"is the bucket %s gives rate %s/s burst %d, here rate %s/s burst %d: a shared bucket has one rate and burst",
