@@ -15,9 +15,10 @@ type Config struct {
 	MaxWait time.Duration `yaml:"max_wait" json:"max_wait"`
 	// Shared names a bucket shared by every service or method whose limiter has the same name
 	// and the same store: without Redis, one bucket in the process (with one rate and burst);
-	// with Redis, the Redis key of that name under the key prefix, in place of the service's,
-	// for each rate and burst it is given (redislimit's key names the limit too: services of
-	// one shared name with other limits draw on a bucket each).
+	// with Redis, the Redis key of that name under the key prefix, in place of the service's.
+	// Either way one configuration gives a shared name one rate and burst (package config
+	// refuses two); redislimit's key names the limit too, so replicas configured with other
+	// limits (a rolling deploy that changes them) draw on a bucket each.
 	// A local and a fleet-wide limiter of one name are two buckets. Empty means the limiter is
 	// the service's own.
 	Shared string `yaml:"shared" json:"shared"`
