@@ -320,9 +320,12 @@ func TestStreamEndings(t *testing.T) {
 				_, err = stream.CloseAndRecv()
 			case "abandon":
 				cancel()
-				// The breaker learns of it through the context: wait for the record.
-				for b.Stats().Calls == before.Calls {
-					time.Sleep(time.Millisecond)
+				// The breaker learns of it through the context: wait for the record, failing
+				// rather than hanging when it never comes.
+				for deadline := time.Now().Add(10 * time.Second); b.Stats().Calls == before.Calls; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the probe's permit is still held 10s after the caller abandoned the stream")
+					}
 				}
 			case "header-recv", "header-close", "header-cancel", "close":
 				if tt.end != "close" { // "close" reads no Header: nothing commits the stream.
