@@ -264,13 +264,9 @@ func underCall(t *testing.T, w *Stream, call, end func()) <-chan struct{} {
 		defer close(done)
 		call()
 	}()
-	for w.state.Load() != inCall {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the call under way", func() bool { return w.state.Load() == inCall })
 	end()
-	for w.state.Load()&ctxEnded == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the context callback under the call", func() bool { return w.state.Load()&ctxEnded != 0 })
 	if _, ended := w.Ended(); ended {
 		t.Error("ended under a running call")
 	}
@@ -529,9 +525,7 @@ func TestContextMovesWithARetry(t *testing.T) {
 					defer close(done)
 					_ = w.RecvMsg(nil)
 				}()
-				for w.state.Load() != inCall {
-					time.Sleep(time.Millisecond)
-				}
+				waitFor(t, "the RecvMsg under way", func() bool { return w.state.Load() == inCall })
 			}
 			m.move(a2) // The retry opened a second attempt ...
 			end1()     // ... and ended the first.
