@@ -155,13 +155,16 @@ func testGateWaitEndsAtConnClose(t *testing.T, bh, withRetry bool) {
 		_, err := kycv1.NewFaceMatchServiceClient(holder).Compare(context.Background(), &kycv1.CompareRequest{})
 		held <- err
 	}
+	// The waiting call puts two timers on the fake clock, its budget's and its wait's: it is
+	// parked once both are there, not at the first timer, which may be the holder's.
+	timers := clk.Timers()
 	err = testkit.ConnWait{
 		What: "the call waiting in a gate", Over: "its wait was over",
 		Call: func() error {
 			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
 			return err
 		},
-		Parked: func() { clk.BlockUntil(1) }, // waiting for its slot or token, on the wait's timer
+		Parked: func() { clk.BlockUntil(timers + 2) }, // waiting for its slot or token, on the wait's timer
 		Unpark: func() {
 			clk.Advance(3 * time.Hour)
 			close(release)

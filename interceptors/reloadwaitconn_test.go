@@ -80,13 +80,16 @@ func testReloadRaisedMaxWaitEndsAtConnClose(t *testing.T, withRetry bool) {
 		held <- err
 	}()
 	testkit.Eventually(t, "the holder's call at the server", func() bool { return srv.Calls(testkit.MethodCompare) == 1 })
+	// The waiting call puts two timers on the fake clock, its budget's and its wait's: it is
+	// parked once both are there, not at the first timer, which may be the holder's.
+	timers := clk.Timers()
 	err = testkit.ConnWait{
 		What: "the call queued in a bulkhead whose max_wait a reload raised", Over: "its wait was over",
 		Call: func() error {
 			_, err := kycv1.NewFaceMatchServiceClient(cc).Compare(context.Background(), &kycv1.CompareRequest{})
 			return err
 		},
-		Parked: func() { clk.BlockUntil(1) }, // queued for the slot, on its wait's timer
+		Parked: func() { clk.BlockUntil(timers + 2) }, // queued for the slot, on its wait's timer
 		Unpark: func() {
 			clk.Advance(3 * time.Hour)
 			close(release)
