@@ -10,7 +10,9 @@
 // certificates.
 //
 // The first SIGINT (Ctrl-C) or SIGTERM stops the stub gracefully: requests in service get up to
-// -stop-timeout to finish. A second one exits at once with status 130.
+// -stop-timeout to finish, and a line on stderr says the signal was taken ("mlstub: SIGINT
+// received; stopping gracefully (a second SIGINT or SIGTERM exits at once, status 130)"). A
+// second one exits at once with status 130.
 package main
 
 import (

@@ -10,7 +10,9 @@
 //
 // The first SIGINT (Ctrl-C) or SIGTERM ends a batch early: the verifications in flight are
 // cancelled, the summary is marked interrupted and counts them apart, and the command exits
-// 130. A second one exits at once.
+// 130; in -serve it starts a graceful stop of up to -stop-timeout. Either way a line on stderr
+// says the signal was taken ("orchestrator: SIGINT received; stopping gracefully (a second
+// SIGINT or SIGTERM exits at once, status 130)"). A second one exits at once.
 //
 // See examples/orchestrator/README.md for every flag and the JSON summary.
 package main
