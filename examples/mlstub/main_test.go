@@ -78,7 +78,11 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 		defer close(called)
 		_, _ = kycv1.NewOCRServiceClient(conn).Extract(ctx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(1, false)})
 	}()
-	<-sent.sent
+	select {
+	case <-sent.sent:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the request was not sent within 30s:\n%s", stderr.String())
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "mlstub stopping"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
