@@ -82,9 +82,23 @@
 // stream whose status RecvMsg returns); a failure after the first message is returned as is. A
 // stream that cannot be opened with a chosen error is replaced by one that discards what is
 // sent and answers the fallback as above. Once the fallback answered, or a send failed with
-// a chosen error, the stream's Context is the caller's: gRPC's, which it ended with the
-// stream, would tell an interceptor above that the stream is over. Bidirectional streams pass
-// through. A Func sees a nil request for streams.
+// a chosen error, the stream's Context is the caller's (gRPC's, which it ended with the
+// stream, would tell an interceptor above that the stream is over), but for a stream opened on
+// a ClientConn, whose Context is then one derived from the caller's that also ends when the
+// stream ends and when its ClientConn shuts down. Bidirectional streams pass through. A Func
+// sees a nil request for streams.
+//
+// gRPC ends every stream of a ClientConn that shuts down (ClientConn.Close), and so does the
+// fallback a stream it answered or stands in for, which a caller neither reads to its end nor
+// cancels: the policies above that watch it (internal/streamend: the suite's observer, a
+// tracer) see it end then, abandoned, as gRPC's, and release what they hold for it; the suite
+// reports no CallFinished for it, the tracer ends its span with bulwark.abandoned, Canceled. A
+// covered stream opened on a ClientConn is watched for that, sharing the wrapper of a policy
+// above that watches it for the same context (the suite's). What the stream answers is not
+// changed by the shutdown: the fallback reply not read yet, then io.EOF, as gRPC's RecvMsg
+// returns the status of a stream that came before the shutdown (only a stream still running
+// then returns Canceled, "grpc: the client connection is closing"); a fallback read after the
+// shutdown is served, and counted, as any.
 //
 // # Observability
 //
