@@ -119,13 +119,13 @@ func TestFallbackStreamOfAClosedConnEnds(t *testing.T) {
 			for _, kv := range stub.Attributes {
 				if w, ok := want[kv.Key]; ok {
 					if kv.Value != w {
-						t.Errorf("span %q: %s = %v, want %v", stub.Name, kv.Key, kv.Value.Emit(), w.Emit())
+						t.Errorf("span %q: %s = %v, want %v", stub.Name, kv.Key, kv.Value.String(), w.String())
 					}
 					delete(want, kv.Key)
 				}
 			}
 			for k, v := range want {
-				t.Errorf("span %q: no %s, want %v", stub.Name, k, v.Emit())
+				t.Errorf("span %q: no %s, want %v", stub.Name, k, v.String())
 			}
 			if stub.Status.Code != otelcodes.Error || stub.Status.Description != "Canceled" {
 				t.Errorf("span %q status %+v, want Error, Canceled", stub.Name, stub.Status)
