@@ -82,8 +82,13 @@ func Explain(w io.Writer, cfg *Config) error {
 		if len(changed) == 0 {
 			// An override whose section behaves as the profile's may still keep fields it
 			// leaves unused (a method's aimd over its service's gradient with a tolerance, on a
-			// profile's aimd): their section's line says so.
-			ew.printf(": profile %s, no overrides\n", pol.ProfileName)
+			// profile's aimd): their section's line says so, and the header that overrides
+			// were written, to no effect.
+			if len(unused) > 0 {
+				ew.printf(": profile %s, no overrides in effect\n", pol.ProfileName)
+			} else {
+				ew.printf(": profile %s, no overrides\n", pol.ProfileName)
+			}
 			describe(ew, ind, pol, withUnused(nil, unused), notes, drawers, unused)
 			continue
 		}

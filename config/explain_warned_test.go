@@ -208,3 +208,39 @@ services:
 		}
 	}
 }
+
+// TestExplainHeaderOfOverridesWithoutEffect: a block whose overrides behave as its profile's
+// but keep fields they leave unused (Route's aimd, on a profile's aimd, over its service's
+// gradient with a tolerance) showed its warned section under a header that said "no
+// overrides", which the configuration plainly has. It says "no overrides in effect"; a block
+// without overrides keeps its header.
+func TestExplainHeaderOfOverridesWithoutEffect(t *testing.T) {
+	cfg, _, err := config.Parse("w.yaml", []byte(`
+profiles:
+  plain:
+    bulkhead: {adaptive: {algorithm: aimd}}
+services:
+  a.v1.Maps:
+    profile: ml
+    bulkhead: {adaptive: {algorithm: gradient, tolerance: 3}}
+    methods:
+      Route:
+        profile: plain
+        bulkhead: {adaptive: {algorithm: aimd}}
+  a.v1.Geo:
+    profile: plain
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := config.Explain(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"  method Route (/a.v1.Maps/Route): profile plain, no overrides in effect\n", "service a.v1.Geo: profile plain, no overrides\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}
