@@ -15,7 +15,8 @@ func Each(fs []func()) {
 // is never recovered: the later calls run while it goes on, from For's frame, so that it keeps
 // the stack it was raised on (an unrecovered panic's trace, or a recovering caller's
 // debug.Stack, shows the func that panicked, not only For). A later call's panic is recovered
-// and dropped.
+// and dropped; a later call's Goexit lets the calls after it run too, then ends the goroutine
+// (a first panic with it: Go drops a panic that a Goexit interrupts).
 func For[T any](xs []T, f func(T)) {
 	for i := range xs {
 		ended := false
@@ -34,12 +35,24 @@ func For[T any](xs []T, f func(T)) {
 // rest calls f with every x in xs while the panic or Goexit of an earlier call goes on, each
 // call's own panic recovered and dropped. The recover is a deferred call's that only a panic
 // of f(x) runs (not the earlier panic's unwinding, which runs rest's caller), so it never
-// recovers the panic that goes on.
+// recovers the panic that goes on. A call that ends its goroutine (runtime.Goexit) runs the
+// calls after it from its deferred call, as For does, and the goroutine then ends: Go drops
+// a panic that a Goexit interrupts.
 func rest[T any](xs []T, f func(T)) {
-	for _, x := range xs {
+	for i := range xs {
+		ended, handed := false, false
 		func() {
-			defer func() { _ = recover() }()
-			f(x)
+			defer func() {
+				if recover() == nil && !ended { // f called Goexit: the rest runs as it goes on.
+					handed = true
+					rest(xs[i+1:], f)
+				}
+			}()
+			f(xs[i])
+			ended = true
 		}()
+		if handed { // a nil panic recovered (GODEBUG panicnil=1): the rest ran already.
+			return
+		}
 	}
 }

@@ -114,3 +114,38 @@ func TestForGoexit(t *testing.T) {
 		t.Fatalf("ran %v, want [1 2 3] (every call, and the goroutine ended after them)", ran)
 	}
 }
+
+// TestForGoexitWhileTheRestRuns: a later call that ends its goroutine (runtime.Goexit) while
+// the first call's panic or Goexit goes on keeps none of the calls after it from running
+// either; the goroutine then ends (Go drops a panic that a Goexit interrupts).
+func TestForGoexitWhileTheRestRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first func()
+	}{
+		{"after a panic", func() { panic(1) }},
+		{"after a Goexit", runtime.Goexit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran []int
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				For([]int{1, 2, 3, 4}, func(x int) {
+					ran = append(ran, x)
+					switch x {
+					case 1:
+						tc.first()
+					case 2, 3:
+						runtime.Goexit()
+					}
+				})
+				ran = append(ran, -1) // not reached: the goroutine ends
+			}()
+			<-done
+			if !slices.Equal(ran, []int{1, 2, 3, 4}) {
+				t.Fatalf("ran %v, want [1 2 3 4] (every call, and the goroutine ended after them)", ran)
+			}
+		})
+	}
+}
