@@ -117,6 +117,9 @@
 // (throttle.ratio: 0 alone, failure_rate_threshold: 0, adaptive: {algorithm: ""}) or changes
 // it (window_type: time, adaptive: {algorithm: aimd}) keeps the fields it does not write,
 // whose 0 it could not write: those are accepted, with a [Warning] at the service or method.
+// So is a field a service's override writes for its profile that the profile a method names
+// for itself leaves unused (a ratio budget's window, the method's profile having no ratio
+// budget): a [Warning] at the method.
 //
 // Cross-references are checked too: a service or method bound to a profile that does not
 // exist (the message lists those that do), a service name that is not fully qualified, a

@@ -229,3 +229,56 @@ services:
 		}
 	}
 }
+
+// TestUnusedServiceFieldOnAMethodsProfile: a field a service's overrides write for its own
+// profile, which reads it (a ratio budget's window, a gradient limit's tolerance), and that
+// a method's own profile leaves unused (it has no ratio budget; its algorithm is aimd) is no
+// mistake of the service's, nor one the method could undo (it cannot write the field's 0):
+// it is a warning at the method, as a field a service's overrides keep unused of a method's
+// profile is, not an error that refuses the file.
+func TestUnusedServiceFieldOnAMethodsProfile(t *testing.T) {
+	const kept = " (kept from what this overrides, it has no effect here)"
+	for _, tc := range []struct{ yaml, want string }{{`
+profiles:
+  budget:
+    retry: {max_attempts: 3, throttle: {ratio: 0.5}}
+  plain:
+    retry: {max_attempts: 3}
+services:
+  a.v1.S:
+    profile: budget
+    retry: {throttle: {window: 30s}}
+    methods:
+      M: {profile: plain}
+`, "retry.throttle.window: 30s is set but throttle.ratio is not: only the ratio budget reads it" + kept}, {`
+profiles:
+  gradient:
+    bulkhead: {max_concurrent: 10, adaptive: {algorithm: gradient}}
+  aimd:
+    bulkhead: {max_concurrent: 10, adaptive: {algorithm: aimd}}
+services:
+  a.v1.S:
+    profile: gradient
+    bulkhead: {adaptive: {tolerance: 3}}
+    methods:
+      M: {profile: aimd}
+`, "bulkhead.adaptive.tolerance: 3 is set with adaptive.algorithm aimd: only gradient reads it" + kept}} {
+		_, warns, err := config.Parse("t.yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Errorf("Parse: %v, want no error (a warning at the method)", err)
+			continue
+		}
+		var got []string
+		for _, m := range warningsAt(warns, `services."a.v1.S".methods.M`) {
+			if strings.HasSuffix(m, kept) {
+				got = append(got, m)
+			}
+		}
+		if want := []string{tc.want}; !slices.Equal(got, want) {
+			t.Errorf("unused-field warnings at the method:\n%s\nwant:\n%s", strings.Join(got, "\n"), tc.want)
+		}
+		if w := warningsAt(warns, `services."a.v1.S"`); len(w) > 0 {
+			t.Errorf("warnings at the service, whose profile reads the field: %q, want none", w)
+		}
+	}
+}

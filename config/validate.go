@@ -198,16 +198,28 @@ func (c *Config) validateService(name string) error {
 		errs = append(errs, c.checkProfileRef(mpath+".profile", meth.Profile))
 		errs = append(errs, fielderr.Prefix(mpath, meth.Overrides.validateFields()))
 		// A method with a profile of its own gets the service's overrides on top of it: those
-		// were checked against the service's profile, and may not fit the method's.
+		// were checked against the service's profile, and may not fit the method's. A field
+		// they write that the method's profile leaves unused (a ratio budget's window over a
+		// profile with no ratio budget) is no mistake of the service's, whose profile reads it,
+		// and the method cannot clear it (a written 0 means its default): Warnings says it at
+		// the method (see unusedWarnings).
 		if mp, ok := c.Profiles[meth.Profile]; ok && meth.Profile != eff.ProfileName {
 			onMethod := *c
 			onMethod.Services = map[string]Service{name: {Profile: meth.Profile, Overrides: svc.Overrides}}
-			for _, e := range fielderr.Flatten(effectiveErrors(mp, onMethod.resolve(name, "", false).Profile, svc.Overrides)) {
+			onProfile := onMethod.resolve(name, "", false).Profile
+			unused := map[string]bool{}
+			for _, fe := range onProfile.unused() {
+				unused[fe.Error()] = true
+			}
+			for _, e := range fielderr.Flatten(effectiveErrors(mp, onProfile, svc.Overrides)) {
 				if reported[e.Error()] {
 					continue // wrong whatever the profile: reported at the service
 				}
 				var fe *fielderr.Error
-				if errors.As(e, &fe) {
+				if errors.As(e, &fe) && unused[fe.Error()] {
+					continue // unused on the method's profile alone: a warning at the method
+				}
+				if fe != nil {
 					e = &fielderr.Error{Path: fe.Path, Value: fe.Value,
 						Rule: fe.Rule + ": the service's override does not fit the method's profile " + meth.Profile}
 				}
