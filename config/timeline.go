@@ -409,10 +409,7 @@ func (c *Config) unusedWarnings(service, method string) []string {
 			parent = without.resolve(service, method, false).Profile
 		}
 	}
-	known := map[string]bool{}
-	for _, fe := range parent.unused() {
-		known[fe.Error()] = true
-	}
+	known := parent.unusedSet()
 	var out []string
 	for _, fe := range here.unused() {
 		if !known[fe.Error()] {

@@ -207,10 +207,7 @@ func (c *Config) validateService(name string) error {
 			onMethod := *c
 			onMethod.Services = map[string]Service{name: {Profile: meth.Profile, Overrides: svc.Overrides}}
 			onProfile := onMethod.resolve(name, "", false).Profile
-			unused := map[string]bool{}
-			for _, fe := range onProfile.unused() {
-				unused[fe.Error()] = true
-			}
+			unused := onProfile.unusedSet()
 			for _, e := range fielderr.Flatten(effectiveErrors(mp, onProfile, svc.Overrides)) {
 				if reported[e.Error()] {
 					continue // wrong whatever the profile: reported at the service
@@ -332,6 +329,16 @@ func (p Profile) unused() []*fielderr.Error {
 	return out
 }
 
+// unusedSet returns p.unused as a set of their texts (fielderr.Error.Error), to look an
+// error of p's validate up in.
+func (p Profile) unusedSet() map[string]bool {
+	set := map[string]bool{}
+	for _, fe := range p.unused() {
+		set[fe.Error()] = true
+	}
+	return set
+}
+
 func validateClassifier(o codes.Overrides) error {
 	var v fielderr.Checker
 	for code, cl := range o.Codes {
@@ -388,10 +395,7 @@ func effectiveErrors(parent, eff Profile, o Overrides) error {
 	for _, e := range fielderr.Flatten(parent.validate()) {
 		known[e.Error()] = true
 	}
-	unused := map[string]bool{}
-	for _, fe := range eff.unused() {
-		unused[fe.Error()] = true
-	}
+	unused := eff.unusedSet()
 	for _, e := range fielderr.Flatten(eff.validate()) {
 		var fe *fielderr.Error
 		if !errors.As(e, &fe) || known[e.Error()] {
