@@ -8,8 +8,10 @@ import "time"
 type Config struct {
 	// K is the multiplier of accepts: the client keeps sending while its requests stay at most K
 	// times the requests the service accepted, and past that rejects locally with probability
-	// max(0, (requests − K·accepts) / (requests + 1)). Lower is more aggressive. In [1, 100];
-	// 0 means 2.
+	// max(0, (requests − K·accepts) / (requests + 1)). Lower is more aggressive, and slower to
+	// let traffic back once the service recovers. In (1, 100]: at 1 the throttle's own
+	// rejections, which count as requests, would hold it near its cap long after the service
+	// recovered (see the package's "Choosing K"). 0 means 2.
 	K float64 `yaml:"k" json:"k" zero:"is below 1"`
 	// Window is the period over which requests and accepts are counted, in [1s, 1h]. 0 means
 	// 2m.

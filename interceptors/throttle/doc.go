@@ -101,6 +101,12 @@
 //   - K = 1.1 is aggressive: it throttles as soon as about one request in eleven is refused.
 //     Little capacity is wasted, but a service that recovers is slow to get its traffic back,
 //     and a small burst of errors already sheds load.
+//   - K = 1 is refused. The requests the throttle rejects count (see Algorithm), so once the
+//     service accepts everything again the share let through grows by a factor of about K per
+//     window: at 1 it grows only by a request or two a window, whatever the demand, and a
+//     throttle at its cap would stay near it for hours under steady demand.
+//     Just above 1 recovery is as slow as K is close to 1: from the default cap, K = 1.1 takes
+//     about a dozen windows to let everything through again, K = 2 three.
 //
 // Lower K for services whose refusals are expensive (each one costs a model inference
 // started), raise it when refusals are cheap and traffic must flow.

@@ -88,7 +88,7 @@ func TestFormula(t *testing.T) {
 		{name: "K=2 a tenth accepted", k: 2, requests: 100, accepts: 10, want: 80.0 / 101},
 		{name: "K=1.5 half accepted", k: 1.5, requests: 10, accepts: 5, want: 2.5 / 11},
 		{name: "K=1.1 half accepted", k: 1.1, requests: 100, accepts: 50, want: 45.0 / 101},
-		{name: "K=1 one failure", k: 1, requests: 10, accepts: 9, want: 1.0 / 11},
+		{name: "K=1.25 past the boundary", k: 1.25, requests: 10, accepts: 7, want: 1.25 / 11},
 		{name: "K=100 mostly failing", k: 100, requests: 1000, accepts: 9, want: 100.0 / 1001},
 		{name: "K=100 a few accepts cover much", k: 100, requests: 1000, accepts: 10, want: 0},
 	}

@@ -19,7 +19,8 @@ func TestValidateNamesFieldValueAndRule(t *testing.T) {
 		{name: "max_reject_probability negative", cfg: Config{MaxRejectProbability: -0.1}, want: []string{"max_reject_probability", "-0.1", "(0, 1]"}},
 		{name: "max_reject_probability 1", cfg: Config{MaxRejectProbability: 1}},
 		{name: "k below 1", cfg: Config{K: 0.99}, want: []string{"k", "0.99"}},
-		{name: "k 1", cfg: Config{K: 1}},
+		{name: "k 1", cfg: Config{K: 1}, want: []string{"k: 1 is not above 1", "hold it near its cap long after the service recovers"}},
+		{name: "k just above 1", cfg: Config{K: 1.01}},
 		{name: "k 100", cfg: Config{K: 100}},
 		{name: "k above 100", cfg: Config{K: 100.5}, want: []string{"k", "100.5"}},
 	}
