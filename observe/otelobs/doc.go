@@ -51,7 +51,12 @@
 // the call's attempts, as the attempt events are.
 //
 // WithCallSpan(false) records all this on the caller's active span instead of a span of its
-// own, for a caller that already opens one span per call.
+// own, for a caller that already opens one span per call. A call nested in such a call, made
+// with its context through a tracer again (a fallback's Func asking another service, an
+// interceptor below the suite, even of the same method), finds the same span there and, while
+// the outer call runs, records nothing on it: the span shows the outer call's events and
+// outcome alone. A nested call that should show opens a span of its own around it, or runs
+// through a tracer with call spans.
 //
 // # Span events, not child spans
 //

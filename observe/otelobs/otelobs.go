@@ -146,7 +146,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // WithCallSpan chooses where a call's events go: true (the default) starts one span per
 // logical call, a child of the caller's span, named after the method; false records on the
-// caller's active span itself, which suits a caller that opens one span per call.
+// caller's active span itself, which suits a caller that opens one span per call. With
+// false, a call nested in a call under way that records on that span (made with its context:
+// a fallback's Func, an interceptor below the suite) records nothing there.
 func WithCallSpan(on bool) Option { return optionFunc(func(t *Tracer) { t.callSpan = on }) }
 
 // New returns a Tracer. A nil option is ignored.
@@ -224,22 +226,41 @@ func (t *Tracer) start(ctx context.Context, method string) (context.Context, *re
 		}
 		span.SetAttributes(cs.attrs...)
 	}
-	r := &recorder{t: t, span: span, own: t.callSpan, method: method, next: callerSink(ctx)}
+	next := observe.CallSinkFrom(ctx)
+	if enc, ok := next.(*recorder); ok {
+		// A traced call this one is nested in (made with its context: a fallback's Func, an
+		// interceptor below the suite): its span is not this call's; the sink it passes its
+		// events on to is this call's caller's sink too.
+		next = enc.next
+		if sameSpan(enc.span, span) && !enc.isEnded() {
+			// Without a call span of its own, this call found the span of the enclosing
+			// call, still under way (the caller's, or the enclosing call's own): its outcome
+			// is that call's, and this call must not write over it. It records nothing; its
+			// events still reach the caller's sink, and not the enclosing call's recorder.
+			if next == nil {
+				next = discard{}
+			}
+			return observe.WithCallSink(ctx, next), nil
+		}
+	}
+	// next is the call sink the caller's context carries (observe.WithCallSink), to which the
+	// call's recorder, which takes its place in the call's context, passes every event on, as
+	// the suite would have sent them there without the tracer.
+	r := &recorder{t: t, span: span, own: t.callSpan, method: method, next: next}
 	return observe.WithCallSink(ctx, r), r
 }
 
-// callerSink is the call sink the caller's context carries (observe.WithCallSink), to which
-// the call's recorder, which takes its place in the call's context, passes every event on, as
-// the suite would have sent them there without the tracer. The recorder of a traced call that
-// this one is nested in is not: that call's span is not this call's; the sink it passes its
-// events on to is.
-func callerSink(ctx context.Context) observe.Sink {
-	s := observe.CallSinkFrom(ctx)
-	if r, ok := s.(*recorder); ok {
-		return r.next
-	}
-	return s
+// sameSpan reports whether a and b are one span: their span contexts name the same span.
+func sameSpan(a, b trace.Span) bool {
+	ac, bc := a.SpanContext(), b.SpanContext()
+	return ac.IsValid() && ac.SpanID() == bc.SpanID() && ac.TraceID() == bc.TraceID()
 }
+
+// discard is the call sink of a nested call that records nothing and whose caller has no
+// sink of its own: it takes the enclosing call's recorder's place in the call's context.
+type discard struct{}
+
+func (discard) Observe(observe.Event) {}
 
 // Unary returns the tracer's unary client interceptor.
 func (t *Tracer) Unary() grpc.UnaryClientInterceptor {
@@ -354,7 +375,7 @@ type recorder struct {
 	span        trace.Span
 	own         bool // the span is the recorder's to end
 	method      string
-	next        observe.Sink // the caller's call sink, which gets every event too (see callerSink)
+	next        observe.Sink // the caller's call sink, which gets every event too (see start)
 	mu          sync.Mutex
 	endOnFinish bool // Guarded by mu: a stream that opened: CallFinished ends the span.
 	finished    bool // Guarded by mu: CallFinished was recorded.
@@ -481,6 +502,13 @@ func (r *recorder) rejection(policy, reason, service string, retryAfter time.Dur
 		attrs = append(attrs, KeyBreaker.String(r.t.breakerState(service, r.method)))
 	}
 	return attrs
+}
+
+// isEnded reports whether the call has ended (finish).
+func (r *recorder) isEnded() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
 }
 
 func (r *recorder) finish() {
