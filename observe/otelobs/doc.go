@@ -81,7 +81,12 @@
 // at most, none of a name longer than observe.MaxKeptName; "open" for one past them). A call
 // of another method made with the call's context through a suite the tracer does not front (a
 // fallback's Func asking another service, say) sends its events to the same recorder: they are
-// left off the span, which records its own call's alone. A call sink the caller's context already
+// left off the span, which records its own call's alone. One of the call's own method so made
+// (a fallback asking a standby of the same service) cannot be told from the call by its events,
+// which carry no call of their own: they show on the call's span, its status Error when that
+// call failed. Give such a suite's connection the tracer's DialOptions too: a call through the
+// tracer nested in a traced call records on a span of its own, a child of the call's, or, with
+// WithCallSpan(false), nowhere. A call sink the caller's context already
 // carries (observe.WithCallSink: the caller's own per-call consumer) still gets every event
 // the suite sends: the recorder, which takes its place in the call's context, passes them on.
 // A call that nothing records costs one
