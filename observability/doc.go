@@ -20,7 +20,7 @@
 //	| alert                            | fires when                                                         | for | severity |
 //	|----------------------------------|--------------------------------------------------------------------|-----|----------|
 //	| BulwarkRetryRateHigh             | retries / calls of a service > 0.2 over 5m (at ≥ 6 calls a minute) | 2m  | warning  |
-//	| BulwarkBreakerOpen               | a breaker was open or half-open at some point of the last 2m       | 1m  | critical |
+//	| BulwarkBreakerOpen               | a breaker was open at some point of the last 2m                    | 1m  | critical |
 //	| BulwarkBreakerTripping           | a breaker's transitions to open rose (or are new) in the last 10m  | 1m  | warning  |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
@@ -35,6 +35,12 @@
 // of it over r): about 2.5 minutes in an outage retried twice per call, about 6 in a brownout
 // of a quarter of the calls retried once. BulwarkBreakerOpen fires a minute after a trip: with
 // a breaker that trips on the first failures, the breaker alert comes first.
+//
+// BulwarkBreakerOpen counts the open state alone, its 2m look-back bridging the half-open
+// stretches of a breaker that cycles: a breaker reads half_open from its recovery timeout
+// until a call comes to probe it, and one whose callers stopped calling stays half_open,
+// rejecting nothing, however long; it does not alert. A probe slower than 2m (a
+// slow_call_duration above it) can let the alert resolve until the breaker opens again.
 //
 // BulwarkBreakerOpen reads the breaker state, which a scrape samples: a breaker that opens and
 // closes again between two scrapes (an open interval of a few seconds against a 15-30 s scrape
