@@ -23,6 +23,7 @@
 //	| BulwarkBreakerOpen               | a breaker was open at some point of the last 2m                    | 1m  | critical |
 //	| BulwarkBreakerTripping           | a breaker's transitions to open rose (or are new) in the last 10m  | 1m  | warning  |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
+//	| BulwarkCallsRefused              | bulkhead or rate limiter refusals / calls > 0.05 in 5m (≥ 6/min)   | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
 //	| BulwarkAdaptiveThrottleRejecting | a service's (a method's) throttling rejects with probability > 0.5 | 5m  | critical |
@@ -85,6 +86,11 @@
 // client_golang gives each counter series the time it was made, and writes a 0 sample at that
 // time before the series' first one, so that increase() alone counts a series that first shows
 // up above 0, after a restart too. The rule keeps them for servers without that flag.
+//
+// BulwarkCallsRefused counts the refusals of bulkheads and rate limiters
+// (bulwark_rejections_total, per policy and reason) whenever they come: a bulkhead full in
+// bursts refuses calls while the scrapes read its slots below BulwarkBulkheadSaturated's 90 %.
+// The breaker's and the adaptive throttle's refusals are left to their own alerts.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold

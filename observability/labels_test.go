@@ -131,8 +131,14 @@ func closingParen(q string, open int) int {
 	return len(q)
 }
 
+// refusingPolicies are the values of bulwark_rejections_total's policy label: the policies
+// that refuse attempts (promobs' doc).
+var refusingPolicies = []string{
+	observe.PolicyBreaker, observe.PolicyBulkhead, observe.PolicyRateLimit, observe.PolicyAdaptiveThrottle,
+}
+
 // labelProblems returns what query q asks of promobs' labels that no series of it has: a
-// matcher on a label its metric lacks, or a value of state or class no series takes; a
+// matcher on a label its metric lacks, or a value of state, class or policy no series takes; a
 // grouping (by, on, ...) on a label one of the metrics it groups lacks (for by and without,
 // the metrics of the aggregated expression; for on and ignoring, every metric of q). The
 // labels its legend shows (Grafana's {{label}}, a rule's $labels.label) must be labels of the
@@ -166,6 +172,8 @@ func labelProblems(q string, shown []string, labels map[string]map[string]bool) 
 				allowed = states
 			case "class":
 				allowed = classes
+			case "policy":
+				allowed = refusingPolicies
 			}
 			if allowed == nil || strings.HasPrefix(value, "$") {
 				continue
