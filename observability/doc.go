@@ -23,7 +23,7 @@
 //	| BulwarkBreakerOpen               | a breaker was open at some point of the last 2m                    | 1m  | critical |
 //	| BulwarkBreakerTripping           | a breaker's transitions to open rose (or are new) in the last 10m  | 1m  | warning  |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
-//	| BulwarkCallsRefused              | bulkhead or rate limiter refusals / calls > 0.05 in 5m (≥ 6/min)   | 5m  | warning  |
+//	| BulwarkCallsRefused              | bulkhead, limiter, throttle refusals / calls > 0.05 in 5m (≥ 6/min)| 5m  | warning  |
 //	| BulwarkFallbacksServed           | fallbacks / calls of a method > 0.05 in 5m (≥ 6/min)               | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
@@ -89,14 +89,15 @@
 // time before the series' first one, so that increase() alone counts a series that first shows
 // up above 0, after a restart too. The rule keeps them for servers without that flag.
 //
-// BulwarkCallsRefused counts the refusals of bulkheads and rate limiters
+// BulwarkCallsRefused counts the refusals of bulkheads, rate limiters and adaptive throttles
 // (bulwark_rejections_total, per policy and reason) whenever they come: a bulkhead full in
-// bursts refuses calls while the scrapes read its slots below BulwarkBulkheadSaturated's 90 %.
-// The breaker's and the adaptive throttle's refusals are left to their own alerts.
+// bursts refuses calls while the scrapes read its slots below BulwarkBulkheadSaturated's 90 %,
+// and a throttle that rejects a third of the calls stays under
+// BulwarkAdaptiveThrottleRejecting's 0.5. The breaker's refusals are left to its own alerts.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
-// for such a throttle.
+// for such a throttle (BulwarkCallsRefused warns of its refusals meanwhile).
 //
 // # Checks
 //
