@@ -110,7 +110,7 @@
 // every panel whose metrics all have a method label follows the method variable and no other
 // panel does (TestPanelsFollowMethodVariable), that
 // the queries and the variables match, group by and show only labels those metrics have, and
-// breaker states and classes they take (TestReferencedLabelsExist), and
+// breaker states, classes and refusing policies they take (TestReferencedLabelsExist), and
 // that they read each metric as its type allows: counters and histogram series through rate
 // or increase, gauges as they are, quantiles over buckets summed by le
 // (TestQueriesFitMetricTypes; or, for the breaker transitions, as a counter's last value less
