@@ -91,7 +91,7 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 
 // withValidation returns errs, the errors decoding srcs[0] found, with what cfg.Validate finds,
 // located in srcs and sorted. A value that could not be decoded was left zero: what Validate
-// says of it is left out. A number or a boolean in a string field was decoded as its text:
+// says of it, and of another field by it (namesBad), is left out. A number or a boolean in a string field was decoded as its text:
 // what Validate says of it replaces the hint to quote it (see source.quoteHints).
 func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	inheritedZeros(srcs[0], cfg)
@@ -107,7 +107,7 @@ func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	}
 	replaced := map[*Error]bool{}
 	for _, e := range located(cfg.Validate(), srcs...) {
-		if bad[e.Path] {
+		if bad[e.Path] || namesBad(e, bad) {
 			continue
 		}
 		if h, ok := hints[e.Path]; ok {
@@ -118,6 +118,44 @@ func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	errs = slices.DeleteFunc(errs, func(e *Error) bool { return replaced[e] })
 	sortErrors(errs, srcs...)
 	return errs
+}
+
+// namesBad reports whether e's rule weighs e's field against another field that could not be
+// decoded ("is below initial_backoff (100ms)", "is set but jitter is not additive"): that field
+// was left zero, so the rule judged its default or its absence, not what the file wrote.
+func namesBad(e *Error, bad map[string]bool) bool {
+	for b := range bad {
+		for p := e.Path; ; {
+			i := strings.LastIndexByte(p, '.')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+			if rel, ok := strings.CutPrefix(b, p+"."); ok && mentions(e.Rule, rel) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mentions reports whether rule names the field at path (yaml keys joined by dots) as a whole,
+// not as a part of a longer name or path.
+func mentions(rule, path string) bool {
+	isName := func(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	for from := 0; ; {
+		i := strings.Index(rule[from:], path)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(path)
+		before := start == 0 || !isName(rule[start-1]) && rule[start-1] != '.'
+		after := end == len(rule) || !isName(rule[end]) && (rule[end] != '.' || end+1 == len(rule) || !isName(rule[end+1]))
+		if before && after {
+			return true
+		}
+		from = start + 1
+	}
 }
 
 // without returns a copy of s (builtin.yaml's source) without the paths of the profiles and
