@@ -127,6 +127,12 @@
 // (reported at the override: max_backoff below the profile's initial_backoff; a service's
 // override that does not fit the profile a method names for itself, at the method).
 //
+// Whether a service or method exists is not checked: Load and Parse know no program's
+// services, so a misspelt key (methods: {Extrct: ...}) configures a method nobody calls, and
+// the real one keeps its service's policy. [Config.CheckNames] checks the names against
+// those a program knows, such as the services of the descriptors it links
+// (protoregistry.GlobalFiles), as the example orchestrator does with its -config.
+//
 // A [Warning] does not fail a load: it says that a profile's worst case (every attempt run
 // to its timeout after the longest wait for a rate-limit token and a bulkhead slot, a wait
 // that counts against retry.per_attempt_timeout, or else against deadline.max, every backoff
