@@ -96,14 +96,14 @@ func ParseServiceConfig(name string, data []byte) (*Config, []Warning, error) {
 	c.unknown("", doc.raw, "methodConfig", "retryThrottling")
 	var throttle retry.RetryBudgetConfig
 	if kt := doc.V.RetryThrottling; kt != nil {
-		c.unknown("retryThrottling", kt.raw, "maxTokens", "tokenRatio")
+		c.unknown("retryThrottling", kt.raw, throttlingKeys...)
 		t := kt.V
 		// gRFC A6's bounds, which grpc-go enforces: out of them the config is refused.
 		if !(t.MaxTokens > 0 && t.MaxTokens <= 1000) {
-			c.fail("retryThrottling.maxTokens", t.MaxTokens, "must be more than 0 and at most 1000")
+			c.required("retryThrottling", kt.raw, "maxTokens", t.MaxTokens, "must be more than 0 and at most 1000", throttlingKeys)
 		}
 		if !(t.TokenRatio > 0) {
-			c.fail("retryThrottling.tokenRatio", t.TokenRatio, "must be more than 0")
+			c.required("retryThrottling", kt.raw, "tokenRatio", t.TokenRatio, "must be more than 0", throttlingKeys)
 		}
 		// A6 refills min(maxTokens, tokens + tokenRatio): a ratio above maxTokens refills as
 		// maxTokens does, which is the most bulwark's bucket takes.
@@ -535,6 +535,40 @@ func (c *scConv) fail(path string, value any, rule string) {
 	c.errs = append(c.errs, &Error{File: c.file, Path: path, Value: fmt.Sprint(value), Rule: rule})
 }
 
+// The keys gRPC reads in a retryPolicy, a hedgingPolicy and retryThrottling.
+var (
+	retryPolicyKeys   = []string{"maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout"}
+	hedgingPolicyKeys = []string{"maxAttempts", "hedgingDelay", "nonFatalStatusCodes"}
+	throttlingKeys    = []string{"maxTokens", "tokenRatio"}
+)
+
+// required fails key, a key of the object at path (raw, whose keys gRPC reads are known),
+// whose value breaks rule. When the object does not hold key (as gRPC matches keys, ignoring
+// case), value is the zero it was read as, and the rule says that the key is missing and names
+// a key of raw that gRPC does not read spelt nearly as key, the likely reason.
+func (c *scConv) required(path string, raw map[string]json.RawMessage, key string, value any, rule string, known []string) {
+	for k := range raw {
+		if strings.EqualFold(k, key) {
+			c.fail(path+"."+key, value, rule)
+			return
+		}
+	}
+	best, bestD := "", max(len(key)/3, 1)+1 // as didYouMean
+	for k := range raw {
+		if slices.ContainsFunc(known, func(kn string) bool { return strings.EqualFold(kn, k) }) {
+			continue
+		}
+		if d := fielderr.Distance(strings.ToLower(key), strings.ToLower(k)); d < bestD || d == bestD && k < best {
+			best, bestD = k, d
+		}
+	}
+	rule += " (the key is missing, and gRPC requires it"
+	if best != "" {
+		rule += "; " + strconv.Quote(best) + ", written instead, is no key gRPC reads"
+	}
+	c.fail(path+"."+key, value, rule+")")
+}
+
 // values fails each duration and status code of mc that is bad (see scDur, scCode), by its
 // path under path, mc's.
 func (c *scConv) values(path string, mc scMethod) {
@@ -788,21 +822,21 @@ func (c *scConv) method(i int, km keyed[scMethod], throttle retry.RetryBudgetCon
 
 func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudgetConfig, p *Profile) {
 	r := &kr.V
-	c.unknown(path, kr.raw, "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes", "perAttemptRecvTimeout")
+	c.unknown(path, kr.raw, retryPolicyKeys...)
 	if r.MaxAttempts < 2 {
-		c.fail(path+".maxAttempts", r.MaxAttempts, "must be 2 or more")
+		c.required(path, kr.raw, "maxAttempts", r.MaxAttempts, "must be 2 or more", retryPolicyKeys)
 	}
 	if r.InitialBackoff.d <= 0 {
-		c.fail(path+".initialBackoff", r.InitialBackoff.d, "must be more than 0")
+		c.required(path, kr.raw, "initialBackoff", r.InitialBackoff.d, "must be more than 0", retryPolicyKeys)
 	}
 	if r.MaxBackoff.d <= 0 {
-		c.fail(path+".maxBackoff", r.MaxBackoff.d, "must be more than 0")
+		c.required(path, kr.raw, "maxBackoff", r.MaxBackoff.d, "must be more than 0", retryPolicyKeys)
 	}
 	if r.BackoffMultiplier <= 0 {
-		c.fail(path+".backoffMultiplier", r.BackoffMultiplier, "must be more than 0")
+		c.required(path, kr.raw, "backoffMultiplier", r.BackoffMultiplier, "must be more than 0", retryPolicyKeys)
 	}
 	if len(r.RetryableStatusCodes) == 0 {
-		c.fail(path+".retryableStatusCodes", "[]", "must name at least one code")
+		c.required(path, kr.raw, "retryableStatusCodes", "[]", "must name at least one code", retryPolicyKeys)
 	}
 	attempts := r.MaxAttempts
 	if attempts > grpcMaxAttempts {
@@ -857,9 +891,9 @@ func (c *scConv) retry(path string, kr *keyed[scRetry], throttle retry.RetryBudg
 
 func (c *scConv) hedging(path string, kh *keyed[scHedging], throttle retry.RetryBudgetConfig, p *Profile) {
 	h := &kh.V
-	c.unknown(path, kh.raw, "maxAttempts", "hedgingDelay", "nonFatalStatusCodes")
+	c.unknown(path, kh.raw, hedgingPolicyKeys...)
 	if h.MaxAttempts < 2 {
-		c.fail(path+".maxAttempts", h.MaxAttempts, "must be 2 or more")
+		c.required(path, kh.raw, "maxAttempts", h.MaxAttempts, "must be 2 or more", hedgingPolicyKeys)
 	}
 	attempts := h.MaxAttempts
 	if attempts > grpcMaxAttempts {
