@@ -30,8 +30,12 @@ import (
 // What Warnings says of a hedge that is never sent, of a per-attempt timeout that cuts no
 // attempt, and of a field an override keeps from what it overrides but leaves unused ends the
 // line of that section, in the block it is warned about; a rate limit's shared bucket is named
-// with the services and methods that draw on it.
+// with the services and methods that draw on it. A nil cfg is Builtin(), as for
+// interceptors.New.
 func Explain(w io.Writer, cfg *Config) error {
+	if cfg == nil {
+		cfg = Builtin()
+	}
 	ew := &errWriter{w: w}
 	budget := cfg.Budget
 	if budget == 0 {
