@@ -81,8 +81,10 @@ func value[T any](o *options) (T, bool) {
 // breaker.NewRegistry gave a clock, which run on that clock.
 func WithClock(c clock.Clock) Option { return optionFunc(func(o *options) { o.clock = c }) }
 
-// WithObserver sends the events of every policy, and the suite's CallFinished, to sink. A nil
-// sink is none; a sink holding a nil pointer, func or map (a typed nil: a nil *promobs.Metrics
+// WithObserver sends the events of every policy, and the suite's CallFinished, to sink. Given
+// more than once, it adds sink to those given before (each gets every event, in the order
+// given), as for metrics and logs side by side; it does not replace them. A nil sink is none;
+// a sink holding a nil pointer, func or map (a typed nil: a nil *promobs.Metrics
 // in the interface), which would panic at the first event, is an invalid option.
 func WithObserver(sink observe.Sink) Option {
 	return optionFunc(func(o *options) {
