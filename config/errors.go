@@ -227,7 +227,11 @@ func located(err error, srcs ...*source) []*Error {
 			out = append(out, ce)
 		case errors.As(e, &fe):
 			file, line := locate(fe.Path, srcs...)
-			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: asWritten(fe.Path, fe.Value, srcs...), Rule: ruleAsWritten(fe.Path, fe.Rule, srcs...)})
+			rule := ruleAsWritten(fe.Path, fe.Rule, srcs...)
+			if isZeroValue(fe.Value) && unwritten(fe.Path, srcs...) {
+				rule += " (the key is missing)"
+			}
+			out = append(out, &Error{File: file, Line: line, Path: fe.Path, Value: asWritten(fe.Path, fe.Value, srcs...), Rule: rule})
 		default:
 			file, _ := locate("", srcs...)
 			out = append(out, &Error{File: file, Rule: e.Error()})
@@ -235,6 +239,36 @@ func located(err error, srcs ...*source) []*Error {
 	}
 	sortErrors(out, srcs...)
 	return out
+}
+
+// isZeroValue reports whether value, as an error quotes it, is the zero of its field's type:
+// what a key left out of a file is read as.
+func isZeroValue(value string) bool {
+	return value == "0" || value == "0s" || value == `""`
+}
+
+// unwritten reports whether no source writes the key at path, while one writes the section
+// or entry that holds it: an error there judges the zero the key was read as, which quoted
+// alone ("rate: 0 is not a positive number") reads as a value the file wrote.
+func unwritten(path string, srcs ...*source) bool {
+	segs := splitPath(path)
+	if len(segs) < 2 {
+		return false
+	}
+	parent := strings.Join(segs[:len(segs)-1], "")
+	parentWritten := false
+	for _, s := range srcs {
+		if s == nil {
+			continue
+		}
+		if _, ok := s.lines[path]; ok {
+			return false
+		}
+		if _, ok := s.lines[parent]; ok {
+			parentWritten = true
+		}
+	}
+	return parentWritten
 }
 
 // sortErrors sorts errs by source (in the order of srcs), then by line.
