@@ -70,11 +70,11 @@ func (c *Config) fieldLayer(sl slot, fullMethod, field string) string {
 	return ""
 }
 
-// writes reports whether an override of fields sets field: it names the field or a section
-// that holds it.
+// writes reports whether an override of fields sets field: it names the field, a section
+// that holds it, or a field it holds (a rate limit's redis.addr, of its redis).
 func writes(fields []string, field string) bool {
 	for _, f := range fields {
-		if f == field || strings.HasPrefix(field, f+".") {
+		if f == field || strings.HasPrefix(field, f+".") || strings.HasPrefix(f, field+".") {
 			return true
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/objcache"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
@@ -231,19 +232,13 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prep
 		if sec.Stateless() {
 			b, err := sec.Build(s.env(p, sec, v, earlier), v)
 			if err != nil {
-				// A field the build refuses (a fallback's reply_json), named by its path in cfg.
-				if located := cfg.LocateSectionError(fullMethod, config.Section(sec.Key()), err); located != nil {
-					err = fmt.Errorf("%s: %w", fullMethod, located)
-				} else {
-					err = sectionErr(fullMethod, sec.Key(), err)
-				}
-				p.c.err = err
+				p.c.err = locatedSectionErr(cfg, fullMethod, sec.Key(), err)
 				return p
 			}
 			st.built, st.done = b, true
 			earlier[sec.Key()] = b
 		} else if err := sec.Check(s.env(p, sec, v, earlier), v); err != nil {
-			p.c.err = sectionErr(fullMethod, sec.Key(), err)
+			p.c.err = locatedSectionErr(cfg, fullMethod, sec.Key(), err)
 			return p
 		}
 		p.steps = append(p.steps, st)
@@ -761,7 +756,32 @@ func foldDeadline(steps []unaryStep) []unaryStep {
 // sectionErr is err of section k in the chain or configuration named name: "name: k: err",
 // with k once when err starts with it already (a policy package's errors start with its name,
 // "fallback: reply_json for ...", or name a field of the section, "rate_limit.redis ...").
+// locatedSectionErr is the error of section k of the chain of fullMethod, whose build or
+// check refused it with err: a field it names (a fallback's reply_json, a rate limit's redis)
+// by its path in cfg, with the file and line when cfg was parsed; else sectionErr's.
+func locatedSectionErr(cfg *config.Config, fullMethod string, k section.Key, err error) error {
+	if located := cfg.LocateSectionError(fullMethod, config.Section(k), err); located != nil {
+		return fmt.Errorf("%s: %w", fullMethod, locatedErr{located, err})
+	}
+	return sectionErr(fullMethod, k, err)
+}
+
+// locatedErr is err, a section's error, as the configuration's field it names: it reads as
+// located and is both (errors.Is and errors.As find breaker.ErrSharedConflict in it, say).
+type locatedErr struct {
+	located error
+	err     error
+}
+
+func (e locatedErr) Error() string   { return e.located.Error() }
+func (e locatedErr) Unwrap() []error { return []error{e.located, e.err} }
+
+// sectionErr is err, the error of section k of the chain name, named once by the section: a
+// field error by its path in the section (k.path).
 func sectionErr(name string, k section.Key, err error) error {
+	if fe, ok := err.(*fielderr.Error); ok && fe.Path != "" {
+		return fmt.Errorf("%s: %w", name, &fielderr.Error{Path: string(k) + "." + fe.Path, Value: fe.Value, Rule: fe.Rule})
+	}
 	if msg := err.Error(); strings.HasPrefix(msg, string(k)+": ") || strings.HasPrefix(msg, string(k)+".") {
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -1,10 +1,11 @@
 package ratelimit
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
+	"github.com/bulwarkrpc/bulwark/internal/fielderr"
 	"github.com/bulwarkrpc/bulwark/internal/prose"
 	"github.com/bulwarkrpc/bulwark/section"
 )
@@ -42,15 +43,19 @@ func deps(env *section.Env, c Config) []any {
 func check(env *section.Env, c Config) error {
 	if c.Redis != nil {
 		if remote, _ := section.Value[RemoteFactory](env); remote == nil {
-			return errNoFactory
+			return noFactory(c)
 		}
 	}
 	return nil
 }
 
-// errNoFactory is the error of a fleet-wide limit without a factory; the suite names the chain
-// and the section before it.
-var errNoFactory = errors.New("rate_limit.redis needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New")
+// noFactory is the error of c, a fleet-wide limit, without a factory: at the field redis, which
+// the suite names by its path in the configuration (with the file and line of a parsed one)
+// after the chain.
+func noFactory(c Config) error {
+	return &fielderr.Error{Path: "redis", Value: "{addr: " + strconv.Quote(c.Redis.Addr) + "}",
+		Rule: "needs a remote limiter factory: pass interceptors.WithRemoteLimiter(redislimit.Factory(nil)) to New"}
+}
 
 // build makes the rate limit step of a suite's chain. Shared buckets come from the suite's
 // *Registry, fleet-wide limiters from its RemoteFactory (both in env.Values); a remote
@@ -85,7 +90,7 @@ func build(env *section.Env, c Config) (section.Built, error) {
 		}
 		remote, _ := section.Value[RemoteFactory](env)
 		if remote == nil {
-			return section.Built{}, errNoFactory
+			return section.Built{}, noFactory(c)
 		}
 		rl, cl, err := remote(key, c, RemoteEnv{Service: env.Service, Clock: env.Clock, Sink: env.Sink})
 		if err != nil {
