@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -244,9 +245,12 @@ func (c *call) reserveLocked() int {
 // then panics in the observer does not go out either, and gets its allowance back, but not its
 // retry-budget token (see runHedge).
 //
-// The caller is gone too when its deadline has passed at now, the hedge's start, though its
-// context does not say so yet: the hedge's timer and the context's fire in goroutines of their
-// own, and a hedge due at the deadline may run first. It could only fail, before it is sent.
+// The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's
+// start, before its deadline (a per-attempt timeout's, the retry budget's end under a retry
+// loop), or the deadline has passed though its context does not say so yet: the hedge's timer
+// and the context's fire in goroutines of their own, and a hedge due at the deadline may run
+// first. Such a hedge cannot finish, as no retry started then could (the retry loop starts
+// none): it would only take the allowance, a retry-budget token and the server's work.
 //
 // A server's pushback delay taken since the timer reserved hedge n, that has not passed at
 // now, holds it back as it holds an armed timer (see settle): the hedge does not start, gives
@@ -260,7 +264,7 @@ func (c *call) startLocked(n int, now time.Time, paid *bool) bool {
 	if c.closed || c.ctx.Err() != nil {
 		return false
 	}
-	if dl, ok := c.ctx.Deadline(); ok && !now.Before(dl) {
+	if dl, ok := c.ctx.Deadline(); ok && dl.Sub(now) < retry.MinAttemptTime {
 		return false
 	}
 	if now.Before(c.holdTill) {

@@ -48,8 +48,9 @@
 // hedge (as in the interceptors suite), with its backoff, the server's pushback and its
 // budget. A hedge sent at once on an Unavailable or a ResourceExhausted with RetryInfo would
 // ignore all three. Hedging is for answers slow to come, not for errors. No further attempt starts
-// once the call is decided, MaxAttempts were sent, the caller's context is done (or its
-// deadline has passed), or the method's allowance of losing hedges or the budget refused one
+// once the call is decided, MaxAttempts were sent, the caller's context is done, less than
+// retry.MinAttemptTime (5ms) is left before its deadline (as no retry starts then: such an
+// attempt cannot finish), or the method's allowance of losing hedges or the budget refused one
 // (see Budget).
 //
 // The caller's deadline and cancellation apply to every attempt. When the caller cancels,
