@@ -601,7 +601,11 @@ func (c *call) report(n int, t0 time.Time, o outcome) {
 		d := now.Sub(from)
 		switch {
 		case !sampled:
-		case v.Class == codes.Success || v.Class == codes.Business:
+		case v.Class == codes.Success:
+			// Only a success is the time the service takes to do what the method does. A
+			// business error may come in a millisecond (validation, authentication): with
+			// half the calls such, the median rule would take the delay down to MinDelay and
+			// hedge every call that succeeds, each hedge a loser.
 			est.record(d)
 		case o.lost && d >= c.delay && o.callerLive:
 			// A loser canceled after the delay: its latency is longer than d, which is

@@ -15,7 +15,7 @@ type Config struct {
 	// one until MinSamples are (0 means 100ms).
 	Delay time.Duration `yaml:"delay" json:"delay" zero:"is not positive (leave it out for the default 100ms)"`
 	// Percentile, in (0, 1), makes the delay adaptive: the given percentile of the latencies
-	// of recent answered attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay
+	// of recent successful attempts, kept within [MinDelay, MaxDelay]. 0 means fixed at Delay
 	// when Delay is set, else 0.95; in a config file, a written 0 without a delay is an
 	// error.
 	Percentile float64 `yaml:"percentile" json:"percentile"`

@@ -137,13 +137,15 @@
 // the spike's length. After MinSamples the cap is gone: a service slower than Delay is
 // learnt as it is.
 //
-// The latency samples are the durations of the attempts that got an answer from the service
-// (success or business), each its own, and of the attempts canceled because another won, once
-// they had run at least the delay. The latter are lower bounds of latencies that are, in
-// truth, longer still; counting them keeps the slow tail in the window. Leaving them out
-// would be a feedback loop: every hedge that wins removes a slow latency, the percentile
-// falls, more hedges go, and the delay sinks towards MinDelay. Attempts that failed, or that
-// were canceled by the caller, are not samples.
+// The latency samples are the durations of the attempts that succeeded, each its own, and of
+// the attempts canceled because another won, once they had run at least the delay. The latter
+// are lower bounds of latencies that are, in truth, longer still; counting them keeps the slow
+// tail in the window. Leaving them out would be a feedback loop: every hedge that wins removes
+// a slow latency, the percentile falls, more hedges go, and the delay sinks towards MinDelay.
+// Attempts that failed, or that were canceled by the caller, are not samples, nor are business
+// errors: a server may refuse a request in a millisecond (validation, authentication), and with
+// such answers for half the calls the median rule would take the delay down to MinDelay and
+// hedge every call that succeeds (TestFastBusinessErrorsDoNotLowerTheDelay).
 //
 // The percentile (and the median) is the nearest-rank one: the smallest sample with at least
 // Percentile of the samples at or below it. It is computed by one of the recording calls,
