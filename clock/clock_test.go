@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"go.uber.org/goleak"
 )
 
@@ -46,7 +47,7 @@ func TestFakeTimersFireInOrder(t *testing.T) {
 	default:
 	}
 	clk.Advance(time.Millisecond)
-	<-t1.C()
+	within.Recv(t, t1.C(), "t1 did not fire at 2.5s")
 	if t1.Stop() {
 		t.Fatal("Stop of a fired timer reported active")
 	}
@@ -65,7 +66,7 @@ func TestFakeAfterFuncAndBlockUntil(t *testing.T) {
 	if d := clk.AdvanceWhenWaiting(); d != time.Minute {
 		t.Fatalf("advanced %v, want 1m", d)
 	}
-	<-fired
+	within.Recv(t, fired, "the AfterFunc did not run")
 	stopped := clk.AfterFunc(time.Second, func() { t.Error("stopped AfterFunc ran") })
 	if !stopped.Stop() {
 		t.Fatal("Stop reported inactive")
@@ -85,7 +86,7 @@ func TestWithDeadlineFake(t *testing.T) {
 		t.Fatalf("done early: %v", ctx.Err())
 	}
 	clk.Advance(time.Second)
-	<-ctx.Done()
+	within.Recv(t, ctx.Done(), "the 2s deadline context did not end")
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatalf("Err = %v, want DeadlineExceeded", ctx.Err())
 	}
@@ -136,7 +137,7 @@ func TestWithDeadlineFakePropagatesToChildren(t *testing.T) {
 	child, childCancel := context.WithCancel(ctx)
 	defer childCancel()
 	clk.Advance(time.Second)
-	<-child.Done()
+	within.Recv(t, child.Done(), "the deadline context's child did not end")
 	if !errors.Is(child.Err(), context.DeadlineExceeded) {
 		t.Fatalf("child Err = %v, want DeadlineExceeded", child.Err())
 	}
@@ -310,7 +311,7 @@ func TestFakeAdvanceWhenWaitingAfterAStop(t *testing.T) {
 		if d := clk.AdvanceWhenWaiting(); d != time.Second {
 			t.Fatalf("AdvanceWhenWaiting = %v, want 1s", d)
 		}
-		<-done
+		within.Recv(t, done, "the goroutine setting the timers did not return")
 		for clk.Timers() > 0 { // the second timer, when the first was the one fired
 			clk.AdvanceWhenWaiting()
 		}
@@ -327,7 +328,7 @@ func TestWithDeadlineFakeErrStaysAfterParentCancel(t *testing.T) {
 	ctx, cancel := clock.WithTimeout(parent, clk, time.Second)
 	defer cancel()
 	clk.Advance(time.Second)
-	<-ctx.Done()
+	within.Recv(t, ctx.Done(), "the deadline context did not end")
 	if err := ctx.Err(); err != context.DeadlineExceeded {
 		t.Fatalf("Err after the deadline = %v, want DeadlineExceeded", err)
 	}
@@ -341,7 +342,7 @@ func TestWithDeadlineFakeErrStaysAfterParentCancel(t *testing.T) {
 	ctx3, cancel3 := clock.WithTimeout(parent3, clk, time.Second)
 	defer cancel3()
 	pcancel3(context.DeadlineExceeded)
-	<-ctx3.Done()
+	within.Recv(t, ctx3.Done(), "the context whose parent was cancelled did not end")
 	if err := ctx3.Err(); err != context.Canceled {
 		t.Fatalf("Err after the parent's cancel with a cause = %v, want Canceled", err)
 	}
@@ -382,7 +383,7 @@ func TestWithDeadlineFakeParentEndStopsTimer(t *testing.T) {
 	child, childCancel := context.WithCancel(ctx)
 	defer childCancel()
 	pcancel()
-	<-child.Done() // the watch of the parent stops the timer, then ends the children
+	within.Recv(t, child.Done(), "the child of the context whose parent was cancelled did not end") // the watch of the parent stops the timer, then ends the children
 	if err := child.Err(); err != context.Canceled {
 		t.Fatalf("child's Err after the parent's cancel = %v, want Canceled", err)
 	}

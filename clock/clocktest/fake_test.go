@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"go.uber.org/goleak"
 )
 
@@ -15,6 +16,17 @@ func (f *Fake) waitersLen() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.waiters)
+}
+
+// waitFor spins until cond holds, and fails t with what when it has not within within.Bound:
+// the tests below wait so for a BlockUntil to start waiting, which a broken one may never do.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within.Bound); !cond(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s within %v", what, within.Bound)
+		}
+	}
 }
 
 // Regression: a timer of zero or negative duration, which fires at once, was counted among the
@@ -30,7 +42,7 @@ func TestFakeBlockUntilDoesNotCountATimerThatFiredAtOnce(t *testing.T) {
 		{"SyncAfterFunc(0)", func(f *Fake) func() bool { return f.SyncAfterFunc(0, func() {}).Stop }},
 		{"Reset(0)", func(f *Fake) func() bool {
 			tm := f.NewTimer(0)
-			<-tm.C()
+			within.Recv(t, tm.C(), "NewTimer(0) did not fire")
 			tm.Reset(0)
 			return tm.Stop
 		}},
@@ -42,9 +54,8 @@ func TestFakeBlockUntilDoesNotCountATimerThatFiredAtOnce(t *testing.T) {
 				defer close(released)
 				f.BlockUntil(1)
 			}()
-			for f.waitersLen() == 0 { // BlockUntil found no timer and waits
-				runtime.Gosched()
-			}
+			// BlockUntil found no timer and waits.
+			waitFor(t, "BlockUntil(1) did not start waiting", func() bool { return f.waitersLen() > 0 })
 			stop := tc.make(f)
 			select {
 			case <-released:
@@ -59,7 +70,7 @@ func TestFakeBlockUntilDoesNotCountATimerThatFiredAtOnce(t *testing.T) {
 			}
 			stop()
 			f.NewTimer(time.Hour).Stop() // releases the BlockUntil
-			<-released
+			within.Recv(t, released, "BlockUntil(1) did not return once a 1h timer was set")
 		})
 	}
 }
@@ -117,18 +128,20 @@ func TestFakeBlockUntilReturnsAtExactlyN(t *testing.T) {
 		defer close(done)
 		f.BlockUntil(2)
 	}()
-	for {
+	waitFor(t, "BlockUntil(2) with 2 timers waiting neither returned nor waited", func() bool {
 		select {
 		case <-done:
-			return
+			return true
 		default:
+			return f.waitersLen() > 0
 		}
-		if f.waitersLen() > 0 {
-			f.NewTimer(time.Hour).Stop() // releases it, so it does not leak
-			<-done
-			t.Fatal("BlockUntil(2) waited with 2 timers waiting")
-		}
-		runtime.Gosched()
+	})
+	select {
+	case <-done:
+	default: // it waits
+		f.NewTimer(time.Hour).Stop() // releases it, so it does not leak
+		within.Recv(t, done, "BlockUntil(2) did not return once a third timer was set")
+		t.Fatal("BlockUntil(2) waited with 2 timers waiting")
 	}
 }
 
