@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -186,10 +187,10 @@ func TestStateChangesReachTheSinkInOrder(t *testing.T) {
 
 			var wg sync.WaitGroup
 			wg.Go(func() { tt.first(b, clk, p) })
-			<-g.entered // The first change is made and its Observe has begun.
+			within.Recv(t, g.entered, "the first change did not reach the held sink") // The first change is made and its Observe has begun.
 			tt.second(b, clk)
 			close(g.release)
-			wg.Wait()
+			within.Wait(t, &wg, "the first change's call did not return once the sink was released")
 
 			events := log.Events()
 			if len(events) != len(tt.want) {
@@ -317,13 +318,13 @@ func TestPanickingSinkKeepsOrderAndTheBreaker(t *testing.T) {
 		defer func() { recovered = recover() }()
 		p.Done(errFail) // closed → open: held, then panics.
 	})
-	<-g.entered
+	within.Recv(t, g.entered, "the trip's change did not reach the held sink")
 	clk.Advance(time.Second)
 	if s := b.State(); s != HalfOpen { // open → half_open: waits behind the held event.
 		t.Fatalf("state %v, want half_open", s)
 	}
 	close(g.release)
-	wg.Wait()
+	within.Wait(t, &wg, "Done of the tripping call did not end once the sink was released")
 	if recovered != "sink" {
 		t.Fatalf("Done recovered %v, want the sink's panic", recovered)
 	}
@@ -365,11 +366,11 @@ func TestSinkEndingItsGoroutineKeepsOrderAndTheBreaker(t *testing.T) {
 		p.Done(errFail) // closed → open: held, then the goroutine ends.
 		returned = true
 	})
-	<-g.entered
+	within.Recv(t, g.entered, "the trip's change did not reach the held sink")
 	clk.Advance(time.Second)
 	b.State() // open → half_open: waits behind the held event.
 	close(g.release)
-	wg.Wait()
+	within.Wait(t, &wg, "Done of the tripping call did not end once the sink was released")
 	if returned {
 		t.Fatal("Done returned: the sink's Goexit did not end the goroutine")
 	}
@@ -395,7 +396,7 @@ func TestHeldSinkQueueIsBounded(t *testing.T) {
 			p := allowed(t, b)
 			var wg sync.WaitGroup
 			wg.Go(func() { p.Done(errFail) }) // closed → open, held.
-			<-g.entered
+			within.Recv(t, g.entered, "the trip's change did not reach the held sink")
 			// Changes of every kind while the first is held, one per step: half-open, probes
 			// that fail or succeed, the wait for a stuck probe, the operator's calls.
 			for made := range changes {
@@ -431,7 +432,7 @@ func TestHeldSinkQueueIsBounded(t *testing.T) {
 				}
 			}
 			close(g.release)
-			wg.Wait()
+			within.Wait(t, &wg, "Done of the tripping call did not return once the sink was released")
 			events := log.Events()
 			if want := 1 + min(changes, maxQueuedChanges); len(events) > want || (changes <= maxQueuedChanges && len(events) != want) {
 				t.Fatalf("the sink saw %d events after %d changes made while it was held, want %d (1 + at most %d)", len(events), changes, want, maxQueuedChanges)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -67,7 +68,7 @@ func TestHeldSinkFoldedEventsCountEveryOpen(t *testing.T) {
 			p := allowed(t, b)
 			var wg sync.WaitGroup
 			wg.Go(func() { p.Done(errFail) }) // closed → open, held.
-			<-g.entered
+			within.Recv(t, g.entered, "the trip's change did not reach the held sink")
 			trips, reopens := 1, 0
 			// One change a step: trips, the turn to half-open, probes that fail, succeed or
 			// hang until the breaker gives up on them, and the operator's calls.
@@ -116,7 +117,7 @@ func TestHeldSinkFoldedEventsCountEveryOpen(t *testing.T) {
 				}
 			}
 			close(g.release)
-			wg.Wait()
+			within.Wait(t, &wg, "Done of the tripping call did not return once the sink was released")
 			events := log.Events()
 			assertChain(t, events, Closed, b.State())
 			opens, folded := opensSeen(events)
@@ -186,10 +187,13 @@ func TestHeldSinkFoldedEventsTellTheirLastFrom(t *testing.T) {
 			log.before = g.hold
 			p := allowed(t, b)
 			var wg sync.WaitGroup
-			release := sync.OnceFunc(func() { close(g.release); wg.Wait() })
+			release := sync.OnceFunc(func() {
+				close(g.release)
+				within.Wait(t, &wg, "Done of the tripping call did not return once the sink was released")
+			})
 			defer release()                   // Should a step fail.
 			wg.Go(func() { p.Done(errFail) }) // closed → open, held.
-			<-g.entered
+			within.Recv(t, g.entered, "the trip's change did not reach the held sink")
 			trips, reopens := 1, 0
 			made := map[[2]string]int{{"closed", "open"}: 1}
 			for i, to := range path {

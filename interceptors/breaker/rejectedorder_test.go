@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -51,12 +52,12 @@ func TestRejectedMayOvertakeTheChangeThatCausedIt(t *testing.T) {
 		defer close(done)
 		p.Done(status.Error(grpccodes.Unavailable, "down")) // trips: its change is held in the sink
 	}()
-	<-entered
+	within.Recv(t, entered, "the trip's change did not reach the sink")
 	if _, err := b.Allow(); !errors.Is(err, ErrOpen) {
 		t.Fatalf("Allow after the trip: %v, want ErrOpen", err)
 	}
 	close(release)
-	<-done
+	within.Recv(t, done, "Done of the tripping call did not return once the sink was released")
 	log.mu.Lock()
 	defer log.mu.Unlock()
 	if len(log.events) != 2 || log.events[0].Kind != observe.Rejected || log.events[1].Kind != observe.BreakerStateChanged {

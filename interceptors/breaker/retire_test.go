@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -105,7 +106,7 @@ func TestRetireRacingTheRegistrySendsOne(t *testing.T) {
 			}()
 		}
 		close(start)
-		wg.Wait()
+		within.Wait(t, &wg, "the Retire, Delete and Get calls racing did not return")
 		if got := retiredEvents(rec, b.Instance()); len(got) != 1 {
 			t.Fatalf("round %d: the breaker retired by its suite and its registry at once sent %d Retired, want 1: %+v", i, len(got), got)
 		}
