@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -318,14 +319,14 @@ func TestAdaptiveShrinkAndGrow(t *testing.T) {
 	}
 	// A plain Release frees one permit: the oldest waiter gets it.
 	b.Release()
-	if got := <-order; got != 0 {
+	if got := within.Recv(t, order, "no waiter was admitted once a permit was freed"); got != 0 {
 		t.Fatalf("admitted waiter %d, want 0", got)
 	}
 	// A success with the limit in use adds one (samples count only for calls that started
 	// after the last change: let time pass) and frees one: both other waiters get in.
 	clk.Advance(time.Second)
 	b.ReleaseWith(time.Millisecond, nil)
-	if a, c := <-order, <-order; a+c != 3 {
+	if a, c := within.Recv(t, order, "no waiter was admitted once the limit grew"), within.Recv(t, order, "no second waiter was admitted once the limit grew"); a+c != 3 {
 		t.Fatalf("admitted waiters %d and %d, want 1 and 2", a, c)
 	}
 	select {

@@ -3,6 +3,7 @@ package bulkhead_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -215,7 +217,7 @@ func TestAcquireWait(t *testing.T) {
 						clk.Advance(tt.maxWait + tt.deadline)
 					}
 				}
-				err = <-done
+				err = within.Recv(t, done, "Acquire did not return")
 				if tt.wantErr == nil {
 					if err != nil {
 						t.Fatalf("Acquire = %v, want nil", err)
@@ -286,7 +288,7 @@ func TestWaitRejectedAtEarlierBound(t *testing.T) {
 				default:
 				}
 				clk.Advance(time.Nanosecond)
-				if err := <-done; !errors.Is(err, bulkhead.ErrFull) {
+				if err := within.Recv(t, done, "Acquire did not return once its wait was over"); !errors.Is(err, bulkhead.ErrFull) {
 					t.Fatalf("Acquire = %v, want ErrFull", err)
 				}
 			})
@@ -318,12 +320,12 @@ func TestWaitersFIFO(t *testing.T) {
 		}
 		for want := range n {
 			b.Release()
-			if got := <-order; got != want {
+			if got := within.Recv(t, order, fmt.Sprintf("waiter %d was not admitted once a slot was freed", want)); got != want {
 				t.Fatalf("admitted waiter %d, want %d", got, want)
 			}
 		}
 		b.Release()
-		wg.Wait()
+		within.Wait(t, &wg, "the admitted waiters did not return")
 		if b.InFlight() != 0 {
 			t.Errorf("InFlight = %d, want 0", b.InFlight())
 		}

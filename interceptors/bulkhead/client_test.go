@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
@@ -80,7 +81,7 @@ func TestUnaryInterceptor(t *testing.T) {
 			_, err := client.Compare(ctx, &kycv1.CompareRequest{})
 			first <- err
 		}()
-		<-entered
+		within.Recv(t, entered, "the first call did not reach the server")
 		if b.InFlight() != 1 {
 			t.Fatalf("InFlight = %d while a call runs, want 1", b.InFlight())
 		}
@@ -107,14 +108,14 @@ func TestUnaryInterceptor(t *testing.T) {
 					if tt.freeAt > 0 {
 						clk.Advance(tt.freeAt)
 						close(release)
-						if err := <-first; err != nil {
+						if err := within.Recv(t, first, "the first call did not return once released"); err != nil {
 							t.Fatalf("first call: %v", err)
 						}
 					} else {
 						clk.Advance(time.Second)
 					}
 				}
-				err := <-done
+				err := within.Recv(t, done, "the second call did not return")
 				if got := status.Code(err); got != tt.wantCode {
 					t.Fatalf("code = %v (%v), want %v", got, err, tt.wantCode)
 				}
@@ -165,7 +166,7 @@ func TestUnaryCanceledWhileWaiting(t *testing.T) {
 		}()
 		clk.BlockUntil(1)
 		cancel()
-		if got := status.Code(<-done); got != grpccodes.Canceled {
+		if got := status.Code(within.Recv(t, done, "the waiting call did not return once its context was cancelled")); got != grpccodes.Canceled {
 			t.Errorf("code = %v, want Canceled", got)
 		}
 	})

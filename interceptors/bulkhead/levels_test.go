@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -54,12 +55,12 @@ func TestLevelsDuringAHeldCall(t *testing.T) {
 			go func() {
 				done <- b.Unary()(context.Background(), "/kyc.v1.FaceMatchService/Match", nil, nil, nil, held)
 			}()
-			<-entered
+			within.Recv(t, entered, "the call did not reach the invoker")
 			if n, c := inFlightAndCapacity(t, b); n != 1 || c != tt.wantCapacity {
 				t.Errorf("during the call: in flight %v, capacity %v; want 1, %v", n, c, tt.wantCapacity)
 			}
 			close(release)
-			if err := <-done; err != nil {
+			if err := within.Recv(t, done, "the call did not return once released"); err != nil {
 				t.Fatal(err)
 			}
 			if n, _ := inFlightAndCapacity(t, b); n != 0 {

@@ -2,11 +2,13 @@ package bulkhead_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -56,24 +58,24 @@ func TestAdaptiveShrinkWithWaiters(t *testing.T) {
 	check(2, 3)
 	// Waiter 0 gives up: it leaves the queue and takes nothing.
 	ctxs[0]()
-	if err := <-errs[0]; err == nil {
+	if err := within.Recv(t, errs[0], "the cancelled waiter did not return"); err == nil {
 		t.Fatal("a canceled waiter was admitted")
 	}
 	check(2, 3)
 	b.Release() // 2 in flight: at the limit, nobody gets in
 	check(2, 2)
 	b.Release() // 1 in flight: waiter 1, the oldest left, gets in
-	if got := <-order; got != 1 {
+	if got := within.Recv(t, order, "no waiter was admitted at one in flight"); got != 1 {
 		t.Fatalf("admitted waiter %d, want 1", got)
 	}
 	check(2, 2)
 	b.Release()
-	if got := <-order; got != 2 {
+	if got := within.Recv(t, order, "no second waiter was admitted"); got != 2 {
 		t.Fatalf("admitted waiter %d, want 2", got)
 	}
 	check(2, 2)
 	for _, i := range []int{1, 2} {
-		if err := <-errs[i]; err != nil {
+		if err := within.Recv(t, errs[i], fmt.Sprintf("waiter %d did not return", i)); err != nil {
 			t.Fatalf("waiter %d: %v", i, err)
 		}
 	}

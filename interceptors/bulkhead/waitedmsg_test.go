@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"google.golang.org/grpc/status"
 )
 
@@ -63,7 +64,7 @@ func TestRejectionSaysWhetherItWaited(t *testing.T) {
 					clk.BlockUntil(timers)
 					clk.Advance(tt.maxWait)
 				}
-				err = <-done
+				err = within.Recv(t, done, "Acquire did not return")
 				if err == nil || err.Error() != tt.want {
 					t.Fatalf("Acquire = %v, want %q", err, tt.want)
 				}
