@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -109,7 +110,7 @@ func TestConnLimiterWaitEndsAtConnClose(t *testing.T) {
 			err = testkit.ConnWait{
 				What: "the call waiting for a fleet-wide token", Over: "its context was canceled",
 				Call:   testkit.CompareOrCheck(ctx, cc, stream),
-				Parked: func() { <-lim.waiting },
+				Parked: func() { within.Recv(t, lim.waiting, "the call did not start waiting for its token") },
 				Unpark: cancel,
 			}.Start().CloseConn(t, cc)
 			const want = "ratelimit: the client connection is closing (ClientConn.Close during the wait for a token)"

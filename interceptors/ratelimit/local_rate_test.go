@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"golang.org/x/time/rate"
 )
 
@@ -296,7 +297,7 @@ func TestLocalCancelGivesTokenBack(t *testing.T) {
 	}
 	clk.Advance(40 * time.Millisecond)
 	cancel()
-	if r := <-done; !errors.Is(r.err, context.Canceled) || r.d.Allowed {
+	if r := within.Recv(t, done, "the canceled waiter did not return"); !errors.Is(r.err, context.Canceled) || r.d.Allowed {
 		t.Fatalf("canceled waiter: %+v, %v; want context.Canceled", r.d, r.err)
 	}
 	if got := l.Tokens(); math.Abs(got-0.4) > 1e-9 {
@@ -328,7 +329,7 @@ func TestLocalCancelBehindLaterWaiter(t *testing.T) {
 		t.Fatalf("Tokens() = %v with two waiters, want -2", got)
 	}
 	cancelA()
-	if r := <-a; !errors.Is(r.err, context.Canceled) {
+	if r := within.Recv(t, a, "the canceled first waiter did not return"); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("first waiter: %+v, %v; want context.Canceled", r.d, r.err)
 	}
 	if got := l.Tokens(); got != -2 {
@@ -341,7 +342,7 @@ func TestLocalCancelBehindLaterWaiter(t *testing.T) {
 	default:
 	}
 	cancelB()
-	if r := <-b; !errors.Is(r.err, context.Canceled) {
+	if r := within.Recv(t, b, "the canceled second waiter did not return"); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("second waiter: %+v, %v; want context.Canceled", r.d, r.err)
 	}
 	if got := l.Tokens(); got != 0 {

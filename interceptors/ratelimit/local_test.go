@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 )
@@ -131,7 +132,7 @@ func TestLocalWait(t *testing.T) {
 					clk.Advance(100 * time.Millisecond)
 				}
 			}
-			r := <-done
+			r := within.Recv(t, done, "Take did not return")
 			if !errors.Is(r.err, tt.wantErr) || r.d.Allowed != tt.wantAllowed || r.d.RetryAfter != tt.wantRetryAfter {
 				t.Fatalf("Take = %+v, %v; want Allowed %v RetryAfter %v err %v", r.d, r.err, tt.wantAllowed, tt.wantRetryAfter, tt.wantErr)
 			}
@@ -170,7 +171,7 @@ func TestLocalWaitersQueue(t *testing.T) {
 		clk.BlockUntil(i + 1)
 	}
 	clk.Advance(100 * time.Millisecond)
-	first := <-got
+	first := within.Recv(t, got, "no waiter was admitted at 100ms")
 	select {
 	case w := <-got:
 		t.Fatalf("both waiters admitted at 100ms (%d, %d)", first, w)
@@ -180,8 +181,8 @@ func TestLocalWaitersQueue(t *testing.T) {
 		t.Errorf("first admitted = %d, want 0", first)
 	}
 	clk.Advance(100 * time.Millisecond)
-	<-got
-	wg.Wait()
+	within.Recv(t, got, "the second waiter was not admitted at 200ms")
+	within.Wait(t, &wg, "the admitted waiters did not return")
 }
 
 // TestLocalConcurrent takes from many goroutines at once: exactly the burst is granted.

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -269,7 +270,7 @@ func TestUnaryInterceptor(t *testing.T) {
 					clk.Advance(100 * time.Millisecond)
 				}
 			}
-			err := <-done
+			err := within.Recv(t, done, "the call did not return")
 			if got := status.Code(err); got != tt.wantCode {
 				t.Fatalf("code = %v (%v), want %v", got, err, tt.wantCode)
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 )
 
 // A probe whose caller gives up (its context canceled while the round trip is in flight, as a
@@ -27,7 +29,7 @@ func TestCanceledProbeGivesTheProbeBack(t *testing.T) {
 	defer cancel()
 	done := takeInFlight(t, ctx, l, wrote, "the probe") // its reply awaited from the stalled Redis
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := within.Recv(t, done, "the canceled probe did not return"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled probe: %v, want context.Canceled", err)
 	}
 	srv.resume()

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 )
 
@@ -236,7 +237,7 @@ func TestMaxWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		waited := fake.AdvanceWhenWaiting()
-		r := <-done
+		r := within.Recv(t, done, "Take did not return after its fake wait")
 		if r.err != nil || !r.d.Allowed {
 			t.Fatalf("Take = %+v, %v; want admitted", r.d, r.err)
 		}
@@ -286,7 +287,7 @@ func TestMaxWait(t *testing.T) {
 		}()
 		fake.BlockUntil(1)
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
+		if err := within.Recv(t, done, "the canceled Take did not return"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Take: %v, want context.Canceled", err)
 		}
 	})
@@ -369,7 +370,7 @@ func TestRedisDownFailOpen(t *testing.T) {
 	if waited := fake.AdvanceWhenWaiting(); waited != 100*time.Millisecond {
 		t.Errorf("waited %v for the guard, want 100ms", waited)
 	}
-	if d := <-done; !d.Allowed {
+	if d := within.Recv(t, done, "the degraded Take did not return after its wait for the guard"); !d.Allowed {
 		t.Fatal("degraded take with maxWait: denied, want admitted after the wait")
 	}
 	if got := l.trips.Load() - trips; got != 1 {
