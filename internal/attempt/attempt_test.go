@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/front"
 	"github.com/bulwarkrpc/bulwark/internal/grpcmethod"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"go.uber.org/goleak"
@@ -217,7 +218,7 @@ func TestBoundOf(t *testing.T) {
 		t.Fatalf("deadline = %v, %v", dl, ok)
 	}
 	clk.Advance(time.Second)
-	<-ctx.Done()
+	within.Recv(t, ctx.Done(), "the attempt's context did not end at its 1s bound")
 }
 
 func TestRound(t *testing.T) {

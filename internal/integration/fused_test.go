@@ -23,6 +23,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/fastobs"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"github.com/bulwarkrpc/bulwark/observe/promobs"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -193,7 +194,7 @@ func runProm(t *testing.T, tc promCase, m *promobs.Metrics, obs observe.Sink) {
 		for range tc.sleeps {
 			clk.AdvanceWhenWaiting()
 		}
-		<-done
+		within.Recv(t, done, "the call did not return")
 	}
 }
 

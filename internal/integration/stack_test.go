@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 )
@@ -55,7 +56,7 @@ func TestSuiteStackUnderCall(t *testing.T) {
 				}
 				done <- err
 			}()
-			if err := <-done; err != nil {
+			if err := within.Recv(t, done, "the measured calls did not return"); err != nil {
 				t.Fatal(err)
 			}
 			depth := depthOf()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"go.uber.org/goleak"
 )
 
@@ -109,7 +110,7 @@ func TestForGoexit(t *testing.T) {
 		})
 		ran = append(ran, -1) // not reached: the goroutine ends
 	}()
-	<-done
+	within.Recv(t, done, "the goroutine running For did not end")
 	if !slices.Equal(ran, []int{1, 2, 3}) {
 		t.Fatalf("ran %v, want [1 2 3] (every call, and the goroutine ended after them)", ran)
 	}
@@ -142,7 +143,7 @@ func TestForGoexitWhileTheRestRuns(t *testing.T) {
 				})
 				ran = append(ran, -1) // not reached: the goroutine ends
 			}()
-			<-done
+			within.Recv(t, done, "the goroutine running For did not end")
 			if !slices.Equal(ran, []int{1, 2, 3, 4}) {
 				t.Fatalf("ran %v, want [1 2 3 4] (every call, and the goroutine ended after them)", ran)
 			}

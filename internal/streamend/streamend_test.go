@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -168,7 +169,7 @@ func TestEnds(t *testing.T) {
 			act: func(t *testing.T, w *Stream, f *fakeStream, _ context.CancelFunc, _ *recorder) {
 				done := underCall(t, w, func() { _ = w.RecvMsg(nil) }, f.finish)
 				f.recv <- errUnavailable
-				<-done
+				within.Recv(t, done, "the RecvMsg did not return")
 			},
 			wantCause: Recv, wantErr: is(errUnavailable),
 		},
@@ -178,7 +179,7 @@ func TestEnds(t *testing.T) {
 				f.sendErr, f.sendGo = io.EOF, make(chan struct{})
 				done := underCall(t, w, func() { _ = w.SendMsg(nil) }, f.finish)
 				close(f.sendGo)
-				<-done
+				within.Recv(t, done, "the SendMsg did not return")
 				f.sendGo = nil
 			},
 			wantCause: Transport, wantErr: is(context.Canceled),
@@ -188,7 +189,7 @@ func TestEnds(t *testing.T) {
 			act: func(t *testing.T, w *Stream, f *fakeStream, cancelCaller context.CancelFunc, _ *recorder) {
 				done := underCall(t, w, func() { _ = w.RecvMsg(nil) }, cancelCaller)
 				f.recv <- status.Error(grpccodes.Canceled, context.Canceled.Error())
-				<-done
+				within.Recv(t, done, "the RecvMsg did not return")
 			},
 			wantCause: Recv, wantErr: func(err error) bool { return status.Code(err) == grpccodes.Canceled },
 		},
@@ -198,7 +199,7 @@ func TestEnds(t *testing.T) {
 				f.sendErr, f.sendGo = io.EOF, make(chan struct{})
 				done := underCall(t, w, func() { _ = w.SendMsg(nil) }, cancelCaller)
 				close(f.sendGo)
-				<-done
+				within.Recv(t, done, "the SendMsg did not return")
 				f.sendGo = nil
 			},
 			wantCause: Caller, wantErr: is(context.Canceled),
@@ -322,12 +323,12 @@ func TestEndedAfterTheFuncsRan(t *testing.T) {
 		defer close(done)
 		_ = w.RecvMsg(nil)
 	}()
-	<-running
+	within.Recv(t, running, "the func registered with OnEnd did not run")
 	if _, ok := w.Ended(); ok {
 		t.Error("Ended reports the end while a func registered before it still runs")
 	}
 	close(release)
-	<-done
+	within.Recv(t, done, "the RecvMsg did not return once the func ended")
 	if e, ok := w.Ended(); !ok || e.Cause != Reply {
 		t.Errorf("Ended() = %+v, %v after the funcs ran; want the Reply end", e, ok)
 	}
@@ -423,7 +424,7 @@ func TestConcurrentEnds(t *testing.T) {
 		}()
 		f.sendErr = nil
 		close(start)
-		wg.Wait()
+		within.Wait(t, &wg, "the racing Context, RecvMsg, SendMsg, OnEnd and end did not return")
 		cancel()
 		f.finish()
 		deadline := time.Now().Add(10 * time.Second)
@@ -531,7 +532,7 @@ func TestContextMovesWithARetry(t *testing.T) {
 			end1()     // ... and ended the first.
 			if reading {
 				m.recv <- nil // The second attempt's first message.
-				<-done
+				within.Recv(t, done, "the RecvMsg did not return with the second attempt's message")
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
+	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -40,7 +41,7 @@ func closeConn(p *Parked, tb *fatalTB, cc *grpc.ClientConn) error {
 		defer close(ended)
 		err = p.CloseConn(tb, cc)
 	}()
-	<-ended
+	within.Recv(tb.TB, ended, "CloseConn did not return")
 	return err
 }
 
@@ -68,7 +69,7 @@ func TestConnWaitReturnsWhatTheCallReturned(t *testing.T) {
 			<-connDone
 			return closing
 		},
-		Parked: func() { <-waiting },
+		Parked: func() { within.Recv(t, waiting, "the call did not start waiting") },
 		Unpark: func() { unparked = true },
 	}.Start()
 	tb := &fatalTB{TB: t}
@@ -95,7 +96,7 @@ func TestConnWaitFailsACallCloseDoesNotEnd(t *testing.T) {
 			<-unpark
 			return errors.New("slot taken")
 		},
-		Parked: func() { <-waiting },
+		Parked: func() { within.Recv(t, waiting, "the call did not start waiting") },
 		Unpark: func() { close(unpark) },
 	}.Start()
 	tb := &fatalTB{TB: t}
