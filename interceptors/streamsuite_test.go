@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
@@ -549,9 +550,15 @@ func TestFullSuiteStreamEnds(t *testing.T) {
 						problems = append(problems, fmt.Sprintf("throttle counted %d requests for %d attempts, want %d", req1-req0, opened, wantReq))
 					}
 					// The retry budget (a token bucket) sees each attempt's outcome once: a success
-					// gives back 0.1 token, a failure takes 1, a hedge takes 1, and a cancelled
-					// or refused attempt does nothing.
-					wantTokens := tokens0 + 0.1*float64(want.Successes) - float64(want.Failures) - float64(rec.Count(observe.HedgeSent))
+					// gives back 0.1 token, a failure takes 1, a hedge takes 1 (given back when a
+					// policy below refuses it), and a cancelled or refused attempt does nothing.
+					refusedHedges := 0
+					for _, e := range rec.Events(observe.AttemptFinished) {
+						if e.Attempt > 1 && e.Reason == observe.ReasonHedgeDelay && e.Class == codes.Rejected {
+							refusedHedges++
+						}
+					}
+					wantTokens := tokens0 + 0.1*float64(want.Successes) - float64(want.Failures) - float64(rec.Count(observe.HedgeSent)-refusedHedges)
 					wantTokens = min(max(wantTokens, 0), 10)
 					if budget == nil {
 						// No retry step: no retry budget.

@@ -358,8 +358,9 @@ func (c *call) onTimer() {
 // taken (the observer's, on AttemptFinished) leaves the accounting as it is: the attempt has
 // left those in flight, and its AttemptFinished is not sent again. A panic of the observer on
 // HedgeSent comes before the hedge goes out, which it then never does: what it took from the
-// method's allowance is given back, but the retry-budget token it took stays taken, since a
-// Budget has no way to take one back. So is it when the Budget's Withdraw panics.
+// method's allowance is given back, but what it took from the retry budget stays taken (a
+// Refunder's Refund is for a hedge a policy below refused). So is it when the Budget's
+// Withdraw panics.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
 	returned, paid, sent, settled, locked := false, false, false, false, false
@@ -409,6 +410,12 @@ func (c *call) runHedge(n int) {
 	}
 	o := c.settle(n, err, reply, trailer)
 	settled = true
+	if o.v.Class == codes.Rejected {
+		// Refused on this side of the wire: the budget's Withdraw paid for nothing sent.
+		if r, ok := c.p.s.budget.(Refunder); ok {
+			r.Refund()
+		}
+	}
 	c.report(n, t0, o)
 	returned = true
 }

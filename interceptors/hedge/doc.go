@@ -170,7 +170,9 @@
 // hedges of one service together stay within one budget: a ratio budget (the built-ins')
 // counts a hedge as a retry, against Ratio·calls + MinPerSecond·Window; gRFC A6's token
 // bucket takes a token for it, as for a failure, and successes pay it back. Every hedge, the
-// second attempt as the MaxAttempts-th, draws. A retry policy without a budget
+// second attempt as the MaxAttempts-th, draws; a hedge a policy below refuses (it never reached
+// the service) gives its draw back when the Budget is a Refunder, as *retry.RetryBudget is, so
+// that only hedges sent are paid for. A retry policy without a budget
 // (Config.Throttle unset) gives none: Budget returns nil. Without a budget hedges are bounded by MaxAttempts and the allowance below only.
 //
 // # Hedges that lose
@@ -179,7 +181,7 @@
 // attempt, sent before or after it, wins it, or it fails retryably) was load for nothing; so
 // was one whose Canceled came after the caller canceled: the caller gave up, no hedge won. A
 // hedge refused on this side of the wire (Rejected: it never reached the service) is not
-// charged. Each method of a Policy has an allowance of losing hedges: MaxHedgeShare (a
+// charged, neither to the allowance nor to the budget (see Budget). Each method of a Policy has an allowance of losing hedges: MaxHedgeShare (a
 // quarter) of its calls, plus HedgeBurst (32). Every call adds a quarter of a hedge (up to
 // 32), every hedge takes one, a hedge that wins gives it back, and a hedge the allowance
 // cannot pay is not sent, nor any further hedge of that call. It is

@@ -17,6 +17,16 @@ type Budget interface {
 	Withdraw() bool
 }
 
+// Refunder is a Budget that can give a Withdraw back: a hedge that a policy below the hedge
+// refused (it never reached the service) calls Refund once, so that a refused hedge costs the
+// budget nothing, as it costs the allowance nothing. *retry.RetryBudget is one. A Budget that
+// is not a Refunder keeps what refused hedges took.
+type Refunder interface {
+	Budget
+	// Refund gives back one successful Withdraw.
+	Refund()
+}
+
 // Option changes how a Policy is built: give it to New. Build one with WithClock,
 // WithClassifier, WithObserver or WithBudget; the zero Option does nothing.
 //

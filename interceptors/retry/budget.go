@@ -183,6 +183,31 @@ func (b *RetryBudget) Withdraw() bool {
 	}
 }
 
+// Refund gives back one successful Withdraw whose extra attempt never reached the service (a
+// policy on this side of the wire refused it: an open breaker, a full bulkhead, the rate limit,
+// the throttle): a token bucket gets its token back, up to MaxTokens, and a ratio budget
+// uncounts the retry, from the latest slot of the window that counts one. A hedging policy
+// calls it (hedge.Refunder) for a hedge refused so; load that was never sent spends nothing.
+func (b *RetryBudget) Refund() {
+	if !b.ratioMode {
+		b.add(1000)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.epochNow()
+	var latest *budgetSlot
+	for i := range b.slots {
+		s := &b.slots[i]
+		if s.epoch > now-budgetSlots && s.epoch <= now && s.retries > 0 && (latest == nil || s.epoch > latest.epoch) {
+			latest = s
+		}
+	}
+	if latest != nil {
+		latest.retries--
+	}
+}
+
 // Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio
 // budget would still allow in its window (Ratio·calls + MinPerSecond·Window − retries, at
 // least 0).
