@@ -208,6 +208,14 @@ func (b *RetryBudget) Refund() {
 	}
 }
 
+// refundRetry gives back what Allow took for a retry that a policy below the loop refused: a
+// ratio budget uncounts it (Refund); a token bucket's Allow took nothing.
+func (b *RetryBudget) refundRetry() {
+	if b.ratioMode {
+		b.Refund()
+	}
+}
+
 // Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio
 // budget would still allow in its window (Ratio·calls + MinPerSecond·Window − retries, at
 // least 0).

@@ -103,6 +103,11 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 	if l.m.bucket != nil && (!v.Class.Failure() || !l.lateStart(ctx, t0)) {
 		l.m.bucket.record(v, n == 1, end)
 	}
+	if n > 1 && v.Class == codes.Rejected && l.m.bucket != nil {
+		// A retry refused on this side of the wire (an open breaker, a full bulkhead, the
+		// rate limit, the throttle), which next's Allow paid for: nothing was sent.
+		l.m.bucket.refundRetry()
+	}
 	if t.reported > 0 {
 		l.sent += int(t.reported)
 		l.failed = l.sent
