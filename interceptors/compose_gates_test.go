@@ -117,8 +117,9 @@ func TestComposeHedgeLoserReleasesItsSlot(t *testing.T) {
 }
 
 // A backoff that would end past the call budget is not slept: the call ends at once, with the
-// clock where it was. The budget reaches the retry loop as the call's declared deadline
-// (retry.Policy.InvokeWithin), so the reason is deadline.
+// clock where it was, for reason budget: the budget reaches the retry loop both as its time
+// budget and as the call's declared deadline (the deadline step's, which the budget caps:
+// retry.Policy.InvokeWithin), one instant, and a tie is the budget's.
 func TestComposeBackoffPastTheBudgetIsNotSlept(t *testing.T) {
 	p := fullProfile()
 	p.Hedge, p.Fallback = nil, nil
@@ -144,8 +145,8 @@ func TestComposeBackoffPastTheBudgetIsNotSlept(t *testing.T) {
 		t.Fatalf("the call has not returned: it sleeps a backoff past the budget (%d timers on the clock)", c.clk.Timers())
 	}
 	info, ok := retry.InfoOf(err)
-	if status.Code(err) != grpccodes.Unavailable || inv.n != 1 || !ok || info.Reason != observe.ReasonDeadline {
-		t.Fatalf("call = %v after %d attempts (info %+v); want Unavailable, reason deadline, after 1", err, inv.n, info)
+	if status.Code(err) != grpccodes.Unavailable || inv.n != 1 || !ok || info.Reason != observe.ReasonBudget {
+		t.Fatalf("call = %v after %d attempts (info %+v); want Unavailable, reason budget, after 1", err, inv.n, info)
 	}
 	if d := c.clk.Since(start); d != 0 {
 		t.Errorf("the clock moved %v; want no sleep", d)

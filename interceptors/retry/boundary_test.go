@@ -62,10 +62,13 @@ func TestCallerCancelAfterAttemptTimeoutIsCanceled(t *testing.T) {
 	}
 }
 
-// TestDeadlineWinsATieWithTheBudget: when the call's deadline and the budget's end are the
-// same instant, the call that runs out of time ends with reason deadline, whether the time
-// has passed (a declared deadline) or the next sleep would not fit (the caller's deadline).
-func TestDeadlineWinsATieWithTheBudget(t *testing.T) {
+// TestBudgetWinsATieWithTheDeadline: when the call's deadline and the budget's end are the
+// same instant, the call that runs out of time ends with reason budget, whether the time has
+// passed (a declared deadline) or the next sleep would not fit (the caller's deadline). A
+// suite's deadline step, which the call budget caps, declares the budget's end itself (its
+// DeadlineApplied says budget): the call's RetriesExhausted said deadline, pointing an
+// operator at the callers' deadlines instead of the budget.
+func TestBudgetWinsATieWithTheDeadline(t *testing.T) {
 	cfg := retry.Config{Budget: time.Hour, Jitter: retry.JitterNone, Idempotent: true}
 	unavailable := status.Error(grpccodes.Unavailable, "down")
 
@@ -76,8 +79,8 @@ func TestDeadlineWinsATieWithTheBudget(t *testing.T) {
 			s.clk.Advance(time.Hour)
 			return unavailable
 		}, retry.Report(&info))
-	if !errors.Is(err, retry.ErrExhausted) || info.Reason != observe.ReasonDeadline {
-		t.Fatalf("declared deadline at the budget's end, passed: call = %v, reason %q, want %q", err, info.Reason, observe.ReasonDeadline)
+	if !errors.Is(err, retry.ErrExhausted) || info.Reason != observe.ReasonBudget {
+		t.Fatalf("declared deadline at the budget's end, passed: call = %v, reason %q, want %q", err, info.Reason, observe.ReasonBudget)
 	}
 
 	s = newSetup(t, cfg, -1)
@@ -87,7 +90,7 @@ func TestDeadlineWinsATieWithTheBudget(t *testing.T) {
 		s.clk.Advance(time.Hour - 50*time.Millisecond) // the 100ms sleep does not fit
 		return unavailable
 	}, retry.Report(&info))
-	if !errors.Is(err, retry.ErrExhausted) || info.Reason != observe.ReasonDeadline {
-		t.Fatalf("caller's deadline at the budget's end, sleep too long: call = %v, reason %q, want %q", err, info.Reason, observe.ReasonDeadline)
+	if !errors.Is(err, retry.ErrExhausted) || info.Reason != observe.ReasonBudget {
+		t.Fatalf("caller's deadline at the budget's end, sleep too long: call = %v, reason %q, want %q", err, info.Reason, observe.ReasonBudget)
 	}
 }

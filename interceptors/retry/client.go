@@ -137,7 +137,8 @@ func (p *Policy) Unary() grpc.UnaryClientInterceptor {
 // per-attempt timeout and ctx's own deadline, instead of nesting a context for the declared
 // deadline around the loop; the deadline the server sees is the same. When the declared
 // deadline ends the call, the call ends as one whose deadline expired (not retried,
-// ReasonDeadline). A zero declared is Unary's behaviour.
+// ReasonDeadline; ReasonBudget when the budget ends at the same instant, as when a suite's
+// deadline step declares the call budget's end). A zero declared is Unary's behaviour.
 //
 // With the policy disabled for the call (Disable), the declared deadline is put in a context
 // around the call.

@@ -341,7 +341,9 @@ func interrupted(ctx context.Context) (reason string, raw bool) {
 // MinAttemptTime before the caller's deadline or the budget's end, or "" when it can.
 func fits(ctx context.Context, b bounds, now time.Time, d time.Duration) string {
 	dl, ok := b.deadline(ctx)
-	if !b.budgetEnd.IsZero() && (!ok || b.budgetEnd.Before(dl)) {
+	// A deadline no earlier than the budget's end is the budget's: a suite's deadline step,
+	// which the call budget caps, declares the budget's end itself.
+	if !b.budgetEnd.IsZero() && (!ok || !dl.Before(b.budgetEnd)) {
 		if !room(now, d, b.budgetEnd) {
 			return observe.ReasonBudget
 		}

@@ -238,11 +238,12 @@ func (b bounds) end(ctx context.Context) time.Time {
 }
 
 // over says why the call must stop at now because the declared deadline or the budget
-// (whichever came first) has passed: ReasonDeadline, ReasonBudget, or "" when neither has.
-// The caller's own context is checked before.
+// (whichever came first; the budget when they are one instant, as a suite's deadline step
+// that the call budget caps declares) has passed: ReasonDeadline, ReasonBudget, or "" when
+// neither has. The caller's own context is checked before.
 func (b bounds) over(now time.Time) string {
 	switch {
-	case !b.declared.IsZero() && !now.Before(b.declared) && (b.budgetEnd.IsZero() || !b.budgetEnd.Before(b.declared)):
+	case !b.declared.IsZero() && !now.Before(b.declared) && (b.budgetEnd.IsZero() || b.budgetEnd.After(b.declared)):
 		return observe.ReasonDeadline
 	case !b.budgetEnd.IsZero() && !now.Before(b.budgetEnd):
 		return observe.ReasonBudget
