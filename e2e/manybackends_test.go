@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -137,6 +138,12 @@ func (r *replicas) run(t *testing.T, n int) tally {
 		_, err := r.face.Compare(ctx, r.request(-1), grpc.WaitForReady(true), retry.Disable())
 		if err != nil && status.Code(err) != grpccodes.Unavailable {
 			t.Fatalf("warm-up: %v", err)
+		}
+		if errors.Is(err, breaker.ErrOpen) {
+			// On a busy machine the sick replicas' connections may be up before the
+			// healthy one's: their failures opened the breaker, which would keep the
+			// warm-up's calls from the replica still to be reached.
+			r.suite.Breakers().Each(func(_ string, b *breaker.Breaker) { b.Reset() })
 		}
 	}
 	r.rec.Reset()
