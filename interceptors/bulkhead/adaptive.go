@@ -147,11 +147,15 @@ func (a *adaptive) state() (limit, inFlight int) {
 	return a.limit, a.inFlight
 }
 
-// classify turns the outcome of a call into a sample kind, as cl classifies it.
+// classify turns the outcome of a call into a sample kind, as cl classifies it. A business
+// error is no sample: the server may refuse a request in a millisecond, before the work the
+// method does (an unreadable image refused before the GPU runs), and such answers, counted,
+// grew the limit and dragged the gradient's baseline down to their latency, hiding the queue
+// of the calls that do the work (TestFastBusinessErrorsAreNoSamples).
 func classify(err error, cl *codes.Classifier) sampleKind {
 	c := cl.Classify(err).Class
 	switch {
-	case c.Ignored():
+	case c.Ignored() || c == codes.Business:
 		return sampleNone
 	case c.Retryable():
 		return sampleDrop

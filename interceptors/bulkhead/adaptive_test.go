@@ -221,7 +221,7 @@ func TestAdaptiveFailuresAndRecovery(t *testing.T) {
 }
 
 // TestAdaptiveOutcomes checks which outcomes move the limit: overload failures shrink it,
-// canceled and rejected calls leave it alone, answers (business errors and server faults
+// canceled and rejected calls and business errors leave it alone, answers (server faults
 // included) count as latency samples, and WithClassifier changes the verdict.
 func TestAdaptiveOutcomes(t *testing.T) {
 	internalIsOverload, err := codes.Default().With(codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Internal: codes.Transient}})
@@ -236,7 +236,7 @@ func TestAdaptiveOutcomes(t *testing.T) {
 		want       int // limit after one sample with the limit 10 in use
 	}{
 		{name: "success grows", err: nil, want: 11},
-		{name: "business error grows", err: status.Error(grpccodes.InvalidArgument, "no face"), want: 11},
+		{name: "business error is ignored", err: status.Error(grpccodes.InvalidArgument, "no face"), want: 10},
 		{name: "server fault is an answer", err: status.Error(grpccodes.Internal, "bug"), want: 11},
 		{name: "unavailable shrinks", err: status.Error(grpccodes.Unavailable, "down"), want: 9},
 		{name: "deadline shrinks", err: status.Error(grpccodes.DeadlineExceeded, "slow"), want: 9},
@@ -418,7 +418,7 @@ func TestAdaptiveStreamSamples(t *testing.T) {
 		{name: "EOF is a success", recv: []error{nil, nil}, wantLimit: 3},
 		{name: "unavailable mid-stream", recv: []error{nil, status.Error(grpccodes.Unavailable, "")}, wantLimit: 1},
 		{name: "open fails with overload", openErr: status.Error(grpccodes.Unavailable, ""), wantLimit: 1},
-		{name: "open fails with a business error", openErr: status.Error(grpccodes.PermissionDenied, ""), wantLimit: 3},
+		{name: "open fails with a business error: no sample", openErr: status.Error(grpccodes.PermissionDenied, ""), wantLimit: 2},
 		{name: "caller cancels", cancel: true, wantLimit: 2},
 		{name: "deadline passes", deadline: true, wantLimit: 1},
 	}

@@ -22,9 +22,10 @@ type Algorithm string
 const (
 	// AlgorithmNone keeps the limit fixed at Config.MaxConcurrent.
 	AlgorithmNone Algorithm = ""
-	// AlgorithmAIMD adds one to the limit after a call that found the limit in use and took
-	// less than Adaptive.LatencyThreshold; a failure that signals overload (a transient or
-	// throttled outcome) or a call slower than the threshold multiplies it by BackoffRatio.
+	// AlgorithmAIMD adds one to the limit after an answer (not a business error, which is no
+	// sample) that found the limit in use and took less than Adaptive.LatencyThreshold; a
+	// failure that signals overload (a transient or throttled outcome) or an answer slower than
+	// the threshold multiplies it by BackoffRatio.
 	AlgorithmAIMD Algorithm = "aimd"
 	// AlgorithmGradient compares the recent latency with the long-term latency and shrinks the
 	// limit as the ratio grows (a gradient, Vegas-like estimate of the queue), growing it while

@@ -127,8 +127,12 @@
 // bulkhead with a classifier of its own has its outcomes read by its own). A transient or throttled outcome (Unavailable,
 // DeadlineExceeded, ResourceExhausted, ...) is a drop, a sign of overload. A canceled call (one
 // whose caller canceled its context, whatever error it ended with), or one refused by a
-// bulwark policy, is no sample. Anything else (success, business error,
-// server fault) is an answer, whose latency counts. Unary measures from the slot taken to the
+// bulwark policy, is no sample. Nor is a business error (InvalidArgument, NotFound, ...): a
+// server may refuse a request in a millisecond, before the work the method does (an image
+// without a face refused before the GPU runs), and with such answers for most calls their
+// latency hid the queue of the calls doing the work: the limit went to the ceiling at six
+// times the service's knee. Anything else (success, server fault) is an answer, whose latency
+// counts. Unary measures from the slot taken to the
 // invoker's return, Stream from the slot taken to the end of the stream; a panicking call (or
 // stream) is no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
 //
@@ -147,10 +151,11 @@
 //
 // Additive increase, multiplicative decrease. A drop, or an answer slower than
 // LatencyThreshold when set, multiplies the limit by BackoffRatio (default 0.9), rounded down,
-// never below MinLimit. Any other answer adds one to the limit, up to the ceiling, if the limit
-// was in use: at least half of it in flight when the call ended, the call included. Without a
-// LatencyThreshold, AIMD only sees overload when calls fail, typically when they pass their
-// deadline; with one, it keeps latency near the threshold.
+// never below MinLimit. Any other answer (a success, or a server fault) adds one to the limit,
+// up to the ceiling, if the limit was in use: at least half of it in flight when the call
+// ended, the call included. Without a LatencyThreshold, AIMD only sees overload when calls
+// fail, typically when they pass their deadline; with one, it keeps latency near the
+// threshold.
 //
 // # Gradient
 //

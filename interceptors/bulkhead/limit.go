@@ -26,9 +26,10 @@ const (
 type sampleKind uint8
 
 const (
-	// sampleNone: no sample (a plain Release, a panic, a canceled or rejected call).
+	// sampleNone: no sample (a plain Release, a panic, a canceled or rejected call, a business
+	// error).
 	sampleNone sampleKind = iota
-	// sampleOK: the service answered (success, business error or server fault) in the latency.
+	// sampleOK: the service answered (success or server fault) in the latency.
 	sampleOK
 	// sampleDrop: the call failed with an overload outcome (transient or throttled).
 	sampleDrop
