@@ -19,6 +19,7 @@ type adaptive struct {
 	inFlight int
 	limit    int       // the admission limit: alg.current()
 	changed  time.Time // when limit last changed
+	lowered  time.Time // when limit last fell
 	alg      *limit
 	q        queue
 }
@@ -120,8 +121,12 @@ func (a *adaptive) grantLocked() {
 // release gives back a permit and feeds the limit the sample, if any: a call that ended at
 // now after latency. A call that started before the limit last changed is no sample: it
 // measured the limit before, and letting it count again would move the limit twice for one
-// cause (every call queued behind a too-high limit would back it off once more). release
-// returns the limit before and after, and false if no permit was held.
+// cause (every call queued behind a too-high limit would back it off once more). A sign of
+// overload (see limit.overload) only looks back to the limit's last fall: a rise since does
+// not answer it, and letting every rise void it would let quick calls that move the limit up
+// every millisecond (another method sharing the bulkhead) void every overload failure of the
+// slower calls, and the limit would climb to the ceiling over a service that sheds them.
+// release returns the limit before and after, and false if no permit was held.
 func (a *adaptive) release(kind sampleKind, latency time.Duration, now time.Time) (before, after int, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -131,10 +136,19 @@ func (a *adaptive) release(kind sampleKind, latency time.Duration, now time.Time
 	n := a.inFlight
 	a.inFlight--
 	before = a.limit
-	if kind != sampleNone && !now.Add(-latency).Before(a.changed) {
-		a.alg.sample(kind, latency, n)
-		if a.limit = a.alg.current(); a.limit != before {
-			a.changed = now
+	if kind != sampleNone {
+		since := a.changed
+		if a.alg.overload(kind, latency) {
+			since = a.lowered
+		}
+		if !now.Add(-latency).Before(since) {
+			a.alg.sample(kind, latency, n)
+			if a.limit = a.alg.current(); a.limit != before {
+				a.changed = now
+				if a.limit < before {
+					a.lowered = now
+				}
+			}
 		}
 	}
 	a.grantLocked()

@@ -140,7 +140,12 @@
 // limit before the change. Without this rule every call queued behind a limit that was too
 // high would back it off once more, and every quick call started under a lower limit would
 // push it up once more, and the limit would swing between the floor and several times the
-// right value. With it the limit moves about once per call duration.
+// right value. With it the limit moves about once per call duration. A sign of overload (a
+// drop, or an AIMD answer slower than LatencyThreshold) is no sample only if its call started
+// before the limit last fell: a rise since does not answer it. Quick calls (a cheap method
+// sharing the bulkhead with a slow one) that raised the limit every millisecond voided every
+// overload failure of the slow calls, each started before the last rise, and the limit climbed
+// to the ceiling over a service shedding them.
 //
 // When the limit falls below the calls in flight, no call is interrupted: new calls wait or are
 // rejected until the calls in flight are fewer than the limit. When it rises, waiters are

@@ -83,10 +83,17 @@ func (l *limit) sample(kind sampleKind, latency time.Duration, inFlight int) {
 	inUse := 2*inFlight >= l.current()
 	switch l.algorithm {
 	case AlgorithmAIMD:
-		l.aimd(kind == sampleDrop || (l.threshold > 0 && latency > l.threshold), inUse)
+		l.aimd(l.overload(kind, latency), inUse)
 	case AlgorithmGradient:
 		l.gradient(kind == sampleDrop, latency, inUse)
 	}
+}
+
+// overload reports whether a sample is a sign of overload, one that backs the limit off: a
+// drop, or for AIMD an answer slower than its latency threshold. (The gradient's answers move
+// the limit either way with the latency: they are not.)
+func (l *limit) overload(kind sampleKind, latency time.Duration) bool {
+	return kind == sampleDrop || (l.algorithm == AlgorithmAIMD && l.threshold > 0 && latency > l.threshold)
 }
 
 func (l *limit) aimd(drop, inUse bool) {
