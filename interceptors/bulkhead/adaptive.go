@@ -136,6 +136,9 @@ func (a *adaptive) release(kind sampleKind, latency time.Duration, now time.Time
 	n := a.inFlight
 	a.inFlight--
 	before = a.limit
+	if kind == sampleTimeout {
+		kind = a.alg.timeout(latency)
+	}
 	if kind != sampleNone {
 		since := a.changed
 		if a.alg.overload(kind, latency) {

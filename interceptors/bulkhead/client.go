@@ -91,7 +91,9 @@ func (b *Bulkhead) exit(ctx context.Context, method string, p section.Pass, err 
 // (see the package documentation for what ends it). In adaptive mode the sample is the time
 // from the slot taken to the end of the stream, with the error that ended it (io.EOF is a
 // success; a stream ended by its context gives that context's error: canceled is no sample, a
-// passed deadline a drop; a failed send is this side's and no sample). A stream refused a slot
+// passed deadline a drop if the stream had the time a healthy answer takes, as for a unary
+// call (see "Adaptive limit" in the package documentation); a failed send is this side's and
+// no sample). A stream refused a slot
 // runs the grpc.OnFinish callbacks among its call options with the refusal, as grpc would have
 // once the stream ended (as a refused unary call does).
 func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
@@ -170,7 +172,8 @@ func (b *Bulkhead) began() time.Time {
 // and its outcome, as cl classifies it, is not ignored (see ReleaseWith): a call whose caller
 // canceled ctx is ignored whatever err says (per-RPC credentials that answer a token fetch cut
 // short Unavailable, as gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for
-// the breaker and the throttle. A classifier that panics on err (an error whose GRPCStatus panics) still gives the
+// the breaker and the throttle. A drop of a call whose caller's deadline passed is judged by
+// the time the call held its slot (limit.timeout). A classifier that panics on err (an error whose GRPCStatus panics) still gives the
 // slot back, with no sample.
 func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool, cl *codes.Classifier) {
 	if b.ad == nil {
@@ -183,6 +186,9 @@ func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err 
 	}
 	if sample {
 		kind = b.classifyHeld(method, err, cl)
+		if kind == sampleDrop && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			kind = sampleTimeout // The caller's deadline: judged by the time the call had (see limit.timeout).
+		}
 	}
 	var (
 		now     time.Time

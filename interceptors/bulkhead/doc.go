@@ -132,7 +132,18 @@
 // without a face refused before the GPU runs), and with such answers for most calls their
 // latency hid the queue of the calls doing the work: the limit went to the ceiling at six
 // times the service's knee. Anything else (success, server fault) is an answer, whose latency
-// counts. Unary measures from the slot taken to the
+// counts.
+//
+// A call of the interceptors (or a suite's chain) whose caller's deadline passed while it held
+// its slot is a drop only if it held the slot for at least the time a healthy answer takes:
+// LatencyThreshold for AIMD, Tolerance times the baseline for the gradient. One that held it
+// less is no sample: the caller's deadline was too short for the method, or spent waiting in
+// this bulkhead's queue, which says nothing about the service. Each such timeout backed the
+// limit off: 30 callers with a 5 ms deadline on a method answering in 20 ms took it to
+// MinLimit for every caller sharing the bulkhead, and a queue that ate the deadlines lowered
+// the limit, which lengthened the queue. AIMD without a LatencyThreshold, or a gradient before
+// its first answer, has no such time and counts every such timeout as a drop, as it does a
+// ReleaseWith, which knows no context. Unary measures from the slot taken to the
 // invoker's return, Stream from the slot taken to the end of the stream; a panicking call (or
 // stream) is no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
 //

@@ -33,6 +33,9 @@ const (
 	sampleOK
 	// sampleDrop: the call failed with an overload outcome (transient or throttled).
 	sampleDrop
+	// sampleTimeout: a drop because the caller's own deadline passed while the call held its
+	// slot, for latency: a drop only if that was long enough to tell (see timeout).
+	sampleTimeout
 )
 
 // limit is the algorithm of an adaptive limit: it turns samples into an estimate between
@@ -87,6 +90,28 @@ func (l *limit) sample(kind sampleKind, latency time.Duration, inFlight int) {
 	case AlgorithmGradient:
 		l.gradient(kind == sampleDrop, latency, inUse)
 	}
+}
+
+// timeout judges a call that held its slot for latency until its caller's deadline passed:
+// a drop if the service had had at least the time a healthy answer takes, LatencyThreshold for
+// AIMD, Tolerance times the baseline for the gradient, and no sample if not: the caller's
+// deadline was shorter than that (a deadline too tight for the method, or one the call spent
+// waiting in this bulkhead's queue), which says nothing about the service. Without a
+// threshold, or a baseline yet, nothing tells, and it is a drop.
+func (l *limit) timeout(latency time.Duration) sampleKind {
+	var healthy float64
+	switch {
+	case l.algorithm == AlgorithmAIMD && l.threshold > 0:
+		healthy = float64(l.threshold)
+	case l.algorithm == AlgorithmGradient && l.short != 0:
+		healthy = l.tolerance * l.long
+	default:
+		return sampleDrop
+	}
+	if float64(latency) < healthy {
+		return sampleNone
+	}
+	return sampleDrop
 }
 
 // overload reports whether a sample is a sign of overload, one that backs the limit off: a
