@@ -148,4 +148,12 @@ func TestComposeOpenBreakerRefusalIsServedByTheFallback(t *testing.T) {
 	if fs := c.rec.Events(observe.FallbackServed); len(fs) != 1 || fs[0].Class != codes.Rejected || fs[0].Reason != "CIRCUIT_OPEN" {
 		t.Errorf("FallbackServed %+v; want one, of the CIRCUIT_OPEN rejection", fs)
 	}
+	// The refused attempt is made and counted, though never sent (observe's Kind doc): its
+	// AttemptFinished says rejected, and the call counts it.
+	if as := c.rec.Events(observe.AttemptFinished); len(as) != 1 || as[0].Attempt != 1 || as[0].Class != codes.Rejected {
+		t.Errorf("AttemptFinished %+v; want one, attempt 1, rejected", as)
+	}
+	if cf := c.rec.Events(observe.CallFinished); len(cf) != 1 || cf[0].Attempt != 1 {
+		t.Errorf("CallFinished %+v; want one, of 1 attempt", cf)
+	}
 }

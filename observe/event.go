@@ -28,13 +28,17 @@ type Kind uint8
 // The kinds of event. The comment on each says which Event fields it sets besides Kind, Time,
 // Service, Method and Policy.
 //
-// Every Attempt number and count is over the requests a call sent, retries and hedges alike:
-// AttemptFinished numbers each request 1, 2, ... over the call, HedgeSent, HedgeWon and
-// RetryScheduled name a request by that number, and CallFinished and RetriesExhausted count
+// Every Attempt number and count is over the attempts a call made, retries and hedges alike:
+// AttemptFinished numbers each attempt 1, 2, ... over the call, HedgeSent, HedgeWon and
+// RetryScheduled name an attempt by that number, and CallFinished and RetriesExhausted count
 // them. A retry of 2 attempts around a hedge of 2 that all fail reports 4, not its 2 rounds.
+// An attempt that a policy below the one reporting it refused (class rejected: an open
+// breaker, a full bulkhead, the rate limit, the throttle) is made and counted, though it was
+// never sent: its AttemptFinished has class rejected, and the Rejected event tells it apart,
+// so that the requests the service received are the attempts less those rejected.
 const (
-	// CallFinished: a logical call ended, retries included. Attempt (attempts made: the requests
-	// sent, retries and hedges included), Code, Class, Duration (whole call), Reason (the
+	// CallFinished: a logical call ended, retries included. Attempt (attempts made, retries and
+	// hedges included, refused ones too), Code, Class, Duration (whole call), Reason (the
 	// google.rpc.ErrorInfo reason of the status, when it carried one: a constant of the
 	// server's, such as DOCUMENT_UNREADABLE, which a server should not fill with the request's
 	// content; the bundled observers do not record it).
@@ -54,7 +58,7 @@ const (
 	// it).
 	RetryScheduled
 	// RetriesExhausted: the call failed for good after a retryable outcome. Attempt (attempts
-	// made: the requests sent, hedges included, as CallFinished's), Code, Class, Duration
+	// made, hedges included, as CallFinished's), Code, Class, Duration
 	// (whole call), Reason (why no further attempt: ReasonMaxAttempts, ReasonBudget,
 	// ReasonDeadline, ReasonRetryBudget, ReasonPushbackStop).
 	RetriesExhausted
