@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/gatewatch"
 	"google.golang.org/grpc"
 )
 
@@ -88,6 +89,9 @@ func (g *Gates) Waits(i int) bool { return i >= 0 && i < g.n && g.waits&(1<<i) !
 // A refused call runs the grpc.OnFinish callbacks among opts with the refusal, as grpc would
 // have once the call ended (see refused); one that a gate's Enter panics on runs them with
 // calloption.ErrPanicked (see panicked), and the panic goes on.
+// A gate that may wait (one entered with cc, see Decide) tells the attempt's watcher, when the
+// last of opts is a gatewatch.Watch (a hedging policy's), that the attempt waits there and when
+// it has left: the time between is queue time on this side of the wire.
 // start, when not nil, is a reading of the clock taken with nothing since that could have
 // waited (an attempt loop's call start, for its first attempt): a gate that reads the clock
 // (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant).
@@ -119,7 +123,7 @@ func (g *Gates) Invoke(ctx context.Context, start *time.Time, method string, req
 			}
 			// Gate entered without cc, whose wait the call's own option turned on: entered
 			// again with cc, so that the wait ends when cc shuts down; start is nil by now.
-			if p, err = enterConn(g.gate[entered], ctx, method, cc, opts); err != nil {
+			if p, err = enterWatched(g.gate[entered], ctx, method, cc, opts); err != nil {
 				break
 			}
 		}
@@ -205,14 +209,17 @@ func (g *Gates) enter(i int, start *time.Time, ctx context.Context, method strin
 
 // enterConn is enter for gate i when it may wait (its bit of waits is set): the gate's
 // EnterConn, or EnterConnAt at *start, given cc, the call's ClientConn, so that a wait in it
-// ends when cc shuts down. Not inlined, apart from enter, so that a run of gates that never
+// ends when cc shuts down. The attempt's watcher, if any, is told of the wait (see Invoke). Not inlined, apart from enter, so that a run of gates that never
 // wait passes no ClientConn and reads nothing of conn.
 //
 //go:noinline
 func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {
 	c := &g.conn[i]
+	w := gatewatch.Of(opts)
+	w.Waiting()
 	if start == nil || i > g.last {
 		p, err := c.g.EnterConn(ctx, cc, method, opts)
+		w.Left()
 		return p, nil, err
 	}
 	var (
@@ -224,8 +231,22 @@ func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc
 	} else {
 		p, err = c.g.EnterConn(ctx, cc, method, opts)
 	}
+	w.Left()
 	if err != nil || i == g.last || g.inst[i] == nil || !g.inst[i].Instant(opts) {
 		start = nil
 	}
 	return p, start, err
+}
+
+// enterWatched is enterConn (the package's) for a gate whose wait the call's own option turned
+// on, telling the attempt's watcher of the wait (see Invoke). Not inlined: its frame is not on
+// the stack of a call that does not wait.
+//
+//go:noinline
+func enterWatched(g Gate, ctx context.Context, method string, cc *grpc.ClientConn, opts []grpc.CallOption) (Pass, error) {
+	w := gatewatch.Of(opts)
+	w.Waiting()
+	p, err := enterConn(g, ctx, method, cc, opts)
+	w.Left()
+	return p, err
 }

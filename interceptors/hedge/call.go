@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/gatewatch"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -85,6 +86,9 @@ type call struct {
 	canceled bool                            // Guarded by mu: with shared, the call canceled that context itself, while it was live
 	cancels  [maxAttempts]context.CancelFunc // Guarded by mu: each attempt's, by attempt-1.
 	outs     [maxAttempts]attemptOut         // each hedge's own; written by it, read after wg.Wait
+	gating   int                             // Guarded by mu: attempts waiting at a gate below (see GateWaiting).
+	left     [maxAttempts]time.Time          // Guarded by mu: when each attempt last left a gate it waited at, or zero.
+	watches  [maxAttempts]gatewatch.Watch    // each unary attempt's, the last of its call options (see GateWaiting)
 
 	// Attempt 1's call options with a trailer option of the call's own, when the caller
 	// gave none: the trailer's pushback is read. Reused from the pool.
@@ -127,8 +131,9 @@ func (c *call) release() {
 
 // firstOpts returns the call options of attempt 1 (a unary call): the caller's, with a
 // trailer option of the call's own added when the caller gave none, so that the server's
-// pushback is read (see firstTrailer), and without grpc.OnFinish options, which the call
-// calls once when it ends (see end) instead of grpc once per attempt.
+// pushback is read (see firstTrailer), without grpc.OnFinish options, which the call
+// calls once when it ends (see end) instead of grpc once per attempt, and with the attempt's
+// gatewatch.Watch last, by which the gates below tell of its waits (see GateWaiting).
 func (c *call) firstOpts(opts []grpc.CallOption) []grpc.CallOption {
 	trailer := false
 	for _, o := range opts {
@@ -139,14 +144,31 @@ func (c *call) firstOpts(opts []grpc.CallOption) []grpc.CallOption {
 			c.onFinish = true
 		}
 	}
-	if trailer && !c.onFinish {
-		return opts
-	}
 	first := calloption.WithoutOnFinish(c.opts1[:0], opts)
 	if !trailer {
 		first = append(first, grpc.Trailer(&c.trailer1))
 	}
-	return first
+	c.watches[0].Set(c, 1)
+	return append(first, &c.watches[0])
+}
+
+// GateWaiting is told by the gates below (section.Gates) that attempt n enters a gate that may
+// make it wait: a bulkhead's queue (max_wait), a rate limiter's wait for a token.
+func (c *call) GateWaiting(int) {
+	c.mu.Lock()
+	c.gating++
+	c.mu.Unlock()
+}
+
+// GateLeft is told by the gates below that attempt n has left the gate it waited at (see
+// GateWaiting). The attempt's latency sample is measured from now on (see report): its time in
+// the queue is not the service's.
+func (c *call) GateLeft(n int) {
+	now := c.clk.Now()
+	c.mu.Lock()
+	c.gating--
+	c.left[n-1] = now
+	c.mu.Unlock()
 }
 
 // firstTrailer returns attempt 1's trailer, once it has returned: what grpc wrote back
@@ -473,7 +495,7 @@ func (c *call) unwind() {
 // attempt runs hedge n.
 func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 	out := &c.outs[n-1]
-	opts := make([]grpc.CallOption, 0, len(c.opts)+1)
+	opts := make([]grpc.CallOption, 0, len(c.opts)+2)
 	trailer := false
 	for _, o := range c.opts {
 		// Call options that write back to the caller are given the hedge's own targets: the
@@ -500,7 +522,8 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 	if c.st != nil {
 		return c.st.replay(ctx, n, reply, out, opts)
 	}
-	return c.invoker(ctx, c.method, c.req, reply, c.cc, opts...)
+	c.watches[n-1].Set(c, n)
+	return c.invoker(ctx, c.method, c.req, reply, c.cc, append(opts, &c.watches[n-1])...)
 }
 
 // finish takes the outcome of attempt n, started at t0, and reports it: settle, then report.
@@ -511,6 +534,7 @@ func (c *call) finish(n int, t0 time.Time, err error, reply proto.Message, trail
 // outcome is what settle took of an attempt's end, for report.
 type outcome struct {
 	now        time.Time
+	left       time.Time // when the attempt last left a gate it waited at (GateLeft), or zero
 	v          codes.Verdict
 	err        error // the attempt's error, as it returned
 	lost       bool  // the call was decided before
@@ -591,17 +615,23 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 	if n == 1 {
 		c.settled1 = true
 	}
+	left := c.left[n-1]
 	c.mu.Unlock()
-	return outcome{now: now, v: v, err: err, lost: lost, callerLive: callerLive}
+	return outcome{now: now, left: left, v: v, err: err, lost: lost, callerLive: callerLive}
 }
 
 // report records the latency sample of attempt n, started at t0, whose outcome settle took,
-// and sends its AttemptFinished. The sample of a client stream's attempt is the server's time
-// to answer, which begins later than the attempt (see stream.sampleFrom).
+// and sends its AttemptFinished. The sample of a unary attempt that waited at a gate below (a
+// bulkhead's queue) is from when it left the gate (GateLeft): the queue is the client's, not
+// the service's latency. The sample of a client stream's attempt is the server's time to
+// answer, which begins later than the attempt (see stream.sampleFrom).
 func (c *call) report(n int, t0 time.Time, o outcome) {
 	now, v := o.now, o.v
 	if est := c.m.est; est != nil {
 		from, sampled := t0, true
+		if !o.left.IsZero() {
+			from = o.left
+		}
 		if c.st != nil {
 			from, sampled = c.st.sampleFrom(n, c.start)
 		}

@@ -138,7 +138,12 @@
 // learnt as it is.
 //
 // The latency samples are the durations of the attempts that succeeded, each its own, and of
-// the attempts canceled because another won, once they had run at least the delay. The latter
+// the attempts canceled because another won, once they had run at least the delay. An
+// attempt's duration is counted from when it left the last gate below the hedge that made it
+// wait (in the interceptors suite: a bulkhead's queue, max_wait, or a rate limiter's wait for
+// a token, which tell the hedge through the attempt's call options): the time it queued on
+// this side of the wire is the client's saturation, not the service's latency, and counted,
+// a saturated bulkhead would raise the delay (TestQueueTimeIsNoLatencySample). The latter
 // are lower bounds of latencies that are, in truth, longer still; counting them keeps the slow
 // tail in the window. Leaving them out would be a feedback loop: every hedge that wins removes
 // a slow latency, the percentile falls, more hedges go, and the delay sinks towards MinDelay.

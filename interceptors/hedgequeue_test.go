@@ -1,0 +1,95 @@
+package interceptors_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// A hedge above a bulkhead that queues (max_wait): the time an attempt waits for a slot is the
+// client's, not the service's.
+
+const queuedSvc = "test.v1.Queued"
+
+// queuedSuite is a suite on clk whose queuedSvc hedges with h above a bulkhead of one slot
+// that queues for up to a second, recording its events in rec.
+func queuedSuite(t *testing.T, clk *clocktest.Fake, rec *testkit.Recorder, h hedge.Config) *interceptors.Suite {
+	t.Helper()
+	h.Idempotent = true
+	cfg := &config.Config{
+		Budget: time.Hour,
+		Profiles: map[string]config.Profile{"queued": {
+			Hedge:    &h,
+			Bulkhead: &bulkhead.Config{MaxConcurrent: 1, MaxWait: time.Second},
+		}},
+		Services: map[string]config.Service{queuedSvc: {Profile: "queued"}},
+	}
+	s, err := interceptors.New(cfg, interceptors.WithClock(clk), interceptors.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// queuedCall makes a call of method through s that first waits for the bulkhead's one slot,
+// held by another call for queued, and is then answered in took. It returns how many requests
+// reached the invoker.
+func queuedCall(t *testing.T, s *interceptors.Suite, clk *clocktest.Fake, method string, queued, took time.Duration) int {
+	t.Helper()
+	release := testkit.Hold(context.Background(), s.Unary(), method)
+	reached := 0
+	answer := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		reached++
+		clk.Advance(took)
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Unary()(context.Background(), method, nil, new(emptypb.Empty), nil, answer) }()
+	synctest.Wait() // the call waits in the bulkhead's queue
+	clk.Advance(queued)
+	synctest.Wait()
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the queued call: %v", err)
+	}
+	return reached
+}
+
+// TestQueueTimeIsNoLatencySample: a call that waits 50ms for the bulkhead's slot and is then
+// answered in 10ms teaches the adaptive delay 10ms, the service's time, not the 60ms from the
+// attempt's start: a saturated bulkhead raised the learnt delay.
+func TestQueueTimeIsNoLatencySample(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Unix(1700000000, 0))
+		rec := &testkit.Recorder{}
+		s := queuedSuite(t, clk, rec, hedge.Config{Delay: 100 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10})
+		defer s.Close()
+		method := "/" + queuedSvc + "/Do"
+		if n := queuedCall(t, s, clk, method, 50*time.Millisecond, 10*time.Millisecond); n != 1 {
+			t.Fatalf("%d requests reached the invoker, want 1 (no hedge: the delay is 100ms)", n)
+		}
+		h, _ := interceptors.Object(s, "hedge", queuedSvc).(*hedge.Policy)
+		if h == nil {
+			t.Fatal("no hedging policy for " + queuedSvc)
+		}
+		if d := h.Delay(method); d != 10*time.Millisecond {
+			t.Errorf("after a call queued 50ms in the bulkhead and answered in 10ms, the learnt delay is %v; want 10ms, the service's time", d)
+		}
+		if n := rec.Count(observe.HedgeSent); n != 0 {
+			t.Errorf("%d hedges sent, want none", n)
+		}
+	})
+}
