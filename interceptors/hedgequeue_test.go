@@ -43,7 +43,8 @@ func queuedSuite(t *testing.T, clk *clocktest.Fake, rec *testkit.Recorder, h hed
 }
 
 // queuedCall makes a call of method through s that first waits for the bulkhead's one slot,
-// held by another call for queued, and is then answered in took. It returns how many requests
+// held by another call for queued, and is then answered in took (the clock advanced in steps of
+// 10ms). It returns how many requests
 // reached the invoker.
 func queuedCall(t *testing.T, s *interceptors.Suite, clk *clocktest.Fake, method string, queued, took time.Duration) int {
 	t.Helper()
@@ -51,7 +52,12 @@ func queuedCall(t *testing.T, s *interceptors.Suite, clk *clocktest.Fake, method
 	reached := 0
 	answer := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		reached++
-		clk.Advance(took)
+		// In steps of 10ms: a hedge due goes out at its time (and waits for the slot this
+		// attempt holds).
+		for d := time.Duration(0); d < took; d += 10 * time.Millisecond {
+			clk.Advance(min(10*time.Millisecond, took-d))
+			synctest.Wait()
+		}
 		return nil
 	}
 	done := make(chan error, 1)
@@ -92,4 +98,34 @@ func TestQueueTimeIsNoLatencySample(t *testing.T) {
 			t.Errorf("%d hedges sent, want none", n)
 		}
 	})
+}
+
+// TestNoHedgeWhileTheFirstAttemptQueues: a call whose first attempt waits 100ms for the
+// bulkhead's slot, with a hedging delay of 20ms, sends no hedge while it waits: the service is
+// not slow, the client is saturated, and a hedge would queue behind it, paying a retry-budget
+// token and the losing-hedge allowance. The hedging delay runs from when the attempt left the
+// queue: answered 10ms later, the call sends no hedge at all; answered 30ms later, it sends one
+// 20ms after the attempt left the queue.
+func TestNoHedgeWhileTheFirstAttemptQueues(t *testing.T) {
+	for _, tt := range []struct {
+		took   time.Duration
+		hedges int
+	}{{10 * time.Millisecond, 0}, {30 * time.Millisecond, 1}} {
+		t.Run(tt.took.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := clocktest.New(time.Unix(1700000000, 0))
+				rec := &testkit.Recorder{}
+				s := queuedSuite(t, clk, rec, hedge.Config{Delay: 20 * time.Millisecond, MaxAttempts: 2})
+				defer s.Close()
+				n := queuedCall(t, s, clk, "/"+queuedSvc+"/Do", 100*time.Millisecond, tt.took)
+				sent := rec.Events(observe.HedgeSent)
+				if len(sent) != tt.hedges {
+					t.Fatalf("%d hedges sent (%d requests reached the invoker) for a call queued 100ms and answered %v after, want %d", len(sent), n, tt.took, tt.hedges)
+				}
+				if tt.hedges == 1 && sent[0].Delay != 120*time.Millisecond {
+					t.Errorf("the hedge went %v after the call's start, want 120ms: 20ms after its first attempt left the queue", sent[0].Delay)
+				}
+			})
+		})
+	}
 }

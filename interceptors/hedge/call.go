@@ -153,7 +153,10 @@ func (c *call) firstOpts(opts []grpc.CallOption) []grpc.CallOption {
 }
 
 // GateWaiting is told by the gates below (section.Gates) that attempt n enters a gate that may
-// make it wait: a bulkhead's queue (max_wait), a rate limiter's wait for a token.
+// make it wait: a bulkhead's queue (max_wait), a rate limiter's wait for a token. While any
+// attempt of the call waits so, no hedge is sent (see onTimer): the client is saturated, not
+// the service slow, and a hedge would only queue behind it (or take a slot ahead of other
+// calls' first attempts), paying the allowance and a retry-budget token to help nothing.
 func (c *call) GateWaiting(int) {
 	c.mu.Lock()
 	c.gating++
@@ -162,12 +165,25 @@ func (c *call) GateWaiting(int) {
 
 // GateLeft is told by the gates below that attempt n has left the gate it waited at (see
 // GateWaiting). The attempt's latency sample is measured from now on (see report): its time in
-// the queue is not the service's.
+// the queue is not the service's. When no attempt of the call waits at a gate any more, the
+// next hedge is due a delay from now, when it was due sooner (or the timer fired while an
+// attempt waited and sent nothing): the hedging timer runs from when an attempt left the
+// client, not from when it began to queue.
 func (c *call) GateLeft(n int) {
 	now := c.clk.Now()
 	c.mu.Lock()
 	c.gating--
 	c.left[n-1] = now
+	if c.gating == 0 && !c.closed && c.winner == 0 && c.sent < c.limit {
+		at := now.Add(c.delay)
+		if at.Before(c.holdTill) {
+			at = c.holdTill
+		}
+		if !c.armed || c.nextAt.Before(at) {
+			c.disarmLocked()
+			c.armLocked(now, at.Sub(now))
+		}
+	}
 	c.mu.Unlock()
 }
 
@@ -356,6 +372,14 @@ func (c *call) onTimer() {
 		return
 	}
 	c.armed = false
+	if c.gating > 0 {
+		// An attempt waits at a gate below: no hedge is sent, and none is paid for. The
+		// timer is armed again when the last such attempt leaves its gate (GateLeft).
+		reserving = false
+		c.mu.Unlock()
+		c.wg.Done()
+		return
+	}
 	n := c.reserveLocked()
 	reserving = false
 	if n == 0 {
