@@ -6,14 +6,18 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/config"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
+	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -128,4 +132,78 @@ func TestNoHedgeWhileTheFirstAttemptQueues(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestPerAttemptTimeoutTeachesTheDelay: a service slower than the retry loop's per-attempt
+// timeout (50ms) for every call answers no attempt in time; each round's attempt ended by the
+// timeout after the hedging delay (20ms) ran at least 50ms, a lower bound of the latency as a
+// late loser's is, and the delay learns it. It stayed at 20ms, and every round sent its hedge
+// into a certain timeout.
+func TestPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Unix(1700000000, 0))
+		const svc = "test.v1.Slow"
+		cfg := &config.Config{
+			Budget: time.Hour,
+			Profiles: map[string]config.Profile{"slow": {
+				Retry: &retry.Config{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone,
+					PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
+				Hedge: &hedge.Config{Delay: 20 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10, Idempotent: true},
+			}},
+			Services: map[string]config.Service{svc: {Profile: "slow"}},
+		}
+		s, err := interceptors.New(cfg, interceptors.WithClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		method := "/" + svc + "/Do"
+		hang := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+			<-ctx.Done()
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Unary()(context.Background(), method, nil, new(emptypb.Empty), nil, hang) }()
+		for {
+			synctest.Wait()
+			select {
+			case err = <-done:
+			default:
+				clk.Advance(5 * time.Millisecond)
+				continue
+			}
+			break
+		}
+		if status.Code(err) != grpccodes.DeadlineExceeded {
+			t.Fatalf("the call: %v, want DeadlineExceeded", err)
+		}
+		h, _ := interceptors.Object(s, "hedge", svc).(*hedge.Policy)
+		if h == nil {
+			t.Fatal("no hedging policy for " + svc)
+		}
+		if d := h.Delay(method); d != 50*time.Millisecond {
+			t.Errorf("after two rounds ended by the 50ms per-attempt timeout, the learnt delay is %v; want 50ms, the lower bound they taught", d)
+		}
+		// A call the caller's own deadline (40ms, before the per-attempt timeout) ends teaches
+		// nothing: the call is over, and no retry follows.
+		ctx, cancel := clock.WithDeadline(context.Background(), clk, clk.Now().Add(40*time.Millisecond))
+		defer cancel()
+		go func() { done <- s.Unary()(ctx, "/"+svc+"/Other", nil, new(emptypb.Empty), nil, hang) }()
+		for {
+			synctest.Wait()
+			select {
+			case err = <-done:
+			default:
+				clk.Advance(5 * time.Millisecond)
+				continue
+			}
+			break
+		}
+		if status.Code(err) != grpccodes.DeadlineExceeded {
+			t.Fatalf("the call with a 40ms deadline: %v, want DeadlineExceeded", err)
+		}
+		if d := h.Delay("/" + svc + "/Other"); d != 20*time.Millisecond {
+			t.Errorf("after a call ended by the caller's 40ms deadline, the learnt delay is %v; want the 20ms configured", d)
+		}
+	})
 }

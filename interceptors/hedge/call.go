@@ -87,6 +87,7 @@ type call struct {
 	cancels  [maxAttempts]context.CancelFunc // Guarded by mu: each attempt's, by attempt-1.
 	outs     [maxAttempts]attemptOut         // each hedge's own; written by it, read after wg.Wait
 	gating   int                             // Guarded by mu: attempts waiting at a gate below (see GateWaiting).
+	late     time.Duration                   // Guarded by mu: the longest run, past the delay, of an attempt its context's deadline ended (see report).
 	left     [maxAttempts]time.Time          // Guarded by mu: when each attempt last left a gate it waited at, or zero.
 	watches  [maxAttempts]gatewatch.Watch    // each unary attempt's, the last of its call options (see GateWaiting)
 
@@ -562,6 +563,7 @@ type outcome struct {
 	v          codes.Verdict
 	err        error // the attempt's error, as it returned
 	lost       bool  // the call was decided before
+	deadline   bool  // the call was not decided, and the attempt's context (the caller's) has passed its deadline
 	callerLive bool  // the caller's context had not ended, or the call canceled attempt 1's
 }
 
@@ -584,7 +586,8 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
 	// Read before the lock: the caller's context is the caller's code, and a panic of its Err
 	// must not unwind with the lock held (see Panics).
-	callerGone := c.ctx.Err() != nil
+	cerr := c.ctx.Err()
+	callerGone := cerr != nil
 	c.mu.Lock()
 	lost := c.winner != 0
 	callerLive := !callerGone || c.canceled
@@ -641,7 +644,8 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 	}
 	left := c.left[n-1]
 	c.mu.Unlock()
-	return outcome{now: now, left: left, v: v, err: err, lost: lost, callerLive: callerLive}
+	deadline := !lost && cerr == context.DeadlineExceeded //nolint:errorlint // a context's own error, never wrapped
+	return outcome{now: now, left: left, v: v, err: err, lost: lost, deadline: deadline, callerLive: callerLive}
 }
 
 // report records the latency sample of attempt n, started at t0, whose outcome settle took,
@@ -673,6 +677,14 @@ func (c *call) report(n int, t0 time.Time, o outcome) {
 			// already past the delay. Counting d keeps the slow tail in the window; leaving
 			// it out would drag the percentile down with every hedge that wins.
 			est.record(d)
+		case o.deadline && d >= c.delay && c.round != nil && v.Class != codes.Success:
+			// Ended by its context's deadline after the delay: a lower bound too, should
+			// that deadline be the retry loop's per-attempt timeout, which the loop tells
+			// once the round has returned (attempt.Round.TimedOut: see wait); not the
+			// call's deadline, which ends the call. One sample a round, the longest run.
+			c.mu.Lock()
+			c.late = max(c.late, d)
+			c.mu.Unlock()
 		}
 	}
 	// Every attempt is reported here, the first included, numbered over the call: under a
@@ -772,7 +784,7 @@ func (c *call) wait(err1 error) (int, error) {
 	c.mu.Lock()
 	winner, winErr := c.winner, c.winErr
 	failN, failErr := c.failN, c.failErr
-	panicked := c.panicked
+	panicked, lateD := c.panicked, c.late
 	c.mu.Unlock()
 	if c.round != nil && !panicked {
 		// The retry loop around names the request whose outcome it handles by it (see
@@ -782,6 +794,11 @@ func (c *call) wait(err1 error) (int, error) {
 			decider = failN
 		}
 		c.round.Decide(decider)
+		var late attempt.Sampler
+		if lateD > 0 && c.m.est != nil {
+			late = c.m.est
+		}
+		c.round.Offer(late, lateD) // nil clears an earlier round's
 	}
 	switch {
 	case panicked:

@@ -148,19 +148,31 @@
 // learnt as it is.
 //
 // The latency samples are the durations of the attempts that succeeded, each its own, and of
-// the attempts canceled because another won, once they had run at least the delay. An
-// attempt's duration is counted from when it left the last gate below the hedge that made it
-// wait (in the interceptors suite: a bulkhead's queue, max_wait, or a rate limiter's wait for
-// a token, which tell the hedge through the attempt's call options): the time it queued on
-// this side of the wire is the client's saturation, not the service's latency, and counted,
-// a saturated bulkhead would raise the delay (TestQueueTimeIsNoLatencySample). The latter
+// the attempts canceled because another won, once they had run at least the delay. The latter
 // are lower bounds of latencies that are, in truth, longer still; counting them keeps the slow
 // tail in the window. Leaving them out would be a feedback loop: every hedge that wins removes
 // a slow latency, the percentile falls, more hedges go, and the delay sinks towards MinDelay.
-// Attempts that failed, or that were canceled by the caller, are not samples, nor are business
-// errors: a server may refuse a request in a millisecond (validation, authentication), and with
-// such answers for half the calls the median rule would take the delay down to MinDelay and
-// hedge every call that succeeds (TestFastBusinessErrorsDoNotLowerTheDelay).
+//
+// Under a retry loop (interceptors/retry, through attempt.Round), a round ended by the loop's
+// per-attempt timeout after the delay is a lower bound too: its longest-running attempt is one
+// sample, recorded once the loop has found that its per-attempt timeout, not the call's
+// deadline, ended the round. Without it, a service slower than the per-attempt timeout for
+// every call would answer no attempt in time, the delay would never learn the slowdown, and
+// each round would send its hedges into certain timeouts
+// (TestPerAttemptTimeoutTeachesTheDelay). The caller's own deadline ends the call: an attempt
+// it ends is no sample.
+//
+// An attempt's duration is counted from when it left the last gate below the hedge that made
+// it wait (in the interceptors suite: a bulkhead's queue, max_wait, or a rate limiter's wait
+// for a token, which tell the hedge through the attempt's call options): the time it queued on
+// this side of the wire is the client's saturation, not the service's latency, and counted,
+// a saturated bulkhead would raise the delay (TestQueueTimeIsNoLatencySample).
+//
+// Other attempts that failed, or that were canceled by the caller, are not samples, nor are
+// business errors: a server may refuse a request in a millisecond (validation,
+// authentication), and with such answers for half the calls the median rule would take the
+// delay down to MinDelay and hedge every call that succeeds
+// (TestFastBusinessErrorsDoNotLowerTheDelay).
 //
 // The percentile (and the median) is the nearest-rank one: the smallest sample with at least
 // Percentile of the samples at or below it. It is computed by one of the recording calls,

@@ -189,11 +189,14 @@ type attemptFunc func(ctx context.Context, cancel context.CancelFunc, prev int, 
 // requests (see attempt.Round): how many it reported (0: none, and the loop reports the
 // attempt itself, one request), and the number over the call of the request whose outcome the
 // round returned (0: not told; the round's last).
-type tally struct{ reported, decided int32 }
+type tally struct {
+	reported, decided int32
+	round             *attempt.Round // the round's, told when the per-attempt timeout ended it (Round.TimedOut); nil: none
+}
 
 // tallyOf reads what r was told of its round.
 func tallyOf(r *attempt.Round) tally {
-	return tally{reported: int32(r.Reported()), decided: int32(r.Decided())}
+	return tally{reported: int32(r.Reported()), decided: int32(r.Decided()), round: r}
 }
 
 // bounds is what ends a call besides its attempts' outcomes and the caller's context: the
@@ -300,6 +303,10 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 		if cancel != nil {
 			if bound.PerAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)
+				if tl.round != nil {
+					// A hedging policy below learns that its attempts ran at least so long.
+					tl.round.TimedOut()
+				}
 			}
 			cancel()
 		}

@@ -352,6 +352,29 @@ type Round struct {
 	cancel   context.CancelFunc
 	reported atomic.Int32
 	decided  atomic.Int32
+	late     Sampler       // offered by the policy below (see Offer), until TimedOut records it
+	lateD    time.Duration // the lower bound late records
+}
+
+// Sampler records one latency sample: a hedging policy's estimator of a method's latency.
+type Sampler interface{ Sample(d time.Duration) }
+
+// Offer leaves with r a lower bound d of the latency of the round's attempt, for s to record
+// should the retry loop find that its per-attempt timeout (not the call's deadline) ended the
+// attempt (see TimedOut); a nil s offers nothing. A hedging policy below offers one, nil or
+// not, at the end of every round it hedges, so that none is left from an earlier round; Reset
+// leaves it, so that a retry loop that finds the timeout once the round's Round was reset for
+// the next attempt still records it. Offer and TimedOut are called on the retry loop's
+// goroutine, once the round's attempts have all returned.
+func (r *Round) Offer(s Sampler, d time.Duration) { r.late, r.lateD = s, d }
+
+// TimedOut tells that the retry loop's per-attempt timeout, not the call's deadline, ended the
+// round's attempt: the lower bound offered (Offer), if any, is recorded, once.
+func (r *Round) TimedOut() {
+	if s := r.late; s != nil {
+		r.late = nil
+		s.Sample(r.lateD)
+	}
 }
 
 // Reset readies r for a round after prev attempts of the call, which started at start (zero:
