@@ -76,6 +76,10 @@ func (e *estimator) clamp(d time.Duration) time.Duration {
 // current returns the hedging delay now.
 func (e *estimator) current() time.Duration { return time.Duration(e.delay.Load()) }
 
+// Sample records d (attempt.Sampler: a lower bound the retry loop above records once it
+// knows that its per-attempt timeout ended the round, see call.report).
+func (e *estimator) Sample(d time.Duration) { e.record(d) }
+
 // record adds one latency sample. A slot holds its sample plus one, so that a slot taken by a
 // recorder that has not stored yet (0) is no sample to the recomputation.
 //
@@ -83,10 +87,6 @@ func (e *estimator) current() time.Duration { return time.Duration(e.delay.Load(
 // the count before that sample came. So the holder, once it lets the lock go, reads the count
 // again and recomputes once more if it is past the threshold it set: a threshold (MinSamples
 // above all) is acted on by the sample that reaches it, not by the one after.
-// Sample records d (attempt.Sampler: a lower bound the retry loop above records once it
-// knows that its per-attempt timeout ended the round, see call.report).
-func (e *estimator) Sample(d time.Duration) { e.record(d) }
-
 func (e *estimator) record(d time.Duration) {
 	n := e.count.Add(1)
 	e.ring[(n-1)%uint64(len(e.ring))].Store(int64(max(d, 0)) + 1)
