@@ -1,6 +1,7 @@
 package promobs
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -29,8 +30,11 @@ var breakerStates = BreakerStates()
 // object made later needs no further call. Readings of other kinds are ignored.
 //
 // Each call adds a source; sources are read in the order they were added, outside m's locks.
-// A nil src is ignored; a typed nil (a nil *breaker.Registry) is not detected, and panics at
-// the scrape.
+// A nil src is ignored, and so is one that holds a nil pointer or func (a nil
+// *interceptors.Suite or *breaker.Registry, left so when the feature it serves is off): its
+// Levels would panic at every scrape, in the registry's collecting goroutine, where nothing
+// can recover it, and end the program. An observe.LevelSources given here has such parts (at
+// any depth) left out, as it leaves out its nil ones.
 //
 // A source is kept until remove is called or it reports itself closed: a source that
 // implements observe.ClosedSource (a suite: interceptors.Suite.Closed) and whose Closed
@@ -65,8 +69,11 @@ var breakerStates = BreakerStates()
 // A bulkhead's in-flight and capacity are separate series: each is taken from the first
 // reading of its own kind.
 func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
-	if src == nil {
+	if isNil(src) {
 		return func() {}
+	}
+	if ls, ok := src.(observe.LevelSources); ok {
+		src = withoutNil(ls)
 	}
 	s := &scrapeSource{src: src}
 	m.levels.mu.Lock()
@@ -77,6 +84,45 @@ func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 		m.levels.removeLocked(s)
 		m.levels.mu.Unlock()
 	}
+}
+
+// isNil reports whether v is nil or holds a nil pointer or func, whose methods (a source's
+// Levels, a Bulkhead's InFlight) would panic when a scrape calls them.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// withoutNil returns ls without its parts that hold a nil pointer or func (isNil), nested
+// LevelSources' too: ls itself when it has none, else a copy.
+func withoutNil(ls observe.LevelSources) observe.LevelSources {
+	var out observe.LevelSources // made at the first part left out or reduced
+	for i, s := range ls {
+		keep, changed := s, false // not keep != s: a LevelSources does not compare
+		if nested, ok := s.(observe.LevelSources); ok {
+			if n := withoutNil(nested); len(n) != len(nested) || len(n) > 0 && &n[0] != &nested[0] {
+				keep, changed = n, true
+			}
+		} else if s != nil && isNil(s) {
+			keep, changed = nil, true
+		}
+		if changed && out == nil {
+			out = append(make(observe.LevelSources, 0, len(ls)), ls[:i]...)
+		}
+		if out != nil && keep != nil {
+			out = append(out, keep)
+		}
+	}
+	if out == nil {
+		return ls
+	}
+	return out
 }
 
 // scrapeSource is one source given to Scrape: its own, so that remove drops that one even when
@@ -117,7 +163,7 @@ type Bulkhead interface {
 // given to bulkhead.New: the service (for a bulkhead that serves the whole service, labelled
 // method="") or the full method "/pkg.Service/Method" (for the bulkhead of one method,
 // labelled with its service and method). Tracking a name again replaces its bulkhead; a nil b
-// stops tracking it. A source given to Scrape that reads the same bulkhead wins over it (see
+// (or one holding a nil pointer, whose InFlight would panic at the scrape) stops tracking it. A source given to Scrape that reads the same bulkhead wins over it (see
 // Scrape).
 //
 // Deprecated: use Scrape, with the bulkhead itself or with the suite that holds it: it shows
@@ -125,7 +171,7 @@ type Bulkhead interface {
 func (m *Metrics) TrackBulkhead(name string, b Bulkhead) {
 	k := breakerKeyOf(name)
 	var src observe.LevelSource
-	if b != nil {
+	if !isNil(b) {
 		src = trackedBulkhead{k, b}
 	}
 	m.levels.track(trackKey{observe.LevelInFlight, k}, src)
