@@ -58,7 +58,7 @@ func WithConstLabels(labels prometheus.Labels) Option {
 // must be strictly increasing. The default is DefaultBuckets.
 func WithDurationBuckets(buckets ...float64) Option {
 	return optionFunc(func(c *config) error {
-		b, err := checkBuckets(buckets)
+		b, err := checkBuckets("WithDurationBuckets", buckets)
 		c.durationBuckets = b
 		return err
 	})
@@ -68,26 +68,28 @@ func WithDurationBuckets(buckets ...float64) Option {
 // be strictly increasing. The default is DefaultBuckets.
 func WithBackoffBuckets(buckets ...float64) Option {
 	return optionFunc(func(c *config) error {
-		b, err := checkBuckets(buckets)
+		b, err := checkBuckets("WithBackoffBuckets", buckets)
 		c.backoffBuckets = b
 		return err
 	})
 }
 
-func checkBuckets(b []float64) ([]float64, error) {
+// checkBuckets returns a copy of b, the buckets given to option, or an error that names the
+// option, the buckets and the rule they break.
+func checkBuckets(option string, b []float64) ([]float64, error) {
 	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: none given", ErrBadBuckets)
+		return nil, fmt.Errorf("%w: %s: none given, want at least one", ErrBadBuckets, option)
 	}
 	if slices.ContainsFunc(b, math.IsNaN) {
 		// NaN compares false both ways: the checks below would pass it.
-		return nil, fmt.Errorf("%w: %v has NaN", ErrBadBuckets, b)
+		return nil, fmt.Errorf("%w: %s %v has NaN, want numbers", ErrBadBuckets, option, b)
 	}
 	if !sort.SliceIsSorted(b, func(i, j int) bool { return b[i] < b[j] }) {
-		return nil, fmt.Errorf("%w: %v is not increasing", ErrBadBuckets, b)
+		return nil, fmt.Errorf("%w: %s %v is not increasing, want each bucket above the one before", ErrBadBuckets, option, b)
 	}
 	for i := 1; i < len(b); i++ {
 		if b[i] == b[i-1] {
-			return nil, fmt.Errorf("%w: %v repeats %v", ErrBadBuckets, b, b[i])
+			return nil, fmt.Errorf("%w: %s %v repeats %v, want each bucket above the one before", ErrBadBuckets, option, b, b[i])
 		}
 	}
 	return append([]float64(nil), b...), nil

@@ -112,12 +112,17 @@ func TestNewErrors(t *testing.T) {
 		wantErr string
 	}{
 		{name: "nil registerer", reg: func() prometheus.Registerer { return nil }, wantIs: promobs.ErrNilRegisterer},
-		{name: "no buckets", opts: []promobs.Option{promobs.WithDurationBuckets()}, wantIs: promobs.ErrBadBuckets},
-		{name: "decreasing buckets", opts: []promobs.Option{promobs.WithBackoffBuckets(1, 0.5)}, wantIs: promobs.ErrBadBuckets},
-		{name: "repeated bucket", opts: []promobs.Option{promobs.WithDurationBuckets(0.1, 0.1)}, wantIs: promobs.ErrBadBuckets},
+		// The bucket errors name the option (two take buckets), the buckets and the rule.
+		{name: "no buckets", opts: []promobs.Option{promobs.WithDurationBuckets()}, wantIs: promobs.ErrBadBuckets,
+			wantErr: "promobs: bad histogram buckets: WithDurationBuckets: none given, want at least one"},
+		{name: "decreasing buckets", opts: []promobs.Option{promobs.WithBackoffBuckets(1, 0.5)}, wantIs: promobs.ErrBadBuckets,
+			wantErr: "promobs: bad histogram buckets: WithBackoffBuckets [1 0.5] is not increasing, want each bucket above the one before"},
+		{name: "repeated bucket", opts: []promobs.Option{promobs.WithDurationBuckets(0.1, 0.1)}, wantIs: promobs.ErrBadBuckets,
+			wantErr: "promobs: bad histogram buckets: WithDurationBuckets [0.1 0.1] repeats 0.1, want each bucket above the one before"},
 		// NaN compares false both ways, so it passed the order checks and was exposed as a
 		// bucket le="NaN".
-		{name: "NaN bucket", opts: []promobs.Option{promobs.WithBackoffBuckets(0.1, math.NaN(), 1)}, wantIs: promobs.ErrBadBuckets},
+		{name: "NaN bucket", opts: []promobs.Option{promobs.WithBackoffBuckets(0.1, math.NaN(), 1)}, wantIs: promobs.ErrBadBuckets,
+			wantErr: "promobs: bad histogram buckets: WithBackoffBuckets [0.1 NaN 1] has NaN, want numbers"},
 		{name: "const label clash", opts: []promobs.Option{promobs.WithConstLabels(prometheus.Labels{"service": "x"})},
 			wantErr: `promobs: const label "service" clashes with a label promobs sets`},
 		// The histograms' bucket label: New took it, and the first call's event then panicked
