@@ -745,7 +745,7 @@ func runBatch(ctx context.Context, f *flags, v *kyc.Verifier, stubs map[string]*
 	// A stub counts a request when its handler returns, which for a stream may come after the
 	// client has its answer: stop them (gracefully) before reading their counts.
 	stopStubs()
-	sum.SetReached(reachedAtStubs(stubs))
+	sum.SetReached(reachedAtStubs(stubs), deps.sent())
 	sum.SetLastErrors(deps.snapshot())
 	if f.outageFor > 0 {
 		sum.Outage = outageReport(f, stubs, outageStarted)

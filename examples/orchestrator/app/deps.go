@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
@@ -27,7 +28,8 @@ import (
 // transport error such as "connection refused", or the service's own failure, by its code
 // only: see clientDetail), so that the summary and the logs can name what a dependency
 // answered. Business answers are not errors of the dependency and are not recorded, nor are
-// local rejections, which never leave the client. Safe for concurrent use.
+// local rejections, which never leave the client. It also counts, per dependency, the attempts
+// sent to it on a connection (see sent). Safe for concurrent use.
 type depErrors struct {
 	log  *zap.Logger
 	cl   func(fullMethod string) *codes.Classifier // the suite's, per method (see classifiers)
@@ -37,6 +39,11 @@ type depErrors struct {
 	// Guarded by mu.
 	logged map[string]map[string]bool
 	addrs  map[string]string // read-only: service key → address
+	// sentTo counts, per service key, the attempts that left the client on a connection to the
+	// service: not those a policy refused or that ended before they were sent (a hedge still
+	// waiting for a bulkhead slot when its call was answered), nor those that found no
+	// connection ("connection refused"). Read-only map.
+	sentTo map[string]*atomic.Int64
 }
 
 // maxLoggedErrors bounds the errors remembered as logged per dependency: grpc's own words may
@@ -45,7 +52,29 @@ type depErrors struct {
 const maxLoggedErrors = 32
 
 func newDepErrors(addrs map[string]string, cl func(string) *codes.Classifier, log *zap.Logger) *depErrors {
-	return &depErrors{log: log, cl: cl, last: map[string]string{}, logged: map[string]map[string]bool{}, addrs: addrs}
+	sentTo := map[string]*atomic.Int64{}
+	for _, k := range kyc.ServiceKeys {
+		sentTo[k] = new(atomic.Int64)
+	}
+	return &depErrors{log: log, cl: cl, last: map[string]string{}, logged: map[string]map[string]bool{}, addrs: addrs, sentTo: sentTo}
+}
+
+// markSent counts an attempt on fullMethod sent to its service on a connection.
+func (d *depErrors) markSent(fullMethod string) {
+	svc, _, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	if n := d.sentTo[kyc.ServiceKeys[svc]]; n != nil {
+		n.Add(1)
+	}
+}
+
+// sent returns, per service key, the attempts sent to the service on a connection: what
+// reached an external service, as the client can count it.
+func (d *depErrors) sent() map[string]int64 {
+	out := make(map[string]int64, len(d.sentTo))
+	for k, n := range d.sentTo {
+		out[k] = n.Load()
+	}
+	return out
 }
 
 // record notes err from an attempt on fullMethod, which reached a server (got a stream on a
@@ -255,13 +284,17 @@ func (d *depErrors) snapshot() map[string]string {
 }
 
 // dialOptions are the innermost interceptors of every connection: they see each attempt that
-// a policy let through, and nothing the suite refused locally.
+// a policy let through, and nothing the suite refused locally. An attempt that got a stream on
+// a connection (a unary one with a peer, a stream that opened) is counted sent.
 func (d *depErrors) dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
 			invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			var p peer.Peer
 			err := invoker(ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], grpc.Peer(&p))...)
+			if p.Addr != nil {
+				d.markSent(method)
+			}
 			d.record(method, err, p.Addr != nil)
 			return err
 		}),
@@ -272,6 +305,7 @@ func (d *depErrors) dialOptions() []grpc.DialOption {
 				d.record(method, err, false) // no stream: no server reached
 				return nil, err
 			}
+			d.markSent(method)
 			caller, _ := peer.FromContext(ctx)
 			return &recordingStream{ClientStream: s, d: d, method: method, caller: caller}, nil
 		}),

@@ -109,8 +109,9 @@ type ServiceStats struct {
 	Rejections   int64 `json:"rejections"`
 	Hedges       int64 `json:"hedges"`
 	// Reached counts the attempts that reached the service: requests counted at the embedded
-	// stub, or, for an external service, Attempts less the local Rejections. ReachedPerCall is
-	// Reached / Calls.
+	// stub, or, for an external service, the attempts the client sent on a connection to it
+	// (not those a local policy refused, nor those that ended before they were sent, nor those
+	// that found no connection). ReachedPerCall is Reached / Calls.
 	Reached        int64   `json:"reached"`
 	ReachedPerCall float64 `json:"reached_per_call"`
 	// ReachedSource says where Reached was counted: "stub" or "client".
@@ -224,7 +225,7 @@ func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *C
 
 // SummarizeResult builds the summary of a batch run and the service counters (nil: zeros).
 // Reached counts are left to the caller (SetReached); until then they are Attempts less
-// Rejections.
+// Rejections, a bound from above.
 func SummarizeResult(res Result, counters *Counters) Summary {
 	s := Summary{Mode: "closed", RejectedReasons: map[string]int{}, FailedReasons: map[string]int{},
 		ElapsedMs: ms(res.Elapsed), Rate: res.Rate, InFlightLimit: res.InFlightLimit, MaxInFlight: res.MaxInFlight,
@@ -288,18 +289,22 @@ func SummarizeResult(res Result, counters *Counters) Summary {
 		counters = NewCounters()
 	}
 	s.Services = counters.Snapshot()
-	s.SetReached(nil)
+	s.SetReached(nil, nil)
 	return s
 }
 
-// SetReached sets each service's Reached count from the requests counted at its stub
-// (services missing from atStub are counted at the client: Attempts less Rejections), with
-// ReachedPerCall, and adds up BreakerOpens and Hedges.
-func (s *Summary) SetReached(atStub map[string]int64) {
+// SetReached sets each service's Reached count from the requests counted at its stub, or for
+// a service missing from atStub from the attempts the client sent to it on a connection
+// (atClient), with ReachedPerCall, and adds up BreakerOpens and Hedges. A service missing from
+// both is counted at the client as Attempts less Rejections, which counts too the attempts
+// that never left (a hedge given up in a bulkhead's queue, a refused connection).
+func (s *Summary) SetReached(atStub, atClient map[string]int64) {
 	s.BreakerOpens, s.Hedges = 0, 0
 	for k, st := range s.Services {
 		if n, ok := atStub[k]; ok {
 			st.Reached, st.ReachedSource = n, "stub"
+		} else if n, ok := atClient[k]; ok {
+			st.Reached, st.ReachedSource = n, "client"
 		} else {
 			st.Reached, st.ReachedSource = max(st.Attempts-st.Rejections, 0), "client"
 		}
@@ -417,7 +422,8 @@ func (s Summary) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "attempts: made by the client; reached: counted at the service (stub) or attempts less those rejected locally")
+	fmt.Fprintln(w, "attempts: made by the client; reached: counted at the service (stub), or sent to it on a connection (client)")
+	fmt.Fprintln(w, "attempts neither reached nor rejected locally: given up before they were sent (a hedge waiting for a bulkhead slot when its call was answered), or found no connection")
 	for _, k := range serviceOrder {
 		if e := s.Services[k].LastError; e != "" {
 			fmt.Fprintf(w, "%s: last error: %s\n", k, e)

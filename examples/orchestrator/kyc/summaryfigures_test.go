@@ -45,7 +45,7 @@ func TestServiceFiguresFromEvents(t *testing.T) {
 		t.Errorf("ocr %+v, want zeros", oc)
 	}
 
-	s.SetReached(map[string]int64{kyc.KeyLiveness: 4})
+	s.SetReached(map[string]int64{kyc.KeyLiveness: 4}, nil)
 	lv = s.Services[kyc.KeyLiveness]
 	if lv.Reached != 4 || lv.ReachedPerCall != 2 || lv.ReachedSource != "stub" || s.BreakerOpens != 1 {
 		t.Errorf("after the stub's count: liveness %+v, breaker opens %d; want reached 4, 2 per call, stub, 1 opening",
