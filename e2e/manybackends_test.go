@@ -47,6 +47,7 @@ services:
 type replicas struct {
 	stubs []*stub.Stub
 	suite *interceptors.Suite
+	brs   *breaker.Registry // the suite's breakers
 	rec   *testkit.Recorder
 	reg   *prometheus.Registry
 	face  kycv1.FaceMatchServiceClient
@@ -73,7 +74,7 @@ func newReplicasBreakers(t *testing.T, yaml, base string, breakers *breaker.Regi
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	r := &replicas{rec: &testkit.Recorder{}, reg: prometheus.NewRegistry()}
+	r := &replicas{brs: breakers, rec: &testkit.Recorder{}, reg: prometheus.NewRegistry()}
 	metrics, err := promobs.New(r.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +144,7 @@ func (r *replicas) run(t *testing.T, n int) tally {
 			// On a busy machine the sick replicas' connections may be up before the
 			// healthy one's: their failures opened the breaker, which would keep the
 			// warm-up's calls from the replica still to be reached.
-			r.suite.Breakers().Each(func(_ string, b *breaker.Breaker) { b.Reset() })
+			r.brs.Each(func(_ string, b *breaker.Breaker) { b.Reset() })
 		}
 	}
 	r.rec.Reset()

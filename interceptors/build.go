@@ -779,7 +779,8 @@ func (e locatedErr) Unwrap() []error { return []error{e.located, e.err} }
 // sectionErr is err, the error of section k of the chain name, named once by the section: a
 // field error by its path in the section (k.path).
 func sectionErr(name string, k section.Key, err error) error {
-	if fe, ok := err.(*fielderr.Error); ok && fe.Path != "" {
+	// A field error itself, not one wrapped: a wrapper's own words would be lost.
+	if fe, ok := err.(*fielderr.Error); ok && fe.Path != "" { //nolint:errorlint // see above
 		return fmt.Errorf("%s: %w", name, &fielderr.Error{Path: string(k) + "." + fe.Path, Value: fe.Value, Rule: fe.Rule})
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, string(k)+": ") || strings.HasPrefix(msg, string(k)+".") {
