@@ -164,16 +164,7 @@ func TestPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- s.Unary()(context.Background(), method, nil, new(emptypb.Empty), nil, hang) }()
-		for {
-			synctest.Wait()
-			select {
-			case err = <-done:
-			default:
-				clk.Advance(5 * time.Millisecond)
-				continue
-			}
-			break
-		}
+		err = advanceUntil(clk, done)
 		if status.Code(err) != grpccodes.DeadlineExceeded {
 			t.Fatalf("the call: %v, want DeadlineExceeded", err)
 		}
@@ -189,16 +180,7 @@ func TestPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 		ctx, cancel := clock.WithDeadline(context.Background(), clk, clk.Now().Add(40*time.Millisecond))
 		defer cancel()
 		go func() { done <- s.Unary()(ctx, "/"+svc+"/Other", nil, new(emptypb.Empty), nil, hang) }()
-		for {
-			synctest.Wait()
-			select {
-			case err = <-done:
-			default:
-				clk.Advance(5 * time.Millisecond)
-				continue
-			}
-			break
-		}
+		err = advanceUntil(clk, done)
 		if status.Code(err) != grpccodes.DeadlineExceeded {
 			t.Fatalf("the call with a 40ms deadline: %v, want DeadlineExceeded", err)
 		}
@@ -206,4 +188,18 @@ func TestPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 			t.Errorf("after a call ended by the caller's 40ms deadline, the learnt delay is %v; want the 20ms configured", d)
 		}
 	})
+}
+
+// advanceUntil moves clk on 5ms at a time, once the bubble's goroutines are all blocked,
+// until the call sends its error on done, and returns it.
+func advanceUntil(clk *clocktest.Fake, done <-chan error) error {
+	for {
+		synctest.Wait()
+		select {
+		case err := <-done:
+			return err
+		default:
+			clk.Advance(5 * time.Millisecond)
+		}
+	}
 }
