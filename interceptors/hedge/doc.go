@@ -159,8 +159,10 @@
 // deadline, ended the round. Without it, a service slower than the per-attempt timeout for
 // every call would answer no attempt in time, the delay would never learn the slowdown, and
 // each round would send its hedges into certain timeouts
-// (TestPerAttemptTimeoutTeachesTheDelay). The caller's own deadline ends the call: an attempt
-// it ends is no sample.
+// (TestPerAttemptTimeoutTeachesTheDelay). So for a client stream's reply phase, which the
+// loop's per-attempt timeout ends until the stream commits
+// (TestStreamPerAttemptTimeoutTeachesTheDelay). The caller's own deadline ends the call: an
+// attempt it ends is no sample.
 //
 // An attempt's duration is counted from when it left the last gate below the hedge that made
 // it wait (in the interceptors suite: a bulkhead's queue, max_wait, or a rate limiter's wait

@@ -1019,6 +1019,9 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 		s.mu.Unlock()
 		if to != nil && to.timedOut.Load() && s.callCtx.Err() == nil {
 			err = attemptTimedOut(err, s.p.cfg.PerAttemptTimeout)
+			// A hedging policy below learns that its attempts ran at least so long, as
+			// for a unary call (see run).
+			s.round.TimedOut()
 		}
 		v := s.p.s.Classifier.ClassifyTrailer(err, trailer)
 		s.loop.finished(s.parent, n, t0, v, tallyOf(&s.round))
