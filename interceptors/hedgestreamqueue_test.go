@@ -154,6 +154,46 @@ func TestStreamHedgeQueueTimeIsNoLatencySample(t *testing.T) {
 	})
 }
 
+// TestNoStreamHedgeWhileAHedgeQueues: a client stream hedged up to 3 attempts 20ms apart,
+// above a bulkhead of 2 slots, one held by another stream until 100ms and one by attempt 1:
+// hedge 2, sent at 20ms, waits for a slot until 100ms, and no hedge 3 is sent while it waits
+// (at 40ms it would queue behind it, paying the allowance and a retry-budget token); hedge 3
+// is due 20ms after hedge 2 left the queue, at 120ms. Attempt 1 answers at 130ms.
+func TestNoStreamHedgeWhileAHedgeQueues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Unix(1700000000, 0))
+		rec := &testkit.Recorder{}
+		s := queuedStreamSuite(t, clk, rec, hedge.Config{Delay: 20 * time.Millisecond, MaxAttempts: 3}, 2)
+		defer s.Close()
+		method := "/" + queuedStreamSvc + "/Check"
+		// The holder: a server stream (not hedged) whose slot is given back as its context
+		// ends, at 100ms.
+		hctx, hcancel := clock.WithDeadline(context.Background(), clk, clk.Now().Add(100*time.Millisecond))
+		defer hcancel()
+		hold := plannedStreamer(clk, func(int) (time.Duration, error) { return -1, nil })
+		if _, err := s.Stream()(hctx, &grpc.StreamDesc{ServerStreams: true}, nil, method, hold); err != nil {
+			t.Fatal(err)
+		}
+		streamer := plannedStreamer(clk, func(k int) (time.Duration, error) {
+			if k == 1 {
+				return 130 * time.Millisecond, nil
+			}
+			return -1, nil
+		})
+		if err := hedgedStreamCall(t, s, clk, method, streamer, 10*time.Millisecond); err != nil {
+			t.Fatalf("the hedged stream: %v, want attempt 1's answer", err)
+		}
+		sent := rec.Events(observe.HedgeSent)
+		var at []time.Duration
+		for _, e := range sent {
+			at = append(at, e.Delay)
+		}
+		if len(at) != 2 || at[0] != 20*time.Millisecond || at[1] != 120*time.Millisecond {
+			t.Fatalf("hedges sent at %v after the reply phase began, want [20ms 120ms]: none while hedge 2 queued (20ms-100ms), the next 20ms after it left the queue", at)
+		}
+	})
+}
+
 // TestStreamPerAttemptTimeoutTeachesTheDelay: a client-streaming service slower than the retry
 // loop's per-attempt timeout (50ms) answers no attempt in time; each round's reply phase,
 // ended by the timeout after the hedging delay (20ms), ran at least 50ms, a lower bound of the

@@ -439,13 +439,17 @@ type Interceptors interface {
 
 // Step returns the step of policy object o, made by a constructor that returned err: Build's
 // usual last line is return section.Step(New(...)). When o implements UnaryStep, the step is
-// run flat (Built.Flat).
+// run flat (Built.Flat). When o is a ConnGate, its stream interceptor tells a hedged stream's
+// watcher of the wait in it, as Gates tells a unary attempt's (see watchedStream).
 func Step[O Interceptors](o O, err error) (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
 	b := Built{Unary: o.Unary(), Stream: o.Stream(), Object: o}
 	b.Flat, _ = any(o).(UnaryStep)
+	if cg, ok := any(o).(ConnGate); ok && b.Stream != nil {
+		b.Stream = watchedStream(cg, b.Stream)
+	}
 	return b, nil
 }
 
@@ -457,11 +461,15 @@ type ExitFunc func(ctx context.Context, method string, opts []grpc.CallOption, p
 // differs from g's (Spec.ForClassifier): the step admits calls as g does and accounts for
 // them with exit, g's Exit judging outcomes by the method's classifier; stream is g's stream
 // interceptor judging them so.
-// A g that is a ConnGate gives a step that is one too.
+// A g that is a ConnGate gives a step that is one too, whose stream interceptor tells a hedged
+// stream's watcher of the wait in it (see watchedStream).
 func Judged(obj any, g Instant, exit ExitFunc, stream grpc.StreamClientInterceptor) Built {
 	j := &judged{Instant: g, exit: exit}
 	if cg, ok := g.(ConnGate); ok {
 		c := &connJudged{judged: j, cg: cg}
+		if stream != nil {
+			stream = watchedStream(cg, stream)
+		}
 		return Built{Unary: Interceptor(c), Stream: stream, Object: obj, Flat: c}
 	}
 	return Built{Unary: Interceptor(j), Stream: stream, Object: obj, Flat: j}

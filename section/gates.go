@@ -250,3 +250,42 @@ func enterWatched(g Gate, ctx context.Context, method string, cc *grpc.ClientCon
 	w.Left()
 	return p, err
 }
+
+// watchedStream returns stream, the stream interceptor of g, a gate that may wait (a
+// ConnGate), telling the attempt's watcher of the wait, as a run of gates does for a unary
+// attempt (see Gates.Invoke): when the last of a stream's call options is a gatewatch.Watch (a
+// hedging policy's hedge of a client stream) and g may make it wait (it is not Instant for
+// them), the watcher is told that the attempt waits as the interceptor begins, and that it has
+// left once the interceptor opens the rest of the chain (g admitted it) or returns without
+// doing so (g refused it, or its context ended). A stream without a Watch, or one g lets
+// through at once, is passed to stream as it is: it pays for one look at its last option.
+func watchedStream(g ConnGate, stream grpc.StreamClientInterceptor) grpc.StreamClientInterceptor {
+	inst, _ := g.(Instant)
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		w := gatewatch.Of(opts)
+		if w == nil || (inst != nil && inst.Instant(opts)) {
+			return stream(ctx, desc, cc, method, streamer, opts...)
+		}
+		return streamWatched(w, stream, ctx, desc, cc, method, streamer, opts)
+	}
+}
+
+// streamWatched opens a stream through stream, a gate's interceptor that may make it wait,
+// telling w of the wait (see watchedStream). Apart from watchedStream, so that a stream without
+// a Watch makes no closure.
+func streamWatched(w *gatewatch.Watch, stream grpc.StreamClientInterceptor, ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	left := false
+	leave := func() {
+		if !left {
+			left = true
+			w.Left()
+		}
+	}
+	w.Waiting()
+	cs, err := stream(ctx, desc, cc, method, func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		leave()
+		return streamer(ctx, desc, cc, method, opts...)
+	}, opts...)
+	leave()
+	return cs, err
+}

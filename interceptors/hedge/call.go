@@ -89,7 +89,7 @@ type call struct {
 	gating   int                             // Guarded by mu: attempts waiting at a gate below (see GateWaiting).
 	late     time.Duration                   // Guarded by mu: the longest run, past the delay, of an attempt its context's deadline ended (see report).
 	left     [maxAttempts]time.Time          // Guarded by mu: when each attempt last left a gate it waited at, or zero.
-	watches  [maxAttempts]gatewatch.Watch    // each unary attempt's, the last of its call options (see GateWaiting)
+	watches  [maxAttempts]gatewatch.Watch    // each attempt's (a client stream's hedges'), the last of its call options (see GateWaiting)
 
 	// Attempt 1's call options with a trailer option of the call's own, when the caller
 	// gave none: the trailer's pushback is read. Reused from the pool.
@@ -544,11 +544,15 @@ func (c *call) attempt(ctx context.Context, n int, reply proto.Message) error {
 		// The trailer is read for the server's pushback in any case.
 		opts = append(opts, grpc.Trailer(&out.trailer))
 	}
+	// The hedge's Watch goes last, by which the gates below tell of its waits (see
+	// GateWaiting): a unary hedge's, or a client stream's hedge as it opens its stream
+	// (attempt 1's stream was opened before the reply phase, and its hedging, began).
+	c.watches[n-1].Set(c, n)
+	opts = append(opts, &c.watches[n-1])
 	if c.st != nil {
 		return c.st.replay(ctx, n, reply, out, opts)
 	}
-	c.watches[n-1].Set(c, n)
-	return c.invoker(ctx, c.method, c.req, reply, c.cc, append(opts, &c.watches[n-1])...)
+	return c.invoker(ctx, c.method, c.req, reply, c.cc, opts...)
 }
 
 // finish takes the outcome of attempt n, started at t0, and reports it: settle, then report.

@@ -98,7 +98,11 @@
 // token to help nothing. A delay that passes while an attempt waits so sends nothing and costs
 // nothing; once no attempt waits, the next hedge is due a delay after the last one left its
 // gate (or later, when it was due later): the hedging timer runs from when an attempt left the
-// client, not from when it began to queue (TestNoHedgeWhileTheFirstAttemptQueues).
+// client, not from when it began to queue (TestNoHedgeWhileTheFirstAttemptQueues). A client
+// stream's hedge waits so as it opens its stream through the rest of the chain (the gates'
+// stream steps tell it): while it does, no further hedge is sent
+// (TestNoStreamHedgeWhileAHedgeQueues). Its attempt 1 passed the gates when the stream opened,
+// before the reply phase where its hedging begins.
 //
 // Why the median rule. Latency spikes (a GPU replica stalled for a second while the others
 // answer in 20ms) make a distribution with two modes. A percentile alone sits on the spikes

@@ -1,4 +1,5 @@
-// Package gatewatch lets a policy above a run of gates (section.Gates) follow one of its
+// Package gatewatch lets a policy above a run of gates (section.Gates), or above the stream
+// steps of gates (section.Step's and Judged's over a section.ConnGate), follow one of its
 // attempts through them: when the attempt waits at a gate that may queue it (a bulkhead with a
 // max_wait, a rate limiter that waits for a token) and when it has left that gate. The time
 // between is spent on this side of the wire, not the service's. The hedging policy is such a
@@ -19,8 +20,8 @@ type Watcher interface {
 }
 
 // Watch is the call option by which a Watcher follows one of its attempts through the gates
-// below it. It must be the last of the attempt's call options: a run of gates that may wait
-// looks there alone, so that finding it costs one comparison. It reaches grpc, which ignores
+// below it. It must be the last of the attempt's call options: a run of gates that may wait,
+// or a gate's stream step, looks there alone, so that finding it costs one comparison. It reaches grpc, which ignores
 // it.
 type Watch struct {
 	grpc.EmptyCallOption
