@@ -245,3 +245,44 @@ func TestStreamPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 		}
 	})
 }
+
+// TestNoStreamHedgeNearThePerAttemptTimeout: a client stream's hedge due 48ms into a reply
+// phase that the retry loop's per-attempt timeout ends at 50ms, with less than
+// retry.MinAttemptTime left, is not sent, as a unary call's is not: the stream attempt's
+// context does not carry the timeout as a deadline (the stream's commit lifts it), and the
+// hedge went out into a certain timeout, taking the allowance and a retry-budget token. One due
+// at 40ms, with 10ms left, is sent.
+func TestNoStreamHedgeNearThePerAttemptTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		delay  time.Duration
+		hedges int
+	}{{48 * time.Millisecond, 0}, {40 * time.Millisecond, 1}} {
+		t.Run(tt.delay.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := clocktest.New(time.Unix(1700000000, 0))
+				const svc = "test.v1.SlowStream"
+				cfg := &config.Config{
+					Budget: time.Hour,
+					Profiles: map[string]config.Profile{"slow": {
+						Retry: &retry.Config{MaxAttempts: 1, PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
+						Hedge: &hedge.Config{Delay: tt.delay, MaxAttempts: 2, Idempotent: true},
+					}},
+					Services: map[string]config.Service{svc: {Profile: "slow"}},
+				}
+				rec := &testkit.Recorder{}
+				s, err := interceptors.New(cfg, interceptors.WithClock(clk), interceptors.WithObserver(rec))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				hang := plannedStreamer(clk, func(int) (time.Duration, error) { return -1, nil })
+				if err := hedgedStreamCall(t, s, clk, "/"+svc+"/Check", hang, 2*time.Millisecond); status.Code(err) != grpccodes.DeadlineExceeded {
+					t.Fatalf("the stream: %v, want DeadlineExceeded", err)
+				}
+				if n := rec.Count(observe.HedgeSent); n != tt.hedges {
+					t.Errorf("%d hedges sent with the delay at %v of a 50ms per-attempt timeout, want %d", n, tt.delay, tt.hedges)
+				}
+			})
+		})
+	}
+}

@@ -286,7 +286,8 @@ func (c *call) reserveLocked() int {
 //
 // The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's
 // start, before its deadline (a per-attempt timeout's, the retry budget's end under a retry
-// loop), or the deadline has passed though its context does not say so yet: the hedge's timer
+// loop; a client stream's per-attempt timeout, which its context does not carry, through
+// attempt.Round.End), or the deadline has passed though its context does not say so yet: the hedge's timer
 // and the context's fire in goroutines of their own, and a hedge due at the deadline may run
 // first. Such a hedge cannot finish, as no retry started then could (the retry loop starts
 // none): it would only take the allowance, a retry-budget token and the server's work.
@@ -305,6 +306,12 @@ func (c *call) startLocked(n int, now time.Time, paid *bool) bool {
 	}
 	if dl, ok := c.ctx.Deadline(); ok && dl.Sub(now) < retry.MinAttemptTime {
 		return false
+	}
+	if c.round != nil {
+		// A client stream's per-attempt timeout, which its context does not carry.
+		if end := c.round.End(); !end.IsZero() && end.Sub(now) < retry.MinAttemptTime {
+			return false
+		}
 	}
 	if now.Before(c.holdTill) {
 		if c.sent == n {

@@ -50,7 +50,9 @@
 // ignore all three. Hedging is for answers slow to come, not for errors. No further attempt starts
 // once the call is decided, MaxAttempts were sent, the caller's context is done, less than
 // retry.MinAttemptTime (5ms) is left before its deadline (as no retry starts then: such an
-// attempt cannot finish), or the method's allowance of losing hedges or the budget refused one
+// attempt cannot finish; under a retry loop's per-attempt timeout, a client stream's reply
+// phase counts to that timeout's end, which its context does not carry:
+// TestNoStreamHedgeNearThePerAttemptTimeout), or the method's allowance of losing hedges or the budget refused one
 // (see Budget).
 //
 // The caller's deadline and cancellation apply to every attempt. When the caller cancels,

@@ -206,7 +206,8 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 		at clock.Timer
 		to *attemptTimeout
 	)
-	if b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout, false); b.Needed {
+	b := attempt.BoundOf(s.callCtx, time.Time{}, s.t0, s.p.cfg.PerAttemptTimeout, false)
+	if b.Needed {
 		a := &s.firstTimeout
 		if s.firstTimeoutUsed {
 			a = new(attemptTimeout) // a late timer of an earlier attempt reads its own
@@ -216,6 +217,13 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 		actx, to = &a.ctx, a
 		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), a.fire)
 	}
+	// A hedging policy below sends no hedge it cannot finish before the timeout, which the
+	// attempt's context does not carry as a deadline (see attempt.Round.SetEnd).
+	var end time.Time
+	if to != nil {
+		end = b.End
+	}
+	s.round.SetEnd(end)
 	s.cancel, s.attTimer, s.attempt = cancel, at, to
 	st, err := s.streamer(actx, s.desc, s.cc, s.method, s.opts...)
 	if err != nil {
@@ -451,6 +459,7 @@ func (s *retryStream) commitLocked() {
 		s.attTimer.Stop()
 		s.attTimer = nil
 	}
+	s.round.SetEnd(time.Time{}) // lifted
 	s.watchCommittedLocked()
 }
 

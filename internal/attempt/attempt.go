@@ -354,6 +354,30 @@ type Round struct {
 	decided  atomic.Int32
 	late     Sampler       // offered by the policy below (see Offer), until TimedOut records it
 	lateD    time.Duration // the lower bound late records
+	end      atomic.Int64  // a stream attempt's per-attempt timeout, Unix nanoseconds; 0: none (see SetEnd)
+}
+
+// SetEnd tells the policy below when the round's per-attempt timeout ends it, for a timeout
+// that its context does not carry as a deadline (a client stream's, which the stream's commit
+// lifts: see interceptors/retry); the zero time tells that none does, or no longer. A unary
+// round's timeout is its context's deadline, and its end is never set. Safe to call while the
+// round's hedges read it (End).
+func (r *Round) SetEnd(t time.Time) {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	if r.end.Load() != ns {
+		r.end.Store(ns)
+	}
+}
+
+// End returns the end of the round's per-attempt timeout set by SetEnd, or the zero time.
+func (r *Round) End() time.Time {
+	if ns := r.end.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Sampler records one latency sample: a hedging policy's estimator of a method's latency.

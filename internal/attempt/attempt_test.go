@@ -436,3 +436,22 @@ func TestReplayDropClearsInline(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundEnd: a Round's end is what SetEnd set last, the zero time when none was or after
+// SetEnd of the zero time (a stream's commit lifting its timeout), and Reset keeps it.
+func TestRoundEnd(t *testing.T) {
+	var r Round
+	if e := r.End(); !e.IsZero() {
+		t.Fatalf("End of a new Round = %v, want the zero time", e)
+	}
+	at := time.Unix(1700000000, 5)
+	r.SetEnd(at)
+	r.Reset(1, at, nil)
+	if e := r.End(); !e.Equal(at) {
+		t.Fatalf("End = %v, want %v", e, at)
+	}
+	r.SetEnd(time.Time{})
+	if e := r.End(); !e.IsZero() {
+		t.Fatalf("End after SetEnd of the zero time = %v, want the zero time", e)
+	}
+}
