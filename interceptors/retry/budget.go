@@ -149,10 +149,17 @@ func (b *RetryBudget) add(delta int64) {
 // budget allows it when one more retry stays within the budget, and then counts it: Allow is
 // the retry's withdrawal.
 func (b *RetryBudget) Allow() bool {
+	ok, _ := b.allow()
+	return ok
+}
+
+// allow is Allow for the retry loop: it also returns the slot (epoch+1) a ratio budget
+// counted the allowed retry in, for refundRetry, or 0 when it counted none.
+func (b *RetryBudget) allow() (bool, int64) {
 	if b.ratioMode {
-		return b.Withdraw()
+		return b.withdrawRatio()
 	}
-	return b.milli.Load() > b.threshold
+	return b.milli.Load() > b.threshold, 0
 }
 
 // Withdraw takes what one extra attempt costs, when the budget has it, and reports whether it
@@ -162,15 +169,8 @@ func (b *RetryBudget) Allow() bool {
 // counts one retry when the window's retries stay within Ratio·calls + MinPerSecond·Window.
 func (b *RetryBudget) Withdraw() bool {
 	if b.ratioMode {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		now := b.epochNow()
-		calls, retries := b.sumLocked(now)
-		if (retries+1)*1000 > calls*b.pct+b.floor {
-			return false
-		}
-		b.slotLocked(now).retries++
-		return true
+		ok, _ := b.withdrawRatio()
+		return ok
 	}
 	for {
 		old := b.milli.Load()
@@ -181,6 +181,20 @@ func (b *RetryBudget) Withdraw() bool {
 			return true
 		}
 	}
+}
+
+// withdrawRatio is a ratio budget's Withdraw: it also returns the slot (epoch+1) it counted
+// the retry in, or 0 when it refused it.
+func (b *RetryBudget) withdrawRatio() (bool, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.epochNow()
+	calls, retries := b.sumLocked(now)
+	if (retries+1)*1000 > calls*b.pct+b.floor {
+		return false, 0
+	}
+	b.slotLocked(now).retries++
+	return true, now + 1
 }
 
 // Refund gives back one successful Withdraw whose extra attempt never reached the service (a
@@ -208,12 +222,21 @@ func (b *RetryBudget) Refund() {
 	}
 }
 
-// refundRetry gives back what Allow took for a retry that a policy below the loop refused: a
-// ratio budget uncounts it (Refund); a token bucket's Allow took nothing.
-func (b *RetryBudget) refundRetry() {
-	if b.ratioMode {
-		b.Refund()
+// refundRetry gives back what allow took for a retry that a policy below the loop refused:
+// a ratio budget uncounts it from the slot allow counted it in (drawn, as allow returned it),
+// while that slot holds the epoch: once the slot has left the window, the retry has too,
+// and there is nothing to give back (uncounting the latest retry instead would uncount
+// another call's, sent). A token bucket's Allow took nothing (drawn 0).
+func (b *RetryBudget) refundRetry(drawn int64) {
+	if drawn <= 0 {
+		return
 	}
+	e := drawn - 1
+	b.mu.Lock()
+	if s := &b.slots[e%budgetSlots]; s.epoch == e && s.retries > 0 {
+		s.retries--
+	}
+	b.mu.Unlock()
 }
 
 // Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio

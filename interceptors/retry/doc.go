@@ -135,7 +135,8 @@
 // Config.Throttle is one budget per gRPC service shared by all calls of a Policy (and by the
 // hedges of interceptors/hedge, through Policy.Budget and Budget.Withdraw; a hedge a policy
 // below refuses gives its draw back, Budget.Refund; so does a retry a policy below the loop
-// refuses, from a ratio budget, which counted it). It is of one of two kinds.
+// refuses, from a ratio budget, which counted it, unless a backoff longer than the window
+// took it out of the window already). It is of one of two kinds.
 //
 // A ratio budget (Throttle.Ratio; Finagle's RetryBudget, the built-ins' choice) counts calls
 // (first attempts that reached the service: any outcome but a cancellation or a local

@@ -37,6 +37,7 @@ type loop struct {
 	timer    clock.Timer
 	sched    schedule
 	cancel   context.CancelFunc // the current attempt's context, until the attempt returns (see run)
+	drawn    int64              // the ratio budget's slot (epoch+1) that counts the next attempt's retry, 0: none (see refundRetry)
 	cc       *grpc.ClientConn   // the call's, whose shutdown ends a backoff sleep (see sleep); nil: none (Do)
 }
 
@@ -105,9 +106,10 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 	}
 	if n > 1 && v.Class == codes.Rejected && l.m.bucket != nil {
 		// A retry refused on this side of the wire (an open breaker, a full bulkhead, the
-		// rate limit, the throttle), which next's Allow paid for: nothing was sent.
-		l.m.bucket.refundRetry()
+		// rate limit, the throttle), which decide's allow paid for: nothing was sent.
+		l.m.bucket.refundRetry(l.drawn)
 	}
+	l.drawn = 0
 	if t.reported > 0 {
 		l.sent += int(t.reported)
 		l.failed = l.sent
@@ -227,8 +229,12 @@ func (l *loop) decide(ctx context.Context, v codes.Verdict, n int, committed fun
 	if committed != nil && committed() {
 		return 0, "", true
 	}
-	if l.m.bucket != nil && !l.m.bucket.Allow() {
-		return 0, observe.ReasonRetryBudget, false
+	if l.m.bucket != nil {
+		ok, drawn := l.m.bucket.allow()
+		if !ok {
+			return 0, observe.ReasonRetryBudget, false
+		}
+		l.drawn = drawn
 	}
 	return delay, "", false
 }
