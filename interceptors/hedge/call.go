@@ -467,7 +467,7 @@ func (c *call) runHedge(n int) {
 	if o.v.Class == codes.Rejected {
 		// Refused on this side of the wire: the budget's Withdraw paid for nothing sent.
 		if r, ok := c.p.s.budget.(Refunder); ok {
-			r.Refund()
+			r.Refund(t0) // read before startLocked's Withdraw
 		}
 	}
 	c.report(n, t0, o)

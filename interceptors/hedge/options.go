@@ -1,6 +1,8 @@
 package hedge
 
 import (
+	"time"
+
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
@@ -23,8 +25,10 @@ type Budget interface {
 // is not a Refunder keeps what refused hedges took.
 type Refunder interface {
 	Budget
-	// Refund gives back one successful Withdraw.
-	Refund()
+	// Refund gives back one successful Withdraw; drawn is a reading of the policy's clock
+	// (WithClock) taken just before it, by which a budget that counts over a window finds
+	// what it counted, or that it has left the window.
+	Refund(drawn time.Time)
 }
 
 // Option changes how a Policy is built: give it to New. Build one with WithClock,

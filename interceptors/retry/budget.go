@@ -199,26 +199,28 @@ func (b *RetryBudget) withdrawRatio() (bool, int64) {
 
 // Refund gives back one successful Withdraw whose extra attempt never reached the service (a
 // policy on this side of the wire refused it: an open breaker, a full bulkhead, the rate limit,
-// the throttle): a token bucket gets its token back, up to MaxTokens, and a ratio budget
-// uncounts the retry, from the latest slot of the window that counts one. A hedging policy
-// calls it (hedge.Refunder) for a hedge refused so; load that was never sent spends nothing.
-func (b *RetryBudget) Refund() {
+// the throttle); drawn is a reading of the budget's clock taken just before that Withdraw. A
+// token bucket gets its token back, up to MaxTokens. A ratio budget uncounts the retry from the
+// slot of its window it was counted in, the first from drawn's that counts one; once drawn's
+// slot has left the window, the retry has too, and there is nothing to give back (uncounting
+// a later retry instead would uncount another call's, sent). A hedging policy calls it
+// (hedge.Refunder) for a hedge refused so; load that was never sent spends nothing.
+func (b *RetryBudget) Refund(drawn time.Time) {
 	if !b.ratioMode {
 		b.add(1000)
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.epochNow()
-	var latest *budgetSlot
-	for i := range b.slots {
-		s := &b.slots[i]
-		if s.epoch > now-budgetSlots && s.epoch <= now && s.retries > 0 && (latest == nil || s.epoch > latest.epoch) {
-			latest = s
-		}
+	now, from := b.epochNow(), b.epochOf(drawn)
+	if from <= now-budgetSlots {
+		return // left the window
 	}
-	if latest != nil {
-		latest.retries--
+	for e := from; e <= now; e++ {
+		if s := &b.slots[e%budgetSlots]; s.epoch == e && s.retries > 0 {
+			s.retries--
+			return
+		}
 	}
 }
 
