@@ -112,8 +112,12 @@ func (u *unaryCall) throughGates(ctx context.Context, prev int) error {
 
 // release returns u to the pool, holding nothing of its call. Its loop is cleared only when
 // the call set it up (initLoop sets its policy; the paths that run the loop, its ClientConn).
+// Its round drops what a hedging policy below offered at the end of the call's last round
+// (attempt.Round.Offer), which no per-attempt timeout took: a later call's timeout must not
+// record it.
 func (u *unaryCall) release() {
 	u.c = call{}
+	u.round.Offer(nil, 0)
 	if u.loop.p != nil || u.loop.cc != nil {
 		u.loop = loop{}
 	}
