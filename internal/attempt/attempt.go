@@ -389,8 +389,8 @@ type Sampler interface{ Sample(d time.Duration) }
 // not, at the end of every round it hedges, so that none is left from an earlier round; Reset
 // leaves it, so that a retry loop that finds the timeout once the round's Round was reset for
 // the next attempt still records it; the retry policy drops it (Offer(nil, 0)) when its call
-// ends, so that a later call that reuses r records nothing of it. Offer and TimedOut are called on the retry loop's
-// goroutine, once the round's attempts have all returned.
+// ends, so that a later call that reuses r records nothing of it. Offer and TimedOut are
+// called on the retry loop's goroutine, once the round's attempts have all returned.
 func (r *Round) Offer(s Sampler, d time.Duration) { r.late, r.lateD = s, d }
 
 // TimedOut tells that the retry loop's per-attempt timeout, not the call's deadline, ended the
