@@ -91,8 +91,9 @@ func Parse(name string, data []byte) (*Config, []Warning, error) {
 
 // withValidation returns errs, the errors decoding srcs[0] found, with what cfg.Validate finds,
 // located in srcs and sorted. A value that could not be decoded was left zero: what Validate
-// says of it, and of another field by it (namesBad), is left out. A number or a boolean in a string field was decoded as its text:
-// what Validate says of it replaces the hint to quote it (see source.quoteHints).
+// says of it, and of another field by it (namesBad), is left out. A number or a boolean in a
+// string field was decoded as its text: what Validate says of it replaces the hint to quote it
+// (see source.quoteHints).
 func withValidation(errs []*Error, cfg *Config, srcs ...*source) []*Error {
 	inheritedZeros(srcs[0], cfg)
 	bad := map[string]bool{}

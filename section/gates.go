@@ -209,8 +209,9 @@ func (g *Gates) enter(i int, start *time.Time, ctx context.Context, method strin
 
 // enterConn is enter for gate i when it may wait (its bit of waits is set): the gate's
 // EnterConn, or EnterConnAt at *start, given cc, the call's ClientConn, so that a wait in it
-// ends when cc shuts down. The attempt's watcher, if any, is told of the wait (see Invoke). Not inlined, apart from enter, so that a run of gates that never
-// wait passes no ClientConn and reads nothing of conn.
+// ends when cc shuts down. The attempt's watcher, if any, is told of the wait (see Invoke). Not
+// inlined, apart from enter, so that a run of gates that never wait passes no ClientConn and
+// reads nothing of conn.
 //
 //go:noinline
 func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, *time.Time, error) {

@@ -173,8 +173,8 @@ func (b *Bulkhead) began() time.Time {
 // canceled ctx is ignored whatever err says (per-RPC credentials that answer a token fetch cut
 // short Unavailable, as gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for
 // the breaker and the throttle. A drop of a call whose caller's deadline passed is judged by
-// the time the call held its slot (limit.timeout). A classifier that panics on err (an error whose GRPCStatus panics) still gives the
-// slot back, with no sample.
+// the time the call held its slot (limit.timeout). A classifier that panics on err (an error
+// whose GRPCStatus panics) still gives the slot back, with no sample.
 func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool, cl *codes.Classifier) {
 	if b.ad == nil {
 		b.releaseFixed()

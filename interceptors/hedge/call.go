@@ -23,9 +23,9 @@ import (
 // call is one hedged call (a unary call, or the reply phase of a client stream) while it runs.
 //
 // Attempt 1 runs on the caller's goroutine, into the caller's reply. The hedging timer, armed
-// from the clock with AfterFunc, starts each further attempt in the timer's goroutine. Hedges write into
-// fresh messages, and the winner's is merged into the caller's reply once every attempt has
-// returned, so that no two goroutines ever write the caller's reply.
+// from the clock with AfterFunc, starts each further attempt in the timer's goroutine. Hedges
+// write into fresh messages, and the winner's is merged into the caller's reply once every
+// attempt has returned, so that no two goroutines ever write the caller's reply.
 //
 // Every goroutine the call starts, and every armed timer, holds one count of wg: the caller
 // waits for all of them before it returns, which also makes the call safe to reuse from
@@ -40,7 +40,8 @@ type call struct {
 	reply proto.Message            // the caller's: written only by attempt 1, until every attempt returned
 	typ   protoreflect.MessageType // of reply, read before attempt 1 starts: hedges' replies
 	// start is attempt 1's (the round's first, under a retry loop; a client stream's reply
-	// phase, where its hedging and its latency samples begin): HedgeSent's Delay is from it. callStart is the whole call's, HedgeWon's Duration is from it: the retry loop's
+	// phase, where its hedging and its latency samples begin): HedgeSent's Delay is from it.
+	// callStart is the whole call's, HedgeWon's Duration is from it: the retry loop's
 	// (attempt.Round.Start) under one, the stream's open for a client stream, else start.
 	start     time.Time
 	callStart time.Time
@@ -284,13 +285,14 @@ func (c *call) reserveLocked() int {
 // then panics in the observer does not go out either, and gets its allowance back, but not its
 // retry-budget token (see runHedge).
 //
-// The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's
-// start, before its deadline (a per-attempt timeout's, the retry budget's end under a retry
-// loop; a client stream's per-attempt timeout, which its context does not carry, through
-// attempt.Round.End), or the deadline has passed though its context does not say so yet: the hedge's timer
-// and the context's fire in goroutines of their own, and a hedge due at the deadline may run
-// first. Such a hedge cannot finish, as no retry started then could (the retry loop starts
-// none): it would only take the allowance, a retry-budget token and the server's work.
+// The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's start,
+// before its deadline (a per-attempt timeout's, the retry budget's end under a retry loop; a
+// client stream's per-attempt timeout, which its context does not carry, through
+// attempt.Round.End), or the deadline has passed though its context does not say so yet: the
+// hedge's timer and the context's fire in goroutines of their own, and a hedge due at the
+// deadline may run first. Such a hedge cannot finish, as no retry started then could (the retry
+// loop starts none): it would only take the allowance, a retry-budget token and the server's
+// work.
 //
 // A server's pushback delay taken since the timer reserved hedge n, that has not passed at
 // now, holds it back as it holds an armed timer (see settle): the hedge does not start, gives

@@ -41,19 +41,18 @@
 // reads it; the trailer of every attempt is read, through a grpc.Trailer call option of the
 // hedge's own when the caller passed none.
 //
-// Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise):
-// gRFC A6's "non-fatal status codes" are the retryable classes. Unlike A6's hedging, which
-// replaces retries and sends the next hedge at once after a non-fatal failure, a failure
-// here starts nothing early: failures are the business of the retry policy that wraps the
-// hedge (as in the interceptors suite), with its backoff, the server's pushback and its
-// budget. A hedge sent at once on an Unavailable or a ResourceExhausted with RetryInfo would
-// ignore all three. Hedging is for answers slow to come, not for errors. No further attempt starts
-// once the call is decided, MaxAttempts were sent, the caller's context is done, less than
-// retry.MinAttemptTime (5ms) is left before its deadline (as no retry starts then: such an
-// attempt cannot finish; under a retry loop's per-attempt timeout, a client stream's reply
-// phase counts to that timeout's end, which its context does not carry:
-// TestNoStreamHedgeNearThePerAttemptTimeout), or the method's allowance of losing hedges or the budget refused one
-// (see Budget).
+// Outcomes are classified by a codes.Classifier (WithClassifier; codes.Default otherwise): gRFC
+// A6's "non-fatal status codes" are the retryable classes. Unlike A6's hedging, which replaces
+// retries and sends the next hedge at once after a non-fatal failure, a failure here starts
+// nothing early: failures are the business of the retry policy that wraps the hedge (as in the
+// interceptors suite), with its backoff, the server's pushback and its budget. A hedge sent at
+// once on an Unavailable or a ResourceExhausted with RetryInfo would ignore all three. Hedging
+// is for answers slow to come, not for errors. No further attempt starts once the call is
+// decided, MaxAttempts were sent, the caller's context is done, less than retry.MinAttemptTime
+// (5ms) is left before its deadline (as no retry starts then: such an attempt cannot finish;
+// under a retry loop's per-attempt timeout, a client stream's reply phase counts to that
+// timeout's end, which its context does not carry: TestNoStreamHedgeNearThePerAttemptTimeout),
+// or the method's allowance of losing hedges or the budget refused one (see Budget).
 //
 // The caller's deadline and cancellation apply to every attempt. When the caller cancels,
 // every attempt ends at once and the call returns the cancellation. A call returns only
@@ -82,13 +81,13 @@
 //	|                                        | 100ms) until the first latency is known, and never above     |
 //	|                                        | Delay until MinSamples are                                   |
 //
-// The adaptive delay is learnt per full method, from the first call on, and shared by all
-// calls of the Policy; Policy.Delay tells what it is now. A Policy learns a delay of its own
-// for the first 1024 full methods it sees; the names past them (a generic proxy, names from
-// input) learn one together, so that what it keeps stays bounded, and so do names longer than
-// 1024 bytes, which it does not keep (a :path may be megabytes long). The starting Delay is also kept
-// within [MinDelay, MaxDelay]. A call uses the delay in force when it starts, for all of its
-// hedges: each goes a delay after the one before it was sent (gRFC A6), so hedge k goes
+// The adaptive delay is learnt per full method, from the first call on, and shared by all calls
+// of the Policy; Policy.Delay tells what it is now. A Policy learns a delay of its own for the
+// first 1024 full methods it sees; the names past them (a generic proxy, names from input)
+// learn one together, so that what it keeps stays bounded, and so do names longer than 1024
+// bytes, which it does not keep (a :path may be megabytes long). The starting Delay is also
+// kept within [MinDelay, MaxDelay]. A call uses the delay in force when it starts, for all of
+// its hedges: each goes a delay after the one before it was sent (gRFC A6), so hedge k goes
 // (k-1)·delay after the call started unless pushback held one back, or a stall of the client
 // sent one late: the hedges a stall made overdue are not sent all at once.
 //
@@ -202,13 +201,14 @@
 // WithBudget makes every hedge draw from a Budget (Withdraw must succeed, else the hedge is not
 // sent and no further hedge of that call is either). Pass the retry policy's per-service
 // budget, retry.Policy.Budget(service) (the interceptors suite does), so that retries and
-// hedges of one service together stay within one budget: a ratio budget (the built-ins')
-// counts a hedge as a retry, against Ratio·calls + MinPerSecond·Window; gRFC A6's token
-// bucket takes a token for it, as for a failure, and successes pay it back. Every hedge, the
-// second attempt as the MaxAttempts-th, draws; a hedge a policy below refuses (it never reached
-// the service) gives its draw back when the Budget is a Refunder, as *retry.RetryBudget is, so
-// that only hedges sent are paid for. A retry policy without a budget
-// (Config.Throttle unset) gives none: Budget returns nil. Without a budget hedges are bounded by MaxAttempts and the allowance below only.
+// hedges of one service together stay within one budget: a ratio budget (the built-ins') counts
+// a hedge as a retry, against Ratio·calls + MinPerSecond·Window; gRFC A6's token bucket takes a
+// token for it, as for a failure, and successes pay it back. Every hedge, the second attempt as
+// the MaxAttempts-th, draws; a hedge a policy below refuses (it never reached the service)
+// gives its draw back when the Budget is a Refunder, as *retry.RetryBudget is, so that only
+// hedges sent are paid for. A retry policy without a budget (Config.Throttle unset) gives none:
+// Budget returns nil. Without a budget hedges are bounded by MaxAttempts and the allowance
+// below only.
 //
 // # Hedges that lose
 //
@@ -216,13 +216,13 @@
 // attempt, sent before or after it, wins it, or it fails retryably) was load for nothing; so
 // was one whose Canceled came after the caller canceled: the caller gave up, no hedge won. A
 // hedge refused on this side of the wire (Rejected: it never reached the service) is not
-// charged, neither to the allowance nor to the budget (see Budget). Each method of a Policy has an allowance of losing hedges: MaxHedgeShare (a
-// quarter) of its calls, plus HedgeBurst (32). Every call adds a quarter of a hedge (up to
-// 32), every hedge takes one, a hedge that wins gives it back, and a hedge the allowance
-// cannot pay is not sent, nor any further hedge of that call. It is
-// checked before the budget, and allocates nothing (an atomic counter). The names the Policy
-// does not keep, those longer than 1024 bytes and those past the first 16384 it sees (a generic
-// proxy), share one allowance.
+// charged, neither to the allowance nor to the budget (see Budget). Each method of a Policy has
+// an allowance of losing hedges: MaxHedgeShare (a quarter) of its calls, plus HedgeBurst (32).
+// Every call adds a quarter of a hedge (up to 32), every hedge takes one, a hedge that wins
+// gives it back, and a hedge the allowance cannot pay is not sent, nor any further hedge of
+// that call. It is checked before the budget, and allocates nothing (an atomic counter). The
+// names the Policy does not keep, those longer than 1024 bytes and those past the first 16384
+// it sees (a generic proxy), share one allowance.
 //
 // It is what bounds a warm service that suddenly slows down for everyone: its window still
 // holds the fast answers, so the median, and the delay, stay low until half of Window is
@@ -238,29 +238,29 @@
 // # Panics
 //
 // A panic of attempt 1 (on the caller's goroutine) goes on to the caller as it is, with its
-// stack, once the hedges in flight have been canceled and have returned. A panic of a hedge
-// (on a goroutine of its own) is recovered there, ends the call as a fatal outcome would (the
-// other attempts are canceled and awaited), and is raised again with the same value on the
-// caller's goroutine when the call returns: it reaches the caller as attempt 1's does, with
-// the caller's stack rather than the hedge's. A hedge that calls runtime.Goexit is raised as
-// a panic too. So is a panic of what runs for a hedge on its goroutine besides its attempt:
-// the observer on the hedge's HedgeSent or AttemptFinished, the classifier, a stream hedge's
-// Trailer, the Budget's Withdraw (the hedge is then not sent, and gives back what it took from
-// the method's allowance). The hedge is still counted once: an observer's panic on its AttemptFinished comes
+// stack, once the hedges in flight have been canceled and have returned. A panic of a hedge (on
+// a goroutine of its own) is recovered there, ends the call as a fatal outcome would (the other
+// attempts are canceled and awaited), and is raised again with the same value on the caller's
+// goroutine when the call returns: it reaches the caller as attempt 1's does, with the caller's
+// stack rather than the hedge's. A hedge that calls runtime.Goexit is raised as a panic too. So
+// is a panic of what runs for a hedge on its goroutine besides its attempt: the observer on the
+// hedge's HedgeSent or AttemptFinished, the classifier, a stream hedge's Trailer, the Budget's
+// Withdraw (the hedge is then not sent, and gives back what it took from the method's
+// allowance). The hedge is still counted once: an observer's panic on its AttemptFinished comes
 // after its outcome was taken, and the event is not sent again. A hedge whose HedgeSent panics
-// is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), but
-// not the retry-budget token it took (a Budget cannot take one back). A panic of what runs
-// for attempt 1 on the caller's goroutine once it returned (the observer on its
-// AttemptFinished or on the call's HedgeWon, the classifier) ends the call as a panic of
-// attempt 1 does. The caller's context is the caller's code too: a panic of its Err or
-// Deadline, read as an attempt's outcome is taken, as the hedging timer fires or as a hedge
-// starts, reaches the caller as a panic (not an error), in the same ways, as grpc-go lets it
-// reach the caller from where it reads the context; it never leaves the call's lock held, and
-// a timer that fires into it sends no hedge. HedgeWon is sent once the call has taken the winner on: when the observer
+// is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), but not
+// the retry-budget token it took (a Budget cannot take one back). A panic of what runs for
+// attempt 1 on the caller's goroutine once it returned (the observer on its AttemptFinished or
+// on the call's HedgeWon, the classifier) ends the call as a panic of attempt 1 does. The
+// caller's context is the caller's code too: a panic of its Err or Deadline, read as an
+// attempt's outcome is taken, as the hedging timer fires or as a hedge starts, reaches the
+// caller as a panic (not an error), in the same ways, as grpc-go lets it reach the caller from
+// where it reads the context; it never leaves the call's lock held, and a timer that fires into
+// it sends no hedge. HedgeWon is sent once the call has taken the winner on: when the observer
 // panics on it, the caller's reply, and the grpc.Header, grpc.Trailer and grpc.Peer call
-// options, are the winning hedge's, and a client stream that a hedge won is the winner's
-// stream for a caller that recovers the panic and reads on (RecvMsg, Header, Trailer,
-// Context), with attempt 1's context and the kept messages released.
+// options, are the winning hedge's, and a client stream that a hedge won is the winner's stream
+// for a caller that recovers the panic and reads on (RecvMsg, Header, Trailer, Context), with
+// attempt 1's context and the kept messages released.
 //
 // # Metadata
 //
@@ -286,24 +286,23 @@
 // A client stream runs as attempt 1 while the caller sends; every message sent is kept (up to
 // Config.ReplayBufferBytes, 256 KiB by default, by proto.Size plus 5 a message, as retry's; a
 // stream that sends more is not hedged, and a negative value turns the hedging of client
-// streams off). The
-// reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged like a unary call:
-// the delay runs from there, and each hedge opens a new stream through the rest of the chain,
-// sends every kept message in order, closes its send side and receives. The latency samples of
-// a stream method are measured from the same point, and a hedge's from the end of its replay,
-// so they are the server's time to answer, not the client's upload (a hedge that ends before
-// its replay does is no sample); each attempt's AttemptFinished Duration is its own, from its
-// stream's open. Header, Trailer and Context answer from the winning attempt once
-// RecvMsg has returned; a Header called while the reply phase runs waits for its winner. A
+// streams off). The reply phase, the first RecvMsg (CloseAndRecv) after CloseSend, is hedged
+// like a unary call: the delay runs from there, and each hedge opens a new stream through the
+// rest of the chain, sends every kept message in order, closes its send side and receives. The
+// latency samples of a stream method are measured from the same point, and a hedge's from the
+// end of its replay, so they are the server's time to answer, not the client's upload (a hedge
+// that ends before its replay does is no sample); each attempt's AttemptFinished Duration is
+// its own, from its stream's open. Header, Trailer and Context answer from the winning attempt
+// once RecvMsg has returned; a Header called while the reply phase runs waits for its winner. A
 // header of attempt 1 read before the reply phase commits the stream to attempt 1, which is
 // then not hedged: the caller never gets one attempt's header and another's reply. Messages
-// must not be modified after SendMsg, as grpc
-// already requires. A RecvMsg before CloseSend is a plain receive on attempt 1. When a method
-// of the stream panics (attempt 1's SendMsg, CloseSend, Header, Trailer, or its receive), the
-// panic goes on to the caller once the kept messages and attempt 1's context are released,
-// and the hedges of a reply phase canceled and returned. A SendMsg that fails other than with
-// io.EOF (grpc ends the stream with the client's own error) releases them as well. A panic of the observer on the reply
-// phase's HedgeWon comes once the winner is the stream the caller sees (see Panics).
+// must not be modified after SendMsg, as grpc already requires. A RecvMsg before CloseSend is a
+// plain receive on attempt 1. When a method of the stream panics (attempt 1's SendMsg,
+// CloseSend, Header, Trailer, or its receive), the panic goes on to the caller once the kept
+// messages and attempt 1's context are released, and the hedges of a reply phase canceled and
+// returned. A SendMsg that fails other than with io.EOF (grpc ends the stream with the client's
+// own error) releases them as well. A panic of the observer on the reply phase's HedgeWon comes
+// once the winner is the stream the caller sees (see Panics).
 //
 // Server-streaming and bidirectional streams are not hedged: their replies reach the caller
 // one message at a time, so after the first message there is nothing left to race, and a

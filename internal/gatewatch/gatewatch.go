@@ -20,9 +20,9 @@ type Watcher interface {
 }
 
 // Watch is the call option by which a Watcher follows one of its attempts through the gates
-// below it. It must be the last of the attempt's call options: a run of gates that may wait,
-// or a gate's stream step, looks there alone, so that finding it costs one comparison. It reaches grpc, which ignores
-// it.
+// below it. It must be the last of the attempt's call options: a run of gates that may wait, or
+// a gate's stream step, looks there alone, so that finding it costs one comparison. It reaches
+// grpc, which ignores it.
 type Watch struct {
 	grpc.EmptyCallOption
 	w Watcher

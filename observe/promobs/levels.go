@@ -161,10 +161,10 @@ type Bulkhead interface {
 // TrackBulkhead exposes b as bulwark_bulkhead_in_flight and bulwark_bulkhead_capacity, read at
 // each scrape: a bulkhead is a level, not a stream of events. name is the bulkhead's name as
 // given to bulkhead.New: the service (for a bulkhead that serves the whole service, labelled
-// method="") or the full method "/pkg.Service/Method" (for the bulkhead of one method,
-// labelled with its service and method). Tracking a name again replaces its bulkhead; a nil b
-// (or one holding a nil pointer, whose InFlight would panic at the scrape) stops tracking it. A source given to Scrape that reads the same bulkhead wins over it (see
-// Scrape).
+// method="") or the full method "/pkg.Service/Method" (for the bulkhead of one method, labelled
+// with its service and method). Tracking a name again replaces its bulkhead; a nil b (or one
+// holding a nil pointer, whose InFlight would panic at the scrape) stops tracking it. A source
+// given to Scrape that reads the same bulkhead wins over it (see Scrape).
 //
 // Deprecated: use Scrape, with the bulkhead itself or with the suite that holds it: it shows
 // the bulkhead that serves calls now, even after a reload.
@@ -185,10 +185,11 @@ func (m *Metrics) TrackBulkhead(name string, b Bulkhead) {
 //
 //	m.TrackBreaker("kyc.v1.OCRService", func() string { return b.State().String() })
 //
-// Without TrackBreaker (or Scrape), bulwark_breaker_state follows the BreakerStateChanged
-// (and BreakerPublished) events; a tracked breaker shows what state returns instead, so that a scrape never shows a
-// stale state. Tracking a name again replaces its function; a nil state stops tracking it. A
-// source given to Scrape that reads the same breaker wins over it (see Scrape).
+// Without TrackBreaker (or Scrape), bulwark_breaker_state follows the BreakerStateChanged (and
+// BreakerPublished) events; a tracked breaker shows what state returns instead, so that a
+// scrape never shows a stale state. Tracking a name again replaces its function; a nil state
+// stops tracking it. A source given to Scrape that reads the same breaker wins over it (see
+// Scrape).
 //
 // Deprecated: use Scrape, with the breaker, its breaker.Registry or the suite: it shows the
 // breakers that serve calls now, even after a reload.
