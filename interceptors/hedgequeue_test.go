@@ -143,19 +143,9 @@ func TestPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Unix(1700000000, 0))
 		const svc = "test.v1.Slow"
-		cfg := &config.Config{
-			Budget: time.Hour,
-			Profiles: map[string]config.Profile{"slow": {
-				Retry: &retry.Config{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone,
-					PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
-				Hedge: &hedge.Config{Delay: 20 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10, Idempotent: true},
-			}},
-			Services: map[string]config.Service{svc: {Profile: "slow"}},
-		}
-		s, err := interceptors.New(cfg, interceptors.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := slowSuite(t, clk, svc, &retry.Config{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone,
+			PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
+			&hedge.Config{Delay: 20 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10, Idempotent: true})
 		defer s.Close()
 		method := "/" + svc + "/Do"
 		hang := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
@@ -164,7 +154,7 @@ func TestPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- s.Unary()(context.Background(), method, nil, new(emptypb.Empty), nil, hang) }()
-		err = advanceUntil(clk, done)
+		err := advanceUntil(clk, done)
 		if status.Code(err) != grpccodes.DeadlineExceeded {
 			t.Fatalf("the call: %v, want DeadlineExceeded", err)
 		}
@@ -202,4 +192,20 @@ func advanceUntil(clk *clocktest.Fake, done <-chan error) error {
 			clk.Advance(5 * time.Millisecond)
 		}
 	}
+}
+
+// slowSuite is a suite on clk whose profile for svc has the retry r and the hedge h, under a
+// call budget of an hour.
+func slowSuite(t *testing.T, clk *clocktest.Fake, svc string, r *retry.Config, h *hedge.Config, opts ...interceptors.Option) *interceptors.Suite {
+	t.Helper()
+	cfg := &config.Config{
+		Budget:   time.Hour,
+		Profiles: map[string]config.Profile{"slow": {Retry: r, Hedge: h}},
+		Services: map[string]config.Service{svc: {Profile: "slow"}},
+	}
+	s, err := interceptors.New(cfg, append([]interceptors.Option{interceptors.WithClock(clk)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

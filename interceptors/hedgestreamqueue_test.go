@@ -204,19 +204,9 @@ func TestStreamPerAttemptTimeoutTeachesTheDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Unix(1700000000, 0))
 		const svc = "test.v1.SlowStream"
-		cfg := &config.Config{
-			Budget: time.Hour,
-			Profiles: map[string]config.Profile{"slow": {
-				Retry: &retry.Config{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone,
-					PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
-				Hedge: &hedge.Config{Delay: 20 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10, Idempotent: true},
-			}},
-			Services: map[string]config.Service{svc: {Profile: "slow"}},
-		}
-		s, err := interceptors.New(cfg, interceptors.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := slowSuite(t, clk, svc, &retry.Config{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, Jitter: retry.JitterNone,
+			PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
+			&hedge.Config{Delay: 20 * time.Millisecond, Percentile: 0.5, MinSamples: 1, Window: 10, Idempotent: true})
 		defer s.Close()
 		hang := plannedStreamer(clk, func(int) (time.Duration, error) { return -1, nil })
 		method := "/" + svc + "/Check"
@@ -261,19 +251,9 @@ func TestNoStreamHedgeNearThePerAttemptTimeout(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				clk := clocktest.New(time.Unix(1700000000, 0))
 				const svc = "test.v1.SlowStream"
-				cfg := &config.Config{
-					Budget: time.Hour,
-					Profiles: map[string]config.Profile{"slow": {
-						Retry: &retry.Config{MaxAttempts: 1, PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
-						Hedge: &hedge.Config{Delay: tt.delay, MaxAttempts: 2, Idempotent: true},
-					}},
-					Services: map[string]config.Service{svc: {Profile: "slow"}},
-				}
 				rec := &testkit.Recorder{}
-				s, err := interceptors.New(cfg, interceptors.WithClock(clk), interceptors.WithObserver(rec))
-				if err != nil {
-					t.Fatal(err)
-				}
+				s := slowSuite(t, clk, svc, &retry.Config{MaxAttempts: 1, PerAttemptTimeout: 50 * time.Millisecond, Idempotent: true},
+					&hedge.Config{Delay: tt.delay, MaxAttempts: 2, Idempotent: true}, interceptors.WithObserver(rec))
 				defer s.Close()
 				hang := plannedStreamer(clk, func(int) (time.Duration, error) { return -1, nil })
 				if err := hedgedStreamCall(t, s, clk, "/"+svc+"/Check", hang, 2*time.Millisecond); status.Code(err) != grpccodes.DeadlineExceeded {
