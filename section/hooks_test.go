@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,8 @@ func TestRetuneIgnoredForRefreshAndStateless(t *testing.T) {
 // sections is derived again.
 func TestAllVersionChangesOnRegister(t *testing.T) {
 	before, v := section.All()
-	section.Register(section.Spec[hookConfig]{Key: "hooklatetoy", Rank: section.RankFallback - 73})
+	key, rank := unregistered("hooklatetoy", section.RankFallback-73)
+	section.Register(section.Spec[hookConfig]{Key: key, Rank: rank})
 	after, w := section.All()
 	if w == v || len(after) != len(before)+1 {
 		t.Fatalf("All after Register: version %d (was %d), %d sections (were %d); want a new version and one more", w, v, len(after), len(before))
@@ -136,6 +138,30 @@ func TestAllVersionChangesOnRegister(t *testing.T) {
 	if _, u := section.All(); u != w {
 		t.Fatalf("All's version moved from %d to %d with nothing registered", w, u)
 	}
+}
+
+// unregistered returns key and rank, for a test that registers a section, when no section
+// holds them, else the first of key2, key3, ... and the first rank below rank that none
+// holds: the registry keeps a section for good, and a test run again (go test -count) must
+// not register its section twice.
+func unregistered(key section.Key, rank section.Rank) (section.Key, section.Rank) {
+	k := key
+	for i := 2; ; i++ {
+		if _, ok := section.Lookup(k); !ok {
+			break
+		}
+		k = key + section.Key(strconv.Itoa(i))
+	}
+	all, _ := section.All()
+	for taken := true; taken; {
+		taken = false
+		for _, s := range all {
+			if s.Rank() == rank {
+				taken, rank = true, rank-1
+			}
+		}
+	}
+	return k, rank
 }
 
 // Capped bounds a policy's own total by the call budget: 0 means the budget, a longer one is

@@ -22,10 +22,11 @@ type loopBranch struct {
 // at a struct that holds its own type, and recursed without end through two types that hold
 // each other, overflowing the stack (a fatal error, not a panic) at init.
 func TestRegisterMutuallyRecursiveConfig(t *testing.T) {
-	section.Register(section.Spec[loopConfig]{Key: "looptoy", Rank: section.RankFallback - 20})
-	s, ok := section.Lookup("looptoy")
+	key, rank := unregistered("looptoy", section.RankFallback-20)
+	section.Register(section.Spec[loopConfig]{Key: key, Rank: rank})
+	s, ok := section.Lookup(key)
 	if !ok {
-		t.Fatal("looptoy is not registered")
+		t.Fatalf("%s is not registered", key)
 	}
 	for path, want := range map[string]string{"n": "is below 1", "next.m": "is below 2"} {
 		if got, ok := s.ZeroRule(path); !ok || got != want {
