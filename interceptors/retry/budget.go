@@ -23,7 +23,8 @@ import (
 //
 // It is safe for concurrent use and allocates nothing.
 type RetryBudget struct {
-	// Token bucket (A6).
+	// Token bucket (A6). milli is below 0 while a Withdraw owes what it took from a bucket
+	// that held less than one token (see Withdraw).
 	milli     atomic.Int64
 	max       int64
 	ratio     int64
@@ -134,10 +135,16 @@ func (b *RetryBudget) callSlotLocked(e int64) *budgetSlot {
 	return s
 }
 
+// add changes a token bucket by delta, to at most max; a negative delta (a failure) leaves it
+// at 0 at least, or as it is when it owes (see Withdraw): a failure takes nothing from an empty
+// bucket.
 func (b *RetryBudget) add(delta int64) {
 	for {
 		old := b.milli.Load()
-		next := min(max(old+delta, 0), b.max)
+		next := min(old+delta, b.max)
+		if delta < 0 {
+			next = max(next, min(old, 0))
+		}
 		if next == old || b.milli.CompareAndSwap(old, next) {
 			return
 		}
@@ -165,8 +172,11 @@ func (b *RetryBudget) allow() (bool, int64) {
 // Withdraw takes what one extra attempt costs, when the budget has it, and reports whether it
 // did; the retry policy calls it (through Allow) for retries, hedging policies for hedges. A
 // token bucket gives it while it holds more than half its tokens and takes one token: a hedge
-// costs what a failure costs, and successes pay it back at TokenRatio each. A ratio budget
-// counts one retry when the window's retries stay within Ratio·calls + MinPerSecond·Window.
+// costs what a failure costs, and successes pay it back at TokenRatio each. A bucket of fewer
+// than two tokens may give it while it holds less than one: the bucket is empty then, and owes
+// the rest of the token, which the next successes pay before they refill it, so that a Refund
+// gives back the token Withdraw took, debt first, and no more. A ratio budget counts one retry
+// when the window's retries stay within Ratio·calls + MinPerSecond·Window.
 func (b *RetryBudget) Withdraw() bool {
 	if b.ratioMode {
 		ok, _ := b.withdrawRatio()
@@ -177,7 +187,7 @@ func (b *RetryBudget) Withdraw() bool {
 		if old <= b.threshold {
 			return false
 		}
-		if b.milli.CompareAndSwap(old, max(old-1000, 0)) {
+		if b.milli.CompareAndSwap(old, old-1000) {
 			return true
 		}
 	}
@@ -200,7 +210,8 @@ func (b *RetryBudget) withdrawRatio() (bool, int64) {
 // Refund gives back one successful Withdraw whose extra attempt never reached the service (a
 // policy on this side of the wire refused it: an open breaker, a full bulkhead, the rate limit,
 // the throttle); drawn is a reading of the budget's clock taken just before that Withdraw. A
-// token bucket gets its token back, up to MaxTokens. A ratio budget uncounts the retry from the
+// token bucket gets its token back, up to MaxTokens: what the Withdraw owes first, when it
+// found less than a token (see Withdraw), then what it took. A ratio budget uncounts the retry from the
 // slot of its window it was counted in, the first from drawn's that counts one; once drawn's
 // slot has left the window, the retry has too, and there is nothing to give back (uncounting
 // a later retry instead would uncount another call's, sent). A hedging policy calls it
@@ -241,9 +252,9 @@ func (b *RetryBudget) refundRetry(drawn int64) {
 	b.mu.Unlock()
 }
 
-// Tokens returns what the budget holds now: a token bucket's tokens, or the retries a ratio
-// budget would still allow in its window (Ratio·calls + MinPerSecond·Window − retries, at
-// least 0).
+// Tokens returns what the budget holds now: a token bucket's tokens (0 while it owes, see
+// Withdraw), or the retries a ratio budget would still allow in its window (Ratio·calls +
+// MinPerSecond·Window − retries, at least 0).
 func (b *RetryBudget) Tokens() float64 {
 	if b.ratioMode {
 		b.mu.Lock()
@@ -251,7 +262,7 @@ func (b *RetryBudget) Tokens() float64 {
 		calls, retries := b.sumLocked(b.epochNow())
 		return max(float64(calls*b.pct+b.floor-retries*1000)/1000, 0)
 	}
-	return float64(b.milli.Load()) / 1000
+	return float64(max(b.milli.Load(), 0)) / 1000
 }
 
 func (b *RetryBudget) epochNow() int64 {

@@ -163,11 +163,12 @@
 // gRFC A6's token bucket (Throttle.MaxTokens) starts full at MaxTokens; an attempt whose class
 // counts as a failure (transient, throttled, server_fault) takes one token, a success puts
 // TokenRatio back; a retry is made only while the bucket holds more than MaxTokens/2, and a
-// hedge takes one token. With the service fully down, calls soon make one attempt each;
-// successes refill the bucket and retries resume. Its weakness is bursts: MaxTokens/2
-// concurrent first failures empty it before any success can refill it (with 10 tokens, 5 of
-// 32 callers failing together stop everyone's retries), which is why the built-ins moved off
-// it; it stays for configurations that name it.
+// hedge takes one token (a bucket of fewer than two may hold less: it owes the rest, which
+// successes pay first), all of which a refused hedge gives back. With the service fully down,
+// calls soon make one attempt each; successes refill the bucket and retries resume. Its
+// weakness is bursts: MaxTokens/2 concurrent first failures empty it before any success can
+// refill it (with 10 tokens, 5 of 32 callers failing together stop everyone's retries), which
+// is why the built-ins moved off it; it stays for configurations that name it.
 //
 // # Metadata
 //
