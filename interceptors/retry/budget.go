@@ -211,11 +211,11 @@ func (b *RetryBudget) withdrawRatio() (bool, int64) {
 // policy on this side of the wire refused it: an open breaker, a full bulkhead, the rate limit,
 // the throttle); drawn is a reading of the budget's clock taken just before that Withdraw. A
 // token bucket gets its token back, up to MaxTokens: what the Withdraw owes first, when it
-// found less than a token (see Withdraw), then what it took. A ratio budget uncounts the retry from the
-// slot of its window it was counted in, the first from drawn's that counts one; once drawn's
-// slot has left the window, the retry has too, and there is nothing to give back (uncounting
-// a later retry instead would uncount another call's, sent). A hedging policy calls it
-// (hedge.Refunder) for a hedge refused so; load that was never sent spends nothing.
+// found less than a token (see Withdraw), then what it took. A ratio budget uncounts the retry
+// from the slot of its window it was counted in, the first from drawn's that counts one; once
+// drawn's slot has left the window, the retry has too, and there is nothing to give back
+// (uncounting a later retry instead would uncount another call's, sent). A hedging policy calls
+// it (hedge.Refunder) for a hedge refused so; load that was never sent spends nothing.
 func (b *RetryBudget) Refund(drawn time.Time) {
 	if !b.ratioMode {
 		b.add(1000)
