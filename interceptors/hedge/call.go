@@ -90,6 +90,7 @@ type call struct {
 	gating   int                             // Guarded by mu: attempts waiting at a gate below (see GateWaiting).
 	late     time.Duration                   // Guarded by mu: the longest run, past the delay, of an attempt its context's deadline ended (see report).
 	left     [maxAttempts]time.Time          // Guarded by mu: when each attempt last left a gate it waited at, or zero.
+	receipts [maxAttempts]int64              // Guarded by mu: each hedge's budget draw, by attempt-1, for Refund (see draw)
 	watches  [maxAttempts]gatewatch.Watch    // each attempt's (a client stream's hedges'), the last of its call options (see GateWaiting)
 
 	// Attempt 1's call options with a trailer option of the call's own, when the caller
@@ -334,7 +335,7 @@ func (c *call) startLocked(n int, now time.Time, paid *bool) bool {
 		return false
 	}
 	*paid = true
-	if b := c.p.s.budget; b != nil && !b.Withdraw() {
+	if b := c.p.s.budget; b != nil && !c.draw(n, b) {
 		*paid = false
 		c.m.hedges.refund() // not sent: it takes nothing from the allowance
 		c.closed = true
@@ -469,11 +470,23 @@ func (c *call) runHedge(n int) {
 	if o.v.Class == codes.Rejected {
 		// Refused on this side of the wire: the budget's Withdraw paid for nothing sent.
 		if r, ok := c.p.s.budget.(Refunder); ok {
-			r.Refund(t0) // read before startLocked's Withdraw
+			r.Refund(c.receipts[n-1])
 		}
 	}
 	c.report(n, t0, o)
 	returned = true
+}
+
+// draw takes hedge n's cost from b, keeping the receipt of a Refunder's draw for a refund
+// should a policy below refuse the hedge (see runHedge). The lock is held.
+func (c *call) draw(n int, b Budget) bool {
+	r, ok := b.(Refunder)
+	if !ok {
+		return b.Withdraw()
+	}
+	drawn, receipt := r.Draw()
+	c.receipts[n-1] = receipt
+	return drawn
 }
 
 // abort ends the call after a hedge panicked with v (nil for runtime.Goexit): no further

@@ -1,8 +1,6 @@
 package hedge
 
 import (
-	"time"
-
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
@@ -19,16 +17,18 @@ type Budget interface {
 	Withdraw() bool
 }
 
-// Refunder is a Budget that can give a Withdraw back: a hedge that a policy below the hedge
-// refused (it never reached the service) calls Refund once, so that a refused hedge costs the
-// budget nothing, as it costs the allowance nothing. *retry.RetryBudget is one. A Budget that
-// is not a Refunder keeps what refused hedges took.
+// Refunder is a Budget that can give a draw back: a hedge that a policy below the hedge
+// refused (it never reached the service) gives back, once, what its Draw took, so that a
+// refused hedge costs the budget nothing, as it costs the allowance nothing. *retry.RetryBudget
+// is one. A Budget that is not a Refunder keeps what refused hedges took.
 type Refunder interface {
 	Budget
-	// Refund gives back one successful Withdraw; drawn is a reading of the policy's clock
-	// (WithClock) taken just before it, by which a budget that counts over a window finds
-	// what it counted, or that it has left the window.
-	Refund(drawn time.Time)
+	// Draw is Withdraw that also returns a receipt of what it took (0: nothing), by which
+	// Refund gives exactly that back: a budget that counts over a window refunds the slot
+	// that counted it, or nothing once it has left the window.
+	Draw() (ok bool, receipt int64)
+	// Refund gives back what the Draw of receipt took.
+	Refund(receipt int64)
 }
 
 // Option changes how a Policy is built: give it to New. Build one with WithClock,

@@ -2,7 +2,6 @@ package retry
 
 import (
 	"testing"
-	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
 )
@@ -24,11 +23,12 @@ func TestTokenBucketRefundGivesBackWhatWithdrawTook(t *testing.T) {
 		t.Fatalf("tokens after a failure and a success = %v, want 0.9", got)
 	}
 	for i, failWhileOut := range []bool{false, true} {
-		if !b.Withdraw() {
-			t.Fatalf("run %d: Withdraw at 0.9 tokens (above half of 1.5) refused", i)
+		ok, receipt := b.Draw()
+		if !ok {
+			t.Fatalf("run %d: Draw at 0.9 tokens (above half of 1.5) refused", i)
 		}
 		if got := b.Tokens(); got != 0 {
-			t.Fatalf("run %d: tokens after Withdraw at 0.9 = %v, want 0", i, got)
+			t.Fatalf("run %d: tokens after Draw at 0.9 = %v, want 0", i, got)
 		}
 		if failWhileOut {
 			b.Record(codes.Verdict{Class: codes.Transient})
@@ -36,9 +36,9 @@ func TestTokenBucketRefundGivesBackWhatWithdrawTook(t *testing.T) {
 				t.Fatalf("run %d: tokens after a failure on an empty bucket = %v, want 0", i, got)
 			}
 		}
-		b.Refund(time.Time{})
+		b.Refund(receipt)
 		if got := b.Tokens(); got != 0.9 {
-			t.Fatalf("run %d: tokens after Withdraw at 0.9 and its Refund = %v, want 0.9: the refund gave back more than the withdrawal took", i, got)
+			t.Fatalf("run %d: tokens after Draw at 0.9 and its Refund = %v, want 0.9: the refund gave back more than the withdrawal took", i, got)
 		}
 	}
 }

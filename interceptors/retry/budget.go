@@ -160,11 +160,11 @@ func (b *RetryBudget) Allow() bool {
 	return ok
 }
 
-// allow is Allow for the retry loop: it also returns the slot (epoch+1) a ratio budget
-// counted the allowed retry in, for refundRetry, or 0 when it counted none.
+// allow is Allow for the retry loop: it also returns the receipt of what it took, for Refund:
+// a ratio budget's counted retry; 0 for a token bucket's, which takes nothing.
 func (b *RetryBudget) allow() (bool, int64) {
 	if b.ratioMode {
-		return b.withdrawRatio()
+		return b.Draw()
 	}
 	return b.milli.Load() > b.threshold, 0
 }
@@ -178,78 +178,60 @@ func (b *RetryBudget) allow() (bool, int64) {
 // gives back the token Withdraw took, debt first, and no more. A ratio budget counts one retry
 // when the window's retries stay within Ratio·calls + MinPerSecond·Window.
 func (b *RetryBudget) Withdraw() bool {
+	ok, _ := b.Draw()
+	return ok
+}
+
+// tokenReceipt is the receipt of a token a token bucket's Draw took (see Refund).
+const tokenReceipt = -1
+
+// Draw is Withdraw (hedge.Refunder): with what it took, it returns the receipt by which Refund
+// gives exactly that back, and 0 when it took nothing.
+func (b *RetryBudget) Draw() (bool, int64) {
 	if b.ratioMode {
-		ok, _ := b.withdrawRatio()
-		return ok
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		now := b.epochNow()
+		calls, retries := b.sumLocked(now)
+		if (retries+1)*1000 > calls*b.pct+b.floor {
+			return false, 0
+		}
+		b.slotLocked(now).retries++
+		return true, now + 1 // the slot that counts it; never 0
 	}
 	for {
 		old := b.milli.Load()
 		if old <= b.threshold {
-			return false
+			return false, 0
 		}
 		if b.milli.CompareAndSwap(old, old-1000) {
-			return true
+			return true, tokenReceipt
 		}
 	}
 }
 
-// withdrawRatio is a ratio budget's Withdraw: it also returns the slot (epoch+1) it counted
-// the retry in, or 0 when it refused it.
-func (b *RetryBudget) withdrawRatio() (bool, int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.epochNow()
-	calls, retries := b.sumLocked(now)
-	if (retries+1)*1000 > calls*b.pct+b.floor {
-		return false, 0
-	}
-	b.slotLocked(now).retries++
-	return true, now + 1
-}
-
-// Refund gives back one successful Withdraw whose extra attempt never reached the service (a
-// policy on this side of the wire refused it: an open breaker, a full bulkhead, the rate limit,
-// the throttle); drawn is a reading of the budget's clock taken just before that Withdraw. A
-// token bucket gets its token back, up to MaxTokens: what the Withdraw owes first, when it
-// found less than a token (see Withdraw), then what it took. A ratio budget uncounts the retry
-// from the slot of its window it was counted in, the first from drawn's that counts one; once
-// drawn's slot has left the window, the retry has too, and there is nothing to give back
-// (uncounting a later retry instead would uncount another call's, sent). A hedging policy calls
-// it (hedge.Refunder) for a hedge refused so; load that was never sent spends nothing.
-func (b *RetryBudget) Refund(drawn time.Time) {
-	if !b.ratioMode {
+// Refund gives back what a Draw (or the retry loop's Allow) took, by its receipt, for an extra
+// attempt that never reached the service (a policy on this side of the wire refused it: an
+// open breaker, a full bulkhead, the rate limit, the throttle). A token bucket gets its token
+// back, up to MaxTokens: what the draw owes first, when it found less than a token (see
+// Withdraw), then what it took; Allow took none. A ratio budget uncounts the retry from the
+// slot of its window that counted it, while the slot still holds that epoch: once the slot has
+// left the window, the retry has too, and there is nothing to give back (uncounting another
+// retry instead would uncount another call's, sent). A hedging policy calls it
+// (hedge.Refunder) for a hedge refused so, the retry loop for a retry: load that was never
+// sent spends nothing. A receipt of 0 gives back nothing.
+func (b *RetryBudget) Refund(receipt int64) {
+	switch {
+	case receipt == tokenReceipt:
 		b.add(1000)
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now, from := b.epochNow(), b.epochOf(drawn)
-	if from <= now-budgetSlots {
-		return // left the window
-	}
-	for e := from; e <= now; e++ {
+	case receipt > 0:
+		e := receipt - 1
+		b.mu.Lock()
 		if s := &b.slots[e%budgetSlots]; s.epoch == e && s.retries > 0 {
 			s.retries--
-			return
 		}
+		b.mu.Unlock()
 	}
-}
-
-// refundRetry gives back what allow took for a retry that a policy below the loop refused:
-// a ratio budget uncounts it from the slot allow counted it in (drawn, as allow returned it),
-// while that slot holds the epoch: once the slot has left the window, the retry has too,
-// and there is nothing to give back (uncounting the latest retry instead would uncount
-// another call's, sent). A token bucket's Allow took nothing (drawn 0).
-func (b *RetryBudget) refundRetry(drawn int64) {
-	if drawn <= 0 {
-		return
-	}
-	e := drawn - 1
-	b.mu.Lock()
-	if s := &b.slots[e%budgetSlots]; s.epoch == e && s.retries > 0 {
-		s.retries--
-	}
-	b.mu.Unlock()
 }
 
 // Tokens returns what the budget holds now: a token bucket's tokens (0 while it owes, see

@@ -133,8 +133,8 @@
 // # Retry budget
 //
 // Config.Throttle is one budget per gRPC service shared by all calls of a Policy (and by the
-// hedges of interceptors/hedge, through Policy.Budget and Budget.Withdraw; a hedge a policy
-// below refuses gives its draw back, Budget.Refund; so does a retry a policy below the loop
+// hedges of interceptors/hedge, through Policy.Budget and RetryBudget.Draw; a hedge a policy
+// below refuses gives its draw back, RetryBudget.Refund; so does a retry a policy below the loop
 // refuses, from a ratio budget, which counted it, unless a backoff longer than the window
 // took it out of the window already). It is of one of two kinds.
 //

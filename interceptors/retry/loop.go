@@ -37,7 +37,7 @@ type loop struct {
 	timer    clock.Timer
 	sched    schedule
 	cancel   context.CancelFunc // the current attempt's context, until the attempt returns (see run)
-	drawn    int64              // the ratio budget's slot (epoch+1) that counts the next attempt's retry, 0: none (see refundRetry)
+	drawn    int64              // the receipt of what the budget took for the next attempt's retry, 0: none (see RetryBudget.Refund)
 	cc       *grpc.ClientConn   // the call's, whose shutdown ends a backoff sleep (see sleep); nil: none (Do)
 }
 
@@ -107,7 +107,7 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 	if n > 1 && v.Class == codes.Rejected && l.m.bucket != nil {
 		// A retry refused on this side of the wire (an open breaker, a full bulkhead, the
 		// rate limit, the throttle), which decide's allow paid for: nothing was sent.
-		l.m.bucket.refundRetry(l.drawn)
+		l.m.bucket.Refund(l.drawn)
 	}
 	l.drawn = 0
 	if t.reported > 0 {
