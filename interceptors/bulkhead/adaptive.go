@@ -168,11 +168,14 @@ func (a *adaptive) state() (limit, inFlight int) {
 // error is no sample: the server may refuse a request in a millisecond, before the work the
 // method does (an unreadable image refused before the GPU runs), and such answers, counted,
 // grew the limit and dragged the gradient's baseline down to their latency, hiding the queue
-// of the calls that do the work (TestFastBusinessErrorsAreNoSamples).
+// of the calls that do the work (TestFastBusinessErrorsAreNoSamples). Nor is a server fault:
+// a broken service may fail every call in a millisecond, and such failures, counted, looked
+// like a service without a queue and took the limit to the ceiling over it
+// (TestFastFaultsRaiseNoLimit).
 func classify(err error, cl *codes.Classifier) sampleKind {
 	c := cl.Classify(err).Class
 	switch {
-	case c.Ignored() || c == codes.Business:
+	case c.Ignored() || c == codes.Business || c == codes.ServerFault:
 		return sampleNone
 	case c.Retryable():
 		return sampleDrop

@@ -221,8 +221,8 @@ func TestAdaptiveFailuresAndRecovery(t *testing.T) {
 }
 
 // TestAdaptiveOutcomes checks which outcomes move the limit: overload failures shrink it,
-// canceled and rejected calls and business errors leave it alone, answers (server faults
-// included) count as latency samples, and WithClassifier changes the verdict.
+// canceled and rejected calls, business errors and server faults leave it alone, successes
+// count as latency samples, and WithClassifier changes the verdict.
 func TestAdaptiveOutcomes(t *testing.T) {
 	internalIsOverload, err := codes.Default().With(codes.Overrides{Codes: map[grpccodes.Code]codes.Class{grpccodes.Internal: codes.Transient}})
 	if err != nil {
@@ -237,7 +237,7 @@ func TestAdaptiveOutcomes(t *testing.T) {
 	}{
 		{name: "success grows", err: nil, want: 11},
 		{name: "business error is ignored", err: status.Error(grpccodes.InvalidArgument, "no face"), want: 10},
-		{name: "server fault is an answer", err: status.Error(grpccodes.Internal, "bug"), want: 11},
+		{name: "server fault is ignored", err: status.Error(grpccodes.Internal, "bug"), want: 10},
 		{name: "unavailable shrinks", err: status.Error(grpccodes.Unavailable, "down"), want: 9},
 		{name: "deadline shrinks", err: status.Error(grpccodes.DeadlineExceeded, "slow"), want: 9},
 		{name: "context deadline shrinks", err: context.DeadlineExceeded, want: 9},

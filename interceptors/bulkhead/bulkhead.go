@@ -154,9 +154,9 @@ func (b *Bulkhead) releaseFixed() {
 // ReleaseWith gives back a slot as Release does and, in adaptive mode, feeds the limit one
 // sample: the call held the slot for latency and ended with err. The bulkhead's classifier
 // (WithClassifier) reads err: a transient or throttled outcome is an overload drop, a canceled
-// or rejected one or a business error is no sample, anything else (success, server fault) is a
-// latency sample; a classifier that panics on err gives the slot back, with no sample, before
-// the panic goes on. With a fixed limit it is Release. It allocates nothing for a nil err or a
+// or rejected one, a business error or a server fault is no sample, and a success is a latency
+// sample; a classifier that panics on err gives the slot back, with no sample, before the
+// panic goes on. With a fixed limit it is Release. It allocates nothing for a nil err or a
 // status without details.
 func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	if b.ad != nil {

@@ -22,8 +22,8 @@ type Algorithm string
 const (
 	// AlgorithmNone keeps the limit fixed at Config.MaxConcurrent.
 	AlgorithmNone Algorithm = ""
-	// AlgorithmAIMD adds one to the limit after an answer (not a business error, which is no
-	// sample) that found the limit in use and took less than Adaptive.LatencyThreshold; a
+	// AlgorithmAIMD adds one to the limit after a success (a business error or a server fault
+	// is no sample) that found the limit in use and took less than Adaptive.LatencyThreshold; a
 	// failure that signals overload (a transient or throttled outcome) or an answer slower than
 	// the threshold multiplies it by BackoffRatio.
 	AlgorithmAIMD Algorithm = "aimd"

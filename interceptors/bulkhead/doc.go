@@ -131,8 +131,12 @@
 // server may refuse a request in a millisecond, before the work the method does (an image
 // without a face refused before the GPU runs), and with such answers for most calls their
 // latency hid the queue of the calls doing the work: the limit went to the ceiling at six
-// times the service's knee. Anything else (success, server fault) is an answer, whose latency
-// counts.
+// times the service's knee. Nor is a server fault (Internal, Unknown, DataLoss): a broken
+// service may fail every call in a millisecond, which looks like a service without a queue;
+// counted, 30 s of such failures took the limit from about 25 to the ceiling, and the service,
+// once it recovered, met about six times its knee at once. Only a success is an answer, whose
+// latency counts. A service whose server faults do mean overload can say so with a classifier
+// that calls them transient: they are then drops.
 //
 // A call of the interceptors (or a suite's chain) whose caller's deadline passed while it held
 // its slot is a drop only if it held the slot for at least the time a healthy answer takes:
@@ -167,11 +171,10 @@
 //
 // Additive increase, multiplicative decrease. A drop, or an answer slower than
 // LatencyThreshold when set, multiplies the limit by BackoffRatio (default 0.9), rounded down,
-// never below MinLimit. Any other answer (a success, or a server fault) adds one to the limit,
-// up to the ceiling, if the limit was in use: at least half of it in flight when the call
-// ended, the call included. Without a LatencyThreshold, AIMD only sees overload when calls
-// fail, typically when they pass their deadline; with one, it keeps latency near the
-// threshold.
+// never below MinLimit. Any other answer adds one to the limit, up to the ceiling, if the
+// limit was in use: at least half of it in flight when the call ended, the call included.
+// Without a LatencyThreshold, AIMD only sees overload when calls fail, typically when they
+// pass their deadline; with one, it keeps latency near the threshold.
 //
 // # Gradient
 //

@@ -27,9 +27,9 @@ type sampleKind uint8
 
 const (
 	// sampleNone: no sample (a plain Release, a panic, a canceled or rejected call, a business
-	// error).
+	// error, a server fault).
 	sampleNone sampleKind = iota
-	// sampleOK: the service answered (success or server fault) in the latency.
+	// sampleOK: the service answered with a success in the latency.
 	sampleOK
 	// sampleDrop: the call failed with an overload outcome (transient or throttled).
 	sampleDrop
