@@ -136,7 +136,9 @@
 // hedges of interceptors/hedge, through Policy.Budget and RetryBudget.Draw; a hedge a policy
 // below refuses gives its draw back, RetryBudget.Refund; so does a retry a policy below the loop
 // refuses, from a ratio budget, which counted it, unless a backoff longer than the window
-// took it out of the window already). It is of one of two kinds.
+// took it out of the window already, and a retry counted but never made, the caller gone or
+// the ClientConn shut down during its backoff, or the stream committed). It is of one of two
+// kinds.
 //
 // A ratio budget (Throttle.Ratio; Finagle's RetryBudget, the built-ins' choice) counts calls
 // (first attempts that reached the service: any outcome but a cancellation or a local

@@ -164,6 +164,7 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	// ends the call as gRPC ends those it holds (errConnClosing), unless the caller's context
 	// ended first.
 	if passed, closed := l.sleep(sleepCtx, delay); !passed {
+		l.unsent()
 		if closed && ctx.Err() == nil {
 			l.report(codes.Verdict{Class: codes.Canceled, Code: grpccodes.Canceled})
 			return false, errConnClosing
@@ -180,10 +181,22 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	}
 	l.sched = l.sched.next(delay, v.Pushback.Set)
 	if committed != nil && committed() {
+		l.unsent()
 		l.report(v)
 		return false, err
 	}
 	return true, nil
+}
+
+// unsent gives the retry budget back what decide drew for a retry that is not made after all
+// (the caller gave up during the backoff, the ClientConn shut down, the stream committed): it
+// reached no service, and left counted in a ratio budget's window it would refuse another
+// call's retry. A token bucket's allow took nothing.
+func (l *loop) unsent() {
+	if l.drawn != 0 {
+		l.m.bucket.Refund(l.drawn)
+		l.drawn = 0
+	}
 }
 
 // decide says what follows the failed attempt n with verdict v: a retry after delay, the end
