@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
+	"github.com/bulwarkrpc/bulwark/internal/gatewatch"
 	"github.com/bulwarkrpc/bulwark/internal/runall"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
@@ -331,7 +332,10 @@ func enterConn(g Gate, ctx context.Context, method string, cc *grpc.ClientConn, 
 // InvokeConnGate is InvokeGate for a ConnGate: EnterConn with the call's ClientConn in place
 // of Enter, so that a wait in the gate ends when cc shuts down. A ConnGate's InvokeStep is
 // InvokeConnGate. (InvokeGate's body, kept apart so that a gate that is no ConnGate is
-// entered as before, with no ClientConn to pass and no branch.)
+// entered as before, with no ClientConn to pass and no branch.) When the last of opts is a
+// gatewatch.Watch (a hedging policy above, chained as a plain interceptor) and g may make the
+// call wait (it is not Instant for opts), the watcher is told of the wait, as a run of gates
+// tells it (see Gates.Invoke): a call without a Watch pays one look at its last option.
 func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
 	if ctx.Err() != nil {
 		return next.Invoke(ctx, method, req, reply, cc, opts)
@@ -348,7 +352,12 @@ func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply a
 			g.Exit(ctx, method, opts, p, nil, true)
 		}
 	}()
-	p, err := g.EnterConn(ctx, cc, method, opts)
+	var err error
+	if w := gatewatch.Of(opts); w == nil {
+		p, err = g.EnterConn(ctx, cc, method, opts)
+	} else {
+		p, err = enterConnWatched(w, g, ctx, cc, method, opts)
+	}
 	if err != nil {
 		phase = 2
 		refused(opts, err)
@@ -359,6 +368,21 @@ func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply a
 	phase = 2
 	g.Exit(ctx, method, opts, p, err, false)
 	return err
+}
+
+// enterConnWatched is g's EnterConn for a call whose last option is w, telling w of the wait
+// when g may make the call wait (see InvokeConnGate). Not inlined: its frame is not on the
+// stack of a call without a Watch.
+//
+//go:noinline
+func enterConnWatched(w *gatewatch.Watch, g ConnGate, ctx context.Context, cc *grpc.ClientConn, method string, opts []grpc.CallOption) (Pass, error) {
+	if inst, ok := g.(Instant); ok && inst.Instant(opts) {
+		return g.EnterConn(ctx, cc, method, opts)
+	}
+	w.Waiting()
+	p, err := g.EnterConn(ctx, cc, method, opts)
+	w.Left()
+	return p, err
 }
 
 // Timing is a call's start and end, shared between a chain's runner, which times the call
