@@ -23,8 +23,10 @@ const DefaultBudget = 8 * time.Second
 const DefaultProfile = "default"
 
 // Config is a whole configuration: the budget, named profiles and services bound to them.
-// The zero value is valid: an 8 s budget and no policies. A Config is plain data; it is safe
-// for concurrent reads, and must not be changed while another goroutine resolves from it.
+// The zero value is valid: an 8 s budget and no policies. A nil *Config is Builtin() to every
+// method (UnmarshalYAML, which has nowhere to decode into, returns an error). A Config is plain
+// data; it is safe for concurrent reads, and must not be changed while another goroutine
+// resolves from it.
 type Config struct {
 	// Budget bounds every call at run time, attempts and backoff sleeps together. 0 means
 	// DefaultBudget (8s).

@@ -903,8 +903,11 @@ func (d *decoder) classifier(n *yaml.Node, path string, o *codes.Overrides) {
 // Another YAML package, such as gopkg.in/yaml.v3 (whose Node is another type), does not call
 // it: it fills a Config field by field without any of these checks, dropping unknown keys and
 // taking a written 0 for a default. Decode the document with go.yaml.in/yaml/v3, or give the
-// configuration's own text to Parse.
+// configuration's own text to Parse. Called on a nil *Config, it returns an error.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	if c == nil {
+		return errors.New("config: UnmarshalYAML: the receiver is a nil *Config, which has nowhere to decode into: decode into a Config value's address (var cfg config.Config; yaml.Unmarshal(data, &cfg))")
+	}
 	d := &decoder{src: &source{lines: map[string]int{}}}
 	var cfg Config
 	d.top(n, &cfg)

@@ -17,16 +17,22 @@ var builtinYAML []byte
 // included.
 func BuiltinYAML() []byte { return append([]byte(nil), builtinYAML...) }
 
-var builtin = sync.OnceValues(func() (*Config, *source) {
-	cfg, src, errs := parseFile("builtin.yaml", builtinYAML)
-	if len(errs) > 0 {
-		panic("config: builtin.yaml: " + joinErrors(errs).Error())
-	}
-	if err := cfg.Validate(); err != nil {
-		panic("config: builtin.yaml: " + err.Error())
-	}
-	return cfg, src
-})
+// builtin parses builtin.yaml once. It is set in init, not in its declaration, as it
+// validates with the methods that read a nil Config as its result (orBuiltin).
+var builtin func() (*Config, *source)
+
+func init() {
+	builtin = sync.OnceValues(func() (*Config, *source) {
+		cfg, src, errs := parseFile("builtin.yaml", builtinYAML)
+		if len(errs) > 0 {
+			panic("config: builtin.yaml: " + joinErrors(errs).Error())
+		}
+		if err := cfg.Validate(); err != nil {
+			panic("config: builtin.yaml: " + err.Error())
+		}
+		return cfg, src
+	})
+}
 
 // Builtin returns the built-in configuration: the budget (8s), the profiles ml, fast and ocr
 // and the bindings of kyc.v1.LivenessService, kyc.v1.FaceMatchService (ml) and
@@ -36,9 +42,20 @@ func Builtin() *Config {
 	return cfg.Clone()
 }
 
-// Clone returns a deep copy of c.
+// Clone returns a deep copy of c; of a nil c, Builtin(), which a nil Config means.
 func (c *Config) Clone() *Config {
-	return deepCopyConfig(c)
+	return deepCopyConfig(c.orBuiltin())
+}
+
+// orBuiltin returns c, or the built-in configuration for a nil c: every method of Config
+// reads a nil one as Builtin(), as Explain and interceptors.New do. The built-in one is
+// shared: it is only read, never changed or returned.
+func (c *Config) orBuiltin() *Config {
+	if c == nil {
+		cfg, _ := builtin()
+		return cfg
+	}
+	return c
 }
 
 func deepCopyConfig(c *Config) *Config {

@@ -20,8 +20,9 @@ import (
 // with the file and line when c was parsed. It returns nil when err names no field or no
 // layer of c writes it (the field has its default).
 func (c *Config) LocateSectionError(fullMethod string, s Section, err error) error {
+	c = c.orBuiltin()
 	var fe *fielderr.Error
-	if c == nil || !errors.As(err, &fe) || fe.Path == "" {
+	if !errors.As(err, &fe) || fe.Path == "" {
 		return nil
 	}
 	sl, ok := slotOf(section.Key(s))

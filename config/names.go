@@ -25,6 +25,7 @@ type KnownNames map[string][]string
 // Parse or yaml.Unmarshal read, each error has the line of the name (in builtin.yaml, named
 // so, for a built-in binding); for one built in Go, no line.
 func (c *Config) CheckNames(file string, known KnownNames, external []string) error {
+	c = c.orBuiltin()
 	services := make([]string, 0, len(known))
 	for s := range known {
 		services = append(services, s)
@@ -68,6 +69,7 @@ func (c *Config) CheckNames(file string, known KnownNames, external []string) er
 // beside its service's own key, since it knows no program's services. Each is an *Error as CheckNames gives it, with file and the key's line; they are
 // joined with errors.Join, in name order.
 func (c *Config) CheckMethodKeys(file string, declares func(service, method string) bool) error {
+	c = c.orBuiltin()
 	var errs []error
 	for _, svc := range c.ServiceNames() {
 		if s, m, ok := splitMethodKey(svc, declares); ok {

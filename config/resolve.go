@@ -106,15 +106,17 @@ func (p Profile) SameSection(q Profile, s Section) bool {
 // without an entry of its own gets its service's policy; a service that is not listed gets
 // the profile named "default" if there is one, else no policies (every section nil), with
 // the budget either way. A profile name that does not exist counts as none (Validate reports
-// it). Resolve allocates: call it once per method, not per call.
+// it). Resolve allocates: call it once per method, not per call. A nil c is Builtin().
 func (c *Config) Resolve(fullMethod string) Policy {
 	svc, m := grpcmethod.Split(fullMethod)
-	return c.resolve(svc, m, true)
+	return c.orBuiltin().resolve(svc, m, true)
 }
 
 // ResolveService returns the policy for a service as a whole (its methods' overrides left
 // out); see Resolve.
-func (c *Config) ResolveService(service string) Policy { return c.resolve(service, "", true) }
+func (c *Config) ResolveService(service string) Policy {
+	return c.orBuiltin().resolve(service, "", true)
+}
 
 // resolve merges the layers; with fill it also fills the defaults.
 func (c *Config) resolve(service, method string, fill bool) Policy {
@@ -201,23 +203,25 @@ func (p Profile) withDefaults() Profile {
 	return p
 }
 
-// ServiceNames returns the names of the configured services, sorted.
-func (c *Config) ServiceNames() []string { return slices.Sorted(maps.Keys(c.Services)) }
+// ServiceNames returns the names of the configured services, sorted (a nil c's are
+// Builtin()'s, as for every method of Config).
+func (c *Config) ServiceNames() []string { return slices.Sorted(maps.Keys(c.orBuiltin().Services)) }
 
 // MethodNames returns the short names of the methods with entries of their own under
 // service, sorted.
 func (c *Config) MethodNames(service string) []string {
-	return slices.Sorted(maps.Keys(c.Services[service].Methods))
+	return slices.Sorted(maps.Keys(c.orBuiltin().Services[service].Methods))
 }
 
 // ProfileNames returns the names of the profiles, sorted.
-func (c *Config) ProfileNames() []string { return slices.Sorted(maps.Keys(c.Profiles)) }
+func (c *Config) ProfileNames() []string { return slices.Sorted(maps.Keys(c.orBuiltin().Profiles)) }
 
 // Policies returns the resolved policy of every configured service (Method empty), each
 // followed by those of its methods that have entries of their own, sorted by name: what the
 // suite builds interceptor chains from. Methods not listed use their service's policy;
 // services not listed use Resolve's fallback.
 func (c *Config) Policies() []Policy {
+	c = c.orBuiltin()
 	var out []Policy
 	for _, s := range c.ServiceNames() {
 		out = append(out, c.resolve(s, "", true))

@@ -336,6 +336,7 @@ func (t Timeline) warning() string {
 // a method only when its profile or overrides also change what its service is. Paths are yaml
 // paths; File and Line are left empty.
 func (c *Config) Warnings() []Warning {
+	c = c.orBuiltin()
 	var out []Warning
 	budget := c.Budget
 	if budget == 0 {

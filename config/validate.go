@@ -32,6 +32,7 @@ import (
 // no registered section's or hold a value of another type than its *C (alone, as the rest
 // would read them).
 func (c *Config) Validate() error {
+	c = c.orBuiltin()
 	var v fielderr.Checker
 	var errs []error
 	v.Check(c.Budget >= 0, "budget", c.Budget, "is negative")
