@@ -1,5 +1,7 @@
 package observe
 
+import "reflect"
+
 // LevelKind says what a Level measures.
 type LevelKind uint8
 
@@ -38,15 +40,29 @@ type LevelSource interface {
 	Levels(yield func(Level) bool)
 }
 
-// LevelSources is a LevelSource that reads each of its sources in turn, skipping nil ones. It
-// is a ClosedSource: closed once each of its sources that is not nil is closed.
+// LevelSources is a LevelSource that reads each of its sources in turn, skipping nil ones:
+// nil, or holding a nil pointer or func (a nil *interceptors.Suite, left so when a feature is
+// off), whose methods would panic. It is a ClosedSource: closed once each of its sources that
+// is not nil is closed.
 type LevelSources []LevelSource
+
+// isNil reports whether s is nil or holds a nil pointer or func: a source LevelSources skips.
+func isNil(s LevelSource) bool {
+	if s == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(s); v.Kind() {
+	case reflect.Pointer, reflect.Func:
+		return v.IsNil()
+	}
+	return false
+}
 
 // Levels implements LevelSource. Once yield has returned false it is not called again, even
 // by a source that goes on yielding (a source's bug): the consumer may have left its range.
 func (ls LevelSources) Levels(yield func(Level) bool) {
 	for _, s := range ls {
-		if s == nil {
+		if isNil(s) {
 			continue
 		}
 		stop := false
@@ -63,11 +79,11 @@ func (ls LevelSources) Levels(yield func(Level) bool) {
 }
 
 // Closed implements ClosedSource: it reports true when each of ls's sources that is not nil
-// is a ClosedSource whose Closed reports true (a nested LevelSources is one), so that ls reads
+// (nor holds a nil pointer or func) is a ClosedSource whose Closed reports true (a nested LevelSources is one), so that ls reads
 // nothing, now or later; an empty ls is closed. A source that cannot close keeps ls open.
 func (ls LevelSources) Closed() bool {
 	for _, s := range ls {
-		if s == nil {
+		if isNil(s) {
 			continue
 		}
 		if c, ok := s.(ClosedSource); !ok || !c.Closed() {
@@ -77,8 +93,8 @@ func (ls LevelSources) Closed() bool {
 	return true
 }
 
-// Open returns the sources of ls that may still read something: those that are not nil and
-// not closed (ClosedSource), with a nested LevelSources reduced so too (and left out once it
+// Open returns the sources of ls that may still read something: those that are not nil (nor
+// hold a nil pointer or func) and not closed (ClosedSource), with a nested LevelSources reduced so too (and left out once it
 // has none). A consumer that keeps ls can keep Open's result instead, and so let go of what
 // closed sources hold. It returns ls itself when there is nothing to leave out, else a new
 // slice: ls is not changed.
@@ -93,14 +109,16 @@ func (ls LevelSources) open() (LevelSources, bool) {
 	for i, s := range ls {
 		keep, changed := s, false
 		switch src := s.(type) {
-		case nil:
-			changed = true
 		case LevelSources:
 			if keep, changed = src.open(); changed && len(keep.(LevelSources)) == 0 {
 				keep = nil
 			}
 		case ClosedSource:
-			if changed = src.Closed(); changed {
+			if changed = isNil(src) || src.Closed(); changed {
+				keep = nil
+			}
+		default:
+			if changed = isNil(s); changed {
 				keep = nil
 			}
 		}

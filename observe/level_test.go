@@ -103,3 +103,52 @@ func TestLevelSourcesClosed(t *testing.T) {
 		t.Fatalf("Open() of {plain, nil, closed} = %v, want {plain}", open)
 	}
 }
+
+// A part of a LevelSources that holds a nil pointer or func (a nil *interceptors.Suite, left
+// so when a feature is off), nested or not, is skipped as a nil part is, by Levels, Closed and
+// Open alike: each called its methods, and panicked. promobs' Scrape left such parts out of
+// what it was given, but a LevelSources read anywhere else (ranged over, or a suite's own
+// Levels) was not.
+func TestLevelSourcesSkipNilPointers(t *testing.T) {
+	a := &closer{l: observe.Level{Kind: observe.LevelInFlight, Service: "a"}}
+	var nilCloser *closer
+	var nilFunc levelsFunc
+	ls := observe.LevelSources{nilCloser, nilFunc, a, observe.LevelSources{nilCloser, nilFunc}}
+	call := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("%s with nil-pointer parts: panic: %v", name, p)
+			}
+		}()
+		f()
+	}
+	var got []string
+	call("Levels", func() {
+		for l := range ls.Levels {
+			got = append(got, l.Service)
+		}
+	})
+	if len(got) != 1 || got[0] != "a" {
+		t.Fatalf("Levels read %q, want a alone", got)
+	}
+	var closed bool
+	call("Closed", func() { closed = ls.Closed() })
+	if closed {
+		t.Fatal("Closed() = true while a is open, want false")
+	}
+	var open observe.LevelSources
+	call("Open", func() { open = ls.Open() })
+	if len(open) != 1 || open[0] != observe.LevelSource(a) {
+		t.Fatalf("Open() = %v, want {a}", open)
+	}
+	a.closed = true
+	call("Closed", func() { closed = ls.Closed() })
+	if !closed {
+		t.Fatal("Closed() = false with a closed and the other parts nil pointers, want true")
+	}
+	call("Open", func() { open = ls.Open() })
+	if len(open) != 0 {
+		t.Fatalf("Open() = %v with a closed and the other parts nil pointers, want none", open)
+	}
+}
