@@ -59,8 +59,8 @@ func TestDigestPeriodIsMeasured(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
 	counters := kyc.NewCounters()
 	stop := startDigest(counters, time.Hour, zap.New(core))
-	counters.Observe(observe.Event{Kind: observe.RetryScheduled, Service: "kyc.v1.OCRService"})
-	stop() // long before the hour: the last digest
+	counters.Observe(observe.Event{Kind: observe.AttemptFinished, Service: "kyc.v1.OCRService", Attempt: 2}) // a retry
+	stop()                                                                                                   // long before the hour: the last digest
 	entries := logs.FilterMessage("digest").All()
 	if len(entries) != 1 {
 		t.Fatalf("%d digest lines, want 1", len(entries))

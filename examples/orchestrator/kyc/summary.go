@@ -53,8 +53,10 @@ func NewCounters() *Counters {
 	return c
 }
 
-// Observe counts CallFinished as a call, AttemptFinished as an attempt, RetryScheduled as a
-// retry, HedgeSent as a hedge, a BreakerStateChanged to "open" as a breaker opening (and one
+// Observe counts CallFinished as a call, AttemptFinished as an attempt, and as a retry too when
+// it is of an attempt after the call's first that no hedging delay sent (Attempt above 1,
+// Reason not ReasonHedgeDelay): a retry made, not one scheduled (RetryScheduled), which a
+// cancel in its backoff leaves unsent; HedgeSent as a hedge, a BreakerStateChanged to "open" as a breaker opening (and one
 // that stands for several changes as the opens folded into it too: its FoldedTrips and
 // FoldedReopens) and Rejected as a rejection.
 func (c *Counters) Observe(e observe.Event) {
@@ -67,8 +69,9 @@ func (c *Counters) Observe(e observe.Event) {
 		s.calls.Add(1)
 	case observe.AttemptFinished:
 		s.attempts.Add(1)
-	case observe.RetryScheduled:
-		s.retries.Add(1)
+		if e.Attempt > 1 && e.Reason != observe.ReasonHedgeDelay {
+			s.retries.Add(1)
+		}
 	case observe.BreakerStateChanged:
 		// An event its breaker folded several changes into (its sink was held) shows only the
 		// last change's To; the opens before it are in FoldedTrips and FoldedReopens.
@@ -101,7 +104,9 @@ func (c *Counters) Snapshot() map[string]ServiceStats {
 // ServiceStats are one service's counts in a summary.
 type ServiceStats struct {
 	// Calls, Attempts, Retries, BreakerOpens, Rejections and Hedges count the suite's events.
-	// Attempts are the attempts the client made, those a local policy refused included.
+	// Attempts are the attempts the client made, those a local policy refused included;
+	// Retries are those of them after a call's first that are no hedges: the retries made, not
+	// those scheduled, so that a retry an interruption cut in its backoff is not one.
 	Calls        int64 `json:"calls"`
 	Attempts     int64 `json:"attempts"`
 	Retries      int64 `json:"retries"`

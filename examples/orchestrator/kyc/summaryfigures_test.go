@@ -11,7 +11,9 @@ import (
 )
 
 // TestServiceFiguresFromEvents: Counters count a breaker opening only on a move to "open" (not
-// to half_open or closed), and the summary counts an attempt as reached at the client unless a
+// to half_open or closed), a retry at the AttemptFinished of an attempt after the first that
+// is no hedge (not at RetryScheduled: a retry scheduled may be cut in its backoff), and the
+// summary counts an attempt as reached at the client unless a
 // local policy rejected it, until the stub's own count replaces it.
 func TestServiceFiguresFromEvents(t *testing.T) {
 	c := kyc.NewCounters()
@@ -22,9 +24,13 @@ func TestServiceFiguresFromEvents(t *testing.T) {
 		}
 	}
 	emit(observe.CallFinished, 2)
-	emit(observe.AttemptFinished, 5)
+	// Two calls: 1 and its retries 2 and 3; 1 and its hedge 2.
+	for _, a := range []observe.Event{{Attempt: 1}, {Attempt: 2}, {Attempt: 3}, {Attempt: 1}, {Attempt: 2, Reason: observe.ReasonHedgeDelay}} {
+		a.Kind, a.Service = observe.AttemptFinished, svc
+		c.Observe(a)
+	}
 	emit(observe.Rejected, 2)
-	emit(observe.RetryScheduled, 3)
+	emit(observe.RetryScheduled, 3) // the third cut in its backoff
 	emit(observe.HedgeSent, 1)
 	for _, to := range []string{"open", "half_open", "closed"} {
 		c.Observe(observe.Event{Kind: observe.BreakerStateChanged, Service: svc, To: to})
@@ -33,7 +39,7 @@ func TestServiceFiguresFromEvents(t *testing.T) {
 
 	s := kyc.SummarizeResult(kyc.Result{}, c)
 	lv := s.Services[kyc.KeyLiveness]
-	want := kyc.ServiceStats{Calls: 2, Attempts: 5, Retries: 3, BreakerOpens: 1, Rejections: 2, Hedges: 1,
+	want := kyc.ServiceStats{Calls: 2, Attempts: 5, Retries: 2, BreakerOpens: 1, Rejections: 2, Hedges: 1,
 		Reached: 3, ReachedPerCall: 1.5, ReachedSource: "client"}
 	if lv != want {
 		t.Errorf("liveness %+v, want %+v", lv, want)
