@@ -152,7 +152,7 @@ func (s *Suite) buildLocked(st *state, fullMethod string, other bool) *chain {
 		if err != nil {
 			cl = codes.Default()
 		}
-		return &chain{method: fullMethod, policy: mp, classifier: cl, sink: observe.ForMethod(s.o.sink, mp.Service, fullMethod),
+		return &chain{method: fullMethod, policy: mp, classifier: cl, sink: s.chainSink(mp.Service, fullMethod, other),
 			err: fmt.Errorf("%s: suite closed", fullMethod)}
 	}
 	p := s.prepare(cfg, fullMethod, other)
@@ -204,9 +204,8 @@ func (s *Suite) buildLocked(st *state, fullMethod string, other bool) *chain {
 func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prepared {
 	service, _ := grpcmethod.Split(fullMethod)
 	mp := cfg.Resolve(fullMethod)
-	c := &chain{method: fullMethod, policy: mp, sink: observe.ForMethod(s.o.sink, service, fullMethod)}
-	// Not for the suite's overflow chain, whose CallFinished names service "*" where its
-	// attempts and deadlines name their own: one ObserveSuccess names one service.
+	c := &chain{method: fullMethod, policy: mp, sink: s.chainSink(service, fullMethod, other)}
+	// Not for the suite's overflow chain, whose sink renames its events (overflowSink).
 	if rec, ok := c.sink.(fastobs.SuccessRecorder); ok && !other && fastobs.Deadline != nil {
 		c.quiet = &fastobs.Quiet{Sink: rec}
 	}
@@ -244,6 +243,17 @@ func (s *Suite) prepare(cfg *config.Config, fullMethod string, other bool) *prep
 		p.steps = append(p.steps, st)
 	}
 	return p
+}
+
+// chainSink returns the sink of the chain of fullMethod, of service: the suite's scoped to it
+// (observe.ForMethod), which the suite's overflow chain (other) names its events through
+// (overflowSink).
+func (s *Suite) chainSink(service, fullMethod string, other bool) observe.Sink {
+	sink := observe.ForMethod(s.o.sink, service, fullMethod)
+	if other {
+		return overflow(sink)
+	}
+	return sink
 }
 
 // sectionsOf yields the sections that make a step in a chain of policy mp, in rank order,
@@ -467,23 +477,28 @@ func (s *Suite) checkSections(p *prepared, name string) error {
 
 // env returns what section sec's Build gets in chain p. A stateless section's step serves
 // this chain alone and gets the chain's sink; an object the cache may share with other chains
-// gets the suite's.
+// gets the suite's, through overflowSink for an object named after the suite's overflow chain
+// (the service "*", or "/*/*"), whose refusals (Rejected) would else name the method each
+// call named: such an object serves the overflow chain, and names its events as the chain's.
 func (s *Suite) env(p *prepared, sec section.Section, v any, earlier map[section.Key]section.Built) *section.Env {
+	shared := p.c.policy.Shares(p.sp, sec.Key())
+	name := sec.Name(v, p.service, p.fullMethod, shared)
 	sink := s.o.sink
 	if sec.Stateless() {
 		sink = p.c.sink
+	} else if p.service == otherService && (name == otherService || name == otherKey) {
+		sink = overflow(sink)
 	}
 	values := s.o.values
 	if p.other {
 		values = s.otherValues
 	}
-	shared := p.c.policy.Shares(p.sp, sec.Key())
 	classifier := p.c.classifier
 	if p.spClassifier != nil && shared && p.c.policy.ServiceClassified(p.sp, sec.Key()) {
 		classifier = p.spClassifier
 	}
 	return &section.Env{
-		Service: p.service, FullMethod: p.fullMethod, Name: sec.Name(v, p.service, p.fullMethod, shared),
+		Service: p.service, FullMethod: p.fullMethod, Name: name,
 		Budget: p.c.policy.Budget, Clock: s.clk, Sink: sink, Rand: s.o.rand, Classifier: classifier,
 		Values: values, Earlier: earlier,
 	}

@@ -84,7 +84,9 @@
 // :path may be megabytes long) goes through its service's overflow chain ("/<service>/*", one method-scoped breaker
 // for them all), and a name of a service outside both through the suite's ("/*/*", service
 // "*"), so that calls stay protected and the memory, the objects and the level sources
-// (Levels) stay bounded.
+// (Levels) stay bounded. Every event of a call through the suite's overflow chain names the
+// service "*" and the method "/*/*" (see WithUnlistedLimit), so that the metrics' labels stay
+// bounded too.
 //
 // These objects are per service (or method), never per backend: over several replicas behind
 // grpc's load balancing, a breaker counts the attempts of every replica together, and a

@@ -221,11 +221,17 @@ const DefaultUnlistedLimit = 1024
 // service goes through its service's overflow chain, built for "/<service>/*" (one
 // method-scoped breaker for all such names), and a name of an unlisted service through the
 // suite's overflow chain, built for the service "*" ("/*/*") with the policy of every service
-// outside the configuration and no WithFallback reply; its objects (breaker, bulkhead, limiter)
-// and its calls' CallFinished events name the service "*", while their attempts, retries and
-// deadlines name the call's own service and method (so a retry rate per service counts those
-// retries against no call of their service). (A call may name the service "*" itself: it has chains of its own, as
-// another service does, whose objects named after it are those of the overflow chain.) A
+// outside the configuration and no WithFallback reply. Every event of a call through it names
+// the service "*" and, where it names a method, "/*/*", whatever the call named: its
+// CallFinished, its attempts, retries, hedges and deadline, and its objects' (breaker,
+// bulkhead, limiter, throttle) refusals. So the labels of metrics made from the events
+// (promobs) are bounded by n whatever names calls bring, and a ratio of the service "*" (its
+// retries over its calls) compares its own events. A sink that is an observe.CalledSink (zapobs
+// is) is told the method the call named too, for a log line; a call's own sink
+// (observe.WithCallSink), which sees that call alone, is told the call's service and method
+// in every event instead. (A call may name the service "*" itself: it has chains of its own,
+// as another service does, whose objects named after it are those of the overflow chain,
+// whose refusals name "/*/*" too.) A
 // fallback's reply_json cannot be decoded for a name no descriptor declares: such chains fail
 // to build, within the bound or past it, and their calls fail with FailedPrecondition.
 //

@@ -137,6 +137,59 @@ const otherMethod = "*"
 // suite's overflow chain, named after it, and not its chain.
 const otherService = "*"
 
+// otherKey is the full method of the suite's overflow chain, "/*/*".
+const otherKey = "/" + otherService + "/" + otherMethod
+
+// overflowSink is the sink of the suite's overflow chain (see chain) and of the objects named
+// after it: it names every event the service "*" and, where the event names a method, the
+// method "/*/*", whatever service and method the call named, so that every event of such a
+// call names the same service and method, and what is labelled by them (a metric's series)
+// stays bounded by the suite's bound on unlisted names whatever names calls bring. A
+// CalledSink is told the method the call named (observe.ObserveCalled), for a log line.
+type overflowSink struct{ s observe.Sink }
+
+// overflow returns s as overflowSink, or nil for a nil s: no sink, no events.
+func overflow(s observe.Sink) observe.Sink {
+	if s == nil {
+		return nil
+	}
+	return overflowSink{s}
+}
+
+// Observe renames e (see overflowSink) and passes it on.
+func (o overflowSink) Observe(e observe.Event) {
+	called := e.Method
+	e.Service = otherService
+	if e.Method != "" {
+		e.Method = otherKey
+	}
+	observe.ObserveCalled(o.s, e, called)
+}
+
+// callSink returns cs, a call's sink (observe.WithCallSink), as c's calls send it their events:
+// through callerNames on the suite's overflow chain.
+func (c *chain) callSink(cs observe.Sink) observe.Sink {
+	if c.other {
+		return callerNames{cs}
+	}
+	return cs
+}
+
+// callerNames is the call sink of a call through the suite's overflow chain: it names every
+// event of the call the call's own service, the service of the method the call named, where
+// the chain names some of them (CallFinished, an attempt without an attempt loop) the service
+// "*" it was built for. A call sink sees one call, and labels nothing by its names (a tracer's
+// span): it is told the names the call brought, and all its events name them alike.
+type callerNames struct{ s observe.Sink }
+
+// Observe names e after the call (see callerNames) and passes it on.
+func (c callerNames) Observe(e observe.Event) {
+	if e.Method != "" {
+		e.Service = grpcmethod.Service(e.Method)
+	}
+	c.s.Observe(e)
+}
+
 // unlisted holds what state.chain admitted to chains of their own within the suite's bound on
 // unlisted names (WithUnlistedLimit): unlisted full methods of services whose policy has a
 // part per method, and unlisted services. They are kept for the suite's life: their objects
@@ -214,6 +267,9 @@ type chain struct {
 	// overflow: the chain serves the names of a service that are not admitted (see chain):
 	// "/<service>/*" of a service whose policy has a part per method, or "/*/*".
 	overflow bool
+	// other: the chain is the suite's overflow chain, whose sink names every event after it
+	// (overflowSink); a call sink is told the call's own names (see callerNames).
+	other bool
 	// desc is the registered descriptor of the service whose overflow chain this is, if any:
 	// the names it declares are listed, and pass the overflow chain by (see passedBy).
 	desc protoreflect.ServiceDescriptor
@@ -1238,8 +1294,8 @@ func (s *Suite) otherLocked(st *state) *chain {
 	if c := st.other.Load(); c != nil {
 		return c
 	}
-	c := s.buildLocked(st, "/"+otherService+"/"+otherMethod, true)
-	c.overflow = true
+	c := s.buildLocked(st, otherKey, true)
+	c.overflow, c.other = true, true
 	st.other.Store(c)
 	return c
 }
@@ -1261,7 +1317,7 @@ func (s *Suite) Unary() grpc.UnaryClientInterceptor {
 		// type, cache lines a call would otherwise not touch).
 		sink, own := c.sink, true
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
-			sink, own = observe.Multi(sink, cs), false
+			sink, own = observe.Multi(sink, c.callSink(cs)), false
 			opts = c.callSinkOptions(opts, sink)
 		}
 		if c.uc.gated != nil {
@@ -1401,7 +1457,7 @@ func (s *Suite) Stream() grpc.StreamClientInterceptor {
 		}
 		sink := c.sink
 		if cs := observe.CallSinkFrom(ctx); cs != nil {
-			sink = observe.Multi(sink, cs)
+			sink = observe.Multi(sink, c.callSink(cs))
 			opts = c.callSinkOptions(opts, sink)
 		}
 		if sink == nil {
@@ -1435,7 +1491,7 @@ func (s *Suite) failedCall(ctx context.Context, c *chain, method string, opts []
 	calloption.OnFinish(opts, err)
 	sink := c.sink
 	if cs := observe.CallSinkFrom(ctx); cs != nil {
-		sink = observe.Multi(sink, cs)
+		sink = observe.Multi(sink, c.callSink(cs))
 	}
 	if sink != nil {
 		now := s.clk.Now()

@@ -105,6 +105,16 @@
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
 // for such a throttle (BulwarkCallsRefused warns of its refusals meanwhile).
 //
+// # The service "*"
+//
+// A suite serves the calls of services outside its configuration past its bound on them
+// (interceptors.WithUnlistedLimit) through one overflow chain, and every event of such a call
+// names the service "*" and the method "/*/*": its calls, attempts, retries, hedges, deadlines,
+// fallbacks and refusals alike. So every ratio alert above compares, for "*", its own retries,
+// refusals, fallbacks or hedges with its own calls, and the labels stay bounded by the suite's
+// bound whatever names callers send. An alert on "*" is about those services together; the
+// zapobs lines of their calls say in called which method each named.
+//
 // # Checks
 //
 // go test ./observability runs promtool check rules and promtool test rules (skipped when

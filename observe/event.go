@@ -371,6 +371,42 @@ func (m multi) Observe(e Event) {
 	}
 }
 
+// ObserveCalled passes e to each sink in turn, as Observe does, with called to those that are
+// CalledSinks.
+func (m multi) ObserveCalled(e Event, called string) {
+	i := 0
+	defer func() {
+		if i < len(m) { // m[i] panicked
+			m[i+1:].ObserveCalled(e, called)
+		}
+	}()
+	for ; i < len(m); i++ {
+		ObserveCalled(m[i], e, called)
+	}
+}
+
+// A CalledSink is a Sink that is told the full method a call named when a suite sends it an
+// event of the call under another name: the calls a suite serves through its overflow chain
+// (package interceptors, WithUnlistedLimit), whose events all name the service "*" and the
+// method "/*/*", so that what is labelled by them (a metric's series) stays bounded whatever
+// names callers send. The suite then calls ObserveCalled(e, called) in place of Observe(e),
+// called being the full method the call named, from input, of any length: a log line or a
+// span may show it (clipped, see Clip), a metric label must not.
+type CalledSink interface {
+	Sink
+	ObserveCalled(e Event, called string)
+}
+
+// ObserveCalled passes e to s, with called, the full method the call named, when s is a
+// CalledSink (Multi's sinks are, for their parts that are).
+func ObserveCalled(s Sink, e Event, called string) {
+	if cs, ok := s.(CalledSink); ok {
+		cs.ObserveCalled(e, called)
+		return
+	}
+	s.Observe(e)
+}
+
 // ForMethod scopes each of m's sinks to the method (see Scoper). A Scoper may give no sink
 // (nil) for a method: the Multi of the scoped sinks leaves it out, as Multi leaves out any nil
 // sink, and is nil when no sink is left.
@@ -388,7 +424,8 @@ func (m multi) ForMethod(service, fullMethod string) Sink {
 // keep what it would otherwise look up by service and method on every event (promobs keeps the
 // method's metric series). A chain serves one method, or every method of a service that has no
 // entry of its own in the configuration: then fullMethod is "/<service>/*" and the events carry
-// the methods called. The scoped sink must record any event exactly as the Scoper would,
+// the methods called, but for the suite's overflow chain ("/*/*"), whose events all name
+// "/*/*" (see CalledSink). The scoped sink must record any event exactly as the Scoper would,
 // whatever its method: a chain shared by several methods, or a policy shared by several
 // chains, sends it other methods' events.
 type Scoper interface {

@@ -52,7 +52,9 @@
 //
 // Label values are bounded, in number and in size: a service or method name longer than 1024
 // bytes (a proxy forwards the :path it is sent, which may be megabytes) is "other" however few
-// names came before, and is not kept. No per-request value (time, duration, payload, metadata) is ever a
+// names came before, and is not kept. A suite's calls past its bound on unlisted services
+// (interceptors.WithUnlistedLimit) are labelled service "*" and method "/*/*" in every
+// family, as their events name them. No per-request value (time, duration, payload, metadata) is ever a
 // label, and events carry no payload to begin with.
 //
 //	| label   | values                                                                                                                             |

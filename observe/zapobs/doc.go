@@ -91,9 +91,9 @@
 // (of calls that were in flight through it) are dropped. Without an Instance, a Retired forgets
 // the state unless its event is later than the Retired's Time (see observe.Retired). zapobs keeps the states of 4096 breakers at most, and none of a name
 // longer than observe.MaxKeptName: the calls of a breaker past them have no breaker field.
-// A call of an unlisted service past the suite's bound names its own service, while its
-// breaker (the suite's overflow chain's) names the service "*": its retry lines have no breaker
-// field; its rejection lines, which name "*", have it. A rejection may reach the sink before
+// A call of an unlisted service past the suite's bound (the suite's overflow chain) names the
+// service "*" and the method "/*/*" on every line, as its breaker does: its lines have the
+// breaker field as any call's. A rejection may reach the sink before
 // the state change that made the breaker refuse (the breaker sends a change after it lets go
 // of its lock; see package breaker): its breaker field then holds the state before.
 //
@@ -133,6 +133,8 @@
 //	| probability | the adaptive throttle's rejection probability when it rejected the call                                                  |
 //	| breaker     | on a failed call's lines, the last state the breaker guarding the call reported (see The breaker field): closed, open,   |
 //	|             | half_open, forced_open, disabled; absent while zapobs has seen no state of that breaker                                  |
+//	| called      | last, on the lines of a call the suite serves through its overflow chain, whose service and method are then "*" and      |
+//	|             | "/*/*" (see interceptors.WithUnlistedLimit): the full method the call named, clipped as method is (observe.CalledSink)   |
 //
 // A line's time is the event's Time (the policies' clock), or now when the event has none.
 // Lines carry neither caller nor stack trace, whatever the logger's options: both would point

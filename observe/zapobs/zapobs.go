@@ -225,7 +225,16 @@ func New(logger *zap.Logger, opts ...Option) observe.Sink {
 
 // Observe implements observe.Sink. It writes the event's line if its level is enabled; when it
 // is not, Observe builds no field and allocates nothing. Events of an unknown kind are ignored.
-func (s *sink) Observe(e observe.Event) {
+func (s *sink) Observe(e observe.Event) { s.observe(e, "") }
+
+// ObserveCalled implements observe.CalledSink: it writes the event's line as Observe does,
+// with the method the call named in a field of its own, called (see the package doc).
+func (s *sink) ObserveCalled(e observe.Event, called string) { s.observe(e, called) }
+
+var _ observe.CalledSink = (*sink)(nil)
+
+// observe writes e's line; called, when not "", is the method the call named.
+func (s *sink) observe(e observe.Event, called string) {
 	if int(e.Kind) <= 0 || int(e.Kind) >= numKinds {
 		return
 	}
@@ -266,13 +275,17 @@ func (s *sink) Observe(e observe.Event) {
 			n++
 		}
 	}
+	if called != "" {
+		w.fs[n] = zap.String("called", observe.Clip(called))
+		n++
+	}
 	ce.Write(w.fs[:n]...)
 }
 
-// written is what a line that is written needs on the heap, in one allocation: its fields,
-// which zap may keep, and the event they are read from, which the values see by pointer.
-// (The event of a line that is not written stays on the stack.)
+// written is what a line that is written needs on the heap, in one allocation: its fields
+// (called last, when given), which zap may keep, and the event they are read from, which the
+// values see by pointer. (The event of a line that is not written stays on the stack.)
 type written struct {
 	e  observe.Event
-	fs [maxFields]zap.Field
+	fs [maxFields + 1]zap.Field
 }
