@@ -358,7 +358,7 @@ func (b *Breaker) allowSlow(method string) (Permit, error) {
 		send bool
 	)
 	if b.state == Open || b.state == HalfOpen || b.slowOn {
-		now = b.clock.Now()
+		now = b.nowLocked()
 		send = b.tickLocked(now)
 	}
 	var (
@@ -569,7 +569,7 @@ func (b *Breaker) probeOutcomeLocked(gen uint64, class codes.Class, slow bool) (
 		// the wait's very end, before anything else looked, is in time: its probe took no
 		// longer than HalfOpenMaxWait, as a probe of exactly SlowCallDuration (a fast one,
 		// which Validate lets the wait equal) does.
-		if now := b.clock.Now(); now.After(b.probeWaitEnds) {
+		if now := b.nowLocked(); now.After(b.probeWaitEnds) {
 			if send = b.tickLocked(now); gen != b.gen {
 				b.stats.Dropped++
 				return change{}, send
@@ -670,7 +670,7 @@ func wilsonLower(k, n int, z float64) float64 {
 // state, for the last interval times RecoveryMultiplier (at most RecoveryTimeout) after a failed
 // probe.
 func (b *Breaker) openLocked(reason string) change {
-	return b.openAtLocked(reason, b.clock.Now())
+	return b.openAtLocked(reason, b.nowLocked())
 }
 
 // openAtLocked is openLocked at now.
@@ -740,10 +740,27 @@ func (b *Breaker) toLocked(to State, reason string, at time.Time) change {
 		return change{from: from, to: to, reason: reason}
 	}
 	if at.IsZero() {
-		at = b.clock.Now()
+		at = b.nowLocked()
 	}
 	b.lastChange = at
 	return change{from: from, to: to, reason: reason, at: at}
+}
+
+// nowLocked reads the breaker's clock while b.mu is held. Should the clock panic (a Clock of
+// the program's with a bug), the lock is let go as the panic goes on, unrecovered and
+// unchanged: held, it would stop every later call of the breaker (Allow, a probe's report) and
+// every reading of its state or levels, for good. The caller holds the lock without a deferred
+// Unlock (which would then unlock it twice), and has changed nothing it must undo.
+func (b *Breaker) nowLocked() time.Time {
+	read := false
+	defer func() {
+		if !read {
+			b.mu.Unlock()
+		}
+	}()
+	now := b.clock.Now()
+	read = true
+	return now
 }
 
 // LastChange returns the Time of the BreakerStateChanged event of the breaker's last state
