@@ -95,8 +95,11 @@ func (b *RetryBudget) record(v codes.Verdict, first bool, now time.Time) {
 	if b.ratioMode {
 		if first && (v.Class == codes.Success || v.Class == codes.Business || v.Class.Failure()) {
 			if now.IsZero() {
+				// The clock is read before the lock: a Clock that panics (the program's, with a
+				// bug) must not leave the budget locked, and every retry of its method hung.
+				e := b.epochNow()
 				b.mu.Lock()
-				b.callSlotLocked(b.epochNow()).calls++
+				b.callSlotLocked(e).calls++
 				b.mu.Unlock()
 			} else {
 				e := b.epochOf(now)
