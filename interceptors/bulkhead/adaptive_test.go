@@ -72,7 +72,8 @@ func (s service) latency(n int) time.Duration {
 // simulate runs a closed loop of clients callers against svc through b, event by event in
 // simulated time (no goroutines; clk, b's clock, is moved to each call's end): a client starts a call as soon as TryAcquire lets
 // it, and ReleaseWith feeds the call's latency when it ends. fail says whether the i-th call to
-// end fails with Unavailable. It returns the limit after each of calls ends.
+// end fails with ResourceExhausted, the server shedding load. It returns the limit after each
+// of calls ends.
 func simulate(t *testing.T, b *bulkhead.Bulkhead, clk *clocktest.Fake, svc service, clients, calls int, fail func(i int) bool) []int {
 	t.Helper()
 	type call struct{ end, took time.Duration }
@@ -104,7 +105,7 @@ func simulate(t *testing.T, b *bulkhead.Bulkhead, clk *clocktest.Fake, svc servi
 		clk.Set(origin.Add(now))
 		var err error
 		if fail != nil && fail(i) {
-			err = status.Error(grpccodes.Unavailable, "overloaded")
+			err = status.Error(grpccodes.ResourceExhausted, "overloaded")
 		}
 		b.ReleaseWith(c.took, err)
 		idle++
@@ -166,7 +167,7 @@ func TestAdaptiveSettlesNearKnee(t *testing.T) {
 }
 
 // TestAdaptiveFailuresAndRecovery runs a healthy phase, a phase where every call fails with an
-// overload error, and a healthy phase again: the limit falls to the floor and grows back, and
+// overload error (ResourceExhausted: the server sheds load), and a healthy phase again: the limit falls to the floor and grows back, and
 // every LimitChanged event carries the limit the bulkhead then had.
 func TestAdaptiveFailuresAndRecovery(t *testing.T) {
 	const base, knee, floor = 10 * time.Millisecond, 16, 2
@@ -355,7 +356,9 @@ func TestAdaptiveUnarySamples(t *testing.T) {
 	}{
 		{name: "fast success grows", took: 5 * time.Millisecond, wantLimit: 3, wantEvent: 5 * time.Millisecond},
 		{name: "slow success is a drop", took: 50 * time.Millisecond, wantLimit: 1, wantEvent: 50 * time.Millisecond},
-		{name: "overload failure", took: time.Millisecond, err: status.Error(grpccodes.Unavailable, ""), wantLimit: 1, wantEvent: time.Millisecond},
+		{name: "overload failure", took: time.Millisecond, err: status.Error(grpccodes.ResourceExhausted, ""), wantLimit: 1, wantEvent: time.Millisecond},
+		{name: "fast transient failure is no sample", took: time.Millisecond, err: status.Error(grpccodes.Unavailable, ""), wantLimit: 2},
+		{name: "slow transient failure is a drop", took: 20 * time.Millisecond, err: status.Error(grpccodes.Unavailable, ""), wantLimit: 1, wantEvent: 20 * time.Millisecond},
 		{name: "canceled", took: time.Millisecond, err: status.Error(grpccodes.Canceled, ""), wantLimit: 2},
 		{name: "panic", took: time.Millisecond, panics: true, wantLimit: 2},
 	}

@@ -172,8 +172,9 @@ func (b *Bulkhead) began() time.Time {
 // and its outcome, as cl classifies it, is not ignored (see ReleaseWith): a call whose caller
 // canceled ctx is ignored whatever err says (per-RPC credentials that answer a token fetch cut
 // short Unavailable, as gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for
-// the breaker and the throttle. A drop of a call whose caller's deadline passed is judged by
-// the time the call held its slot (limit.timeout). A classifier that panics on err (an error
+// the breaker and the throttle. A transient failure is judged by the time the call held its
+// slot (limit.transient), and so is a throttled one of a call whose caller's deadline passed
+// (the deadline, not the server, ended it). A classifier that panics on err (an error
 // whose GRPCStatus panics) still gives the slot back, with no sample.
 func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err error, sample bool, cl *codes.Classifier) {
 	if b.ad == nil {
@@ -187,7 +188,7 @@ func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err 
 	if sample {
 		kind = b.classifyHeld(method, err, cl)
 		if kind == sampleDrop && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			kind = sampleTimeout // The caller's deadline: judged by the time the call had (see limit.timeout).
+			kind = sampleTransient // The caller's deadline: judged by the time the call had (see limit.transient).
 		}
 	}
 	var (

@@ -24,12 +24,15 @@ const (
 	AlgorithmNone Algorithm = ""
 	// AlgorithmAIMD adds one to the limit after a success (a business error or a server fault
 	// is no sample) that found the limit in use and took less than Adaptive.LatencyThreshold; a
-	// failure that signals overload (a transient or throttled outcome) or an answer slower than
-	// the threshold multiplies it by BackoffRatio.
+	// failure that signals overload (a throttled outcome, or a transient one that took at least
+	// the threshold: without one, every transient one) or an answer slower than the threshold
+	// multiplies it by BackoffRatio.
 	AlgorithmAIMD Algorithm = "aimd"
 	// AlgorithmGradient compares the recent latency with the long-term latency and shrinks the
 	// limit as the ratio grows (a gradient, Vegas-like estimate of the queue), growing it while
-	// latency stays flat.
+	// latency stays flat. A throttled failure, or a transient one that took at least Tolerance
+	// times the long-term latency, multiplies it by BackoffRatio; a faster transient one is no
+	// sample.
 	AlgorithmGradient Algorithm = "gradient"
 )
 
@@ -53,9 +56,9 @@ type Adaptive struct {
 	// LongWindow is how many latency samples the long-term average spans (gradient, as
 	// Smoothing), in [10, 100000]. 0 means 600.
 	LongWindow int `yaml:"long_window" json:"long_window" zero:"is below 10"`
-	// LatencyThreshold makes a call slower than it count as a drop (aimd; the gradient does not
-	// read it, and package config refuses it written beside gradient). 0 means only overload
-	// failures count.
+	// LatencyThreshold makes a call slower than it count as a drop, and a transient failure
+	// faster than it no sample (aimd; the gradient does not read it, and package config refuses
+	// it written beside gradient). 0 means only failures count, every transient or throttled one.
 	LatencyThreshold time.Duration `yaml:"latency_threshold" json:"latency_threshold"`
 	// BackoffRatio multiplies the limit on a drop (aimd; gradient on an overload failure), in
 	// [0.5, 1). 0 means 0.9.

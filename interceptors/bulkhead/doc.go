@@ -124,32 +124,43 @@
 //
 // Each call that ends is a sample: its latency and its outcome, read by the classifier
 // (WithClassifier, default codes.Default(); in a suite, a method sharing its service's
-// bulkhead with a classifier of its own has its outcomes read by its own). A transient or throttled outcome (Unavailable,
-// DeadlineExceeded, ResourceExhausted, ...) is a drop, a sign of overload. A canceled call (one
-// whose caller canceled its context, whatever error it ended with), or one refused by a
-// bulwark policy, is no sample. Nor is a business error (InvalidArgument, NotFound, ...): a
-// server may refuse a request in a millisecond, before the work the method does (an image
-// without a face refused before the GPU runs), and with such answers for most calls their
-// latency hid the queue of the calls doing the work: the limit went to the ceiling at six
-// times the service's knee. Nor is a server fault (Internal, Unknown, DataLoss): a broken
-// service may fail every call in a millisecond, which looks like a service without a queue;
-// counted, 30 s of such failures took the limit from about 25 to the ceiling, and the service,
-// once it recovered, met about six times its knee at once. Only a success is an answer, whose
-// latency counts. A service whose server faults do mean overload can say so with a classifier
-// that calls them transient: they are then drops.
+// bulkhead with a classifier of its own has its outcomes read by its own). A throttled outcome
+// (ResourceExhausted: the server, or a proxy, sheds load) is a drop, a sign of overload. A
+// transient one (Unavailable, DeadlineExceeded, Aborted, ...) is a drop only if the call held
+// its slot for at least the time a healthy answer takes: LatencyThreshold for AIMD, Tolerance
+// times the baseline for the gradient. A faster one is no sample: a random fault at the
+// service's normal latency (a replica restarting, a connection reset) is no sign of a queue,
+// and the breaker and the adaptive throttle, not the bulkhead, answer a failure rate. Each
+// such fault was a drop, so that every round trip brought one rise and one back-off: with a
+// 100-slot ceiling, unlimited demand and 20-25 ms answers, 5 % of fast Unavailable held the
+// limit near 15 and 20 % near 8, with either algorithm, and the built-in ml profile sat at its
+// floor through the faults of a brownout; now the gradient and AIMD with a LatencyThreshold
+// stay at the ceiling, while a service that sheds with Unavailable after three times its
+// latency still takes the limit to 20-40 (TestRandomFastFaultsKeepTheLimit). AIMD without a LatencyThreshold, or a gradient before its first answer, has
+// no such time and counts every transient failure as a drop (see AIMD).
+//
+// A canceled call (one whose caller canceled its context, whatever error it ended with), or
+// one refused by a bulwark policy, is no sample. Nor is a business error (InvalidArgument,
+// NotFound, ...): a server may refuse a request in a millisecond, before the work the method
+// does (an image without a face refused before the GPU runs), and with such answers for most
+// calls their latency hid the queue of the calls doing the work: the limit went to the ceiling
+// at six times the service's knee. Nor is a server fault (Internal, Unknown, DataLoss): a
+// broken service may fail every call in a millisecond, which looks like a service without a
+// queue; counted, 30 s of such failures took the limit from about 25 to the ceiling, and the
+// service, once it recovered, met about six times its knee at once. Only a success is an
+// answer, whose latency counts. A service whose server faults do mean overload can say so
+// with a classifier that calls them transient (judged as above) or throttled (always drops).
 //
 // A call of the interceptors (or a suite's chain) whose caller's deadline passed while it held
-// its slot is a drop only if it held the slot for at least the time a healthy answer takes:
-// LatencyThreshold for AIMD, Tolerance times the baseline for the gradient. One that held it
-// less is no sample: the caller's deadline was too short for the method, or spent waiting in
+// its slot is judged so too, even if the server answered throttled: one that held the slot
+// less than a healthy answer takes is no sample, as the caller's deadline was too short for the method, or spent waiting in
 // this bulkhead's queue, which says nothing about the service. Each such timeout backed the
 // limit off: 30 callers with a 5 ms deadline on a method answering in 20 ms took it to
 // MinLimit for every caller sharing the bulkhead, and a queue that ate the deadlines lowered
-// the limit, which lengthened the queue. AIMD without a LatencyThreshold, or a gradient before
-// its first answer, has no such time and counts every such timeout as a drop, as it does a
-// ReleaseWith, which knows no context. Unary measures from the slot taken to the
-// invoker's return, Stream from the slot taken to the end of the stream; a panicking call (or
-// stream) is no sample. Callers of Acquire give a sample with ReleaseWith; a plain Release gives none.
+// the limit, which lengthened the queue. Unary measures from the slot taken to the invoker's
+// return, Stream from the slot taken to the end of the stream; a panicking call (or stream)
+// is no sample. Callers of Acquire give a sample with ReleaseWith, whose latency is the one
+// judged; a plain Release gives none.
 //
 // A call that started before the limit last changed is no sample either: it measured the
 // limit before the change. Without this rule every call queued behind a limit that was too
@@ -174,7 +185,12 @@
 // never below MinLimit. Any other answer adds one to the limit, up to the ceiling, if the
 // limit was in use: at least half of it in flight when the call ended, the call included.
 // Without a LatencyThreshold, AIMD only sees overload when calls fail, typically when they
-// pass their deadline; with one, it keeps latency near the threshold.
+// pass their deadline, and every transient failure is a drop, however fast: it is loss-based,
+// and like TCP Reno it settles low under random faults that are no overload (with a 100-slot
+// ceiling, unlimited demand and 20-25 ms answers, near 15 with 5 % of fast Unavailable, near 8
+// with 20 %, near 5 with 30 %). With one, it keeps latency near the threshold, and a transient
+// failure faster than the threshold is no sample. For a service with random transient faults,
+// use the gradient (the built-in ml profile does) or give AIMD a LatencyThreshold.
 //
 // # Gradient
 //
@@ -186,9 +202,10 @@
 // new estimate is limit·gradient, plus sqrt(limit), room for a small queue, when the gradient
 // is 1; the limit moves towards it by Smoothing (default 0.2): limit·(1−Smoothing) +
 // estimate·Smoothing, within [MinLimit, ceiling]. The limit never grows when it was not in use
-// (less than half of it in flight). A drop multiplies the limit by BackoffRatio, as AIMD does:
+// (less than half of it in flight). A drop (a throttled failure, or a transient one that took
+// at least Tolerance times the baseline) multiplies the limit by BackoffRatio, as AIMD does:
 // the latency of a call that timed out or was shed is the caller's deadline or the time to be
-// refused, not the service's.
+// refused, not the service's. A transient failure faster than that is no sample.
 //
 // A sample counts at most Tolerance/0.5 times the baseline, the latency at which the gradient
 // reaches its least: a longer one says no more about a queue. Without that cap one outlier (a

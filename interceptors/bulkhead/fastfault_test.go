@@ -14,8 +14,8 @@ import (
 
 // A service that fails fast (a broken or overloaded GPU service answering in 1ms) neither
 // raises the limit above what the healthy service earned nor keeps it from coming back once
-// the service recovers. A transient failure (Unavailable) is an overload drop and backs the
-// limit off; a server fault (Internal) is no sample. Counted as answers, 1ms server faults
+// the service recovers. A transient failure (Unavailable) faster than a healthy answer is no
+// sample, nor is a server fault (Internal). Counted as answers, 1ms server faults
 // looked like a service without a queue: during 30s of them both algorithms took the limit
 // from about 25 to the ceiling, 100, and kept it above 75 through 30s of 20% of them, so
 // that the recovered service met about six times its knee at once.

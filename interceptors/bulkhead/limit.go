@@ -31,11 +31,12 @@ const (
 	sampleNone sampleKind = iota
 	// sampleOK: the service answered with a success in the latency.
 	sampleOK
-	// sampleDrop: the call failed with an overload outcome (transient or throttled).
+	// sampleDrop: a sign of overload: the call failed throttled (the server, or a proxy, said
+	// it sheds load).
 	sampleDrop
-	// sampleTimeout: a drop because the caller's own deadline passed while the call held its
-	// slot, for latency: a drop only if that was long enough to tell (see timeout).
-	sampleTimeout
+	// sampleTransient: the call failed transient (Unavailable, its caller's deadline passed,
+	// ...) after latency: a drop only if that was long enough to tell (see transient).
+	sampleTransient
 )
 
 // limit is the algorithm of an adaptive limit: it turns samples into an estimate between
@@ -92,13 +93,17 @@ func (l *limit) sample(kind sampleKind, latency time.Duration, inFlight int) {
 	}
 }
 
-// timeout judges a call that held its slot for latency until its caller's deadline passed:
-// a drop if the service had had at least the time a healthy answer takes, LatencyThreshold for
-// AIMD, Tolerance times the baseline for the gradient, and no sample if not: the caller's
-// deadline was shorter than that (a deadline too tight for the method, or one the call spent
-// waiting in this bulkhead's queue), which says nothing about the service. Without a
-// threshold, or a baseline yet, nothing tells, and it is a drop.
-func (l *limit) timeout(latency time.Duration) sampleKind {
+// transient judges a call that failed transient after latency (Unavailable, or its caller's
+// deadline passed while it held its slot): a drop if it took at least the time a healthy
+// answer takes, LatencyThreshold for AIMD, Tolerance times the baseline for the gradient, and
+// no sample if not. A failure faster than a healthy answer is no sign of a queue: a random
+// fault (a replica restarting, a connection reset) at the service's normal latency, or a
+// caller's deadline shorter than that (too tight for the method, or spent waiting in this
+// bulkhead's queue). Counted, 5 % of such faults held a 100-slot limit near 15 and 20 % near
+// 8, whatever the service could take: each round trip brought one rise and one back-off.
+// Without a threshold (AIMD is then loss-based, every failure a drop), or a baseline yet,
+// nothing tells, and it is a drop.
+func (l *limit) transient(latency time.Duration) sampleKind {
 	var healthy float64
 	switch {
 	case l.algorithm == AlgorithmAIMD && l.threshold > 0:
