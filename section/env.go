@@ -464,17 +464,25 @@ type Interceptors interface {
 // Step returns the step of policy object o, made by a constructor that returned err: Build's
 // usual last line is return section.Step(New(...)). When o implements UnaryStep, the step is
 // run flat (Built.Flat). When o is a ConnGate, its stream interceptor tells a hedged stream's
-// watcher of the wait in it, as Gates tells a unary attempt's (see watchedStream).
+// watcher of the wait in it, as Gates tells a unary attempt's (see watchedStream): a
+// StreamWatcher's does so itself.
 func Step[O Interceptors](o O, err error) (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
 	b := Built{Unary: o.Unary(), Stream: o.Stream(), Object: o}
 	b.Flat, _ = any(o).(UnaryStep)
-	if cg, ok := any(o).(ConnGate); ok && b.Stream != nil {
+	if cg, ok := any(o).(ConnGate); ok && b.Stream != nil && !watches(cg) {
 		b.Stream = watchedStream(cg, b.Stream)
 	}
 	return b, nil
+}
+
+// watches reports whether g's stream interceptors tell a hedged stream's watcher of the wait
+// in them themselves (StreamWatcher).
+func watches(g ConnGate) bool {
+	_, ok := g.(StreamWatcher)
+	return ok
 }
 
 // ExitFunc is a Gate's Exit.
@@ -486,12 +494,13 @@ type ExitFunc func(ctx context.Context, method string, opts []grpc.CallOption, p
 // them with exit, g's Exit judging outcomes by the method's classifier; stream is g's stream
 // interceptor judging them so.
 // A g that is a ConnGate gives a step that is one too, whose stream interceptor tells a hedged
-// stream's watcher of the wait in it (see watchedStream).
+// stream's watcher of the wait in it (see watchedStream); a g that is a StreamWatcher gives
+// stream, which must then tell it as g's own does (AdmitStream).
 func Judged(obj any, g Instant, exit ExitFunc, stream grpc.StreamClientInterceptor) Built {
 	j := &judged{Instant: g, exit: exit}
 	if cg, ok := g.(ConnGate); ok {
 		c := &connJudged{judged: j, cg: cg}
-		if stream != nil {
+		if stream != nil && !watches(cg) {
 			stream = watchedStream(cg, stream)
 		}
 		return Built{Unary: Interceptor(c), Stream: stream, Object: obj, Flat: c}

@@ -271,6 +271,48 @@ func watchedStream(g ConnGate, stream grpc.StreamClientInterceptor) grpc.StreamC
 	}
 }
 
+// StreamWatcher is a ConnGate whose own stream interceptor tells a hedged stream's watcher of
+// the wait in it (with AdmitStream), so that a hedging policy above it as a plain interceptor,
+// outside a suite, follows the stream's wait as one above it in a suite does: Step and Judged
+// pass such a gate's stream interceptor on as it is, where they make another's tell the
+// watcher (watchedStream), which would tell it twice. The bulkhead and the rate limiter are
+// StreamWatchers.
+type StreamWatcher interface {
+	ConnGate
+	// WatchesStreams does nothing: it marks the gate.
+	WatchesStreams()
+}
+
+// AdmitStream runs admit, g's admission of a stream opened with opts (the wait for a slot or a
+// token), as calloption.Admit does: a refusal, admit's error, runs the grpc.OnFinish callbacks
+// among opts with it, and should admit panic they run with calloption.ErrPanicked. When the
+// last of opts is a gatewatch.Watch (a hedging policy's hedge of a client stream, above g) and
+// g may make the stream wait (it is not Instant for opts), the watcher is told that the stream
+// waits before admit runs, and that it has left once admit returns (admitted, refused, or its
+// context or ClientConn ended) or panics, before the callbacks run. A stream without a Watch
+// pays one look at its last option. A StreamWatcher's stream interceptor admits with it.
+func AdmitStream(g ConnGate, opts []grpc.CallOption, admit func() error) error {
+	if w := gatewatch.Of(opts); w != nil {
+		return admitWatched(w, g, opts, admit)
+	}
+	return calloption.Admit(opts, admit)
+}
+
+// admitWatched is AdmitStream for a stream whose last option is w. Not inlined: its frame is
+// not on the stack of a stream without a Watch.
+//
+//go:noinline
+func admitWatched(w *gatewatch.Watch, g ConnGate, opts []grpc.CallOption, admit func() error) error {
+	if inst, ok := g.(Instant); ok && inst.Instant(opts) {
+		return calloption.Admit(opts, admit)
+	}
+	return calloption.Admit(opts, func() error {
+		w.Waiting()
+		defer w.Left()
+		return admit()
+	})
+}
+
 // streamWatched opens a stream through stream, a gate's interceptor that may make it wait,
 // telling w of the wait (see watchedStream). Apart from watchedStream, so that a stream without
 // a Watch makes no closure.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/section"
@@ -95,7 +94,10 @@ func (b *Bulkhead) exit(ctx context.Context, method string, p section.Pass, err 
 // call (see "Adaptive limit" in the package documentation); a failed send is this side's and
 // no sample). A stream refused a slot
 // runs the grpc.OnFinish callbacks among its call options with the refusal, as grpc would have
-// once the stream ended (as a refused unary call does).
+// once the stream ended (as a refused unary call does). A hedging policy's hedge of a client
+// stream, with this interceptor chained below the hedge's, tells the hedge of its wait for a
+// slot (see section.AdmitStream), as the unary interceptor tells a hedged call's, in a suite or
+// outside one: no further hedge is sent while it waits.
 func (b *Bulkhead) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return b.newStream(ctx, desc, cc, method, streamer, opts, b.classifier)
@@ -107,7 +109,7 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...) // Ended already: no slot (see section.InvokeGate).
 	}
-	if err := calloption.Admit(opts, func() error { return grpcError(b.acquireConn(ctx, cc, method, opts)) }); err != nil {
+	if err := section.AdmitStream(b, opts, func() error { return grpcError(b.acquireConn(ctx, cc, method, opts)) }); err != nil {
 		return nil, err
 	}
 	start := b.began()
@@ -132,6 +134,12 @@ func (b *Bulkhead) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grp
 	}
 	return w, nil
 }
+
+var _ section.StreamWatcher = (*Bulkhead)(nil)
+
+// WatchesStreams marks b as a gate whose stream interceptor tells a hedged stream of its wait
+// itself (see section.StreamWatcher).
+func (b *Bulkhead) WatchesStreams() {}
 
 // fixedEnd is a bulkhead with a fixed limit as the streamend.Ender of a stream holding one of
 // its slots: the end gives the slot back, whatever it was.

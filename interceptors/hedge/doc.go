@@ -93,17 +93,19 @@
 //
 // Nor is a hedge sent while an attempt of the call waits at a gate below the hedge that queues
 // it (a bulkhead with a max_wait, a rate limiter that waits for a token, in the interceptors
-// suite or chained below the hedge as plain unary interceptors; they tell the hedge through the
-// attempt's call options). The client is then saturated, not the service slow: a hedge would
-// queue behind that attempt, or take a slot ahead of other calls' first attempts, and pay the
-// losing-hedge allowance and a retry-budget token to help nothing. A delay that passes while an
-// attempt waits so sends nothing and costs nothing; once no attempt waits, the next hedge is
-// due a delay after the last one left its gate (or later, when it was due later): the hedging
-// timer runs from when an attempt left the client, not from when it began to queue
-// (TestNoHedgeWhileTheFirstAttemptQueues). A client stream's hedge waits so as it opens its
-// stream through the rest of the chain (the gates' stream steps tell it): while it does, no
-// further hedge is sent (TestNoStreamHedgeWhileAHedgeQueues). Its attempt 1 passed the gates
-// when the stream opened, before the reply phase where its hedging begins.
+// suite or chained below the hedge as plain unary or stream interceptors; they tell the hedge
+// through the attempt's call options). The client is then saturated, not the service slow: a
+// hedge would queue behind that attempt, or take a slot ahead of other calls' first attempts,
+// and pay the losing-hedge allowance and a retry-budget token to help nothing. A delay that
+// passes while an attempt waits so sends nothing and costs nothing; once no attempt waits, the
+// next hedge is due a delay after the last one left its gate (or later, when it was due
+// later): the hedging timer runs from when an attempt left the client, not from when it began
+// to queue (TestNoHedgeWhileTheFirstAttemptQueues). A client stream's hedge waits so as it
+// opens its stream through the rest of the chain (the gates' stream steps, or their own Stream
+// interceptors, tell it): while it does, no further hedge is sent
+// (TestNoStreamHedgeWhileAHedgeQueues, TestNoStreamHedgeWhileQueuedInAGateChainedBelow). Its
+// attempt 1 passed the gates when the stream opened, before the reply phase where its hedging
+// begins.
 //
 // Why the median rule. Latency spikes (a GPU replica stalled for a second while the others
 // answer in 20ms) make a distribution with two modes. A percentile alone sits on the spikes

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/codes"
-	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
@@ -132,17 +131,26 @@ func (p *Policy) Exit(context.Context, string, []grpc.CallOption, section.Pass, 
 
 // Stream returns an interceptor that takes one token when a stream opens. A stream refused
 // its token runs the grpc.OnFinish callbacks among its call options with the refusal, as grpc
-// would have once the stream ended (as Unary does for a refused call).
+// would have once the stream ended (as Unary does for a refused call). A hedging policy's
+// hedge of a client stream, with this interceptor chained below the hedge's, tells the hedge
+// of its wait for a token (see section.AdmitStream), as Unary tells a hedged call's, in a suite
+// or outside one: no further hedge is sent while it waits.
 func (p *Policy) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if ctx.Err() == nil { // Ended already: no token (see section.InvokeGate).
-			if err := calloption.Admit(opts, func() error { return p.allowStream(ctx, cc, method, opts) }); err != nil {
+			if err := section.AdmitStream(p, opts, func() error { return p.allowStream(ctx, cc, method, opts) }); err != nil {
 				return nil, err
 			}
 		}
 		return streamer(ctx, desc, cc, method, opts...)
 	}
 }
+
+var _ section.StreamWatcher = (*Policy)(nil)
+
+// WatchesStreams marks p as a gate whose stream interceptor tells a hedged stream of its wait
+// itself (see section.StreamWatcher).
+func (p *Policy) WatchesStreams() {}
 
 // grpcError turns a context error into the status a gRPC caller expects.
 func grpcError(err error) error {

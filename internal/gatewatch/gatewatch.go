@@ -1,11 +1,12 @@
 // Package gatewatch lets a policy above a run of gates (section.Gates), above a gate's own
-// unary interceptor (section.InvokeConnGate), or above the stream steps of gates
-// (section.Step's and Judged's over a section.ConnGate), follow one of its attempts through
-// them: when the attempt waits at a gate that may queue it (a bulkhead with a max_wait, a rate
-// limiter that waits for a token) and when it has left that gate. The time between is spent on
-// this side of the wire, not the service's. The hedging policy is such a policy: it sends no
-// hedge while an attempt of the call waits so, and measures an attempt's latency from when it
-// left its last such gate. A leaf package, so that section and the policies may both import it.
+// unary interceptor (section.InvokeConnGate) or stream interceptor (section.AdmitStream), or
+// above the stream steps of gates (section.Step's and Judged's over a section.ConnGate), follow
+// one of its attempts through them: when the attempt waits at a gate that may queue it (a
+// bulkhead with a max_wait, a rate limiter that waits for a token) and when it has left that
+// gate. The time between is spent on this side of the wire, not the service's. The hedging
+// policy is such a policy: it sends no hedge while an attempt of the call waits so, and
+// measures an attempt's latency from when it left its last such gate. A leaf package, so that
+// section and the policies may both import it.
 package gatewatch
 
 import "google.golang.org/grpc"
