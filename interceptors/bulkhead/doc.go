@@ -91,20 +91,25 @@
 //
 // Unary and Stream apply a Bulkhead to gRPC calls; UnaryClientInterceptor(name, cfg, opts...)
 // and StreamClientInterceptor build a bulkhead of their own and return its interceptor (or the
-// error of New), the shape every bulwark policy package shares. A unary call holds its slot until the invoker returns, or panics. A stream holds
-// its slot for its whole life and gives it back exactly once, when the first of these happens:
-// opening the stream fails; RecvMsg returns an error (io.EOF included); RecvMsg returns the only
-// reply of a stream that is not server-streaming; SendMsg or Header fails other than with io.EOF;
-// RecvMsg, SendMsg, Header, Trailer or CloseSend panics (as the panic goes on); the
-// stream's context ends (the caller canceled it, its deadline passed, or gRPC finished the
-// stream; a RecvMsg or SendMsg running then gives the slot back when it returns); its
-// ClientConn shuts down (grpc.ClientConn.Close, which gRPC counts as releasing a stream). gRPC's
-// end of the stream is watched only once the stream is committed (a RecvMsg or Header
-// returned, or its Context was asked for): watching it sooner would turn off gRPC's retries of
-// the stream (see internal/streamend); the ClientConn's shutdown is watched from the stream's
-// open, by one watcher per ClientConn. A caller that abandons a stream without canceling its
-// context or closing the ClientConn, which grpc-go forbids, holds the slot until gRPC ends a
-// committed stream, and until its context ends one it never read.
+// error of New), the shape every bulwark policy package shares. A unary call holds its slot
+// until the invoker returns, or panics. A stream holds its slot for its whole life and gives it
+// back exactly once, when the first of these happens: opening the stream fails; RecvMsg returns
+// an error (io.EOF included); RecvMsg returns the only reply of a stream that is not
+// server-streaming; SendMsg or Header fails other than with io.EOF; RecvMsg, SendMsg, Header,
+// Trailer or CloseSend panics (as the panic goes on); the stream's context ends (the caller
+// canceled it, its deadline passed, or gRPC finished the stream; a RecvMsg or SendMsg running
+// then gives the slot back when it returns); its ClientConn shuts down (grpc.ClientConn.Close,
+// which gRPC counts as releasing a stream). gRPC's end of the stream is watched only once the
+// stream is committed (a RecvMsg or Header returned, or its Context was asked for): watching it
+// sooner would turn off gRPC's retries of the stream (see internal/streamend); the ClientConn's
+// shutdown is watched from the stream's open, by one watcher per ClientConn. A caller that
+// abandons a stream without canceling its context or closing the ClientConn, which grpc-go
+// forbids, holds the slot until gRPC ends a committed stream, and until its context ends one it
+// never read.
+//
+// A hedging policy (interceptors/hedge) chained above Unary or Stream, outside a suite, is told
+// of a call's or a stream hedge's wait for a slot, as a suite's is: it sends no further hedge
+// while an attempt waits here, and does not learn the wait as the service's latency.
 //
 // # Options
 //
@@ -123,21 +128,22 @@
 // the algorithm, Duration the latency of the call that moved it): at most one per call.
 //
 // Each call that ends is a sample: its latency and its outcome, read by the classifier
-// (WithClassifier, default codes.Default(); in a suite, a method sharing its service's
-// bulkhead with a classifier of its own has its outcomes read by its own). A throttled outcome
+// (WithClassifier, default codes.Default(); in a suite, a method sharing its service's bulkhead
+// with a classifier of its own has its outcomes read by its own). A throttled outcome
 // (ResourceExhausted: the server, or a proxy, sheds load) is a drop, a sign of overload. A
 // transient one (Unavailable, DeadlineExceeded, Aborted, ...) is a drop only if the call held
 // its slot for at least the time a healthy answer takes: LatencyThreshold for AIMD, Tolerance
 // times the baseline for the gradient. A faster one is no sample: a random fault at the
 // service's normal latency (a replica restarting, a connection reset) is no sign of a queue,
-// and the breaker and the adaptive throttle, not the bulkhead, answer a failure rate. Each
-// such fault was a drop, so that every round trip brought one rise and one back-off: with a
-// 100-slot ceiling, unlimited demand and 20-25 ms answers, 5 % of fast Unavailable held the
-// limit near 15 and 20 % near 8, with either algorithm, and the built-in ml profile sat at its
-// floor through the faults of a brownout; now the gradient and AIMD with a LatencyThreshold
-// stay at the ceiling, while a service that sheds with Unavailable after three times its
-// latency still takes the limit to 20-40 (TestRandomFastFaultsKeepTheLimit). AIMD without a LatencyThreshold, or a gradient before its first answer, has
-// no such time and counts every transient failure as a drop (see AIMD).
+// and the breaker and the adaptive throttle, not the bulkhead, answer a failure rate. Each such
+// fault was a drop, so that every round trip brought one rise and one back-off: with a 100-slot
+// ceiling, unlimited demand and 20-25 ms answers, 5 % of fast Unavailable held the limit near
+// 15 and 20 % near 8, with either algorithm, and the built-in ml profile sat at its floor
+// through the faults of a brownout; now the gradient and AIMD with a LatencyThreshold stay at
+// the ceiling, while a service that sheds with Unavailable after three times its latency still
+// takes the limit to 20-40 (TestRandomFastFaultsKeepTheLimit). AIMD without a LatencyThreshold,
+// or a gradient before its first answer, has no such time and counts every transient failure as
+// a drop (see AIMD).
 //
 // A canceled call (one whose caller canceled its context, whatever error it ended with), or
 // one refused by a bulwark policy, is no sample. Nor is a business error (InvalidArgument,
@@ -152,15 +158,15 @@
 // with a classifier that calls them transient (judged as above) or throttled (always drops).
 //
 // A call of the interceptors (or a suite's chain) whose caller's deadline passed while it held
-// its slot is judged so too, even if the server answered throttled: one that held the slot
-// less than a healthy answer takes is no sample, as the caller's deadline was too short for the method, or spent waiting in
-// this bulkhead's queue, which says nothing about the service. Each such timeout backed the
-// limit off: 30 callers with a 5 ms deadline on a method answering in 20 ms took it to
-// MinLimit for every caller sharing the bulkhead, and a queue that ate the deadlines lowered
-// the limit, which lengthened the queue. Unary measures from the slot taken to the invoker's
-// return, Stream from the slot taken to the end of the stream; a panicking call (or stream)
-// is no sample. Callers of Acquire give a sample with ReleaseWith, whose latency is the one
-// judged; a plain Release gives none.
+// its slot is judged so too, even if the server answered throttled: one that held the slot less
+// than a healthy answer takes is no sample, as the caller's deadline was too short for the
+// method, or spent waiting in this bulkhead's queue, which says nothing about the service. Each
+// such timeout backed the limit off: 30 callers with a 5 ms deadline on a method answering in
+// 20 ms took it to MinLimit for every caller sharing the bulkhead, and a queue that ate the
+// deadlines lowered the limit, which lengthened the queue. Unary measures from the slot taken
+// to the invoker's return, Stream from the slot taken to the end of the stream; a panicking
+// call (or stream) is no sample. Callers of Acquire give a sample with ReleaseWith, whose
+// latency is the one judged; a plain Release gives none.
 //
 // A call that started before the limit last changed is no sample either: it measured the
 // limit before the change. Without this rule every call queued behind a limit that was too
@@ -219,11 +225,12 @@
 // The baseline learns quickly (at the short-term rate) from samples below it, slowly (over
 // LongWindow) from calls that found the limit not in use (no queue of ours), and not at all
 // from queued calls: an average that followed them would follow the queue it is meant to
-// detect, and the limit would creep up to the ceiling. It is also pulled down by 5 % per
-// sample while the short-term latency is under half of it, so that it follows a recovery. A service that gets slower for good (more than Tolerance times
-// the baseline at any concurrency) drives the limit to MinLimit; there the baseline learns
-// upwards at the short-term rate, since our own queue is as short as it can be, and the limit
-// grows again once the new latency is within tolerance.
+// detect, and the limit would creep up to the ceiling. It is also pulled down by 5 % per sample
+// while the short-term latency is under half of it, so that it follows a recovery. A service
+// that gets slower for good (more than Tolerance times the baseline at any concurrency) drives
+// the limit to MinLimit; there the baseline learns upwards at the short-term rate, since our
+// own queue is as short as it can be, and the limit grows again once the new latency is within
+// tolerance.
 //
 // The baseline is only as good as the first samples: a bulkhead whose very first calls all
 // queue (a service already saturated by other clients) takes that queued latency for the
