@@ -639,9 +639,12 @@ func (w *Stream) watchLocked(ctx context.Context) {
 // which was never registered, did not run, as context.AfterFunc's stop reports with true.
 func neverStarted() bool { return true }
 
-// finish runs the registered funcs with e unless the stream ended already, and then stops the
-// context callback. A func that panics keeps none of the others from running (what they hold
-// for the stream is released all the same): the panic goes on once they have run.
+// finish stops the context callback and runs the registered funcs with e, unless the stream
+// ended already. The callback is stopped first: a func that ends the context watched (a
+// deadline's cancel func) would otherwise start the callback's goroutine, one a stream, only
+// for it to find the stream ended. A func that panics keeps none of the others from running
+// (what they hold for the stream is released all the same): the panic goes on once they have
+// run.
 //
 // e ends every layer (see WatchDerived) but for a context's end (Caller, Transport) of a
 // stream with outer layers: that ends the current layer, and the next one goes on as its
@@ -660,7 +663,8 @@ func (w *Stream) finish(e End) {
 	inline, n, more, stop, outer := w.inline, w.n, w.more, w.stop, w.outer
 	w.outer = nil
 	w.mu.Unlock()
-	defer w.ranAll(stop)
+	stop()
+	defer w.ranAll()
 	if outer != nil {
 		defer callLayers(outer, e) // After the inner layer's, as a panic of one of them passes too.
 	}
@@ -722,13 +726,12 @@ func callLayers(l *layer, e End) {
 	callAll(l.inline[:l.n], e)
 }
 
-// ranAll notes that the funcs registered before the end have run, and stops the context
-// callback.
-func (w *Stream) ranAll(stop func() bool) {
+// ranAll notes that the funcs registered before the end have run, and takes the stream off its
+// ClientConn's list.
+func (w *Stream) ranAll() {
 	w.mu.Lock()
 	w.ran = true
 	w.mu.Unlock()
-	stop()
 	if cw := w.conn.Load(); cw != nil {
 		cw.remove(w)
 	}
