@@ -101,6 +101,16 @@
 // and a throttle that rejects a third of the calls stays under
 // BulwarkAdaptiveThrottleRejecting's 0.5. The breaker's refusals are left to its own alerts.
 //
+// BulwarkBulkheadSaturated reads an adaptive bulkhead's capacity as its current limit, which
+// bulwark_bulkhead_capacity follows: the alert fires when the calls fill the limit, wherever it
+// sits. A limit below its ceiling (bulkhead.max_concurrent) was lowered by the service's
+// answers, slow ones and failures that mean overload (ResourceExhausted; a transient failure
+// that took a healthy answer's time, or any under aimd without latency_threshold; never a
+// server fault; see package bulkhead), so raising the ceiling admits no more calls; the
+// alert's description says so. No metric gives the limit's floor (adaptive.min_limit) or its
+// ceiling: the Bulkhead slots panel shows where the limit sits, the configuration
+// (config.Explain) where its bounds are.
+//
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold
 // for such a throttle (BulwarkCallsRefused warns of its refusals meanwhile).
