@@ -38,12 +38,18 @@
 // of it over r): about 2.5 minutes in an outage retried twice per call, about 6 in a brownout
 // of a quarter of the calls retried once. BulwarkBreakerOpen fires a minute after a trip: with
 // a breaker that trips on the first failures, the breaker alert comes first.
-// A ratio retry budget caps the rate it reads: retries and hedges of a service stay at most
-// retry.throttle.ratio per call, plus min_per_second, so a service whose ratio is 0.2 or
-// less (the built-in profiles' are 0.5 and 0.6) stays under the threshold however sick it
-// is, but for what the min_per_second floor adds, which counts only at low traffic. For such
-// a service BulwarkRetriesExhausted (reason retry_budget) warns instead, once the budget
-// refuses retries.
+// A ratio retry budget caps the retries made: retries and hedges of a service stay at most
+// retry.throttle.ratio per call, plus min_per_second, which counts only at low traffic. The
+// rate the alert reads is of retries scheduled (bulwark_retries_total counts RetryScheduled),
+// and the budget gives back a retry that is then not made: one a bulkhead, rate limiter,
+// breaker or throttle below refused, or whose caller left (or whose ClientConn shut down)
+// during its backoff. Such retries count in the rate and not against the budget, at most one
+// per call, as each ends its call. So a service whose ratio is 0.2 or less (the built-in
+// profiles' are 0.5 and 0.6) stays under the threshold however sick it is only while its
+// scheduled retries are made; its callers canceling in the backoff (a hedging caller's losers,
+// a caller that gives up) or its retries refused locally can take the rate past it. For such
+// a service BulwarkRetriesExhausted (reason retry_budget) warns too, once the budget refuses
+// retries.
 //
 // BulwarkBreakerOpen counts the open state alone, its 2m look-back bridging the half-open
 // stretches of a breaker that cycles: a breaker reads half_open from its recovery timeout
