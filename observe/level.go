@@ -18,6 +18,16 @@ const (
 	// LevelThrottleProbability: the probability with which an adaptive throttle rejects a call
 	// now. Value, in [0, 1].
 	LevelThrottleProbability
+	// LevelCapacityFloor: the least an adaptive bulkhead's limit (its LevelCapacity) may fall
+	// to, its configured floor (bulkhead.Adaptive.MinLimit, defaulted). Value. Only an adaptive
+	// bulkhead reads it: a limit at its floor while calls fill it is a service at its knee.
+	LevelCapacityFloor
+	// LevelCapacityCeiling: the most an adaptive bulkhead's limit may rise to, its configured
+	// ceiling (bulkhead.Config.MaxConcurrent, defaulted). Value. Only an adaptive bulkhead reads
+	// it: a fixed bulkhead's LevelCapacity is its MaxConcurrent already, and a reading that
+	// repeated it would add a series per bulkhead and tell nothing; so a bulkhead that reads a
+	// floor and a ceiling is an adaptive one.
+	LevelCapacityCeiling
 )
 
 // Level is one reading of a policy object's state.
