@@ -113,9 +113,9 @@
 // answers, slow ones and failures that mean overload (ResourceExhausted; a transient failure
 // that took a healthy answer's time, or any under aimd without latency_threshold; never a
 // server fault; see package bulkhead), so raising the ceiling admits no more calls; the
-// alert's description says so. No metric gives the limit's floor (adaptive.min_limit) or its
-// ceiling: the Bulkhead slots panel shows where the limit sits, the configuration
-// (config.Explain) where its bounds are.
+// alert's description says so. The Bulkhead slots panel shows where the limit sits between its
+// floor (adaptive.min_limit, bulwark_bulkhead_capacity_floor) and its ceiling
+// (bulwark_bulkhead_capacity_ceiling), which only an adaptive bulkhead has.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold

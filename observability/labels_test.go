@@ -50,6 +50,8 @@ func promobsFamilies(t *testing.T) (labels map[string]map[string]bool, types map
 			{Kind: observe.LevelBreakerState, Policy: observe.PolicyBreaker, Service: svc, Method: method, State: "open"},
 			{Kind: observe.LevelInFlight, Policy: observe.PolicyBulkhead, Service: svc, Method: method, Value: 1},
 			{Kind: observe.LevelCapacity, Policy: observe.PolicyBulkhead, Service: svc, Method: method, Value: 2},
+			{Kind: observe.LevelCapacityFloor, Policy: observe.PolicyBulkhead, Service: svc, Method: method, Value: 1},
+			{Kind: observe.LevelCapacityCeiling, Policy: observe.PolicyBulkhead, Service: svc, Method: method, Value: 4},
 			{Kind: observe.LevelThrottleProbability, Policy: observe.PolicyAdaptiveThrottle, Service: svc, Method: method, Value: 0.5},
 		} {
 			if !yield(l) {
@@ -391,7 +393,8 @@ func TestQueriesFitMetricTypes(t *testing.T) {
 // method for a method's own: a panel narrowed to a method still shows its service's.
 var wholeServiceLevels = []string{
 	promobs.NameBreakerState, promobs.NameBreakerTransitions, promobs.NameBulkheadInFlight,
-	promobs.NameBulkheadCapacity, promobs.NameThrottleProbability,
+	promobs.NameBulkheadCapacity, promobs.NameBulkheadCapacityFloor, promobs.NameBulkheadCapacityCeiling,
+	promobs.NameThrottleProbability,
 }
 
 // methodFilterProblems returns what is wrong with how the panel's queries use the $method

@@ -81,9 +81,11 @@ func (n methodBulkheads) Levels(yield func(observe.Level) bool) {
 		if !yield(l) {
 			return
 		}
-		l.Kind = observe.LevelCapacity
-		if !yield(l) {
-			return
+		for _, k := range []observe.LevelKind{observe.LevelCapacity, observe.LevelCapacityFloor, observe.LevelCapacityCeiling} {
+			l.Kind = k
+			if !yield(l) {
+				return
+			}
 		}
 	}
 }
@@ -93,9 +95,57 @@ func TestBulkheadMethodLabelBounded(t *testing.T) {
 	m, reg := newMetrics(t)
 	const names = promobs.MaxMethods + 500
 	m.Scrape(methodBulkheads(names))
-	for _, name := range []string{promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity} {
-		if n, limit := testutil.CollectAndCount(reg, name), promobs.MaxMethods+1; n > limit {
-			t.Errorf("%d method bulkheads gave %d %s series, want at most %d", names, n, name, limit)
+	for _, name := range []string{promobs.NameBulkheadInFlight, promobs.NameBulkheadCapacity, promobs.NameBulkheadCapacityFloor, promobs.NameBulkheadCapacityCeiling} {
+		if n, limit := testutil.CollectAndCount(reg, name), promobs.MaxMethods+1; n == 0 || n > limit {
+			t.Errorf("%d method bulkheads gave %d %s series, want 1 to %d", names, n, name, limit)
 		}
 	}
+}
+
+// An adaptive bulkhead's limit is bulwark_bulkhead_capacity, and the bounds it moves between
+// are bulwark_bulkhead_capacity_floor (min_limit) and bulwark_bulkhead_capacity_ceiling
+// (max_concurrent), labelled as its other gauges are (a method's own bulkhead by its method);
+// a fixed bulkhead, whose capacity is its max_concurrent, has neither. Before, no metric gave
+// the bounds, and no alert could tell a limit held at its floor.
+func TestAdaptiveBulkheadFloorAndCeiling(t *testing.T) {
+	adaptive := func(maxConcurrent, minLimit, initial int) bulkhead.Config {
+		return bulkhead.Config{MaxConcurrent: maxConcurrent, Adaptive: bulkhead.Adaptive{
+			Algorithm: bulkhead.AlgorithmAIMD, MinLimit: minLimit, InitialLimit: initial,
+		}}
+	}
+	serviceBH := adaptive(12, 2, 5)
+	m, reg := newMetrics(t)
+	s, err := interceptors.New(&config.Config{
+		Profiles: map[string]config.Profile{
+			"adaptive": {Bulkhead: &serviceBH},
+			"fixed":    {Bulkhead: &bulkhead.Config{MaxConcurrent: 7}},
+		},
+		Services: map[string]config.Service{
+			face: {Profile: "adaptive", Methods: map[string]config.Method{
+				"Compare": {Overrides: config.Overrides{Bulkhead: config.Set(adaptive(6, 3, 4), "max_concurrent", "adaptive")}},
+			}},
+			ocr: {Profile: "fixed"},
+		},
+	}, interceptors.WithObserver(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	m.Scrape(s)
+
+	// A call of each bulkhead, which a suite may make at its first call.
+	for _, method := range []string{"/" + face + "/Match", compare, "/" + ocr + "/Extract"} {
+		if err := testkit.Hold(context.Background(), s.Unary(), method)(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertSamples(t, scrape(t, reg, promobs.NameBulkheadCapacity, promobs.NameBulkheadCapacityFloor, promobs.NameBulkheadCapacityCeiling), map[string]float64{
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`:                                         5,
+		`bulwark_bulkhead_capacity_floor{method="",service="kyc.v1.FaceMatchService"}`:                                   2,
+		`bulwark_bulkhead_capacity_ceiling{method="",service="kyc.v1.FaceMatchService"}`:                                 12,
+		`bulwark_bulkhead_capacity{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`:         4,
+		`bulwark_bulkhead_capacity_floor{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`:   3,
+		`bulwark_bulkhead_capacity_ceiling{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`: 6,
+		`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:                                               7,
+	})
 }

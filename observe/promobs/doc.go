@@ -26,6 +26,8 @@
 //	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged (0: Published) |
 //	| bulwark_bulkhead_in_flight        | gauge     | service, method              | Scrape                             |
 //	| bulwark_bulkhead_capacity         | gauge     | service, method              | Scrape                             |
+//	| bulwark_bulkhead_capacity_floor   | gauge     | service, method              | Scrape (adaptive bulkheads)        |
+//	| bulwark_bulkhead_capacity_ceiling | gauge     | service, method              | Scrape (adaptive bulkheads)        |
 //	| bulwark_rejections_total          | counter   | service, policy, reason      | Rejected                           |
 //	| bulwark_fallbacks_total           | counter   | service, method              | FallbackServed                     |
 //	| bulwark_deadlines_applied_total   | counter   | service, reason              | DeadlineApplied                    |
@@ -35,7 +37,12 @@
 //	| bulwark_adaptive_throttle_probability | gauge | service, method              | Scrape                             |
 //
 // The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity
-// follows the limit as it moves. A bulkhead is told apart by service and method, as a breaker
+// follows the limit as it moves, between bulwark_bulkhead_capacity_floor (its min_limit) and
+// bulwark_bulkhead_capacity_ceiling (its max_concurrent), which only an adaptive bulkhead has:
+// a fixed bulkhead's capacity is its max_concurrent, and never moves. A limit equal to its floor
+// while calls fill it was held down by slow answers or overload failures: the service is at
+// its knee. TrackBulkhead (deprecated) exposes no
+// floor or ceiling: Scrape the bulkhead, or the suite. A bulkhead is told apart by service and method, as a breaker
 // and an adaptive throttle are: method is empty for a bulkhead that serves the whole service
 // and the full method for the bulkhead of one method (a method with a bulkhead of its own in a
 // suite's configuration), so that a service's bulkhead and its method's are two series, both

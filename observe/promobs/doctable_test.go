@@ -28,6 +28,7 @@ func TestDocMetricsTable(t *testing.T) {
 		m.Observe(e)
 	}
 	m.TrackBulkhead(ocr, &fakeBulkhead{})
+	m.Scrape(adaptiveBounds(ocr)) // an adaptive bulkhead's floor and ceiling, which Track leaves out
 	m.TrackThrottle(ocr, func() float64 { return 0.25 })
 	m.TrackBreaker(ocr, func() string { return "closed" })
 	mfs, err := reg.Gather()

@@ -23,8 +23,10 @@ var breakerStates = BreakerStates()
 // Scrape makes m read the levels of src at every scrape: bulwark_breaker_state (from
 // observe.LevelBreakerState readings), bulwark_bulkhead_in_flight and bulwark_bulkhead_capacity
 // (observe.LevelInFlight and observe.LevelCapacity of Policy observe.PolicyBulkhead, or of no
-// Policy) and
-// bulwark_adaptive_throttle_probability (observe.LevelThrottleProbability). src is asked again
+// Policy), an adaptive bulkhead's bulwark_bulkhead_capacity_floor and
+// bulwark_bulkhead_capacity_ceiling (observe.LevelCapacityFloor and
+// observe.LevelCapacityCeiling, of the same Policy) and bulwark_adaptive_throttle_probability
+// (observe.LevelThrottleProbability). src is asked again
 // at each scrape, so what it holds then is what is shown: give it a suite, a breaker.Registry,
 // a bulkhead, a throttle, or an observe.LevelSources of them, and a configuration reload or an
 // object made later needs no further call. Readings of other kinds are ignored.
@@ -66,8 +68,8 @@ var breakerStates = BreakerStates()
 // was given, which a reload may since have replaced; an event is only the last thing heard. A
 // closed suite reads nothing: a suite that replaced it, given to Scrape too, shows its own
 // objects' levels, though the closed one was added first.
-// A bulkhead's in-flight and capacity are separate series: each is taken from the first
-// reading of its own kind.
+// A bulkhead's in-flight, capacity, floor and ceiling are separate series: each is taken from
+// the first reading of its own kind.
 func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 	if isNil(src) {
 		return func() {}
@@ -273,7 +275,7 @@ type trackKey struct {
 
 // levels is the collector of the gauges read at scrape time.
 type levels struct {
-	stateDesc, inFlightDesc, capacityDesc, throttleDesc *prometheus.Desc
+	stateDesc, inFlightDesc, capacityDesc, floorDesc, ceilingDesc, throttleDesc *prometheus.Desc
 
 	mu        sync.Mutex
 	gen       uint64                           // Guarded by mu. Counts the Collects.
@@ -311,6 +313,12 @@ func newLevels(cl prometheus.Labels) *levels {
 			[]string{labelService, labelMethod}, cl),
 		capacityDesc: prometheus.NewDesc(NameBulkheadCapacity,
 			"Bulkhead slots in all: the current limit of an adaptive bulkhead; method is empty for a bulkhead that serves the whole service.",
+			[]string{labelService, labelMethod}, cl),
+		floorDesc: prometheus.NewDesc(NameBulkheadCapacityFloor,
+			"Least an adaptive bulkhead's limit (its capacity) may fall to: its min_limit; a fixed bulkhead has none; method is empty for a bulkhead that serves the whole service.",
+			[]string{labelService, labelMethod}, cl),
+		ceilingDesc: prometheus.NewDesc(NameBulkheadCapacityCeiling,
+			"Most an adaptive bulkhead's limit (its capacity) may rise to: its max_concurrent; a fixed bulkhead has none; method is empty for a bulkhead that serves the whole service.",
 			[]string{labelService, labelMethod}, cl),
 		throttleDesc: prometheus.NewDesc(NameThrottleProbability,
 			"Probability with which client-side adaptive throttling rejects a call now; method is empty for a throttle that serves the whole service.",
@@ -450,6 +458,8 @@ func (l *levels) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.stateDesc
 	ch <- l.inFlightDesc
 	ch <- l.capacityDesc
+	ch <- l.floorDesc
+	ch <- l.ceilingDesc
 	ch <- l.throttleDesc
 }
 
@@ -475,7 +485,8 @@ func (l *levels) Collect(ch chan<- prometheus.Metric) {
 	read := func(lv observe.Level) bool {
 		lv.Service = l.service(lv.Service) // bounded as the events' (MaxServices)
 		switch lv.Kind {
-		case observe.LevelBreakerState, observe.LevelInFlight, observe.LevelCapacity, observe.LevelThrottleProbability:
+		case observe.LevelBreakerState, observe.LevelInFlight, observe.LevelCapacity, observe.LevelCapacityFloor,
+			observe.LevelCapacityCeiling, observe.LevelThrottleProbability:
 			lv.Method = l.method(lv.Method) // bounded as the events' (MaxMethods)
 		}
 		readings = append(readings, lv)
@@ -578,14 +589,20 @@ func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[tra
 	switch r.Kind {
 	case observe.LevelBreakerState:
 		k.method = clean(r.Method)
-	case observe.LevelInFlight, observe.LevelCapacity:
+	case observe.LevelInFlight, observe.LevelCapacity, observe.LevelCapacityFloor, observe.LevelCapacityCeiling:
 		if r.Policy != observe.PolicyBulkhead && r.Policy != "" {
 			return
 		}
 		k.method = clean(r.Method)
-		desc = l.inFlightDesc
-		if r.Kind == observe.LevelCapacity {
+		switch r.Kind {
+		case observe.LevelInFlight:
+			desc = l.inFlightDesc
+		case observe.LevelCapacity:
 			desc = l.capacityDesc
+		case observe.LevelCapacityFloor:
+			desc = l.floorDesc
+		default:
+			desc = l.ceilingDesc
 		}
 	case observe.LevelThrottleProbability:
 		k.method = clean(r.Method)

@@ -18,23 +18,25 @@ import (
 
 // Metric names, as exposed with no const labels. The package documentation describes each.
 const (
-	NameCalls               = "bulwark_calls_total"
-	NameCallDuration        = "bulwark_call_duration_seconds"
-	NameAttempts            = "bulwark_attempts_total"
-	NameRetries             = "bulwark_retries_total"
-	NameRetryBackoff        = "bulwark_retry_backoff_seconds"
-	NameRetriesExhausted    = "bulwark_retries_exhausted_total"
-	NameBreakerState        = "bulwark_breaker_state"
-	NameBreakerTransitions  = "bulwark_breaker_transitions_total"
-	NameBulkheadInFlight    = "bulwark_bulkhead_in_flight"
-	NameBulkheadCapacity    = "bulwark_bulkhead_capacity"
-	NameRejections          = "bulwark_rejections_total"
-	NameFallbacks           = "bulwark_fallbacks_total"
-	NameDeadlinesApplied    = "bulwark_deadlines_applied_total"
-	NameLimiterDegraded     = "bulwark_limiter_degraded_total"
-	NameHedges              = "bulwark_hedges_total"
-	NameHedgeWins           = "bulwark_hedge_wins_total"
-	NameThrottleProbability = "bulwark_adaptive_throttle_probability"
+	NameCalls                   = "bulwark_calls_total"
+	NameCallDuration            = "bulwark_call_duration_seconds"
+	NameAttempts                = "bulwark_attempts_total"
+	NameRetries                 = "bulwark_retries_total"
+	NameRetryBackoff            = "bulwark_retry_backoff_seconds"
+	NameRetriesExhausted        = "bulwark_retries_exhausted_total"
+	NameBreakerState            = "bulwark_breaker_state"
+	NameBreakerTransitions      = "bulwark_breaker_transitions_total"
+	NameBulkheadInFlight        = "bulwark_bulkhead_in_flight"
+	NameBulkheadCapacity        = "bulwark_bulkhead_capacity"
+	NameBulkheadCapacityFloor   = "bulwark_bulkhead_capacity_floor"
+	NameBulkheadCapacityCeiling = "bulwark_bulkhead_capacity_ceiling"
+	NameRejections              = "bulwark_rejections_total"
+	NameFallbacks               = "bulwark_fallbacks_total"
+	NameDeadlinesApplied        = "bulwark_deadlines_applied_total"
+	NameLimiterDegraded         = "bulwark_limiter_degraded_total"
+	NameHedges                  = "bulwark_hedges_total"
+	NameHedgeWins               = "bulwark_hedge_wins_total"
+	NameThrottleProbability     = "bulwark_adaptive_throttle_probability"
 )
 
 // MetricNames returns the name of every metric family promobs exposes, in the order of the
@@ -44,7 +46,7 @@ func MetricNames() []string {
 	return []string{
 		NameCalls, NameCallDuration, NameAttempts, NameRetries, NameRetryBackoff,
 		NameRetriesExhausted, NameBreakerState, NameBreakerTransitions, NameBulkheadInFlight,
-		NameBulkheadCapacity, NameRejections, NameFallbacks, NameDeadlinesApplied,
+		NameBulkheadCapacity, NameBulkheadCapacityFloor, NameBulkheadCapacityCeiling, NameRejections, NameFallbacks, NameDeadlinesApplied,
 		NameLimiterDegraded, NameHedges, NameHedgeWins, NameThrottleProbability,
 	}
 }

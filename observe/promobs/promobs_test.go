@@ -749,6 +749,7 @@ func TestMetricNames(t *testing.T) {
 		m.Observe(e)
 	}
 	m.TrackBulkhead(ocr, &fakeBulkhead{})
+	m.Scrape(adaptiveBounds(ocr)) // an adaptive bulkhead's floor and ceiling, which Track leaves out
 	m.TrackThrottle(ocr, func() float64 { return 0.25 })
 	mfs, err := reg.Gather()
 	if err != nil {

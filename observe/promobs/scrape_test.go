@@ -31,6 +31,14 @@ func newFakeSource(ls ...observe.Level) *fakeSource {
 	return s
 }
 
+// adaptiveBounds is a source of the floor and ceiling of service's adaptive bulkhead.
+func adaptiveBounds(service string) *fakeSource {
+	return newFakeSource(
+		observe.Level{Kind: observe.LevelCapacityFloor, Policy: observe.PolicyBulkhead, Service: service, Value: 1},
+		observe.Level{Kind: observe.LevelCapacityCeiling, Policy: observe.PolicyBulkhead, Service: service, Value: 10},
+	)
+}
+
 func (s *fakeSource) set(ls ...observe.Level) { s.levels.Store(&ls) }
 
 func (s *fakeSource) Levels(yield func(observe.Level) bool) {
