@@ -23,6 +23,7 @@
 //	| BulwarkBreakerOpen               | a breaker was open at some point of the last 2m                    | 1m  | critical |
 //	| BulwarkBreakerTripping           | a breaker's transitions to open rose (or are new) in the last 10m  | 1m  | warning  |
 //	| BulwarkBulkheadSaturated         | bulkhead in flight / capacity ≥ 0.9                                | 5m  | warning  |
+//	| BulwarkBulkheadLimitAtFloor      | an adaptive limit at its floor, ≥ half its slots in use over 10m   | 10m | warning  |
 //	| BulwarkCallsRefused              | bulkhead, limiter, throttle refusals / calls > 0.05 in 5m (≥ 6/min)| 5m  | warning  |
 //	| BulwarkFallbacksServed           | fallbacks / calls of a method > 0.05 in 5m (≥ 6/min)               | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
@@ -116,6 +117,19 @@
 // alert's description says so. The Bulkhead slots panel shows where the limit sits between its
 // floor (adaptive.min_limit, bulwark_bulkhead_capacity_floor) and its ceiling
 // (bulwark_bulkhead_capacity_ceiling), which only an adaptive bulkhead has.
+//
+// BulwarkBulkheadLimitAtFloor reads an adaptive bulkhead's limit against its floor,
+// bulwark_bulkhead_capacity_floor (adaptive.min_limit), which a fixed bulkhead does not have: it
+// fires when the limit has equalled its floor for 10 minutes while the calls kept at least
+// half its slots in use on average over the last 10 (the share at which the limit may rise,
+// package bulkhead's rule). Such a limit is held down by the service's answers, the service at
+// its knee, and the on-call engineer learns of it before callers meet BULKHEAD_FULL
+// (BulwarkCallsRefused) or the slots fill (BulwarkBulkheadSaturated, which may come too). A
+// limit at its floor with little or no demand is not news: a limit moves only on the answers
+// of calls that use it, so one a quiet service left there stays until calls come, and the
+// alert stays quiet. Nor does a bulkhead whose floor is its ceiling (min_limit =
+// max_concurrent), whose limit cannot move, alert. The remedy is capacity: scaling the
+// service; raising max_concurrent lifts a ceiling the limit is far below.
 //
 // BulwarkAdaptiveThrottleRejecting cannot fire for a throttle whose max_reject_probability
 // is 0.5 or less (the default, which the built-in profiles keep, is 0.9): lower its threshold

@@ -36,16 +36,16 @@
 //	| bulwark_hedge_wins_total          | counter   | service, method              | HedgeWon                           |
 //	| bulwark_adaptive_throttle_probability | gauge | service, method              | Scrape                             |
 //
-// The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity
-// follows the limit as it moves, between bulwark_bulkhead_capacity_floor (its min_limit) and
-// bulwark_bulkhead_capacity_ceiling (its max_concurrent), which only an adaptive bulkhead has:
-// a fixed bulkhead's capacity is its max_concurrent, and never moves. A limit equal to its floor
-// while calls fill it was held down by slow answers or overload failures: the service is at
-// its knee. TrackBulkhead (deprecated) exposes no
-// floor or ceiling: Scrape the bulkhead, or the suite. A bulkhead is told apart by service and method, as a breaker
-// and an adaptive throttle are: method is empty for a bulkhead that serves the whole service
-// and the full method for the bulkhead of one method (a method with a bulkhead of its own in a
-// suite's configuration), so that a service's bulkhead and its method's are two series, both
+// The capacity of an adaptive bulkhead is its current limit, so bulwark_bulkhead_capacity follows
+// the limit as it moves, between bulwark_bulkhead_capacity_floor (its min_limit) and
+// bulwark_bulkhead_capacity_ceiling (its max_concurrent), which only an adaptive bulkhead has: a
+// fixed bulkhead's capacity is its max_concurrent, and never moves. A limit equal to its floor
+// while calls fill it was held down by slow answers or overload failures: the service is at its
+// knee (observability's BulwarkBulkheadLimitAtFloor). TrackBulkhead (deprecated) exposes no floor
+// or ceiling: Scrape the bulkhead, or the suite. A bulkhead is told apart by service and method,
+// as a breaker and an adaptive throttle are: method is empty for a bulkhead that serves the whole
+// service and the full method for the bulkhead of one method (a method with a bulkhead of its own
+// in a suite's configuration), so that a service's bulkhead and its method's are two series, both
 // labelled with the service; the method label is bounded by MaxMethods, as everywhere.
 //
 // bulwark_hedge_wins_total over bulwark_hedges_total is how often a hedge pays off; hedges
