@@ -189,7 +189,8 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 }
 
 // unsent gives the retry budget back what decide drew for a retry that is not made after all
-// (the caller gave up during the backoff, the ClientConn shut down, the stream committed): it
+// (the caller gave up during the backoff, the ClientConn shut down, the stream committed,
+// before or just after the sleep's end, as its attempt was to open): it
 // reached no service, and left counted in a ratio budget's window it would refuse another
 // call's retry. A token bucket's allow took nothing.
 func (l *loop) unsent() {

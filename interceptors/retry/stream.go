@@ -1037,9 +1037,14 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 		if ok, ferr := s.loop.next(s.parent, s.callCtx, n, v, err, s.committedNow); !ok {
 			return s.fail(ferr)
 		}
+		if testHookBeforeRetryOpen != nil {
+			testHookBeforeRetryOpen(s)
+		}
 		committed, replayed, oerr := s.open(n + 1)
 		if committed {
-			// The caller outgrew the replay buffer since the check after the sleep.
+			// The caller outgrew the replay buffer since the check after the sleep: the
+			// retry decided on is not made, and the budget gets back what it drew for it.
+			s.loop.unsent()
 			s.loop.report(v)
 			return s.fail(err)
 		}
@@ -1055,6 +1060,11 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 		trailer = nil
 	}
 }
+
+// testHookBeforeRetryOpen, when not nil, runs once the loop has decided on a retry (its
+// backoff passed, the stream found uncommitted) and before its attempt is opened: a test
+// commits the stream there, as a caller's send may meanwhile.
+var testHookBeforeRetryOpen func(*retryStream)
 
 // failReplay ends the stream for good with err, the client's own error of a replayed send on
 // the attempt just opened, which it reports.
