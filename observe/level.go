@@ -1,6 +1,9 @@
 package observe
 
-import "reflect"
+import (
+	"reflect"
+	"strconv"
+)
 
 // LevelKind says what a Level measures.
 type LevelKind uint8
@@ -29,6 +32,25 @@ const (
 	// floor and a ceiling is an adaptive one.
 	LevelCapacityCeiling
 )
+
+// levelKindNames are the names String gives the kinds, by value.
+var levelKindNames = [...]string{
+	LevelBreakerState:        "breaker_state",
+	LevelInFlight:            "in_flight",
+	LevelCapacity:            "capacity",
+	LevelThrottleProbability: "throttle_probability",
+	LevelCapacityFloor:       "capacity_floor",
+	LevelCapacityCeiling:     "capacity_ceiling",
+}
+
+// String returns the kind's name in snake case ("in_flight", "capacity_floor"), or
+// "LevelKind(n)" for a value that is no kind.
+func (k LevelKind) String() string {
+	if int(k) < len(levelKindNames) && levelKindNames[k] != "" {
+		return levelKindNames[k]
+	}
+	return "LevelKind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // Level is one reading of a policy object's state.
 type Level struct {
