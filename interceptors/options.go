@@ -229,7 +229,10 @@ const DefaultUnlistedLimit = 1024
 // retries over its calls) compares its own events. A sink that is an observe.CalledSink (zapobs
 // is) is told the method the call named too, for a log line; a call's own sink
 // (observe.WithCallSink), which sees that call alone, is told the call's service and method
-// in every event instead. (A call may name the service "*" itself: it has chains of its own,
+// in every event the suite sends it instead, but for the Rejected of a hedge a policy below
+// the hedging policy refused, which that policy sends the call's sink alone under the refusing
+// object's service, "*", as the refusal says (a tracer finds the refusing breaker's state by
+// it; see package hedge). (A call may name the service "*" itself: it has chains of its own,
 // as another service does, whose objects named after it are those of the overflow chain,
 // whose refusals name "/*/*" too.) A
 // fallback's reply_json cannot be decoded for a name no descriptor declares: such chains fail

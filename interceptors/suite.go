@@ -179,7 +179,10 @@ func (c *chain) callSink(cs observe.Sink) observe.Sink {
 // event of the call the call's own service, the service of the method the call named, where
 // the chain names some of them (CallFinished, an attempt without an attempt loop) the service
 // "*" it was built for. A call sink sees one call, and labels nothing by its names (a tracer's
-// span): it is told the names the call brought, and all its events name them alike.
+// span): it is told the names the call brought, and all its events name them alike. The
+// Rejected of a hedge a policy below refused does not pass it: the hedging policy sends it to
+// the call's sink alone, under the refusing object's service, "*", by which a tracer finds
+// that breaker's state (otelobs).
 type callerNames struct{ s observe.Sink }
 
 // Observe names e after the call (see callerNames) and passes it on.
