@@ -726,6 +726,11 @@ func (b *Breaker) tickLocked(now time.Time) (send bool) {
 // toLocked moves the breaker to state to, starting a new generation: outcomes of calls admitted
 // before are dropped. at is the time of the change (zero: read the clock).
 func (b *Breaker) toLocked(to State, reason string, at time.Time) change {
+	if at.IsZero() && b.sink != nil {
+		// Read before anything changes: a clock that panics (see nowLocked) leaves the breaker
+		// as it was, not changed with no BreakerStateChanged event to tell of it.
+		at = b.nowLocked()
+	}
 	from := b.state
 	b.state = to
 	b.gen++
@@ -738,9 +743,6 @@ func (b *Breaker) toLocked(to State, reason string, at time.Time) change {
 	b.publishLocked()
 	if b.sink == nil {
 		return change{from: from, to: to, reason: reason}
-	}
-	if at.IsZero() {
-		at = b.nowLocked()
 	}
 	b.lastChange = at
 	return change{from: from, to: to, reason: reason, at: at}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/observe"
 )
 
 // panicOnceClock is a fake clock whose next reading of Now panics once armed, as a Clock of
@@ -90,6 +91,50 @@ func TestPanickingClockLetsTheBreakersLockGo(t *testing.T) {
 				}
 			case <-time.After(10 * time.Second): // a failure guard only: the call returns at once
 				t.Fatal("the breaker's lock is still held after its clock panicked: State and Allow hang")
+			}
+		})
+	}
+}
+
+// A state change made by hand (ForceOpen, Disable, Reset) reads its time before it changes the
+// state: a Clock that panics there leaves the breaker as it was. The state changed first, and
+// the panic left a forced-open breaker whose observer never heard of the change.
+func TestPanickingClockLeavesAHandChangeUnmade(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(b *Breaker)
+		want State
+	}{
+		{"ForceOpen", (*Breaker).ForceOpen, ForcedOpen},
+		{"Disable", (*Breaker).Disable, Disabled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var changes []string
+			sink := observe.SinkFunc(func(e observe.Event) {
+				if e.Kind == observe.BreakerStateChanged {
+					changes = append(changes, e.From+"→"+e.To)
+				}
+			})
+			clk := &panicOnceClock{Fake: clocktest.New(time.Now())}
+			b, err := New("svc", Config{ConsecutiveFailures: 1, RecoveryTimeout: time.Second}, WithClock(clk), WithObserver(sink))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.armed.Store(true)
+			func() {
+				defer func() {
+					if p := recover(); p != "clock" {
+						t.Fatalf("recovered %v, want the clock's panic", p)
+					}
+				}()
+				tc.run(b)
+			}()
+			if got := b.State(); got != Closed || len(changes) != 0 {
+				t.Fatalf("after %s's clock panicked: breaker %v, changes %q; want closed, none", tc.name, got, changes)
+			}
+			tc.run(b)
+			if got := b.State(); got != tc.want || len(changes) != 1 {
+				t.Fatalf("after %s again: breaker %v, changes %q; want %v, one", tc.name, got, changes, tc.want)
 			}
 		})
 	}
