@@ -716,11 +716,11 @@ func (c *call) report(n int, t0 time.Time, o outcome) {
 	// Every attempt is reported here, the first included, numbered over the call: under a
 	// retry loop, after its earlier rounds, which then reports none of this round's (see
 	// package attempt). So each request sent is counted exactly once.
-	number := n
+	number, send := n, true
 	if c.round != nil {
-		number = c.round.Report(n)
+		number, send = c.round.Report(n)
 	}
-	if c.sink != nil {
+	if c.sink != nil && send {
 		reason := ""
 		if n > 1 {
 			reason = observe.ReasonHedgeDelay // a hedge: sent because the delay passed

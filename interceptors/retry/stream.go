@@ -972,6 +972,9 @@ func (s *retryStream) StreamEnded(e streamend.End) {
 			err = aerr
 		}
 	}
+	// A hedging policy below that has reported none of the round's attempts reports none
+	// later either (a RecvMsg of the caller's after the end): the loop reports it here.
+	s.round.Claim()
 	s.account(n, t0, s.p.s.Classifier.Classify(err))
 	reported = true
 	s.mu.Lock()

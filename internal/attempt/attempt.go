@@ -433,16 +433,27 @@ func (r *Round) Prev() int { return r.prev }
 // policy below measures a whole call's duration from (HedgeWon).
 func (r *Round) Start() time.Time { return r.start }
 
+// claimed is the count of a round whose attempt the retry loop reported itself (Claim):
+// far below 0, so that the reports the policy below may still try leave it below 0.
+const claimed = -1 << 30
+
 // Report counts one attempt of the round reported by the policy below the retry loop, and
-// returns its number over the call.
-func (r *Round) Report(k int) int {
-	r.reported.Add(1)
-	return r.prev + k
+// returns its number over the call; ok is false when the retry loop reported the round's
+// attempt itself (Claim), and the policy below must send no AttemptFinished for it.
+func (r *Round) Report(k int) (number int, ok bool) {
+	return r.prev + k, r.reported.Add(1) > 0
 }
 
 // Reported is how many of the round's attempts the policy below reported: 0 when it reported
 // none, and the retry loop must report its attempt itself.
-func (r *Round) Reported() int { return int(r.reported.Load()) }
+func (r *Round) Reported() int { return max(0, int(r.reported.Load())) }
+
+// Claim tells that the retry loop reports the round's attempt itself when the policy below
+// has reported none yet (a stream that ended while nobody read it: the policy below reports
+// its attempts when its caller reads them, which may come later or never), and reports
+// whether it did: the policy below then reports none of the round's (Report), so that a
+// RecvMsg after the end does not report the attempt a second time.
+func (r *Round) Claim() bool { return r.reported.CompareAndSwap(0, claimed) }
 
 // Decide records that the outcome the policy below returns for the round is its attempt k's
 // (the winner, or the failure it chose among the round's).

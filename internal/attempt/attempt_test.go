@@ -234,7 +234,7 @@ func TestRound(t *testing.T) {
 	got := make([]int, 3)
 	for k := 1; k <= 3; k++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); got[k-1] = r.Report(k) }()
+		go func() { defer wg.Done(); got[k-1], _ = r.Report(k) }()
 	}
 	wg.Wait()
 	if !slices.Equal(got, []int{3, 4, 5}) || r.Reported() != 3 || r.Prev() != 2 || !r.Start().Equal(start) {
@@ -453,5 +453,27 @@ func TestRoundEnd(t *testing.T) {
 	r.SetEnd(time.Time{})
 	if e := r.End(); !e.IsZero() {
 		t.Fatalf("End after SetEnd of the zero time = %v, want the zero time", e)
+	}
+}
+
+// TestClaimLeavesTheRoundToTheLoop: a round the retry loop claimed before the policy below
+// reported any of its attempts counts none reported (the loop reports its attempt), and the
+// policy below is told to send no AttemptFinished of its own; a round with a report already
+// cannot be claimed.
+func TestClaimLeavesTheRoundToTheLoop(t *testing.T) {
+	var r Round
+	r.Reset(1, time.Time{}, nil)
+	if !r.Claim() {
+		t.Fatal("Claim of a round with no report returned false")
+	}
+	if n, ok := r.Report(1); ok || n != 2 || r.Reported() != 0 {
+		t.Fatalf("Report after Claim: %d, %v, reported %d; want 2, false, 0", n, ok, r.Reported())
+	}
+	r.Reset(2, time.Time{}, nil)
+	if n, ok := r.Report(1); !ok || n != 3 {
+		t.Fatalf("Report in a round after Reset: %d, %v; want 3, true", n, ok)
+	}
+	if r.Claim() || r.Reported() != 1 {
+		t.Fatalf("Claim after a report succeeded, or reported %d, want 1", r.Reported())
 	}
 }
