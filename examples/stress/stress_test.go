@@ -1,0 +1,694 @@
+package stress
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkrpc/bulwark/codes"
+	"github.com/bulwarkrpc/bulwark/config"
+	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
+	"github.com/bulwarkrpc/bulwark/interceptors"
+	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
+	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// The run's size and seed: go test ./stress -run Stress -stress.seed 7 -stress.calls 3000
+// -stress.workers 48 runs a longer one by hand.
+var (
+	seedFlag    = flag.Uint64("stress.seed", 1, "seed of the stress run's choices")
+	callsFlag   = flag.Int("stress.calls", 3000, "calls the stress run makes")
+	workersFlag = flag.Int("stress.workers", 32, "callers of the stress run at once")
+	marginFlag  = flag.Duration("stress.margin", time.Second, "what a call may outlast its deadline by (a busy machine's scheduling)")
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// allOn is a profile with every policy on, its times short so that a run sees many trips,
+// probes, retries and hedges; allOnB changes every section's numbers, so that a reload
+// between them replaces every object.
+const allOnYAML = `
+budget: %[1]s
+profiles:
+  allon:
+    retry:
+      max_attempts: %[2]d
+      initial_backoff: 20ms
+      max_backoff: 200ms
+      multiplier: 2
+      jitter: full
+      per_attempt_timeout: %[3]s
+      throttle: {ratio: %[4]s, min_per_second: 2, window: 2s}
+    hedge:
+      max_attempts: %[5]d
+      delay: 60ms
+      min_delay: 20ms
+      max_delay: 300ms
+      window: 50
+      min_samples: 10
+    breaker:
+      consecutive_failures: %[6]d
+      initial_recovery_timeout: 100ms
+      recovery_multiplier: 2
+      recovery_timeout: 400ms
+      half_open_max_calls: 2
+      half_open_max_wait: 1s
+    adaptive_throttle: {k: 2, window: 5s, min_requests: 20}
+    bulkhead:
+      max_concurrent: %[7]d
+      max_wait: 80ms
+      adaptive: {algorithm: %[8]s, min_limit: 2, initial_limit: %[7]d}
+    rate_limit: {rate: 300, burst: %[9]d, max_wait: 40ms}
+    deadline: {default: 1500ms, max: 2s}
+    classifier:
+      reasons:
+        DOCUMENT_UNREADABLE: business
+        FACE_NOT_DETECTED: business
+services:
+  kyc.v1.LivenessService: {profile: allon}
+  kyc.v1.FaceMatchService:
+    profile: allon
+    fallback: {reply_json: '{"similarity": 0.01}', on_codes: [UNAVAILABLE]}
+  kyc.v1.OCRService: {profile: allon}
+`
+
+type namedConfig struct {
+	name string
+	cfg  *config.Config
+}
+
+func stressConfigs(t *testing.T) []namedConfig {
+	t.Helper()
+	out := []namedConfig{{"builtin", config.Builtin()}}
+	for _, v := range []struct {
+		name                string
+		budget              string
+		retries             int
+		perAttempt, ratio   string
+		hedges, trip, slots int
+		algorithm           string
+		burst               int
+	}{
+		{"allon-a", "3s", 3, "300ms", "0.3", 2, 5, 8, "aimd", 30},
+		{"allon-b", "2s", 4, "200ms", "0.5", 3, 8, 4, "gradient", 10},
+	} {
+		y := fmt.Sprintf(allOnYAML, v.budget, v.retries, v.perAttempt, v.ratio, v.hedges, v.trip, v.slots, v.algorithm, v.burst)
+		cfg, _, err := config.Parse(v.name+".yaml", []byte(y))
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		out = append(out, namedConfig{v.name, cfg})
+	}
+	return out
+}
+
+// bounds are what any configuration of the run allows a service, the largest of each.
+type bounds struct {
+	budget  time.Duration // the longest a call may take with no deadline of its own
+	retries int           // retry max_attempts
+	hedges  int           // hedge max_attempts (1 without hedging)
+	ratio   float64       // retry budget ratio
+	floor   float64       // retry budget min_per_second × window
+	window  time.Duration // the shortest retry budget window
+}
+
+func boundsOf(cfgs []namedConfig, service string) bounds {
+	b := bounds{retries: 1, hedges: 1, window: time.Hour}
+	for _, nc := range cfgs {
+		p := nc.cfg.ResolveService(service)
+		b.budget = max(b.budget, nc.cfg.Budget)
+		if p.Retry != nil {
+			b.retries = max(b.retries, p.Retry.MaxAttempts)
+			th := p.Retry.Throttle
+			b.ratio = max(b.ratio, th.Ratio)
+			b.floor = max(b.floor, th.MinPerSecond*th.Window.Seconds())
+			if th.Window > 0 {
+				b.window = min(b.window, th.Window)
+			}
+		}
+		if p.Hedge != nil {
+			b.hedges = max(b.hedges, p.Hedge.MaxAttempts)
+		}
+	}
+	return b
+}
+
+// lockedRand is one seeded generator for every goroutine of the run.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func (l *lockedRand) Float64() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Float64()
+}
+
+func (l *lockedRand) IntN(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.IntN(n)
+}
+
+func (l *lockedRand) Dur(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(l.Float64()*float64(hi-lo))
+}
+
+// callSink keeps one call's events.
+type callSink struct {
+	mu     sync.Mutex
+	events []observe.Event
+}
+
+func (c *callSink) Observe(e observe.Event) {
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+}
+
+func (c *callSink) snapshot() []observe.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]observe.Event(nil), c.events...)
+}
+
+// runSink counts the suite's events per service.
+type runSink struct {
+	mu       sync.Mutex
+	finished map[string]int // CallFinished
+	extra    map[string]int // requests after a call's first that a policy did not refuse
+}
+
+func (r *runSink) Observe(e observe.Event) {
+	switch e.Kind {
+	case observe.CallFinished:
+		r.mu.Lock()
+		r.finished[e.Service]++
+		r.mu.Unlock()
+	case observe.AttemptFinished:
+		if e.Attempt > 1 && e.Class != codes.Rejected {
+			r.mu.Lock()
+			r.extra[e.Service]++
+			r.mu.Unlock()
+		}
+	}
+}
+
+type service struct {
+	name   string // full gRPC service name
+	method string
+	st     *stub.Stub
+	conn   *grpc.ClientConn
+}
+
+// callResult is what a caller saw of one call.
+type callResult struct {
+	svc      *service
+	id       string
+	business bool // its input draws a business error from the service
+	deadline time.Duration
+	sendGap  time.Duration
+	canceled bool
+	ctxDone  bool // the call's context had ended when it returned
+	took     time.Duration
+	err      error
+	events   []observe.Event
+}
+
+// TestStressInvariants drives -stress.calls calls, -stress.workers at a time, through one
+// suite over three in-process stubs (bufconn): unary FaceMatch and OCR calls and
+// client-streaming Liveness calls, some with business inputs, random deadlines, cancels at
+// random times and slow sends. Meanwhile the stubs' faults (0-100% of Unavailable, Internal,
+// ResourceExhausted with pushback, DeadlineExceeded; latency and spikes) and outages change at
+// random, and the suite is reloaded between the built-in profiles and two profiles with every
+// policy on. The choices are seeded (-stress.seed); the interleaving is the scheduler's, so
+// the invariants are those that hold whatever happened:
+//
+//   - every call returns within its deadline (its caller's, else the longest budget) plus
+//     -stress.margin, and reports one CallFinished (none for a stream whose caller's context
+//     ended between two of its sends: interceptors/doc.go, Events), each request one
+//     AttemptFinished, at most max_attempts × the hedge's max_attempts of them and at most
+//     max_attempts that are no hedge; the service saw no more than the call counted;
+//   - no retry is scheduled after a business answer;
+//   - per service, the retries and hedges sent stay within ratio × calls plus the budget's
+//     floor (min_per_second × window) for each window the run spans and each budget a
+//     reload may have made, the largest of each over the configurations;
+//   - at rest: no bulkhead slot held, every adaptive limit within its bounds, every
+//     throttle's probability in [0, 1], a half-open breaker admits a probe;
+//   - afterwards, 30 business errors per quiet service reach it once each and add no
+//     breaker failure; and no goroutine is left (TestMain's goleak).
+//
+// The stubs and grpc run on the real clock, so the suite does too: there is no fake clock
+// whose timers could be checked.
+func TestStressInvariants(t *testing.T) {
+	seed := *seedFlag
+	rng := &lockedRand{r: rand.New(rand.NewPCG(seed, 0x5354524553533535))}
+	cfgs := stressConfigs(t)
+	sink := &runSink{finished: map[string]int{}, extra: map[string]int{}}
+	first := cfgs[rng.IntN(len(cfgs))]
+	suite, err := interceptors.New(first.cfg, interceptors.WithObserver(sink),
+		interceptors.WithRand((&lockedRand{r: rand.New(rand.NewPCG(seed, 1))}).Float64),
+		interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithLimiterRegistry(new(ratelimit.Registry)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	svcs := []*service{
+		{name: "kyc.v1.LivenessService", method: stub.MethodCheck},
+		{name: "kyc.v1.FaceMatchService", method: stub.MethodCompare},
+		{name: "kyc.v1.OCRService", method: stub.MethodExtract},
+	}
+	for i, s := range svcs {
+		lis := bufconn.Listen(1 << 20)
+		st, err := stub.Start(context.Background(), stub.Config{
+			Services: []string{stub.AllServices()[i]}, Seed: int64(seed) + int64(i),
+			Faults: stub.DefaultMildFaults(), ScriptCapacity: 1 << 16, StopTimeout: 2 * time.Second,
+		}, stub.WithListener(lis))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.st = st
+		conn, err := grpc.NewClient("passthrough:///"+s.name, append(suite.DialOptions(),
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.conn = conn
+	}
+	defer func() {
+		for _, s := range svcs {
+			_ = s.conn.Close()
+			s.st.Stop()
+		}
+		_ = suite.Close()
+	}()
+
+	// The chaos: the stubs' faults and outages, and the suite's configuration, changed at
+	// random points until the callers are done.
+	var reloads atomic.Int64
+	done := make(chan struct{})
+	chaosDone := make(chan struct{})
+	go func() {
+		defer close(chaosDone)
+		tick := time.NewTimer(0)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			switch k := rng.IntN(10); {
+			case k < 6:
+				s := svcs[rng.IntN(len(svcs))]
+				if err := s.st.SetFaults(randomFaults(rng)); err != nil {
+					t.Errorf("SetFaults: %v", err)
+				}
+			case k < 8:
+				s := svcs[rng.IntN(len(svcs))]
+				if rng.IntN(2) == 0 {
+					s.st.Up()
+				} else {
+					s.st.OutageFor(rng.Dur(50*time.Millisecond, 800*time.Millisecond))
+				}
+			default:
+				nc := cfgs[rng.IntN(len(cfgs))]
+				if err := suite.Reload(nc.cfg); err != nil {
+					t.Errorf("Reload(%s): %v", nc.name, err)
+				}
+				reloads.Add(1)
+			}
+			tick.Reset(rng.Dur(20*time.Millisecond, 250*time.Millisecond))
+		}
+	}()
+
+	start := time.Now()
+	results := make([]callResult, *callsFlag)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < *workersFlag; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(results) {
+					return
+				}
+				results[i] = oneCall(rng, svcs, i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	<-chaosDone
+	elapsed := time.Since(start)
+
+	// Per call: it returned within its deadline, one CallFinished, its attempts within the
+	// configuration's bounds, a business answer never retried.
+	calls, finished, outcomes := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, r := range results {
+		c, _ := statusOf(r.err)
+		outcomes[c.String()]++
+		calls[r.svc.name]++
+		for _, e := range r.events {
+			if e.Kind == observe.CallFinished {
+				finished[r.svc.name]++
+			}
+		}
+		b := boundsOf(cfgs, r.svc.name)
+		checkCall(t, r, b, *marginFlag)
+	}
+
+	// Over the run: one CallFinished per call, and the retries and hedges made within what
+	// the retry budgets allow.
+	sink.mu.Lock()
+	for _, s := range svcs {
+		if got := sink.finished[s.name]; got != finished[s.name] {
+			t.Errorf("%s: the suite's sink got %d CallFinished, the calls' sinks %d (%d calls)", s.name, got, finished[s.name], calls[s.name])
+		}
+		b := boundsOf(cfgs, s.name)
+		gens := 1 + float64(reloads.Load()) + math.Ceil(float64(elapsed)/float64(b.window))
+		allowed := b.ratio*float64(calls[s.name]) + b.floor*gens
+		if got := sink.extra[s.name]; float64(got) > allowed {
+			t.Errorf("%s: %d retries and hedges made for %d calls, the retry budgets allow at most %.0f (ratio %v, floor %v per window, %v windows or budgets)",
+				s.name, got, calls[s.name], allowed, b.ratio, b.floor, gens)
+		}
+	}
+	sink.mu.Unlock()
+
+	checkAtRest(t, suite, svcs)
+
+	// Business errors on a quiet service: each call one attempt, no breaker failure.
+	for _, s := range svcs {
+		if err := s.st.SetFaults(stub.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+		s.st.Up()
+	}
+	suite.Breakers().Each(func(_ string, b *breaker.Breaker) { b.Reset() })
+	for _, s := range svcs {
+		b, _ := suite.Breakers().Lookup(s.name)
+		var pre breaker.Stats
+		if b != nil {
+			pre = b.Stats()
+		}
+		reached := 0
+		for j := range 30 {
+			// The adaptive throttle may still refuse some, from the run's failures: those
+			// reach nothing.
+			r := oneBusinessCall(s, fmt.Sprintf("business-%d", j))
+			switch n := s.st.Attempts(s.method, r.id); {
+			case n > 1:
+				t.Errorf("%s: business call %d reached the service %d times, want 1", s.name, j, n)
+			case n == 1:
+				reached++
+				if st, _ := statusOf(r.err); st != grpccodes.InvalidArgument {
+					t.Errorf("%s: business call %d: %v, want InvalidArgument", s.name, j, r.err)
+				}
+			}
+		}
+		if reached == 0 {
+			t.Errorf("%s: none of 30 business calls reached the quiet service", s.name)
+		}
+		if b == nil {
+			b, _ = suite.Breakers().Lookup(s.name)
+		}
+		if b != nil {
+			if post := b.Stats(); post.Failures != pre.Failures || post.State != breaker.Closed {
+				t.Errorf("%s: 30 business errors took the breaker's failures from %d to %d, state %v", s.name, pre.Failures, post.Failures, post.State)
+			}
+		}
+	}
+	t.Logf("seed %d: %d calls in %v, %d reloads, per service %v, retries and hedges %v, outcomes %v", seed, len(results), elapsed.Round(time.Millisecond), reloads.Load(), calls, sink.extra, outcomes)
+}
+
+func randomFaults(rng *lockedRand) stub.Faults {
+	f := stub.Faults{Fail: map[grpccodes.Code]float64{}}
+	// From healthy to down: the share of requests that fail, split among the codes.
+	left := []float64{0, 0.02, 0.1, 0.3, 0.6, 1}[rng.IntN(6)]
+	for _, c := range []grpccodes.Code{grpccodes.Unavailable, grpccodes.Internal, grpccodes.ResourceExhausted, grpccodes.DeadlineExceeded} {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		r := math.Round(rng.Float64()*left*100) / 100
+		f.Fail[c] = r
+		left -= r
+	}
+	f.Latency = rng.Dur(0, 40*time.Millisecond)
+	if rng.IntN(2) == 0 {
+		f.SpikeRate = math.Round(rng.Float64()*30) / 100
+		f.Spike = rng.Dur(100*time.Millisecond, 1500*time.Millisecond)
+	}
+	if rng.IntN(2) == 0 {
+		f.Pushback = rng.Dur(10*time.Millisecond, 400*time.Millisecond)
+	}
+	return f
+}
+
+// oneCall makes call i: a random service, input (one in seven a business error), deadline
+// (none for one in five) and, for one in five, a cancel at a random time.
+func oneCall(rng *lockedRand, svcs []*service, i int) callResult {
+	s := svcs[rng.IntN(len(svcs))]
+	r := callResult{svc: s, id: "call-" + strconv.Itoa(i), business: rng.IntN(7) == 0}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if rng.IntN(5) != 0 {
+		r.deadline = rng.Dur(20*time.Millisecond, 2500*time.Millisecond)
+		ctx, cancel = context.WithTimeout(ctx, r.deadline)
+		defer cancel()
+	}
+	if rng.IntN(5) == 0 {
+		r.canceled = true
+		stop := time.AfterFunc(rng.Dur(0, 400*time.Millisecond), cancel)
+		defer stop.Stop()
+	}
+	cs := &callSink{}
+	ctx = observe.WithCallSink(metadata.AppendToOutgoingContext(ctx, stub.MDRequestID, r.id), cs)
+	sendGap := time.Duration(0)
+	if rng.IntN(4) == 0 {
+		sendGap = rng.Dur(time.Millisecond, 30*time.Millisecond) // a slow stream
+	}
+	r.sendGap = sendGap
+	seed := int64(rng.IntN(1 << 20))
+	start := time.Now()
+	r.err = invoke(ctx, s, seed, r.business, sendGap)
+	r.took = time.Since(start)
+	r.ctxDone = ctx.Err() != nil
+	r.events = cs.snapshot()
+	return r
+}
+
+func oneBusinessCall(s *service, id string) callResult {
+	r := callResult{svc: s, id: id, business: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, stub.MDRequestID, id)
+	r.err = invoke(ctx, s, 1, true, 0)
+	return r
+}
+
+func invoke(ctx context.Context, s *service, seed int64, business bool, sendGap time.Duration) error {
+	switch s.method {
+	case stub.MethodCompare:
+		_, err := kycv1.NewFaceMatchServiceClient(s.conn).Compare(ctx, &kycv1.CompareRequest{
+			Selfie: stub.Selfie(seed, !business), DocumentFace: stub.DocumentImage(seed, false)})
+		return err
+	case stub.MethodExtract:
+		_, err := kycv1.NewOCRServiceClient(s.conn).Extract(ctx, &kycv1.ExtractRequest{DocumentImage: stub.DocumentImage(seed, business)})
+		return err
+	}
+	st, err := kycv1.NewLivenessServiceClient(s.conn).Check(ctx)
+	if err != nil {
+		return err
+	}
+	frames := stub.Frames(seed, 4, true)
+	if business {
+		frames = [][]byte{stub.Selfie(seed, false)}
+	}
+	for j, f := range frames {
+		if sendGap > 0 && j > 0 {
+			t := time.NewTimer(sendGap)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		if err := st.Send(&kycv1.CheckRequest{Index: uint32(j), Image: f}); err != nil {
+			if errors.Is(err, io.EOF) {
+				break // the status is CloseAndRecv's
+			}
+			return fmt.Errorf("send %d: %w", j, err)
+		}
+	}
+	_, err = st.CloseAndRecv()
+	if err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}
+
+func statusOf(err error) (grpccodes.Code, string) {
+	if err == nil {
+		return grpccodes.OK, ""
+	}
+	return status.Code(err), err.Error()
+}
+
+func checkCall(t *testing.T, r callResult, b bounds, margin time.Duration) {
+	t.Helper()
+	limit := b.budget
+	if r.deadline > 0 {
+		limit = min(limit, r.deadline)
+	}
+	if r.took > limit+margin {
+		t.Errorf("%s %s: took %v, its deadline %v (caller %v), margin %v: %v", r.svc.name, r.id, r.took, limit, r.deadline, margin, r.err)
+	}
+	finished, attempts, hedges := 0, 0, 0
+	var fin observe.Event
+	businessAt := -1
+	for i, e := range r.events {
+		switch e.Kind {
+		case observe.CallFinished:
+			finished++
+			fin = e
+		case observe.AttemptFinished:
+			attempts++
+			if e.Class == codes.Business && businessAt < 0 {
+				businessAt = i
+			}
+		case observe.HedgeSent:
+			hedges++
+		case observe.RetryScheduled:
+			if businessAt >= 0 {
+				t.Errorf("%s %s: a retry scheduled after a business answer: %v", r.svc.name, r.id, kinds(r.events))
+			}
+		}
+	}
+	seen := map[int]bool{}
+	for _, e := range r.events {
+		if e.Kind != observe.AttemptFinished {
+			continue
+		}
+		if seen[e.Attempt] {
+			t.Errorf("%s %s: attempt %d reported twice (%v; caller's context ended %v): %v", r.svc.name, r.id, e.Attempt, r.err, r.ctxDone, kinds(r.events))
+		}
+		seen[e.Attempt] = true
+	}
+	if finished == 0 && r.svc.method == stub.MethodCheck && r.ctxDone {
+		// A stream that ends while no RecvMsg or SendMsg of its caller runs (its context
+		// ended between two) sends no CallFinished (interceptors/doc.go, Events).
+		if attempts > b.retries*b.hedges {
+			t.Errorf("%s %s: %d AttemptFinished, at most %d retry attempts × %d hedged: %v", r.svc.name, r.id, attempts, b.retries, b.hedges, kinds(r.events))
+		}
+		return
+	}
+	if finished != 1 {
+		t.Errorf("%s %s: %d CallFinished, want 1 (%v; deadline %v, canceled %v, send gap %v, took %v): %v", r.svc.name, r.id, finished, r.err, r.deadline, r.canceled, r.sendGap, r.took, kinds(r.events))
+		return
+	}
+	if attempts != fin.Attempt {
+		t.Errorf("%s %s: %d AttemptFinished, CallFinished counts %d attempts (%v): %v", r.svc.name, r.id, attempts, fin.Attempt, r.err, kinds(r.events))
+	}
+	most := b.retries * b.hedges
+	if fin.Attempt > most || attempts > most {
+		t.Errorf("%s %s: %d attempts (%d AttemptFinished), at most %d retry attempts × %d hedged: %v", r.svc.name, r.id, fin.Attempt, attempts, b.retries, b.hedges, kinds(r.events))
+	}
+	if n := r.svc.st.Attempts(r.svc.method, r.id); n > fin.Attempt {
+		t.Errorf("%s %s: the service saw %d attempts, the call counted %d", r.svc.name, r.id, n, fin.Attempt)
+	}
+	if rounds := attempts - hedges; rounds > b.retries {
+		t.Errorf("%s %s: %d attempts that are no hedge, max_attempts %d: %v", r.svc.name, r.id, rounds, b.retries, kinds(r.events))
+	}
+}
+
+func kinds(es []observe.Event) []string {
+	out := make([]string, 0, len(es))
+	for _, e := range es {
+		out = append(out, fmt.Sprintf("%v#%d:%v/%v[%s %s %v]", e.Kind, e.Attempt, e.Code, e.Class, e.Policy, e.Reason, e.Duration))
+	}
+	return out
+}
+
+// checkAtRest checks what holds once no call is in flight: no bulkhead slot held, a
+// half-open breaker admits a probe, a throttle's probability within its bounds, an adaptive
+// bulkhead's limit between its floor and ceiling.
+func checkAtRest(t *testing.T, s *interceptors.Suite, svcs []*service) {
+	t.Helper()
+	var levels []observe.Level
+	for l := range s.Levels {
+		levels = append(levels, l)
+	}
+	type key struct{ service, method string }
+	floor, ceiling := map[key]float64{}, map[key]float64{}
+	for _, l := range levels {
+		switch l.Kind {
+		case observe.LevelCapacityFloor:
+			floor[key{l.Service, l.Method}] = l.Value
+		case observe.LevelCapacityCeiling:
+			ceiling[key{l.Service, l.Method}] = l.Value
+		}
+	}
+	for _, l := range levels {
+		if l.Kind == observe.LevelCapacity {
+			k := key{l.Service, l.Method}
+			if lo, ok := floor[k]; ok && l.Value < lo {
+				t.Errorf("adaptive bulkhead of %s%s: limit %v below its floor %v", l.Service, l.Method, l.Value, lo)
+			}
+			if hi, ok := ceiling[k]; ok && l.Value > hi {
+				t.Errorf("adaptive bulkhead of %s%s: limit %v above its ceiling %v", l.Service, l.Method, l.Value, hi)
+			}
+		}
+		switch l.Kind {
+		case observe.LevelInFlight:
+			if l.Value != 0 {
+				t.Errorf("bulkhead of %s%s holds %v slots with no call in flight", l.Service, l.Method, l.Value)
+			}
+		case observe.LevelThrottleProbability:
+			if l.Value < 0 || l.Value > 1 || math.IsNaN(l.Value) {
+				t.Errorf("throttle of %s%s: rejection probability %v", l.Service, l.Method, l.Value)
+			}
+		case observe.LevelCapacity:
+			if l.Value < 1 || math.IsNaN(l.Value) {
+				t.Errorf("bulkhead of %s%s: capacity %v", l.Service, l.Method, l.Value)
+			}
+		}
+	}
+	var stuck []string
+	s.Breakers().Each(func(name string, b *breaker.Breaker) {
+		if b.State() != breaker.HalfOpen {
+			return
+		}
+		p, err := b.Allow()
+		if err != nil {
+			stuck = append(stuck, fmt.Sprintf("%s: %v", name, err))
+			return
+		}
+		p.Record(codes.Canceled)
+	})
+	for _, m := range stuck {
+		t.Errorf("a half-open breaker refuses a probe with no call in flight: %s", m)
+	}
+}
