@@ -83,10 +83,6 @@ func (s *sweepStream) RecvMsg(any) error {
 // the next call reaches the service, and closes the breaker. Unary calls and both kinds of
 // stream, the hedging section on and off (on: the suite's runner; off: its direct chain).
 func TestPanicLeavesEveryPolicyForTheNextCall(t *testing.T) {
-	const (
-		method  = "/bulwark.test.Lister/List"
-		service = "bulwark.test.Lister"
-	)
 	descs := map[string]*grpc.StreamDesc{
 		"unary":            nil,
 		"server-streaming": {ServerStreams: true},
@@ -162,9 +158,9 @@ func panicSweep(t *testing.T, hedged bool, desc *grpc.StreamDesc, source string,
 	}()
 
 	// call makes one call that answers err (nil: OK), running arm as the answer
-	// comes; it reports whether the call reached the service, what it returned,
-	// and what panicked.
-	call := func(answer error, arm func()) (reached bool, got error, panicked any) {
+	// comes; it reports whether the call reached the service, what panicked, and
+	// what it returned.
+	call := func(answer error, arm func()) (reached bool, panicked any, got error) {
 		defer func() { panicked = recover() }()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -189,7 +185,7 @@ func panicSweep(t *testing.T, hedged bool, desc *grpc.StreamDesc, source string,
 				return &sweepStream{ctx: sctx, cancel: scancel, onRecv: arm}, nil
 			})
 		if err != nil {
-			return reached, err, nil
+			return reached, nil, err
 		}
 		_ = cs.SendMsg(&kycv1.CheckRequest{})
 		_ = cs.CloseSend()
@@ -220,7 +216,7 @@ func panicSweep(t *testing.T, hedged bool, desc *grpc.StreamDesc, source string,
 	case "clock":
 		arm = func() { clk.left.Store(int32(k)) }
 	}
-	reached, _, panicked := call(answer, arm)
+	reached, panicked, _ := call(answer, arm)
 	if source == "clock" && reached && panicked == nil {
 		clk.left.Store(0)
 		return false // the call read the clock fewer than k times after its answer
@@ -246,7 +242,7 @@ func panicSweep(t *testing.T, hedged bool, desc *grpc.StreamDesc, source string,
 		}
 		// A probe that failed reopened the breaker: its recovery timeout passes again.
 		clk.Advance(time.Hour)
-		if reached, err, panicked := call(nil, nil); !reached || err != nil || panicked != nil {
+		if reached, panicked, err := call(nil, nil); !reached || err != nil || panicked != nil {
 			problems = append(problems, fmt.Sprintf("the next call reached the service: %v, returned %v, panicked %v; want true, nil, nil (breaker %v)",
 				reached, err, panicked, b.State()))
 		}
