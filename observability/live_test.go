@@ -49,6 +49,7 @@ var dashboardNoData = map[string]string{
 	"bulwark_limiter_degraded_total":  "no Redis rate limiter is configured",
 	"bulwark_hedges_total":            "a down service fails at once: no answer is slow enough to hedge (under load, stalls send some)",
 	"bulwark_hedge_wins_total":        "hedges may or may not win in a short run",
+	"bulwark_hedges_refused_total":    "made with a service's first hedge, which a down service may never send",
 	"bulwark_deadlines_applied_total": "every Verify call arrives with the orchestrator's deadline, within the cap",
 }
 

@@ -33,6 +33,7 @@
 //	| bulwark_deadlines_applied_total   | counter   | service, reason              | DeadlineApplied                    |
 //	| bulwark_limiter_degraded_total    | counter   | service, reason              | LimiterDegraded                    |
 //	| bulwark_hedges_total              | counter   | service, reason              | HedgeSent                          |
+//	| bulwark_hedges_refused_total      | counter   | service, reason              | AttemptFinished of a refused hedge |
 //	| bulwark_hedge_wins_total          | counter   | service, method              | HedgeWon                           |
 //	| bulwark_adaptive_throttle_probability | gauge | service, method              | Scrape                             |
 //
@@ -48,8 +49,21 @@
 // in a suite's configuration), so that a service's bulkhead and its method's are two series, both
 // labelled with the service; the method label is bounded by MaxMethods, as everywhere.
 //
-// bulwark_hedge_wins_total over bulwark_hedges_total is how often a hedge pays off; hedges
-// that rarely win are load for nothing.
+// bulwark_hedges_total counts every hedge the hedging policy started (HedgeSent comes as a
+// hedge starts, before it passes the policies below the hedging policy), so it counts too the
+// hedges one of those refused (a full bulkhead, the rate limit, the throttle, an open breaker:
+// the hedge's AttemptFinished has class rejected), which reached no service.
+// bulwark_hedges_refused_total counts those, by the same labels, from that AttemptFinished
+// (the only attempt whose event carries a Reason, why it was sent, is a hedge); a rejection a
+// bulwark client further down the line made, which crossed a process boundary with bulwark's
+// ErrorInfo, is class rejected too, and counts as the hedging policy takes it, as refused.
+// promobs makes a service's refused series at 0 with its first hedge, so that rate() counts
+// the first refusal too. The hedges that reached the service are the difference:
+//
+//	sum by (service) (rate(bulwark_hedges_total[10m])) - sum by (service) (rate(bulwark_hedges_refused_total[10m]))
+//
+// which observability's BulwarkHedgesHigh reads. bulwark_hedge_wins_total over that is how
+// often a hedge pays off; hedges that rarely win are load for nothing.
 //
 // The retry rate, sum by (service) (rate(bulwark_retries_total[5m])) over the same of
 // bulwark_calls_total, is the early warning to watch: it rises while a service sickens, before

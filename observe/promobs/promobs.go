@@ -35,6 +35,7 @@ const (
 	NameDeadlinesApplied        = "bulwark_deadlines_applied_total"
 	NameLimiterDegraded         = "bulwark_limiter_degraded_total"
 	NameHedges                  = "bulwark_hedges_total"
+	NameHedgesRefused           = "bulwark_hedges_refused_total"
 	NameHedgeWins               = "bulwark_hedge_wins_total"
 	NameThrottleProbability     = "bulwark_adaptive_throttle_probability"
 )
@@ -47,7 +48,7 @@ func MetricNames() []string {
 		NameCalls, NameCallDuration, NameAttempts, NameRetries, NameRetryBackoff,
 		NameRetriesExhausted, NameBreakerState, NameBreakerTransitions, NameBulkheadInFlight,
 		NameBulkheadCapacity, NameBulkheadCapacityFloor, NameBulkheadCapacityCeiling, NameRejections, NameFallbacks, NameDeadlinesApplied,
-		NameLimiterDegraded, NameHedges, NameHedgeWins, NameThrottleProbability,
+		NameLimiterDegraded, NameHedges, NameHedgesRefused, NameHedgeWins, NameThrottleProbability,
 	}
 }
 
@@ -111,6 +112,7 @@ type Metrics struct {
 	deadlines   *prometheus.CounterVec
 	degraded    *prometheus.CounterVec
 	hedges      *prometheus.CounterVec
+	refused     *prometheus.CounterVec // hedges refused below the hedging policy
 	hedgeWins   *prometheus.CounterVec
 	levels      *levels
 
@@ -118,7 +120,7 @@ type Metrics struct {
 	// (see methodSeries); it is keyed by the method name as events carry it, or by OtherMethod.
 	methodCache cache[methodKey, *methodSeries]
 	retryCache  cache[retryKey, retrySeries]
-	// pairCache serves the six counters keyed by service and one other string.
+	// pairCache serves the seven counters keyed by service and one other string.
 	pairCache       cache[pairKey, prometheus.Counter]
 	rejectionCache  cache[rejectionKey, prometheus.Counter]
 	transitionCache cache[transitionKey, prometheus.Counter]
@@ -414,7 +416,10 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 			"Rate limiter decisions answered by the fail mode because the remote limiter could not be asked.",
 			labelService, labelReason),
 		hedges: counter(NameHedges,
-			"Hedged attempts sent, by why (delay: the hedging delay passed with no answer).",
+			"Hedged attempts started, by why (delay: the hedging delay passed with no answer); those a bulwark policy below refused (bulwark_hedges_refused_total) included.",
+			labelService, labelReason),
+		refused: counter(NameHedgesRefused,
+			"Hedged attempts a bulwark policy below the hedging policy refused (class rejected), which reached no service, by why they were sent.",
 			labelService, labelReason),
 		hedgeWins: counter(NameHedgeWins,
 			"Hedged calls answered by an attempt other than the first.",
@@ -426,7 +431,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{
 		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.transitions,
-		m.rejections, m.fallbacks, m.deadlines, m.degraded, m.hedges, m.hedgeWins, m.levels,
+		m.rejections, m.fallbacks, m.deadlines, m.degraded, m.hedges, m.refused, m.hedgeWins, m.levels,
 	} {
 		if err := reg.Register(c); err != nil {
 			for _, d := range done {
@@ -446,6 +451,11 @@ func (m *Metrics) Observe(e observe.Event) {
 		m.callOf(e).record(e.Duration)
 	case observe.AttemptFinished:
 		m.attemptOf(e).Inc()
+		if e.Class == codes.Rejected && e.Reason != "" {
+			// A hedge (the only attempt with a Reason: why it was sent) that a policy below
+			// refused: its HedgeSent counted it, though it reached no service.
+			m.hedgeRefused(e.Service, e.Reason)
+		}
 	case observe.RetryScheduled:
 		s := m.retryCache.getBounded(m, retryKey{e.Service, attemptBucket(e.Attempt)}, boundRetry, newRetrySeries)
 		s.count.Inc()
@@ -480,7 +490,7 @@ func (m *Metrics) Observe(e observe.Event) {
 	case observe.LimiterDegraded:
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.degraded, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
 	case observe.HedgeSent:
-		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.hedges, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
+		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.hedges, e.Service, e.Reason}, boundPair, newHedgeCounter).Inc()
 	case observe.HedgeWon:
 		m.pairCache.getBounded(m, pairKey{m.hedgeWins, e.Service, m.method(e.Method)}, boundPair, newPairCounter).Inc()
 	}
@@ -501,6 +511,13 @@ func (s callSeries) record(d time.Duration) {
 // attemptOf returns the counter of AttemptFinished event e.
 func (m *Metrics) attemptOf(e observe.Event) prometheus.Counter {
 	return m.series(e.Service, e.Method).attempt(m, e.Code, e.Class)
+}
+
+// hedgeRefused counts a hedge of service, sent for reason, that a policy below refused. It
+// looks its series up without the front table: refusals are rare, and their key would take
+// over the slot of the hedges series of the same service and reason (front.Hint).
+func (m *Metrics) hedgeRefused(service, reason string) {
+	m.pairCache.getBounded(m, pairKey{m.refused, service, reason}, boundPair, newPairCounter).Inc()
 }
 
 // deadlineOf returns the counter of DeadlineApplied event e.
@@ -537,6 +554,16 @@ func newRetrySeries(m *Metrics, k retryKey) retrySeries {
 
 func newPairCounter(_ *Metrics, k pairKey) prometheus.Counter {
 	return k.vec.WithLabelValues(clean(k.service), clean(k.other))
+}
+
+// newHedgeCounter makes the bulwark_hedges_total series of k, and with it, at 0, the
+// bulwark_hedges_refused_total series of the same labels, which a refused hedge's
+// AttemptFinished then finds (newPairCounter, under the same bounded service): a series that
+// first shows up at 1 is a rise rate() does not see, and an alert that subtracts the refused
+// hedges from those sent would read the first refusal as a hedge that reached the service.
+func newHedgeCounter(m *Metrics, k pairKey) prometheus.Counter {
+	m.refused.WithLabelValues(clean(k.service), clean(k.other))
+	return newPairCounter(m, k)
 }
 
 func newRejectionCounter(m *Metrics, k rejectionKey) prometheus.Counter {

@@ -722,7 +722,7 @@ func TestBoundedCardinality(t *testing.T) {
 	if got := count(); got != after10 {
 		t.Errorf("series after 1000 calls = %d; after 10 = %d; want equal", got, after10)
 	}
-	const want = 13 + 5 // one series per counter family and histogram, five breaker states
+	const want = 14 + 5 // one series per counter family and histogram, five breaker states
 	if after10 != want {
 		t.Errorf("series = %d; want %d", after10, want)
 	}
@@ -861,7 +861,7 @@ func TestHedgeAndThrottleMetrics(t *testing.T) {
 	p := 0.5
 	m.TrackThrottle(ocr, func() float64 { return p })
 	want := `
-# HELP bulwark_hedges_total Hedged attempts sent, by why (delay: the hedging delay passed with no answer).
+# HELP bulwark_hedges_total Hedged attempts started, by why (delay: the hedging delay passed with no answer); those a bulwark policy below refused (bulwark_hedges_refused_total) included.
 # TYPE bulwark_hedges_total counter
 bulwark_hedges_total{reason="delay",service="kyc.v1.FaceMatchService"} 2
 bulwark_hedges_total{reason="other",service="kyc.v1.FaceMatchService"} 1
