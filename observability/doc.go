@@ -28,7 +28,7 @@
 //	| BulwarkFallbacksServed           | fallbacks / calls of a method > 0.05 in 5m (≥ 6/min)               | 5m  | warning  |
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
-//	| BulwarkHedgesHigh                | hedges / calls of a service > 0.1 over 10m (≥ 6 calls a minute)    | 10m | warning  |
+//	| BulwarkHedgesHigh                | hedges not refused locally / calls > 0.1 over 10m (≥ 6 calls/min)  | 10m | warning  |
 //	| BulwarkAdaptiveThrottleRejecting | a service's (a method's) throttling rejects with probability > 0.5 | 5m  | critical |
 //
 // BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its
@@ -51,6 +51,16 @@
 // a caller that gives up) or its retries refused locally can take the rate past it. For such
 // a service BulwarkRetriesExhausted (reason retry_budget) warns too, once the budget refuses
 // retries.
+//
+// BulwarkHedgesHigh reads the hedges that reached the service: bulwark_hedges_total counts a
+// hedge as the hedging policy starts it (HedgeSent), before the policies below it, and a hedge
+// that a bulkhead, rate limiter, adaptive throttle or open breaker of the client refuses
+// (class rejected) added nothing to the service; the rule takes those off
+// (bulwark_hedges_refused_total), so that a service whose hedges are all refused locally does
+// not alert, however many are started. Such refusals show on the dashboard's Hedges sent and
+// won panel (refused locally), and BulwarkCallsRefused or BulwarkBreakerOpen tell the gate
+// that refuses. Against a process whose promobs is older than bulwark_hedges_refused_total the
+// rule counts every hedge started, as it did before.
 //
 // BulwarkBreakerOpen counts the open state alone, its 2m look-back bridging the half-open
 // stretches of a breaker that cycles: a breaker reads half_open from its recovery timeout
