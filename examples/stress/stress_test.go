@@ -45,7 +45,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // allOn is a profile with every policy on, its times short so that a run sees many trips,
 // probes, retries and hedges; allOnB changes every section's numbers, so that a reload
-// between them replaces every object.
+// between them replaces every object. The streaming service has no descriptor that says its
+// methods are safe to repeat: its retry and hedge say they are (idempotent).
 const allOnYAML = `
 budget: %[1]s
 profiles:
@@ -77,7 +78,7 @@ profiles:
       max_concurrent: %[7]d
       max_wait: 80ms
       adaptive: {algorithm: %[8]s, min_limit: 2, initial_limit: %[7]d}
-    rate_limit: {rate: 300, burst: %[9]d, max_wait: 40ms}
+    rate_limit: {rate: 1000, burst: %[9]d, max_wait: 40ms, shared: %[10]s}
     deadline: {default: 1500ms, max: 2s}
     classifier:
       reasons:
@@ -89,6 +90,10 @@ services:
     profile: allon
     fallback: {reply_json: '{"similarity": 0.01}', on_codes: [UNAVAILABLE]}
   kyc.v1.OCRService: {profile: allon}
+  stress.v1.StreamService:
+    profile: allon
+    retry: {idempotent: true}
+    hedge: {idempotent: true}
 `
 
 type namedConfig struct {
@@ -111,7 +116,7 @@ func stressConfigs(t *testing.T) []namedConfig {
 		{"allon-a", "3s", 3, "300ms", "0.3", 2, 5, 8, "aimd", 30},
 		{"allon-b", "2s", 4, "200ms", "0.5", 3, 8, 4, "gradient", 10},
 	} {
-		y := fmt.Sprintf(allOnYAML, v.budget, v.retries, v.perAttempt, v.ratio, v.hedges, v.trip, v.slots, v.algorithm, v.burst)
+		y := fmt.Sprintf(allOnYAML, v.budget, v.retries, v.perAttempt, v.ratio, v.hedges, v.trip, v.slots, v.algorithm, v.burst, v.name)
 		cfg, _, err := config.Parse(v.name+".yaml", []byte(y))
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
@@ -217,7 +222,8 @@ func (r *runSink) Observe(e observe.Event) {
 type service struct {
 	name   string // full gRPC service name
 	method string
-	st     *stub.Stub
+	stream bool // a stream: client, server or bidi
+	st     backend
 	conn   *grpc.ClientConn
 }
 
@@ -236,25 +242,36 @@ type callResult struct {
 }
 
 // TestStressInvariants drives -stress.calls calls, -stress.workers at a time, through one
-// suite over three in-process stubs (bufconn): unary FaceMatch and OCR calls and
-// client-streaming Liveness calls, some with business inputs, random deadlines, cancels at
-// random times and slow sends. Meanwhile the stubs' faults (0-100% of Unavailable, Internal,
-// ResourceExhausted with pushback, DeadlineExceeded; latency and spikes) and outages change at
-// random, and the suite is reloaded between the built-in profiles and two profiles with every
-// policy on. The choices are seeded (-stress.seed); the interleaving is the scheduler's, so
-// the invariants are those that hold whatever happened:
+// suite over three in-process stubs and a test-only streaming service (bufconn): unary
+// FaceMatch and OCR calls, client-streaming Liveness calls, and server-streaming Watch and
+// bidi Chat calls (streamsvc_test.go), some with business inputs, random deadlines, cancels
+// at random times and slow sends. Meanwhile the services' faults (0-100% of Unavailable,
+// Internal, ResourceExhausted with pushback, DeadlineExceeded; latency and spikes) and
+// outages change at random, and the suite is reloaded between the built-in profiles and two
+// profiles with every policy on (a fallback for FaceMatch, hedging of unary calls and
+// streams, a shared local rate limiter with waits, the adaptive throttle, an adaptive
+// bulkhead), while an observer reads the suite's levels, directly and through a promobs
+// scrape. The choices are seeded (-stress.seed); the interleaving is the scheduler's, so the
+// invariants are those that hold whatever happened:
 //
 //   - every call returns within its deadline (its caller's, else the longest budget) plus
 //     -stress.margin, and reports one CallFinished (none for a stream whose caller's context
 //     ended between two of its sends: interceptors/doc.go, Events), each request one
 //     AttemptFinished, at most max_attempts × the hedge's max_attempts of them and at most
 //     max_attempts that are no hedge; the service saw no more than the call counted;
-//   - no retry is scheduled after a business answer;
+//   - no retry is scheduled after a business answer; a fallback's reply is the call's answer
+//     and its CallFinished says OK, and no fallback replaces a business answer;
+//   - a stream's caller gets each reply once and in order, whatever was retried or hedged;
+//   - every level read during the run is sane: in-flight calls within a fixed bulkhead's
+//     slots or an adaptive one's ceiling, an adaptive limit within its floor and ceiling, a
+//     throttle's probability in [0, 1], a breaker state that is one, no scrape error;
 //   - per service, the retries and hedges sent stay within ratio × calls plus the budget's
 //     floor (min_per_second × window) for each window the run spans and each budget a
 //     reload may have made, the largest of each over the configurations;
 //   - at rest: no bulkhead slot held, every adaptive limit within its bounds, every
-//     throttle's probability in [0, 1], a half-open breaker admits a probe;
+//     throttle's probability in [0, 1], a half-open breaker admits a probe, every shared
+//     rate limiter's tokens within [0, burst], every breaker's Stats agreeing with its State,
+//     its Levels and themselves;
 //   - afterwards, 30 business errors per quiet service reach it once each and add no
 //     breaker failure; and no goroutine is left (TestMain's goleak).
 //
@@ -266,19 +283,34 @@ func TestStressInvariants(t *testing.T) {
 	cfgs := stressConfigs(t)
 	sink := &runSink{finished: map[string]int{}, extra: map[string]int{}}
 	first := cfgs[rng.IntN(len(cfgs))]
+	limiters := new(ratelimit.Registry)
 	suite, err := interceptors.New(first.cfg, interceptors.WithObserver(sink),
 		interceptors.WithRand((&lockedRand{r: rand.New(rand.NewPCG(seed, 1))}).Float64),
-		interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithLimiterRegistry(new(ratelimit.Registry)))
+		interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithLimiterRegistry(limiters))
 	if err != nil {
 		t.Fatal(err)
 	}
 
+	// svcs are what a call picks from, backends the services (the streaming one serves two
+	// of the methods).
 	svcs := []*service{
-		{name: "kyc.v1.LivenessService", method: stub.MethodCheck},
+		{name: "kyc.v1.LivenessService", method: stub.MethodCheck, stream: true},
 		{name: "kyc.v1.FaceMatchService", method: stub.MethodCompare},
 		{name: "kyc.v1.OCRService", method: stub.MethodExtract},
+		{name: streamService, method: methodWatch, stream: true},
+		{name: streamService, method: methodChat, stream: true},
 	}
-	for i, s := range svcs {
+	dial := func(name string, lis *bufconn.Listener) *grpc.ClientConn {
+		conn, err := grpc.NewClient("passthrough:///"+name, append(suite.DialOptions(),
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	var backends []*service
+	for i, s := range svcs[:3] {
 		lis := bufconn.Listen(1 << 20)
 		st, err := stub.Start(context.Background(), stub.Config{
 			Services: []string{stub.AllServices()[i]}, Seed: int64(seed) + int64(i),
@@ -287,22 +319,24 @@ func TestStressInvariants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.st = st
-		conn, err := grpc.NewClient("passthrough:///"+s.name, append(suite.DialOptions(),
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.conn = conn
+		s.st, s.conn = st, dial(s.name, lis)
+		backends = append(backends, s)
 	}
+	ss, lis := startStreamBackend(seed)
+	svcs[3].st, svcs[3].conn = ss, dial(streamService, lis)
+	svcs[4].st, svcs[4].conn = ss, svcs[3].conn
+	backends = append(backends, svcs[3])
 	defer func() {
-		for _, s := range svcs {
+		for _, s := range backends {
 			_ = s.conn.Close()
 			s.st.Stop()
 		}
 		_ = suite.Close()
 	}()
+
+	// The observers: levels read while the calls run, as a scrape reads them.
+	obsDone := make(chan struct{})
+	obsStopped := observeLevels(t, suite, obsDone)
 
 	// The chaos: the stubs' faults and outages, and the suite's configuration, changed at
 	// random points until the callers are done.
@@ -321,12 +355,12 @@ func TestStressInvariants(t *testing.T) {
 			}
 			switch k := rng.IntN(10); {
 			case k < 6:
-				s := svcs[rng.IntN(len(svcs))]
+				s := backends[rng.IntN(len(backends))]
 				if err := s.st.SetFaults(randomFaults(rng)); err != nil {
 					t.Errorf("SetFaults: %v", err)
 				}
 			case k < 8:
-				s := svcs[rng.IntN(len(svcs))]
+				s := backends[rng.IntN(len(backends))]
 				if rng.IntN(2) == 0 {
 					s.st.Up()
 				} else {
@@ -363,12 +397,20 @@ func TestStressInvariants(t *testing.T) {
 	wg.Wait()
 	close(done)
 	<-chaosDone
+	close(obsDone)
+	<-obsStopped
 	elapsed := time.Since(start)
 
 	// Per call: it returned within its deadline, one CallFinished, its attempts within the
 	// configuration's bounds, a business answer never retried.
 	calls, finished, outcomes := map[string]int{}, map[string]int{}, map[string]int{}
+	served := 0
 	for _, r := range results {
+		for _, e := range r.events {
+			if e.Kind == observe.FallbackServed {
+				served++
+			}
+		}
 		c, _ := statusOf(r.err)
 		outcomes[c.String()]++
 		calls[r.svc.name]++
@@ -384,7 +426,13 @@ func TestStressInvariants(t *testing.T) {
 	// Over the run: one CallFinished per call, and the retries and hedges made within what
 	// the retry budgets allow.
 	sink.mu.Lock()
-	for _, s := range svcs {
+	for _, s := range backends {
+		if s.name == streamService {
+			// Unlisted in the built-in configuration, its calls there go through the
+			// overflow chain, whose events name the service "*".
+			sink.finished[s.name] += sink.finished["*"]
+			sink.extra[s.name] += sink.extra["*"]
+		}
 		if got := sink.finished[s.name]; got != finished[s.name] {
 			t.Errorf("%s: the suite's sink got %d CallFinished, the calls' sinks %d (%d calls)", s.name, got, finished[s.name], calls[s.name])
 		}
@@ -399,9 +447,11 @@ func TestStressInvariants(t *testing.T) {
 	sink.mu.Unlock()
 
 	checkAtRest(t, suite, svcs)
+	checkLimiters(t, cfgs, limiters)
+	checkBreakers(t, suite)
 
 	// Business errors on a quiet service: each call one attempt, no breaker failure.
-	for _, s := range svcs {
+	for _, s := range backends {
 		if err := s.st.SetFaults(stub.Faults{}); err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +491,7 @@ func TestStressInvariants(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("seed %d: %d calls in %v, %d reloads, per service %v, retries and hedges %v, outcomes %v", seed, len(results), elapsed.Round(time.Millisecond), reloads.Load(), calls, sink.extra, outcomes)
+	t.Logf("seed %d: %d calls in %v, %d reloads, per service %v, retries and hedges %v, outcomes %v, fallbacks served %d", seed, len(results), elapsed.Round(time.Millisecond), reloads.Load(), calls, sink.extra, outcomes, served)
 }
 
 func randomFaults(rng *lockedRand) stub.Faults {
@@ -511,6 +561,10 @@ func oneBusinessCall(s *service, id string) callResult {
 
 func invoke(ctx context.Context, s *service, seed int64, business bool, sendGap time.Duration) error {
 	switch s.method {
+	case methodWatch:
+		return invokeWatch(ctx, s.conn, 1+int(seed%4), business)
+	case methodChat:
+		return invokeChat(ctx, s.conn, 1+int(seed%4), business, sendGap)
 	case stub.MethodCompare:
 		_, err := kycv1.NewFaceMatchServiceClient(s.conn).Compare(ctx, &kycv1.CompareRequest{
 			Selfie: stub.Selfie(seed, !business), DocumentFace: stub.DocumentImage(seed, false)})
@@ -597,7 +651,11 @@ func checkCall(t *testing.T, r callResult, b bounds, margin time.Duration) {
 		}
 		seen[e.Attempt] = true
 	}
-	if finished == 0 && r.svc.method == stub.MethodCheck && r.ctxDone {
+	if re := (*replyErr)(nil); errors.As(r.err, &re) {
+		t.Errorf("%s %s: %v: %v", r.svc.name, r.id, r.err, kinds(r.events))
+	}
+	checkFallback(t, r)
+	if finished == 0 && r.svc.stream && r.ctxDone {
 		// A stream that ends while no RecvMsg or SendMsg of its caller runs (its context
 		// ended between two) sends no CallFinished (interceptors/doc.go, Events).
 		if attempts > b.retries*b.hedges {
