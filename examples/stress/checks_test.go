@@ -176,9 +176,9 @@ func checkLimiters(t *testing.T, cfgs []namedConfig, limiters *ratelimit.Registr
 
 // checkBreakers checks, at rest, that every breaker's Stats agree with its state and its
 // Levels, and with themselves.
-func checkBreakers(t *testing.T, suite *interceptors.Suite) {
+func checkBreakers(t *testing.T, breakers *breaker.Registry) {
 	t.Helper()
-	suite.Breakers().Each(func(name string, b *breaker.Breaker) {
+	breakers.Each(func(name string, b *breaker.Breaker) {
 		st := b.Stats()
 		state := b.State()
 		var level string

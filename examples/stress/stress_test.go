@@ -283,10 +283,10 @@ func TestStressInvariants(t *testing.T) {
 	cfgs := stressConfigs(t)
 	sink := &runSink{finished: map[string]int{}, extra: map[string]int{}}
 	first := cfgs[rng.IntN(len(cfgs))]
-	limiters := new(ratelimit.Registry)
+	limiters, breakers := new(ratelimit.Registry), new(breaker.Registry)
 	suite, err := interceptors.New(first.cfg, interceptors.WithObserver(sink),
 		interceptors.WithRand((&lockedRand{r: rand.New(rand.NewPCG(seed, 1))}).Float64),
-		interceptors.WithBreakerRegistry(new(breaker.Registry)), interceptors.WithLimiterRegistry(limiters))
+		interceptors.WithBreakerRegistry(breakers), interceptors.WithLimiterRegistry(limiters))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,9 +446,9 @@ func TestStressInvariants(t *testing.T) {
 	}
 	sink.mu.Unlock()
 
-	checkAtRest(t, suite, svcs)
+	checkAtRest(t, suite, breakers, svcs)
 	checkLimiters(t, cfgs, limiters)
-	checkBreakers(t, suite)
+	checkBreakers(t, breakers)
 
 	// Business errors on a quiet service: each call one attempt, no breaker failure.
 	for _, s := range backends {
@@ -457,9 +457,9 @@ func TestStressInvariants(t *testing.T) {
 		}
 		s.st.Up()
 	}
-	suite.Breakers().Each(func(_ string, b *breaker.Breaker) { b.Reset() })
+	breakers.Each(func(_ string, b *breaker.Breaker) { b.Reset() })
 	for _, s := range svcs {
-		b, _ := suite.Breakers().Lookup(s.name)
+		b, _ := breakers.Lookup(s.name)
 		var pre breaker.Stats
 		if b != nil {
 			pre = b.Stats()
@@ -483,7 +483,7 @@ func TestStressInvariants(t *testing.T) {
 			t.Errorf("%s: none of 30 business calls reached the quiet service", s.name)
 		}
 		if b == nil {
-			b, _ = suite.Breakers().Lookup(s.name)
+			b, _ = breakers.Lookup(s.name)
 		}
 		if b != nil {
 			if post := b.Stats(); post.Failures != pre.Failures || post.State != breaker.Closed {
@@ -693,7 +693,7 @@ func kinds(es []observe.Event) []string {
 // checkAtRest checks what holds once no call is in flight: no bulkhead slot held, a
 // half-open breaker admits a probe, a throttle's probability within its bounds, an adaptive
 // bulkhead's limit between its floor and ceiling.
-func checkAtRest(t *testing.T, s *interceptors.Suite, svcs []*service) {
+func checkAtRest(t *testing.T, s *interceptors.Suite, breakers *breaker.Registry, svcs []*service) {
 	t.Helper()
 	var levels []observe.Level
 	for l := range s.Levels {
@@ -735,7 +735,7 @@ func checkAtRest(t *testing.T, s *interceptors.Suite, svcs []*service) {
 		}
 	}
 	var stuck []string
-	s.Breakers().Each(func(name string, b *breaker.Breaker) {
+	breakers.Each(func(name string, b *breaker.Breaker) {
 		if b.State() != breaker.HalfOpen {
 			return
 		}
