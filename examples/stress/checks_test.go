@@ -190,7 +190,7 @@ func checkBreakers(t *testing.T, breakers *breaker.Registry) {
 		if !agree(st.State, state) {
 			t.Errorf("breaker %s: Stats say %v, State %v", name, st.State, state)
 		}
-		if level != state.String() && !(state == breaker.Open && level == breaker.HalfOpen.String()) {
+		if level != state.String() && (state != breaker.Open || level != breaker.HalfOpen.String()) {
 			t.Errorf("breaker %s: Levels read %q, State %v", name, level, state)
 		}
 		if st.Calls != st.Successes+st.Failures+st.Ignored {
