@@ -67,7 +67,10 @@
 //
 // The retry rate, sum by (service) (rate(bulwark_retries_total[5m])) over the same of
 // bulwark_calls_total, is the early warning to watch: it rises while a service sickens, before
-// its breaker opens.
+// its breaker opens. A retry counts when the retry loop schedules it (RetryScheduled), so one
+// that a policy below refuses, or that is never sent because its caller gave up during the
+// backoff, counts too: the example orchestrator's summary, which counts the retries made (an
+// attempt after the first that finished), may read fewer.
 //
 // # Labels
 //
@@ -75,8 +78,8 @@
 // bytes (a proxy forwards the :path it is sent, which may be megabytes) is "other" however few
 // names came before, and is not kept. A suite's calls past its bound on unlisted services
 // (interceptors.WithUnlistedLimit) are labelled service "*" and method "/*/*" in every
-// family, as their events name them. No per-request value (time, duration, payload, metadata) is ever a
-// label, and events carry no payload to begin with.
+// family, as their events name them. No per-request value (time, duration, payload, metadata)
+// is ever a label, and events carry no payload to begin with.
 //
 //	| label   | values                                                                                                                             |
 //	|---------|------------------------------------------------------------------------------------------------------------------------------------|
