@@ -35,8 +35,8 @@ var breakerStates = BreakerStates()
 // A nil src is ignored, and so is one that holds a nil pointer or func (a nil
 // *interceptors.Suite or *breaker.Registry, left so when the feature it serves is off): its
 // Levels would panic at every scrape, in the registry's collecting goroutine, where nothing
-// can recover it, and end the program. An observe.LevelSources given here has such parts (at
-// any depth) left out, as it leaves out its nil ones.
+// can recover it, and end the program. An observe.LevelSources skips such parts (at any depth)
+// itself, as it skips its nil ones.
 //
 // A source is kept until remove is called or it reports itself closed: a source that
 // implements observe.ClosedSource (a suite: interceptors.Suite.Closed) and whose Closed
@@ -74,9 +74,6 @@ func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 	if isNil(src) {
 		return func() {}
 	}
-	if ls, ok := src.(observe.LevelSources); ok {
-		src = withoutNil(ls)
-	}
 	s := &scrapeSource{src: src}
 	m.levels.mu.Lock()
 	m.levels.sources = append(m.levels.sources, s)
@@ -99,32 +96,6 @@ func isNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
-}
-
-// withoutNil returns ls without its parts that hold a nil pointer or func (isNil), nested
-// LevelSources' too: ls itself when it has none, else a copy.
-func withoutNil(ls observe.LevelSources) observe.LevelSources {
-	var out observe.LevelSources // made at the first part left out or reduced
-	for i, s := range ls {
-		keep, changed := s, false // not keep != s: a LevelSources does not compare
-		if nested, ok := s.(observe.LevelSources); ok {
-			if n := withoutNil(nested); len(n) != len(nested) || len(n) > 0 && &n[0] != &nested[0] {
-				keep, changed = n, true
-			}
-		} else if s != nil && isNil(s) {
-			keep, changed = nil, true
-		}
-		if changed && out == nil {
-			out = append(make(observe.LevelSources, 0, len(ls)), ls[:i]...)
-		}
-		if out != nil && keep != nil {
-			out = append(out, keep)
-		}
-	}
-	if out == nil {
-		return ls
-	}
-	return out
 }
 
 // scrapeSource is one source given to Scrape: its own, so that remove drops that one even when
