@@ -111,8 +111,9 @@ func (ls LevelSources) Levels(yield func(Level) bool) {
 }
 
 // Closed implements ClosedSource: it reports true when each of ls's sources that is not nil
-// (nor holds a nil pointer or func) is a ClosedSource whose Closed reports true (a nested LevelSources is one), so that ls reads
-// nothing, now or later; an empty ls is closed. A source that cannot close keeps ls open.
+// (nor holds a nil pointer or func) is a ClosedSource whose Closed reports true (a nested
+// LevelSources is one), so that ls reads nothing, now or later; an empty ls is closed. A source
+// that cannot close keeps ls open.
 func (ls LevelSources) Closed() bool {
 	for _, s := range ls {
 		if isNil(s) {
@@ -126,10 +127,10 @@ func (ls LevelSources) Closed() bool {
 }
 
 // Open returns the sources of ls that may still read something: those that are not nil (nor
-// hold a nil pointer or func) and not closed (ClosedSource), with a nested LevelSources reduced so too (and left out once it
-// has none). A consumer that keeps ls can keep Open's result instead, and so let go of what
-// closed sources hold. It returns ls itself when there is nothing to leave out, else a new
-// slice: ls is not changed.
+// hold a nil pointer or func) and not closed (ClosedSource), with a nested LevelSources reduced
+// so too (and left out once it has none). A consumer that keeps ls can keep Open's result
+// instead, and so let go of what closed sources hold. It returns ls itself when there is
+// nothing to leave out, else a new slice: ls is not changed.
 func (ls LevelSources) Open() LevelSources {
 	open, _ := ls.open()
 	return open

@@ -70,10 +70,10 @@ func (s service) latency(n int) time.Duration {
 }
 
 // simulate runs a closed loop of clients callers against svc through b, event by event in
-// simulated time (no goroutines; clk, b's clock, is moved to each call's end): a client starts a call as soon as TryAcquire lets
-// it, and ReleaseWith feeds the call's latency when it ends. fail says whether the i-th call to
-// end fails with ResourceExhausted, the server shedding load. It returns the limit after each
-// of calls ends.
+// simulated time (no goroutines; clk, b's clock, is moved to each call's end): a client starts
+// a call as soon as TryAcquire lets it, and ReleaseWith feeds the call's latency when it ends.
+// fail says whether the i-th call to end fails with ResourceExhausted, the server shedding
+// load. It returns the limit after each of calls ends.
 func simulate(t *testing.T, b *bulkhead.Bulkhead, clk *clocktest.Fake, svc service, clients, calls int, fail func(i int) bool) []int {
 	t.Helper()
 	type call struct{ end, took time.Duration }
@@ -167,8 +167,9 @@ func TestAdaptiveSettlesNearKnee(t *testing.T) {
 }
 
 // TestAdaptiveFailuresAndRecovery runs a healthy phase, a phase where every call fails with an
-// overload error (ResourceExhausted: the server sheds load), and a healthy phase again: the limit falls to the floor and grows back, and
-// every LimitChanged event carries the limit the bulkhead then had.
+// overload error (ResourceExhausted: the server sheds load), and a healthy phase again: the
+// limit falls to the floor and grows back, and every LimitChanged event carries the limit the
+// bulkhead then had.
 func TestAdaptiveFailuresAndRecovery(t *testing.T) {
 	const base, knee, floor = 10 * time.Millisecond, 16, 2
 	for _, ac := range adaptiveCases(base) {

@@ -154,11 +154,11 @@ func (b *Bulkhead) releaseFixed() {
 // ReleaseWith gives back a slot as Release does and, in adaptive mode, feeds the limit one
 // sample: the call held the slot for latency and ended with err. The bulkhead's classifier
 // (WithClassifier) reads err: a throttled outcome is an overload drop, a transient one a drop
-// only if it took at least the time a healthy answer takes (see "Adaptive limit" in the
-// package documentation), a canceled or rejected one, a business error or a server fault is
-// no sample, and a success is a latency sample; a classifier that panics on err gives the slot back, with no sample, before the
-// panic goes on. With a fixed limit it is Release. It allocates nothing for a nil err or a
-// status without details.
+// only if it took at least the time a healthy answer takes (see "Adaptive limit" in the package
+// documentation), a canceled or rejected one, a business error or a server fault is no sample,
+// and a success is a latency sample; a classifier that panics on err gives the slot back, with
+// no sample, before the panic goes on. With a fixed limit it is Release. It allocates nothing
+// for a nil err or a status without details.
 func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {
 	if b.ad != nil {
 		kind := b.classifyHeld("", err, b.classifier)

@@ -103,36 +103,35 @@
 // own series. A breaker is told apart by service and method, as its events are: method is empty
 // for a breaker that serves the whole service (breaker.ScopeService) and the full method for a
 // method-scoped one. For a breaker a source given to Scrape reads, the state is read at scrape
-// time, and its events do not stand in for it while a kept source reads it. Once no kept
-// source reads it (its sources removed, closed suites dropped, or a reload of the suite
-// stopped using it), its events count again: the breaker of a registry that a suite shared
-// with another shows the state the last event said. A breaker a reload retired
-// (observe.Retired) has no series left: its source, while kept, hides its later events too, until
-// it reads the breaker again. For the others it is the To of the last BreakerStateChanged (or
-// BreakerPublished) event seen (the breaker emits its events outside its lock, so under a race
-// of transitions the last event seen may be an older one: prefer Scrape), until a suite's reload or Close retires the breaker
+// time, and its events do not stand in for it while a kept source reads it. Once no kept source
+// reads it (its sources removed, closed suites dropped, or a reload of the suite stopped using
+// it), its events count again: the breaker of a registry that a suite shared with another shows
+// the state the last event said. A breaker a reload retired (observe.Retired) has no series
+// left: its source, while kept, hides its later events too, until it reads the breaker again.
+// For the others it is the To of the last BreakerStateChanged (or BreakerPublished) event seen
+// (the breaker emits its events outside its lock, so under a race of transitions the last event
+// seen may be an older one: prefer Scrape), until a suite's reload or Close retires the breaker
 // (observe.Retired: the reload removed the breaker or replaced it under its name, or the suite
 // was closed): then that state is dropped, and the breaker has no series left until another
-// breaker of the same service and method sends an event. The events of a suite's breakers,
-// and its Retired events, carry the breaker's Instance, by which the rule of zapobs and otelobs
+// breaker of the same service and method sends an event. The events of a suite's breakers, and
+// its Retired events, carry the breaker's Instance, by which the rule of zapobs and otelobs
 // tells breakers of one name apart: a Retired drops the state of that instance alone (a
 // replacement's, whose event may reach the sink before the Retired, is kept whatever the
 // Times), and the later events of the retired instance (of a call that was in flight through
 // it, and its BreakerPublished should it come after the Retired) are dropped too, whatever
 // labels they map to, as long as it is among the last MaxRetiredInstances (4096) instances
-// retired; their transitions are still counted. Events without an Instance (an
-// emitter of your own) keep the Time rule: a state whose event's Time is after the Retired's
-// (the time at which the reload took effect; for a Close, the breaker's own last state change)
-// is kept, one at the same Time or before is dropped whichever breaker of that name sent it,
-// and a later event brings the series back (see observe.Retired). The method label is bounded
-// by MaxMethods, as everywhere: breakers whose names share a label share their series.
-// A BreakerPublished event (a breaker put in service, with its first state: a suite's, a
-// breaker.Registry interceptors' at a name's first call, or breaker.New's) is no
-// transition: promobs counts none for it, but takes its state as a BreakerStateChanged's, so
-// that with events alone a breaker in service reads closed from the start, not only after its
-// first change; a publication that reaches the sink after a change of the same instance (or,
-// without an Instance, after a later change) does not undo it. A breaker a source given to
-// Scrape reads shows its source's state, as before.
+// retired; their transitions are still counted. Events without an Instance (an emitter of your
+// own) keep the Time rule: a state whose event's Time is after the Retired's (the time at which
+// the reload took effect; for a Close, the breaker's own last state change) is kept, one at the
+// same Time or before is dropped whichever breaker of that name sent it, and a later event
+// brings the series back (see observe.Retired). The method label is bounded by MaxMethods, as
+// everywhere: breakers whose names share a label share their series. A BreakerPublished event
+// (a breaker put in service, with its first state: a suite's, a breaker.Registry interceptors'
+// at a name's first call, or breaker.New's) is no transition: promobs counts none for it, but
+// takes its state as a BreakerStateChanged's, so that with events alone a breaker in service
+// reads closed from the start, not only after its first change; a publication that reaches the
+// sink after a change of the same instance (or, without an Instance, after a later change) does
+// not undo it. A breaker a source given to Scrape reads shows its source's state, as before.
 //
 // # Breaker transitions
 //

@@ -72,30 +72,31 @@
 //
 // The lines of a call's failure (a failed attempt, a retry, retries exhausted, a rejection by
 // any policy) end with breaker: the state of the breaker guarding the call, as that breaker's
-// last BreakerStateChanged (or BreakerPublished) event said (whatever the level of its own line, even off): the
-// method-scoped breaker of the call's method, else that of its service's overflow chain
-// ("/<service>/*", which serves the names past the suite's bound), else the service's. So an
-// operator reads "retry 2 of /kyc.v1.OCRService/Extract, Unavailable, delay 400ms, breaker
-// half_open" on one line. zapobs learns states from events alone: every breaker given the sink
-// sends a BreakerPublished when it is put in service, with its state then (closed for a
-// breaker just made), and a BreakerStateChanged for each change after it: a suite's
-// (interceptors.WithObserver), a breaker.Registry interceptors' (breaker.WithObserver, at its
-// name's first call, before the call) and breaker.New's. So a call that a breaker guards has
-// breaker from the start, closed until the breaker first changes. A line without breaker is of
-// a call that no breaker guards, or whose breaker zapobs has no state of: one whose observer is
-// another sink, or one past the bounds below. A BreakerPublished that comes after a change of
-// the same breaker (its state read before that change) is not kept over it. A breaker's
+// last BreakerStateChanged (or BreakerPublished) event said (whatever the level of its own
+// line, even off): the method-scoped breaker of the call's method, else that of its service's
+// overflow chain ("/<service>/*", which serves the names past the suite's bound), else the
+// service's. So an operator reads "retry 2 of /kyc.v1.OCRService/Extract, Unavailable, delay
+// 400ms, breaker half_open" on one line. zapobs learns states from events alone: every breaker
+// given the sink sends a BreakerPublished when it is put in service, with its state then
+// (closed for a breaker just made), and a BreakerStateChanged for each change after it: a
+// suite's (interceptors.WithObserver), a breaker.Registry interceptors' (breaker.WithObserver,
+// at its name's first call, before the call) and breaker.New's. So a call that a breaker guards
+// has breaker from the start, closed until the breaker first changes. A line without breaker is
+// of a call that no breaker guards, or whose breaker zapobs has no state of: one whose observer
+// is another sink, or one past the bounds below. A BreakerPublished that comes after a change
+// of the same breaker (its state read before that change) is not kept over it. A breaker's
 // Retired event forgets its state. The events of a suite's breakers carry the breaker's
 // Instance (observe.Event.Instance): a Retired forgets that breaker's state alone, not a
 // replacement's under the same name whatever the Times, and the retired breaker's later events
 // (of calls that were in flight through it) are dropped. Without an Instance, a Retired forgets
-// the state unless its event is later than the Retired's Time (see observe.Retired). zapobs keeps the states of 4096 breakers at most, and none of a name
-// longer than observe.MaxKeptName: the calls of a breaker past them have no breaker field.
-// A call of an unlisted service past the suite's bound (the suite's overflow chain) names the
-// service "*" and the method "/*/*" on every line, as its breaker does: its lines have the
-// breaker field as any call's. A rejection may reach the sink before
-// the state change that made the breaker refuse (the breaker sends a change after it lets go
-// of its lock; see package breaker): its breaker field then holds the state before.
+// the state unless its event is later than the Retired's Time (see observe.Retired). zapobs
+// keeps the states of 4096 breakers at most, and none of a name longer than
+// observe.MaxKeptName: the calls of a breaker past them have no breaker field. A call of an
+// unlisted service past the suite's bound (the suite's overflow chain) names the service "*"
+// and the method "/*/*" on every line, as its breaker does: its lines have the breaker field as
+// any call's. A rejection may reach the sink before the state change that made the breaker
+// refuse (the breaker sends a change after it lets go of its lock; see package breaker): its
+// breaker field then holds the state before.
 //
 // A service or method name longer than observe.MaxKeptName (1024 bytes; a proxy forwards the
 // :path it is sent, which may be megabytes long) is written clipped (observe.Clip): its first

@@ -56,9 +56,9 @@ func NewCounters() *Counters {
 // Observe counts CallFinished as a call, AttemptFinished as an attempt, and as a retry too when
 // it is of an attempt after the call's first that no hedging delay sent (Attempt above 1,
 // Reason not ReasonHedgeDelay): a retry made, not one scheduled (RetryScheduled), which a
-// cancel in its backoff leaves unsent; HedgeSent as a hedge, a BreakerStateChanged to "open" as a breaker opening (and one
-// that stands for several changes as the opens folded into it too: its FoldedTrips and
-// FoldedReopens) and Rejected as a rejection.
+// cancel in its backoff leaves unsent; HedgeSent as a hedge, a BreakerStateChanged to "open" as
+// a breaker opening (and one that stands for several changes as the opens folded into it too:
+// its FoldedTrips and FoldedReopens) and Rejected as a rejection.
 func (c *Counters) Observe(e observe.Event) {
 	s := c.byKey[ServiceKeys[e.Service]]
 	if s == nil {
@@ -209,10 +209,10 @@ func (o *OutageReport) Unmet() []string {
 	return out
 }
 
-// Summarize builds the summary of a batch's responses, its wall time, and the service
-// counters. Nil responses, from a batch cut short (Batch.Run), are left out as not started
-// and mark the summary Interrupted; so are those of arrivals an open loop shed, which only
-// SummarizeResult of Batch.RunResult counts as shed. The responses alone do not tell a verification that an
+// Summarize builds the summary of a batch's responses, its wall time, and the service counters.
+// Nil responses, from a batch cut short (Batch.Run), are left out as not started and mark the
+// summary Interrupted; so are those of arrivals an open loop shed, which only SummarizeResult
+// of Batch.RunResult counts as shed. The responses alone do not tell a verification that an
 // interruption cancelled in flight from one that failed: Summarize counts it failed, where
 // SummarizeResult of Batch.RunResult counts it cancelled.
 func Summarize(resps []*kycv1.VerifyResponse, elapsed time.Duration, counters *Counters) Summary {
