@@ -136,8 +136,11 @@ func (a *adaptive) release(kind sampleKind, latency time.Duration, now time.Time
 	n := a.inFlight
 	a.inFlight--
 	before = a.limit
-	if kind == sampleTransient {
+	switch kind {
+	case sampleTransient:
 		kind = a.alg.transient(latency)
+	case sampleFault:
+		kind = a.alg.fault(latency)
 	}
 	if kind != sampleNone {
 		since := a.changed
@@ -168,10 +171,12 @@ func (a *adaptive) state() (limit, inFlight int) {
 // error is no sample: the server may refuse a request in a millisecond, before the work the
 // method does (an unreadable image refused before the GPU runs), and such answers, counted,
 // grew the limit and dragged the gradient's baseline down to their latency, hiding the queue
-// of the calls that do the work (TestFastBusinessErrorsAreNoSamples). Nor is a server fault:
-// a broken service may fail every call in a millisecond, and such failures, counted, looked
-// like a service without a queue and took the limit to the ceiling over it
-// (TestFastFaultsRaiseNoLimit). A throttled outcome (the server sheds load) is a drop. A
+// of the calls that do the work (TestFastBusinessErrorsAreNoSamples). Nor is a server fault
+// faster than a healthy answer (see limit.fault): a broken service may fail every call in a
+// millisecond, and such failures, counted as answers, looked like a service without a queue
+// and took the limit to the ceiling over it (TestFastFaultsRaiseNoLimit); a slower one (a
+// worker's own timeout under its queue, answered Internal) is a drop
+// (TestSlowServerFaultsLowerTheLimit). A throttled outcome (the server sheds load) is a drop. A
 // transient one (Unavailable, ...) is judged by its latency when the call releases its slot
 // (see limit.transient): a random fault at the service's normal latency is no sign of a queue,
 // and counted, 20 % of them held the limit near 8 of a 100-slot ceiling
@@ -179,10 +184,12 @@ func (a *adaptive) state() (limit, inFlight int) {
 func classify(err error, cl *codes.Classifier) sampleKind {
 	c := cl.Classify(err).Class
 	switch {
-	case c.Ignored() || c == codes.Business || c == codes.ServerFault:
+	case c.Ignored() || c == codes.Business:
 		return sampleNone
 	case c == codes.Transient:
 		return sampleTransient
+	case c == codes.ServerFault:
+		return sampleFault
 	case c == codes.Throttled:
 		return sampleDrop
 	default:

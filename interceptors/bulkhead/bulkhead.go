@@ -153,10 +153,11 @@ func (b *Bulkhead) releaseFixed() {
 
 // ReleaseWith gives back a slot as Release does and, in adaptive mode, feeds the limit one
 // sample: the call held the slot for latency and ended with err. The bulkhead's classifier
-// (WithClassifier) reads err: a throttled outcome is an overload drop, a transient one a drop
-// only if it took at least the time a healthy answer takes (see "Adaptive limit" in the package
-// documentation), a canceled or rejected one, a business error or a server fault is no sample,
-// and a success is a latency sample; a classifier that panics on err gives the slot back, with
+// (WithClassifier) reads err: a throttled outcome is an overload drop; a transient one or a
+// server fault is a drop only if it took at least the time a healthy answer takes (see
+// "Adaptive limit" in the package documentation; a server fault is no sample where the
+// algorithm has no such time); a canceled or rejected one, or a business error, is no sample;
+// and a success is a latency sample. A classifier that panics on err gives the slot back, with
 // no sample, before the panic goes on. With a fixed limit it is Release. It allocates nothing
 // for a nil err or a status without details.
 func (b *Bulkhead) ReleaseWith(latency time.Duration, err error) {

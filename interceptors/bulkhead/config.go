@@ -22,17 +22,17 @@ type Algorithm string
 const (
 	// AlgorithmNone keeps the limit fixed at Config.MaxConcurrent.
 	AlgorithmNone Algorithm = ""
-	// AlgorithmAIMD adds one to the limit after a success (a business error or a server fault
-	// is no sample) that found the limit in use and took less than Adaptive.LatencyThreshold; a
-	// failure that signals overload (a throttled outcome, or a transient one that took at least
-	// the threshold: without one, every transient one) or an answer slower than the threshold
-	// multiplies it by BackoffRatio.
+	// AlgorithmAIMD adds one to the limit after a success (a business error is no sample) that
+	// found the limit in use and took less than Adaptive.LatencyThreshold; a failure that
+	// signals overload (a throttled outcome, or a transient one or a server fault that took at
+	// least the threshold: without one, every transient one and no server fault) or an answer
+	// slower than the threshold multiplies it by BackoffRatio.
 	AlgorithmAIMD Algorithm = "aimd"
 	// AlgorithmGradient compares the recent latency with the long-term latency and shrinks the
 	// limit as the ratio grows (a gradient, Vegas-like estimate of the queue), growing it while
-	// latency stays flat. A throttled failure, or a transient one that took at least Tolerance
-	// times the long-term latency, multiplies it by BackoffRatio; a faster transient one is no
-	// sample.
+	// latency stays flat. A throttled failure, or a transient one or a server fault that took
+	// at least Tolerance times the long-term latency, multiplies it by BackoffRatio; a faster
+	// one is no sample.
 	AlgorithmGradient Algorithm = "gradient"
 )
 

@@ -150,12 +150,18 @@
 // NotFound, ...): a server may refuse a request in a millisecond, before the work the method
 // does (an image without a face refused before the GPU runs), and with such answers for most
 // calls their latency hid the queue of the calls doing the work: the limit went to the ceiling
-// at six times the service's knee. Nor is a server fault (Internal, Unknown, DataLoss): a
-// broken service may fail every call in a millisecond, which looks like a service without a
-// queue; counted, 30 s of such failures took the limit from about 25 to the ceiling, and the
-// service, once it recovered, met about six times its knee at once. Only a success is an
-// answer, whose latency counts. A service whose server faults do mean overload can say so
-// with a classifier that calls them transient (judged as above) or throttled (always drops).
+// at six times the service's knee. A server fault (Internal, Unknown, DataLoss) is no answer
+// either: a broken service may fail every call in a millisecond, which looks like a service
+// without a queue; counted as answers, 30 s of such failures took the limit from about 25 to
+// the ceiling, and the service, once it recovered, met about six times its knee at once. It is
+// judged as a transient failure is, by the time it held its slot: a drop if it took at least
+// the time a healthy answer takes (a worker's own timeout under its queue, answered Internal),
+// no sample if it was faster. Where there is no such time (AIMD without a LatencyThreshold, a
+// gradient before its first answer) it is no sample: 20 % of Internal after three times the
+// service's latency now take the limit to 20-30 of 100, where they left it at the ceiling
+// (TestSlowServerFaultsLowerTheLimit). Only a success is an answer, whose latency counts. A
+// service whose server faults always mean overload can say so with a classifier that calls
+// them throttled (always drops).
 //
 // A call of the interceptors (or a suite's chain) whose caller's deadline passed while it held
 // its slot is judged so too, even if the server answered throttled: one that held the slot less

@@ -27,7 +27,7 @@ type sampleKind uint8
 
 const (
 	// sampleNone: no sample (a plain Release, a panic, a canceled or rejected call, a business
-	// error, a server fault).
+	// error, a server fault faster than a healthy answer).
 	sampleNone sampleKind = iota
 	// sampleOK: the service answered with a success in the latency.
 	sampleOK
@@ -37,6 +37,10 @@ const (
 	// sampleTransient: the call failed transient (Unavailable, its caller's deadline passed,
 	// ...) after latency: a drop only if that was long enough to tell (see transient).
 	sampleTransient
+	// sampleFault: the call failed with a server fault (Internal, Unknown, DataLoss) after
+	// latency: a drop only if that was long enough to tell, and no sample when there is no
+	// healthy answer time to tell by (see fault).
+	sampleFault
 )
 
 // limit is the algorithm of an adaptive limit: it turns samples into an estimate between
@@ -104,6 +108,30 @@ func (l *limit) sample(kind sampleKind, latency time.Duration, inFlight int) {
 // Without a threshold (AIMD is then loss-based, every failure a drop), or a baseline yet,
 // nothing tells, and it is a drop.
 func (l *limit) transient(latency time.Duration) sampleKind {
+	healthy, ok := l.healthy()
+	if !ok {
+		return sampleDrop
+	}
+	if float64(latency) < healthy {
+		return sampleNone
+	}
+	return sampleDrop
+}
+
+// fault judges a server fault that took latency as transient does, but with no healthy answer
+// time to tell by (AIMD without a LatencyThreshold, a gradient before its first answer) it is
+// no sample: a broken service may fail every call fast, and random faults at the service's
+// normal latency are no queue (see classify).
+func (l *limit) fault(latency time.Duration) sampleKind {
+	if healthy, ok := l.healthy(); ok && float64(latency) >= healthy {
+		return sampleDrop
+	}
+	return sampleNone
+}
+
+// healthy returns the time a healthy answer takes, in nanoseconds, and false if the algorithm
+// has none: AIMD's LatencyThreshold, or Tolerance times the gradient's baseline once it has one.
+func (l *limit) healthy() (float64, bool) {
 	var healthy float64
 	switch {
 	case l.algorithm == AlgorithmAIMD && l.threshold > 0:
@@ -111,12 +139,9 @@ func (l *limit) transient(latency time.Duration) sampleKind {
 	case l.algorithm == AlgorithmGradient && l.short != 0:
 		healthy = l.tolerance * l.long
 	default:
-		return sampleDrop
+		return 0, false
 	}
-	if float64(latency) < healthy {
-		return sampleNone
-	}
-	return sampleDrop
+	return healthy, true
 }
 
 // overload reports whether a sample is a sign of overload, one that backs the limit off: a

@@ -35,11 +35,11 @@ func TestRandomFastFaultsKeepTheLimit(t *testing.T) {
 	}
 	for _, ac := range cases {
 		t.Run(ac.name, func(t *testing.T) {
-			healthy := settledUnderFaults(t, ac.cfg, 0, 1)
+			healthy := settledUnderFaults(t, ac.cfg, grpccodes.Unavailable, 0, 1)
 			t.Logf("no faults: settled at %.1f", healthy)
 			for _, share := range []float64{0.05, 0.2} {
-				fast := settledUnderFaults(t, ac.cfg, share, 1)
-				slow := settledUnderFaults(t, ac.cfg, share, 3)
+				fast := settledUnderFaults(t, ac.cfg, grpccodes.Unavailable, share, 1)
+				slow := settledUnderFaults(t, ac.cfg, grpccodes.Unavailable, share, 3)
 				t.Logf("%.0f%% of faults: settled at %.1f when fast, %.1f when slow", share*100, fast, slow)
 				switch {
 				case !ac.lossBased && fast < 0.8*healthy:
@@ -55,12 +55,49 @@ func TestRandomFastFaultsKeepTheLimit(t *testing.T) {
 	}
 }
 
+// A server fault (Internal) that took longer than a healthy answer (a GPU worker's own timeout
+// under its queue, answered Internal after three times the normal latency) is a drop where
+// the algorithm knows a healthy answer's time, as a slow Unavailable is: the limit falls below
+// half of what it reaches without faults. Such faults were no sample at all, and 20 % of
+// them left the limit at the ceiling over a service taking three times its latency to fail.
+// A fast one stays no sample, and so does any server fault for AIMD without a threshold,
+// which has no time to judge it by.
+func TestSlowServerFaultsLowerTheLimit(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   bulkhead.Adaptive
+		judge bool // the algorithm knows a healthy answer's time
+	}{
+		{"gradient", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmGradient, InitialLimit: 50}, true},
+		{"gradient as the ml profile", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmGradient, MinLimit: 8, InitialLimit: 16, Tolerance: 2}, true},
+		{"aimd with a threshold", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmAIMD, InitialLimit: 50, LatencyThreshold: 50 * time.Millisecond}, true},
+		{"aimd without a threshold", bulkhead.Adaptive{Algorithm: bulkhead.AlgorithmAIMD, InitialLimit: 50}, false},
+	}
+	for _, ac := range cases {
+		t.Run(ac.name, func(t *testing.T) {
+			healthy := settledUnderFaults(t, ac.cfg, grpccodes.Internal, 0, 1)
+			fast := settledUnderFaults(t, ac.cfg, grpccodes.Internal, 0.2, 1)
+			slow := settledUnderFaults(t, ac.cfg, grpccodes.Internal, 0.2, 3)
+			t.Logf("no faults: %.1f; 20%% of Internal: %.1f when fast, %.1f when slow", healthy, fast, slow)
+			if fast < 0.8*healthy {
+				t.Errorf("20%% of fast Internal: the limit settled at %.1f, want at least 80%% of the %.1f it reaches without faults", fast, healthy)
+			}
+			switch {
+			case ac.judge && slow > healthy/2:
+				t.Errorf("20%% of slow Internal: the limit settled at %.1f, want at most half the %.1f it reaches without faults", slow, healthy)
+			case !ac.judge && slow < 0.8*healthy:
+				t.Errorf("20%% of slow Internal, AIMD without a threshold: the limit settled at %.1f, want it no sample (at least 80%% of %.1f)", slow, healthy)
+			}
+		})
+	}
+}
+
 // settledUnderFaults runs unlimited demand (more clients than the ceiling of 100, each
 // starting a call as soon as TryAcquire lets it) for 10s of fake time against a service that
 // answers in 20-25ms at any concurrency, and fails the given share of the calls, at random
-// (seeded), with Unavailable after slowdown times that latency. It returns the mean limit over
-// the second half of the run.
-func settledUnderFaults(t *testing.T, cfg bulkhead.Adaptive, share, slowdown float64) float64 {
+// (seeded), with code after slowdown times that latency. It returns the mean limit over the
+// second half of the run.
+func settledUnderFaults(t *testing.T, cfg bulkhead.Adaptive, code grpccodes.Code, share, slowdown float64) float64 {
 	t.Helper()
 	const (
 		base, jitter = 20 * time.Millisecond, 5 * time.Millisecond
@@ -71,7 +108,7 @@ func settledUnderFaults(t *testing.T, cfg bulkhead.Adaptive, share, slowdown flo
 	clk := clocktest.New(time.Unix(1000, 0))
 	b := newAdaptive(t, bulkhead.Config{MaxConcurrent: ceiling, Adaptive: cfg}, bulkhead.WithClock(clk))
 	rng := rand.New(rand.NewPCG(55, uint64(share*100)))
-	fault := status.Error(grpccodes.Unavailable, "replica restarting")
+	fault := status.Error(code, "replica restarting")
 	var (
 		origin  = clk.Now()
 		now     time.Duration
