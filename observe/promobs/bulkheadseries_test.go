@@ -3,6 +3,7 @@ package promobs_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bulwarkrpc/bulwark/config"
@@ -147,5 +148,55 @@ func TestAdaptiveBulkheadFloorAndCeiling(t *testing.T) {
 		`bulwark_bulkhead_capacity_floor{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`:   3,
 		`bulwark_bulkhead_capacity_ceiling{method="/kyc.v1.FaceMatchService/Compare",service="kyc.v1.FaceMatchService"}`: 6,
 		`bulwark_bulkhead_capacity{method="",service="kyc.v1.OCRService"}`:                                               7,
+	})
+}
+
+// A bulkhead's floor and ceiling go with its capacity: where two bulkheads share labels (the
+// method label bounded to "other" past MaxMethods, or one name read by two sources), the
+// series are the first's, a fixed one's capacity with no bounds, and never its capacity with a
+// later adaptive one's floor and ceiling. Mixed so, a full fixed bulkhead of 2 slots read as
+// an adaptive limit at its floor of 4, and BulwarkBulkheadLimitAtFloor fired for it.
+func TestBulkheadBoundsGoWithItsCapacity(t *testing.T) {
+	fixed := func(t *testing.T, name string) *bulkhead.Bulkhead {
+		b, err := bulkhead.New(name, bulkhead.Config{MaxConcurrent: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	adaptive := func(t *testing.T, name string) *bulkhead.Bulkhead {
+		b, err := bulkhead.New(name, bulkhead.Config{MaxConcurrent: 16, Adaptive: bulkhead.Adaptive{
+			Algorithm: bulkhead.AlgorithmAIMD, MinLimit: 4, InitialLimit: 8,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	families := []string{promobs.NameBulkheadCapacity, promobs.NameBulkheadCapacityFloor, promobs.NameBulkheadCapacityCeiling}
+
+	t.Run("methods past the bound", func(t *testing.T) {
+		m, reg := newMetrics(t)
+		// methodBulkheads(MaxMethods) takes every method label; the two after are "other".
+		m.Scrape(observe.LevelSources{methodBulkheads(promobs.MaxMethods),
+			fixed(t, "/s.v1.S/Fixed"), adaptive(t, "/s.v1.S/Adaptive")})
+		got := scrape(t, reg, families...)
+		other := map[string]float64{}
+		for series, v := range got {
+			if strings.Contains(series, `method="`+promobs.OtherMethod+`"`) {
+				other[series] = v
+			}
+		}
+		assertSamples(t, other, map[string]float64{
+			`bulwark_bulkhead_capacity{method="other",service="s.v1.S"}`: 2,
+		})
+	})
+	t.Run("one name read twice", func(t *testing.T) {
+		m, reg := newMetrics(t)
+		m.Scrape(fixed(t, face))
+		m.Scrape(adaptive(t, face))
+		assertSamples(t, scrape(t, reg, families...), map[string]float64{
+			`bulwark_bulkhead_capacity{method="",service="kyc.v1.FaceMatchService"}`: 2,
+		})
 	})
 }

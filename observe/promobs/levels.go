@@ -69,7 +69,10 @@ var breakerStates = BreakerStates()
 // closed suite reads nothing: a suite that replaced it, given to Scrape too, shows its own
 // objects' levels, though the closed one was added first.
 // A bulkhead's in-flight, capacity, floor and ceiling are separate series: each is taken from
-// the first reading of its own kind.
+// the first reading of its own kind, but the floor and the ceiling go with the capacity: those
+// of a bulkhead whose capacity lost to an earlier reading of the same labels (a method label
+// bounded to "other", one name read by two sources) are not shown, so that a fixed bulkhead's
+// capacity never shows between another's bounds.
 func (m *Metrics) Scrape(src observe.LevelSource) (remove func()) {
 	if isNil(src) {
 		return func() {}
@@ -552,8 +555,18 @@ func (l *levels) unsourcedLocked(k breakerKey) {
 	}
 }
 
+// capacityTaken is the trackKey kind, no observe.LevelKind, under which emit notes in seen
+// that a bulkhead's capacity series was taken from an earlier reading than the last one of its
+// labels: the floor and ceiling that follow that reading are another bulkhead's.
+const capacityTaken observe.LevelKind = 255
+
 // emit sends the series of reading r on ch, unless a series of the same metric and labels was
-// sent before in this Collect (seen).
+// sent before in this Collect (seen). A bulkhead's floor and ceiling go with its capacity: they
+// are sent only while the capacity series of their labels is the one their bulkhead read (a
+// bulkhead yields its levels together, the capacity before its bounds). Two bulkheads may share
+// labels (the method or service label bounded to "other", the same name read by two sources):
+// the capacity is the first's, and the bounds of a later, adaptive one, sent under the first's
+// fixed capacity, made a limit of one bulkhead look held at the floor of another.
 func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[trackKey]struct{}) {
 	k := trackKey{r.Kind, breakerKey{service: clean(r.Service)}}
 	var desc *prometheus.Desc
@@ -570,10 +583,18 @@ func (l *levels) emit(ch chan<- prometheus.Metric, r observe.Level, seen map[tra
 			desc = l.inFlightDesc
 		case observe.LevelCapacity:
 			desc = l.capacityDesc
+			if _, dup := seen[k]; dup {
+				seen[trackKey{capacityTaken, k.breakerKey}] = struct{}{}
+			}
 		case observe.LevelCapacityFloor:
 			desc = l.floorDesc
 		default:
 			desc = l.ceilingDesc
+		}
+		if r.Kind == observe.LevelCapacityFloor || r.Kind == observe.LevelCapacityCeiling {
+			if _, other := seen[trackKey{capacityTaken, k.breakerKey}]; other {
+				return
+			}
 		}
 	case observe.LevelThrottleProbability:
 		k.method = clean(r.Method)
