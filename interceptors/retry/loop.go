@@ -138,8 +138,10 @@ func (l *loop) lateStart(ctx context.Context, t0 time.Time) bool {
 // ctx. It returns true once the backoff sleep, on sleepCtx, has passed and attempt n+1 may
 // start; otherwise false and the error the call ends with, the call reported. committed,
 // when not nil, reports whether the call can no longer be retried (a stream that outgrew its
-// replay buffer); it is asked before and after the sleep.
-func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err error, committed func() bool) (bool, error) {
+// replay buffer); it is asked before and after the sleep. A retry decided on and not made,
+// whatever the reason (a panic of the observer on RetryScheduled, or of the Clock, included),
+// gives the budget back what decide drew for it (unsent).
+func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err error, committed func() bool) (retry bool, _ error) {
 	delay, reason, raw := l.decide(ctx, v, n, committed)
 	switch {
 	case raw:
@@ -148,6 +150,11 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 	case reason != "":
 		return false, l.exhausted(v, reason, err)
 	}
+	defer func() {
+		if !retry { // false too while a panic goes on
+			l.unsent()
+		}
+	}()
 	if l.sink != nil {
 		// The request that failed, numbered over the call as AttemptFinished numbers it: after
 		// a hedged round, the one whose failure the round returned (v), not the round.
@@ -190,9 +197,9 @@ func (l *loop) next(ctx, sleepCtx context.Context, n int, v codes.Verdict, err e
 
 // unsent gives the retry budget back what decide drew for a retry that is not made after all
 // (the caller gave up during the backoff, the ClientConn shut down, the stream committed,
-// before or just after the sleep's end, as its attempt was to open): it
-// reached no service, and left counted in a ratio budget's window it would refuse another
-// call's retry. A token bucket's allow took nothing.
+// before or just after the sleep's end, as its attempt was to open, the observer or the Clock
+// panicked before the sleep's end): it reached no service, and left counted in a ratio
+// budget's window it would refuse another call's retry. A token bucket's allow took nothing.
 func (l *loop) unsent() {
 	if l.drawn != 0 {
 		l.m.bucket.Refund(l.drawn)

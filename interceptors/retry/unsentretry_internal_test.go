@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
+	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -45,5 +46,46 @@ func TestRetryUnsentAfterTheBackoffIsUncounted(t *testing.T) {
 	}
 	if _, retries := b.counted(); retries != 0 {
 		t.Errorf("the ratio budget counts %d retries after the call ended in its backoff; want 0: the retry was never made", retries)
+	}
+}
+
+// scheduledPanics is an observer that panics on RetryScheduled (a program's observer with a
+// bug).
+type scheduledPanics struct{}
+
+func (scheduledPanics) Observe(e observe.Event) {
+	if e.Kind == observe.RetryScheduled {
+		panic("observer")
+	}
+}
+
+// A retry the ratio budget counted at decide that is never made, because the observer panicked
+// on its RetryScheduled, is uncounted, as one whose caller gave up in the backoff is: the panic
+// goes on to the caller, the retry reached no service, and left counted it would refuse
+// another call's retry for a whole window, at every such panic.
+func TestRetryUnsentAfterAPanicIsUncounted(t *testing.T) {
+	p, err := New(Config{
+		MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Multiplier: 1,
+		Jitter: JitterNone, Idempotent: true,
+		Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second},
+	}, WithClock(clocktest.New(time.Unix(1000, 0))), WithObserver(scheduledPanics{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		n++
+		return status.Error(grpccodes.Unavailable, "down")
+	}
+	call := func() (panicked any) {
+		defer func() { panicked = recover() }()
+		_ = p.Unary()(context.Background(), "/test.v1.S/Do", nil, nil, nil, invoker)
+		return nil
+	}
+	if got := call(); got != "observer" || n != 1 {
+		t.Fatalf("the call panicked %v after %d attempts; want the observer's panic after the first", got, n)
+	}
+	if _, retries := p.Budget("test.v1.S").counted(); retries != 0 {
+		t.Errorf("the ratio budget counts %d retries after the observer panicked on the only one scheduled; want 0: the retry was never made", retries)
 	}
 }
