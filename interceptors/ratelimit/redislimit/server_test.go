@@ -142,7 +142,8 @@ func freePort() (int, error) {
 func (s *server) start() error {
 	s.cmd = exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+		"--enable-debug-command", "local") // DEBUG SLEEP makes Redis slow (TestRedisOutageStress)
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
