@@ -117,6 +117,13 @@
 // (SIGSTOP) and the 50ms timeout: 50.9ms per call without the pause, 5.1ms mean over 10 calls
 // with it (the first pays the timeout, the next nine answer in microseconds).
 //
+// A Redis that comes back may be asked again up to a second after the pause says: once a
+// go-redis client has failed PoolSize dials (counted over its life, not in a row), it answers
+// every command at once with the last dial error until a dial of its own, once a second in
+// real time, succeeds. A probe in that second fails at once and starts a new pause, so after
+// an outage shared limiting resumes within the probe interval plus a second (the fail mode
+// answers meanwhile), whatever WithProbeInterval says.
+//
 // # Key layout
 //
 // One key per limiter name and limit: "rate:" (redis_rate's own prefix), then
