@@ -334,8 +334,9 @@ func enterConn(g Gate, ctx context.Context, method string, cc *grpc.ClientConn, 
 // InvokeConnGate. (InvokeGate's body, kept apart so that a gate that is no ConnGate is
 // entered as before, with no ClientConn to pass and no branch.) When the last of opts is a
 // gatewatch.Watch (a hedging policy above, chained as a plain interceptor) and g may make the
-// call wait (it is not Instant for opts), the watcher is told of the wait, as a run of gates
-// tells it (see Gates.Invoke): a call without a Watch pays one look at its last option.
+// call wait (it is not Instant for opts), the watcher is told of the wait, and that the call
+// left it, a panic of EnterConn included, as a run of gates tells it (see Gates.Invoke): a call
+// without a Watch pays one look at its last option.
 func InvokeConnGate(g ConnGate, ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts []grpc.CallOption, next Next) error {
 	if ctx.Err() != nil {
 		return next.Invoke(ctx, method, req, reply, cc, opts)
@@ -380,9 +381,8 @@ func enterConnWatched(w *gatewatch.Watch, g ConnGate, ctx context.Context, cc *g
 		return g.EnterConn(ctx, cc, method, opts)
 	}
 	w.Waiting()
-	p, err := g.EnterConn(ctx, cc, method, opts)
-	w.Left()
-	return p, err
+	defer w.Left() // on the panic's way up too (see gatewatch.Watcher)
+	return g.EnterConn(ctx, cc, method, opts)
 }
 
 // Timing is a call's start and end, shared between a chain's runner, which times the call

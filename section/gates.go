@@ -91,7 +91,8 @@ func (g *Gates) Waits(i int) bool { return i >= 0 && i < g.n && g.waits&(1<<i) !
 // calloption.ErrPanicked (see panicked), and the panic goes on.
 // A gate that may wait (one entered with cc, see Decide) tells the attempt's watcher, when the
 // last of opts is a gatewatch.Watch (a hedging policy's), that the attempt waits there and when
-// it has left: the time between is queue time on this side of the wire.
+// it has left (or the gate panicked, as the panic goes on): the time between is queue time on
+// this side of the wire.
 // start, when not nil, is a reading of the clock taken with nothing since that could have
 // waited (an attempt loop's call start, for its first attempt): a gate that reads the clock
 // (Clocked) takes it as its now, as long as the gates before it admitted at once (Instant).
@@ -218,9 +219,9 @@ func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc
 	c := &g.conn[i]
 	w := gatewatch.Of(opts)
 	w.Waiting()
+	defer w.Left() // on the panic's way up too (see gatewatch.Watcher)
 	if start == nil || i > g.last {
 		p, err := c.g.EnterConn(ctx, cc, method, opts)
-		w.Left()
 		return p, nil, err
 	}
 	var (
@@ -232,7 +233,6 @@ func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc
 	} else {
 		p, err = c.g.EnterConn(ctx, cc, method, opts)
 	}
-	w.Left()
 	if err != nil || i == g.last || g.inst[i] == nil || !g.inst[i].Instant(opts) {
 		start = nil
 	}
@@ -247,9 +247,8 @@ func (g *Gates) enterConn(i int, start *time.Time, ctx context.Context, cc *grpc
 func enterWatched(g Gate, ctx context.Context, method string, cc *grpc.ClientConn, opts []grpc.CallOption) (Pass, error) {
 	w := gatewatch.Of(opts)
 	w.Waiting()
-	p, err := enterConn(g, ctx, method, cc, opts)
-	w.Left()
-	return p, err
+	defer w.Left()
+	return enterConn(g, ctx, method, cc, opts)
 }
 
 // watchedStream returns stream, the stream interceptor of g, a gate that may wait (a

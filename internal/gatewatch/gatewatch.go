@@ -16,7 +16,9 @@ type Watcher interface {
 	// GateWaiting tells that attempt n enters a gate that may make it wait.
 	GateWaiting(n int)
 	// GateLeft tells that attempt n has left that gate (admitted, refused, or its context
-	// ended). Every GateWaiting is followed by one GateLeft, unless the gate panicked.
+	// ended), or that the gate panicked, on the panic's way up. Every GateWaiting is
+	// followed by one GateLeft, on the unary paths (section.Gates, InvokeConnGate) as on
+	// the stream paths (AdmitStream, a gate's stream step).
 	GateLeft(n int)
 }
 
