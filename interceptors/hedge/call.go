@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/gatewatch"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
@@ -283,8 +284,8 @@ func (c *call) reserveLocked() int {
 // hedge, or unwound by a panic) or the caller is gone, nor when the method's hedge allowance
 // (MaxHedgeShare) or the retry budget refuses it, which closes the call to further hedges. A
 // hedge that does not go out takes nothing from either; one paid for here whose HedgeSent
-// then panics in the observer does not go out either, and gets its allowance back, but not its
-// retry-budget token (see runHedge).
+// then panics in the observer does not go out either, and gets its allowance back, and its
+// retry-budget draw from a Refunder (see runHedge).
 //
 // The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's start,
 // before its deadline (a per-attempt timeout's, the retry budget's end under a retry loop; a
@@ -415,12 +416,14 @@ func (c *call) onTimer() {
 // taken (the observer's, on AttemptFinished) leaves the accounting as it is: the attempt has
 // left those in flight, and its AttemptFinished is not sent again. A panic of the observer on
 // HedgeSent comes before the hedge goes out, which it then never does: what it took from the
-// method's allowance is given back, but what it took from the retry budget stays taken (a
-// Refunder's Refund is for a hedge a policy below refused). So is it when the Budget's
-// Withdraw panics.
+// method's allowance is given back, and what it drew from a Refunder budget, and the hedge,
+// which the sinks told before the panic counted, is reported by its AttemptFinished, canceled
+// (see untold). What the allowance paid is given back too when the Budget's Withdraw panics:
+// no sink was told of that hedge.
 func (c *call) runHedge(n int) {
 	defer c.wg.Done()
-	returned, paid, sent, settled, locked := false, false, false, false, false
+	returned, paid, told, sent, settled, locked := false, false, false, false, false, false
+	var t0 time.Time
 	defer func() {
 		if !returned {
 			if locked {
@@ -430,6 +433,9 @@ func (c *call) runHedge(n int) {
 				c.mu.Unlock()
 			}
 			c.abort(recover(), paid && !sent, settled)
+			if told && !sent {
+				c.untold(n, t0)
+			}
 		}
 	}()
 	// The attempts of the call before this one: the retry loop's before the round, and the
@@ -438,7 +444,7 @@ func (c *call) runHedge(n int) {
 	if c.round != nil {
 		prev += c.round.Prev()
 	}
-	t0 := c.clk.Now()
+	t0 = c.clk.Now()
 	// Deriving the hedge's context reads the caller's Err when the caller's context has
 	// ended since the timer read it: a panic of it is recovered above, as one under the lock.
 	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
@@ -457,6 +463,7 @@ func (c *call) runHedge(n int) {
 		returned = true
 		return
 	}
+	told = true // from here on, a sink may have counted the hedge (see untold)
 	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	sent = true
 	reply := c.typ.New().Interface()
@@ -475,6 +482,33 @@ func (c *call) runHedge(n int) {
 	}
 	c.report(n, t0, o)
 	returned = true
+}
+
+// untold ends hedge n, started at t0, whose HedgeSent the observer panicked on, once abort has
+// ended the call: the hedge never goes out, but the sinks told of it before the panic (those
+// before the panicking one in an observe.Multi, or the panicking one itself) counted it, and
+// each hedge counted is reported by one AttemptFinished. It is reported as the call's other
+// attempts canceled by the panic are, class canceled, at t0 (it took no time on the wire),
+// with the Reason it was sent for. What the retry budget's Draw took for it is given back to
+// a Refunder, as for a hedge refused below: nothing was sent. A second panic of the observer,
+// on that AttemptFinished, is dropped: the caller gets the first.
+func (c *call) untold(n int, t0 time.Time) {
+	if r, ok := c.p.s.budget.(Refunder); ok {
+		r.Refund(c.receipts[n-1])
+	}
+	if c.sink == nil {
+		return
+	}
+	number, send := n, true
+	if c.round != nil {
+		number, send = c.round.Report(n)
+	}
+	if !send {
+		return
+	}
+	defer func() { _ = recover() }()
+	v := codes.Verdict{Class: codes.Canceled, Code: grpccodes.Canceled}
+	attempt.Finished(c.sink, observe.PolicyHedge, &c.m.Method, number, t0, t0, v, observe.ReasonHedgeDelay)
 }
 
 // draw takes hedge n's cost from b, keeping the receipt of a Refunder's draw for a refund

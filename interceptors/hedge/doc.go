@@ -250,19 +250,24 @@
 // Withdraw (the hedge is then not sent, and gives back what it took from the method's
 // allowance). The hedge is still counted once: an observer's panic on its AttemptFinished comes
 // after its outcome was taken, and the event is not sent again. A hedge whose HedgeSent panics
-// is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), but not
-// the retry-budget token it took (a Budget cannot take one back). A panic of what runs for
-// attempt 1 on the caller's goroutine once it returned (the observer on its AttemptFinished or
-// on the call's HedgeWon, the classifier) ends the call as a panic of attempt 1 does. The
-// caller's context is the caller's code too: a panic of its Err or Deadline, read as an
-// attempt's outcome is taken, as the hedging timer fires or as a hedge starts, reaches the
-// caller as a panic (not an error), in the same ways, as grpc-go lets it reach the caller from
-// where it reads the context; it never leaves the call's lock held, and a timer that fires into
-// it sends no hedge. HedgeWon is sent once the call has taken the winner on: when the observer
-// panics on it, the caller's reply, and the grpc.Header, grpc.Trailer and grpc.Peer call
-// options, are the winning hedge's, and a client stream that a hedge won is the winner's stream
-// for a caller that recovers the panic and reads on (RecvMsg, Header, Trailer, Context), with
-// attempt 1's context and the kept messages released.
+// is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), and the
+// retry-budget token it took to a Refunder (a *retry.RetryBudget; another Budget keeps it), and
+// as the sinks told before the panic (an observe.Multi's before the panicking one, promobs'
+// bulwark_hedges_total) counted it, it is reported by one AttemptFinished, class canceled, as
+// the call's other attempts canceled by the panic are, with no Duration and its Reason: every
+// HedgeSent has its AttemptFinished. A second panic of the observer, on that AttemptFinished,
+// is dropped: the caller gets the first. A panic of what runs for attempt 1 on the caller's
+// goroutine once it returned (the observer on its AttemptFinished or on the call's HedgeWon,
+// the classifier) ends the call as a panic of attempt 1 does. The caller's context is the
+// caller's code too: a panic of its Err or Deadline, read as an attempt's outcome is taken, as
+// the hedging timer fires or as a hedge starts, reaches the caller as a panic (not an error),
+// in the same ways, as grpc-go lets it reach the caller from where it reads the context; it
+// never leaves the call's lock held, and a timer that fires into it sends no hedge. HedgeWon is
+// sent once the call has taken the winner on: when the observer panics on it, the caller's
+// reply, and the grpc.Header, grpc.Trailer and grpc.Peer call options, are the winning hedge's,
+// and a client stream that a hedge won is the winner's stream for a caller that recovers the
+// panic and reads on (RecvMsg, Header, Trailer, Context), with attempt 1's context and the kept
+// messages released.
 //
 // # Metadata
 //

@@ -265,7 +265,8 @@ var hedgeSentPanicking = observe.SinkFunc(func(e observe.Event) {
 
 // A hedge whose HedgeSent panics in the observer never goes out: what it took from the
 // method's allowance of losing hedges is given back. The retry-budget token it took stays
-// taken (Budget has no way to give one back).
+// taken when the Budget is no Refunder, which has no way to give one back (a Refunder's:
+// TestHedgeSentObserverPanicReportsTheHedge).
 func TestHedgeSentObserverPanicRefundsTheAllowance(t *testing.T) {
 	const d = 10 * time.Millisecond
 	clk := clocktest.New(time.Time{})
