@@ -221,9 +221,10 @@ func (b *RetryBudget) Draw() (bool, int64) {
 // slot of its window that counted it, while the slot still holds that epoch: once the slot has
 // left the window, the retry has too, and there is nothing to give back (uncounting another
 // retry instead would uncount another call's, sent). A hedging policy calls it
-// (hedge.Refunder) for a hedge refused so, the retry loop for a retry refused so or one it drew
-// for and then did not make (its caller gone during the backoff): load that was never sent
-// spends nothing. A receipt of 0 gives back nothing.
+// (hedge.Refunder) for a hedge refused so, or one whose HedgeSent the observer panicked on,
+// the retry loop for a retry refused so or one it drew for and then did not make (its caller
+// gone during the backoff, the observer panicked on its RetryScheduled): load that was never
+// sent spends nothing. A receipt of 0 gives back nothing.
 func (b *RetryBudget) Refund(receipt int64) {
 	switch {
 	case receipt == tokenReceipt:
