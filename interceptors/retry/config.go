@@ -43,7 +43,10 @@ type Config struct {
 	// JitterAmount is the upper bound of the additive jitter; used only by JitterAdditive.
 	JitterAmount time.Duration `yaml:"jitter_amount" json:"jitter_amount"`
 	// PerAttemptTimeout gives each attempt its own deadline (never later than the call's).
-	// An attempt that hits it ends in DeadlineExceeded, which is retried. 0 means none.
+	// An attempt that hits it ends in DeadlineExceeded, which is retried. A stream's applies
+	// until the stream commits, and commits a server stream whose response header came while
+	// nobody was receiving (the caller reads late) rather than end it (see the package
+	// documentation, Streams). 0 means none.
 	PerAttemptTimeout time.Duration `yaml:"per_attempt_timeout" json:"per_attempt_timeout"`
 	// Budget is a time: the call's total timeout, attempts and sleeps together, from its
 	// start. No attempt starts and no sleep begins that cannot finish within it. 0 means no

@@ -196,47 +196,61 @@
 //
 // A stream is retried until it commits, and never after. It commits when its first response
 // message arrives, when the caller reads a header from it (Header, as in grpc-go: the caller
-// never gets one attempt's header and another's messages), when it ends cleanly, or when the
+// never gets one attempt's header and another's messages), when it ends cleanly, when the
 // messages sent so far outgrow Config.ReplayBufferBytes (measured as on the wire: each
 // message's proto.Size plus gRPC's 5-byte message header; default 256 KiB, negative: never
-// buffer). A caller that does not read the header keeps an attempt that fails after sending its
-// header (before its first message) retryable. Before that, every message sent is kept; a
-// failed attempt is replaced by a new stream on which the kept messages are sent again in
-// order, and the send side closed again if the caller had closed it. For a client-streaming
-// call the failure usually shows at CloseAndRecv: the receive then reopens, replays, closes and
-// receives again, so the caller sees one call. Header, before the stream commits, does the same
-// with an attempt the server ended without a header, as grpc's own retries do: it returns the
-// header of the attempt it retried to (or nil, nil, as grpc does, when the failure is not
-// retried: the status is the receive's). A send that fails on a dead attempt (io.EOF) is kept
-// for the replay and reported as sent; the failure surfaces at the next receive. Messages must
-// not be modified after SendMsg, as grpc already requires. Any other error of a send (the
-// client's own, such as a message over the send limit) ends the stream, as it does in grpc,
-// without a retry, also when a replay meets it (a message kept while its attempt was dead). A
-// send after CloseSend is the caller's error: it returns Internal and ends the stream, as in
-// grpc, and is never kept for a replay. The per-attempt timeout applies to a stream only until
-// it commits, and an attempt it ends reads as DeadlineExceeded to the policies below, as a
-// unary attempt's does; the budget bounds the whole stream. Abandoned attempts are canceled. An
-// attempt with a per-attempt timeout that ends (its timeout, a retry, the end of the stream)
-// has the contexts derived from its own below (gRPC's stream's) done, with its error, before
-// the call that ended it goes on, as below a cancelable context; when the caller's context or
-// the budget ends it, the context package ends them. The committed attempt is reported (its
-// AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
-// server stream that fails after its first message is a failed attempt. A stream that ends
-// while nobody reads or writes it (internal/streamend: its caller's context ends, or gRPC ends
-// the committed attempt, as its ClientConn's shutdown does) reports its last attempt then,
-// once, with the error of the context that ended (the caller's, or the committed attempt's: its
-// service config's timeout is DeadlineExceeded), and releases what it holds. The ClientConn's
-// shutdown ends a stream not yet committed too: the stream then commits to its current attempt
-// (a shut down ClientConn retries nothing: a new attempt fails at once, Canceled), whose end
-// gRPC's shutdown makes the stream's, so its attempt is reported as gRPC ended it (Canceled, as
-// gRPC reports a closed ClientConn) and what it holds (the budget's timer, the policies' above
-// it) is released, without its caller reading it or canceling its context; a receive under way
-// returns the attempt's error, not retried, and one sleeping before a retry returns at once,
-// Canceled, as a unary call's sleep does (see What is retried). A panic while an attempt opens,
-// sends or receives, or in its Header, Trailer or CloseSend, ends the stream, what it holds
-// released (later calls return Internal), and goes on to the caller. So does a panic of the
-// observer or the classifier on an attempt's outcome: the stream is not retried at the next
-// call. Neither is called with the stream's lock held.
+// buffer), or when its per-attempt timeout passes on an answered attempt (below). A caller that
+// does not read the header keeps an attempt that fails after sending its header (before its
+// first message, and before its per-attempt timeout) retryable. Before that, every message sent
+// is kept; a failed attempt is replaced by a new stream on which the kept messages are sent
+// again in order, and the send side closed again if the caller had closed it. For a
+// client-streaming call the failure usually shows at CloseAndRecv: the receive then reopens,
+// replays, closes and receives again, so the caller sees one call. Header, before the stream
+// commits, does the same with an attempt the server ended without a header, as grpc's own
+// retries do: it returns the header of the attempt it retried to (or nil, nil, as grpc does,
+// when the failure is not retried: the status is the receive's). A send that fails on a dead
+// attempt (io.EOF) is kept for the replay and reported as sent; the failure surfaces at the
+// next receive. Messages must not be modified after SendMsg, as grpc already requires. Any
+// other error of a send (the client's own, such as a message over the send limit) ends the
+// stream, as it does in grpc, without a retry, also when a replay meets it (a message kept
+// while its attempt was dead). A send after CloseSend is the caller's error: it returns
+// Internal and ends the stream, as in grpc, and is never kept for a replay. The per-attempt
+// timeout applies to a stream only until it commits, and an attempt it ends reads as
+// DeadlineExceeded to the policies below, as a unary attempt's does; the budget bounds the
+// whole stream. It bounds the server's answer, not its caller's reading: when it passes on an
+// attempt of a call with server streaming whose server has sent its response header (grpc-go's
+// servers send it with their first message, or at SendHeader) while no receive waits on the
+// stream, the caller is the one who is late, and the stream commits to the attempt, as gRFC A6
+// commits a call once its header arrives, instead of ending it: the caller reads what the
+// server sent and sends on, and no retry follows. An attempt without a header, or with a
+// receive waiting on it (a header, then the server's silence), is ended and retried as ever. To
+// know of the header, each attempt of a call with server streaming and a per-attempt timeout
+// has a goroutine of its own that waits in its Header (one allocation), and ends with the
+// attempt; a client stream's one response comes with its status, and a cancel after it changes
+// nothing. Its Header is the one call of an attempt made with no caller in it: should it panic,
+// the panic is recovered and ends the stream as a panic of Header does (below), without going
+// on. Abandoned attempts are canceled. An attempt with a per-attempt timeout that ends (its
+// timeout, a retry, the end of the stream) has the contexts derived from its own below (gRPC's
+// stream's) done, with its error, before the call that ended it goes on, as below a cancelable
+// context; when the caller's context or the budget ends it, the context package ends them. The
+// committed attempt is reported (its AttemptFinished, the retry budget) when the stream ends,
+// with the status it ends with: a server stream that fails after its first message is a failed
+// attempt. A stream that ends while nobody reads or writes it (internal/streamend: its caller's
+// context ends, or gRPC ends the committed attempt, as its ClientConn's shutdown does) reports
+// its last attempt then, once, with the error of the context that ended (the caller's, or the
+// committed attempt's: its service config's timeout is DeadlineExceeded), and releases what it
+// holds. The ClientConn's shutdown ends a stream not yet committed too: the stream then commits
+// to its current attempt (a shut down ClientConn retries nothing: a new attempt fails at once,
+// Canceled), whose end gRPC's shutdown makes the stream's, so its attempt is reported as gRPC
+// ended it (Canceled, as gRPC reports a closed ClientConn) and what it holds (the budget's
+// timer, the policies' above it) is released, without its caller reading it or canceling its
+// context; a receive under way returns the attempt's error, not retried, and one sleeping
+// before a retry returns at once, Canceled, as a unary call's sleep does (see What is retried).
+// A panic while an attempt opens, sends or receives, or in its Header, Trailer or CloseSend,
+// ends the stream, what it holds released (later calls return Internal), and goes on to the
+// caller (but for the Header of the per-attempt timeout's watcher, above, which has no caller).
+// So does a panic of the observer or the classifier on an attempt's outcome: the stream is not
+// retried at the next call. Neither is called with the stream's lock held.
 //
 // # Events
 //

@@ -25,10 +25,11 @@ var errAttemptTimeout = errors.New("retry: per-attempt timeout")
 
 // Stream returns the policy as a stream client interceptor. A stream is retried until it
 // commits: when its first response message arrives, when the caller reads a header from it
-// (Header), when it ends without error, or when the messages it sent outgrow
-// Config.ReplayBufferBytes. A retry opens a new stream through the rest of the chain
-// (streamer), replays every message sent so far, in order, and closes the send side again if
-// the caller had closed it. See the package documentation.
+// (Header), when it ends without error, when the messages it sent outgrow
+// Config.ReplayBufferBytes, or when its per-attempt timeout passes after the server's header
+// came while no receive waited on it (see attemptTimeout.fire). A retry opens a new stream
+// through the rest of the chain (streamer), replays every message sent so far, in order, and
+// closes the send side again if the caller had closed it. See the package documentation.
 func (p *Policy) Stream() grpc.StreamClientInterceptor { return p.stream(false) }
 
 // stream returns the policy as a stream client interceptor; suite: as a suite's retry step,
@@ -196,7 +197,10 @@ type retryStream struct {
 //
 // The attempt's one context is a cancelable one, so that an attempt that failed is released
 // at once; its per-attempt timeout, decided by attempt.BoundOf as for unary calls, is a
-// timer that cancels it, because it is lifted when the stream commits.
+// timer that cancels it, because it is lifted when the stream commits. For a call with server
+// streaming, a goroutine watches the attempt's header for that timer (watchHeader): a timer
+// that finds the server answered and nobody receiving commits the stream instead. A call
+// without server streaming has nothing to watch for: its one response comes with its status.
 func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	s.n, s.t0 = n, s.loop.clk.Now()
 	s.round.Reset(s.loop.sent, s.loop.start, nil) // a stream's hedges outlive a decision: no shared cancel
@@ -233,6 +237,12 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	}
 	s.cur, s.broken = st, false
 	s.changed.Broadcast()
+	if to != nil && s.desc.ServerStreams {
+		// The timer may find the server's answer waiting for a caller who reads late: the
+		// watcher tells it whether the attempt's header came (see attemptTimeout.fire).
+		to.s, to.st = s, st
+		go to.watchHeader()
+	}
 	for _, msg := range s.buf.Msgs() {
 		if err := st.SendMsg(msg); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -322,17 +332,67 @@ func (s *retryStream) endPanicked(err error) {
 
 // attemptTimeout is what one stream attempt with a per-attempt timeout holds: its context, the
 // flag its timer sets, and the cancel of its inner context, which end calls; fire, the timer's
-// func, is its one method value.
+// func, is its one method value. The attempt of a call with server streaming has its header
+// watched besides (see watchHeader): s and st are then its stream's and its own, and headers
+// says that its header came.
 type attemptTimeout struct {
 	ctx      attemptContext
 	timedOut atomic.Bool
 	cancel   context.CancelCauseFunc
+
+	s       *retryStream      // Set before watchHeader starts; read after headers.
+	st      grpc.ClientStream // Set before watchHeader starts.
+	headers atomic.Bool
 }
 
-// fire ends the attempt as timed out.
+// fire ends the attempt as timed out, unless the server has answered it (its header came) and
+// no receive waits on the stream: the caller, not the server, is then the one who is late, and
+// the stream commits to the attempt instead (see keepAnswered).
 func (a *attemptTimeout) fire() {
+	if a.headers.Load() && a.s.keepAnswered(a) {
+		return
+	}
 	a.timedOut.Store(true)
 	a.end(errAttemptTimeout)
+}
+
+// watchHeader waits for the header of the attempt (a call with server streaming, a per-attempt
+// timeout armed: see openLocked) and records that it came: a header, no error. gRPC's Header
+// returns when the header comes or the attempt ends, which the stream's end, a retry and the
+// timer's own end all do (stopAttemptLocked, attemptTimeout.end), so the watcher ends with its
+// attempt, and never outlives its stream. A Header that panics here has no caller to go on to:
+// the panic is recovered and ends the stream for good, as a Header panic does in the caller's
+// call (errHeaderPanicked, what the stream holds released, the attempt not reported), and the
+// caller's next call returns Internal; re-raised in this goroutine, it would end the program.
+func (a *attemptTimeout) watchHeader() {
+	read := false
+	defer func() {
+		if !read {
+			_ = recover() // the stream's end below is its report (see above)
+			a.s.endPanicked(errHeaderPanicked)
+		}
+	}()
+	md, err := a.st.Header()
+	read = true
+	if md != nil && err == nil {
+		a.headers.Store(true)
+	}
+}
+
+// keepAnswered commits the stream to attempt a, whose timer fired after its header came, and
+// reports true, unless a receive waits on the stream (the server has sent no message since its
+// header: the attempt ends as timed out), or the stream has moved on to another attempt,
+// committed or ended meanwhile. A stream that commits so is read on as the server sends it:
+// the timeout is lifted (commitLocked) and no retry follows.
+func (s *retryStream) keepAnswered(a *attemptTimeout) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attempt != a || s.committed || s.final != nil || s.receiving || s.cancel == nil {
+		return false
+	}
+	s.attTimer = nil // fired
+	s.commitLocked()
+	return true
 }
 
 // end cancels the attempt's context with cause and, before it returns, cancels the contexts

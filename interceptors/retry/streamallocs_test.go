@@ -2,12 +2,16 @@ package retry
 
 import (
 	"context"
+	"io"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // okStream is a client stream that takes every message and answers the one reply: one value
@@ -100,4 +104,107 @@ func TestStreamAllocs(t *testing.T) {
 			t.Errorf("%s: %d messages sent below, want at least %d", tc.name, below.sends, want)
 		}
 	}
+}
+
+// answered is the header of answeredStream: one value, no allocation.
+var answered = metadata.MD{}
+
+// answeredStream is a server stream's attempt that has its header and one reply at once, then
+// its clean end; one value serves every stream.
+type answeredStream struct {
+	grpc.ClientStream
+	ctx   context.Context
+	recvs int
+}
+
+func (s *answeredStream) Context() context.Context     { return s.ctx }
+func (s *answeredStream) SendMsg(any) error            { return nil }
+func (s *answeredStream) CloseSend() error             { return nil }
+func (s *answeredStream) Header() (metadata.MD, error) { return answered, nil }
+func (s *answeredStream) RecvMsg(any) error {
+	if s.recvs++; s.recvs%2 == 0 {
+		return io.EOF
+	}
+	return nil
+}
+
+// TestServerStreamAllocs pins what a server stream (a request, the send side closed, one reply,
+// the clean end) allocates through the retry stream interceptor, and the goroutines it starts,
+// over a stream below that allocates nothing: with a per-attempt timeout, its timer and func,
+// and the goroutine that watches the attempt's header for the timer (one allocation: the go
+// statement's closure; its g is the runtime's, reused once the goroutine has ended, which each
+// run waits for, as the suite's TestStreamAllocs does).
+func TestServerStreamAllocs(t *testing.T) {
+	ctx := context.Background()
+	below := &answeredStream{ctx: ctx}
+	streamer := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return below, nil
+	}
+	desc := &grpc.StreamDesc{ServerStreams: true}
+	req, reply := &kycv1.CheckRequest{Index: 1}, new(kycv1.CheckResponse)
+	for _, tc := range []struct {
+		name       string
+		cfg        Config
+		perStream  float64
+		goroutines uint64
+	}{
+		// The stream's context and its watch, read once the stream commits (internal/streamend),
+		// make a server stream cost more than a client stream; its end ends that context, as
+		// gRPC's does, and that context's watcher runs in a goroutine of its own.
+		{"retry", Config{MaxAttempts: 4}, 15, 1},
+		// 17 and 1 before the header watcher.
+		{"retry+per-attempt-timeout", Config{MaxAttempts: 4, PerAttemptTimeout: 3 * time.Second}, 18, 2},
+	} {
+		p, err := New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ic := p.Stream()
+		run := func() {
+			live := runtime.NumGoroutine()
+			cs, err := ic(ctx, desc, nil, "/kyc.v1.LivenessService/Check", streamer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.SendMsg(req); err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.RecvMsg(reply); err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.RecvMsg(reply); err != io.EOF {
+				t.Fatalf("RecvMsg = %v, want io.EOF", err)
+			}
+			// A bounded wait for the goroutines the stream started: one that never ends is a
+			// leak, which goleak reports.
+			for i := 0; i < 1000 && runtime.NumGoroutine() > live; i++ {
+				runtime.Gosched()
+			}
+		}
+		for range 300 {
+			run()
+		}
+		started := goroutinesCreated()
+		got := func() float64 {
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
+			return testing.AllocsPerRun(100, run)
+		}()
+		started = goroutinesCreated() - started
+		if got > tc.perStream {
+			t.Errorf("%s: a server stream costs %v allocations, want at most %v", tc.name, got, tc.perStream)
+		}
+		if started/101 != tc.goroutines {
+			t.Errorf("%s: a server stream starts %d goroutines (%d for 101 streams), want %d", tc.name, started/101, started, tc.goroutines)
+		}
+	}
+}
+
+// goroutinesCreated is how many goroutines the process has started so far.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
