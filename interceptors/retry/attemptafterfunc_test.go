@@ -15,7 +15,7 @@ func TestAttemptContextAfterFuncRunsAtEndOnceAndStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		parent := context.Background()
 		inner, cancel := context.WithCancelCause(parent)
-		a := &attemptTimeout{cancel: cancel}
+		a := &attemptTimeout{cancel: cancel, s: new(retryStream)} // of a stream it is no attempt of
 		a.ctx.parent, a.ctx.inner = parent, inner
 		var ran [4]atomic.Int32
 		stop0 := a.ctx.AfterFunc(func() { ran[0].Add(1) })

@@ -332,3 +332,80 @@ func TestHeaderWatcherPanicEndsTheStream(t *testing.T) {
 		t.Error("the stream opened another attempt")
 	}
 }
+
+// heldClock is a fake clock whose AfterFunc timers, when they fire, hand their func to the test
+// on due instead of running it: the test runs it when it likes, as a timer's goroutine that the
+// scheduler runs late, after a Stop that found the timer fired already.
+type heldClock struct {
+	*clocktest.Fake
+	due chan func()
+}
+
+func (c *heldClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return c.Fake.AfterFunc(d, func() { c.due <- f })
+}
+
+// TestLateTimerLeavesACommittedStream: a per-attempt timeout whose func runs only after the
+// stream committed to its attempt (its first reply read as the timer fired: the commit's Stop
+// of the timer came too late) leaves the attempt be: the caller reads the rest of the replies
+// and the stream's clean end. It used to end the attempt the stream had committed to, whose
+// later replies the caller lost to DeadlineExceeded, never retried.
+func TestLateTimerLeavesACommittedStream(t *testing.T) {
+	proceed := make(chan struct{})
+	cc := startLister(t, func(_ any, st grpc.ServerStream) error {
+		if err := st.RecvMsg(new(kycv1.CheckRequest)); err != nil {
+			return err
+		}
+		if err := sendThree(st); err != nil {
+			return err
+		}
+		select {
+		case <-proceed:
+			return nil
+		case <-st.Context().Done():
+			return st.Context().Err()
+		}
+	})
+	clk := &heldClock{Fake: clocktest.New(time.Now()), due: make(chan func(), 4)}
+	rec := &testkit.Recorder{}
+	p, err := retry.New(retry.Config{Idempotent: true, PerAttemptTimeout: 100 * time.Millisecond},
+		retry.WithClock(clk), retry.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := p.Stream()(context.Background(), listDesc, cc, listMethod,
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return cc.NewStream(ctx, desc, method, opts...)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(100 * time.Millisecond) // the timer fires; its func waits
+	fire := <-clk.due
+	m := new(kycv1.CheckResponse)
+	if err := cs.RecvMsg(m); err != nil || m.GetFramesAnalyzed() != 0 {
+		t.Fatalf("RecvMsg = %v, reply %d; want reply 0", err, m.GetFramesAnalyzed())
+	}
+	fire() // late: the stream has committed
+	close(proceed)
+	var got []uint32
+	for {
+		m := new(kycv1.CheckResponse)
+		if err = cs.RecvMsg(m); err != nil {
+			break
+		}
+		got = append(got, m.GetFramesAnalyzed())
+	}
+	if !errors.Is(err, io.EOF) || len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Errorf("the stream read %v after reply 0, then %v; want [1 2], then io.EOF", got, err)
+	}
+	if e := rec.Events(observe.AttemptFinished); len(e) != 1 || e[0].Code != grpccodes.OK {
+		t.Errorf("attempts reported %+v, want one, OK", e)
+	}
+}

@@ -217,7 +217,7 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 			a = new(attemptTimeout) // a late timer of an earlier attempt reads its own
 		}
 		s.firstTimeoutUsed = true
-		a.ctx.parent, a.ctx.inner, a.cancel = parent, actx, cancel
+		a.ctx.parent, a.ctx.inner, a.cancel, a.s = parent, actx, cancel, s
 		actx, to = &a.ctx, a
 		at = s.loop.clk.AfterFunc(b.End.Sub(s.t0), a.fire)
 	}
@@ -240,7 +240,7 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	if to != nil && s.desc.ServerStreams {
 		// The timer may find the server's answer waiting for a caller who reads late: the
 		// watcher tells it whether the attempt's header came (see attemptTimeout.fire).
-		to.s, to.st = s, st
+		to.st = st
 		go to.watchHeader()
 	}
 	for _, msg := range s.buf.Msgs() {
@@ -332,24 +332,25 @@ func (s *retryStream) endPanicked(err error) {
 
 // attemptTimeout is what one stream attempt with a per-attempt timeout holds: its context, the
 // flag its timer sets, and the cancel of its inner context, which end calls; fire, the timer's
-// func, is its one method value. The attempt of a call with server streaming has its header
-// watched besides (see watchHeader): s and st are then its stream's and its own, and headers
-// says that its header came.
+// func, is its one method value; s is its stream. The attempt of a call with server streaming
+// has its header watched besides (see watchHeader): st is then the attempt's stream, and
+// headers says that its header came.
 type attemptTimeout struct {
 	ctx      attemptContext
 	timedOut atomic.Bool
 	cancel   context.CancelCauseFunc
+	s        *retryStream
 
-	s       *retryStream      // Set before watchHeader starts; read after headers.
 	st      grpc.ClientStream // Set before watchHeader starts.
 	headers atomic.Bool
 }
 
-// fire ends the attempt as timed out, unless the server has answered it (its header came) and
-// no receive waits on the stream: the caller, not the server, is then the one who is late, and
-// the stream commits to the attempt instead (see keepAnswered).
+// fire ends the attempt as timed out, unless the stream has committed to it meanwhile (the
+// timer fired as the stream committed, too late for its Stop), or the server has answered it
+// (its header came) and no receive waits on the stream: the caller, not the server, is then
+// the one who is late, and the stream commits to the attempt instead (see spares).
 func (a *attemptTimeout) fire() {
-	if a.headers.Load() && a.s.keepAnswered(a) {
+	if a.s.spares(a) {
 		return
 	}
 	a.timedOut.Store(true)
@@ -379,15 +380,21 @@ func (a *attemptTimeout) watchHeader() {
 	}
 }
 
-// keepAnswered commits the stream to attempt a, whose timer fired after its header came, and
-// reports true, unless a receive waits on the stream (the server has sent no message since its
-// header: the attempt ends as timed out), or the stream has moved on to another attempt,
-// committed or ended meanwhile. A stream that commits so is read on as the server sends it:
-// the timeout is lifted (commitLocked) and no retry follows.
-func (s *retryStream) keepAnswered(a *attemptTimeout) bool {
+// spares reports whether attempt a, whose timer fired, lives on: when the stream has committed
+// to it (the timeout was lifted, as the timer fired), and when its header came while no receive
+// waits on the stream, when the stream commits to it (the timeout lifted, no retry after it)
+// and is read on as the server sends it. A receive waiting (the server has sent no message
+// since its header), no header, or a stream that has moved on to another attempt or ended, and
+// the attempt ends as timed out.
+func (s *retryStream) spares(a *attemptTimeout) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.attempt != a || s.committed || s.final != nil || s.receiving || s.cancel == nil {
+	switch {
+	case s.attempt != a || s.final != nil || s.cancel == nil:
+		return false // moved on or ended: the attempt was ended already
+	case s.committed:
+		return true
+	case !a.headers.Load() || s.receiving:
 		return false
 	}
 	s.attTimer = nil // fired
