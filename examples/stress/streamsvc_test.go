@@ -26,6 +26,9 @@ const (
 	streamService = "stress.v1.StreamService"
 	methodWatch   = "/" + streamService + "/Watch" // one request, n replies
 	methodChat    = "/" + streamService + "/Chat"  // a reply to each request, in turn
+
+	// mdReplyGap asks Watch to space its replies by so many milliseconds.
+	mdReplyGap = "stress-reply-gap-ms"
 )
 
 // backend is what the run changes and asks of a service: the stubs', and streamSvc's.
@@ -148,7 +151,23 @@ func (s *streamSvc) watch(_ any, ss grpc.ServerStream) error {
 	if len(req.GetImage()) == 0 {
 		return businessErr()
 	}
+	var gap time.Duration
+	if md, ok := metadata.FromIncomingContext(ss.Context()); ok {
+		if v := md.Get(mdReplyGap); len(v) > 0 {
+			ms, _ := strconv.Atoi(v[0])
+			gap = time.Duration(ms) * time.Millisecond
+		}
+	}
 	for i := range req.GetIndex() {
+		if i > 0 && gap > 0 {
+			t := time.NewTimer(gap)
+			select {
+			case <-t.C:
+			case <-ss.Context().Done():
+				t.Stop()
+				return status.FromContextError(ss.Context().Err()).Err()
+			}
+		}
 		if err := ss.SendMsg(&kycv1.CheckResponse{FramesAnalyzed: i}); err != nil {
 			return err
 		}
@@ -180,8 +199,13 @@ func (s *streamSvc) chat(_ any, ss grpc.ServerStream) error {
 	}
 }
 
-// invokeWatch asks for n replies and checks that it got them, each once and in order.
-func invokeWatch(ctx context.Context, conn *grpc.ClientConn, n int, business bool) error {
+// invokeWatch asks for n replies and checks that it got them, each once and in order, which it
+// counts in read. A slow reader (readDelay) reads the first only that long after it closed
+// its send side, and asks the service to space its replies by replyGap.
+func invokeWatch(ctx context.Context, conn *grpc.ClientConn, n int, business bool, readDelay, replyGap time.Duration, read *int) error {
+	if replyGap > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, mdReplyGap, strconv.Itoa(int(replyGap/time.Millisecond)))
+	}
 	st, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, methodWatch)
 	if err != nil {
 		return err
@@ -196,7 +220,16 @@ func invokeWatch(ctx context.Context, conn *grpc.ClientConn, n int, business boo
 	if err := st.CloseSend(); err != nil {
 		return fmt.Errorf("close send: %w", err)
 	}
+	if readDelay > 0 {
+		t := time.NewTimer(readDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	for i := 0; ; i++ {
+		*read = i
 		var resp kycv1.CheckResponse
 		err := st.RecvMsg(&resp)
 		if errors.Is(err, io.EOF) {

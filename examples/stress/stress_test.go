@@ -20,6 +20,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/examples/mlstub/stub"
 	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/interceptors/breaker"
+	"github.com/bulwarkrpc/bulwark/interceptors/deadline"
 	"github.com/bulwarkrpc/bulwark/interceptors/ratelimit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -134,13 +135,21 @@ type bounds struct {
 	ratio   float64       // retry budget ratio
 	floor   float64       // retry budget min_per_second × window
 	window  time.Duration // the shortest retry budget window
+	// shortest is the shortest time a configuration gives a call with no deadline of its
+	// own, or a longer one: the budget, deadline.default and deadline.max.
+	shortest time.Duration
 }
 
 func boundsOf(cfgs []namedConfig, service string) bounds {
-	b := bounds{retries: 1, hedges: 1, window: time.Hour}
+	b := bounds{retries: 1, hedges: 1, window: time.Hour, shortest: time.Hour}
 	for _, nc := range cfgs {
 		p := nc.cfg.ResolveService(service)
 		b.budget = max(b.budget, nc.cfg.Budget)
+		for _, d := range []time.Duration{nc.cfg.Budget, deadlineOf(p.Deadline, false), deadlineOf(p.Deadline, true)} {
+			if d > 0 {
+				b.shortest = min(b.shortest, d)
+			}
+		}
 		if p.Retry != nil {
 			b.retries = max(b.retries, p.Retry.MaxAttempts)
 			th := p.Retry.Throttle
@@ -155,6 +164,17 @@ func boundsOf(cfgs []namedConfig, service string) bounds {
 		}
 	}
 	return b
+}
+
+// deadlineOf is a deadline section's default (or max), 0 without one.
+func deadlineOf(c *deadline.Config, maxOf bool) time.Duration {
+	switch {
+	case c == nil:
+		return 0
+	case maxOf:
+		return c.Max
+	}
+	return c.Default
 }
 
 // lockedRand is one seeded generator for every goroutine of the run.
@@ -234,11 +254,15 @@ type callResult struct {
 	business bool // its input draws a business error from the service
 	deadline time.Duration
 	sendGap  time.Duration
-	canceled bool
-	ctxDone  bool // the call's context had ended when it returned
-	took     time.Duration
-	err      error
-	events   []observe.Event
+	// readDelay, for a Watch call of a slow reader: how long it waited before its first
+	// RecvMsg, its replies spaced by replyGap; read: the replies it read.
+	readDelay, replyGap time.Duration
+	read                int
+	canceled            bool
+	ctxDone             bool // the call's context had ended when it returned
+	took                time.Duration
+	err                 error
+	events              []observe.Event
 }
 
 // TestStressInvariants drives -stress.calls calls, -stress.workers at a time, through one
@@ -261,7 +285,10 @@ type callResult struct {
 //     max_attempts that are no hedge; the service saw no more than the call counted;
 //   - no retry is scheduled after a business answer; a fallback's reply is the call's answer
 //     and its CallFinished says OK, and no fallback replaces a business answer;
-//   - a stream's caller gets each reply once and in order, whatever was retried or hedged;
+//   - a stream's caller gets each reply once and in order, whatever was retried or hedged; a
+//     slow reader of Watch (its first read later than any per-attempt timeout, the service's
+//     replies spaced so that its stream is open then) that read a reply loses the rest to no
+//     DeadlineExceeded but its call's deadline;
 //   - every level read during the run is sane: in-flight calls within a fixed bulkhead's
 //     slots or an adaptive one's ceiling, an adaptive limit within its floor and ceiling, a
 //     throttle's probability in [0, 1], a breaker state that is one, no scrape error;
@@ -541,9 +568,14 @@ func oneCall(rng *lockedRand, svcs []*service, i int) callResult {
 		sendGap = rng.Dur(time.Millisecond, 30*time.Millisecond) // a slow stream
 	}
 	r.sendGap = sendGap
+	if s.method == methodWatch && rng.IntN(3) == 0 {
+		// A slow reader: it reads later than the longest per-attempt timeout, while the
+		// service spaces its replies so that its stream is still open then.
+		r.readDelay, r.replyGap = rng.Dur(350*time.Millisecond, 600*time.Millisecond), rng.Dur(80*time.Millisecond, 150*time.Millisecond)
+	}
 	seed := int64(rng.IntN(1 << 20))
 	start := time.Now()
-	r.err = invoke(ctx, s, seed, r.business, sendGap)
+	r.err = invoke(ctx, s, seed, r.business, sendGap, &r)
 	r.took = time.Since(start)
 	r.ctxDone = ctx.Err() != nil
 	r.events = cs.snapshot()
@@ -555,14 +587,14 @@ func oneBusinessCall(s *service, id string) callResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, stub.MDRequestID, id)
-	r.err = invoke(ctx, s, 1, true, 0)
+	r.err = invoke(ctx, s, 1, true, 0, &r)
 	return r
 }
 
-func invoke(ctx context.Context, s *service, seed int64, business bool, sendGap time.Duration) error {
+func invoke(ctx context.Context, s *service, seed int64, business bool, sendGap time.Duration, r *callResult) error {
 	switch s.method {
 	case methodWatch:
-		return invokeWatch(ctx, s.conn, 1+int(seed%4), business)
+		return invokeWatch(ctx, s.conn, 1+int(seed%4), business, r.readDelay, r.replyGap, &r.read)
 	case methodChat:
 		return invokeChat(ctx, s.conn, 1+int(seed%4), business, sendGap)
 	case stub.MethodCompare:
@@ -653,6 +685,13 @@ func checkCall(t *testing.T, r callResult, b bounds, margin time.Duration) {
 	}
 	if re := (*replyErr)(nil); errors.As(r.err, &re) {
 		t.Errorf("%s %s: %v: %v", r.svc.name, r.id, r.err, kinds(r.events))
+	}
+	if c, _ := statusOf(r.err); r.readDelay > 0 && r.read > 0 && c == grpccodes.DeadlineExceeded && !r.ctxDone && r.took < b.shortest*9/10 {
+		// A stream commits at its first reply: no per-attempt timeout ends it after, and
+		// its caller's own context lives on; only the call's deadline, from the suite,
+		// could, and no configuration's comes so soon.
+		t.Errorf("%s %s: a slow reader (first read after %v, replies %v apart) lost its stream after %d replies to %v after %v, before any call's deadline (%v): %v",
+			r.svc.name, r.id, r.readDelay, r.replyGap, r.read, r.err, r.took, b.shortest, kinds(r.events))
 	}
 	checkFallback(t, r)
 	if finished == 0 && r.svc.stream && r.ctxDone {
