@@ -137,8 +137,9 @@
 // below refuses gives its draw back, RetryBudget.Refund; so does a retry a policy below the loop
 // refuses, from a ratio budget, which counted it, unless a backoff longer than the window
 // took it out of the window already, and a retry counted but never made, the caller gone or
-// the ClientConn shut down during its backoff, the stream committed, or the observer or the
-// Clock panicked before its backoff ended). It is of one of two kinds.
+// the ClientConn shut down during its backoff, the stream committed, the observer or the
+// Clock panicked before its backoff ended, or its attempt began past the call's deadline, a
+// backoff's timer fired late, which grpc fails unsent). It is of one of two kinds.
 //
 // A ratio budget (Throttle.Ratio; Finagle's RetryBudget, the built-ins' choice) counts calls
 // (first attempts that reached the service: any outcome but a cancellation or a local

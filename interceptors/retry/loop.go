@@ -88,9 +88,10 @@ func (l *loop) outgoing(ctx context.Context, n int) context.Context {
 
 // finished accounts for attempt n of the loop, started at t0 and ended with v, of a call
 // whose caller's context is ctx: the retry budget records it, unless it began after the
-// call's deadline had passed (see lateStart), and unless a hedging policy below reported the
-// round's requests (t), its AttemptFinished is sent. The requests of the attempt are counted
-// in sent either way, and failed numbers the one whose outcome v is.
+// call's deadline had passed (see lateStart), when a retry is given back to the budget, as
+// one refused below the loop is: grpc never sent it. Unless a hedging policy below reported
+// the round's requests (t), its AttemptFinished is sent. The requests of the attempt are
+// counted in sent either way, and failed numbers the one whose outcome v is.
 //
 // The AttemptFinished's end is read before the budget records, which then takes it as its
 // own reading of the clock: one reading per observed call less. Without an event to send,
@@ -101,12 +102,15 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 	if l.sink != nil && t.reported == 0 {
 		end = l.now()
 	}
-	if l.m.bucket != nil && (!v.Class.Failure() || !l.lateStart(ctx, t0)) {
+	late := l.m.bucket != nil && v.Class.Failure() && l.lateStart(ctx, t0)
+	if l.m.bucket != nil && !late {
 		l.m.bucket.record(v, n == 1, end)
 	}
-	if n > 1 && v.Class == codes.Rejected && l.m.bucket != nil {
+	if n > 1 && l.m.bucket != nil && (v.Class == codes.Rejected || late) {
 		// A retry refused on this side of the wire (an open breaker, a full bulkhead, the
-		// rate limit, the throttle), which decide's allow paid for: nothing was sent.
+		// rate limit, the throttle), or begun past the call's deadline (its backoff's timer
+		// fired late), which grpc fails before sending it, and which decide's allow paid for:
+		// nothing was sent.
 		l.m.bucket.Refund(l.drawn)
 	}
 	l.drawn = 0

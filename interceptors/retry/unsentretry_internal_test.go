@@ -89,3 +89,57 @@ func TestRetryUnsentAfterAPanicIsUncounted(t *testing.T) {
 		t.Errorf("the ratio budget counts %d retries after the observer panicked on the only one scheduled; want 0: the retry was never made", retries)
 	}
 }
+
+// deadlineOnly is a context whose Deadline is at, on a fake clock, and which never ends by
+// itself: the deadline is seen only as the loop reads it against its clock.
+type deadlineOnly struct {
+	context.Context
+	at time.Time
+}
+
+func (c deadlineOnly) Deadline() (time.Time, bool) { return c.at, true }
+
+// A retry the ratio budget counted at decide whose attempt starts once the call's deadline has
+// passed (its backoff's timer fired late, as on a loaded machine) is uncounted: grpc fails such
+// an attempt before sending it, so it reached no service, as a retry whose caller left in the
+// backoff did not (TestRetryUnsentAfterTheBackoffIsUncounted).
+func TestRetryStartedPastTheDeadlineIsUncounted(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p, err := New(Config{
+		MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Multiplier: 1,
+		Jitter: JitterNone, Idempotent: true,
+		Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second},
+	}, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := clk.Now().Add(1500 * time.Millisecond)
+	var started []time.Time
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		started = append(started, clk.Now())
+		if len(started) == 1 {
+			return status.Error(grpccodes.Unavailable, "down")
+		}
+		// What grpc answers for an attempt begun past its context's deadline.
+		return status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded")
+	}
+	b := p.Budget("test.v1.S")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Unary()(deadlineOnly{ctx, deadline}, "/test.v1.S/Do", nil, nil, nil, invoker) }()
+	clk.BlockUntil(1) // the backoff before the retry, which fits before the deadline
+	if _, retries := b.counted(); retries != 1 {
+		t.Fatalf("the ratio budget counts %d retries during the backoff; want 1", retries)
+	}
+	clk.Advance(2 * time.Second) // the backoff's timer fires half a second past the deadline
+	if err := within.Recv(t, done, "the call's end"); status.Code(err) != grpccodes.DeadlineExceeded {
+		t.Fatalf("call = %v; want the late retry's DeadlineExceeded", err)
+	}
+	if len(started) != 2 || started[1].Before(deadline) {
+		t.Fatalf("attempts started at %v; want a second one at or after the deadline %v", started, deadline)
+	}
+	if _, retries := b.counted(); retries != 0 {
+		t.Errorf("the ratio budget counts %d retries after the only one started past the call's deadline; want 0: grpc never sent it", retries)
+	}
+}
