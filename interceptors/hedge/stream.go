@@ -244,7 +244,8 @@ func (s *stream) Trailer() metadata.MD {
 func (s *stream) Context() context.Context { return s.current().Context() }
 
 // RecvMsg receives the reply. The first call is the reply phase: hedged when the send side is
-// closed and the sent messages fit the replay buffer, else a plain receive on attempt 1.
+// closed and the sent messages fit the replay buffer (and, under a retry loop, the loop has not
+// reported the round itself: see attempt.Round.Take), else a plain receive on attempt 1.
 func (s *stream) RecvMsg(m any) error {
 	s.mu.Lock()
 	if s.received {
@@ -255,6 +256,15 @@ func (s *stream) RecvMsg(m any) error {
 	s.received = true
 	msg, ok := m.(proto.Message)
 	hedge := !s.buf.Over() && s.closeSent && ok
+	if hedge {
+		// Under a retry loop, the hedged reply phase reports the round's attempts, and only
+		// when the loop has not reported the round itself already (a stream that ended
+		// while nobody read it, read after its end: see attempt.Round.Claim); else no hedge
+		// goes out that nothing would report, and attempt 1 is received as it is.
+		if r := attempt.RoundOf(s.opts); r != nil && !r.Take() {
+			hedge = false
+		}
+	}
 	s.hedged = hedge
 	s.mu.Unlock()
 	if !hedge {

@@ -434,8 +434,14 @@ func (r *Round) Prev() int { return r.prev }
 func (r *Round) Start() time.Time { return r.start }
 
 // claimed is the count of a round whose attempt the retry loop reported itself (Claim):
-// far below 0, so that the reports the policy below may still try leave it below 0.
+// far below 0, so that the reports and the Take the policy below may still try leave it
+// below 0.
 const claimed = -1 << 30
+
+// taken is what Take adds to the count: the policy below took the round's reports before
+// it reported any. The reports are counted below it (a round has at most 100 attempts), and
+// a count of a hundred takes stays far from both claimed and the largest int32.
+const taken = 1 << 16
 
 // Report counts one attempt of the round reported by the policy below the retry loop, and
 // returns its number over the call; ok is false when the retry loop reported the round's
@@ -445,15 +451,34 @@ func (r *Round) Report(k int) (number int, ok bool) {
 }
 
 // Reported is how many of the round's attempts the policy below reported: 0 when it reported
-// none, and the retry loop must report its attempt itself.
-func (r *Round) Reported() int { return max(0, int(r.reported.Load())) }
+// none and did not take the round (Take), and the retry loop must report its attempt itself;
+// at least 1 once it took it, as it reports every attempt of the round when its reply ends.
+func (r *Round) Reported() int {
+	v := r.reported.Load()
+	if v <= 0 {
+		return 0
+	}
+	if n := int(v & (taken - 1)); n > 0 {
+		return n
+	}
+	return 1 // taken, none reported yet
+}
 
 // Claim tells that the retry loop reports the round's attempt itself when the policy below
-// has reported none yet (a stream that ended while nobody read it: the policy below reports
-// its attempts when its caller reads them, which may come later or never), and reports
-// whether it did: the policy below then reports none of the round's (Report), so that a
-// RecvMsg after the end does not report the attempt a second time.
+// has neither reported any of them nor taken the round (Take) yet (a stream that ended while
+// nobody read it: the policy below reports its attempts when its caller reads them, which may
+// come later or never), and reports whether it did: the policy below then reports none of the
+// round's (Report), and sends none of its own (Take), so that a RecvMsg after the end does not
+// report the attempt a second time nor send a request that nothing reports.
 func (r *Round) Claim() bool { return r.reported.CompareAndSwap(0, claimed) }
+
+// Take tells that the policy below begins a reply phase in which it may send attempts of its
+// own (a client stream's hedges), all of which, the round's first included, it reports as the
+// phase ends; it reports whether the round is its: false once the retry loop claimed it
+// (Claim), when the policy below must send no attempt of its own, the loop having reported the
+// round's. Once taken, the round cannot be claimed, and Reported counts at least one report,
+// so that the loop leaves the round's reports to the policy below.
+func (r *Round) Take() bool { return r.reported.Add(taken) > 0 }
 
 // Decide records that the outcome the policy below returns for the round is its attempt k's
 // (the winner, or the failure it chose among the round's).

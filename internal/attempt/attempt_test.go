@@ -477,3 +477,36 @@ func TestClaimLeavesTheRoundToTheLoop(t *testing.T) {
 		t.Fatalf("Claim after a report succeeded, or reported %d, want 1", r.Reported())
 	}
 }
+
+// TestTakeKeepsTheRoundFromTheLoop: a round the policy below took (Take: its hedged reply
+// phase began) before the retry loop claimed it cannot be claimed, and counts one report
+// until the policy below reports its attempts, so that the loop leaves them to it; a round
+// the loop claimed first cannot be taken, and counts none.
+func TestTakeKeepsTheRoundFromTheLoop(t *testing.T) {
+	var r Round
+	r.Reset(2, time.Time{}, nil)
+	if !r.Take() {
+		t.Fatal("Take of a fresh round returned false")
+	}
+	if r.Claim() || r.Reported() != 1 {
+		t.Fatalf("Claim after Take succeeded, or reported %d; want false, 1", r.Reported())
+	}
+	for k := 1; k <= 3; k++ {
+		if n, ok := r.Report(k); !ok || n != 2+k {
+			t.Fatalf("Report(%d) of a taken round: %d, %v; want %d, true", k, n, ok, 2+k)
+		}
+	}
+	if r.Reported() != 3 {
+		t.Fatalf("a taken round with 3 reports counts %d, want 3", r.Reported())
+	}
+	r.Reset(5, time.Time{}, nil)
+	if !r.Claim() {
+		t.Fatal("Claim of a round after Reset returned false")
+	}
+	if r.Take() || r.Reported() != 0 {
+		t.Fatalf("Take after Claim succeeded, or reported %d; want false, 0", r.Reported())
+	}
+	if _, ok := r.Report(1); ok || r.Reported() != 0 {
+		t.Fatalf("Report after Claim and Take: ok %v, reported %d; want false, 0", ok, r.Reported())
+	}
+}
