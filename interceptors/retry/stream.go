@@ -1039,8 +1039,9 @@ func (s *retryStream) StreamEnded(e streamend.End) {
 			err = aerr
 		}
 	}
-	// A hedging policy below that has reported none of the round's attempts reports none
-	// later either (a RecvMsg of the caller's after the end): the loop reports it here.
+	// A hedging policy below that has neither reported any of the round's attempts nor taken
+	// the round reports none later, nor sends any (a RecvMsg of the caller's after the end):
+	// the loop reports it here. One that has keeps its reports (account reads Reported).
 	s.round.Claim()
 	s.account(n, t0, s.p.s.Classifier.Classify(err))
 	reported = true
