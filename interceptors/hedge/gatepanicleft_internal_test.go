@@ -60,8 +60,10 @@ func TestRecoveredGatePanicLeavesTheCallHedging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	past := make(chan struct{}) // attempt 1 is past its gate
 	answer := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
 		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) == 0 {
+			close(past)
 			<-ctx.Done() // attempt 1: slow, canceled once a hedge wins (or the test ends)
 			return ctx.Err()
 		}
@@ -81,10 +83,18 @@ func TestRecoveredGatePanicLeavesTheCallHedging(t *testing.T) {
 	go func() {
 		done <- p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, recovering)
 	}()
+	// Attempt 1 past its gate, and so no longer counted waiting there: a timer that fired
+	// while it was would send no hedge and arm itself again a delay later (see onTimer).
+	<-past
 	clk.BlockUntil(1)
 	clk.Advance(d) // hedge 2 goes; its gate panics, and it fails Unavailable
-	if n := <-sent; n != 2 {
-		t.Fatalf("HedgeSent of attempt %d, want 2", n)
+	select {
+	case n := <-sent:
+		if n != 2 {
+			t.Fatalf("HedgeSent of attempt %d, want 2", n)
+		}
+	case <-time.After(10 * time.Second): // a margin for a loaded machine: hedge 2 goes at once
+		t.Fatal("no hedge 2 was sent a delay after attempt 1 passed its gate")
 	}
 	<-finished2
 	clk.Advance(d) // the timer hedge 2 armed fires
