@@ -39,7 +39,7 @@ var (
 	seedFlag    = flag.Uint64("stress.seed", 1, "seed of the stress run's choices")
 	callsFlag   = flag.Int("stress.calls", 3000, "calls the stress run makes")
 	workersFlag = flag.Int("stress.workers", 32, "callers of the stress run at once")
-	marginFlag  = flag.Duration("stress.margin", time.Second, "what a call may outlast its deadline by (a busy machine's scheduling)")
+	marginFlag  = flag.Duration("stress.margin", 3*time.Second, "what a call may outlast its deadline by (a busy machine's scheduling: under -race at a load of 10 on 2 cores, whole-process stalls of 2-3s were seen)")
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
