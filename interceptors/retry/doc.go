@@ -228,7 +228,8 @@
 // know of the header, each attempt of a call with server streaming and a per-attempt timeout
 // has a goroutine of its own that waits in its Header (one allocation), and ends with the
 // attempt; a client stream's one response comes with its status, and a cancel after it changes
-// nothing. Its Header is the one call of an attempt made with no caller in it: should it panic,
+// nothing. The caller's RecvMsg and Header on the attempt wait for that Header to return, which
+// neither would return before, as gRPC's stream does not make them safe beside it. Its Header is the one call of an attempt made with no caller in it: should it panic,
 // the panic is recovered and ends the stream as a panic of Header does (below), without going
 // on. Abandoned attempts are canceled. An attempt with a per-attempt timeout that ends (its
 // timeout, a retry, the end of the stream) has the contexts derived from its own below (gRPC's

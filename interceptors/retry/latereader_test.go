@@ -3,6 +3,7 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -407,5 +408,117 @@ func TestLateTimerLeavesACommittedStream(t *testing.T) {
 	}
 	if e := rec.Events(observe.AttemptFinished); len(e) != 1 || e[0].Code != grpccodes.OK {
 		t.Errorf("attempts reported %+v, want one, OK", e)
+	}
+}
+
+// watchedStream is a server stream attempt whose Header waits for its header (header closed)
+// or its end, and which records a RecvMsg or Header of it entered while a Header of it runs:
+// gRPC's own stream does not make them safe beside each other (with binary logging on, each
+// reads and sets its record of the logged header unlocked). Its one RecvMsg ends it cleanly.
+type watchedStream struct {
+	ctx      context.Context
+	header   chan struct{}
+	inHeader atomic.Int32
+	recvs    atomic.Int32
+	overlap  atomic.Bool
+}
+
+func (s *watchedStream) Header() (metadata.MD, error) {
+	if s.inHeader.Add(1) > 1 {
+		s.overlap.Store(true)
+	}
+	defer s.inHeader.Add(-1)
+	select {
+	case <-s.header:
+		return metadata.Pairs("k", "v"), nil
+	case <-s.ctx.Done():
+		return nil, nil
+	}
+}
+
+func (s *watchedStream) RecvMsg(any) error {
+	if s.inHeader.Load() > 0 {
+		s.overlap.Store(true)
+	}
+	s.recvs.Add(1)
+	select {
+	case <-s.header:
+		return io.EOF
+	case <-s.ctx.Done():
+		return status.FromContextError(s.ctx.Err()).Err()
+	}
+}
+
+func (s *watchedStream) Trailer() metadata.MD     { return nil }
+func (s *watchedStream) CloseSend() error         { return nil }
+func (s *watchedStream) SendMsg(any) error        { return nil }
+func (s *watchedStream) Context() context.Context { return s.ctx }
+
+// TestCallerWaitsForTheHeaderWatcher: the caller's RecvMsg, or Header, on a server stream
+// attempt whose header the per-attempt timeout's watcher is reading waits until the watcher's
+// Header has returned, and never runs beside it: gRPC's stream does not make them safe
+// together, and with binary logging on (GRPC_BINARY_LOG_FILTER) the race detector caught the
+// watcher's Header writing what the caller's RecvMsg read.
+func TestCallerWaitsForTheHeaderWatcher(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame string // the caller's, waiting for the watcher
+		call  func(grpc.ClientStream) error
+	}{
+		{"RecvMsg", "retry.(*retryStream).RecvMsg", func(cs grpc.ClientStream) error {
+			if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
+				return fmt.Errorf("RecvMsg = %v, want io.EOF", err)
+			}
+			return nil
+		}},
+		{"Header", "retry.(*retryStream).Header", func(cs grpc.ClientStream) error {
+			if md, err := cs.Header(); err != nil || md.Get("k") == nil {
+				return fmt.Errorf("Header = %v, %v, want k: v", md, err)
+			}
+			if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
+				return fmt.Errorf("RecvMsg after Header = %v, want io.EOF", err)
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := retry.New(retry.Config{MaxAttempts: 2, Idempotent: true, PerAttemptTimeout: 5 * time.Second},
+				retry.WithClock(clocktest.New(time.Now())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st *watchedStream
+			streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+				st = &watchedStream{ctx: ctx, header: make(chan struct{})}
+				return st, nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cs, err := p.Stream()(ctx, listDesc, nil, listMethod, streamer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.SendMsg(&kycv1.CheckRequest{Index: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, "the watcher in the attempt's Header", func() bool { return st.inHeader.Load() == 1 })
+			done := make(chan error, 1)
+			go func() { done <- tc.call(cs) }()
+			// Either the caller's call reached the attempt beside the watcher, or it waits.
+			testkit.Eventually(t, "the caller's call at the attempt, or waiting", func() bool {
+				return st.inHeader.Load() > 1 || st.recvs.Load() > 0 ||
+					goroutinesIn(tc.frame, "sync.(*Cond).Wait") == 1
+			})
+			close(st.header)
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+			if st.overlap.Load() {
+				t.Errorf("the caller's %s ran on the attempt beside the watcher's Header", tc.name)
+			}
+		})
 	}
 }

@@ -179,6 +179,7 @@ type retryStream struct {
 	final     error                   // Guarded by mu: the error the stream ended with for good.
 	panicked  bool                    // Guarded by mu: a method of an attempt panicked; the stream answers from final.
 	released  bool                    // Guarded by mu
+	watching  grpc.ClientStream       // Guarded by mu: the attempt whose Header its watcher reads (see watchHeader).
 
 	ctx       *streamContext     // Guarded by mu: what Context returns, made on first use.
 	ctxCancel context.CancelFunc // Guarded by mu: ends ctx.
@@ -240,7 +241,7 @@ func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	if to != nil && s.desc.ServerStreams {
 		// The timer may find the server's answer waiting for a caller who reads late: the
 		// watcher tells it whether the attempt's header came (see attemptTimeout.fire).
-		to.st = st
+		to.st, s.watching = st, st
 		go to.watchHeader()
 	}
 	for _, msg := range s.buf.Msgs() {
@@ -365,6 +366,12 @@ func (a *attemptTimeout) fire() {
 // the panic is recovered and ends the stream for good, as a Header panic does in the caller's
 // call (errHeaderPanicked, what the stream holds released, the attempt not reported), and the
 // caller's next call returns Internal; re-raised in this goroutine, it would end the program.
+//
+// gRPC does not make an attempt's Header safe to call while its RecvMsg or another Header runs
+// (with binary logging on, each reads and sets the stream's record of the logged header
+// unlocked): the caller's RecvMsg and Header on the attempt wait until the watcher has
+// returned (see waitWatcherLocked), which costs them nothing, as neither returns before the
+// header, or the attempt's end, which the watcher's Header returns on too.
 func (a *attemptTimeout) watchHeader() {
 	read := false
 	defer func() {
@@ -372,11 +379,30 @@ func (a *attemptTimeout) watchHeader() {
 			_ = recover() // the stream's end below is its report (see above)
 			a.s.endPanicked(errHeaderPanicked)
 		}
+		a.s.watched(a.st)
 	}()
 	md, err := a.st.Header()
 	read = true
 	if md != nil && err == nil {
 		a.headers.Store(true)
+	}
+}
+
+// watched tells the stream that the watcher of attempt st has returned from its Header.
+func (s *retryStream) watched(st grpc.ClientStream) {
+	s.mu.Lock()
+	if s.watching == st {
+		s.watching = nil
+		s.changed.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
+// waitWatcherLocked waits, mu held, until no watcher reads the Header of attempt st (see
+// watchHeader), so that the caller's own call of st's RecvMsg or Header does not run beside it.
+func (s *retryStream) waitWatcherLocked(st grpc.ClientStream) {
+	for st != nil && s.watching == st {
+		s.changed.Wait()
 	}
 }
 
@@ -711,6 +737,7 @@ func (s *retryStream) Header() (metadata.MD, error) {
 	}()
 	for {
 		s.mu.Lock()
+		s.waitWatcherLocked(s.cur)
 		st, settled, final := s.cur, s.committed || s.final != nil, s.final
 		if s.panicked {
 			st = nil
@@ -948,6 +975,10 @@ func (s *retryStream) RecvMsg(m any) error {
 		}
 	}()
 	for {
+		if s.final == nil && s.watching != nil && s.watching == s.cur {
+			s.waitWatcherLocked(s.cur) // the attempt's Header is the watcher's until it returns
+			continue                   // the stream may have moved on, or ended, meanwhile
+		}
 		if s.final != nil {
 			err := s.final
 			s.mu.Unlock()
