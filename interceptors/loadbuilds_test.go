@@ -88,7 +88,8 @@ func checkPolicies(t *testing.T, s *interceptors.Suite, cfg *config.Config) {
 }
 
 // FuzzServiceConfigBuilds checks that a gRPC service config config.ParseServiceConfig accepts
-// builds a suite.
+// builds a suite that enforces what the converted configuration says for each method and
+// service it names.
 func FuzzServiceConfigBuilds(f *testing.F) {
 	for _, s := range []string{
 		`{"methodConfig":[{"name":[{"service":"kyc.v1.OCRService"}],"timeout":"1s","retryPolicy":{"maxAttempts":4,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`,
@@ -106,8 +107,11 @@ func FuzzServiceConfigBuilds(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseServiceConfig accepts the file, New refuses it: %v", err)
 		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
+		defer func() {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		checkPolicies(t, s, cfg)
 	})
 }
