@@ -66,8 +66,9 @@ type call struct {
 	mu       sync.Mutex
 	armed    bool                            // Guarded by mu: the timer will start the next hedge.
 	stale    int                             // Guarded by mu: timer firings to ignore (Stop came too late).
-	sent     int                             // Guarded by mu: attempts numbered (a hedge, as it is due), the first included.
-	inflight int                             // Guarded by mu: attempts numbered, and neither finished nor left unstarted.
+	sent     int                             // Guarded by mu: attempts sent, the first included; a hedge is numbered sent+1 as it starts (startLocked).
+	pending  int                             // Guarded by mu: hedges the timer reserved that have neither started nor been left unstarted yet.
+	inflight int                             // Guarded by mu: attempts sent or reserved, and neither finished nor left unstarted.
 	closed   bool                            // Guarded by mu: no further hedge may start.
 	winner   int                             // Guarded by mu: the attempt whose outcome is the call's, or 0.
 	winErr   error                           // Guarded by mu
@@ -178,7 +179,7 @@ func (c *call) GateLeft(n int) {
 	c.mu.Lock()
 	c.gating--
 	c.left[n-1] = now
-	if c.gating == 0 && !c.closed && c.winner == 0 && c.sent < c.limit {
+	if c.gating == 0 && !c.closed && c.winner == 0 && c.sent+c.pending < c.limit {
 		at := now.Add(c.delay)
 		if at.Before(c.holdTill) {
 			at = c.holdTill
@@ -267,20 +268,23 @@ func (c *call) closeLocked() {
 	}
 }
 
-// reserveLocked takes the number of the next hedge, or returns 0 when none may start: the call
-// is decided or closed, MaxAttempts were sent, or the caller is gone. The hedge pays for
-// itself only as it starts (startLocked).
-func (c *call) reserveLocked() int {
-	if c.closed || c.winner != 0 || c.sent >= c.limit || c.ctx.Err() != nil {
-		return 0
+// reserveLocked reserves the next hedge, counted among those in flight and towards MaxAttempts
+// until it starts or is left unstarted, or reports false when none may start: the call is
+// decided or closed, MaxAttempts were sent or reserved, or the caller is gone. The hedge takes
+// its number, and pays for itself, only as it starts (startLocked): a hedge reserved and then
+// held back leaves no number unused, whatever other hedge was reserved meanwhile.
+func (c *call) reserveLocked() bool {
+	if c.closed || c.winner != 0 || c.sent+c.pending >= c.limit || c.ctx.Err() != nil {
+		return false
 	}
-	c.sent++
+	c.pending++
 	c.inflight++
-	return c.sent
+	return true
 }
 
-// startLocked reports whether a hedge reserved by reserveLocked goes out now, and pays for it
-// when it does. It does not when the call was closed since (decided, told to send no further
+// startLocked returns the number of a hedge reserved by reserveLocked (its reservation already
+// given up by the caller) that goes out now, the next after the attempts sent, and pays for it;
+// or 0 when it does not go out. It does not when the call was closed since (decided, told to send no further
 // hedge, or unwound by a panic) or the caller is gone, nor when the method's hedge allowance
 // (MaxHedgeShare) or the retry budget refuses it, which closes the call to further hedges. A
 // hedge that does not go out takes nothing from either; one paid for here whose HedgeSent
@@ -296,30 +300,29 @@ func (c *call) reserveLocked() int {
 // loop starts none): it would only take the allowance, a retry-budget token and the server's
 // work.
 //
-// A server's pushback delay taken since the timer reserved hedge n, that has not passed at
-// now, holds it back as it holds an armed timer (see settle): the hedge does not start, gives
-// its number back unless a later hedge took one since, and the timer is set for the delay's
-// end, when the next hedge goes if attempts are still in flight then.
+// A server's pushback delay taken since the timer reserved the hedge, that has not passed at
+// now, holds it back as it holds an armed timer (see settle): the hedge does not start, and
+// the timer is set for the delay's end, when the next hedge goes if attempts are still in
+// flight then. It had no number yet: the next request sent takes the next one.
 //
 // paid is set while the hedge holds one of the allowance, for runHedge to give it back when
 // what runs after (the budget, the observer on HedgeSent) panics: a panic before (the caller's
 // context) has taken nothing.
-func (c *call) startLocked(n int, now time.Time, paid *bool) bool {
+func (c *call) startLocked(now time.Time, paid *bool) int {
 	if c.closed || c.ctx.Err() != nil {
-		return false
+		return 0
 	}
 	if dl, ok := c.ctx.Deadline(); ok && dl.Sub(now) < retry.MinAttemptTime {
-		return false
+		return 0
 	}
 	if c.round != nil {
 		// A client stream's per-attempt timeout, which its context does not carry.
 		if end := c.round.End(); !end.IsZero() && end.Sub(now) < retry.MinAttemptTime {
-			return false
+			return 0
 		}
 	}
 	if now.Before(c.holdTill) {
-		if c.sent == n {
-			c.sent--
+		if c.sent+c.pending < c.limit {
 			if c.armed && c.nextAt.Before(c.holdTill) {
 				c.disarmLocked()
 			}
@@ -327,23 +330,25 @@ func (c *call) startLocked(n int, now time.Time, paid *bool) bool {
 				c.armLocked(now, c.holdTill.Sub(now))
 			}
 		}
-		return false
+		return 0
 	}
 	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
 	if !c.m.hedges.take() {
 		c.closed = true
 		c.disarmLocked()
-		return false
+		return 0
 	}
 	*paid = true
+	n := c.sent + 1
 	if b := c.p.s.budget; b != nil && !c.draw(n, b) {
 		*paid = false
 		c.m.hedges.refund() // not sent: it takes nothing from the allowance
 		c.closed = true
 		c.disarmLocked()
-		return false
+		return 0
 	}
-	return true
+	c.sent = n
+	return n
 }
 
 // leaveLocked counts an attempt out of those in flight, once its outcome is taken (or, for a
@@ -392,22 +397,22 @@ func (c *call) onTimer() {
 		c.wg.Done()
 		return
 	}
-	n := c.reserveLocked()
+	ok := c.reserveLocked()
 	reserving = false
-	if n == 0 {
+	if !ok {
 		c.mu.Unlock()
 		c.wg.Done()
 		return
 	}
-	if c.sent < c.limit {
+	if c.sent+c.pending < c.limit {
 		c.armLocked(c.clk.Now(), c.delay)
 	}
 	c.mu.Unlock()
-	c.runHedge(n) // the timer's count of wg passes to the attempt
+	c.runHedge() // the timer's count of wg passes to the attempt
 }
 
-// runHedge starts hedge n (≥ 2), reserved by the timer, runs it into a fresh reply and reports
-// its outcome. A hedge that may no longer start (see startLocked) never goes out: it spends
+// runHedge starts the hedge the timer reserved, numbered as it starts (n ≥ 2: see startLocked),
+// runs it into a fresh reply and reports its outcome. A hedge that may no longer start (see startLocked) never goes out: it spends
 // nothing and sends no event. A panic of the attempt is recovered here, ends the call as a
 // fatal outcome would, and is raised again on the caller's goroutine by wait: a hedge's panic
 // reaches the caller as attempt 1's does, instead of killing the process from a timer goroutine.
@@ -420,9 +425,10 @@ func (c *call) onTimer() {
 // which the sinks told before the panic counted, is reported by its AttemptFinished, canceled
 // (see untold). What the allowance paid is given back too when the Budget's Withdraw panics:
 // no sink was told of that hedge.
-func (c *call) runHedge(n int) {
+func (c *call) runHedge() {
 	defer c.wg.Done()
-	returned, paid, told, sent, settled, locked := false, false, false, false, false, false
+	returned, paid, told, sent, settled, locked, reserved := false, false, false, false, false, false, true
+	n := 0
 	var t0 time.Time
 	defer func() {
 		if !returned {
@@ -432,37 +438,40 @@ func (c *call) runHedge(n int) {
 				// did, as for a hedge that was not sent.
 				c.mu.Unlock()
 			}
-			c.abort(recover(), paid && !sent, settled)
+			c.abort(recover(), paid && !sent, settled, reserved)
 			if told && !sent {
 				c.untold(n, t0)
 			}
 		}
 	}()
-	// The attempts of the call before this one: the retry loop's before the round, and the
-	// round's. Under a retry (prev > 0) its own value is replaced.
-	prev := n - 1
-	if c.round != nil {
-		prev += c.round.Prev()
-	}
 	t0 = c.clk.Now()
 	// Deriving the hedge's context reads the caller's Err when the caller's context has
 	// ended since the timer read it: a panic of it is recovered above, as one under the lock.
-	actx, cancel := context.WithCancel(attempt.Outgoing(c.ctx, prev, 0, prev > n-1))
+	actx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	c.mu.Lock()
 	locked = true
-	start := c.startLocked(n, t0, &paid)
-	if start {
+	c.pending--
+	reserved = false
+	n = c.startLocked(t0, &paid)
+	if n > 0 {
 		c.cancels[n-1] = cancel // from now on, a decision of the call cancels the hedge
 	} else {
 		c.leaveLocked()
 	}
 	locked = false
 	c.mu.Unlock()
-	if !start {
+	if n == 0 {
 		returned = true
 		return
 	}
+	// The attempts of the call sent before this one: the retry loop's before the round, and
+	// the round's. Under a retry (prev > 0) its own value is replaced.
+	prev := n - 1
+	if c.round != nil {
+		prev += c.round.Prev()
+	}
+	actx = attempt.Outgoing(actx, prev, 0, prev > n-1)
 	told = true // from here on, a sink may have counted the hedge (see untold)
 	c.hedgeSent(n, t0, observe.ReasonHedgeDelay)
 	sent = true
@@ -528,14 +537,18 @@ func (c *call) draw(n int, b Budget) bool {
 // refund tells that the hedge took one from the method's allowance but did not go out (its
 // HedgeSent, or what startLocked calls after the allowance paid, panicked): it is given back.
 // settled tells that the hedge's outcome was taken (settle) before the panic: the hedge has
-// already left those in flight.
-func (c *call) abort(v any, refund, settled bool) {
+// already left those in flight. reserved tells that the panic came before the hedge gave up its
+// reservation to start (deriving its context from the caller's): it is given up here.
+func (c *call) abort(v any, refund, settled, reserved bool) {
 	if refund {
 		c.m.hedges.refund()
 	}
 	c.mu.Lock()
 	if !settled {
 		c.inflight--
+	}
+	if reserved {
+		c.pending--
 	}
 	c.raiseLocked(v)
 	c.mu.Unlock()

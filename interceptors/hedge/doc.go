@@ -278,9 +278,12 @@
 // carries 2, in place of the retry's value. It keeps the retry's deprecated x-retry-attempt
 // (retry.AttemptMetadataKey), the number of the retry whose round it belongs to: a hedge is
 // that retry's request too, not a retry of its own; a hedge of the first round carries none.
-// grpc-go passes the keys through from metadata. When grpc-go itself retries an attempt
-// transparently (the request never left the client), it adds its own value for that attempt:
-// the server may then see two.
+// A hedge takes its number as it goes out, the next after the requests sent: one the timer
+// made due but that never went (held back by a server's pushback, refused by the allowance or
+// the budget) takes none, so that the requests of a call are numbered 1, 2, 3... with no gap
+// and no number twice, in their events as in this header. grpc-go passes the keys through
+// from metadata. When grpc-go itself retries an attempt transparently (the request never left
+// the client), it adds its own value for that attempt: the server may then see two.
 //
 // # Streams
 //
