@@ -224,7 +224,11 @@
 // stream, the caller is the one who is late, and the stream commits to the attempt, as gRFC A6
 // commits a call once its header arrives, instead of ending it: the caller reads what the
 // server sent and sends on, and no retry follows. An attempt without a header, or with a
-// receive waiting on it (a header, then the server's silence), is ended and retried as ever. To
+// receive waiting on it (a header, then the server's silence), is ended and retried as ever;
+// what gRPC had buffered of it, handed over after the end (a reply, a header the caller reads
+// late, as when the timer fired before the attempt's header was seen), does not commit the
+// stream of a call with server streaming: the reply is not delivered, and the attempt is
+// retried as timed out, so that the next attempt's replay gives the caller a whole stream. To
 // know of the header, each attempt of a call with server streaming and a per-attempt timeout
 // has a goroutine of its own that waits in its Header (one allocation), and ends with the
 // attempt; a client stream's one response comes with its status, and a cancel after it changes

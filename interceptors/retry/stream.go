@@ -25,7 +25,9 @@ var errAttemptTimeout = errors.New("retry: per-attempt timeout")
 
 // Stream returns the policy as a stream client interceptor. A stream is retried until it
 // commits: when its first response message arrives, when the caller reads a header from it
-// (Header), when it ends without error, when the messages it sent outgrow
+// (Header), in either case from an attempt that its per-attempt timeout has not ended (a
+// header, or a server stream's reply, that gRPC hands over after that end is the timed-out
+// attempt's, which is retried), when it ends without error, when the messages it sent outgrow
 // Config.ReplayBufferBytes, or when its per-attempt timeout passes after the server's header
 // came while no receive waited on it (see attemptTimeout.fire). A retry opens a new stream
 // through the rest of the chain (streamer), replays every message sent so far, in order, and
@@ -354,7 +356,6 @@ func (a *attemptTimeout) fire() {
 	if a.s.spares(a) {
 		return
 	}
-	a.timedOut.Store(true)
 	a.end(errAttemptTimeout)
 }
 
@@ -411,16 +412,20 @@ func (s *retryStream) waitWatcherLocked(st grpc.ClientStream) {
 // waits on the stream, when the stream commits to it (the timeout lifted, no retry after it)
 // and is read on as the server sends it. A receive waiting (the server has sent no message
 // since its header), no header, or a stream that has moved on to another attempt or ended, and
-// the attempt ends as timed out.
+// the attempt ends as timed out. Its timedOut is set here, under the stream's lock, so that a
+// commit that comes after (a reply or a header the caller reads from the attempt, which gRPC
+// may still hand over once it has ended: see RecvMsg and Header) finds the attempt timed out.
 func (s *retryStream) spares(a *attemptTimeout) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.attempt != a || s.final != nil || s.cancel == nil:
+		a.timedOut.Store(true)
 		return false // moved on or ended: the attempt was ended already
 	case s.committed:
 		return true
 	case !a.headers.Load() || s.receiving:
+		a.timedOut.Store(true)
 		return false
 	}
 	s.attTimer = nil // fired
@@ -720,8 +725,9 @@ func (s *retryStream) current() grpc.ClientStream {
 // once the caller has read an attempt's header, no other attempt follows (gRFC A6 commits a
 // call when its response headers arrive; grpc-go's Header commits too). Before the stream
 // commits, an attempt that ended without a header (the server failed it at once: gRPC's
-// Header returns nil, nil) is handled as RecvMsg handles its failure, as grpc-go's own
-// retries do in Header: when the policy retries its status, Header opens the next attempt,
+// Header returns nil, nil), or that its per-attempt timeout ended before its header was read
+// (gRPC hands that header over all the same), is handled as RecvMsg handles its failure, as
+// grpc-go's own retries do in Header: when the policy retries its status, Header opens the next attempt,
 // replays the messages sent, and returns that attempt's header; when it does not, the stream
 // is over, and Header returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg
 // under way retries the attempt itself: Header waits for it, and reads the header of the
@@ -754,15 +760,25 @@ func (s *retryStream) Header() (metadata.MD, error) {
 			// A header, the committed attempt's outcome, or no end (a stream that is not
 			// gRPC's may say nothing yet). A header commits the stream to its attempt,
 			// unless the stream has moved on meanwhile: Header then reads the next one's.
-			if md != nil && !settled && !s.commitTo(st) {
-				continue
+			if md != nil && !settled {
+				switch s.commitTo(st) {
+				case headerMovedOn:
+					continue
+				case headerTimedOut:
+					// The per-attempt timeout ended the attempt before its header was
+					// read: gRPC hands the header over all the same, but the attempt's
+					// stream is lost. It is retried, as RecvMsg retries it, and Header
+					// reads the next attempt's.
+					s.retryHeaderless(st, true)
+					continue
+				}
 			}
 			if md == nil && settled {
 				s.endedInHeader(st)
 			}
 			return md, err
 		}
-		s.retryHeaderless(st)
+		s.retryHeaderless(st, false)
 	}
 }
 
@@ -780,29 +796,44 @@ func (s *retryStream) endedInHeader(st grpc.ClientStream) {
 	}
 }
 
-// commitTo commits the stream to attempt st, whose header Header read, and reports true, unless
-// the stream has moved on to another attempt meanwhile (a RecvMsg retried st), when it reports
-// false. A stream that ended for good meanwhile stays as it ended: st was its last attempt.
-// Committing is what grpc-go's Header does too: what the caller read of one attempt is not
-// followed by another attempt's messages. A retry under way on st (its backoff) sees the
-// commit and ends the stream with st's failure.
-func (s *retryStream) commitTo(st grpc.ClientStream) bool {
+// headerCommit is what commitTo did with the attempt whose header Header read.
+type headerCommit uint8
+
+const (
+	headerCommitted headerCommit = iota // committed to it, or the stream was settled already
+	headerMovedOn                       // the stream moved on to another attempt
+	headerTimedOut                      // its per-attempt timeout ended it: not committed
+)
+
+// commitTo commits the stream to attempt st, whose header Header read (headerCommitted), unless
+// the stream has moved on to another attempt meanwhile (a RecvMsg retried st: headerMovedOn),
+// or st's per-attempt timeout ended it before the stream committed (headerTimedOut: the
+// stream stays uncommitted, for st to be retried). A stream that ended for good meanwhile stays
+// as it ended: st was its last attempt. Committing is what grpc-go's Header does too: what the
+// caller read of one attempt is not followed by another attempt's messages. A retry under way
+// on st (its backoff) sees the commit and ends the stream with st's failure.
+func (s *retryStream) commitTo(st grpc.ClientStream) headerCommit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur != st {
-		return false
+		return headerMovedOn
 	}
 	if s.final == nil {
+		if !s.committed && s.attempt != nil && s.attempt.timedOut.Load() {
+			return headerTimedOut
+		}
 		s.commitLocked()
 	}
-	return true
+	return headerCommitted
 }
 
 // retryHeaderless handles the end of attempt st, which ended without a header, for Header:
-// it reads the attempt's status and retries it as RecvMsg would, or ends the stream. When a
+// it reads the attempt's status and retries it as RecvMsg would, or ends the stream; timedOut:
+// st's per-attempt timeout ended it after its header came (see commitTo), and it is retried
+// as timed out, its status not read (a reply gRPC had buffered would come first). When a
 // RecvMsg is receiving, it waits for it to do so instead. Either way, when it returns the
 // stream has moved on to another attempt, committed or ended, and Header reads again.
-func (s *retryStream) retryHeaderless(st grpc.ClientStream) {
+func (s *retryStream) retryHeaderless(st grpc.ClientStream, timedOut bool) {
 	s.mu.Lock()
 	for s.receiving && s.cur == st && !s.committed && s.final == nil {
 		s.changed.Wait()
@@ -815,6 +846,10 @@ func (s *retryStream) retryHeaderless(st grpc.ClientStream) {
 	n, t0 := s.n, s.t0
 	s.mu.Unlock()
 	defer s.doneReceiving()
+	if timedOut {
+		_ = s.retry(s.timedOutErr(), s.attemptTrailer(st)) // as below
+		return
+	}
 	received := false
 	defer func() {
 		if !received {
@@ -984,16 +1019,21 @@ func (s *retryStream) RecvMsg(m any) error {
 			s.mu.Unlock()
 			return err
 		}
-		st, committed, n, t0 := s.cur, s.committed, s.n, s.t0
+		st, committed, n, t0, to := s.cur, s.committed, s.n, s.t0, s.attempt
 		s.mu.Unlock()
 		receiving = true
 		err := st.RecvMsg(m)
 		receiving = false
-		if err == nil || errors.Is(err, io.EOF) || committed {
+		if err == nil && !committed && s.desc.ServerStreams && !s.commitReply(to) {
+			// A reply of an attempt that its per-attempt timeout ended: gRPC hands over what it
+			// had buffered, but the rest of the attempt's stream is lost. The reply is not the
+			// caller's: the attempt timed out, and is retried as one whose receive failed so.
+			err = s.timedOutErr()
+		} else if err == nil || errors.Is(err, io.EOF) || committed {
 			// A message or a clean end commits the stream; the attempt's outcome is the
 			// stream's end: an error, io.EOF, or the one response of a call without server
-			// streaming.
-			if !committed {
+			// streaming (gRPC's RecvMsg returns it once the call's OK status came).
+			if !committed && (err != nil || !s.desc.ServerStreams) {
 				s.mu.Lock()
 				s.commitLocked()
 				s.mu.Unlock()
@@ -1008,6 +1048,30 @@ func (s *retryStream) RecvMsg(m any) error {
 		}
 		s.mu.Lock()
 	}
+}
+
+// commitReply commits the stream to the attempt whose per-attempt timeout is to (nil: none), of
+// a call with server streaming, from which RecvMsg read a reply, and reports true; unless the
+// timeout ended the attempt (its timedOut, which spares sets under the lock) before the stream
+// committed, when it reports false and the stream stays uncommitted.
+func (s *retryStream) commitReply(to *attemptTimeout) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.committed && to != nil && to.timedOut.Load() {
+		return false
+	}
+	s.commitLocked()
+	return true
+}
+
+// timedOutErr is the error of an attempt that its per-attempt timeout ended, read from (a reply,
+// a header) before the stream saw its failure: a per-attempt timeout's DeadlineExceeded, or the
+// call's context's error once that ended too.
+func (s *retryStream) timedOutErr() error {
+	if err := s.callCtx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return attemptTimedOut(context.Canceled, s.p.cfg.PerAttemptTimeout)
 }
 
 // end accounts the committed attempt n (stream st, started at t0), which ended with err (nil or
