@@ -174,7 +174,7 @@ type retryStream struct {
 	n         int                     // Guarded by mu: the current attempt, 1-based.
 	t0        time.Time               // Guarded by mu: when it started.
 	committed bool                    // Guarded by mu: no more retries.
-	accounted bool                    // Guarded by mu: the committed attempt's outcome was reported.
+	accounted bool                    // Guarded by mu: the current attempt's outcome is reported, or being reported (the loop's, end's, StreamEnded's or a send's end's claim).
 	broken    bool                    // Guarded by mu: the current attempt failed; sends only buffer.
 	closeSent bool                    // Guarded by mu: the caller closed the send side.
 	buf       attempt.Replay          // Guarded by mu: messages sent so far, until commit.
@@ -206,6 +206,8 @@ type retryStream struct {
 // without server streaming has nothing to watch for: its one response comes with its status.
 func (s *retryStream) openLocked(n int) (replayed bool, err error) {
 	s.n, s.t0 = n, s.loop.clk.Now()
+	// Attempt n is not reported yet.
+	s.accounted = false
 	s.round.Reset(s.loop.sent, s.loop.start, nil) // a stream's hedges outlive a decision: no shared cancel
 	parent := s.loop.outgoing(s.callCtx, n)
 	actx, cancel := context.WithCancelCause(parent)
@@ -1103,7 +1105,11 @@ func (s *retryStream) end(st grpc.ClientStream, n int, t0 time.Time, err error) 
 // it (streamend's Caller and Transport ends): the caller's context ended (the stream was
 // abandoned), or gRPC ended the attempt the stream committed to. RecvMsg and SendMsg report
 // the other ends themselves, as does the retry loop each attempt it retried or gave up on, so
-// the attempt under way is reported here unless it was already: each attempt once. The stream
+// the attempt under way is reported here unless it was already, or the loop is reporting it:
+// each attempt once. Each of them claims the attempt's report under the stream's lock
+// (accounted), and the loop's state is the claimant's alone: a receive that began just after
+// streamend saw the end (its look for a call under way came first) and failed meanwhile is
+// not reported twice, nor retried, whichever claims first. The stream
 // is then released; a RecvMsg after it returns what the attempt's does. The attempt is
 // reported with the error of its own context, which gRPC ended (its service config's timeout:
 // DeadlineExceeded) or the caller's context did, not with that of the context the end was seen
@@ -1188,6 +1194,20 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 			s.mu.Unlock()
 			return err
 		}
+		if s.accounted {
+			// The stream ended meanwhile while nobody was reading (StreamEnded: a caller's
+			// end that streamend saw just before this receive began), and the attempt was
+			// reported so: the stream ends with the attempt's error, which is neither
+			// reported again nor retried. The loop is StreamEnded's now.
+			s.final = err
+			s.broken = true
+			s.releaseLocked()
+			s.mu.Unlock()
+			return err
+		}
+		// The loop reports attempt n: StreamEnded and a send's end (sendFailedLocked) no
+		// longer do, until the next attempt opens (openLocked).
+		s.accounted = true
 		n, t0, to := s.n, s.t0, s.attempt
 		s.broken = true
 		s.stopAttemptLocked()
@@ -1236,8 +1256,13 @@ var testHookBeforeRetryOpen func(*retryStream)
 // the attempt just opened, which it reports.
 func (s *retryStream) failReplay(err error) error {
 	s.mu.Lock()
-	n, t0 := s.n, s.t0
+	n, t0, mine := s.n, s.t0, !s.accounted
+	s.accounted = true
 	s.mu.Unlock()
+	if !mine {
+		// StreamEnded reported the attempt meanwhile, and has the loop.
+		return s.fail(err)
+	}
 	v := s.p.s.Classifier.Classify(err)
 	s.loop.finished(s.parent, n, t0, v, tallyOf(&s.round))
 	s.loop.report(v)
