@@ -57,7 +57,9 @@ func TestClaimedRoundSendsNoHedge(t *testing.T) {
 		synctest.Wait()
 		sent := rec.Count(observe.HedgeSent)
 		cancel()
-		<-done
+		if err := <-done; err == nil {
+			t.Fatal("the receive of a stream its caller canceled returned nil")
+		}
 		synctest.Wait()
 		if finished := rec.Count(observe.AttemptFinished); sent != 0 || finished != 0 {
 			t.Fatalf("%d hedges sent and %d AttemptFinished in a round the retry loop claimed; want 0 and 0: the loop reported the round's one request", sent, finished)

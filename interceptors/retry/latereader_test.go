@@ -467,16 +467,16 @@ func TestCallerWaitsForTheHeaderWatcher(t *testing.T) {
 	}{
 		{"RecvMsg", "retry.(*retryStream).RecvMsg", func(cs grpc.ClientStream) error {
 			if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
-				return fmt.Errorf("RecvMsg = %v, want io.EOF", err)
+				return fmt.Errorf("RecvMsg = %w, want io.EOF", err)
 			}
 			return nil
 		}},
 		{"Header", "retry.(*retryStream).Header", func(cs grpc.ClientStream) error {
 			if md, err := cs.Header(); err != nil || md.Get("k") == nil {
-				return fmt.Errorf("Header = %v, %v, want k: v", md, err)
+				return fmt.Errorf("Header = %v, %w, want k: v", md, err)
 			}
 			if err := cs.RecvMsg(new(kycv1.CheckResponse)); !errors.Is(err, io.EOF) {
-				return fmt.Errorf("RecvMsg after Header = %v, want io.EOF", err)
+				return fmt.Errorf("RecvMsg after Header = %w, want io.EOF", err)
 			}
 			return nil
 		}},

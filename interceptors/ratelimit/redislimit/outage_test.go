@@ -183,9 +183,9 @@ type tally struct {
 	guardTaken, fromRS int    // admitted by the fail-open guard; admitted by Redis
 }
 
-func (t tally) String() string {
+func (a tally) String() string {
 	return fmt.Sprintf("%d calls: %d admitted (%d by Redis, %d by the guard), %d limited, %d unavailable; %d degraded",
-		t.calls[0]+t.calls[1], t.byOutcome[admitted], t.fromRS, t.guardTaken, t.byOutcome[limited], t.byOutcome[unavailable], t.degraded)
+		a.calls[0]+a.calls[1], a.byOutcome[admitted], a.fromRS, a.guardTaken, a.byOutcome[limited], a.byOutcome[unavailable], a.degraded)
 }
 
 // wave makes n calls through r, workers at a time, each a stream or not as rng says, and
