@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-	"github.com/bulwarkrpc/bulwark/config"
-	"github.com/bulwarkrpc/bulwark/interceptors"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -75,18 +73,7 @@ func (b *bufferedChat) RecvMsg(m any) error {
 func TestChatWithATimedOutAttemptsBufferedReplyFinishes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Now())
-		r := quickRetry(3)
-		r.PerAttemptTimeout = 200 * time.Millisecond
-		cfg := &config.Config{
-			Profiles: map[string]config.Profile{"p": {Retry: r}},
-			Services: map[string]config.Service{svcLiveness: {Profile: "p"}},
-		}
-		rec := &testkit.Recorder{}
-		s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
+		s, rec := attemptTimeoutSuite(t, clk, 200*time.Millisecond)
 		var opens atomic.Int32
 		streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 			if opens.Add(1) == 1 {

@@ -26,18 +26,7 @@ import (
 func TestStreamAttemptTimeoutUnreadCallFinished(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clocktest.New(time.Now())
-		r := quickRetry(3)
-		r.PerAttemptTimeout = 5 * time.Second
-		cfg := &config.Config{
-			Profiles: map[string]config.Profile{"p": {Retry: r}},
-			Services: map[string]config.Service{svcLiveness: {Profile: "p"}},
-		}
-		rec := &testkit.Recorder{}
-		s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.Close() }()
+		s, rec := attemptTimeoutSuite(t, clk, 5*time.Second)
 		var opens atomic.Int32
 		streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 			return testkit.NewScriptedStream(ctx, opens.Add(1) == 1), nil
@@ -59,4 +48,23 @@ func TestStreamAttemptTimeoutUnreadCallFinished(t *testing.T) {
 			t.Fatalf("CallFinished %+v, want one: OK after 2 attempts", calls)
 		}
 	})
+}
+
+// attemptTimeoutSuite returns a suite on clk whose liveness service retries 3 times, each
+// attempt with timeout d, and the recorder of its events; the suite is closed when t ends.
+func attemptTimeoutSuite(t *testing.T, clk *clocktest.Fake, d time.Duration) (*interceptors.Suite, *testkit.Recorder) {
+	t.Helper()
+	r := quickRetry(3)
+	r.PerAttemptTimeout = d
+	cfg := &config.Config{
+		Profiles: map[string]config.Profile{"p": {Retry: r}},
+		Services: map[string]config.Service{svcLiveness: {Profile: "p"}},
+	}
+	rec := &testkit.Recorder{}
+	s, err := interceptors.New(cfg, interceptors.WithObserver(rec), interceptors.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, rec
 }
