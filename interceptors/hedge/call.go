@@ -284,12 +284,12 @@ func (c *call) reserveLocked() bool {
 
 // startLocked returns the number of a hedge reserved by reserveLocked (its reservation already
 // given up by the caller) that goes out now, the next after the attempts sent, and pays for it;
-// or 0 when it does not go out. It does not when the call was closed since (decided, told to send no further
-// hedge, or unwound by a panic) or the caller is gone, nor when the method's hedge allowance
-// (MaxHedgeShare) or the retry budget refuses it, which closes the call to further hedges. A
-// hedge that does not go out takes nothing from either; one paid for here whose HedgeSent
-// then panics in the observer does not go out either, and gets its allowance back, and its
-// retry-budget draw from a Refunder (see runHedge).
+// or 0 when it does not go out. It does not when the call was closed since (decided, told to
+// send no further hedge, or unwound by a panic) or the caller is gone, nor when the method's
+// hedge allowance (MaxHedgeShare) or the retry budget refuses it, which closes the call to
+// further hedges. A hedge that does not go out takes nothing from either; one paid for here
+// whose HedgeSent then panics in the observer does not go out either, and gets its allowance
+// back, and its retry-budget draw from a Refunder (see runHedge).
 //
 // The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's start,
 // before its deadline (a per-attempt timeout's, the retry budget's end under a retry loop; a
@@ -412,19 +412,19 @@ func (c *call) onTimer() {
 }
 
 // runHedge starts the hedge the timer reserved, numbered as it starts (n ≥ 2: see startLocked),
-// runs it into a fresh reply and reports its outcome. A hedge that may no longer start (see startLocked) never goes out: it spends
-// nothing and sends no event. A panic of the attempt is recovered here, ends the call as a
-// fatal outcome would, and is raised again on the caller's goroutine by wait: a hedge's panic
-// reaches the caller as attempt 1's does, instead of killing the process from a timer goroutine.
-// So does a panic of what runs on this goroutine for the hedge: the observer, on its HedgeSent
-// or its AttemptFinished, the classifier, the stream's Trailer. A panic after the outcome was
-// taken (the observer's, on AttemptFinished) leaves the accounting as it is: the attempt has
-// left those in flight, and its AttemptFinished is not sent again. A panic of the observer on
-// HedgeSent comes before the hedge goes out, which it then never does: what it took from the
-// method's allowance is given back, and what it drew from a Refunder budget, and the hedge,
-// which the sinks told before the panic counted, is reported by its AttemptFinished, canceled
-// (see untold). What the allowance paid is given back too when the Budget's Withdraw panics:
-// no sink was told of that hedge.
+// runs it into a fresh reply and reports its outcome. A hedge that may no longer start (see
+// startLocked) never goes out: it spends nothing and sends no event. A panic of the attempt is
+// recovered here, ends the call as a fatal outcome would, and is raised again on the caller's
+// goroutine by wait: a hedge's panic reaches the caller as attempt 1's does, instead of killing
+// the process from a timer goroutine. So does a panic of what runs on this goroutine for the
+// hedge: the observer, on its HedgeSent or its AttemptFinished, the classifier, the stream's
+// Trailer. A panic after the outcome was taken (the observer's, on AttemptFinished) leaves the
+// accounting as it is: the attempt has left those in flight, and its AttemptFinished is not
+// sent again. A panic of the observer on HedgeSent comes before the hedge goes out, which it
+// then never does: what it took from the method's allowance is given back, and what it drew
+// from a Refunder budget, and the hedge, which the sinks told before the panic counted, is
+// reported by its AttemptFinished, canceled (see untold). What the allowance paid is given back
+// too when the Budget's Withdraw panics: no sink was told of that hedge.
 func (c *call) runHedge() {
 	defer c.wg.Done()
 	returned, paid, told, sent, settled, locked, reserved := false, false, false, false, false, false, true

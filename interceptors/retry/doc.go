@@ -233,20 +233,21 @@
 // has a goroutine of its own that waits in its Header (one allocation), and ends with the
 // attempt; a client stream's one response comes with its status, and a cancel after it changes
 // nothing. The caller's RecvMsg and Header on the attempt wait for that Header to return, which
-// neither would return before, as gRPC's stream does not make them safe beside it. Its Header is the one call of an attempt made with no caller in it: should it panic,
-// the panic is recovered and ends the stream as a panic of Header does (below), without going
-// on. Abandoned attempts are canceled. An attempt with a per-attempt timeout that ends (its
-// timeout, a retry, the end of the stream) has the contexts derived from its own below (gRPC's
-// stream's) done, with its error, before the call that ended it goes on, as below a cancelable
-// context; when the caller's context or the budget ends it, the context package ends them. The
-// committed attempt is reported (its AttemptFinished, the retry budget) when the stream ends,
-// with the status it ends with: a server stream that fails after its first message is a failed
-// attempt. A stream that ends while nobody reads or writes it (internal/streamend: its caller's
-// context ends, or gRPC ends the committed attempt, as its ClientConn's shutdown does) reports
-// its last attempt then, once, with the error of the context that ended (the caller's, or the
-// committed attempt's: its service config's timeout is DeadlineExceeded), and releases what it
-// holds. The ClientConn's shutdown ends a stream not yet committed too: the stream then commits
-// to its current attempt (a shut down ClientConn retries nothing: a new attempt fails at once,
+// neither would return before, as gRPC's stream does not make them safe beside it. Its Header
+// is the one call of an attempt made with no caller in it: should it panic, the panic is
+// recovered and ends the stream as a panic of Header does (below), without going on. Abandoned
+// attempts are canceled. An attempt with a per-attempt timeout that ends (its timeout, a retry,
+// the end of the stream) has the contexts derived from its own below (gRPC's stream's) done,
+// with its error, before the call that ended it goes on, as below a cancelable context; when
+// the caller's context or the budget ends it, the context package ends them. The committed
+// attempt is reported (its AttemptFinished, the retry budget) when the stream ends, with the
+// status it ends with: a server stream that fails after its first message is a failed attempt.
+// A stream that ends while nobody reads or writes it (internal/streamend: its caller's context
+// ends, or gRPC ends the committed attempt, as its ClientConn's shutdown does) reports its last
+// attempt then, once, with the error of the context that ended (the caller's, or the committed
+// attempt's: its service config's timeout is DeadlineExceeded), and releases what it holds. The
+// ClientConn's shutdown ends a stream not yet committed too: the stream then commits to its
+// current attempt (a shut down ClientConn retries nothing: a new attempt fails at once,
 // Canceled), whose end gRPC's shutdown makes the stream's, so its attempt is reported as gRPC
 // ended it (Canceled, as gRPC reports a closed ClientConn) and what it holds (the budget's
 // timer, the policies' above it) is released, without its caller reading it or canceling its

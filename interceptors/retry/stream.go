@@ -723,19 +723,18 @@ func (s *retryStream) current() grpc.ClientStream {
 	return s.cur
 }
 
-// Header returns the header metadata of the current attempt, and commits the stream to it:
-// once the caller has read an attempt's header, no other attempt follows (gRFC A6 commits a
-// call when its response headers arrive; grpc-go's Header commits too). Before the stream
-// commits, an attempt that ended without a header (the server failed it at once: gRPC's
-// Header returns nil, nil), or that its per-attempt timeout ended before its header was read
-// (gRPC hands that header over all the same), is handled as RecvMsg handles its failure, as
-// grpc-go's own retries do in Header: when the policy retries its status, Header opens the next attempt,
-// replays the messages sent, and returns that attempt's header; when it does not, the stream
-// is over, and Header returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg
-// under way retries the attempt itself: Header waits for it, and reads the header of the
-// attempt it moved on to, or committed to. When the attempt's Header panics, the stream ends
-// for good, what it holds released, before the panic goes on; Header returns Internal from
-// then on.
+// Header returns the header metadata of the current attempt, and commits the stream to it: once
+// the caller has read an attempt's header, no other attempt follows (gRFC A6 commits a call
+// when its response headers arrive; grpc-go's Header commits too). Before the stream commits,
+// an attempt that ended without a header (the server failed it at once: gRPC's Header returns
+// nil, nil), or that its per-attempt timeout ended before its header was read (gRPC hands that
+// header over all the same), is handled as RecvMsg handles its failure, as grpc-go's own
+// retries do in Header: when the policy retries its status, Header opens the next attempt,
+// replays the messages sent, and returns that attempt's header; when it does not, the stream is
+// over, and Header returns nil, nil, as gRPC's does, and RecvMsg the status. A RecvMsg under
+// way retries the attempt itself: Header waits for it, and reads the header of the attempt it
+// moved on to, or committed to. When the attempt's Header panics, the stream ends for good,
+// what it holds released, before the panic goes on; Header returns Internal from then on.
 func (s *retryStream) Header() (metadata.MD, error) {
 	reading := false // in the attempt's Header (or Context)
 	defer func() {
