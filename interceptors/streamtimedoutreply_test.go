@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -16,52 +15,7 @@ import (
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
-
-// bufferedChat stands for gRPC's bidi stream of an attempt whose replies came at once and wait
-// in its receive buffer: RecvMsg hands them over even after the attempt's context ended, as
-// gRPC's does (the context's error comes after what it had buffered). Held, its Header
-// returns only once that context ended, as for a per-attempt timeout's watcher that a busy
-// machine runs late. Live, it ends cleanly after its replies; ended, with its context's status.
-type bufferedChat struct {
-	ctx     context.Context
-	held    bool
-	mu      sync.Mutex
-	replies []uint32
-}
-
-func (b *bufferedChat) Header() (metadata.MD, error) {
-	if b.held {
-		<-b.ctx.Done()
-	}
-	return metadata.Pairs("k", "v"), nil
-}
-func (b *bufferedChat) Trailer() metadata.MD     { return nil }
-func (b *bufferedChat) CloseSend() error         { return nil }
-func (b *bufferedChat) Context() context.Context { return b.ctx }
-
-func (b *bufferedChat) SendMsg(any) error {
-	if b.ctx.Err() != nil {
-		return io.EOF
-	}
-	return nil
-}
-
-func (b *bufferedChat) RecvMsg(m any) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.replies) > 0 {
-		m.(*kycv1.CheckResponse).FramesAnalyzed = b.replies[0]
-		b.replies = b.replies[1:]
-		return nil
-	}
-	if err := b.ctx.Err(); err != nil {
-		return status.FromContextError(err).Err()
-	}
-	return io.EOF
-}
 
 // TestChatWithATimedOutAttemptsBufferedReplyFinishes: through the suite, a bidi stream's first
 // attempt times out while its caller is between its send and its receive, before the header's
@@ -77,9 +31,9 @@ func TestChatWithATimedOutAttemptsBufferedReplyFinishes(t *testing.T) {
 		var opens atomic.Int32
 		streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 			if opens.Add(1) == 1 {
-				return &bufferedChat{ctx: ctx, held: true, replies: []uint32{0}}, nil
+				return testkit.NewBufferedStream(ctx, true, false, 0), nil
 			}
-			return &bufferedChat{ctx: ctx, replies: []uint32{0, 1}}, nil
+			return testkit.NewBufferedStream(ctx, false, true, 0, 1), nil
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -4,70 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
 
-// bufferedAttempt stands for gRPC's stream of an attempt whose server sent its header and
-// replies at once: the replies are buffered on the client, and handed over by RecvMsg even
-// after the attempt's context ended, as gRPC's recvBufferReader does (its context's error comes
-// after what it had buffered). Its Header, when held, returns only once the attempt's context
-// ended: the per-attempt timeout's watcher, late on a busy machine, has not seen the header
-// when the timer fires. A live attempt with eof ends its stream cleanly after its replies;
-// otherwise RecvMsg then waits for the context to end and returns its status.
-type bufferedAttempt struct {
-	ctx     context.Context
-	held    bool
-	eof     bool
-	mu      sync.Mutex
-	replies []uint32
-}
-
-func (b *bufferedAttempt) Header() (metadata.MD, error) {
-	if b.held {
-		<-b.ctx.Done()
-	}
-	return metadata.Pairs("k", "v"), nil // the header came: gRPC keeps it for Header
-}
-func (b *bufferedAttempt) Trailer() metadata.MD     { return nil }
-func (b *bufferedAttempt) CloseSend() error         { return nil }
-func (b *bufferedAttempt) Context() context.Context { return b.ctx }
-
-func (b *bufferedAttempt) SendMsg(any) error {
-	if b.ctx.Err() != nil {
-		return io.EOF
-	}
-	return nil
-}
-
-func (b *bufferedAttempt) RecvMsg(m any) error {
-	b.mu.Lock()
-	if len(b.replies) > 0 {
-		r := b.replies[0]
-		b.replies = b.replies[1:]
-		b.mu.Unlock()
-		m.(*kycv1.CheckResponse).FramesAnalyzed = r
-		return nil
-	}
-	b.mu.Unlock()
-	if b.eof && b.ctx.Err() == nil {
-		return io.EOF
-	}
-	<-b.ctx.Done()
-	return status.FromContextError(b.ctx.Err()).Err()
-}
-
 // timedOutReply is a server stream through the retry policy with a 100ms per-attempt timeout on
-// a firedClock, whose first attempt is a bufferedAttempt with reply 0 buffered and its header
+// a firedClock, whose first attempt is a testkit.BufferedStream with reply 0 buffered and its header
 // held from the watcher, and whose later attempts answer replies 0, 1 and 2, then io.EOF.
 type timedOutReply struct {
 	s      *setup
@@ -98,9 +47,9 @@ func newTimedOutReply(t *testing.T) *timedOutReply {
 		n++
 		r.opened <- n
 		if n == 1 {
-			return &bufferedAttempt{ctx: ctx, held: true, replies: []uint32{0}}, nil
+			return testkit.NewBufferedStream(ctx, true, false, 0), nil
 		}
-		return &bufferedAttempt{ctx: ctx, eof: true, replies: []uint32{0, 1, 2}}, nil
+		return testkit.NewBufferedStream(ctx, false, true, 0, 1, 2), nil
 	}
 	r.st, err = p.Stream()(ctx, listDesc, nil, listMethod, streamer)
 	if err != nil {
