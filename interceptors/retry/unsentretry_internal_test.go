@@ -18,14 +18,7 @@ import (
 // another call's retry for a whole window.
 func TestRetryUnsentAfterTheBackoffIsUncounted(t *testing.T) {
 	clk := clocktest.New(time.Unix(1000, 0))
-	p, err := New(Config{
-		MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Multiplier: 1,
-		Jitter: JitterNone, Idempotent: true,
-		Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second},
-	}, WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := unsentPolicy(t, WithClock(clk))
 	n := 0
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		n++
@@ -64,14 +57,7 @@ func (scheduledPanics) Observe(e observe.Event) {
 // goes on to the caller, the retry reached no service, and left counted it would refuse
 // another call's retry for a whole window, at every such panic.
 func TestRetryUnsentAfterAPanicIsUncounted(t *testing.T) {
-	p, err := New(Config{
-		MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Multiplier: 1,
-		Jitter: JitterNone, Idempotent: true,
-		Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second},
-	}, WithClock(clocktest.New(time.Unix(1000, 0))), WithObserver(scheduledPanics{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := unsentPolicy(t, WithClock(clocktest.New(time.Unix(1000, 0))), WithObserver(scheduledPanics{}))
 	n := 0
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		n++
@@ -105,14 +91,7 @@ func (c deadlineOnly) Deadline() (time.Time, bool) { return c.at, true }
 // backoff did not (TestRetryUnsentAfterTheBackoffIsUncounted).
 func TestRetryStartedPastTheDeadlineIsUncounted(t *testing.T) {
 	clk := clocktest.New(time.Unix(1000, 0))
-	p, err := New(Config{
-		MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Multiplier: 1,
-		Jitter: JitterNone, Idempotent: true,
-		Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second},
-	}, WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := unsentPolicy(t, WithClock(clk))
 	deadline := clk.Now().Add(1500 * time.Millisecond)
 	var started []time.Time
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
@@ -142,4 +121,19 @@ func TestRetryStartedPastTheDeadlineIsUncounted(t *testing.T) {
 	if _, retries := b.counted(); retries != 0 {
 		t.Errorf("the ratio budget counts %d retries after the only one started past the call's deadline; want 0: grpc never sent it", retries)
 	}
+}
+
+// unsentPolicy returns a policy of two attempts, a 1s backoff without jitter and a ratio retry
+// budget (0.5, 1/s over 10s), with opts.
+func unsentPolicy(t *testing.T, opts ...Option) *Policy {
+	t.Helper()
+	p, err := New(Config{
+		MaxAttempts: 2, InitialBackoff: time.Second, MaxBackoff: time.Second, Multiplier: 1,
+		Jitter: JitterNone, Idempotent: true,
+		Throttle: RetryBudgetConfig{Ratio: 0.5, MinPerSecond: 1, Window: 10 * time.Second},
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
