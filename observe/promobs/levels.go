@@ -26,10 +26,10 @@ var breakerStates = BreakerStates()
 // Policy), an adaptive bulkhead's bulwark_bulkhead_capacity_floor and
 // bulwark_bulkhead_capacity_ceiling (observe.LevelCapacityFloor and
 // observe.LevelCapacityCeiling, of the same Policy) and bulwark_adaptive_throttle_probability
-// (observe.LevelThrottleProbability). src is asked again
-// at each scrape, so what it holds then is what is shown: give it a suite, a breaker.Registry,
-// a bulkhead, a throttle, or an observe.LevelSources of them, and a configuration reload or an
-// object made later needs no further call. Readings of other kinds are ignored.
+// (observe.LevelThrottleProbability). src is asked again at each scrape, so what it holds then
+// is what is shown: give it a suite, a breaker.Registry, a bulkhead, a throttle, or an
+// observe.LevelSources of them, and a configuration reload or an object made later needs no
+// further call. Readings of other kinds are ignored.
 //
 // Each call adds a source; sources are read in the order they were added, outside m's locks.
 // A nil src is ignored, and so is one that holds a nil pointer or func (a nil
