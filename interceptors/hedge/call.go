@@ -298,7 +298,9 @@ func (c *call) reserveLocked() bool {
 // hedge's timer and the context's fire in goroutines of their own, and a hedge due at the
 // deadline may run first. Such a hedge cannot finish, as no retry started then could (the retry
 // loop starts none): it would only take the allowance, a retry-budget token and the server's
-// work.
+// work. A hedge refused so, or because the caller is gone, closes the call to further hedges,
+// as the deadline only comes nearer: the timer is stopped, not left to wake up and refuse once
+// a delay until the deadline, and the attempts in flight go on.
 //
 // A server's pushback delay taken since the timer reserved the hedge, that has not passed at
 // now, holds it back as it holds an armed timer (see settle): the hedge does not start, and
@@ -309,15 +311,24 @@ func (c *call) reserveLocked() bool {
 // what runs after (the budget, the observer on HedgeSent) panics: a panic before (the caller's
 // context) has taken nothing.
 func (c *call) startLocked(now time.Time, paid *bool) int {
-	if c.closed || c.ctx.Err() != nil {
+	if c.closed {
+		return 0
+	}
+	if c.ctx.Err() != nil {
+		c.closed = true
+		c.disarmLocked()
 		return 0
 	}
 	if dl, ok := c.ctx.Deadline(); ok && dl.Sub(now) < retry.MinAttemptTime {
+		c.closed = true // the deadline only comes nearer: no later hedge could go either
+		c.disarmLocked()
 		return 0
 	}
 	if c.round != nil {
 		// A client stream's per-attempt timeout, which its context does not carry.
 		if end := c.round.End(); !end.IsZero() && end.Sub(now) < retry.MinAttemptTime {
+			c.closed = true
+			c.disarmLocked()
 			return 0
 		}
 	}
