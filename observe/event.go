@@ -49,7 +49,9 @@ const (
 	// reported once, but for one that panicked (its invoker, or a method of its stream, below
 	// the policy that reports it): it has no outcome, and its call ends without CallFinished
 	// as the panic goes on (see package interceptors); the call's other attempts (a hedge the
-	// panic canceled) are reported.
+	// panic canceled) are reported. A hedge whose HedgeSent an observer panicked on is not
+	// sent, and is reported as one refused on this side of the wire is: class rejected, code
+	// Internal, its Reason (see package hedge).
 	AttemptFinished
 	// RetryScheduled: a retry will follow after a sleep. Attempt (the one that failed, numbered
 	// as AttemptFinished numbers it; after a hedged round, the request whose failure the round

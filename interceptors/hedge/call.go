@@ -434,7 +434,7 @@ func (c *call) onTimer() {
 // sent again. A panic of the observer on HedgeSent comes before the hedge goes out, which it
 // then never does: what it took from the method's allowance is given back, and what it drew
 // from a Refunder budget, and the hedge, which the sinks told before the panic counted, is
-// reported by its AttemptFinished, canceled (see untold). What the allowance paid is given back
+// reported by its AttemptFinished, rejected (see untold). What the allowance paid is given back
 // too when the Budget's Withdraw panics: no sink was told of that hedge.
 func (c *call) runHedge() {
 	defer c.wg.Done()
@@ -507,11 +507,14 @@ func (c *call) runHedge() {
 // untold ends hedge n, started at t0, whose HedgeSent the observer panicked on, once abort has
 // ended the call: the hedge never goes out, but the sinks told of it before the panic (those
 // before the panicking one in an observe.Multi, or the panicking one itself) counted it, and
-// each hedge counted is reported by one AttemptFinished. It is reported as the call's other
-// attempts canceled by the panic are, class canceled, at t0 (it took no time on the wire),
-// with the Reason it was sent for. What the retry budget's Draw took for it is given back to
-// a Refunder, as for a hedge refused below: nothing was sent. A second panic of the observer,
-// on that AttemptFinished, is dropped: the caller gets the first.
+// each hedge counted is reported by one AttemptFinished. It is reported as a hedge refused on
+// this side of the wire is, class rejected, with the Reason it was sent for, so that what
+// counts the hedges refused (promobs' bulwark_hedges_refused_total) counts it too: the service
+// never got it, unlike the call's other attempts the panic canceled. Its Code is Internal (a
+// fault of this process, as calloption.ErrPanicked, which a grpc.OnFinish of the call gets),
+// at t0 (it took no time on the wire). What the retry budget's Draw took for it is given back
+// to a Refunder, as for a hedge refused below: nothing was sent. A second panic of the
+// observer, on that AttemptFinished, is dropped: the caller gets the first.
 func (c *call) untold(n int, t0 time.Time) {
 	if r, ok := c.p.s.budget.(Refunder); ok {
 		r.Refund(c.receipts[n-1])
@@ -527,7 +530,7 @@ func (c *call) untold(n int, t0 time.Time) {
 		return
 	}
 	defer func() { _ = recover() }()
-	v := codes.Verdict{Class: codes.Canceled, Code: grpccodes.Canceled}
+	v := codes.Verdict{Class: codes.Rejected, Code: grpccodes.Internal}
 	attempt.Finished(c.sink, observe.PolicyHedge, &c.m.Method, number, t0, t0, v, observe.ReasonHedgeDelay)
 }
 

@@ -253,9 +253,11 @@
 // is not sent: it gives back what it took from the method's allowance (MaxHedgeShare), and the
 // retry-budget token it took to a Refunder (a *retry.RetryBudget; another Budget keeps it), and
 // as the sinks told before the panic (an observe.Multi's before the panicking one, promobs'
-// bulwark_hedges_total) counted it, it is reported by one AttemptFinished, class canceled, as
-// the call's other attempts canceled by the panic are, with no Duration and its Reason: every
-// HedgeSent has its AttemptFinished. A second panic of the observer, on that AttemptFinished,
+// bulwark_hedges_total) counted it, it is reported by one AttemptFinished, as a hedge refused
+// on this side of the wire is, class rejected (code Internal), with no Duration and its Reason:
+// every HedgeSent has its AttemptFinished, and promobs' bulwark_hedges_refused_total counts it
+// among the hedges that reached no service (the call's other attempts, which did, are canceled
+// by the panic and reported canceled). A second panic of the observer, on that AttemptFinished,
 // is dropped: the caller gets the first. A panic of what runs for attempt 1 on the caller's
 // goroutine once it returned (the observer on its AttemptFinished or on the call's HedgeWon,
 // the classifier) ends the call as a panic of attempt 1 does. The caller's context is the
@@ -343,7 +345,9 @@
 // (observe.WithCallSink), and that sink alone, a Rejected event of its own for the hedge, so
 // that a tracer can show on the call's trace why the hedge went nowhere while the call went on
 // without it. It is not sent to the policy's sink (WithObserver, WithCallObserver): the
-// rejection is counted once there, by the policy that refused.
+// rejection is counted once there, by the policy that refused. A hedge left unsent because the
+// observer panicked on its HedgeSent (class rejected too: see Panics) has none: no policy
+// refused it, and the call ends in the panic.
 //
 //	| event    | when                                | fields                                                |
 //	|----------|-------------------------------------|-------------------------------------------------------|

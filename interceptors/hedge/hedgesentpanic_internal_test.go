@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
 )
 
 // eventLog is a sink that keeps every event it is sent.
@@ -55,10 +56,12 @@ func (b *receipted) Refund(receipt int64) {
 
 // A hedge whose HedgeSent the observer panics on never goes out, but the sinks told before the
 // panic (an observe.Multi's before the panicking one: promobs' bulwark_hedges_total) counted
-// it: it is reported by one AttemptFinished, canceled as the call's panic cancels its other
-// attempts, with no time on the wire and the Reason it was sent for, and it gives back the
-// retry budget's draw to a Refunder, as a hedge refused below does. No AttemptFinished
-// followed it, and its draw stayed taken.
+// it: it is reported by one AttemptFinished, rejected (code Internal) as a hedge refused on
+// this side of the wire is, with no time on the wire and the Reason it was sent for, so that
+// promobs counts it among the hedges refused, and it gives back the retry budget's draw to a
+// Refunder, as a hedge refused below does. No AttemptFinished followed it, and its draw stayed
+// taken; then it was reported canceled, and promobs counted it among the hedges that reached
+// the service (TestHedgeUnsentForAnObserverPanicIsCountedRefused).
 func TestHedgeSentObserverPanicReportsTheHedge(t *testing.T) {
 	const d = 10 * time.Millisecond
 	clk := clocktest.New(time.Time{})
@@ -76,9 +79,9 @@ func TestHedgeSentObserverPanicReportsTheHedge(t *testing.T) {
 	if len(fin) != 1 {
 		t.Fatalf("%d AttemptFinished of attempt 2, want 1: a hedge counted by its HedgeSent is reported once", len(fin))
 	}
-	if e := fin[0]; e.Class != codes.Canceled || e.Duration != 0 || e.Reason != observe.ReasonHedgeDelay || e.Policy != observe.PolicyHedge {
-		t.Errorf("attempt 2's AttemptFinished: class %v, duration %v, reason %q, policy %q; want canceled, 0, %q, %q",
-			e.Class, e.Duration, e.Reason, e.Policy, observe.ReasonHedgeDelay, observe.PolicyHedge)
+	if e := fin[0]; e.Class != codes.Rejected || e.Code != grpccodes.Internal || e.Duration != 0 || e.Reason != observe.ReasonHedgeDelay || e.Policy != observe.PolicyHedge {
+		t.Errorf("attempt 2's AttemptFinished: class %v, code %v, duration %v, reason %q, policy %q; want rejected, Internal, 0, %q, %q",
+			e.Class, e.Code, e.Duration, e.Reason, e.Policy, observe.ReasonHedgeDelay, observe.PolicyHedge)
 	}
 	if got := len(log.of(observe.AttemptFinished, 1)); got != 1 {
 		t.Errorf("%d AttemptFinished of attempt 1, want 1", got)

@@ -56,7 +56,9 @@
 // bulwark_hedges_refused_total counts those, by the same labels, from that AttemptFinished
 // (the only attempt whose event carries a Reason, why it was sent, is a hedge); a rejection a
 // bulwark client further down the line made, which crossed a process boundary with bulwark's
-// ErrorInfo, is class rejected too, and counts as the hedging policy takes it, as refused.
+// ErrorInfo, is class rejected too, and counts as the hedging policy takes it, as refused. So
+// does a hedge the hedging policy left unsent because an observer panicked on its HedgeSent
+// (after promobs counted it, in an observe.Multi): its AttemptFinished has class rejected.
 // promobs makes a service's refused series at 0 with its first hedge, so that rate() counts
 // the first refusal too. The hedges that reached the service are the difference:
 //
