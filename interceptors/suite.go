@@ -1585,9 +1585,12 @@ func (o *observedStream) finish(err error) {
 }
 
 // attemptFinished reports the stream's one attempt, which ended with err (the stream's), in
-// a chain without an attempt loop, unless a hedging policy reported it.
+// a chain without an attempt loop, unless a hedging policy reported it or took the round to
+// report it (attempt.Round.Take). The round is claimed (attempt.Round.Claim), not only read:
+// a RecvMsg after the end (a Header that failed, then CloseAndRecv) is then no hedged reply
+// phase, which would report the attempt a second time.
 func (o *observedStream) attemptFinished(err error) {
-	if !o.c.sc.loop && (o.round == nil || o.round.Reported() == 0) {
+	if !o.c.sc.loop && (o.round == nil || o.round.Claim()) {
 		// The stream was the one attempt (see unaryChain), which no hedging policy reported;
 		// it ended as the runner saw it below the steps before it, which may have answered in
 		// its place (a fallback).

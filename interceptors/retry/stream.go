@@ -118,9 +118,13 @@ type disabledStream struct {
 }
 
 // report reports the stream's attempt, ended with err, unless a hedging policy below reported
-// its requests (see reportDisabled).
+// its requests or took the round to report them (attempt.Round.Take). The round is claimed
+// (attempt.Round.Claim), not only read: a RecvMsg after the end (a Header that failed, then
+// CloseAndRecv) is then no hedged reply phase, which would report the attempt a second time.
 func (d *disabledStream) report(err error) {
-	d.p.reportDisabled(d.sink, &d.round, d.method, d.start, err)
+	if d.round.Claim() {
+		d.p.reportDisabled(d.sink, &d.round, d.method, d.start, err)
+	}
 }
 
 // StreamEnded reports the stream's attempt with how it ended, but for a panic of one of its

@@ -469,7 +469,10 @@ func (r *Round) Reported() int {
 // nobody read it: the policy below reports its attempts when its caller reads them, which may
 // come later or never), and reports whether it did: the policy below then reports none of the
 // round's (Report), and sends none of its own (Take), so that a RecvMsg after the end does not
-// report the attempt a second time nor send a request that nothing reports.
+// report the attempt a second time nor send a request that nothing reports. What reports a
+// stream's one attempt without a loop (a retry step's stream made with Disable, a suite's chain
+// without a retry step) claims the round so too, on any end of the stream (one that failed in
+// Header, read on after).
 func (r *Round) Claim() bool { return r.reported.CompareAndSwap(0, claimed) }
 
 // Take tells that the policy below begins a reply phase in which it may send attempts of its
