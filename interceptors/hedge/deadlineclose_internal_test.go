@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
+	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -27,6 +29,16 @@ func nearDeadlineHedge(t *testing.T, p *Policy, clk *clocktest.Fake, d time.Dura
 	t.Helper()
 	ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(d+time.Millisecond))
 	defer cancel()
+	nearEndHedge(t, ctx, cancel, clk, d, hedges, rec, start)
+}
+
+// nearEndHedge is nearDeadlineHedge for a caller's context ctx (canceled by cancel) that ends
+// 1ms past the first hedge's due time, or whose round's per-attempt timeout does
+// (attempt.Round.SetEnd).
+func nearEndHedge(t *testing.T, ctx context.Context, cancel context.CancelFunc, clk *clocktest.Fake, d time.Duration, hedges *atomic.Int32, rec *testkit.Recorder,
+	start func(ctx context.Context) (context.Context, <-chan struct{}),
+) {
+	t.Helper()
 	first, done := start(ctx)
 	synctest.Wait() // attempt 1 waits, the hedge's timer is armed
 	if n := clk.Timers(); n != 1 {
@@ -80,6 +92,44 @@ func TestHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 			errc := startCompare(ctx, p, invoker)
 			done := make(chan struct{})
 			go func() { <-errc; close(done) }()
+			return <-first, done
+		})
+	})
+}
+
+// So for a hedge refused for the end of its round's per-attempt timeout, which the attempt's
+// context does not carry (attempt.Round.End: a client stream's under a retry loop).
+func TestHedgeRefusedForThePerAttemptEndClosesTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const d = time.Hour
+		clk := clocktest.New(time.Now())
+		rec := &testkit.Recorder{}
+		p, err := New(Config{MaxAttempts: 5, Delay: d, Idempotent: true}, WithClock(clk), WithObserver(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		round := new(attempt.Round)
+		round.Reset(0, clk.Now(), nil)
+		round.SetEnd(clk.Now().Add(d + time.Millisecond))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var hedges atomic.Int32
+		nearEndHedge(t, ctx, cancel, clk, d, &hedges, rec, func(ctx context.Context) (context.Context, <-chan struct{}) {
+			first := make(chan context.Context, 1)
+			invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+				if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
+					hedges.Add(1)
+					return nil
+				}
+				first <- ctx
+				<-ctx.Done()
+				return status.FromContextError(ctx.Err()).Err()
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker, round)
+			}()
 			return <-first, done
 		})
 	})
