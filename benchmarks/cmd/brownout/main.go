@@ -1,8 +1,9 @@
 // Command brownout prints benchmarks/results/brownout.md (make brownout; issue 15): the example
 // orchestrator, built once and run as a subprocess (its flags and -json summary only), against
 // its embedded stubs failing a share F of calls at once with Unavailable, in a closed loop of
-// -concurrency verifications, and against a full outage of every service under open-loop
-// load; for three configurations: the built-in profiles, every policy off, and retry only
+// -concurrency verifications, against stubs that answer every request late (a slowdown) or
+// some never (their spike outlasting the budget), and against a full outage of every service
+// under open-loop load; for three configurations: the built-in profiles, every policy off, and retry only
 // (the built-ins' retry sections, with hedging, breakers, adaptive throttles and bulkheads
 // off). The built-ins' row of each scenario is judged against issue 15's goal (see goalAt).
 //
@@ -10,7 +11,7 @@
 //	                      [-rate 50] [-outage 5s] [-outage-at 5s] [-arrivals 20s]
 //
 // The three configurations of a row run at the same time (the runs mostly sleep: backoffs,
-// stub latency), so the whole table takes about three minutes.
+// stub latency), so the whole table takes about six minutes.
 package main
 
 import (
@@ -75,8 +76,26 @@ type goal struct {
 	holds func(on, off orchrun.Summary) bool
 }
 
-// outageF marks the outage scenario for goalAt.
-const outageF = -1
+// outageF marks the outage scenario for goalAt; slowF and hangF the slow services'.
+const (
+	outageF = -1
+	slowF   = -2
+	hangF   = -3
+)
+
+// slowScenarios are the rows of slow services: n verifications each, the closed loop's
+// concurrency, and the stubs' flags (their -latency and -spike override the run's).
+var slowScenarios = []struct {
+	name string
+	goal float64
+	n    int
+	args []string
+}{
+	{"slowdown: every request 1s", slowF, 256, []string{"-latency", "1s", "-spike-rate", "0"}},
+	{"slowdown: every request 2.5s", slowF, 128, []string{"-latency", "2500ms", "-spike-rate", "0"}},
+	{"10% of requests hang", hangF, 512, []string{"-spike", "60s", "-spike-rate", "0.1"}},
+	{"30% of requests hang", hangF, 512, []string{"-spike", "60s", "-spike-rate", "0.3"}},
+}
 
 // goalAt returns the goal at fault rate f (outageF: the outage), and false where issue 15 sets
 // none (no faults).
@@ -104,6 +123,14 @@ func goalAt(f float64) (goal, bool) {
 	case 1:
 		return goal{"breakers open, ≤ 1.1 sent/call", func(on, _ orchrun.Summary) bool {
 			return on.BreakerOpens > 0 && on.ReachedPerCall() <= 1.1
+		}}, true
+	case slowF:
+		return goal{"decided ≥ every policy off", func(on, off orchrun.Summary) bool {
+			return on.DecidedPct >= off.DecidedPct
+		}}, true
+	case hangF:
+		return goal{"decided ≥ every policy off + ½ its failures", func(on, off orchrun.Summary) bool {
+			return on.DecidedPct >= off.DecidedPct+(100-off.DecidedPct)/2
 		}}, true
 	case outageF:
 		return goal{"≤ 7 s of arrivals lost", func(on, _ orchrun.Summary) bool { return on.ArrivalsLostS <= 7 }}, true
@@ -163,6 +190,9 @@ func run(repo string, p params) error {
 		"1%% spikes of 300ms), seed %d; \"sent/call\" is the attempts that reached the stubs per call. Outage: %g verifications/s\n"+
 		"for %v, every service down for %v from %v; \"lost\" is (failed + shed) / rate.\n",
 		p.n, p.concurrency, p.latency, p.seed, p.rate, p.arrivals, p.outage, p.at)
+	fmt.Println("Slow services: no fault; every request answered after the latency named, or a share of them hanging (a 60s")
+	fmt.Println("spike, past the 8s budget), fewer verifications. Their goals are this project's own: a slow service must not")
+	fmt.Println("make the built-ins decide less than no policy at all.")
 	fmt.Println("Issue 15's goals are judged on the built-ins' row of each scenario (last columns).")
 	fmt.Println()
 	fmt.Println("| scenario | configuration | decided | failed | breaker opens | sent/call | p99 | max | lost | goal (built-ins) | met |")
@@ -197,6 +227,16 @@ func run(repo string, p params) error {
 			return err
 		}
 		print(fmt.Sprintf("F = %g", f), f, sums)
+	}
+	// Slow services: every request answers late, or some never answer (their latency spike,
+	// 60s, outlasts the 8s budget), with no faults; fewer verifications, as each takes seconds.
+	for _, s := range slowScenarios {
+		sums, err := row(append([]string{"-n", strconv.Itoa(s.n), "-concurrency", strconv.Itoa(p.concurrency),
+			"-fail", "unavailable=0"}, s.args...)...)
+		if err != nil {
+			return err
+		}
+		print(s.name, s.goal, sums)
 	}
 	sums, err := row("-rate", strconv.FormatFloat(p.rate, 'g', -1, 64),
 		"-n", strconv.Itoa(int(p.rate*p.arrivals.Seconds())), "-fail", "unavailable=0",
