@@ -119,7 +119,12 @@ func TestBuiltin(t *testing.T) {
 				r.Multiplier != 2 || r.Jitter != retry.JitterAdditive || r.JitterAmount != tt.wantJitterAmount {
 				t.Errorf("retry = %+v", *r)
 			}
-			if r.PerAttemptTimeout == 0 || r.Throttle.Ratio < 0.5 || r.Throttle.MaxTokens != 0 || r.Throttle.MinPerSecond != 2 || !r.FitSchedule {
+			// ml and ocr hedge instead of cutting attempts (see builtin.yaml); fast, which does
+			// not hedge, cuts them.
+			if (r.PerAttemptTimeout == 0) != (p.Hedge != nil) {
+				t.Errorf("per_attempt_timeout %v with hedge %+v, want a timeout exactly where no hedge is", r.PerAttemptTimeout, p.Hedge)
+			}
+			if r.Throttle.Ratio < 0.5 || r.Throttle.MaxTokens != 0 || r.Throttle.MinPerSecond != 2 || !r.FitSchedule {
 				t.Errorf("retry timeout, ratio budget or fitted schedule unset: %+v", *r)
 			}
 			if p.Breaker == nil || p.Bulkhead == nil || p.Deadline == nil || p.RateLimit != nil || p.Fallback != nil {

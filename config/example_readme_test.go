@@ -36,7 +36,7 @@ services:
 	// Output:
 	// warning: readme.yaml:4: profiles.ml: attempt 1 has no timeout (no retry.per_attempt_timeout or deadline.max), so in the worst case it runs until the budget 8s ends the call, and attempts 2, 3 and 4 never run
 	// ml 4 0s true true
-	// ocr 2 500ms 1.25s 4s 5s
+	// ocr 2 500ms 0s 4s 5s
 }
 
 // The README's one-line binding of a service of one's own to a built-in profile.

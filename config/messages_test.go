@@ -184,8 +184,8 @@ func TestOutOfRangeValueOneError(t *testing.T) {
 func TestOverrideErrorAtWrittenField(t *testing.T) {
 	for src, want := range map[string]string{
 		"services:\n  kyc.v1.OCRService:\n    retry:\n      max_attempts: 2\n      initial_backoff: 30s\n": `t.yaml:5: services."kyc.v1.OCRService".retry.initial_backoff: 30s is above max_backoff (10s)`,
-		"services:\n  kyc.v1.OCRService:\n    retry: {budget: 1s}\n":                                       `t.yaml:3: services."kyc.v1.OCRService".retry.budget: 1s is below per_attempt_timeout (1.25s)`,
-		"services:\n  kyc.v1.OCRService:\n    hedge: {min_delay: 5s}\n":                                    `t.yaml:3: services."kyc.v1.OCRService".hedge.min_delay: 5s is above max_delay (1s)`,
+		"services:\n  kyc.v1.OCRService:\n    retry: {per_attempt_timeout: 2s, budget: 1s}\n":              `t.yaml:3: services."kyc.v1.OCRService".retry.per_attempt_timeout: 2s is above budget (1s)`,
+		"services:\n  kyc.v1.OCRService:\n    hedge: {min_delay: 5s}\n":                                    `t.yaml:3: services."kyc.v1.OCRService".hedge.min_delay: 5s is above max_delay (3s)`,
 		"services:\n  kyc.v1.OCRService:\n    methods:\n      Extract:\n        deadline: {max: 2s}\n":     `t.yaml:5: services."kyc.v1.OCRService".methods.Extract.deadline.max: 2s is below default (8s)`,
 		"services:\n  kyc.v1.OCRService:\n    breaker: {slow_call_duration: 1m}\n":                         `t.yaml:3: services."kyc.v1.OCRService".breaker.slow_call_duration: 1m is above half_open_max_wait (20s), so the breaker would give up on a probe it would count as fast`,
 		"services:\n  kyc.v1.OCRService:\n    breaker: {window_size: 10}\n":                                `t.yaml:3: services."kyc.v1.OCRService".breaker.window_size: 10 is below minimum_calls (20), so the rate would never be judged`,

@@ -28,11 +28,11 @@ services:
     profile: p
 `)
 	live := cfg.Resolve("/kyc.v1.LivenessService/Check")
-	if live.Bulkhead == nil || live.Bulkhead.Adaptive != (bulkhead.Adaptive{}) || live.Bulkhead.MaxConcurrent != 16 {
-		t.Errorf("liveness bulkhead = %+v, want ml's max_concurrent 16 with a fixed limit", live.Bulkhead)
+	if live.Bulkhead == nil || live.Bulkhead.Adaptive != (bulkhead.Adaptive{}) || live.Bulkhead.MaxConcurrent != 64 {
+		t.Errorf("liveness bulkhead = %+v, want ml's max_concurrent 64 with a fixed limit", live.Bulkhead)
 	}
-	if live.Retry == nil || live.Retry.Throttle != (retry.RetryBudgetConfig{}) || live.Retry.MaxAttempts != 4 || live.Retry.PerAttemptTimeout != 3*time.Second {
-		t.Errorf("liveness Check retry = %+v, want ml's 4 attempts of 3s with no retry budget", live.Retry)
+	if live.Retry == nil || live.Retry.Throttle != (retry.RetryBudgetConfig{}) || live.Retry.MaxAttempts != 4 || live.Retry.InitialBackoff != time.Second {
+		t.Errorf("liveness Check retry = %+v, want ml's 4 attempts from 1s with no retry budget", live.Retry)
 	}
 	own := cfg.ResolveService("a.v1.Svc")
 	if own.Bulkhead == nil || own.Bulkhead.Adaptive.Algorithm != bulkhead.AlgorithmNone || own.Bulkhead.MaxConcurrent != 8 {

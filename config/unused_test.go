@@ -113,7 +113,7 @@ func TestUnusedBulkheadAdaptiveFields(t *testing.T) {
 	}
 	want := []string{
 		"bulkhead.adaptive.min_limit: 8 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
-		"bulkhead.adaptive.initial_limit: 16 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
+		"bulkhead.adaptive.initial_limit: 32 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
 		"bulkhead.adaptive.tolerance: 2 is set but adaptive.algorithm is not: a fixed limit reads none of adaptive's fields (kept from what this overrides, it has no effect here)",
 	}
 	if got := warningsAt(warns, `services."kyc.v1.FaceMatchService"`); !slices.Equal(got, want) {
