@@ -408,7 +408,9 @@ func shown(changed []Section, pol, base Policy) []Section {
 }
 
 // timelines writes p's nominal worst case and, for a fitted schedule, its fitted timelines
-// beside it: attempts failing at once (a brownout) and attempts running to their timeouts.
+// beside it: attempts failing at once (a brownout) and, with a per-attempt timeout, attempts
+// running to their timeouts (without one, the worst case already shows an attempt that hangs
+// running until the call ends).
 func timelines(ew *errWriter, ind string, p Policy) {
 	defer func() {
 		if msg := p.withoutDeadlineWarning(); msg != "" && p.checked().warning() == "" {
@@ -422,8 +424,10 @@ func timelines(ew *errWriter, ind string, p Policy) {
 	}
 	timeline(ew, ind, "worst case, nominal schedule", p.WorstCase())
 	timeline(ew, ind, "fitted schedule (retry.fit_schedule), every attempt failing at once after the longest waits", fast)
-	slow, _ := p.Fitted(false)
-	timeline(ew, ind, "fitted schedule, every attempt running to its timeout", slow)
+	if p.Retry.PerAttemptTimeout > 0 {
+		slow, _ := p.Fitted(false)
+		timeline(ew, ind, "fitted schedule, every attempt running to its timeout", slow)
+	}
 }
 
 func sameTimelines(a, b Policy) bool {
