@@ -64,6 +64,21 @@ func nearEndHedge(t *testing.T, ctx context.Context, cancel context.CancelFunc, 
 	<-done
 }
 
+// firstWaits returns an invoker that counts the hedges (requests with attempt metadata) in
+// hedges and answers them at once, and sends attempt 1's context on first, then waits for it
+// to end.
+func firstWaits(first chan<- context.Context, hedges *atomic.Int32) grpc.UnaryInvoker {
+	return func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
+			hedges.Add(1)
+			return nil
+		}
+		first <- ctx
+		<-ctx.Done()
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
 // A hedge that the delay timer asks for but that its start refuses, the caller's deadline too
 // near (less than retry.MinAttemptTime left), closes the call to further hedges: no later
 // hedge could go either, so the timer is not armed again, and attempt 1 goes on as it was. The
@@ -80,15 +95,7 @@ func TestHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 		var hedges atomic.Int32
 		nearDeadlineHedge(t, p, clk, d, &hedges, rec, func(ctx context.Context) (context.Context, <-chan struct{}) {
 			first := make(chan context.Context, 1)
-			invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-				if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
-					hedges.Add(1)
-					return nil
-				}
-				first <- ctx
-				<-ctx.Done()
-				return status.FromContextError(ctx.Err()).Err()
-			}
+			invoker := firstWaits(first, &hedges)
 			errc := startCompare(ctx, p, invoker)
 			done := make(chan struct{})
 			go func() { <-errc; close(done) }()
@@ -116,15 +123,7 @@ func TestHedgeRefusedForThePerAttemptEndClosesTheCall(t *testing.T) {
 		var hedges atomic.Int32
 		nearEndHedge(t, ctx, cancel, clk, d, &hedges, rec, func(ctx context.Context) (context.Context, <-chan struct{}) {
 			first := make(chan context.Context, 1)
-			invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-				if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(PreviousAttemptsKey)) > 0 {
-					hedges.Add(1)
-					return nil
-				}
-				first <- ctx
-				<-ctx.Done()
-				return status.FromContextError(ctx.Err()).Err()
-			}
+			invoker := firstWaits(first, &hedges)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
