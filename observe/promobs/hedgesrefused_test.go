@@ -19,6 +19,17 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 )
 
+// oneHedgeRefused is the exposition of face match's hedges after one hedge, sent for its
+// delay, that reached no service.
+const oneHedgeRefused = `
+# HELP bulwark_hedges_total Hedged attempts started, by why (delay: the hedging delay passed with no answer); those a bulwark policy below refused (bulwark_hedges_refused_total) included.
+# TYPE bulwark_hedges_total counter
+bulwark_hedges_total{reason="delay",service="kyc.v1.FaceMatchService"} 1
+# HELP bulwark_hedges_refused_total Hedged attempts a bulwark policy below the hedging policy refused (class rejected), which reached no service, by why they were sent.
+# TYPE bulwark_hedges_refused_total counter
+bulwark_hedges_refused_total{reason="delay",service="kyc.v1.FaceMatchService"} 1
+`
+
 // A hedge that a bulkhead below the hedging policy refuses counts in bulwark_hedges_total,
 // whose HedgeSent comes as it starts, and in bulwark_hedges_refused_total, from its
 // AttemptFinished (class rejected): the service received none of it, and the difference
@@ -71,15 +82,7 @@ func TestHedgeRefusedBelowIsCounted(t *testing.T) {
 	if n := served.Load(); n != 1 {
 		t.Fatalf("the service received %d attempts, want 1", n)
 	}
-	want := `
-# HELP bulwark_hedges_total Hedged attempts started, by why (delay: the hedging delay passed with no answer); those a bulwark policy below refused (bulwark_hedges_refused_total) included.
-# TYPE bulwark_hedges_total counter
-bulwark_hedges_total{reason="delay",service="kyc.v1.FaceMatchService"} 1
-# HELP bulwark_hedges_refused_total Hedged attempts a bulwark policy below the hedging policy refused (class rejected), which reached no service, by why they were sent.
-# TYPE bulwark_hedges_refused_total counter
-bulwark_hedges_refused_total{reason="delay",service="kyc.v1.FaceMatchService"} 1
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), promobs.NameHedges, promobs.NameHedgesRefused); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(oneHedgeRefused), promobs.NameHedges, promobs.NameHedgesRefused); err != nil {
 		t.Error(err)
 	}
 }
