@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -98,7 +99,12 @@ func TestHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 			invoker := firstWaits(first, &hedges)
 			errc := startCompare(ctx, p, invoker)
 			done := make(chan struct{})
-			go func() { <-errc; close(done) }()
+			go func() {
+				defer close(done)
+				if err := <-errc; status.Code(err) != grpccodes.Canceled {
+					t.Errorf("call = %v, want Canceled: its caller canceled it", err)
+				}
+			}()
 			return <-first, done
 		})
 	})
