@@ -18,7 +18,7 @@ profiles:
 services:
   kyc.v1.OCRService:
     profile: ocr                # built in: 4 attempts, 0.5s..10s, jitter 1s
-    retry: {max_attempts: 2}    # field-level override
+    retry: {max_attempts: 2, per_attempt_timeout: 2s}   # field-level overrides
     methods:
       Extract: {deadline: {default: 4s, max: 5s}}
 `))
@@ -36,7 +36,7 @@ services:
 	// Output:
 	// warning: readme.yaml:4: profiles.ml: attempt 1 has no timeout (no retry.per_attempt_timeout or deadline.max), so in the worst case it runs until the budget 8s ends the call, and attempts 2, 3 and 4 never run
 	// ml 4 0s true true
-	// ocr 2 500ms 0s 4s 5s
+	// ocr 2 500ms 2s 4s 5s
 }
 
 // The README's one-line binding of a service of one's own to a built-in profile.

@@ -25,7 +25,7 @@ services:
 	p := cfg.Resolve("/kyc.v1.OCRService/Extract")
 	fmt.Println(p.ProfileName, p.Retry.MaxAttempts, p.Retry.InitialBackoff, p.Retry.PerAttemptTimeout, p.Budget)
 	// Output:
-	// ocr 2 500ms 0s 8s
+	// ocr 2 500ms 5s 8s
 }
 
 func ExampleParse_errors() {

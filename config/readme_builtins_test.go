@@ -49,8 +49,8 @@ func TestREADMEBuiltinFigures(t *testing.T) {
 		{"throttle adaptively (K = 2)",
 			ml.AdaptiveThrottle != nil && ocr.AdaptiveThrottle != nil && fast.AdaptiveThrottle == nil &&
 				ml.AdaptiveThrottle.K == 2 && ocr.AdaptiveThrottle.K == 2},
-		{"instead of cutting attempts with a per-attempt timeout, which turned a service slowed down for everyone into an outage (`fast`, which does not hedge, keeps its 300 ms)",
-			ml.Retry.PerAttemptTimeout == 0 && ocr.Retry.PerAttemptTimeout == 0 && fast.Retry.PerAttemptTimeout == 300*time.Millisecond},
+		{"their per-attempt timeout is 5 s, for requests that never answer (`fast`, which does not hedge, cuts at 300 ms)",
+			ml.Retry.PerAttemptTimeout == 5*time.Second && ocr.Retry.PerAttemptTimeout == 5*time.Second && fast.Retry.PerAttemptTimeout == 300*time.Millisecond},
 		{"`ml`'s bulkhead limit is adaptive (gradient, 8..64)",
 			ml.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmGradient && ml.Bulkhead.Adaptive.MinLimit == 8 && ml.Bulkhead.MaxConcurrent == 64 &&
 				ocr.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmNone && fast.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmNone},

@@ -271,17 +271,10 @@ func quickOutlierDetection(t *testing.T) string {
 }
 
 // The suite writes its method configs into a base service config and leaves its load
-// balancing config as it was, so a channel dialled with both balances as the base says. (A
-// method config carries a per-attempt timeout, which the built-in ml profile has none of:
-// the test gives face match one.)
+// balancing config as it was, so a channel dialled with both balances as the base says.
 func TestManyBackendsServiceConfigKeepsTheBaseLoadBalancing(t *testing.T) {
 	base := outlierDetection(t)
-	const timed = `
-services:
-  kyc.v1.FaceMatchService:
-    retry: {initial_backoff: 5ms, max_backoff: 20ms, jitter_amount: 5ms, per_attempt_timeout: 3s}
-`
-	r := newReplicasConfig(t, timed, base, sick, stub.Faults{}, stub.Faults{})
+	r := newReplicas(t, base, sick, stub.Faults{}, stub.Faults{})
 	sc, err := r.suite.ServiceConfig(base)
 	if err != nil {
 		t.Fatal(err)

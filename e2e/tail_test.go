@@ -15,21 +15,25 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// tailConfig is the built-ins with the ml services' adaptive bulkhead off. On a machine loaded
-// by the rest of the suite (and -race), CPU stalls look to the gradient bulkhead like a server
-// queue building: its limit falls (down to its floor of 8) and verifications wait for a slot,
-// up to its 1s max_wait — slow verifications that are not spikes, and not what these tests
-// measure. The spikes here are cut by hedges; the built-ins have no per-attempt timeout, so a
-// spike that no hedge beats runs to its end for the stub to count it (stub.Spiked, which
-// batch reads). (When OCR had a 1.25s per-attempt timeout, a stall of the test machine longer
-// than that cut every OCR attempt in flight at once, over its breaker's 20 failures in a row:
-// beside three CPU burners one run in six of TestHedgingStaysOffInSlowdown had 55 of 600
-// verifications fail CIRCUIT_OPEN; this config turned the timeouts off, as the built-ins now
-// do. The hedging sections are the built-in ones.)
+// tailConfig is the built-ins with the ml services' adaptive bulkhead off and every attempt
+// allowed the whole budget. On a machine loaded by the rest of the suite (and -race), CPU
+// stalls look to the gradient bulkhead like a server queue building: its limit falls (down to
+// its floor of 8) and verifications wait for a slot, up to its 1s max_wait — slow verifications
+// that are not spikes, and not what these tests measure. A stall longer than a per-attempt
+// timeout (OCR's was 1.25s) cuts every OCR attempt in flight at once with DEADLINE_EXCEEDED, 16
+// calls and their hedges, over its breaker's 20 failures in a row: beside three CPU burners one
+// run in six of TestHedgingStaysOffInSlowdown had 55 of 600 verifications fail CIRCUIT_OPEN,
+// where the stubs inject no failure for the breaker to count but such timeouts. The spikes here
+// are cut by hedges, not by the per-attempt timeouts (5s; ml 3s and OCR 1.25s when this was
+// written), which therefore go; and a spike that no hedge beats must run to its end for the
+// stub to count it (stub.Spiked, which batch reads): cut by a timeout (a 3s spike by ml's 3s, a
+// 2s one by OCR's 1.25s) and retried, it read as a stall. (The hedging sections are the
+// built-in ones.)
 const tailConfig = `
 services:
-  kyc.v1.LivenessService: {bulkhead: off}
-  kyc.v1.FaceMatchService: {bulkhead: off}
+  kyc.v1.LivenessService: {bulkhead: off, retry: {per_attempt_timeout: 8s}}
+  kyc.v1.FaceMatchService: {bulkhead: off, retry: {per_attempt_timeout: 8s}}
+  kyc.v1.OCRService: {retry: {per_attempt_timeout: 8s}}
 `
 
 // TestHedgingCutsSpikesFromColdStart (issue 16): with the built-in profiles and stubs whose

@@ -48,10 +48,11 @@ type Config struct {
 	// nobody was receiving (the caller reads late) rather than end it (see the package
 	// documentation, Streams). 0 means none. It cannot tell a stalled attempt from a service
 	// that slowed down for every caller: set below such a slowdown's latency, it cuts every
-	// attempt, each a failure to the breaker below, and a slow service answers none (the
-	// built-in ml and ocr profiles have none for that reason, and hedge instead: a hedge
-	// races a stalled attempt rather than ending it). Keep it well above the latencies the
-	// service may reach while healthy, or leave the call's deadline to bound the attempts.
+	// attempt, each a failure to the breaker below, and a slow service answers none. Keep it
+	// well above the latencies the service may reach while healthy, and let a hedging policy
+	// race stalled attempts rather than end them: the built-in ml and ocr profiles hedge, and
+	// keep 5s (not the reference's 3s and 1.25s) for requests that never answer, whose
+	// bulkhead slots it frees and after which a retry has time.
 	PerAttemptTimeout time.Duration `yaml:"per_attempt_timeout" json:"per_attempt_timeout"`
 	// Budget is a time: the call's total timeout, attempts and sleeps together, from its
 	// start. No attempt starts and no sleep begins that cannot finish within it. 0 means no

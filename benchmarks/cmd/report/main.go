@@ -217,7 +217,7 @@ var chainText = map[string]string{
 	"suite_ownctx":  "the full suite + promobs dialed without its service config: a context of its own per attempt",
 	"grpc_timeout":  "no interceptor; the service config gives the method a 5 s timeout: grpc's own per-call deadline",
 	"suite_nosink":  "the same suite, no observer",
-	"suite_builtin": "**built-in ml profile + promobs** (adds hedge, adaptive throttle, adaptive bulkhead; no per-attempt timeout)",
+	"suite_builtin": "**built-in ml profile + promobs** (adds hedge, adaptive throttle, adaptive bulkhead; 5 s per attempt)",
 	"failsafe":      "failsafe-go: timeout 5 s + retry + breaker + limiter + bulkhead",
 	"grpcmw_retry":  "go-grpc-middleware retry alone",
 	"timeout":       "a bare 5 s `context.WithTimeout` per call, no policy: Go's price of any per-attempt deadline",
