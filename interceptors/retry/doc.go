@@ -223,7 +223,11 @@
 // servers send it with their first message, or at SendHeader) while no receive waits on the
 // stream, the caller is the one who is late, and the stream commits to the attempt, as gRFC A6
 // commits a call once its header arrives, instead of ending it: the caller reads what the
-// server sent and sends on, and no retry follows. An attempt without a header, or with a
+// server sent and sends on, and no retry follows. An attempt that gRPC ended with the server's
+// status alone (a trailers-only response: an error at once, a business one say) is left be
+// too: the server answered in time, RecvMsg returns that status, and the loop decides on it,
+// which the policies below see as it is, not as a timeout (a breaker counted a failure for
+// each business answer read late). An attempt without a header that is still open, or with a
 // receive waiting on it (a header, then the server's silence), is ended and retried as ever;
 // what gRPC had buffered of it, handed over after the end (a reply, a header the caller reads
 // late, as when the timer fired before the attempt's header was seen), does not commit the

@@ -342,16 +342,18 @@ func (s *retryStream) endPanicked(err error) {
 // attemptTimeout is what one stream attempt with a per-attempt timeout holds: its context, the
 // flag its timer sets, and the cancel of its inner context, which end calls; fire, the timer's
 // func, is its one method value; s is its stream. The attempt of a call with server streaming
-// has its header watched besides (see watchHeader): st is then the attempt's stream, and
-// headers says that its header came.
+// has its header watched besides (see watchHeader): st is then the attempt's stream, headers
+// says that its header came, and statusOnly that the attempt ended with no header, the stream
+// live on this side (the server's status alone, which waits for RecvMsg).
 type attemptTimeout struct {
 	ctx      attemptContext
 	timedOut atomic.Bool
 	cancel   context.CancelCauseFunc
 	s        *retryStream
 
-	st      grpc.ClientStream // Set before watchHeader starts.
-	headers atomic.Bool
+	st         grpc.ClientStream // Set before watchHeader starts.
+	headers    atomic.Bool
+	statusOnly atomic.Bool
 }
 
 // fire ends the attempt as timed out, unless the stream has committed to it meanwhile (the
@@ -390,8 +392,14 @@ func (a *attemptTimeout) watchHeader() {
 	}()
 	md, err := a.st.Header()
 	read = true
-	if md != nil && err == nil {
+	switch {
+	case md != nil && err == nil:
 		a.headers.Store(true)
+	case md == nil && err == nil && a.ctx.inner.Err() == nil && a.st.Context().Err() != nil:
+		// gRPC ended the attempt (its stream's context, which reading after Header commits
+		// nothing more), and this side did not: the server answered with its status alone (a
+		// trailers-only response), or the transport failed; RecvMsg returns which.
+		a.statusOnly.Store(true)
 	}
 }
 
@@ -414,9 +422,12 @@ func (s *retryStream) waitWatcherLocked(st grpc.ClientStream) {
 }
 
 // spares reports whether attempt a, whose timer fired, lives on: when the stream has committed
-// to it (the timeout was lifted, as the timer fired), and when its header came while no receive
-// waits on the stream, when the stream commits to it (the timeout lifted, no retry after it)
-// and is read on as the server sends it. A receive waiting (the server has sent no message
+// to it (the timeout was lifted, as the timer fired), when gRPC had ended it with the server's
+// status alone (see watchHeader: the server answered in time, and the status, for RecvMsg to
+// return and the loop to decide on, is not turned into a timeout, which the policies below
+// would count against the service), and when its header came while no receive waits on the
+// stream, when the stream commits to it (the timeout lifted, no retry after it) and is read
+// on as the server sends it. A receive waiting (the server has sent no message
 // since its header), no header, or a stream that has moved on to another attempt or ended, and
 // the attempt ends as timed out. Its timedOut is set here, under the stream's lock, so that a
 // commit that comes after (a reply or a header the caller reads from the attempt, which gRPC
@@ -429,6 +440,9 @@ func (s *retryStream) spares(a *attemptTimeout) bool {
 		a.timedOut.Store(true)
 		return false // moved on or ended: the attempt was ended already
 	case s.committed:
+		return true
+	case a.statusOnly.Load():
+		s.attTimer = nil // fired
 		return true
 	case !a.headers.Load() || s.receiving:
 		a.timedOut.Store(true)
