@@ -65,6 +65,19 @@ func nearEndHedge(t *testing.T, ctx context.Context, cancel context.CancelFunc, 
 	<-done
 }
 
+// delayPolicy returns a hedging policy whose next attempt is due d after the last, on a fake
+// clock (made in the caller's synctest bubble), that tells its events to a recorder.
+func delayPolicy(t *testing.T, d time.Duration) (*Policy, *clocktest.Fake, *testkit.Recorder) {
+	t.Helper()
+	clk := clocktest.New(time.Now())
+	rec := &testkit.Recorder{}
+	p, err := New(Config{MaxAttempts: 5, Delay: d, Idempotent: true}, WithClock(clk), WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, clk, rec
+}
+
 // firstWaits returns an invoker that counts the hedges (requests with attempt metadata) in
 // hedges and answers them at once, and sends attempt 1's context on first, then waits for it
 // to end.
@@ -87,12 +100,7 @@ func firstWaits(first chan<- context.Context, hedges *atomic.Int32) grpc.UnaryIn
 func TestHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const d = time.Hour
-		clk := clocktest.New(time.Now())
-		rec := &testkit.Recorder{}
-		p, err := New(Config{MaxAttempts: 5, Delay: d, Idempotent: true}, WithClock(clk), WithObserver(rec))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, clk, rec := delayPolicy(t, d)
 		var hedges atomic.Int32
 		nearDeadlineHedge(t, p, clk, d, &hedges, rec, func(ctx context.Context) (context.Context, <-chan struct{}) {
 			first := make(chan context.Context, 1)
@@ -115,12 +123,7 @@ func TestHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 func TestHedgeRefusedForThePerAttemptEndClosesTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const d = time.Hour
-		clk := clocktest.New(time.Now())
-		rec := &testkit.Recorder{}
-		p, err := New(Config{MaxAttempts: 5, Delay: d, Idempotent: true}, WithClock(clk), WithObserver(rec))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, clk, rec := delayPolicy(t, d)
 		round := new(attempt.Round)
 		round.Reset(0, clk.Now(), nil)
 		round.SetEnd(clk.Now().Add(d + time.Millisecond))
@@ -144,12 +147,7 @@ func TestHedgeRefusedForThePerAttemptEndClosesTheCall(t *testing.T) {
 func TestStreamHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const d = time.Hour
-		clk := clocktest.New(time.Now())
-		rec := &testkit.Recorder{}
-		p, err := New(Config{MaxAttempts: 5, Delay: d, Idempotent: true}, WithClock(clk), WithObserver(rec))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, clk, rec := delayPolicy(t, d)
 		var hedges atomic.Int32
 		nearDeadlineHedge(t, p, clk, d, &hedges, rec, func(ctx context.Context) (context.Context, <-chan struct{}) {
 			var first context.Context
