@@ -224,45 +224,47 @@
 // stream, the caller is the one who is late, and the stream commits to the attempt, as gRFC A6
 // commits a call once its header arrives, instead of ending it: the caller reads what the
 // server sent and sends on, and no retry follows. An attempt that gRPC ended with the server's
-// status alone (a trailers-only response: an error at once, a business one say) is left be
-// too: the server answered in time, RecvMsg returns that status, and the loop decides on it,
-// which the policies below see as it is, not as a timeout (a breaker counted a failure for
-// each business answer read late). An attempt without a header that is still open, or with a
-// receive waiting on it (a header, then the server's silence), is ended and retried as ever;
-// what gRPC had buffered of it, handed over after the end (a reply, a header the caller reads
-// late, as when the timer fired before the attempt's header was seen), does not commit the
-// stream of a call with server streaming: the reply is not delivered, and the attempt is
-// retried as timed out, so that the next attempt's replay gives the caller a whole stream. To
-// know of the header, each attempt of a call with server streaming and a per-attempt timeout
-// has a goroutine of its own that waits in its Header (one allocation), and ends with the
-// attempt. A client stream has none: its one response comes with its status when the server's
-// handler returns as it answers, and a cancel after them changes nothing; grpc-go's
-// SendAndClose sends the response, and the status follows when the handler returns, so a
-// handler that lingers after answering until the timeout passes has its answered attempt ended
-// and retried (the server sees it twice; the caller gets the answer). The caller's RecvMsg and
-// Header on the attempt wait for that Header to return, which neither would return before, as
-// gRPC's stream does not make them safe beside it. Its Header is the one call of an attempt
-// made with no caller in it: should it panic, the panic is recovered and ends the stream as a
-// panic of Header does (below), without going on. Abandoned attempts are canceled. An attempt
-// with a per-attempt timeout that ends (its timeout, a retry, the end of the stream) has the
-// contexts derived from its own below (gRPC's stream's) done, with its error, before the call
-// that ended it goes on, as below a cancelable context; when the caller's context or the budget
-// ends it, the context package ends them. The committed attempt is reported (its
-// AttemptFinished, the retry budget) when the stream ends, with the status it ends with: a
-// server stream that fails after its first message is a failed attempt. A stream that ends
-// while nobody reads or writes it (internal/streamend: its caller's context ends, or gRPC ends
-// the committed attempt, as its ClientConn's shutdown does) reports its last attempt then,
-// once, with the error of the context that ended (the caller's, or the committed attempt's: its
-// service config's timeout is DeadlineExceeded), and releases what it holds. The ClientConn's
-// shutdown ends a stream not yet committed too: the stream then commits to its current attempt
-// (a shut down ClientConn retries nothing: a new attempt fails at once, Canceled), whose end
-// gRPC's shutdown makes the stream's, so its attempt is reported as gRPC ended it (Canceled, as
-// gRPC reports a closed ClientConn) and what it holds (the budget's timer, the policies' above
-// it) is released, without its caller reading it or canceling its context; a receive under way
-// returns the attempt's error, not retried, and one sleeping before a retry returns at once,
-// Canceled, as a unary call's sleep does (see What is retried). A panic while an attempt opens,
-// sends or receives, or in its Header, Trailer or CloseSend, ends the stream, what it holds
-// released (later calls return Internal), and goes on to the caller (but for the Header of the
+// status alone (a trailers-only response: an error at once, a business one say) is left be too:
+// the server answered in time, RecvMsg returns that status, and the loop decides on it, which
+// the policies below see as it is, not as a timeout (a breaker counted a failure for each
+// business answer read late). An attempt without a header that is still open, or with a receive
+// waiting on it (a header, then the server's silence), is ended and retried as ever; what gRPC
+// had buffered of it, handed over after the end (a reply, a header the caller reads late, as
+// when the timer fired before the attempt's header was seen), does not commit the stream of a
+// call with server streaming: the reply is not delivered, and the attempt is retried as timed
+// out, so that the next attempt's replay gives the caller a whole stream. To know of the
+// header, each attempt of a call with server streaming and a per-attempt timeout has a
+// goroutine of its own that waits in its Header (one allocation), and ends with the attempt. A
+// client stream has none: its one response comes with its status when the server's handler
+// returns as it answers, and a cancel after them changes nothing; grpc-go's SendAndClose sends
+// the response, and the status follows when the handler returns, so a handler that lingers
+// after answering until the timeout passes has its answered attempt ended and retried (the
+// server sees it twice; the caller gets the answer). The caller's RecvMsg and Header on the
+// attempt wait for that Header to return, which neither would return before, as gRPC's stream
+// does not make them safe beside it. Its Header is the one call of an attempt made with no
+// caller in it: should it panic, the panic is recovered and ends the stream as a panic of
+// Header does (below), without going on. Abandoned attempts are canceled. An attempt with a
+// per-attempt timeout that ends (its timeout, a retry, the end of the stream) has the contexts
+// derived from its own below (gRPC's stream's) done, with its error, before the call that ended
+// it goes on, as below a cancelable context; when the caller's context or the budget ends it,
+// the context package ends them. The committed attempt is reported (its AttemptFinished, the
+// retry budget) when the stream ends, with the status it ends with: a server stream that fails
+// after its first message is a failed attempt. A stream that ends while nobody reads or writes
+// it (internal/streamend: its caller's context ends, or gRPC ends the committed attempt, as its
+// ClientConn's shutdown does) reports its last attempt then, once, with the error of the
+// context that ended (the caller's, or the committed attempt's: its service config's timeout is
+// DeadlineExceeded), and releases what it holds; a receive that fails meanwhile returns that
+// error once the report is out, so that the attempt's AttemptFinished comes before what the
+// caller's end brings (a suite's CallFinished). The ClientConn's shutdown ends a stream not yet
+// committed too: the stream then commits to its current attempt (a shut down ClientConn retries
+// nothing: a new attempt fails at once, Canceled), whose end gRPC's shutdown makes the
+// stream's, so its attempt is reported as gRPC ended it (Canceled, as gRPC reports a closed
+// ClientConn) and what it holds (the budget's timer, the policies' above it) is released,
+// without its caller reading it or canceling its context; a receive under way returns the
+// attempt's error, not retried, and one sleeping before a retry returns at once, Canceled, as a
+// unary call's sleep does (see What is retried). A panic while an attempt opens, sends or
+// receives, or in its Header, Trailer or CloseSend, ends the stream, what it holds released
+// (later calls return Internal), and goes on to the caller (but for the Header of the
 // per-attempt timeout's watcher, above, which has no caller). So does a panic of the observer
 // or the classifier on an attempt's outcome: the stream is not retried at the next call.
 // Neither is called with the stream's lock held.

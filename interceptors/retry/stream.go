@@ -186,6 +186,7 @@ type retryStream struct {
 	panicked  bool                    // Guarded by mu: a method of an attempt panicked; the stream answers from final.
 	released  bool                    // Guarded by mu
 	watching  grpc.ClientStream       // Guarded by mu: the attempt whose Header its watcher reads (see watchHeader).
+	endReport chan struct{}           // Guarded by mu: made by StreamEnded as it claims the attempt, closed once it reported it.
 
 	ctx       *streamContext     // Guarded by mu: what Context returns, made on first use.
 	ctxCancel context.CancelFunc // Guarded by mu: ends ctx.
@@ -1144,12 +1145,15 @@ func (s *retryStream) StreamEnded(e streamend.End) {
 	}
 	s.accounted = true
 	n, t0, st := s.n, s.t0, s.cur
+	report := make(chan struct{})
+	s.endReport = report
 	s.mu.Unlock()
 	reported := false
 	defer func() {
 		if !reported {
 			s.endPanicked(errReportPanicked)
 		}
+		close(report) // a receive that found the attempt claimed returns now (see retryLoop)
 	}()
 	err := e.Err
 	if st != nil {
@@ -1215,11 +1219,17 @@ func (s *retryStream) retryLoop(err error, trailer metadata.MD) error {
 			// The stream ended meanwhile while nobody was reading (StreamEnded: a caller's
 			// end that streamend saw just before this receive began), and the attempt was
 			// reported so: the stream ends with the attempt's error, which is neither
-			// reported again nor retried. The loop is StreamEnded's now.
+			// reported again nor retried. The loop is StreamEnded's now. The receive returns
+			// once that report is out, so that the attempt's AttemptFinished comes before
+			// what the caller's end brings (the suite's CallFinished).
 			s.final = err
 			s.broken = true
 			s.releaseLocked()
+			report := s.endReport
 			s.mu.Unlock()
+			if report != nil {
+				<-report
+			}
 			return err
 		}
 		// The loop reports attempt n: StreamEnded and a send's end (sendFailedLocked) no

@@ -77,13 +77,14 @@ func TestStreamEndedDuringARetryLeavesTheAttemptToTheLoop(t *testing.T) {
 	}
 }
 
-// heldSink holds its first AttemptFinished until release is closed, after telling held; the
-// others pass.
+// heldSink holds its first AttemptFinished until release is closed, after telling held, and
+// then sets out; the others pass.
 type heldSink struct {
 	rec     *testkit.Recorder
 	n       atomic.Int32
 	held    chan struct{}
 	release chan struct{}
+	out     atomic.Bool
 }
 
 func (h *heldSink) Observe(e observe.Event) {
@@ -91,13 +92,17 @@ func (h *heldSink) Observe(e observe.Event) {
 	if e.Kind == observe.AttemptFinished && h.n.Add(1) == 1 {
 		close(h.held)
 		<-h.release
+		h.out.Store(true)
 	}
 }
 
 // TestReceiveAfterStreamEndedReportsNothing: a receive that fails while StreamEnded (the
 // caller's context ended as nobody read) is reporting the stream's attempt neither reports it
-// again nor retries it: it returns the attempt's error. It used to report attempt 1 a second
-// time, racing StreamEnded on the loop's state, and went on to decide on a retry.
+// again nor retries it: it returns the attempt's error, once that report is out, so that the
+// attempt's AttemptFinished comes before what the caller's end brings (a suite's
+// CallFinished). It used to report attempt 1 a second time, racing StreamEnded on the loop's
+// state, and went on to decide on a retry; then it returned before the report was out, and a
+// stress run saw a CallFinished with no AttemptFinished before it.
 func TestReceiveAfterStreamEndedReportsNothing(t *testing.T) {
 	h := &heldSink{rec: &testkit.Recorder{}, held: make(chan struct{}), release: make(chan struct{})}
 	p, err := New(Config{
@@ -121,16 +126,29 @@ func TestReceiveAfterStreamEndedReportsNothing(t *testing.T) {
 	w := cs.(*streamend.Stream)
 	cancel() // streamend's Caller end: StreamEnded reports attempt 1, held in the sink
 	within.Recv(t, h.held, "StreamEnded's report of attempt 1")
-	done := make(chan error, 1)
-	go func() { done <- w.ClientStream.RecvMsg(nil) }() // the receive streamend did not see
-	var rerr error
+	type result struct {
+		err      error
+		reported bool // the held report was out when the receive returned
+	}
+	done := make(chan result, 1)
+	go func() { // the receive streamend did not see
+		err := w.ClientStream.RecvMsg(nil)
+		done <- result{err, h.out.Load()}
+	}()
+	// The receive waits for the report: given time to return early (a shorter wait only
+	// weakens the check, it cannot fail a receive that waits), it must not.
 	select {
-	case rerr = <-done:
-	case <-time.After(10 * time.Second):
+	case r := <-done:
 		close(h.release)
-		t.Fatal("the receive did not return while StreamEnded reported")
+		t.Fatalf("the receive returned (%v) while StreamEnded's report of its attempt was held, want it to wait for the report", r.err)
+	case <-time.After(200 * time.Millisecond):
 	}
 	close(h.release)
+	r := within.Recv(t, done, "the receive, once the report is out")
+	rerr := r.err
+	if !r.reported {
+		t.Error("the receive returned before StreamEnded's AttemptFinished was out")
+	}
 	testkit.Eventually(t, "StreamEnded done", func() bool {
 		_, ran := w.Ended()
 		return ran
