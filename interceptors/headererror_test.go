@@ -10,20 +10,8 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
-
-// headerErrStream is a stream below the policies whose Header fails with err (as a retry's
-// may, once the stream is over), its context ended.
-type headerErrStream struct {
-	grpc.ClientStream
-	ctx context.Context
-	err error
-}
-
-func (s headerErrStream) Header() (metadata.MD, error) { return nil, s.err }
-func (s headerErrStream) Context() context.Context     { return s.ctx }
 
 // Regression: a stream whose Header returned Unavailable, and whose caller then cancelled its
 // context without reading on (gRPC counts a Header error as the stream's end), was recorded as
@@ -47,7 +35,7 @@ func TestStreamHeaderErrorIsTheOutcome(t *testing.T) {
 	streamer := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 		sctx, end := context.WithCancel(ctx)
 		end()
-		return headerErrStream{ctx: sctx, err: unavailable}, nil
+		return headerFailedStream{ctx: sctx, err: unavailable}, nil
 	}
 	chain := func(ctx context.Context, desc *grpc.StreamDesc) (grpc.ClientStream, error) {
 		return br.Stream()(ctx, desc, nil, testkit.MethodCheck, func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
