@@ -251,11 +251,17 @@ func (c *call) disarmLocked() {
 	}
 }
 
+// stopLocked ends hedging and leaves the attempts in flight be: no further hedge starts, and
+// the timer is stopped.
+func (c *call) stopLocked() {
+	c.closed = true
+	c.disarmLocked()
+}
+
 // closeLocked ends hedging: no further attempt starts, and every attempt but the winner is
 // canceled.
 func (c *call) closeLocked() {
-	c.closed = true
-	c.disarmLocked()
+	c.stopLocked()
 	for i, cancel := range c.cancels[:c.sent] {
 		if i+1 != c.winner && cancel != nil {
 			if i == 0 && c.shared && c.ctx.Err() == nil {
@@ -315,20 +321,17 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 		return 0
 	}
 	if c.ctx.Err() != nil {
-		c.closed = true
-		c.disarmLocked()
+		c.stopLocked()
 		return 0
 	}
 	if dl, ok := c.ctx.Deadline(); ok && dl.Sub(now) < retry.MinAttemptTime {
-		c.closed = true // the deadline only comes nearer: no later hedge could go either
-		c.disarmLocked()
+		c.stopLocked() // the deadline only comes nearer: no later hedge could go either
 		return 0
 	}
 	if c.round != nil {
 		// A client stream's per-attempt timeout, which its context does not carry.
 		if end := c.round.End(); !end.IsZero() && end.Sub(now) < retry.MinAttemptTime {
-			c.closed = true
-			c.disarmLocked()
+			c.stopLocked()
 			return 0
 		}
 	}
@@ -345,8 +348,7 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 	}
 	// The method's hedge allowance first: a hedge it refuses costs the retry budget nothing.
 	if !c.m.hedges.take() {
-		c.closed = true
-		c.disarmLocked()
+		c.stopLocked()
 		return 0
 	}
 	*paid = true
@@ -354,8 +356,7 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 	if b := c.p.s.budget; b != nil && !c.draw(n, b) {
 		*paid = false
 		c.m.hedges.refund() // not sent: it takes nothing from the allowance
-		c.closed = true
-		c.disarmLocked()
+		c.stopLocked()
 		return 0
 	}
 	c.sent = n
@@ -368,8 +369,7 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 func (c *call) leaveLocked() {
 	c.inflight--
 	if c.inflight == 0 && c.winner == 0 {
-		c.closed = true
-		c.disarmLocked()
+		c.stopLocked()
 		if c.failN == 0 {
 			c.failN, c.failErr, c.failV = c.rejN, c.rejErr, c.rejV
 		}
@@ -689,8 +689,7 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 			c.rejN, c.rejErr, c.rejV = n, err, v
 		}
 		c.m.hedges.refund()
-		c.closed = true
-		c.disarmLocked()
+		c.stopLocked()
 	case !v.Class.Retryable():
 		c.winner, c.winErr, c.winV = n, err, v
 		if n > 1 {
@@ -712,8 +711,7 @@ func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD
 		}
 		switch {
 		case v.Pushback.Stop:
-			c.closed = true
-			c.disarmLocked()
+			c.stopLocked()
 		case v.Pushback.Set:
 			end := now.Add(v.Pushback.Delay)
 			if end.After(c.holdTill) {
