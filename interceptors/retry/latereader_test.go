@@ -37,6 +37,21 @@ func (c *firedClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	})
 }
 
+// newFiredSetup is newSetup (its recorder, and its driver through the backoff sleeps) whose
+// policy runs on a firedClock over the setup's fake clock.
+func newFiredSetup(t *testing.T, cfg retry.Config) (*setup, *firedClock) {
+	t.Helper()
+	s := newSetup(t, cfg, 0)
+	clk := &firedClock{Fake: s.clk, fired: make(chan struct{}, 8)}
+	p, err := retry.New(cfg, retry.WithClock(clk), retry.WithRand(seq(0.5)),
+		retry.WithObserver(observe.Multi(s.rec, s.drv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.p = p
+	return s, clk
+}
+
 // goroutinesIn is how many goroutines have a frame of each of fns on their stack.
 func goroutinesIn(fns ...string) int {
 	buf := make([]byte, 1<<20)
@@ -76,16 +91,11 @@ func newLateReader(t *testing.T, desc *grpc.StreamDesc, handler func(call int, s
 		Jitter: retry.JitterNone, Idempotent: true, InitialBackoff: time.Millisecond,
 		PerAttemptTimeout: 100 * time.Millisecond,
 	}
-	l.s = newSetup(t, cfg, 0) // its recorder, and its driver through the backoff sleeps
-	l.clk = &firedClock{Fake: l.s.clk, fired: make(chan struct{}, 8)}
-	p, err := retry.New(cfg, retry.WithClock(l.clk), retry.WithRand(seq(0.5)),
-		retry.WithObserver(observe.Multi(l.s.rec, l.s.drv)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.s.p = p
+	l.s, l.clk = newFiredSetup(t, cfg)
+	p := l.s.p
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	var err error
 	l.st, err = p.Stream()(ctx, desc, cc, listMethod,
 		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			return cc.NewStream(ctx, desc, method, opts...)

@@ -32,12 +32,8 @@ func TestLateReaderOfAStatusOnlyAttemptKeepsItsContext(t *testing.T) {
 		MaxAttempts: 1, Jitter: retry.JitterNone, Idempotent: true, InitialBackoff: time.Millisecond,
 		PerAttemptTimeout: 100 * time.Millisecond,
 	}
-	s := newSetup(t, cfg, 0)
-	clk := &firedClock{Fake: s.clk, fired: make(chan struct{}, 8)}
-	p, err := retry.New(cfg, retry.WithClock(clk), retry.WithRand(seq(0.5)), retry.WithObserver(s.rec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, clk := newFiredSetup(t, cfg) // one attempt: its driver has no sleep to drive
+	p := s.p
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	attempts := make(chan context.Context, 4)

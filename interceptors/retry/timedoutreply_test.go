@@ -32,14 +32,8 @@ func newTimedOutReply(t *testing.T) *timedOutReply {
 		Jitter: retry.JitterNone, Idempotent: true, InitialBackoff: time.Millisecond,
 		PerAttemptTimeout: 100 * time.Millisecond,
 	}
-	r.s = newSetup(t, cfg, 0)
-	r.clk = &firedClock{Fake: r.s.clk, fired: make(chan struct{}, 8)}
-	p, err := retry.New(cfg, retry.WithClock(r.clk), retry.WithRand(seq(0.5)),
-		retry.WithObserver(observe.Multi(r.s.rec, r.s.drv)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.s.p = p
+	r.s, r.clk = newFiredSetup(t, cfg)
+	p := r.s.p
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	n := 0
@@ -51,6 +45,7 @@ func newTimedOutReply(t *testing.T) *timedOutReply {
 		}
 		return testkit.NewBufferedStream(ctx, false, true, 0, 1, 2), nil
 	}
+	var err error
 	r.st, err = p.Stream()(ctx, listDesc, nil, listMethod, streamer)
 	if err != nil {
 		t.Fatal(err)
