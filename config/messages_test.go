@@ -246,6 +246,7 @@ func TestBareNumberHintParses(t *testing.T) {
 func TestNotAStringHint(t *testing.T) {
 	for src, want := range map[string]string{
 		"profiles:\n  p:\n    retry: {jitter: 5}\n":                        `t.yaml:3: profiles.p.retry.jitter: "5" is not one of none, full, equal, decorrelated, additive`,
+		"profiles:\n  p:\n    retry: {per_attempt_cut: late}\n":            `t.yaml:3: profiles.p.retry.per_attempt_cut: "late" is not one of always, overtaken`,
 		"profiles:\n  p:\n    breaker: {scope: true}\n":                    `t.yaml:3: profiles.p.breaker.scope: "true" is not one of service, method`,
 		"profiles:\n  p:\n    bulkhead: {adaptive: {algorithm: 1}}\n":      `t.yaml:3: profiles.p.bulkhead.adaptive.algorithm: "1" is not one of aimd, gradient`,
 		"profiles:\n  p:\n    classifier:\n      codes: {14: transient}\n": `t.yaml:4: profiles.p.classifier.codes: "14" is a code's number: write its name, UNAVAILABLE`,

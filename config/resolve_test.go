@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"cmp"
 	"testing"
 	"time"
 
@@ -41,7 +42,11 @@ services:
 `)
 	ocr := *config.Builtin().Profiles["ocr"].Retry
 	fast := *config.Builtin().Profiles["fast"].Retry
-	withDefaults := func(r retry.Config) retry.Config { r.ReplayBufferBytes = 256 << 10; return r }
+	withDefaults := func(r retry.Config) retry.Config {
+		r.ReplayBufferBytes = 256 << 10
+		r.PerAttemptCut = cmp.Or(r.PerAttemptCut, retry.CutAlways)
+		return r
+	}
 
 	svc := withDefaults(ocr)
 	svc.MaxAttempts = 2
@@ -141,7 +146,7 @@ func TestDefaultsFilled(t *testing.T) {
 	}}, Services: map[string]config.Service{"a.B": {Profile: "p"}}}
 	p := cfg.ResolveService("a.B")
 	want := retry.Config{MaxAttempts: 3, InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second,
-		Multiplier: 2, Jitter: retry.JitterFull, ReplayBufferBytes: 256 << 10}
+		Multiplier: 2, Jitter: retry.JitterFull, PerAttemptCut: retry.CutAlways, ReplayBufferBytes: 256 << 10}
 	if *p.Retry != want {
 		t.Errorf("retry = %+v, want %+v", *p.Retry, want)
 	}

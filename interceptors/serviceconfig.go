@@ -26,8 +26,9 @@ import (
 // base (its own, else its service's, else the one for all methods) has a timeout keeps that;
 // one without a timeout gets the suite's added, its other settings kept (an entry of base that
 // names other methods too is left as it is). Streaming methods get none: a stream's
-// per-attempt timeout is lifted when the stream commits, and grpc's would not be. Pass it to
-// grpc.WithDefaultServiceConfig, or use ServiceConfigOption.
+// per-attempt timeout is lifted when the stream commits, and grpc's would not be. Nor do the
+// methods whose timeout cuts overtaken attempts only (retry.CutOvertaken), for grpc's would
+// cut them all. Pass it to grpc.WithDefaultServiceConfig, or use ServiceConfigOption.
 //
 // grpc applies a method config's timeout to every stream it opens, and a suite's retry step
 // opens one per attempt, so grpc's own context, which it makes for every call, keeps the
@@ -100,8 +101,8 @@ func serviceConfig(cfg *config.Config, base string) (string, error) {
 			continue
 		}
 		d := retry.AttemptTimeout(*p.Profile.Retry, p.Budget)
-		if d <= 0 {
-			continue
+		if d <= 0 || p.Profile.Retry.PerAttemptCut == retry.CutOvertaken {
+			continue // none, or one that grpc's would not keep: it cuts every attempt
 		}
 		// The base's own method config for m, else the one grpc would take for m (its
 		// service's, else the one for all): a timeout of its own wins; its other settings

@@ -549,3 +549,23 @@ func TestKeptTimeoutKeepsNoLongName(t *testing.T) {
 		}
 	}
 }
+
+// A per-attempt timeout that cuts overtaken attempts only is no method config's timeout, which
+// grpc would apply to every attempt; one that cuts every attempt beside it still is.
+func TestServiceConfigLeavesOvertakenOut(t *testing.T) {
+	cfg := &config.Config{
+		Budget: 8 * time.Second,
+		Profiles: map[string]config.Profile{
+			"ml":  {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 5 * time.Second, PerAttemptCut: retry.CutOvertaken}},
+			"ocr": {Retry: &retry.Config{MaxAttempts: 3, PerAttemptTimeout: 2 * time.Second, PerAttemptCut: retry.CutAlways}},
+		},
+		Services: map[string]config.Service{svcFaceMatch: {Profile: "ml"}, svcOCR: {Profile: "ocr"}},
+	}
+	got, err := suiteOf(t, cfg).ServiceConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got, "FaceMatch") || !strings.Contains(got, `"timeout":"2s"`) {
+		t.Errorf("service config %s: want OCR's 2s timeout and none for face match", got)
+	}
+}

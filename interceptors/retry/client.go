@@ -174,6 +174,7 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 		return p.invokeDisabled(ctx, declared, u)
 	}
 	u.loop.cc = cc // its shutdown ends a backoff sleep (see loop.sleep)
+	u.loop.round = &u.round
 	var err error
 	if u.c.onFinish {
 		err = p.runFinishing(ctx, u, t, declared, kept, p.method(method))
@@ -304,7 +305,7 @@ func (p *Policy) InvokeGated(ctx context.Context, rm Method, g *section.Gates, s
 		m = p.method(method)
 	}
 	if u.c.report != nil || u.c.onFinish || p.bounded(ctx, u) {
-		u.loop.cc = cc
+		u.loop.cc, u.loop.round = cc, &u.round
 		var err error
 		if u.c.onFinish {
 			err = p.runFinishing(ctx, u, &u.t, declared, kept, m)
@@ -372,6 +373,9 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) 
 	if sink != nil && t.reported == 0 {
 		end = clock.Later(p.s.Clock, u.t.Start) // before the budget records, which takes it (see loop.finished)
 	}
+	if p.overtaking {
+		p.answered(m, u.t.Start, clock.Since(p.s.Clock, u.t.Start), v)
+	}
 	if m.bucket != nil {
 		m.bucket.record(v, true, end)
 	}
@@ -393,7 +397,7 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) 
 func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v codes.Verdict, t tally, err error) (time.Time, int, error) {
 	l := &u.loop
 	p.initLoop(l, ctx, m, &u.c, u.t.Sink, u.declared, u.t.Start)
-	l.cc = u.cc
+	l.cc, l.round = u.cc, &u.round
 	l.kept = p.keeps(u.kept)
 	l.finished(ctx, 1, u.t.Start, v, t)
 	if retry, ferr := l.next(ctx, ctx, 1, v, err, nil); !retry {

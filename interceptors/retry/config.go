@@ -21,6 +21,26 @@ const (
 	JitterAdditive Jitter = "additive"
 )
 
+// Cut names which attempts a per-attempt timeout ends (Config.PerAttemptCut).
+type Cut string
+
+// The cuts.
+const (
+	// CutAlways ends every attempt that reaches the per-attempt timeout, as gRFC A6's
+	// perAttemptRecvTimeout does.
+	CutAlways Cut = "always"
+	// CutOvertaken ends an attempt at the per-attempt timeout only when the service has
+	// overtaken it: it has since answered a later attempt of the same method in under half the
+	// timeout. The attempt is then stalled where others are not (a hung request, a replica
+	// that slowed down alone), and a retry can expect what they got. When no later attempt was
+	// answered that fast, the service is slow for every caller (a slowdown, a queue that
+	// builds): a retry would wait as long or queue behind the attempt, and cutting would turn
+	// the service's slow answers into failures, so the attempt runs on, to the call's deadline.
+	// As TCP's RACK (RFC 8985) takes a segment for lost once a segment sent later was
+	// delivered, not when a timer alone says so.
+	CutOvertaken Cut = "overtaken"
+)
+
 // Config is the retry policy as data. Zero values are the documented defaults, so an empty
 // Config is a usable policy. Validate reports what is out of range.
 type Config struct {
@@ -46,14 +66,23 @@ type Config struct {
 	// An attempt that hits it ends in DeadlineExceeded, which is retried. A stream's applies
 	// until the stream commits, and commits a server stream whose response header came while
 	// nobody was receiving (the caller reads late) rather than end it (see the package
-	// documentation, Streams). 0 means none. It cannot tell a stalled attempt from a service
-	// that slowed down for every caller: set below such a slowdown's latency, it cuts every
-	// attempt, each a failure to the breaker below, and a slow service answers none. Keep it
-	// well above the latencies the service may reach while healthy, and let a hedging policy
-	// race stalled attempts rather than end them: the built-in ml and ocr profiles hedge, and
-	// keep 5s (not the reference's 3s and 1.25s) for requests that never answer, whose
-	// bulkhead slots it frees and after which a retry has time.
+	// documentation, Streams). 0 means none. By its clock alone it cannot tell a stalled
+	// attempt from a service that slowed down for every caller: set below such a slowdown's
+	// latency, it cuts every attempt, each a failure to the breaker below, and a slow service
+	// answers none. PerAttemptCut CutOvertaken tells them apart by the service's answers to
+	// later attempts; else keep it well above the latencies the service may reach while
+	// healthy. Either way, let a hedging policy race stalled attempts rather than end them:
+	// the built-in ml and ocr profiles hedge, and keep 5s (not the reference's 3s and 1.25s),
+	// cut when overtaken, for requests that never answer, whose bulkhead slots it frees and
+	// after which a retry has time.
 	PerAttemptTimeout time.Duration `yaml:"per_attempt_timeout" json:"per_attempt_timeout"`
+	// PerAttemptCut says which attempts PerAttemptTimeout ends: every one that reaches it
+	// (CutAlways, the default), or only one that the service overtook (CutOvertaken), which
+	// keeps a service that slowed down for everyone answering. With CutOvertaken the timeout
+	// is a timer of the loop's, never a deadline on the attempt's context: the server sees the
+	// call's deadline, a suite's ServiceConfig leaves the method's timeout out, and an attempt
+	// that is cut is canceled (the server sees a cancellation) and ends in DeadlineExceeded.
+	PerAttemptCut Cut `yaml:"per_attempt_cut" json:"per_attempt_cut" zero:"is not one of always, overtaken"`
 	// Budget is a time: the call's total timeout, attempts and sleeps together, from its
 	// start. No attempt starts and no sleep begins that cannot finish within it. 0 means no
 	// limit beyond the caller's deadline. It is not the retry budget (that is Throttle, a

@@ -12,6 +12,7 @@ func Normalize(cfg Config) Config {
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, max(DefaultMaxBackoff, cfg.InitialBackoff))
 	cfg.Multiplier = cmp.Or(cfg.Multiplier, DefaultMultiplier)
 	cfg.Jitter = cmp.Or(cfg.Jitter, JitterFull)
+	cfg.PerAttemptCut = cmp.Or(cfg.PerAttemptCut, CutAlways)
 	cfg.ReplayBufferBytes = cmp.Or(cfg.ReplayBufferBytes, DefaultReplayBufferBytes)
 	if cfg.Throttle.MaxTokens > 0 && cfg.Throttle.TokenRatio == 0 {
 		// Never above max_tokens, which Validate forbids.

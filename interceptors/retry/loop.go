@@ -37,6 +37,8 @@ type loop struct {
 	timer    clock.Timer
 	sched    schedule
 	cancel   context.CancelFunc // the current attempt's context, until the attempt returns (see run)
+	cut      *cutTimer          // the current attempt's CutOvertaken timer, until the attempt returns; nil: none
+	round    *attempt.Round     // the attempts' Round, told the end of a CutOvertaken timeout (see cutTimer); nil: none (Do)
 	drawn    int64              // the receipt of what the budget took for the next attempt's retry, 0: none (see RetryBudget.Refund)
 	cc       *grpc.ClientConn   // the call's, whose shutdown ends a backoff sleep (see sleep); nil: none (Do)
 }
@@ -101,6 +103,9 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 	var end time.Time
 	if l.sink != nil && t.reported == 0 {
 		end = l.now()
+	}
+	if l.p.overtaking {
+		l.p.answered(l.m, t0, clock.Since(l.clk, t0), v)
 	}
 	late := l.m.bucket != nil && v.Class.Failure() && l.lateStart(ctx, t0)
 	if l.m.bucket != nil && !late {
@@ -311,6 +316,10 @@ func (l *loop) finish(t *section.Timing) {
 		// and the timer of its per-attempt timeout, go with the panic.
 		l.cancel()
 		l.cancel = nil
+	}
+	if l.cut != nil {
+		l.cut.stop()
+		l.cut = nil
 	}
 	if t != nil {
 		t.End = l.end

@@ -61,8 +61,12 @@ type Policy struct {
 	// configured one with the real clock, 0 with any other (grpc's timers do not follow it).
 	// Set once in New, so that a call compares two durations and no clocks.
 	keptTimeout time.Duration
-	cfg         Config
-	s           settings
+	// overtaking says that the per-attempt timeout cuts overtaken attempts only
+	// (CutOvertaken): it is then a timer of the loop's, and attempts that are answered tell
+	// the method's state (answered).
+	overtaking bool
+	cfg        Config
+	s          settings
 
 	methods attempt.Methods[*methodInfo]
 	mu      sync.Mutex              // guards buckets
@@ -80,6 +84,7 @@ type Policy struct {
 type methodInfo struct {
 	attempt.Method
 	bucket *RetryBudget // nil when throttling is off
+	overtaking
 }
 
 // New returns a retry policy for cfg, with the zero fields of cfg set to their defaults.
@@ -105,7 +110,9 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := optkit.CheckTypedNil(p.s.Clock, p.s.Sink); err != nil {
 		return nil, err
 	}
-	if p.s.Clock == clock.Real {
+	p.overtaking = cfg.PerAttemptCut == CutOvertaken && cfg.PerAttemptTimeout > 0
+	if p.s.Clock == clock.Real && !p.overtaking {
+		// grpc's timeout cuts every attempt: not CutOvertaken's.
 		p.keptTimeout = cfg.PerAttemptTimeout
 	}
 	return p, nil
@@ -295,13 +302,29 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 			t0 = l.clk.Now() // not l.end: the sleep zeroed it, and this attempt's outcome is not known
 		}
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
-		actx, cancel := bound.Context(ctx, l.clk, false)
+		var (
+			actx   context.Context
+			cancel context.CancelFunc
+			cut    *cutTimer
+		)
+		if p.overtaking && bound.PerAttempt {
+			// CutOvertaken: the context ends with the call; a timer cuts the attempt at the
+			// timeout if the service overtook it.
+			actx, cancel = attempt.BoundOf(ctx, l.b.own(), t0, 0, false).Context(ctx, l.clk, true)
+			cut = armCut(l.clk, l.m, t0, bound.End, cancel, l.round)
+		} else {
+			actx, cancel = bound.Context(ctx, l.clk, false)
+		}
 		actx = l.outgoing(actx, n)
-		l.cancel = cancel // for finish, should fn panic
+		l.cancel, l.cut = cancel, cut // for finish, should fn panic
 		trailer, tl, err := fn(actx, cancel, l.sent, l.more(n))
-		l.cancel = nil
+		l.cancel, l.cut = nil, nil
 		if cancel != nil {
-			if bound.PerAttempt && err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			timedOut := bound.PerAttempt && actx.Err() == context.DeadlineExceeded
+			if cut != nil {
+				timedOut = cut.stop()
+			}
+			if timedOut && err != nil && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)
 				if tl.round != nil {
 					// A hedging policy below learns that its attempts ran at least so long.

@@ -527,7 +527,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := retry.Config{MaxAttempts: 3, InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, Multiplier: 2, Jitter: retry.JitterFull, ReplayBufferBytes: 256 << 10}
+	want := retry.Config{MaxAttempts: 3, InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, Multiplier: 2, Jitter: retry.JitterFull, PerAttemptCut: retry.CutAlways, ReplayBufferBytes: 256 << 10}
 	if got := p.Config(); got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}

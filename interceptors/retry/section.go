@@ -92,6 +92,9 @@ func (c Config) Explain() string {
 		}
 	}
 	fmt.Fprintf(&b, "; per attempt %s", prose.OrNone(c.PerAttemptTimeout))
+	if c.PerAttemptTimeout > 0 && c.PerAttemptCut == CutOvertaken {
+		b.WriteString(" (cut when overtaken)")
+	}
 	if c.Budget > 0 {
 		fmt.Fprintf(&b, "; time budget %s", c.Budget)
 	}

@@ -446,6 +446,13 @@ func (s *retryStream) spares(a *attemptTimeout) bool {
 		s.attTimer = nil // fired
 		return true
 	case !a.headers.Load() || s.receiving:
+		if s.p.overtaking && !s.loop.m.overtaken(s.t0) {
+			// CutOvertaken, and the service is slow for every caller: the attempt runs on,
+			// uncommitted, to the call's end; the hedges below may go on too.
+			s.attTimer = nil // fired
+			s.round.SetEnd(time.Time{})
+			return true
+		}
 		a.timedOut.Store(true)
 		return false
 	}

@@ -29,6 +29,11 @@ func (c Config) Validate() error {
 	// A negative amount is wrong whatever the jitter: that rule alone is reported.
 	v.Check(c.JitterAmount <= 0 || c.Jitter == JitterAdditive, "jitter_amount", c.JitterAmount, "is set but jitter is not additive")
 	v.Check(c.PerAttemptTimeout >= 0, "per_attempt_timeout", c.PerAttemptTimeout, "is negative")
+	switch c.PerAttemptCut {
+	case "", CutAlways, CutOvertaken:
+	default:
+		v.Add("per_attempt_cut", string(c.PerAttemptCut), "is not one of always, overtaken")
+	}
 	v.Check(c.Budget >= 0, "budget", c.Budget, "is negative")
 	if c.Budget > 0 && c.PerAttemptTimeout > 0 {
 		v.Check(c.PerAttemptTimeout <= c.Budget, "per_attempt_timeout", c.PerAttemptTimeout, "is above budget ("+c.Budget.String()+")")
