@@ -329,7 +329,8 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 		return 0
 	}
 	if c.round != nil {
-		// A client stream's per-attempt timeout, which its context does not carry.
+		// A per-attempt timeout its context does not carry (a client stream's, one that
+		// cuts overtaken attempts only: see attempt.Round.SetEnd).
 		if end := c.round.End(); !end.IsZero() && end.Sub(now) < retry.MinAttemptTime {
 			c.stopLocked()
 			return 0

@@ -130,6 +130,20 @@
 // end once the sleep is over. The budget (Config.Budget) is also a deadline on every attempt.
 // With PerAttemptTimeout each attempt has its own deadline, never later than the call's.
 //
+// With PerAttemptCut CutOvertaken that deadline is a timer's, which cuts the attempt only if
+// the service overtook it: it answered, in under half the timeout, an attempt of the same
+// method that started later (a success or a business answer: a failure, fast as it may be,
+// does not say that a retry would be answered sooner). A hung request among answered ones is
+// cut and retried as before; the attempts of a service slowed down for every caller, or of a
+// queue that builds in front of it, run on to the call's end, and are answered late rather
+// than turned into failures. The attempt's context carries the call's deadline alone, so the
+// server sees that, and a cut is a cancellation there; the caller sees the cut attempt end in
+// DeadlineExceeded, as with CutAlways. A hedging policy below learns the timeout's end from
+// the attempt's Round (attempt.Round.SetEnd), and that it no longer holds once the attempt is
+// spared. The method's evidence is the answers its policy saw: a method called seldom has
+// few, and its stalled attempts are spared until one is overtaken; answers to attempts made
+// through InvokeGated's first-attempt path count, as do a stream's attempts, as of their end.
+//
 // # Retry budget
 //
 // Config.Throttle is one budget per gRPC service shared by all calls of a Policy (and by the

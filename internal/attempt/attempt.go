@@ -359,8 +359,9 @@ type Round struct {
 
 // SetEnd tells the policy below when the round's per-attempt timeout ends it, for a timeout
 // that its context does not carry as a deadline (a client stream's, which the stream's commit
-// lifts: see interceptors/retry); the zero time tells that none does, or no longer. A unary
-// round's timeout is its context's deadline, and its end is never set. Safe to call while the
+// lifts, or one that cuts overtaken attempts only, which may spare the attempt: see
+// interceptors/retry); the zero time tells that none does, or no longer. Any other unary
+// round's timeout is its context's deadline, and its end is not set. Safe to call while the
 // round's hedges read it (End).
 func (r *Round) SetEnd(t time.Time) {
 	var ns int64
