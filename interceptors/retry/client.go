@@ -44,9 +44,10 @@ type unaryCall struct {
 	t          section.Timing // InvokeGated's call's (its Start: the call's, which the gates may take on the first attempt)
 	declared   time.Time      // InvokeGated's call's declared deadline
 	kept       time.Duration  // InvokeGated's call's kept timeout
-	// loop is last: a call that succeeds at its first attempt through InvokeGated sets none of
-	// it up, and neither reads nor clears its cache lines (see release).
+	// loop is last but cut: a call that succeeds at its first attempt through InvokeGated sets
+	// none of it up, and neither reads nor clears its cache lines (see release).
 	loop loop
+	cut  cutTimer // the attempts' CutOvertaken timer, kept across calls (see cutTimer)
 }
 
 var unaryCallPool = sync.Pool{New: func() any { return new(unaryCall) }}
@@ -174,7 +175,7 @@ func (p *Policy) InvokeKept(ctx context.Context, t *section.Timing, declared tim
 		return p.invokeDisabled(ctx, declared, u)
 	}
 	u.loop.cc = cc // its shutdown ends a backoff sleep (see loop.sleep)
-	u.loop.round = &u.round
+	u.loop.round, u.loop.spare = &u.round, &u.cut
 	var err error
 	if u.c.onFinish {
 		err = p.runFinishing(ctx, u, t, declared, kept, p.method(method))
@@ -305,7 +306,7 @@ func (p *Policy) InvokeGated(ctx context.Context, rm Method, g *section.Gates, s
 		m = p.method(method)
 	}
 	if u.c.report != nil || u.c.onFinish || p.bounded(ctx, u) {
-		u.loop.cc, u.loop.round = cc, &u.round
+		u.loop.cc, u.loop.round, u.loop.spare = cc, &u.round, &u.cut
 		var err error
 		if u.c.onFinish {
 			err = p.runFinishing(ctx, u, &u.t, declared, kept, m)
@@ -397,7 +398,7 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) 
 func (p *Policy) resume(ctx context.Context, u *unaryCall, m *methodInfo, v codes.Verdict, t tally, err error) (time.Time, int, error) {
 	l := &u.loop
 	p.initLoop(l, ctx, m, &u.c, u.t.Sink, u.declared, u.t.Start)
-	l.cc, l.round = u.cc, &u.round
+	l.cc, l.round, l.spare = u.cc, &u.round, &u.cut
 	l.kept = p.keeps(u.kept)
 	l.finished(ctx, 1, u.t.Start, v, t)
 	if retry, ferr := l.next(ctx, ctx, 1, v, err, nil); !retry {

@@ -7,12 +7,12 @@ import (
 )
 
 // TestUnaryCallLoopLast checks that a pooled unaryCall keeps what a call that succeeds at its
-// first attempt through InvokeGated uses before its loop, which such a call neither sets up
-// nor clears: it touches the struct's first cache lines only.
+// first attempt through InvokeGated uses before its loop (and its CutOvertaken timer), which
+// such a call neither sets up nor clears: it touches the struct's first cache lines only.
 func TestUnaryCallLoopLast(t *testing.T) {
 	var u unaryCall
-	if end := unsafe.Offsetof(u.loop) + unsafe.Sizeof(u.loop); end != unsafe.Sizeof(u) {
-		t.Errorf("unaryCall.loop ends at byte %d of %d: it must be the last field", end, unsafe.Sizeof(u))
+	if end := unsafe.Offsetof(u.loop) + unsafe.Sizeof(u.loop); end != unsafe.Offsetof(u.cut) || end+unsafe.Sizeof(u.cut) != unsafe.Sizeof(u) {
+		t.Errorf("unaryCall.loop ends at byte %d of %d: it must be the last field but the cut timer", end, unsafe.Sizeof(u))
 	}
 	const line = 64
 	if lines := (unsafe.Offsetof(u.loop) + line - 1) / line; lines > 6 {

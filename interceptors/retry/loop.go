@@ -39,6 +39,7 @@ type loop struct {
 	cancel   context.CancelFunc // the current attempt's context, until the attempt returns (see run)
 	cut      *cutTimer          // the current attempt's CutOvertaken timer, until the attempt returns; nil: none
 	round    *attempt.Round     // the attempts' Round, told the end of a CutOvertaken timeout (see cutTimer); nil: none (Do)
+	spare    *cutTimer          // the call's pooled CutOvertaken timer, armed for each attempt in turn; nil: none (Do), one per attempt
 	drawn    int64              // the receipt of what the budget took for the next attempt's retry, 0: none (see RetryBudget.Refund)
 	cc       *grpc.ClientConn   // the call's, whose shutdown ends a backoff sleep (see sleep); nil: none (Do)
 }

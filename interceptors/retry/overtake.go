@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -44,45 +45,58 @@ func (p *Policy) answered(m *methodInfo, t0 time.Time, d time.Duration, v codes.
 
 // cutTimer is the per-attempt timeout of a unary attempt under CutOvertaken: a timer of the
 // policy's clock, not a deadline of the attempt's context, that at the timeout cancels the
-// attempt if, and only if, the service overtook it (see CutOvertaken). It is the attempt's
-// own: a timer that fires as the attempt ends touches nothing of the next one.
+// attempt if, and only if, the service overtook it (see CutOvertaken).
 //
 // A hedging policy below sends no hedge it cannot finish before the timeout, which the
 // attempt's context does not carry: the attempt's round (attempt.Round) is told its end
 // until the timer spares the attempt, or the attempt returns.
+//
+// A unary call through the interceptor arms the one of its pooled state for each of its
+// attempts in turn (stop waits for a timer that fired to have done, so that nothing of an
+// attempt is left to the next), and keeps its timer and func across calls: a call whose
+// attempt needs the timer allocates nothing for it but the attempt's context. Do's calls
+// make one per attempt.
 type cutTimer struct {
 	m      *methodInfo
 	t0     time.Time
 	cancel context.CancelFunc
 	round  *attempt.Round // nil: none
 	cut    atomic.Bool    // the timer canceled the attempt
-	timer  clock.Timer
+	done   atomic.Bool    // fire has returned
+	timer  clock.Timer    // kept stopped between attempts, for clk's next
+	clk    clock.Clock
+	fn     func() // fire, made once
 }
 
-// armCut arms the timer of an attempt of m that started at t0, whose context cancel ends,
-// to fire at end, and tells round, when not nil, that end.
-func armCut(clk clock.Clock, m *methodInfo, t0, end time.Time, cancel context.CancelFunc, round *attempt.Round) *cutTimer {
-	c := &cutTimer{m: m, t0: t0, cancel: cancel, round: round}
+// arm readies c for an attempt of m that started at t0, whose context cancel ends, to fire
+// at end on clk, and tells round, when not nil, that end.
+func (c *cutTimer) arm(clk clock.Clock, m *methodInfo, t0, end time.Time, cancel context.CancelFunc, round *attempt.Round) {
+	c.m, c.t0, c.cancel, c.round = m, t0, cancel, round
+	c.cut.Store(false)
+	c.done.Store(false)
 	if round != nil {
 		round.SetEnd(end)
 	}
+	d := end.Sub(t0)
+	if c.timer != nil && c.clk == clk {
+		c.timer.Reset(d)
+		return
+	}
+	if c.fn == nil {
+		c.fn = c.fire
+	}
+	c.clk = clk
 	if sc, ok := clk.(syncAfterFuncer); ok && clk != clock.Real {
 		// A fake clock fires it in the move of its time, as it ends a deadline: a test
 		// reads the attempt's context once the move returns.
-		c.timer = sc.SyncAfterFunc(end.Sub(t0), c.fire)
+		c.timer = sc.SyncAfterFunc(d, c.fn)
 	} else {
-		c.timer = clk.AfterFunc(end.Sub(t0), c.fire)
+		c.timer = clk.AfterFunc(d, c.fn)
 	}
-	return c
-}
-
-// syncAfterFuncer is a clock that can fire a func in the move of its time that reaches it
-// (clocktest.Fake; see clock.WithDeadline). fire is short and does not block, as it asks.
-type syncAfterFuncer interface {
-	SyncAfterFunc(d time.Duration, f func()) clock.Timer
 }
 
 func (c *cutTimer) fire() {
+	defer c.done.Store(true)
 	if c.m.overtaken(c.t0) {
 		c.cut.Store(true)
 		c.cancel()
@@ -93,12 +107,43 @@ func (c *cutTimer) fire() {
 	}
 }
 
-// stop stops the timer, clears the end it told the round, and reports whether it cut the
-// attempt. Called once the attempt returned, before the round serves another.
+// stop stops the timer, or waits for a timer that fired to have done, clears the end it told
+// the round, and reports whether it cut the attempt. Called once the attempt returned, before
+// the round serves another.
 func (c *cutTimer) stop() bool {
-	c.timer.Stop()
+	if !c.timer.Stop() {
+		for !c.done.Load() {
+			runtime.Gosched() // fire is short and never waits for the caller
+		}
+	}
 	if c.round != nil {
 		c.round.SetEnd(time.Time{})
 	}
-	return c.cut.Load()
+	cut := c.cut.Load()
+	c.m, c.cancel, c.round = nil, nil, nil
+	return cut
+}
+
+// syncAfterFuncer is a clock that can fire a func in the move of its time that reaches it
+// (clocktest.Fake; see clock.WithDeadline). fire is short and does not block, as it asks.
+type syncAfterFuncer interface {
+	SyncAfterFunc(d time.Duration, f func()) clock.Timer
+}
+
+// attemptContext returns the context of an attempt that started at t0, bounded by bound
+// (attempt.BoundOf), and its cancel (nil: none). Under CutOvertaken a per-attempt timeout
+// that comes first is no deadline of the context, which ends with the call, but l.cut, armed
+// here (see cutTimer). Not inlined: run's frame, under every attempt, stays as it was.
+//
+//go:noinline
+func (l *loop) attemptContext(ctx context.Context, bound attempt.Bound, t0 time.Time) (context.Context, context.CancelFunc) {
+	if !l.p.overtaking || !bound.PerAttempt {
+		return bound.Context(ctx, l.clk, false)
+	}
+	actx, cancel := attempt.BoundOf(ctx, l.b.own(), t0, 0, false).Context(ctx, l.clk, true)
+	if l.cut = l.spare; l.cut == nil {
+		l.cut = new(cutTimer)
+	}
+	l.cut.arm(l.clk, l.m, t0, bound.End, cancel, l.round)
+	return actx, cancel
 }

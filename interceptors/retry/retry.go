@@ -302,27 +302,16 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 			t0 = l.clk.Now() // not l.end: the sleep zeroed it, and this attempt's outcome is not known
 		}
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
-		var (
-			actx   context.Context
-			cancel context.CancelFunc
-			cut    *cutTimer
-		)
-		if p.overtaking && bound.PerAttempt {
-			// CutOvertaken: the context ends with the call; a timer cuts the attempt at the
-			// timeout if the service overtook it.
-			actx, cancel = attempt.BoundOf(ctx, l.b.own(), t0, 0, false).Context(ctx, l.clk, true)
-			cut = armCut(l.clk, l.m, t0, bound.End, cancel, l.round)
-		} else {
-			actx, cancel = bound.Context(ctx, l.clk, false)
-		}
+		actx, cancel := l.attemptContext(ctx, bound, t0)
 		actx = l.outgoing(actx, n)
-		l.cancel, l.cut = cancel, cut // for finish, should fn panic
+		l.cancel = cancel // for finish, should fn panic
 		trailer, tl, err := fn(actx, cancel, l.sent, l.more(n))
-		l.cancel, l.cut = nil, nil
+		l.cancel = nil
 		if cancel != nil {
 			timedOut := bound.PerAttempt && actx.Err() == context.DeadlineExceeded
-			if cut != nil {
-				timedOut = cut.stop()
+			if l.cut != nil {
+				timedOut = l.cut.stop()
+				l.cut = nil
 			}
 			if timedOut && err != nil && ctx.Err() == nil {
 				err = attemptTimedOut(err, p.cfg.PerAttemptTimeout)
