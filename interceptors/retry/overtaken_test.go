@@ -18,6 +18,7 @@ import (
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -298,5 +299,54 @@ func TestExplainOfOvertakenCut(t *testing.T) {
 	}
 	if got := retry.Normalize(retry.Config{MaxAttempts: 2, PerAttemptTimeout: time.Second}).Explain(); strings.Contains(got, "overtaken") {
 		t.Fatalf("Explain() = %q: a timeout that cuts every attempt says nothing of overtaking", got)
+	}
+}
+
+// TestPooledCutTimerAcrossAttemptsAndCalls: through the interceptor, the timer a call's pooled
+// state keeps serves its attempts and later calls in turn: an attempt overtaken by another
+// call's answer is cut at its timeout and retried, the retry answers, and the calls after
+// it, whose attempts answer before their timeout, are neither cut nor left with a timer that
+// fires.
+func TestPooledCutTimerAcrossAttemptsAndCalls(t *testing.T) {
+	s := newSetup(t, retry.Config{PerAttemptTimeout: time.Second, PerAttemptCut: retry.CutOvertaken, Jitter: retry.JitterNone}, 0)
+	hung := make(chan struct{})
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, req *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("hang")) > 0 && len(md.Get(xRetryAttempt)) == 0 {
+			close(hung)
+			<-ctx.Done() // the first attempt of the hanging call stalls
+			return nil, ctx.Err()
+		}
+		return okCompare, nil
+	}})
+	client := kycv1.NewFaceMatchServiceClient(s.dial(t, srv))
+	type result struct {
+		err  error
+		info retry.Info
+	}
+	done := make(chan result, 1)
+	go func() {
+		var info retry.Info
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "hang", "1")
+		_, err := client.Compare(ctx, &kycv1.CompareRequest{}, retry.Report(&info))
+		done <- result{err, info}
+	}()
+	<-hung
+	s.clk.Advance(10 * time.Millisecond)
+	if _, err := client.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil { // overtakes it
+		t.Fatal(err)
+	}
+	s.clk.Advance(time.Second) // the hanging call's first attempt reaches its timeout
+	r := <-done
+	if r.err != nil || r.info.Attempts != 2 {
+		t.Fatalf("the overtaken call = %v after %d attempts, want its retry's answer", r.err, r.info.Attempts)
+	}
+	for range 20 {
+		var info retry.Info
+		if _, err := client.Compare(context.Background(), &kycv1.CompareRequest{}, retry.Report(&info)); err != nil || info.Attempts != 1 {
+			t.Fatalf("a later call = %v after %d attempts", err, info.Attempts)
+		}
+	}
+	if n := s.clk.Timers(); n != 0 {
+		t.Fatalf("%d timers left armed", n)
 	}
 }
