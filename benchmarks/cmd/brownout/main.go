@@ -93,6 +93,8 @@ var slowScenarios = []struct {
 }{
 	{"slowdown: every request 1s", slowF, 256, []string{"-latency", "1s", "-spike-rate", "0"}},
 	{"slowdown: every request 2.5s", slowF, 128, []string{"-latency", "2500ms", "-spike-rate", "0"}},
+	// Past the built-ins' 5s per-attempt timeout, within the 8s budget.
+	{"slowdown: every request 6s", slowF, 128, []string{"-latency", "6s", "-spike-rate", "0"}},
 	{"10% of requests hang", hangF, 512, []string{"-spike", "60s", "-spike-rate", "0.1"}},
 	{"30% of requests hang", hangF, 512, []string{"-spike", "60s", "-spike-rate", "0.3"}},
 }
