@@ -427,6 +427,9 @@ func timelines(ew *errWriter, ind string, p Policy) {
 	if p.Retry.PerAttemptTimeout > 0 {
 		slow, _ := p.Fitted(false)
 		timeline(ew, ind, "fitted schedule, every attempt running to its timeout", slow)
+		if p.Retry.PerAttemptCut == retry.CutOvertaken {
+			ew.printf("%s  (retry.per_attempt_cut overtaken: so cut only where the service answered a later attempt first; an attempt of a service slow for every caller runs on to the call's end instead)\n", ind)
+		}
 	}
 }
 
