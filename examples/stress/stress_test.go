@@ -47,8 +47,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // allOn is a profile with every policy on, its times short so that a run sees many trips,
 // probes, retries and hedges; allOnB changes every section's numbers, so that a reload
-// between them replaces every object. The streaming service has no descriptor that says its
-// methods are safe to repeat: its retry and hedge say they are (idempotent).
+// between them replaces every object, and flips per_attempt_cut: allon-a cuts every attempt
+// at its per-attempt timeout, allon-b (200ms, often reached) only one that a later attempt
+// of the method answered in under half of it has overtaken, the rest running on to the
+// call's end. The streaming service has no descriptor that says its methods are safe to
+// repeat: its retry and hedge say they are (idempotent).
 const allOnYAML = `
 budget: %[1]s
 profiles:
@@ -60,6 +63,7 @@ profiles:
       multiplier: 2
       jitter: full
       per_attempt_timeout: %[3]s
+      per_attempt_cut: %[11]s
       throttle: {ratio: %[4]s, min_per_second: 2, window: 2s}
     hedge:
       max_attempts: %[5]d
@@ -114,14 +118,18 @@ func stressConfigs(t *testing.T) []namedConfig {
 		hedges, trip, slots int
 		algorithm           string
 		burst               int
+		cut                 string
 	}{
-		{"allon-a", "3s", 3, "300ms", "0.3", 2, 5, 8, "aimd", 30},
-		{"allon-b", "2s", 4, "200ms", "0.5", 3, 8, 4, "gradient", 10},
+		{"allon-a", "3s", 3, "300ms", "0.3", 2, 5, 8, "aimd", 30, "always"},
+		{"allon-b", "2s", 4, "200ms", "0.5", 3, 8, 4, "gradient", 10, "overtaken"},
 	} {
-		y := fmt.Sprintf(allOnYAML, v.budget, v.retries, v.perAttempt, v.ratio, v.hedges, v.trip, v.slots, v.algorithm, v.burst, v.name)
+		y := fmt.Sprintf(allOnYAML, v.budget, v.retries, v.perAttempt, v.ratio, v.hedges, v.trip, v.slots, v.algorithm, v.burst, v.name, v.cut)
 		cfg, _, err := config.Parse(v.name+".yaml", []byte(y))
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
+		}
+		if got := cfg.ResolveService("kyc.v1.OCRService").Retry.PerAttemptCut; string(got) != v.cut {
+			t.Fatalf("%s: per_attempt_cut %q parsed as %q", v.name, v.cut, got)
 		}
 		out = append(out, namedConfig{v.name, cfg})
 	}
