@@ -283,11 +283,11 @@ type callResult struct {
 // FaceMatch and OCR calls, client-streaming Liveness calls, and server-streaming Watch and
 // bidi Chat calls (streamsvc_test.go), some with business inputs, random deadlines, cancels
 // at random times and slow sends. Meanwhile the services' faults (0-100% of Unavailable,
-// Internal, ResourceExhausted with pushback, DeadlineExceeded; latency and spikes) and
-// outages change at random, and the suite is reloaded between the built-in profiles and two
-// profiles with every policy on (a fallback for FaceMatch, hedging of unary calls and
-// streams, a shared local rate limiter with waits, the adaptive throttle, an adaptive
-// bulkhead), while an observer reads the suite's levels, directly and through a promobs
+// Internal, ResourceExhausted with pushback, DeadlineExceeded; latency, spikes and
+// slowdowns) and outages change at random, and the suite is reloaded between the built-in
+// profiles and two profiles with every policy on (a fallback for FaceMatch, hedging of unary
+// calls and streams, a shared local rate limiter with waits, the adaptive throttle, an
+// adaptive bulkhead, per-attempt timeouts that cut always or only when overtaken), while an observer reads the suite's levels, directly and through a promobs
 // scrape. The choices are seeded (-stress.seed); the interleaving is the scheduler's, so the
 // invariants are those that hold whatever happened:
 //
@@ -557,6 +557,12 @@ func randomFaults(rng *lockedRand) stub.Faults {
 		left -= r
 	}
 	f.Latency = rng.Dur(0, 40*time.Millisecond)
+	if rng.IntN(6) == 0 {
+		// A slowdown: every request past half the shortest per-attempt timeout (allon-b's
+		// 200ms), most past it, so that no later attempt overtakes a slow one, and
+		// per_attempt_cut: overtaken spares it where always cuts it.
+		f.Latency = rng.Dur(120*time.Millisecond, 450*time.Millisecond)
+	}
 	if rng.IntN(2) == 0 {
 		f.SpikeRate = math.Round(rng.Float64()*30) / 100
 		f.Spike = rng.Dur(100*time.Millisecond, 1500*time.Millisecond)
