@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/bulkhead"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/internal/testkit/within"
 	"github.com/bulwarkrpc/bulwark/observe"
@@ -655,4 +657,40 @@ func TestAdaptiveCallerCancelIsNoSample(t *testing.T) {
 			t.Errorf("limit %d in flight %d, want 2 0: a canceled stream moved the limit", b.Capacity(), b.InFlight())
 		}
 	})
+}
+
+// TestAdaptiveCutAttemptIsATimeout: a call that a retry loop's per-attempt timeout cut by
+// canceling its context (retry.CutOvertaken: the flag outcome.WithCutFlag carries, set) is
+// the timeout's DeadlineExceeded, judged as the deadline it is: here held 20ms, a drop, as a
+// call its context's deadline ended would be. The same cancel without the flag is the
+// caller's, and no sample.
+func TestAdaptiveCutAttemptIsATimeout(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		cut       bool
+		wantLimit int
+	}{
+		{"cut by its per-attempt timeout", true, 1},
+		{"canceled by its caller", false, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clocktest.New(time.Time{})
+			b := newAdaptive(t, bulkhead.Config{MaxConcurrent: 4, Adaptive: bulkhead.Adaptive{
+				Algorithm: "aimd", InitialLimit: 2, LatencyThreshold: 20 * time.Millisecond, BackoffRatio: 0.5,
+			}}, bulkhead.WithClock(clk))
+			var flag atomic.Bool
+			ctx, cancel := context.WithCancel(outcome.WithCutFlag(context.Background(), &flag))
+			defer cancel()
+			invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+				clk.Advance(20 * time.Millisecond)
+				flag.Store(tt.cut)
+				cancel()
+				return status.Error(grpccodes.Canceled, "context canceled")
+			}
+			_ = b.Unary()(ctx, testkit.MethodCompare, nil, nil, nil, invoker)
+			if b.Capacity() != tt.wantLimit || b.InFlight() != 0 {
+				t.Errorf("limit %d in flight %d, want %d 0", b.Capacity(), b.InFlight(), tt.wantLimit)
+			}
+		})
+	}
 }

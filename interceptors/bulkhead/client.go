@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/optkit"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/streamend"
 	"github.com/bulwarkrpc/bulwark/section"
 	"google.golang.org/grpc"
@@ -180,7 +181,8 @@ func (b *Bulkhead) began() time.Time {
 // and its outcome, as cl classifies it, is not ignored (see ReleaseWith): a call whose caller
 // canceled ctx is ignored whatever err says (per-RPC credentials that answer a token fetch cut
 // short Unavailable, as gRFC A54 lets them, fail it Unavailable), as outcome.Class reads it for
-// the breaker and the throttle. A transient failure is judged by the time the call held its
+// the breaker and the throttle, but for one a retry loop's per-attempt timeout cut
+// (outcome.Cut), which is the timeout's DeadlineExceeded. A transient failure is judged by the time the call held its
 // slot (limit.transient), and so is a throttled one of a call whose caller's deadline passed
 // (the deadline, not the server, ended it). A classifier that panics on err (an error
 // whose GRPCStatus panics) still gives the slot back, with no sample.
@@ -191,7 +193,11 @@ func (b *Bulkhead) end(ctx context.Context, method string, start time.Time, err 
 	}
 	kind := sampleNone
 	if sample && err != nil && errors.Is(ctx.Err(), context.Canceled) {
-		sample = false // The caller stopped listening: the outcome says nothing of the service.
+		if outcome.Cut(ctx) {
+			err = outcome.ErrCut // a retry loop's per-attempt timeout: judged as the deadline it is
+		} else {
+			sample = false // The caller stopped listening: the outcome says nothing of the service.
+		}
 	}
 	if sample {
 		kind = b.classifyHeld(method, err, cl)

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/calloption"
 	"github.com/bulwarkrpc/bulwark/internal/gatewatch"
+	callend "github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/observe"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
@@ -671,11 +672,16 @@ type outcome struct {
 // anything, and neither under the lock.
 func (c *call) settle(n int, err error, reply proto.Message, trailer metadata.MD) outcome {
 	now := c.clk.Now()
-	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
 	// Read before the lock: the caller's context is the caller's code, and a panic of its Err
 	// must not unwind with the lock held (see Panics).
 	cerr := c.ctx.Err()
 	callerGone := cerr != nil
+	if err != nil && errors.Is(cerr, context.Canceled) && callend.Cut(c.ctx) {
+		// A retry loop's per-attempt timeout cut the round (retry.CutOvertaken): its
+		// attempts end in the timeout's DeadlineExceeded, as under a deadline of its context.
+		err = callend.ErrCut
+	}
+	v := c.p.s.Classifier.ClassifyTrailer(err, trailer)
 	c.mu.Lock()
 	lost := c.winner != 0
 	callerLive := !callerGone || c.canceled

@@ -138,11 +138,18 @@
 // queue that builds in front of it, run on to the call's end, and are answered late rather
 // than turned into failures. The attempt's context carries the call's deadline alone, so the
 // server sees that, and a cut is a cancellation there; the caller sees the cut attempt end in
-// DeadlineExceeded, as with CutAlways. A hedging policy below learns the timeout's end from
+// DeadlineExceeded, as with CutAlways, and so do the policies below the loop: the timer sets
+// a flag that the attempt's context carries before it cancels the context, and a breaker, an
+// adaptive throttle, an adaptive bulkhead and a hedging policy below take a cancel with the
+// flag set for the timeout's DeadlineExceeded (internal/outcome's ErrCut), a failure and a
+// sample as under CutAlways's deadline, not for a caller's cancellation, which they leave
+// out. A hedging policy below learns the timeout's end from
 // the attempt's Round (attempt.Round.SetEnd), and that it no longer holds once the attempt is
 // spared. The method's evidence is the answers its policy saw: a method called seldom has
 // few, and its stalled attempts are spared until one is overtaken; answers to attempts made
 // through InvokeGated's first-attempt path count, as do a stream's attempts, as of their end.
+// A name the policy's table does not keep (see Policy.Method), looked up afresh by each call,
+// has no evidence but its own call's: its attempts are never cut.
 //
 // # Retry budget
 //

@@ -9,6 +9,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 )
 
 // CutOvertaken's record and judgement: a method's attempts tell, as they are answered, the
@@ -98,7 +99,7 @@ func (c *cutTimer) arm(clk clock.Clock, m *methodInfo, t0, end time.Time, cancel
 func (c *cutTimer) fire() {
 	defer c.done.Store(true)
 	if c.m.overtaken(c.t0) {
-		c.cut.Store(true)
+		c.cut.Store(true) // before the cancel: see outcome.Cut
 		c.cancel()
 		return
 	}
@@ -145,5 +146,8 @@ func (l *loop) attemptContext(ctx context.Context, bound attempt.Bound, t0 time.
 		l.cut = new(cutTimer)
 	}
 	l.cut.arm(l.clk, l.m, t0, bound.End, cancel, l.round)
-	return actx, cancel
+	// The timer flags its cut before it cancels, so that the policies below take the
+	// attempt's end for the timeout's, as a deadline's, not for a caller's cancellation
+	// (outcome.ErrCut).
+	return outcome.WithCutFlag(actx, &l.cut.cut), cancel
 }

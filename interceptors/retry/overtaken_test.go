@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
+	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
+	"github.com/bulwarkrpc/bulwark/internal/outcome"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
 	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
@@ -348,5 +350,60 @@ func TestPooledCutTimerAcrossAttemptsAndCalls(t *testing.T) {
 	}
 	if n := s.clk.Timers(); n != 0 {
 		t.Fatalf("%d timers left armed", n)
+	}
+}
+
+// TestCutAttemptEndsBelowAsTimedOut: a unary attempt that its per-attempt timeout cuts ends,
+// for the policies under the retry loop (a breaker, a throttle, a bulkhead, a hedging policy:
+// outcome.Class), as the timeout's DeadlineExceeded, a transient failure, under either cut:
+// under CutAlways through its context's deadline, under CutOvertaken, whose cut is the
+// context's cancel, through the flag the timer sets first; not as a caller's cancellation,
+// which they leave out.
+func TestCutAttemptEndsBelowAsTimedOut(t *testing.T) {
+	for _, cut := range []retry.Cut{retry.CutAlways, retry.CutOvertaken} {
+		t.Run(string(cut), func(t *testing.T) {
+			s := newSetup(t, retry.Config{PerAttemptTimeout: time.Second, PerAttemptCut: cut, Jitter: retry.JitterNone}, 0)
+			hung := make(chan struct{})
+			srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, req *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+				if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("hang")) > 0 && len(md.Get(xRetryAttempt)) == 0 {
+					close(hung)
+					<-ctx.Done() // the first attempt of the hanging call stalls
+					return nil, ctx.Err()
+				}
+				return okCompare, nil
+			}})
+			first := make(chan codes.Class, 1)
+			below := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				md, _ := metadata.FromOutgoingContext(ctx)
+				if len(md.Get("hang")) == 0 || len(md.Get(xRetryAttempt)) > 0 {
+					return invoker(ctx, method, req, reply, cc, opts...)
+				}
+				child, cancel := context.WithCancel(ctx) // as a hedging policy's attempt's
+				defer cancel()
+				err := invoker(child, method, req, reply, cc, opts...)
+				first <- outcome.Class(child, err, codes.Default())
+				return err
+			}
+			client := kycv1.NewFaceMatchServiceClient(s.dial(t, srv, below))
+			done := make(chan error, 1)
+			go func() {
+				ctx := metadata.AppendToOutgoingContext(context.Background(), "hang", "1")
+				_, err := client.Compare(ctx, &kycv1.CompareRequest{})
+				done <- err
+			}()
+			<-hung
+			s.clk.Advance(10 * time.Millisecond)
+			if _, err := client.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil { // overtakes it
+				t.Fatal(err)
+			}
+			s.clk.Advance(time.Second) // the hanging call's first attempt reaches its timeout
+			got := <-first
+			if err := <-done; err != nil {
+				t.Fatalf("the hanging call = %v, want its retry's answer", err)
+			}
+			if got != codes.Transient {
+				t.Fatalf("the cut attempt ended below as %v, want transient (the timeout's DeadlineExceeded)", got)
+			}
+		})
 	}
 }

@@ -6,24 +6,55 @@ package outcome
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/bulwarkrpc/bulwark/clock"
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/observe"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Class returns the class of a call made with ctx that ended with err, as c classifies err:
 // Success for a nil err, and Canceled whatever err says when the caller cancelled ctx, as the
-// call's end then says nothing about the service. It allocates nothing for a nil err, a
-// cancelled ctx or a status without details.
+// call's end then says nothing about the service, unless a retry loop's per-attempt timeout
+// cut it (Cut): then it is the timeout's DeadlineExceeded, ErrCut, as c classifies that. It
+// allocates nothing for a nil err, a cancelled ctx or a status without details.
 func Class(ctx context.Context, err error, c *codes.Classifier) codes.Class {
 	if err == nil {
 		return codes.Success
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
+		if Cut(ctx) {
+			return c.Classify(ErrCut).Class
+		}
 		return codes.Canceled
 	}
 	return c.Classify(err).Class
+}
+
+// ErrCut is the error the policies below a retry loop take the end of an attempt for when the
+// loop's per-attempt timeout cut it without a deadline of the attempt's context
+// (retry.CutOvertaken): the timeout's DeadlineExceeded, as when the context's own deadline
+// ends it, not a caller's cancellation, which the loop's cancel of the context would read as.
+var ErrCut = status.Error(grpccodes.DeadlineExceeded, "retry: per-attempt timeout exceeded")
+
+// cutKey is the context key of the flag a retry loop's per-attempt timer sets before it
+// cancels the attempt (WithCutFlag).
+type cutKey struct{}
+
+// WithCutFlag returns ctx with cut, the flag that a retry loop's per-attempt timer sets
+// before it cancels the attempt that ctx is the context of (see ErrCut).
+func WithCutFlag(ctx context.Context, cut *atomic.Bool) context.Context {
+	return context.WithValue(ctx, cutKey{}, cut)
+}
+
+// Cut reports whether the attempt ctx belongs to was cut by its per-attempt timeout (see
+// ErrCut, WithCutFlag). Ask it of a canceled ctx only: it looks the flag up through ctx's
+// values.
+func Cut(ctx context.Context) bool {
+	f, _ := ctx.Value(cutKey{}).(*atomic.Bool)
+	return f != nil && f.Load()
 }
 
 // Reject returns r, the rejection of a call of method, after emitting its observe.Rejected

@@ -3,6 +3,7 @@ package outcome
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,13 @@ func TestClass(t *testing.T) {
 	expired, cancelExpired := context.WithDeadline(context.Background(), time.Unix(1, 0))
 	defer cancelExpired()
 	unavailable := status.Error(grpccodes.Unavailable, "down")
+	var flag, unset atomic.Bool
+	flag.Store(true)
+	cutCtx, cancelCut := context.WithCancel(WithCutFlag(context.Background(), &flag))
+	cancelCut()
+	notCut, cancelNotCut := context.WithCancel(WithCutFlag(context.Background(), &unset))
+	cancelNotCut()
+	canceledStatus := status.Error(grpccodes.Canceled, "context canceled")
 	tests := []struct {
 		name string
 		ctx  context.Context
@@ -34,6 +42,8 @@ func TestClass(t *testing.T) {
 		{name: "the caller cancelled: whatever the error", ctx: cancelled, err: unavailable, want: codes.Canceled},
 		{name: "the ctx's deadline passed: the error is classified", ctx: expired, err: unavailable, want: codes.Transient},
 		{name: "a plain error", ctx: context.Background(), err: errors.New("boom"), want: codes.Default().Classify(errors.New("boom")).Class},
+		{name: "cut by a per-attempt timeout: its DeadlineExceeded", ctx: cutCtx, err: canceledStatus, want: codes.Transient},
+		{name: "canceled with the cut flag unset: the caller's", ctx: notCut, err: canceledStatus, want: codes.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
