@@ -51,9 +51,10 @@ func TestREADMEBuiltinFigures(t *testing.T) {
 				ml.AdaptiveThrottle.K == 2 && ocr.AdaptiveThrottle.K == 2},
 		{"their per-attempt timeout is 5 s, for requests that never answer (`fast`, which does not hedge, cuts at 300 ms)",
 			ml.Retry.PerAttemptTimeout == 5*time.Second && ocr.Retry.PerAttemptTimeout == 5*time.Second && fast.Retry.PerAttemptTimeout == 300*time.Millisecond},
-		{"`ml`'s bulkhead limit is adaptive (gradient, 8..64)",
+		{"their bulkhead limits are adaptive (gradient, 8..64)",
 			ml.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmGradient && ml.Bulkhead.Adaptive.MinLimit == 8 && ml.Bulkhead.MaxConcurrent == 64 &&
-				ocr.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmNone && fast.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmNone},
+				ocr.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmGradient && ocr.Bulkhead.Adaptive.MinLimit == 8 && ocr.Bulkhead.MaxConcurrent == 64 &&
+				fast.Bulkhead.Adaptive.Algorithm == bulkhead.AlgorithmNone},
 		{"`ocr` makes 4 attempts where the reference made 3", ocr.Retry.MaxAttempts == 4},
 	} {
 		if !strings.Contains(text, c.phrase) {

@@ -87,7 +87,7 @@ func TestResolve(t *testing.T) {
 budget: 5s
 profiles:
   default:
-    bulkhead: {max_concurrent: 3}
+    bulkhead: {max_concurrent: 3, adaptive: off}
 services:
   kyc.v1.FaceMatchService:
     retry: off
@@ -220,7 +220,7 @@ profiles:
     retry: {max_attempts: 2}
 services:
   kyc.v1.OCRService:
-    bulkhead: {max_concurrent: 2}
+    bulkhead: {max_concurrent: 2, adaptive: off}
   kyc.v1.LivenessService:
     profile: fast
 `)
@@ -353,7 +353,7 @@ services:
   kyc.v1.FaceMatchService:
     retry: `+spelling+`
   kyc.v1.OCRService:
-    bulkhead: {max_concurrent: 3}
+    bulkhead: {max_concurrent: 3, adaptive: off}
 `)
 			if p := cfg.Resolve("/kyc.v1.FaceMatchService/Compare"); p.Retry != nil {
 				t.Errorf("retry: %s left retry on: %+v", spelling, *p.Retry)

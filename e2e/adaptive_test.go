@@ -113,12 +113,14 @@ func TestHedgingCutsTheTail(t *testing.T) {
 }
 
 // adaptiveConfig gives OCR a bulkhead of up to 64 calls whose limit adapts, failing fast,
-// from 4. aimd gets a latency threshold (a call slower than 60ms, three times the unloaded
-// latency, counts as a drop); gradient reads none (config refuses one beside it).
+// from 4, down to 1 (the built-in ocr profile's own adaptive limit, which this overrides
+// field by field, starts at 32 and stops at 8). aimd gets a latency threshold (a call slower
+// than 60ms, three times the unloaded latency, counts as a drop); gradient reads none (config
+// refuses one beside it), and takes the package's tolerance, 1.5, not the profile's 2.
 func adaptiveConfig(algorithm string) string {
-	threshold := ""
+	threshold := ", min_limit: 1, tolerance: 1.5"
 	if algorithm == "aimd" {
-		threshold = ", latency_threshold: 60ms"
+		threshold = ", min_limit: 1, latency_threshold: 60ms"
 	}
 	return `
 services:

@@ -30,7 +30,7 @@ services:
     rate_limit: {rate: 1, burst: 2}
     hedge: off
   kyc.v1.OCRService:
-    bulkhead: {max_concurrent: 2, max_wait: 0}
+    bulkhead: {max_concurrent: 2, max_wait: 0, adaptive: off}
     hedge: off
 `
 
