@@ -311,36 +311,10 @@ func TestExplainOfOvertakenCut(t *testing.T) {
 // fires.
 func TestPooledCutTimerAcrossAttemptsAndCalls(t *testing.T) {
 	s := newSetup(t, retry.Config{PerAttemptTimeout: time.Second, PerAttemptCut: retry.CutOvertaken, Jitter: retry.JitterNone}, 0)
-	hung := make(chan struct{})
-	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, req *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-		if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("hang")) > 0 && len(md.Get(xRetryAttempt)) == 0 {
-			close(hung)
-			<-ctx.Done() // the first attempt of the hanging call stalls
-			return nil, ctx.Err()
-		}
-		return okCompare, nil
-	}})
+	srv, hung := hangingServer(t)
 	client := kycv1.NewFaceMatchServiceClient(s.dial(t, srv))
-	type result struct {
-		err  error
-		info retry.Info
-	}
-	done := make(chan result, 1)
-	go func() {
-		var info retry.Info
-		ctx := metadata.AppendToOutgoingContext(context.Background(), "hang", "1")
-		_, err := client.Compare(ctx, &kycv1.CompareRequest{}, retry.Report(&info))
-		done <- result{err, info}
-	}()
-	<-hung
-	s.clk.Advance(10 * time.Millisecond)
-	if _, err := client.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil { // overtakes it
-		t.Fatal(err)
-	}
-	s.clk.Advance(time.Second) // the hanging call's first attempt reaches its timeout
-	r := <-done
-	if r.err != nil || r.info.Attempts != 2 {
-		t.Fatalf("the overtaken call = %v after %d attempts, want its retry's answer", r.err, r.info.Attempts)
+	if attempts, err := overtakenCall(t, s, client, hung); err != nil || attempts != 2 {
+		t.Fatalf("the overtaken call = %v after %d attempts, want its retry's answer", err, attempts)
 	}
 	for range 20 {
 		var info retry.Info
@@ -363,15 +337,7 @@ func TestCutAttemptEndsBelowAsTimedOut(t *testing.T) {
 	for _, cut := range []retry.Cut{retry.CutAlways, retry.CutOvertaken} {
 		t.Run(string(cut), func(t *testing.T) {
 			s := newSetup(t, retry.Config{PerAttemptTimeout: time.Second, PerAttemptCut: cut, Jitter: retry.JitterNone}, 0)
-			hung := make(chan struct{})
-			srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, req *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
-				if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("hang")) > 0 && len(md.Get(xRetryAttempt)) == 0 {
-					close(hung)
-					<-ctx.Done() // the first attempt of the hanging call stalls
-					return nil, ctx.Err()
-				}
-				return okCompare, nil
-			}})
+			srv, hung := hangingServer(t)
 			first := make(chan codes.Class, 1)
 			below := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 				md, _ := metadata.FromOutgoingContext(ctx)
@@ -385,25 +351,57 @@ func TestCutAttemptEndsBelowAsTimedOut(t *testing.T) {
 				return err
 			}
 			client := kycv1.NewFaceMatchServiceClient(s.dial(t, srv, below))
-			done := make(chan error, 1)
-			go func() {
-				ctx := metadata.AppendToOutgoingContext(context.Background(), "hang", "1")
-				_, err := client.Compare(ctx, &kycv1.CompareRequest{})
-				done <- err
-			}()
-			<-hung
-			s.clk.Advance(10 * time.Millisecond)
-			if _, err := client.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil { // overtakes it
-				t.Fatal(err)
-			}
-			s.clk.Advance(time.Second) // the hanging call's first attempt reaches its timeout
-			got := <-first
-			if err := <-done; err != nil {
+			if _, err := overtakenCall(t, s, client, hung); err != nil {
 				t.Fatalf("the hanging call = %v, want its retry's answer", err)
 			}
+			got := <-first
 			if got != codes.Transient {
 				t.Fatalf("the cut attempt ended below as %v, want transient (the timeout's DeadlineExceeded)", got)
 			}
 		})
 	}
+}
+
+// hangingServer starts a face-match server that stalls the first attempt of a call sent with
+// the metadata "hang" (closing hung when it arrives) until its context ends, and answers
+// every other attempt at once.
+func hangingServer(t *testing.T) (*testkit.Server, <-chan struct{}) {
+	hung := make(chan struct{})
+	srv := testkit.Start(t, &testkit.Server{CompareF: func(ctx context.Context, _ int, req *kycv1.CompareRequest) (*kycv1.CompareResponse, error) {
+		if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("hang")) > 0 && len(md.Get(xRetryAttempt)) == 0 {
+			close(hung)
+			<-ctx.Done() // the first attempt of the hanging call stalls
+			return nil, ctx.Err()
+		}
+		return okCompare, nil
+	}})
+	return srv, hung
+}
+
+// overtakenCall makes, through client (its policy on s's clock, a 1s per-attempt timeout), a
+// call with the metadata "hang", whose first attempt hangingServer stalls; 10ms after that
+// attempt arrived, a call of the same method that the server answers at once; then it moves
+// the clock to the first attempt's timeout, and returns the attempts the hanging call made and
+// its error.
+func overtakenCall(t *testing.T, s *setup, client kycv1.FaceMatchServiceClient, hung <-chan struct{}) (int, error) {
+	t.Helper()
+	type result struct {
+		err  error
+		info retry.Info
+	}
+	done := make(chan result, 1)
+	go func() {
+		var info retry.Info
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "hang", "1")
+		_, err := client.Compare(ctx, &kycv1.CompareRequest{}, retry.Report(&info))
+		done <- result{err, info}
+	}()
+	<-hung
+	s.clk.Advance(10 * time.Millisecond)
+	if _, err := client.Compare(context.Background(), &kycv1.CompareRequest{}); err != nil { // overtakes it
+		t.Fatal(err)
+	}
+	s.clk.Advance(time.Second) // the hanging call's first attempt reaches its timeout
+	r := <-done
+	return r.info.Attempts, r.err
 }
