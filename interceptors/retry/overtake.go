@@ -131,16 +131,14 @@ type syncAfterFuncer interface {
 	SyncAfterFunc(d time.Duration, f func()) clock.Timer
 }
 
-// attemptContext returns the context of an attempt that started at t0, bounded by bound
-// (attempt.BoundOf), and its cancel (nil: none). Under CutOvertaken a per-attempt timeout
-// that comes first is no deadline of the context, which ends with the call, but l.cut, armed
-// here (see cutTimer). Not inlined: run's frame, under every attempt, stays as it was.
+// overtakenContext returns the context of an attempt that started at t0, bounded by bound
+// (attempt.BoundOf), whose per-attempt timeout comes first and cuts overtaken attempts only
+// (CutOvertaken), and its cancel: the timeout is no deadline of the context, which ends with
+// the call, but l.cut, armed here (see cutTimer). Not inlined: run's frame, under every
+// attempt, stays as it was.
 //
 //go:noinline
-func (l *loop) attemptContext(ctx context.Context, bound attempt.Bound, t0 time.Time) (context.Context, context.CancelFunc) {
-	if !l.p.overtaking || !bound.PerAttempt {
-		return bound.Context(ctx, l.clk, false)
-	}
+func (l *loop) overtakenContext(ctx context.Context, bound attempt.Bound, t0 time.Time) (context.Context, context.CancelFunc) {
 	actx, cancel := attempt.BoundOf(ctx, l.b.own(), t0, 0, false).Context(ctx, l.clk, true)
 	if l.cut = l.spare; l.cut == nil {
 		l.cut = new(cutTimer)

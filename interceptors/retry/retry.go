@@ -302,7 +302,15 @@ func (p *Policy) run(l *loop, ctx context.Context, t *section.Timing, declared t
 			t0 = l.clk.Now() // not l.end: the sleep zeroed it, and this attempt's outcome is not known
 		}
 		bound := attempt.BoundOf(ctx, l.b.own(), t0, p.cfg.PerAttemptTimeout, l.kept)
-		actx, cancel := l.attemptContext(ctx, bound, t0)
+		var (
+			actx   context.Context
+			cancel context.CancelFunc
+		)
+		if p.overtaking && bound.PerAttempt {
+			actx, cancel = l.overtakenContext(ctx, bound, t0)
+		} else {
+			actx, cancel = bound.Context(ctx, l.clk, false)
+		}
 		actx = l.outgoing(actx, n)
 		l.cancel = cancel // for finish, should fn panic
 		trailer, tl, err := fn(actx, cancel, l.sent, l.more(n))
