@@ -55,7 +55,8 @@ func (p *Policy) answered(m *methodInfo, t0 time.Time, d time.Duration, v codes.
 // A unary call through the interceptor arms the one of its pooled state for each of its
 // attempts in turn (stop waits for a timer that fired to have done, so that nothing of an
 // attempt is left to the next), and keeps its timer and func across calls: a call whose
-// attempt needs the timer allocates nothing for it but the attempt's context. Do's calls
+// attempt needs the timer allocates nothing for it but the attempt's context and the value
+// that carries the timer's cut flag to the policies below (outcome.WithCutFlag). Do's calls
 // make one per attempt.
 type cutTimer struct {
 	m      *methodInfo
