@@ -15,8 +15,8 @@ var callSinks atomic.Bool
 
 // WithCallSink returns a copy of ctx that carries a call sink: a bulwark suite serving a call
 // made with that context sends the call's own events — DeadlineApplied, AttemptFinished,
-// RetryScheduled, RetriesExhausted, HedgeSent, HedgeWon, FallbackServed and CallFinished — to
-// s as well as to its usual sink.
+// AttemptSpared, RetryScheduled, RetriesExhausted, HedgeSent, HedgeWon, FallbackServed and
+// CallFinished — to s as well as to its usual sink.
 // Events carry no context, so this is how a consumer that needs to know which call an event
 // belongs to (a tracer recording attempts on the call's span, say) gets them one call at a
 // time. Events of shared objects (breaker state changes, rejections, limit changes) still go

@@ -166,6 +166,19 @@ const (
 	// state before that change or after it: an observer that keeps a state of the same Instance
 	// (or, without an Instance, a later one) keeps that.
 	BreakerPublished
+	// AttemptSpared: a retry loop's per-attempt timeout was reached and did not cut the attempt,
+	// which runs on to its answer or the call's end: the policy cuts only overtaken attempts
+	// (retry's per_attempt_cut: overtaken, CutOvertaken), and no later attempt of the method was
+	// answered in under half the timeout, so the service is slow for every caller, not stalled
+	// on this request. Policy (PolicyRetry), Attempt (the attempt's number, as AttemptFinished
+	// numbers it, over the call's retries and hedges; for a unary round a hedging policy below
+	// may hedge, the round's first), Delay (the per-attempt timeout). Sent once per spared
+	// attempt, to the loop's sink (the call's WithCallObserver over the policy's, and a suite's
+	// call sink), from the timer's goroutine, before the attempt ends; a panic of the observer
+	// there is recovered and dropped (it has no caller to go to), the attempt left running. A
+	// rising rate of them says that a service has slowed down for everyone, before any breaker
+	// sees a failure.
+	AttemptSpared
 )
 
 var kindNames = [...]string{
@@ -183,6 +196,7 @@ var kindNames = [...]string{
 	LimitChanged:        "limit_changed",
 	Retired:             "retired",
 	BreakerPublished:    "breaker_published",
+	AttemptSpared:       "attempt_spared",
 }
 
 // String returns the kind's snake_case name.

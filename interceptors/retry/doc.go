@@ -149,7 +149,9 @@
 // few, and its stalled attempts are spared until one is overtaken; answers to attempts made
 // through InvokeGated's first-attempt path count, as do a stream's attempts, as of their end.
 // A name the policy's table does not keep (see Policy.Method), looked up afresh by each call,
-// has no evidence but its own call's: its attempts are never cut.
+// has no evidence but its own call's: its attempts are never cut. Each attempt the timer
+// spares is told the sink as an AttemptSpared event (see Events): their rate says that a
+// service is slow for every caller, which no failure, and so no breaker, shows yet.
 //
 // # Retry budget
 //
@@ -295,8 +297,13 @@
 // With an observe.Sink (WithObserver, or WithCallObserver for one call), the policy emits
 // AttemptFinished for every attempt, RetryScheduled before each sleep (Attempt: the request
 // that failed; Delay: the sleep) and RetriesExhausted when it gives up after a retryable
-// outcome (Attempt: the requests sent; Reason as in the table above). Without a sink, no event
-// is built.
+// outcome (Attempt: the requests sent; Reason as in the table above). Under PerAttemptCut
+// CutOvertaken it emits AttemptSpared, once, for each attempt whose timeout came and did not
+// cut it (Attempt: the attempt's number, a unary round's first; Delay: the per-attempt
+// timeout), from the timer's goroutine: a unary attempt's before its AttemptFinished; a
+// stream's once the stream's lock is given up. A panic of the observer on it has no caller to
+// go to: it is recovered and dropped, and the attempt runs on. Without a sink, no event is
+// built.
 //
 // Each request sent is reported by exactly one AttemptFinished, numbered over the call. When a
 // hedging policy below the loop hedges a round (the suite's arrangement), it reports every

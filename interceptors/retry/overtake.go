@@ -10,6 +10,7 @@ import (
 	"github.com/bulwarkrpc/bulwark/codes"
 	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/outcome"
+	"github.com/bulwarkrpc/bulwark/observe"
 )
 
 // CutOvertaken's record and judgement: a method's attempts tell, as they are answered, the
@@ -58,6 +59,8 @@ func (p *Policy) answered(m *methodInfo, t0 time.Time, d time.Duration, v codes.
 // attempt needs the timer allocates nothing for it but the attempt's context and the value
 // that carries the timer's cut flag to the policies below (outcome.WithCutFlag). Do's calls
 // make one per attempt.
+//
+// A timer that spares its attempt tells the loop's sink, when there is one (AttemptSpared).
 type cutTimer struct {
 	m      *methodInfo
 	t0     time.Time
@@ -68,18 +71,24 @@ type cutTimer struct {
 	timer  clock.Timer    // kept stopped between attempts, for clk's next
 	clk    clock.Clock
 	fn     func() // fire, made once
+	// The attempt's AttemptSpared: the loop's sink (nil: none), the attempt's number over the
+	// call, its timeout.
+	sink observe.Sink
+	n    int
+	d    time.Duration
 }
 
-// arm readies c for an attempt of m that started at t0, whose context cancel ends, to fire
-// at end on clk, and tells round, when not nil, that end.
-func (c *cutTimer) arm(clk clock.Clock, m *methodInfo, t0, end time.Time, cancel context.CancelFunc, round *attempt.Round) {
-	c.m, c.t0, c.cancel, c.round = m, t0, cancel, round
+// arm readies c for attempt n (over the call) of m that started at t0, whose context cancel
+// ends, to fire at end on clk, and tells round, when not nil, that end; sink, when not nil, is
+// told if c spares the attempt.
+func (c *cutTimer) arm(clk clock.Clock, m *methodInfo, t0, end time.Time, cancel context.CancelFunc, round *attempt.Round, sink observe.Sink, n int) {
+	d := end.Sub(t0)
+	c.m, c.t0, c.cancel, c.round, c.sink, c.n, c.d = m, t0, cancel, round, sink, n, d
 	c.cut.Store(false)
 	c.done.Store(false)
 	if round != nil {
 		round.SetEnd(end)
 	}
-	d := end.Sub(t0)
 	if c.timer != nil && c.clk == clk {
 		c.timer.Reset(d)
 		return
@@ -107,6 +116,22 @@ func (c *cutTimer) fire() {
 	if c.round != nil {
 		c.round.SetEnd(time.Time{}) // the attempt runs on: so may its hedges
 	}
+	if c.sink != nil {
+		c.spared()
+	}
+}
+
+// spared sends the AttemptSpared of the attempt c spared, before fire is done: stop waits for
+// it, so that it comes before the attempt's AttemptFinished. It runs in the timer's goroutine,
+// which has no caller to go to: a panic of the observer is recovered and dropped here, as the
+// hedging policy drops one on a hedge it reports from its timer (hedge's untold); the attempt
+// runs on, its round's end lifted, and fire is done as ever.
+func (c *cutTimer) spared() {
+	defer func() { _ = recover() }()
+	c.sink.Observe(observe.Event{
+		Kind: observe.AttemptSpared, Time: c.clk.Now(), Service: c.m.Service, Method: c.m.Name,
+		Policy: observe.PolicyRetry, Attempt: c.n, Delay: c.d,
+	})
 }
 
 // stop stops the timer, or waits for a timer that fired to have done, clears the end it told
@@ -122,7 +147,7 @@ func (c *cutTimer) stop() bool {
 		c.round.SetEnd(time.Time{})
 	}
 	cut := c.cut.Load()
-	c.m, c.cancel, c.round = nil, nil, nil
+	c.m, c.cancel, c.round, c.sink = nil, nil, nil, nil
 	return cut
 }
 
@@ -144,7 +169,7 @@ func (l *loop) overtakenContext(ctx context.Context, bound attempt.Bound, t0 tim
 	if l.cut = l.spare; l.cut == nil {
 		l.cut = new(cutTimer)
 	}
-	l.cut.arm(l.clk, l.m, t0, bound.End, cancel, l.round)
+	l.cut.arm(l.clk, l.m, t0, bound.End, cancel, l.round, l.sink, l.sent+1)
 	// The timer flags its cut before it cancels, so that the policies below take the
 	// attempt's end for the timeout's, as a deadline's, not for a caller's cancellation
 	// (outcome.ErrCut).

@@ -362,10 +362,26 @@ type attemptTimeout struct {
 // (its header came) and no receive waits on the stream: the caller, not the server, is then
 // the one who is late, and the stream commits to the attempt instead (see spares).
 func (a *attemptTimeout) fire() {
-	if a.s.spares(a) {
-		return
+	spare, spared := a.s.spares(a)
+	if spared > 0 {
+		a.s.spared(spared)
 	}
-	a.end(errAttemptTimeout)
+	if !spare {
+		a.end(errAttemptTimeout)
+	}
+}
+
+// spared sends the AttemptSpared of attempt n, which the timer's overtaking rule spared (see
+// spares), once the stream's lock is given up, as every event of the stream is. It runs in
+// the timer's goroutine, which has no caller to go to: a panic of the observer is recovered
+// and dropped here, as the unary timer's is (cutTimer.spared), the attempt left running.
+func (s *retryStream) spared(n int) {
+	defer func() { _ = recover() }()
+	l := &s.loop
+	l.sink.Observe(observe.Event{
+		Kind: observe.AttemptSpared, Time: l.clk.Now(), Service: l.m.Service, Method: l.m.Name,
+		Policy: observe.PolicyRetry, Attempt: n, Delay: s.p.cfg.PerAttemptTimeout,
+	})
 }
 
 // watchHeader waits for the header of the attempt (a call with server streaming, a per-attempt
@@ -433,32 +449,39 @@ func (s *retryStream) waitWatcherLocked(st grpc.ClientStream) {
 // the attempt ends as timed out. Its timedOut is set here, under the stream's lock, so that a
 // commit that comes after (a reply or a header the caller reads from the attempt, which gRPC
 // may still hand over once it has ended: see RecvMsg and Header) finds the attempt timed out.
-func (s *retryStream) spares(a *attemptTimeout) bool {
+//
+// spared, when not 0, is the number over the call of the attempt that the overtaking rule
+// spared, whose AttemptSpared fire sends, for a stream with a sink: the round's first, as its
+// AttemptFinished numbers it.
+func (s *retryStream) spares(a *attemptTimeout) (spare bool, spared int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.attempt != a || s.final != nil || s.cancel == nil:
 		a.timedOut.Store(true)
-		return false // moved on or ended: the attempt was ended already
+		return false, 0 // moved on or ended: the attempt was ended already
 	case s.committed:
-		return true
+		return true, 0
 	case a.statusOnly.Load():
 		s.attTimer = nil // fired
-		return true
+		return true, 0
 	case !a.headers.Load() || s.receiving:
 		if s.p.overtaking && !s.loop.m.overtaken(s.t0) {
 			// CutOvertaken, and the service is slow for every caller: the attempt runs on,
 			// uncommitted, to the call's end; the hedges below may go on too.
 			s.attTimer = nil // fired
 			s.round.SetEnd(time.Time{})
-			return true
+			if s.loop.sink != nil {
+				spared = s.round.Prev() + 1 // Reset under mu, as the attempt opened
+			}
+			return true, spared
 		}
 		a.timedOut.Store(true)
-		return false
+		return false, 0
 	}
 	s.attTimer = nil // fired
 	s.commitLocked()
-	return true
+	return true, 0
 }
 
 // end cancels the attempt's context with cause and, before it returns, cancels the contexts
