@@ -12,8 +12,11 @@
 // The dashboard's variables narrow it to services and, within them, to methods. A panel whose
 // metrics all carry a method label follows the method variable, and shows a breaker, bulkhead
 // or throttle of the whole service (method empty) whichever method is chosen; a panel with a
-// metric that has no method label (the retry ratio, retries, backoff, retries exhausted,
-// deadlines, rejections, rate limiter, hedges) stays per service.
+// metric that has no method label (the retry ratio, retries and spared attempts, backoff,
+// retries exhausted, deadlines, rejections, rate limiter, hedges) stays per service. The
+// Retries by attempt panel shows, beside the retries, the attempts a per-attempt timeout that
+// cuts overtaken attempts only spared (bulwark_retry_attempts_spared_total): their rise with no
+// rise of retries says that a service is slow for every caller.
 //
 // # Alerts
 //

@@ -45,12 +45,13 @@ const liveConfig = `
 // The dashboard queries that cannot return data in this run, and why. Every other panel query
 // must return at least one series while the outage is on.
 var dashboardNoData = map[string]string{
-	"bulwark_fallbacks_total":         "no profile has a fallback section",
-	"bulwark_limiter_degraded_total":  "no Redis rate limiter is configured",
-	"bulwark_hedges_total":            "a down service fails at once: no answer is slow enough to hedge (under load, stalls send some)",
-	"bulwark_hedge_wins_total":        "hedges may or may not win in a short run",
-	"bulwark_hedges_refused_total":    "made with a service's first hedge, which a down service may never send",
-	"bulwark_deadlines_applied_total": "every Verify call arrives with the orchestrator's deadline, within the cap",
+	"bulwark_fallbacks_total":             "no profile has a fallback section",
+	"bulwark_limiter_degraded_total":      "no Redis rate limiter is configured",
+	"bulwark_hedges_total":                "a down service fails at once: no answer is slow enough to hedge (under load, stalls send some)",
+	"bulwark_hedge_wins_total":            "hedges may or may not win in a short run",
+	"bulwark_hedges_refused_total":        "made with a service's first hedge, which a down service may never send",
+	"bulwark_deadlines_applied_total":     "every Verify call arrives with the orchestrator's deadline, within the cap",
+	"bulwark_retry_attempts_spared_total": "the stubs answer or fail long before a per-attempt timeout, which an attempt must reach to be spared",
 }
 
 // TestLivePrometheus runs the orchestrator (-serve, -metrics) against an mlstub, with a real

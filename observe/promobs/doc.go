@@ -22,6 +22,7 @@
 //	| bulwark_retries_total             | counter   | service, attempt             | RetryScheduled                     |
 //	| bulwark_retry_backoff_seconds     | histogram | service                      | RetryScheduled Delay               |
 //	| bulwark_retries_exhausted_total   | counter   | service, reason              | RetriesExhausted                   |
+//	| bulwark_retry_attempts_spared_total | counter | service, attempt             | AttemptSpared                      |
 //	| bulwark_breaker_state             | gauge     | service, method, state       | Scrape / BreakerStateChanged       |
 //	| bulwark_breaker_transitions_total | counter   | service, method, from, to    | BreakerStateChanged (0: Published) |
 //	| bulwark_bulkhead_in_flight        | gauge     | service, method              | Scrape                             |
@@ -73,6 +74,15 @@
 // that a policy below refuses, or that is never sent because its caller gave up during the
 // backoff, counts too: the example orchestrator's summary, which counts the retries made (an
 // attempt after the first that finished), may read fewer.
+//
+// bulwark_retry_attempts_spared_total counts the attempts a retry policy's per-attempt timeout
+// reached and let run on (AttemptSpared), by service and the attempt's number, bucketed as
+// bulwark_retries_total's: under per_attempt_cut: overtaken (the built-in ml, ocr and fast
+// profiles) an attempt is cut at its timeout only when the service answered a later attempt of
+// the method in under half the timeout; otherwise it is spared. A spared attempt is neither a
+// failure nor a retry, so no other series shows it: its rate over that of bulwark_calls_total
+// says that the service has slowed down for every caller, before a breaker or the retry rate
+// does.
 //
 // # Labels
 //

@@ -24,6 +24,7 @@ const (
 	NameRetries                 = "bulwark_retries_total"
 	NameRetryBackoff            = "bulwark_retry_backoff_seconds"
 	NameRetriesExhausted        = "bulwark_retries_exhausted_total"
+	NameAttemptsSpared          = "bulwark_retry_attempts_spared_total"
 	NameBreakerState            = "bulwark_breaker_state"
 	NameBreakerTransitions      = "bulwark_breaker_transitions_total"
 	NameBulkheadInFlight        = "bulwark_bulkhead_in_flight"
@@ -46,7 +47,7 @@ const (
 func MetricNames() []string {
 	return []string{
 		NameCalls, NameCallDuration, NameAttempts, NameRetries, NameRetryBackoff,
-		NameRetriesExhausted, NameBreakerState, NameBreakerTransitions, NameBulkheadInFlight,
+		NameRetriesExhausted, NameAttemptsSpared, NameBreakerState, NameBreakerTransitions, NameBulkheadInFlight,
 		NameBulkheadCapacity, NameBulkheadCapacityFloor, NameBulkheadCapacityCeiling, NameRejections, NameFallbacks, NameDeadlinesApplied,
 		NameLimiterDegraded, NameHedges, NameHedgesRefused, NameHedgeWins, NameThrottleProbability,
 	}
@@ -106,6 +107,7 @@ type Metrics struct {
 	retries     *prometheus.CounterVec
 	backoff     *prometheus.HistogramVec
 	exhausted   *prometheus.CounterVec
+	spared      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	rejections  *prometheus.CounterVec
 	fallbacks   *prometheus.CounterVec
@@ -120,7 +122,7 @@ type Metrics struct {
 	// (see methodSeries); it is keyed by the method name as events carry it, or by OtherMethod.
 	methodCache cache[methodKey, *methodSeries]
 	retryCache  cache[retryKey, retrySeries]
-	// pairCache serves the seven counters keyed by service and one other string.
+	// pairCache serves the eight counters keyed by service and one other string.
 	pairCache       cache[pairKey, prometheus.Counter]
 	rejectionCache  cache[rejectionKey, prometheus.Counter]
 	transitionCache cache[transitionKey, prometheus.Counter]
@@ -400,6 +402,9 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		exhausted: counter(NameRetriesExhausted,
 			"Calls that failed for good after a retryable outcome, by why no further attempt was made.",
 			labelService, labelReason),
+		spared: counter(NameAttemptsSpared,
+			"Attempts a per-attempt timeout that cuts overtaken attempts only (per_attempt_cut: overtaken) reached and let run on, by the attempt's number (1 to 4, then 5+): the service answered no later attempt in under half the timeout, so it is slow for every caller, not stalled on one request. A rise says so before any breaker sees a failure.",
+			labelService, labelAttempt),
 		transitions: counter(NameBreakerTransitions,
 			"Circuit breaker state transitions; method is empty for a breaker that serves the whole service.",
 			labelService, labelMethod, labelFrom, labelTo),
@@ -430,7 +435,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	m.levels.service = m.service
 	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{
-		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.transitions,
+		m.calls, m.callDur, m.attempts, m.retries, m.backoff, m.exhausted, m.spared, m.transitions,
 		m.rejections, m.fallbacks, m.deadlines, m.degraded, m.hedges, m.refused, m.hedgeWins, m.levels,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -462,6 +467,8 @@ func (m *Metrics) Observe(e observe.Event) {
 		s.backoff.Observe(e.Delay.Seconds())
 	case observe.RetriesExhausted:
 		m.pairCache.getHintedBounded(front.Hint(e.Service, e.Reason), m, pairKey{m.exhausted, e.Service, e.Reason}, boundPair, newPairCounter).Inc()
+	case observe.AttemptSpared:
+		m.pairCache.getBounded(m, pairKey{m.spared, e.Service, attemptLabels[attemptBucket(e.Attempt)]}, boundPair, newPairCounter).Inc()
 	case observe.BreakerStateChanged:
 		m.transitionCache.getBounded(m, transitionKey{e.Service, m.method(e.Method), ownFrom(&e), e.To}, boundTransition, newTransitionCounter).Inc()
 		if e.FoldedTrips != 0 || e.FoldedReopens != 0 {

@@ -692,7 +692,9 @@ func allEvents(i int) []observe.Event {
 		e.Kind = k
 		out = append(out, e)
 	}
-	return out
+	e := base
+	e.Kind = observe.AttemptSpared
+	return append(out, e)
 }
 
 // Labels carry only bounded values taken from the event's labelled fields: per-request values
@@ -722,7 +724,7 @@ func TestBoundedCardinality(t *testing.T) {
 	if got := count(); got != after10 {
 		t.Errorf("series after 1000 calls = %d; after 10 = %d; want equal", got, after10)
 	}
-	const want = 14 + 5 // one series per counter family and histogram, five breaker states
+	const want = 15 + 5 // one series per counter family and histogram, five breaker states
 	if after10 != want {
 		t.Errorf("series = %d; want %d", after10, want)
 	}
