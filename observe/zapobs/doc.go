@@ -28,6 +28,7 @@
 //	| LimitChanged        | info  | concurrency limit changed | service, [method], limit, algorithm, latency        |
 //	| Retired             | info  | policy object retired | service, [method], policy                               |
 //	| BreakerPublished    | debug | breaker published     | service, [method], state                                |
+//	| AttemptSpared       | warn  | attempt spared        | service, method, attempt, timeout                       |
 //
 // * warn for a change to open or forced_open: the line that explains the rejections that
 // follow it, kept at least as visible as they are (WithLevel sets every transition's level).
@@ -44,6 +45,13 @@
 // last_from half_open and folded_trips 1: one trip and one reopen, not two trips. The other
 // changes folded into it (open → half_open, half_open → closed, an operator's) are on no
 // line. A line of one change has none of the three fields.
+//
+// An attempt spared line says that a retry policy's per-attempt timeout, which cuts overtaken
+// attempts only (per_attempt_cut: overtaken), came and let the attempt run on: the service
+// answered no later attempt of the method in under half the timeout, so it is slow for every
+// caller, not stalled on this request. Its attempt is numbered over the call as an attempt
+// finished line's; timeout is the per-attempt timeout. It is at warn, as a retry is: the first
+// sign of a slowdown, before any failure.
 //
 // Retry, rejection, exhausted and fallback-served lines come one per call: under a brownout,
 // by the thousand (a fallback answers every call its breaker refuses, each with a line). A

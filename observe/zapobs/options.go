@@ -22,8 +22,8 @@ type config struct {
 	opened zapcore.Level
 }
 
-// numKinds bounds the Kind values zapobs knows: CallFinished through BreakerPublished.
-const numKinds = int(observe.BreakerPublished) + 1
+// numKinds bounds the Kind values zapobs knows: CallFinished through AttemptSpared.
+const numKinds = int(observe.AttemptSpared) + 1
 
 // off marks a line that is never written.
 const off = zapcore.InvalidLevel

@@ -25,6 +25,7 @@ const (
 	MsgLimitChanged     = "concurrency limit changed"
 	MsgRetired          = "policy object retired"
 	MsgBreakerPublished = "breaker published"
+	MsgAttemptSpared    = "attempt spared"
 )
 
 // line is one row of the table in the package documentation.
@@ -53,6 +54,7 @@ var lines = [...]line{
 	{observe.LimitChanged, zapcore.InfoLevel, MsgLimitChanged, []field{fService, fScopedMethod, fLimit, fAlgorithm, fLatency}, false},
 	{observe.Retired, zapcore.InfoLevel, MsgRetired, []field{fService, fScopedMethod, fPolicy}, false},
 	{observe.BreakerPublished, zapcore.DebugLevel, MsgBreakerPublished, []field{fService, fScopedMethod, fState}, false},
+	{observe.AttemptSpared, zapcore.WarnLevel, MsgAttemptSpared, []field{fService, fMethod, fAttempt, fTimeout}, false},
 }
 
 // hedgeRejected is the line of a Rejected event with an Attempt: a hedge that a policy below

@@ -78,6 +78,13 @@ func TestLines(t *testing.T) {
 				{"code", "Unavailable"}, {"class", "transient"}, {"duration", 1500 * time.Millisecond}},
 		},
 		{
+			// A per-attempt timeout that let the attempt run on: its number and the timeout.
+			name:      "attempt spared",
+			event:     with(full(observe.AttemptSpared), func(e *observe.Event) { e.Delay = 5 * time.Second }),
+			wantLevel: zapcore.WarnLevel, wantMsg: "attempt spared",
+			wantFields: []field{{"service", ocr}, {"method", extract}, {"attempt", int64(3)}, {"timeout", 5 * time.Second}},
+		},
+		{
 			name:      "call finished",
 			event:     with(full(observe.CallFinished), func(e *observe.Event) { e.Code, e.Class = grpccodes.OK, codes.Success }),
 			wantLevel: zapcore.DebugLevel, wantMsg: "call finished",
@@ -346,7 +353,7 @@ func TestNoUndocumentedFields(t *testing.T) {
 	for k := observe.Kind(0); k < 20; k++ {
 		s.Observe(full(k))
 	}
-	if got, want := logs.Len(), 14; got != want {
+	if got, want := logs.Len(), 15; got != want {
 		t.Fatalf("lines = %d; want one per known kind, %d", got, want)
 	}
 	e := full(0)
