@@ -22,6 +22,8 @@
 //	| bulwark.retry_scheduled  | a retry will follow a sleep    | bulwark.attempt (the failed one), rpc.grpc.status_code, bulwark.class   |
 //	|                          |                                | (its outcome), bulwark.backoff_ms, bulwark.pushback                     |
 //	| bulwark.retries_exhausted| retrying stopped               | bulwark.attempts, bulwark.reason (max_attempts, budget, deadline, ...)  |
+//	| bulwark.attempt_spared   | a per-attempt timeout came and | bulwark.attempt (the attempt let run on), bulwark.timeout_ms            |
+//	|                          | let the attempt run on         | (the timeout): retry's per_attempt_cut: overtaken, no later answer      |
 //	| bulwark.hedge_sent       | a hedge left                   | bulwark.attempt, bulwark.hedge.after_ms, bulwark.reason                |
 //	| bulwark.rejected         | a policy of ours refused the   | bulwark.rejected_by, bulwark.reason, bulwark.retry_after_ms, bulwark.breaker.state |
 //	|                          | call, or a hedge (see below)   | (and bulwark.attempt, for a hedge)                                      |

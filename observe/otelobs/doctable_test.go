@@ -79,6 +79,7 @@ func TestDocTableNamesEventAttributes(t *testing.T) {
 		ev(observe.Event{Kind: observe.RetryScheduled, Policy: observe.PolicyRetry, Attempt: 1, Code: grpccodes.Unavailable, Class: codes.Transient, Delay: time.Second, Reason: observe.ReasonPushback}),
 		ev(observe.Event{Kind: observe.HedgeSent, Policy: observe.PolicyHedge, Attempt: 3, Delay: 50 * time.Millisecond, Reason: observe.ReasonHedgeDelay}),
 		ev(observe.Event{Kind: observe.Rejected, Policy: observe.PolicyBreaker, Attempt: 3, Code: grpccodes.Unavailable, Class: codes.Rejected, Reason: "CIRCUIT_OPEN", Delay: time.Second}),
+		ev(observe.Event{Kind: observe.AttemptSpared, Policy: observe.PolicyRetry, Attempt: 2, Delay: 5 * time.Second}),
 		ev(observe.Event{Kind: observe.RetriesExhausted, Policy: observe.PolicyRetry, Attempt: 4, Code: grpccodes.Unavailable, Class: codes.Transient, Reason: observe.ReasonMaxAttempts}),
 		ev(observe.Event{Kind: observe.FallbackServed, Policy: observe.PolicyFallback, Code: grpccodes.Unavailable, Class: codes.Rejected, Reason: "CIRCUIT_OPEN"}),
 		ev(observe.Event{Kind: observe.CallFinished, Policy: observe.PolicySuite, Attempt: 4, Code: grpccodes.OK, Class: codes.Success, Duration: time.Second}),
@@ -106,7 +107,7 @@ func TestDocTableNamesEventAttributes(t *testing.T) {
 		got[k] = slices.Compact(v)
 	}
 	doc := docEventAttributes(t)
-	for _, name := range []string{otelobs.EventAttempt, otelobs.EventRetry, otelobs.EventExhausted, otelobs.EventHedge, otelobs.EventRejected, otelobs.EventFallback} {
+	for _, name := range []string{otelobs.EventAttempt, otelobs.EventRetry, otelobs.EventExhausted, otelobs.EventHedge, otelobs.EventRejected, otelobs.EventFallback, otelobs.EventSpared} {
 		if !slices.Equal(doc[name], got[name]) {
 			t.Errorf("span event %s: the documentation's table names %v; the event carries %v", name, doc[name], got[name])
 		}

@@ -36,6 +36,7 @@ const (
 	KeyReason      = attribute.Key("bulwark.reason")         // string: why (retries exhausted, hedge sent, rejection)
 	KeyHedge       = attribute.Key("bulwark.hedge")          // bool: the attempt was a hedge
 	KeyHedgeAfter  = attribute.Key("bulwark.hedge.after_ms") // float: since the first attempt of the hedge's round
+	KeyTimeoutMs   = attribute.Key("bulwark.timeout_ms")     // float: the per-attempt timeout that spared an attempt
 	KeyAttempts    = attribute.Key("bulwark.attempts")       // int, call span: attempts made
 	KeyHedgeWinner = attribute.Key("bulwark.hedge.winner")   // int, call span: the attempt that answered
 	KeyRejectedBy  = attribute.Key("bulwark.rejected_by")    // string, call span: the policy that refused
@@ -55,6 +56,7 @@ const (
 	EventHedge     = "bulwark.hedge_sent"
 	EventRejected  = "bulwark.rejected"
 	EventFallback  = "bulwark.fallback_served"
+	EventSpared    = "bulwark.attempt_spared"
 )
 
 // Tracer records bulwark's per-call events on OpenTelemetry spans. Install its interceptors
@@ -407,6 +409,12 @@ func (r *recorder) Observe(e observe.Event) {
 	case observe.RetriesExhausted:
 		r.span.AddEvent(EventExhausted, trace.WithTimestamp(e.Time), trace.WithAttributes(
 			KeyAttempts.Int(e.Attempt), KeyReason.String(e.Reason),
+		))
+	case observe.AttemptSpared:
+		// Sent from the timer's goroutine as the attempt runs on: the span is the call's,
+		// still live, and AddEvent is safe beside the call's own.
+		r.span.AddEvent(EventSpared, trace.WithTimestamp(e.Time), trace.WithAttributes(
+			KeyAttempt.Int(e.Attempt), KeyTimeoutMs.Float64(ms(e.Delay)),
 		))
 	case observe.HedgeSent:
 		r.span.AddEvent(EventHedge, trace.WithTimestamp(e.Time), trace.WithAttributes(
