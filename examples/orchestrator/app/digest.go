@@ -10,11 +10,13 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// quietEvents move zapobs's per-call lines (a retry, a rejection, a call that failed for good)
-// to debug: under a fault they come by the thousand. State changes (a breaker opening, a
-// limiter falling back) stay at warn, and the digest sums up the rest.
+// quietEvents move zapobs's per-call lines (a retry, a rejection, a call that failed for good,
+// an attempt its per-attempt timeout spared) to debug: under a fault or a slowdown they come
+// by the thousand. State changes (a breaker opening, a limiter falling back) stay at warn, and
+// the digest sums up the rest.
 var quietEvents = []zapobs.Option{
 	zapobs.WithLevel(observe.RetryScheduled, zapcore.DebugLevel),
+	zapobs.WithLevel(observe.AttemptSpared, zapcore.DebugLevel),
 	zapobs.WithLevel(observe.Rejected, zapcore.DebugLevel),
 	zapobs.WithLevel(observe.RetriesExhausted, zapcore.DebugLevel),
 	zapobs.WithLevel(observe.BreakerStateChanged, zapcore.WarnLevel),
