@@ -220,35 +220,7 @@ func TestStreamSlowServiceIsNotCut(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				answer := make(chan struct{})
-				var opens atomic.Int32
-				late := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-					opens.Add(1)
-					return lateStream{testkit.NewScriptedStream(ctx, false), answer}, nil
-				}
-				desc := &grpc.StreamDesc{ClientStreams: true}
-				cs, err := p.Stream()(context.Background(), desc, nil, testkit.MethodCheck, late)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-					t.Fatal(err)
-				}
-				clk.Advance(time.Second)
-				if tt.overtaken {
-					// Another stream of the method, opened after, answered at once.
-					fast := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-						return testkit.NewScriptedStream(ctx, false), nil
-					}
-					other, err := p.Stream()(context.Background(), desc, nil, testkit.MethodCheck, fast)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := testkit.CloseAndRecvInBubble(other, clk, &kycv1.CheckRequest{}, new(kycv1.CheckResponse)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				clk.Advance(4 * time.Second) // the first stream's attempt reaches its timeout
+				cs, answer, opens := lateStreamToItsTimeout(t, p, clk, tt.overtaken)
 				synctest.Wait()
 				close(answer) // the service answers every attempt from now on
 				if err := testkit.CloseAndRecvInBubble(cs, clk, &kycv1.CheckRequest{Index: 1}, new(kycv1.CheckResponse)); err != nil {
@@ -404,4 +376,43 @@ func overtakenCall(t *testing.T, s *setup, client kycv1.FaceMatchServiceClient, 
 	s.clk.Advance(time.Second) // the hanging call's first attempt reaches its timeout
 	r := <-done
 	return r.info.Attempts, r.err
+}
+
+// lateStreamToItsTimeout opens a client stream on p (on clk, a 5s per-attempt timeout) whose
+// attempts the service answers once answer is closed, and sends its first message; 1s on,
+// when overtaken, another stream of the method, which the service answers at once, runs to
+// its reply; then the clock moves to the first stream's attempt's timeout. It returns the
+// stream, answer, and the count of the stream's attempts opened. Call it inside
+// synctest.Test.
+func lateStreamToItsTimeout(t *testing.T, p *retry.Policy, clk *clocktest.Fake, overtaken bool) (grpc.ClientStream, chan struct{}, *atomic.Int32) {
+	t.Helper()
+	answer := make(chan struct{})
+	opens := new(atomic.Int32)
+	late := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+		opens.Add(1)
+		return lateStream{testkit.NewScriptedStream(ctx, false), answer}, nil
+	}
+	desc := &grpc.StreamDesc{ClientStreams: true}
+	cs, err := p.Stream()(context.Background(), desc, nil, testkit.MethodCheck, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if overtaken {
+		fast := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+			return testkit.NewScriptedStream(ctx, false), nil
+		}
+		other, err := p.Stream()(context.Background(), desc, nil, testkit.MethodCheck, fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := testkit.CloseAndRecvInBubble(other, clk, &kycv1.CheckRequest{}, new(kycv1.CheckResponse)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(4 * time.Second) // the first stream's attempt reaches its timeout
+	return cs, answer, opens
 }

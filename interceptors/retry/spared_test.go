@@ -202,35 +202,8 @@ func TestSparedStreamAttemptIsObserved(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				answer := make(chan struct{})
-				var opens atomic.Int32
-				late := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-					opens.Add(1)
-					return lateStream{testkit.NewScriptedStream(ctx, false), answer}, nil
-				}
-				desc := &grpc.StreamDesc{ClientStreams: true}
 				start := clk.Now()
-				cs, err := p.Stream()(context.Background(), desc, nil, testkit.MethodCheck, late)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cs.SendMsg(&kycv1.CheckRequest{Index: 0}); err != nil {
-					t.Fatal(err)
-				}
-				clk.Advance(time.Second)
-				if tt.overtaken {
-					fast := func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-						return testkit.NewScriptedStream(ctx, false), nil
-					}
-					other, err := p.Stream()(context.Background(), desc, nil, testkit.MethodCheck, fast)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := testkit.CloseAndRecvInBubble(other, clk, &kycv1.CheckRequest{}, new(kycv1.CheckResponse)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				clk.Advance(4 * time.Second) // the first stream's attempt reaches its timeout
+				cs, answer, opens := lateStreamToItsTimeout(t, p, clk, tt.overtaken)
 				synctest.Wait()
 				if tt.spared {
 					wantSpared(t, rec, testkit.MethodCheck, 1, 5*time.Second, start.Add(5*time.Second))
