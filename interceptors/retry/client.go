@@ -375,7 +375,7 @@ func (p *Policy) gatedOK(u *unaryCall, m *methodInfo, v codes.Verdict, t tally) 
 		end = clock.Later(p.s.Clock, u.t.Start) // before the budget records, which takes it (see loop.finished)
 	}
 	if p.overtaking {
-		p.answered(m, u.t.Start, clock.Since(p.s.Clock, u.t.Start), v)
+		p.answered(m, u.t.Start, end, v)
 	}
 	if m.bucket != nil {
 		m.bucket.record(v, true, end)

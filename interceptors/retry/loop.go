@@ -106,7 +106,7 @@ func (l *loop) finished(ctx context.Context, n int, t0 time.Time, v codes.Verdic
 		end = l.now()
 	}
 	if l.p.overtaking {
-		l.p.answered(l.m, t0, clock.Since(l.clk, t0), v)
+		l.p.answered(l.m, t0, end, v)
 	}
 	late := l.m.bucket != nil && v.Class.Failure() && l.lateStart(ctx, t0)
 	if l.m.bucket != nil && !late {

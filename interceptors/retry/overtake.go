@@ -28,12 +28,20 @@ type overtaking struct {
 // same method that started after it was answered in under half the per-attempt timeout.
 func (o *overtaking) overtaken(t0 time.Time) bool { return o.overtaker.Load() > t0.UnixNano() }
 
-// answered records that an attempt of m that started at t0 ended with v after d, for a policy
-// whose per-attempt timeout cuts overtaken attempts only (p.overtaking); it does nothing for
-// others. Only an answer of the service counts (a success or a business answer): a failure,
-// fast as it may be, does not say that a retry would be answered sooner.
-func (p *Policy) answered(m *methodInfo, t0 time.Time, d time.Duration, v codes.Verdict) {
-	if !p.overtaking || (v.Class != codes.Success && v.Class != codes.Business) || d >= p.cfg.PerAttemptTimeout/2 {
+// answered records that an attempt of m that started at t0 ended with v at end (zero: not
+// read yet, and read here only for an answer), for a policy whose per-attempt timeout cuts
+// overtaken attempts only (p.overtaking); it does nothing for others. Only an answer of the
+// service counts (a success or a business answer): a failure, fast as it may be, does not say
+// that a retry would be answered sooner.
+func (p *Policy) answered(m *methodInfo, t0, end time.Time, v codes.Verdict) {
+	if !p.overtaking || (v.Class != codes.Success && v.Class != codes.Business) {
+		return
+	}
+	d := end.Sub(t0)
+	if end.IsZero() {
+		d = clock.Since(p.s.Clock, t0)
+	}
+	if d >= p.cfg.PerAttemptTimeout/2 {
 		return
 	}
 	ns := t0.UnixNano()
