@@ -141,7 +141,6 @@ type tally struct {
 
 func (r *replicas) run(t *testing.T, n int) tally {
 	t.Helper()
-	r.warmUp(t)
 	r.rec.Reset()
 	tl := tally{codes: map[string]int{}, reasons: map[string]int{}}
 	for i := range n {
@@ -182,9 +181,8 @@ func (r *replicas) request(seed int64) *kycv1.CompareRequest {
 }
 
 // allServed reports whether every replica has received a call.
-// warmUp calls until every replica has answered, so that round_robin cycles over all three:
-// once, at the start, while every replica is healthy (see newReplicasBreakers); a later call
-// finds them all served and makes none.
+// warmUp calls until every replica has answered, so that round_robin cycles over all three
+// (newReplicasBreakers, while every replica is healthy).
 func (r *replicas) warmUp(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
