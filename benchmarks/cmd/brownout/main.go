@@ -2,8 +2,8 @@
 // orchestrator, built once and run as a subprocess (its flags and -json summary only), against
 // its embedded stubs failing a share F of calls at once with Unavailable, in a closed loop of
 // -concurrency verifications, against stubs that answer every request late (a slowdown) or
-// some never (their spike outlasting the budget), and against a full outage of every service
-// under open-loop load; for three configurations: the built-in profiles, every policy off, and retry only
+// some never (their spike outlasting the budget), and against full outages of every service
+// (issue 15's of -outage, and longer ones: longOutages) under open-loop load; for three configurations: the built-in profiles, every policy off, and retry only
 // (the built-ins' retry sections, with hedging, breakers, adaptive throttles and bulkheads
 // off). The built-ins' row of each scenario is judged against issue 15's goal (see goalAt).
 //
@@ -11,7 +11,7 @@
 //	                      [-rate 50] [-outage 5s] [-outage-at 5s] [-arrivals 20s]
 //
 // The three configurations of a row run at the same time (the runs mostly sleep: backoffs,
-// stub latency), so the whole table takes about six minutes.
+// stub latency), so the whole table takes about seven minutes.
 package main
 
 import (
@@ -60,7 +60,7 @@ func main() {
 	repo := flag.String("repo", "..", "root of the bulwark repository")
 	flag.Parse()
 	p := params{*n, *concurrency, *latency, *seed, *rate, *outage, *outageAt, *arrivals}
-	ri := runinfo.Start("Brownout: fault rates and an outage (issue 15)", "make -C benchmarks brownout", *repo)
+	ri := runinfo.Start("Brownout: fault rates and outages (issue 15)", "make -C benchmarks brownout", *repo)
 	ri.Head(os.Stdout)
 	if err := run(*repo, p); err != nil {
 		fmt.Fprintln(os.Stderr, "brownout:", err)
@@ -76,12 +76,21 @@ type goal struct {
 	holds func(on, off orchrun.Summary) bool
 }
 
-// outageF marks the outage scenario for goalAt; slowF and hangF the slow services'.
+// outageF marks the outage scenario for goalAt; slowF and hangF the slow services';
+// longOutageF the outages of other lengths (longOutages).
 const (
-	outageF = -1
-	slowF   = -2
-	hangF   = -3
+	outageF     = -1
+	slowF       = -2
+	hangF       = -3
+	longOutageF = -4
 )
+
+// longOutages are the lengths of the outage rows besides issue 15's (-outage), each judged by
+// this project's own goal: an outage costs at most its length and 2 s, as issue 15's 5 s
+// outage may cost 7 s. A breaker whose open interval keeps growing after failed probes fits
+// one length only: doubling up to 30 s closed after a 5 s outage at 5.25 s from the trip,
+// after a 6 s one at 11.25 s.
+var longOutages = []time.Duration{8 * time.Second, 15 * time.Second}
 
 // slowScenarios are the rows of slow services: n verifications each, the closed loop's
 // concurrency, and the stubs' flags (their -latency and -spike override the run's).
@@ -140,6 +149,13 @@ func goalAt(f float64) (goal, bool) {
 	return goal{}, false
 }
 
+// longOutageGoal is the goal of an outage row of length d (longOutages): at most d + 2 s of
+// arrivals lost.
+func longOutageGoal(d time.Duration) goal {
+	most := d.Seconds() + 2
+	return goal{fmt.Sprintf("≤ %g s of arrivals lost", most), func(on, _ orchrun.Summary) bool { return on.ArrivalsLostS <= most }}
+}
+
 type params struct {
 	n, concurrency int
 	latency        time.Duration
@@ -190,8 +206,9 @@ func run(repo string, p params) error {
 
 	fmt.Printf("%d verifications, %d in flight, stubs failing a share F of calls at once with Unavailable (and %v latency,\n"+
 		"1%% spikes of 300ms), seed %d; \"sent/call\" is the attempts that reached the stubs per call. Outage: %g verifications/s\n"+
-		"for %v, every service down for %v from %v; \"lost\" is (failed + shed) / rate.\n",
-		p.n, p.concurrency, p.latency, p.seed, p.rate, p.arrivals, p.outage, p.at)
+		"for %v, every service down for %v from %v; \"lost\" is (failed + shed) / rate. Longer outages (%v) go on with\n"+
+		"arrivals 10s past their end; their goal is this project's own: at most the outage's length and 2s lost, as issue 15's.\n",
+		p.n, p.concurrency, p.latency, p.seed, p.rate, p.arrivals, p.outage, p.at, durations(longOutages))
 	fmt.Println("Slow services: no fault; every request answered after the latency named, or a share of them hanging (a 60s")
 	fmt.Println("spike, past the 8s budget), fewer verifications. Their goals are this project's own: a slow service must not")
 	fmt.Println("make the built-ins decide less than no policy at all.")
@@ -200,16 +217,18 @@ func run(repo string, p params) error {
 	fmt.Println("| scenario | configuration | decided | failed | breaker opens | sent/call | p99 | max | lost | goal (built-ins) | met |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	goals, met := 0, 0
-	print := func(scenario string, f float64, sums []orchrun.Summary) {
+	// print prints a scenario's rows; g is the built-ins' goal (ok: there is one); lost says
+	// whether the scenario is an outage, whose arrivals lost it shows.
+	print := func(scenario string, g goal, ok, outage bool, sums []orchrun.Summary) {
 		for i, s := range sums {
 			lost := "—"
-			if f == outageF {
+			if outage {
 				lost = fmt.Sprintf("%.1f s", s.ArrivalsLostS)
 			}
 			name, gtext, verdict := scenario, "", ""
 			if i > 0 {
 				name = ""
-			} else if g, ok := goalAt(f); ok {
+			} else if ok {
 				// setups[0] is the built-ins, setups[1] every policy off.
 				goals++
 				gtext, verdict = g.text, "**missed**"
@@ -228,7 +247,8 @@ func run(repo string, p params) error {
 		if err != nil {
 			return err
 		}
-		print(fmt.Sprintf("F = %g", f), f, sums)
+		g, ok := goalAt(f)
+		print(fmt.Sprintf("F = %g", f), g, ok, false, sums)
 	}
 	// Slow services: every request answers late, or some never answer (their latency spike,
 	// 60s, outlasts the 8s budget), with no faults; fewer verifications, as each takes seconds.
@@ -238,17 +258,45 @@ func run(repo string, p params) error {
 		if err != nil {
 			return err
 		}
-		print(s.name, s.goal, sums)
+		g, ok := goalAt(s.goal)
+		print(s.name, g, ok, false, sums)
 	}
-	sums, err := row("-rate", strconv.FormatFloat(p.rate, 'g', -1, 64),
-		"-n", strconv.Itoa(int(p.rate*p.arrivals.Seconds())), "-fail", "unavailable=0",
-		"-outage", p.outage.String(), "-outage-at", p.at.String())
+	outage := func(d, arrivals time.Duration) ([]orchrun.Summary, error) {
+		return row("-rate", strconv.FormatFloat(p.rate, 'g', -1, 64),
+			"-n", strconv.Itoa(int(p.rate*arrivals.Seconds())), "-fail", "unavailable=0",
+			"-outage", d.String(), "-outage-at", p.at.String())
+	}
+	sums, err := outage(p.outage, p.arrivals)
 	if err != nil {
 		return err
 	}
-	print(fmt.Sprintf("%v outage at %g/s", p.outage, p.rate), outageF, sums)
+	g, ok := goalAt(outageF)
+	print(fmt.Sprintf("%v outage at %g/s", p.outage, p.rate), g, ok, true, sums)
+	for _, d := range longOutages {
+		// Arrivals go on 10 s past the outage's end, to count the arrivals lost after it.
+		if sums, err = outage(d, p.at+d+10*time.Second); err != nil {
+			return err
+		}
+		print(fmt.Sprintf("%v outage at %g/s", d, p.rate), longOutageGoal(d), true, true, sums)
+	}
 	fmt.Printf("\nThe built-ins meet %d of the %d goals.\n", met, goals)
 	return nil
+}
+
+// durations lists ds as "8s and 15s".
+func durations(ds []time.Duration) string {
+	out := ""
+	for i, d := range ds {
+		switch {
+		case i == 0:
+		case i == len(ds)-1:
+			out += " and "
+		default:
+			out += ", "
+		}
+		out += d.String()
+	}
+	return out
 }
 
 func ms(v float64) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/bulwarkrpc/bulwark/benchmarks/internal/orchrun"
 	"go.uber.org/goleak"
@@ -46,6 +47,15 @@ func TestGoals(t *testing.T) {
 		}
 		if got := g.holds(tc.on, tc.off); got != tc.want {
 			t.Errorf("%s (%s): %v, want %v", tc.name, g.text, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		lost float64
+		want bool
+	}{{17, true}, {17.1, false}} {
+		g := longOutageGoal(15 * time.Second)
+		if got := g.holds(orchrun.Summary{ArrivalsLostS: tc.lost}, orchrun.Summary{}); got != tc.want || g.text != "≤ 17 s of arrivals lost" {
+			t.Errorf("15s outage, %.1f s lost (%s): %v, want %v", tc.lost, g.text, got, tc.want)
 		}
 	}
 	if _, ok := goalAt(0); ok {
