@@ -187,7 +187,7 @@ func TestOverrideErrorAtWrittenField(t *testing.T) {
 		"services:\n  kyc.v1.OCRService:\n    retry: {per_attempt_timeout: 2s, budget: 1s}\n":              `t.yaml:3: services."kyc.v1.OCRService".retry.per_attempt_timeout: 2s is above budget (1s)`,
 		"services:\n  kyc.v1.OCRService:\n    hedge: {min_delay: 5s}\n":                                    `t.yaml:3: services."kyc.v1.OCRService".hedge.min_delay: 5s is above max_delay (3s)`,
 		"services:\n  kyc.v1.OCRService:\n    methods:\n      Extract:\n        deadline: {max: 2s}\n":     `t.yaml:5: services."kyc.v1.OCRService".methods.Extract.deadline.max: 2s is below default (8s)`,
-		"services:\n  kyc.v1.OCRService:\n    breaker: {slow_call_duration: 1m}\n":                         `t.yaml:3: services."kyc.v1.OCRService".breaker.slow_call_duration: 1m is above half_open_max_wait (20s), so the breaker would give up on a probe it would count as fast`,
+		"services:\n  kyc.v1.OCRService:\n    breaker: {slow_call_duration: 1m}\n":                         `t.yaml:3: services."kyc.v1.OCRService".breaker.slow_call_duration: 1m is above half_open_max_wait (10s), so the breaker would give up on a probe it would count as fast`,
 		"services:\n  kyc.v1.OCRService:\n    breaker: {window_size: 10}\n":                                `t.yaml:3: services."kyc.v1.OCRService".breaker.window_size: 10 is below minimum_calls (20), so the rate would never be judged`,
 		// The end written is still the one reported.
 		"services:\n  kyc.v1.OCRService:\n    retry: {max_backoff: 100ms}\n": `t.yaml:3: services."kyc.v1.OCRService".retry.max_backoff: 100ms is below initial_backoff (500ms)`,

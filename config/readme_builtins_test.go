@@ -37,10 +37,10 @@ func TestREADMEBuiltinFigures(t *testing.T) {
 		{"breakers that trip on 20 failures in a row or a failure rate significantly over 50 %",
 			ml.Breaker.ConsecutiveFailures == 20 && fast.Breaker.ConsecutiveFailures == 20 && ocr.Breaker.ConsecutiveFailures == 20 &&
 				ml.Breaker.FailureRateThreshold == 0.5 && fast.Breaker.FailureRateThreshold == 0.5 && ocr.Breaker.FailureRateThreshold == 0.5},
-		{"reopen after 0.75 s (`fast`: 0.5 s), doubling per failed probe",
+		{"probe 0.75 s after a trip (`fast`: 0.5 s), then every second, so that an outage closes them within 1 s of its end",
 			ml.Breaker.InitialRecoveryTimeout == 750*time.Millisecond && ocr.Breaker.InitialRecoveryTimeout == 750*time.Millisecond &&
 				fast.Breaker.InitialRecoveryTimeout == 500*time.Millisecond &&
-				ml.Breaker.RecoveryMultiplier == 2 && fast.Breaker.RecoveryMultiplier == 2 && ocr.Breaker.RecoveryMultiplier == 2},
+				ml.Breaker.RecoveryTimeout == time.Second && fast.Breaker.RecoveryTimeout == time.Second && ocr.Breaker.RecoveryTimeout == time.Second},
 		{"`ml` and `ocr` also hedge (up to 3 attempts, after the lower of the p99 latency and twice the median",
 			ml.Hedge != nil && ocr.Hedge != nil && fast.Hedge == nil &&
 				ml.Hedge.MaxAttempts == 3 && ocr.Hedge.MaxAttempts == 3 &&

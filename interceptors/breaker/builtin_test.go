@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 
@@ -214,45 +213,59 @@ func TestBuiltinOutageTripsFast(t *testing.T) {
 	}
 }
 
-// The probe schedule of the built-in ml breaker, as the package documentation gives it: an
-// outage is probed 0.75, 2.25, 5.25, 11.25, 23.25 and 47.25 s after the trip, then every 30 s;
-// one of 5 s from the trip is over at the third probe, 5.25 s after the trip.
+// The probe schedule of the built-in breakers, as the package documentation gives it: an
+// outage is probed 0.75 s after the trip (fast: 0.5 s), then every second, however long it
+// lasts, so that every outage closes the breaker within 1 s of its end. Intervals that grew
+// without a low cap (the former 0.75 s doubling up to 30 s) closed a 5 s outage at its third
+// probe, 0.25 s after its end, but a 6 s one 5.25 s after it and a 12 s one 11.25 s after.
 func TestBuiltinOutageProbeSchedule(t *testing.T) {
 	const step = 250 * time.Millisecond // every probe time is a multiple of it
-	for _, outage := range []time.Duration{5 * time.Second, time.Hour} {
-		b, clk := builtinBreaker(t, "ml")
-		for b.State() == breaker.Closed {
-			p, err := b.Allow()
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.Record(codes.Transient)
+	for _, profile := range []string{"ml", "ocr", "fast"} {
+		first := 750 * time.Millisecond
+		if profile == "fast" {
+			first = 500 * time.Millisecond
 		}
-		trip := clk.Now()
-		var probes []time.Duration
-		for len(probes) < 8 && b.State() != breaker.Closed {
-			clk.Advance(step)
-			p, err := b.Allow()
-			if err != nil {
-				continue
-			}
-			since := clk.Now().Sub(trip)
-			probes = append(probes, since)
-			if since < outage {
+		// Outages of 0.25 s to 2 minutes from the trip, each a multiple of step.
+		for outage := step; outage <= 2*time.Minute; outage += step * time.Duration(1+outage/(4*time.Second)) {
+			b, clk := builtinBreaker(t, profile)
+			for b.State() == breaker.Closed {
+				p, err := b.Allow()
+				if err != nil {
+					t.Fatal(err)
+				}
 				p.Record(codes.Transient)
-			} else {
-				p.Record(codes.Success)
 			}
-		}
-		want := []time.Duration{750 * time.Millisecond, 2250 * time.Millisecond, 5250 * time.Millisecond}
-		if outage == time.Hour {
-			want = append(want, 11250*time.Millisecond, 23250*time.Millisecond, 47250*time.Millisecond, 77250*time.Millisecond, 107250*time.Millisecond)
-		}
-		if !slices.Equal(probes, want) {
-			t.Errorf("outage of %v: probes %v after the trip, want %v", outage, probes, want)
-		}
-		if closed := b.State() == breaker.Closed; closed != (outage < time.Hour) {
-			t.Errorf("outage of %v: state %v after the probes", outage, b.State())
+			trip := clk.Now()
+			var probes []time.Duration
+			for b.State() != breaker.Closed {
+				clk.Advance(step)
+				p, err := b.Allow()
+				if err != nil {
+					continue
+				}
+				since := clk.Now().Sub(trip)
+				probes = append(probes, since)
+				if since < outage {
+					p.Record(codes.Transient)
+				} else {
+					p.Record(codes.Success)
+				}
+				if b.State() == breaker.HalfOpen {
+					// fast needs 2 successes: the second probe, at once.
+					if p, err = b.Allow(); err == nil {
+						p.Record(codes.Success)
+					}
+				}
+			}
+			for i, at := range probes {
+				want := first + time.Duration(i)*time.Second
+				if at != want {
+					t.Fatalf("%s, outage of %v: probe %d at %v after the trip, want %v (probes %v)", profile, outage, i+1, at, want, probes)
+				}
+			}
+			if late := probes[len(probes)-1] - outage; late < 0 || late >= time.Second {
+				t.Errorf("%s, outage of %v: closed %v after its end, want under 1s (probes %v)", profile, outage, late, probes)
+			}
 		}
 	}
 }

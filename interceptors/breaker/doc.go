@@ -175,13 +175,15 @@
 // probe reopens it for the last interval times RecoveryMultiplier, up to RecoveryTimeout; the
 // next trip after the breaker closes (or after Reset) starts again from InitialRecoveryTimeout.
 // Polly's BreakDurationGenerator, Resilience4j's interval function in the open state and
-// Envoy's ejection time × times ejected do the same. With the built-ins (0.75 s, ×2, up to 30 s
-// for ml) an outage is probed 0.75, 2.25, 5.25, 11.25, 23.25 and 47.25 s after the trip and
-// every 30 s from then on (TestBuiltinOutageProbeSchedule): a 5 s outage is over by the third
-// probe, which closes the breaker 5.25 s after the trip, not 30 (a first interval of 1 s would
-// probe at 1, 3 and 7 s); with the trip itself (about 0.3 s at 50 verifications/s) that is
-// about 5.5 s of arrivals lost, against 7.3 s. A long outage is probed gently. Without
-// InitialRecoveryTimeout every open interval is RecoveryTimeout, as before.
+// Envoy's ejection time × times ejected do the same. Growth bounds what probes cost a service
+// that stays down; it also sets how late the breaker learns that the service is back: up to
+// the last interval after the outage ended, which with ×2 is as long as the outage so far. The
+// built-ins therefore grow to 1 s only (0.75 s, then 1 s; fast 0.5 s, then 1 s): every outage
+// is probed within 1 s of its end, whatever its length (TestBuiltinOutageProbeSchedule), for
+// one request a second to a service that is down. Doubling up to 30 s probed 0.75, 2.25, 5.25,
+// 11.25, 23.25 s ... after the trip: a 5 s outage closed at the third probe, 0.25 s after its
+// end, but a 6 s one 5.25 s after it and a 12 s one 11.25 s after (brownout.md's outage rows).
+// Without InitialRecoveryTimeout every open interval is RecoveryTimeout, as before.
 //
 // # Generations
 //
