@@ -83,6 +83,7 @@ type call struct {
 	rejV     codes.Verdict                   // Guarded by mu
 	nextAt   time.Time                       // Guarded by mu: when the armed timer fires.
 	holdTill time.Time                       // Guarded by mu: the end of the latest pushback delay; no hedge starts before it.
+	heldFor  time.Time                       // Guarded by mu: the round's end a hedge was held back for, once (see holdForEndLocked).
 	panicked bool                            // Guarded by mu: a hedge panicked with panicV.
 	settled1 bool                            // Guarded by mu: attempt 1's outcome was taken (settle).
 	panicV   any                             // Guarded by mu
@@ -299,15 +300,25 @@ func (c *call) reserveLocked() bool {
 // back, and its retry-budget draw from a Refunder (see runHedge).
 //
 // The caller is gone too when less than retry.MinAttemptTime is left at now, the hedge's start,
-// before its deadline (a per-attempt timeout's, the retry budget's end under a retry loop; a
-// client stream's per-attempt timeout, which its context does not carry, through
-// attempt.Round.End), or the deadline has passed though its context does not say so yet: the
-// hedge's timer and the context's fire in goroutines of their own, and a hedge due at the
-// deadline may run first. Such a hedge cannot finish, as no retry started then could (the retry
-// loop starts none): it would only take the allowance, a retry-budget token and the server's
-// work. A hedge refused so, or because the caller is gone, closes the call to further hedges,
-// as the deadline only comes nearer: the timer is stopped, not left to wake up and refuse once
-// a delay until the deadline, and the attempts in flight go on.
+// before its context's deadline (a per-attempt timeout's, the retry budget's end under a retry
+// loop), or the deadline has passed though its context does not say so yet: the hedge's timer
+// and the context's fire in goroutines of their own, and a hedge due at the deadline may run
+// first. Such a hedge cannot finish, as no retry started then could (the retry loop starts
+// none): it would only take the allowance, a retry-budget token and the server's work. A hedge
+// refused so, or because the caller is gone, closes the call to further hedges, as the deadline
+// only comes nearer: the timer is stopped, not left to wake up and refuse once a delay until
+// the deadline, and the attempts in flight go on.
+//
+// The end of the round's per-attempt timeout that its context does not carry (attempt.Round.End:
+// a client stream's, or one that cuts overtaken attempts only) is no deadline: the retry loop
+// lifts it when it spares the attempt (the service slow for every caller, or a stall that no
+// later attempt overtook) or a stream commits, and the attempt runs on to the call's end. A
+// hedge due less than retry.MinAttemptTime before that end, or after it while it is still told,
+// is held back instead (see holdForEndLocked): it takes nothing, and the timer looks again once
+// the end has passed. By then the attempt was cut, its context canceled, and the call closes as
+// for a gone caller, no hedge sent; or the end was lifted, and the hedge goes, subject to
+// everything else here as usual. An end still told when the timer looks again closes the call,
+// as a deadline does: one look again per end.
 //
 // A server's pushback delay taken since the timer reserved the hedge, that has not passed at
 // now, holds it back as it holds an armed timer (see settle): the hedge does not start, and
@@ -325,15 +336,18 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 		c.stopLocked()
 		return 0
 	}
-	if dl, ok := c.ctx.Deadline(); ok && dl.Sub(now) < retry.MinAttemptTime {
+	dl, hasDL := c.ctx.Deadline()
+	if hasDL && dl.Sub(now) < retry.MinAttemptTime {
 		c.stopLocked() // the deadline only comes nearer: no later hedge could go either
 		return 0
 	}
 	if c.round != nil {
 		// A per-attempt timeout its context does not carry (a client stream's, one that
-		// cuts overtaken attempts only: see attempt.Round.SetEnd).
+		// cuts overtaken attempts only: see attempt.Round.SetEnd), which may yet be lifted.
 		if end := c.round.End(); !end.IsZero() && end.Sub(now) < retry.MinAttemptTime {
-			c.stopLocked()
+			if !c.holdForEndLocked(now, end, dl, hasDL) {
+				c.stopLocked()
+			}
 			return 0
 		}
 	}
@@ -363,6 +377,48 @@ func (c *call) startLocked(now time.Time, paid *bool) int {
 	}
 	c.sent = n
 	return n
+}
+
+// endGrace is how long past the round's end (attempt.Round.End) a hedge held back for it looks
+// again (see holdForEndLocked). The retry loop's timer that cuts or spares the attempt at the
+// end fires in a goroutine of its own, as the hedging timer does: a look at the end itself
+// could run before the loop's timer has done, and find the end neither lifted nor the attempt
+// cut. retry.MinAttemptTime, the least time any attempt is started with: short beside a
+// per-attempt timeout, so that the hedge of a spared attempt goes with little delay.
+const endGrace = retry.MinAttemptTime
+
+// holdForEndLocked holds back the hedge startLocked refused at now for the round's end (end,
+// less than retry.MinAttemptTime away or passed already, see attempt.Round.End), and reports
+// whether it did; when it did not, the caller closes the call to further hedges. The timer is
+// set for endGrace past the end (past now, when the end has passed already), in place of the
+// hedge after this one, which onTimer armed a delay on: the held hedge then goes if the end
+// was lifted meanwhile, and not if the attempt was cut, and the next is due a delay after it.
+// dl is the context's deadline, if hasDL.
+//
+// The rule is bounded, one look again per end (heldFor): a hedge refused again for the same
+// end, still told (the loop's timer later than endGrace, or a stream's end that outlives a cut
+// of the attempt, whose canceled context closes the call anyway), closes the call, instead of
+// arming the timer again and again. Nor is a hedge held when the context's deadline leaves
+// less than retry.MinAttemptTime after the look: no hedge could go then either, and the call
+// closes at once, as for a deadline, with no timer left armed for nothing.
+func (c *call) holdForEndLocked(now, end, dl time.Time, hasDL bool) bool {
+	if c.heldFor.Equal(end) {
+		return false // looked again once: the end was neither lifted nor the attempt cut
+	}
+	at := end
+	if now.After(at) {
+		at = now
+	}
+	at = at.Add(endGrace)
+	if hasDL && dl.Sub(at) < retry.MinAttemptTime {
+		return false
+	}
+	c.heldFor = end
+	if c.sent+c.pending < c.limit && (!c.armed || !c.nextAt.Equal(at)) {
+		c.disarmLocked()
+		c.armLocked(now, at.Sub(now))
+	}
+	return true
 }
 
 // leaveLocked counts an attempt out of those in flight, once its outcome is taken (or, for a

@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/bulwarkrpc/bulwark/clock/clocktest"
-	"github.com/bulwarkrpc/bulwark/internal/attempt"
 	"github.com/bulwarkrpc/bulwark/internal/testkit"
 	"github.com/bulwarkrpc/bulwark/observe"
-	kycv1 "github.com/bulwarkrpc/bulwark/proto/kyc/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -30,16 +28,6 @@ func nearDeadlineHedge(t *testing.T, p *Policy, clk *clocktest.Fake, d time.Dura
 	t.Helper()
 	ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(d+time.Millisecond))
 	defer cancel()
-	nearEndHedge(t, ctx, cancel, clk, d, hedges, rec, start)
-}
-
-// nearEndHedge is nearDeadlineHedge for a caller's context ctx (canceled by cancel) that ends
-// 1ms past the first hedge's due time, or whose round's per-attempt timeout does
-// (attempt.Round.SetEnd).
-func nearEndHedge(t *testing.T, ctx context.Context, cancel context.CancelFunc, clk *clocktest.Fake, d time.Duration, hedges *atomic.Int32, rec *testkit.Recorder,
-	start func(ctx context.Context) (context.Context, <-chan struct{}),
-) {
-	t.Helper()
 	first, done := start(ctx)
 	synctest.Wait() // attempt 1 waits, the hedge's timer is armed
 	if n := clk.Timers(); n != 1 {
@@ -112,31 +100,6 @@ func TestHedgeRefusedForTheDeadlineClosesTheCall(t *testing.T) {
 				if err := <-errc; status.Code(err) != grpccodes.Canceled {
 					t.Errorf("call = %v, want Canceled: its caller canceled it", err)
 				}
-			}()
-			return <-first, done
-		})
-	})
-}
-
-// So for a hedge refused for the end of its round's per-attempt timeout, which the attempt's
-// context does not carry (attempt.Round.End: a client stream's under a retry loop).
-func TestHedgeRefusedForThePerAttemptEndClosesTheCall(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const d = time.Hour
-		p, clk, rec := delayPolicy(t, d)
-		round := new(attempt.Round)
-		round.Reset(0, clk.Now(), nil)
-		round.SetEnd(clk.Now().Add(d + time.Millisecond))
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var hedges atomic.Int32
-		nearEndHedge(t, ctx, cancel, clk, d, &hedges, rec, func(ctx context.Context) (context.Context, <-chan struct{}) {
-			first := make(chan context.Context, 1)
-			invoker := firstWaits(first, &hedges)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				_ = p.Unary()(ctx, compare, &kycv1.CompareRequest{}, &kycv1.CompareResponse{}, nil, invoker, round)
 			}()
 			return <-first, done
 		})
