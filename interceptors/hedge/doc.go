@@ -49,10 +49,20 @@
 // once on an Unavailable or a ResourceExhausted with RetryInfo would ignore all three. Hedging
 // is for answers slow to come, not for errors. No further attempt starts once the call is
 // decided, MaxAttempts were sent, the caller's context is done, less than retry.MinAttemptTime
-// (5ms) is left before its deadline (as no retry starts then: such an attempt cannot finish;
-// under a retry loop's per-attempt timeout, a client stream's reply phase counts to that
-// timeout's end, which its context does not carry: TestNoStreamHedgeNearThePerAttemptTimeout),
+// (5ms) is left before its deadline (as no retry starts then: such an attempt cannot finish),
 // or the method's allowance of losing hedges or the budget refused one (see Budget).
+//
+// Under a retry loop, a per-attempt timeout that the round's context does not carry (a client
+// stream's, which the stream's commit lifts, and any round's under per_attempt_cut: overtaken,
+// which spares an attempt nobody overtook) is no deadline: its end is told the hedge through
+// the round (attempt.Round.End), and may be lifted. A hedge due less than retry.MinAttemptTime
+// before that end is held back, and the hedging timer looks again 5ms past the end: when the
+// loop cut the attempt there, its context is canceled and no hedge goes, nothing spent
+// (TestNoStreamHedgeNearThePerAttemptTimeout); when it spared it, the attempt runs on to the
+// call's end, and the hedge goes then, the service being slow for every caller or the attempt
+// stalled (TestUnderRetryASparedAttemptIsHedged, TestStreamUnderRetryASparedAttemptIsHedged).
+// The timer looks again once per end: an end still told then closes the call to hedges, as a
+// deadline does, and so does a deadline that leaves no room for a hedge after the look.
 //
 // The caller's deadline and cancellation apply to every attempt. When the caller cancels,
 // every attempt ends at once and the call returns the cancellation. A call returns only

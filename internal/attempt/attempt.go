@@ -363,6 +363,11 @@ type Round struct {
 // interceptors/retry); the zero time tells that none does, or no longer. Any other unary
 // round's timeout is its context's deadline, and its end is not set. Safe to call while the
 // round's hedges read it (End).
+//
+// Unlike a deadline, the end may be lifted once it has come: a timeout that ends the attempt
+// cancels its context, and one that spares it (or a commit) sets the zero time. A hedging
+// policy below holds back a hedge due too near the end until the end has passed, then sends it
+// if the end was lifted, not if the context was canceled (see interceptors/hedge).
 func (r *Round) SetEnd(t time.Time) {
 	var ns int64
 	if !t.IsZero() {
