@@ -32,6 +32,7 @@
 //	| BulwarkRetriesExhausted          | exhausted / calls of a service > 0.05 in 5m, all reasons (≥ 6/min) | 5m  | warning  |
 //	| BulwarkRateLimiterDegraded       | the remote rate limiter's fail mode answered in every 2m window    | 5m  | warning  |
 //	| BulwarkHedgesHigh                | hedges not refused locally / calls > 0.1 over 10m (≥ 6 calls/min)  | 10m | warning  |
+//	| BulwarkAttemptsSpared            | spared / attempts that reached a service > 0.1 in 5m (≥ 6/min)     | 5m  | warning  |
 //	| BulwarkAdaptiveThrottleRejecting | a service's (a method's) throttling rejects with probability > 0.5 | 5m  | critical |
 //
 // BulwarkRetryRateHigh is the early warning: retries rise while a service sickens, before its

@@ -46,7 +46,7 @@ func execPromtool(t *testing.T, args ...string) (string, error) {
 
 func TestPromtoolCheckRules(t *testing.T) {
 	out := runPromtool(t, "check", "rules", "alerts.yml")
-	if want := "SUCCESS: 11 rules found"; !strings.Contains(out, want) {
+	if want := "SUCCESS: 12 rules found"; !strings.Contains(out, want) {
 		t.Errorf("promtool check rules:\n%s\nwant %q", out, want)
 	}
 }
