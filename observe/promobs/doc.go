@@ -80,9 +80,10 @@
 // bulwark_retries_total's: under per_attempt_cut: overtaken (the built-in ml, ocr and fast
 // profiles) an attempt is cut at its timeout only when the service answered a later attempt of
 // the method in under half the timeout; otherwise it is spared. A spared attempt is neither a
-// failure nor a retry, so no other series shows it: its rate over that of bulwark_calls_total
-// says that the service has slowed down for every caller, before a breaker or the retry rate
-// does.
+// failure nor a retry, so no other series shows it: its rate over that of the attempts that
+// reached the service (bulwark_attempts_total, class not rejected) says that the service has
+// slowed down for every caller, before a breaker or the retry rate does (observability's
+// BulwarkAttemptsSpared alert fires past a tenth for 5 minutes).
 //
 // # Labels
 //
