@@ -160,6 +160,20 @@ func endRound(start, end time.Time) *attempt.Round {
 	return r
 }
 
+// heldBeforeEnd starts a call of kind (startHeld) whose round's per-attempt end is 1ms after
+// its first hedge is due, d after its start, and moves its clock to that hedge: held back, the
+// timer set to look again past the end. It returns the call and its round.
+func heldBeforeEnd(t *testing.T, kind string, ctx context.Context, d time.Duration, release <-chan struct{}) (*heldCall, *attempt.Round) {
+	t.Helper()
+	clk := clocktest.New(time.Now())
+	start := clk.Now()
+	round := endRound(start, start.Add(d+time.Millisecond))
+	h := startHeld(t, kind, ctx, clk, d, round, release)
+	h.advance(d)
+	h.want(t, "due 1ms before the end", 0, 1) // the timer looks again past the end
+	return h, round
+}
+
 // TestHedgeHeldForThePerAttemptEndGoesOnceTheEndIsLifted: a hedge due 1ms before its round's
 // per-attempt end is held back, and goes endGrace past the end, once the retry loop has lifted
 // the end (it spared the attempt: the service is slow for every caller). It is one hedge,
@@ -171,14 +185,9 @@ func TestHedgeHeldForThePerAttemptEndGoesOnceTheEndIsLifted(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const d = time.Hour
-				clk := clocktest.New(time.Now())
-				start := clk.Now()
-				round := endRound(start, start.Add(d+time.Millisecond))
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				h := startHeld(t, kind, ctx, clk, d, round, nil)
-				h.advance(d)
-				h.want(t, "due 1ms before the end", 0, 1) // the timer looks again past the end
+				h, round := heldBeforeEnd(t, kind, ctx, d, nil)
 				h.advance(time.Millisecond)
 				round.SetEnd(time.Time{}) // the retry loop's timer spares the attempt at its end
 				h.advance(endGrace - time.Nanosecond)
@@ -224,9 +233,6 @@ func TestHedgeHeldForThePerAttemptEndIsNotSentOnceTheAttemptIsCut(t *testing.T) 
 			t.Run(kind+"/"+tc.name, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					const d = time.Hour
-					clk := clocktest.New(time.Now())
-					start := clk.Now()
-					round := endRound(start, start.Add(d+time.Millisecond))
 					var flag atomic.Bool
 					ctx, cut := context.WithCancel(callend.WithCutFlag(context.Background(), &flag))
 					defer cut()
@@ -239,9 +245,7 @@ func TestHedgeHeldForThePerAttemptEndIsNotSentOnceTheAttemptIsCut(t *testing.T) 
 						released = sync.OnceFunc(func() { close(release) })
 						defer released() // a failed check still lets attempt 1 return
 					}
-					h := startHeld(t, kind, ctx, clk, d, round, release)
-					h.advance(d)
-					h.want(t, "due 1ms before the end", 0, 1)
+					h, round := heldBeforeEnd(t, kind, ctx, d, release)
 					h.advance(time.Millisecond)
 					flag.Store(true) // the retry loop's timer cuts the attempt at its end
 					cut()
@@ -282,14 +286,9 @@ func TestHedgeHeldForAPerAttemptEndStillToldClosesTheCall(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const d = time.Hour
-				clk := clocktest.New(time.Now())
-				start := clk.Now()
-				round := endRound(start, start.Add(d+time.Millisecond))
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				h := startHeld(t, kind, ctx, clk, d, round, nil)
-				h.advance(d)
-				h.want(t, "due 1ms before the end", 0, 1)
+				h, _ := heldBeforeEnd(t, kind, ctx, d, nil)
 				h.advance(time.Millisecond + endGrace)
 				h.want(t, "endGrace past an end still told", 0, 0)
 				for step := 1; step <= 2; step++ {
