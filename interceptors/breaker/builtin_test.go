@@ -226,7 +226,8 @@ func TestBuiltinOutageProbeSchedule(t *testing.T) {
 			first = 500 * time.Millisecond
 		}
 		// Outages of 0.25 s to 2 minutes from the trip, each a multiple of step.
-		for outage := step; outage <= 2*time.Minute; outage += step * time.Duration(1+outage/(4*time.Second)) {
+		// Lengths 0.25 s apart at first, the gap growing by 0.25 s every 4 s of length.
+		for outage := step; outage <= 2*time.Minute; outage += time.Duration(1+int(outage/(4*time.Second))) * step {
 			b, clk := builtinBreaker(t, profile)
 			for b.State() == breaker.Closed {
 				p, err := b.Allow()

@@ -345,7 +345,9 @@ func TestNoHedgeHeldForAPerAttemptEndPastWhichTheDeadlineLeavesNoRoom(t *testing
 				}
 				h.running(t, "at the look")
 				cancel()
-				<-h.done
+				if err := <-h.done; status.Code(err) != grpccodes.Canceled {
+					t.Fatalf("the call = %v, want Canceled: its caller canceled it", err)
+				}
 			})
 		})
 	}
