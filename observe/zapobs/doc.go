@@ -32,6 +32,11 @@
 //
 // * warn for a change to open or forced_open: the line that explains the rejections that
 // follow it, kept at least as visible as they are (WithLevel sets every transition's level).
+// But the probe lines are debug (WithProbeLevel sets theirs): open → half_open as the open
+// interval ends, and half_open → open when the probe fails. A breaker writes two for each open
+// interval while its service stays down, and the built-in ones probe every second: at info and
+// warn, an outage reads as its trip (warn) and the close that ends it (info), and the
+// transitions metric counts every probe.
 // So is a line that stands for several changes, which a breaker folded into one while the
 // sink was held (package breaker: at most 16 wait), when transitions to open were folded
 // into it: folded_trips counts those from closed, folded_reopens those from half_open,

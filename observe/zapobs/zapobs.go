@@ -188,14 +188,27 @@ const (
 	stateForcedOpen = "forced_open"
 )
 
+// stateHalfOpen is breaker.HalfOpen.String().
+const stateHalfOpen = "half_open"
+
+// probeLine reports whether e, a BreakerStateChanged, is a probe line (WithProbeLevel): one
+// change, open → half_open or half_open → open.
+func probeLine(e *observe.Event) bool {
+	if e.LastFrom != observe.LastFromShown || e.FoldedTrips != 0 || e.FoldedReopens != 0 {
+		return false
+	}
+	return e.From == stateOpen && e.To == stateHalfOpen || e.From == stateHalfOpen && e.To == stateOpen
+}
+
 // never enables no level: no stack traces.
 var never = zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })
 
 // sink writes bulwark events as structured zap log lines.
 type sink struct {
-	log    *zap.Logger
-	levels [numKinds]zapcore.Level
-	opened zapcore.Level // a breaker's line to open or forced_open, or with folded opens (see config)
+	log     *zap.Logger
+	levels  [numKinds]zapcore.Level
+	opened  zapcore.Level // a breaker's line to open or forced_open, or with folded opens (see config)
+	probing zapcore.Level // a breaker's probe line (see WithProbeLevel)
 
 	// breakers holds the last state each breaker reported (BreakerStateChanged, or the
 	// BreakerPublished that put it in service), within the bounds of breakerstates.Store; a
@@ -221,7 +234,7 @@ func New(logger *zap.Logger, opts ...Option) observe.Sink {
 	return &sink{
 		log:    logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never)),
 		levels: cfg.levels,
-		opened: cfg.opened,
+		opened: cfg.opened, probing: cfg.probing,
 	}
 }
 
@@ -244,7 +257,10 @@ func (s *sink) observe(e observe.Event, called string) {
 	switch e.Kind {
 	case observe.BreakerStateChanged:
 		s.breakers.Observe(&e)
-		if e.To == stateOpen || e.To == stateForcedOpen || e.FoldedTrips != 0 || e.FoldedReopens != 0 {
+		switch {
+		case lvl != off && probeLine(&e):
+			lvl = s.probing
+		case e.To == stateOpen || e.To == stateForcedOpen || e.FoldedTrips != 0 || e.FoldedReopens != 0:
 			lvl = s.opened // folded opens too: their line is the one that explains the rejections
 		}
 	case observe.Retired, observe.BreakerPublished:

@@ -168,7 +168,7 @@ func TestLines(t *testing.T) {
 			event: with(full(observe.BreakerStateChanged), func(e *observe.Event) {
 				e.Policy, e.From, e.To, e.Reason = observe.PolicyBreaker, "open", "half_open", "recovery_timeout"
 			}),
-			wantLevel: zapcore.InfoLevel, wantMsg: "breaker state changed",
+			wantLevel: zapcore.DebugLevel, wantMsg: "breaker state changed", // a probe line
 			wantFields: []field{{"service", ocr}, {"method", extract}, {"from", "open"}, {"to", "half_open"},
 				{"reason", "recovery_timeout"}},
 		},
@@ -502,18 +502,30 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // A breaker's line to open or forced_open is a warning, the others info: the opening explains
 // the warnings (rejections) that follow it, and an operator filtering at warn must see it
-// (before, every transition was info, below the rejections it caused). WithLevel sets every
-// transition's level.
+// (before, every transition was info, below the rejections it caused). But the probe lines,
+// open → half_open and a failed probe's half_open → open, are debug: the built-in breakers
+// probe every second, and a long outage wrote two lines a second per breaker, one of them a
+// warning; its trip and its close say what happened. WithLevel sets every transition's level
+// but the probe lines' (WithProbeLevel), and turns them off with the others.
 func TestBreakerOpeningIsAWarning(t *testing.T) {
 	transitions := [][2]string{{"closed", "open"}, {"open", "half_open"}, {"half_open", "open"}, {"half_open", "closed"}, {"closed", "forced_open"}, {"forced_open", "closed"}}
+	debug, info, warn := zapcore.DebugLevel, zapcore.InfoLevel, zapcore.WarnLevel
 	for _, tt := range []struct {
 		name string
 		opts []zapobs.Option
 		want []zapcore.Level // per transition
 	}{
-		{name: "defaults", want: []zapcore.Level{zapcore.WarnLevel, zapcore.InfoLevel, zapcore.WarnLevel, zapcore.InfoLevel, zapcore.WarnLevel, zapcore.InfoLevel}},
+		{name: "defaults", want: []zapcore.Level{warn, debug, debug, info, warn, info}},
 		{name: "WithLevel", opts: []zapobs.Option{zapobs.WithLevel(observe.BreakerStateChanged, zapcore.DebugLevel)},
-			want: []zapcore.Level{zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel, zapcore.DebugLevel}},
+			want: []zapcore.Level{debug, debug, debug, debug, debug, debug}},
+		{name: "WithLevel warn, as the example orchestrator", opts: []zapobs.Option{zapobs.WithLevel(observe.BreakerStateChanged, warn)},
+			want: []zapcore.Level{warn, debug, debug, warn, warn, warn}},
+		{name: "WithProbeLevel", opts: []zapobs.Option{zapobs.WithProbeLevel(info)},
+			want: []zapcore.Level{warn, info, info, info, warn, info}},
+		{name: "WithProbeLevel off", opts: []zapobs.Option{zapobs.WithProbeLevel(zapcore.FatalLevel)},
+			want: []zapcore.Level{warn, info, warn, info}},
+		{name: "WithLevel off, WithProbeLevel on", opts: []zapobs.Option{
+			zapobs.WithProbeLevel(warn), zapobs.WithLevel(observe.BreakerStateChanged, zapcore.InvalidLevel)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, logs := observed(zapcore.DebugLevel, tt.opts...)

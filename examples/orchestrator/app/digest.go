@@ -13,7 +13,9 @@ import (
 // quietEvents move zapobs's per-call lines (a retry, a rejection, a call that failed for good,
 // an attempt its per-attempt timeout spared) to debug: under a fault or a slowdown they come
 // by the thousand. State changes (a breaker opening, a limiter falling back) stay at warn, and
-// the digest sums up the rest.
+// the digest sums up the rest. A breaker's probes while its service stays down (open →
+// half_open, a failed probe's half_open → open: one pair a second per breaker with the built-in
+// profiles) stay at zapobs's debug: the digest counts the reopens among its breaker openings.
 var quietEvents = []zapobs.Option{
 	zapobs.WithLevel(observe.RetryScheduled, zapcore.DebugLevel),
 	zapobs.WithLevel(observe.AttemptSpared, zapcore.DebugLevel),
