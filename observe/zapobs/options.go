@@ -55,9 +55,7 @@ func WithLevel(k observe.Kind, level zapcore.Level) Option {
 		if int(k) <= 0 || int(k) >= numKinds {
 			return
 		}
-		if level > zapcore.ErrorLevel || level < zapcore.DebugLevel {
-			level = off
-		}
+		level = writable(level)
 		c.levels[k] = level
 		if k == observe.BreakerStateChanged {
 			c.opened = level
@@ -76,10 +74,14 @@ func WithLevel(k observe.Kind, level zapcore.Level) Option {
 // DPanic, Panic and Fatal turn the lines off; WithLevel(observe.BreakerStateChanged, off)
 // turns them off whatever this says.
 func WithProbeLevel(level zapcore.Level) Option {
-	return optionFunc(func(c *config) {
-		if level > zapcore.ErrorLevel || level < zapcore.DebugLevel {
-			level = off
-		}
-		c.probing = level
-	})
+	return optionFunc(func(c *config) { c.probing = writable(level) })
+}
+
+// writable returns level, or off for a level a line is never written at: DPanic, Panic and
+// Fatal (a sink must never panic nor end the process) and any outside debug..error.
+func writable(level zapcore.Level) zapcore.Level {
+	if level > zapcore.ErrorLevel || level < zapcore.DebugLevel {
+		return off
+	}
+	return level
 }

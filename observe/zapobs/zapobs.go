@@ -182,14 +182,13 @@ func checkFields(l *line) {
 }
 
 // The breaker states whose lines are written at the opened level (breaker.Open.String(),
-// breaker.ForcedOpen.String(): zapobs does not import the breaker).
+// breaker.ForcedOpen.String(): zapobs does not import the breaker), and half_open
+// (breaker.HalfOpen.String()), of the probe lines with open.
 const (
 	stateOpen       = "open"
 	stateForcedOpen = "forced_open"
+	stateHalfOpen   = "half_open"
 )
-
-// stateHalfOpen is breaker.HalfOpen.String().
-const stateHalfOpen = "half_open"
 
 // probeLine reports whether e, a BreakerStateChanged, is a probe line (WithProbeLevel): one
 // change, open → half_open or half_open → open.

@@ -76,13 +76,11 @@ type goal struct {
 	holds func(on, off orchrun.Summary) bool
 }
 
-// outageF marks the outage scenario for goalAt; slowF and hangF the slow services';
-// longOutageF the outages of other lengths (longOutages).
+// outageF marks the outage scenario for goalAt; slowF and hangF the slow services'.
 const (
-	outageF     = -1
-	slowF       = -2
-	hangF       = -3
-	longOutageF = -4
+	outageF = -1
+	slowF   = -2
+	hangF   = -3
 )
 
 // longOutages are the lengths of the outage rows besides issue 15's (-outage), each judged by
@@ -217,7 +215,7 @@ func run(repo string, p params) error {
 	fmt.Println("| scenario | configuration | decided | failed | breaker opens | sent/call | p99 | max | lost | goal (built-ins) | met |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	goals, met := 0, 0
-	// print prints a scenario's rows; g is the built-ins' goal (ok: there is one); lost says
+	// print prints a scenario's rows; g is the built-ins' goal (ok: there is one); outage says
 	// whether the scenario is an outage, whose arrivals lost it shows.
 	print := func(scenario string, g goal, ok, outage bool, sums []orchrun.Summary) {
 		for i, s := range sums {
