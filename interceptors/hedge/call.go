@@ -518,6 +518,9 @@ func (c *call) runHedge() {
 	// ended since the timer read it: a panic of it is recovered above, as one under the lock.
 	actx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
+	// Ended with its round, the hedge is a loser to the policies below, not a failure: the
+	// round's first attempt carries the round's timeout (callend.Hedge).
+	actx = callend.Hedge(actx)
 	c.mu.Lock()
 	locked = true
 	c.pending--

@@ -247,6 +247,15 @@
 // stall of the client (a GC pause, a busy CPU) made every call in flight late at once and
 // their hedges lose, which 32 is sized to absorb.
 //
+// To the policies below that learn from outcomes (a breaker, an adaptive throttle), a hedge
+// whose context ended is a loser, class canceled, whatever ended it: the call decided, its
+// caller gone, or the round's per-attempt timeout, which ends every attempt of the round at
+// once (internal/outcome.Hedge). The round's first attempt carries that timeout, so a round in
+// which every attempt hung is one failure, as a round a hedge won is one success; a hedge the
+// service answered is classed as the answer. Counted as failures, the hedges of hung rounds
+// weighed three to a won round's one, and with 30 % of requests hung their cuts, in bursts,
+// opened breakers on 20 failures in a row (TestComposeHungRoundIsOneBreakerFailure).
+//
 // # Panics
 //
 // A panic of attempt 1 (on the caller's goroutine) goes on to the caller as it is, with its

@@ -44,6 +44,10 @@ func TestClass(t *testing.T) {
 		{name: "a plain error", ctx: context.Background(), err: errors.New("boom"), want: codes.Default().Classify(errors.New("boom")).Class},
 		{name: "cut by a per-attempt timeout: its DeadlineExceeded", ctx: cutCtx, err: canceledStatus, want: codes.Transient},
 		{name: "canceled with the cut flag unset: the caller's", ctx: notCut, err: canceledStatus, want: codes.Canceled},
+		{name: "a hedge cut with its round: a loser", ctx: Hedge(cutCtx), err: canceledStatus, want: codes.Canceled},
+		{name: "a hedge past its round's deadline: a loser", ctx: Hedge(expired), err: unavailable, want: codes.Canceled},
+		{name: "a hedge the service answered: its answer", ctx: Hedge(context.Background()), err: unavailable, want: codes.Transient},
+		{name: "a hedge that succeeded", ctx: Hedge(cutCtx), want: codes.Success},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
