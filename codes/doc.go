@@ -45,6 +45,15 @@
 //	Unauthenticated      business
 //	above 16             server_fault (codes a server may send; no override names one)
 //
+// Internal is a server fault: a bug the same request would meet again, not retried, and
+// counted against the breaker. Some inference servers answer Internal for trouble that passes
+// too (a GPU out of memory under a burst, a worker restarting). Where a service's Internal is
+// known to pass, override it for that service: Overrides{Codes: {Internal: Transient}}, in a
+// configuration file `classifier: {codes: {INTERNAL: transient}}`. With the example orchestrator
+// and 30 % of requests failing with Internal, the built-ins decided 40.5 % of verifications,
+// about what every policy off decides (41.0 %); with that override, 98.8 % (1.42 requests per
+// call), as under 30 % Unavailable.
+//
 // # Details
 //
 // A google.rpc.ErrorInfo reason for which the classifier has an override wins over the code:
