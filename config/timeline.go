@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/interceptors/hedge"
 	"github.com/bulwarkrpc/bulwark/interceptors/retry"
+	"github.com/bulwarkrpc/bulwark/internal/prose"
 )
 
 // StepKind says what a Step of a timeline is.
@@ -295,20 +296,11 @@ func never(from, to int) string {
 	if from == to {
 		return "attempt " + strconv.Itoa(from) + " never runs"
 	}
-	var b strings.Builder
-	b.WriteString("attempts ")
+	var ns []string
 	for i := from; i <= to; i++ {
-		switch {
-		case i == from:
-		case i == to:
-			b.WriteString(" and ")
-		default:
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.Itoa(i))
+		ns = append(ns, strconv.Itoa(i))
 	}
-	b.WriteString(" never run")
-	return b.String()
+	return "attempts " + prose.List(ns) + " never run"
 }
 
 // warning returns the warning message for t, or "".

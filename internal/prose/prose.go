@@ -3,6 +3,7 @@ package prose
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,3 +37,19 @@ func Plural(n int, one, many string) string {
 // Percent writes the fraction p as a percentage, rounded to ten significant digits so that
 // 0.07 reads 7, not 7.000000000000001.
 func Percent(p float64) string { return strconv.FormatFloat(p*100, 'g', 10, 64) }
+
+// List writes items as an English list: "a", "a and b", "a, b and c".
+func List(items []string) string {
+	var b strings.Builder
+	for i, it := range items {
+		switch {
+		case i == 0:
+		case i == len(items)-1:
+			b.WriteString(" and ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(it)
+	}
+	return b.String()
+}

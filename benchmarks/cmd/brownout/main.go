@@ -24,6 +24,7 @@ import (
 
 	"github.com/bulwarkrpc/bulwark/benchmarks/internal/orchrun"
 	"github.com/bulwarkrpc/bulwark/benchmarks/internal/runinfo"
+	"github.com/bulwarkrpc/bulwark/internal/prose"
 )
 
 // allOff binds the three services to an empty profile: every policy off (the 8 s budget of
@@ -283,18 +284,11 @@ func run(repo string, p params) error {
 
 // durations lists ds as "8s and 15s".
 func durations(ds []time.Duration) string {
-	out := ""
+	out := make([]string, len(ds))
 	for i, d := range ds {
-		switch {
-		case i == 0:
-		case i == len(ds)-1:
-			out += " and "
-		default:
-			out += ", "
-		}
-		out += d.String()
+		out[i] = d.String()
 	}
-	return out
+	return prose.List(out)
 }
 
 func ms(v float64) string {

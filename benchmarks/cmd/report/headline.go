@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bulwarkrpc/bulwark/internal/prose"
 )
 
 // pairedBench is the paired layout's benchmark (benchmarks.RunPaired, cmd/paired).
@@ -242,18 +244,11 @@ func gomaxprocsIn(ss []sample) string {
 		}
 	}
 	slices.Sort(ps)
-	out := ""
+	out := make([]string, len(ps))
 	for i, p := range ps {
-		switch {
-		case i == 0:
-		case i == len(ps)-1:
-			out += " and "
-		default:
-			out += ", "
-		}
-		out += strconv.Itoa(p)
+		out[i] = strconv.Itoa(p)
 	}
-	return out
+	return prose.List(out)
 }
 
 // procsIn returns the process numbers of ss ("# process N" markers), in order.
